@@ -1,0 +1,67 @@
+// Lint rules, including the layering of docs/ARCHITECTURE.md:
+// errors <- crypto <- protocol <- channel <- transfer/home <- server/client <- cli/web.
+// crypto/ and protocol/ are pure (no sockets, files or timers) so every protocol step is testable with bytes.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const IO_MODULES = ['net', 'fs', 'fs/promises', 'tls', 'dgram', 'child_process', 'timers', 'timers/promises', 'http'].flatMap(
+  (m) => [m, `node:${m}`],
+);
+const layer = (files, banned, ioBanned = false) => ({
+  files,
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        paths: ioBanned ? IO_MODULES.map((name) => ({ name, message: 'this layer is pure: no sockets, files or timers' })) : [],
+        patterns: banned.map((dir) => ({ group: [`**/${dir}/*`, `../${dir}/*`], message: `this layer must not import ${dir}/` })),
+      },
+    ],
+  },
+});
+
+// eslint-disable-next-line no-restricted-syntax -- eslint itself requires a default export here
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'test-artifacts/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }] },
+      ],
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'no default exports' }],
+    },
+  },
+  layer(['src/errors/**'], ['crypto', 'protocol', 'channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], true),
+  layer(['src/crypto/**'], ['protocol', 'channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], true),
+  layer(['src/protocol/**'], ['channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], true),
+  layer(['src/channel/**'], ['transfer', 'home', 'server', 'client', 'cli', 'web']),
+  layer(['src/transfer/**', 'src/home/**'], ['channel', 'server', 'client', 'cli', 'web']),
+  layer(['src/server/**'], ['client', 'cli', 'web']),
+  layer(['src/client/**'], ['server', 'cli', 'web']),
+  {
+    files: ['test/**', 'bench/**', 'scripts/**'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly' },
+    },
+  },
+);

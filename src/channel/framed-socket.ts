@@ -1,0 +1,189 @@
+import type { Socket } from 'node:net';
+import { FerryError, toFerryError } from '../errors/index.js';
+import { FrameDecoder, MAX_RECORD_BYTES } from '../protocol/index.js';
+
+/** Frames queued unread beyond this many bytes pause the socket, so a slow consumer bounds memory. */
+const RECEIVE_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+
+interface Waiter {
+  resolve: (value: Buffer) => void;
+  reject: (err: FerryError) => void;
+}
+
+/**
+ * The byte-level half of a channel: reads exact byte counts (preamble, handshake) and then
+ * length-prefixed records from a socket, with bounded buffering and backpressure in both directions.
+ * A write the socket refuses parks its caller until 'drain'; closing fails every parked caller, so
+ * nobody waits forever.
+ */
+export class FramedSocket {
+  readonly socket: Socket;
+  #raw: Buffer[] = [];
+  #rawBytes = 0;
+  #rawWant = 0;
+  #rawWaiter: Waiter | undefined;
+  #decoder: FrameDecoder | undefined;
+  #frames: Buffer[] = [];
+  #frameBytes = 0;
+  #frameWaiter: Waiter | undefined;
+  #drainWaiters: Array<{ resolve: () => void; reject: (err: FerryError) => void }> = [];
+  #error: FerryError | undefined;
+  #ended = false;
+
+  constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('data', (data: Buffer) => this.#onData(data));
+    socket.on('end', () => this.#onEnd());
+    socket.on('close', () => this.#fail(new FerryError('CONNECTION_CLOSED')));
+    socket.on('error', (err) => this.#fail(toFerryError(err)));
+    socket.on('drain', () => {
+      const waiters = this.#drainWaiters;
+      this.#drainWaiters = [];
+      for (const w of waiters) w.resolve();
+    });
+  }
+
+  /** Reads exactly `length` bytes; only valid before `startRecords()`. */
+  readExactly(length: number): Promise<Buffer> {
+    if (this.#decoder) throw new FerryError('INTERNAL', 'readExactly after startRecords');
+    if (this.#rawWaiter) throw new FerryError('INTERNAL', 'concurrent readExactly');
+    if (this.#rawBytes >= length) return Promise.resolve(this.#takeRaw(length));
+    if (this.#error) return Promise.reject(this.#error);
+    return new Promise<Buffer>((resolve, reject) => {
+      this.#rawWant = length;
+      this.#rawWaiter = { resolve, reject };
+    });
+  }
+
+  /** Switches to record mode (PROTOCOL.md §4): everything after this point is read as length-prefixed records. */
+  startRecords(): void {
+    this.#decoder = new FrameDecoder({ minLength: 1, maxLength: MAX_RECORD_BYTES });
+    const leftover = this.#raw;
+    this.#raw = [];
+    this.#rawBytes = 0;
+    for (const piece of leftover) this.#decode(piece);
+  }
+
+  /** The next record body, in arrival order. Rejects once the socket failed or ended. */
+  nextRecord(): Promise<Buffer> {
+    const frame = this.#frames.shift();
+    if (frame) {
+      this.#frameBytes -= frame.length;
+      if (this.#frameBytes < RECEIVE_HIGH_WATER_BYTES / 2 && this.socket.isPaused()) this.socket.resume();
+      return Promise.resolve(frame);
+    }
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#frameWaiter) throw new FerryError('INTERNAL', 'concurrent nextRecord');
+    return new Promise<Buffer>((resolve, reject) => {
+      this.#frameWaiter = { resolve, reject };
+    });
+  }
+
+  /**
+   * Writes buffers as one gathered write. Returns false when the socket's buffer is full: the caller
+   * should then `await drained()` before writing more.
+   */
+  write(...buffers: Buffer[]): boolean {
+    if (this.#error) throw this.#error;
+    if (buffers.length === 1) return this.socket.write(buffers[0]!);
+    this.socket.cork();
+    let ok = true;
+    for (const b of buffers) ok = this.socket.write(b);
+    this.socket.uncork();
+    return ok;
+  }
+
+  /** Resolves when the socket can take more data; rejects if it fails first. */
+  drained(): Promise<void> {
+    if (this.#error) return Promise.reject(this.#error);
+    if (!this.socket.writableNeedDrain) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
+  }
+
+  /** Fails every waiter with `err` (default: CONNECTION_CLOSED) and destroys the socket. Idempotent. */
+  close(err?: FerryError): void {
+    this.#fail(err ?? new FerryError('CONNECTION_CLOSED', 'closed locally'));
+    this.socket.destroy();
+  }
+
+  /** Half-closes after flushing what was written: the peer sees a clean end of stream. */
+  end(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.socket.destroyed) return resolve();
+      this.socket.end(() => resolve());
+    });
+  }
+
+  /** The error that ended this socket, if any. */
+  get error(): FerryError | undefined {
+    return this.#error;
+  }
+
+  #onData(data: Buffer): void {
+    if (this.#decoder) {
+      this.#decode(data);
+      return;
+    }
+    this.#raw.push(data);
+    this.#rawBytes += data.length;
+    // The handshake is bounded: nobody may send more than a handshake message's worth ahead of it.
+    if (this.#rawBytes > 2 * MAX_RECORD_BYTES + 64) {
+      this.close(new FerryError('MESSAGE_MALFORMED', `${this.#rawBytes} bytes sent ahead of the handshake`));
+      return;
+    }
+    const waiter = this.#rawWaiter;
+    if (waiter && this.#rawBytes >= this.#rawWant) {
+      this.#rawWaiter = undefined;
+      waiter.resolve(this.#takeRaw(this.#rawWant));
+    }
+  }
+
+  #decode(data: Buffer): void {
+    let frames: Buffer[];
+    try {
+      frames = this.#decoder!.push(data);
+    } catch (err) {
+      this.close(toFerryError(err));
+      return;
+    }
+    for (const frame of frames) {
+      const waiter = this.#frameWaiter;
+      if (waiter) {
+        this.#frameWaiter = undefined;
+        waiter.resolve(frame);
+      } else {
+        this.#frames.push(frame);
+        this.#frameBytes += frame.length;
+      }
+    }
+    if (this.#frameBytes > RECEIVE_HIGH_WATER_BYTES && !this.socket.isPaused()) this.socket.pause();
+  }
+
+  #takeRaw(length: number): Buffer {
+    const all = this.#raw.length === 1 ? this.#raw[0]! : Buffer.concat(this.#raw);
+    const out = all.subarray(0, length);
+    const rest = all.subarray(length);
+    this.#raw = rest.length > 0 ? [rest] : [];
+    this.#rawBytes = rest.length;
+    return out;
+  }
+
+  #onEnd(): void {
+    this.#ended = true;
+    this.#fail(new FerryError('CONNECTION_CLOSED', 'peer ended the connection'));
+  }
+
+  #fail(err: FerryError): void {
+    if (this.#error) return;
+    this.#error = err;
+    const raw = this.#rawWaiter;
+    this.#rawWaiter = undefined;
+    raw?.reject(err);
+    const frame = this.#frameWaiter;
+    this.#frameWaiter = undefined;
+    frame?.reject(err);
+    const drains = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of drains) w.reject(err);
+  }
+}

@@ -1,0 +1,90 @@
+import { FerryError } from '../errors/index.js';
+import type { SessionCipher } from '../crypto/index.js';
+import {
+  MIN_RECORD_BYTES,
+  decodeMessage,
+  encodeMessage,
+  writeFrameHeader,
+  type Message,
+} from '../protocol/index.js';
+import type { FramedSocket } from './framed-socket.js';
+
+/**
+ * An authenticated, encrypted session over one socket (PROTOCOL.md §4): every message becomes one
+ * record sealed under the direction's cipher state. Built by `clientHandshake` / `serverHandshake`.
+ */
+export class SecureChannel {
+  readonly #socket: FramedSocket;
+  readonly #cipher: SessionCipher;
+  /** The peer's long-term X25519 public key, authenticated by the handshake. */
+  readonly remotePublicKey: Buffer;
+  /** The Noise handshake hash: a unique binding of this session (PROTOCOL.md §3.3). */
+  readonly handshakeHash: Buffer;
+  #closed = false;
+
+  constructor(socket: FramedSocket, cipher: SessionCipher, remotePublicKey: Buffer, handshakeHash: Buffer) {
+    this.#socket = socket;
+    this.#cipher = cipher;
+    this.remotePublicKey = remotePublicKey;
+    this.handshakeHash = handshakeHash;
+    socket.startRecords();
+  }
+
+  /** Seals and writes one message; waits only when the socket asks for backpressure. */
+  async send(message: Message): Promise<void> {
+    if (!this.#writeSealed(encodeMessage(message))) await this.#socket.drained();
+  }
+
+  /**
+   * Seals and writes a message whose plaintext the caller built (the hot path for PUT_DATA: the file
+   * bytes were read straight into `plaintext` after its header). `plaintext` may be reused afterwards.
+   */
+  async sendPlaintext(plaintext: Buffer): Promise<void> {
+    if (!this.#writeSealed(plaintext)) await this.#socket.drained();
+  }
+
+  /** Receives, authenticates and decodes the next message. */
+  async receive(): Promise<Message> {
+    const record = await this.#socket.nextRecord();
+    // PROTOCOL.md §4.1: a record must hold at least a 1-byte message and the tag.
+    if (record.length < MIN_RECORD_BYTES) {
+      const err = new FerryError('MESSAGE_MALFORMED', `record of ${record.length} bytes is shorter than ${MIN_RECORD_BYTES}`);
+      this.close(err);
+      throw err;
+    }
+    let plaintext: Buffer;
+    try {
+      plaintext = this.#cipher.open(record);
+    } catch (err) {
+      // PROTOCOL.md §4.2: a record that fails authentication ends the session; nothing more is trusted.
+      this.close(err instanceof FerryError ? err : new FerryError('DECRYPT_FAILED'));
+      throw err;
+    }
+    return decodeMessage(plaintext);
+  }
+
+  /** Flushes what was written and half-closes, so the peer reads every record before the end. */
+  async end(): Promise<void> {
+    await this.#socket.end();
+  }
+
+  /** Closes the socket and zeroes the keys. Idempotent. */
+  close(err?: FerryError): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#socket.close(err);
+    this.#cipher.close();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #writeSealed(plaintext: Buffer): boolean {
+    if (this.#closed) throw this.#socket.error ?? new FerryError('CONNECTION_CLOSED', 'channel closed');
+    const ciphertext = this.#cipher.seal(plaintext);
+    const header = Buffer.allocUnsafe(2);
+    writeFrameHeader(ciphertext.length, header, 0);
+    return this.#socket.write(header, ciphertext);
+  }
+}

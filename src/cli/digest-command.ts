@@ -1,0 +1,29 @@
+import type { Command } from 'commander';
+import { FileDigestBuilder, chunkCount } from '../protocol/index.js';
+import { SourceFile } from '../transfer/index.js';
+import { parseByteSize } from './parse-byte-size.js';
+
+/** `ferry digest FILE`: the file digest of PROTOCOL.md §7.2, to compare files out of band. */
+export function registerDigestCommand(program: Command): void {
+  program
+    .command('digest')
+    .description('print the ferry file digest of local files (PROTOCOL.md §7.2)')
+    .argument('<files...>')
+    .option('--chunk-size <bytes>', 'chunk size the digest is computed for', '4M')
+    .action(async (files: string[], flags: { chunkSize: string }) => {
+      const chunkBytes = parseByteSize(flags.chunkSize);
+      for (const file of files) {
+        const source = await SourceFile.open(file);
+        try {
+          const builder = new FileDigestBuilder(source.size, chunkBytes);
+          const scratch = Buffer.allocUnsafe(Math.min(chunkBytes, 1024 * 1024));
+          for (let i = 0; i < chunkCount(source.size, chunkBytes); i++) {
+            builder.addChunkHash(await source.chunkHash(i, chunkBytes, scratch));
+          }
+          process.stdout.write(`${builder.digest().toString('hex')}  ${file}\n`);
+        } finally {
+          await source.close();
+        }
+      }
+    });
+}

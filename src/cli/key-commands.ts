@@ -1,0 +1,98 @@
+import type { Command } from 'commander';
+import { FerryError } from '../errors/index.js';
+import { formatFerryId, parseFerryId } from '../crypto/index.js';
+import {
+  allowClient,
+  createIdentity,
+  listAllowedClients,
+  loadIdentity,
+  pinServer,
+  revokeClient,
+  type Permission,
+} from '../home/index.js';
+import { homeOf } from './cli-context.js';
+import { parseTarget } from './parse-target.js';
+
+/** `keygen`, `id`, `allow`, `revoke`, `clients`, `trust`: identities and who trusts whom. */
+export function registerKeyCommands(program: Command): void {
+  program
+    .command('keygen')
+    .description('create this machine\'s long-term identity (private key file mode 0600)')
+    .option('--force', 'replace an existing identity (everyone who trusts the old key must re-trust)')
+    .action(async (opts: { force?: boolean }, command: Command) => {
+      const keyPair = await createIdentity(homeOf(command), { force: opts.force ?? false });
+      process.stdout.write(`${formatFerryId(keyPair.publicKey)}\n`);
+    });
+
+  program
+    .command('id')
+    .description('print this machine\'s ferry ID, alone on one line')
+    .action(async (_opts: unknown, command: Command) => {
+      const keyPair = await loadIdentity(homeOf(command));
+      process.stdout.write(`${formatFerryId(keyPair.publicKey)}\n`);
+    });
+
+  program
+    .command('allow')
+    .description('let a client key use this server')
+    .argument('<id>', 'the client\'s ferry ID (from `ferry id` on the client)')
+    .option('--name <name>', 'a label for logs and the dashboard')
+    .option('--permissions <list>', 'upload, download or upload,download', 'upload,download')
+    .option('--root <subdir>', 'confine the client to this subdirectory of the server root')
+    .action(async (id: string, opts: { name?: string; permissions: string; root?: string }, command: Command) => {
+      const permissions = parsePermissions(opts.permissions);
+      const { client, added } = await allowClient(homeOf(command), id, {
+        permissions,
+        ...(opts.name !== undefined ? { name: opts.name } : {}),
+        ...(opts.root !== undefined ? { root: opts.root } : {}),
+      });
+      process.stderr.write(`${added ? 'allowed' : 'updated'} ${client.id} (${client.permissions.join(',')})\n`);
+    });
+
+  program
+    .command('revoke')
+    .description('remove a client key from the allow-list')
+    .argument('<id>', 'the client\'s ferry ID')
+    .action(async (id: string, _opts: unknown, command: Command) => {
+      const removed = await revokeClient(homeOf(command), id);
+      if (!removed) throw new FerryError('USAGE_INVALID', 'that id is not on the allow-list');
+      process.stderr.write(`revoked ${formatFerryId(parseFerryId(id))}\n`);
+    });
+
+  program
+    .command('clients')
+    .description('list the allowed client keys')
+    .option('--json', 'print JSON')
+    .action(async (opts: { json?: boolean }, command: Command) => {
+      const clients = await listAllowedClients(homeOf(command));
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(clients)}\n`);
+        return;
+      }
+      for (const c of clients) {
+        process.stdout.write(`${c.id}  ${c.permissions.join(',')}${c.root ? `  root=${c.root}` : ''}${c.name ? `  ${c.name}` : ''}\n`);
+      }
+    });
+
+  program
+    .command('trust')
+    .description('pin a server\'s key for HOST:PORT (replaces an existing pin)')
+    .argument('<address>', 'HOST[:PORT] of the server')
+    .argument('<id>', 'the server\'s ferry ID (from its `ferry id` or start-up banner)')
+    .action(async (address: string, id: string, _opts: unknown, command: Command) => {
+      const target = parseTarget(address);
+      const canonical = formatFerryId(parseFerryId(id));
+      const { previousId } = await pinServer(homeOf(command), { address: target.address, id: canonical });
+      const note = previousId && previousId !== canonical ? ` (replaced ${previousId})` : '';
+      process.stderr.write(`pinned ${target.address} to ${canonical}${note}\n`);
+    });
+}
+
+function parsePermissions(text: string): Permission[] {
+  const parts = text.split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of parts) {
+    if (p !== 'upload' && p !== 'download') throw new FerryError('USAGE_INVALID', `unknown permission ${JSON.stringify(p)}`);
+  }
+  if (parts.length === 0) throw new FerryError('USAGE_INVALID', 'no permissions given');
+  return parts as Permission[];
+}

@@ -1,0 +1,47 @@
+import { Command, CommanderError } from 'commander';
+import { EXIT_CODES } from '../errors/index.js';
+import { registerKeyCommands } from './key-commands.js';
+import { registerServeCommand } from './serve-command.js';
+import { registerSendCommand } from './send-command.js';
+import { registerDigestCommand } from './digest-command.js';
+import { reportError } from './report-error.js';
+import type { GlobalOptions } from './cli-context.js';
+
+/** Builds the `ferry` command line. Exported so tests can inspect it without spawning. */
+export function buildProgram(): Command {
+  const program = new Command('ferry')
+    .description('secure, verifiable, resumable file transfer')
+    .version('0.1.0')
+    .option('--home <dir>', 'home directory for keys and trust (default $FERRY_HOME or ~/.config/ferry)')
+    .option('--debug', 'print stack traces on errors')
+    .enablePositionalOptions(false)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  registerKeyCommands(program);
+  registerServeCommand(program);
+  registerSendCommand(program);
+  registerDigestCommand(program);
+  // `--home` and `--debug` also work after the subcommand name (`ferry id --home DIR`).
+  for (const command of program.commands) {
+    command.option('--home <dir>', 'home directory for keys and trust').option('--debug', 'print stack traces on errors');
+    command.exitOverride();
+  }
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit through here with code 0.
+      return err.exitCode === 0 ? 0 : EXIT_CODES.usage;
+    }
+    const debug = program.opts<GlobalOptions>().debug === true || argv.includes('--debug');
+    return reportError(err, debug);
+  }
+}
+
+process.exitCode = await main(process.argv);

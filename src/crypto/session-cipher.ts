@@ -1,0 +1,119 @@
+import { inspect } from 'node:util';
+import { FerryError, isFerryError } from '../errors/index.js';
+import type { CipherState } from './cipher-state.js';
+
+/**
+ * Records encrypted under one key before that direction rekeys. 2^16 keeps every key far below AES-GCM's
+ * usage limits and bounds what one leaked key exposes; Rekey costs one AES block, so it is nearly free.
+ */
+export const REKEY_INTERVAL_MESSAGES = 65536;
+
+/** Options for a `SessionCipher`. */
+export interface SessionCipherOptions {
+  /** Rekey each direction after this many records; tests use a small value. Default REKEY_INTERVAL_MESSAGES. */
+  rekeyIntervalMessages?: number;
+}
+
+/**
+ * The transport encryption of one session: seals outgoing records and opens incoming ones with the two
+ * CipherStates from the handshake's Split(), empty associated data, and a Rekey of each direction every
+ * `rekeyIntervalMessages` records. Records must be opened in the order they were sealed: the implicit
+ * nonce makes a replayed, dropped or reordered record fail with DECRYPT_FAILED.
+ *
+ * NONCE_EXHAUSTED closes the cipher (the session must end); DECRYPT_FAILED leaves it open, as the nonce did
+ * not advance, and the caller decides (ferry's channel ends the session). Prints as `[redacted]`.
+ */
+export class SessionCipher {
+  readonly #send: CipherState;
+  readonly #receive: CipherState;
+  readonly #rekeyInterval: number;
+  #sentSinceRekey = 0;
+  #receivedSinceRekey = 0;
+  #closed = false;
+
+  /**
+   * Wraps the two directions: `const { send, receive } = handshake.split(); new SessionCipher(send, receive)`,
+   * or two CipherStates keyed by hand in tests. Takes ownership: `close()` closes both.
+   */
+  constructor(send: CipherState, receive: CipherState, options: SessionCipherOptions = {}) {
+    const interval = options.rekeyIntervalMessages ?? REKEY_INTERVAL_MESSAGES;
+    if (!Number.isSafeInteger(interval) || interval < 1) {
+      throw new FerryError('USAGE_INVALID', `rekey interval must be a positive integer, got ${interval}`);
+    }
+    if (!send.hasKey() || !receive.hasKey()) {
+      throw new FerryError('USAGE_INVALID', 'session cipher needs keyed cipher states');
+    }
+    this.#send = send;
+    this.#receive = receive;
+    this.#rekeyInterval = interval;
+  }
+
+  /** True after `close()` or after the nonce space ran out. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Encrypts one record: returns ciphertext || 16-byte tag. */
+  seal(plaintext: Uint8Array): Buffer {
+    this.#assertOpen();
+    let ciphertext: Buffer;
+    try {
+      ciphertext = this.#send.encryptWithAd(EMPTY, plaintext);
+    } catch (err) {
+      throw this.#closeIfExhausted(err);
+    }
+    this.#sentSinceRekey += 1;
+    // Rekey right after the interval's last record, so the next record already uses the new key; the peer
+    // does the same after opening that record, keeping both sides in step without any signal on the wire.
+    if (this.#sentSinceRekey === this.#rekeyInterval) {
+      this.#send.rekey();
+      this.#sentSinceRekey = 0;
+    }
+    return ciphertext;
+  }
+
+  /** Decrypts one record; a forged, replayed or reordered record throws DECRYPT_FAILED. */
+  open(ciphertext: Uint8Array): Buffer {
+    this.#assertOpen();
+    let plaintext: Buffer;
+    try {
+      plaintext = this.#receive.decryptWithAd(EMPTY, ciphertext);
+    } catch (err) {
+      throw this.#closeIfExhausted(err);
+    }
+    this.#receivedSinceRekey += 1;
+    if (this.#receivedSinceRekey === this.#rekeyInterval) {
+      this.#receive.rekey();
+      this.#receivedSinceRekey = 0;
+    }
+    return plaintext;
+  }
+
+  /** Forgets both keys. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#send.close();
+    this.#receive.close();
+  }
+
+  [inspect.custom](): string {
+    return 'SessionCipher [redacted]';
+  }
+
+  toJSON(): string {
+    return '[redacted]';
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new FerryError('MESSAGE_UNEXPECTED', 'session cipher is closed');
+  }
+
+  // A used-up nonce space ends the session for good: neither direction may continue under these keys.
+  #closeIfExhausted(err: unknown): unknown {
+    if (isFerryError(err, 'NONCE_EXHAUSTED')) this.close();
+    return err;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);

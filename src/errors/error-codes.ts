@@ -1,0 +1,169 @@
+/**
+ * The one table of every error ferry can raise. Each row fixes, once and for all:
+ *  - `category`: what kind of failure it is; the CLI exit code is derived from it (see exit-codes.ts);
+ *  - `wire`: the 16-bit code carried by an ERROR message (docs/PROTOCOL.md §8), or `null` when the
+ *    error is local and never sent;
+ *  - `retryable`: whether a new session may succeed where this one failed (the client retries only these);
+ *  - `message`: the default one-line, lower-case description.
+ *
+ * Codes are stable strings: callers match on `err.code`, never on the message.
+ */
+export type ErrorCategory =
+  | 'usage'
+  | 'config'
+  | 'trust'
+  | 'network'
+  | 'protocol'
+  | 'path'
+  | 'transfer'
+  | 'storage'
+  | 'aborted'
+  | 'internal';
+
+export interface ErrorSpec {
+  readonly category: ErrorCategory;
+  readonly wire: number | null;
+  readonly retryable: boolean;
+  readonly message: string;
+}
+
+export const ERROR_CODES = {
+  // usage: the caller asked for something that cannot work as asked
+  USAGE_INVALID: { category: 'usage', wire: null, retryable: false, message: 'invalid usage' },
+
+  // config: the local home directory, key files and lists
+  KEY_NOT_FOUND: {
+    category: 'config',
+    wire: null,
+    retryable: false,
+    message: 'no identity in this home; run `ferry keygen` first',
+  },
+  KEY_EXISTS: { category: 'config', wire: null, retryable: false, message: 'an identity already exists' },
+  KEY_FILE_INSECURE: {
+    category: 'config',
+    wire: null,
+    retryable: false,
+    message: 'private key file is readable by group or others',
+  },
+  KEY_FILE_INVALID: { category: 'config', wire: null, retryable: false, message: 'key file is malformed' },
+  ID_INVALID: { category: 'config', wire: null, retryable: false, message: 'not a valid ferry id' },
+  CONFIG_INVALID: { category: 'config', wire: null, retryable: false, message: 'configuration file is malformed' },
+
+  // trust: who may talk to whom
+  SERVER_KEY_UNKNOWN: {
+    category: 'trust',
+    wire: null,
+    retryable: false,
+    message: 'server key is not pinned for this address',
+  },
+  SERVER_KEY_CHANGED: {
+    category: 'trust',
+    wire: null,
+    retryable: false,
+    message: 'server key does not match the pinned key',
+  },
+  CLIENT_NOT_ALLOWED: {
+    category: 'trust',
+    wire: 0x0101,
+    retryable: false,
+    message: 'client key is not on the server allow-list',
+  },
+  PERMISSION_DENIED: { category: 'trust', wire: 0x0102, retryable: false, message: 'operation not permitted' },
+
+  // network: the connection itself
+  CONNECT_FAILED: { category: 'network', wire: null, retryable: true, message: 'could not connect' },
+  CONNECTION_CLOSED: { category: 'network', wire: null, retryable: true, message: 'connection closed by peer' },
+  TIMEOUT: { category: 'network', wire: 0x0201, retryable: true, message: 'timed out' },
+  STALLED: { category: 'network', wire: null, retryable: true, message: 'no progress within the stall timeout' },
+  SERVER_BUSY: { category: 'network', wire: 0x0202, retryable: true, message: 'server is at its limit' },
+
+  // protocol: bytes that do not follow docs/PROTOCOL.md
+  VERSION_UNSUPPORTED: {
+    category: 'protocol',
+    wire: 0x0301,
+    retryable: false,
+    message: 'protocol version not supported',
+  },
+  RECORD_TOO_LARGE: { category: 'protocol', wire: 0x0302, retryable: false, message: 'record exceeds size cap' },
+  MESSAGE_MALFORMED: { category: 'protocol', wire: 0x0303, retryable: false, message: 'malformed message' },
+  MESSAGE_UNEXPECTED: {
+    category: 'protocol',
+    wire: 0x0304,
+    retryable: false,
+    message: 'message not allowed in this state',
+  },
+  HANDSHAKE_FAILED: { category: 'protocol', wire: null, retryable: false, message: 'handshake failed' },
+  DECRYPT_FAILED: {
+    category: 'protocol',
+    wire: null,
+    retryable: true,
+    message: 'record failed authentication',
+  },
+  INVALID_PUBLIC_KEY: {
+    category: 'protocol',
+    wire: null,
+    retryable: false,
+    message: 'peer public key is invalid or of low order',
+  },
+  NONCE_EXHAUSTED: { category: 'protocol', wire: null, retryable: true, message: 'cipher nonce space exhausted' },
+
+  // path: names that cannot be mapped safely under a root
+  PATH_INVALID: { category: 'path', wire: 0x0401, retryable: false, message: 'path is not a valid relative path' },
+  PATH_ESCAPES_ROOT: { category: 'path', wire: 0x0402, retryable: false, message: 'path escapes the root' },
+  PATH_NOT_FOUND: { category: 'path', wire: 0x0403, retryable: false, message: 'no such file' },
+
+  // transfer: the content did not arrive as promised
+  DIGEST_MISMATCH: {
+    category: 'transfer',
+    wire: 0x0501,
+    retryable: true,
+    message: 'file digest does not match the source',
+  },
+  CHUNK_MISMATCH: {
+    category: 'transfer',
+    wire: 0x0502,
+    retryable: true,
+    message: 'chunk hash does not match the data',
+  },
+  FILE_EXISTS: {
+    category: 'transfer',
+    wire: 0x0503,
+    retryable: false,
+    message: 'destination exists (use --overwrite to replace it)',
+  },
+  TRANSFER_BUSY: {
+    category: 'transfer',
+    wire: 0x0504,
+    retryable: true,
+    message: 'another session is writing this transfer',
+  },
+  FILE_TOO_LARGE: { category: 'transfer', wire: 0x0505, retryable: false, message: 'file exceeds the size limit' },
+  SOURCE_CHANGED: {
+    category: 'transfer',
+    wire: null,
+    retryable: false,
+    message: 'source file changed while it was being sent',
+  },
+
+  // storage: the local disk
+  DISK_FULL: { category: 'storage', wire: 0x0601, retryable: false, message: 'no space left on the device' },
+  IO_ERROR: { category: 'storage', wire: 0x0602, retryable: false, message: 'input/output error' },
+
+  ABORTED: { category: 'aborted', wire: null, retryable: false, message: 'aborted' },
+  INTERNAL: { category: 'internal', wire: 0xffff, retryable: false, message: 'internal error' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+const BY_WIRE = new Map<number, ErrorCode>();
+for (const [code, spec] of Object.entries(ERROR_CODES) as [ErrorCode, ErrorSpec][]) {
+  if (spec.wire !== null) {
+    if (BY_WIRE.has(spec.wire)) throw new Error(`duplicate wire code ${spec.wire}`);
+    BY_WIRE.set(spec.wire, code);
+  }
+}
+
+/** Maps a wire code from an ERROR message back to its code; unknown wire codes read as INTERNAL. */
+export function codeFromWire(wire: number): ErrorCode {
+  return BY_WIRE.get(wire) ?? 'INTERNAL';
+}

@@ -1,0 +1,37 @@
+// The home directory: this host's identity, the server's allow-list, and the client's pinned server keys.
+export { resolveHomeDir, ensureHomeDir, type ResolveHomeDirOptions } from './home-dir.js';
+export {
+  createIdentity,
+  loadIdentity,
+  loadOrCreateIdentity,
+  IDENTITY_KEY_FILE,
+  IDENTITY_PUB_FILE,
+  type CreateIdentityOptions,
+} from './identity-store.js';
+export {
+  AllowList,
+  AllowListWatcher,
+  loadAllowListIfChanged,
+  allowClient,
+  revokeClient,
+  listAllowedClients,
+  allowListPath,
+  ALLOW_LIST_FILE,
+  type AllowedClient,
+  type Permission,
+  type AllowClientOptions,
+  type AllowListWatcherOptions,
+} from './allow-list.js';
+export {
+  normaliseServerAddress,
+  parseServerAddress,
+  lookupServer,
+  listKnownServers,
+  pinServer,
+  checkServerKey,
+  knownServersPath,
+  KNOWN_SERVERS_FILE,
+  type ServerPin,
+  type OfferedServerKey,
+  type CheckServerKeyOptions,
+} from './known-servers.js';

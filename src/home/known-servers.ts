@@ -1,0 +1,284 @@
+import { join } from 'node:path';
+import { FerryError } from '../errors/index.js';
+import { formatFerryId, parseFerryId } from '../crypto/ferry-id.js';
+import { atomicWriteFile } from './atomic-write-file.js';
+import { ensureHomeDir } from './home-dir.js';
+import { readConfigFile } from './read-config-file.js';
+
+/** File name of the client's pinned server keys inside the home directory. */
+export const KNOWN_SERVERS_FILE = 'known-servers.json';
+
+const FILE_VERSION = 1;
+// Characters that would make URL parsing read something other than a host (userinfo, path, query...),
+// plus '%' (percent-escapes and IPv6 zone ids), which would let two spellings name one host.
+const NOT_IN_HOST = /[\s/?#@\\%]/;
+
+/** The path of the known-servers file in a home directory. */
+export function knownServersPath(homeDir: string): string {
+  return join(homeDir, KNOWN_SERVERS_FILE);
+}
+
+/**
+ * The one spelling of a server address that pins are keyed by: lower-case host, IPv6 in brackets and in
+ * its shortest form (`[::1]:7443`), IPv4 canonical, IDN as punycode, no trailing dot. Host parsing is the
+ * WHATWG URL parser's, so the pin matches what `ferry` itself will connect to. Bad input is USAGE_INVALID.
+ */
+export function normaliseServerAddress(host: string, port: number): string {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new FerryError('USAGE_INVALID', `port must be 1-65535, got ${port}`);
+  }
+  let bare = host.trim();
+  if (bare.startsWith('[') && bare.endsWith(']')) bare = bare.slice(1, -1);
+  else if (bare.endsWith('.')) bare = bare.slice(0, -1);
+  if (bare === '' || NOT_IN_HOST.test(bare))
+    throw new FerryError('USAGE_INVALID', `not a host name: ${JSON.stringify(host)}`);
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${bare.includes(':') ? `[${bare}]` : bare}/`).hostname;
+  } catch (err) {
+    throw new FerryError('USAGE_INVALID', `not a host name: ${JSON.stringify(host)}`, { cause: err });
+  }
+  return `${hostname}:${port}`;
+}
+
+/**
+ * Parses `HOST:PORT` or `[IPV6]:PORT` (as typed on the command line) into its normalised form. Without a
+ * port, `defaultPort` is used if given. A bare IPv6 address is refused: `::1:7443` is ambiguous.
+ */
+export function parseServerAddress(text: string, options: { defaultPort?: number } = {}): string {
+  const trimmed = text.trim();
+  let host: string;
+  let portText: string | undefined;
+  if (trimmed.startsWith('[')) {
+    const close = trimmed.indexOf(']');
+    const rest = close < 0 ? '' : trimmed.slice(close + 1);
+    if (close < 0 || (rest !== '' && !rest.startsWith(':'))) {
+      throw new FerryError('USAGE_INVALID', `not an address: ${JSON.stringify(text)} (expected [IPV6]:PORT)`);
+    }
+    host = trimmed.slice(1, close);
+    portText = rest === '' ? undefined : rest.slice(1);
+  } else {
+    const colons = trimmed.split(':').length - 1;
+    if (colons > 1) {
+      throw new FerryError(
+        'USAGE_INVALID',
+        `put IPv6 addresses in brackets, like [::1]:7443 (got ${JSON.stringify(text)})`,
+      );
+    }
+    const colon = trimmed.indexOf(':');
+    host = colon < 0 ? trimmed : trimmed.slice(0, colon);
+    portText = colon < 0 ? undefined : trimmed.slice(colon + 1);
+  }
+  let port: number;
+  if (portText !== undefined) {
+    if (!/^\d{1,5}$/.test(portText))
+      throw new FerryError('USAGE_INVALID', `not a port: ${JSON.stringify(portText)}`);
+    port = Number(portText);
+  } else if (options.defaultPort !== undefined) {
+    port = options.defaultPort;
+  } else {
+    throw new FerryError('USAGE_INVALID', `missing port in ${JSON.stringify(text)} (expected HOST:PORT)`);
+  }
+  return normaliseServerAddress(host, port);
+}
+
+/** The pinned ferry ID for a server address (`HOST:PORT`, any spelling), or undefined when not pinned. */
+export async function lookupServer(
+  homeDir: string,
+  address: string,
+  options: { signal?: AbortSignal } = {},
+): Promise<string | undefined> {
+  const servers = await readKnownServers(homeDir, options.signal);
+  return servers.get(parseServerAddress(address));
+}
+
+/** Every pinned server, sorted by address. */
+export async function listKnownServers(
+  homeDir: string,
+  options: { signal?: AbortSignal } = {},
+): Promise<{ address: string; id: string }[]> {
+  const servers = await readKnownServers(homeDir, options.signal);
+  return [...servers].map(([address, id]) => ({ address, id })).sort((a, b) => compare(a.address, b.address));
+}
+
+/** A server address and the ferry ID to pin for it. */
+export interface ServerPin {
+  /** `HOST:PORT` or `[IPV6]:PORT`, any spelling; stored normalised. */
+  address: string;
+  /** The server's ferry ID, any accepted spelling; stored canonical. */
+  id: string;
+}
+
+/**
+ * Pins a server's key (`ferry trust HOST:PORT ID`): the explicit, out-of-band-verified act, so it also
+ * replaces an existing pin; `previousId` tells the caller to say so. Atomic write, mode 0600.
+ */
+export async function pinServer(
+  homeDir: string,
+  pin: ServerPin,
+  options: { signal?: AbortSignal } = {},
+): Promise<{ previousId: string | undefined }> {
+  const { signal } = options;
+  const address = parseServerAddress(pin.address);
+  const id = formatFerryId(parseFerryId(pin.id));
+  await ensureHomeDir(homeDir, { signal });
+  const servers = await readKnownServers(homeDir, signal);
+  const previousId = servers.get(address);
+  if (previousId !== id) {
+    servers.set(address, id);
+    await writeKnownServers(homeDir, servers, signal);
+  }
+  return { previousId };
+}
+
+/** The key a server offered during the handshake, and the address it was reached at. */
+export interface OfferedServerKey {
+  /** `HOST:PORT` as the user gave it (any spelling). */
+  address: string;
+  /** The server's 32-byte static X25519 public key. */
+  publicKey: Uint8Array;
+}
+
+/** Options for {@link checkServerKey}: how much the user lets a first contact pin. */
+export interface CheckServerKeyOptions {
+  /** `--expect ID`: the key must be this one. A match is pinned when the address was unknown. */
+  expectId?: string | undefined;
+  /** `--accept-new`: trust on first use, i.e. pin an unknown server's key without asking. */
+  acceptNew?: boolean;
+  /** Asks the user about an unknown key (the CLI wires a TTY prompt); true pins it. */
+  confirm?: ((address: string, id: string) => Promise<boolean>) | undefined;
+  signal?: AbortSignal;
+}
+
+/**
+ * Decides whether to trust the key a server offered, in this order:
+ *  1. pinned and different: SERVER_KEY_CHANGED, always, whatever the options (like OpenSSH's "REMOTE HOST
+ *     IDENTIFICATION HAS CHANGED"): only an explicit `ferry trust` or an edit of the file replaces a pin;
+ *  2. `expectId` given and different: SERVER_KEY_CHANGED saying it "does not match --expect" (CHANGED, not
+ *     UNKNOWN: the user stated which key is right and this is another one);
+ *  3. pinned and equal: trusted;
+ *  4. unknown: pinned when `expectId` matched, when `acceptNew`, or when `confirm` says yes; otherwise
+ *     SERVER_KEY_UNKNOWN telling how to trust it.
+ * `pinned` is true when this call pinned a new key.
+ */
+export async function checkServerKey(
+  homeDir: string,
+  offered: OfferedServerKey,
+  options: CheckServerKeyOptions = {},
+): Promise<{ pinned: boolean; id: string }> {
+  const { expectId, acceptNew = false, confirm, signal } = options;
+  const address = parseServerAddress(offered.address);
+  const offeredId = formatFerryId(offered.publicKey);
+  const expected = expectId === undefined ? undefined : formatFerryId(parseFerryId(expectId));
+
+  const pinnedId = (await readKnownServers(homeDir, signal)).get(address);
+  if (pinnedId !== undefined && pinnedId !== offeredId)
+    throw keyChanged(homeDir, address, pinnedId, offeredId);
+  if (expected !== undefined && expected !== offeredId) {
+    throw new FerryError(
+      'SERVER_KEY_CHANGED',
+      `${address} offered ferry id ${offeredId}, which does not match --expect ${expected}; ` +
+        'someone may be intercepting the connection, or the expected id belongs to another server',
+    );
+  }
+  if (pinnedId !== undefined) return { pinned: false, id: offeredId };
+
+  const trusted =
+    expected !== undefined || acceptNew || (confirm !== undefined && (await confirm(address, offeredId)));
+  signal?.throwIfAborted();
+  if (!trusted) {
+    throw new FerryError(
+      'SERVER_KEY_UNKNOWN',
+      `${address} offered ferry id ${offeredId}${confirm === undefined ? '' : ' and it was not accepted'}; ` +
+        `if that is the id the operator of the server gave you, run \`ferry trust ${address} ${offeredId}\` ` +
+        `or pass \`--expect ${offeredId}\` (or \`--accept-new\` to trust whatever key it offers the first time)`,
+    );
+  }
+  // Read again right before writing: another ferry may have pinned this address while we were asking.
+  await ensureHomeDir(homeDir, { signal });
+  const servers = await readKnownServers(homeDir, signal);
+  const racedId = servers.get(address);
+  if (racedId !== undefined) {
+    if (racedId !== offeredId) throw keyChanged(homeDir, address, racedId, offeredId);
+    return { pinned: false, id: offeredId };
+  }
+  servers.set(address, offeredId);
+  await writeKnownServers(homeDir, servers, signal);
+  return { pinned: true, id: offeredId };
+}
+
+function keyChanged(homeDir: string, address: string, pinnedId: string, offeredId: string): FerryError {
+  return new FerryError(
+    'SERVER_KEY_CHANGED',
+    `WARNING: REMOTE SERVER IDENTIFICATION HAS CHANGED for ${address}! ` +
+      'someone could be intercepting the connection (a man-in-the-middle attack), or the server key was replaced. ' +
+      `pinned ferry id: ${pinnedId}; offered ferry id: ${offeredId}. ` +
+      `only if the operator of the server confirms the new id, run \`ferry trust ${address} ${offeredId}\` ` +
+      `or edit ${knownServersPath(homeDir)}`,
+  );
+}
+
+async function readKnownServers(
+  homeDir: string,
+  signal: AbortSignal | undefined,
+): Promise<Map<string, string>> {
+  const path = knownServersPath(homeDir);
+  const read = await readConfigFile(path, { signal });
+  if (read.status !== 'read') return new Map();
+  return validateKnownServers(read.json, path);
+}
+
+/**
+ * Validates the parsed file by hand. Hand-written addresses in another spelling (`Example.COM:7443`) are
+ * accepted and normalised, but two spellings of one address are refused: which pin would win is unclear.
+ */
+function validateKnownServers(json: unknown, path: string): Map<string, string> {
+  const fail = (what: string): never => {
+    throw new FerryError('CONFIG_INVALID', `${path}: ${what}`);
+  };
+  if (!isPlainObject(json))
+    return fail('expected an object { "version": 1, "servers": { "HOST:PORT": "ID" } }');
+  for (const key of Object.keys(json))
+    if (key !== 'version' && key !== 'servers') fail(`unknown key ${JSON.stringify(key)}`);
+  if (json['version'] !== FILE_VERSION)
+    fail(`version must be ${FILE_VERSION}, got ${JSON.stringify(json['version'])}`);
+  const entries = json['servers'];
+  if (!isPlainObject(entries)) return fail('servers must be an object mapping "HOST:PORT" to a ferry id');
+  const servers = new Map<string, string>();
+  for (const [key, value] of Object.entries(entries)) {
+    const at = `servers[${JSON.stringify(key)}]`;
+    let address: string;
+    try {
+      address = parseServerAddress(key);
+    } catch (err) {
+      return fail(`${at}: ${(err as Error).message}`);
+    }
+    if (servers.has(address)) fail(`${at} is another spelling of ${address}, which is already listed`);
+    if (typeof value !== 'string') return fail(`${at} must be a ferry id string`);
+    try {
+      servers.set(address, formatFerryId(parseFerryId(value)));
+    } catch (err) {
+      return fail(`${at}: ${(err as Error).message}`);
+    }
+  }
+  return servers;
+}
+
+async function writeKnownServers(
+  homeDir: string,
+  servers: ReadonlyMap<string, string>,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  // Sorted, so the file diffs cleanly and reads like a list.
+  const sorted = Object.fromEntries([...servers].sort(([a], [b]) => compare(a, b)));
+  const text = `${JSON.stringify({ version: FILE_VERSION, servers: sorted }, null, 2)}\n`;
+  await atomicWriteFile(knownServersPath(homeDir), text, { mode: 0o600, signal });
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,82 @@
+/**
+ * Fixed numbers of the wire format (docs/PROTOCOL.md). Every limit carries its unit in its name; the
+ * section that fixes it is cited beside it so a spec change and a constant change travel together.
+ */
+
+/** The protocol version this code speaks, carried in the preamble (PROTOCOL.md §2.1). */
+export const PROTOCOL_VERSION = 1;
+
+/** Length of the plaintext preamble: `FERRY\0` and a u16 version (PROTOCOL.md §2). */
+export const PREAMBLE_BYTES = 8;
+
+/** The TCP port a server listens on unless told otherwise (PROTOCOL.md §2). */
+export const DEFAULT_PORT = 7443;
+
+/** Largest record body (ciphertext) a u16 length can announce (PROTOCOL.md §4.1). */
+export const MAX_RECORD_BYTES = 65535;
+
+/** Smallest record body: a 1-byte message plus the AEAD tag (PROTOCOL.md §4.1). */
+export const MIN_RECORD_BYTES = 17;
+
+/** Length of the AES-GCM tag that ends every record's ciphertext (PROTOCOL.md §4.1). */
+export const AEAD_TAG_BYTES = 16;
+
+/** Largest message (type byte and body) that fits in one record (PROTOCOL.md §4.1, §5). */
+export const MAX_MESSAGE_BYTES = MAX_RECORD_BYTES - AEAD_TAG_BYTES;
+
+/** Largest handshake message a u16 length can announce (PROTOCOL.md §3.1). */
+export const MAX_HANDSHAKE_MESSAGE_BYTES = 65535;
+
+/** Largest remote path in UTF-8 bytes (PROTOCOL.md §7.1). */
+export const MAX_PATH_BYTES = 4096;
+
+/** Largest component of a remote path in UTF-8 bytes (PROTOCOL.md §7.1). */
+export const MAX_COMPONENT_BYTES = 255;
+
+/** Largest ERROR detail in UTF-8 bytes (PROTOCOL.md §5, §5.1). */
+export const MAX_DETAIL_BYTES = 1024;
+
+/** Most ranges a PUT_ACCEPT may list (PROTOCOL.md §5.4). */
+export const MAX_ACCEPT_RANGES = 4096;
+
+/** Smallest chunk size a PUT_OFFER may name, 1 KiB (PROTOCOL.md §5.3). */
+export const MIN_CHUNK_BYTES = 1024;
+
+/** Largest chunk size a PUT_OFFER may name, 64 MiB (PROTOCOL.md §5.3). */
+export const MAX_CHUNK_BYTES = 2 ** 26;
+
+/** The chunk size clients use unless told otherwise, 4 MiB (PROTOCOL.md §10). */
+export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** Most chunks one file may have: `size / chunkBytes` rounded up fits a u32 (PROTOCOL.md §5.3). */
+export const MAX_CHUNK_COUNT = 2 ** 32 - 1;
+
+/** Bytes before the data in a PUT_DATA message: type, u32 ref, u64 offset (PROTOCOL.md §5). */
+export const PUT_DATA_HEADER_BYTES = 13;
+
+/** Most file bytes one PUT_DATA message can carry. */
+export const MAX_PUT_DATA_BYTES = MAX_MESSAGE_BYTES - PUT_DATA_HEADER_BYTES;
+
+/** First path component the server keeps for its own state (PROTOCOL.md §7.1). */
+export const RESERVED_ROOT_COMPONENT = '.ferry';
+
+/** WELCOME permission bit 0: the client may upload (PROTOCOL.md §5). */
+export const PERMISSION_UPLOAD = 1;
+
+/** WELCOME permission bit 1: the client may download (PROTOCOL.md §5). */
+export const PERMISSION_DOWNLOAD = 2;
+
+/** PUT_OFFER flag bit 0: replace an existing file (PROTOCOL.md §5.3). */
+export const PUT_OFFER_FLAG_OVERWRITE = 1;
+
+/** PUT_OFFER flag bit 1: discard partial state and start from no chunks (PROTOCOL.md §5.3). */
+export const PUT_OFFER_FLAG_FRESH = 2;
+
+/** PUT_ACCEPT flag bit 0: a partial with other size, mtime or chunk size was discarded (PROTOCOL.md §5.4). */
+export const PUT_ACCEPT_FLAG_RESTARTED = 1;
+
+/** Permission bits a PUT_OFFER `mode` may carry (PROTOCOL.md §5.3). */
+export const FILE_MODE_MASK = 0o7777;
+
+/** Length of a SHA-256 chunk hash, file digest or have-digest (PROTOCOL.md §1, §7.2). */
+export const HASH_BYTES = 32;

@@ -1,0 +1,59 @@
+import { Buffer } from 'node:buffer';
+import { FerryError } from '../errors/index.js';
+import { MAX_COMPONENT_BYTES, MAX_PATH_BYTES, RESERVED_ROOT_COMPONENT } from './constants.js';
+
+// PROTOCOL.md §7.1: bytes 0x00-0x1F, 0x7F and `\` are refused anywhere in a path. In UTF-8 these bytes only
+// ever encode these very characters, so testing the characters tests the bytes.
+const FORBIDDEN_CHARACTER = /[\u0000-\u001f\u007f\\]/;
+
+// A lone surrogate has no UTF-8 form, so such a string cannot be a path of "UTF-8 bytes" at all.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Splits a remote path into its components, or throws PATH_INVALID (PROTOCOL.md §7.1) for a path that is
+ * empty, absolute, longer than 4096 bytes, has an empty, `.` or `..` component, a component longer than 255
+ * bytes, a control character, DEL or `\`, or starts with the reserved `.ferry`. Details name the rule, and
+ * never echo the path, so they are safe to send back.
+ */
+export function parseRemotePath(path: string): string[] {
+  if (path.length === 0) throw invalid('path is empty');
+  if (LONE_SURROGATE.test(path)) throw invalid('path is not valid utf-8');
+  const pathBytes = Buffer.byteLength(path, 'utf8');
+  if (pathBytes > MAX_PATH_BYTES) throw invalid(`path is ${pathBytes} bytes, limit ${MAX_PATH_BYTES}`);
+  if (path.startsWith('/')) throw invalid('path is absolute');
+  const bad = FORBIDDEN_CHARACTER.exec(path);
+  if (bad !== null) {
+    const code = bad[0].charCodeAt(0).toString(16).padStart(2, '0');
+    throw invalid(`path contains byte 0x${code} at character ${bad.index}`);
+  }
+  const components = path.split('/');
+  for (const [i, component] of components.entries()) {
+    if (component === '') throw invalid(`component ${i} is empty`);
+    if (component === '.' || component === '..') throw invalid(`component ${i} is "${component}"`);
+    const bytes = Buffer.byteLength(component, 'utf8');
+    if (bytes > MAX_COMPONENT_BYTES)
+      throw invalid(`component ${i} is ${bytes} bytes, limit ${MAX_COMPONENT_BYTES}`);
+  }
+  // PROTOCOL.md §7.1: `.ferry` holds the server's own state. Compared without case, since on a
+  // case-insensitive file system (macOS, Windows) `.FERRY` is the very same directory.
+  if ((components[0] as string).toLowerCase() === RESERVED_ROOT_COMPONENT) {
+    throw invalid(`first component "${RESERVED_ROOT_COMPONENT}" is reserved`);
+  }
+  return components;
+}
+
+/**
+ * Joins a remote directory and a relative name into one remote path and checks the result with
+ * `parseRemotePath`. `dir` may be `''` (the root) and may end in one `/` (as users type `host:dir/`);
+ * `name` may itself have several components.
+ */
+export function joinRemotePath(dir: string, name: string): string {
+  const base = dir.endsWith('/') ? dir.slice(0, -1) : dir;
+  const joined = base === '' ? name : `${base}/${name}`;
+  parseRemotePath(joined);
+  return joined;
+}
+
+function invalid(detail: string): FerryError {
+  return new FerryError('PATH_INVALID', detail);
+}

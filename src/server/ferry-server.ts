@@ -1,0 +1,118 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { mkdir, realpath } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { FerryError } from '../errors/index.js';
+import { formatFerryId, type KeyPair } from '../crypto/index.js';
+import { HANDSHAKE_TIMEOUT_MS } from '../channel/index.js';
+import { DEFAULT_PORT, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
+import { ServerSession, type Authorize } from './server-session.js';
+import { TransferRegistry } from './transfer-registry.js';
+
+/** PROTOCOL.md §10: a session that sends nothing for this long is closed. */
+export const SERVER_IDLE_TIMEOUT_MS = 60_000;
+
+export interface ServeOptions {
+  /** Directory files are received into; created if missing. */
+  root: string;
+  host?: string;
+  /** 0 picks a free port (tests). Defaults to 7443. */
+  port?: number;
+  identity: KeyPair;
+  /** Admission: the allow-list lookup (PROTOCOL.md §3.2.2). */
+  authorize: Authorize;
+  handshakeTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  /** Largest accepted file; 0 for no limit. */
+  maxFileBytes?: number;
+  /** How many verified bytes are batched per durability flush (PROTOCOL.md §9.2). */
+  durableBatchBytes?: number;
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+/** A running ferry server. */
+export class FerryServer {
+  readonly #server: Server;
+  readonly #sessions = new Set<Socket>();
+  readonly #abort = new AbortController();
+  readonly #running = new Set<Promise<void>>();
+  readonly publicKey: Buffer;
+  readonly root: string;
+  #closing: Promise<void> | undefined;
+
+  private constructor(server: Server, publicKey: Buffer, root: string) {
+    this.#server = server;
+    this.publicKey = publicKey;
+    this.root = root;
+  }
+
+  /** Starts listening; resolves once the port is bound. */
+  static async start(options: ServeOptions): Promise<FerryServer> {
+    await mkdir(options.root, { recursive: true, mode: 0o755 });
+    // Resolve the root once: every path check below compares against the real directory.
+    const root = await realpath(options.root);
+    const partialDir = join(root, RESERVED_ROOT_COMPONENT, 'partial');
+    await mkdir(partialDir, { recursive: true, mode: 0o700 });
+    const logger = options.logger ?? pino({ enabled: false });
+    const registry = new TransferRegistry();
+    const server = createServer({ noDelay: true, pauseOnConnect: false });
+    const ferry = new FerryServer(server, options.identity.publicKey, root);
+    const context = {
+      root,
+      partialDir,
+      identity: options.identity,
+      authorize: options.authorize,
+      registry,
+      logger,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS,
+      idleTimeoutMs: options.idleTimeoutMs ?? SERVER_IDLE_TIMEOUT_MS,
+      maxFileBytes: options.maxFileBytes ?? 0,
+      durableBatchBytes: options.durableBatchBytes,
+    };
+    server.on('connection', (socket) => {
+      // An RST from a peer must never become an uncaught exception.
+      socket.on('error', () => undefined);
+      ferry.#sessions.add(socket);
+      socket.once('close', () => ferry.#sessions.delete(socket));
+      const run = new ServerSession(context, socket).run(ferry.#abort.signal);
+      ferry.#running.add(run);
+      void run.finally(() => ferry.#running.delete(run));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new FerryError('CONNECT_FAILED', `cannot listen: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)));
+      server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? DEFAULT_PORT }, resolve);
+    });
+    logger.info(
+      { event: 'listening', id: formatFerryId(options.identity.publicKey), address: ferry.addressText },
+      'server ready',
+    );
+    options.signal?.addEventListener('abort', () => void ferry.close(), { once: true });
+    return ferry;
+  }
+
+  /** The bound address. */
+  get address(): { host: string; port: number } {
+    const info = this.#server.address();
+    if (!info || typeof info === 'string') throw new FerryError('INTERNAL', 'server is not listening');
+    return { host: info.address, port: info.port };
+  }
+
+  /** `host:port`, with IPv6 hosts in brackets. */
+  get addressText(): string {
+    const { host, port } = this.address;
+    return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  }
+
+  /** Stops accepting, ends every session (their partials are kept) and waits for them. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      this.#abort.abort();
+      for (const socket of this.#sessions) socket.destroy();
+      await Promise.allSettled([...this.#running]);
+      await closed;
+    })();
+    return this.#closing;
+  }
+}

@@ -1,0 +1,278 @@
+import { createHash, type Hash } from 'node:crypto';
+import { chmod, link, open, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { join } from 'node:path';
+import { FerryError } from '../errors/index.js';
+import {
+  ChunkSet,
+  HASH_BYTES,
+  chunkCount,
+  chunkLength,
+  fileDigest,
+  haveDigest,
+  type ChunkRange,
+} from '../protocol/index.js';
+import { fsyncDir } from './fsync-dir.js';
+import { assertWritableTarget, type RootPath } from './root-path.js';
+import { TransferStateLog, type ChunkEntry, type TransferHeader } from './transfer-state-log.js';
+
+/** Chunks verified but not yet durable are flushed once they add up to this many bytes (PROTOCOL.md §9.2). */
+export const DURABLE_BATCH_BYTES = 16 * 1024 * 1024;
+/** Files get at most these permission bits (PROTOCOL.md §5.3): never setuid, setgid or group/world write. */
+const FILE_MODE_LIMIT = 0o755;
+
+export interface PartialTransferOptions extends TransferHeader {
+  /** Directory of partial files, inside the server's root (PROTOCOL.md §9.1). */
+  readonly partialDir: string;
+  readonly transferId: string;
+  /** Drop any partial state first (PUT_OFFER flag FRESH). */
+  readonly fresh: boolean;
+  readonly durableBatchBytes?: number;
+  /** Called whenever more bytes become verified and durable. */
+  readonly onDurable?: (verifiedBytes: number) => void;
+}
+
+/**
+ * The receiving side of one transfer: a partial file plus its state log. It accepts chunk data in the
+ * order PROTOCOL.md §5.5 requires, checks every chunk hash, makes verified chunks durable in batches
+ * (data fdatasync first, then the log entry), and finishes with a digest check and an atomic rename.
+ */
+export class PartialTransfer {
+  readonly header: TransferHeader;
+  /** True when a partial existed for another source and was discarded (PUT_ACCEPT flag RESTARTED). */
+  readonly restarted: boolean;
+  readonly #data: FileHandle;
+  readonly #log: TransferStateLog;
+  readonly #dataPath: string;
+  readonly #count: number;
+  /** Chunks verified and durable. */
+  readonly #held: ChunkSet;
+  /** Chunk hashes by index, 32 bytes each; valid where #held or #pending has the index. */
+  readonly #hashes: Buffer;
+  readonly #batchBytes: number;
+  readonly #onDurable: ((verifiedBytes: number) => void) | undefined;
+  #pending: ChunkEntry[] = [];
+  #pendingBytes = 0;
+  #flushing: Promise<void> = Promise.resolve();
+  #verifiedBytes = 0;
+  #current: { index: number; position: number; end: number; hash: Hash } | undefined;
+  #closed = false;
+
+  private constructor(
+    options: PartialTransferOptions,
+    data: FileHandle,
+    log: TransferStateLog,
+    dataPath: string,
+    held: readonly ChunkEntry[],
+    restarted: boolean,
+  ) {
+    this.header = { size: options.size, mtimeMs: options.mtimeMs, chunkBytes: options.chunkBytes };
+    this.restarted = restarted;
+    this.#data = data;
+    this.#log = log;
+    this.#dataPath = dataPath;
+    this.#count = chunkCount(options.size, options.chunkBytes);
+    this.#held = new ChunkSet(this.#count);
+    this.#hashes = Buffer.alloc(this.#count * HASH_BYTES);
+    this.#batchBytes = options.durableBatchBytes ?? DURABLE_BATCH_BYTES;
+    this.#onDurable = options.onDurable;
+    for (const entry of held) {
+      this.#held.add(entry.index);
+      entry.hash.copy(this.#hashes, entry.index * HASH_BYTES);
+      this.#verifiedBytes += chunkLength(entry.index, options.size, options.chunkBytes);
+    }
+  }
+
+  /**
+   * Opens the transfer's partial state, resuming it when the header matches and re-hashing every chunk
+   * the log lists so bytes changed behind our back are dropped (PROTOCOL.md §9.2).
+   */
+  static async open(options: PartialTransferOptions): Promise<PartialTransfer> {
+    const dataPath = join(options.partialDir, `${options.transferId}.part`);
+    const logPath = join(options.partialDir, `${options.transferId}.state`);
+    const previous = options.fresh ? undefined : await TransferStateLog.load(logPath);
+    const matches =
+      previous !== undefined &&
+      previous.header.size === options.size &&
+      previous.header.mtimeMs === Math.trunc(options.mtimeMs) &&
+      previous.header.chunkBytes === options.chunkBytes;
+    const restarted = previous !== undefined && !matches;
+    // O_NOFOLLOW: the partial directory is ours, but never write through a link someone planted there.
+    const flags = fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | (matches ? 0 : fsConstants.O_TRUNC);
+    const data = await open(dataPath, flags, 0o600);
+    try {
+      const held = matches ? await verifiedEntries(data, previous.entries, options) : [];
+      await data.truncate(options.size);
+      const log = await TransferStateLog.create(logPath, options, held);
+      return new PartialTransfer(options, data, log, dataPath, held, restarted);
+    } catch (err) {
+      await data.close();
+      throw err;
+    }
+  }
+
+  /** Bytes of chunks that are verified and durable. */
+  get verifiedBytes(): number {
+    return this.#verifiedBytes;
+  }
+
+  /** The held chunks as ranges, for PUT_ACCEPT. */
+  heldRanges(): ChunkRange[] {
+    return this.#held.ranges();
+  }
+
+  /** SHA-256 over the held chunks' hashes in index order (PROTOCOL.md §5.4). */
+  heldDigest(): Buffer {
+    return haveDigest([...this.#held].map((i) => this.#hashOf(i)));
+  }
+
+  /** Writes a PUT_DATA payload at its offset, enforcing PROTOCOL.md §5.5.1. */
+  async writeData(offset: number, data: Buffer): Promise<void> {
+    const { size, chunkBytes } = this.header;
+    let current = this.#current;
+    if (!current) {
+      if (offset % chunkBytes !== 0 || offset >= size) {
+        throw new FerryError('MESSAGE_MALFORMED', `offset ${offset} does not start a chunk`);
+      }
+      const index = offset / chunkBytes;
+      current = { index, position: offset, end: offset + chunkLength(index, size, chunkBytes), hash: createHash('sha256') };
+      this.#current = current;
+    }
+    if (offset !== current.position) {
+      throw new FerryError('MESSAGE_MALFORMED', `expected offset ${current.position}, got ${offset}`);
+    }
+    if (offset + data.length > current.end) {
+      throw new FerryError('MESSAGE_MALFORMED', `data at ${offset} of ${data.length} bytes crosses the chunk end ${current.end}`);
+    }
+    current.hash.update(data);
+    current.position += data.length;
+    let written = 0;
+    while (written < data.length) {
+      const { bytesWritten } = await this.#data.write(data, written, data.length - written, offset + written);
+      written += bytesWritten;
+    }
+  }
+
+  /** Closes the chunk just written: its hash must match (PROTOCOL.md §5.5.2). */
+  completeChunk(index: number, chunkHash: Buffer): void {
+    const current = this.#current;
+    if (!current || current.index !== index || current.position !== current.end) {
+      throw new FerryError('MESSAGE_MALFORMED', `chunk ${index} is not complete`);
+    }
+    this.#current = undefined;
+    const actual = current.hash.digest();
+    if (!actual.equals(chunkHash)) throw new FerryError('CHUNK_MISMATCH', `chunk ${index}`);
+    const length = current.end - index * this.header.chunkBytes;
+    if (this.#held.has(index)) {
+      // A re-sent chunk (PROTOCOL.md §5.5.3) counts again only once its new bytes are durable.
+      this.#held.delete(index);
+      this.#verifiedBytes -= length;
+    }
+    actual.copy(this.#hashes, index * HASH_BYTES);
+    this.#pending.push({ index, hash: actual });
+    this.#pendingBytes += length;
+    if (this.#pendingBytes >= this.#batchBytes) this.#startFlush();
+  }
+
+  /**
+   * Verifies the whole file against `expectedDigest`, makes it durable and gives it its final name
+   * (PROTOCOL.md §9.3). With `overwrite` false, an existing destination is never replaced.
+   */
+  async finish(expectedDigest: Buffer, target: RootPath, options: { mode: number; overwrite: boolean }): Promise<Buffer> {
+    if (this.#current) throw new FerryError('MESSAGE_MALFORMED', `chunk ${this.#current.index} was not completed`);
+    this.#startFlush();
+    await this.#flushing;
+    if (this.#held.count !== this.#count) {
+      throw new FerryError('MESSAGE_MALFORMED', `${this.#count - this.#held.count} of ${this.#count} chunks missing at end`);
+    }
+    const hashes = Array.from({ length: this.#count }, (_, i) => this.#hashOf(i));
+    const digest = fileDigest(this.header.size, this.header.chunkBytes, hashes);
+    if (!digest.equals(expectedDigest)) throw new FerryError('DIGEST_MISMATCH');
+    await this.#data.chmod(options.mode & FILE_MODE_LIMIT);
+    await this.#data.sync();
+    await this.#data.close();
+    this.#closed = true;
+    await utimes(this.#dataPath, new Date(), new Date(this.header.mtimeMs));
+    // Check again right before the rename: the target may have changed since the offer.
+    await assertWritableTarget(target.path);
+    if (options.overwrite) {
+      await rename(this.#dataPath, target.path);
+    } else {
+      // link(2) fails if the name exists, so a file that appeared meanwhile is never clobbered.
+      try {
+        await link(this.#dataPath, target.path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new FerryError('FILE_EXISTS');
+        throw err;
+      }
+      await rm(this.#dataPath, { force: true });
+    }
+    await fsyncDir(target.dir);
+    await this.#log.remove();
+    return digest;
+  }
+
+  /** Flushes what is verified and closes the files, keeping them for a later resume. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#current = undefined;
+    try {
+      this.#startFlush();
+      await this.#flushing;
+    } finally {
+      await this.#data.close();
+      await this.#log.close();
+    }
+  }
+
+  /** Discards the partial entirely. */
+  async discard(): Promise<void> {
+    await this.close().catch(() => undefined);
+    await rm(this.#dataPath, { force: true });
+    await this.#log.remove();
+  }
+
+  #hashOf(index: number): Buffer {
+    return this.#hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
+  }
+
+  /** Starts a flush of the pending chunks behind any running one, so receiving overlaps fsync. */
+  #startFlush(): void {
+    if (this.#pending.length === 0) return;
+    const batch = this.#pending;
+    const batchBytes = this.#pendingBytes;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#flushing = this.#flushing.then(async () => {
+      // Data first, then the log entry that vouches for it: a crash between the two only forgets chunks.
+      await this.#data.datasync();
+      await this.#log.append(batch);
+      for (const entry of batch) this.#held.add(entry.index);
+      this.#verifiedBytes += batchBytes;
+      this.#onDurable?.(this.#verifiedBytes);
+    });
+  }
+}
+
+/** Re-hashes each logged chunk from disk and keeps only those whose bytes still match. */
+async function verifiedEntries(data: FileHandle, entries: readonly ChunkEntry[], header: TransferHeader): Promise<ChunkEntry[]> {
+  const count = chunkCount(header.size, header.chunkBytes);
+  const latest = new Map<number, Buffer>();
+  for (const entry of entries) if (entry.index < count) latest.set(entry.index, entry.hash);
+  const buffer = Buffer.allocUnsafe(Math.min(header.chunkBytes, 1024 * 1024));
+  const kept: ChunkEntry[] = [];
+  for (const [index, hash] of [...latest].sort((a, b) => a[0] - b[0])) {
+    const length = chunkLength(index, header.size, header.chunkBytes);
+    const hasher = createHash('sha256');
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await data.read(buffer, 0, Math.min(buffer.length, length - done), index * header.chunkBytes + done);
+      if (bytesRead === 0) break;
+      hasher.update(buffer.subarray(0, bytesRead));
+      done += bytesRead;
+    }
+    if (done === length && hasher.digest().equals(hash)) kept.push({ index, hash });
+  }
+  return kept;
+}

@@ -1,0 +1,75 @@
+import { lstat, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FerryError } from '../errors/index.js';
+
+/** Where a remote path lands under a root: the parent directory (which exists) and the final name. */
+export interface RootPath {
+  readonly dir: string;
+  readonly name: string;
+  readonly path: string;
+  /** Whether a regular file already exists at `path`. */
+  readonly exists: boolean;
+}
+
+/**
+ * Maps validated remote path components (see `parseRemotePath`) under `root` without following any
+ * symbolic link (PROTOCOL.md §7.1). Every existing component is `lstat`ed: a link anywhere is refused, so
+ * a link planted inside the root cannot lead a write outside it. Missing directories are created when
+ * `createDirs` is set. The final name may not exist yet; if it exists it must be a regular file.
+ *
+ * Error details never include the server's paths: they travel to the client.
+ */
+export async function resolveUnderRoot(
+  root: string,
+  components: readonly string[],
+  options: { createDirs: boolean },
+): Promise<RootPath> {
+  if (components.length === 0) throw new FerryError('PATH_INVALID', 'empty path');
+  let dir = root;
+  for (let i = 0; i < components.length - 1; i++) {
+    const next = join(dir, components[i]!);
+    const kind = await entryKind(next);
+    if (kind === 'missing') {
+      if (!options.createDirs) throw new FerryError('PATH_NOT_FOUND', `component ${i + 1} does not exist`);
+      try {
+        await mkdir(next, { mode: 0o755 });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      // Check again: a concurrent creator may have put a link there between our lstat and mkdir.
+      if ((await entryKind(next)) !== 'dir') throw new FerryError('PATH_ESCAPES_ROOT', `component ${i + 1} is not a directory`);
+    } else if (kind === 'link') {
+      throw new FerryError('PATH_ESCAPES_ROOT', `component ${i + 1} is a symbolic link`);
+    } else if (kind !== 'dir') {
+      throw new FerryError('PATH_INVALID', `component ${i + 1} is not a directory`);
+    }
+    dir = next;
+  }
+  const name = components[components.length - 1]!;
+  const path = join(dir, name);
+  const exists = (await assertWritableTarget(path)) === 'file';
+  return { dir, name, path, exists };
+}
+
+/** Refuses a destination that is a link or not a regular file; a missing one is fine. */
+export async function assertWritableTarget(path: string): Promise<'missing' | 'file'> {
+  const kind = await entryKind(path);
+  if (kind === 'link') throw new FerryError('PATH_ESCAPES_ROOT', 'destination is a symbolic link');
+  if (kind === 'dir' || kind === 'other') throw new FerryError('PATH_INVALID', 'destination is not a regular file');
+  return kind;
+}
+
+type EntryKind = 'missing' | 'dir' | 'file' | 'link' | 'other';
+
+async function entryKind(path: string): Promise<EntryKind> {
+  try {
+    const st = await lstat(path);
+    if (st.isSymbolicLink()) return 'link';
+    if (st.isDirectory()) return 'dir';
+    if (st.isFile()) return 'file';
+    return 'other';
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    throw err;
+  }
+}

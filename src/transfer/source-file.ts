@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { FerryError } from '../errors/index.js';
+import { chunkLength } from '../protocol/index.js';
+
+/** Largest single read while hashing a chunk: keeps memory flat whatever the chunk size. */
+const HASH_READ_BYTES = 1024 * 1024;
+
+/**
+ * A local file being sent: opened once (so a rename under us does not switch files), read with
+ * positional reads, and checked for changes before its digest is claimed.
+ */
+export class SourceFile {
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly mode: number;
+  readonly #handle: FileHandle;
+  #closed = false;
+
+  private constructor(handle: FileHandle, size: number, mtimeMs: number, mode: number) {
+    this.#handle = handle;
+    this.size = size;
+    this.mtimeMs = mtimeMs;
+    this.mode = mode;
+  }
+
+  /** Opens a regular file for reading; anything else (directory, device, fifo) is refused. */
+  static async open(path: string): Promise<SourceFile> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new FerryError('PATH_NOT_FOUND', 'local file does not exist', { cause: err });
+      throw err;
+    }
+    const st = await handle.stat();
+    if (!st.isFile()) {
+      await handle.close();
+      throw new FerryError('PATH_INVALID', 'local path is not a regular file');
+    }
+    return new SourceFile(handle, st.size, Math.trunc(st.mtimeMs), st.mode & 0o7777);
+  }
+
+  /** Reads up to `length` bytes at `position` into `buffer` at `offset`; fails on a short file. */
+  async readExactly(buffer: Buffer, offset: number, length: number, position: number): Promise<void> {
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.#handle.read(buffer, offset + done, length - done, position + done);
+      if (bytesRead === 0) throw new FerryError('SOURCE_CHANGED', `file ended at ${position + done}, expected ${this.size} bytes`);
+      done += bytesRead;
+    }
+  }
+
+  /** Reads chunk `index` and returns its SHA-256 (used to check a server's held chunks on resume). */
+  async chunkHash(index: number, chunkBytes: number, scratch?: Buffer): Promise<Buffer> {
+    const length = chunkLength(index, this.size, chunkBytes);
+    const buffer = scratch ?? Buffer.allocUnsafe(Math.min(HASH_READ_BYTES, length));
+    const hasher = createHash('sha256');
+    for (let done = 0; done < length; ) {
+      const n = Math.min(buffer.length, length - done);
+      await this.readExactly(buffer, 0, n, index * chunkBytes + done);
+      hasher.update(buffer.subarray(0, n));
+      done += n;
+    }
+    return hasher.digest();
+  }
+
+  /** Throws SOURCE_CHANGED when size or mtime moved since open: the digest would not describe one file. */
+  async assertUnchanged(): Promise<void> {
+    const st = await this.#handle.stat();
+    if (st.size !== this.size || Math.trunc(st.mtimeMs) !== this.mtimeMs) {
+      throw new FerryError('SOURCE_CHANGED', `size ${this.size} -> ${st.size}`);
+    }
+  }
+
+  /** Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#handle.close();
+  }
+}

@@ -1,0 +1,343 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Buffer } from 'node:buffer';
+import { FerryError, type ErrorCode } from '../../src/errors/index.js';
+import {
+  MAX_MESSAGE_BYTES,
+  MAX_PATH_BYTES,
+  MAX_PUT_DATA_BYTES,
+  PUT_DATA_HEADER_BYTES,
+  decodeMessage,
+  encodeMessage,
+  writePutDataHeader,
+  type Message,
+} from '../../src/protocol/index.js';
+import { SAMPLE_MESSAGES } from './message-samples.js';
+
+function h(hex: string): Buffer {
+  return Buffer.from(hex.replace(/\s+/g, ''), 'hex');
+}
+
+const ZERO32 = '00'.repeat(32);
+
+function assertCode(fn: () => unknown, code: ErrorCode): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof FerryError, `expected a FerryError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    return true;
+  });
+}
+
+test('`decodeMessage(encodeMessage(m))` gives back every sample message, boundaries included', () => {
+  for (const message of SAMPLE_MESSAGES) {
+    const bytes = encodeMessage(message);
+    assert.ok(bytes.length <= MAX_MESSAGE_BYTES, `${message.type} is ${bytes.length} bytes`);
+    assert.deepEqual(decodeMessage(bytes), message);
+  }
+});
+
+test('the longest PUT_OFFER path and the largest PUT_DATA fill a message exactly to its limits', () => {
+  const offer = SAMPLE_MESSAGES.find((m) => m.type === 'PUT_OFFER' && m.size === Number.MAX_SAFE_INTEGER);
+  assert.ok(offer?.type === 'PUT_OFFER');
+  assert.equal(Buffer.byteLength(offer.path), MAX_PATH_BYTES);
+  const data = SAMPLE_MESSAGES.find((m) => m.type === 'PUT_DATA' && m.data.length === MAX_PUT_DATA_BYTES);
+  assert.ok(data !== undefined);
+  assert.equal(encodeMessage(data).length, MAX_MESSAGE_BYTES);
+});
+
+// Wire vectors written out by hand from the tables of PROTOCOL.md §5, checked in both directions.
+const VECTORS: readonly [string, Message][] = [
+  ['01 00000000 0303 0003 626164', { type: 'ERROR', ref: 0, code: 0x0303, detail: 'bad' }],
+  ['02 03 0000000100000000', { type: 'WELCOME', permissions: 3, maxFileBytes: 2 ** 32 }],
+  [
+    '10 00000005 0000000000000801 0000018bcfe56800 00000400 01a4 01 0003 612f62',
+    {
+      type: 'PUT_OFFER',
+      ref: 5,
+      size: 2049,
+      mtimeMs: 1_700_000_000_000,
+      chunkBytes: 1024,
+      mode: 0o644,
+      overwrite: true,
+      fresh: false,
+      path: 'a/b',
+    },
+  ],
+  [
+    `11 00000005 01 ${ZERO32} 0002 00000000 00000002 00000004 00000001`,
+    {
+      type: 'PUT_ACCEPT',
+      ref: 5,
+      restarted: true,
+      haveDigest: Buffer.alloc(32),
+      ranges: [
+        { first: 0, count: 2 },
+        { first: 4, count: 1 },
+      ],
+    },
+  ],
+  ['12 00000005 0000000000000400 abcd', { type: 'PUT_DATA', ref: 5, offset: 1024, data: h('abcd') }],
+  [`13 00000005 00000002 ${ZERO32}`, { type: 'PUT_CHUNK', ref: 5, index: 2, chunkHash: Buffer.alloc(32) }],
+  [`14 00000005 ${ZERO32}`, { type: 'PUT_END', ref: 5, fileDigest: Buffer.alloc(32) }],
+  [`15 00000005 00 ${ZERO32}`, { type: 'PUT_DONE', ref: 5, fileDigest: Buffer.alloc(32) }],
+  ['16 00000005 001fffffffffffff', { type: 'PROGRESS', ref: 5, verifiedBytes: Number.MAX_SAFE_INTEGER }],
+];
+
+test('every message type matches its hand-written wire vector in both directions', () => {
+  for (const [hex, message] of VECTORS) {
+    assert.deepEqual(encodeMessage(message).toString('hex'), h(hex).toString('hex'), message.type);
+    assert.deepEqual(decodeMessage(h(hex)), message, message.type);
+  }
+});
+
+test('`decodeMessage` returns PUT_DATA data as a view of its input, not a copy', () => {
+  const bytes = h('12 00000001 0000000000000000 010203');
+  const message = decodeMessage(bytes);
+  assert.ok(message.type === 'PUT_DATA');
+  assert.equal(message.data.buffer, bytes.buffer);
+  assert.equal(message.data.byteOffset, bytes.byteOffset + PUT_DATA_HEADER_BYTES);
+});
+
+test('`writePutDataHeader` writes the same 13 bytes `encodeMessage` puts before the data', () => {
+  const data = Buffer.from('payload');
+  const target = Buffer.alloc(5 + PUT_DATA_HEADER_BYTES + data.length);
+  const written = writePutDataHeader(target, 5, 0xdeadbeef, 2 ** 40 + 3);
+  assert.equal(written, PUT_DATA_HEADER_BYTES);
+  data.copy(target, 5 + written);
+  const expected = encodeMessage({ type: 'PUT_DATA', ref: 0xdeadbeef, offset: 2 ** 40 + 3, data });
+  assert.deepEqual(target.subarray(5), expected);
+});
+
+test('`writePutDataHeader` refuses a header that does not fit, ref 0 and an unsafe offset', () => {
+  assertCode(() => writePutDataHeader(Buffer.alloc(12), 0, 1, 0), 'INTERNAL');
+  assertCode(() => writePutDataHeader(Buffer.alloc(20), 8, 1, 0), 'INTERNAL');
+  assertCode(() => writePutDataHeader(Buffer.alloc(20), 0, 0, 0), 'MESSAGE_MALFORMED');
+  assertCode(() => writePutDataHeader(Buffer.alloc(20), 0, 1, 2 ** 53), 'MESSAGE_MALFORMED');
+});
+
+const MALFORMED: readonly [string, string, ErrorCode][] = [
+  ['an empty message', '', 'MESSAGE_MALFORMED'],
+  ['an unknown type', '03', 'MESSAGE_MALFORMED'],
+  ['a reserved download type', '20 00000001', 'MESSAGE_MALFORMED'],
+  ['a truncated ERROR', '01 00000000 03', 'MESSAGE_MALFORMED'],
+  ['an ERROR whose detail length runs past the end', '01 00000000 0303 0004 626164', 'MESSAGE_MALFORMED'],
+  ['an ERROR with a trailing byte', '01 00000000 0303 0003 626164 00', 'MESSAGE_MALFORMED'],
+  ['an ERROR with invalid utf-8', '01 00000000 0303 0002 c328', 'MESSAGE_MALFORMED'],
+  ['an ERROR with an overlong utf-8 encoding', '01 00000000 0303 0002 c0af', 'MESSAGE_MALFORMED'],
+  ['an ERROR with a utf-8 surrogate', '01 00000000 0303 0003 eda080', 'MESSAGE_MALFORMED'],
+  ['an ERROR detail over 1024 bytes', `01 00000000 0303 0401 ${'61'.repeat(1025)}`, 'MESSAGE_MALFORMED'],
+  ['a WELCOME with unknown permission bits', '02 04 0000000000000000', 'MESSAGE_MALFORMED'],
+  ['a WELCOME limit above 2^53-1', '02 01 0020000000000000', 'MESSAGE_MALFORMED'],
+  ['a WELCOME one byte short', '02 01 00000000000000', 'MESSAGE_MALFORMED'],
+  [
+    'a PUT_OFFER with ref 0',
+    '10 00000000 0000000000000000 0000000000000000 00000400 01a4 00 0001 61',
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_OFFER size above 2^53-1',
+    '10 00000001 ffffffffffffffff 0000000000000000 00000400 01a4 00 0001 61',
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_OFFER with chunkBytes 1000',
+    '10 00000001 0000000000000000 0000000000000000 000003e8 01a4 00 0001 61',
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_OFFER with chunkBytes 512',
+    '10 00000001 0000000000000000 0000000000000000 00000200 01a4 00 0001 61',
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_OFFER with chunkBytes 2^27',
+    '10 00000001 0000000000000000 0000000000000000 08000000 01a4 00 0001 61',
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_OFFER needing 2^32 chunks',
+    '10 00000001 0000040000000000 0000000000000000 00000400 01a4 00 0001 61',
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_OFFER with reserved flag bits',
+    '10 00000001 0000000000000000 0000000000000000 00000400 01a4 04 0001 61',
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_OFFER mode above 0o7777',
+    '10 00000001 0000000000000000 0000000000000000 00000400 81a4 00 0001 61',
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_OFFER path over 4096 bytes',
+    `10 00000001 0000000000000000 0000000000000000 00000400 01a4 00 1001 ${'61'.repeat(4097)}`,
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_OFFER with a trailing byte',
+    '10 00000001 0000000000000000 0000000000000000 00000400 01a4 00 0001 61 00',
+    'MESSAGE_MALFORMED',
+  ],
+  ['a PUT_ACCEPT with reserved flag bits', `11 00000001 02 ${ZERO32} 0000`, 'MESSAGE_MALFORMED'],
+  ['a PUT_ACCEPT with ref 0', `11 00000000 00 ${ZERO32} 0000`, 'MESSAGE_MALFORMED'],
+  [
+    'a PUT_ACCEPT with more ranges than bytes',
+    `11 00000001 00 ${ZERO32} 0002 00000000 00000001`,
+    'MESSAGE_MALFORMED',
+  ],
+  ['a PUT_ACCEPT with a short haveDigest', `11 00000001 00 ${'00'.repeat(31)}`, 'MESSAGE_MALFORMED'],
+  [
+    'a PUT_ACCEPT with 4097 ranges',
+    `11 00000001 00 ${ZERO32} 1001 ${'0000000000000001'.repeat(4097)}`,
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_ACCEPT with an empty range',
+    `11 00000001 00 ${ZERO32} 0001 00000003 00000000`,
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_ACCEPT with descending ranges',
+    `11 00000001 00 ${ZERO32} 0002 00000005 00000001 00000001 00000001`,
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_ACCEPT with overlapping ranges',
+    `11 00000001 00 ${ZERO32} 0002 00000000 00000003 00000002 00000001`,
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_ACCEPT range past chunk 2^32-2',
+    `11 00000001 00 ${ZERO32} 0001 fffffffe 00000002`,
+    'MESSAGE_MALFORMED',
+  ],
+  ['a PUT_DATA without data', '12 00000001 0000000000000000', 'MESSAGE_MALFORMED'],
+  ['a PUT_DATA with ref 0', '12 00000000 0000000000000000 00', 'MESSAGE_MALFORMED'],
+  ['a PUT_DATA offset above 2^53-1', '12 00000001 0020000000000000 00', 'MESSAGE_MALFORMED'],
+  ['a PUT_DATA ending past 2^53-1', '12 00000001 001fffffffffffff 00', 'MESSAGE_MALFORMED'],
+  ['a PUT_CHUNK one byte short', `13 00000001 00000000 ${'00'.repeat(31)}`, 'MESSAGE_MALFORMED'],
+  ['a PUT_CHUNK with index 2^32-1', `13 00000001 ffffffff ${ZERO32}`, 'MESSAGE_MALFORMED'],
+  ['a PUT_END with a trailing byte', `14 00000001 ${ZERO32} 00`, 'MESSAGE_MALFORMED'],
+  ['a PUT_DONE with flags set', `15 00000001 01 ${ZERO32}`, 'MESSAGE_MALFORMED'],
+  ['a PUT_DONE with ref 0', `15 00000000 00 ${ZERO32}`, 'MESSAGE_MALFORMED'],
+  ['a PROGRESS with ref 0', '16 00000000 0000000000000000', 'MESSAGE_MALFORMED'],
+  ['a PROGRESS above 2^53-1', '16 00000001 8000000000000000', 'MESSAGE_MALFORMED'],
+  [
+    'a message longer than a record holds',
+    `12 00000001 0000000000000000 ${'00'.repeat(MAX_PUT_DATA_BYTES + 1)}`,
+    'RECORD_TOO_LARGE',
+  ],
+];
+
+for (const [name, hex, code] of MALFORMED) {
+  test(`\`decodeMessage\` refuses ${name} with ${code}`, () => {
+    assertCode(() => decodeMessage(h(hex)), code);
+  });
+}
+
+test('`decodeMessage` keeps a leading byte-order mark in a string instead of dropping it', () => {
+  const message = decodeMessage(h('01 00000000 0303 0004 efbbbf61'));
+  assert.ok(message.type === 'ERROR');
+  assert.equal(message.detail, '\ufeffa');
+});
+
+const REFUSED_ENCODINGS: readonly [string, Message][] = [
+  ['an ERROR detail over 1024 bytes', { type: 'ERROR', ref: 0, code: 1, detail: 'x'.repeat(1025) }],
+  ['an ERROR detail with a lone surrogate', { type: 'ERROR', ref: 0, code: 1, detail: 'a\ud800' }],
+  ['an ERROR code above 0xffff', { type: 'ERROR', ref: 0, code: 0x10000, detail: '' }],
+  ['a negative ERROR ref', { type: 'ERROR', ref: -1, code: 1, detail: '' }],
+  ['WELCOME permission bit 2', { type: 'WELCOME', permissions: 4, maxFileBytes: 0 }],
+  ['a fractional WELCOME limit', { type: 'WELCOME', permissions: 1, maxFileBytes: 1.5 }],
+  [
+    'a PUT_OFFER chunk size that is no power of two',
+    {
+      type: 'PUT_OFFER',
+      ref: 1,
+      size: 1,
+      mtimeMs: 0,
+      chunkBytes: 3000,
+      mode: 0,
+      overwrite: false,
+      fresh: false,
+      path: 'a',
+    },
+  ],
+  [
+    'a PUT_OFFER with 2^53 bytes',
+    {
+      type: 'PUT_OFFER',
+      ref: 1,
+      size: 2 ** 53,
+      mtimeMs: 0,
+      chunkBytes: 2 ** 26,
+      mode: 0,
+      overwrite: false,
+      fresh: false,
+      path: 'a',
+    },
+  ],
+  [
+    'a PUT_OFFER with a file type in its mode',
+    {
+      type: 'PUT_OFFER',
+      ref: 1,
+      size: 1,
+      mtimeMs: 0,
+      chunkBytes: 1024,
+      mode: 0o100644,
+      overwrite: false,
+      fresh: false,
+      path: 'a',
+    },
+  ],
+  [
+    'a PUT_OFFER path over 4096 bytes',
+    {
+      type: 'PUT_OFFER',
+      ref: 1,
+      size: 1,
+      mtimeMs: 0,
+      chunkBytes: 1024,
+      mode: 0,
+      overwrite: false,
+      fresh: false,
+      path: 'a'.repeat(4097),
+    },
+  ],
+  [
+    'a PUT_ACCEPT digest of 31 bytes',
+    { type: 'PUT_ACCEPT', ref: 1, restarted: false, haveDigest: Buffer.alloc(31), ranges: [] },
+  ],
+  [
+    'PUT_ACCEPT ranges out of order',
+    {
+      type: 'PUT_ACCEPT',
+      ref: 1,
+      restarted: false,
+      haveDigest: Buffer.alloc(32),
+      ranges: [
+        { first: 4, count: 1 },
+        { first: 0, count: 1 },
+      ],
+    },
+  ],
+  ['an empty PUT_DATA', { type: 'PUT_DATA', ref: 1, offset: 0, data: Buffer.alloc(0) }],
+  [
+    'a PUT_DATA over one record',
+    { type: 'PUT_DATA', ref: 1, offset: 0, data: Buffer.alloc(MAX_PUT_DATA_BYTES + 1) },
+  ],
+  ['a PUT_CHUNK with ref 0', { type: 'PUT_CHUNK', ref: 0, index: 0, chunkHash: Buffer.alloc(32) }],
+  ['a PUT_END digest of 33 bytes', { type: 'PUT_END', ref: 1, fileDigest: Buffer.alloc(33) }],
+  ['a PROGRESS of -1 bytes', { type: 'PROGRESS', ref: 1, verifiedBytes: -1 }],
+];
+
+for (const [name, message] of REFUSED_ENCODINGS) {
+  test(`\`encodeMessage\` refuses ${name}`, () => {
+    assertCode(() => encodeMessage(message), 'MESSAGE_MALFORMED');
+  });
+}
+
+test('`encodeMessage` refuses an unknown type', () => {
+  assertCode(() => encodeMessage({ type: 'NOPE' } as unknown as Message), 'MESSAGE_MALFORMED');
+});
