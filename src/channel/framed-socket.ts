@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { FerryError, toFerryError } from '../errors/index.js';
-import { FrameDecoder, MAX_RECORD_BYTES } from '../protocol/index.js';
+import { FrameDecoder, MAX_RECORD_BYTES, MIN_RECORD_BYTES } from '../protocol/index.js';
 
 /** Frames queued unread beyond this many bytes pause the socket, so a slow consumer bounds memory. */
 const RECEIVE_HIGH_WATER_BYTES = 4 * 1024 * 1024;
@@ -28,7 +28,6 @@ export class FramedSocket {
   #frameWaiter: Waiter | undefined;
   #drainWaiters: Array<{ resolve: () => void; reject: (err: FerryError) => void }> = [];
   #error: FerryError | undefined;
-  #ended = false;
 
   constructor(socket: Socket) {
     this.socket = socket;
@@ -57,7 +56,7 @@ export class FramedSocket {
 
   /** Switches to record mode (PROTOCOL.md §4): everything after this point is read as length-prefixed records. */
   startRecords(): void {
-    this.#decoder = new FrameDecoder({ minLength: 1, maxLength: MAX_RECORD_BYTES });
+    this.#decoder = new FrameDecoder({ minLength: MIN_RECORD_BYTES, maxLength: MAX_RECORD_BYTES });
     const leftover = this.#raw;
     this.#raw = [];
     this.#rawBytes = 0;
@@ -169,7 +168,6 @@ export class FramedSocket {
   }
 
   #onEnd(): void {
-    this.#ended = true;
     this.#fail(new FerryError('CONNECTION_CLOSED', 'peer ended the connection'));
   }
 

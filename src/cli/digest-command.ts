@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { FileDigestBuilder, chunkCount } from '../protocol/index.js';
 import { SourceFile } from '../transfer/index.js';
-import { parseByteSize } from './parse-byte-size.js';
+import { parseChunkSize } from './parse-option.js';
 
 /** `ferry digest FILE`: the file digest of PROTOCOL.md §7.2, to compare files out of band. */
 export function registerDigestCommand(program: Command): void {
@@ -11,7 +11,7 @@ export function registerDigestCommand(program: Command): void {
     .argument('<files...>')
     .option('--chunk-size <bytes>', 'chunk size the digest is computed for', '4M')
     .action(async (files: string[], flags: { chunkSize: string }) => {
-      const chunkBytes = parseByteSize(flags.chunkSize);
+      const chunkBytes = parseChunkSize(flags.chunkSize);
       for (const file of files) {
         const source = await SourceFile.open(file);
         try {

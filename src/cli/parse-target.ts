@@ -39,7 +39,9 @@ export function parseTarget(text: string): Target {
 
 /** Parses `HOST:PORT` for `--listen` (no path allowed). */
 export function parseListen(text: string): { host: string; port: number } {
-  const target = parseTarget(text);
+  // Port 0 (any free port) is valid for listening though never for dialling: parse with a stand-in.
+  const anyPort = /:0$/.test(text);
+  const target = parseTarget(anyPort ? `${text.slice(0, -2)}:1` : text);
   if (target.remotePath !== '') throw new FerryError('USAGE_INVALID', `--listen takes HOST:PORT, got ${JSON.stringify(text)}`);
-  return { host: target.host, port: target.port };
+  return { host: target.host, port: anyPort ? 0 : target.port };
 }

@@ -4,7 +4,8 @@ import { loadIdentity, checkServerKey } from '../home/index.js';
 import { sendFiles } from '../client/index.js';
 import { homeOf } from './cli-context.js';
 import { parseTarget } from './parse-target.js';
-import { parseByteSize } from './parse-byte-size.js';
+import { parseChunkSize, parseCount, parseMs } from './parse-option.js';
+import { join } from 'node:path';
 import { confirmOnTty } from './confirm-on-tty.js';
 
 interface SendFlags {
@@ -15,7 +16,9 @@ interface SendFlags {
   quiet?: boolean;
   connectTimeout: string;
   handshakeTimeout: string;
-  idleTimeout: string;
+  stallTimeout: string;
+  retries: string;
+  retryDelay: string;
 }
 
 /** `ferry send FILE... HOST[:PORT][/REMOTE_DIR]`. */
@@ -31,7 +34,9 @@ export function registerSendCommand(program: Command): void {
     .option('-q, --quiet', 'print nothing on success')
     .option('--connect-timeout <ms>', 'TCP connect deadline', '10000')
     .option('--handshake-timeout <ms>', 'handshake deadline', '10000')
-    .option('--idle-timeout <ms>', 'drop a session that moves nothing for this long', '60000')
+    .option('--stall-timeout <ms>', 'drop and resume a session that moves no bytes for this long', '30000')
+    .option('--retries <n>', 'retries after network failures without progress (0: fail fast)', '5')
+    .option('--retry-delay <ms>', 'first backoff delay; doubles per retry, with jitter', '500')
     .action(async (args: string[], flags: SendFlags, command: Command) => {
       if (args.length < 2) throw new FerryError('USAGE_INVALID', 'usage: ferry send FILE... HOST[:PORT][/REMOTE_DIR]');
       const target = parseTarget(args[args.length - 1]!);
@@ -55,12 +60,21 @@ export function registerSendCommand(program: Command): void {
               { expectId: flags.expect, acceptNew: flags.acceptNew ?? false, confirm: confirmOnTty() },
             );
           },
-          chunkBytes: parseByteSize(flags.chunkSize ?? '4M'),
+          chunkBytes: parseChunkSize(flags.chunkSize ?? '4M'),
           overwrite: flags.overwrite ?? false,
-          connectTimeoutMs: Number(flags.connectTimeout),
-          handshakeTimeoutMs: Number(flags.handshakeTimeout),
-          idleTimeoutMs: Number(flags.idleTimeout),
+          connectTimeoutMs: parseMs(flags.connectTimeout, '--connect-timeout'),
+          handshakeTimeoutMs: parseMs(flags.handshakeTimeout, '--handshake-timeout'),
+          stallTimeoutMs: parseMs(flags.stallTimeout, '--stall-timeout'),
+          retry: { retries: parseCount(flags.retries, '--retries'), baseDelayMs: parseMs(flags.retryDelay, '--retry-delay') },
+          cacheDir: join(home, 'cache'),
           signal: controller.signal,
+          onEvent: (event) => {
+            if (event.type === 'retrying' && !flags.quiet) {
+              process.stderr.write(`ferry: ${event.code}: retrying in ${(event.delayMs / 1000).toFixed(1)} s (attempt ${event.attempt})\n`);
+            } else if (event.type === 'transfer-started' && event.restarted && !flags.quiet) {
+              process.stderr.write(`ferry: ${event.file} changed since the interrupted attempt: sending it again from the start\n`);
+            }
+          },
         });
         if (!flags.quiet) {
           for (const [i, r] of results.entries()) {
@@ -68,6 +82,11 @@ export function registerSendCommand(program: Command): void {
             process.stderr.write(`sent ${files[i]} (${r.size} bytes${resumed}) digest ${r.digest.toString('hex').slice(0, 16)}\n`);
           }
         }
+      } catch (err) {
+        if (controller.signal.aborted) {
+          throw new FerryError('ABORTED', 'interrupted; verified chunks are kept on the server: run the same command again to resume');
+        }
+        throw err;
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);

@@ -7,7 +7,7 @@ import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../protocol/index.js';
 import { FerryServer, type Authorize } from '../server/index.js';
 import { homeOf } from './cli-context.js';
 import { parseListen } from './parse-target.js';
-import { parseByteSize } from './parse-byte-size.js';
+import { parseByteSize, parseMs } from './parse-option.js';
 
 interface ServeFlags {
   root: string;
@@ -17,6 +17,8 @@ interface ServeFlags {
   maxFileSize?: string;
   handshakeTimeout: string;
   idleTimeout: string;
+  durableBatch: string;
+  partialMaxAge: string;
 }
 
 /** `ferry serve`: receive files into a root directory from allow-listed clients. */
@@ -31,6 +33,8 @@ export function registerServeCommand(program: Command): void {
     .option('--max-file-size <bytes>', 'largest accepted file (e.g. 10G); default no limit')
     .option('--handshake-timeout <ms>', 'close connections that do not finish the handshake in time', '10000')
     .option('--idle-timeout <ms>', 'close sessions idle for this long', '60000')
+    .option('--durable-batch <bytes>', 'verified bytes made durable per fsync batch (smaller: finer resume, more fsyncs)', '16M')
+    .option('--partial-max-age <ms>', 'remove partial transfers untouched for this long', String(24 * 3600 * 1000))
     .action(async (flags: ServeFlags, command: Command) => {
       const home = homeOf(command);
       const { keyPair, created } = flags.init
@@ -55,8 +59,10 @@ export function registerServeCommand(program: Command): void {
         authorize,
         logger,
         maxFileBytes: flags.maxFileSize ? parseByteSize(flags.maxFileSize) : 0,
-        handshakeTimeoutMs: Number(flags.handshakeTimeout),
-        idleTimeoutMs: Number(flags.idleTimeout),
+        handshakeTimeoutMs: parseMs(flags.handshakeTimeout, '--handshake-timeout'),
+        idleTimeoutMs: parseMs(flags.idleTimeout, '--idle-timeout'),
+        durableBatchBytes: parseByteSize(flags.durableBatch),
+        partialMaxAgeMs: parseMs(flags.partialMaxAge, '--partial-max-age'),
       });
       const id = formatFerryId(keyPair.publicKey);
       process.stdout.write(

@@ -3,11 +3,15 @@ import { FerryError, codeFromWire, toFerryError } from '../errors/index.js';
 import type { KeyPair } from '../crypto/index.js';
 import { FramedSocket, SecureChannel, clientHandshake, MODE_NORMAL } from '../channel/index.js';
 import type { Message, WelcomeMessage } from '../protocol/index.js';
+import { RefMailbox } from './ref-mailbox.js';
 
 /** Default deadline for the TCP connect. */
 export const CONNECT_TIMEOUT_MS = 10_000;
-/** Default: a session that receives nothing for this long while waiting on the server is dropped. */
-export const CLIENT_IDLE_TIMEOUT_MS = 60_000;
+/**
+ * Default stall watchdog: a session that moves no bytes in either direction for this long is dropped
+ * (STALLED, retryable), and the transfer resumes on a new session.
+ */
+export const STALL_TIMEOUT_MS = 30_000;
 
 export interface ServerAddress {
   readonly host: string;
@@ -20,21 +24,26 @@ export interface ClientSessionOptions {
   verifyServer: (publicKey: Buffer) => Promise<void> | void;
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
-  idleTimeoutMs?: number;
+  stallTimeoutMs?: number;
   signal?: AbortSignal | undefined;
 }
 
 type Pending = { resolve: (message: Message) => void; reject: (err: FerryError) => void };
 
+/** Messages that belong to a transfer ref and are routed to its mailbox. */
+type RefMessage = Extract<Message, { ref: number }>;
+
 /**
- * One client session: connects, runs the handshake, and routes incoming messages to the transfer that
- * waits for them. Transfers call `send` and `expect(ref, type)`; PROGRESS goes to the ref's listener.
+ * One client session: connects, runs the handshake, and routes each incoming message to the mailbox of
+ * the ref it belongs to. Operations open a ref with `openRef()`, `send` their messages, `take(ref)` the
+ * answers in order, and `closeRef(ref)` when done (later messages for it are dropped). PROGRESS goes to a
+ * listener rather than the mailbox, so it never blocks data.
  */
 export class ClientSession {
   readonly channel: SecureChannel;
   readonly serverPublicKey: Buffer;
   readonly welcome: Promise<WelcomeMessage>;
-  readonly #waiting = new Map<number, Pending>();
+  readonly #mailboxes = new Map<number, RefMailbox>();
   readonly #progress = new Map<number, (verifiedBytes: number) => void>();
   #welcomeSettle: Pending | undefined;
   #failure: FerryError | undefined;
@@ -62,8 +71,10 @@ export class ClientSession {
       timeoutMs: options.handshakeTimeoutMs,
       signal: options.signal,
     });
-    const idle = options.idleTimeoutMs ?? CLIENT_IDLE_TIMEOUT_MS;
-    socket.setTimeout(idle, () => channel.close(new FerryError('TIMEOUT', `no data from the server for ${idle} ms`)));
+    // Node refreshes a socket's timeout on every read and every write it accepts; a write parked for
+    // 'drain' does not refresh it, so this fires when bytes stop moving either way.
+    const stall = options.stallTimeoutMs ?? STALL_TIMEOUT_MS;
+    socket.setTimeout(stall, () => channel.close(new FerryError('STALLED', `no bytes moved for ${stall} ms`)));
     const session = new ClientSession(channel);
     const onAbort = (): void => session.close(new FerryError('ABORTED'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -71,9 +82,18 @@ export class ClientSession {
     return session;
   }
 
-  /** A fresh transfer ref for this session (PROTOCOL.md §5.3: non-zero, never reused). */
-  nextRef(): number {
-    return this.#nextRef++;
+  /** Opens a fresh ref (PROTOCOL.md §5.3: non-zero, never reused in a session) with its mailbox. */
+  openRef(): number {
+    if (this.#failure) throw this.#failure;
+    const ref = this.#nextRef++;
+    this.#mailboxes.set(ref, new RefMailbox());
+    return ref;
+  }
+
+  /** Closes a ref: messages still arriving for it are dropped. */
+  closeRef(ref: number): void {
+    this.#mailboxes.delete(ref);
+    this.#progress.delete(ref);
   }
 
   /** Sends one message. */
@@ -82,21 +102,18 @@ export class ClientSession {
     await this.channel.send(message);
   }
 
-  /**
-   * Waits for the next message for `ref`, which must be of `type`; an ERROR for the ref rejects with the
-   * server's coded error.
-   */
-  expect<T extends Message['type']>(ref: number, type: T): Promise<Extract<Message, { type: T }>> {
-    const result = (async () => {
-      if (this.#failure) throw this.#failure;
-      if (this.#waiting.has(ref)) throw new FerryError('INTERNAL', `already waiting on ref ${ref}`);
-      const message = await new Promise<Message>((resolve, reject) => this.#waiting.set(ref, { resolve, reject }));
-      if (message.type !== type) throw new FerryError('MESSAGE_UNEXPECTED', `expected ${type}, got ${message.type}`);
-      return message as Extract<Message, { type: T }>;
-    })();
-    // Callers start waiting before they send; if the send fails they never await this promise.
-    result.catch(() => undefined);
-    return result;
+  /** The next message for `ref`; an ERROR for the ref rejects with the server's coded error. */
+  take(ref: number): Promise<RefMessage> {
+    const mailbox = this.#mailboxes.get(ref);
+    if (!mailbox) return Promise.reject(new FerryError('INTERNAL', `ref ${ref} is not open`));
+    return mailbox.take() as Promise<RefMessage>;
+  }
+
+  /** The next message for `ref`, which must be of `type`. */
+  async expect<T extends RefMessage['type']>(ref: number, type: T): Promise<Extract<RefMessage, { type: T }>> {
+    const message = await this.take(ref);
+    if (message.type !== type) throw new FerryError('MESSAGE_UNEXPECTED', `expected ${type}, got ${message.type}`);
+    return message as Extract<RefMessage, { type: T }>;
   }
 
   /** Registers a listener for PROGRESS of `ref`. */
@@ -110,7 +127,7 @@ export class ClientSession {
     this.close();
   }
 
-  /** Closes the session; every waiter fails with `err`. Idempotent. */
+  /** Closes the session; every open ref fails with `err`. Idempotent. */
   close(err?: FerryError): void {
     this.#fail(err ?? new FerryError('CONNECTION_CLOSED', 'closed locally'));
     this.channel.close(err);
@@ -118,52 +135,40 @@ export class ClientSession {
 
   async #receiveLoop(): Promise<void> {
     try {
-      for (;;) {
-        const message = await this.channel.receive();
-        this.#dispatch(message);
-      }
+      for (;;) await this.#dispatch(await this.channel.receive());
     } catch (err) {
       this.#fail(toFerryError(err));
       this.channel.close();
     }
   }
 
-  #dispatch(message: Message): void {
-    switch (message.type) {
-      case 'WELCOME': {
-        const settle = this.#welcomeSettle;
-        if (!settle) throw new FerryError('MESSAGE_UNEXPECTED', 'second WELCOME');
-        this.#welcomeSettle = undefined;
-        settle.resolve(message);
-        return;
-      }
-      case 'ERROR': {
-        const err = new FerryError(codeFromWire(message.code), message.detail || undefined, { remote: true });
-        if (message.ref === 0) throw err;
-        this.#settle(message.ref, undefined, err);
-        return;
-      }
-      case 'PROGRESS':
-        this.#progress.get(message.ref)?.(message.verifiedBytes);
-        return;
-      case 'PUT_ACCEPT':
-      case 'PUT_DONE':
-        this.#settle(message.ref, message);
-        return;
-      default:
-        throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} from the server`);
+  async #dispatch(message: Message): Promise<void> {
+    if (message.type === 'WELCOME') {
+      const settle = this.#welcomeSettle;
+      if (!settle) throw new FerryError('MESSAGE_UNEXPECTED', 'second WELCOME');
+      this.#welcomeSettle = undefined;
+      settle.resolve(message);
+      return;
     }
-  }
-
-  #settle(ref: number, message: Message | undefined, err?: FerryError): void {
-    const pending = this.#waiting.get(ref);
-    if (!pending) {
-      if (err) return; // an error for a transfer nobody waits on (it already failed locally)
-      throw new FerryError('MESSAGE_UNEXPECTED', `unsolicited message for ref ${ref}`);
+    if (message.type === 'ERROR' && message.ref === 0) {
+      throw new FerryError(codeFromWire(message.code), message.detail || undefined, { remote: true });
     }
-    this.#waiting.delete(ref);
-    if (err) pending.reject(err);
-    else pending.resolve(message!);
+    if (!('ref' in message)) throw new FerryError('MESSAGE_UNEXPECTED', `${(message as Message).type} from the server`);
+    if (message.type === 'PROGRESS') {
+      this.#progress.get(message.ref)?.(message.verifiedBytes);
+      return;
+    }
+    const mailbox = this.#mailboxes.get(message.ref);
+    if (!mailbox) {
+      // A ref we closed (cancelled, failed locally) may still have messages in flight: drop them.
+      if (message.ref < this.#nextRef) return;
+      throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} for ref ${message.ref}, which was never opened`);
+    }
+    if (message.type === 'ERROR') {
+      mailbox.fail(new FerryError(codeFromWire(message.code), message.detail || undefined, { remote: true }));
+      return;
+    }
+    await mailbox.put(message);
   }
 
   #fail(err: FerryError): void {
@@ -171,8 +176,7 @@ export class ClientSession {
     this.#failure = err;
     this.#welcomeSettle?.reject(err);
     this.#welcomeSettle = undefined;
-    for (const pending of this.#waiting.values()) pending.reject(err);
-    this.#waiting.clear();
+    for (const mailbox of this.#mailboxes.values()) mailbox.fail(err);
   }
 }
 

@@ -4,15 +4,12 @@ import {
   DEFAULT_CHUNK_BYTES,
   FileDigestBuilder,
   HASH_BYTES,
-  MAX_MESSAGE_BYTES,
-  PUT_DATA_HEADER_BYTES,
   chunkCount,
   chunkLength,
   haveDigest,
   writePutDataHeader,
 } from '../protocol/index.js';
-import { SourceFile } from '../transfer/index.js';
-import { createHash } from 'node:crypto';
+import { ChunkHashCache, SourceFile, hashHeldChunks, streamChunks } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 
 export interface UploadOptions {
@@ -24,6 +21,8 @@ export interface UploadOptions {
   onVerified?: (verifiedBytes: number, size: number) => void;
   /** Called once the server answered the offer: how much it already held, and whether it restarted. */
   onAccepted?: (info: { heldBytes: number; restarted: boolean; size: number }) => void;
+  /** Directory for the chunk-hash cache that spares a resume from re-reading what the server holds. */
+  cacheDir?: string | undefined;
 }
 
 export interface UploadResult {
@@ -50,20 +49,15 @@ export async function uploadFile(
 ): Promise<UploadResult> {
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   const source = await SourceFile.open(localPath);
+  const cache = options.cacheDir ? await ChunkHashCache.open(options.cacheDir, localPath, source, chunkBytes) : undefined;
+  let complete = false;
   try {
     const count = chunkCount(source.size, chunkBytes);
     const hashes = Buffer.alloc(count * HASH_BYTES);
     let { ref, held, heldDigest, restarted } = await offer(session, source, remotePath, chunkBytes, options, false);
     if (held.count > 0) {
       // PROTOCOL.md §5.4: the server's claim must match our own bytes, chunk for chunk.
-      const scratch = Buffer.allocUnsafe(Math.min(chunkBytes, 1024 * 1024));
-      const ours: Buffer[] = [];
-      for (const index of held) {
-        throwIfAborted(options.signal);
-        const hash = await source.chunkHash(index, chunkBytes, scratch);
-        hash.copy(hashes, index * HASH_BYTES);
-        ours.push(hash);
-      }
+      const ours = await hashHeldChunks(source, held, chunkBytes, hashes, (i) => cache?.get(i));
       if (!haveDigest(ours).equals(heldDigest)) {
         ({ ref, held, heldDigest } = await offer(session, source, remotePath, chunkBytes, options, true));
         restarted = true;
@@ -74,42 +68,33 @@ export async function uploadFile(
     options.onAccepted?.({ heldBytes: resumedBytes, restarted, size: source.size });
     session.onProgress(ref, (verified) => options.onVerified?.(verified, source.size));
 
-    const plaintext = Buffer.allocUnsafe(MAX_MESSAGE_BYTES);
-    const maxData = MAX_MESSAGE_BYTES - PUT_DATA_HEADER_BYTES;
-    let sentBytes = 0;
-    for (let index = 0; index < count; index++) {
-      if (held.has(index)) continue;
-      throwIfAborted(options.signal);
-      const start = index * chunkBytes;
-      const end = start + chunkLength(index, source.size, chunkBytes);
-      const hasher = createHash('sha256');
-      for (let offset = start; offset < end; ) {
-        const length = Math.min(maxData, end - offset);
-        const headerBytes = writePutDataHeader(plaintext, 0, ref, offset);
-        await source.readExactly(plaintext, headerBytes, length, offset);
-        const message = plaintext.subarray(0, headerBytes + length);
-        hasher.update(message.subarray(headerBytes));
-        await session.channel.sendPlaintext(message);
-        offset += length;
-        sentBytes += length;
-      }
-      const chunkHash = hasher.digest();
-      chunkHash.copy(hashes, index * HASH_BYTES);
-      await session.send({ type: 'PUT_CHUNK', ref, index, chunkHash });
-    }
+    const sentBytes = await streamChunks(source, {
+      chunkBytes,
+      skip: held,
+      hashes,
+      signal: options.signal,
+      sink: {
+        writeDataHeader: (target, fileOffset) => writePutDataHeader(target, 0, ref, fileOffset),
+        sendData: (plaintext) => session.channel.sendPlaintext(plaintext),
+        sendChunk: (index, chunkHash) => session.send({ type: 'PUT_CHUNK', ref, index, chunkHash }),
+      },
+      onChunk: (index, hash) => cache?.record({ index, hash }),
+    });
     await source.assertUnchanged();
     const builder = new FileDigestBuilder(source.size, chunkBytes);
     for (let index = 0; index < count; index++) builder.addChunkHash(hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES));
     const digest = builder.digest();
-    const done = session.expect(ref, 'PUT_DONE');
     await session.send({ type: 'PUT_END', ref, fileDigest: digest });
-    const reply = await done;
+    const reply = await session.expect(ref, 'PUT_DONE');
     // PROTOCOL.md §5.6: success only when the server confirms the very digest we computed.
     if (!reply.fileDigest.equals(digest)) throw new FerryError('DIGEST_MISMATCH', 'server confirmed another digest');
     options.onVerified?.(source.size, source.size);
+    complete = true;
     return { size: source.size, digest, sentBytes, resumedBytes, restarted };
   } finally {
     await source.close();
+    if (complete) await cache?.remove();
+    else await cache?.close();
   }
 }
 
@@ -121,8 +106,7 @@ async function offer(
   options: UploadOptions,
   fresh: boolean,
 ): Promise<{ ref: number; held: ChunkSet; heldDigest: Buffer; restarted: boolean }> {
-  const ref = session.nextRef();
-  const accepted = session.expect(ref, 'PUT_ACCEPT');
+  const ref = session.openRef();
   await session.send({
     type: 'PUT_OFFER',
     ref,
@@ -134,11 +118,7 @@ async function offer(
     fresh,
     path,
   });
-  const accept = await accepted;
+  const accept = await session.expect(ref, 'PUT_ACCEPT');
   const held = ChunkSet.fromRanges(chunkCount(source.size, chunkBytes), accept.ranges);
   return { ref, held, heldDigest: accept.haveDigest, restarted: accept.restarted };
-}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new FerryError('ABORTED');
 }

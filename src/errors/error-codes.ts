@@ -131,11 +131,11 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'destination exists (use --overwrite to replace it)',
   },
-  TRANSFER_BUSY: {
+  TRANSFER_TAKEN_OVER: {
     category: 'transfer',
     wire: 0x0504,
-    retryable: true,
-    message: 'another session is writing this transfer',
+    retryable: false,
+    message: 'a newer session of the same client took this transfer over',
   },
   FILE_TOO_LARGE: { category: 'transfer', wire: 0x0505, retryable: false, message: 'file exceeds the size limit' },
   SOURCE_CHANGED: {

@@ -57,6 +57,24 @@ export const PUT_DATA_HEADER_BYTES = 13;
 /** Most file bytes one PUT_DATA message can carry. */
 export const MAX_PUT_DATA_BYTES = MAX_MESSAGE_BYTES - PUT_DATA_HEADER_BYTES;
 
+/** Bytes before the data in a GET_DATA message: the same layout as PUT_DATA (PROTOCOL.md §5, §5.11.2). */
+export const GET_DATA_HEADER_BYTES = PUT_DATA_HEADER_BYTES;
+
+/** Most file bytes one GET_DATA message can carry. */
+export const MAX_GET_DATA_BYTES = MAX_MESSAGE_BYTES - GET_DATA_HEADER_BYTES;
+
+/** Largest PUT_LINK target or listed link target in UTF-8 bytes (PROTOCOL.md §5, §5.10, §5.12). */
+export const MAX_LINK_TARGET_BYTES = 4096;
+
+/** Bytes before the entries in a LIST_ENTRIES message: type, u32 ref, u16 count (PROTOCOL.md §5.12). */
+export const LIST_ENTRIES_HEADER_BYTES = 7;
+
+/** Most entries one listing may have; a larger one fails with FILE_TOO_LARGE (PROTOCOL.md §5.12, §10). */
+export const MAX_LIST_ENTRIES = 1_000_000;
+
+/** Most transfers or requests a client may leave unanswered on a session (PROTOCOL.md §5.8, §5.11.4). */
+export const MAX_PIPELINED = 256;
+
 /** First path component the server keeps for its own state (PROTOCOL.md §7.1). */
 export const RESERVED_ROOT_COMPONENT = '.ferry';
 
@@ -75,7 +93,25 @@ export const PUT_OFFER_FLAG_FRESH = 2;
 /** PUT_ACCEPT flag bit 0: a partial with other size, mtime or chunk size was discarded (PROTOCOL.md §5.4). */
 export const PUT_ACCEPT_FLAG_RESTARTED = 1;
 
-/** Permission bits a PUT_OFFER `mode` may carry (PROTOCOL.md §5.3). */
+/** PUT_ACCEPT flag bit 1: the destination exists with the offered size, all listed (PROTOCOL.md §5.4). */
+export const PUT_ACCEPT_FLAG_EXISTING = 2;
+
+/** PUT_DONE flag bit 0: the destination already held this content and was not written (PROTOCOL.md §5.6). */
+export const PUT_DONE_FLAG_IDENTICAL = 1;
+
+/** PUT_LINK flag bit 0: replace an existing link (never a file or directory) (PROTOCOL.md §5.10). */
+export const PUT_LINK_FLAG_OVERWRITE = 1;
+
+/** GET_REQUEST flag bit 0: the client holds the whole file, asks only if identical (PROTOCOL.md §5.11.1). */
+export const GET_FLAG_VERIFY_ONLY = 1;
+
+/** GET_OFFER flag bit 0: the server accepted the client's held chunks (PROTOCOL.md §5.11.2). */
+export const GET_OFFER_FLAG_HELD_ACCEPTED = 1;
+
+/** LIST_REQUEST flag bit 0: list the whole tree under the path, not only its children (PROTOCOL.md §5.12). */
+export const LIST_FLAG_RECURSIVE = 1;
+
+/** Permission bits any `mode` on the wire may carry: no file-type bits (PROTOCOL.md §5.3). */
 export const FILE_MODE_MASK = 0o7777;
 
 /** Length of a SHA-256 chunk hash, file digest or have-digest (PROTOCOL.md §1, §7.2). */

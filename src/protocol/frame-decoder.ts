@@ -99,8 +99,8 @@ export class FrameDecoder {
         length = input.readUInt16BE(pos);
         pos += FRAME_HEADER_BYTES;
       } else {
+        // One byte of a length: keep it and wait for the next chunk (it was the last byte of this one).
         this.#headerByte = input[pos] as number;
-        pos += 1;
         break;
       }
       this.#checkLength(length);

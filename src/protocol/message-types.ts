@@ -5,6 +5,8 @@ import type { ChunkRange } from './chunk-ranges.js';
 export const MESSAGE_TYPE_CODES = {
   ERROR: 0x01,
   WELCOME: 0x02,
+  ACK: 0x03,
+  CANCEL: 0x04,
   PUT_OFFER: 0x10,
   PUT_ACCEPT: 0x11,
   PUT_DATA: 0x12,
@@ -12,6 +14,16 @@ export const MESSAGE_TYPE_CODES = {
   PUT_END: 0x14,
   PUT_DONE: 0x15,
   PROGRESS: 0x16,
+  PUT_DIR: 0x17,
+  PUT_LINK: 0x18,
+  GET_REQUEST: 0x20,
+  GET_OFFER: 0x21,
+  GET_DATA: 0x22,
+  GET_CHUNK: 0x23,
+  GET_END: 0x24,
+  LIST_REQUEST: 0x30,
+  LIST_ENTRIES: 0x31,
+  LIST_END: 0x32,
 } as const;
 
 /** The name of a message type, the `type` of a {@link Message}. */
@@ -32,6 +44,18 @@ export interface WelcomeMessage {
   maxFileBytes: number;
 }
 
+/** ACK (PROTOCOL.md §5.9): the server confirms the PUT_DIR or PUT_LINK `ref`. */
+export interface AckMessage {
+  type: 'ACK';
+  ref: number;
+}
+
+/** CANCEL (PROTOCOL.md §5.9): the client ends its transfer `ref`; the server keeps the partial. */
+export interface CancelMessage {
+  type: 'CANCEL';
+  ref: number;
+}
+
 /** PUT_OFFER (PROTOCOL.md §5.3): starts a transfer. `path` still needs parseRemotePath (§7.1). */
 export interface PutOfferMessage {
   type: 'PUT_OFFER';
@@ -50,6 +74,8 @@ export interface PutAcceptMessage {
   type: 'PUT_ACCEPT';
   ref: number;
   restarted: boolean;
+  /** The destination exists with the offered size; `ranges` list every chunk of it (§5.4 `EXISTING`). */
+  existing: boolean;
   haveDigest: Buffer;
   ranges: ChunkRange[];
 }
@@ -81,6 +107,8 @@ export interface PutEndMessage {
 export interface PutDoneMessage {
   type: 'PUT_DONE';
   ref: number;
+  /** The destination already held this content and was not written (§5.6 `IDENTICAL`). */
+  identical: boolean;
   fileDigest: Buffer;
 }
 
@@ -91,14 +119,137 @@ export interface ProgressMessage {
   verifiedBytes: number;
 }
 
+/** PUT_DIR (PROTOCOL.md §5.10): create a directory if missing, set its mode and mtime. `path` per §7.1. */
+export interface PutDirMessage {
+  type: 'PUT_DIR';
+  ref: number;
+  mode: number;
+  mtimeMs: number;
+  path: string;
+}
+
+/**
+ * PUT_LINK (PROTOCOL.md §5.10): a symbolic link at `path` to `target`. Only the wire rules are checked here
+ * (non-empty, at most 4096 bytes, no NUL); whether `target` stays inside the root is the server's check.
+ */
+export interface PutLinkMessage {
+  type: 'PUT_LINK';
+  ref: number;
+  overwrite: boolean;
+  mtimeMs: number;
+  target: string;
+  path: string;
+}
+
+/**
+ * GET_REQUEST (PROTOCOL.md §5.11.1): download `path` in chunks of `chunkBytes`. `heldSize`, `haveDigest` and
+ * `ranges` describe the chunks the client already holds, as in PUT_ACCEPT; no ranges means none held.
+ */
+export interface GetRequestMessage {
+  type: 'GET_REQUEST';
+  ref: number;
+  chunkBytes: number;
+  verifyOnly: boolean;
+  heldSize: number;
+  haveDigest: Buffer;
+  ranges: ChunkRange[];
+  path: string;
+}
+
+/** GET_OFFER (PROTOCOL.md §5.11.2): the file about to be sent; `heldAccepted` keeps the held chunks. */
+export interface GetOfferMessage {
+  type: 'GET_OFFER';
+  ref: number;
+  size: number;
+  mtimeMs: number;
+  mode: number;
+  heldAccepted: boolean;
+}
+
+/** GET_DATA (PROTOCOL.md §5.11.2): file bytes at `offset`; `data` is a view of the record, no copy. */
+export interface GetDataMessage {
+  type: 'GET_DATA';
+  ref: number;
+  offset: number;
+  data: Buffer;
+}
+
+/** GET_CHUNK (PROTOCOL.md §5.11.2): the chunk just sent and its SHA-256. */
+export interface GetChunkMessage {
+  type: 'GET_CHUNK';
+  ref: number;
+  index: number;
+  chunkHash: Buffer;
+}
+
+/** GET_END (PROTOCOL.md §5.11.2): the server's file digest (§7.2). */
+export interface GetEndMessage {
+  type: 'GET_END';
+  ref: number;
+  fileDigest: Buffer;
+}
+
+/** LIST_REQUEST (PROTOCOL.md §5.12): list `path` (`''` for the root), its whole tree if `recursive`. */
+export interface ListRequestMessage {
+  type: 'LIST_REQUEST';
+  ref: number;
+  recursive: boolean;
+  path: string;
+}
+
+/** The kind of a listed entry: 1 file, 2 directory, 3 symbolic link on the wire (PROTOCOL.md §5.12). */
+export type ListEntryKind = 'file' | 'dir' | 'link';
+
+/**
+ * One entry of a listing (PROTOCOL.md §5.12). `path` is relative to the requested path and, coming from the
+ * server, still needs parseRemotePath (§7.1) before use; `linkTarget` is `''` unless `kind` is `'link'`.
+ */
+export interface ListEntry {
+  kind: ListEntryKind;
+  mode: number;
+  size: number;
+  mtimeMs: number;
+  path: string;
+  linkTarget: string;
+}
+
+/** LIST_ENTRIES (PROTOCOL.md §5.12): one or more entries of a listing, as many as fit one record. */
+export interface ListEntriesMessage {
+  type: 'LIST_ENTRIES';
+  ref: number;
+  entries: ListEntry[];
+}
+
+/** LIST_END (PROTOCOL.md §5.12): the listing is complete; `totalEntries` counts every entry sent. */
+export interface ListEndMessage {
+  type: 'LIST_END';
+  ref: number;
+  totalEntries: number;
+}
+
 /** Any decoded protocol message, told apart by `type`. */
 export type Message =
   | ErrorMessage
   | WelcomeMessage
+  | AckMessage
+  | CancelMessage
   | PutOfferMessage
   | PutAcceptMessage
   | PutDataMessage
   | PutChunkMessage
   | PutEndMessage
   | PutDoneMessage
-  | ProgressMessage;
+  | ProgressMessage
+  | PutDirMessage
+  | PutLinkMessage
+  | GetRequestMessage
+  | GetOfferMessage
+  | GetDataMessage
+  | GetChunkMessage
+  | GetEndMessage
+  | ListRequestMessage
+  | ListEntriesMessage
+  | ListEndMessage;
+
+/** The message whose `type` is `T`. */
+export type MessageOfType<T extends MessageType> = Extract<Message, { type: T }>;

@@ -149,7 +149,8 @@ export function encodeMessage(message: Message): Buffer {
 /**
  * Decodes one message (the plaintext of one record). Strict (PROTOCOL.md §5): unknown types, wrong lengths,
  * non-zero reserved bits, invalid UTF-8, over-long strings and u64 values above 2^53-1 are all
- * MESSAGE_MALFORMED. Never throws anything but a FerryError.
+ * MESSAGE_MALFORMED; more bytes than one record can hold is RECORD_TOO_LARGE. Never throws anything but a
+ * FerryError.
  */
 export function decodeMessage(bytes: Buffer): Message {
   if (bytes.length === 0) throw new FerryError('MESSAGE_MALFORMED', 'empty message');

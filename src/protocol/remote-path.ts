@@ -3,8 +3,14 @@ import { FerryError } from '../errors/index.js';
 import { MAX_COMPONENT_BYTES, MAX_PATH_BYTES, RESERVED_ROOT_COMPONENT } from './constants.js';
 
 // PROTOCOL.md §7.1: bytes 0x00-0x1F, 0x7F and `\` are refused anywhere in a path. In UTF-8 these bytes only
-// ever encode these very characters, so testing the characters tests the bytes.
-const FORBIDDEN_CHARACTER = /[\u0000-\u001f\u007f\\]/;
+// ever encode these very characters, so testing the UTF-16 code units tests the bytes.
+function forbiddenCharacterAt(path: string): number {
+  for (let i = 0; i < path.length; i++) {
+    const unit = path.charCodeAt(i);
+    if (unit <= 0x1f || unit === 0x7f || unit === 0x5c) return i;
+  }
+  return -1;
+}
 
 // A lone surrogate has no UTF-8 form, so such a string cannot be a path of "UTF-8 bytes" at all.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -21,10 +27,10 @@ export function parseRemotePath(path: string): string[] {
   const pathBytes = Buffer.byteLength(path, 'utf8');
   if (pathBytes > MAX_PATH_BYTES) throw invalid(`path is ${pathBytes} bytes, limit ${MAX_PATH_BYTES}`);
   if (path.startsWith('/')) throw invalid('path is absolute');
-  const bad = FORBIDDEN_CHARACTER.exec(path);
-  if (bad !== null) {
-    const code = bad[0].charCodeAt(0).toString(16).padStart(2, '0');
-    throw invalid(`path contains byte 0x${code} at character ${bad.index}`);
+  const bad = forbiddenCharacterAt(path);
+  if (bad >= 0) {
+    const code = path.charCodeAt(bad).toString(16).padStart(2, '0');
+    throw invalid(`path contains byte 0x${code} at character ${bad}`);
   }
   const components = path.split('/');
   for (const [i, component] of components.entries()) {

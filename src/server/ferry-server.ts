@@ -8,6 +8,7 @@ import { HANDSHAKE_TIMEOUT_MS } from '../channel/index.js';
 import { DEFAULT_PORT, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { ServerSession, type Authorize } from './server-session.js';
 import { TransferRegistry } from './transfer-registry.js';
+import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
 
 /** PROTOCOL.md §10: a session that sends nothing for this long is closed. */
 export const SERVER_IDLE_TIMEOUT_MS = 60_000;
@@ -27,6 +28,10 @@ export interface ServeOptions {
   maxFileBytes?: number;
   /** How many verified bytes are batched per durability flush (PROTOCOL.md §9.2). */
   durableBatchBytes?: number;
+  /** Partials untouched for this long are removed (default 24 h). */
+  partialMaxAgeMs?: number;
+  /** How often to look for abandoned partials (default 1 h); 0 disables the timer (tests sweep by hand). */
+  partialSweepIntervalMs?: number;
   logger?: Logger;
   signal?: AbortSignal;
 }
@@ -39,12 +44,35 @@ export class FerryServer {
   readonly #running = new Set<Promise<void>>();
   readonly publicKey: Buffer;
   readonly root: string;
+  readonly #partialDir: string;
+  readonly #registry: TransferRegistry;
+  readonly #partialMaxAgeMs: number;
+  readonly #logger: Logger;
+  #sweepTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(server: Server, publicKey: Buffer, root: string) {
+  private constructor(server: Server, options: ServeOptions, root: string, partialDir: string, registry: TransferRegistry, logger: Logger) {
     this.#server = server;
-    this.publicKey = publicKey;
+    this.publicKey = options.identity.publicKey;
     this.root = root;
+    this.#partialDir = partialDir;
+    this.#registry = registry;
+    this.#partialMaxAgeMs = options.partialMaxAgeMs ?? PARTIAL_MAX_AGE_MS;
+    this.#logger = logger;
+  }
+
+  /**
+   * Removes abandoned partial transfers now (PROTOCOL.md §9.1); the server also does this at start and then
+   * periodically. `now` is injectable for tests.
+   */
+  async sweepPartials(now: number = Date.now()): Promise<string[]> {
+    const removed = await sweepPartials(this.#partialDir, {
+      maxAgeMs: this.#partialMaxAgeMs,
+      now,
+      isHeld: (id) => this.#registry.isHeld(id),
+    });
+    if (removed.length > 0) this.#logger.info({ event: 'partials-swept', count: removed.length }, 'removed abandoned partials');
+    return removed;
   }
 
   /** Starts listening; resolves once the port is bound. */
@@ -57,7 +85,7 @@ export class FerryServer {
     const logger = options.logger ?? pino({ enabled: false });
     const registry = new TransferRegistry();
     const server = createServer({ noDelay: true, pauseOnConnect: false });
-    const ferry = new FerryServer(server, options.identity.publicKey, root);
+    const ferry = new FerryServer(server, options, root, partialDir, registry, logger);
     const context = {
       root,
       partialDir,
@@ -88,6 +116,12 @@ export class FerryServer {
       'server ready',
     );
     options.signal?.addEventListener('abort', () => void ferry.close(), { once: true });
+    const sweepInterval = options.partialSweepIntervalMs ?? PARTIAL_SWEEP_INTERVAL_MS;
+    if (sweepInterval > 0) {
+      const sweep = (): void => void ferry.sweepPartials().catch((err: unknown) => logger.warn({ err: String(err) }, 'partial sweep failed'));
+      sweep();
+      ferry.#sweepTimer = setInterval(sweep, sweepInterval).unref();
+    }
     return ferry;
   }
 
@@ -107,6 +141,7 @@ export class FerryServer {
   /** Stops accepting, ends every session (their partials are kept) and waits for them. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      clearInterval(this.#sweepTimer);
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       this.#abort.abort();
       for (const socket of this.#sessions) socket.destroy();

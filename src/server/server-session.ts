@@ -1,16 +1,18 @@
 import type { Socket } from 'node:net';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { shortFerryId, type KeyPair } from '../crypto/index.js';
 import { FramedSocket, MODE_NORMAL, serverHandshake, type SecureChannel } from '../channel/index.js';
 import {
+  MAX_DETAIL_BYTES,
   PERMISSION_UPLOAD,
   parseRemotePath,
   type Message,
   type PutOfferMessage,
 } from '../protocol/index.js';
 import { PartialTransfer, resolveUnderRoot, type RootPath } from '../transfer/index.js';
-import type { TransferRegistry } from './transfer-registry.js';
+import type { TransferClaim, TransferRegistry } from './transfer-registry.js';
 import { transferIdOf } from './transfer-id.js';
 
 /** What the allow-list grants an admitted client. */
@@ -56,7 +58,7 @@ const TRANSFER_SCOPED = new Set(['trust', 'path', 'transfer', 'storage']);
  * Serves one session: handshake, admission before anything else (PROTOCOL.md §3.2.2), then the
  * transfers the client offers, one at a time.
  */
-export class ServerSession {
+export class ServerSession implements TransferClaim {
   readonly #ctx: SessionContext;
   readonly #socket: Socket;
   readonly #framed: FramedSocket;
@@ -168,12 +170,12 @@ export class ServerSession {
     const target = await resolveUnderRoot(this.#ctx.root, rooted, { createDirs: true });
     if (!offer.overwrite && target.exists) throw new FerryError('FILE_EXISTS');
     const transferId = transferIdOf(this.#channel!.remotePublicKey, rooted.join('/'));
-    this.#ctx.registry.claim(transferId, this);
+    await this.#ctx.registry.claim(transferId, this);
     let partial: PartialTransfer;
     try {
       partial = await PartialTransfer.open({
-        partialDir: this.#ctx.partialDir,
-        transferId,
+        dataPath: join(this.#ctx.partialDir, `${transferId}.part`),
+        logPath: join(this.#ctx.partialDir, `${transferId}.state`),
         size: offer.size,
         mtimeMs: offer.mtimeMs,
         chunkBytes: offer.chunkBytes,
@@ -223,6 +225,16 @@ export class ServerSession {
     await this.#channel!.send({ type: 'PUT_DONE', ref: active.ref, fileDigest: digest });
   }
 
+  /** Called by the registry when a newer session of this client offers the transfer we are writing. */
+  async surrender(): Promise<void> {
+    const active = this.#active;
+    if (!active) return;
+    this.#failedRefs.add(active.ref);
+    await this.#closeActive();
+    this.#log.info({ event: 'transfer-taken-over', ref: active.ref }, 'transfer taken over by a newer session');
+    await this.#sendError(active.ref, new FerryError('TRANSFER_TAKEN_OVER')).catch(() => undefined);
+  }
+
   #expectActive(ref: number, type: string): ActiveTransfer {
     const active = this.#active;
     if (!active || active.ref !== ref) throw new FerryError('MESSAGE_UNEXPECTED', `${type} for ref ${ref}, which is not open`);
@@ -235,6 +247,7 @@ export class ServerSession {
       await step();
     } catch (err) {
       const error = toFerryError(err);
+      if (this.#failedRefs.has(ref)) return; // already ended (taken over) while this step ran
       if (!TRANSFER_SCOPED.has(error.category)) throw error;
       this.#log.warn({ event: 'transfer-failed', ref, code: error.code }, 'transfer refused');
       if (this.#active?.ref === ref) await this.#closeActive();
@@ -259,7 +272,21 @@ export class ServerSession {
   async #sendError(ref: number, error: FerryError): Promise<void> {
     // PROTOCOL.md §5.1: the wire gets the code and the coded message only, never a path or a stack.
     const wire = error.wireCode ?? 0xffff;
-    const detail = error.wireCode === null || error.category === 'internal' ? '' : (error.detail ?? '').slice(0, 1024);
+    const detail = error.wireCode === null || error.category === 'internal' ? '' : truncateUtf8(error.detail ?? '', MAX_DETAIL_BYTES);
     await this.#channel?.send({ type: 'ERROR', ref, code: wire, detail });
   }
+}
+
+/** Cuts `text` to at most `maxBytes` of UTF-8 without splitting a character. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  let out = '';
+  let bytes = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(char);
+    if (bytes + size > maxBytes) break;
+    out += char;
+    bytes += size;
+  }
+  return out;
 }

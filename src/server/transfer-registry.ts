@@ -1,26 +1,40 @@
-import { FerryError } from '../errors/index.js';
+/** A session's handle on a transfer it writes: how to make it let go. */
+export interface TransferClaim {
+  /** Ends the holder's use of the transfer and resolves once its partial files are closed. */
+  surrender(): Promise<void>;
+}
 
 /**
- * Enforces "at most one writer per transfer" (PROTOCOL.md §6.2): the first session to claim a transfer
- * keeps it until it releases it; a second one is refused with TRANSFER_BUSY (retryable), so a client
- * that lost its connection can resume as soon as the server has noticed the old session is gone.
+ * Enforces "at most one writer per transfer" (PROTOCOL.md §6.2). A newer claim takes the transfer over:
+ * the older holder is told to surrender and is waited for, so its partial files are closed before the
+ * new holder opens them.
  */
 export class TransferRegistry {
-  readonly #owners = new Map<string, object>();
+  readonly #holders = new Map<string, TransferClaim>();
 
-  /** Claims `transferId` for `owner`; throws TRANSFER_BUSY if another owner holds it. */
-  claim(transferId: string, owner: object): void {
-    const current = this.#owners.get(transferId);
-    if (current !== undefined && current !== owner) throw new FerryError('TRANSFER_BUSY');
-    this.#owners.set(transferId, owner);
+  /** Claims `transferId` for `claim`, first making any other holder surrender. */
+  async claim(transferId: string, claim: TransferClaim): Promise<void> {
+    for (;;) {
+      const current = this.#holders.get(transferId);
+      if (current === undefined || current === claim) break;
+      await current.surrender();
+      // Its surrender released the claim; loop in case a third session claimed it meanwhile.
+      if (this.#holders.get(transferId) === current) this.#holders.delete(transferId);
+    }
+    this.#holders.set(transferId, claim);
   }
 
-  /** Releases the claim if `owner` holds it. */
-  release(transferId: string, owner: object): void {
-    if (this.#owners.get(transferId) === owner) this.#owners.delete(transferId);
+  /** Releases the claim if `claim` holds it. */
+  release(transferId: string, claim: TransferClaim): void {
+    if (this.#holders.get(transferId) === claim) this.#holders.delete(transferId);
+  }
+
+  /** Whether any session holds `transferId` (the partial sweeper leaves those alone). */
+  isHeld(transferId: string): boolean {
+    return this.#holders.has(transferId);
   }
 
   get size(): number {
-    return this.#owners.size;
+    return this.#holders.size;
   }
 }

@@ -1,5 +1,7 @@
 export { resolveUnderRoot, assertWritableTarget, type RootPath } from './root-path.js';
-export { PartialTransfer, DURABLE_BATCH_BYTES, type PartialTransferOptions } from './partial-transfer.js';
-export { TransferStateLog, type TransferHeader, type ChunkEntry } from './transfer-state-log.js';
+export { PartialTransfer, DURABLE_BATCH_BYTES, type PartialTransferOptions, type PartialPaths, type TransferHeader } from './partial-transfer.js';
+export { ChunkLog, type ChunkEntry } from './chunk-log.js';
 export { SourceFile } from './source-file.js';
 export { fsyncDir } from './fsync-dir.js';
+export { ChunkHashCache } from './chunk-hash-cache.js';
+export { streamChunks, hashHeldChunks, type ChunkSink, type StreamChunksOptions } from './chunk-streamer.js';

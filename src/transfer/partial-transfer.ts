@@ -1,7 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { chmod, link, open, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
+import { link, open, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
-import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import {
   ChunkSet,
@@ -14,19 +13,44 @@ import {
 } from '../protocol/index.js';
 import { fsyncDir } from './fsync-dir.js';
 import { assertWritableTarget, type RootPath } from './root-path.js';
-import { TransferStateLog, type ChunkEntry, type TransferHeader } from './transfer-state-log.js';
+import { ChunkLog, type ChunkEntry } from './chunk-log.js';
+
+/** What a transfer's partial bytes claim to be a copy of (PROTOCOL.md §9.2). */
+export interface TransferHeader {
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly chunkBytes: number;
+}
+
+function decodeTransferHeader(bytes: Buffer): TransferHeader | undefined {
+  if (bytes.length !== 20) return undefined;
+  return { size: Number(bytes.readBigUInt64BE(0)), mtimeMs: Number(bytes.readBigUInt64BE(8)), chunkBytes: bytes.readUInt32BE(16) };
+}
+
+function encodeTransferHeader(header: TransferHeader): Buffer {
+  const out = Buffer.alloc(20);
+  out.writeBigUInt64BE(BigInt(header.size), 0);
+  out.writeBigUInt64BE(BigInt(Math.max(0, Math.trunc(header.mtimeMs))), 8);
+  out.writeUInt32BE(header.chunkBytes, 16);
+  return out;
+}
 
 /** Chunks verified but not yet durable are flushed once they add up to this many bytes (PROTOCOL.md §9.2). */
 export const DURABLE_BATCH_BYTES = 16 * 1024 * 1024;
 /** Files get at most these permission bits (PROTOCOL.md §5.3): never setuid, setgid or group/world write. */
 const FILE_MODE_LIMIT = 0o755;
 
-export interface PartialTransferOptions extends TransferHeader {
-  /** Directory of partial files, inside the server's root (PROTOCOL.md §9.1). */
-  readonly partialDir: string;
-  readonly transferId: string;
+/** Where a partial transfer keeps its bytes and its log of verified chunks. */
+export interface PartialPaths {
+  readonly dataPath: string;
+  readonly logPath: string;
+}
+
+export interface PartialTransferOptions extends TransferHeader, PartialPaths {
   /** Drop any partial state first (PUT_OFFER flag FRESH). */
   readonly fresh: boolean;
+  /** Held chunks the caller already re-verified with `inspect` (spares a second hashing pass). */
+  readonly verified?: readonly ChunkEntry[] | undefined;
   readonly durableBatchBytes?: number;
   /** Called whenever more bytes become verified and durable. */
   readonly onDurable?: (verifiedBytes: number) => void;
@@ -42,7 +66,7 @@ export class PartialTransfer {
   /** True when a partial existed for another source and was discarded (PUT_ACCEPT flag RESTARTED). */
   readonly restarted: boolean;
   readonly #data: FileHandle;
-  readonly #log: TransferStateLog;
+  readonly #log: ChunkLog;
   readonly #dataPath: string;
   readonly #count: number;
   /** Chunks verified and durable. */
@@ -61,7 +85,7 @@ export class PartialTransfer {
   private constructor(
     options: PartialTransferOptions,
     data: FileHandle,
-    log: TransferStateLog,
+    log: ChunkLog,
     dataPath: string,
     held: readonly ChunkEntry[],
     restarted: boolean,
@@ -88,26 +112,44 @@ export class PartialTransfer {
    * the log lists so bytes changed behind our back are dropped (PROTOCOL.md §9.2).
    */
   static async open(options: PartialTransferOptions): Promise<PartialTransfer> {
-    const dataPath = join(options.partialDir, `${options.transferId}.part`);
-    const logPath = join(options.partialDir, `${options.transferId}.state`);
-    const previous = options.fresh ? undefined : await TransferStateLog.load(logPath);
-    const matches =
-      previous !== undefined &&
-      previous.header.size === options.size &&
-      previous.header.mtimeMs === Math.trunc(options.mtimeMs) &&
-      previous.header.chunkBytes === options.chunkBytes;
+    const { dataPath, logPath } = options;
+    const header = encodeTransferHeader(options);
+    const previous = options.fresh ? undefined : await ChunkLog.load(logPath);
+    const matches = previous !== undefined && previous.header.equals(header);
     const restarted = previous !== undefined && !matches;
     // O_NOFOLLOW: the partial directory is ours, but never write through a link someone planted there.
     const flags = fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | (matches ? 0 : fsConstants.O_TRUNC);
     const data = await open(dataPath, flags, 0o600);
     try {
-      const held = matches ? await verifiedEntries(data, previous.entries, options) : [];
+      const held = matches ? (options.verified ?? (await verifiedEntries(data, previous.entries, options))) : [];
       await data.truncate(options.size);
-      const log = await TransferStateLog.create(logPath, options, held);
+      // Rewritten even on resume: drops entries that failed re-verification and any torn tail.
+      const log = await ChunkLog.create(logPath, header, held, { durable: true });
       return new PartialTransfer(options, data, log, dataPath, held, restarted);
     } catch (err) {
       await data.close();
       throw err;
+    }
+  }
+
+  /**
+   * Reads an existing partial without changing it: its header and the logged chunks whose bytes still hash
+   * right. Undefined when there is no usable partial. Used by a downloading client to say what it holds.
+   */
+  static async inspect(paths: PartialPaths): Promise<{ header: TransferHeader; held: ChunkEntry[] } | undefined> {
+    const log = await ChunkLog.load(paths.logPath);
+    const header = log && decodeTransferHeader(log.header);
+    if (!log || !header) return undefined;
+    let data: FileHandle;
+    try {
+      data = await open(paths.dataPath, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    } catch {
+      return undefined;
+    }
+    try {
+      return { header, held: await verifiedEntries(data, log.entries, header) };
+    } finally {
+      await data.close();
     }
   }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
 import { constants as fsConstants } from 'node:fs';
 import { FerryError } from '../errors/index.js';
 import { chunkLength } from '../protocol/index.js';
@@ -15,14 +16,22 @@ export class SourceFile {
   readonly size: number;
   readonly mtimeMs: number;
   readonly mode: number;
+  /**
+   * Which file and which version of it this is: device, inode, size, and mtime and ctime in nanoseconds.
+   * ctime cannot be set by users and moves on every write, so an equal identity means unchanged content
+   * (the basis of the client's chunk-hash cache).
+   */
+  readonly identity: Buffer;
   readonly #handle: FileHandle;
   #closed = false;
 
-  private constructor(handle: FileHandle, size: number, mtimeMs: number, mode: number) {
+  private constructor(handle: FileHandle, st: BigIntStats) {
     this.#handle = handle;
-    this.size = size;
-    this.mtimeMs = mtimeMs;
-    this.mode = mode;
+    this.size = Number(st.size);
+    this.mtimeMs = Number(st.mtimeMs);
+    this.mode = Number(st.mode) & 0o7777;
+    this.identity = Buffer.alloc(40);
+    [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].forEach((v, i) => this.identity.writeBigUInt64BE(BigInt.asUintN(64, v), i * 8));
   }
 
   /** Opens a regular file for reading; anything else (directory, device, fifo) is refused. */
@@ -35,12 +44,12 @@ export class SourceFile {
       if (code === 'ENOENT') throw new FerryError('PATH_NOT_FOUND', 'local file does not exist', { cause: err });
       throw err;
     }
-    const st = await handle.stat();
+    const st = await handle.stat({ bigint: true });
     if (!st.isFile()) {
       await handle.close();
       throw new FerryError('PATH_INVALID', 'local path is not a regular file');
     }
-    return new SourceFile(handle, st.size, Math.trunc(st.mtimeMs), st.mode & 0o7777);
+    return new SourceFile(handle, st);
   }
 
   /** Reads up to `length` bytes at `position` into `buffer` at `offset`; fails on a short file. */
@@ -69,8 +78,8 @@ export class SourceFile {
 
   /** Throws SOURCE_CHANGED when size or mtime moved since open: the digest would not describe one file. */
   async assertUnchanged(): Promise<void> {
-    const st = await this.#handle.stat();
-    if (st.size !== this.size || Math.trunc(st.mtimeMs) !== this.mtimeMs) {
+    const st = await this.#handle.stat({ bigint: true });
+    if (Number(st.size) !== this.size || Number(st.mtimeMs) !== this.mtimeMs) {
       throw new FerryError('SOURCE_CHANGED', `size ${this.size} -> ${st.size}`);
     }
   }

@@ -1,0 +1,34 @@
+import { FerryError } from '../errors/index.js';
+import { MAX_CHUNK_BYTES, MIN_CHUNK_BYTES } from '../protocol/index.js';
+
+const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+
+/** Parses `4096`, `64k`, `4M`, `10G`, `1T` (binary units, optional trailing `iB`/`B`) into bytes. */
+export function parseByteSize(text: string): number {
+  const match = /^(\d+)\s*([kmgt]?)(i?b)?$/i.exec(text.trim());
+  if (!match) throw new FerryError('USAGE_INVALID', `not a size: ${JSON.stringify(text)}`);
+  const bytes = Number(match[1]) * UNITS[match[2]!.toLowerCase()]!;
+  if (!Number.isSafeInteger(bytes)) throw new FerryError('USAGE_INVALID', `size too large: ${JSON.stringify(text)}`);
+  return bytes;
+}
+
+/** Parses `--chunk-size`: a size that is a power of two within PROTOCOL.md §5.3's bounds. */
+export function parseChunkSize(text: string): number {
+  const bytes = parseByteSize(text);
+  if (bytes < MIN_CHUNK_BYTES || bytes > MAX_CHUNK_BYTES || (bytes & (bytes - 1)) !== 0) {
+    throw new FerryError('USAGE_INVALID', `--chunk-size must be a power of two from 1k to 64M, got ${text}`);
+  }
+  return bytes;
+}
+
+/** Parses a non-negative whole number of milliseconds. */
+export function parseMs(text: string, flag: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new FerryError('USAGE_INVALID', `${flag} takes milliseconds, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+/** Parses a non-negative whole count. */
+export function parseCount(text: string, flag: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new FerryError('USAGE_INVALID', `${flag} takes a whole number, got ${JSON.stringify(text)}`);
+  return Number(text);
+}

@@ -1,0 +1,54 @@
+/**
+ * ferry's public library API. The CLI is built on exactly these exports. Names are listed one by one:
+ * nothing internal leaks through a wildcard.
+ */
+export {
+  FerryError,
+  isFerryError,
+  toFerryError,
+  ERROR_CODES,
+  EXIT_CODES,
+  type ErrorCode,
+  type ErrorCategory,
+} from './errors/index.js';
+export { KeyPair, generateKeyPair, formatFerryId, parseFerryId, shortFerryId } from './crypto/index.js';
+export {
+  resolveHomeDir,
+  createIdentity,
+  loadIdentity,
+  loadOrCreateIdentity,
+  allowClient,
+  revokeClient,
+  listAllowedClients,
+  AllowListWatcher,
+  pinServer,
+  lookupServer,
+  checkServerKey,
+  type AllowedClient,
+  type Permission,
+} from './home/index.js';
+export { PROTOCOL_VERSION, DEFAULT_PORT, DEFAULT_CHUNK_BYTES } from './protocol/index.js';
+export { FerryServer, type ServeOptions, type ClientGrant, type Authorize } from './server/index.js';
+export {
+  ClientSession,
+  sendFiles,
+  uploadFile,
+  type SendFilesOptions,
+  type SendEvent,
+  type UploadOptions,
+  type UploadResult,
+  type ServerAddress,
+} from './client/index.js';
+
+import { FerryServer, type ServeOptions } from './server/index.js';
+import { sendFiles, type SendFilesOptions } from './client/index.js';
+
+/** Starts a server (same as `FerryServer.start`). */
+export function serve(options: ServeOptions): Promise<FerryServer> {
+  return FerryServer.start(options);
+}
+
+/** Uploads files to a server (same as `sendFiles`). */
+export function send(options: SendFilesOptions): ReturnType<typeof sendFiles> {
+  return sendFiles(options);
+}

@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ChunkLog, type ChunkEntry } from './chunk-log.js';
+import type { SourceFile } from './source-file.js';
+
+/**
+ * The client's memory of chunk hashes it computed while sending a file, so a resume can check the
+ * server's held chunks (PROTOCOL.md §5.4) without reading them again. An entry is used only while the
+ * file's identity (device, inode, size, mtime and ctime in nanoseconds) is unchanged; any write to the
+ * file moves its ctime and voids the cache. It is a cache, not a proof: the server re-verifies its own
+ * bytes, and a stale hash can only make the held-digest check fail, which restarts the transfer.
+ */
+export class ChunkHashCache {
+  readonly #log: ChunkLog;
+  readonly #known: Map<number, Buffer>;
+
+  private constructor(log: ChunkLog, known: Map<number, Buffer>) {
+    this.#log = log;
+    this.#known = known;
+  }
+
+  /** Opens (or starts) the cache for `localPath` sent with `chunkBytes`. */
+  static async open(cacheDir: string, localPath: string, source: SourceFile, chunkBytes: number): Promise<ChunkHashCache> {
+    await mkdir(cacheDir, { recursive: true, mode: 0o700 });
+    const key = createHash('sha256').update(resolve(localPath)).update(`\0${chunkBytes}`).digest('hex').slice(0, 32);
+    const path = join(cacheDir, `${key}.hashes`);
+    const header = Buffer.concat([source.identity, Buffer.from(String(chunkBytes))]);
+    const previous = await ChunkLog.load(path);
+    const entries = previous?.header.equals(header) ? previous.entries : [];
+    const log = await ChunkLog.create(path, header, entries, { durable: false });
+    return new ChunkHashCache(log, new Map(entries.map((e) => [e.index, e.hash])));
+  }
+
+  /** The cached hash of chunk `index`, if any. */
+  get(index: number): Buffer | undefined {
+    return this.#known.get(index);
+  }
+
+  /** Remembers a hash just computed from the file. */
+  async record(entry: ChunkEntry): Promise<void> {
+    if (this.#known.get(entry.index)?.equals(entry.hash)) return;
+    this.#known.set(entry.index, entry.hash);
+    await this.#log.append([entry]);
+  }
+
+  /** Closes, keeping the cache for a later resume. */
+  async close(): Promise<void> {
+    await this.#log.close();
+  }
+
+  /** Deletes the cache once the transfer is complete. */
+  async remove(): Promise<void> {
+    await this.#log.remove();
+    await rm(`${this.#log.path}.tmp`, { force: true });
+  }
+}

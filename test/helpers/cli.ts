@@ -1,0 +1,135 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+/** The CLI entry point; it runs the compiled `dist/`, so `npm run build` must have run. */
+export const FERRY_BIN = fileURLToPath(new URL('../../bin/ferry', import.meta.url));
+
+/** A safety deadline for one CLI run: a hung child is killed instead of outliving the test. */
+const RUN_DEADLINE_MS = 60_000;
+
+/** The outcome of one finished `ferry` process. */
+export interface CliResult {
+  /** The exit code, or null when the process died of a signal. */
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options for {@link runFerry} and {@link startServe}. */
+export interface CliOptions {
+  /** Extra environment variables; the base is this process's environment without FERRY_HOME. */
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+/**
+ * The environment children run with: ours, minus FERRY_HOME (every test passes `--home` explicitly, so a
+ * developer's own home can never be touched) and minus node:test's marker for its own children.
+ */
+export function ferryEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  if (!('FERRY_HOME' in extra)) delete env['FERRY_HOME'];
+  delete env['NODE_TEST_CONTEXT'];
+  return env;
+}
+
+function spawnFerry(args: readonly string[], options: CliOptions): ChildProcess {
+  // Never a shell, never stdin: tests must not read a terminal (ECOSYSTEM.md, "Traps seen here").
+  return spawn(process.execPath, [FERRY_BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: ferryEnv(options.env),
+    ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+  });
+}
+
+/** Runs `ferry ARGS...` to completion and returns its exit code and output. */
+export async function runFerry(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  const child = spawnFerry(args, options);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const deadline = setTimeout(() => child.kill('SIGKILL'), RUN_DEADLINE_MS);
+  try {
+    // 'close' (not 'exit') so both pipes are drained before we return the output.
+    const [code] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+    return { code, stdout, stderr };
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
+/** A running `ferry serve` process. */
+export interface ServeProcess {
+  /** `host:port` it listens on, from its banner. */
+  address: string;
+  /** Its ferry ID, from its banner. */
+  id: string;
+  process: ChildProcess;
+  /** Everything it wrote to stderr so far (its logs), for failure messages. */
+  readonly stderr: string;
+  /** Sends SIGTERM and waits for the process to exit. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawns `ferry serve ARGS... --listen 127.0.0.1:0` and resolves once its banner shows the bound address
+ * (waits on the `listen:` line, never on a timer). Rejects, with the server's stderr, if it exits first.
+ * The caller must `stop()` it (in `after`/`t.after`), also when this rejects it has already exited.
+ */
+export async function startServe(args: readonly string[], options: CliOptions = {}): Promise<ServeProcess> {
+  const fullArgs = ['serve', ...args, ...(args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0'])];
+  const child = spawnFerry(fullArgs, options);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const exited = once(child, 'exit').then(() => undefined);
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      // A server that ignores SIGTERM must still not outlive the test.
+      const deadline = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      try {
+        await exited;
+      } finally {
+        clearTimeout(deadline);
+      }
+    })();
+    return stopping;
+  };
+
+  const lines = createInterface({ input: child.stdout! });
+  try {
+    const banner = await new Promise<{ address: string; id: string }>((resolve, reject) => {
+      let id: string | undefined;
+      lines.on('line', (line) => {
+        const idMatch = /^\s*id:\s+(\S+)/.exec(line);
+        if (idMatch) id = idMatch[1];
+        const listenMatch = /^\s*listen:\s+(\S+)/.exec(line);
+        if (listenMatch) {
+          if (id === undefined) reject(new Error(`serve printed listen: before id:\n${line}`));
+          else resolve({ address: listenMatch[1]!, id });
+        }
+      });
+      void exited.then(() =>
+        reject(new Error(`ferry serve exited (code ${child.exitCode}) before listening:\n${stderr}`)),
+      );
+    });
+    // Keep draining stdout so the child can never block on a full pipe.
+    child.stdout!.resume();
+    return {
+      ...banner,
+      process: child,
+      get stderr() {
+        return stderr;
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
