@@ -32,13 +32,23 @@ export { FerryServer, type ServeOptions, type ClientGrant, type Authorize } from
 export {
   ClientSession,
   sendFiles,
+  sendTree,
+  getFiles,
+  listRemote,
   uploadFile,
+  DEFAULT_RETRY_POLICY,
   type SendFilesOptions,
+  type SendTreeOptions,
+  type GetFilesOptions,
   type SendEvent,
+  type GetEvent,
   type UploadOptions,
   type UploadResult,
+  type DownloadResult,
   type ServerAddress,
+  type RetryPolicy,
 } from './client/index.js';
+export { type ListEntry } from './protocol/index.js';
 
 import { FerryServer, type ServeOptions } from './server/index.js';
 import { sendFiles, type SendFilesOptions } from './client/index.js';

@@ -1,6 +1,12 @@
 import { FerryError, toFerryError } from '../errors/index.js';
 import { HandshakeState, SessionCipher, type KeyPair } from '../crypto/index.js';
-import { PROTOCOL_VERSION, decodePreamble, encodeFrame, encodePreamble, isPreamble } from '../protocol/index.js';
+import {
+  PROTOCOL_VERSION,
+  decodePreamble,
+  encodeFrame,
+  encodePreamble,
+  isPreamble,
+} from '../protocol/index.js';
 import type { FramedSocket } from './framed-socket.js';
 import { SecureChannel } from './secure-channel.js';
 
@@ -28,10 +34,18 @@ export interface ClientHandshakeOptions {
 }
 
 /** Runs the client (initiator) side of the handshake and returns the open channel. */
-export async function clientHandshake(socket: FramedSocket, options: ClientHandshakeOptions): Promise<SecureChannel> {
+export async function clientHandshake(
+  socket: FramedSocket,
+  options: ClientHandshakeOptions,
+): Promise<SecureChannel> {
   return withDeadline(socket, options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS, options.signal, async () => {
     const preamble = encodePreamble(PROTOCOL_VERSION);
-    const hs = new HandshakeState({ protocolName: NOISE_PROTOCOL_NAME, initiator: true, prologue: preamble, s: options.identity });
+    const hs = new HandshakeState({
+      protocolName: NOISE_PROTOCOL_NAME,
+      initiator: true,
+      prologue: preamble,
+      s: options.identity,
+    });
     // -> e
     socket.write(preamble, encodeFrame(hs.writeMessage(EMPTY)));
     // <- e, ee, s, es
@@ -68,9 +82,17 @@ export async function serverHandshake(
       // PROTOCOL.md §2.3: tell the client what we speak, then close.
       socket.write(encodePreamble(PROTOCOL_VERSION));
       await socket.end();
-      throw new FerryError('VERSION_UNSUPPORTED', `client speaks ${version}, server speaks ${PROTOCOL_VERSION}`);
+      throw new FerryError(
+        'VERSION_UNSUPPORTED',
+        `client speaks ${version}, server speaks ${PROTOCOL_VERSION}`,
+      );
     }
-    const hs = new HandshakeState({ protocolName: NOISE_PROTOCOL_NAME, initiator: false, prologue: preamble, s: options.identity });
+    const hs = new HandshakeState({
+      protocolName: NOISE_PROTOCOL_NAME,
+      initiator: false,
+      prologue: preamble,
+      s: options.identity,
+    });
     // -> e
     const payload1 = hs.readMessage(await readHandshakeMessage(socket, false));
     if (payload1.length !== 0) throw new FerryError('HANDSHAKE_FAILED', 'message 1 payload must be empty');
@@ -97,7 +119,10 @@ async function readHandshakeMessage(socket: FramedSocket, detectPreamble: boolea
     const preamble = Buffer.concat([lengthBytes, rest]);
     if (isPreamble(preamble)) {
       const { version } = decodePreamble(preamble);
-      throw new FerryError('VERSION_UNSUPPORTED', `client speaks ${PROTOCOL_VERSION}, server speaks ${version}`);
+      throw new FerryError(
+        'VERSION_UNSUPPORTED',
+        `client speaks ${PROTOCOL_VERSION}, server speaks ${version}`,
+      );
     }
     throw new FerryError('HANDSHAKE_FAILED', 'unexpected bytes in place of handshake message 2');
   }
@@ -113,7 +138,8 @@ async function withDeadline<T>(
   signal: AbortSignal | undefined,
   work: () => Promise<T>,
 ): Promise<T> {
-  const onTimeout = (): void => socket.close(new FerryError('TIMEOUT', `handshake not done within ${timeoutMs} ms`));
+  const onTimeout = (): void =>
+    socket.close(new FerryError('TIMEOUT', `handshake not done within ${timeoutMs} ms`));
   const onAbort = (): void => socket.close(new FerryError('ABORTED'));
   const timer = setTimeout(onTimeout, timeoutMs);
   signal?.addEventListener('abort', onAbort, { once: true });

@@ -48,7 +48,10 @@ export class SecureChannel {
     const record = await this.#socket.nextRecord();
     // PROTOCOL.md §4.1: a record must hold at least a 1-byte message and the tag.
     if (record.length < MIN_RECORD_BYTES) {
-      const err = new FerryError('MESSAGE_MALFORMED', `record of ${record.length} bytes is shorter than ${MIN_RECORD_BYTES}`);
+      const err = new FerryError(
+        'MESSAGE_MALFORMED',
+        `record of ${record.length} bytes is shorter than ${MIN_RECORD_BYTES}`,
+      );
       this.close(err);
       throw err;
     }

@@ -17,7 +17,7 @@ import { parseTarget } from './parse-target.js';
 export function registerKeyCommands(program: Command): void {
   program
     .command('keygen')
-    .description('create this machine\'s long-term identity (private key file mode 0600)')
+    .description("create this machine's long-term identity (private key file mode 0600)")
     .option('--force', 'replace an existing identity (everyone who trusts the old key must re-trust)')
     .action(async (opts: { force?: boolean }, command: Command) => {
       const keyPair = await createIdentity(homeOf(command), { force: opts.force ?? false });
@@ -26,7 +26,7 @@ export function registerKeyCommands(program: Command): void {
 
   program
     .command('id')
-    .description('print this machine\'s ferry ID, alone on one line')
+    .description("print this machine's ferry ID, alone on one line")
     .action(async (_opts: unknown, command: Command) => {
       const keyPair = await loadIdentity(homeOf(command));
       process.stdout.write(`${formatFerryId(keyPair.publicKey)}\n`);
@@ -35,24 +35,28 @@ export function registerKeyCommands(program: Command): void {
   program
     .command('allow')
     .description('let a client key use this server')
-    .argument('<id>', 'the client\'s ferry ID (from `ferry id` on the client)')
+    .argument('<id>', "the client's ferry ID (from `ferry id` on the client)")
     .option('--name <name>', 'a label for logs and the dashboard')
     .option('--permissions <list>', 'upload, download or upload,download', 'upload,download')
     .option('--root <subdir>', 'confine the client to this subdirectory of the server root')
-    .action(async (id: string, opts: { name?: string; permissions: string; root?: string }, command: Command) => {
-      const permissions = parsePermissions(opts.permissions);
-      const { client, added } = await allowClient(homeOf(command), id, {
-        permissions,
-        ...(opts.name !== undefined ? { name: opts.name } : {}),
-        ...(opts.root !== undefined ? { root: opts.root } : {}),
-      });
-      process.stderr.write(`${added ? 'allowed' : 'updated'} ${client.id} (${client.permissions.join(',')})\n`);
-    });
+    .action(
+      async (id: string, opts: { name?: string; permissions: string; root?: string }, command: Command) => {
+        const permissions = parsePermissions(opts.permissions);
+        const { client, added } = await allowClient(homeOf(command), id, {
+          permissions,
+          ...(opts.name !== undefined ? { name: opts.name } : {}),
+          ...(opts.root !== undefined ? { root: opts.root } : {}),
+        });
+        process.stderr.write(
+          `${added ? 'allowed' : 'updated'} ${client.id} (${client.permissions.join(',')})\n`,
+        );
+      },
+    );
 
   program
     .command('revoke')
     .description('remove a client key from the allow-list')
-    .argument('<id>', 'the client\'s ferry ID')
+    .argument('<id>', "the client's ferry ID")
     .action(async (id: string, _opts: unknown, command: Command) => {
       const removed = await revokeClient(homeOf(command), id);
       if (!removed) throw new FerryError('USAGE_INVALID', 'that id is not on the allow-list');
@@ -70,15 +74,17 @@ export function registerKeyCommands(program: Command): void {
         return;
       }
       for (const c of clients) {
-        process.stdout.write(`${c.id}  ${c.permissions.join(',')}${c.root ? `  root=${c.root}` : ''}${c.name ? `  ${c.name}` : ''}\n`);
+        process.stdout.write(
+          `${c.id}  ${c.permissions.join(',')}${c.root ? `  root=${c.root}` : ''}${c.name ? `  ${c.name}` : ''}\n`,
+        );
       }
     });
 
   program
     .command('trust')
-    .description('pin a server\'s key for HOST:PORT (replaces an existing pin)')
+    .description("pin a server's key for HOST:PORT (replaces an existing pin)")
     .argument('<address>', 'HOST[:PORT] of the server')
-    .argument('<id>', 'the server\'s ferry ID (from its `ferry id` or start-up banner)')
+    .argument('<id>', "the server's ferry ID (from its `ferry id` or start-up banner)")
     .action(async (address: string, id: string, _opts: unknown, command: Command) => {
       const target = parseTarget(address);
       const canonical = formatFerryId(parseFerryId(id));
@@ -89,9 +95,13 @@ export function registerKeyCommands(program: Command): void {
 }
 
 function parsePermissions(text: string): Permission[] {
-  const parts = text.split(',').map((p) => p.trim()).filter(Boolean);
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   for (const p of parts) {
-    if (p !== 'upload' && p !== 'download') throw new FerryError('USAGE_INVALID', `unknown permission ${JSON.stringify(p)}`);
+    if (p !== 'upload' && p !== 'download')
+      throw new FerryError('USAGE_INVALID', `unknown permission ${JSON.stringify(p)}`);
   }
   if (parts.length === 0) throw new FerryError('USAGE_INVALID', 'no permissions given');
   return parts as Permission[];

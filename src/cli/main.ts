@@ -4,6 +4,8 @@ import { registerKeyCommands } from './key-commands.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerSendCommand } from './send-command.js';
 import { registerDigestCommand } from './digest-command.js';
+import { registerGetCommand } from './get-command.js';
+import { registerLsCommand } from './ls-command.js';
 import { reportError } from './report-error.js';
 import type { GlobalOptions } from './cli-context.js';
 
@@ -20,10 +22,14 @@ export function buildProgram(): Command {
   registerKeyCommands(program);
   registerServeCommand(program);
   registerSendCommand(program);
+  registerGetCommand(program);
+  registerLsCommand(program);
   registerDigestCommand(program);
   // `--home` and `--debug` also work after the subcommand name (`ferry id --home DIR`).
   for (const command of program.commands) {
-    command.option('--home <dir>', 'home directory for keys and trust').option('--debug', 'print stack traces on errors');
+    command
+      .option('--home <dir>', 'home directory for keys and trust')
+      .option('--debug', 'print stack traces on errors');
     command.exitOverride();
   }
   return program;
@@ -44,4 +50,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `ferry ls | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
 process.exitCode = await main(process.argv);

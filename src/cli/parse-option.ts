@@ -8,7 +8,8 @@ export function parseByteSize(text: string): number {
   const match = /^(\d+)\s*([kmgt]?)(i?b)?$/i.exec(text.trim());
   if (!match) throw new FerryError('USAGE_INVALID', `not a size: ${JSON.stringify(text)}`);
   const bytes = Number(match[1]) * UNITS[match[2]!.toLowerCase()]!;
-  if (!Number.isSafeInteger(bytes)) throw new FerryError('USAGE_INVALID', `size too large: ${JSON.stringify(text)}`);
+  if (!Number.isSafeInteger(bytes))
+    throw new FerryError('USAGE_INVALID', `size too large: ${JSON.stringify(text)}`);
   return bytes;
 }
 
@@ -23,12 +24,14 @@ export function parseChunkSize(text: string): number {
 
 /** Parses a non-negative whole number of milliseconds. */
 export function parseMs(text: string, flag: string): number {
-  if (!/^\d+$/.test(text.trim())) throw new FerryError('USAGE_INVALID', `${flag} takes milliseconds, got ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text.trim()))
+    throw new FerryError('USAGE_INVALID', `${flag} takes milliseconds, got ${JSON.stringify(text)}`);
   return Number(text);
 }
 
 /** Parses a non-negative whole count. */
 export function parseCount(text: string, flag: string): number {
-  if (!/^\d+$/.test(text.trim())) throw new FerryError('USAGE_INVALID', `${flag} takes a whole number, got ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text.trim()))
+    throw new FerryError('USAGE_INVALID', `${flag} takes a whole number, got ${JSON.stringify(text)}`);
   return Number(text);
 }

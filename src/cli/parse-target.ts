@@ -34,7 +34,12 @@ export function parseTarget(text: string): Target {
   const colon = address.lastIndexOf(':');
   const rawHost = address.slice(0, colon);
   const host = rawHost.startsWith('[') ? rawHost.slice(1, -1) : rawHost;
-  return { address, host, port: Number(address.slice(colon + 1)), remotePath: remotePath.replace(/\/+$/, '') };
+  return {
+    address,
+    host,
+    port: Number(address.slice(colon + 1)),
+    remotePath: remotePath.replace(/\/+$/, ''),
+  };
 }
 
 /** Parses `HOST:PORT` for `--listen` (no path allowed). */
@@ -42,6 +47,7 @@ export function parseListen(text: string): { host: string; port: number } {
   // Port 0 (any free port) is valid for listening though never for dialling: parse with a stand-in.
   const anyPort = /:0$/.test(text);
   const target = parseTarget(anyPort ? `${text.slice(0, -2)}:1` : text);
-  if (target.remotePath !== '') throw new FerryError('USAGE_INVALID', `--listen takes HOST:PORT, got ${JSON.stringify(text)}`);
+  if (target.remotePath !== '')
+    throw new FerryError('USAGE_INVALID', `--listen takes HOST:PORT, got ${JSON.stringify(text)}`);
   return { host: target.host, port: anyPort ? 0 : target.port };
 }

@@ -33,14 +33,25 @@ export function registerServeCommand(program: Command): void {
     .option('--max-file-size <bytes>', 'largest accepted file (e.g. 10G); default no limit')
     .option('--handshake-timeout <ms>', 'close connections that do not finish the handshake in time', '10000')
     .option('--idle-timeout <ms>', 'close sessions idle for this long', '60000')
-    .option('--durable-batch <bytes>', 'verified bytes made durable per fsync batch (smaller: finer resume, more fsyncs)', '16M')
-    .option('--partial-max-age <ms>', 'remove partial transfers untouched for this long', String(24 * 3600 * 1000))
+    .option(
+      '--durable-batch <bytes>',
+      'verified bytes made durable per fsync batch (smaller: finer resume, more fsyncs)',
+      '16M',
+    )
+    .option(
+      '--partial-max-age <ms>',
+      'remove partial transfers untouched for this long',
+      String(24 * 3600 * 1000),
+    )
     .action(async (flags: ServeFlags, command: Command) => {
       const home = homeOf(command);
       const { keyPair, created } = flags.init
         ? await loadOrCreateIdentity(home)
         : { keyPair: await loadIdentity(home), created: false };
-      const logger = pino({ level: flags.logLevel, base: { role: 'server' } }, pino.destination({ dest: 2, sync: true }));
+      const logger = pino(
+        { level: flags.logLevel, base: { role: 'server' } },
+        pino.destination({ dest: 2, sync: true }),
+      );
       const watcher = new AllowListWatcher(home);
       const authorize: Authorize = async (publicKey) => {
         const client = (await watcher.current()).find(publicKey);

@@ -62,7 +62,11 @@ export class ClientSession {
 
   /** Connects to `address` and completes the handshake. */
   static async connect(address: ServerAddress, options: ClientSessionOptions): Promise<ClientSession> {
-    const socket = await connectSocket(address, options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, options.signal);
+    const socket = await connectSocket(
+      address,
+      options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+      options.signal,
+    );
     const framed = new FramedSocket(socket);
     const channel = await clientHandshake(framed, {
       identity: options.identity,
@@ -74,7 +78,9 @@ export class ClientSession {
     // Node refreshes a socket's timeout on every read and every write it accepts; a write parked for
     // 'drain' does not refresh it, so this fires when bytes stop moving either way.
     const stall = options.stallTimeoutMs ?? STALL_TIMEOUT_MS;
-    socket.setTimeout(stall, () => channel.close(new FerryError('STALLED', `no bytes moved for ${stall} ms`)));
+    socket.setTimeout(stall, () =>
+      channel.close(new FerryError('STALLED', `no bytes moved for ${stall} ms`)),
+    );
     const session = new ClientSession(channel);
     const onAbort = (): void => session.close(new FerryError('ABORTED'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -110,9 +116,13 @@ export class ClientSession {
   }
 
   /** The next message for `ref`, which must be of `type`. */
-  async expect<T extends RefMessage['type']>(ref: number, type: T): Promise<Extract<RefMessage, { type: T }>> {
+  async expect<T extends RefMessage['type']>(
+    ref: number,
+    type: T,
+  ): Promise<Extract<RefMessage, { type: T }>> {
     const message = await this.take(ref);
-    if (message.type !== type) throw new FerryError('MESSAGE_UNEXPECTED', `expected ${type}, got ${message.type}`);
+    if (message.type !== type)
+      throw new FerryError('MESSAGE_UNEXPECTED', `expected ${type}, got ${message.type}`);
     return message as Extract<RefMessage, { type: T }>;
   }
 
@@ -153,7 +163,8 @@ export class ClientSession {
     if (message.type === 'ERROR' && message.ref === 0) {
       throw new FerryError(codeFromWire(message.code), message.detail || undefined, { remote: true });
     }
-    if (!('ref' in message)) throw new FerryError('MESSAGE_UNEXPECTED', `${(message as Message).type} from the server`);
+    if (!('ref' in message))
+      throw new FerryError('MESSAGE_UNEXPECTED', `${(message as Message).type} from the server`);
     if (message.type === 'PROGRESS') {
       this.#progress.get(message.ref)?.(message.verifiedBytes);
       return;
@@ -162,7 +173,10 @@ export class ClientSession {
     if (!mailbox) {
       // A ref we closed (cancelled, failed locally) may still have messages in flight: drop them.
       if (message.ref < this.#nextRef) return;
-      throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} for ref ${message.ref}, which was never opened`);
+      throw new FerryError(
+        'MESSAGE_UNEXPECTED',
+        `${message.type} for ref ${message.ref}, which was never opened`,
+      );
     }
     if (message.type === 'ERROR') {
       mailbox.fail(new FerryError(codeFromWire(message.code), message.detail || undefined, { remote: true }));
@@ -180,7 +194,11 @@ export class ClientSession {
   }
 }
 
-function connectSocket(address: ServerAddress, timeoutMs: number, signal: AbortSignal | undefined): Promise<Socket> {
+function connectSocket(
+  address: ServerAddress,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<Socket> {
   return new Promise<Socket>((resolve, reject) => {
     if (signal?.aborted) return reject(new FerryError('ABORTED'));
     const socket = netConnect({ host: address.host, port: address.port, noDelay: true });
@@ -198,7 +216,11 @@ function connectSocket(address: ServerAddress, timeoutMs: number, signal: AbortS
       cleanup();
       socket.destroy();
       const coded = toFerryError(err);
-      reject(coded.category === 'network' || coded.code === 'ABORTED' ? coded : new FerryError('CONNECT_FAILED', undefined, { cause: err }));
+      reject(
+        coded.category === 'network' || coded.code === 'ABORTED'
+          ? coded
+          : new FerryError('CONNECT_FAILED', undefined, { cause: err }),
+      );
     };
     const onAbort = (): void => onError(Object.assign(new Error('aborted'), { name: 'AbortError' }));
     const timer = setTimeout(() => {

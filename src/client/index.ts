@@ -1,4 +1,35 @@
-export { ClientSession, CONNECT_TIMEOUT_MS, STALL_TIMEOUT_MS, type ClientSessionOptions, type ServerAddress } from './client-session.js';
-export { uploadFile, type UploadOptions, type UploadResult } from './upload-file.js';
-export { sendFiles, type SendFilesOptions, type SendEvent } from './send-files.js';
+export {
+  ClientSession,
+  CONNECT_TIMEOUT_MS,
+  STALL_TIMEOUT_MS,
+  type ClientSessionOptions,
+  type ServerAddress,
+} from './client-session.js';
+export {
+  uploadFile,
+  beginUpload,
+  type UploadOptions,
+  type UploadResult,
+  type PendingUpload,
+} from './upload-file.js';
+export {
+  beginDownload,
+  type DownloadOptions,
+  type DownloadResult,
+  type PendingDownload,
+} from './download-file.js';
+export {
+  sendFiles,
+  runUploadJobs,
+  withRetries,
+  type SendFilesOptions,
+  type SendEvent,
+  type SessionEvent,
+  type ConnectOptions,
+  type UploadJob,
+  type JobResult,
+} from './send-files.js';
+export { sendTree, type SendTreeOptions } from './send-tree.js';
+export { getFiles, type GetFilesOptions, type GetEvent } from './get-files.js';
+export { listRemote } from './list-remote.js';
 export { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './retry-policy.js';

@@ -34,7 +34,10 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
  * random value in [d/2, d) where d = min(max, base * 2^(attempt-1)). The random half keeps many clients
  * that failed together from retrying in lockstep; the fixed half keeps the backoff meaningful.
  */
-export function retryDelayMs(attempt: number, policy: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs' | 'random'>): number {
+export function retryDelayMs(
+  attempt: number,
+  policy: Pick<RetryPolicy, 'baseDelayMs' | 'maxDelayMs' | 'random'>,
+): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(attempt - 1, 30));
   return Math.round(ceiling / 2 + (ceiling / 2) * policy.random());
 }

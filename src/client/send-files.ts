@@ -1,51 +1,183 @@
 import { basename } from 'node:path';
 import { FerryError, toFerryError, type ErrorCode } from '../errors/index.js';
 import type { KeyPair } from '../crypto/index.js';
-import { joinRemotePath } from '../protocol/index.js';
+import { MAX_PIPELINED, joinRemotePath } from '../protocol/index.js';
 import { ClientSession, type ServerAddress } from './client-session.js';
-import { uploadFile, type UploadResult } from './upload-file.js';
+import { beginUpload, type UploadResult } from './upload-file.js';
 import { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './retry-policy.js';
 
-/** What happens during `sendFiles`, for progress displays and `--json` output. */
+/** One thing to create on the server: a file's content, a directory, or a symbolic link. */
+export type UploadJob =
+  | { kind: 'file'; localPath: string; remotePath: string }
+  | { kind: 'dir'; remotePath: string; mode: number; mtimeMs: number }
+  | { kind: 'link'; remotePath: string; target: string; mtimeMs: number };
+
+/** The outcome of one job. */
+export type JobResult = { kind: 'file'; result: UploadResult } | { kind: 'dir' } | { kind: 'link' };
+
+/** What happens during a send, for progress displays and `--json` output. */
 export type SendEvent =
   | { type: 'session-opened'; serverPublicKey: Buffer; attempt: number }
-  | { type: 'transfer-started'; file: string; remotePath: string; size: number; heldBytes: number; restarted: boolean }
+  | {
+      type: 'transfer-started';
+      file: string;
+      remotePath: string;
+      size: number;
+      heldBytes: number;
+      restarted: boolean;
+    }
   | { type: 'progress'; file: string; verifiedBytes: number; size: number }
   | { type: 'transfer-finished'; file: string; remotePath: string; result: UploadResult }
+  | { type: 'entry-created'; kind: 'dir' | 'link'; remotePath: string }
   | { type: 'retrying'; attempt: number; delayMs: number; code: ErrorCode; message: string };
 
-export interface SendFilesOptions {
+/** Events every client operation emits about its sessions. */
+export type SessionEvent = Extract<SendEvent, { type: 'session-opened' | 'retrying' }>;
+
+/** How to reach and trust the server, shared by every client operation. */
+export interface ConnectOptions {
   server: ServerAddress;
-  /** Local files; each keeps its base name inside `remoteDir`. */
-  files: readonly string[];
-  /** Remote directory ('/'-separated, relative to the client's root on the server); '' for the root. */
-  remoteDir?: string;
   identity: KeyPair;
   /** Checks the server key before ours is revealed (PROTOCOL.md §3.2.1). */
   verifyServer: (publicKey: Buffer) => Promise<void> | void;
-  chunkBytes?: number;
-  overwrite?: boolean;
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
   stallTimeoutMs?: number;
   /** Retry behaviour; fields left out take DEFAULT_RETRY_POLICY's. */
   retry?: Partial<RetryPolicy>;
-  /** Where chunk hashes are cached so a resume need not re-read what the server holds. */
-  cacheDir?: string;
-  onEvent?: (event: SendEvent) => void;
   signal?: AbortSignal;
 }
 
+export interface SendFilesOptions extends ConnectOptions {
+  /** Local files; each keeps its base name inside `remoteDir`. */
+  files: readonly string[];
+  /** Remote directory ('/'-separated, relative to the client's root on the server); '' for the root. */
+  remoteDir?: string;
+  chunkBytes?: number;
+  overwrite?: boolean;
+  /** Where chunk hashes are cached so a resume need not re-read what the server holds. */
+  cacheDir?: string;
+  onEvent?: (event: SendEvent) => void;
+}
+
 /**
- * Uploads files, one after the other, resuming across sessions: a retryable failure (network, stall,
- * corrupted record) is followed by a new session after a backoff, and the transfer continues from the
- * chunks the server proves it holds. Resolves only once the server verified and stored every file.
+ * Uploads files, each under its base name in `remoteDir`. Resolves only once the server verified and
+ * stored every file.
  */
 export async function sendFiles(options: SendFilesOptions): Promise<UploadResult[]> {
   if (options.files.length === 0) throw new FerryError('USAGE_INVALID', 'no files to send');
-  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  const jobs: UploadJob[] = options.files.map((localPath) => ({
+    kind: 'file',
+    localPath,
+    remotePath: joinRemotePath(options.remoteDir ?? '', basename(localPath)),
+  }));
+  const results = await runUploadJobs(jobs, options);
+  return results
+    .map((r) => (r.kind === 'file' ? r.result : undefined))
+    .filter((r): r is UploadResult => r !== undefined);
+}
+
+/**
+ * Runs upload jobs in order over one session at a time, pipelined (PROTOCOL.md §5.8): up to MAX_PIPELINED
+ * jobs are in flight, so many small files cost neither a connection nor a round trip each. A retryable
+ * failure (network, stall, corrupted record) is followed by a new session after a backoff; jobs already
+ * confirmed are not redone, and a file in flight resumes from the chunks the server proves it holds.
+ */
+export async function runUploadJobs(
+  jobs: readonly UploadJob[],
+  options: SendFilesOptions,
+): Promise<JobResult[]> {
   const emit = options.onEvent ?? (() => undefined);
-  const results: UploadResult[] = [];
+  return withRetries(options, emit, async (session, results, noteProgress) => {
+    const inFlight: Array<{ index: number; done: Promise<JobResult> }> = [];
+    const settleOldest = async (): Promise<void> => {
+      const oldest = inFlight.shift()!;
+      results[oldest.index] = await oldest.done;
+      noteProgress();
+    };
+    try {
+      for (let index = 0; index < jobs.length; index++) {
+        if (results[index] !== undefined) continue;
+        if (inFlight.length >= MAX_PIPELINED) await settleOldest();
+        const { done } = await beginJob(session, jobs[index]!, options, emit, noteProgress);
+        inFlight.push({ index, done });
+      }
+      while (inFlight.length > 0) await settleOldest();
+    } finally {
+      // Whatever is left failed with the session; nobody awaits it, so keep it from being "unhandled".
+      for (const job of inFlight) job.done.catch(() => undefined);
+    }
+  });
+}
+
+async function beginJob(
+  session: ClientSession,
+  job: UploadJob,
+  options: SendFilesOptions,
+  emit: (event: SendEvent) => void,
+  noteProgress: () => void,
+): Promise<{ done: Promise<JobResult> }> {
+  if (job.kind === 'file') {
+    const { localPath: file, remotePath } = job;
+    const pending = await beginUpload(session, file, remotePath, {
+      chunkBytes: options.chunkBytes,
+      overwrite: options.overwrite,
+      signal: options.signal,
+      cacheDir: options.cacheDir,
+      onAccepted: (info) => emit({ type: 'transfer-started', file, remotePath, ...info }),
+      onVerified: (verifiedBytes, size) => {
+        noteProgress();
+        emit({ type: 'progress', file, verifiedBytes, size });
+      },
+    });
+    const done = pending.done.then((result): JobResult => {
+      emit({ type: 'transfer-finished', file, remotePath, result });
+      return { kind: 'file', result };
+    });
+    done.catch(() => undefined);
+    return { done };
+  }
+  const ref = session.openRef();
+  if (job.kind === 'dir') {
+    await session.send({ type: 'PUT_DIR', ref, mode: job.mode, mtimeMs: job.mtimeMs, path: job.remotePath });
+  } else {
+    const { target, mtimeMs, remotePath: path } = job;
+    await session.send({
+      type: 'PUT_LINK',
+      ref,
+      overwrite: options.overwrite ?? false,
+      mtimeMs,
+      target,
+      path,
+    });
+  }
+  const done = session.expect(ref, 'ACK').then(
+    () => {
+      session.closeRef(ref);
+      emit({ type: 'entry-created', kind: job.kind, remotePath: job.remotePath });
+      return { kind: job.kind };
+    },
+    (err: unknown) => {
+      session.closeRef(ref);
+      throw err;
+    },
+  );
+  done.catch(() => undefined);
+  return { done };
+}
+
+/**
+ * Runs `work` on a session, and again on a new session after a retryable failure, with exponential
+ * backoff and jitter. `results` survives across attempts so `work` can skip what is done. Only
+ * consecutive failures without progress count against the retry budget.
+ */
+export async function withRetries<R>(
+  options: ConnectOptions,
+  emit: (event: SessionEvent) => void,
+  work: (session: ClientSession, results: R[], noteProgress: () => void) => Promise<void>,
+): Promise<R[]> {
+  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  const results: R[] = [];
   let failures = 0;
   for (let attempt = 1; ; attempt++) {
     let session: ClientSession | undefined;
@@ -53,29 +185,14 @@ export async function sendFiles(options: SendFilesOptions): Promise<UploadResult
     try {
       session = await ClientSession.connect(options.server, options);
       emit({ type: 'session-opened', serverPublicKey: session.serverPublicKey, attempt });
-      while (results.length < options.files.length) {
-        const file = options.files[results.length]!;
-        const remotePath = joinRemotePath(options.remoteDir ?? '', basename(file));
-        const result = await uploadFile(session, file, remotePath, {
-          chunkBytes: options.chunkBytes,
-          overwrite: options.overwrite,
-          signal: options.signal,
-          cacheDir: options.cacheDir,
-          onAccepted: (info) => emit({ type: 'transfer-started', file, remotePath, ...info }),
-          onVerified: (verifiedBytes, size) => {
-            progressed = true;
-            emit({ type: 'progress', file, verifiedBytes, size });
-          },
-        });
-        emit({ type: 'transfer-finished', file, remotePath, result });
-        results.push(result);
-      }
+      await work(session, results, () => {
+        progressed = true;
+      });
       await session.end();
       return results;
     } catch (err) {
       const error = options.signal?.aborted ? new FerryError('ABORTED') : toFerryError(err);
       session?.close(error);
-      // Only consecutive failures that moved nothing count against the budget.
       failures = progressed ? 1 : failures + 1;
       if (!error.retryable || failures > policy.retries) throw error;
       const delayMs = retryDelayMs(failures, policy);

@@ -14,8 +14,8 @@ import type { ClientSession } from './client-session.js';
 
 export interface UploadOptions {
   /** Chunk size (PROTOCOL.md §5.3); defaults to 4 MiB. */
-  chunkBytes?: number;
-  overwrite?: boolean;
+  chunkBytes?: number | undefined;
+  overwrite?: boolean | undefined;
   signal?: AbortSignal | undefined;
   /** Called when the server reports more verified, durable bytes (PROTOCOL.md §5.7). */
   onVerified?: (verifiedBytes: number, size: number) => void;
@@ -35,11 +35,18 @@ export interface UploadResult {
   readonly resumedBytes: number;
   /** True when the server's partial did not match this source and the transfer started over. */
   readonly restarted: boolean;
+  /** True when the destination already held identical content and was left untouched. */
+  readonly identical: boolean;
+}
+
+/** An upload whose bytes are all sent; `done` settles when the server confirms (or refuses) it. */
+export interface PendingUpload {
+  readonly ref: number;
+  readonly done: Promise<UploadResult>;
 }
 
 /**
- * Uploads one local file to `remotePath` over an open session: offer, resume what the server proves it
- * holds, stream the missing chunks, and return only once the server verified and stored the file.
+ * Uploads one local file to `remotePath` and waits until the server verified and stored it.
  */
 export async function uploadFile(
   session: ClientSession,
@@ -47,78 +54,249 @@ export async function uploadFile(
   remotePath: string,
   options: UploadOptions = {},
 ): Promise<UploadResult> {
+  return (await beginUpload(session, localPath, remotePath, options)).done;
+}
+
+/**
+ * Sends one file up to its PUT_END and returns without waiting for PUT_DONE, so the caller may offer the
+ * next file at once (PROTOCOL.md §5.8). Files of at most one chunk are pipelined completely: their data
+ * follows the offer without waiting for PUT_ACCEPT. Larger files wait for PUT_ACCEPT to learn which
+ * chunks the server already holds and send only the rest.
+ */
+export async function beginUpload(
+  session: ClientSession,
+  localPath: string,
+  remotePath: string,
+  options: UploadOptions = {},
+): Promise<PendingUpload> {
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   const source = await SourceFile.open(localPath);
-  const cache = options.cacheDir ? await ChunkHashCache.open(options.cacheDir, localPath, source, chunkBytes) : undefined;
-  let complete = false;
   try {
-    const count = chunkCount(source.size, chunkBytes);
-    const hashes = Buffer.alloc(count * HASH_BYTES);
-    let { ref, held, heldDigest, restarted } = await offer(session, source, remotePath, chunkBytes, options, false);
+    if (source.size <= chunkBytes)
+      return await beginPipelined(session, source, remotePath, chunkBytes, options);
+    return await beginResumable(session, source, localPath, remotePath, chunkBytes, options);
+  } finally {
+    await source.close();
+  }
+}
+
+async function beginPipelined(
+  session: ClientSession,
+  source: SourceFile,
+  remotePath: string,
+  chunkBytes: number,
+  options: UploadOptions,
+): Promise<PendingUpload> {
+  const ref = sendOffer(session, source, remotePath, chunkBytes, options, false);
+  const count = chunkCount(source.size, chunkBytes);
+  const hashes = Buffer.alloc(count * HASH_BYTES);
+  const sentBytes = await streamChunks(source, {
+    chunkBytes,
+    skip: new ChunkSet(count),
+    hashes,
+    signal: options.signal,
+    sink: dataSink(session, ref),
+  });
+  const digest = await endUpload(session, ref, source, chunkBytes, hashes);
+  const done = (async (): Promise<UploadResult> => {
+    try {
+      const accept = await session.expect(ref, 'PUT_ACCEPT');
+      options.onAccepted?.({ heldBytes: 0, restarted: accept.restarted, size: source.size });
+      // An EXISTING answer is settled by the digest on the server: identical or FILE_EXISTS (§5.8).
+      return await confirmed(
+        session,
+        ref,
+        digest,
+        { size: source.size, sentBytes, resumedBytes: 0, restarted: false },
+        options,
+      );
+    } finally {
+      session.closeRef(ref);
+    }
+  })();
+  return { ref, done: quiet(done) };
+}
+
+async function beginResumable(
+  session: ClientSession,
+  source: SourceFile,
+  localPath: string,
+  remotePath: string,
+  chunkBytes: number,
+  options: UploadOptions,
+): Promise<PendingUpload> {
+  const cache = options.cacheDir
+    ? await ChunkHashCache.open(options.cacheDir, localPath, source, chunkBytes)
+    : undefined;
+  const count = chunkCount(source.size, chunkBytes);
+  const hashes = Buffer.alloc(count * HASH_BYTES);
+  let ref = sendOffer(session, source, remotePath, chunkBytes, options, false);
+  let pending = false;
+  try {
+    let accept = await session.expect(ref, 'PUT_ACCEPT');
+    let held = ChunkSet.fromRanges(count, accept.ranges);
+    let restarted = accept.restarted;
     if (held.count > 0) {
       // PROTOCOL.md §5.4: the server's claim must match our own bytes, chunk for chunk.
       const ours = await hashHeldChunks(source, held, chunkBytes, hashes, (i) => cache?.get(i));
-      if (!haveDigest(ours).equals(heldDigest)) {
-        ({ ref, held, heldDigest } = await offer(session, source, remotePath, chunkBytes, options, true));
+      const same = haveDigest(ours).equals(accept.haveDigest);
+      if (accept.existing) {
+        pending = true; // settleExisting owns the ref from here
+        await cache?.close();
+        return await settleExisting(session, ref, source, chunkBytes, hashes, same, options);
+      }
+      if (!same) {
+        session.closeRef(ref);
+        ref = sendOffer(session, source, remotePath, chunkBytes, options, true);
+        accept = await session.expect(ref, 'PUT_ACCEPT');
+        held = ChunkSet.fromRanges(count, accept.ranges);
         restarted = true;
       }
+    } else if (accept.existing) {
+      pending = true;
+      await cache?.close();
+      return await settleExisting(session, ref, source, chunkBytes, hashes, count === 0, options);
     }
-    let resumedBytes = 0;
-    for (const index of held) resumedBytes += chunkLength(index, source.size, chunkBytes);
+    const resumedBytes = bytesOf(held, source.size, chunkBytes);
     options.onAccepted?.({ heldBytes: resumedBytes, restarted, size: source.size });
-    session.onProgress(ref, (verified) => options.onVerified?.(verified, source.size));
-
+    const size = source.size;
+    session.onProgress(ref, (verified) => options.onVerified?.(verified, size));
     const sentBytes = await streamChunks(source, {
       chunkBytes,
       skip: held,
       hashes,
       signal: options.signal,
-      sink: {
-        writeDataHeader: (target, fileOffset) => writePutDataHeader(target, 0, ref, fileOffset),
-        sendData: (plaintext) => session.channel.sendPlaintext(plaintext),
-        sendChunk: (index, chunkHash) => session.send({ type: 'PUT_CHUNK', ref, index, chunkHash }),
-      },
+      sink: dataSink(session, ref),
       onChunk: (index, hash) => cache?.record({ index, hash }),
     });
-    await source.assertUnchanged();
-    const builder = new FileDigestBuilder(source.size, chunkBytes);
-    for (let index = 0; index < count; index++) builder.addChunkHash(hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES));
-    const digest = builder.digest();
-    await session.send({ type: 'PUT_END', ref, fileDigest: digest });
-    const reply = await session.expect(ref, 'PUT_DONE');
-    // PROTOCOL.md §5.6: success only when the server confirms the very digest we computed.
-    if (!reply.fileDigest.equals(digest)) throw new FerryError('DIGEST_MISMATCH', 'server confirmed another digest');
-    options.onVerified?.(source.size, source.size);
-    complete = true;
-    return { size: source.size, digest, sentBytes, resumedBytes, restarted };
+    const digest = await endUpload(session, ref, source, chunkBytes, hashes);
+    const finalRef = ref;
+    pending = true;
+    const done = (async (): Promise<UploadResult> => {
+      try {
+        const result = await confirmed(
+          session,
+          finalRef,
+          digest,
+          { size, sentBytes, resumedBytes, restarted },
+          options,
+        );
+        await cache?.remove();
+        return result;
+      } finally {
+        await cache?.close();
+        session.closeRef(finalRef);
+      }
+    })();
+    return { ref, done: quiet(done) };
   } finally {
-    await source.close();
-    if (complete) await cache?.remove();
-    else await cache?.close();
+    if (!pending) {
+      await cache?.close();
+      session.closeRef(ref);
+    }
   }
 }
 
-async function offer(
+/** PROTOCOL.md §5.4 EXISTING: identical content ends the transfer at once; anything else is FILE_EXISTS. */
+async function settleExisting(
+  session: ClientSession,
+  ref: number,
+  source: SourceFile,
+  chunkBytes: number,
+  hashes: Buffer,
+  same: boolean,
+  options: UploadOptions,
+): Promise<PendingUpload> {
+  if (!same) {
+    session.closeRef(ref);
+    await session.send({ type: 'CANCEL', ref });
+    throw new FerryError('FILE_EXISTS');
+  }
+  const digest = await endUpload(session, ref, source, chunkBytes, hashes);
+  const done = confirmed(
+    session,
+    ref,
+    digest,
+    { size: source.size, sentBytes: 0, resumedBytes: source.size, restarted: false },
+    options,
+  );
+  return { ref, done: quiet(done.finally(() => session.closeRef(ref))) };
+}
+
+function sendOffer(
   session: ClientSession,
   source: SourceFile,
   path: string,
   chunkBytes: number,
   options: UploadOptions,
   fresh: boolean,
-): Promise<{ ref: number; held: ChunkSet; heldDigest: Buffer; restarted: boolean }> {
+): number {
   const ref = session.openRef();
-  await session.send({
-    type: 'PUT_OFFER',
-    ref,
-    size: source.size,
-    mtimeMs: source.mtimeMs,
-    chunkBytes,
-    mode: source.mode,
-    overwrite: options.overwrite ?? false,
-    fresh,
-    path,
-  });
-  const accept = await session.expect(ref, 'PUT_ACCEPT');
-  const held = ChunkSet.fromRanges(chunkCount(source.size, chunkBytes), accept.ranges);
-  return { ref, held, heldDigest: accept.haveDigest, restarted: accept.restarted };
+  // Not awaited on purpose: the socket keeps order, and backpressure is applied by the data that follows.
+  void session
+    .send({
+      type: 'PUT_OFFER',
+      ref,
+      size: source.size,
+      mtimeMs: source.mtimeMs,
+      chunkBytes,
+      mode: source.mode,
+      overwrite: options.overwrite ?? false,
+      fresh,
+      path,
+    })
+    .catch(() => undefined);
+  return ref;
+}
+
+function dataSink(session: ClientSession, ref: number): Parameters<typeof streamChunks>[1]['sink'] {
+  return {
+    writeDataHeader: (target, fileOffset) => writePutDataHeader(target, 0, ref, fileOffset),
+    sendData: (plaintext) => session.channel.sendPlaintext(plaintext),
+    sendChunk: (index, chunkHash) => session.send({ type: 'PUT_CHUNK', ref, index, chunkHash }),
+  };
+}
+
+/** Checks the source did not change, then sends PUT_END with the file digest (PROTOCOL.md §5.6). */
+async function endUpload(
+  session: ClientSession,
+  ref: number,
+  source: SourceFile,
+  chunkBytes: number,
+  hashes: Buffer,
+): Promise<Buffer> {
+  await source.assertUnchanged();
+  const builder = new FileDigestBuilder(source.size, chunkBytes);
+  const count = chunkCount(source.size, chunkBytes);
+  for (let i = 0; i < count; i++) builder.addChunkHash(hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES));
+  const digest = builder.digest();
+  await session.send({ type: 'PUT_END', ref, fileDigest: digest });
+  return digest;
+}
+
+/** Waits for PUT_DONE and checks it confirms our digest (PROTOCOL.md §5.6). */
+async function confirmed(
+  session: ClientSession,
+  ref: number,
+  digest: Buffer,
+  facts: { size: number; sentBytes: number; resumedBytes: number; restarted: boolean },
+  options: UploadOptions,
+): Promise<UploadResult> {
+  const reply = await session.expect(ref, 'PUT_DONE');
+  if (!reply.fileDigest.equals(digest))
+    throw new FerryError('DIGEST_MISMATCH', 'server confirmed another digest');
+  options.onVerified?.(facts.size, facts.size);
+  return { ...facts, digest, identical: reply.identical };
+}
+
+function bytesOf(held: ChunkSet, size: number, chunkBytes: number): number {
+  let bytes = 0;
+  for (const index of held) bytes += chunkLength(index, size, chunkBytes);
+  return bytes;
+}
+
+/** Marks a promise handled so a caller that fails before awaiting it causes no unhandled rejection. */
+function quiet<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
 }

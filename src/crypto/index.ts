@@ -28,3 +28,43 @@ export {
   keyPairFromPrivateBytes,
   publicKeyFromBytes,
 } from './x25519.js';
+// Pairing (PROTOCOL.md §12): CPace on ristretto255/SHA-512, the pairing code, and the sans-IO exchange.
+// K and the raw CPace building blocks (scalar_mult_vfy, ISK from K) stay inside cpace.ts.
+export {
+  CPACE_ISK_BYTES,
+  CPACE_POINT_BYTES,
+  CPACE_SCALAR_BYTES,
+  CpaceInitiatorState,
+  cpaceGenerator,
+  cpaceInitiatorFinish,
+  cpaceInitiatorStart,
+  cpaceResponderRespond,
+  cpaceSampleScalar,
+  type CpaceInputs,
+  type CpaceTranscript,
+} from './cpace.js';
+export {
+  INVITE_ID_CHARS,
+  PAIRING_CODE_CHARS,
+  PAIRING_SECRET_BYTES,
+  PairingCode,
+  formatPairingCode,
+  generatePairingCode,
+  isInviteId,
+  parsePairingCode,
+  type GeneratePairingCodeOptions,
+} from './pairing-code.js';
+export {
+  PAIR_CONFIRM_TAG_BYTES,
+  PAIR_MESSAGE_TYPES,
+  PairingClient,
+  PairingResult,
+  PairingServer,
+  pairingChannelId,
+  pairingPrs,
+  readPairHelloInviteId,
+  type PairingClientOptions,
+  type PairingServerOptions,
+  type PairingSessionBinding,
+  type PairingStep,
+} from './pairing-handshake.js';

@@ -30,6 +30,12 @@ export interface ErrorSpec {
 export const ERROR_CODES = {
   // usage: the caller asked for something that cannot work as asked
   USAGE_INVALID: { category: 'usage', wire: null, retryable: false, message: 'invalid usage' },
+  PAIRING_CODE_INVALID: {
+    category: 'usage',
+    wire: null,
+    retryable: false,
+    message: 'not a valid pairing code',
+  },
 
   // config: the local home directory, key files and lists
   KEY_NOT_FOUND: {
@@ -47,7 +53,12 @@ export const ERROR_CODES = {
   },
   KEY_FILE_INVALID: { category: 'config', wire: null, retryable: false, message: 'key file is malformed' },
   ID_INVALID: { category: 'config', wire: null, retryable: false, message: 'not a valid ferry id' },
-  CONFIG_INVALID: { category: 'config', wire: null, retryable: false, message: 'configuration file is malformed' },
+  CONFIG_INVALID: {
+    category: 'config',
+    wire: null,
+    retryable: false,
+    message: 'configuration file is malformed',
+  },
 
   // trust: who may talk to whom
   SERVER_KEY_UNKNOWN: {
@@ -68,13 +79,38 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'client key is not on the server allow-list',
   },
-  PERMISSION_DENIED: { category: 'trust', wire: 0x0102, retryable: false, message: 'operation not permitted' },
+  PERMISSION_DENIED: {
+    category: 'trust',
+    wire: 0x0102,
+    retryable: false,
+    message: 'operation not permitted',
+  },
+  // Pairing (PROTOCOL.md §12). Only PAIRING_FAILED goes on the wire: the server answers an unknown, expired or
+  // wrong code with the same error at the same step (§12.5), so INVITE_* stay local (logs, `ferry invite`).
+  PAIRING_FAILED: {
+    category: 'trust',
+    wire: 0x0701,
+    retryable: false,
+    message: 'pairing failed: the code is wrong, expired or already used',
+  },
+  INVITE_INVALID: { category: 'trust', wire: null, retryable: false, message: 'no such invite' },
+  INVITE_EXPIRED: { category: 'trust', wire: null, retryable: false, message: 'invite has expired' },
 
   // network: the connection itself
   CONNECT_FAILED: { category: 'network', wire: null, retryable: true, message: 'could not connect' },
-  CONNECTION_CLOSED: { category: 'network', wire: null, retryable: true, message: 'connection closed by peer' },
+  CONNECTION_CLOSED: {
+    category: 'network',
+    wire: null,
+    retryable: true,
+    message: 'connection closed by peer',
+  },
   TIMEOUT: { category: 'network', wire: 0x0201, retryable: true, message: 'timed out' },
-  STALLED: { category: 'network', wire: null, retryable: true, message: 'no progress within the stall timeout' },
+  STALLED: {
+    category: 'network',
+    wire: null,
+    retryable: true,
+    message: 'no progress within the stall timeout',
+  },
   SERVER_BUSY: { category: 'network', wire: 0x0202, retryable: true, message: 'server is at its limit' },
 
   // protocol: bytes that do not follow docs/PROTOCOL.md
@@ -84,7 +120,12 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'protocol version not supported',
   },
-  RECORD_TOO_LARGE: { category: 'protocol', wire: 0x0302, retryable: false, message: 'record exceeds size cap' },
+  RECORD_TOO_LARGE: {
+    category: 'protocol',
+    wire: 0x0302,
+    retryable: false,
+    message: 'record exceeds size cap',
+  },
   MESSAGE_MALFORMED: { category: 'protocol', wire: 0x0303, retryable: false, message: 'malformed message' },
   MESSAGE_UNEXPECTED: {
     category: 'protocol',
@@ -105,10 +146,20 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'peer public key is invalid or of low order',
   },
-  NONCE_EXHAUSTED: { category: 'protocol', wire: null, retryable: true, message: 'cipher nonce space exhausted' },
+  NONCE_EXHAUSTED: {
+    category: 'protocol',
+    wire: null,
+    retryable: true,
+    message: 'cipher nonce space exhausted',
+  },
 
   // path: names that cannot be mapped safely under a root
-  PATH_INVALID: { category: 'path', wire: 0x0401, retryable: false, message: 'path is not a valid relative path' },
+  PATH_INVALID: {
+    category: 'path',
+    wire: 0x0401,
+    retryable: false,
+    message: 'path is not a valid relative path',
+  },
   PATH_ESCAPES_ROOT: { category: 'path', wire: 0x0402, retryable: false, message: 'path escapes the root' },
   PATH_NOT_FOUND: { category: 'path', wire: 0x0403, retryable: false, message: 'no such file' },
 
@@ -137,7 +188,12 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'a newer session of the same client took this transfer over',
   },
-  FILE_TOO_LARGE: { category: 'transfer', wire: 0x0505, retryable: false, message: 'file exceeds the size limit' },
+  FILE_TOO_LARGE: {
+    category: 'transfer',
+    wire: 0x0505,
+    retryable: false,
+    message: 'file exceeds the size limit',
+  },
   SOURCE_CHANGED: {
     category: 'transfer',
     wire: null,

@@ -42,7 +42,8 @@ export function toFerryError(err: unknown): FerryError {
   if (err instanceof FerryError) return err;
   const sys = err as { code?: unknown; name?: unknown; message?: unknown } | null;
   const sysCode = typeof sys?.code === 'string' ? sys.code : undefined;
-  if (sys?.name === 'AbortError' || sysCode === 'ABORT_ERR') return new FerryError('ABORTED', undefined, { cause: err });
+  if (sys?.name === 'AbortError' || sysCode === 'ABORT_ERR')
+    return new FerryError('ABORTED', undefined, { cause: err });
   switch (sysCode) {
     case 'ENOSPC':
     case 'EDQUOT':

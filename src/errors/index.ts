@@ -1,3 +1,9 @@
-export { ERROR_CODES, codeFromWire, type ErrorCategory, type ErrorCode, type ErrorSpec } from './error-codes.js';
+export {
+  ERROR_CODES,
+  codeFromWire,
+  type ErrorCategory,
+  type ErrorCode,
+  type ErrorSpec,
+} from './error-codes.js';
 export { FerryError, isFerryError, toFerryError } from './ferry-error.js';
 export { EXIT_CODES } from './exit-codes.js';

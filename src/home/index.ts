@@ -35,3 +35,18 @@ export {
   type OfferedServerKey,
   type CheckServerKeyOptions,
 } from './known-servers.js';
+export {
+  createInvite,
+  consumeInvite,
+  listInvites,
+  revokeInvite,
+  invitesPath,
+  INVITES_FILE,
+  DEFAULT_INVITE_TTL_MS,
+  MAX_INVITE_TTL_MS,
+  MAX_LIVE_INVITES,
+  type InviteInfo,
+  ConsumedInvite,
+  type CreateInviteOptions,
+  type InviteStoreOptions,
+} from './invite-store.js';

@@ -111,6 +111,9 @@ export const GET_OFFER_FLAG_HELD_ACCEPTED = 1;
 /** LIST_REQUEST flag bit 0: list the whole tree under the path, not only its children (PROTOCOL.md §5.12). */
 export const LIST_FLAG_RECURSIVE = 1;
 
+/** LIST_END flag bit 0 (PROTOCOL.md §5.12): the listed path is a file, not a directory. */
+export const LIST_END_FLAG_IS_FILE = 1;
+
 /** Permission bits any `mode` on the wire may carry: no file-type bits (PROTOCOL.md §5.3). */
 export const FILE_MODE_MASK = 0o7777;
 

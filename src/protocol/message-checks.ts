@@ -5,11 +5,12 @@ import {
   MAX_ACCEPT_RANGES,
   MAX_CHUNK_BYTES,
   MAX_CHUNK_COUNT,
+  MAX_LIST_ENTRIES,
   MIN_CHUNK_BYTES,
   PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
 } from './constants.js';
-import type { PutOfferMessage } from './message-types.js';
+import type { GetRequestMessage, ListEntry, PutOfferMessage } from './message-types.js';
 
 // The rules of PROTOCOL.md §5 that go beyond byte layout, shared by the encoder and the decoder so that
 // nothing is sent that a conforming peer would refuse. Each throws MESSAGE_MALFORMED naming the message.
@@ -44,48 +45,70 @@ export function checkChunkIndex(index: number, context: string): void {
 }
 
 /**
- * Checks where PUT_DATA ends: a file never exceeds 2^53-1 bytes here (larger sizes are refused), so
- * neither can the end of its data.
+ * Checks where PUT_DATA or GET_DATA ends: a file never exceeds 2^53-1 bytes here (larger sizes are refused),
+ * so neither can the end of its data.
  */
-export function checkDataEnd(offset: number, length: number): void {
+export function checkDataEnd(offset: number, length: number, context: string): void {
   if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > Number.MAX_SAFE_INTEGER) {
     throw new FerryError(
       'MESSAGE_MALFORMED',
-      `put_data: ${length} bytes at offset ${offset} end past 2^53-1`,
+      `${context}: ${length} bytes at offset ${offset} end past 2^53-1`,
     );
   }
 }
 
-/** Checks PUT_OFFER's ref, chunk size, chunk count and mode (PROTOCOL.md §5.3); not its path (§7.1). */
-export function checkOffer(message: PutOfferMessage): void {
-  const fail = (detail: string): FerryError => new FerryError('MESSAGE_MALFORMED', `put_offer: ${detail}`);
-  checkRef(message.ref, 'put_offer');
-  const { chunkBytes, size, mode } = message;
-  // PROTOCOL.md §5.3: chunkBytes MUST be a power of two from 2^10 to 2^26.
+/** Checks a chunk size: PROTOCOL.md §5.3 makes it a power of two from 2^10 to 2^26 (also §5.11.1). */
+export function checkChunkBytes(chunkBytes: number, context: string): void {
   if (
     !Number.isInteger(chunkBytes) ||
     chunkBytes < MIN_CHUNK_BYTES ||
     chunkBytes > MAX_CHUNK_BYTES ||
     (chunkBytes & (chunkBytes - 1)) !== 0
   ) {
-    throw fail(
-      `chunkBytes ${chunkBytes} is not a power of two from ${MIN_CHUNK_BYTES} to ${MAX_CHUNK_BYTES}`,
+    throw new FerryError(
+      'MESSAGE_MALFORMED',
+      `${context}: chunkBytes ${chunkBytes} is not a power of two ` +
+        `from ${MIN_CHUNK_BYTES} to ${MAX_CHUNK_BYTES}`,
     );
-  }
-  if (!Number.isSafeInteger(size) || size < 0) throw fail(`size must be from 0 to 2^53-1, got ${size}`);
-  // PROTOCOL.md §5.3: size / chunkBytes rounded up MUST NOT exceed 2^32-1.
-  const chunks = Math.ceil(size / chunkBytes);
-  if (chunks > MAX_CHUNK_COUNT)
-    throw fail(`size ${size} needs ${chunks} chunks of ${chunkBytes}, limit ${MAX_CHUNK_COUNT}`);
-  // PROTOCOL.md §5.3: mode is permission bits under the 0o7777 mask; file-type bits are not sent.
-  if (!Number.isInteger(mode) || mode < 0 || (mode & ~FILE_MODE_MASK) !== 0) {
-    throw fail(`mode 0o${Number(mode).toString(8)} has bits outside 0o7777`);
   }
 }
 
 /**
- * Checks PUT_ACCEPT ranges: at most 4096, ascending and not overlapping (PROTOCOL.md §5.4); each names at
- * least one chunk and stays below the largest chunk count (§5.3).
+ * Checks that a file of `size` bytes (field `field`) has at most 2^32-1 chunks of `chunkBytes`
+ * (PROTOCOL.md §5.3) and returns that chunk count. `chunkBytes` must already have passed checkChunkBytes.
+ */
+export function checkChunkCount(size: number, chunkBytes: number, field: string, context: string): number {
+  const fail = (detail: string): FerryError => new FerryError('MESSAGE_MALFORMED', `${context}: ${detail}`);
+  if (!Number.isSafeInteger(size) || size < 0) throw fail(`${field} must be from 0 to 2^53-1, got ${size}`);
+  const chunks = Math.ceil(size / chunkBytes);
+  if (chunks > MAX_CHUNK_COUNT)
+    throw fail(`${field} ${size} needs ${chunks} chunks of ${chunkBytes}, limit ${MAX_CHUNK_COUNT}`);
+  return chunks;
+}
+
+/** Checks a `mode`: permission bits under the 0o7777 mask, never file-type bits (PROTOCOL.md §5.3). */
+export function checkMode(mode: number, context: string): void {
+  if (!Number.isInteger(mode) || mode < 0 || (mode & ~FILE_MODE_MASK) !== 0) {
+    throw new FerryError(
+      'MESSAGE_MALFORMED',
+      `${context}: mode 0o${Number(mode).toString(8)} has bits outside 0o7777`,
+    );
+  }
+}
+
+/** Checks PUT_OFFER's ref, chunk size, chunk count and mode (PROTOCOL.md §5.3); not its path (§7.1). */
+export function checkOffer(message: PutOfferMessage): void {
+  checkRef(message.ref, 'put_offer');
+  // PROTOCOL.md §5.3: chunkBytes MUST be a power of two from 2^10 to 2^26.
+  checkChunkBytes(message.chunkBytes, 'put_offer');
+  // PROTOCOL.md §5.3: size / chunkBytes rounded up MUST NOT exceed 2^32-1.
+  checkChunkCount(message.size, message.chunkBytes, 'size', 'put_offer');
+  checkMode(message.mode, 'put_offer');
+}
+
+/**
+ * Checks PUT_ACCEPT or GET_REQUEST ranges: at most 4096, ascending and not overlapping (PROTOCOL.md §5.4);
+ * each names at least one chunk and stays below the largest chunk count (§5.3).
  */
 export function checkRanges(ranges: readonly ChunkRange[], context: string): void {
   const fail = (detail: string): FerryError => new FerryError('MESSAGE_MALFORMED', `${context}: ${detail}`);
@@ -101,5 +124,78 @@ export function checkRanges(ranges: readonly ChunkRange[], context: string): voi
     if (first < nextFree)
       throw fail(`range ${i} starts at ${first}, overlapping or below the previous end ${nextFree}`);
     nextFree = first + count;
+  }
+}
+
+/**
+ * Checks GET_REQUEST beyond its layout (PROTOCOL.md §5.11.1): a non-zero ref, a chunk size as in PUT_OFFER,
+ * ranges as in PUT_ACCEPT that lie inside the `heldSize` file, a zero `haveDigest` when nothing is held,
+ * and with `verifyOnly` ranges that cover every chunk of that file. Not the path (§7.1).
+ */
+export function checkGetRequest(message: GetRequestMessage): void {
+  const fail = (detail: string): FerryError => new FerryError('MESSAGE_MALFORMED', `get_request: ${detail}`);
+  checkRef(message.ref, 'get_request');
+  checkChunkBytes(message.chunkBytes, 'get_request');
+  const heldChunks = checkChunkCount(message.heldSize, message.chunkBytes, 'heldSize', 'get_request');
+  const { ranges, haveDigest } = message;
+  checkRanges(ranges, 'get_request');
+  const last = ranges.at(-1);
+  if (last !== undefined && last.first + last.count > heldChunks) {
+    const end = last.first + last.count;
+    throw fail(`ranges end at chunk ${end}, past the ${heldChunks} chunks of heldSize ${message.heldSize}`);
+  }
+  // PROTOCOL.md §5.4: the digest over no chunk hashes is 32 zero bytes; any other value would be a claim
+  // about chunks the client does not name.
+  if (ranges.length === 0 && !haveDigest.every((byte) => byte === 0)) {
+    throw fail('haveDigest must be zero when no ranges are held');
+  }
+  // PROTOCOL.md §5.11.1: VERIFY_ONLY means the client holds the whole file, so its ranges list every chunk.
+  if (message.verifyOnly) {
+    let held = 0;
+    for (const range of ranges) held += range.count;
+    if (held !== heldChunks) {
+      throw fail(
+        `verifyOnly ranges hold ${held} of the ${heldChunks} chunks of heldSize ${message.heldSize}`,
+      );
+    }
+  }
+}
+
+/**
+ * Checks a symbolic link target as the wire sees it (PROTOCOL.md §5.10): non-empty and free of NUL, which
+ * no file system accepts in a link. Where it points is the server's check, not the codec's.
+ */
+export function checkLinkTarget(target: string, field: string, context: string): void {
+  if (target.length === 0) throw new FerryError('MESSAGE_MALFORMED', `${context}: ${field} is empty`);
+  const nul = target.indexOf('\0');
+  if (nul >= 0) {
+    throw new FerryError('MESSAGE_MALFORMED', `${context}: ${field} contains byte 0x00 at character ${nul}`);
+  }
+}
+
+/**
+ * Checks one listed entry beyond its layout (PROTOCOL.md §5.12): a known kind, a mode as in §5.3, a
+ * non-empty path, and a link target exactly when the entry is a link. `index` names it in the detail.
+ */
+export function checkListEntry(entry: ListEntry, index: number): void {
+  const context = `list_entries: entry ${index}`;
+  if (entry.kind !== 'file' && entry.kind !== 'dir' && entry.kind !== 'link') {
+    throw new FerryError('MESSAGE_MALFORMED', `${context}: unknown kind ${String(entry.kind)}`);
+  }
+  checkMode(entry.mode, context);
+  if (entry.path.length === 0) throw new FerryError('MESSAGE_MALFORMED', `${context}: path is empty`);
+  if (entry.kind === 'link') checkLinkTarget(entry.linkTarget, 'linkTarget', context);
+  else if (entry.linkTarget.length !== 0) {
+    throw new FerryError('MESSAGE_MALFORMED', `${context}: a ${entry.kind} has a linkTarget`);
+  }
+}
+
+/** Checks LIST_END's total: a listing has at most MAX_LIST_ENTRIES entries (PROTOCOL.md §5.12, §10). */
+export function checkTotalEntries(totalEntries: number): void {
+  if (!Number.isInteger(totalEntries) || totalEntries < 0 || totalEntries > MAX_LIST_ENTRIES) {
+    throw new FerryError(
+      'MESSAGE_MALFORMED',
+      `list_end: totalEntries must be from 0 to ${MAX_LIST_ENTRIES}, got ${totalEntries}`,
+    );
   }
 }

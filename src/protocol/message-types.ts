@@ -225,6 +225,8 @@ export interface ListEndMessage {
   type: 'LIST_END';
   ref: number;
   totalEntries: number;
+  /** The listed path is a file (its one entry is the file itself), not a directory. */
+  isFile: boolean;
 }
 
 /** Any decoded protocol message, told apart by `type`. */

@@ -6,7 +6,8 @@ import { FerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
 import { HANDSHAKE_TIMEOUT_MS } from '../channel/index.js';
 import { DEFAULT_PORT, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
-import { ServerSession, type Authorize } from './server-session.js';
+import { ServerSession } from './server-session.js';
+import type { Authorize } from './session-io.js';
 import { TransferRegistry } from './transfer-registry.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
 
@@ -51,7 +52,14 @@ export class FerryServer {
   #sweepTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(server: Server, options: ServeOptions, root: string, partialDir: string, registry: TransferRegistry, logger: Logger) {
+  private constructor(
+    server: Server,
+    options: ServeOptions,
+    root: string,
+    partialDir: string,
+    registry: TransferRegistry,
+    logger: Logger,
+  ) {
     this.#server = server;
     this.publicKey = options.identity.publicKey;
     this.root = root;
@@ -71,7 +79,8 @@ export class FerryServer {
       now,
       isHeld: (id) => this.#registry.isHeld(id),
     });
-    if (removed.length > 0) this.#logger.info({ event: 'partials-swept', count: removed.length }, 'removed abandoned partials');
+    if (removed.length > 0)
+      this.#logger.info({ event: 'partials-swept', count: removed.length }, 'removed abandoned partials');
     return removed;
   }
 
@@ -108,7 +117,14 @@ export class FerryServer {
       void run.finally(() => ferry.#running.delete(run));
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new FerryError('CONNECT_FAILED', `cannot listen: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)));
+      server.once('error', (err) =>
+        reject(
+          new FerryError(
+            'CONNECT_FAILED',
+            `cannot listen: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+          ),
+        ),
+      );
       server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? DEFAULT_PORT }, resolve);
     });
     logger.info(
@@ -118,7 +134,10 @@ export class FerryServer {
     options.signal?.addEventListener('abort', () => void ferry.close(), { once: true });
     const sweepInterval = options.partialSweepIntervalMs ?? PARTIAL_SWEEP_INTERVAL_MS;
     if (sweepInterval > 0) {
-      const sweep = (): void => void ferry.sweepPartials().catch((err: unknown) => logger.warn({ err: String(err) }, 'partial sweep failed'));
+      const sweep = (): void =>
+        void ferry
+          .sweepPartials()
+          .catch((err: unknown) => logger.warn({ err: String(err) }, 'partial sweep failed'));
       sweep();
       ferry.#sweepTimer = setInterval(sweep, sweepInterval).unref();
     }

@@ -35,7 +35,8 @@ export async function sweepPartials(partialDir: string, options: SweepOptions): 
   const removed: string[] = [];
   for (const [id, mtimeMs] of newest) {
     if (options.now - mtimeMs < options.maxAgeMs || options.isHeld(id)) continue;
-    for (const suffix of ['.part', '.state', '.state.tmp']) await rm(join(partialDir, id + suffix), { force: true });
+    for (const suffix of ['.part', '.state', '.state.tmp'])
+      await rm(join(partialDir, id + suffix), { force: true });
     removed.push(id);
   }
   return removed;

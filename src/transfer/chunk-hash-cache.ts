@@ -21,9 +21,18 @@ export class ChunkHashCache {
   }
 
   /** Opens (or starts) the cache for `localPath` sent with `chunkBytes`. */
-  static async open(cacheDir: string, localPath: string, source: SourceFile, chunkBytes: number): Promise<ChunkHashCache> {
+  static async open(
+    cacheDir: string,
+    localPath: string,
+    source: SourceFile,
+    chunkBytes: number,
+  ): Promise<ChunkHashCache> {
     await mkdir(cacheDir, { recursive: true, mode: 0o700 });
-    const key = createHash('sha256').update(resolve(localPath)).update(`\0${chunkBytes}`).digest('hex').slice(0, 32);
+    const key = createHash('sha256')
+      .update(resolve(localPath))
+      .update(`\0${chunkBytes}`)
+      .digest('hex')
+      .slice(0, 32);
     const path = join(cacheDir, `${key}.hashes`);
     const header = Buffer.concat([source.identity, Buffer.from(String(chunkBytes))]);
     const previous = await ChunkLog.load(path);

@@ -22,7 +22,8 @@ function check(bytes: Buffer): Buffer {
 }
 
 function encodeHead(header: Buffer): Buffer {
-  if (header.length > MAX_HEADER_BYTES) throw new FerryError('INTERNAL', `chunk log header of ${header.length} bytes`);
+  if (header.length > MAX_HEADER_BYTES)
+    throw new FerryError('INTERNAL', `chunk log header of ${header.length} bytes`);
   const body = Buffer.concat([MAGIC, Buffer.from([header.length >> 8, header.length & 0xff]), header]);
   return Buffer.concat([body, check(body)]);
 }
@@ -98,7 +99,8 @@ export class ChunkLog {
     const headerLength = bytes.readUInt16BE(MAGIC.length);
     const headEnd = MAGIC.length + 2 + headerLength;
     if (headerLength > MAX_HEADER_BYTES || bytes.length < headEnd + CHECK_BYTES) return undefined;
-    if (!check(bytes.subarray(0, headEnd)).equals(bytes.subarray(headEnd, headEnd + CHECK_BYTES))) return undefined;
+    if (!check(bytes.subarray(0, headEnd)).equals(bytes.subarray(headEnd, headEnd + CHECK_BYTES)))
+      return undefined;
     const header = Buffer.from(bytes.subarray(MAGIC.length + 2, headEnd));
     const entries: ChunkEntry[] = [];
     for (let at = headEnd + CHECK_BYTES; at + ENTRY_BYTES <= bytes.length; at += ENTRY_BYTES) {

@@ -42,7 +42,7 @@ export async function streamChunks(source: SourceFile, options: StreamChunksOpti
     const start = index * chunkBytes;
     const length = chunkLength(index, source.size, chunkBytes);
     const hasher = createHash('sha256');
-    for (let offset = start; offset < start + length; ) {
+    for (let offset = start; offset < start + length;) {
       const headerBytes = sink.writeDataHeader(plaintext, offset);
       const n = Math.min(MAX_MESSAGE_BYTES - headerBytes, start + length - offset);
       await source.readExactly(plaintext, headerBytes, n, offset);

@@ -1,7 +1,15 @@
-export { resolveUnderRoot, assertWritableTarget, type RootPath } from './root-path.js';
-export { PartialTransfer, DURABLE_BATCH_BYTES, type PartialTransferOptions, type PartialPaths, type TransferHeader } from './partial-transfer.js';
+export { resolveUnderRoot, resolveExisting, assertWritableTarget, type RootPath } from './root-path.js';
+export {
+  PartialTransfer,
+  DURABLE_BATCH_BYTES,
+  type PartialTransferOptions,
+  type PartialPaths,
+  type TransferHeader,
+} from './partial-transfer.js';
 export { ChunkLog, type ChunkEntry } from './chunk-log.js';
 export { SourceFile } from './source-file.js';
 export { fsyncDir } from './fsync-dir.js';
 export { ChunkHashCache } from './chunk-hash-cache.js';
 export { streamChunks, hashHeldChunks, type ChunkSink, type StreamChunksOptions } from './chunk-streamer.js';
+export { assertLinkStaysInside } from './link-target.js';
+export { walkLocalTree, type LocalTree } from './local-tree.js';

@@ -24,7 +24,11 @@ export interface TransferHeader {
 
 function decodeTransferHeader(bytes: Buffer): TransferHeader | undefined {
   if (bytes.length !== 20) return undefined;
-  return { size: Number(bytes.readBigUInt64BE(0)), mtimeMs: Number(bytes.readBigUInt64BE(8)), chunkBytes: bytes.readUInt32BE(16) };
+  return {
+    size: Number(bytes.readBigUInt64BE(0)),
+    mtimeMs: Number(bytes.readBigUInt64BE(8)),
+    chunkBytes: bytes.readUInt32BE(16),
+  };
 }
 
 function encodeTransferHeader(header: TransferHeader): Buffer {
@@ -118,10 +122,13 @@ export class PartialTransfer {
     const matches = previous !== undefined && previous.header.equals(header);
     const restarted = previous !== undefined && !matches;
     // O_NOFOLLOW: the partial directory is ours, but never write through a link someone planted there.
-    const flags = fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | (matches ? 0 : fsConstants.O_TRUNC);
+    const flags =
+      fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | (matches ? 0 : fsConstants.O_TRUNC);
     const data = await open(dataPath, flags, 0o600);
     try {
-      const held = matches ? (options.verified ?? (await verifiedEntries(data, previous.entries, options))) : [];
+      const held = matches
+        ? (options.verified ?? (await verifiedEntries(data, previous.entries, options)))
+        : [];
       await data.truncate(options.size);
       // Rewritten even on resume: drops entries that failed re-verification and any torn tail.
       const log = await ChunkLog.create(logPath, header, held, { durable: true });
@@ -136,7 +143,9 @@ export class PartialTransfer {
    * Reads an existing partial without changing it: its header and the logged chunks whose bytes still hash
    * right. Undefined when there is no usable partial. Used by a downloading client to say what it holds.
    */
-  static async inspect(paths: PartialPaths): Promise<{ header: TransferHeader; held: ChunkEntry[] } | undefined> {
+  static async inspect(
+    paths: PartialPaths,
+  ): Promise<{ header: TransferHeader; held: ChunkEntry[] } | undefined> {
     const log = await ChunkLog.load(paths.logPath);
     const header = log && decodeTransferHeader(log.header);
     if (!log || !header) return undefined;
@@ -177,14 +186,22 @@ export class PartialTransfer {
         throw new FerryError('MESSAGE_MALFORMED', `offset ${offset} does not start a chunk`);
       }
       const index = offset / chunkBytes;
-      current = { index, position: offset, end: offset + chunkLength(index, size, chunkBytes), hash: createHash('sha256') };
+      current = {
+        index,
+        position: offset,
+        end: offset + chunkLength(index, size, chunkBytes),
+        hash: createHash('sha256'),
+      };
       this.#current = current;
     }
     if (offset !== current.position) {
       throw new FerryError('MESSAGE_MALFORMED', `expected offset ${current.position}, got ${offset}`);
     }
     if (offset + data.length > current.end) {
-      throw new FerryError('MESSAGE_MALFORMED', `data at ${offset} of ${data.length} bytes crosses the chunk end ${current.end}`);
+      throw new FerryError(
+        'MESSAGE_MALFORMED',
+        `data at ${offset} of ${data.length} bytes crosses the chunk end ${current.end}`,
+      );
     }
     current.hash.update(data);
     current.position += data.length;
@@ -220,21 +237,34 @@ export class PartialTransfer {
    * Verifies the whole file against `expectedDigest`, makes it durable and gives it its final name
    * (PROTOCOL.md §9.3). With `overwrite` false, an existing destination is never replaced.
    */
-  async finish(expectedDigest: Buffer, target: RootPath, options: { mode: number; overwrite: boolean }): Promise<Buffer> {
-    if (this.#current) throw new FerryError('MESSAGE_MALFORMED', `chunk ${this.#current.index} was not completed`);
+  async finish(
+    expectedDigest: Buffer,
+    target: RootPath,
+    options: { mode: number; overwrite: boolean; mtimeMs?: number },
+  ): Promise<Buffer> {
+    if (this.#current)
+      throw new FerryError('MESSAGE_MALFORMED', `chunk ${this.#current.index} was not completed`);
     this.#startFlush();
     await this.#flushing;
     if (this.#held.count !== this.#count) {
-      throw new FerryError('MESSAGE_MALFORMED', `${this.#count - this.#held.count} of ${this.#count} chunks missing at end`);
+      throw new FerryError(
+        'MESSAGE_MALFORMED',
+        `${this.#count - this.#held.count} of ${this.#count} chunks missing at end`,
+      );
     }
     const hashes = Array.from({ length: this.#count }, (_, i) => this.#hashOf(i));
     const digest = fileDigest(this.header.size, this.header.chunkBytes, hashes);
-    if (!digest.equals(expectedDigest)) throw new FerryError('DIGEST_MISMATCH');
+    if (!digest.equals(expectedDigest)) {
+      // Every chunk matched its hash yet the whole does not: the chunks are from different versions of the
+      // source. Keeping them would fail every resume the same way, so the partial goes.
+      await this.discard();
+      throw new FerryError('DIGEST_MISMATCH');
+    }
     await this.#data.chmod(options.mode & FILE_MODE_LIMIT);
     await this.#data.sync();
     await this.#data.close();
     this.#closed = true;
-    await utimes(this.#dataPath, new Date(), new Date(this.header.mtimeMs));
+    await utimes(this.#dataPath, new Date(), new Date(options.mtimeMs ?? this.header.mtimeMs));
     // Check again right before the rename: the target may have changed since the offer.
     await assertWritableTarget(target.path);
     if (options.overwrite) {
@@ -298,7 +328,11 @@ export class PartialTransfer {
 }
 
 /** Re-hashes each logged chunk from disk and keeps only those whose bytes still match. */
-async function verifiedEntries(data: FileHandle, entries: readonly ChunkEntry[], header: TransferHeader): Promise<ChunkEntry[]> {
+async function verifiedEntries(
+  data: FileHandle,
+  entries: readonly ChunkEntry[],
+  header: TransferHeader,
+): Promise<ChunkEntry[]> {
   const count = chunkCount(header.size, header.chunkBytes);
   const latest = new Map<number, Buffer>();
   for (const entry of entries) if (entry.index < count) latest.set(entry.index, entry.hash);
@@ -309,7 +343,12 @@ async function verifiedEntries(data: FileHandle, entries: readonly ChunkEntry[],
     const hasher = createHash('sha256');
     let done = 0;
     while (done < length) {
-      const { bytesRead } = await data.read(buffer, 0, Math.min(buffer.length, length - done), index * header.chunkBytes + done);
+      const { bytesRead } = await data.read(
+        buffer,
+        0,
+        Math.min(buffer.length, length - done),
+        index * header.chunkBytes + done,
+      );
       if (bytesRead === 0) break;
       hasher.update(buffer.subarray(0, bytesRead));
       done += bytesRead;

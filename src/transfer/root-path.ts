@@ -1,4 +1,5 @@
 import { lstat, mkdir } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 
@@ -22,7 +23,7 @@ export interface RootPath {
 export async function resolveUnderRoot(
   root: string,
   components: readonly string[],
-  options: { createDirs: boolean },
+  options: { createDirs: boolean; allowDirectory?: boolean; allowLink?: boolean },
 ): Promise<RootPath> {
   if (components.length === 0) throw new FerryError('PATH_INVALID', 'empty path');
   let dir = root;
@@ -37,7 +38,8 @@ export async function resolveUnderRoot(
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       // Check again: a concurrent creator may have put a link there between our lstat and mkdir.
-      if ((await entryKind(next)) !== 'dir') throw new FerryError('PATH_ESCAPES_ROOT', `component ${i + 1} is not a directory`);
+      if ((await entryKind(next)) !== 'dir')
+        throw new FerryError('PATH_ESCAPES_ROOT', `component ${i + 1} is not a directory`);
     } else if (kind === 'link') {
       throw new FerryError('PATH_ESCAPES_ROOT', `component ${i + 1} is a symbolic link`);
     } else if (kind !== 'dir') {
@@ -47,15 +49,23 @@ export async function resolveUnderRoot(
   }
   const name = components[components.length - 1]!;
   const path = join(dir, name);
-  const exists = (await assertWritableTarget(path)) === 'file';
-  return { dir, name, path, exists };
+  // The last component is checked but never followed: a directory or link there is only accepted by the
+  // callers that create one (PUT_DIR, PUT_LINK).
+  const kind = await entryKind(path);
+  if (kind === 'link' && !options.allowLink)
+    throw new FerryError('PATH_ESCAPES_ROOT', 'destination is a symbolic link');
+  if (kind === 'dir' && !options.allowDirectory)
+    throw new FerryError('PATH_INVALID', 'destination is a directory');
+  if (kind === 'other') throw new FerryError('PATH_INVALID', 'destination is not a regular file');
+  return { dir, name, path, exists: kind === 'file' };
 }
 
 /** Refuses a destination that is a link or not a regular file; a missing one is fine. */
 export async function assertWritableTarget(path: string): Promise<'missing' | 'file'> {
   const kind = await entryKind(path);
   if (kind === 'link') throw new FerryError('PATH_ESCAPES_ROOT', 'destination is a symbolic link');
-  if (kind === 'dir' || kind === 'other') throw new FerryError('PATH_INVALID', 'destination is not a regular file');
+  if (kind === 'dir' || kind === 'other')
+    throw new FerryError('PATH_INVALID', 'destination is not a regular file');
   return kind;
 }
 
@@ -72,4 +82,30 @@ async function entryKind(path: string): Promise<EntryKind> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
     throw err;
   }
+}
+
+/**
+ * Finds an existing entry under `root` (an empty list names the root) without following links in any
+ * directory component. The last component is `lstat`ed: a link there is returned as a link, not followed.
+ */
+export async function resolveExisting(
+  root: string,
+  components: readonly string[],
+): Promise<{ path: string; stats: Stats }> {
+  let path = root;
+  let stats = await lstat(root);
+  for (let i = 0; i < components.length; i++) {
+    if (!stats.isDirectory()) throw new FerryError('PATH_NOT_FOUND', `component ${i} is not a directory`);
+    path = join(path, components[i]!);
+    try {
+      stats = await lstat(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new FerryError('PATH_NOT_FOUND');
+      throw err;
+    }
+    if (stats.isSymbolicLink() && i < components.length - 1) {
+      throw new FerryError('PATH_ESCAPES_ROOT', `component ${i + 1} is a symbolic link`);
+    }
+  }
+  return { path, stats };
 }

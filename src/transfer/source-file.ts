@@ -31,23 +31,34 @@ export class SourceFile {
     this.mtimeMs = Number(st.mtimeMs);
     this.mode = Number(st.mode) & 0o7777;
     this.identity = Buffer.alloc(40);
-    [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].forEach((v, i) => this.identity.writeBigUInt64BE(BigInt.asUintN(64, v), i * 8));
+    [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].forEach((v, i) =>
+      this.identity.writeBigUInt64BE(BigInt.asUintN(64, v), i * 8),
+    );
   }
 
-  /** Opens a regular file for reading; anything else (directory, device, fifo) is refused. */
-  static async open(path: string): Promise<SourceFile> {
+  /**
+   * Opens a regular file for reading; anything else (directory, device, fifo) is refused. With
+   * `noFollow` a symbolic link in the last component is refused too (the server never reads through one).
+   */
+  static async open(path: string, options: { noFollow?: boolean } = {}): Promise<SourceFile> {
     let handle: FileHandle;
     try {
-      handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+      // O_NONBLOCK: opening a fifo must not hang; it is refused below as not a regular file.
+      handle = await open(
+        path,
+        fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | (options.noFollow ? fsConstants.O_NOFOLLOW : 0),
+      );
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new FerryError('PATH_NOT_FOUND', 'local file does not exist', { cause: err });
+      if (code === 'ENOENT') throw new FerryError('PATH_NOT_FOUND', 'file does not exist', { cause: err });
+      if (code === 'ELOOP')
+        throw new FerryError('PATH_ESCAPES_ROOT', 'file is a symbolic link', { cause: err });
       throw err;
     }
     const st = await handle.stat({ bigint: true });
     if (!st.isFile()) {
       await handle.close();
-      throw new FerryError('PATH_INVALID', 'local path is not a regular file');
+      throw new FerryError('PATH_INVALID', 'not a regular file');
     }
     return new SourceFile(handle, st);
   }
@@ -57,7 +68,11 @@ export class SourceFile {
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.#handle.read(buffer, offset + done, length - done, position + done);
-      if (bytesRead === 0) throw new FerryError('SOURCE_CHANGED', `file ended at ${position + done}, expected ${this.size} bytes`);
+      if (bytesRead === 0)
+        throw new FerryError(
+          'SOURCE_CHANGED',
+          `file ended at ${position + done}, expected ${this.size} bytes`,
+        );
       done += bytesRead;
     }
   }
@@ -67,7 +82,7 @@ export class SourceFile {
     const length = chunkLength(index, this.size, chunkBytes);
     const buffer = scratch ?? Buffer.allocUnsafe(Math.min(HASH_READ_BYTES, length));
     const hasher = createHash('sha256');
-    for (let done = 0; done < length; ) {
+    for (let done = 0; done < length;) {
       const n = Math.min(buffer.length, length - done);
       await this.readExactly(buffer, 0, n, index * chunkBytes + done);
       hasher.update(buffer.subarray(0, n));

@@ -110,7 +110,10 @@ export class ProxiedConnection {
     this.plan = plan;
     this.#client = client;
     this.#upstream = upstream;
-    this.#counters = { clientToServer: new FrameCounter(PREAMBLE_BYTES.clientToServer), serverToClient: new FrameCounter(0) };
+    this.#counters = {
+      clientToServer: new FrameCounter(PREAMBLE_BYTES.clientToServer),
+      serverToClient: new FrameCounter(0),
+    };
     this.cut = new Promise<void>((resolve) => (this.#markCut = resolve));
     this.stalled = new Promise<void>((resolve) => (this.#markStalled = resolve));
     this.closed = Promise.all([closedOf(client), closedOf(upstream)]).then(() => {
@@ -124,12 +127,25 @@ export class ProxiedConnection {
 
   /** Resolves once `count` bytes of `direction` were forwarded; rejects if the connection closes first. */
   waitForBytes(direction: Direction, count: number): Promise<void> {
-    return this.#wait(() => this.bytes[direction] >= count, () => `${count} bytes ${direction} (got ${this.bytes[direction]})`);
+    return this.#wait(
+      () => this.bytes[direction] >= count,
+      () => `${count} bytes ${direction} (got ${this.bytes[direction]})`,
+    );
   }
 
   /** Resolves once `count` whole frames of `direction` were forwarded; rejects if the connection closes first. */
   waitForFrames(direction: Direction, count: number): Promise<void> {
-    return this.#wait(() => this.frames[direction] >= count, () => `${count} frames ${direction} (got ${this.frames[direction]})`);
+    return this.#wait(
+      () => this.frames[direction] >= count,
+      () => `${count} frames ${direction} (got ${this.frames[direction]})`,
+    );
+  }
+
+  /** Cuts the connection now, with an RST both ways (as a planned cut does). Idempotent. */
+  reset(): void {
+    if (!this.#client.destroyed) this.#client.resetAndDestroy();
+    if (!this.#upstream.destroyed) this.#upstream.resetAndDestroy();
+    this.#markCut();
   }
 
   /** Destroys both sockets (without an RST). Idempotent. */
@@ -142,7 +158,11 @@ export class ProxiedConnection {
     if (ready()) return Promise.resolve();
     if (this.#isClosed) return Promise.reject(new Error(`connection ${this.index} closed before ${what()}`));
     return new Promise<void>((resolve, reject) =>
-      this.#waiters.push({ ready, resolve, reject: () => reject(new Error(`connection ${this.index} closed before ${what()}`)) }),
+      this.#waiters.push({
+        ready,
+        resolve,
+        reject: () => reject(new Error(`connection ${this.index} closed before ${what()}`)),
+      }),
     );
   }
 
@@ -160,8 +180,10 @@ export class ProxiedConnection {
   #limit(direction: Direction): { at: number; kind: 'cut' | 'stall' } | undefined {
     const { cut, stall } = this.plan;
     const limits: { at: number; kind: 'cut' | 'stall' }[] = [];
-    if (cut && (cut.direction ?? 'clientToServer') === direction) limits.push({ at: cut.afterBytes, kind: 'cut' });
-    if (stall && (stall.direction ?? 'clientToServer') === direction) limits.push({ at: stall.afterBytes, kind: 'stall' });
+    if (cut && (cut.direction ?? 'clientToServer') === direction)
+      limits.push({ at: cut.afterBytes, kind: 'cut' });
+    if (stall && (stall.direction ?? 'clientToServer') === direction)
+      limits.push({ at: stall.afterBytes, kind: 'stall' });
     return limits.sort((a, b) => a.at - b.at)[0];
   }
 
@@ -191,18 +213,17 @@ export class ProxiedConnection {
       this.#counters[direction].push(data.subarray(0, out.length));
       this.frames[direction] = this.#counters[direction].count;
       let accepted = true;
-      if (out.length > 0 && !to.destroyed) {
+      if (out.length > 0 && to.writable) {
         if (fragment && fragment > 0) {
-          for (let at = 0; at < out.length; at += fragment) accepted = to.write(out.subarray(at, at + fragment));
+          for (let at = 0; at < out.length; at += fragment)
+            accepted = to.write(out.subarray(at, at + fragment));
         } else {
           accepted = to.write(out);
         }
       }
       this.#wake();
       if (hit === 'cut') {
-        this.#client.resetAndDestroy();
-        this.#upstream.resetAndDestroy();
-        this.#markCut();
+        this.reset();
         return;
       }
       if (hit === 'stall') {
@@ -231,8 +252,11 @@ export class ProxiedConnection {
   }
 }
 
+/** Resolves on 'close' (events.once would reject on an 'error' that comes first). */
 function closedOf(socket: Socket): Promise<void> {
-  return socket.closed ? Promise.resolve() : once(socket, 'close').then(() => undefined);
+  return socket.closed
+    ? Promise.resolve()
+    : new Promise<void>((resolve) => socket.once('close', () => resolve()));
 }
 
 /** Options for {@link FaultProxy.start}. */

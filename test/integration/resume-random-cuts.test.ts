@@ -28,7 +28,10 @@ const FILE_NAME = 'payload.bin';
 class ServerLog {
   readonly #entries: Array<Record<string, unknown>> = [];
   #waiters: Array<() => void> = [];
-  readonly logger = pino({ level: 'info' }, { write: (line: string) => this.#add(JSON.parse(line) as Record<string, unknown>) });
+  readonly logger = pino(
+    { level: 'info' },
+    { write: (line: string) => this.#add(JSON.parse(line) as Record<string, unknown>) },
+  );
 
   get sessionsClosed(): number {
     return this.#entries.filter((e) => e['event'] === 'session').length;
@@ -90,7 +93,11 @@ async function assertOnlyCorrectFileOrNothing(root: string, when: string): Promi
   }
   if (visible.includes(finalPath)) {
     const bytes = await readFile(join(root, finalPath));
-    assert.equal(createHash('sha256').update(bytes).digest('hex'), sourceSha, `${when}: a wrong file appeared under the final name`);
+    assert.equal(
+      createHash('sha256').update(bytes).digest('hex'),
+      sourceSha,
+      `${when}: a wrong file appeared under the final name`,
+    );
   }
 }
 
@@ -149,11 +156,20 @@ test('a transfer cut at any of 50 seeded points resumes on a new connection and 
         },
       },
     }).catch((err: unknown) => {
-      throw new Error(`cut at ${cutAt} (seed ${seed}): ${String(err)}; events ${JSON.stringify(events.map((e) => e.type))}`);
+      throw new Error(
+        `cut at ${cutAt} (seed ${seed}): ${String(err)}; events ${JSON.stringify(events.map((e) => e.type))}`,
+      );
     });
-    assert.equal(await sha256File(join(root, REMOTE_DIR, FILE_NAME)), sourceSha, `cut at ${cutAt} (seed ${seed})`);
+    assert.equal(
+      await sha256File(join(root, REMOTE_DIR, FILE_NAME)),
+      sourceSha,
+      `cut at ${cutAt} (seed ${seed})`,
+    );
     assert.equal(result!.size, FILE_BYTES);
-    assert.ok(events.some((e) => e.type === 'retrying'), `cut at ${cutAt}: the client retried`);
+    assert.ok(
+      events.some((e) => e.type === 'retrying'),
+      `cut at ${cutAt}: the client retried`,
+    );
     // The resumed connections together never carry more than one whole clean transfer.
     assert.ok(
       proxy.bytesSince(first + 1, 'clientToServer') <= wholeTransferBytes,

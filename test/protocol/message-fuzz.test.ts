@@ -2,7 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { FerryError } from '../../src/errors/index.js';
-import { MESSAGE_TYPE_CODES, decodeMessage, encodeMessage } from '../../src/protocol/index.js';
+import {
+  MAX_MESSAGE_BYTES,
+  MESSAGE_TYPE_CODES,
+  decodeMessage,
+  encodeMessage,
+} from '../../src/protocol/index.js';
 import { SeededRandom } from '../helpers/seeded-random.js';
 import { SAMPLE_MESSAGES } from './message-samples.js';
 
@@ -57,13 +62,34 @@ test('`decodeMessage` fed single-byte mutations of every sample message only eve
 
 test('`decodeMessage` refuses a sample message with a byte appended, with MESSAGE_MALFORMED', () => {
   for (const message of SAMPLE_MESSAGES) {
-    if (message.type === 'PUT_DATA') continue; // data runs to the end, so any length is a valid layout
+    // Data runs to the end of the message, so any length is a valid layout.
+    if (message.type === 'PUT_DATA' || message.type === 'GET_DATA') continue;
     const bytes = encodeMessage(message);
     const longer = Buffer.concat([bytes, Buffer.from([0])]);
+    // A sample that already fills a record (a packed LIST_ENTRIES) is refused for its size first.
+    const code = longer.length > MAX_MESSAGE_BYTES ? 'RECORD_TOO_LARGE' : 'MESSAGE_MALFORMED';
     assert.throws(
       () => decodeMessage(longer),
+      (err: unknown) => err instanceof FerryError && err.code === code,
+      `${message.type}: expected ${code}`,
+    );
+  }
+});
+
+test('`decodeMessage` refuses every sample message cut by its last byte, with MESSAGE_MALFORMED', () => {
+  for (const message of SAMPLE_MESSAGES) {
+    const bytes = encodeMessage(message);
+    // A 1-byte PUT_DATA or GET_DATA cut by one has no data left, which is malformed too.
+    if ((message.type === 'PUT_DATA' || message.type === 'GET_DATA') && message.data.length > 1) continue;
+    assert.throws(
+      () => decodeMessage(bytes.subarray(0, bytes.length - 1)),
       (err: unknown) => err instanceof FerryError && err.code === 'MESSAGE_MALFORMED',
       message.type,
     );
   }
+});
+
+test('the samples cover every message type', () => {
+  const covered = new Set(SAMPLE_MESSAGES.map((m) => m.type));
+  assert.deepEqual([...covered].sort(), Object.keys(MESSAGE_TYPE_CODES).sort());
 });

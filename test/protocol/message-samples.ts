@@ -1,15 +1,23 @@
 import { Buffer } from 'node:buffer';
 import {
+  DEFAULT_CHUNK_BYTES,
+  LIST_ENTRIES_HEADER_BYTES,
   MAX_ACCEPT_RANGES,
   MAX_CHUNK_BYTES,
   MAX_CHUNK_COUNT,
   MAX_DETAIL_BYTES,
+  MAX_GET_DATA_BYTES,
+  MAX_LINK_TARGET_BYTES,
+  MAX_LIST_ENTRIES,
+  MAX_MESSAGE_BYTES,
   MAX_PATH_BYTES,
   MAX_PUT_DATA_BYTES,
   MIN_CHUNK_BYTES,
   PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
+  listEntryBytes,
   type ChunkRange,
+  type ListEntry,
   type Message,
 } from '../../src/protocol/index.js';
 
@@ -29,6 +37,42 @@ function longestPath(): string {
 
 function manyRanges(): ChunkRange[] {
   return Array.from({ length: MAX_ACCEPT_RANGES }, (_, i) => ({ first: i * 3, count: 2 }));
+}
+
+// A relative link target of exactly MAX_LINK_TARGET_BYTES bytes: `../` steps, then a name.
+function longestTarget(): string {
+  const up = '../'.repeat(1000);
+  return `${up}${'t'.repeat(MAX_LINK_TARGET_BYTES - up.length)}`;
+}
+
+function entry(kind: ListEntry['kind'], path: string, linkTarget = ''): ListEntry {
+  return {
+    kind,
+    mode: kind === 'dir' ? 0o755 : 0o644,
+    size: 4096,
+    mtimeMs: 1_700_000_000_000,
+    path,
+    linkTarget,
+  };
+}
+
+/**
+ * Entries that fill one LIST_ENTRIES message to exactly MAX_MESSAGE_BYTES: long paths, then one whose path
+ * takes up the bytes left. Built with listEntryBytes, as a server packs them.
+ */
+export function packedEntries(): ListEntry[] {
+  const entries: ListEntry[] = [];
+  let used = LIST_ENTRIES_HEADER_BYTES;
+  for (let i = 0; ; i++) {
+    const next = entry(i % 2 === 0 ? 'file' : 'dir', `d/${String(i).padStart(4, '0')}/${'p'.repeat(4000)}`);
+    if (used + listEntryBytes(next) + listEntryBytes(entry('file', 'x')) > MAX_MESSAGE_BYTES) break;
+    entries.push(next);
+    used += listEntryBytes(next);
+  }
+  const last = entry('file', 'x');
+  last.path = 'x'.repeat(MAX_MESSAGE_BYTES - used - listEntryBytes(last) + 1);
+  entries.push(last);
+  return entries;
 }
 
 /** Valid messages of every type, boundary values included, shared by the round-trip and fuzz tests. */
@@ -71,11 +115,16 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
     fresh: false,
     path: 'photos/été 2024/日本 🗻.jpg',
   },
-  { type: 'PUT_ACCEPT', ref: 1, restarted: false, haveDigest: Buffer.alloc(32), ranges: [] },
+  { type: 'ACK', ref: 1 },
+  { type: 'ACK', ref: MAX_U32 },
+  { type: 'CANCEL', ref: 1 },
+  { type: 'CANCEL', ref: MAX_U32 },
+  { type: 'PUT_ACCEPT', ref: 1, restarted: false, existing: false, haveDigest: Buffer.alloc(32), ranges: [] },
   {
     type: 'PUT_ACCEPT',
     ref: 9,
     restarted: true,
+    existing: false,
     haveDigest: filled(0xab),
     ranges: [
       { first: 0, count: 1 },
@@ -83,7 +132,22 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
       { first: MAX_CHUNK_COUNT - 1, count: 1 },
     ],
   },
-  { type: 'PUT_ACCEPT', ref: 2, restarted: false, haveDigest: filled(1), ranges: manyRanges() },
+  {
+    type: 'PUT_ACCEPT',
+    ref: 2,
+    restarted: false,
+    existing: false,
+    haveDigest: filled(1),
+    ranges: manyRanges(),
+  },
+  {
+    type: 'PUT_ACCEPT',
+    ref: 4,
+    restarted: true,
+    existing: true,
+    haveDigest: filled(0x44),
+    ranges: [{ first: 0, count: 3 }],
+  },
   { type: 'PUT_DATA', ref: 1, offset: 0, data: Buffer.from([0]) },
   {
     type: 'PUT_DATA',
@@ -94,7 +158,106 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
   { type: 'PUT_CHUNK', ref: 1, index: 0, chunkHash: filled(0x11) },
   { type: 'PUT_CHUNK', ref: MAX_U32, index: MAX_CHUNK_COUNT - 1, chunkHash: filled(0xff) },
   { type: 'PUT_END', ref: 3, fileDigest: filled(0x22) },
-  { type: 'PUT_DONE', ref: 3, fileDigest: filled(0x33) },
+  { type: 'PUT_DONE', ref: 3, identical: false, fileDigest: filled(0x33) },
+  { type: 'PUT_DONE', ref: MAX_U32, identical: true, fileDigest: filled(0x34) },
   { type: 'PROGRESS', ref: 3, verifiedBytes: 0 },
   { type: 'PROGRESS', ref: 3, verifiedBytes: MAX_U53 },
+  { type: 'PUT_DIR', ref: 1, mode: 0, mtimeMs: 0, path: 'a' },
+  { type: 'PUT_DIR', ref: MAX_U32, mode: 0o7777, mtimeMs: MAX_U53, path: longestPath() },
+  { type: 'PUT_LINK', ref: 1, overwrite: false, mtimeMs: 0, target: 'b', path: 'a' },
+  {
+    type: 'PUT_LINK',
+    ref: MAX_U32,
+    overwrite: true,
+    mtimeMs: MAX_U53,
+    target: longestTarget(),
+    path: longestPath(),
+  },
+  { type: 'PUT_LINK', ref: 8, overwrite: false, mtimeMs: 1, target: '../été/🗻', path: 'photos/latest' },
+  {
+    type: 'GET_REQUEST',
+    ref: 1,
+    chunkBytes: MIN_CHUNK_BYTES,
+    verifyOnly: false,
+    heldSize: 0,
+    haveDigest: Buffer.alloc(32),
+    ranges: [],
+    path: 'a',
+  },
+  {
+    type: 'GET_REQUEST',
+    ref: 6,
+    chunkBytes: DEFAULT_CHUNK_BYTES,
+    verifyOnly: false,
+    heldSize: 10 * DEFAULT_CHUNK_BYTES + 1,
+    haveDigest: filled(0x66),
+    ranges: [
+      { first: 0, count: 2 },
+      { first: 5, count: 1 },
+      { first: 10, count: 1 },
+    ],
+    path: 'photos/été 2024/日本 🗻.jpg',
+  },
+  {
+    type: 'GET_REQUEST',
+    ref: MAX_U32,
+    chunkBytes: MIN_CHUNK_BYTES,
+    verifyOnly: false,
+    heldSize: MAX_CHUNK_COUNT * MIN_CHUNK_BYTES,
+    haveDigest: filled(0x77),
+    ranges: manyRanges(),
+    path: longestPath(),
+  },
+  {
+    type: 'GET_REQUEST',
+    ref: 2,
+    chunkBytes: MAX_CHUNK_BYTES,
+    verifyOnly: true,
+    heldSize: MAX_U53,
+    haveDigest: filled(0x88),
+    ranges: [
+      { first: 0, count: 7 },
+      { first: 7, count: Math.ceil(MAX_U53 / MAX_CHUNK_BYTES) - 7 },
+    ],
+    path: 'big',
+  },
+  {
+    type: 'GET_REQUEST',
+    ref: 3,
+    chunkBytes: MIN_CHUNK_BYTES,
+    verifyOnly: true,
+    heldSize: 0,
+    haveDigest: Buffer.alloc(32),
+    ranges: [],
+    path: 'empty',
+  },
+  { type: 'GET_OFFER', ref: 1, size: 0, mtimeMs: 0, mode: 0, heldAccepted: false },
+  { type: 'GET_OFFER', ref: MAX_U32, size: MAX_U53, mtimeMs: MAX_U53, mode: 0o7777, heldAccepted: true },
+  { type: 'GET_DATA', ref: 1, offset: 0, data: Buffer.from([0]) },
+  {
+    type: 'GET_DATA',
+    ref: MAX_U32,
+    offset: MAX_U53 - MAX_GET_DATA_BYTES,
+    data: Buffer.alloc(MAX_GET_DATA_BYTES, 9),
+  },
+  { type: 'GET_CHUNK', ref: 1, index: 0, chunkHash: filled(0x12) },
+  { type: 'GET_CHUNK', ref: MAX_U32, index: MAX_CHUNK_COUNT - 1, chunkHash: filled(0xfe) },
+  { type: 'GET_END', ref: 3, fileDigest: filled(0x23) },
+  { type: 'LIST_REQUEST', ref: 1, recursive: false, path: '' },
+  { type: 'LIST_REQUEST', ref: MAX_U32, recursive: true, path: longestPath() },
+  { type: 'LIST_ENTRIES', ref: 1, entries: [entry('file', 'a')] },
+  {
+    type: 'LIST_ENTRIES',
+    ref: 5,
+    entries: [
+      entry('dir', 'photos'),
+      entry('file', 'photos/été 2024/日本 🗻.jpg'),
+      entry('link', 'photos/latest', '../été/🗻'),
+      { kind: 'file', mode: 0, size: 0, mtimeMs: 0, path: 'z', linkTarget: '' },
+      { kind: 'link', mode: 0o7777, size: MAX_U53, mtimeMs: MAX_U53, path: longestPath(), linkTarget: 'x' },
+    ],
+  },
+  { type: 'LIST_ENTRIES', ref: MAX_U32, entries: packedEntries() },
+  { type: 'LIST_END', ref: 1, totalEntries: 0, isFile: false },
+  { type: 'LIST_END', ref: MAX_U32, totalEntries: MAX_LIST_ENTRIES, isFile: true },
 ];

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
-import { FerryError, type ErrorCode } from '../../src/errors/index.js';
+import type { ErrorCode } from '../../src/errors/index.js';
 import {
   MAX_MESSAGE_BYTES,
   MAX_PATH_BYTES,
@@ -12,21 +12,8 @@ import {
   writePutDataHeader,
   type Message,
 } from '../../src/protocol/index.js';
+import { ZERO32, assertFerryCode as assertCode, hexBytes as h } from './message-assertions.js';
 import { SAMPLE_MESSAGES } from './message-samples.js';
-
-function h(hex: string): Buffer {
-  return Buffer.from(hex.replace(/\s+/g, ''), 'hex');
-}
-
-const ZERO32 = '00'.repeat(32);
-
-function assertCode(fn: () => unknown, code: ErrorCode): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof FerryError, `expected a FerryError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    return true;
-  });
-}
 
 test('`decodeMessage(encodeMessage(m))` gives back every sample message, boundaries included', () => {
   for (const message of SAMPLE_MESSAGES) {
@@ -69,6 +56,7 @@ const VECTORS: readonly [string, Message][] = [
       type: 'PUT_ACCEPT',
       ref: 5,
       restarted: true,
+      existing: false,
       haveDigest: Buffer.alloc(32),
       ranges: [
         { first: 0, count: 2 },
@@ -76,11 +64,33 @@ const VECTORS: readonly [string, Message][] = [
       ],
     },
   ],
+  [
+    `11 00000006 02 ${'ab'.repeat(32)} 0001 00000000 00000003`,
+    {
+      type: 'PUT_ACCEPT',
+      ref: 6,
+      restarted: false,
+      existing: true,
+      haveDigest: Buffer.alloc(32, 0xab),
+      ranges: [{ first: 0, count: 3 }],
+    },
+  ],
   ['12 00000005 0000000000000400 abcd', { type: 'PUT_DATA', ref: 5, offset: 1024, data: h('abcd') }],
   [`13 00000005 00000002 ${ZERO32}`, { type: 'PUT_CHUNK', ref: 5, index: 2, chunkHash: Buffer.alloc(32) }],
   [`14 00000005 ${ZERO32}`, { type: 'PUT_END', ref: 5, fileDigest: Buffer.alloc(32) }],
-  [`15 00000005 00 ${ZERO32}`, { type: 'PUT_DONE', ref: 5, fileDigest: Buffer.alloc(32) }],
+  [`15 00000005 00 ${ZERO32}`, { type: 'PUT_DONE', ref: 5, identical: false, fileDigest: Buffer.alloc(32) }],
+  [`15 00000005 01 ${ZERO32}`, { type: 'PUT_DONE', ref: 5, identical: true, fileDigest: Buffer.alloc(32) }],
   ['16 00000005 001fffffffffffff', { type: 'PROGRESS', ref: 5, verifiedBytes: Number.MAX_SAFE_INTEGER }],
+  ['03 00000007', { type: 'ACK', ref: 7 }],
+  ['04 00000007', { type: 'CANCEL', ref: 7 }],
+  [
+    '17 00000005 01ed 0000018bcfe56800 0003 612f62',
+    { type: 'PUT_DIR', ref: 5, mode: 0o755, mtimeMs: 1_700_000_000_000, path: 'a/b' },
+  ],
+  [
+    '18 00000005 01 0000018bcfe56800 0005 2e2e2f6364 0003 612f62',
+    { type: 'PUT_LINK', ref: 5, overwrite: true, mtimeMs: 1_700_000_000_000, target: '../cd', path: 'a/b' },
+  ],
 ];
 
 test('every message type matches its hand-written wire vector in both directions', () => {
@@ -117,8 +127,18 @@ test('`writePutDataHeader` refuses a header that does not fit, ref 0 and an unsa
 
 const MALFORMED: readonly [string, string, ErrorCode][] = [
   ['an empty message', '', 'MESSAGE_MALFORMED'],
-  ['an unknown type', '03', 'MESSAGE_MALFORMED'],
-  ['a reserved download type', '20 00000001', 'MESSAGE_MALFORMED'],
+  ['type 0x00', '00 00000001', 'MESSAGE_MALFORMED'],
+  ['unassigned type 0x05', '05 00000001', 'MESSAGE_MALFORMED'],
+  ['unassigned type 0x0f', '0f 00000001', 'MESSAGE_MALFORMED'],
+  ['unassigned type 0x19', '19 00000001', 'MESSAGE_MALFORMED'],
+  ['unassigned type 0x25', '25 00000001', 'MESSAGE_MALFORMED'],
+  ['unassigned type 0x33', '33 00000001', 'MESSAGE_MALFORMED'],
+  ['type 0xff', 'ff 00000001', 'MESSAGE_MALFORMED'],
+  ['an ACK without its ref', '03', 'MESSAGE_MALFORMED'],
+  ['an ACK with ref 0', '03 00000000', 'MESSAGE_MALFORMED'],
+  ['an ACK with a trailing byte', '03 00000001 00', 'MESSAGE_MALFORMED'],
+  ['a CANCEL with ref 0', '04 00000000', 'MESSAGE_MALFORMED'],
+  ['a CANCEL one byte short', '04 000001', 'MESSAGE_MALFORMED'],
   ['a truncated ERROR', '01 00000000 03', 'MESSAGE_MALFORMED'],
   ['an ERROR whose detail length runs past the end', '01 00000000 0303 0004 626164', 'MESSAGE_MALFORMED'],
   ['an ERROR with a trailing byte', '01 00000000 0303 0003 626164 00', 'MESSAGE_MALFORMED'],
@@ -179,7 +199,8 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
     '10 00000001 0000000000000000 0000000000000000 00000400 01a4 00 0001 61 00',
     'MESSAGE_MALFORMED',
   ],
-  ['a PUT_ACCEPT with reserved flag bits', `11 00000001 02 ${ZERO32} 0000`, 'MESSAGE_MALFORMED'],
+  ['a PUT_ACCEPT with reserved flag bit 2', `11 00000001 04 ${ZERO32} 0000`, 'MESSAGE_MALFORMED'],
+  ['a PUT_ACCEPT with reserved flag bit 7', `11 00000001 83 ${ZERO32} 0000`, 'MESSAGE_MALFORMED'],
   ['a PUT_ACCEPT with ref 0', `11 00000000 00 ${ZERO32} 0000`, 'MESSAGE_MALFORMED'],
   [
     'a PUT_ACCEPT with more ranges than bytes',
@@ -219,10 +240,49 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
   ['a PUT_CHUNK one byte short', `13 00000001 00000000 ${'00'.repeat(31)}`, 'MESSAGE_MALFORMED'],
   ['a PUT_CHUNK with index 2^32-1', `13 00000001 ffffffff ${ZERO32}`, 'MESSAGE_MALFORMED'],
   ['a PUT_END with a trailing byte', `14 00000001 ${ZERO32} 00`, 'MESSAGE_MALFORMED'],
-  ['a PUT_DONE with flags set', `15 00000001 01 ${ZERO32}`, 'MESSAGE_MALFORMED'],
+  ['a PUT_DONE with reserved flag bit 1', `15 00000001 02 ${ZERO32}`, 'MESSAGE_MALFORMED'],
+  ['a PUT_DONE with reserved flag bit 7', `15 00000001 81 ${ZERO32}`, 'MESSAGE_MALFORMED'],
   ['a PUT_DONE with ref 0', `15 00000000 00 ${ZERO32}`, 'MESSAGE_MALFORMED'],
   ['a PROGRESS with ref 0', '16 00000000 0000000000000000', 'MESSAGE_MALFORMED'],
   ['a PROGRESS above 2^53-1', '16 00000001 8000000000000000', 'MESSAGE_MALFORMED'],
+  ['a PUT_DIR with ref 0', '17 00000000 01ed 0000000000000000 0001 61', 'MESSAGE_MALFORMED'],
+  ['a PUT_DIR mode above 0o7777', '17 00000001 41ed 0000000000000000 0001 61', 'MESSAGE_MALFORMED'],
+  ['a PUT_DIR mtime above 2^53-1', '17 00000001 01ed 0020000000000000 0001 61', 'MESSAGE_MALFORMED'],
+  [
+    'a PUT_DIR path over 4096 bytes',
+    `17 00000001 01ed 0000000000000000 1001 ${'61'.repeat(4097)}`,
+    'MESSAGE_MALFORMED',
+  ],
+  ['a PUT_DIR path cut short', '17 00000001 01ed 0000000000000000 0002 61', 'MESSAGE_MALFORMED'],
+  ['a PUT_DIR with a trailing byte', '17 00000001 01ed 0000000000000000 0001 61 00', 'MESSAGE_MALFORMED'],
+  ['a PUT_LINK with ref 0', '18 00000000 00 0000000000000000 0001 62 0001 61', 'MESSAGE_MALFORMED'],
+  [
+    'a PUT_LINK with reserved flag bits',
+    '18 00000001 02 0000000000000000 0001 62 0001 61',
+    'MESSAGE_MALFORMED',
+  ],
+  ['a PUT_LINK with an empty target', '18 00000001 00 0000000000000000 0000 0001 61', 'MESSAGE_MALFORMED'],
+  [
+    'a PUT_LINK target with a NUL',
+    '18 00000001 00 0000000000000000 0003 620063 0001 61',
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_LINK target over 4096 bytes',
+    `18 00000001 00 0000000000000000 1001 ${'62'.repeat(4097)} 0001 61`,
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_LINK target of invalid utf-8',
+    '18 00000001 00 0000000000000000 0001 ff 0001 61',
+    'MESSAGE_MALFORMED',
+  ],
+  ['a PUT_LINK without its path', '18 00000001 00 0000000000000000 0001 62', 'MESSAGE_MALFORMED'],
+  [
+    'a PUT_LINK with a trailing byte',
+    '18 00000001 00 0000000000000000 0001 62 0001 61 00',
+    'MESSAGE_MALFORMED',
+  ],
   [
     'a message longer than a record holds',
     `12 00000001 0000000000000000 ${'00'.repeat(MAX_PUT_DATA_BYTES + 1)}`,
@@ -307,7 +367,14 @@ const REFUSED_ENCODINGS: readonly [string, Message][] = [
   ],
   [
     'a PUT_ACCEPT digest of 31 bytes',
-    { type: 'PUT_ACCEPT', ref: 1, restarted: false, haveDigest: Buffer.alloc(31), ranges: [] },
+    {
+      type: 'PUT_ACCEPT',
+      ref: 1,
+      restarted: false,
+      existing: false,
+      haveDigest: Buffer.alloc(31),
+      ranges: [],
+    },
   ],
   [
     'PUT_ACCEPT ranges out of order',
@@ -315,6 +382,7 @@ const REFUSED_ENCODINGS: readonly [string, Message][] = [
       type: 'PUT_ACCEPT',
       ref: 1,
       restarted: false,
+      existing: true,
       haveDigest: Buffer.alloc(32),
       ranges: [
         { first: 4, count: 1 },
@@ -330,6 +398,40 @@ const REFUSED_ENCODINGS: readonly [string, Message][] = [
   ['a PUT_CHUNK with ref 0', { type: 'PUT_CHUNK', ref: 0, index: 0, chunkHash: Buffer.alloc(32) }],
   ['a PUT_END digest of 33 bytes', { type: 'PUT_END', ref: 1, fileDigest: Buffer.alloc(33) }],
   ['a PROGRESS of -1 bytes', { type: 'PROGRESS', ref: 1, verifiedBytes: -1 }],
+  ['an ACK with ref 0', { type: 'ACK', ref: 0 }],
+  ['a CANCEL with ref 2^32', { type: 'CANCEL', ref: 2 ** 32 }],
+  ['a PUT_DONE with ref 0', { type: 'PUT_DONE', ref: 0, identical: true, fileDigest: Buffer.alloc(32) }],
+  [
+    'a PUT_DIR with a file type in its mode',
+    { type: 'PUT_DIR', ref: 1, mode: 0o40755, mtimeMs: 0, path: 'a' },
+  ],
+  ['a PUT_DIR with ref 0', { type: 'PUT_DIR', ref: 0, mode: 0o755, mtimeMs: 0, path: 'a' }],
+  [
+    'a PUT_DIR path over 4096 bytes',
+    { type: 'PUT_DIR', ref: 1, mode: 0, mtimeMs: 0, path: 'a'.repeat(4097) },
+  ],
+  ['a PUT_DIR path with a lone surrogate', { type: 'PUT_DIR', ref: 1, mode: 0, mtimeMs: 0, path: '\udc00' }],
+  ['a PUT_DIR mtime of 2^53', { type: 'PUT_DIR', ref: 1, mode: 0, mtimeMs: 2 ** 53, path: 'a' }],
+  [
+    'a PUT_LINK with an empty target',
+    { type: 'PUT_LINK', ref: 1, overwrite: false, mtimeMs: 0, target: '', path: 'a' },
+  ],
+  [
+    'a PUT_LINK target with a NUL',
+    { type: 'PUT_LINK', ref: 1, overwrite: false, mtimeMs: 0, target: 'b\u0000c', path: 'a' },
+  ],
+  [
+    'a PUT_LINK target over 4096 bytes',
+    { type: 'PUT_LINK', ref: 1, overwrite: false, mtimeMs: 0, target: 'é'.repeat(2049), path: 'a' },
+  ],
+  [
+    'a PUT_LINK target with a lone surrogate',
+    { type: 'PUT_LINK', ref: 1, overwrite: false, mtimeMs: 0, target: '\ud800b', path: 'a' },
+  ],
+  [
+    'a PUT_LINK with ref 0',
+    { type: 'PUT_LINK', ref: 0, overwrite: true, mtimeMs: 0, target: 'b', path: 'a' },
+  ],
 ];
 
 for (const [name, message] of REFUSED_ENCODINGS) {

@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import { join } from 'node:path';
+import { checkServerKey, loadIdentity } from '../home/index.js';
+import type { ConnectOptions } from '../client/index.js';
+import { confirmOnTty } from './confirm-on-tty.js';
+import { parseCount, parseMs } from './parse-option.js';
+import type { Target } from './parse-target.js';
+
+/** Flags every command that talks to a server shares. */
+export interface ClientFlags {
+  expect?: string;
+  acceptNew?: boolean;
+  connectTimeout: string;
+  handshakeTimeout: string;
+  stallTimeout: string;
+  retries: string;
+  retryDelay: string;
+}
+
+/** Adds the shared client flags to `command`. */
+export function addClientFlags(command: Command): Command {
+  return command
+    .option('--expect <id>', 'the server must have this ferry ID (pinned on first use)')
+    .option('--accept-new', 'trust an unknown server on first use and pin its key')
+    .option('--connect-timeout <ms>', 'TCP connect deadline', '10000')
+    .option('--handshake-timeout <ms>', 'handshake deadline', '10000')
+    .option('--stall-timeout <ms>', 'drop and resume a session that moves no bytes for this long', '30000')
+    .option('--retries <n>', 'retries after network failures without progress (0: fail fast)', '5')
+    .option('--retry-delay <ms>', 'first backoff delay; doubles per retry, with jitter', '500');
+}
+
+/** Builds the connection options: identity from `home`, the pin check for `target`, timeouts and retries. */
+export async function connectOptionsOf(
+  flags: ClientFlags,
+  home: string,
+  target: Target,
+  signal: AbortSignal,
+): Promise<ConnectOptions & { cacheDir: string }> {
+  const identity = await loadIdentity(home);
+  return {
+    server: { host: target.host, port: target.port },
+    identity,
+    verifyServer: async (publicKey) => {
+      await checkServerKey(
+        home,
+        { address: target.address, publicKey },
+        { expectId: flags.expect, acceptNew: flags.acceptNew ?? false, confirm: confirmOnTty() },
+      );
+    },
+    connectTimeoutMs: parseMs(flags.connectTimeout, '--connect-timeout'),
+    handshakeTimeoutMs: parseMs(flags.handshakeTimeout, '--handshake-timeout'),
+    stallTimeoutMs: parseMs(flags.stallTimeout, '--stall-timeout'),
+    retry: {
+      retries: parseCount(flags.retries, '--retries'),
+      baseDelayMs: parseMs(flags.retryDelay, '--retry-delay'),
+    },
+    cacheDir: join(home, 'cache'),
+    signal,
+  };
+}
+
+/**
+ * Runs `work` with an AbortSignal that SIGINT/SIGTERM abort, so Ctrl-C stops cleanly: partial state stays
+ * on the receiver and the same command resumes later.
+ */
+export async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await work(controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

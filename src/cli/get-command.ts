@@ -1,0 +1,100 @@
+import type { Command } from 'commander';
+import { FerryError } from '../errors/index.js';
+import { getFiles, type GetEvent } from '../client/index.js';
+import { homeOf } from './cli-context.js';
+import { parseTarget, type Target } from './parse-target.js';
+import { parseChunkSize } from './parse-option.js';
+import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
+
+interface GetFlags extends ClientFlags {
+  recursive?: boolean;
+  overwrite?: boolean;
+  chunkSize: string;
+  quiet?: boolean;
+}
+
+/** `ferry get [-r] HOST[:PORT]/REMOTE_PATH... [LOCAL_DIR]`. */
+export function registerGetCommand(program: Command): void {
+  const command = program
+    .command('get')
+    .description(
+      'download files (or trees with -r), verified and resumable; rerun the same command to resume',
+    )
+    .argument(
+      '<sources...>',
+      'HOST[:PORT]/REMOTE_PATH (several on the same server allowed), then optionally LOCAL_DIR',
+    )
+    .option('-r, --recursive', 'download directories as trees')
+    .option(
+      '--overwrite',
+      'replace existing local files (atomically); identical files are skipped either way',
+    )
+    .option('--chunk-size <bytes>', 'chunk size, a power of two from 1k to 64M', '4M')
+    .option('-q, --quiet', 'print nothing on success');
+  addClientFlags(command).action(async (args: string[], flags: GetFlags, cmd: Command) => {
+    const { sources, localDir } = splitSources(args);
+    const say = (line: string): void => {
+      if (!flags.quiet) process.stderr.write(`${line}\n`);
+    };
+    const onEvent = (event: GetEvent): void => {
+      if (event.type === 'retrying')
+        say(
+          `ferry: ${event.code}: retrying in ${(event.delayMs / 1000).toFixed(1)} s (attempt ${event.attempt})`,
+        );
+      else if (event.type === 'entry-skipped') say(`ferry: skipped ${event.path}: ${event.reason}`);
+      else if (event.type === 'download-finished') {
+        const r = event.result;
+        const how = r.identical
+          ? 'identical, skipped'
+          : r.resumedBytes > 0
+            ? `resumed from ${r.resumedBytes}`
+            : 'received';
+        say(
+          `${event.remotePath} -> ${event.localPath} (${r.size} bytes, ${how}) digest ${r.digest.toString('hex').slice(0, 16)}`,
+        );
+      }
+    };
+    await withInterrupt(async (signal) => {
+      const connect = await connectOptionsOf(flags, homeOf(cmd), sources[0]!, signal);
+      try {
+        await getFiles({
+          ...connect,
+          remotePaths: sources.map((s) => s.remotePath),
+          localDir,
+          recursive: flags.recursive ?? false,
+          chunkBytes: parseChunkSize(flags.chunkSize),
+          overwrite: flags.overwrite ?? false,
+          onEvent,
+        });
+      } catch (err) {
+        if (signal.aborted)
+          throw new FerryError(
+            'ABORTED',
+            'interrupted; verified chunks are kept locally: run the same command again to resume',
+          );
+        throw err;
+      }
+    });
+  });
+}
+
+/**
+ * Remote sources all name the first one's server; a last argument that does not start with that
+ * `HOST[:PORT]/` is the local directory (default: the current one).
+ */
+function splitSources(args: string[]): { sources: Target[]; localDir: string } {
+  if (args.length === 0)
+    throw new FerryError('USAGE_INVALID', 'usage: ferry get [-r] HOST[:PORT]/REMOTE_PATH... [LOCAL_DIR]');
+  const first = parseTarget(args[0]!);
+  const prefix = args[0]!.slice(0, args[0]!.indexOf('/') < 0 ? args[0]!.length : args[0]!.indexOf('/') + 1);
+  const last = args[args.length - 1]!;
+  const hasLocal = args.length > 1 && !last.startsWith(prefix);
+  const remote = hasLocal ? args.slice(0, -1) : args;
+  const sources = remote.map((text) => {
+    const target = parseTarget(text);
+    if (target.address !== first.address)
+      throw new FerryError('USAGE_INVALID', 'all sources must be on the same server');
+    return target;
+  });
+  return { sources, localDir: hasLocal ? last : '.' };
+}

@@ -1,0 +1,57 @@
+import type { Command } from 'commander';
+import { listRemote, withRetries, type SessionEvent } from '../client/index.js';
+import type { ListEntry } from '../protocol/index.js';
+import { homeOf } from './cli-context.js';
+import { parseTarget } from './parse-target.js';
+import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
+
+interface LsFlags extends ClientFlags {
+  recursive?: boolean;
+  json?: boolean;
+}
+
+/** `ferry ls HOST[:PORT][/REMOTE_DIR]`. */
+export function registerLsCommand(program: Command): void {
+  const command = program
+    .command('ls')
+    .description('list what the server holds (name, size, mtime)')
+    .argument('<target>', 'HOST[:PORT][/REMOTE_DIR]')
+    .option('-r, --recursive', 'list the whole tree')
+    .option('--json', 'one JSON object per entry, one per line');
+  addClientFlags(command).action(async (text: string, flags: LsFlags, cmd: Command) => {
+    const target = parseTarget(text);
+    await withInterrupt(async (signal) => {
+      const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);
+      const onEvent = (event: SessionEvent): void => {
+        if (event.type === 'retrying')
+          process.stderr.write(`ferry: ${event.code}: retrying in ${(event.delayMs / 1000).toFixed(1)} s\n`);
+      };
+      const [listing] = await withRetries<{ entries: ListEntry[] }>(
+        connect,
+        onEvent,
+        async (session, results) => {
+          results[0] = await listRemote(session, target.remotePath, { recursive: flags.recursive ?? false });
+        },
+      );
+      for (const entry of listing?.entries ?? [])
+        process.stdout.write(flags.json ? `${JSON.stringify(entry)}\n` : `${formatEntry(entry)}\n`);
+    });
+  });
+}
+
+function formatEntry(entry: ListEntry): string {
+  const kind = entry.kind === 'dir' ? 'd' : entry.kind === 'link' ? 'l' : '-';
+  const mode = kind + rwx(entry.mode >> 6) + rwx(entry.mode >> 3) + rwx(entry.mode);
+  const when = new Date(entry.mtimeMs).toISOString().slice(0, 16).replace('T', ' ');
+  const name =
+    entry.kind === 'dir'
+      ? `${entry.path}/`
+      : entry.kind === 'link'
+        ? `${entry.path} -> ${entry.linkTarget}`
+        : entry.path;
+  return `${mode} ${String(entry.size).padStart(12)} ${when} ${name}`;
+}
+
+function rwx(bits: number): string {
+  return (bits & 4 ? 'r' : '-') + (bits & 2 ? 'w' : '-') + (bits & 1 ? 'x' : '-');
+}

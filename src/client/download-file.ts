@@ -1,0 +1,191 @@
+import { FerryError } from '../errors/index.js';
+import {
+  ChunkSet,
+  DEFAULT_CHUNK_BYTES,
+  HASH_BYTES,
+  chunkCount,
+  fileDigest,
+  haveDigest,
+  rangesFromIndices,
+  type ChunkRange,
+} from '../protocol/index.js';
+import {
+  PartialTransfer,
+  SourceFile,
+  hashHeldChunks,
+  type ChunkEntry,
+  type PartialPaths,
+  type RootPath,
+} from '../transfer/index.js';
+import type { ClientSession } from './client-session.js';
+
+export interface DownloadOptions {
+  chunkBytes?: number | undefined;
+  /** Replace an existing local file (atomically). Without it an identical file is skipped, another refused. */
+  overwrite?: boolean | undefined;
+  /** Verified bytes batched per fsync of the local partial (PROTOCOL.md §9.2). */
+  durableBatchBytes?: number | undefined;
+  onStarted?: (info: { size: number; heldBytes: number }) => void;
+  onVerified?: (verifiedBytes: number, size: number) => void;
+}
+
+export interface DownloadResult {
+  readonly size: number;
+  readonly digest: Buffer;
+  /** File bytes received in this session. */
+  readonly receivedBytes: number;
+  /** Bytes already held from an interrupted attempt and kept. */
+  readonly resumedBytes: number;
+  /** True when the local file already had this content and was left untouched. */
+  readonly identical: boolean;
+}
+
+/** A download whose request is sent; `done` settles when the file is verified and in place. */
+export interface PendingDownload {
+  readonly ref: number;
+  readonly done: Promise<DownloadResult>;
+}
+
+/** Where a download's partial lives: hidden beside its destination, so the final rename stays on one disk. */
+export function downloadPartialPaths(target: RootPath): PartialPaths {
+  return {
+    dataPath: `${target.dir}/.${target.name}.ferry-part`,
+    logPath: `${target.dir}/.${target.name}.ferry-state`,
+  };
+}
+
+/**
+ * Sends the GET_REQUEST for one file (PROTOCOL.md §5.11) and returns at once; `done` then receives it.
+ * What the client already holds is stated up front, so requests can be pipelined without a round trip
+ * each: the verified chunks of an interrupted attempt, or, for an existing destination without
+ * `overwrite`, the whole file (VERIFY_ONLY: identical means nothing to do).
+ */
+export async function beginDownload(
+  session: ClientSession,
+  remotePath: string,
+  target: RootPath,
+  options: DownloadOptions = {},
+): Promise<PendingDownload> {
+  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  const paths = downloadPartialPaths(target);
+  const ref = session.openRef();
+  let held: { size: number; entries: ChunkEntry[]; ranges: ChunkRange[]; digest: Buffer } | undefined;
+  const verifyOnly = target.exists && !options.overwrite;
+  if (verifyOnly) {
+    held = await hashWholeFile(target.path, chunkBytes);
+  } else {
+    const partial = await PartialTransfer.inspect(paths);
+    if (partial && partial.header.chunkBytes === chunkBytes && partial.held.length > 0) {
+      const sorted = [...partial.held].sort((a, b) => a.index - b.index);
+      held = {
+        size: partial.header.size,
+        entries: sorted,
+        ranges: rangesFromIndices(sorted.map((e) => e.index)),
+        digest: haveDigest(sorted.map((e) => e.hash)),
+      };
+    }
+  }
+  await session.send({
+    type: 'GET_REQUEST',
+    ref,
+    chunkBytes,
+    verifyOnly,
+    heldSize: held?.size ?? 0,
+    haveDigest: held?.digest ?? Buffer.alloc(HASH_BYTES),
+    ranges: held?.ranges ?? [],
+    path: remotePath,
+  });
+  const done = receiveDownload(session, ref, target, paths, chunkBytes, verifyOnly, held, options).finally(
+    () => session.closeRef(ref),
+  );
+  done.catch(() => undefined);
+  return { ref, done };
+}
+
+async function receiveDownload(
+  session: ClientSession,
+  ref: number,
+  target: RootPath,
+  paths: PartialPaths,
+  chunkBytes: number,
+  verifyOnly: boolean,
+  held: { size: number; entries: ChunkEntry[] } | undefined,
+  options: DownloadOptions,
+): Promise<DownloadResult> {
+  const offer = await session.expect(ref, 'GET_OFFER');
+  const keep = offer.heldAccepted && held !== undefined ? held.entries : [];
+  const resumedBytes = keep.reduce(
+    (sum, e) => sum + Math.min(chunkBytes, offer.size - e.index * chunkBytes),
+    0,
+  );
+  options.onStarted?.({ size: offer.size, heldBytes: resumedBytes });
+  if (verifyOnly) {
+    // VERIFY_ONLY: the server found our file identical and sends only GET_END.
+    const end = await session.expect(ref, 'GET_END');
+    const ours = fileDigest(
+      offer.size,
+      chunkBytes,
+      held!.entries.map((e) => e.hash),
+    );
+    if (!end.fileDigest.equals(ours))
+      throw new FerryError('DIGEST_MISMATCH', 'server digest differs from the identical file');
+    return { size: offer.size, digest: ours, receivedBytes: 0, resumedBytes: offer.size, identical: true };
+  }
+  const partial = await PartialTransfer.open({
+    ...paths,
+    // mtime 0: a download's partial is identified by size and chunk size; its content by the chunk hashes.
+    size: offer.size,
+    mtimeMs: 0,
+    chunkBytes,
+    fresh: !offer.heldAccepted,
+    verified: keep,
+    durableBatchBytes: options.durableBatchBytes,
+    onDurable: (verified) => options.onVerified?.(verified, offer.size),
+  });
+  let receivedBytes = 0;
+  try {
+    for (;;) {
+      const message = await session.take(ref);
+      if (message.type === 'GET_DATA') {
+        await partial.writeData(message.offset, message.data);
+        receivedBytes += message.data.length;
+      } else if (message.type === 'GET_CHUNK') {
+        partial.completeChunk(message.index, message.chunkHash);
+      } else if (message.type === 'GET_END') {
+        const digest = await partial.finish(message.fileDigest, target, {
+          mode: offer.mode,
+          overwrite: options.overwrite ?? false,
+          mtimeMs: offer.mtimeMs,
+        });
+        options.onVerified?.(offer.size, offer.size);
+        return { size: offer.size, digest, receivedBytes, resumedBytes, identical: false };
+      } else {
+        throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} during a download`);
+      }
+    }
+  } finally {
+    await partial.close();
+  }
+}
+
+async function hashWholeFile(
+  path: string,
+  chunkBytes: number,
+): Promise<{ size: number; entries: ChunkEntry[]; ranges: ChunkRange[]; digest: Buffer }> {
+  const source = await SourceFile.open(path, { noFollow: true });
+  try {
+    const count = chunkCount(source.size, chunkBytes);
+    const all = new ChunkSet(count);
+    if (count > 0) all.addRange(0, count);
+    const hashes = Buffer.alloc(count * HASH_BYTES);
+    const list = await hashHeldChunks(source, all, chunkBytes, hashes);
+    return {
+      size: source.size,
+      entries: list.map((hash, index) => ({ index, hash })),
+      ranges: all.ranges(),
+      digest: haveDigest(list),
+    };
+  } finally {
+    await source.close();
+  }
+}

@@ -1,0 +1,198 @@
+import { chmod, lstat, mkdir, readlink, rename, rm, symlink, utimes, lutimes } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { FerryError } from '../errors/index.js';
+import { MAX_PIPELINED, parseRemotePath } from '../protocol/index.js';
+import { assertLinkStaysInside, resolveUnderRoot } from '../transfer/index.js';
+import type { ClientSession } from './client-session.js';
+import { beginDownload, type DownloadResult } from './download-file.js';
+import { listRemote } from './list-remote.js';
+import { withRetries, type ConnectOptions, type SessionEvent } from './send-files.js';
+
+/** What happens during `getFiles`. */
+export type GetEvent =
+  | SessionEvent
+  | { type: 'download-started'; remotePath: string; localPath: string; size: number; heldBytes: number }
+  | { type: 'download-progress'; remotePath: string; verifiedBytes: number; size: number }
+  | { type: 'download-finished'; remotePath: string; localPath: string; result: DownloadResult }
+  | { type: 'entry-skipped'; path: string; reason: string };
+
+export interface GetFilesOptions extends ConnectOptions {
+  /** Remote files, or with `recursive` files or directories ('/'-separated, '' for the client's root). */
+  remotePaths: readonly string[];
+  /** Local directory everything lands in; created if missing. */
+  localDir: string;
+  recursive?: boolean;
+  chunkBytes?: number;
+  overwrite?: boolean;
+  durableBatchBytes?: number;
+  onEvent?: (event: GetEvent) => void;
+}
+
+/** One download as planned from the request and the server's listing. */
+interface FileJob {
+  remotePath: string;
+  /** Components under the local directory, already validated. */
+  local: string[];
+}
+
+/** The whole plan: files to fetch, then links to make, then directories to finish (deepest first). */
+interface GetPlan {
+  files: FileJob[];
+  dirs: Array<{ local: string[]; mode: number; mtimeMs: number }>;
+  links: Array<{ local: string[]; target: string; mtimeMs: number }>;
+}
+
+/**
+ * Downloads files (and with `recursive`, whole trees) into `localDir`, resuming across sessions like
+ * uploads do. Every name the server sends is treated as hostile: validated as a relative path, placed under
+ * `localDir` without following any link, and links are only created when they stay inside the download.
+ */
+export async function getFiles(options: GetFilesOptions): Promise<DownloadResult[]> {
+  if (options.remotePaths.length === 0) throw new FerryError('USAGE_INVALID', 'nothing to get');
+  const localDir = resolve(options.localDir);
+  await mkdir(localDir, { recursive: true });
+  const emit = options.onEvent ?? (() => undefined);
+  let plan: GetPlan | undefined;
+  const results = await withRetries<DownloadResult>(options, emit, async (session, done, noteProgress) => {
+    plan ??= await planDownloads(session, options, emit);
+    await runDownloads(session, plan, localDir, done, options, emit, noteProgress);
+  });
+  if (plan) await finishTree(plan, localDir, options, emit);
+  return results;
+}
+
+async function planDownloads(
+  session: ClientSession,
+  options: GetFilesOptions,
+  emit: (event: GetEvent) => void,
+): Promise<GetPlan> {
+  const plan: GetPlan = { files: [], dirs: [], links: [] };
+  for (const remotePath of options.remotePaths) {
+    const remote = remotePath === '' ? [] : parseRemotePath(remotePath);
+    const name = remote[remote.length - 1];
+    if (!options.recursive) {
+      if (!name) throw new FerryError('USAGE_INVALID', 'name a file to get, or use -r for the root');
+      plan.files.push({ remotePath, local: [name] });
+      continue;
+    }
+    const { entries, isFile } = await listRemote(session, remotePath, { recursive: true });
+    if (isFile) {
+      plan.files.push({ remotePath, local: [name!] });
+      continue;
+    }
+    const base = name ? [name] : [];
+    if (name) plan.dirs.push({ local: base, mode: 0o755, mtimeMs: Date.now() });
+    for (const entry of entries) {
+      // PROTOCOL.md §5.12: names from the server are validated before anything is created.
+      const relative = parseRemotePath(entry.path);
+      const local = [...base, ...relative];
+      const remote = remotePath === '' ? entry.path : `${remotePath}/${entry.path}`;
+      if (entry.kind === 'file') plan.files.push({ remotePath: remote, local });
+      else if (entry.kind === 'dir') plan.dirs.push({ local, mode: entry.mode, mtimeMs: entry.mtimeMs });
+      else if (isInside(local, entry.linkTarget, base.length))
+        plan.links.push({ local, target: entry.linkTarget, mtimeMs: entry.mtimeMs });
+      else
+        emit({
+          type: 'entry-skipped',
+          path: local.join('/'),
+          reason: 'symbolic link points outside the tree',
+        });
+    }
+  }
+  return plan;
+}
+
+async function runDownloads(
+  session: ClientSession,
+  plan: GetPlan,
+  localDir: string,
+  done: DownloadResult[],
+  options: GetFilesOptions,
+  emit: (event: GetEvent) => void,
+  noteProgress: () => void,
+): Promise<void> {
+  const inFlight: Array<{ index: number; done: Promise<DownloadResult> }> = [];
+  const settleOldest = async (): Promise<void> => {
+    const oldest = inFlight.shift()!;
+    done[oldest.index] = await oldest.done;
+    noteProgress();
+  };
+  try {
+    for (let index = 0; index < plan.files.length; index++) {
+      if (done[index] !== undefined) continue;
+      if (inFlight.length >= MAX_PIPELINED) await settleOldest();
+      const job = plan.files[index]!;
+      const target = await resolveUnderRoot(localDir, job.local, { createDirs: true });
+      const { remotePath } = job;
+      const pending = await beginDownload(session, remotePath, target, {
+        chunkBytes: options.chunkBytes,
+        overwrite: options.overwrite,
+        durableBatchBytes: options.durableBatchBytes,
+        onStarted: (info) => emit({ type: 'download-started', remotePath, localPath: target.path, ...info }),
+        onVerified: (verifiedBytes, size) => {
+          noteProgress();
+          emit({ type: 'download-progress', remotePath, verifiedBytes, size });
+        },
+      });
+      const tracked = pending.done.then((result) => {
+        emit({ type: 'download-finished', remotePath, localPath: target.path, result });
+        return result;
+      });
+      tracked.catch(() => undefined);
+      inFlight.push({ index, done: tracked });
+    }
+    while (inFlight.length > 0) await settleOldest();
+  } finally {
+    for (const job of inFlight) job.done.catch(() => undefined);
+  }
+}
+
+/** Creates links and empty directories, then gives directories their mode and mtime, deepest first. */
+async function finishTree(
+  plan: GetPlan,
+  localDir: string,
+  options: GetFilesOptions,
+  emit: (event: GetEvent) => void,
+): Promise<void> {
+  for (const dir of plan.dirs) {
+    const target = await resolveUnderRoot(localDir, dir.local, { createDirs: true, allowDirectory: true });
+    await mkdir(target.path).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+    if (!(await lstat(target.path)).isDirectory())
+      throw new FerryError('FILE_EXISTS', `${dir.local.join('/')} is not a directory`);
+  }
+  for (const link of plan.links) {
+    const target = await resolveUnderRoot(localDir, link.local, { createDirs: true, allowLink: true });
+    const existing = await lstat(target.path).catch(() => undefined);
+    if (existing && !existing.isSymbolicLink()) {
+      emit({ type: 'entry-skipped', path: link.local.join('/'), reason: 'a file is in the way of the link' });
+      continue;
+    }
+    if (existing && !options.overwrite) {
+      if ((await readlink(target.path)) !== link.target)
+        emit({ type: 'entry-skipped', path: link.local.join('/'), reason: 'exists' });
+      continue;
+    }
+    const temp = `${target.dir}/.${target.name}.ferry-link`;
+    await rm(temp, { force: true });
+    await symlink(link.target, temp);
+    await lutimes(temp, new Date(link.mtimeMs), new Date(link.mtimeMs));
+    await rename(temp, target.path);
+  }
+  const deepestFirst = [...plan.dirs].sort((a, b) => b.local.length - a.local.length);
+  for (const dir of deepestFirst) {
+    const target = await resolveUnderRoot(localDir, dir.local, { createDirs: false, allowDirectory: true });
+    await chmod(target.path, (dir.mode & 0o777) | 0o700);
+    await utimes(target.path, new Date(dir.mtimeMs), new Date(dir.mtimeMs));
+  }
+}
+
+function isInside(local: string[], target: string, rootDepth: number): boolean {
+  try {
+    assertLinkStaysInside(local, target, rootDepth);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,97 @@
+import {
+  GET_FLAG_VERIFY_ONLY,
+  GET_OFFER_FLAG_HELD_ACCEPTED,
+  HASH_BYTES,
+  MAX_PATH_BYTES,
+} from './constants.js';
+import {
+  RANGE_BYTES,
+  checkFlags,
+  chunkCodec,
+  dataCodec,
+  endCodec,
+  readRanges,
+  startMessage,
+  writeRanges,
+  type MessageCodecTable,
+} from './message-codec.js';
+import { checkGetRequest, checkMode, checkRef } from './message-checks.js';
+import type { GetRequestMessage } from './message-types.js';
+import { encodeUtf8 } from './message-writer.js';
+
+type GetType = 'GET_REQUEST' | 'GET_OFFER' | 'GET_DATA' | 'GET_CHUNK' | 'GET_END';
+
+/** The codecs of the download messages (PROTOCOL.md §5.11): an upload with the roles swapped. */
+export const GET_CODECS: MessageCodecTable<GetType> = {
+  GET_REQUEST: {
+    encode(message) {
+      checkGetRequest(message);
+      const path = encodeUtf8(message.path, 'get_request: path');
+      const { ranges } = message;
+      const writer = startMessage(
+        'GET_REQUEST',
+        4 + 4 + 1 + 8 + HASH_BYTES + 2 + RANGE_BYTES * ranges.length + 2 + path.length,
+      )
+        .u32(message.ref, 'ref')
+        .u32(message.chunkBytes, 'chunkBytes')
+        .u8(message.verifyOnly ? GET_FLAG_VERIFY_ONLY : 0, 'flags')
+        .u64(message.heldSize, 'heldSize')
+        .fixed(message.haveDigest, HASH_BYTES, 'haveDigest');
+      return writeRanges(writer, ranges).str(path, MAX_PATH_BYTES, 'path').finish();
+    },
+    decode(r) {
+      const ref = r.u32('ref');
+      const chunkBytes = r.u32('chunkBytes');
+      const flags = r.u8('flags');
+      const heldSize = r.u64('heldSize');
+      const haveDigest = r.copy(HASH_BYTES, 'haveDigest');
+      const ranges = readRanges(r, r.u16('rangeCount'));
+      const path = r.str(MAX_PATH_BYTES, 'path');
+      r.end();
+      // PROTOCOL.md §5.11.1: only VERIFY_ONLY is defined.
+      checkFlags(r, flags, GET_FLAG_VERIFY_ONLY);
+      const message: GetRequestMessage = {
+        type: 'GET_REQUEST',
+        ref,
+        chunkBytes,
+        verifyOnly: (flags & GET_FLAG_VERIFY_ONLY) !== 0,
+        heldSize,
+        haveDigest,
+        ranges,
+        path,
+      };
+      checkGetRequest(message);
+      return message;
+    },
+  },
+  GET_OFFER: {
+    encode(message) {
+      checkRef(message.ref, 'get_offer');
+      checkMode(message.mode, 'get_offer');
+      return startMessage('GET_OFFER', 4 + 8 + 8 + 2 + 1)
+        .u32(message.ref, 'ref')
+        .u64(message.size, 'size')
+        .u64(message.mtimeMs, 'mtimeMs')
+        .u16(message.mode, 'mode')
+        .u8(message.heldAccepted ? GET_OFFER_FLAG_HELD_ACCEPTED : 0, 'flags')
+        .finish();
+    },
+    decode(r) {
+      const ref = r.u32('ref');
+      const size = r.u64('size');
+      const mtimeMs = r.u64('mtimeMs');
+      const mode = r.u16('mode');
+      const flags = r.u8('flags');
+      r.end();
+      // PROTOCOL.md §5.11.2: only HELD_ACCEPTED is defined.
+      checkFlags(r, flags, GET_OFFER_FLAG_HELD_ACCEPTED);
+      checkRef(ref, 'get_offer');
+      checkMode(mode, 'get_offer');
+      const heldAccepted = (flags & GET_OFFER_FLAG_HELD_ACCEPTED) !== 0;
+      return { type: 'GET_OFFER', ref, size, mtimeMs, mode, heldAccepted };
+    },
+  },
+  GET_DATA: dataCodec('GET_DATA'),
+  GET_CHUNK: chunkCodec('GET_CHUNK'),
+  GET_END: endCodec('GET_END'),
+};

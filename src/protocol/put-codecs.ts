@@ -1,0 +1,221 @@
+import {
+  HASH_BYTES,
+  MAX_LINK_TARGET_BYTES,
+  MAX_PATH_BYTES,
+  PUT_ACCEPT_FLAG_EXISTING,
+  PUT_ACCEPT_FLAG_RESTARTED,
+  PUT_DONE_FLAG_IDENTICAL,
+  PUT_LINK_FLAG_OVERWRITE,
+  PUT_OFFER_FLAG_FRESH,
+  PUT_OFFER_FLAG_OVERWRITE,
+} from './constants.js';
+import {
+  RANGE_BYTES,
+  checkFlags,
+  chunkCodec,
+  dataCodec,
+  endCodec,
+  readRanges,
+  startMessage,
+  writeRanges,
+  type MessageCodecTable,
+} from './message-codec.js';
+import { checkLinkTarget, checkMode, checkOffer, checkRanges, checkRef } from './message-checks.js';
+import type { PutOfferMessage } from './message-types.js';
+import { encodeUtf8 } from './message-writer.js';
+
+const KNOWN_OFFER_FLAGS = PUT_OFFER_FLAG_OVERWRITE | PUT_OFFER_FLAG_FRESH;
+const KNOWN_ACCEPT_FLAGS = PUT_ACCEPT_FLAG_RESTARTED | PUT_ACCEPT_FLAG_EXISTING;
+
+type PutType =
+  | 'PUT_OFFER'
+  | 'PUT_ACCEPT'
+  | 'PUT_DATA'
+  | 'PUT_CHUNK'
+  | 'PUT_END'
+  | 'PUT_DONE'
+  | 'PROGRESS'
+  | 'PUT_DIR'
+  | 'PUT_LINK';
+
+/** The codecs of the upload messages: files (PROTOCOL.md §5.3-§5.7) and directory entries (§5.10). */
+export const PUT_CODECS: MessageCodecTable<PutType> = {
+  PUT_OFFER: {
+    encode(message) {
+      checkOffer(message);
+      const path = encodeUtf8(message.path, 'put_offer: path');
+      const flags =
+        (message.overwrite ? PUT_OFFER_FLAG_OVERWRITE : 0) | (message.fresh ? PUT_OFFER_FLAG_FRESH : 0);
+      return startMessage('PUT_OFFER', 4 + 8 + 8 + 4 + 2 + 1 + 2 + path.length)
+        .u32(message.ref, 'ref')
+        .u64(message.size, 'size')
+        .u64(message.mtimeMs, 'mtimeMs')
+        .u32(message.chunkBytes, 'chunkBytes')
+        .u16(message.mode, 'mode')
+        .u8(flags, 'flags')
+        .str(path, MAX_PATH_BYTES, 'path')
+        .finish();
+    },
+    decode(r) {
+      const ref = r.u32('ref');
+      const size = r.u64('size');
+      const mtimeMs = r.u64('mtimeMs');
+      const chunkBytes = r.u32('chunkBytes');
+      const mode = r.u16('mode');
+      const flags = r.u8('flags');
+      const path = r.str(MAX_PATH_BYTES, 'path');
+      r.end();
+      // PROTOCOL.md §5.3: flag bits other than OVERWRITE and FRESH MUST be zero.
+      checkFlags(r, flags, KNOWN_OFFER_FLAGS);
+      const message: PutOfferMessage = {
+        type: 'PUT_OFFER',
+        ref,
+        size,
+        mtimeMs,
+        chunkBytes,
+        mode,
+        overwrite: (flags & PUT_OFFER_FLAG_OVERWRITE) !== 0,
+        fresh: (flags & PUT_OFFER_FLAG_FRESH) !== 0,
+        path,
+      };
+      checkOffer(message);
+      return message;
+    },
+  },
+  PUT_ACCEPT: {
+    encode(message) {
+      checkRef(message.ref, 'put_accept');
+      checkRanges(message.ranges, 'put_accept');
+      const flags =
+        (message.restarted ? PUT_ACCEPT_FLAG_RESTARTED : 0) |
+        (message.existing ? PUT_ACCEPT_FLAG_EXISTING : 0);
+      const writer = startMessage('PUT_ACCEPT', 4 + 1 + HASH_BYTES + 2 + RANGE_BYTES * message.ranges.length)
+        .u32(message.ref, 'ref')
+        .u8(flags, 'flags')
+        .fixed(message.haveDigest, HASH_BYTES, 'haveDigest');
+      return writeRanges(writer, message.ranges).finish();
+    },
+    decode(r) {
+      const ref = r.u32('ref');
+      const flags = r.u8('flags');
+      const haveDigest = r.copy(HASH_BYTES, 'haveDigest');
+      const rangeCount = r.u16('rangeCount');
+      // The ranges end the message: check the exact length before reading so a wrong one costs nothing.
+      if (r.remaining !== rangeCount * RANGE_BYTES) {
+        throw r.fail(`expected ${rangeCount * RANGE_BYTES} bytes of ranges, got ${r.remaining}`);
+      }
+      const ranges = readRanges(r, rangeCount);
+      r.end();
+      // PROTOCOL.md §5.4: only RESTARTED and EXISTING are defined.
+      checkFlags(r, flags, KNOWN_ACCEPT_FLAGS);
+      checkRef(ref, 'put_accept');
+      checkRanges(ranges, 'put_accept');
+      return {
+        type: 'PUT_ACCEPT',
+        ref,
+        restarted: (flags & PUT_ACCEPT_FLAG_RESTARTED) !== 0,
+        existing: (flags & PUT_ACCEPT_FLAG_EXISTING) !== 0,
+        haveDigest,
+        ranges,
+      };
+    },
+  },
+  PUT_DATA: dataCodec('PUT_DATA'),
+  PUT_CHUNK: chunkCodec('PUT_CHUNK'),
+  PUT_END: endCodec('PUT_END'),
+  PUT_DONE: {
+    encode(message) {
+      checkRef(message.ref, 'put_done');
+      return startMessage('PUT_DONE', 4 + 1 + HASH_BYTES)
+        .u32(message.ref, 'ref')
+        .u8(message.identical ? PUT_DONE_FLAG_IDENTICAL : 0, 'flags')
+        .fixed(message.fileDigest, HASH_BYTES, 'fileDigest')
+        .finish();
+    },
+    decode(r) {
+      const ref = r.u32('ref');
+      const flags = r.u8('flags');
+      const fileDigest = r.copy(HASH_BYTES, 'fileDigest');
+      r.end();
+      // PROTOCOL.md §5.6: only IDENTICAL is defined; other bits MUST be zero.
+      checkFlags(r, flags, PUT_DONE_FLAG_IDENTICAL);
+      checkRef(ref, 'put_done');
+      return { type: 'PUT_DONE', ref, identical: (flags & PUT_DONE_FLAG_IDENTICAL) !== 0, fileDigest };
+    },
+  },
+  PROGRESS: {
+    encode(message) {
+      checkRef(message.ref, 'progress');
+      return startMessage('PROGRESS', 4 + 8)
+        .u32(message.ref, 'ref')
+        .u64(message.verifiedBytes, 'verifiedBytes')
+        .finish();
+    },
+    decode(r) {
+      const ref = r.u32('ref');
+      const verifiedBytes = r.u64('verifiedBytes');
+      r.end();
+      checkRef(ref, 'progress');
+      return { type: 'PROGRESS', ref, verifiedBytes };
+    },
+  },
+  PUT_DIR: {
+    encode(message) {
+      checkRef(message.ref, 'put_dir');
+      checkMode(message.mode, 'put_dir');
+      const path = encodeUtf8(message.path, 'put_dir: path');
+      return startMessage('PUT_DIR', 4 + 2 + 8 + 2 + path.length)
+        .u32(message.ref, 'ref')
+        .u16(message.mode, 'mode')
+        .u64(message.mtimeMs, 'mtimeMs')
+        .str(path, MAX_PATH_BYTES, 'path')
+        .finish();
+    },
+    decode(r) {
+      const ref = r.u32('ref');
+      const mode = r.u16('mode');
+      const mtimeMs = r.u64('mtimeMs');
+      const path = r.str(MAX_PATH_BYTES, 'path');
+      r.end();
+      checkRef(ref, 'put_dir');
+      // PROTOCOL.md §5.10: permission bits only, as for files (§5.3); the server narrows them further.
+      checkMode(mode, 'put_dir');
+      return { type: 'PUT_DIR', ref, mode, mtimeMs, path };
+    },
+  },
+  PUT_LINK: {
+    encode(message) {
+      checkRef(message.ref, 'put_link');
+      checkLinkTarget(message.target, 'target', 'put_link');
+      const target = encodeUtf8(message.target, 'put_link: target');
+      const path = encodeUtf8(message.path, 'put_link: path');
+      return startMessage('PUT_LINK', 4 + 1 + 8 + 2 + target.length + 2 + path.length)
+        .u32(message.ref, 'ref')
+        .u8(message.overwrite ? PUT_LINK_FLAG_OVERWRITE : 0, 'flags')
+        .u64(message.mtimeMs, 'mtimeMs')
+        .str(target, MAX_LINK_TARGET_BYTES, 'target')
+        .str(path, MAX_PATH_BYTES, 'path')
+        .finish();
+    },
+    decode(r) {
+      const ref = r.u32('ref');
+      const flags = r.u8('flags');
+      const mtimeMs = r.u64('mtimeMs');
+      const target = r.str(MAX_LINK_TARGET_BYTES, 'target');
+      const path = r.str(MAX_PATH_BYTES, 'path');
+      r.end();
+      // PROTOCOL.md §5.10: only OVERWRITE is defined.
+      checkFlags(r, flags, PUT_LINK_FLAG_OVERWRITE);
+      checkRef(ref, 'put_link');
+      checkLinkTarget(target, 'target', 'put_link');
+      return {
+        type: 'PUT_LINK',
+        ref,
+        overwrite: (flags & PUT_LINK_FLAG_OVERWRITE) !== 0,
+        mtimeMs,
+        target,
+        path,
+      };
+    },
+  },
+};

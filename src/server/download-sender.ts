@@ -1,0 +1,66 @@
+import { FerryError } from '../errors/index.js';
+import {
+  ChunkSet,
+  FileDigestBuilder,
+  HASH_BYTES,
+  PERMISSION_DOWNLOAD,
+  chunkCount,
+  haveDigest,
+  writeGetDataHeader,
+  type GetRequestMessage,
+} from '../protocol/index.js';
+import { SourceFile, hashHeldChunks, resolveUnderRoot, streamChunks } from '../transfer/index.js';
+import type { SessionIo } from './session-io.js';
+
+/**
+ * Serves one GET_REQUEST (PROTOCOL.md §5.11): checks the client's claimed chunks against the file, then
+ * streams the rest and the file digest. The file is opened once, without following links, and checked for
+ * changes before its digest is claimed.
+ */
+export async function sendDownload(io: SessionIo, request: GetRequestMessage): Promise<number> {
+  io.require(PERMISSION_DOWNLOAD, 'download');
+  const target = await resolveUnderRoot(io.ctx.root, io.rooted(request.path), { createDirs: false });
+  if (!target.exists) throw new FerryError('PATH_NOT_FOUND');
+  const source = await SourceFile.open(target.path, { noFollow: true });
+  try {
+    const { chunkBytes } = request;
+    const count = chunkCount(source.size, chunkBytes);
+    const hashes = Buffer.alloc(count * HASH_BYTES);
+    let held = new ChunkSet(count);
+    let heldAccepted = false;
+    // An empty file has no chunks to claim: holding one is holding it all.
+    if (request.heldSize === source.size && (request.ranges.length > 0 || count === 0)) {
+      const claimed = ChunkSet.fromRanges(count, request.ranges);
+      const ours = await hashHeldChunks(source, claimed, chunkBytes, hashes);
+      heldAccepted = haveDigest(ours).equals(request.haveDigest);
+      if (heldAccepted) held = claimed;
+    }
+    if (request.verifyOnly && !(heldAccepted && held.count === count)) throw new FerryError('FILE_EXISTS');
+    await io.send({
+      type: 'GET_OFFER',
+      ref: request.ref,
+      size: source.size,
+      mtimeMs: source.mtimeMs,
+      mode: source.mode,
+      heldAccepted,
+    });
+    const sent = await streamChunks(source, {
+      chunkBytes,
+      skip: held,
+      hashes,
+      sink: {
+        writeDataHeader: (target, fileOffset) => writeGetDataHeader(target, 0, request.ref, fileOffset),
+        sendData: (plaintext) => io.sendPlaintext(plaintext),
+        sendChunk: (index, chunkHash) => io.send({ type: 'GET_CHUNK', ref: request.ref, index, chunkHash }),
+      },
+    });
+    await source.assertUnchanged();
+    const builder = new FileDigestBuilder(source.size, chunkBytes);
+    for (let i = 0; i < count; i++)
+      builder.addChunkHash(hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES));
+    await io.send({ type: 'GET_END', ref: request.ref, fileDigest: builder.digest() });
+    return sent;
+  } finally {
+    await source.close();
+  }
+}

@@ -1,0 +1,115 @@
+import { lstat, opendir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Stats } from 'node:fs';
+import { FerryError } from '../errors/index.js';
+import {
+  LIST_ENTRIES_HEADER_BYTES,
+  MAX_COMPONENT_BYTES,
+  MAX_LIST_ENTRIES,
+  MAX_MESSAGE_BYTES,
+  MAX_PATH_BYTES,
+  PERMISSION_DOWNLOAD,
+  RESERVED_ROOT_COMPONENT,
+  listEntryBytes,
+  type ListEntry,
+  type ListRequestMessage,
+} from '../protocol/index.js';
+import { resolveExisting } from '../transfer/index.js';
+import type { SessionIo } from './session-io.js';
+
+/** Names that cannot travel as a remote path component (PROTOCOL.md §7.1) are left out of listings. */
+// eslint-disable-next-line no-control-regex
+const UNLISTABLE = /[\u0000-\u001f\u007f\\]/;
+
+/**
+ * Serves one LIST_REQUEST (PROTOCOL.md §5.12): walks the requested directory without following links,
+ * depth first, and streams entries packed into as few LIST_ENTRIES messages as fit.
+ */
+export async function sendListing(io: SessionIo, request: ListRequestMessage): Promise<number> {
+  io.require(PERMISSION_DOWNLOAD, 'listing');
+  const components = io.rooted(request.path, { allowEmpty: true });
+  const base = await resolveExisting(io.ctx.root, components);
+  let batch: ListEntry[] = [];
+  let batchBytes = LIST_ENTRIES_HEADER_BYTES;
+  let total = 0;
+  const emit = async (entry: ListEntry): Promise<void> => {
+    if (++total > MAX_LIST_ENTRIES)
+      throw new FerryError('FILE_TOO_LARGE', `listing exceeds ${MAX_LIST_ENTRIES} entries`);
+    const size = listEntryBytes(entry);
+    if (batchBytes + size > MAX_MESSAGE_BYTES) await flush();
+    batch.push(entry);
+    batchBytes += size;
+  };
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    await io.send({ type: 'LIST_ENTRIES', ref: request.ref, entries: batch });
+    batch = [];
+    batchBytes = LIST_ENTRIES_HEADER_BYTES;
+  };
+
+  if (base.stats.isDirectory()) {
+    // The server's own state directory is never listed (PROTOCOL.md §5.12).
+    const hideReserved = components.length === 0;
+    await walk(base.path, '', request.recursive, hideReserved, emit);
+  } else {
+    await emit(await entryOf(base.path, components[components.length - 1] ?? '', base.stats));
+  }
+  await flush();
+  await io.send({
+    type: 'LIST_END',
+    ref: request.ref,
+    totalEntries: total,
+    isFile: !base.stats.isDirectory(),
+  });
+  return total;
+}
+
+async function walk(
+  dir: string,
+  prefix: string,
+  recursive: boolean,
+  hideReserved: boolean,
+  emit: (entry: ListEntry) => Promise<void>,
+): Promise<void> {
+  const names: string[] = [];
+  for await (const dirent of await opendir(dir)) names.push(dirent.name);
+  names.sort();
+  for (const name of names) {
+    if (hideReserved && name.toLowerCase() === RESERVED_ROOT_COMPONENT) continue;
+    const path = prefix === '' ? name : `${prefix}/${name}`;
+    if (
+      UNLISTABLE.test(name) ||
+      Buffer.byteLength(name) > MAX_COMPONENT_BYTES ||
+      Buffer.byteLength(path) > MAX_PATH_BYTES
+    )
+      continue;
+    const full = join(dir, name);
+    let stats: Stats;
+    try {
+      stats = await lstat(full);
+    } catch {
+      continue; // removed while listing
+    }
+    if (!stats.isFile() && !stats.isDirectory() && !stats.isSymbolicLink()) continue;
+    await emit(await entryOf(full, path, stats));
+    if (recursive && stats.isDirectory()) await walk(full, path, true, false, emit);
+  }
+}
+
+async function entryOf(full: string, path: string, stats: Stats): Promise<ListEntry> {
+  const kind = stats.isSymbolicLink() ? 'link' : stats.isDirectory() ? 'dir' : 'file';
+  let linkTarget = '';
+  if (kind === 'link') {
+    linkTarget = await readlink(full);
+    if (linkTarget === '' || linkTarget.includes('\0') || Buffer.byteLength(linkTarget) > MAX_PATH_BYTES)
+      linkTarget = '?';
+  }
+  return {
+    kind,
+    mode: stats.mode & 0o7777,
+    size: kind === 'file' ? stats.size : 0,
+    mtimeMs: Math.max(0, Math.trunc(stats.mtimeMs)),
+    path,
+    linkTarget,
+  };
+}

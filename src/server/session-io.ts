@@ -1,0 +1,84 @@
+import type { Logger } from 'pino';
+import { FerryError } from '../errors/index.js';
+import type { KeyPair } from '../crypto/index.js';
+import { parseRemotePath, type Message } from '../protocol/index.js';
+import type { TransferRegistry } from './transfer-registry.js';
+
+/** What the allow-list grants an admitted client. */
+export interface ClientGrant {
+  readonly name?: string | undefined;
+  /** PERMISSION_UPLOAD | PERMISSION_DOWNLOAD bits. */
+  readonly permissions: number;
+  /** Remote path prefix the client is confined to (already validated), or undefined for the whole root. */
+  readonly root?: string | undefined;
+}
+
+/** Looks a client key up in the allow-list; undefined refuses it. */
+export type Authorize = (publicKey: Buffer) => ClientGrant | undefined | Promise<ClientGrant | undefined>;
+
+/** What every session of a server shares. */
+export interface SessionContext {
+  readonly root: string;
+  readonly partialDir: string;
+  readonly identity: KeyPair;
+  readonly authorize: Authorize;
+  readonly registry: TransferRegistry;
+  readonly logger: Logger;
+  readonly handshakeTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxFileBytes: number;
+  readonly durableBatchBytes: number | undefined;
+}
+
+/**
+ * One admitted session as its operation handlers see it: who the client is, what it may do, and how to
+ * answer. Handlers never touch the socket.
+ */
+export class SessionIo {
+  readonly ctx: SessionContext;
+  readonly clientKey: Buffer;
+  readonly grant: ClientGrant;
+  readonly log: Logger;
+  readonly send: (message: Message) => Promise<void>;
+  readonly sendPlaintext: (plaintext: Buffer) => Promise<void>;
+  readonly #rootPrefix: readonly string[];
+
+  constructor(
+    ctx: SessionContext,
+    clientKey: Buffer,
+    grant: ClientGrant,
+    log: Logger,
+    senders: {
+      send: (message: Message) => Promise<void>;
+      sendPlaintext: (plaintext: Buffer) => Promise<void>;
+    },
+  ) {
+    this.ctx = ctx;
+    this.clientKey = clientKey;
+    this.grant = grant;
+    this.log = log;
+    this.send = senders.send;
+    this.sendPlaintext = senders.sendPlaintext;
+    this.#rootPrefix = grant.root ? parseRemotePath(grant.root) : [];
+  }
+
+  /** How many leading components of every rooted path are the client's confinement (PROTOCOL.md §7.1). */
+  get rootDepth(): number {
+    return this.#rootPrefix.length;
+  }
+
+  /**
+   * Validates a client-supplied path (PROTOCOL.md §7.1) and places it under the client's root. With
+   * `allowEmpty`, '' names the client's root itself.
+   */
+  rooted(path: string, options: { allowEmpty?: boolean } = {}): string[] {
+    if (path === '' && options.allowEmpty) return [...this.#rootPrefix];
+    return [...this.#rootPrefix, ...parseRemotePath(path)];
+  }
+
+  /** Throws PERMISSION_DENIED unless the client's grant has `bit`. */
+  require(bit: number, what: string): void {
+    if ((this.grant.permissions & bit) === 0)
+      throw new FerryError('PERMISSION_DENIED', `${what} not granted`);
+  }
+}

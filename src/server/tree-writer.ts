@@ -1,0 +1,57 @@
+import { chmod, lstat, mkdir, readlink, rename, rm, symlink, utimes, lutimes } from 'node:fs/promises';
+import { FerryError } from '../errors/index.js';
+import { PERMISSION_UPLOAD, type PutDirMessage, type PutLinkMessage } from '../protocol/index.js';
+import { assertLinkStaysInside, fsyncDir, resolveUnderRoot } from '../transfer/index.js';
+import type { SessionIo } from './session-io.js';
+
+/** Directories get at most these bits, and always owner rwx so the server can keep writing into them. */
+const DIR_MODE_LIMIT = 0o755;
+const DIR_MODE_FLOOR = 0o700;
+
+/** PUT_DIR (PROTOCOL.md §5.10): creates the directory if missing, then sets its mode and mtime. */
+export async function writeDirectory(io: SessionIo, message: PutDirMessage): Promise<void> {
+  io.require(PERMISSION_UPLOAD, 'upload');
+  const target = await resolveUnderRoot(io.ctx.root, io.rooted(message.path), {
+    createDirs: true,
+    allowDirectory: true,
+  });
+  try {
+    await mkdir(target.path, { mode: 0o755 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const stats = await lstat(target.path);
+  if (stats.isSymbolicLink()) throw new FerryError('PATH_ESCAPES_ROOT', 'destination is a symbolic link');
+  if (!stats.isDirectory()) throw new FerryError('FILE_EXISTS', 'a file is in the way of the directory');
+  await chmod(target.path, (message.mode & DIR_MODE_LIMIT) | DIR_MODE_FLOOR);
+  const mtime = new Date(message.mtimeMs);
+  await utimes(target.path, mtime, mtime);
+  await fsyncDir(target.dir);
+}
+
+/**
+ * PUT_LINK (PROTOCOL.md §5.10): a relative link whose target stays inside the client's root. The link is
+ * made under a temporary name and renamed into place, so an existing link is replaced atomically.
+ */
+export async function writeLink(io: SessionIo, message: PutLinkMessage): Promise<void> {
+  io.require(PERMISSION_UPLOAD, 'upload');
+  const components = io.rooted(message.path);
+  assertLinkStaysInside(components, message.target, io.rootDepth);
+  const target = await resolveUnderRoot(io.ctx.root, components, { createDirs: true, allowLink: true });
+  const existing = await lstat(target.path).catch(() => undefined);
+  if (existing) {
+    if (!existing.isSymbolicLink())
+      throw new FerryError('FILE_EXISTS', 'a file or directory is in the way of the link');
+    if (!message.overwrite) {
+      if ((await readlink(target.path)) !== message.target) throw new FerryError('FILE_EXISTS');
+      return;
+    }
+  }
+  const temp = `${target.dir}/.${target.name}.ferry-link`;
+  await rm(temp, { force: true });
+  await symlink(message.target, temp);
+  const mtime = new Date(message.mtimeMs);
+  await lutimes(temp, mtime, mtime);
+  await rename(temp, target.path);
+  await fsyncDir(target.dir);
+}

@@ -1,0 +1,301 @@
+import { join } from 'node:path';
+import { FerryError, toFerryError } from '../errors/index.js';
+import {
+  ChunkSet,
+  HASH_BYTES,
+  PERMISSION_UPLOAD,
+  chunkCount,
+  fileDigest,
+  haveDigest,
+  type Message,
+  type PutOfferMessage,
+} from '../protocol/index.js';
+import {
+  PartialTransfer,
+  SourceFile,
+  hashHeldChunks,
+  resolveUnderRoot,
+  type RootPath,
+} from '../transfer/index.js';
+import type { SessionIo } from './session-io.js';
+import type { TransferClaim } from './transfer-registry.js';
+import { transferIdOf } from './transfer-id.js';
+
+/** Finishing (fsync, rename, fsync directory) overlaps the next transfers up to this many at once. */
+const MAX_CONCURRENT_FINISHES = 8;
+
+/** The transfer currently receiving data. */
+type Active =
+  | {
+      kind: 'partial';
+      ref: number;
+      transferId: string;
+      partial: PartialTransfer;
+      target: RootPath;
+      offer: PutOfferMessage;
+      startedAt: number;
+      receivedBytes: number;
+    }
+  | {
+      // PROTOCOL.md §5.4 EXISTING: the destination may already hold this content; only the digest decides.
+      kind: 'existing';
+      ref: number;
+      hashes: Buffer;
+      offer: PutOfferMessage;
+    };
+
+/**
+ * The upload half of a server session (PROTOCOL.md §5.3–§5.9, §6.2): one transfer receives data at a time,
+ * while earlier ones finish (durably) in the background so many small files do not wait on each fsync.
+ */
+export class UploadReceiver implements TransferClaim {
+  readonly #io: SessionIo;
+  /** Ends a transfer: the session turns this into an ERROR for the ref. */
+  readonly #fail: (ref: number, error: FerryError, discardFollowing: boolean) => Promise<void>;
+  #active: Active | undefined;
+  readonly #finishing = new Set<Promise<void>>();
+  files = 0;
+  bytes = 0;
+
+  constructor(
+    io: SessionIo,
+    fail: (ref: number, error: FerryError, discardFollowing: boolean) => Promise<void>,
+  ) {
+    this.#io = io;
+    this.#fail = fail;
+  }
+
+  /** Handles one upload message; returns false if it is not an upload message. */
+  async handle(message: Message): Promise<boolean> {
+    switch (message.type) {
+      case 'PUT_OFFER':
+        await this.#offer(message);
+        return true;
+      case 'PUT_DATA': {
+        const active = this.#expect(message.ref, message.type);
+        if (active.kind === 'existing') return true; // pipelined data for an existing file: the digest decides
+        await active.partial.writeData(message.offset, message.data);
+        active.receivedBytes += message.data.length;
+        this.bytes += message.data.length;
+        return true;
+      }
+      case 'PUT_CHUNK': {
+        const active = this.#expect(message.ref, message.type);
+        if (active.kind === 'partial') active.partial.completeChunk(message.index, message.chunkHash);
+        return true;
+      }
+      case 'PUT_END': {
+        const active = this.#expect(message.ref, message.type);
+        this.#active = undefined;
+        if (active.kind === 'existing') {
+          await this.#compareExisting(active, message.fileDigest);
+        } else {
+          await this.#finishInBackground(active, message.fileDigest);
+        }
+        return true;
+      }
+      case 'CANCEL':
+        if (this.#active?.ref === message.ref) await this.closeActive();
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** The ref of the transfer receiving data, if any. */
+  get activeRef(): number | undefined {
+    return this.#active?.ref;
+  }
+
+  /** Called by the registry when a newer session of this client offers the transfer we are writing. */
+  async surrender(): Promise<void> {
+    const active = this.#active;
+    if (active?.kind !== 'partial') return;
+    await this.closeActive();
+    this.#io.log.info(
+      { event: 'transfer-taken-over', ref: active.ref },
+      'transfer taken over by a newer session',
+    );
+    await this.#fail(active.ref, new FerryError('TRANSFER_TAKEN_OVER'), true);
+  }
+
+  /** Closes the receiving transfer, keeping its partial for a later resume. */
+  async closeActive(): Promise<void> {
+    const active = this.#active;
+    this.#active = undefined;
+    if (active?.kind !== 'partial') return;
+    try {
+      await active.partial.close();
+    } catch (err) {
+      this.#io.log.warn({ code: toFerryError(err).code }, 'could not close partial');
+    } finally {
+      this.#io.ctx.registry.release(active.transferId, this);
+    }
+  }
+
+  /** Waits for background finishes, then closes the receiving transfer. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#finishing]);
+    await this.closeActive();
+  }
+
+  async #offer(offer: PutOfferMessage): Promise<void> {
+    // PROTOCOL.md §6.2: one transfer receives data at a time per session.
+    if (this.#active)
+      throw new FerryError('MESSAGE_UNEXPECTED', `PUT_OFFER while transfer ${this.#active.ref} is open`);
+    const io = this.#io;
+    try {
+      io.require(PERMISSION_UPLOAD, 'upload');
+      if (io.ctx.maxFileBytes > 0 && offer.size > io.ctx.maxFileBytes) {
+        throw new FerryError('FILE_TOO_LARGE', `${offer.size} bytes, limit ${io.ctx.maxFileBytes}`);
+      }
+      const rooted = io.rooted(offer.path);
+      const target = await resolveUnderRoot(io.ctx.root, rooted, { createDirs: true });
+      if (target.exists && !offer.overwrite) {
+        await this.#offerExisting(offer, target);
+        return;
+      }
+      await this.#offerPartial(offer, target, rooted.join('/'));
+    } catch (err) {
+      // The client may have pipelined this transfer's data (§5.8): mark the ref so it is discarded.
+      this.#active = undefined;
+      throw err;
+    }
+  }
+
+  async #offerPartial(offer: PutOfferMessage, target: RootPath, rootedPath: string): Promise<void> {
+    const io = this.#io;
+    const transferId = transferIdOf(io.clientKey, rootedPath);
+    await io.ctx.registry.claim(transferId, this);
+    let partial: PartialTransfer;
+    try {
+      partial = await PartialTransfer.open({
+        dataPath: join(io.ctx.partialDir, `${transferId}.part`),
+        logPath: join(io.ctx.partialDir, `${transferId}.state`),
+        size: offer.size,
+        mtimeMs: offer.mtimeMs,
+        chunkBytes: offer.chunkBytes,
+        fresh: offer.fresh,
+        durableBatchBytes: io.ctx.durableBatchBytes,
+        onDurable: (verifiedBytes) => {
+          void io.send({ type: 'PROGRESS', ref: offer.ref, verifiedBytes }).catch(() => undefined);
+        },
+      });
+    } catch (err) {
+      io.ctx.registry.release(transferId, this);
+      throw err;
+    }
+    this.#active = {
+      kind: 'partial',
+      ref: offer.ref,
+      transferId,
+      partial,
+      target,
+      offer,
+      startedAt: Date.now(),
+      receivedBytes: 0,
+    };
+    io.log.info(
+      {
+        event: 'transfer-start',
+        ref: offer.ref,
+        size: offer.size,
+        heldBytes: partial.verifiedBytes,
+        restarted: partial.restarted,
+      },
+      'upload started',
+    );
+    await io.send({
+      type: 'PUT_ACCEPT',
+      ref: offer.ref,
+      restarted: partial.restarted,
+      existing: false,
+      haveDigest: partial.heldDigest(),
+      ranges: partial.heldRanges(),
+    });
+  }
+
+  /** PROTOCOL.md §5.4 EXISTING: offer the existing file's chunk hashes so the client can tell if it is identical. */
+  async #offerExisting(offer: PutOfferMessage, target: RootPath): Promise<void> {
+    const source = await SourceFile.open(target.path, { noFollow: true });
+    try {
+      if (source.size !== offer.size) throw new FerryError('FILE_EXISTS');
+      const count = chunkCount(source.size, offer.chunkBytes);
+      const all = new ChunkSet(count);
+      if (count > 0) all.addRange(0, count);
+      const hashes = Buffer.alloc(count * HASH_BYTES);
+      const list = await hashHeldChunks(source, all, offer.chunkBytes, hashes);
+      this.#active = { kind: 'existing', ref: offer.ref, hashes, offer };
+      await this.#io.send({
+        type: 'PUT_ACCEPT',
+        ref: offer.ref,
+        restarted: false,
+        existing: true,
+        haveDigest: haveDigest(list),
+        ranges: all.ranges(),
+      });
+    } finally {
+      await source.close();
+    }
+  }
+
+  async #compareExisting(active: Extract<Active, { kind: 'existing' }>, expected: Buffer): Promise<void> {
+    const { offer, hashes } = active;
+    const count = chunkCount(offer.size, offer.chunkBytes);
+    const list = Array.from({ length: count }, (_, i) =>
+      hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES),
+    );
+    const digest = fileDigest(offer.size, offer.chunkBytes, list);
+    if (!digest.equals(expected)) throw new FerryError('FILE_EXISTS');
+    this.files++;
+    this.#io.log.info(
+      { event: 'transfer-identical', ref: offer.ref, size: offer.size },
+      'upload skipped: identical',
+    );
+    await this.#io.send({ type: 'PUT_DONE', ref: offer.ref, identical: true, fileDigest: digest });
+  }
+
+  async #finishInBackground(active: Extract<Active, { kind: 'partial' }>, expected: Buffer): Promise<void> {
+    while (this.#finishing.size >= MAX_CONCURRENT_FINISHES) await Promise.race(this.#finishing);
+    const run = this.#finish(active, expected).catch((err: unknown) =>
+      this.#fail(active.ref, toFerryError(err), false),
+    );
+    const tracked = run.finally(() => this.#finishing.delete(tracked));
+    this.#finishing.add(tracked);
+  }
+
+  async #finish(active: Extract<Active, { kind: 'partial' }>, expected: Buffer): Promise<void> {
+    const io = this.#io;
+    try {
+      const digest = await active.partial.finish(expected, active.target, {
+        mode: active.offer.mode,
+        overwrite: active.offer.overwrite,
+      });
+      this.files++;
+      io.log.info(
+        {
+          event: 'transfer-done',
+          ref: active.ref,
+          size: active.offer.size,
+          receivedBytes: active.receivedBytes,
+          digest: digest.toString('hex').slice(0, 16),
+          durationMs: Date.now() - active.startedAt,
+        },
+        'upload verified',
+      );
+      await io.send({ type: 'PUT_DONE', ref: active.ref, identical: false, fileDigest: digest });
+    } catch (err) {
+      await active.partial.close().catch(() => undefined);
+      throw err;
+    } finally {
+      io.ctx.registry.release(active.transferId, this);
+    }
+  }
+
+  #expect(ref: number, type: string): Active {
+    const active = this.#active;
+    if (!active || active.ref !== ref)
+      throw new FerryError('MESSAGE_UNEXPECTED', `${type} for ref ${ref}, which is not open`);
+    return active;
+  }
+}

@@ -1,0 +1,194 @@
+// End to end: resume after kill -9 of either side, through the real CLI (bin/ferry, compiled dist/) with
+// the fault proxy between `ferry send` and `ferry serve`. Bytes are counted at the proxy. Nothing sleeps:
+// the tests wait on frames crossing the proxy, process exits and banner lines.
+//
+// The byte bound for a resumed run, client->server, from PROTOCOL.md §2-§5 with 16 KiB chunks:
+//   missing file bytes (size - what the server had proved durable)
+//   + one chunk (a chunk may be in flight when durability is counted)
+//   + 90 bytes per chunk sent (PUT_DATA record: 2 + 13 + 16 around the data; PUT_CHUNK record: 2 + 41 + 16)
+//   + 1 KiB per session (preamble 8, handshake 1 and 3: 34 + 67, PUT_OFFER ~60 + path, PUT_END 55).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FERRY_BIN, ferryEnv, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { sha256File, writeRandomFile } from '../helpers/random-file.js';
+
+const FILE_BYTES = 2 * 1024 * 1024;
+const CHUNK_BYTES = 16 * 1024;
+const CHUNKS = FILE_BYTES / CHUNK_BYTES;
+const CHUNK_OVERHEAD_BYTES = 90;
+const SESSION_OVERHEAD_BYTES = 1024;
+/** Server->client before the first PROGRESS of a fresh transfer: handshake message 2, WELCOME, PUT_ACCEPT. */
+const FRAMES_BEFORE_PROGRESS = 3;
+/** A deadline for one CLI process, so a hung child never outlives the test. */
+const PROCESS_DEADLINE_MS = 60_000;
+
+interface Child {
+  process: ChildProcess;
+  /** Resolves with the exit code (null after a signal) and the output, once both pipes are drained. */
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+}
+
+/** Spawns `ferry ARGS` without stdin and with an explicit --home in ARGS; killed at the deadline. */
+function spawnFerry(args: readonly string[]): Child {
+  const child = spawn(process.execPath, [FERRY_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: ferryEnv() });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  child.stdout!.resume();
+  const deadline = setTimeout(() => child.kill('SIGKILL'), PROCESS_DEADLINE_MS);
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
+    child.once('close', (code, signal) => {
+      clearTimeout(deadline);
+      resolve({ code, signal, stderr });
+    }),
+  );
+  return { process: child, done };
+}
+
+function resumeBound(heldAtLeastBytes: number): number {
+  const missing = FILE_BYTES - heldAtLeastBytes;
+  return missing + CHUNK_BYTES + (Math.ceil(missing / CHUNK_BYTES) + 1) * CHUNK_OVERHEAD_BYTES + SESSION_OVERHEAD_BYTES;
+}
+
+describe('ferry send resumes after kill -9 through a byte-counting proxy', () => {
+  let dir: string;
+  let clientHome: string;
+  let serverHome: string;
+  let serverId: string;
+  const servers: ServeProcess[] = [];
+  const proxies: FaultProxy[] = [];
+  const children: Child[] = [];
+
+  before(async () => {
+    dir = await makeTempDir('ferry-e2e-resume-');
+    clientHome = join(dir, 'client-home');
+    serverHome = join(dir, 'server-home');
+    const client = await runFerry(['--home', clientHome, 'keygen']);
+    assert.equal(client.code, 0, client.stderr);
+    const server = await runFerry(['--home', serverHome, 'keygen']);
+    assert.equal(server.code, 0, server.stderr);
+    serverId = server.stdout.trim();
+    const allowed = await runFerry(['--home', serverHome, 'allow', client.stdout.trim(), '--name', 'e2e']);
+    assert.equal(allowed.code, 0, allowed.stderr);
+  });
+
+  after(async () => {
+    for (const child of children) if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
+    await Promise.allSettled(children.map((c) => c.done));
+    await Promise.allSettled(proxies.map((p) => p.close()));
+    await Promise.allSettled(servers.map((s) => s.stop()));
+    await removeTempDir(dir);
+  });
+
+  async function serve(root: string, listen?: string): Promise<ServeProcess> {
+    const server = await startServe([
+      '--home', serverHome,
+      '--root', root,
+      '--durable-batch', '16k',
+      '--log-level', 'warn',
+      ...(listen ? ['--listen', listen] : []),
+    ]);
+    servers.push(server);
+    return server;
+  }
+
+  async function proxyTo(server: ServeProcess): Promise<FaultProxy> {
+    const [host, port] = server.address.split(':');
+    const proxy = await FaultProxy.start({ target: { host: host!, port: Number(port) } });
+    proxies.push(proxy);
+    return proxy;
+  }
+
+  function sendArgs(source: string, proxy: FaultProxy, remoteDir: string, extra: string[] = []): string[] {
+    return ['--home', clientHome, 'send', source, `${proxy.addressText}/${remoteDir}`, '--expect', serverId, '--chunk-size', '16k', '--retry-delay', '1', ...extra];
+  }
+
+  test('after kill -9 of the server at 50 %, a restarted server and the same command finish, sending only the rest', async (t) => {
+    const root = join(dir, 'root-server-kill');
+    const source = join(dir, 'server-kill.bin');
+    const sourceSha = await writeRandomFile(source, FILE_BYTES);
+    const first = await serve(root);
+    const proxy = await proxyTo(first);
+    const args = sendArgs(source, proxy, 'in', ['--retries', '2']);
+
+    const send = spawnFerry(args);
+    children.push(send);
+    const connection = await proxy.connection(0);
+    // Each PROGRESS record is sent only once its chunk is fsynced and logged (PROTOCOL.md §5.7, §9.2):
+    // half the file's chunks reported means at least half the file is durable on the server.
+    await connection.waitForFrames('serverToClient', FRAMES_BEFORE_PROGRESS + CHUNKS / 2);
+    const heldAtLeast = (CHUNKS / 2) * CHUNK_BYTES;
+    first.process.kill('SIGKILL');
+    const failed = await send.done;
+    assert.equal(failed.code, 5, `the interrupted send exits with the network code\n${failed.stderr}`);
+    assert.deepEqual(
+      (await readdir(join(root, 'in'))).filter((n) => !n.startsWith('.')),
+      [],
+      'nothing under the final name after the crash',
+    );
+
+    // Same home, root and port: the proxy's target does not even change.
+    await serve(root, first.address);
+    const mark = proxy.connections.length;
+    const rerun = spawnFerry(args);
+    children.push(rerun);
+    const result = await rerun.done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(await sha256File(join(root, 'in', 'server-kill.bin')), sourceSha);
+    const resumedBytes = proxy.bytesSince(mark, 'clientToServer');
+    const bound = resumeBound(heldAtLeast);
+    t.diagnostic(`resumed run sent ${resumedBytes} bytes client->server; bound ${bound}; ${result.stderr.trim()}`);
+    assert.ok(resumedBytes <= bound, `resumed run sent ${resumedBytes} bytes, bound ${bound}`);
+  });
+
+  test('after kill -9 of the client at 50 %, the same command resumes and sends only the rest', async (t) => {
+    const root = join(dir, 'root-client-kill');
+    const source = join(dir, 'client-kill.bin');
+    const sourceSha = await writeRandomFile(source, FILE_BYTES);
+    const server = await serve(root);
+    const proxy = await proxyTo(server);
+    const args = sendArgs(source, proxy, 'in');
+
+    const send = spawnFerry(args);
+    children.push(send);
+    const connection = await proxy.connection(0);
+    await connection.waitForFrames('serverToClient', FRAMES_BEFORE_PROGRESS + CHUNKS / 2);
+    const heldAtLeast = (CHUNKS / 2) * CHUNK_BYTES;
+    send.process.kill('SIGKILL');
+    const killed = await send.done;
+    assert.equal(killed.signal, 'SIGKILL');
+    await connection.closed;
+
+    const mark = proxy.connections.length;
+    const rerun = spawnFerry(args);
+    children.push(rerun);
+    const result = await rerun.done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(await sha256File(join(root, 'in', 'client-kill.bin')), sourceSha);
+    const resumedBytes = proxy.bytesSince(mark, 'clientToServer');
+    const bound = resumeBound(heldAtLeast);
+    t.diagnostic(`resumed run sent ${resumedBytes} bytes client->server; bound ${bound}; ${result.stderr.trim()}`);
+    assert.ok(resumedBytes <= bound, `resumed run sent ${resumedBytes} bytes, bound ${bound}`);
+    assert.match(result.stderr, /resumed from \d+/);
+  });
+
+  test('--retries 0 fails fast on a cut connection with the network exit code 5 and leaves no file', async () => {
+    const root = join(dir, 'root-fail-fast');
+    const source = join(dir, 'fail-fast.bin');
+    await writeRandomFile(source, FILE_BYTES);
+    const server = await serve(root);
+    const proxy = await proxyTo(server);
+    proxy.setPlan({ cut: { afterBytes: 100_000 } });
+    const send = spawnFerry(sendArgs(source, proxy, 'in', ['--retries', '0']));
+    children.push(send);
+    const result = await send.done;
+    assert.equal(result.code, 5, result.stderr);
+    assert.match(result.stderr, /CONNECTION_CLOSED/);
+    assert.equal(proxy.connections.length, 1, 'no second connection');
+    assert.deepEqual(await readdir(join(root, 'in')), []);
+  });
+});

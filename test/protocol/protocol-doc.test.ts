@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { PAIR_MESSAGE_TYPES } from '../../src/crypto/index.js';
+import { ERROR_CODES, type ErrorSpec } from '../../src/errors/index.js';
+import { MESSAGE_TYPE_CODES } from '../../src/protocol/index.js';
+
+// docs/PROTOCOL.md is normative; these tests keep its tables and the code's tables from drifting apart.
+const PROTOCOL = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
+
+/** The text of the section whose heading starts with `heading`, up to the next heading of any level. */
+function section(heading: string): string {
+  const lines = PROTOCOL.split('\n');
+  const start = lines.findIndex((line) => line.startsWith(heading));
+  assert.ok(start >= 0, `PROTOCOL.md has no heading ${heading}`);
+  const end = lines.findIndex((line, i) => i > start && line.startsWith('#'));
+  return lines.slice(start + 1, end < 0 ? undefined : end).join('\n');
+}
+
+/** The cells of every table row in `text` whose first cell matches `firstCell`. */
+function rows(text: string, firstCell: RegExp): string[][] {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('|'))
+    .map((line) =>
+      line
+        .slice(1, line.lastIndexOf('|'))
+        .split('|')
+        .map((cell) => cell.trim()),
+    )
+    .filter((cells) => firstCell.test(cells[0] ?? ''));
+}
+
+// Pairing messages (PROTOCOL.md §12.4) are listed in §5 too but are built and read by crypto/'s pairing
+// handshake, which owns their codes; every other type belongs to MESSAGE_TYPE_CODES.
+function codeTables(): [string, number][] {
+  const merged = new Map<string, number>(Object.entries(MESSAGE_TYPE_CODES));
+  for (const [name, code] of Object.entries(PAIR_MESSAGE_TYPES)) {
+    assert.equal(merged.get(name) ?? code, code, `${name} has two codes`);
+    merged.set(name, code);
+  }
+  return [...merged].sort(([a], [b]) => a.localeCompare(b));
+}
+
+function documentedTypes(heading: string): [string, number][] {
+  const fromDoc = rows(section(heading), /^0x[0-9a-f]{2}$/i).map(
+    ([code, name]) => [name as string, Number.parseInt(code as string, 16)] as [string, number],
+  );
+  assert.equal(
+    new Set(fromDoc.map(([name]) => name)).size,
+    fromDoc.length,
+    `a name appears twice in ${heading}`,
+  );
+  assert.equal(
+    new Set(fromDoc.map(([, code]) => code)).size,
+    fromDoc.length,
+    `a code appears twice in ${heading}`,
+  );
+  return fromDoc.sort(([a], [b]) => a.localeCompare(b));
+}
+
+test('the message table of PROTOCOL.md §5 names exactly the types and codes of the code', () => {
+  assert.deepEqual(documentedTypes('## 5. Messages'), codeTables());
+});
+
+test('the pairing table of PROTOCOL.md §12.4 names exactly the codes of PAIR_MESSAGE_TYPES', () => {
+  assert.deepEqual(
+    documentedTypes('### 12.4'),
+    Object.entries(PAIR_MESSAGE_TYPES).sort(([a], [b]) => a.localeCompare(b)),
+  );
+});
+
+test('the error table of PROTOCOL.md §8 lists exactly the wire codes of ERROR_CODES', () => {
+  const table = rows(section('## 8. Error codes'), /^0x[0-9a-f]{4}$/i);
+  const fromDoc = table.map(([wire, code, retryable]) => {
+    assert.ok(retryable === 'yes' || retryable === 'no', `§8 ${code}: retryable is ${retryable}`);
+    return { code, wire: Number.parseInt(wire as string, 16), retryable: retryable === 'yes' };
+  });
+  const fromCode = (Object.entries(ERROR_CODES) as [string, ErrorSpec][])
+    .filter(([, spec]) => spec.wire !== null)
+    .map(([code, spec]) => ({ code, wire: spec.wire, retryable: spec.retryable }));
+  const byWire = (a: { wire: number | null }, b: { wire: number | null }): number =>
+    (a.wire ?? 0) - (b.wire ?? 0);
+  assert.deepEqual(fromDoc.sort(byWire), fromCode.sort(byWire));
+});
+
+test('the PROTOCOL.md table parser finds the rows it is meant to', () => {
+  // Guards the two tests above against passing on an empty parse.
+  assert.ok(rows(section('## 5. Messages'), /^0x/).length >= 20);
+  assert.ok(rows(section('## 8. Error codes'), /^0x/).length >= 15);
+});

@@ -1,0 +1,105 @@
+// The partial sweeper: abandoned partial transfers are removed after partialMaxAgeMs; recent ones and ones
+// a live session holds are kept. The clock is injected (`server.sweepPartials(now)`), no timer runs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generateKeyPair } from '../../src/crypto/index.js';
+import { FerryServer } from '../../src/server/index.js';
+import { sendFiles } from '../../src/client/index.js';
+import { PERMISSION_UPLOAD } from '../../src/protocol/index.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { writeRandomFile } from '../helpers/random-file.js';
+
+const MAX_AGE_MS = 60_000;
+const OLD_ID = 'a'.repeat(32);
+const RECENT_ID = 'b'.repeat(32);
+
+test('the sweeper removes partials older than maxAge, keeps newer ones, ones a live session holds, and files it does not own', async (t) => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  t.after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  });
+  const dir = await makeTempDir('ferry-sweeper-');
+  cleanups.push(() => removeTempDir(dir));
+  const serverIdentity = generateKeyPair();
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    host: '127.0.0.1',
+    port: 0,
+    identity: serverIdentity,
+    authorize: () => ({ permissions: PERMISSION_UPLOAD }),
+    durableBatchBytes: 4096,
+    partialMaxAgeMs: MAX_AGE_MS,
+    partialSweepIntervalMs: 0,
+  });
+  cleanups.push(() => server.close());
+  const partialDir = join(server.root, '.ferry', 'partial');
+
+  // A live session holds a transfer: its data stops at 40 % (the server->client direction still flows).
+  const fileBytes = 256 * 1024;
+  const source = join(dir, 'held.bin');
+  await writeRandomFile(source, fileBytes);
+  const proxy = await FaultProxy.start({
+    target: server.address,
+    plan: { stall: { afterBytes: fileBytes * 0.4, freeze: 'one' } },
+  });
+  const heldClient = sendFiles({
+    server: proxy.address,
+    files: [source],
+    identity: generateKeyPair(),
+    verifyServer: () => undefined,
+    chunkBytes: 4096,
+    stallTimeoutMs: 60_000,
+    retry: { retries: 0 },
+  }).catch(() => undefined);
+  cleanups.push(() => heldClient);
+  cleanups.push(() => proxy.close());
+  const connection = await proxy.connection(0);
+  await connection.waitForFrames('serverToClient', 3); // handshake 2, WELCOME, PUT_ACCEPT: claimed
+  await connection.stalled;
+  const [heldState] = (await readdir(partialDir)).filter((n) => n.endsWith('.state'));
+  assert.ok(heldState, 'the held transfer has a partial');
+  const heldId = heldState.slice(0, 32);
+
+  // Abandoned partials, written directly, with their files' mtimes set by hand.
+  const now = Date.now();
+  for (const [id, ageMs] of [
+    [OLD_ID, 10 * MAX_AGE_MS],
+    [RECENT_ID, MAX_AGE_MS / 2],
+  ] as const) {
+    for (const suffix of ['.part', '.state']) {
+      await writeFile(join(partialDir, id + suffix), 'x');
+      const when = new Date(now - ageMs);
+      await utimes(join(partialDir, id + suffix), when, when);
+    }
+  }
+  // The old one's .state.tmp (a crash mid-rewrite) goes with it; a file the sweeper does not own stays.
+  await writeFile(join(partialDir, `${OLD_ID}.state.tmp`), 'x');
+  await utimes(
+    join(partialDir, `${OLD_ID}.state.tmp`),
+    new Date(now - 10 * MAX_AGE_MS),
+    new Date(now - 10 * MAX_AGE_MS),
+  );
+  await writeFile(join(partialDir, 'notes.txt'), 'not a partial');
+  await utimes(join(partialDir, 'notes.txt'), new Date(0), new Date(0));
+
+  assert.deepEqual(await server.sweepPartials(now), [OLD_ID]);
+  const afterFirst = await readdir(partialDir);
+  assert.ok(!afterFirst.some((n) => n.startsWith(OLD_ID)), `old partial gone: ${afterFirst.join(', ')}`);
+  assert.ok(
+    afterFirst.includes(`${RECENT_ID}.part`) && afterFirst.includes(`${RECENT_ID}.state`),
+    'recent partial kept',
+  );
+  assert.ok(
+    afterFirst.includes(`${heldId}.part`) && afterFirst.includes(`${heldId}.state`),
+    'held partial kept',
+  );
+  assert.ok(afterFirst.includes('notes.txt'));
+
+  // Much later: the recent one is old now too, but the held one is kept however old it looks.
+  assert.deepEqual(await server.sweepPartials(now + 100 * MAX_AGE_MS), [RECENT_ID]);
+  const afterSecond = await readdir(partialDir);
+  assert.deepEqual(afterSecond.sort(), [`${heldId}.part`, `${heldId}.state`, 'notes.txt'].sort());
+});

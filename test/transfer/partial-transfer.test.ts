@@ -1,0 +1,279 @@
+// PartialTransfer: the receiving side of one transfer on disk (PROTOCOL.md §5.5, §9.2, §9.3).
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { open, readFile, readdir, writeFile } from 'node:fs/promises';
+import { readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ChunkLog,
+  PartialTransfer,
+  resolveUnderRoot,
+  type PartialTransferOptions,
+} from '../../src/transfer/index.js';
+import { fileDigest } from '../../src/protocol/index.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+const CHUNK_BYTES = 4096;
+const SIZE = 4 * CHUNK_BYTES + 100; // five chunks, the last one short
+
+interface Fixture {
+  dir: string;
+  content: Buffer;
+  hashes: Buffer[];
+  digest: Buffer;
+  options(extra?: Partial<PartialTransferOptions>): PartialTransferOptions;
+  dataPath: string;
+  logPath: string;
+}
+
+async function fixture(t: TestContext): Promise<Fixture> {
+  const dir = await makeTempDir('ferry-partial-');
+  t.after(() => removeTempDir(dir));
+  const content = randomBytes(SIZE);
+  const hashes = Array.from({ length: Math.ceil(SIZE / CHUNK_BYTES) }, (_, i) =>
+    createHash('sha256').update(chunkOf(content, i)).digest(),
+  );
+  const dataPath = join(dir, 'id.part');
+  const logPath = join(dir, 'id.state');
+  return {
+    dir,
+    content,
+    hashes,
+    digest: fileDigest(SIZE, CHUNK_BYTES, hashes),
+    dataPath,
+    logPath,
+    options: (extra = {}) => ({
+      dataPath,
+      logPath,
+      size: SIZE,
+      mtimeMs: 1_700_000_000_000,
+      chunkBytes: CHUNK_BYTES,
+      fresh: false,
+      durableBatchBytes: CHUNK_BYTES,
+      ...extra,
+    }),
+  };
+}
+
+function chunkOf(content: Buffer, index: number): Buffer {
+  return content.subarray(index * CHUNK_BYTES, Math.min(content.length, (index + 1) * CHUNK_BYTES));
+}
+
+/** Sends chunk `index` as two PUT_DATA pieces and a PUT_CHUNK. */
+async function receiveChunk(
+  partial: PartialTransfer,
+  f: Fixture,
+  index: number,
+  hash = f.hashes[index]!,
+): Promise<void> {
+  const chunk = chunkOf(f.content, index);
+  const half = Math.floor(chunk.length / 2);
+  await partial.writeData(index * CHUNK_BYTES, chunk.subarray(0, half));
+  await partial.writeData(index * CHUNK_BYTES + half, chunk.subarray(half));
+  partial.completeChunk(index, hash);
+}
+
+async function loggedIndices(logPath: string): Promise<number[]> {
+  return ((await ChunkLog.load(logPath))?.entries ?? []).map((e) => e.index);
+}
+
+test('PartialTransfer logs a chunk only after flushing, and fdatasyncs its data before writing the log entry', async (t) => {
+  const f = await fixture(t);
+  const calls = await spyOnFileHandles(t);
+  // A batch larger than the file: nothing becomes durable until close().
+  const partial = await PartialTransfer.open(f.options({ durableBatchBytes: 1 << 20 }));
+  calls.length = 0;
+  await receiveChunk(partial, f, 0);
+  await receiveChunk(partial, f, 1);
+  assert.deepEqual(await loggedIndices(f.logPath), [], 'verified but not yet durable: not in the log');
+  assert.equal(partial.verifiedBytes, 0, 'not counted as held before it is durable');
+  await partial.close();
+  assert.deepEqual(await loggedIndices(f.logPath), [0, 1], 'logged by the flush');
+
+  // Order on disk: every write to the log comes after a datasync of the data written before it.
+  let dataDirty = false;
+  let logWrites = 0;
+  for (const call of calls) {
+    if (call.path === f.dataPath && call.op === 'write') dataDirty = true;
+    if (call.path === f.dataPath && (call.op === 'datasync' || call.op === 'sync')) dataDirty = false;
+    if (call.path === f.logPath && call.op === 'write') {
+      logWrites++;
+      assert.equal(
+        dataDirty,
+        false,
+        `log written while data was not yet flushed: ${JSON.stringify(calls.map((c) => `${c.op}:${c.path.endsWith('.part') ? 'part' : 'state'}`))}`,
+      );
+    }
+  }
+  assert.ok(logWrites > 0, 'the log was written through a file handle');
+});
+
+test('PartialTransfer reports durable progress per batch, and the log holds exactly what it reported', async (t) => {
+  const f = await fixture(t);
+  const durable: number[] = [];
+  let wake: () => void = () => undefined;
+  const partial = await PartialTransfer.open(
+    f.options({
+      onDurable: (bytes) => {
+        durable.push(bytes);
+        wake();
+      },
+    }),
+  );
+  for (const index of [0, 1, 2]) {
+    const flushed = new Promise<void>((resolve) => (wake = resolve));
+    await receiveChunk(partial, f, index);
+    await flushed;
+    assert.deepEqual(
+      await loggedIndices(f.logPath),
+      Array.from({ length: index + 1 }, (_, i) => i),
+    );
+  }
+  assert.deepEqual(durable, [CHUNK_BYTES, 2 * CHUNK_BYTES, 3 * CHUNK_BYTES]);
+  assert.equal(partial.verifiedBytes, 3 * CHUNK_BYTES);
+  await partial.close();
+});
+
+test('PartialTransfer resumes the logged chunks, and re-verification drops a chunk changed on disk', async (t) => {
+  const f = await fixture(t);
+  const first = await PartialTransfer.open(f.options());
+  for (const index of [0, 1, 2, 3]) await receiveChunk(first, f, index);
+  await first.close();
+
+  const handle = await open(f.dataPath, 'r+');
+  await handle.write(Buffer.from([f.content[CHUNK_BYTES + 7]! ^ 0x80]), 0, 1, CHUNK_BYTES + 7); // inside chunk 1
+  await handle.close();
+
+  const resumed = await PartialTransfer.open(f.options());
+  assert.deepEqual(resumed.heldRanges(), [
+    { first: 0, count: 1 },
+    { first: 2, count: 2 },
+  ]);
+  assert.equal(resumed.verifiedBytes, 3 * CHUNK_BYTES);
+  assert.equal(resumed.restarted, false);
+  assert.deepEqual(
+    await loggedIndices(f.logPath),
+    [0, 2, 3],
+    'the log is rewritten without the changed chunk',
+  );
+  await receiveChunk(resumed, f, 1);
+  await receiveChunk(resumed, f, 4);
+  const target = await resolveUnderRoot(f.dir, ['final.bin'], { createDirs: true });
+  assert.deepEqual(await resumed.finish(f.digest, target, { mode: 0o644, overwrite: false }), f.digest);
+  assert.deepEqual(await readFile(target.path), f.content);
+});
+
+test('PartialTransfer restarts from nothing when the offer describes another source, and on FRESH', async (t) => {
+  const f = await fixture(t);
+  const first = await PartialTransfer.open(f.options());
+  for (const index of [0, 1]) await receiveChunk(first, f, index);
+  await first.close();
+
+  const otherSource = await PartialTransfer.open(f.options({ mtimeMs: 1_700_000_000_001 }));
+  assert.equal(otherSource.restarted, true, 'RESTARTED: a partial of another version was discarded');
+  assert.deepEqual(otherSource.heldRanges(), []);
+  for (const index of [0, 1]) await receiveChunk(otherSource, f, index);
+  await otherSource.close();
+
+  const fresh = await PartialTransfer.open(f.options({ mtimeMs: 1_700_000_000_001, fresh: true }));
+  assert.deepEqual(fresh.heldRanges(), [], 'FRESH drops the held chunks');
+  assert.equal(fresh.restarted, false);
+  await fresh.close();
+});
+
+test('PartialTransfer fails a chunk whose hash does not match its bytes with CHUNK_MISMATCH and does not hold it', async (t) => {
+  const f = await fixture(t);
+  const partial = await PartialTransfer.open(f.options());
+  await receiveChunk(partial, f, 0);
+  await assert.rejects(receiveChunk(partial, f, 1, f.hashes[2]), { code: 'CHUNK_MISMATCH' });
+  await partial.close();
+  assert.deepEqual(await loggedIndices(f.logPath), [0]);
+});
+
+test('PartialTransfer enforces chunk order: a gap, an overlap or a write across a chunk end is MESSAGE_MALFORMED', async (t) => {
+  const f = await fixture(t);
+  const partial = await PartialTransfer.open(f.options());
+  await assert.rejects(
+    partial.writeData(100, Buffer.alloc(10)),
+    { code: 'MESSAGE_MALFORMED' },
+    'not at a chunk start',
+  );
+  await partial.writeData(0, chunkOf(f.content, 0).subarray(0, 100));
+  await assert.rejects(partial.writeData(200, Buffer.alloc(10)), { code: 'MESSAGE_MALFORMED' }, 'a gap');
+  await assert.rejects(
+    partial.writeData(100, Buffer.alloc(CHUNK_BYTES)),
+    { code: 'MESSAGE_MALFORMED' },
+    'across the chunk end',
+  );
+  assert.throws(
+    () => partial.completeChunk(0, f.hashes[0]!),
+    { code: 'MESSAGE_MALFORMED' },
+    'chunk not complete',
+  );
+  await partial.close();
+});
+
+test('PartialTransfer with a wrong file digest fails with DIGEST_MISMATCH and nothing appears under the final name', async (t) => {
+  const f = await fixture(t);
+  const partial = await PartialTransfer.open(f.options());
+  for (let index = 0; index < f.hashes.length; index++) await receiveChunk(partial, f, index);
+  const target = await resolveUnderRoot(f.dir, ['out', 'final.bin'], { createDirs: true });
+  const wrong = Buffer.from(f.digest);
+  wrong[0]! ^= 1;
+  await assert.rejects(partial.finish(wrong, target, { mode: 0o644, overwrite: false }), {
+    code: 'DIGEST_MISMATCH',
+  });
+  assert.deepEqual(await readdir(join(f.dir, 'out')), [], 'no file under the final name');
+});
+
+test('PartialTransfer never clobbers an existing destination without overwrite (FILE_EXISTS), and replaces it with overwrite', async (t) => {
+  const f = await fixture(t);
+  const target = await resolveUnderRoot(f.dir, ['existing.bin'], { createDirs: true });
+  await writeFile(target.path, 'the old content');
+
+  const refused = await PartialTransfer.open(f.options());
+  for (let index = 0; index < f.hashes.length; index++) await receiveChunk(refused, f, index);
+  await assert.rejects(refused.finish(f.digest, target, { mode: 0o644, overwrite: false }), {
+    code: 'FILE_EXISTS',
+  });
+  assert.equal(await readFile(target.path, 'utf8'), 'the old content');
+  await refused.close().catch(() => undefined);
+
+  const replacing = await PartialTransfer.open(f.options({ fresh: true }));
+  for (let index = 0; index < f.hashes.length; index++) await receiveChunk(replacing, f, index);
+  await replacing.finish(f.digest, target, { mode: 0o644, overwrite: true });
+  assert.deepEqual(await readFile(target.path), f.content);
+  assert.deepEqual(
+    (await readdir(f.dir)).filter((n) => n.startsWith('id.')),
+    [],
+    'the partial files are gone',
+  );
+});
+
+/** Records file-handle writes and flushes, by path (from /proc/self/fd), until the test ends. */
+async function spyOnFileHandles(t: TestContext): Promise<Array<{ op: string; path: string }>> {
+  const dir = await makeTempDir('ferry-spy-');
+  const probe = await open(join(dir, 'probe'), 'w');
+  const proto = Object.getPrototypeOf(probe) as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  await probe.close();
+  await removeTempDir(dir);
+  const calls: Array<{ op: string; path: string }> = [];
+  for (const op of ['write', 'writeFile', 'datasync', 'sync']) {
+    const original = proto[op]!;
+    proto[op] = function (this: { fd: number }, ...args: unknown[]) {
+      let path = '?';
+      try {
+        path = readlinkSync(`/proc/self/fd/${this.fd}`);
+      } catch {
+        // closed meanwhile
+      }
+      calls.push({ op, path });
+      return original.apply(this, args);
+    };
+    t.after(() => {
+      proto[op] = original;
+    });
+  }
+  return calls;
+}
