@@ -45,6 +45,14 @@ export class SecureChannel {
 
   /** Receives, authenticates and decodes the next message. */
   async receive(): Promise<Message> {
+    return decodeMessage(await this.receivePlaintext());
+  }
+
+  /**
+   * Receives and authenticates the next record and returns its plaintext undecoded: for messages that
+   * `decodeMessage` does not know, such as pairing's (PROTOCOL.md §12.4), whose owner parses them.
+   */
+  async receivePlaintext(): Promise<Buffer> {
     const record = await this.#socket.nextRecord();
     // PROTOCOL.md §4.1: a record must hold at least a 1-byte message and the tag.
     if (record.length < MIN_RECORD_BYTES) {
@@ -63,7 +71,7 @@ export class SecureChannel {
       this.close(err instanceof FerryError ? err : new FerryError('DECRYPT_FAILED'));
       throw err;
     }
-    return decodeMessage(plaintext);
+    return plaintext;
   }
 
   /** Flushes what was written and half-closes, so the peer reads every record before the end. */
@@ -85,9 +93,9 @@ export class SecureChannel {
 
   #writeSealed(plaintext: Buffer): boolean {
     if (this.#closed) throw this.#socket.error ?? new FerryError('CONNECTION_CLOSED', 'channel closed');
-    const ciphertext = this.#cipher.seal(plaintext);
+    const [body, tag] = this.#cipher.sealParts(plaintext);
     const header = Buffer.allocUnsafe(2);
-    writeFrameHeader(ciphertext.length, header, 0);
-    return this.#socket.write(header, ciphertext);
+    writeFrameHeader(body.length + tag.length, header, 0);
+    return this.#socket.write(header, body, tag);
   }
 }

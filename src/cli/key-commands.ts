@@ -94,7 +94,8 @@ export function registerKeyCommands(program: Command): void {
     });
 }
 
-function parsePermissions(text: string): Permission[] {
+/** Parses `--permissions upload,download` (either or both). */
+export function parsePermissions(text: string): Permission[] {
   const parts = text
     .split(',')
     .map((p) => p.trim())

@@ -6,6 +6,8 @@ import { registerSendCommand } from './send-command.js';
 import { registerDigestCommand } from './digest-command.js';
 import { registerGetCommand } from './get-command.js';
 import { registerLsCommand } from './ls-command.js';
+import { registerInviteCommands } from './invite-command.js';
+import { registerPairCommand } from './pair-command.js';
 import { reportError } from './report-error.js';
 import type { GlobalOptions } from './cli-context.js';
 
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   registerGetCommand(program);
   registerLsCommand(program);
   registerDigestCommand(program);
+  registerInviteCommands(program);
+  registerPairCommand(program);
   // `--home` and `--debug` also work after the subcommand name (`ferry id --home DIR`).
   for (const command of program.commands) {
     command

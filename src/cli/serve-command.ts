@@ -74,6 +74,8 @@ export function registerServeCommand(program: Command): void {
         idleTimeoutMs: parseMs(flags.idleTimeout, '--idle-timeout'),
         durableBatchBytes: parseByteSize(flags.durableBatch),
         partialMaxAgeMs: parseMs(flags.partialMaxAge, '--partial-max-age'),
+        // `ferry invite` on this home works without a restart: the invite store is read at pairing time.
+        pairing: { homeDir: home },
       });
       const id = formatFerryId(keyPair.publicKey);
       process.stdout.write(

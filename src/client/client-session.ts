@@ -194,7 +194,8 @@ export class ClientSession {
   }
 }
 
-function connectSocket(
+/** Opens the TCP connection to `address` within `timeoutMs` (TIMEOUT), or fails with a network error. */
+export function connectSocket(
   address: ServerAddress,
   timeoutMs: number,
   signal: AbortSignal | undefined,

@@ -1,20 +1,16 @@
 import { chmod, lstat, mkdir, readlink, rename, rm, symlink, utimes, lutimes } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { FerryError } from '../errors/index.js';
+import { FerryError, toFerryError } from '../errors/index.js';
 import { MAX_PIPELINED, parseRemotePath } from '../protocol/index.js';
 import { assertLinkStaysInside, resolveUnderRoot } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { beginDownload, type DownloadResult } from './download-file.js';
 import { listRemote } from './list-remote.js';
-import { withRetries, type ConnectOptions, type SessionEvent } from './send-files.js';
+import { withRetries, type ConnectOptions } from './send-files.js';
+import { OpenTransfers, type TransferEvent } from './transfer-events.js';
 
-/** What happens during `getFiles`. */
-export type GetEvent =
-  | SessionEvent
-  | { type: 'download-started'; remotePath: string; localPath: string; size: number; heldBytes: number }
-  | { type: 'download-progress'; remotePath: string; verifiedBytes: number; size: number }
-  | { type: 'download-finished'; remotePath: string; localPath: string; result: DownloadResult }
-  | { type: 'entry-skipped'; path: string; reason: string };
+/** What happens during `getFiles`: the one client event stream (see {@link TransferEvent}). */
+export type GetEvent = TransferEvent;
 
 export interface GetFilesOptions extends ConnectOptions {
   /** Remote files, or with `recursive` files or directories ('/'-separated, '' for the client's root). */
@@ -25,7 +21,7 @@ export interface GetFilesOptions extends ConnectOptions {
   chunkBytes?: number;
   overwrite?: boolean;
   durableBatchBytes?: number;
-  onEvent?: (event: GetEvent) => void;
+  onEvent?: (event: TransferEvent) => void;
 }
 
 /** One download as planned from the request and the server's listing. */
@@ -53,18 +49,25 @@ export async function getFiles(options: GetFilesOptions): Promise<DownloadResult
   await mkdir(localDir, { recursive: true });
   const emit = options.onEvent ?? (() => undefined);
   let plan: GetPlan | undefined;
-  const results = await withRetries<DownloadResult>(options, emit, async (session, done, noteProgress) => {
-    plan ??= await planDownloads(session, options, emit);
-    await runDownloads(session, plan, localDir, done, options, emit, noteProgress);
-  });
-  if (plan) await finishTree(plan, localDir, options, emit);
-  return results;
+  const open = new OpenTransfers();
+  try {
+    const results = await withRetries<DownloadResult>(options, emit, async (session, done, noteProgress) => {
+      plan ??= await planDownloads(session, options, emit);
+      await runDownloads(session, plan, localDir, done, options, { emit, open, noteProgress });
+    });
+    if (plan) await finishTree(plan, localDir, options, emit);
+    return results;
+  } catch (err) {
+    const error = toFerryError(err);
+    open.failAll(emit, error.code, error.message);
+    throw error;
+  }
 }
 
 async function planDownloads(
   session: ClientSession,
   options: GetFilesOptions,
-  emit: (event: GetEvent) => void,
+  emit: (event: TransferEvent) => void,
 ): Promise<GetPlan> {
   const plan: GetPlan = { files: [], dirs: [], links: [] };
   for (const remotePath of options.remotePaths) {
@@ -108,8 +111,7 @@ async function runDownloads(
   localDir: string,
   done: DownloadResult[],
   options: GetFilesOptions,
-  emit: (event: GetEvent) => void,
-  noteProgress: () => void,
+  { emit, open, noteProgress }: DownloadReporting,
 ): Promise<void> {
   const inFlight: Array<{ index: number; done: Promise<DownloadResult> }> = [];
   const settleOldest = async (): Promise<void> => {
@@ -123,19 +125,34 @@ async function runDownloads(
       if (inFlight.length >= MAX_PIPELINED) await settleOldest();
       const job = plan.files[index]!;
       const target = await resolveUnderRoot(localDir, job.local, { createDirs: true });
-      const { remotePath } = job;
-      const pending = await beginDownload(session, remotePath, target, {
+      const subject = { direction: 'download', file: target.path, remotePath: job.remotePath } as const;
+      open.begin(subject);
+      const pending = await beginDownload(session, subject.remotePath, target, {
         chunkBytes: options.chunkBytes,
         overwrite: options.overwrite,
         durableBatchBytes: options.durableBatchBytes,
-        onStarted: (info) => emit({ type: 'download-started', remotePath, localPath: target.path, ...info }),
+        onStarted: ({ size, heldBytes }) => {
+          emit({ type: 'transfer-started', ...subject, size, heldBytes, restarted: false });
+          if (heldBytes > 0 && heldBytes < size)
+            emit({ type: 'transfer-resumed', ...subject, size, fromBytes: heldBytes });
+        },
         onVerified: (verifiedBytes, size) => {
           noteProgress();
-          emit({ type: 'download-progress', remotePath, verifiedBytes, size });
+          emit({ type: 'progress', ...subject, verifiedBytes, size });
         },
       });
       const tracked = pending.done.then((result) => {
-        emit({ type: 'download-finished', remotePath, localPath: target.path, result });
+        open.end(subject);
+        emit({
+          type: 'transfer-finished',
+          ...subject,
+          size: result.size,
+          digest: result.digest,
+          transferredBytes: result.receivedBytes,
+          resumedBytes: result.resumedBytes,
+          restarted: false,
+          identical: result.identical,
+        });
         return result;
       });
       tracked.catch(() => undefined);
@@ -147,12 +164,19 @@ async function runDownloads(
   }
 }
 
+/** What `runDownloads` reports to. */
+interface DownloadReporting {
+  emit: (event: TransferEvent) => void;
+  open: OpenTransfers;
+  noteProgress: () => void;
+}
+
 /** Creates links and empty directories, then gives directories their mode and mtime, deepest first. */
 async function finishTree(
   plan: GetPlan,
   localDir: string,
   options: GetFilesOptions,
-  emit: (event: GetEvent) => void,
+  emit: (event: TransferEvent) => void,
 ): Promise<void> {
   for (const dir of plan.dirs) {
     const target = await resolveUnderRoot(localDir, dir.local, { createDirs: true, allowDirectory: true });

@@ -31,5 +31,17 @@ export {
 } from './send-files.js';
 export { sendTree, type SendTreeOptions } from './send-tree.js';
 export { getFiles, type GetFilesOptions, type GetEvent } from './get-files.js';
+export {
+  type TransferEvent,
+  type TransferEventType,
+  type TransferDirection,
+  type TransferSubject,
+} from './transfer-events.js';
 export { listRemote } from './list-remote.js';
+export {
+  pairWithServer,
+  PAIRING_TIMEOUT_MS,
+  type PairWithServerOptions,
+  type PairingOutcome,
+} from './pair-with-server.js';
 export { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './retry-policy.js';

@@ -1,10 +1,11 @@
 import { basename } from 'node:path';
-import { FerryError, toFerryError, type ErrorCode } from '../errors/index.js';
-import type { KeyPair } from '../crypto/index.js';
+import { FerryError, toFerryError } from '../errors/index.js';
+import { formatFerryId, type KeyPair } from '../crypto/index.js';
 import { MAX_PIPELINED, joinRemotePath } from '../protocol/index.js';
 import { ClientSession, type ServerAddress } from './client-session.js';
 import { beginUpload, type UploadResult } from './upload-file.js';
 import { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './retry-policy.js';
+import { OpenTransfers, type SessionEvent, type TransferEvent } from './transfer-events.js';
 
 /** One thing to create on the server: a file's content, a directory, or a symbolic link. */
 export type UploadJob =
@@ -15,24 +16,10 @@ export type UploadJob =
 /** The outcome of one job. */
 export type JobResult = { kind: 'file'; result: UploadResult } | { kind: 'dir' } | { kind: 'link' };
 
-/** What happens during a send, for progress displays and `--json` output. */
-export type SendEvent =
-  | { type: 'session-opened'; serverPublicKey: Buffer; attempt: number }
-  | {
-      type: 'transfer-started';
-      file: string;
-      remotePath: string;
-      size: number;
-      heldBytes: number;
-      restarted: boolean;
-    }
-  | { type: 'progress'; file: string; verifiedBytes: number; size: number }
-  | { type: 'transfer-finished'; file: string; remotePath: string; result: UploadResult }
-  | { type: 'entry-created'; kind: 'dir' | 'link'; remotePath: string }
-  | { type: 'retrying'; attempt: number; delayMs: number; code: ErrorCode; message: string };
+/** What happens during a send: the one client event stream (see {@link TransferEvent}). */
+export type SendEvent = TransferEvent;
 
-/** Events every client operation emits about its sessions. */
-export type SessionEvent = Extract<SendEvent, { type: 'session-opened' | 'retrying' }>;
+export type { SessionEvent };
 
 /** How to reach and trust the server, shared by every client operation. */
 export interface ConnectOptions {
@@ -57,7 +44,7 @@ export interface SendFilesOptions extends ConnectOptions {
   overwrite?: boolean;
   /** Where chunk hashes are cached so a resume need not re-read what the server holds. */
   cacheDir?: string;
-  onEvent?: (event: SendEvent) => void;
+  onEvent?: (event: TransferEvent) => void;
 }
 
 /**
@@ -88,50 +75,82 @@ export async function runUploadJobs(
   options: SendFilesOptions,
 ): Promise<JobResult[]> {
   const emit = options.onEvent ?? (() => undefined);
-  return withRetries(options, emit, async (session, results, noteProgress) => {
-    const inFlight: Array<{ index: number; done: Promise<JobResult> }> = [];
-    const settleOldest = async (): Promise<void> => {
-      const oldest = inFlight.shift()!;
-      results[oldest.index] = await oldest.done;
-      noteProgress();
-    };
-    try {
-      for (let index = 0; index < jobs.length; index++) {
-        if (results[index] !== undefined) continue;
-        if (inFlight.length >= MAX_PIPELINED) await settleOldest();
-        const { done } = await beginJob(session, jobs[index]!, options, emit, noteProgress);
-        inFlight.push({ index, done });
+  const open = new OpenTransfers();
+  try {
+    return await withRetries(options, emit, async (session, results, noteProgress) => {
+      const inFlight: Array<{ index: number; done: Promise<JobResult> }> = [];
+      const settleOldest = async (): Promise<void> => {
+        const oldest = inFlight.shift()!;
+        results[oldest.index] = await oldest.done;
+        noteProgress();
+      };
+      try {
+        for (let index = 0; index < jobs.length; index++) {
+          if (results[index] !== undefined) continue;
+          if (inFlight.length >= MAX_PIPELINED) await settleOldest();
+          const { done } = await beginJob(session, jobs[index]!, options, { emit, open, noteProgress });
+          inFlight.push({ index, done });
+        }
+        while (inFlight.length > 0) await settleOldest();
+      } finally {
+        // Whatever is left failed with the session; nobody awaits it, so keep it from being "unhandled".
+        for (const job of inFlight) job.done.catch(() => undefined);
       }
-      while (inFlight.length > 0) await settleOldest();
-    } finally {
-      // Whatever is left failed with the session; nobody awaits it, so keep it from being "unhandled".
-      for (const job of inFlight) job.done.catch(() => undefined);
-    }
-  });
+    });
+  } catch (err) {
+    const error = toFerryError(err);
+    open.failAll(emit, error.code, error.message);
+    throw error;
+  }
+}
+
+/** What `beginJob` reports to. */
+interface JobReporting {
+  emit: (event: TransferEvent) => void;
+  open: OpenTransfers;
+  noteProgress: () => void;
 }
 
 async function beginJob(
   session: ClientSession,
   job: UploadJob,
   options: SendFilesOptions,
-  emit: (event: SendEvent) => void,
-  noteProgress: () => void,
+  { emit, open, noteProgress }: JobReporting,
 ): Promise<{ done: Promise<JobResult> }> {
   if (job.kind === 'file') {
-    const { localPath: file, remotePath } = job;
-    const pending = await beginUpload(session, file, remotePath, {
+    const subject = { direction: 'upload', file: job.localPath, remotePath: job.remotePath } as const;
+    let started = false;
+    open.begin(subject);
+    const pending = await beginUpload(session, subject.file, subject.remotePath, {
       chunkBytes: options.chunkBytes,
       overwrite: options.overwrite,
       signal: options.signal,
       cacheDir: options.cacheDir,
-      onAccepted: (info) => emit({ type: 'transfer-started', file, remotePath, ...info }),
+      onAccepted: ({ heldBytes, restarted, size }) => {
+        started = true;
+        emit({ type: 'transfer-started', ...subject, size, heldBytes, restarted });
+        if (heldBytes > 0) emit({ type: 'transfer-resumed', ...subject, size, fromBytes: heldBytes });
+      },
       onVerified: (verifiedBytes, size) => {
         noteProgress();
-        emit({ type: 'progress', file, verifiedBytes, size });
+        emit({ type: 'progress', ...subject, verifiedBytes, size });
       },
     });
     const done = pending.done.then((result): JobResult => {
-      emit({ type: 'transfer-finished', file, remotePath, result });
+      // An identical file is settled without an accept: it still gets its start, for displays' sake.
+      if (!started)
+        emit({ type: 'transfer-started', ...subject, size: result.size, heldBytes: 0, restarted: false });
+      open.end(subject);
+      emit({
+        type: 'transfer-finished',
+        ...subject,
+        size: result.size,
+        digest: result.digest,
+        transferredBytes: result.sentBytes,
+        resumedBytes: result.resumedBytes,
+        restarted: result.restarted,
+        identical: result.identical,
+      });
       return { kind: 'file', result };
     });
     done.catch(() => undefined);
@@ -184,7 +203,12 @@ export async function withRetries<R>(
     let progressed = false;
     try {
       session = await ClientSession.connect(options.server, options);
-      emit({ type: 'session-opened', serverPublicKey: session.serverPublicKey, attempt });
+      emit({
+        type: 'session-opened',
+        serverPublicKey: session.serverPublicKey,
+        serverId: formatFerryId(session.serverPublicKey),
+        attempt,
+      });
       await work(session, results, () => {
         progressed = true;
       });
@@ -193,6 +217,7 @@ export async function withRetries<R>(
     } catch (err) {
       const error = options.signal?.aborted ? new FerryError('ABORTED') : toFerryError(err);
       session?.close(error);
+      if (error.code === 'STALLED') emit({ type: 'stalled', attempt, message: error.message });
       failures = progressed ? 1 : failures + 1;
       if (!error.retryable || failures > policy.retries) throw error;
       const delayMs = retryDelayMs(failures, policy);

@@ -4,6 +4,7 @@ import {
   DEFAULT_CHUNK_BYTES,
   FileDigestBuilder,
   HASH_BYTES,
+  PUT_DATA_HEADER_BYTES,
   chunkCount,
   chunkLength,
   haveDigest,
@@ -251,6 +252,7 @@ function sendOffer(
 
 function dataSink(session: ClientSession, ref: number): Parameters<typeof streamChunks>[1]['sink'] {
   return {
+    headerBytes: PUT_DATA_HEADER_BYTES,
     writeDataHeader: (target, fileOffset) => writePutDataHeader(target, 0, ref, fileOffset),
     sendData: (plaintext) => session.channel.sendPlaintext(plaintext),
     sendChunk: (index, chunkHash) => session.send({ type: 'PUT_CHUNK', ref, index, chunkHash }),

@@ -61,16 +61,26 @@ export class CipherState {
    * returns a copy of the plaintext (spec §5.1), as the first handshake messages require.
    */
   encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Buffer {
+    const [body, tag] = this.encryptWithAdParts(ad, plaintext);
+    return tag.length === 0 ? body : Buffer.concat([body, tag], body.length + tag.length);
+  }
+
+  /**
+   * EncryptWithAd returning the ciphertext body and the tag separately, so a caller that writes them to a
+   * socket can gather them instead of copying both into one buffer (the hot path of every file record).
+   * Without a key the body is a copy of the plaintext and the tag is empty.
+   */
+  encryptWithAdParts(ad: Uint8Array, plaintext: Uint8Array): [Buffer, Buffer] {
     const key = this.#key;
-    if (key === null) return Buffer.from(plaintext);
+    if (key === null) return [Buffer.from(plaintext), EMPTY];
     const nonce = this.#currentNonce();
     const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: AEAD_TAG_BYTES });
     cipher.setAAD(ad);
     const body = cipher.update(plaintext);
     cipher.final();
-    const out = Buffer.concat([body, cipher.getAuthTag()], body.length + AEAD_TAG_BYTES);
+    const tag = cipher.getAuthTag();
     this.#advance();
-    return out;
+    return [body, tag];
   }
 
   /**

@@ -55,10 +55,16 @@ export class SessionCipher {
 
   /** Encrypts one record: returns ciphertext || 16-byte tag. */
   seal(plaintext: Uint8Array): Buffer {
+    const [body, tag] = this.sealParts(plaintext);
+    return Buffer.concat([body, tag], body.length + tag.length);
+  }
+
+  /** Encrypts one record, returning the ciphertext and its 16-byte tag separately (for gathered writes). */
+  sealParts(plaintext: Uint8Array): [Buffer, Buffer] {
     this.#assertOpen();
-    let ciphertext: Buffer;
+    let ciphertext: [Buffer, Buffer];
     try {
-      ciphertext = this.#send.encryptWithAd(EMPTY, plaintext);
+      ciphertext = this.#send.encryptWithAdParts(EMPTY, plaintext);
     } catch (err) {
       throw this.#closeIfExhausted(err);
     }

@@ -2,9 +2,11 @@ import { FerryError } from '../errors/index.js';
 import {
   ChunkSet,
   FileDigestBuilder,
+  GET_DATA_HEADER_BYTES,
   HASH_BYTES,
   PERMISSION_DOWNLOAD,
   chunkCount,
+  chunkLength,
   haveDigest,
   writeGetDataHeader,
   type GetRequestMessage,
@@ -44,21 +46,41 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
       mode: source.mode,
       heldAccepted,
     });
+    let verifiedBytes = 0;
+    for (const index of held) verifiedBytes += chunkLength(index, source.size, chunkBytes);
+    io.events.transferStarted(request.ref, {
+      direction: 'download',
+      path: request.path,
+      size: source.size,
+      heldBytes: verifiedBytes,
+      restarted: false,
+    });
     const sent = await streamChunks(source, {
       chunkBytes,
       skip: held,
       hashes,
       sink: {
+        headerBytes: GET_DATA_HEADER_BYTES,
         writeDataHeader: (target, fileOffset) => writeGetDataHeader(target, 0, request.ref, fileOffset),
         sendData: (plaintext) => io.sendPlaintext(plaintext),
-        sendChunk: (index, chunkHash) => io.send({ type: 'GET_CHUNK', ref: request.ref, index, chunkHash }),
+        sendChunk: async (index, chunkHash) => {
+          await io.send({ type: 'GET_CHUNK', ref: request.ref, index, chunkHash });
+          verifiedBytes += chunkLength(index, source.size, chunkBytes);
+          io.events.transferProgress(request.ref, verifiedBytes);
+        },
       },
     });
     await source.assertUnchanged();
     const builder = new FileDigestBuilder(source.size, chunkBytes);
     for (let i = 0; i < count; i++)
       builder.addChunkHash(hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES));
-    await io.send({ type: 'GET_END', ref: request.ref, fileDigest: builder.digest() });
+    const digest = builder.digest();
+    await io.send({ type: 'GET_END', ref: request.ref, fileDigest: digest });
+    io.events.transferFinished(request.ref, {
+      digest,
+      transferredBytes: sent,
+      identical: request.verifyOnly,
+    });
     return sent;
   } finally {
     await source.close();

@@ -9,6 +9,8 @@ import { DEFAULT_PORT, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { ServerSession } from './server-session.js';
 import type { Authorize } from './session-io.js';
 import { TransferRegistry } from './transfer-registry.js';
+import { ServerEvents } from './server-events.js';
+import { PairingAdmission, type PairingOptions } from './pairing-admission.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
 
 /** PROTOCOL.md §10: a session that sends nothing for this long is closed. */
@@ -35,6 +37,8 @@ export interface ServeOptions {
   partialSweepIntervalMs?: number;
   logger?: Logger;
   signal?: AbortSignal;
+  /** Accept pairing sessions (mode 1, PROTOCOL.md §12) against this home's invites; off when absent. */
+  pairing?: PairingOptions;
 }
 
 /** A running ferry server. */
@@ -44,6 +48,8 @@ export class FerryServer {
   readonly #abort = new AbortController();
   readonly #running = new Set<Promise<void>>();
   readonly publicKey: Buffer;
+  /** Sessions and transfers as they happen (see ServerEvent), for dashboards and logs. */
+  readonly events = new ServerEvents();
   readonly root: string;
   readonly #partialDir: string;
   readonly #registry: TransferRegistry;
@@ -106,6 +112,8 @@ export class FerryServer {
       idleTimeoutMs: options.idleTimeoutMs ?? SERVER_IDLE_TIMEOUT_MS,
       maxFileBytes: options.maxFileBytes ?? 0,
       durableBatchBytes: options.durableBatchBytes,
+      events: ferry.events,
+      pairing: options.pairing === undefined ? undefined : new PairingAdmission(options.pairing),
     };
     server.on('connection', (socket) => {
       // An RST from a peer must never become an uncaught exception.

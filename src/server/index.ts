@@ -1,2 +1,8 @@
 export { FerryServer, SERVER_IDLE_TIMEOUT_MS, type ServeOptions } from './ferry-server.js';
 export { type ClientGrant, type Authorize } from './session-io.js';
+export {
+  PairingAdmission,
+  MAX_CONCURRENT_PAIRINGS,
+  MAX_PAIRINGS_PER_MINUTE,
+  type PairingOptions,
+} from './pairing-admission.js';

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { FerryError, toFerryError } from '../errors/index.js';
+import { FerryError, toFerryError, type ErrorCode } from '../errors/index.js';
 import { shortFerryId } from '../crypto/index.js';
 import { FramedSocket, MODE_NORMAL, serverHandshake, type SecureChannel } from '../channel/index.js';
 import { MAX_DETAIL_BYTES, type Message } from '../protocol/index.js';
@@ -8,6 +8,7 @@ import { SessionIo, type SessionContext } from './session-io.js';
 import { UploadReceiver } from './upload-receiver.js';
 import { sendDownload } from './download-sender.js';
 import { sendListing } from './listing.js';
+import type { SessionEvents } from './server-events.js';
 import { writeDirectory, writeLink } from './tree-writer.js';
 
 /** Error categories that end one operation but leave the session open (PROTOCOL.md §5.1). */
@@ -22,6 +23,7 @@ export class ServerSession {
   readonly #socket: Socket;
   readonly #framed: FramedSocket;
   readonly #log: Logger;
+  readonly #events: SessionEvents;
   #channel: SecureChannel | undefined;
   #uploads: UploadReceiver | undefined;
   /** Refs whose operation failed here: their remaining in-flight messages are discarded (PROTOCOL.md §5.1). */
@@ -34,6 +36,7 @@ export class ServerSession {
     this.#socket = socket;
     this.#framed = new FramedSocket(socket);
     this.#log = ctx.logger.child({ remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
+    this.#events = ctx.events.openSession(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
   }
 
   /** Runs the session to its end; never throws (every failure is logged and closes the socket). */
@@ -48,7 +51,19 @@ export class ServerSession {
       });
       this.#channel = channel;
       this.#log.setBindings({ peer: shortFerryId(channel.remotePublicKey) });
-      const grant = mode === MODE_NORMAL ? await this.#ctx.authorize(channel.remotePublicKey) : undefined;
+      this.#events.identified(shortFerryId(channel.remotePublicKey));
+      const grant =
+        mode === MODE_NORMAL
+          ? await this.#ctx.authorize(channel.remotePublicKey)
+          : // PROTOCOL.md §12.5: pairing instead of the allow-list; it throws after its own ERROR.
+            await this.#ctx.pairing?.admit({
+              channel,
+              serverPublicKey: this.#ctx.identity.publicKey,
+              log: this.#log,
+              acceptedAt: startedAt,
+              timeoutMs: this.#ctx.handshakeTimeoutMs,
+              signal,
+            });
       if (!grant) {
         // PROTOCOL.md §3.2.2: refuse before reading a single record.
         result = 'CLIENT_NOT_ALLOWED';
@@ -58,10 +73,18 @@ export class ServerSession {
         return;
       }
       if (grant.name) this.#log.setBindings({ client: grant.name });
-      const io = new SessionIo(this.#ctx, channel.remotePublicKey, grant, this.#log, {
-        send: (message) => channel.send(message),
-        sendPlaintext: (plaintext) => channel.sendPlaintext(plaintext),
-      });
+      this.#events.admitted(grant.name);
+      const io = new SessionIo(
+        this.#ctx,
+        channel.remotePublicKey,
+        grant,
+        this.#log,
+        {
+          send: (message) => channel.send(message),
+          sendPlaintext: (plaintext) => channel.sendPlaintext(plaintext),
+        },
+        this.#events,
+      );
       this.#uploads = new UploadReceiver(io, (ref, error, discardFollowing) =>
         this.#failOperation(ref, error, discardFollowing),
       );
@@ -108,6 +131,11 @@ export class ServerSession {
         },
         'session closed',
       );
+      this.#events.ended(result as 'ok' | ErrorCode, {
+        bytesReceived: this.#uploads?.bytes ?? 0,
+        bytesSent: this.#sentBytes,
+        durationMs: Date.now() - startedAt,
+      });
     }
   }
 
@@ -156,6 +184,7 @@ export class ServerSession {
   /** Ends one operation with an ERROR for its ref, discarding the ref's messages still in flight if asked. */
   async #failOperation(ref: number, error: FerryError, discardFollowing: boolean): Promise<void> {
     if (discardFollowing) this.#failedRefs.add(ref);
+    this.#events.transferFailed(ref, error.code);
     this.#log.warn({ event: 'refused', ref, code: error.code }, 'operation refused');
     await this.#sendError(ref, error).catch(() => undefined);
   }

@@ -3,6 +3,8 @@ import { FerryError } from '../errors/index.js';
 import type { KeyPair } from '../crypto/index.js';
 import { parseRemotePath, type Message } from '../protocol/index.js';
 import type { TransferRegistry } from './transfer-registry.js';
+import type { PairingAdmission } from './pairing-admission.js';
+import { SessionEvents, type ServerEvents } from './server-events.js';
 
 /** What the allow-list grants an admitted client. */
 export interface ClientGrant {
@@ -28,6 +30,10 @@ export interface SessionContext {
   readonly idleTimeoutMs: number;
   readonly maxFileBytes: number;
   readonly durableBatchBytes: number | undefined;
+  /** Pairing (PROTOCOL.md §12) for mode-1 sessions; undefined refuses them like unknown clients. */
+  readonly pairing?: PairingAdmission | undefined;
+  /** The server's event stream (`FerryServer.events`). */
+  readonly events: ServerEvents;
 }
 
 /**
@@ -41,6 +47,8 @@ export class SessionIo {
   readonly log: Logger;
   readonly send: (message: Message) => Promise<void>;
   readonly sendPlaintext: (plaintext: Buffer) => Promise<void>;
+  /** Where handlers report transfers (ServerEvents); reports nothing when the session has no server. */
+  readonly events: SessionEvents;
   readonly #rootPrefix: readonly string[];
 
   constructor(
@@ -52,6 +60,7 @@ export class SessionIo {
       send: (message: Message) => Promise<void>;
       sendPlaintext: (plaintext: Buffer) => Promise<void>;
     },
+    events: SessionEvents = SessionEvents.none(),
   ) {
     this.ctx = ctx;
     this.clientKey = clientKey;
@@ -59,6 +68,7 @@ export class SessionIo {
     this.log = log;
     this.send = senders.send;
     this.sendPlaintext = senders.sendPlaintext;
+    this.events = events;
     this.#rootPrefix = grant.root ? parseRemotePath(grant.root) : [];
   }
 

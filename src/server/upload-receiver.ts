@@ -96,6 +96,7 @@ export class UploadReceiver implements TransferClaim {
       }
       case 'CANCEL':
         if (this.#active?.ref === message.ref) await this.closeActive();
+        this.#io.events.transferFailed(message.ref, 'ABORTED');
         return true;
       default:
         return false;
@@ -178,6 +179,7 @@ export class UploadReceiver implements TransferClaim {
         fresh: offer.fresh,
         durableBatchBytes: io.ctx.durableBatchBytes,
         onDurable: (verifiedBytes) => {
+          io.events.transferProgress(offer.ref, verifiedBytes);
           void io.send({ type: 'PROGRESS', ref: offer.ref, verifiedBytes }).catch(() => undefined);
         },
       });
@@ -205,6 +207,13 @@ export class UploadReceiver implements TransferClaim {
       },
       'upload started',
     );
+    io.events.transferStarted(offer.ref, {
+      direction: 'upload',
+      path: offer.path,
+      size: offer.size,
+      heldBytes: partial.verifiedBytes,
+      restarted: partial.restarted,
+    });
     await io.send({
       type: 'PUT_ACCEPT',
       ref: offer.ref,
@@ -252,6 +261,14 @@ export class UploadReceiver implements TransferClaim {
       { event: 'transfer-identical', ref: offer.ref, size: offer.size },
       'upload skipped: identical',
     );
+    this.#io.events.transferStarted(offer.ref, {
+      direction: 'upload',
+      path: offer.path,
+      size: offer.size,
+      heldBytes: offer.size,
+      restarted: false,
+    });
+    this.#io.events.transferFinished(offer.ref, { digest, transferredBytes: 0, identical: true });
     await this.#io.send({ type: 'PUT_DONE', ref: offer.ref, identical: true, fileDigest: digest });
   }
 
@@ -283,6 +300,11 @@ export class UploadReceiver implements TransferClaim {
         },
         'upload verified',
       );
+      io.events.transferFinished(active.ref, {
+        digest,
+        transferredBytes: active.receivedBytes,
+        identical: false,
+      });
       await io.send({ type: 'PUT_DONE', ref: active.ref, identical: false, fileDigest: digest });
     } catch (err) {
       await active.partial.close().catch(() => undefined);

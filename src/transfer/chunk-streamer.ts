@@ -1,11 +1,13 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { HASH_BYTES, MAX_MESSAGE_BYTES, chunkCount, chunkLength, type ChunkSet } from '../protocol/index.js';
 import { FerryError } from '../errors/index.js';
 import type { SourceFile } from './source-file.js';
 
 /** Where a streamer puts its messages: the sending half of a session, for one transfer. */
 export interface ChunkSink {
-  /** Writes `headerAndData[0..headerBytes)` as the data message header (file offset `fileOffset`). */
+  /** Bytes of the data message header (PUT_DATA and GET_DATA: 13). */
+  readonly headerBytes: number;
+  /** Writes the data message header for file offset `fileOffset` at `target[0..headerBytes)`. */
   writeDataHeader(target: Buffer, fileOffset: number): number;
   /** Seals and sends one data message; `plaintext` may be reused once this resolves. */
   sendData(plaintext: Buffer): Promise<void>;
@@ -25,43 +27,109 @@ export interface StreamChunksOptions {
   onChunk?: (index: number, chunkHash: Buffer, bytes: number) => void | Promise<void>;
 }
 
+/** Records read with one `readv` per block: 16 records, about 1 MiB of file data. */
+const RECORDS_PER_BLOCK = 16;
+
+/** A run of consecutive records of one chunk, read together. */
+interface Block {
+  readonly chunk: number;
+  readonly offset: number;
+  readonly lengths: readonly number[];
+  /** True when the block ends its chunk. */
+  readonly last: boolean;
+}
+
 /**
  * Sends every chunk of `source` not in `skip`, in index order, as data messages that never cross a chunk
- * boundary followed by the chunk's hash (PROTOCOL.md §5.5). File bytes are read straight into one reused
- * plaintext buffer after the message header, so memory stays flat whatever the file size. Returns the
- * number of file bytes sent.
+ * boundary, each chunk followed by its hash (PROTOCOL.md §5.5). Returns the number of file bytes sent.
+ *
+ * File bytes are read with one `readv` per block straight into two reused block buffers laid out as
+ * [header | data] record slots, so no byte is copied before encryption and memory stays flat whatever the
+ * file size; the next block is read while the current one is hashed, sealed and sent.
  */
 export async function streamChunks(source: SourceFile, options: StreamChunksOptions): Promise<number> {
   const { chunkBytes, skip, hashes, sink } = options;
-  const plaintext = Buffer.allocUnsafe(MAX_MESSAGE_BYTES);
+  const dataPerRecord = MAX_MESSAGE_BYTES - sink.headerBytes;
+  const buffers = [
+    Buffer.allocUnsafe(RECORDS_PER_BLOCK * MAX_MESSAGE_BYTES),
+    Buffer.allocUnsafe(RECORDS_PER_BLOCK * MAX_MESSAGE_BYTES),
+  ];
+  const blocks = planBlocks(source.size, chunkBytes, skip, dataPerRecord);
+  const read = (block: Block, buffer: Buffer): Promise<Block> => {
+    const views = block.lengths.map((length, i) =>
+      buffer.subarray(
+        i * MAX_MESSAGE_BYTES + sink.headerBytes,
+        i * MAX_MESSAGE_BYTES + sink.headerBytes + length,
+      ),
+    );
+    const reading = source.readvExactly(views, block.offset).then(() => block);
+    reading.catch(() => undefined); // awaited below; an abort in between must not leave it unhandled
+    return reading;
+  };
   let sent = 0;
-  const count = chunkCount(source.size, chunkBytes);
-  for (let index = 0; index < count; index++) {
-    if (skip.has(index)) continue;
+  let hasher: Hash | undefined;
+  let which = 0;
+  const first = blocks.next();
+  let pending = first.done ? undefined : read(first.value, buffers[0]!);
+  while (pending) {
+    const block = await pending;
+    const buffer = buffers[which]!;
+    which = 1 - which;
+    const following = blocks.next();
+    pending = following.done ? undefined : read(following.value, buffers[which]!);
     if (options.signal?.aborted) throw new FerryError('ABORTED');
-    const start = index * chunkBytes;
-    const length = chunkLength(index, source.size, chunkBytes);
-    const hasher = createHash('sha256');
-    for (let offset = start; offset < start + length;) {
-      const headerBytes = sink.writeDataHeader(plaintext, offset);
-      const n = Math.min(MAX_MESSAGE_BYTES - headerBytes, start + length - offset);
-      await source.readExactly(plaintext, headerBytes, n, offset);
-      hasher.update(plaintext.subarray(headerBytes, headerBytes + n));
-      await sink.sendData(plaintext.subarray(0, headerBytes + n));
-      offset += n;
+    hasher ??= createHash('sha256');
+    let offset = block.offset;
+    for (let i = 0; i < block.lengths.length; i++) {
+      const length = block.lengths[i]!;
+      const slot = buffer.subarray(i * MAX_MESSAGE_BYTES, i * MAX_MESSAGE_BYTES + sink.headerBytes + length);
+      sink.writeDataHeader(slot, offset);
+      hasher.update(slot.subarray(sink.headerBytes));
+      await sink.sendData(slot);
+      offset += length;
     }
-    const chunkHash = hasher.digest();
-    chunkHash.copy(hashes, index * HASH_BYTES);
-    await sink.sendChunk(index, chunkHash);
-    sent += length;
-    await options.onChunk?.(index, chunkHash, length);
+    if (block.last) {
+      const chunkHash = hasher.digest();
+      hasher = undefined;
+      chunkHash.copy(hashes, block.chunk * HASH_BYTES);
+      await sink.sendChunk(block.chunk, chunkHash);
+      const bytes = chunkLength(block.chunk, source.size, chunkBytes);
+      sent += bytes;
+      await options.onChunk?.(block.chunk, chunkHash, bytes);
+    }
   }
   return sent;
 }
 
+/** The blocks to read, in order: every chunk not skipped, cut into record-sized pieces, 16 to a block. */
+function* planBlocks(
+  size: number,
+  chunkBytes: number,
+  skip: ChunkSet,
+  dataPerRecord: number,
+): Generator<Block> {
+  const count = chunkCount(size, chunkBytes);
+  for (let chunk = 0; chunk < count; chunk++) {
+    if (skip.has(chunk)) continue;
+    const end = chunk * chunkBytes + chunkLength(chunk, size, chunkBytes);
+    let offset = chunk * chunkBytes;
+    while (offset < end) {
+      const lengths: number[] = [];
+      let at = offset;
+      while (lengths.length < RECORDS_PER_BLOCK && at < end) {
+        const length = Math.min(dataPerRecord, end - at);
+        lengths.push(length);
+        at += length;
+      }
+      yield { chunk, offset, lengths, last: at === end };
+      offset = at;
+    }
+  }
+}
+
 /**
  * Hashes the chunks in `held` from `source` (or takes them from `cached`), stores them in `hashes`, and
- * returns the digest input list in index order: what PROTOCOL.md §5.4's held digest is computed over.
+ * returns them in index order: what PROTOCOL.md §5.4's held digest is computed over.
  */
 export async function hashHeldChunks(
   source: SourceFile,

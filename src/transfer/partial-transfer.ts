@@ -12,6 +12,7 @@ import {
   type ChunkRange,
 } from '../protocol/index.js';
 import { fsyncDir } from './fsync-dir.js';
+import { BatchedWriter } from './batched-writer.js';
 import { assertWritableTarget, type RootPath } from './root-path.js';
 import { ChunkLog, type ChunkEntry } from './chunk-log.js';
 
@@ -70,6 +71,7 @@ export class PartialTransfer {
   /** True when a partial existed for another source and was discarded (PUT_ACCEPT flag RESTARTED). */
   readonly restarted: boolean;
   readonly #data: FileHandle;
+  readonly #writer: BatchedWriter;
   readonly #log: ChunkLog;
   readonly #dataPath: string;
   readonly #count: number;
@@ -83,6 +85,7 @@ export class PartialTransfer {
   #pendingBytes = 0;
   #flushing: Promise<void> = Promise.resolve();
   #verifiedBytes = 0;
+  #flushError: unknown;
   #current: { index: number; position: number; end: number; hash: Hash } | undefined;
   #closed = false;
 
@@ -97,6 +100,7 @@ export class PartialTransfer {
     this.header = { size: options.size, mtimeMs: options.mtimeMs, chunkBytes: options.chunkBytes };
     this.restarted = restarted;
     this.#data = data;
+    this.#writer = new BatchedWriter(data);
     this.#log = log;
     this.#dataPath = dataPath;
     this.#count = chunkCount(options.size, options.chunkBytes);
@@ -179,6 +183,7 @@ export class PartialTransfer {
 
   /** Writes a PUT_DATA payload at its offset, enforcing PROTOCOL.md §5.5.1. */
   async writeData(offset: number, data: Buffer): Promise<void> {
+    if (this.#flushError !== undefined) throw this.#flushError;
     const { size, chunkBytes } = this.header;
     let current = this.#current;
     if (!current) {
@@ -205,11 +210,7 @@ export class PartialTransfer {
     }
     current.hash.update(data);
     current.position += data.length;
-    let written = 0;
-    while (written < data.length) {
-      const { bytesWritten } = await this.#data.write(data, written, data.length - written, offset + written);
-      written += bytesWritten;
-    }
+    await this.#writer.write(data, offset);
   }
 
   /** Closes the chunk just written: its hash must match (PROTOCOL.md §5.5.2). */
@@ -246,6 +247,7 @@ export class PartialTransfer {
       throw new FerryError('MESSAGE_MALFORMED', `chunk ${this.#current.index} was not completed`);
     this.#startFlush();
     await this.#flushing;
+    await this.#writer.flush();
     if (this.#held.count !== this.#count) {
       throw new FerryError(
         'MESSAGE_MALFORMED',
@@ -318,11 +320,16 @@ export class PartialTransfer {
     this.#pendingBytes = 0;
     this.#flushing = this.#flushing.then(async () => {
       // Data first, then the log entry that vouches for it: a crash between the two only forgets chunks.
+      await this.#writer.flush();
       await this.#data.datasync();
       await this.#log.append(batch);
       for (const entry of batch) this.#held.add(entry.index);
       this.#verifiedBytes += batchBytes;
       this.#onDurable?.(this.#verifiedBytes);
+    });
+    // A failed flush (disk full) is reported by the next write or by finish/close, never left unhandled.
+    this.#flushing.catch((err: unknown) => {
+      this.#flushError ??= err;
     });
   }
 }

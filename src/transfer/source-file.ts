@@ -77,6 +77,29 @@ export class SourceFile {
     }
   }
 
+  /**
+   * Fills `buffers` in order with the bytes from `position` on, in as few system calls as possible (one
+   * `readv` for a whole block of records); fails on a short file.
+   */
+  async readvExactly(buffers: Buffer[], position: number): Promise<void> {
+    let total = 0;
+    for (const b of buffers) total += b.length;
+    const { bytesRead } = await this.#handle.readv(buffers, position);
+    if (bytesRead === total) return;
+    // A short readv (rare for regular files): finish buffer by buffer, which also detects a truncated file.
+    let placed = bytesRead;
+    let at = position;
+    for (const b of buffers) {
+      if (placed >= b.length) {
+        placed -= b.length;
+      } else {
+        await this.readExactly(b, placed, b.length - placed, at + placed);
+        placed = 0;
+      }
+      at += b.length;
+    }
+  }
+
   /** Reads chunk `index` and returns its SHA-256 (used to check a server's held chunks on resume). */
   async chunkHash(index: number, chunkBytes: number, scratch?: Buffer): Promise<Buffer> {
     const length = chunkLength(index, this.size, chunkBytes);

@@ -1,0 +1,129 @@
+import type { Command } from 'commander';
+import { FerryError } from '../errors/index.js';
+import { isInviteId } from '../crypto/index.js';
+import { createInvite, listInvites, loadIdentity, revokeInvite, MAX_INVITE_TTL_MS } from '../home/index.js';
+import { homeOf } from './cli-context.js';
+import { parsePermissions } from './key-commands.js';
+import { parseTarget } from './parse-target.js';
+
+/** The address the one-line client command names unless `--address` says otherwise: serve's default. */
+const DEFAULT_SERVE_ADDRESS = '127.0.0.1:7443';
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+interface InviteFlags {
+  name?: string;
+  ttl: string;
+  permissions: string;
+  address: string;
+  json?: boolean;
+  revoke?: string;
+}
+
+/**
+ * `ferry invite` (create a one-time pairing code, or `--revoke ID`) and `ferry invites` (list them): the
+ * server side of PROTOCOL.md §12. A running `ferry serve` on the same home reads the invite store at
+ * pairing time, so neither needs a restart.
+ */
+export function registerInviteCommands(program: Command): void {
+  program
+    .command('invite')
+    .description('create a one-time pairing code for a new client (`ferry pair` on the client)')
+    .option('--name <name>', 'label of the client; becomes its allow-list name')
+    .option('--ttl <duration>', 'how long the code is valid: 30s, 10m, 2h, 7d at most', '10m')
+    .option('--permissions <list>', 'upload, download or upload,download', 'upload,download')
+    .option(
+      '--address <host:port>',
+      'the address clients reach this server at, for the printed command',
+      DEFAULT_SERVE_ADDRESS,
+    )
+    .option('--json', 'print {"code", "expires", "id"} as JSON')
+    .option('--revoke <id>', 'remove an open invite (its id: the first 3 characters of the code)')
+    .addHelpText(
+      'after',
+      '\nThe code is shown once and works once. Until it is used or expires, the invite store' +
+        ' (invites.json in the home) is as sensitive as the private key.',
+    )
+    .action(async (flags: InviteFlags, command: Command) => {
+      const home = homeOf(command);
+      if (flags.revoke !== undefined) {
+        await revoke(home, flags, command);
+        return;
+      }
+      // An invite is only useful to a server: refuse a home without an identity (likely the wrong --home).
+      await loadIdentity(home);
+      const target = parseTarget(flags.address);
+      if (target.remotePath !== '')
+        throw new FerryError(
+          'USAGE_INVALID',
+          `--address takes HOST:PORT, got ${JSON.stringify(flags.address)}`,
+        );
+      const invite = await createInvite(home, {
+        ttlMs: parseDuration(flags.ttl),
+        permissions: parsePermissions(flags.permissions),
+        ...(flags.name === undefined ? {} : { name: flags.name }),
+      });
+      if (flags.json) {
+        process.stdout.write(
+          `${JSON.stringify({ code: invite.code, expires: invite.expiresAt, id: invite.id })}\n`,
+        );
+        return;
+      }
+      process.stdout.write(
+        [
+          `pairing code: ${invite.code}`,
+          `expires:      ${invite.expiresAt} (one use)`,
+          '',
+          'On the client:',
+          `  ferry pair ${target.address} ${invite.code}`,
+          `(or \`ferry pair ${target.address}\` and type the code when asked: a code on a command line is`,
+          'visible to other users of that machine until it is used)',
+          '',
+        ].join('\n'),
+      );
+    });
+
+  program
+    .command('invites')
+    .description('list the open pairing invites (never their codes)')
+    .option('--json', 'print JSON')
+    .action(async (flags: { json?: boolean }, command: Command) => {
+      const invites = await listInvites(homeOf(command));
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(invites)}\n`);
+        return;
+      }
+      for (const invite of invites) {
+        process.stdout.write(
+          `${invite.id}  expires ${invite.expiresAt}  ${invite.permissions.join(',')}${invite.name ? `  ${invite.name}` : ''}\n`,
+        );
+      }
+    });
+}
+
+async function revoke(home: string, flags: InviteFlags, command: Command): Promise<void> {
+  const given = ['name', 'ttl', 'permissions', 'address'].filter(
+    (flag) => command.getOptionValueSource(flag) === 'cli',
+  );
+  if (given.length > 0)
+    throw new FerryError('USAGE_INVALID', `--revoke cannot be combined with --${given.join(', --')}`);
+  const id = (flags.revoke ?? '').trim().toLowerCase();
+  if (!isInviteId(id))
+    throw new FerryError('USAGE_INVALID', 'an invite id is the first 3 characters of its code (a-z, 2-7)');
+  if (!(await revokeInvite(home, id))) throw new FerryError('USAGE_INVALID', `no open invite ${id}`);
+  if (flags.json) process.stdout.write(`${JSON.stringify({ revoked: id })}\n`);
+  else process.stderr.write(`revoked invite ${id}\n`);
+}
+
+/** Parses `500ms`, `30s`, `10m`, `2h`, `7d` into milliseconds (a unit is required: `10` is ambiguous). */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)\s*(ms|s|m|h|d)$/i.exec(text.trim());
+  if (!match)
+    throw new FerryError(
+      'USAGE_INVALID',
+      `--ttl takes a duration like 10m, 2h or 7d, got ${JSON.stringify(text)}`,
+    );
+  const ms = Number(match[1]) * UNIT_MS[match[2]!.toLowerCase()]!;
+  if (!Number.isSafeInteger(ms) || ms <= 0 || ms > MAX_INVITE_TTL_MS)
+    throw new FerryError('USAGE_INVALID', `--ttl must be more than 0 and at most 7d, got ${text}`);
+  return ms;
+}

@@ -1,0 +1,125 @@
+import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline/promises';
+import { FerryError } from '../errors/index.js';
+import { formatFerryId, parsePairingCode, type PairingCode } from '../crypto/index.js';
+import { loadIdentity, lookupServer, pinServer } from '../home/index.js';
+import { pairWithServer } from '../client/index.js';
+import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../protocol/index.js';
+import { homeOf } from './cli-context.js';
+import { withInterrupt } from './client-options.js';
+import { parseTarget } from './parse-target.js';
+import { parseMs } from './parse-option.js';
+
+interface PairFlags {
+  codeFile?: string;
+  connectTimeout: string;
+  handshakeTimeout: string;
+  timeout: string;
+}
+
+/** `ferry pair HOST[:PORT] [CODE] [--code-file FILE]`: the client side of PROTOCOL.md §12. */
+export function registerPairCommand(program: Command): void {
+  program
+    .command('pair')
+    .description("pair with a server using a one-time code from its `ferry invite`; pins the server's key")
+    .argument('<address>', 'HOST[:PORT] of the server')
+    .argument(
+      '[code]',
+      'the pairing code; WARNING: a command line is visible to other local users (ps), prefer the prompt or --code-file',
+    )
+    .option('--code-file <file>', 'read the code from this file (- for standard input)')
+    .option('--connect-timeout <ms>', 'TCP connect deadline', '10000')
+    .option('--handshake-timeout <ms>', 'handshake deadline', '10000')
+    .option('--timeout <ms>', 'pairing deadline after the handshake', '10000')
+    .addHelpText(
+      'after',
+      '\nWithout CODE or --code-file, the code is asked for on the terminal. A code is good for one' +
+        ' attempt: a wrong one voids it, and the server operator has to make a new one.',
+    )
+    .action(async (address: string, codeArg: string | undefined, flags: PairFlags, command: Command) => {
+      const home = homeOf(command);
+      const target = parseTarget(address);
+      if (target.remotePath !== '')
+        throw new FerryError('USAGE_INVALID', `pair takes HOST[:PORT], got ${JSON.stringify(address)}`);
+      const identity = await loadIdentity(home);
+      // Parsed before connecting (PROTOCOL.md §12.6 step 1): a typo never reaches the server.
+      const code = await readCode(codeArg, flags.codeFile);
+      try {
+        const outcome = await withInterrupt((signal) =>
+          pairWithServer({
+            server: { host: target.host, port: target.port },
+            identity,
+            code,
+            // §12.6 step 2: an unknown server is fine (the code authenticates it); a different pin is not.
+            verifyServer: async (publicKey) => {
+              const pinned = await lookupServer(home, target.address);
+              const offered = formatFerryId(publicKey);
+              if (pinned !== undefined && pinned !== offered) {
+                throw new FerryError(
+                  'SERVER_KEY_CHANGED',
+                  `${target.address} is pinned to ferry id ${pinned} but offered ${offered}; pairing never ` +
+                    'replaces a pin. Someone may be intercepting the connection; only if the server operator ' +
+                    `confirms the new id, run \`ferry trust ${target.address} ${offered}\``,
+                );
+              }
+            },
+            onPaired: async (publicKey) => {
+              await pinServer(home, { address: target.address, id: formatFerryId(publicKey) });
+            },
+            connectTimeoutMs: parseMs(flags.connectTimeout, '--connect-timeout'),
+            handshakeTimeoutMs: parseMs(flags.handshakeTimeout, '--handshake-timeout'),
+            timeoutMs: parseMs(flags.timeout, '--timeout'),
+            signal,
+          }),
+        );
+        process.stdout.write(`${outcome.serverId}\n`);
+        process.stderr.write(
+          `paired with ${target.address}: its key is pinned, and it allowed this client` +
+            `${outcome.permissions === undefined ? '' : ` (${describePermissions(outcome.permissions)})`}\n`,
+        );
+      } finally {
+        code.dispose();
+      }
+    });
+}
+
+/** The code from exactly one place: `--code-file`, the argument, or a terminal prompt. */
+async function readCode(codeArg: string | undefined, codeFile: string | undefined): Promise<PairingCode> {
+  if (codeArg !== undefined && codeFile !== undefined)
+    throw new FerryError(
+      'USAGE_INVALID',
+      'give the code either as an argument or with --code-file, not both',
+    );
+  if (codeFile !== undefined) {
+    const text = codeFile === '-' ? await readStdin() : await readFile(codeFile, 'utf8');
+    return parsePairingCode(text);
+  }
+  if (codeArg !== undefined) return parsePairingCode(codeArg);
+  if (!process.stdin.isTTY || !process.stderr.isTTY) {
+    throw new FerryError(
+      'USAGE_INVALID',
+      'no pairing code: pass --code-file FILE (or - for stdin), or run on a terminal to be asked for it',
+    );
+  }
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return parsePairingCode(await rl.question('pairing code: '));
+  } finally {
+    rl.close();
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const part of process.stdin) parts.push(part as Buffer);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+function describePermissions(bits: number): string {
+  const names = [
+    ...((bits & PERMISSION_UPLOAD) !== 0 ? ['upload'] : []),
+    ...((bits & PERMISSION_DOWNLOAD) !== 0 ? ['download'] : []),
+  ];
+  return names.length > 0 ? names.join(',') : 'no permissions';
+}

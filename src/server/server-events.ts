@@ -1,0 +1,255 @@
+import { EventEmitter } from 'node:events';
+import type { ErrorCode } from '../errors/index.js';
+
+/** Which way file data travels, seen from the client: `upload` (into the server) or `download`. */
+export type ServerTransferDirection = 'upload' | 'download';
+
+/** Who is on the other end of a session. Never holds a key, only the short ferry ID. */
+export interface SessionPeer {
+  /** Numbers the server's sessions from 1, for correlating events. */
+  readonly sessionId: number;
+  /** The client's `host:port`. */
+  readonly address: string;
+  /** The client's short ferry ID, once the handshake revealed its key. */
+  readonly peerId: string | undefined;
+  /** The client's name from the allow-list, if it has one. */
+  readonly clientName: string | undefined;
+}
+
+/** One transfer as the server sees it. */
+export interface ServerTransfer extends SessionPeer {
+  /** Unique within the server's life: `sessionId:ref`. */
+  readonly transferId: string;
+  readonly direction: ServerTransferDirection;
+  /** The remote path as the client named it (relative to the client's root): never a server path. */
+  readonly path: string;
+  readonly size: number;
+  /** When the transfer started (ms since the epoch, from the server's clock). */
+  readonly startedAt: number;
+}
+
+/**
+ * What a {@link FerryServer} reports about its sessions and transfers, in order, for dashboards and logs.
+ * Every event has `time` (ms since the epoch).
+ *
+ * - `session-opened`: a client was admitted. `session-refused`: a connection ended before admission
+ *   (refused key, failed handshake), with its code. `session-closed`: an admitted session ended; `result`
+ *   is `ok` or the code that ended it.
+ * - `transfer-started` (with the bytes the server already held verified), `progress`, `transfer-finished`
+ *   (with the file digest), `transfer-failed` (with its code), for both directions. For an upload
+ *   `verifiedBytes` counts bytes the server verified and made durable; for a download, bytes it hashed and
+ *   sent (the client verifies them on arrival).
+ */
+export type ServerEvent =
+  | ({ type: 'session-opened'; time: number } & SessionPeer)
+  | ({ type: 'session-refused'; time: number; code: ErrorCode } & SessionPeer)
+  | ({
+      type: 'session-closed';
+      time: number;
+      result: 'ok' | ErrorCode;
+      bytesReceived: number;
+      bytesSent: number;
+      durationMs: number;
+    } & SessionPeer)
+  | {
+      type: 'transfer-started';
+      time: number;
+      transfer: ServerTransfer;
+      heldBytes: number;
+      restarted: boolean;
+    }
+  | { type: 'progress'; time: number; transfer: ServerTransfer; verifiedBytes: number }
+  | {
+      type: 'transfer-finished';
+      time: number;
+      transfer: ServerTransfer;
+      /** The file digest (PROTOCOL.md §7.2), hex. */
+      digest: string;
+      /** File bytes that crossed the wire in this session. */
+      transferredBytes: number;
+      /** The destination already held this content. */
+      identical: boolean;
+      durationMs: number;
+    }
+  | { type: 'transfer-failed'; time: number; transfer: ServerTransfer; code: ErrorCode };
+
+/** The `type` of every {@link ServerEvent}. */
+export type ServerEventType = ServerEvent['type'];
+
+/** Listener signatures: each type under its own name, and every event under `event`. */
+export type ServerEventMap = { event: [ServerEvent] } & {
+  [K in ServerEventType]: [Extract<ServerEvent, { type: K }>];
+};
+
+/** Hands one event to every listener. */
+type Publish = (event: ServerEvent) => void;
+
+/**
+ * A server's event stream (`server.events`): listen with `on('event', ...)` for all of them or
+ * `on('transfer-finished', ...)` for one type. A throwing listener never disturbs a transfer: its error is
+ * reported as a process warning.
+ */
+export class ServerEvents extends EventEmitter<ServerEventMap> {
+  readonly #now: () => number;
+  #nextSessionId = 1;
+
+  constructor(options: { now?: () => number } = {}) {
+    super();
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Starts reporting one connection. Internal to the server. */
+  openSession(address: string): SessionEvents {
+    return new SessionEvents(this.#nextSessionId++, address, (event) => this.#publish(event), this.#now);
+  }
+
+  #publish(event: ServerEvent): void {
+    try {
+      // Each event goes under its own type's name; TypeScript cannot correlate the union with the map.
+      (this.emit as (name: ServerEventType, event: ServerEvent) => boolean)(event.type, event);
+      this.emit<'event'>('event', event);
+    } catch (err) {
+      process.emitWarning(`ferry server event listener threw: ${String(err)}`);
+    }
+  }
+}
+
+/** Facts a handler reports when a transfer starts. */
+export interface TransferStart {
+  direction: ServerTransferDirection;
+  path: string;
+  size: number;
+  heldBytes: number;
+  restarted: boolean;
+}
+
+/**
+ * The events of one session, keyed by the client's refs. It remembers which transfers are open, so a
+ * session that ends reports each of them as failed, and a failure for a ref that never started a transfer
+ * (a refused listing, say) reports nothing.
+ */
+export class SessionEvents {
+  readonly #sessionId: number;
+  readonly #address: string;
+  readonly #publish: Publish | undefined;
+  readonly #now: () => number;
+  readonly #open = new Map<number, ServerTransfer>();
+  #peerId: string | undefined;
+  #clientName: string | undefined;
+  #admitted = false;
+  #ended = false;
+
+  constructor(
+    sessionId: number,
+    address: string,
+    publish: Publish | undefined,
+    now: () => number = Date.now,
+  ) {
+    this.#sessionId = sessionId;
+    this.#address = address;
+    this.#publish = publish;
+    this.#now = now;
+  }
+
+  /** A sink that reports nothing (for handlers run outside a server, as in unit tests). */
+  static none(): SessionEvents {
+    return new SessionEvents(0, '', undefined);
+  }
+
+  get #peer(): SessionPeer {
+    return {
+      sessionId: this.#sessionId,
+      address: this.#address,
+      peerId: this.#peerId,
+      clientName: this.#clientName,
+    };
+  }
+
+  /** The client's key is known (before admission is decided). */
+  identified(peerId: string): void {
+    this.#peerId = peerId;
+  }
+
+  /** The client was admitted. */
+  admitted(clientName: string | undefined): void {
+    this.#clientName = clientName;
+    this.#admitted = true;
+    this.#publish?.({ type: 'session-opened', time: this.#now(), ...this.#peer });
+  }
+
+  /**
+   * The session ended: `session-closed` if it was admitted (failing every transfer still open with
+   * `result`), else `session-refused`. Idempotent.
+   */
+  ended(
+    result: 'ok' | ErrorCode,
+    stats: { bytesReceived: number; bytesSent: number; durationMs: number },
+  ): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const time = this.#now();
+    if (!this.#admitted) {
+      this.#publish?.({
+        type: 'session-refused',
+        time,
+        code: result === 'ok' ? 'CONNECTION_CLOSED' : result,
+        ...this.#peer,
+      });
+      return;
+    }
+    for (const ref of [...this.#open.keys()])
+      this.transferFailed(ref, result === 'ok' ? 'CONNECTION_CLOSED' : result);
+    this.#publish?.({ type: 'session-closed', time, result, ...stats, ...this.#peer });
+  }
+
+  transferStarted(ref: number, start: TransferStart): void {
+    const time = this.#now();
+    const transfer: ServerTransfer = {
+      ...this.#peer,
+      transferId: `${this.#sessionId}:${ref}`,
+      direction: start.direction,
+      path: start.path,
+      size: start.size,
+      startedAt: time,
+    };
+    this.#open.set(ref, transfer);
+    this.#publish?.({
+      type: 'transfer-started',
+      time,
+      transfer,
+      heldBytes: start.heldBytes,
+      restarted: start.restarted,
+    });
+  }
+
+  transferProgress(ref: number, verifiedBytes: number): void {
+    const transfer = this.#open.get(ref);
+    if (transfer) this.#publish?.({ type: 'progress', time: this.#now(), transfer, verifiedBytes });
+  }
+
+  transferFinished(
+    ref: number,
+    facts: { digest: Buffer; transferredBytes: number; identical: boolean },
+  ): void {
+    const transfer = this.#open.get(ref);
+    if (!transfer) return;
+    this.#open.delete(ref);
+    const time = this.#now();
+    this.#publish?.({
+      type: 'transfer-finished',
+      time,
+      transfer,
+      digest: facts.digest.toString('hex'),
+      transferredBytes: facts.transferredBytes,
+      identical: facts.identical,
+      durationMs: time - transfer.startedAt,
+    });
+  }
+
+  transferFailed(ref: number, code: ErrorCode): void {
+    const transfer = this.#open.get(ref);
+    if (!transfer) return;
+    this.#open.delete(ref);
+    this.#publish?.({ type: 'transfer-failed', time: this.#now(), transfer, code });
+  }
+}
