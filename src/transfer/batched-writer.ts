@@ -15,7 +15,7 @@ export class BatchedWriter {
   #batch: { position: number; buffers: Buffer[]; bytes: number } | undefined;
   readonly #inFlight = new Set<Promise<void>>();
   #inFlightBytes = 0;
-  #error: unknown;
+  #error: Error | undefined;
 
   constructor(handle: FileHandle) {
     this.#handle = handle;
@@ -52,7 +52,7 @@ export class BatchedWriter {
     const run = writeAll(this.#handle, batch.buffers, batch.position).then(
       () => undefined,
       (err: unknown) => {
-        this.#error ??= err;
+        this.#error ??= err instanceof Error ? err : new Error(String(err));
       },
     );
     const tracked = run.finally(() => {

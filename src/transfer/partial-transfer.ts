@@ -85,7 +85,7 @@ export class PartialTransfer {
   #pendingBytes = 0;
   #flushing: Promise<void> = Promise.resolve();
   #verifiedBytes = 0;
-  #flushError: unknown;
+  #flushError: Error | undefined;
   #current: { index: number; position: number; end: number; hash: Hash } | undefined;
   #closed = false;
 
@@ -329,7 +329,7 @@ export class PartialTransfer {
     });
     // A failed flush (disk full) is reported by the next write or by finish/close, never left unhandled.
     this.#flushing.catch((err: unknown) => {
-      this.#flushError ??= err;
+      this.#flushError ??= err instanceof Error ? err : new Error(String(err));
     });
   }
 }
