@@ -147,7 +147,9 @@ async function beginResumable(
         return await settleExisting(session, ref, source, chunkBytes, hashes, same, options);
       }
       if (!same) {
+        // End the first offer before the FRESH one: one transfer receives at a time (PROTOCOL.md §6.2).
         session.closeRef(ref);
+        await session.send({ type: 'CANCEL', ref });
         ref = sendOffer(session, source, remotePath, chunkBytes, options, true);
         accept = await session.expect(ref, 'PUT_ACCEPT');
         held = ChunkSet.fromRanges(count, accept.ranges);

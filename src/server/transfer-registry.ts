@@ -1,7 +1,10 @@
 /** A session's handle on a transfer it writes: how to make it let go. */
 export interface TransferClaim {
-  /** Ends the holder's use of the transfer and resolves once its partial files are closed. */
-  surrender(): Promise<void>;
+  /**
+   * Ends the holder's use of `transferId` and resolves once it no longer touches the transfer's files: a
+   * transfer still receiving is closed (its partial kept), one already finishing is waited for.
+   */
+  surrender(transferId: string): Promise<void>;
 }
 
 /**
@@ -17,7 +20,7 @@ export class TransferRegistry {
     for (;;) {
       const current = this.#holders.get(transferId);
       if (current === undefined || current === claim) break;
-      await current.surrender();
+      await current.surrender(transferId);
       // Its surrender released the claim; loop in case a third session claimed it meanwhile.
       if (this.#holders.get(transferId) === current) this.#holders.delete(transferId);
     }

@@ -54,6 +54,7 @@ export class UploadReceiver implements TransferClaim {
   readonly #fail: (ref: number, error: FerryError, discardFollowing: boolean) => Promise<void>;
   #active: Active | undefined;
   readonly #finishing = new Set<Promise<void>>();
+  readonly #finishingById = new Map<string, Promise<void>>();
   files = 0;
   bytes = 0;
 
@@ -108,10 +109,13 @@ export class UploadReceiver implements TransferClaim {
     return this.#active?.ref;
   }
 
-  /** Called by the registry when a newer session of this client offers the transfer we are writing. */
-  async surrender(): Promise<void> {
+  /** Called by the registry when a newer session of this client offers a transfer we hold. */
+  async surrender(transferId: string): Promise<void> {
+    // A finish (or close) under way completes first: after a finish the newer session finds the file in
+    // place and settles as identical.
+    await this.#finishingById.get(transferId);
     const active = this.#active;
-    if (active?.kind !== 'partial') return;
+    if (active?.kind !== 'partial' || active.transferId !== transferId) return;
     await this.closeActive();
     this.#io.log.info(
       { event: 'transfer-taken-over', ref: active.ref },
@@ -125,12 +129,21 @@ export class UploadReceiver implements TransferClaim {
     const active = this.#active;
     this.#active = undefined;
     if (active?.kind !== 'partial') return;
+    const closing = (async () => {
+      try {
+        await active.partial.close();
+      } catch (err) {
+        this.#io.log.warn({ code: toFerryError(err).code }, 'could not close partial');
+      } finally {
+        this.#io.ctx.registry.release(active.transferId, this);
+      }
+    })();
+    // A takeover arriving meanwhile waits for the flush and close, like it waits for a finish.
+    this.#finishingById.set(active.transferId, closing);
     try {
-      await active.partial.close();
-    } catch (err) {
-      this.#io.log.warn({ code: toFerryError(err).code }, 'could not close partial');
+      await closing;
     } finally {
-      this.#io.ctx.registry.release(active.transferId, this);
+      if (this.#finishingById.get(active.transferId) === closing) this.#finishingById.delete(active.transferId);
     }
   }
 
@@ -151,12 +164,23 @@ export class UploadReceiver implements TransferClaim {
         throw new FerryError('FILE_TOO_LARGE', `${offer.size} bytes, limit ${io.ctx.maxFileBytes}`);
       }
       const rooted = io.rooted(offer.path);
-      const target = await resolveUnderRoot(io.ctx.root, rooted, { createDirs: true });
-      if (target.exists && !offer.overwrite) {
-        await this.#offerExisting(offer, target);
-        return;
+      // Claim first: a session of this client still writing or finishing the same file completes or
+      // lets go before we look at the destination and the partial (PROTOCOL.md §6.2).
+      const transferId = transferIdOf(io.clientKey, rooted.join('/'));
+      await io.ctx.registry.claim(transferId, this);
+      let target: RootPath;
+      try {
+        target = await resolveUnderRoot(io.ctx.root, rooted, { createDirs: true });
+        if (target.exists && !offer.overwrite) {
+          io.ctx.registry.release(transferId, this);
+          await this.#offerExisting(offer, target);
+          return;
+        }
+      } catch (err) {
+        io.ctx.registry.release(transferId, this);
+        throw err;
       }
-      await this.#offerPartial(offer, target, rooted.join('/'));
+      await this.#offerPartial(offer, target, transferId);
     } catch (err) {
       // The client may have pipelined this transfer's data (§5.8): mark the ref so it is discarded.
       this.#active = undefined;
@@ -164,10 +188,9 @@ export class UploadReceiver implements TransferClaim {
     }
   }
 
-  async #offerPartial(offer: PutOfferMessage, target: RootPath, rootedPath: string): Promise<void> {
+  /** Opens the partial of a transfer this session has claimed. */
+  async #offerPartial(offer: PutOfferMessage, target: RootPath, transferId: string): Promise<void> {
     const io = this.#io;
-    const transferId = transferIdOf(io.clientKey, rootedPath);
-    await io.ctx.registry.claim(transferId, this);
     let partial: PartialTransfer;
     try {
       partial = await PartialTransfer.open({
@@ -277,8 +300,12 @@ export class UploadReceiver implements TransferClaim {
     const run = this.#finish(active, expected).catch((err: unknown) =>
       this.#fail(active.ref, toFerryError(err), false),
     );
-    const tracked = run.finally(() => this.#finishing.delete(tracked));
+    const tracked = run.finally(() => {
+      this.#finishing.delete(tracked);
+      this.#finishingById.delete(active.transferId);
+    });
     this.#finishing.add(tracked);
+    this.#finishingById.set(active.transferId, tracked);
   }
 
   async #finish(active: Extract<Active, { kind: 'partial' }>, expected: Buffer): Promise<void> {

@@ -20,7 +20,7 @@ import { PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import { ChunkLog } from '../../src/transfer/index.js';
 import { isFerryError } from '../../src/errors/index.js';
 import { FaultProxy, type FaultPlan, type PlanFor } from '../helpers/fault-proxy.js';
-import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 
 const CHUNK_BYTES = 4096;
@@ -127,7 +127,7 @@ async function rig(t: TestContext, plan?: FaultPlan | PlanFor, fileBytes = FILE_
       identity: clientIdentity,
       verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey), 'the server key'),
       chunkBytes: CHUNK_BYTES,
-      retry: { retries: 3, random: () => 0, sleep: async () => undefined },
+      retry: { retries: 3, random: () => 0, sleep: () => Promise.resolve() },
       ...overrides,
     }),
     serverCaughtUp: async () => {
@@ -311,7 +311,10 @@ for (const sameMtime of [false, true]) {
           sleep: async () => {
             await r.serverCaughtUp();
             newSha = await writeRandomFile(r.source, FILE_BYTES);
-            await utimes(r.source, new Date(), sameMtime ? mtime : new Date(mtime.getTime() + 5_000));
+            // In seconds, at the middle of the millisecond: utimes goes through a double, and the offer
+            // carries whole milliseconds, so an exact Date could round down to the previous one.
+            const mtimeMs = mtime.getTime() + (sameMtime ? 0 : 5_000);
+            await utimes(r.source, new Date(), (mtimeMs + 0.5) / 1000);
           },
         },
       }),

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { pino } from 'pino';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import { FerryServer } from '../../src/server/index.js';
-import { sendFiles, type SendEvent } from '../../src/client/index.js';
+import { sendFiles, type SendEvent, type UploadResult } from '../../src/client/index.js';
 import { PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
@@ -135,7 +135,7 @@ test('a transfer cut at any of 50 seeded points resumes on a new connection and 
     proxy.setTarget(server.address);
     proxy.setPlan((index) => (index === first ? { cut: { afterBytes: cutAt } } : undefined));
     const events: SendEvent[] = [];
-    const [result] = await sendFiles({
+    const results: UploadResult[] = await sendFiles({
       server: proxy.address,
       files: [source],
       remoteDir: REMOTE_DIR,
@@ -165,7 +165,7 @@ test('a transfer cut at any of 50 seeded points resumes on a new connection and 
       sourceSha,
       `cut at ${cutAt} (seed ${seed})`,
     );
-    assert.equal(result!.size, FILE_BYTES);
+    assert.equal(results[0]!.size, FILE_BYTES);
     assert.ok(
       events.some((e) => e.type === 'retrying'),
       `cut at ${cutAt}: the client retried`,
