@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { listRemote, withRetries, type SessionEvent } from '../client/index.js';
-import type { ListEntry } from '../protocol/index.js';
+import { parseRemotePath, type ListEntry } from '../protocol/index.js';
 import { homeOf } from './cli-context.js';
 import { parseTarget } from './parse-target.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
@@ -20,6 +20,8 @@ export function registerLsCommand(program: Command): void {
     .option('--json', 'one JSON object per entry, one per line');
   addClientFlags(command).action(async (text: string, flags: LsFlags, cmd: Command) => {
     const target = parseTarget(text);
+    // Refuse a bad path here, like send and get do, rather than let the server refuse it.
+    if (target.remotePath !== '') parseRemotePath(target.remotePath);
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);
       const onEvent = (event: SessionEvent): void => {

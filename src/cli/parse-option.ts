@@ -35,3 +35,10 @@ export function parseCount(text: string, flag: string): number {
     throw new FerryError('USAGE_INVALID', `${flag} takes a whole number, got ${JSON.stringify(text)}`);
   return Number(text);
 }
+
+/** Parses `--streams`: 1 to 16 connections. */
+export function parseStreams(text: string): number {
+  const n = parseCount(text, '--streams');
+  if (n < 1 || n > 16) throw new FerryError('USAGE_INVALID', `--streams takes 1 to 16, got ${n}`);
+  return n;
+}

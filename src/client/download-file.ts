@@ -1,3 +1,5 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import {
   ChunkSet,
@@ -16,6 +18,7 @@ import {
   type ChunkEntry,
   type PartialPaths,
   type RootPath,
+  siblingTempName,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 
@@ -49,8 +52,8 @@ export interface PendingDownload {
 /** Where a download's partial lives: hidden beside its destination, so the final rename stays on one disk. */
 export function downloadPartialPaths(target: RootPath): PartialPaths {
   return {
-    dataPath: `${target.dir}/.${target.name}.ferry-part`,
-    logPath: `${target.dir}/.${target.name}.ferry-state`,
+    dataPath: join(target.dir, siblingTempName(target.name, 'ferry-part')),
+    logPath: join(target.dir, siblingTempName(target.name, 'ferry-state')),
   };
 }
 
@@ -129,6 +132,8 @@ async function receiveDownload(
     );
     if (!end.fileDigest.equals(ours))
       throw new FerryError('DIGEST_MISMATCH', 'server digest differs from the identical file');
+    // The file is complete: a partial left beside it (an attempt killed while finishing) is of no more use.
+    await Promise.all([rm(paths.dataPath, { force: true }), rm(paths.logPath, { force: true })]);
     return { size: offer.size, digest: ours, receivedBytes: 0, resumedBytes: offer.size, identical: true };
   }
   const partial = await PartialTransfer.open({

@@ -1,8 +1,8 @@
 import { chmod, lstat, mkdir, readlink, rename, rm, symlink, utimes, lutimes } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { MAX_PIPELINED, parseRemotePath } from '../protocol/index.js';
-import { assertLinkStaysInside, resolveUnderRoot } from '../transfer/index.js';
+import { assertLinkStaysInside, fsTimeOf, resolveUnderRoot, siblingTempName } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { beginDownload, type DownloadResult } from './download-file.js';
 import { listRemote } from './list-remote.js';
@@ -78,13 +78,13 @@ async function planDownloads(
       plan.files.push({ remotePath, local: [name] });
       continue;
     }
-    const { entries, isFile } = await listRemote(session, remotePath, { recursive: true });
+    const { entries, isFile, mode, mtimeMs } = await listRemote(session, remotePath, { recursive: true });
     if (isFile) {
       plan.files.push({ remotePath, local: [name!] });
       continue;
     }
     const base = name ? [name] : [];
-    if (name) plan.dirs.push({ local: base, mode: 0o755, mtimeMs: Date.now() });
+    if (name) plan.dirs.push({ local: base, mode, mtimeMs });
     for (const entry of entries) {
       // PROTOCOL.md §5.12: names from the server are validated before anything is created.
       const relative = parseRemotePath(entry.path);
@@ -198,17 +198,17 @@ async function finishTree(
         emit({ type: 'entry-skipped', path: link.local.join('/'), reason: 'exists' });
       continue;
     }
-    const temp = `${target.dir}/.${target.name}.ferry-link`;
+    const temp = join(target.dir, siblingTempName(target.name, 'ferry-link'));
     await rm(temp, { force: true });
     await symlink(link.target, temp);
-    await lutimes(temp, new Date(link.mtimeMs), new Date(link.mtimeMs));
+    await lutimes(temp, fsTimeOf(link.mtimeMs), fsTimeOf(link.mtimeMs));
     await rename(temp, target.path);
   }
   const deepestFirst = [...plan.dirs].sort((a, b) => b.local.length - a.local.length);
   for (const dir of deepestFirst) {
     const target = await resolveUnderRoot(localDir, dir.local, { createDirs: false, allowDirectory: true });
     await chmod(target.path, (dir.mode & 0o777) | 0o700);
-    await utimes(target.path, new Date(dir.mtimeMs), new Date(dir.mtimeMs));
+    await utimes(target.path, fsTimeOf(dir.mtimeMs), fsTimeOf(dir.mtimeMs));
   }
 }
 

@@ -21,6 +21,7 @@ export {
 export {
   sendFiles,
   runUploadJobs,
+  DEFAULT_STREAMS,
   withRetries,
   type SendFilesOptions,
   type SendEvent,

@@ -44,6 +44,10 @@ export interface SendFilesOptions extends ConnectOptions {
   overwrite?: boolean;
   /** Where chunk hashes are cached so a resume need not re-read what the server holds. */
   cacheDir?: string;
+  /** TCP connections (each its own session) that carry large files in parallel; default DEFAULT_STREAMS. */
+  streams?: number;
+  /** Files from this size on use the extra streams; default PARALLEL_MIN_BYTES (64 MiB). */
+  parallelMinBytes?: number;
   onEvent?: (event: TransferEvent) => void;
 }
 
@@ -78,6 +82,7 @@ export async function runUploadJobs(
   const open = new OpenTransfers();
   try {
     return await withRetries(options, emit, async (session, results, noteProgress) => {
+      const extras = new ExtraStreams(options, (options.streams ?? DEFAULT_STREAMS) - 1);
       const inFlight: Array<{ index: number; done: Promise<JobResult> }> = [];
       const settleOldest = async (): Promise<void> => {
         const oldest = inFlight.shift()!;
@@ -88,11 +93,13 @@ export async function runUploadJobs(
         for (let index = 0; index < jobs.length; index++) {
           if (results[index] !== undefined) continue;
           if (inFlight.length >= MAX_PIPELINED) await settleOldest();
-          const { done } = await beginJob(session, jobs[index]!, options, { emit, open, noteProgress });
+          const { done } = await beginJob(session, jobs[index]!, { ...options, extras }, { emit, open, noteProgress });
           inFlight.push({ index, done });
         }
         while (inFlight.length > 0) await settleOldest();
+        await extras.end();
       } finally {
+        extras.close();
         // Whatever is left failed with the session; nobody awaits it, so keep it from being "unhandled".
         for (const job of inFlight) job.done.catch(() => undefined);
       }
@@ -114,7 +121,7 @@ interface JobReporting {
 async function beginJob(
   session: ClientSession,
   job: UploadJob,
-  options: SendFilesOptions,
+  options: SendFilesOptions & { extras: ExtraStreams },
   { emit, open, noteProgress }: JobReporting,
 ): Promise<{ done: Promise<JobResult> }> {
   if (job.kind === 'file') {
@@ -126,6 +133,8 @@ async function beginJob(
       overwrite: options.overwrite,
       signal: options.signal,
       cacheDir: options.cacheDir,
+      extraStreams: options.extras.size > 0 ? () => options.extras.open() : undefined,
+      parallelMinBytes: options.parallelMinBytes,
       onAccepted: ({ heldBytes, restarted, size }) => {
         started = true;
         emit({ type: 'transfer-started', ...subject, size, heldBytes, restarted });
@@ -183,6 +192,42 @@ async function beginJob(
   );
   done.catch(() => undefined);
   return { done };
+}
+
+/**
+ * Default number of TCP connections for a large file. One connection already saturates loopback and a
+ * LAN; more help on long links (PROTOCOL.md §5.13), where one connection's window caps throughput at
+ * window / round-trip time.
+ */
+export const DEFAULT_STREAMS = 4;
+
+/** The extra sessions of a send, opened on first need and closed with the primary. */
+class ExtraStreams {
+  readonly #options: ConnectOptions;
+  readonly size: number;
+  #opening: Promise<ClientSession[]> | undefined;
+
+  constructor(options: ConnectOptions, size: number) {
+    this.#options = options;
+    this.size = Math.max(0, size);
+  }
+
+  /** Connects the extra sessions (once; later calls share the result). */
+  open(): Promise<ClientSession[]> {
+    this.#opening ??= Promise.all(Array.from({ length: this.size }, () => ClientSession.connect(this.#options.server, this.#options)));
+    return this.#opening;
+  }
+
+  /** Ends every extra session cleanly. */
+  async end(): Promise<void> {
+    if (!this.#opening) return;
+    await Promise.all((await this.#opening).map((s) => s.end()));
+  }
+
+  /** Closes every extra session at once. Idempotent. */
+  close(): void {
+    void this.#opening?.then((sessions) => sessions.forEach((s) => s.close()), () => undefined);
+  }
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   haveDigest,
   writePutDataHeader,
 } from '../protocol/index.js';
-import { ChunkHashCache, SourceFile, hashHeldChunks, streamChunks } from '../transfer/index.js';
+import { ChunkHashCache, SourceFile, hashHeldChunks, missingChunks, streamChunks } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 
 export interface UploadOptions {
@@ -24,7 +24,20 @@ export interface UploadOptions {
   onAccepted?: (info: { heldBytes: number; restarted: boolean; size: number }) => void;
   /** Directory for the chunk-hash cache that spares a resume from re-reading what the server holds. */
   cacheDir?: string | undefined;
+  /**
+   * Opens (once) further sessions to the same server that carry chunks of large files in parallel
+   * (PROTOCOL.md §5.13); called only for a file with at least two chunks to send.
+   */
+  extraStreams?: (() => Promise<readonly ClientSession[]>) | undefined;
+  /** Files smaller than this use one stream; default PARALLEL_MIN_BYTES. */
+  parallelMinBytes?: number | undefined;
 }
+
+/**
+ * Files from this size on travel over the extra streams: below it a single connection finishes before
+ * more connections would have paid for their handshakes.
+ */
+export const PARALLEL_MIN_BYTES = 64 * 1024 * 1024;
 
 export interface UploadResult {
   readonly size: number;
@@ -93,7 +106,7 @@ async function beginPipelined(
   const hashes = Buffer.alloc(count * HASH_BYTES);
   const sentBytes = await streamChunks(source, {
     chunkBytes,
-    skip: new ChunkSet(count),
+    chunks: missingChunks(source.size, chunkBytes, new ChunkSet(count)),
     hashes,
     signal: options.signal,
     sink: dataSink(session, ref),
@@ -164,14 +177,24 @@ async function beginResumable(
     options.onAccepted?.({ heldBytes: resumedBytes, restarted, size: source.size });
     const size = source.size;
     session.onProgress(ref, (verified) => options.onVerified?.(verified, size));
-    const sentBytes = await streamChunks(source, {
-      chunkBytes,
-      skip: held,
-      hashes,
-      signal: options.signal,
-      sink: dataSink(session, ref),
-      onChunk: (index, hash) => cache?.record({ index, hash }),
-    });
+    // One cursor over the missing chunks, shared by the primary and any joined streams (PROTOCOL.md §5.13).
+    const missing = missingChunks(source.size, chunkBytes, held);
+    const onChunk = (index: number, hash: Buffer): Promise<void> | undefined => cache?.record({ index, hash });
+    const parallel = count - held.count >= 2 && source.size >= (options.parallelMinBytes ?? PARALLEL_MIN_BYTES);
+    const streams = parallel && options.extraStreams ? await options.extraStreams() : [];
+    const primaryRef = ref;
+    const counts = await Promise.all([
+      streamChunks(source, {
+        chunkBytes,
+        chunks: missing,
+        hashes,
+        signal: options.signal,
+        sink: dataSink(session, primaryRef),
+        onChunk,
+      }),
+      ...streams.map((extra) => sendOnJoinedStream(extra, source, remotePath, chunkBytes, missing, hashes, onChunk, options)),
+    ]);
+    const sentBytes = counts.reduce((sum, n) => sum + n, 0);
     const digest = await endUpload(session, ref, source, chunkBytes, hashes);
     const finalRef = ref;
     pending = true;
@@ -197,6 +220,34 @@ async function beginResumable(
       await cache?.close();
       session.closeRef(ref);
     }
+  }
+}
+
+/**
+ * One joined stream (PROTOCOL.md §5.13): attach to the transfer the primary session holds, send the chunks
+ * taken from the shared cursor, then close the part and wait until the server has verified it, so the
+ * primary's PUT_END never overtakes a chunk still in flight on this connection.
+ */
+async function sendOnJoinedStream(
+  session: ClientSession,
+  source: SourceFile,
+  remotePath: string,
+  chunkBytes: number,
+  chunks: Iterator<number>,
+  hashes: Buffer,
+  onChunk: (index: number, hash: Buffer) => Promise<void> | undefined,
+  options: UploadOptions,
+): Promise<number> {
+  const ref = sendOffer(session, source, remotePath, chunkBytes, options, false, true);
+  try {
+    await session.expect(ref, 'PUT_ACCEPT');
+    const sent = await streamChunks(source, { chunkBytes, chunks, hashes, signal: options.signal, sink: dataSink(session, ref), onChunk });
+    await session.send({ type: 'PUT_END', ref, fileDigest: Buffer.alloc(HASH_BYTES) });
+    const done = await session.expect(ref, 'PUT_DONE');
+    if (!done.part) throw new FerryError('MESSAGE_UNEXPECTED', 'a joined stream ended without PART');
+    return sent;
+  } finally {
+    session.closeRef(ref);
   }
 }
 
@@ -233,6 +284,7 @@ function sendOffer(
   chunkBytes: number,
   options: UploadOptions,
   fresh: boolean,
+  join = false,
 ): number {
   const ref = session.openRef();
   // Not awaited on purpose: the socket keeps order, and backpressure is applied by the data that follows.
@@ -244,8 +296,9 @@ function sendOffer(
       mtimeMs: source.mtimeMs,
       chunkBytes,
       mode: source.mode,
-      overwrite: options.overwrite ?? false,
+      overwrite: join ? false : (options.overwrite ?? false),
       fresh,
+      ...(join ? { join } : {}),
       path,
     })
     .catch(() => undefined);

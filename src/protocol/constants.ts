@@ -90,6 +90,9 @@ export const PUT_OFFER_FLAG_OVERWRITE = 1;
 /** PUT_OFFER flag bit 1: discard partial state and start from no chunks (PROTOCOL.md §5.3). */
 export const PUT_OFFER_FLAG_FRESH = 2;
 
+/** PUT_OFFER flag bit 2 (PROTOCOL.md §5.13): attach to the transfer another session is receiving. */
+export const PUT_OFFER_FLAG_JOIN = 4;
+
 /** PUT_ACCEPT flag bit 0: a partial with other size, mtime or chunk size was discarded (PROTOCOL.md §5.4). */
 export const PUT_ACCEPT_FLAG_RESTARTED = 1;
 
@@ -98,6 +101,9 @@ export const PUT_ACCEPT_FLAG_EXISTING = 2;
 
 /** PUT_DONE flag bit 0: the destination already held this content and was not written (PROTOCOL.md §5.6). */
 export const PUT_DONE_FLAG_IDENTICAL = 1;
+
+/** PUT_DONE flag bit 1 (PROTOCOL.md §5.13): a joined stream's part is done. */
+export const PUT_DONE_FLAG_PART = 2;
 
 /** PUT_LINK flag bit 0: replace an existing link (never a file or directory) (PROTOCOL.md §5.10). */
 export const PUT_LINK_FLAG_OVERWRITE = 1;

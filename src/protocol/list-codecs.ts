@@ -9,7 +9,7 @@ import {
   MAX_PATH_BYTES,
 } from './constants.js';
 import { checkFlags, startMessage, type MessageCodecTable } from './message-codec.js';
-import { checkListEntry, checkRef, checkTotalEntries } from './message-checks.js';
+import { checkListEntry, checkMode, checkRef, checkTotalEntries } from './message-checks.js';
 import type { ListEntry, ListEntryKind } from './message-types.js';
 import { encodeUtf8 } from './message-writer.js';
 
@@ -123,22 +123,28 @@ export const LIST_CODECS: MessageCodecTable<'LIST_REQUEST' | 'LIST_ENTRIES' | 'L
     encode(message) {
       checkRef(message.ref, 'list_end');
       checkTotalEntries(message.totalEntries);
-      return startMessage('LIST_END', 4 + 4 + 1)
+      checkMode(message.mode, 'list_end: mode');
+      return startMessage('LIST_END', 4 + 4 + 1 + 2 + 8)
         .u32(message.ref, 'ref')
         .u32(message.totalEntries, 'totalEntries')
         .u8(message.isFile ? LIST_END_FLAG_IS_FILE : 0, 'flags')
+        .u16(message.mode, 'mode')
+        .u64(message.mtimeMs, 'mtimeMs')
         .finish();
     },
     decode(r) {
       const ref = r.u32('ref');
       const totalEntries = r.u32('totalEntries');
       const flags = r.u8('flags');
+      const mode = r.u16('mode');
+      const mtimeMs = r.u64('mtimeMs');
       r.end();
       checkRef(ref, 'list_end');
+      checkMode(mode, 'list_end: mode');
       checkTotalEntries(totalEntries);
       // PROTOCOL.md §5.12: reserved flag bits are zero.
       if ((flags & ~LIST_END_FLAG_IS_FILE) !== 0) throw r.fail(`unknown flags ${flags}`);
-      return { type: 'LIST_END', ref, totalEntries, isFile: (flags & LIST_END_FLAG_IS_FILE) !== 0 };
+      return { type: 'LIST_END', ref, totalEntries, isFile: (flags & LIST_END_FLAG_IS_FILE) !== 0, mode, mtimeMs };
     },
   },
 };

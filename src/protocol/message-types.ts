@@ -66,6 +66,8 @@ export interface PutOfferMessage {
   mode: number;
   overwrite: boolean;
   fresh: boolean;
+  /** JOIN (PROTOCOL.md §5.13): attach as an extra stream; absent means false. */
+  join?: boolean;
   path: string;
 }
 
@@ -109,6 +111,8 @@ export interface PutDoneMessage {
   ref: number;
   /** The destination already held this content and was not written (§5.6 `IDENTICAL`). */
   identical: boolean;
+  /** PART (PROTOCOL.md §5.13): a joined stream's PUT_END is done; absent means false. */
+  part?: boolean;
   fileDigest: Buffer;
 }
 
@@ -227,6 +231,9 @@ export interface ListEndMessage {
   totalEntries: number;
   /** The listed path is a file (its one entry is the file itself), not a directory. */
   isFile: boolean;
+  /** Permission bits and mtime of the listed path itself, so a download can give its top directory both. */
+  mode: number;
+  mtimeMs: number;
 }
 
 /** Any decoded protocol message, told apart by `type`. */

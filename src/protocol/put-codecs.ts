@@ -1,3 +1,4 @@
+import { FerryError } from '../errors/index.js';
 import {
   HASH_BYTES,
   MAX_LINK_TARGET_BYTES,
@@ -5,8 +6,10 @@ import {
   PUT_ACCEPT_FLAG_EXISTING,
   PUT_ACCEPT_FLAG_RESTARTED,
   PUT_DONE_FLAG_IDENTICAL,
+  PUT_DONE_FLAG_PART,
   PUT_LINK_FLAG_OVERWRITE,
   PUT_OFFER_FLAG_FRESH,
+  PUT_OFFER_FLAG_JOIN,
   PUT_OFFER_FLAG_OVERWRITE,
 } from './constants.js';
 import {
@@ -24,7 +27,7 @@ import { checkLinkTarget, checkMode, checkOffer, checkRanges, checkRef } from '.
 import type { PutOfferMessage } from './message-types.js';
 import { encodeUtf8 } from './message-writer.js';
 
-const KNOWN_OFFER_FLAGS = PUT_OFFER_FLAG_OVERWRITE | PUT_OFFER_FLAG_FRESH;
+const KNOWN_OFFER_FLAGS = PUT_OFFER_FLAG_OVERWRITE | PUT_OFFER_FLAG_FRESH | PUT_OFFER_FLAG_JOIN;
 const KNOWN_ACCEPT_FLAGS = PUT_ACCEPT_FLAG_RESTARTED | PUT_ACCEPT_FLAG_EXISTING;
 
 type PutType =
@@ -43,9 +46,14 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
   PUT_OFFER: {
     encode(message) {
       checkOffer(message);
+      if (message.join && (message.fresh || message.overwrite)) {
+        throw new FerryError('MESSAGE_MALFORMED', 'put_offer: JOIN with other flags');
+      }
       const path = encodeUtf8(message.path, 'put_offer: path');
       const flags =
-        (message.overwrite ? PUT_OFFER_FLAG_OVERWRITE : 0) | (message.fresh ? PUT_OFFER_FLAG_FRESH : 0);
+        (message.overwrite ? PUT_OFFER_FLAG_OVERWRITE : 0) |
+        (message.fresh ? PUT_OFFER_FLAG_FRESH : 0) |
+        (message.join ? PUT_OFFER_FLAG_JOIN : 0);
       return startMessage('PUT_OFFER', 4 + 8 + 8 + 4 + 2 + 1 + 2 + path.length)
         .u32(message.ref, 'ref')
         .u64(message.size, 'size')
@@ -65,8 +73,9 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       const flags = r.u8('flags');
       const path = r.str(MAX_PATH_BYTES, 'path');
       r.end();
-      // PROTOCOL.md §5.3: flag bits other than OVERWRITE and FRESH MUST be zero.
+      // PROTOCOL.md §5.3: flag bits other than OVERWRITE, FRESH and JOIN MUST be zero; JOIN goes alone.
       checkFlags(r, flags, KNOWN_OFFER_FLAGS);
+      if ((flags & PUT_OFFER_FLAG_JOIN) !== 0 && flags !== PUT_OFFER_FLAG_JOIN) throw r.fail('JOIN with other flags');
       const message: PutOfferMessage = {
         type: 'PUT_OFFER',
         ref,
@@ -76,6 +85,7 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
         mode,
         overwrite: (flags & PUT_OFFER_FLAG_OVERWRITE) !== 0,
         fresh: (flags & PUT_OFFER_FLAG_FRESH) !== 0,
+        ...((flags & PUT_OFFER_FLAG_JOIN) !== 0 ? { join: true } : {}),
         path,
       };
       checkOffer(message);
@@ -128,7 +138,7 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       checkRef(message.ref, 'put_done');
       return startMessage('PUT_DONE', 4 + 1 + HASH_BYTES)
         .u32(message.ref, 'ref')
-        .u8(message.identical ? PUT_DONE_FLAG_IDENTICAL : 0, 'flags')
+        .u8((message.identical ? PUT_DONE_FLAG_IDENTICAL : 0) | (message.part ? PUT_DONE_FLAG_PART : 0), 'flags')
         .fixed(message.fileDigest, HASH_BYTES, 'fileDigest')
         .finish();
     },
@@ -137,10 +147,16 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       const flags = r.u8('flags');
       const fileDigest = r.copy(HASH_BYTES, 'fileDigest');
       r.end();
-      // PROTOCOL.md §5.6: only IDENTICAL is defined; other bits MUST be zero.
-      checkFlags(r, flags, PUT_DONE_FLAG_IDENTICAL);
+      // PROTOCOL.md §5.6, §5.13: only IDENTICAL and PART are defined; other bits MUST be zero.
+      checkFlags(r, flags, PUT_DONE_FLAG_IDENTICAL | PUT_DONE_FLAG_PART);
       checkRef(ref, 'put_done');
-      return { type: 'PUT_DONE', ref, identical: (flags & PUT_DONE_FLAG_IDENTICAL) !== 0, fileDigest };
+      return {
+        type: 'PUT_DONE',
+        ref,
+        identical: (flags & PUT_DONE_FLAG_IDENTICAL) !== 0,
+        ...((flags & PUT_DONE_FLAG_PART) !== 0 ? { part: true } : {}),
+        fileDigest,
+      };
     },
   },
   PROGRESS: {

@@ -11,7 +11,7 @@ import {
   writeGetDataHeader,
   type GetRequestMessage,
 } from '../protocol/index.js';
-import { SourceFile, hashHeldChunks, resolveUnderRoot, streamChunks } from '../transfer/index.js';
+import { SourceFile, hashHeldChunks, missingChunks, resolveUnderRoot, streamChunks } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 
 /**
@@ -57,7 +57,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
     });
     const sent = await streamChunks(source, {
       chunkBytes,
-      skip: held,
+      chunks: missingChunks(source.size, chunkBytes, held),
       hashes,
       sink: {
         headerBytes: GET_DATA_HEADER_BYTES,

@@ -6,3 +6,12 @@ export {
   MAX_PAIRINGS_PER_MINUTE,
   type PairingOptions,
 } from './pairing-admission.js';
+export {
+  ServerEvents,
+  type ServerEvent,
+  type ServerEventType,
+  type ServerEventMap,
+  type ServerTransfer,
+  type ServerTransferDirection,
+  type SessionPeer,
+} from './server-events.js';

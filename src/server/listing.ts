@@ -60,6 +60,8 @@ export async function sendListing(io: SessionIo, request: ListRequestMessage): P
     ref: request.ref,
     totalEntries: total,
     isFile: !base.stats.isDirectory(),
+    mode: base.stats.mode & 0o7777,
+    mtimeMs: Math.max(0, Math.trunc(base.stats.mtimeMs)),
   });
   return total;
 }

@@ -1,3 +1,5 @@
+import type { PartialTransfer } from '../transfer/index.js';
+
 /** A session's handle on a transfer it writes: how to make it let go. */
 export interface TransferClaim {
   /**
@@ -5,6 +7,8 @@ export interface TransferClaim {
    * transfer still receiving is closed (its partial kept), one already finishing is waited for.
    */
   surrender(transferId: string): Promise<void>;
+  /** The open partial of `transferId`, when the holder is receiving it (joined streams write into it). */
+  partialOf(transferId: string): PartialTransfer | undefined;
 }
 
 /**
@@ -30,6 +34,11 @@ export class TransferRegistry {
   /** Releases the claim if `claim` holds it. */
   release(transferId: string, claim: TransferClaim): void {
     if (this.#holders.get(transferId) === claim) this.#holders.delete(transferId);
+  }
+
+  /** The open partial of `transferId` held by any session, for a stream joining it (PROTOCOL.md §5.13). */
+  partialOf(transferId: string): PartialTransfer | undefined {
+    return this.#holders.get(transferId)?.partialOf(transferId);
   }
 
   /** Whether any session holds `transferId` (the partial sweeper leaves those alone). */

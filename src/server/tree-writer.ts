@@ -1,7 +1,8 @@
 import { chmod, lstat, mkdir, readlink, rename, rm, symlink, utimes, lutimes } from 'node:fs/promises';
 import { FerryError } from '../errors/index.js';
 import { PERMISSION_UPLOAD, type PutDirMessage, type PutLinkMessage } from '../protocol/index.js';
-import { assertLinkStaysInside, fsyncDir, resolveUnderRoot } from '../transfer/index.js';
+import { assertLinkStaysInside, fsTimeOf, fsyncDir, resolveUnderRoot, siblingTempName } from '../transfer/index.js';
+import { join } from 'node:path';
 import type { SessionIo } from './session-io.js';
 
 /** Directories get at most these bits, and always owner rwx so the server can keep writing into them. */
@@ -24,8 +25,7 @@ export async function writeDirectory(io: SessionIo, message: PutDirMessage): Pro
   if (stats.isSymbolicLink()) throw new FerryError('PATH_ESCAPES_ROOT', 'destination is a symbolic link');
   if (!stats.isDirectory()) throw new FerryError('FILE_EXISTS', 'a file is in the way of the directory');
   await chmod(target.path, (message.mode & DIR_MODE_LIMIT) | DIR_MODE_FLOOR);
-  const mtime = new Date(message.mtimeMs);
-  await utimes(target.path, mtime, mtime);
+  await utimes(target.path, fsTimeOf(message.mtimeMs), fsTimeOf(message.mtimeMs));
   await fsyncDir(target.dir);
 }
 
@@ -47,11 +47,10 @@ export async function writeLink(io: SessionIo, message: PutLinkMessage): Promise
       return;
     }
   }
-  const temp = `${target.dir}/.${target.name}.ferry-link`;
+  const temp = join(target.dir, siblingTempName(target.name, 'ferry-link'));
   await rm(temp, { force: true });
   await symlink(message.target, temp);
-  const mtime = new Date(message.mtimeMs);
-  await lutimes(temp, mtime, mtime);
+  await lutimes(temp, fsTimeOf(message.mtimeMs), fsTimeOf(message.mtimeMs));
   await rename(temp, target.path);
   await fsyncDir(target.dir);
 }

@@ -42,6 +42,14 @@ type Active =
       ref: number;
       hashes: Buffer;
       offer: PutOfferMessage;
+    }
+  | {
+      // PROTOCOL.md §5.13: an extra stream writing chunks into a partial another session holds.
+      kind: 'joined';
+      ref: number;
+      partial: PartialTransfer;
+      offer: PutOfferMessage;
+      receivedBytes: number;
     };
 
 /**
@@ -82,13 +90,16 @@ export class UploadReceiver implements TransferClaim {
       }
       case 'PUT_CHUNK': {
         const active = this.#expect(message.ref, message.type);
-        if (active.kind === 'partial') active.partial.completeChunk(message.index, message.chunkHash);
+        if (active.kind !== 'existing') active.partial.completeChunk(message.index, message.chunkHash);
         return true;
       }
       case 'PUT_END': {
         const active = this.#expect(message.ref, message.type);
         this.#active = undefined;
-        if (active.kind === 'existing') {
+        if (active.kind === 'joined') {
+          // PROTOCOL.md §5.13.4: this stream's chunks were processed in order, so its part is verified.
+          await this.#io.send({ type: 'PUT_DONE', ref: active.ref, identical: false, part: true, fileDigest: Buffer.alloc(32) });
+        } else if (active.kind === 'existing') {
           await this.#compareExisting(active, message.fileDigest);
         } else {
           await this.#finishInBackground(active, message.fileDigest);
@@ -107,6 +118,12 @@ export class UploadReceiver implements TransferClaim {
   /** The ref of the transfer receiving data, if any. */
   get activeRef(): number | undefined {
     return this.#active?.ref;
+  }
+
+  /** The partial of `transferId` if this session is receiving it, for streams that join it (§5.13). */
+  partialOf(transferId: string): PartialTransfer | undefined {
+    const active = this.#active;
+    return active?.kind === 'partial' && active.transferId === transferId ? active.partial : undefined;
   }
 
   /** Called by the registry when a newer session of this client offers a transfer we hold. */
@@ -164,6 +181,11 @@ export class UploadReceiver implements TransferClaim {
         throw new FerryError('FILE_TOO_LARGE', `${offer.size} bytes, limit ${io.ctx.maxFileBytes}`);
       }
       const rooted = io.rooted(offer.path);
+      if (offer.join) {
+        this.#join(offer, transferIdOf(io.clientKey, rooted.join('/')));
+        await io.send({ type: 'PUT_ACCEPT', ref: offer.ref, restarted: false, existing: false, haveDigest: Buffer.alloc(32), ranges: [] });
+        return;
+      }
       // Claim first: a session of this client still writing or finishing the same file completes or
       // lets go before we look at the destination and the partial (PROTOCOL.md §6.2).
       const transferId = transferIdOf(io.clientKey, rooted.join('/'));
@@ -186,6 +208,20 @@ export class UploadReceiver implements TransferClaim {
       this.#active = undefined;
       throw err;
     }
+  }
+
+  /**
+   * PROTOCOL.md §5.13.2: attach to the partial another session of this client is receiving. The held set
+   * was already answered to the primary; a joined stream only needs to know it may send.
+   */
+  #join(offer: PutOfferMessage, transferId: string): void {
+    const partial = this.#io.ctx.registry.partialOf(transferId);
+    const header = partial?.header;
+    if (!partial || header?.size !== offer.size || header.mtimeMs !== offer.mtimeMs || header.chunkBytes !== offer.chunkBytes) {
+      // Scoped to this ref: the stream may simply have arrived after the transfer finished.
+      throw new FerryError('PATH_NOT_FOUND', 'no matching transfer to join');
+    }
+    this.#active = { kind: 'joined', ref: offer.ref, partial, offer, receivedBytes: 0 };
   }
 
   /** Opens the partial of a transfer this session has claimed. */

@@ -17,8 +17,11 @@ export interface ChunkSink {
 
 export interface StreamChunksOptions {
   chunkBytes: number;
-  /** Chunks the receiver already holds verified: not sent. */
-  skip: ChunkSet;
+  /**
+   * The chunks to send, in order: a plain list, or a cursor shared by several streams (parallel streams,
+   * PROTOCOL.md §5.13), each taking the next chunk when it is ready for one.
+   */
+  chunks: Iterator<number>;
   /** Receives the hash of every chunk sent, at `index * 32`. */
   hashes: Buffer;
   sink: ChunkSink;
@@ -40,7 +43,7 @@ interface Block {
 }
 
 /**
- * Sends every chunk of `source` not in `skip`, in index order, as data messages that never cross a chunk
+ * Sends the chunks `chunks` yields, in that order, as data messages that never cross a chunk
  * boundary, each chunk followed by its hash (PROTOCOL.md §5.5). Returns the number of file bytes sent.
  *
  * File bytes are read with one `readv` per block straight into two reused block buffers laid out as
@@ -48,13 +51,13 @@ interface Block {
  * file size; the next block is read while the current one is hashed, sealed and sent.
  */
 export async function streamChunks(source: SourceFile, options: StreamChunksOptions): Promise<number> {
-  const { chunkBytes, skip, hashes, sink } = options;
+  const { chunkBytes, chunks, hashes, sink } = options;
   const dataPerRecord = MAX_MESSAGE_BYTES - sink.headerBytes;
   const buffers = [
     Buffer.allocUnsafe(RECORDS_PER_BLOCK * MAX_MESSAGE_BYTES),
     Buffer.allocUnsafe(RECORDS_PER_BLOCK * MAX_MESSAGE_BYTES),
   ];
-  const blocks = planBlocks(source.size, chunkBytes, skip, dataPerRecord);
+  const blocks = planBlocks(source.size, chunkBytes, chunks, dataPerRecord);
   const read = (block: Block, buffer: Buffer): Promise<Block> => {
     const views = block.lengths.map((length, i) =>
       buffer.subarray(
@@ -101,16 +104,15 @@ export async function streamChunks(source: SourceFile, options: StreamChunksOpti
   return sent;
 }
 
-/** The blocks to read, in order: every chunk not skipped, cut into record-sized pieces, 16 to a block. */
+/** The blocks to read, in order: each chunk taken from `chunks`, cut into record-sized pieces, 16 to a block. */
 function* planBlocks(
   size: number,
   chunkBytes: number,
-  skip: ChunkSet,
+  chunks: Iterator<number>,
   dataPerRecord: number,
 ): Generator<Block> {
-  const count = chunkCount(size, chunkBytes);
-  for (let chunk = 0; chunk < count; chunk++) {
-    if (skip.has(chunk)) continue;
+  for (let next = chunks.next(); !next.done; next = chunks.next()) {
+    const chunk = next.value;
     const end = chunk * chunkBytes + chunkLength(chunk, size, chunkBytes);
     let offset = chunk * chunkBytes;
     while (offset < end) {
@@ -125,6 +127,12 @@ function* planBlocks(
       offset = at;
     }
   }
+}
+
+/** The chunks of a file of `size` bytes that are not in `skip`, in index order. */
+export function* missingChunks(size: number, chunkBytes: number, skip: ChunkSet): Generator<number> {
+  const count = chunkCount(size, chunkBytes);
+  for (let chunk = 0; chunk < count; chunk++) if (!skip.has(chunk)) yield chunk;
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   type ChunkRange,
 } from '../protocol/index.js';
 import { fsyncDir } from './fsync-dir.js';
+import { fsTimeOf } from './fs-names.js';
 import { BatchedWriter } from './batched-writer.js';
 import { assertWritableTarget, type RootPath } from './root-path.js';
 import { ChunkLog, type ChunkEntry } from './chunk-log.js';
@@ -42,6 +43,8 @@ function encodeTransferHeader(header: TransferHeader): Buffer {
 
 /** Chunks verified but not yet durable are flushed once they add up to this many bytes (PROTOCOL.md §9.2). */
 export const DURABLE_BATCH_BYTES = 16 * 1024 * 1024;
+/** Chunks that may be open (receiving data) at once in one transfer: room for 16 streams and then some. */
+export const MAX_OPEN_CHUNKS = 64;
 /** Files get at most these permission bits (PROTOCOL.md §5.3): never setuid, setgid or group/world write. */
 const FILE_MODE_LIMIT = 0o755;
 
@@ -86,7 +89,8 @@ export class PartialTransfer {
   #flushing: Promise<void> = Promise.resolve();
   #verifiedBytes = 0;
   #flushError: Error | undefined;
-  #current: { index: number; position: number; end: number; hash: Hash } | undefined;
+  /** Chunks being received, by index: several at once when parallel streams share the transfer. */
+  readonly #open = new Map<number, { position: number; end: number; hash: Hash }>();
   #closed = false;
 
   private constructor(
@@ -181,23 +185,28 @@ export class PartialTransfer {
     return haveDigest([...this.#held].map((i) => this.#hashOf(i)));
   }
 
-  /** Writes a PUT_DATA payload at its offset, enforcing PROTOCOL.md §5.5.1. */
+  /**
+   * Writes a data payload at its offset, enforcing PROTOCOL.md §5.5.1: each chunk's data arrives in order
+   * and without gaps from its first byte; several chunks may be open at once (parallel streams, §5.13), at
+   * most MAX_OPEN_CHUNKS, so a peer cannot make us hold a hash state per chunk of a huge file.
+   */
   async writeData(offset: number, data: Buffer): Promise<void> {
     if (this.#flushError !== undefined) throw this.#flushError;
     const { size, chunkBytes } = this.header;
-    let current = this.#current;
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset >= size) {
+      throw new FerryError('MESSAGE_MALFORMED', `offset ${offset} is outside the file of ${size} bytes`);
+    }
+    const index = Math.floor(offset / chunkBytes);
+    let current = this.#open.get(index);
     if (!current) {
-      if (offset % chunkBytes !== 0 || offset >= size) {
+      if (offset % chunkBytes !== 0) {
         throw new FerryError('MESSAGE_MALFORMED', `offset ${offset} does not start a chunk`);
       }
-      const index = offset / chunkBytes;
-      current = {
-        index,
-        position: offset,
-        end: offset + chunkLength(index, size, chunkBytes),
-        hash: createHash('sha256'),
-      };
-      this.#current = current;
+      if (this.#open.size >= MAX_OPEN_CHUNKS) {
+        throw new FerryError('MESSAGE_MALFORMED', `more than ${MAX_OPEN_CHUNKS} chunks open at once`);
+      }
+      current = { position: offset, end: offset + chunkLength(index, size, chunkBytes), hash: createHash('sha256') };
+      this.#open.set(index, current);
     }
     if (offset !== current.position) {
       throw new FerryError('MESSAGE_MALFORMED', `expected offset ${current.position}, got ${offset}`);
@@ -213,13 +222,13 @@ export class PartialTransfer {
     await this.#writer.write(data, offset);
   }
 
-  /** Closes the chunk just written: its hash must match (PROTOCOL.md §5.5.2). */
+  /** Closes a chunk whose data is all written: its hash must match (PROTOCOL.md §5.5.2). */
   completeChunk(index: number, chunkHash: Buffer): void {
-    const current = this.#current;
-    if (!current || current.index !== index || current.position !== current.end) {
+    const current = this.#open.get(index);
+    if (!current || current.position !== current.end) {
       throw new FerryError('MESSAGE_MALFORMED', `chunk ${index} is not complete`);
     }
-    this.#current = undefined;
+    this.#open.delete(index);
     const actual = current.hash.digest();
     if (!actual.equals(chunkHash)) throw new FerryError('CHUNK_MISMATCH', `chunk ${index}`);
     const length = current.end - index * this.header.chunkBytes;
@@ -243,8 +252,8 @@ export class PartialTransfer {
     target: RootPath,
     options: { mode: number; overwrite: boolean; mtimeMs?: number },
   ): Promise<Buffer> {
-    if (this.#current)
-      throw new FerryError('MESSAGE_MALFORMED', `chunk ${this.#current.index} was not completed`);
+    const unfinished = this.#open.keys().next();
+    if (!unfinished.done) throw new FerryError('MESSAGE_MALFORMED', `chunk ${unfinished.value} was not completed`);
     this.#startFlush();
     await this.#flushing;
     await this.#writer.flush();
@@ -266,7 +275,7 @@ export class PartialTransfer {
     await this.#data.sync();
     await this.#data.close();
     this.#closed = true;
-    await utimes(this.#dataPath, new Date(), new Date(options.mtimeMs ?? this.header.mtimeMs));
+    await utimes(this.#dataPath, Date.now() / 1000, fsTimeOf(options.mtimeMs ?? this.header.mtimeMs));
     // Check again right before the rename: the target may have changed since the offer.
     await assertWritableTarget(target.path);
     if (options.overwrite) {
@@ -290,7 +299,7 @@ export class PartialTransfer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#current = undefined;
+    this.#open.clear();
     try {
       this.#startFlush();
       await this.#flushing;

@@ -34,8 +34,11 @@ const VECTORS: readonly [string, Message][] = [
       ],
     },
   ],
-  ['32 00000005 000f4240 00', { type: 'LIST_END', ref: 5, totalEntries: 1_000_000, isFile: false }],
-  ['32 00000006 00000001 01', { type: 'LIST_END', ref: 6, totalEntries: 1, isFile: true }],
+  [
+    '32 00000005 000f4240 00 01ed 0000018bcfe56800',
+    { type: 'LIST_END', ref: 5, totalEntries: 1_000_000, isFile: false, mode: 0o755, mtimeMs: 1_700_000_000_000 },
+  ],
+  ['32 00000006 00000001 01 01a4 0000000000000000', { type: 'LIST_END', ref: 6, totalEntries: 1, isFile: true, mode: 0o644, mtimeMs: 0 }],
 ];
 
 test('every listing message matches its hand-written wire vector in both directions', () => {
@@ -187,10 +190,11 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
     `31 00000001 0001 ${entryHex({ target: '00' })}`,
     'MESSAGE_MALFORMED',
   ],
-  ['a LIST_END with ref 0', '32 00000000 00000000 00', 'MESSAGE_MALFORMED'],
-  ['a LIST_END over 1,000,000 entries', '32 00000001 000f4241 00', 'MESSAGE_MALFORMED'],
-  ['a LIST_END with an unknown flag', '32 00000001 00000000 02', 'MESSAGE_MALFORMED'],
-  ['a LIST_END with a trailing byte', '32 00000001 00000000 00 00', 'MESSAGE_MALFORMED'],
+  ['a LIST_END with ref 0', '32 00000000 00000000 00 0000 0000000000000000', 'MESSAGE_MALFORMED'],
+  ['a LIST_END over 1,000,000 entries', '32 00000001 000f4241 00 0000 0000000000000000', 'MESSAGE_MALFORMED'],
+  ['a LIST_END with an unknown flag', '32 00000001 00000000 02 0000 0000000000000000', 'MESSAGE_MALFORMED'],
+  ['a LIST_END with a file-type bit in its mode', '32 00000001 00000000 00 81a4 0000000000000000', 'MESSAGE_MALFORMED'],
+  ['a LIST_END with a trailing byte', '32 00000001 00000000 00 0000 0000000000000000 00', 'MESSAGE_MALFORMED'],
 ];
 
 for (const [name, hex, code] of MALFORMED) {
@@ -229,9 +233,9 @@ const REFUSED_ENCODINGS: readonly [string, Message][] = [
   ['a link target over 4096 bytes', entries({ ...FILE, kind: 'link', linkTarget: 'b'.repeat(4097) })],
   [
     'a LIST_END over 1,000,000 entries',
-    { type: 'LIST_END', ref: 1, totalEntries: MAX_LIST_ENTRIES + 1, isFile: false },
+    { type: 'LIST_END', ref: 1, totalEntries: MAX_LIST_ENTRIES + 1, isFile: false, mode: 0, mtimeMs: 0 },
   ],
-  ['a LIST_END with ref 0', { type: 'LIST_END', ref: 0, totalEntries: 0, isFile: false }],
+  ['a LIST_END with ref 0', { type: 'LIST_END', ref: 0, totalEntries: 0, isFile: false, mode: 0, mtimeMs: 0 }],
 ];
 
 for (const [name, message] of REFUSED_ENCODINGS) {

@@ -181,7 +181,12 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
   ],
   [
     'a PUT_OFFER with reserved flag bits',
-    '10 00000001 0000000000000000 0000000000000000 00000400 01a4 04 0001 61',
+    '10 00000001 0000000000000000 0000000000000000 00000400 01a4 08 0001 61',
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_OFFER with JOIN and FRESH together',
+    '10 00000001 0000000000000000 0000000000000000 00000400 01a4 06 0001 61',
     'MESSAGE_MALFORMED',
   ],
   [
@@ -240,7 +245,7 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
   ['a PUT_CHUNK one byte short', `13 00000001 00000000 ${'00'.repeat(31)}`, 'MESSAGE_MALFORMED'],
   ['a PUT_CHUNK with index 2^32-1', `13 00000001 ffffffff ${ZERO32}`, 'MESSAGE_MALFORMED'],
   ['a PUT_END with a trailing byte', `14 00000001 ${ZERO32} 00`, 'MESSAGE_MALFORMED'],
-  ['a PUT_DONE with reserved flag bit 1', `15 00000001 02 ${ZERO32}`, 'MESSAGE_MALFORMED'],
+  ['a PUT_DONE with reserved flag bit 2', `15 00000001 04 ${ZERO32}`, 'MESSAGE_MALFORMED'],
   ['a PUT_DONE with reserved flag bit 7', `15 00000001 81 ${ZERO32}`, 'MESSAGE_MALFORMED'],
   ['a PUT_DONE with ref 0', `15 00000000 00 ${ZERO32}`, 'MESSAGE_MALFORMED'],
   ['a PROGRESS with ref 0', '16 00000000 0000000000000000', 'MESSAGE_MALFORMED'],

@@ -1,0 +1,293 @@
+// Server-side permissions and confinement (PROTOCOL.md §5.2, §7.1, §5.10-§5.12): a grant of `upload` or
+// `download` only, a client confined to a subdirectory, and what the server itself refuses when a client
+// speaks the raw protocol (the library refuses bad paths before sending, so only a hand-made client shows
+// the server's own checks). Real server on loopback, real files.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
+import { FramedSocket, clientHandshake, type SecureChannel } from '../../src/channel/index.js';
+import { ERROR_CODES } from '../../src/errors/index.js';
+import { FerryServer, type ClientGrant } from '../../src/server/index.js';
+import {
+  getFiles,
+  listRemote,
+  sendFiles,
+  sendTree,
+  withRetries,
+  type ConnectOptions,
+} from '../../src/client/index.js';
+import {
+  HASH_BYTES,
+  PERMISSION_DOWNLOAD,
+  PERMISSION_UPLOAD,
+  type ListEntry,
+  type Message,
+} from '../../src/protocol/index.js';
+import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+interface Rig {
+  dir: string;
+  root: string;
+  server: FerryServer;
+  /** Connect options for a client with `grant`. */
+  client: (grant: ClientGrant) => ConnectOptions & { identity: KeyPair };
+}
+
+async function startRig(t: TestContext): Promise<Rig> {
+  const dir = await makeTempDir('ferry-permissions-');
+  const grants = new Map<string, ClientGrant>();
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    port: 0,
+    identity: generateKeyPair(),
+    authorize: (key) => grants.get(key.toString('hex')),
+    partialSweepIntervalMs: 0,
+  });
+  t.after(async () => {
+    await server.close();
+    await removeTempDir(dir);
+  });
+  return {
+    dir,
+    root: server.root,
+    server,
+    client: (grant) => {
+      const identity = generateKeyPair();
+      grants.set(identity.publicKey.toString('hex'), grant);
+      return {
+        server: server.address,
+        identity,
+        verifyServer: () => undefined,
+        retry: { retries: 0, sleep: () => Promise.resolve(), random: () => 0 },
+      };
+    },
+  };
+}
+
+async function list(options: ConnectOptions, path: string, recursive = false): Promise<ListEntry[]> {
+  const [result] = await withRetries<ListEntry[]>(
+    options,
+    () => undefined,
+    async (session, results) => {
+      results[0] = (await listRemote(session, path, { recursive })).entries;
+    },
+  );
+  return result!;
+}
+
+/** An admitted raw session: the caller sends any message and reads the answers. */
+async function rawSession(t: TestContext, rig: Rig, identity: KeyPair): Promise<SecureChannel> {
+  const socket = connect(rig.server.address);
+  socket.on('error', () => undefined);
+  t.after(() => socket.destroy());
+  await once(socket, 'connect');
+  const channel = await clientHandshake(new FramedSocket(socket), {
+    identity,
+    verifyServer: () => undefined,
+  });
+  t.after(() => channel.close());
+  assert.equal((await channel.receive()).type, 'WELCOME');
+  return channel;
+}
+
+async function expectError(
+  channel: SecureChannel,
+  message: Message,
+  code: keyof typeof ERROR_CODES,
+): Promise<void> {
+  await channel.send(message);
+  const reply = await channel.receive();
+  assert.equal(reply.type, 'ERROR', `${message.type} was answered with ${reply.type}`);
+  assert.equal(reply.ref, (message as { ref: number }).ref, 'the error ends the operation, not the session');
+  assert.equal(
+    reply.code,
+    ERROR_CODES[code].wire,
+    `${message.type} ${JSON.stringify(message)}: expected ${code}`,
+  );
+}
+
+function getRequest(ref: number, path: string): Message {
+  return {
+    type: 'GET_REQUEST',
+    ref,
+    chunkBytes: 1024,
+    verifyOnly: false,
+    heldSize: 0,
+    haveDigest: Buffer.alloc(HASH_BYTES),
+    ranges: [],
+    path,
+  };
+}
+
+test('a client allowed only to upload cannot get or list (PERMISSION_DENIED), and can still send', async (t) => {
+  const rig = await startRig(t);
+  await writeFile(join(rig.root, 'secret.txt'), 'secret');
+  const uploader = rig.client({ permissions: PERMISSION_UPLOAD });
+  const dest = join(rig.dir, 'dest');
+  await assert.rejects(getFiles({ ...uploader, remotePaths: ['secret.txt'], localDir: dest }), {
+    code: 'PERMISSION_DENIED',
+  });
+  await assert.rejects(getFiles({ ...uploader, remotePaths: [''], localDir: dest, recursive: true }), {
+    code: 'PERMISSION_DENIED',
+  });
+  await assert.rejects(list(uploader, ''), { code: 'PERMISSION_DENIED' });
+  assert.deepEqual(await readdir(dest), [], 'nothing was downloaded');
+  const source = join(rig.dir, 'up.txt');
+  await writeFile(source, 'up');
+  await sendFiles({ ...uploader, files: [source] });
+  assert.equal(await readFile(join(rig.root, 'up.txt'), 'utf8'), 'up');
+});
+
+test('a client allowed only to download cannot send files, directories or links (PERMISSION_DENIED), and can still get', async (t) => {
+  const rig = await startRig(t);
+  await writeFile(join(rig.root, 'public.txt'), 'public');
+  const downloader = rig.client({ permissions: PERMISSION_DOWNLOAD });
+  const before = await listTree(rig.root);
+  const source = join(rig.dir, 'tree');
+  await mkdir(join(source, 'empty'), { recursive: true });
+  await writeFile(join(source, 'f.txt'), 'f');
+  await symlink('f.txt', join(source, 'l'));
+  await assert.rejects(sendFiles({ ...downloader, files: [join(source, 'f.txt')] }), {
+    code: 'PERMISSION_DENIED',
+  });
+  await assert.rejects(sendTree({ ...downloader, dirs: [source] }), { code: 'PERMISSION_DENIED' });
+  assert.deepEqual(await listTree(rig.root), before, 'nothing was written under the root');
+
+  const channel = await rawSession(t, rig, downloader.identity);
+  await expectError(
+    channel,
+    { type: 'PUT_DIR', ref: 1, mode: 0o755, mtimeMs: 0, path: 'd' },
+    'PERMISSION_DENIED',
+  );
+  await expectError(
+    channel,
+    { type: 'PUT_LINK', ref: 2, overwrite: false, mtimeMs: 0, target: 'public.txt', path: 'l' },
+    'PERMISSION_DENIED',
+  );
+  assert.deepEqual(await listTree(rig.root), before);
+
+  const dest = join(rig.dir, 'dest');
+  await getFiles({ ...downloader, remotePaths: ['public.txt'], localDir: dest });
+  assert.equal(await readFile(join(dest, 'public.txt'), 'utf8'), 'public');
+});
+
+test('a client confined to `sub` sees only sub (its root listing is sub’s contents), and its files land under sub', async (t) => {
+  const rig = await startRig(t);
+  await mkdir(join(rig.root, 'sub', 'inner'), { recursive: true });
+  await writeFile(join(rig.root, 'sub', 'mine.txt'), 'mine');
+  await writeFile(join(rig.root, 'sub', 'inner', 'deep.txt'), 'deep');
+  await writeFile(join(rig.root, 'other.txt'), 'not yours');
+  const confined = rig.client({ permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD, root: 'sub' });
+
+  assert.deepEqual(
+    (await list(confined, '')).map((e) => e.path),
+    ['inner', 'mine.txt'],
+  );
+  assert.deepEqual(
+    (await list(confined, '', true)).map((e) => e.path),
+    ['inner', 'inner/deep.txt', 'mine.txt'],
+  );
+  await assert.rejects(list(confined, 'other.txt'), { code: 'PATH_NOT_FOUND' });
+
+  const source = join(rig.dir, 'sent.txt');
+  await writeFile(source, 'sent');
+  await sendFiles({ ...confined, files: [source], remoteDir: 'in' });
+  assert.equal(await readFile(join(rig.root, 'sub', 'in', 'sent.txt'), 'utf8'), 'sent');
+
+  const dest = join(rig.dir, 'dest');
+  await getFiles({ ...confined, remotePaths: [''], localDir: dest, recursive: true });
+  assert.deepEqual(await listTree(dest), ['in/', 'in/sent.txt', 'inner/', 'inner/deep.txt', 'mine.txt']);
+});
+
+test('a confined client cannot reach outside its subdirectory: the library refuses `..` before sending, the server refuses it too', async (t) => {
+  const rig = await startRig(t);
+  await mkdir(join(rig.root, 'sub'));
+  await writeFile(join(rig.root, 'other.txt'), 'not yours');
+  const confined = rig.client({ permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD, root: 'sub' });
+  const dest = join(rig.dir, 'dest');
+  const before = await listTree(rig.dir);
+
+  for (const path of ['../other.txt', 'a/../../other.txt', '/other.txt'])
+    await assert.rejects(
+      getFiles({ ...confined, remotePaths: [path], localDir: dest }),
+      { code: 'PATH_INVALID' },
+      path,
+    );
+  const source = join(rig.dir, 'escape.txt');
+  await writeFile(source, 'escape');
+  await assert.rejects(sendFiles({ ...confined, files: [source], remoteDir: '..' }), {
+    code: 'PATH_INVALID',
+  });
+
+  const channel = await rawSession(t, rig, confined.identity);
+  let ref = 0;
+  for (const path of ['../other.txt', '..', 'a/../../other.txt', '/etc/passwd', 'a\\..\\..\\other.txt'])
+    await expectError(channel, getRequest(++ref, path), 'PATH_INVALID');
+  for (const path of ['..', '../sub', '/'])
+    await expectError(channel, { type: 'LIST_REQUEST', ref: ++ref, recursive: true, path }, 'PATH_INVALID');
+  await expectError(
+    channel,
+    { type: 'PUT_LINK', ref: ++ref, overwrite: false, mtimeMs: 0, target: '../other.txt', path: 'l' },
+    'PATH_ESCAPES_ROOT',
+  );
+  await expectError(
+    channel,
+    { type: 'PUT_DIR', ref: ref + 1, mode: 0o755, mtimeMs: 0, path: '../x' },
+    'PATH_INVALID',
+  );
+
+  const after = (await listTree(rig.dir)).filter((p) => !p.startsWith('dest') && p !== 'escape.txt');
+  assert.deepEqual(after, before, 'nothing was created in or around the root');
+});
+
+test('the server never lists `.ferry`, lists a symlink as a link, and never serves a file through one (PATH_ESCAPES_ROOT)', async (t) => {
+  const rig = await startRig(t);
+  const outside = join(rig.dir, 'outside.txt');
+  await writeFile(outside, 'outside the root');
+  await mkdir(join(rig.root, 'dir'));
+  await writeFile(join(rig.root, 'dir', 'real.txt'), 'real');
+  await symlink(outside, join(rig.root, 'abs-link'));
+  await symlink('dir/real.txt', join(rig.root, 'rel-link'));
+  await symlink(join(rig.dir), join(rig.root, 'dir-link'));
+  const client = rig.client({ permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD });
+
+  const entries = await list(client, '', true);
+  assert.deepEqual(
+    entries.map((e) => [e.path, e.kind, e.linkTarget]),
+    [
+      ['abs-link', 'link', outside],
+      ['dir', 'dir', ''],
+      ['dir/real.txt', 'file', ''],
+      ['dir-link', 'link', rig.dir],
+      ['rel-link', 'link', 'dir/real.txt'],
+    ],
+    'no `.ferry`, links as links, nothing behind dir-link',
+  );
+
+  const channel = await rawSession(t, rig, client.identity);
+  let ref = 0;
+  for (const path of ['abs-link', 'rel-link', 'dir-link/outside.txt'])
+    await expectError(channel, getRequest(++ref, path), 'PATH_ESCAPES_ROOT');
+  await expectError(
+    channel,
+    { type: 'LIST_REQUEST', ref: ++ref, recursive: false, path: 'dir-link/x' },
+    'PATH_ESCAPES_ROOT',
+  );
+  for (const path of ['.ferry', '.ferry/partial', '.FERRY'])
+    await expectError(channel, { type: 'LIST_REQUEST', ref: ++ref, recursive: true, path }, 'PATH_INVALID');
+  await expectError(
+    channel,
+    { type: 'PUT_DIR', ref: ref + 1, mode: 0o755, mtimeMs: 0, path: 'dir/real.txt' },
+    'FILE_EXISTS',
+  );
+
+  // The library takes the same stand: a link named directly is refused, never followed.
+  await assert.rejects(getFiles({ ...client, remotePaths: ['abs-link'], localDir: join(rig.dir, 'dest') }), {
+    code: 'PATH_ESCAPES_ROOT',
+  });
+  assert.equal(await readFile(outside, 'utf8'), 'outside the root');
+});

@@ -1,0 +1,300 @@
+// Directory trees both ways through the library on loopback (PROTOCOL.md §5.10-§5.12): sendTree, then
+// getFiles -r, then the copy is compared with the original by content hashes AND metadata (mode bits, file,
+// directory and link mtimes to the millisecond, empty directories, links recreated as links). Also: many
+// small files are pipelined over one TCP connection both ways (counted at a proxy).
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readFile,
+  readdir,
+  readlink,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
+import { join } from 'node:path';
+import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
+import { FerryServer } from '../../src/server/index.js';
+import { getFiles, sendTree, type ConnectOptions } from '../../src/client/index.js';
+import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
+import { SeededRandom } from '../helpers/seeded-random.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+const CHUNK_BYTES = 16 * 1024;
+/** Larger than several chunks, and not a multiple of the chunk size. */
+const BIG_FILE_BYTES = 5 * CHUNK_BYTES + 777;
+
+/** One entry of a tree as the file system keeps it. */
+interface EntrySnapshot {
+  kind: 'file' | 'dir' | 'link';
+  mode: number;
+  /** Whole milliseconds, as the protocol carries them. */
+  mtimeMs: number;
+  sha256?: string;
+  target?: string;
+}
+
+/** Every entry under `top` (and `top` itself as ''), by relative path, without following links. */
+async function snapshot(top: string): Promise<Map<string, EntrySnapshot>> {
+  const out = new Map<string, EntrySnapshot>();
+  const visit = async (path: string, relative: string): Promise<void> => {
+    const st = await lstat(path);
+    const base = { mode: st.mode & 0o7777, mtimeMs: Math.trunc(st.mtimeMs) };
+    if (st.isSymbolicLink()) {
+      out.set(relative, { kind: 'link', ...base, mode: 0, target: await readlink(path) });
+    } else if (st.isDirectory()) {
+      out.set(relative, { kind: 'dir', ...base });
+      for (const name of await readdir(path))
+        await visit(join(path, name), relative === '' ? name : `${relative}/${name}`);
+    } else {
+      const sha256 = createHash('sha256')
+        .update(await readFile(path))
+        .digest('hex');
+      out.set(relative, { kind: 'file', ...base, sha256 });
+    }
+  };
+  await visit(top, '');
+  return out;
+}
+
+/** Fails with every difference at once, so a red run shows the whole picture. */
+function assertSameTree(
+  actual: Map<string, EntrySnapshot>,
+  expected: Map<string, EntrySnapshot>,
+  what: string,
+): void {
+  const problems: string[] = [];
+  for (const [path, want] of expected) {
+    const got = actual.get(path);
+    if (!got) problems.push(`${path || '.'}: missing`);
+    else
+      for (const key of ['kind', 'mode', 'mtimeMs', 'sha256', 'target'] as const)
+        if (got[key] !== want[key])
+          problems.push(`${path || '.'}: ${key} ${String(got[key])}, expected ${String(want[key])}`);
+  }
+  for (const path of actual.keys()) if (!expected.has(path)) problems.push(`${path}: unexpected`);
+  assert.deepEqual(problems, [], `${what}:\n${problems.join('\n')}`);
+}
+
+/** Unusual but legal names (PROTOCOL.md §7.1). */
+const NFC = 'caf\u00e9';
+const NFD = 'cafe\u0301';
+const LONG_ASCII = `${'n'.repeat(251)}.txt`; // 255 bytes
+const LONG_UTF8 = `${'\u00e9'.repeat(127)}x`; // 255 bytes
+
+interface Rig {
+  dir: string;
+  root: string;
+  server: FerryServer;
+  connect: ConnectOptions;
+}
+
+async function startRig(t: TestContext, clientIdentity: KeyPair = generateKeyPair()): Promise<Rig> {
+  const dir = await makeTempDir('ferry-tree-rt-');
+  const root = join(dir, 'server-root');
+  const server = await FerryServer.start({
+    root,
+    port: 0,
+    identity: generateKeyPair(),
+    authorize: (key) =>
+      key.equals(clientIdentity.publicKey)
+        ? { permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD }
+        : undefined,
+    durableBatchBytes: CHUNK_BYTES,
+    partialSweepIntervalMs: 0,
+  });
+  t.after(async () => {
+    await server.close();
+    await removeTempDir(dir);
+  });
+  return {
+    dir,
+    root: server.root,
+    server,
+    connect: {
+      server: server.address,
+      identity: clientIdentity,
+      verifyServer: () => undefined,
+      retry: { retries: 0, sleep: () => Promise.resolve(), random: () => 0 },
+    },
+  };
+}
+
+async function setTimes(path: string, mtimeMs: number, isLink = false): Promise<void> {
+  // Seconds as a number with a fraction that survives libuv's microsecond truncation exactly.
+  const when = (mtimeMs + 0.0004) / 1000;
+  if (isLink) {
+    const { lutimes } = await import('node:fs/promises');
+    await lutimes(path, when, when);
+  } else await utimes(path, when, when);
+}
+
+/**
+ * Builds the test tree under `top`: nested and empty folders, odd names, zero-byte and multi-chunk files,
+ * links inside the tree, and chosen modes and mtimes (directories last, so writing into them does not move
+ * their mtime).
+ */
+async function buildTree(top: string, random: SeededRandom): Promise<void> {
+  const dirs = [
+    '',
+    'nested',
+    'nested/deeper',
+    'nested/deeper/deepest',
+    'empty',
+    'nested/empty-inside',
+    'with space',
+  ];
+  for (const d of dirs) await mkdir(join(top, d), { recursive: true });
+  const files: Array<[string, number, number]> = [
+    ['zero-bytes', 0, 0o644],
+    ['big.bin', BIG_FILE_BYTES, 0o600],
+    ['nested/deeper/deepest/leaf.txt', 1000, 0o640],
+    ['nested/run.sh', 300, 0o755],
+    ['with space/file with spaces.txt', 10, 0o644],
+    [`${NFC}.txt`, 11, 0o644],
+    [`${NFD}.txt`, 12, 0o644],
+    ['-rf', 13, 0o644],
+    ['--help', 14, 0o644],
+    [LONG_ASCII, 15, 0o644],
+    [`nested/${LONG_UTF8}`, 16, 0o644],
+    ['\u65e5\u672c\u8a9e \ud83d\udea2.txt', 17, 0o644],
+    ['exactly-one-chunk', CHUNK_BYTES, 0o644],
+  ];
+  let mtime = 1_600_000_000_123;
+  for (const [path, size, mode] of files) {
+    await writeFile(join(top, path), random.bytes(size));
+    await chmod(join(top, path), mode);
+    await setTimes(join(top, path), (mtime += 1_001_001));
+  }
+  await symlink('deeper/deepest/leaf.txt', join(top, 'nested', 'leaf-link'));
+  await symlink('../big.bin', join(top, 'nested', 'up-link'));
+  await symlink('nested/deeper', join(top, 'dir-link'));
+  await setTimes(join(top, 'nested', 'leaf-link'), (mtime += 1_001_001), true);
+  await setTimes(join(top, 'nested', 'up-link'), (mtime += 1_001_001), true);
+  await setTimes(join(top, 'dir-link'), (mtime += 1_001_001), true);
+  const dirModes: Record<string, number> = { '': 0o750, nested: 0o750, 'nested/deeper': 0o711, empty: 0o700 };
+  for (const d of [...dirs].sort((a, b) => b.length - a.length)) {
+    await chmod(join(top, d), dirModes[d] ?? 0o755);
+    await setTimes(join(top, d), (mtime += 1_001_001));
+  }
+}
+
+test('a tree sent with sendTree and fetched back with getFiles -r is identical in content, modes, mtimes, empty directories and links', async (t) => {
+  const { dir, root, connect } = await startRig(t);
+  const source = join(dir, 'local', 'tree');
+  await buildTree(source, new SeededRandom(4));
+  const original = await snapshot(source);
+
+  const skipped: string[] = [];
+  await sendTree({
+    ...connect,
+    dirs: [source],
+    remoteDir: 'up',
+    chunkBytes: CHUNK_BYTES,
+    onSkip: (path) => skipped.push(path),
+  });
+  assert.deepEqual(skipped, [], 'every entry of the tree can travel');
+  assertSameTree(await snapshot(join(root, 'up', 'tree')), original, 'the tree on the server');
+
+  const dest = join(dir, 'download');
+  const results = await getFiles({
+    ...connect,
+    remotePaths: ['up/tree'],
+    localDir: dest,
+    recursive: true,
+    chunkBytes: CHUNK_BYTES,
+  });
+  assert.equal(results.length, 13, 'one result per file');
+  assert.deepEqual(await readdir(dest), ['tree'], 'nothing but the tree lands in the destination');
+  assertSameTree(await snapshot(join(dest, 'tree')), original, 'the tree after a round trip');
+});
+
+test('a file mtime survives a round trip to the millisecond whatever its sub-millisecond part', async (t) => {
+  // utimes() with whole milliseconds can store x.999999 ms (libuv keeps microseconds, a double is not exact),
+  // which reads back one millisecond early; each hop must not lose a millisecond.
+  const { dir, root, connect } = await startRig(t);
+  const source = join(dir, 'local', 'times');
+  await mkdir(source, { recursive: true });
+  const mtimes = [1_700_958_697_343, 1_700_472_000_816, 1_700_761_324_204, 1_600_000_000_001];
+  for (const [i, ms] of mtimes.entries()) {
+    await writeFile(join(source, `f${i}`), `file ${i}`);
+    await setTimes(join(source, `f${i}`), ms);
+  }
+  await sendTree({ ...connect, dirs: [source], chunkBytes: CHUNK_BYTES });
+  const dest = join(dir, 'download');
+  await getFiles({
+    ...connect,
+    remotePaths: ['times'],
+    localDir: dest,
+    recursive: true,
+    chunkBytes: CHUNK_BYTES,
+  });
+  for (const [i, ms] of mtimes.entries()) {
+    const onServer = Math.trunc((await lstat(join(root, 'times', `f${i}`))).mtimeMs);
+    const local = Math.trunc((await lstat(join(dest, 'times', `f${i}`))).mtimeMs);
+    assert.deepEqual({ onServer, local }, { onServer: ms, local: ms }, `f${i}`);
+  }
+});
+
+test('a file whose name is 255 bytes (the longest legal component) downloads beside a partial that fits the file system', async (t) => {
+  const { dir, root, connect } = await startRig(t);
+  await mkdir(join(root, 'long'));
+  for (const name of [LONG_ASCII, LONG_UTF8]) await writeFile(join(root, 'long', name), `content of ${name}`);
+  const dest = join(dir, 'download');
+  await getFiles({ ...connect, remotePaths: [`long/${LONG_ASCII}`, `long/${LONG_UTF8}`], localDir: dest });
+  assert.deepEqual((await readdir(dest)).sort(), [LONG_ASCII, LONG_UTF8].sort());
+  for (const name of [LONG_ASCII, LONG_UTF8])
+    assert.equal(await readFile(join(dest, name), 'utf8'), `content of ${name}`);
+});
+
+test('getFiles -r gives the top directory of the download the mode and mtime it has on the server', async (t) => {
+  const { dir, root, connect } = await startRig(t);
+  await mkdir(join(root, 'top', 'inner'), { recursive: true });
+  await writeFile(join(root, 'top', 'inner', 'f'), 'f');
+  await chmod(join(root, 'top'), 0o750);
+  await setTimes(join(root, 'top'), 1_600_000_000_123);
+  const dest = join(dir, 'download');
+  await getFiles({ ...connect, remotePaths: ['top'], localDir: dest, recursive: true });
+  const st = await lstat(join(dest, 'top'));
+  assert.deepEqual(
+    { mode: st.mode & 0o7777, mtimeMs: Math.trunc(st.mtimeMs) },
+    { mode: 0o750, mtimeMs: 1_600_000_000_123 },
+  );
+});
+
+test('300 small files are sent with sendTree and fetched with getFiles -r over exactly one TCP connection each way', async (t) => {
+  const { dir, server, connect } = await startRig(t);
+  const proxy = await FaultProxy.start({ target: server.address });
+  t.after(() => proxy.close());
+  const random = new SeededRandom(300);
+  const source = join(dir, 'local', 'many');
+  for (let d = 0; d < 10; d++) await mkdir(join(source, `d${d}`), { recursive: true });
+  for (let i = 0; i < 300; i++)
+    await writeFile(join(source, `d${i % 10}`, `f${i}.bin`), random.bytes(random.int(1024, 4096)));
+  const original = await snapshot(source);
+
+  const viaProxy = { ...connect, server: proxy.address };
+  const sent = await sendTree({ ...viaProxy, dirs: [source], chunkBytes: CHUNK_BYTES });
+  assert.equal(sent.filter((r) => r.kind === 'file').length, 300);
+  assert.equal(proxy.connections.length, 1, 'the upload used one connection');
+
+  const dest = join(dir, 'download');
+  const got = await getFiles({
+    ...viaProxy,
+    remotePaths: ['many'],
+    localDir: dest,
+    recursive: true,
+    chunkBytes: CHUNK_BYTES,
+  });
+  assert.equal(got.length, 300);
+  assert.equal(proxy.connections.length, 2, 'the download used one more connection, and only one');
+  const copy = await snapshot(join(dest, 'many'));
+  // The top directory's own metadata is compared in the round-trip test; here only the 300 files matter.
+  for (const [path, entry] of original)
+    if (entry.kind === 'file') assert.equal(copy.get(path)?.sha256, entry.sha256, path);
+});
