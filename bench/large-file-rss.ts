@@ -7,35 +7,19 @@
 // line `{"bench":"large-file-rss",...}` and a small table, then removes everything it made.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FERRY_BIN, ferryEnv, runFerry, startServe, type ServeProcess } from '../test/helpers/cli.js';
 import { sha256File, writeRandomFile } from '../test/helpers/random-file.js';
 import { makeTempDir, removeTempDir } from '../test/helpers/temp-dir.js';
+import { parseSize } from './lib/parse-size.js';
+import { procStatusBytes } from './lib/proc-stats.js';
 
 const POLL_MS = 50;
-const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 };
-
-function parseSize(text: string): number {
-  const match = /^(\d+)([kmg]?)(i?b)?$/i.exec(text.trim());
-  if (!match) throw new Error(`not a size: ${text}`);
-  return Number(match[1]) * UNITS[match[2]!.toLowerCase()]!;
-}
 
 function flag(name: string, fallback: string): string {
   const at = process.argv.indexOf(name);
   return at >= 0 && process.argv[at + 1] !== undefined ? process.argv[at + 1]! : fallback;
-}
-
-/** A field of /proc/PID/status in bytes (`VmHWM`: peak resident set, `VmRSS`: current), or undefined once gone. */
-async function procStatusBytes(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number | undefined> {
-  try {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-    return match ? Number(match[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 async function check(result: Promise<{ code: number | null; stderr: string }>, what: string): Promise<void> {

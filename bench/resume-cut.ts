@@ -10,14 +10,8 @@ import { runFerry, startServe, type CliResult, type ServeProcess } from '../test
 import { FaultProxy } from '../test/helpers/fault-proxy.js';
 import { makeTempDir, removeTempDir } from '../test/helpers/temp-dir.js';
 import { sha256File, writeRandomFile } from '../test/helpers/random-file.js';
-
-const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 };
-
-function parseSize(text: string): number {
-  const match = /^(\d+)([kmg]?)$/i.exec(text.trim());
-  if (!match) throw new Error(`not a size: ${text}`);
-  return Number(match[1]) * UNITS[match[2]!.toLowerCase()]!;
-}
+import { cutAfterTotal } from './lib/cut-after-total.js';
+import { parseSize } from './lib/parse-size.js';
 
 function check(result: CliResult, what: string, code = 0): CliResult {
   if (result.code !== code)
@@ -69,12 +63,12 @@ try {
   const fullRunMs = performance.now() - started;
   const fullRunWireBytes = proxy.bytesSince(mark, 'clientToServer');
 
-  // The interrupted run: the connection is reset after half the file crossed the proxy; no retries.
+  // The interrupted run: reset once half the file crossed the proxy (over all the connections that carry
+  // it, as ferry may use parallel streams); no retries.
   const cutAtBytes = Math.floor(size / 2);
   mark = proxy.connections.length;
-  proxy.setPlan((i) => (i === mark ? { cut: { afterBytes: cutAtBytes } } : undefined));
-  const cut = check(await send('cut', ['--retries', '0']), 'cut run', 5);
-  proxy.setPlan(undefined);
+  const pending = cutAfterTotal(proxy, mark, cutAtBytes);
+  const cut = check(await send('cut', ['--retries', '0']).finally(() => pending.cancel()), 'cut run', 5);
 
   // The resumed run: the same command again.
   mark = proxy.connections.length;

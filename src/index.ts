@@ -24,11 +24,34 @@ export {
   pinServer,
   lookupServer,
   checkServerKey,
+  createInvite,
+  listInvites,
+  revokeInvite,
+  type InviteInfo,
+  type CreateInviteOptions,
   type AllowedClient,
   type Permission,
 } from './home/index.js';
 export { PROTOCOL_VERSION, DEFAULT_PORT, DEFAULT_CHUNK_BYTES } from './protocol/index.js';
 export { FerryServer, type ServeOptions, type ClientGrant, type Authorize } from './server/index.js';
+export {
+  ServerEvents,
+  type ServerEvent,
+  type ServerEventType,
+  type ServerEventMap,
+  type ServerTransfer,
+  type ServerTransferDirection,
+  type SessionPeer,
+} from './server/index.js';
+export {
+  Dashboard,
+  startDashboard,
+  DEFAULT_DASHBOARD_PORT,
+  type DashboardOptions,
+  type DashboardClient,
+  type DashboardSnapshot,
+} from './web/index.js';
+export { type PairingOptions } from './server/index.js';
 export {
   ClientSession,
   sendFiles,
@@ -36,17 +59,24 @@ export {
   getFiles,
   listRemote,
   uploadFile,
+  pairWithServer,
   DEFAULT_RETRY_POLICY,
   type SendFilesOptions,
   type SendTreeOptions,
   type GetFilesOptions,
   type SendEvent,
   type GetEvent,
+  type TransferEvent,
+  type TransferEventType,
+  type TransferDirection,
+  type TransferSubject,
   type UploadOptions,
   type UploadResult,
   type DownloadResult,
   type ServerAddress,
   type RetryPolicy,
+  type PairWithServerOptions,
+  type PairingOutcome,
 } from './client/index.js';
 export { type ListEntry } from './protocol/index.js';
 

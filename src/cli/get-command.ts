@@ -1,16 +1,16 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
-import { getFiles, type GetEvent } from '../client/index.js';
+import { getFiles } from '../client/index.js';
 import { homeOf } from './cli-context.js';
 import { parseTarget, type Target } from './parse-target.js';
 import { parseChunkSize } from './parse-option.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
+import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 
-interface GetFlags extends ClientFlags {
+interface GetFlags extends ClientFlags, OutputFlags {
   recursive?: boolean;
   overwrite?: boolean;
   chunkSize: string;
-  quiet?: boolean;
 }
 
 /** `ferry get [-r] HOST[:PORT]/REMOTE_PATH... [LOCAL_DIR]`. */
@@ -27,45 +27,27 @@ export function registerGetCommand(program: Command): void {
     .option('-r, --recursive', 'download directories as trees')
     .option(
       '--overwrite',
-      'replace existing local files (atomically); identical files are skipped either way',
+      'replace existing local files atomically, without comparing them (default: identical files are skipped, others refused)',
     )
-    .option('--chunk-size <bytes>', 'chunk size, a power of two from 1k to 64M', '4M')
-    .option('-q, --quiet', 'print nothing on success');
+    .option('--chunk-size <bytes>', 'chunk size, a power of two from 1k to 64M', '4M');
+  addOutputFlags(command);
   addClientFlags(command).action(async (args: string[], flags: GetFlags, cmd: Command) => {
     const { sources, localDir } = splitSources(args);
-    const say = (line: string): void => {
-      if (!flags.quiet) process.stderr.write(`${line}\n`);
-    };
-    const onEvent = (event: GetEvent): void => {
-      if (event.type === 'retrying')
-        say(
-          `ferry: ${event.code}: retrying in ${(event.delayMs / 1000).toFixed(1)} s (attempt ${event.attempt})`,
-        );
-      else if (event.type === 'entry-skipped') say(`ferry: skipped ${event.path}: ${event.reason}`);
-      else if (event.type === 'download-finished') {
-        const r = event.result;
-        const how = r.identical
-          ? 'identical, skipped'
-          : r.resumedBytes > 0
-            ? `resumed from ${r.resumedBytes}`
-            : 'received';
-        say(
-          `${event.remotePath} -> ${event.localPath} (${r.size} bytes, ${how}) digest ${r.digest.toString('hex').slice(0, 16)}`,
-        );
-      }
-    };
+    const reporter = new ProgressReporter(flags, { verb: 'received' });
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), sources[0]!, signal);
       try {
-        await getFiles({
-          ...connect,
-          remotePaths: sources.map((s) => s.remotePath),
-          localDir,
-          recursive: flags.recursive ?? false,
-          chunkBytes: parseChunkSize(flags.chunkSize),
-          overwrite: flags.overwrite ?? false,
-          onEvent,
-        });
+        await reporter.run(() =>
+          getFiles({
+            ...connect,
+            remotePaths: sources.map((s) => s.remotePath),
+            localDir,
+            recursive: flags.recursive ?? false,
+            chunkBytes: parseChunkSize(flags.chunkSize),
+            overwrite: flags.overwrite ?? false,
+            onEvent: reporter.onEvent,
+          }),
+        );
       } catch (err) {
         if (signal.aborted)
           throw new FerryError(

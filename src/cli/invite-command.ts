@@ -40,8 +40,8 @@ export function registerInviteCommands(program: Command): void {
     .option('--revoke <id>', 'remove an open invite (its id: the first 3 characters of the code)')
     .addHelpText(
       'after',
-      '\nThe code is shown once and works once. Until it is used or expires, the invite store' +
-        ' (invites.json in the home) is as sensitive as the private key.',
+      '\nThe code is shown once and works once. Until it is used or expires, the invite store\n' +
+        '(invites.json in the home) is as sensitive as the private key.\n',
     )
     .action(async (flags: InviteFlags, command: Command) => {
       const home = homeOf(command);

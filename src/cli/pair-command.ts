@@ -34,8 +34,8 @@ export function registerPairCommand(program: Command): void {
     .option('--timeout <ms>', 'pairing deadline after the handshake', '10000')
     .addHelpText(
       'after',
-      '\nWithout CODE or --code-file, the code is asked for on the terminal. A code is good for one' +
-        ' attempt: a wrong one voids it, and the server operator has to make a new one.',
+      '\nWithout CODE or --code-file, the code is asked for on the terminal. A code is good for one\n' +
+        'attempt: a wrong one voids it, and the server operator has to make a new one.\n',
     )
     .action(async (address: string, codeArg: string | undefined, flags: PairFlags, command: Command) => {
       const home = homeOf(command);

@@ -1,24 +1,34 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { pino } from 'pino';
 import { formatFerryId } from '../crypto/index.js';
 import { AllowListWatcher, loadIdentity, loadOrCreateIdentity } from '../home/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../protocol/index.js';
-import { FerryServer, type Authorize } from '../server/index.js';
+import { DEFAULT_CONNECTION_LIMITS, FerryServer, type Authorize } from '../server/index.js';
 import { homeOf } from './cli-context.js';
 import { parseListen } from './parse-target.js';
-import { parseByteSize, parseMs } from './parse-option.js';
+import { parseByteSize, parseCount, parseMs } from './parse-option.js';
+import { createLogger } from './logger.js';
+import { isLoopbackHost, startDashboard, type Dashboard } from '../web/index.js';
+import { FerryError } from '../errors/index.js';
 
 interface ServeFlags {
   root: string;
   listen: string;
   init?: boolean;
   logLevel: string;
+  logFile?: string;
+  dashboard?: string;
+  dashboardPublic?: boolean;
   maxFileSize?: string;
   handshakeTimeout: string;
   idleTimeout: string;
   durableBatch: string;
   partialMaxAge: string;
+  maxConnections: string;
+  maxUnauthenticated: string;
+  maxSessionsPerClient: string;
+  minFreeDisk: string;
+  clientQuota?: string;
 }
 
 /** `ferry serve`: receive files into a root directory from allow-listed clients. */
@@ -30,6 +40,9 @@ export function registerServeCommand(program: Command): void {
     .option('--listen <host:port>', 'address to listen on ([::1]:7443 for IPv6)', '127.0.0.1:7443')
     .option('--init', 'create an identity first if this home has none')
     .option('--log-level <level>', 'fatal, error, warn, info, debug or silent', 'info')
+    .option('--log-file <path>', 'append JSON log lines to this file instead of stderr')
+    .option('--dashboard <host:port>', 'serve a read-only web dashboard there (e.g. 127.0.0.1:7080)')
+    .option('--dashboard-public', 'allow the dashboard on a non-loopback address (plain HTTP, token only)')
     .option('--max-file-size <bytes>', 'largest accepted file (e.g. 10G); default no limit')
     .option('--handshake-timeout <ms>', 'close connections that do not finish the handshake in time', '10000')
     .option('--idle-timeout <ms>', 'close sessions idle for this long', '60000')
@@ -43,15 +56,29 @@ export function registerServeCommand(program: Command): void {
       'remove partial transfers untouched for this long',
       String(24 * 3600 * 1000),
     )
+    .option(
+      '--max-connections <n>',
+      'connections at once; more are closed at accept',
+      String(DEFAULT_CONNECTION_LIMITS.maxConnections),
+    )
+    .option(
+      '--max-unauthenticated <n>',
+      'connections still in the handshake; when full the oldest is dropped',
+      String(DEFAULT_CONNECTION_LIMITS.maxUnauthenticated),
+    )
+    .option(
+      '--max-sessions-per-client <n>',
+      'sessions one client key may hold',
+      String(DEFAULT_CONNECTION_LIMITS.maxSessionsPerClient),
+    )
+    .option('--min-free-disk <bytes>', 'free space to keep; larger transfers are refused (DISK_FULL)', '64M')
+    .option('--client-quota <bytes>', 'bytes one client may upload per server run (default no limit)')
     .action(async (flags: ServeFlags, command: Command) => {
       const home = homeOf(command);
       const { keyPair, created } = flags.init
         ? await loadOrCreateIdentity(home)
         : { keyPair: await loadIdentity(home), created: false };
-      const logger = pino(
-        { level: flags.logLevel, base: { role: 'server' } },
-        pino.destination({ dest: 2, sync: true }),
-      );
+      const logger = createLogger(flags, { role: 'server', defaultLevel: 'info' });
       const watcher = new AllowListWatcher(home);
       const authorize: Authorize = async (publicKey) => {
         const client = (await watcher.current()).find(publicKey);
@@ -62,6 +89,12 @@ export function registerServeCommand(program: Command): void {
         return { name: client.name, permissions, root: client.root };
       };
       const { host, port } = parseListen(flags.listen);
+      const dashboardAt = flags.dashboard === undefined ? undefined : parseListen(flags.dashboard);
+      if (dashboardAt && !isLoopbackHost(dashboardAt.host) && !flags.dashboardPublic)
+        throw new FerryError(
+          'USAGE_INVALID',
+          `--dashboard ${flags.dashboard} is not a loopback address: add --dashboard-public to serve it there`,
+        );
       const server = await FerryServer.start({
         root: resolve(flags.root),
         host,
@@ -74,22 +107,53 @@ export function registerServeCommand(program: Command): void {
         idleTimeoutMs: parseMs(flags.idleTimeout, '--idle-timeout'),
         durableBatchBytes: parseByteSize(flags.durableBatch),
         partialMaxAgeMs: parseMs(flags.partialMaxAge, '--partial-max-age'),
+        limits: {
+          maxConnections: parseCount(flags.maxConnections, '--max-connections'),
+          maxUnauthenticated: parseCount(flags.maxUnauthenticated, '--max-unauthenticated'),
+          maxSessionsPerClient: parseCount(flags.maxSessionsPerClient, '--max-sessions-per-client'),
+        },
+        minFreeDiskBytes: parseByteSize(flags.minFreeDisk),
+        clientQuotaBytes: flags.clientQuota ? parseByteSize(flags.clientQuota) : 0,
         // `ferry invite` on this home works without a restart: the invite store is read at pairing time.
         pairing: { homeDir: home },
       });
+      let dashboard: Dashboard | undefined;
+      if (dashboardAt) {
+        try {
+          dashboard = await startDashboard({
+            server,
+            ...dashboardAt,
+            allowPublic: flags.dashboardPublic ?? false,
+            listClients: async () =>
+              (await watcher.current()).clients.map((client) => ({
+                id: client.id,
+                name: client.name,
+                permissions: client.permissions,
+                root: client.root,
+              })),
+          });
+        } catch (err) {
+          await server.close();
+          throw err;
+        }
+        // The address only: the token is for the operator's terminal, never for a log file.
+        logger.info({ event: 'dashboard', address: dashboard.address }, 'dashboard ready');
+      }
       const id = formatFerryId(keyPair.publicKey);
       process.stdout.write(
         [
           'ferry server ready',
-          `  id:      ${id}${created ? '  (new identity)' : ''}`,
-          `  listen:  ${server.addressText}`,
-          `  root:    ${server.root}`,
-          `  home:    ${home}`,
+          `  id:         ${id}${created ? '  (new identity)' : ''}`,
+          `  listen:     ${server.addressText}`,
+          ...(dashboard ? [`  dashboard:  ${dashboard.url}`] : []),
+          `  root:       ${server.root}`,
+          `  home:       ${home}`,
           '',
           'Next, on the client machine:',
           '  ferry keygen                       # once; prints the client ID',
           `Then here:  ferry --home ${home} allow CLIENT_ID --name laptop`,
           `And send:   ferry send FILE ${server.addressText} --expect ${id}`,
+          ...(dashboard ? ['Watch it:   open the dashboard URL above in a browser'] : []),
           '',
         ].join('\n'),
       );
@@ -97,7 +161,7 @@ export function registerServeCommand(program: Command): void {
         const stop = (): void => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          void server.close().then(resolveStop);
+          void Promise.all([server.close(), dashboard?.close()]).then(() => resolveStop());
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);

@@ -194,6 +194,12 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'file exceeds the size limit',
   },
+  QUOTA_EXCEEDED: {
+    category: 'transfer',
+    wire: 0x0506,
+    retryable: false,
+    message: 'the client quota of this server is used up',
+  },
   SOURCE_CHANGED: {
     category: 'transfer',
     wire: null,

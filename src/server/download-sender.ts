@@ -11,7 +11,13 @@ import {
   writeGetDataHeader,
   type GetRequestMessage,
 } from '../protocol/index.js';
-import { SourceFile, hashHeldChunks, missingChunks, resolveUnderRoot, streamChunks } from '../transfer/index.js';
+import {
+  SourceFile,
+  hashHeldChunks,
+  missingChunks,
+  resolveUnderRoot,
+  streamChunks,
+} from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 
 /**

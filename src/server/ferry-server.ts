@@ -9,6 +9,8 @@ import { DEFAULT_PORT, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { ServerSession } from './server-session.js';
 import type { Authorize } from './session-io.js';
 import { TransferRegistry } from './transfer-registry.js';
+import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-gate.js';
+import { MIN_FREE_DISK_BYTES, StorageLimits } from './storage-limits.js';
 import { ServerEvents } from './server-events.js';
 import { PairingAdmission, type PairingOptions } from './pairing-admission.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
@@ -39,6 +41,12 @@ export interface ServeOptions {
   signal?: AbortSignal;
   /** Accept pairing sessions (mode 1, PROTOCOL.md §12) against this home's invites; off when absent. */
   pairing?: PairingOptions;
+  /** Connection limits; fields left out take DEFAULT_CONNECTION_LIMITS'. */
+  limits?: Partial<ConnectionLimits>;
+  /** Free disk space kept: a transfer that would leave less is refused with DISK_FULL (default 64 MiB). */
+  minFreeDiskBytes?: number;
+  /** Bytes one client key may upload per server run; 0 (the default) for no limit. */
+  clientQuotaBytes?: number;
 }
 
 /** A running ferry server. */
@@ -56,6 +64,8 @@ export class FerryServer {
   readonly #partialMaxAgeMs: number;
   readonly #logger: Logger;
   #sweepTimer: NodeJS.Timeout | undefined;
+  /** The connection limits in force, with counters of what they refused. */
+  gate: ConnectionGate | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(
@@ -101,6 +111,8 @@ export class FerryServer {
     const registry = new TransferRegistry();
     const server = createServer({ noDelay: true, pauseOnConnect: false });
     const ferry = new FerryServer(server, options, root, partialDir, registry, logger);
+    const gate = new ConnectionGate({ ...DEFAULT_CONNECTION_LIMITS, ...options.limits }, logger);
+    ferry.gate = gate;
     const context = {
       root,
       partialDir,
@@ -114,10 +126,20 @@ export class FerryServer {
       durableBatchBytes: options.durableBatchBytes,
       events: ferry.events,
       pairing: options.pairing === undefined ? undefined : new PairingAdmission(options.pairing),
+      gate,
+      storage: new StorageLimits(root, {
+        minFreeDiskBytes: options.minFreeDiskBytes ?? MIN_FREE_DISK_BYTES,
+        clientQuotaBytes: options.clientQuotaBytes ?? 0,
+      }),
     };
     server.on('connection', (socket) => {
       // An RST from a peer must never become an uncaught exception.
       socket.on('error', () => undefined);
+      // Over the total limit: closed before a byte is read, so refusing costs nothing.
+      if (!gate.admit(socket)) {
+        socket.destroy();
+        return;
+      }
       ferry.#sessions.add(socket);
       socket.once('close', () => ferry.#sessions.delete(socket));
       const run = new ServerSession(context, socket).run(ferry.#abort.signal);

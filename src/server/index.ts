@@ -15,3 +15,5 @@ export {
   type ServerTransferDirection,
   type SessionPeer,
 } from './server-events.js';
+export { ConnectionGate, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-gate.js';
+export { StorageLimits, MIN_FREE_DISK_BYTES } from './storage-limits.js';

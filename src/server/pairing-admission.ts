@@ -88,7 +88,7 @@ export class PairingAdmission {
     );
     let inviteId: string | undefined;
     try {
-      // §12.5 step 2: PAIR_HELLO first; anything else (a PUT_OFFER...) is refused before anything is read.
+      // §12.5 step 2: PAIR_HELLO first; anything else (a PUT_OFFER...) is refused before any file is touched.
       const hello = await channel.receivePlaintext();
       inviteId = readPairHelloInviteId(hello);
       const invite = await this.#consume(inviteId, log, attempt.signal);

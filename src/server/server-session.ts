@@ -72,6 +72,13 @@ export class ServerSession {
         await channel.end();
         return;
       }
+      if (!this.#ctx.gate.authenticated(this.#socket, channel.remotePublicKey)) {
+        result = 'SERVER_BUSY';
+        this.#log.warn({ event: 'refused', code: 'SERVER_BUSY' }, 'too many sessions for this client');
+        await this.#sendError(0, new FerryError('SERVER_BUSY', 'too many sessions for this client'));
+        await channel.end();
+        return;
+      }
       if (grant.name) this.#log.setBindings({ client: grant.name });
       this.#events.admitted(grant.name);
       const io = new SessionIo(

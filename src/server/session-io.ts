@@ -3,6 +3,8 @@ import { FerryError } from '../errors/index.js';
 import type { KeyPair } from '../crypto/index.js';
 import { parseRemotePath, type Message } from '../protocol/index.js';
 import type { TransferRegistry } from './transfer-registry.js';
+import type { ConnectionGate } from './connection-gate.js';
+import type { StorageLimits } from './storage-limits.js';
 import type { PairingAdmission } from './pairing-admission.js';
 import { SessionEvents, type ServerEvents } from './server-events.js';
 
@@ -34,6 +36,10 @@ export interface SessionContext {
   readonly pairing?: PairingAdmission | undefined;
   /** The server's event stream (`FerryServer.events`). */
   readonly events: ServerEvents;
+  /** Connection limits (total, unauthenticated, per client). */
+  readonly gate: ConnectionGate;
+  /** Storage limits checked before a transfer is accepted. */
+  readonly storage: StorageLimits;
 }
 
 /**

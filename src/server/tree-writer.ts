@@ -1,7 +1,13 @@
 import { chmod, lstat, mkdir, readlink, rename, rm, symlink, utimes, lutimes } from 'node:fs/promises';
 import { FerryError } from '../errors/index.js';
 import { PERMISSION_UPLOAD, type PutDirMessage, type PutLinkMessage } from '../protocol/index.js';
-import { assertLinkStaysInside, fsTimeOf, fsyncDir, resolveUnderRoot, siblingTempName } from '../transfer/index.js';
+import {
+  assertLinkStaysInside,
+  fsTimeOf,
+  fsyncDir,
+  resolveUnderRoot,
+  siblingTempName,
+} from '../transfer/index.js';
 import { join } from 'node:path';
 import type { SessionIo } from './session-io.js';
 

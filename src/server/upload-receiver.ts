@@ -98,7 +98,13 @@ export class UploadReceiver implements TransferClaim {
         this.#active = undefined;
         if (active.kind === 'joined') {
           // PROTOCOL.md §5.13.4: this stream's chunks were processed in order, so its part is verified.
-          await this.#io.send({ type: 'PUT_DONE', ref: active.ref, identical: false, part: true, fileDigest: Buffer.alloc(32) });
+          await this.#io.send({
+            type: 'PUT_DONE',
+            ref: active.ref,
+            identical: false,
+            part: true,
+            fileDigest: Buffer.alloc(32),
+          });
         } else if (active.kind === 'existing') {
           await this.#compareExisting(active, message.fileDigest);
         } else {
@@ -160,7 +166,8 @@ export class UploadReceiver implements TransferClaim {
     try {
       await closing;
     } finally {
-      if (this.#finishingById.get(active.transferId) === closing) this.#finishingById.delete(active.transferId);
+      if (this.#finishingById.get(active.transferId) === closing)
+        this.#finishingById.delete(active.transferId);
     }
   }
 
@@ -183,7 +190,14 @@ export class UploadReceiver implements TransferClaim {
       const rooted = io.rooted(offer.path);
       if (offer.join) {
         this.#join(offer, transferIdOf(io.clientKey, rooted.join('/')));
-        await io.send({ type: 'PUT_ACCEPT', ref: offer.ref, restarted: false, existing: false, haveDigest: Buffer.alloc(32), ranges: [] });
+        await io.send({
+          type: 'PUT_ACCEPT',
+          ref: offer.ref,
+          restarted: false,
+          existing: false,
+          haveDigest: Buffer.alloc(32),
+          ranges: [],
+        });
         return;
       }
       // Claim first: a session of this client still writing or finishing the same file completes or
@@ -217,7 +231,12 @@ export class UploadReceiver implements TransferClaim {
   #join(offer: PutOfferMessage, transferId: string): void {
     const partial = this.#io.ctx.registry.partialOf(transferId);
     const header = partial?.header;
-    if (!partial || header?.size !== offer.size || header.mtimeMs !== offer.mtimeMs || header.chunkBytes !== offer.chunkBytes) {
+    if (
+      !partial ||
+      header?.size !== offer.size ||
+      header.mtimeMs !== offer.mtimeMs ||
+      header.chunkBytes !== offer.chunkBytes
+    ) {
       // Scoped to this ref: the stream may simply have arrived after the transfer finished.
       throw new FerryError('PATH_NOT_FOUND', 'no matching transfer to join');
     }
@@ -229,6 +248,8 @@ export class UploadReceiver implements TransferClaim {
     const io = this.#io;
     let partial: PartialTransfer;
     try {
+      // Refused before a byte is written: the disk keeps its reserve, the client stays within its quota.
+      await io.ctx.storage.reserve(io.clientKey, transferId, offer.size);
       partial = await PartialTransfer.open({
         dataPath: join(io.ctx.partialDir, `${transferId}.part`),
         logPath: join(io.ctx.partialDir, `${transferId}.state`),

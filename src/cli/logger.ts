@@ -1,0 +1,129 @@
+import type { Command } from 'commander';
+import { pino, type Logger } from 'pino';
+import { FerryError } from '../errors/index.js';
+import type { TransferEvent } from '../client/index.js';
+import { digestPrefix } from './progress-format.js';
+
+/** Levels `--log-level` accepts. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** `--log-level` and `--log-file`, as every command that logs has them. */
+export interface LogFlags {
+  logLevel?: string;
+  logFile?: string;
+}
+
+/** Adds `--log-level` and `--log-file` to `command`; `defaultLevel` documents what applies without them. */
+export function addLogFlags(command: Command, defaultLevel: string): Command {
+  return command
+    .option('--log-level <level>', `${LOG_LEVELS.join(', ')} (default ${defaultLevel})`)
+    .option('--log-file <path>', 'append JSON log lines to this file instead of stderr');
+}
+
+/**
+ * A pino logger writing JSON lines synchronously (no worker transports, so nothing is lost on exit) to
+ * `--log-file` (appended, created 0600) or stderr. Without `--log-level`, `defaultLevel` applies; a client
+ * passes `silent` and `info`-with-a-file, so its terminal shows the progress display, not log lines.
+ */
+export function createLogger(
+  flags: LogFlags,
+  options: { role: 'server' | 'client'; defaultLevel: string; fileDefaultLevel?: string },
+): Logger {
+  const fallback =
+    flags.logFile !== undefined ? (options.fileDefaultLevel ?? options.defaultLevel) : options.defaultLevel;
+  const level = flags.logLevel ?? fallback;
+  if (!(LOG_LEVELS as readonly string[]).includes(level))
+    throw new FerryError(
+      'USAGE_INVALID',
+      `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${level}`,
+    );
+  const destination =
+    flags.logFile !== undefined
+      ? pino.destination({ dest: flags.logFile, sync: true, append: true, mkdir: true, mode: 0o600 })
+      : pino.destination({ dest: 2, sync: true });
+  return pino({ level, base: { role: options.role } }, destination);
+}
+
+/**
+ * Logs one client TransferEvent. Only what identifies a transfer without revealing this machine: the
+ * remote path, sizes, codes and digest prefixes; never the local path, never an error message (messages
+ * may quote local paths), never a key.
+ */
+export function logTransferEvent(logger: Logger, event: TransferEvent): void {
+  switch (event.type) {
+    case 'session-opened':
+      logger.info({ event: event.type, server: event.serverId, attempt: event.attempt }, 'session opened');
+      return;
+    case 'transfer-started':
+      logger.debug(
+        {
+          event: event.type,
+          direction: event.direction,
+          remotePath: event.remotePath,
+          size: event.size,
+          heldBytes: event.heldBytes,
+          restarted: event.restarted,
+        },
+        'transfer started',
+      );
+      return;
+    case 'transfer-resumed':
+      logger.info(
+        {
+          event: event.type,
+          direction: event.direction,
+          remotePath: event.remotePath,
+          fromBytes: event.fromBytes,
+        },
+        'transfer resumed',
+      );
+      return;
+    case 'progress':
+      logger.trace(
+        {
+          event: event.type,
+          remotePath: event.remotePath,
+          verifiedBytes: event.verifiedBytes,
+          size: event.size,
+        },
+        'progress',
+      );
+      return;
+    case 'stalled':
+      logger.warn({ event: event.type, attempt: event.attempt }, 'session stalled');
+      return;
+    case 'retrying':
+      logger.warn(
+        { event: event.type, code: event.code, attempt: event.attempt, delayMs: event.delayMs },
+        'retrying',
+      );
+      return;
+    case 'transfer-finished':
+      logger.info(
+        {
+          event: event.type,
+          direction: event.direction,
+          remotePath: event.remotePath,
+          size: event.size,
+          transferredBytes: event.transferredBytes,
+          resumedBytes: event.resumedBytes,
+          identical: event.identical,
+          digest: digestPrefix(event.digest),
+        },
+        'transfer verified',
+      );
+      return;
+    case 'transfer-failed':
+      logger.error(
+        { event: event.type, direction: event.direction, remotePath: event.remotePath, code: event.code },
+        'transfer failed',
+      );
+      return;
+    case 'entry-created':
+      logger.debug({ event: event.type, kind: event.kind, remotePath: event.remotePath }, 'entry created');
+      return;
+    case 'entry-skipped':
+      logger.info({ event: event.type, path: event.path, reason: event.reason }, 'entry skipped');
+      return;
+  }
+}

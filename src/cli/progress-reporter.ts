@@ -1,0 +1,84 @@
+import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import { toFerryError } from '../errors/index.js';
+import type { TransferEvent } from '../client/index.js';
+import { JsonEventWriter } from './json-events.js';
+import { addLogFlags, createLogger, logTransferEvent, type LogFlags } from './logger.js';
+import { ProgressDisplay, colorsFor, displayModeOf } from './progress-display.js';
+import { TransferTally } from './progress-tally.js';
+
+/** Output flags of `send` and `get`. */
+export interface OutputFlags extends LogFlags {
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** Adds `--json`, `--quiet`, `--log-level` and `--log-file` to a transfer command. */
+export function addOutputFlags(command: Command): Command {
+  command
+    .option('--json', 'newline-delimited JSON events on stdout (README: "JSON events") instead of bars')
+    .option('-q, --quiet', 'print nothing on success');
+  return addLogFlags(command, 'silent; info with --log-file');
+}
+
+/**
+ * Everything a transfer command shows, fed from the one TransferEvent stream: the progress display on
+ * stderr (bars on a terminal, plain lines elsewhere, nothing with `--quiet`), `--json` lines on stdout,
+ * log lines (`--log-file`), and the closing summary.
+ */
+export class ProgressReporter {
+  readonly #display: ProgressDisplay;
+  readonly #json: JsonEventWriter | undefined;
+  readonly #tally: TransferTally;
+  readonly #logger: Logger;
+  readonly #verb: string;
+
+  constructor(flags: OutputFlags, options: { verb: 'sent' | 'received'; now?: () => number }) {
+    const now = options.now ?? Date.now;
+    const stderr = process.stderr;
+    this.#display = new ProgressDisplay({
+      mode: flags.json ? 'quiet' : displayModeOf(stderr, { quiet: flags.quiet ?? false }),
+      stream: stderr,
+      colors: colorsFor(stderr),
+      now,
+    });
+    this.#json = flags.json ? new JsonEventWriter(process.stdout, now) : undefined;
+    this.#tally = new TransferTally(now);
+    this.#logger = createLogger(flags, { role: 'client', defaultLevel: 'silent', fileDefaultLevel: 'info' });
+    this.#verb = options.verb;
+  }
+
+  /** The `onEvent` callback to hand to `sendFiles`, `sendTree` or `getFiles`. */
+  readonly onEvent = (event: TransferEvent): void => {
+    this.#tally.add(event);
+    logTransferEvent(this.#logger, event);
+    this.#json?.write(event);
+    this.#display.handle(event);
+  };
+
+  /** A local entry left out (sendTree's `onSkip`). */
+  readonly onSkip = (path: string, reason: string): void => {
+    this.#logger.info({ event: 'entry-skipped', path, reason }, 'entry skipped');
+    if (this.#json) this.#json.skipped(path, reason);
+    else this.#display.note(`ferry: skipped ${path}: ${reason}`);
+  };
+
+  /** Runs the transfer, then closes the display and prints the summary (or, on failure, leaves the error to the caller). */
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      const result = await work();
+      const summary = this.#tally.summary();
+      this.#display.close(summary, this.#verb);
+      this.#json?.summary(summary, { ok: true });
+      this.#logger.info({ event: 'done', ...summary }, 'done');
+      return result;
+    } catch (err) {
+      const error = toFerryError(err);
+      const summary = this.#tally.summary();
+      this.#display.close();
+      this.#json?.summary(summary, { ok: false, code: error.code, message: error.message });
+      this.#logger.error({ event: 'done', code: error.code, ...summary }, 'failed');
+      throw err;
+    }
+  }
+}

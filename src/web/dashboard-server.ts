@@ -1,0 +1,282 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { FerryError } from '../errors/index.js';
+import { formatFerryId } from '../crypto/index.js';
+import type { FerryServer, ServerEvent } from '../server/index.js';
+import { DashboardState, type DashboardClient } from './dashboard-state.js';
+import { dashboardPage } from './dashboard-page.js';
+import { DASHBOARD_SCRIPT } from './dashboard-script.js';
+import { DASHBOARD_STYLE } from './dashboard-style.js';
+import { isLoopbackHost } from './loopback-host.js';
+
+/** Where `npm start` serves the dashboard. The library starts none unless asked. */
+export const DEFAULT_DASHBOARD_PORT = 7080;
+/** Updates reach the page at most this often, however busy the server is. */
+const PUSH_THROTTLE_MS = 250;
+/** Live transfers are sampled (sparkline, speed decay) and pushed this often by default. */
+const SAMPLE_INTERVAL_MS = 1_000;
+/** An SSE comment this often keeps idle connections (and proxies) from timing out. */
+const KEEPALIVE_MS = 15_000;
+
+/**
+ * The page's Content-Security-Policy: scripts and styles only from this origin (no inline code), data only
+ * from this origin, no framing, no forms.
+ */
+const CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Headers every response carries: the token page and the event stream must never be cached or framed. */
+const SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy': CSP,
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Cache-Control': 'no-store',
+};
+
+export interface DashboardOptions {
+  /** The server whose `events` the dashboard shows. */
+  server: FerryServer;
+  /** Defaults to 127.0.0.1. Anything but a loopback address needs `allowPublic`. */
+  host?: string;
+  /** Defaults to 7080; 0 picks a free port. */
+  port?: number;
+  /** Permit a non-loopback bind (the token is then the only protection, over plain HTTP). */
+  allowPublic?: boolean;
+  /** The access token; a random one by default. At least 16 URL-safe characters. */
+  token?: string;
+  /** The authorised clients to list; called for every update, so it should be cheap (cached). */
+  listClients?: () => Promise<DashboardClient[]> | DashboardClient[];
+  /** How often live transfers are sampled for their sparkline and pushed; default 1 s. */
+  sampleIntervalMs?: number;
+  now?: () => number;
+}
+
+/**
+ * A read-only web view of a running server: `GET /?token=...` serves the page, which follows
+ * `/events` (Server-Sent Events, one JSON snapshot per update). Every request must carry the token; it
+ * is compared in constant time. Plain `node:http`, no framework, no build step.
+ */
+export class Dashboard {
+  readonly token: string;
+  readonly #http: Server;
+  readonly #tokenDigest: Buffer;
+  readonly #state: DashboardState;
+  readonly #options: DashboardOptions;
+  readonly #now: () => number;
+  readonly #streams = new Set<ServerResponse>();
+  readonly #onEvent: (event: ServerEvent) => void;
+  readonly #loopbackOnly: boolean;
+  #sampleTimer: NodeJS.Timeout | undefined;
+  #keepaliveTimer: NodeJS.Timeout | undefined;
+  #pushTimer: NodeJS.Timeout | undefined;
+  #pushing = false;
+  #pushAgain = false;
+  #closing: Promise<void> | undefined;
+
+  private constructor(options: DashboardOptions, token: string, loopbackOnly: boolean) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.token = token;
+    this.#tokenDigest = sha256(token);
+    this.#loopbackOnly = loopbackOnly;
+    this.#state = new DashboardState({
+      id: formatFerryId(options.server.publicKey),
+      address: options.server.addressText,
+      startedAt: this.#now(),
+    });
+    this.#onEvent = (event) => {
+      this.#state.apply(event);
+      this.#schedulePush();
+    };
+    this.#http = createServer((req, res) => this.#route(req, res));
+  }
+
+  /** Starts serving; resolves once the port is bound. */
+  static async start(options: DashboardOptions): Promise<Dashboard> {
+    const host = options.host ?? '127.0.0.1';
+    const loopback = isLoopbackHost(host);
+    if (!loopback && !options.allowPublic)
+      throw new FerryError(
+        'USAGE_INVALID',
+        `the dashboard binds to loopback only; ${host} is not (use --dashboard-public to allow it)`,
+      );
+    const token = options.token ?? randomBytes(24).toString('base64url');
+    if (!/^[A-Za-z0-9_-]{16,}$/.test(token))
+      throw new FerryError('USAGE_INVALID', 'a dashboard token needs at least 16 URL-safe characters');
+    const dashboard = new Dashboard(options, token, loopback);
+    await new Promise<void>((resolve, reject) => {
+      dashboard.#http.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new FerryError('CONNECT_FAILED', `dashboard cannot listen: ${err.code ?? 'error'}`)),
+      );
+      dashboard.#http.listen({ host, port: options.port ?? DEFAULT_DASHBOARD_PORT }, resolve);
+    });
+    options.server.events.on('event', dashboard.#onEvent);
+    const interval = options.sampleIntervalMs ?? SAMPLE_INTERVAL_MS;
+    dashboard.#sampleTimer = setInterval(() => {
+      if (!dashboard.#state.hasLive) return;
+      dashboard.#state.sample(dashboard.#now());
+      dashboard.#schedulePush();
+    }, interval).unref();
+    dashboard.#keepaliveTimer = setInterval(() => {
+      for (const res of dashboard.#streams) res.write(': keep-alive\n\n');
+    }, KEEPALIVE_MS).unref();
+    return dashboard;
+  }
+
+  /** The bound address. */
+  get address(): { host: string; port: number } {
+    const info = this.#http.address();
+    if (!info || typeof info === 'string') throw new FerryError('INTERNAL', 'dashboard is not listening');
+    return { host: info.address, port: info.port };
+  }
+
+  /** The page's URL, token included: print it for the operator, never log it. */
+  get url(): string {
+    const { host, port } = this.address;
+    const shown = host === '0.0.0.0' || host === '::' ? host : host.includes(':') ? `[${host}]` : host;
+    return `http://${shown}:${port}/?token=${this.token}`;
+  }
+
+  /** Stops serving and ends every open event stream. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#options.server.events.off('event', this.#onEvent);
+      clearInterval(this.#sampleTimer);
+      clearInterval(this.#keepaliveTimer);
+      clearTimeout(this.#pushTimer);
+      for (const res of this.#streams) res.end();
+      this.#streams.clear();
+      const closed = new Promise<void>((resolve) => this.#http.close(() => resolve()));
+      this.#http.closeAllConnections();
+      await closed;
+    })();
+    return this.#closing;
+  }
+
+  #route(req: IncomingMessage, res: ServerResponse): void {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return plain(res, 405, 'method not allowed');
+    }
+    // DNS rebinding: a loopback dashboard answers only to loopback host names.
+    if (this.#loopbackOnly && !isLoopbackHost(hostnameOf(req.headers.host)))
+      return plain(res, 403, 'forbidden host');
+    const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
+    if (!this.#authorised(req, url))
+      return plain(
+        res,
+        401,
+        'unauthorised: open the dashboard with the URL ferry serve printed (it has the token)',
+      );
+    switch (url.pathname) {
+      case '/':
+        return send(res, 'text/html; charset=utf-8', dashboardPage(this.token));
+      case '/dashboard.js':
+        return send(res, 'text/javascript; charset=utf-8', DASHBOARD_SCRIPT);
+      case '/dashboard.css':
+        return send(res, 'text/css; charset=utf-8', DASHBOARD_STYLE);
+      case '/snapshot.json':
+        void this.#snapshotText().then(
+          (text) => send(res, 'application/json', text),
+          () => plain(res, 500, 'internal error'),
+        );
+        return;
+      case '/events':
+        return this.#openStream(req, res);
+      default:
+        return plain(res, 404, 'not found');
+    }
+  }
+
+  /** The token from `?token=` or `Authorization: Bearer`, compared in constant time (as digests). */
+  #authorised(req: IncomingMessage, url: URL): boolean {
+    const header = req.headers.authorization;
+    const given =
+      url.searchParams.get('token') ?? (header?.startsWith('Bearer ') ? header.slice(7) : undefined);
+    if (given === undefined) return false;
+    return timingSafeEqual(sha256(given), this.#tokenDigest);
+  }
+
+  #openStream(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', Connection: 'keep-alive' });
+    res.write('retry: 2000\n\n');
+    this.#streams.add(res);
+    req.on('close', () => this.#streams.delete(res));
+    void this.#snapshotText().then(
+      (text) => res.write(`event: snapshot\ndata: ${text}\n\n`),
+      () => res.end(),
+    );
+  }
+
+  #schedulePush(): void {
+    if (this.#streams.size === 0 || this.#pushTimer !== undefined) return;
+    this.#pushTimer = setTimeout(() => {
+      this.#pushTimer = undefined;
+      void this.#push();
+    }, PUSH_THROTTLE_MS);
+  }
+
+  async #push(): Promise<void> {
+    if (this.#pushing) {
+      this.#pushAgain = true;
+      return;
+    }
+    this.#pushing = true;
+    try {
+      const frame = `event: snapshot\ndata: ${await this.#snapshotText()}\n\n`;
+      for (const res of this.#streams) res.write(frame);
+    } catch {
+      // The clients list could not be read this time; the next update tries again.
+    } finally {
+      this.#pushing = false;
+      if (this.#pushAgain) {
+        this.#pushAgain = false;
+        this.#schedulePush();
+      }
+    }
+  }
+
+  async #snapshotText(): Promise<string> {
+    const clients = (await this.#options.listClients?.()) ?? [];
+    return JSON.stringify(this.#state.snapshot(this.#now(), clients));
+  }
+}
+
+/** Starts a dashboard for `options.server` (same as `Dashboard.start`). */
+export function startDashboard(options: DashboardOptions): Promise<Dashboard> {
+  return Dashboard.start(options);
+}
+
+function send(res: ServerResponse, type: string, body: string): void {
+  res.writeHead(200, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+function plain(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
+  res.end(`${status} ${text}\n`);
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** `127.0.0.1:7080` -> `127.0.0.1`; `[::1]:7080` -> `::1`. */
+function hostnameOf(host: string | undefined): string {
+  if (!host) return '';
+  if (host.startsWith('[')) return host.slice(1, host.indexOf(']'));
+  const colon = host.lastIndexOf(':');
+  return colon < 0 ? host : host.slice(0, colon);
+}

@@ -1,0 +1,248 @@
+import type { ErrorCode } from '../errors/index.js';
+import type { ServerEvent, ServerTransfer, ServerTransferDirection } from '../server/index.js';
+
+/** Finished and failed transfers kept for the "recent" table. */
+export const RECENT_TRANSFERS = 25;
+/** Throughput samples kept per live transfer (the sparkline's width). */
+export const SPARKLINE_SAMPLES = 40;
+/** Speed is measured over this much recent history. */
+const SPEED_WINDOW_MS = 5_000;
+/** A live transfer with no progress for this long shows as idle. */
+const IDLE_AFTER_MS = 5_000;
+
+/** One authorised client as the dashboard shows it. */
+export interface DashboardClient {
+  id: string;
+  name: string | undefined;
+  permissions: readonly string[];
+  /** The subdirectory it is confined to, relative to the server root; undefined for all of it. */
+  root: string | undefined;
+}
+
+/** A transfer in progress. */
+export interface LiveTransferView {
+  id: string;
+  direction: ServerTransferDirection;
+  client: string;
+  peerId: string | undefined;
+  path: string;
+  size: number;
+  verifiedBytes: number;
+  /** Bytes per second over the last few seconds; 0 when nothing moved. */
+  bytesPerSecond: number;
+  etaSeconds: number | undefined;
+  state: 'starting' | 'active' | 'idle';
+  startedAt: number;
+  /** Throughput samples (bytes per second), oldest first, one per sampling tick. */
+  samples: number[];
+}
+
+/** A transfer that ended. */
+export interface RecentTransferView {
+  id: string;
+  direction: ServerTransferDirection;
+  client: string;
+  peerId: string | undefined;
+  path: string;
+  size: number;
+  outcome: 'finished' | 'failed';
+  digest: string | undefined;
+  code: ErrorCode | undefined;
+  identical: boolean;
+  durationMs: number;
+  /** Average over the transfer's life, bytes per second (finished only). */
+  bytesPerSecond: number | undefined;
+  endedAt: number;
+}
+
+/** Everything the page shows, sent whole on every update (it is small). */
+export interface DashboardSnapshot {
+  server: { id: string; address: string; startedAt: number };
+  now: number;
+  sessions: { open: number; total: number; refused: number };
+  totals: { finished: number; failed: number; bytes: number };
+  live: LiveTransferView[];
+  recent: RecentTransferView[];
+  clients: DashboardClient[];
+}
+
+interface LiveTransfer {
+  transfer: ServerTransfer;
+  verifiedBytes: number;
+  /** (time, verifiedBytes) points over the speed window, oldest first. */
+  history: Array<[number, number]>;
+  lastProgressAt: number | undefined;
+  samples: number[];
+  sampledBytes: number;
+  sampledAt: number;
+}
+
+/**
+ * The dashboard's view of a server, built only from its ServerEvents: live transfers with speed, ETA and a
+ * throughput history, recent outcomes, session counts. Time comes from the events and from `sample(now)`,
+ * so tests drive it without a clock.
+ */
+export class DashboardState {
+  readonly #server: DashboardSnapshot['server'];
+  readonly #live = new Map<string, LiveTransfer>();
+  readonly #recent: RecentTransferView[] = [];
+  readonly #openSessions = new Set<number>();
+  #sessionsTotal = 0;
+  #refused = 0;
+  #finished = 0;
+  #failed = 0;
+  #bytes = 0;
+
+  constructor(server: DashboardSnapshot['server']) {
+    this.#server = server;
+  }
+
+  /** Whether any transfer is live (the server then samples and pushes on a timer). */
+  get hasLive(): boolean {
+    return this.#live.size > 0;
+  }
+
+  apply(event: ServerEvent): void {
+    switch (event.type) {
+      case 'session-opened':
+        this.#openSessions.add(event.sessionId);
+        this.#sessionsTotal++;
+        return;
+      case 'session-closed':
+        this.#openSessions.delete(event.sessionId);
+        return;
+      case 'session-refused':
+        this.#refused++;
+        return;
+      case 'transfer-started': {
+        const held = event.heldBytes;
+        this.#live.set(event.transfer.transferId, {
+          transfer: event.transfer,
+          verifiedBytes: held,
+          history: [[event.time, held]],
+          lastProgressAt: undefined,
+          samples: [],
+          sampledBytes: held,
+          sampledAt: event.time,
+        });
+        return;
+      }
+      case 'progress': {
+        const live = this.#live.get(event.transfer.transferId);
+        if (!live) return;
+        live.verifiedBytes = Math.max(live.verifiedBytes, event.verifiedBytes);
+        live.lastProgressAt = event.time;
+        live.history.push([event.time, live.verifiedBytes]);
+        trimHistory(live.history, event.time);
+        return;
+      }
+      case 'transfer-finished': {
+        this.#live.delete(event.transfer.transferId);
+        this.#finished++;
+        this.#bytes += event.transferredBytes;
+        this.#remember({
+          ...this.#identity(event.transfer),
+          outcome: 'finished',
+          digest: event.digest,
+          code: undefined,
+          identical: event.identical,
+          durationMs: event.durationMs,
+          bytesPerSecond:
+            event.durationMs > 0 ? (event.transferredBytes * 1000) / event.durationMs : undefined,
+          endedAt: event.time,
+        });
+        return;
+      }
+      case 'transfer-failed': {
+        this.#live.delete(event.transfer.transferId);
+        this.#failed++;
+        this.#remember({
+          ...this.#identity(event.transfer),
+          outcome: 'failed',
+          digest: undefined,
+          code: event.code,
+          identical: false,
+          durationMs: event.time - event.transfer.startedAt,
+          bytesPerSecond: undefined,
+          endedAt: event.time,
+        });
+        return;
+      }
+    }
+  }
+
+  /** Adds one throughput sample to every live transfer: bytes verified since the previous sample. */
+  sample(now: number): void {
+    for (const live of this.#live.values()) {
+      const elapsedMs = now - live.sampledAt;
+      if (elapsedMs <= 0) continue;
+      live.samples.push(((live.verifiedBytes - live.sampledBytes) * 1000) / elapsedMs);
+      if (live.samples.length > SPARKLINE_SAMPLES) live.samples.shift();
+      live.sampledBytes = live.verifiedBytes;
+      live.sampledAt = now;
+    }
+  }
+
+  snapshot(now: number, clients: DashboardClient[]): DashboardSnapshot {
+    const live = [...this.#live.values()].map((entry): LiveTransferView => {
+      const rate = speedOf(entry.history, now);
+      const remaining = entry.transfer.size - entry.verifiedBytes;
+      const state =
+        entry.lastProgressAt === undefined
+          ? 'starting'
+          : now - entry.lastProgressAt > IDLE_AFTER_MS
+            ? 'idle'
+            : 'active';
+      return {
+        ...this.#identity(entry.transfer),
+        verifiedBytes: entry.verifiedBytes,
+        bytesPerSecond: rate,
+        etaSeconds: rate > 0 ? remaining / rate : undefined,
+        state,
+        startedAt: entry.transfer.startedAt,
+        samples: [...entry.samples],
+      };
+    });
+    return {
+      server: this.#server,
+      now,
+      sessions: { open: this.#openSessions.size, total: this.#sessionsTotal, refused: this.#refused },
+      totals: { finished: this.#finished, failed: this.#failed, bytes: this.#bytes },
+      live,
+      recent: [...this.#recent],
+      clients,
+    };
+  }
+
+  #identity(
+    transfer: ServerTransfer,
+  ): Pick<LiveTransferView, 'id' | 'direction' | 'client' | 'peerId' | 'path' | 'size'> {
+    return {
+      id: transfer.transferId,
+      direction: transfer.direction,
+      client: transfer.clientName ?? transfer.peerId ?? transfer.address,
+      peerId: transfer.peerId,
+      path: transfer.path,
+      size: transfer.size,
+    };
+  }
+
+  #remember(view: RecentTransferView): void {
+    this.#recent.unshift(view);
+    if (this.#recent.length > RECENT_TRANSFERS) this.#recent.pop();
+  }
+}
+
+/** Drops history older than the speed window, keeping one point at or before its start as the base. */
+function trimHistory(history: Array<[number, number]>, now: number): void {
+  while (history.length > 2 && history[1]![0] <= now - SPEED_WINDOW_MS) history.shift();
+}
+
+/** Bytes per second between the oldest point in the window and now (so a pause brings it down). */
+function speedOf(history: Array<[number, number]>, now: number): number {
+  const first = history[0];
+  const last = history[history.length - 1];
+  if (!first || !last || history.length < 2) return 0;
+  const elapsedMs = Math.max(now, last[0]) - first[0];
+  return elapsedMs > 0 ? ((last[1] - first[1]) * 1000) / elapsedMs : 0;
+}

@@ -1,0 +1,122 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import type { TransferEvent } from '../../src/index.js';
+import { ProgressDisplay, colorsFor, displayModeOf } from '../../src/cli/progress-display.js';
+import { TransferTally } from '../../src/cli/progress-tally.js';
+import { SpeedMeter } from '../../src/cli/progress-speed.js';
+
+// eslint-disable-next-line no-control-regex -- looking for escape codes is the point
+const ESCAPE = /\x1b\[/;
+const DIGEST = Buffer.alloc(32, 0xab);
+
+/** A stream that records what is written; `isTTY` as asked. */
+function sink(isTTY: boolean): {
+  stream: Writable & { isTTY?: boolean; columns?: number };
+  text: () => string;
+} {
+  let text = '';
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      text += chunk.toString();
+      done();
+    },
+  }) as Writable & { isTTY?: boolean; columns?: number };
+  stream.isTTY = isTTY;
+  stream.columns = 120;
+  return { stream, text: () => text };
+}
+
+/** A resumed upload of one 1 MiB file, verified, as the client library reports it. */
+function resumedUpload(): TransferEvent[] {
+  const subject = { direction: 'upload', file: 'photos/cat.jpg', remotePath: 'inbox/cat.jpg' } as const;
+  const size = 1024 * 1024;
+  return [
+    { type: 'session-opened', serverPublicKey: Buffer.alloc(32), serverId: 'abc', attempt: 1 },
+    { type: 'transfer-started', ...subject, size, heldBytes: 262144, restarted: false },
+    { type: 'transfer-resumed', ...subject, size, fromBytes: 262144 },
+    { type: 'progress', ...subject, verifiedBytes: 524288, size },
+    { type: 'retrying', attempt: 2, delayMs: 500, code: 'CONNECTION_CLOSED', message: 'connection closed' },
+    { type: 'progress', ...subject, verifiedBytes: size, size },
+    {
+      type: 'transfer-finished',
+      ...subject,
+      size,
+      digest: DIGEST,
+      transferredBytes: size - 262144,
+      resumedBytes: 262144,
+      restarted: false,
+      identical: false,
+    },
+  ];
+}
+
+function show(mode: 'bars' | 'lines' | 'quiet', isTTY: boolean, env: NodeJS.ProcessEnv = {}): string {
+  const { stream, text } = sink(isTTY);
+  let now = 0;
+  const clock = (): number => (now += 250);
+  const display = new ProgressDisplay({ mode, stream, colors: colorsFor(stream, env), now: clock });
+  const tally = new TransferTally(clock);
+  for (const event of resumedUpload()) {
+    tally.add(event);
+    display.handle(event);
+  }
+  display.close(tally.summary(), 'sent');
+  return text();
+}
+
+test('displayModeOf draws bars only on a terminal that can, and nothing with --quiet', () => {
+  assert.equal(displayModeOf({ isTTY: true }, { env: {} }), 'bars');
+  assert.equal(displayModeOf({ isTTY: false }, { env: {} }), 'lines');
+  assert.equal(displayModeOf({}, { env: {} }), 'lines');
+  assert.equal(displayModeOf({ isTTY: true }, { env: { TERM: 'dumb' } }), 'lines');
+  assert.equal(displayModeOf({ isTTY: true }, { quiet: true, env: {} }), 'quiet');
+});
+
+test('ProgressDisplay off a terminal prints plain lines: the retry, the file with its digest, a summary; no escape codes', () => {
+  const text = show('lines', false, { FORCE_COLOR: '1', CI: 'true' });
+  assert.doesNotMatch(text, ESCAPE);
+  assert.deepEqual(text.trimEnd().split('\n'), [
+    'ferry: CONNECTION_CLOSED: retrying in 0.5 s (attempt 2)',
+    `photos/cat.jpg -> inbox/cat.jpg (1048576 bytes, resumed from 262144) digest ${'ab'.repeat(8)}`,
+    `sent 1 file, 1.00 MiB in 250 ms, avg 3.00 MiB/s, 256 KiB resumed, digest ${'ab'.repeat(8)}`,
+  ]);
+});
+
+test('ProgressDisplay on a terminal draws a bar with bytes, percent, speed and ETA, and says when it resumes', () => {
+  const text = show('bars', true);
+  assert.match(text, ESCAPE, 'a terminal gets cursor control');
+  assert.match(text, /inbox\/cat\.jpg +.*50% +512 KiB \/ 1\.00 MiB/, 'bar: name, percent, bytes');
+  assert.match(text, /KiB\/s/, 'bar: speed');
+  assert.match(text, /ETA \d+s|ETA <1s/, 'bar: ETA');
+  assert.match(text, /resuming from 256 KiB/);
+  assert.match(text, /retrying in 0\.5 s/);
+  assert.match(text, /sent 1 file/);
+});
+
+test('ProgressDisplay on a terminal with NO_COLOR set uses no colour, only cursor control', () => {
+  const text = show('bars', true, { NO_COLOR: '1' });
+  // eslint-disable-next-line no-control-regex -- SGR colour codes
+  assert.doesNotMatch(text, /\x1b\[(3\d|9\d|1|2|22|39)m/);
+});
+
+test('ProgressDisplay with --quiet prints nothing', () => {
+  assert.equal(show('quiet', true), '');
+});
+
+/** Read through a function so TypeScript does not keep the narrowing from an earlier assertion. */
+function rateOf(meter: SpeedMeter): number {
+  return meter.bytesPerSecond ?? Number.NaN;
+}
+
+test('SpeedMeter smooths the rate and estimates the time left', () => {
+  const meter = new SpeedMeter();
+  assert.equal(meter.bytesPerSecond, undefined);
+  meter.observe(0, 0);
+  meter.observe(1000, 1000);
+  assert.equal(meter.bytesPerSecond, 1000);
+  meter.observe(5000, 2000); // a burst of 4000 B/s moves the estimate part of the way
+  const rate = rateOf(meter);
+  assert.ok(rate > 1000 && rate < 4000, `smoothed: ${rate}`);
+  assert.equal(meter.etaSeconds(rate * 10), 10);
+});

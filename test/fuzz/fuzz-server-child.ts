@@ -1,0 +1,75 @@
+// The server under fuzz (target e), in its own process so that a crash is seen as an exit and its memory is
+// its own. Started by targets/server-target.ts with `node --import tsx --expose-gc`; configured by
+// environment variables; prints one JSON line ({ port, serverPublicKey }) once listening, then answers
+// 'stats' requests over IPC. It installs no 'uncaughtException' handler: a crash must kill it.
+import { readFileSync } from 'node:fs';
+import { FerryServer } from '../../src/server/index.js';
+import { generateKeyPair } from '../../src/crypto/index.js';
+import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
+
+function env(name: string): string {
+  const value = process.env[name];
+  if (value === undefined) throw new Error(`${name} is not set`);
+  return value;
+}
+
+/** Peak and current resident set of this process (VmHWM, VmRSS), in bytes. */
+function procStatus(): { vmHwm: number; vmRss: number } {
+  const text = readFileSync('/proc/self/status', 'utf8');
+  const field = (name: string): number =>
+    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
+  return { vmHwm: field('VmHWM'), vmRss: field('VmRSS') };
+}
+
+const allowed = Buffer.from(env('FUZZ_CLIENT_KEY'), 'hex');
+const identity = generateKeyPair();
+const ended: Record<string, number> = {};
+let sessionsEnded = 0;
+let sessionsAdmitted = 0;
+
+const server = await FerryServer.start({
+  root: env('FUZZ_ROOT'),
+  port: 0,
+  identity,
+  authorize: (key) =>
+    key.equals(allowed)
+      ? { name: 'fuzzer', permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD }
+      : undefined,
+  handshakeTimeoutMs: Number(env('FUZZ_HANDSHAKE_MS')),
+  idleTimeoutMs: Number(env('FUZZ_IDLE_MS')),
+  partialSweepIntervalMs: 0,
+});
+server.events.on('event', (event) => {
+  if (event.type === 'session-opened') sessionsAdmitted++;
+  if (event.type === 'session-refused' || event.type === 'session-closed') {
+    sessionsEnded++;
+    const key = event.type === 'session-refused' ? `refused:${event.code}` : `closed:${event.result}`;
+    ended[key] = (ended[key] ?? 0) + 1;
+  }
+});
+
+process.on('message', (message: unknown) => {
+  if (message !== 'stats') return;
+  // Two collections: the first may only schedule finalizers whose memory the second frees.
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+  const memory = process.memoryUsage();
+  process.send!({
+    type: 'stats',
+    rss: memory.rss,
+    heapUsed: memory.heapUsed,
+    external: memory.external,
+    arrayBuffers: memory.arrayBuffers,
+    ...procStatus(),
+    sessionsEnded,
+    sessionsAdmitted,
+    ended,
+    openSockets: process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length,
+  });
+});
+process.on('disconnect', () => void server.close().then(() => process.exit(0)));
+
+process.stdout.write(
+  `${JSON.stringify({ port: server.address.port, serverPublicKey: server.publicKey.toString('hex') })}\n`,
+);

@@ -1,0 +1,41 @@
+import type { FuzzTarget } from './run-fuzz.js';
+import type { ServerTargetOptions } from './targets/server-target.js';
+
+/** Every fuzz target by name, in the order `--target all` runs them. */
+export const FUZZ_TARGET_NAMES = [
+  'frame-decoder',
+  'message-decoder',
+  'preamble',
+  'handshake',
+  'server',
+] as const;
+export type FuzzTargetName = (typeof FUZZ_TARGET_NAMES)[number];
+
+export function isFuzzTargetName(name: string): name is FuzzTargetName {
+  return (FUZZ_TARGET_NAMES as readonly string[]).includes(name);
+}
+
+/**
+ * Creates a target (imported on demand, so one target's imports never stop another from running); the
+ * server target needs a work directory and starts a server child.
+ */
+export async function createFuzzTarget(
+  name: FuzzTargetName,
+  server: ServerTargetOptions | undefined = undefined,
+): Promise<FuzzTarget> {
+  switch (name) {
+    case 'frame-decoder':
+      return (await import('./targets/frame-decoder-target.js')).frameDecoderTarget();
+    case 'message-decoder':
+      return (await import('./targets/message-decoder-target.js')).messageDecoderTarget();
+    case 'preamble':
+      return (await import('./targets/preamble-target.js')).preambleTarget();
+    case 'handshake':
+      return (await import('./targets/handshake-target.js')).handshakeTarget();
+    case 'server': {
+      if (server === undefined) throw new Error('the server target needs a work directory');
+      const { ServerFuzzTarget } = await import('./targets/server-target.js');
+      return ServerFuzzTarget.start(server);
+    }
+  }
+}

@@ -1,0 +1,8 @@
+import { test } from 'node:test';
+import { handshakeTarget } from './targets/handshake-target.js';
+import { fuzzInTest } from './fuzz-test-run.js';
+
+// Budget: FERRY_FUZZ_MS / FERRY_FUZZ_RUNS / FERRY_FUZZ_SEED (test/fuzz/fuzz-budget.ts); scripts/fuzz.ts for long runs.
+test('fuzz: handshake', async (t) => {
+  await fuzzInTest(t, handshakeTarget(), { ms: 400, runs: 1_000_000 });
+});

@@ -1,0 +1,75 @@
+import { join } from 'node:path';
+import { sendFiles } from '../../src/client/index.js';
+import { sha256File, writeRandomFile } from '../helpers/random-file.js';
+import { FuzzFailure } from './run-fuzz.js';
+import type { ServerFuzzTarget, ServerStats } from './targets/server-target.js';
+
+const MIB = 1024 * 1024;
+
+/**
+ * Memory bounds for the server after a fuzz run, once every session has ended and after two forced GCs.
+ *
+ * - Live JS heap: at most 16 MiB above the baseline. Nothing about a finished session may stay reachable;
+ *   16 MiB covers V8's own caches (compiled code, inline caches) warming up on paths the baseline never ran.
+ * - RSS: at most 160 MiB above the baseline. Freed memory is not always returned to the OS (glibc malloc
+ *   arenas, V8 keeps semi-spaces), so RSS reflects the peak working set of concurrent sessions: each may
+ *   hold 128 KiB sent ahead of the handshake, 4 MiB of queued records (RECEIVE_HIGH_WATER_BYTES), one 64 KiB
+ *   partial frame and its transfer's buffers, so 16 concurrent sessions stay under about 70 MiB, doubled for
+ *   allocator slack. A leak proportional to inputs (thousands in a long run) shows far above this.
+ */
+export const HEAP_GROWTH_LIMIT_BYTES = 16 * MIB;
+export const RSS_GROWTH_LIMIT_BYTES = 160 * MIB;
+
+export interface AfterFuzz {
+  connections: number;
+  sessionsEnded: number;
+  heapGrowthMiB: number;
+  rssGrowthMiB: number;
+  peakRssMiB: number;
+  honestUploadMs: number;
+  endedBy: Record<string, number>;
+}
+
+/** Every session ended, memory within bounds, and an honest client can still upload and verify a file. */
+export async function verifyServerAfterFuzz(target: ServerFuzzTarget, workDir: string): Promise<AfterFuzz> {
+  if (target.crashed) throw new FuzzFailure(target.crashed);
+  const stats: ServerStats = await target.waitForSessionsEnded(15_000);
+  const heapGrowth = stats.heapUsed - target.baseline.heapUsed;
+  const rssGrowth = stats.rss - target.baseline.rss;
+  if (heapGrowth > HEAP_GROWTH_LIMIT_BYTES)
+    throw new FuzzFailure(
+      `server heap grew by ${(heapGrowth / MIB).toFixed(1)} MiB over ${target.connections} connections`,
+    );
+  if (rssGrowth > RSS_GROWTH_LIMIT_BYTES)
+    throw new FuzzFailure(
+      `server rss grew by ${(rssGrowth / MIB).toFixed(1)} MiB over ${target.connections} connections`,
+    );
+
+  const local = join(workDir, 'honest.bin');
+  const digest = await writeRandomFile(local, 3 * MIB + 17);
+  const started = Date.now();
+  await sendFiles({
+    server: { host: '127.0.0.1', port: target.port },
+    identity: target.clientIdentity,
+    verifyServer: (key) => {
+      if (!key.equals(target.serverPublicKey)) throw new FuzzFailure('server key changed');
+    },
+    files: [local],
+    remoteDir: 'honest',
+    chunkBytes: 1024 * 1024,
+    retry: { retries: 0 },
+  });
+  const honestUploadMs = Date.now() - started;
+  const stored = await sha256File(join(target.root, 'honest', 'honest.bin'));
+  if (stored !== digest) throw new FuzzFailure('the honest upload stored different bytes');
+  if (target.crashed) throw new FuzzFailure(target.crashed);
+  return {
+    connections: target.connections,
+    sessionsEnded: stats.sessionsEnded,
+    heapGrowthMiB: Number((heapGrowth / MIB).toFixed(1)),
+    rssGrowthMiB: Number((rssGrowth / MIB).toFixed(1)),
+    peakRssMiB: Number((stats.vmHwm / MIB).toFixed(1)),
+    honestUploadMs,
+    endedBy: stats.ended,
+  };
+}

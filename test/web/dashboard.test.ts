@@ -1,0 +1,264 @@
+// End to end in a real browser: `ferry serve --dashboard` (the compiled CLI), real transfers from the
+// library through a gate proxy, and Debian's headless Chromium driven by playwright-core. "Live" is made
+// observable without sleeping: the gate holds the client's bytes at a known point, the test waits for the
+// page to show the transfer there, then raises the gate and waits for the page to show the outcome.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { formatFerryId, loadIdentity, sendFiles, type KeyPair, type UploadResult } from '../../src/index.js';
+import { runFerry } from '../helpers/cli.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { writeRandomFile } from '../helpers/random-file.js';
+import { GateProxy } from './gate-proxy.js';
+import { startServeWithDashboard, type DashboardServe } from './serve-with-dashboard.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const LIVE_FILE_BYTES = 8 * MIB;
+const CHUNK_BYTES = 64 * KIB;
+
+/**
+ * Waits until the live row for `name` shows verified bytes that satisfy `{ atLeast }` (or, with
+ * `{ gone: true }`, until the row left the live table). Polled in the page on animation frames; a
+ * function, not a string, because the page's CSP rightly forbids eval.
+ */
+async function waitForLive(
+  page: Page,
+  name: string,
+  condition: { atLeast: number } | { gone: true },
+): Promise<void> {
+  const what =
+    'gone' in condition ? `${name} leaving the live table` : `${name} live past ${condition.atLeast} bytes`;
+  try {
+    await page.waitForFunction(
+      ({ name, atLeast }) => {
+        // The test's TypeScript has no DOM types: describe the little of the page this reads.
+        type Row = { textContent: string | null; dataset: Record<string, string | undefined> };
+        const page = globalThis as unknown as {
+          document: { querySelectorAll(selector: string): Iterable<Row> };
+        };
+        const rows = [...page.document.querySelectorAll('#live tbody tr')];
+        const row = rows.find((r) => String(r.textContent).includes(name));
+        return atLeast === null
+          ? row === undefined
+          : row !== undefined && Number(row.dataset.verified) >= atLeast;
+      },
+      { name, atLeast: 'gone' in condition ? null : condition.atLeast },
+    );
+  } catch (err) {
+    const shown = await page.textContent('#live').catch(() => '?');
+    throw new Error(`the dashboard never showed ${what}: ${(err as Error).message}\nlive table: ${shown}`, {
+      cause: err,
+    });
+  }
+}
+
+describe('web dashboard (headless Chromium)', () => {
+  let dir: string;
+  let clientHome: string;
+  let files: string;
+  let serve: DashboardServe | undefined;
+  let gate: GateProxy | undefined;
+  let browser: Browser | undefined;
+  let identity: KeyPair;
+
+  before(async () => {
+    // CI installs chromium (.ci/run); a machine without it must fail here, loudly, never skip.
+    if (!existsSync(CHROMIUM))
+      throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`);
+    dir = await makeTempDir('ferry-dashboard-');
+    clientHome = join(dir, 'client-home');
+    const serverHome = join(dir, 'server-home');
+    files = join(dir, 'files');
+    await mkdir(files);
+    const keygen = await runFerry(['--home', clientHome, 'keygen']);
+    assert.equal(keygen.code, 0, keygen.stderr);
+    assert.equal((await runFerry(['--home', serverHome, 'keygen'])).code, 0);
+    const allowed = await runFerry(['--home', serverHome, 'allow', keygen.stdout.trim(), '--name', 'laptop']);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    identity = await loadIdentity(clientHome);
+    serve = await startServeWithDashboard([
+      '--home',
+      serverHome,
+      '--root',
+      join(dir, 'root'),
+      '--listen',
+      '127.0.0.1:0',
+      '--dashboard',
+      '127.0.0.1:0',
+      // Small durability batches: the server reports verified progress every 64 KiB.
+      '--durable-batch',
+      '64k',
+    ]);
+    gate = await GateProxy.start(serve.address);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    await mkdir(ARTIFACTS, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await gate?.close();
+    await serve?.stop();
+    await removeTempDir(dir);
+  });
+
+  /** Sends one file through the gate with the library; resolves with its verified result. */
+  function send(name: string, options: { retries?: number } = {}): Promise<UploadResult[]> {
+    return sendFiles({
+      server: gate!.address,
+      identity,
+      verifyServer: (key) => assert.equal(formatFerryId(key), serve!.id),
+      files: [join(files, name)],
+      chunkBytes: CHUNK_BYTES,
+      retry: { retries: options.retries ?? 0 },
+    });
+  }
+
+  test('without the token, or with a wrong one, every route answers 401; with it the page carries strict headers', async () => {
+    const url = new URL(serve!.dashboardUrl);
+    const token = url.searchParams.get('token')!;
+    assert.match(token, /^[A-Za-z0-9_-]{32}$/, 'a random URL-safe token is printed at start-up');
+    const base = `${url.protocol}//${url.host}`;
+    for (const path of ['/', '/dashboard.js', '/dashboard.css', '/events', '/snapshot.json']) {
+      assert.equal((await fetch(`${base}${path}`)).status, 401, `${path} without a token`);
+      assert.equal(
+        (await fetch(`${base}${path}?token=${token.slice(0, -1)}x`)).status,
+        401,
+        `${path}, wrong token`,
+      );
+    }
+    const bearer = await fetch(`${base}/snapshot.json`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(bearer.status, 200, 'the token also works as a bearer token');
+
+    const page = await fetch(serve!.dashboardUrl);
+    assert.equal(page.status, 200);
+    const csp = page.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'self'(;|$)/, 'no inline script allowed');
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(page.headers.get('cache-control'), 'no-store', 'the token page is never cached');
+    assert.equal(page.headers.get('referrer-policy'), 'no-referrer');
+    assert.doesNotMatch(await page.text(), /<script>|<style>| style=/, 'no inline code');
+
+    const context = await browser!.newContext();
+    try {
+      const refused = await (await context.newPage()).goto(`${base}/?token=nope-nope-nope-nope`);
+      assert.equal(refused?.status(), 401, 'the browser gets 401 too');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a transfer shows live while it runs, then as verified with its digest; a cut one as failed with its code', async () => {
+    await writeFile(join(files, 'notes.txt'), 'meeting notes: ship the dashboard\n'.repeat(2000));
+    await writeRandomFile(join(files, 'cut.bin'), 2 * MIB);
+    await writeRandomFile(join(files, 'live.bin'), LIVE_FILE_BYTES);
+    const context = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    const problems: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(message.text());
+    });
+    page.on('pageerror', (err) => problems.push(err.message));
+    try {
+      await page.goto(serve!.dashboardUrl);
+      await page.waitForSelector('#connection[data-state="live"]');
+      assert.equal(await page.textContent('#server-id'), serve!.id, 'the page shows the server ID');
+      assert.equal(
+        await page.textContent('#server-address'),
+        `${serve!.address.host}:${serve!.address.port}`,
+        'and its listen address',
+      );
+      await page.waitForSelector('#clients tbody tr:has-text("laptop")');
+
+      // A quick file: it lands in "recent" as verified.
+      const [notes] = await send('notes.txt');
+      await page.waitForSelector(
+        `#recent tbody tr[data-outcome="finished"]:has-text("notes.txt") .digest[data-digest="${notes!.digest.toString('hex')}"]`,
+      );
+
+      // A transfer cut in the middle: live first, then failed with the code the server saw.
+      gate!.allow(512 * KIB);
+      const cut = send('cut.bin');
+      cut.catch(() => undefined);
+      await waitForLive(page, 'cut.bin', { atLeast: 1 });
+      gate!.cutAll();
+      await assert.rejects(
+        cut,
+        (err: { code?: string }) => err.code === 'CONNECTION_CLOSED' || err.code === 'STALLED',
+      );
+      await page.waitForSelector(
+        '#recent tbody tr[data-outcome="failed"]:has-text("cut.bin"):has-text("CONNECTION_CLOSED")',
+      );
+
+      // The live transfer: held after 1 MiB, then let through in steps, each one seen on the page.
+      gate!.allow(1 * MIB);
+      const live = send('live.bin');
+      live.catch(() => undefined);
+      await waitForLive(page, 'live.bin', { atLeast: 1 });
+      const row = page.locator('#live tbody tr', { hasText: 'live.bin' });
+      assert.match((await row.textContent()) ?? '', /laptop/, 'the live row names the client');
+      assert.equal(await row.getAttribute('data-state'), 'active');
+      for (const step of [3, 5]) {
+        gate!.allow(2 * MIB);
+        await waitForLive(page, 'live.bin', { atLeast: (step - 1) * MIB });
+      }
+      // The sparkline needs two throughput samples (one per second on the server).
+      await page.waitForSelector('#live tbody tr:has-text("live.bin") svg.spark polyline', {
+        state: 'attached',
+      });
+      const verified = Number(await row.getAttribute('data-verified'));
+      assert.ok(verified > 0 && verified < LIVE_FILE_BYTES, `live, not finished: ${verified} bytes verified`);
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+
+      gate!.allow(Number.POSITIVE_INFINITY);
+      const [result] = await live;
+      const digest = result!.digest.toString('hex');
+      await page.waitForSelector(
+        `#recent tbody tr[data-outcome="finished"]:has-text("live.bin") .digest[data-digest="${digest}"]`,
+      );
+      await waitForLive(page, 'live.bin', { gone: true });
+      assert.equal(await page.textContent('#stat-finished'), '2');
+      assert.equal(await page.textContent('#stat-failed'), '1');
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-finished.png'), fullPage: true });
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-dark.png'), fullPage: true });
+      assert.deepEqual(problems, [], 'no script errors or CSP violations in the page');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('serve refuses a non-loopback dashboard without --dashboard-public', async () => {
+    const result = await runFerry([
+      '--home',
+      join(dir, 'server-home'),
+      'serve',
+      '--root',
+      join(dir, 'root2'),
+      '--listen',
+      '127.0.0.1:0',
+      '--dashboard',
+      '0.0.0.0:0',
+    ]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /USAGE_INVALID.*--dashboard-public/);
+  });
+});
