@@ -46,18 +46,23 @@ export async function clientHandshake(
       prologue: preamble,
       s: options.identity,
     });
-    // -> e
-    socket.write(preamble, encodeFrame(hs.writeMessage(EMPTY)));
-    // <- e, ee, s, es
-    const payload2 = hs.readMessage(await readHandshakeMessage(socket, true));
-    if (payload2.length !== 0) throw new FerryError('HANDSHAKE_FAILED', 'message 2 payload must be empty');
-    const serverKey = hs.remoteStaticPublicKey;
-    if (!serverKey) throw new FerryError('HANDSHAKE_FAILED', 'no server static key');
-    await options.verifyServer(serverKey);
-    // -> s, se
-    socket.write(encodeFrame(hs.writeMessage(Buffer.from([options.mode ?? MODE_NORMAL]))));
-    const { send, receive } = hs.split();
-    return new SecureChannel(socket, new SessionCipher(send, receive), serverKey, hs.handshakeHash);
+    // Closing zeroes the chaining key and ephemeral key whether the handshake succeeds or fails.
+    try {
+      // -> e
+      socket.write(preamble, encodeFrame(hs.writeMessage(EMPTY)));
+      // <- e, ee, s, es
+      const payload2 = hs.readMessage(await readHandshakeMessage(socket, true));
+      if (payload2.length !== 0) throw new FerryError('HANDSHAKE_FAILED', 'message 2 payload must be empty');
+      const serverKey = hs.remoteStaticPublicKey;
+      if (!serverKey) throw new FerryError('HANDSHAKE_FAILED', 'no server static key');
+      await options.verifyServer(serverKey);
+      // -> s, se
+      socket.write(encodeFrame(hs.writeMessage(Buffer.from([options.mode ?? MODE_NORMAL]))));
+      const { send, receive } = hs.split();
+      return new SecureChannel(socket, new SessionCipher(send, receive), serverKey, hs.handshakeHash);
+    } finally {
+      hs.close();
+    }
   });
 }
 
@@ -93,21 +98,30 @@ export async function serverHandshake(
       prologue: preamble,
       s: options.identity,
     });
-    // -> e
-    const payload1 = hs.readMessage(await readHandshakeMessage(socket, false));
-    if (payload1.length !== 0) throw new FerryError('HANDSHAKE_FAILED', 'message 1 payload must be empty');
-    // <- e, ee, s, es
-    socket.write(encodeFrame(hs.writeMessage(EMPTY)));
-    // -> s, se
-    const payload3 = hs.readMessage(await readHandshakeMessage(socket, false));
-    if (payload3.length !== 1 || (payload3[0] !== MODE_NORMAL && payload3[0] !== MODE_PAIRING)) {
-      throw new FerryError('HANDSHAKE_FAILED', 'message 3 payload must be one known mode byte');
+    try {
+      // -> e
+      const payload1 = hs.readMessage(await readHandshakeMessage(socket, false));
+      if (payload1.length !== 0) throw new FerryError('HANDSHAKE_FAILED', 'message 1 payload must be empty');
+      // <- e, ee, s, es
+      socket.write(encodeFrame(hs.writeMessage(EMPTY)));
+      // -> s, se
+      const payload3 = hs.readMessage(await readHandshakeMessage(socket, false));
+      if (payload3.length !== 1 || (payload3[0] !== MODE_NORMAL && payload3[0] !== MODE_PAIRING)) {
+        throw new FerryError('HANDSHAKE_FAILED', 'message 3 payload must be one known mode byte');
+      }
+      const clientKey = hs.remoteStaticPublicKey;
+      if (!clientKey) throw new FerryError('HANDSHAKE_FAILED', 'no client static key');
+      const { send, receive } = hs.split();
+      const channel = new SecureChannel(
+        socket,
+        new SessionCipher(send, receive),
+        clientKey,
+        hs.handshakeHash,
+      );
+      return { channel, mode: payload3[0] };
+    } finally {
+      hs.close();
     }
-    const clientKey = hs.remoteStaticPublicKey;
-    if (!clientKey) throw new FerryError('HANDSHAKE_FAILED', 'no client static key');
-    const { send, receive } = hs.split();
-    const channel = new SecureChannel(socket, new SessionCipher(send, receive), clientKey, hs.handshakeHash);
-    return { channel, mode: payload3[0] };
   });
 }
 

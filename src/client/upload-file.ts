@@ -5,6 +5,7 @@ import {
   FileDigestBuilder,
   HASH_BYTES,
   PUT_DATA_HEADER_BYTES,
+  chunkBytesFor,
   chunkCount,
   chunkLength,
   haveDigest,
@@ -83,8 +84,8 @@ export async function beginUpload(
   remotePath: string,
   options: UploadOptions = {},
 ): Promise<PendingUpload> {
-  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   const source = await SourceFile.open(localPath);
+  const chunkBytes = chunkBytesFor(source.size, options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
   try {
     if (source.size <= chunkBytes)
       return await beginPipelined(session, source, remotePath, chunkBytes, options);

@@ -219,6 +219,9 @@ export class HandshakeState {
 
   /** Zeroes the chaining key and psks and forgets the ephemeral key. Idempotent. */
   close(): void {
+    // A closed state must refuse further use with a coded error, like a failed one, rather than reach a
+    // DH with no keys left.
+    this.#failed = true;
     this.#symmetric.close();
     this.#zeroPsks();
     this.#e = null;

@@ -61,6 +61,9 @@ export function toFerryError(err: unknown): FerryError {
       return new FerryError('CONNECTION_CLOSED', sysCode.toLowerCase(), { cause: err });
     case 'ETIMEDOUT':
       return new FerryError('TIMEOUT', undefined, { cause: err });
+    case 'ENAMETOOLONG':
+      // A legal remote path can still exceed the local system's limits once joined to a root.
+      return new FerryError('PATH_INVALID', 'name too long for this file system', { cause: err });
     case 'EIO':
     case 'EROFS':
     case 'EACCES':

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { formatFerryId, parseFerryId } from '../crypto/ferry-id.js';
 import { atomicWriteFile } from './atomic-write-file.js';
+import { withFileLock } from './file-lock.js';
 import { ensureHomeDir } from './home-dir.js';
 import { readConfigFile, type FileStamp } from './read-config-file.js';
 
@@ -188,20 +189,23 @@ export async function allowClient(
     options.permissions === undefined ? undefined : checkPermissions(options.permissions, 'usage');
 
   await ensureHomeDir(homeDir, { signal });
-  const clients = [...(await AllowList.load(homeDir, { signal })).clients];
-  const index = clients.findIndex((client) => client.id === canonicalId);
-  const existing = clients[index];
-  const client = buildEntry({
-    id: canonicalId,
-    name: name === undefined ? existing?.name : (name ?? undefined),
-    permissions: permissions ?? existing?.permissions ?? PERMISSIONS,
-    root: root === undefined ? existing?.root : (root ?? undefined),
-    addedAt: existing?.addedAt ?? (options.now ?? (() => new Date()))().toISOString(),
+  // Under the lock: a concurrent `ferry revoke` (or a pairing) must not be lost, nor lose this change.
+  return withFileLock(allowListPath(homeDir), signal, async () => {
+    const clients = [...(await AllowList.load(homeDir, { signal })).clients];
+    const index = clients.findIndex((client) => client.id === canonicalId);
+    const existing = clients[index];
+    const client = buildEntry({
+      id: canonicalId,
+      name: name === undefined ? existing?.name : (name ?? undefined),
+      permissions: permissions ?? existing?.permissions ?? PERMISSIONS,
+      root: root === undefined ? existing?.root : (root ?? undefined),
+      addedAt: existing?.addedAt ?? (options.now ?? (() => new Date()))().toISOString(),
+    });
+    if (existing === undefined) clients.push(client);
+    else clients[index] = client;
+    await writeAllowList(homeDir, clients, signal);
+    return { client, added: existing === undefined };
   });
-  if (existing === undefined) clients.push(client);
-  else clients[index] = client;
-  await writeAllowList(homeDir, clients, signal);
-  return { client, added: existing === undefined };
 }
 
 /** Removes a client key from the allow-list; false when it was not on it (nothing is written then). */
@@ -212,11 +216,13 @@ export async function revokeClient(
 ): Promise<boolean> {
   const { signal } = options;
   const canonicalId = formatFerryId(parseFerryId(id));
-  const clients = (await AllowList.load(homeDir, { signal })).clients;
-  const kept = clients.filter((client) => client.id !== canonicalId);
-  if (kept.length === clients.length) return false;
-  await writeAllowList(homeDir, kept, signal);
-  return true;
+  return withFileLock(allowListPath(homeDir), signal, async () => {
+    const clients = (await AllowList.load(homeDir, { signal })).clients;
+    const kept = clients.filter((client) => client.id !== canonicalId);
+    if (kept.length === clients.length) return false;
+    await writeAllowList(homeDir, kept, signal);
+    return true;
+  });
 }
 
 /** Every allowed client, in file order. */

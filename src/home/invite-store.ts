@@ -1,11 +1,10 @@
-import { open, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { setTimeout as delay } from 'node:timers/promises';
 import { generatePairingCode, isInviteId, PAIRING_SECRET_BYTES } from '../crypto/pairing-code.js';
 import { FerryError } from '../errors/index.js';
 import type { Permission } from './allow-list.js';
 import { atomicWriteFile } from './atomic-write-file.js';
+import { withFileLock } from './file-lock.js';
 import { ensureHomeDir } from './home-dir.js';
 import { readConfigFile } from './read-config-file.js';
 
@@ -36,10 +35,6 @@ const PERMISSIONS: readonly Permission[] = ['upload', 'download'];
 const ENTRY_KEYS = new Set(['id', 'secret', 'name', 'permissions', 'createdAt', 'expiresAt']);
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const SECRET_HEX = new RegExp(`^[0-9a-f]{${PAIRING_SECRET_BYTES * 2}}$`);
-// A lock older than this was left by a crashed process (every holder finishes within milliseconds).
-const LOCK_STALE_MS = 10_000;
-const LOCK_WAIT_MS = 5_000;
-const LOCK_RETRY_MS = 20;
 
 /** An invite as listed: everything but the secret. */
 export interface InviteInfo {
@@ -131,7 +126,7 @@ export async function createInvite(
   const name = options.name === undefined ? undefined : checkName(options.name, 'usage');
   const now = (options.now ?? (() => new Date()))();
   await ensureHomeDir(homeDir, { signal });
-  return withInviteLock(homeDir, signal, async () => {
+  return withFileLock(invitesPath(homeDir), signal, async () => {
     const live = (await readInvites(homeDir, signal)).filter((invite) => !isExpired(invite, now));
     if (live.length >= MAX_LIVE_INVITES) {
       throw new FerryError(
@@ -174,7 +169,7 @@ export async function consumeInvite(
 ): Promise<ConsumedInvite> {
   const { signal } = options;
   const now = (options.now ?? (() => new Date()))();
-  return withInviteLock(homeDir, signal, async () => {
+  return withFileLock(invitesPath(homeDir), signal, async () => {
     const all = await readInvites(homeDir, signal);
     const found = all.find((invite) => invite.id === inviteId);
     const kept = all.filter((invite) => invite.id !== inviteId && !isExpired(invite, now));
@@ -202,7 +197,7 @@ export async function revokeInvite(
 ): Promise<boolean> {
   const { signal } = options;
   const now = (options.now ?? (() => new Date()))();
-  return withInviteLock(homeDir, signal, async () => {
+  return withFileLock(invitesPath(homeDir), signal, async () => {
     const all = await readInvites(homeDir, signal);
     const found = all.find((invite) => invite.id === inviteId && !isExpired(invite, now));
     const kept = all.filter((invite) => invite.id !== inviteId && !isExpired(invite, now));
@@ -246,70 +241,6 @@ async function writeInvites(
     mode: 0o600,
     ...(signal === undefined ? {} : { signal }),
   });
-}
-
-// One queue per store path in this process, in front of the lock file that serialises processes.
-const queues = new Map<string, Promise<void>>();
-
-async function withInviteLock<T>(
-  homeDir: string,
-  signal: AbortSignal | undefined,
-  task: () => Promise<T>,
-): Promise<T> {
-  const path = invitesPath(homeDir);
-  const previous = queues.get(path) ?? Promise.resolve();
-  let release = (): void => undefined;
-  const mine = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const tail = previous.then(() => mine);
-  queues.set(path, tail);
-  try {
-    await previous;
-    signal?.throwIfAborted();
-    const lockPath = `${path}.lock`;
-    await acquireLockFile(lockPath, signal);
-    try {
-      return await task();
-    } finally {
-      await unlink(lockPath).catch(() => undefined);
-    }
-  } finally {
-    release();
-    if (queues.get(path) === tail) queues.delete(path);
-  }
-}
-
-// O_EXCL creation is the lock. A lock file older than LOCK_STALE_MS is taken to be a crashed holder's and is
-// broken; otherwise we retry for up to LOCK_WAIT_MS.
-async function acquireLockFile(lockPath: string, signal: AbortSignal | undefined): Promise<void> {
-  const startedAt = Date.now();
-  for (;;) {
-    signal?.throwIfAborted();
-    try {
-      const handle = await open(lockPath, 'wx', 0o600);
-      await handle.close();
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    try {
-      if (Date.now() - (await stat(lockPath)).mtimeMs > LOCK_STALE_MS) {
-        await unlink(lockPath);
-        continue;
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw err;
-    }
-    if (Date.now() - startedAt > LOCK_WAIT_MS) {
-      throw new FerryError(
-        'IO_ERROR',
-        `the invite store is locked by another process (${lockPath}); remove the file if no ferry is running`,
-      );
-    }
-    await delay(LOCK_RETRY_MS, undefined, signal === undefined ? {} : { signal });
-  }
 }
 
 function buildEntry(entry: {

@@ -3,6 +3,7 @@ import { FerryError } from '../errors/index.js';
 import { formatFerryId, parseFerryId } from '../crypto/ferry-id.js';
 import { atomicWriteFile } from './atomic-write-file.js';
 import { ensureHomeDir } from './home-dir.js';
+import { withFileLock } from './file-lock.js';
 import { readConfigFile } from './read-config-file.js';
 
 /** File name of the client's pinned server keys inside the home directory. */
@@ -122,13 +123,15 @@ export async function pinServer(
   const address = parseServerAddress(pin.address);
   const id = formatFerryId(parseFerryId(pin.id));
   await ensureHomeDir(homeDir, { signal });
-  const servers = await readKnownServers(homeDir, signal);
-  const previousId = servers.get(address);
-  if (previousId !== id) {
-    servers.set(address, id);
-    await writeKnownServers(homeDir, servers, signal);
-  }
-  return { previousId };
+  return withFileLock(knownServersPath(homeDir), signal, async () => {
+    const servers = await readKnownServers(homeDir, signal);
+    const previousId = servers.get(address);
+    if (previousId !== id) {
+      servers.set(address, id);
+      await writeKnownServers(homeDir, servers, signal);
+    }
+    return { previousId };
+  });
 }
 
 /** The key a server offered during the handshake, and the address it was reached at. */
@@ -196,15 +199,17 @@ export async function checkServerKey(
   }
   // Read again right before writing: another ferry may have pinned this address while we were asking.
   await ensureHomeDir(homeDir, { signal });
-  const servers = await readKnownServers(homeDir, signal);
-  const racedId = servers.get(address);
-  if (racedId !== undefined) {
-    if (racedId !== offeredId) throw keyChanged(homeDir, address, racedId, offeredId);
-    return { pinned: false, id: offeredId };
-  }
-  servers.set(address, offeredId);
-  await writeKnownServers(homeDir, servers, signal);
-  return { pinned: true, id: offeredId };
+  return withFileLock(knownServersPath(homeDir), signal, async () => {
+    const servers = await readKnownServers(homeDir, signal);
+    const racedId = servers.get(address);
+    if (racedId !== undefined) {
+      if (racedId !== offeredId) throw keyChanged(homeDir, address, racedId, offeredId);
+      return { pinned: false, id: offeredId };
+    }
+    servers.set(address, offeredId);
+    await writeKnownServers(homeDir, servers, signal);
+    return { pinned: true, id: offeredId };
+  });
 }
 
 function keyChanged(homeDir: string, address: string, pinnedId: string, offeredId: string): FerryError {

@@ -51,6 +51,12 @@ export const DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024;
 /** Most chunks one file may have: `size / chunkBytes` rounded up fits a u32 (PROTOCOL.md §5.3). */
 export const MAX_CHUNK_COUNT = 2 ** 32 - 1;
 
+/**
+ * Chunks per transfer a ferry receiver accepts (PROTOCOL.md §10): it keeps a 32-byte hash per chunk, so
+ * this bounds that table at 32 MiB. A sender picks a chunk size that keeps a file within it.
+ */
+export const MAX_TRANSFER_CHUNKS = 2 ** 20;
+
 /** Bytes before the data in a PUT_DATA message: type, u32 ref, u64 offset (PROTOCOL.md §5). */
 export const PUT_DATA_HEADER_BYTES = 13;
 

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { createHash, type Hash } from 'node:crypto';
 import { FerryError } from '../errors/index.js';
-import { HASH_BYTES, MAX_CHUNK_BYTES, MAX_CHUNK_COUNT, MIN_CHUNK_BYTES } from './constants.js';
+import { HASH_BYTES, MAX_CHUNK_BYTES, MAX_CHUNK_COUNT, MAX_TRANSFER_CHUNKS, MIN_CHUNK_BYTES } from './constants.js';
 
 // PROTOCOL.md §7.2: the domain-separation prefix of the file digest.
 const FILE_DIGEST_LABEL = Buffer.from('ferry-digest-v1', 'ascii');
@@ -122,4 +122,14 @@ function checkLayout(size: number, chunkBytes: number): void {
       `size ${size} needs more than ${MAX_CHUNK_COUNT} chunks of ${chunkBytes}`,
     );
   }
+}
+
+/**
+ * The chunk size to use for a file of `size` bytes: `preferred`, doubled as often as needed to keep the
+ * file within MAX_TRANSFER_CHUNKS chunks (PROTOCOL.md §10), and never above MAX_CHUNK_BYTES.
+ */
+export function chunkBytesFor(size: number, preferred: number): number {
+  let chunkBytes = preferred;
+  while (chunkBytes < MAX_CHUNK_BYTES && Math.ceil(size / chunkBytes) > MAX_TRANSFER_CHUNKS) chunkBytes *= 2;
+  return chunkBytes;
 }

@@ -14,6 +14,7 @@ export {
   MAX_ACCEPT_RANGES,
   MAX_CHUNK_BYTES,
   MAX_CHUNK_COUNT,
+  MAX_TRANSFER_CHUNKS,
   MAX_COMPONENT_BYTES,
   MAX_DETAIL_BYTES,
   MAX_GET_DATA_BYTES,
@@ -79,5 +80,5 @@ export {
   type WelcomeMessage,
 } from './messages.js';
 export { joinRemotePath, parseRemotePath } from './remote-path.js';
-export { FileDigestBuilder, chunkCount, chunkLength, fileDigest, haveDigest } from './file-digest.js';
+export { FileDigestBuilder, chunkBytesFor, chunkCount, chunkLength, fileDigest, haveDigest } from './file-digest.js';
 export { ChunkSet, indicesFromRanges, rangesFromIndices, type ChunkRange } from './chunk-ranges.js';

@@ -4,6 +4,7 @@ import {
   FileDigestBuilder,
   GET_DATA_HEADER_BYTES,
   HASH_BYTES,
+  MAX_TRANSFER_CHUNKS,
   PERMISSION_DOWNLOAD,
   chunkCount,
   chunkLength,
@@ -33,6 +34,8 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
   try {
     const { chunkBytes } = request;
     const count = chunkCount(source.size, chunkBytes);
+    if (count > MAX_TRANSFER_CHUNKS)
+      throw new FerryError('FILE_TOO_LARGE', `more than ${MAX_TRANSFER_CHUNKS} chunks; use larger chunks`);
     const hashes = Buffer.alloc(count * HASH_BYTES);
     let held = new ChunkSet(count);
     let heldAccepted = false;

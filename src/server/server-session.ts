@@ -113,12 +113,10 @@ export class ServerSession {
         this.#uploads?.activeRef === undefined;
       if (!clean) {
         result = error.code;
-        if (
-          error.category === 'protocol' &&
-          error.wireCode !== null &&
-          this.#channel &&
-          !this.#channel.closed
-        ) {
+        // Protocol errors are named to the peer; anything unexpected goes out as a bare INTERNAL, so the
+        // client sees a coded error rather than a silent close (and learns nothing about the cause).
+        const reportable = error.category === 'protocol' || error.category === 'internal';
+        if (reportable && error.wireCode !== null && this.#channel && !this.#channel.closed) {
           await this.#sendError(0, error).catch(() => undefined);
         }
       }

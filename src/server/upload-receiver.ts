@@ -3,6 +3,7 @@ import { FerryError, toFerryError } from '../errors/index.js';
 import {
   ChunkSet,
   HASH_BYTES,
+  MAX_TRANSFER_CHUNKS,
   PERMISSION_UPLOAD,
   chunkCount,
   fileDigest,
@@ -184,6 +185,10 @@ export class UploadReceiver implements TransferClaim {
     const io = this.#io;
     try {
       io.require(PERMISSION_UPLOAD, 'upload');
+      // PROTOCOL.md §10: a hash per chunk is kept, so the chunk count is bounded.
+      if (chunkCount(offer.size, offer.chunkBytes) > MAX_TRANSFER_CHUNKS) {
+        throw new FerryError('FILE_TOO_LARGE', `more than ${MAX_TRANSFER_CHUNKS} chunks; use larger chunks`);
+      }
       if (io.ctx.maxFileBytes > 0 && offer.size > io.ctx.maxFileBytes) {
         throw new FerryError('FILE_TOO_LARGE', `${offer.size} bytes, limit ${io.ctx.maxFileBytes}`);
       }

@@ -10,7 +10,13 @@ export { ChunkLog, type ChunkEntry } from './chunk-log.js';
 export { SourceFile } from './source-file.js';
 export { fsyncDir } from './fsync-dir.js';
 export { ChunkHashCache } from './chunk-hash-cache.js';
-export { streamChunks, missingChunks, hashHeldChunks, type ChunkSink, type StreamChunksOptions } from './chunk-streamer.js';
+export {
+  streamChunks,
+  missingChunks,
+  hashHeldChunks,
+  type ChunkSink,
+  type StreamChunksOptions,
+} from './chunk-streamer.js';
 export { assertLinkStaysInside } from './link-target.js';
 export { walkLocalTree, type LocalTree } from './local-tree.js';
 export { fsTimeOf, siblingTempName } from './fs-names.js';

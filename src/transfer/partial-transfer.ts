@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { link, open, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
+import { link, open, realpath, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import { FerryError } from '../errors/index.js';
 import {
@@ -205,7 +205,11 @@ export class PartialTransfer {
       if (this.#open.size >= MAX_OPEN_CHUNKS) {
         throw new FerryError('MESSAGE_MALFORMED', `more than ${MAX_OPEN_CHUNKS} chunks open at once`);
       }
-      current = { position: offset, end: offset + chunkLength(index, size, chunkBytes), hash: createHash('sha256') };
+      current = {
+        position: offset,
+        end: offset + chunkLength(index, size, chunkBytes),
+        hash: createHash('sha256'),
+      };
       this.#open.set(index, current);
     }
     if (offset !== current.position) {
@@ -253,7 +257,8 @@ export class PartialTransfer {
     options: { mode: number; overwrite: boolean; mtimeMs?: number },
   ): Promise<Buffer> {
     const unfinished = this.#open.keys().next();
-    if (!unfinished.done) throw new FerryError('MESSAGE_MALFORMED', `chunk ${unfinished.value} was not completed`);
+    if (!unfinished.done)
+      throw new FerryError('MESSAGE_MALFORMED', `chunk ${unfinished.value} was not completed`);
     this.#startFlush();
     await this.#flushing;
     await this.#writer.flush();
@@ -276,7 +281,12 @@ export class PartialTransfer {
     await this.#data.close();
     this.#closed = true;
     await utimes(this.#dataPath, Date.now() / 1000, fsTimeOf(options.mtimeMs ?? this.header.mtimeMs));
-    // Check again right before the rename: the target may have changed since the offer.
+    // Check again right before the rename: the target may have changed since the offer, and a directory
+    // on its way may have been swapped for a link (rename(2) would follow it). This narrows the window to
+    // microseconds; closing it needs renameat2 with RESOLVE_BENEATH, which Node lacks (SECURITY.md).
+    if ((await realpath(target.dir)) !== target.dir) {
+      throw new FerryError('PATH_ESCAPES_ROOT', 'a directory on the path became a symbolic link');
+    }
     await assertWritableTarget(target.path);
     if (options.overwrite) {
       await rename(this.#dataPath, target.path);

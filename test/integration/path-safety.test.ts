@@ -359,27 +359,19 @@ describe('upload into the server root', () => {
     assert.deepEqual(await snapshot(root, (k) => k.startsWith('.ferry/')), rootBefore);
   });
 
-  test(
-    'a 4096-byte path (16 components of 255 bytes) is stored, or refused per transfer with a path code, never a dropped session',
-    {
-      todo:
-        'bug: root + 4096-byte path exceeds PATH_MAX; mkdir fails ENAMETOOLONG, toFerryError maps it to INTERNAL, ' +
-        'the session is dropped without an ERROR and the directories made so far stay (src/transfer/root-path.ts resolveUnderRoot)',
-    },
-    async () => {
-      const client = await RawClient.connect();
-      const before = await outsideRoot();
-      const components = Array.from({ length: 16 }, (_, i) => String.fromCharCode(97 + i).repeat(255));
-      const path = `${components.join('/').slice(0, 4096 - 2)}/z`;
-      assert.equal(Buffer.byteLength(path), 4096);
-      const result = await client.upload(path, Buffer.from('deep'));
-      if (!result.ok) assertRefused(result, 'PATH_INVALID', '4096-byte path');
-      // The session survived: the next upload works.
-      assert.deepEqual(await client.upload('after-long-path', Buffer.from('ok')), { ok: true });
-      client.close();
-      assert.deepEqual(await outsideRoot(), before);
-    },
-  );
+  test('a 4096-byte path (16 components of 255 bytes) is stored, or refused per transfer with a path code, never a dropped session', async () => {
+    const client = await RawClient.connect();
+    const before = await outsideRoot();
+    const components = Array.from({ length: 16 }, (_, i) => String.fromCharCode(97 + i).repeat(255));
+    const path = `${components.join('/').slice(0, 4096 - 2)}/z`;
+    assert.equal(Buffer.byteLength(path), 4096);
+    const result = await client.upload(path, Buffer.from('deep'));
+    if (!result.ok) assertRefused(result, 'PATH_INVALID', '4096-byte path');
+    // The session survived: the next upload works.
+    assert.deepEqual(await client.upload('after-long-path', Buffer.from('ok')), { ok: true });
+    client.close();
+    assert.deepEqual(await outsideRoot(), before);
+  });
 
   test('Windows device names are ordinary names on a POSIX server: stored verbatim, each its own file', async () => {
     const client = await RawClient.connect();
@@ -504,32 +496,23 @@ describe('upload into the server root', () => {
     await rm(join(root, 'swap'));
   });
 
-  test(
-    'a directory swapped for a link after the offer and before PUT_END is not written through',
-    {
-      todo:
-        'known limitation (SECURITY.md, local attacker): PartialTransfer.finish re-checks only the last component ' +
-        '(assertWritableTarget lstat) and rename(2) follows a link swapped in for a parent directory; ' +
-        're-resolving every component with lstat right before the rename narrows the race, only openat/renameat closes it',
-    },
-    async () => {
-      const client = await RawClient.connect();
-      await mkdir(join(root, 'race'), { recursive: true });
-      const pending = await client.offerOnly('race/late.txt', Buffer.from('late'));
-      await rename(join(root, 'race'), join(work, 'race-away'));
-      await symlink(outside, join(root, 'race'));
-      const before = await outsideRoot();
-      const result = await pending.finish();
-      client.close();
-      try {
-        assert.deepEqual(await outsideRoot(), before, 'nothing written through the swapped link');
-        assertRefused(result, 'PATH_ESCAPES_ROOT', 'race/late.txt');
-      } finally {
-        await rm(join(outside, 'late.txt'), { force: true });
-        await rm(join(root, 'race'));
-      }
-    },
-  );
+  test('a directory swapped for a link after the offer and before PUT_END is not written through', async () => {
+    const client = await RawClient.connect();
+    await mkdir(join(root, 'race'), { recursive: true });
+    const pending = await client.offerOnly('race/late.txt', Buffer.from('late'));
+    await rename(join(root, 'race'), join(work, 'race-away'));
+    await symlink(outside, join(root, 'race'));
+    const before = await outsideRoot();
+    const result = await pending.finish();
+    client.close();
+    try {
+      assert.deepEqual(await outsideRoot(), before, 'nothing written through the swapped link');
+      assertRefused(result, 'PATH_ESCAPES_ROOT', 'race/late.txt');
+    } finally {
+      await rm(join(outside, 'late.txt'), { force: true });
+      await rm(join(root, 'race'));
+    }
+  });
 });
 
 describe('download', () => {
@@ -604,31 +587,22 @@ describe('download', () => {
     );
   });
 
-  test(
-    'a file with a 255-byte name (valid by §7.1, and uploadable) can be downloaded',
-    {
-      todo:
-        'bug: the client keeps a download partial beside its destination as `.NAME.ferry-part` / `.NAME.ferry-state` ' +
-        '(src/client/download-file.ts downloadPartialPaths); for names over 243 bytes that exceeds NAME_MAX, open fails ' +
-        'ENAMETOOLONG and the download dies as INTERNAL. Fix: name long partials by a hash of the name',
-    },
-    async () => {
-      const name = 'w'.repeat(255);
-      await mkdir(join(root, 'dl-long'), { recursive: true });
-      await writeFile(join(root, 'dl-long', name), 'long name');
-      const dest = join(work, 'dl-long-dest');
-      await getFiles({
-        server: server.address,
-        identity: clientIdentity,
-        verifyServer: () => undefined,
-        retry: { retries: 0 },
-        remotePaths: [`dl-long/${name}`],
-        localDir: dest,
-        chunkBytes: CHUNK_BYTES,
-      });
-      assert.equal(await readFile(join(dest, name), 'utf8'), 'long name');
-    },
-  );
+  test('a file with a 255-byte name (valid by §7.1, and uploadable) can be downloaded', async () => {
+    const name = 'w'.repeat(255);
+    await mkdir(join(root, 'dl-long'), { recursive: true });
+    await writeFile(join(root, 'dl-long', name), 'long name');
+    const dest = join(work, 'dl-long-dest');
+    await getFiles({
+      server: server.address,
+      identity: clientIdentity,
+      verifyServer: () => undefined,
+      retry: { retries: 0 },
+      remotePaths: [`dl-long/${name}`],
+      localDir: dest,
+      chunkBytes: CHUNK_BYTES,
+    });
+    assert.equal(await readFile(join(dest, name), 'utf8'), 'long name');
+  });
 
   test('links planted in the local destination are never written through, with or without overwrite', async () => {
     await mkdir(join(root, 'dl-planted', 'sub'), { recursive: true });
