@@ -1,0 +1,142 @@
+// The server's limits (docs/SECURITY.md "Server limits"): idle unauthenticated sockets cannot lock out an
+// authorised client, one client cannot hold more sessions than allowed, and uploads that would break the
+// quota or the disk reserve are refused before a byte is written. Real sockets on loopback, real files.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
+import { FerryServer, type ServeOptions } from '../../src/server/index.js';
+import { ClientSession, sendFiles, type SendFilesOptions } from '../../src/client/index.js';
+import { PERMISSION_UPLOAD } from '../../src/protocol/index.js';
+import { isFerryError } from '../../src/errors/index.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { sha256File, writeRandomFile } from '../helpers/random-file.js';
+
+interface Rig {
+  server: FerryServer;
+  dir: string;
+  root: string;
+  client: KeyPair;
+  options(files: string[]): SendFilesOptions;
+}
+
+async function rig(t: TestContext, overrides: Partial<ServeOptions>): Promise<Rig> {
+  const dir = await makeTempDir('ferry-limits-');
+  const identity = generateKeyPair();
+  const client = generateKeyPair();
+  const root = join(dir, 'root');
+  const server = await FerryServer.start({
+    root,
+    host: '127.0.0.1',
+    port: 0,
+    identity,
+    authorize: () => ({ permissions: PERMISSION_UPLOAD }),
+    partialSweepIntervalMs: 0,
+    ...overrides,
+  });
+  t.after(async () => {
+    await server.close();
+    await removeTempDir(dir);
+  });
+  return {
+    server,
+    dir,
+    root,
+    client,
+    options: (files) => ({
+      server: server.address,
+      files,
+      identity: client,
+      verifyServer: (key) => assert.ok(key.equals(identity.publicKey)),
+      chunkBytes: 16 * 1024,
+      retry: { retries: 0 },
+    }),
+  };
+}
+
+/** Opens `count` raw sockets that never say a word, and waits until each is connected. */
+async function idleSockets(
+  t: TestContext,
+  address: { host: string; port: number },
+  count: number,
+): Promise<Socket[]> {
+  const sockets = Array.from({ length: count }, () => connect(address));
+  t.after(() => sockets.forEach((s) => s.destroy()));
+  for (const s of sockets) s.on('error', () => undefined);
+  await Promise.all(sockets.map((s) => once(s, 'connect')));
+  return sockets;
+}
+
+test('50 idle unauthenticated sockets against a limit of 8 cannot keep an authorised client from uploading', async (t) => {
+  const { server, dir, root, options } = await rig(t, { limits: { maxUnauthenticated: 8 } });
+  const sockets = await idleSockets(t, server.address, 50);
+  const source = join(dir, 'file.bin');
+  const sha = await writeRandomFile(source, 200 * 1024);
+  await sendFiles(options([source]));
+  assert.equal(await sha256File(join(root, 'file.bin')), sha);
+  // The oldest idle sockets were dropped to make room (42 for the idle ones alone, more for the client's own
+  // connection); the first of them sees its connection closed by the server.
+  assert.ok(
+    server.gate!.stats.droppedUnauthenticated >= 42,
+    `dropped ${server.gate!.stats.droppedUnauthenticated}`,
+  );
+  await once(sockets[0]!, 'close');
+});
+
+test('a connection over the total limit is closed at accept without a byte read', async (t) => {
+  const { server } = await rig(t, { limits: { maxConnections: 3, maxUnauthenticated: 3 } });
+  const sockets = await idleSockets(t, server.address, 3);
+  const extra = connect(server.address);
+  extra.on('error', () => undefined);
+  t.after(() => extra.destroy());
+  await once(extra, 'close');
+  assert.equal(server.gate!.stats.refusedAtAccept, 1);
+  assert.ok(
+    sockets.every((s) => !s.destroyed),
+    'the first three stay',
+  );
+});
+
+test('a client over its session limit gets SERVER_BUSY, and its earlier sessions keep working', async (t) => {
+  const { server, client } = await rig(t, { limits: { maxSessionsPerClient: 2 } });
+  const connectOptions = { identity: client, verifyServer: () => undefined };
+  const first = await ClientSession.connect(server.address, connectOptions);
+  const second = await ClientSession.connect(server.address, connectOptions);
+  t.after(() => [first, second].forEach((s) => s.close()));
+  await Promise.all([first.welcome, second.welcome]);
+  const third = await ClientSession.connect(server.address, connectOptions);
+  t.after(() => third.close());
+  await assert.rejects(third.welcome, (err: unknown) => isFerryError(err, 'SERVER_BUSY'));
+  assert.equal(server.gate!.stats.refusedPerClient, 1);
+});
+
+test('an upload beyond the client quota is refused with QUOTA_EXCEEDED before a byte is written', async (t) => {
+  const { dir, root, options } = await rig(t, { clientQuotaBytes: 100 * 1024 });
+  const first = join(dir, 'first.bin');
+  const second = join(dir, 'second.bin');
+  await writeRandomFile(first, 60 * 1024);
+  await writeRandomFile(second, 60 * 1024);
+  await sendFiles(options([first]));
+  await assert.rejects(sendFiles(options([second])), (err: unknown) => isFerryError(err, 'QUOTA_EXCEEDED'));
+  assert.deepEqual(
+    (await readdir(root)).filter((n) => n !== '.ferry'),
+    ['first.bin'],
+  );
+  assert.deepEqual(await readdir(join(root, '.ferry', 'partial')), [], 'no partial was started');
+});
+
+test('an upload that would eat into the free-disk reserve is refused with DISK_FULL, leaving nothing behind', async (t) => {
+  // A reserve larger than any disk: every upload would break it.
+  const { dir, root, options } = await rig(t, { minFreeDiskBytes: Number.MAX_SAFE_INTEGER });
+  const source = join(dir, 'file.bin');
+  await writeRandomFile(source, 10 * 1024);
+  await assert.rejects(sendFiles(options([source])), (err: unknown) => isFerryError(err, 'DISK_FULL'));
+  assert.deepEqual(
+    (await readdir(root)).filter((n) => n !== '.ferry'),
+    [],
+  );
+  assert.deepEqual(await readdir(join(root, '.ferry', 'partial')), []);
+});
