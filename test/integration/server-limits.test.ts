@@ -20,7 +20,7 @@ interface Rig {
   dir: string;
   root: string;
   client: KeyPair;
-  options(files: string[]): SendFilesOptions;
+  options: (files: string[]) => SendFilesOptions;
 }
 
 async function rig(t: TestContext, overrides: Partial<ServeOptions>): Promise<Rig> {
