@@ -5,7 +5,7 @@
 //
 //   npm run bench -- [--quick] [--runs 3] [--size 1G] [--files 1000] [--file-size 4K] [--link-size 256M]
 //                    [--delay-ms 20] [--window 6M] [--cases upload,download,small,resume,link]
-//                    [--ferry-args "--chunk-size 8M"] [--verify first|all|none] [--keep]
+//                    [--ferry-args="--chunk-size 8M"] [--verify first|all|none] [--keep]
 //
 // Prints one JSON line per case and tool ({"bench":"ferry-bench","case":...,"tool":...}), medians over the
 // runs, then a table. Everything lives under one temp dir (os.tmpdir()), removed at the end; every process
@@ -32,7 +32,13 @@ import { markdownTable } from './lib/markdown-table.js';
 import { median } from './lib/median.js';
 import { formatSize, parseSize } from './lib/parse-size.js';
 import { ServerMeter, type ServerUsage } from './lib/server-meter.js';
-import { expectSuccess, runTimed, startTimed, type TimedResult } from './lib/timed-process.js';
+import {
+  expectSuccess,
+  runTimed,
+  setTimeFileDir,
+  startTimed,
+  type TimedResult,
+} from './lib/timed-process.js';
 import { waitForListen } from './lib/wait-for-listen.js';
 
 const BENCH = 'ferry-bench';
@@ -901,6 +907,7 @@ async function main(): Promise<number> {
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
   });
   log(`working in ${dir}`);
+  setTimeFileDir(dir);
   // One copy of the CLI as built right now serves the whole run: a rebuild in the work tree cannot reach it.
   const ferryBin = await snapshotFerry(join(dir, 'ferry-cli'));
   const needLarge = ['upload', 'download', 'resume'].some((c) => options.cases.has(c as CaseName));

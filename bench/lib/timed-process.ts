@@ -57,6 +57,12 @@ export interface TimedProcess {
 }
 
 let sequence = 0;
+let timeFileDir = tmpdir();
+
+/** Where GNU time's reports go from now on (a benchmark's own temp dir, so an interrupted run leaves nothing). */
+export function setTimeFileDir(dir: string): void {
+  timeFileDir = dir;
+}
 
 /** Starts `command ARGS...` under GNU time; await `.result` for its measurements. */
 export function startTimed(
@@ -64,7 +70,7 @@ export function startTimed(
   args: readonly string[],
   options: TimedOptions = {},
 ): TimedProcess {
-  const timeFile = join(tmpdir(), `ferry-bench-time-${process.pid}-${sequence++}`);
+  const timeFile = join(timeFileDir, `ferry-bench-time-${process.pid}-${sequence++}`);
   const stdin = options.stdinPath !== undefined ? openSync(options.stdinPath, 'r') : 'ignore';
   const stdout = options.stdoutPath !== undefined ? openSync(options.stdoutPath, 'w') : 'ignore';
   const startedAt = performance.now();
