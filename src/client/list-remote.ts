@@ -21,8 +21,7 @@ export async function listRemote(
       if (message.type === 'LIST_ENTRIES') entries.push(...message.entries);
       else if (message.type === 'LIST_END') {
         return { entries, isFile: message.isFile, mode: message.mode, mtimeMs: message.mtimeMs };
-      }
-      else throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} during a listing`);
+      } else throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} during a listing`);
     }
   } finally {
     session.closeRef(ref);

@@ -93,7 +93,12 @@ export async function runUploadJobs(
         for (let index = 0; index < jobs.length; index++) {
           if (results[index] !== undefined) continue;
           if (inFlight.length >= MAX_PIPELINED) await settleOldest();
-          const { done } = await beginJob(session, jobs[index]!, { ...options, extras }, { emit, open, noteProgress });
+          const { done } = await beginJob(
+            session,
+            jobs[index]!,
+            { ...options, extras },
+            { emit, open, noteProgress },
+          );
           inFlight.push({ index, done });
         }
         while (inFlight.length > 0) await settleOldest();
@@ -214,7 +219,9 @@ class ExtraStreams {
 
   /** Connects the extra sessions (once; later calls share the result). */
   open(): Promise<ClientSession[]> {
-    this.#opening ??= Promise.all(Array.from({ length: this.size }, () => ClientSession.connect(this.#options.server, this.#options)));
+    this.#opening ??= Promise.all(
+      Array.from({ length: this.size }, () => ClientSession.connect(this.#options.server, this.#options)),
+    );
     return this.#opening;
   }
 
@@ -226,7 +233,10 @@ class ExtraStreams {
 
   /** Closes every extra session at once. Idempotent. */
   close(): void {
-    void this.#opening?.then((sessions) => sessions.forEach((s) => s.close()), () => undefined);
+    void this.#opening?.then(
+      (sessions) => sessions.forEach((s) => s.close()),
+      () => undefined,
+    );
   }
 }
 

@@ -11,7 +11,13 @@ import {
   haveDigest,
   writePutDataHeader,
 } from '../protocol/index.js';
-import { ChunkHashCache, SourceFile, hashHeldChunks, missingChunks, streamChunks } from '../transfer/index.js';
+import {
+  ChunkHashCache,
+  SourceFile,
+  hashHeldChunks,
+  missingChunks,
+  streamChunks,
+} from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 
 export interface UploadOptions {
@@ -180,8 +186,10 @@ async function beginResumable(
     session.onProgress(ref, (verified) => options.onVerified?.(verified, size));
     // One cursor over the missing chunks, shared by the primary and any joined streams (PROTOCOL.md §5.13).
     const missing = missingChunks(source.size, chunkBytes, held);
-    const onChunk = (index: number, hash: Buffer): Promise<void> | undefined => cache?.record({ index, hash });
-    const parallel = count - held.count >= 2 && source.size >= (options.parallelMinBytes ?? PARALLEL_MIN_BYTES);
+    const onChunk = (index: number, hash: Buffer): Promise<void> | undefined =>
+      cache?.record({ index, hash });
+    const parallel =
+      count - held.count >= 2 && source.size >= (options.parallelMinBytes ?? PARALLEL_MIN_BYTES);
     const streams = parallel && options.extraStreams ? await options.extraStreams() : [];
     const primaryRef = ref;
     const counts = await Promise.all([
@@ -193,7 +201,9 @@ async function beginResumable(
         sink: dataSink(session, primaryRef),
         onChunk,
       }),
-      ...streams.map((extra) => sendOnJoinedStream(extra, source, remotePath, chunkBytes, missing, hashes, onChunk, options)),
+      ...streams.map((extra) =>
+        sendOnJoinedStream(extra, source, remotePath, chunkBytes, missing, hashes, onChunk, options),
+      ),
     ]);
     const sentBytes = counts.reduce((sum, n) => sum + n, 0);
     const digest = await endUpload(session, ref, source, chunkBytes, hashes);
@@ -242,7 +252,14 @@ async function sendOnJoinedStream(
   const ref = sendOffer(session, source, remotePath, chunkBytes, options, false, true);
   try {
     await session.expect(ref, 'PUT_ACCEPT');
-    const sent = await streamChunks(source, { chunkBytes, chunks, hashes, signal: options.signal, sink: dataSink(session, ref), onChunk });
+    const sent = await streamChunks(source, {
+      chunkBytes,
+      chunks,
+      hashes,
+      signal: options.signal,
+      sink: dataSink(session, ref),
+      onChunk,
+    });
     await session.send({ type: 'PUT_END', ref, fileDigest: Buffer.alloc(HASH_BYTES) });
     const done = await session.expect(ref, 'PUT_DONE');
     if (!done.part) throw new FerryError('MESSAGE_UNEXPECTED', 'a joined stream ended without PART');

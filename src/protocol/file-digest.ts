@@ -1,7 +1,13 @@
 import { Buffer } from 'node:buffer';
 import { createHash, type Hash } from 'node:crypto';
 import { FerryError } from '../errors/index.js';
-import { HASH_BYTES, MAX_CHUNK_BYTES, MAX_CHUNK_COUNT, MAX_TRANSFER_CHUNKS, MIN_CHUNK_BYTES } from './constants.js';
+import {
+  HASH_BYTES,
+  MAX_CHUNK_BYTES,
+  MAX_CHUNK_COUNT,
+  MAX_TRANSFER_CHUNKS,
+  MIN_CHUNK_BYTES,
+} from './constants.js';
 
 // PROTOCOL.md §7.2: the domain-separation prefix of the file digest.
 const FILE_DIGEST_LABEL = Buffer.from('ferry-digest-v1', 'ascii');

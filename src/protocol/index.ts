@@ -80,5 +80,12 @@ export {
   type WelcomeMessage,
 } from './messages.js';
 export { joinRemotePath, parseRemotePath } from './remote-path.js';
-export { FileDigestBuilder, chunkBytesFor, chunkCount, chunkLength, fileDigest, haveDigest } from './file-digest.js';
+export {
+  FileDigestBuilder,
+  chunkBytesFor,
+  chunkCount,
+  chunkLength,
+  fileDigest,
+  haveDigest,
+} from './file-digest.js';
 export { ChunkSet, indicesFromRanges, rangesFromIndices, type ChunkRange } from './chunk-ranges.js';

@@ -144,7 +144,14 @@ export const LIST_CODECS: MessageCodecTable<'LIST_REQUEST' | 'LIST_ENTRIES' | 'L
       checkTotalEntries(totalEntries);
       // PROTOCOL.md §5.12: reserved flag bits are zero.
       if ((flags & ~LIST_END_FLAG_IS_FILE) !== 0) throw r.fail(`unknown flags ${flags}`);
-      return { type: 'LIST_END', ref, totalEntries, isFile: (flags & LIST_END_FLAG_IS_FILE) !== 0, mode, mtimeMs };
+      return {
+        type: 'LIST_END',
+        ref,
+        totalEntries,
+        isFile: (flags & LIST_END_FLAG_IS_FILE) !== 0,
+        mode,
+        mtimeMs,
+      };
     },
   },
 };

@@ -75,7 +75,8 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       r.end();
       // PROTOCOL.md §5.3: flag bits other than OVERWRITE, FRESH and JOIN MUST be zero; JOIN goes alone.
       checkFlags(r, flags, KNOWN_OFFER_FLAGS);
-      if ((flags & PUT_OFFER_FLAG_JOIN) !== 0 && flags !== PUT_OFFER_FLAG_JOIN) throw r.fail('JOIN with other flags');
+      if ((flags & PUT_OFFER_FLAG_JOIN) !== 0 && flags !== PUT_OFFER_FLAG_JOIN)
+        throw r.fail('JOIN with other flags');
       const message: PutOfferMessage = {
         type: 'PUT_OFFER',
         ref,
@@ -138,7 +139,10 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       checkRef(message.ref, 'put_done');
       return startMessage('PUT_DONE', 4 + 1 + HASH_BYTES)
         .u32(message.ref, 'ref')
-        .u8((message.identical ? PUT_DONE_FLAG_IDENTICAL : 0) | (message.part ? PUT_DONE_FLAG_PART : 0), 'flags')
+        .u8(
+          (message.identical ? PUT_DONE_FLAG_IDENTICAL : 0) | (message.part ? PUT_DONE_FLAG_PART : 0),
+          'flags',
+        )
         .fixed(message.fileDigest, HASH_BYTES, 'fileDigest')
         .finish();
     },

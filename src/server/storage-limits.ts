@@ -1,6 +1,9 @@
 import { statfs } from 'node:fs/promises';
 import { FerryError } from '../errors/index.js';
 
+/** How long one free-space reading serves (see `#freeBytes`). */
+const FREE_SAMPLE_MS = 250;
+
 /** Default free space a server keeps on its disk. */
 export const MIN_FREE_DISK_BYTES = 64 * 1024 * 1024;
 
@@ -15,6 +18,7 @@ export class StorageLimits {
   readonly #clientQuotaBytes: number;
   readonly #used = new Map<string, number>();
   readonly #counted = new Set<string>();
+  #sample: { at: number; free: number; reserved: number } | undefined;
 
   constructor(root: string, options: { minFreeDiskBytes: number; clientQuotaBytes: number }) {
     this.#root = root;
@@ -37,8 +41,7 @@ export class StorageLimits {
       );
     }
     if (this.#minFreeDiskBytes > 0) {
-      const fs = await statfs(this.#root);
-      const free = fs.bavail * fs.bsize;
+      const free = await this.#freeBytes();
       if (free - bytes < this.#minFreeDiskBytes) {
         throw new FerryError(
           'DISK_FULL',
@@ -46,9 +49,23 @@ export class StorageLimits {
         );
       }
     }
+    if (this.#sample) this.#sample.reserved += bytes;
     if (!counted) {
       this.#counted.add(transferId);
       this.#used.set(client, used + bytes);
     }
+  }
+
+  /**
+   * Free bytes on the root's disk. One statfs serves offers for FREE_SAMPLE_MS, less what those offers
+   * reserved meanwhile, so many small files do not cost a statfs each and the estimate only errs low.
+   */
+  async #freeBytes(): Promise<number> {
+    const now = Date.now();
+    if (!this.#sample || now - this.#sample.at > FREE_SAMPLE_MS) {
+      const fs = await statfs(this.#root);
+      this.#sample = { at: now, free: fs.bavail * fs.bsize, reserved: 0 };
+    }
+    return this.#sample.free - this.#sample.reserved;
   }
 }

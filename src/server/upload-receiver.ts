@@ -23,7 +23,7 @@ import type { TransferClaim } from './transfer-registry.js';
 import { transferIdOf } from './transfer-id.js';
 
 /** Finishing (fsync, rename, fsync directory) overlaps the next transfers up to this many at once. */
-const MAX_CONCURRENT_FINISHES = 8;
+const MAX_CONCURRENT_FINISHES = 32;
 
 /** The transfer currently receiving data. */
 type Active =
@@ -64,6 +64,8 @@ export class UploadReceiver implements TransferClaim {
   #active: Active | undefined;
   readonly #finishing = new Set<Promise<void>>();
   readonly #finishingById = new Map<string, Promise<void>>();
+  /** Directories under the root this session already checked (see resolveUnderRoot). */
+  readonly #knownDirs = new Set<string>();
   files = 0;
   bytes = 0;
 
@@ -211,7 +213,12 @@ export class UploadReceiver implements TransferClaim {
       await io.ctx.registry.claim(transferId, this);
       let target: RootPath;
       try {
-        target = await resolveUnderRoot(io.ctx.root, rooted, { createDirs: true });
+        // Bounded: a session touching very many directories just checks some of them again.
+        if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
+        target = await resolveUnderRoot(io.ctx.root, rooted, {
+          createDirs: true,
+          knownDirs: this.#knownDirs,
+        });
         if (target.exists && !offer.overwrite) {
           io.ctx.registry.release(transferId, this);
           await this.#offerExisting(offer, target);

@@ -53,17 +53,14 @@ interface Block {
 export async function streamChunks(source: SourceFile, options: StreamChunksOptions): Promise<number> {
   const { chunkBytes, chunks, hashes, sink } = options;
   const dataPerRecord = MAX_MESSAGE_BYTES - sink.headerBytes;
-  const buffers = [
-    Buffer.allocUnsafe(RECORDS_PER_BLOCK * MAX_MESSAGE_BYTES),
-    Buffer.allocUnsafe(RECORDS_PER_BLOCK * MAX_MESSAGE_BYTES),
-  ];
+  // Block buffers sized to the file: a 4 KiB file must not cost 2 MiB of allocation (many small files).
+  const slots = Math.max(1, Math.min(RECORDS_PER_BLOCK, Math.ceil(source.size / dataPerRecord)));
+  const slotBytes = Math.min(MAX_MESSAGE_BYTES, sink.headerBytes + source.size);
+  const buffers = [Buffer.allocUnsafe(slots * slotBytes), Buffer.allocUnsafe(slots * slotBytes)];
   const blocks = planBlocks(source.size, chunkBytes, chunks, dataPerRecord);
   const read = (block: Block, buffer: Buffer): Promise<Block> => {
     const views = block.lengths.map((length, i) =>
-      buffer.subarray(
-        i * MAX_MESSAGE_BYTES + sink.headerBytes,
-        i * MAX_MESSAGE_BYTES + sink.headerBytes + length,
-      ),
+      buffer.subarray(i * slotBytes + sink.headerBytes, i * slotBytes + sink.headerBytes + length),
     );
     const reading = source.readvExactly(views, block.offset).then(() => block);
     reading.catch(() => undefined); // awaited below; an abort in between must not leave it unhandled
@@ -85,7 +82,7 @@ export async function streamChunks(source: SourceFile, options: StreamChunksOpti
     let offset = block.offset;
     for (let i = 0; i < block.lengths.length; i++) {
       const length = block.lengths[i]!;
-      const slot = buffer.subarray(i * MAX_MESSAGE_BYTES, i * MAX_MESSAGE_BYTES + sink.headerBytes + length);
+      const slot = buffer.subarray(i * slotBytes, i * slotBytes + sink.headerBytes + length);
       sink.writeDataHeader(slot, offset);
       hasher.update(slot.subarray(sink.headerBytes));
       await sink.sendData(slot);

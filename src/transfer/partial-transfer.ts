@@ -75,7 +75,8 @@ export class PartialTransfer {
   readonly restarted: boolean;
   readonly #data: FileHandle;
   readonly #writer: BatchedWriter;
-  readonly #log: ChunkLog;
+  /** The durable log of verified chunks; none for a file of one chunk, which resumes whole anyway. */
+  readonly #log: ChunkLog | undefined;
   readonly #dataPath: string;
   readonly #count: number;
   /** Chunks verified and durable. */
@@ -96,7 +97,7 @@ export class PartialTransfer {
   private constructor(
     options: PartialTransferOptions,
     data: FileHandle,
-    log: ChunkLog,
+    log: ChunkLog | undefined,
     dataPath: string,
     held: readonly ChunkEntry[],
     restarted: boolean,
@@ -126,7 +127,10 @@ export class PartialTransfer {
   static async open(options: PartialTransferOptions): Promise<PartialTransfer> {
     const { dataPath, logPath } = options;
     const header = encodeTransferHeader(options);
-    const previous = options.fresh ? undefined : await ChunkLog.load(logPath);
+    // A file of at most one chunk keeps no log: there is nothing finer than the whole file to resume, and
+    // skipping the log's fsyncs is what makes many small files fast.
+    const logged = chunkCount(options.size, options.chunkBytes) > 1;
+    const previous = options.fresh || !logged ? undefined : await ChunkLog.load(logPath);
     const matches = previous !== undefined && previous.header.equals(header);
     const restarted = previous !== undefined && !matches;
     // O_NOFOLLOW: the partial directory is ours, but never write through a link someone planted there.
@@ -139,7 +143,7 @@ export class PartialTransfer {
         : [];
       await data.truncate(options.size);
       // Rewritten even on resume: drops entries that failed re-verification and any torn tail.
-      const log = await ChunkLog.create(logPath, header, held, { durable: true });
+      const log = logged ? await ChunkLog.create(logPath, header, held, { durable: true }) : undefined;
       return new PartialTransfer(options, data, log, dataPath, held, restarted);
     } catch (err) {
       await data.close();
@@ -301,7 +305,7 @@ export class PartialTransfer {
       await rm(this.#dataPath, { force: true });
     }
     await fsyncDir(target.dir);
-    await this.#log.remove();
+    await this.#log?.remove();
     return digest;
   }
 
@@ -315,7 +319,7 @@ export class PartialTransfer {
       await this.#flushing;
     } finally {
       await this.#data.close();
-      await this.#log.close();
+      await this.#log?.close();
     }
   }
 
@@ -323,7 +327,7 @@ export class PartialTransfer {
   async discard(): Promise<void> {
     await this.close().catch(() => undefined);
     await rm(this.#dataPath, { force: true });
-    await this.#log.remove();
+    await this.#log?.remove();
   }
 
   #hashOf(index: number): Buffer {
@@ -337,14 +341,18 @@ export class PartialTransfer {
     const batchBytes = this.#pendingBytes;
     this.#pending = [];
     this.#pendingBytes = 0;
+    const log = this.#log;
     this.#flushing = this.#flushing.then(async () => {
-      // Data first, then the log entry that vouches for it: a crash between the two only forgets chunks.
       await this.#writer.flush();
-      await this.#data.datasync();
-      await this.#log.append(batch);
+      if (log) {
+        // Data first, then the log entry that vouches for it: a crash between the two only forgets chunks.
+        await this.#data.datasync();
+        await log.append(batch);
+      }
       for (const entry of batch) this.#held.add(entry.index);
       this.#verifiedBytes += batchBytes;
-      this.#onDurable?.(this.#verifiedBytes);
+      // Without a log nothing is durable before finish() syncs the file: no progress is claimed early.
+      if (log) this.#onDurable?.(this.#verifiedBytes);
     });
     // A failed flush (disk full) is reported by the next write or by finish/close, never left unhandled.
     this.#flushing.catch((err: unknown) => {

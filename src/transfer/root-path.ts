@@ -23,12 +23,26 @@ export interface RootPath {
 export async function resolveUnderRoot(
   root: string,
   components: readonly string[],
-  options: { createDirs: boolean; allowDirectory?: boolean; allowLink?: boolean },
+  options: {
+    createDirs: boolean;
+    allowDirectory?: boolean;
+    allowLink?: boolean;
+    /**
+     * Directories this caller already walked and found to be real directories (a session's many files in
+     * one tree are checked once). Safe because every write re-checks its directory's real path right
+     * before the final rename (`PartialTransfer.finish`).
+     */
+    knownDirs?: Set<string>;
+  },
 ): Promise<RootPath> {
   if (components.length === 0) throw new FerryError('PATH_INVALID', 'empty path');
   let dir = root;
   for (let i = 0; i < components.length - 1; i++) {
     const next = join(dir, components[i]!);
+    if (options.knownDirs?.has(next)) {
+      dir = next;
+      continue;
+    }
     const kind = await entryKind(next);
     if (kind === 'missing') {
       if (!options.createDirs) throw new FerryError('PATH_NOT_FOUND', `component ${i + 1} does not exist`);
@@ -45,6 +59,7 @@ export async function resolveUnderRoot(
     } else if (kind !== 'dir') {
       throw new FerryError('PATH_INVALID', `component ${i + 1} is not a directory`);
     }
+    options.knownDirs?.add(next);
     dir = next;
   }
   const name = components[components.length - 1]!;
