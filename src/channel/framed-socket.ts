@@ -3,7 +3,7 @@ import { FerryError, toFerryError } from '../errors/index.js';
 import { FrameDecoder, MAX_RECORD_BYTES, MIN_RECORD_BYTES } from '../protocol/index.js';
 
 /** Frames queued unread beyond this many bytes pause the socket, so a slow consumer bounds memory. */
-const RECEIVE_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+const RECEIVE_HIGH_WATER_BYTES = 1024 * 1024;
 
 interface Waiter {
   resolve: (value: Buffer) => void;

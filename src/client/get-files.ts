@@ -1,13 +1,14 @@
-import { chmod, lstat, mkdir, readlink, rename, rm, symlink, utimes, lutimes } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { chmod, lstat, mkdir, readlink, utimes } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
-import { MAX_PIPELINED, parseRemotePath } from '../protocol/index.js';
-import { assertLinkStaysInside, fsTimeOf, resolveUnderRoot, siblingTempName } from '../transfer/index.js';
+import { parseRemotePath } from '../protocol/index.js';
+import { assertLinkStaysInside, fsTimeOf, placeLink, resolveUnderRoot } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { beginDownload, type DownloadResult } from './download-file.js';
+import { InFlightWindow } from './in-flight-window.js';
 import { listRemote } from './list-remote.js';
 import { withRetries, type ConnectOptions } from './send-files.js';
-import { OpenTransfers, type TransferEvent } from './transfer-events.js';
+import { OpenTransfers, type TransferEvent, type TransferReporting } from './transfer-events.js';
 
 /** What happens during `getFiles`: the one client event stream (see {@link TransferEvent}). */
 export type GetEvent = TransferEvent;
@@ -111,64 +112,52 @@ async function runDownloads(
   localDir: string,
   done: DownloadResult[],
   options: GetFilesOptions,
-  { emit, open, noteProgress }: DownloadReporting,
+  { emit, open, noteProgress }: TransferReporting,
 ): Promise<void> {
-  const inFlight: Array<{ index: number; done: Promise<DownloadResult> }> = [];
-  const settleOldest = async (): Promise<void> => {
-    const oldest = inFlight.shift()!;
-    done[oldest.index] = await oldest.done;
-    noteProgress();
+  const window = new InFlightWindow(done, noteProgress);
+  const start = async (job: FileJob): Promise<{ done: Promise<DownloadResult> }> => {
+    const target = await resolveUnderRoot(localDir, job.local, { createDirs: true });
+    const subject = { direction: 'download', file: target.path, remotePath: job.remotePath } as const;
+    open.begin(subject);
+    const pending = await beginDownload(session, subject.remotePath, target, {
+      chunkBytes: options.chunkBytes,
+      overwrite: options.overwrite,
+      durableBatchBytes: options.durableBatchBytes,
+      onStarted: ({ size, heldBytes }) => {
+        emit({ type: 'transfer-started', ...subject, size, heldBytes, restarted: false });
+        if (heldBytes > 0 && heldBytes < size)
+          emit({ type: 'transfer-resumed', ...subject, size, fromBytes: heldBytes });
+      },
+      onVerified: (verifiedBytes, size) => {
+        noteProgress();
+        emit({ type: 'progress', ...subject, verifiedBytes, size });
+      },
+    });
+    const tracked = pending.done.then((result) => {
+      open.end(subject);
+      emit({
+        type: 'transfer-finished',
+        ...subject,
+        size: result.size,
+        digest: result.digest,
+        transferredBytes: result.receivedBytes,
+        resumedBytes: result.resumedBytes,
+        restarted: false,
+        identical: result.identical,
+      });
+      return result;
+    });
+    tracked.catch(() => undefined);
+    return { done: tracked };
   };
   try {
     for (let index = 0; index < plan.files.length; index++) {
-      if (done[index] !== undefined) continue;
-      if (inFlight.length >= MAX_PIPELINED) await settleOldest();
-      const job = plan.files[index]!;
-      const target = await resolveUnderRoot(localDir, job.local, { createDirs: true });
-      const subject = { direction: 'download', file: target.path, remotePath: job.remotePath } as const;
-      open.begin(subject);
-      const pending = await beginDownload(session, subject.remotePath, target, {
-        chunkBytes: options.chunkBytes,
-        overwrite: options.overwrite,
-        durableBatchBytes: options.durableBatchBytes,
-        onStarted: ({ size, heldBytes }) => {
-          emit({ type: 'transfer-started', ...subject, size, heldBytes, restarted: false });
-          if (heldBytes > 0 && heldBytes < size)
-            emit({ type: 'transfer-resumed', ...subject, size, fromBytes: heldBytes });
-        },
-        onVerified: (verifiedBytes, size) => {
-          noteProgress();
-          emit({ type: 'progress', ...subject, verifiedBytes, size });
-        },
-      });
-      const tracked = pending.done.then((result) => {
-        open.end(subject);
-        emit({
-          type: 'transfer-finished',
-          ...subject,
-          size: result.size,
-          digest: result.digest,
-          transferredBytes: result.receivedBytes,
-          resumedBytes: result.resumedBytes,
-          restarted: false,
-          identical: result.identical,
-        });
-        return result;
-      });
-      tracked.catch(() => undefined);
-      inFlight.push({ index, done: tracked });
+      if (done[index] === undefined) await window.add(index, () => start(plan.files[index]!));
     }
-    while (inFlight.length > 0) await settleOldest();
+    await window.drain();
   } finally {
-    for (const job of inFlight) job.done.catch(() => undefined);
+    window.abandon();
   }
-}
-
-/** What `runDownloads` reports to. */
-interface DownloadReporting {
-  emit: (event: TransferEvent) => void;
-  open: OpenTransfers;
-  noteProgress: () => void;
 }
 
 /** Creates links and empty directories, then gives directories their mode and mtime, deepest first. */
@@ -198,11 +187,7 @@ async function finishTree(
         emit({ type: 'entry-skipped', path: link.local.join('/'), reason: 'exists' });
       continue;
     }
-    const temp = join(target.dir, siblingTempName(target.name, 'ferry-link'));
-    await rm(temp, { force: true });
-    await symlink(link.target, temp);
-    await lutimes(temp, fsTimeOf(link.mtimeMs), fsTimeOf(link.mtimeMs));
-    await rename(temp, target.path);
+    await placeLink(target, link.target, link.mtimeMs);
   }
   const deepestFirst = [...plan.dirs].sort((a, b) => b.local.length - a.local.length);
   for (const dir of deepestFirst) {

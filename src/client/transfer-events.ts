@@ -85,3 +85,10 @@ export class OpenTransfers {
 function keyOf(subject: TransferSubject): string {
   return `${subject.direction}\0${subject.remotePath}`;
 }
+
+/** What a transfer runner reports to: the event sink, the transfers still open, and progress for retries. */
+export interface TransferReporting {
+  emit: (event: TransferEvent) => void;
+  open: OpenTransfers;
+  noteProgress: () => void;
+}

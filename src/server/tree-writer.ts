@@ -1,14 +1,7 @@
-import { chmod, lstat, mkdir, readlink, rename, rm, symlink, utimes, lutimes } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readlink, utimes } from 'node:fs/promises';
 import { FerryError } from '../errors/index.js';
 import { PERMISSION_UPLOAD, type PutDirMessage, type PutLinkMessage } from '../protocol/index.js';
-import {
-  assertLinkStaysInside,
-  fsTimeOf,
-  fsyncDir,
-  resolveUnderRoot,
-  siblingTempName,
-} from '../transfer/index.js';
-import { join } from 'node:path';
+import { assertLinkStaysInside, fsTimeOf, fsyncDir, placeLink, resolveUnderRoot } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 
 /** Directories get at most these bits, and always owner rwx so the server can keep writing into them. */
@@ -53,10 +46,6 @@ export async function writeLink(io: SessionIo, message: PutLinkMessage): Promise
       return;
     }
   }
-  const temp = join(target.dir, siblingTempName(target.name, 'ferry-link'));
-  await rm(temp, { force: true });
-  await symlink(message.target, temp);
-  await lutimes(temp, fsTimeOf(message.mtimeMs), fsTimeOf(message.mtimeMs));
-  await rename(temp, target.path);
+  await placeLink(target, message.target, message.mtimeMs);
   await fsyncDir(target.dir);
 }

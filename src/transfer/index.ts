@@ -20,3 +20,4 @@ export {
 export { assertLinkStaysInside } from './link-target.js';
 export { walkLocalTree, type LocalTree } from './local-tree.js';
 export { fsTimeOf, siblingTempName } from './fs-names.js';
+export { placeLink } from './place-link.js';

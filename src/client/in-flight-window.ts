@@ -1,0 +1,40 @@
+import { MAX_PIPELINED } from '../protocol/index.js';
+
+/**
+ * The operations of a pipelined run (PROTOCOL.md §5.8) that are sent but not yet answered, oldest first.
+ * `add` waits for the oldest to settle once MAX_PIPELINED are in flight; each settled result lands at its
+ * index in `results`, which outlives a session so a retry skips what is done.
+ */
+export class InFlightWindow<R> {
+  readonly #results: R[];
+  readonly #onSettled: () => void;
+  readonly #queue: Array<{ index: number; done: Promise<R> }> = [];
+
+  constructor(results: R[], onSettled: () => void) {
+    this.#results = results;
+    this.#onSettled = onSettled;
+  }
+
+  /** Makes room (waiting for the oldest if the window is full), then starts operation `index`. */
+  async add(index: number, start: () => Promise<{ done: Promise<R> }>): Promise<void> {
+    if (this.#queue.length >= MAX_PIPELINED) await this.#settleOldest();
+    const { done } = await start();
+    this.#queue.push({ index, done });
+  }
+
+  /** Waits for every operation in flight, in order; rejects with the first failure. */
+  async drain(): Promise<void> {
+    while (this.#queue.length > 0) await this.#settleOldest();
+  }
+
+  /** After a failure nobody awaits what is left: keep it from counting as an unhandled rejection. */
+  abandon(): void {
+    for (const job of this.#queue) job.done.catch(() => undefined);
+  }
+
+  async #settleOldest(): Promise<void> {
+    const oldest = this.#queue.shift()!;
+    this.#results[oldest.index] = await oldest.done;
+    this.#onSettled();
+  }
+}
