@@ -1,7 +1,6 @@
 import { FerryError } from '../errors/index.js';
 import type { SessionCipher } from '../crypto/index.js';
 import {
-  MIN_RECORD_BYTES,
   decodeMessage,
   encodeMessage,
   writeFrameHeader,
@@ -53,16 +52,9 @@ export class SecureChannel {
    * `decodeMessage` does not know, such as pairing's (PROTOCOL.md §12.4), whose owner parses them.
    */
   async receivePlaintext(): Promise<Buffer> {
+    // PROTOCOL.md §4.1: the record's length was bounded (17 to 65535) by the frame decoder before its body
+    // was buffered.
     const record = await this.#socket.nextRecord();
-    // PROTOCOL.md §4.1: a record must hold at least a 1-byte message and the tag.
-    if (record.length < MIN_RECORD_BYTES) {
-      const err = new FerryError(
-        'MESSAGE_MALFORMED',
-        `record of ${record.length} bytes is shorter than ${MIN_RECORD_BYTES}`,
-      );
-      this.close(err);
-      throw err;
-    }
     let plaintext: Buffer;
     try {
       plaintext = this.#cipher.open(record);

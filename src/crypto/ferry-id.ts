@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { BASE32_ALPHABET, base32Value, decodeBase32, encodeBase32 } from './base32.js';
 import { FerryError } from '../errors/index.js';
 
 /**
@@ -11,7 +12,7 @@ import { FerryError } from '../errors/index.js';
  * one carries 1 key bit and 4 zero bits), the 10 check bits give exactly 2 more.
  */
 
-const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
+const ALPHABET = BASE32_ALPHABET;
 const DOMAIN = Buffer.from('ferry-id-v1', 'ascii');
 const PUBLIC_KEY_BYTES = 32;
 const KEY_CHARS = 52;
@@ -20,7 +21,6 @@ const CHECK_CHARS = 2;
 export const FERRY_ID_CHARS = KEY_CHARS + CHECK_CHARS;
 const GROUP_CHARS = 9;
 
-const VALUE_OF = new Map<string, number>([...ALPHABET].map((char, value) => [char, value]));
 
 /** The ferry ID of a 32-byte X25519 public key, e.g. `abcdefghi-jklmnopqr-…` (6 groups of 9). */
 export function formatFerryId(publicKey: Uint8Array): string {
@@ -54,7 +54,7 @@ export function parseFerryId(text: string): Buffer {
   }
   for (let i = 0; i < chars.length; i++) {
     const char = chars.charAt(i);
-    if (!VALUE_OF.has(char)) {
+    if (base32Value(char) === undefined) {
       throw new FerryError(
         'ID_INVALID',
         `character ${JSON.stringify(char)} at position ${i + 1} is not in the alphabet a-z 2-7`,
@@ -63,14 +63,14 @@ export function parseFerryId(text: string): Buffer {
   }
   // The last key character holds 1 key bit and 4 padding bits. Non-zero padding would let several strings
   // name the same key (and slip a substitution past the check characters), so only the canonical form passes.
-  const lastValue = VALUE_OF.get(chars.charAt(KEY_CHARS - 1)) ?? 0;
+  const lastValue = base32Value(chars.charAt(KEY_CHARS - 1)) ?? 0;
   if ((lastValue & 0b01111) !== 0) {
     throw new FerryError(
       'ID_INVALID',
       `character ${KEY_CHARS} must be 'a' or 'q' (got ${JSON.stringify(chars.charAt(KEY_CHARS - 1))}); probably a typo`,
     );
   }
-  const publicKey = decodeBase32(chars.slice(0, KEY_CHARS));
+  const publicKey = decodeBase32(chars.slice(0, KEY_CHARS), PUBLIC_KEY_BYTES);
   if (checkChars(publicKey) !== chars.slice(KEY_CHARS)) {
     throw new FerryError('ID_INVALID', 'check characters do not match; the id has a typo or was cut');
   }
@@ -87,37 +87,4 @@ function checkChars(publicKey: Uint8Array): string {
   const digest = createHash('sha256').update(DOMAIN).update(publicKey).digest();
   const first10Bits = ((digest[0] ?? 0) << 2) | ((digest[1] ?? 0) >> 6);
   return ALPHABET.charAt(first10Bits >> 5) + ALPHABET.charAt(first10Bits & 31);
-}
-
-function encodeBase32(bytes: Uint8Array): string {
-  let out = '';
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = ((buffer << 8) | byte) & 0xfff;
-    bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      out += ALPHABET.charAt((buffer >> bits) & 31);
-    }
-  }
-  if (bits > 0) out += ALPHABET.charAt((buffer << (5 - bits)) & 31);
-  return out;
-}
-
-// Callers have already checked the alphabet and canonical padding.
-function decodeBase32(chars: string): Buffer {
-  const out = Buffer.alloc(PUBLIC_KEY_BYTES);
-  let buffer = 0;
-  let bits = 0;
-  let index = 0;
-  for (const char of chars) {
-    buffer = ((buffer << 5) | (VALUE_OF.get(char) ?? 0)) & 0xfff;
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      if (index < out.length) out[index++] = (buffer >> bits) & 0xff;
-    }
-  }
-  return out;
 }

@@ -1,3 +1,4 @@
+import { BASE32_ALPHABET, base32Value, decodeBase32, encodeBase32 } from './base32.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { FerryError } from '../errors/index.js';
@@ -12,8 +13,7 @@ import { FerryError } from '../errors/index.js';
  * The check character catches typos before the client connects, so a typo never voids an invite.
  */
 
-const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
-const VALUE_OF = new Map<string, number>([...ALPHABET].map((char, value) => [char, value]));
+const ALPHABET = BASE32_ALPHABET;
 const CHECK_DOMAIN = Buffer.from('ferry-pair-code-v1', 'ascii');
 
 /** Characters of the invite id at the start of a code. */
@@ -72,7 +72,7 @@ export class PairingCode {
 
 /** True when `text` is a well-formed invite id (3 characters of the lower-case base32 alphabet). */
 export function isInviteId(text: string): boolean {
-  return text.length === INVITE_ID_CHARS && [...text].every((char) => VALUE_OF.has(char));
+  return text.length === INVITE_ID_CHARS && [...text].every((char) => base32Value(char) !== undefined);
 }
 
 /** Options for {@link generatePairingCode}. */
@@ -127,7 +127,7 @@ export function parsePairingCode(text: string): PairingCode {
     );
   }
   for (let i = 0; i < chars.length; i++) {
-    if (!VALUE_OF.has(chars.charAt(i))) {
+    if (base32Value(chars.charAt(i)) === undefined) {
       throw new FerryError('PAIRING_CODE_INVALID', `character ${i + 1} is not in the alphabet a-z 2-7`);
     }
   }
@@ -156,32 +156,9 @@ function encodeSecret(secret: Uint8Array): string {
       `the secret is ${PAIRING_SECRET_BYTES} bytes, got ${secret.length}`,
     );
   }
-  let out = '';
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of secret) {
-    buffer = ((buffer << 8) | byte) & 0xfff;
-    bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      out += ALPHABET.charAt((buffer >> bits) & 31);
-    }
-  }
-  return out;
+  return encodeBase32(secret);
 }
 
 function decodeSecret(chars: string): Buffer {
-  const out = Buffer.alloc(PAIRING_SECRET_BYTES);
-  let buffer = 0;
-  let bits = 0;
-  let index = 0;
-  for (const char of chars) {
-    buffer = ((buffer << 5) | (VALUE_OF.get(char) ?? 0)) & 0xfff;
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      out[index++] = (buffer >> bits) & 0xff;
-    }
-  }
-  return out;
+  return decodeBase32(chars, PAIRING_SECRET_BYTES);
 }
