@@ -45,11 +45,18 @@ server.events.on('event', (event) => {
     sessionsEnded++;
     const key = event.type === 'session-refused' ? `refused:${event.code}` : `closed:${event.result}`;
     ended[key] = (ended[key] ?? 0) + 1;
+    // Pushed, so the parent waits on this event instead of polling.
+    process.send!({ type: 'ended', sessionsEnded });
   }
 });
 
 process.on('message', (message: unknown) => {
   if (message !== 'stats') return;
+  // Let libuv run the close callbacks of sockets whose sessions just ended before counting them.
+  setImmediate(() => setImmediate(sendStats));
+});
+
+function sendStats(): void {
   // Two collections: the first may only schedule finalizers whose memory the second frees.
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
@@ -67,7 +74,7 @@ process.on('message', (message: unknown) => {
     ended,
     openSockets: process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length,
   });
-});
+}
 process.on('disconnect', () => void server.close().then(() => process.exit(0)));
 
 process.stdout.write(

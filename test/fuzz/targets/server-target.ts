@@ -398,18 +398,45 @@ export class ServerFuzzTarget implements FuzzTarget {
     return requestStats(this.#child);
   }
 
-  /** Waits until the server has ended one session per connection made (so none is stuck), or throws. */
+  /**
+   * Waits until the server has ended one session per connection made (so none is stuck), or throws. The
+   * child pushes an `ended` message per session, so this waits on events; the deadline only bounds it.
+   */
   async waitForSessionsEnded(timeoutMs: number): Promise<ServerStats> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const stats = await this.serverStats();
-      if (stats.sessionsEnded >= this.#connections && stats.openSockets === 0) return stats;
-      if (Date.now() > deadline)
-        throw new FuzzFailure(
-          `${this.#connections - stats.sessionsEnded} sessions never ended, ${stats.openSockets} sockets open`,
+    const target = this.#connections;
+    const child = this.#child;
+    let stats = await this.serverStats();
+    if (stats.sessionsEnded < target) {
+      await new Promise<void>((resolve, reject) => {
+        const finish = (err?: Error): void => {
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          child.off('exit', onExit);
+          if (err) reject(err);
+          else resolve();
+        };
+        const onMessage = (message: unknown): void => {
+          const m = message as { type?: string; sessionsEnded?: number };
+          if (m.type === 'ended' && (m.sessionsEnded ?? 0) >= target) finish();
+        };
+        const onExit = (): void => finish(new Error('server child exited'));
+        const timer = setTimeout(
+          () =>
+            finish(
+              new FuzzFailure(`${target - stats.sessionsEnded} sessions never ended within ${timeoutMs} ms`),
+            ),
+          timeoutMs,
         );
-      await new Promise((resolve) => setTimeout(resolve, 100));
+        child.on('message', onMessage);
+        child.once('exit', onExit);
+      });
+      stats = await this.serverStats();
     }
+    // A session ends before its socket's last close callback runs; one more stats round trip settles it.
+    if (stats.openSockets !== 0) stats = await this.serverStats();
+    if (stats.openSockets !== 0)
+      throw new FuzzFailure(`${stats.openSockets} sockets still open after every session ended`);
+    return stats;
   }
 
   /** Whether the server process died, and its last stderr. */
