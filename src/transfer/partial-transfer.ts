@@ -141,7 +141,9 @@ export class PartialTransfer {
       const held = matches
         ? (options.verified ?? (await verifiedEntries(data, previous.entries, options)))
         : [];
-      await data.truncate(options.size);
+      // Sized up front so chunks can land at any offset; a one-chunk file is written whole from 0 (and
+      // O_TRUNC emptied it), so it skips the call.
+      if (logged) await data.truncate(options.size);
       // Rewritten even on resume: drops entries that failed re-verification and any torn tail.
       const log = logged ? await ChunkLog.create(logPath, header, held, { durable: true }) : undefined;
       return new PartialTransfer(options, data, log, dataPath, held, restarted);
