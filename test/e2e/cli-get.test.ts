@@ -7,16 +7,15 @@
 // `ferry get` has no flag to change it, so the resumed file is a little over one batch.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { watch } from 'node:fs';
 import { join } from 'node:path';
 import {
-  FERRY_BIN,
-  ferryEnv,
   runFerry,
+  spawnFerry,
   startServe,
   type CliResult,
+  type SpawnedFerry,
   type ServeProcess,
 } from '../helpers/cli.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
@@ -31,7 +30,6 @@ const DURABLE_BATCH_BYTES = 16 * 1024 * 1024;
 const STATE_ENTRY_BYTES = 40;
 const CHUNK_OVERHEAD_BYTES = 90;
 const SESSION_OVERHEAD_BYTES = 1024;
-const PROCESS_DEADLINE_MS = 60_000;
 
 function assertExit(result: CliResult, code: number, what: string): void {
   assert.equal(
@@ -39,31 +37,6 @@ function assertExit(result: CliResult, code: number, what: string): void {
     code,
     `${what}: expected exit ${code}, got ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
   );
-}
-
-interface Child {
-  process: ChildProcess;
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
-}
-
-/** Spawns `ferry ARGS` without stdin (ARGS carry --home); killed at the deadline so it never outlives us. */
-function spawnFerry(args: readonly string[]): Child {
-  const child = spawn(process.execPath, [FERRY_BIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: ferryEnv(),
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  child.stdout.resume();
-  const deadline = setTimeout(() => child.kill('SIGKILL'), PROCESS_DEADLINE_MS);
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
-    (resolve) =>
-      child.once('close', (code, signal) => {
-        clearTimeout(deadline);
-        resolve({ code, signal, stderr });
-      }),
-  );
-  return { process: child, done };
 }
 
 /** Resolves once `file` in `dir` is at least `bytes` long; woken by fs.watch, never by a timer. */
@@ -95,7 +68,7 @@ describe('ferry get through the CLI', () => {
   let serverId: string;
   let server: ServeProcess;
   const proxies: FaultProxy[] = [];
-  const children: Child[] = [];
+  const children: SpawnedFerry[] = [];
 
   function ferry(...args: string[]): Promise<CliResult> {
     return runFerry(['--home', clientHome, ...args, '--expect', serverId, ...FAST_RETRY, ...CHUNK]);
@@ -219,7 +192,13 @@ describe('ferry get through the CLI', () => {
 
     const skipped = await ferry('send', '-r', source, `${server.address}/send-ow/again`);
     assertExit(skipped, 0, 'a first send into another directory');
-    const unchanged = await ferry('send', '-r', join(source), `${server.address}/send-ow/again`, '--overwrite');
+    const unchanged = await ferry(
+      'send',
+      '-r',
+      join(source),
+      `${server.address}/send-ow/again`,
+      '--overwrite',
+    );
     assertExit(unchanged, 0, 'send -r --overwrite of identical files');
     // --overwrite replaces without comparing (README "Existing files"): the identical file is sent again.
     assert.match(unchanged.stderr, /same\.txt -> send-ow\/again\/tree\/same\.txt \(4 bytes, sent\)/);

@@ -9,10 +9,9 @@
 //   + 1 KiB per session (preamble 8, handshake 1 and 3: 34 + 67, PUT_OFFER ~60 + path, PUT_END 55).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FERRY_BIN, ferryEnv, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
+import { runFerry, spawnFerry, startServe, type ServeProcess, type SpawnedFerry } from '../helpers/cli.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
@@ -24,34 +23,6 @@ const CHUNK_OVERHEAD_BYTES = 90;
 const SESSION_OVERHEAD_BYTES = 1024;
 /** Server->client before the first PROGRESS of a fresh transfer: handshake message 2, WELCOME, PUT_ACCEPT. */
 const FRAMES_BEFORE_PROGRESS = 3;
-/** A deadline for one CLI process, so a hung child never outlives the test. */
-const PROCESS_DEADLINE_MS = 60_000;
-
-interface Child {
-  process: ChildProcess;
-  /** Resolves with the exit code (null after a signal) and the output, once both pipes are drained. */
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
-}
-
-/** Spawns `ferry ARGS` without stdin and with an explicit --home in ARGS; killed at the deadline. */
-function spawnFerry(args: readonly string[]): Child {
-  const child = spawn(process.execPath, [FERRY_BIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: ferryEnv(),
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  child.stdout.resume();
-  const deadline = setTimeout(() => child.kill('SIGKILL'), PROCESS_DEADLINE_MS);
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
-    (resolve) =>
-      child.once('close', (code, signal) => {
-        clearTimeout(deadline);
-        resolve({ code, signal, stderr });
-      }),
-  );
-  return { process: child, done };
-}
 
 function resumeBound(heldAtLeastBytes: number): number {
   const missing = FILE_BYTES - heldAtLeastBytes;
@@ -70,7 +41,7 @@ describe('ferry send resumes after kill -9 through a byte-counting proxy', () =>
   let serverId: string;
   const servers: ServeProcess[] = [];
   const proxies: FaultProxy[] = [];
-  const children: Child[] = [];
+  const children: SpawnedFerry[] = [];
 
   before(async () => {
     dir = await makeTempDir('ferry-e2e-resume-');

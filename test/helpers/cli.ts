@@ -35,7 +35,7 @@ export function ferryEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return env;
 }
 
-function spawnFerry(args: readonly string[], options: CliOptions): ChildProcess {
+function spawnChild(args: readonly string[], options: CliOptions): ChildProcess {
   // Never a shell, never stdin: tests must not read a terminal (ECOSYSTEM.md, "Traps seen here").
   return spawn(process.execPath, [FERRY_BIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -46,7 +46,7 @@ function spawnFerry(args: readonly string[], options: CliOptions): ChildProcess 
 
 /** Runs `ferry ARGS...` to completion and returns its exit code and output. */
 export async function runFerry(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
-  const child = spawnFerry(args, options);
+  const child = spawnChild(args, options);
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -81,7 +81,7 @@ export interface ServeProcess {
  */
 export async function startServe(args: readonly string[], options: CliOptions = {}): Promise<ServeProcess> {
   const fullArgs = ['serve', ...args, ...(args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0'])];
-  const child = spawnFerry(fullArgs, options);
+  const child = spawnChild(fullArgs, options);
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const exited = once(child, 'exit').then(() => undefined);
@@ -132,4 +132,31 @@ export async function startServe(args: readonly string[], options: CliOptions = 
     await stop();
     throw err;
   }
+}
+
+/** A `ferry` process started with `spawnFerry`, for tests that kill it mid-run. */
+export interface SpawnedFerry {
+  process: ChildProcess;
+  /** Resolves with the exit code (null after a signal) and stderr, once the process closed. */
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+}
+
+/**
+ * Spawns `ferry ARGS` without stdin (ARGS carry --home) and returns at once, so a test can act on it while
+ * it runs; it is killed at `deadlineMs` so it never outlives the test.
+ */
+export function spawnFerry(args: readonly string[], deadlineMs = RUN_DEADLINE_MS): SpawnedFerry {
+  const child = spawnChild(args, {});
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  child.stdout!.resume();
+  const deadline = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
+    (resolve) =>
+      child.once('close', (code, signal) => {
+        clearTimeout(deadline);
+        resolve({ code, signal, stderr });
+      }),
+  );
+  return { process: child, done };
 }
