@@ -4,22 +4,12 @@
 // test/integration/tree-round-trip.test.ts; here the CLI's own wiring is what is proved.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import {
-  chmod,
-  lstat,
-  mkdir,
-  readFile,
-  readdir,
-  readlink,
-  symlink,
-  utimes,
-  writeFile,
-} from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, readdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { SeededRandom } from '../helpers/seeded-random.js';
+import { assertSameTree, snapshotTree } from '../helpers/tree-snapshot.js';
 import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 const CHUNK = ['--chunk-size', '16k'];
@@ -31,68 +21,6 @@ function assertExit(result: CliResult, code: number, what: string): void {
     code,
     `${what}: expected exit ${code}, got ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
   );
-}
-
-interface EntrySnapshot {
-  kind: 'file' | 'dir' | 'link';
-  mode: number;
-  mtimeMs: number;
-  sha256?: string;
-  target?: string;
-}
-
-/** Every entry below `top` (not `top` itself), without following links. */
-async function snapshot(top: string): Promise<Map<string, EntrySnapshot>> {
-  const out = new Map<string, EntrySnapshot>();
-  const visit = async (dir: string, prefix: string): Promise<void> => {
-    for (const name of await readdir(dir)) {
-      const path = join(dir, name);
-      const relative = prefix === '' ? name : `${prefix}/${name}`;
-      const st = await lstat(path);
-      const base = { mode: st.mode & 0o7777, mtimeMs: st.mtimeMs };
-      if (st.isSymbolicLink())
-        out.set(relative, { kind: 'link', ...base, mode: 0, target: await readlink(path) });
-      else if (st.isDirectory()) {
-        out.set(relative, { kind: 'dir', ...base });
-        await visit(path, relative);
-      } else
-        out.set(relative, {
-          kind: 'file',
-          ...base,
-          sha256: createHash('sha256')
-            .update(await readFile(path))
-            .digest('hex'),
-        });
-    }
-  };
-  await visit(top, '');
-  return out;
-}
-
-/**
- * Compares trees by kind, content, link target and mode; mtimes within 2 ms (the exact millisecond is the
- * integration test's job, where a known rounding bug is pinned down; here each hop may lose one).
- */
-function assertSameTree(
-  actual: Map<string, EntrySnapshot>,
-  expected: Map<string, EntrySnapshot>,
-  what: string,
-): void {
-  const problems: string[] = [];
-  for (const [path, want] of expected) {
-    const got = actual.get(path);
-    if (!got) {
-      problems.push(`${path}: missing`);
-      continue;
-    }
-    for (const key of ['kind', 'mode', 'sha256', 'target'] as const)
-      if (got[key] !== want[key])
-        problems.push(`${path}: ${key} ${String(got[key])}, expected ${String(want[key])}`);
-    if (Math.abs(got.mtimeMs - want.mtimeMs) > 2)
-      problems.push(`${path}: mtime ${got.mtimeMs}, expected ${want.mtimeMs}`);
-  }
-  for (const path of actual.keys()) if (!expected.has(path)) problems.push(`${path}: unexpected`);
-  assert.deepEqual(problems, [], `${what}:\n${problems.join('\n')}`);
 }
 
 describe('ferry send -r, get -r and ls through the CLI', () => {
@@ -167,19 +95,19 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
       await chmod(join(source, d), d === 'nested' ? 0o750 : 0o755);
       await utimes(join(source, d), mtime, (mtime += 86_400.5));
     }
-    const original = await snapshot(source);
+    const original = await snapshotTree(source);
     original.delete('absolute-link');
 
     const sent = await ferry(clientHome, 'send', '-r', source, `${server.address}/trees`, ...CHUNK);
     assertExit(sent, 0, 'send -r');
     assert.match(sent.stderr, /skipped album\/absolute-link: symbolic link points outside the tree/);
-    assertSameTree(await snapshot(join(root, 'trees', 'album')), original, 'the tree on the server');
+    assertSameTree(await snapshotTree(join(root, 'trees', 'album')), original, 'the tree on the server');
 
     const dest = join(dir, 'fetched');
     const got = await ferry(clientHome, 'get', '-r', `${server.address}/trees/album`, dest, ...CHUNK);
     assertExit(got, 0, 'get -r');
     assert.deepEqual(await readdir(dest), ['album']);
-    assertSameTree(await snapshot(join(dest, 'album')), original, 'the tree after the round trip');
+    assertSameTree(await snapshotTree(join(dest, 'album')), original, 'the tree after the round trip');
 
     // The same send again: every file is already there, identical, and reported so.
     const again = await ferry(clientHome, 'send', '-r', source, `${server.address}/trees`, ...CHUNK);
@@ -243,7 +171,7 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
     for (let d = 0; d < 6; d++) await mkdir(join(source, `d${d}`), { recursive: true });
     for (let i = 0; i < 300; i++)
       await writeFile(join(source, `d${i % 6}`, `f${i}`), random.bytes(random.int(1024, 4096)));
-    const original = await snapshot(source);
+    const original = await snapshotTree(source);
     const target = proxy.addressText;
 
     const sent = await ferry(clientHome, 'send', '-r', '-q', source, `${target}/bulk`, ...CHUNK);
@@ -254,7 +182,7 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
     const got = await ferry(clientHome, 'get', '-r', '-q', `${target}/bulk/many`, dest, ...CHUNK);
     assertExit(got, 0, 'get -r of 300 files');
     assert.equal(proxy.connections.length, 2, 'get -r used one more connection');
-    assertSameTree(await snapshot(join(dest, 'many')), original, 'the 300 files');
+    assertSameTree(await snapshotTree(join(dest, 'many')), original, 'the 300 files');
   });
 
   test('a client allowed only to upload gets exit 4 (PERMISSION_DENIED) from get and ls; one allowed only to download from send', async () => {

@@ -4,18 +4,7 @@
 // small files are pipelined over one TCP connection both ways (counted at a proxy).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import {
-  chmod,
-  lstat,
-  mkdir,
-  readFile,
-  readdir,
-  readlink,
-  symlink,
-  utimes,
-  writeFile,
-} from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, readdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import { FerryServer } from '../../src/server/index.js';
@@ -23,63 +12,12 @@ import { getFiles, sendTree, type ConnectOptions } from '../../src/client/index.
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { SeededRandom } from '../helpers/seeded-random.js';
+import { assertSameTree, snapshotTree } from '../helpers/tree-snapshot.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 const CHUNK_BYTES = 16 * 1024;
 /** Larger than several chunks, and not a multiple of the chunk size. */
 const BIG_FILE_BYTES = 5 * CHUNK_BYTES + 777;
-
-/** One entry of a tree as the file system keeps it. */
-interface EntrySnapshot {
-  kind: 'file' | 'dir' | 'link';
-  mode: number;
-  /** Whole milliseconds, as the protocol carries them. */
-  mtimeMs: number;
-  sha256?: string;
-  target?: string;
-}
-
-/** Every entry under `top` (and `top` itself as ''), by relative path, without following links. */
-async function snapshot(top: string): Promise<Map<string, EntrySnapshot>> {
-  const out = new Map<string, EntrySnapshot>();
-  const visit = async (path: string, relative: string): Promise<void> => {
-    const st = await lstat(path);
-    const base = { mode: st.mode & 0o7777, mtimeMs: Math.trunc(st.mtimeMs) };
-    if (st.isSymbolicLink()) {
-      out.set(relative, { kind: 'link', ...base, mode: 0, target: await readlink(path) });
-    } else if (st.isDirectory()) {
-      out.set(relative, { kind: 'dir', ...base });
-      for (const name of await readdir(path))
-        await visit(join(path, name), relative === '' ? name : `${relative}/${name}`);
-    } else {
-      const sha256 = createHash('sha256')
-        .update(await readFile(path))
-        .digest('hex');
-      out.set(relative, { kind: 'file', ...base, sha256 });
-    }
-  };
-  await visit(top, '');
-  return out;
-}
-
-/** Fails with every difference at once, so a red run shows the whole picture. */
-function assertSameTree(
-  actual: Map<string, EntrySnapshot>,
-  expected: Map<string, EntrySnapshot>,
-  what: string,
-): void {
-  const problems: string[] = [];
-  for (const [path, want] of expected) {
-    const got = actual.get(path);
-    if (!got) problems.push(`${path || '.'}: missing`);
-    else
-      for (const key of ['kind', 'mode', 'mtimeMs', 'sha256', 'target'] as const)
-        if (got[key] !== want[key])
-          problems.push(`${path || '.'}: ${key} ${String(got[key])}, expected ${String(want[key])}`);
-  }
-  for (const path of actual.keys()) if (!expected.has(path)) problems.push(`${path}: unexpected`);
-  assert.deepEqual(problems, [], `${what}:\n${problems.join('\n')}`);
-}
 
 /** Unusual but legal names (PROTOCOL.md §7.1). */
 const NFC = 'caf\u00e9';
@@ -188,7 +126,7 @@ test('a tree sent with sendTree and fetched back with getFiles -r is identical i
   const { dir, root, connect } = await startRig(t);
   const source = join(dir, 'local', 'tree');
   await buildTree(source, new SeededRandom(4));
-  const original = await snapshot(source);
+  const original = await snapshotTree(source, { includeTop: true });
 
   const skipped: string[] = [];
   await sendTree({
@@ -199,7 +137,11 @@ test('a tree sent with sendTree and fetched back with getFiles -r is identical i
     onSkip: (path) => skipped.push(path),
   });
   assert.deepEqual(skipped, [], 'every entry of the tree can travel');
-  assertSameTree(await snapshot(join(root, 'up', 'tree')), original, 'the tree on the server');
+  assertSameTree(
+    await snapshotTree(join(root, 'up', 'tree'), { includeTop: true }),
+    original,
+    'the tree on the server',
+  );
 
   const dest = join(dir, 'download');
   const results = await getFiles({
@@ -211,7 +153,11 @@ test('a tree sent with sendTree and fetched back with getFiles -r is identical i
   });
   assert.equal(results.length, 13, 'one result per file');
   assert.deepEqual(await readdir(dest), ['tree'], 'nothing but the tree lands in the destination');
-  assertSameTree(await snapshot(join(dest, 'tree')), original, 'the tree after a round trip');
+  assertSameTree(
+    await snapshotTree(join(dest, 'tree'), { includeTop: true }),
+    original,
+    'the tree after a round trip',
+  );
 });
 
 test('a file mtime survives a round trip to the millisecond whatever its sub-millisecond part', async (t) => {
@@ -276,7 +222,7 @@ test('300 small files are sent with sendTree and fetched with getFiles -r over e
   for (let d = 0; d < 10; d++) await mkdir(join(source, `d${d}`), { recursive: true });
   for (let i = 0; i < 300; i++)
     await writeFile(join(source, `d${i % 10}`, `f${i}.bin`), random.bytes(random.int(1024, 4096)));
-  const original = await snapshot(source);
+  const original = await snapshotTree(source, { includeTop: true });
 
   const viaProxy = { ...connect, server: proxy.address };
   const sent = await sendTree({ ...viaProxy, dirs: [source], chunkBytes: CHUNK_BYTES });
@@ -293,7 +239,7 @@ test('300 small files are sent with sendTree and fetched with getFiles -r over e
   });
   assert.equal(got.length, 300);
   assert.equal(proxy.connections.length, 2, 'the download used one more connection, and only one');
-  const copy = await snapshot(join(dest, 'many'));
+  const copy = await snapshotTree(join(dest, 'many'), { includeTop: true });
   // The top directory's own metadata is compared in the round-trip test; here only the 300 files matter.
   for (const [path, entry] of original)
     if (entry.kind === 'file') assert.equal(copy.get(path)?.sha256, entry.sha256, path);
