@@ -2,6 +2,13 @@ import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { formatFerryId, parseFerryId } from '../crypto/ferry-id.js';
 import { atomicWriteFile } from './atomic-write-file.js';
+import {
+  checkName,
+  checkPermissions,
+  invalidField,
+  isPlainObject,
+  type FieldSource,
+} from './config-fields.js';
 import { withFileLock } from './file-lock.js';
 import { ensureHomeDir } from './home-dir.js';
 import { readConfigFile, type FileStamp } from './read-config-file.js';
@@ -14,7 +21,6 @@ export type Permission = 'upload' | 'download';
 
 const PERMISSIONS: readonly Permission[] = ['upload', 'download'];
 const FILE_VERSION = 1;
-const MAX_NAME_CHARS = 200;
 const ENTRY_KEYS = new Set(['id', 'name', 'permissions', 'root', 'addedAt']);
 // Exactly what Date#toISOString() writes, so a hand-edited date in any other shape is caught.
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -312,39 +318,9 @@ function validateAllowList(json: unknown, path: string): AllowedClient[] {
 
 // The check* helpers serve both the file validator ('config': message prefixed with the field, rethrown
 // with its place) and the API arguments ('usage': USAGE_INVALID straight to the caller).
-type Source = 'config' | 'usage';
 
-function invalid(source: Source, field: string, what: string): never {
-  if (source === 'config') throw new Error(`${field} ${what}`);
-  throw new FerryError('USAGE_INVALID', `${field} ${what}`);
-}
-
-function checkName(name: unknown, source: Source): string {
-  if (typeof name !== 'string') return invalid(source, 'name', 'must be a string');
-  // Control characters in a label could rewrite the terminal when `ferry allow --list` prints it.
-  if (name.length === 0 || name.length > MAX_NAME_CHARS || /\p{Cc}/u.test(name)) {
-    return invalid(source, 'name', `must be 1-${MAX_NAME_CHARS} characters without control characters`);
-  }
-  return name;
-}
-
-function checkPermissions(permissions: unknown, source: Source): Permission[] {
-  if (!Array.isArray(permissions))
-    return invalid(source, 'permissions', 'must be an array of "upload" / "download"');
-  if (permissions.length === 0)
-    return invalid(source, 'permissions', 'must not be empty (revoke the client instead)');
-  const out: Permission[] = [];
-  for (const p of permissions as unknown[]) {
-    if (p !== 'upload' && p !== 'download')
-      return invalid(source, 'permissions', `has unknown permission ${JSON.stringify(p)}`);
-    if (out.includes(p)) return invalid(source, 'permissions', `lists ${JSON.stringify(p)} twice`);
-    out.push(p);
-  }
-  return out;
-}
-
-function checkRoot(root: unknown, source: Source): string {
-  if (typeof root !== 'string') return invalid(source, 'root', 'must be a string');
+function checkRoot(root: unknown, source: FieldSource): string {
+  if (typeof root !== 'string') return invalidField(source, 'root', 'must be a string');
   // '/'-separated on every platform, so the same file means the same thing everywhere; '\' is refused
   // rather than guessed at. The server still resolves it safely; this only keeps nonsense out of the file.
   const segments = root.split('/');
@@ -355,7 +331,7 @@ function checkRoot(root: unknown, source: Source): string {
     !/^[A-Za-z]:/.test(root) &&
     segments.every((segment) => segment !== '' && segment !== '.' && segment !== '..');
   if (!ok) {
-    return invalid(
+    return invalidField(
       source,
       'root',
       `${JSON.stringify(root)} must be a relative path like "photos/2024" (no '.', '..', empty segments or '\\')`,
@@ -371,8 +347,4 @@ function checkAddedAt(addedAt: unknown): string {
     );
   }
   return addedAt;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

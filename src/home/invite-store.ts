@@ -4,6 +4,7 @@ import { generatePairingCode, isInviteId, PAIRING_SECRET_BYTES } from '../crypto
 import { FerryError } from '../errors/index.js';
 import type { Permission } from './allow-list.js';
 import { atomicWriteFile } from './atomic-write-file.js';
+import { checkName, checkPermissions, invalidField, isPlainObject } from './config-fields.js';
 import { withFileLock } from './file-lock.js';
 import { ensureHomeDir } from './home-dir.js';
 import { readConfigFile } from './read-config-file.js';
@@ -30,7 +31,6 @@ export const MAX_INVITE_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 export const MAX_LIVE_INVITES = 100;
 
 const FILE_VERSION = 1;
-const MAX_NAME_CHARS = 200;
 const PERMISSIONS: readonly Permission[] = ['upload', 'download'];
 const ENTRY_KEYS = new Set(['id', 'secret', 'name', 'permissions', 'createdAt', 'expiresAt']);
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -303,41 +303,12 @@ function validateInvites(json: unknown, path: string): StoredInvite[] {
 }
 
 // 'config': message prefixed with the field, rethrown with its place; 'usage': USAGE_INVALID to the caller.
-type Source = 'config' | 'usage';
-
-function invalid(source: Source, field: string, what: string): never {
-  if (source === 'config') throw new Error(`${field} ${what}`);
-  throw new FerryError('USAGE_INVALID', `${field} ${what}`);
-}
 
 function checkTtl(ttlMs: number): number {
   if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0 || ttlMs > MAX_INVITE_TTL_MS) {
-    return invalid('usage', 'ttl', `must be 1 ms to 7 days, got ${ttlMs} ms`);
+    return invalidField('usage', 'ttl', `must be 1 ms to 7 days, got ${ttlMs} ms`);
   }
   return ttlMs;
-}
-
-function checkName(name: unknown, source: Source): string {
-  if (typeof name !== 'string') return invalid(source, 'name', 'must be a string');
-  // Control characters in a label could rewrite the terminal when invites are listed.
-  if (name.length === 0 || name.length > MAX_NAME_CHARS || /\p{Cc}/u.test(name)) {
-    return invalid(source, 'name', `must be 1-${MAX_NAME_CHARS} characters without control characters`);
-  }
-  return name;
-}
-
-function checkPermissions(permissions: unknown, source: Source): Permission[] {
-  if (!Array.isArray(permissions))
-    return invalid(source, 'permissions', 'must be an array of "upload" / "download"');
-  if (permissions.length === 0) return invalid(source, 'permissions', 'must not be empty');
-  const out: Permission[] = [];
-  for (const p of permissions as unknown[]) {
-    if (p !== 'upload' && p !== 'download')
-      return invalid(source, 'permissions', `has unknown permission ${JSON.stringify(p)}`);
-    if (out.includes(p)) return invalid(source, 'permissions', `lists ${JSON.stringify(p)} twice`);
-    out.push(p);
-  }
-  return out;
 }
 
 function checkTime(value: unknown, field: string): string {
@@ -347,8 +318,4 @@ function checkTime(value: unknown, field: string): string {
     );
   }
   return value;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

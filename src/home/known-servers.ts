@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { formatFerryId, parseFerryId } from '../crypto/ferry-id.js';
 import { atomicWriteFile } from './atomic-write-file.js';
+import { isPlainObject } from './config-fields.js';
 import { ensureHomeDir } from './home-dir.js';
 import { withFileLock } from './file-lock.js';
 import { readConfigFile } from './read-config-file.js';
@@ -282,8 +283,4 @@ async function writeKnownServers(
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
