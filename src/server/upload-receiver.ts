@@ -86,21 +86,24 @@ export class UploadReceiver implements TransferClaim {
       case 'PUT_DATA': {
         const active = this.#expect(message.ref, message.type);
         if (active.kind === 'existing') return true; // pipelined data for an existing file: the digest decides
-        await active.partial.writeData(message.offset, message.data);
+        // `this` names the stream: a chunk travels whole on one session (PROTOCOL.md §5.13.3).
+        await active.partial.writeData(message.offset, message.data, this);
         active.receivedBytes += message.data.length;
         this.bytes += message.data.length;
         return true;
       }
       case 'PUT_CHUNK': {
         const active = this.#expect(message.ref, message.type);
-        if (active.kind !== 'existing') active.partial.completeChunk(message.index, message.chunkHash);
+        if (active.kind !== 'existing') active.partial.completeChunk(message.index, message.chunkHash, this);
         return true;
       }
       case 'PUT_END': {
         const active = this.#expect(message.ref, message.type);
         this.#active = undefined;
         if (active.kind === 'joined') {
-          // PROTOCOL.md §5.13.4: this stream's chunks were processed in order, so its part is verified.
+          // PROTOCOL.md §5.13.4: this stream's chunks were processed in order, so its part is verified; a
+          // chunk it left half-sent is not, and stays for another stream to send.
+          active.partial.abandonChunks(this);
           await this.#io.send({
             type: 'PUT_DONE',
             ref: active.ref,
@@ -154,6 +157,8 @@ export class UploadReceiver implements TransferClaim {
   async closeActive(): Promise<void> {
     const active = this.#active;
     this.#active = undefined;
+    // A joined stream's half-sent chunk goes back to unverified; the partial itself is the primary's.
+    if (active?.kind === 'joined') active.partial.abandonChunks(this);
     if (active?.kind !== 'partial') return;
     const closing = (async () => {
       try {

@@ -7,6 +7,7 @@ export {
   type TransferHeader,
 } from './partial-transfer.js';
 export { ChunkLog, type ChunkEntry } from './chunk-log.js';
+export { ChunkStates, MAX_OPEN_CHUNKS, type ChunkState, type AcceptedData } from './chunk-states.js';
 export { SourceFile } from './source-file.js';
 export { fsyncDir } from './fsync-dir.js';
 export { ChunkHashCache } from './chunk-hash-cache.js';

@@ -1,10 +1,9 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { link, open, realpath, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import { FerryError } from '../errors/index.js';
 import {
   ChunkSet,
-  HASH_BYTES,
   chunkCount,
   chunkLength,
   fileDigest,
@@ -16,6 +15,7 @@ import { fsTimeOf } from './fs-names.js';
 import { BatchedWriter } from './batched-writer.js';
 import { assertWritableTarget, type RootPath } from './root-path.js';
 import { ChunkLog, type ChunkEntry } from './chunk-log.js';
+import { ChunkStates } from './chunk-states.js';
 
 /** What a transfer's partial bytes claim to be a copy of (PROTOCOL.md §9.2). */
 export interface TransferHeader {
@@ -43,8 +43,6 @@ function encodeTransferHeader(header: TransferHeader): Buffer {
 
 /** Chunks verified but not yet durable are flushed once they add up to this many bytes (PROTOCOL.md §9.2). */
 export const DURABLE_BATCH_BYTES = 16 * 1024 * 1024;
-/** Chunks that may be open (receiving data) at once in one transfer: room for 16 streams and then some. */
-export const MAX_OPEN_CHUNKS = 64;
 /** Files get at most these permission bits (PROTOCOL.md §5.3): never setuid, setgid or group/world write. */
 const FILE_MODE_LIMIT = 0o755;
 
@@ -65,9 +63,11 @@ export interface PartialTransferOptions extends TransferHeader, PartialPaths {
 }
 
 /**
- * The receiving side of one transfer: a partial file plus its state log. It accepts chunk data in the
- * order PROTOCOL.md §5.5 requires, checks every chunk hash, makes verified chunks durable in batches
- * (data fdatasync first, then the log entry), and finishes with a digest check and an atomic rename.
+ * The receiving side of one transfer: a partial file plus its state log. Which bytes it may trust is
+ * decided by ChunkStates (every byte written is hashed on its way in, and a verified chunk is never written
+ * again); this class adds the disk: it makes verified chunks durable in batches (data fdatasync first, then
+ * the log entry), and finishes with a digest check and an atomic rename. Used by both the server (uploads)
+ * and the client (downloads).
  */
 export class PartialTransfer {
   readonly header: TransferHeader;
@@ -78,11 +78,10 @@ export class PartialTransfer {
   /** The durable log of verified chunks; none for a file of one chunk, which resumes whole anyway. */
   readonly #log: ChunkLog | undefined;
   readonly #dataPath: string;
-  readonly #count: number;
-  /** Chunks verified and durable. */
+  /** Which chunks are verified from the bytes written (PROTOCOL.md §5.5); the only source of chunk hashes. */
+  readonly #states: ChunkStates;
+  /** Chunks verified and durable (a subset of the verified ones). */
   readonly #held: ChunkSet;
-  /** Chunk hashes by index, 32 bytes each; valid where #held or #pending has the index. */
-  readonly #hashes: Buffer;
   readonly #batchBytes: number;
   readonly #onDurable: ((verifiedBytes: number) => void) | undefined;
   #pending: ChunkEntry[] = [];
@@ -90,8 +89,6 @@ export class PartialTransfer {
   #flushing: Promise<void> = Promise.resolve();
   #verifiedBytes = 0;
   #flushError: Error | undefined;
-  /** Chunks being received, by index: several at once when parallel streams share the transfer. */
-  readonly #open = new Map<number, { position: number; end: number; hash: Hash }>();
   #closed = false;
 
   private constructor(
@@ -108,15 +105,13 @@ export class PartialTransfer {
     this.#writer = new BatchedWriter(data);
     this.#log = log;
     this.#dataPath = dataPath;
-    this.#count = chunkCount(options.size, options.chunkBytes);
-    this.#held = new ChunkSet(this.#count);
-    this.#hashes = Buffer.alloc(this.#count * HASH_BYTES);
+    this.#states = new ChunkStates(options.size, options.chunkBytes, { verified: held });
+    this.#held = new ChunkSet(this.#states.count);
     this.#batchBytes = options.durableBatchBytes ?? DURABLE_BATCH_BYTES;
     this.#onDurable = options.onDurable;
     for (const entry of held) {
       this.#held.add(entry.index);
-      entry.hash.copy(this.#hashes, entry.index * HASH_BYTES);
-      this.#verifiedBytes += chunkLength(entry.index, options.size, options.chunkBytes);
+      this.#verifiedBytes += this.#states.lengthOf(entry.index);
     }
   }
 
@@ -188,69 +183,37 @@ export class PartialTransfer {
 
   /** SHA-256 over the held chunks' hashes in index order (PROTOCOL.md §5.4). */
   heldDigest(): Buffer {
-    return haveDigest([...this.#held].map((i) => this.#hashOf(i)));
+    return haveDigest([...this.#held].map((i) => this.#states.hashOf(i)!));
   }
 
   /**
-   * Writes a data payload at its offset, enforcing PROTOCOL.md §5.5.1: each chunk's data arrives in order
-   * and without gaps from its first byte; several chunks may be open at once (parallel streams, §5.13), at
-   * most MAX_OPEN_CHUNKS, so a peer cannot make us hold a hash state per chunk of a huge file.
+   * Writes a data payload at its offset for `stream` (one value per session; parallel streams, §5.13),
+   * after ChunkStates has checked it against PROTOCOL.md §5.5.1 and §5.5.3 and hashed it.
    */
-  async writeData(offset: number, data: Buffer): Promise<void> {
+  async writeData(offset: number, data: Buffer, stream: unknown = this): Promise<void> {
     if (this.#flushError !== undefined) throw this.#flushError;
-    const { size, chunkBytes } = this.header;
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset >= size) {
-      throw new FerryError('MESSAGE_MALFORMED', `offset ${offset} is outside the file of ${size} bytes`);
-    }
-    const index = Math.floor(offset / chunkBytes);
-    let current = this.#open.get(index);
-    if (!current) {
-      if (offset % chunkBytes !== 0) {
-        throw new FerryError('MESSAGE_MALFORMED', `offset ${offset} does not start a chunk`);
-      }
-      if (this.#open.size >= MAX_OPEN_CHUNKS) {
-        throw new FerryError('MESSAGE_MALFORMED', `more than ${MAX_OPEN_CHUNKS} chunks open at once`);
-      }
-      current = {
-        position: offset,
-        end: offset + chunkLength(index, size, chunkBytes),
-        hash: createHash('sha256'),
-      };
-      this.#open.set(index, current);
-    }
-    if (offset !== current.position) {
-      throw new FerryError('MESSAGE_MALFORMED', `expected offset ${current.position}, got ${offset}`);
-    }
-    if (offset + data.length > current.end) {
-      throw new FerryError(
-        'MESSAGE_MALFORMED',
-        `data at ${offset} of ${data.length} bytes crosses the chunk end ${current.end}`,
-      );
-    }
-    current.hash.update(data);
-    current.position += data.length;
+    const { rewrite } = this.#states.accept(offset, data, stream);
+    // A chunk sent again after a mismatch: the failed attempt's writes must land first, or one of them
+    // could overwrite the new bytes after they were hashed.
+    if (rewrite) await this.#writer.flush();
     await this.#writer.write(data, offset);
   }
 
-  /** Closes a chunk whose data is all written: its hash must match (PROTOCOL.md §5.5.2). */
-  completeChunk(index: number, chunkHash: Buffer): void {
-    const current = this.#open.get(index);
-    if (!current || current.position !== current.end) {
-      throw new FerryError('MESSAGE_MALFORMED', `chunk ${index} is not complete`);
-    }
-    this.#open.delete(index);
-    const actual = current.hash.digest();
-    if (!actual.equals(chunkHash)) throw new FerryError('CHUNK_MISMATCH', `chunk ${index}`);
-    const length = current.end - index * this.header.chunkBytes;
-    if (this.#held.has(index)) {
-      // A re-sent chunk (PROTOCOL.md §5.5.3) counts again only once its new bytes are durable.
-      this.#held.delete(index);
-      this.#verifiedBytes -= length;
-    }
-    actual.copy(this.#hashes, index * HASH_BYTES);
-    this.#pending.push({ index, hash: actual });
+  /**
+   * Closes a chunk whose data is all written: its hash must match (PROTOCOL.md §5.5.2), else it stays
+   * unverified (CHUNK_MISMATCH) and the transfer cannot finish until it is received again.
+   */
+  completeChunk(index: number, chunkHash: Buffer, stream: unknown = this): void {
+    const hash = this.#states.complete(index, chunkHash, stream);
+    const length = this.#states.lengthOf(index);
+    this.#pending.push({ index, hash });
     this.#pendingBytes += length;
     if (this.#pendingBytes >= this.#batchBytes) this.#startFlush();
+  }
+
+  /** A stream ended: the chunks it left half-sent become unverified and may be sent by another (§5.13.5). */
+  abandonChunks(stream: unknown): void {
+    this.#states.abandon(stream);
   }
 
   /**
@@ -262,19 +225,11 @@ export class PartialTransfer {
     target: RootPath,
     options: { mode: number; overwrite: boolean; mtimeMs?: number },
   ): Promise<Buffer> {
-    const unfinished = this.#open.keys().next();
-    if (!unfinished.done)
-      throw new FerryError('MESSAGE_MALFORMED', `chunk ${unfinished.value} was not completed`);
+    // Only hashes of the bytes now in the partial: every chunk verified, none open (ChunkStates).
+    const hashes = this.#states.verifiedHashes();
     this.#startFlush();
     await this.#flushing;
     await this.#writer.flush();
-    if (this.#held.count !== this.#count) {
-      throw new FerryError(
-        'MESSAGE_MALFORMED',
-        `${this.#count - this.#held.count} of ${this.#count} chunks missing at end`,
-      );
-    }
-    const hashes = Array.from({ length: this.#count }, (_, i) => this.#hashOf(i));
     const digest = fileDigest(this.header.size, this.header.chunkBytes, hashes);
     if (!digest.equals(expectedDigest)) {
       // Every chunk matched its hash yet the whole does not: the chunks are from different versions of the
@@ -315,7 +270,6 @@ export class PartialTransfer {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#open.clear();
     try {
       this.#startFlush();
       await this.#flushing;
@@ -330,10 +284,6 @@ export class PartialTransfer {
     await this.close().catch(() => undefined);
     await rm(this.#dataPath, { force: true });
     await this.#log?.remove();
-  }
-
-  #hashOf(index: number): Buffer {
-    return this.#hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
   }
 
   /** Starts a flush of the pending chunks behind any running one, so receiving overlaps fsync. */

@@ -191,6 +191,41 @@ test('PartialTransfer fails a chunk whose hash does not match its bytes with CHU
   assert.deepEqual(await loggedIndices(f.logPath), [0]);
 });
 
+test('PartialTransfer refuses to write a verified chunk again, and the file it finishes holds the bytes its digest names', async (t) => {
+  const f = await fixture(t);
+  const partial = await PartialTransfer.open(f.options());
+  for (let index = 0; index < f.hashes.length; index++) await receiveChunk(partial, f, index);
+  const forged = Buffer.alloc(chunkOf(f.content, 0).length, 0x58);
+  // From this stream or any other (a joined stream, §5.13), with a right hash or a wrong one.
+  for (const stream of [undefined, 'joined stream']) {
+    await assert.rejects(partial.writeData(0, forged, stream), {
+      code: 'MESSAGE_MALFORMED',
+      message: /chunk 0 is already verified/,
+    });
+  }
+  const target = await resolveUnderRoot(f.dir, ['out.bin'], { createDirs: true });
+  const digest = await partial.finish(f.digest, target, { mode: 0o644, overwrite: false });
+  assert.ok(digest.equals(f.digest));
+  assert.deepEqual(await readFile(target.path), f.content, 'the bytes are the ones verified');
+});
+
+test('PartialTransfer keeps a chunk that failed its hash unverified: finish refuses until the chunk is sent again and matches', async (t) => {
+  const f = await fixture(t);
+  const partial = await PartialTransfer.open(f.options());
+  for (const index of [0, 2, 3, 4]) await receiveChunk(partial, f, index);
+  const forged = Buffer.alloc(CHUNK_BYTES, 0x58);
+  await partial.writeData(CHUNK_BYTES, forged, 'joined stream');
+  assert.throws(() => partial.completeChunk(1, f.hashes[1]!, 'joined stream'), { code: 'CHUNK_MISMATCH' });
+  const target = await resolveUnderRoot(f.dir, ['out.bin'], { createDirs: true });
+  await assert.rejects(partial.finish(f.digest, target, { mode: 0o644, overwrite: false }), {
+    code: 'MESSAGE_MALFORMED',
+    message: /1 of 5 chunks missing at end/,
+  });
+  await receiveChunk(partial, f, 1);
+  await partial.finish(f.digest, target, { mode: 0o644, overwrite: false });
+  assert.deepEqual(await readFile(target.path), f.content, 'the forged bytes were replaced and verified');
+});
+
 test('PartialTransfer enforces chunk order: a gap, an overlap or a write across a chunk end is MESSAGE_MALFORMED', async (t) => {
   const f = await fixture(t);
   const partial = await PartialTransfer.open(f.options());

@@ -1,0 +1,192 @@
+import { createHash, type Hash } from 'node:crypto';
+import { FerryError } from '../errors/index.js';
+import { ChunkSet, HASH_BYTES, chunkCount, chunkLength } from '../protocol/index.js';
+import type { ChunkEntry } from './chunk-log.js';
+
+/**
+ * What a receiver knows about one chunk of a transfer:
+ * - `unverified`: no bytes of it are trusted (never received, or received and failed its hash, or left
+ *   half-sent by a stream that ended);
+ * - `open`: being received, in order, by one stream, and hashed as it arrives;
+ * - `verified`: the bytes written for it hashed to the hash the sender named, and nothing may write it again.
+ */
+export type ChunkState = 'unverified' | 'open' | 'verified';
+
+/** Chunks that may be open (receiving data) at once in one transfer: room for 16 streams and then some. */
+export const MAX_OPEN_CHUNKS = 64;
+
+interface OpenChunk {
+  readonly stream: unknown;
+  readonly end: number;
+  position: number;
+  readonly hash: Hash;
+}
+
+/** What `accept` tells the caller about the bytes it is about to write. */
+export interface AcceptedData {
+  readonly index: number;
+  /**
+   * True for the first bytes of a chunk that was written before in this transfer and failed (or was left
+   * open): writes of the earlier attempt may still be in flight, and must land before these do.
+   */
+  readonly rewrite: boolean;
+}
+
+/**
+ * The rule that decides which received bytes a transfer may trust, shared by the server (uploads) and the
+ * client (downloads), with no file or socket of its own so it can be tested with bytes alone
+ * (PROTOCOL.md §5.5, §5.11.2, §5.13). The caller hashes nothing itself: every byte it writes to the partial
+ * goes through `accept` first, so a chunk's hash is always the hash of exactly the bytes written for it.
+ *
+ * The invariant the file digest relies on: a chunk is `verified` only if the bytes last written for it
+ * hashed to its hash, and once `verified` no byte of it can be written again within the transfer. So at
+ * the end, the digest over the verified hashes is the digest of the bytes in the partial.
+ */
+export class ChunkStates {
+  readonly size: number;
+  readonly chunkBytes: number;
+  readonly count: number;
+  readonly #maxOpen: number;
+  readonly #verified: ChunkSet;
+  /** Chunk hashes by index, 32 bytes each; meaningful only where #verified has the index. */
+  readonly #hashes: Buffer;
+  readonly #open = new Map<number, OpenChunk>();
+  /** Unverified chunks that received bytes in this transfer (whose writes may still be in flight). */
+  readonly #dirty = new Set<number>();
+
+  /** `verified`: chunks whose bytes the caller re-hashed from the partial (a resumed transfer, §9.2). */
+  constructor(
+    size: number,
+    chunkBytes: number,
+    options: { verified?: readonly ChunkEntry[]; maxOpen?: number } = {},
+  ) {
+    this.size = size;
+    this.chunkBytes = chunkBytes;
+    this.count = chunkCount(size, chunkBytes);
+    this.#maxOpen = options.maxOpen ?? MAX_OPEN_CHUNKS;
+    this.#verified = new ChunkSet(this.count);
+    this.#hashes = Buffer.alloc(this.count * HASH_BYTES);
+    for (const { index, hash } of options.verified ?? []) {
+      if (!Number.isInteger(index) || index < 0 || index >= this.count || hash.length !== HASH_BYTES)
+        throw new FerryError('INTERNAL', `verified chunk ${index} of ${this.count}`);
+      this.#verified.add(index);
+      hash.copy(this.#hashes, index * HASH_BYTES);
+    }
+  }
+
+  stateOf(index: number): ChunkState {
+    if (this.#verified.has(index)) return 'verified';
+    return this.#open.has(index) ? 'open' : 'unverified';
+  }
+
+  /** Chunks verified so far. */
+  get verifiedCount(): number {
+    return this.#verified.count;
+  }
+
+  /** The hash of a verified chunk; undefined for any other. */
+  hashOf(index: number): Buffer | undefined {
+    if (!this.#verified.has(index)) return undefined;
+    return this.#hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
+  }
+
+  /** Bytes of chunk `index`. */
+  lengthOf(index: number): number {
+    return chunkLength(index, this.size, this.chunkBytes);
+  }
+
+  /**
+   * Takes `data` for file offset `offset` from `stream` (any value naming the sender, one per session) and
+   * hashes it; the caller must then write exactly these bytes at `offset`. Enforces PROTOCOL.md §5.5.1 (a
+   * chunk's data in order, without gaps, from its first byte, never across its end; at most MAX_OPEN_CHUNKS
+   * open) and §5.5.3 (a verified chunk is never written again). Throws MESSAGE_MALFORMED and changes
+   * nothing otherwise.
+   */
+  accept(offset: number, data: Uint8Array, stream: unknown): AcceptedData {
+    const { size, chunkBytes } = this;
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset >= size) {
+      throw new FerryError('MESSAGE_MALFORMED', `offset ${offset} is outside the file of ${size} bytes`);
+    }
+    const index = Math.floor(offset / chunkBytes);
+    if (this.#verified.has(index)) {
+      // §5.5.3: bytes already verified stay as they are; a second write could only replace them unchecked.
+      throw new FerryError('MESSAGE_MALFORMED', `chunk ${index} is already verified`);
+    }
+    let current = this.#open.get(index);
+    let rewrite = false;
+    if (!current) {
+      if (offset % chunkBytes !== 0) {
+        throw new FerryError('MESSAGE_MALFORMED', `offset ${offset} does not start a chunk`);
+      }
+      if (this.#open.size >= this.#maxOpen) {
+        throw new FerryError('MESSAGE_MALFORMED', `more than ${this.#maxOpen} chunks open at once`);
+      }
+      current = { stream, position: offset, end: offset + this.lengthOf(index), hash: createHash('sha256') };
+      rewrite = this.#dirty.has(index);
+    } else if (current.stream !== stream) {
+      // §5.13.3: a chunk travels whole on one stream; another stream cannot add to it or restart it.
+      throw new FerryError('MESSAGE_MALFORMED', `chunk ${index} is open on another stream`);
+    }
+    if (offset !== current.position) {
+      throw new FerryError('MESSAGE_MALFORMED', `expected offset ${current.position}, got ${offset}`);
+    }
+    if (offset + data.length > current.end) {
+      throw new FerryError(
+        'MESSAGE_MALFORMED',
+        `data at ${offset} of ${data.length} bytes crosses the chunk end ${current.end}`,
+      );
+    }
+    this.#open.set(index, current);
+    this.#dirty.add(index);
+    current.hash.update(data);
+    current.position += data.length;
+    return { index, rewrite };
+  }
+
+  /**
+   * Closes chunk `index` with the hash the sender named (PUT_CHUNK, GET_CHUNK; PROTOCOL.md §5.5.2). Returns
+   * the verified hash. A mismatch throws CHUNK_MISMATCH and leaves the chunk unverified: its bytes are not
+   * trusted until the chunk is received whole again and matches.
+   */
+  complete(index: number, chunkHash: Uint8Array, stream: unknown): Buffer {
+    const current = this.#open.get(index);
+    if (!current || current.stream !== stream || current.position !== current.end) {
+      throw new FerryError('MESSAGE_MALFORMED', `chunk ${index} is not complete`);
+    }
+    this.#open.delete(index);
+    const actual = current.hash.digest();
+    if (!actual.equals(chunkHash)) throw new FerryError('CHUNK_MISMATCH', `chunk ${index}`);
+    this.#dirty.delete(index);
+    this.#verified.add(index);
+    actual.copy(this.#hashes, index * HASH_BYTES);
+    return actual;
+  }
+
+  /** A stream ended (or failed): the chunks it left open become unverified, and any stream may send them. */
+  abandon(stream: unknown): void {
+    for (const [index, open] of this.#open) if (open.stream === stream) this.#open.delete(index);
+  }
+
+  /** The first chunk still open, if any. */
+  firstOpen(): number | undefined {
+    for (const index of this.#open.keys()) return index;
+    return undefined;
+  }
+
+  /**
+   * Every chunk's hash in index order, for the file digest (PROTOCOL.md §5.6, §7.2). Throws
+   * MESSAGE_MALFORMED while any chunk is open or unverified: the digest is only ever computed over hashes
+   * of the bytes the partial holds.
+   */
+  verifiedHashes(): Buffer[] {
+    const open = this.firstOpen();
+    if (open !== undefined) throw new FerryError('MESSAGE_MALFORMED', `chunk ${open} was not completed`);
+    if (this.#verified.count !== this.count) {
+      throw new FerryError(
+        'MESSAGE_MALFORMED',
+        `${this.count - this.#verified.count} of ${this.count} chunks missing at end`,
+      );
+    }
+    return Array.from({ length: this.count }, (_, i) => this.hashOf(i)!);
+  }
+}

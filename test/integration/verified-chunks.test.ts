@@ -1,0 +1,167 @@
+// Bytes the server stores are bytes it verified (PROTOCOL.md §5.5, §5.13): a joined stream of the same client
+// cannot rewrite a chunk the primary already had verified, and a chunk that failed its hash is not held until
+// it is sent again and matches. Raw sessions (the library never sends such data) against a real server on
+// loopback, real files.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
+import { FramedSocket, clientHandshake, type SecureChannel } from '../../src/channel/index.js';
+import { ERROR_CODES } from '../../src/errors/index.js';
+import { FerryServer } from '../../src/server/index.js';
+import { PERMISSION_UPLOAD, fileDigest, type Message } from '../../src/protocol/index.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+const CHUNK_BYTES = 1024;
+const content = randomBytes(2 * CHUNK_BYTES);
+const chunk = (i: number): Buffer => content.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
+const sha256 = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest();
+const DIGEST = fileDigest(content.length, CHUNK_BYTES, [sha256(chunk(0)), sha256(chunk(1))]);
+const MTIME_MS = 1_700_000_000_000;
+
+interface Rig {
+  root: string;
+  /** A new admitted session of the one client. */
+  session: () => Promise<SecureChannel>;
+}
+
+async function startRig(t: TestContext): Promise<Rig> {
+  const dir = await makeTempDir('ferry-verified-');
+  const identity: KeyPair = generateKeyPair();
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    port: 0,
+    identity: generateKeyPair(),
+    authorize: () => ({ permissions: PERMISSION_UPLOAD }),
+    // A PROGRESS per verified chunk: the test waits on it instead of guessing when a chunk is held.
+    durableBatchBytes: CHUNK_BYTES,
+    partialSweepIntervalMs: 0,
+  });
+  t.after(async () => {
+    await server.close();
+    await removeTempDir(dir);
+  });
+  return {
+    root: server.root,
+    session: async () => {
+      const socket = connect(server.address);
+      socket.on('error', () => undefined);
+      t.after(() => socket.destroy());
+      await once(socket, 'connect');
+      const channel = await clientHandshake(new FramedSocket(socket), {
+        identity,
+        verifyServer: () => undefined,
+      });
+      t.after(() => channel.close());
+      assert.equal((await channel.receive()).type, 'WELCOME');
+      return channel;
+    },
+  };
+}
+
+function offer(ref: number, join = false): Message {
+  return {
+    type: 'PUT_OFFER',
+    ref,
+    size: content.length,
+    mtimeMs: MTIME_MS,
+    chunkBytes: CHUNK_BYTES,
+    mode: 0o644,
+    overwrite: false,
+    fresh: false,
+    ...(join ? { join } : {}),
+    path: 'f.bin',
+  };
+}
+
+async function sendChunk(
+  channel: SecureChannel,
+  ref: number,
+  index: number,
+  data: Buffer,
+  hash: Buffer,
+): Promise<void> {
+  await channel.send({ type: 'PUT_DATA', ref, offset: index * CHUNK_BYTES, data });
+  await channel.send({ type: 'PUT_CHUNK', ref, index, chunkHash: hash });
+}
+
+async function receive<T extends Message['type']>(
+  channel: SecureChannel,
+  type: T,
+): Promise<Extract<Message, { type: T }>> {
+  const message = await channel.receive();
+  assert.equal(message.type, type, `expected ${type}, got ${JSON.stringify(message)}`);
+  return message as Extract<Message, { type: T }>;
+}
+
+/** The primary offers the file and has chunk 0 verified and durable (it waits for the PROGRESS). */
+async function primaryWithChunk0(rig: Rig): Promise<SecureChannel> {
+  const primary = await rig.session();
+  await primary.send(offer(1));
+  assert.deepEqual((await receive(primary, 'PUT_ACCEPT')).ranges, []);
+  await sendChunk(primary, 1, 0, chunk(0), sha256(chunk(0)));
+  assert.equal((await receive(primary, 'PROGRESS')).verifiedBytes, CHUNK_BYTES);
+  return primary;
+}
+
+test('a joined stream cannot rewrite a chunk the primary had verified: it is refused, and the stored file is the content its PUT_DONE digest names', async (t) => {
+  const rig = await startRig(t);
+  const primary = await primaryWithChunk0(rig);
+  const joined = await rig.session();
+  await joined.send(offer(1, true));
+  await receive(joined, 'PUT_ACCEPT');
+  // Other content for chunk 0, closed with a wrong hash: on a8541e7 the bytes were written, CHUNK_MISMATCH
+  // came back for this ref only, and the primary's verified hash still vouched for chunk 0.
+  await sendChunk(joined, 1, 0, Buffer.alloc(CHUNK_BYTES, 0x58), sha256(Buffer.from('anything')));
+  const refused = await receive(joined, 'ERROR');
+  assert.equal(refused.code, ERROR_CODES.MESSAGE_MALFORMED.wire, `refused with ${refused.code}`);
+  assert.match(refused.detail, /chunk 0 is already verified/);
+
+  await sendChunk(primary, 1, 1, chunk(1), sha256(chunk(1)));
+  await primary.send({ type: 'PUT_END', ref: 1, fileDigest: DIGEST });
+  let done = await primary.receive();
+  while (done.type === 'PROGRESS') done = await primary.receive();
+  assert.equal(done.type, 'PUT_DONE', JSON.stringify(done));
+  assert.ok(done.fileDigest.equals(DIGEST));
+  const stored = await readFile(join(rig.root, 'f.bin'));
+  assert.ok(
+    fileDigest(stored.length, CHUNK_BYTES, [
+      sha256(stored.subarray(0, CHUNK_BYTES)),
+      sha256(stored.subarray(CHUNK_BYTES)),
+    ]).equals(DIGEST),
+    'the digest describes the stored bytes',
+  );
+  assert.ok(stored.equals(content));
+});
+
+test('a chunk that failed its hash on a joined stream is not held: the PUT_END is refused, and a resumed offer asks for the chunk again', async (t) => {
+  const rig = await startRig(t);
+  const primary = await primaryWithChunk0(rig);
+  const joined = await rig.session();
+  await joined.send(offer(1, true));
+  await receive(joined, 'PUT_ACCEPT');
+  await sendChunk(joined, 1, 1, Buffer.alloc(CHUNK_BYTES, 0x58), sha256(chunk(1)));
+  const mismatch = await receive(joined, 'ERROR');
+  assert.equal(mismatch.code, ERROR_CODES.CHUNK_MISMATCH.wire);
+  assert.equal(mismatch.ref, 1, 'only the joined stream is over');
+
+  await primary.send({ type: 'PUT_END', ref: 1, fileDigest: DIGEST });
+  const refused = await primary.receive();
+  assert.equal(refused.type, 'ERROR', JSON.stringify(refused));
+  assert.match(refused.detail, /1 of 2 chunks missing at end/);
+
+  const again = await rig.session();
+  await again.send(offer(1));
+  const accept = await receive(again, 'PUT_ACCEPT');
+  assert.deepEqual(accept.ranges, [{ first: 0, count: 1 }], 'chunk 1 is not held');
+  await sendChunk(again, 1, 1, chunk(1), sha256(chunk(1)));
+  await again.send({ type: 'PUT_END', ref: 1, fileDigest: DIGEST });
+  let done = await again.receive();
+  while (done.type === 'PROGRESS') done = await again.receive();
+  assert.equal(done.type, 'PUT_DONE', JSON.stringify(done));
+  assert.ok((await readFile(join(rig.root, 'f.bin'))).equals(content));
+});
