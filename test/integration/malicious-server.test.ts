@@ -23,6 +23,8 @@ interface Script {
   /** Hand-built LIST_ENTRIES plaintexts for values the encoder refuses; sent before LIST_END. */
   rawListPlaintexts?: Buffer[];
   isFile?: boolean;
+  /** Answers a GET_REQUEST by hand instead of with the planted file. */
+  answerGet?: (channel: SecureChannel, request: Extract<Message, { type: 'GET_REQUEST' }>) => Promise<void>;
 }
 
 /** A server that speaks the protocol correctly but lies about names. Records every GET path requested. */
@@ -91,9 +93,17 @@ class MaliciousServer {
         await channel.sendPlaintext(raw);
       }
       const totalEntries = entries.length + rawListPlaintexts.length;
-      await channel.send({ type: 'LIST_END', ref: message.ref, totalEntries, isFile, mode: 0o755, mtimeMs: 0 });
+      await channel.send({
+        type: 'LIST_END',
+        ref: message.ref,
+        totalEntries,
+        isFile,
+        mode: 0o755,
+        mtimeMs: 0,
+      });
     } else if (message.type === 'GET_REQUEST') {
       this.requestedPaths.push(message.path);
+      if (this.#script.answerGet) return this.#script.answerGet(channel, message);
       const data = Buffer.from(`planted by a hostile server as ${message.path}\n`);
       const chunkHash = createHash('sha256').update(data).digest();
       const { ref, chunkBytes } = message;
@@ -358,4 +368,52 @@ test('`ferry get -r` against a hostile server exits 7 for an escaping name, warn
     ['outer/dest/tree', 'outer/dest/tree/ok.txt'],
   );
   await rm(join(rig.dest, 'tree'), { recursive: true });
+});
+
+test('a server cannot make the client take a rewritten chunk: data for a chunk already verified fails the download, and nothing lands', async (t) => {
+  const rig = await startRig(t);
+  const chunkBytes = 1024;
+  const first = Buffer.alloc(chunkBytes, 0x41);
+  const second = Buffer.alloc(chunkBytes, 0x42);
+  const forged = Buffer.alloc(chunkBytes, 0x58);
+  const hash = (bytes: Buffer): Buffer => createHash('sha256').update(bytes).digest();
+  rig.fake.script = {
+    answerGet: async (channel, { ref }) => {
+      await channel.send({
+        type: 'GET_OFFER',
+        ref,
+        size: 2 * chunkBytes,
+        mtimeMs: 0,
+        mode: 0o644,
+        heldAccepted: false,
+      });
+      await channel.send({ type: 'GET_DATA', ref, offset: 0, data: first });
+      await channel.send({ type: 'GET_CHUNK', ref, index: 0, chunkHash: hash(first) });
+      // Chunk 0 again, with other bytes and a hash that matches them, and a digest over the forged chunk: on
+      // a8541e7 the client wrote it over the verified chunk and reported the forged file as verified.
+      await channel.send({ type: 'GET_DATA', ref, offset: 0, data: forged });
+      await channel.send({ type: 'GET_CHUNK', ref, index: 0, chunkHash: hash(forged) });
+      await channel.send({ type: 'GET_DATA', ref, offset: chunkBytes, data: second });
+      await channel.send({ type: 'GET_CHUNK', ref, index: 1, chunkHash: hash(second) });
+      const fileDigestOf = fileDigest(2 * chunkBytes, chunkBytes, [hash(forged), hash(second)]);
+      await channel.send({ type: 'GET_END', ref, fileDigest: fileDigestOf });
+    },
+  };
+  let err: unknown;
+  try {
+    await getFiles({
+      server: rig.fake.address,
+      identity: generateKeyPair(),
+      verifyServer: () => undefined,
+      retry: { retries: 0, sleep: () => Promise.resolve(), random: () => 0 },
+      remotePaths: ['f.bin'],
+      localDir: rig.dest,
+      chunkBytes,
+    });
+  } catch (caught) {
+    err = caught;
+  }
+  assert.equal((err as { code?: string } | undefined)?.code, 'MESSAGE_MALFORMED', String(err));
+  assert.match((err as Error).message, /chunk 0 is already verified/);
+  await assert.rejects(lstat(join(rig.dest, 'f.bin')), { code: 'ENOENT' }, 'no file under the final name');
 });
