@@ -1,4 +1,4 @@
-import { FerryError } from '../errors/index.js';
+import { FerryError, isFerryError } from '../errors/index.js';
 import {
   ChunkSet,
   DEFAULT_CHUNK_BYTES,
@@ -111,14 +111,21 @@ async function beginPipelined(
   const ref = sendOffer(session, source, remotePath, chunkBytes, options, false);
   const count = chunkCount(source.size, chunkBytes);
   const hashes = Buffer.alloc(count * HASH_BYTES);
-  const sentBytes = await streamChunks(source, {
-    chunkBytes,
-    chunks: missingChunks(source.size, chunkBytes, new ChunkSet(count)),
-    hashes,
-    signal: options.signal,
-    sink: dataSink(session, ref),
-  });
-  const digest = await endUpload(session, ref, source, chunkBytes, hashes);
+  let sentBytes: number;
+  let digest: Buffer;
+  try {
+    sentBytes = await streamChunks(source, {
+      chunkBytes,
+      chunks: missingChunks(source.size, chunkBytes, new ChunkSet(count)),
+      hashes,
+      signal: options.signal,
+      sink: dataSink(session, ref),
+    });
+    digest = await endUpload(session, ref, source, chunkBytes, hashes);
+  } catch (err) {
+    await reportSourceChanged(session, ref, err);
+    throw err;
+  }
   const done = (async (): Promise<UploadResult> => {
     try {
       const accept = await session.expect(ref, 'PUT_ACCEPT');
@@ -226,6 +233,9 @@ async function beginResumable(
       }
     })();
     return { ref, done: quiet(done) };
+  } catch (err) {
+    await reportSourceChanged(session, ref, err);
+    throw err;
   } finally {
     if (!pending) {
       await cache?.close();
@@ -264,6 +274,9 @@ async function sendOnJoinedStream(
     const done = await session.expect(ref, 'PUT_DONE');
     if (!done.part) throw new FerryError('MESSAGE_UNEXPECTED', 'a joined stream ended without PART');
     return sent;
+  } catch (err) {
+    await reportSourceChanged(session, ref, err);
+    throw err;
   } finally {
     session.closeRef(ref);
   }
@@ -330,6 +343,17 @@ function dataSink(session: ClientSession, ref: number): Parameters<typeof stream
     sendData: (plaintext) => session.channel.sendPlaintext(plaintext),
     sendChunk: (index, chunkHash) => session.send({ type: 'PUT_CHUNK', ref, index, chunkHash }),
   };
+}
+
+/**
+ * PROTOCOL.md §5.6.1: an upload whose source changed under us ends with ERROR SOURCE_CHANGED for its ref
+ * instead of PUT_END, so the server closes the transfer and reports why rather than waiting on it.
+ */
+async function reportSourceChanged(session: ClientSession, ref: number, err: unknown): Promise<void> {
+  if (!isFerryError(err, 'SOURCE_CHANGED') || err.remote || err.wireCode === null) return;
+  await session
+    .send({ type: 'ERROR', ref, code: err.wireCode, detail: err.detail ?? '' })
+    .catch(() => undefined);
 }
 
 /** Checks the source did not change, then sends PUT_END with the file digest (PROTOCOL.md §5.6). */

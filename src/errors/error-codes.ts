@@ -202,7 +202,7 @@ export const ERROR_CODES = {
   },
   SOURCE_CHANGED: {
     category: 'transfer',
-    wire: null,
+    wire: 0x0507,
     retryable: false,
     message: 'source file changed while it was being sent',
   },

@@ -146,10 +146,12 @@ export class ServerSession {
 
   async #handle(io: SessionIo, message: Message): Promise<void> {
     if ('ref' in message && this.#failedRefs.has(message.ref)) {
-      if (message.type === 'PUT_END' || message.type === 'CANCEL') this.#failedRefs.delete(message.ref);
+      if (message.type === 'PUT_END' || message.type === 'CANCEL' || message.type === 'ERROR')
+        this.#failedRefs.delete(message.ref);
       return;
     }
-    if (!('ref' in message) || message.type === 'ERROR') {
+    // PROTOCOL.md §5.1: a client's ERROR only ends one of its uploads (handled with them below).
+    if (!('ref' in message) || (message.type === 'ERROR' && message.ref === 0)) {
       throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} from a client`);
     }
     const ref = message.ref;

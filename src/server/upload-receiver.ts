@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { FerryError, toFerryError } from '../errors/index.js';
+import { FerryError, codeFromWire, toFerryError } from '../errors/index.js';
 import {
   ChunkSet,
   HASH_BYTES,
@@ -122,6 +122,19 @@ export class UploadReceiver implements TransferClaim {
         if (this.#active?.ref === message.ref) await this.closeActive();
         this.#io.events.transferFailed(message.ref, 'ABORTED');
         return true;
+      case 'ERROR': {
+        // PROTOCOL.md §5.1, §5.6.1: the client ends the upload it is sending instead of its PUT_END (its
+        // source changed); like CANCEL, but the log and the dashboard learn why.
+        if (this.#active?.ref !== message.ref) return true;
+        await this.closeActive();
+        const code = codeFromWire(message.code);
+        this.#io.log.warn(
+          { event: 'refused-by-client', ref: message.ref, code },
+          'upload ended by the client',
+        );
+        this.#io.events.transferFailed(message.ref, code);
+        return true;
+      }
       default:
         return false;
     }

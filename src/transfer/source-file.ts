@@ -8,6 +8,17 @@ import { chunkLength } from '../protocol/index.js';
 /** Largest single read while hashing a chunk: keeps memory flat whatever the chunk size. */
 const HASH_READ_BYTES = 1024 * 1024;
 
+/** The fields of SourceFile.identity, in order, 8 bytes each. */
+const IDENTITY_FIELDS = ['dev', 'inode', 'size', 'mtime', 'ctime'] as const;
+
+function identityOf(st: BigIntStats): Buffer {
+  const out = Buffer.alloc(IDENTITY_FIELDS.length * 8);
+  [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].forEach((v, i) =>
+    out.writeBigUInt64BE(BigInt.asUintN(64, v), i * 8),
+  );
+  return out;
+}
+
 /**
  * A local file being sent: opened once (so a rename under us does not switch files), read with
  * positional reads, and checked for changes before its digest is claimed.
@@ -30,10 +41,7 @@ export class SourceFile {
     this.size = Number(st.size);
     this.mtimeMs = Number(st.mtimeMs);
     this.mode = Number(st.mode) & 0o7777;
-    this.identity = Buffer.alloc(40);
-    [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].forEach((v, i) =>
-      this.identity.writeBigUInt64BE(BigInt.asUintN(64, v), i * 8),
-    );
+    this.identity = identityOf(st);
   }
 
   /**
@@ -114,12 +122,22 @@ export class SourceFile {
     return hasher.digest();
   }
 
-  /** Throws SOURCE_CHANGED when size or mtime moved since open: the digest would not describe one file. */
+  /**
+   * Throws SOURCE_CHANGED unless the open file's identity (device, inode, size, mtime and ctime in
+   * nanoseconds) is what it was at open (PROTOCOL.md §5.6.1). Called right before the file digest is claimed:
+   * the chunk hashes describe the bytes as they were read, so only this check tells that they were read from
+   * one version of the file. ctime matters most: a writer can keep the size and put the mtime back, but any
+   * write moves the ctime, and nobody can set it.
+   */
   async assertUnchanged(): Promise<void> {
     const st = await this.#handle.stat({ bigint: true });
-    if (Number(st.size) !== this.size || Number(st.mtimeMs) !== this.mtimeMs) {
-      throw new FerryError('SOURCE_CHANGED', `size ${this.size} -> ${st.size}`);
-    }
+    const now = identityOf(st);
+    if (now.equals(this.identity)) return;
+    const moved = IDENTITY_FIELDS.filter(
+      (_, i) => !now.subarray(i * 8, i * 8 + 8).equals(this.identity.subarray(i * 8, i * 8 + 8)),
+    );
+    const detail = moved.includes('size') ? `size ${this.size} -> ${st.size}` : `${moved.join(', ')} moved`;
+    throw new FerryError('SOURCE_CHANGED', detail);
   }
 
   /** Idempotent. */
