@@ -110,6 +110,13 @@ test('neither direction of an upload shows any 16-byte window of the file or its
     for (const name of [FILE_NAME, REMOTE_DIR, 'ferry-secret-']) {
       assert.equal(wire.includes(Buffer.from(name)), false, `${direction} shows ${JSON.stringify(name)}`);
     }
+    // SECURITY.md: a passive observer learns neither static key (XX sends both encrypted, §3.1).
+    for (const [who, key] of [
+      ['server', serverIdentity.publicKey],
+      ['client', clientIdentity.publicKey],
+    ] as const) {
+      assert.equal(wire.includes(key), false, `${direction} shows the ${who}'s static public key`);
+    }
   }
 
   // Everything after the 8-byte plaintext preamble is handshake keys and AEAD ciphertext.
