@@ -188,7 +188,9 @@ export class PartialTransfer {
 
   /**
    * Writes a data payload at its offset for `stream` (one value per session; parallel streams, §5.13),
-   * after ChunkStates has checked it against PROTOCOL.md §5.5.1 and §5.5.3 and hashed it.
+   * after ChunkStates has checked it against PROTOCOL.md §5.5.1 and §5.5.3 and hashed it. The write is
+   * queued from the same buffer that was hashed, which the caller no longer changes (BatchedWriter's
+   * contract; decrypted records are fresh buffers), so the bytes on disk are the bytes hashed.
    */
   async writeData(offset: number, data: Buffer, stream: unknown = this): Promise<void> {
     if (this.#flushError !== undefined) throw this.#flushError;
