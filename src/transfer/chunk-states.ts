@@ -52,7 +52,7 @@ export class ChunkStates {
   readonly #hashes: Buffer;
   readonly #open = new Map<number, OpenChunk>();
   /** Unverified chunks that received bytes in this transfer (whose writes may still be in flight). */
-  readonly #dirty = new Set<number>();
+  readonly #dirty: ChunkSet;
 
   /** `verified`: chunks whose bytes the caller re-hashed from the partial (a resumed transfer, §9.2). */
   constructor(
@@ -65,6 +65,7 @@ export class ChunkStates {
     this.count = chunkCount(size, chunkBytes);
     this.#maxOpen = options.maxOpen ?? MAX_OPEN_CHUNKS;
     this.#verified = new ChunkSet(this.count);
+    this.#dirty = new ChunkSet(this.count);
     this.#hashes = Buffer.alloc(this.count * HASH_BYTES);
     for (const { index, hash } of options.verified ?? []) {
       if (!Number.isInteger(index) || index < 0 || index >= this.count || hash.length !== HASH_BYTES)
