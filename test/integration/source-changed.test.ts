@@ -5,10 +5,13 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { closeSync, openSync, utimesSync, writeSync } from 'node:fs';
 import { lstat, mkdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
+import { FramedSocket, clientHandshake } from '../../src/channel/index.js';
+import { ERROR_CODES } from '../../src/errors/index.js';
 import { FerryServer, type ServerEvent } from '../../src/server/index.js';
 import { getFiles, sendFiles } from '../../src/client/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
@@ -118,4 +121,46 @@ test('a download whose source is rewritten on the server between chunks fails wi
   await failed;
   assert.equal(failedCode(events), 'SOURCE_CHANGED');
   await assert.rejects(lstat(join(dest, 'live.bin')), { code: 'ENOENT' });
+});
+
+test('a client ERROR SOURCE_CHANGED for its open upload ends that transfer on the server, which records the code and goes on with the session', async (t) => {
+  const rig = await startRig(t);
+  const socket = connect(rig.server.address);
+  socket.on('error', () => undefined);
+  t.after(() => socket.destroy());
+  await once(socket, 'connect');
+  const channel = await clientHandshake(new FramedSocket(socket), {
+    identity: rig.connect.identity,
+    verifyServer: () => undefined,
+  });
+  t.after(() => channel.close());
+  assert.equal((await channel.receive()).type, 'WELCOME');
+  const offer = (ref: number) =>
+    ({
+      type: 'PUT_OFFER',
+      ref,
+      size: 2 * CHUNK_BYTES,
+      mtimeMs: 0,
+      chunkBytes: CHUNK_BYTES,
+      mode: 0o644,
+      overwrite: false,
+      fresh: false,
+      path: `f${ref}.bin`,
+    }) as const;
+  const failed = once(rig.server.events, 'transfer-failed');
+  await channel.send(offer(1));
+  assert.equal((await channel.receive()).type, 'PUT_ACCEPT');
+  await channel.send({ type: 'PUT_DATA', ref: 1, offset: 0, data: Buffer.alloc(100) });
+  await channel.send({
+    type: 'ERROR',
+    ref: 1,
+    code: ERROR_CODES.SOURCE_CHANGED.wire,
+    detail: 'size 8192 -> 1',
+  });
+  const [event] = (await failed) as [ServerEvent];
+  assert.equal(failedCode([event]), 'SOURCE_CHANGED');
+  // The transfer is over, the session is not: the next offer is answered (not "PUT_OFFER while open").
+  await channel.send(offer(2));
+  const next = await channel.receive();
+  assert.equal(next.type, 'PUT_ACCEPT', JSON.stringify(next));
 });
