@@ -100,6 +100,7 @@ export function registerServeCommand(program: Command): void {
         host,
         port,
         identity: keyPair,
+        home,
         authorize,
         logger,
         maxFileBytes: flags.maxFileSize ? parseByteSize(flags.maxFileSize) : 0,

@@ -59,6 +59,12 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'configuration file is malformed',
   },
+  ROOT_CONTAINS_HOME: {
+    category: 'config',
+    wire: null,
+    retryable: false,
+    message: 'the server root and the ferry home overlap',
+  },
 
   // trust: who may talk to whom
   SERVER_KEY_UNKNOWN: {

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { mkdir, realpath } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { FerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
@@ -25,6 +25,11 @@ export interface ServeOptions {
   /** 0 picks a free port (tests). Defaults to 7443. */
   port?: number;
   identity: KeyPair;
+  /**
+   * The ferry home holding this server's identity key, allow-list and invites (defaults to
+   * `pairing.homeDir`). `start` refuses a root that contains it or lies inside it.
+   */
+  home?: string;
   /** Admission: the allow-list lookup (PROTOCOL.md §3.2.2). */
   authorize: Authorize;
   handshakeTimeoutMs?: number;
@@ -105,6 +110,8 @@ export class FerryServer {
     await mkdir(options.root, { recursive: true, mode: 0o755 });
     // Resolve the root once: every path check below compares against the real directory.
     const root = await realpath(options.root);
+    const home = options.home ?? options.pairing?.homeDir;
+    if (home !== undefined) await assertApart(root, home);
     const partialDir = join(root, RESERVED_ROOT_COMPONENT, 'partial');
     await mkdir(partialDir, { recursive: true, mode: 0o700 });
     const logger = options.logger ?? pino({ enabled: false });
@@ -199,4 +206,28 @@ export class FerryServer {
     })();
     return this.#closing;
   }
+}
+
+/**
+ * A client that may read the root must never reach the server's own home: with `--root ~` it could download
+ * `identity.key` and, with upload permission, rewrite the allow-list and the invites (docs/SECURITY.md,
+ * "Root and home kept apart"). Real paths are compared, so a link to either side does not hide an overlap.
+ */
+async function assertApart(root: string, home: string): Promise<void> {
+  const realHome = await realpath(home).catch(() => undefined);
+  if (realHome === undefined) return; // no home yet: nothing in it to expose
+  const inside = (outer: string, inner: string): boolean => {
+    const rel = relative(outer, inner);
+    return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+  };
+  if (inside(root, realHome))
+    throw new FerryError(
+      'ROOT_CONTAINS_HOME',
+      'the root contains the ferry home; choose a root apart from it',
+    );
+  if (inside(realHome, root))
+    throw new FerryError(
+      'ROOT_CONTAINS_HOME',
+      'the root is inside the ferry home; choose a root apart from it',
+    );
 }

@@ -150,6 +150,9 @@ export class ServerSession {
         this.#failedRefs.delete(message.ref);
       return;
     }
+    // PROTOCOL.md §6.2: one upload at a time, in order, so a new offer means every earlier ref has sent its
+    // last message; a client that stops after an ERROR without PUT_END or CANCEL must not leave its refs here.
+    if (message.type === 'PUT_OFFER') this.#failedRefs.clear();
     // PROTOCOL.md §5.1: a client's ERROR only ends one of its uploads (handled with them below).
     if (!('ref' in message) || (message.type === 'ERROR' && message.ref === 0)) {
       throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} from a client`);

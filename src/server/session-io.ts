@@ -92,9 +92,13 @@ export class SessionIo {
     return [...this.#rootPrefix, ...parseRemotePath(path)];
   }
 
+  /** Whether the client's grant has `bit`. */
+  may(bit: number): boolean {
+    return (this.grant.permissions & bit) !== 0;
+  }
+
   /** Throws PERMISSION_DENIED unless the client's grant has `bit`. */
   require(bit: number, what: string): void {
-    if ((this.grant.permissions & bit) === 0)
-      throw new FerryError('PERMISSION_DENIED', `${what} not granted`);
+    if (!this.may(bit)) throw new FerryError('PERMISSION_DENIED', `${what} not granted`);
   }
 }

@@ -11,6 +11,9 @@ export interface TransferClaim {
   partialOf(transferId: string): PartialTransfer | undefined;
 }
 
+/** How many placed files `recordPlaced` remembers (about 100 bytes each). */
+const MAX_PLACED_REMEMBERED = 10_000;
+
 /**
  * Enforces "at most one writer per transfer" (PROTOCOL.md §6.2). A newer claim takes the transfer over:
  * the older holder is told to surrender and is waited for, so its partial files are closed before the
@@ -18,6 +21,8 @@ export interface TransferClaim {
  */
 export class TransferRegistry {
   readonly #holders = new Map<string, TransferClaim>();
+  /** Files placed by a finished transfer: transfer id -> the file's identity (SourceFile.identity). */
+  readonly #placed = new Map<string, Buffer>();
 
   /** Claims `transferId` for `claim`, first making any other holder surrender. */
   async claim(transferId: string, claim: TransferClaim): Promise<void> {
@@ -44,6 +49,22 @@ export class TransferRegistry {
   /** Whether any session holds `transferId` (the partial sweeper leaves those alone). */
   isHeld(transferId: string): boolean {
     return this.#holders.has(transferId);
+  }
+
+  /**
+   * Remembers that transfer `transferId` (one client, one path) placed the file whose identity is
+   * `identity`, so that client may be told, even without download permission, that a retry of the same
+   * upload found its own file in place (PROTOCOL.md §5.4). Bounded: the oldest are forgotten first.
+   */
+  recordPlaced(transferId: string, identity: Buffer): void {
+    this.#placed.delete(transferId);
+    this.#placed.set(transferId, identity);
+    if (this.#placed.size > MAX_PLACED_REMEMBERED) this.#placed.delete(this.#placed.keys().next().value!);
+  }
+
+  /** Whether the file with `identity` is, unchanged, the one transfer `transferId` placed. */
+  placedIt(transferId: string, identity: Buffer): boolean {
+    return this.#placed.get(transferId)?.equals(identity) ?? false;
   }
 
   get size(): number {

@@ -1,6 +1,11 @@
 import { chmod, lstat, mkdir, readlink, utimes } from 'node:fs/promises';
 import { FerryError } from '../errors/index.js';
-import { PERMISSION_UPLOAD, type PutDirMessage, type PutLinkMessage } from '../protocol/index.js';
+import {
+  PERMISSION_DOWNLOAD,
+  PERMISSION_UPLOAD,
+  type PutDirMessage,
+  type PutLinkMessage,
+} from '../protocol/index.js';
 import { assertLinkStaysInside, fsTimeOf, fsyncDir, placeLink, resolveUnderRoot } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 
@@ -42,6 +47,9 @@ export async function writeLink(io: SessionIo, message: PutLinkMessage): Promise
     if (!existing.isSymbolicLink())
       throw new FerryError('FILE_EXISTS', 'a file or directory is in the way of the link');
     if (!message.overwrite) {
+      // PROTOCOL.md §5.10: "same target, nothing to do" would answer guesses about the link to a client
+      // that may not list it.
+      if (!io.may(PERMISSION_DOWNLOAD)) throw new FerryError('FILE_EXISTS');
       if ((await readlink(target.path)) !== message.target) throw new FerryError('FILE_EXISTS');
       return;
     }

@@ -4,6 +4,7 @@ import {
   ChunkSet,
   HASH_BYTES,
   MAX_TRANSFER_CHUNKS,
+  PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
   chunkCount,
   fileDigest,
@@ -239,7 +240,7 @@ export class UploadReceiver implements TransferClaim {
         });
         if (target.exists && !offer.overwrite) {
           io.ctx.registry.release(transferId, this);
-          await this.#offerExisting(offer, target);
+          await this.#offerExisting(offer, target, transferId);
           return;
         }
       } catch (err) {
@@ -335,10 +336,15 @@ export class UploadReceiver implements TransferClaim {
   }
 
   /** PROTOCOL.md §5.4 EXISTING: offer the existing file's chunk hashes so the client can tell if it is identical. */
-  async #offerExisting(offer: PutOfferMessage, target: RootPath): Promise<void> {
+  async #offerExisting(offer: PutOfferMessage, target: RootPath, transferId: string): Promise<void> {
     const source = await SourceFile.open(target.path, { noFollow: true });
     try {
-      if (source.size !== offer.size) throw new FerryError('FILE_EXISTS');
+      // PROTOCOL.md §5.4: EXISTING (the size, haveDigest) and IDENTICAL tell what the file holds, so only a
+      // client that may also download it learns them, or the client whose own upload placed this very file
+      // (a retry after PUT_DONE was lost); any other gets a plain FILE_EXISTS.
+      const mayLearn =
+        this.#io.may(PERMISSION_DOWNLOAD) || this.#io.ctx.registry.placedIt(transferId, source.identity);
+      if (!mayLearn || source.size !== offer.size) throw new FerryError('FILE_EXISTS');
       const count = chunkCount(source.size, offer.chunkBytes);
       const all = new ChunkSet(count);
       if (count > 0) all.addRange(0, count);
@@ -402,6 +408,7 @@ export class UploadReceiver implements TransferClaim {
         mode: active.offer.mode,
         overwrite: active.offer.overwrite,
       });
+      await this.#recordPlaced(active);
       this.files++;
       io.log.info(
         {
@@ -425,6 +432,17 @@ export class UploadReceiver implements TransferClaim {
       throw err;
     } finally {
       io.ctx.registry.release(active.transferId, this);
+    }
+  }
+
+  /** Remembers the file this transfer placed (see TransferRegistry.recordPlaced), before the claim ends. */
+  async #recordPlaced(active: Extract<Active, { kind: 'partial' }>): Promise<void> {
+    try {
+      const placed = await SourceFile.open(active.target.path, { noFollow: true });
+      await placed.close();
+      this.#io.ctx.registry.recordPlaced(active.transferId, placed.identity);
+    } catch {
+      // Replaced or removed already: then there is nothing of ours to recognise later.
     }
   }
 

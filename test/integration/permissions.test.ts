@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import { FramedSocket, clientHandshake, type SecureChannel } from '../../src/channel/index.js';
@@ -24,6 +25,7 @@ import {
   HASH_BYTES,
   PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
+  fileDigest,
   type ListEntry,
   type Message,
 } from '../../src/protocol/index.js';
@@ -290,4 +292,111 @@ test('the server never lists `.ferry`, lists a symlink as a link, and never serv
     code: 'PATH_ESCAPES_ROOT',
   });
   assert.equal(await readFile(outside, 'utf8'), 'outside the root');
+});
+
+function putOffer(ref: number, path: string, size: number): Message {
+  return {
+    type: 'PUT_OFFER',
+    ref,
+    size,
+    mtimeMs: 0,
+    chunkBytes: 1024,
+    mode: 0o644,
+    overwrite: false,
+    fresh: false,
+    path,
+  };
+}
+
+test('an upload-only client learns only that a path exists: plain FILE_EXISTS, no size match, no haveDigest, no IDENTICAL for a right guess (PROTOCOL.md §5.4)', async (t) => {
+  const rig = await startRig(t);
+  const secret = Buffer.from('the guessed content');
+  await writeFile(join(rig.root, 'secret.txt'), secret);
+  await symlink('secret.txt', join(rig.root, 'link'));
+  const digestOfGuess = fileDigest(secret.length, 1024, [createHash('sha256').update(secret).digest()]);
+
+  const uploader = rig.client({ permissions: PERMISSION_UPLOAD });
+  const channel = await rawSession(t, rig, uploader.identity);
+  // The right size and the wrong size get the same answer.
+  await expectError(channel, putOffer(1, 'secret.txt', secret.length), 'FILE_EXISTS');
+  await expectError(channel, putOffer(2, 'secret.txt', secret.length + 1), 'FILE_EXISTS');
+  // A pipelined offer with the right digest is not confirmed as IDENTICAL.
+  await channel.send(putOffer(3, 'secret.txt', secret.length));
+  await channel.send({ type: 'PUT_END', ref: 3, fileDigest: digestOfGuess });
+  await channel.send({ type: 'PUT_DIR', ref: 4, mode: 0o755, mtimeMs: 0, path: 'probe' });
+  const replies = [await channel.receive(), await channel.receive()];
+  assert.deepEqual(
+    replies.map((m) => [m.type, 'code' in m ? m.code : undefined]),
+    [
+      ['ERROR', ERROR_CODES.FILE_EXISTS.wire],
+      ['ACK', undefined],
+    ],
+  );
+  // A link with the guessed target is not acknowledged as "already there".
+  await expectError(
+    channel,
+    { type: 'PUT_LINK', ref: 5, overwrite: false, mtimeMs: 0, target: 'secret.txt', path: 'link' },
+    'FILE_EXISTS',
+  );
+
+  // A client that may download the path still gets EXISTING and IDENTICAL (it could read the file anyway).
+  const both = rig.client({ permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD });
+  const reader = await rawSession(t, rig, both.identity);
+  await reader.send(putOffer(1, 'secret.txt', secret.length));
+  const accept = await reader.receive();
+  assert.ok(accept.type === 'PUT_ACCEPT' && accept.existing, `got ${accept.type}`);
+  await reader.send({ type: 'PUT_END', ref: 1, fileDigest: digestOfGuess });
+  const done = await reader.receive();
+  assert.ok(done.type === 'PUT_DONE' && done.identical, `got ${done.type}`);
+  await reader.send({
+    type: 'PUT_LINK',
+    ref: 2,
+    overwrite: false,
+    mtimeMs: 0,
+    target: 'secret.txt',
+    path: 'link',
+  });
+  assert.equal((await reader.receive()).type, 'ACK');
+});
+
+test('refs of refused uploads are forgotten at the next offer, so a client that never ends them leaves nothing behind', async (t) => {
+  const rig = await startRig(t);
+  await writeFile(join(rig.root, 'taken.txt'), 'taken');
+  const uploader = rig.client({ permissions: PERMISSION_UPLOAD });
+  const channel = await rawSession(t, rig, uploader.identity);
+  // Refused (FILE_EXISTS) and never ended with PUT_END or CANCEL: its later data is discarded...
+  await expectError(channel, putOffer(1, 'taken.txt', 5), 'FILE_EXISTS');
+  await channel.send({ type: 'PUT_DATA', ref: 1, offset: 0, data: Buffer.from('taken') });
+  await channel.send({ type: 'PUT_DIR', ref: 2, mode: 0o755, mtimeMs: 0, path: 'd' });
+  assert.equal((await channel.receive()).type, 'ACK', 'the data of the refused ref was discarded');
+  // ...until the client moves on to a new offer (§6.2: one upload at a time): then ref 1 is forgotten, and a
+  // message for it is a protocol error instead of an entry kept in memory for the session's life.
+  await expectError(channel, putOffer(3, 'taken.txt', 5), 'FILE_EXISTS');
+  await channel.send({ type: 'PUT_DATA', ref: 1, offset: 0, data: Buffer.from('taken') });
+  const reply = await channel.receive();
+  assert.ok(
+    reply.type === 'ERROR' && reply.code === ERROR_CODES.MESSAGE_UNEXPECTED.wire,
+    `got ${reply.type}`,
+  );
+});
+
+test('the server refuses a root that contains its home, or lies inside it, also through a link (ROOT_CONTAINS_HOME)', async (t) => {
+  const dir = await makeTempDir('ferry-root-home-');
+  t.after(() => removeTempDir(dir));
+  const home = join(dir, 'user', '.ferry-home');
+  await mkdir(home, { recursive: true });
+  await symlink(join(dir, 'user'), join(dir, 'user-link'));
+  const start = (root: string): Promise<FerryServer> =>
+    FerryServer.start({
+      root,
+      port: 0,
+      identity: generateKeyPair(),
+      home,
+      authorize: () => undefined,
+      partialSweepIntervalMs: 0,
+    });
+  for (const root of [join(dir, 'user'), join(dir, 'user-link'), home, join(home, 'data'), dir])
+    await assert.rejects(start(root), { code: 'ROOT_CONTAINS_HOME' }, root);
+  const apart = await start(join(dir, 'srv'));
+  await apart.close();
 });
