@@ -3,7 +3,12 @@ import { resolve } from 'node:path';
 import { formatFerryId } from '../crypto/index.js';
 import { AllowListWatcher, loadIdentity, loadOrCreateIdentity } from '../home/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../protocol/index.js';
-import { DEFAULT_CONNECTION_LIMITS, FerryServer, type Authorize } from '../server/index.js';
+import {
+  DEFAULT_CONNECTION_LIMITS,
+  FerryServer,
+  MAX_PARTIALS_PER_CLIENT,
+  type Authorize,
+} from '../server/index.js';
 import { homeOf } from './cli-context.js';
 import { parseListen } from './parse-target.js';
 import { parseByteSize, parseCount, parseMs } from './parse-option.js';
@@ -29,6 +34,7 @@ interface ServeFlags {
   maxSessionsPerClient: string;
   minFreeDisk: string;
   clientQuota?: string;
+  maxPartialsPerClient: string;
 }
 
 /** `ferry serve`: receive files into a root directory from allow-listed clients. */
@@ -72,7 +78,15 @@ export function registerServeCommand(program: Command): void {
       String(DEFAULT_CONNECTION_LIMITS.maxSessionsPerClient),
     )
     .option('--min-free-disk <bytes>', 'free space to keep; larger transfers are refused (DISK_FULL)', '64M')
-    .option('--client-quota <bytes>', 'bytes one client may upload per server run (default no limit)')
+    .option(
+      '--client-quota <bytes>',
+      'bytes one client may store per server run, its open partials included (default no limit)',
+    )
+    .option(
+      '--max-partials-per-client <n>',
+      'partial transfers one client key may hold open; 0 for no limit',
+      String(MAX_PARTIALS_PER_CLIENT),
+    )
     .action(async (flags: ServeFlags, command: Command) => {
       const home = homeOf(command);
       const { keyPair, created } = flags.init
@@ -115,6 +129,7 @@ export function registerServeCommand(program: Command): void {
         },
         minFreeDiskBytes: parseByteSize(flags.minFreeDisk),
         clientQuotaBytes: flags.clientQuota ? parseByteSize(flags.clientQuota) : 0,
+        maxPartialsPerClient: parseCount(flags.maxPartialsPerClient, '--max-partials-per-client'),
         // `ferry invite` on this home works without a restart: the invite store is read at pairing time.
         pairing: { homeDir: home },
       });

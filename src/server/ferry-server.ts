@@ -10,7 +10,7 @@ import { ServerSession } from './server-session.js';
 import type { Authorize } from './session-io.js';
 import { TransferRegistry } from './transfer-registry.js';
 import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-gate.js';
-import { MIN_FREE_DISK_BYTES, StorageLimits } from './storage-limits.js';
+import { MAX_PARTIALS_PER_CLIENT, MIN_FREE_DISK_BYTES, StorageLimits } from './storage-limits.js';
 import { ServerEvents } from './server-events.js';
 import { PairingAdmission, type PairingOptions } from './pairing-admission.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
@@ -50,8 +50,13 @@ export interface ServeOptions {
   limits?: Partial<ConnectionLimits>;
   /** Free disk space kept: a transfer that would leave less is refused with DISK_FULL (default 64 MiB). */
   minFreeDiskBytes?: number;
-  /** Bytes one client key may upload per server run; 0 (the default) for no limit. */
+  /**
+   * Bytes one client key may store per server run (files it placed plus its open partials, see
+   * StorageLimits); 0 (the default) for no limit.
+   */
   clientQuotaBytes?: number;
+  /** Partial transfers one client key may hold open (default 256); 0 for no limit. */
+  maxPartialsPerClient?: number;
 }
 
 /** A running ferry server. */
@@ -66,6 +71,7 @@ export class FerryServer {
   readonly root: string;
   readonly #partialDir: string;
   readonly #registry: TransferRegistry;
+  readonly #storage: StorageLimits;
   readonly #partialMaxAgeMs: number;
   readonly #logger: Logger;
   #sweepTimer: NodeJS.Timeout | undefined;
@@ -79,6 +85,7 @@ export class FerryServer {
     root: string,
     partialDir: string,
     registry: TransferRegistry,
+    storage: StorageLimits,
     logger: Logger,
   ) {
     this.#server = server;
@@ -86,6 +93,7 @@ export class FerryServer {
     this.root = root;
     this.#partialDir = partialDir;
     this.#registry = registry;
+    this.#storage = storage;
     this.#partialMaxAgeMs = options.partialMaxAgeMs ?? PARTIAL_MAX_AGE_MS;
     this.#logger = logger;
   }
@@ -100,6 +108,8 @@ export class FerryServer {
       now,
       isHeld: (id) => this.#registry.isHeld(id),
     });
+    // A removed partial no longer holds its promise of disk space and quota.
+    for (const id of removed) this.#storage.released(id);
     if (removed.length > 0)
       this.#logger.info({ event: 'partials-swept', count: removed.length }, 'removed abandoned partials');
     return removed;
@@ -116,8 +126,15 @@ export class FerryServer {
     await mkdir(partialDir, { recursive: true, mode: 0o700 });
     const logger = options.logger ?? pino({ enabled: false });
     const registry = new TransferRegistry();
+    const storage = new StorageLimits(root, partialDir, {
+      minFreeDiskBytes: options.minFreeDiskBytes ?? MIN_FREE_DISK_BYTES,
+      clientQuotaBytes: options.clientQuotaBytes ?? 0,
+      maxPartialsPerClient: options.maxPartialsPerClient ?? MAX_PARTIALS_PER_CLIENT,
+    });
+    // Partials left by an earlier run are promised their size before the first offer is weighed.
+    await storage.load();
     const server = createServer({ noDelay: true, pauseOnConnect: false });
-    const ferry = new FerryServer(server, options, root, partialDir, registry, logger);
+    const ferry = new FerryServer(server, options, root, partialDir, registry, storage, logger);
     const gate = new ConnectionGate({ ...DEFAULT_CONNECTION_LIMITS, ...options.limits }, logger);
     ferry.gate = gate;
     const context = {
@@ -134,10 +151,7 @@ export class FerryServer {
       events: ferry.events,
       pairing: options.pairing === undefined ? undefined : new PairingAdmission(options.pairing),
       gate,
-      storage: new StorageLimits(root, {
-        minFreeDiskBytes: options.minFreeDiskBytes ?? MIN_FREE_DISK_BYTES,
-        clientQuotaBytes: options.clientQuotaBytes ?? 0,
-      }),
+      storage,
     };
     server.on('connection', (socket) => {
       // An RST from a peer must never become an uncaught exception.

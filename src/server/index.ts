@@ -16,4 +16,4 @@ export {
   type SessionPeer,
 } from './server-events.js';
 export { ConnectionGate, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-gate.js';
-export { StorageLimits, MIN_FREE_DISK_BYTES } from './storage-limits.js';
+export { StorageLimits, MIN_FREE_DISK_BYTES, MAX_PARTIALS_PER_CLIENT } from './storage-limits.js';

@@ -1,71 +1,215 @@
-import { statfs } from 'node:fs/promises';
+import { readdir, stat, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
+import { chunkCount } from '../protocol/index.js';
 
-/** How long one free-space reading serves (see `#freeBytes`). */
+/** How long one free-space reading serves (see `#sample`). */
 const FREE_SAMPLE_MS = 250;
 
 /** Default free space a server keeps on its disk. */
 export const MIN_FREE_DISK_BYTES = 64 * 1024 * 1024;
 
+/** Default number of partial transfers one client may keep open at once (see `StorageLimits`). */
+export const MAX_PARTIALS_PER_CLIENT = 256;
+
+/** Bytes a partial's state log may take beyond its data: the header, and one entry per chunk (chunk-log.ts). */
+const STATE_HEADER_BYTES = 1024;
+const STATE_ENTRY_BYTES = 40;
+
+/** The names of a partial's data file in the partial directory (see upload-receiver.ts). */
+const PARTIAL_DATA = /^([0-9a-f]{32})\.part$/;
+
+/** Bytes promised to an open partial, and the client it belongs to (unknown for one found at start). */
+interface Promised {
+  client: string | undefined;
+  bytes: number;
+}
+
+export interface StorageLimitOptions {
+  /** Free space always kept; 0 turns the check off. */
+  minFreeDiskBytes: number;
+  /** Bytes one client may store per server run; 0 for no limit. */
+  clientQuotaBytes: number;
+  /** Partials one client may hold open; 0 for no limit. */
+  maxPartialsPerClient?: number;
+  /** The clock, injected by tests. */
+  now?: () => number;
+}
+
 /**
- * Disk limits checked before a transfer is accepted, so a refusal comes before any byte is written: the
- * free space the server always keeps, and a per-client byte quota for one server run (counted when an
- * upload is accepted, by its full size; a resumed transfer is not counted twice).
+ * Disk limits checked before a transfer is accepted, so a refusal comes before any byte is written
+ * (docs/SECURITY.md "Quota and disk reserve").
+ *
+ * What is counted: every open partial is **promised** its full size plus its state log, from the offer until
+ * it is placed under its final name or removed (by a failed finish, the sweeper, or a fresh restart of the
+ * same transfer), including partials found on disk at start. Partials are sparse files, so the disk's free
+ * space does not show a promise until its bytes arrive: the reserve check subtracts from `statfs` what every
+ * promise has not yet allocated.
+ *
+ * The client quota is like a filesystem quota for one server run: the bytes of every file the client
+ * placed (an `--overwrite` counts the new file in full; the replaced file is not credited back, as the
+ * server does not record who stored it) plus the bytes promised to its open partials. A resumed offer of the
+ * same transfer replaces its earlier promise, so a resume is not charged twice.
  */
 export class StorageLimits {
   readonly #root: string;
+  readonly #partialDir: string;
   readonly #minFreeDiskBytes: number;
   readonly #clientQuotaBytes: number;
-  readonly #used = new Map<string, number>();
-  readonly #counted = new Set<string>();
-  #sample: { at: number; free: number; reserved: number } | undefined;
+  readonly #maxPartialsPerClient: number;
+  readonly #now: () => number;
+  readonly #promises = new Map<string, Promised>();
+  /** Bytes placed under a final name per client (hex key), this server run. */
+  readonly #placed = new Map<string, number>();
+  #sample: { at: number; free: number; allocated: Map<string, number> } | undefined;
+  #loaded: Promise<void> | undefined;
 
-  constructor(root: string, options: { minFreeDiskBytes: number; clientQuotaBytes: number }) {
+  constructor(root: string, partialDir: string, options: StorageLimitOptions) {
     this.#root = root;
+    this.#partialDir = partialDir;
     this.#minFreeDiskBytes = options.minFreeDiskBytes;
     this.#clientQuotaBytes = options.clientQuotaBytes;
+    this.#maxPartialsPerClient = options.maxPartialsPerClient ?? MAX_PARTIALS_PER_CLIENT;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** The bytes a partial of `size` in chunks of `chunkBytes` may take on disk, state log included. */
+  static promiseOf(size: number, chunkBytes: number): number {
+    const chunks = chunkCount(size, chunkBytes);
+    return size + (chunks > 1 ? STATE_HEADER_BYTES + chunks * STATE_ENTRY_BYTES : 0);
   }
 
   /**
-   * Reserves room for `bytes` more of transfer `transferId` by `clientKey`: QUOTA_EXCEEDED or DISK_FULL
-   * when it does not fit.
+   * Promises `bytes` to transfer `transferId` of `clientKey` (replacing any earlier promise of the same
+   * transfer): QUOTA_EXCEEDED or DISK_FULL, before anything is written, when it does not fit.
    */
   async reserve(clientKey: Buffer, transferId: string, bytes: number): Promise<void> {
+    await this.load();
     const client = clientKey.toString('hex');
-    const used = this.#used.get(client) ?? 0;
-    const counted = this.#counted.has(transferId);
-    if (this.#clientQuotaBytes > 0 && !counted && used + bytes > this.#clientQuotaBytes) {
-      throw new FerryError(
-        'QUOTA_EXCEEDED',
-        `${used} of ${this.#clientQuotaBytes} bytes used, ${bytes} more asked`,
-      );
+    const prior = this.#promises.get(transferId);
+    if (this.#clientQuotaBytes > 0) {
+      const used = this.usedBy(client) - (prior?.client === client ? prior.bytes : 0);
+      if (used + bytes > this.#clientQuotaBytes)
+        throw new FerryError(
+          'QUOTA_EXCEEDED',
+          `${used} of ${this.#clientQuotaBytes} bytes used or promised, ${bytes} more asked`,
+        );
+    }
+    if (this.#maxPartialsPerClient > 0 && prior?.client !== client) {
+      const open = [...this.#promises.values()].filter((p) => p.client === client).length;
+      if (open >= this.#maxPartialsPerClient)
+        throw new FerryError(
+          'QUOTA_EXCEEDED',
+          `${open} partial transfers open, limit ${this.#maxPartialsPerClient}`,
+        );
     }
     if (this.#minFreeDiskBytes > 0) {
-      const free = await this.#freeBytes();
-      if (free - bytes < this.#minFreeDiskBytes) {
+      const free = await this.#freeBytes(transferId);
+      if (free - bytes < this.#minFreeDiskBytes)
         throw new FerryError(
           'DISK_FULL',
-          `${bytes} bytes would leave less than ${this.#minFreeDiskBytes} free`,
+          `${bytes} bytes would leave ${Math.max(0, free - bytes)} free, less than ${this.#minFreeDiskBytes}`,
         );
-      }
     }
-    if (this.#sample) this.#sample.reserved += bytes;
-    if (!counted) {
-      this.#counted.add(transferId);
-      this.#used.set(client, used + bytes);
-    }
+    this.#promises.set(transferId, { client, bytes });
+  }
+
+  /** Transfer `transferId` placed its file: its promise becomes bytes its client has stored. */
+  placed(transferId: string): void {
+    const promise = this.#promises.get(transferId);
+    if (!promise) return;
+    this.#promises.delete(transferId);
+    // Its bytes now show in statfs, perhaps not yet in the sample taken before they arrived.
+    this.#sample = undefined;
+    if (promise.client !== undefined)
+      this.#placed.set(promise.client, (this.#placed.get(promise.client) ?? 0) + promise.bytes);
+  }
+
+  /** The partial of `transferId` is gone (removed, swept, or never created): its promise ends. */
+  released(transferId: string): void {
+    if (this.#promises.delete(transferId)) this.#sample = undefined;
+  }
+
+  /** Ends the promise of `transferId` if its partial is not on disk (an open that failed before creating it). */
+  async releaseIfAbsent(transferId: string): Promise<void> {
+    if ((await allocatedBytes(join(this.#partialDir, `${transferId}.part`))) === undefined)
+      this.released(transferId);
+  }
+
+  /** Bytes `client` (hex key) has placed or has promised to open partials, this server run. */
+  usedBy(client: string): number {
+    let used = this.#placed.get(client) ?? 0;
+    for (const promise of this.#promises.values()) if (promise.client === client) used += promise.bytes;
+    return used;
+  }
+
+  /** Bytes promised to open partials, all clients together (and partials found at start). */
+  get promisedBytes(): number {
+    let total = 0;
+    for (const promise of this.#promises.values()) total += promise.bytes;
+    return total;
   }
 
   /**
-   * Free bytes on the root's disk. One statfs serves offers for FREE_SAMPLE_MS, less what those offers
-   * reserved meanwhile, so many small files do not cost a statfs each and the estimate only errs low.
+   * Free bytes on the root's disk, less what every promise but `transferId`'s own (which the caller is
+   * replacing, and whose allocated bytes are its to reuse) has not yet allocated. One reading of `statfs`
+   * and of the partials' allocations serves offers for FREE_SAMPLE_MS; a promise made since counts in full,
+   * so the estimate only errs low.
    */
-  async #freeBytes(): Promise<number> {
-    const now = Date.now();
+  async #freeBytes(transferId: string): Promise<number> {
+    const now = this.#now();
     if (!this.#sample || now - this.#sample.at > FREE_SAMPLE_MS) {
       const fs = await statfs(this.#root);
-      this.#sample = { at: now, free: fs.bavail * fs.bsize, reserved: 0 };
+      const allocated = new Map<string, number>();
+      for (const id of this.#promises.keys()) allocated.set(id, await this.#allocated(id));
+      this.#sample = { at: now, free: fs.bavail * fs.bsize, allocated };
     }
-    return this.#sample.free - this.#sample.reserved;
+    const { free, allocated } = this.#sample;
+    let outstanding = 0;
+    for (const [id, promise] of this.#promises)
+      if (id !== transferId) outstanding += Math.max(0, promise.bytes - (allocated.get(id) ?? 0));
+    return free - outstanding + (allocated.get(transferId) ?? 0);
+  }
+
+  /** Bytes the partial of `transferId` (data and state log) takes on disk now. */
+  async #allocated(transferId: string): Promise<number> {
+    const base = join(this.#partialDir, transferId);
+    return ((await allocatedBytes(`${base}.part`)) ?? 0) + ((await allocatedBytes(`${base}.state`)) ?? 0);
+  }
+
+  /**
+   * Partials found on disk (left by an earlier run) are promised what they may still grow to: a logged
+   * partial was sized up front, so its length is its full size; a one-chunk partial (no log) counts at its
+   * current length. Their client is unknown until it offers the transfer again.
+   */
+  load(): Promise<void> {
+    this.#loaded ??= (async () => {
+      let names: string[];
+      try {
+        names = await readdir(this.#partialDir);
+      } catch {
+        return; // no partial directory yet: nothing was promised
+      }
+      for (const name of names) {
+        const id = PARTIAL_DATA.exec(name)?.[1];
+        if (id === undefined || this.#promises.has(id)) continue;
+        try {
+          const st = await stat(join(this.#partialDir, name));
+          this.#promises.set(id, { client: undefined, bytes: st.size });
+        } catch {
+          // removed meanwhile: nothing promised
+        }
+      }
+    })();
+    return this.#loaded;
+  }
+}
+
+/** Bytes a file takes on disk (its allocated blocks, not its length: partials are sparse); undefined if absent. */
+async function allocatedBytes(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).blocks * 512;
+  } catch {
+    return undefined;
   }
 }

@@ -20,6 +20,7 @@ import {
   type RootPath,
 } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
+import { StorageLimits } from './storage-limits.js';
 import type { TransferClaim } from './transfer-registry.js';
 import { transferIdOf } from './transfer-id.js';
 
@@ -280,7 +281,11 @@ export class UploadReceiver implements TransferClaim {
     let partial: PartialTransfer;
     try {
       // Refused before a byte is written: the disk keeps its reserve, the client stays within its quota.
-      await io.ctx.storage.reserve(io.clientKey, transferId, offer.size);
+      await io.ctx.storage.reserve(
+        io.clientKey,
+        transferId,
+        StorageLimits.promiseOf(offer.size, offer.chunkBytes),
+      );
       partial = await PartialTransfer.open({
         dataPath: join(io.ctx.partialDir, `${transferId}.part`),
         logPath: join(io.ctx.partialDir, `${transferId}.state`),
@@ -295,6 +300,7 @@ export class UploadReceiver implements TransferClaim {
         },
       });
     } catch (err) {
+      await io.ctx.storage.releaseIfAbsent(transferId);
       io.ctx.registry.release(transferId, this);
       throw err;
     }
@@ -408,6 +414,7 @@ export class UploadReceiver implements TransferClaim {
         mode: active.offer.mode,
         overwrite: active.offer.overwrite,
       });
+      io.ctx.storage.placed(active.transferId);
       await this.#recordPlaced(active);
       this.files++;
       io.log.info(
@@ -429,6 +436,8 @@ export class UploadReceiver implements TransferClaim {
       await io.send({ type: 'PUT_DONE', ref: active.ref, identical: false, fileDigest: digest });
     } catch (err) {
       await active.partial.close().catch(() => undefined);
+      // A failed finish may have discarded the partial (DIGEST_MISMATCH): then its promise ends too.
+      await io.ctx.storage.releaseIfAbsent(active.transferId);
       throw err;
     } finally {
       io.ctx.registry.release(active.transferId, this);

@@ -5,13 +5,15 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import { FerryServer, type ServeOptions } from '../../src/server/index.js';
 import { ClientSession, sendFiles, type SendFilesOptions } from '../../src/client/index.js';
-import { PERMISSION_UPLOAD } from '../../src/protocol/index.js';
-import { isFerryError } from '../../src/errors/index.js';
+import { FramedSocket, clientHandshake, type SecureChannel } from '../../src/channel/index.js';
+import { PERMISSION_UPLOAD, type Message } from '../../src/protocol/index.js';
+import { ERROR_CODES, isFerryError } from '../../src/errors/index.js';
+import { mountSmallFilesystem } from '../helpers/small-filesystem.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 
@@ -23,11 +25,14 @@ interface Rig {
   options: (files: string[]) => SendFilesOptions;
 }
 
-async function rig(t: TestContext, overrides: Partial<ServeOptions>): Promise<Rig> {
+async function rig(
+  t: TestContext,
+  overrides: Partial<ServeOptions>,
+  keys: { identity: KeyPair; client: KeyPair } = { identity: generateKeyPair(), client: generateKeyPair() },
+): Promise<Rig> {
   const dir = await makeTempDir('ferry-limits-');
-  const identity = generateKeyPair();
-  const client = generateKeyPair();
-  const root = join(dir, 'root');
+  const { identity, client } = keys;
+  const root = overrides.root ?? join(dir, 'root');
   const server = await FerryServer.start({
     root,
     host: '127.0.0.1',
@@ -158,4 +163,109 @@ test('an upload that would eat into the free-disk reserve is refused with DISK_F
     [],
   );
   assert.deepEqual(await readdir(join(root, '.ferry', 'partial')), []);
+});
+
+/** An admitted raw session of `client`: the test sends any message and reads the answers. */
+async function rawSession(t: TestContext, server: FerryServer, client: KeyPair): Promise<SecureChannel> {
+  const socket = connect(server.address);
+  socket.on('error', () => undefined);
+  t.after(() => socket.destroy());
+  await once(socket, 'connect');
+  const channel = await clientHandshake(new FramedSocket(socket), {
+    identity: client,
+    verifyServer: () => undefined,
+  });
+  t.after(() => channel.close());
+  assert.equal((await channel.receive()).type, 'WELCOME');
+  return channel;
+}
+
+const MiB = 1024 * 1024;
+
+/** Offers `path` (`size` bytes in 1 MiB chunks) and returns the answer's type and error code. */
+async function offer(channel: SecureChannel, ref: number, path: string, size: number): Promise<string> {
+  const message: Message = {
+    type: 'PUT_OFFER',
+    ref,
+    size,
+    mtimeMs: 0,
+    chunkBytes: size >= MiB ? MiB : 1024,
+    mode: 0o644,
+    overwrite: false,
+    fresh: false,
+    path,
+  };
+  await channel.send(message);
+  const reply = await channel.receive();
+  assert.equal('ref' in reply ? reply.ref : undefined, ref);
+  if (reply.type !== 'ERROR') return reply.type;
+  const code = Object.entries(ERROR_CODES).find(([, spec]) => spec.wire === reply.code)?.[0];
+  return `ERROR ${code}`;
+}
+
+/** Offers `path` and leaves its partial open on the server (CANCEL keeps it for a resume, §5.9). */
+async function openPartial(channel: SecureChannel, ref: number, path: string, size: number): Promise<void> {
+  assert.equal(await offer(channel, ref, path, size), 'PUT_ACCEPT');
+  await channel.send({ type: 'CANCEL', ref });
+}
+
+test('every --overwrite is charged for the file it writes: a 1-byte file, then 60 KiB overwrites of it, meet a 100 KiB quota (QUOTA_EXCEEDED)', async (t) => {
+  const { dir, root, options } = await rig(t, { clientQuotaBytes: 100 * 1024 });
+  const tiny = join(dir, 'tiny', 'f');
+  const big = join(dir, 'big', 'f');
+  await Promise.all([mkdir(join(dir, 'tiny')), mkdir(join(dir, 'big'))]);
+  await writeRandomFile(tiny, 1);
+  const sha = await writeRandomFile(big, 60 * 1024);
+  await sendFiles(options([tiny]));
+  await sendFiles({ ...options([big]), overwrite: true }); // 1 + 60 KiB stored
+  await assert.rejects(sendFiles({ ...options([big]), overwrite: true }), (err: unknown) =>
+    isFerryError(err, 'QUOTA_EXCEEDED'),
+  );
+  assert.equal(await sha256File(join(root, 'f')), sha, 'the refused overwrite wrote nothing');
+});
+
+test('open partials count against the quota until they are removed: a swept partial gives its bytes back', async (t) => {
+  const { server, client } = await rig(t, { clientQuotaBytes: 100 * 1024 });
+  const channel = await rawSession(t, server, client);
+  await openPartial(channel, 1, 'a.bin', 80 * 1024);
+  assert.equal(await offer(channel, 2, 'b.bin', 40 * 1024), 'ERROR QUOTA_EXCEEDED');
+  assert.equal((await server.sweepPartials(Date.now() + 48 * 3600 * 1000)).length, 1);
+  assert.equal(await offer(channel, 3, 'b.bin', 40 * 1024), 'PUT_ACCEPT');
+});
+
+test('a client cannot hold more open partials than --max-partials-per-client (QUOTA_EXCEEDED); resuming one of them is fine', async (t) => {
+  const { server, client } = await rig(t, { maxPartialsPerClient: 2 });
+  const channel = await rawSession(t, server, client);
+  await openPartial(channel, 1, 'a.bin', 4096);
+  await openPartial(channel, 2, 'b.bin', 4096);
+  assert.equal(await offer(channel, 3, 'c.bin', 4096), 'ERROR QUOTA_EXCEEDED');
+  await openPartial(channel, 4, 'a.bin', 4096);
+});
+
+test('bytes promised to open partials stay reserved on a real 32 MiB filesystem, across a restart, until the sweeper removes them', async (t) => {
+  const fs = await mountSmallFilesystem(t, 32 * MiB);
+  const root = join(fs, 'root');
+  const keys = { identity: generateKeyPair(), client: generateKeyPair() };
+  const reserve = { root, minFreeDiskBytes: 8 * MiB };
+  const first = await rig(t, reserve, keys);
+  const channel = await rawSession(t, first.server, keys.client);
+  // 12 MiB promised to a sparse partial that holds no byte yet: 32 - 12 - 12 leaves less than 8 MiB.
+  await openPartial(channel, 1, 'a.bin', 12 * MiB);
+  assert.equal(await offer(channel, 2, 'b.bin', 12 * MiB), 'ERROR DISK_FULL');
+  channel.close();
+  await first.server.close();
+
+  // A new server run finds the partial on disk and still counts it as promised.
+  const second = await rig(t, reserve, keys);
+  const again = await rawSession(t, second.server, keys.client);
+  assert.equal(await offer(again, 1, 'b.bin', 12 * MiB), 'ERROR DISK_FULL');
+  // Once the sweeper removed the abandoned partial, its room is free again, and the upload fills the disk
+  // only down to the reserve.
+  assert.deepEqual((await second.server.sweepPartials(Date.now() + 48 * 3600 * 1000)).length, 1);
+  const source = join(second.dir, 'b.bin');
+  const sha = await writeRandomFile(source, 20 * MiB);
+  await sendFiles({ ...second.options([source]), chunkBytes: MiB });
+  assert.equal(await sha256File(join(root, 'b.bin')), sha);
+  const after = await statfs(root);
+  assert.ok(after.bavail * after.bsize >= 8 * MiB, `free ${after.bavail * after.bsize}`);
 });

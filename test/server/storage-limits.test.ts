@@ -1,0 +1,42 @@
+// StorageLimits against a real small filesystem, with its clock injected: promises to sparse partials are not
+// forgotten when time passes (docs/SECURITY.md "Quota and disk reserve").
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { StorageLimits } from '../../src/server/index.js';
+import { isFerryError } from '../../src/errors/index.js';
+import { mountSmallFilesystem } from '../helpers/small-filesystem.js';
+
+const MiB = 1024 * 1024;
+
+test('StorageLimits keeps promises to sparse partials reserved however much time passes: three 11 MiB offers 400 ms apart on 32 MiB with an 8 MiB reserve, the third is DISK_FULL', async (t) => {
+  const root = await mountSmallFilesystem(t, 32 * MiB);
+  const partialDir = join(root, '.ferry', 'partial');
+  await mkdir(partialDir, { recursive: true });
+  let now = 1_000_000;
+  const limits = new StorageLimits(root, partialDir, {
+    minFreeDiskBytes: 8 * MiB,
+    clientQuotaBytes: 0,
+    now: () => now,
+  });
+  const client = Buffer.alloc(32, 7);
+  const ids = ['a', 'b', 'c'].map((c) => c.repeat(32));
+  for (const [i, id] of ids.entries()) {
+    const offered = limits.reserve(client, id, 11 * MiB);
+    if (i < 2) {
+      await offered;
+      // What the server does next: a sparse partial of the full size, no byte of it allocated yet.
+      const file = await open(join(partialDir, `${id}.part`), 'w');
+      await file.truncate(11 * MiB);
+      await file.close();
+    } else {
+      await assert.rejects(offered, (err: unknown) => isFerryError(err, 'DISK_FULL'));
+    }
+    now += 400;
+  }
+  assert.equal(limits.promisedBytes, 22 * MiB);
+  // Removing a partial ends its promise, and the room is there again.
+  limits.released(ids[0]!);
+  await limits.reserve(client, ids[2]!, 11 * MiB);
+});
