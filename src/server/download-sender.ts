@@ -12,13 +12,7 @@ import {
   writeGetDataHeader,
   type GetRequestMessage,
 } from '../protocol/index.js';
-import {
-  SourceFile,
-  hashHeldChunks,
-  missingChunks,
-  resolveUnderRoot,
-  streamChunks,
-} from '../transfer/index.js';
+import { SourceFile, missingChunks, resolveUnderRoot, streamChunks } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 
 /**
@@ -42,7 +36,9 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
     // An empty file has no chunks to claim: holding one is holding it all.
     if (request.heldSize === source.size && (request.ranges.length > 0 || count === 0)) {
       const claimed = ChunkSet.fromRanges(count, request.ranges);
-      const ours = await hashHeldChunks(source, claimed, chunkBytes, hashes);
+      // From the server's cache where it can: a check sends no file data, so it must not cost a read of
+      // the file each time it is asked (docs/SECURITY.md "Hashing on request").
+      const ours = await io.ctx.hashCache.hashChunks(source, target.path, claimed, chunkBytes, hashes);
       heldAccepted = haveDigest(ours).equals(request.haveDigest);
       if (heldAccepted) held = claimed;
     }
@@ -80,6 +76,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
       },
     });
     await source.assertUnchanged();
+    if (held.count === 0) await io.ctx.hashCache.rememberAll(source, target.path, chunkBytes, hashes);
     const builder = new FileDigestBuilder(source.size, chunkBytes);
     for (let i = 0; i < count; i++)
       builder.addChunkHash(hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES));

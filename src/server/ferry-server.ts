@@ -12,6 +12,7 @@ import { TransferRegistry } from './transfer-registry.js';
 import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-gate.js';
 import { MAX_PARTIALS_PER_CLIENT, MIN_FREE_DISK_BYTES, StorageLimits } from './storage-limits.js';
 import { ServerEvents } from './server-events.js';
+import { FileHashCache } from './file-hash-cache.js';
 import { PairingAdmission, type PairingOptions } from './pairing-admission.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
 
@@ -69,6 +70,8 @@ export class FerryServer {
   /** Sessions and transfers as they happen (see ServerEvent), for dashboards and logs. */
   readonly events = new ServerEvents();
   readonly root: string;
+  /** Chunk hashes computed for checks that send no file data; `hashCache.hashedBytes` counts the misses. */
+  readonly hashCache = new FileHashCache();
   readonly #partialDir: string;
   readonly #registry: TransferRegistry;
   readonly #storage: StorageLimits;
@@ -152,6 +155,7 @@ export class FerryServer {
       pairing: options.pairing === undefined ? undefined : new PairingAdmission(options.pairing),
       gate,
       storage,
+      hashCache: ferry.hashCache,
     };
     server.on('connection', (socket) => {
       // An RST from a peer must never become an uncaught exception.

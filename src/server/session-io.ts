@@ -5,6 +5,7 @@ import { parseRemotePath, type Message } from '../protocol/index.js';
 import type { TransferRegistry } from './transfer-registry.js';
 import type { ConnectionGate } from './connection-gate.js';
 import type { StorageLimits } from './storage-limits.js';
+import type { FileHashCache } from './file-hash-cache.js';
 import type { PairingAdmission } from './pairing-admission.js';
 import { SessionEvents, type ServerEvents } from './server-events.js';
 
@@ -40,6 +41,8 @@ export interface SessionContext {
   readonly gate: ConnectionGate;
   /** Storage limits checked before a transfer is accepted. */
   readonly storage: StorageLimits;
+  /** Chunk hashes computed for checks that send no data (VERIFY_ONLY, held claims, EXISTING). */
+  readonly hashCache: FileHashCache;
 }
 
 /**

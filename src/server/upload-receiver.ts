@@ -12,13 +12,7 @@ import {
   type Message,
   type PutOfferMessage,
 } from '../protocol/index.js';
-import {
-  PartialTransfer,
-  SourceFile,
-  hashHeldChunks,
-  resolveUnderRoot,
-  type RootPath,
-} from '../transfer/index.js';
+import { PartialTransfer, SourceFile, resolveUnderRoot, type RootPath } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 import { StorageLimits } from './storage-limits.js';
 import type { TransferClaim } from './transfer-registry.js';
@@ -355,7 +349,13 @@ export class UploadReceiver implements TransferClaim {
       const all = new ChunkSet(count);
       if (count > 0) all.addRange(0, count);
       const hashes = Buffer.alloc(count * HASH_BYTES);
-      const list = await hashHeldChunks(source, all, offer.chunkBytes, hashes);
+      const list = await this.#io.ctx.hashCache.hashChunks(
+        source,
+        target.path,
+        all,
+        offer.chunkBytes,
+        hashes,
+      );
       this.#active = { kind: 'existing', ref: offer.ref, hashes, offer };
       await this.#io.send({
         type: 'PUT_ACCEPT',

@@ -5,13 +5,19 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { mkdir, readdir, statfs } from 'node:fs/promises';
+import { mkdir, readFile, readdir, statfs, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import { FerryServer, type ServeOptions } from '../../src/server/index.js';
 import { ClientSession, sendFiles, type SendFilesOptions } from '../../src/client/index.js';
 import { FramedSocket, clientHandshake, type SecureChannel } from '../../src/channel/index.js';
-import { PERMISSION_UPLOAD, type Message } from '../../src/protocol/index.js';
+import {
+  PERMISSION_DOWNLOAD,
+  PERMISSION_UPLOAD,
+  haveDigest,
+  type Message,
+} from '../../src/protocol/index.js';
 import { ERROR_CODES, isFerryError } from '../../src/errors/index.js';
 import { mountSmallFilesystem } from '../helpers/small-filesystem.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
@@ -268,4 +274,79 @@ test('bytes promised to open partials stay reserved on a real 32 MiB filesystem,
   assert.equal(await sha256File(join(root, 'b.bin')), sha);
   const after = await statfs(root);
   assert.ok(after.bavail * after.bsize >= 8 * MiB, `free ${after.bavail * after.bsize}`);
+});
+
+/** Bytes this process has read through read(2) and friends so far, page cache included (/proc/self/io). */
+async function bytesReadByProcess(): Promise<number> {
+  const io = await readFile('/proc/self/io', 'utf8');
+  return Number(/^rchar: (\d+)$/m.exec(io)![1]);
+}
+
+/** A VERIFY_ONLY GET_REQUEST (PROTOCOL.md §5.11.1) claiming `content` whole, in 1 MiB chunks. */
+function verifyRequest(ref: number, path: string, content: Buffer): Message {
+  const hashes: Buffer[] = [];
+  for (let at = 0; at < content.length; at += MiB)
+    hashes.push(
+      createHash('sha256')
+        .update(content.subarray(at, at + MiB))
+        .digest(),
+    );
+  return {
+    type: 'GET_REQUEST',
+    ref,
+    chunkBytes: MiB,
+    verifyOnly: true,
+    heldSize: content.length,
+    haveDigest: haveDigest(hashes),
+    ranges: [{ first: 0, count: hashes.length }],
+    path,
+  };
+}
+
+test('256 pipelined VERIFY_ONLY requests and 64 EXISTING offers of a 2 MiB file make the server read it once, not 320 times', async (t) => {
+  const { server, root, client } = await rig(t, {
+    authorize: () => ({ permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD }),
+  });
+  const content = randomBytes(2 * MiB);
+  await writeFile(join(root, 'big.bin'), content);
+  const channel = await rawSession(t, server, client);
+  const wrong = Buffer.from(content);
+  wrong[0]! ^= 1;
+
+  const readBefore = await bytesReadByProcess();
+  for (let ref = 1; ref <= 256; ref++) await channel.send(verifyRequest(ref, 'big.bin', wrong));
+  for (let ref = 1; ref <= 256; ref++) {
+    const reply = await channel.receive();
+    assert.ok(reply.type === 'ERROR' && reply.code === ERROR_CODES.FILE_EXISTS.wire, `got ${reply.type}`);
+  }
+  for (let ref = 257; ref <= 320; ref++) {
+    assert.equal(await offer(channel, ref, 'big.bin', content.length), 'PUT_ACCEPT');
+    await channel.send({ type: 'CANCEL', ref });
+  }
+  const read = (await bytesReadByProcess()) - readBefore;
+  t.diagnostic(
+    `320 checks of a ${content.length}-byte file: ${read} bytes read, ${server.hashCache.hashedBytes} hashed`,
+  );
+  assert.equal(server.hashCache.hashedBytes, content.length);
+  assert.ok(read < 2 * content.length, `the server read ${read} bytes`);
+});
+
+test('a file changed after it was hashed is never answered from the hash cache', async (t) => {
+  const { server, root, client } = await rig(t, { authorize: () => ({ permissions: PERMISSION_DOWNLOAD }) });
+  const before = randomBytes(2 * MiB);
+  const after = randomBytes(2 * MiB);
+  await writeFile(join(root, 'f.bin'), before);
+  const channel = await rawSession(t, server, client);
+  const verify = async (ref: number, content: Buffer): Promise<string> => {
+    await channel.send(verifyRequest(ref, 'f.bin', content));
+    const reply = await channel.receive();
+    if (reply.type === 'GET_OFFER') assert.equal((await channel.receive()).type, 'GET_END');
+    return reply.type;
+  };
+  assert.equal(await verify(1, before), 'GET_OFFER');
+  assert.equal(await verify(2, before), 'GET_OFFER');
+  await writeFile(join(root, 'f.bin'), after); // same size, new content
+  assert.equal(await verify(3, before), 'ERROR');
+  assert.equal(await verify(4, after), 'GET_OFFER');
+  assert.equal(server.hashCache.hashedBytes, 2 * before.length);
 });
