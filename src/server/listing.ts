@@ -74,7 +74,13 @@ async function walk(
   emit: (entry: ListEntry) => Promise<void>,
 ): Promise<void> {
   const names: string[] = [];
-  for await (const dirent of await opendir(dir)) names.push(dirent.name);
+  // Names are sorted before they are sent, so a directory is read whole first: stop at the listing cap
+  // (PROTOCOL.md §10) rather than hold the names of a directory of any size in memory.
+  for await (const dirent of await opendir(dir)) {
+    if (names.length >= MAX_LIST_ENTRIES)
+      throw new FerryError('FILE_TOO_LARGE', `a directory has more than ${MAX_LIST_ENTRIES} entries`);
+    names.push(dirent.name);
+  }
   names.sort();
   for (const name of names) {
     if (hideReserved && name.toLowerCase() === RESERVED_ROOT_COMPONENT) continue;

@@ -12,6 +12,13 @@ export const MIN_FREE_DISK_BYTES = 64 * 1024 * 1024;
 /** Default number of partial transfers one client may keep open at once (see `StorageLimits`). */
 export const MAX_PARTIALS_PER_CLIENT = 256;
 
+/**
+ * What every file, directory and link a client creates counts at least: one block and an inode on most
+ * filesystems, so empty files, directories and links are not free (a flood of them would fill the inode
+ * table under any byte quota).
+ */
+export const ENTRY_BYTES = 4096;
+
 /** Bytes a partial's state log may take beyond its data: the header, and one entry per chunk (chunk-log.ts). */
 const STATE_HEADER_BYTES = 1024;
 const STATE_ENTRY_BYTES = 40;
@@ -76,7 +83,36 @@ export class StorageLimits {
   /** The bytes a partial of `size` in chunks of `chunkBytes` may take on disk, state log included. */
   static promiseOf(size: number, chunkBytes: number): number {
     const chunks = chunkCount(size, chunkBytes);
-    return size + (chunks > 1 ? STATE_HEADER_BYTES + chunks * STATE_ENTRY_BYTES : 0);
+    return ENTRY_BYTES + size + (chunks > 1 ? STATE_HEADER_BYTES + chunks * STATE_ENTRY_BYTES : 0);
+  }
+
+  /**
+   * Charges `count` new directories or links (ENTRY_BYTES each) to `clientKey` as stored: QUOTA_EXCEEDED or
+   * DISK_FULL, before they are created, when they do not fit.
+   */
+  async chargeEntries(clientKey: Buffer, count: number): Promise<void> {
+    if (count <= 0) return;
+    const client = clientKey.toString('hex');
+    const bytes = count * ENTRY_BYTES;
+    if (this.#clientQuotaBytes > 0) {
+      const used = this.usedBy(client);
+      if (used + bytes > this.#clientQuotaBytes)
+        throw new FerryError(
+          'QUOTA_EXCEEDED',
+          `${used} of ${this.#clientQuotaBytes} bytes used or promised, ${count} entries of ${ENTRY_BYTES} more asked`,
+        );
+    }
+    if (this.#minFreeDiskBytes > 0) {
+      await this.load();
+      const free = await this.#freeBytes('');
+      if (free - bytes < this.#minFreeDiskBytes)
+        throw new FerryError(
+          'DISK_FULL',
+          `${count} new entries would leave less than ${this.#minFreeDiskBytes} free`,
+        );
+    }
+    this.#placed.set(client, (this.#placed.get(client) ?? 0) + bytes);
+    this.#sample = undefined;
   }
 
   /**

@@ -8,6 +8,7 @@ import {
 } from '../protocol/index.js';
 import { assertLinkStaysInside, fsTimeOf, fsyncDir, placeLink, resolveUnderRoot } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
+import { missingParents } from './missing-parents.js';
 
 /** Directories get at most these bits, and always owner rwx so the server can keep writing into them. */
 const DIR_MODE_LIMIT = 0o755;
@@ -16,7 +17,10 @@ const DIR_MODE_FLOOR = 0o700;
 /** PUT_DIR (PROTOCOL.md §5.10): creates the directory if missing, then sets its mode and mtime. */
 export async function writeDirectory(io: SessionIo, message: PutDirMessage): Promise<void> {
   io.require(PERMISSION_UPLOAD, 'upload');
-  const target = await resolveUnderRoot(io.ctx.root, io.rooted(message.path), {
+  const components = io.rooted(message.path);
+  // The directory and any missing parents count against the quota and the reserve (ENTRY_BYTES each).
+  await io.ctx.storage.chargeEntries(io.clientKey, await missingParents(io.ctx.root, [...components, '']));
+  const target = await resolveUnderRoot(io.ctx.root, components, {
     createDirs: true,
     allowDirectory: true,
   });
@@ -41,6 +45,9 @@ export async function writeLink(io: SessionIo, message: PutLinkMessage): Promise
   io.require(PERMISSION_UPLOAD, 'upload');
   const components = io.rooted(message.path);
   assertLinkStaysInside(components, message.target, io.rootDepth);
+  // The link and any missing parents count against the quota and the reserve (ENTRY_BYTES each).
+  const missing = await missingParents(io.ctx.root, [...components, '']);
+  await io.ctx.storage.chargeEntries(io.clientKey, missing);
   const target = await resolveUnderRoot(io.ctx.root, components, { createDirs: true, allowLink: true });
   const existing = await lstat(target.path).catch(() => undefined);
   if (existing) {

@@ -15,6 +15,7 @@ import {
 import { PartialTransfer, SourceFile, resolveUnderRoot, type RootPath } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 import { StorageLimits } from './storage-limits.js';
+import { missingParents } from './missing-parents.js';
 import type { TransferClaim } from './transfer-registry.js';
 import { transferIdOf } from './transfer-id.js';
 
@@ -229,6 +230,11 @@ export class UploadReceiver implements TransferClaim {
       try {
         // Bounded: a session touching very many directories just checks some of them again.
         if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
+        // Directories this offer creates count against the quota and the reserve (StorageLimits.ENTRY_BYTES).
+        await io.ctx.storage.chargeEntries(
+          io.clientKey,
+          await missingParents(io.ctx.root, rooted, this.#knownDirs),
+        );
         target = await resolveUnderRoot(io.ctx.root, rooted, {
           createDirs: true,
           knownDirs: this.#knownDirs,

@@ -15,6 +15,7 @@ import { FramedSocket, clientHandshake, type SecureChannel } from '../../src/cha
 import {
   PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
+  fileDigest,
   haveDigest,
   type Message,
 } from '../../src/protocol/index.js';
@@ -349,4 +350,44 @@ test('a file changed after it was hashed is never answered from the hash cache',
   assert.equal(await verify(3, before), 'ERROR');
   assert.equal(await verify(4, after), 'GET_OFFER');
   assert.equal(server.hashCache.hashedBytes, 2 * before.length);
+});
+
+test('directories, links and empty files are not free: each counts 4 KiB against the quota, so a 40 KiB quota stops the eleventh', async (t) => {
+  const { server, root, client } = await rig(t, { clientQuotaBytes: 40 * 1024 });
+  const channel = await rawSession(t, server, client);
+  const answer = async (message: Message): Promise<string> => {
+    await channel.send(message);
+    const reply = await channel.receive();
+    return reply.type === 'ERROR'
+      ? `ERROR ${Object.entries(ERROR_CODES).find(([, spec]) => spec.wire === reply.code)?.[0]}`
+      : reply.type;
+  };
+  const dir = (ref: number, path: string): Message => ({
+    type: 'PUT_DIR',
+    ref,
+    mode: 0o755,
+    mtimeMs: 0,
+    path,
+  });
+  for (let ref = 1; ref <= 4; ref++) assert.equal(await answer(dir(ref, `d${ref}`)), 'ACK');
+  assert.equal(
+    await answer({ type: 'PUT_LINK', ref: 5, overwrite: false, mtimeMs: 0, target: 'd1', path: 'l' }),
+    'ACK',
+  );
+  // An empty file three new directories deep: four entries.
+  assert.equal(await offer(channel, 6, 'x/y/z/empty', 0), 'PUT_ACCEPT');
+  assert.equal(await answer({ type: 'PUT_END', ref: 6, fileDigest: fileDigest(0, 1024, []) }), 'PUT_DONE');
+  assert.equal(await answer(dir(7, 'd1')), 'ACK', 'an existing directory costs nothing more');
+  assert.equal(await answer(dir(8, 'd5')), 'ACK');
+  assert.equal(await answer(dir(9, 'd6')), 'ERROR QUOTA_EXCEEDED');
+  assert.equal(await answer(dir(10, 'a/b')), 'ERROR QUOTA_EXCEEDED');
+  assert.deepEqual((await readdir(root)).filter((n) => n !== '.ferry').sort(), [
+    'd1',
+    'd2',
+    'd3',
+    'd4',
+    'd5',
+    'l',
+    'x',
+  ]);
 });

@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import { SessionIo, type ClientGrant, type SessionContext } from '../../src/server/session-io.js';
 import { writeDirectory, writeLink } from '../../src/server/tree-writer.js';
+import { StorageLimits } from '../../src/server/storage-limits.js';
 import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 const MTIME_MS = 1_650_000_000_500;
@@ -21,8 +22,12 @@ async function rig(
   t.after(() => removeTempDir(dir));
   const root = join(dir, 'root');
   await mkdir(root);
-  // Only `root` is read by the handlers under test.
-  const ctx = { root } as unknown as SessionContext;
+  // Only `root` and the storage limits (here without limits) are used by the handlers under test.
+  const storage = new StorageLimits(root, join(root, '.ferry', 'partial'), {
+    minFreeDiskBytes: 0,
+    clientQuotaBytes: 0,
+  });
+  const ctx = { root, storage } as unknown as SessionContext;
   const io = new SessionIo(ctx, Buffer.alloc(32), grant, pino({ enabled: false }), {
     send: () => Promise.resolve(),
     sendPlaintext: () => Promise.resolve(),
