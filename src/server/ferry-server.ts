@@ -58,6 +58,8 @@ export interface ServeOptions {
   clientQuotaBytes?: number;
   /** Partial transfers one client key may hold open (default 256); 0 for no limit. */
   maxPartialsPerClient?: number;
+  /** Memory for chunk hashes of checks that send no data (default FILE_HASH_CACHE_BYTES, 32 MiB). */
+  hashCacheBytes?: number;
 }
 
 /** A running ferry server. */
@@ -71,7 +73,7 @@ export class FerryServer {
   readonly events = new ServerEvents();
   readonly root: string;
   /** Chunk hashes computed for checks that send no file data; `hashCache.hashedBytes` counts the misses. */
-  readonly hashCache = new FileHashCache();
+  readonly hashCache: FileHashCache;
   readonly #partialDir: string;
   readonly #registry: TransferRegistry;
   readonly #storage: StorageLimits;
@@ -96,6 +98,7 @@ export class FerryServer {
     this.root = root;
     this.#partialDir = partialDir;
     this.#registry = registry;
+    this.hashCache = new FileHashCache(options.hashCacheBytes);
     this.#storage = storage;
     this.#partialMaxAgeMs = options.partialMaxAgeMs ?? PARTIAL_MAX_AGE_MS;
     this.#logger = logger;
