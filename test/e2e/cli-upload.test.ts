@@ -330,4 +330,15 @@ describe('ferry serve', () => {
     assert.match(server.address, /^127\.0\.0\.1:\d+$/);
     assert.notEqual(server.address, '127.0.0.1:0');
   });
+
+  test('refuses a --root that contains its home (exit 3, ROOT_CONTAINS_HOME) before it listens', async (t) => {
+    const dir = await makeTempDir();
+    t.after(() => removeTempDir(dir));
+    const home = join(dir, 'home');
+    await keygen(home);
+    const result = await runFerry(['--home', home, 'serve', '--root', dir, '--listen', '127.0.0.1:0']);
+    assert.equal(result.code, 3, result.stderr);
+    assert.match(result.stderr, /ROOT_CONTAINS_HOME|overlap/);
+    assert.doesNotMatch(result.stdout, /server ready/);
+  });
 });
