@@ -38,7 +38,14 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
       const claimed = ChunkSet.fromRanges(count, request.ranges);
       // From the server's cache where it can: a check sends no file data, so it must not cost a read of
       // the file each time it is asked (docs/SECURITY.md "Hashing on request").
-      const ours = await io.ctx.hashCache.hashChunks(source, target.path, claimed, chunkBytes, hashes);
+      const ours = await io.ctx.hashCache.hashChunks(
+        io.clientKey,
+        source,
+        target.path,
+        claimed,
+        chunkBytes,
+        hashes,
+      );
       heldAccepted = haveDigest(ours).equals(request.haveDigest);
       if (heldAccepted) held = claimed;
     }

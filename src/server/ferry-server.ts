@@ -13,6 +13,7 @@ import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from
 import { MAX_PARTIALS_PER_CLIENT, MIN_FREE_DISK_BYTES, StorageLimits } from './storage-limits.js';
 import { ServerEvents } from './server-events.js';
 import { FileHashCache } from './file-hash-cache.js';
+import { HashBudget, type HashBudgetOptions } from './hash-budget.js';
 import { PairingAdmission, type PairingOptions } from './pairing-admission.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
 
@@ -60,6 +61,11 @@ export interface ServeOptions {
   maxPartialsPerClient?: number;
   /** Memory for chunk hashes of checks that send no data (default FILE_HASH_CACHE_BYTES, 32 MiB). */
   hashCacheBytes?: number;
+  /**
+   * Each client's budget for hashing that sends no data (defaults: 4 GiB at once, then 512 MiB/s); the
+   * clock and the wait are injectable for tests.
+   */
+  hashBudget?: HashBudgetOptions;
 }
 
 /** A running ferry server. */
@@ -98,7 +104,7 @@ export class FerryServer {
     this.root = root;
     this.#partialDir = partialDir;
     this.#registry = registry;
-    this.hashCache = new FileHashCache(options.hashCacheBytes);
+    this.hashCache = new FileHashCache(options.hashCacheBytes, new HashBudget(options.hashBudget));
     this.#storage = storage;
     this.#partialMaxAgeMs = options.partialMaxAgeMs ?? PARTIAL_MAX_AGE_MS;
     this.#logger = logger;

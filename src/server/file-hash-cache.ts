@@ -2,6 +2,7 @@ import { lstat } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { ChunkSet, HASH_BYTES, chunkCount, chunkLength } from '../protocol/index.js';
 import { hashHeldChunks, type SourceFile } from '../transfer/index.js';
+import { HashBudget } from './hash-budget.js';
 
 /** Default memory for cached chunk hashes: one million chunk hashes (e.g. 4 TiB of files in 4 MiB chunks). */
 export const FILE_HASH_CACHE_BYTES = 32 * 1024 * 1024;
@@ -29,15 +30,20 @@ export class FileHashCache {
   /** Bytes read and hashed for checks, i.e. what the cache did not answer (for tests and benchmarks). */
   hashedBytes = 0;
 
-  constructor(maxBytes: number = FILE_HASH_CACHE_BYTES) {
+  readonly #budget: HashBudget;
+
+  constructor(maxBytes: number = FILE_HASH_CACHE_BYTES, budget: HashBudget = new HashBudget()) {
     this.#maxBytes = maxBytes;
+    this.#budget = budget;
   }
 
   /**
    * The hashes of `chunks` of `source` (opened from `path`), written into `hashes` at `index * HASH_BYTES`
-   * and returned in order, as `hashHeldChunks` does, reading only the chunks the cache does not hold.
+   * and returned in order, as `hashHeldChunks` does, reading only the chunks the cache does not hold, and
+   * only once `client` has the budget for them.
    */
   async hashChunks(
+    client: Buffer,
     source: SourceFile,
     path: string,
     chunks: Iterable<number>,
@@ -46,8 +52,14 @@ export class FileHashCache {
   ): Promise<Buffer[]> {
     const key = `${source.identity.toString('hex')}:${chunkBytes}`;
     const entry = this.#entries.get(key);
+    // What the cache cannot answer is paid from the client's budget first (HashBudget).
+    const wanted = [...chunks];
+    let missingBytes = 0;
+    for (const index of wanted)
+      if (!entry?.known.has(index)) missingBytes += chunkLength(index, source.size, chunkBytes);
+    await this.#budget.spend(client.toString('hex'), missingBytes);
     const computed: number[] = [];
-    const list = await hashHeldChunks(source, chunks, chunkBytes, hashes, (index) => {
+    const list = await hashHeldChunks(source, wanted, chunkBytes, hashes, (index) => {
       if (entry?.known.has(index)) return entry.hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
       computed.push(index);
       return undefined;

@@ -18,3 +18,9 @@ export {
 export { ConnectionGate, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-gate.js';
 export { StorageLimits, MIN_FREE_DISK_BYTES, MAX_PARTIALS_PER_CLIENT } from './storage-limits.js';
 export { FileHashCache, FILE_HASH_CACHE_BYTES } from './file-hash-cache.js';
+export {
+  HashBudget,
+  CHECK_HASH_BYTES_PER_SECOND,
+  CHECK_HASH_BURST_BYTES,
+  type HashBudgetOptions,
+} from './hash-budget.js';

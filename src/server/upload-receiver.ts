@@ -356,6 +356,7 @@ export class UploadReceiver implements TransferClaim {
       if (count > 0) all.addRange(0, count);
       const hashes = Buffer.alloc(count * HASH_BYTES);
       const list = await this.#io.ctx.hashCache.hashChunks(
+        this.#io.clientKey,
         source,
         target.path,
         all,

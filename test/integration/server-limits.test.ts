@@ -391,3 +391,39 @@ test('directories, links and empty files are not free: each counts 4 KiB against
     'x',
   ]);
 });
+
+test('past its burst, a client’s checks of bytes the cache does not hold wait for its hashing budget; cached checks never wait', async (t) => {
+  let clock = 1_000_000;
+  const waits: number[] = [];
+  const { server, root, client } = await rig(t, {
+    authorize: () => ({ permissions: PERMISSION_DOWNLOAD }),
+    hashBudget: {
+      bytesPerSecond: MiB,
+      burstBytes: 2 * MiB,
+      now: () => clock,
+      sleep: (ms) => {
+        waits.push(ms);
+        clock += ms;
+        return Promise.resolve();
+      },
+    },
+  });
+  const a = randomBytes(2 * MiB);
+  const b = randomBytes(2 * MiB);
+  await writeFile(join(root, 'a.bin'), a);
+  await writeFile(join(root, 'b.bin'), b);
+  const channel = await rawSession(t, server, client);
+  const verify = async (ref: number, path: string, content: Buffer): Promise<void> => {
+    await channel.send(verifyRequest(ref, path, content));
+    assert.equal((await channel.receive()).type, 'GET_OFFER');
+    assert.equal((await channel.receive()).type, 'GET_END');
+  };
+  await verify(1, 'a.bin', a); // the whole burst
+  await verify(2, 'a.bin', a); // cached: free
+  assert.deepEqual(waits, []);
+  await verify(3, 'b.bin', b); // 2 MiB more at 1 MiB/s
+  assert.deepEqual(waits, [2000]);
+  await verify(4, 'b.bin', b);
+  await verify(5, 'a.bin', a);
+  assert.deepEqual(waits, [2000]);
+});
