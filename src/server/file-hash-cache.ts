@@ -70,6 +70,15 @@ export class FileHashCache {
     return list;
   }
 
+  /**
+   * Pays, from `client`'s budget, for hashing done elsewhere that sent no data: re-verifying the chunks a
+   * resumed upload's partial holds (PROTOCOL.md §9.2), which every offer of that transfer repeats.
+   */
+  async spend(client: Buffer, bytes: number): Promise<void> {
+    this.hashedBytes += bytes;
+    await this.#budget.spend(client.toString('hex'), bytes);
+  }
+
   /** Remembers every chunk hash of a file just streamed whole (a later check of it then reads nothing). */
   async rememberAll(source: SourceFile, path: string, chunkBytes: number, hashes: Buffer): Promise<void> {
     const count = chunkCount(source.size, chunkBytes);

@@ -314,6 +314,9 @@ export class UploadReceiver implements TransferClaim {
       startedAt: Date.now(),
       receivedBytes: 0,
     };
+    // Opening a resumed partial re-hashed every chunk it holds: an offer/CANCEL loop must not repeat that
+    // for free (docs/SECURITY.md "Hashing on request"). Paid after the fact, before the answer.
+    await io.ctx.hashCache.spend(io.clientKey, partial.verifiedBytes);
     io.log.info(
       {
         event: 'transfer-start',

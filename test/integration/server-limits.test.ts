@@ -427,3 +427,45 @@ test('past its burst, a client’s checks of bytes the cache does not hold wait 
   await verify(5, 'a.bin', a);
   assert.deepEqual(waits, [2000]);
 });
+
+test('re-offering a resumable upload pays for re-verifying the chunks its partial holds from the client’s hashing budget', async (t) => {
+  let clock = 1_000_000;
+  const waits: number[] = [];
+  const { server, client } = await rig(t, {
+    durableBatchBytes: 16 * 1024,
+    hashBudget: {
+      bytesPerSecond: 16 * 1024,
+      burstBytes: 1,
+      now: () => clock,
+      sleep: (ms) => {
+        waits.push(ms);
+        clock += ms;
+        return Promise.resolve();
+      },
+    },
+  });
+  const channel = await rawSession(t, server, client);
+  const content = randomBytes(48 * 1024);
+  assert.equal(await offer(channel, 1, 'r.bin', content.length), 'PUT_ACCEPT');
+  // 16 chunks of 1 KiB: one durable batch, announced by PROGRESS.
+  for (let index = 0; index < 16; index++) {
+    const data = content.subarray(index * 1024, (index + 1) * 1024);
+    await channel.send({ type: 'PUT_DATA', ref: 1, offset: index * 1024, data });
+    await channel.send({
+      type: 'PUT_CHUNK',
+      ref: 1,
+      index,
+      chunkHash: createHash('sha256').update(data).digest(),
+    });
+  }
+  const progress = await channel.receive();
+  assert.ok(progress.type === 'PROGRESS' && progress.verifiedBytes === 16 * 1024, `got ${progress.type}`);
+  await channel.send({ type: 'CANCEL', ref: 1 });
+  assert.deepEqual(waits, [], 'a fresh partial re-verifies nothing');
+  for (let ref = 2; ref <= 4; ref++) {
+    assert.equal(await offer(channel, ref, 'r.bin', content.length), 'PUT_ACCEPT');
+    await channel.send({ type: 'CANCEL', ref });
+  }
+  // Each offer re-hashed 16 KiB at 16 KiB/s.
+  assert.deepEqual(waits, [1000, 1000, 1000]);
+});
