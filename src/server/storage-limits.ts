@@ -45,7 +45,7 @@ export interface StorageLimitOptions {
 
 /**
  * Disk limits checked before a transfer is accepted, so a refusal comes before any byte is written
- * (docs/SECURITY.md "Quota and disk reserve").
+ * (docs/SECURITY.md "Quota: every offer is charged", "Disk reserve: promises to partials are kept").
  *
  * What is counted: every open partial is **promised** its full size plus its state log, from the offer until
  * it is placed under its final name or removed (by a failed finish, the sweeper, or a fresh restart of the
@@ -68,7 +68,11 @@ export class StorageLimits {
   readonly #promises = new Map<string, Promised>();
   /** Bytes placed under a final name per client (hex key), this server run. */
   readonly #placed = new Map<string, number>();
-  #sample: { at: number; free: number; allocated: Map<string, number> } | undefined;
+  /**
+   * One reading of the disk: free bytes, what each promise had allocated then, and bytes that became real
+   * since (placed files, new entries) which that `free` does not show yet.
+   */
+  #sample: { at: number; free: number; allocated: Map<string, number>; since: number } | undefined;
   #loaded: Promise<void> | undefined;
 
   constructor(root: string, partialDir: string, options: StorageLimitOptions) {
@@ -112,7 +116,7 @@ export class StorageLimits {
         );
     }
     this.#placed.set(client, (this.#placed.get(client) ?? 0) + bytes);
-    this.#sample = undefined;
+    if (this.#sample) this.#sample.since += bytes;
   }
 
   /**
@@ -155,15 +159,17 @@ export class StorageLimits {
     const promise = this.#promises.get(transferId);
     if (!promise) return;
     this.#promises.delete(transferId);
-    // Its bytes now show in statfs, perhaps not yet in the sample taken before they arrived.
-    this.#sample = undefined;
+    // Its bytes are real now, but the current sample may predate them: count what it did not show.
+    if (this.#sample)
+      this.#sample.since += Math.max(0, promise.bytes - (this.#sample.allocated.get(transferId) ?? 0));
     if (promise.client !== undefined)
       this.#placed.set(promise.client, (this.#placed.get(promise.client) ?? 0) + promise.bytes);
   }
 
   /** The partial of `transferId` is gone (removed, swept, or never created): its promise ends. */
   released(transferId: string): void {
-    if (this.#promises.delete(transferId)) this.#sample = undefined;
+    // Freed space shows at the next sample; until then the estimate errs low, which is safe.
+    this.#promises.delete(transferId);
   }
 
   /** Ends the promise of `transferId` if its partial is not on disk (an open that failed before creating it). */
@@ -198,13 +204,13 @@ export class StorageLimits {
       const fs = await statfs(this.#root);
       const allocated = new Map<string, number>();
       for (const id of this.#promises.keys()) allocated.set(id, await this.#allocated(id));
-      this.#sample = { at: now, free: fs.bavail * fs.bsize, allocated };
+      this.#sample = { at: now, free: fs.bavail * fs.bsize, allocated, since: 0 };
     }
-    const { free, allocated } = this.#sample;
+    const { free, allocated, since } = this.#sample;
     let outstanding = 0;
     for (const [id, promise] of this.#promises)
       if (id !== transferId) outstanding += Math.max(0, promise.bytes - (allocated.get(id) ?? 0));
-    return free - outstanding + (allocated.get(transferId) ?? 0);
+    return free - since - outstanding + (allocated.get(transferId) ?? 0);
   }
 
   /** Bytes the partial of `transferId` (data and state log) takes on disk now. */
