@@ -80,7 +80,7 @@ export {
   type PutOfferMessage,
   type WelcomeMessage,
 } from './messages.js';
-export { joinRemotePath, parseRemotePath } from './remote-path.js';
+export { forbiddenCharacterAt, joinRemotePath, parseRemotePath } from './remote-path.js';
 export {
   FileDigestBuilder,
   chunkBytesFor,

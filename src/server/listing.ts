@@ -11,16 +11,13 @@ import {
   MAX_PATH_BYTES,
   PERMISSION_DOWNLOAD,
   RESERVED_ROOT_COMPONENT,
+  forbiddenCharacterAt,
   listEntryBytes,
   type ListEntry,
   type ListRequestMessage,
 } from '../protocol/index.js';
 import { resolveExisting } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
-
-/** Names that cannot travel as a remote path component (PROTOCOL.md §7.1) are left out of listings. */
-// eslint-disable-next-line no-control-regex
-const UNLISTABLE = /[\u0000-\u001f\u007f\\]/;
 
 /**
  * Serves one LIST_REQUEST (PROTOCOL.md §5.12): walks the requested directory without following links,
@@ -87,7 +84,8 @@ async function walk(
     if (hideReserved && name.toLowerCase() === RESERVED_ROOT_COMPONENT) continue;
     const path = prefix === '' ? name : `${prefix}/${name}`;
     if (
-      UNLISTABLE.test(name) ||
+      // Names that cannot travel as a remote path component (PROTOCOL.md §7.1) are left out.
+      forbiddenCharacterAt(name) >= 0 ||
       Buffer.byteLength(name) > MAX_COMPONENT_BYTES ||
       Buffer.byteLength(path) > MAX_PATH_BYTES
     )
