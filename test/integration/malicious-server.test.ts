@@ -115,8 +115,7 @@ class MaliciousServer {
         await channel.sendPlaintext(raw);
       }
       const totalEntries =
-        this.#script.totalEntries ??
-        Math.min(MAX_LIST_ENTRIES, this.streamedEntries + entries.length + rawListPlaintexts.length);
+        this.#script.totalEntries ?? this.streamedEntries + entries.length + rawListPlaintexts.length;
       await channel.send({
         type: 'LIST_END',
         ref: message.ref,

@@ -244,3 +244,66 @@ test('300 small files are sent with sendTree and fetched with getFiles -r over e
   for (const [path, entry] of original)
     if (entry.kind === 'file') assert.equal(copy.get(path)?.sha256, entry.sha256, path);
 });
+
+test('a tree with a nested `.ferry` directory goes up with sendTree and comes back with getFiles -r, from its own path and from the root', async (t) => {
+  const { dir, root, connect } = await startRig(t);
+  const source = join(dir, 'photos');
+  await mkdir(join(source, '.ferry', 'partial'), { recursive: true });
+  await writeFile(join(source, '.ferry', 'partial', 'x'), 'not the server state');
+  await writeFile(join(source, '.FERRY-notes'), 'notes');
+  const skipped: string[] = [];
+  await sendTree({
+    ...connect,
+    dirs: [source],
+    chunkBytes: CHUNK_BYTES,
+    onSkip: (path) => skipped.push(path),
+  });
+  assert.deepEqual(skipped, []);
+  assert.equal(
+    await readFile(join(root, 'photos', '.ferry', 'partial', 'x'), 'utf8'),
+    'not the server state',
+  );
+
+  for (const remotePath of ['photos', '']) {
+    const dest = join(dir, `download-${remotePath || 'root'}`);
+    await getFiles({
+      ...connect,
+      remotePaths: [remotePath],
+      localDir: dest,
+      recursive: true,
+      chunkBytes: CHUNK_BYTES,
+    });
+    assert.equal(
+      await readFile(join(dest, 'photos', '.ferry', 'partial', 'x'), 'utf8'),
+      'not the server state',
+    );
+    // The server's own `.ferry` at the top of the root is never listed, so never downloaded.
+    assert.deepEqual(await readdir(dest), ['photos'], remotePath);
+  }
+});
+
+test('getFiles into a destination whose path runs through a symbolic link (as /tmp does on macOS) downloads and leaves no partial', async (t) => {
+  const { dir, connect } = await startRig(t);
+  const source = join(dir, 'small');
+  await mkdir(source);
+  await writeFile(join(source, 'a.txt'), 'a'.repeat(3 * CHUNK_BYTES + 5));
+  await sendTree({ ...connect, dirs: [source], chunkBytes: CHUNK_BYTES });
+  await mkdir(join(dir, 'real', 'downloads'), { recursive: true });
+  await symlink(join(dir, 'real'), join(dir, 'via-link'));
+
+  for (const [localDir, recursive, remotePath] of [
+    [join(dir, 'via-link', 'downloads'), false, 'small/a.txt'],
+    [join(dir, 'via-link', 'downloads', 'new', 'deeper'), true, 'small'],
+    [join(dir, 'via-link'), true, 'small'],
+  ] as const) {
+    await getFiles({ ...connect, remotePaths: [remotePath], localDir, recursive, chunkBytes: CHUNK_BYTES });
+    const landed = join(localDir, recursive ? 'small/a.txt' : 'a.txt');
+    assert.equal((await readFile(landed, 'utf8')).length, 3 * CHUNK_BYTES + 5, localDir);
+    const names = await readdir(recursive ? join(localDir, 'small') : localDir);
+    assert.deepEqual(
+      names.filter((n) => n.includes('.ferry-')),
+      [],
+      `no partial or state left in ${localDir}`,
+    );
+  }
+});
