@@ -9,6 +9,8 @@ import { SpeedMeter } from '../../src/cli/progress-speed.js';
 // eslint-disable-next-line no-control-regex -- looking for escape codes is the point
 const ESCAPE = /\x1b\[/;
 const DIGEST = Buffer.alloc(32, 0xab);
+// eslint-disable-next-line no-control-regex -- the display's own cursor and colour sequences
+const OWN_CSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
 /** A stream that records what is written; `isTTY` as asked. */
 function sink(isTTY: boolean): {
@@ -166,9 +168,8 @@ test('ProgressDisplay shows names and messages from the other side escaped, with
     display.note('ferry: skipped local/\u009bname: name cannot be sent');
     display.close();
     // The display's own cursor and colour codes are the only escape sequences allowed.
-    // eslint-disable-next-line no-control-regex -- removing the display's own CSI sequences
     const foreign = text()
-      .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+      .replace(OWN_CSI, '')
       .replace(/[\r\n]/g, '');
     assert.doesNotMatch(foreign, /[\p{Cc}\u202a-\u202e\u2066-\u2069\u200e\u200f]/u, mode);
     assert.match(text(), /x\\x1B\[2J\\x9B31m\\u202Egpj\.exe/, `${mode}: the name, visibly escaped`);
