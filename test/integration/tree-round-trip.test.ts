@@ -307,3 +307,20 @@ test('getFiles into a destination whose path runs through a symbolic link (as /t
     );
   }
 });
+
+test('sendTree of a directory named through a symbolic link sends the directory under the name given, and follows no link below it', async (t) => {
+  const { dir, root, connect } = await startRig(t);
+  await mkdir(join(dir, 'real', 'sub'), { recursive: true });
+  await writeFile(join(dir, 'real', 'sub', 'f.txt'), 'through the link');
+  await symlink(join(dir, 'real'), join(dir, 'named'));
+  await symlink(join(dir, 'real', 'sub'), join(dir, 'real', 'sub-link'));
+  const skipped: string[] = [];
+  await sendTree({
+    ...connect,
+    dirs: [join(dir, 'named')],
+    chunkBytes: CHUNK_BYTES,
+    onSkip: (path) => skipped.push(path),
+  });
+  assert.equal(await readFile(join(root, 'named', 'sub', 'f.txt'), 'utf8'), 'through the link');
+  assert.deepEqual(skipped, ['named/sub-link'], 'a link below the top is still not followed');
+});
