@@ -324,3 +324,19 @@ test('sendTree of a directory named through a symbolic link sends the directory 
   assert.equal(await readFile(join(root, 'named', 'sub', 'f.txt'), 'utf8'), 'through the link');
   assert.deepEqual(skipped, ['named/sub-link'], 'a link below the top is still not followed');
 });
+
+test('an uploaded tree lands without setuid, setgid, sticky or group/world write, by the same policy a download applies', async (t) => {
+  const { dir, root, connect } = await startRig(t);
+  const source = join(dir, 'modes');
+  await mkdir(join(source, 'open'), { recursive: true });
+  await writeFile(join(source, 'open', 'run'), '#!/bin/sh\n');
+  await writeFile(join(source, 'shared.txt'), 'shared');
+  await chmod(join(source, 'open', 'run'), 0o6777);
+  await chmod(join(source, 'shared.txt'), 0o666);
+  await chmod(join(source, 'open'), 0o1777);
+  await sendTree({ ...connect, dirs: [source], chunkBytes: CHUNK_BYTES });
+  const modeOf = async (path: string): Promise<number> => (await lstat(join(root, path))).mode & 0o7777;
+  assert.equal(await modeOf('modes/open'), 0o755);
+  assert.equal(await modeOf('modes/open/run'), 0o755);
+  assert.equal(await modeOf('modes/shared.txt'), 0o644);
+});
