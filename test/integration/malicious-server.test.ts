@@ -593,6 +593,7 @@ test('a listing is capped at MAX_LIST_ENTRIES while it streams: the client hangs
   assert.equal((err as { code?: string } | undefined)?.code, 'MESSAGE_MALFORMED', String(err));
   assert.match(String((err as Error).message), /listing exceeds 1000000 entries/);
   assert.ok(rig.fake.streamedEntries < upTo, `cut off after ${rig.fake.streamedEntries} of ${upTo} entries`);
+  t.diagnostic(`the server was cut off after ${rig.fake.streamedEntries} of ${upTo} entries`);
   assert.deepEqual(rig.fake.requestedPaths, []);
 });
 
@@ -605,6 +606,7 @@ test('a listing is capped at MAX_LIST_BYTES of entries while it streams, however
   assert.equal((err as { code?: string } | undefined)?.code, 'MESSAGE_MALFORMED', String(err));
   assert.match(String((err as Error).message), /bytes/);
   assert.ok(rig.fake.streamedEntries < upTo, `cut off after ${rig.fake.streamedEntries} of ${upTo} entries`);
+  t.diagnostic(`the server was cut off after ${rig.fake.streamedEntries} of ${upTo} entries`);
 });
 
 test('a LIST_END whose count differs from the entries sent fails the listing (MESSAGE_MALFORMED)', async (t) => {
