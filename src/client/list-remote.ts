@@ -23,12 +23,11 @@ export async function listRemote(
       const message = await session.take(ref);
       if (message.type === 'LIST_ENTRIES') {
         for (const entry of message.entries) {
+          if (entries.length === MAX_LIST_ENTRIES)
+            throw brokenListing(session, `listing exceeds ${MAX_LIST_ENTRIES} entries`);
           listedBytes += listEntryBytes(entry);
-          if (entries.length === MAX_LIST_ENTRIES || listedBytes > MAX_LIST_BYTES)
-            throw brokenListing(
-              session,
-              `listing exceeds ${MAX_LIST_ENTRIES} entries or ${MAX_LIST_BYTES} bytes`,
-            );
+          if (listedBytes > MAX_LIST_BYTES)
+            throw brokenListing(session, `listing exceeds ${MAX_LIST_BYTES} bytes of entries`);
           entries.push(entry);
         }
       } else if (message.type === 'LIST_END') {
