@@ -1,6 +1,7 @@
 import type { ErrorCode } from '../errors/index.js';
 import type { TransferEvent } from '../client/index.js';
 import type { TallySummary } from './progress-tally.js';
+import { jsonForTerminal } from './escape-for-terminal.js';
 
 /**
  * The version of the `--json` line schema (README.md, "JSON events"). Fields may be added within a
@@ -76,6 +77,7 @@ export class JsonEventWriter {
   }
 
   #line(event: JsonEvent): void {
-    this.#stream.write(`${JSON.stringify(event)}\n`);
+    // Names and details are from the other side: exact for JSON.parse, no raw control bytes on a terminal.
+    this.#stream.write(`${jsonForTerminal(event)}\n`);
   }
 }

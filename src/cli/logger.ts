@@ -3,6 +3,7 @@ import { pino, type Logger } from 'pino';
 import { FerryError } from '../errors/index.js';
 import type { TransferEvent } from '../client/index.js';
 import { digestPrefix } from './progress-format.js';
+import { escapeJsonText } from './escape-for-terminal.js';
 
 /** Levels `--log-level` accepts. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -41,7 +42,8 @@ export function createLogger(
     flags.logFile !== undefined
       ? pino.destination({ dest: flags.logFile, sync: true, append: true, mkdir: true, mode: 0o600 })
       : pino.destination({ dest: 2, sync: true });
-  return pino({ level, base: { role: options.role } }, destination);
+  // Log lines carry names from the other side: kept exact as JSON, without raw control characters.
+  return pino({ level, base: { role: options.role }, hooks: { streamWrite: escapeJsonText } }, destination);
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { listRemote, withRetries, type SessionEvent } from '../client/index.js';
 import { parseRemotePath, type ListEntry } from '../protocol/index.js';
 import { homeOf } from './cli-context.js';
+import { escapeForTerminal, jsonForTerminal } from './escape-for-terminal.js';
 import { parseTarget } from './parse-target.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
 
@@ -36,21 +37,23 @@ export function registerLsCommand(program: Command): void {
         },
       );
       for (const entry of listing?.entries ?? [])
-        process.stdout.write(flags.json ? `${JSON.stringify(entry)}\n` : `${formatEntry(entry)}\n`);
+        process.stdout.write(flags.json ? `${jsonForTerminal(entry)}\n` : `${formatEntry(entry)}\n`);
     });
   });
 }
 
+/** One `ls -l`-like line; the names come from the server, so they are escaped for the terminal. */
 function formatEntry(entry: ListEntry): string {
   const kind = entry.kind === 'dir' ? 'd' : entry.kind === 'link' ? 'l' : '-';
   const mode = kind + rwx(entry.mode >> 6) + rwx(entry.mode >> 3) + rwx(entry.mode);
   const when = new Date(entry.mtimeMs).toISOString().slice(0, 16).replace('T', ' ');
+  const path = escapeForTerminal(entry.path);
   const name =
     entry.kind === 'dir'
-      ? `${entry.path}/`
+      ? `${path}/`
       : entry.kind === 'link'
-        ? `${entry.path} -> ${entry.linkTarget}`
-        : entry.path;
+        ? `${path} -> ${escapeForTerminal(entry.linkTarget)}`
+        : path;
   return `${mode} ${String(entry.size).padStart(12)} ${when} ${name}`;
 }
 

@@ -4,6 +4,7 @@ import type { TransferEvent, TransferSubject } from '../client/index.js';
 import { digestPrefix, formatBytes, formatDuration, formatRate } from './progress-format.js';
 import { SpeedMeter } from './progress-speed.js';
 import type { TallySummary } from './progress-tally.js';
+import { escapeForTerminal, escapeStringFields } from './escape-for-terminal.js';
 
 /** picocolors' colour functions (its types do not export the interface under a usable name). */
 export type Colors = ReturnType<typeof picocolors.createColors>;
@@ -70,9 +71,10 @@ export class ProgressDisplay {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Shows one event. */
-  handle(event: TransferEvent): void {
+  /** Shows one event; its names, paths and messages are escaped for the terminal first. */
+  handle(rawEvent: TransferEvent): void {
     if (this.#mode === 'quiet') return;
+    const event = escapeStringFields(rawEvent);
     const c = this.#c;
     switch (event.type) {
       case 'transfer-started':
@@ -121,9 +123,9 @@ export class ProgressDisplay {
     }
   }
 
-  /** Tells the user something outside the event stream (a skipped local entry, say). */
+  /** Tells the user something outside the event stream (a skipped local entry, say); escaped like events. */
   note(line: string): void {
-    if (this.#mode !== 'quiet') this.#say(this.#c.yellow(line));
+    if (this.#mode !== 'quiet') this.#say(this.#c.yellow(escapeForTerminal(line)));
   }
 
   /** Removes the bars; with a summary, prints it (success only: a failure prints its error instead). */

@@ -1,8 +1,13 @@
-import { chmod, lstat, mkdir, readlink, utimes } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { chmod, lstat, mkdir, readlink, realpath, utimes } from 'node:fs/promises';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { parseRemotePath } from '../protocol/index.js';
-import { assertLinkStaysInside, fsTimeOf, placeLink, resolveUnderRoot } from '../transfer/index.js';
+import {
+  assertLinkStaysInside,
+  fsTimeOf,
+  placeLink,
+  receivedDirectoryMode,
+  resolveUnderRoot,
+} from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { beginDownload, type DownloadResult } from './download-file.js';
 import { InFlightWindow } from './in-flight-window.js';
@@ -46,8 +51,10 @@ interface GetPlan {
  */
 export async function getFiles(options: GetFilesOptions): Promise<DownloadResult[]> {
   if (options.remotePaths.length === 0) throw new FerryError('USAGE_INVALID', 'nothing to get');
-  const localDir = resolve(options.localDir);
-  await mkdir(localDir, { recursive: true });
+  await mkdir(options.localDir, { recursive: true });
+  // The destination the user named is theirs, links included (`/tmp` is one on macOS): it is resolved once,
+  // here, and only what lies under it is held to the no-link rule (and re-checked before each rename).
+  const localDir = await realpath(options.localDir);
   const emit = options.onEvent ?? (() => undefined);
   let plan: GetPlan | undefined;
   const open = new OpenTransfers();
@@ -72,8 +79,8 @@ async function planDownloads(
 ): Promise<GetPlan> {
   const plan: GetPlan = { files: [], dirs: [], links: [] };
   for (const remotePath of options.remotePaths) {
-    const remote = remotePath === '' ? [] : parseRemotePath(remotePath);
-    const name = remote[remote.length - 1];
+    const requested = remotePath === '' ? [] : parseRemotePath(remotePath);
+    const name = requested[requested.length - 1];
     if (!options.recursive) {
       if (!name) throw new FerryError('USAGE_INVALID', 'name a file to get, or use -r for the root');
       plan.files.push({ remotePath, local: [name] });
@@ -87,10 +94,11 @@ async function planDownloads(
     const base = name ? [name] : [];
     if (name) plan.dirs.push({ local: base, mode, mtimeMs });
     for (const entry of entries) {
-      // PROTOCOL.md §5.12: names from the server are validated before anything is created.
-      const relative = parseRemotePath(entry.path);
-      const local = [...base, ...relative];
+      // PROTOCOL.md §5.12: names from the server are validated before anything is created, as the remote
+      // path they name (§7.1), so `.ferry` is refused only where it is reserved: first in that path.
       const remote = remotePath === '' ? entry.path : `${remotePath}/${entry.path}`;
+      const relative = parseRemotePath(remote).slice(requested.length);
+      const local = [...base, ...relative];
       if (entry.kind === 'file') plan.files.push({ remotePath: remote, local });
       else if (entry.kind === 'dir') plan.dirs.push({ local, mode: entry.mode, mtimeMs: entry.mtimeMs });
       else if (isInside(local, entry.linkTarget, base.length))
@@ -192,7 +200,7 @@ async function finishTree(
   const deepestFirst = [...plan.dirs].sort((a, b) => b.local.length - a.local.length);
   for (const dir of deepestFirst) {
     const target = await resolveUnderRoot(localDir, dir.local, { createDirs: false, allowDirectory: true });
-    await chmod(target.path, (dir.mode & 0o777) | 0o700);
+    await chmod(target.path, receivedDirectoryMode(dir.mode));
     await utimes(target.path, fsTimeOf(dir.mtimeMs), fsTimeOf(dir.mtimeMs));
   }
 }

@@ -1,11 +1,13 @@
 import { FerryError } from '../errors/index.js';
-import type { ListEntry } from '../protocol/index.js';
+import { MAX_LIST_BYTES, MAX_LIST_ENTRIES, listEntryBytes, type ListEntry } from '../protocol/index.js';
 import type { ClientSession } from './client-session.js';
 
 /**
  * Lists `path` on the server (PROTOCOL.md §5.12); `isFile` tells a file from a directory, and `mode` and
- * `mtimeMs` describe the listed path itself. The entries come
- * from the other side: callers must validate every path before using it (`parseRemotePath`).
+ * `mtimeMs` describe the listed path itself. The entries come from the other side: callers must validate
+ * every path before using it (`parseRemotePath`). A listing is held whole, so its limits (MAX_LIST_ENTRIES,
+ * MAX_LIST_BYTES) are enforced as it streams in: a server that sends more fails the session as
+ * MESSAGE_MALFORMED before the excess is kept.
  */
 export async function listRemote(
   session: ClientSession,
@@ -16,14 +18,35 @@ export async function listRemote(
   try {
     await session.send({ type: 'LIST_REQUEST', ref, recursive: options.recursive, path });
     const entries: ListEntry[] = [];
+    let listedBytes = 0;
     for (;;) {
       const message = await session.take(ref);
-      if (message.type === 'LIST_ENTRIES') entries.push(...message.entries);
-      else if (message.type === 'LIST_END') {
+      if (message.type === 'LIST_ENTRIES') {
+        for (const entry of message.entries) {
+          if (entries.length === MAX_LIST_ENTRIES)
+            throw brokenListing(session, `listing exceeds ${MAX_LIST_ENTRIES} entries`);
+          listedBytes += listEntryBytes(entry);
+          if (listedBytes > MAX_LIST_BYTES)
+            throw brokenListing(session, `listing exceeds ${MAX_LIST_BYTES} bytes of entries`);
+          entries.push(entry);
+        }
+      } else if (message.type === 'LIST_END') {
+        if (message.totalEntries !== entries.length)
+          throw brokenListing(
+            session,
+            `list_end counts ${message.totalEntries} entries, ${entries.length} were sent`,
+          );
         return { entries, isFile: message.isFile, mode: message.mode, mtimeMs: message.mtimeMs };
       } else throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} during a listing`);
     }
   } finally {
     session.closeRef(ref);
   }
+}
+
+/** PROTOCOL.md §5: a receiver rejects a message that breaks the rules and closes the session. */
+function brokenListing(session: ClientSession, detail: string): FerryError {
+  const error = new FerryError('MESSAGE_MALFORMED', detail);
+  session.close(error);
+  return error;
 }

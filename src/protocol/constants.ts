@@ -78,6 +78,13 @@ export const LIST_ENTRIES_HEADER_BYTES = 7;
 /** Most entries one listing may have; a larger one fails with FILE_TOO_LARGE (PROTOCOL.md §5.12, §10). */
 export const MAX_LIST_ENTRIES = 1_000_000;
 
+/**
+ * Most bytes the entries of one listing may add up to, as encoded in LIST_ENTRIES (PROTOCOL.md §5.12, §10):
+ * 128 MiB, an average of 134 bytes for each of MAX_LIST_ENTRIES. A client holds a whole listing before it
+ * acts on it, so this and MAX_LIST_ENTRIES bound what one listing can make it hold.
+ */
+export const MAX_LIST_BYTES = 128 * 1024 * 1024;
+
 /** Most transfers or requests a client may leave unanswered on a session (PROTOCOL.md §5.8, §5.11.4). */
 export const MAX_PIPELINED = 256;
 

@@ -21,6 +21,7 @@ export {
   MAX_HANDSHAKE_MESSAGE_BYTES,
   MAX_LINK_TARGET_BYTES,
   MAX_LIST_ENTRIES,
+  MAX_LIST_BYTES,
   MAX_MESSAGE_BYTES,
   MAX_PATH_BYTES,
   MAX_PIPELINED,
@@ -79,7 +80,7 @@ export {
   type PutOfferMessage,
   type WelcomeMessage,
 } from './messages.js';
-export { joinRemotePath, parseRemotePath } from './remote-path.js';
+export { forbiddenCharacterAt, joinRemotePath, parseRemotePath } from './remote-path.js';
 export {
   FileDigestBuilder,
   chunkBytesFor,

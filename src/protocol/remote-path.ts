@@ -2,12 +2,17 @@ import { Buffer } from 'node:buffer';
 import { FerryError } from '../errors/index.js';
 import { MAX_COMPONENT_BYTES, MAX_PATH_BYTES, RESERVED_ROOT_COMPONENT } from './constants.js';
 
-// PROTOCOL.md §7.1: bytes 0x00-0x1F, 0x7F and `\` are refused anywhere in a path. In UTF-8 these bytes only
-// ever encode these very characters, so testing the UTF-16 code units tests the bytes.
-function forbiddenCharacterAt(path: string): number {
-  for (let i = 0; i < path.length; i++) {
-    const unit = path.charCodeAt(i);
-    if (unit <= 0x1f || unit === 0x7f || unit === 0x5c) return i;
+/**
+ * Where `name` holds a character no remote path may hold (PROTOCOL.md §7.1), or -1: the C0 controls
+ * 0x00-0x1F, DEL 0x7F, `\`, and the C1 controls U+0080-U+009F (UTF-8 `C2 80`-`C2 9F`), which some terminals
+ * obey like ESC sequences. In UTF-8 the single bytes only ever encode these very characters, so testing the
+ * UTF-16 code units tests the bytes. One rule for both sides: the server also leaves such names out of
+ * listings.
+ */
+export function forbiddenCharacterAt(name: string): number {
+  for (let i = 0; i < name.length; i++) {
+    const unit = name.charCodeAt(i);
+    if (unit <= 0x1f || unit === 0x7f || unit === 0x5c || (unit >= 0x80 && unit <= 0x9f)) return i;
   }
   return -1;
 }
@@ -18,7 +23,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /**
  * Splits a remote path into its components, or throws PATH_INVALID (PROTOCOL.md §7.1) for a path that is
  * empty, absolute, longer than 4096 bytes, has an empty, `.` or `..` component, a component longer than 255
- * bytes, a control character, DEL or `\`, or starts with the reserved `.ferry`. Details name the rule, and
+ * bytes, a C0 or C1 control character, DEL or `\`, or starts with the reserved `.ferry`. Details name the rule, and
  * never echo the path, so they are safe to send back.
  */
 export function parseRemotePath(path: string): string[] {
@@ -29,8 +34,13 @@ export function parseRemotePath(path: string): string[] {
   if (path.startsWith('/')) throw invalid('path is absolute');
   const bad = forbiddenCharacterAt(path);
   if (bad >= 0) {
-    const code = path.charCodeAt(bad).toString(16).padStart(2, '0');
-    throw invalid(`path contains byte 0x${code} at character ${bad}`);
+    const unit = path.charCodeAt(bad);
+    const code = unit.toString(16).padStart(2, '0');
+    throw invalid(
+      unit <= 0x7f
+        ? `path contains byte 0x${code} at character ${bad}`
+        : `path contains control character u+00${code} at character ${bad}`,
+    );
   }
   const components = path.split('/');
   for (const [i, component] of components.entries()) {

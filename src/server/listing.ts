@@ -5,21 +5,19 @@ import { FerryError } from '../errors/index.js';
 import {
   LIST_ENTRIES_HEADER_BYTES,
   MAX_COMPONENT_BYTES,
+  MAX_LIST_BYTES,
   MAX_LIST_ENTRIES,
   MAX_MESSAGE_BYTES,
   MAX_PATH_BYTES,
   PERMISSION_DOWNLOAD,
   RESERVED_ROOT_COMPONENT,
+  forbiddenCharacterAt,
   listEntryBytes,
   type ListEntry,
   type ListRequestMessage,
 } from '../protocol/index.js';
 import { resolveExisting } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
-
-/** Names that cannot travel as a remote path component (PROTOCOL.md §7.1) are left out of listings. */
-// eslint-disable-next-line no-control-regex
-const UNLISTABLE = /[\u0000-\u001f\u007f\\]/;
 
 /**
  * Serves one LIST_REQUEST (PROTOCOL.md §5.12): walks the requested directory without following links,
@@ -32,10 +30,14 @@ export async function sendListing(io: SessionIo, request: ListRequestMessage): P
   let batch: ListEntry[] = [];
   let batchBytes = LIST_ENTRIES_HEADER_BYTES;
   let total = 0;
+  let listedBytes = 0;
   const emit = async (entry: ListEntry): Promise<void> => {
     if (++total > MAX_LIST_ENTRIES)
       throw new FerryError('FILE_TOO_LARGE', `listing exceeds ${MAX_LIST_ENTRIES} entries`);
     const size = listEntryBytes(entry);
+    listedBytes += size;
+    if (listedBytes > MAX_LIST_BYTES)
+      throw new FerryError('FILE_TOO_LARGE', `listing exceeds ${MAX_LIST_BYTES} bytes of entries`);
     if (batchBytes + size > MAX_MESSAGE_BYTES) await flush();
     batch.push(entry);
     batchBytes += size;
@@ -48,8 +50,10 @@ export async function sendListing(io: SessionIo, request: ListRequestMessage): P
   };
 
   if (base.stats.isDirectory()) {
-    // The server's own state directory is never listed (PROTOCOL.md §5.12).
-    const hideReserved = components.length === 0;
+    // `.ferry` first in a remote path is reserved (PROTOCOL.md §7.1, §5.12), so it is never listed at the top
+    // of the client's root: there it is the server's own state, or, for a confined client, a name that no
+    // remote path could reach. Deeper down it is an ordinary name.
+    const hideReserved = request.path === '';
     await walk(base.path, '', request.recursive, hideReserved, emit);
   } else {
     await emit(await entryOf(base.path, components[components.length - 1] ?? '', base.stats));
@@ -86,7 +90,8 @@ async function walk(
     if (hideReserved && name.toLowerCase() === RESERVED_ROOT_COMPONENT) continue;
     const path = prefix === '' ? name : `${prefix}/${name}`;
     if (
-      UNLISTABLE.test(name) ||
+      // Names that cannot travel as a remote path component (PROTOCOL.md §7.1) are left out.
+      forbiddenCharacterAt(name) >= 0 ||
       Buffer.byteLength(name) > MAX_COMPONENT_BYTES ||
       Buffer.byteLength(path) > MAX_PATH_BYTES
     )

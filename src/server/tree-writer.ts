@@ -6,13 +6,16 @@ import {
   type PutDirMessage,
   type PutLinkMessage,
 } from '../protocol/index.js';
-import { assertLinkStaysInside, fsTimeOf, fsyncDir, placeLink, resolveUnderRoot } from '../transfer/index.js';
+import {
+  assertLinkStaysInside,
+  fsTimeOf,
+  fsyncDir,
+  placeLink,
+  receivedDirectoryMode,
+  resolveUnderRoot,
+} from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 import { missingParents } from './missing-parents.js';
-
-/** Directories get at most these bits, and always owner rwx so the server can keep writing into them. */
-const DIR_MODE_LIMIT = 0o755;
-const DIR_MODE_FLOOR = 0o700;
 
 /** PUT_DIR (PROTOCOL.md §5.10): creates the directory if missing, then sets its mode and mtime. */
 export async function writeDirectory(io: SessionIo, message: PutDirMessage): Promise<void> {
@@ -32,7 +35,7 @@ export async function writeDirectory(io: SessionIo, message: PutDirMessage): Pro
   const stats = await lstat(target.path);
   if (stats.isSymbolicLink()) throw new FerryError('PATH_ESCAPES_ROOT', 'destination is a symbolic link');
   if (!stats.isDirectory()) throw new FerryError('FILE_EXISTS', 'a file is in the way of the directory');
-  await chmod(target.path, (message.mode & DIR_MODE_LIMIT) | DIR_MODE_FLOOR);
+  await chmod(target.path, receivedDirectoryMode(message.mode));
   await utimes(target.path, fsTimeOf(message.mtimeMs), fsTimeOf(message.mtimeMs));
   await fsyncDir(target.dir);
 }

@@ -22,3 +22,4 @@ export { assertLinkStaysInside } from './link-target.js';
 export { walkLocalTree, type LocalTree } from './local-tree.js';
 export { fsTimeOf, siblingTempName } from './fs-names.js';
 export { placeLink } from './place-link.js';
+export { receivedFileMode, receivedDirectoryMode } from './received-mode.js';

@@ -1,4 +1,4 @@
-import { lstat, opendir, readlink } from 'node:fs/promises';
+import { lstat, opendir, readlink, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { parseRemotePath } from '../protocol/index.js';
@@ -14,7 +14,7 @@ export interface LocalTree {
 }
 
 /**
- * Walks `root` without following any link. The top directory is named by its base name, as `scp -r`
+ * Walks `root` without following any link below it. The top directory is named by its base name, as `scp -r`
  * does. Entries that cannot travel are reported through `onSkip` and left out: links pointing outside
  * the tree (or absolute), special files (sockets, fifos, devices), and names that are not valid remote
  * path components.
@@ -23,7 +23,9 @@ export async function walkLocalTree(
   root: string,
   onSkip: (relative: string, reason: string) => void,
 ): Promise<LocalTree> {
-  const top = await lstat(root);
+  // The directory the user names is theirs, even through a link (`send -r ~/photos-link` like `scp -r`);
+  // only what lies under it is never followed.
+  const top = await stat(root);
   if (!top.isDirectory()) throw new FerryError('PATH_INVALID', 'not a directory');
   const tree: LocalTree = { files: [], dirs: [], links: [] };
   const topName = basename(root.replace(/\/+$/, '')) || 'root';

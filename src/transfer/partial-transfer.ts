@@ -12,6 +12,7 @@ import {
 } from '../protocol/index.js';
 import { fsyncDir } from './fsync-dir.js';
 import { fsTimeOf } from './fs-names.js';
+import { receivedFileMode } from './received-mode.js';
 import { BatchedWriter } from './batched-writer.js';
 import { assertWritableTarget, type RootPath } from './root-path.js';
 import { ChunkLog, type ChunkEntry } from './chunk-log.js';
@@ -43,8 +44,6 @@ function encodeTransferHeader(header: TransferHeader): Buffer {
 
 /** Chunks verified but not yet durable are flushed once they add up to this many bytes (PROTOCOL.md §9.2). */
 export const DURABLE_BATCH_BYTES = 16 * 1024 * 1024;
-/** Files get at most these permission bits (PROTOCOL.md §5.3): never setuid, setgid or group/world write. */
-const FILE_MODE_LIMIT = 0o755;
 
 /** Where a partial transfer keeps its bytes and its log of verified chunks. */
 export interface PartialPaths {
@@ -239,7 +238,7 @@ export class PartialTransfer {
       await this.discard();
       throw new FerryError('DIGEST_MISMATCH');
     }
-    await this.#data.chmod(options.mode & FILE_MODE_LIMIT);
+    await this.#data.chmod(receivedFileMode(options.mode));
     await this.#data.sync();
     await this.#data.close();
     this.#closed = true;

@@ -9,6 +9,8 @@ import { SpeedMeter } from '../../src/cli/progress-speed.js';
 // eslint-disable-next-line no-control-regex -- looking for escape codes is the point
 const ESCAPE = /\x1b\[/;
 const DIGEST = Buffer.alloc(32, 0xab);
+// eslint-disable-next-line no-control-regex -- the display's own cursor and colour sequences
+const OWN_CSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
 
 /** A stream that records what is written; `isTTY` as asked. */
 function sink(isTTY: boolean): {
@@ -119,4 +121,59 @@ test('SpeedMeter smooths the rate and estimates the time left', () => {
   const rate = rateOf(meter);
   assert.ok(rate > 1000 && rate < 4000, `smoothed: ${rate}`);
   assert.equal(meter.etaSeconds(rate * 10), 10);
+});
+
+/** A download whose names and messages a hostile server chose: escape sequences, C1 CSI, a bidi override. */
+function hostileDownload(): TransferEvent[] {
+  const subject = {
+    direction: 'download',
+    file: '/home/me/dl/\u202egpj.exe',
+    remotePath: 'x\u001b[2J\u009b31m\u202egpj.exe',
+  } as const;
+  return [
+    { type: 'transfer-started', ...subject, size: 10, heldBytes: 0, restarted: false },
+    { type: 'transfer-resumed', ...subject, size: 10, fromBytes: 5 },
+    { type: 'progress', ...subject, verifiedBytes: 5, size: 10 },
+    { type: 'stalled', attempt: 1, message: 'no record for 30 s\u001b]0;owned\u0007' },
+    { type: 'entry-skipped', path: 'tree/\u001b[1Aall files verified', reason: 'exists' },
+    { type: 'transfer-failed', ...subject, code: 'DIGEST_MISMATCH', message: 'all verified\u001b[2K\u2066' },
+    { type: 'transfer-started', ...subject, size: 10, heldBytes: 0, restarted: false },
+    {
+      type: 'transfer-finished',
+      ...subject,
+      size: 10,
+      digest: DIGEST,
+      transferredBytes: 10,
+      resumedBytes: 0,
+      restarted: false,
+      identical: false,
+    },
+  ];
+}
+
+test('ProgressDisplay shows names and messages from the other side escaped, with no raw control, C1 or bidi character, in bars and in lines', () => {
+  for (const [mode, isTTY] of [
+    ['bars', true],
+    ['lines', false],
+  ] as const) {
+    const { stream, text } = sink(isTTY);
+    let now = 0;
+    const display = new ProgressDisplay({
+      mode,
+      stream,
+      colors: colorsFor(stream, {}),
+      now: () => (now += 250),
+    });
+    for (const event of hostileDownload()) display.handle(event);
+    display.note('ferry: skipped local/\u009bname: name cannot be sent');
+    display.close();
+    // The display's own cursor and colour codes are the only escape sequences allowed.
+    const foreign = text()
+      .replace(OWN_CSI, '')
+      .replace(/[\r\n]/g, '');
+    assert.doesNotMatch(foreign, /[\p{Cc}\u202a-\u202e\u2066-\u2069\u200e\u200f]/u, mode);
+    assert.match(text(), /x\\x1B\[2J\\x9B31m\\u202Egpj\.exe/, `${mode}: the name, visibly escaped`);
+    assert.match(text(), /skipped tree\/\\x1B\[1Aall files verified/, mode);
+    assert.match(text(), /local\/\\x9Bname/, mode);
+  }
 });

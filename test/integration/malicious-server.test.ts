@@ -12,7 +12,18 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { formatFerryId, generateKeyPair } from '../../src/crypto/index.js';
 import { FramedSocket, serverHandshake, type SecureChannel } from '../../src/channel/index.js';
-import { fileDigest, type ListEntry, type Message } from '../../src/protocol/index.js';
+import { ERROR_CODES } from '../../src/errors/index.js';
+import {
+  LIST_ENTRIES_HEADER_BYTES,
+  MAX_LIST_BYTES,
+  MAX_LIST_ENTRIES,
+  MAX_MESSAGE_BYTES,
+  encodeMessage,
+  fileDigest,
+  listEntryBytes,
+  type ListEntry,
+  type Message,
+} from '../../src/protocol/index.js';
 import { getFiles, type GetEvent } from '../../src/client/index.js';
 import { runFerry } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
@@ -25,12 +36,22 @@ interface Script {
   isFile?: boolean;
   /** Answers a GET_REQUEST by hand instead of with the planted file. */
   answerGet?: (channel: SecureChannel, request: Extract<Message, { type: 'GET_REQUEST' }>) => Promise<void>;
+  /** LIST_END's count, when the server lies about it. */
+  totalEntries?: number;
+  /** One entry repeated as an endless listing, streamed until `upTo` or the client hangs up, before `entries`. */
+  stream?: { entry: ListEntry; upTo: number };
+  /** The mode GET_OFFER claims for every file. */
+  fileMode?: number;
+  /** Refuse every GET_REQUEST with this ERROR (a detail of the server's choosing). */
+  getError?: { code: keyof typeof ERROR_CODES; detail: string };
 }
 
 /** A server that speaks the protocol correctly but lies about names. Records every GET path requested. */
 class MaliciousServer {
   readonly identity = generateKeyPair();
   readonly requestedPaths: string[] = [];
+  /** Entries of `script.stream` sent before the client hung up (or all of them). */
+  streamedEntries = 0;
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   #script: Script = {};
@@ -75,7 +96,7 @@ class MaliciousServer {
     try {
       ({ channel } = await serverHandshake(new FramedSocket(socket), { identity: this.identity }));
       await channel.send({ type: 'WELCOME', permissions: 3, maxFileBytes: 0 });
-      for (;;) await this.#answer(channel, await channel.receive());
+      for (;;) await this.#answer(channel, await channel.receive(), socket);
     } catch {
       // The client hung up (or refused us): that is the point of most tests here.
     } finally {
@@ -84,26 +105,34 @@ class MaliciousServer {
     }
   }
 
-  async #answer(channel: SecureChannel, message: Message): Promise<void> {
+  async #answer(channel: SecureChannel, message: Message, socket: Socket): Promise<void> {
     if (message.type === 'LIST_REQUEST') {
-      const { entries = [], rawListPlaintexts = [], isFile = false } = this.#script;
+      const { entries = [], rawListPlaintexts = [], isFile = false, stream } = this.#script;
+      if (stream) await this.#stream(channel, message.ref, stream, socket);
       if (entries.length > 0) await channel.send({ type: 'LIST_ENTRIES', ref: message.ref, entries });
       for (const raw of rawListPlaintexts) {
         raw.writeUInt32BE(message.ref, 1);
         await channel.sendPlaintext(raw);
       }
-      const totalEntries = entries.length + rawListPlaintexts.length;
+      const totalEntries =
+        this.#script.totalEntries ?? this.streamedEntries + entries.length + rawListPlaintexts.length;
       await channel.send({
         type: 'LIST_END',
         ref: message.ref,
         totalEntries,
         isFile,
-        mode: 0o755,
+        mode: 0o777,
         mtimeMs: 0,
       });
     } else if (message.type === 'GET_REQUEST') {
       this.requestedPaths.push(message.path);
       if (this.#script.answerGet) return this.#script.answerGet(channel, message);
+      const { getError } = this.#script;
+      if (getError) {
+        const code = ERROR_CODES[getError.code].wire!;
+        await channel.send({ type: 'ERROR', ref: message.ref, code, detail: getError.detail });
+        return;
+      }
       const data = Buffer.from(`planted by a hostile server as ${message.path}\n`);
       const chunkHash = createHash('sha256').update(data).digest();
       const { ref, chunkBytes } = message;
@@ -112,7 +141,7 @@ class MaliciousServer {
         ref,
         size: data.length,
         mtimeMs: 0,
-        mode: 0o755,
+        mode: this.#script.fileMode ?? 0o755,
         heldAccepted: false,
       });
       await channel.send({ type: 'GET_DATA', ref, offset: 0, data });
@@ -122,6 +151,32 @@ class MaliciousServer {
         ref,
         fileDigest: fileDigest(data.length, chunkBytes, [chunkHash]),
       });
+    }
+  }
+
+  /**
+   * Streams `stream.entry` as often as `upTo` says, packed as a real server packs entries, until the client
+   * hangs up. One record's plaintext is encoded once and sent again and again: the client is what is timed.
+   */
+  async #stream(
+    channel: SecureChannel,
+    ref: number,
+    stream: NonNullable<Script['stream']>,
+    socket: Socket,
+  ): Promise<void> {
+    this.streamedEntries = 0;
+    const perRecord = Math.floor(
+      (MAX_MESSAGE_BYTES - LIST_ENTRIES_HEADER_BYTES) / listEntryBytes(stream.entry),
+    );
+    const full = encodeMessage({ type: 'LIST_ENTRIES', ref, entries: Array(perRecord).fill(stream.entry) });
+    while (this.streamedEntries < stream.upTo && !socket.destroyed) {
+      const count = Math.min(perRecord, stream.upTo - this.streamedEntries);
+      const plaintext =
+        count === perRecord
+          ? full
+          : encodeMessage({ type: 'LIST_ENTRIES', ref, entries: Array(count).fill(stream.entry) });
+      await channel.sendPlaintext(plaintext);
+      this.streamedEntries += count;
     }
   }
 }
@@ -231,7 +286,8 @@ const ESCAPING_PATHS = [
   'escape\u001b[2Jcode',
   'newline\nname',
   'del\u007fname',
-  '.ferry/partial/x',
+  'csi\u009b2Jname',
+  'c1\u0085next-line',
 ];
 
 test('getFiles -r refuses every escaping or invalid name a server lists with PATH_INVALID, and writes nothing anywhere', async (t) => {
@@ -416,4 +472,193 @@ test('a server cannot make the client take a rewritten chunk: data for a chunk a
   assert.equal((err as { code?: string } | undefined)?.code, 'MESSAGE_MALFORMED', String(err));
   assert.match((err as Error).message, /chunk 0 is already verified/);
   await assert.rejects(lstat(join(rig.dest, 'f.bin')), { code: 'ENOENT' }, 'no file under the final name');
+});
+
+/** Characters no byte stream bound for a terminal may carry raw: controls, C1, bidi overrides and isolates. */
+const RAW_UNSAFE = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
+
+/** Fails when `output` holds a raw unsafe character anywhere but in its line breaks. */
+function assertNothingRaw(output: string, what: string): void {
+  const match = RAW_UNSAFE.exec(output.replace(/\n/g, ''));
+  assert.equal(
+    match,
+    null,
+    `${what}: raw U+${match?.[0].codePointAt(0)?.toString(16)} in ${JSON.stringify(output)}`,
+  );
+}
+
+/** Names a hostile server lists to take over a terminal: clear it, recolour it, reverse text, fake a line. */
+const TERMINAL_ATTACKS: ListEntry[] = [
+  file('clear\u001b[2J\u001b[Hall files verified'),
+  file('csi\u009b31mred'),
+  file('invoice\u202efdp.exe'),
+  dir('isolate\u2066d'),
+  link('title', 'x\u001b]0;owned\u0007'),
+  link('lrm\u200f', 'y\u009b2J'),
+];
+
+test('`ferry ls` shows names and link targets from a hostile server escaped (no raw ESC, C1 or bidi byte), and `ls --json` keeps them exact', async (t) => {
+  const rig = await startRig(t);
+  const home = await makeTempDir('ferry-malicious-home-');
+  t.after(() => removeTempDir(home));
+  assert.equal((await runFerry(['--home', home, 'keygen'])).code, 0);
+  const { host, port } = rig.fake.address;
+  const args = ['--home', home, 'ls', '-r', `${host}:${port}`, '--expect', rig.fake.id, '--retries', '0'];
+  rig.fake.script = { entries: TERMINAL_ATTACKS };
+
+  const listed = await runFerry(args);
+  assert.equal(listed.code, 0, listed.stderr);
+  assertNothingRaw(listed.stdout, 'ls stdout');
+  assertNothingRaw(listed.stderr, 'ls stderr');
+  const lines = listed.stdout.trimEnd().split('\n');
+  assert.equal(lines.length, TERMINAL_ATTACKS.length);
+  assert.match(lines[0]!, / clear\\x1B\[2J\\x1B\[Hall files verified$/);
+  assert.match(lines[1]!, / csi\\x9B31mred$/);
+  assert.match(lines[2]!, / invoice\\u202Efdp\.exe$/);
+  assert.match(lines[3]!, / isolate\\u2066d\/$/);
+  assert.match(lines[4]!, / title -> x\\x1B\]0;owned\\x07$/);
+  assert.match(lines[5]!, / lrm\\u200F -> y\\x9B2J$/);
+
+  const json = await runFerry([...args, '--json']);
+  assert.equal(json.code, 0, json.stderr);
+  assertNothingRaw(json.stdout, 'ls --json stdout');
+  const parsed = json.stdout
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as ListEntry);
+  assert.deepEqual(
+    parsed.map((e) => [e.path, e.linkTarget]),
+    TERMINAL_ATTACKS.map((e) => [e.path, e.linkTarget]),
+    'exact',
+  );
+});
+
+test('`ferry get` shows a hostile server names and error details escaped in its lines, warnings and errors, and `--json` keeps them exact', async (t) => {
+  const rig = await startRig(t);
+  const home = await makeTempDir('ferry-malicious-home-');
+  t.after(() => removeTempDir(home));
+  assert.equal((await runFerry(['--home', home, 'keygen'])).code, 0);
+  const { host, port } = rig.fake.address;
+  const common = ['--home', home, '--expect', rig.fake.id, '--retries', '0'];
+
+  // A name that is a valid remote path but reads backwards, and a link that points outside with a loud name.
+  rig.fake.script = {
+    entries: [file('invoice\u202efdp.exe'), link('up\u2067', '../../x\u001b[2J')],
+  };
+  const got = await runFerry(['get', '-r', `${host}:${port}/tree`, rig.dest, ...common]);
+  assert.equal(got.code, 0, got.stderr);
+  assertNothingRaw(got.stdout + got.stderr, 'get -r');
+  assert.match(got.stderr, /tree\/invoice\\u202Efdp\.exe -> /);
+  assert.match(got.stderr, /skipped tree\/up\\u2067: symbolic link points outside the tree/);
+
+  const json = await runFerry(['get', '-r', `${host}:${port}/tree2`, rig.dest, '--json', ...common]);
+  assert.equal(json.code, 0, json.stderr);
+  assertNothingRaw(json.stdout + json.stderr, 'get -r --json');
+  const events = json.stdout
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { type: string; remotePath?: string; path?: string });
+  assert.ok(
+    events.some((e) => e.type === 'transfer-finished' && e.remotePath === 'tree2/invoice\u202efdp.exe'),
+  );
+  assert.ok(events.some((e) => e.type === 'entry-skipped' && e.path === 'tree2/up\u2067'));
+
+  // The server's own words: an ERROR detail that would clear the screen and forge a success line.
+  const detail = 'no such file\u001b[2K\r\u001b[32mall files verified\u009b0m\u202e';
+  rig.fake.script = { getError: { code: 'PATH_NOT_FOUND', detail } };
+  for (const extra of [[], ['--json']]) {
+    const failed = await runFerry(['get', `${host}:${port}/x`, rig.dest, ...extra, ...common]);
+    assert.equal(failed.code, 7, failed.stderr);
+    assertNothingRaw(failed.stdout + failed.stderr, `failed get ${extra.join(' ')}`);
+    assert.match(
+      failed.stderr,
+      /ferry: PATH_NOT_FOUND: .*: no such file\\x1B\[2K\\x0D\\x1B\[32mall files verified\\x9B0m\\u202E \(from the server\)/,
+    );
+    if (extra.length > 0) {
+      const summary = failed.stdout
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { type: string; message?: string })
+        .find((e) => e.type === 'summary');
+      assert.equal(summary?.message, `no such file: ${detail}`, '--json keeps the detail exact');
+    }
+  }
+});
+
+test('a listing is capped at MAX_LIST_ENTRIES while it streams: the client hangs up at the first entry beyond it (MESSAGE_MALFORMED)', async (t) => {
+  const rig = await startRig(t);
+  const upTo = 2 * MAX_LIST_ENTRIES;
+  rig.fake.script = { stream: { entry: file('f'), upTo } };
+  const err = await get(rig, ['tree']);
+  assert.equal((err as { code?: string } | undefined)?.code, 'MESSAGE_MALFORMED', String(err));
+  assert.match(String((err as Error).message), /listing exceeds 1000000 entries/);
+  assert.ok(rig.fake.streamedEntries < upTo, `cut off after ${rig.fake.streamedEntries} of ${upTo} entries`);
+  t.diagnostic(`the server was cut off after ${rig.fake.streamedEntries} of ${upTo} entries`);
+  assert.deepEqual(rig.fake.requestedPaths, []);
+});
+
+test('a listing is capped at MAX_LIST_BYTES of entries while it streams, however few they are (MESSAGE_MALFORMED)', async (t) => {
+  const rig = await startRig(t);
+  const path = 'p'.repeat(4000);
+  const upTo = Math.ceil((1.5 * MAX_LIST_BYTES) / listEntryBytes(file(path)));
+  rig.fake.script = { stream: { entry: file(path), upTo } };
+  const err = await get(rig, ['tree']);
+  assert.equal((err as { code?: string } | undefined)?.code, 'MESSAGE_MALFORMED', String(err));
+  assert.match(String((err as Error).message), /bytes/);
+  assert.ok(rig.fake.streamedEntries < upTo, `cut off after ${rig.fake.streamedEntries} of ${upTo} entries`);
+  t.diagnostic(`the server was cut off after ${rig.fake.streamedEntries} of ${upTo} entries`);
+});
+
+test('a LIST_END whose count differs from the entries sent fails the listing (MESSAGE_MALFORMED)', async (t) => {
+  const rig = await startRig(t);
+  for (const totalEntries of [1, 3]) {
+    rig.fake.script = { entries: [file('a'), file('b')], totalEntries };
+    const err = await get(rig, ['tree']);
+    assert.equal(
+      (err as { code?: string } | undefined)?.code,
+      'MESSAGE_MALFORMED',
+      `${totalEntries}: ${String(err)}`,
+    );
+  }
+  assert.deepEqual(rig.fake.requestedPaths, []);
+});
+
+test('downloaded files and directories are never group/world-writable or setuid, whatever modes the server claims', async (t) => {
+  const rig = await startRig(t);
+  rig.fake.script = {
+    entries: [
+      { ...dir('open'), mode: 0o777 },
+      { ...dir('sticky'), mode: 0o1777 },
+      { ...dir('private'), mode: 0o500 },
+      file('open/run'),
+    ],
+    fileMode: 0o6777,
+  };
+  const err = await get(rig, ['tree']);
+  assert.equal(err, undefined, String(err));
+  const modeOf = async (path: string): Promise<number> => (await lstat(join(rig.dest, path))).mode & 0o7777;
+  assert.equal(await modeOf('tree'), 0o755, 'the top directory (LIST_END says 0777)');
+  assert.equal(await modeOf('tree/open'), 0o755);
+  assert.equal(await modeOf('tree/sticky'), 0o755);
+  assert.equal(await modeOf('tree/private'), 0o700);
+  assert.equal(await modeOf('tree/open/run'), 0o755);
+});
+
+test('a nested `.ferry` directory downloads like any other name; `.ferry` first in the remote path is still refused (PATH_INVALID)', async (t) => {
+  const rig = await startRig(t);
+  rig.fake.script = { entries: [dir('.ferry'), file('.ferry/x'), file('.FERRY/y')] };
+  const err = await get(rig, ['photos']);
+  assert.equal(err, undefined, String(err));
+  assert.equal(
+    await readFile(join(rig.dest, 'photos', '.ferry', 'x'), 'utf8'),
+    'planted by a hostile server as photos/.ferry/x\n',
+  );
+  assert.deepEqual(rig.fake.requestedPaths.sort(), ['photos/.FERRY/y', 'photos/.ferry/x']);
+
+  for (const path of ['.ferry/partial/x', '.FERRY/x', '.Ferry']) {
+    const before = await snapshot(rig.work);
+    rig.fake.script = { entries: [file(path)] };
+    assert.equal(((await get(rig, [''])) as { code?: string } | undefined)?.code, 'PATH_INVALID', path);
+    assert.deepEqual(await snapshot(rig.work), before, path);
+  }
 });

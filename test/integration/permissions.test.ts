@@ -400,3 +400,19 @@ test('the server refuses a root that contains its home, or lies inside it, also 
   const apart = await start(join(dir, 'srv'));
   await apart.close();
 });
+
+test('a client confined to `sub` never sees a `sub/.ferry` in its root listing, so `get -r` of its root still works', async (t) => {
+  const rig = await startRig(t);
+  await mkdir(join(rig.root, 'sub', '.ferry'), { recursive: true });
+  await writeFile(join(rig.root, 'sub', '.ferry', 'x'), 'no remote path names this');
+  await writeFile(join(rig.root, 'sub', 'mine.txt'), 'mine');
+  const confined = rig.client({ permissions: PERMISSION_DOWNLOAD, root: 'sub' });
+
+  assert.deepEqual(
+    (await list(confined, '', true)).map((e) => e.path),
+    ['mine.txt'],
+  );
+  const dest = join(rig.dir, 'dest');
+  await getFiles({ ...confined, remotePaths: [''], localDir: dest, recursive: true });
+  assert.deepEqual(await listTree(dest), ['mine.txt']);
+});

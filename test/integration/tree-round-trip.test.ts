@@ -244,3 +244,99 @@ test('300 small files are sent with sendTree and fetched with getFiles -r over e
   for (const [path, entry] of original)
     if (entry.kind === 'file') assert.equal(copy.get(path)?.sha256, entry.sha256, path);
 });
+
+test('a tree with a nested `.ferry` directory goes up with sendTree and comes back with getFiles -r, from its own path and from the root', async (t) => {
+  const { dir, root, connect } = await startRig(t);
+  const source = join(dir, 'photos');
+  await mkdir(join(source, '.ferry', 'partial'), { recursive: true });
+  await writeFile(join(source, '.ferry', 'partial', 'x'), 'not the server state');
+  await writeFile(join(source, '.FERRY-notes'), 'notes');
+  const skipped: string[] = [];
+  await sendTree({
+    ...connect,
+    dirs: [source],
+    chunkBytes: CHUNK_BYTES,
+    onSkip: (path) => skipped.push(path),
+  });
+  assert.deepEqual(skipped, []);
+  assert.equal(
+    await readFile(join(root, 'photos', '.ferry', 'partial', 'x'), 'utf8'),
+    'not the server state',
+  );
+
+  for (const remotePath of ['photos', '']) {
+    const dest = join(dir, `download-${remotePath || 'root'}`);
+    await getFiles({
+      ...connect,
+      remotePaths: [remotePath],
+      localDir: dest,
+      recursive: true,
+      chunkBytes: CHUNK_BYTES,
+    });
+    assert.equal(
+      await readFile(join(dest, 'photos', '.ferry', 'partial', 'x'), 'utf8'),
+      'not the server state',
+    );
+    // The server's own `.ferry` at the top of the root is never listed, so never downloaded.
+    assert.deepEqual(await readdir(dest), ['photos'], remotePath);
+  }
+});
+
+test('getFiles into a destination whose path runs through a symbolic link (as /tmp does on macOS) downloads and leaves no partial', async (t) => {
+  const { dir, connect } = await startRig(t);
+  const source = join(dir, 'small');
+  await mkdir(source);
+  await writeFile(join(source, 'a.txt'), 'a'.repeat(3 * CHUNK_BYTES + 5));
+  await sendTree({ ...connect, dirs: [source], chunkBytes: CHUNK_BYTES });
+  await mkdir(join(dir, 'real', 'downloads'), { recursive: true });
+  await symlink(join(dir, 'real'), join(dir, 'via-link'));
+
+  for (const [localDir, recursive, remotePath] of [
+    [join(dir, 'via-link', 'downloads'), false, 'small/a.txt'],
+    [join(dir, 'via-link', 'downloads', 'new', 'deeper'), true, 'small'],
+    [join(dir, 'via-link'), true, 'small'],
+  ] as const) {
+    await getFiles({ ...connect, remotePaths: [remotePath], localDir, recursive, chunkBytes: CHUNK_BYTES });
+    const landed = join(localDir, recursive ? 'small/a.txt' : 'a.txt');
+    assert.equal((await readFile(landed, 'utf8')).length, 3 * CHUNK_BYTES + 5, localDir);
+    const names = await readdir(recursive ? join(localDir, 'small') : localDir);
+    assert.deepEqual(
+      names.filter((n) => n.includes('.ferry-')),
+      [],
+      `no partial or state left in ${localDir}`,
+    );
+  }
+});
+
+test('sendTree of a directory named through a symbolic link sends the directory under the name given, and follows no link below it', async (t) => {
+  const { dir, root, connect } = await startRig(t);
+  await mkdir(join(dir, 'real', 'sub'), { recursive: true });
+  await writeFile(join(dir, 'real', 'sub', 'f.txt'), 'through the link');
+  await symlink(join(dir, 'real'), join(dir, 'named'));
+  await symlink(join(dir, 'real', 'sub'), join(dir, 'real', 'sub-link'));
+  const skipped: string[] = [];
+  await sendTree({
+    ...connect,
+    dirs: [join(dir, 'named')],
+    chunkBytes: CHUNK_BYTES,
+    onSkip: (path) => skipped.push(path),
+  });
+  assert.equal(await readFile(join(root, 'named', 'sub', 'f.txt'), 'utf8'), 'through the link');
+  assert.deepEqual(skipped, ['named/sub-link'], 'a link below the top is still not followed');
+});
+
+test('an uploaded tree lands without setuid, setgid, sticky or group/world write, by the same policy a download applies', async (t) => {
+  const { dir, root, connect } = await startRig(t);
+  const source = join(dir, 'modes');
+  await mkdir(join(source, 'open'), { recursive: true });
+  await writeFile(join(source, 'open', 'run'), '#!/bin/sh\n');
+  await writeFile(join(source, 'shared.txt'), 'shared');
+  await chmod(join(source, 'open', 'run'), 0o6777);
+  await chmod(join(source, 'shared.txt'), 0o666);
+  await chmod(join(source, 'open'), 0o1777);
+  await sendTree({ ...connect, dirs: [source], chunkBytes: CHUNK_BYTES });
+  const modeOf = async (path: string): Promise<number> => (await lstat(join(root, path))).mode & 0o7777;
+  assert.equal(await modeOf('modes/open'), 0o755);
+  assert.equal(await modeOf('modes/open/run'), 0o755);
+  assert.equal(await modeOf('modes/shared.txt'), 0o644);
+});
