@@ -22,6 +22,11 @@ export interface CliOptions {
   /** Extra environment variables; the base is this process's environment without FERRY_HOME. */
   env?: Record<string, string>;
   cwd?: string;
+  /**
+   * Another `ferry` executable to run as it is (its shebang, its PATH lookup), e.g. one installed from the
+   * packed tarball; by default the checkout's bin/ferry under this node.
+   */
+  bin?: string;
 }
 
 /**
@@ -37,7 +42,9 @@ export function ferryEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 
 function spawnChild(args: readonly string[], options: CliOptions): ChildProcess {
   // Never a shell, never stdin: tests must not read a terminal (ECOSYSTEM.md, "Traps seen here").
-  return spawn(process.execPath, [FERRY_BIN, ...args], {
+  const [command, commandArgs] =
+    options.bin === undefined ? [process.execPath, [FERRY_BIN, ...args]] : [options.bin, [...args]];
+  return spawn(command, commandArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: ferryEnv(options.env),
     ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
