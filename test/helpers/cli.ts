@@ -82,12 +82,15 @@ export interface ServeProcess {
 }
 
 /**
- * Spawns `ferry serve ARGS... --listen 127.0.0.1:0` and resolves once its banner shows the bound address
+ * Spawns `ferry serve ARGS... --listen 127.0.0.1:0` (no `--listen` added when ARGS has `--listen` or
+ * `--config`) and resolves once its banner shows the bound address
  * (waits on the `listen:` line, never on a timer). Rejects, with the server's stderr, if it exits first.
  * The caller must `stop()` it (in `after`/`t.after`), also when this rejects it has already exited.
  */
 export async function startServe(args: readonly string[], options: CliOptions = {}): Promise<ServeProcess> {
-  const fullArgs = ['serve', ...args, ...(args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0'])];
+  // A `--config` file names its own address (and must, or the server takes the default port 7443).
+  const ownListen = args.includes('--listen') || args.includes('--config');
+  const fullArgs = ['serve', ...args, ...(ownListen ? [] : ['--listen', '127.0.0.1:0'])];
   const child = spawnChild(fullArgs, options);
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
