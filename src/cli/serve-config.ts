@@ -41,7 +41,7 @@ export function serveConfigSchema(command: Command): z.ZodType<Record<string, st
   return z.strictObject(shape) as z.ZodType<Record<string, string | boolean | undefined>>;
 }
 
-/** One line per problem, naming the key: `unknown key "lsten"`, `"listen": expected string, received boolean`. */
+/** One clause per problem, naming the key: `unknown key "lsten"`, `"listen": expected a string or a whole number`. */
 function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => {
