@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_CODES } from '../errors/index.js';
 import { registerKeyCommands } from './key-commands.js';
@@ -11,11 +12,16 @@ import { registerPairCommand } from './pair-command.js';
 import { reportError } from './report-error.js';
 import type { GlobalOptions } from './cli-context.js';
 
+/** package.json's version: a packed and installed ferry reports the version it was packed as. */
+const FERRY_VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
 /** Builds the `ferry` command line. Exported so tests can inspect it without spawning. */
 export function buildProgram(): Command {
   const program = new Command('ferry')
     .description('secure, verifiable, resumable file transfer')
-    .version('0.1.0')
+    .version(FERRY_VERSION)
     .option('--home <dir>', 'home directory for keys and trust (default $FERRY_HOME or ~/.config/ferry)')
     .option('--debug', 'print stack traces on errors')
     .enablePositionalOptions(false)

@@ -13,6 +13,7 @@ import { homeOf } from './cli-context.js';
 import { parseListen } from './parse-target.js';
 import { parseByteSize, parseCount, parseMs } from './parse-option.js';
 import { createLogger } from './logger.js';
+import { applyServeConfig } from './serve-config.js';
 import { isLoopbackHost, startDashboard, type Dashboard } from '../web/index.js';
 import { FerryError } from '../errors/index.js';
 
@@ -42,6 +43,7 @@ export function registerServeCommand(program: Command): void {
   program
     .command('serve')
     .description('run a server that receives files from allowed clients')
+    .option('--config <file>', 'read these settings from a JSON file (keys are the flags; flags win)')
     .option('--root <dir>', 'directory to receive files into', './ferry-data')
     .option('--listen <host:port>', 'address to listen on ([::1]:7443 for IPv6)', '127.0.0.1:7443')
     .option('--init', 'create an identity first if this home has none')
@@ -87,7 +89,8 @@ export function registerServeCommand(program: Command): void {
       'partial transfers one client key may hold open; 0 for no limit',
       String(MAX_PARTIALS_PER_CLIENT),
     )
-    .action(async (flags: ServeFlags, command: Command) => {
+    .action(async (_flags: ServeFlags, command: Command) => {
+      const flags = await applyServeConfig<ServeFlags>(command);
       const home = homeOf(command);
       const { keyPair, created } = flags.init
         ? await loadOrCreateIdentity(home)

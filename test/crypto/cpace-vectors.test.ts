@@ -14,10 +14,8 @@ import {
 } from '../../src/crypto/cpace.js';
 import { isFerryError } from '../../src/errors/index.js';
 
-// The shipped vectors live in `shared/` beside the repository (provenance in shared/vectors/README.md).
-const VECTORS = fileURLToPath(
-  new URL('../../../shared/vectors/cpace-ristretto255-sha512.json', import.meta.url),
-);
+// The vendored vectors (provenance and licence in test/vectors/README.md).
+const VECTORS = fileURLToPath(new URL('../vectors/cpace-ristretto255-sha512.json', import.meta.url));
 
 interface CpaceVector {
   PRS: string;

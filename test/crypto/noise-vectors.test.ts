@@ -12,9 +12,9 @@ import {
   type KeyPair,
 } from '../../src/crypto/index.js';
 
-// The shipped vectors live in `shared/` beside the repository (../shared from the repo root).
+// The vendored vectors (provenance and licence in test/vectors/README.md); NOISE_VECTORS=FILE checks another set.
 const DEFAULT_VECTORS = fileURLToPath(
-  new URL('../../../shared/vectors/noise-cacophony-25519-aesgcm-sha256.json', import.meta.url),
+  new URL('../vectors/noise-cacophony-25519-aesgcm-sha256.json', import.meta.url),
 );
 const SHIPPED_VECTOR_COUNT = 59;
 

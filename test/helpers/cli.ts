@@ -22,6 +22,11 @@ export interface CliOptions {
   /** Extra environment variables; the base is this process's environment without FERRY_HOME. */
   env?: Record<string, string>;
   cwd?: string;
+  /**
+   * Another `ferry` executable to run as it is (its shebang, its PATH lookup), e.g. one installed from the
+   * packed tarball; by default the checkout's bin/ferry under this node.
+   */
+  bin?: string;
 }
 
 /**
@@ -37,7 +42,9 @@ export function ferryEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 
 function spawnChild(args: readonly string[], options: CliOptions): ChildProcess {
   // Never a shell, never stdin: tests must not read a terminal (ECOSYSTEM.md, "Traps seen here").
-  return spawn(process.execPath, [FERRY_BIN, ...args], {
+  const [command, commandArgs] =
+    options.bin === undefined ? [process.execPath, [FERRY_BIN, ...args]] : [options.bin, [...args]];
+  return spawn(command, commandArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: ferryEnv(options.env),
     ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
@@ -75,12 +82,15 @@ export interface ServeProcess {
 }
 
 /**
- * Spawns `ferry serve ARGS... --listen 127.0.0.1:0` and resolves once its banner shows the bound address
+ * Spawns `ferry serve ARGS... --listen 127.0.0.1:0` (no `--listen` added when ARGS has `--listen` or
+ * `--config`) and resolves once its banner shows the bound address
  * (waits on the `listen:` line, never on a timer). Rejects, with the server's stderr, if it exits first.
  * The caller must `stop()` it (in `after`/`t.after`), also when this rejects it has already exited.
  */
 export async function startServe(args: readonly string[], options: CliOptions = {}): Promise<ServeProcess> {
-  const fullArgs = ['serve', ...args, ...(args.includes('--listen') ? [] : ['--listen', '127.0.0.1:0'])];
+  // A `--config` file names its own address (and must, or the server takes the default port 7443).
+  const ownListen = args.includes('--listen') || args.includes('--config');
+  const fullArgs = ['serve', ...args, ...(ownListen ? [] : ['--listen', '127.0.0.1:0'])];
   const child = spawnChild(fullArgs, options);
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));

@@ -1,10 +1,10 @@
 // End to end in a real browser: `ferry serve --dashboard` (the compiled CLI), real transfers from the
-// library through a gate proxy, and Debian's headless Chromium driven by playwright-core. "Live" is made
-// observable without sleeping: the gate holds the client's bytes at a known point, the test waits for the
-// page to show the transfer there, then raises the gate and waits for the page to show the outcome.
+// library through a gate proxy, and headless Chromium (Debian's, else the npm one: find-chromium.ts) driven
+// by playwright-core. "Live" is made observable without sleeping: the gate holds the client's bytes at a
+// known point, the test waits for the page to show the transfer there, then raises the gate and waits for
+// the page to show the outcome.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,19 +13,10 @@ import { formatFerryId, loadIdentity, sendFiles, type KeyPair, type UploadResult
 import { runFerry } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { writeRandomFile } from '../helpers/random-file.js';
+import { CHROMIUM_ARGS, findChromium } from './find-chromium.js';
 import { GateProxy } from './gate-proxy.js';
 import { startServeWithDashboard, type DashboardServe } from './serve-with-dashboard.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -78,9 +69,8 @@ describe('web dashboard (headless Chromium)', () => {
   let identity: KeyPair;
 
   before(async () => {
-    // CI installs chromium (.ci/run); a machine without it must fail here, loudly, never skip.
-    if (!existsSync(CHROMIUM))
-      throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`);
+    // A machine without any Chromium fails here, loudly, never skips (findChromium says what is missing).
+    const chromiumBinary = await findChromium();
     dir = await makeTempDir('ferry-dashboard-');
     clientHome = join(dir, 'client-home');
     const serverHome = join(dir, 'server-home');
@@ -106,7 +96,13 @@ describe('web dashboard (headless Chromium)', () => {
       '64k',
     ]);
     gate = await GateProxy.start(serve.address);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    browser = await chromium
+      .launch({ executablePath: chromiumBinary.executablePath, args: [...CHROMIUM_ARGS], headless: true })
+      .catch((err: unknown) => {
+        throw new Error(`could not launch ${chromiumBinary.source}: ${(err as Error).message}`, {
+          cause: err,
+        });
+      });
     await mkdir(ARTIFACTS, { recursive: true });
   });
 

@@ -1,0 +1,147 @@
+// `ferry` on the PATH (issue 12): what `npm pack` produces must become a working `ferry` through
+// `npm install -g ./ferry-*.tgz`, with its compiled dist/, its bin, and no dev dependency at run time. The
+// tarball bundles its production dependencies, so this install needs no registry (and runs offline here).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { readFile, readlink } from 'node:fs/promises';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
+import { sha256File, writeRandomFile } from '../helpers/random-file.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const FILE_BYTES = 200_000;
+
+interface PackageJson {
+  name: string;
+  version: string;
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+}
+
+/** This node first on PATH, so the installed bin's `#!/usr/bin/env node` and `npm` are the ones under test. */
+const PATH_ENV = { PATH: [dirname(process.execPath), process.env.PATH ?? ''].join(delimiter) };
+
+/**
+ * Runs npm as a user's shell would: without the `npm_*` variables that `npm test` exported to us (among them
+ * `npm_config_prefix` and this checkout's `npm_config_local_prefix`).
+ */
+async function runNpm(args: readonly string[], cwd: string): Promise<CliResult> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)));
+  const child = spawn('npm', args, {
+    cwd,
+    env: { ...env, ...PATH_ENV },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const [code] = (await once(child, 'close')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+function assertOk(result: CliResult, what: string): void {
+  assert.equal(result.code, 0, `${what} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
+}
+
+let dir: string;
+let pkg: PackageJson;
+let packedFiles: string[];
+let installedBin: string;
+let installedPackage: string;
+let server: ServeProcess | undefined;
+
+before(async () => {
+  dir = await makeTempDir('ferry-pack-');
+  pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as PackageJson;
+  // --ignore-scripts: dist/ is already built (npm test builds first), and rebuilding it here would rewrite
+  // files that concurrently running tests are loading. A user's `npm pack` builds through `prepack`.
+  const packed = await runNpm(['pack', '--ignore-scripts', '--json', '--pack-destination', dir], REPO_ROOT);
+  assertOk(packed, 'npm pack');
+  const [report] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
+  packedFiles = report.files.map((f) => f.path);
+  // Into a temporary prefix, from a folder outside the checkout (so its .npmrc plays no part), offline.
+  const prefix = join(dir, 'prefix');
+  const installed = await runNpm(
+    [
+      'install',
+      '--global',
+      '--prefix',
+      prefix,
+      '--offline',
+      '--no-audit',
+      '--no-fund',
+      join(dir, report.filename),
+    ],
+    dir,
+  );
+  assertOk(installed, 'npm install -g');
+  installedBin = join(prefix, 'bin', 'ferry');
+  installedPackage = join(prefix, 'lib', 'node_modules', pkg.name);
+});
+
+after(async () => {
+  await server?.stop();
+  await removeTempDir(dir);
+});
+
+test('npm pack ships the compiled dist/, the bin and the bundled runtime dependencies, and no sources or tests', () => {
+  for (const file of ['bin/ferry', 'dist/cli/main.js', 'dist/index.js', 'dist/index.d.ts', 'package.json'])
+    assert.ok(packedFiles.includes(file), `${file} is in the tarball`);
+  for (const dependency of Object.keys(pkg.dependencies))
+    assert.ok(
+      packedFiles.some((f) => f.startsWith(`node_modules/${dependency}/`)),
+      `${dependency} is bundled`,
+    );
+  const stray = packedFiles.filter(
+    (f) => /^(src|test|bench|scripts|\.ci)\//.test(f) || f.endsWith('.map') || f.startsWith('tsconfig'),
+  );
+  assert.deepEqual(stray, [], 'sources, tests, source maps and build configs stay out of the tarball');
+  const devInTarball = Object.keys(pkg.devDependencies).filter((d) =>
+    packedFiles.some((f) => f.startsWith(`node_modules/${d}/`)),
+  );
+  assert.deepEqual(devInTarball, [], 'no dev dependency is packed');
+});
+
+test('npm install -g of the tarball puts a `ferry` on the PATH that runs with no dev dependency', async () => {
+  assert.equal(await readlink(installedBin), join('..', 'lib', 'node_modules', pkg.name, 'bin', 'ferry'));
+  const version = await runFerry(['--version'], { bin: installedBin, env: PATH_ENV });
+  assertOk(version, 'ferry --version');
+  assert.equal(version.stdout.trim(), pkg.version);
+  // Nothing of the toolchain came along: the installed ferry runs its compiled dist/ on its bundled deps.
+  for (const devDependency of Object.keys(pkg.devDependencies))
+    assert.ok(
+      !existsSync(join(installedPackage, 'node_modules', devDependency)),
+      `${devDependency} was installed`,
+    );
+  assert.ok(!existsSync(join(installedPackage, 'src')), 'the TypeScript sources were installed');
+});
+
+test('the installed ferry serves, and sends a file to itself over loopback, verified', async () => {
+  const cli = { bin: installedBin, env: PATH_ENV };
+  const serverHome = join(dir, 'server-home');
+  const clientHome = join(dir, 'client-home');
+  const root = join(dir, 'root');
+  const clientKey = await runFerry(['--home', clientHome, 'keygen'], cli);
+  assertOk(clientKey, 'keygen (client)');
+  assertOk(await runFerry(['--home', serverHome, 'keygen'], cli), 'keygen (server)');
+  const allowed = await runFerry(
+    ['--home', serverHome, 'allow', clientKey.stdout.trim(), '--name', 'laptop'],
+    cli,
+  );
+  assertOk(allowed, 'allow');
+  server = await startServe(['--home', serverHome, '--root', root], cli);
+  const file = join(dir, 'report.bin');
+  const digest = await writeRandomFile(file, FILE_BYTES);
+  const sent = await runFerry(
+    ['--home', clientHome, 'send', file, server.address, '--expect', server.id],
+    cli,
+  );
+  assertOk(sent, 'ferry send');
+  assert.equal(await sha256File(join(root, 'report.bin')), digest);
+});
