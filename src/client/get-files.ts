@@ -2,11 +2,14 @@ import { chmod, lstat, mkdir, readlink, realpath, utimes } from 'node:fs/promise
 import { FerryError, toFerryError } from '../errors/index.js';
 import { parseRemotePath } from '../protocol/index.js';
 import {
-  assertLinkStaysInside,
   fsTimeOf,
+  linkVerdictOnDisk,
+  manifestLookup,
   placeLink,
   receivedDirectoryMode,
+  resolveLinkTarget,
   resolveUnderRoot,
+  type TreeNode,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { beginDownload, type DownloadResult } from './download-file.js';
@@ -41,7 +44,8 @@ interface FileJob {
 interface GetPlan {
   files: FileJob[];
   dirs: Array<{ local: string[]; mode: number; mtimeMs: number }>;
-  links: Array<{ local: string[]; target: string; mtimeMs: number }>;
+  /** `rootDepth`: how many components of `local` name the downloaded tree a link must stay inside. */
+  links: Array<{ local: string[]; target: string; mtimeMs: number; rootDepth: number }>;
 }
 
 /**
@@ -93,22 +97,29 @@ async function planDownloads(
     }
     const base = name ? [name] : [];
     if (name) plan.dirs.push({ local: base, mode, mtimeMs });
+    // The whole listing as the tree will be, so a link is resolved through every other link in it.
+    const nodes = new Map<string, TreeNode>();
+    const links: GetPlan['links'] = [];
     for (const entry of entries) {
       // PROTOCOL.md §5.12: names from the server are validated before anything is created, as the remote
       // path they name (§7.1), so `.ferry` is refused only where it is reserved: first in that path.
       const remote = remotePath === '' ? entry.path : `${remotePath}/${entry.path}`;
       const relative = parseRemotePath(remote).slice(requested.length);
       const local = [...base, ...relative];
+      nodes.set(
+        local.join('/'),
+        entry.kind === 'link' ? { kind: 'link', target: entry.linkTarget } : { kind: entry.kind },
+      );
       if (entry.kind === 'file') plan.files.push({ remotePath: remote, local });
       else if (entry.kind === 'dir') plan.dirs.push({ local, mode: entry.mode, mtimeMs: entry.mtimeMs });
-      else if (isInside(local, entry.linkTarget, base.length))
-        plan.links.push({ local, target: entry.linkTarget, mtimeMs: entry.mtimeMs });
-      else
-        emit({
-          type: 'entry-skipped',
-          path: local.join('/'),
-          reason: 'symbolic link points outside the tree',
-        });
+      else links.push({ local, target: entry.linkTarget, mtimeMs: entry.mtimeMs, rootDepth: base.length });
+    }
+    if (name) nodes.set(name, { kind: 'dir' });
+    const lookup = manifestLookup(nodes);
+    for (const link of links) {
+      if (resolveLinkTarget(lookup, link.local, link.target, link.rootDepth).verdict === 'inside')
+        plan.links.push(link);
+      else skipLink(emit, link.local);
     }
   }
   return plan;
@@ -195,6 +206,12 @@ async function finishTree(
         emit({ type: 'entry-skipped', path: link.local.join('/'), reason: 'exists' });
       continue;
     }
+    // Checked again against the destination as it is now: links already there (an earlier download, a
+    // local user) are followed too, so this link cannot be the last step of a chain out of the tree.
+    if ((await linkVerdictOnDisk(localDir, link.local, link.target, link.rootDepth)).verdict !== 'inside') {
+      skipLink(emit, link.local);
+      continue;
+    }
     await placeLink(target, link.target, link.mtimeMs);
   }
   const deepestFirst = [...plan.dirs].sort((a, b) => b.local.length - a.local.length);
@@ -205,11 +222,6 @@ async function finishTree(
   }
 }
 
-function isInside(local: string[], target: string, rootDepth: number): boolean {
-  try {
-    assertLinkStaysInside(local, target, rootDepth);
-    return true;
-  } catch {
-    return false;
-  }
+function skipLink(emit: (event: TransferEvent) => void, local: readonly string[]): void {
+  emit({ type: 'entry-skipped', path: local.join('/'), reason: 'symbolic link points outside the tree' });
 }

@@ -7,9 +7,9 @@ import {
   type PutLinkMessage,
 } from '../protocol/index.js';
 import {
-  assertLinkStaysInside,
   fsTimeOf,
   fsyncDir,
+  linkVerdictOnDisk,
   placeLink,
   receivedDirectoryMode,
   resolveUnderRoot,
@@ -41,13 +41,16 @@ export async function writeDirectory(io: SessionIo, message: PutDirMessage): Pro
 }
 
 /**
- * PUT_LINK (PROTOCOL.md §5.10): a relative link whose target stays inside the client's root. The link is
- * made under a temporary name and renamed into place, so an existing link is replaced atomically.
+ * PUT_LINK (PROTOCOL.md §5.10): a relative link whose target, resolved through the links already in the
+ * root as they are on disk now, stays inside the client's root (`resolveLinkTarget` says why that holds
+ * whatever is made later). The link is made under a temporary name and renamed into place, so an
+ * existing link is replaced atomically.
  */
 export async function writeLink(io: SessionIo, message: PutLinkMessage): Promise<void> {
   io.require(PERMISSION_UPLOAD, 'upload');
   const components = io.rooted(message.path);
-  assertLinkStaysInside(components, message.target, io.rootDepth);
+  const verdict = await linkVerdictOnDisk(io.ctx.root, components, message.target, io.rootDepth);
+  if (verdict.verdict === 'outside') throw new FerryError(verdict.code, verdict.reason);
   // The link and any missing parents count against the quota and the reserve (ENTRY_BYTES each).
   const missing = await missingParents(io.ctx.root, [...components, '']);
   await io.ctx.storage.chargeEntries(io.clientKey, missing);

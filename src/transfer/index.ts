@@ -18,7 +18,16 @@ export {
   type ChunkSink,
   type StreamChunksOptions,
 } from './chunk-streamer.js';
-export { assertLinkStaysInside } from './link-target.js';
+export {
+  resolveLinkTarget,
+  assertLinkStaysInside,
+  manifestLookup,
+  MAX_LINK_HOPS,
+  type TreeNode,
+  type TreeLookup,
+  type LinkVerdict,
+} from './link-target.js';
+export { linkVerdictOnDisk } from './link-verdict-on-disk.js';
 export { walkLocalTree, type LocalTree } from './local-tree.js';
 export { fsTimeOf, siblingTempName } from './fs-names.js';
 export { placeLink } from './place-link.js';

@@ -2,22 +2,22 @@ import { lstat, opendir, readlink, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { parseRemotePath } from '../protocol/index.js';
-import { assertLinkStaysInside } from './link-target.js';
+import { manifestLookup, resolveLinkTarget, type TreeNode } from './link-target.js';
 
 /** A local directory tree as a manifest (PROTOCOL.md §5.10): relative paths use '/', whatever the OS. */
 export interface LocalTree {
   files: Array<{ localPath: string; relative: string }>;
   /** Every directory including the top one, deepest first, so each is finished after its contents. */
   dirs: Array<{ relative: string; mode: number; mtimeMs: number }>;
-  /** Links whose target stays inside the tree. */
+  /** Links whose target, resolved through the other links of the tree, stays inside it. */
   links: Array<{ relative: string; target: string; mtimeMs: number }>;
 }
 
 /**
- * Walks `root` without following any link below it. The top directory is named by its base name, as `scp -r`
- * does. Entries that cannot travel are reported through `onSkip` and left out: links pointing outside
- * the tree (or absolute), special files (sockets, fifos, devices), and names that are not valid remote
- * path components.
+ * Walks `root` without following any link below it. The top directory is named by its base name, as
+ * `scp -r` does. Entries that cannot travel are reported through `onSkip` and left out: links leading outside
+ * the tree (absolute, or climbing out, also through other links of the tree: `resolveLinkTarget`),
+ * special files (sockets, fifos, devices), and names that are not valid remote path components.
  */
 export async function walkLocalTree(
   root: string,
@@ -29,6 +29,9 @@ export async function walkLocalTree(
   if (!top.isDirectory()) throw new FerryError('PATH_INVALID', 'not a directory');
   const tree: LocalTree = { files: [], dirs: [], links: [] };
   const topName = basename(root.replace(/\/+$/, '')) || 'root';
+  // Every entry, so each link is checked against the whole tree, not only what was walked before it.
+  const nodes = new Map<string, TreeNode>();
+  const links: LocalTree['links'] = [];
   const visit = async (dir: string, relative: string, mode: number, mtimeMs: number): Promise<void> => {
     const names: string[] = [];
     for await (const dirent of await opendir(dir)) names.push(dirent.name);
@@ -44,23 +47,29 @@ export async function walkLocalTree(
       const full = join(dir, name);
       const stats = await lstat(full);
       if (stats.isDirectory()) {
+        nodes.set(childRelative, { kind: 'dir' });
         await visit(full, childRelative, stats.mode & 0o7777, Math.trunc(stats.mtimeMs));
       } else if (stats.isFile()) {
+        nodes.set(childRelative, { kind: 'file' });
         tree.files.push({ localPath: full, relative: childRelative });
       } else if (stats.isSymbolicLink()) {
         const target = await readlink(full);
-        try {
-          assertLinkStaysInside(childRelative.split('/'), target, 1);
-          tree.links.push({ relative: childRelative, target, mtimeMs: Math.trunc(stats.mtimeMs) });
-        } catch {
-          onSkip(childRelative, 'symbolic link points outside the tree');
-        }
+        nodes.set(childRelative, { kind: 'link', target });
+        links.push({ relative: childRelative, target, mtimeMs: Math.trunc(stats.mtimeMs) });
       } else {
+        nodes.set(childRelative, { kind: 'other' });
         onSkip(childRelative, 'not a regular file, directory or link');
       }
     }
     tree.dirs.push({ relative, mode, mtimeMs });
   };
+  nodes.set(topName, { kind: 'dir' });
   await visit(root, topName, top.mode & 0o7777, Math.trunc(top.mtimeMs));
+  const lookup = manifestLookup(nodes);
+  for (const link of links) {
+    if (resolveLinkTarget(lookup, link.relative.split('/'), link.target, 1).verdict === 'inside')
+      tree.links.push(link);
+    else onSkip(link.relative, 'symbolic link points outside the tree');
+  }
   return tree;
 }
