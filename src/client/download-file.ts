@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import {
   ChunkSet,
@@ -15,6 +15,7 @@ import {
   PartialTransfer,
   SourceFile,
   hashHeldChunks,
+  partialOwner,
   type ChunkEntry,
   type PartialPaths,
   type RootPath,
@@ -74,6 +75,13 @@ export async function beginDownload(
   const ref = session.openRef();
   let held: { size: number; entries: ChunkEntry[]; ranges: ChunkRange[]; digest: Buffer } | undefined;
   const verifyOnly = target.exists && !options.overwrite;
+  // A server names the file, and so the partial's names: only a partial ferry made is reused or removed.
+  const owner = await partialOwner(paths);
+  if (owner === 'foreign' && !verifyOnly)
+    throw new FerryError(
+      'FILE_EXISTS',
+      `${basename(paths.dataPath)} or ${basename(paths.logPath)} is in the way and was not made by ferry`,
+    );
   if (verifyOnly) {
     held = await hashWholeFile(target.path, chunkBytes);
   } else {
@@ -98,9 +106,18 @@ export async function beginDownload(
     ranges: held?.ranges ?? [],
     path: remotePath,
   });
-  const done = receiveDownload(session, ref, target, paths, chunkBytes, verifyOnly, held, options).finally(
-    () => session.closeRef(ref),
-  );
+  const ours = owner === 'ferry';
+  const done = receiveDownload(
+    session,
+    ref,
+    target,
+    paths,
+    chunkBytes,
+    verifyOnly,
+    held,
+    ours,
+    options,
+  ).finally(() => session.closeRef(ref));
   done.catch(() => undefined);
   return { ref, done };
 }
@@ -113,6 +130,7 @@ async function receiveDownload(
   chunkBytes: number,
   verifyOnly: boolean,
   held: { size: number; entries: ChunkEntry[] } | undefined,
+  partialIsOurs: boolean,
   options: DownloadOptions,
 ): Promise<DownloadResult> {
   const offer = await session.expect(ref, 'GET_OFFER');
@@ -132,8 +150,12 @@ async function receiveDownload(
     );
     if (!end.fileDigest.equals(ours))
       throw new FerryError('DIGEST_MISMATCH', 'server digest differs from the identical file');
-    // The file is complete: a partial left beside it (an attempt killed while finishing) is of no more use.
-    await Promise.all([rm(paths.dataPath, { force: true }), rm(paths.logPath, { force: true })]);
+    // The file is complete: a partial of ours left beside it (an attempt killed while finishing) is of no
+    // more use. The data goes first, so it is never left without the state that marks it as ferry's.
+    if (partialIsOurs) {
+      await rm(paths.dataPath, { force: true });
+      await rm(paths.logPath, { force: true });
+    }
     return { size: offer.size, digest: ours, receivedBytes: 0, resumedBytes: offer.size, identical: true };
   }
   const partial = await PartialTransfer.open({
@@ -145,6 +167,7 @@ async function receiveDownload(
     fresh: !offer.heldAccepted,
     verified: keep,
     durableBatchBytes: options.durableBatchBytes,
+    markWithState: true,
     onDurable: (verified) => options.onVerified?.(verified, offer.size),
   });
   let receivedBytes = 0;

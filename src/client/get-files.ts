@@ -1,14 +1,14 @@
-import { chmod, lstat, mkdir, readlink, realpath, utimes } from 'node:fs/promises';
+import { lstat, mkdir, readlink, realpath } from 'node:fs/promises';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { parseRemotePath } from '../protocol/index.js';
 import {
-  fsTimeOf,
   linkVerdictOnDisk,
   manifestLookup,
   placeLink,
   receivedDirectoryMode,
   resolveLinkTarget,
   resolveUnderRoot,
+  setDirectoryAttributes,
   type TreeNode,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
@@ -212,13 +212,12 @@ async function finishTree(
       skipLink(emit, link.local);
       continue;
     }
-    await placeLink(target, link.target, link.mtimeMs);
+    await placeLink(target, link.target, link.mtimeMs, { replace: existing !== undefined });
   }
   const deepestFirst = [...plan.dirs].sort((a, b) => b.local.length - a.local.length);
   for (const dir of deepestFirst) {
     const target = await resolveUnderRoot(localDir, dir.local, { createDirs: false, allowDirectory: true });
-    await chmod(target.path, receivedDirectoryMode(dir.mode));
-    await utimes(target.path, fsTimeOf(dir.mtimeMs), fsTimeOf(dir.mtimeMs));
+    await setDirectoryAttributes(target.path, receivedDirectoryMode(dir.mode), dir.mtimeMs);
   }
 }
 

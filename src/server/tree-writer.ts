@@ -1,4 +1,4 @@
-import { chmod, lstat, mkdir, readlink, utimes } from 'node:fs/promises';
+import { lstat, mkdir, readlink } from 'node:fs/promises';
 import { FerryError } from '../errors/index.js';
 import {
   PERMISSION_DOWNLOAD,
@@ -7,12 +7,12 @@ import {
   type PutLinkMessage,
 } from '../protocol/index.js';
 import {
-  fsTimeOf,
   fsyncDir,
   linkVerdictOnDisk,
   placeLink,
   receivedDirectoryMode,
   resolveUnderRoot,
+  setDirectoryAttributes,
 } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 import { missingParents } from './missing-parents.js';
@@ -35,8 +35,7 @@ export async function writeDirectory(io: SessionIo, message: PutDirMessage): Pro
   const stats = await lstat(target.path);
   if (stats.isSymbolicLink()) throw new FerryError('PATH_ESCAPES_ROOT', 'destination is a symbolic link');
   if (!stats.isDirectory()) throw new FerryError('FILE_EXISTS', 'a file is in the way of the directory');
-  await chmod(target.path, receivedDirectoryMode(message.mode));
-  await utimes(target.path, fsTimeOf(message.mtimeMs), fsTimeOf(message.mtimeMs));
+  await setDirectoryAttributes(target.path, receivedDirectoryMode(message.mode), message.mtimeMs);
   await fsyncDir(target.dir);
 }
 
@@ -67,6 +66,6 @@ export async function writeLink(io: SessionIo, message: PutLinkMessage): Promise
       return;
     }
   }
-  await placeLink(target, message.target, message.mtimeMs);
+  await placeLink(target, message.target, message.mtimeMs, { replace: existing !== undefined });
   await fsyncDir(target.dir);
 }

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { lstat, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { HASH_BYTES } from '../protocol/index.js';
 import { fsyncDir } from './fsync-dir.js';
+import { openNoFollow } from './open-no-follow.js';
 
 /** One chunk and its hash. */
 export interface ChunkEntry {
@@ -60,7 +61,10 @@ export class ChunkLog {
 
   /**
    * Writes a new log with `header` and `entries` (through a temporary file and a rename, so an old log is
-   * replaced atomically) and opens it for appending. `durable` flushes every write to stable storage.
+   * replaced atomically) and keeps it open for appending. `durable` flushes every write to stable storage.
+   * Nothing is opened through a link: the temporary is made with O_EXCL | O_NOFOLLOW (a stale one is
+   * removed only when it is ferry's own, see `identify`), and the file appended to is the one just written,
+   * never reopened by name. An existing `path` that is not a regular file is refused, never replaced.
    */
   static async create(
     path: string,
@@ -70,17 +74,43 @@ export class ChunkLog {
   ): Promise<ChunkLog> {
     const tmp = `${path}.tmp`;
     const body = Buffer.concat([encodeHead(header), encodeEntries(entries)]);
-    const tmpHandle = await open(tmp, 'w', 0o600);
+    if ((await ChunkLog.identify(path)) === 'other')
+      throw new FerryError('FILE_EXISTS', 'something other than a file is in the way of a state file');
+    const handle = await createTemporary(tmp);
     try {
-      await tmpHandle.writeFile(body);
-      if (options.durable) await tmpHandle.sync();
-    } finally {
-      await tmpHandle.close();
+      await handle.writeFile(body);
+      if (options.durable) await handle.sync();
+      await rename(tmp, path);
+    } catch (err) {
+      await handle.close();
+      await rm(tmp, { force: true });
+      throw err;
     }
-    await rename(tmp, path);
     if (options.durable) await fsyncDir(dirname(path));
-    const handle = await open(path, 'r+');
     return new ChunkLog(path, handle, body.length, options.durable);
+  }
+
+  /**
+   * What is at `path`, without following a link: `absent`; `ferry` for a regular file that is empty or
+   * starts with this format's magic (a log, or one torn while it was first written); `foreign` for any
+   * other regular file; `other` for a link, a directory or a special file. Lets a caller touch only what
+   * ferry made (SECURITY.md, "Partials ferry did not make").
+   */
+  static async identify(path: string): Promise<'absent' | 'ferry' | 'foreign' | 'other'> {
+    try {
+      if (!(await lstat(path)).isFile()) return 'other';
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
+      throw err;
+    }
+    const handle = await openNoFollow(path, 'read');
+    try {
+      const head = Buffer.alloc(MAGIC.length);
+      const { bytesRead } = await handle.read(head, 0, head.length, 0);
+      return head.subarray(0, bytesRead).equals(MAGIC.subarray(0, bytesRead)) ? 'ferry' : 'foreign';
+    } finally {
+      await handle.close();
+    }
   }
 
   /**
@@ -137,8 +167,21 @@ export class ChunkLog {
   }
 }
 
+/** Makes the temporary with O_EXCL; a stale one of ferry's own (an interrupted create) is removed first. */
+async function createTemporary(tmp: string): Promise<FileHandle> {
+  try {
+    return await openNoFollow(tmp, 'create');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  if ((await ChunkLog.identify(tmp)) !== 'ferry')
+    throw new FerryError('FILE_EXISTS', 'a file ferry did not make is in the way of a state file');
+  await unlink(tmp);
+  return openNoFollow(tmp, 'create');
+}
+
 async function readAll(path: string): Promise<Buffer> {
-  const handle = await open(path, 'r');
+  const handle = await openNoFollow(path, 'read');
   try {
     return await handle.readFile();
   } finally {

@@ -8,6 +8,8 @@ export {
 } from './partial-transfer.js';
 export { ChunkLog, type ChunkEntry } from './chunk-log.js';
 export { ChunkStates, MAX_OPEN_CHUNKS, type ChunkState, type AcceptedData } from './chunk-states.js';
+export { partialOwner } from './partial-owner.js';
+export { openNoFollow, type NoFollowMode } from './open-no-follow.js';
 export { SourceFile } from './source-file.js';
 export { fsyncDir } from './fsync-dir.js';
 export { ChunkHashCache } from './chunk-hash-cache.js';
@@ -32,3 +34,4 @@ export { walkLocalTree, type LocalTree } from './local-tree.js';
 export { fsTimeOf, siblingTempName } from './fs-names.js';
 export { placeLink } from './place-link.js';
 export { receivedFileMode, receivedDirectoryMode } from './received-mode.js';
+export { setDirectoryAttributes } from './set-directory-attributes.js';

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { link, open, realpath, rename, rm, utimes, type FileHandle } from 'node:fs/promises';
-import { constants as fsConstants } from 'node:fs';
+import { link, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
 import { FerryError } from '../errors/index.js';
 import {
   ChunkSet,
@@ -17,6 +16,7 @@ import { BatchedWriter } from './batched-writer.js';
 import { assertWritableTarget, type RootPath } from './root-path.js';
 import { ChunkLog, type ChunkEntry } from './chunk-log.js';
 import { ChunkStates } from './chunk-states.js';
+import { openNoFollow } from './open-no-follow.js';
 
 /** What a transfer's partial bytes claim to be a copy of (PROTOCOL.md §9.2). */
 export interface TransferHeader {
@@ -59,6 +59,12 @@ export interface PartialTransferOptions extends TransferHeader, PartialPaths {
   readonly durableBatchBytes?: number;
   /** Called whenever more bytes become verified and durable. */
   readonly onDurable?: (verifiedBytes: number) => void;
+  /**
+   * Keep a state file even for a file of one chunk (which has nothing finer to resume, so it is written
+   * without fsync and never appended to): a client's partials sit among the user's own files, and a
+   * ferry state file beside `.NAME.ferry-part` is what marks that file as ferry's (`partialOwner`).
+   */
+  readonly markWithState?: boolean;
 }
 
 /**
@@ -77,6 +83,8 @@ export class PartialTransfer {
   /** The durable log of verified chunks; none for a file of one chunk, which resumes whole anyway. */
   readonly #log: ChunkLog | undefined;
   readonly #dataPath: string;
+  /** The state file that only marks a one-chunk partial as ferry's (`markWithState`), removed with it. */
+  readonly #markPath: string | undefined;
   /** Which chunks are verified from the bytes written (PROTOCOL.md §5.5); the only source of chunk hashes. */
   readonly #states: ChunkStates;
   /** Chunks verified and durable (a subset of the verified ones). */
@@ -106,6 +114,7 @@ export class PartialTransfer {
     this.#dataPath = dataPath;
     this.#states = new ChunkStates(options.size, options.chunkBytes, { verified: held });
     this.#held = new ChunkSet(this.#states.count);
+    this.#markPath = log === undefined && options.markWithState === true ? options.logPath : undefined;
     this.#batchBytes = options.durableBatchBytes ?? DURABLE_BATCH_BYTES;
     this.#onDurable = options.onDurable;
     for (const entry of held) {
@@ -125,21 +134,36 @@ export class PartialTransfer {
     // skipping the log's fsyncs is what makes many small files fast.
     const logged = chunkCount(options.size, options.chunkBytes) > 1;
     const previous = options.fresh || !logged ? undefined : await ChunkLog.load(logPath);
-    const matches = previous !== undefined && previous.header.equals(header);
-    const restarted = previous !== undefined && !matches;
-    // O_NOFOLLOW: the partial directory is ours, but never write through a link someone planted there.
-    const flags =
-      fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | (matches ? 0 : fsConstants.O_TRUNC);
-    const data = await open(dataPath, flags, 0o600);
+    const restarted = previous !== undefined && !previous.header.equals(header);
+    // Never through a link someone planted (O_NOFOLLOW), and a new data file is new (O_EXCL).
+    let data = previous?.header.equals(header) ? await openIfPresent(dataPath) : undefined;
+    const matches = data !== undefined;
+    let fresh: ChunkLog | undefined;
+    if (data === undefined) {
+      // The state file comes first, so a data file ferry made is never without the state that marks it.
+      if (logged || options.markWithState)
+        fresh = await ChunkLog.create(logPath, header, [], { durable: logged });
+      try {
+        // The stale bytes of another attempt: ours (marked, or in the server's own directory).
+        await rm(dataPath, { force: true });
+        data = await openNoFollow(dataPath, 'create');
+      } catch (err) {
+        await fresh?.close();
+        throw err;
+      }
+      if (!logged) await fresh?.close();
+    }
     try {
       const held = matches
-        ? (options.verified ?? (await verifiedEntries(data, previous.entries, options)))
+        ? (options.verified ?? (await verifiedEntries(data, previous!.entries, options)))
         : [];
       // Sized up front so chunks can land at any offset; a one-chunk file is written whole from 0 (and
-      // O_TRUNC emptied it), so it skips the call.
+      // was made empty), so it skips the call.
       if (logged) await data.truncate(options.size);
-      // Rewritten even on resume: drops entries that failed re-verification and any torn tail.
-      const log = logged ? await ChunkLog.create(logPath, header, held, { durable: true }) : undefined;
+      // Rewritten on resume: drops entries that failed re-verification and any torn tail.
+      const log = !logged
+        ? undefined
+        : (fresh ?? (await ChunkLog.create(logPath, header, held, { durable: true })));
       return new PartialTransfer(options, data, log, dataPath, held, restarted);
     } catch (err) {
       await data.close();
@@ -159,7 +183,7 @@ export class PartialTransfer {
     if (!log || !header) return undefined;
     let data: FileHandle;
     try {
-      data = await open(paths.dataPath, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+      data = await openNoFollow(paths.dataPath, 'read');
     } catch {
       return undefined;
     }
@@ -239,10 +263,11 @@ export class PartialTransfer {
       throw new FerryError('DIGEST_MISMATCH');
     }
     await this.#data.chmod(receivedFileMode(options.mode));
+    // Through the open file, never by name: the name could have become a link meanwhile.
+    await this.#data.utimes(Date.now() / 1000, fsTimeOf(options.mtimeMs ?? this.header.mtimeMs));
     await this.#data.sync();
     await this.#data.close();
     this.#closed = true;
-    await utimes(this.#dataPath, Date.now() / 1000, fsTimeOf(options.mtimeMs ?? this.header.mtimeMs));
     // Check again right before the rename: the target may have changed since the offer, and a directory
     // on its way may have been swapped for a link (rename(2) would follow it). This narrows the window to
     // microseconds; closing it needs renameat2 with RESOLVE_BENEATH, which Node lacks (SECURITY.md).
@@ -264,6 +289,7 @@ export class PartialTransfer {
     }
     await fsyncDir(target.dir);
     await this.#log?.remove();
+    if (this.#markPath !== undefined) await rm(this.#markPath, { force: true });
     return digest;
   }
 
@@ -285,6 +311,7 @@ export class PartialTransfer {
     await this.close().catch(() => undefined);
     await rm(this.#dataPath, { force: true });
     await this.#log?.remove();
+    if (this.#markPath !== undefined) await rm(this.#markPath, { force: true });
   }
 
   /** Starts a flush of the pending chunks behind any running one, so receiving overlaps fsync. */
@@ -311,6 +338,16 @@ export class PartialTransfer {
     this.#flushing.catch((err: unknown) => {
       this.#flushError ??= err instanceof Error ? err : new Error(String(err));
     });
+  }
+}
+
+/** Opens an existing data file to resume it; undefined when it is gone. */
+async function openIfPresent(path: string): Promise<FileHandle | undefined> {
+  try {
+    return await openNoFollow(path, 'update');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
 }
 
