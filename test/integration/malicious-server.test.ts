@@ -44,6 +44,8 @@ interface Script {
   fileMode?: number;
   /** Refuse every GET_REQUEST with this ERROR (a detail of the server's choosing). */
   getError?: { code: keyof typeof ERROR_CODES; detail: string };
+  /** Size of every file served (its text repeated), so a file can span several chunks; default one line. */
+  fileBytes?: number;
 }
 
 /** A server that speaks the protocol correctly but lies about names. Records every GET path requested. */
@@ -133,8 +135,9 @@ class MaliciousServer {
         await channel.send({ type: 'ERROR', ref: message.ref, code, detail: getError.detail });
         return;
       }
-      const data = Buffer.from(`planted by a hostile server as ${message.path}\n`);
-      const chunkHash = createHash('sha256').update(data).digest();
+      const line = Buffer.from(`planted by a hostile server as ${message.path}\n`);
+      const size = this.#script.fileBytes ?? line.length;
+      const data = Buffer.alloc(size, line);
       const { ref, chunkBytes } = message;
       await channel.send({
         type: 'GET_OFFER',
@@ -144,13 +147,14 @@ class MaliciousServer {
         mode: this.#script.fileMode ?? 0o755,
         heldAccepted: false,
       });
-      await channel.send({ type: 'GET_DATA', ref, offset: 0, data });
-      await channel.send({ type: 'GET_CHUNK', ref, index: 0, chunkHash });
-      await channel.send({
-        type: 'GET_END',
-        ref,
-        fileDigest: fileDigest(data.length, chunkBytes, [chunkHash]),
-      });
+      const hashes: Buffer[] = [];
+      for (let offset = 0; offset < size; offset += chunkBytes) {
+        const chunk = data.subarray(offset, offset + chunkBytes);
+        hashes.push(createHash('sha256').update(chunk).digest());
+        await channel.send({ type: 'GET_DATA', ref, offset, data: chunk });
+        await channel.send({ type: 'GET_CHUNK', ref, index: hashes.length - 1, chunkHash: hashes.at(-1)! });
+      }
+      await channel.send({ type: 'GET_END', ref, fileDigest: fileDigest(size, chunkBytes, hashes) });
     }
   }
 
@@ -660,5 +664,132 @@ test('a nested `.ferry` directory downloads like any other name; `.ferry` first 
     rig.fake.script = { entries: [file(path)] };
     assert.equal(((await get(rig, [''])) as { code?: string } | undefined)?.code, 'PATH_INVALID', path);
     assert.deepEqual(await snapshot(rig.work), before, path);
+  }
+});
+
+/** The review's chain: each target is lexically inside, yet `y/..` climbs from where `y` leads. */
+const CHAIN: ListEntry[] = [
+  dir('d'),
+  dir('d/e'),
+  link('d/e/y', '..'),
+  link('d/e/u1', 'y/..'),
+  link('d/e/u2', 'u1/..'),
+  link('d/e/u3', 'u2/..'),
+  link('d/e/u4', 'u3/..'),
+  // An innocent name whose chain of links ends outside.
+  link('d/e/m', 'n'),
+  link('d/e/n', 'u4/outside/victim.txt'),
+];
+
+test('getFiles -r skips link chains (y -> .., u1 -> y/.., ...) and links to links that end outside, in any listing order', async (t) => {
+  const rig = await startRig(t);
+  for (const entries of [CHAIN, [...CHAIN].reverse()]) {
+    await rm(join(rig.dest, 'tree'), { recursive: true, force: true });
+    const before = await snapshot(rig.work);
+    rig.fake.script = { entries: [...entries, link('d/e/fine', 'y/e')] };
+    const events: GetEvent[] = [];
+    const err = await get(rig, ['tree'], events);
+    assert.equal(err, undefined, String(err));
+    const skipped = events.flatMap((e) => (e.type === 'entry-skipped' ? [e.path] : [])).sort();
+    assert.deepEqual(
+      skipped,
+      ['m', 'n', 'u1', 'u2', 'u3', 'u4'].map((name) => `tree/d/e/${name}`),
+    );
+    const after = await snapshot(rig.work);
+    assert.deepEqual(
+      Object.keys(after)
+        .filter((k) => !(k in before))
+        .sort(),
+      [
+        'outer/dest/tree',
+        'outer/dest/tree/d',
+        'outer/dest/tree/d/e',
+        'outer/dest/tree/d/e/fine',
+        'outer/dest/tree/d/e/y',
+      ],
+    );
+    assert.equal(await readFile(rig.victim, 'utf8'), 'original victim content\n');
+  }
+});
+
+test('getFiles -r skips a link the listing allows but whose chain runs through a link already in the destination', async (t) => {
+  const rig = await startRig(t);
+  // Planted before the download (a local user, an older ferry): the listing cannot know about it.
+  await mkdir(join(rig.dest, 'tree'), { recursive: true });
+  await symlink(rig.outside, join(rig.dest, 'tree', 'planted'));
+  await symlink('planted', join(rig.dest, 'tree', 'planted2'));
+  rig.fake.script = {
+    entries: [link('via', 'planted/victim.txt'), link('via2', 'planted2'), link('ok', 'sub/x'), dir('sub')],
+  };
+  const events: GetEvent[] = [];
+  const err = await get(rig, ['tree'], events);
+  assert.equal(err, undefined, String(err));
+  assert.deepEqual(events.flatMap((e) => (e.type === 'entry-skipped' ? [e.path] : [])).sort(), [
+    'tree/via',
+    'tree/via2',
+  ]);
+  await assert.rejects(lstat(join(rig.dest, 'tree', 'via')), { code: 'ENOENT' });
+  assert.equal(await readlink(join(rig.dest, 'tree', 'ok')), 'sub/x');
+});
+
+/** A file of several chunks, so its download keeps a state file (PROTOCOL.md §9.2). */
+function bigFile(path: string): ListEntry {
+  return { kind: 'file', mode: 0o644, size: 4096, mtimeMs: 0, path, linkTarget: '' };
+}
+
+test('a second `get -r` of a planted tree cannot truncate an outside file through the state file or its temporary', async (t) => {
+  const rig = await startRig(t);
+  // The reproduction: the first get would plant `.big.ferry-state.tmp` leading out through the chain; the
+  // second get's state writer then opened it with open(tmp, 'w') and truncated the victim.
+  const plant = [
+    ...CHAIN,
+    link('d/e/.big.ferry-state.tmp', 'u4/outside/victim.txt'),
+    link('d/e/.big.ferry-state', 'u4/outside/victim.txt'),
+  ];
+  rig.fake.script = { entries: plant };
+  assert.equal(await get(rig, ['tree']), undefined);
+  rig.fake.script = { entries: [...plant, bigFile('d/e/big')], fileBytes: 4096 };
+  await get(rig, ['tree']);
+  assert.equal(await readFile(rig.victim, 'utf8'), 'original victim content\n');
+  // Even with the links planted by other means (a local user, an older ferry), nothing is written through them.
+  for (const name of ['.big.ferry-state.tmp', '.big.ferry-state', '.big.ferry-part']) {
+    await rm(join(rig.dest, 'tree'), { recursive: true, force: true });
+    await mkdir(join(rig.dest, 'tree', 'd', 'e'), { recursive: true });
+    await symlink(rig.victim, join(rig.dest, 'tree', 'd', 'e', name));
+    rig.fake.script = { entries: [dir('d'), dir('d/e'), bigFile('d/e/big')], fileBytes: 4096 };
+    const err = (await get(rig, ['tree'])) as { code?: string } | undefined;
+    assert.ok(err?.code === 'FILE_EXISTS' || err?.code === 'PATH_ESCAPES_ROOT', `${name}: ${String(err)}`);
+    assert.equal(await readFile(rig.victim, 'utf8'), 'original victim content\n', name);
+    assert.equal(await readlink(join(rig.dest, 'tree', 'd', 'e', name)), rig.victim, `${name} is left alone`);
+  }
+});
+
+test('files named like a partial that ferry did not make (.X.ferry-part, .X.ferry-state, .X.ferry-state.tmp, .X.ferry-link) are never truncated or removed', async (t) => {
+  const rig = await startRig(t);
+  const tree = join(rig.dest, 'tree');
+  const mine = 'the user own file, not a partial\n';
+  for (const name of [
+    '.small.ferry-part',
+    '.big.ferry-part',
+    '.big.ferry-state',
+    '.other.ferry-state.tmp',
+    '.l.ferry-link',
+  ]) {
+    await rm(tree, { recursive: true, force: true });
+    await mkdir(tree, { recursive: true });
+    await writeFile(join(tree, name), mine);
+    const listed = name.split('.')[1]!;
+    rig.fake.script = {
+      entries: listed === 'l' ? [link('l', 'target')] : [listed === 'small' ? file(listed) : bigFile(listed)],
+      fileBytes: listed === 'small' ? 100 : 4096,
+    };
+    const err = (await get(rig, ['tree'])) as { code?: string } | undefined;
+    if (listed === 'l') {
+      assert.equal(err, undefined, String(err));
+      assert.equal(await readlink(join(tree, 'l')), 'target', 'the link is made beside the file');
+    } else {
+      assert.equal(err?.code, 'FILE_EXISTS', `${name}: ${String(err)}`);
+    }
+    assert.equal(await readFile(join(tree, name), 'utf8'), mine, `${name} is unchanged`);
   }
 });

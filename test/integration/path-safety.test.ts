@@ -18,11 +18,22 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { lstat, mkdir, readFile, readdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  readFile,
+  readdir,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { ERROR_CODES, type ErrorCode } from '../../src/errors/index.js';
-import { generateKeyPair } from '../../src/crypto/index.js';
+import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import { FramedSocket, clientHandshake, type SecureChannel } from '../../src/channel/index.js';
 import {
   PERMISSION_DOWNLOAD,
@@ -32,7 +43,7 @@ import {
   type Message,
 } from '../../src/protocol/index.js';
 import { FerryServer } from '../../src/server/index.js';
-import { getFiles } from '../../src/client/index.js';
+import { getFiles, sendTree } from '../../src/client/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 const CHUNK_BYTES = 1024;
@@ -114,12 +125,14 @@ class RawClient {
     this.#channel = channel;
   }
 
-  static async connect(): Promise<RawClient> {
-    const socket = connect({ host: '127.0.0.1', port: server.address.port });
+  static async connect(
+    to: { port: number; identity: KeyPair } = { port: 0, identity: clientIdentity },
+  ): Promise<RawClient> {
+    const socket = connect({ host: '127.0.0.1', port: to.port || server.address.port });
     socket.on('error', () => undefined);
     await once(socket, 'connect');
     const channel = await clientHandshake(new FramedSocket(socket), {
-      identity: clientIdentity,
+      identity: to.identity,
       verifyServer: () => undefined,
     });
     assert.equal((await channel.receive()).type, 'WELCOME');
@@ -229,6 +242,21 @@ class RawClient {
     }
   }
 
+  /** Makes a symbolic link (PUT_LINK, §5.10). */
+  async putLink(path: string, target: string, options: { overwrite?: boolean } = {}): Promise<Result> {
+    const ref = ++this.#ref;
+    await this.#channel.send({
+      type: 'PUT_LINK',
+      ref,
+      overwrite: options.overwrite ?? false,
+      mtimeMs: 1_700_000_000_000,
+      target,
+      path,
+    });
+    const answer = await this.#reply();
+    return answer.type === 'ACK' ? { ok: true } : this.#refused(answer);
+  }
+
   /** Sends a hand-built plaintext (for what the encoder refuses) and returns the server's answer. */
   async raw(plaintext: Buffer): Promise<Message> {
     await this.#channel.sendPlaintext(plaintext);
@@ -248,6 +276,28 @@ function assertRefused(result: Result, code: ErrorCode, what: string): void {
   assert.notEqual(result.ref, 0, `${what}: the refusal belongs to the transfer, the session goes on`);
   for (const secret of [work, root, outside, '/tmp/'])
     assert.ok(!result.detail.includes(secret), `${what}: the detail "${result.detail}" shows a server path`);
+}
+
+/**
+ * Every symbolic link under `top` that leads anywhere (the kernel resolves it) leads to `within` (default
+ * `top`) or below it. Dangling links and loops lead nowhere and are harmless.
+ */
+async function assertNoLinkLeadsOut(top: string, what: string, within = top): Promise<void> {
+  const realTop = await realpath(within);
+  for (const entry of await readdir(top, { recursive: true, withFileTypes: true })) {
+    if (!entry.isSymbolicLink()) continue;
+    const path = join(entry.parentPath, entry.name);
+    let resolved: string;
+    try {
+      resolved = await realpath(path);
+    } catch {
+      continue;
+    }
+    assert.ok(
+      resolved === realTop || resolved.startsWith(`${realTop}/`),
+      `${what}: ${path.slice(top.length)} -> ${await readlink(path)} leads to ${resolved}`,
+    );
+  }
 }
 
 async function assertStored(relative: string, content: Buffer, what: string): Promise<void> {
@@ -643,5 +693,117 @@ describe('download', () => {
     }
     assert.equal(await readFile(victim, 'utf8'), 'original victim content\n');
     assert.deepEqual(await readdir(join(outside, 'sub')), []);
+  });
+});
+
+describe('link chains', () => {
+  test('PUT_LINK refuses chains (y -> .., u1 -> y/.., ...) and links through links with PATH_ESCAPES_ROOT, in any order, and links made after the check never lead out', async () => {
+    const client = await RawClient.connect();
+    const before = await outsideRoot();
+    // Reversed order first: u1 names `y` before it exists, so `y/..` climbs out of a missing name.
+    assertRefused(await client.putLink('chain/a/b/u1', 'y/..'), 'PATH_ESCAPES_ROOT', 'u1 before y');
+    assert.deepEqual(await client.putLink('chain/a/b/y', '..'), { ok: true });
+    for (const [path, target] of [
+      ['chain/a/b/u1', 'y/..'],
+      ['chain/a/b/u1', 'y/../..'],
+      ['chain/a/b/m', 'y/b/y/b/y/../../../..'],
+    ])
+      assertRefused(await client.putLink(path!, target!), 'PATH_ESCAPES_ROOT', `${path} -> ${target}`);
+    // Links to links: each step is checked where it leads now.
+    assert.deepEqual(await client.putLink('chain/a/b/n', 'y/b'), { ok: true });
+    assertRefused(await client.putLink('chain/a/b/o', 'n/y/../../../..'), 'PATH_ESCAPES_ROOT', 'o via n');
+    // Made after the check: `later` is missing when `l` is made, then becomes a link; `l` only descends
+    // through it, so wherever `later` leads (it is itself checked), `l` follows inside.
+    assert.deepEqual(await client.putLink('chain/a/l', 'later/victim.txt'), { ok: true });
+    assertRefused(
+      await client.putLink('chain/a/later', '../../../outside'),
+      'PATH_ESCAPES_ROOT',
+      'later out',
+    );
+    assert.deepEqual(await client.putLink('chain/a/later', '..'), { ok: true });
+    // Replacing a link (OVERWRITE) is checked the same way, and cannot carry older links out with it.
+    assertRefused(
+      await client.putLink('chain/a/b/y', '../../../..', { overwrite: true }),
+      'PATH_ESCAPES_ROOT',
+      'y replaced',
+    );
+    assert.deepEqual(await client.putLink('chain/a/b/y', '../..', { overwrite: true }), { ok: true });
+    client.close();
+    assert.deepEqual(await outsideRoot(), before, 'nothing changed outside the root');
+    assert.equal(await readFile(victim, 'utf8'), 'original victim content\n');
+    // Earlier tests planted links to the outside elsewhere in the root on purpose; these are ours.
+    await assertNoLinkLeadsOut(join(root, 'chain'), 'server root', root);
+  });
+
+  test('a --root client uploading a tree of link chains with send -r, then fetched by another client with get -r: no link leads out on either side', async (t) => {
+    const confined = generateKeyPair();
+    const reader = generateKeyPair();
+    const srvRoot = join(work, 'confined-srv');
+    const confinedServer = await FerryServer.start({
+      root: srvRoot,
+      port: 0,
+      identity: generateKeyPair(),
+      authorize: (key) =>
+        key.equals(confined.publicKey)
+          ? { permissions: PERMISSION_UPLOAD, root: 'drop' }
+          : key.equals(reader.publicKey)
+            ? { permissions: PERMISSION_DOWNLOAD }
+            : undefined,
+      partialSweepIntervalMs: 0,
+    });
+    t.after(() => confinedServer.close());
+    // The uploader's own tree holds the chain (made locally with symlink(2), as an attacker would).
+    const local = join(work, 'confined-local', 'tree');
+    await mkdir(join(local, 'a', 'b'), { recursive: true });
+    await writeFile(join(local, 'a', 'file.txt'), 'inside\n');
+    await symlink('..', join(local, 'a', 'b', 'y'));
+    await symlink('y/..', join(local, 'a', 'b', 'u1'));
+    await symlink('u1/..', join(local, 'a', 'b', 'u2'));
+    await symlink('u2/..', join(local, 'a', 'b', 'u3'));
+    await symlink('u3/outside/victim.txt', join(local, 'a', 'b', 'passwd'));
+    await symlink('passwd', join(local, 'a', 'b', 'to-passwd'));
+    await symlink('y/file.txt', join(local, 'a', 'b', 'fine'));
+    const skipped: string[] = [];
+    await sendTree({
+      server: confinedServer.address,
+      identity: confined,
+      verifyServer: () => undefined,
+      retry: { retries: 0 },
+      dirs: [local],
+      chunkBytes: CHUNK_BYTES,
+      onSkip: (relative) => skipped.push(relative),
+    });
+    assert.deepEqual(
+      skipped.sort(),
+      ['passwd', 'to-passwd', 'u1', 'u2', 'u3'].map((name) => `tree/a/b/${name}`),
+    );
+    // And sent raw, so nothing on the client filters: the server refuses the same links itself.
+    const raw = await RawClient.connect({ port: confinedServer.address.port, identity: confined });
+    assertRefused(await raw.putLink('tree/a/b/u1', 'y/..'), 'PATH_ESCAPES_ROOT', 'raw u1');
+    assertRefused(await raw.putLink('tree/a/b/evil', 'y/../../../../..'), 'PATH_ESCAPES_ROOT', 'raw evil');
+    raw.close();
+    await assertNoLinkLeadsOut(join(srvRoot, 'drop'), 'the confined root');
+
+    const dest = join(work, 'confined-dest');
+    const before = await snapshot(work, (k) => k.startsWith('confined-'));
+    await getFiles({
+      server: confinedServer.address,
+      identity: reader,
+      verifyServer: () => undefined,
+      retry: { retries: 0 },
+      remotePaths: ['drop/tree'],
+      localDir: dest,
+      recursive: true,
+      chunkBytes: CHUNK_BYTES,
+    });
+    assert.equal(await readlink(join(dest, 'tree', 'a', 'b', 'fine')), 'y/file.txt');
+    assert.equal(await readFile(join(dest, 'tree', 'a', 'b', 'fine'), 'utf8'), 'inside\n');
+    await assertNoLinkLeadsOut(join(dest, 'tree'), 'the download');
+    assert.deepEqual(
+      await snapshot(work, (k) => k.startsWith('confined-')),
+      before,
+      'nothing changed outside',
+    );
+    assert.equal(await readFile(victim, 'utf8'), 'original victim content\n');
   });
 });
