@@ -47,7 +47,8 @@ export async function walkLocalTree(
       const full = join(dir, name);
       const stats = await lstat(full);
       if (stats.isDirectory()) {
-        nodes.set(childRelative, { kind: 'dir' });
+        // Missing until a file shows it is made before the links (below).
+        nodes.set(childRelative, { kind: 'missing' });
         await visit(full, childRelative, stats.mode & 0o7777, Math.trunc(stats.mtimeMs));
       } else if (stats.isFile()) {
         nodes.set(childRelative, { kind: 'file' });
@@ -65,6 +66,12 @@ export async function walkLocalTree(
   };
   nodes.set(topName, { kind: 'dir' });
   await visit(root, topName, top.mode & 0o7777, Math.trunc(top.mtimeMs));
+  // The tree as the server holds it when the links arrive (files, then links, then directories, §5.10): a
+  // directory exists only when a file below it made it, so the client judges a link as the server will.
+  for (const { relative } of tree.files) {
+    const parts = relative.split('/');
+    for (let i = 2; i < parts.length; i++) nodes.set(parts.slice(0, i).join('/'), { kind: 'dir' });
+  }
   const lookup = manifestLookup(nodes);
   for (const link of links) {
     if (resolveLinkTarget(lookup, link.relative.split('/'), link.target, 1).verdict === 'inside')

@@ -107,3 +107,25 @@ test('walkLocalTree refuses a top path that is a file', async (t) => {
     { code: 'PATH_INVALID' },
   );
 });
+
+test('walkLocalTree skips link chains and links whose `..` climbs a directory the server has not made yet when links arrive', async (t) => {
+  const dir = await tempDir(t);
+  const top = join(dir, 'tree');
+  await mkdir(join(top, 'a', 'b'), { recursive: true });
+  await mkdir(join(top, 'empty'));
+  await mkdir(join(top, 'full'));
+  await writeFile(join(top, 'full', 'f.txt'), 'f');
+  await writeFile(join(top, 'a', 'b', 'g.txt'), 'g');
+  await symlink('..', join(top, 'a', 'b', 'y'));
+  await symlink('y/..', join(top, 'a', 'b', 'u1'));
+  await symlink('u1/..', join(top, 'a', 'b', 'u2'));
+  await symlink('u2', join(top, 'a', 'b', 'to-u2'));
+  await symlink('empty/../full', join(top, 'via-empty'));
+  await symlink('full/../a', join(top, 'via-full'));
+
+  const skipped: string[] = [];
+  const tree = await walkLocalTree(top, (path) => skipped.push(path));
+
+  assert.deepEqual(skipped.sort(), ['tree/a/b/to-u2', 'tree/a/b/u1', 'tree/a/b/u2', 'tree/via-empty']);
+  assert.deepEqual(tree.links.map((l) => l.relative).sort(), ['tree/a/b/y', 'tree/via-full']);
+});
