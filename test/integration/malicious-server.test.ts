@@ -757,8 +757,8 @@ test('a second `get -r` of a planted tree cannot truncate an outside file throug
     await mkdir(join(rig.dest, 'tree', 'd', 'e'), { recursive: true });
     await symlink(rig.victim, join(rig.dest, 'tree', 'd', 'e', name));
     rig.fake.script = { entries: [dir('d'), dir('d/e'), bigFile('d/e/big')], fileBytes: 4096 };
-    const err = (await get(rig, ['tree'])) as { code?: string } | undefined;
-    assert.ok(err?.code === 'FILE_EXISTS' || err?.code === 'PATH_ESCAPES_ROOT', `${name}: ${String(err)}`);
+    const err = (await get(rig, ['tree'])) as (Error & { code?: string }) | undefined;
+    assert.ok(err?.code === 'FILE_EXISTS' || err?.code === 'PATH_ESCAPES_ROOT', `${name}: ${err?.message}`);
     assert.equal(await readFile(rig.victim, 'utf8'), 'original victim content\n', name);
     assert.equal(await readlink(join(rig.dest, 'tree', 'd', 'e', name)), rig.victim, `${name} is left alone`);
   }
@@ -783,12 +783,12 @@ test('files named like a partial that ferry did not make (.X.ferry-part, .X.ferr
       entries: listed === 'l' ? [link('l', 'target')] : [listed === 'small' ? file(listed) : bigFile(listed)],
       fileBytes: listed === 'small' ? 100 : 4096,
     };
-    const err = (await get(rig, ['tree'])) as { code?: string } | undefined;
+    const err = (await get(rig, ['tree'])) as (Error & { code?: string }) | undefined;
     if (listed === 'l') {
-      assert.equal(err, undefined, String(err));
+      assert.equal(err, undefined, err?.message);
       assert.equal(await readlink(join(tree, 'l')), 'target', 'the link is made beside the file');
     } else {
-      assert.equal(err?.code, 'FILE_EXISTS', `${name}: ${String(err)}`);
+      assert.equal(err?.code, 'FILE_EXISTS', `${name}: ${err?.message}`);
     }
     assert.equal(await readFile(join(tree, name), 'utf8'), mine, `${name} is unchanged`);
   }
