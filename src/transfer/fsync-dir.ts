@@ -1,3 +1,4 @@
+import { constants as fsConstants } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 /** A directory's sync in progress, and the one queued behind it. */
@@ -49,7 +50,9 @@ function settle(dir: string, state: DirSync): void {
 }
 
 async function syncOnce(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+  // O_DIRECTORY: a name swapped for a fifo must not hang the open. A link is followed, which is harmless for
+  // a flush and keeps a destination that is itself a link to a directory working.
+  const handle = await open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
   try {
     await handle.sync();
   } finally {
