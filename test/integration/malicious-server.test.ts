@@ -793,3 +793,43 @@ test('files named like a partial that ferry did not make (.X.ferry-part, .X.ferr
     assert.equal(await readFile(join(tree, name), 'utf8'), mine, `${name} is unchanged`);
   }
 });
+
+test('a link made in the destination after the listing was checked (a racing local process) is seen when each link is made: the chain through it is skipped', async (t) => {
+  const rig = await startRig(t);
+  const data = Buffer.from('content\n');
+  const chunkHash = createHash('sha256').update(data).digest();
+  rig.fake.script = {
+    // `planted` is missing when the listing is checked, so `via` and `later` pass that check.
+    entries: [file('f'), link('via', 'planted/victim.txt'), link('later', 'planted'), link('ok', 'f')],
+    answerGet: async (channel, { ref, chunkBytes }) => {
+      // Between the check of the listing and the making of the links, a local process plants a link.
+      await symlink(rig.outside, join(rig.dest, 'tree', 'planted'));
+      await channel.send({
+        type: 'GET_OFFER',
+        ref,
+        size: data.length,
+        mtimeMs: 0,
+        mode: 0o644,
+        heldAccepted: false,
+      });
+      await channel.send({ type: 'GET_DATA', ref, offset: 0, data });
+      await channel.send({ type: 'GET_CHUNK', ref, index: 0, chunkHash });
+      await channel.send({
+        type: 'GET_END',
+        ref,
+        fileDigest: fileDigest(data.length, chunkBytes, [chunkHash]),
+      });
+    },
+  };
+  const events: GetEvent[] = [];
+  const err = (await get(rig, ['tree'], events)) as Error | undefined;
+  assert.equal(err, undefined, err?.message);
+  assert.deepEqual(events.flatMap((e) => (e.type === 'entry-skipped' ? [e.path] : [])).sort(), [
+    'tree/later',
+    'tree/via',
+  ]);
+  for (const name of ['via', 'later'])
+    await assert.rejects(lstat(join(rig.dest, 'tree', name)), { code: 'ENOENT' });
+  assert.equal(await readlink(join(rig.dest, 'tree', 'ok')), 'f');
+  assert.equal(await readFile(rig.victim, 'utf8'), 'original victim content\n');
+});
