@@ -366,6 +366,8 @@ export class UploadReceiver implements TransferClaim {
         offer.chunkBytes,
         hashes,
       );
+      // Hashes read while the file changed must not answer IDENTICAL (PROTOCOL.md §5.6.1).
+      await source.assertUnchanged();
       this.#active = { kind: 'existing', ref: offer.ref, hashes, offer };
       await this.#io.send({
         type: 'PUT_ACCEPT',
