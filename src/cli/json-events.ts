@@ -50,6 +50,9 @@ export function summaryJsonEvent(
     transferredBytes: summary.transferredBytes,
     resumedBytes: summary.resumedBytes,
     durationMs: summary.durationMs,
+    storedFiles: summary.storedFiles,
+    identicalFiles: summary.identicalFiles,
+    failedFiles: summary.failedFiles,
   };
 }
 

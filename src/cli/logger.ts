@@ -124,6 +124,12 @@ export function logTransferEvent(logger: Logger, event: TransferEvent): void {
     case 'entry-created':
       logger.debug({ event: event.type, kind: event.kind, remotePath: event.remotePath }, 'entry created');
       return;
+    case 'entry-failed':
+      logger.error(
+        { event: event.type, kind: event.kind, remotePath: event.remotePath, code: event.code },
+        'entry failed',
+      );
+      return;
     case 'entry-skipped':
       logger.info({ event: event.type, path: event.path, reason: event.reason }, 'entry skipped');
       return;

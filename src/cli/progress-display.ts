@@ -2,6 +2,7 @@ import { MultiBar, type Options, type Params, type SingleBar } from 'cli-progres
 import picocolors from 'picocolors';
 import type { TransferEvent, TransferSubject } from '../client/index.js';
 import { digestPrefix, formatBytes, formatDuration, formatRate } from './progress-format.js';
+import { fitAround, fitPath, fitRoute, visibleWidth } from './progress-line.js';
 import { SpeedMeter } from './progress-speed.js';
 import type { TallySummary } from './progress-tally.js';
 import { escapeForTerminal, escapeStringFields } from './escape-for-terminal.js';
@@ -12,10 +13,17 @@ export type Colors = ReturnType<typeof picocolors.createColors>;
 /** `bars`: live bars (a terminal); `lines`: one plain line per finished file (pipes, files); `quiet`. */
 export type DisplayMode = 'bars' | 'lines' | 'quiet';
 
-/** Columns a file name gets in a bar before it is shortened from the left. */
-const NAME_COLUMNS = 28;
-/** Characters of the bar itself. */
+/** Most columns a file name gets in a bar; a narrower terminal gives it less. */
+const NAME_COLUMNS = 40;
+/** Most characters of the bar itself, and the fewest before the bar is dropped. */
 const BAR_COLUMNS = 24;
+const MIN_BAR_COLUMNS = 8;
+/** A name narrower than this makes the bar drop its speed, then its byte counts. */
+const MIN_NAME_COLUMNS = 14;
+/** Assumed when the stream does not say (it is a terminal, but no size is known). */
+const DEFAULT_COLUMNS = 80;
+/** Failed files named again in the closing lines; the rest are counted (all are in `--json`). */
+const MAX_FAILED_LINES = 20;
 /** Progress redraws at once when the last draw is this old (the bar's own timer covers the rest). */
 const REDRAW_MS = 100;
 
@@ -37,10 +45,15 @@ export function colorsFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = 
 
 export interface ProgressDisplayOptions {
   mode: DisplayMode;
-  /** Where it draws: stderr, so stdout stays for data. */
-  stream: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Where it draws: stderr, so stdout stays for data. `columns` is the terminal's width. */
+  stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   colors: Colors;
   now?: () => number;
+  /**
+   * A line for every finished file (default). False for a tree without `--verbose`: only failed and
+   * skipped files get a line; the others are counted in the overall bar and the summary.
+   */
+  fileLines?: boolean;
 }
 
 /** One file's bar and what it needs to draw speed and ETA. */
@@ -48,6 +61,18 @@ interface LiveBar {
   bar: SingleBar;
   speed: SpeedMeter;
   size: number;
+  verified: number;
+}
+
+/** The overall bar of a run with several files: files and bytes done of the planned total. */
+interface TotalBar {
+  bar: SingleBar;
+  speed: SpeedMeter;
+  files: number;
+  bytes: number;
+  filesDone: number;
+  /** Bytes of finished files; live bars add theirs. */
+  bytesDone: number;
 }
 
 /**
@@ -60,7 +85,9 @@ export class ProgressDisplay {
   readonly #stream: ProgressDisplayOptions['stream'];
   readonly #c: Colors;
   readonly #now: () => number;
+  readonly #fileLines: boolean;
   readonly #bars = new Map<string, LiveBar>();
+  #total: TotalBar | undefined;
   #multi: MultiBar | undefined;
   #drawnAt = Number.NEGATIVE_INFINITY;
 
@@ -69,6 +96,18 @@ export class ProgressDisplay {
     this.#stream = options.stream;
     this.#c = options.colors;
     this.#now = options.now ?? Date.now;
+    this.#fileLines = options.fileLines ?? true;
+  }
+
+  /** The terminal's width; lines above the bars and the bars themselves must fit in it. */
+  get #columns(): number {
+    const columns = this.#stream.columns;
+    return typeof columns === 'number' && columns > 0 ? columns : DEFAULT_COLUMNS;
+  }
+
+  /** The widest a line may be: one column short of the width, so no terminal wraps it early. */
+  get #width(): number | undefined {
+    return this.#mode === 'bars' ? Math.max(20, this.#columns - 1) : undefined;
   }
 
   /** Shows one event; its names, paths and messages are escaped for the terminal first. */
@@ -77,20 +116,30 @@ export class ProgressDisplay {
     const event = escapeStringFields(rawEvent);
     const c = this.#c;
     switch (event.type) {
+      case 'planned':
+        if (this.#mode === 'bars' && event.files > 1) this.#startTotal(event.files, event.bytes);
+        return;
       case 'transfer-started':
         if (event.restarted)
           this.#say(
-            c.yellow(
-              `ferry: ${event.file} changed since the interrupted attempt: sending it again from the start`,
-            ),
+            this.#fit({
+              head: c.yellow('ferry: '),
+              path: event.file,
+              tail: c.yellow(' changed since the interrupted attempt: sending it again from the start'),
+            }),
           );
         if (this.#mode === 'bars') this.#startBar(event, event.size, event.heldBytes);
         return;
       case 'transfer-resumed':
-        if (this.#mode === 'bars')
+        if (this.#mode === 'bars' && this.#fileLines)
           this.#say(
-            `${c.cyan('↻')} ${nameOf(event)}: resuming from ${formatBytes(event.fromBytes)} ` +
-              c.dim(`(${percent(event.fromBytes, event.size)} already verified)`),
+            this.#fit({
+              head: `${c.cyan('↻')} `,
+              path: nameOf(event),
+              tail:
+                `: resuming from ${formatBytes(event.fromBytes)} ` +
+                c.dim(`(${percent(event.fromBytes, event.size)} already verified)`),
+            }),
           );
         return;
       case 'progress':
@@ -108,15 +157,18 @@ export class ProgressDisplay {
         return;
       // The line goes first: removing the bar redraws, which prints the line above the remaining bars.
       case 'transfer-finished':
-        this.#say(this.#finishedLine(event));
-        this.#endBar(event);
+        if (this.#fileLines) this.#say(this.#finishedLine(event));
+        this.#endBar(event, event.size, true);
         return;
       case 'transfer-failed':
-        if (this.#mode === 'bars') this.#say(`${c.red('✗')} ${nameOf(event)} ${c.red(event.code)}`);
-        this.#endBar(event);
+        this.#say(this.#failedLine(event.file, event.remotePath, event.code, event.message));
+        this.#endBar(event, 0, false);
+        return;
+      case 'entry-failed':
+        this.#say(this.#failedLine(undefined, event.remotePath, event.code, event.message));
         return;
       case 'entry-skipped':
-        this.#say(c.yellow(`ferry: skipped ${event.path}: ${event.reason}`));
+        this.note(`ferry: skipped ${event.path}: ${event.reason}`);
         return;
       default:
         return;
@@ -125,19 +177,64 @@ export class ProgressDisplay {
 
   /** Tells the user something outside the event stream (a skipped local entry, say); escaped like events. */
   note(line: string): void {
-    if (this.#mode !== 'quiet') this.#say(this.#c.yellow(escapeForTerminal(line)));
+    if (this.#mode === 'quiet') return;
+    const safe = escapeForTerminal(line);
+    const width = this.#width;
+    this.#say(this.#c.yellow(width === undefined ? safe : fitAround({ head: '', path: safe }, width)));
   }
 
-  /** Removes the bars; with a summary, prints it (success only: a failure prints its error instead). */
+  /**
+   * Removes the bars; with a summary, prints the closing lines: what was done, then every failed file with
+   * its code (a failed run still says what it stored; its error line follows from the caller).
+   */
   close(summary?: TallySummary, verb = 'sent'): void {
     if (this.#multi) {
       this.#multi.update(); // flushes lines still buffered above the bars
       for (const live of this.#bars.values()) this.#multi.remove(live.bar);
       this.#bars.clear();
+      if (this.#total) this.#multi.remove(this.#total.bar);
+      this.#total = undefined;
       this.#multi.stop();
       this.#multi = undefined;
     }
-    if (summary && this.#mode !== 'quiet') this.#write(this.#summaryLine(summary, verb));
+    if (!summary || this.#mode === 'quiet') return;
+    this.#write(this.#summaryLine(summary, verb));
+    const c = this.#c;
+    for (const failure of summary.failedFiles.slice(0, MAX_FAILED_LINES))
+      this.#write(
+        `${this.#mode === 'bars' ? `${c.red('✗')} ` : ''}not ${verb}: ${failure.file ?? failure.remotePath} ${c.red(failure.code)}`,
+      );
+    if (summary.failedFiles.length > MAX_FAILED_LINES)
+      this.#write(
+        `... and ${summary.failedFiles.length - MAX_FAILED_LINES} more failed (--json lists them all)`,
+      );
+  }
+
+  #startTotal(files: number, bytes: number): void {
+    if (this.#total) return;
+    this.#multi ??= new MultiBar(this.#barOptions());
+    const speed = new SpeedMeter();
+    speed.observe(0, this.#now());
+    const bar = this.#multi.create(Math.max(bytes, 1), 0, {
+      name: `${0}/${files} files`,
+      speed: undefined,
+      eta: undefined,
+    });
+    this.#total = { bar, speed, files, bytes, filesDone: 0, bytesDone: 0 };
+  }
+
+  /** Redraws the overall bar from the finished files and the live bars. */
+  #updateTotal(): void {
+    const total = this.#total;
+    if (!total) return;
+    let done = total.bytesDone;
+    for (const live of this.#bars.values()) done += live.verified;
+    total.speed.observe(done, this.#now());
+    total.bar.update(total.bytes === 0 ? 1 : Math.min(done, total.bytes), {
+      name: `${total.filesDone}/${total.files} files`,
+      speed: total.speed.bytesPerSecond,
+      eta: total.speed.etaSeconds(Math.max(0, total.bytes - done)),
+    });
   }
 
   #startBar(subject: TransferSubject, size: number, heldBytes: number): void {
@@ -151,12 +248,15 @@ export class ProgressDisplay {
       speed: undefined,
       eta: undefined,
     });
-    this.#bars.set(key, { bar, speed, size });
+    this.#bars.set(key, { bar, speed, size, verified: heldBytes });
+    this.#updateTotal();
   }
 
   #progress(subject: TransferSubject, verifiedBytes: number): void {
     const live = this.#bars.get(keyOf(subject));
     if (!live) return;
+    live.verified = verifiedBytes;
+    this.#updateTotal();
     live.speed.observe(verifiedBytes, this.#now());
     live.bar.update(live.size === 0 ? 1 : verifiedBytes, {
       speed: live.speed.bytesPerSecond,
@@ -169,12 +269,22 @@ export class ProgressDisplay {
     }
   }
 
-  #endBar(subject: TransferSubject): void {
+  /** A file is done (`verified`) or failed: its bar goes, and the overall bar counts it. */
+  #endBar(subject: TransferSubject, size: number, verified: boolean): void {
     const key = keyOf(subject);
     const live = this.#bars.get(key);
-    if (!live || !this.#multi) return;
-    this.#bars.delete(key);
-    this.#multi.remove(live.bar);
+    if (this.#total) {
+      this.#total.filesDone++;
+      if (verified) this.#total.bytesDone += size;
+      // A failed file's bytes will never come: the total shrinks by them, so the ETA stays honest.
+      else if (live) this.#total.bytes = Math.max(this.#total.bytesDone, this.#total.bytes - live.size);
+      this.#total.bar.setTotal(Math.max(this.#total.bytes, 1));
+    }
+    if (live && this.#multi) {
+      this.#bars.delete(key);
+      this.#multi.remove(live.bar);
+    }
+    this.#updateTotal();
   }
 
   #barOptions(): Options {
@@ -183,19 +293,45 @@ export class ProgressDisplay {
       stream: this.#stream,
       hideCursor: true,
       clearOnComplete: true,
+      // Wrapping off: a wrapped line would throw every redraw one row off. So every line we draw, bars and
+      // lines above them, is fitted to the width first (formatBarLine, #fit), or the terminal would cut it.
       linewrap: false,
       fps: 10,
-      format: (_options: Options, params: Params, payload: BarPayload): string => {
-        const filled = Math.round(params.progress * BAR_COLUMNS);
-        const bar = c.cyan('█'.repeat(filled)) + c.dim('░'.repeat(BAR_COLUMNS - filled));
-        const pct = `${Math.floor(params.progress * 100)}%`.padStart(4);
-        const bytes = `${formatBytes(params.value)} / ${formatBytes(params.total)}`.padStart(21);
-        const speed = formatRate(payload.speed).padStart(11);
-        const eta =
-          payload.eta === undefined || params.value >= params.total ? '' : `ETA ${formatEta(payload.eta)}`;
-        return `${fit(payload.name, NAME_COLUMNS)} ${bar} ${pct} ${bytes} ${speed}  ${c.dim(eta)}`;
-      },
+      format: (_options: Options, params: Params, payload: BarPayload): string =>
+        formatBarLine(
+          {
+            name: payload.name,
+            progress: params.progress,
+            value: params.value,
+            total: params.total,
+            speed: payload.speed,
+            eta: params.value >= params.total ? undefined : payload.eta,
+          },
+          this.#width ?? DEFAULT_COLUMNS - 1,
+          c,
+        ),
     };
+  }
+
+  /** `parts` fitted to the terminal on a bar display; as is elsewhere (a file or pipe has no width). */
+  #fit(parts: Parameters<typeof fitAround>[0]): string {
+    const width = this.#width;
+    return width === undefined
+      ? `${parts.head}${parts.path}${parts.tail ?? ''}${parts.keep ?? ''}`
+      : fitAround(parts, width);
+  }
+
+  #failedLine(file: string | undefined, remotePath: string, code: string, message: string): string {
+    const c = this.#c;
+    const head = this.#mode === 'bars' ? `${c.red('✗')} ` : 'failed: ';
+    const width = this.#width;
+    const path =
+      file === undefined
+        ? remotePath
+        : width === undefined
+          ? `${file} -> ${remotePath}`
+          : fitRoute(file, remotePath, Math.max(24, Math.floor(width / 2)));
+    return this.#fit({ head, path, tail: ` ${c.red(code)}: ${message}` });
   }
 
   #finishedLine(event: Extract<TransferEvent, { type: 'transfer-finished' }>): string {
@@ -210,8 +346,16 @@ export class ProgressDisplay {
       event.direction === 'upload'
         ? `${event.file} -> ${event.remotePath}`
         : `${event.remotePath} -> ${event.file}`;
-    const line = `${route} (${event.size} bytes, ${how}) digest ${digestPrefix(event.digest)}`;
-    return this.#mode === 'bars' ? `${this.#c.green('✓')} ${line}` : line;
+    const tail = ` (${event.size} bytes, ${how})`;
+    const keep = ` digest ${digestPrefix(event.digest)}`;
+    const width = this.#width;
+    if (width === undefined) return `${route}${tail}${keep}`;
+    // The digest is what the user compares: the paths give way, never it.
+    const head = `${this.#c.green('✓')} `;
+    const room = width - visibleWidth(head) - visibleWidth(tail) - visibleWidth(keep);
+    const [from, to] =
+      event.direction === 'upload' ? [event.file, event.remotePath] : [event.remotePath, event.file];
+    return `${head}${fitRoute(from, to, Math.max(1, room))}${tail}${keep}`;
   }
 
   #summaryLine(summary: TallySummary, verb: string): string {
@@ -225,9 +369,11 @@ export class ProgressDisplay {
     if (summary.transferredBytes > 0) parts.push(`avg ${formatRate(rate)}`);
     if (summary.resumedBytes > 0) parts.push(`${formatBytes(summary.resumedBytes)} resumed`);
     if (summary.identical > 0) parts.push(`${summary.identical} identical`);
+    if (summary.failed > 0) parts.push(`${summary.failed} failed`);
     if (summary.digest !== undefined) parts.push(`digest ${digestPrefix(summary.digest)}`);
     const text = parts.join(', ');
-    return this.#mode === 'bars' ? `${c.green('✓')} ${c.bold(text)}` : text;
+    if (this.#mode !== 'bars') return text;
+    return summary.failed > 0 ? `${c.yellow('!')} ${c.bold(text)}` : `${c.green('✓')} ${c.bold(text)}`;
   }
 
   /** A line above the bars (or plain when there are none). */
@@ -268,7 +414,37 @@ function percent(part: number, whole: number): string {
   return whole === 0 ? '100%' : `${Math.floor((part / whole) * 100)}%`;
 }
 
-/** Pads `text` to `columns`, or shortens it from the left with an ellipsis (the end of a path says most). */
-function fit(text: string, columns: number): string {
-  return text.length <= columns ? text.padEnd(columns) : `…${text.slice(text.length - columns + 1)}`;
+/** What one bar shows. */
+export interface BarFields {
+  name: string;
+  /** 0 to 1. */
+  progress: number;
+  value: number;
+  total: number;
+  speed: number | undefined;
+  eta: number | undefined;
+}
+
+/**
+ * One bar line in at most `width` columns: name, bar, percent, bytes, speed, ETA. On a narrow terminal the
+ * bar shrinks first, then speed and the byte counts are left out, and the name is shortened from the left;
+ * the line never wraps (a wrapped line would throw every redraw one row off).
+ */
+export function formatBarLine(fields: BarFields, width: number, c: Colors): string {
+  const pct = `${Math.floor(fields.progress * 100)}%`.padStart(4);
+  const bytes = `${formatBytes(fields.value)} / ${formatBytes(fields.total)}`.padStart(21);
+  const speed = formatRate(fields.speed).padStart(11);
+  const eta = (fields.eta === undefined ? '' : `ETA ${formatEta(fields.eta)}`).padEnd(9);
+  const layouts = [[pct, bytes, speed, eta], [pct, bytes, eta], [pct, eta], [pct]];
+  for (const tail of layouts) {
+    const tailWidth = tail.reduce((sum, part) => sum + part.length + 1, 0);
+    const barColumns = Math.min(BAR_COLUMNS, width - tailWidth - 1 - MIN_NAME_COLUMNS);
+    if (barColumns < MIN_BAR_COLUMNS) continue;
+    const nameColumns = Math.min(NAME_COLUMNS, width - tailWidth - 1 - barColumns);
+    const filled = Math.round(fields.progress * barColumns);
+    const bar = c.cyan('█'.repeat(filled)) + c.dim('░'.repeat(barColumns - filled));
+    const parts = tail.map((part) => (part === eta ? c.dim(part) : part));
+    return `${fitPath(fields.name, nameColumns)} ${bar} ${parts.join(' ')}`.trimEnd();
+  }
+  return `${fitPath(fields.name, Math.max(1, width - pct.length - 1))} ${pct}`;
 }

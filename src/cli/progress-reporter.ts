@@ -11,13 +11,17 @@ import { TransferTally } from './progress-tally.js';
 export interface OutputFlags extends LogFlags {
   json?: boolean;
   quiet?: boolean;
+  verbose?: boolean;
+  /** A tree (`-r`): one line per failed or skipped file only, unless `--verbose`. */
+  recursive?: boolean;
 }
 
-/** Adds `--json`, `--quiet`, `--log-level` and `--log-file` to a transfer command. */
+/** Adds `--json`, `--quiet`, `--verbose`, `--log-level` and `--log-file` to a transfer command. */
 export function addOutputFlags(command: Command): Command {
   command
     .option('--json', 'newline-delimited JSON events on stdout (README: "JSON events") instead of bars')
-    .option('-q, --quiet', 'print nothing on success');
+    .option('-q, --quiet', 'print nothing on success')
+    .option('-v, --verbose', 'with -r, a line for every file, not only for failed and skipped ones');
   return addLogFlags(command, 'silent; info with --log-file');
 }
 
@@ -41,6 +45,7 @@ export class ProgressReporter {
       stream: stderr,
       colors: colorsFor(stderr),
       now,
+      fileLines: !flags.recursive || (flags.verbose ?? false),
     });
     this.#json = flags.json ? new JsonEventWriter(process.stdout, now) : undefined;
     this.#tally = new TransferTally(now);
@@ -63,7 +68,10 @@ export class ProgressReporter {
     else this.#display.note(`ferry: skipped ${path}: ${reason}`);
   };
 
-  /** Runs the transfer, then closes the display and prints the summary (or, on failure, leaves the error to the caller). */
+  /**
+   * Runs the transfer, then closes the display and prints the summary. On failure the summary still says
+   * what was stored and what failed when anything got that far; the error line is left to the caller.
+   */
   async run<T>(work: () => Promise<T>): Promise<T> {
     try {
       const result = await work();
@@ -75,7 +83,7 @@ export class ProgressReporter {
     } catch (err) {
       const error = toFerryError(err);
       const summary = this.#tally.summary();
-      this.#display.close();
+      this.#display.close(this.#tally.hasOutcomes ? summary : undefined, this.#verb);
       this.#json?.summary(summary, { ok: false, code: error.code, message: error.message });
       this.#logger.error({ event: 'done', code: error.code, ...summary }, 'failed');
       throw err;

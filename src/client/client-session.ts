@@ -88,6 +88,11 @@ export class ClientSession {
     return session;
   }
 
+  /** True once the session failed or was closed: no operation can continue on it. */
+  get failed(): boolean {
+    return this.#failure !== undefined;
+  }
+
   /** Opens a fresh ref (PROTOCOL.md §5.3: non-zero, never reused in a session) with its mailbox. */
   openRef(): number {
     if (this.#failure) throw this.#failure;

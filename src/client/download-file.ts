@@ -156,7 +156,8 @@ async function receiveDownload(
       await rm(paths.dataPath, { force: true });
       await rm(paths.logPath, { force: true });
     }
-    return { size: offer.size, digest: ours, receivedBytes: 0, resumedBytes: offer.size, identical: true };
+    // Identical content is neither received nor resumed: 0, as for an identical upload.
+    return { size: offer.size, digest: ours, receivedBytes: 0, resumedBytes: 0, identical: true };
   }
   const partial = await PartialTransfer.open({
     ...paths,

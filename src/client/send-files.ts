@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
@@ -15,12 +16,19 @@ import {
 
 /** One thing to create on the server: a file's content, a directory, or a symbolic link. */
 export type UploadJob =
-  | { kind: 'file'; localPath: string; remotePath: string }
+  | { kind: 'file'; localPath: string; remotePath: string; size?: number }
   | { kind: 'dir'; remotePath: string; mode: number; mtimeMs: number }
   | { kind: 'link'; remotePath: string; target: string; mtimeMs: number };
 
-/** The outcome of one job. */
-export type JobResult = { kind: 'file'; result: UploadResult } | { kind: 'dir' } | { kind: 'link' };
+/**
+ * The outcome of one job. `failed`: this job alone was refused or could not be read, and the run carried
+ * on with the others (see {@link runUploadJobs}).
+ */
+export type JobResult =
+  | { kind: 'file'; result: UploadResult }
+  | { kind: 'dir' }
+  | { kind: 'link' }
+  | { kind: 'failed'; job: UploadJob; error: FerryError };
 
 /** What happens during a send: the one client event stream (see {@link TransferEvent}). */
 export type SendEvent = TransferEvent;
@@ -59,7 +67,8 @@ export interface SendFilesOptions extends ConnectOptions {
 
 /**
  * Uploads files, each under its base name in `remoteDir`. Resolves only once the server verified and
- * stored every file.
+ * stored every file; when some could not be, the others are still sent and it then rejects (see
+ * {@link runUploadJobs}).
  */
 export async function sendFiles(options: SendFilesOptions): Promise<UploadResult[]> {
   if (options.files.length === 0) throw new FerryError('USAGE_INVALID', 'no files to send');
@@ -79,6 +88,11 @@ export async function sendFiles(options: SendFilesOptions): Promise<UploadResult
  * jobs are in flight, so many small files cost neither a connection nor a round trip each. A retryable
  * failure (network, stall, corrupted record) is followed by a new session after a backoff; jobs already
  * confirmed are not redone, and a file in flight resumes from the chunks the server proves it holds.
+ *
+ * A failure that belongs to one job (the server refused that ref, the local file cannot be read) does not
+ * stop the run: like scp and rsync, the other jobs carry on, the failed one is reported at once
+ * (`transfer-failed` or `entry-failed`) and never retried, and once every job settled this rejects with
+ * {@link jobsFailedError}. Anything else (the session is gone, aborted, a protocol error) stops the run.
  */
 export async function runUploadJobs(
   jobs: readonly UploadJob[],
@@ -86,8 +100,9 @@ export async function runUploadJobs(
 ): Promise<JobResult[]> {
   const emit = options.onEvent ?? (() => undefined);
   const open = new OpenTransfers();
+  if (options.onEvent) emit(await planOf(jobs));
   try {
-    return await withRetries(options, emit, async (session, results, noteProgress) => {
+    const results = await withRetries<JobResult>(options, emit, async (session, results, noteProgress) => {
       const extras = new ExtraStreams(options, (options.streams ?? DEFAULT_STREAMS) - 1);
       const window = new InFlightWindow(results, noteProgress);
       try {
@@ -104,6 +119,9 @@ export async function runUploadJobs(
         window.abandon();
       }
     });
+    const failures = results.filter((r): r is Extract<JobResult, { kind: 'failed' }> => r.kind === 'failed');
+    if (failures.length > 0) throw jobsFailedError(failures, jobs.length);
+    return results;
   } catch (err) {
     const error = toFerryError(err);
     open.failAll(emit, error.code, error.message);
@@ -111,7 +129,94 @@ export async function runUploadJobs(
   }
 }
 
+/** The `planned` event: the files of `jobs` and their sizes (walked trees know them; others are stat'ed). */
+async function planOf(jobs: readonly UploadJob[]): Promise<TransferEvent> {
+  let files = 0;
+  let bytes = 0;
+  for (const job of jobs) {
+    if (job.kind !== 'file') continue;
+    files++;
+    // A file that cannot be read counts 0 here; its failure is reported when its turn comes.
+    bytes +=
+      job.size ??
+      (await stat(job.localPath).then(
+        (s) => (s.isFile() ? s.size : 0),
+        () => 0,
+      ));
+  }
+  return { type: 'planned', files, bytes };
+}
+
+/**
+ * The error a run ends with when some jobs failed on their own: the first failure's code (so callers and
+ * the exit code see what went wrong), naming its path and how many failed.
+ */
+export function jobsFailedError(
+  failures: readonly { job: UploadJob; error: FerryError }[],
+  total: number,
+): FerryError {
+  const first = failures[0]!;
+  // The server's refusal is about the destination; a local failure about the source.
+  const name =
+    first.job.kind === 'file' && !first.error.remote ? first.job.localPath : first.job.remotePath;
+  const count = total > 1 ? `; ${failures.length} of ${total} failed` : '';
+  return new FerryError(
+    first.error.code,
+    `${name}${first.error.detail ? `: ${first.error.detail}` : ''}${count}`,
+    {
+      cause: first.error,
+      remote: first.error.remote,
+    },
+  );
+}
+
+/** Starts one job; a failure of this job alone settles it as `failed` instead of ending the run. */
 async function beginJob(
+  session: ClientSession,
+  job: UploadJob,
+  options: SendFilesOptions & { extras: ExtraStreams },
+  reporting: TransferReporting,
+): Promise<{ done: Promise<JobResult> }> {
+  const failed = (err: unknown): JobResult => {
+    const error = toFerryError(err);
+    if (!failsOnlyThisJob(error, session)) throw error;
+    if (job.kind === 'file') {
+      const subject = { direction: 'upload', file: job.localPath, remotePath: job.remotePath } as const;
+      reporting.open.end(subject);
+      reporting.emit({ type: 'transfer-failed', ...subject, code: error.code, message: error.message });
+    } else {
+      reporting.emit({
+        type: 'entry-failed',
+        kind: job.kind,
+        remotePath: job.remotePath,
+        code: error.code,
+        message: error.message,
+      });
+    }
+    return { kind: 'failed', job, error };
+  };
+  try {
+    const { done } = await startJob(session, job, options, reporting);
+    const settled = done.catch(failed);
+    settled.catch(() => undefined);
+    return { done: settled };
+  } catch (err) {
+    return { done: Promise.resolve(failed(err)) };
+  }
+}
+
+/** Categories of errors that concern one file or entry (PROTOCOL.md §5.1: an ERROR with its ref). */
+const JOB_CATEGORIES: ReadonlySet<string> = new Set(['usage', 'path', 'transfer', 'storage', 'trust']);
+
+/**
+ * True when `error` ends only its own job: not worth a retry, and the session is still sound. A
+ * retryable error or a dead session goes to the retry loop instead; a protocol error ends the run.
+ */
+function failsOnlyThisJob(error: FerryError, session: ClientSession): boolean {
+  return !error.retryable && JOB_CATEGORIES.has(error.category) && !session.failed;
+}
+
+async function startJob(
   session: ClientSession,
   job: UploadJob,
   options: SendFilesOptions & { extras: ExtraStreams },
@@ -120,6 +225,14 @@ async function beginJob(
   if (job.kind === 'file') {
     const subject = { direction: 'upload', file: job.localPath, remotePath: job.remotePath } as const;
     let started = false;
+    // Displays draw a bar from the start: it must come before any progress, also for an identical file
+    // that is settled without an accept.
+    const start = (size: number, heldBytes: number, restarted: boolean): void => {
+      if (started) return;
+      started = true;
+      emit({ type: 'transfer-started', ...subject, size, heldBytes, restarted });
+      if (heldBytes > 0) emit({ type: 'transfer-resumed', ...subject, size, fromBytes: heldBytes });
+    };
     open.begin(subject);
     const pending = await beginUpload(session, subject.file, subject.remotePath, {
       chunkBytes: options.chunkBytes,
@@ -128,20 +241,15 @@ async function beginJob(
       cacheDir: options.cacheDir,
       extraStreams: options.extras.size > 0 ? () => options.extras.open() : undefined,
       parallelMinBytes: options.parallelMinBytes,
-      onAccepted: ({ heldBytes, restarted, size }) => {
-        started = true;
-        emit({ type: 'transfer-started', ...subject, size, heldBytes, restarted });
-        if (heldBytes > 0) emit({ type: 'transfer-resumed', ...subject, size, fromBytes: heldBytes });
-      },
+      onAccepted: ({ heldBytes, restarted, size }) => start(size, heldBytes, restarted),
       onVerified: (verifiedBytes, size) => {
         noteProgress();
+        start(size, 0, false);
         emit({ type: 'progress', ...subject, verifiedBytes, size });
       },
     });
     const done = pending.done.then((result): JobResult => {
-      // An identical file is settled without an accept: it still gets its start, for displays' sake.
-      if (!started)
-        emit({ type: 'transfer-started', ...subject, size: result.size, heldBytes: 0, restarted: false });
+      start(result.size, 0, false);
       open.end(subject);
       emit({
         type: 'transfer-finished',

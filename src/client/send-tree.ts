@@ -24,7 +24,12 @@ export async function sendTree(options: SendTreeOptions): Promise<JobResult[]> {
   for (const dir of options.dirs) {
     const tree = await walkLocalTree(dir, options.onSkip ?? (() => undefined));
     for (const file of tree.files)
-      jobs.push({ kind: 'file', localPath: file.localPath, remotePath: joinRemotePath(base, file.relative) });
+      jobs.push({
+        kind: 'file',
+        localPath: file.localPath,
+        remotePath: joinRemotePath(base, file.relative),
+        size: file.size,
+      });
     for (const link of tree.links) {
       linkJobs.push({
         kind: 'link',

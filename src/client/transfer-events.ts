@@ -16,6 +16,8 @@ export interface TransferSubject {
  * Everything a client operation (`sendFiles`, `sendTree`, `getFiles`) reports while it runs, in order.
  * One union for both directions; the CLI's bars, its `--json` lines and its logs are all built from it.
  *
+ * - `planned`: once, before anything is sent: how many files and bytes the operation means to transfer
+ *   (for an overall bar; a file that cannot be read counts 0 bytes).
  * - `session-opened`: a session was authenticated (`attempt` counts from 1 across retries).
  * - `transfer-started`: the receiver answered the offer; `heldBytes` it already holds verified.
  * - `transfer-resumed`: follows `transfer-started` when `heldBytes > 0`: only the rest is sent.
@@ -25,10 +27,12 @@ export interface TransferSubject {
  * - `retrying`: a retryable failure; a new session opens after `delayMs`.
  * - `transfer-finished`: the whole file is verified against `digest` and in place: this is the verified
  *   event, emitted only once the receiver confirmed the digest.
- * - `transfer-failed`: the operation failed for good while this transfer was open.
- * - `entry-created`, `entry-skipped`: directories and links of a tree.
+ * - `transfer-failed`: this transfer failed for good: refused or unreadable on its own (the operation
+ *   carries on with the others), or the whole operation failed while it was open.
+ * - `entry-created`, `entry-skipped`: directories and links of a tree; `entry-failed`: one was refused.
  */
 export type TransferEvent =
+  | { type: 'planned'; files: number; bytes: number }
   | { type: 'session-opened'; serverPublicKey: Buffer; serverId: string; attempt: number }
   | ({ type: 'transfer-started'; size: number; heldBytes: number; restarted: boolean } & TransferSubject)
   | ({ type: 'transfer-resumed'; size: number; fromBytes: number } & TransferSubject)
@@ -50,6 +54,7 @@ export type TransferEvent =
     } & TransferSubject)
   | ({ type: 'transfer-failed'; code: ErrorCode; message: string } & TransferSubject)
   | { type: 'entry-created'; kind: 'dir' | 'link'; remotePath: string }
+  | { type: 'entry-failed'; kind: 'dir' | 'link'; remotePath: string; code: ErrorCode; message: string }
   | { type: 'entry-skipped'; path: string; reason: string };
 
 /** The `type` of every {@link TransferEvent}. */

@@ -52,7 +52,7 @@ export interface UploadResult {
   readonly digest: Buffer;
   /** File bytes sent in this session (excludes chunks the server already held). */
   readonly sentBytes: number;
-  /** Bytes the server already held verified when this session started. */
+  /** Bytes the server already held verified when this session started (0 for an identical file). */
   readonly resumedBytes: number;
   /** True when the server's partial did not match this source and the transfer started over. */
   readonly restarted: boolean;
@@ -302,7 +302,8 @@ async function settleExisting(
     session,
     ref,
     digest,
-    { size: source.size, sentBytes: 0, resumedBytes: source.size, restarted: false },
+    // Identical content is neither sent nor resumed: 0 here, as for a pipelined identical file.
+    { size: source.size, sentBytes: 0, resumedBytes: 0, restarted: false },
     options,
   );
   return { ref, done: quiet(done.finally(() => session.closeRef(ref))) };
@@ -384,7 +385,8 @@ async function confirmed(
   const reply = await session.expect(ref, 'PUT_DONE');
   if (!reply.fileDigest.equals(digest))
     throw new FerryError('DIGEST_MISMATCH', 'server confirmed another digest');
-  options.onVerified?.(facts.size, facts.size);
+  // An identical file was left untouched: nothing was verified in this run, so no progress to report.
+  if (!reply.identical) options.onVerified?.(facts.size, facts.size);
   return { ...facts, digest, identical: reply.identical };
 }
 

@@ -65,6 +65,9 @@ test('summaryJsonEvent says whether the run succeeded, and with which code it fa
     resumedBytes: 4,
     durationMs: 20,
     digest: undefined,
+    storedFiles: [{ file: 'x', remotePath: 'd/x' }],
+    identicalFiles: [],
+    failedFiles: [{ file: 'y', remotePath: 'd/y', code: 'FILE_EXISTS' as const, message: 'file exists' }],
   };
   assert.deepEqual(summaryJsonEvent(summary, { ok: false, code: 'FILE_EXISTS', message: 'file exists' }, 5), {
     v: 1,
@@ -80,5 +83,8 @@ test('summaryJsonEvent says whether the run succeeded, and with which code it fa
     transferredBytes: 6,
     resumedBytes: 4,
     durationMs: 20,
+    storedFiles: [{ file: 'x', remotePath: 'd/x' }],
+    identicalFiles: [],
+    failedFiles: [{ file: 'y', remotePath: 'd/y', code: 'FILE_EXISTS', message: 'file exists' }],
   });
 });

@@ -109,10 +109,15 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
     assert.deepEqual(await readdir(dest), ['album']);
     assertSameTree(await snapshotTree(join(dest, 'album')), original, 'the tree after the round trip');
 
-    // The same send again: every file is already there, identical, and reported so.
+    // The same send again: every file is already there, identical, and counted so (a tree prints a line
+    // per failed or skipped file only); with --verbose each file gets its line back.
     const again = await ferry(clientHome, 'send', '-r', source, `${server.address}/trees`, ...CHUNK);
     assertExit(again, 0, 'send -r again');
-    assert.equal((again.stderr.match(/identical, skipped/g) ?? []).length, files.length, again.stderr);
+    assert.doesNotMatch(again.stderr, /identical, skipped/);
+    assert.match(again.stderr, new RegExp(`^sent ${files.length} files, .*, ${files.length} identical$`, 'm'));
+    const verbose = await ferry(clientHome, 'send', '-r', '-v', source, `${server.address}/trees`, ...CHUNK);
+    assertExit(verbose, 0, 'send -r -v again');
+    assert.equal((verbose.stderr.match(/identical, skipped/g) ?? []).length, files.length, verbose.stderr);
   });
 
   test('ls lists names, sizes and kinds; ls -r --json prints one parseable entry per line for the whole tree, never `.ferry`', async () => {

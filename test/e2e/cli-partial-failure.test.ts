@@ -1,0 +1,167 @@
+// A send of several files where one fails part-way tells the truth (issue 12, section 4): the others are
+// still sent (as scp and rsync do), the run exits non-zero, and its last lines (text and --json) say which
+// files were stored and verified, which were identical and which failed, with their codes.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { writeRandomFile } from '../helpers/random-file.js';
+
+function assertExit(result: CliResult, code: number, what: string): void {
+  assert.equal(
+    result.code,
+    code,
+    `${what}: exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
+  );
+}
+
+type JsonEvent = Record<string, unknown>;
+
+function jsonLines(stdout: string): JsonEvent[] {
+  return stdout
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as JsonEvent);
+}
+
+/** Per file: `progress` never before `transfer-started`, and nothing after `transfer-finished`. */
+function assertEventOrder(events: readonly JsonEvent[]): void {
+  const started = new Set<unknown>();
+  const finished = new Set<unknown>();
+  for (const event of events) {
+    const path = event['remotePath'] as string | undefined;
+    if (event['type'] === 'transfer-started') started.add(path);
+    if (event['type'] === 'progress' || event['type'] === 'transfer-resumed')
+      assert.ok(started.has(path), `${String(event['type'])} of ${path} before its transfer-started`);
+    if (event['type'] === 'transfer-finished') finished.add(path);
+    else if (path !== undefined)
+      assert.ok(!finished.has(path), `${String(event['type'])} of ${path} after it finished`);
+  }
+}
+
+/** The summary's resumedBytes is the sum over the files' own transfer-finished events. */
+function assertResumedAgrees(events: readonly JsonEvent[]): void {
+  const summary = events.at(-1)!;
+  assert.equal(summary['type'], 'summary');
+  const sum = events
+    .filter((e) => e['type'] === 'transfer-finished')
+    .reduce((total, e) => total + (e['resumedBytes'] as number), 0);
+  assert.equal(summary['resumedBytes'], sum, 'summary resumedBytes = sum of the files');
+}
+
+describe('ferry send: one file of several fails', () => {
+  let dir: string;
+  let root: string;
+  let server: ServeProcess | undefined;
+  let common: string[];
+
+  before(async () => {
+    dir = await makeTempDir('ferry-partial-');
+    const clientHome = join(dir, 'client-home');
+    const serverHome = join(dir, 'server-home');
+    root = join(dir, 'root');
+    const keygen = await runFerry(['--home', clientHome, 'keygen']);
+    assertExit(keygen, 0, 'keygen');
+    assertExit(await runFerry(['--home', serverHome, 'keygen']), 0, 'server keygen');
+    assertExit(await runFerry(['--home', serverHome, 'allow', keygen.stdout.trim()]), 0, 'allow');
+    server = await startServe(['--home', serverHome, '--root', root]);
+    common = ['--home', clientHome, '--expect', server.id, '--chunk-size', '64k'];
+  });
+
+  after(async () => {
+    await server?.stop();
+    await removeTempDir(dir);
+  });
+
+  /** a, b, c locally; on the server b already exists with other content, so b alone is refused. */
+  async function scene(name: string): Promise<{ local: string; files: string[]; remote: string }> {
+    const local = join(dir, name);
+    await mkdir(local);
+    const files = ['a', 'b', 'c'].map((f) => join(local, f));
+    for (const file of files) await writeRandomFile(file, 200_000); // several chunks each
+    await mkdir(join(root, name), { recursive: true });
+    await writeFile(join(root, name, 'b'), 'other content');
+    return { local, files, remote: `${server!.address}/${name}` };
+  }
+
+  test('send a b c where b is refused carries on: c is stored, b is named with its code, exit is non-zero', async () => {
+    const { files, remote } = await scene('text');
+    const result = await runFerry(['send', ...files, remote, ...common]);
+    assertExit(result, 8, 'send with one refused file');
+    assert.deepEqual(await readFile(join(root, 'text', 'c')), await readFile(files[2]!), 'c stored in full');
+    assert.deepEqual(await readFile(join(root, 'text', 'a')), await readFile(files[0]!), 'a stored in full');
+    assert.equal(await readFile(join(root, 'text', 'b'), 'utf8'), 'other content', 'b left alone');
+    const lines = result.stderr.trimEnd().split('\n');
+    assert.ok(
+      lines.some((l) => /^failed: .*\/b -> text\/b FILE_EXISTS: destination exists/.test(l)),
+      result.stderr,
+    );
+    assert.ok(
+      lines.some((l) => /\/c -> text\/c \(200000 bytes, sent\) digest/.test(l)),
+      result.stderr,
+    );
+    // The closing lines: what was done, what was not, then the error naming the file.
+    assert.match(lines.at(-3)!, /^sent 2 files, .*, 1 failed$/);
+    assert.match(lines.at(-2)!, /^not sent: .*\/b FILE_EXISTS$/);
+    assert.match(lines.at(-1)!, /^ferry: FILE_EXISTS: .*: text\/b; 1 of 3 failed \(from the server\)$/);
+  });
+
+  test('send --json a b c where b is refused: transfer-failed for b alone, and the summary lists stored and failed files', async () => {
+    const { files, remote } = await scene('json');
+    const result = await runFerry(['send', '--json', ...files, remote, ...common]);
+    assertExit(result, 8, 'send --json with one refused file');
+    const events = jsonLines(result.stdout);
+    assert.deepEqual(
+      events.filter((e) => e['type'] === 'transfer-failed').map((e) => [e['remotePath'], e['code']]),
+      [['json/b', 'FILE_EXISTS']],
+      'only b failed; c, stored complete, is not counted as failed',
+    );
+    const summary = events.at(-1)!;
+    assert.equal(summary['type'], 'summary');
+    assert.equal(summary['ok'], false);
+    assert.equal(summary['code'], 'FILE_EXISTS');
+    assert.deepEqual([summary['files'], summary['failed'], summary['identical']], [2, 1, 0]);
+    assert.deepEqual(summary['storedFiles'], [
+      { file: files[0], remotePath: 'json/a' },
+      { file: files[2], remotePath: 'json/c' },
+    ]);
+    assert.deepEqual(summary['identicalFiles'], []);
+    assert.deepEqual(summary['failedFiles'], [
+      {
+        file: files[1],
+        remotePath: 'json/b',
+        code: 'FILE_EXISTS',
+        message: 'destination exists (use --overwrite to replace it)',
+      },
+    ]);
+    assertEventOrder(events);
+    assertResumedAgrees(events);
+  });
+
+  test('send --json of identical files: no progress before transfer-started, and resumedBytes agrees with the summary', async () => {
+    const { files, remote } = await scene('same');
+    const first = await runFerry(['send', '--json', files[0]!, files[2]!, remote, ...common]);
+    assertExit(first, 0, 'first send');
+    const again = await runFerry(['send', '--json', files[0]!, files[1]!, files[2]!, remote, ...common]);
+    assertExit(again, 8, 'second send, b still refused');
+    const events = jsonLines(again.stdout);
+    assertEventOrder(events);
+    assertResumedAgrees(events);
+    const identical = events.filter((e) => e['type'] === 'transfer-finished');
+    assert.deepEqual(
+      identical.map((e) => [e['remotePath'], e['identical'], e['resumedBytes']]),
+      [
+        ['same/a', true, 0],
+        ['same/c', true, 0],
+      ],
+    );
+    const summary = events.at(-1)!;
+    assert.deepEqual(summary['identicalFiles'], [
+      { file: files[0], remotePath: 'same/a' },
+      { file: files[2], remotePath: 'same/c' },
+    ]);
+    assert.deepEqual(summary['storedFiles'], []);
+  });
+});
