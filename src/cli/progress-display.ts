@@ -19,7 +19,7 @@ const NAME_COLUMNS = 40;
 const BAR_COLUMNS = 24;
 const MIN_BAR_COLUMNS = 8;
 /** A name narrower than this makes the bar drop its speed, then its byte counts. */
-const MIN_NAME_COLUMNS = 14;
+const MIN_NAME_COLUMNS = 20;
 /** Assumed when the stream does not say (it is a terminal, but no size is known). */
 const DEFAULT_COLUMNS = 80;
 /** Failed files named again in the closing lines; the rest are counted (all are in `--json`). */
@@ -168,7 +168,7 @@ export class ProgressDisplay {
         this.#say(this.#failedLine(undefined, event.remotePath, event.code, event.message));
         return;
       case 'entry-skipped':
-        this.note(`ferry: skipped ${event.path}: ${event.reason}`);
+        this.skipped(event.path, event.reason);
         return;
       default:
         return;
@@ -183,6 +183,13 @@ export class ProgressDisplay {
     this.#say(this.#c.yellow(width === undefined ? safe : fitAround({ head: '', path: safe }, width)));
   }
 
+  /** A local or remote entry left out of a tree (a link leading outside it, a special file). */
+  skipped(path: string, reason: string): void {
+    if (this.#mode === 'quiet') return;
+    const c = this.#c;
+    this.#say(this.#fit({ head: c.yellow('ferry: skipped '), path, tail: c.yellow(`: ${reason}`) }));
+  }
+
   /**
    * Removes the bars; with a summary, prints the closing lines: what was done, then every failed file with
    * its code (a failed run still says what it stored; its error line follows from the caller).
@@ -190,9 +197,8 @@ export class ProgressDisplay {
   close(summary?: TallySummary, verb = 'sent'): void {
     if (this.#multi) {
       this.#multi.update(); // flushes lines still buffered above the bars
-      for (const live of this.#bars.values()) this.#multi.remove(live.bar);
+      // stop() clears every row the bars drew; removing bars first would leave their last rows behind.
       this.#bars.clear();
-      if (this.#total) this.#multi.remove(this.#total.bar);
       this.#total = undefined;
       this.#multi.stop();
       this.#multi = undefined;
@@ -273,16 +279,21 @@ export class ProgressDisplay {
   #endBar(subject: TransferSubject, size: number, verified: boolean): void {
     const key = keyOf(subject);
     const live = this.#bars.get(key);
-    if (this.#total) {
-      this.#total.filesDone++;
-      if (verified) this.#total.bytesDone += size;
-      // A failed file's bytes will never come: the total shrinks by them, so the ETA stays honest.
-      else if (live) this.#total.bytes = Math.max(this.#total.bytesDone, this.#total.bytes - live.size);
-      this.#total.bar.setTotal(Math.max(this.#total.bytes, 1));
-    }
     if (live && this.#multi) {
       this.#bars.delete(key);
       this.#multi.remove(live.bar);
+    }
+    const total = this.#total;
+    if (!total) return;
+    total.filesDone++;
+    if (verified) {
+      total.bytesDone += size;
+    } else if (live) {
+      // What a failed file got verified stays counted (the bar never goes back); the rest will never
+      // come, so the total shrinks by it and the ETA stays honest.
+      total.bytesDone += live.verified;
+      total.bytes = Math.max(total.bytesDone, total.bytes - (live.size - live.verified));
+      total.bar.setTotal(Math.max(total.bytes, 1));
     }
     this.#updateTotal();
   }
@@ -323,15 +334,10 @@ export class ProgressDisplay {
 
   #failedLine(file: string | undefined, remotePath: string, code: string, message: string): string {
     const c = this.#c;
-    const head = this.#mode === 'bars' ? `${c.red('✗')} ` : 'failed: ';
-    const width = this.#width;
-    const path =
-      file === undefined
-        ? remotePath
-        : width === undefined
-          ? `${file} -> ${remotePath}`
-          : fitRoute(file, remotePath, Math.max(24, Math.floor(width / 2)));
-    return this.#fit({ head, path, tail: ` ${c.red(code)}: ${message}` });
+    const tail = ` ${c.red(code)}: ${message}`;
+    // Under the bars a file is named as its bar was (its remote path); the message gives way first.
+    if (this.#mode === 'bars') return this.#fit({ head: `${c.red('✗')} `, path: remotePath, tail });
+    return `failed: ${file === undefined ? remotePath : `${file} -> ${remotePath}`}${tail}`;
   }
 
   #finishedLine(event: Extract<TransferEvent, { type: 'transfer-finished' }>): string {
@@ -432,9 +438,10 @@ export interface BarFields {
  */
 export function formatBarLine(fields: BarFields, width: number, c: Colors): string {
   const pct = `${Math.floor(fields.progress * 100)}%`.padStart(4);
-  const bytes = `${formatBytes(fields.value)} / ${formatBytes(fields.total)}`.padStart(21);
-  const speed = formatRate(fields.speed).padStart(11);
-  const eta = (fields.eta === undefined ? '' : `ETA ${formatEta(fields.eta)}`).padEnd(9);
+  // Widest values: `1000 KiB / 1000 KiB`, `1000 KiB/s`, `ETA 59m59s`.
+  const bytes = `${formatBytes(fields.value)} / ${formatBytes(fields.total)}`.padStart(19);
+  const speed = formatRate(fields.speed).padStart(10);
+  const eta = (fields.eta === undefined ? '' : `ETA ${formatEta(fields.eta)}`).padEnd(10);
   const layouts = [[pct, bytes, speed, eta], [pct, bytes, eta], [pct, eta], [pct]];
   for (const tail of layouts) {
     const tailWidth = tail.reduce((sum, part) => sum + part.length + 1, 0);

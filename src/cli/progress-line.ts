@@ -37,8 +37,8 @@ function cutEnd(text: string, columns: number): string {
 }
 
 /**
- * `head`, then `path`, then `tail`, in at most `columns`: the path is shortened first (never below
- * MIN_PATH_COLUMNS), then the end of `tail`; `keep` (a digest, say) always stays whole at the very end.
+ * `head`, then `path`, then `tail`, in at most `columns`: the path is shortened first, to no less than
+ * half the line, then the end of `tail`; `keep` (a digest, say) always stays whole at the very end.
  */
 export function fitAround(
   parts: { head: string; path: string; tail?: string; keep?: string },
@@ -49,28 +49,27 @@ export function fitAround(
   const keep = parts.keep ?? '';
   const fixed = visibleWidth(head) + visibleWidth(keep);
   let room = columns - fixed - visibleWidth(tail);
-  if (room < Math.min(MIN_PATH_COLUMNS, Array.from(parts.path).length)) {
-    const pathRoom = Math.min(MIN_PATH_COLUMNS, Array.from(parts.path).length);
+  const pathRoom = Math.min(Math.floor(columns / 2), Array.from(parts.path).length);
+  if (room < pathRoom) {
     tail = cutEnd(tail, Math.max(0, columns - fixed - pathRoom));
     room = columns - fixed - visibleWidth(tail);
   }
   return `${head}${shortenPath(parts.path, Math.max(1, room))}${tail}${keep}`;
 }
 
-/** A path is never squeezed below this many columns while other text can give way. */
-const MIN_PATH_COLUMNS = 12;
-
 /**
- * `a -> b` in at most `columns`: each side shortened from the left, the longer one first, so both file
- * names stay visible as long as possible.
+ * `a -> b` in at most `columns`. The source is shortened from the left first; when fewer than
+ * MIN_SOURCE_COLUMNS of it would be left, only the destination is shown (it ends in the same file name,
+ * and two ellipses would hide which file it is), shortened from the left if need be.
  */
 export function fitRoute(from: string, to: string, columns: number): string {
   const a = Array.from(from).length;
   const b = Array.from(to).length;
-  const room = columns - 4;
-  if (a + b <= room) return `${from} -> ${to}`;
-  if (room < 8) return shortenPath(to, Math.max(1, columns));
-  const half = Math.floor(room / 2);
-  const forA = Math.min(a, Math.max(half, room - b));
-  return `${shortenPath(from, forA)} -> ${shortenPath(to, room - forA)}`;
+  if (a + b + 4 <= columns) return `${from} -> ${to}`;
+  const forA = columns - 4 - b;
+  if (forA >= MIN_SOURCE_COLUMNS) return `${shortenPath(from, forA)} -> ${to}`;
+  return shortenPath(to, Math.max(1, columns));
 }
+
+/** Fewer columns than this of a shortened source say nothing useful. */
+const MIN_SOURCE_COLUMNS = 16;

@@ -65,7 +65,7 @@ export class ProgressReporter {
   readonly onSkip = (path: string, reason: string): void => {
     this.#logger.info({ event: 'entry-skipped', path, reason }, 'entry skipped');
     if (this.#json) this.#json.skipped(path, reason);
-    else this.#display.note(`ferry: skipped ${path}: ${reason}`);
+    else this.#display.skipped(path, reason);
   };
 
   /**

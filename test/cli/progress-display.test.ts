@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import type { TransferEvent } from '../../src/index.js';
-import { ProgressDisplay, colorsFor, displayModeOf } from '../../src/cli/progress-display.js';
+import { ProgressDisplay, colorsFor, displayModeOf, formatBarLine } from '../../src/cli/progress-display.js';
 import { TransferTally } from '../../src/cli/progress-tally.js';
 import { SpeedMeter } from '../../src/cli/progress-speed.js';
 
@@ -176,4 +176,142 @@ test('ProgressDisplay shows names and messages from the other side escaped, with
     assert.match(text(), /skipped tree\/\\x1B\[1Aall files verified/, mode);
     assert.match(text(), /local\/\\x9Bname/, mode);
   }
+});
+
+// eslint-disable-next-line no-control-regex -- escape codes are stripped to measure what a terminal shows
+const CONTROL = /\x1b\[[0-9;?]*[a-zA-Z]/g;
+
+/** What each drawn row shows: output split at line breaks and cursor moves, escape codes removed. */
+function rows(text: string): string[] {
+  return text
+    .split(/\r?\n|\r|\x1b\[\d*[GKABJ]/) // eslint-disable-line no-control-regex -- cursor moves end a row
+    .map((row) => row.replace(CONTROL, ''))
+    .filter((row) => row.trim() !== '');
+}
+
+const LONG = 'a/very/long/directory/name/that/goes/on/and/on/for/ever/and/ever/photo-0001.jpg';
+
+/** A tree of three 1 MiB files with long names: one verified, one refused, one in flight. */
+function treeEvents(): TransferEvent[] {
+  const subject = (i: number) =>
+    ({
+      direction: 'upload',
+      file: `/home/user/pictures/${LONG}${i}`,
+      remotePath: `inbox/${LONG}${i}`,
+    }) as const;
+  const size = 1024 * 1024;
+  const events: TransferEvent[] = [
+    { type: 'planned', files: 3, bytes: 3 * size },
+    { type: 'session-opened', serverPublicKey: Buffer.alloc(32), serverId: 'abc', attempt: 1 },
+  ];
+  for (let i = 0; i < 3; i++) {
+    events.push({ type: 'transfer-started', ...subject(i), size, heldBytes: 0, restarted: false });
+    events.push({ type: 'progress', ...subject(i), verifiedBytes: size / 2, size });
+  }
+  events.push(
+    {
+      type: 'transfer-finished',
+      ...subject(0),
+      size,
+      digest: DIGEST,
+      transferredBytes: size,
+      resumedBytes: 0,
+      restarted: false,
+      identical: false,
+    },
+    {
+      type: 'transfer-failed',
+      ...subject(1),
+      code: 'FILE_EXISTS',
+      message: 'destination exists (use --overwrite to replace it)',
+    },
+    { type: 'entry-skipped', path: `album/${LONG}-link`, reason: 'symbolic link points outside the tree' },
+  );
+  return events;
+}
+
+function showTree(columns: number, fileLines: boolean): string {
+  const { stream, text } = sink(true);
+  stream.columns = columns;
+  let now = 0;
+  const clock = (): number => (now += 250);
+  const display = new ProgressDisplay({
+    mode: 'bars',
+    stream,
+    colors: colorsFor(stream, {}),
+    now: clock,
+    fileLines,
+  });
+  const tally = new TransferTally(clock);
+  for (const event of treeEvents()) {
+    tally.add(event);
+    display.handle(event);
+  }
+  display.close(tally.summary(), 'sent');
+  return text();
+}
+
+test('ProgressDisplay at 80 columns keeps every bar and line above the bars narrower than the terminal, shortening paths and never the digest', () => {
+  const text = showTree(80, true);
+  const drawn = rows(text.slice(0, text.lastIndexOf('sent 1 file')));
+  assert.ok(drawn.length > 5, text);
+  for (const row of drawn)
+    assert.ok(Array.from(row).length < 80, `${Array.from(row).length} columns: ${row}`);
+  const finished = drawn.find((row) => row.startsWith('✓ '))!;
+  assert.match(finished, /^✓ …\S*-0001\.jpg0 \(1048576 bytes, sent\) digest abababababababab$/);
+  assert.ok(
+    drawn.some((row) => /^✗ ….*photo-0001\.jpg1 FILE_EXISTS: destination/.test(row)),
+    text,
+  );
+});
+
+test('formatBarLine fits every width from 20 to 200 columns and keeps the percent', () => {
+  const c = colorsFor({ isTTY: true }, {});
+  const fields = { name: LONG, progress: 0.42, value: 440_000, total: 1_048_576, speed: 123_456, eta: 5 };
+  for (let width = 20; width <= 200; width++) {
+    const line = formatBarLine(fields, width, c).replace(CONTROL, '');
+    assert.ok(Array.from(line).length <= width, `width ${width}: ${line}`);
+    assert.match(line, / 42%/, `width ${width}: ${line}`);
+  }
+  assert.match(
+    formatBarLine(fields, 79, c).replace(CONTROL, ''),
+    /ETA 5s/,
+    'a standard terminal shows the ETA',
+  );
+});
+
+test('ProgressDisplay for a tree draws one overall bar of files and bytes above the file bars, and lines only for failed and skipped files', () => {
+  const text = showTree(100, false);
+  const drawn = rows(text);
+  assert.ok(
+    drawn.some((row) => /^0\/3 files +\S+ +16% +512 KiB \/ 3\.00 MiB/.test(row)),
+    text,
+  );
+  assert.ok(
+    drawn.some((row) => /^1\/3 files /.test(row)),
+    'the overall bar counts a verified file',
+  );
+  assert.ok(!drawn.some((row) => row.startsWith('✓ ') && row.includes('->')), 'no line per verified file');
+  assert.ok(
+    drawn.some((row) => row.startsWith('✗ ')),
+    'a line for the failed file',
+  );
+  assert.ok(
+    drawn.some((row) => row.startsWith('ferry: skipped …') && row.includes('-link')),
+    'a line for the skipped entry',
+  );
+  const closing = text.slice(text.lastIndexOf('sent 1 file')).replace(CONTROL, '').trimEnd().split('\n');
+  assert.match(closing[0]!, /^sent 1 file, .*, 1 failed, digest abababababababab$/);
+  assert.match(closing[1]!, /^✗ not sent: .*photo-0001\.jpg1 FILE_EXISTS$/);
+});
+
+test('TransferTally counts time from the first authenticated session, so a trust prompt is not in the speed', () => {
+  let now = 0;
+  const tally = new TransferTally(() => now);
+  now = 30_000; // the user read the trust prompt for 30 s; the session opens once they said yes
+  tally.add({ type: 'session-opened', serverPublicKey: Buffer.alloc(32), serverId: 'abc', attempt: 1 });
+  now = 32_000;
+  tally.add({ type: 'session-opened', serverPublicKey: Buffer.alloc(32), serverId: 'abc', attempt: 2 });
+  now = 34_000;
+  assert.equal(tally.summary().durationMs, 4_000);
 });

@@ -1,0 +1,105 @@
+// What `send -r` shows on a real terminal, 80 columns wide: run inside tmux (a real pty and a real
+// terminal emulator), then read the screen back. Lines wider than the terminal used to be cut (the digest
+// included) once the bars turned line wrapping off. The child never reads stdin: the server is pinned with
+// --expect, so no prompt is shown.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { FERRY_BIN, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { writeRandomFile } from '../helpers/random-file.js';
+
+const run = promisify(execFile);
+const COLUMNS = 80;
+const FILES = 6;
+const NAME = 'a-rather-long-directory-name/holiday-pictures-from-the-summer-of-2026';
+
+/** Single quotes for sh. */
+function quote(arg: string): string {
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+const hasTmux = await run('tmux', ['-V']).then(
+  () => true,
+  () => false,
+);
+
+describe(
+  'ferry send -r on an 80-column terminal (tmux)',
+  { skip: hasTmux ? false : 'tmux is not installed' },
+  () => {
+    let dir: string;
+    let server: ServeProcess | undefined;
+    const socket = `ferry-test-${process.pid}`;
+    let common: string[];
+    let source: string;
+
+    before(async () => {
+      dir = await makeTempDir('ferry-tty-');
+      const clientHome = join(dir, 'client-home');
+      const serverHome = join(dir, 'server-home');
+      const id = (await runFerry(['--home', clientHome, 'keygen'])).stdout.trim();
+      await runFerry(['--home', serverHome, 'keygen']);
+      await runFerry(['--home', serverHome, 'allow', id]);
+      server = await startServe(['--home', serverHome, '--root', join(dir, 'root')]);
+      common = ['--home', clientHome, '--expect', server.id, '--chunk-size', '64k'];
+      source = join(dir, 'album');
+      await mkdir(join(source, NAME), { recursive: true });
+      for (let i = 0; i < FILES; i++)
+        await writeRandomFile(join(source, NAME, `picture-number-${i}-taken-at-the-beach.jpg`), 300_000 + i);
+    });
+
+    after(async () => {
+      await run('tmux', ['-L', socket, 'kill-server']).catch(() => undefined);
+      await server?.stop();
+      await removeTempDir(dir);
+    });
+
+    /** Runs `ferry ARGS` in a fresh 80-column tmux pane and returns the screen once it exits. */
+    async function onTerminal(args: string[]): Promise<string[]> {
+      const command = [process.execPath, FERRY_BIN, ...args].map(quote).join(' ');
+      // A first line, as a shell prompt would leave: tmux moves a screen cleared from its top-left corner
+      // (bars that started on the first row) into its history, where old bar rows would seem to survive.
+      const script = `echo '$ ferry'; ${command}; echo "exit=$?"; tmux -L ${socket} wait-for -S ferry-done`;
+      await run('tmux', [
+        ...['-L', socket, '-f', '/dev/null', 'new-session', '-d', '-x', String(COLUMNS), '-y', '50'],
+        ...['-s', 'send', `sh -c ${quote(script)}`, ';', 'set-option', '-t', 'send', 'remain-on-exit', 'on'],
+      ]);
+      await run('tmux', ['-L', socket, 'wait-for', 'ferry-done'], { timeout: 60_000 });
+      const { stdout } = await run('tmux', ['-L', socket, 'capture-pane', '-p', '-t', 'send', '-S', '-']);
+      await run('tmux', ['-L', socket, 'kill-session', '-t', 'send']);
+      const lines = stdout
+        .split('\n')
+        .filter((line) => line.trim() !== '' && !line.startsWith('Pane is dead'));
+      assert.equal(lines[0], '$ ferry');
+      return lines.slice(1);
+    }
+
+    test('send -r -v at 80 columns: every file line ends with its whole digest, then the summary; nothing wraps', async () => {
+      const screen = await onTerminal(['send', '-r', '-v', source, `${server!.address}/tty`, ...common]);
+      const text = screen.join('\n');
+      assert.equal(screen.at(-1), 'exit=0', text);
+      const fileLines = screen.filter((line) => line.startsWith('✓ ') && line.includes(' bytes, sent)'));
+      assert.equal(fileLines.length, FILES, text);
+      for (const line of fileLines) {
+        assert.match(
+          line,
+          /number-(\d)-taken-at-the-beach\.jpg \(30000\1 bytes, sent\) digest [0-9a-f]{16}$/,
+        );
+        assert.ok(Array.from(line).length < COLUMNS, `fits: ${line}`);
+      }
+      assert.match(screen.at(-2)!, /^✓ sent 6 files, 1\.72 MiB in .*, avg /, text);
+    });
+
+    test('send -r at 80 columns prints no line per identical file, only the summary counting them', async () => {
+      const screen = await onTerminal(['send', '-r', source, `${server!.address}/tty`, ...common]);
+      const text = screen.join('\n');
+      assert.equal(screen.at(-1), 'exit=0', text);
+      assert.equal(screen.length, 2, text);
+      assert.match(screen[0]!, /^✓ sent 6 files, 1\.72 MiB in .*, 6 identical$/);
+    });
+  },
+);
