@@ -1,12 +1,19 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
 import { isInviteId } from '../crypto/index.js';
-import { createInvite, listInvites, loadIdentity, revokeInvite, MAX_INVITE_TTL_MS } from '../home/index.js';
+import {
+  createInvite,
+  listInvites,
+  loadIdentity,
+  readServeAddress,
+  revokeInvite,
+  MAX_INVITE_TTL_MS,
+} from '../home/index.js';
 import { homeOf } from './cli-context.js';
 import { parsePermissions } from './key-commands.js';
 import { parseTarget } from './parse-target.js';
 
-/** The address the one-line client command names unless `--address` says otherwise: serve's default. */
+/** The address the printed client command names when neither `--address` nor a served address is known. */
 const DEFAULT_SERVE_ADDRESS = '127.0.0.1:7443';
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -14,7 +21,7 @@ interface InviteFlags {
   name?: string;
   ttl: string;
   permissions: string;
-  address: string;
+  address?: string;
   json?: boolean;
   revoke?: string;
 }
@@ -33,8 +40,7 @@ export function registerInviteCommands(program: Command): void {
     .option('--permissions <list>', 'upload, download or upload,download', 'upload,download')
     .option(
       '--address <host:port>',
-      'the address clients reach this server at, for the printed command',
-      DEFAULT_SERVE_ADDRESS,
+      `the address clients reach this server at, for the printed command (default: where \`ferry serve\` on this home listens, else ${DEFAULT_SERVE_ADDRESS})`,
     )
     .option('--json', 'print {"code", "expires", "id"} as JSON')
     .option('--revoke <id>', 'remove an open invite (its id: the first 3 characters of the code)')
@@ -51,12 +57,11 @@ export function registerInviteCommands(program: Command): void {
       }
       // An invite is only useful to a server: refuse a home without an identity (likely the wrong --home).
       await loadIdentity(home);
-      const target = parseTarget(flags.address);
+      // Where the server on this home really listens (it notes it at start), unless told otherwise.
+      const address = flags.address ?? (await readServeAddress(home)) ?? DEFAULT_SERVE_ADDRESS;
+      const target = parseTarget(address);
       if (target.remotePath !== '')
-        throw new FerryError(
-          'USAGE_INVALID',
-          `--address takes HOST:PORT, got ${JSON.stringify(flags.address)}`,
-        );
+        throw new FerryError('USAGE_INVALID', `--address takes HOST:PORT, got ${JSON.stringify(address)}`);
       const invite = await createInvite(home, {
         ttlMs: parseDuration(flags.ttl),
         permissions: parsePermissions(flags.permissions),

@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
 import { formatFerryId, parseFerryId } from '../crypto/index.js';
+import { join } from 'node:path';
 import {
+  IDENTITY_KEY_FILE,
+  IDENTITY_PUB_FILE,
   allowClient,
   createIdentity,
   listAllowedClients,
@@ -13,6 +16,20 @@ import {
 import { homeOf } from './cli-context.js';
 import { parseTarget } from './parse-target.js';
 
+/** What `keygen` tells a person: where the key is, and the two ways on from here. */
+export function keygenNextSteps(home: string, id: string): string {
+  return [
+    `ferry: created an identity in ${home}`,
+    `  private key: ${join(home, IDENTITY_KEY_FILE)} (mode 0600; keep it secret)`,
+    `  ferry ID:    ${id} (public; also in ${IDENTITY_PUB_FILE})`,
+    'Next, to send to a server, either:',
+    '  get a pairing code from its operator (`ferry invite` there), then:  ferry pair HOST:PORT',
+    '  or give the operator this ID (`ferry allow ID` there), then:  ferry send FILE HOST:PORT --expect SERVER_ID',
+    'Or run a server here:  ferry serve --root DIR, then `ferry invite` for each client.',
+    '',
+  ].join('\n');
+}
+
 /** `keygen`, `id`, `allow`, `revoke`, `clients`, `trust`: identities and who trusts whom. */
 export function registerKeyCommands(program: Command): void {
   program
@@ -20,8 +37,12 @@ export function registerKeyCommands(program: Command): void {
     .description("create this machine's long-term identity (private key file mode 0600)")
     .option('--force', 'replace an existing identity (everyone who trusts the old key must re-trust)')
     .action(async (opts: { force?: boolean }, command: Command) => {
-      const keyPair = await createIdentity(homeOf(command), { force: opts.force ?? false });
-      process.stdout.write(`${formatFerryId(keyPair.publicKey)}\n`);
+      const home = homeOf(command);
+      const keyPair = await createIdentity(home, { force: opts.force ?? false });
+      const id = formatFerryId(keyPair.publicKey);
+      // The ID alone on stdout (scripts read it); where the key is and what to do next on stderr.
+      process.stdout.write(`${id}\n`);
+      process.stderr.write(keygenNextSteps(home, id));
     });
 
   program

@@ -4,6 +4,8 @@ import { FerryError } from '../errors/index.js';
 import type { TransferEvent } from '../client/index.js';
 import { digestPrefix } from './progress-format.js';
 import { escapeJsonText } from './escape-for-terminal.js';
+import { colorsFor } from './progress-display.js';
+import { prettyLogStream } from './pretty-log-stream.js';
 
 /** Levels `--log-level` accepts. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -23,7 +25,8 @@ export function addLogFlags(command: Command, defaultLevel: string): Command {
 
 /**
  * A pino logger writing JSON lines synchronously (no worker transports, so nothing is lost on exit) to
- * `--log-file` (appended, created 0600) or stderr. Without `--log-level`, `defaultLevel` applies; a client
+ * `--log-file` (appended, created 0600) or stderr; on a terminal, stderr gets one readable line per
+ * record instead (`pretty-log-stream.ts`). Without `--log-level`, `defaultLevel` applies; a client
  * passes `silent` and `info`-with-a-file, so its terminal shows the progress display, not log lines.
  */
 export function createLogger(
@@ -41,8 +44,12 @@ export function createLogger(
   const destination =
     flags.logFile !== undefined
       ? pino.destination({ dest: flags.logFile, sync: true, append: true, mkdir: true, mode: 0o600 })
-      : pino.destination({ dest: 2, sync: true });
-  // Log lines carry names from the other side: kept exact as JSON, without raw control characters.
+      : // A person reads a terminal; a pipe, a file or a journal gets JSON lines.
+        process.stderr.isTTY
+        ? prettyLogStream(process.stderr, colorsFor(process.stderr))
+        : pino.destination({ dest: 2, sync: true });
+  // Log lines carry names from the other side: kept exact as JSON, without raw control characters (the
+  // terminal formatter escapes what it prints again, after parsing).
   return pino({ level, base: { role: options.role }, hooks: { streamWrite: escapeJsonText } }, destination);
 }
 

@@ -5,7 +5,7 @@ import type { TransferEvent } from '../client/index.js';
 import { JsonEventWriter } from './json-events.js';
 import { addLogFlags, createLogger, logTransferEvent, type LogFlags } from './logger.js';
 import { ProgressDisplay, colorsFor, displayModeOf } from './progress-display.js';
-import { TransferTally } from './progress-tally.js';
+import { TransferTally, type TallySummary } from './progress-tally.js';
 
 /** Output flags of `send` and `get`. */
 export interface OutputFlags extends LogFlags {
@@ -78,15 +78,24 @@ export class ProgressReporter {
       const summary = this.#tally.summary();
       this.#display.close(summary, this.#verb);
       this.#json?.summary(summary, { ok: true });
-      this.#logger.info({ event: 'done', ...summary }, 'done');
+      this.#logger.info({ event: 'done', ...loggable(summary) }, 'done');
       return result;
     } catch (err) {
       const error = toFerryError(err);
       const summary = this.#tally.summary();
       this.#display.close(this.#tally.hasOutcomes ? summary : undefined, this.#verb);
       this.#json?.summary(summary, { ok: false, code: error.code, message: error.message });
-      this.#logger.error({ event: 'done', code: error.code, ...summary }, 'failed');
+      this.#logger.error({ event: 'done', code: error.code, ...loggable(summary) }, 'failed');
       throw err;
     }
   }
+}
+
+/**
+ * The summary as logs may carry it: counts, and the failed files by remote path and code; never local
+ * paths or messages (logs say nothing about this machine's files, README "Logs").
+ */
+function loggable(summary: TallySummary): Record<string, unknown> {
+  const { storedFiles: _stored, identicalFiles: _identical, failedFiles, ...counts } = summary;
+  return { ...counts, failedFiles: failedFiles.map((f) => ({ remotePath: f.remotePath, code: f.code })) };
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { formatFerryId } from '../crypto/index.js';
-import { AllowListWatcher, loadIdentity, loadOrCreateIdentity } from '../home/index.js';
+import { AllowListWatcher, loadIdentity, loadOrCreateIdentity, recordServeAddress } from '../home/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../protocol/index.js';
 import {
   DEFAULT_CONNECTION_LIMITS,
@@ -158,6 +158,8 @@ export function registerServeCommand(program: Command): void {
         // The address only: the token is for the operator's terminal, never for a log file.
         logger.info({ event: 'dashboard', address: dashboard.address }, 'dashboard ready');
       }
+      // `ferry invite` on this home prints a `ferry pair` line with this address.
+      await recordServeAddress(home, server.addressText);
       const id = formatFerryId(keyPair.publicKey);
       process.stdout.write(
         [

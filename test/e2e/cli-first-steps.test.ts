@@ -1,0 +1,101 @@
+// The first commands a new user runs say what they did and what comes next (issue 12, section 5): keygen
+// names the key file and the next steps, invite prints a `ferry pair` line with the address the server on
+// that home really listens on, and `ferry serve` on a terminal logs readable lines (JSON only off a
+// terminal). The terminal is a real pty (`script`); nothing here reads stdin.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { FERRY_BIN, ferryEnv, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+describe('ferry first steps: keygen, invite, serve on a terminal', () => {
+  let dir: string;
+  let serverHome: string;
+  let server: ServeProcess | undefined;
+
+  before(async () => {
+    dir = await makeTempDir('ferry-first-');
+    serverHome = join(dir, 'server-home');
+  });
+
+  after(async () => {
+    await server?.stop();
+    await removeTempDir(dir);
+  });
+
+  test('keygen prints the ID alone on stdout and, on stderr, where the key is and what to do next', async () => {
+    const home = join(dir, 'client-home');
+    const result = await runFerry(['--home', home, 'keygen']);
+    assert.equal(result.code, 0, result.stderr);
+    const id = result.stdout.trim();
+    assert.match(result.stdout, /^[a-z2-7]{9}(-[a-z2-7]{9}){5}\n$/);
+    assert.ok(result.stderr.includes(`private key: ${join(home, 'identity.key')} (mode 0600`), result.stderr);
+    assert.ok(result.stderr.includes(`ferry ID:    ${id}`), result.stderr);
+    assert.match(result.stderr, /ferry invite.*ferry pair HOST:PORT/);
+    assert.match(result.stderr, /ferry allow ID.*ferry send FILE HOST:PORT --expect SERVER_ID/);
+  });
+
+  test('invite prints the `ferry pair` line with the address `ferry serve` on that home listens on', async () => {
+    assert.equal((await runFerry(['--home', serverHome, 'keygen'])).code, 0);
+    server = await startServe(['--home', serverHome, '--root', join(dir, 'root')]);
+    assert.notEqual(server.address, '127.0.0.1:7443', 'port 0: the kernel picked the port');
+    const result = await runFerry(['--home', serverHome, 'invite', '--ttl', '1m']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stdout,
+      new RegExp(`^  ferry pair ${server.address} [a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$`, 'm'),
+    );
+    const explicit = await runFerry([
+      '--home',
+      serverHome,
+      'invite',
+      '--ttl',
+      '1m',
+      '--address',
+      'files.example:7443',
+    ]);
+    assert.match(explicit.stdout, /^ {2}ferry pair files\.example:7443 /m, '--address still wins');
+  });
+
+  test('ferry serve on a terminal logs readable lines, not JSON', async () => {
+    const home = join(dir, 'tty-home');
+    assert.equal((await runFerry(['--home', home, 'keygen'])).code, 0);
+    const command = [
+      process.execPath,
+      FERRY_BIN,
+      '--home',
+      home,
+      'serve',
+      '--root',
+      join(dir, 'tty-root'),
+      '--listen',
+      '127.0.0.1:0',
+    ];
+    // `script` gives the server a pty; its own stdin is /dev/null, so nothing waits on a terminal.
+    const child = spawn('script', ['-q', '-e', '-c', command.map((a) => `'${a}'`).join(' '), '/dev/null'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: ferryEnv({ NO_COLOR: '1' }),
+    });
+    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    let output = '';
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.setEncoding('utf8').on('data', (text: string) => {
+          output += text;
+          if (/listen: /.test(output) && /server ready {2}event=listening/.test(output)) resolve();
+        });
+        void closed.then(() => reject(new Error(`script exited early:\n${output}`)));
+      });
+    } finally {
+      child.kill('SIGTERM'); // the pty closes, and the server gets SIGHUP
+      await closed;
+    }
+    const logLine = output.split(/\r?\n/).find((line) => line.includes('server ready  event=listening'))!;
+    assert.match(
+      logLine,
+      /^\d\d:\d\d:\d\d INFO {2}server ready {2}event=listening id=[a-z2-7-]+ address=127\.0\.0\.1:\d+$/,
+    );
+    assert.doesNotMatch(output, /"level":/, 'no JSON on a terminal');
+  });
+});
