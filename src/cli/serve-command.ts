@@ -1,7 +1,13 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { formatFerryId } from '../crypto/index.js';
-import { AllowListWatcher, loadIdentity, loadOrCreateIdentity, recordServeAddress } from '../home/index.js';
+import {
+  AllowListWatcher,
+  listInvites,
+  loadIdentity,
+  loadOrCreateIdentity,
+  recordServeAddress,
+} from '../home/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../protocol/index.js';
 import {
   DEFAULT_CONNECTION_LIMITS,
@@ -149,6 +155,14 @@ export function registerServeCommand(program: Command): void {
                 name: client.name,
                 permissions: client.permissions,
                 root: client.root,
+              })),
+            // Open invites by id, name and expiry: never their codes.
+            listInvites: async () =>
+              (await listInvites(home)).map(({ id, name, permissions, expiresAt }) => ({
+                id,
+                name,
+                permissions,
+                expiresAt,
               })),
           });
         } catch (err) {

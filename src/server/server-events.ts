@@ -12,6 +12,11 @@ export interface SessionPeer {
   readonly address: string;
   /** The client's short ferry ID, once the handshake revealed its key. */
   readonly peerId: string | undefined;
+  /**
+   * The client's full ferry ID (public, like the key it names), once known: what an operator passes to
+   * `ferry allow` to admit a refused client.
+   */
+  readonly clientId: string | undefined;
   /** The client's name from the allow-list, if it has one. */
   readonly clientName: string | undefined;
 }
@@ -135,6 +140,7 @@ export class SessionEvents {
   readonly #now: () => number;
   readonly #open = new Map<number, ServerTransfer>();
   #peerId: string | undefined;
+  #clientId: string | undefined;
   #clientName: string | undefined;
   #admitted = false;
   #ended = false;
@@ -161,13 +167,15 @@ export class SessionEvents {
       sessionId: this.#sessionId,
       address: this.#address,
       peerId: this.#peerId,
+      clientId: this.#clientId,
       clientName: this.#clientName,
     };
   }
 
-  /** The client's key is known (before admission is decided). */
-  identified(peerId: string): void {
+  /** The client's key is known (before admission is decided): its short and full ferry IDs. */
+  identified(peerId: string, clientId?: string): void {
     this.#peerId = peerId;
+    this.#clientId = clientId;
   }
 
   /** The client was admitted. */

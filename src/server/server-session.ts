@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { FerryError, toFerryError, type ErrorCode } from '../errors/index.js';
-import { shortFerryId } from '../crypto/index.js';
+import { formatFerryId, shortFerryId } from '../crypto/index.js';
 import { FramedSocket, MODE_NORMAL, serverHandshake, type SecureChannel } from '../channel/index.js';
 import { MAX_DETAIL_BYTES, type Message } from '../protocol/index.js';
 import { SessionIo, type SessionContext } from './session-io.js';
@@ -51,7 +51,7 @@ export class ServerSession {
       });
       this.#channel = channel;
       this.#log.setBindings({ peer: shortFerryId(channel.remotePublicKey) });
-      this.#events.identified(shortFerryId(channel.remotePublicKey));
+      this.#events.identified(shortFerryId(channel.remotePublicKey), formatFerryId(channel.remotePublicKey));
       const grant =
         mode === MODE_NORMAL
           ? await this.#ctx.authorize(channel.remotePublicKey)

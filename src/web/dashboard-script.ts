@@ -123,6 +123,22 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     return box;
   }
 
+  function resumedBadge(from) {
+    var b = badge('resumed', '↻ resumed');
+    b.title = 'resumed from ' + bytes(from) + ' already verified';
+    return b;
+  }
+
+  function resultBadge(t) {
+    if (t.outcome === 'finished') return badge('finished', t.identical ? '✓ identical' : '✓ verified');
+    if (t.outcome === 'interrupted') {
+      var b = badge('interrupted', '‖ interrupted · ' + bytes(t.heldBytes) + ' held');
+      b.title = t.code + ': the verified part is kept; the same command resumes it';
+      return b;
+    }
+    return badge('failed', '✗ ' + t.code);
+  }
+
   var STATE_TEXT = { starting: 'starting', active: 'transferring', idle: 'waiting' };
 
   function renderLive(rows) {
@@ -132,8 +148,11 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       tr.dataset.transferId = t.id;
       tr.dataset.state = t.state;
       tr.dataset.verified = String(t.verifiedBytes);
+      tr.dataset.resumedFrom = String(t.resumedFromBytes);
       tr.appendChild(td('', clientCell(t.client, t.peerId)));
-      tr.appendChild(td('', fileCell(t.direction, t.path)));
+      var file = fileCell(t.direction, t.path);
+      if (t.resumedFromBytes > 0) file.appendChild(resumedBadge(t.resumedFromBytes));
+      tr.appendChild(td('', file));
       tr.appendChild(td('progress-col', meter(t.verifiedBytes, t.size)));
       tr.appendChild(td('num', rate(t.bytesPerSecond)));
       tr.appendChild(td('num', eta(t.etaSeconds)));
@@ -151,16 +170,16 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       var tr = el('tr');
       tr.dataset.transferId = t.id;
       tr.dataset.outcome = t.outcome;
+      tr.dataset.code = t.code || '';
       var when = el('span', 'when', ago(t.endedAt));
       when.title = new Date(t.endedAt).toLocaleString();
       tr.appendChild(td('', when));
       tr.appendChild(td('', clientCell(t.client, t.peerId)));
-      tr.appendChild(td('', fileCell(t.direction, t.path)));
+      var file = fileCell(t.direction, t.path);
+      if (t.resumedFromBytes > 0) file.appendChild(resumedBadge(t.resumedFromBytes));
+      tr.appendChild(td('', file));
       tr.appendChild(td('num', bytes(t.size)));
-      var result = t.outcome === 'finished'
-        ? badge('finished', t.identical ? '✓ identical' : '✓ verified')
-        : badge('failed', '✗ ' + t.code);
-      tr.appendChild(td('', result));
+      tr.appendChild(td('', resultBadge(t)));
       var digest = el('span', 'digest', t.digest ? t.digest.slice(0, 16) + '…' : '–');
       if (t.digest) { digest.title = t.digest; digest.dataset.digest = t.digest; }
       tr.appendChild(td('', digest));
@@ -189,6 +208,46 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     $('clients-empty').hidden = rows.length > 0;
   }
 
+  function renderInvites(rows) {
+    var body = $('invites').tBodies[0];
+    body.replaceChildren.apply(body, rows.map(function (i) {
+      var tr = el('tr');
+      tr.dataset.invite = i.id;
+      tr.appendChild(td('', el('code', '', i.id + '-…')));
+      tr.appendChild(td('', i.name ? el('span', 'client', i.name) : el('span', 'muted', 'unnamed')));
+      var perms = el('span');
+      i.permissions.forEach(function (p) { perms.appendChild(el('span', 'perm', p)); });
+      tr.appendChild(td('', perms));
+      var until = Date.parse(i.expiresAt) - (Date.now() - clockSkew);
+      var when = el('span', 'when', until > 0 ? 'in ' + duration(until) : 'expired');
+      when.title = i.expiresAt;
+      tr.appendChild(td('', when));
+      return tr;
+    }));
+    $('invites').hidden = rows.length === 0;
+    $('invites-empty').hidden = rows.length > 0;
+  }
+
+  function renderRefused(rows) {
+    var body = $('refused').tBodies[0];
+    body.replaceChildren.apply(body, rows.map(function (r) {
+      var tr = el('tr');
+      tr.dataset.code = r.code;
+      var when = el('span', 'when', ago(r.time));
+      when.title = new Date(r.time).toLocaleString();
+      tr.appendChild(td('', when));
+      tr.appendChild(td('', el('code', '', r.address)));
+      tr.appendChild(td('', r.clientId ? el('code', 'client-id', r.clientId) : el('span', 'muted', 'unknown (no key shown)')));
+      tr.appendChild(td('', badge('failed', r.code)));
+      tr.appendChild(td('', r.clientId && r.code === 'CLIENT_NOT_ALLOWED'
+        ? el('code', 'admit', 'ferry allow ' + r.clientId + ' --name NAME')
+        : el('span', 'muted', '–')));
+      return tr;
+    }));
+    $('refused').hidden = rows.length === 0;
+    $('refused-empty').hidden = rows.length > 0;
+  }
+
   function render(s) {
     last = s;
     clockSkew = Date.now() - s.now;
@@ -204,6 +263,10 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     renderLive(s.live);
     renderRecent(s.recent);
     renderClients(s.clients);
+    renderInvites(s.invites);
+    renderRefused(s.refused);
+    $('server-root').textContent = s.storage ? s.storage.root : '–';
+    $('server-free').textContent = s.storage && s.storage.freeBytes !== undefined ? bytes(s.storage.freeBytes) : '–';
     document.title = (s.live.length > 0 ? '(' + s.live.length + ') ' : '') + 'ferry dashboard';
   }
 
@@ -218,7 +281,17 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       setConnection('live', 'live');
       render(JSON.parse(event.data));
     });
-    source.onerror = function () { setConnection('offline', 'reconnecting…'); };
+    source.onerror = function () {
+      setConnection('offline', 'reconnecting…');
+      // EventSource retries for ever, also when the token is no longer valid (the server restarted with a
+      // new one): ask once, and on 401 stop and say what to do instead.
+      fetch('/snapshot.json?token=' + encodeURIComponent(token), { cache: 'no-store' }).then(function (res) {
+        if (res.status !== 401) return;
+        source.close();
+        setConnection('expired', 'link expired');
+        $('expired').hidden = false;
+      }, function () { /* the server is down: keep reconnecting */ });
+    };
   }
 
   // "2 s ago" and the uptime keep moving between updates.

@@ -3,7 +3,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { FerryError } from '../errors/index.js';
 import { formatFerryId } from '../crypto/index.js';
 import type { FerryServer, ServerEvent } from '../server/index.js';
-import { DashboardState, type DashboardClient } from './dashboard-state.js';
+import { statfs } from 'node:fs/promises';
+import { DashboardState, type DashboardClient, type DashboardInvite } from './dashboard-state.js';
 import { dashboardPage } from './dashboard-page.js';
 import { DASHBOARD_SCRIPT } from './dashboard-script.js';
 import { DASHBOARD_STYLE } from './dashboard-style.js';
@@ -15,6 +16,8 @@ export const DEFAULT_DASHBOARD_PORT = 7080;
 const PUSH_THROTTLE_MS = 250;
 /** Live transfers are sampled (sparkline, speed decay) and pushed this often by default. */
 const SAMPLE_INTERVAL_MS = 1_000;
+/** With nothing live, a fresh snapshot is still pushed every this many sample ticks. */
+const IDLE_REFRESH_TICKS = 3;
 /** An SSE comment this often keeps idle connections (and proxies) from timing out. */
 const KEEPALIVE_MS = 15_000;
 
@@ -57,6 +60,8 @@ export interface DashboardOptions {
   token?: string;
   /** The authorised clients to list; called for every update, so it should be cheap (cached). */
   listClients?: () => Promise<DashboardClient[]> | DashboardClient[];
+  /** The open pairing invites to list (never their codes); called for every update. */
+  listInvites?: () => Promise<DashboardInvite[]> | DashboardInvite[];
   /** How often live transfers are sampled for their sparkline and pushed; default 1 s. */
   sampleIntervalMs?: number;
   now?: () => number;
@@ -123,8 +128,13 @@ export class Dashboard {
     });
     options.server.events.on('event', dashboard.#onEvent);
     const interval = options.sampleIntervalMs ?? SAMPLE_INTERVAL_MS;
+    let idleTicks = 0;
     dashboard.#sampleTimer = setInterval(() => {
-      if (!dashboard.#state.hasLive) return;
+      if (!dashboard.#state.hasLive) {
+        // What no server event announces (invites made, clients allowed, free disk) is refreshed too.
+        if (++idleTicks % IDLE_REFRESH_TICKS === 0) dashboard.#schedulePush();
+        return;
+      }
       dashboard.#state.sample(dashboard.#now());
       dashboard.#schedulePush();
     }, interval).unref();
@@ -249,8 +259,13 @@ export class Dashboard {
   }
 
   async #snapshotText(): Promise<string> {
-    const clients = (await this.#options.listClients?.()) ?? [];
-    return JSON.stringify(this.#state.snapshot(this.#now(), clients));
+    const [clients, invites, freeBytes] = await Promise.all([
+      this.#options.listClients?.() ?? [],
+      this.#options.listInvites?.() ?? [],
+      freeBytesUnder(this.#options.server.root),
+    ]);
+    const storage = { root: this.#options.server.root, freeBytes };
+    return JSON.stringify(this.#state.snapshot(this.#now(), { clients, invites, storage }));
   }
 }
 
@@ -279,4 +294,14 @@ function hostnameOf(host: string | undefined): string {
   if (host.startsWith('[')) return host.slice(1, host.indexOf(']'));
   const colon = host.lastIndexOf(':');
   return colon < 0 ? host : host.slice(0, colon);
+}
+
+/** Free bytes for unprivileged writers on the file system holding `root`; undefined if it cannot be read. */
+async function freeBytesUnder(root: string): Promise<number | undefined> {
+  try {
+    const stats = await statfs(root);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return undefined;
+  }
 }

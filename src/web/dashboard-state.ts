@@ -1,8 +1,10 @@
-import type { ErrorCode } from '../errors/index.js';
+import { ERROR_CODES, type ErrorCode } from '../errors/index.js';
 import type { ServerEvent, ServerTransfer, ServerTransferDirection } from '../server/index.js';
 
 /** Finished and failed transfers kept for the "recent" table. */
 export const RECENT_TRANSFERS = 25;
+/** Refused connections kept for the "refused" table. */
+export const RECENT_REFUSALS = 10;
 /** Throughput samples kept per live transfer (the sparkline's width). */
 export const SPARKLINE_SAMPLES = 40;
 /** Speed is measured over this much recent history. */
@@ -35,6 +37,8 @@ export interface LiveTransferView {
   startedAt: number;
   /** Throughput samples (bytes per second), oldest first, one per sampling tick. */
   samples: number[];
+  /** Bytes already held verified when it started (> 0: it resumed an interrupted transfer). */
+  resumedFromBytes: number;
 }
 
 /** A transfer that ended. */
@@ -45,14 +49,50 @@ export interface RecentTransferView {
   peerId: string | undefined;
   path: string;
   size: number;
-  outcome: 'finished' | 'failed';
+  /**
+   * `interrupted`: the connection went (network, stall, Ctrl-C, a newer session took it over) and the
+   * verified part is kept, so the same command resumes it; `failed`: refused or broken for good.
+   */
+  outcome: 'finished' | 'interrupted' | 'failed';
+  /** Bytes held verified when it ended (interrupted: what a resume starts from). */
+  heldBytes: number;
+  /** Bytes already held when it started (> 0: this transfer resumed an earlier one). */
+  resumedFromBytes: number;
   digest: string | undefined;
   code: ErrorCode | undefined;
   identical: boolean;
   durationMs: number;
-  /** Average over the transfer's life, bytes per second (finished only). */
+  /**
+   * The file's average speed: bytes that had to arrive (the size less what was already held) over the
+   * transfer's life, bytes per second (finished, not identical). Counted from the file, not from one
+   * session, so it is the same with `--streams N` as with one stream.
+   */
   bytesPerSecond: number | undefined;
   endedAt: number;
+}
+
+/** A connection refused before admission. */
+export interface RefusedView {
+  time: number;
+  address: string;
+  /** The client's full ferry ID when the handshake got far enough to reveal its key. */
+  clientId: string | undefined;
+  code: ErrorCode;
+}
+
+/** An open pairing invite, as the dashboard may show it: never its code. */
+export interface DashboardInvite {
+  id: string;
+  name: string | undefined;
+  permissions: readonly string[];
+  expiresAt: string;
+}
+
+/** Where files land and how much room is left there. */
+export interface DashboardStorage {
+  root: string;
+  /** Free bytes on the root's file system (for unprivileged writers), undefined when unknown. */
+  freeBytes: number | undefined;
 }
 
 /** Everything the page shows, sent whole on every update (it is small). */
@@ -60,15 +100,35 @@ export interface DashboardSnapshot {
   server: { id: string; address: string; startedAt: number };
   now: number;
   sessions: { open: number; total: number; refused: number };
-  totals: { finished: number; failed: number; bytes: number };
+  totals: { finished: number; failed: number; interrupted: number; bytes: number };
   live: LiveTransferView[];
   recent: RecentTransferView[];
+  refused: RefusedView[];
   clients: DashboardClient[];
+  invites: DashboardInvite[];
+  storage: DashboardStorage | undefined;
+}
+
+/** Extra facts the server side supplies at each snapshot (read from the home and the disk). */
+export interface SnapshotExtras {
+  clients: DashboardClient[];
+  invites?: DashboardInvite[];
+  storage?: DashboardStorage;
+}
+
+/**
+ * True when a transfer that ended with `code` keeps its verified part for the same command to resume:
+ * the connection went (retryable network errors, a corrupted record), the client stopped, or a newer
+ * session of the same client took it over. Refusals (FILE_EXISTS, quota, paths) are failures.
+ */
+export function isResumable(code: ErrorCode): boolean {
+  return ERROR_CODES[code].retryable || code === 'ABORTED' || code === 'TRANSFER_TAKEN_OVER';
 }
 
 interface LiveTransfer {
   transfer: ServerTransfer;
   verifiedBytes: number;
+  heldAtStart: number;
   /** (time, verifiedBytes) points over the speed window, oldest first. */
   history: Array<[number, number]>;
   lastProgressAt: number | undefined;
@@ -86,11 +146,13 @@ export class DashboardState {
   readonly #server: DashboardSnapshot['server'];
   readonly #live = new Map<string, LiveTransfer>();
   readonly #recent: RecentTransferView[] = [];
+  readonly #refusals: RefusedView[] = [];
   readonly #openSessions = new Set<number>();
   #sessionsTotal = 0;
   #refused = 0;
   #finished = 0;
   #failed = 0;
+  #interrupted = 0;
   #bytes = 0;
 
   constructor(server: DashboardSnapshot['server']) {
@@ -113,12 +175,20 @@ export class DashboardState {
         return;
       case 'session-refused':
         this.#refused++;
+        this.#refusals.unshift({
+          time: event.time,
+          address: event.address,
+          clientId: event.clientId,
+          code: event.code,
+        });
+        if (this.#refusals.length > RECENT_REFUSALS) this.#refusals.pop();
         return;
       case 'transfer-started': {
         const held = event.heldBytes;
         this.#live.set(event.transfer.transferId, {
           transfer: event.transfer,
           verifiedBytes: held,
+          heldAtStart: held,
           history: [[event.time, held]],
           lastProgressAt: undefined,
           samples: [],
@@ -137,28 +207,40 @@ export class DashboardState {
         return;
       }
       case 'transfer-finished': {
+        const live = this.#live.get(event.transfer.transferId);
         this.#live.delete(event.transfer.transferId);
         this.#finished++;
         this.#bytes += event.transferredBytes;
+        const heldAtStart = live?.heldAtStart ?? 0;
+        // The file's bytes that had to arrive, not this session's: joined streams (--streams N) carry the
+        // rest on other sessions, so the session's own count would show about 1/N of the speed.
+        const arrived = event.identical ? 0 : event.transfer.size - heldAtStart;
         this.#remember({
           ...this.#identity(event.transfer),
           outcome: 'finished',
+          heldBytes: event.transfer.size,
+          resumedFromBytes: event.identical ? 0 : heldAtStart,
           digest: event.digest,
           code: undefined,
           identical: event.identical,
           durationMs: event.durationMs,
           bytesPerSecond:
-            event.durationMs > 0 ? (event.transferredBytes * 1000) / event.durationMs : undefined,
+            event.durationMs > 0 && arrived > 0 ? (arrived * 1000) / event.durationMs : undefined,
           endedAt: event.time,
         });
         return;
       }
       case 'transfer-failed': {
+        const live = this.#live.get(event.transfer.transferId);
         this.#live.delete(event.transfer.transferId);
-        this.#failed++;
+        const resumable = isResumable(event.code);
+        if (resumable) this.#interrupted++;
+        else this.#failed++;
         this.#remember({
           ...this.#identity(event.transfer),
-          outcome: 'failed',
+          outcome: resumable ? 'interrupted' : 'failed',
+          heldBytes: live?.verifiedBytes ?? 0,
+          resumedFromBytes: live?.heldAtStart ?? 0,
           digest: undefined,
           code: event.code,
           identical: false,
@@ -183,7 +265,7 @@ export class DashboardState {
     }
   }
 
-  snapshot(now: number, clients: DashboardClient[]): DashboardSnapshot {
+  snapshot(now: number, extras: SnapshotExtras): DashboardSnapshot {
     const live = [...this.#live.values()].map((entry): LiveTransferView => {
       const rate = speedOf(entry.history, now);
       const remaining = entry.transfer.size - entry.verifiedBytes;
@@ -201,16 +283,25 @@ export class DashboardState {
         state,
         startedAt: entry.transfer.startedAt,
         samples: [...entry.samples],
+        resumedFromBytes: entry.heldAtStart,
       };
     });
     return {
       server: this.#server,
       now,
       sessions: { open: this.#openSessions.size, total: this.#sessionsTotal, refused: this.#refused },
-      totals: { finished: this.#finished, failed: this.#failed, bytes: this.#bytes },
+      totals: {
+        finished: this.#finished,
+        failed: this.#failed,
+        interrupted: this.#interrupted,
+        bytes: this.#bytes,
+      },
       live,
       recent: [...this.#recent],
-      clients,
+      refused: [...this.#refusals],
+      clients: extras.clients,
+      invites: extras.invites ?? [],
+      storage: extras.storage,
     };
   }
 

@@ -146,6 +146,12 @@ main { max-width: 1280px; margin: 0 auto; padding: 24px 32px 8px; }
 .badge.starting, .badge.idle { background: var(--warn-soft); color: var(--warn); }
 .badge.finished { background: var(--ok-soft); color: var(--ok); }
 .badge.failed { background: var(--bad-soft); color: var(--bad); }
+.badge.interrupted { background: var(--warn-soft); color: var(--warn); }
+.badge.resumed { background: var(--accent-soft); color: var(--accent); margin-left: 6px; }
+.status[data-state="expired"] .dot { background: var(--warn); }
+.banner { margin: 0 0 20px; padding: 14px 16px; border-radius: 10px; background: var(--warn-soft); color: var(--warn); }
+.banner code, .hint code { user-select: all; }
+.hint { color: var(--muted); font-size: 12px; }
 .badge.active::before { content: ""; width: 6px; height: 6px; border-radius: 50%; background: currentColor; animation: pulse 1.6s ease-in-out infinite; }
 @keyframes pulse { 50% { opacity: 0.3; } }
 @media (prefers-reduced-motion: reduce) { .badge.active::before { animation: none; } .meter .fill { transition: none; } }

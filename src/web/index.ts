@@ -6,8 +6,12 @@ export {
 } from './dashboard-server.js';
 export {
   DashboardState,
+  isResumable,
   type DashboardClient,
+  type DashboardInvite,
   type DashboardSnapshot,
+  type DashboardStorage,
+  type RefusedView,
   type LiveTransferView,
   type RecentTransferView,
 } from './dashboard-state.js';

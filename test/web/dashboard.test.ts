@@ -183,6 +183,42 @@ describe('web dashboard (headless Chromium)', () => {
         'and its listen address',
       );
       await page.waitForSelector('#clients tbody tr:has-text("laptop")');
+      assert.equal(await page.isHidden('#clients-empty'), true, 'no "no client is allowed" while one is');
+      assert.equal(await page.textContent('#server-root'), join(dir, 'root'), 'the root is shown');
+      assert.match(
+        (await page.textContent('#server-free')) ?? '',
+        /^\d+(\.\d+)? [KMGT]?i?B$/,
+        'and its free disk',
+      );
+
+      // An open invite is listed by id and name, never with its code.
+      const invite = await runFerry([
+        '--home',
+        join(dir, 'server-home'),
+        'invite',
+        '--name',
+        'phone',
+        '--json',
+      ]);
+      const { code, id: inviteId } = JSON.parse(invite.stdout) as { code: string; id: string };
+      await page.waitForSelector(`#invites tbody tr[data-invite="${inviteId}"]:has-text("phone")`);
+      assert.ok(
+        !((await page.textContent('body')) ?? '').includes(code.slice(4)),
+        'the code never reaches the page',
+      );
+
+      // A client that is not allowed: refused with its full ID and the command that would admit it.
+      const strangerHome = join(dir, 'stranger-home');
+      const strangerId = (await runFerry(['--home', strangerHome, 'keygen'])).stdout.trim();
+      const stranger = await runFerry([
+        ...['--home', strangerHome, 'ls', `${serve!.address.host}:${serve!.address.port}`],
+        ...['--expect', serve!.id, '--retries', '0'],
+      ]);
+      assert.notEqual(stranger.code, 0);
+      const refused = page.locator('#refused tbody tr[data-code="CLIENT_NOT_ALLOWED"]');
+      await refused.waitFor();
+      assert.equal(await refused.locator('.client-id').textContent(), strangerId);
+      assert.equal(await refused.locator('.admit').textContent(), `ferry allow ${strangerId} --name NAME`);
 
       // A quick file: it lands in "recent" as verified.
       const [notes] = await send('notes.txt');
@@ -200,8 +236,20 @@ describe('web dashboard (headless Chromium)', () => {
         cut,
         (err: { code?: string }) => err.code === 'CONNECTION_CLOSED' || err.code === 'STALLED',
       );
+      // Cut, not refused: shown as interrupted with what the server holds, never as a red failure.
+      const interrupted = page.locator('#recent tbody tr[data-outcome="interrupted"]', {
+        hasText: 'cut.bin',
+      });
+      await interrupted.waitFor();
+      assert.equal(await interrupted.getAttribute('data-code'), 'CONNECTION_CLOSED');
+      assert.match((await interrupted.textContent()) ?? '', /interrupted · \d+(\.\d+)? KiB held/);
+      assert.equal(await page.locator('#recent tbody tr[data-outcome="failed"]').count(), 0);
+      // The same send again resumes it, and the page says so.
+      gate!.allow(Number.POSITIVE_INFINITY);
+      await send('cut.bin');
+      gate!.allow(0);
       await page.waitForSelector(
-        '#recent tbody tr[data-outcome="failed"]:has-text("cut.bin"):has-text("CONNECTION_CLOSED")',
+        '#recent tbody tr[data-outcome="finished"]:has-text("cut.bin"):has-text("resumed")',
       );
 
       // The live transfer: held after 1 MiB, then let through in steps, each one seen on the page.
@@ -231,8 +279,8 @@ describe('web dashboard (headless Chromium)', () => {
         `#recent tbody tr[data-outcome="finished"]:has-text("live.bin") .digest[data-digest="${digest}"]`,
       );
       await waitForLive(page, 'live.bin', { gone: true });
-      assert.equal(await page.textContent('#stat-finished'), '2');
-      assert.equal(await page.textContent('#stat-failed'), '1');
+      assert.equal(await page.textContent('#stat-finished'), '3');
+      assert.equal(await page.textContent('#stat-failed'), '0', 'an interrupted transfer is not a failure');
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard-finished.png'), fullPage: true });
       await page.emulateMedia({ colorScheme: 'dark' });
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard-dark.png'), fullPage: true });
