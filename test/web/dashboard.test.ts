@@ -290,6 +290,36 @@ describe('web dashboard (headless Chromium)', () => {
     }
   });
 
+  test('a tab whose token stopped working (the server restarted) says so and what to do, instead of reconnecting for ever', async () => {
+    const home = join(dir, 'server-home');
+    const args = ['--home', home, '--root', join(dir, 'root3'), '--listen', '127.0.0.1:0'];
+    let first: DashboardServe | undefined = await startServeWithDashboard([
+      ...args,
+      '--dashboard',
+      '127.0.0.1:0',
+    ]);
+    let second: DashboardServe | undefined;
+    const context = await browser!.newContext();
+    try {
+      const page = await context.newPage();
+      page.setDefaultTimeout(20_000);
+      await page.goto(first.dashboardUrl);
+      await page.waitForSelector('#connection[data-state="live"]');
+      assert.equal(await page.isHidden('#expired'), true);
+      const port = new URL(first.dashboardUrl).port;
+      await first.stop();
+      first = undefined;
+      // Restarted on the same port: a new token, so the old tab's one is refused from now on.
+      second = await startServeWithDashboard([...args, '--dashboard', `127.0.0.1:${port}`]);
+      await page.waitForSelector('#connection[data-state="expired"]');
+      assert.match((await page.textContent('#expired')) ?? '', /no longer works.*ferry serve/s);
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-expired.png') });
+    } finally {
+      await context.close();
+      await Promise.all([first?.stop(), second?.stop()]);
+    }
+  });
+
   test('serve refuses a non-loopback dashboard without --dashboard-public', async () => {
     const result = await runFerry([
       '--home',
