@@ -78,6 +78,8 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
       env: ferryEnv({ NO_COLOR: '1' }),
     });
     const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    // A server that never prints the expected line must not outlive the test.
+    const deadline = setTimeout(() => child.kill('SIGTERM'), 30_000);
     let output = '';
     try {
       await new Promise<void>((resolve, reject) => {
@@ -88,6 +90,7 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
         void closed.then(() => reject(new Error(`script exited early:\n${output}`)));
       });
     } finally {
+      clearTimeout(deadline);
       child.kill('SIGTERM'); // the pty closes, and the server gets SIGHUP
       await closed;
     }

@@ -195,6 +195,7 @@ describe('ferry get through the CLI', () => {
     const unchanged = await ferry(
       'send',
       '-r',
+      '--verbose', // a line per file, not only for failed and skipped ones
       join(source),
       `${server.address}/send-ow/again`,
       '--overwrite',
@@ -208,7 +209,7 @@ describe('ferry get through the CLI', () => {
     const replaced = await ferry('send', '-r', source, `${server.address}/send-ow`, '--overwrite');
     assertExit(replaced, 0, 'send -r --overwrite');
     assert.equal(await readFile(join(root, 'send-ow', 'tree', 'changes.txt'), 'utf8'), 'version 2');
-    const again = await ferry('send', '-r', source, `${server.address}/send-ow`);
+    const again = await ferry('send', '-r', '-v', source, `${server.address}/send-ow`);
     assertExit(again, 0, 'send -r of a tree now identical');
     assert.match(again.stderr, /same\.txt -> send-ow\/tree\/same\.txt \(4 bytes, identical, skipped\)/);
   });
@@ -237,6 +238,7 @@ describe('ferry get through the CLI', () => {
       clientHome,
       'get',
       '-r',
+      '-v', // a line per file: the identical ones are named
       `${proxy.addressText}/resume/tree`,
       dest,
       '--expect',
