@@ -168,7 +168,7 @@ export class ProgressDisplay {
         this.#say(this.#failedLine(undefined, event.remotePath, event.code, event.message));
         return;
       case 'entry-skipped':
-        this.skipped(event.path, event.reason);
+        this.#skippedLine(event.path, event.reason); // already escaped with the whole event
         return;
       default:
         return;
@@ -183,11 +183,15 @@ export class ProgressDisplay {
     this.#say(this.#c.yellow(width === undefined ? safe : fitAround({ head: '', path: safe }, width)));
   }
 
-  /** A local or remote entry left out of a tree (a link leading outside it, a special file). */
+  /** A local entry left out of a tree (a link leading outside it, a special file); escaped first. */
   skipped(path: string, reason: string): void {
+    this.#skippedLine(escapeForTerminal(path), escapeForTerminal(reason));
+  }
+
+  #skippedLine(safePath: string, safeReason: string): void {
     if (this.#mode === 'quiet') return;
     const c = this.#c;
-    this.#say(this.#fit({ head: c.yellow('ferry: skipped '), path, tail: c.yellow(`: ${reason}`) }));
+    this.#say(c.yellow(this.#fit({ head: 'ferry: skipped ', path: safePath, tail: `: ${safeReason}` })));
   }
 
   /**
@@ -208,7 +212,7 @@ export class ProgressDisplay {
     const c = this.#c;
     for (const failure of summary.failedFiles.slice(0, MAX_FAILED_LINES))
       this.#write(
-        `${this.#mode === 'bars' ? `${c.red('✗')} ` : ''}not ${verb}: ${failure.file ?? failure.remotePath} ${c.red(failure.code)}`,
+        `${this.#mode === 'bars' ? `${c.red('✗')} ` : ''}not ${verb}: ${escapeForTerminal(failure.file ?? failure.remotePath)} ${c.red(failure.code)}`,
       );
     if (summary.failedFiles.length > MAX_FAILED_LINES)
       this.#write(
