@@ -120,7 +120,11 @@ export async function runUploadJobs(
       }
     });
     const failures = results.filter((r): r is Extract<JobResult, { kind: 'failed' }> => r.kind === 'failed');
-    if (failures.length > 0) throw jobsFailedError(failures, jobs.length);
+    if (failures.length > 0)
+      throw jobsFailedError(failures, {
+        total: jobs.length,
+        files: jobs.every((job) => job.kind === 'file'),
+      });
     return results;
   } catch (err) {
     const error = toFerryError(err);
@@ -153,13 +157,13 @@ async function planOf(jobs: readonly UploadJob[]): Promise<TransferEvent> {
  */
 export function jobsFailedError(
   failures: readonly { job: UploadJob; error: FerryError }[],
-  total: number,
+  total: { total: number; files: boolean },
 ): FerryError {
   const first = failures[0]!;
   // The server's refusal is about the destination; a local failure about the source.
-  const name =
-    first.job.kind === 'file' && !first.error.remote ? first.job.localPath : first.job.remotePath;
-  const count = total > 1 ? `; ${failures.length} of ${total} failed` : '';
+  const name = first.job.kind === 'file' && !first.error.remote ? first.job.localPath : first.job.remotePath;
+  const what = total.files ? 'files' : 'entries';
+  const count = total.total > 1 ? `; ${failures.length} of ${total.total} ${what} failed` : '';
   return new FerryError(
     first.error.code,
     `${name}${first.error.detail ? `: ${first.error.detail}` : ''}${count}`,
