@@ -114,7 +114,10 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
     const again = await ferry(clientHome, 'send', '-r', source, `${server.address}/trees`, ...CHUNK);
     assertExit(again, 0, 'send -r again');
     assert.doesNotMatch(again.stderr, /identical, skipped/);
-    assert.match(again.stderr, new RegExp(`^sent ${files.length} files, .*, ${files.length} identical$`, 'm'));
+    assert.match(
+      again.stderr,
+      new RegExp(`^sent ${files.length} files, .*, ${files.length} identical$`, 'm'),
+    );
     const verbose = await ferry(clientHome, 'send', '-r', '-v', source, `${server.address}/trees`, ...CHUNK);
     assertExit(verbose, 0, 'send -r -v again');
     assert.equal((verbose.stderr.match(/identical, skipped/g) ?? []).length, files.length, verbose.stderr);
