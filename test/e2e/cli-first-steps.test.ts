@@ -100,5 +100,9 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
       /^\d\d:\d\d:\d\d INFO {2}server ready {2}event=listening id=[a-z2-7-]+ address=127\.0\.0\.1:\d+$/,
     );
     assert.doesNotMatch(output, /"level":/, 'no JSON on a terminal');
+    // The banner leads with pairing, the smoothest first contact, and says where `ferry` comes from.
+    assert.match(output, /here: +ferry --home \S+ invite --name laptop/);
+    assert.match(output, /ferry pair \.\.\./);
+    assert.match(output, /No `ferry` on the PATH\? Use \.\/bin\/ferry/);
   });
 });
