@@ -1,5 +1,6 @@
 // Lint rules, including the layering of docs/ARCHITECTURE.md:
-// errors <- crypto <- protocol <- channel <- transfer/home <- server/client <- cli/web.
+// errors <- crypto <- protocol <- channel <- transfer/home <- server/client <- cli/web; the CLI uses the client,
+// the server and the dashboard only through src/index.ts, the public library API.
 // crypto/ and protocol/ are pure (no sockets, files or timers) so every protocol step is testable with bytes.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -7,14 +8,24 @@ import tseslint from 'typescript-eslint';
 const IO_MODULES = ['net', 'fs', 'fs/promises', 'tls', 'dgram', 'child_process', 'timers', 'timers/promises', 'http'].flatMap(
   (m) => [m, `node:${m}`],
 );
-const layer = (files, banned, ioBanned = false) => ({
+// One entry per folder of the layer table in docs/ARCHITECTURE.md (test/project/architecture-doc.test.ts holds
+// the two together). `banned` folders may not be imported at all; `publicOnly` folders only through
+// src/index.ts, the public library API; `indexOnly` forbids reaching past another folder's index.ts.
+const layer = (files, banned, { ioBanned = false, publicOnly = [], indexOnly = false } = {}) => ({
   files,
   rules: {
     'no-restricted-imports': [
       'error',
       {
         paths: ioBanned ? IO_MODULES.map((name) => ({ name, message: 'this layer is pure: no sockets, files or timers' })) : [],
-        patterns: banned.map((dir) => ({ group: [`**/${dir}/*`, `../${dir}/*`], message: `this layer must not import ${dir}/` })),
+        patterns: [
+          ...banned.map((dir) => ({ group: [`**/${dir}/*`, `../${dir}/*`], message: `this layer must not import ${dir}/` })),
+          ...publicOnly.map((dir) => ({
+            group: [`**/${dir}/*`, `../${dir}/*`],
+            message: `use ${dir}/ only through src/index.ts, the public library API`,
+          })),
+          ...(indexOnly ? [{ group: ['../*/*', '!../*/index.js'], message: 'import another folder only through its index.ts' }] : []),
+        ],
       },
     ],
   },
@@ -39,13 +50,16 @@ export default tseslint.config(
       'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'no default exports' }],
     },
   },
-  layer(['src/errors/**'], ['crypto', 'protocol', 'channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], true),
-  layer(['src/crypto/**'], ['protocol', 'channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], true),
-  layer(['src/protocol/**'], ['channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], true),
+  layer(['src/errors/**'], ['crypto', 'protocol', 'channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], { ioBanned: true }),
+  layer(['src/crypto/**'], ['protocol', 'channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], { ioBanned: true }),
+  layer(['src/protocol/**'], ['channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], { ioBanned: true }),
   layer(['src/channel/**'], ['transfer', 'home', 'server', 'client', 'cli', 'web']),
-  layer(['src/transfer/**', 'src/home/**'], ['channel', 'server', 'client', 'cli', 'web']),
+  layer(['src/transfer/**'], ['channel', 'home', 'server', 'client', 'cli', 'web']),
+  layer(['src/home/**'], ['channel', 'transfer', 'server', 'client', 'cli', 'web']),
   layer(['src/server/**'], ['client', 'cli', 'web']),
   layer(['src/client/**'], ['server', 'cli', 'web']),
+  layer(['src/web/**'], ['protocol', 'channel', 'transfer', 'home', 'client', 'cli'], { indexOnly: true }),
+  layer(['src/cli/**'], ['channel'], { publicOnly: ['server', 'client', 'web'], indexOnly: true }),
   {
     files: ['test/**', 'bench/**', 'scripts/**'],
     rules: {

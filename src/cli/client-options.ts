@@ -1,7 +1,13 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { checkServerKey, loadIdentity } from '../home/index.js';
-import type { ConnectOptions } from '../client/index.js';
+import {
+  CONNECT_TIMEOUT_MS,
+  DEFAULT_RETRY_POLICY,
+  HANDSHAKE_TIMEOUT_MS,
+  STALL_TIMEOUT_MS,
+  type ConnectOptions,
+} from '../index.js';
 import { confirmOnTty } from './confirm-on-tty.js';
 import { parseCount, parseMs } from './parse-option.js';
 import type { Target } from './parse-target.js';
@@ -22,11 +28,23 @@ export function addClientFlags(command: Command): Command {
   return command
     .option('--expect <id>', 'the server must have this ferry ID (pinned on first use)')
     .option('--accept-new', 'trust an unknown server on first use and pin its key')
-    .option('--connect-timeout <ms>', 'TCP connect deadline', '10000')
-    .option('--handshake-timeout <ms>', 'handshake deadline', '10000')
-    .option('--stall-timeout <ms>', 'drop and resume a session that moves no bytes for this long', '30000')
-    .option('--retries <n>', 'retries after network failures without progress (0: fail fast)', '5')
-    .option('--retry-delay <ms>', 'first backoff delay; doubles per retry, with jitter', '500');
+    .option('--connect-timeout <ms>', 'TCP connect deadline', String(CONNECT_TIMEOUT_MS))
+    .option('--handshake-timeout <ms>', 'handshake deadline', String(HANDSHAKE_TIMEOUT_MS))
+    .option(
+      '--stall-timeout <ms>',
+      'drop and resume a session that moves no bytes for this long',
+      String(STALL_TIMEOUT_MS),
+    )
+    .option(
+      '--retries <n>',
+      'retries after network failures without progress (0: fail fast)',
+      String(DEFAULT_RETRY_POLICY.retries),
+    )
+    .option(
+      '--retry-delay <ms>',
+      'first backoff delay; doubles per retry, with jitter',
+      String(DEFAULT_RETRY_POLICY.baseDelayMs),
+    );
 }
 
 /** Builds the connection options: identity from `home`, the pin check for `target`, timeouts and retries. */

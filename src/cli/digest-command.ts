@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { FileDigestBuilder, chunkCount } from '../protocol/index.js';
+import { DEFAULT_CHUNK_BYTES, FileDigestBuilder, chunkCount } from '../protocol/index.js';
 import { SourceFile } from '../transfer/index.js';
-import { parseChunkSize } from './parse-option.js';
+import { formatByteSize, parseChunkSize } from './parse-option.js';
 
 /** `ferry digest FILE`: the file digest of PROTOCOL.md §7.2, to compare files out of band. */
 export function registerDigestCommand(program: Command): void {
@@ -9,7 +9,11 @@ export function registerDigestCommand(program: Command): void {
     .command('digest')
     .description('print the ferry file digest of local files (PROTOCOL.md §7.2)')
     .argument('<files...>')
-    .option('--chunk-size <bytes>', 'chunk size the digest is computed for', '4M')
+    .option(
+      '--chunk-size <bytes>',
+      'chunk size the digest is computed for',
+      formatByteSize(DEFAULT_CHUNK_BYTES),
+    )
     .action(async (files: string[], flags: { chunkSize: string }) => {
       const chunkBytes = parseChunkSize(flags.chunkSize);
       for (const file of files) {

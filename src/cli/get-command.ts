@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
-import { getFiles } from '../client/index.js';
+import { DEFAULT_CHUNK_BYTES, getFiles } from '../index.js';
 import { homeOf } from './cli-context.js';
 import { parseTarget, type Target } from './parse-target.js';
-import { parseChunkSize } from './parse-option.js';
+import { formatByteSize, parseChunkSize } from './parse-option.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 
@@ -29,7 +29,11 @@ export function registerGetCommand(program: Command): void {
       '--overwrite',
       'replace existing local files atomically, without comparing them (default: identical files are skipped, others refused)',
     )
-    .option('--chunk-size <bytes>', 'chunk size, a power of two from 1k to 64M', '4M');
+    .option(
+      '--chunk-size <bytes>',
+      'chunk size, a power of two from 1k to 64M',
+      formatByteSize(DEFAULT_CHUNK_BYTES),
+    );
   addOutputFlags(command);
   addClientFlags(command).action(async (args: string[], flags: GetFlags, cmd: Command) => {
     const { sources, localDir } = splitSources(args);

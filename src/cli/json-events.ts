@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../errors/index.js';
-import type { TransferEvent } from '../client/index.js';
+import type { TransferEvent } from '../index.js';
 import type { TallySummary } from './progress-tally.js';
 import { jsonForTerminal } from './escape-for-terminal.js';
 

@@ -9,6 +9,7 @@ import {
   createIdentity,
   listAllowedClients,
   loadIdentity,
+  isPermission,
   pinServer,
   revokeClient,
   type Permission,
@@ -122,8 +123,7 @@ export function parsePermissions(text: string): Permission[] {
     .map((p) => p.trim())
     .filter(Boolean);
   for (const p of parts) {
-    if (p !== 'upload' && p !== 'download')
-      throw new FerryError('USAGE_INVALID', `unknown permission ${JSON.stringify(p)}`);
+    if (!isPermission(p)) throw new FerryError('USAGE_INVALID', `unknown permission ${JSON.stringify(p)}`);
   }
   if (parts.length === 0) throw new FerryError('USAGE_INVALID', 'no permissions given');
   return parts as Permission[];

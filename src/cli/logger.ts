@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { pino, type Logger } from 'pino';
 import { FerryError } from '../errors/index.js';
-import type { TransferEvent } from '../client/index.js';
+import type { TransferEvent } from '../index.js';
 import { digestPrefix } from './progress-format.js';
 import { escapeJsonText } from './escape-for-terminal.js';
 import { colorsFor } from './progress-display.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { listRemote, withRetries, type SessionEvent } from '../client/index.js';
+import { listRemote, withRetries, type SessionEvent } from '../index.js';
 import { parseRemotePath, type ListEntry } from '../protocol/index.js';
 import { homeOf } from './cli-context.js';
 import { escapeForTerminal, jsonForTerminal } from './escape-for-terminal.js';

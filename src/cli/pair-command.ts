@@ -3,9 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { FerryError } from '../errors/index.js';
 import { formatFerryId, parsePairingCode, type PairingCode } from '../crypto/index.js';
-import { loadIdentity, lookupServer, pinServer } from '../home/index.js';
-import { pairWithServer } from '../client/index.js';
-import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../protocol/index.js';
+import { loadIdentity, lookupServer, permissionNames, pinServer } from '../home/index.js';
+import { CONNECT_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, PAIRING_TIMEOUT_MS, pairWithServer } from '../index.js';
 import { homeOf } from './cli-context.js';
 import { withInterrupt } from './client-options.js';
 import { parseTarget } from './parse-target.js';
@@ -29,9 +28,9 @@ export function registerPairCommand(program: Command): void {
       'the pairing code; WARNING: a command line is visible to other local users (ps), prefer the prompt or --code-file',
     )
     .option('--code-file <file>', 'read the code from this file (- for standard input)')
-    .option('--connect-timeout <ms>', 'TCP connect deadline', '10000')
-    .option('--handshake-timeout <ms>', 'handshake deadline', '10000')
-    .option('--timeout <ms>', 'pairing deadline after the handshake', '10000')
+    .option('--connect-timeout <ms>', 'TCP connect deadline', String(CONNECT_TIMEOUT_MS))
+    .option('--handshake-timeout <ms>', 'handshake deadline', String(HANDSHAKE_TIMEOUT_MS))
+    .option('--timeout <ms>', 'pairing deadline after the handshake', String(PAIRING_TIMEOUT_MS))
     .addHelpText(
       'after',
       '\nWithout CODE or --code-file, the code is asked for on the terminal. A code is good for one\n' +
@@ -117,9 +116,6 @@ async function readStdin(): Promise<string> {
 }
 
 function describePermissions(bits: number): string {
-  const names = [
-    ...((bits & PERMISSION_UPLOAD) !== 0 ? ['upload'] : []),
-    ...((bits & PERMISSION_DOWNLOAD) !== 0 ? ['download'] : []),
-  ];
+  const names = permissionNames(bits);
   return names.length > 0 ? names.join(',') : 'no permissions';
 }

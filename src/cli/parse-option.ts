@@ -13,6 +13,15 @@ export function parseByteSize(text: string): number {
   return bytes;
 }
 
+/** Formats bytes the way parseByteSize reads them, in the largest unit that divides them (`16M`, `1536k`). */
+export function formatByteSize(bytes: number): string {
+  for (const unit of ['t', 'g', 'm', 'k'] as const) {
+    const size = UNITS[unit]!;
+    if (bytes > 0 && bytes % size === 0) return `${bytes / size}${unit.toUpperCase()}`;
+  }
+  return String(bytes);
+}
+
 /** Parses `--chunk-size`: a size that is a power of two within PROTOCOL.md §5.3's bounds. */
 export function parseChunkSize(text: string): number {
   const bytes = parseByteSize(text);

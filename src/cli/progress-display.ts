@@ -1,6 +1,6 @@
 import { MultiBar, type Options, type Params, type SingleBar } from 'cli-progress';
 import picocolors from 'picocolors';
-import type { TransferEvent, TransferSubject } from '../client/index.js';
+import type { TransferEvent, TransferSubject } from '../index.js';
 import { digestPrefix, formatBytes, formatDuration, formatRate } from './progress-format.js';
 import { fitAround, fitPath, fitRoute, visibleWidth } from './progress-line.js';
 import { SpeedMeter } from './progress-speed.js';

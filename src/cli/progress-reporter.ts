@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { toFerryError } from '../errors/index.js';
-import type { TransferEvent } from '../client/index.js';
+import type { TransferEvent } from '../index.js';
 import { JsonEventWriter } from './json-events.js';
 import { addLogFlags, createLogger, logTransferEvent, type LogFlags } from './logger.js';
 import { ProgressDisplay, colorsFor, displayModeOf } from './progress-display.js';

@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../errors/index.js';
-import type { TransferEvent } from '../client/index.js';
+import type { TransferEvent } from '../index.js';
 
 /** One file or entry in the closing summary, named as on both sides. */
 export interface TalliedFile {

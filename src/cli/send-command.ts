@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
-import { DEFAULT_STREAMS, runUploadJobs, sendTree } from '../client/index.js';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_STREAMS, runUploadJobs, sendTree } from '../index.js';
 import { joinRemotePath } from '../protocol/index.js';
 import { basename } from 'node:path';
 import { homeOf } from './cli-context.js';
 import { parseTarget } from './parse-target.js';
-import { parseChunkSize, parseStreams } from './parse-option.js';
+import { formatByteSize, parseChunkSize, parseStreams } from './parse-option.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 
@@ -29,7 +29,11 @@ export function registerSendCommand(program: Command): void {
       '--overwrite',
       'replace existing remote files atomically, without comparing them (default: identical files are skipped, others refused)',
     )
-    .option('--chunk-size <bytes>', 'chunk size, a power of two from 1k to 64M', '4M')
+    .option(
+      '--chunk-size <bytes>',
+      'chunk size, a power of two from 1k to 64M',
+      formatByteSize(DEFAULT_CHUNK_BYTES),
+    )
     .option(
       '--streams <n>',
       'TCP connections carrying a large file in parallel (helps on long links)',

@@ -6,21 +6,16 @@ import {
   listInvites,
   loadIdentity,
   loadOrCreateIdentity,
+  permissionBits,
   recordServeAddress,
 } from '../home/index.js';
-import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../protocol/index.js';
-import {
-  DEFAULT_CONNECTION_LIMITS,
-  FerryServer,
-  MAX_PARTIALS_PER_CLIENT,
-  type Authorize,
-} from '../server/index.js';
+import { SERVER_DEFAULTS, FerryServer, type Authorize } from '../index.js';
 import { homeOf } from './cli-context.js';
 import { parseListen } from './parse-target.js';
-import { parseByteSize, parseCount, parseMs } from './parse-option.js';
+import { formatByteSize, parseByteSize, parseCount, parseMs } from './parse-option.js';
 import { createLogger } from './logger.js';
 import { applyServeConfig } from './serve-config.js';
-import { isLoopbackHost, startDashboard, type Dashboard } from '../web/index.js';
+import { isLoopbackHost, startDashboard, type Dashboard } from '../index.js';
 import { FerryError } from '../errors/index.js';
 
 interface ServeFlags {
@@ -51,41 +46,53 @@ export function registerServeCommand(program: Command): void {
     .description('run a server that receives files from allowed clients')
     .option('--config <file>', 'read these settings from a JSON file (keys are the flags; flags win)')
     .option('--root <dir>', 'directory to receive files into', './ferry-data')
-    .option('--listen <host:port>', 'address to listen on ([::1]:7443 for IPv6)', '127.0.0.1:7443')
+    .option(
+      '--listen <host:port>',
+      'address to listen on ([::1]:7443 for IPv6)',
+      `127.0.0.1:${SERVER_DEFAULTS.port}`,
+    )
     .option('--init', 'create an identity first if this home has none')
     .option('--log-level <level>', 'fatal, error, warn, info, debug or silent', 'info')
     .option('--log-file <path>', 'append JSON log lines to this file instead of stderr')
     .option('--dashboard <host:port>', 'serve a read-only web dashboard there (e.g. 127.0.0.1:7080)')
     .option('--dashboard-public', 'allow the dashboard on a non-loopback address (plain HTTP, token only)')
     .option('--max-file-size <bytes>', 'largest accepted file (e.g. 10G); default no limit')
-    .option('--handshake-timeout <ms>', 'close connections that do not finish the handshake in time', '10000')
-    .option('--idle-timeout <ms>', 'close sessions idle for this long', '60000')
+    .option(
+      '--handshake-timeout <ms>',
+      'close connections that do not finish the handshake in time',
+      String(SERVER_DEFAULTS.handshakeTimeoutMs),
+    )
+    .option('--idle-timeout <ms>', 'close sessions idle for this long', String(SERVER_DEFAULTS.idleTimeoutMs))
     .option(
       '--durable-batch <bytes>',
       'verified bytes made durable per fsync batch (smaller: finer resume, more fsyncs)',
-      '16M',
+      formatByteSize(SERVER_DEFAULTS.durableBatchBytes),
     )
     .option(
       '--partial-max-age <ms>',
       'remove partial transfers untouched for this long',
-      String(24 * 3600 * 1000),
+      String(SERVER_DEFAULTS.partialMaxAgeMs),
     )
     .option(
       '--max-connections <n>',
       'connections at once; more are closed at accept',
-      String(DEFAULT_CONNECTION_LIMITS.maxConnections),
+      String(SERVER_DEFAULTS.limits.maxConnections),
     )
     .option(
       '--max-unauthenticated <n>',
       'connections still in the handshake; when full the oldest is dropped',
-      String(DEFAULT_CONNECTION_LIMITS.maxUnauthenticated),
+      String(SERVER_DEFAULTS.limits.maxUnauthenticated),
     )
     .option(
       '--max-sessions-per-client <n>',
       'sessions one client key may hold',
-      String(DEFAULT_CONNECTION_LIMITS.maxSessionsPerClient),
+      String(SERVER_DEFAULTS.limits.maxSessionsPerClient),
     )
-    .option('--min-free-disk <bytes>', 'free space to keep; larger transfers are refused (DISK_FULL)', '64M')
+    .option(
+      '--min-free-disk <bytes>',
+      'free space to keep; larger transfers are refused (DISK_FULL)',
+      formatByteSize(SERVER_DEFAULTS.minFreeDiskBytes),
+    )
     .option(
       '--client-quota <bytes>',
       'bytes one client may store per server run, its open partials included (default no limit)',
@@ -93,7 +100,7 @@ export function registerServeCommand(program: Command): void {
     .option(
       '--max-partials-per-client <n>',
       'partial transfers one client key may hold open; 0 for no limit',
-      String(MAX_PARTIALS_PER_CLIENT),
+      String(SERVER_DEFAULTS.maxPartialsPerClient),
     )
     .action(async (_flags: ServeFlags, command: Command) => {
       const flags = await applyServeConfig<ServeFlags>(command);
@@ -106,10 +113,7 @@ export function registerServeCommand(program: Command): void {
       const authorize: Authorize = async (publicKey) => {
         const client = (await watcher.current()).find(publicKey);
         if (!client) return undefined;
-        const permissions =
-          (client.permissions.includes('upload') ? PERMISSION_UPLOAD : 0) |
-          (client.permissions.includes('download') ? PERMISSION_DOWNLOAD : 0);
-        return { name: client.name, permissions, root: client.root };
+        return { name: client.name, permissions: permissionBits(client.permissions), root: client.root };
       };
       const { host, port } = parseListen(flags.listen);
       const dashboardAt = flags.dashboard === undefined ? undefined : parseListen(flags.dashboard);

@@ -12,14 +12,12 @@ import {
 import { withFileLock } from './file-lock.js';
 import { ensureHomeDir } from './home-dir.js';
 import { readConfigFile, type FileStamp } from './read-config-file.js';
+import { PERMISSIONS, type Permission } from './permissions.js';
 
 /** File name of the server's allow-list inside the home directory. */
 export const ALLOW_LIST_FILE = 'allowed-clients.json';
 
-/** What an allowed client may do. */
-export type Permission = 'upload' | 'download';
-
-const PERMISSIONS: readonly Permission[] = ['upload', 'download'];
+export type { Permission } from './permissions.js';
 const FILE_VERSION = 1;
 const ENTRY_KEYS = new Set(['id', 'name', 'permissions', 'root', 'addedAt']);
 // Exactly what Date#toISOString() writes, so a hand-edited date in any other shape is caught.

@@ -1,5 +1,5 @@
 import { FerryError } from '../errors/index.js';
-import type { Permission } from './allow-list.js';
+import { isPermission, type Permission } from './permissions.js';
 
 /**
  * Where a value being checked came from: a config file (its validator adds the file and field to the
@@ -33,7 +33,7 @@ export function checkPermissions(permissions: unknown, source: FieldSource): Per
   if (permissions.length === 0) return invalidField(source, 'permissions', 'must not be empty');
   const out: Permission[] = [];
   for (const p of permissions as unknown[]) {
-    if (p !== 'upload' && p !== 'download')
+    if (!isPermission(p))
       return invalidField(source, 'permissions', `has unknown permission ${JSON.stringify(p)}`);
     if (out.includes(p)) return invalidField(source, 'permissions', `lists ${JSON.stringify(p)} twice`);
     out.push(p);

@@ -23,6 +23,7 @@ export {
   type AllowClientOptions,
   type AllowListWatcherOptions,
 } from './allow-list.js';
+export { PERMISSIONS, isPermission, permissionBits, permissionNames } from './permissions.js';
 export {
   normaliseServerAddress,
   parseServerAddress,

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { generatePairingCode, isInviteId, PAIRING_SECRET_BYTES } from '../crypto/pairing-code.js';
 import { FerryError } from '../errors/index.js';
-import type { Permission } from './allow-list.js';
+import { PERMISSIONS, type Permission } from './permissions.js';
 import { atomicWriteFile } from './atomic-write-file.js';
 import { checkName, checkPermissions, invalidField, isPlainObject } from './config-fields.js';
 import { withFileLock } from './file-lock.js';
@@ -31,7 +31,6 @@ export const MAX_INVITE_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 export const MAX_LIVE_INVITES = 100;
 
 const FILE_VERSION = 1;
-const PERMISSIONS: readonly Permission[] = ['upload', 'download'];
 const ENTRY_KEYS = new Set(['id', 'secret', 'name', 'permissions', 'createdAt', 'expiresAt']);
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const SECRET_HEX = new RegExp(`^[0-9a-f]{${PAIRING_SECRET_BYTES * 2}}$`);

@@ -24,3 +24,4 @@ export {
   CHECK_HASH_BURST_BYTES,
   type HashBudgetOptions,
 } from './hash-budget.js';
+export { SERVER_DEFAULTS } from './server-defaults.js';

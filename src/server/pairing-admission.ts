@@ -2,8 +2,7 @@ import type { Logger } from 'pino';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { PairingServer, formatFerryId, readPairHelloInviteId, shortFerryId } from '../crypto/index.js';
 import type { SecureChannel } from '../channel/index.js';
-import { allowClient, consumeInvite, type ConsumedInvite } from '../home/index.js';
-import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../protocol/index.js';
+import { allowClient, consumeInvite, permissionBits, type ConsumedInvite } from '../home/index.js';
 import type { ClientGrant } from './session-io.js';
 
 /** Pairing sessions (PROTOCOL.md §12) a server runs at once by default; more get SERVER_BUSY. */
@@ -190,9 +189,7 @@ export class PairingAdmission {
     const { client } = await run;
     return {
       name: client.name,
-      permissions:
-        (client.permissions.includes('upload') ? PERMISSION_UPLOAD : 0) |
-        (client.permissions.includes('download') ? PERMISSION_DOWNLOAD : 0),
+      permissions: permissionBits(client.permissions),
       root: client.root,
     };
   }
