@@ -1,8 +1,13 @@
 import { FerryError, toFerryError } from '../errors/index.js';
 import { HandshakeState, SessionCipher, type KeyPair } from '../crypto/index.js';
 import {
+  MODE_NORMAL,
+  NOISE_PROTOCOL_NAME,
   PROTOCOL_VERSION,
+  decodeClientHello,
   decodePreamble,
+  encodeClientHello,
+  type HandshakeMode,
   encodeFrame,
   encodePreamble,
   isPreamble,
@@ -10,14 +15,8 @@ import {
 import type { FramedSocket } from './framed-socket.js';
 import { SecureChannel } from './secure-channel.js';
 
-/** PROTOCOL.md §3.1. */
-export const NOISE_PROTOCOL_NAME = 'Noise_XX_25519_AESGCM_SHA256';
 /** PROTOCOL.md §3.2.4: the server's default deadline from accept to handshake message 3. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
-
-/** ClientHello modes (PROTOCOL.md §3.1, message 3). */
-export const MODE_NORMAL = 0;
-export const MODE_PAIRING = 1;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -28,7 +27,7 @@ export interface ClientHandshakeOptions {
    * (PROTOCOL.md §3.2.1). Throws to refuse the server.
    */
   verifyServer: (publicKey: Buffer) => Promise<void> | void;
-  mode?: number;
+  mode?: HandshakeMode;
   timeoutMs?: number;
   signal?: AbortSignal | undefined;
 }
@@ -57,7 +56,7 @@ export async function clientHandshake(
       if (!serverKey) throw new FerryError('HANDSHAKE_FAILED', 'no server static key');
       await options.verifyServer(serverKey);
       // -> s, se
-      socket.write(encodeFrame(hs.writeMessage(Buffer.from([options.mode ?? MODE_NORMAL]))));
+      socket.write(encodeFrame(hs.writeMessage(encodeClientHello(options.mode ?? MODE_NORMAL))));
       const { send, receive } = hs.split();
       return new SecureChannel(socket, new SessionCipher(send, receive), serverKey, hs.handshakeHash);
     } finally {
@@ -79,7 +78,7 @@ export interface ServerHandshakeOptions {
 export async function serverHandshake(
   socket: FramedSocket,
   options: ServerHandshakeOptions,
-): Promise<{ channel: SecureChannel; mode: number }> {
+): Promise<{ channel: SecureChannel; mode: HandshakeMode }> {
   return withDeadline(socket, options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS, options.signal, async () => {
     const preamble = await socket.readExactly(8);
     const { version } = decodePreamble(preamble);
@@ -105,10 +104,7 @@ export async function serverHandshake(
       // <- e, ee, s, es
       socket.write(encodeFrame(hs.writeMessage(EMPTY)));
       // -> s, se
-      const payload3 = hs.readMessage(await readHandshakeMessage(socket, false));
-      if (payload3.length !== 1 || (payload3[0] !== MODE_NORMAL && payload3[0] !== MODE_PAIRING)) {
-        throw new FerryError('HANDSHAKE_FAILED', 'message 3 payload must be one known mode byte');
-      }
+      const mode = decodeClientHello(hs.readMessage(await readHandshakeMessage(socket, false)));
       const clientKey = hs.remoteStaticPublicKey;
       if (!clientKey) throw new FerryError('HANDSHAKE_FAILED', 'no client static key');
       const { send, receive } = hs.split();
@@ -118,7 +114,7 @@ export async function serverHandshake(
         clientKey,
         hs.handshakeHash,
       );
-      return { channel, mode: payload3[0] };
+      return { channel, mode };
     } finally {
       hs.close();
     }

@@ -3,10 +3,9 @@ export { SecureChannel } from './secure-channel.js';
 export {
   clientHandshake,
   serverHandshake,
-  NOISE_PROTOCOL_NAME,
   HANDSHAKE_TIMEOUT_MS,
-  MODE_NORMAL,
-  MODE_PAIRING,
   type ClientHandshakeOptions,
   type ServerHandshakeOptions,
 } from './handshake.js';
+// Wire constants defined in protocol/ (PROTOCOL.md §3.1), re-exported for the layers that drive a handshake.
+export { NOISE_PROTOCOL_NAME, MODE_NORMAL, MODE_PAIRING, type HandshakeMode } from '../protocol/index.js';

@@ -3,6 +3,10 @@
  * section that fixes it is cited beside it so a spec change and a constant change travel together.
  */
 
+// The AES-GCM tag and the SHA-256 output are properties of the primitives, so crypto/ owns them (it cannot
+// import protocol/); the wire format re-exports them rather than defining them a second time.
+import { AEAD_TAG_BYTES, HASH_BYTES } from '../crypto/index.js';
+
 /** The protocol version this code speaks, carried in the preamble (PROTOCOL.md §2.1). */
 export const PROTOCOL_VERSION = 1;
 
@@ -19,7 +23,10 @@ export const MAX_RECORD_BYTES = 65535;
 export const MIN_RECORD_BYTES = 17;
 
 /** Length of the AES-GCM tag that ends every record's ciphertext (PROTOCOL.md §4.1). */
-export const AEAD_TAG_BYTES = 16;
+export { AEAD_TAG_BYTES };
+
+/** The Noise protocol name of the handshake (PROTOCOL.md §3.1). */
+export const NOISE_PROTOCOL_NAME = 'Noise_XX_25519_AESGCM_SHA256';
 
 /** Largest message (type byte and body) that fits in one record (PROTOCOL.md §4.1, §5). */
 export const MAX_MESSAGE_BYTES = MAX_RECORD_BYTES - AEAD_TAG_BYTES;
@@ -137,4 +144,4 @@ export const LIST_END_FLAG_IS_FILE = 1;
 export const FILE_MODE_MASK = 0o7777;
 
 /** Length of a SHA-256 chunk hash, file digest or have-digest (PROTOCOL.md §1, §7.2). */
-export const HASH_BYTES = 32;
+export { HASH_BYTES };

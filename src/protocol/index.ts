@@ -29,6 +29,7 @@ export {
   MAX_RECORD_BYTES,
   MIN_CHUNK_BYTES,
   MIN_RECORD_BYTES,
+  NOISE_PROTOCOL_NAME,
   PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
   PREAMBLE_BYTES,
@@ -44,6 +45,14 @@ export {
   PUT_OFFER_FLAG_OVERWRITE,
   RESERVED_ROOT_COMPONENT,
 } from './constants.js';
+export {
+  MODE_NORMAL,
+  MODE_PAIRING,
+  CLIENT_HELLO_BYTES,
+  encodeClientHello,
+  decodeClientHello,
+  type HandshakeMode,
+} from './client-hello.js';
 export { decodePreamble, encodePreamble, isPreamble, type Preamble } from './preamble.js';
 export { FrameDecoder, encodeFrame, writeFrameHeader, type FrameDecoderOptions } from './frame-decoder.js';
 export {
