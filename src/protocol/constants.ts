@@ -20,7 +20,7 @@ export const DEFAULT_PORT = 7443;
 export const MAX_RECORD_BYTES = 65535;
 
 /** Smallest record body: a 1-byte message plus the AEAD tag (PROTOCOL.md §4.1). */
-export const MIN_RECORD_BYTES = 17;
+export const MIN_RECORD_BYTES = 1 + AEAD_TAG_BYTES;
 
 /** Length of the AES-GCM tag that ends every record's ciphertext (PROTOCOL.md §4.1). */
 export { AEAD_TAG_BYTES };
