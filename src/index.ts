@@ -73,6 +73,13 @@ export {
   pairWithServer,
   PAIRING_TIMEOUT_MS,
   runUploadJobs,
+  treeJobs,
+  resolveDestination,
+  remoteDestination,
+  remotePathKind,
+  LOCAL_DESTINATION,
+  aboutRemotePath,
+  remoteName,
   withRetries,
   DEFAULT_RETRY_POLICY,
   DEFAULT_STREAMS,
@@ -98,6 +105,10 @@ export {
   type RetryPolicy,
   type PairWithServerOptions,
   type PairingOutcome,
+  type Destination,
+  type DestinationRequest,
+  type DestinationSide,
+  type PathKind,
 } from './client/index.js';
 export { type ListEntry } from './protocol/index.js';
 

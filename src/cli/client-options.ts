@@ -28,22 +28,26 @@ export function addClientFlags(command: Command): Command {
   return command
     .option('--expect <id>', 'the server must have this ferry ID (pinned on first use)')
     .option('--accept-new', 'trust an unknown server on first use and pin its key')
-    .option('--connect-timeout <ms>', 'TCP connect deadline', String(CONNECT_TIMEOUT_MS))
-    .option('--handshake-timeout <ms>', 'handshake deadline', String(HANDSHAKE_TIMEOUT_MS))
     .option(
-      '--stall-timeout <ms>',
+      '--connect-timeout <duration>',
+      'TCP connect deadline (500ms, 30s, 10m; a bare number is ms)',
+      `${CONNECT_TIMEOUT_MS}ms`,
+    )
+    .option('--handshake-timeout <duration>', 'handshake deadline', `${HANDSHAKE_TIMEOUT_MS}ms`)
+    .option(
+      '--stall-timeout <duration>',
       'drop and resume a session that moves no bytes for this long',
-      String(STALL_TIMEOUT_MS),
+      `${STALL_TIMEOUT_MS}ms`,
     )
     .option(
       '--retries <n>',
-      'retries after network failures without progress (0: fail fast)',
+      'retries after a network failure of a connection that worked (0: fail fast); the first connection fails at once',
       String(DEFAULT_RETRY_POLICY.retries),
     )
     .option(
-      '--retry-delay <ms>',
+      '--retry-delay <duration>',
       'first backoff delay; doubles per retry, with jitter',
-      String(DEFAULT_RETRY_POLICY.baseDelayMs),
+      `${DEFAULT_RETRY_POLICY.baseDelayMs}ms`,
     );
 }
 

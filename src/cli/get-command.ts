@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
-import { DEFAULT_CHUNK_BYTES, getFiles } from '../index.js';
+import { DEFAULT_CHUNK_BYTES, LOCAL_DESTINATION, getFiles, resolveDestination } from '../index.js';
+import { basename, dirname, resolve } from 'node:path';
 import { homeOf } from './cli-context.js';
 import { parseTarget, type Target } from './parse-target.js';
 import { formatByteSize, parseChunkSize } from './parse-option.js';
@@ -10,10 +11,14 @@ import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-r
 interface GetFlags extends ClientFlags, OutputFlags {
   recursive?: boolean;
   overwrite?: boolean;
+  mkdir?: boolean;
   chunkSize: string;
 }
 
-/** `ferry get [-r] HOST[:PORT]/REMOTE_PATH... [LOCAL_DIR]`. */
+/**
+ * `ferry get [-r] HOST[:PORT]/REMOTE_PATH... [LOCAL]`, placed as scp places files: into LOCAL when it is a
+ * directory, else (one source) as LOCAL itself.
+ */
 export function registerGetCommand(program: Command): void {
   const command = program
     .command('get')
@@ -22,9 +27,10 @@ export function registerGetCommand(program: Command): void {
     )
     .argument(
       '<sources...>',
-      'HOST[:PORT]/REMOTE_PATH (several on the same server allowed), then optionally LOCAL_DIR',
+      'HOST[:PORT]/REMOTE_PATH (several on the same server allowed), then optionally LOCAL: an existing directory receives them, otherwise one source is stored under that name; a trailing / means a directory',
     )
     .option('-r, --recursive', 'download directories as trees')
+    .option('-p, --mkdir', 'create missing local directories (without it a missing one is an error)')
     .option(
       '--overwrite',
       'replace existing local files atomically, without comparing them (default: identical files are skipped, others refused)',
@@ -36,7 +42,21 @@ export function registerGetCommand(program: Command): void {
     );
   addOutputFlags(command);
   addClientFlags(command).action(async (args: string[], flags: GetFlags, cmd: Command) => {
-    const { sources, localDir } = splitSources(args);
+    const { sources, local } = splitSources(args);
+    // Placed before connecting: this side's directories answer at once (the same rule as send's).
+    const destination = await resolveDestination(
+      {
+        path: resolve(local),
+        directory: local.endsWith('/'),
+        sources: sources.length,
+        mkdir: flags.mkdir ?? false,
+      },
+      LOCAL_DESTINATION,
+    );
+    const placement =
+      destination.kind === 'into'
+        ? { localDir: destination.dir }
+        : { localDir: dirname(destination.path), localName: basename(destination.path) };
     const reporter = new ProgressReporter(flags, { verb: 'received' });
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), sources[0]!, signal);
@@ -45,7 +65,8 @@ export function registerGetCommand(program: Command): void {
           getFiles({
             ...connect,
             remotePaths: sources.map((s) => s.remotePath),
-            localDir,
+            ...placement,
+            createLocalDir: flags.mkdir ?? false,
             recursive: flags.recursive ?? false,
             chunkBytes: parseChunkSize(flags.chunkSize),
             overwrite: flags.overwrite ?? false,
@@ -68,9 +89,9 @@ export function registerGetCommand(program: Command): void {
  * Remote sources all name the first one's server; a last argument that does not start with that
  * `HOST[:PORT]/` is the local directory (default: the current one).
  */
-function splitSources(args: string[]): { sources: Target[]; localDir: string } {
+function splitSources(args: string[]): { sources: Target[]; local: string } {
   if (args.length === 0)
-    throw new FerryError('USAGE_INVALID', 'usage: ferry get [-r] HOST[:PORT]/REMOTE_PATH... [LOCAL_DIR]');
+    throw new FerryError('USAGE_INVALID', 'usage: ferry get [-r] HOST[:PORT]/REMOTE_PATH... [LOCAL]');
   const first = parseTarget(args[0]!);
   const prefix = args[0]!.slice(0, args[0]!.indexOf('/') < 0 ? args[0]!.length : args[0]!.indexOf('/') + 1);
   const last = args[args.length - 1]!;
@@ -82,5 +103,5 @@ function splitSources(args: string[]): { sources: Target[]; localDir: string } {
       throw new FerryError('USAGE_INVALID', 'all sources must be on the same server');
     return target;
   });
-  return { sources, localDir: hasLocal ? last : '.' };
+  return { sources, local: hasLocal ? last : '.' };
 }

@@ -12,10 +12,10 @@ import {
 import { homeOf } from './cli-context.js';
 import { parsePermissions } from './key-commands.js';
 import { parseTarget } from './parse-target.js';
+import { parseMs } from './parse-option.js';
 
 /** The address the printed client command names when neither `--address` nor a served address is known. */
 const DEFAULT_SERVE_ADDRESS = '127.0.0.1:7443';
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 interface InviteFlags {
   name?: string;
@@ -119,16 +119,10 @@ async function revoke(home: string, flags: InviteFlags, command: Command): Promi
   else process.stderr.write(`revoked invite ${id}\n`);
 }
 
-/** Parses `500ms`, `30s`, `10m`, `2h`, `7d` into milliseconds (a unit is required: `10` is ambiguous). */
+/** Parses `--ttl` (`30s`, `10m`, `2h`, `7d`; a unit is required: `10` is ambiguous) into milliseconds. */
 export function parseDuration(text: string): number {
-  const match = /^(\d+)\s*(ms|s|m|h|d)$/i.exec(text.trim());
-  if (!match)
-    throw new FerryError(
-      'USAGE_INVALID',
-      `--ttl takes a duration like 10m, 2h or 7d, got ${JSON.stringify(text)}`,
-    );
-  const ms = Number(match[1]) * UNIT_MS[match[2]!.toLowerCase()]!;
-  if (!Number.isSafeInteger(ms) || ms <= 0 || ms > MAX_INVITE_TTL_MS)
+  const ms = parseMs(text, '--ttl', { unitRequired: true });
+  if (ms <= 0 || ms > MAX_INVITE_TTL_MS)
     throw new FerryError('USAGE_INVALID', `--ttl must be more than 0 and at most 7d, got ${text}`);
   return ms;
 }

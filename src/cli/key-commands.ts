@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { FerryError } from '../errors/index.js';
+import { stat } from 'node:fs/promises';
+import { FerryError, isFerryError } from '../errors/index.js';
 import { formatFerryId, parseFerryId } from '../crypto/index.js';
 import { join } from 'node:path';
 import {
@@ -64,7 +65,9 @@ export function registerKeyCommands(program: Command): void {
     .action(
       async (id: string, opts: { name?: string; permissions: string; root?: string }, command: Command) => {
         const permissions = parsePermissions(opts.permissions);
-        const { client, added } = await allowClient(homeOf(command), id, {
+        const home = homeOf(command);
+        await requireServerHome(home);
+        const { client, added } = await allowClient(home, id, {
           permissions,
           ...(opts.name !== undefined ? { name: opts.name } : {}),
           ...(opts.root !== undefined ? { root: opts.root } : {}),
@@ -90,7 +93,9 @@ export function registerKeyCommands(program: Command): void {
     .description('list the allowed client keys')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, command: Command) => {
-      const clients = await listAllowedClients(homeOf(command));
+      const home = homeOf(command);
+      await requireHome(home);
+      const clients = await listAllowedClients(home);
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(clients)}\n`);
         return;
@@ -127,4 +132,31 @@ export function parsePermissions(text: string): Permission[] {
   }
   if (parts.length === 0) throw new FerryError('USAGE_INVALID', 'no permissions given');
   return parts as Permission[];
+}
+
+/** Refuses a home that does not exist, naming it: reading one would only print an empty list. */
+async function requireHome(home: string): Promise<void> {
+  const stats = await stat(home).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (!stats?.isDirectory())
+    throw new FerryError('HOME_NOT_FOUND', 'check --home or $FERRY_HOME', { subject: home });
+}
+
+/**
+ * `allow` writes the allow-list a server reads, so its home must be a server's: one with an identity. A
+ * mistyped --home would otherwise get an allow-list no server ever reads.
+ */
+async function requireServerHome(home: string): Promise<void> {
+  try {
+    await loadIdentity(home);
+  } catch (err) {
+    if (!isFerryError(err, 'KEY_NOT_FOUND')) throw err;
+    throw new FerryError(
+      'KEY_NOT_FOUND',
+      'allow writes the allow-list of a server home, which holds its identity: check --home',
+      { subject: home, cause: err },
+    );
+  }
 }

@@ -1,14 +1,17 @@
 import type { Command } from 'commander';
-import { listRemote, withRetries, type SessionEvent } from '../index.js';
+import { aboutRemotePath, listRemote, withRetries, type SessionEvent } from '../index.js';
 import { parseRemotePath, type ListEntry } from '../protocol/index.js';
 import { homeOf } from './cli-context.js';
 import { escapeForTerminal, jsonForTerminal } from './escape-for-terminal.js';
 import { parseTarget } from './parse-target.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
+import { JSON_EVENTS_VERSION } from './json-events.js';
+import { formatBytes } from './progress-format.js';
 
 interface LsFlags extends ClientFlags {
   recursive?: boolean;
   json?: boolean;
+  humanReadable?: boolean;
 }
 
 /** `ferry ls HOST[:PORT][/REMOTE_DIR]`. */
@@ -18,7 +21,10 @@ export function registerLsCommand(program: Command): void {
     .description('list what the server holds (name, size, mtime)')
     .argument('<target>', 'HOST[:PORT][/REMOTE_DIR]')
     .option('-r, --recursive', 'list the whole tree')
-    .option('--json', 'one JSON object per entry, one per line');
+    .option('-h, --human-readable', 'sizes as 1.5 MiB rather than bytes')
+    .option('--json', 'one JSON object per entry, one per line')
+    // `-h` is ls's habit for human sizes, so help is `--help` only here.
+    .helpOption('--help', 'display help for command');
   addClientFlags(command).action(async (text: string, flags: LsFlags, cmd: Command) => {
     const target = parseTarget(text);
     // Refuse a bad path here, like send and get do, rather than let the server refuse it.
@@ -33,17 +39,25 @@ export function registerLsCommand(program: Command): void {
         connect,
         onEvent,
         async (session, results) => {
-          results[0] = await listRemote(session, target.remotePath, { recursive: flags.recursive ?? false });
+          results[0] = await listRemote(session, target.remotePath, {
+            recursive: flags.recursive ?? false,
+          }).catch((err: unknown) => {
+            throw aboutRemotePath(err, connect.server, target.remotePath);
+          });
         },
       );
       for (const entry of listing?.entries ?? [])
-        process.stdout.write(flags.json ? `${jsonForTerminal(entry)}\n` : `${formatEntry(entry)}\n`);
+        process.stdout.write(
+          flags.json
+            ? `${jsonForTerminal({ v: JSON_EVENTS_VERSION, ...entry })}\n`
+            : `${formatEntry(entry, flags.humanReadable ?? false)}\n`,
+        );
     });
   });
 }
 
 /** One `ls -l`-like line; the names come from the server, so they are escaped for the terminal. */
-function formatEntry(entry: ListEntry): string {
+function formatEntry(entry: ListEntry, human: boolean): string {
   const kind = entry.kind === 'dir' ? 'd' : entry.kind === 'link' ? 'l' : '-';
   const mode = kind + rwx(entry.mode >> 6) + rwx(entry.mode >> 3) + rwx(entry.mode);
   const when = new Date(entry.mtimeMs).toISOString().slice(0, 16).replace('T', ' ');
@@ -54,7 +68,8 @@ function formatEntry(entry: ListEntry): string {
       : entry.kind === 'link'
         ? `${path} -> ${escapeForTerminal(entry.linkTarget)}`
         : path;
-  return `${mode} ${String(entry.size).padStart(12)} ${when} ${name}`;
+  const size = human ? formatBytes(entry.size) : String(entry.size);
+  return `${mode} ${size.padStart(12)} ${when} ${name}`;
 }
 
 function rwx(bits: number): string {

@@ -26,7 +26,10 @@ export function buildProgram(): Command {
     .option('--debug', 'print stack traces on errors')
     .enablePositionalOptions(false)
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    // Commander's own complaints (a missing argument, an unknown option) in ferry's one error format.
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s.replace(/^error: /, 'ferry: USAGE_INVALID: ')),
+    });
   registerKeyCommands(program);
   registerServeCommand(program);
   registerSendCommand(program);

@@ -28,9 +28,13 @@ export function registerPairCommand(program: Command): void {
       'the pairing code; WARNING: a command line is visible to other local users (ps), prefer the prompt or --code-file',
     )
     .option('--code-file <file>', 'read the code from this file (- for standard input)')
-    .option('--connect-timeout <ms>', 'TCP connect deadline', String(CONNECT_TIMEOUT_MS))
-    .option('--handshake-timeout <ms>', 'handshake deadline', String(HANDSHAKE_TIMEOUT_MS))
-    .option('--timeout <ms>', 'pairing deadline after the handshake', String(PAIRING_TIMEOUT_MS))
+    .option(
+      '--connect-timeout <duration>',
+      'TCP connect deadline (500ms, 30s; a bare number is ms)',
+      `${CONNECT_TIMEOUT_MS}ms`,
+    )
+    .option('--handshake-timeout <duration>', 'handshake deadline', `${HANDSHAKE_TIMEOUT_MS}ms`)
+    .option('--timeout <duration>', 'pairing deadline after the handshake', `${PAIRING_TIMEOUT_MS}ms`)
     .addHelpText(
       'after',
       '\nWithout CODE or --code-file, the code is asked for on the terminal. A code is good for one\n' +

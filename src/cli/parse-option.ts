@@ -31,11 +31,24 @@ export function parseChunkSize(text: string): number {
   return bytes;
 }
 
-/** Parses a non-negative whole number of milliseconds. */
-export function parseMs(text: string, flag: string): number {
-  if (!/^\d+$/.test(text.trim()))
-    throw new FerryError('USAGE_INVALID', `${flag} takes milliseconds, got ${JSON.stringify(text)}`);
-  return Number(text);
+const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * The one duration parser of every flag: `500ms`, `30s`, `10m`, `24h`, `7d` into milliseconds. A bare
+ * number is milliseconds, as these flags always took, unless `unitRequired` (`--ttl 10` is ambiguous).
+ */
+export function parseMs(text: string, flag: string, options: { unitRequired?: boolean } = {}): number {
+  const match = /^(\d+)\s*(ms|s|m|h|d)?$/i.exec(text.trim());
+  const unit = match?.[2]?.toLowerCase();
+  if (!match || (unit === undefined && options.unitRequired))
+    throw new FerryError(
+      'USAGE_INVALID',
+      `${flag} takes a duration like 500ms, 30s, 10m, 24h or 7d, got ${JSON.stringify(text)}`,
+    );
+  const ms = Number(match[1]) * DURATION_UNIT_MS[unit ?? 'ms']!;
+  if (!Number.isSafeInteger(ms))
+    throw new FerryError('USAGE_INVALID', `${flag}: duration too large: ${JSON.stringify(text)}`);
+  return ms;
 }
 
 /** Parses a non-negative whole count. */

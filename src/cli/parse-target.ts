@@ -8,8 +8,10 @@ export interface Target {
   readonly address: string;
   readonly host: string;
   readonly port: number;
-  /** The remote path after the first `/`, or '' when none was given. */
+  /** The remote path after the first `/` without trailing `/`s, or '' when none was given. */
   readonly remotePath: string;
+  /** The path ended in `/` (or was only `/`): it names a directory, as with scp. */
+  readonly directory: boolean;
 }
 
 /**
@@ -29,6 +31,12 @@ export function parseTarget(text: string): Target {
     const slash = text.indexOf('/');
     hostPort = slash < 0 ? text : text.slice(0, slash);
     remotePath = slash < 0 ? '' : text.slice(slash + 1);
+    const hint = scpFormHint(text);
+    if (hint !== undefined)
+      throw new FerryError(
+        'USAGE_INVALID',
+        `${JSON.stringify(text)} is scp's HOST:PATH form; ferry writes HOST[:PORT]/PATH, here ${hint} (paths are relative to your root on the server)`,
+      );
   }
   const address = parseServerAddress(hostPort, { defaultPort: DEFAULT_PORT });
   const colon = address.lastIndexOf(':');
@@ -39,7 +47,23 @@ export function parseTarget(text: string): Target {
     host,
     port: Number(address.slice(colon + 1)),
     remotePath: remotePath.replace(/\/+$/, ''),
+    directory: remotePath === '' ? text.endsWith('/') : remotePath.endsWith('/'),
   };
+}
+
+/**
+ * The ferry spelling of a target typed the scp way (`host:/dir`, `host:dir`, `host:7443:dir`), or
+ * undefined when `text` is not one. A plain `host:7443` or `host:7443/dir` is not.
+ */
+function scpFormHint(text: string): string | undefined {
+  const match = /^([^/:]+)(?::(\d{1,5}))?:([^:]*)$/.exec(text);
+  if (!match) return undefined;
+  const [, host, port, rest] = match;
+  const path = rest!.replace(/^\/+/, '');
+  // `host:7443` alone, or `host:7443/dir`, is already ferry's form.
+  if (port === undefined && /^\d{1,5}(\/|$)/.test(rest!)) return undefined;
+  if (port === undefined && rest === '') return undefined;
+  return `${host}${port === undefined ? '' : `:${port}`}/${path}`;
 }
 
 /** Parses `HOST:PORT` for `--listen` (no path allowed). */

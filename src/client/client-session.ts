@@ -1,9 +1,10 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { FerryError, codeFromWire, toFerryError } from '../errors/index.js';
-import type { KeyPair } from '../crypto/index.js';
+import { formatFerryId, type KeyPair } from '../crypto/index.js';
 import { FramedSocket, SecureChannel, clientHandshake, MODE_NORMAL } from '../channel/index.js';
 import type { Message, WelcomeMessage } from '../protocol/index.js';
 import { RefMailbox } from './ref-mailbox.js';
+import { remoteName } from './remote-name.js';
 
 /** Default deadline for the TCP connect. */
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -41,6 +42,8 @@ type RefMessage = Extract<Message, { ref: number }>;
  */
 export class ClientSession {
   readonly channel: SecureChannel;
+  /** The address this session was opened to, for naming remote paths in errors. */
+  readonly address: ServerAddress;
   readonly serverPublicKey: Buffer;
   readonly welcome: Promise<WelcomeMessage>;
   readonly #mailboxes = new Map<number, RefMailbox>();
@@ -49,8 +52,13 @@ export class ClientSession {
   #failure: FerryError | undefined;
   #nextRef = 1;
 
-  private constructor(channel: SecureChannel) {
+  /** Our own ferry ID, which the operator of a server that refuses us needs to allow us. */
+  readonly #clientId: string;
+
+  private constructor(channel: SecureChannel, address: ServerAddress, clientId: string) {
     this.channel = channel;
+    this.address = address;
+    this.#clientId = clientId;
     this.serverPublicKey = channel.remotePublicKey;
     this.welcome = new Promise<Message>((resolve, reject) => {
       this.#welcomeSettle = { resolve, reject };
@@ -81,7 +89,7 @@ export class ClientSession {
     socket.setTimeout(stall, () =>
       channel.close(new FerryError('STALLED', `no bytes moved for ${stall} ms`)),
     );
-    const session = new ClientSession(channel);
+    const session = new ClientSession(channel, address, formatFerryId(options.identity.publicKey));
     const onAbort = (): void => session.close(new FerryError('ABORTED'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('close', () => options.signal?.removeEventListener('abort', onAbort));
@@ -166,7 +174,17 @@ export class ClientSession {
       return;
     }
     if (message.type === 'ERROR' && message.ref === 0) {
-      throw new FerryError(codeFromWire(message.code), message.detail || undefined, { remote: true });
+      const code = codeFromWire(message.code);
+      if (code === 'CLIENT_NOT_ALLOWED') {
+        // The refusal carries nothing (PROTOCOL.md §3.2.2); the next step needs our ID, which we know.
+        const id = this.#clientId;
+        throw new FerryError(
+          code,
+          `this client is ${id}; on the server run \`ferry allow ${id}\`, or pair with \`ferry pair\` and a code from the server's \`ferry invite\``,
+          { remote: true, subject: remoteName(this.address, '') },
+        );
+      }
+      throw new FerryError(code, message.detail || undefined, { remote: true });
     }
     if (!('ref' in message))
       throw new FerryError('MESSAGE_UNEXPECTED', `${(message as Message).type} from the server`);
@@ -222,17 +240,24 @@ export function connectSocket(
       cleanup();
       socket.destroy();
       const coded = toFerryError(err);
+      if (coded.code === 'ABORTED') return reject(coded);
+      // Name the address: "connection refused" alone does not say where to.
+      const where = remoteName(address, '');
       reject(
-        coded.category === 'network' || coded.code === 'ABORTED'
-          ? coded
-          : new FerryError('CONNECT_FAILED', undefined, { cause: err }),
+        coded.category === 'network'
+          ? coded.about(where)
+          : new FerryError('CONNECT_FAILED', undefined, { cause: err, subject: where }),
       );
     };
     const onAbort = (): void => onError(Object.assign(new Error('aborted'), { name: 'AbortError' }));
     const timer = setTimeout(() => {
       cleanup();
       socket.destroy();
-      reject(new FerryError('TIMEOUT', `connect not done within ${timeoutMs} ms`));
+      reject(
+        new FerryError('TIMEOUT', `connect not done within ${timeoutMs} ms`, {
+          subject: remoteName(address, ''),
+        }),
+      );
     }, timeoutMs);
     socket.once('connect', onConnect);
     socket.once('error', onError);

@@ -1,4 +1,5 @@
-import { lstat, mkdir, readlink, realpath } from 'node:fs/promises';
+import { lstat, mkdir, readlink, realpath, rmdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { parseRemotePath } from '../protocol/index.js';
 import {
@@ -15,6 +16,7 @@ import type { ClientSession } from './client-session.js';
 import { beginDownload, type DownloadResult } from './download-file.js';
 import { InFlightWindow } from './in-flight-window.js';
 import { listRemote } from './list-remote.js';
+import { aboutRemotePath, remoteName } from './remote-name.js';
 import { withRetries, type ConnectOptions } from './send-files.js';
 import { OpenTransfers, type TransferEvent, type TransferReporting } from './transfer-events.js';
 
@@ -24,8 +26,19 @@ export type GetEvent = TransferEvent;
 export interface GetFilesOptions extends ConnectOptions {
   /** Remote files, or with `recursive` files or directories ('/'-separated, '' for the client's root). */
   remotePaths: readonly string[];
-  /** Local directory everything lands in; created if missing. */
+  /** Local directory everything lands in. */
   localDir: string;
+  /**
+   * With one source: the name it is stored under in `localDir` instead of its remote base name (as
+   * `scp HOST:f LOCAL` does when LOCAL is not a directory); with `recursive`, the name of the top directory.
+   */
+  localName?: string;
+  /**
+   * Create `localDir` and its missing parents (default true). False refuses a missing one with
+   * PATH_NOT_FOUND naming it. Either way, directories made here are removed again if the get fails
+   * before anything was stored in them.
+   */
+  createLocalDir?: boolean;
   recursive?: boolean;
   chunkBytes?: number;
   overwrite?: boolean;
@@ -55,10 +68,13 @@ interface GetPlan {
  */
 export async function getFiles(options: GetFilesOptions): Promise<DownloadResult[]> {
   if (options.remotePaths.length === 0) throw new FerryError('USAGE_INVALID', 'nothing to get');
-  await mkdir(options.localDir, { recursive: true });
+  if (options.localName !== undefined && options.remotePaths.length !== 1)
+    throw new FerryError('USAGE_INVALID', 'a local name needs exactly one source');
+  const requestedDir = resolve(options.localDir);
+  const created = await makeLocalDir(requestedDir, options.createLocalDir ?? true);
   // The destination the user named is theirs, links included (`/tmp` is one on macOS): it is resolved once,
   // here, and only what lies under it is held to the no-link rule (and re-checked before each rename).
-  const localDir = await realpath(options.localDir);
+  const localDir = await realpath(requestedDir);
   const emit = options.onEvent ?? (() => undefined);
   let plan: GetPlan | undefined;
   const open = new OpenTransfers();
@@ -72,7 +88,38 @@ export async function getFiles(options: GetFilesOptions): Promise<DownloadResult
   } catch (err) {
     const error = toFerryError(err);
     open.failAll(emit, error.code, error.message);
+    await removeIfEmpty(requestedDir, created);
     throw error;
+  }
+}
+
+/** Makes `dir` (and its parents) unless it exists; returns the top directory it created, if any. */
+async function makeLocalDir(dir: string, create: boolean): Promise<string | undefined> {
+  const stats = await lstat(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (stats) return undefined;
+  if (!create)
+    throw new FerryError('PATH_NOT_FOUND', 'no such directory on this machine; add --mkdir to create it', {
+      subject: dir,
+    });
+  return mkdir(dir, { recursive: true });
+}
+
+/**
+ * Removes the directories `makeLocalDir` created, from `dir` up to `top`, as long as they are empty: a failed
+ * get leaves nothing behind but the partials a rerun resumes from.
+ */
+async function removeIfEmpty(dir: string, top: string | undefined): Promise<void> {
+  if (top === undefined) return;
+  for (let current = dir; ; current = dirname(current)) {
+    try {
+      await rmdir(current);
+    } catch {
+      return; // not empty (a partial to resume from) or already gone
+    }
+    if (current === top || dirname(current) === current) return;
   }
 }
 
@@ -84,13 +131,17 @@ async function planDownloads(
   const plan: GetPlan = { files: [], dirs: [], links: [] };
   for (const remotePath of options.remotePaths) {
     const requested = remotePath === '' ? [] : parseRemotePath(remotePath);
-    const name = requested[requested.length - 1];
+    const name = options.localName ?? requested[requested.length - 1];
     if (!options.recursive) {
       if (!name) throw new FerryError('USAGE_INVALID', 'name a file to get, or use -r for the root');
       plan.files.push({ remotePath, local: [name] });
       continue;
     }
-    const { entries, isFile, mode, mtimeMs } = await listRemote(session, remotePath, { recursive: true });
+    const { entries, isFile, mode, mtimeMs } = await listRemote(session, remotePath, {
+      recursive: true,
+    }).catch((err: unknown) => {
+      throw aboutRemotePath(err, options.server, remotePath);
+    });
     if (isFile) {
       plan.files.push({ remotePath, local: [name!] });
       continue;
@@ -152,6 +203,16 @@ async function runDownloads(
         emit({ type: 'progress', ...subject, verifiedBytes, size });
       },
     });
+    const named = (err: unknown): never => {
+      const error = aboutRemotePath(err, options.server, job.remotePath);
+      // VERIFY_ONLY (PROTOCOL.md §5.11.1): the server's FILE_EXISTS means *our* file differs from its copy.
+      if (error.code === 'FILE_EXISTS' && target.exists && error.remote)
+        throw new FerryError('FILE_EXISTS', `differs from ${remoteName(options.server, job.remotePath)}`, {
+          subject: target.path,
+          cause: error,
+        });
+      throw error;
+    };
     const tracked = pending.done.then((result) => {
       open.end(subject);
       emit({
@@ -165,7 +226,7 @@ async function runDownloads(
         identical: result.identical,
       });
       return result;
-    });
+    }, named);
     tracked.catch(() => undefined);
     return { done: tracked };
   };

@@ -30,7 +30,16 @@ export {
   type UploadJob,
   type JobResult,
 } from './send-files.js';
-export { sendTree, type SendTreeOptions } from './send-tree.js';
+export { sendTree, treeJobs, type SendTreeOptions } from './send-tree.js';
+export {
+  resolveDestination,
+  type Destination,
+  type DestinationRequest,
+  type DestinationSide,
+  type PathKind,
+} from './destination.js';
+export { LOCAL_DESTINATION, remoteDestination } from './destination-sides.js';
+export { aboutRemotePath, remoteName } from './remote-name.js';
 export { getFiles, type GetFilesOptions, type GetEvent } from './get-files.js';
 export {
   type TransferEvent,
@@ -38,7 +47,7 @@ export {
   type TransferDirection,
   type TransferSubject,
 } from './transfer-events.js';
-export { listRemote } from './list-remote.js';
+export { listRemote, remotePathKind } from './list-remote.js';
 export {
   pairWithServer,
   PAIRING_TIMEOUT_MS,

@@ -1,6 +1,7 @@
-import { FerryError } from '../errors/index.js';
+import { FerryError, isFerryError } from '../errors/index.js';
 import { MAX_LIST_BYTES, MAX_LIST_ENTRIES, listEntryBytes, type ListEntry } from '../protocol/index.js';
 import type { ClientSession } from './client-session.js';
+import type { PathKind } from './destination.js';
 
 /**
  * Lists `path` on the server (PROTOCOL.md §5.12); `isFile` tells a file from a directory, and `mode` and
@@ -12,11 +13,17 @@ import type { ClientSession } from './client-session.js';
 export async function listRemote(
   session: ClientSession,
   path: string,
-  options: { recursive: boolean },
+  options: { recursive: boolean; selfOnly?: boolean },
 ): Promise<{ entries: ListEntry[]; isFile: boolean; mode: number; mtimeMs: number }> {
   const ref = session.openRef();
   try {
-    await session.send({ type: 'LIST_REQUEST', ref, recursive: options.recursive, path });
+    await session.send({
+      type: 'LIST_REQUEST',
+      ref,
+      recursive: options.recursive,
+      selfOnly: options.selfOnly ?? false,
+      path,
+    });
     const entries: ListEntry[] = [];
     let listedBytes = 0;
     for (;;) {
@@ -49,4 +56,19 @@ function brokenListing(session: ClientSession, detail: string): FerryError {
   const error = new FerryError('MESSAGE_MALFORMED', detail);
   session.close(error);
   return error;
+}
+
+/**
+ * Whether `path` on the server is missing, a file or a directory (LIST_REQUEST with SELF_ONLY, PROTOCOL.md
+ * §5.12: no entries travel). `''`, the client's root, is always a directory: the server makes it on demand.
+ */
+export async function remotePathKind(session: ClientSession, path: string): Promise<PathKind> {
+  if (path === '') return 'dir';
+  try {
+    const { isFile } = await listRemote(session, path, { recursive: false, selfOnly: true });
+    return isFile ? 'file' : 'dir';
+  } catch (err) {
+    if (isFerryError(err, 'PATH_NOT_FOUND')) return 'missing';
+    throw err;
+  }
 }

@@ -5,6 +5,7 @@ import { formatFerryId, type KeyPair } from '../crypto/index.js';
 import { joinRemotePath } from '../protocol/index.js';
 import { ClientSession, type ServerAddress } from './client-session.js';
 import { InFlightWindow } from './in-flight-window.js';
+import { aboutRemotePath } from './remote-name.js';
 import { beginUpload, type UploadResult } from './upload-file.js';
 import { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './retry-policy.js';
 import {
@@ -95,21 +96,29 @@ export async function sendFiles(options: SendFilesOptions): Promise<UploadResult
  * {@link jobsFailedError}. Anything else (the session is gone, aborted, a protocol error) stops the run.
  */
 export async function runUploadJobs(
-  jobs: readonly UploadJob[],
+  planned: readonly UploadJob[] | ((session: ClientSession) => Promise<readonly UploadJob[]>),
   options: SendFilesOptions,
 ): Promise<JobResult[]> {
   const emit = options.onEvent ?? (() => undefined);
   const open = new OpenTransfers();
-  if (options.onEvent) emit(await planOf(jobs));
+  // Jobs may depend on the server (where `send a HOST/b` puts `a`): planned once, on the first session, and
+  // announced (`planned`) before any of them starts.
+  let jobs = typeof planned === 'function' ? undefined : planned;
+  if (jobs !== undefined && options.onEvent) emit(await planOf(jobs));
   try {
     const results = await withRetries<JobResult>(options, emit, async (session, results, noteProgress) => {
+      if (jobs === undefined && typeof planned === 'function') {
+        jobs = await planned(session);
+        if (options.onEvent) emit(await planOf(jobs));
+      }
       const extras = new ExtraStreams(options, (options.streams ?? DEFAULT_STREAMS) - 1);
       const window = new InFlightWindow(results, noteProgress);
       try {
-        for (let index = 0; index < jobs.length; index++) {
+        const all = jobs!;
+        for (let index = 0; index < all.length; index++) {
           if (results[index] !== undefined) continue;
           await window.add(index, () =>
-            beginJob(session, jobs[index]!, { ...options, extras }, { emit, open, noteProgress }),
+            beginJob(session, all[index]!, { ...options, extras }, { emit, open, noteProgress }),
           );
         }
         await window.drain();
@@ -122,8 +131,8 @@ export async function runUploadJobs(
     const failures = results.filter((r): r is Extract<JobResult, { kind: 'failed' }> => r.kind === 'failed');
     if (failures.length > 0)
       throw jobsFailedError(failures, {
-        total: jobs.length,
-        files: jobs.every((job) => job.kind === 'file'),
+        total: jobs!.length,
+        files: jobs!.every((job) => job.kind === 'file'),
       });
     return results;
   } catch (err) {
@@ -161,7 +170,10 @@ export function jobsFailedError(
 ): FerryError {
   const first = failures[0]!;
   // The server's refusal is about the destination; a local failure about the source.
-  const name = first.job.kind === 'file' && !first.error.remote ? first.job.localPath : first.job.remotePath;
+  // An error that names its subject already (`HOST:PORT/path`, a local file) keeps that name.
+  const name =
+    first.error.subject ??
+    (first.job.kind === 'file' && !first.error.remote ? first.job.localPath : first.job.remotePath);
   const what = total.files ? 'files' : 'entries';
   const count = total.total > 1 ? `; ${failures.length} of ${total.total} ${what} failed` : '';
   return new FerryError(
@@ -238,6 +250,9 @@ async function startJob(
       if (heldBytes > 0) emit({ type: 'transfer-resumed', ...subject, size, fromBytes: heldBytes });
     };
     open.begin(subject);
+    const named = (err: unknown): never => {
+      throw aboutRemotePath(err, options.server, job.remotePath);
+    };
     const pending = await beginUpload(session, subject.file, subject.remotePath, {
       chunkBytes: options.chunkBytes,
       overwrite: options.overwrite,
@@ -251,7 +266,7 @@ async function startJob(
         start(size, 0, false);
         emit({ type: 'progress', ...subject, verifiedBytes, size });
       },
-    });
+    }).catch(named);
     const done = pending.done.then((result): JobResult => {
       start(result.size, 0, false);
       open.end(subject);
@@ -266,7 +281,7 @@ async function startJob(
         identical: result.identical,
       });
       return { kind: 'file', result };
-    });
+    }, named);
     done.catch(() => undefined);
     return { done };
   }
@@ -292,7 +307,7 @@ async function startJob(
     },
     (err: unknown) => {
       session.closeRef(ref);
-      throw err;
+      throw aboutRemotePath(err, options.server, job.remotePath);
     },
   );
   done.catch(() => undefined);
@@ -354,11 +369,13 @@ export async function withRetries<R>(
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const results: R[] = [];
   let failures = 0;
+  let connectedOnce = false;
   for (let attempt = 1; ; attempt++) {
     let session: ClientSession | undefined;
     let progressed = false;
     try {
       session = await ClientSession.connect(options.server, options);
+      connectedOnce = true;
       emit({
         type: 'session-opened',
         serverPublicKey: session.serverPublicKey,
@@ -375,6 +392,9 @@ export async function withRetries<R>(
       session?.close(error);
       if (error.code === 'STALLED') emit({ type: 'stalled', attempt, message: error.message });
       failures = progressed ? 1 : failures + 1;
+      // Retries are for connections that worked once: a server that refuses or a host that does not
+      // resolve on the first attempt is a mistake in the address, and waiting would only hide it.
+      if (!connectedOnce && error.code === 'CONNECT_FAILED') throw error;
       if (!error.retryable || failures > policy.retries) throw error;
       const delayMs = retryDelayMs(failures, policy);
       emit({ type: 'retrying', attempt: attempt + 1, delayMs, code: error.code, message: error.message });

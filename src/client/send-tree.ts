@@ -1,6 +1,7 @@
 import { FerryError } from '../errors/index.js';
 import { joinRemotePath } from '../protocol/index.js';
 import { walkLocalTree } from '../transfer/index.js';
+import type { Destination } from './destination.js';
 import { runUploadJobs, type JobResult, type SendFilesOptions, type UploadJob } from './send-files.js';
 
 export interface SendTreeOptions extends Omit<SendFilesOptions, 'files'> {
@@ -17,34 +18,50 @@ export interface SendTreeOptions extends Omit<SendFilesOptions, 'files'> {
  */
 export async function sendTree(options: SendTreeOptions): Promise<JobResult[]> {
   if (options.dirs.length === 0) throw new FerryError('USAGE_INVALID', 'no directories to send');
+  const jobs = await treeJobs(
+    options.dirs,
+    { kind: 'into', dir: options.remoteDir ?? '' },
+    options.onSkip ?? (() => undefined),
+  );
+  return runUploadJobs(jobs, { ...options, files: [] });
+}
+
+/**
+ * The jobs that send the trees `dirs` to `destination`: inside a directory each tree keeps its base name,
+ * as `scp -r` does; `as` gives the one tree the destination's name instead.
+ */
+export async function treeJobs(
+  dirs: readonly string[],
+  destination: Destination,
+  onSkip: (relative: string, reason: string) => void,
+): Promise<UploadJob[]> {
   const jobs: UploadJob[] = [];
   const dirJobs: UploadJob[] = [];
   const linkJobs: UploadJob[] = [];
-  const base = options.remoteDir ?? '';
-  for (const dir of options.dirs) {
-    const tree = await walkLocalTree(dir, options.onSkip ?? (() => undefined));
+  for (const dir of dirs) {
+    const tree = await walkLocalTree(dir, onSkip);
+    // Every relative path starts with the tree's top name (local-tree.ts): it is what `as` replaces.
+    const top = tree.dirs[tree.dirs.length - 1]!.relative;
+    const place = (relative: string): string =>
+      destination.kind === 'into'
+        ? joinRemotePath(destination.dir, relative)
+        : `${destination.path}${relative.slice(top.length)}`;
     for (const file of tree.files)
       jobs.push({
         kind: 'file',
         localPath: file.localPath,
-        remotePath: joinRemotePath(base, file.relative),
+        remotePath: place(file.relative),
         size: file.size,
       });
-    for (const link of tree.links) {
+    for (const link of tree.links)
       linkJobs.push({
         kind: 'link',
-        remotePath: joinRemotePath(base, link.relative),
+        remotePath: place(link.relative),
         target: link.target,
         mtimeMs: link.mtimeMs,
       });
-    }
     for (const d of tree.dirs)
-      dirJobs.push({
-        kind: 'dir',
-        remotePath: joinRemotePath(base, d.relative),
-        mode: d.mode,
-        mtimeMs: d.mtimeMs,
-      });
+      dirJobs.push({ kind: 'dir', remotePath: place(d.relative), mode: d.mode, mtimeMs: d.mtimeMs });
   }
-  return runUploadJobs([...jobs, ...linkJobs, ...dirJobs], { ...options, files: [] });
+  return [...jobs, ...linkJobs, ...dirJobs];
 }

@@ -45,6 +45,7 @@ export const ERROR_CODES = {
     message: 'no identity in this home; run `ferry keygen` first',
   },
   KEY_EXISTS: { category: 'config', wire: null, retryable: false, message: 'an identity already exists' },
+  HOME_NOT_FOUND: { category: 'config', wire: null, retryable: false, message: 'no such home directory' },
   KEY_FILE_INSECURE: {
     category: 'config',
     wire: null,
@@ -104,6 +105,8 @@ export const ERROR_CODES = {
 
   // network: the connection itself
   CONNECT_FAILED: { category: 'network', wire: null, retryable: true, message: 'could not connect' },
+  // The server side's counterpart: its own address cannot be bound (in use, not ours, privileged port).
+  LISTEN_FAILED: { category: 'network', wire: null, retryable: false, message: 'cannot listen' },
   CONNECTION_CLOSED: {
     category: 'network',
     wire: null,
@@ -167,7 +170,12 @@ export const ERROR_CODES = {
     message: 'path is not a valid relative path',
   },
   PATH_ESCAPES_ROOT: { category: 'path', wire: 0x0402, retryable: false, message: 'path escapes the root' },
-  PATH_NOT_FOUND: { category: 'path', wire: 0x0403, retryable: false, message: 'no such file' },
+  PATH_NOT_FOUND: {
+    category: 'path',
+    wire: 0x0403,
+    retryable: false,
+    message: 'no such file or directory',
+  },
 
   // transfer: the content did not arrive as promised
   DIGEST_MISMATCH: {
@@ -215,7 +223,7 @@ export const ERROR_CODES = {
 
   // storage: the local disk
   DISK_FULL: { category: 'storage', wire: 0x0601, retryable: false, message: 'no space left on the device' },
-  IO_ERROR: { category: 'storage', wire: 0x0602, retryable: false, message: 'input/output error' },
+  IO_ERROR: { category: 'storage', wire: 0x0602, retryable: false, message: 'file system error' },
 
   ABORTED: { category: 'aborted', wire: null, retryable: false, message: 'aborted' },
   INTERNAL: { category: 'internal', wire: 0xffff, retryable: false, message: 'internal error' },

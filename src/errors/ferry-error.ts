@@ -15,10 +15,21 @@ export class FerryError extends Error {
   readonly remote: boolean;
   /** The specific part of the message (values, which component), without the table's text. */
   readonly detail: string | undefined;
+  /**
+   * What the error is about, as this side names it (`HOST:PORT/dir/file`, a local path). Part of `message`,
+   * never of the wire's detail: a server's own paths stay off the wire (PROTOCOL.md §5.1).
+   */
+  readonly subject: string | undefined;
 
-  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown; remote?: boolean }) {
+  constructor(
+    code: ErrorCode,
+    detail?: string,
+    options?: { cause?: unknown; remote?: boolean; subject?: string | undefined },
+  ) {
     const spec = ERROR_CODES[code];
-    super(detail === undefined ? spec.message : `${spec.message}: ${detail}`, { cause: options?.cause });
+    const subject = options?.subject;
+    const parts = [spec.message, subject, detail].filter((part) => part !== undefined && part !== '');
+    super(parts.join(': '), { cause: options?.cause });
     this.name = 'FerryError';
     this.code = code;
     this.category = spec.category;
@@ -26,6 +37,19 @@ export class FerryError extends Error {
     this.wireCode = spec.wire;
     this.remote = options?.remote ?? false;
     this.detail = detail;
+    this.subject = subject;
+  }
+
+  /**
+   * The same error, naming what it is about (`HOST:PORT/dir/file`, a local path): the side that knows the
+   * name adds it, since the wire never carries paths (PROTOCOL.md §5.1).
+   */
+  about(subject: string): FerryError {
+    return new FerryError(this.code, this.detail, {
+      cause: this.cause ?? this,
+      remote: this.remote,
+      subject,
+    });
   }
 }
 
@@ -40,7 +64,7 @@ export function isFerryError(err: unknown, code?: ErrorCode): err is FerryError 
  */
 export function toFerryError(err: unknown): FerryError {
   if (err instanceof FerryError) return err;
-  const sys = err as { code?: unknown; name?: unknown; message?: unknown } | null;
+  const sys = err as { code?: unknown; name?: unknown; message?: unknown; path?: unknown } | null;
   const sysCode = typeof sys?.code === 'string' ? sys.code : undefined;
   if (sys?.name === 'AbortError' || sysCode === 'ABORT_ERR')
     return new FerryError('ABORTED', undefined, { cause: err });
@@ -54,7 +78,9 @@ export function toFerryError(err: unknown): FerryError {
     case 'EADDRNOTAVAIL':
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return new FerryError('CONNECT_FAILED', sysCode.toLowerCase(), { cause: err });
+      return new FerryError('CONNECT_FAILED', `${NET_TEXT[sysCode]} (${sysCode.toLowerCase()})`, {
+        cause: err,
+      });
     case 'ECONNRESET':
     case 'EPIPE':
     case 'ECONNABORTED':
@@ -64,6 +90,8 @@ export function toFerryError(err: unknown): FerryError {
     case 'ENAMETOOLONG':
       // A legal remote path can still exceed the local system's limits once joined to a root.
       return new FerryError('PATH_INVALID', 'name too long for this file system', { cause: err });
+    case 'ENOENT':
+      return new FerryError('PATH_NOT_FOUND', undefined, { cause: err, subject: pathOf(sys) });
     case 'EIO':
     case 'EROFS':
     case 'EACCES':
@@ -72,13 +100,45 @@ export function toFerryError(err: unknown): FerryError {
     case 'ENOTDIR':
     case 'EMFILE':
     case 'ENFILE':
-    case 'ENOENT':
     case 'EEXIST':
     case 'ELOOP':
-      return new FerryError('IO_ERROR', sysCode.toLowerCase(), { cause: err });
+      // The path goes into `subject` (this side's logs and terminal), the errno into the wire-safe detail.
+      return new FerryError('IO_ERROR', `${ERRNO_TEXT[sysCode]} (${sysCode.toLowerCase()})`, {
+        cause: err,
+        subject: pathOf(sys),
+      });
     default: {
       const msg = typeof sys?.message === 'string' ? sys.message : String(err);
       return new FerryError('INTERNAL', msg, { cause: err });
     }
   }
+}
+
+/** What the system errors that become CONNECT_FAILED mean. */
+const NET_TEXT: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused: is the server running, on this port?',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EADDRNOTAVAIL: 'address not available',
+  ENOTFOUND: 'unknown host',
+  EAI_AGAIN: 'host name lookup failed for now',
+};
+
+/** What the system errors that become IO_ERROR mean, in the words of strerror(3). */
+const ERRNO_TEXT: Readonly<Record<string, string>> = {
+  EIO: 'input/output error',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'not a directory',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files in the system',
+  EEXIST: 'file exists',
+  ELOOP: 'too many levels of symbolic links',
+};
+
+/** The file a Node system error is about, if it says. */
+function pathOf(sys: { path?: unknown } | null): string | undefined {
+  return typeof sys?.path === 'string' ? sys.path : undefined;
 }

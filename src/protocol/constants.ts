@@ -136,6 +136,8 @@ export const GET_OFFER_FLAG_HELD_ACCEPTED = 1;
 
 /** LIST_REQUEST flag bit 0: list the whole tree under the path, not only its children (PROTOCOL.md §5.12). */
 export const LIST_FLAG_RECURSIVE = 1;
+/** LIST_REQUEST flag bit 1 (PROTOCOL.md §5.12): describe the path itself in LIST_END, list no entries. */
+export const LIST_FLAG_SELF_ONLY = 2;
 
 /** LIST_END flag bit 0 (PROTOCOL.md §5.12): the listed path is a file, not a directory. */
 export const LIST_END_FLAG_IS_FILE = 1;

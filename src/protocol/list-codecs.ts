@@ -3,6 +3,7 @@ import { FerryError } from '../errors/index.js';
 import {
   LIST_ENTRIES_HEADER_BYTES,
   LIST_FLAG_RECURSIVE,
+  LIST_FLAG_SELF_ONLY,
   LIST_END_FLAG_IS_FILE,
   MAX_LINK_TARGET_BYTES,
   MAX_MESSAGE_BYTES,
@@ -41,7 +42,10 @@ export const LIST_CODECS: MessageCodecTable<'LIST_REQUEST' | 'LIST_ENTRIES' | 'L
       const path = encodeUtf8(message.path, 'list_request: path');
       return startMessage('LIST_REQUEST', 4 + 1 + 2 + path.length)
         .u32(message.ref, 'ref')
-        .u8(message.recursive ? LIST_FLAG_RECURSIVE : 0, 'flags')
+        .u8(
+          (message.recursive ? LIST_FLAG_RECURSIVE : 0) | (message.selfOnly ? LIST_FLAG_SELF_ONLY : 0),
+          'flags',
+        )
         .str(path, MAX_PATH_BYTES, 'path')
         .finish();
     },
@@ -50,10 +54,16 @@ export const LIST_CODECS: MessageCodecTable<'LIST_REQUEST' | 'LIST_ENTRIES' | 'L
       const flags = r.u8('flags');
       const path = r.str(MAX_PATH_BYTES, 'path');
       r.end();
-      // PROTOCOL.md §5.12: only RECURSIVE is defined.
-      checkFlags(r, flags, LIST_FLAG_RECURSIVE);
+      // PROTOCOL.md §5.12: only RECURSIVE and SELF_ONLY are defined.
+      checkFlags(r, flags, LIST_FLAG_RECURSIVE | LIST_FLAG_SELF_ONLY);
       checkRef(ref, 'list_request');
-      return { type: 'LIST_REQUEST', ref, recursive: (flags & LIST_FLAG_RECURSIVE) !== 0, path };
+      return {
+        type: 'LIST_REQUEST',
+        ref,
+        recursive: (flags & LIST_FLAG_RECURSIVE) !== 0,
+        selfOnly: (flags & LIST_FLAG_SELF_ONLY) !== 0,
+        path,
+      };
     },
   },
   LIST_ENTRIES: {

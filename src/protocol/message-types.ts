@@ -193,11 +193,15 @@ export interface GetEndMessage {
   fileDigest: Buffer;
 }
 
-/** LIST_REQUEST (PROTOCOL.md §5.12): list `path` (`''` for the root), its whole tree if `recursive`. */
+/**
+ * LIST_REQUEST (PROTOCOL.md §5.12): list `path` (`''` for the root), its whole tree if `recursive`; with
+ * `selfOnly`, no entries: LIST_END alone says whether `path` is a file or a directory.
+ */
 export interface ListRequestMessage {
   type: 'LIST_REQUEST';
   ref: number;
   recursive: boolean;
+  selfOnly: boolean;
   path: string;
 }
 

@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { mkdir, realpath } from 'node:fs/promises';
+import { mkdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { FerryError } from '../errors/index.js';
@@ -129,6 +129,16 @@ export class FerryServer {
 
   /** Starts listening; resolves once the port is bound. */
   static async start(options: ServeOptions): Promise<FerryServer> {
+    const existing = await stat(options.root).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (existing && !existing.isDirectory())
+      throw new FerryError(
+        'USAGE_INVALID',
+        'the server root is a file, not a directory: name a directory (it is created if missing)',
+        { subject: options.root },
+      );
     await mkdir(options.root, { recursive: true, mode: 0o755 });
     // Resolve the root once: every path check below compares against the real directory.
     const root = await realpath(options.root);
@@ -181,15 +191,10 @@ export class FerryServer {
       void run.finally(() => ferry.#running.delete(run));
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) =>
-        reject(
-          new FerryError(
-            'CONNECT_FAILED',
-            `cannot listen: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-          ),
-        ),
-      );
-      server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? DEFAULT_PORT }, resolve);
+      const host = options.host ?? '127.0.0.1';
+      const port = options.port ?? DEFAULT_PORT;
+      server.once('error', (err) => reject(listenError(err, host, port)));
+      server.listen({ host, port }, resolve);
     });
     logger.info(
       { event: 'listening', id: formatFerryId(options.identity.publicKey), address: ferry.addressText },
@@ -257,4 +262,19 @@ async function assertApart(root: string, home: string): Promise<void> {
       'ROOT_CONTAINS_HOME',
       'the root is inside the ferry home; choose a root apart from it',
     );
+}
+
+/** Why `host:port` could not be bound, with what to do about it. */
+function listenError(err: unknown, host: string, port: number): FerryError {
+  const code = (err as NodeJS.ErrnoException).code ?? 'error';
+  const why: Record<string, string> = {
+    EADDRINUSE:
+      'address already in use; is another server running there? choose another address with --listen',
+    EACCES: 'permission denied; ports below 1024 need privileges, choose another with --listen',
+    EADDRNOTAVAIL: 'not an address of this machine; choose another with --listen',
+  };
+  return new FerryError('LISTEN_FAILED', `${why[code] ?? 'failed'} (${code.toLowerCase()})`, {
+    cause: err,
+    subject: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`,
+  });
 }

@@ -10,6 +10,7 @@ import {
   MAX_MESSAGE_BYTES,
   MAX_PATH_BYTES,
   PERMISSION_DOWNLOAD,
+  PERMISSION_UPLOAD,
   RESERVED_ROOT_COMPONENT,
   forbiddenCharacterAt,
   listEntryBytes,
@@ -24,9 +25,23 @@ import type { SessionIo } from './session-io.js';
  * depth first, and streams entries packed into as few LIST_ENTRIES messages as fit.
  */
 export async function sendListing(io: SessionIo, request: ListRequestMessage): Promise<number> {
-  io.require(PERMISSION_DOWNLOAD, 'listing');
+  // PROTOCOL.md §5.12: SELF_ONLY tells a file from a directory, which an uploading client needs to place a
+  // file the way scp would (`send a HOST/b`); it reveals no more than an upload's FILE_EXISTS already does.
+  if (request.selfOnly) io.require(PERMISSION_UPLOAD | PERMISSION_DOWNLOAD, 'listing');
+  else io.require(PERMISSION_DOWNLOAD, 'listing');
   const components = io.rooted(request.path, { allowEmpty: true });
   const base = await resolveExisting(io.ctx.root, components);
+  if (request.selfOnly) {
+    await io.send({
+      type: 'LIST_END',
+      ref: request.ref,
+      totalEntries: 0,
+      isFile: !base.stats.isDirectory(),
+      mode: base.stats.mode & 0o7777,
+      mtimeMs: Math.max(0, Math.trunc(base.stats.mtimeMs)),
+    });
+    return 0;
+  }
   let batch: ListEntry[] = [];
   let batchBytes = LIST_ENTRIES_HEADER_BYTES;
   let total = 0;

@@ -186,16 +186,43 @@ export class ServerSession {
       // Only an upload can have more messages in flight for its ref (§5.8); one-message requests cannot.
       const discardFollowing =
         message.type.startsWith('PUT_') && message.type !== 'PUT_DIR' && message.type !== 'PUT_LINK';
+      const path =
+        'path' in message
+          ? message.path
+          : this.#uploads?.activeRef === ref
+            ? this.#uploads.activePath
+            : undefined;
       if (this.#uploads?.activeRef === ref) await this.#uploads.closeActive();
-      await this.#failOperation(ref, error, discardFollowing && message.type !== 'PUT_END');
+      await this.#failOperation(ref, error, discardFollowing && message.type !== 'PUT_END', path);
     }
   }
 
-  /** Ends one operation with an ERROR for its ref, discarding the ref's messages still in flight if asked. */
-  async #failOperation(ref: number, error: FerryError, discardFollowing: boolean): Promise<void> {
+  /**
+   * Ends one operation with an ERROR for its ref, discarding the ref's messages still in flight if asked.
+   * The log names what the wire may not (PROTOCOL.md §5.1): the requested path, the server's own file and
+   * the errno, so an operator can tell which file a refusal was about and why.
+   */
+  async #failOperation(
+    ref: number,
+    error: FerryError,
+    discardFollowing: boolean,
+    path?: string,
+  ): Promise<void> {
     if (discardFollowing) this.#failedRefs.add(ref);
     this.#events.transferFailed(ref, error.code);
-    this.#log.warn({ event: 'refused', ref, code: error.code }, 'operation refused');
+    const errno = (error.cause as NodeJS.ErrnoException | undefined)?.code;
+    this.#log.warn(
+      {
+        event: 'refused',
+        ref,
+        code: error.code,
+        ...(path !== undefined ? { path } : {}),
+        ...(error.subject !== undefined ? { file: error.subject } : {}),
+        ...(typeof errno === 'string' ? { errno } : {}),
+        ...(error.detail !== undefined ? { detail: error.detail } : {}),
+      },
+      'operation refused',
+    );
     await this.#sendError(ref, error).catch(() => undefined);
   }
 

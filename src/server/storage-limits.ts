@@ -112,7 +112,7 @@ export class StorageLimits {
       if (free - bytes < this.#minFreeDiskBytes)
         throw new FerryError(
           'DISK_FULL',
-          `${count} new entries would leave less than ${this.#minFreeDiskBytes} free`,
+          `${count} new entries need ${mebibytes(bytes)} and the server keeps ${mebibytes(this.#minFreeDiskBytes)} free (its operator can lower ferry serve --min-free-disk)`,
         );
     }
     this.#placed.set(client, (this.#placed.get(client) ?? 0) + bytes);
@@ -148,7 +148,7 @@ export class StorageLimits {
       if (free - bytes < this.#minFreeDiskBytes)
         throw new FerryError(
           'DISK_FULL',
-          `${bytes} bytes would leave ${Math.max(0, free - bytes)} free, less than ${this.#minFreeDiskBytes}`,
+          `the file needs ${mebibytes(bytes)} and the server keeps ${mebibytes(this.#minFreeDiskBytes)} free (its operator can lower ferry serve --min-free-disk)`,
         );
     }
     this.#promises.set(transferId, { client, bytes });
@@ -254,4 +254,9 @@ async function allocatedBytes(path: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** `bytes` in MiB with one decimal, the unit `--min-free-disk` is usually given in. */
+function mebibytes(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }

@@ -142,6 +142,11 @@ export class UploadReceiver implements TransferClaim {
     return this.#active?.ref;
   }
 
+  /** The remote path of the transfer receiving data, for the log of a refusal (never for the wire). */
+  get activePath(): string | undefined {
+    return this.#active?.offer.path;
+  }
+
   /** The partial of `transferId` if this session is receiving it, for streams that join it (§5.13). */
   partialOf(transferId: string): PartialTransfer | undefined {
     const active = this.#active;

@@ -122,7 +122,11 @@ export class Dashboard {
     const dashboard = new Dashboard(options, token, loopback);
     await new Promise<void>((resolve, reject) => {
       dashboard.#http.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new FerryError('CONNECT_FAILED', `dashboard cannot listen: ${err.code ?? 'error'}`)),
+        reject(
+          new FerryError('LISTEN_FAILED', `the dashboard's address: ${(err.code ?? 'error').toLowerCase()}`, {
+            subject: `${host}:${options.port ?? DEFAULT_DASHBOARD_PORT}`,
+          }),
+        ),
       );
       dashboard.#http.listen({ host, port: options.port ?? DEFAULT_DASHBOARD_PORT }, resolve);
     });

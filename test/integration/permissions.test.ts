@@ -137,11 +137,39 @@ test('a client allowed only to upload cannot get or list (PERMISSION_DENIED), an
     code: 'PERMISSION_DENIED',
   });
   await assert.rejects(list(uploader, ''), { code: 'PERMISSION_DENIED' });
-  assert.deepEqual(await readdir(dest), [], 'nothing was downloaded');
+  await assert.rejects(readdir(dest), { code: 'ENOENT' }, 'a failed get creates nothing locally');
   const source = join(rig.dir, 'up.txt');
   await writeFile(source, 'up');
   await sendFiles({ ...uploader, files: [source] });
   assert.equal(await readFile(join(rig.root, 'up.txt'), 'utf8'), 'up');
+});
+
+test('SELF_ONLY tells an upload-only client file from directory (no entries travel) and names a missing path PATH_NOT_FOUND', async (t) => {
+  const rig = await startRig(t);
+  await mkdir(join(rig.root, 'inbox'));
+  await writeFile(join(rig.root, 'inbox', 'secret.txt'), 'secret');
+  const uploader = rig.client({ permissions: PERMISSION_UPLOAD });
+  const channel = await rawSession(t, rig, uploader.identity);
+  const ask = async (ref: number, path: string): Promise<Message> => {
+    await channel.send({ type: 'LIST_REQUEST', ref, recursive: false, selfOnly: true, path });
+    return channel.receive();
+  };
+  const dir = await ask(1, 'inbox');
+  assert.equal(dir.type, 'LIST_END');
+  assert.deepEqual(dir.type === 'LIST_END' && [dir.totalEntries, dir.isFile], [0, false]);
+  const file = await ask(2, 'inbox/secret.txt');
+  assert.deepEqual(file.type === 'LIST_END' && [file.totalEntries, file.isFile], [0, true]);
+  await expectError(
+    channel,
+    { type: 'LIST_REQUEST', ref: 3, recursive: false, selfOnly: true, path: 'typo/x' },
+    'PATH_NOT_FOUND',
+  );
+  // A real listing still needs the download permission.
+  await expectError(
+    channel,
+    { type: 'LIST_REQUEST', ref: 4, recursive: false, selfOnly: false, path: 'inbox' },
+    'PERMISSION_DENIED',
+  );
 });
 
 test('a client allowed only to download cannot send files, directories or links (PERMISSION_DENIED), and can still get', async (t) => {
@@ -230,7 +258,11 @@ test('a confined client cannot reach outside its subdirectory: the library refus
   for (const path of ['../other.txt', '..', 'a/../../other.txt', '/etc/passwd', 'a\\..\\..\\other.txt'])
     await expectError(channel, getRequest(++ref, path), 'PATH_INVALID');
   for (const path of ['..', '../sub', '/'])
-    await expectError(channel, { type: 'LIST_REQUEST', ref: ++ref, recursive: true, path }, 'PATH_INVALID');
+    await expectError(
+      channel,
+      { type: 'LIST_REQUEST', ref: ++ref, recursive: true, selfOnly: false, path },
+      'PATH_INVALID',
+    );
   await expectError(
     channel,
     { type: 'PUT_LINK', ref: ++ref, overwrite: false, mtimeMs: 0, target: '../other.txt', path: 'l' },
@@ -276,11 +308,15 @@ test('the server never lists `.ferry`, lists a symlink as a link, and never serv
     await expectError(channel, getRequest(++ref, path), 'PATH_ESCAPES_ROOT');
   await expectError(
     channel,
-    { type: 'LIST_REQUEST', ref: ++ref, recursive: false, path: 'dir-link/x' },
+    { type: 'LIST_REQUEST', ref: ++ref, recursive: false, selfOnly: false, path: 'dir-link/x' },
     'PATH_ESCAPES_ROOT',
   );
   for (const path of ['.ferry', '.ferry/partial', '.FERRY'])
-    await expectError(channel, { type: 'LIST_REQUEST', ref: ++ref, recursive: true, path }, 'PATH_INVALID');
+    await expectError(
+      channel,
+      { type: 'LIST_REQUEST', ref: ++ref, recursive: true, selfOnly: false, path },
+      'PATH_INVALID',
+    );
   await expectError(
     channel,
     { type: 'PUT_DIR', ref: ref + 1, mode: 0o755, mtimeMs: 0, path: 'dir/real.txt' },

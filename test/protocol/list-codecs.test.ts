@@ -17,8 +17,12 @@ import { SAMPLE_MESSAGES, packedEntries } from './message-samples.js';
 
 // Wire vectors written out by hand from PROTOCOL.md §5 and the entry layout of §5.12.
 const VECTORS: readonly [string, Message][] = [
-  ['30 00000005 01 0000', { type: 'LIST_REQUEST', ref: 5, recursive: true, path: '' }],
-  ['30 00000005 00 0003 612f62', { type: 'LIST_REQUEST', ref: 5, recursive: false, path: 'a/b' }],
+  ['30 00000005 01 0000', { type: 'LIST_REQUEST', ref: 5, recursive: true, selfOnly: false, path: '' }],
+  [
+    '30 00000005 00 0003 612f62',
+    { type: 'LIST_REQUEST', ref: 5, recursive: false, selfOnly: false, path: 'a/b' },
+  ],
+  ['30 00000006 02 0001 61', { type: 'LIST_REQUEST', ref: 6, recursive: false, selfOnly: true, path: 'a' }],
   [
     '31 00000005 0003' +
       ' 01 01a4 0000000000000801 0000018bcfe56800 0001 61 0000' +
@@ -36,9 +40,19 @@ const VECTORS: readonly [string, Message][] = [
   ],
   [
     '32 00000005 000f4240 00 01ed 0000018bcfe56800',
-    { type: 'LIST_END', ref: 5, totalEntries: 1_000_000, isFile: false, mode: 0o755, mtimeMs: 1_700_000_000_000 },
+    {
+      type: 'LIST_END',
+      ref: 5,
+      totalEntries: 1_000_000,
+      isFile: false,
+      mode: 0o755,
+      mtimeMs: 1_700_000_000_000,
+    },
   ],
-  ['32 00000006 00000001 01 01a4 0000000000000000', { type: 'LIST_END', ref: 6, totalEntries: 1, isFile: true, mode: 0o644, mtimeMs: 0 }],
+  [
+    '32 00000006 00000001 01 01a4 0000000000000000',
+    { type: 'LIST_END', ref: 6, totalEntries: 1, isFile: true, mode: 0o644, mtimeMs: 0 },
+  ],
 ];
 
 test('every listing message matches its hand-written wire vector in both directions', () => {
@@ -136,7 +150,7 @@ function entryHex(
 
 const MALFORMED: readonly [string, string, ErrorCode][] = [
   ['a LIST_REQUEST with ref 0', '30 00000000 00 0000', 'MESSAGE_MALFORMED'],
-  ['a LIST_REQUEST with reserved flag bits', '30 00000001 02 0000', 'MESSAGE_MALFORMED'],
+  ['a LIST_REQUEST with reserved flag bits', '30 00000001 04 0000', 'MESSAGE_MALFORMED'],
   ['a LIST_REQUEST path over 4096 bytes', `30 00000001 00 1001 ${'61'.repeat(4097)}`, 'MESSAGE_MALFORMED'],
   ['a LIST_REQUEST without its path', '30 00000001 00', 'MESSAGE_MALFORMED'],
   ['a LIST_REQUEST with a trailing byte', '30 00000001 00 0000 00', 'MESSAGE_MALFORMED'],
@@ -193,8 +207,16 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
   ['a LIST_END with ref 0', '32 00000000 00000000 00 0000 0000000000000000', 'MESSAGE_MALFORMED'],
   ['a LIST_END over 1,000,000 entries', '32 00000001 000f4241 00 0000 0000000000000000', 'MESSAGE_MALFORMED'],
   ['a LIST_END with an unknown flag', '32 00000001 00000000 02 0000 0000000000000000', 'MESSAGE_MALFORMED'],
-  ['a LIST_END with a file-type bit in its mode', '32 00000001 00000000 00 81a4 0000000000000000', 'MESSAGE_MALFORMED'],
-  ['a LIST_END with a trailing byte', '32 00000001 00000000 00 0000 0000000000000000 00', 'MESSAGE_MALFORMED'],
+  [
+    'a LIST_END with a file-type bit in its mode',
+    '32 00000001 00000000 00 81a4 0000000000000000',
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a LIST_END with a trailing byte',
+    '32 00000001 00000000 00 0000 0000000000000000 00',
+    'MESSAGE_MALFORMED',
+  ],
 ];
 
 for (const [name, hex, code] of MALFORMED) {
@@ -210,14 +232,17 @@ function entries(...list: ListEntry[]): Message {
 }
 
 const REFUSED_ENCODINGS: readonly [string, Message][] = [
-  ['a LIST_REQUEST with ref 0', { type: 'LIST_REQUEST', ref: 0, recursive: false, path: '' }],
+  [
+    'a LIST_REQUEST with ref 0',
+    { type: 'LIST_REQUEST', ref: 0, recursive: false, selfOnly: false, path: '' },
+  ],
   [
     'a LIST_REQUEST path over 4096 bytes',
-    { type: 'LIST_REQUEST', ref: 1, recursive: false, path: 'a'.repeat(4097) },
+    { type: 'LIST_REQUEST', ref: 1, recursive: false, selfOnly: false, path: 'a'.repeat(4097) },
   ],
   [
     'a LIST_REQUEST path with a lone surrogate',
-    { type: 'LIST_REQUEST', ref: 1, recursive: true, path: '\udfff' },
+    { type: 'LIST_REQUEST', ref: 1, recursive: true, selfOnly: false, path: '\udfff' },
   ],
   ['a LIST_ENTRIES without entries', entries()],
   ['a LIST_ENTRIES with ref 0', { type: 'LIST_ENTRIES', ref: 0, entries: [FILE] }],
@@ -235,7 +260,10 @@ const REFUSED_ENCODINGS: readonly [string, Message][] = [
     'a LIST_END over 1,000,000 entries',
     { type: 'LIST_END', ref: 1, totalEntries: MAX_LIST_ENTRIES + 1, isFile: false, mode: 0, mtimeMs: 0 },
   ],
-  ['a LIST_END with ref 0', { type: 'LIST_END', ref: 0, totalEntries: 0, isFile: false, mode: 0, mtimeMs: 0 }],
+  [
+    'a LIST_END with ref 0',
+    { type: 'LIST_END', ref: 0, totalEntries: 0, isFile: false, mode: 0, mtimeMs: 0 },
+  ],
 ];
 
 for (const [name, message] of REFUSED_ENCODINGS) {

@@ -256,8 +256,8 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
   { type: 'GET_CHUNK', ref: 1, index: 0, chunkHash: filled(0x12) },
   { type: 'GET_CHUNK', ref: MAX_U32, index: MAX_CHUNK_COUNT - 1, chunkHash: filled(0xfe) },
   { type: 'GET_END', ref: 3, fileDigest: filled(0x23) },
-  { type: 'LIST_REQUEST', ref: 1, recursive: false, path: '' },
-  { type: 'LIST_REQUEST', ref: MAX_U32, recursive: true, path: longestPath() },
+  { type: 'LIST_REQUEST', ref: 1, recursive: false, selfOnly: false, path: '' },
+  { type: 'LIST_REQUEST', ref: MAX_U32, recursive: true, selfOnly: false, path: longestPath() },
   { type: 'LIST_ENTRIES', ref: 1, entries: [entry('file', 'a')] },
   {
     type: 'LIST_ENTRIES',
@@ -272,5 +272,12 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
   },
   { type: 'LIST_ENTRIES', ref: MAX_U32, entries: packedEntries() },
   { type: 'LIST_END', ref: 1, totalEntries: 0, isFile: false, mode: 0o755, mtimeMs: 0 },
-  { type: 'LIST_END', ref: MAX_U32, totalEntries: MAX_LIST_ENTRIES, isFile: true, mode: 0o7777, mtimeMs: Number.MAX_SAFE_INTEGER },
+  {
+    type: 'LIST_END',
+    ref: MAX_U32,
+    totalEntries: MAX_LIST_ENTRIES,
+    isFile: true,
+    mode: 0o7777,
+    mtimeMs: Number.MAX_SAFE_INTEGER,
+  },
 ];
