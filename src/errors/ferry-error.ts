@@ -89,7 +89,10 @@ export function toFerryError(err: unknown): FerryError {
       return new FerryError('TIMEOUT', undefined, { cause: err });
     case 'ENAMETOOLONG':
       // A legal remote path can still exceed the local system's limits once joined to a root.
-      return new FerryError('PATH_INVALID', 'name too long for this file system', { cause: err });
+      return new FerryError('PATH_INVALID', 'name too long for this file system', {
+        cause: err,
+        subject: pathOf(sys),
+      });
     case 'ENOENT':
       return new FerryError('PATH_NOT_FOUND', undefined, { cause: err, subject: pathOf(sys) });
     case 'EIO':

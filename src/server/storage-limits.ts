@@ -148,7 +148,7 @@ export class StorageLimits {
       if (free - bytes < this.#minFreeDiskBytes)
         throw new FerryError(
           'DISK_FULL',
-          `the file needs ${mebibytes(bytes)} and the server keeps ${mebibytes(this.#minFreeDiskBytes)} free (its operator can lower ferry serve --min-free-disk)`,
+          `the file needs ${readableBytes(bytes)} and the server keeps ${readableBytes(this.#minFreeDiskBytes)} free (its operator can lower ferry serve --min-free-disk)`,
         );
     }
     this.#promises.set(transferId, { client, bytes });
@@ -256,7 +256,14 @@ async function allocatedBytes(path: string): Promise<number | undefined> {
   }
 }
 
-/** `bytes` in MiB with one decimal, the unit `--min-free-disk` is usually given in. */
-function mebibytes(bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+/** `bytes` as a person reads them (`3 B`, `1.5 MiB`, `64.0 GiB`), binary units as `--min-free-disk` takes. */
+function readableBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }

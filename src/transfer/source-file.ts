@@ -58,15 +58,17 @@ export class SourceFile {
       );
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new FerryError('PATH_NOT_FOUND', 'file does not exist', { cause: err });
+      // `subject` names the file on this side only; it never travels (PROTOCOL.md §5.1).
+      if (code === 'ENOENT')
+        throw new FerryError('PATH_NOT_FOUND', 'file does not exist', { cause: err, subject: path });
       if (code === 'ELOOP')
-        throw new FerryError('PATH_ESCAPES_ROOT', 'file is a symbolic link', { cause: err });
+        throw new FerryError('PATH_ESCAPES_ROOT', 'file is a symbolic link', { cause: err, subject: path });
       throw err;
     }
     const st = await handle.stat({ bigint: true });
     if (!st.isFile()) {
       await handle.close();
-      throw new FerryError('PATH_INVALID', 'not a regular file');
+      throw new FerryError('PATH_INVALID', 'not a regular file', { subject: path });
     }
     return new SourceFile(handle, st);
   }

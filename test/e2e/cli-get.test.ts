@@ -108,7 +108,7 @@ describe('ferry get through the CLI', () => {
       shas[name] = await writeRandomFile(join(root, 'files', name), size);
 
     const single = join(dir, 'single');
-    assertExit(await ferry('get', `${server.address}/files/one.bin`, single), 0, 'get one file');
+    assertExit(await ferry('get', `${server.address}/files/one.bin`, `${single}/`, '-p'), 0, 'get one file');
     assert.deepEqual(await readdir(single), ['one.bin']);
     assert.equal(await sha256File(join(single, 'one.bin')), shas['one.bin']);
 
@@ -119,6 +119,7 @@ describe('ferry get through the CLI', () => {
       `${server.address}/files/two.txt`,
       `${server.address}/files/nested/three`,
       several,
+      '--mkdir',
     );
     assertExit(result, 0, 'get several files');
     assert.deepEqual((await readdir(several)).sort(), ['one.bin', 'three', 'two.txt']);
@@ -182,7 +183,7 @@ describe('ferry get through the CLI', () => {
     await mkdir(source, { recursive: true });
     await writeFile(join(source, 'same.txt'), 'same');
     await writeFile(join(source, 'changes.txt'), 'version 1');
-    assertExit(await ferry('send', '-r', source, `${server.address}/send-ow`), 0, 'first send -r');
+    assertExit(await ferry('send', '-r', source, `${server.address}/send-ow/`, '-p'), 0, 'first send -r');
     await writeFile(join(source, 'changes.txt'), 'version 2');
 
     const refused = await ferry('send', '-r', source, `${server.address}/send-ow`);
@@ -190,7 +191,7 @@ describe('ferry get through the CLI', () => {
     assert.match(refused.stderr, /FILE_EXISTS/);
     assert.equal(await readFile(join(root, 'send-ow', 'tree', 'changes.txt'), 'utf8'), 'version 1');
 
-    const skipped = await ferry('send', '-r', source, `${server.address}/send-ow/again`);
+    const skipped = await ferry('send', '-r', source, `${server.address}/send-ow/again/`, '-p');
     assertExit(skipped, 0, 'a first send into another directory');
     const unchanged = await ferry(
       'send',
@@ -240,7 +241,8 @@ describe('ferry get through the CLI', () => {
       '-r',
       '-v', // a line per file: the identical ones are named
       `${proxy.addressText}/resume/tree`,
-      dest,
+      `${dest}/`,
+      '--mkdir',
       '--expect',
       serverId,
       ...FAST_RETRY,

@@ -64,7 +64,7 @@ describe('ferry send/get output for scripts and pipes', () => {
   });
 
   test('send --json prints only JSON events on stdout, ending in a summary, with the digest `ferry digest` prints', async () => {
-    const result = await runFerry(['send', file, `${address}/json`, '--json', ...common]);
+    const result = await runFerry(['send', file, `${address}/json/`, '--mkdir', '--json', ...common]);
     assertExit(result, 0, 'send --json');
     assert.equal(result.stderr, '', 'nothing on stderr');
     const events = jsonLines(result.stdout);
@@ -127,7 +127,7 @@ describe('ferry send/get output for scripts and pipes', () => {
   });
 
   test('without a terminal, send prints plain lines and no escape codes, even with FORCE_COLOR', async () => {
-    const result = await runFerry(['send', file, `${address}/plain`, ...common], {
+    const result = await runFerry(['send', file, `${address}/plain/`, '--mkdir', ...common], {
       env: { FORCE_COLOR: '1', CI: 'true' },
     });
     assertExit(result, 0, 'send');
@@ -139,7 +139,7 @@ describe('ferry send/get output for scripts and pipes', () => {
   });
 
   test('--quiet prints nothing at all on success', async () => {
-    const result = await runFerry(['send', file, `${address}/quiet`, '--quiet', ...common]);
+    const result = await runFerry(['send', file, `${address}/quiet/`, '--mkdir', '--quiet', ...common]);
     assertExit(result, 0, 'send --quiet');
     assert.equal(result.stdout + result.stderr, '');
   });

@@ -103,7 +103,8 @@ describe('ferry CLI: send to serve over loopback', () => {
       clientHome,
       'send',
       source,
-      `${server!.address}/incoming/deep`,
+      `${server!.address}/incoming/deep/`,
+      '--mkdir',
       '--expect',
       serverId,
       ...CHUNK,
@@ -141,14 +142,23 @@ describe('ferry CLI: send to serve over loopback', () => {
     await allow(serverHome, await keygen(freshHome));
     const source = join(dir, 'tofu.bin');
     const sourceSha = await writeRandomFile(source, SMALL_BYTES);
-    const target = `${server!.address}/tofu`;
+    const target = `${server!.address}/tofu/`;
 
     const refused = await runFerry(['--home', freshHome, 'send', source, target, ...CHUNK]);
     assertExit(refused, 4, 'send to an unknown server');
     assert.match(refused.stderr, /SERVER_KEY_UNKNOWN/);
     await assert.rejects(stat(join(root, 'tofu')), { code: 'ENOENT' });
 
-    const accepted = await runFerry(['--home', freshHome, 'send', source, target, '--accept-new', ...CHUNK]);
+    const accepted = await runFerry([
+      '--home',
+      freshHome,
+      'send',
+      source,
+      target,
+      '--mkdir',
+      '--accept-new',
+      ...CHUNK,
+    ]);
     assertExit(accepted, 0, 'send --accept-new');
     assert.equal(await sha256File(join(root, 'tofu', 'tofu.bin')), sourceSha);
 
@@ -254,11 +264,11 @@ describe('ferry CLI: send to serve over loopback', () => {
     await mkdir(join(dir, 'v2'));
     const firstSha = await writeRandomFile(first, SMALL_BYTES);
     const secondSha = await writeRandomFile(second, SMALL_BYTES + 1);
-    const target = `${server!.address}/ow`;
+    const target = `${server!.address}/ow/`;
     const landed = join(root, 'ow', 'same.bin');
 
     assertExit(
-      await runFerry(['--home', clientHome, 'send', first, target, '--expect', serverId, ...CHUNK]),
+      await runFerry(['--home', clientHome, 'send', first, target, '-p', '--expect', serverId, ...CHUNK]),
       0,
       'first send',
     );
