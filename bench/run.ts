@@ -403,8 +403,22 @@ function largeFileTools(
             const remoteDir = `r${dest.split('/').pop()}`;
             // A download reads the file the server holds under dl/ (a hard link to the source).
             return up
-              ? ferryClient(b, ['send', '-q', ...options.ferryArgs, fileOf(b), `${address}/${remoteDir}`])
-              : ferryClient(b, ['get', '-q', ...options.ferryArgs, `${address}/dl/${name(b)}`, dest]);
+              ? ferryClient(b, [
+                  'send',
+                  '-q',
+                  '-p',
+                  ...options.ferryArgs,
+                  fileOf(b),
+                  `${address}/${remoteDir}/`,
+                ])
+              : ferryClient(b, [
+                  'get',
+                  '-q',
+                  '-p',
+                  ...options.ferryArgs,
+                  `${address}/dl/${name(b)}`,
+                  `${dest}/`,
+                ]);
           },
           'ferry',
         ),
@@ -473,7 +487,8 @@ function smallFileTools(): ToolRun[] {
               '-q',
               ...options.ferryArgs,
               b.smallDir,
-              `${b.ferryListen}/r${dest.split('/').pop()}`,
+              `${b.ferryListen}/r${dest.split('/').pop()}/`,
+              '-p',
             ]),
           'ferry send -r',
         ),
@@ -519,7 +534,8 @@ async function resumeFerry(b: Bench, id: string): Promise<ResumeSample> {
         '1',
         ...extra,
         b.largeFile,
-        `${proxy.addressText}/${remoteDir}`,
+        `${proxy.addressText}/${remoteDir}/`,
+        '--mkdir',
       ]);
 
     let mark = proxy.connections.length;

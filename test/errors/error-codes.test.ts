@@ -31,3 +31,27 @@ test('toFerryError maps system errors to coded ones', () => {
   assert.equal(toFerryError(refused).code, 'CONNECT_FAILED');
   assert.equal(toFerryError(new Error('x')).code, 'INTERNAL');
 });
+
+test('toFerryError names the file of a system error and says what the errno means, but keeps the path out of the wire detail', () => {
+  const denied = Object.assign(new Error('EACCES: permission denied'), {
+    code: 'EACCES',
+    path: '/srv/ferry/secret.txt',
+  });
+  const error = toFerryError(denied);
+  assert.equal(error.code, 'IO_ERROR');
+  assert.equal(error.message, 'file system error: /srv/ferry/secret.txt: permission denied (eacces)');
+  assert.equal(error.detail, 'permission denied (eacces)', 'the detail, which travels, has no path');
+  const missing = toFerryError(Object.assign(new Error('ENOENT'), { code: 'ENOENT', path: '/tmp/x.bin' }));
+  assert.equal(missing.code, 'PATH_NOT_FOUND');
+  assert.equal(missing.message, 'no such file or directory: /tmp/x.bin');
+  assert.equal(missing.detail, undefined);
+});
+
+test('toFerryError says what a failed connect means; about() adds the address without changing the code', () => {
+  const unknown = toFerryError(Object.assign(new Error('getaddrinfo'), { code: 'ENOTFOUND' }));
+  assert.equal(
+    unknown.about('nohost.invalid:7443').message,
+    'could not connect: nohost.invalid:7443: unknown host (enotfound)',
+  );
+  assert.equal(unknown.about('x:1').code, 'CONNECT_FAILED');
+});
