@@ -32,13 +32,16 @@ export async function sendListing(io: SessionIo, request: ListRequestMessage): P
   const components = io.rooted(request.path, { allowEmpty: true });
   const base = await resolveExisting(io.ctx.root, components);
   if (request.selfOnly) {
+    // A client that may not download learns the kind alone: mode and mtime are 0 (PROTOCOL.md §5.12), as an
+    // upload-only client learns no more about an existing file than that it exists (SECURITY.md).
+    const mayRead = (io.grant.permissions & PERMISSION_DOWNLOAD) !== 0;
     await io.send({
       type: 'LIST_END',
       ref: request.ref,
       totalEntries: 0,
       isFile: !base.stats.isDirectory(),
-      mode: base.stats.mode & 0o7777,
-      mtimeMs: Math.max(0, Math.trunc(base.stats.mtimeMs)),
+      mode: mayRead ? base.stats.mode & 0o7777 : 0,
+      mtimeMs: mayRead ? Math.max(0, Math.trunc(base.stats.mtimeMs)) : 0,
     });
     return 0;
   }

@@ -112,7 +112,7 @@ export class StorageLimits {
       if (free - bytes < this.#minFreeDiskBytes)
         throw new FerryError(
           'DISK_FULL',
-          `${count} new entries need ${mebibytes(bytes)} and the server keeps ${mebibytes(this.#minFreeDiskBytes)} free (its operator can lower ferry serve --min-free-disk)`,
+          `${count} new entries need ${readableBytes(bytes)} and the server keeps ${readableBytes(this.#minFreeDiskBytes)} free (its operator can lower ferry serve --min-free-disk)`,
         );
     }
     this.#placed.set(client, (this.#placed.get(client) ?? 0) + bytes);
@@ -148,7 +148,7 @@ export class StorageLimits {
       if (free - bytes < this.#minFreeDiskBytes)
         throw new FerryError(
           'DISK_FULL',
-          `the file needs ${readableBytes(bytes)} and the server keeps ${readableBytes(this.#minFreeDiskBytes)} free (its operator can lower ferry serve --min-free-disk)`,
+          `the file needs ${readableBytes(bytes)}, which would leave ${readableBytes(Math.max(0, free - bytes))} free, less than the ${readableBytes(this.#minFreeDiskBytes)} the server keeps (its operator can lower ferry serve --min-free-disk)`,
         );
     }
     this.#promises.set(transferId, { client, bytes });

@@ -584,7 +584,11 @@ test('`ferry get` shows a hostile server names and error details escaped in its 
         .split('\n')
         .map((line) => JSON.parse(line) as { type: string; message?: string })
         .find((e) => e.type === 'summary');
-      assert.equal(summary?.message, `no such file: ${detail}`, '--json keeps the detail exact');
+      assert.equal(
+        summary?.message,
+        `no such file or directory: ${host}:${port}/x: ${detail}`,
+        '--json keeps the detail exact',
+      );
     }
   }
 });

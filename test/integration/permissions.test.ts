@@ -144,7 +144,7 @@ test('a client allowed only to upload cannot get or list (PERMISSION_DENIED), an
   assert.equal(await readFile(join(rig.root, 'up.txt'), 'utf8'), 'up');
 });
 
-test('SELF_ONLY tells an upload-only client file from directory (no entries travel) and names a missing path PATH_NOT_FOUND', async (t) => {
+test('SELF_ONLY tells an upload-only client file from directory and nothing more (no entries, mode or mtime) and names a missing path PATH_NOT_FOUND', async (t) => {
   const rig = await startRig(t);
   await mkdir(join(rig.root, 'inbox'));
   await writeFile(join(rig.root, 'inbox', 'secret.txt'), 'secret');
@@ -158,7 +158,11 @@ test('SELF_ONLY tells an upload-only client file from directory (no entries trav
   assert.equal(dir.type, 'LIST_END');
   assert.deepEqual(dir.type === 'LIST_END' && [dir.totalEntries, dir.isFile], [0, false]);
   const file = await ask(2, 'inbox/secret.txt');
-  assert.deepEqual(file.type === 'LIST_END' && [file.totalEntries, file.isFile], [0, true]);
+  assert.deepEqual(
+    file.type === 'LIST_END' && [file.totalEntries, file.isFile, file.mode, file.mtimeMs],
+    [0, true, 0, 0],
+    'the kind alone: no mode or mtime for a client that may not download',
+  );
   await expectError(
     channel,
     { type: 'LIST_REQUEST', ref: 3, recursive: false, selfOnly: true, path: 'typo/x' },
