@@ -127,7 +127,7 @@ describe('errors that name the thing and the next step', () => {
     assertExit(result, 9, 'send past the free-disk reserve');
     assert.match(
       result.stderr,
-      /^ferry: DISK_FULL: no space left on the device: 127\.0\.0\.1:\d+\/a\.txt: the file needs 3 B, which would leave .* free, less than the 1000\.0 TiB the server keeps \(its operator can lower ferry serve --min-free-disk\) \(from the server\)$/m,
+      /^ferry: DISK_FULL: no space left on the device: 127\.0\.0\.1:\d+\/a\.txt: the file needs [\d.]+ \w+, which would leave .* free, less than the 1000\.0 TiB the server keeps \(its operator can lower ferry serve --min-free-disk\) \(from the server\)$/m,
     );
   });
 
@@ -204,8 +204,9 @@ describe('errors that name the thing and the next step', () => {
   test("the server's log names the path and errno of a refusal, which the wire does not carry", async () => {
     // 16 components of 255 bytes: a legal remote path (PROTOCOL.md §7.1) too long for the server's disk.
     const long = Array.from({ length: 16 }, (_, i) => String(i % 10).repeat(255)).join('/');
-    // --mkdir: past the client's own check of the parent, so that the server meets the long name itself.
-    const result = await ferry('send', '--mkdir', file, `${server.address}/${long}`);
+    // Its parent exists (a shorter path), so the server meets the long name itself when asked about it.
+    await mkdir(join(root, ...long.split('/').slice(0, -1)), { recursive: true });
+    const result = await ferry('send', file, `${server.address}/${long}`);
     assertExit(result, 7, 'send to a path too long for the server');
     assert.match(result.stderr, /PATH_INVALID: .*name too long for this file system \(from the server\)/);
     assert.ok(!result.stderr.includes(root), 'the server root never reaches the client');
