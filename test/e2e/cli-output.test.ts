@@ -69,9 +69,10 @@ describe('ferry send/get output for scripts and pipes', () => {
     assert.equal(result.stderr, '', 'nothing on stderr');
     const events = jsonLines(result.stdout);
     const types = events.map((e) => e['type']);
-    assert.deepEqual(types.slice(0, 2), ['planned', 'session-opened']);
-    assert.deepEqual([events[0]!['files'], events[0]!['bytes']], [1, 300_000]);
-    assert.equal(events[1]!['server'], server!.id);
+    // Where the file lands is asked of the server first (scp's rule), so `planned` follows `session-opened`.
+    assert.deepEqual(types.slice(0, 2), ['session-opened', 'planned']);
+    assert.deepEqual([events[1]!['files'], events[1]!['bytes']], [1, 300_000]);
+    assert.equal(events[0]!['server'], server!.id);
     assert.ok(types.includes('transfer-started') && types.includes('progress'), types.join(' '));
     const finished = events.find((e) => e['type'] === 'transfer-finished')!;
     assert.equal(finished['direction'], 'upload');
