@@ -105,7 +105,11 @@ describe('ferry send: one file of several fails', () => {
     // The closing lines: what was done, what was not, then the error naming the file.
     assert.match(lines.at(-3)!, /^sent 2 files, .*, 1 failed$/);
     assert.match(lines.at(-2)!, /^not sent: .*\/b FILE_EXISTS$/);
-    assert.match(lines.at(-1)!, /^ferry: FILE_EXISTS: .*: text\/b; 1 of 3 files failed \(from the server\)$/);
+    // The refused file is named where it is: on the server, `HOST:PORT/text/b`.
+    assert.match(
+      lines.at(-1)!,
+      /^ferry: FILE_EXISTS: .*: 127\.0\.0\.1:\d+\/text\/b; 1 of 3 files failed \(from the server\)$/,
+    );
   });
 
   test('send --json a b c where b is refused: transfer-failed for b alone, and the summary lists stored and failed files', async () => {
@@ -133,7 +137,7 @@ describe('ferry send: one file of several fails', () => {
         file: files[1],
         remotePath: 'json/b',
         code: 'FILE_EXISTS',
-        message: 'destination exists (use --overwrite to replace it)',
+        message: `destination exists (use --overwrite to replace it): ${server!.address}/json/b`,
       },
     ]);
     assertEventOrder(events);

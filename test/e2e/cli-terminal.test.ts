@@ -79,7 +79,15 @@ describe(
     }
 
     test('send -r -v at 80 columns: every file line ends with its whole digest, then the summary; nothing wraps', async () => {
-      const screen = await onTerminal(['send', '-r', '-v', source, `${server!.address}/tty`, ...common]);
+      const screen = await onTerminal([
+        'send',
+        '-r',
+        '-v',
+        '-p',
+        source,
+        `${server!.address}/tty/`,
+        ...common,
+      ]);
       const text = screen.join('\n');
       assert.equal(screen.at(-1), 'exit=0', text);
       const fileLines = screen.filter((line) => line.startsWith('✓ ') && line.includes(' bytes, sent)'));
@@ -95,7 +103,7 @@ describe(
     });
 
     test('send -r at 80 columns prints no line per identical file, only the summary counting them', async () => {
-      const screen = await onTerminal(['send', '-r', source, `${server!.address}/tty`, ...common]);
+      const screen = await onTerminal(['send', '-r', '-p', source, `${server!.address}/tty/`, ...common]);
       const text = screen.join('\n');
       assert.equal(screen.at(-1), 'exit=0', text);
       assert.equal(screen.length, 2, text);
