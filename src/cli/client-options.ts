@@ -31,13 +31,13 @@ export function addClientFlags(command: Command): Command {
     .option(
       '--connect-timeout <duration>',
       'TCP connect deadline (500ms, 30s, 10m; a bare number is ms)',
-      `${CONNECT_TIMEOUT_MS}ms`,
+      String(CONNECT_TIMEOUT_MS),
     )
-    .option('--handshake-timeout <duration>', 'handshake deadline', `${HANDSHAKE_TIMEOUT_MS}ms`)
+    .option('--handshake-timeout <duration>', 'handshake deadline', String(HANDSHAKE_TIMEOUT_MS))
     .option(
       '--stall-timeout <duration>',
       'drop and resume a session that moves no bytes for this long',
-      `${STALL_TIMEOUT_MS}ms`,
+      String(STALL_TIMEOUT_MS),
     )
     .option(
       '--retries <n>',
@@ -47,7 +47,7 @@ export function addClientFlags(command: Command): Command {
     .option(
       '--retry-delay <duration>',
       'first backoff delay; doubles per retry, with jitter',
-      `${DEFAULT_RETRY_POLICY.baseDelayMs}ms`,
+      String(DEFAULT_RETRY_POLICY.baseDelayMs),
     );
 }
 

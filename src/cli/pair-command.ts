@@ -31,10 +31,10 @@ export function registerPairCommand(program: Command): void {
     .option(
       '--connect-timeout <duration>',
       'TCP connect deadline (500ms, 30s; a bare number is ms)',
-      `${CONNECT_TIMEOUT_MS}ms`,
+      String(CONNECT_TIMEOUT_MS),
     )
-    .option('--handshake-timeout <duration>', 'handshake deadline', `${HANDSHAKE_TIMEOUT_MS}ms`)
-    .option('--timeout <duration>', 'pairing deadline after the handshake', `${PAIRING_TIMEOUT_MS}ms`)
+    .option('--handshake-timeout <duration>', 'handshake deadline', String(HANDSHAKE_TIMEOUT_MS))
+    .option('--timeout <duration>', 'pairing deadline after the handshake', String(PAIRING_TIMEOUT_MS))
     .addHelpText(
       'after',
       '\nWithout CODE or --code-file, the code is asked for on the terminal. A code is good for one\n' +
