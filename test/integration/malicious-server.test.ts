@@ -549,7 +549,7 @@ test('`ferry get` shows a hostile server names and error details escaped in its 
   rig.fake.script = {
     entries: [file('invoice\u202efdp.exe'), link('up\u2067', '../../x\u001b[2J')],
   };
-  const got = await runFerry(['get', '-r', `${host}:${port}/tree`, rig.dest, ...common]);
+  const got = await runFerry(['get', '-r', '-v', `${host}:${port}/tree`, rig.dest, ...common]);
   assert.equal(got.code, 0, got.stderr);
   assertNothingRaw(got.stdout + got.stderr, 'get -r');
   assert.match(got.stderr, /tree\/invoice\\u202Efdp\.exe -> /);
