@@ -52,6 +52,7 @@ export {
   type ServerTransfer,
   type ServerTransferDirection,
   type SessionPeer,
+  type SessionStats,
 } from './server/index.js';
 export {
   Dashboard,

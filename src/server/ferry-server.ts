@@ -12,6 +12,7 @@ import { TransferRegistry } from './transfer-registry.js';
 import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-gate.js';
 import { MAX_PARTIALS_PER_CLIENT, MIN_FREE_DISK_BYTES, StorageLimits } from './storage-limits.js';
 import { ServerEvents } from './server-events.js';
+import { logServerEvents } from './server-log.js';
 import { FileHashCache } from './file-hash-cache.js';
 import { HashBudget, type HashBudgetOptions } from './hash-budget.js';
 import { PairingAdmission, type PairingOptions } from './pairing-admission.js';
@@ -157,6 +158,9 @@ export class FerryServer {
     await storage.load();
     const server = createServer({ noDelay: true, pauseOnConnect: false });
     const ferry = new FerryServer(server, options, root, partialDir, registry, storage, logger);
+    // Sessions, refusals and transfers are logged from the event stream alone (server-log.ts); what is
+    // logged directly below (listening, sweeps, connection limits, pairing) has no event.
+    logServerEvents(ferry.events, logger);
     const gate = new ConnectionGate({ ...DEFAULT_CONNECTION_LIMITS, ...options.limits }, logger);
     ferry.gate = gate;
     const context = {

@@ -14,7 +14,9 @@ export {
   type ServerTransfer,
   type ServerTransferDirection,
   type SessionPeer,
+  type SessionStats,
 } from './server-events.js';
+export { logServerEvents, logServerEvent } from './server-log.js';
 export { ConnectionGate, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-gate.js';
 export { StorageLimits, MIN_FREE_DISK_BYTES, MAX_PARTIALS_PER_CLIENT } from './storage-limits.js';
 export { FileHashCache, FILE_HASH_CACHE_BYTES } from './file-hash-cache.js';

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { ErrorCode } from '../errors/index.js';
+import type { ErrorCode, FerryError } from '../errors/index.js';
 
 /** Which way file data travels, seen from the client: `upload` (into the server) or `download`. */
 export type ServerTransferDirection = 'upload' | 'download';
@@ -25,6 +25,8 @@ export interface SessionPeer {
 export interface ServerTransfer extends SessionPeer {
   /** Unique within the server's life: `sessionId:ref`. */
   readonly transferId: string;
+  /** The client's ref for this transfer (PROTOCOL.md §5.1). */
+  readonly ref: number;
   readonly direction: ServerTransferDirection;
   /** The remote path as the client named it (relative to the client's root): never a server path. */
   readonly path: string;
@@ -33,13 +35,31 @@ export interface ServerTransfer extends SessionPeer {
   readonly startedAt: number;
 }
 
+/** What one session carried, reported when it ends (admitted or not). */
+export interface SessionStats {
+  /** File bytes received (uploads). */
+  readonly bytesReceived: number;
+  /** File bytes sent (downloads). */
+  readonly bytesSent: number;
+  /** Uploads placed (or found identical). */
+  readonly filesReceived: number;
+  /** Downloads served to the end. */
+  readonly filesSent: number;
+  readonly durationMs: number;
+}
+
 /**
  * What a {@link FerryServer} reports about its sessions and transfers, in order, for dashboards and logs.
  * Every event has `time` (ms since the epoch).
  *
  * - `session-opened`: a client was admitted. `session-refused`: a connection ended before admission
  *   (refused key, failed handshake), with its code. `session-closed`: an admitted session ended; `result`
- *   is `ok` or the code that ended it.
+ *   is `ok` or the code that ended it. Both end events carry the session's {@link SessionStats}.
+ * - `operation-refused`: the server ended one of the client's operations (`ref`) with an ERROR of `code`
+ *   (an offer over a different file, a path outside the client's root, a failed write...). It names what
+ *   the wire may not (PROTOCOL.md §5.1), for the server's own log and dashboard: the requested `path`, the
+ *   server's own `file` and the `errno` when a file-system call failed. A transfer already started also
+ *   gets its `transfer-failed`.
  * - `transfer-started` (with the bytes the server already held verified), `progress`, `transfer-finished`
  *   (with the file digest), `transfer-failed` (with its code), for both directions. For an upload
  *   `verifiedBytes` counts bytes the server verified and made durable; for a download, bytes it hashed and
@@ -47,14 +67,21 @@ export interface ServerTransfer extends SessionPeer {
  */
 export type ServerEvent =
   | ({ type: 'session-opened'; time: number } & SessionPeer)
-  | ({ type: 'session-refused'; time: number; code: ErrorCode } & SessionPeer)
+  | ({ type: 'session-refused'; time: number; code: ErrorCode } & SessionStats & SessionPeer)
+  | ({ type: 'session-closed'; time: number; result: 'ok' | ErrorCode } & SessionStats & SessionPeer)
   | ({
-      type: 'session-closed';
+      type: 'operation-refused';
       time: number;
-      result: 'ok' | ErrorCode;
-      bytesReceived: number;
-      bytesSent: number;
-      durationMs: number;
+      ref: number;
+      code: ErrorCode;
+      /** The remote path the operation named, if it named one. */
+      path: string | undefined;
+      /** The server's own file the error is about (FerryError `subject`): a server path. */
+      file: string | undefined;
+      /** The errno of the system error behind the refusal (`EIO`, `ENOSPC`...), if one is. */
+      errno: string | undefined;
+      /** The coded detail the ERROR carried. */
+      detail: string | undefined;
     } & SessionPeer)
   | {
       type: 'transfer-started';
@@ -189,10 +216,7 @@ export class SessionEvents {
    * The session ended: `session-closed` if it was admitted (failing every transfer still open with
    * `result`), else `session-refused`. Idempotent.
    */
-  ended(
-    result: 'ok' | ErrorCode,
-    stats: { bytesReceived: number; bytesSent: number; durationMs: number },
-  ): void {
+  ended(result: 'ok' | ErrorCode, stats: SessionStats): void {
     if (this.#ended) return;
     this.#ended = true;
     const time = this.#now();
@@ -201,6 +225,7 @@ export class SessionEvents {
         type: 'session-refused',
         time,
         code: result === 'ok' ? 'CONNECTION_CLOSED' : result,
+        ...stats,
         ...this.#peer,
       });
       return;
@@ -215,6 +240,7 @@ export class SessionEvents {
     const transfer: ServerTransfer = {
       ...this.#peer,
       transferId: `${this.#sessionId}:${ref}`,
+      ref,
       direction: start.direction,
       path: start.path,
       size: start.size,
@@ -254,10 +280,36 @@ export class SessionEvents {
     });
   }
 
+  /**
+   * The server ended operation `ref` with `error` (sent to the client as an ERROR): `operation-refused`,
+   * then `transfer-failed` if it was a started transfer.
+   */
+  operationRefused(ref: number, error: FerryError, path?: string): void {
+    this.#publish?.({
+      type: 'operation-refused',
+      time: this.#now(),
+      ref,
+      code: error.code,
+      path,
+      file: error.subject,
+      errno: systemErrno(error),
+      detail: error.detail,
+      ...this.#peer,
+    });
+    this.transferFailed(ref, error.code);
+  }
+
   transferFailed(ref: number, code: ErrorCode): void {
     const transfer = this.#open.get(ref);
     if (!transfer) return;
     this.#open.delete(ref);
     this.#publish?.({ type: 'transfer-failed', time: this.#now(), transfer, code });
   }
+}
+
+/** The errno of the Node system error behind `error`, if one is (see toFerryError). */
+function systemErrno(error: FerryError): string | undefined {
+  const code = (error.cause as { code?: unknown } | null | undefined)?.code;
+  // Node's system errors only, not a coded error wrapped in another.
+  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
 }

@@ -67,14 +67,12 @@ export class ServerSession {
       if (!grant) {
         // PROTOCOL.md §3.2.2: refuse before reading a single record.
         result = 'CLIENT_NOT_ALLOWED';
-        this.#log.warn({ event: 'refused', code: 'CLIENT_NOT_ALLOWED' }, 'client refused');
         await this.#sendError(0, new FerryError('CLIENT_NOT_ALLOWED'));
         await channel.end();
         return;
       }
       if (!this.#ctx.gate.authenticated(this.#socket, channel.remotePublicKey)) {
         result = 'SERVER_BUSY';
-        this.#log.warn({ event: 'refused', code: 'SERVER_BUSY' }, 'too many sessions for this client');
         await this.#sendError(0, new FerryError('SERVER_BUSY', 'too many sessions for this client'));
         await channel.end();
         return;
@@ -124,20 +122,11 @@ export class ServerSession {
       await this.#uploads?.close();
       this.#channel?.close();
       this.#framed.close();
-      this.#log.info(
-        {
-          event: 'session',
-          result,
-          filesReceived: this.#uploads?.files ?? 0,
-          bytesReceived: this.#uploads?.bytes ?? 0,
-          filesSent: this.#downloads,
-          bytesSent: this.#sentBytes,
-          durationMs: Date.now() - startedAt,
-        },
-        'session closed',
-      );
+      // The log's session line and refusals come from these events (server-log.ts).
       this.#events.ended(result as 'ok' | ErrorCode, {
+        filesReceived: this.#uploads?.files ?? 0,
         bytesReceived: this.#uploads?.bytes ?? 0,
+        filesSent: this.#downloads,
         bytesSent: this.#sentBytes,
         durationMs: Date.now() - startedAt,
       });
@@ -209,20 +198,8 @@ export class ServerSession {
     path?: string,
   ): Promise<void> {
     if (discardFollowing) this.#failedRefs.add(ref);
-    this.#events.transferFailed(ref, error.code);
-    const errno = (error.cause as NodeJS.ErrnoException | undefined)?.code;
-    this.#log.warn(
-      {
-        event: 'refused',
-        ref,
-        code: error.code,
-        ...(path !== undefined ? { path } : {}),
-        ...(error.subject !== undefined ? { file: error.subject } : {}),
-        ...(typeof errno === 'string' ? { errno } : {}),
-        ...(error.detail !== undefined ? { detail: error.detail } : {}),
-      },
-      'operation refused',
-    );
+    // The log's line comes from this event (server-log.ts), with what the wire may not carry.
+    this.#events.operationRefused(ref, error, path);
     await this.#sendError(ref, error).catch(() => undefined);
   }
 

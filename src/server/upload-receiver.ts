@@ -125,10 +125,6 @@ export class UploadReceiver implements TransferClaim {
         if (this.#active?.ref !== message.ref) return true;
         await this.closeActive();
         const code = codeFromWire(message.code);
-        this.#io.log.warn(
-          { event: 'refused-by-client', ref: message.ref, code },
-          'upload ended by the client',
-        );
         this.#io.events.transferFailed(message.ref, code);
         return true;
       }
@@ -161,10 +157,6 @@ export class UploadReceiver implements TransferClaim {
     const active = this.#active;
     if (active?.kind !== 'partial' || active.transferId !== transferId) return;
     await this.closeActive();
-    this.#io.log.info(
-      { event: 'transfer-taken-over', ref: active.ref },
-      'transfer taken over by a newer session',
-    );
     await this.#fail(active.ref, new FerryError('TRANSFER_TAKEN_OVER'), true);
   }
 
@@ -179,6 +171,7 @@ export class UploadReceiver implements TransferClaim {
       try {
         await active.partial.close();
       } catch (err) {
+        // A local fault with no event (the transfer already ended): logged here, not through server-log.ts.
         this.#io.log.warn({ code: toFerryError(err).code }, 'could not close partial');
       } finally {
         this.#io.ctx.registry.release(active.transferId, this);
@@ -322,16 +315,6 @@ export class UploadReceiver implements TransferClaim {
     // Opening a resumed partial re-hashed every chunk it holds: an offer/CANCEL loop must not repeat that
     // for free (docs/SECURITY.md "Hashing on request"). Paid after the fact, before the answer.
     await io.ctx.hashCache.spend(io.clientKey, partial.verifiedBytes);
-    io.log.info(
-      {
-        event: 'transfer-start',
-        ref: offer.ref,
-        size: offer.size,
-        heldBytes: partial.verifiedBytes,
-        restarted: partial.restarted,
-      },
-      'upload started',
-    );
     io.events.transferStarted(offer.ref, {
       direction: 'upload',
       path: offer.path,
@@ -396,10 +379,6 @@ export class UploadReceiver implements TransferClaim {
     const digest = fileDigest(offer.size, offer.chunkBytes, list);
     if (!digest.equals(expected)) throw new FerryError('FILE_EXISTS');
     this.files++;
-    this.#io.log.info(
-      { event: 'transfer-identical', ref: offer.ref, size: offer.size },
-      'upload skipped: identical',
-    );
     this.#io.events.transferStarted(offer.ref, {
       direction: 'upload',
       path: offer.path,
@@ -434,17 +413,6 @@ export class UploadReceiver implements TransferClaim {
       io.ctx.storage.placed(active.transferId);
       await this.#recordPlaced(active);
       this.files++;
-      io.log.info(
-        {
-          event: 'transfer-done',
-          ref: active.ref,
-          size: active.offer.size,
-          receivedBytes: active.receivedBytes,
-          digest: digest.toString('hex').slice(0, 16),
-          durationMs: Date.now() - active.startedAt,
-        },
-        'upload verified',
-      );
       io.events.transferFinished(active.ref, {
         digest,
         transferredBytes: active.receivedBytes,

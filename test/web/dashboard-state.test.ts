@@ -14,6 +14,7 @@ function transfer(ref: number, size: number): ServerTransfer {
     clientId: CLIENT_ID,
     clientName: 'laptop',
     transferId: `1:${ref}`,
+    ref,
     direction: 'upload',
     path: `in/file-${ref}`,
     size,
@@ -94,6 +95,11 @@ test('DashboardState lists refused connections with the full client ID, and pass
       clientId: CLIENT_ID,
       clientName: undefined,
       code: 'CLIENT_NOT_ALLOWED',
+      filesReceived: 0,
+      bytesReceived: 0,
+      filesSent: 0,
+      bytesSent: 0,
+      durationMs: 3,
     },
   ]);
   const invites = [
