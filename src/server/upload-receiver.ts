@@ -31,7 +31,6 @@ type Active =
       partial: PartialTransfer;
       target: RootPath;
       offer: PutOfferMessage;
-      startedAt: number;
       receivedBytes: number;
     }
   | {
@@ -309,7 +308,6 @@ export class UploadReceiver implements TransferClaim {
       partial,
       target,
       offer,
-      startedAt: Date.now(),
       receivedBytes: 0,
     };
     // Opening a resumed partial re-hashed every chunk it holds: an offer/CANCEL loop must not repeat that
