@@ -5,8 +5,6 @@ import {
   ChunkSet,
   chunkCount,
   chunkLength,
-  fileDigest,
-  haveDigest,
   type ChunkRange,
 } from '../protocol/index.js';
 import { fsyncDir } from './fsync-dir.js';
@@ -206,7 +204,7 @@ export class PartialTransfer {
 
   /** SHA-256 over the held chunks' hashes in index order (PROTOCOL.md §5.4). */
   heldDigest(): Buffer {
-    return haveDigest([...this.#held].map((i) => this.#states.hashOf(i)!));
+    return this.#states.haveDigest(this.#held);
   }
 
   /**
@@ -251,11 +249,10 @@ export class PartialTransfer {
     options: { mode: number; overwrite: boolean; mtimeMs?: number },
   ): Promise<Buffer> {
     // Only hashes of the bytes now in the partial: every chunk verified, none open (ChunkStates).
-    const hashes = this.#states.verifiedHashes();
+    const digest = this.#states.fileDigest();
     this.#startFlush();
     await this.#flushing;
     await this.#writer.flush();
-    const digest = fileDigest(this.header.size, this.header.chunkBytes, hashes);
     if (!digest.equals(expectedDigest)) {
       // Every chunk matched its hash yet the whole does not: the chunks are from different versions of the
       // source. Keeping them would fail every resume the same way, so the partial goes.
