@@ -1,11 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FerryError } from '../errors/index.js';
-import {
-  ChunkHashes,
-  DEFAULT_CHUNK_BYTES,
-  HASH_BYTES,
-} from '../protocol/index.js';
+import { ChunkHashes, DEFAULT_CHUNK_BYTES, HASH_BYTES } from '../protocol/index.js';
 import {
   PartialTransfer,
   SourceFile,

@@ -8,13 +8,7 @@ import {
   chunkBytesFor,
   writePutDataHeader,
 } from '../protocol/index.js';
-import {
-  ChunkHashCache,
-  SourceFile,
-  hashChunks,
-  missingChunks,
-  streamChunks,
-} from '../transfer/index.js';
+import { ChunkHashCache, SourceFile, hashChunks, missingChunks, streamChunks } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 
 export interface UploadOptions {

@@ -78,7 +78,10 @@ export class FileDigestBuilder {
   addChunkHashes(hashes: Uint8Array): void {
     if (this.#done) throw new FerryError('INTERNAL', 'file digest already finished');
     if (hashes.length % HASH_BYTES !== 0) {
-      throw new FerryError('INTERNAL', `chunk hashes must be a multiple of ${HASH_BYTES} bytes, got ${hashes.length}`);
+      throw new FerryError(
+        'INTERNAL',
+        `chunk hashes must be a multiple of ${HASH_BYTES} bytes, got ${hashes.length}`,
+      );
     }
     const n = hashes.length / HASH_BYTES;
     if (this.#added + n > this.#expected) {

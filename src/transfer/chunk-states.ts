@@ -178,7 +178,10 @@ export class ChunkStates {
     if (open !== undefined) throw new FerryError('MESSAGE_MALFORMED', `chunk ${open} was not completed`);
     const verified = this.#verified.knownCount;
     if (verified !== this.count) {
-      throw new FerryError('MESSAGE_MALFORMED', `${this.count - verified} of ${this.count} chunks missing at end`);
+      throw new FerryError(
+        'MESSAGE_MALFORMED',
+        `${this.count - verified} of ${this.count} chunks missing at end`,
+      );
     }
     return this.#verified.digest();
   }

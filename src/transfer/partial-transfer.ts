@@ -1,12 +1,7 @@
 import { createHash } from 'node:crypto';
 import { link, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
 import { FerryError } from '../errors/index.js';
-import {
-  ChunkSet,
-  chunkCount,
-  chunkLength,
-  type ChunkRange,
-} from '../protocol/index.js';
+import { ChunkSet, chunkCount, chunkLength, type ChunkRange } from '../protocol/index.js';
 import { fsyncDir } from './fsync-dir.js';
 import { fsTimeOf } from './fs-names.js';
 import { receivedFileMode } from './received-mode.js';

@@ -23,9 +23,9 @@ interface DigestVector {
 }
 
 const vectors = (
-  JSON.parse(
-    readFileSync(new URL('../vectors/ferry-file-digests.json', import.meta.url), 'utf8'),
-  ) as { vectors: DigestVector[] }
+  JSON.parse(readFileSync(new URL('../vectors/ferry-file-digests.json', import.meta.url), 'utf8')) as {
+    vectors: DigestVector[];
+  }
 ).vectors;
 
 const sha256 = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest();
@@ -95,7 +95,10 @@ test('ChunkHashes haveDigest covers the held chunks in index order, across gaps,
     { first: 7, count: 1 },
     { first: 9, count: 1 },
   ]);
-  const some = ChunkSet.fromRanges(hashes.count, [{ first: 1, count: 2 }, { first: 9, count: 1 }]);
+  const some = ChunkSet.fromRanges(hashes.count, [
+    { first: 1, count: 2 },
+    { first: 9, count: 1 },
+  ]);
   assert.ok(hashes.haveDigest(some).equals(haveDigest([1, 2, 9].map(hashN))));
   assert.throws(() => hashes.haveDigest(ChunkSet.fromRanges(hashes.count, [{ first: 3, count: 1 }])), {
     code: 'INTERNAL',
