@@ -11,20 +11,11 @@ import {
   fileDigest,
   haveDigest,
 } from '../../src/protocol/index.js';
-
-interface DigestVector {
-  name: string;
-  size: number;
-  chunkBytes: number;
-  content: string;
-  chunkHashes: string[];
-  fileDigest: string;
-  haveDigest: string;
-}
+import type { FileDigestVector } from '../vectors/vector-json.js';
 
 const vectors = (
   JSON.parse(readFileSync(new URL('../vectors/ferry-file-digests.json', import.meta.url), 'utf8')) as {
-    vectors: DigestVector[];
+    vectors: FileDigestVector[];
   }
 ).vectors;
 
