@@ -1,22 +1,12 @@
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FerryError } from '../errors/index.js';
-import {
-  ChunkSet,
-  DEFAULT_CHUNK_BYTES,
-  HASH_BYTES,
-  chunkCount,
-  fileDigest,
-  haveDigest,
-  rangesFromIndices,
-  type ChunkRange,
-} from '../protocol/index.js';
+import { ChunkHashes, DEFAULT_CHUNK_BYTES, HASH_BYTES } from '../protocol/index.js';
 import {
   PartialTransfer,
   SourceFile,
-  hashHeldChunks,
+  hashChunks,
   partialOwner,
-  type ChunkEntry,
   type PartialPaths,
   type RootPath,
   siblingTempName,
@@ -73,7 +63,8 @@ export async function beginDownload(
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   const paths = downloadPartialPaths(target);
   const ref = session.openRef();
-  let held: { size: number; entries: ChunkEntry[]; ranges: ChunkRange[]; digest: Buffer } | undefined;
+  // The chunks we hold and their hashes: the whole file when verifying, else what a partial of ours holds.
+  let held: ChunkHashes | undefined;
   const verifyOnly = target.exists && !options.overwrite;
   // A server names the file, and so the partial's names: only a partial ferry made is reused or removed.
   const owner = await partialOwner(paths);
@@ -86,15 +77,8 @@ export async function beginDownload(
     held = await hashWholeFile(target.path, chunkBytes);
   } else {
     const partial = await PartialTransfer.inspect(paths);
-    if (partial && partial.header.chunkBytes === chunkBytes && partial.held.length > 0) {
-      const sorted = [...partial.held].sort((a, b) => a.index - b.index);
-      held = {
-        size: partial.header.size,
-        entries: sorted,
-        ranges: rangesFromIndices(sorted.map((e) => e.index)),
-        digest: haveDigest(sorted.map((e) => e.hash)),
-      };
-    }
+    if (partial && partial.header.chunkBytes === chunkBytes && partial.held.length > 0)
+      held = ChunkHashes.of(partial.header.size, chunkBytes, partial.held);
   }
   await session.send({
     type: 'GET_REQUEST',
@@ -102,8 +86,8 @@ export async function beginDownload(
     chunkBytes,
     verifyOnly,
     heldSize: held?.size ?? 0,
-    haveDigest: held?.digest ?? Buffer.alloc(HASH_BYTES),
-    ranges: held?.ranges ?? [],
+    haveDigest: held?.haveDigest() ?? Buffer.alloc(HASH_BYTES),
+    ranges: held?.knownRanges() ?? [],
     path: remotePath,
   });
   const ours = owner === 'ferry';
@@ -129,25 +113,19 @@ async function receiveDownload(
   paths: PartialPaths,
   chunkBytes: number,
   verifyOnly: boolean,
-  held: { size: number; entries: ChunkEntry[] } | undefined,
+  held: ChunkHashes | undefined,
   partialIsOurs: boolean,
   options: DownloadOptions,
 ): Promise<DownloadResult> {
   const offer = await session.expect(ref, 'GET_OFFER');
-  const keep = offer.heldAccepted && held !== undefined ? held.entries : [];
-  const resumedBytes = keep.reduce(
-    (sum, e) => sum + Math.min(chunkBytes, offer.size - e.index * chunkBytes),
-    0,
-  );
+  // A held set is accepted only for a file of its size (PROTOCOL.md §5.11.2), so its lengths are this file's.
+  const keep = offer.heldAccepted && held !== undefined ? held : undefined;
+  const resumedBytes = keep?.knownBytes() ?? 0;
   options.onStarted?.({ size: offer.size, heldBytes: resumedBytes });
   if (verifyOnly) {
     // VERIFY_ONLY: the server found our file identical and sends only GET_END.
     const end = await session.expect(ref, 'GET_END');
-    const ours = fileDigest(
-      offer.size,
-      chunkBytes,
-      held!.entries.map((e) => e.hash),
-    );
+    const ours = held!.digest();
     if (!end.fileDigest.equals(ours))
       throw new FerryError('DIGEST_MISMATCH', 'server digest differs from the identical file');
     // The file is complete: a partial of ours left beside it (an attempt killed while finishing) is of no
@@ -166,7 +144,7 @@ async function receiveDownload(
     mtimeMs: 0,
     chunkBytes,
     fresh: !offer.heldAccepted,
-    verified: keep,
+    verified: keep ? [...keep.entries()] : [],
     durableBatchBytes: options.durableBatchBytes,
     markWithState: true,
     onDurable: (verified) => options.onVerified?.(verified, offer.size),
@@ -197,23 +175,12 @@ async function receiveDownload(
   }
 }
 
-async function hashWholeFile(
-  path: string,
-  chunkBytes: number,
-): Promise<{ size: number; entries: ChunkEntry[]; ranges: ChunkRange[]; digest: Buffer }> {
+async function hashWholeFile(path: string, chunkBytes: number): Promise<ChunkHashes> {
   const source = await SourceFile.open(path, { noFollow: true });
   try {
-    const count = chunkCount(source.size, chunkBytes);
-    const all = new ChunkSet(count);
-    if (count > 0) all.addRange(0, count);
-    const hashes = Buffer.alloc(count * HASH_BYTES);
-    const list = await hashHeldChunks(source, all, chunkBytes, hashes);
-    return {
-      size: source.size,
-      entries: list.map((hash, index) => ({ index, hash })),
-      ranges: all.ranges(),
-      digest: haveDigest(list),
-    };
+    const hashes = new ChunkHashes(source.size, chunkBytes);
+    await hashChunks(source, hashes.allChunks(), hashes);
+    return hashes;
   } finally {
     await source.close();
   }

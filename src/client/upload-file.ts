@@ -1,23 +1,14 @@
 import { FerryError, isFerryError } from '../errors/index.js';
 import {
+  ChunkHashes,
   ChunkSet,
   DEFAULT_CHUNK_BYTES,
-  FileDigestBuilder,
   HASH_BYTES,
   PUT_DATA_HEADER_BYTES,
   chunkBytesFor,
-  chunkCount,
-  chunkLength,
-  haveDigest,
   writePutDataHeader,
 } from '../protocol/index.js';
-import {
-  ChunkHashCache,
-  SourceFile,
-  hashHeldChunks,
-  missingChunks,
-  streamChunks,
-} from '../transfer/index.js';
+import { ChunkHashCache, SourceFile, hashChunks, missingChunks, streamChunks } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 
 export interface UploadOptions {
@@ -109,19 +100,18 @@ async function beginPipelined(
   options: UploadOptions,
 ): Promise<PendingUpload> {
   const ref = sendOffer(session, source, remotePath, chunkBytes, options, false);
-  const count = chunkCount(source.size, chunkBytes);
-  const hashes = Buffer.alloc(count * HASH_BYTES);
+  const hashes = new ChunkHashes(source.size, chunkBytes);
   let sentBytes: number;
   let digest: Buffer;
   try {
     sentBytes = await streamChunks(source, {
       chunkBytes,
-      chunks: missingChunks(source.size, chunkBytes, new ChunkSet(count)),
+      chunks: missingChunks(source.size, chunkBytes, new ChunkSet(hashes.count)),
       hashes,
       signal: options.signal,
       sink: dataSink(session, ref),
     });
-    digest = await endUpload(session, ref, source, chunkBytes, hashes);
+    digest = await endUpload(session, ref, source, hashes);
   } catch (err) {
     await reportSourceChanged(session, ref, err);
     throw err;
@@ -156,8 +146,8 @@ async function beginResumable(
   const cache = options.cacheDir
     ? await ChunkHashCache.open(options.cacheDir, localPath, source, chunkBytes)
     : undefined;
-  const count = chunkCount(source.size, chunkBytes);
-  const hashes = Buffer.alloc(count * HASH_BYTES);
+  const hashes = new ChunkHashes(source.size, chunkBytes);
+  const { count } = hashes;
   let ref = sendOffer(session, source, remotePath, chunkBytes, options, false);
   let pending = false;
   try {
@@ -166,12 +156,12 @@ async function beginResumable(
     let restarted = accept.restarted;
     if (held.count > 0) {
       // PROTOCOL.md §5.4: the server's claim must match our own bytes, chunk for chunk.
-      const ours = await hashHeldChunks(source, held, chunkBytes, hashes, (i) => cache?.get(i));
-      const same = haveDigest(ours).equals(accept.haveDigest);
+      await hashChunks(source, held, hashes, (i) => cache?.get(i));
+      const same = hashes.haveDigest(held).equals(accept.haveDigest);
       if (accept.existing) {
         pending = true; // settleExisting owns the ref from here
         await cache?.close();
-        return await settleExisting(session, ref, source, chunkBytes, hashes, same, options);
+        return await settleExisting(session, ref, source, hashes, same, options);
       }
       if (!same) {
         // End the first offer before the FRESH one: one transfer receives at a time (PROTOCOL.md §6.2).
@@ -185,9 +175,9 @@ async function beginResumable(
     } else if (accept.existing) {
       pending = true;
       await cache?.close();
-      return await settleExisting(session, ref, source, chunkBytes, hashes, count === 0, options);
+      return await settleExisting(session, ref, source, hashes, count === 0, options);
     }
-    const resumedBytes = bytesOf(held, source.size, chunkBytes);
+    const resumedBytes = hashes.bytesOf(held);
     options.onAccepted?.({ heldBytes: resumedBytes, restarted, size: source.size });
     const size = source.size;
     session.onProgress(ref, (verified) => options.onVerified?.(verified, size));
@@ -213,7 +203,7 @@ async function beginResumable(
       ),
     ]);
     const sentBytes = counts.reduce((sum, n) => sum + n, 0);
-    const digest = await endUpload(session, ref, source, chunkBytes, hashes);
+    const digest = await endUpload(session, ref, source, hashes);
     const finalRef = ref;
     pending = true;
     const done = (async (): Promise<UploadResult> => {
@@ -255,7 +245,7 @@ async function sendOnJoinedStream(
   remotePath: string,
   chunkBytes: number,
   chunks: Iterator<number>,
-  hashes: Buffer,
+  hashes: ChunkHashes,
   onChunk: (index: number, hash: Buffer) => Promise<void> | undefined,
   options: UploadOptions,
 ): Promise<number> {
@@ -287,8 +277,7 @@ async function settleExisting(
   session: ClientSession,
   ref: number,
   source: SourceFile,
-  chunkBytes: number,
-  hashes: Buffer,
+  hashes: ChunkHashes,
   same: boolean,
   options: UploadOptions,
 ): Promise<PendingUpload> {
@@ -297,7 +286,7 @@ async function settleExisting(
     await session.send({ type: 'CANCEL', ref });
     throw new FerryError('FILE_EXISTS');
   }
-  const digest = await endUpload(session, ref, source, chunkBytes, hashes);
+  const digest = await endUpload(session, ref, source, hashes);
   const done = confirmed(
     session,
     ref,
@@ -362,14 +351,10 @@ async function endUpload(
   session: ClientSession,
   ref: number,
   source: SourceFile,
-  chunkBytes: number,
-  hashes: Buffer,
+  hashes: ChunkHashes,
 ): Promise<Buffer> {
   await source.assertUnchanged();
-  const builder = new FileDigestBuilder(source.size, chunkBytes);
-  const count = chunkCount(source.size, chunkBytes);
-  for (let i = 0; i < count; i++) builder.addChunkHash(hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES));
-  const digest = builder.digest();
+  const digest = hashes.digest();
   await session.send({ type: 'PUT_END', ref, fileDigest: digest });
   return digest;
 }
@@ -388,12 +373,6 @@ async function confirmed(
   // An identical file was left untouched: nothing was verified in this run, so no progress to report.
   if (!reply.identical) options.onVerified?.(facts.size, facts.size);
   return { ...facts, digest, identical: reply.identical };
-}
-
-function bytesOf(held: ChunkSet, size: number, chunkBytes: number): number {
-  let bytes = 0;
-  for (const index of held) bytes += chunkLength(index, size, chunkBytes);
-  return bytes;
 }
 
 /** Marks a promise handled so a caller that fails before awaiting it causes no unhandled rejection. */

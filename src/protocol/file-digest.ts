@@ -71,6 +71,26 @@ export class FileDigestBuilder {
     this.#added += 1;
   }
 
+  /**
+   * Adds the hashes of the next chunks, in index order, as one run of `n * HASH_BYTES` bytes: a whole chunk-hash
+   * table (ChunkHashes) is hashed in one call, with no view per chunk.
+   */
+  addChunkHashes(hashes: Uint8Array): void {
+    if (this.#done) throw new FerryError('INTERNAL', 'file digest already finished');
+    if (hashes.length % HASH_BYTES !== 0) {
+      throw new FerryError(
+        'INTERNAL',
+        `chunk hashes must be a multiple of ${HASH_BYTES} bytes, got ${hashes.length}`,
+      );
+    }
+    const n = hashes.length / HASH_BYTES;
+    if (this.#added + n > this.#expected) {
+      throw new FerryError('INTERNAL', `file has ${this.#expected} chunks, got ${this.#added + n} hashes`);
+    }
+    this.#hash.update(hashes);
+    this.#added += n;
+  }
+
   /** Returns the 32-byte file digest; every chunk hash must have been added. Callable once. */
   digest(): Buffer {
     if (this.#done) throw new FerryError('INTERNAL', 'file digest already finished');

@@ -99,4 +99,5 @@ export {
   fileDigest,
   haveDigest,
 } from './file-digest.js';
+export { ChunkHashes } from './chunk-hashes.js';
 export { ChunkSet, indicesFromRanges, rangesFromIndices, type ChunkRange } from './chunk-ranges.js';

@@ -1,14 +1,11 @@
 import { FerryError } from '../errors/index.js';
 import {
+  ChunkHashes,
   ChunkSet,
-  FileDigestBuilder,
   GET_DATA_HEADER_BYTES,
-  HASH_BYTES,
   MAX_TRANSFER_CHUNKS,
   PERMISSION_DOWNLOAD,
   chunkCount,
-  chunkLength,
-  haveDigest,
   writeGetDataHeader,
   type GetRequestMessage,
 } from '../protocol/index.js';
@@ -30,7 +27,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
     const count = chunkCount(source.size, chunkBytes);
     if (count > MAX_TRANSFER_CHUNKS)
       throw new FerryError('FILE_TOO_LARGE', `more than ${MAX_TRANSFER_CHUNKS} chunks; use larger chunks`);
-    const hashes = Buffer.alloc(count * HASH_BYTES);
+    const hashes = new ChunkHashes(source.size, chunkBytes);
     let held = new ChunkSet(count);
     let heldAccepted = false;
     // An empty file has no chunks to claim: holding one is holding it all.
@@ -38,15 +35,8 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
       const claimed = ChunkSet.fromRanges(count, request.ranges);
       // From the server's cache where it can: a check sends no file data, so it must not cost a read of
       // the file each time it is asked (docs/SECURITY.md "Hashing on request").
-      const ours = await io.ctx.hashCache.hashChunks(
-        io.clientKey,
-        source,
-        target.path,
-        claimed,
-        chunkBytes,
-        hashes,
-      );
-      heldAccepted = haveDigest(ours).equals(request.haveDigest);
+      await io.ctx.hashCache.hashChunks(io.clientKey, source, target.path, claimed, hashes);
+      heldAccepted = hashes.haveDigest(claimed).equals(request.haveDigest);
       if (heldAccepted) held = claimed;
     }
     if (request.verifyOnly && !(heldAccepted && held.count === count)) throw new FerryError('FILE_EXISTS');
@@ -58,8 +48,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
       mode: source.mode,
       heldAccepted,
     });
-    let verifiedBytes = 0;
-    for (const index of held) verifiedBytes += chunkLength(index, source.size, chunkBytes);
+    let verifiedBytes = hashes.bytesOf(held);
     io.events.transferStarted(request.ref, {
       direction: 'download',
       path: request.path,
@@ -77,17 +66,14 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
         sendData: (plaintext) => io.sendPlaintext(plaintext),
         sendChunk: async (index, chunkHash) => {
           await io.send({ type: 'GET_CHUNK', ref: request.ref, index, chunkHash });
-          verifiedBytes += chunkLength(index, source.size, chunkBytes);
+          verifiedBytes += hashes.lengthOf(index);
           io.events.transferProgress(request.ref, verifiedBytes);
         },
       },
     });
     await source.assertUnchanged();
-    if (held.count === 0) await io.ctx.hashCache.rememberAll(source, target.path, chunkBytes, hashes);
-    const builder = new FileDigestBuilder(source.size, chunkBytes);
-    for (let i = 0; i < count; i++)
-      builder.addChunkHash(hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES));
-    const digest = builder.digest();
+    if (held.count === 0) await io.ctx.hashCache.rememberAll(source, target.path, hashes);
+    const digest = hashes.digest();
     await io.send({ type: 'GET_END', ref: request.ref, fileDigest: digest });
     io.events.transferFinished(request.ref, {
       digest,

@@ -1,16 +1,11 @@
 import { lstat } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
-import { ChunkSet, HASH_BYTES, chunkCount, chunkLength } from '../protocol/index.js';
-import { hashHeldChunks, type SourceFile } from '../transfer/index.js';
+import { ChunkHashes } from '../protocol/index.js';
+import { hashChunks, type SourceFile } from '../transfer/index.js';
 import { HashBudget } from './hash-budget.js';
 
 /** Default memory for cached chunk hashes: one million chunk hashes (e.g. 4 TiB of files in 4 MiB chunks). */
 export const FILE_HASH_CACHE_BYTES = 32 * 1024 * 1024;
-
-interface Entry {
-  hashes: Buffer;
-  known: ChunkSet;
-}
 
 /**
  * The server's memory of chunk hashes it computed for checks that send no file data: a VERIFY_ONLY or
@@ -24,7 +19,7 @@ interface Entry {
  * bounded (least recently used entries go first).
  */
 export class FileHashCache {
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new Map<string, ChunkHashes>();
   readonly #maxBytes: number;
   #bytes = 0;
   /** Bytes read and hashed for checks, i.e. what the cache did not answer (for tests and benchmarks). */
@@ -38,36 +33,27 @@ export class FileHashCache {
   }
 
   /**
-   * The hashes of `chunks` of `source` (opened from `path`), written into `hashes` at `index * HASH_BYTES`
-   * and returned in order, as `hashHeldChunks` does, reading only the chunks the cache does not hold, and
-   * only once `client` has the budget for them.
+   * The hashes of `chunks` of `source` (opened from `path`), written into `hashes` (of `source`'s size) as
+   * `hashChunks` does, reading only the chunks the cache does not hold, and only once `client` has the
+   * budget for them.
    */
   async hashChunks(
     client: Buffer,
     source: SourceFile,
     path: string,
     chunks: Iterable<number>,
-    chunkBytes: number,
-    hashes: Buffer,
-  ): Promise<Buffer[]> {
-    const key = `${source.identity.toString('hex')}:${chunkBytes}`;
+    hashes: ChunkHashes,
+  ): Promise<void> {
+    const key = `${source.identity.toString('hex')}:${hashes.chunkBytes}`;
     const entry = this.#entries.get(key);
     // What the cache cannot answer is paid from the client's budget first (HashBudget).
     const wanted = [...chunks];
-    let missingBytes = 0;
-    for (const index of wanted)
-      if (!entry?.known.has(index)) missingBytes += chunkLength(index, source.size, chunkBytes);
-    await this.#budget.spend(client.toString('hex'), missingBytes);
-    const computed: number[] = [];
-    const list = await hashHeldChunks(source, wanted, chunkBytes, hashes, (index) => {
-      if (entry?.known.has(index)) return entry.hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
-      computed.push(index);
-      return undefined;
-    });
-    for (const index of computed) this.hashedBytes += chunkLength(index, source.size, chunkBytes);
-    if (computed.length > 0) await this.#remember(key, source, path, chunkBytes, hashes, computed);
+    const missing = wanted.filter((index) => !entry?.has(index));
+    await this.#budget.spend(client.toString('hex'), hashes.bytesOf(missing));
+    await hashChunks(source, wanted, hashes, (index) => entry?.get(index));
+    this.hashedBytes += hashes.bytesOf(missing);
+    if (missing.length > 0) await this.#remember(key, source, path, hashes, missing);
     else if (entry) this.#touch(key, entry);
-    return list;
   }
 
   /**
@@ -80,51 +66,38 @@ export class FileHashCache {
   }
 
   /** Remembers every chunk hash of a file just streamed whole (a later check of it then reads nothing). */
-  async rememberAll(source: SourceFile, path: string, chunkBytes: number, hashes: Buffer): Promise<void> {
-    const count = chunkCount(source.size, chunkBytes);
-    const key = `${source.identity.toString('hex')}:${chunkBytes}`;
-    await this.#remember(
-      key,
-      source,
-      path,
-      chunkBytes,
-      hashes,
-      Array.from({ length: count }, (_, i) => i),
-    );
+  async rememberAll(source: SourceFile, path: string, hashes: ChunkHashes): Promise<void> {
+    const key = `${source.identity.toString('hex')}:${hashes.chunkBytes}`;
+    await this.#remember(key, source, path, hashes, hashes.allChunks());
   }
 
   async #remember(
     key: string,
     source: SourceFile,
     path: string,
-    chunkBytes: number,
-    hashes: Buffer,
-    indexes: number[],
+    hashes: ChunkHashes,
+    indexes: Iterable<number>,
   ): Promise<void> {
-    const count = chunkCount(source.size, chunkBytes);
-    const tableBytes = count * HASH_BYTES;
+    const tableBytes = ChunkHashes.tableBytes(source.size, hashes.chunkBytes);
     if (tableBytes > this.#maxBytes) return;
     // Only if the file is still the one we opened: a write during hashing moved its ctime.
     if (!(await stillIs(path, source.identity))) return;
     let entry = this.#entries.get(key);
     if (!entry) {
-      entry = { hashes: Buffer.alloc(tableBytes), known: new ChunkSet(count) };
+      entry = new ChunkHashes(source.size, hashes.chunkBytes);
       this.#bytes += tableBytes;
     }
-    for (const index of indexes) {
-      hashes.copy(entry.hashes, index * HASH_BYTES, index * HASH_BYTES, (index + 1) * HASH_BYTES);
-      entry.known.add(index);
-    }
+    for (const index of indexes) entry.set(index, hashes.get(index)!);
     this.#touch(key, entry);
     for (const [oldKey, old] of this.#entries) {
       if (this.#bytes <= this.#maxBytes) break;
       this.#entries.delete(oldKey);
-      this.#bytes -= old.hashes.length;
+      this.#bytes -= ChunkHashes.tableBytes(old.size, old.chunkBytes);
     }
   }
 
   /** Moves `key` to the most recently used end. */
-  #touch(key: string, entry: Entry): void {
+  #touch(key: string, entry: ChunkHashes): void {
     this.#entries.delete(key);
     this.#entries.set(key, entry);
   }

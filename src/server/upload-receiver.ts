@@ -1,14 +1,11 @@
 import { join } from 'node:path';
 import { FerryError, codeFromWire, toFerryError } from '../errors/index.js';
 import {
-  ChunkSet,
-  HASH_BYTES,
+  ChunkHashes,
   MAX_TRANSFER_CHUNKS,
   PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
   chunkCount,
-  fileDigest,
-  haveDigest,
   type Message,
   type PutOfferMessage,
 } from '../protocol/index.js';
@@ -37,7 +34,7 @@ type Active =
       // PROTOCOL.md §5.4 EXISTING: the destination may already hold this content; only the digest decides.
       kind: 'existing';
       ref: number;
-      hashes: Buffer;
+      hashes: ChunkHashes;
       offer: PutOfferMessage;
     }
   | {
@@ -340,16 +337,12 @@ export class UploadReceiver implements TransferClaim {
       const mayLearn =
         this.#io.may(PERMISSION_DOWNLOAD) || this.#io.ctx.registry.placedIt(transferId, source.identity);
       if (!mayLearn || source.size !== offer.size) throw new FerryError('FILE_EXISTS');
-      const count = chunkCount(source.size, offer.chunkBytes);
-      const all = new ChunkSet(count);
-      if (count > 0) all.addRange(0, count);
-      const hashes = Buffer.alloc(count * HASH_BYTES);
-      const list = await this.#io.ctx.hashCache.hashChunks(
+      const hashes = new ChunkHashes(source.size, offer.chunkBytes);
+      await this.#io.ctx.hashCache.hashChunks(
         this.#io.clientKey,
         source,
         target.path,
-        all,
-        offer.chunkBytes,
+        hashes.allChunks(),
         hashes,
       );
       // Hashes read while the file changed must not answer IDENTICAL (PROTOCOL.md §5.6.1).
@@ -360,8 +353,8 @@ export class UploadReceiver implements TransferClaim {
         ref: offer.ref,
         restarted: false,
         existing: true,
-        haveDigest: haveDigest(list),
-        ranges: all.ranges(),
+        haveDigest: hashes.haveDigest(),
+        ranges: hashes.knownRanges(),
       });
     } finally {
       await source.close();
@@ -370,11 +363,7 @@ export class UploadReceiver implements TransferClaim {
 
   async #compareExisting(active: Extract<Active, { kind: 'existing' }>, expected: Buffer): Promise<void> {
     const { offer, hashes } = active;
-    const count = chunkCount(offer.size, offer.chunkBytes);
-    const list = Array.from({ length: count }, (_, i) =>
-      hashes.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES),
-    );
-    const digest = fileDigest(offer.size, offer.chunkBytes, list);
+    const digest = hashes.digest();
     if (!digest.equals(expected)) throw new FerryError('FILE_EXISTS');
     this.files++;
     this.#io.events.transferStarted(offer.ref, {

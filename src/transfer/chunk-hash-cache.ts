@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { ChunkHashes } from '../protocol/index.js';
 import { ChunkLog, type ChunkEntry } from './chunk-log.js';
 import type { SourceFile } from './source-file.js';
 
@@ -13,9 +14,9 @@ import type { SourceFile } from './source-file.js';
  */
 export class ChunkHashCache {
   readonly #log: ChunkLog;
-  readonly #known: Map<number, Buffer>;
+  readonly #known: ChunkHashes;
 
-  private constructor(log: ChunkLog, known: Map<number, Buffer>) {
+  private constructor(log: ChunkLog, known: ChunkHashes) {
     this.#log = log;
     this.#known = known;
   }
@@ -38,7 +39,10 @@ export class ChunkHashCache {
     const previous = await ChunkLog.load(path);
     const entries = previous?.header.equals(header) ? previous.entries : [];
     const log = await ChunkLog.create(path, header, entries, { durable: false });
-    return new ChunkHashCache(log, new Map(entries.map((e) => [e.index, e.hash])));
+    const known = new ChunkHashes(source.size, chunkBytes);
+    // A cache is never trusted to be well formed: an entry past the file's end is skipped, not an error.
+    for (const entry of entries) if (entry.index < known.count) known.set(entry.index, entry.hash);
+    return new ChunkHashCache(log, known);
   }
 
   /** The cached hash of chunk `index`, if any. */

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { FerryError } from '../errors/index.js';
-import { ChunkSet, HASH_BYTES, chunkCount, chunkLength } from '../protocol/index.js';
+import { ChunkHashes, ChunkSet } from '../protocol/index.js';
 import type { ChunkEntry } from './chunk-log.js';
 
 /**
@@ -47,9 +47,8 @@ export class ChunkStates {
   readonly chunkBytes: number;
   readonly count: number;
   readonly #maxOpen: number;
-  readonly #verified: ChunkSet;
-  /** Chunk hashes by index, 32 bytes each; meaningful only where #verified has the index. */
-  readonly #hashes: Buffer;
+  /** The verified chunks and their hashes: a hash is known exactly when its chunk is verified. */
+  readonly #verified: ChunkHashes;
   readonly #open = new Map<number, OpenChunk>();
   /** Unverified chunks that received bytes in this transfer (whose writes may still be in flight). */
   readonly #dirty: ChunkSet;
@@ -62,17 +61,10 @@ export class ChunkStates {
   ) {
     this.size = size;
     this.chunkBytes = chunkBytes;
-    this.count = chunkCount(size, chunkBytes);
+    this.#verified = ChunkHashes.of(size, chunkBytes, options.verified ?? []);
+    this.count = this.#verified.count;
     this.#maxOpen = options.maxOpen ?? MAX_OPEN_CHUNKS;
-    this.#verified = new ChunkSet(this.count);
     this.#dirty = new ChunkSet(this.count);
-    this.#hashes = Buffer.alloc(this.count * HASH_BYTES);
-    for (const { index, hash } of options.verified ?? []) {
-      if (!Number.isInteger(index) || index < 0 || index >= this.count || hash.length !== HASH_BYTES)
-        throw new FerryError('INTERNAL', `verified chunk ${index} of ${this.count}`);
-      this.#verified.add(index);
-      hash.copy(this.#hashes, index * HASH_BYTES);
-    }
   }
 
   stateOf(index: number): ChunkState {
@@ -82,18 +74,17 @@ export class ChunkStates {
 
   /** Chunks verified so far. */
   get verifiedCount(): number {
-    return this.#verified.count;
+    return this.#verified.knownCount;
   }
 
   /** The hash of a verified chunk; undefined for any other. */
   hashOf(index: number): Buffer | undefined {
-    if (!this.#verified.has(index)) return undefined;
-    return this.#hashes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
+    return this.#verified.get(index);
   }
 
   /** Bytes of chunk `index`. */
   lengthOf(index: number): number {
-    return chunkLength(index, this.size, this.chunkBytes);
+    return this.#verified.lengthOf(index);
   }
 
   /**
@@ -158,8 +149,7 @@ export class ChunkStates {
     const actual = current.hash.digest();
     if (!actual.equals(chunkHash)) throw new FerryError('CHUNK_MISMATCH', `chunk ${index}`);
     this.#dirty.delete(index);
-    this.#verified.add(index);
-    actual.copy(this.#hashes, index * HASH_BYTES);
+    this.#verified.set(index, actual);
     return actual;
   }
 
@@ -174,20 +164,25 @@ export class ChunkStates {
     return undefined;
   }
 
+  /** The held digest (PROTOCOL.md §5.4) over the hashes of `chunks`, each of which must be verified. */
+  haveDigest(chunks: ChunkSet): Buffer {
+    return this.#verified.haveDigest(chunks);
+  }
+
   /**
-   * Every chunk's hash in index order, for the file digest (PROTOCOL.md §5.6, §7.2). Throws
-   * MESSAGE_MALFORMED while any chunk is open or unverified: the digest is only ever computed over hashes
-   * of the bytes the partial holds.
+   * The file digest (PROTOCOL.md §5.6, §7.2) over every chunk's hash. Throws MESSAGE_MALFORMED while any
+   * chunk is open or unverified: the digest is only ever computed over hashes of the bytes the partial holds.
    */
-  verifiedHashes(): Buffer[] {
+  fileDigest(): Buffer {
     const open = this.firstOpen();
     if (open !== undefined) throw new FerryError('MESSAGE_MALFORMED', `chunk ${open} was not completed`);
-    if (this.#verified.count !== this.count) {
+    const verified = this.#verified.knownCount;
+    if (verified !== this.count) {
       throw new FerryError(
         'MESSAGE_MALFORMED',
-        `${this.count - this.#verified.count} of ${this.count} chunks missing at end`,
+        `${this.count - verified} of ${this.count} chunks missing at end`,
       );
     }
-    return Array.from({ length: this.count }, (_, i) => this.hashOf(i)!);
+    return this.#verified.digest();
   }
 }

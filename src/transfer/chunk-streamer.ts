@@ -1,5 +1,11 @@
 import { createHash, type Hash } from 'node:crypto';
-import { HASH_BYTES, MAX_MESSAGE_BYTES, chunkCount, chunkLength, type ChunkSet } from '../protocol/index.js';
+import {
+  MAX_MESSAGE_BYTES,
+  chunkCount,
+  chunkLength,
+  type ChunkHashes,
+  type ChunkSet,
+} from '../protocol/index.js';
 import { FerryError } from '../errors/index.js';
 import type { SourceFile } from './source-file.js';
 
@@ -22,8 +28,8 @@ export interface StreamChunksOptions {
    * PROTOCOL.md §5.13), each taking the next chunk when it is ready for one.
    */
   chunks: Iterator<number>;
-  /** Receives the hash of every chunk sent, at `index * 32`. */
-  hashes: Buffer;
+  /** Receives the hash of every chunk sent. */
+  hashes: ChunkHashes;
   sink: ChunkSink;
   signal?: AbortSignal | undefined;
   /** Called after each chunk is sent. */
@@ -91,7 +97,7 @@ export async function streamChunks(source: SourceFile, options: StreamChunksOpti
     if (block.last) {
       const chunkHash = hasher.digest();
       hasher = undefined;
-      chunkHash.copy(hashes, block.chunk * HASH_BYTES);
+      hashes.set(block.chunk, chunkHash);
       await sink.sendChunk(block.chunk, chunkHash);
       const bytes = chunkLength(block.chunk, source.size, chunkBytes);
       sent += bytes;
@@ -133,22 +139,17 @@ export function* missingChunks(size: number, chunkBytes: number, skip: ChunkSet)
 }
 
 /**
- * Hashes the chunks in `held` from `source` (or takes them from `cached`), stores them in `hashes`, and
- * returns them in index order: what PROTOCOL.md §5.4's held digest is computed over.
+ * Hashes the chunks `chunks` of `source` (or takes them from `cached`) into `hashes`, in the chunk size of
+ * `hashes`: what PROTOCOL.md §5.4's held digest and §7.2's file digest are then computed over.
  */
-export async function hashHeldChunks(
+export async function hashChunks(
   source: SourceFile,
-  held: Iterable<number>,
-  chunkBytes: number,
-  hashes: Buffer,
-  cached?: (index: number) => Buffer | undefined,
-): Promise<Buffer[]> {
-  const scratch = Buffer.allocUnsafe(Math.min(chunkBytes, 1024 * 1024));
-  const out: Buffer[] = [];
-  for (const index of held) {
-    const hash = cached?.(index) ?? (await source.chunkHash(index, chunkBytes, scratch));
-    hash.copy(hashes, index * HASH_BYTES);
-    out.push(hash);
+  chunks: Iterable<number>,
+  hashes: ChunkHashes,
+  cached?: (index: number) => Uint8Array | undefined,
+): Promise<void> {
+  const scratch = Buffer.allocUnsafe(Math.min(hashes.chunkBytes, 1024 * 1024));
+  for (const index of chunks) {
+    hashes.set(index, cached?.(index) ?? (await source.chunkHash(index, hashes.chunkBytes, scratch)));
   }
-  return out;
 }

@@ -16,7 +16,7 @@ export { ChunkHashCache } from './chunk-hash-cache.js';
 export {
   streamChunks,
   missingChunks,
-  hashHeldChunks,
+  hashChunks,
   type ChunkSink,
   type StreamChunksOptions,
 } from './chunk-streamer.js';

@@ -1,14 +1,7 @@
 import { createHash } from 'node:crypto';
 import { link, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
 import { FerryError } from '../errors/index.js';
-import {
-  ChunkSet,
-  chunkCount,
-  chunkLength,
-  fileDigest,
-  haveDigest,
-  type ChunkRange,
-} from '../protocol/index.js';
+import { ChunkHashes, ChunkSet, chunkCount, type ChunkRange } from '../protocol/index.js';
 import { fsyncDir } from './fsync-dir.js';
 import { fsTimeOf } from './fs-names.js';
 import { receivedFileMode } from './received-mode.js';
@@ -206,7 +199,7 @@ export class PartialTransfer {
 
   /** SHA-256 over the held chunks' hashes in index order (PROTOCOL.md §5.4). */
   heldDigest(): Buffer {
-    return haveDigest([...this.#held].map((i) => this.#states.hashOf(i)!));
+    return this.#states.haveDigest(this.#held);
   }
 
   /**
@@ -251,11 +244,10 @@ export class PartialTransfer {
     options: { mode: number; overwrite: boolean; mtimeMs?: number },
   ): Promise<Buffer> {
     // Only hashes of the bytes now in the partial: every chunk verified, none open (ChunkStates).
-    const hashes = this.#states.verifiedHashes();
+    const digest = this.#states.fileDigest();
     this.#startFlush();
     await this.#flushing;
     await this.#writer.flush();
-    const digest = fileDigest(this.header.size, this.header.chunkBytes, hashes);
     if (!digest.equals(expectedDigest)) {
       // Every chunk matched its hash yet the whole does not: the chunks are from different versions of the
       // source. Keeping them would fail every resume the same way, so the partial goes.
@@ -357,13 +349,13 @@ async function verifiedEntries(
   entries: readonly ChunkEntry[],
   header: TransferHeader,
 ): Promise<ChunkEntry[]> {
-  const count = chunkCount(header.size, header.chunkBytes);
-  const latest = new Map<number, Buffer>();
-  for (const entry of entries) if (entry.index < count) latest.set(entry.index, entry.hash);
+  // The last entry of a chunk wins; an entry past the file's end is skipped: a log is checked, not trusted.
+  const latest = new ChunkHashes(header.size, header.chunkBytes);
+  for (const entry of entries) if (entry.index < latest.count) latest.set(entry.index, entry.hash);
   const buffer = Buffer.allocUnsafe(Math.min(header.chunkBytes, 1024 * 1024));
   const kept: ChunkEntry[] = [];
-  for (const [index, hash] of [...latest].sort((a, b) => a[0] - b[0])) {
-    const length = chunkLength(index, header.size, header.chunkBytes);
+  for (const { index, hash } of latest.entries()) {
+    const length = latest.lengthOf(index);
     const hasher = createHash('sha256');
     let done = 0;
     while (done < length) {

@@ -15,7 +15,7 @@ import {
   haveDigest,
   type Message,
 } from '../../src/protocol/index.js';
-import { fromVectorJson, toVectorJson } from './vector-json.js';
+import { fromVectorJson, toVectorJson, type FileDigestVector } from './vector-json.js';
 
 interface VectorFile<T> {
   description: string;
@@ -40,15 +40,7 @@ test('ferry-ids.json: formatFerryId gives each id and parseFerryId gives each ke
 });
 
 test('ferry-file-digests.json: chunk hashes, file digest and have-digest of each content (PROTOCOL.md §7.2)', () => {
-  const vectors = load<{
-    name: string;
-    size: number;
-    chunkBytes: number;
-    content: string;
-    chunkHashes: string[];
-    fileDigest: string;
-    haveDigest: string;
-  }>('ferry-file-digests.json');
+  const vectors = load<FileDigestVector>('ferry-file-digests.json');
   for (const v of vectors) {
     const content = Buffer.from(v.content, 'hex');
     assert.equal(content.length, v.size, v.name);

@@ -3,6 +3,17 @@ export interface HexBytes {
   hex: string;
 }
 
+/** One vector of ferry-file-digests.json (PROTOCOL.md §7.2, §5.4); every byte string is hex. */
+export interface FileDigestVector {
+  name: string;
+  size: number;
+  chunkBytes: number;
+  content: string;
+  chunkHashes: string[];
+  fileDigest: string;
+  haveDigest: string;
+}
+
 /** Message fields as JSON: Buffers become `{ "hex": ... }`, everything else stays as it is. */
 export function toVectorJson(value: unknown): unknown {
   if (Buffer.isBuffer(value)) return { hex: value.toString('hex') };

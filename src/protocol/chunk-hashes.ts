@@ -1,0 +1,145 @@
+import { Buffer } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import { FerryError } from '../errors/index.js';
+import { ChunkSet, type ChunkRange } from './chunk-ranges.js';
+import { HASH_BYTES } from './constants.js';
+import { FileDigestBuilder, chunkCount, chunkLength } from './file-digest.js';
+
+/**
+ * The chunk-hash table of one file of `size` bytes cut into chunks of `chunkBytes` (PROTOCOL.md §1, §7.2): the
+ * SHA-256 of each chunk, stored back to back in one buffer at `index * HASH_BYTES`, and which of them are known.
+ * Both sides of both directions keep one per transfer; the file digest (§7.2) and the held digest (§5.4,
+ * §5.11.1) are computed from it and nowhere else. Hashes are copied into the table, never referenced, so a
+ * table costs `count * HASH_BYTES` bytes whatever is done with it, and views it returns stay valid until that
+ * chunk is set again.
+ */
+export class ChunkHashes {
+  readonly size: number;
+  readonly chunkBytes: number;
+  /** The file's chunk count. */
+  readonly count: number;
+  readonly #table: Buffer;
+  readonly #known: ChunkSet;
+
+  /** An empty table (no hash known) for a file of `size` bytes in chunks of `chunkBytes`. */
+  constructor(size: number, chunkBytes: number) {
+    this.size = size;
+    this.chunkBytes = chunkBytes;
+    this.count = chunkCount(size, chunkBytes);
+    this.#table = Buffer.alloc(this.count * HASH_BYTES);
+    this.#known = new ChunkSet(this.count);
+  }
+
+  /** A table holding `entries` (index and hash each), e.g. the verified chunks a partial's log names. */
+  static of(
+    size: number,
+    chunkBytes: number,
+    entries: Iterable<{ readonly index: number; readonly hash: Uint8Array }>,
+  ): ChunkHashes {
+    const hashes = new ChunkHashes(size, chunkBytes);
+    for (const { index, hash } of entries) hashes.set(index, hash);
+    return hashes;
+  }
+
+  /** Bytes a table for this layout costs, to refuse one before allocating it. */
+  static tableBytes(size: number, chunkBytes: number): number {
+    return chunkCount(size, chunkBytes) * HASH_BYTES;
+  }
+
+  /** The hash of chunk `index` as a view into the table; undefined when it is not known. */
+  get(index: number): Buffer | undefined {
+    if (!this.#known.has(index)) return undefined;
+    return this.#table.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
+  }
+
+  /** Copies `hash` into the table as chunk `index`'s hash. */
+  set(index: number, hash: Uint8Array): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.count || hash.length !== HASH_BYTES) {
+      throw new FerryError(
+        'INTERNAL',
+        `chunk hash ${index} of ${this.count} must be ${HASH_BYTES} bytes, got ${hash.length}`,
+      );
+    }
+    this.#table.set(hash, index * HASH_BYTES);
+    this.#known.add(index);
+  }
+
+  /** True when chunk `index`'s hash is known. */
+  has(index: number): boolean {
+    return this.#known.has(index);
+  }
+
+  /** How many chunk hashes are known. */
+  get knownCount(): number {
+    return this.#known.count;
+  }
+
+  /** The known chunks as ranges, as PUT_ACCEPT and GET_REQUEST list them (PROTOCOL.md §5.4, §5.11.1). */
+  knownRanges(): ChunkRange[] {
+    return this.#known.ranges();
+  }
+
+  /** Every chunk of the file as a set, for asking about all of them (an EXISTING file, a verify). */
+  allChunks(): ChunkSet {
+    const all = new ChunkSet(this.count);
+    if (this.count > 0) all.addRange(0, this.count);
+    return all;
+  }
+
+  /** The known chunks as `{ index, hash }` in index order, each hash a view into the table. */
+  *entries(): Generator<{ index: number; hash: Buffer }> {
+    for (const index of this.#known) yield { index, hash: this.get(index)! };
+  }
+
+  /** Bytes of chunk `index`: `chunkBytes`, except the last chunk (PROTOCOL.md §1). */
+  lengthOf(index: number): number {
+    return chunkLength(index, this.size, this.chunkBytes);
+  }
+
+  /** File bytes the chunks `chunks` cover (each counted once per time it is named). */
+  bytesOf(chunks: Iterable<number>): number {
+    let bytes = 0;
+    for (const index of chunks) bytes += this.lengthOf(index);
+    return bytes;
+  }
+
+  /** File bytes of the chunks whose hash is known. */
+  knownBytes(): number {
+    return this.bytesOf(this.#known);
+  }
+
+  /**
+   * The file digest (PROTOCOL.md §7.2) over every chunk's hash, in one pass over the table. Every hash must be
+   * known: a digest with a missing hash would claim bytes nobody hashed, so that is an INTERNAL error.
+   */
+  digest(): Buffer {
+    if (this.#known.count !== this.count) {
+      throw new FerryError(
+        'INTERNAL',
+        `file digest needs all ${this.count} chunk hashes, ${this.#known.count} known`,
+      );
+    }
+    const builder = new FileDigestBuilder(this.size, this.chunkBytes);
+    builder.addChunkHashes(this.#table);
+    return builder.digest();
+  }
+
+  /**
+   * The held digest (PROTOCOL.md §5.4, §5.11.1): SHA-256 over the hashes of `chunks` (by default the known
+   * ones) in ascending index order, or 32 zero bytes when there are none. Runs of adjacent chunks are hashed
+   * straight from the table. Every chunk named must be known (INTERNAL otherwise).
+   */
+  haveDigest(chunks: ChunkSet = this.#known): Buffer {
+    if (chunks.count === 0) return Buffer.alloc(HASH_BYTES);
+    const hash = createHash('sha256');
+    for (const { first, count } of chunks.ranges()) {
+      for (let index = first; index < first + count; index++) {
+        if (!this.#known.has(index)) {
+          throw new FerryError('INTERNAL', `held digest over chunk ${index}, whose hash is not known`);
+        }
+      }
+      hash.update(this.#table.subarray(first * HASH_BYTES, (first + count) * HASH_BYTES));
+    }
+    return hash.digest();
+  }
+}
