@@ -1,5 +1,5 @@
 import { lstat, mkdir, readlink, realpath, rmdir } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { parseRemotePath } from '../protocol/index.js';
 import {
@@ -17,8 +17,14 @@ import { beginDownload, type DownloadResult } from './download-file.js';
 import { InFlightWindow } from './in-flight-window.js';
 import { listRemote } from './list-remote.js';
 import { aboutRemotePath, remoteName } from './remote-name.js';
+import { failsOnlyThisJob, jobsFailedError } from './job-failure.js';
 import { withRetries, type ConnectOptions } from './send-files.js';
-import { OpenTransfers, type TransferEvent, type TransferReporting } from './transfer-events.js';
+import {
+  OpenTransfers,
+  type TransferEvent,
+  type TransferReporting,
+  type TransferSubject,
+} from './transfer-events.js';
 
 /** What happens during `getFiles`: the one client event stream (see {@link TransferEvent}). */
 export type GetEvent = TransferEvent;
@@ -51,7 +57,17 @@ interface FileJob {
   remotePath: string;
   /** Components under the local directory, already validated. */
   local: string[];
+  /** As the server listed it, for the `planned` event; 0 when the listing refused it. */
+  size?: number;
 }
+
+/**
+ * The outcome of one download. `failed`: this file alone was refused, and the run carried on with the
+ * others (the same policy as uploads: {@link failsOnlyThisJob}).
+ */
+type GetJobResult =
+  | { kind: 'file'; result: DownloadResult }
+  | { kind: 'failed'; file: string; remotePath: string; error: FerryError };
 
 /** The whole plan: files to fetch, then links to make, then directories to finish (deepest first). */
 interface GetPlan {
@@ -63,7 +79,9 @@ interface GetPlan {
 
 /**
  * Downloads files (and with `recursive`, whole trees) into `localDir`, resuming across sessions like
- * uploads do. Every name the server sends is treated as hostile: validated as a relative path, placed under
+ * uploads do. A file refused on its own (missing, not permitted, differing from the local file) does not
+ * stop the others: it is reported as `transfer-failed`, and once the rest is done this rejects with the first
+ * failure's code, naming it (as `sendFiles` does). Every name the server sends is treated as hostile: validated as a relative path, placed under
  * `localDir` without following any link, and links are only created when they stay inside the download.
  */
 export async function getFiles(options: GetFilesOptions): Promise<DownloadResult[]> {
@@ -79,12 +97,27 @@ export async function getFiles(options: GetFilesOptions): Promise<DownloadResult
   let plan: GetPlan | undefined;
   const open = new OpenTransfers();
   try {
-    const results = await withRetries<DownloadResult>(options, emit, async (session, done, noteProgress) => {
-      plan ??= await planDownloads(session, options, emit);
+    const results = await withRetries<GetJobResult>(options, emit, async (session, done, noteProgress) => {
+      if (!plan) {
+        plan = await planDownloads(session, options, emit);
+        emit(plannedOf(plan));
+      }
       await runDownloads(session, plan, localDir, done, options, { emit, open, noteProgress });
     });
     if (plan) await finishTree(plan, localDir, options, emit);
-    return results;
+    const failures = results.filter(
+      (r): r is Extract<GetJobResult, { kind: 'failed' }> => r.kind === 'failed',
+    );
+    if (failures.length > 0)
+      throw jobsFailedError(
+        // The server's refusal is about its file; a local failure about the destination here.
+        failures.map(({ error, file, remotePath }) => ({
+          error,
+          name: error.remote ? remoteName(options.server, remotePath) : file,
+        })),
+        { total: results.length, files: true },
+      );
+    return results.map((r) => (r.kind === 'file' ? r.result : undefined)).filter((r) => r !== undefined);
   } catch (err) {
     const error = toFerryError(err);
     open.failAll(emit, error.code, error.message);
@@ -143,7 +176,8 @@ async function planDownloads(
       throw aboutRemotePath(err, options.server, remotePath);
     });
     if (isFile) {
-      plan.files.push({ remotePath, local: [name!] });
+      // PROTOCOL.md §5.12: the listing of a file is that one file.
+      plan.files.push({ remotePath, local: [name!], size: entries[0]?.size ?? 0 });
       continue;
     }
     const base = name ? [name] : [];
@@ -161,7 +195,7 @@ async function planDownloads(
         local.join('/'),
         entry.kind === 'link' ? { kind: 'link', target: entry.linkTarget } : { kind: entry.kind },
       );
-      if (entry.kind === 'file') plan.files.push({ remotePath: remote, local });
+      if (entry.kind === 'file') plan.files.push({ remotePath: remote, local, size: entry.size });
       else if (entry.kind === 'dir') plan.dirs.push({ local, mode: entry.mode, mtimeMs: entry.mtimeMs });
       else links.push({ local, target: entry.linkTarget, mtimeMs: entry.mtimeMs, rootDepth: base.length });
     }
@@ -173,22 +207,77 @@ async function planDownloads(
       else skipLink(emit, link.local);
     }
   }
+  // Files named without -r were not listed: their sizes are asked for together (pipelined, §5.8).
+  await Promise.all(
+    plan.files
+      .filter((job) => job.size === undefined)
+      .map(async (job) => {
+        job.size = await listedSize(session, job.remotePath);
+      }),
+  );
   return plan;
+}
+
+/**
+ * The size of a remote file for the `planned` event. A refusal that concerns this file alone counts 0, as an
+ * unreadable file does for `send`: its failure is reported when its turn comes.
+ */
+async function listedSize(session: ClientSession, remotePath: string): Promise<number> {
+  try {
+    const { entries, isFile } = await listRemote(session, remotePath, { recursive: false });
+    return isFile ? (entries[0]?.size ?? 0) : 0;
+  } catch (err) {
+    const error = toFerryError(err);
+    if (failsOnlyThisJob(error, session)) return 0;
+    throw error;
+  }
+}
+
+/** The `planned` event: how many files and bytes the get means to fetch. */
+function plannedOf(plan: GetPlan): TransferEvent {
+  const bytes = plan.files.reduce((total, job) => total + (job.size ?? 0), 0);
+  return { type: 'planned', files: plan.files.length, bytes };
 }
 
 async function runDownloads(
   session: ClientSession,
   plan: GetPlan,
   localDir: string,
-  done: DownloadResult[],
+  done: GetJobResult[],
   options: GetFilesOptions,
   { emit, open, noteProgress }: TransferReporting,
 ): Promise<void> {
   const window = new InFlightWindow(done, noteProgress);
-  const start = async (job: FileJob): Promise<{ done: Promise<DownloadResult> }> => {
-    const target = await resolveUnderRoot(localDir, job.local, { createDirs: true });
-    const subject = { direction: 'download', file: target.path, remotePath: job.remotePath } as const;
+  const start = async (job: FileJob): Promise<{ done: Promise<GetJobResult> }> => {
+    // Named before anything can fail, so a failure of this file alone is reported with its name.
+    const subject = {
+      direction: 'download',
+      file: join(localDir, ...job.local),
+      remotePath: job.remotePath,
+    } as const;
+    // One file refused on its own does not end the run (the policy uploads follow too).
+    const failed = (err: unknown): GetJobResult => {
+      const error = aboutRemotePath(err, options.server, job.remotePath);
+      if (!failsOnlyThisJob(error, session)) throw error;
+      open.end(subject);
+      emit({ type: 'transfer-failed', ...subject, code: error.code, message: error.message });
+      return { kind: 'failed', file: subject.file, remotePath: job.remotePath, error };
+    };
+    try {
+      const { done } = await startFile(job, subject);
+      const settled = done.catch(failed);
+      settled.catch(() => undefined);
+      return { done: settled };
+    } catch (err) {
+      return { done: Promise.resolve(failed(err)) };
+    }
+  };
+  const startFile = async (
+    job: FileJob,
+    subject: TransferSubject,
+  ): Promise<{ done: Promise<GetJobResult> }> => {
     open.begin(subject);
+    const target = await resolveUnderRoot(localDir, job.local, { createDirs: true });
     const pending = await beginDownload(session, subject.remotePath, target, {
       chunkBytes: options.chunkBytes,
       overwrite: options.overwrite,
@@ -225,7 +314,7 @@ async function runDownloads(
         restarted: false,
         identical: result.identical,
       });
-      return result;
+      return { kind: 'file', result } as const;
     }, named);
     tracked.catch(() => undefined);
     return { done: tracked };

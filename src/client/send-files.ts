@@ -5,6 +5,7 @@ import { formatFerryId, type KeyPair } from '../crypto/index.js';
 import { joinRemotePath } from '../protocol/index.js';
 import { ClientSession, type ServerAddress } from './client-session.js';
 import { InFlightWindow } from './in-flight-window.js';
+import { failsOnlyThisJob, jobsFailedError, type JobFailure } from './job-failure.js';
 import { aboutRemotePath } from './remote-name.js';
 import { beginUpload, type UploadResult } from './upload-file.js';
 import { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './retry-policy.js';
@@ -130,7 +131,7 @@ export async function runUploadJobs(
     });
     const failures = results.filter((r): r is Extract<JobResult, { kind: 'failed' }> => r.kind === 'failed');
     if (failures.length > 0)
-      throw jobsFailedError(failures, {
+      throw jobsFailedError(failures.map(failureOf), {
         total: jobs!.length,
         files: jobs!.every((job) => job.kind === 'file'),
       });
@@ -160,30 +161,9 @@ async function planOf(jobs: readonly UploadJob[]): Promise<TransferEvent> {
   return { type: 'planned', files, bytes };
 }
 
-/**
- * The error a run ends with when some jobs failed on their own: the first failure's code (so callers and
- * the exit code see what went wrong), naming its path and how many failed.
- */
-export function jobsFailedError(
-  failures: readonly { job: UploadJob; error: FerryError }[],
-  total: { total: number; files: boolean },
-): FerryError {
-  const first = failures[0]!;
-  // The server's refusal is about the destination; a local failure about the source.
-  // An error that names its subject already (`HOST:PORT/path`, a local file) keeps that name.
-  const name =
-    first.error.subject ??
-    (first.job.kind === 'file' && !first.error.remote ? first.job.localPath : first.job.remotePath);
-  const what = total.files ? 'files' : 'entries';
-  const count = total.total > 1 ? `; ${failures.length} of ${total.total} ${what} failed` : '';
-  return new FerryError(
-    first.error.code,
-    `${name}${first.error.detail ? `: ${first.error.detail}` : ''}${count}`,
-    {
-      cause: first.error,
-      remote: first.error.remote,
-    },
-  );
+/** The server's refusal is about the destination; a local failure about the source. */
+function failureOf({ job, error }: Extract<JobResult, { kind: 'failed' }>): JobFailure {
+  return { error, name: job.kind === 'file' && !error.remote ? job.localPath : job.remotePath };
 }
 
 /** Starts one job; a failure of this job alone settles it as `failed` instead of ending the run. */
@@ -219,17 +199,6 @@ async function beginJob(
   } catch (err) {
     return { done: Promise.resolve(failed(err)) };
   }
-}
-
-/** Categories of errors that concern one file or entry (PROTOCOL.md §5.1: an ERROR with its ref). */
-const JOB_CATEGORIES: ReadonlySet<string> = new Set(['usage', 'path', 'transfer', 'storage', 'trust']);
-
-/**
- * True when `error` ends only its own job: not worth a retry, and the session is still sound. A
- * retryable error or a dead session goes to the retry loop instead; a protocol error ends the run.
- */
-function failsOnlyThisJob(error: FerryError, session: ClientSession): boolean {
-  return !error.retryable && JOB_CATEGORIES.has(error.category) && !session.failed;
 }
 
 async function startJob(

@@ -1,6 +1,7 @@
 // A send of several files where one fails part-way tells the truth (issue 12, section 4): the others are
 // still sent (as scp and rsync do), the run exits non-zero, and its last lines (text and --json) say which
-// files were stored and verified, which were identical and which failed, with their codes.
+// files were stored and verified, which were identical and which failed, with their codes. `get` of several
+// files or a tree follows the same policy (one module, src/client/job-failure.ts, decides for both).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -167,5 +168,162 @@ describe('ferry send: one file of several fails', () => {
       { file: files[2], remotePath: 'same/c' },
     ]);
     assert.deepEqual(summary['storedFiles'], []);
+  });
+});
+
+describe('ferry get: one file of several fails', () => {
+  let dir: string;
+  let root: string;
+  let server: ServeProcess | undefined;
+  let common: string[];
+
+  before(async () => {
+    dir = await makeTempDir('ferry-partial-get-');
+    const clientHome = join(dir, 'client-home');
+    const serverHome = join(dir, 'server-home');
+    root = join(dir, 'root');
+    const keygen = await runFerry(['--home', clientHome, 'keygen']);
+    assertExit(keygen, 0, 'keygen');
+    assertExit(await runFerry(['--home', serverHome, 'keygen']), 0, 'server keygen');
+    assertExit(await runFerry(['--home', serverHome, 'allow', keygen.stdout.trim()]), 0, 'allow');
+    server = await startServe(['--home', serverHome, '--root', root]);
+    common = ['--home', clientHome, '--expect', server.id, '--chunk-size', '64k'];
+  });
+
+  after(async () => {
+    await server?.stop();
+    await removeTempDir(dir);
+  });
+
+  /** a and c (several chunks each) on the server under `name`; b is not there. */
+  async function remoteFiles(name: string): Promise<{ local: string; remote: string }> {
+    await mkdir(join(root, name), { recursive: true });
+    for (const f of ['a', 'c']) await writeRandomFile(join(root, name, f), 200_000);
+    const local = join(dir, `${name}-local`);
+    await mkdir(local);
+    return { local, remote: `${server!.address}/${name}` };
+  }
+
+  test('get a b c where b is missing on the server carries on: a and c are stored, b is named with its code, exit is non-zero', async () => {
+    const { local, remote } = await remoteFiles('gtext');
+    const result = await runFerry([
+      'get',
+      `${remote}/a`,
+      `${remote}/b`,
+      `${remote}/c`,
+      `${local}/`,
+      ...common,
+    ]);
+    assertExit(result, 7, 'get with one missing file');
+    for (const f of ['a', 'c'])
+      assert.deepEqual(await readFile(join(local, f)), await readFile(join(root, 'gtext', f)), `${f} stored`);
+    await assert.rejects(readFile(join(local, 'b')), { code: 'ENOENT' }, 'nothing stored for b');
+    const lines = result.stderr.trimEnd().split('\n');
+    assert.ok(
+      lines.some((l) => /^failed: .*\/b -> gtext\/b PATH_NOT_FOUND: /.test(l)),
+      result.stderr,
+    );
+    assert.match(lines.at(-3)!, /^received 2 files, .*, 1 failed$/);
+    assert.match(lines.at(-2)!, /^not received: .*\/b PATH_NOT_FOUND$/);
+    assert.match(
+      lines.at(-1)!,
+      /^ferry: PATH_NOT_FOUND: .*: 127\.0\.0\.1:\d+\/gtext\/b; 1 of 3 files failed \(from the server\)/,
+    );
+  });
+
+  test('get --json a b c where b is missing: planned counts the listed sizes, transfer-failed for b alone, and the summary lists stored and failed files', async () => {
+    const { local, remote } = await remoteFiles('gjson');
+    const result = await runFerry([
+      'get',
+      '--json',
+      `${remote}/a`,
+      `${remote}/b`,
+      `${remote}/c`,
+      `${local}/`,
+      ...common,
+    ]);
+    assertExit(result, 7, 'get --json with one missing file');
+    const events = jsonLines(result.stdout);
+    const planned = events.filter((e) => e['type'] === 'planned');
+    assert.deepEqual(
+      planned.map((e) => [e['files'], e['bytes']]),
+      [[3, 400_000]],
+      'one planned event; the missing file counts 0 bytes',
+    );
+    assert.ok(
+      events.indexOf(planned[0]!) < events.findIndex((e) => e['type'] === 'transfer-started'),
+      'planned comes before any file starts',
+    );
+    assert.deepEqual(
+      events.filter((e) => e['type'] === 'transfer-failed').map((e) => [e['remotePath'], e['code']]),
+      [['gjson/b', 'PATH_NOT_FOUND']],
+      'only b failed; a and c, stored complete, are not counted as failed',
+    );
+    const summary = events.at(-1)!;
+    assert.equal(summary['type'], 'summary');
+    assert.equal(summary['ok'], false);
+    assert.equal(summary['code'], 'PATH_NOT_FOUND');
+    assert.deepEqual([summary['files'], summary['failed'], summary['identical']], [2, 1, 0]);
+    assert.deepEqual(summary['storedFiles'], [
+      { file: join(local, 'a'), remotePath: 'gjson/a' },
+      { file: join(local, 'c'), remotePath: 'gjson/c' },
+    ]);
+    assert.deepEqual(summary['identicalFiles'], []);
+    assert.deepEqual(
+      (summary['failedFiles'] as JsonEvent[]).map((f) => [f['file'], f['remotePath'], f['code']]),
+      [[join(local, 'b'), 'gjson/b', 'PATH_NOT_FOUND']],
+    );
+    assertEventOrder(events);
+    assertResumedAgrees(events);
+  });
+
+  test('get -r --json of a tree where one local file differs: the others are stored, then identical on a rerun, and the differing one fails alone', async () => {
+    await mkdir(join(root, 'gtree', 'sub'), { recursive: true });
+    for (const f of ['a', 'b', 'sub/c']) await writeRandomFile(join(root, 'gtree', f), 200_000);
+    const local = join(dir, 'gtree-local');
+    await mkdir(join(local, 'gtree'), { recursive: true });
+    await writeFile(join(local, 'gtree', 'b'), 'local content');
+    const args = ['get', '-r', '--json', `${server!.address}/gtree`, `${local}/`, ...common];
+
+    const first = await runFerry(args);
+    assertExit(first, 8, 'get -r with one differing local file');
+    const events = jsonLines(first.stdout);
+    assert.deepEqual(
+      events.filter((e) => e['type'] === 'planned').map((e) => [e['files'], e['bytes']]),
+      [[3, 600_000]],
+      'the tree is planned from its listing',
+    );
+    assert.deepEqual(
+      events.filter((e) => e['type'] === 'transfer-failed').map((e) => [e['remotePath'], e['code']]),
+      [['gtree/b', 'FILE_EXISTS']],
+    );
+    for (const f of ['a', 'sub/c'])
+      assert.deepEqual(await readFile(join(local, 'gtree', f)), await readFile(join(root, 'gtree', f)), f);
+    assert.equal(await readFile(join(local, 'gtree', 'b'), 'utf8'), 'local content', 'b left alone');
+    const summary = events.at(-1)!;
+    assert.equal(summary['code'], 'FILE_EXISTS');
+    assert.deepEqual((summary['storedFiles'] as JsonEvent[]).map((f) => f['remotePath']).sort(), [
+      'gtree/a',
+      'gtree/sub/c',
+    ]);
+    assert.match(summary['message'] as string, /differs from .*\/gtree\/b; 1 of 3 files failed/);
+    assertEventOrder(events);
+    assertResumedAgrees(events);
+
+    const again = await runFerry(args);
+    assertExit(again, 8, 'the rerun: b still differs');
+    const rerun = jsonLines(again.stdout);
+    assertEventOrder(rerun);
+    assertResumedAgrees(rerun);
+    const last = rerun.at(-1)!;
+    assert.deepEqual(last['storedFiles'], []);
+    assert.deepEqual((last['identicalFiles'] as JsonEvent[]).map((f) => f['remotePath']).sort(), [
+      'gtree/a',
+      'gtree/sub/c',
+    ]);
+    assert.deepEqual(
+      (last['failedFiles'] as JsonEvent[]).map((f) => [f['remotePath'], f['code']]),
+      [['gtree/b', 'FILE_EXISTS']],
+    );
   });
 });
