@@ -5,6 +5,14 @@ import type { TransferEvent } from '../../src/index.js';
 import { ProgressDisplay, colorsFor, displayModeOf, formatBarLine } from '../../src/cli/progress-display.js';
 import { TransferTally } from '../../src/cli/progress-tally.js';
 import { SpeedMeter } from '../../src/cli/progress-speed.js';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generateKeyPair } from '../../src/crypto/index.js';
+import { FerryServer } from '../../src/server/index.js';
+import { getFiles } from '../../src/client/index.js';
+import { PERMISSION_DOWNLOAD } from '../../src/protocol/index.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { writeRandomFile } from '../helpers/random-file.js';
 
 // eslint-disable-next-line no-control-regex -- looking for escape codes is the point
 const ESCAPE = /\x1b\[/;
@@ -314,4 +322,58 @@ test('TransferTally counts time from the first authenticated session, so a trust
   tally.add({ type: 'session-opened', serverPublicKey: Buffer.alloc(32), serverId: 'abc', attempt: 2 });
   now = 34_000;
   assert.equal(tally.summary().durationMs, 4_000);
+});
+
+test('ProgressDisplay draws the overall bar for a download of a tree: getFiles -r announces it with a planned event', async (t) => {
+  const dir = await makeTempDir('ferry-display-get-');
+  const client = generateKeyPair();
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    port: 0,
+    identity: generateKeyPair(),
+    authorize: (key) => (key.equals(client.publicKey) ? { permissions: PERMISSION_DOWNLOAD } : undefined),
+    partialSweepIntervalMs: 0,
+  });
+  t.after(async () => {
+    await server.close();
+    await removeTempDir(dir);
+  });
+  const size = 3 * 4096 + 5;
+  await mkdir(join(server.root, 'album', 'sub'), { recursive: true });
+  for (const f of ['one', 'two', 'sub/three']) await writeRandomFile(join(server.root, 'album', f), size);
+  const events: TransferEvent[] = [];
+  await getFiles({
+    server: server.address,
+    identity: client,
+    verifyServer: () => undefined,
+    remotePaths: ['album'],
+    localDir: join(dir, 'dest'),
+    recursive: true,
+    chunkBytes: 4096,
+    onEvent: (event) => events.push(event),
+  });
+  const planned = events.findIndex((e) => e.type === 'planned');
+  assert.deepEqual(events[planned], { type: 'planned', files: 3, bytes: 3 * size });
+  assert.ok(planned < events.findIndex((e) => e.type === 'transfer-started'), 'planned before any file');
+
+  const { stream, text } = sink(true);
+  let now = 0;
+  const clock = (): number => (now += 250);
+  const display = new ProgressDisplay({ mode: 'bars', stream, colors: colorsFor(stream, {}), now: clock });
+  const tally = new TransferTally(clock);
+  for (const event of events) {
+    tally.add(event);
+    display.handle(event);
+  }
+  display.close(tally.summary(), 'received');
+  const drawn = rows(text());
+  assert.ok(
+    drawn.some((row) => /^0\/3 files /.test(row)),
+    text(),
+  );
+  assert.ok(
+    drawn.some((row) => /^[12]\/3 files /.test(row)),
+    'the overall bar counts verified downloads',
+  );
+  assert.match(drawn.at(-1)!, /^✓ received 3 files, /);
 });
