@@ -59,6 +59,8 @@ interface FileJob {
   local: string[];
   /** As the server listed it, for the `planned` event; 0 when the listing refused it. */
   size?: number;
+  /** The listing of this source was refused on its own: it fails with this error when its turn comes. */
+  refused?: FerryError;
 }
 
 /**
@@ -170,11 +172,17 @@ async function planDownloads(
       plan.files.push({ remotePath, local: [name] });
       continue;
     }
-    const { entries, isFile, mode, mtimeMs } = await listRemote(session, remotePath, {
-      recursive: true,
-    }).catch((err: unknown) => {
-      throw aboutRemotePath(err, options.server, remotePath);
+    const listing = await listRemote(session, remotePath, { recursive: true }).catch((err: unknown) => {
+      const error = aboutRemotePath(err, options.server, remotePath);
+      // A source refused on its own (missing, not permitted) fails alone, in its turn, like a file does.
+      if (name && failsOnlyThisJob(error, session)) return error;
+      throw error;
     });
+    if (listing instanceof FerryError) {
+      plan.files.push({ remotePath, local: [name!], size: 0, refused: listing });
+      continue;
+    }
+    const { entries, isFile, mode, mtimeMs } = listing;
     if (isFile) {
       // PROTOCOL.md §5.12: the listing of a file is that one file.
       plan.files.push({ remotePath, local: [name!], size: entries[0]?.size ?? 0 });
@@ -277,6 +285,7 @@ async function runDownloads(
     subject: TransferSubject,
   ): Promise<{ done: Promise<GetJobResult> }> => {
     open.begin(subject);
+    if (job.refused) throw job.refused;
     const target = await resolveUnderRoot(localDir, job.local, { createDirs: true });
     const pending = await beginDownload(session, subject.remotePath, target, {
       chunkBytes: options.chunkBytes,

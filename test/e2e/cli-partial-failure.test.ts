@@ -326,4 +326,38 @@ describe('ferry get: one file of several fails', () => {
       [['gtree/b', 'FILE_EXISTS']],
     );
   });
+
+  test('get -r of a missing source and a tree: the tree is still downloaded, the missing source is named with its code', async () => {
+    await mkdir(join(root, 'gboth'), { recursive: true });
+    await writeRandomFile(join(root, 'gboth', 'kept'), 200_000);
+    const local = join(dir, 'gboth-local');
+    await mkdir(local);
+    const result = await runFerry([
+      'get',
+      '-r',
+      '--json',
+      `${server!.address}/nowhere`,
+      `${server!.address}/gboth`,
+      `${local}/`,
+      ...common,
+    ]);
+    assertExit(result, 7, 'get -r with one missing source');
+    assert.deepEqual(
+      await readFile(join(local, 'gboth', 'kept')),
+      await readFile(join(root, 'gboth', 'kept')),
+    );
+    const events = jsonLines(result.stdout);
+    assert.deepEqual(
+      events.filter((e) => e['type'] === 'transfer-failed').map((e) => [e['remotePath'], e['code']]),
+      [['nowhere', 'PATH_NOT_FOUND']],
+    );
+    const summary = events.at(-1)!;
+    assert.equal(summary['code'], 'PATH_NOT_FOUND');
+    assert.match(summary['message'] as string, /127\.0\.0\.1:\d+\/nowhere; 1 of 2 files failed/);
+    assert.deepEqual(
+      (summary['storedFiles'] as JsonEvent[]).map((f) => f['remotePath']),
+      ['gboth/kept'],
+    );
+    assertEventOrder(events);
+  });
 });
