@@ -5,6 +5,7 @@ import {
   encodeMessage,
   writeFrameHeader,
   type Message,
+  type PairMessage,
 } from '../protocol/index.js';
 import type { FramedSocket } from './framed-socket.js';
 
@@ -29,8 +30,8 @@ export class SecureChannel {
     socket.startRecords();
   }
 
-  /** Seals and writes one message; waits only when the socket asks for backpressure. */
-  async send(message: Message): Promise<void> {
+  /** Seals and writes one message (a pairing message too); waits only when the socket asks for backpressure. */
+  async send(message: Message | PairMessage): Promise<void> {
     if (!this.#writeSealed(encodeMessage(message))) await this.#socket.drained();
   }
 
@@ -42,16 +43,19 @@ export class SecureChannel {
     if (!this.#writeSealed(plaintext)) await this.#socket.drained();
   }
 
-  /** Receives, authenticates and decodes the next message. */
-  async receive(): Promise<Message> {
-    return decodeMessage(await this.receivePlaintext());
+  /**
+   * Receives, authenticates and decodes the next message. A session's messages are read with
+   * `decodeMessage`; a pairing exchange passes the protocol decoder of the message it waits for (e.g.
+   * `decodePairMessage`, PROTOCOL.md §12.4), since 0x40-0x43 are no session's messages.
+   */
+  async receive(): Promise<Message>;
+  async receive<M>(decode: (plaintext: Buffer) => M): Promise<M>;
+  async receive<M>(decode?: (plaintext: Buffer) => M): Promise<M | Message> {
+    const plaintext = await this.#open();
+    return decode === undefined ? decodeMessage(plaintext) : decode(plaintext);
   }
 
-  /**
-   * Receives and authenticates the next record and returns its plaintext undecoded: for messages that
-   * `decodeMessage` does not know, such as pairing's (PROTOCOL.md §12.4), whose owner parses them.
-   */
-  async receivePlaintext(): Promise<Buffer> {
+  async #open(): Promise<Buffer> {
     // PROTOCOL.md §4.1: the record's length was bounded (17 to 65535) by the frame decoder before its body
     // was buffered.
     const record = await this.#socket.nextRecord();

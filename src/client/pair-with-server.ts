@@ -1,13 +1,13 @@
 import { FerryError, codeFromWire, toFerryError } from '../errors/index.js';
-import {
-  PairingClient,
-  formatFerryId,
-  parsePairingCode,
-  type KeyPair,
-  type PairingCode,
-} from '../crypto/index.js';
+import { formatFerryId, parsePairingCode, type KeyPair, type PairingCode } from '../crypto/index.js';
 import { FramedSocket, MODE_PAIRING, clientHandshake, type SecureChannel } from '../channel/index.js';
-import { MESSAGE_TYPE_CODES, decodeMessage } from '../protocol/index.js';
+import {
+  MESSAGE_TYPE_CODES,
+  PairingClient,
+  decodeMessage,
+  decodePairMessage,
+  type PairMessageOfType,
+} from '../protocol/index.js';
 import { CONNECT_TIMEOUT_MS, connectSocket, type ServerAddress } from './client-session.js';
 
 /** The client's deadline for the pairing exchange after the handshake (PAIR_HELLO to PAIR_DONE). */
@@ -92,12 +92,12 @@ export async function pairWithServer(options: PairWithServerOptions): Promise<Pa
     try {
       if (signal?.aborted) throw new FerryError('ABORTED');
       // §12.6 step 3: PAIR_HELLO right after message 3.
-      await open.sendPlaintext(pairing.start());
+      await open.send(pairing.start());
       // Step 4: PAIR_REPLY (or the server's ERROR) -> PAIR_CONFIRM.
-      const confirm = pairing.receive(await receivePairingMessage(open));
-      await open.sendPlaintext(confirm.send!);
+      const confirm = pairing.receive(await receivePairingMessage(open, 'PAIR_REPLY'));
+      await open.send(confirm.send!);
       // Step 5: PAIR_DONE proves the server knows the code; only then is its key pinned.
-      const done = pairing.receive(await receivePairingMessage(open));
+      const done = pairing.receive(await receivePairingMessage(open, 'PAIR_DONE'));
       if (!done.done) throw new FerryError('INTERNAL', 'pairing did not finish');
       done.result.dispose();
       await options.onPaired(serverPublicKey);
@@ -121,14 +121,19 @@ export async function pairWithServer(options: PairWithServerOptions): Promise<Pa
   }
 }
 
-/** The next record's plaintext for the pairing client; a session ERROR from the server is thrown as such. */
-async function receivePairingMessage(channel: SecureChannel): Promise<Buffer> {
-  const plaintext = await channel.receivePlaintext();
-  if (plaintext[0] === MESSAGE_TYPE_CODES.ERROR) {
+/**
+ * The next message for the pairing client, which must be `expected` or the server's ERROR (§12.6 steps 4
+ * and 5); an ERROR is thrown as the error it names.
+ */
+async function receivePairingMessage<K extends 'PAIR_REPLY' | 'PAIR_DONE'>(
+  channel: SecureChannel,
+  expected: K,
+): Promise<PairMessageOfType<K>> {
+  return channel.receive((plaintext) => {
+    if (plaintext[0] !== MESSAGE_TYPE_CODES.ERROR) return decodePairMessage(plaintext, expected);
     const message = decodeMessage(plaintext);
-    if (message.type === 'ERROR') {
-      throw new FerryError(codeFromWire(message.code), message.detail || undefined, { remote: true });
-    }
-  }
-  return plaintext;
+    if (message.type !== 'ERROR')
+      throw new FerryError('INTERNAL', 'an error type byte decoded to another message');
+    throw new FerryError(codeFromWire(message.code), message.detail || undefined, { remote: true });
+  });
 }

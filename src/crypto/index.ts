@@ -28,7 +28,8 @@ export {
   keyPairFromPrivateBytes,
   publicKeyFromBytes,
 } from './x25519.js';
-// Pairing (PROTOCOL.md §12): CPace on ristretto255/SHA-512, the pairing code, and the sans-IO exchange.
+// Pairing (PROTOCOL.md §12): CPace on ristretto255/SHA-512, the pairing code, and pairing's keys and tags;
+// the exchange of PAIR_* messages is protocol/pairing-exchange.ts.
 // K and the raw CPace building blocks (scalar_mult_vfy, ISK from K) stay inside cpace.ts.
 export {
   CPACE_ISK_BYTES,
@@ -56,15 +57,10 @@ export {
 } from './pairing-code.js';
 export {
   PAIR_CONFIRM_TAG_BYTES,
-  PAIR_MESSAGE_TYPES,
-  PairingClient,
   PairingResult,
-  PairingServer,
   pairingChannelId,
+  pairingClientTag,
+  pairingConfirmTranscript,
   pairingPrs,
-  readPairHelloInviteId,
-  type PairingClientOptions,
-  type PairingServerOptions,
-  type PairingSessionBinding,
-  type PairingStep,
-} from './pairing-handshake.js';
+  pairingServerTag,
+} from './pairing-keys.js';

@@ -58,7 +58,9 @@ export { decodePreamble, encodePreamble, isPreamble, type Preamble } from './pre
 export { FrameDecoder, encodeFrame, writeFrameHeader, type FrameDecoderOptions } from './frame-decoder.js';
 export {
   MESSAGE_TYPE_CODES,
+  PAIR_MESSAGE_TYPE_CODES,
   decodeMessage,
+  decodePairMessage,
   encodeMessage,
   listEntryBytes,
   writeGetDataHeader,
@@ -79,6 +81,13 @@ export {
   type Message,
   type MessageOfType,
   type MessageType,
+  type PairConfirmMessage,
+  type PairDoneMessage,
+  type PairHelloMessage,
+  type PairMessage,
+  type PairMessageOfType,
+  type PairMessageType,
+  type PairReplyMessage,
   type ProgressMessage,
   type PutAcceptMessage,
   type PutChunkMessage,
@@ -90,6 +99,15 @@ export {
   type PutOfferMessage,
   type WelcomeMessage,
 } from './messages.js';
+export {
+  PairingClient,
+  PairingServer,
+  readPairHelloInviteId,
+  type PairingClientOptions,
+  type PairingServerOptions,
+  type PairingSessionBinding,
+  type PairingStep,
+} from './pairing-exchange.js';
 export { forbiddenCharacterAt, joinRemotePath, parseRemotePath } from './remote-path.js';
 export {
   FileDigestBuilder,

@@ -266,3 +266,49 @@ export type Message =
 
 /** The message whose `type` is `T`. */
 export type MessageOfType<T extends MessageType> = Extract<Message, { type: T }>;
+
+/**
+ * The type byte of each pairing message (PROTOCOL.md §12.4). They are ordinary messages in records, but they
+ * are only ever read by a pairing exchange, never by a session: a session's `decodeMessage` keeps treating
+ * 0x40-0x43 as unknown (MESSAGE_MALFORMED), exactly as before pairing's codecs moved here.
+ */
+export const PAIR_MESSAGE_TYPE_CODES = {
+  PAIR_HELLO: 0x40,
+  PAIR_REPLY: 0x41,
+  PAIR_CONFIRM: 0x42,
+  PAIR_DONE: 0x43,
+} as const;
+
+/** The name of a pairing message type, the `type` of a {@link PairMessage}. */
+export type PairMessageType = keyof typeof PAIR_MESSAGE_TYPE_CODES;
+
+/** PAIR_HELLO (PROTOCOL.md §12.4): the invite the code names (3 characters of §12.1) and CPace's `Ya`. */
+export interface PairHelloMessage {
+  type: 'PAIR_HELLO';
+  inviteId: string;
+  ya: Buffer;
+}
+
+/** PAIR_REPLY (PROTOCOL.md §12.4): CPace's `Yb`. */
+export interface PairReplyMessage {
+  type: 'PAIR_REPLY';
+  yb: Buffer;
+}
+
+/** PAIR_CONFIRM (PROTOCOL.md §12.4): the client's key-confirmation tag `Tc` (§12.3). */
+export interface PairConfirmMessage {
+  type: 'PAIR_CONFIRM';
+  tag: Buffer;
+}
+
+/** PAIR_DONE (PROTOCOL.md §12.4): the server's key-confirmation tag `Ts` (§12.3). */
+export interface PairDoneMessage {
+  type: 'PAIR_DONE';
+  tag: Buffer;
+}
+
+/** A decoded pairing message (PROTOCOL.md §12.4). */
+export type PairMessage = PairHelloMessage | PairReplyMessage | PairConfirmMessage | PairDoneMessage;
+
+/** The pairing message whose `type` is `T`. */
+export type PairMessageOfType<T extends PairMessageType> = Extract<PairMessage, { type: T }>;

@@ -1,17 +1,27 @@
-import type { Buffer } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import { FerryError } from '../errors/index.js';
 import { MAX_MESSAGE_BYTES } from './constants.js';
 import { GET_CODECS } from './get-codecs.js';
 import { LIST_CODECS } from './list-codecs.js';
 import { hex, writeDataHeader, type MessageCodec, type MessageCodecTable } from './message-codec.js';
 import { MessageReader } from './message-reader.js';
-import { MESSAGE_TYPE_CODES, type Message, type MessageType } from './message-types.js';
+import {
+  MESSAGE_TYPE_CODES,
+  PAIR_MESSAGE_TYPE_CODES,
+  type Message,
+  type MessageType,
+  type PairMessage,
+  type PairMessageOfType,
+  type PairMessageType,
+} from './message-types.js';
+import { PAIR_CODECS, PAIR_MESSAGE_BYTES } from './pair-codecs.js';
 import { PUT_CODECS } from './put-codecs.js';
 import { SESSION_CODECS } from './session-codecs.js';
 
 // The message shapes live in message-types.ts; they are re-exported so callers can import from here.
 export {
   MESSAGE_TYPE_CODES,
+  PAIR_MESSAGE_TYPE_CODES,
   type AckMessage,
   type CancelMessage,
   type ErrorMessage,
@@ -28,6 +38,13 @@ export {
   type Message,
   type MessageOfType,
   type MessageType,
+  type PairConfirmMessage,
+  type PairDoneMessage,
+  type PairHelloMessage,
+  type PairMessage,
+  type PairMessageOfType,
+  type PairMessageType,
+  type PairReplyMessage,
   type ProgressMessage,
   type PutAcceptMessage,
   type PutChunkMessage,
@@ -63,13 +80,16 @@ const DECODERS = new Map<number, { codec: MessageCodec<Message>; context: string
  * Encodes a message: its type byte and body (PROTOCOL.md §5). Refuses (MESSAGE_MALFORMED) exactly what
  * `decodeMessage` would refuse, so nothing this writes is rejected by a conforming peer.
  */
-export function encodeMessage(message: Message): Buffer {
+export function encodeMessage(message: Message | PairMessage): Buffer {
   const type: unknown = message.type;
   // Own properties only: a `type` of 'toString' must not find Object.prototype's.
-  if (typeof type !== 'string' || !Object.hasOwn(CODECS, type)) {
-    throw new FerryError('MESSAGE_MALFORMED', `cannot encode unknown message type ${String(type)}`);
+  if (typeof type === 'string' && Object.hasOwn(CODECS, type)) {
+    return (CODECS[type as MessageType] as MessageCodec<Message>).encode(message as Message);
   }
-  return (CODECS[type as MessageType] as MessageCodec<Message>).encode(message);
+  if (typeof type === 'string' && Object.hasOwn(PAIR_CODECS, type)) {
+    return (PAIR_CODECS[type as PairMessageType] as MessageCodec<PairMessage>).encode(message as PairMessage);
+  }
+  throw new FerryError('MESSAGE_MALFORMED', `cannot encode unknown message type ${String(type)}`);
 }
 
 /**
@@ -90,6 +110,28 @@ export function decodeMessage(bytes: Buffer): Message {
     throw new FerryError('MESSAGE_MALFORMED', `unknown message type 0x${hex(typeCode)}`);
   }
   return decoder.codec.decode(new MessageReader(bytes.subarray(1), decoder.context));
+}
+
+/**
+ * Decodes one pairing message (the plaintext of one record) that must be of type `expected` (PROTOCOL.md
+ * §12.5, §12.6): another type byte is MESSAGE_UNEXPECTED, a wrong length or an invite id outside the alphabet
+ * of §12.1 MESSAGE_MALFORMED. Separate from `decodeMessage` because only a pairing exchange reads these, and
+ * only the one it waits for next. Never throws anything but a FerryError.
+ */
+export function decodePairMessage<K extends PairMessageType>(
+  bytes: Uint8Array,
+  expected: K,
+): PairMessageOfType<K> {
+  const name = expected.toLowerCase();
+  if (bytes[0] !== PAIR_MESSAGE_TYPE_CODES[expected]) {
+    throw new FerryError('MESSAGE_UNEXPECTED', `expected ${name}, got message type 0x${hex(bytes[0] ?? 0)}`);
+  }
+  const length = PAIR_MESSAGE_BYTES[expected];
+  if (bytes.length !== length) {
+    throw new FerryError('MESSAGE_MALFORMED', `${name} must be ${length} bytes, got ${bytes.length}`);
+  }
+  const body = Buffer.from(bytes.buffer, bytes.byteOffset + 1, bytes.length - 1);
+  return (PAIR_CODECS[expected] as MessageCodec<PairMessageOfType<K>>).decode(new MessageReader(body, name));
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { FerryError, toFerryError } from '../errors/index.js';
-import { PairingServer, formatFerryId, readPairHelloInviteId, shortFerryId } from '../crypto/index.js';
+import { formatFerryId, shortFerryId } from '../crypto/index.js';
+import { PairingServer, decodePairMessage } from '../protocol/index.js';
 import type { SecureChannel } from '../channel/index.js';
 import { allowClient, consumeInvite, permissionBits, type ConsumedInvite } from '../home/index.js';
 import type { ClientGrant } from './session-io.js';
@@ -88,8 +89,8 @@ export class PairingAdmission {
     let inviteId: string | undefined;
     try {
       // §12.5 step 2: PAIR_HELLO first; anything else (a PUT_OFFER...) is refused before any file is touched.
-      const hello = await channel.receivePlaintext();
-      inviteId = readPairHelloInviteId(hello);
+      const hello = await channel.receive((plaintext) => decodePairMessage(plaintext, 'PAIR_HELLO'));
+      inviteId = hello.inviteId;
       const invite = await this.#consume(inviteId, log, attempt.signal);
       const pairing = new PairingServer({
         sid: channel.handshakeHash,
@@ -101,15 +102,17 @@ export class PairingAdmission {
       try {
         const reply = pairing.receive(hello);
         if (reply.send === undefined) throw new FerryError('INTERNAL', 'pairing server sent no reply');
-        await channel.sendPlaintext(reply.send);
+        await channel.send(reply.send);
         // §12.5 step 5: one comparison decides, whatever part of the code was wrong.
-        const done = pairing.receive(await channel.receivePlaintext());
+        const done = pairing.receive(
+          await channel.receive((plaintext) => decodePairMessage(plaintext, 'PAIR_CONFIRM')),
+        );
         if (!done.done || done.send === undefined) throw new FerryError('INTERNAL', 'pairing did not finish');
         done.result.dispose();
         // invite is undefined only for an unknown or expired id, which fails at the comparison above.
         const grant = await this.#allow(channel.remotePublicKey, invite!, attempt.signal);
         // §12.5 step 6: the allow-list change is durable before the client learns it succeeded.
-        await channel.sendPlaintext(done.send);
+        await channel.send(done.send);
         log.info(
           { event: 'paired', invite: inviteId, peer, client: grant.name },
           'client paired and allowed',

@@ -4,12 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { formatPairingCode, generatePairingCode, type PairingCode } from '../../src/crypto/pairing-code.js';
 import {
-  PAIR_MESSAGE_TYPES,
+  PAIR_MESSAGE_TYPE_CODES,
   PairingClient,
   PairingServer,
+  encodeMessage,
   readPairHelloInviteId,
   type PairingStep,
-} from '../../src/crypto/pairing-handshake.js';
+} from '../../src/protocol/index.js';
 import { FerryError, isFerryError } from '../../src/errors/index.js';
 
 // A Noise session as the pairing sees it: its handshake hash and the two static keys it authenticated.
@@ -29,7 +30,7 @@ const pairingFailed = (err: unknown): boolean => isFerryError(err, 'PAIRING_FAIL
 
 function send(step: PairingStep): Buffer {
   assert.ok(step.send !== undefined);
-  return step.send;
+  return encodeMessage(step.send);
 }
 
 /** The server's side of §12.5: read the invite id, "consume" the invite, then run the exchange. */
@@ -43,7 +44,7 @@ function serverFor(leg: NoiseLeg, hello: Buffer, invites: Map<string, PairingCod
 /** Runs client and server against each other; returns what each side ended with. */
 function runPairing(leg: NoiseLeg, clientCode: string, invites: Map<string, PairingCode>) {
   const client = new PairingClient({ ...leg, code: clientCode });
-  const hello = client.start();
+  const hello = encodeMessage(client.start());
   const server = serverFor(leg, hello, invites);
   const reply = send(server.receive(hello));
   const confirm = send(client.receive(reply));
@@ -80,15 +81,15 @@ test('pairing messages have the §12.4 types and lengths', () => {
   const code = generatePairingCode();
   const outcome = runPairing(newLeg(), code.format(), new Map([[code.inviteId, code]]));
   assert.ok(outcome.serverStep?.done === true);
-  assert.equal(outcome.hello[0], PAIR_MESSAGE_TYPES.PAIR_HELLO);
+  assert.equal(outcome.hello[0], PAIR_MESSAGE_TYPE_CODES.PAIR_HELLO);
   assert.equal(outcome.hello.length, 36);
   assert.equal(outcome.hello.subarray(1, 4).toString('ascii'), code.inviteId);
-  assert.equal(outcome.reply[0], PAIR_MESSAGE_TYPES.PAIR_REPLY);
+  assert.equal(outcome.reply[0], PAIR_MESSAGE_TYPE_CODES.PAIR_REPLY);
   assert.equal(outcome.reply.length, 33);
-  assert.equal(outcome.confirm[0], PAIR_MESSAGE_TYPES.PAIR_CONFIRM);
+  assert.equal(outcome.confirm[0], PAIR_MESSAGE_TYPE_CODES.PAIR_CONFIRM);
   assert.equal(outcome.confirm.length, 65);
   const done = send(outcome.serverStep);
-  assert.equal(done[0], PAIR_MESSAGE_TYPES.PAIR_DONE);
+  assert.equal(done[0], PAIR_MESSAGE_TYPE_CODES.PAIR_DONE);
   assert.equal(done.length, 65);
   // The secret never appears in what crosses the wire (inside the Noise records).
   const wire = Buffer.concat([outcome.hello, outcome.reply, outcome.confirm, done]);
@@ -101,7 +102,7 @@ test('pairing with a wrong secret fails at PAIR_CONFIRM, and a forged PAIR_DONE 
   const outcome = runPairing(newLeg(), wrong, new Map([[code.inviteId, code]]));
   assert.ok(outcome.serverError !== undefined && pairingFailed(outcome.serverError));
   // The client never gets a PAIR_DONE from this server; anything it might be handed instead is refused.
-  const forged = Buffer.concat([Buffer.of(PAIR_MESSAGE_TYPES.PAIR_DONE), randomBytes(64)]);
+  const forged = Buffer.concat([Buffer.of(PAIR_MESSAGE_TYPE_CODES.PAIR_DONE), randomBytes(64)]);
   assert.throws(() => outcome.client.receive(forged), pairingFailed);
   // And the exchange is over for good on both sides.
   assert.throws(
@@ -136,7 +137,7 @@ test('a man in the middle relaying between client and server with its own Noise 
   const clientLeg = newLeg(clientKey, mitmKey);
   const serverLeg = newLeg(mitmKey, serverKey);
   const client = new PairingClient({ ...clientLeg, code: code.format() });
-  const hello = client.start();
+  const hello = encodeMessage(client.start());
   const server = serverFor(serverLeg, hello, invites);
   const reply = send(server.receive(hello));
   const confirm = send(client.receive(reply));
@@ -154,19 +155,19 @@ test('a man in the middle with a guessed code fails against both client and serv
   // Toward the server: M pairs as a client with the public invite id and a guessed secret.
   const toServer = newLeg(mitmKey, randomBytes(32));
   const mitmClient = new PairingClient({ ...toServer, code: formatPairingCode(code.inviteId, guess) });
-  const hello = mitmClient.start();
+  const hello = encodeMessage(mitmClient.start());
   const server = serverFor(toServer, hello, invites);
   const confirm = send(mitmClient.receive(send(server.receive(hello))));
   assert.throws(() => server.receive(confirm), pairingFailed);
   // Toward the client: M poses as the server, with a guessed secret for the invite the client names.
   const toClient = newLeg(randomBytes(32), mitmKey);
   const client = new PairingClient({ ...toClient, code: code.format() });
-  const clientHello = client.start();
+  const clientHello = encodeMessage(client.start());
   const mitmServer = new PairingServer({ ...toClient, secret: guess });
   const clientConfirm = send(client.receive(send(mitmServer.receive(clientHello))));
   // M cannot verify the client's tag, and so has no PAIR_DONE the client would accept.
   assert.throws(() => mitmServer.receive(clientConfirm), pairingFailed);
-  const forged = Buffer.concat([Buffer.of(PAIR_MESSAGE_TYPES.PAIR_DONE), randomBytes(64)]);
+  const forged = Buffer.concat([Buffer.of(PAIR_MESSAGE_TYPE_CODES.PAIR_DONE), randomBytes(64)]);
   assert.throws(() => client.receive(forged), pairingFailed);
 });
 
@@ -183,7 +184,7 @@ test('one flipped bit in any pairing message makes the pairing fail', () => {
       return copy;
     };
     const client = new PairingClient({ ...leg, code: code.format() });
-    const hello = flip('hello', client.start());
+    const hello = flip('hello', encodeMessage(client.start()));
     const server = serverFor(leg, hello, invites);
     assert.throws(
       () => {

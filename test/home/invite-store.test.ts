@@ -6,7 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { parsePairingCode } from '../../src/crypto/pairing-code.js';
-import { PairingClient, PairingServer, readPairHelloInviteId } from '../../src/crypto/pairing-handshake.js';
+import {
+  PairingClient,
+  PairingServer,
+  encodeMessage,
+  readPairHelloInviteId,
+} from '../../src/protocol/index.js';
 import { isFerryError } from '../../src/errors/index.js';
 import {
   MAX_LIVE_INVITES,
@@ -250,7 +255,7 @@ test('an invite from the store pairs a client end to end, and the code works onl
   };
 
   const client = new PairingClient({ ...leg, code: created.code });
-  const hello = client.start();
+  const hello = encodeMessage(client.start());
   const { server, invite } = await runServerSide(hello, leg);
   assert.equal(invite?.name, 'laptop');
   const reply = server.receive(hello);
@@ -264,7 +269,7 @@ test('an invite from the store pairs a client end to end, and the code works onl
   // The same code again: the invite is gone, the server runs with a stand-in secret and the pairing fails.
   const leg2 = { ...leg, sid: randomBytes(32) };
   const again = new PairingClient({ ...leg2, code: created.code });
-  const hello2 = again.start();
+  const hello2 = encodeMessage(again.start());
   const second = await runServerSide(hello2, leg2);
   assert.equal(second.invite, undefined);
   const reply2 = second.server.receive(hello2);

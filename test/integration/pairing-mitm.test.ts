@@ -9,15 +9,14 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { FerryError, codeFromWire, toFerryError } from '../../src/errors/index.js';
-import { MESSAGE_TYPE_CODES, decodeMessage } from '../../src/protocol/index.js';
 import {
+  MESSAGE_TYPE_CODES,
   PairingClient,
   PairingServer,
-  formatPairingCode,
-  generateKeyPair,
+  decodeMessage,
   readPairHelloInviteId,
-  type KeyPair,
-} from '../../src/crypto/index.js';
+} from '../../src/protocol/index.js';
+import { formatPairingCode, generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import {
   FramedSocket,
   MODE_PAIRING,
@@ -116,7 +115,7 @@ class Interceptor {
       }
       // guess-code: the attacker reads the invite id in the client's PAIR_HELLO and runs CPace itself on both
       // legs with a guessed secret for it.
-      const hello = await toClient.receivePlaintext();
+      const hello = await toClient.receive(rawPlaintext);
       const inviteId = readPairHelloInviteId(hello);
       toServer = await connectToServer();
       const [towardServer] = await Promise.all([
@@ -133,11 +132,14 @@ class Interceptor {
   }
 }
 
+// The attacker's decoder: it keeps each record's plaintext as it is, to relay it or to feed its own machine.
+const rawPlaintext = (plaintext: Buffer): Buffer => plaintext;
+
 /** Forwards each record's plaintext both ways until one side ends; returns how the server side ended. */
 async function relayMessages(toClient: SecureChannel, toServer: SecureChannel): Promise<FerryError | 'done'> {
   const pump = async (from: SecureChannel, to: SecureChannel): Promise<FerryError> => {
     try {
-      for (;;) await to.sendPlaintext(await from.receivePlaintext());
+      for (;;) await to.sendPlaintext(await from.receive(rawPlaintext));
     } catch (err) {
       return toFerryError(err);
     } finally {
@@ -162,10 +164,10 @@ async function impersonateClient(
     code: guess,
   });
   try {
-    await toServer.sendPlaintext(pairing.start());
-    const confirm = pairing.receive(await toServer.receivePlaintext());
-    await toServer.sendPlaintext(confirm.send!);
-    const last = await toServer.receivePlaintext();
+    await toServer.send(pairing.start());
+    const confirm = pairing.receive(await toServer.receive(rawPlaintext));
+    await toServer.send(confirm.send!);
+    const last = await toServer.receive(rawPlaintext);
     // The server's refusal is an ordinary ERROR message (§12.4).
     const error = last[0] === MESSAGE_TYPE_CODES.ERROR ? decodeMessage(last) : undefined;
     if (error?.type === 'ERROR') {
@@ -189,8 +191,8 @@ async function impersonateServer(toClient: SecureChannel, identity: KeyPair, hel
     secret: randomBytes(5),
   });
   try {
-    await toClient.sendPlaintext(pairing.receive(hello).send!);
-    const confirm = await toClient.receivePlaintext();
+    await toClient.send(pairing.receive(hello).send!);
+    const confirm = await toClient.receive(rawPlaintext);
     try {
       pairing.receive(confirm);
     } catch {

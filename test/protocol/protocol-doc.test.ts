@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { PAIR_MESSAGE_TYPES } from '../../src/crypto/index.js';
 import { ERROR_CODES, type ErrorSpec } from '../../src/errors/index.js';
-import { MESSAGE_TYPE_CODES } from '../../src/protocol/index.js';
+import { MESSAGE_TYPE_CODES, PAIR_MESSAGE_TYPE_CODES } from '../../src/protocol/index.js';
 
 // docs/PROTOCOL.md is normative; these tests keep its tables and the code's tables from drifting apart.
 const PROTOCOL = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
@@ -31,11 +30,11 @@ function rows(text: string, firstCell: RegExp): string[][] {
     .filter((cells) => firstCell.test(cells[0] ?? ''));
 }
 
-// Pairing messages (PROTOCOL.md §12.4) are listed in §5 too but are built and read by crypto/'s pairing
-// handshake, which owns their codes; every other type belongs to MESSAGE_TYPE_CODES.
+// Pairing messages (PROTOCOL.md §12.4) are listed in §5 too; their codes are PAIR_MESSAGE_TYPE_CODES, beside
+// MESSAGE_TYPE_CODES in protocol/, as only a pairing exchange decodes them. A name or code in both is an error.
 function codeTables(): [string, number][] {
   const merged = new Map<string, number>(Object.entries(MESSAGE_TYPE_CODES));
-  for (const [name, code] of Object.entries(PAIR_MESSAGE_TYPES)) {
+  for (const [name, code] of Object.entries(PAIR_MESSAGE_TYPE_CODES)) {
     assert.equal(merged.get(name) ?? code, code, `${name} has two codes`);
     merged.set(name, code);
   }
@@ -63,10 +62,10 @@ test('the message table of PROTOCOL.md §5 names exactly the types and codes of 
   assert.deepEqual(documentedTypes('## 5. Messages'), codeTables());
 });
 
-test('the pairing table of PROTOCOL.md §12.4 names exactly the codes of PAIR_MESSAGE_TYPES', () => {
+test('the pairing table of PROTOCOL.md §12.4 names exactly the codes of PAIR_MESSAGE_TYPE_CODES', () => {
   assert.deepEqual(
     documentedTypes('### 12.4'),
-    Object.entries(PAIR_MESSAGE_TYPES).sort(([a], [b]) => a.localeCompare(b)),
+    Object.entries(PAIR_MESSAGE_TYPE_CODES).sort(([a], [b]) => a.localeCompare(b)),
   );
 });
 

@@ -578,7 +578,7 @@ export class ServerFuzzTarget implements FuzzTarget {
     for (;;) {
       let plaintext: Buffer;
       try {
-        plaintext = await channel.receivePlaintext();
+        plaintext = await channel.receive((record) => record);
       } catch (err) {
         if (err instanceof FerryError && (err.code === 'CONNECTION_CLOSED' || err.code === 'TIMEOUT')) return;
         throw new FuzzFailure(`a server record failed: ${String(err)}`);

@@ -1,27 +1,37 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
-import { FerryError } from '../errors/index.js';
 import {
-  CPACE_POINT_BYTES,
+  PAIRING_SECRET_BYTES,
+  PairingResult,
   cpaceInitiatorFinish,
   cpaceInitiatorStart,
-  cpaceLvCat,
   cpaceResponderRespond,
   cpaceSampleScalar,
-  type CpaceInitiatorState,
-} from './cpace.js';
-import {
-  INVITE_ID_CHARS,
-  PAIRING_SECRET_BYTES,
-  isInviteId,
+  pairingChannelId,
+  pairingClientTag,
+  pairingConfirmTranscript,
+  pairingPrs,
+  pairingServerTag,
   parsePairingCode,
+  type CpaceInitiatorState,
   type PairingCode,
-} from './pairing-code.js';
+} from '../crypto/index.js';
+import { FerryError } from '../errors/index.js';
+import type {
+  PairDoneMessage,
+  PairHelloMessage,
+  PairMessage,
+  PairMessageOfType,
+  PairMessageType,
+} from './message-types.js';
+import { decodePairMessage, encodeMessage } from './messages.js';
 
 /**
- * The pairing exchange of PROTOCOL.md §12, sans-IO: both roles turn received messages into messages to
- * send, and never touch a socket, a file or a clock. Messages here are whole protocol messages (type byte
- * and body, §5), ready to be put in a record; ERROR messages are the caller's business.
+ * The pairing exchange of PROTOCOL.md §12, sans-IO: both roles turn received PAIR_* messages into messages to
+ * send, and never touch a socket, a file or a clock. A received message is either the decoded message the
+ * channel read with `decodePairMessage`, or its bytes (type byte and body, §5), which are decoded here with
+ * the same codec; ERROR messages are the caller's business. The key math (PRS, CI, transcript, tags) is
+ * crypto/pairing-keys.ts and crypto/cpace.ts; this file owns the messages and the order of the steps.
  *
  *   client                                  server
  *   start()        PAIR_HELLO   inviteId, Ya  ->   (caller consumes the invite; new PairingServer)
@@ -32,29 +42,9 @@ import {
  *   receive(done): verify Ts, then pin the server key
  */
 
-/** Message type codes of the pairing messages (§12.4). */
-export const PAIR_MESSAGE_TYPES = {
-  PAIR_HELLO: 0x40,
-  PAIR_REPLY: 0x41,
-  PAIR_CONFIRM: 0x42,
-  PAIR_DONE: 0x43,
-} as const;
-
-/** Bytes of a key-confirmation tag (HMAC-SHA-512). */
-export const PAIR_CONFIRM_TAG_BYTES = 64;
-
-const PAIR_HELLO_BYTES = 1 + INVITE_ID_CHARS + CPACE_POINT_BYTES;
-const PAIR_REPLY_BYTES = 1 + CPACE_POINT_BYTES;
-const PAIR_CONFIRM_BYTES = 1 + PAIR_CONFIRM_TAG_BYTES;
 const SID_BYTES = 32;
 const STATIC_KEY_BYTES = 32;
-const PRS_LABEL = Buffer.from('ferry-pair-prs-v1', 'ascii');
-const CI_LABEL = Buffer.from('ferry-pair-ci-v1', 'ascii');
-const CLIENT_LABEL = Buffer.from('ferry-pair-client', 'ascii');
-const SERVER_LABEL = Buffer.from('ferry-pair-server', 'ascii');
 const EMPTY = Buffer.alloc(0);
-
-type PairMessageName = keyof typeof PAIR_MESSAGE_TYPES;
 
 /** What both roles know from the Noise handshake they run inside (§12.2). */
 export interface PairingSessionBinding {
@@ -86,64 +76,33 @@ export interface PairingServerOptions extends PairingSessionBinding {
 
 /** One step of the exchange: the message to send next, and once done, the outcome. */
 export type PairingStep =
-  | { readonly done: false; readonly send: Buffer }
-  | { readonly done: true; readonly send: Buffer | undefined; readonly result: PairingResult };
+  | { readonly done: false; readonly send: PairMessage }
+  | { readonly done: true; readonly send: PairDoneMessage | undefined; readonly result: PairingResult };
 
 /**
- * A successful pairing: both sides proved the same code inside this Noise session. Holds ISK (for callers
- * that want a key bound to the pairing; ferry itself needs none), so it prints as `[redacted]`.
- */
-export class PairingResult {
-  /** The invite the code named. */
-  readonly inviteId: string;
-  /** CPace's intermediate session key (64 bytes). Zero it with `dispose()`. */
-  readonly isk: Buffer;
-
-  /** @internal */
-  constructor(inviteId: string, isk: Uint8Array) {
-    this.inviteId = inviteId;
-    this.isk = Buffer.from(isk);
-  }
-
-  /** Zeroes ISK. Idempotent. */
-  dispose(): void {
-    this.isk.fill(0);
-  }
-
-  [inspect.custom](): string {
-    return `PairingResult ${this.inviteId} [redacted]`;
-  }
-
-  toJSON(): string {
-    return '[redacted]';
-  }
-}
-
-/** `PRS = SHA-512(lv_cat("ferry-pair-prs-v1", inviteId, secret))` (§12.2). Secret: zero it after use. */
-export function pairingPrs(inviteId: string, secret: Uint8Array): Buffer {
-  const input = cpaceLvCat(PRS_LABEL, Buffer.from(inviteId, 'ascii'), secret);
-  try {
-    return createHash('sha512').update(input).digest();
-  } finally {
-    input.fill(0);
-  }
-}
-
-/** `CI = lv_cat("ferry-pair-ci-v1", clientStaticKey, serverStaticKey)`: the roles are fixed by position. */
-export function pairingChannelId(clientStaticKey: Uint8Array, serverStaticKey: Uint8Array): Buffer {
-  return cpaceLvCat(CI_LABEL, clientStaticKey, serverStaticKey);
-}
-
-/**
- * The invite id named by a PAIR_HELLO, so the server can consume that invite before it builds its
+ * The invite id named by a PAIR_HELLO's bytes, so the server can consume that invite before it builds its
  * {@link PairingServer}. Checks the message's type and shape (§12.5 step 2): MESSAGE_UNEXPECTED for another
  * type, MESSAGE_MALFORMED for a wrong length or an id outside the alphabet.
  */
 export function readPairHelloInviteId(message: Uint8Array): string {
-  checkMessage(message, 'PAIR_HELLO', PAIR_HELLO_BYTES);
-  const inviteId = Buffer.from(message.subarray(1, 1 + INVITE_ID_CHARS)).toString('latin1');
-  if (!isInviteId(inviteId)) throw new FerryError('MESSAGE_MALFORMED', 'pair_hello: invite id is not base32');
-  return inviteId;
+  return decodePairMessage(message, 'PAIR_HELLO').inviteId;
+}
+
+/** The message as the step expects it: bytes are decoded, a decoded message of another type is unexpected. */
+function expect<K extends PairMessageType>(
+  message: Uint8Array | PairMessage,
+  expected: K,
+): PairMessageOfType<K> {
+  if (message instanceof Uint8Array) return decodePairMessage(message, expected);
+  if (message.type !== expected) {
+    throw new FerryError(
+      'MESSAGE_UNEXPECTED',
+      `expected ${expected.toLowerCase()}, got ${message.type.toLowerCase()}`,
+    );
+  }
+  // A message built by hand rather than decoded gets the codec's checks too (field lengths, invite id).
+  encodeMessage(message);
+  return message as PairMessageOfType<K>;
 }
 
 type ClientState =
@@ -170,7 +129,7 @@ export class PairingClient {
   }
 
   /** PAIR_HELLO: the invite id and Ya. Call once, right after handshake message 3. */
-  start(): Buffer {
+  start(): PairHelloMessage {
     if (this.#state.name !== 'new') throw new FerryError('MESSAGE_UNEXPECTED', 'pairing already started');
     const ad = Buffer.from(this.#inviteId, 'ascii');
     const { message: ya, state: cpace } = cpaceInitiatorStart({
@@ -183,19 +142,19 @@ export class PairingClient {
     // The password only feeds the generator; Ya is computed, and the state keeps just the scalar.
     this.#prs.fill(0);
     this.#state = { name: 'hello-sent', cpace, ya };
-    return Buffer.concat([Buffer.of(PAIR_MESSAGE_TYPES.PAIR_HELLO), ad, ya]);
+    return { type: 'PAIR_HELLO', inviteId: this.#inviteId, ya: Buffer.from(ya) };
   }
 
   /** Handles PAIR_REPLY (returns PAIR_CONFIRM to send) and then PAIR_DONE (returns the result). */
-  receive(message: Uint8Array): PairingStep {
+  receive(message: Uint8Array | PairMessage): PairingStep {
     const state = this.#state;
     this.#state = { name: 'over' };
     try {
       switch (state.name) {
         case 'hello-sent':
-          return this.#onReply(state, message);
+          return this.#onReply(state, expect(message, 'PAIR_REPLY').yb);
         case 'confirm-sent':
-          return this.#onDone(state, message);
+          return this.#onDone(state, expect(message, 'PAIR_DONE').tag);
         default:
           throw new FerryError('MESSAGE_UNEXPECTED', `pairing message in state ${state.name}`);
       }
@@ -212,9 +171,7 @@ export class PairingClient {
     this.#prs.fill(0);
   }
 
-  #onReply(state: Extract<ClientState, { name: 'hello-sent' }>, message: Uint8Array): PairingStep {
-    checkMessage(message, 'PAIR_REPLY', PAIR_REPLY_BYTES);
-    const yb = Buffer.from(message.subarray(1));
+  #onReply(state: Extract<ClientState, { name: 'hello-sent' }>, yb: Buffer): PairingStep {
     const ada = Buffer.from(this.#inviteId, 'ascii');
     let isk: Buffer;
     try {
@@ -223,17 +180,16 @@ export class PairingClient {
     } catch (err) {
       throw new FerryError('PAIRING_FAILED', 'the server sent an invalid cpace message', { cause: err });
     }
-    const transcript = confirmTranscript(this.#binding.sid, state.ya, ada, yb, EMPTY);
-    const tag = confirmTag(isk, CLIENT_LABEL, transcript);
+    const transcript = pairingConfirmTranscript(this.#binding.sid, state.ya, ada, yb, EMPTY);
+    const tag = pairingClientTag(isk, transcript);
     this.#state = { name: 'confirm-sent', isk, transcript };
-    return { done: false, send: Buffer.concat([Buffer.of(PAIR_MESSAGE_TYPES.PAIR_CONFIRM), tag]) };
+    return { done: false, send: { type: 'PAIR_CONFIRM', tag } };
   }
 
-  #onDone(state: Extract<ClientState, { name: 'confirm-sent' }>, message: Uint8Array): PairingStep {
-    checkMessage(message, 'PAIR_DONE', PAIR_CONFIRM_BYTES);
-    const expected = confirmTag(state.isk, SERVER_LABEL, state.transcript);
+  #onDone(state: Extract<ClientState, { name: 'confirm-sent' }>, tag: Buffer): PairingStep {
+    const expected = pairingServerTag(state.isk, state.transcript);
     // §12.6 step 5: the server's key is authenticated only by this tag; pinning waits for it.
-    if (!timingSafeEqual(expected, message.subarray(1))) {
+    if (!timingSafeEqual(expected, tag)) {
       throw new FerryError('PAIRING_FAILED', 'the server did not prove the same code');
     }
     const result = new PairingResult(this.#inviteId, state.isk);
@@ -266,9 +222,9 @@ type ServerState =
   | { readonly name: 'over' };
 
 /**
- * The server role (§12.5 steps 2-6). Build it after consuming the invite that
- * {@link readPairHelloInviteId} named; feed it PAIR_HELLO, then PAIR_CONFIRM. Every failure throws
- * (PAIRING_FAILED for anything about the code) and ends the exchange for good.
+ * The server role (§12.5 steps 2-6). Build it after consuming the invite that PAIR_HELLO named (its
+ * `inviteId`, or {@link readPairHelloInviteId} of its bytes); feed it PAIR_HELLO, then PAIR_CONFIRM. Every
+ * failure throws (PAIRING_FAILED for anything about the code) and ends the exchange for good.
  */
 export class PairingServer {
   readonly #binding: Required<Omit<PairingSessionBinding, 'random'>>;
@@ -290,15 +246,15 @@ export class PairingServer {
   }
 
   /** Handles PAIR_HELLO (returns PAIR_REPLY) and then PAIR_CONFIRM (returns PAIR_DONE and the result). */
-  receive(message: Uint8Array): PairingStep {
+  receive(message: Uint8Array | PairMessage): PairingStep {
     const state = this.#state;
     this.#state = { name: 'over' };
     try {
       switch (state.name) {
         case 'new':
-          return this.#onHello(message);
+          return this.#onHello(expect(message, 'PAIR_HELLO'));
         case 'reply-sent':
-          return this.#onConfirm(state, message);
+          return this.#onConfirm(state, expect(message, 'PAIR_CONFIRM').tag);
         default:
           throw new FerryError('MESSAGE_UNEXPECTED', 'pairing is over');
       }
@@ -318,9 +274,7 @@ export class PairingServer {
     this.#secret.fill(0);
   }
 
-  #onHello(message: Uint8Array): PairingStep {
-    const inviteId = readPairHelloInviteId(message);
-    const ya = Buffer.from(message.subarray(1 + INVITE_ID_CHARS));
+  #onHello({ inviteId, ya }: PairHelloMessage): PairingStep {
     const ada = Buffer.from(inviteId, 'ascii');
     const prs = pairingPrs(inviteId, this.#secret);
     let yb: Buffer;
@@ -342,23 +296,19 @@ export class PairingServer {
     } finally {
       prs.fill(0);
     }
-    const transcript = confirmTranscript(this.#binding.sid, ya, ada, yb, EMPTY);
+    const transcript = pairingConfirmTranscript(this.#binding.sid, ya, ada, yb, EMPTY);
     this.#state = { name: 'reply-sent', inviteId, isk, transcript };
-    return { done: false, send: Buffer.concat([Buffer.of(PAIR_MESSAGE_TYPES.PAIR_REPLY), yb]) };
+    return { done: false, send: { type: 'PAIR_REPLY', yb: Buffer.from(yb) } };
   }
 
-  #onConfirm(state: Extract<ServerState, { name: 'reply-sent' }>, message: Uint8Array): PairingStep {
-    checkMessage(message, 'PAIR_CONFIRM', PAIR_CONFIRM_BYTES);
-    const expected = confirmTag(state.isk, CLIENT_LABEL, state.transcript);
+  #onConfirm(state: Extract<ServerState, { name: 'reply-sent' }>, tag: Buffer): PairingStep {
+    const expected = pairingClientTag(state.isk, state.transcript);
     // §12.5 step 5: one comparison decides, whether the id was unknown, expired or the secret wrong.
-    if (!timingSafeEqual(expected, message.subarray(1))) {
+    if (!timingSafeEqual(expected, tag)) {
       throw new FerryError('PAIRING_FAILED', 'the client did not prove the code');
     }
     // Sent only now that the client has proved the code (§12.3); the caller allow-lists before sending it.
-    const done = Buffer.concat([
-      Buffer.of(PAIR_MESSAGE_TYPES.PAIR_DONE),
-      confirmTag(state.isk, SERVER_LABEL, state.transcript),
-    ]);
+    const done: PairDoneMessage = { type: 'PAIR_DONE', tag: pairingServerTag(state.isk, state.transcript) };
     const result = new PairingResult(state.inviteId, state.isk);
     state.isk.fill(0);
     return { done: true, send: done, result };
@@ -370,37 +320,6 @@ export class PairingServer {
 
   toJSON(): string {
     return '[redacted]';
-  }
-}
-
-/** `T = lv_cat(sid, Ya, ADa, Yb, ADb)` (§12.3). */
-function confirmTranscript(
-  sid: Uint8Array,
-  ya: Uint8Array,
-  ada: Uint8Array,
-  yb: Uint8Array,
-  adb: Uint8Array,
-): Buffer {
-  return cpaceLvCat(sid, ya, ada, yb, adb);
-}
-
-/** `HMAC-SHA-512(ISK, lv_cat(label, T))` (§12.3). */
-function confirmTag(isk: Uint8Array, label: Uint8Array, transcript: Uint8Array): Buffer {
-  return createHmac('sha512', isk).update(cpaceLvCat(label, transcript)).digest();
-}
-
-function checkMessage(message: Uint8Array, name: PairMessageName, length: number): void {
-  if (message[0] !== PAIR_MESSAGE_TYPES[name]) {
-    throw new FerryError(
-      'MESSAGE_UNEXPECTED',
-      `expected ${name.toLowerCase()}, got message type 0x${(message[0] ?? 0).toString(16).padStart(2, '0')}`,
-    );
-  }
-  if (message.length !== length) {
-    throw new FerryError(
-      'MESSAGE_MALFORMED',
-      `${name.toLowerCase()} must be ${length} bytes, got ${message.length}`,
-    );
   }
 }
 
