@@ -99,6 +99,7 @@ export {
   type PutOfferMessage,
   type WelcomeMessage,
 } from './messages.js';
+export { PAIR_MESSAGE_BYTES } from './pair-codecs.js';
 export {
   PairingClient,
   PairingServer,

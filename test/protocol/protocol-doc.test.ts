@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ERROR_CODES, type ErrorSpec } from '../../src/errors/index.js';
-import { MESSAGE_TYPE_CODES, PAIR_MESSAGE_TYPE_CODES } from '../../src/protocol/index.js';
+import { MESSAGE_TYPE_CODES, PAIR_MESSAGE_BYTES, PAIR_MESSAGE_TYPE_CODES } from '../../src/protocol/index.js';
 
 // docs/PROTOCOL.md is normative; these tests keep its tables and the code's tables from drifting apart.
 const PROTOCOL = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
@@ -66,6 +66,20 @@ test('the pairing table of PROTOCOL.md §12.4 names exactly the codes of PAIR_ME
   assert.deepEqual(
     documentedTypes('### 12.4'),
     Object.entries(PAIR_MESSAGE_TYPE_CODES).sort(([a], [b]) => a.localeCompare(b)),
+  );
+});
+
+test('the pairing layouts of PROTOCOL.md §12.4 give each message the length of PAIR_MESSAGE_BYTES', () => {
+  const layouts = [...section('### 12.4').matchAll(/^(PAIR_[A-Z]+) +0x([0-9a-f]{2}) .* (\d+) bytes$/gm)].map(
+    ([, name, code, bytes]) => [name, Number.parseInt(code as string, 16), Number(bytes)],
+  );
+  assert.deepEqual(
+    layouts,
+    Object.entries(PAIR_MESSAGE_BYTES).map(([name, bytes]) => [
+      name,
+      PAIR_MESSAGE_TYPE_CODES[name as keyof typeof PAIR_MESSAGE_TYPE_CODES],
+      bytes,
+    ]),
   );
 });
 
