@@ -1,10 +1,16 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
-import { DEFAULT_CHUNK_BYTES, LOCAL_DESTINATION, getFiles, resolveDestination } from '../index.js';
+import {
+  DEFAULT_CHUNK_BYTES,
+  DEFAULT_STREAMS,
+  LOCAL_DESTINATION,
+  getFiles,
+  resolveDestination,
+} from '../index.js';
 import { basename, dirname, resolve } from 'node:path';
 import { homeOf } from './cli-context.js';
 import { parseTarget, type Target } from './parse-target.js';
-import { formatByteSize, parseChunkSize } from './parse-option.js';
+import { formatByteSize, parseChunkSize, parseStreams } from './parse-option.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 
@@ -13,6 +19,7 @@ interface GetFlags extends ClientFlags, OutputFlags {
   overwrite?: boolean;
   mkdir?: boolean;
   chunkSize: string;
+  streams: string;
 }
 
 /**
@@ -39,6 +46,11 @@ export function registerGetCommand(program: Command): void {
       '--chunk-size <bytes>',
       'chunk size, a power of two from 1k to 64M',
       formatByteSize(DEFAULT_CHUNK_BYTES),
+    )
+    .option(
+      '--streams <n>',
+      'TCP connections carrying a large file in parallel (helps on long links)',
+      String(DEFAULT_STREAMS),
     );
   addOutputFlags(command);
   addClientFlags(command).action(async (args: string[], flags: GetFlags, cmd: Command) => {
@@ -69,6 +81,7 @@ export function registerGetCommand(program: Command): void {
             createLocalDir: flags.mkdir ?? false,
             recursive: flags.recursive ?? false,
             chunkBytes: parseChunkSize(flags.chunkSize),
+            streams: parseStreams(flags.streams),
             overwrite: flags.overwrite ?? false,
             onEvent: reporter.onEvent,
           }),

@@ -1,7 +1,13 @@
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { FerryError } from '../errors/index.js';
-import { ChunkHashes, DEFAULT_CHUNK_BYTES, HASH_BYTES } from '../protocol/index.js';
+import { FerryError, toFerryError } from '../errors/index.js';
+import {
+  ChunkHashes,
+  DEFAULT_CHUNK_BYTES,
+  HASH_BYTES,
+  haveDigest,
+  type GetStripe,
+} from '../protocol/index.js';
 import {
   PartialTransfer,
   SourceFile,
@@ -12,6 +18,7 @@ import {
   siblingTempName,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
+import { PARALLEL_MIN_BYTES } from './upload-file.js';
 
 export interface DownloadOptions {
   chunkBytes?: number | undefined;
@@ -20,6 +27,14 @@ export interface DownloadOptions {
   /** Verified bytes batched per fsync of the local partial (PROTOCOL.md §9.2). */
   durableBatchBytes?: number | undefined;
   onStarted?: (info: { size: number; heldBytes: number }) => void;
+  /**
+   * Connections (the primary included) a file of at least `parallelMinBytes` is striped over (PROTOCOL.md
+   * §5.13.6); `extraStreams` opens (once) the other `streams - 1` sessions to the same server.
+   */
+  streams?: number | undefined;
+  extraStreams?: (() => Promise<readonly ClientSession[]>) | undefined;
+  /** Files smaller than this use one stream; default PARALLEL_MIN_BYTES. */
+  parallelMinBytes?: number | undefined;
   onVerified?: (verifiedBytes: number, size: number) => void;
 }
 
@@ -66,6 +81,12 @@ export async function beginDownload(
   // The chunks we hold and their hashes: the whole file when verifying, else what a partial of ours holds.
   let held: ChunkHashes | undefined;
   const verifyOnly = target.exists && !options.overwrite;
+  const streams = options.streams ?? 1;
+  // The client cannot know the size before GET_OFFER, so the threshold travels with the request (§5.13.6).
+  const stripe: GetStripe | undefined =
+    streams > 1 && options.extraStreams && !verifyOnly
+      ? { index: 0, count: streams, minBytes: options.parallelMinBytes ?? PARALLEL_MIN_BYTES }
+      : undefined;
   // A server names the file, and so the partial's names: only a partial ferry made is reused or removed.
   const owner = await partialOwner(paths);
   if (owner === 'foreign' && !verifyOnly)
@@ -80,16 +101,7 @@ export async function beginDownload(
     if (partial && partial.header.chunkBytes === chunkBytes && partial.held.length > 0)
       held = ChunkHashes.of(partial.header.size, chunkBytes, partial.held);
   }
-  await session.send({
-    type: 'GET_REQUEST',
-    ref,
-    chunkBytes,
-    verifyOnly,
-    heldSize: held?.size ?? 0,
-    haveDigest: held?.haveDigest() ?? Buffer.alloc(HASH_BYTES),
-    ranges: held?.knownRanges() ?? [],
-    path: remotePath,
-  });
+  await sendRequest(session, ref, remotePath, chunkBytes, verifyOnly, held, stripe);
   const ours = owner === 'ferry';
   const done = receiveDownload(
     session,
@@ -101,6 +113,8 @@ export async function beginDownload(
     held,
     ours,
     options,
+    remotePath,
+    stripe,
   ).finally(() => session.closeRef(ref));
   done.catch(() => undefined);
   return { ref, done };
@@ -116,6 +130,8 @@ async function receiveDownload(
   held: ChunkHashes | undefined,
   partialIsOurs: boolean,
   options: DownloadOptions,
+  remotePath: string,
+  stripe: GetStripe | undefined,
 ): Promise<DownloadResult> {
   const offer = await session.expect(ref, 'GET_OFFER');
   // A held set is accepted only for a file of its size (PROTOCOL.md §5.11.2), so its lengths are this file's.
@@ -149,29 +165,143 @@ async function receiveDownload(
     markWithState: true,
     onDurable: (verified) => options.onVerified?.(verified, offer.size),
   });
-  let receivedBytes = 0;
+  const joined: Array<Promise<number>> = [];
+  let extras: readonly ClientSession[] = [];
   try {
-    for (;;) {
-      const message = await session.take(ref);
-      if (message.type === 'GET_DATA') {
-        await partial.writeData(message.offset, message.data);
-        receivedBytes += message.data.length;
-      } else if (message.type === 'GET_CHUNK') {
-        partial.completeChunk(message.index, message.chunkHash);
-      } else if (message.type === 'GET_END') {
-        const digest = await partial.finish(message.fileDigest, target, {
-          mode: offer.mode,
-          overwrite: options.overwrite ?? false,
-          mtimeMs: offer.mtimeMs,
-        });
-        options.onVerified?.(offer.size, offer.size);
-        return { size: offer.size, digest, receivedBytes, resumedBytes, identical: false };
-      } else {
-        throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} during a download`);
-      }
+    if (offer.striped) {
+      if (!stripe)
+        throw new FerryError('MESSAGE_UNEXPECTED', 'a striped GET_OFFER for a request without a stripe');
+      // PROTOCOL.md §5.13.6: the other stripes are asked for on the joined sessions, with the held claim
+      // the primary's server accepted (or none), and must be offered the same file.
+      extras = options.extraStreams ? await options.extraStreams() : [];
+      if (extras.length !== stripe.count - 1)
+        throw new FerryError('CONNECT_FAILED', `${extras.length + 1} of ${stripe.count} streams opened`);
+      const claim = offer.heldAccepted ? held : undefined;
+      extras.forEach((extra, i) => {
+        const stripeDone = receiveStripe(
+          extra,
+          remotePath,
+          chunkBytes,
+          claim,
+          { ...stripe, index: i + 1 },
+          offer,
+          partial,
+        );
+        // A failed stripe fails the attempt at once: the primary stops too, and the retry resumes (§5.13.5).
+        stripeDone.catch((err: unknown) => session.close(toFerryError(err)));
+        joined.push(stripeDone);
+      });
     }
+    const primary = await receiveChunks(session, ref, partial);
+    // Every stripe verified and written before the whole file is checked; one failure fails the attempt.
+    const settled = await Promise.allSettled(joined);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw toFerryError(failed.reason);
+    const receivedBytes = settled.reduce(
+      (sum, r) => sum + (r.status === 'fulfilled' ? r.value : 0),
+      primary.bytes,
+    );
+    const digest = await partial.finish(primary.endDigest, target, {
+      mode: offer.mode,
+      overwrite: options.overwrite ?? false,
+      mtimeMs: offer.mtimeMs,
+    });
+    options.onVerified?.(offer.size, offer.size);
+    return { size: offer.size, digest, receivedBytes, resumedBytes, identical: false };
+  } catch (err) {
+    // The attempt is over: the joined sessions stop too, so no stripe writes after the partial is closed.
+    const error = toFerryError(err);
+    for (const extra of extras) extra.close(error);
+    await Promise.allSettled(joined);
+    throw error;
   } finally {
     await partial.close();
+  }
+}
+
+async function sendRequest(
+  session: ClientSession,
+  ref: number,
+  remotePath: string,
+  chunkBytes: number,
+  verifyOnly: boolean,
+  held: ChunkHashes | undefined,
+  stripe: GetStripe | undefined,
+): Promise<void> {
+  await session.send({
+    type: 'GET_REQUEST',
+    ref,
+    chunkBytes,
+    verifyOnly,
+    heldSize: held?.size ?? 0,
+    haveDigest: held?.haveDigest() ?? Buffer.alloc(HASH_BYTES),
+    ranges: held?.knownRanges() ?? [],
+    path: remotePath,
+    ...(stripe ? { stripe } : {}),
+  });
+}
+
+/**
+ * Writes one stream's chunks into the shared partial until GET_END. Each stream writes as itself, so
+ * ChunkStates refuses a chunk another stream has open or verified (PROTOCOL.md §5.13.6).
+ */
+async function receiveChunks(
+  session: ClientSession,
+  ref: number,
+  partial: PartialTransfer,
+): Promise<{ bytes: number; endDigest: Buffer; hashes: Buffer[] }> {
+  let bytes = 0;
+  const hashes: Buffer[] = [];
+  for (;;) {
+    const message = await session.take(ref);
+    if (message.type === 'GET_DATA') {
+      await partial.writeData(message.offset, message.data, session);
+      bytes += message.data.length;
+    } else if (message.type === 'GET_CHUNK') {
+      partial.completeChunk(message.index, message.chunkHash, session);
+      hashes.push(message.chunkHash);
+    } else if (message.type === 'GET_END') {
+      return { bytes, endDigest: message.fileDigest, hashes };
+    } else {
+      throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} during a download`);
+    }
+  }
+}
+
+/** One joined stripe: the same file offered again, its chunks into the partial, their digest checked. */
+async function receiveStripe(
+  session: ClientSession,
+  remotePath: string,
+  chunkBytes: number,
+  held: ChunkHashes | undefined,
+  stripe: GetStripe,
+  primary: { size: number; mtimeMs: number; heldAccepted: boolean },
+  partial: PartialTransfer,
+): Promise<number> {
+  const ref = session.openRef();
+  try {
+    await sendRequest(session, ref, remotePath, chunkBytes, false, held, stripe);
+    const offer = await session.expect(ref, 'GET_OFFER');
+    if (
+      offer.size !== primary.size ||
+      offer.mtimeMs !== primary.mtimeMs ||
+      offer.heldAccepted !== primary.heldAccepted ||
+      !offer.striped
+    )
+      throw new FerryError(
+        'SOURCE_CHANGED',
+        `stream ${stripe.index + 1} was offered another version of the file`,
+      );
+    const { bytes, endDigest, hashes } = await receiveChunks(session, ref, partial);
+    // PROTOCOL.md §5.13.6: a joined stripe's GET_END carries the digest over the chunk hashes it sent.
+    if (!haveDigest(hashes).equals(endDigest))
+      throw new FerryError(
+        'DIGEST_MISMATCH',
+        `stream ${stripe.index + 1} ended with another digest than its chunks'`,
+      );
+    return bytes;
+  } finally {
+    session.closeRef(ref);
   }
 }
 

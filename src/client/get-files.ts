@@ -18,7 +18,7 @@ import { InFlightWindow } from './in-flight-window.js';
 import { listRemote } from './list-remote.js';
 import { aboutRemotePath, remoteName } from './remote-name.js';
 import { failsOnlyThisJob, jobsFailedError } from './job-failure.js';
-import { withRetries, type ConnectOptions } from './send-files.js';
+import { DEFAULT_STREAMS, ExtraStreams, withRetries, type ConnectOptions } from './send-files.js';
 import {
   OpenTransfers,
   type TransferEvent,
@@ -49,6 +49,10 @@ export interface GetFilesOptions extends ConnectOptions {
   chunkBytes?: number;
   overwrite?: boolean;
   durableBatchBytes?: number;
+  /** TCP connections (each its own session) a large file is striped over; default DEFAULT_STREAMS. */
+  streams?: number;
+  /** Files from this size on use the extra streams; default PARALLEL_MIN_BYTES (64 MiB). */
+  parallelMinBytes?: number;
   onEvent?: (event: TransferEvent) => void;
 }
 
@@ -104,7 +108,21 @@ export async function getFiles(options: GetFilesOptions): Promise<DownloadResult
         plan = await planDownloads(session, options, emit);
         emit(plannedOf(plan));
       }
-      await runDownloads(session, plan, localDir, done, options, { emit, open, noteProgress });
+      // Opened on the first striped file of this attempt, ended with it (PROTOCOL.md §5.13.6).
+      const extras = new ExtraStreams(options, (options.streams ?? DEFAULT_STREAMS) - 1);
+      try {
+        await runDownloads(
+          session,
+          plan,
+          localDir,
+          done,
+          { ...options, extras },
+          { emit, open, noteProgress },
+        );
+        await extras.end();
+      } finally {
+        extras.close();
+      }
     });
     if (plan) await finishTree(plan, localDir, options, emit);
     const failures = results.filter(
@@ -252,7 +270,7 @@ async function runDownloads(
   plan: GetPlan,
   localDir: string,
   done: GetJobResult[],
-  options: GetFilesOptions,
+  options: GetFilesOptions & { extras: ExtraStreams },
   { emit, open, noteProgress }: TransferReporting,
 ): Promise<void> {
   const window = new InFlightWindow(done, noteProgress);
@@ -291,6 +309,9 @@ async function runDownloads(
       chunkBytes: options.chunkBytes,
       overwrite: options.overwrite,
       durableBatchBytes: options.durableBatchBytes,
+      streams: options.extras.size + 1,
+      extraStreams: options.extras.size > 0 ? () => options.extras.open() : undefined,
+      parallelMinBytes: options.parallelMinBytes,
       onStarted: ({ size, heldBytes }) => {
         emit({ type: 'transfer-started', ...subject, size, heldBytes, restarted: false });
         if (heldBytes > 0 && heldBytes < size)

@@ -292,7 +292,7 @@ async function startJob(
 export const DEFAULT_STREAMS = 1;
 
 /** The extra sessions of a send, opened on first need and closed with the primary. */
-class ExtraStreams {
+export class ExtraStreams {
   readonly #options: ConnectOptions;
   readonly size: number;
   #opening: Promise<ClientSession[]> | undefined;

@@ -134,6 +134,15 @@ export const GET_FLAG_VERIFY_ONLY = 1;
 /** GET_OFFER flag bit 0: the server accepted the client's held chunks (PROTOCOL.md §5.11.2). */
 export const GET_OFFER_FLAG_HELD_ACCEPTED = 1;
 
+/** GET_REQUEST flag bit 1: send only one stripe of the missing chunks (PROTOCOL.md §5.13.6). */
+export const GET_FLAG_STRIPED = 2;
+
+/** GET_OFFER flag bit 1: the request's stripe applies, the file being large enough (PROTOCOL.md §5.13.6). */
+export const GET_OFFER_FLAG_STRIPED = 2;
+
+/** Most streams one download may be striped over (PROTOCOL.md §5.13.6). */
+export const MAX_GET_STRIPES = 16;
+
 /** LIST_REQUEST flag bit 0: list the whole tree under the path, not only its children (PROTOCOL.md §5.12). */
 export const LIST_FLAG_RECURSIVE = 1;
 /** LIST_REQUEST flag bit 1 (PROTOCOL.md §5.12): describe the path itself in LIST_END, list no entries. */

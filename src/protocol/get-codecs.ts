@@ -1,6 +1,8 @@
 import {
+  GET_FLAG_STRIPED,
   GET_FLAG_VERIFY_ONLY,
   GET_OFFER_FLAG_HELD_ACCEPTED,
+  GET_OFFER_FLAG_STRIPED,
   HASH_BYTES,
   MAX_PATH_BYTES,
 } from './constants.js';
@@ -27,17 +29,25 @@ export const GET_CODECS: MessageCodecTable<GetType> = {
     encode(message) {
       checkGetRequest(message);
       const path = encodeUtf8(message.path, 'get_request: path');
-      const { ranges } = message;
+      const { ranges, stripe } = message;
+      const flags = (message.verifyOnly ? GET_FLAG_VERIFY_ONLY : 0) | (stripe ? GET_FLAG_STRIPED : 0);
       const writer = startMessage(
         'GET_REQUEST',
-        4 + 4 + 1 + 8 + HASH_BYTES + 2 + RANGE_BYTES * ranges.length + 2 + path.length,
+        4 + 4 + 1 + 8 + HASH_BYTES + 2 + RANGE_BYTES * ranges.length + 2 + path.length + (stripe ? 10 : 0),
       )
         .u32(message.ref, 'ref')
         .u32(message.chunkBytes, 'chunkBytes')
-        .u8(message.verifyOnly ? GET_FLAG_VERIFY_ONLY : 0, 'flags')
+        .u8(flags, 'flags')
         .u64(message.heldSize, 'heldSize')
         .fixed(message.haveDigest, HASH_BYTES, 'haveDigest');
-      return writeRanges(writer, ranges).str(path, MAX_PATH_BYTES, 'path').finish();
+      writeRanges(writer, ranges).str(path, MAX_PATH_BYTES, 'path');
+      // PROTOCOL.md §5.13.6: the stripe follows the path, present only with STRIPED.
+      if (stripe)
+        writer
+          .u8(stripe.index, 'stripeIndex')
+          .u8(stripe.count, 'stripeCount')
+          .u64(stripe.minBytes, 'stripeMinBytes');
+      return writer.finish();
     },
     decode(r) {
       const ref = r.u32('ref');
@@ -47,9 +57,13 @@ export const GET_CODECS: MessageCodecTable<GetType> = {
       const haveDigest = r.copy(HASH_BYTES, 'haveDigest');
       const ranges = readRanges(r, r.u16('rangeCount'));
       const path = r.str(MAX_PATH_BYTES, 'path');
+      // PROTOCOL.md §5.11.1 and §5.13.6: VERIFY_ONLY and STRIPED are defined.
+      checkFlags(r, flags, GET_FLAG_VERIFY_ONLY | GET_FLAG_STRIPED);
+      const stripe =
+        (flags & GET_FLAG_STRIPED) !== 0
+          ? { index: r.u8('stripeIndex'), count: r.u8('stripeCount'), minBytes: r.u64('stripeMinBytes') }
+          : undefined;
       r.end();
-      // PROTOCOL.md §5.11.1: only VERIFY_ONLY is defined.
-      checkFlags(r, flags, GET_FLAG_VERIFY_ONLY);
       const message: GetRequestMessage = {
         type: 'GET_REQUEST',
         ref,
@@ -59,6 +73,7 @@ export const GET_CODECS: MessageCodecTable<GetType> = {
         haveDigest,
         ranges,
         path,
+        ...(stripe ? { stripe } : {}),
       };
       checkGetRequest(message);
       return message;
@@ -73,7 +88,11 @@ export const GET_CODECS: MessageCodecTable<GetType> = {
         .u64(message.size, 'size')
         .u64(message.mtimeMs, 'mtimeMs')
         .u16(message.mode, 'mode')
-        .u8(message.heldAccepted ? GET_OFFER_FLAG_HELD_ACCEPTED : 0, 'flags')
+        .u8(
+          (message.heldAccepted ? GET_OFFER_FLAG_HELD_ACCEPTED : 0) |
+            (message.striped ? GET_OFFER_FLAG_STRIPED : 0),
+          'flags',
+        )
         .finish();
     },
     decode(r) {
@@ -83,12 +102,13 @@ export const GET_CODECS: MessageCodecTable<GetType> = {
       const mode = r.u16('mode');
       const flags = r.u8('flags');
       r.end();
-      // PROTOCOL.md §5.11.2: only HELD_ACCEPTED is defined.
-      checkFlags(r, flags, GET_OFFER_FLAG_HELD_ACCEPTED);
+      // PROTOCOL.md §5.11.2 and §5.13.6: HELD_ACCEPTED and STRIPED are defined.
+      checkFlags(r, flags, GET_OFFER_FLAG_HELD_ACCEPTED | GET_OFFER_FLAG_STRIPED);
       checkRef(ref, 'get_offer');
       checkMode(mode, 'get_offer');
       const heldAccepted = (flags & GET_OFFER_FLAG_HELD_ACCEPTED) !== 0;
-      return { type: 'GET_OFFER', ref, size, mtimeMs, mode, heldAccepted };
+      const striped = (flags & GET_OFFER_FLAG_STRIPED) !== 0;
+      return { type: 'GET_OFFER', ref, size, mtimeMs, mode, heldAccepted, ...(striped ? { striped } : {}) };
     },
   },
   GET_DATA: dataCodec('GET_DATA'),

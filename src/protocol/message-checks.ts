@@ -1,6 +1,7 @@
 import { FerryError } from '../errors/index.js';
 import type { ChunkRange } from './chunk-ranges.js';
 import {
+  MAX_GET_STRIPES,
   FILE_MODE_MASK,
   MAX_ACCEPT_RANGES,
   MAX_CHUNK_BYTES,
@@ -158,6 +159,17 @@ export function checkGetRequest(message: GetRequestMessage): void {
         `verifyOnly ranges hold ${held} of the ${heldChunks} chunks of heldSize ${message.heldSize}`,
       );
     }
+  }
+  // PROTOCOL.md §5.13.6: a stripe is one of 2 to 16 shares, and never of a VERIFY_ONLY request.
+  const { stripe } = message;
+  if (stripe !== undefined) {
+    if (message.verifyOnly) throw fail('a verifyOnly request cannot be striped');
+    if (!Number.isInteger(stripe.count) || stripe.count < 2 || stripe.count > MAX_GET_STRIPES)
+      throw fail(`stripe count ${stripe.count} is not 2 to ${MAX_GET_STRIPES}`);
+    if (!Number.isInteger(stripe.index) || stripe.index < 0 || stripe.index >= stripe.count)
+      throw fail(`stripe index ${stripe.index} is not below its count ${stripe.count}`);
+    if (!Number.isSafeInteger(stripe.minBytes) || stripe.minBytes < 0)
+      throw fail(`stripe minBytes ${stripe.minBytes} is not a byte count`);
   }
 }
 

@@ -158,6 +158,18 @@ export interface GetRequestMessage {
   haveDigest: Buffer;
   ranges: ChunkRange[];
   path: string;
+  /**
+   * STRIPED (PROTOCOL.md §5.13.6): of the missing chunks, send only those whose index modulo `count` is
+   * `index`, if the file has at least `minBytes`.
+   */
+  stripe?: GetStripe | undefined;
+}
+
+/** One stream's share of a download spread over several (PROTOCOL.md §5.13.6). */
+export interface GetStripe {
+  index: number;
+  count: number;
+  minBytes: number;
 }
 
 /** GET_OFFER (PROTOCOL.md §5.11.2): the file about to be sent; `heldAccepted` keeps the held chunks. */
@@ -168,6 +180,8 @@ export interface GetOfferMessage {
   mtimeMs: number;
   mode: number;
   heldAccepted: boolean;
+  /** The request's stripe applies: only its chunks follow (PROTOCOL.md §5.13.6). */
+  striped?: boolean | undefined;
 }
 
 /** GET_DATA (PROTOCOL.md §5.11.2): file bytes at `offset`; `data` is a view of the record, no copy. */

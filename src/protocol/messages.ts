@@ -30,6 +30,7 @@ export {
   type GetEndMessage,
   type GetOfferMessage,
   type GetRequestMessage,
+  type GetStripe,
   type ListEndMessage,
   type ListEntriesMessage,
   type ListEntry,

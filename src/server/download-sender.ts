@@ -9,13 +9,14 @@ import {
   writeGetDataHeader,
   type GetRequestMessage,
 } from '../protocol/index.js';
-import { SourceFile, missingChunks, resolveUnderRoot, streamChunks } from '../transfer/index.js';
+import { SourceFile, hashChunks, missingChunks, resolveUnderRoot, streamChunks } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 
 /**
  * Serves one GET_REQUEST (PROTOCOL.md §5.11): checks the client's claimed chunks against the file, then
  * streams the rest and the file digest. The file is opened once, without following links, and checked for
- * changes before its digest is claimed.
+ * changes before its digest is claimed. A STRIPED request (PROTOCOL.md §5.13.6) gets only its share of the
+ * missing chunks.
  */
 export async function sendDownload(io: SessionIo, request: GetRequestMessage): Promise<number> {
   io.require(PERMISSION_DOWNLOAD, 'download');
@@ -40,6 +41,10 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
       if (heldAccepted) held = claimed;
     }
     if (request.verifyOnly && !(heldAccepted && held.count === count)) throw new FerryError('FILE_EXISTS');
+    // PROTOCOL.md §5.13.6: the stripe applies from the size the client named on; below it, one stream.
+    const { stripe } = request;
+    const striped = stripe !== undefined && source.size >= stripe.minBytes;
+    const ours = (index: number): boolean => !striped || index % stripe.count === stripe.index;
     await io.send({
       type: 'GET_OFFER',
       ref: request.ref,
@@ -47,6 +52,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
       mtimeMs: source.mtimeMs,
       mode: source.mode,
       heldAccepted,
+      ...(striped ? { striped } : {}),
     });
     let verifiedBytes = hashes.bytesOf(held);
     io.events.transferStarted(request.ref, {
@@ -58,7 +64,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
     });
     const sent = await streamChunks(source, {
       chunkBytes,
-      chunks: missingChunks(source.size, chunkBytes, held),
+      chunks: only(missingChunks(source.size, chunkBytes, held), ours),
       hashes,
       sink: {
         headerBytes: GET_DATA_HEADER_BYTES,
@@ -71,9 +77,25 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
         },
       },
     });
+    const joined = striped && stripe.index > 0;
+    // The primary stripe (0) states the file digest and so hashes the chunks the others sent; a joined
+    // stripe proves only its own (PROTOCOL.md §5.13.6), so the file is read twice at most, not per stream.
+    if (striped && !joined)
+      await hashChunks(
+        source,
+        only(missingChunks(source.size, chunkBytes, held), (i) => !ours(i)),
+        hashes,
+      );
     await source.assertUnchanged();
-    if (held.count === 0) await io.ctx.hashCache.rememberAll(source, target.path, hashes);
-    const digest = hashes.digest();
+    let digest: Buffer;
+    if (joined) {
+      const mine = new ChunkSet(count);
+      for (const index of only(missingChunks(source.size, chunkBytes, held), ours)) mine.add(index);
+      digest = hashes.haveDigest(mine);
+    } else {
+      if (held.count === 0) await io.ctx.hashCache.rememberAll(source, target.path, hashes);
+      digest = hashes.digest();
+    }
     await io.send({ type: 'GET_END', ref: request.ref, fileDigest: digest });
     io.events.transferFinished(request.ref, {
       digest,
@@ -84,4 +106,8 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
   } finally {
     await source.close();
   }
+}
+
+function* only(chunks: Iterable<number>, keep: (index: number) => boolean): Generator<number> {
+  for (const index of chunks) if (keep(index)) yield index;
 }

@@ -61,6 +61,33 @@ const VECTORS: readonly [string, Message][] = [
       path: 'a',
     },
   ],
+  // STRIPED (PROTOCOL.md §5.13.6): the stripe follows the path.
+  [
+    `20 00000005 00000400 02 0000000000000000 ${ZERO32} 0000 0001 61 01 03 0000000004000000`,
+    {
+      type: 'GET_REQUEST',
+      ref: 5,
+      chunkBytes: 1024,
+      verifyOnly: false,
+      heldSize: 0,
+      haveDigest: Buffer.alloc(32),
+      ranges: [],
+      path: 'a',
+      stripe: { index: 1, count: 3, minBytes: 64 * 1024 * 1024 },
+    },
+  ],
+  [
+    '21 00000005 0000000000000801 0000018bcfe56800 01a4 03',
+    {
+      type: 'GET_OFFER',
+      ref: 5,
+      size: 2049,
+      mtimeMs: 1_700_000_000_000,
+      mode: 0o644,
+      heldAccepted: true,
+      striped: true,
+    },
+  ],
   [
     '21 00000005 0000000000000801 0000018bcfe56800 01a4 01',
     { type: 'GET_OFFER', ref: 5, size: 2049, mtimeMs: 1_700_000_000_000, mode: 0o644, heldAccepted: true },
@@ -146,7 +173,39 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
   ['a GET_REQUEST with chunkBytes 1000', request({ chunk: '000003e8' }), 'MESSAGE_MALFORMED'],
   ['a GET_REQUEST with chunkBytes 512', request({ chunk: '00000200' }), 'MESSAGE_MALFORMED'],
   ['a GET_REQUEST with chunkBytes 2^27', request({ chunk: '08000000' }), 'MESSAGE_MALFORMED'],
-  ['a GET_REQUEST with reserved flag bits', request({ flags: '02' }), 'MESSAGE_MALFORMED'],
+  ['a GET_REQUEST with reserved flag bits', request({ flags: '04' }), 'MESSAGE_MALFORMED'],
+  ['a STRIPED GET_REQUEST without its stripe', request({ flags: '02' }), 'MESSAGE_MALFORMED'],
+  [
+    'a STRIPED GET_REQUEST of 17 stripes',
+    request({ flags: '02', path: '0001 61 00 11 0000000000000000' }),
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a STRIPED GET_REQUEST of 1 stripe',
+    request({ flags: '02', path: '0001 61 00 01 0000000000000000' }),
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a STRIPED GET_REQUEST whose index is not below its count',
+    request({ flags: '02', path: '0001 61 03 03 0000000000000000' }),
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a STRIPED VERIFY_ONLY GET_REQUEST',
+    request({
+      flags: '03',
+      held: '0000000000000400',
+      digest: 'ab'.repeat(32),
+      ranges: '0001 00000000 00000001',
+      path: '0001 61 00 02 0000000000000000',
+    }),
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a STRIPED GET_REQUEST with a trailing byte',
+    request({ flags: '02', path: '0001 61 00 02 0000000000000000 00' }),
+    'MESSAGE_MALFORMED',
+  ],
   ['a GET_REQUEST heldSize above 2^53-1', request({ held: '0020000000000000' }), 'MESSAGE_MALFORMED'],
   ['a GET_REQUEST heldSize needing 2^32 chunks', request({ held: '0000040000000000' }), 'MESSAGE_MALFORMED'],
   [
@@ -212,7 +271,7 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
   ],
   [
     'a GET_OFFER with reserved flag bits',
-    '21 00000001 0000000000000000 0000000000000000 01a4 02',
+    '21 00000001 0000000000000000 0000000000000000 01a4 04',
     'MESSAGE_MALFORMED',
   ],
   ['a GET_OFFER one byte short', '21 00000001 0000000000000000 0000000000000000 01a4', 'MESSAGE_MALFORMED'],
