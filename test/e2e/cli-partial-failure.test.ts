@@ -52,28 +52,46 @@ function assertResumedAgrees(events: readonly JsonEvent[]): void {
   assert.equal(summary['resumedBytes'], sum, 'summary resumedBytes = sum of the files');
 }
 
+/** A served root whose server allows a fresh client key; `common` names the client's home and the server. */
+interface ServedRig {
+  dir: string;
+  root: string;
+  server: ServeProcess;
+  common: string[];
+}
+
+/** Set up a served rig before the suite's tests and take it down after them. */
+function servedRig(prefix: string): () => ServedRig {
+  let rig: ServedRig | undefined;
+  let dir: string | undefined;
+  before(async () => {
+    dir = await makeTempDir(prefix);
+    const clientHome = join(dir, 'client-home');
+    const serverHome = join(dir, 'server-home');
+    const root = join(dir, 'root');
+    const keygen = await runFerry(['--home', clientHome, 'keygen']);
+    assertExit(keygen, 0, 'keygen');
+    assertExit(await runFerry(['--home', serverHome, 'keygen']), 0, 'server keygen');
+    assertExit(await runFerry(['--home', serverHome, 'allow', keygen.stdout.trim()]), 0, 'allow');
+    const server = await startServe(['--home', serverHome, '--root', root]);
+    rig = { dir, root, server, common: ['--home', clientHome, '--expect', server.id, '--chunk-size', '64k'] };
+  });
+  after(async () => {
+    await rig?.server.stop();
+    if (dir !== undefined) await removeTempDir(dir);
+  });
+  return () => rig!;
+}
+
 describe('ferry send: one file of several fails', () => {
+  const rig = servedRig('ferry-partial-');
   let dir: string;
   let root: string;
   let server: ServeProcess | undefined;
   let common: string[];
 
-  before(async () => {
-    dir = await makeTempDir('ferry-partial-');
-    const clientHome = join(dir, 'client-home');
-    const serverHome = join(dir, 'server-home');
-    root = join(dir, 'root');
-    const keygen = await runFerry(['--home', clientHome, 'keygen']);
-    assertExit(keygen, 0, 'keygen');
-    assertExit(await runFerry(['--home', serverHome, 'keygen']), 0, 'server keygen');
-    assertExit(await runFerry(['--home', serverHome, 'allow', keygen.stdout.trim()]), 0, 'allow');
-    server = await startServe(['--home', serverHome, '--root', root]);
-    common = ['--home', clientHome, '--expect', server.id, '--chunk-size', '64k'];
-  });
-
-  after(async () => {
-    await server?.stop();
-    await removeTempDir(dir);
+  before(() => {
+    ({ dir, root, server, common } = rig());
   });
 
   /** a, b, c locally; on the server b already exists with other content, so b alone is refused. */
@@ -172,27 +190,14 @@ describe('ferry send: one file of several fails', () => {
 });
 
 describe('ferry get: one file of several fails', () => {
+  const rig = servedRig('ferry-partial-get-');
   let dir: string;
   let root: string;
   let server: ServeProcess | undefined;
   let common: string[];
 
-  before(async () => {
-    dir = await makeTempDir('ferry-partial-get-');
-    const clientHome = join(dir, 'client-home');
-    const serverHome = join(dir, 'server-home');
-    root = join(dir, 'root');
-    const keygen = await runFerry(['--home', clientHome, 'keygen']);
-    assertExit(keygen, 0, 'keygen');
-    assertExit(await runFerry(['--home', serverHome, 'keygen']), 0, 'server keygen');
-    assertExit(await runFerry(['--home', serverHome, 'allow', keygen.stdout.trim()]), 0, 'allow');
-    server = await startServe(['--home', serverHome, '--root', root]);
-    common = ['--home', clientHome, '--expect', server.id, '--chunk-size', '64k'];
-  });
-
-  after(async () => {
-    await server?.stop();
-    await removeTempDir(dir);
+  before(() => {
+    ({ dir, root, server, common } = rig());
   });
 
   /** a and c (several chunks each) on the server under `name`; b is not there. */
