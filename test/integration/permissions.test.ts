@@ -4,13 +4,11 @@
 // the server's own checks). Real server on loopback, real files.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
-import { FramedSocket, clientHandshake, type SecureChannel } from '../../src/channel/index.js';
+import type { SecureChannel } from '../../src/channel/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
 import { FerryServer, type ClientGrant } from '../../src/server/index.js';
 import {
@@ -30,6 +28,7 @@ import {
   type Message,
 } from '../../src/protocol/index.js';
 import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { openAdmittedSession } from '../helpers/admitted-session.js';
 
 interface Rig {
   dir: string;
@@ -83,17 +82,7 @@ async function list(options: ConnectOptions, path: string, recursive = false): P
 
 /** An admitted raw session: the caller sends any message and reads the answers. */
 async function rawSession(t: TestContext, rig: Rig, identity: KeyPair): Promise<SecureChannel> {
-  const socket = connect(rig.server.address);
-  socket.on('error', () => undefined);
-  t.after(() => socket.destroy());
-  await once(socket, 'connect');
-  const channel = await clientHandshake(new FramedSocket(socket), {
-    identity,
-    verifyServer: () => undefined,
-  });
-  t.after(() => channel.close());
-  assert.equal((await channel.receive()).type, 'WELCOME');
-  return channel;
+  return openAdmittedSession(t, rig.server.address, identity);
 }
 
 async function expectError(

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import { FerryServer, type ServeOptions } from '../../src/server/index.js';
 import { ClientSession, sendFiles, type SendFilesOptions } from '../../src/client/index.js';
-import { FramedSocket, clientHandshake, type SecureChannel } from '../../src/channel/index.js';
+import type { SecureChannel } from '../../src/channel/index.js';
 import {
   PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
@@ -22,6 +22,7 @@ import {
 import { ERROR_CODES, isFerryError } from '../../src/errors/index.js';
 import { mountSmallFilesystem } from '../helpers/small-filesystem.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 
 interface Rig {
@@ -174,17 +175,7 @@ test('an upload that would eat into the free-disk reserve is refused with DISK_F
 
 /** An admitted raw session of `client`: the test sends any message and reads the answers. */
 async function rawSession(t: TestContext, server: FerryServer, client: KeyPair): Promise<SecureChannel> {
-  const socket = connect(server.address);
-  socket.on('error', () => undefined);
-  t.after(() => socket.destroy());
-  await once(socket, 'connect');
-  const channel = await clientHandshake(new FramedSocket(socket), {
-    identity: client,
-    verifyServer: () => undefined,
-  });
-  t.after(() => channel.close());
-  assert.equal((await channel.receive()).type, 'WELCOME');
-  return channel;
+  return openAdmittedSession(t, server.address, client);
 }
 
 const MiB = 1024 * 1024;

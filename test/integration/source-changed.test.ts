@@ -5,17 +5,16 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect } from 'node:net';
 import { closeSync, openSync, utimesSync, writeSync } from 'node:fs';
 import { lstat, mkdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
-import { FramedSocket, clientHandshake } from '../../src/channel/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
 import { FerryServer, type ServerEvent } from '../../src/server/index.js';
 import { getFiles, sendFiles } from '../../src/client/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { writeRandomFile } from '../helpers/random-file.js';
 
 const CHUNK_BYTES = 4096;
@@ -125,16 +124,7 @@ test('a download whose source is rewritten on the server between chunks fails wi
 
 test('a client ERROR SOURCE_CHANGED for its open upload ends that transfer on the server, which records the code and goes on with the session', async (t) => {
   const rig = await startRig(t);
-  const socket = connect(rig.server.address);
-  socket.on('error', () => undefined);
-  t.after(() => socket.destroy());
-  await once(socket, 'connect');
-  const channel = await clientHandshake(new FramedSocket(socket), {
-    identity: rig.connect.identity,
-    verifyServer: () => undefined,
-  });
-  t.after(() => channel.close());
-  assert.equal((await channel.receive()).type, 'WELCOME');
+  const channel = await openAdmittedSession(t, rig.server.address, rig.connect.identity);
   const offer = (ref: number) =>
     ({
       type: 'PUT_OFFER',

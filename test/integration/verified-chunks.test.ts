@@ -5,16 +5,15 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
-import { FramedSocket, clientHandshake, type SecureChannel } from '../../src/channel/index.js';
+import type { SecureChannel } from '../../src/channel/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
 import { FerryServer } from '../../src/server/index.js';
 import { PERMISSION_UPLOAD, fileDigest, type Message } from '../../src/protocol/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { openAdmittedSession } from '../helpers/admitted-session.js';
 
 const CHUNK_BYTES = 1024;
 const content = randomBytes(2 * CHUNK_BYTES);
@@ -47,19 +46,7 @@ async function startRig(t: TestContext): Promise<Rig> {
   });
   return {
     root: server.root,
-    session: async () => {
-      const socket = connect(server.address);
-      socket.on('error', () => undefined);
-      t.after(() => socket.destroy());
-      await once(socket, 'connect');
-      const channel = await clientHandshake(new FramedSocket(socket), {
-        identity,
-        verifyServer: () => undefined,
-      });
-      t.after(() => channel.close());
-      assert.equal((await channel.receive()).type, 'WELCOME');
-      return channel;
-    },
+    session: () => openAdmittedSession(t, server.address, identity),
   };
 }
 
