@@ -24,7 +24,7 @@ import {
   type ListEntry,
   type Message,
 } from '../../src/protocol/index.js';
-import { getFiles, type GetEvent } from '../../src/client/index.js';
+import { getFiles, type GetEvent, type GetFilesOptions } from '../../src/client/index.js';
 import { runFerry } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
@@ -255,7 +255,13 @@ async function startRig(t: TestContext): Promise<Rig> {
   return { work, dest, outside, fake, victim };
 }
 
-async function get(rig: Rig, remotePaths: string[], events: GetEvent[] = []): Promise<unknown> {
+/** A get (-r unless `options` say otherwise) of `remotePaths` from the fake server into `rig.dest`; its error, or undefined. */
+async function get(
+  rig: Rig,
+  remotePaths: string[],
+  events: GetEvent[] = [],
+  options: Partial<GetFilesOptions> = {},
+): Promise<unknown> {
   try {
     await getFiles({
       server: rig.fake.address,
@@ -267,6 +273,7 @@ async function get(rig: Rig, remotePaths: string[], events: GetEvent[] = []): Pr
       recursive: true,
       chunkBytes: 1024,
       onEvent: (event) => events.push(event),
+      ...options,
     });
     return undefined;
   } catch (err) {
@@ -459,20 +466,7 @@ test('a server cannot make the client take a rewritten chunk: data for a chunk a
       await channel.send({ type: 'GET_END', ref, fileDigest: fileDigestOf });
     },
   };
-  let err: unknown;
-  try {
-    await getFiles({
-      server: rig.fake.address,
-      identity: generateKeyPair(),
-      verifyServer: () => undefined,
-      retry: { retries: 0, sleep: () => Promise.resolve(), random: () => 0 },
-      remotePaths: ['f.bin'],
-      localDir: rig.dest,
-      chunkBytes,
-    });
-  } catch (caught) {
-    err = caught;
-  }
+  const err = await get(rig, ['f.bin'], [], { recursive: false, chunkBytes });
   assert.equal((err as { code?: string } | undefined)?.code, 'MESSAGE_MALFORMED', String(err));
   assert.match((err as Error).message, /chunk 0 is already verified/);
   await assert.rejects(lstat(join(rig.dest, 'f.bin')), { code: 'ENOENT' }, 'no file under the final name');
