@@ -4,7 +4,6 @@
 // failed with the code. Refusals keep their code.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, openSync, utimesSync, writeSync } from 'node:fs';
 import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -13,6 +12,7 @@ import { FerryServer, type ServerEvent, type ServerEventType } from '../../src/s
 import { getFiles, sendFiles, type TransferEvent } from '../../src/client/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { rewriteKeepingSizeAndMtime } from '../helpers/rewrite-keeping-size-and-mtime.js';
 import { writeRandomFile } from '../helpers/random-file.js';
 
 const CHUNK_BYTES = 4096;
@@ -33,17 +33,6 @@ const LINE_OF: Record<ServerEventType, (event: ServerEvent) => string> = {
 };
 
 type Line = Record<string, unknown>;
-
-/** Rewrites bytes in place and puts the mtime back (only the sender's identity check can tell). */
-function rewriteKeepingSizeAndMtime(path: string, offset: number): void {
-  const fd = openSync(path, 'r+');
-  try {
-    writeSync(fd, Buffer.alloc(100, 0x58), 0, 100, offset);
-  } finally {
-    closeSync(fd);
-  }
-  utimesSync(path, MTIME_S, MTIME_S);
-}
 
 function failure(promise: Promise<unknown>): Promise<{ code?: string } | undefined> {
   return promise.then(
@@ -114,7 +103,7 @@ test('every ServerEvent of a real server becomes its log line exactly once, down
       ...common,
       files: [live],
       onEvent: (event) => {
-        if (event.type === 'transfer-started') rewriteKeepingSizeAndMtime(live, 3 * CHUNK_BYTES);
+        if (event.type === 'transfer-started') rewriteKeepingSizeAndMtime(live, 3 * CHUNK_BYTES, MTIME_S);
       },
     }),
   );
@@ -126,7 +115,7 @@ test('every ServerEvent of a real server becomes its log line exactly once, down
   const rewrite = (event: ServerEvent): void => {
     if (event.type === 'progress' && event.transfer.direction === 'download' && !rewritten) {
       rewritten = true;
-      rewriteKeepingSizeAndMtime(served, 10 * CHUNK_BYTES);
+      rewriteKeepingSizeAndMtime(served, 10 * CHUNK_BYTES, MTIME_S);
     }
   };
   server.events.on('event', rewrite);

@@ -5,7 +5,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { closeSync, openSync, utimesSync, writeSync } from 'node:fs';
 import { lstat, mkdir, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
@@ -14,6 +13,7 @@ import { FerryServer, type ServerEvent } from '../../src/server/index.js';
 import { getFiles, sendFiles } from '../../src/client/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { rewriteKeepingSizeAndMtime } from '../helpers/rewrite-keeping-size-and-mtime.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { writeRandomFile } from '../helpers/random-file.js';
 
@@ -51,17 +51,6 @@ const common = {
   chunkBytes: CHUNK_BYTES,
 };
 
-/** Rewrites bytes in place, keeping the size, and puts the mtime back: size and mtime say "unchanged". */
-function rewriteKeepingSizeAndMtime(path: string, offset: number): void {
-  const fd = openSync(path, 'r+');
-  try {
-    writeSync(fd, Buffer.alloc(100, 0x58), 0, 100, offset);
-  } finally {
-    closeSync(fd);
-  }
-  utimesSync(path, MTIME_S, MTIME_S);
-}
-
 function failedCode(events: ServerEvent[]): string | undefined {
   for (const event of events) if (event.type === 'transfer-failed') return event.code;
   return undefined;
@@ -79,7 +68,7 @@ test('an upload whose source is rewritten in place after the send began fails wi
     files: [source],
     // After the offer was accepted and before the first chunk is read: the file is open, its identity taken.
     onEvent: (event) => {
-      if (event.type === 'transfer-started') rewriteKeepingSizeAndMtime(source, 3 * CHUNK_BYTES);
+      if (event.type === 'transfer-started') rewriteKeepingSizeAndMtime(source, 3 * CHUNK_BYTES, MTIME_S);
     },
   }).then(
     () => undefined,
@@ -104,7 +93,7 @@ test('a download whose source is rewritten on the server between chunks fails wi
     // Right after the first chunk went out: the rest of the file is read after this change.
     if (event.type === 'progress' && !rewritten) {
       rewritten = true;
-      rewriteKeepingSizeAndMtime(served, 10 * CHUNK_BYTES);
+      rewriteKeepingSizeAndMtime(served, 10 * CHUNK_BYTES, MTIME_S);
     }
   });
   const failed = once(rig.server.events, 'transfer-failed');
