@@ -28,6 +28,7 @@ import {
   type Message,
 } from '../../src/protocol/index.js';
 import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { startTempDirServer } from '../helpers/temp-dir-server.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 
 interface Rig {
@@ -39,18 +40,9 @@ interface Rig {
 }
 
 async function startRig(t: TestContext): Promise<Rig> {
-  const dir = await makeTempDir('ferry-permissions-');
   const grants = new Map<string, ClientGrant>();
-  const server = await FerryServer.start({
-    root: join(dir, 'root'),
-    port: 0,
-    identity: generateKeyPair(),
+  const { dir, server } = await startTempDirServer(t, 'ferry-permissions-', {
     authorize: (key) => grants.get(key.toString('hex')),
-    partialSweepIntervalMs: 0,
-  });
-  t.after(async () => {
-    await server.close();
-    await removeTempDir(dir);
   });
   return {
     dir,

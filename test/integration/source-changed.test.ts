@@ -12,7 +12,7 @@ import { ERROR_CODES } from '../../src/errors/index.js';
 import { FerryServer, type ServerEvent } from '../../src/server/index.js';
 import { getFiles, sendFiles } from '../../src/client/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { startTempDirServer } from '../helpers/temp-dir-server.js';
 import { rewriteKeepingSizeAndMtime } from '../helpers/rewrite-keeping-size-and-mtime.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { writeRandomFile } from '../helpers/random-file.js';
@@ -30,17 +30,8 @@ interface Rig {
 }
 
 async function startRig(t: TestContext): Promise<Rig> {
-  const dir = await makeTempDir('ferry-source-changed-');
-  const server = await FerryServer.start({
-    root: join(dir, 'root'),
-    port: 0,
-    identity: generateKeyPair(),
+  const { dir, server } = await startTempDirServer(t, 'ferry-source-changed-', {
     authorize: () => ({ permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD }),
-    partialSweepIntervalMs: 0,
-  });
-  t.after(async () => {
-    await server.close();
-    await removeTempDir(dir);
   });
   return { dir, root: server.root, server, connect: { server: server.address, identity: generateKeyPair() } };
 }

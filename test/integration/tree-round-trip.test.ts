@@ -13,7 +13,7 @@ import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { SeededRandom } from '../helpers/seeded-random.js';
 import { assertSameTree, snapshotTree } from '../helpers/tree-snapshot.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { startTempDirServer } from '../helpers/temp-dir-server.js';
 
 const CHUNK_BYTES = 16 * 1024;
 /** Larger than several chunks, and not a multiple of the chunk size. */
@@ -33,22 +33,12 @@ interface Rig {
 }
 
 async function startRig(t: TestContext, clientIdentity: KeyPair = generateKeyPair()): Promise<Rig> {
-  const dir = await makeTempDir('ferry-tree-rt-');
-  const root = join(dir, 'server-root');
-  const server = await FerryServer.start({
-    root,
-    port: 0,
-    identity: generateKeyPair(),
+  const { dir, server } = await startTempDirServer(t, 'ferry-tree-rt-', {
     authorize: (key) =>
       key.equals(clientIdentity.publicKey)
         ? { permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD }
         : undefined,
     durableBatchBytes: CHUNK_BYTES,
-    partialSweepIntervalMs: 0,
-  });
-  t.after(async () => {
-    await server.close();
-    await removeTempDir(dir);
   });
   return {
     dir,

@@ -10,9 +10,8 @@ import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import type { SecureChannel } from '../../src/channel/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
-import { FerryServer } from '../../src/server/index.js';
 import { PERMISSION_UPLOAD, fileDigest, type Message } from '../../src/protocol/index.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { startTempDirServer } from '../helpers/temp-dir-server.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 
 const CHUNK_BYTES = 1024;
@@ -29,20 +28,11 @@ interface Rig {
 }
 
 async function startRig(t: TestContext): Promise<Rig> {
-  const dir = await makeTempDir('ferry-verified-');
   const identity: KeyPair = generateKeyPair();
-  const server = await FerryServer.start({
-    root: join(dir, 'root'),
-    port: 0,
-    identity: generateKeyPair(),
+  const { server } = await startTempDirServer(t, 'ferry-verified-', {
     authorize: () => ({ permissions: PERMISSION_UPLOAD }),
     // A PROGRESS per verified chunk: the test waits on it instead of guessing when a chunk is held.
     durableBatchBytes: CHUNK_BYTES,
-    partialSweepIntervalMs: 0,
-  });
-  t.after(async () => {
-    await server.close();
-    await removeTempDir(dir);
   });
   return {
     root: server.root,
