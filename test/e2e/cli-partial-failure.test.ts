@@ -27,6 +27,21 @@ function jsonLines(stdout: string): JsonEvent[] {
     .map((line) => JSON.parse(line) as JsonEvent);
 }
 
+/** The [remotePath, code] of each transfer-failed event. */
+function failedOf(events: readonly JsonEvent[]): unknown[][] {
+  return events.filter((e) => e['type'] === 'transfer-failed').map((e) => [e['remotePath'], e['code']]);
+}
+
+/** The last event is a failed summary with `code`: two files done, one failed, none identical. */
+function assertOneFailedSummary(events: readonly JsonEvent[], code: string): JsonEvent {
+  const summary = events.at(-1)!;
+  assert.equal(summary['type'], 'summary');
+  assert.equal(summary['ok'], false);
+  assert.equal(summary['code'], code);
+  assert.deepEqual([summary['files'], summary['failed'], summary['identical']], [2, 1, 0]);
+  return summary;
+}
+
 /** Per file: `progress` never before `transfer-started`, and nothing after `transfer-finished`. */
 function assertEventOrder(events: readonly JsonEvent[]): void {
   const started = new Set<unknown>();
@@ -137,15 +152,11 @@ describe('ferry send: one file of several fails', () => {
     assertExit(result, 8, 'send --json with one refused file');
     const events = jsonLines(result.stdout);
     assert.deepEqual(
-      events.filter((e) => e['type'] === 'transfer-failed').map((e) => [e['remotePath'], e['code']]),
+      failedOf(events),
       [['json/b', 'FILE_EXISTS']],
       'only b failed; c, stored complete, is not counted as failed',
     );
-    const summary = events.at(-1)!;
-    assert.equal(summary['type'], 'summary');
-    assert.equal(summary['ok'], false);
-    assert.equal(summary['code'], 'FILE_EXISTS');
-    assert.deepEqual([summary['files'], summary['failed'], summary['identical']], [2, 1, 0]);
+    const summary = assertOneFailedSummary(events, 'FILE_EXISTS');
     assert.deepEqual(summary['storedFiles'], [
       { file: files[0], remotePath: 'json/a' },
       { file: files[2], remotePath: 'json/c' },
@@ -260,15 +271,11 @@ describe('ferry get: one file of several fails', () => {
       'planned comes before any file starts',
     );
     assert.deepEqual(
-      events.filter((e) => e['type'] === 'transfer-failed').map((e) => [e['remotePath'], e['code']]),
+      failedOf(events),
       [['gjson/b', 'PATH_NOT_FOUND']],
       'only b failed; a and c, stored complete, are not counted as failed',
     );
-    const summary = events.at(-1)!;
-    assert.equal(summary['type'], 'summary');
-    assert.equal(summary['ok'], false);
-    assert.equal(summary['code'], 'PATH_NOT_FOUND');
-    assert.deepEqual([summary['files'], summary['failed'], summary['identical']], [2, 1, 0]);
+    const summary = assertOneFailedSummary(events, 'PATH_NOT_FOUND');
     assert.deepEqual(summary['storedFiles'], [
       { file: join(local, 'a'), remotePath: 'gjson/a' },
       { file: join(local, 'c'), remotePath: 'gjson/c' },
@@ -298,10 +305,7 @@ describe('ferry get: one file of several fails', () => {
       [[3, 600_000]],
       'the tree is planned from its listing',
     );
-    assert.deepEqual(
-      events.filter((e) => e['type'] === 'transfer-failed').map((e) => [e['remotePath'], e['code']]),
-      [['gtree/b', 'FILE_EXISTS']],
-    );
+    assert.deepEqual(failedOf(events), [['gtree/b', 'FILE_EXISTS']]);
     for (const f of ['a', 'sub/c'])
       assert.deepEqual(await readFile(join(local, 'gtree', f)), await readFile(join(root, 'gtree', f)), f);
     assert.equal(await readFile(join(local, 'gtree', 'b'), 'utf8'), 'local content', 'b left alone');
@@ -352,10 +356,7 @@ describe('ferry get: one file of several fails', () => {
       await readFile(join(root, 'gboth', 'kept')),
     );
     const events = jsonLines(result.stdout);
-    assert.deepEqual(
-      events.filter((e) => e['type'] === 'transfer-failed').map((e) => [e['remotePath'], e['code']]),
-      [['nowhere', 'PATH_NOT_FOUND']],
-    );
+    assert.deepEqual(failedOf(events), [['nowhere', 'PATH_NOT_FOUND']]);
     const summary = events.at(-1)!;
     assert.equal(summary['code'], 'PATH_NOT_FOUND');
     assert.match(summary['message'] as string, /127\.0\.0\.1:\d+\/nowhere; 1 of 2 files failed/);
