@@ -5,9 +5,17 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const IO_MODULES = ['net', 'fs', 'fs/promises', 'tls', 'dgram', 'child_process', 'timers', 'timers/promises', 'http'].flatMap(
-  (m) => [m, `node:${m}`],
-);
+const IO_MODULES = [
+  'net',
+  'fs',
+  'fs/promises',
+  'tls',
+  'dgram',
+  'child_process',
+  'timers',
+  'timers/promises',
+  'http',
+].flatMap((m) => [m, `node:${m}`]);
 // One entry per folder of the layer table in docs/ARCHITECTURE.md (test/project/architecture-doc.test.ts holds
 // the two together). `banned` folders may not be imported at all; `publicOnly` folders only through
 // src/index.ts, the public library API; `indexOnly` forbids reaching past another folder's index.ts.
@@ -17,14 +25,26 @@ const layer = (files, banned, { ioBanned = false, publicOnly = [], indexOnly = f
     'no-restricted-imports': [
       'error',
       {
-        paths: ioBanned ? IO_MODULES.map((name) => ({ name, message: 'this layer is pure: no sockets, files or timers' })) : [],
+        paths: ioBanned
+          ? IO_MODULES.map((name) => ({ name, message: 'this layer is pure: no sockets, files or timers' }))
+          : [],
         patterns: [
-          ...banned.map((dir) => ({ group: [`**/${dir}/*`, `../${dir}/*`], message: `this layer must not import ${dir}/` })),
+          ...banned.map((dir) => ({
+            group: [`**/${dir}/*`, `../${dir}/*`],
+            message: `this layer must not import ${dir}/`,
+          })),
           ...publicOnly.map((dir) => ({
             group: [`**/${dir}/*`, `../${dir}/*`],
             message: `use ${dir}/ only through src/index.ts, the public library API`,
           })),
-          ...(indexOnly ? [{ group: ['../*/*', '!../*/index.js'], message: 'import another folder only through its index.ts' }] : []),
+          ...(indexOnly
+            ? [
+                {
+                  group: ['../*/*', '!../*/index.js'],
+                  message: 'import another folder only through its index.ts',
+                },
+              ]
+            : []),
         ],
       },
     ],
@@ -38,21 +58,39 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }] },
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] },
+          ],
+        },
       ],
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'no default exports' }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ExportDefaultDeclaration', message: 'no default exports' },
+      ],
     },
   },
-  layer(['src/errors/**'], ['crypto', 'protocol', 'channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], { ioBanned: true }),
-  layer(['src/crypto/**'], ['protocol', 'channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], { ioBanned: true }),
-  layer(['src/protocol/**'], ['channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], { ioBanned: true }),
+  layer(
+    ['src/errors/**'],
+    ['crypto', 'protocol', 'channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'],
+    { ioBanned: true },
+  ),
+  layer(['src/crypto/**'], ['protocol', 'channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], {
+    ioBanned: true,
+  }),
+  layer(['src/protocol/**'], ['channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], {
+    ioBanned: true,
+  }),
   layer(['src/channel/**'], ['transfer', 'home', 'server', 'client', 'cli', 'web']),
   layer(['src/transfer/**'], ['channel', 'home', 'server', 'client', 'cli', 'web']),
   layer(['src/home/**'], ['channel', 'transfer', 'server', 'client', 'cli', 'web']),
@@ -75,7 +113,13 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
-      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly' },
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+      },
     },
   },
 );

@@ -21,7 +21,6 @@ const CHECK_CHARS = 2;
 export const FERRY_ID_CHARS = KEY_CHARS + CHECK_CHARS;
 const GROUP_CHARS = 9;
 
-
 /** The ferry ID of a 32-byte X25519 public key, e.g. `abcdefghi-jklmnopqr-…` (6 groups of 9). */
 export function formatFerryId(publicKey: Uint8Array): string {
   checkKeyLength(publicKey);
