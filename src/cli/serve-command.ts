@@ -58,18 +58,22 @@ export function registerServeCommand(program: Command): void {
     .option('--dashboard-public', 'allow the dashboard on a non-loopback address (plain HTTP, token only)')
     .option('--max-file-size <bytes>', 'largest accepted file (e.g. 10G); default no limit')
     .option(
-      '--handshake-timeout <ms>',
+      '--handshake-timeout <duration>',
       'close connections that do not finish the handshake in time',
       String(SERVER_DEFAULTS.handshakeTimeoutMs),
     )
-    .option('--idle-timeout <ms>', 'close sessions idle for this long', String(SERVER_DEFAULTS.idleTimeoutMs))
+    .option(
+      '--idle-timeout <duration>',
+      'close sessions idle for this long',
+      String(SERVER_DEFAULTS.idleTimeoutMs),
+    )
     .option(
       '--durable-batch <bytes>',
       'verified bytes made durable per fsync batch (smaller: finer resume, more fsyncs)',
       formatByteSize(SERVER_DEFAULTS.durableBatchBytes),
     )
     .option(
-      '--partial-max-age <ms>',
+      '--partial-max-age <duration>',
       'remove partial transfers untouched for this long',
       String(SERVER_DEFAULTS.partialMaxAgeMs),
     )
