@@ -1,25 +1,16 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
-import {
-  DEFAULT_CHUNK_BYTES,
-  DEFAULT_STREAMS,
-  LOCAL_DESTINATION,
-  getFiles,
-  resolveDestination,
-} from '../index.js';
+import { LOCAL_DESTINATION, getFiles, resolveDestination } from '../index.js';
 import { basename, dirname, resolve } from 'node:path';
 import { homeOf } from './cli-context.js';
 import { parseTarget, type Target } from './parse-target.js';
-import { formatByteSize, parseChunkSize, parseStreams } from './parse-option.js';
+import { parseChunkSize, parseStreams } from './parse-option.js';
+import { addTransferFlags, type TransferFlags } from './transfer-flags.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 
-interface GetFlags extends ClientFlags, OutputFlags {
+interface GetFlags extends ClientFlags, OutputFlags, TransferFlags {
   recursive?: boolean;
-  overwrite?: boolean;
-  mkdir?: boolean;
-  chunkSize: string;
-  streams: string;
 }
 
 /**
@@ -36,22 +27,8 @@ export function registerGetCommand(program: Command): void {
       '<sources...>',
       'HOST[:PORT]/REMOTE_PATH (several on the same server allowed), then optionally LOCAL: an existing directory receives them, otherwise one source is stored under that name; a trailing / means a directory',
     )
-    .option('-r, --recursive', 'download directories as trees')
-    .option('-p, --mkdir', 'create missing local directories (without it a missing one is an error)')
-    .option(
-      '--overwrite',
-      'replace existing local files atomically, without comparing them (default: identical files are skipped, others refused)',
-    )
-    .option(
-      '--chunk-size <bytes>',
-      'chunk size, a power of two from 1k to 64M',
-      formatByteSize(DEFAULT_CHUNK_BYTES),
-    )
-    .option(
-      '--streams <n>',
-      'TCP connections carrying a large file in parallel (helps on long links)',
-      String(DEFAULT_STREAMS),
-    );
+    .option('-r, --recursive', 'download directories as trees');
+  addTransferFlags(command, 'local');
   addOutputFlags(command);
   addClientFlags(command).action(async (args: string[], flags: GetFlags, cmd: Command) => {
     const { sources, local } = splitSources(args);

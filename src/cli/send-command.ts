@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
 import {
-  DEFAULT_CHUNK_BYTES,
-  DEFAULT_STREAMS,
   remoteDestination,
   resolveDestination,
   runUploadJobs,
@@ -15,16 +13,13 @@ import { basename } from 'node:path';
 import { lstat } from 'node:fs/promises';
 import { homeOf } from './cli-context.js';
 import { parseTarget } from './parse-target.js';
-import { formatByteSize, parseChunkSize, parseStreams } from './parse-option.js';
+import { parseChunkSize, parseStreams } from './parse-option.js';
+import { addTransferFlags, type TransferFlags } from './transfer-flags.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 
-interface SendFlags extends ClientFlags, OutputFlags {
+interface SendFlags extends ClientFlags, OutputFlags, TransferFlags {
   recursive?: boolean;
-  overwrite?: boolean;
-  mkdir?: boolean;
-  chunkSize: string;
-  streams: string;
 }
 
 /**
@@ -41,22 +36,8 @@ export function registerSendCommand(program: Command): void {
       '<paths...>',
       'files (or directories with -r) to send, then HOST[:PORT][/REMOTE_PATH] last: an existing directory receives them, otherwise one source is stored under that name; a trailing / means a directory',
     )
-    .option('-r, --recursive', 'send directories as trees (links that leave the tree are skipped)')
-    .option('-p, --mkdir', 'create missing remote directories (without it a missing one is an error)')
-    .option(
-      '--overwrite',
-      'replace existing remote files atomically, without comparing them (default: identical files are skipped, others refused)',
-    )
-    .option(
-      '--chunk-size <bytes>',
-      'chunk size, a power of two from 1k to 64M',
-      formatByteSize(DEFAULT_CHUNK_BYTES),
-    )
-    .option(
-      '--streams <n>',
-      'TCP connections carrying a large file in parallel (helps on long links)',
-      String(DEFAULT_STREAMS),
-    );
+    .option('-r, --recursive', 'send directories as trees (links that leave the tree are skipped)');
+  addTransferFlags(command, 'remote');
   addOutputFlags(command);
   addClientFlags(command).action(async (args: string[], flags: SendFlags, cmd: Command) => {
     if (args.length < 2)

@@ -1,5 +1,6 @@
 // The vectors the crypto tests check against ship inside the repository (issue 12: a fresh clone with no
-// `../shared` beside it must test green), each pinned by the SHA-256 its README records.
+// sibling checkout of the shared material beside it must test green), each pinned by the SHA-256 its README
+// records.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_STREAMS } from '../index.js';
+import { formatByteSize } from './parse-option.js';
+
+/** The flags `send` and `get` share, parsed by `parseChunkSize` and `parseStreams`. */
+export interface TransferFlags {
+  mkdir?: boolean;
+  overwrite?: boolean;
+  chunkSize: string;
+  streams: string;
+}
+
+/**
+ * Adds the flags `send` and `get` share, worded for the side that receives (`remote` for send, `local` for
+ * get), so both commands offer one set with one set of defaults.
+ */
+export function addTransferFlags(command: Command, receiver: 'remote' | 'local'): Command {
+  return command
+    .option('-p, --mkdir', `create missing ${receiver} directories (without it a missing one is an error)`)
+    .option(
+      '--overwrite',
+      `replace existing ${receiver} files atomically, without comparing them (default: identical files are skipped, others refused)`,
+    )
+    .option(
+      '--chunk-size <bytes>',
+      'chunk size, a power of two from 1k to 64M',
+      formatByteSize(DEFAULT_CHUNK_BYTES),
+    )
+    .option(
+      '--streams <n>',
+      'TCP connections carrying a large file in parallel (helps on long links)',
+      String(DEFAULT_STREAMS),
+    );
+}
