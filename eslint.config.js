@@ -1,7 +1,7 @@
 // Lint rules, including the layering of docs/ARCHITECTURE.md:
-// errors <- crypto <- protocol <- channel <- transfer/home <- server/client <- cli/web; the CLI uses the client,
+// errors <- crypto <- protocol <- machines <- channel <- transfer/home <- server/client <- cli/web; the CLI uses the client,
 // the server and the dashboard only through src/index.ts, the public library API.
-// crypto/ and protocol/ are pure (no sockets, files or timers) so every protocol step is testable with bytes.
+// crypto/, protocol/ and machines/ are pure (no sockets, files or timers) so every protocol step is testable with bytes.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -82,22 +82,32 @@ export default tseslint.config(
   },
   layer(
     ['src/errors/**'],
-    ['crypto', 'protocol', 'channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'],
+    ['crypto', 'protocol', 'machines', 'channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'],
     { ioBanned: true },
   ),
-  layer(['src/crypto/**'], ['protocol', 'channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], {
+  layer(
+    ['src/crypto/**'],
+    ['protocol', 'machines', 'channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'],
+    { ioBanned: true },
+  ),
+  layer(['src/protocol/**'], ['machines', 'channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], {
     ioBanned: true,
   }),
-  layer(['src/protocol/**'], ['channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], {
+  layer(['src/machines/**'], ['channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], {
     ioBanned: true,
   }),
-  layer(['src/channel/**'], ['transfer', 'home', 'server', 'client', 'cli', 'web']),
+  layer(['src/channel/**'], ['machines', 'transfer', 'home', 'server', 'client', 'cli', 'web']),
   layer(['src/transfer/**'], ['channel', 'home', 'server', 'client', 'cli', 'web']),
-  layer(['src/home/**'], ['channel', 'transfer', 'server', 'client', 'cli', 'web']),
+  layer(['src/home/**'], ['machines', 'channel', 'transfer', 'server', 'client', 'cli', 'web']),
   layer(['src/server/**'], ['client', 'cli', 'web']),
   layer(['src/client/**'], ['server', 'cli', 'web']),
-  layer(['src/web/**'], ['protocol', 'channel', 'transfer', 'home', 'client', 'cli'], { indexOnly: true }),
-  layer(['src/cli/**'], ['channel'], { publicOnly: ['server', 'client', 'web'], indexOnly: true }),
+  layer(['src/web/**'], ['protocol', 'machines', 'channel', 'transfer', 'home', 'client', 'cli'], {
+    indexOnly: true,
+  }),
+  layer(['src/cli/**'], ['machines', 'channel'], {
+    publicOnly: ['server', 'client', 'web'],
+    indexOnly: true,
+  }),
   {
     files: ['test/**', 'bench/**', 'scripts/**'],
     rules: {

@@ -12,6 +12,7 @@ const FOLDERS = [
   'errors',
   'crypto',
   'protocol',
+  'machines',
   'channel',
   'transfer',
   'home',

@@ -1,0 +1,3 @@
+// The transfer's rules as pure state machines (docs/PROTOCOL.md §5.5-§6.2): messages in, effects out. No
+// sockets, files or timers, so every rule is tested with bytes (test/machines/).
+export {};
