@@ -9,6 +9,7 @@ import {
   type GetStripe,
 } from '../protocol/index.js';
 import {
+  FilePartialStore,
   PartialTransfer,
   SourceFile,
   hashChunks,
@@ -63,6 +64,12 @@ export function downloadPartialPaths(target: RootPath): PartialPaths {
   };
 }
 
+/** A download's partial, keyed by its destination, marked as ferry's even for one chunk (`partialOwner`). */
+const downloadPartials = new FilePartialStore<RootPath>(
+  { pathsOf: downloadPartialPaths },
+  { markWithState: true },
+);
+
 /**
  * Sends the GET_REQUEST for one file (PROTOCOL.md §5.11) and returns at once; `done` then receives it.
  * What the client already holds is stated up front, so requests can be pipelined without a round trip
@@ -97,7 +104,7 @@ export async function beginDownload(
   if (verifyOnly) {
     held = await hashWholeFile(target.path, chunkBytes);
   } else {
-    const partial = await PartialTransfer.inspect(paths);
+    const partial = await PartialTransfer.inspect(downloadPartials, target);
     if (partial && partial.header.chunkBytes === chunkBytes && partial.held.length > 0)
       held = ChunkHashes.of(partial.header.size, chunkBytes, partial.held);
   }
@@ -153,8 +160,7 @@ async function receiveDownload(
     // Identical content is neither received nor resumed: 0, as for an identical upload.
     return { size: offer.size, digest: ours, receivedBytes: 0, resumedBytes: 0, identical: true };
   }
-  const partial = await PartialTransfer.open({
-    ...paths,
+  const partial = await PartialTransfer.open(downloadPartials, target, {
     // mtime 0: a download's partial is identified by size and chunk size; its content by the chunk hashes.
     size: offer.size,
     mtimeMs: 0,
@@ -162,7 +168,6 @@ async function receiveDownload(
     fresh: !offer.heldAccepted,
     verified: keep ? [...keep.entries()] : [],
     durableBatchBytes: options.durableBatchBytes,
-    markWithState: true,
     onDurable: (verified) => options.onVerified?.(verified, offer.size),
   });
   const joined: Array<Promise<number>> = [];

@@ -17,6 +17,7 @@ import { FileHashCache } from './file-hash-cache.js';
 import { HashBudget, type HashBudgetOptions } from './hash-budget.js';
 import { PairingAdmission, type PairingOptions } from './pairing-admission.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
+import { serverPartialStore } from './server-partial-store.js';
 
 /** PROTOCOL.md §10: a session that sends nothing for this long is closed. */
 export const SERVER_IDLE_TIMEOUT_MS = 60_000;
@@ -116,7 +117,7 @@ export class FerryServer {
    * periodically. `now` is injectable for tests.
    */
   async sweepPartials(now: number = Date.now()): Promise<string[]> {
-    const removed = await sweepPartials(this.#partialDir, {
+    const removed = await sweepPartials(serverPartialStore(this.#partialDir), {
       maxAgeMs: this.#partialMaxAgeMs,
       now,
       isHeld: (id) => this.#registry.isHeld(id),

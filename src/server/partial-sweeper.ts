@@ -1,5 +1,4 @@
-import { readdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import type { SweepablePartialStore } from '../transfer/index.js';
 
 /** Default age after which an untouched partial transfer is abandoned and removed. */
 export const PARTIAL_MAX_AGE_MS = 24 * 60 * 60 * 1000;
@@ -15,29 +14,20 @@ export interface SweepOptions {
 }
 
 /**
- * Removes partial transfers (`<id>.part` and `<id>.state`) whose newest file is older than `maxAgeMs`.
- * Age counts from the last write, so a transfer that is still resuming now and then is kept. Returns the
- * ids removed.
+ * Removes the partial transfers of `store` (the server's: `<id>.part` and `<id>.state`) last written to
+ * more than `maxAgeMs` ago. Age counts from the last write, so a transfer that is still resuming now and
+ * then is kept. Returns the ids removed. Through the store's port, so an object store (issue 15) sweeps
+ * the same way (aborting its multipart uploads).
  */
-export async function sweepPartials(partialDir: string, options: SweepOptions): Promise<string[]> {
-  const newest = new Map<string, number>();
-  for (const name of await readdir(partialDir)) {
-    const match = /^([0-9a-f]{32})\.(part|state|state\.tmp)$/.exec(name);
-    if (!match) continue;
-    const id = match[1]!;
-    try {
-      const { mtimeMs } = await stat(join(partialDir, name));
-      newest.set(id, Math.max(newest.get(id) ?? 0, mtimeMs));
-    } catch {
-      // removed concurrently: nothing to sweep
-    }
-  }
+export async function sweepPartials(
+  store: SweepablePartialStore<string, unknown>,
+  options: SweepOptions,
+): Promise<string[]> {
   const removed: string[] = [];
-  for (const [id, mtimeMs] of newest) {
-    if (options.now - mtimeMs < options.maxAgeMs || options.isHeld(id)) continue;
-    for (const suffix of ['.part', '.state', '.state.tmp'])
-      await rm(join(partialDir, id + suffix), { force: true });
-    removed.push(id);
+  for (const { key, touchedMs } of await store.list()) {
+    if (options.now - touchedMs < options.maxAgeMs || options.isHeld(key)) continue;
+    await store.remove(key);
+    removed.push(key);
   }
   return removed;
 }

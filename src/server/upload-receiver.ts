@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { FerryError, codeFromWire, toFerryError } from '../errors/index.js';
 import {
   ChunkHashes,
@@ -13,6 +12,7 @@ import { PartialTransfer, SourceFile, resolveUnderRoot, type RootPath } from '..
 import type { SessionIo } from './session-io.js';
 import { StorageLimits } from './storage-limits.js';
 import { missingParents } from './missing-parents.js';
+import { serverPartialStore } from './server-partial-store.js';
 import type { TransferClaim } from './transfer-registry.js';
 import { transferIdOf } from './transfer-id.js';
 
@@ -280,9 +280,7 @@ export class UploadReceiver implements TransferClaim {
         transferId,
         StorageLimits.promiseOf(offer.size, offer.chunkBytes),
       );
-      partial = await PartialTransfer.open({
-        dataPath: join(io.ctx.partialDir, `${transferId}.part`),
-        logPath: join(io.ctx.partialDir, `${transferId}.state`),
+      partial = await PartialTransfer.open(serverPartialStore(io.ctx.partialDir), transferId, {
         size: offer.size,
         mtimeMs: offer.mtimeMs,
         chunkBytes: offer.chunkBytes,

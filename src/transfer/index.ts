@@ -1,11 +1,24 @@
 export { resolveUnderRoot, resolveExisting, assertWritableTarget, type RootPath } from './root-path.js';
+export { PartialTransfer, DURABLE_BATCH_BYTES, type PartialTransferOptions } from './partial-transfer.js';
 export {
-  PartialTransfer,
-  DURABLE_BATCH_BYTES,
-  type PartialTransferOptions,
-  type PartialPaths,
+  sameTransferHeader,
+  type PartialStore,
+  type SweepablePartialStore,
+  type StoredPartial,
+  type StoredPartialReader,
+  type InspectedPartial,
+  type ListedPartial,
+  type OpenPartialOptions,
   type TransferHeader,
-} from './partial-transfer.js';
+} from './partial-store.js';
+export {
+  FilePartialStore,
+  type FilePartialLayout,
+  type FilePartialStoreOptions,
+  type PartialPaths,
+} from './file-partial-store.js';
+export { MemoryPartialStore, type MemoryPlacedFile } from './memory-partial-store.js';
+export { verifyLoggedChunks } from './verify-logged-chunks.js';
 export { ChunkLog, type ChunkEntry } from './chunk-log.js';
 export { ChunkStates, MAX_OPEN_CHUNKS, type ChunkState, type AcceptedData } from './chunk-states.js';
 export { partialOwner } from './partial-owner.js';

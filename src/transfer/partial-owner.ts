@@ -1,13 +1,13 @@
 import { lstat } from 'node:fs/promises';
 import { ChunkLog } from './chunk-log.js';
-import type { PartialPaths } from './partial-transfer.js';
+import type { PartialPaths } from './file-partial-store.js';
 
 /**
  * Whose partial sits at `paths`, for a client whose partials live among the user's own files
  * (`.NAME.ferry-part` beside `.NAME.ferry-state`): `none` when neither exists; `ferry` when the state file
  * is ferry's (`ChunkLog.identify`) and the data file is absent or a regular file; `foreign` otherwise: a
  * state file that is not ferry's, a link or special file at either name, or a data file with no state
- * beside it. Ferry writes the state before it makes the data file (`PartialTransfer.open`), so a data file
+ * beside it. Ferry writes the state before it makes the data file (`FilePartialStore.open`), so a data file
  * of its own always has one. Only a `ferry` partial may be reused, truncated or removed (SECURITY.md,
  * "Partials ferry did not make").
  */

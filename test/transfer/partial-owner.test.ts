@@ -1,5 +1,5 @@
 // Partials ferry did not make (SECURITY.md): the state file marks a partial as ferry's (ChunkLog.identify,
-// partialOwner), PartialTransfer writes it before it makes the data file, and nothing is opened through a link
+// partialOwner), FilePartialStore writes it before it makes the data file, and nothing is opened through a link
 // (openNoFollow, ChunkLog.create).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,7 +7,13 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ChunkLog, PartialTransfer, openNoFollow, partialOwner } from '../../src/transfer/index.js';
+import {
+  ChunkLog,
+  FilePartialStore,
+  PartialTransfer,
+  openNoFollow,
+  partialOwner,
+} from '../../src/transfer/index.js';
 import { fileDigest } from '../../src/protocol/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
@@ -99,19 +105,20 @@ test('partialOwner: ferry only with its state file beside the data; a data file 
   assert.equal(await partialOwner(paths('ours')), 'ferry');
 });
 
-test('PartialTransfer with markWithState keeps a state file for a one-chunk file, and removes both when it finishes', async (t) => {
+test('FilePartialStore with markWithState keeps a state file for a one-chunk file, and removes both when it finishes', async (t) => {
   const dir = await tempDir(t);
   const content = Buffer.from('one chunk only\n');
   const hash = createHash('sha256').update(content).digest();
   const paths = { dataPath: join(dir, '.f.ferry-part'), logPath: join(dir, '.f.ferry-state') };
-  const options = { ...paths, size: content.length, mtimeMs: 0, chunkBytes: 1024, fresh: false };
-  const partial = await PartialTransfer.open({ ...options, markWithState: true });
+  const options = { size: content.length, mtimeMs: 0, chunkBytes: 1024, fresh: false };
+  const store = new FilePartialStore({ pathsOf: () => paths }, { markWithState: true });
+  const partial = await PartialTransfer.open(store, 'f', options);
   assert.equal(await partialOwner(paths), 'ferry', 'marked before a byte arrives');
   await partial.writeData(0, content);
   partial.completeChunk(0, hash);
   await partial.close();
   assert.equal(await partialOwner(paths), 'ferry', 'an interrupted one-chunk partial stays marked');
-  const again = await PartialTransfer.open({ ...options, markWithState: true });
+  const again = await PartialTransfer.open(store, 'f', options);
   await again.writeData(0, content);
   again.completeChunk(0, hash);
   await again.finish(

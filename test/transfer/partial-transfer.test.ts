@@ -7,6 +7,7 @@ import { readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ChunkLog,
+  FilePartialStore,
   PartialTransfer,
   resolveUnderRoot,
   type PartialTransferOptions,
@@ -23,6 +24,8 @@ interface Fixture {
   hashes: Buffer[];
   digest: Buffer;
   options(extra?: Partial<PartialTransferOptions>): PartialTransferOptions;
+  /** The store of the partial `id`: `id.part` and `id.state` in `dir`. */
+  store: FilePartialStore<string>;
   dataPath: string;
   logPath: string;
 }
@@ -43,9 +46,8 @@ async function fixture(t: TestContext): Promise<Fixture> {
     digest: fileDigest(SIZE, CHUNK_BYTES, hashes),
     dataPath,
     logPath,
+    store: new FilePartialStore({ pathsOf: () => ({ dataPath, logPath }) }),
     options: (extra = {}) => ({
-      dataPath,
-      logPath,
       size: SIZE,
       mtimeMs: 1_700_000_000_000,
       chunkBytes: CHUNK_BYTES,
@@ -82,7 +84,7 @@ test('PartialTransfer logs a chunk only after flushing, and fdatasyncs its data 
   const f = await fixture(t);
   const calls = await spyOnFileHandles(t);
   // A batch larger than the file: nothing becomes durable until close().
-  const partial = await PartialTransfer.open(f.options({ durableBatchBytes: 1 << 20 }));
+  const partial = await PartialTransfer.open(f.store, 'id', f.options({ durableBatchBytes: 1 << 20 }));
   calls.length = 0;
   await receiveChunk(partial, f, 0);
   await receiveChunk(partial, f, 1);
@@ -114,6 +116,8 @@ test('PartialTransfer reports durable progress per batch, and the log holds exac
   const durable: number[] = [];
   let wake: () => void = () => undefined;
   const partial = await PartialTransfer.open(
+    f.store,
+    'id',
     f.options({
       onDurable: (bytes) => {
         durable.push(bytes);
@@ -137,7 +141,7 @@ test('PartialTransfer reports durable progress per batch, and the log holds exac
 
 test('PartialTransfer resumes the logged chunks, and re-verification drops a chunk changed on disk', async (t) => {
   const f = await fixture(t);
-  const first = await PartialTransfer.open(f.options());
+  const first = await PartialTransfer.open(f.store, 'id', f.options());
   for (const index of [0, 1, 2, 3]) await receiveChunk(first, f, index);
   await first.close();
 
@@ -145,7 +149,7 @@ test('PartialTransfer resumes the logged chunks, and re-verification drops a chu
   await handle.write(Buffer.from([f.content[CHUNK_BYTES + 7]! ^ 0x80]), 0, 1, CHUNK_BYTES + 7); // inside chunk 1
   await handle.close();
 
-  const resumed = await PartialTransfer.open(f.options());
+  const resumed = await PartialTransfer.open(f.store, 'id', f.options());
   assert.deepEqual(resumed.heldRanges(), [
     { first: 0, count: 1 },
     { first: 2, count: 2 },
@@ -166,17 +170,21 @@ test('PartialTransfer resumes the logged chunks, and re-verification drops a chu
 
 test('PartialTransfer restarts from nothing when the offer describes another source, and on FRESH', async (t) => {
   const f = await fixture(t);
-  const first = await PartialTransfer.open(f.options());
+  const first = await PartialTransfer.open(f.store, 'id', f.options());
   for (const index of [0, 1]) await receiveChunk(first, f, index);
   await first.close();
 
-  const otherSource = await PartialTransfer.open(f.options({ mtimeMs: 1_700_000_000_001 }));
+  const otherSource = await PartialTransfer.open(f.store, 'id', f.options({ mtimeMs: 1_700_000_000_001 }));
   assert.equal(otherSource.restarted, true, 'RESTARTED: a partial of another version was discarded');
   assert.deepEqual(otherSource.heldRanges(), []);
   for (const index of [0, 1]) await receiveChunk(otherSource, f, index);
   await otherSource.close();
 
-  const fresh = await PartialTransfer.open(f.options({ mtimeMs: 1_700_000_000_001, fresh: true }));
+  const fresh = await PartialTransfer.open(
+    f.store,
+    'id',
+    f.options({ mtimeMs: 1_700_000_000_001, fresh: true }),
+  );
   assert.deepEqual(fresh.heldRanges(), [], 'FRESH drops the held chunks');
   assert.equal(fresh.restarted, false);
   await fresh.close();
@@ -184,7 +192,7 @@ test('PartialTransfer restarts from nothing when the offer describes another sou
 
 test('PartialTransfer fails a chunk whose hash does not match its bytes with CHUNK_MISMATCH and does not hold it', async (t) => {
   const f = await fixture(t);
-  const partial = await PartialTransfer.open(f.options());
+  const partial = await PartialTransfer.open(f.store, 'id', f.options());
   await receiveChunk(partial, f, 0);
   await assert.rejects(receiveChunk(partial, f, 1, f.hashes[2]), { code: 'CHUNK_MISMATCH' });
   await partial.close();
@@ -193,7 +201,7 @@ test('PartialTransfer fails a chunk whose hash does not match its bytes with CHU
 
 test('PartialTransfer refuses to write a verified chunk again, and the file it finishes holds the bytes its digest names', async (t) => {
   const f = await fixture(t);
-  const partial = await PartialTransfer.open(f.options());
+  const partial = await PartialTransfer.open(f.store, 'id', f.options());
   for (let index = 0; index < f.hashes.length; index++) await receiveChunk(partial, f, index);
   const forged = Buffer.alloc(chunkOf(f.content, 0).length, 0x58);
   // From this stream or any other (a joined stream, §5.13), with a right hash or a wrong one.
@@ -211,7 +219,7 @@ test('PartialTransfer refuses to write a verified chunk again, and the file it f
 
 test('PartialTransfer keeps a chunk that failed its hash unverified: finish refuses until the chunk is sent again and matches', async (t) => {
   const f = await fixture(t);
-  const partial = await PartialTransfer.open(f.options());
+  const partial = await PartialTransfer.open(f.store, 'id', f.options());
   for (const index of [0, 2, 3, 4]) await receiveChunk(partial, f, index);
   const forged = Buffer.alloc(CHUNK_BYTES, 0x58);
   await partial.writeData(CHUNK_BYTES, forged, 'joined stream');
@@ -228,7 +236,7 @@ test('PartialTransfer keeps a chunk that failed its hash unverified: finish refu
 
 test('PartialTransfer enforces chunk order: a gap, an overlap or a write across a chunk end is MESSAGE_MALFORMED', async (t) => {
   const f = await fixture(t);
-  const partial = await PartialTransfer.open(f.options());
+  const partial = await PartialTransfer.open(f.store, 'id', f.options());
   await assert.rejects(
     partial.writeData(100, Buffer.alloc(10)),
     { code: 'MESSAGE_MALFORMED' },
@@ -251,7 +259,7 @@ test('PartialTransfer enforces chunk order: a gap, an overlap or a write across 
 
 test('PartialTransfer with a wrong file digest fails with DIGEST_MISMATCH and nothing appears under the final name', async (t) => {
   const f = await fixture(t);
-  const partial = await PartialTransfer.open(f.options());
+  const partial = await PartialTransfer.open(f.store, 'id', f.options());
   for (let index = 0; index < f.hashes.length; index++) await receiveChunk(partial, f, index);
   const target = await resolveUnderRoot(f.dir, ['out', 'final.bin'], { createDirs: true });
   const wrong = Buffer.from(f.digest);
@@ -267,7 +275,7 @@ test('PartialTransfer never clobbers an existing destination without overwrite (
   const target = await resolveUnderRoot(f.dir, ['existing.bin'], { createDirs: true });
   await writeFile(target.path, 'the old content');
 
-  const refused = await PartialTransfer.open(f.options());
+  const refused = await PartialTransfer.open(f.store, 'id', f.options());
   for (let index = 0; index < f.hashes.length; index++) await receiveChunk(refused, f, index);
   await assert.rejects(refused.finish(f.digest, target, { mode: 0o644, overwrite: false }), {
     code: 'FILE_EXISTS',
@@ -275,7 +283,7 @@ test('PartialTransfer never clobbers an existing destination without overwrite (
   assert.equal(await readFile(target.path, 'utf8'), 'the old content');
   await refused.close().catch(() => undefined);
 
-  const replacing = await PartialTransfer.open(f.options({ fresh: true }));
+  const replacing = await PartialTransfer.open(f.store, 'id', f.options({ fresh: true }));
   for (let index = 0; index < f.hashes.length; index++) await receiveChunk(replacing, f, index);
   await replacing.finish(f.digest, target, { mode: 0o644, overwrite: true });
   assert.deepEqual(await readFile(target.path), f.content);

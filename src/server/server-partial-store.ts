@@ -1,0 +1,24 @@
+import { join } from 'node:path';
+import { FilePartialStore } from '../transfer/index.js';
+
+/** A transfer id's files in the partial directory: the data, the state (its log), the state's temporary. */
+const SUFFIXES = ['.part', '.state', '.state.tmp'] as const;
+const PARTIAL_NAME = /^([0-9a-f]{32})\.(?:part|state|state\.tmp)$/;
+
+/**
+ * The server's partial transfers: `<partialDir>/<id>.part` and `<id>.state`, keyed by transfer id
+ * (PROTOCOL.md §9.2). The directory is the server's own, so the store can list it for the sweeper.
+ */
+export function serverPartialStore(partialDir: string): FilePartialStore<string> {
+  return new FilePartialStore<string>({
+    pathsOf: (transferId) => ({
+      dataPath: join(partialDir, `${transferId}.part`),
+      logPath: join(partialDir, `${transferId}.state`),
+    }),
+    listing: {
+      dir: partialDir,
+      keyOf: (name) => PARTIAL_NAME.exec(name)?.[1],
+      namesOf: (transferId) => SUFFIXES.map((suffix) => transferId + suffix),
+    },
+  });
+}

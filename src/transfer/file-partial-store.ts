@@ -1,0 +1,344 @@
+import { link, readdir, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FerryError } from '../errors/index.js';
+import { BatchedWriter } from './batched-writer.js';
+import { ChunkLog, type ChunkEntry } from './chunk-log.js';
+import { fsTimeOf } from './fs-names.js';
+import { fsyncDir } from './fsync-dir.js';
+import { openNoFollow } from './open-no-follow.js';
+import {
+  sameTransferHeader,
+  type InspectedPartial,
+  type ListedPartial,
+  type OpenPartialOptions,
+  type StoredPartial,
+  type StoredPartialReader,
+  type SweepablePartialStore,
+  type TransferHeader,
+} from './partial-store.js';
+import { assertWritableTarget, type RootPath } from './root-path.js';
+
+/** Where a partial transfer keeps its bytes and its log of verified chunks. */
+export interface PartialPaths {
+  readonly dataPath: string;
+  readonly logPath: string;
+}
+
+/** How a {@link FilePartialStore} names its partials. */
+export interface FilePartialLayout<Key> {
+  /** The data file and the state file (the log) of a key. */
+  pathsOf(key: Key): PartialPaths;
+  /**
+   * For `list` and `remove`: the directory that holds every partial of the store, which key a name in it
+   * belongs to (undefined: not a partial's), and every name a key may have there (its log's temporary
+   * included). Only a store that owns its directory (the server's) can list.
+   */
+  readonly listing?: {
+    readonly dir: string;
+    keyOf(name: string): Key | undefined;
+    namesOf(key: Key): readonly string[];
+  };
+}
+
+export interface FilePartialStoreOptions {
+  /**
+   * Keep a state file even for a partial without a log (one chunk; written without fsync and never
+   * appended to): a client's partials sit among the user's own files, and a ferry state file beside
+   * `.NAME.ferry-part` is what marks that file as ferry's (`partialOwner`).
+   */
+  readonly markWithState?: boolean;
+}
+
+const HEADER_BYTES = 20;
+
+function encodeTransferHeader(header: TransferHeader): Buffer {
+  const out = Buffer.alloc(HEADER_BYTES);
+  out.writeBigUInt64BE(BigInt(header.size), 0);
+  out.writeBigUInt64BE(BigInt(Math.max(0, Math.trunc(header.mtimeMs))), 8);
+  out.writeUInt32BE(header.chunkBytes, 16);
+  return out;
+}
+
+function decodeTransferHeader(bytes: Buffer): TransferHeader | undefined {
+  if (bytes.length !== HEADER_BYTES) return undefined;
+  return {
+    size: Number(bytes.readBigUInt64BE(0)),
+    mtimeMs: Number(bytes.readBigUInt64BE(8)),
+    chunkBytes: bytes.readUInt32BE(16),
+  };
+}
+
+/**
+ * Partial transfers as two files: the bytes (`dataPath`, written in place at each chunk's offset) and a
+ * `ChunkLog` of verified chunks (`logPath`) headed by the transfer's header. The server keeps them as
+ * `<partialDir>/<id>.part|.state`, the client as `.NAME.ferry-part|-state` beside the destination.
+ *
+ * Protections (docs/SECURITY.md): every open is `O_NOFOLLOW`, and a new file `O_EXCL` (`openNoFollow`);
+ * the state file is written before the data file, so a data file ferry made always has the state that
+ * marks it; data is fdatasync'd before the log entry vouching for it; finish re-checks the destination's
+ * directory right before placing, and places with link(2) (which never replaces) unless asked to overwrite.
+ */
+export class FilePartialStore<Key> implements SweepablePartialStore<Key, RootPath> {
+  readonly #layout: FilePartialLayout<Key>;
+  readonly #markWithState: boolean;
+
+  constructor(layout: FilePartialLayout<Key>, options: FilePartialStoreOptions = {}) {
+    this.#layout = layout;
+    this.#markWithState = options.markWithState ?? false;
+  }
+
+  async open(
+    key: Key,
+    header: TransferHeader,
+    options: OpenPartialOptions,
+  ): Promise<StoredPartial<RootPath>> {
+    const { dataPath, logPath } = this.#layout.pathsOf(key);
+    const encoded = encodeTransferHeader(header);
+    const { keepLog } = options;
+    const previous = options.fresh || !keepLog ? undefined : await ChunkLog.load(logPath);
+    const previousHeader = previous && decodeTransferHeader(previous.header);
+    const same = previousHeader !== undefined && sameTransferHeader(previousHeader, header);
+    const restarted = previous !== undefined && !same;
+    // Never through a link someone planted (O_NOFOLLOW), and a new data file is new (O_EXCL).
+    let data = same ? await openIfPresent(dataPath) : undefined;
+    const resumed = data !== undefined;
+    let log: ChunkLog | undefined;
+    if (data === undefined) {
+      // The state file comes first, so a data file ferry made is never without the state that marks it.
+      const marked = !keepLog && this.#markWithState;
+      if (keepLog || marked) log = await ChunkLog.create(logPath, encoded, [], { durable: keepLog });
+      try {
+        // The stale bytes of another attempt: ours (marked, or in the server's own directory).
+        await rm(dataPath, { force: true });
+        data = await openNoFollow(dataPath, 'create');
+      } catch (err) {
+        await log?.close();
+        throw err;
+      }
+      if (marked) {
+        // Only a mark: never appended to, removed with the partial.
+        await log?.close();
+        log = undefined;
+      }
+    }
+    try {
+      // Sized up front so chunks can land at any offset; a one-chunk file is written whole from 0 (and
+      // was made empty), so it skips the call.
+      if (keepLog) await data.truncate(header.size);
+    } catch (err) {
+      await data.close();
+      await log?.close();
+      throw err;
+    }
+    return new FileStoredPartial({
+      data,
+      log,
+      dataPath,
+      logPath,
+      header: encoded,
+      keepLog,
+      markPath: !keepLog && this.#markWithState ? logPath : undefined,
+      restarted,
+      resumed,
+      logged: resumed ? previous!.entries : [],
+    });
+  }
+
+  async inspect(key: Key): Promise<InspectedPartial | undefined> {
+    const { dataPath, logPath } = this.#layout.pathsOf(key);
+    const log = await ChunkLog.load(logPath);
+    const header = log && decodeTransferHeader(log.header);
+    if (!log || !header) return undefined;
+    let data: FileHandle;
+    try {
+      data = await openNoFollow(dataPath, 'read');
+    } catch {
+      return undefined;
+    }
+    return { header, logged: log.entries, reader: new FileReader(data) };
+  }
+
+  /** The partials in the store's directory, each with the newest mtime of its files. */
+  async list(): Promise<Array<ListedPartial<Key>>> {
+    const listing = this.#listing();
+    const newest = new Map<Key, number>();
+    for (const name of await readdir(listing.dir)) {
+      const key = listing.keyOf(name);
+      if (key === undefined) continue;
+      try {
+        const { mtimeMs } = await stat(join(listing.dir, name));
+        newest.set(key, Math.max(newest.get(key) ?? 0, mtimeMs));
+      } catch {
+        // removed concurrently: nothing to list
+      }
+    }
+    return [...newest].map(([key, touchedMs]) => ({ key, touchedMs }));
+  }
+
+  async remove(key: Key): Promise<void> {
+    const listing = this.#listing();
+    for (const name of listing.namesOf(key)) await rm(join(listing.dir, name), { force: true });
+  }
+
+  #listing(): NonNullable<FilePartialLayout<Key>['listing']> {
+    const listing = this.#layout.listing;
+    if (!listing) throw new FerryError('INTERNAL', 'this partial store has no directory of its own to list');
+    return listing;
+  }
+}
+
+/** Reads an open data file. */
+class FileReader implements StoredPartialReader {
+  protected handle: FileHandle | undefined;
+
+  constructor(handle: FileHandle) {
+    this.handle = handle;
+  }
+
+  async read(offset: number, into: Buffer): Promise<number> {
+    const handle = this.handle;
+    if (!handle) throw new FerryError('INTERNAL', 'partial is closed');
+    const { bytesRead } = await handle.read(into, 0, into.length, offset);
+    return bytesRead;
+  }
+
+  async close(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close();
+  }
+}
+
+interface FileStoredPartialParts {
+  readonly data: FileHandle;
+  readonly log: ChunkLog | undefined;
+  readonly dataPath: string;
+  readonly logPath: string;
+  readonly header: Buffer;
+  readonly keepLog: boolean;
+  readonly markPath: string | undefined;
+  readonly restarted: boolean;
+  readonly resumed: boolean;
+  readonly logged: readonly ChunkEntry[];
+}
+
+/** One open partial of a {@link FilePartialStore}. */
+class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
+  readonly restarted: boolean;
+  readonly resumed: boolean;
+  readonly logged: readonly ChunkEntry[];
+  readonly #data: FileHandle;
+  readonly #writer: BatchedWriter;
+  /** The durable log; none until `resetLog` on a resumed partial, none at all without `keepLog`. */
+  #log: ChunkLog | undefined;
+  readonly #dataPath: string;
+  readonly #logPath: string;
+  readonly #header: Buffer;
+  readonly #keepLog: boolean;
+  /** The state file that only marks a one-chunk partial as ferry's (`markWithState`), removed with it. */
+  readonly #markPath: string | undefined;
+
+  constructor(parts: FileStoredPartialParts) {
+    super(parts.data);
+    this.#data = parts.data;
+    this.#writer = new BatchedWriter(parts.data);
+    this.#log = parts.log;
+    this.#dataPath = parts.dataPath;
+    this.#logPath = parts.logPath;
+    this.#header = parts.header;
+    this.#keepLog = parts.keepLog;
+    this.#markPath = parts.markPath;
+    this.restarted = parts.restarted;
+    this.resumed = parts.resumed;
+    this.logged = parts.logged;
+  }
+
+  write(offset: number, data: Buffer): Promise<void> {
+    return this.#writer.write(data, offset);
+  }
+
+  flushWrites(): Promise<void> {
+    return this.#writer.flush();
+  }
+
+  async makeDurable(entries: readonly ChunkEntry[]): Promise<void> {
+    await this.#writer.flush();
+    if (!this.#keepLog) return;
+    const log = this.#log;
+    if (!log) throw new FerryError('INTERNAL', 'a resumed partial is made durable before its log was reset');
+    // Data first, then the log entry that vouches for it: a crash between the two only forgets chunks.
+    await this.#data.datasync();
+    await log.append(entries);
+  }
+
+  async resetLog(entries: readonly ChunkEntry[]): Promise<void> {
+    if (!this.#keepLog) return;
+    await this.#log?.close();
+    this.#log = undefined;
+    // Rewritten whole and renamed into place: drops entries that failed re-verification and any torn tail.
+    this.#log = await ChunkLog.create(this.#logPath, this.#header, entries, { durable: true });
+  }
+
+  async finish(
+    target: RootPath,
+    options: { mode: number; mtimeMs: number; overwrite: boolean },
+  ): Promise<void> {
+    await this.#writer.flush();
+    await this.#data.chmod(options.mode);
+    // Through the open file, never by name: the name could have become a link meanwhile.
+    await this.#data.utimes(Date.now() / 1000, fsTimeOf(options.mtimeMs));
+    await this.#data.sync();
+    await super.close();
+    // Check again right before the rename: the target may have changed since the offer, and a directory
+    // on its way may have been swapped for a link (rename(2) would follow it). This narrows the window to
+    // microseconds; closing it needs renameat2 with RESOLVE_BENEATH, which Node lacks (SECURITY.md).
+    if ((await realpath(target.dir)) !== target.dir) {
+      throw new FerryError('PATH_ESCAPES_ROOT', 'a directory on the path became a symbolic link');
+    }
+    await assertWritableTarget(target.path);
+    if (options.overwrite) {
+      await rename(this.#dataPath, target.path);
+    } else {
+      // link(2) fails if the name exists, so a file that appeared meanwhile is never clobbered.
+      try {
+        await link(this.#dataPath, target.path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new FerryError('FILE_EXISTS');
+        throw err;
+      }
+      await rm(this.#dataPath, { force: true });
+    }
+    await fsyncDir(target.dir);
+    await this.#removeLog();
+  }
+
+  override async close(): Promise<void> {
+    try {
+      await super.close();
+    } finally {
+      await this.#log?.close();
+    }
+  }
+
+  async abort(): Promise<void> {
+    await this.close().catch(() => undefined);
+    await rm(this.#dataPath, { force: true });
+    await this.#removeLog();
+  }
+
+  async #removeLog(): Promise<void> {
+    if (this.#log) await this.#log.remove();
+    else if (this.#keepLog) await rm(this.#logPath, { force: true });
+    if (this.#markPath !== undefined) await rm(this.#markPath, { force: true });
+  }
+}
+
+/** Opens an existing data file to resume it; undefined when it is gone. */
+async function openIfPresent(path: string): Promise<FileHandle | undefined> {
+  try {
+    return await openNoFollow(path, 'update');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,122 @@
+import type { ChunkEntry } from './chunk-log.js';
+
+/** What a transfer's partial bytes claim to be a copy of (PROTOCOL.md §9.2). */
+export interface TransferHeader {
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly chunkBytes: number;
+}
+
+/** The mtime a header is stored with: whole milliseconds, never negative (the state file's u64). */
+function storedMtime(header: TransferHeader): number {
+  return Math.max(0, Math.trunc(header.mtimeMs));
+}
+
+/** Whether two headers describe the same source as a store records it (PROTOCOL.md §9.2). */
+export function sameTransferHeader(a: TransferHeader, b: TransferHeader): boolean {
+  return a.size === b.size && a.chunkBytes === b.chunkBytes && storedMtime(a) === storedMtime(b);
+}
+
+/** How {@link PartialStore.open} treats what it finds. */
+export interface OpenPartialOptions {
+  /** Drop any partial state first (PUT_OFFER flag FRESH). */
+  readonly fresh: boolean;
+  /**
+   * Keep a durable log of verified chunks, so the partial can resume. False for a file of one chunk:
+   * there is nothing finer than the whole file to resume, so its partial always starts empty, nothing is
+   * logged and `makeDurable` syncs nothing (which is what makes many small files fast).
+   */
+  readonly keepLog: boolean;
+}
+
+/** Reads a partial's bytes back, for re-verifying the chunks its log claims. */
+export interface StoredPartialReader {
+  /** Reads up to `into.length` bytes at `offset`; fewer (or 0) at the end of what is stored. */
+  read(offset: number, into: Buffer): Promise<number>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A partial as found by {@link PartialStore.inspect}: its header, its log's claims, and its bytes. */
+export interface InspectedPartial {
+  readonly header: TransferHeader;
+  /** The chunk entries the log claims, unchecked (re-verify them with `verifyLoggedChunks`). */
+  readonly logged: readonly ChunkEntry[];
+  /** Open for reading; the caller closes it. */
+  readonly reader: StoredPartialReader;
+}
+
+/**
+ * One open partial transfer in a store. Its order of durability is the store's promise (PROTOCOL.md
+ * §9.2): bytes are durable before the log entry that vouches for them, so a crash only ever forgets
+ * chunks, never claims bytes that were lost.
+ */
+export interface StoredPartial<Target> extends StoredPartialReader {
+  /** True when a partial of another source (another header) was found and discarded (PUT_ACCEPT RESTARTED). */
+  readonly restarted: boolean;
+  /** True when the bytes of an earlier attempt for this header were kept; `logged` is then their claim. */
+  readonly resumed: boolean;
+  /**
+   * The chunk entries the durable log claims (empty unless `resumed`). Not yet re-verified: the caller
+   * re-hashes them through `read` (`verifyLoggedChunks`) and then calls `resetLog` with those that hold.
+   */
+  readonly logged: readonly ChunkEntry[];
+  /**
+   * Queues `data` for `offset`; resolves at once unless too much is in flight. The caller does not change
+   * `data` afterwards (it is written from the very buffer that was hashed: no copy on the hot path).
+   */
+  write(offset: number, data: Buffer): Promise<void>;
+  /** Resolves once every write queued so far has landed (before rewriting a chunk, PROTOCOL.md §5.5.3). */
+  flushWrites(): Promise<void>;
+  /**
+   * Makes every byte written so far durable, then durably logs `entries` as verified: data first, then
+   * the log entry. Without a log (`keepLog` false) it only lands the writes.
+   */
+  makeDurable(entries: readonly ChunkEntry[]): Promise<void>;
+  /**
+   * Atomically replaces the log by exactly `entries`: after re-verifying a resumed partial, before the
+   * next `makeDurable` (which appends to that log). No-op without a log.
+   */
+  resetLog(entries: readonly ChunkEntry[]): Promise<void>;
+  /**
+   * Makes the bytes durable and places them at `target` with `mode` and `mtimeMs`, atomically; never
+   * replaces an existing target unless `overwrite` (FILE_EXISTS, and the target is left as it was). The
+   * partial and its log are gone afterwards. `mode` is applied as given (the caller's policy decides it).
+   */
+  finish(target: Target, options: { mode: number; mtimeMs: number; overwrite: boolean }): Promise<void>;
+  /** Keeps bytes and log for a later resume; what was not made durable may be lost. Idempotent. */
+  close(): Promise<void>;
+  /** Closes and removes the partial and its log. */
+  abort(): Promise<void>;
+}
+
+/** A partial found by {@link SweepablePartialStore.list}. */
+export interface ListedPartial<Key> {
+  readonly key: Key;
+  /** When the partial was last written to, for sweeping abandoned ones. */
+  readonly touchedMs: number;
+}
+
+/**
+ * Where partial transfers live: a server's partial directory, beside a client's destination, or an object
+ * store (issue 15). The shape of tus's DataStore, for one kind of thing. Keys say which transfer; targets
+ * where a finished one goes. Every store passes test/transfer/partial-store-conformance.ts.
+ */
+export interface PartialStore<Key, Target> {
+  /**
+   * Creates or reopens the partial of `key` (PROTOCOL.md §9.2): for the same header (and not `fresh`,
+   * and with a log kept) the bytes held and the log's claims are kept (`resumed`); otherwise it is made
+   * empty, `restarted` when one existed for another header.
+   */
+  open(key: Key, header: TransferHeader, options: OpenPartialOptions): Promise<StoredPartial<Target>>;
+  /** Reads a partial without changing it (the client's held claim before GET_REQUEST), or undefined. */
+  inspect(key: Key): Promise<InspectedPartial | undefined>;
+}
+
+/** A store whose partials can be listed and removed by key: what the server's partial sweeper needs. */
+export interface SweepablePartialStore<Key, Target> extends PartialStore<Key, Target> {
+  /** Every partial in the store, with when it was last written to. */
+  list(): Promise<Array<ListedPartial<Key>>>;
+  /** Removes a partial that nobody has open (idempotent). */
+  remove(key: Key): Promise<void>;
+}
