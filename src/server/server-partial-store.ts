@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import { FilePartialStore } from '../transfer/index.js';
 
 /** A transfer id's files in the partial directory: the data, the state (its log), the state's temporary. */
-const SUFFIXES = ['.part', '.state', '.state.tmp'] as const;
 const PARTIAL_NAME = /^([0-9a-f]{32})\.(?:part|state|state\.tmp)$/;
 
 /**
@@ -18,7 +17,6 @@ export function serverPartialStore(partialDir: string): FilePartialStore<string>
     listing: {
       dir: partialDir,
       keyOf: (name) => PARTIAL_NAME.exec(name)?.[1],
-      namesOf: (transferId) => SUFFIXES.map((suffix) => transferId + suffix),
     },
   });
 }

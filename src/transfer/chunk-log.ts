@@ -72,7 +72,7 @@ export class ChunkLog {
     entries: readonly ChunkEntry[],
     options: { durable: boolean },
   ): Promise<ChunkLog> {
-    const tmp = `${path}.tmp`;
+    const tmp = ChunkLog.temporaryOf(path);
     const body = Buffer.concat([encodeHead(header), encodeEntries(entries)]);
     if ((await ChunkLog.identify(path)) === 'other')
       throw new FerryError('FILE_EXISTS', 'something other than a file is in the way of a state file');
@@ -88,6 +88,11 @@ export class ChunkLog {
     }
     if (options.durable) await fsyncDir(dirname(path));
     return new ChunkLog(path, handle, body.length, options.durable);
+  }
+
+  /** The temporary a log at `path` is written to before its rename (removed with the log's partial). */
+  static temporaryOf(path: string): string {
+    return `${path}.tmp`;
   }
 
   /**

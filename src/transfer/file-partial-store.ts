@@ -29,14 +29,12 @@ export interface FilePartialLayout<Key> {
   /** The data file and the state file (the log) of a key. */
   pathsOf(key: Key): PartialPaths;
   /**
-   * For `list` and `remove`: the directory that holds every partial of the store, which key a name in it
-   * belongs to (undefined: not a partial's), and every name a key may have there (its log's temporary
-   * included). Only a store that owns its directory (the server's) can list.
+   * For `list`: the directory that holds every partial of the store, and which key a name in it belongs
+   * to (undefined: not a partial's). Only a store that owns its directory (the server's) can list.
    */
   readonly listing?: {
     readonly dir: string;
     keyOf(name: string): Key | undefined;
-    namesOf(key: Key): readonly string[];
   };
 }
 
@@ -175,9 +173,13 @@ export class FilePartialStore<Key> implements SweepablePartialStore<Key, RootPat
     return [...newest].map(([key, touchedMs]) => ({ key, touchedMs }));
   }
 
+  /**
+   * Removes a partial nobody has open: the data file first, so it is never left without the state that
+   * marks it, then the state file and a temporary of it an interrupted rewrite left.
+   */
   async remove(key: Key): Promise<void> {
-    const listing = this.#listing();
-    for (const name of listing.namesOf(key)) await rm(join(listing.dir, name), { force: true });
+    const { dataPath, logPath } = this.#layout.pathsOf(key);
+    for (const path of [dataPath, logPath, ChunkLog.temporaryOf(logPath)]) await rm(path, { force: true });
   }
 
   #listing(): NonNullable<FilePartialLayout<Key>['listing']> {

@@ -30,7 +30,7 @@ export async function resolveUnderRoot(
     /**
      * Directories this caller already walked and found to be real directories (a session's many files in
      * one tree are checked once). Safe because every write re-checks its directory's real path right
-     * before the final rename (`PartialTransfer.finish`).
+     * before the final rename (`FilePartialStore`'s `finish`).
      */
     knownDirs?: Set<string>;
   },

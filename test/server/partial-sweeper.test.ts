@@ -6,6 +6,8 @@ import { readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { FerryServer } from '../../src/server/index.js';
+import { sweepPartials } from '../../src/server/partial-sweeper.js';
+import { MemoryPartialStore } from '../../src/transfer/index.js';
 import { sendFiles } from '../../src/client/index.js';
 import { PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
@@ -102,4 +104,32 @@ test('the sweeper removes partials older than maxAge, keeps newer ones, ones a l
   assert.deepEqual(await server.sweepPartials(now + 100 * MAX_AGE_MS), [RECENT_ID]);
   const afterSecond = await readdir(partialDir);
   assert.deepEqual(afterSecond.sort(), [`${heldId}.part`, `${heldId}.state`, 'notes.txt'].sort());
+});
+
+test('sweepPartials works through the store port: it removes what is untouched for maxAge and not held, and only that', async () => {
+  let now = 1_000_000;
+  const store = new MemoryPartialStore<string>({ now: () => now });
+  const header = { size: 3000, mtimeMs: 0, chunkBytes: 1024 };
+  for (const id of [OLD_ID, RECENT_ID, 'c'.repeat(32)]) {
+    const partial = await store.open(id, header, { fresh: false, keepLog: true });
+    await partial.write(0, Buffer.alloc(1024, 1));
+    await partial.close();
+    if (id === OLD_ID) now += MAX_AGE_MS; // the others are written a whole max age later
+  }
+  const removed = await sweepPartials(store, {
+    maxAgeMs: MAX_AGE_MS,
+    now: now + 1,
+    isHeld: (id) => id === 'c'.repeat(32),
+  });
+  assert.deepEqual(removed, [OLD_ID]);
+  assert.deepEqual((await store.list()).map((p) => p.key).sort(), [RECENT_ID, 'c'.repeat(32)]);
+  // A held partial is kept however old.
+  assert.deepEqual(
+    await sweepPartials(store, {
+      maxAgeMs: MAX_AGE_MS,
+      now: now + MAX_AGE_MS,
+      isHeld: (id) => id === 'c'.repeat(32),
+    }),
+    [RECENT_ID],
+  );
 });

@@ -22,7 +22,6 @@ async function storeIn(
     listing: {
       dir: partials,
       keyOf: (name) => NAME.exec(name)?.[1],
-      namesOf: (key) => ['.part', '.state', '.state.tmp'].map((suffix) => key + suffix),
     },
   });
   return { dir, partials, store };
