@@ -4,7 +4,12 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, readdir, rename, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FilePartialStore, resolveUnderRoot, type RootPath } from '../../src/transfer/index.js';
+import {
+  FilePartialStore,
+  resolveUnderRoot,
+  siblingTempName,
+  type RootPath,
+} from '../../src/transfer/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { describePartialStore } from './partial-store-conformance.js';
 
@@ -27,21 +32,50 @@ async function storeIn(
   return { dir, partials, store };
 }
 
-describePartialStore<string, RootPath>('FilePartialStore', async (t) => {
+async function readTarget(
+  target: RootPath,
+): Promise<{ bytes: Buffer; mode: number; mtimeMs: number } | undefined> {
+  try {
+    const { mode, mtimeMs } = await stat(target.path);
+    return { bytes: await readFile(target.path), mode: mode & 0o7777, mtimeMs };
+  } catch {
+    return undefined;
+  }
+}
+
+// The server's layout: keyed by id in a directory of its own, which it can list.
+describePartialStore<string, RootPath>('FilePartialStore (a directory of partials)', async (t) => {
   const { dir, store } = await storeIn(t);
   return {
     store,
+    sweepable: store,
     key: (name) => name,
     target: (name) => resolveUnderRoot(dir, ['out', name], { createDirs: true }),
     placeForeign: (target, bytes) => writeFile(target.path, bytes),
-    readTarget: async (target) => {
-      try {
-        const { mode, mtimeMs } = await stat(target.path);
-        return { bytes: await readFile(target.path), mode: mode & 0o7777, mtimeMs };
-      } catch {
-        return undefined;
-      }
+    readTarget,
+  };
+});
+
+// The client's layout: keyed by the destination, beside it, one-chunk partials marked with a state file.
+describePartialStore<RootPath, RootPath>('FilePartialStore (beside the destination, marked)', async (t) => {
+  const dir = await makeTempDir('ferry-file-store-');
+  t.after(() => removeTempDir(dir));
+  const out = (await resolveUnderRoot(dir, ['out', 'x'], { createDirs: true })).dir;
+  const store = new FilePartialStore<RootPath>(
+    {
+      pathsOf: (target) => ({
+        dataPath: join(target.dir, siblingTempName(target.name, 'ferry-part')),
+        logPath: join(target.dir, siblingTempName(target.name, 'ferry-state')),
+      }),
     },
+    { markWithState: true },
+  );
+  return {
+    store,
+    key: (name) => ({ dir: out, name, path: join(out, name), exists: false }),
+    target: (name) => resolveUnderRoot(dir, ['out', name], { createDirs: true }),
+    placeForeign: (target, bytes) => writeFile(target.path, bytes),
+    readTarget,
   };
 });
 

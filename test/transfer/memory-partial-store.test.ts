@@ -18,6 +18,7 @@ describePartialStore<string, string>('MemoryPartialStore', () => {
     },
     readTarget: (target) => Promise.resolve(store.placed.get(target)),
     crash: () => store.crash(),
+    sweepable: store,
   });
 });
 

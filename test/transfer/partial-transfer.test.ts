@@ -97,7 +97,7 @@ test('PartialTransfer logs a chunk only after flushing, and fdatasyncs its data 
   let dataDirty = false;
   let logWrites = 0;
   for (const call of calls) {
-    if (call.path === f.dataPath && call.op === 'write') dataDirty = true;
+    if (call.path === f.dataPath && (call.op === 'write' || call.op === 'writev')) dataDirty = true;
     if (call.path === f.dataPath && (call.op === 'datasync' || call.op === 'sync')) dataDirty = false;
     if (call.path === f.logPath && call.op === 'write') {
       logWrites++;
@@ -302,7 +302,7 @@ async function spyOnFileHandles(t: TestContext): Promise<Array<{ op: string; pat
   await probe.close();
   await removeTempDir(dir);
   const calls: Array<{ op: string; path: string }> = [];
-  for (const op of ['write', 'writeFile', 'datasync', 'sync']) {
+  for (const op of ['write', 'writev', 'writeFile', 'datasync', 'sync']) {
     const original = proto[op]!;
     proto[op] = function (this: { fd: number }, ...args: unknown[]) {
       let path = '?';
