@@ -1,7 +1,7 @@
-import { readdir, stat, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
+import { stat, statfs } from 'node:fs/promises';
 import { FerryError } from '../errors/index.js';
 import { chunkCount } from '../protocol/index.js';
+import { serverPartialPaths, serverPartialStore } from './server-partial-store.js';
 
 /** How long one free-space reading serves (see `#sample`). */
 const FREE_SAMPLE_MS = 250;
@@ -22,9 +22,6 @@ export const ENTRY_BYTES = 4096;
 /** Bytes a partial's state log may take beyond its data: the header, and one entry per chunk (chunk-log.ts). */
 const STATE_HEADER_BYTES = 1024;
 const STATE_ENTRY_BYTES = 40;
-
-/** The names of a partial's data file in the partial directory (see upload-receiver.ts). */
-const PARTIAL_DATA = /^([0-9a-f]{32})\.part$/;
 
 /** Bytes promised to an open partial, and the client it belongs to (unknown for one found at start). */
 interface Promised {
@@ -174,7 +171,7 @@ export class StorageLimits {
 
   /** Ends the promise of `transferId` if its partial is not on disk (an open that failed before creating it). */
   async releaseIfAbsent(transferId: string): Promise<void> {
-    if ((await allocatedBytes(join(this.#partialDir, `${transferId}.part`))) === undefined)
+    if ((await allocatedBytes(serverPartialPaths(this.#partialDir, transferId).dataPath)) === undefined)
       this.released(transferId);
   }
 
@@ -215,8 +212,8 @@ export class StorageLimits {
 
   /** Bytes the partial of `transferId` (data and state log) takes on disk now. */
   async #allocated(transferId: string): Promise<number> {
-    const base = join(this.#partialDir, transferId);
-    return ((await allocatedBytes(`${base}.part`)) ?? 0) + ((await allocatedBytes(`${base}.state`)) ?? 0);
+    const { dataPath, logPath } = serverPartialPaths(this.#partialDir, transferId);
+    return ((await allocatedBytes(dataPath)) ?? 0) + ((await allocatedBytes(logPath)) ?? 0);
   }
 
   /**
@@ -226,20 +223,19 @@ export class StorageLimits {
    */
   load(): Promise<void> {
     this.#loaded ??= (async () => {
-      let names: string[];
+      let found: Array<{ key: string }>;
       try {
-        names = await readdir(this.#partialDir);
+        found = await serverPartialStore(this.#partialDir).list();
       } catch {
         return; // no partial directory yet: nothing was promised
       }
-      for (const name of names) {
-        const id = PARTIAL_DATA.exec(name)?.[1];
-        if (id === undefined || this.#promises.has(id)) continue;
+      for (const { key: id } of found) {
+        if (this.#promises.has(id)) continue;
         try {
-          const st = await stat(join(this.#partialDir, name));
+          const st = await stat(serverPartialPaths(this.#partialDir, id).dataPath);
           this.#promises.set(id, { client: undefined, bytes: st.size });
         } catch {
-          // removed meanwhile: nothing promised
+          // removed meanwhile, or only a state file: nothing promised
         }
       }
     })();
