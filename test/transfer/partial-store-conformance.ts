@@ -71,6 +71,11 @@ async function readBack(
   return into.subarray(0, done);
 }
 
+/** Bytes never written read as zeros (a sparse file) or not at all (an object store): either way, none held. */
+function holdsNothing(bytes: Buffer): boolean {
+  return bytes.every((b) => b === 0);
+}
+
 function indices(entries: readonly ChunkEntry[]): number[] {
   return entries.map((e) => e.index);
 }
@@ -134,11 +139,7 @@ export function describePartialStore<Key, Target>(name: string, make: MakeHarnes
       assert.equal(other.restarted, true, 'RESTARTED: a partial of another version was discarded');
       assert.equal(other.resumed, false);
       assert.deepEqual(other.logged, []);
-      assert.deepEqual(
-        await readBack(other, 0, CHUNK_BYTES),
-        Buffer.alloc(CHUNK_BYTES),
-        'its bytes are gone',
-      );
+      assert.ok(holdsNothing(await readBack(other, 0, CHUNK_BYTES)), 'its bytes are gone');
       await writeChunk(other, c, 0);
       await other.makeDurable([c.entry(0)]);
       await other.close();
@@ -202,7 +203,7 @@ export function describePartialStore<Key, Target>(name: string, make: MakeHarnes
       assert.equal(again.resumed, false);
       assert.equal(again.restarted, false);
       assert.deepEqual(again.logged, []);
-      assert.deepEqual(await readBack(again, 0, 100), Buffer.alloc(0), 'made empty');
+      assert.ok(holdsNothing(await readBack(again, 0, 100)), 'made empty');
       await again.write(0, bytes);
       const target = await h.target('small.bin');
       await again.finish(target, { mode: 0o600, mtimeMs: 0, overwrite: false });
@@ -323,9 +324,8 @@ export function describePartialStore<Key, Target>(name: string, make: MakeHarnes
       assert.equal(again.resumed, true);
       assert.deepEqual(indices(again.logged), [0]);
       assert.deepEqual(await readBack(again, 0, CHUNK_BYTES), c.chunk(0), 'the durable chunk survived');
-      assert.deepEqual(
-        await readBack(again, CHUNK_BYTES, CHUNK_BYTES),
-        Buffer.alloc(CHUNK_BYTES),
+      assert.ok(
+        holdsNothing(await readBack(again, CHUNK_BYTES, CHUNK_BYTES)),
         'the chunk never made durable did not',
       );
       await again.close();
