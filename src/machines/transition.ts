@@ -1,8 +1,9 @@
 import { FerryError } from '../errors/index.js';
 
 /**
- * One row of a machine's state table (PROTOCOL.md §6): in `state`, `event` does `action` and leads to
- * `next`. Each machine exports its table as data and steps through it, so the table cannot lie.
+ * One row of a machine's transition table (PROTOCOL.md §6): in `state`, `event` is allowed, the machine does
+ * `action` and moves to `next`. Each machine exports its table as data and steps through it with `stepOf`,
+ * so the table PROTOCOL.md shows (tested in test/machines/state-tables-doc.test.ts) is the one the code obeys.
  */
 export interface Transition {
   readonly state: string;
@@ -11,9 +12,11 @@ export interface Transition {
   readonly action: string;
 }
 
-/** The row of `table` for `event` in `state`; MESSAGE_UNEXPECTED when there is none (PROTOCOL.md §5). */
+/**
+ * The row of `table` for `event` in `state`. An event the table does not allow there is a protocol violation:
+ * MESSAGE_UNEXPECTED `"<event> in state <state>"`. A plain loop: machines step once per message, on the hot path.
+ */
 export function stepOf<T extends Transition>(table: readonly T[], state: string, event: string): T {
-  const row = table.find((candidate) => candidate.state === state && candidate.event === event);
-  if (!row) throw new FerryError('MESSAGE_UNEXPECTED', `${event} in state ${state}`);
-  return row;
+  for (const row of table) if (row.state === state && row.event === event) return row;
+  throw new FerryError('MESSAGE_UNEXPECTED', `${event} in state ${state}`);
 }
