@@ -1,16 +1,22 @@
 // Downloads are sent one at a time in arrival order beside the server's receive loop (PROTOCOL.md §5.11.4),
 // so the session keeps reading while a file streams: a listing is answered at once and a CANCEL stops a
-// download at its next record (§5.9). A raw client on loopback against a real server and real files.
+// download at its next record (§5.9), which the client sends when it gives a download up. A raw client (and
+// the library's, for the last test) on loopback against a real server and real files.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateKeyPair } from '../../src/crypto/index.js';
+import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import type { SecureChannel } from '../../src/channel/index.js';
+import { toFerryError } from '../../src/errors/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD, type Message } from '../../src/protocol/index.js';
 import type { FerryServer, ServerEvent } from '../../src/server/index.js';
+import { ClientSession, beginDownload } from '../../src/client/index.js';
+import { resolveUnderRoot } from '../../src/transfer/index.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { mountSmallFilesystem } from '../helpers/small-filesystem.js';
 import { startTempDirServer } from '../helpers/temp-dir-server.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { writeRandomFile } from '../helpers/random-file.js';
@@ -19,6 +25,7 @@ const BIG_BYTES = 64 * 1024 * 1024;
 const CHUNK_BYTES = 4 * 1024 * 1024;
 
 interface Rig {
+  identity: KeyPair;
   server: FerryServer;
   channel: SecureChannel;
   bigSha256: string;
@@ -35,7 +42,7 @@ async function startRig(t: TestContext): Promise<Rig> {
   await writeFile(join(root, 'docs', 'small.txt'), 'small file');
   const bigSha256 = await writeRandomFile(join(root, 'big.bin'), BIG_BYTES);
   const channel = await openAdmittedSession(t, server.address, identity);
-  return { server, channel, bigSha256 };
+  return { identity, server, channel, bigSha256 };
 }
 
 function getRequest(ref: number, path: string): Message {
@@ -142,4 +149,31 @@ test('a session that ends while a download streams closes cleanly on the server 
   channel.close();
   const [event] = (await closed) as [Extract<ServerEvent, { type: 'session-closed' }>];
   assert.ok(event.bytesSent < BIG_BYTES, `${event.bytesSent} bytes counted as sent`);
+});
+
+test('a client whose disk fills up mid-download cancels it, so the server stops sending the file instead of streaming it all', async (t) => {
+  const { identity, server } = await startRig(t);
+  const full = await mountSmallFilesystem(t, 8 * 1024 * 1024);
+  const roomy = await makeTempDir('ferry-downloads-beside-dest-');
+  t.after(() => removeTempDir(roomy));
+  const ended: string[] = [];
+  server.events.on('transfer-failed', (event) => ended.push(`${event.transfer.path} ${event.code}`));
+  server.events.on('transfer-finished', (event) => ended.push(`${event.transfer.path} finished`));
+  const session = await ClientSession.connect(server.address, { identity, verifyServer: () => undefined });
+  t.after(() => session.close());
+  const big = await beginDownload(
+    session,
+    'big.bin',
+    await resolveUnderRoot(full, ['big.bin'], { createDirs: false }),
+    { chunkBytes: CHUNK_BYTES },
+  );
+  await assert.rejects(big.done, (err: unknown) => toFerryError(err).code === 'DISK_FULL');
+  // Downloads are sent in order: once the next one is done, the server has ended the first one.
+  const small = await beginDownload(
+    session,
+    'docs/small.txt',
+    await resolveUnderRoot(roomy, ['small.txt'], { createDirs: false }),
+  );
+  assert.equal((await small.done).size, 'small file'.length);
+  assert.deepEqual(ended, ['big.bin ABORTED', 'docs/small.txt finished']);
 });
