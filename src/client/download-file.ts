@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { FerryError, isFerryError, toFerryError } from '../errors/index.js';
+import { FerryError, toFerryError } from '../errors/index.js';
 import {
   ChunkHashes,
   DEFAULT_CHUNK_BYTES,
@@ -118,7 +118,7 @@ export async function beginDownload(
   )
     .catch((err: unknown) => {
       // Given up on here (a local write failed, say): the server stops sending the rest (PROTOCOL.md §5.9).
-      if (!isFerryError(err) || !err.remote) session.cancelRef(ref);
+      if (!toFerryError(err).remote) session.cancelRef(ref);
       throw err;
     })
     .finally(() => session.closeRef(ref));
