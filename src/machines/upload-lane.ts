@@ -1,17 +1,5 @@
 import { FerryError } from '../errors/index.js';
-import type {
-  CancelMessage,
-  ErrorMessage,
-  GetRequestMessage,
-  ListRequestMessage,
-  Message,
-  PutChunkMessage,
-  PutDataMessage,
-  PutDirMessage,
-  PutEndMessage,
-  PutLinkMessage,
-  PutOfferMessage,
-} from '../protocol/index.js';
+import type { Message } from '../protocol/index.js';
 import { stepOf, type Transition } from './transition.js';
 
 /** The two states of an open session on the server: no upload open, or one receiving (PROTOCOL.md §6.1). */
@@ -90,18 +78,14 @@ export const UPLOAD_LANE_TRANSITIONS = [
 
 type LaneEvent = (typeof UPLOAD_LANE_TRANSITIONS)[number]['event'];
 
-/** Where the session hands a client's message (PROTOCOL.md §6.1). */
+/**
+ * Which handler gets a client's message (PROTOCOL.md §6.1): `offer` (PUT_OFFER), `upload` (PUT_DATA,
+ * PUT_CHUNK, PUT_END of the open upload), `end-upload` (its CANCEL or ERROR), `download` (GET_REQUEST),
+ * `cancel-download` (CANCEL of a queued or running download), `listing`, `tree` (PUT_DIR, PUT_LINK), or
+ * `discard`. A word, not an object: the router has the message, and PUT_DATA must not allocate per record.
+ */
 export type LaneRoute =
-  | { readonly to: 'offer'; readonly message: PutOfferMessage }
-  | { readonly to: 'upload'; readonly message: PutDataMessage | PutChunkMessage | PutEndMessage }
-  | { readonly to: 'end-upload'; readonly message: CancelMessage | ErrorMessage }
-  | { readonly to: 'download'; readonly message: GetRequestMessage }
-  | { readonly to: 'cancel-download'; readonly ref: number }
-  | { readonly to: 'listing'; readonly message: ListRequestMessage }
-  | { readonly to: 'tree'; readonly message: PutDirMessage | PutLinkMessage }
-  | { readonly to: 'discard' };
-
-const DISCARD: LaneRoute = { to: 'discard' };
+  'offer' | 'upload' | 'end-upload' | 'download' | 'cancel-download' | 'listing' | 'tree' | 'discard';
 
 /**
  * The session-level rules of a server session as a pure machine (PROTOCOL.md §5.1, §5.8, §5.9, §6.1,
@@ -139,7 +123,7 @@ export class UploadLane {
       const last = message.type === 'PUT_END' || message.type === 'CANCEL' || message.type === 'ERROR';
       this.#step(last ? 'last message of a discarded ref' : 'message of a discarded ref');
       if (last) this.#discarded.delete(ref);
-      return DISCARD;
+      return 'discard';
     }
     switch (message.type) {
       case 'PUT_OFFER':
@@ -148,45 +132,45 @@ export class UploadLane {
         // message; a client that stops after an ERROR without PUT_END or CANCEL must not leave refs here.
         this.#discarded.clear();
         this.#openRef = ref;
-        return { to: 'offer', message };
+        return 'offer';
       case 'PUT_DATA':
       case 'PUT_CHUNK':
       case 'PUT_END':
         if (ref !== this.#openRef)
           throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} for ref ${ref}, which is not open`);
         this.#step(message.type);
-        return { to: 'upload', message };
+        return 'upload';
       case 'CANCEL':
         if (ref === this.#openRef) {
           this.#step('CANCEL');
-          return { to: 'end-upload', message };
+          return 'end-upload';
         }
         if (this.#downloads.delete(ref)) {
           this.#step('CANCEL of a download');
-          return { to: 'cancel-download', ref };
+          return 'cancel-download';
         }
         this.#step('CANCEL of another ref');
-        return DISCARD;
+        return 'discard';
       case 'ERROR':
         if (ref === 0) this.#step('ERROR with ref 0');
         // §5.1: a client's ERROR ends only the upload it is sending, in place of its PUT_END.
         if (ref === this.#openRef) {
           this.#step('ERROR');
-          return { to: 'end-upload', message };
+          return 'end-upload';
         }
         this.#step('ERROR of another ref');
-        return DISCARD;
+        return 'discard';
       case 'GET_REQUEST':
         this.#step('GET_REQUEST');
         this.#downloads.add(ref);
-        return { to: 'download', message };
+        return 'download';
       case 'LIST_REQUEST':
         this.#step('LIST_REQUEST');
-        return { to: 'listing', message };
+        return 'listing';
       case 'PUT_DIR':
       case 'PUT_LINK':
         this.#step(message.type);
-        return { to: 'tree', message };
+        return 'tree';
       default:
         throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} from a client`);
     }

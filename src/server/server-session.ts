@@ -138,42 +138,48 @@ export class ServerSession {
   /** Hands one message to its handler, as the lane says (a message it refuses fails the session). */
   async #route(io: SessionIo, uploads: UploadReceiver, message: Message): Promise<void> {
     const route = this.#lane.route(message);
-    if (route.to === 'discard') return;
-    if (route.to === 'cancel-download') return this.#downloads.cancel(route.ref);
-    if (route.to === 'download') {
+    if (route === 'discard' || !('ref' in message)) return;
+    const { ref } = message;
+    if (route === 'cancel-download') return this.#downloads.cancel(ref);
+    if (message.type === 'GET_REQUEST') {
       // Bounded like every pipelined operation (PROTOCOL.md §10): past it the loop waits, as it used to
       // while a download was sent, and TCP pushes back on the client.
       await this.#downloads.roomFor(MAX_PIPELINED);
-      return this.#queueDownload(io, route.message);
+      return this.#queueDownload(io, message);
     }
-    const { message: routed } = route;
-    const ref = routed.ref;
     try {
-      switch (route.to) {
-        case 'offer':
-          this.#upload = { ref, path: route.message.path };
-          this.#follow(ref, await uploads.offer(route.message));
+      switch (message.type) {
+        case 'PUT_OFFER':
+          this.#upload = { ref, path: message.path };
+          this.#follow(ref, await uploads.offer(message));
           return;
-        case 'upload':
-          this.#follow(ref, await uploads.receive(route.message));
+        case 'PUT_DATA':
+        case 'PUT_CHUNK':
+        case 'PUT_END':
+          this.#follow(ref, await uploads.receive(message));
           return;
-        case 'end-upload':
-          await uploads.endByClient(route.message);
+        case 'CANCEL':
+        case 'ERROR':
+          // Routed `end-upload`: the open upload's own (the lane discarded or redirected any other).
+          await uploads.endByClient(message);
           return;
-        case 'listing':
-          await sendListing(io, route.message);
+        case 'LIST_REQUEST':
+          await sendListing(io, message);
           return;
-        case 'tree':
-          if (route.message.type === 'PUT_DIR') await writeDirectory(io, route.message);
-          else await writeLink(io, route.message);
+        case 'PUT_DIR':
+        case 'PUT_LINK':
+          await (message.type === 'PUT_DIR' ? writeDirectory(io, message) : writeLink(io, message));
           await io.send({ type: 'ACK', ref });
           return;
+        default:
+          // The lane lets no other message through.
+          throw new FerryError('INTERNAL', `${message.type} routed ${route}`);
       }
     } catch (err) {
       const error = toFerryError(err);
       if (this.#lane.discards(ref)) return; // already ended (taken over) while this step ran
       if (!OPERATION_SCOPED.has(error.category)) throw error;
-      await this.#failOperation(ref, error, 'path' in routed ? routed.path : undefined);
+      await this.#failOperation(ref, error, 'path' in message ? message.path : undefined);
     }
   }
 

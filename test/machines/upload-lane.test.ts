@@ -63,8 +63,8 @@ const wire = {
   }),
 };
 
-function route(lane: UploadLane, message: Message): LaneRoute['to'] {
-  return lane.route(fromBytes(message)).to;
+function route(lane: UploadLane, message: Message): LaneRoute {
+  return lane.route(fromBytes(message));
 }
 
 function refusedAsUnexpected(lane: UploadLane, message: Message, detail: RegExp): void {
@@ -200,7 +200,7 @@ test('UploadLane turns a CANCEL of a queued or running download into a stop, onc
   const lane = new UploadLane();
   lane.route(fromBytes(wire.get(1)));
   lane.route(fromBytes(wire.get(2)));
-  assert.deepEqual(lane.route(fromBytes(wire.cancel(1))), { to: 'cancel-download', ref: 1 });
+  assert.equal(route(lane, wire.cancel(1)), 'cancel-download');
   assert.equal(route(lane, wire.cancel(1)), 'discard');
   lane.downloadEnded(2);
   assert.equal(route(lane, wire.cancel(2)), 'discard');
