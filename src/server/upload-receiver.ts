@@ -244,16 +244,15 @@ export class UploadReceiver implements TransferClaim {
           createDirs: true,
           knownDirs: this.#knownDirs,
         });
-        if (target.exists && !offer.overwrite) {
-          io.ctx.registry.release(transferId, this);
-          await this.#offerExisting(offer, target, transferId);
-          return;
-        }
-      } catch (err) {
-        io.ctx.registry.release(transferId, this);
-        throw err;
+        if (!target.exists || offer.overwrite)
+          await this.#offerPartial(offer, target, transferId, onTakeOver);
+      } finally {
+        // The claim's one owner: the open partial once there is one (closeActive or the finish lets it go,
+        // after its files are closed), else this offer, here.
+        if (!this.#holdsPartial()) io.ctx.registry.release(transferId, this);
       }
-      await this.#offerPartial(offer, target, transferId, onTakeOver);
+      // PROTOCOL.md §5.4: an existing file is compared, never written, so it is hashed without the claim.
+      if (target.exists && !offer.overwrite) await this.#offerExisting(offer, target, transferId);
     } catch (err) {
       // A step after the partial opened failed (the answer could not be sent): close it and let the claim
       // go, or its file stays open and the transfer held until another session takes it over.
@@ -312,7 +311,6 @@ export class UploadReceiver implements TransferClaim {
       });
     } catch (err) {
       await io.ctx.storage.releaseIfAbsent(transferId);
-      io.ctx.registry.release(transferId, this);
       throw err;
     }
     let takeOver = (): void => undefined;
@@ -451,6 +449,11 @@ export class UploadReceiver implements TransferClaim {
     } catch {
       // Replaced or removed already: then there is nothing of ours to recognise later.
     }
+  }
+
+  /** Whether an open partial owns this session's transfer claim (read afresh: awaits may have changed it). */
+  #holdsPartial(): boolean {
+    return this.#active?.kind === 'partial';
   }
 
   #expect(ref: number, type: string): Active {
