@@ -127,6 +127,9 @@ export class UploadLane {
     }
     switch (message.type) {
       case 'PUT_OFFER':
+        // §6.2: one upload at a time (the table has no PUT_OFFER in `uploading`; this names the open one).
+        if (this.#openRef !== undefined)
+          throw new FerryError('MESSAGE_UNEXPECTED', `PUT_OFFER while transfer ${this.#openRef} is open`);
         this.#step('PUT_OFFER');
         // §6.2: one upload at a time, in order, so a new offer means every earlier ref has sent its last
         // message; a client that stops after an ERROR without PUT_END or CANCEL must not leave refs here.

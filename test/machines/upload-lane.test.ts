@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ERROR_CODES, isFerryError } from '../../src/errors/index.js';
 import { decodeMessage, encodeMessage, type Message } from '../../src/protocol/index.js';
-import { UPLOAD_LANE_TRANSITIONS, UploadLane, type LaneRoute } from '../../src/machines/index.js';
+import { UPLOAD_LANE_TRANSITIONS, UploadLane, stepOf, type LaneRoute } from '../../src/machines/index.js';
 
 /** The message as the server decodes it from the wire. */
 function fromBytes(message: Message): Message {
@@ -89,7 +89,12 @@ test('UploadLane routes an upload offer, its data, chunk and end to the upload r
 test('UploadLane refuses a PUT_OFFER while an upload is open with MESSAGE_UNEXPECTED (§6.2: one upload at a time)', () => {
   const lane = new UploadLane();
   lane.route(fromBytes(wire.offer(1)));
-  refusedAsUnexpected(lane, wire.offer(2), /PUT_OFFER in state uploading/);
+  refusedAsUnexpected(lane, wire.offer(2), /PUT_OFFER while transfer 1 is open/);
+  // The table agrees: it has no PUT_OFFER row in `uploading`.
+  assert.throws(
+    () => stepOf(UPLOAD_LANE_TRANSITIONS, 'uploading', 'PUT_OFFER'),
+    /PUT_OFFER in state uploading/,
+  );
 });
 
 test('UploadLane refuses data, chunks and ends of a ref that is not the open upload (MESSAGE_UNEXPECTED, values named)', () => {
