@@ -111,8 +111,22 @@ export class ClientSession {
 
   /** Closes a ref: messages still arriving for it are dropped. */
   closeRef(ref: number): void {
+    // Failing the mailbox releases a receive loop waiting for room in it: a ref given up on while its
+    // mailbox was full must not stop every other ref's messages.
+    this.#mailboxes.get(ref)?.fail(new FerryError('ABORTED', `ref ${ref} closed`));
     this.#mailboxes.delete(ref);
     this.#progress.delete(ref);
+  }
+
+  /**
+   * Gives up on `ref` on this side: it is closed, and the server is told with CANCEL so it stops sending for
+   * it (PROTOCOL.md §5.9; a server that has already ended the ref ignores it). Never throws: on a failed
+   * session there is nobody left to tell.
+   */
+  cancelRef(ref: number): void {
+    this.closeRef(ref);
+    if (this.#failure) return;
+    this.channel.send({ type: 'CANCEL', ref }).catch(() => undefined);
   }
 
   /** Sends one message. */

@@ -122,7 +122,13 @@ export async function beginDownload(
     options,
     remotePath,
     stripe,
-  ).finally(() => session.closeRef(ref));
+  )
+    .catch((err: unknown) => {
+      // Given up on here (a local write failed, say): the server stops sending the rest (PROTOCOL.md §5.9).
+      if (!toFerryError(err).remote) session.cancelRef(ref);
+      throw err;
+    })
+    .finally(() => session.closeRef(ref));
   done.catch(() => undefined);
   return { ref, done };
 }

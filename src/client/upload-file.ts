@@ -6,6 +6,7 @@ import {
   HASH_BYTES,
   PUT_DATA_HEADER_BYTES,
   chunkBytesFor,
+  errorMessageFor,
   writePutDataHeader,
 } from '../protocol/index.js';
 import { ChunkHashCache, SourceFile, hashChunks, missingChunks, streamChunks } from '../transfer/index.js';
@@ -341,9 +342,7 @@ function dataSink(session: ClientSession, ref: number): Parameters<typeof stream
  */
 async function reportSourceChanged(session: ClientSession, ref: number, err: unknown): Promise<void> {
   if (!isFerryError(err, 'SOURCE_CHANGED') || err.remote || err.wireCode === null) return;
-  await session
-    .send({ type: 'ERROR', ref, code: err.wireCode, detail: err.detail ?? '' })
-    .catch(() => undefined);
+  await session.send(errorMessageFor(ref, err)).catch(() => undefined);
 }
 
 /** Checks the source did not change, then sends PUT_END with the file digest (PROTOCOL.md §5.6). */

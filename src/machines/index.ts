@@ -1,3 +1,4 @@
 // The transfer's rules as pure state machines (docs/PROTOCOL.md §5.5-§6.2): messages in, effects out. No
 // sockets, files or timers, so every rule is tested with bytes (test/machines/).
-export {};
+export { stepOf, type Transition } from './transition.js';
+export { UPLOAD_LANE_TRANSITIONS, UploadLane, type LaneRoute, type UploadLaneState } from './upload-lane.js';

@@ -104,6 +104,7 @@ export {
   type WelcomeMessage,
 } from './messages.js';
 export { PAIR_MESSAGE_BYTES } from './pair-codecs.js';
+export { errorMessageFor } from './error-message.js';
 export {
   PairingClient,
   PairingServer,

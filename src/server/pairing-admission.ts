@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { formatFerryId, shortFerryId } from '../crypto/index.js';
-import { PairingServer, decodePairMessage } from '../protocol/index.js';
+import { PairingServer, decodePairMessage, errorMessageFor } from '../protocol/index.js';
 import type { SecureChannel } from '../channel/index.js';
 import { allowClient, consumeInvite, permissionBits, type ConsumedInvite } from '../home/index.js';
 import type { ClientGrant } from './session-io.js';
@@ -204,9 +204,9 @@ export class PairingAdmission {
  */
 async function fail(channel: SecureChannel, error: FerryError): Promise<never> {
   if (!channel.closed && error.wireCode !== null && error.category !== 'internal') {
-    const detail = error.code === 'PAIRING_FAILED' ? '' : (error.detail ?? '');
+    // The one ERROR policy (PROTOCOL.md §5.1): the coded detail only, cut to its limit; none for PAIRING_FAILED.
     await channel
-      .send({ type: 'ERROR', ref: 0, code: error.wireCode, detail })
+      .send(errorMessageFor(0, error))
       .then(() => channel.end())
       .catch(() => undefined);
   }

@@ -3,10 +3,12 @@ import type { Logger } from 'pino';
 import { FerryError, toFerryError, type ErrorCode } from '../errors/index.js';
 import { formatFerryId, shortFerryId } from '../crypto/index.js';
 import { FramedSocket, MODE_NORMAL, serverHandshake, type SecureChannel } from '../channel/index.js';
-import { MAX_DETAIL_BYTES, type Message } from '../protocol/index.js';
+import { MAX_PIPELINED, errorMessageFor, type GetRequestMessage, type Message } from '../protocol/index.js';
+import { UploadLane } from '../machines/index.js';
 import { SessionIo, type SessionContext } from './session-io.js';
-import { UploadReceiver } from './upload-receiver.js';
+import { UploadReceiver, type UploadOutcome } from './upload-receiver.js';
 import { sendDownload } from './download-sender.js';
+import { CANCELLED_BY_CLIENT, DownloadQueue } from './download-queue.js';
 import { sendListing } from './listing.js';
 import type { SessionEvents } from './server-events.js';
 import { writeDirectory, writeLink } from './tree-writer.js';
@@ -15,8 +17,11 @@ import { writeDirectory, writeLink } from './tree-writer.js';
 const OPERATION_SCOPED = new Set(['trust', 'path', 'transfer', 'storage']);
 
 /**
- * Serves one session: handshake, admission before anything else (PROTOCOL.md §3.2.2), then the client's
- * operations strictly in arrival order (§6.2).
+ * Serves one session: handshake, admission before anything else (PROTOCOL.md §3.2.2), then a router from
+ * refs to handlers. Its UploadLane (src/machines/) says which handler gets each message (§6.1); uploads,
+ * listings and directory entries run in arrival order in the receive loop, downloads one at a time in
+ * arrival order on their own queue while the loop keeps reading (§5.11.4), so a CANCEL can stop one (§5.9).
+ * Handlers return outcomes or throw coded errors; only this class sends an ERROR.
  */
 export class ServerSession {
   readonly #ctx: SessionContext;
@@ -24,12 +29,16 @@ export class ServerSession {
   readonly #framed: FramedSocket;
   readonly #log: Logger;
   readonly #events: SessionEvents;
+  readonly #lane = new UploadLane();
+  readonly #downloads = new DownloadQueue();
   #channel: SecureChannel | undefined;
   #uploads: UploadReceiver | undefined;
-  /** Refs whose operation failed here: their remaining in-flight messages are discarded (PROTOCOL.md §5.1). */
-  readonly #failedRefs = new Set<number>();
+  /** The open upload's ref and remote path, for the log of a refusal (never for the wire). */
+  #upload: { ref: number; path: string } | undefined;
+  /** An error that ended the session outside the receive loop (a download's). */
+  #fatal: FerryError | undefined;
   #sentBytes = 0;
-  #downloads = 0;
+  #filesSent = 0;
 
   constructor(ctx: SessionContext, socket: Socket) {
     this.#ctx = ctx;
@@ -90,9 +99,7 @@ export class ServerSession {
         },
         this.#events,
       );
-      this.#uploads = new UploadReceiver(io, (ref, error, discardFollowing) =>
-        this.#failOperation(ref, error, discardFollowing),
-      );
+      this.#uploads = new UploadReceiver(io);
       this.#socket.setTimeout(this.#ctx.idleTimeoutMs, () =>
         channel.close(new FerryError('TIMEOUT', `idle for ${this.#ctx.idleTimeoutMs} ms`)),
       );
@@ -101,129 +108,158 @@ export class ServerSession {
         permissions: grant.permissions,
         maxFileBytes: this.#ctx.maxFileBytes,
       });
-      for (;;) await this.#handle(io, await channel.receive());
+      for (;;) await this.#route(io, this.#uploads, await channel.receive());
     } catch (err) {
-      const error = toFerryError(err);
+      const error = this.#fatal ?? toFerryError(err);
       // A client closing between operations is the normal end of a session.
       const clean =
-        error.code === 'CONNECTION_CLOSED' &&
-        this.#channel !== undefined &&
-        this.#uploads?.activeRef === undefined;
+        error.code === 'CONNECTION_CLOSED' && this.#channel !== undefined && this.#lane.state === 'open';
       if (!clean) {
         result = error.code;
-        // Protocol errors are named to the peer; anything unexpected goes out as a bare INTERNAL, so the
-        // client sees a coded error rather than a silent close (and learns nothing about the cause).
-        const reportable = error.category === 'protocol' || error.category === 'internal';
-        if (reportable && error.wireCode !== null && this.#channel && !this.#channel.closed) {
-          await this.#sendError(0, error).catch(() => undefined);
-        }
+        await this.#reportSessionError(error);
       }
     } finally {
       await this.#uploads?.close();
+      const downloadsStopped = this.#downloads.close(new FerryError('CONNECTION_CLOSED', 'session ended'));
       this.#channel?.close();
       this.#framed.close();
+      await downloadsStopped;
       // The log's session line and refusals come from these events (server-log.ts).
       this.#events.ended(result as 'ok' | ErrorCode, {
         filesReceived: this.#uploads?.files ?? 0,
         bytesReceived: this.#uploads?.bytes ?? 0,
-        filesSent: this.#downloads,
+        filesSent: this.#filesSent,
         bytesSent: this.#sentBytes,
         durationMs: Date.now() - startedAt,
       });
     }
   }
 
-  async #handle(io: SessionIo, message: Message): Promise<void> {
-    if ('ref' in message && this.#failedRefs.has(message.ref)) {
-      if (message.type === 'PUT_END' || message.type === 'CANCEL' || message.type === 'ERROR')
-        this.#failedRefs.delete(message.ref);
-      return;
+  /** Hands one message to its handler, as the lane says (a message it refuses fails the session). */
+  async #route(io: SessionIo, uploads: UploadReceiver, message: Message): Promise<void> {
+    const route = this.#lane.route(message);
+    if (route === 'discard' || !('ref' in message)) return;
+    const { ref } = message;
+    if (route === 'cancel-download') return this.#downloads.cancel(ref);
+    if (message.type === 'GET_REQUEST') {
+      // Bounded like every pipelined operation (PROTOCOL.md §10): past it the loop waits, as it used to
+      // while a download was sent, and TCP pushes back on the client.
+      await this.#downloads.roomFor(MAX_PIPELINED);
+      return this.#queueDownload(io, message);
     }
-    // PROTOCOL.md §6.2: one upload at a time, in order, so a new offer means every earlier ref has sent its
-    // last message; a client that stops after an ERROR without PUT_END or CANCEL must not leave its refs here.
-    if (message.type === 'PUT_OFFER') this.#failedRefs.clear();
-    // PROTOCOL.md §5.1: a client's ERROR only ends one of its uploads (handled with them below).
-    if (!('ref' in message) || (message.type === 'ERROR' && message.ref === 0)) {
-      throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} from a client`);
-    }
-    const ref = message.ref;
     try {
       switch (message.type) {
-        case 'GET_REQUEST':
-          this.#sentBytes += await sendDownload(io, message);
-          this.#downloads++;
+        case 'PUT_OFFER':
+          this.#upload = { ref, path: message.path };
+          this.#follow(ref, await uploads.offer(message));
+          return;
+        case 'PUT_DATA':
+        case 'PUT_CHUNK':
+        case 'PUT_END':
+          this.#follow(ref, await uploads.receive(message));
+          return;
+        case 'CANCEL':
+        case 'ERROR':
+          // Routed `end-upload`: the open upload's own (the lane discarded or redirected any other).
+          await uploads.endByClient(message);
           return;
         case 'LIST_REQUEST':
           await sendListing(io, message);
           return;
         case 'PUT_DIR':
-          await writeDirectory(io, message);
-          await io.send({ type: 'ACK', ref });
-          return;
         case 'PUT_LINK':
-          await writeLink(io, message);
+          await (message.type === 'PUT_DIR' ? writeDirectory(io, message) : writeLink(io, message));
           await io.send({ type: 'ACK', ref });
           return;
         default:
-          if (await this.#uploads!.handle(message)) return;
-          throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} from a client`);
+          // The lane lets no other message through.
+          throw new FerryError('INTERNAL', `${message.type} routed ${route}`);
       }
     } catch (err) {
       const error = toFerryError(err);
-      if (this.#failedRefs.has(ref)) return; // already ended (taken over) while this step ran
+      if (this.#lane.discards(ref)) return; // already ended (taken over) while this step ran
       if (!OPERATION_SCOPED.has(error.category)) throw error;
-      // Only an upload can have more messages in flight for its ref (§5.8); one-message requests cannot.
-      const discardFollowing =
-        message.type.startsWith('PUT_') && message.type !== 'PUT_DIR' && message.type !== 'PUT_LINK';
-      const path =
-        'path' in message
-          ? message.path
-          : this.#uploads?.activeRef === ref
-            ? this.#uploads.activePath
-            : undefined;
-      if (this.#uploads?.activeRef === ref) await this.#uploads.closeActive();
-      await this.#failOperation(ref, error, discardFollowing && message.type !== 'PUT_END', path);
+      await this.#failOperation(ref, error, 'path' in message ? message.path : undefined);
     }
   }
 
+  /** Watches how an upload may still end after its step returned: taken over, or its background finish. */
+  #follow(ref: number, outcome: UploadOutcome): void {
+    // PROTOCOL.md §6.2: the session whose transfer was taken over says so at once, not at its next message.
+    void outcome.takenOver?.then(() => {
+      if (this.#lane.takenOver(ref))
+        return this.#refuse(ref, new FerryError('TRANSFER_TAKEN_OVER'), this.#pathOf(ref));
+    });
+    void outcome.finished?.catch((err: unknown) =>
+      this.#failOperation(ref, toFerryError(err), this.#pathOf(ref)),
+    );
+  }
+
+  /** Queues a GET_REQUEST; its job reports every way the download ends. */
+  #queueDownload(io: SessionIo, request: GetRequestMessage): void {
+    const { ref } = request;
+    this.#downloads.add(ref, async (signal) => {
+      try {
+        this.#sentBytes += await sendDownload(io.until(signal), request);
+        this.#filesSent++;
+      } catch (err) {
+        const error = toFerryError(err);
+        if (signal.aborted) {
+          // PROTOCOL.md §5.9: cancelled by the client, which is sent nothing more for the ref; a session
+          // ending fails its open transfers itself (SessionEvents.ended).
+          if (signal.reason === CANCELLED_BY_CLIENT) this.#events.transferFailed(ref, 'ABORTED');
+          return;
+        }
+        if (OPERATION_SCOPED.has(error.category)) {
+          await this.#failOperation(ref, error, request.path);
+          return;
+        }
+        // Anything else ends the session, as it would have inside the receive loop.
+        this.#fatal ??= error;
+        await this.#reportSessionError(error);
+        this.#channel?.close(error);
+      } finally {
+        this.#lane.downloadEnded(ref);
+      }
+    });
+  }
+
+  #pathOf(ref: number): string | undefined {
+    return this.#upload?.ref === ref ? this.#upload.path : undefined;
+  }
+
   /**
-   * Ends one operation with an ERROR for its ref, discarding the ref's messages still in flight if asked.
-   * The log names what the wire may not (PROTOCOL.md §5.1): the requested path, the server's own file and
-   * the errno, so an operator can tell which file a refusal was about and why.
+   * Ends one operation with an ERROR for its ref (PROTOCOL.md §5.1); the lane says whether the ref's later
+   * messages are discarded and whether the open upload was this one, which is then closed (its partial kept).
    */
-  async #failOperation(
-    ref: number,
-    error: FerryError,
-    discardFollowing: boolean,
-    path?: string,
-  ): Promise<void> {
-    if (discardFollowing) this.#failedRefs.add(ref);
+  async #failOperation(ref: number, error: FerryError, path: string | undefined): Promise<void> {
+    const { closeUpload } = this.#lane.operationFailed(ref);
+    if (closeUpload) await this.#uploads?.closeActive();
+    await this.#refuse(ref, error, path ?? this.#pathOf(ref));
+  }
+
+  /**
+   * Sends the ERROR for `ref`. The log names what the wire may not (PROTOCOL.md §5.1): the requested path,
+   * the server's own file and the errno, so an operator can tell which file a refusal was about and why.
+   */
+  async #refuse(ref: number, error: FerryError, path: string | undefined): Promise<void> {
     // The log's line comes from this event (server-log.ts), with what the wire may not carry.
     this.#events.operationRefused(ref, error, path);
     await this.#sendError(ref, error).catch(() => undefined);
   }
 
+  /**
+   * Protocol errors are named to the peer; anything unexpected goes out as a bare INTERNAL, so the client
+   * sees a coded error rather than a silent close (and learns nothing about the cause).
+   */
+  async #reportSessionError(error: FerryError): Promise<void> {
+    const reportable = error.category === 'protocol' || error.category === 'internal';
+    if (reportable && error.wireCode !== null && this.#channel && !this.#channel.closed)
+      await this.#sendError(0, error).catch(() => undefined);
+  }
+
   async #sendError(ref: number, error: FerryError): Promise<void> {
     // PROTOCOL.md §5.1: the wire gets the code and the coded detail only, never a path or a stack.
-    const wire = error.wireCode ?? 0xffff;
-    const detail =
-      error.wireCode === null || error.category === 'internal'
-        ? ''
-        : truncateUtf8(error.detail ?? '', MAX_DETAIL_BYTES);
-    await this.#channel?.send({ type: 'ERROR', ref, code: wire, detail });
+    await this.#channel?.send(errorMessageFor(ref, error));
   }
-}
-
-/** Cuts `text` to at most `maxBytes` of UTF-8 without splitting a character. */
-function truncateUtf8(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text) <= maxBytes) return text;
-  let out = '';
-  let bytes = 0;
-  for (const char of text) {
-    const size = Buffer.byteLength(char);
-    if (bytes + size > maxBytes) break;
-    out += char;
-    bytes += size;
-  }
-  return out;
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { FerryError } from '../errors/index.js';
+import { FerryError, toFerryError } from '../errors/index.js';
 import type { KeyPair } from '../crypto/index.js';
 import { parseRemotePath, type Message } from '../protocol/index.js';
 import type { TransferRegistry } from './transfer-registry.js';
@@ -79,6 +79,25 @@ export class SessionIo {
     this.sendPlaintext = senders.sendPlaintext;
     this.events = events;
     this.#rootPrefix = grant.root ? parseRemotePath(grant.root) : [];
+  }
+
+  /**
+   * This session as one operation sees it, whose sends fail once `signal` aborts (with its reason): a
+   * download stopped by the client's CANCEL sends nothing more from its next message on (PROTOCOL.md §5.9).
+   */
+  until(signal: AbortSignal): SessionIo {
+    const stopped = (): Promise<void> => Promise.reject(toFerryError(signal.reason));
+    return new SessionIo(
+      this.ctx,
+      this.clientKey,
+      this.grant,
+      this.log,
+      {
+        send: (message) => (signal.aborted ? stopped() : this.send(message)),
+        sendPlaintext: (plaintext) => (signal.aborted ? stopped() : this.sendPlaintext(plaintext)),
+      },
+      this.events,
+    );
   }
 
   /** How many leading components of every rooted path are the client's confinement (PROTOCOL.md §7.1). */

@@ -5,7 +5,11 @@ import {
   PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
   chunkCount,
-  type Message,
+  type CancelMessage,
+  type ErrorMessage,
+  type PutChunkMessage,
+  type PutDataMessage,
+  type PutEndMessage,
   type PutOfferMessage,
 } from '../protocol/index.js';
 import { PartialTransfer, SourceFile, resolveUnderRoot, type RootPath } from '../transfer/index.js';
@@ -29,6 +33,8 @@ type Active =
       target: RootPath;
       offer: PutOfferMessage;
       receivedBytes: number;
+      /** Settles `UploadOutcome.takenOver` when another session takes this transfer over (§6.2). */
+      takeOver: () => void;
     }
   | {
       // PROTOCOL.md §5.4 EXISTING: the destination may already hold this content; only the digest decides.
@@ -47,13 +53,26 @@ type Active =
     };
 
 /**
+ * What the session learns from an upload step besides its errors (it never calls back into the session):
+ * how the transfer may still end after the step returned.
+ */
+export interface UploadOutcome {
+  /** Resolves if another session of this client takes the transfer over (PROTOCOL.md §6.2). */
+  readonly takenOver?: Promise<void>;
+  /** The background finish after PUT_END: resolves once PUT_DONE is sent, rejects with what ends the ref. */
+  readonly finished?: Promise<void>;
+}
+
+const NOTHING_PENDING: UploadOutcome = {};
+
+/**
  * The upload half of a server session (PROTOCOL.md §5.3–§5.9, §6.2): one transfer receives data at a time,
  * while earlier ones finish (durably) in the background so many small files do not wait on each fsync.
+ * The session's UploadLane (src/machines/) decides which messages reach it; every step returns or throws a
+ * coded error, and what happens later (a takeover, a background finish) is in its UploadOutcome.
  */
 export class UploadReceiver implements TransferClaim {
   readonly #io: SessionIo;
-  /** Ends a transfer: the session turns this into an ERROR for the ref. */
-  readonly #fail: (ref: number, error: FerryError, discardFollowing: boolean) => Promise<void>;
   #active: Active | undefined;
   readonly #finishing = new Set<Promise<void>>();
   readonly #finishingById = new Map<string, Promise<void>>();
@@ -62,33 +81,35 @@ export class UploadReceiver implements TransferClaim {
   files = 0;
   bytes = 0;
 
-  constructor(
-    io: SessionIo,
-    fail: (ref: number, error: FerryError, discardFollowing: boolean) => Promise<void>,
-  ) {
+  constructor(io: SessionIo) {
     this.#io = io;
-    this.#fail = fail;
   }
 
-  /** Handles one upload message; returns false if it is not an upload message. */
-  async handle(message: Message): Promise<boolean> {
+  /** Answers a PUT_OFFER (PROTOCOL.md §5.3, §5.4, §5.13.2); the lane has checked no upload is open. */
+  async offer(offer: PutOfferMessage): Promise<UploadOutcome> {
+    let takenOver: Promise<void> | undefined;
+    await this.#offer(offer, (promise) => {
+      takenOver = promise;
+    });
+    return takenOver ? { takenOver } : NOTHING_PENDING;
+  }
+
+  /** Handles a message of the open upload (the lane routes only those here). */
+  async receive(message: PutDataMessage | PutChunkMessage | PutEndMessage): Promise<UploadOutcome> {
     switch (message.type) {
-      case 'PUT_OFFER':
-        await this.#offer(message);
-        return true;
       case 'PUT_DATA': {
         const active = this.#expect(message.ref, message.type);
-        if (active.kind === 'existing') return true; // pipelined data for an existing file: the digest decides
+        if (active.kind === 'existing') return NOTHING_PENDING; // pipelined data for an existing file: the digest decides
         // `this` names the stream: a chunk travels whole on one session (PROTOCOL.md §5.13.3).
         await active.partial.writeData(message.offset, message.data, this);
         active.receivedBytes += message.data.length;
         this.bytes += message.data.length;
-        return true;
+        return NOTHING_PENDING;
       }
       case 'PUT_CHUNK': {
         const active = this.#expect(message.ref, message.type);
         if (active.kind !== 'existing') active.partial.completeChunk(message.index, message.chunkHash, this);
-        return true;
+        return NOTHING_PENDING;
       }
       case 'PUT_END': {
         const active = this.#expect(message.ref, message.type);
@@ -104,39 +125,27 @@ export class UploadReceiver implements TransferClaim {
             part: true,
             fileDigest: Buffer.alloc(32),
           });
-        } else if (active.kind === 'existing') {
-          await this.#compareExisting(active, message.fileDigest);
-        } else {
-          await this.#finishInBackground(active, message.fileDigest);
+          return NOTHING_PENDING;
         }
-        return true;
+        if (active.kind === 'existing') {
+          await this.#compareExisting(active, message.fileDigest);
+          return NOTHING_PENDING;
+        }
+        return await this.#finishInBackground(active, message.fileDigest);
       }
-      case 'CANCEL':
-        if (this.#active?.ref === message.ref) await this.closeActive();
-        this.#io.events.transferFailed(message.ref, 'ABORTED');
-        return true;
-      case 'ERROR': {
-        // PROTOCOL.md §5.1, §5.6.1: the client ends the upload it is sending instead of its PUT_END (its
-        // source changed); like CANCEL, but the log and the dashboard learn why.
-        if (this.#active?.ref !== message.ref) return true;
-        await this.closeActive();
-        const code = codeFromWire(message.code);
-        this.#io.events.transferFailed(message.ref, code);
-        return true;
-      }
-      default:
-        return false;
     }
   }
 
-  /** The ref of the transfer receiving data, if any. */
-  get activeRef(): number | undefined {
-    return this.#active?.ref;
-  }
-
-  /** The remote path of the transfer receiving data, for the log of a refusal (never for the wire). */
-  get activePath(): string | undefined {
-    return this.#active?.offer.path;
+  /**
+   * The client ends the open upload with CANCEL (PROTOCOL.md §5.9), or with an ERROR in place of its PUT_END
+   * (§5.1, §5.6.1: its source changed; the log and the dashboard learn why). The partial is kept.
+   */
+  async endByClient(message: CancelMessage | ErrorMessage): Promise<void> {
+    if (this.#active?.ref === message.ref) await this.closeActive();
+    this.#io.events.transferFailed(
+      message.ref,
+      message.type === 'ERROR' ? codeFromWire(message.code) : 'ABORTED',
+    );
   }
 
   /** The partial of `transferId` if this session is receiving it, for streams that join it (§5.13). */
@@ -152,8 +161,10 @@ export class UploadReceiver implements TransferClaim {
     await this.#finishingById.get(transferId);
     const active = this.#active;
     if (active?.kind !== 'partial' || active.transferId !== transferId) return;
+    // The session learns it now, before the close's flush, so its ERROR goes out at once and a message of
+    // the ref already being handled is discarded rather than failing the session.
+    active.takeOver();
     await this.closeActive();
-    await this.#fail(active.ref, new FerryError('TRANSFER_TAKEN_OVER'), true);
   }
 
   /** Closes the receiving transfer, keeping its partial for a later resume. */
@@ -189,10 +200,10 @@ export class UploadReceiver implements TransferClaim {
     await this.closeActive();
   }
 
-  async #offer(offer: PutOfferMessage): Promise<void> {
-    // PROTOCOL.md §6.2: one transfer receives data at a time per session.
+  async #offer(offer: PutOfferMessage, onTakeOver: (takenOver: Promise<void>) => void): Promise<void> {
+    // PROTOCOL.md §6.2: one transfer receives data at a time per session (the lane refuses a second offer).
     if (this.#active)
-      throw new FerryError('MESSAGE_UNEXPECTED', `PUT_OFFER while transfer ${this.#active.ref} is open`);
+      throw new FerryError('INTERNAL', `PUT_OFFER while transfer ${this.#active.ref} is open`);
     const io = this.#io;
     try {
       io.require(PERMISSION_UPLOAD, 'upload');
@@ -233,19 +244,19 @@ export class UploadReceiver implements TransferClaim {
           createDirs: true,
           knownDirs: this.#knownDirs,
         });
-        if (target.exists && !offer.overwrite) {
-          io.ctx.registry.release(transferId, this);
-          await this.#offerExisting(offer, target, transferId);
-          return;
-        }
-      } catch (err) {
-        io.ctx.registry.release(transferId, this);
-        throw err;
+        if (!target.exists || offer.overwrite)
+          await this.#offerPartial(offer, target, transferId, onTakeOver);
+      } finally {
+        // The claim's one owner: the open partial once there is one (closeActive or the finish lets it go,
+        // after its files are closed), else this offer, here.
+        if (!this.#holdsPartial()) io.ctx.registry.release(transferId, this);
       }
-      await this.#offerPartial(offer, target, transferId);
+      // PROTOCOL.md §5.4: an existing file is compared, never written, so it is hashed without the claim.
+      if (target.exists && !offer.overwrite) await this.#offerExisting(offer, target, transferId);
     } catch (err) {
-      // The client may have pipelined this transfer's data (§5.8): mark the ref so it is discarded.
-      this.#active = undefined;
+      // A step after the partial opened failed (the answer could not be sent): close it and let the claim
+      // go, or its file stays open and the transfer held until another session takes it over.
+      await this.closeActive();
       throw err;
     }
   }
@@ -270,7 +281,12 @@ export class UploadReceiver implements TransferClaim {
   }
 
   /** Opens the partial of a transfer this session has claimed. */
-  async #offerPartial(offer: PutOfferMessage, target: RootPath, transferId: string): Promise<void> {
+  async #offerPartial(
+    offer: PutOfferMessage,
+    target: RootPath,
+    transferId: string,
+    onTakeOver: (takenOver: Promise<void>) => void,
+  ): Promise<void> {
     const io = this.#io;
     let partial: PartialTransfer;
     try {
@@ -293,9 +309,10 @@ export class UploadReceiver implements TransferClaim {
       });
     } catch (err) {
       await io.ctx.storage.releaseIfAbsent(transferId);
-      io.ctx.registry.release(transferId, this);
       throw err;
     }
+    let takeOver = (): void => undefined;
+    onTakeOver(new Promise<void>((resolve) => (takeOver = resolve)));
     this.#active = {
       kind: 'partial',
       ref: offer.ref,
@@ -304,6 +321,7 @@ export class UploadReceiver implements TransferClaim {
       target,
       offer,
       receivedBytes: 0,
+      takeOver,
     };
     // Opening a resumed partial re-hashed every chunk it holds: an offer/CANCEL loop must not repeat that
     // for free (docs/SECURITY.md "Hashing on request"). Paid after the fact, before the answer.
@@ -375,17 +393,23 @@ export class UploadReceiver implements TransferClaim {
     await this.#io.send({ type: 'PUT_DONE', ref: offer.ref, identical: true, fileDigest: digest });
   }
 
-  async #finishInBackground(active: Extract<Active, { kind: 'partial' }>, expected: Buffer): Promise<void> {
+  /** Starts the finish and returns it (the session turns its failure into an ERROR for the ref). */
+  async #finishInBackground(
+    active: Extract<Active, { kind: 'partial' }>,
+    expected: Buffer,
+  ): Promise<UploadOutcome> {
     while (this.#finishing.size >= MAX_CONCURRENT_FINISHES) await Promise.race(this.#finishing);
-    const run = this.#finish(active, expected).catch((err: unknown) =>
-      this.#fail(active.ref, toFerryError(err), false),
-    );
-    const tracked = run.finally(() => {
-      this.#finishing.delete(tracked);
-      this.#finishingById.delete(active.transferId);
-    });
+    const finished = this.#finish(active, expected);
+    // Tracked settled, never rejecting: close() and a takeover only wait for it to be over.
+    const tracked = finished
+      .catch(() => undefined)
+      .finally(() => {
+        this.#finishing.delete(tracked);
+        this.#finishingById.delete(active.transferId);
+      });
     this.#finishing.add(tracked);
     this.#finishingById.set(active.transferId, tracked);
+    return { finished };
   }
 
   async #finish(active: Extract<Active, { kind: 'partial' }>, expected: Buffer): Promise<void> {
@@ -423,6 +447,11 @@ export class UploadReceiver implements TransferClaim {
     } catch {
       // Replaced or removed already: then there is nothing of ours to recognise later.
     }
+  }
+
+  /** Whether an open partial owns this session's transfer claim (read afresh: awaits may have changed it). */
+  #holdsPartial(): boolean {
+    return this.#active?.kind === 'partial';
   }
 
   #expect(ref: number, type: string): Active {

@@ -1,0 +1,57 @@
+import { FerryError } from '../errors/index.js';
+
+/** Sends one download; `signal` aborts when the client cancels it or the session ends. Never rejects. */
+export type DownloadJob = (signal: AbortSignal) => Promise<void>;
+
+/** The reason a download stops when the client sends CANCEL for its ref (PROTOCOL.md §5.9). */
+export const CANCELLED_BY_CLIENT = new FerryError('ABORTED', 'cancelled by the client');
+
+/**
+ * A session's downloads, sent one at a time in arrival order (PROTOCOL.md §5.11.4) beside its receive loop,
+ * so the loop keeps reading (a listing, an upload, a CANCEL) while a file streams.
+ */
+export class DownloadQueue {
+  #tail: Promise<void> = Promise.resolve();
+  readonly #controllers = new Map<number, AbortController>();
+  #roomWaiters: Array<() => void> = [];
+
+  /** Downloads queued or being sent. */
+  get size(): number {
+    return this.#controllers.size;
+  }
+
+  /** Queues the download of `ref` after the ones already queued. */
+  add(ref: number, job: DownloadJob): void {
+    const controller = new AbortController();
+    this.#controllers.set(ref, controller);
+    this.#tail = this.#tail.then(async () => {
+      try {
+        // Cancelled while queued: it never starts, so nothing at all is sent for it.
+        if (!controller.signal.aborted) await job(controller.signal);
+      } finally {
+        this.#controllers.delete(ref);
+        const waiters = this.#roomWaiters;
+        this.#roomWaiters = [];
+        for (const resolve of waiters) resolve();
+      }
+    });
+    // A job reports its own failure; the chain must go on to the next download whatever happened.
+    this.#tail = this.#tail.catch(() => undefined);
+  }
+
+  /** Resolves once fewer than `limit` downloads are queued or being sent. */
+  async roomFor(limit: number): Promise<void> {
+    while (this.size >= limit) await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
+  }
+
+  /** Stops the download of `ref` at its next message, or before it starts (PROTOCOL.md §5.9). */
+  cancel(ref: number): void {
+    this.#controllers.get(ref)?.abort(CANCELLED_BY_CLIENT);
+  }
+
+  /** Stops every download (the session is ending) and resolves once none runs. Idempotent. */
+  async close(reason: FerryError): Promise<void> {
+    for (const controller of this.#controllers.values()) controller.abort(reason);
+    await this.#tail;
+  }
+}

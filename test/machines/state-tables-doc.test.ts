@@ -1,0 +1,55 @@
+// PROTOCOL.md §6 shows each machine's transition table; these tests keep it equal to the table the machine
+// steps through (src/machines/transition.ts `stepOf`), so the spec's state machines cannot drift from the code.
+// One test per machine, each in its own block.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import type { Transition } from '../../src/machines/index.js';
+import { UPLOAD_LANE_TRANSITIONS } from '../../src/machines/index.js';
+
+const PROTOCOL = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
+
+/** The text of the section whose heading starts with `heading`, up to the next heading of any level. */
+function section(heading: string): string {
+  const lines = PROTOCOL.split('\n');
+  const start = lines.findIndex((line) => line.startsWith(heading));
+  assert.ok(start >= 0, `PROTOCOL.md has no heading ${heading}`);
+  const end = lines.findIndex((line, i) => i > start && line.startsWith('#'));
+  return lines.slice(start + 1, end < 0 ? undefined : end).join('\n');
+}
+
+/**
+ * The `state | event | next` triples of the first table under `heading` (columns found by their header
+ * names, in any order; backticks dropped), sorted, one string each.
+ */
+function documentedTransitions(heading: string): string[] {
+  const table = section(heading)
+    .split('\n')
+    .filter((line) => line.startsWith('|'))
+    .map((line) =>
+      line
+        .slice(1, line.lastIndexOf('|'))
+        .split('|')
+        .map((cell) => cell.trim().replaceAll('`', '')),
+    );
+  const [header, , ...body] = table;
+  assert.ok(header, `no table under ${heading}`);
+  const column = (name: string): number => {
+    const at = header.indexOf(name);
+    assert.ok(at >= 0, `the table under ${heading} has no column ${name}`);
+    return at;
+  };
+  const [state, event, next] = [column('state'), column('event'), column('next')];
+  return body.map((cells) => `${cells[state]} | ${cells[event]} | ${cells[next]}`).sort();
+}
+
+/** The same triples from a machine's table. */
+function codeTransitions(table: readonly Transition[]): string[] {
+  const rows = table.map(({ state, event, next }) => `${state} | ${event} | ${next}`);
+  assert.equal(new Set(rows).size, rows.length, 'a transition appears twice');
+  return rows.sort();
+}
+
+test('PROTOCOL.md §6.1 shows exactly the transitions of the server session (UPLOAD_LANE_TRANSITIONS)', () => {
+  assert.deepEqual(documentedTransitions('### 6.1'), codeTransitions(UPLOAD_LANE_TRANSITIONS));
+});
