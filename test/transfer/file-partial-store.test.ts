@@ -44,40 +44,48 @@ async function readTarget(
 }
 
 // The server's layout: keyed by id in a directory of its own, which it can list.
-describePartialStore<string, RootPath>('FilePartialStore (a directory of partials)', async (t) => {
-  const { dir, store } = await storeIn(t);
-  return {
-    store,
-    sweepable: store,
-    key: (name) => name,
-    target: (name) => resolveUnderRoot(dir, ['out', name], { createDirs: true }),
-    placeForeign: (target, bytes) => writeFile(target.path, bytes),
-    readTarget,
-  };
-});
+describePartialStore<string, RootPath>(
+  'FilePartialStore (a directory of partials)',
+  async (t) => {
+    const { dir, store } = await storeIn(t);
+    return {
+      store,
+      sweepable: store,
+      key: (name) => name,
+      target: (name) => resolveUnderRoot(dir, ['out', name], { createDirs: true }),
+      placeForeign: (target, bytes) => writeFile(target.path, bytes),
+      readTarget,
+    };
+  },
+  { crash: false, list: true },
+);
 
 // The client's layout: keyed by the destination, beside it, one-chunk partials marked with a state file.
-describePartialStore<RootPath, RootPath>('FilePartialStore (beside the destination, marked)', async (t) => {
-  const dir = await makeTempDir('ferry-file-store-');
-  t.after(() => removeTempDir(dir));
-  const out = (await resolveUnderRoot(dir, ['out', 'x'], { createDirs: true })).dir;
-  const store = new FilePartialStore<RootPath>(
-    {
-      pathsOf: (target) => ({
-        dataPath: join(target.dir, siblingTempName(target.name, 'ferry-part')),
-        logPath: join(target.dir, siblingTempName(target.name, 'ferry-state')),
-      }),
-    },
-    { markWithState: true },
-  );
-  return {
-    store,
-    key: (name) => ({ dir: out, name, path: join(out, name), exists: false }),
-    target: (name) => resolveUnderRoot(dir, ['out', name], { createDirs: true }),
-    placeForeign: (target, bytes) => writeFile(target.path, bytes),
-    readTarget,
-  };
-});
+describePartialStore<RootPath, RootPath>(
+  'FilePartialStore (beside the destination, marked)',
+  async (t) => {
+    const dir = await makeTempDir('ferry-file-store-');
+    t.after(() => removeTempDir(dir));
+    const out = (await resolveUnderRoot(dir, ['out', 'x'], { createDirs: true })).dir;
+    const store = new FilePartialStore<RootPath>(
+      {
+        pathsOf: (target) => ({
+          dataPath: join(target.dir, siblingTempName(target.name, 'ferry-part')),
+          logPath: join(target.dir, siblingTempName(target.name, 'ferry-state')),
+        }),
+      },
+      { markWithState: true },
+    );
+    return {
+      store,
+      key: (name) => ({ dir: out, name, path: join(out, name), exists: false }),
+      target: (name) => resolveUnderRoot(dir, ['out', name], { createDirs: true }),
+      placeForeign: (target, bytes) => writeFile(target.path, bytes),
+      readTarget,
+    };
+  },
+  { crash: false, list: false },
+);
 
 const HEADER = { size: 3000, mtimeMs: 1_700_000_000_000, chunkBytes: 1024 };
 const LOGGED = { fresh: false, keepLog: true };

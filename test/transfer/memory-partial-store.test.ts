@@ -6,21 +6,25 @@ import { createHash, randomBytes } from 'node:crypto';
 import { MemoryPartialStore, PartialTransfer } from '../../src/transfer/index.js';
 import { describePartialStore } from './partial-store-conformance.js';
 
-describePartialStore<string, string>('MemoryPartialStore', () => {
-  const store = new MemoryPartialStore<string>();
-  return Promise.resolve({
-    store,
-    key: (name) => name,
-    target: (name) => Promise.resolve(name),
-    placeForeign: (target, bytes) => {
-      store.placed.set(target, { bytes, mode: 0o644, mtimeMs: 0 });
-      return Promise.resolve();
-    },
-    readTarget: (target) => Promise.resolve(store.placed.get(target)),
-    crash: () => store.crash(),
-    sweepable: store,
-  });
-});
+describePartialStore<string, string>(
+  'MemoryPartialStore',
+  () => {
+    const store = new MemoryPartialStore<string>();
+    return Promise.resolve({
+      store,
+      key: (name) => name,
+      target: (name) => Promise.resolve(name),
+      placeForeign: (target, bytes) => {
+        store.placed.set(target, { bytes, mode: 0o644, mtimeMs: 0 });
+        return Promise.resolve();
+      },
+      readTarget: (target) => Promise.resolve(store.placed.get(target)),
+      crash: () => store.crash(),
+      sweepable: store,
+    });
+  },
+  { crash: true, list: true },
+);
 
 test('after a crash, a resumed PartialTransfer holds exactly the chunks onDurable had reported', async () => {
   const chunkBytes = 1024;
