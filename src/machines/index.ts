@@ -2,3 +2,17 @@
 // sockets, files or timers, so every rule is tested with bytes (test/machines/).
 export { stepOf, type Transition } from './transition.js';
 export { UPLOAD_LANE_TRANSITIONS, UploadLane, type LaneRoute, type UploadLaneState } from './upload-lane.js';
+export { ChunkStates, MAX_OPEN_CHUNKS, type ChunkState, type ChunkEntry } from './chunk-states.js';
+export {
+  ReceiverMachine,
+  RECEIVER_TRANSITIONS,
+  DURABLE_BATCH_BYTES,
+  type ReceiverState,
+  type ReceiverOptions,
+  type ReceiverEffect,
+  type WriteEffect,
+  type MakeDurableEffect,
+  type ProgressEffect,
+  type FinishEffect,
+  type FailEffect,
+} from './receiver-machine.js';

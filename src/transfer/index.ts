@@ -20,7 +20,6 @@ export {
 export { MemoryPartialStore, type MemoryPlacedFile } from './memory-partial-store.js';
 export { verifyLoggedChunks } from './verify-logged-chunks.js';
 export { ChunkLog, type ChunkEntry } from './chunk-log.js';
-export { ChunkStates, MAX_OPEN_CHUNKS, type ChunkState, type AcceptedData } from './chunk-states.js';
 export { partialOwner } from './partial-owner.js';
 export { openNoFollow, type NoFollowMode } from './open-no-follow.js';
 export { SourceFile } from './source-file.js';

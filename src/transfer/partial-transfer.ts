@@ -3,14 +3,13 @@ import { ChunkSet, chunkCount, type ChunkRange } from '../protocol/index.js';
 import { receivedFileMode } from './received-mode.js';
 import type { RootPath } from './root-path.js';
 import type { ChunkEntry } from './chunk-log.js';
-import { ChunkStates } from './chunk-states.js';
+import { ChunkStates, DURABLE_BATCH_BYTES } from '../machines/index.js';
 import type { PartialStore, StoredPartial, TransferHeader } from './partial-store.js';
 import { verifyLoggedChunks } from './verify-logged-chunks.js';
 
 export type { TransferHeader } from './partial-store.js';
 
-/** Chunks verified but not yet durable are flushed once they add up to this many bytes (PROTOCOL.md §9.2). */
-export const DURABLE_BATCH_BYTES = 16 * 1024 * 1024;
+export { DURABLE_BATCH_BYTES };
 
 export interface PartialTransferOptions extends TransferHeader {
   /** Drop any partial state first (PUT_OFFER flag FRESH). */
@@ -144,7 +143,7 @@ export class PartialTransfer<Target = RootPath> {
    */
   async writeData(offset: number, data: Buffer, stream: unknown = this): Promise<void> {
     if (this.#flushError !== undefined) throw this.#flushError;
-    const { rewrite } = this.#states.accept(offset, data, stream);
+    const rewrite = this.#states.accept(offset, data, stream);
     // A chunk sent again after a mismatch: the failed attempt's writes must land first, or one of them
     // could overwrite the new bytes after they were hashed.
     if (rewrite) await this.#stored.flushWrites();

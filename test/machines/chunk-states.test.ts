@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { ChunkStates } from '../../src/transfer/index.js';
+import { ChunkStates } from '../../src/machines/index.js';
 import { HASH_BYTES, fileDigest } from '../../src/protocol/index.js';
 
 const CHUNK_BYTES = 1024;
@@ -74,8 +74,8 @@ test('ChunkStates leaves a chunk whose hash does not match unverified: no hash, 
   assert.throws(() => states.fileDigest(), malformed(/1 of 4 chunks missing at end/));
   // The next attempt starts at the chunk's first byte, and is marked as a rewrite of bytes written before.
   assert.throws(() => states.accept(CHUNK_BYTES + 10, chunk(1), A), malformed(/does not start a chunk/));
-  assert.equal(states.accept(CHUNK_BYTES, chunk(1).subarray(0, 10), A).rewrite, true);
-  assert.equal(states.accept(CHUNK_BYTES + 10, chunk(1).subarray(10), A).rewrite, false);
+  assert.equal(states.accept(CHUNK_BYTES, chunk(1).subarray(0, 10), A), true);
+  assert.equal(states.accept(CHUNK_BYTES + 10, chunk(1).subarray(10), A), false);
   states.complete(1, hashOf(chunk(1)), A);
   const hashes = [0, 1, 2, 3].map((i) => hashOf(chunk(i)));
   assert.deepEqual(

@@ -1,7 +1,12 @@
 import { createHash, type Hash } from 'node:crypto';
 import { FerryError } from '../errors/index.js';
 import { ChunkHashes, ChunkSet } from '../protocol/index.js';
-import type { ChunkEntry } from './chunk-log.js';
+
+/** One chunk and its hash: a verified chunk, or an entry of a partial's durable log (PROTOCOL.md §9.2). */
+export interface ChunkEntry {
+  readonly index: number;
+  readonly hash: Buffer;
+}
 
 /**
  * What a receiver knows about one chunk of a transfer:
@@ -20,16 +25,6 @@ interface OpenChunk {
   readonly end: number;
   position: number;
   readonly hash: Hash;
-}
-
-/** What `accept` tells the caller about the bytes it is about to write. */
-export interface AcceptedData {
-  readonly index: number;
-  /**
-   * True for the first bytes of a chunk that was written before in this transfer and failed (or was left
-   * open): writes of the earlier attempt may still be in flight, and must land before these do.
-   */
-  readonly rewrite: boolean;
 }
 
 /**
@@ -92,9 +87,11 @@ export class ChunkStates {
    * hashes it; the caller must then write exactly these bytes at `offset`. Enforces PROTOCOL.md §5.5.1 (a
    * chunk's data in order, without gaps, from its first byte, never across its end; at most MAX_OPEN_CHUNKS
    * open) and §5.5.3 (a verified chunk is never written again). Throws MESSAGE_MALFORMED and changes
-   * nothing otherwise.
+   * nothing otherwise. Returns true for the first bytes of a chunk that was written before in this transfer
+   * and failed (or was left open): writes of the earlier attempt may still be in flight, and must land before
+   * these do. (A boolean, not an object: this runs once per record.)
    */
-  accept(offset: number, data: Uint8Array, stream: unknown): AcceptedData {
+  accept(offset: number, data: Uint8Array, stream: unknown): boolean {
     const { size, chunkBytes } = this;
     if (!Number.isSafeInteger(offset) || offset < 0 || offset >= size) {
       throw new FerryError('MESSAGE_MALFORMED', `offset ${offset} is outside the file of ${size} bytes`);
@@ -132,7 +129,7 @@ export class ChunkStates {
     this.#dirty.add(index);
     current.hash.update(data);
     current.position += data.length;
-    return { index, rewrite };
+    return rewrite;
   }
 
   /**
@@ -162,6 +159,11 @@ export class ChunkStates {
   firstOpen(): number | undefined {
     for (const index of this.#open.keys()) return index;
     return undefined;
+  }
+
+  /** The index of the chunk that holds file offset `offset`. */
+  indexOf(offset: number): number {
+    return Math.floor(offset / this.chunkBytes);
   }
 
   /** The held digest (PROTOCOL.md §5.4) over the hashes of `chunks`, each of which must be verified. */

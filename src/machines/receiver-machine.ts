@@ -1,0 +1,383 @@
+import { FerryError } from '../errors/index.js';
+import { ChunkSet, type ChunkRange } from '../protocol/index.js';
+import { ChunkStates, type ChunkEntry } from './chunk-states.js';
+import { stepOf, type Transition } from './transition.js';
+
+/** Chunks verified but not yet durable are made durable once they add up to this many bytes (PROTOCOL.md §9.2). */
+export const DURABLE_BATCH_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The receiver of one transfer (PROTOCOL.md §6.2): the server for an upload, the client for a download. Every
+ * event is one row; `stepOf` refuses an event the table does not list for the state (MESSAGE_UNEXPECTED), so
+ * the table PROTOCOL.md shows is the one the code obeys (test/machines/state-tables-doc.test.ts).
+ */
+export const RECEIVER_TRANSITIONS = [
+  {
+    state: 'receiving',
+    event: 'DATA',
+    next: 'receiving',
+    action:
+      'hash, write at the offset; in order from the chunk start, at most 64 open, never a verified chunk or one another stream opened, else `MESSAGE_MALFORMED` (§5.5.1, §5.5.3)',
+  },
+  {
+    state: 'receiving',
+    event: 'CHUNK',
+    next: 'receiving',
+    action:
+      'compare hash: verified, made durable once a batch adds up (§9.2); or unverified, `CHUNK_MISMATCH` (§5.5.2)',
+  },
+  {
+    state: 'receiving',
+    event: 'DURABLE',
+    next: 'receiving',
+    action: 'the batch is held; PROGRESS with the verified durable bytes (§5.7, §9.2)',
+  },
+  {
+    state: 'receiving',
+    event: 'PART_END',
+    next: 'receiving',
+    action:
+      "a joined stream's end: its open chunks unverified; a download stripe's digest must be its chunks' (§5.13.4, §5.13.6)",
+  },
+  {
+    state: 'receiving',
+    event: 'STREAM_ENDED',
+    next: 'receiving',
+    action: 'its open chunks become unverified, for another stream to send (§5.5.3, §5.13.5)',
+  },
+  {
+    state: 'receiving',
+    event: 'END',
+    next: 'finishing',
+    action:
+      'every chunk verified, none open (else `MESSAGE_MALFORMED`), digest equal: make the rest durable; finish: fsync, rename, fsync directory (§5.6, §9.3)',
+  },
+  {
+    state: 'receiving',
+    event: 'END_MISMATCH',
+    next: 'closed',
+    action: 'digest differs: `DIGEST_MISMATCH`, the partial is discarded (§5.6)',
+  },
+  {
+    state: 'receiving',
+    event: 'CLOSE',
+    next: 'closed',
+    action:
+      'CANCEL, ERROR, a failure or the session closing: make the verified chunks durable, keep the partial (§5.9, §9.2)',
+  },
+  {
+    state: 'finishing',
+    event: 'DURABLE',
+    next: 'finishing',
+    action: 'the last batch is held; PROGRESS (§5.7)',
+  },
+  {
+    state: 'finishing',
+    event: 'STREAM_ENDED',
+    next: 'finishing',
+    action: 'nothing is open',
+  },
+  {
+    state: 'finishing',
+    event: 'FINISHED',
+    next: 'closed',
+    action: 'the file is in place: PUT_DONE (uploads); the download is done (§5.11.3)',
+  },
+  {
+    state: 'finishing',
+    event: 'CLOSE',
+    next: 'closed',
+    action: 'placing failed (e.g. `FILE_EXISTS`): the partial is kept',
+  },
+  {
+    state: 'closed',
+    event: 'DATA',
+    next: 'closed',
+    action: "refused for the joined stream's ref: `PATH_NOT_FOUND`, as a late JOIN (§5.13.2, §5.13.5)",
+  },
+  {
+    state: 'closed',
+    event: 'CHUNK',
+    next: 'closed',
+    action: 'refused as DATA',
+  },
+  {
+    state: 'closed',
+    event: 'PART_END',
+    next: 'closed',
+    action: 'refused as DATA',
+  },
+  {
+    state: 'closed',
+    event: 'DURABLE',
+    next: 'closed',
+    action: 'a batch made durable while closing is held; PROGRESS',
+  },
+  {
+    state: 'closed',
+    event: 'STREAM_ENDED',
+    next: 'closed',
+    action: 'nothing is open',
+  },
+  {
+    state: 'closed',
+    event: 'CLOSE',
+    next: 'closed',
+    action: 'nothing (idempotent)',
+  },
+] as const satisfies readonly Transition[];
+
+/** The receiver's states: one transfer receives, then finishes or closes (its partial kept or discarded). */
+export type ReceiverState = (typeof RECEIVER_TRANSITIONS)[number]['state'];
+
+/** Write `data` (the very buffer that was hashed) at `offset`; after every earlier write when `afterPending`. */
+export interface WriteEffect {
+  readonly kind: 'write';
+  readonly offset: number;
+  readonly data: Buffer;
+  readonly afterPending: boolean;
+}
+
+/** Make the written data durable, then durably record `entries` as verified (data first, then the log: §9.2). */
+export interface MakeDurableEffect {
+  readonly kind: 'make-durable';
+  readonly entries: readonly ChunkEntry[];
+}
+
+/** Report `verifiedBytes` verified and durable (PROGRESS, §5.7); never more than the store confirmed. */
+export interface ProgressEffect {
+  readonly kind: 'progress';
+  readonly verifiedBytes: number;
+}
+
+/** Every chunk is verified from the bytes held and the digest matched: make durable and place the file (§9.3). */
+export interface FinishEffect {
+  readonly kind: 'finish';
+  readonly digest: Buffer;
+}
+
+/** The transfer (or a joined stream's part of it) failed; `discard` drops the partial, else it is kept. */
+export interface FailEffect {
+  readonly kind: 'fail';
+  readonly code: 'CHUNK_MISMATCH' | 'DIGEST_MISMATCH';
+  readonly detail: string;
+  readonly discard: boolean;
+}
+
+export type ReceiverEffect = WriteEffect | MakeDurableEffect | ProgressEffect | FinishEffect | FailEffect;
+
+export interface ReceiverOptions {
+  /** Chunks the caller re-hashed from the partial it reopened (§9.2): verified, durable and held. */
+  readonly held?: readonly ChunkEntry[] | undefined;
+  /** Verified bytes per make-durable batch; default DURABLE_BATCH_BYTES. */
+  readonly durableBatchBytes?: number | undefined;
+  /**
+   * Check a joined stream's end digest against the hashes of the chunks it verified (downloads, §5.13.6).
+   * An upload's joined PUT_END carries 32 zero bytes instead (§5.13.4), so uploads leave this off.
+   */
+  readonly checkPartDigests?: boolean | undefined;
+  /** Chunks open at once; default MAX_OPEN_CHUNKS (§5.5.1). */
+  readonly maxOpen?: number | undefined;
+}
+
+/**
+ * The rules of receiving one transfer, with no file or socket (PROTOCOL.md §5.5, §5.6, §5.11.2, §5.13, §9.2):
+ * the same for an upload on the server and a download on the client, whose messages are the same three
+ * inputs (PUT_DATA/GET_DATA, PUT_CHUNK/GET_CHUNK, PUT_END/GET_END). It returns effects for its driver
+ * (PartialTransfer) to apply in order over a storage port, and learns their results as inputs (`durable`,
+ * `finished`). Which bytes may be trusted is ChunkStates' rule; this adds the transfer around it: the
+ * durable batches, progress that never runs ahead of durability, the digest at the end, joined streams.
+ *
+ * `stream` is any value naming one sender of data (a session); a chunk travels whole on one stream.
+ */
+export class ReceiverMachine {
+  readonly size: number;
+  readonly chunkBytes: number;
+  readonly #chunks: ChunkStates;
+  /** Chunks verified and durable: what PUT_ACCEPT and GET_REQUEST may claim (§5.4, §9.2). */
+  readonly #held: ChunkSet;
+  /** A file of at most one chunk keeps no log and sends no PROGRESS: it resumes whole anyway (§9.2). */
+  readonly #logged: boolean;
+  readonly #batchBytes: number;
+  /** Per stream, the chunks it verified, for a download stripe's end digest (§5.13.6); only when checked. */
+  readonly #byStream: Map<unknown, ChunkSet> | undefined;
+  #state: ReceiverState = 'receiving';
+  #pending: ChunkEntry[] = [];
+  #pendingBytes = 0;
+  #heldBytes = 0;
+
+  constructor(size: number, chunkBytes: number, options: ReceiverOptions = {}) {
+    const held = options.held ?? [];
+    this.size = size;
+    this.chunkBytes = chunkBytes;
+    this.#chunks = new ChunkStates(size, chunkBytes, {
+      verified: held,
+      ...(options.maxOpen === undefined ? {} : { maxOpen: options.maxOpen }),
+    });
+    this.#held = new ChunkSet(this.#chunks.count);
+    for (const { index } of held) if (this.#held.add(index)) this.#heldBytes += this.#chunks.lengthOf(index);
+    this.#logged = this.#chunks.count > 1;
+    this.#batchBytes = options.durableBatchBytes ?? DURABLE_BATCH_BYTES;
+    this.#byStream = options.checkPartDigests === true ? new Map() : undefined;
+  }
+
+  get state(): ReceiverState {
+    return this.#state;
+  }
+
+  /** The file's chunk count. */
+  get count(): number {
+    return this.#chunks.count;
+  }
+
+  /** Bytes of chunks that are verified and durable (what PROGRESS and a resume may count). */
+  get verifiedBytes(): number {
+    return this.#heldBytes;
+  }
+
+  /** The held chunks as ranges, for PUT_ACCEPT and a client's GET_REQUEST (§5.4, §5.11.1). */
+  heldRanges(): ChunkRange[] {
+    return this.#held.ranges();
+  }
+
+  /** SHA-256 over the held chunks' hashes in index order (§5.4); 32 zero bytes for none. */
+  heldDigest(): Buffer {
+    return this.#chunks.haveDigest(this.#held);
+  }
+
+  /** Where chunk `index` stands: unverified, open or verified (§5.5). */
+  stateOf(index: number): ReturnType<ChunkStates['stateOf']> {
+    return this.#chunks.stateOf(index);
+  }
+
+  /**
+   * PUT_DATA / GET_DATA: `data` for file offset `offset` from `stream`. Checked and hashed here; the effect
+   * carries the same buffer, which the driver writes unchanged (the bytes on disk are the bytes hashed).
+   */
+  data(stream: unknown, offset: number, data: Buffer): WriteEffect {
+    this.#step('DATA');
+    if (this.#state === 'closed') throw transferClosed();
+    const afterPending = this.#chunks.accept(offset, data, stream);
+    return { kind: 'write', offset, data, afterPending };
+  }
+
+  /**
+   * PUT_CHUNK / GET_CHUNK: `stream` names the hash of chunk `index`, whose data it sent whole. Returns a
+   * make-durable effect when the verified chunks not yet durable reach the batch size, a CHUNK_MISMATCH fail
+   * (the transfer goes on; the chunk is unverified until received again whole), or nothing.
+   */
+  chunk(stream: unknown, index: number, hash: Buffer): MakeDurableEffect | FailEffect | undefined {
+    this.#step('CHUNK');
+    if (this.#state === 'closed') throw transferClosed();
+    let verified: Buffer;
+    try {
+      verified = this.#chunks.complete(index, hash, stream);
+    } catch (err) {
+      if (err instanceof FerryError && err.code === 'CHUNK_MISMATCH') {
+        return { kind: 'fail', code: 'CHUNK_MISMATCH', detail: `chunk ${index}`, discard: false };
+      }
+      throw err;
+    }
+    if (this.#byStream) {
+      let mine = this.#byStream.get(stream);
+      if (!mine) this.#byStream.set(stream, (mine = new ChunkSet(this.#chunks.count)));
+      mine.add(index);
+    }
+    if (!this.#logged) return undefined;
+    this.#pending.push({ index, hash: verified });
+    this.#pendingBytes += this.#chunks.lengthOf(index);
+    return this.#pendingBytes >= this.#batchBytes ? this.#takePending() : undefined;
+  }
+
+  /**
+   * The store confirmed a make-durable effect: its chunks are held now, and only now counted in PROGRESS
+   * (§9.2). A transfer of one chunk never asks (§9.2: no log, no PROGRESS).
+   */
+  durable(entries: readonly ChunkEntry[]): ProgressEffect {
+    this.#step('DURABLE');
+    for (const { index } of entries)
+      if (this.#held.add(index)) this.#heldBytes += this.#chunks.lengthOf(index);
+    return { kind: 'progress', verifiedBytes: this.#heldBytes };
+  }
+
+  /** A stream stopped (its session closed or failed): the chunks it left open become unverified (§5.13.5). */
+  streamEnded(stream: unknown): void {
+    this.#step('STREAM_ENDED');
+    this.#chunks.abandon(stream);
+    this.#byStream?.delete(stream);
+  }
+
+  /**
+   * PUT_END / GET_END of a joined stream (§5.13.4, §5.13.6): its chunks were processed in order, so its part
+   * is verified; one it left half-sent goes back to unverified. With `checkPartDigests`, `digest` must be the
+   * held digest over the chunks this stream verified (a download stripe's), else DIGEST_MISMATCH (the partial
+   * and its verified chunks are kept).
+   */
+  partEnd(stream: unknown, digest: Buffer): FailEffect | undefined {
+    this.#step('PART_END');
+    if (this.#state === 'closed') throw transferClosed();
+    this.#chunks.abandon(stream);
+    const byStream = this.#byStream;
+    if (!byStream) return undefined;
+    const mine = byStream.get(stream) ?? new ChunkSet(this.#chunks.count);
+    byStream.delete(stream);
+    if (this.#chunks.haveDigest(mine).equals(digest)) return undefined;
+    return {
+      kind: 'fail',
+      code: 'DIGEST_MISMATCH',
+      detail: 'a stream ended with another digest than its chunks',
+      discard: false,
+    };
+  }
+
+  /**
+   * PUT_END / GET_END of the file with the sender's `digest` (§5.6). Every chunk must be verified and none
+   * open (MESSAGE_MALFORMED otherwise): the digest is computed only over hashes of the bytes held. Equal:
+   * make the rest durable, then finish. Different: DIGEST_MISMATCH, and the partial is discarded, since its
+   * chunks are from different versions of the source and would fail every resume the same way.
+   */
+  end(digest: Buffer): [MakeDurableEffect, FinishEffect] | [FinishEffect] | [FailEffect] {
+    const ours = this.#chunks.fileDigest();
+    if (!ours.equals(digest)) {
+      this.#step('END_MISMATCH');
+      this.#pending = [];
+      this.#pendingBytes = 0;
+      return [{ kind: 'fail', code: 'DIGEST_MISMATCH', detail: '', discard: true }];
+    }
+    this.#step('END');
+    const rest = this.#takePending();
+    const finish: FinishEffect = { kind: 'finish', digest: ours };
+    return rest ? [rest, finish] : [finish];
+  }
+
+  /** The driver placed the file (the finish effect succeeded). */
+  finished(): void {
+    this.#step('FINISHED');
+  }
+
+  /**
+   * The transfer stops without finishing (CANCEL, ERROR, a failure, the session closing) or after a failed
+   * finish: the verified chunks not yet durable are made durable for a later resume (§9.2). Idempotent.
+   */
+  close(): MakeDurableEffect | undefined {
+    this.#step('CLOSE');
+    return this.#takePending();
+  }
+
+  #takePending(): MakeDurableEffect | undefined {
+    if (this.#pending.length === 0) return undefined;
+    const entries = this.#pending;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    return { kind: 'make-durable', entries };
+  }
+
+  #step(event: (typeof RECEIVER_TRANSITIONS)[number]['event']): void {
+    this.#state = stepOf(RECEIVER_TRANSITIONS, this.#state, event).next;
+  }
+}
+
+/** §5.13.5: once the transfer closed, a joined stream's further messages fail for its ref only. */
+function transferClosed(): FerryError {
+  return new FerryError('PATH_NOT_FOUND', 'the transfer this stream joined is closed');
+}
