@@ -1,13 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
-import {
-  ChunkHashes,
-  DEFAULT_CHUNK_BYTES,
-  HASH_BYTES,
-  haveDigest,
-  type GetStripe,
-} from '../protocol/index.js';
+import { ChunkHashes, DEFAULT_CHUNK_BYTES, HASH_BYTES, type GetStripe } from '../protocol/index.js';
 import {
   FilePartialStore,
   PartialTransfer,
@@ -174,6 +168,8 @@ async function receiveDownload(
     fresh: !offer.heldAccepted,
     verified: keep ? [...keep.entries()] : [],
     durableBatchBytes: options.durableBatchBytes,
+    // A stripe's GET_END names the digest over the chunks it sent (PROTOCOL.md §5.13.6).
+    checkPartDigests: true,
     onDurable: (verified) => options.onVerified?.(verified, offer.size),
   });
   const joined: Array<Promise<number>> = [];
@@ -253,16 +249,15 @@ async function sendRequest(
 }
 
 /**
- * Writes one stream's chunks into the shared partial until GET_END. Each stream writes as itself, so
- * ChunkStates refuses a chunk another stream has open or verified (PROTOCOL.md §5.13.6).
+ * Writes one stream's chunks into the shared partial until GET_END. Each stream writes as itself, so the
+ * receiver machine refuses a chunk another stream has open or verified (PROTOCOL.md §5.13.6).
  */
 async function receiveChunks(
   session: ClientSession,
   ref: number,
   partial: PartialTransfer,
-): Promise<{ bytes: number; endDigest: Buffer; hashes: Buffer[] }> {
+): Promise<{ bytes: number; endDigest: Buffer }> {
   let bytes = 0;
-  const hashes: Buffer[] = [];
   for (;;) {
     const message = await session.take(ref);
     if (message.type === 'GET_DATA') {
@@ -270,9 +265,8 @@ async function receiveChunks(
       bytes += message.data.length;
     } else if (message.type === 'GET_CHUNK') {
       partial.completeChunk(message.index, message.chunkHash, session);
-      hashes.push(message.chunkHash);
     } else if (message.type === 'GET_END') {
-      return { bytes, endDigest: message.fileDigest, hashes };
+      return { bytes, endDigest: message.fileDigest };
     } else {
       throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} during a download`);
     }
@@ -303,13 +297,9 @@ async function receiveStripe(
         'SOURCE_CHANGED',
         `stream ${stripe.index + 1} was offered another version of the file`,
       );
-    const { bytes, endDigest, hashes } = await receiveChunks(session, ref, partial);
+    const { bytes, endDigest } = await receiveChunks(session, ref, partial);
     // PROTOCOL.md §5.13.6: a joined stripe's GET_END carries the digest over the chunk hashes it sent.
-    if (!haveDigest(hashes).equals(endDigest))
-      throw new FerryError(
-        'DIGEST_MISMATCH',
-        `stream ${stripe.index + 1} ended with another digest than its chunks'`,
-      );
+    partial.endPart(session, endDigest);
     return bytes;
   } finally {
     session.closeRef(ref);

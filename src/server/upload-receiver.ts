@@ -117,7 +117,7 @@ export class UploadReceiver implements TransferClaim {
         if (active.kind === 'joined') {
           // PROTOCOL.md §5.13.4: this stream's chunks were processed in order, so its part is verified; a
           // chunk it left half-sent is not, and stays for another stream to send.
-          active.partial.abandonChunks(this);
+          active.partial.endPart(this, message.fileDigest);
           await this.#io.send({
             type: 'PUT_DONE',
             ref: active.ref,

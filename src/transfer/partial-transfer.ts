@@ -1,9 +1,9 @@
 import { FerryError } from '../errors/index.js';
-import { ChunkSet, chunkCount, type ChunkRange } from '../protocol/index.js';
+import { chunkCount, type ChunkRange } from '../protocol/index.js';
 import { receivedFileMode } from './received-mode.js';
 import type { RootPath } from './root-path.js';
 import type { ChunkEntry } from './chunk-log.js';
-import { ChunkStates, DURABLE_BATCH_BYTES } from '../machines/index.js';
+import { DURABLE_BATCH_BYTES, ReceiverMachine, type FailEffect } from '../machines/index.js';
 import type { PartialStore, StoredPartial, TransferHeader } from './partial-store.js';
 import { verifyLoggedChunks } from './verify-logged-chunks.js';
 
@@ -19,53 +19,45 @@ export interface PartialTransferOptions extends TransferHeader {
   readonly durableBatchBytes?: number;
   /** Called whenever more bytes become verified and durable. */
   readonly onDurable?: (verifiedBytes: number) => void;
+  /** Check a joined stream's end digest against its chunks (downloads' stripes, PROTOCOL.md §5.13.6). */
+  readonly checkPartDigests?: boolean | undefined;
 }
 
 /**
- * The receiving side of one transfer: a partial in a store (`PartialStore`) plus the rules of what it may
- * trust. Which bytes are trusted is decided by ChunkStates (every byte written is hashed on its way in,
- * and a verified chunk is never written again); this class makes verified chunks durable in batches
- * through the store (data first, then the log entry), and finishes with a digest check and the store's
- * atomic placement. Used by both the server (uploads) and the client (downloads).
+ * The receiving side of one transfer: the receiver machine (`ReceiverMachine`, PROTOCOL.md §6.2) driven
+ * over a partial in a store (`PartialStore`). The machine decides what the protocol says (which bytes may
+ * be trusted, when a batch of verified chunks is made durable, what PROGRESS may count, whether the file
+ * may finish); this class applies its effects in order through the store (data durable first, then the log
+ * entry; an atomic placement at the end) and feeds the results back. Used by both the server (uploads) and
+ * the client (downloads), so both receive by the same rules over the same port.
  */
 export class PartialTransfer<Target = RootPath> {
   readonly header: TransferHeader;
   /** True when a partial existed for another source and was discarded (PUT_ACCEPT flag RESTARTED). */
   readonly restarted: boolean;
   readonly #stored: StoredPartial<Target>;
-  /** False for a file of one chunk, which resumes whole anyway: nothing is logged, nothing is durable early. */
-  readonly #keepLog: boolean;
-  /** Which chunks are verified from the bytes written (PROTOCOL.md §5.5); the only source of chunk hashes. */
-  readonly #states: ChunkStates;
-  /** Chunks verified and durable (a subset of the verified ones). */
-  readonly #held: ChunkSet;
-  readonly #batchBytes: number;
+  /** The rules: the only source of chunk hashes, of what is held and of what may be finished. */
+  readonly #machine: ReceiverMachine;
   readonly #onDurable: ((verifiedBytes: number) => void) | undefined;
-  #pending: ChunkEntry[] = [];
-  #pendingBytes = 0;
+  /** The make-durable effects, applied one after another behind the receiving, so fsync overlaps it. */
   #flushing: Promise<void> = Promise.resolve();
-  #verifiedBytes = 0;
   #flushError: Error | undefined;
   #closed = false;
 
   private constructor(
     options: PartialTransferOptions,
     stored: StoredPartial<Target>,
-    keepLog: boolean,
     held: readonly ChunkEntry[],
   ) {
     this.header = { size: options.size, mtimeMs: options.mtimeMs, chunkBytes: options.chunkBytes };
     this.restarted = stored.restarted;
     this.#stored = stored;
-    this.#keepLog = keepLog;
-    this.#states = new ChunkStates(options.size, options.chunkBytes, { verified: held });
-    this.#held = new ChunkSet(this.#states.count);
-    this.#batchBytes = options.durableBatchBytes ?? DURABLE_BATCH_BYTES;
+    this.#machine = new ReceiverMachine(options.size, options.chunkBytes, {
+      held,
+      durableBatchBytes: options.durableBatchBytes,
+      checkPartDigests: options.checkPartDigests,
+    });
     this.#onDurable = options.onDurable;
-    for (const entry of held) {
-      this.#held.add(entry.index);
-      this.#verifiedBytes += this.#states.lengthOf(entry.index);
-    }
   }
 
   /**
@@ -93,7 +85,7 @@ export class PartialTransfer<Target = RootPath> {
         // Rewritten on resume: drops entries that failed re-verification and any torn tail.
         await stored.resetLog(held);
       }
-      return new PartialTransfer(options, stored, keepLog, held);
+      return new PartialTransfer(options, stored, held);
     } catch (err) {
       await stored.close();
       throw err;
@@ -122,32 +114,32 @@ export class PartialTransfer<Target = RootPath> {
 
   /** Bytes of chunks that are verified and durable. */
   get verifiedBytes(): number {
-    return this.#verifiedBytes;
+    return this.#machine.verifiedBytes;
   }
 
   /** The held chunks as ranges, for PUT_ACCEPT. */
   heldRanges(): ChunkRange[] {
-    return this.#held.ranges();
+    return this.#machine.heldRanges();
   }
 
   /** SHA-256 over the held chunks' hashes in index order (PROTOCOL.md §5.4). */
   heldDigest(): Buffer {
-    return this.#states.haveDigest(this.#held);
+    return this.#machine.heldDigest();
   }
 
   /**
    * Writes a data payload at its offset for `stream` (one value per session; parallel streams, §5.13),
-   * after ChunkStates has checked it against PROTOCOL.md §5.5.1 and §5.5.3 and hashed it. The write is
+   * once the machine has checked it against PROTOCOL.md §5.5.1 and §5.5.3 and hashed it. The write is
    * queued from the same buffer that was hashed, which the caller no longer changes (the store's
    * contract; decrypted records are fresh buffers), so the bytes stored are the bytes hashed.
    */
   async writeData(offset: number, data: Buffer, stream: unknown = this): Promise<void> {
     if (this.#flushError !== undefined) throw this.#flushError;
-    const rewrite = this.#states.accept(offset, data, stream);
+    const write = this.#machine.data(stream, offset, data);
     // A chunk sent again after a mismatch: the failed attempt's writes must land first, or one of them
     // could overwrite the new bytes after they were hashed.
-    if (rewrite) await this.#stored.flushWrites();
-    await this.#stored.write(offset, data);
+    if (write.afterPending) await this.#stored.flushWrites();
+    await this.#stored.write(write.offset, write.data);
   }
 
   /**
@@ -155,16 +147,24 @@ export class PartialTransfer<Target = RootPath> {
    * unverified (CHUNK_MISMATCH) and the transfer cannot finish until it is received again.
    */
   completeChunk(index: number, chunkHash: Buffer, stream: unknown = this): void {
-    const hash = this.#states.complete(index, chunkHash, stream);
-    const length = this.#states.lengthOf(index);
-    this.#pending.push({ index, hash });
-    this.#pendingBytes += length;
-    if (this.#pendingBytes >= this.#batchBytes) this.#startFlush();
+    const effect = this.#machine.chunk(stream, index, chunkHash);
+    if (effect?.kind === 'fail') throw failure(effect);
+    if (effect) this.#makeDurable(effect.entries);
+  }
+
+  /**
+   * The end of a joined stream (PUT_END of a joined session, GET_END of a stripe; PROTOCOL.md §5.13.4,
+   * §5.13.6): the chunks it left half-sent become unverified; with `checkPartDigests`, its digest must be
+   * the one over the chunks it verified (DIGEST_MISMATCH otherwise; the verified chunks are kept).
+   */
+  endPart(stream: unknown, digest: Buffer): void {
+    const effect = this.#machine.partEnd(stream, digest);
+    if (effect) throw failure(effect);
   }
 
   /** A stream ended: the chunks it left half-sent become unverified and may be sent by another (§5.13.5). */
   abandonChunks(stream: unknown): void {
-    this.#states.abandon(stream);
+    this.#machine.streamEnded(stream);
   }
 
   /**
@@ -176,32 +176,44 @@ export class PartialTransfer<Target = RootPath> {
     target: Target,
     options: { mode: number; overwrite: boolean; mtimeMs?: number },
   ): Promise<Buffer> {
-    // Only hashes of the bytes now in the partial: every chunk verified, none open (ChunkStates).
-    const digest = this.#states.fileDigest();
-    this.#startFlush();
+    // The machine finishes only over hashes of the bytes now in the partial (every chunk verified, none
+    // open), after making the rest of the verified chunks durable.
+    let digest: Buffer | undefined;
+    for (const effect of this.#machine.end(expectedDigest)) {
+      if (effect.kind === 'make-durable') this.#makeDurable(effect.entries);
+      else if (effect.kind === 'finish') digest = effect.digest;
+      else {
+        // Every chunk matched its hash yet the whole does not: the chunks are from different versions of
+        // the source. Keeping them would fail every resume the same way, so the partial goes.
+        await this.discard();
+        throw failure(effect);
+      }
+    }
     await this.#flushing;
     await this.#stored.flushWrites();
-    if (!digest.equals(expectedDigest)) {
-      // Every chunk matched its hash yet the whole does not: the chunks are from different versions of the
-      // source. Keeping them would fail every resume the same way, so the partial goes.
-      await this.discard();
-      throw new FerryError('DIGEST_MISMATCH');
+    try {
+      await this.#stored.finish(target, {
+        mode: receivedFileMode(options.mode),
+        mtimeMs: options.mtimeMs ?? this.header.mtimeMs,
+        overwrite: options.overwrite,
+      });
+    } catch (err) {
+      // Not placed (e.g. FILE_EXISTS): the partial stays, and the machine no longer receives.
+      this.#machine.close();
+      throw err;
     }
-    await this.#stored.finish(target, {
-      mode: receivedFileMode(options.mode),
-      mtimeMs: options.mtimeMs ?? this.header.mtimeMs,
-      overwrite: options.overwrite,
-    });
     this.#closed = true;
-    return digest;
+    this.#machine.finished();
+    return digest!;
   }
 
-  /** Flushes what is verified and closes the partial, keeping it for a later resume. Idempotent. */
+  /** Makes what is verified durable and closes the partial, keeping it for a later resume. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     try {
-      this.#startFlush();
+      const rest = this.#machine.close();
+      if (rest) this.#makeDurable(rest.entries);
       await this.#flushing;
     } finally {
       await this.#stored.close();
@@ -214,24 +226,24 @@ export class PartialTransfer<Target = RootPath> {
     await this.#stored.abort();
   }
 
-  /** Starts a flush of the pending chunks behind any running one, so receiving overlaps fsync. */
-  #startFlush(): void {
-    if (this.#pending.length === 0) return;
-    const batch = this.#pending;
-    const batchBytes = this.#pendingBytes;
-    this.#pending = [];
-    this.#pendingBytes = 0;
+  /**
+   * Applies a make-durable effect behind any running one, so receiving overlaps fsync: the store makes the
+   * data durable, then logs the entries that vouch for it (a crash between the two only forgets chunks);
+   * then the machine learns it and says what PROGRESS may now count (PROTOCOL.md §9.2).
+   */
+  #makeDurable(entries: readonly ChunkEntry[]): void {
     this.#flushing = this.#flushing.then(async () => {
-      // Data first, then the log entry that vouches for it: a crash between the two only forgets chunks.
-      await this.#stored.makeDurable(batch);
-      for (const entry of batch) this.#held.add(entry.index);
-      this.#verifiedBytes += batchBytes;
-      // Without a log nothing is durable before finish() syncs the file: no progress is claimed early.
-      if (this.#keepLog) this.#onDurable?.(this.#verifiedBytes);
+      await this.#stored.makeDurable(entries);
+      this.#onDurable?.(this.#machine.durable(entries).verifiedBytes);
     });
     // A failed flush (disk full) is reported by the next write or by finish/close, never left unhandled.
     this.#flushing.catch((err: unknown) => {
       this.#flushError ??= err instanceof Error ? err : new Error(String(err));
     });
   }
+}
+
+/** The error a machine's fail effect stands for. */
+function failure(effect: FailEffect): FerryError {
+  return new FerryError(effect.code, effect.detail === '' ? undefined : effect.detail);
 }

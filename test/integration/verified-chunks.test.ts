@@ -5,12 +5,14 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import type { SecureChannel } from '../../src/channel/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
 import { PERMISSION_UPLOAD, fileDigest, type Message } from '../../src/protocol/index.js';
+import type { FerryServer } from '../../src/server/index.js';
 import { startTempDirServer } from '../helpers/temp-dir-server.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 
@@ -23,6 +25,7 @@ const MTIME_MS = 1_700_000_000_000;
 
 interface Rig {
   root: string;
+  server: FerryServer;
   /** A new admitted session of the one client. */
   session: () => Promise<SecureChannel>;
 }
@@ -36,6 +39,7 @@ async function startRig(t: TestContext): Promise<Rig> {
   });
   return {
     root: server.root,
+    server,
     session: () => openAdmittedSession(t, server.address, identity),
   };
 }
@@ -141,4 +145,27 @@ test('a chunk that failed its hash on a joined stream is not held: the PUT_END i
   while (done.type === 'PROGRESS') done = await again.receive();
   assert.equal(done.type, 'PUT_DONE', JSON.stringify(done));
   assert.ok((await readFile(join(rig.root, 'f.bin'))).equals(content));
+});
+
+test("when the primary session ends, a joined stream's further data fails for its ref only (PATH_NOT_FOUND), and its session goes on (§5.13.5)", async (t) => {
+  const rig = await startRig(t);
+  const primary = await primaryWithChunk0(rig);
+  const joined = await rig.session();
+  await joined.send(offer(1, true));
+  await receive(joined, 'PUT_ACCEPT');
+  const primaryClosed = once(rig.server.events, 'session-closed');
+  primary.close();
+  await primaryClosed;
+
+  // On main before the receiver machine the data went to the closed partial with no answer at all.
+  await sendChunk(joined, 1, 1, chunk(1), sha256(chunk(1)));
+  // Then the session resumes the transfer itself (sent at once, so a server that stays silent fails fast).
+  await joined.send(offer(2));
+  const refused = await receive(joined, 'ERROR');
+  assert.equal(refused.code, ERROR_CODES.PATH_NOT_FOUND.wire, JSON.stringify(refused));
+  assert.equal(refused.ref, 1);
+  assert.match(refused.detail, /the transfer this stream joined is closed/);
+
+  // The session is still good: its offer resumes from the chunk the primary made durable.
+  assert.deepEqual((await receive(joined, 'PUT_ACCEPT')).ranges, [{ first: 0, count: 1 }]);
 });
