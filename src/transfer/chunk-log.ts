@@ -3,14 +3,12 @@ import { lstat, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { HASH_BYTES } from '../protocol/index.js';
+import type { ChunkEntry } from '../machines/index.js';
 import { fsyncDir } from './fsync-dir.js';
 import { openNoFollow } from './open-no-follow.js';
 
-/** One chunk and its hash. */
-export interface ChunkEntry {
-  readonly index: number;
-  readonly hash: Buffer;
-}
+// One type for a chunk and its hash, the receiver machine's: what it verified is what the log records.
+export type { ChunkEntry };
 
 const MAGIC = Buffer.from('FERRYCL1', 'latin1');
 const CHECK_BYTES = 4;

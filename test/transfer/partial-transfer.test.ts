@@ -1,6 +1,7 @@
-// PartialTransfer: the receiving side of one transfer on disk (PROTOCOL.md §5.5, §9.2, §9.3). The rules it
-// drives are the receiver machine's, tested with bytes in test/machines/receiver-machine.test.ts; here what
-// needs a disk: durability order, the log, re-verification on resume, atomic placement.
+// PartialTransfer: the receiving side of one transfer over a store (PROTOCOL.md §5.5, §9.2, §9.3). The rules
+// it drives are the receiver machine's, tested with bytes in test/machines/receiver-machine.test.ts; here the
+// driving: durability order on a disk, the log, re-verification on resume, atomic placement, and the
+// machine's outcomes as the errors its callers see.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -10,11 +11,12 @@ import { join } from 'node:path';
 import {
   ChunkLog,
   FilePartialStore,
+  MemoryPartialStore,
   PartialTransfer,
   resolveUnderRoot,
   type PartialTransferOptions,
 } from '../../src/transfer/index.js';
-import { fileDigest } from '../../src/protocol/index.js';
+import { fileDigest, haveDigest } from '../../src/protocol/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 const CHUNK_BYTES = 4096;
@@ -253,6 +255,59 @@ test('PartialTransfer never clobbers an existing destination without overwrite (
     [],
     'the partial files are gone',
   );
+});
+
+test('PartialTransfer ends a download stripe only with the digest over the chunks it sent, and keeps them when it is another (§5.13.6)', async () => {
+  const store = new MemoryPartialStore<string>();
+  const content = randomBytes(SIZE);
+  const hashes = [0, 1, 2, 3, 4].map((i) => createHash('sha256').update(chunkOf(content, i)).digest());
+  const partial = await PartialTransfer.open(store, 'k', {
+    size: SIZE,
+    mtimeMs: 0,
+    chunkBytes: CHUNK_BYTES,
+    fresh: false,
+    checkPartDigests: true,
+  });
+  for (const [stripe, index] of [
+    ['stripe 1', 1],
+    ['stripe 1', 3],
+    ['stripe 2', 2],
+  ] as const) {
+    await partial.writeData(index * CHUNK_BYTES, chunkOf(content, index), stripe);
+    partial.completeChunk(index, hashes[index]!, stripe);
+  }
+  partial.endPart('stripe 1', haveDigest([hashes[1]!, hashes[3]!]));
+  assert.throws(() => partial.endPart('stripe 2', haveDigest([hashes[1]!])), {
+    code: 'DIGEST_MISMATCH',
+    message: /a stream ended with another digest than its chunks/,
+  });
+  await partial.close();
+  const resumed = await PartialTransfer.open(store, 'k', {
+    size: SIZE,
+    mtimeMs: 0,
+    chunkBytes: CHUNK_BYTES,
+    fresh: false,
+  });
+  assert.deepEqual(resumed.heldRanges(), [{ first: 1, count: 3 }], 'every verified chunk was kept');
+  await resumed.close();
+});
+
+test("PartialTransfer refuses a joined stream's data once the transfer closed, for that stream only (PATH_NOT_FOUND, §5.13.5)", async () => {
+  const store = new MemoryPartialStore<string>();
+  const partial = await PartialTransfer.open(store, 'k', {
+    size: SIZE,
+    mtimeMs: 0,
+    chunkBytes: CHUNK_BYTES,
+    fresh: false,
+  });
+  await partial.writeData(0, Buffer.alloc(10), 'joined');
+  await partial.close();
+  await assert.rejects(partial.writeData(10, Buffer.alloc(10), 'joined'), {
+    code: 'PATH_NOT_FOUND',
+    message: /the transfer this stream joined is closed/,
+  });
+  assert.throws(() => partial.endPart('joined', Buffer.alloc(32)), { code: 'PATH_NOT_FOUND' });
+  partial.abandonChunks('joined'); // its session then closes: nothing to do
 });
 
 /** Records file-handle writes and flushes, by path (from /proc/self/fd), until the test ends. */
