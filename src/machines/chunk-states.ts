@@ -161,11 +161,6 @@ export class ChunkStates {
     return undefined;
   }
 
-  /** The index of the chunk that holds file offset `offset`. */
-  indexOf(offset: number): number {
-    return Math.floor(offset / this.chunkBytes);
-  }
-
   /** The held digest (PROTOCOL.md §5.4) over the hashes of `chunks`, each of which must be verified. */
   haveDigest(chunks: ChunkSet): Buffer {
     return this.#verified.haveDigest(chunks);

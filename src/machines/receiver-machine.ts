@@ -1,6 +1,6 @@
 import { FerryError } from '../errors/index.js';
 import { ChunkSet, type ChunkRange } from '../protocol/index.js';
-import { ChunkStates, type ChunkEntry } from './chunk-states.js';
+import { ChunkStates, type ChunkEntry, type ChunkState } from './chunk-states.js';
 import { stepOf, type Transition } from './transition.js';
 
 /** Chunks verified but not yet durable are made durable once they add up to this many bytes (PROTOCOL.md §9.2). */
@@ -246,7 +246,7 @@ export class ReceiverMachine {
   }
 
   /** Where chunk `index` stands: unverified, open or verified (§5.5). */
-  stateOf(index: number): ReturnType<ChunkStates['stateOf']> {
+  stateOf(index: number): ChunkState {
     return this.#chunks.stateOf(index);
   }
 
