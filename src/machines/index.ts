@@ -2,3 +2,19 @@
 // sockets, files or timers, so every rule is tested with bytes (test/machines/).
 export { stepOf, type Transition } from './transition.js';
 export { UPLOAD_LANE_TRANSITIONS, UploadLane, type LaneRoute, type UploadLaneState } from './upload-lane.js';
+export { missingChunks } from './missing-chunks.js';
+export {
+  UploadSenderMachine,
+  UPLOAD_SENDER_TRANSITIONS,
+  type UploadEffect,
+  type UploadOutcome,
+  type UploadSenderOptions,
+  type UploadSenderState,
+} from './upload-sender-machine.js';
+export {
+  DownloadSenderMachine,
+  DOWNLOAD_SENDER_TRANSITIONS,
+  type DownloadEffect,
+  type DownloadSenderState,
+  type SentFile,
+} from './download-sender-machine.js';

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { Transition } from '../../src/machines/index.js';
 import { UPLOAD_LANE_TRANSITIONS } from '../../src/machines/index.js';
+import { DOWNLOAD_SENDER_TRANSITIONS, UPLOAD_SENDER_TRANSITIONS } from '../../src/machines/index.js';
 
 const PROTOCOL = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
 
@@ -52,4 +53,9 @@ function codeTransitions(table: readonly Transition[]): string[] {
 
 test('PROTOCOL.md §6.1 shows exactly the transitions of the server session (UPLOAD_LANE_TRANSITIONS)', () => {
   assert.deepEqual(documentedTransitions('### 6.1'), codeTransitions(UPLOAD_LANE_TRANSITIONS));
+});
+
+test('PROTOCOL.md §6.3 shows exactly the transitions of the sender machines (upload on the client, download on the server)', () => {
+  assert.deepEqual(documentedTransitions('#### 6.3.1'), codeTransitions(UPLOAD_SENDER_TRANSITIONS));
+  assert.deepEqual(documentedTransitions('#### 6.3.2'), codeTransitions(DOWNLOAD_SENDER_TRANSITIONS));
 });
