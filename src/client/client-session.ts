@@ -186,7 +186,9 @@ export class ClientSession {
       for (;;) await this.#dispatch(await this.channel.receive());
     } catch (err) {
       this.#fail(toFerryError(err));
-      this.channel.close();
+      // Closed with the session's failure, so a send parked on backpressure fails with it too (say the
+      // server's session ERROR), not with a bare CONNECTION_CLOSED that would read as a retryable cut.
+      this.channel.close(this.#failure);
     }
   }
 
