@@ -26,6 +26,7 @@ export { openNoFollow, type NoFollowMode } from './open-no-follow.js';
 export { SourceFile } from './source-file.js';
 export { fsyncDir } from './fsync-dir.js';
 export { ChunkHashCache } from './chunk-hash-cache.js';
+export { hashAllChunks, type HashChunksInto } from './hash-all-chunks.js';
 export {
   streamChunks,
   missingChunks,
