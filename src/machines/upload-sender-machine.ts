@@ -310,8 +310,10 @@ export class UploadSenderMachine {
 
   /** The chunks of the last `hash` effect are in `hashes`. */
   hashed(): UploadEffect[] {
-    const accept = this.#accept!;
-    const claimed = this.#claimed!;
+    const accept = this.#accept;
+    const claimed = this.#claimed;
+    if (this.#state !== 'checking' || accept === undefined || claimed === undefined)
+      return this.#fatal('hashed');
     // PROTOCOL.md §5.4: the claim must match our own hashes of those chunks.
     const holds = this.hashes.haveDigest(claimed).equals(accept.haveDigest);
     if (accept.existing) {
@@ -389,10 +391,10 @@ export class UploadSenderMachine {
       case 'ended':
         // A pipelined file (PROTOCOL.md §5.8): all was sent before this answer, so nothing was resumed.
         return [{ kind: 'accepted', heldBytes: 0, restarted: accept.restarted }, { kind: 'receive' }];
-      default: {
-        const join = this.#join!;
-        return [{ kind: 'stream', chunks: join.chunks, missing: this.hashes.count - claimed.count }];
-      }
+      case 'joined-sending':
+        return [{ kind: 'stream', chunks: this.#join!.chunks, missing: this.hashes.count - claimed.count }];
+      default:
+        throw new FerryError('INTERNAL', `PUT_ACCEPT led to ${row.next}`);
     }
   }
 

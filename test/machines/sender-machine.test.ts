@@ -266,6 +266,28 @@ test('a server that claims held chunks again after a FRESH offer is refused (MES
   );
 });
 
+test('after a FRESH offer the destination may have appeared: EXISTING is still checked, and identical content ends on the new ref', () => {
+  const file = fileOf(3 * CHUNK);
+  const machine = offeredUpload(file);
+  const stale = { ranges: [{ first: 0, count: 1 }], haveDigest: Buffer.alloc(HASH_BYTES, 9) };
+  hashInto(machine.hashes, file, only(machine.received(accept(stale)), 'hash').chunks);
+  machine.hashed();
+  machine.offered(2);
+  const all = { existing: true, ranges: [{ first: 0, count: 3 }], haveDigest: heldDigestOf(file, [0, 1, 2]) };
+  hashInto(machine.hashes, file, only(machine.received(accept(all)), 'hash').chunks);
+  assert.deepEqual(machine.hashed(), [{ kind: 'check-unchanged' }]);
+  assert.deepEqual(sentMessage(machine.unchanged()), { type: 'PUT_END', ref: 2, fileDigest: digestOf(file) });
+});
+
+test('the sender’s own events follow the table too: sent before PUT_ACCEPT, or hashed with nothing to check, is MESSAGE_UNEXPECTED', () => {
+  const file = fileOf(3 * CHUNK);
+  rejectsWith('MESSAGE_UNEXPECTED', () => offeredUpload(file).sent(0), /sent in state offered/);
+  rejectsWith('MESSAGE_UNEXPECTED', () => offeredUpload(file).hashed(), /hashed in state offered/);
+  const download = downloadOf(file, {});
+  download.start();
+  rejectsWith('MESSAGE_UNEXPECTED', () => download.unchanged(), /unchanged in state sending/);
+});
+
 test('claimed ranges past the last chunk of the file are refused as MESSAGE_MALFORMED before anything is read', () => {
   const machine = offeredUpload(fileOf(2 * CHUNK));
   rejectsWith('MESSAGE_MALFORMED', () =>
