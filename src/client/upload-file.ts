@@ -113,13 +113,13 @@ class UploadDriver {
   readonly #session: ClientSession;
   readonly #machine: UploadSenderMachine;
   readonly #job: UploadJob;
-  readonly #join: boolean;
+  readonly #joined: boolean;
 
-  constructor(session: ClientSession, machine: UploadSenderMachine, job: UploadJob, join = false) {
+  constructor(session: ClientSession, machine: UploadSenderMachine, job: UploadJob, joined = false) {
     this.#session = session;
     this.#machine = machine;
     this.#job = job;
-    this.#join = join;
+    this.#joined = joined;
   }
 
   /** Runs the upload up to its PUT_END; `done` then waits for the server's answer. */
@@ -195,7 +195,7 @@ class UploadDriver {
             machine.hashes.chunkBytes,
             options,
             effect.fresh,
-            this.#join,
+            this.#joined,
           ),
         );
         return [];
@@ -258,7 +258,7 @@ class UploadDriver {
         sink: dataSink(session, sendRef),
         onChunk,
       });
-    if (this.#join) return sendChunks(this.#session, ref);
+    if (this.#joined) return sendChunks(this.#session, ref);
     const parallel = missing >= 2 && source.size >= (options.parallelMinBytes ?? PARALLEL_MIN_BYTES);
     const streams = parallel && options.extraStreams ? await options.extraStreams() : [];
     // One cursor over the missing chunks, shared by the primary and the joined streams (PROTOCOL.md §5.13).
