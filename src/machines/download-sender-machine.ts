@@ -13,7 +13,7 @@ import { stepOf, type Transition } from './transition.js';
 
 /**
  * The rules of sending one file down (PROTOCOL.md §5.11, §5.13.6), as the server applies them to a GET_REQUEST:
- * PROTOCOL.md §6.3 prints this table, and a test holds the two together. `new` is a request read whose file
+ * PROTOCOL.md §6.4 prints this table, and a test holds the two together. `new` is a request read whose file
  * is open; nothing comes back from the client once the download is under way (§5.11.3).
  */
 export const DOWNLOAD_SENDER_TRANSITIONS = [

@@ -55,7 +55,7 @@ test('PROTOCOL.md §6.1 shows exactly the transitions of the server session (UPL
   assert.deepEqual(documentedTransitions('### 6.1'), codeTransitions(UPLOAD_LANE_TRANSITIONS));
 });
 
-test('PROTOCOL.md §6.3 shows exactly the transitions of the sender machines (upload on the client, download on the server)', () => {
-  assert.deepEqual(documentedTransitions('#### 6.3.1'), codeTransitions(UPLOAD_SENDER_TRANSITIONS));
-  assert.deepEqual(documentedTransitions('#### 6.3.2'), codeTransitions(DOWNLOAD_SENDER_TRANSITIONS));
+test('PROTOCOL.md §6.3 and §6.4 show exactly the transitions of the sender machines (UPLOAD_SENDER_TRANSITIONS, DOWNLOAD_SENDER_TRANSITIONS)', () => {
+  assert.deepEqual(documentedTransitions('### 6.3'), codeTransitions(UPLOAD_SENDER_TRANSITIONS));
+  assert.deepEqual(documentedTransitions('### 6.4'), codeTransitions(DOWNLOAD_SENDER_TRANSITIONS));
 });
