@@ -24,7 +24,9 @@ import {
   type Message,
 } from '../../src/protocol/index.js';
 import {
+  DOWNLOAD_SENDER_TRANSITIONS,
   DownloadSenderMachine,
+  UPLOAD_SENDER_TRANSITIONS,
   UploadSenderMachine,
   type DownloadEffect,
   type UploadEffect,
@@ -728,3 +730,37 @@ test('a file needing more than MAX_TRANSFER_CHUNKS chunks of the asked size is r
     () => new DownloadSenderMachine(request({}), { size: (MAX_TRANSFER_CHUNKS + 1) * CHUNK, ...FACTS }),
   );
 });
+
+// --- The tables themselves ----------------------------------------------------------------------------------
+
+for (const [name, table, finals] of [
+  ['UPLOAD_SENDER_TRANSITIONS', UPLOAD_SENDER_TRANSITIONS, ['done', 'failed']],
+  ['DOWNLOAD_SENDER_TRANSITIONS', DOWNLOAD_SENDER_TRANSITIONS, ['ended', 'failed']],
+] as const) {
+  test(`${name} has no dead end: every state is reached from new, and only ${finals.join(' and ')} have no way on`, () => {
+    const rows: readonly { state: string; event: string; next: string }[] = table;
+    const from = new Set(rows.map((row) => row.state));
+    const reached = new Set(['new']);
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const row of rows) {
+        if (reached.has(row.state) && !reached.has(row.next)) {
+          reached.add(row.next);
+          grew = true;
+        }
+      }
+    }
+    const states = new Set([...from, ...rows.map((row) => row.next)]);
+    assert.deepEqual(
+      [...states].filter((state) => !reached.has(state)),
+      [],
+      'unreachable states',
+    );
+    assert.deepEqual(
+      [...states].filter((state) => !from.has(state)).sort(),
+      [...finals].sort(),
+      'states without a way on',
+    );
+    for (const final of finals) assert.ok(!from.has(final), `${final} is final`);
+  });
+}
