@@ -8,6 +8,7 @@ import {
   type GetOfferMessage,
   type GetRequestMessage,
 } from '../protocol/index.js';
+import { judgeHeldClaim } from './held-claim.js';
 import { missingChunks } from './missing-chunks.js';
 import { stepOf, type Transition } from './transition.js';
 
@@ -173,12 +174,12 @@ export class DownloadSenderMachine {
 
   /** The chunks of the last checking `hash` effect are in `hashes`. */
   hashed(): DownloadEffect[] {
-    const holds = this.hashes.haveDigest(this.#claimed).equals(this.#request.haveDigest);
-    if (this.#request.verifyOnly && !(holds && this.#claimed.count === this.hashes.count)) {
+    const verdict = judgeHeldClaim(this.hashes, this.#claimed, this.#request.haveDigest);
+    if (this.#request.verifyOnly && verdict !== 'whole') {
       this.#step('hashed, VERIFY_ONLY differs');
       return [{ kind: 'fail', error: new FerryError('FILE_EXISTS') }];
     }
-    if (holds) {
+    if (verdict !== 'differs') {
       this.#step('hashed, claim holds');
       this.#held = this.#claimed;
       return this.#offer(true);

@@ -3,6 +3,7 @@
 export { stepOf, type Transition } from './transition.js';
 export { UPLOAD_LANE_TRANSITIONS, UploadLane, type LaneRoute, type UploadLaneState } from './upload-lane.js';
 export { missingChunks } from './missing-chunks.js';
+export { judgeHeldClaim } from './held-claim.js';
 export {
   UploadSenderMachine,
   UPLOAD_SENDER_TRANSITIONS,

@@ -9,6 +9,7 @@ import {
   type PutDoneMessage,
   type PutEndMessage,
 } from '../protocol/index.js';
+import { judgeHeldClaim } from './held-claim.js';
 import { missingChunks } from './missing-chunks.js';
 import { stepOf, type Transition } from './transition.js';
 
@@ -315,10 +316,10 @@ export class UploadSenderMachine {
     if (this.#state !== 'checking' || accept === undefined || claimed === undefined)
       return this.#fatal('hashed');
     // PROTOCOL.md §5.4: the claim must match our own hashes of those chunks.
-    const holds = this.hashes.haveDigest(claimed).equals(accept.haveDigest);
+    const verdict = judgeHeldClaim(this.hashes, claimed, accept.haveDigest);
     if (accept.existing) {
       // Identical means every chunk, each as ours: a claim over fewer chunks proves nothing about the rest.
-      if (holds && claimed.count === this.hashes.count) {
+      if (verdict === 'whole') {
         this.#step('hashed, EXISTING identical');
         return [{ kind: 'check-unchanged' }];
       }
@@ -328,7 +329,7 @@ export class UploadSenderMachine {
         { kind: 'fail', error: new FerryError('FILE_EXISTS'), report: false },
       ];
     }
-    if (holds) {
+    if (verdict !== 'differs') {
       this.#step('hashed, claim holds');
       return this.#send(claimed, accept.restarted);
     }

@@ -28,6 +28,7 @@ import {
   DownloadSenderMachine,
   UPLOAD_SENDER_TRANSITIONS,
   UploadSenderMachine,
+  judgeHeldClaim,
   type DownloadEffect,
   type UploadEffect,
 } from '../../src/machines/index.js';
@@ -171,6 +172,24 @@ function sendAndEnd(
   assert.deepEqual(kinds(machine.sent(bytesOf(file, sent))), ['check-unchanged']);
   return machine.unchanged();
 }
+
+test('judgeHeldClaim, the one rule both senders apply to a claim: differs, holds (some chunks) or whole (every chunk)', () => {
+  const file = fileOf(3 * CHUNK);
+  const table = new UploadSenderMachine(file.length, CHUNK).hashes;
+  hashInto(table, file, [0, 1, 2]);
+  const some = ChunkSet.fromRanges(3, [{ first: 1, count: 2 }]);
+  const all = ChunkSet.fromRanges(3, [{ first: 0, count: 3 }]);
+  assert.equal(judgeHeldClaim(table, some, heldDigestOf(file, [1, 2])), 'holds');
+  assert.equal(judgeHeldClaim(table, all, heldDigestOf(file, [0, 1, 2])), 'whole');
+  assert.equal(judgeHeldClaim(table, all, heldDigestOf(file, [0, 1])), 'differs');
+  assert.equal(judgeHeldClaim(table, some, heldDigestOf(fileOf(3 * CHUNK, 2), [1, 2])), 'differs');
+  const empty = new UploadSenderMachine(0, CHUNK).hashes;
+  assert.equal(
+    judgeHeldClaim(empty, new ChunkSet(0), ZERO),
+    'whole',
+    'an empty file is held whole by no chunk',
+  );
+});
 
 // --- Upload on the client ---------------------------------------------------------------------------------
 
