@@ -254,6 +254,7 @@ export class UploadSenderMachine {
   #resumedBytes = 0;
   #sentBytes = 0;
   #digest: Buffer = ZERO_DIGEST;
+  #endSent = false;
 
   constructor(size: number, chunkBytes: number, options: UploadSenderOptions = {}) {
     this.#join = options.join;
@@ -271,12 +272,7 @@ export class UploadSenderMachine {
 
   /** True once the end message went out: the ref then belongs to the wait for the answer, not to the sending. */
   get ended(): boolean {
-    return (
-      this.#state === 'ended' ||
-      this.#state === 'ended-unanswered' ||
-      this.#state === 'joined-ended' ||
-      this.#state === 'done'
-    );
+    return this.#endSent;
   }
 
   /** Starts the upload: a file of at most one chunk is pipelined (PROTOCOL.md §5.8), a joined stream joins. */
@@ -347,6 +343,7 @@ export class UploadSenderMachine {
     this.#sentBytes = sentBytes;
     const row = this.#step('sent');
     if (row.next === 'joined-ended') {
+      this.#endSent = true;
       return [
         { kind: 'send', message: { type: 'PUT_END', ref: this.#ref, fileDigest: ZERO_DIGEST } },
         { kind: 'receive' },
@@ -359,6 +356,7 @@ export class UploadSenderMachine {
   unchanged(): UploadEffect[] {
     this.#step('unchanged');
     this.#digest = this.hashes.digest();
+    this.#endSent = true;
     return [
       { kind: 'send', message: { type: 'PUT_END', ref: this.#ref, fileDigest: this.#digest } },
       { kind: 'receive' },

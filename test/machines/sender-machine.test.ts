@@ -412,6 +412,7 @@ test('a PUT_DONE naming another digest fails the upload with DIGEST_MISMATCH (§
   sendAndEnd(machine, file, machine.received(accept({})));
   const effects = machine.received(putDone(digestOf(fileOf(2 * CHUNK, 4))));
   assert.equal(only(effects, 'fail').error.code, 'DIGEST_MISMATCH');
+  assert.equal(machine.ended, true, 'a failure after PUT_END leaves the ref with the wait for the answer');
 });
 
 test('a source that changed is reported with ERROR SOURCE_CHANGED in place of PUT_END, in every state that reads it (§5.6.1)', () => {
