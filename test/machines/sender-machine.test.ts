@@ -32,6 +32,7 @@ import {
   type DownloadEffect,
   type UploadEffect,
 } from '../../src/machines/index.js';
+import { SeededRandom } from '../helpers/seeded-random.js';
 
 const CHUNK = MIN_CHUNK_BYTES;
 const ZERO = Buffer.alloc(HASH_BYTES);
@@ -721,6 +722,47 @@ test('stripes share the missing chunks by index modulo the count; stripe 0 hashe
     fileDigest: heldDigestOf(file, [1, 4, 7]),
   });
   assert.ok(!second.kinds.includes('hashed-whole'));
+});
+
+const STRIPE_SEED = 1313;
+test(`striped downloads, 200 seeded cases (seed ${STRIPE_SEED}): held plus every stripe's chunks is each chunk exactly once, every joined GET_END proves its own, stripe 0 the file (§5.13.6)`, () => {
+  const random = new SeededRandom(STRIPE_SEED);
+  for (let round = 0; round < 200; round++) {
+    const size = random.int(1, 24 * CHUNK);
+    const file = random.bytes(size);
+    const count = chunkCount(size, CHUNK);
+    const heldIndices = Array.from({ length: count }, (_, i) => i).filter(() => random.next() < 0.3);
+    const held = new ChunkSet(count);
+    for (const index of heldIndices) held.add(index);
+    const claim =
+      heldIndices.length > 0
+        ? { heldSize: size, ranges: held.ranges(), haveDigest: heldDigestOf(file, heldIndices) }
+        : {};
+    const stripes = random.int(2, 16);
+    const seen: number[] = [...heldIndices];
+    for (let index = 0; index < stripes; index++) {
+      const machine = downloadOf(file, { ...claim, stripe: { index, count: stripes, minBytes: 1 } });
+      const run = serve(machine, file, machine.start());
+      assert.ok(
+        run.streamed.every((chunk) => chunk % stripes === index),
+        `round ${round}: stripe ${index} kept to its share`,
+      );
+      seen.push(...run.streamed);
+      const end = run.messages.at(-1)!;
+      assert.equal(end.type, 'GET_END');
+      const expected = index === 0 ? digestOf(file) : heldDigestOf(file, run.streamed);
+      assert.deepEqual(
+        (end as { fileDigest: Buffer }).fileDigest,
+        expected,
+        `round ${round}: stripe ${index}'s digest`,
+      );
+    }
+    assert.deepEqual(
+      seen.sort((a, b) => a - b),
+      Array.from({ length: count }, (_, i) => i),
+      `round ${round}: every chunk once`,
+    );
+  }
 });
 
 test('a stripe below its stripeMinBytes is ignored: one stream sends every missing chunk, not STRIPED (§5.13.6)', () => {
