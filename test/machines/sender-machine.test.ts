@@ -485,6 +485,57 @@ test('joined streams take chunks from the primary’s one cursor: every missing 
   assert.deepEqual(sentMessage(primary.unchanged()), { type: 'PUT_END', ref: 1, fileDigest: digestOf(file) });
 });
 
+const UPLOAD_SEED = 4242;
+test(`uploads, 200 seeded cases (seed ${UPLOAD_SEED}): a true claim is resumed, a false one restarts; every chunk not held goes once, and PUT_END names the file`, () => {
+  const random = new SeededRandom(UPLOAD_SEED);
+  for (let round = 0; round < 200; round++) {
+    const size = random.int(CHUNK + 1, 24 * CHUNK);
+    const file = random.bytes(size);
+    const count = chunkCount(size, CHUNK);
+    const heldIndices = Array.from({ length: count }, (_, i) => i).filter(() => random.next() < 0.4);
+    const honest = random.next() < 0.5;
+    const machine = offeredUpload(file);
+    const claimed = new ChunkSet(count);
+    for (const index of heldIndices) claimed.add(index);
+    let effects = machine.received(
+      accept({
+        ranges: claimed.ranges(),
+        haveDigest: honest ? heldDigestOf(file, heldIndices) : heldDigestOf(random.bytes(size), heldIndices),
+      }),
+    );
+    let held: number[] = [];
+    if (heldIndices.length > 0) {
+      hashInto(machine.hashes, file, only(effects, 'hash').chunks);
+      effects = machine.hashed();
+      if (honest) held = heldIndices;
+      else {
+        assert.deepEqual(
+          kinds(effects),
+          ['send', 'offer', 'receive'],
+          `round ${round}: a false claim restarts`,
+        );
+        machine.offered(2);
+        effects = machine.received(accept({}));
+      }
+    }
+    assert.equal(only(effects, 'accepted').heldBytes, bytesOf(file, held), `round ${round}`);
+    const sent = drain(only(effects, 'stream').chunks);
+    hashInto(machine.hashes, file, sent);
+    assert.deepEqual(
+      [...held, ...sent].sort((a, b) => a - b),
+      Array.from({ length: count }, (_, i) => i),
+      `round ${round}: every chunk held or sent, once`,
+    );
+    machine.sent(bytesOf(file, sent));
+    const end = sentMessage(machine.unchanged());
+    assert.deepEqual(
+      (end as { fileDigest: Buffer }).fileDigest,
+      digestOf(file),
+      `round ${round}: the file digest`,
+    );
+  }
+});
+
 test('a joined stream answered EXISTING, and a primary answered PART, are refused (MESSAGE_UNEXPECTED)', () => {
   const file = fileOf(3 * CHUNK);
   const primary = offeredUpload(file);
