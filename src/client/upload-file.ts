@@ -200,9 +200,10 @@ class UploadDriver {
         );
         return [];
       case 'send':
-        // A cancelled ref is closed first: what the server still sends for it is dropped (PROTOCOL.md §5.9).
-        if (effect.message.type === 'CANCEL') session.closeRef(effect.message.ref);
-        await session.send(effect.message);
+        // Giving up a ref is one thing however it happens (PROTOCOL.md §5.9): closed here, then CANCEL, whose
+        // write keeps its place before the next offer.
+        if (effect.message.type === 'CANCEL') session.cancelRef(effect.message.ref);
+        else await session.send(effect.message);
         return [];
       case 'accepted': {
         options.onAccepted?.({ heldBytes: effect.heldBytes, restarted: effect.restarted, size: source.size });
