@@ -135,6 +135,17 @@ export class ClientSession {
     await this.channel.send(message);
   }
 
+  /**
+   * Sends a message whose plaintext the caller built: PUT_DATA, the hot path (PROTOCOL.md §5.5), written
+   * straight from the file's read buffer. The same failure check as `send`: once the session failed, its data
+   * fails with that error (the server's session ERROR, say), not with whatever the closed channel says.
+   */
+  sendData(plaintext: Buffer): Promise<void> {
+    // Not async: one promise per record, as the channel's own, on the path issue 14 profiles.
+    if (this.#failure) return Promise.reject(this.#failure);
+    return this.channel.sendPlaintext(plaintext);
+  }
+
   /** The next message for `ref`; an ERROR for the ref rejects with the server's coded error. */
   take(ref: number): Promise<RefMessage> {
     const mailbox = this.#mailboxes.get(ref);
@@ -175,7 +186,9 @@ export class ClientSession {
       for (;;) await this.#dispatch(await this.channel.receive());
     } catch (err) {
       this.#fail(toFerryError(err));
-      this.channel.close();
+      // Closed with the session's failure, so a send parked on backpressure fails with it too (say the
+      // server's session ERROR), not with a bare CONNECTION_CLOSED that would read as a retryable cut.
+      this.channel.close(this.#failure);
     }
   }
 

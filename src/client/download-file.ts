@@ -6,7 +6,7 @@ import {
   FilePartialStore,
   PartialTransfer,
   SourceFile,
-  hashChunks,
+  hashAllChunks,
   partialOwner,
   type PartialPaths,
   type RootPath,
@@ -309,9 +309,7 @@ async function receiveStripe(
 async function hashWholeFile(path: string, chunkBytes: number): Promise<ChunkHashes> {
   const source = await SourceFile.open(path, { noFollow: true });
   try {
-    const hashes = new ChunkHashes(source.size, chunkBytes);
-    await hashChunks(source, hashes.allChunks(), hashes);
-    return hashes;
+    return await hashAllChunks(source, chunkBytes);
   } finally {
     await source.close();
   }

@@ -1,15 +1,13 @@
 import { FerryError, isFerryError } from '../errors/index.js';
 import {
-  ChunkHashes,
-  ChunkSet,
   DEFAULT_CHUNK_BYTES,
-  HASH_BYTES,
   PUT_DATA_HEADER_BYTES,
   chunkBytesFor,
   errorMessageFor,
   writePutDataHeader,
 } from '../protocol/index.js';
-import { ChunkHashCache, SourceFile, hashChunks, missingChunks, streamChunks } from '../transfer/index.js';
+import { UploadSenderMachine, type UploadEffect, type UploadOutcome } from '../machines/index.js';
+import { ChunkHashCache, SourceFile, hashChunks, streamChunks } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 
 export interface UploadOptions {
@@ -74,7 +72,8 @@ export async function uploadFile(
  * Sends one file up to its PUT_END and returns without waiting for PUT_DONE, so the caller may offer the
  * next file at once (PROTOCOL.md §5.8). Files of at most one chunk are pipelined completely: their data
  * follows the offer without waiting for PUT_ACCEPT. Larger files wait for PUT_ACCEPT to learn which
- * chunks the server already holds and send only the rest.
+ * chunks the server already holds and send only the rest. The rules are UploadSenderMachine's; this is its
+ * driver.
  */
 export async function beginUpload(
   session: ClientSession,
@@ -85,218 +84,198 @@ export async function beginUpload(
   const source = await SourceFile.open(localPath);
   const chunkBytes = chunkBytesFor(source.size, options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
   try {
-    if (source.size <= chunkBytes)
-      return await beginPipelined(session, source, remotePath, chunkBytes, options);
-    return await beginResumable(session, source, localPath, remotePath, chunkBytes, options);
+    // Only a file the server may hold part of (more than one chunk: not pipelined) is worth a cache.
+    const cache =
+      options.cacheDir && source.size > chunkBytes
+        ? await ChunkHashCache.open(options.cacheDir, localPath, source, chunkBytes)
+        : undefined;
+    const machine = new UploadSenderMachine(source.size, chunkBytes);
+    return await new UploadDriver(session, machine, { source, remotePath, options, cache }).begin();
   } finally {
     await source.close();
   }
 }
 
-async function beginPipelined(
-  session: ClientSession,
-  source: SourceFile,
-  remotePath: string,
-  chunkBytes: number,
-  options: UploadOptions,
-): Promise<PendingUpload> {
-  const ref = sendOffer(session, source, remotePath, chunkBytes, options, false);
-  const hashes = new ChunkHashes(source.size, chunkBytes);
-  let sentBytes: number;
-  let digest: Buffer;
-  try {
-    sentBytes = await streamChunks(source, {
-      chunkBytes,
-      chunks: missingChunks(source.size, chunkBytes, new ChunkSet(hashes.count)),
-      hashes,
-      signal: options.signal,
-      sink: dataSink(session, ref),
-    });
-    digest = await endUpload(session, ref, source, hashes);
-  } catch (err) {
-    await reportSourceChanged(session, ref, err);
-    throw err;
-  }
-  const done = (async (): Promise<UploadResult> => {
-    try {
-      const accept = await session.expect(ref, 'PUT_ACCEPT');
-      options.onAccepted?.({ heldBytes: 0, restarted: accept.restarted, size: source.size });
-      // An EXISTING answer is settled by the digest on the server: identical or FILE_EXISTS (§5.8).
-      return await confirmed(
-        session,
-        ref,
-        digest,
-        { size: source.size, sentBytes, resumedBytes: 0, restarted: false },
-        options,
-      );
-    } finally {
-      session.closeRef(ref);
-    }
-  })();
-  return { ref, done: quiet(done) };
-}
-
-async function beginResumable(
-  session: ClientSession,
-  source: SourceFile,
-  localPath: string,
-  remotePath: string,
-  chunkBytes: number,
-  options: UploadOptions,
-): Promise<PendingUpload> {
-  const cache = options.cacheDir
-    ? await ChunkHashCache.open(options.cacheDir, localPath, source, chunkBytes)
-    : undefined;
-  const hashes = new ChunkHashes(source.size, chunkBytes);
-  const { count } = hashes;
-  let ref = sendOffer(session, source, remotePath, chunkBytes, options, false);
-  let pending = false;
-  try {
-    let accept = await session.expect(ref, 'PUT_ACCEPT');
-    let held = ChunkSet.fromRanges(count, accept.ranges);
-    let restarted = accept.restarted;
-    if (held.count > 0) {
-      // PROTOCOL.md §5.4: the server's claim must match our own bytes, chunk for chunk.
-      await hashChunks(source, held, hashes, (i) => cache?.get(i));
-      const same = hashes.haveDigest(held).equals(accept.haveDigest);
-      if (accept.existing) {
-        pending = true; // settleExisting owns the ref from here
-        await cache?.close();
-        return await settleExisting(session, ref, source, hashes, same, options);
-      }
-      if (!same) {
-        // End the first offer before the FRESH one: one transfer receives at a time (PROTOCOL.md §6.2).
-        session.closeRef(ref);
-        await session.send({ type: 'CANCEL', ref });
-        ref = sendOffer(session, source, remotePath, chunkBytes, options, true);
-        accept = await session.expect(ref, 'PUT_ACCEPT');
-        held = ChunkSet.fromRanges(count, accept.ranges);
-        restarted = true;
-      }
-    } else if (accept.existing) {
-      pending = true;
-      await cache?.close();
-      return await settleExisting(session, ref, source, hashes, count === 0, options);
-    }
-    const resumedBytes = hashes.bytesOf(held);
-    options.onAccepted?.({ heldBytes: resumedBytes, restarted, size: source.size });
-    const size = source.size;
-    session.onProgress(ref, (verified) => options.onVerified?.(verified, size));
-    // One cursor over the missing chunks, shared by the primary and any joined streams (PROTOCOL.md §5.13).
-    const missing = missingChunks(source.size, chunkBytes, held);
-    const onChunk = (index: number, hash: Buffer): Promise<void> | undefined =>
-      cache?.record({ index, hash });
-    const parallel =
-      count - held.count >= 2 && source.size >= (options.parallelMinBytes ?? PARALLEL_MIN_BYTES);
-    const streams = parallel && options.extraStreams ? await options.extraStreams() : [];
-    const primaryRef = ref;
-    const counts = await Promise.all([
-      streamChunks(source, {
-        chunkBytes,
-        chunks: missing,
-        hashes,
-        signal: options.signal,
-        sink: dataSink(session, primaryRef),
-        onChunk,
-      }),
-      ...streams.map((extra) =>
-        sendOnJoinedStream(extra, source, remotePath, chunkBytes, missing, hashes, onChunk, options),
-      ),
-    ]);
-    const sentBytes = counts.reduce((sum, n) => sum + n, 0);
-    const digest = await endUpload(session, ref, source, hashes);
-    const finalRef = ref;
-    pending = true;
-    const done = (async (): Promise<UploadResult> => {
-      try {
-        const result = await confirmed(
-          session,
-          finalRef,
-          digest,
-          { size, sentBytes, resumedBytes, restarted },
-          options,
-        );
-        await cache?.remove();
-        return result;
-      } finally {
-        await cache?.close();
-        session.closeRef(finalRef);
-      }
-    })();
-    return { ref, done: quiet(done) };
-  } catch (err) {
-    await reportSourceChanged(session, ref, err);
-    throw err;
-  } finally {
-    if (!pending) {
-      await cache?.close();
-      session.closeRef(ref);
-    }
-  }
+/** What an upload's drivers (the primary and any joined streams) share. */
+interface UploadJob {
+  readonly source: SourceFile;
+  readonly remotePath: string;
+  readonly options: UploadOptions;
+  readonly cache: ChunkHashCache | undefined;
 }
 
 /**
- * One joined stream (PROTOCOL.md §5.13): attach to the transfer the primary session holds, send the chunks
- * taken from the shared cursor, then close the part and wait until the server has verified it, so the
- * primary's PUT_END never overtakes a chunk still in flight on this connection.
+ * Applies an UploadSenderMachine's effects on one session: opens its refs, hashes and streams the source,
+ * sends and receives. The machine's state says who owns the ref: until PUT_END is sent, `begin` does (and
+ * closes it on failure); from then on the `done` it returns.
  */
-async function sendOnJoinedStream(
-  session: ClientSession,
-  source: SourceFile,
-  remotePath: string,
-  chunkBytes: number,
-  chunks: Iterator<number>,
-  hashes: ChunkHashes,
-  onChunk: (index: number, hash: Buffer) => Promise<void> | undefined,
-  options: UploadOptions,
-): Promise<number> {
-  const ref = sendOffer(session, source, remotePath, chunkBytes, options, false, true);
-  try {
-    await session.expect(ref, 'PUT_ACCEPT');
-    const sent = await streamChunks(source, {
-      chunkBytes,
-      chunks,
-      hashes,
-      signal: options.signal,
-      sink: dataSink(session, ref),
-      onChunk,
-    });
-    await session.send({ type: 'PUT_END', ref, fileDigest: Buffer.alloc(HASH_BYTES) });
-    const done = await session.expect(ref, 'PUT_DONE');
-    if (!done.part) throw new FerryError('MESSAGE_UNEXPECTED', 'a joined stream ended without PART');
-    return sent;
-  } catch (err) {
-    await reportSourceChanged(session, ref, err);
-    throw err;
-  } finally {
-    session.closeRef(ref);
-  }
-}
+class UploadDriver {
+  readonly #session: ClientSession;
+  readonly #machine: UploadSenderMachine;
+  readonly #job: UploadJob;
+  readonly #joined: boolean;
 
-/** PROTOCOL.md §5.4 EXISTING: identical content ends the transfer at once; anything else is FILE_EXISTS. */
-async function settleExisting(
-  session: ClientSession,
-  ref: number,
-  source: SourceFile,
-  hashes: ChunkHashes,
-  same: boolean,
-  options: UploadOptions,
-): Promise<PendingUpload> {
-  if (!same) {
-    session.closeRef(ref);
-    await session.send({ type: 'CANCEL', ref });
-    throw new FerryError('FILE_EXISTS');
+  constructor(session: ClientSession, machine: UploadSenderMachine, job: UploadJob, joined = false) {
+    this.#session = session;
+    this.#machine = machine;
+    this.#job = job;
+    this.#joined = joined;
   }
-  const digest = await endUpload(session, ref, source, hashes);
-  const done = confirmed(
-    session,
-    ref,
-    digest,
-    // Identical content is neither sent nor resumed: 0 here, as for a pipelined identical file.
-    { size: source.size, sentBytes: 0, resumedBytes: 0, restarted: false },
-    options,
-  );
-  return { ref, done: quiet(done.finally(() => session.closeRef(ref))) };
+
+  /** Runs the upload up to its PUT_END; `done` then waits for the server's answer. */
+  async begin(): Promise<PendingUpload> {
+    const machine = this.#machine;
+    const { cache } = this.#job;
+    let answer: readonly UploadEffect[];
+    try {
+      answer = await this.#runUntilEnded(machine.start());
+    } finally {
+      if (!machine.ended) {
+        await cache?.close();
+        this.#session.closeRef(machine.ref);
+      }
+    }
+    const ref = machine.ref;
+    const done = (async (): Promise<UploadResult> => {
+      try {
+        const outcome = await this.#run(answer);
+        await cache?.remove();
+        // An identical file was left untouched: nothing was verified in this run, so no progress to report.
+        if (!outcome.identical) this.#job.options.onVerified?.(outcome.size, outcome.size);
+        return outcome;
+      } finally {
+        await cache?.close();
+        this.#session.closeRef(ref);
+      }
+    })();
+    return { ref, done: quiet(done) };
+  }
+
+  /** Runs a joined stream whole (PROTOCOL.md §5.13): file bytes it sent. */
+  async join(): Promise<number> {
+    try {
+      return (await this.#run(this.#machine.start())).sentBytes;
+    } finally {
+      this.#session.closeRef(this.#machine.ref);
+    }
+  }
+
+  /** Applies effects until the machine waits for the answer to its PUT_END; returns the effects left. */
+  async #runUntilEnded(effects: readonly UploadEffect[]): Promise<readonly UploadEffect[]> {
+    const queue = [...effects];
+    for (let effect = queue.shift(); effect; effect = queue.shift()) {
+      if (effect.kind === 'receive' && this.#machine.ended) return [effect, ...queue];
+      if (effect.kind === 'done') throw new FerryError('INTERNAL', 'upload done before its PUT_END');
+      queue.push(...(await this.#apply(effect)));
+    }
+    throw new FerryError('INTERNAL', 'upload stopped before its PUT_END');
+  }
+
+  /** Applies effects until the machine is done. */
+  async #run(effects: readonly UploadEffect[]): Promise<UploadOutcome> {
+    const queue = [...effects];
+    for (let effect = queue.shift(); effect; effect = queue.shift()) {
+      if (effect.kind === 'done') return effect.outcome;
+      queue.push(...(await this.#apply(effect)));
+    }
+    throw new FerryError('INTERNAL', 'upload stopped without an outcome');
+  }
+
+  async #apply(effect: Exclude<UploadEffect, { kind: 'done' }>): Promise<readonly UploadEffect[]> {
+    const machine = this.#machine;
+    const session = this.#session;
+    const { source, options, cache } = this.#job;
+    switch (effect.kind) {
+      case 'offer':
+        machine.offered(
+          sendOffer(
+            session,
+            source,
+            this.#job.remotePath,
+            machine.hashes.chunkBytes,
+            options,
+            effect.fresh,
+            this.#joined,
+          ),
+        );
+        return [];
+      case 'send':
+        // Giving up a ref is one thing however it happens (PROTOCOL.md §5.9): closed here, then CANCEL, whose
+        // write keeps its place before the next offer.
+        if (effect.message.type === 'CANCEL') session.cancelRef(effect.message.ref);
+        else await session.send(effect.message);
+        return [];
+      case 'accepted': {
+        options.onAccepted?.({ heldBytes: effect.heldBytes, restarted: effect.restarted, size: source.size });
+        // A pipelined file is answered once all of it was sent: its PUT_DONE reports it whole.
+        if (!machine.ended)
+          session.onProgress(machine.ref, (verified) => options.onVerified?.(verified, source.size));
+        return [];
+      }
+      case 'hash':
+        return this.#reading(
+          hashChunks(source, effect.chunks, machine.hashes, (index) => cache?.get(index)),
+          () => machine.hashed(),
+        );
+      case 'stream':
+        return this.#reading(this.#stream(effect.chunks, effect.missing), (sent) => machine.sent(sent));
+      case 'check-unchanged':
+        return this.#reading(source.assertUnchanged(), () => machine.unchanged());
+      case 'receive':
+        return machine.received(await session.take(machine.ref));
+      case 'fail':
+        if (effect.report) await reportSourceChanged(session, machine.ref, effect.error);
+        throw effect.error;
+    }
+  }
+
+  /** Waits for `work` (which reads the source), then feeds its result; a source that changed goes to the machine. */
+  async #reading<T>(
+    work: Promise<T>,
+    then: (value: T) => readonly UploadEffect[],
+  ): Promise<readonly UploadEffect[]> {
+    let value: T;
+    try {
+      value = await work;
+    } catch (err) {
+      if (isFerryError(err, 'SOURCE_CHANGED') && !err.remote) return this.#machine.sourceChanged(err);
+      throw err;
+    }
+    return then(value);
+  }
+
+  /** Sends the chunks `chunks` yields on this session and, for a large file, on joined streams too. */
+  async #stream(chunks: Iterator<number>, missing: number): Promise<number> {
+    const { source, options, cache } = this.#job;
+    const { hashes, ref } = this.#machine;
+    const onChunk = (index: number, hash: Buffer): Promise<void> | undefined =>
+      cache?.record({ index, hash });
+    const sendChunks = (session: ClientSession, sendRef: number): Promise<number> =>
+      streamChunks(source, {
+        chunkBytes: hashes.chunkBytes,
+        chunks,
+        hashes,
+        signal: options.signal,
+        sink: dataSink(session, sendRef),
+        onChunk,
+      });
+    if (this.#joined) return sendChunks(this.#session, ref);
+    const parallel = missing >= 2 && source.size >= (options.parallelMinBytes ?? PARALLEL_MIN_BYTES);
+    const streams = parallel && options.extraStreams ? await options.extraStreams() : [];
+    // One cursor over the missing chunks, shared by the primary and the joined streams (PROTOCOL.md §5.13).
+    const counts = await Promise.all([
+      sendChunks(this.#session, ref),
+      ...streams.map((extra) =>
+        new UploadDriver(
+          extra,
+          new UploadSenderMachine(source.size, hashes.chunkBytes, { join: { chunks, hashes } }),
+          this.#job,
+          true,
+        ).join(),
+      ),
+    ]);
+    return counts.reduce((sum, n) => sum + n, 0);
+  }
 }
 
 function sendOffer(
@@ -331,7 +310,7 @@ function dataSink(session: ClientSession, ref: number): Parameters<typeof stream
   return {
     headerBytes: PUT_DATA_HEADER_BYTES,
     writeDataHeader: (target, fileOffset) => writePutDataHeader(target, 0, ref, fileOffset),
-    sendData: (plaintext) => session.channel.sendPlaintext(plaintext),
+    sendData: (plaintext) => session.sendData(plaintext),
     sendChunk: (index, chunkHash) => session.send({ type: 'PUT_CHUNK', ref, index, chunkHash }),
   };
 }
@@ -343,35 +322,6 @@ function dataSink(session: ClientSession, ref: number): Parameters<typeof stream
 async function reportSourceChanged(session: ClientSession, ref: number, err: unknown): Promise<void> {
   if (!isFerryError(err, 'SOURCE_CHANGED') || err.remote || err.wireCode === null) return;
   await session.send(errorMessageFor(ref, err)).catch(() => undefined);
-}
-
-/** Checks the source did not change, then sends PUT_END with the file digest (PROTOCOL.md §5.6). */
-async function endUpload(
-  session: ClientSession,
-  ref: number,
-  source: SourceFile,
-  hashes: ChunkHashes,
-): Promise<Buffer> {
-  await source.assertUnchanged();
-  const digest = hashes.digest();
-  await session.send({ type: 'PUT_END', ref, fileDigest: digest });
-  return digest;
-}
-
-/** Waits for PUT_DONE and checks it confirms our digest (PROTOCOL.md §5.6). */
-async function confirmed(
-  session: ClientSession,
-  ref: number,
-  digest: Buffer,
-  facts: { size: number; sentBytes: number; resumedBytes: number; restarted: boolean },
-  options: UploadOptions,
-): Promise<UploadResult> {
-  const reply = await session.expect(ref, 'PUT_DONE');
-  if (!reply.fileDigest.equals(digest))
-    throw new FerryError('DIGEST_MISMATCH', 'server confirmed another digest');
-  // An identical file was left untouched: nothing was verified in this run, so no progress to report.
-  if (!reply.identical) options.onVerified?.(facts.size, facts.size);
-  return { ...facts, digest, identical: reply.identical };
 }
 
 /** Marks a promise handled so a caller that fails before awaiting it causes no unhandled rejection. */

@@ -16,3 +16,20 @@ export {
   type FinishEffect,
   type FailEffect,
 } from './receiver-machine.js';
+export { missingChunks } from './missing-chunks.js';
+export { judgeHeldClaim } from './held-claim.js';
+export {
+  UploadSenderMachine,
+  UPLOAD_SENDER_TRANSITIONS,
+  type UploadEffect,
+  type UploadOutcome,
+  type UploadSenderOptions,
+  type UploadSenderState,
+} from './upload-sender-machine.js';
+export {
+  DownloadSenderMachine,
+  DOWNLOAD_SENDER_TRANSITIONS,
+  type DownloadEffect,
+  type DownloadSenderState,
+  type SentFile,
+} from './download-sender-machine.js';

@@ -1,11 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import {
-  MAX_MESSAGE_BYTES,
-  chunkCount,
-  chunkLength,
-  type ChunkHashes,
-  type ChunkSet,
-} from '../protocol/index.js';
+import { MAX_MESSAGE_BYTES, chunkLength, type ChunkHashes } from '../protocol/index.js';
 import { FerryError } from '../errors/index.js';
 import type { SourceFile } from './source-file.js';
 
@@ -130,12 +124,6 @@ function* planBlocks(
       offset = at;
     }
   }
-}
-
-/** The chunks of a file of `size` bytes that are not in `skip`, in index order. */
-export function* missingChunks(size: number, chunkBytes: number, skip: ChunkSet): Generator<number> {
-  const count = chunkCount(size, chunkBytes);
-  for (let chunk = 0; chunk < count; chunk++) if (!skip.has(chunk)) yield chunk;
 }
 
 /**

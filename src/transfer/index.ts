@@ -25,13 +25,8 @@ export { openNoFollow, type NoFollowMode } from './open-no-follow.js';
 export { SourceFile } from './source-file.js';
 export { fsyncDir } from './fsync-dir.js';
 export { ChunkHashCache } from './chunk-hash-cache.js';
-export {
-  streamChunks,
-  missingChunks,
-  hashChunks,
-  type ChunkSink,
-  type StreamChunksOptions,
-} from './chunk-streamer.js';
+export { hashAllChunks, type HashChunksInto } from './hash-all-chunks.js';
+export { streamChunks, hashChunks, type ChunkSink, type StreamChunksOptions } from './chunk-streamer.js';
 export {
   resolveLinkTarget,
   assertLinkStaysInside,

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Transition } from '../../src/machines/index.js';
 import { UPLOAD_LANE_TRANSITIONS } from '../../src/machines/index.js';
 import { RECEIVER_TRANSITIONS } from '../../src/machines/index.js';
+import { DOWNLOAD_SENDER_TRANSITIONS, UPLOAD_SENDER_TRANSITIONS } from '../../src/machines/index.js';
 
 const PROTOCOL = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
 
@@ -57,4 +58,9 @@ test('PROTOCOL.md §6.1 shows exactly the transitions of the server session (UPL
 
 test('PROTOCOL.md §6.2 shows exactly the transitions of the receiver machine (RECEIVER_TRANSITIONS)', () => {
   assert.deepEqual(documentedTransitions('### 6.2'), codeTransitions(RECEIVER_TRANSITIONS));
+});
+
+test('PROTOCOL.md §6.3 and §6.4 show exactly the transitions of the sender machines (UPLOAD_SENDER_TRANSITIONS, DOWNLOAD_SENDER_TRANSITIONS)', () => {
+  assert.deepEqual(documentedTransitions('### 6.3'), codeTransitions(UPLOAD_SENDER_TRANSITIONS));
+  assert.deepEqual(documentedTransitions('### 6.4'), codeTransitions(DOWNLOAD_SENDER_TRANSITIONS));
 });
