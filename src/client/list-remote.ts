@@ -3,6 +3,17 @@ import { MAX_LIST_BYTES, MAX_LIST_ENTRIES, listEntryBytes, type ListEntry } from
 import type { ClientSession } from './client-session.js';
 import type { PathKind } from './destination.js';
 
+/** A listing of a remote path (PROTOCOL.md §5.12). */
+export interface RemoteListing {
+  /** The entries, as the server sent them: validate each path before using it (`parseRemotePath`). */
+  entries: ListEntry[];
+  /** The listed path is a file (its one entry is the file itself). */
+  isFile: boolean;
+  /** Permission bits and mtime of the listed path itself (for `''`, the client's root). */
+  mode: number;
+  mtimeMs: number;
+}
+
 /**
  * Lists `path` on the server (PROTOCOL.md §5.12); `isFile` tells a file from a directory, and `mode` and
  * `mtimeMs` describe the listed path itself. The entries come from the other side: callers must validate
@@ -14,7 +25,7 @@ export async function listRemote(
   session: ClientSession,
   path: string,
   options: { recursive: boolean; selfOnly?: boolean },
-): Promise<{ entries: ListEntry[]; isFile: boolean; mode: number; mtimeMs: number }> {
+): Promise<RemoteListing> {
   const ref = session.openRef();
   try {
     await session.send({

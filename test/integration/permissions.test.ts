@@ -13,10 +13,9 @@ import { ERROR_CODES } from '../../src/errors/index.js';
 import { FerryServer, type ClientGrant } from '../../src/server/index.js';
 import {
   getFiles,
-  listRemote,
+  listFiles,
   sendFiles,
   sendTree,
-  withRetries,
   type ConnectOptions,
 } from '../../src/client/index.js';
 import {
@@ -62,14 +61,7 @@ async function startRig(t: TestContext): Promise<Rig> {
 }
 
 async function list(options: ConnectOptions, path: string, recursive = false): Promise<ListEntry[]> {
-  const [result] = await withRetries<ListEntry[]>(
-    options,
-    () => undefined,
-    async (session, results) => {
-      results[0] = (await listRemote(session, path, { recursive })).entries;
-    },
-  );
-  return result!;
+  return (await listFiles({ ...options, remotePath: path, recursive })).entries;
 }
 
 /** An admitted raw session: the caller sends any message and reads the answers. */
