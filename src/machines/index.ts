@@ -2,3 +2,22 @@
 // sockets, files or timers, so every rule is tested with bytes (test/machines/).
 export { stepOf, type Transition } from './transition.js';
 export { UPLOAD_LANE_TRANSITIONS, UploadLane, type LaneRoute, type UploadLaneState } from './upload-lane.js';
+export {
+  PairingClient,
+  PairingServer,
+  PAIRING_CLIENT_TRANSITIONS,
+  PAIRING_SERVER_TRANSITIONS,
+  readPairHelloInviteId,
+  type PairingClientOptions,
+  type PairingServerOptions,
+  type PairingSessionBinding,
+  type PairingStep,
+} from './pairing-exchange.js';
+export {
+  ListingReceiver,
+  ListingTally,
+  LISTING_TRANSITIONS,
+  type ListingState,
+  type RemoteListing,
+} from './listing-machine.js';
+export { EntryRequest, ENTRY_TRANSITIONS, type EntryState } from './entry-machine.js';

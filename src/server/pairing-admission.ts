@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { formatFerryId, shortFerryId } from '../crypto/index.js';
-import { PairingServer, decodePairMessage, errorMessageFor } from '../protocol/index.js';
+import { decodePairMessage, errorMessageFor } from '../protocol/index.js';
+import { PairingServer } from '../machines/index.js';
 import type { SecureChannel } from '../channel/index.js';
 import { allowClient, consumeInvite, type ConsumedInvite } from '../home/index.js';
 import type { ClientGrant } from './session-io.js';

@@ -6,6 +6,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { Transition } from '../../src/machines/index.js';
 import { UPLOAD_LANE_TRANSITIONS } from '../../src/machines/index.js';
+import {
+  ENTRY_TRANSITIONS,
+  LISTING_TRANSITIONS,
+  PAIRING_CLIENT_TRANSITIONS,
+  PAIRING_SERVER_TRANSITIONS,
+} from '../../src/machines/index.js';
 
 const PROTOCOL = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
 
@@ -52,4 +58,26 @@ function codeTransitions(table: readonly Transition[]): string[] {
 
 test('PROTOCOL.md §6.1 shows exactly the transitions of the server session (UPLOAD_LANE_TRANSITIONS)', () => {
   assert.deepEqual(documentedTransitions('### 6.1'), codeTransitions(UPLOAD_LANE_TRANSITIONS));
+});
+
+test('PROTOCOL.md §6.5 shows exactly the transitions of the listing machine (LISTING_TRANSITIONS)', () => {
+  assert.deepEqual(documentedTransitions('### 6.5 Listing'), codeTransitions(LISTING_TRANSITIONS));
+});
+
+test('PROTOCOL.md §6.6 shows exactly the transitions of a PUT_DIR or PUT_LINK (ENTRY_TRANSITIONS)', () => {
+  assert.deepEqual(documentedTransitions('### 6.6 Directory entries'), codeTransitions(ENTRY_TRANSITIONS));
+});
+
+test('PROTOCOL.md §6.7 shows exactly the transitions of pairing on the server (PAIRING_SERVER_TRANSITIONS)', () => {
+  assert.deepEqual(
+    documentedTransitions('### 6.7 Pairing on the server'),
+    codeTransitions(PAIRING_SERVER_TRANSITIONS),
+  );
+});
+
+test('PROTOCOL.md §6.8 shows exactly the transitions of pairing on the client (PAIRING_CLIENT_TRANSITIONS)', () => {
+  assert.deepEqual(
+    documentedTransitions('### 6.8 Pairing on the client'),
+    codeTransitions(PAIRING_CLIENT_TRANSITIONS),
+  );
 });
