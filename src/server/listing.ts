@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Stats } from 'node:fs';
 import { FerryError } from '../errors/index.js';
 import {
+  FILE_MODE_MASK,
   LIST_ENTRIES_HEADER_BYTES,
   MAX_COMPONENT_BYTES,
   MAX_LIST_ENTRIES,
@@ -39,7 +40,7 @@ export async function sendListing(io: SessionIo, request: ListRequestMessage): P
       ref: request.ref,
       totalEntries: 0,
       isFile: !base.stats.isDirectory(),
-      mode: mayRead ? base.stats.mode & 0o7777 : 0,
+      mode: mayRead ? base.stats.mode & FILE_MODE_MASK : 0,
       mtimeMs: mayRead ? Math.max(0, Math.trunc(base.stats.mtimeMs)) : 0,
     });
     return 0;
@@ -77,7 +78,7 @@ export async function sendListing(io: SessionIo, request: ListRequestMessage): P
     ref: request.ref,
     totalEntries: tally.entries,
     isFile: !base.stats.isDirectory(),
-    mode: base.stats.mode & 0o7777,
+    mode: base.stats.mode & FILE_MODE_MASK,
     mtimeMs: Math.max(0, Math.trunc(base.stats.mtimeMs)),
   });
   return tally.entries;
@@ -132,7 +133,7 @@ async function entryOf(full: string, path: string, stats: Stats): Promise<ListEn
   }
   return {
     kind,
-    mode: stats.mode & 0o7777,
+    mode: stats.mode & FILE_MODE_MASK,
     size: kind === 'file' ? stats.size : 0,
     mtimeMs: Math.max(0, Math.trunc(stats.mtimeMs)),
     path,

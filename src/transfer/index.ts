@@ -47,4 +47,5 @@ export { walkLocalTree, type LocalTree } from './local-tree.js';
 export { fsTimeOf, siblingTempName } from './fs-names.js';
 export { placeLink } from './place-link.js';
 export { receivedFileMode, receivedDirectoryMode } from './received-mode.js';
+export { makeReceivedDirectory } from './make-received-directory.js';
 export { setDirectoryAttributes } from './set-directory-attributes.js';
