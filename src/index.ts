@@ -34,6 +34,7 @@ export {
   type Permission,
 } from './home/index.js';
 export { PROTOCOL_VERSION, DEFAULT_PORT, DEFAULT_CHUNK_BYTES } from './protocol/index.js';
+export { digestFile } from './transfer/index.js';
 export { HANDSHAKE_TIMEOUT_MS } from './channel/index.js';
 export {
   FerryServer,

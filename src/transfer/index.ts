@@ -24,6 +24,7 @@ export { ChunkStates, MAX_OPEN_CHUNKS, type ChunkState, type AcceptedData } from
 export { partialOwner } from './partial-owner.js';
 export { openNoFollow, type NoFollowMode } from './open-no-follow.js';
 export { SourceFile } from './source-file.js';
+export { digestFile } from './digest-file.js';
 export { fsyncDir } from './fsync-dir.js';
 export { ChunkHashCache } from './chunk-hash-cache.js';
 export {

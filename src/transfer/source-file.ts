@@ -6,7 +6,7 @@ import { FerryError } from '../errors/index.js';
 import { FILE_MODE_MASK, chunkLength } from '../protocol/index.js';
 
 /** Largest single read while hashing a chunk: keeps memory flat whatever the chunk size. */
-const HASH_READ_BYTES = 1024 * 1024;
+export const HASH_READ_BYTES = 1024 * 1024;
 
 /** The fields of SourceFile.identity, in order, 8 bytes each. */
 const IDENTITY_FIELDS = ['dev', 'inode', 'size', 'mtime', 'ctime'] as const;
