@@ -77,6 +77,7 @@ export {
   listFiles,
   uploadFile,
   pairWithServer,
+  pairingPins,
   PAIRING_TIMEOUT_MS,
   runUploadJobs,
   treeJobs,

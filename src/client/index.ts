@@ -57,4 +57,5 @@ export {
   type PairWithServerOptions,
   type PairingOutcome,
 } from './pair-with-server.js';
+export { pairingPins } from './pairing-pins.js';
 export { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './retry-policy.js';
