@@ -19,5 +19,5 @@ export {
   LISTING_TRANSITIONS,
   type ListingState,
   type RemoteListing,
-} from './listing-machine.js';
-export { EntryRequest, ENTRY_TRANSITIONS, type EntryState } from './entry-machine.js';
+} from './listing-receiver.js';
+export { EntryRequest, ENTRY_TRANSITIONS, type EntryState } from './entry-request.js';
