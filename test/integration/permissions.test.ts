@@ -11,13 +11,7 @@ import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import type { SecureChannel } from '../../src/channel/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
 import { FerryServer, type ClientGrant } from '../../src/server/index.js';
-import {
-  getFiles,
-  listFiles,
-  sendFiles,
-  sendTree,
-  type ConnectOptions,
-} from '../../src/client/index.js';
+import { getFiles, listFiles, sendFiles, sendTree, type ConnectOptions } from '../../src/client/index.js';
 import {
   HASH_BYTES,
   PERMISSION_DOWNLOAD,
