@@ -19,15 +19,18 @@ const IO_MODULES = [
 // One entry per folder of the layer table in docs/ARCHITECTURE.md (test/project/architecture-doc.test.ts holds
 // the two together). `banned` folders may not be imported at all; `publicOnly` folders only through
 // src/index.ts, the public library API; `indexOnly` forbids reaching past another folder's index.ts.
-const layer = (files, banned, { ioBanned = false, publicOnly = [], indexOnly = false } = {}) => ({
+const layer = (files, banned, { ioBanned = false, publicOnly = [], indexOnly = false, paths = [] } = {}) => ({
   files,
   rules: {
     'no-restricted-imports': [
       'error',
       {
-        paths: ioBanned
-          ? IO_MODULES.map((name) => ({ name, message: 'this layer is pure: no sockets, files or timers' }))
-          : [],
+        paths: [
+          ...(ioBanned
+            ? IO_MODULES.map((name) => ({ name, message: 'this layer is pure: no sockets, files or timers' }))
+            : []),
+          ...paths,
+        ],
         patterns: [
           ...banned.map((dir) => ({
             group: [`**/${dir}/*`, `../${dir}/*`],
@@ -107,6 +110,26 @@ export default tseslint.config(
   layer(['src/cli/**'], ['machines', 'channel'], {
     publicOnly: ['server', 'client', 'web'],
     indexOnly: true,
+    // The CLI runs whole operations, as an embedder would; assembling them from these parts is the
+    // library's job (sendPaths, getPaths, listFiles, allowListAuthorize), or every embedder does it again.
+    paths: [
+      {
+        name: '../index.js',
+        importNames: [
+          'ClientSession',
+          'runUploadJobs',
+          'treeJobs',
+          'withRetries',
+          'listRemote',
+          'remotePathKind',
+          'resolveDestination',
+          'remoteDestination',
+          'LOCAL_DESTINATION',
+          'aboutRemotePath',
+        ],
+        message: 'the CLI uses whole operations (sendPaths, getPaths, listFiles), like any embedder',
+      },
+    ],
   }),
   {
     files: ['test/**', 'bench/**', 'scripts/**'],

@@ -34,11 +34,13 @@ export {
   type Permission,
 } from './home/index.js';
 export { PROTOCOL_VERSION, DEFAULT_PORT, DEFAULT_CHUNK_BYTES } from './protocol/index.js';
+export { digestFile } from './transfer/index.js';
 export { HANDSHAKE_TIMEOUT_MS } from './channel/index.js';
 export {
   FerryServer,
   SERVER_DEFAULTS,
   DEFAULT_CONNECTION_LIMITS,
+  allowListAuthorize,
   type ServeOptions,
   type ConnectionLimits,
   type ClientGrant,
@@ -68,10 +70,14 @@ export {
   ClientSession,
   sendFiles,
   sendTree,
+  sendPaths,
   getFiles,
+  getPaths,
   listRemote,
+  listFiles,
   uploadFile,
   pairWithServer,
+  pairingPins,
   PAIRING_TIMEOUT_MS,
   runUploadJobs,
   treeJobs,
@@ -92,7 +98,11 @@ export {
   type JobResult,
   type SendFilesOptions,
   type SendTreeOptions,
+  type SendPathsOptions,
+  type ListFilesOptions,
+  type RemoteListing,
   type GetFilesOptions,
+  type GetPathsOptions,
   type SendEvent,
   type GetEvent,
   type TransferEvent,

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
-import { LOCAL_DESTINATION, getFiles, resolveDestination } from '../index.js';
-import { basename, dirname, resolve } from 'node:path';
+import { getPaths } from '../index.js';
 import { homeOf } from './cli-context.js';
 import { parseTarget, type Target } from './parse-target.js';
 import { parseChunkSize, parseStreams } from './parse-option.js';
@@ -32,30 +31,17 @@ export function registerGetCommand(program: Command): void {
   addOutputFlags(command);
   addClientFlags(command).action(async (args: string[], flags: GetFlags, cmd: Command) => {
     const { sources, local } = splitSources(args);
-    // Placed before connecting: this side's directories answer at once (the same rule as send's).
-    const destination = await resolveDestination(
-      {
-        path: resolve(local),
-        directory: local.endsWith('/'),
-        sources: sources.length,
-        mkdir: flags.mkdir ?? false,
-      },
-      LOCAL_DESTINATION,
-    );
-    const placement =
-      destination.kind === 'into'
-        ? { localDir: destination.dir }
-        : { localDir: dirname(destination.path), localName: basename(destination.path) };
     const reporter = new ProgressReporter(flags, { verb: 'received' });
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), sources[0]!, signal);
       try {
         await reporter.run(() =>
-          getFiles({
+          getPaths({
             ...connect,
             remotePaths: sources.map((s) => s.remotePath),
-            ...placement,
-            createLocalDir: flags.mkdir ?? false,
+            localPath: local,
+            localIsDirectory: local.endsWith('/'),
+            mkdir: flags.mkdir ?? false,
             recursive: flags.recursive ?? false,
             chunkBytes: parseChunkSize(flags.chunkSize),
             streams: parseStreams(flags.streams),

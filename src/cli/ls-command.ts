@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { aboutRemotePath, listRemote, withRetries, type SessionEvent } from '../index.js';
-import { parseRemotePath, type ListEntry } from '../protocol/index.js';
+import { listFiles, type ListEntry, type SessionEvent } from '../index.js';
+import { parseRemotePath } from '../protocol/index.js';
 import { homeOf } from './cli-context.js';
 import { escapeForTerminal, jsonForTerminal } from './escape-for-terminal.js';
 import { parseTarget } from './parse-target.js';
@@ -27,26 +27,22 @@ export function registerLsCommand(program: Command): void {
     .helpOption('--help', 'display help for command');
   addClientFlags(command).action(async (text: string, flags: LsFlags, cmd: Command) => {
     const target = parseTarget(text);
-    // Refuse a bad path here, like send and get do, rather than let the server refuse it.
+    // Refuse a bad path before the identity is loaded, like send and get do (listFiles checks it too).
     if (target.remotePath !== '') parseRemotePath(target.remotePath);
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);
-      const onEvent = (event: SessionEvent): void => {
-        if (event.type === 'retrying')
-          process.stderr.write(`ferry: ${event.code}: retrying in ${(event.delayMs / 1000).toFixed(1)} s\n`);
-      };
-      const [listing] = await withRetries<{ entries: ListEntry[] }>(
-        connect,
-        onEvent,
-        async (session, results) => {
-          results[0] = await listRemote(session, target.remotePath, {
-            recursive: flags.recursive ?? false,
-          }).catch((err: unknown) => {
-            throw aboutRemotePath(err, connect.server, target.remotePath);
-          });
+      const listing = await listFiles({
+        ...connect,
+        remotePath: target.remotePath,
+        recursive: flags.recursive ?? false,
+        onEvent: (event: SessionEvent): void => {
+          if (event.type === 'retrying')
+            process.stderr.write(
+              `ferry: ${event.code}: retrying in ${(event.delayMs / 1000).toFixed(1)} s\n`,
+            );
         },
-      );
-      for (const entry of listing?.entries ?? [])
+      });
+      for (const entry of listing.entries)
         process.stdout.write(
           flags.json
             ? `${jsonForTerminal({ v: JSON_EVENTS_VERSION, ...entry })}\n`

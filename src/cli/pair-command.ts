@@ -2,9 +2,15 @@ import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { FerryError } from '../errors/index.js';
-import { formatFerryId, parsePairingCode, type PairingCode } from '../crypto/index.js';
-import { loadIdentity, lookupServer, permissionNames, pinServer } from '../home/index.js';
-import { CONNECT_TIMEOUT_MS, HANDSHAKE_TIMEOUT_MS, PAIRING_TIMEOUT_MS, pairWithServer } from '../index.js';
+import { parsePairingCode, type PairingCode } from '../crypto/index.js';
+import { loadIdentity, permissionNames } from '../home/index.js';
+import {
+  CONNECT_TIMEOUT_MS,
+  HANDSHAKE_TIMEOUT_MS,
+  PAIRING_TIMEOUT_MS,
+  pairWithServer,
+  pairingPins,
+} from '../index.js';
 import { homeOf } from './cli-context.js';
 import { withInterrupt } from './client-options.js';
 import { parseTarget } from './parse-target.js';
@@ -54,22 +60,8 @@ export function registerPairCommand(program: Command): void {
             server: { host: target.host, port: target.port },
             identity,
             code,
-            // §12.6 step 2: an unknown server is fine (the code authenticates it); a different pin is not.
-            verifyServer: async (publicKey) => {
-              const pinned = await lookupServer(home, target.address);
-              const offered = formatFerryId(publicKey);
-              if (pinned !== undefined && pinned !== offered) {
-                throw new FerryError(
-                  'SERVER_KEY_CHANGED',
-                  `${target.address} is pinned to ferry id ${pinned} but offered ${offered}; pairing never ` +
-                    'replaces a pin. Someone may be intercepting the connection; only if the server operator ' +
-                    `confirms the new id, run \`ferry trust ${target.address} ${offered}\``,
-                );
-              }
-            },
-            onPaired: async (publicKey) => {
-              await pinServer(home, { address: target.address, id: formatFerryId(publicKey) });
-            },
+            // §12.6 steps 2 and 5: an unknown server is fine, a different pin is not; pinned once paired.
+            ...pairingPins(home, target.address),
             connectTimeoutMs: parseMs(flags.connectTimeout, '--connect-timeout'),
             handshakeTimeoutMs: parseMs(flags.handshakeTimeout, '--handshake-timeout'),
             timeoutMs: parseMs(flags.timeout, '--timeout'),

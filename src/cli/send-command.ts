@@ -1,16 +1,7 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
-import {
-  remoteDestination,
-  resolveDestination,
-  runUploadJobs,
-  treeJobs,
-  type ClientSession,
-  type UploadJob,
-} from '../index.js';
-import { joinRemotePath, parseRemotePath } from '../protocol/index.js';
-import { basename } from 'node:path';
-import { lstat } from 'node:fs/promises';
+import { sendPaths } from '../index.js';
+import { parseRemotePath } from '../protocol/index.js';
 import { homeOf } from './cli-context.js';
 import { parseTarget } from './parse-target.js';
 import { parseChunkSize, parseStreams } from './parse-option.js';
@@ -45,44 +36,25 @@ export function registerSendCommand(program: Command): void {
     const target = parseTarget(args[args.length - 1]!);
     // Refuse a bad path here, before connecting, rather than let the server refuse it.
     if (target.remotePath !== '') parseRemotePath(target.remotePath);
-    const paths = args.slice(0, -1);
-    const kinds = await sourceKinds(paths, flags.recursive ?? false);
     const reporter = new ProgressReporter(flags, { verb: 'sent' });
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);
-      const common = {
-        ...connect,
-        remoteDir: target.remotePath,
-        chunkBytes: parseChunkSize(flags.chunkSize),
-        streams: parseStreams(flags.streams),
-        overwrite: flags.overwrite ?? false,
-        onEvent: reporter.onEvent,
-      };
       try {
-        await reporter.run(async () => {
-          const plan = async (session: ClientSession): Promise<UploadJob[]> => {
-            const destination = await resolveDestination(
-              {
-                path: target.remotePath,
-                directory: target.directory,
-                sources: paths.length,
-                mkdir: flags.mkdir ?? false,
-              },
-              remoteDestination(session),
-            );
-            const dirs = paths.filter((_, i) => kinds[i] === 'dir');
-            const files: UploadJob[] = paths
-              .filter((_, i) => kinds[i] === 'file')
-              .map((p) => ({
-                kind: 'file',
-                localPath: p,
-                remotePath:
-                  destination.kind === 'as' ? destination.path : joinRemotePath(destination.dir, basename(p)),
-              }));
-            return [...files, ...(await treeJobs(dirs, destination, reporter.onSkip))];
-          };
-          await runUploadJobs(plan, { ...common, files: paths });
-        });
+        await reporter.run(() =>
+          sendPaths({
+            ...connect,
+            paths: args.slice(0, -1),
+            remotePath: target.remotePath,
+            remoteIsDirectory: target.directory,
+            recursive: flags.recursive ?? false,
+            mkdir: flags.mkdir ?? false,
+            chunkBytes: parseChunkSize(flags.chunkSize),
+            streams: parseStreams(flags.streams),
+            overwrite: flags.overwrite ?? false,
+            onEvent: reporter.onEvent,
+            onSkip: reporter.onSkip,
+          }),
+        );
       } catch (err) {
         if (signal.aborted)
           throw new FerryError(
@@ -93,28 +65,4 @@ export function registerSendCommand(program: Command): void {
       }
     });
   });
-}
-
-/**
- * Checks every source before connecting: it must exist on this machine, and a directory needs `-r` (as with
- * scp), so neither mistake costs a connection or surfaces as a bare errno.
- */
-async function sourceKinds(paths: readonly string[], recursive: boolean): Promise<Array<'file' | 'dir'>> {
-  return Promise.all(
-    paths.map(async (path) => {
-      const stats = await lstat(path).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT')
-          throw new FerryError('PATH_NOT_FOUND', 'nothing to send there on this machine', { subject: path });
-        throw err;
-      });
-      if (stats.isDirectory()) {
-        if (!recursive)
-          throw new FerryError('USAGE_INVALID', 'is a directory: add -r to send it as a tree', {
-            subject: path,
-          });
-        return 'dir';
-      }
-      return 'file';
-    }),
-  );
 }

@@ -6,10 +6,9 @@ import {
   listInvites,
   loadIdentity,
   loadOrCreateIdentity,
-  permissionBits,
   recordServeAddress,
 } from '../home/index.js';
-import { SERVER_DEFAULTS, FerryServer, type Authorize } from '../index.js';
+import { SERVER_DEFAULTS, FerryServer, allowListAuthorize } from '../index.js';
 import { homeOf } from './cli-context.js';
 import { parseListen } from './parse-target.js';
 import { formatByteSize, parseByteSize, parseCount, parseMs } from './parse-option.js';
@@ -114,11 +113,6 @@ export function registerServeCommand(program: Command): void {
         : { keyPair: await loadIdentity(home), created: false };
       const logger = createLogger(flags, { role: 'server', defaultLevel: 'info' });
       const watcher = new AllowListWatcher(home);
-      const authorize: Authorize = async (publicKey) => {
-        const client = (await watcher.current()).find(publicKey);
-        if (!client) return undefined;
-        return { name: client.name, permissions: permissionBits(client.permissions), root: client.root };
-      };
       const { host, port } = parseListen(flags.listen);
       const dashboardAt = flags.dashboard === undefined ? undefined : parseListen(flags.dashboard);
       if (dashboardAt && !isLoopbackHost(dashboardAt.host) && !flags.dashboardPublic)
@@ -132,7 +126,7 @@ export function registerServeCommand(program: Command): void {
         port,
         identity: keyPair,
         home,
-        authorize,
+        authorize: allowListAuthorize(watcher),
         logger,
         maxFileBytes: flags.maxFileSize ? parseByteSize(flags.maxFileSize) : 0,
         handshakeTimeoutMs: parseMs(flags.handshakeTimeout, '--handshake-timeout'),

@@ -4,6 +4,7 @@ import { FerryError, toFerryError } from '../errors/index.js';
 import { parseRemotePath } from '../protocol/index.js';
 import {
   linkVerdictOnDisk,
+  makeReceivedDirectory,
   manifestLookup,
   placeLink,
   receivedDirectoryMode,
@@ -368,11 +369,9 @@ async function finishTree(
 ): Promise<void> {
   for (const dir of plan.dirs) {
     const target = await resolveUnderRoot(localDir, dir.local, { createDirs: true, allowDirectory: true });
-    await mkdir(target.path).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
+    await makeReceivedDirectory(target.path).catch((err: unknown) => {
+      throw toFerryError(err).about(dir.local.join('/'));
     });
-    if (!(await lstat(target.path)).isDirectory())
-      throw new FerryError('FILE_EXISTS', `${dir.local.join('/')} is not a directory`);
   }
   for (const link of plan.links) {
     const target = await resolveUnderRoot(localDir, link.local, { createDirs: true, allowLink: true });

@@ -31,6 +31,7 @@ export {
   type JobResult,
 } from './send-files.js';
 export { sendTree, treeJobs, type SendTreeOptions } from './send-tree.js';
+export { sendPaths, type SendPathsOptions } from './send-paths.js';
 export {
   resolveDestination,
   type Destination,
@@ -41,17 +42,20 @@ export {
 export { LOCAL_DESTINATION, remoteDestination } from './destination-sides.js';
 export { aboutRemotePath, remoteName } from './remote-name.js';
 export { getFiles, type GetFilesOptions, type GetEvent } from './get-files.js';
+export { getPaths, type GetPathsOptions } from './get-paths.js';
 export {
   type TransferEvent,
   type TransferEventType,
   type TransferDirection,
   type TransferSubject,
 } from './transfer-events.js';
-export { listRemote, remotePathKind } from './list-remote.js';
+export { listRemote, remotePathKind, type RemoteListing } from './list-remote.js';
+export { listFiles, type ListFilesOptions } from './list-files.js';
 export {
   pairWithServer,
   PAIRING_TIMEOUT_MS,
   type PairWithServerOptions,
   type PairingOutcome,
 } from './pair-with-server.js';
+export { pairingPins } from './pairing-pins.js';
 export { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './retry-policy.js';

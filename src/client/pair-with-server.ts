@@ -3,11 +3,11 @@ import { formatFerryId, parsePairingCode, type KeyPair, type PairingCode } from 
 import { FramedSocket, MODE_PAIRING, clientHandshake, type SecureChannel } from '../channel/index.js';
 import {
   MESSAGE_TYPE_CODES,
-  PairingClient,
   decodeMessage,
   decodePairMessage,
   type PairMessageOfType,
 } from '../protocol/index.js';
+import { PairingClient } from '../machines/index.js';
 import { CONNECT_TIMEOUT_MS, connectSocket, type ServerAddress } from './client-session.js';
 
 /** The client's deadline for the pairing exchange after the handshake (PAIR_HELLO to PAIR_DONE). */

@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
 import { joinRemotePath } from '../protocol/index.js';
+import { EntryRequest } from '../machines/index.js';
 import { ClientSession, type ServerAddress } from './client-session.js';
 import { InFlightWindow } from './in-flight-window.js';
 import { failsOnlyThisJob, jobsFailedError, type JobFailure } from './job-failure.js';
@@ -255,30 +256,31 @@ async function startJob(
     return { done };
   }
   const ref = session.openRef();
+  const entry = new EntryRequest();
   if (job.kind === 'dir') {
-    await session.send({ type: 'PUT_DIR', ref, mode: job.mode, mtimeMs: job.mtimeMs, path: job.remotePath });
+    await session.send(
+      entry.request({ type: 'PUT_DIR', ref, mode: job.mode, mtimeMs: job.mtimeMs, path: job.remotePath }),
+    );
   } else {
     const { target, mtimeMs, remotePath: path } = job;
-    await session.send({
-      type: 'PUT_LINK',
-      ref,
-      overwrite: options.overwrite ?? false,
-      mtimeMs,
-      target,
-      path,
-    });
+    await session.send(
+      entry.request({ type: 'PUT_LINK', ref, overwrite: options.overwrite ?? false, mtimeMs, target, path }),
+    );
   }
-  const done = session.expect(ref, 'ACK').then(
-    () => {
-      session.closeRef(ref);
-      emit({ type: 'entry-created', kind: job.kind, remotePath: job.remotePath });
-      return { kind: job.kind };
-    },
-    (err: unknown) => {
-      session.closeRef(ref);
-      throw aboutRemotePath(err, options.server, job.remotePath);
-    },
-  );
+  const done = session
+    .take(ref)
+    .then((message) => entry.receive(message))
+    .then(
+      () => {
+        session.closeRef(ref);
+        emit({ type: 'entry-created', kind: job.kind, remotePath: job.remotePath });
+        return { kind: job.kind };
+      },
+      (err: unknown) => {
+        session.closeRef(ref);
+        throw aboutRemotePath(err, options.server, job.remotePath);
+      },
+    );
   done.catch(() => undefined);
   return { done };
 }

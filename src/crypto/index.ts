@@ -29,7 +29,7 @@ export {
   publicKeyFromBytes,
 } from './x25519.js';
 // Pairing (PROTOCOL.md §12): CPace on ristretto255/SHA-512, the pairing code, and pairing's keys and tags;
-// the exchange of PAIR_* messages is protocol/pairing-exchange.ts.
+// the exchange of PAIR_* messages is machines/pairing-exchange.ts.
 // K and the raw CPace building blocks (scalar_mult_vfy, ISK from K) stay inside cpace.ts.
 export {
   CPACE_ISK_BYTES,

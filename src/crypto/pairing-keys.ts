@@ -5,7 +5,7 @@ import { cpaceLvCat } from './cpace.js';
 /**
  * The key material of pairing (PROTOCOL.md §12.2, §12.3): the password-related string, the channel id, the
  * confirmation transcript and tags, and the outcome. Pure math over bytes. The exchange that puts them into
- * PAIR_* messages, and the order of its steps, is src/protocol/pairing-exchange.ts: the message layout lives
+ * PAIR_* messages, and the order of its steps, is src/machines/pairing-exchange.ts: the message layout lives
  * in protocol/, which may import crypto/ but not the other way round.
  */
 

@@ -33,3 +33,22 @@ export {
   type DownloadSenderState,
   type SentFile,
 } from './download-sender-machine.js';
+export {
+  PairingClient,
+  PairingServer,
+  PAIRING_CLIENT_TRANSITIONS,
+  PAIRING_SERVER_TRANSITIONS,
+  readPairHelloInviteId,
+  type PairingClientOptions,
+  type PairingServerOptions,
+  type PairingSessionBinding,
+  type PairingStep,
+} from './pairing-exchange.js';
+export {
+  ListingReceiver,
+  ListingTally,
+  LISTING_TRANSITIONS,
+  type ListingState,
+  type RemoteListing,
+} from './listing-receiver.js';
+export { EntryRequest, ENTRY_TRANSITIONS, type EntryState } from './entry-request.js';

@@ -105,15 +105,6 @@ export {
 } from './messages.js';
 export { PAIR_MESSAGE_BYTES } from './pair-codecs.js';
 export { errorMessageFor } from './error-message.js';
-export {
-  PairingClient,
-  PairingServer,
-  readPairHelloInviteId,
-  type PairingClientOptions,
-  type PairingServerOptions,
-  type PairingSessionBinding,
-  type PairingStep,
-} from './pairing-exchange.js';
 export { forbiddenCharacterAt, joinRemotePath, parseRemotePath } from './remote-path.js';
 export {
   FileDigestBuilder,

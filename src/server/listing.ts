@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import type { Stats } from 'node:fs';
 import { FerryError } from '../errors/index.js';
 import {
+  FILE_MODE_MASK,
   LIST_ENTRIES_HEADER_BYTES,
   MAX_COMPONENT_BYTES,
-  MAX_LIST_BYTES,
   MAX_LIST_ENTRIES,
   MAX_MESSAGE_BYTES,
   MAX_PATH_BYTES,
@@ -13,10 +13,10 @@ import {
   PERMISSION_UPLOAD,
   RESERVED_ROOT_COMPONENT,
   forbiddenCharacterAt,
-  listEntryBytes,
   type ListEntry,
   type ListRequestMessage,
 } from '../protocol/index.js';
+import { ListingTally } from '../machines/index.js';
 import { resolveExisting } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 
@@ -40,22 +40,18 @@ export async function sendListing(io: SessionIo, request: ListRequestMessage): P
       ref: request.ref,
       totalEntries: 0,
       isFile: !base.stats.isDirectory(),
-      mode: mayRead ? base.stats.mode & 0o7777 : 0,
+      mode: mayRead ? base.stats.mode & FILE_MODE_MASK : 0,
       mtimeMs: mayRead ? Math.max(0, Math.trunc(base.stats.mtimeMs)) : 0,
     });
     return 0;
   }
   let batch: ListEntry[] = [];
   let batchBytes = LIST_ENTRIES_HEADER_BYTES;
-  let total = 0;
-  let listedBytes = 0;
+  // The limits a client enforces on what it receives, applied to what is sent: a listing too large to be
+  // received is refused here, as FILE_TOO_LARGE (PROTOCOL.md §10).
+  const tally = new ListingTally('FILE_TOO_LARGE');
   const emit = async (entry: ListEntry): Promise<void> => {
-    if (++total > MAX_LIST_ENTRIES)
-      throw new FerryError('FILE_TOO_LARGE', `listing exceeds ${MAX_LIST_ENTRIES} entries`);
-    const size = listEntryBytes(entry);
-    listedBytes += size;
-    if (listedBytes > MAX_LIST_BYTES)
-      throw new FerryError('FILE_TOO_LARGE', `listing exceeds ${MAX_LIST_BYTES} bytes of entries`);
+    const size = tally.add(entry);
     if (batchBytes + size > MAX_MESSAGE_BYTES) await flush();
     batch.push(entry);
     batchBytes += size;
@@ -80,12 +76,12 @@ export async function sendListing(io: SessionIo, request: ListRequestMessage): P
   await io.send({
     type: 'LIST_END',
     ref: request.ref,
-    totalEntries: total,
+    totalEntries: tally.entries,
     isFile: !base.stats.isDirectory(),
-    mode: base.stats.mode & 0o7777,
+    mode: base.stats.mode & FILE_MODE_MASK,
     mtimeMs: Math.max(0, Math.trunc(base.stats.mtimeMs)),
   });
-  return total;
+  return tally.entries;
 }
 
 async function walk(
@@ -137,7 +133,7 @@ async function entryOf(full: string, path: string, stats: Stats): Promise<ListEn
   }
   return {
     kind,
-    mode: stats.mode & 0o7777,
+    mode: stats.mode & FILE_MODE_MASK,
     size: kind === 'file' ? stats.size : 0,
     mtimeMs: Math.max(0, Math.trunc(stats.mtimeMs)),
     path,

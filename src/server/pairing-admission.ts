@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { formatFerryId, shortFerryId } from '../crypto/index.js';
-import { PairingServer, decodePairMessage, errorMessageFor } from '../protocol/index.js';
+import { decodePairMessage, errorMessageFor } from '../protocol/index.js';
+import { PairingServer } from '../machines/index.js';
 import type { SecureChannel } from '../channel/index.js';
-import { allowClient, consumeInvite, permissionBits, type ConsumedInvite } from '../home/index.js';
+import { allowClient, consumeInvite, type ConsumedInvite } from '../home/index.js';
 import type { ClientGrant } from './session-io.js';
+import { grantOf } from './allow-list-authorize.js';
 
 /** Pairing sessions (PROTOCOL.md §12) a server runs at once by default; more get SERVER_BUSY. */
 export const MAX_CONCURRENT_PAIRINGS = 4;
@@ -190,11 +192,7 @@ export class PairingAdmission {
     );
     this.#allowQueue = run.catch(() => undefined);
     const { client } = await run;
-    return {
-      name: client.name,
-      permissions: permissionBits(client.permissions),
-      root: client.root,
-    };
+    return grantOf(client);
   }
 }
 

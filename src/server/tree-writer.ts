@@ -1,4 +1,4 @@
-import { lstat, mkdir, readlink } from 'node:fs/promises';
+import { lstat, readlink } from 'node:fs/promises';
 import { FerryError } from '../errors/index.js';
 import {
   PERMISSION_DOWNLOAD,
@@ -9,6 +9,7 @@ import {
 import {
   fsyncDir,
   linkVerdictOnDisk,
+  makeReceivedDirectory,
   placeLink,
   receivedDirectoryMode,
   resolveUnderRoot,
@@ -27,14 +28,7 @@ export async function writeDirectory(io: SessionIo, message: PutDirMessage): Pro
     createDirs: true,
     allowDirectory: true,
   });
-  try {
-    await mkdir(target.path, { mode: 0o755 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
-  const stats = await lstat(target.path);
-  if (stats.isSymbolicLink()) throw new FerryError('PATH_ESCAPES_ROOT', 'destination is a symbolic link');
-  if (!stats.isDirectory()) throw new FerryError('FILE_EXISTS', 'a file is in the way of the directory');
+  await makeReceivedDirectory(target.path);
   await setDirectoryAttributes(target.path, receivedDirectoryMode(message.mode), message.mtimeMs);
   await fsyncDir(target.dir);
 }

@@ -1,7 +1,7 @@
 import { lstat, opendir, readlink, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FerryError } from '../errors/index.js';
-import { parseRemotePath } from '../protocol/index.js';
+import { FILE_MODE_MASK, parseRemotePath } from '../protocol/index.js';
 import { manifestLookup, resolveLinkTarget, type TreeNode } from './link-target.js';
 
 /** A local directory tree as a manifest (PROTOCOL.md §5.10): relative paths use '/', whatever the OS. */
@@ -49,7 +49,7 @@ export async function walkLocalTree(
       if (stats.isDirectory()) {
         // Missing until a file shows it is made before the links (below).
         nodes.set(childRelative, { kind: 'missing' });
-        await visit(full, childRelative, stats.mode & 0o7777, Math.trunc(stats.mtimeMs));
+        await visit(full, childRelative, stats.mode & FILE_MODE_MASK, Math.trunc(stats.mtimeMs));
       } else if (stats.isFile()) {
         nodes.set(childRelative, { kind: 'file' });
         tree.files.push({ localPath: full, relative: childRelative, size: stats.size });
@@ -65,7 +65,7 @@ export async function walkLocalTree(
     tree.dirs.push({ relative, mode, mtimeMs });
   };
   nodes.set(topName, { kind: 'dir' });
-  await visit(root, topName, top.mode & 0o7777, Math.trunc(top.mtimeMs));
+  await visit(root, topName, top.mode & FILE_MODE_MASK, Math.trunc(top.mtimeMs));
   // The tree as the server holds it when the links arrive (files, then links, then directories, §5.10): a
   // directory exists only when a file below it made it, so the client judges a link as the server will.
   for (const { relative } of tree.files) {

@@ -2,6 +2,7 @@ import { lstat, mkdir } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
+import { RECEIVED_MODE_LIMIT } from './received-mode.js';
 
 /** Where a remote path lands under a root: the parent directory (which exists) and the final name. */
 export interface RootPath {
@@ -47,7 +48,8 @@ export async function resolveUnderRoot(
     if (kind === 'missing') {
       if (!options.createDirs) throw new FerryError('PATH_NOT_FOUND', `component ${i + 1} does not exist`);
       try {
-        await mkdir(next, { mode: 0o755 });
+        // A missing parent of what a receiver writes: no more open than anything it receives (§5.3).
+        await mkdir(next, { mode: RECEIVED_MODE_LIMIT });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }

@@ -3,10 +3,10 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { constants as fsConstants } from 'node:fs';
 import { FerryError } from '../errors/index.js';
-import { chunkLength } from '../protocol/index.js';
+import { FILE_MODE_MASK, chunkLength } from '../protocol/index.js';
 
 /** Largest single read while hashing a chunk: keeps memory flat whatever the chunk size. */
-const HASH_READ_BYTES = 1024 * 1024;
+export const HASH_READ_BYTES = 1024 * 1024;
 
 /** The fields of SourceFile.identity, in order, 8 bytes each. */
 const IDENTITY_FIELDS = ['dev', 'inode', 'size', 'mtime', 'ctime'] as const;
@@ -40,7 +40,7 @@ export class SourceFile {
     this.#handle = handle;
     this.size = Number(st.size);
     this.mtimeMs = Number(st.mtimeMs);
-    this.mode = Number(st.mode) & 0o7777;
+    this.mode = Number(st.mode) & FILE_MODE_MASK;
     this.identity = identityOf(st);
   }
 

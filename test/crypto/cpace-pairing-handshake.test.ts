@@ -3,14 +3,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { formatPairingCode, generatePairingCode, type PairingCode } from '../../src/crypto/pairing-code.js';
+import { PAIR_MESSAGE_TYPE_CODES, encodeMessage } from '../../src/protocol/index.js';
 import {
-  PAIR_MESSAGE_TYPE_CODES,
   PairingClient,
   PairingServer,
-  encodeMessage,
   readPairHelloInviteId,
   type PairingStep,
-} from '../../src/protocol/index.js';
+} from '../../src/machines/index.js';
 import { FerryError, isFerryError } from '../../src/errors/index.js';
 
 // A Noise session as the pairing sees it: its handshake hash and the two static keys it authenticated.

@@ -2,9 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { KeyPair } from '../../src/crypto/index.js';
-import { AllowList, createIdentity } from '../../src/home/index.js';
-import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
-import { FerryServer, type PairingOptions } from '../../src/server/index.js';
+import { createIdentity } from '../../src/home/index.js';
+import { FerryServer, allowListAuthorize, type PairingOptions } from '../../src/server/index.js';
 
 /** One line a server logged, parsed. */
 export type LogLine = Record<string, unknown> & { event?: string; code?: string };
@@ -63,14 +62,7 @@ export async function startPairingServer(
     logger,
     partialSweepIntervalMs: 0,
     ...(options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: options.handshakeTimeoutMs }),
-    authorize: async (publicKey) => {
-      const client = (await AllowList.load(home)).find(publicKey);
-      if (!client) return undefined;
-      const permissions =
-        (client.permissions.includes('upload') ? PERMISSION_UPLOAD : 0) |
-        (client.permissions.includes('download') ? PERMISSION_DOWNLOAD : 0);
-      return { name: client.name, permissions, root: client.root };
-    },
+    authorize: allowListAuthorize(home),
     ...(options.pairing === false ? {} : { pairing: { ...options.pairing, homeDir: home } }),
   });
   return {

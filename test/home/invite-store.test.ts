@@ -6,12 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { parsePairingCode } from '../../src/crypto/pairing-code.js';
-import {
-  PairingClient,
-  PairingServer,
-  encodeMessage,
-  readPairHelloInviteId,
-} from '../../src/protocol/index.js';
+import { encodeMessage } from '../../src/protocol/index.js';
+import { PairingClient, PairingServer, readPairHelloInviteId } from '../../src/machines/index.js';
 import { isFerryError } from '../../src/errors/index.js';
 import {
   MAX_LIVE_INVITES,

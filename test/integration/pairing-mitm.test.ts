@@ -9,13 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { FerryError, codeFromWire, toFerryError } from '../../src/errors/index.js';
-import {
-  MESSAGE_TYPE_CODES,
-  PairingClient,
-  PairingServer,
-  decodeMessage,
-  readPairHelloInviteId,
-} from '../../src/protocol/index.js';
+import { MESSAGE_TYPE_CODES, decodeMessage } from '../../src/protocol/index.js';
+import { PairingClient, PairingServer, readPairHelloInviteId } from '../../src/machines/index.js';
 import { formatPairingCode, generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import {
   FramedSocket,

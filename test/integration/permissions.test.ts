@@ -11,14 +11,7 @@ import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import type { SecureChannel } from '../../src/channel/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
 import { FerryServer, type ClientGrant } from '../../src/server/index.js';
-import {
-  getFiles,
-  listRemote,
-  sendFiles,
-  sendTree,
-  withRetries,
-  type ConnectOptions,
-} from '../../src/client/index.js';
+import { getFiles, listFiles, sendFiles, sendTree, type ConnectOptions } from '../../src/client/index.js';
 import {
   HASH_BYTES,
   PERMISSION_DOWNLOAD,
@@ -62,14 +55,7 @@ async function startRig(t: TestContext): Promise<Rig> {
 }
 
 async function list(options: ConnectOptions, path: string, recursive = false): Promise<ListEntry[]> {
-  const [result] = await withRetries<ListEntry[]>(
-    options,
-    () => undefined,
-    async (session, results) => {
-      results[0] = (await listRemote(session, path, { recursive })).entries;
-    },
-  );
-  return result!;
+  return (await listFiles({ ...options, remotePath: path, recursive })).entries;
 }
 
 /** An admitted raw session: the caller sends any message and reads the answers. */

@@ -8,6 +8,12 @@ import type { Transition } from '../../src/machines/index.js';
 import { UPLOAD_LANE_TRANSITIONS } from '../../src/machines/index.js';
 import { RECEIVER_TRANSITIONS } from '../../src/machines/index.js';
 import { DOWNLOAD_SENDER_TRANSITIONS, UPLOAD_SENDER_TRANSITIONS } from '../../src/machines/index.js';
+import {
+  ENTRY_TRANSITIONS,
+  LISTING_TRANSITIONS,
+  PAIRING_CLIENT_TRANSITIONS,
+  PAIRING_SERVER_TRANSITIONS,
+} from '../../src/machines/index.js';
 
 const PROTOCOL = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
 
@@ -63,4 +69,26 @@ test('PROTOCOL.md §6.2 shows exactly the transitions of the receiver machine (R
 test('PROTOCOL.md §6.3 and §6.4 show exactly the transitions of the sender machines (UPLOAD_SENDER_TRANSITIONS, DOWNLOAD_SENDER_TRANSITIONS)', () => {
   assert.deepEqual(documentedTransitions('### 6.3'), codeTransitions(UPLOAD_SENDER_TRANSITIONS));
   assert.deepEqual(documentedTransitions('### 6.4'), codeTransitions(DOWNLOAD_SENDER_TRANSITIONS));
+});
+
+test('PROTOCOL.md §6.5 shows exactly the transitions of the listing machine (LISTING_TRANSITIONS)', () => {
+  assert.deepEqual(documentedTransitions('### 6.5 Listing'), codeTransitions(LISTING_TRANSITIONS));
+});
+
+test('PROTOCOL.md §6.6 shows exactly the transitions of a PUT_DIR or PUT_LINK (ENTRY_TRANSITIONS)', () => {
+  assert.deepEqual(documentedTransitions('### 6.6 Directory entries'), codeTransitions(ENTRY_TRANSITIONS));
+});
+
+test('PROTOCOL.md §6.7 shows exactly the transitions of pairing on the server (PAIRING_SERVER_TRANSITIONS)', () => {
+  assert.deepEqual(
+    documentedTransitions('### 6.7 Pairing on the server'),
+    codeTransitions(PAIRING_SERVER_TRANSITIONS),
+  );
+});
+
+test('PROTOCOL.md §6.8 shows exactly the transitions of pairing on the client (PAIRING_CLIENT_TRANSITIONS)', () => {
+  assert.deepEqual(
+    documentedTransitions('### 6.8 Pairing on the client'),
+    codeTransitions(PAIRING_CLIENT_TRANSITIONS),
+  );
 });

@@ -123,3 +123,32 @@ test('the CLI reaches the client, the server and the dashboard only through src/
     );
   }
 });
+
+test('the CLI runs whole operations: the parts ARCHITECTURE.md names are refused to src/cli/, the operations allowed', async () => {
+  const eslint = new ESLint({ cwd: new URL('.', root).pathname });
+  const rule = await importRuleOf(eslint, 'cli');
+  const named = (name: string): boolean => {
+    const messages = new Linter({ configType: 'flat' }).verify(
+      `import { ${name} } from '../index.js';\n`,
+      [{ files: ['**/*.js'], rules: { 'no-restricted-imports': rule! } }],
+      'src/cli/probe.js',
+    );
+    return messages.length === 0;
+  };
+  const sentence = /it may not assemble an operation from the parts \(([^)]*)\)/.exec(
+    ARCHITECTURE.replace(/\s+/g, ' '),
+  );
+  assert.ok(sentence, 'ARCHITECTURE.md names the parts the CLI may not assemble');
+  const parts = [...sentence[1]!.matchAll(/`([A-Za-z]+)`/g)].map((m) => m[1]!);
+  assert.ok(parts.length >= 4, parts.join(', '));
+  for (const part of parts) assert.equal(named(part), false, `src/cli/ importing ${part}`);
+  for (const operation of [
+    'sendPaths',
+    'getPaths',
+    'listFiles',
+    'pairWithServer',
+    'pairingPins',
+    'digestFile',
+  ])
+    assert.equal(named(operation), true, `src/cli/ importing ${operation}`);
+});

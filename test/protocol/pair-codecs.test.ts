@@ -6,13 +6,12 @@ import { isFerryError } from '../../src/errors/index.js';
 import {
   PAIR_MESSAGE_BYTES,
   PAIR_MESSAGE_TYPE_CODES,
-  PairingClient,
-  PairingServer,
   decodeMessage,
   decodePairMessage,
   encodeMessage,
   type PairMessageType,
 } from '../../src/protocol/index.js';
+import { PairingClient, PairingServer } from '../../src/machines/index.js';
 
 const leg = () => ({
   sid: randomBytes(32),

@@ -7,14 +7,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parsePairingCode } from '../../src/crypto/index.js';
-import {
-  PairingClient,
-  PairingServer,
-  decodePairMessage,
-  encodeMessage,
-  type PairMessageType,
-  type PairingStep,
-} from '../../src/protocol/index.js';
+import { decodePairMessage, encodeMessage, type PairMessageType } from '../../src/protocol/index.js';
+import { PairingClient, PairingServer, type PairingStep } from '../../src/machines/index.js';
 
 interface PairingVector {
   name: string;

@@ -17,21 +17,26 @@ import {
   type PairingCode,
 } from '../crypto/index.js';
 import { FerryError } from '../errors/index.js';
-import type {
-  PairDoneMessage,
-  PairHelloMessage,
-  PairMessage,
-  PairMessageOfType,
-  PairMessageType,
-} from './message-types.js';
-import { decodePairMessage, encodeMessage } from './messages.js';
+import {
+  PAIR_MESSAGE_TYPE_CODES,
+  decodePairMessage,
+  encodeMessage,
+  type PairConfirmMessage,
+  type PairDoneMessage,
+  type PairHelloMessage,
+  type PairMessage,
+  type PairMessageType,
+  type PairReplyMessage,
+} from '../protocol/index.js';
+import { stepOf, type Transition } from './transition.js';
 
 /**
  * The pairing exchange of PROTOCOL.md §12, sans-IO: both roles turn received PAIR_* messages into messages to
  * send, and never touch a socket, a file or a clock. A received message is either the decoded message the
  * channel read with `decodePairMessage`, or its bytes (type byte and body, §5), which are decoded here with
  * the same codec; ERROR messages are the caller's business. The key math (PRS, CI, transcript, tags) is
- * crypto/pairing-keys.ts and crypto/cpace.ts; this file owns the messages and the order of the steps.
+ * crypto/pairing-keys.ts and crypto/cpace.ts, the codecs protocol/pair-codecs.ts; this file owns the order of
+ * the steps, as the two tables below (PROTOCOL.md §6.7, §6.8) that each role steps through.
  *
  *   client                                  server
  *   start()        PAIR_HELLO   inviteId, Ya  ->   (caller consumes the invite; new PairingServer)
@@ -45,6 +50,85 @@ import { decodePairMessage, encodeMessage } from './messages.js';
 const SID_BYTES = 32;
 const STATIC_KEY_BYTES = 32;
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * The server's steps (PROTOCOL.md §6.7, §12.5): the role steps through this table, so a message out of order
+ * is MESSAGE_UNEXPECTED `"<type> in state <state>"`. A failed step leaves the role in `over`, which allows
+ * nothing.
+ */
+export const PAIRING_SERVER_TRANSITIONS = [
+  {
+    state: 'new',
+    event: 'PAIR_HELLO',
+    next: 'reply-sent',
+    action:
+      "CPace response from the consumed invite's secret, or a random stand-in when there is none (§12.5 step 3); Ya checked (PAIRING_FAILED); PAIR_REPLY sent",
+  },
+  {
+    state: 'reply-sent',
+    event: 'PAIR_CONFIRM',
+    next: 'paired',
+    action:
+      'Tc checked in one comparison (PAIRING_FAILED, §12.5 step 5); the caller allow-lists the key, then sends PAIR_DONE',
+  },
+] as const satisfies readonly Transition[];
+
+/** The client's steps (PROTOCOL.md §6.8, §12.6), stepped through as the server's are. */
+export const PAIRING_CLIENT_TRANSITIONS = [
+  {
+    state: 'new',
+    event: 'start',
+    next: 'hello-sent',
+    action: 'PAIR_HELLO sent right after handshake message 3: the invite id and Ya (§12.6 step 3)',
+  },
+  {
+    state: 'hello-sent',
+    event: 'PAIR_REPLY',
+    next: 'confirm-sent',
+    action: 'Yb checked (PAIRING_FAILED, §12.6 step 4); PAIR_CONFIRM sent with Tc',
+  },
+  {
+    state: 'confirm-sent',
+    event: 'PAIR_DONE',
+    next: 'paired',
+    action: 'Ts checked (PAIRING_FAILED); only then the caller pins the server key (§12.6 step 5)',
+  },
+] as const satisfies readonly Transition[];
+
+type PairingTransition = (typeof PAIRING_SERVER_TRANSITIONS | typeof PAIRING_CLIENT_TRANSITIONS)[number];
+
+/**
+ * The row of `table` a received message takes in `state`. Bytes are read as the one message the state
+ * allows, so a wrong type gets the codec's detail (`expected pair_reply, got message type 0x43`, which the
+ * server sends in its ERROR); a decoded message, or any message where none is allowed, is refused by the
+ * table.
+ */
+function receivedStep<T extends PairingTransition>(
+  table: readonly T[],
+  state: string,
+  message: Uint8Array | PairMessage,
+): { row: T; message: PairMessage } {
+  if (message instanceof Uint8Array) {
+    // Where no message is allowed, the table refuses whatever came (stepOf throws).
+    const row =
+      table.find((candidate) => candidate.state === state && candidate.event !== 'start') ??
+      stepOf(table, state, typeNameOf(message));
+    return { row, message: decodePairMessage(message, row.event as PairMessageType) };
+  }
+  const row = stepOf(table, state, message.type);
+  // A message built by hand rather than decoded gets the codec's checks too (field lengths, invite id).
+  encodeMessage(message);
+  return { row, message };
+}
+
+/** A pairing message's type name from its first byte, or its hex code when it is not one. */
+function typeNameOf(bytes: Uint8Array): string {
+  const code = bytes[0] ?? 0;
+  const name = (Object.keys(PAIR_MESSAGE_TYPE_CODES) as PairMessageType[]).find(
+    (type) => PAIR_MESSAGE_TYPE_CODES[type] === code,
+  );
+  return name ?? `message type 0x${code.toString(16).padStart(2, '0')}`;
+}
 
 /** What both roles know from the Noise handshake they run inside (§12.2). */
 export interface PairingSessionBinding {
@@ -88,28 +172,15 @@ export function readPairHelloInviteId(message: Uint8Array): string {
   return decodePairMessage(message, 'PAIR_HELLO').inviteId;
 }
 
-/** The message as the step expects it: bytes are decoded, a decoded message of another type is unexpected. */
-function expect<K extends PairMessageType>(
-  message: Uint8Array | PairMessage,
-  expected: K,
-): PairMessageOfType<K> {
-  if (message instanceof Uint8Array) return decodePairMessage(message, expected);
-  if (message.type !== expected) {
-    throw new FerryError(
-      'MESSAGE_UNEXPECTED',
-      `expected ${expected.toLowerCase()}, got ${message.type.toLowerCase()}`,
-    );
-  }
-  // A message built by hand rather than decoded gets the codec's checks too (field lengths, invite id).
-  encodeMessage(message);
-  return message as PairMessageOfType<K>;
-}
-
 type ClientState =
   | { readonly name: 'new' }
   | { readonly name: 'hello-sent'; readonly cpace: CpaceInitiatorState; readonly ya: Buffer }
   | { readonly name: 'confirm-sent'; readonly isk: Buffer; readonly transcript: Buffer }
+  | { readonly name: 'paired' }
   | { readonly name: 'over' };
+
+type HelloSent = Extract<ClientState, { name: 'hello-sent' }>;
+type ConfirmSent = Extract<ClientState, { name: 'confirm-sent' }>;
 
 /** The client role (§12.6 steps 3-5). Every failure throws and ends the exchange for good. */
 export class PairingClient {
@@ -130,7 +201,7 @@ export class PairingClient {
 
   /** PAIR_HELLO: the invite id and Ya. Call once, right after handshake message 3. */
   start(): PairHelloMessage {
-    if (this.#state.name !== 'new') throw new FerryError('MESSAGE_UNEXPECTED', 'pairing already started');
+    stepOf(PAIRING_CLIENT_TRANSITIONS, this.#state.name, 'start');
     const ad = Buffer.from(this.#inviteId, 'ascii');
     const { message: ya, state: cpace } = cpaceInitiatorStart({
       prs: this.#prs,
@@ -150,13 +221,15 @@ export class PairingClient {
     const state = this.#state;
     this.#state = { name: 'over' };
     try {
-      switch (state.name) {
-        case 'hello-sent':
-          return this.#onReply(state, expect(message, 'PAIR_REPLY').yb);
-        case 'confirm-sent':
-          return this.#onDone(state, expect(message, 'PAIR_DONE').tag);
-        default:
-          throw new FerryError('MESSAGE_UNEXPECTED', `pairing message in state ${state.name}`);
+      const step = receivedStep(PAIRING_CLIENT_TRANSITIONS, state.name, message);
+      // The row's state is `state.name`, so each case knows which state it has.
+      switch (step.row.event) {
+        case 'PAIR_REPLY':
+          return this.#onReply(state as HelloSent, (step.message as PairReplyMessage).yb);
+        case 'PAIR_DONE':
+          return this.#onDone(state as ConfirmSent, (step.message as PairDoneMessage).tag);
+        case 'start':
+          throw new FerryError('INTERNAL', 'start is a call, never a received message');
       }
     } catch (err) {
       this.#forget(state);
@@ -171,7 +244,7 @@ export class PairingClient {
     this.#prs.fill(0);
   }
 
-  #onReply(state: Extract<ClientState, { name: 'hello-sent' }>, yb: Buffer): PairingStep {
+  #onReply(state: HelloSent, yb: Buffer): PairingStep {
     const ada = Buffer.from(this.#inviteId, 'ascii');
     let isk: Buffer;
     try {
@@ -186,7 +259,7 @@ export class PairingClient {
     return { done: false, send: { type: 'PAIR_CONFIRM', tag } };
   }
 
-  #onDone(state: Extract<ClientState, { name: 'confirm-sent' }>, tag: Buffer): PairingStep {
+  #onDone(state: ConfirmSent, tag: Buffer): PairingStep {
     const expected = pairingServerTag(state.isk, state.transcript);
     // §12.6 step 5: the server's key is authenticated only by this tag; pinning waits for it.
     if (!timingSafeEqual(expected, tag)) {
@@ -194,6 +267,7 @@ export class PairingClient {
     }
     const result = new PairingResult(this.#inviteId, state.isk);
     state.isk.fill(0);
+    this.#state = { name: 'paired' };
     return { done: true, send: undefined, result };
   }
 
@@ -219,7 +293,10 @@ type ServerState =
       readonly isk: Buffer;
       readonly transcript: Buffer;
     }
+  | { readonly name: 'paired' }
   | { readonly name: 'over' };
+
+type ReplySent = Extract<ServerState, { name: 'reply-sent' }>;
 
 /**
  * The server role (§12.5 steps 2-6). Build it after consuming the invite that PAIR_HELLO named (its
@@ -250,13 +327,12 @@ export class PairingServer {
     const state = this.#state;
     this.#state = { name: 'over' };
     try {
-      switch (state.name) {
-        case 'new':
-          return this.#onHello(expect(message, 'PAIR_HELLO'));
-        case 'reply-sent':
-          return this.#onConfirm(state, expect(message, 'PAIR_CONFIRM').tag);
-        default:
-          throw new FerryError('MESSAGE_UNEXPECTED', 'pairing is over');
+      const step = receivedStep(PAIRING_SERVER_TRANSITIONS, state.name, message);
+      switch (step.row.event) {
+        case 'PAIR_HELLO':
+          return this.#onHello(step.message as PairHelloMessage);
+        case 'PAIR_CONFIRM':
+          return this.#onConfirm(state as ReplySent, (step.message as PairConfirmMessage).tag);
       }
     } catch (err) {
       if (state.name === 'reply-sent') state.isk.fill(0);
@@ -301,7 +377,7 @@ export class PairingServer {
     return { done: false, send: { type: 'PAIR_REPLY', yb: Buffer.from(yb) } };
   }
 
-  #onConfirm(state: Extract<ServerState, { name: 'reply-sent' }>, tag: Buffer): PairingStep {
+  #onConfirm(state: ReplySent, tag: Buffer): PairingStep {
     const expected = pairingClientTag(state.isk, state.transcript);
     // §12.5 step 5: one comparison decides, whether the id was unknown, expired or the secret wrong.
     if (!timingSafeEqual(expected, tag)) {
@@ -311,6 +387,7 @@ export class PairingServer {
     const done: PairDoneMessage = { type: 'PAIR_DONE', tag: pairingServerTag(state.isk, state.transcript) };
     const result = new PairingResult(state.inviteId, state.isk);
     state.isk.fill(0);
+    this.#state = { name: 'paired' };
     return { done: true, send: done, result };
   }
 

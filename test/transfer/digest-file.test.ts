@@ -1,0 +1,50 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isFerryError } from '../../src/errors/index.js';
+import { digestFile } from '../../src/index.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+interface DigestVector {
+  name: string;
+  chunkBytes: number;
+  content: string;
+  fileDigest: string;
+}
+const VECTORS = (
+  JSON.parse(readFileSync(new URL('../vectors/ferry-file-digests.json', import.meta.url), 'utf8')) as {
+    vectors: DigestVector[];
+  }
+).vectors;
+
+async function tempDir(t: TestContext): Promise<string> {
+  const dir = await makeTempDir('ferry-digest-file-');
+  t.after(() => removeTempDir(dir));
+  return dir;
+}
+
+test('`digestFile` of a file on disk is the published file digest of its content (test/vectors/ferry-file-digests.json)', async (t) => {
+  const dir = await tempDir(t);
+  assert.ok(VECTORS.length >= 3);
+  for (const [i, v] of VECTORS.entries()) {
+    const path = join(dir, `v${i}`);
+    await writeFile(path, Buffer.from(v.content, 'hex'));
+    assert.equal(
+      (await digestFile(path, { chunkBytes: v.chunkBytes })).toString('hex'),
+      v.fileDigest,
+      v.name,
+    );
+  }
+});
+
+test('`digestFile` names a missing file (PATH_NOT_FOUND) and stops when its signal is aborted', async (t) => {
+  const dir = await tempDir(t);
+  await assert.rejects(digestFile(join(dir, 'nope')), (err) => isFerryError(err, 'PATH_NOT_FOUND'));
+  await writeFile(join(dir, 'f'), Buffer.alloc(4096));
+  const aborted = AbortSignal.abort();
+  await assert.rejects(digestFile(join(dir, 'f'), { chunkBytes: 1024, signal: aborted }), (err) =>
+    isFerryError(err, 'ABORTED'),
+  );
+});
