@@ -141,7 +141,13 @@ async function receiveDownload(
   stripe: GetStripe | undefined,
 ): Promise<DownloadResult> {
   const offer = await session.expect(ref, 'GET_OFFER');
-  // A held set is accepted only for a file of its size (PROTOCOL.md §5.11.2), so its lengths are this file's.
+  // A held set is accepted only for a file of its size (PROTOCOL.md §5.11.2): a server accepting it for
+  // another size would have the client count chunks of the wrong lengths as held, so it is refused.
+  if (offer.heldAccepted && held !== undefined && held.size !== offer.size)
+    throw new FerryError(
+      'MESSAGE_MALFORMED',
+      `GET_OFFER accepted a held set of ${held.size} bytes for a file of ${offer.size} bytes`,
+    );
   const keep = offer.heldAccepted && held !== undefined ? held : undefined;
   const resumedBytes = keep?.knownBytes() ?? 0;
   options.onStarted?.({ size: offer.size, heldBytes: resumedBytes });

@@ -469,6 +469,51 @@ test('a server cannot make the client take a rewritten chunk: data for a chunk a
   await assert.rejects(lstat(join(rig.dest, 'f.bin')), { code: 'ENOENT' }, 'no file under the final name');
 });
 
+test('a server accepting a held set for a file of another size is refused (MESSAGE_MALFORMED): the client counts no chunk of the wrong length as held', async (t) => {
+  const rig = await startRig(t);
+  const chunkBytes = 1024;
+  const chunk = Buffer.alloc(chunkBytes, 0x41);
+  const hash = createHash('sha256').update(chunk).digest();
+  const requests: Array<Extract<Message, { type: 'GET_REQUEST' }>> = [];
+  rig.fake.script = {
+    answerGet: async (channel, request) => {
+      requests.push(request);
+      const { ref } = request;
+      if (requests.length === 1) {
+        // The first attempt: chunk 0 of a 3-chunk file arrives verified, then the server refuses the rest.
+        await channel.send({
+          type: 'GET_OFFER',
+          ref,
+          size: 3 * chunkBytes,
+          mtimeMs: 0,
+          mode: 0o644,
+          heldAccepted: false,
+        });
+        await channel.send({ type: 'GET_DATA', ref, offset: 0, data: chunk });
+        await channel.send({ type: 'GET_CHUNK', ref, index: 0, chunkHash: hash });
+        await channel.send({ type: 'ERROR', ref, code: ERROR_CODES.PERMISSION_DENIED.wire, detail: '' });
+        return;
+      }
+      // The resume: the client claims chunk 0 of its 3 KiB partial; the server accepts it for a 2 KiB file.
+      await channel.send({
+        type: 'GET_OFFER',
+        ref,
+        size: 2 * chunkBytes + 10,
+        mtimeMs: 0,
+        mode: 0o644,
+        heldAccepted: true,
+      });
+    },
+  };
+  const first = await get(rig, ['f.bin'], [], { recursive: false, chunkBytes });
+  assert.equal((first as { code?: string } | undefined)?.code, 'PERMISSION_DENIED', String(first));
+  const err = await get(rig, ['f.bin'], [], { recursive: false, chunkBytes });
+  assert.equal(requests[1]?.heldSize, 3 * chunkBytes, 'the resume claimed the partial it kept');
+  assert.equal((err as { code?: string } | undefined)?.code, 'MESSAGE_MALFORMED', String(err));
+  assert.match((err as Error).message, /held set of 3072 bytes for a file of 2058 bytes/);
+  await assert.rejects(lstat(join(rig.dest, 'f.bin')), { code: 'ENOENT' }, 'no file under the final name');
+});
+
 /** Characters no byte stream bound for a terminal may carry raw: controls, C1, bidi overrides and isolates. */
 const RAW_UNSAFE = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
 
