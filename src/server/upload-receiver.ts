@@ -12,7 +12,13 @@ import {
   type PutEndMessage,
   type PutOfferMessage,
 } from '../protocol/index.js';
-import { PartialTransfer, SourceFile, resolveUnderRoot, type RootPath } from '../transfer/index.js';
+import {
+  PartialTransfer,
+  SourceFile,
+  hashAllChunks,
+  resolveUnderRoot,
+  type RootPath,
+} from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 import { StorageLimits } from './storage-limits.js';
 import { missingParents } from './missing-parents.js';
@@ -353,13 +359,8 @@ export class UploadReceiver implements TransferClaim {
       const mayLearn =
         this.#io.may(PERMISSION_DOWNLOAD) || this.#io.ctx.registry.placedIt(transferId, source.identity);
       if (!mayLearn || source.size !== offer.size) throw new FerryError('FILE_EXISTS');
-      const hashes = new ChunkHashes(source.size, offer.chunkBytes);
-      await this.#io.ctx.hashCache.hashChunks(
-        this.#io.clientKey,
-        source,
-        target.path,
-        hashes.allChunks(),
-        hashes,
+      const hashes = await hashAllChunks(source, offer.chunkBytes, (chunks, into) =>
+        this.#io.ctx.hashCache.hashChunks(this.#io.clientKey, source, target.path, chunks, into),
       );
       // Hashes read while the file changed must not answer IDENTICAL (PROTOCOL.md §5.6.1).
       await source.assertUnchanged();
