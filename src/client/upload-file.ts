@@ -36,19 +36,8 @@ export interface UploadOptions {
  */
 export const PARALLEL_MIN_BYTES = 64 * 1024 * 1024;
 
-export interface UploadResult {
-  readonly size: number;
-  /** The file digest (PROTOCOL.md §7.2) that the server verified. */
-  readonly digest: Buffer;
-  /** File bytes sent in this session (excludes chunks the server already held). */
-  readonly sentBytes: number;
-  /** Bytes the server already held verified when this session started (0 for an identical file). */
-  readonly resumedBytes: number;
-  /** True when the server's partial did not match this source and the transfer started over. */
-  readonly restarted: boolean;
-  /** True when the destination already held identical content and was left untouched. */
-  readonly identical: boolean;
-}
+/** What an upload reports: the sender machine's outcome (one type for one concept). */
+export type UploadResult = UploadOutcome;
 
 /** An upload whose bytes are all sent; `done` settles when the server confirms (or refuses) it. */
 export interface PendingUpload {

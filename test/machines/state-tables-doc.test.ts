@@ -3,7 +3,7 @@
 // One test per machine, each in its own block.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { protocolSection } from '../helpers/protocol-doc.js';
 import type { Transition } from '../../src/machines/index.js';
 import { UPLOAD_LANE_TRANSITIONS } from '../../src/machines/index.js';
 import { RECEIVER_TRANSITIONS } from '../../src/machines/index.js';
@@ -15,23 +15,12 @@ import {
   PAIRING_SERVER_TRANSITIONS,
 } from '../../src/machines/index.js';
 
-const PROTOCOL = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
-
-/** The text of the section whose heading starts with `heading`, up to the next heading of any level. */
-function section(heading: string): string {
-  const lines = PROTOCOL.split('\n');
-  const start = lines.findIndex((line) => line.startsWith(heading));
-  assert.ok(start >= 0, `PROTOCOL.md has no heading ${heading}`);
-  const end = lines.findIndex((line, i) => i > start && line.startsWith('#'));
-  return lines.slice(start + 1, end < 0 ? undefined : end).join('\n');
-}
-
 /**
  * The `state | event | next` triples of the first table under `heading` (columns found by their header
  * names, in any order; backticks dropped), sorted, one string each.
  */
 function documentedTransitions(heading: string): string[] {
-  const table = section(heading)
+  const table = protocolSection(heading)
     .split('\n')
     .filter((line) => line.startsWith('|'))
     .map((line) =>

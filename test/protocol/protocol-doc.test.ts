@@ -1,20 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { protocolSection } from '../helpers/protocol-doc.js';
 import { ERROR_CODES, type ErrorSpec } from '../../src/errors/index.js';
 import { MESSAGE_TYPE_CODES, PAIR_MESSAGE_BYTES, PAIR_MESSAGE_TYPE_CODES } from '../../src/protocol/index.js';
 
 // docs/PROTOCOL.md is normative; these tests keep its tables and the code's tables from drifting apart.
-const PROTOCOL = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
-
-/** The text of the section whose heading starts with `heading`, up to the next heading of any level. */
-function section(heading: string): string {
-  const lines = PROTOCOL.split('\n');
-  const start = lines.findIndex((line) => line.startsWith(heading));
-  assert.ok(start >= 0, `PROTOCOL.md has no heading ${heading}`);
-  const end = lines.findIndex((line, i) => i > start && line.startsWith('#'));
-  return lines.slice(start + 1, end < 0 ? undefined : end).join('\n');
-}
 
 /** The cells of every table row in `text` whose first cell matches `firstCell`. */
 function rows(text: string, firstCell: RegExp): string[][] {
@@ -42,7 +32,7 @@ function codeTables(): [string, number][] {
 }
 
 function documentedTypes(heading: string): [string, number][] {
-  const fromDoc = rows(section(heading), /^0x[0-9a-f]{2}$/i).map(
+  const fromDoc = rows(protocolSection(heading), /^0x[0-9a-f]{2}$/i).map(
     ([code, name]) => [name as string, Number.parseInt(code as string, 16)] as [string, number],
   );
   assert.equal(
@@ -70,9 +60,9 @@ test('the pairing table of PROTOCOL.md §12.4 names exactly the codes of PAIR_ME
 });
 
 test('the pairing layouts of PROTOCOL.md §12.4 give each message the length of PAIR_MESSAGE_BYTES', () => {
-  const layouts = [...section('### 12.4').matchAll(/^(PAIR_[A-Z]+) +0x([0-9a-f]{2}) .* (\d+) bytes$/gm)].map(
-    ([, name, code, bytes]) => [name, Number.parseInt(code as string, 16), Number(bytes)],
-  );
+  const layouts = [
+    ...protocolSection('### 12.4').matchAll(/^(PAIR_[A-Z]+) +0x([0-9a-f]{2}) .* (\d+) bytes$/gm),
+  ].map(([, name, code, bytes]) => [name, Number.parseInt(code as string, 16), Number(bytes)]);
   assert.deepEqual(
     layouts,
     Object.entries(PAIR_MESSAGE_BYTES).map(([name, bytes]) => [
@@ -84,7 +74,7 @@ test('the pairing layouts of PROTOCOL.md §12.4 give each message the length of 
 });
 
 test('the error table of PROTOCOL.md §8 lists exactly the wire codes of ERROR_CODES', () => {
-  const table = rows(section('## 8. Error codes'), /^0x[0-9a-f]{4}$/i);
+  const table = rows(protocolSection('## 8. Error codes'), /^0x[0-9a-f]{4}$/i);
   const fromDoc = table.map(([wire, code, retryable]) => {
     assert.ok(retryable === 'yes' || retryable === 'no', `§8 ${code}: retryable is ${retryable}`);
     return { code, wire: Number.parseInt(wire as string, 16), retryable: retryable === 'yes' };
@@ -99,6 +89,6 @@ test('the error table of PROTOCOL.md §8 lists exactly the wire codes of ERROR_C
 
 test('the PROTOCOL.md table parser finds the rows it is meant to', () => {
   // Guards the two tests above against passing on an empty parse.
-  assert.ok(rows(section('## 5. Messages'), /^0x/).length >= 20);
-  assert.ok(rows(section('## 8. Error codes'), /^0x/).length >= 15);
+  assert.ok(rows(protocolSection('## 5. Messages'), /^0x/).length >= 20);
+  assert.ok(rows(protocolSection('## 8. Error codes'), /^0x/).length >= 15);
 });
