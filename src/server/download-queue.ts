@@ -20,8 +20,15 @@ export class DownloadQueue {
     return this.#controllers.size;
   }
 
-  /** Queues the download of `ref` after the ones already queued. */
+  /**
+   * Queues the download of `ref` after the ones already queued. A ref names one operation and is never
+   * reused in a session (PROTOCOL.md §5.3): a second GET_REQUEST for a ref still queued or sent is a protocol
+   * violation, refused before it is queued, so the bound of `roomFor` (which counts refs) cannot be escaped by
+   * repeating one ref.
+   */
   add(ref: number, job: DownloadJob): void {
+    if (this.#controllers.has(ref))
+      throw new FerryError('MESSAGE_UNEXPECTED', `GET_REQUEST for ref ${ref}, which is already open`);
     const controller = new AbortController();
     this.#controllers.set(ref, controller);
     this.#tail = this.#tail.then(async () => {

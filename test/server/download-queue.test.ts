@@ -91,3 +91,17 @@ test('DownloadQueue.close stops every download with its reason and waits until n
   assert.deepEqual(log, ['start a', 'end a']);
   await queue.close(reason);
 });
+
+test('DownloadQueue refuses a second download of a ref still open (MESSAGE_UNEXPECTED), so one repeated ref cannot grow the queue past its bound', async () => {
+  const log: string[] = [];
+  const queue = new DownloadQueue();
+  const a = heldJob(log, 'a');
+  const again = heldJob(log, 'again');
+  queue.add(7, a.job);
+  await a.hasStarted;
+  assert.throws(() => queue.add(7, again.job), { code: 'MESSAGE_UNEXPECTED' });
+  assert.equal(queue.size, 1);
+  a.end();
+  await queue.close(new FerryError('CONNECTION_CLOSED'));
+  assert.deepEqual(log, ['start a', 'end a'], 'the repeated request never ran');
+});
