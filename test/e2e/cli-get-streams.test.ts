@@ -5,19 +5,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
+import { assertExit, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 import { PARALLEL_MIN_BYTES } from '../../src/client/upload-file.js';
-
-function assertExit(result: CliResult, code: number, what: string): void {
-  assert.equal(
-    result.code,
-    code,
-    `${what}: expected exit ${code}, got ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
-  );
-}
 
 describe('ferry get --streams through the CLI', () => {
   let dir: string;

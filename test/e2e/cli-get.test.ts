@@ -11,6 +11,7 @@ import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { watch } from 'node:fs';
 import { join } from 'node:path';
 import {
+  assertExit,
   runFerry,
   spawnFerry,
   startServe,
@@ -30,14 +31,6 @@ const DURABLE_BATCH_BYTES = 16 * 1024 * 1024;
 const STATE_ENTRY_BYTES = 40;
 const CHUNK_OVERHEAD_BYTES = 90;
 const SESSION_OVERHEAD_BYTES = 1024;
-
-function assertExit(result: CliResult, code: number, what: string): void {
-  assert.equal(
-    result.code,
-    code,
-    `${what}: expected exit ${code}, got ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
-  );
-}
 
 /** Resolves once `file` in `dir` is at least `bytes` long; woken by fs.watch, never by a timer. */
 async function waitForFileSize(dir: string, file: string, bytes: number): Promise<void> {

@@ -5,20 +5,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
+import { assertExit, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { writeRandomFile } from '../helpers/random-file.js';
 
 // eslint-disable-next-line no-control-regex -- looking for escape codes is the point
 const ESCAPE = /\x1b/;
-
-function assertExit(result: CliResult, code: number, what: string): void {
-  assert.equal(
-    result.code,
-    code,
-    `${what}: exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
-  );
-}
 
 /** Parses `--json` output: every line one object of schema v1. */
 function jsonLines(stdout: string): Array<Record<string, unknown>> {

@@ -7,17 +7,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatPairingCode, parsePairingCode } from '../../src/crypto/index.js';
 import { lookupServer } from '../../src/home/index.js';
-import { runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
+import { assertExit, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 /** Fails with everything the process printed, so a red test explains itself. */
-function assertExit(result: CliResult, code: number, what: string): void {
-  assert.equal(
-    result.code,
-    code,
-    `${what}: expected exit ${code}, got ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
-  );
-}
 
 interface Invite {
   code: string;

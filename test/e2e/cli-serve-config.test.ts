@@ -5,19 +5,11 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
+import { assertExit, runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 const EXIT_CONFIG = 3;
-
-function assertExit(result: CliResult, code: number, what: string): void {
-  assert.equal(
-    result.code,
-    code,
-    `${what}: exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
-  );
-}
 
 describe('ferry serve --config', () => {
   let dir: string;

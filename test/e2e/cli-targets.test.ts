@@ -6,16 +6,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
+import { assertExit, runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
 import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-
-function assertExit(result: CliResult, code: number, what: string): void {
-  assert.equal(
-    result.code,
-    code,
-    `${what}: expected exit ${code}, got ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
-  );
-}
 
 describe('scp-style targets through the CLI', () => {
   let dir: string;

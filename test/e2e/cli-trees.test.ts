@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, lstat, mkdir, readFile, readdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
+import { assertExit, runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { SeededRandom } from '../helpers/seeded-random.js';
 import { assertSameTree, snapshotTree } from '../helpers/tree-snapshot.js';
@@ -14,14 +14,6 @@ import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 const CHUNK = ['--chunk-size', '16k'];
 const FAST_RETRY = ['--retry-delay', '1'];
-
-function assertExit(result: CliResult, code: number, what: string): void {
-  assert.equal(
-    result.code,
-    code,
-    `${what}: expected exit ${code}, got ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
-  );
-}
 
 describe('ferry send -r, get -r and ls through the CLI', () => {
   let dir: string;

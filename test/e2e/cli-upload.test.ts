@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
+import { assertExit, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
 import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 
@@ -15,13 +15,6 @@ const CHUNK = ['--chunk-size', '64k'];
 const ID_LINE = /^[a-z2-7]{9}(-[a-z2-7]{9}){5}\n$/;
 
 /** Fails with everything the process printed, so a red test explains itself. */
-function assertExit(result: CliResult, code: number, what: string): void {
-  assert.equal(
-    result.code,
-    code,
-    `${what}: expected exit ${code}, got ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
-  );
-}
 
 async function keygen(home: string): Promise<string> {
   const result = await runFerry(['--home', home, 'keygen']);

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -169,4 +170,13 @@ export function spawnFerry(args: readonly string[], deadlineMs = RUN_DEADLINE_MS
       }),
   );
   return { process: child, done };
+}
+
+/** Fails with the command's output when it did not exit with `code`. */
+export function assertExit(result: CliResult, code: number, what: string): void {
+  assert.equal(
+    result.code,
+    code,
+    `${what}: expected exit ${code}, got ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
+  );
 }

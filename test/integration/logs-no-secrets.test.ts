@@ -6,21 +6,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runFerry, type CliResult } from '../helpers/cli.js';
+import { assertExit, runFerry } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { startServeWithDashboard, type DashboardServe } from '../web/serve-with-dashboard.js';
 
 /** A plaintext nobody could mistake for anything else, repeated past several chunks. */
 const CANARY = 'FERRY-LOG-CANARY: the eagle lands at midnight; ';
 const CHUNK = ['--chunk-size', '64k'];
-
-function assertExit(result: CliResult, code: number, what: string): void {
-  assert.equal(
-    result.code,
-    code,
-    `${what}: exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
-  );
-}
 
 /** Every encoding of a private key a careless log line could carry, from its PKCS#8 PEM file. */
 async function keyForms(keyFile: string): Promise<string[]> {
