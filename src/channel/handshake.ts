@@ -1,5 +1,5 @@
 import { FerryError, toFerryError } from '../errors/index.js';
-import { HandshakeState, SessionCipher, type KeyPair } from '../crypto/index.js';
+import { HandshakeState, SessionCipher, type KeyPair, type SplitCipherStates } from '../crypto/index.js';
 import {
   MODE_NORMAL,
   NOISE_PROTOCOL_NAME,
@@ -40,6 +40,24 @@ export interface ClientHandshakeOptions {
   mode?: HandshakeMode;
   timeoutMs?: number;
   signal?: AbortSignal | undefined;
+  /** The session keys' time bound (PROTOCOL.md §4.3); tests inject a clock and a short interval. */
+  rekey?: RekeyClock;
+}
+
+/** The clock and interval of the time-bound rekey (PROTOCOL.md §4.3). */
+export interface RekeyClock {
+  /** Monotonic milliseconds; default `performance.now`. */
+  now?: () => number;
+  /** Default REKEY_INTERVAL_MS (2 minutes). */
+  intervalMs?: number;
+}
+
+/** The session cipher of a completed handshake, with the time-bound rekey on a monotonic clock (§4.3). */
+function sessionCipher(split: SplitCipherStates, rekey: RekeyClock | undefined): SessionCipher {
+  return new SessionCipher(split.send, split.receive, {
+    now: rekey?.now ?? (() => performance.now()),
+    ...(rekey?.intervalMs === undefined ? {} : { rekeyIntervalMs: rekey.intervalMs }),
+  });
 }
 
 /** Runs the client (initiator) side of the handshake and returns the open channel. */
@@ -80,8 +98,8 @@ export async function clientHandshake(
       await options.verifyServer(serverKey);
       // -> s, se
       socket.write(encodeFrame(hs.writeMessage(encodeClientHello(options.mode ?? MODE_NORMAL))));
-      const { send, receive } = hs.split();
-      return new SecureChannel(socket, new SessionCipher(send, receive), serverKey, hs.handshakeHash);
+      const cipher = sessionCipher(hs.split(), options.rekey);
+      return new SecureChannel(socket, cipher, serverKey, hs.handshakeHash);
     } finally {
       hs.close();
     }
@@ -92,6 +110,8 @@ export interface ServerHandshakeOptions {
   identity: KeyPair;
   timeoutMs?: number;
   signal?: AbortSignal | undefined;
+  /** The session keys' time bound (PROTOCOL.md §4.3). */
+  rekey?: RekeyClock;
 }
 
 /**
@@ -128,10 +148,9 @@ export async function serverHandshake(
       const mode = decodeClientHello(hs.readMessage(await readHandshakeMessage(socket)));
       const clientKey = hs.remoteStaticPublicKey;
       if (!clientKey) throw new FerryError('HANDSHAKE_FAILED', 'no client static key');
-      const { send, receive } = hs.split();
       const channel = new SecureChannel(
         socket,
-        new SessionCipher(send, receive),
+        sessionCipher(hs.split(), options.rekey),
         clientKey,
         hs.handshakeHash,
       );

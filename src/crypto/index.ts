@@ -28,7 +28,14 @@ export {
   kemEncapsulate,
   type KemEncapsulation,
 } from './ml-kem.js';
-export { REKEY_INTERVAL_MESSAGES, SessionCipher, type SessionCipherOptions } from './session-cipher.js';
+export {
+  REKEY_INTERVAL_MESSAGES,
+  REKEY_INTERVAL_MS,
+  REKEY_MESSAGE_TYPE,
+  SessionCipher,
+  isRekeyMessage,
+  type SessionCipherOptions,
+} from './session-cipher.js';
 export { SymmetricState } from './symmetric-state.js';
 export {
   KeyPair,

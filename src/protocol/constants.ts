@@ -5,7 +5,13 @@
 
 // The AES-GCM tag and the SHA-256 output are properties of the primitives, so crypto/ owns them (it cannot
 // import protocol/); the wire format re-exports them rather than defining them a second time.
-import { AEAD_TAG_BYTES, HASH_BYTES } from '../crypto/index.js';
+import { AEAD_TAG_BYTES, HASH_BYTES, REKEY_MESSAGE_TYPE } from '../crypto/index.js';
+
+/**
+ * Message types the record layer consumes itself (PROTOCOL.md §4.3, §5): REKEY. They share the type space of
+ * the session's messages, but the channel acts on them and no session machine ever decodes one.
+ */
+export const RECORD_LAYER_TYPE_CODES = { REKEY: REKEY_MESSAGE_TYPE } as const;
 
 /**
  * The protocol version this code speaks (PROTOCOL.md §2.1). A build speaks exactly one version: it offers
