@@ -3,13 +3,22 @@
 //   node --import tsx scripts/generate-noise-hfs-vectors.ts
 //
 // Published Noise vectors have no ML-KEM suite, so ferry publishes its own for the pattern it speaks
-// (PROTOCOL.md §3.1): cacophony's format and its XX keys, prologue and payloads, plus the two KEM inputs
-// (test/vectors/README.md). test/crypto/noise-vectors.test.ts runs the file in both directions; the file is
+// (PROTOCOL.md §3.1): cacophony's format, plus the two KEM inputs (test/vectors/README.md). One vector uses
+// cacophony's XX keys, prologue and payloads; one is a ferry version 2 session as on the wire. test/crypto/noise-vectors.test.ts runs the file in both directions; the file is
 // pinned by its SHA-256 there, so regenerating it is a deliberate, reviewed change.
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { format, resolveConfig } from 'prettier';
 import { HandshakeState, KemKeyPair, keyPairFromPrivateBytes } from '../src/crypto/index.js';
+import {
+  MODE_NORMAL,
+  encodeClientHello,
+  encodeEmptyHello,
+  encodeMessage,
+  encodePreamble,
+  encodeVersionOffer,
+  versionPrologue,
+} from '../src/protocol/index.js';
 
 const OUT = new URL('../test/vectors/noise-hfs-25519-mlkem768-aesgcm-sha256.json', import.meta.url);
 const CACOPHONY = new URL('../test/vectors/noise-cacophony-25519-aesgcm-sha256.json', import.meta.url);
@@ -38,59 +47,106 @@ const xx = vectors.find((v) => v.protocol_name === 'Noise_XX_25519_AESGCM_SHA256
 if (xx === undefined) throw new Error('no XX vector in the cacophony file');
 
 const protocolName = 'Noise_XXhfs_25519+MLKEM768_AESGCM_SHA256';
-const kemSeed = labelled('ferry noise hfs vector kem keygen seed', 64);
-const kemRandomness = labelled('ferry noise hfs vector kem encapsulation randomness', 32);
-const initiator = new HandshakeState({
-  protocolName,
-  initiator: true,
-  prologue: hex(xx.init_prologue),
-  s: keyPairFromPrivateBytes(hex(xx.init_static)),
-  e: keyPairFromPrivateBytes(hex(xx.init_ephemeral)),
-  e1: new KemKeyPair(kemSeed),
-});
-const responder = new HandshakeState({
-  protocolName,
-  initiator: false,
-  prologue: hex(xx.resp_prologue),
-  s: keyPairFromPrivateBytes(hex(xx.resp_static)),
-  e: keyPairFromPrivateBytes(hex(xx.resp_ephemeral)),
-  kemEncapsulationRandomness: kemRandomness,
-});
-const messages: { payload: string; ciphertext: string }[] = [];
-let transport: { i: ReturnType<HandshakeState['split']>; r: ReturnType<HandshakeState['split']> } | undefined;
-let handshakeHash = '';
-xx.messages.forEach(({ payload }, index) => {
-  const [sender, receiver] = index % 2 === 0 ? [initiator, responder] : [responder, initiator];
-  let ciphertext: Buffer;
-  if (transport === undefined) {
-    ciphertext = sender.writeMessage(hex(payload));
-    receiver.readMessage(ciphertext);
-    if (initiator.isComplete && responder.isComplete) {
-      handshakeHash = initiator.handshakeHash.toString('hex');
-      transport = { i: initiator.split(), r: responder.split() };
-    }
-  } else {
-    const send = index % 2 === 0 ? transport.i.send : transport.r.send;
-    ciphertext = send.encryptWithAd(Buffer.alloc(0), hex(payload));
-  }
-  messages.push({ payload, ciphertext: ciphertext.toString('hex') });
-});
 
-const vector = {
-  protocol_name: protocolName,
-  init_prologue: xx.init_prologue,
-  init_static: xx.init_static,
-  init_ephemeral: xx.init_ephemeral,
-  init_kem_ephemeral_seed: kemSeed.toString('hex'),
-  resp_prologue: xx.resp_prologue,
-  resp_static: xx.resp_static,
-  resp_ephemeral: xx.resp_ephemeral,
-  resp_kem_encapsulation_randomness: kemRandomness.toString('hex'),
-  handshake_hash: handshakeHash,
-  messages,
-};
+interface Inputs {
+  prologue: string;
+  initStatic: string;
+  initEphemeral: string;
+  respStatic: string;
+  respEphemeral: string;
+  kemSeed: Buffer;
+  kemRandomness: Buffer;
+  payloads: string[];
+}
+
+/** Runs one handshake and its transport messages, both sides, and returns the vector in cacophony's format. */
+function vectorOf(inputs: Inputs): Record<string, unknown> {
+  const initiator = new HandshakeState({
+    protocolName,
+    initiator: true,
+    prologue: hex(inputs.prologue),
+    s: keyPairFromPrivateBytes(hex(inputs.initStatic)),
+    e: keyPairFromPrivateBytes(hex(inputs.initEphemeral)),
+    e1: new KemKeyPair(inputs.kemSeed),
+  });
+  const responder = new HandshakeState({
+    protocolName,
+    initiator: false,
+    prologue: hex(inputs.prologue),
+    s: keyPairFromPrivateBytes(hex(inputs.respStatic)),
+    e: keyPairFromPrivateBytes(hex(inputs.respEphemeral)),
+    kemEncapsulationRandomness: inputs.kemRandomness,
+  });
+  const messages: { payload: string; ciphertext: string }[] = [];
+  let transport:
+    { i: ReturnType<HandshakeState['split']>; r: ReturnType<HandshakeState['split']> } | undefined;
+  let handshakeHash = '';
+  inputs.payloads.forEach((payload, index) => {
+    const [sender, receiver] = index % 2 === 0 ? [initiator, responder] : [responder, initiator];
+    let ciphertext: Buffer;
+    if (transport === undefined) {
+      ciphertext = sender.writeMessage(hex(payload));
+      receiver.readMessage(ciphertext);
+      if (initiator.isComplete && responder.isComplete) {
+        handshakeHash = initiator.handshakeHash.toString('hex');
+        transport = { i: initiator.split(), r: responder.split() };
+      }
+    } else {
+      const send = index % 2 === 0 ? transport.i.send : transport.r.send;
+      ciphertext = send.encryptWithAd(Buffer.alloc(0), hex(payload));
+    }
+    messages.push({ payload, ciphertext: ciphertext.toString('hex') });
+  });
+  return {
+    protocol_name: protocolName,
+    init_prologue: inputs.prologue,
+    init_static: inputs.initStatic,
+    init_ephemeral: inputs.initEphemeral,
+    init_kem_ephemeral_seed: inputs.kemSeed.toString('hex'),
+    resp_prologue: inputs.prologue,
+    resp_static: inputs.respStatic,
+    resp_ephemeral: inputs.respEphemeral,
+    resp_kem_encapsulation_randomness: inputs.kemRandomness.toString('hex'),
+    handshake_hash: handshakeHash,
+    messages,
+  };
+}
+
+const key = (label: string): string => labelled(label, 32).toString('hex');
+const vectors_ = [
+  // 1. Cacophony's XX inputs with the KEM added: comparable with the plain XX vector of the same keys.
+  vectorOf({
+    prologue: xx.init_prologue,
+    initStatic: xx.init_static,
+    initEphemeral: xx.init_ephemeral,
+    respStatic: xx.resp_static,
+    respEphemeral: xx.resp_ephemeral,
+    kemSeed: labelled('ferry noise hfs vector kem keygen seed', 64),
+    kemRandomness: labelled('ferry noise hfs vector kem encapsulation randomness', 32),
+    payloads: xx.messages.map((m) => m.payload),
+  }),
+  // 2. A ferry version 2 session as on the wire (PROTOCOL.md §2.5, §3.1): the prologue is the version offer
+  // and answer, messages 1 and 2 carry empty entry lists, message 3 the mode entry (normal), then one record
+  // each way (a CANCEL and an ACK, §5).
+  vectorOf({
+    prologue: versionPrologue(encodeVersionOffer(), encodePreamble()).toString('hex'),
+    initStatic: key('ferry v2 vector client static'),
+    initEphemeral: key('ferry v2 vector client ephemeral'),
+    respStatic: key('ferry v2 vector server static'),
+    respEphemeral: key('ferry v2 vector server ephemeral'),
+    kemSeed: labelled('ferry v2 vector kem keygen seed', 64),
+    kemRandomness: labelled('ferry v2 vector kem encapsulation randomness', 32),
+    payloads: [
+      encodeEmptyHello(),
+      encodeEmptyHello(),
+      encodeClientHello(MODE_NORMAL),
+      encodeMessage({ type: 'CANCEL', ref: 1 }),
+      encodeMessage({ type: 'ACK', ref: 1 }),
+    ].map((b) => b.toString('hex')),
+  }),
+];
 const path = OUT.pathname;
-const text = await format(JSON.stringify({ vectors: [vector] }), {
+const text = await format(JSON.stringify({ vectors: vectors_ }), {
   ...(await resolveConfig(path)),
   filepath: path,
 });

@@ -12,6 +12,14 @@ import {
   type CipherState,
   type KeyPair,
 } from '../../src/crypto/index.js';
+import {
+  MODE_NORMAL,
+  NOISE_PROTOCOL_NAME,
+  encodeClientHello,
+  encodePreamble,
+  encodeVersionOffer,
+  versionPrologue,
+} from '../../src/protocol/index.js';
 
 // The vendored vectors (provenance and licence in test/vectors/README.md); NOISE_VECTORS=FILE checks another set.
 const DEFAULT_VECTORS = fileURLToPath(
@@ -161,9 +169,18 @@ test('`HandshakeState` matches the cacophony Noise vectors byte for byte in both
 test('`HandshakeState` reproduces the XXhfs (X25519 + ML-KEM-768) vectors byte for byte in both directions', () => {
   // Both sides write and read every message and agree on h: the initiator's e1 and the responder's ekem1 come
   // from the vector's KEM inputs, so any change to token order, KEM or key schedule changes these bytes.
-  assert.deepEqual(checkVectorFile(HFS_VECTORS), { ran: 1, skipped: 0 });
-  const [vector] = (JSON.parse(readFileSync(HFS_VECTORS, 'utf8')) as { vectors: NoiseVector[] }).vectors;
+  assert.deepEqual(checkVectorFile(HFS_VECTORS), { ran: 2, skipped: 0 });
+  const [vector, session] = (JSON.parse(readFileSync(HFS_VECTORS, 'utf8')) as { vectors: NoiseVector[] })
+    .vectors;
   assert.equal(vector?.protocol_name, 'Noise_XXhfs_25519+MLKEM768_AESGCM_SHA256');
+  // The second is a ferry version 2 session as on the wire: its prologue is the version offer and answer
+  // (PROTOCOL.md §2.5) and its protocol name the one the channel runs.
+  assert.equal(session?.protocol_name, NOISE_PROTOCOL_NAME);
+  assert.equal(
+    session.init_prologue,
+    versionPrologue(encodeVersionOffer(), encodePreamble()).toString('hex'),
+  );
+  assert.equal(session.messages[2]?.payload, encodeClientHello(MODE_NORMAL).toString('hex'));
   // Message 1 is e (32) and e1 (1184) in clear before its payload; message 2 carries the 1088-byte ciphertext
   // encrypted (+16), s (48) and its payload (+16).
   const [m1, m2] = vector.messages;
