@@ -15,6 +15,7 @@ import {
   type SecureChannel,
 } from '../../src/channel/index.js';
 import { PROTOCOL_VERSION, encodePreamble, encodeVersionOffer } from '../../src/protocol/index.js';
+import { listFiles } from '../../src/index.js';
 
 type Direction = 'clientToServer' | 'serverToClient';
 type Address = { host: string; port: number };
@@ -142,6 +143,37 @@ describe('version negotiation (PROTOCOL.md §2)', () => {
     // with a lower offer.
     assert.deepEqual(received, [Buffer.from('4645525259000002', 'hex')]);
     assert.equal(connections, 1);
+  });
+
+  test('the client library does not come back after VERSION_UNSUPPORTED, retries or not (PROTOCOL.md §2.4)', async () => {
+    let connections = 0;
+    const address = await listen((socket) => {
+      connections += 1;
+      socket.once('readable', () => {
+        socket.read(8);
+        socket.end(Buffer.from('4645525259000001', 'hex'));
+      });
+    });
+    const sleeps: number[] = [];
+    await assert.rejects(
+      listFiles({
+        server: address,
+        identity: generateKeyPair(),
+        verifyServer: () => undefined,
+        remotePath: '',
+        // Retries allowed, with a sleep that returns at once: only the error's own rule keeps it from coming back.
+        retry: {
+          retries: 5,
+          sleep: (ms) => {
+            sleeps.push(ms);
+            return Promise.resolve();
+          },
+        },
+      }),
+      (err: FerryError) => err.code === 'VERSION_UNSUPPORTED',
+    );
+    assert.equal(connections, 1);
+    assert.deepEqual(sleeps, []);
   });
 
   for (const [what, edits] of [
