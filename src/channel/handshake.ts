@@ -67,8 +67,8 @@ export async function clientHandshake(
 ): Promise<SecureChannel> {
   return withDeadline(socket, options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS, options.signal, async () => {
     // PROTOCOL.md §2: offer the one version this build speaks. The client sends message 1 at once, built for
-    // the answer it expects (its highest offered version), so negotiation costs no round trip; the answer as
-    // received is what the prologue binds, so an answer changed in flight fails at message 2 (§2.5).
+    // the answer it expects (its highest offered version, §2.6), so negotiation costs no round trip. Any other
+    // answer is refused before message 2 is read, so the prologue holds the answer received (§2.5).
     const offer = encodeVersionOffer(SUPPORTED);
     const expectedAnswer = encodePreamble(SUPPORTED.max);
     const hs = new HandshakeState({
