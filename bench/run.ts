@@ -4,7 +4,7 @@
 // loopback; each side's CPU seconds and peak memory are measured the same way for all (bench/README.md).
 //
 //   npm run bench -- [--quick] [--runs 3] [--size 1G] [--files 1000] [--file-size 4K] [--link-size 256M]
-//                    [--delay-ms 20] [--window 6M] [--cases upload,download,small,resume,link]
+//                    [--delay-ms 20] [--window 6M] [--cases upload,download,small,resume,link,handshake]
 //                    [--ferry-args="--chunk-size 8M"] [--verify first|all|none] [--keep]
 //
 // Prints one JSON line per case and tool ({"bench":"ferry-bench","case":...,"tool":...}), medians over the
@@ -20,6 +20,8 @@ import { ferryEnv } from '../test/helpers/cli.js';
 import { FaultProxy } from '../test/helpers/fault-proxy.js';
 import { sha256File, writeRandomFile } from '../test/helpers/random-file.js';
 import { makeTempDir } from '../test/helpers/temp-dir.js';
+import { NOISE_PROTOCOL_NAME } from '../src/protocol/index.js';
+import { measureHandshakeCost, measureLoopbackHandshakeMs } from './handshake-cost.js';
 import { killTracked, killTrackedOnExit } from './lib/child-registry.js';
 import { cutAfterTotal } from './lib/cut-after-total.js';
 import { DelayProxy } from './lib/delay-proxy.js';
@@ -46,7 +48,7 @@ const MIB = 2 ** 20;
 const GIB = 2 ** 30;
 /** socat's buffer for the raw TCP ceiling: 8 KiB buffers are ~2.8x slower here (ECOSYSTEM.md). */
 const SOCAT_BUFFER_BYTES = 131072;
-const CASES = ['upload', 'download', 'small', 'resume', 'link'] as const;
+const CASES = ['upload', 'download', 'small', 'resume', 'link', 'handshake'] as const;
 type CaseName = (typeof CASES)[number];
 
 // ---------------------------------------------------------------------------------------------------------
@@ -912,7 +914,28 @@ async function removeFerryOutputs(b: Bench): Promise<void> {
     if (entry !== 'dl') await rm(join(b.ferryRoot, entry), { recursive: true, force: true });
 }
 
+/**
+ * The handshake's cost per side, version 1's XX against version 2's XXhfs (bench/handshake-cost.ts): one JSON
+ * line per protocol, and the loopback wall time of the real channel handshake. In-process: needs no tools.
+ */
+async function runHandshake(): Promise<void> {
+  const runs = flags.quick ? 50 : 200;
+  const loopbackMs = await measureLoopbackHandshakeMs(flags.quick ? 20 : 50);
+  for (const cost of measureHandshakeCost(runs)) {
+    emit({ bench: BENCH, case: 'handshake', ...cost });
+    log(
+      `handshake ${cost.protocol}: client ${cost.clientCpuMs} ms, server ${cost.serverCpuMs} ms ` +
+        `(message 1 -> 2: ${cost.serverMessage1CpuMs} ms), ${cost.clientBytes} + ${cost.serverBytes} bytes`,
+    );
+  }
+  emit({ bench: BENCH, case: 'handshake-loopback', protocol: NOISE_PROTOCOL_NAME, wallMs: loopbackMs });
+}
+
 async function main(): Promise<number> {
+  if (options.cases.has('handshake')) {
+    await runHandshake();
+    if (options.cases.size === 1) return 0;
+  }
   const tools = ensureTools(log);
   for (const needed of ['time', 'socat'] as const)
     if (!tools.has(needed)) throw new Error(`${needed} is required`);

@@ -1,16 +1,25 @@
 import { FerryError, toFerryError } from '../errors/index.js';
-import { HandshakeState, SessionCipher, type KeyPair } from '../crypto/index.js';
+import { HandshakeState, SessionCipher, type KeyPair, type SplitCipherStates } from '../crypto/index.js';
 import {
   MODE_NORMAL,
   NOISE_PROTOCOL_NAME,
+  PREAMBLE_BYTES,
   PROTOCOL_VERSION,
+  VERSION_ANSWER_BYTES,
+  VERSION_OFFER_BYTES,
+  chooseVersion,
   decodeClientHello,
+  decodeEmptyHello,
   decodePreamble,
+  decodeVersionOffer,
   encodeClientHello,
+  encodeEmptyHello,
   type HandshakeMode,
   encodeFrame,
   encodePreamble,
-  isPreamble,
+  encodeVersionOffer,
+  versionPrologue,
+  type VersionOffer,
 } from '../protocol/index.js';
 import type { FramedSocket } from './framed-socket.js';
 import { SecureChannel } from './secure-channel.js';
@@ -18,7 +27,8 @@ import { SecureChannel } from './secure-channel.js';
 /** PROTOCOL.md §3.2.4: the server's default deadline from accept to handshake message 3. */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
 
-const EMPTY = Buffer.alloc(0);
+/** The versions this build speaks: exactly one (PROTOCOL.md §2.1, §11). */
+const SUPPORTED: VersionOffer = { min: PROTOCOL_VERSION, max: PROTOCOL_VERSION };
 
 export interface ClientHandshakeOptions {
   identity: KeyPair;
@@ -30,6 +40,24 @@ export interface ClientHandshakeOptions {
   mode?: HandshakeMode;
   timeoutMs?: number;
   signal?: AbortSignal | undefined;
+  /** The session keys' time bound (PROTOCOL.md §4.3); tests inject a clock and a short interval. */
+  rekey?: RekeyClock;
+}
+
+/** The clock and interval of the time-bound rekey (PROTOCOL.md §4.3). */
+export interface RekeyClock {
+  /** Monotonic milliseconds; default `performance.now`. */
+  now?: () => number;
+  /** Default REKEY_INTERVAL_MS (2 minutes). */
+  intervalMs?: number;
+}
+
+/** The session cipher of a completed handshake, with the time-bound rekey on a monotonic clock (§4.3). */
+function sessionCipher(split: SplitCipherStates, rekey: RekeyClock | undefined): SessionCipher {
+  return new SessionCipher(split.send, split.receive, {
+    now: rekey?.now ?? (() => performance.now()),
+    ...(rekey?.intervalMs === undefined ? {} : { rekeyIntervalMs: rekey.intervalMs }),
+  });
 }
 
 /** Runs the client (initiator) side of the handshake and returns the open channel. */
@@ -38,27 +66,40 @@ export async function clientHandshake(
   options: ClientHandshakeOptions,
 ): Promise<SecureChannel> {
   return withDeadline(socket, options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS, options.signal, async () => {
-    const preamble = encodePreamble(PROTOCOL_VERSION);
+    // PROTOCOL.md §2: offer the one version this build speaks. The client sends message 1 at once, built for
+    // the answer it expects (its highest offered version, §2.6), so negotiation costs no round trip. Any other
+    // answer is refused before message 2 is read, so the prologue holds the answer received (§2.5).
+    const offer = encodeVersionOffer(SUPPORTED);
+    const expectedAnswer = encodePreamble(SUPPORTED.max);
     const hs = new HandshakeState({
       protocolName: NOISE_PROTOCOL_NAME,
       initiator: true,
-      prologue: preamble,
+      prologue: versionPrologue(offer, expectedAnswer),
       s: options.identity,
     });
-    // Closing zeroes the chaining key and ephemeral key whether the handshake succeeds or fails.
+    // Closing zeroes the chaining key and ephemeral keys whether the handshake succeeds or fails.
     try {
-      // -> e
-      socket.write(preamble, encodeFrame(hs.writeMessage(EMPTY)));
-      // <- e, ee, s, es
-      const payload2 = hs.readMessage(await readHandshakeMessage(socket, true));
-      if (payload2.length !== 0) throw new FerryError('HANDSHAKE_FAILED', 'message 2 payload must be empty');
+      // -> e, e1
+      socket.write(offer, encodeFrame(hs.writeMessage(encodeEmptyHello())));
+      // PROTOCOL.md §2.3: the server's answer comes before message 2. A version outside the offer (a version 1
+      // server's refusal, or a server that speaks nothing we offered) is VERSION_UNSUPPORTED; the client does
+      // not retry with a lower offer (§2.4). A v2 client offers one version, so any other answer is refused.
+      const answer = decodePreamble(await readAnswer(socket));
+      if (answer.version !== SUPPORTED.max) {
+        throw new FerryError(
+          'VERSION_UNSUPPORTED',
+          `client speaks ${SUPPORTED.max}, server speaks ${answer.version}`,
+        );
+      }
+      // <- e, ee, ekem1, s, es
+      decodeEmptyHello(hs.readMessage(await readHandshakeMessage(socket)));
       const serverKey = hs.remoteStaticPublicKey;
       if (!serverKey) throw new FerryError('HANDSHAKE_FAILED', 'no server static key');
       await options.verifyServer(serverKey);
       // -> s, se
       socket.write(encodeFrame(hs.writeMessage(encodeClientHello(options.mode ?? MODE_NORMAL))));
-      const { send, receive } = hs.split();
-      return new SecureChannel(socket, new SessionCipher(send, receive), serverKey, hs.handshakeHash);
+      const cipher = sessionCipher(hs.split(), options.rekey);
+      return new SecureChannel(socket, cipher, serverKey, hs.handshakeHash);
     } finally {
       hs.close();
     }
@@ -69,6 +110,8 @@ export interface ServerHandshakeOptions {
   identity: KeyPair;
   timeoutMs?: number;
   signal?: AbortSignal | undefined;
+  /** The session keys' time bound (PROTOCOL.md §4.3). */
+  rekey?: RekeyClock;
 }
 
 /**
@@ -80,37 +123,34 @@ export async function serverHandshake(
   options: ServerHandshakeOptions,
 ): Promise<{ channel: SecureChannel; mode: HandshakeMode }> {
   return withDeadline(socket, options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS, options.signal, async () => {
-    const preamble = await socket.readExactly(8);
-    const { version } = decodePreamble(preamble);
-    if (version !== PROTOCOL_VERSION) {
-      // PROTOCOL.md §2.3: tell the client what we speak, then close.
-      socket.write(encodePreamble(PROTOCOL_VERSION));
-      await socket.end();
-      throw new FerryError(
-        'VERSION_UNSUPPORTED',
-        `client speaks ${version}, server speaks ${PROTOCOL_VERSION}`,
-      );
-    }
+    // PROTOCOL.md §2: the offer's first 8 bytes have version 1's layout, its highest version where version 1
+    // put its only one, so a version 1 client is refused here without reading further (§2.3).
+    const head = await socket.readExactly(PREAMBLE_BYTES);
+    const { version: offeredMax } = decodePreamble(head);
+    if (offeredMax < SUPPORTED.min) return refuseVersion(socket, `up to ${offeredMax}`);
+    const offerBytes = Buffer.concat([head, await socket.readExactly(VERSION_OFFER_BYTES - PREAMBLE_BYTES)]);
+    const offer = decodeVersionOffer(offerBytes);
+    const version = chooseVersion(offer, SUPPORTED);
+    if (version === null) return refuseVersion(socket, `${offer.min} to ${offer.max}`);
+    const answer = encodePreamble(version);
     const hs = new HandshakeState({
       protocolName: NOISE_PROTOCOL_NAME,
       initiator: false,
-      prologue: preamble,
+      prologue: versionPrologue(offerBytes, answer),
       s: options.identity,
     });
     try {
-      // -> e
-      const payload1 = hs.readMessage(await readHandshakeMessage(socket, false));
-      if (payload1.length !== 0) throw new FerryError('HANDSHAKE_FAILED', 'message 1 payload must be empty');
-      // <- e, ee, s, es
-      socket.write(encodeFrame(hs.writeMessage(EMPTY)));
+      // -> e, e1
+      decodeEmptyHello(hs.readMessage(await readHandshakeMessage(socket)));
+      // <- e, ee, ekem1, s, es (after the answer, which states the chosen version: §2.3)
+      socket.write(answer, encodeFrame(hs.writeMessage(encodeEmptyHello())));
       // -> s, se
-      const mode = decodeClientHello(hs.readMessage(await readHandshakeMessage(socket, false)));
+      const mode = decodeClientHello(hs.readMessage(await readHandshakeMessage(socket)));
       const clientKey = hs.remoteStaticPublicKey;
       if (!clientKey) throw new FerryError('HANDSHAKE_FAILED', 'no client static key');
-      const { send, receive } = hs.split();
       const channel = new SecureChannel(
         socket,
-        new SessionCipher(send, receive),
+        sessionCipher(hs.split(), options.rekey),
         clientKey,
         hs.handshakeHash,
       );
@@ -121,21 +161,27 @@ export async function serverHandshake(
   });
 }
 
-/** Reads one u16-length-prefixed handshake message; the client also recognises a server preamble (§2.3). */
-async function readHandshakeMessage(socket: FramedSocket, detectPreamble: boolean): Promise<Buffer> {
-  const lengthBytes = await socket.readExactly(2);
-  if (detectPreamble && lengthBytes[0] === 0x46 && lengthBytes[1] === 0x45) {
-    const rest = await socket.readExactly(6);
-    const preamble = Buffer.concat([lengthBytes, rest]);
-    if (isPreamble(preamble)) {
-      const { version } = decodePreamble(preamble);
-      throw new FerryError(
-        'VERSION_UNSUPPORTED',
-        `client speaks ${PROTOCOL_VERSION}, server speaks ${version}`,
-      );
-    }
-    throw new FerryError('HANDSHAKE_FAILED', 'unexpected bytes in place of handshake message 2');
+/** PROTOCOL.md §2.3: answer with the version we speak, then close; the session fails VERSION_UNSUPPORTED. */
+async function refuseVersion(socket: FramedSocket, offered: string): Promise<never> {
+  socket.write(encodePreamble(SUPPORTED.max));
+  await socket.end();
+  throw new FerryError('VERSION_UNSUPPORTED', `client speaks ${offered}, server speaks ${SUPPORTED.max}`);
+}
+
+/** Reads the server's 8-byte version answer (PROTOCOL.md §2.3); anything but `FERRY\0` fails the handshake. */
+async function readAnswer(socket: FramedSocket): Promise<Buffer> {
+  const answer = await socket.readExactly(VERSION_ANSWER_BYTES);
+  try {
+    decodePreamble(answer);
+  } catch {
+    throw new FerryError('HANDSHAKE_FAILED', 'no version answer where the server must send one');
   }
+  return answer;
+}
+
+/** Reads one u16-length-prefixed handshake message (PROTOCOL.md §3.1). */
+async function readHandshakeMessage(socket: FramedSocket): Promise<Buffer> {
+  const lengthBytes = await socket.readExactly(2);
   const length = lengthBytes.readUInt16BE(0);
   if (length === 0) throw new FerryError('HANDSHAKE_FAILED', 'empty handshake message');
   return socket.readExactly(length);

@@ -6,6 +6,7 @@ export {
   HANDSHAKE_TIMEOUT_MS,
   type ClientHandshakeOptions,
   type ServerHandshakeOptions,
+  type RekeyClock,
 } from './handshake.js';
 // Wire constants defined in protocol/ (PROTOCOL.md §3.1), re-exported for the layers that drive a handshake.
 export { NOISE_PROTOCOL_NAME, MODE_NORMAL, MODE_PAIRING, type HandshakeMode } from '../protocol/index.js';

@@ -1,5 +1,5 @@
 import { FerryError } from '../errors/index.js';
-import type { SessionCipher } from '../crypto/index.js';
+import { isRekeyMessage, type SessionCipher } from '../crypto/index.js';
 import {
   decodeMessage,
   encodeMessage,
@@ -58,16 +58,19 @@ export class SecureChannel {
   async #open(): Promise<Buffer> {
     // PROTOCOL.md §4.1: the record's length was bounded (17 to 65535) by the frame decoder before its body
     // was buffered.
-    const record = await this.#socket.nextRecord();
-    let plaintext: Buffer;
-    try {
-      plaintext = this.#cipher.open(record);
-    } catch (err) {
-      // PROTOCOL.md §4.2: a record that fails authentication ends the session; nothing more is trusted.
-      this.close(err instanceof FerryError ? err : new FerryError('DECRYPT_FAILED'));
-      throw err;
+    for (;;) {
+      const record = await this.#socket.nextRecord();
+      let plaintext: Buffer;
+      try {
+        plaintext = this.#cipher.open(record);
+      } catch (err) {
+        // PROTOCOL.md §4.2: a record that fails authentication ends the session; nothing more is trusted.
+        this.close(err instanceof FerryError ? err : new FerryError('DECRYPT_FAILED'));
+        throw err;
+      }
+      // PROTOCOL.md §4.3: a REKEY has rekeyed the receive key inside open(); it is no session message.
+      if (!isRekeyMessage(plaintext)) return plaintext;
     }
-    return plaintext;
   }
 
   /** Flushes what was written and half-closes, so the peer reads every record before the end. */
@@ -89,7 +92,12 @@ export class SecureChannel {
 
   #writeSealed(plaintext: Buffer): boolean {
     if (this.#closed) throw this.#socket.error ?? new FerryError('CONNECTION_CLOSED', 'channel closed');
-    const [body, tag] = this.#cipher.sealParts(plaintext);
+    // PROTOCOL.md §4.3: a send key past its time bound is replaced, announced by a REKEY record first.
+    if (this.#cipher.rekeyDue) this.#writeRecord(...this.#cipher.sealRekey());
+    return this.#writeRecord(...this.#cipher.sealParts(plaintext));
+  }
+
+  #writeRecord(body: Buffer, tag: Buffer): boolean {
     const header = Buffer.allocUnsafe(2);
     writeFrameHeader(body.length + tag.length, header, 0);
     return this.#socket.write(header, body, tag);

@@ -1,7 +1,10 @@
 import { FerryError } from '../errors/index.js';
 
-/** A token of a message pattern (Noise spec §7.1, §9). */
-export type MessageToken = 'e' | 's' | 'ee' | 'es' | 'se' | 'ss' | 'psk';
+/**
+ * A token of a message pattern (Noise spec §7.1, §9), plus the KEM tokens `e1` and `ekem1` of the Noise HFS
+ * extension (noise_hfs revision 1, §4).
+ */
+export type MessageToken = 'e' | 's' | 'ee' | 'es' | 'se' | 'ss' | 'psk' | 'e1' | 'ekem1';
 /** A token allowed in a pre-message pattern (spec §7.1). */
 export type PreMessageToken = 'e' | 's';
 /** Which party sends a message: `->` is the initiator, `<-` the responder. */
@@ -26,6 +29,8 @@ export interface HandshakePattern {
   readonly oneWay: boolean;
   /** Number of psk tokens; when non-zero, `e` also calls MixKey (spec §9). */
   readonly pskCount: number;
+  /** True with the `hfs` modifier: the pattern carries `e1` and `ekem1` and needs a KEM (noise_hfs §5). */
+  readonly hfs: boolean;
 }
 
 // The patterns written exactly as in the spec (revision 34): lines above `...` are pre-messages. Keeping the
@@ -84,11 +89,11 @@ const INTERACTIVE: Readonly<Record<string, readonly string[]>> = {
 export const HANDSHAKE_PATTERNS: Readonly<Record<string, readonly string[]>> = { ...ONE_WAY, ...INTERACTIVE };
 
 const MESSAGE_TOKENS: ReadonlySet<string> = new Set(['e', 's', 'ee', 'es', 'se', 'ss']);
-const PATTERN_NAME = /^([NKXI1]+)((?:psk\d+)(?:\+psk\d+)*)?$/;
+const PATTERN_NAME = /^([NKXI1]+)(hfs)?((?:psk\d+)(?:\+psk\d+)*)?$/;
 
 /**
- * Returns the handshake pattern for a name such as `XX`, `IKpsk2` or `NNpsk0+psk2`. Unknown patterns and
- * modifiers throw HANDSHAKE_FAILED naming what is unsupported.
+ * Returns the handshake pattern for a name such as `XX`, `XXhfs`, `IKpsk2` or `NNpsk0+psk2`. Unknown patterns
+ * and modifiers throw HANDSHAKE_FAILED naming what is unsupported.
  */
 export function handshakePattern(name: string): HandshakePattern {
   const match = PATTERN_NAME.exec(name);
@@ -98,8 +103,10 @@ export function handshakePattern(name: string): HandshakePattern {
     throw new FerryError('HANDSHAKE_FAILED', `unsupported handshake pattern "${name}"`);
   }
   const parsed = parsePatternLines(lines, base in ONE_WAY);
-  const pskPositions = match[2] === undefined ? [] : match[2].split('+').map((m) => Number(m.slice(3)));
-  return applyPskModifiers(name, parsed, pskPositions);
+  const hfs = match[2] !== undefined;
+  if (hfs) applyHfsModifier(name, parsed);
+  const pskPositions = match[3] === undefined ? [] : match[3].split('+').map((m) => Number(m.slice(3)));
+  return { ...applyPskModifiers(name, parsed, pskPositions), hfs };
 }
 
 interface ParsedPattern {
@@ -165,5 +172,25 @@ function applyPskModifiers(
     messages: pattern.messages,
     oneWay: pattern.oneWay,
     pskCount: positions.length,
+    hfs: false,
   };
+}
+
+/**
+ * noise_hfs §5: `e1` directly after the first `e` and `ekem1` directly after the first `ee`. The spec's other
+ * placement (after a DH in the same message as the first `e`, so the KEM key is encrypted) is written
+ * inconsistently in its own table (KKhfs and INhfs disagree with the rule), so patterns that would need it are
+ * refused rather than guessed; the interactive patterns whose first `e` stands alone (NN, NX, XN, XX, KN, KX,
+ * and the deferred ones like them) are unambiguous.
+ */
+function applyHfsModifier(name: string, pattern: ParsedPattern): void {
+  if (pattern.oneWay) throw new FerryError('HANDSHAKE_FAILED', `unsupported handshake pattern "${name}"`);
+  const first = pattern.messages.find((m) => m.tokens.includes('e'));
+  const withEe = pattern.messages.find((m) => m.tokens.includes('ee'));
+  const isDh = (token: MessageToken): boolean => ['ee', 'es', 'se', 'ss'].includes(token);
+  if (first === undefined || withEe === undefined || first.tokens.some(isDh)) {
+    throw new FerryError('HANDSHAKE_FAILED', `unsupported handshake pattern "${name}": hfs placement`);
+  }
+  first.tokens.splice(first.tokens.indexOf('e') + 1, 0, 'e1');
+  withEe.tokens.splice(withEe.tokens.indexOf('ee') + 1, 0, 'ekem1');
 }

@@ -4,6 +4,12 @@ import { AEAD_TAG_BYTES, type CipherState } from './cipher-state.js';
 import type { HandshakePattern, HandshakeRole, MessagePattern, MessageToken } from './handshake-patterns.js';
 import { parseProtocolName } from './parse-protocol-name.js';
 import { SymmetricState } from './symmetric-state.js';
+import {
+  KemKeyPair,
+  kemEncapsulate,
+  ML_KEM_768_CIPHERTEXT_BYTES,
+  ML_KEM_768_PUBLIC_KEY_BYTES,
+} from './ml-kem.js';
 import { dh, generateKeyPair, X25519_KEY_BYTES, type KeyPair } from './x25519.js';
 
 /** Noise's cap on any message, handshake or transport (spec §3): lengths fit a 16-bit prefix. */
@@ -30,6 +36,10 @@ export interface HandshakeOptions {
   psks?: readonly Uint8Array[];
   /** Source of ephemeral key pairs; injected so tests control randomness. */
   generateEphemeral?: () => KeyPair;
+  /** This side's KEM ephemeral for `e1` (hfs patterns): only for test vectors; normally generated. */
+  e1?: KemKeyPair;
+  /** The 32-byte ML-KEM encapsulation randomness for `ekem1` (hfs patterns): only for test vectors. */
+  kemEncapsulationRandomness?: Uint8Array;
 }
 
 /** The transport CipherStates from this side's point of view. */
@@ -52,6 +62,9 @@ export class HandshakeState {
   readonly #generateEphemeral: () => KeyPair;
   readonly #s: KeyPair | null;
   #e: KeyPair | null;
+  #e1: KemKeyPair | null;
+  #re1: Buffer | null = null;
+  readonly #kemRandomness: Buffer | undefined;
   #rs: Buffer | null;
   #re: Buffer | null;
   #messageIndex = 0;
@@ -66,6 +79,11 @@ export class HandshakeState {
     this.#role = options.initiator ? 'initiator' : 'responder';
     this.#s = options.s ?? null;
     this.#e = options.e ?? null;
+    this.#e1 = options.e1 ?? null;
+    this.#kemRandomness =
+      options.kemEncapsulationRandomness === undefined
+        ? undefined
+        : Buffer.from(options.kemEncapsulationRandomness);
     this.#rs = options.rs === undefined ? null : Buffer.from(options.rs);
     this.#re = options.re === undefined ? null : Buffer.from(options.re);
     this.#psks = (options.psks ?? []).map((psk) => Buffer.from(psk));
@@ -135,6 +153,24 @@ export class HandshakeState {
           case 'psk':
             this.#mixPsk();
             break;
+          // e1 (noise_hfs §4): a fresh KEM key pair; its public key is sent like a static key (encrypted once
+          // a key exists). Unlike `e` it never calls MixKey, psk or not.
+          case 'e1':
+            this.#e1 ??= new KemKeyPair();
+            parts.push(this.#symmetric.encryptAndHash(this.#e1.publicKey));
+            break;
+          // ekem1 (noise_hfs §4): encapsulate to the peer's e1, send the ciphertext like a static key, then
+          // MixKey(kem_output): from here the chaining key depends on ML-KEM as well as on X25519.
+          case 'ekem1': {
+            const { ciphertext, sharedSecret } = kemEncapsulate(
+              this.#requireKey(this.#re1, 'ekem1'),
+              this.#kemRandomness,
+            );
+            parts.push(this.#symmetric.encryptAndHash(ciphertext));
+            this.#symmetric.mixKey(sharedSecret);
+            sharedSecret.fill(0);
+            break;
+          }
           // ee, es, se, ss: a DH result into the chaining key.
           default:
             this.#mixDh(token);
@@ -190,6 +226,26 @@ export class HandshakeState {
           case 'psk':
             this.#mixPsk();
             break;
+          // e1: the peer's KEM public key, encrypted once a key exists (noise_hfs §4).
+          case 'e1': {
+            const length = ML_KEM_768_PUBLIC_KEY_BYTES + (this.#symmetric.hasKey() ? AEAD_TAG_BYTES : 0);
+            this.#re1 = this.#symmetric.decryptAndHash(message.subarray(offset, offset + length));
+            offset += length;
+            break;
+          }
+          // ekem1: the peer's KEM ciphertext to our e1; decapsulate, then MixKey(kem_output). ML-KEM's implicit
+          // rejection turns a forged ciphertext into an unrelated secret, so the payload's tag fails below.
+          case 'ekem1': {
+            const length = ML_KEM_768_CIPHERTEXT_BYTES + (this.#symmetric.hasKey() ? AEAD_TAG_BYTES : 0);
+            const ciphertext = this.#symmetric.decryptAndHash(message.subarray(offset, offset + length));
+            offset += length;
+            const e1 = this.#e1;
+            if (e1 === null) throw new FerryError('INTERNAL', 'no local key for ekem1');
+            const sharedSecret = e1.decapsulate(ciphertext);
+            this.#symmetric.mixKey(sharedSecret);
+            sharedSecret.fill(0);
+            break;
+          }
           // ee, es, se, ss: a DH result into the chaining key.
           default:
             this.#mixDh(token);
@@ -212,7 +268,7 @@ export class HandshakeState {
     }
     this.#split = true;
     const [first, second] = this.#symmetric.split();
-    this.#e = null;
+    this.#forgetEphemerals();
     this.#zeroPsks();
     return this.#role === 'initiator' ? { send: first, receive: second } : { send: second, receive: first };
   }
@@ -224,7 +280,7 @@ export class HandshakeState {
     this.#failed = true;
     this.#symmetric.close();
     this.#zeroPsks();
-    this.#e = null;
+    this.#forgetEphemerals();
   }
 
   [inspect.custom](): string {
@@ -261,6 +317,11 @@ export class HandshakeState {
         if (this.#pattern.pskCount > 0) hasKey = true;
       } else if (token === 's') {
         length += X25519_KEY_BYTES + (hasKey ? AEAD_TAG_BYTES : 0);
+      } else if (token === 'e1') {
+        length += ML_KEM_768_PUBLIC_KEY_BYTES + (hasKey ? AEAD_TAG_BYTES : 0);
+      } else if (token === 'ekem1') {
+        length += ML_KEM_768_CIPHERTEXT_BYTES + (hasKey ? AEAD_TAG_BYTES : 0);
+        hasKey = true;
       } else {
         hasKey = true;
       }
@@ -300,7 +361,7 @@ export class HandshakeState {
   }
 
   // es means DH(initiator's e, responder's s) on both sides, so each side picks its own half by role.
-  #mixDh(token: Exclude<MessageToken, 'e' | 's' | 'psk'>): void {
+  #mixDh(token: Exclude<MessageToken, 'e' | 's' | 'psk' | 'e1' | 'ekem1'>): void {
     const initiator = this.#role === 'initiator';
     let local: KeyPair | null;
     let remote: Buffer | null;
@@ -359,6 +420,13 @@ export class HandshakeState {
       this.#zeroPsks();
       throw new FerryError('USAGE_INVALID', `${pattern.name} as ${this.#role}: ${problems.join(', ')}`);
     }
+  }
+
+  #forgetEphemerals(): void {
+    this.#e = null;
+    this.#e1?.close();
+    this.#e1 = null;
+    this.#kemRandomness?.fill(0);
   }
 
   #zeroPsks(): void {

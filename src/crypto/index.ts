@@ -17,8 +17,25 @@ export {
   type SplitCipherStates,
 } from './handshake-state.js';
 export { HASH_BYTES, noiseHkdf } from './noise-hkdf.js';
-export { NOISE_SUITE, parseProtocolName, type NoiseProtocol } from './parse-protocol-name.js';
-export { REKEY_INTERVAL_MESSAGES, SessionCipher, type SessionCipherOptions } from './session-cipher.js';
+export { NOISE_HFS_DH, NOISE_SUITE, parseProtocolName, type NoiseProtocol } from './parse-protocol-name.js';
+export {
+  KemKeyPair,
+  ML_KEM_768_CIPHERTEXT_BYTES,
+  ML_KEM_768_PUBLIC_KEY_BYTES,
+  ML_KEM_ENCAPS_RANDOMNESS_BYTES,
+  ML_KEM_KEYGEN_SEED_BYTES,
+  ML_KEM_SHARED_SECRET_BYTES,
+  kemEncapsulate,
+  type KemEncapsulation,
+} from './ml-kem.js';
+export {
+  REKEY_INTERVAL_MESSAGES,
+  REKEY_INTERVAL_MS,
+  REKEY_MESSAGE_TYPE,
+  SessionCipher,
+  isRekeyMessage,
+  type SessionCipherOptions,
+} from './session-cipher.js';
 export { SymmetricState } from './symmetric-state.js';
 export {
   KeyPair,

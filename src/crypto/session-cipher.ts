@@ -8,10 +8,35 @@ import type { CipherState } from './cipher-state.js';
  */
 export const REKEY_INTERVAL_MESSAGES = 65536;
 
+/**
+ * Longest time one key protects a direction while records flow (PROTOCOL.md §4.3): 2 minutes, WireGuard's
+ * REKEY_AFTER_TIME. Past it, the sender's next record is preceded by a REKEY, so a key taken from memory opens at
+ * most the last 2 minutes (or 65536 records) of what was sent under it, and nothing before.
+ */
+export const REKEY_INTERVAL_MS = 120_000;
+
+/**
+ * The message type of REKEY (PROTOCOL.md §4.3, §5): an empty message after which the direction that sent it
+ * calls Rekey(). It belongs to the record layer: the channel consumes it, no session machine ever sees it.
+ */
+export const REKEY_MESSAGE_TYPE = 0x05;
+
+/** True when a record's plaintext is a REKEY message (which `SessionCipher.open` has already acted on). */
+export function isRekeyMessage(plaintext: Uint8Array): boolean {
+  return plaintext.length === 1 && plaintext[0] === REKEY_MESSAGE_TYPE;
+}
+
 /** Options for a `SessionCipher`. */
 export interface SessionCipherOptions {
   /** Rekey each direction after this many records; tests use a small value. Default REKEY_INTERVAL_MESSAGES. */
   rekeyIntervalMessages?: number;
+  /**
+   * A monotonic clock in milliseconds (the channel passes `performance.now`; tests a fake). Without one there
+   * is no time bound, only the record count. crypto/ reads no clock of its own.
+   */
+  now?: () => number;
+  /** The time bound of a key in milliseconds. Default REKEY_INTERVAL_MS. */
+  rekeyIntervalMs?: number;
 }
 
 /**
@@ -27,6 +52,9 @@ export class SessionCipher {
   readonly #send: CipherState;
   readonly #receive: CipherState;
   readonly #rekeyInterval: number;
+  readonly #now: (() => number) | undefined;
+  readonly #rekeyIntervalMs: number;
+  #sendKeyedAt: number;
   #sentSinceRekey = 0;
   #receivedSinceRekey = 0;
   #closed = false;
@@ -43,9 +71,42 @@ export class SessionCipher {
     if (!send.hasKey() || !receive.hasKey()) {
       throw new FerryError('USAGE_INVALID', 'session cipher needs keyed cipher states');
     }
+    const intervalMs = options.rekeyIntervalMs ?? REKEY_INTERVAL_MS;
+    if (!(intervalMs > 0))
+      throw new FerryError('USAGE_INVALID', `rekey time must be positive, got ${intervalMs}`);
     this.#send = send;
     this.#receive = receive;
     this.#rekeyInterval = interval;
+    this.#now = options.now;
+    this.#rekeyIntervalMs = intervalMs;
+    this.#sendKeyedAt = this.#now?.() ?? 0;
+  }
+
+  /**
+   * True when the send key is older than the time bound (PROTOCOL.md §4.3): the channel then sends
+   * `sealRekey()` before its next record. Checked only when there is something to send, so an idle session
+   * costs nothing and needs no timer.
+   */
+  get rekeyDue(): boolean {
+    return this.#now !== undefined && this.#now() - this.#sendKeyedAt >= this.#rekeyIntervalMs;
+  }
+
+  /**
+   * Seals a REKEY message under the current send key, then calls Rekey() on it (PROTOCOL.md §4.3): the peer
+   * does the same on its receive side when it opens this record. Both restart the record count.
+   */
+  sealRekey(): [Buffer, Buffer] {
+    this.#assertOpen();
+    let ciphertext: [Buffer, Buffer];
+    try {
+      ciphertext = this.#send.encryptWithAdParts(EMPTY, REKEY_PLAINTEXT);
+    } catch (err) {
+      throw this.#closeIfExhausted(err);
+    }
+    this.#send.rekey();
+    this.#sentSinceRekey = 0;
+    this.#sendKeyedAt = this.#now?.() ?? 0;
+    return ciphertext;
   }
 
   /** True after `close()` or after the nonce space ran out. */
@@ -78,7 +139,10 @@ export class SessionCipher {
     return ciphertext;
   }
 
-  /** Decrypts one record; a forged, replayed or reordered record throws DECRYPT_FAILED. */
+  /**
+   * Decrypts one record; a forged, replayed or reordered record throws DECRYPT_FAILED. A REKEY record rekeys
+   * the receive direction here and is returned as is, for the channel to skip (`isRekeyMessage`).
+   */
   open(ciphertext: Uint8Array): Buffer {
     this.#assertOpen();
     let plaintext: Buffer;
@@ -86,6 +150,14 @@ export class SessionCipher {
       plaintext = this.#receive.decryptWithAd(EMPTY, ciphertext);
     } catch (err) {
       throw this.#closeIfExhausted(err);
+    }
+    if (plaintext[0] === REKEY_MESSAGE_TYPE) {
+      // PROTOCOL.md §4.3: REKEY is exactly one byte; the peer rekeyed its send key right after sealing it.
+      if (plaintext.length !== 1)
+        throw new FerryError('MESSAGE_MALFORMED', `REKEY with a ${plaintext.length - 1}-byte body`);
+      this.#receive.rekey();
+      this.#receivedSinceRekey = 0;
+      return plaintext;
     }
     this.#receivedSinceRekey += 1;
     if (this.#receivedSinceRekey === this.#rekeyInterval) {
@@ -123,3 +195,4 @@ export class SessionCipher {
 }
 
 const EMPTY = Buffer.alloc(0);
+const REKEY_PLAINTEXT = Buffer.of(REKEY_MESSAGE_TYPE);

@@ -5,13 +5,31 @@
 
 // The AES-GCM tag and the SHA-256 output are properties of the primitives, so crypto/ owns them (it cannot
 // import protocol/); the wire format re-exports them rather than defining them a second time.
-import { AEAD_TAG_BYTES, HASH_BYTES } from '../crypto/index.js';
+import { AEAD_TAG_BYTES, HASH_BYTES, REKEY_MESSAGE_TYPE } from '../crypto/index.js';
 
-/** The protocol version this code speaks, carried in the preamble (PROTOCOL.md §2.1). */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Message types the record layer consumes itself (PROTOCOL.md §4.3, §5): REKEY. They share the type space of
+ * the session's messages, but the channel acts on them and no session machine ever decodes one.
+ */
+export const RECORD_LAYER_TYPE_CODES = { REKEY: REKEY_MESSAGE_TYPE } as const;
 
-/** Length of the plaintext preamble: `FERRY\0` and a u16 version (PROTOCOL.md §2). */
+/**
+ * The protocol version this code speaks (PROTOCOL.md §2.1). A build speaks exactly one version: it offers
+ * [PROTOCOL_VERSION, PROTOCOL_VERSION] and chooses it whenever an offer includes it (§2.3).
+ */
+export const PROTOCOL_VERSION = 2;
+
+/**
+ * Length of the 8-byte preamble layout `FERRY\0` and a u16 version (PROTOCOL.md §2): the first 8 bytes of
+ * the client's version offer, and the whole of the server's version answer.
+ */
 export const PREAMBLE_BYTES = 8;
+
+/** Length of the client's version offer: `FERRY\0`, u16 highest version, u16 lowest version (PROTOCOL.md §2). */
+export const VERSION_OFFER_BYTES = 10;
+
+/** Length of the server's version answer: `FERRY\0` and the u16 version it chose (PROTOCOL.md §2.3). */
+export const VERSION_ANSWER_BYTES = PREAMBLE_BYTES;
 
 /** The TCP port a server listens on unless told otherwise (PROTOCOL.md §2). */
 export const DEFAULT_PORT = 7443;
@@ -25,8 +43,8 @@ export const MIN_RECORD_BYTES = 1 + AEAD_TAG_BYTES;
 /** Length of the AES-GCM tag that ends every record's ciphertext (PROTOCOL.md §4.1). */
 export { AEAD_TAG_BYTES };
 
-/** The Noise protocol name of the handshake (PROTOCOL.md §3.1). */
-export const NOISE_PROTOCOL_NAME = 'Noise_XX_25519_AESGCM_SHA256';
+/** The Noise protocol name of the handshake: XX with ML-KEM-768 hybrid forward secrecy (PROTOCOL.md §3.1). */
+export const NOISE_PROTOCOL_NAME = 'Noise_XXhfs_25519+MLKEM768_AESGCM_SHA256';
 
 /** Largest message (type byte and body) that fits in one record (PROTOCOL.md §4.1, §5). */
 export const MAX_MESSAGE_BYTES = MAX_RECORD_BYTES - AEAD_TAG_BYTES;

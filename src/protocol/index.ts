@@ -38,6 +38,9 @@ export {
   PERMISSION_UPLOAD,
   PREAMBLE_BYTES,
   PROTOCOL_VERSION,
+  RECORD_LAYER_TYPE_CODES,
+  VERSION_ANSWER_BYTES,
+  VERSION_OFFER_BYTES,
   PUT_ACCEPT_FLAG_EXISTING,
   PUT_ACCEPT_FLAG_RESTARTED,
   PUT_DATA_HEADER_BYTES,
@@ -52,12 +55,31 @@ export {
 export {
   MODE_NORMAL,
   MODE_PAIRING,
-  CLIENT_HELLO_BYTES,
+  CLIENT_HELLO_MODE_BYTES,
+  ENTRY_MODE,
   encodeClientHello,
   decodeClientHello,
+  encodeEmptyHello,
+  decodeEmptyHello,
   type HandshakeMode,
 } from './client-hello.js';
-export { decodePreamble, encodePreamble, isPreamble, type Preamble } from './preamble.js';
+export {
+  CRITICAL_ENTRY_BIT,
+  decodeHandshakePayload,
+  encodeHandshakePayload,
+  type HandshakeEntry,
+} from './handshake-payload.js';
+export {
+  chooseVersion,
+  decodePreamble,
+  decodeVersionOffer,
+  encodePreamble,
+  encodeVersionOffer,
+  isPreamble,
+  versionPrologue,
+  type Preamble,
+  type VersionOffer,
+} from './preamble.js';
 export { FrameDecoder, encodeFrame, writeFrameHeader, type FrameDecoderOptions } from './frame-decoder.js';
 export {
   MESSAGE_TYPE_CODES,

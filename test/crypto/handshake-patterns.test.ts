@@ -71,6 +71,13 @@ test('`parseProtocolName` reports unsupported names', () => {
     'Noise_ZZ_25519_AESGCM_SHA256',
     'Noise_XX_25519_AESGCM',
     'NoiseXX',
+    // hfs needs the KEM named beside the DH function, and only hfs may name one (noise_hfs §5).
+    'Noise_XXhfs_25519_AESGCM_SHA256',
+    'Noise_XX_25519+MLKEM768_AESGCM_SHA256',
+    'Noise_XXhfs_25519+Kyber1024_AESGCM_SHA256',
+    // The spec's table places e1 inconsistently when the first message also has a DH: refused, not guessed.
+    'Noise_NKhfs_25519+MLKEM768_AESGCM_SHA256',
+    'Noise_Nhfs_25519+MLKEM768_AESGCM_SHA256',
   ]) {
     assert.throws(
       () => parseProtocolName(name),
@@ -79,13 +86,40 @@ test('`parseProtocolName` reports unsupported names', () => {
     );
   }
   assert.equal(parseProtocolName('IKpsk2').name, 'Noise_IKpsk2_25519_AESGCM_SHA256');
+  assert.equal(parseProtocolName('XXhfs').name, 'Noise_XXhfs_25519+MLKEM768_AESGCM_SHA256');
 });
 
-// Every pattern, bare and with psk modifiers, completes with random keys and yields matching transport keys.
-const VARIANTS = [...FUNDAMENTAL, ...ONE_WAY, ...DEFERRED].flatMap((name) => {
-  const count = handshakePattern(name).messages.length;
-  return [name, `${name}psk0`, `${name}psk${count}`];
+test('`handshakePattern` places e1 after the first e and ekem1 after the first ee (noise_hfs §5)', () => {
+  const pattern = handshakePattern('XXhfs');
+  assert.equal(pattern.hfs, true);
+  assert.deepEqual(
+    pattern.messages.map((m) => m.tokens),
+    [
+      ['e', 'e1'],
+      ['e', 'ee', 'ekem1', 's', 'es'],
+      ['s', 'se'],
+    ],
+  );
+  assert.deepEqual(handshakePattern('NXhfs').messages[1]?.tokens, ['e', 'ee', 'ekem1', 's', 'es']);
+  assert.deepEqual(handshakePattern('IXhfs').messages[0]?.tokens, ['e', 'e1', 's']);
+  assert.deepEqual(handshakePattern('XXhfspsk3').messages[2]?.tokens, ['s', 'se', 'psk']);
+  assert.equal(handshakePattern('XX').hfs, false);
+  assert.deepEqual(
+    handshakePattern('XX').messages[0]?.tokens,
+    ['e'],
+    'hfs does not leak into the shared table',
+  );
 });
+
+// Every pattern, bare and with psk modifiers, completes with random keys and yields matching transport keys;
+// so do the hfs patterns whose e1 placement is unambiguous, with and without psk.
+const HFS = ['NN', 'NX', 'XN', 'XX', 'KN', 'KX', 'IX'];
+const VARIANTS = [...FUNDAMENTAL, ...ONE_WAY, ...DEFERRED]
+  .flatMap((name) => {
+    const count = handshakePattern(name).messages.length;
+    return [name, `${name}psk0`, `${name}psk${count}`];
+  })
+  .concat(HFS.flatMap((name) => [`${name}hfs`, `${name}hfspsk0`]));
 
 test('`HandshakeState` completes every pattern with random keys, with and without psk', () => {
   for (const name of VARIANTS) {

@@ -212,3 +212,56 @@ test('`HandshakeState` prints as [redacted]', () => {
   assert.match(inspect(client), /\[redacted\]/);
   assert.equal(JSON.stringify(client), '"[redacted]"');
 });
+
+function hfsPair(): { client: HandshakeState; server: HandshakeState } {
+  const options = { protocolName: 'XXhfs', prologue: PROLOGUE };
+  return {
+    client: new HandshakeState({ ...options, initiator: true, s: generateKeyPair() }),
+    server: new HandshakeState({ ...options, initiator: false, s: generateKeyPair() }),
+  };
+}
+
+test('`HandshakeState` XXhfs: a changed KEM ciphertext in message 2 fails its authentication (DECRYPT_FAILED)', () => {
+  const { client, server } = hfsPair();
+  server.readMessage(client.writeMessage(EMPTY));
+  const m2 = server.writeMessage(EMPTY);
+  // Bytes 32.. are ekem1's ciphertext, encrypted under the ee key.
+  m2[32 + 100] = (m2[32 + 100] ?? 0) ^ 1;
+  assert.throws(() => client.readMessage(m2), coded('DECRYPT_FAILED'));
+  assert.throws(() => client.readMessage(m2), coded('HANDSHAKE_FAILED'), 'the state stays failed');
+});
+
+test('`HandshakeState` XXhfs: an e1 key that fails the FIPS 203 check fails the responder (HANDSHAKE_FAILED)', () => {
+  const { client, server } = hfsPair();
+  const m1 = client.writeMessage(EMPTY);
+  // e1 is in clear after e (32 bytes): a first coefficient of 0xfff (> q = 3329) breaks the modulus check.
+  m1[32] = 0xff;
+  m1[33] = (m1[33] ?? 0) | 0x0f;
+  server.readMessage(m1);
+  assert.throws(() => server.writeMessage(EMPTY), coded('HANDSHAKE_FAILED'));
+  assert.throws(() => server.writeMessage(EMPTY), coded('HANDSHAKE_FAILED'), 'the state stays failed');
+});
+
+test('`HandshakeState` XXhfs: both sides reach the same handshake hash, and two handshakes never share one', () => {
+  const hashes = [0, 1].map(() => {
+    const { client, server } = hfsPair();
+    server.readMessage(client.writeMessage(EMPTY));
+    client.readMessage(server.writeMessage(EMPTY));
+    server.readMessage(client.writeMessage(Buffer.from('hello')));
+    assert.deepEqual(client.handshakeHash, server.handshakeHash);
+    return client.handshakeHash.toString('hex');
+  });
+  assert.notEqual(hashes[0], hashes[1]);
+});
+
+test('`HandshakeState` XXhfs counts e1 in the 65535-byte limit', () => {
+  const { client } = hfsPair();
+  assert.throws(
+    () => client.writeMessage(Buffer.alloc(NOISE_MAX_MESSAGE_BYTES - 32 - 1184 + 1)),
+    coded('USAGE_INVALID'),
+  );
+  assert.equal(
+    client.writeMessage(Buffer.alloc(NOISE_MAX_MESSAGE_BYTES - 32 - 1184)).length,
+    NOISE_MAX_MESSAGE_BYTES,
+  );
+});

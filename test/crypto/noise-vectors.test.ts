@@ -6,17 +6,30 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   HandshakeState,
+  KemKeyPair,
   keyPairFromPrivateBytes,
   parseProtocolName,
   type CipherState,
   type KeyPair,
 } from '../../src/crypto/index.js';
+import {
+  MODE_NORMAL,
+  NOISE_PROTOCOL_NAME,
+  encodeClientHello,
+  encodePreamble,
+  encodeVersionOffer,
+  versionPrologue,
+} from '../../src/protocol/index.js';
 
 // The vendored vectors (provenance and licence in test/vectors/README.md); NOISE_VECTORS=FILE checks another set.
 const DEFAULT_VECTORS = fileURLToPath(
   new URL('../vectors/noise-cacophony-25519-aesgcm-sha256.json', import.meta.url),
 );
 const SHIPPED_VECTOR_COUNT = 59;
+// ferry's own vectors for the hybrid pattern it speaks (PROTOCOL.md §3.1): cacophony's format plus the KEM inputs.
+const HFS_VECTORS = fileURLToPath(
+  new URL('../vectors/noise-hfs-25519-mlkem768-aesgcm-sha256.json', import.meta.url),
+);
 
 interface NoiseVector {
   protocol_name: string;
@@ -30,6 +43,10 @@ interface NoiseVector {
   resp_ephemeral?: string;
   resp_remote_static?: string;
   resp_psks?: string[];
+  /** hfs only: the 64-byte ML-KEM KeyGen seed `d || z` of the initiator's `e1`. */
+  init_kem_ephemeral_seed?: string;
+  /** hfs only: the 32-byte ML-KEM Encaps randomness `m` of the responder's `ekem1`. */
+  resp_kem_encapsulation_randomness?: string;
   handshake_hash?: string;
   messages: { payload: string; ciphertext: string }[];
 }
@@ -57,6 +74,14 @@ function makeSide(vector: NoiseVector, initiator: boolean): Side {
     e: keyPair(field('ephemeral')),
     rs: remoteStatic === undefined ? undefined : hex(remoteStatic),
     psks: psks?.map(hex),
+    e1:
+      field('kem_ephemeral_seed') === undefined
+        ? undefined
+        : new KemKeyPair(hex(field('kem_ephemeral_seed')!)),
+    kemEncapsulationRandomness:
+      field('kem_encapsulation_randomness') === undefined
+        ? undefined
+        : hex(field('kem_encapsulation_randomness')!),
     // Vectors fix every ephemeral; asking for a fresh one would mean the pattern sends `e` twice.
     generateEphemeral: () => {
       throw new Error(`${vector.protocol_name}: unexpected ephemeral generation`);
@@ -138,6 +163,57 @@ test('`HandshakeState` matches the cacophony Noise vectors byte for byte in both
   if (process.env.NOISE_VECTORS === undefined) {
     assert.equal(ran, SHIPPED_VECTOR_COUNT);
     assert.equal(skipped, 0);
+  }
+});
+
+test('`HandshakeState` reproduces the XXhfs (X25519 + ML-KEM-768) vectors byte for byte in both directions', () => {
+  // Both sides write and read every message and agree on h: the initiator's e1 and the responder's ekem1 come
+  // from the vector's KEM inputs, so any change to token order, KEM or key schedule changes these bytes.
+  assert.deepEqual(checkVectorFile(HFS_VECTORS), { ran: 2, skipped: 0 });
+  const [vector, session] = (JSON.parse(readFileSync(HFS_VECTORS, 'utf8')) as { vectors: NoiseVector[] })
+    .vectors;
+  assert.equal(vector?.protocol_name, 'Noise_XXhfs_25519+MLKEM768_AESGCM_SHA256');
+  // The second is a ferry version 2 session as on the wire: its prologue is the version offer and answer
+  // (PROTOCOL.md §2.5) and its protocol name the one the channel runs.
+  assert.equal(session?.protocol_name, NOISE_PROTOCOL_NAME);
+  assert.equal(
+    session.init_prologue,
+    versionPrologue(encodeVersionOffer(), encodePreamble()).toString('hex'),
+  );
+  assert.equal(session.messages[2]?.payload, encodeClientHello(MODE_NORMAL).toString('hex'));
+  // Message 1 is e (32) and e1 (1184) in clear before its payload; message 2 carries the 1088-byte ciphertext
+  // encrypted (+16), s (48) and its payload (+16).
+  const [m1, m2] = vector.messages;
+  assert.equal(hex(m1!.ciphertext).length, 32 + 1184 + hex(m1!.payload).length);
+  assert.equal(hex(m2!.ciphertext).length, 32 + 1088 + 16 + 48 + hex(m2!.payload).length + 16);
+});
+
+test('the XXhfs vector check fails when one byte of the KEM ciphertext or the KEM seed changes', () => {
+  const { vectors } = JSON.parse(readFileSync(HFS_VECTORS, 'utf8')) as { vectors: NoiseVector[] };
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-vectors-'));
+  try {
+    const flip = (text: string, at: number): string => {
+      const bytes = hex(text);
+      bytes[at] = (bytes[at] ?? 0) ^ 0x01;
+      return bytes.toString('hex');
+    };
+    const edits: ((v: NoiseVector) => void)[] = [
+      (v) => (v.messages[1]!.ciphertext = flip(v.messages[1]!.ciphertext, 40)),
+      (v) => (v.init_kem_ephemeral_seed = flip(v.init_kem_ephemeral_seed!, 0)),
+      (v) => (v.resp_kem_encapsulation_randomness = flip(v.resp_kem_encapsulation_randomness!, 0)),
+    ];
+    edits.forEach((edit, i) => {
+      const copy = structuredClone(vectors);
+      edit(copy[0]!);
+      const path = join(dir, `tampered-hfs-${i}.json`);
+      writeFileSync(path, JSON.stringify({ vectors: copy }));
+      assert.throws(
+        () => checkVectorFile(path),
+        /XXhfs_25519\+MLKEM768_AESGCM_SHA256 message|failed authentication/,
+      );
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -7,7 +7,9 @@ import {
   generateKeyPair,
   HandshakeState,
   REKEY_INTERVAL_MESSAGES,
+  REKEY_INTERVAL_MS,
   SessionCipher,
+  isRekeyMessage,
   type SessionCipherOptions,
 } from '../../src/crypto/index.js';
 import { isFerryError, type ErrorCode } from '../../src/errors/index.js';
@@ -149,4 +151,70 @@ test('`SessionCipher` prints as [redacted]', () => {
   const { client } = sessionPair();
   assert.equal(inspect(client), 'SessionCipher [redacted]');
   assert.equal(JSON.stringify({ client }), '{"client":"[redacted]"}');
+});
+
+/** A clock the test moves by hand (PROTOCOL.md §4.3: time is injected). */
+function fakeClock(): { now: () => number; advance: (ms: number) => void } {
+  let time = 1000;
+  return { now: () => time, advance: (ms) => (time += ms) };
+}
+
+test('`REKEY_INTERVAL_MS` is 2 minutes', () => {
+  assert.equal(REKEY_INTERVAL_MS, 120_000);
+});
+
+test('a send key past the time bound is due; sealRekey sends REKEY and both sides move to the next key', () => {
+  const clock = fakeClock();
+  const { client, server } = sessionPair({ now: clock.now, rekeyIntervalMs: 1000 });
+  // Before the bound nothing is due, however many records pass.
+  for (let i = 0; i < 5; i++) server.open(client.seal(Buffer.from(`early ${i}`)));
+  assert.equal(client.rekeyDue, false);
+  clock.advance(999);
+  assert.equal(client.rekeyDue, false);
+  clock.advance(1);
+  assert.equal(client.rekeyDue, true);
+  // A copy of the server's receive key from before the REKEY: what an attacker who took it learns.
+  const rekey = client.sealRekey();
+  assert.equal(client.rekeyDue, false, 'the clock restarts at the rekey');
+  const opened = server.open(Buffer.concat(rekey));
+  assert.ok(isRekeyMessage(opened), 'the REKEY record opens to the one-byte REKEY message');
+  const after = Buffer.from('after the rekey');
+  assert.deepEqual(server.open(client.seal(after)), after);
+  // The other direction is untouched: it has its own clock and key.
+  assert.equal(server.rekeyDue, true);
+  assert.deepEqual(client.open(server.seal(Buffer.from('down'))), Buffer.from('down'));
+});
+
+test('a record after REKEY does not open under the old key (the old key protects only what came before)', () => {
+  const clock = fakeClock();
+  const up = randomBytes(32);
+  const client = new SessionCipher(cipherState(up), cipherState(randomBytes(32)), { now: clock.now });
+  // A receiver that never saw the REKEY keeps the old key: the next record fails to authenticate under it.
+  const stale = new SessionCipher(cipherState(randomBytes(32)), cipherState(up));
+  clock.advance(REKEY_INTERVAL_MS);
+  assert.equal(client.rekeyDue, true);
+  client.sealRekey();
+  assert.throws(() => stale.open(client.seal(Buffer.from('x'))), coded('DECRYPT_FAILED'));
+});
+
+test('time and count rekeys stay in step: REKEY restarts the count on both sides', () => {
+  const clock = fakeClock();
+  const { client, server } = sessionPair({ now: clock.now, rekeyIntervalMs: 50, rekeyIntervalMessages: 3 });
+  for (let i = 0; i < 40; i++) {
+    if (i % 7 === 0) clock.advance(60);
+    if (client.rekeyDue) assert.ok(isRekeyMessage(server.open(Buffer.concat(client.sealRekey()))));
+    const message = Buffer.from(`record ${i}`);
+    assert.deepEqual(server.open(client.seal(message)), message, `record ${i}`);
+  }
+});
+
+test('without a clock there is no time bound; a REKEY with a body is MESSAGE_MALFORMED', () => {
+  const { client, server } = sessionPair();
+  assert.equal(client.rekeyDue, false);
+  assert.throws(() => server.open(client.seal(Buffer.of(0x05, 0))), coded('MESSAGE_MALFORMED'));
+  assert.throws(
+    () =>
+      new SessionCipher(cipherState(randomBytes(32)), cipherState(randomBytes(32)), { rekeyIntervalMs: 0 }),
+    coded('USAGE_INVALID'),
+  );
 });

@@ -11,13 +11,21 @@ const VECTORS_DIR = new URL('../vectors/', import.meta.url);
 test('the vendored vector files are in test/vectors and match the SHA-256 their README records', () => {
   const readme = readFileSync(new URL('README.md', VECTORS_DIR), 'utf8');
   // Table rows: | `file.json` | `sha256` | ... |
-  const pinned = [...readme.matchAll(/^\| `([\w.-]+\.json)` \| `([0-9a-f]{64})` \|/gm)].map((m) => ({
-    file: m[1]!,
-    sha256: m[2]!,
-  }));
+  const pinned = [...readme.matchAll(/^\| `([\w.-]+\.(?:json|txt|txt\.gz))` \| `([0-9a-f]{64})` \|/gm)].map(
+    (m) => ({
+      file: m[1]!,
+      sha256: m[2]!,
+    }),
+  );
   assert.deepEqual(
     pinned.map((p) => p.file).sort(),
-    ['cpace-ristretto255-sha512.json', 'noise-cacophony-25519-aesgcm-sha256.json'],
+    [
+      'cpace-ristretto255-sha512.json',
+      'ml-kem-768-accumulated.json',
+      'ml-kem-768-modulus.txt.gz',
+      'ml-kem-768-strcmp.txt',
+      'noise-cacophony-25519-aesgcm-sha256.json',
+    ],
     'the README lists every vendored vector file',
   );
   for (const { file, sha256 } of pinned) {

@@ -30,7 +30,8 @@ const DURABLE_BATCH_BYTES = 16 * 1024 * 1024;
 /** Bytes per log entry of a partial's state file (PROTOCOL.md §9.2: u32 index, b32 hash, u32 crc32). */
 const STATE_ENTRY_BYTES = 40;
 const CHUNK_OVERHEAD_BYTES = 90;
-const SESSION_OVERHEAD_BYTES = 1024;
+/** Per session server->client: version answer and handshake message 2 (1210), WELCOME, GET_OFFERs, GET_ENDs. */
+const SESSION_OVERHEAD_BYTES = 2048;
 
 /** Resolves once `file` in `dir` is at least `bytes` long; woken by fs.watch, never by a timer. */
 async function waitForFileSize(dir: string, file: string, bytes: number): Promise<void> {

@@ -267,12 +267,13 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
     assert.deepEqual(await listTree(dest).catch(() => []), []);
     await assert.rejects(lstat(join(root, 'escaped')), { code: 'ENOENT' });
     // Refused by the client before any request: `send` and `ls` never connected; `get` sent nothing after
-    // the handshake (preamble 8 + message 1: 2 + 32 + message 3: 2 + 48 + 17 = 109 bytes), so the server
+    // the handshake (version offer 10 + message 1: 2 + 32 + 1184 + message 3: 2 + 48 + 5 + 16 = 1299 bytes,
+    // PROTOCOL.md §2, §3.1), so the server
     // never had to refuse anything.
     assert.equal(proxy.connections.length, 3, 'get, get and get -r connected; send and ls did not');
     const connecting = attempts.filter((a) => a[0] === 'get');
     const sentRequest = proxy.connections
-      .filter((c) => c.bytes.clientToServer > 109)
+      .filter((c) => c.bytes.clientToServer > 1299)
       .map((c) => connecting[c.index]!.slice(0, 2).join(' '));
     assert.deepEqual(
       sentRequest,

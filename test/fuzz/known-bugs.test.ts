@@ -9,12 +9,17 @@ import { join } from 'node:path';
 import { FerryError } from '../../src/errors/index.js';
 import { HandshakeState, generateKeyPair } from '../../src/crypto/index.js';
 import { FramedSocket, NOISE_PROTOCOL_NAME, clientHandshake } from '../../src/channel/index.js';
-import { PERMISSION_UPLOAD, encodePreamble } from '../../src/protocol/index.js';
+import {
+  PERMISSION_UPLOAD,
+  encodePreamble,
+  encodeVersionOffer,
+  versionPrologue,
+} from '../../src/protocol/index.js';
 import { FerryServer } from '../../src/server/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 test('`HandshakeState` used after close() refuses with a coded error, not INTERNAL', () => {
-  const prologue = encodePreamble(1);
+  const prologue = versionPrologue(encodeVersionOffer(), encodePreamble());
   const client = new HandshakeState({
     protocolName: NOISE_PROTOCOL_NAME,
     initiator: true,

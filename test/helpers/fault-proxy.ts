@@ -32,8 +32,11 @@ export interface FaultPlan {
 /** Chooses the plan for connection `index` (0 for the first connection the proxy accepts). */
 export type PlanFor = (index: number) => FaultPlan | undefined;
 
-/** The wire-level length prefixes ferry uses (PROTOCOL.md §2-§4): an 8-byte preamble client->server, then u16-length frames. */
-const PREAMBLE_BYTES: Record<Direction, number> = { clientToServer: 8, serverToClient: 0 };
+/**
+ * The wire-level length prefixes ferry uses (PROTOCOL.md §2-§4): the 10-byte version offer client->server and
+ * the 8-byte version answer server->client, then u16-length frames.
+ */
+const PREAMBLE_BYTES: Record<Direction, number> = { clientToServer: 10, serverToClient: 8 };
 
 /** Counts PROTOCOL.md frames (u16 length + body: handshake messages, then records) in a byte stream. */
 class FrameCounter {
@@ -112,7 +115,7 @@ export class ProxiedConnection {
     this.#upstream = upstream;
     this.#counters = {
       clientToServer: new FrameCounter(PREAMBLE_BYTES.clientToServer),
-      serverToClient: new FrameCounter(0),
+      serverToClient: new FrameCounter(PREAMBLE_BYTES.serverToClient),
     };
     this.cut = new Promise<void>((resolve) => (this.#markCut = resolve));
     this.stalled = new Promise<void>((resolve) => (this.#markStalled = resolve));

@@ -16,9 +16,11 @@ import {
 import {
   MESSAGE_TYPE_CODES,
   PERMISSION_UPLOAD,
-  PREAMBLE_BYTES,
   PROTOCOL_VERSION,
+  VERSION_ANSWER_BYTES,
+  VERSION_OFFER_BYTES,
   encodePreamble,
+  encodeVersionOffer,
   type Message,
 } from '../../src/protocol/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
@@ -26,10 +28,13 @@ import { FerryServer } from '../../src/server/index.js';
 import { CaptureProxy, flipBitAt, rewriteRecords } from '../helpers/capture-proxy.js';
 import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
-/** Client->server bytes before the first record: preamble, `-> e` (u16 + 32), `-> s, se` (u16 + 48 + 17). */
-const CLIENT_HANDSHAKE_BYTES = PREAMBLE_BYTES + (2 + 32) + (2 + 48 + 17);
-/** Server->client bytes before the first record: `<- e, ee, s, es` (u16 + 32 + 48 + 16). */
-const SERVER_HANDSHAKE_BYTES = 2 + 32 + 48 + 16;
+/**
+ * Client->server bytes before the first record: the version offer, `-> e, e1` (u16 + 32 + 1184), `-> s, se`
+ * (u16 + 48 + a 5-byte mode entry + 16).
+ */
+const CLIENT_HANDSHAKE_BYTES = VERSION_OFFER_BYTES + (2 + 32 + 1184) + (2 + 48 + 5 + 16);
+/** Server->client bytes before the first record: the answer, `<- e, ee, ekem1, s, es` (u16 + 32 + 1104 + 48 + 16). */
+const SERVER_HANDSHAKE_BYTES = VERSION_ANSWER_BYTES + (2 + 32 + 1088 + 16 + 48 + 16);
 
 const PUT_END: Message = { type: 'PUT_END', ref: 1, fileDigest: Buffer.alloc(32, 7) };
 
@@ -342,17 +347,18 @@ describe('channel security on real sockets', () => {
     await captured!.closed;
     assert.equal(
       captured!.bytes('clientToServer').length,
-      PREAMBLE_BYTES + 2 + 32,
-      'only the preamble and message 1 were sent',
+      VERSION_OFFER_BYTES + 2 + 32 + 1184,
+      'only the version offer and message 1 were sent',
     );
   });
 
-  test('a connection that sends only the preamble is closed when the handshake timeout passes, with nothing sent back', async () => {
+  test('a connection that sends only the version offer is closed when the handshake timeout passes, with nothing sent back', async () => {
     const server = await ferryServer('slow-root', { allow: true, handshakeTimeoutMs: 200 });
     const socket = await pool.connect(server.address);
     const startedAt = performance.now();
-    socket.write(encodePreamble(PROTOCOL_VERSION));
+    socket.write(encodeVersionOffer());
     const received = await readUntilClosed(socket);
+    // The answer goes out with message 2, so a client that never sends message 1 hears nothing.
     assert.equal(received.length, 0);
     assert.ok(performance.now() - startedAt >= 150, 'closed by the deadline, not at once');
   });
@@ -364,16 +370,16 @@ describe('channel security on real sockets', () => {
     assert.equal((await readUntilClosed(socket)).length, 0);
   });
 
-  test('a client preamble with an unsupported version gets the server preamble back, then a close', async () => {
+  test('a version offer the server does not meet gets the server version answer back, then a close', async () => {
     const server = await ferryServer('version-root', { allow: true });
     const socket = await pool.connect(server.address);
-    socket.write(encodePreamble(PROTOCOL_VERSION + 1));
+    socket.write(encodeVersionOffer({ min: PROTOCOL_VERSION + 1, max: PROTOCOL_VERSION + 2 }));
     const received = await readUntilClosed(socket);
     assert.deepEqual(received, encodePreamble(PROTOCOL_VERSION));
   });
 
   test('a client answered by a preamble of another version reports VERSION_UNSUPPORTED with both versions', async () => {
-    // A hand-made "future" server: reads the client's preamble and message 1, answers with its own preamble.
+    // A hand-made "future" server: reads the client's offer and message 1, answers with a version not offered.
     const future = createServer((socket) => {
       socket.on('error', () => undefined);
       socket.once('data', () => socket.end(encodePreamble(PROTOCOL_VERSION + 1)));

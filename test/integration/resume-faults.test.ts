@@ -30,17 +30,21 @@ const FILE_NAME = 'payload.bin';
 
 /**
  * Record sizes on the wire (PROTOCOL.md §3.1, §4, §5): a u16 length, the message, a 16-byte tag.
- * Server->client a fresh transfer starts with handshake message 2 (2 + 32 + 48 + 16), WELCOME
+ * Server->client a fresh transfer starts with the version answer and handshake message 2
+ * (8 + 2 + 32 + 1104 + 48 + 16), WELCOME
  * (2 + 10 + 16) and PUT_ACCEPT without ranges (2 + 40 + 16); then one PROGRESS (2 + 13 + 16) per durable batch.
  */
-const HS2_BYTES = 98;
+const HS2_BYTES = 1210;
 const WELCOME_RECORD_BYTES = 28;
 const EMPTY_ACCEPT_RECORD_BYTES = 58;
 const PROGRESS_RECORD_BYTES = 31;
 /** Per chunk client->server: PUT_DATA (2 + 13 + 16 + data) and PUT_CHUNK (2 + 41 + 16). */
 const CHUNK_OVERHEAD_BYTES = 31 + 59;
-/** Per session client->server, generously: preamble, handshake 1 and 3, PUT_OFFER, PUT_END. */
-const SESSION_OVERHEAD_BYTES = 1024;
+/**
+ * Per session client->server, generously: version offer and handshake 1 and 3 (10 + 1218 + 71), PUT_OFFER,
+ * PUT_END.
+ */
+const SESSION_OVERHEAD_BYTES = 2048;
 
 /** Server log lines as events, so a test waits for "session closed" instead of sleeping. */
 class ServerLog {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryServer, generateKeyPair, sendFiles } from '../../src/index.js';
-import { PERMISSION_UPLOAD, PREAMBLE_BYTES } from '../../src/protocol/index.js';
+import { PERMISSION_UPLOAD, VERSION_OFFER_BYTES } from '../../src/protocol/index.js';
 import { CaptureProxy } from '../helpers/capture-proxy.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
@@ -119,8 +119,8 @@ test('neither direction of an upload shows any 16-byte window of the file or its
     }
   }
 
-  // Everything after the 8-byte plaintext preamble is handshake keys and AEAD ciphertext.
-  const afterPreamble = upstream.subarray(PREAMBLE_BYTES);
+  // Everything after the 10-byte plaintext version offer is handshake keys and AEAD ciphertext.
+  const afterPreamble = upstream.subarray(VERSION_OFFER_BYTES);
   assert.ok(afterPreamble.length > 64 * 1024);
   const stats = byteStatistics(afterPreamble);
   assert.ok(looksRandom(afterPreamble), `client->server bytes do not look random: ${JSON.stringify(stats)}`);

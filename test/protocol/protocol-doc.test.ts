@@ -2,7 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocolSection } from '../helpers/protocol-doc.js';
 import { ERROR_CODES, type ErrorSpec } from '../../src/errors/index.js';
-import { MESSAGE_TYPE_CODES, PAIR_MESSAGE_BYTES, PAIR_MESSAGE_TYPE_CODES } from '../../src/protocol/index.js';
+import {
+  MESSAGE_TYPE_CODES,
+  PAIR_MESSAGE_BYTES,
+  PAIR_MESSAGE_TYPE_CODES,
+  RECORD_LAYER_TYPE_CODES,
+} from '../../src/protocol/index.js';
 
 // docs/PROTOCOL.md is normative; these tests keep its tables and the code's tables from drifting apart.
 
@@ -21,10 +26,14 @@ function rows(text: string, firstCell: RegExp): string[][] {
 }
 
 // Pairing messages (PROTOCOL.md §12.4) are listed in §5 too; their codes are PAIR_MESSAGE_TYPE_CODES, beside
-// MESSAGE_TYPE_CODES in protocol/, as only a pairing exchange decodes them. A name or code in both is an error.
+// MESSAGE_TYPE_CODES in protocol/, as only a pairing exchange decodes them; so is REKEY, which the record layer
+// consumes (§4.3, RECORD_LAYER_TYPE_CODES). A name or code in both is an error.
 function codeTables(): [string, number][] {
   const merged = new Map<string, number>(Object.entries(MESSAGE_TYPE_CODES));
-  for (const [name, code] of Object.entries(PAIR_MESSAGE_TYPE_CODES)) {
+  for (const [name, code] of [
+    ...Object.entries(PAIR_MESSAGE_TYPE_CODES),
+    ...Object.entries(RECORD_LAYER_TYPE_CODES),
+  ]) {
     assert.equal(merged.get(name) ?? code, code, `${name} has two codes`);
     merged.set(name, code);
   }

@@ -1,17 +1,31 @@
-// Fuzz target (d): the Noise XX handshake state machine (PROTOCOL.md §3), both roles, fed random and mutated
+// Fuzz target (d): the Noise XXhfs handshake state machine (PROTOCOL.md §3), both roles, fed random and mutated
 // messages at each step after a valid prefix, with the payload rules ferry's driver applies
-// (channel/handshake.ts): messages 1 and 2 carry empty payloads, message 3 one known mode byte.
+// (channel/handshake.ts): every payload is an entry list (§3.1.1); message 3's holds one known mode.
 import { Buffer } from 'node:buffer';
 import { FerryError } from '../../../src/errors/index.js';
-import { HandshakeState, keyPairFromPrivateBytes, type KeyPair } from '../../../src/crypto/index.js';
+import {
+  HandshakeState,
+  KemKeyPair,
+  keyPairFromPrivateBytes,
+  type KeyPair,
+} from '../../../src/crypto/index.js';
 import { NOISE_PROTOCOL_NAME } from '../../../src/channel/index.js';
-import { encodePreamble } from '../../../src/protocol/index.js';
+import {
+  decodeClientHello,
+  decodeEmptyHello,
+  encodeClientHello,
+  encodeEmptyHello,
+  encodePreamble,
+  encodeVersionOffer,
+  versionPrologue,
+} from '../../../src/protocol/index.js';
 import type { SeededRandom } from '../../helpers/seeded-random.js';
 import { mutate, randomBytes } from '../mutate-bytes.js';
 import { FuzzFailure, type FuzzTarget } from '../run-fuzz.js';
 
-const EMPTY = Buffer.alloc(0);
-const PREAMBLE = encodePreamble(1);
+const EMPTY = encodeEmptyHello();
+// The prologue both sides use: the client's version offer and the server's answer (PROTOCOL.md §2.5).
+const PREAMBLE = versionPrologue(encodeVersionOffer(), encodePreamble());
 
 /** A key pair from seeded bytes, so the whole handshake (ephemerals included) replays from the seed. */
 function seededKeyPair(random: SeededRandom): KeyPair {
@@ -35,6 +49,8 @@ function newPair(random: SeededRandom, prologue: Buffer = PREAMBLE): Pair {
       prologue,
       s: clientStatic,
       generateEphemeral: () => clientEphemeral,
+      // The KEM ephemeral too, so every input replays from its seed.
+      e1: new KemKeyPair(random.bytes(64)),
     }),
     server: new HandshakeState({
       protocolName: NOISE_PROTOCOL_NAME,
@@ -42,18 +58,15 @@ function newPair(random: SeededRandom, prologue: Buffer = PREAMBLE): Pair {
       prologue: PREAMBLE,
       s: serverStatic,
       generateEphemeral: () => serverEphemeral,
+      kemEncapsulationRandomness: random.bytes(32),
     }),
   };
 }
 
 /** ferry's payload rules per message (channel/handshake.ts), applied as its driver does. */
 function checkPayload(step: number, payload: Buffer): void {
-  if (step === 3) {
-    if (payload.length !== 1 || (payload[0] !== 0 && payload[0] !== 1))
-      throw new FerryError('HANDSHAKE_FAILED', 'message 3 payload must be one known mode byte');
-  } else if (payload.length !== 0) {
-    throw new FerryError('HANDSHAKE_FAILED', `message ${step} payload must be empty`);
-  }
+  if (step === 3) decodeClientHello(payload);
+  else decodeEmptyHello(payload);
 }
 
 type Attack = 'mutated' | 'random' | 'foreign' | 'prologue';
@@ -109,7 +122,7 @@ export function handshakeTarget(): FuzzTarget {
           failedAt = n;
           // A state that failed stays failed: no further step may succeed on it.
           for (const call of [
-            () => reader.readMessage(Buffer.alloc(96)),
+            () => reader.readMessage(Buffer.alloc(1300)),
             () => reader.writeMessage(EMPTY),
             () => reader.split(),
           ]) {
@@ -131,16 +144,20 @@ export function handshakeTarget(): FuzzTarget {
       const m1 = replace(1, client.writeMessage(EMPTY), () => foreign!.client.writeMessage(EMPTY));
       run(1, server, () => checkPayload(1, server.readMessage(m1)));
       if (failedAt === undefined) {
-        // <- e, ee, s, es
-        const m2 = replace(2, server.writeMessage(EMPTY), () => {
-          foreign!.server.readMessage(foreign!.client.writeMessage(EMPTY));
-          return foreign!.server.writeMessage(EMPTY);
+        // <- e, ee, ekem1, s, es. Writing it can fail too: a changed e1 in message 1 may fail ML-KEM's
+        // modulus check when the server encapsulates to it (FIPS 203 §7.2).
+        let m2: Buffer | undefined;
+        run(1, server, () => {
+          m2 = replace(2, server.writeMessage(EMPTY), () => {
+            foreign!.server.readMessage(foreign!.client.writeMessage(EMPTY));
+            return foreign!.server.writeMessage(EMPTY);
+          });
         });
-        run(2, client, () => checkPayload(2, client.readMessage(m2)));
+        if (m2 !== undefined) run(2, client, () => checkPayload(2, client.readMessage(m2!)));
       }
       if (failedAt === undefined) {
         // -> s, se
-        const mode = Buffer.from([random.int(0, 1)]);
+        const mode = encodeClientHello(random.int(0, 1) === 0 ? 0 : 1);
         const m3 = replace(3, client.writeMessage(mode), () => {
           foreign!.server.readMessage(foreign!.client.writeMessage(EMPTY));
           foreign!.client.readMessage(foreign!.server.writeMessage(EMPTY));

@@ -1,7 +1,15 @@
-// Fuzz target (c): the preamble decoder (PROTOCOL.md §2).
+// Fuzz target (c): the preamble decoders (PROTOCOL.md §2): the server's version answer and the client's offer.
 import { Buffer } from 'node:buffer';
 import { FerryError } from '../../../src/errors/index.js';
-import { PREAMBLE_BYTES, decodePreamble, encodePreamble, isPreamble } from '../../../src/protocol/index.js';
+import {
+  PREAMBLE_BYTES,
+  VERSION_OFFER_BYTES,
+  decodePreamble,
+  decodeVersionOffer,
+  encodePreamble,
+  encodeVersionOffer,
+  isPreamble,
+} from '../../../src/protocol/index.js';
 import type { SeededRandom } from '../../helpers/seeded-random.js';
 import { mutate, randomBytes } from '../mutate-bytes.js';
 import { FuzzFailure, type FuzzTarget } from '../run-fuzz.js';
@@ -11,13 +19,18 @@ const MAGIC = Buffer.from('FERRY\0', 'latin1');
 /**
  * Target (c): `decodePreamble` accepts exactly the 8-byte strings starting `FERRY\0` and returns their
  * version (which re-encodes to the same bytes); everything else is MESSAGE_MALFORMED. `isPreamble` agrees
- * with the magic check on any length.
+ * with the magic check on any length. Half the inputs go to `decodeVersionOffer` instead, which accepts
+ * exactly the 10-byte strings starting `FERRY\0` whose lowest version is at most the highest.
  */
 export function preambleTarget(): FuzzTarget {
   const counts: Record<string, number> = { accepted: 0, refused: 0 };
   return {
     name: 'preamble',
     one(random: SeededRandom): void {
+      if (random.next() < 0.5) {
+        offerInput(random, counts);
+        return;
+      }
       const roll = random.next();
       const bytes =
         roll < 0.3
@@ -48,4 +61,27 @@ export function preambleTarget(): FuzzTarget {
     },
     stats: () => ({ ...counts }),
   };
+}
+
+function offerInput(random: SeededRandom, counts: Record<string, number>): void {
+  const max = random.int(0, 0xffff);
+  const seed = encodeVersionOffer({ min: random.int(0, max), max });
+  const bytes = random.next() < 0.3 ? randomBytes(random, 24) : mutate(random, seed, { maxSteps: 2 }).bytes;
+  const magicOk = bytes.length >= MAGIC.length && bytes.subarray(0, MAGIC.length).equals(MAGIC);
+  const wellFormed =
+    magicOk && bytes.length === VERSION_OFFER_BYTES && bytes.readUInt16BE(8) <= bytes.readUInt16BE(6);
+  let offer: { min: number; max: number };
+  try {
+    offer = decodeVersionOffer(random.next() < 0.3 ? new Uint8Array(bytes) : bytes);
+  } catch (err) {
+    if (!(err instanceof FerryError) || err.code !== 'MESSAGE_MALFORMED')
+      throw new FuzzFailure(`decodeVersionOffer threw ${String(err)}`, bytes);
+    if (wellFormed) throw new FuzzFailure('a well-formed offer was refused', bytes);
+    counts['offerRefused'] = (counts['offerRefused'] ?? 0) + 1;
+    return;
+  }
+  if (!wellFormed) throw new FuzzFailure('a malformed offer was accepted', bytes);
+  if (!encodeVersionOffer(offer).equals(bytes))
+    throw new FuzzFailure('an offer re-encodes differently', bytes);
+  counts['offerAccepted'] = (counts['offerAccepted'] ?? 0) + 1;
 }

@@ -24,9 +24,12 @@ import {
   MESSAGE_TYPE_CODES,
   decodeMessage,
   encodeFrame,
+  encodeClientHello,
   encodeMessage,
   encodePreamble,
+  encodeVersionOffer,
   fileDigest,
+  versionPrologue,
   type Message,
 } from '../../../src/protocol/index.js';
 import type { SeededRandom } from '../../helpers/seeded-random.js';
@@ -35,7 +38,11 @@ import { mutate, randomBytes } from '../mutate-bytes.js';
 import { FuzzFailure, type FuzzTarget } from '../run-fuzz.js';
 
 const CHILD = fileURLToPath(new URL('../fuzz-server-child.ts', import.meta.url));
-const PREAMBLE = encodePreamble(1);
+// The client's version offer (what opens a connection) and the prologue it and the answer make (PROTOCOL.md §2).
+const PREAMBLE = encodeVersionOffer();
+const PROLOGUE = versionPrologue(PREAMBLE, encodePreamble());
+/** The server's answer (8 bytes) and message 2 (u16 + e 32 + ekem1 1104 + s 48 + empty payload 16). */
+const ANSWER_AND_MESSAGE_2_BYTES = 8 + 2 + 32 + 1104 + 48 + 16;
 const EMPTY = Buffer.alloc(0);
 const KNOWN_WIRE_CODES = new Set<number>(
   Object.values(ERROR_CODES).flatMap((spec) => (spec.wire === null ? [] : [spec.wire])),
@@ -495,7 +502,7 @@ export class ServerFuzzTarget implements FuzzTarget {
     const hs = new HandshakeState({
       protocolName: NOISE_PROTOCOL_NAME,
       initiator: true,
-      prologue: PREAMBLE,
+      prologue: PROLOGUE,
       s: identity,
     });
     const step = random.pick([1, 3]);
@@ -503,12 +510,13 @@ export class ServerFuzzTarget implements FuzzTarget {
     send(Buffer.concat([PREAMBLE, encodeFrame(step === 1 ? mutate(random, m1, { maxSteps: 2 }).bytes : m1)]));
     if (step === 1) return;
     try {
+      await framed.readExactly(8); // the version answer (§2.3)
       const length = (await framed.readExactly(2)).readUInt16BE(0);
       hs.readMessage(await framed.readExactly(length));
     } catch (err) {
       throw new FuzzFailure(`honest message 1 was not answered with message 2: ${String(err)}`, m1);
     }
-    const m3 = hs.writeMessage(Buffer.from([0]));
+    const m3 = hs.writeMessage(encodeClientHello(0));
     const mutated = mutate(random, m3, { maxSteps: 2, maxLength: 65535 }).bytes;
     send(encodeFrame(mutated.length === 0 ? Buffer.from([0]) : mutated));
     // The server cannot answer a bad message 3 with an ERROR (there is no channel): it must just close.
@@ -631,11 +639,18 @@ export class ServerFuzzTarget implements FuzzTarget {
   }
 }
 
-/** Before admission the server may send only handshake message 2 (98 bytes with its length) or its preamble. */
+/**
+ * Before admission the server may send only its version answer, alone (a refusal) or followed by handshake
+ * message 2 (PROTOCOL.md §2.3, §3.1).
+ */
 function checkPreAdmission(bytes: Buffer, kind: Kind): void {
   if (bytes.length === 0) return;
-  const isPreamble = bytes.length === 8 && bytes.subarray(0, 6).equals(PREAMBLE.subarray(0, 6));
-  const isMessage2 = bytes.length === 98 && bytes.readUInt16BE(0) === 96;
+  const answers = bytes.length >= 8 && bytes.subarray(0, 6).equals(PREAMBLE.subarray(0, 6));
+  const isPreamble = answers && bytes.length === 8;
+  const isMessage2 =
+    answers &&
+    bytes.length === ANSWER_AND_MESSAGE_2_BYTES &&
+    bytes.readUInt16BE(8) === ANSWER_AND_MESSAGE_2_BYTES - 10;
   if (!isPreamble && !isMessage2)
     throw new FuzzFailure(
       `${kind}: the server sent ${bytes.length} unexpected bytes before admission`,
