@@ -47,12 +47,15 @@ export {
 export {
   INVITE_ID_CHARS,
   PAIRING_CODE_CHARS,
+  PAIRING_SECRET_BITS,
   PAIRING_SECRET_BYTES,
   PairingCode,
   formatPairingCode,
   generatePairingCode,
   isInviteId,
+  isPairingSecret,
   parsePairingCode,
+  randomPairingSecret,
   type GeneratePairingCodeOptions,
 } from './pairing-code.js';
 export {

@@ -1,7 +1,10 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
 import {
+  PAIRING_SECRET_BITS,
   PAIRING_SECRET_BYTES,
+  isPairingSecret,
+  randomPairingSecret,
   PairingResult,
   cpaceInitiatorFinish,
   cpaceInitiatorStart,
@@ -312,14 +315,17 @@ export class PairingServer {
   constructor(options: PairingServerOptions) {
     this.#binding = checkBinding(options);
     this.#random = options.random;
-    if (options.secret !== undefined && options.secret.length !== PAIRING_SECRET_BYTES) {
+    if (options.secret !== undefined && !isPairingSecret(options.secret)) {
       throw new FerryError(
         'INTERNAL',
-        `an invite secret is ${PAIRING_SECRET_BYTES} bytes, got ${options.secret.length}`,
+        `an invite secret is ${PAIRING_SECRET_BYTES} bytes holding ${PAIRING_SECRET_BITS} bits`,
       );
     }
     // No invite: a random stand-in secret, so the exchange runs the same way and fails at PAIR_CONFIRM.
-    this.#secret = Buffer.from(options.secret ?? (this.#random ?? randomBytes)(PAIRING_SECRET_BYTES));
+    this.#secret =
+      options.secret === undefined
+        ? randomPairingSecret(this.#random ?? randomBytes)
+        : Buffer.from(options.secret);
   }
 
   /** Handles PAIR_HELLO (returns PAIR_REPLY) and then PAIR_CONFIRM (returns PAIR_DONE and the result). */

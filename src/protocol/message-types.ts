@@ -296,7 +296,7 @@ export const PAIR_MESSAGE_TYPE_CODES = {
 /** The name of a pairing message type, the `type` of a {@link PairMessage}. */
 export type PairMessageType = keyof typeof PAIR_MESSAGE_TYPE_CODES;
 
-/** PAIR_HELLO (PROTOCOL.md §12.4): the invite the code names (3 characters of §12.1) and CPace's `Ya`. */
+/** PAIR_HELLO (PROTOCOL.md §12.4): the invite the code names (5 characters of §12.1) and CPace's `Ya`. */
 export interface PairHelloMessage {
   type: 'PAIR_HELLO';
   inviteId: string;
