@@ -66,8 +66,11 @@ export interface PutOfferMessage {
   mode: number;
   overwrite: boolean;
   fresh: boolean;
-  /** JOIN (PROTOCOL.md §5.13): attach as an extra stream; absent means false. */
-  join?: boolean;
+  /**
+   * JOIN (PROTOCOL.md §5.13.2): attach as an extra stream, proving it with the primary's join token (16 bytes,
+   * from its PUT_ACCEPT); absent means no JOIN.
+   */
+  join?: Buffer;
   path: string;
 }
 
@@ -79,6 +82,11 @@ export interface PutAcceptMessage {
   /** The destination exists with the offered size; `ranges` list every chunk of it (§5.4 `EXISTING`). */
   existing: boolean;
   haveDigest: Buffer;
+  /**
+   * The token a joined stream must present (§5.13.2): 16 random bytes when the transfer accepts joins, 16 zero
+   * bytes when it does not (EXISTING, or the answer to a JOIN).
+   */
+  joinToken: Buffer;
   ranges: ChunkRange[];
 }
 

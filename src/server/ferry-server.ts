@@ -68,6 +68,8 @@ export interface ServeOptions {
    * clock and the wait are injectable for tests.
    */
   hashBudget?: HashBudgetOptions;
+  /** The random source of join tokens (PROTOCOL.md §5.13.2); the system CSPRNG unless a test injects one. */
+  random?: (bytes: number) => Uint8Array;
 }
 
 /** A running ferry server. */
@@ -149,7 +151,7 @@ export class FerryServer {
     const partialDir = join(root, RESERVED_ROOT_COMPONENT, 'partial');
     await mkdir(partialDir, { recursive: true, mode: 0o700 });
     const logger = options.logger ?? pino({ enabled: false });
-    const registry = new TransferRegistry();
+    const registry = new TransferRegistry(options.random ? { random: options.random } : {});
     const storage = new StorageLimits(root, partialDir, {
       minFreeDiskBytes: options.minFreeDiskBytes ?? MIN_FREE_DISK_BYTES,
       clientQuotaBytes: options.clientQuotaBytes ?? 0,
