@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
-import { generatePairingCode, parsePairingCode } from '../src/crypto/index.js';
+import { generatePairingCode, pairingMacKey, parsePairingCode } from '../src/crypto/index.js';
 import { encodeMessage } from '../src/protocol/index.js';
 import { PairingClient, PairingServer, type PairingStep } from '../src/machines/index.js';
 
@@ -60,6 +60,7 @@ function vector(name: string): Record<string, unknown> {
   const done = sent(server.receive(confirm));
   const clientDone = client.receive(done);
   if (!clientDone.done) throw new Error('the client did not finish');
+  const isk = clientDone.result.isk;
   return {
     name,
     sid,
@@ -68,6 +69,8 @@ function vector(name: string): Record<string, unknown> {
     code,
     clientRandomSeed,
     serverRandomSeed,
+    isk: isk.toString('hex'),
+    macKey: pairingMacKey(binding.sid, isk).toString('hex'),
     messages: {
       PAIR_HELLO: hello.toString('hex'),
       PAIR_REPLY: reply.toString('hex'),
@@ -79,7 +82,7 @@ function vector(name: string): Record<string, unknown> {
 
 const file = {
   description:
-    "The four pairing messages of PROTOCOL.md \u00a712.4 (type byte and body, hex) for fixed inputs: the Noise handshake hash (sid), both static keys, the pairing code, and each side's random source. A random source with seed S returns, for a request of n bytes, the concatenated SHA-256 digests of the ASCII strings `S/0`, `S/1`, ... (one per 32 bytes drawn, the counter running on across requests) cut to n bytes. sid and the keys are SHA-256 of `NAME/sid`, `NAME/client-static-key`, `NAME/server-static-key`; the code is drawn from the seed `NAME/code`. Written by scripts/generate-pairing-vectors.ts (protocol version 2).",
+    "The four pairing messages of PROTOCOL.md \u00a712.4 (type byte and body, hex) for fixed inputs: the Noise handshake hash (sid), both static keys, the pairing code, and each side's random source. A random source with seed S returns, for a request of n bytes, the concatenated SHA-256 digests of the ASCII strings `S/0`, `S/1`, ... (one per 32 bytes drawn, the counter running on across requests) cut to n bytes. sid and the keys are SHA-256 of `NAME/sid`, `NAME/client-static-key`, `NAME/server-static-key`; the code is drawn from the seed `NAME/code`. `isk` is CPace's ISK both sides derive and `macKey` the key-confirmation key SHA-512('CPaceMac' || sid || isk) (\u00a712.3): PAIR_CONFIRM's tag is HMAC-SHA-512(macKey, lv_cat(Ya, inviteId)), PAIR_DONE's HMAC-SHA-512(macKey, lv_cat(Yb, empty)). Written by scripts/generate-pairing-vectors.ts (protocol version 2).",
   vectors: [vector('one'), vector('two')],
 };
 

@@ -62,8 +62,9 @@ export {
   PAIR_CONFIRM_TAG_BYTES,
   PairingResult,
   pairingChannelId,
-  pairingClientTag,
-  pairingConfirmTranscript,
+  pairingConfirmTag,
+  pairingConfirmTags,
+  pairingMacKey,
+  type PairingConfirmTags,
   pairingPrs,
-  pairingServerTag,
 } from './pairing-keys.js';
