@@ -68,3 +68,9 @@ export {
   type PairingConfirmTags,
   pairingPrs,
 } from './pairing-keys.js';
+export {
+  clientRotationProof,
+  keyCommitment,
+  serverRotationProof,
+  type RotationBinding,
+} from './key-rotation.js';

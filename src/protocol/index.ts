@@ -103,7 +103,10 @@ export {
   type PutLinkMessage,
   type PutOfferMessage,
   type WelcomeMessage,
+  type KeyCommitMessage,
+  type KeyRotateMessage,
 } from './messages.js';
+export { KEY_COMMITMENT_BYTES, KEY_ROTATION_PROOF_BYTES } from './key-codecs.js';
 export { PAIR_MESSAGE_BYTES } from './pair-codecs.js';
 export { errorMessageFor } from './error-message.js';
 export { forbiddenCharacterAt, joinRemotePath, parseRemotePath } from './remote-path.js';

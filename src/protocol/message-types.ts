@@ -24,6 +24,8 @@ export const MESSAGE_TYPE_CODES = {
   LIST_REQUEST: 0x30,
   LIST_ENTRIES: 0x31,
   LIST_END: 0x32,
+  KEY_COMMIT: 0x50,
+  KEY_ROTATE: 0x51,
 } as const;
 
 /** The name of a message type, the `type` of a {@link Message}. */
@@ -42,6 +44,26 @@ export interface WelcomeMessage {
   type: 'WELCOME';
   permissions: number;
   maxFileBytes: number;
+}
+
+/**
+ * KEY_COMMIT (PROTOCOL.md §13.2): the server's commitment to its next static key, SHA-256 of its public key,
+ * sent right after WELCOME; the client records it once, with the pin (pre-rotation).
+ */
+export interface KeyCommitMessage {
+  type: 'KEY_COMMIT';
+  commitment: Buffer;
+}
+
+/**
+ * KEY_ROTATE (PROTOCOL.md §13.3): the server's new static key, the commitment to the key after it, and the
+ * proof that it holds the new key, bound to this session; sent right after WELCOME in place of KEY_COMMIT.
+ */
+export interface KeyRotateMessage {
+  type: 'KEY_ROTATE';
+  newKey: Buffer;
+  nextCommitment: Buffer;
+  proof: Buffer;
 }
 
 /** ACK (PROTOCOL.md §5.9): the server confirms the PUT_DIR or PUT_LINK `ref`. */
@@ -284,7 +306,9 @@ export type Message =
   | GetEndMessage
   | ListRequestMessage
   | ListEntriesMessage
-  | ListEndMessage;
+  | ListEndMessage
+  | KeyCommitMessage
+  | KeyRotateMessage;
 
 /** The message whose `type` is `T`. */
 export type MessageOfType<T extends MessageType> = Extract<Message, { type: T }>;

@@ -291,4 +291,6 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
     mode: 0o7777,
     mtimeMs: Number.MAX_SAFE_INTEGER,
   },
+  { type: 'KEY_COMMIT', commitment: filled(0x50) },
+  { type: 'KEY_ROTATE', newKey: filled(0x51), nextCommitment: filled(0x52), proof: filled(0x53) },
 ];
