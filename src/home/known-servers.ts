@@ -180,10 +180,17 @@ export async function checkServerKey(
   const pinned = (await readKnownServerEntries(homeDir, signal)).get(address);
   const pinnedId = pinned?.id;
   // §13.4: after a rotation the old key is still the server's until its operator finishes the rotation.
-  if (pinned?.prev !== undefined && pinned.prev === offeredId) return { pinned: false, id: offeredId };
-  if (pinnedId !== undefined && pinnedId !== offeredId)
+  const previousKey = pinned?.prev !== undefined && pinned.prev === offeredId;
+  if (pinnedId !== undefined && pinnedId !== offeredId && !previousKey)
     throw keyChanged(homeDir, address, pinnedId, offeredId);
-  if (pinned?.prev !== undefined && expectId === undefined) {
+  if (expected !== undefined && expected !== offeredId) {
+    throw new FerryError(
+      'SERVER_KEY_CHANGED',
+      `${address} offered ferry id ${offeredId}, which does not match --expect ${expected}; ` +
+        'someone may be intercepting the connection, or the expected id belongs to another server',
+    );
+  }
+  if (pinned?.prev !== undefined && !previousKey) {
     // The server shows its new key: the rotation is over, the old key is no longer accepted.
     await withFileLock(knownServersPath(homeDir), signal, async () => {
       const servers = await readKnownServerEntries(homeDir, signal);
@@ -192,13 +199,6 @@ export async function checkServerKey(
       servers.set(address, { id: entry.id, ...(entry.next === undefined ? {} : { next: entry.next }) });
       await writeKnownServers(homeDir, servers, signal);
     });
-  }
-  if (expected !== undefined && expected !== offeredId) {
-    throw new FerryError(
-      'SERVER_KEY_CHANGED',
-      `${address} offered ferry id ${offeredId}, which does not match --expect ${expected}; ` +
-        'someone may be intercepting the connection, or the expected id belongs to another server',
-    );
   }
   if (pinnedId !== undefined) return { pinned: false, id: offeredId };
 
