@@ -114,6 +114,7 @@ function uploadVectors(): unknown {
         restarted: false,
         existing: false,
         haveDigest: haveDigest([hashes[0]!]),
+        joinToken: Buffer.from('the join token of this transfer', 'ascii').subarray(0, 16),
         ranges: [{ first: 0, count: 1 }],
       },
     ],

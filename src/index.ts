@@ -65,7 +65,7 @@ export {
   type DashboardClient,
   type DashboardSnapshot,
 } from './web/index.js';
-export { type PairingOptions } from './server/index.js';
+export { type PairingOptions, type ServerKeyRotation } from './server/index.js';
 export {
   ClientSession,
   sendFiles,
@@ -92,6 +92,8 @@ export {
   DEFAULT_STREAMS,
   CONNECT_TIMEOUT_MS,
   STALL_TIMEOUT_MS,
+  serverKeyUpdater,
+  type ServerKeyHandler,
   type ConnectOptions,
   type SessionEvent,
   type UploadJob,

@@ -6,6 +6,7 @@ import {
   DEFAULT_RETRY_POLICY,
   HANDSHAKE_TIMEOUT_MS,
   STALL_TIMEOUT_MS,
+  serverKeyUpdater,
   type ConnectOptions,
 } from '../index.js';
 import { confirmOnTty } from './confirm-on-tty.js';
@@ -69,6 +70,8 @@ export async function connectOptionsOf(
         { expectId: flags.expect, acceptNew: flags.acceptNew ?? false, confirm: confirmOnTty() },
       );
     },
+    // PROTOCOL.md §13: record the server's next-key commitment, follow a proven rotation.
+    onServerKey: serverKeyUpdater(home, target.address, { signal }),
     connectTimeoutMs: parseMs(flags.connectTimeout, '--connect-timeout'),
     handshakeTimeoutMs: parseMs(flags.handshakeTimeout, '--handshake-timeout'),
     stallTimeoutMs: parseMs(flags.stallTimeout, '--stall-timeout'),

@@ -43,7 +43,7 @@ export function registerInviteCommands(program: Command): void {
       `the address clients reach this server at, for the printed command (default: where \`ferry serve\` on this home listens, else ${DEFAULT_SERVE_ADDRESS})`,
     )
     .option('--json', 'print {"code", "expires", "id"} as JSON')
-    .option('--revoke <id>', 'remove an open invite (its id: the first 3 characters of the code)')
+    .option('--revoke <id>', 'remove an open invite (its id: the first 5 characters of the code)')
     .addHelpText(
       'after',
       '\nThe code is shown once and works once. Until it is used or expires, the invite store\n' +
@@ -113,7 +113,7 @@ async function revoke(home: string, flags: InviteFlags, command: Command): Promi
     throw new FerryError('USAGE_INVALID', `--revoke cannot be combined with --${given.join(', --')}`);
   const id = (flags.revoke ?? '').trim().toLowerCase();
   if (!isInviteId(id))
-    throw new FerryError('USAGE_INVALID', 'an invite id is the first 3 characters of its code (a-z, 2-7)');
+    throw new FerryError('USAGE_INVALID', 'an invite id is the first 5 characters of its code (a-z, 2-7)');
   if (!(await revokeInvite(home, id))) throw new FerryError('USAGE_INVALID', `no open invite ${id}`);
   if (flags.json) process.stdout.write(`${JSON.stringify({ revoked: id })}\n`);
   else process.stderr.write(`revoked invite ${id}\n`);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_CODES } from '../errors/index.js';
 import { registerKeyCommands } from './key-commands.js';
+import { registerKeyRotateCommand } from './key-rotate-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerSendCommand } from './send-command.js';
 import { registerDigestCommand } from './digest-command.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
       writeErr: (s) => process.stderr.write(s.replace(/^error: /, 'ferry: USAGE_INVALID: ')),
     });
   registerKeyCommands(program);
+  registerKeyRotateCommand(program);
   registerServeCommand(program);
   registerSendCommand(program);
   registerGetCommand(program);

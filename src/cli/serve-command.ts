@@ -5,6 +5,7 @@ import {
   AllowListWatcher,
   listInvites,
   loadIdentity,
+  loadKeyRotation,
   loadOrCreateIdentity,
   recordServeAddress,
 } from '../home/index.js';
@@ -111,6 +112,7 @@ export function registerServeCommand(program: Command): void {
       const { keyPair, created } = flags.init
         ? await loadOrCreateIdentity(home)
         : { keyPair: await loadIdentity(home), created: false };
+      const keyRotation = await loadKeyRotation(home);
       const logger = createLogger(flags, { role: 'server', defaultLevel: 'info' });
       const watcher = new AllowListWatcher(home);
       const { host, port } = parseListen(flags.listen);
@@ -143,6 +145,8 @@ export function registerServeCommand(program: Command): void {
         maxPartialsPerClient: parseCount(flags.maxPartialsPerClient, '--max-partials-per-client'),
         // `ferry invite` on this home works without a restart: the invite store is read at pairing time.
         pairing: { homeDir: home },
+        // PROTOCOL.md §13: `ferry key prepare / rotate / finish` take effect at the next start.
+        ...(keyRotation ? { keyRotation } : {}),
       });
       let dashboard: Dashboard | undefined;
       if (dashboardAt) {

@@ -2,7 +2,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { FerryError, codeFromWire, toFerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
 import { FramedSocket, SecureChannel, clientHandshake, MODE_NORMAL } from '../channel/index.js';
-import type { Message, WelcomeMessage } from '../protocol/index.js';
+import type { KeyCommitMessage, KeyRotateMessage, Message, WelcomeMessage } from '../protocol/index.js';
 import { RefMailbox } from './ref-mailbox.js';
 import { remoteName } from './remote-name.js';
 
@@ -27,7 +27,26 @@ export interface ClientSessionOptions {
   handshakeTimeoutMs?: number;
   stallTimeoutMs?: number;
   signal?: AbortSignal | undefined;
+  /**
+   * What to do with the server's word on its keys after WELCOME (KEY_COMMIT, KEY_ROTATE; PROTOCOL.md §13):
+   * record the commitment, or check the rotation and move the pin (see serverKeyUpdater). Awaited before the
+   * next message is read; a throw fails the session. Without it both messages are ignored.
+   */
+  onServerKey?: ServerKeyHandler | undefined;
 }
+
+/** The facts of this session a key-rotation check needs (PROTOCOL.md §13.3). */
+export interface ServerKeyContext {
+  readonly handshakeHash: Buffer;
+  /** The key this session was authenticated with (the pinned one). */
+  readonly serverKey: Buffer;
+  readonly identity: KeyPair;
+}
+
+export type ServerKeyHandler = (
+  message: KeyCommitMessage | KeyRotateMessage,
+  context: ServerKeyContext,
+) => Promise<void>;
 
 type Pending = { resolve: (message: Message) => void; reject: (err: FerryError) => void };
 
@@ -49,13 +68,23 @@ export class ClientSession {
   readonly #mailboxes = new Map<number, RefMailbox>();
   readonly #progress = new Map<number, (verifiedBytes: number) => void>();
   #welcomeSettle: Pending | undefined;
+  /** A KEY_COMMIT or KEY_ROTATE was read (§13: at most one per session). */
+  #keySeen = false;
   #failure: FerryError | undefined;
   #nextRef = 1;
 
   /** Our own ferry ID, which the operator of a server that refuses us needs to allow us. */
   readonly #clientId: string;
 
-  private constructor(channel: SecureChannel, address: ServerAddress, clientId: string) {
+  readonly #onServerKey: ((message: KeyCommitMessage | KeyRotateMessage) => Promise<void>) | undefined;
+
+  private constructor(
+    channel: SecureChannel,
+    address: ServerAddress,
+    clientId: string,
+    onServerKey?: (message: KeyCommitMessage | KeyRotateMessage) => Promise<void>,
+  ) {
+    this.#onServerKey = onServerKey;
     this.channel = channel;
     this.address = address;
     this.#clientId = clientId;
@@ -89,7 +118,19 @@ export class ClientSession {
     socket.setTimeout(stall, () =>
       channel.close(new FerryError('STALLED', `no bytes moved for ${stall} ms`)),
     );
-    const session = new ClientSession(channel, address, formatFerryId(options.identity.publicKey));
+    const { onServerKey, identity } = options;
+    const session = new ClientSession(
+      channel,
+      address,
+      formatFerryId(identity.publicKey),
+      onServerKey &&
+        ((message) =>
+          onServerKey(message, {
+            handshakeHash: channel.handshakeHash,
+            serverKey: channel.remotePublicKey,
+            identity,
+          })),
+    );
     const onAbort = (): void => session.close(new FerryError('ABORTED'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('close', () => options.signal?.removeEventListener('abort', onAbort));
@@ -198,6 +239,14 @@ export class ClientSession {
       if (!settle) throw new FerryError('MESSAGE_UNEXPECTED', 'second WELCOME');
       this.#welcomeSettle = undefined;
       settle.resolve(message);
+      return;
+    }
+    if (message.type === 'KEY_COMMIT' || message.type === 'KEY_ROTATE') {
+      // PROTOCOL.md §13: after WELCOME only, at most one.
+      if (this.#welcomeSettle || this.#keySeen)
+        throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} before WELCOME or a second time`);
+      this.#keySeen = true;
+      await this.#onServerKey?.(message);
       return;
     }
     if (message.type === 'ERROR' && message.ref === 0) {

@@ -4,7 +4,10 @@ export {
   STALL_TIMEOUT_MS,
   type ClientSessionOptions,
   type ServerAddress,
+  type ServerKeyContext,
+  type ServerKeyHandler,
 } from './client-session.js';
+export { serverKeyUpdater } from './server-key-update.js';
 export {
   uploadFile,
   beginUpload,

@@ -4,7 +4,7 @@ import { FerryError, toFerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
 import { joinRemotePath } from '../protocol/index.js';
 import { EntryRequest } from '../machines/index.js';
-import { ClientSession, type ServerAddress } from './client-session.js';
+import { ClientSession, type ServerAddress, type ServerKeyHandler } from './client-session.js';
 import { InFlightWindow } from './in-flight-window.js';
 import { failsOnlyThisJob, jobsFailedError, type JobFailure } from './job-failure.js';
 import { aboutRemotePath } from './remote-name.js';
@@ -50,6 +50,8 @@ export interface ConnectOptions {
   /** Retry behaviour; fields left out take DEFAULT_RETRY_POLICY's. */
   retry?: Partial<RetryPolicy>;
   signal?: AbortSignal;
+  /** Key rotation (PROTOCOL.md §13): see ClientSessionOptions.onServerKey and serverKeyUpdater. */
+  onServerKey?: ServerKeyHandler;
 }
 
 export interface SendFilesOptions extends ConnectOptions {

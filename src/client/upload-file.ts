@@ -102,13 +102,16 @@ class UploadDriver {
   readonly #session: ClientSession;
   readonly #machine: UploadSenderMachine;
   readonly #job: UploadJob;
-  readonly #joined: boolean;
+  /** Set on a joined stream: the primary's join token, sent with JOIN (PROTOCOL.md §5.13.2). */
+  readonly #joinWith: Buffer | undefined;
+  /** On the primary: the join token its PUT_ACCEPT issued, handed to the streams that join it. */
+  #issuedJoinToken: Buffer | undefined;
 
-  constructor(session: ClientSession, machine: UploadSenderMachine, job: UploadJob, joined = false) {
+  constructor(session: ClientSession, machine: UploadSenderMachine, job: UploadJob, joinWith?: Buffer) {
     this.#session = session;
     this.#machine = machine;
     this.#job = job;
-    this.#joined = joined;
+    this.#joinWith = joinWith;
   }
 
   /** Runs the upload up to its PUT_END; `done` then waits for the server's answer. */
@@ -184,7 +187,7 @@ class UploadDriver {
             machine.hashes.chunkBytes,
             options,
             effect.fresh,
-            this.#joined,
+            this.#joinWith,
           ),
         );
         return [];
@@ -210,8 +213,12 @@ class UploadDriver {
         return this.#reading(this.#stream(effect.chunks, effect.missing), (sent) => machine.sent(sent));
       case 'check-unchanged':
         return this.#reading(source.assertUnchanged(), () => machine.unchanged());
-      case 'receive':
-        return machine.received(await session.take(machine.ref));
+      case 'receive': {
+        const message = await session.take(machine.ref);
+        if (message.type === 'PUT_ACCEPT' && this.#joinWith === undefined)
+          this.#issuedJoinToken = message.joinToken;
+        return machine.received(message);
+      }
       case 'fail':
         if (effect.report) await reportSourceChanged(session, machine.ref, effect.error);
         throw effect.error;
@@ -248,8 +255,12 @@ class UploadDriver {
         sink: dataSink(session, sendRef),
         onChunk,
       });
-    if (this.#joined) return sendChunks(this.#session, ref);
-    const parallel = missing >= 2 && source.size >= (options.parallelMinBytes ?? PARALLEL_MIN_BYTES);
+    if (this.#joinWith) return sendChunks(this.#session, ref);
+    const joinToken = this.#issuedJoinToken;
+    const parallel =
+      joinToken !== undefined &&
+      missing >= 2 &&
+      source.size >= (options.parallelMinBytes ?? PARALLEL_MIN_BYTES);
     const streams = parallel && options.extraStreams ? await options.extraStreams() : [];
     // One cursor over the missing chunks, shared by the primary and the joined streams (PROTOCOL.md §5.13).
     const counts = await Promise.all([
@@ -259,7 +270,7 @@ class UploadDriver {
           extra,
           new UploadSenderMachine(source.size, hashes.chunkBytes, { join: { chunks, hashes } }),
           this.#job,
-          true,
+          joinToken,
         ).join(),
       ),
     ]);
@@ -274,7 +285,7 @@ function sendOffer(
   chunkBytes: number,
   options: UploadOptions,
   fresh: boolean,
-  join = false,
+  join: Buffer | undefined,
 ): number {
   const ref = session.openRef();
   // Not awaited on purpose: the socket keeps order, and backpressure is applied by the data that follows.
@@ -286,7 +297,7 @@ function sendOffer(
       mtimeMs: source.mtimeMs,
       chunkBytes,
       mode: source.mode,
-      overwrite: join ? false : (options.overwrite ?? false),
+      overwrite: join !== undefined ? false : (options.overwrite ?? false),
       fresh,
       ...(join ? { join } : {}),
       path,

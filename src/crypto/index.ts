@@ -64,20 +64,30 @@ export {
 export {
   INVITE_ID_CHARS,
   PAIRING_CODE_CHARS,
+  PAIRING_SECRET_BITS,
   PAIRING_SECRET_BYTES,
   PairingCode,
   formatPairingCode,
   generatePairingCode,
   isInviteId,
+  isPairingSecret,
   parsePairingCode,
+  randomPairingSecret,
   type GeneratePairingCodeOptions,
 } from './pairing-code.js';
 export {
   PAIR_CONFIRM_TAG_BYTES,
   PairingResult,
   pairingChannelId,
-  pairingClientTag,
-  pairingConfirmTranscript,
+  pairingConfirmTag,
+  pairingConfirmTags,
+  pairingMacKey,
+  type PairingConfirmTags,
   pairingPrs,
-  pairingServerTag,
 } from './pairing-keys.js';
+export {
+  clientRotationProof,
+  keyCommitment,
+  serverRotationProof,
+  type RotationBinding,
+} from './key-rotation.js';

@@ -1,4 +1,4 @@
-import { BASE32_ALPHABET, base32Value, decodeBase32, encodeBase32 } from './base32.js';
+import { BASE32_ALPHABET, base32Value } from './base32.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { FerryError } from '../errors/index.js';
@@ -6,21 +6,29 @@ import { FerryError } from '../errors/index.js';
 /**
  * One-time pairing codes (PROTOCOL.md §12.1): 12 base32 characters shown as `kq4m-7xhd-2pfa`,
  *
- *   characters 1-3   inviteId  15 random bits; names the invite on the server (sent in PAIR_HELLO)
- *   characters 4-11  secret    5 random bytes (40 bits); the CPace password, never sent
- *   character  12    check     first 5 bits of SHA-256("ferry-pair-code-v1" || characters 1-11)
+ *   characters 1-5   inviteId  25 random bits; names the invite on the server (sent in PAIR_HELLO)
+ *   characters 6-11  secret    30 random bits; the CPace password, never sent
+ *   character  12    check     first 5 bits of SHA-256("ferry-pair-code-v2" || characters 1-11)
  *
- * The check character catches typos before the client connects, so a typo never voids an invite.
+ * The check character catches typos before the client connects, so a typo never voids an invite. Why 25 and
+ * 30 bits and not v1's 15 and 40: the secret gets one guess per invite, the invite id gets every guess at the
+ * pairing rate limit (docs/SECURITY.md, "Pairing", has the arithmetic).
  */
 
 const ALPHABET = BASE32_ALPHABET;
-const CHECK_DOMAIN = Buffer.from('ferry-pair-code-v1', 'ascii');
+const CHECK_DOMAIN = Buffer.from('ferry-pair-code-v2', 'ascii');
 
-/** Characters of the invite id at the start of a code. */
-export const INVITE_ID_CHARS = 3;
-/** Bytes of the secret part (8 base32 characters, 40 bits). */
-export const PAIRING_SECRET_BYTES = 5;
-const SECRET_CHARS = 8;
+/** Characters of the invite id at the start of a code (25 bits). */
+export const INVITE_ID_CHARS = 5;
+/** Random bits of the secret part (6 base32 characters). */
+export const PAIRING_SECRET_BITS = 30;
+/**
+ * Bytes of the secret as the protocol uses it (§12.1.2, §12.2): its 30 bits as a big-endian 32-bit number, so
+ * the top 2 bits of the first byte are always zero.
+ */
+export const PAIRING_SECRET_BYTES = 4;
+const SECRET_CHARS = 6;
+const INVITE_ID_BITS = INVITE_ID_CHARS * 5;
 /** Characters of a pairing code without dashes. */
 export const PAIRING_CODE_CHARS = INVITE_ID_CHARS + SECRET_CHARS + 1;
 const GROUP_CHARS = 4;
@@ -32,17 +40,12 @@ const GROUP_CHARS = 4;
 export class PairingCode {
   /** The public part: names the invite on the server. */
   readonly inviteId: string;
-  /** The 5 secret bytes (the CPace password, §12.2). */
+  /** The 4 secret bytes (30 bits; the CPace password, §12.2). */
   readonly secret: Buffer;
 
   constructor(inviteId: string, secret: Uint8Array) {
     if (!isInviteId(inviteId)) throw new FerryError('PAIRING_CODE_INVALID', 'malformed invite id');
-    if (secret.length !== PAIRING_SECRET_BYTES) {
-      throw new FerryError(
-        'PAIRING_CODE_INVALID',
-        `the secret is ${PAIRING_SECRET_BYTES} bytes, got ${secret.length}`,
-      );
-    }
+    checkSecret(secret);
     this.inviteId = inviteId;
     this.secret = Buffer.from(secret);
   }
@@ -70,7 +73,7 @@ export class PairingCode {
   }
 }
 
-/** True when `text` is a well-formed invite id (3 characters of the lower-case base32 alphabet). */
+/** True when `text` is a well-formed invite id (5 characters of the lower-case base32 alphabet). */
 export function isInviteId(text: string): boolean {
   return text.length === INVITE_ID_CHARS && [...text].every((char) => base32Value(char) !== undefined);
 }
@@ -83,7 +86,20 @@ export interface GeneratePairingCodeOptions {
   inviteIdTaken?: (inviteId: string) => boolean;
 }
 
-/** Draws a fresh code: a random invite id (unused per `inviteIdTaken`) and 40 random secret bits. */
+/** True when `secret` is a well-formed secret: 4 bytes whose top 2 bits are zero (§12.1.2). */
+export function isPairingSecret(secret: Uint8Array): boolean {
+  return secret.length === PAIRING_SECRET_BYTES && (secret[0] ?? 0) >> (PAIRING_SECRET_BITS - 24) === 0;
+}
+
+/** 30 random bits as a secret (§12.1.2): 4 bytes whose top 2 bits are cleared. Zero it after use. */
+export function randomPairingSecret(random: (bytes: number) => Uint8Array = randomBytes): Buffer {
+  const secret = Buffer.from(random(PAIRING_SECRET_BYTES));
+  // Keep the low 30 bits: 2^32 is a multiple of 2^30, so every secret stays equally likely.
+  secret[0] = (secret[0] ?? 0) & (2 ** (PAIRING_SECRET_BITS - 24) - 1);
+  return secret;
+}
+
+/** Draws a fresh code: a random invite id (unused per `inviteIdTaken`) and 30 random secret bits. */
 export function generatePairingCode(options: GeneratePairingCodeOptions = {}): PairingCode {
   const random = options.random ?? randomBytes;
   const taken = options.inviteIdTaken ?? (() => false);
@@ -91,12 +107,9 @@ export function generatePairingCode(options: GeneratePairingCodeOptions = {}): P
   let attempts = 0;
   do {
     if (++attempts > 1000) throw new FerryError('INTERNAL', 'could not draw an unused invite id');
-    const bits = random(2);
-    const value = (((bits[0] ?? 0) << 8) | (bits[1] ?? 0)) & 0x7fff;
-    inviteId =
-      ALPHABET.charAt(value >> 10) + ALPHABET.charAt((value >> 5) & 31) + ALPHABET.charAt(value & 31);
+    inviteId = encodeBits(Buffer.from(random(4)).readUInt32BE(0) % 2 ** INVITE_ID_BITS, INVITE_ID_CHARS);
   } while (taken(inviteId));
-  const secret = Buffer.from(random(PAIRING_SECRET_BYTES));
+  const secret = randomPairingSecret(random);
   try {
     return new PairingCode(inviteId, secret);
   } finally {
@@ -148,17 +161,34 @@ function checkChar(body: string): string {
   return ALPHABET.charAt((digest[0] ?? 0) >> 3);
 }
 
-// 5 bytes are exactly 8 base32 characters (40 bits): no padding to worry about.
-function encodeSecret(secret: Uint8Array): string {
-  if (secret.length !== PAIRING_SECRET_BYTES) {
+function checkSecret(secret: Uint8Array): void {
+  if (!isPairingSecret(secret)) {
     throw new FerryError(
       'PAIRING_CODE_INVALID',
-      `the secret is ${PAIRING_SECRET_BYTES} bytes, got ${secret.length}`,
+      `the secret is ${PAIRING_SECRET_BYTES} bytes holding ${PAIRING_SECRET_BITS} bits`,
     );
   }
-  return encodeBase32(secret);
+}
+
+/** `value` (below 2^(5·chars)) as `chars` base32 characters, most significant first. */
+function encodeBits(value: number, chars: number): string {
+  let out = '';
+  for (let i = chars - 1; i >= 0; i--) out += ALPHABET.charAt(Math.floor(value / 2 ** (5 * i)) % 32);
+  return out;
+}
+
+// The secret's 30 bits are exactly 6 base32 characters: no padding to worry about.
+function encodeSecret(secret: Uint8Array): string {
+  checkSecret(secret);
+  // Read in place: a copy of the secret would outlive dispose().
+  const value = secret.reduce((acc, byte) => acc * 256 + byte, 0);
+  return encodeBits(value, SECRET_CHARS);
 }
 
 function decodeSecret(chars: string): Buffer {
-  return decodeBase32(chars, PAIRING_SECRET_BYTES);
+  let value = 0;
+  for (const char of chars) value = value * 32 + (base32Value(char) ?? 0);
+  const secret = Buffer.alloc(PAIRING_SECRET_BYTES);
+  secret.writeUInt32BE(value, 0);
+  return secret;
 }

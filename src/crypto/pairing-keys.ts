@@ -4,7 +4,7 @@ import { cpaceLvCat } from './cpace.js';
 
 /**
  * The key material of pairing (PROTOCOL.md §12.2, §12.3): the password-related string, the channel id, the
- * confirmation transcript and tags, and the outcome. Pure math over bytes. The exchange that puts them into
+ * key-confirmation key and tags, and the outcome. Pure math over bytes. The exchange that puts them into
  * PAIR_* messages, and the order of its steps, is src/machines/pairing-exchange.ts: the message layout lives
  * in protocol/, which may import crypto/ but not the other way round.
  */
@@ -14,8 +14,8 @@ export const PAIR_CONFIRM_TAG_BYTES = 64;
 
 const PRS_LABEL = Buffer.from('ferry-pair-prs-v1', 'ascii');
 const CI_LABEL = Buffer.from('ferry-pair-ci-v1', 'ascii');
-const CLIENT_LABEL = Buffer.from('ferry-pair-client', 'ascii');
-const SERVER_LABEL = Buffer.from('ferry-pair-server', 'ascii');
+/** The draft's label for the key-confirmation MAC key (draft-irtf-cfrg-cpace, "Key confirmation"). */
+const MAC_KEY_LABEL = Buffer.from('CPaceMac', 'ascii');
 
 /**
  * A successful pairing: both sides proved the same code inside this Noise session. Holds ISK (for callers
@@ -62,27 +62,43 @@ export function pairingChannelId(clientStaticKey: Uint8Array, serverStaticKey: U
   return cpaceLvCat(CI_LABEL, clientStaticKey, serverStaticKey);
 }
 
-/** `T = lv_cat(sid, Ya, ADa, Yb, ADb)` (§12.3). */
-export function pairingConfirmTranscript(
+/**
+ * `mac_key = SHA-512("CPaceMac" || sid || ISK)` (§12.3), the draft's key for explicit key confirmation: the
+ * tags are keyed by a key derived from ISK, never by ISK itself, so ISK stays a key no MAC was computed with.
+ * Plain concatenation, as the draft writes it (sid and ISK have fixed lengths here). Zero it after use.
+ */
+export function pairingMacKey(sid: Uint8Array, isk: Uint8Array): Buffer {
+  return createHash('sha512').update(MAC_KEY_LABEL).update(sid).update(isk).digest();
+}
+
+/**
+ * A key-confirmation tag (§12.3): `HMAC-SHA-512(mac_key, lv_cat(Y, AD))` over the CPace message its sender sent
+ * and that message's associated data: `Ta` over (Ya, ADa) from the initiator (the client), `Tb` over (Yb, ADb)
+ * from the responder (the server).
+ */
+export function pairingConfirmTag(macKey: Uint8Array, y: Uint8Array, ad: Uint8Array): Buffer {
+  return createHmac('sha512', macKey).update(cpaceLvCat(y, ad)).digest();
+}
+
+/** Both tags of a pairing (§12.3): `ta`, the client's (PAIR_CONFIRM), and `tb`, the server's (PAIR_DONE). */
+export interface PairingConfirmTags {
+  readonly ta: Buffer;
+  readonly tb: Buffer;
+}
+
+/** Computes `mac_key` and both tags from one CPace run, then zeroes `mac_key`. */
+export function pairingConfirmTags(
   sid: Uint8Array,
+  isk: Uint8Array,
   ya: Uint8Array,
   ada: Uint8Array,
   yb: Uint8Array,
   adb: Uint8Array,
-): Buffer {
-  return cpaceLvCat(sid, ya, ada, yb, adb);
-}
-
-/** The client's tag `Tc = HMAC-SHA-512(ISK, lv_cat("ferry-pair-client", T))` (§12.3). */
-export function pairingClientTag(isk: Uint8Array, transcript: Uint8Array): Buffer {
-  return confirmTag(isk, CLIENT_LABEL, transcript);
-}
-
-/** The server's tag `Ts = HMAC-SHA-512(ISK, lv_cat("ferry-pair-server", T))` (§12.3). */
-export function pairingServerTag(isk: Uint8Array, transcript: Uint8Array): Buffer {
-  return confirmTag(isk, SERVER_LABEL, transcript);
-}
-
-function confirmTag(isk: Uint8Array, label: Uint8Array, transcript: Uint8Array): Buffer {
-  return createHmac('sha512', isk).update(cpaceLvCat(label, transcript)).digest();
+): PairingConfirmTags {
+  const macKey = pairingMacKey(sid, isk);
+  try {
+    return { ta: pairingConfirmTag(macKey, ya, ada), tb: pairingConfirmTag(macKey, yb, adb) };
+  } finally {
+    macKey.fill(0);
+  }
 }

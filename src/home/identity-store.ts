@@ -59,9 +59,32 @@ export async function loadIdentity(
   homeDir: string,
   options: { signal?: AbortSignal } = {},
 ): Promise<KeyPair> {
+  return loadKeyFile(join(homeDir, IDENTITY_KEY_FILE), options);
+}
+
+/**
+ * Writes `keyPair`'s private key as PKCS#8 PEM to `keyPath`, mode 0600: created with O_EXCL (KEY_EXISTS if
+ * the file exists), or replaced atomically with `replace`. For keys other than the identity (a server's next
+ * key, PROTOCOL.md §13).
+ */
+export async function writeKeyFile(
+  keyPath: string,
+  keyPair: KeyPair,
+  options: { replace?: boolean; signal?: AbortSignal } = {},
+): Promise<void> {
+  const pem = encodePrivateKeyPem(keyPair.privateKey);
+  try {
+    if (options.replace) await atomicWriteFile(keyPath, pem, { mode: 0o600, signal: options.signal });
+    else await writeNewKeyFile(keyPath, pem, options.signal);
+  } finally {
+    pem.fill(0);
+  }
+}
+
+/** Loads an X25519 private key file with the checks of {@link loadIdentity}. */
+export async function loadKeyFile(keyPath: string, options: { signal?: AbortSignal } = {}): Promise<KeyPair> {
   const { signal } = options;
   signal?.throwIfAborted();
-  const keyPath = join(homeDir, IDENTITY_KEY_FILE);
   let handle;
   try {
     handle = await open(keyPath, 'r');

@@ -8,6 +8,8 @@ export {
   IDENTITY_KEY_FILE,
   IDENTITY_PUB_FILE,
   type CreateIdentityOptions,
+  loadKeyFile,
+  writeKeyFile,
 } from './identity-store.js';
 export {
   AllowList,
@@ -31,6 +33,9 @@ export {
   listKnownServers,
   pinServer,
   checkServerKey,
+  lookupKeyCommitment,
+  recordKeyCommitment,
+  rotateServerPin,
   knownServersPath,
   KNOWN_SERVERS_FILE,
   type ServerPin,
@@ -52,3 +57,12 @@ export {
   type CreateInviteOptions,
   type InviteStoreOptions,
 } from './invite-store.js';
+export {
+  KEY_ROTATION_FILE,
+  ROTATING_KEY_FILE,
+  finishKeyRotation,
+  loadKeyRotation,
+  prepareNextKey,
+  startKeyRotation,
+  type LoadedKeyRotation,
+} from './key-rotation-store.js';

@@ -1,6 +1,13 @@
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { generatePairingCode, isInviteId, PAIRING_SECRET_BYTES } from '../crypto/pairing-code.js';
+import {
+  generatePairingCode,
+  INVITE_ID_CHARS,
+  isInviteId,
+  isPairingSecret,
+  PAIRING_SECRET_BITS,
+  PAIRING_SECRET_BYTES,
+} from '../crypto/pairing-code.js';
 import { FerryError } from '../errors/index.js';
 import { PERMISSIONS, type Permission } from './permissions.js';
 import { atomicWriteFile } from './atomic-write-file.js';
@@ -12,7 +19,7 @@ import { readConfigFile } from './read-config-file.js';
 /**
  * The server's one-time pairing invites (PROTOCOL.md §12.7), in `<home>/invites.json`:
  *
- *   { "version": 1, "invites": [ { "id": "kq4", "secret": "<10 hex digits>", "name": "...",
+ *   { "version": 1, "invites": [ { "id": "kq4m7", "secret": "<8 hex digits>", "name": "...",
  *     "permissions": ["upload"], "createdAt": "...", "expiresAt": "..." } ] }
  *
  * The secret has to be kept to run CPace, so **this file is as sensitive as the identity key** while an
@@ -37,7 +44,7 @@ const SECRET_HEX = new RegExp(`^[0-9a-f]{${PAIRING_SECRET_BYTES * 2}}$`);
 
 /** An invite as listed: everything but the secret. */
 export interface InviteInfo {
-  /** The public invite id: the first 3 characters of the code. */
+  /** The public invite id: the first 5 characters of the code. */
   readonly id: string;
   /** A label for the client it is meant for; becomes the allow-list entry's name. */
   readonly name?: string;
@@ -59,7 +66,7 @@ export class ConsumedInvite implements InviteInfo {
   readonly permissions: readonly Permission[];
   readonly createdAt: string;
   readonly expiresAt: string;
-  /** The 5 secret bytes of the code (the CPace password input, PROTOCOL.md §12.2). */
+  /** The 4 secret bytes of the code (30 bits; the CPace password input, PROTOCOL.md §12.2). */
   readonly secret: Buffer;
 
   /** @internal */
@@ -279,12 +286,19 @@ function validateInvites(json: unknown, path: string): StoredInvite[] {
     for (const key of Object.keys(entry))
       if (!ENTRY_KEYS.has(key)) fail(`${at} has unknown key ${JSON.stringify(key)}`);
     const { id, secret, name, permissions, createdAt, expiresAt } = entry;
-    if (typeof id !== 'string' || !isInviteId(id)) return fail(`${at}.id must be 3 characters of a-z 2-7`);
+    if (typeof id !== 'string' || !isInviteId(id))
+      return fail(`${at}.id must be ${INVITE_ID_CHARS} characters of a-z 2-7`);
     if (seen.has(id)) fail(`${at}.id ${JSON.stringify(id)} is listed twice`);
     seen.add(id);
     // Never echo the secret, not even a malformed one.
-    if (typeof secret !== 'string' || !SECRET_HEX.test(secret)) {
-      return fail(`${at}.secret must be ${PAIRING_SECRET_BYTES * 2} lower-case hex digits`);
+    if (
+      typeof secret !== 'string' ||
+      !SECRET_HEX.test(secret) ||
+      !isPairingSecret(Buffer.from(secret, 'hex'))
+    ) {
+      return fail(
+        `${at}.secret must be ${PAIRING_SECRET_BYTES * 2} lower-case hex digits holding ${PAIRING_SECRET_BITS} bits`,
+      );
     }
     try {
       return buildEntry({

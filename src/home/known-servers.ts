@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { formatFerryId, parseFerryId } from '../crypto/ferry-id.js';
+import { keyCommitment } from '../crypto/key-rotation.js';
 import { atomicWriteFile } from './atomic-write-file.js';
 import { isPlainObject } from './config-fields.js';
 import { ensureHomeDir } from './home-dir.js';
@@ -125,10 +126,11 @@ export async function pinServer(
   const id = formatFerryId(parseFerryId(pin.id));
   await ensureHomeDir(homeDir, { signal });
   return withFileLock(knownServersPath(homeDir), signal, async () => {
-    const servers = await readKnownServers(homeDir, signal);
-    const previousId = servers.get(address);
+    const servers = await readKnownServerEntries(homeDir, signal);
+    const previousId = servers.get(address)?.id;
     if (previousId !== id) {
-      servers.set(address, id);
+      // A new key by hand: the commitment recorded for the old one says nothing about it (PROTOCOL.md §13).
+      servers.set(address, { id });
       await writeKnownServers(homeDir, servers, signal);
     }
     return { previousId };
@@ -175,8 +177,11 @@ export async function checkServerKey(
   const offeredId = formatFerryId(offered.publicKey);
   const expected = expectId === undefined ? undefined : formatFerryId(parseFerryId(expectId));
 
-  const pinnedId = (await readKnownServers(homeDir, signal)).get(address);
-  if (pinnedId !== undefined && pinnedId !== offeredId)
+  const pinned = (await readKnownServerEntries(homeDir, signal)).get(address);
+  const pinnedId = pinned?.id;
+  // §13.4: after a rotation the old key is still the server's until its operator finishes the rotation.
+  const previousKey = pinned?.prev !== undefined && pinned.prev === offeredId;
+  if (pinnedId !== undefined && pinnedId !== offeredId && !previousKey)
     throw keyChanged(homeDir, address, pinnedId, offeredId);
   if (expected !== undefined && expected !== offeredId) {
     throw new FerryError(
@@ -184,6 +189,16 @@ export async function checkServerKey(
       `${address} offered ferry id ${offeredId}, which does not match --expect ${expected}; ` +
         'someone may be intercepting the connection, or the expected id belongs to another server',
     );
+  }
+  if (pinned?.prev !== undefined && !previousKey) {
+    // The server shows its new key: the rotation is over, the old key is no longer accepted.
+    await withFileLock(knownServersPath(homeDir), signal, async () => {
+      const servers = await readKnownServerEntries(homeDir, signal);
+      const entry = servers.get(address);
+      if (entry?.id !== offeredId || entry.prev === undefined) return;
+      servers.set(address, { id: entry.id, ...(entry.next === undefined ? {} : { next: entry.next }) });
+      await writeKnownServers(homeDir, servers, signal);
+    });
   }
   if (pinnedId !== undefined) return { pinned: false, id: offeredId };
 
@@ -201,13 +216,13 @@ export async function checkServerKey(
   // Read again right before writing: another ferry may have pinned this address while we were asking.
   await ensureHomeDir(homeDir, { signal });
   return withFileLock(knownServersPath(homeDir), signal, async () => {
-    const servers = await readKnownServers(homeDir, signal);
-    const racedId = servers.get(address);
+    const servers = await readKnownServerEntries(homeDir, signal);
+    const racedId = servers.get(address)?.id;
     if (racedId !== undefined) {
       if (racedId !== offeredId) throw keyChanged(homeDir, address, racedId, offeredId);
       return { pinned: false, id: offeredId };
     }
-    servers.set(address, offeredId);
+    servers.set(address, { id: offeredId });
     await writeKnownServers(homeDir, servers, signal);
     return { pinned: true, id: offeredId };
   });
@@ -224,21 +239,116 @@ function keyChanged(homeDir: string, address: string, pinnedId: string, offeredI
   );
 }
 
+/** A pin: the server's ferry ID and, once announced, the commitment to its next key (hex; §13.2). */
+interface KnownServer {
+  id: string;
+  next?: string;
+  /**
+   * The key the pin moved from in a rotation (§13.4), still accepted until the server is seen with `id`: the
+   * server keeps handshaking with its old key until its operator finishes the rotation.
+   */
+  prev?: string;
+}
+
 async function readKnownServers(
   homeDir: string,
   signal: AbortSignal | undefined,
 ): Promise<Map<string, string>> {
+  const entries = await readKnownServerEntries(homeDir, signal);
+  return new Map([...entries].map(([address, entry]) => [address, entry.id]));
+}
+
+async function readKnownServerEntries(
+  homeDir: string,
+  signal: AbortSignal | undefined,
+): Promise<Map<string, KnownServer>> {
   const path = knownServersPath(homeDir);
   const read = await readConfigFile(path, { signal });
   if (read.status !== 'read') return new Map();
   return validateKnownServers(read.json, path);
 }
 
+/** The commitment to the next key recorded for `address`, or undefined (PROTOCOL.md §13.2). */
+export async function lookupKeyCommitment(
+  homeDir: string,
+  address: string,
+  options: { signal?: AbortSignal } = {},
+): Promise<Buffer | undefined> {
+  const entry = (await readKnownServerEntries(homeDir, options.signal)).get(parseServerAddress(address));
+  return entry?.next === undefined ? undefined : Buffer.from(entry.next, 'hex');
+}
+
+/**
+ * Records the commitment a server pinned as `pinnedKey` announced (KEY_COMMIT, PROTOCOL.md §13.2), if none is
+ * recorded yet. A recorded commitment is never replaced by an announcement, only by a rotation it allowed
+ * ({@link rotateServerPin}): otherwise a thief of the current key could announce a next key of its own.
+ * Returns whether it was recorded.
+ */
+export async function recordKeyCommitment(
+  homeDir: string,
+  pin: { address: string; pinnedKey: Uint8Array; commitment: Uint8Array },
+  options: { signal?: AbortSignal } = {},
+): Promise<boolean> {
+  const { signal } = options;
+  const address = parseServerAddress(pin.address);
+  const id = formatFerryId(pin.pinnedKey);
+  return withFileLock(knownServersPath(homeDir), signal, async () => {
+    const servers = await readKnownServerEntries(homeDir, signal);
+    const entry = servers.get(address);
+    if (entry?.id !== id || entry.next !== undefined) return false;
+    servers.set(address, { id, next: Buffer.from(pin.commitment).toString('hex') });
+    await writeKnownServers(homeDir, servers, signal);
+    return true;
+  });
+}
+
+/**
+ * Moves the pin of `address` from `oldKey` to `newKey` and records `nextCommitment` (KEY_ROTATE, PROTOCOL.md
+ * §13.3), in one atomic write under the lock. The caller has checked the proof; this checks what the file
+ * says: the pin must be `oldKey` and its recorded commitment SHA-256(`newKey`), else SERVER_KEY_CHANGED and
+ * nothing changes.
+ */
+export async function rotateServerPin(
+  homeDir: string,
+  rotation: { address: string; oldKey: Uint8Array; newKey: Uint8Array; nextCommitment: Uint8Array },
+  options: { signal?: AbortSignal } = {},
+): Promise<void> {
+  const { signal } = options;
+  const address = parseServerAddress(rotation.address);
+  const oldId = formatFerryId(rotation.oldKey);
+  const newId = formatFerryId(rotation.newKey);
+  await withFileLock(knownServersPath(homeDir), signal, async () => {
+    const servers = await readKnownServerEntries(homeDir, signal);
+    const entry = servers.get(address);
+    // Moved already (another session of this run, or an earlier run while the server still used oldKey).
+    if (entry?.id === newId && entry.prev === oldId) return;
+    if (entry?.id !== oldId) {
+      throw new FerryError(
+        'SERVER_KEY_CHANGED',
+        `${address} is not pinned to ${oldId}; the pin was not moved`,
+      );
+    }
+    if (entry.next === undefined || entry.next !== keyCommitment(rotation.newKey).toString('hex')) {
+      throw new FerryError(
+        'SERVER_KEY_CHANGED',
+        `${address} offered a new key ${newId} that its recorded commitment does not name; the pin stays ` +
+          `${oldId}. The server's current key may be in other hands: ask its operator`,
+      );
+    }
+    servers.set(address, {
+      id: newId,
+      next: Buffer.from(rotation.nextCommitment).toString('hex'),
+      prev: oldId,
+    });
+    await writeKnownServers(homeDir, servers, signal);
+  });
+}
+
 /**
  * Validates the parsed file by hand. Hand-written addresses in another spelling (`Example.COM:7443`) are
  * accepted and normalised, but two spellings of one address are refused: which pin would win is unclear.
  */
-function validateKnownServers(json: unknown, path: string): Map<string, string> {
+function validateKnownServers(json: unknown, path: string): Map<string, KnownServer> {
   const fail = (what: string): never => {
     throw new FerryError('CONFIG_INVALID', `${path}: ${what}`);
   };
@@ -250,7 +360,7 @@ function validateKnownServers(json: unknown, path: string): Map<string, string> 
     fail(`version must be ${FILE_VERSION}, got ${JSON.stringify(json['version'])}`);
   const entries = json['servers'];
   if (!isPlainObject(entries)) return fail('servers must be an object mapping "HOST:PORT" to a ferry id');
-  const servers = new Map<string, string>();
+  const servers = new Map<string, KnownServer>();
   for (const [key, value] of Object.entries(entries)) {
     const at = `servers[${JSON.stringify(key)}]`;
     let address: string;
@@ -260,9 +370,33 @@ function validateKnownServers(json: unknown, path: string): Map<string, string> 
       return fail(`${at}: ${(err as Error).message}`);
     }
     if (servers.has(address)) fail(`${at} is another spelling of ${address}, which is already listed`);
-    if (typeof value !== 'string') return fail(`${at} must be a ferry id string`);
+    // A ferry id, or { "id": ID, "next": commitment } once the server announced its next key (§13.2).
+    const idText = isPlainObject(value) ? value['id'] : value;
+    const next = isPlainObject(value) ? value['next'] : undefined;
+    if (isPlainObject(value)) {
+      for (const key of Object.keys(value))
+        if (key !== 'id' && key !== 'next' && key !== 'prev')
+          fail(`${at} has unknown key ${JSON.stringify(key)}`);
+      if (typeof next !== 'string' || !/^[0-9a-f]{64}$/.test(next))
+        return fail(`${at}.next must be 64 lower-case hex digits`);
+    }
+    const prevText = isPlainObject(value) ? value['prev'] : undefined;
+    let prev: string | undefined;
+    if (prevText !== undefined) {
+      if (typeof prevText !== 'string') return fail(`${at}.prev must be a ferry id string`);
+      try {
+        prev = formatFerryId(parseFerryId(prevText));
+      } catch (err) {
+        return fail(`${at}.prev: ${(err as Error).message}`);
+      }
+    }
+    if (typeof idText !== 'string') return fail(`${at} must be a ferry id string`);
     try {
-      servers.set(address, formatFerryId(parseFerryId(value)));
+      servers.set(address, {
+        id: formatFerryId(parseFerryId(idText)),
+        ...(typeof next === 'string' ? { next } : {}),
+        ...(prev === undefined ? {} : { prev }),
+      });
     } catch (err) {
       return fail(`${at}: ${(err as Error).message}`);
     }
@@ -272,11 +406,15 @@ function validateKnownServers(json: unknown, path: string): Map<string, string> 
 
 async function writeKnownServers(
   homeDir: string,
-  servers: ReadonlyMap<string, string>,
+  servers: ReadonlyMap<string, KnownServer>,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  // Sorted, so the file diffs cleanly and reads like a list.
-  const sorted = Object.fromEntries([...servers].sort(([a], [b]) => compare(a, b)));
+  // Sorted, so the file diffs cleanly and reads like a list; a pin without a commitment stays a plain id.
+  const sorted = Object.fromEntries(
+    [...servers]
+      .sort(([a], [b]) => compare(a, b))
+      .map(([address, entry]) => [address, entry.next === undefined ? entry.id : entry]),
+  );
   const text = `${JSON.stringify({ version: FILE_VERSION, servers: sorted }, null, 2)}\n`;
   await atomicWriteFile(knownServersPath(homeDir), text, { mode: 0o600, signal });
 }

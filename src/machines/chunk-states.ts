@@ -155,6 +155,12 @@ export class ChunkStates {
     for (const [index, open] of this.#open) if (open.stream === stream) this.#open.delete(index);
   }
 
+  /** The first chunk `stream` has open, if any. */
+  firstOpenBy(stream: unknown): number | undefined {
+    for (const [index, open] of this.#open) if (open.stream === stream) return index;
+    return undefined;
+  }
+
   /** The first chunk still open, if any. */
   firstOpen(): number | undefined {
     for (const index of this.#open.keys()) return index;

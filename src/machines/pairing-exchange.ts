@@ -1,19 +1,21 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
 import {
+  PAIRING_SECRET_BITS,
   PAIRING_SECRET_BYTES,
+  isPairingSecret,
+  randomPairingSecret,
   PairingResult,
   cpaceInitiatorFinish,
   cpaceInitiatorStart,
   cpaceResponderRespond,
   cpaceSampleScalar,
   pairingChannelId,
-  pairingClientTag,
-  pairingConfirmTranscript,
+  pairingConfirmTags,
   pairingPrs,
-  pairingServerTag,
   parsePairingCode,
   type CpaceInitiatorState,
+  type PairingConfirmTags,
   type PairingCode,
 } from '../crypto/index.js';
 import { FerryError } from '../errors/index.js';
@@ -34,7 +36,7 @@ import { stepOf, type Transition } from './transition.js';
  * The pairing exchange of PROTOCOL.md §12, sans-IO: both roles turn received PAIR_* messages into messages to
  * send, and never touch a socket, a file or a clock. A received message is either the decoded message the
  * channel read with `decodePairMessage`, or its bytes (type byte and body, §5), which are decoded here with
- * the same codec; ERROR messages are the caller's business. The key math (PRS, CI, transcript, tags) is
+ * the same codec; ERROR messages are the caller's business. The key math (PRS, CI, mac_key, tags) is
  * crypto/pairing-keys.ts and crypto/cpace.ts, the codecs protocol/pair-codecs.ts; this file owns the order of
  * the steps, as the two tables below (PROTOCOL.md §6.7, §6.8) that each role steps through.
  *
@@ -175,7 +177,7 @@ export function readPairHelloInviteId(message: Uint8Array): string {
 type ClientState =
   | { readonly name: 'new' }
   | { readonly name: 'hello-sent'; readonly cpace: CpaceInitiatorState; readonly ya: Buffer }
-  | { readonly name: 'confirm-sent'; readonly isk: Buffer; readonly transcript: Buffer }
+  | { readonly name: 'confirm-sent'; readonly isk: Buffer; readonly tags: PairingConfirmTags }
   | { readonly name: 'paired' }
   | { readonly name: 'over' };
 
@@ -253,14 +255,13 @@ export class PairingClient {
     } catch (err) {
       throw new FerryError('PAIRING_FAILED', 'the server sent an invalid cpace message', { cause: err });
     }
-    const transcript = pairingConfirmTranscript(this.#binding.sid, state.ya, ada, yb, EMPTY);
-    const tag = pairingClientTag(isk, transcript);
-    this.#state = { name: 'confirm-sent', isk, transcript };
-    return { done: false, send: { type: 'PAIR_CONFIRM', tag } };
+    const tags = pairingConfirmTags(this.#binding.sid, isk, state.ya, ada, yb, EMPTY);
+    this.#state = { name: 'confirm-sent', isk, tags };
+    return { done: false, send: { type: 'PAIR_CONFIRM', tag: tags.ta } };
   }
 
   #onDone(state: ConfirmSent, tag: Buffer): PairingStep {
-    const expected = pairingServerTag(state.isk, state.transcript);
+    const expected = state.tags.tb;
     // §12.6 step 5: the server's key is authenticated only by this tag; pinning waits for it.
     if (!timingSafeEqual(expected, tag)) {
       throw new FerryError('PAIRING_FAILED', 'the server did not prove the same code');
@@ -291,7 +292,7 @@ type ServerState =
       readonly name: 'reply-sent';
       readonly inviteId: string;
       readonly isk: Buffer;
-      readonly transcript: Buffer;
+      readonly tags: PairingConfirmTags;
     }
   | { readonly name: 'paired' }
   | { readonly name: 'over' };
@@ -312,14 +313,17 @@ export class PairingServer {
   constructor(options: PairingServerOptions) {
     this.#binding = checkBinding(options);
     this.#random = options.random;
-    if (options.secret !== undefined && options.secret.length !== PAIRING_SECRET_BYTES) {
+    if (options.secret !== undefined && !isPairingSecret(options.secret)) {
       throw new FerryError(
         'INTERNAL',
-        `an invite secret is ${PAIRING_SECRET_BYTES} bytes, got ${options.secret.length}`,
+        `an invite secret is ${PAIRING_SECRET_BYTES} bytes holding ${PAIRING_SECRET_BITS} bits`,
       );
     }
     // No invite: a random stand-in secret, so the exchange runs the same way and fails at PAIR_CONFIRM.
-    this.#secret = Buffer.from(options.secret ?? (this.#random ?? randomBytes)(PAIRING_SECRET_BYTES));
+    this.#secret =
+      options.secret === undefined
+        ? randomPairingSecret(this.#random ?? randomBytes)
+        : Buffer.from(options.secret);
   }
 
   /** Handles PAIR_HELLO (returns PAIR_REPLY) and then PAIR_CONFIRM (returns PAIR_DONE and the result). */
@@ -372,19 +376,19 @@ export class PairingServer {
     } finally {
       prs.fill(0);
     }
-    const transcript = pairingConfirmTranscript(this.#binding.sid, ya, ada, yb, EMPTY);
-    this.#state = { name: 'reply-sent', inviteId, isk, transcript };
+    const tags = pairingConfirmTags(this.#binding.sid, isk, ya, ada, yb, EMPTY);
+    this.#state = { name: 'reply-sent', inviteId, isk, tags };
     return { done: false, send: { type: 'PAIR_REPLY', yb: Buffer.from(yb) } };
   }
 
   #onConfirm(state: ReplySent, tag: Buffer): PairingStep {
-    const expected = pairingClientTag(state.isk, state.transcript);
+    const expected = state.tags.ta;
     // §12.5 step 5: one comparison decides, whether the id was unknown, expired or the secret wrong.
     if (!timingSafeEqual(expected, tag)) {
       throw new FerryError('PAIRING_FAILED', 'the client did not prove the code');
     }
     // Sent only now that the client has proved the code (§12.3); the caller allow-lists before sending it.
-    const done: PairDoneMessage = { type: 'PAIR_DONE', tag: pairingServerTag(state.isk, state.transcript) };
+    const done: PairDoneMessage = { type: 'PAIR_DONE', tag: state.tags.tb };
     const result = new PairingResult(state.inviteId, state.isk);
     state.isk.fill(0);
     this.#state = { name: 'paired' };

@@ -37,7 +37,7 @@ export const RECEIVER_TRANSITIONS = [
     event: 'PART_END',
     next: 'receiving',
     action:
-      "a joined stream's end: its open chunks unverified; a download stripe's digest must be its chunks' (§5.13.4, §5.13.6)",
+      "a joined stream's end: a chunk it left open is unverified again and fails the end (`MESSAGE_MALFORMED`); a download stripe's digest must be its chunks' (§5.13.4, §5.13.6)",
   },
   {
     state: 'receiving',
@@ -309,14 +309,20 @@ export class ReceiverMachine {
 
   /**
    * PUT_END / GET_END of a joined stream (§5.13.4, §5.13.6): its chunks were processed in order, so its part
-   * is verified; one it left half-sent goes back to unverified. With `checkPartDigests`, `digest` must be the
-   * held digest over the chunks this stream verified (a download stripe's), else DIGEST_MISMATCH (the partial
-   * and its verified chunks are kept).
+   * is verified, unless it left a chunk half-sent: then that chunk goes back to unverified and the end is
+   * MESSAGE_MALFORMED, so PART never claims a chunk the stream did not finish. With `checkPartDigests`,
+   * `digest` must be the held digest over the chunks this stream verified (a download stripe's), else
+   * DIGEST_MISMATCH (the partial and its verified chunks are kept).
    */
   partEnd(stream: unknown, digest: Buffer): FailEffect | undefined {
     this.#step('PART_END');
     if (this.#state === 'closed') throw transferClosed();
+    const open = this.#chunks.firstOpenBy(stream);
     this.#chunks.abandon(stream);
+    if (open !== undefined) {
+      this.#byStream?.delete(stream);
+      throw new FerryError('MESSAGE_MALFORMED', `a stream ended with chunk ${open} not completed`);
+    }
     const byStream = this.#byStream;
     if (!byStream) return undefined;
     const mine = byStream.get(stream) ?? new ChunkSet(this.#chunks.count);

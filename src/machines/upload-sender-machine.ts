@@ -29,7 +29,7 @@ export const UPLOAD_SENDER_TRANSITIONS = [
     state: 'new',
     event: 'start JOIN',
     next: 'joining',
-    action: 'PUT_OFFER with JOIN on an extra session (§5.13.2)',
+    action: 'PUT_OFFER with JOIN and the primary’s join token on an extra session (§5.13.2)',
   },
   {
     state: 'offered',
@@ -157,12 +157,6 @@ export const UPLOAD_SENDER_TRANSITIONS = [
   {
     state: 'joining',
     event: 'PUT_ACCEPT, none held',
-    next: 'joined-sending',
-    action: 'take chunks from the primary’s cursor (§5.13.3)',
-  },
-  {
-    state: 'joining',
-    event: 'PUT_ACCEPT, chunks held',
     next: 'joined-sending',
     action: 'take chunks from the primary’s cursor (§5.13.3)',
   },

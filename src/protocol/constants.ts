@@ -131,6 +131,12 @@ export const PUT_OFFER_FLAG_FRESH = 2;
 /** PUT_OFFER flag bit 2 (PROTOCOL.md §5.13): attach to the transfer another session is receiving. */
 export const PUT_OFFER_FLAG_JOIN = 4;
 
+/**
+ * Bytes of a join token (PROTOCOL.md §5.13.2): random, issued in the primary's PUT_ACCEPT, required on JOIN, so
+ * only the sessions the primary's client hands it to can add streams to its transfer (as MPTCP's MP_JOIN).
+ */
+export const JOIN_TOKEN_BYTES = 16;
+
 /** PUT_ACCEPT flag bit 0: a partial with other size, mtime or chunk size was discarded (PROTOCOL.md §5.4). */
 export const PUT_ACCEPT_FLAG_RESTARTED = 1;
 

@@ -49,6 +49,7 @@ export {
   PUT_OFFER_FLAG_FRESH,
   PUT_OFFER_FLAG_JOIN,
   PUT_DONE_FLAG_PART,
+  JOIN_TOKEN_BYTES,
   PUT_OFFER_FLAG_OVERWRITE,
   RESERVED_ROOT_COMPONENT,
 } from './constants.js';
@@ -124,7 +125,10 @@ export {
   type PutLinkMessage,
   type PutOfferMessage,
   type WelcomeMessage,
+  type KeyCommitMessage,
+  type KeyRotateMessage,
 } from './messages.js';
+export { KEY_COMMITMENT_BYTES, KEY_ROTATION_PROOF_BYTES } from './key-codecs.js';
 export { PAIR_MESSAGE_BYTES } from './pair-codecs.js';
 export { errorMessageFor } from './error-message.js';
 export { forbiddenCharacterAt, joinRemotePath, parseRemotePath } from './remote-path.js';

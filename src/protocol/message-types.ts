@@ -24,6 +24,8 @@ export const MESSAGE_TYPE_CODES = {
   LIST_REQUEST: 0x30,
   LIST_ENTRIES: 0x31,
   LIST_END: 0x32,
+  KEY_COMMIT: 0x50,
+  KEY_ROTATE: 0x51,
 } as const;
 
 /** The name of a message type, the `type` of a {@link Message}. */
@@ -42,6 +44,26 @@ export interface WelcomeMessage {
   type: 'WELCOME';
   permissions: number;
   maxFileBytes: number;
+}
+
+/**
+ * KEY_COMMIT (PROTOCOL.md §13.2): the server's commitment to its next static key, SHA-256 of its public key,
+ * sent right after WELCOME; the client records it once, with the pin (pre-rotation).
+ */
+export interface KeyCommitMessage {
+  type: 'KEY_COMMIT';
+  commitment: Buffer;
+}
+
+/**
+ * KEY_ROTATE (PROTOCOL.md §13.3): the server's new static key, the commitment to the key after it, and the
+ * proof that it holds the new key, bound to this session; sent right after WELCOME in place of KEY_COMMIT.
+ */
+export interface KeyRotateMessage {
+  type: 'KEY_ROTATE';
+  newKey: Buffer;
+  nextCommitment: Buffer;
+  proof: Buffer;
 }
 
 /** ACK (PROTOCOL.md §5.9): the server confirms the PUT_DIR or PUT_LINK `ref`. */
@@ -66,8 +88,11 @@ export interface PutOfferMessage {
   mode: number;
   overwrite: boolean;
   fresh: boolean;
-  /** JOIN (PROTOCOL.md §5.13): attach as an extra stream; absent means false. */
-  join?: boolean;
+  /**
+   * JOIN (PROTOCOL.md §5.13.2): attach as an extra stream, proving it with the primary's join token (16 bytes,
+   * from its PUT_ACCEPT); absent means no JOIN.
+   */
+  join?: Buffer;
   path: string;
 }
 
@@ -79,6 +104,11 @@ export interface PutAcceptMessage {
   /** The destination exists with the offered size; `ranges` list every chunk of it (§5.4 `EXISTING`). */
   existing: boolean;
   haveDigest: Buffer;
+  /**
+   * The token a joined stream must present (§5.13.2): 16 random bytes when the transfer accepts joins, 16 zero
+   * bytes when it does not (EXISTING, or the answer to a JOIN).
+   */
+  joinToken: Buffer;
   ranges: ChunkRange[];
 }
 
@@ -276,7 +306,9 @@ export type Message =
   | GetEndMessage
   | ListRequestMessage
   | ListEntriesMessage
-  | ListEndMessage;
+  | ListEndMessage
+  | KeyCommitMessage
+  | KeyRotateMessage;
 
 /** The message whose `type` is `T`. */
 export type MessageOfType<T extends MessageType> = Extract<Message, { type: T }>;
@@ -296,7 +328,7 @@ export const PAIR_MESSAGE_TYPE_CODES = {
 /** The name of a pairing message type, the `type` of a {@link PairMessage}. */
 export type PairMessageType = keyof typeof PAIR_MESSAGE_TYPE_CODES;
 
-/** PAIR_HELLO (PROTOCOL.md §12.4): the invite the code names (3 characters of §12.1) and CPace's `Ya`. */
+/** PAIR_HELLO (PROTOCOL.md §12.4): the invite the code names (5 characters of §12.1) and CPace's `Ya`. */
 export interface PairHelloMessage {
   type: 'PAIR_HELLO';
   inviteId: string;

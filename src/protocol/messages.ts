@@ -15,6 +15,7 @@ import {
   type PairMessageType,
 } from './message-types.js';
 import { PAIR_CODECS, PAIR_MESSAGE_BYTES } from './pair-codecs.js';
+import { KEY_CODECS } from './key-codecs.js';
 import { PUT_CODECS } from './put-codecs.js';
 import { SESSION_CODECS } from './session-codecs.js';
 
@@ -31,6 +32,8 @@ export {
   type GetOfferMessage,
   type GetRequestMessage,
   type GetStripe,
+  type KeyCommitMessage,
+  type KeyRotateMessage,
   type ListEndMessage,
   type ListEntriesMessage,
   type ListEntry,
@@ -66,6 +69,7 @@ const CODECS: MessageCodecTable<MessageType> = {
   ...PUT_CODECS,
   ...GET_CODECS,
   ...LIST_CODECS,
+  ...KEY_CODECS,
 };
 
 // The same codecs by type byte, for the decoder, with the name its errors use (`put_offer`). A codec of one

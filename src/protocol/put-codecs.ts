@@ -1,6 +1,7 @@
 import { FerryError } from '../errors/index.js';
 import {
   HASH_BYTES,
+  JOIN_TOKEN_BYTES,
   MAX_LINK_TARGET_BYTES,
   MAX_PATH_BYTES,
   PUT_ACCEPT_FLAG_EXISTING,
@@ -50,19 +51,25 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
         throw new FerryError('MESSAGE_MALFORMED', 'put_offer: JOIN with other flags');
       }
       const path = encodeUtf8(message.path, 'put_offer: path');
+      const join = message.join;
       const flags =
         (message.overwrite ? PUT_OFFER_FLAG_OVERWRITE : 0) |
         (message.fresh ? PUT_OFFER_FLAG_FRESH : 0) |
-        (message.join ? PUT_OFFER_FLAG_JOIN : 0);
-      return startMessage('PUT_OFFER', 4 + 8 + 8 + 4 + 2 + 1 + 2 + path.length)
+        (join ? PUT_OFFER_FLAG_JOIN : 0);
+      const writer = startMessage(
+        'PUT_OFFER',
+        4 + 8 + 8 + 4 + 2 + 1 + 2 + path.length + (join ? JOIN_TOKEN_BYTES : 0),
+      )
         .u32(message.ref, 'ref')
         .u64(message.size, 'size')
         .u64(message.mtimeMs, 'mtimeMs')
         .u32(message.chunkBytes, 'chunkBytes')
         .u16(message.mode, 'mode')
         .u8(flags, 'flags')
-        .str(path, MAX_PATH_BYTES, 'path')
-        .finish();
+        .str(path, MAX_PATH_BYTES, 'path');
+      // PROTOCOL.md §5.3, §5.13.2: the join token follows the path, only with JOIN.
+      if (join) writer.fixed(join, JOIN_TOKEN_BYTES, 'joinToken');
+      return writer.finish();
     },
     decode(r) {
       const ref = r.u32('ref');
@@ -72,11 +79,12 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       const mode = r.u16('mode');
       const flags = r.u8('flags');
       const path = r.str(MAX_PATH_BYTES, 'path');
-      r.end();
       // PROTOCOL.md §5.3: flag bits other than OVERWRITE, FRESH and JOIN MUST be zero; JOIN goes alone.
       checkFlags(r, flags, KNOWN_OFFER_FLAGS);
       if ((flags & PUT_OFFER_FLAG_JOIN) !== 0 && flags !== PUT_OFFER_FLAG_JOIN)
         throw r.fail('JOIN with other flags');
+      const join = (flags & PUT_OFFER_FLAG_JOIN) !== 0 ? r.copy(JOIN_TOKEN_BYTES, 'joinToken') : undefined;
+      r.end();
       const message: PutOfferMessage = {
         type: 'PUT_OFFER',
         ref,
@@ -86,7 +94,7 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
         mode,
         overwrite: (flags & PUT_OFFER_FLAG_OVERWRITE) !== 0,
         fresh: (flags & PUT_OFFER_FLAG_FRESH) !== 0,
-        ...((flags & PUT_OFFER_FLAG_JOIN) !== 0 ? { join: true } : {}),
+        ...(join ? { join } : {}),
         path,
       };
       checkOffer(message);
@@ -100,16 +108,21 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       const flags =
         (message.restarted ? PUT_ACCEPT_FLAG_RESTARTED : 0) |
         (message.existing ? PUT_ACCEPT_FLAG_EXISTING : 0);
-      const writer = startMessage('PUT_ACCEPT', 4 + 1 + HASH_BYTES + 2 + RANGE_BYTES * message.ranges.length)
+      const writer = startMessage(
+        'PUT_ACCEPT',
+        4 + 1 + HASH_BYTES + JOIN_TOKEN_BYTES + 2 + RANGE_BYTES * message.ranges.length,
+      )
         .u32(message.ref, 'ref')
         .u8(flags, 'flags')
-        .fixed(message.haveDigest, HASH_BYTES, 'haveDigest');
+        .fixed(message.haveDigest, HASH_BYTES, 'haveDigest')
+        .fixed(message.joinToken, JOIN_TOKEN_BYTES, 'joinToken');
       return writeRanges(writer, message.ranges).finish();
     },
     decode(r) {
       const ref = r.u32('ref');
       const flags = r.u8('flags');
       const haveDigest = r.copy(HASH_BYTES, 'haveDigest');
+      const joinToken = r.copy(JOIN_TOKEN_BYTES, 'joinToken');
       const rangeCount = r.u16('rangeCount');
       // The ranges end the message: check the exact length before reading so a wrong one costs nothing.
       if (r.remaining !== rangeCount * RANGE_BYTES) {
@@ -127,6 +140,7 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
         restarted: (flags & PUT_ACCEPT_FLAG_RESTARTED) !== 0,
         existing: (flags & PUT_ACCEPT_FLAG_EXISTING) !== 0,
         haveDigest,
+        joinToken,
         ranges,
       };
     },

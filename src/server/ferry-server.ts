@@ -7,7 +7,7 @@ import { formatFerryId, type KeyPair } from '../crypto/index.js';
 import { HANDSHAKE_TIMEOUT_MS } from '../channel/index.js';
 import { DEFAULT_PORT, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { ServerSession } from './server-session.js';
-import type { Authorize } from './session-io.js';
+import type { Authorize, ServerKeyRotation } from './session-io.js';
 import { TransferRegistry } from './transfer-registry.js';
 import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-gate.js';
 import { MAX_PARTIALS_PER_CLIENT, MIN_FREE_DISK_BYTES, StorageLimits } from './storage-limits.js';
@@ -68,6 +68,10 @@ export interface ServeOptions {
    * clock and the wait are injectable for tests.
    */
   hashBudget?: HashBudgetOptions;
+  /** Key rotation (PROTOCOL.md §13): the next key's commitment, or a rotation under way. */
+  keyRotation?: ServerKeyRotation;
+  /** The random source of join tokens (PROTOCOL.md §5.13.2); the system CSPRNG unless a test injects one. */
+  random?: (bytes: number) => Uint8Array;
 }
 
 /** A running ferry server. */
@@ -149,7 +153,7 @@ export class FerryServer {
     const partialDir = join(root, RESERVED_ROOT_COMPONENT, 'partial');
     await mkdir(partialDir, { recursive: true, mode: 0o700 });
     const logger = options.logger ?? pino({ enabled: false });
-    const registry = new TransferRegistry();
+    const registry = new TransferRegistry(options.random ? { random: options.random } : {});
     const storage = new StorageLimits(root, partialDir, {
       minFreeDiskBytes: options.minFreeDiskBytes ?? MIN_FREE_DISK_BYTES,
       clientQuotaBytes: options.clientQuotaBytes ?? 0,
@@ -180,6 +184,7 @@ export class FerryServer {
       gate,
       storage,
       hashCache: ferry.hashCache,
+      keyRotation: options.keyRotation,
     };
     server.on('connection', (socket) => {
       // An RST from a peer must never become an uncaught exception.

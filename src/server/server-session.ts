@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { FerryError, toFerryError, type ErrorCode } from '../errors/index.js';
-import { formatFerryId, shortFerryId } from '../crypto/index.js';
+import { formatFerryId, serverRotationProof, shortFerryId } from '../crypto/index.js';
 import { FramedSocket, MODE_NORMAL, serverHandshake, type SecureChannel } from '../channel/index.js';
 import { MAX_PIPELINED, errorMessageFor, type GetRequestMessage, type Message } from '../protocol/index.js';
 import { UploadLane } from '../machines/index.js';
@@ -108,6 +108,7 @@ export class ServerSession {
         permissions: grant.permissions,
         maxFileBytes: this.#ctx.maxFileBytes,
       });
+      await this.#sendKeyRotation(channel);
       for (;;) await this.#route(io, this.#uploads, await channel.receive());
     } catch (err) {
       const error = this.#fatal ?? toFerryError(err);
@@ -252,6 +253,25 @@ export class ServerSession {
    * Protocol errors are named to the peer; anything unexpected goes out as a bare INTERNAL, so the client
    * sees a coded error rather than a silent close (and learns nothing about the cause).
    */
+  /**
+   * PROTOCOL.md §13: right after WELCOME, a server rotating its key sends KEY_ROTATE (the new key, proved for
+   * this client and this session), and one with a prepared next key sends KEY_COMMIT.
+   */
+  async #sendKeyRotation(channel: SecureChannel): Promise<void> {
+    const rotation = this.#ctx.keyRotation;
+    if (rotation?.rotateTo) {
+      const { identity, nextCommitment } = rotation.rotateTo;
+      const proof = serverRotationProof(identity, channel.remotePublicKey, {
+        handshakeHash: channel.handshakeHash,
+        oldKey: this.#ctx.identity.publicKey,
+        nextCommitment,
+      });
+      await channel.send({ type: 'KEY_ROTATE', newKey: identity.publicKey, nextCommitment, proof });
+    } else if (rotation?.nextCommitment) {
+      await channel.send({ type: 'KEY_COMMIT', commitment: rotation.nextCommitment });
+    }
+  }
+
   async #reportSessionError(error: FerryError): Promise<void> {
     const reportable = error.category === 'protocol' || error.category === 'internal';
     if (reportable && error.wireCode !== null && this.#channel && !this.#channel.closed)

@@ -43,6 +43,19 @@ export interface SessionContext {
   readonly storage: StorageLimits;
   /** Chunk hashes computed for checks that send no data (VERIFY_ONLY, held claims, EXISTING). */
   readonly hashCache: FileHashCache;
+  /** What this server says about its keys after WELCOME (PROTOCOL.md §13); nothing when undefined. */
+  readonly keyRotation?: ServerKeyRotation | undefined;
+}
+
+/**
+ * The server's side of key rotation (PROTOCOL.md §13): the commitment to its next key, or a rotation under
+ * way (the new key, brought online by the operator, and the commitment to the key after it).
+ */
+export interface ServerKeyRotation {
+  /** SHA-256 of the next public key (§13.2); its private key stays offline with the operator. */
+  readonly nextCommitment?: Buffer | undefined;
+  /** A rotation to `identity` (whose public key is the last announced commitment's), §13.3. */
+  readonly rotateTo?: { readonly identity: KeyPair; readonly nextCommitment: Buffer } | undefined;
 }
 
 /**

@@ -1,4 +1,12 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { JOIN_TOKEN_BYTES } from '../protocol/index.js';
 import type { PartialTransfer } from '../transfer/index.js';
+
+/** The partial a holder receives and the token a joined stream must present for it (PROTOCOL.md §5.13.2). */
+export interface JoinTarget {
+  readonly partial: PartialTransfer;
+  readonly token: Buffer;
+}
 
 /** A session's handle on a transfer it writes: how to make it let go. */
 export interface TransferClaim {
@@ -7,8 +15,8 @@ export interface TransferClaim {
    * transfer still receiving is closed (its partial kept), one already finishing is waited for.
    */
   surrender(transferId: string): Promise<void>;
-  /** The open partial of `transferId`, when the holder is receiving it (joined streams write into it). */
-  partialOf(transferId: string): PartialTransfer | undefined;
+  /** The open partial of `transferId` and its join token, when the holder is receiving it (§5.13.2). */
+  joinTargetOf(transferId: string): JoinTarget | undefined;
 }
 
 /** How many placed files `recordPlaced` remembers (about 100 bytes each). */
@@ -21,8 +29,21 @@ const MAX_PLACED_REMEMBERED = 10_000;
  */
 export class TransferRegistry {
   readonly #holders = new Map<string, TransferClaim>();
+  readonly #random: (bytes: number) => Uint8Array;
   /** Files placed by a finished transfer: transfer id -> the file's identity (SourceFile.identity). */
   readonly #placed = new Map<string, Buffer>();
+
+  /** `random` makes join tokens: the system CSPRNG unless a test injects one. */
+  constructor(options: { random?: (bytes: number) => Uint8Array } = {}) {
+    this.#random = options.random ?? randomBytes;
+  }
+
+  /** A fresh join token for a transfer whose PUT_ACCEPT is about to go out (PROTOCOL.md §5.13.2). */
+  newJoinToken(): Buffer {
+    const token = Buffer.from(this.#random(JOIN_TOKEN_BYTES));
+    if (token.length !== JOIN_TOKEN_BYTES) throw new Error(`the random source gave ${token.length} bytes`);
+    return token;
+  }
 
   /** Claims `transferId` for `claim`, first making any other holder surrender. */
   async claim(transferId: string, claim: TransferClaim): Promise<void> {
@@ -41,9 +62,15 @@ export class TransferRegistry {
     if (this.#holders.get(transferId) === claim) this.#holders.delete(transferId);
   }
 
-  /** The open partial of `transferId` held by any session, for a stream joining it (PROTOCOL.md §5.13). */
-  partialOf(transferId: string): PartialTransfer | undefined {
-    return this.#holders.get(transferId)?.partialOf(transferId);
+  /**
+   * The open partial of `transferId`, for a stream joining it with `token` (PROTOCOL.md §5.13.2): undefined
+   * unless some session is receiving it and `token` is the one its PUT_ACCEPT issued, compared in constant
+   * time. A wrong token and no transfer look the same to the caller.
+   */
+  joinable(transferId: string, token: Uint8Array): PartialTransfer | undefined {
+    const target = this.#holders.get(transferId)?.joinTargetOf(transferId);
+    if (target === undefined || token.length !== target.token.length) return undefined;
+    return timingSafeEqual(target.token, token) ? target.partial : undefined;
   }
 
   /** Whether any session holds `transferId` (the partial sweeper leaves those alone). */

@@ -1,6 +1,7 @@
 import { FerryError, codeFromWire, toFerryError } from '../errors/index.js';
 import {
   ChunkHashes,
+  JOIN_TOKEN_BYTES,
   MAX_TRANSFER_CHUNKS,
   PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
@@ -23,7 +24,7 @@ import type { SessionIo } from './session-io.js';
 import { StorageLimits } from './storage-limits.js';
 import { missingParents } from './missing-parents.js';
 import { serverPartialStore } from './server-partial-store.js';
-import type { TransferClaim } from './transfer-registry.js';
+import type { JoinTarget, TransferClaim } from './transfer-registry.js';
 import { transferIdOf } from './transfer-id.js';
 
 /** Finishing (fsync, rename, fsync directory) overlaps the next transfers up to this many at once. */
@@ -41,6 +42,8 @@ type Active =
       receivedBytes: number;
       /** Settles `UploadOutcome.takenOver` when another session takes this transfer over (§6.2). */
       takeOver: () => void;
+      /** What a joined stream must present (PROTOCOL.md §5.13.2), sent in this offer's PUT_ACCEPT. */
+      joinToken: Buffer;
     }
   | {
       // PROTOCOL.md §5.4 EXISTING: the destination may already hold this content; only the digest decides.
@@ -154,10 +157,12 @@ export class UploadReceiver implements TransferClaim {
     );
   }
 
-  /** The partial of `transferId` if this session is receiving it, for streams that join it (§5.13). */
-  partialOf(transferId: string): PartialTransfer | undefined {
+  /** The partial of `transferId` and its join token if this session is receiving it (§5.13.2). */
+  joinTargetOf(transferId: string): JoinTarget | undefined {
     const active = this.#active;
-    return active?.kind === 'partial' && active.transferId === transferId ? active.partial : undefined;
+    return active?.kind === 'partial' && active.transferId === transferId
+      ? { partial: active.partial, token: active.joinToken }
+      : undefined;
   }
 
   /** Called by the registry when a newer session of this client offers a transfer we hold. */
@@ -222,13 +227,14 @@ export class UploadReceiver implements TransferClaim {
       }
       const rooted = io.rooted(offer.path);
       if (offer.join) {
-        this.#join(offer, transferIdOf(io.clientKey, rooted.join('/')));
+        this.#join({ ...offer, join: offer.join }, transferIdOf(io.clientKey, rooted.join('/')));
         await io.send({
           type: 'PUT_ACCEPT',
           ref: offer.ref,
           restarted: false,
           existing: false,
           haveDigest: Buffer.alloc(32),
+          joinToken: Buffer.alloc(JOIN_TOKEN_BYTES),
           ranges: [],
         });
         return;
@@ -268,11 +274,12 @@ export class UploadReceiver implements TransferClaim {
   }
 
   /**
-   * PROTOCOL.md §5.13.2: attach to the partial another session of this client is receiving. The held set
-   * was already answered to the primary; a joined stream only needs to know it may send.
+   * PROTOCOL.md §5.13.2: attach to the partial another session of this client is receiving, if the offer
+   * carries the token the primary's PUT_ACCEPT issued. The held set was already answered to the primary; a
+   * joined stream only needs to know it may send. Refused before anything is touched.
    */
-  #join(offer: PutOfferMessage, transferId: string): void {
-    const partial = this.#io.ctx.registry.partialOf(transferId);
+  #join(offer: PutOfferMessage & { join: Buffer }, transferId: string): void {
+    const partial = this.#io.ctx.registry.joinable(transferId, offer.join);
     const header = partial?.header;
     if (
       !partial ||
@@ -280,7 +287,8 @@ export class UploadReceiver implements TransferClaim {
       header.mtimeMs !== offer.mtimeMs ||
       header.chunkBytes !== offer.chunkBytes
     ) {
-      // Scoped to this ref: the stream may simply have arrived after the transfer finished.
+      // Scoped to this ref: the stream may simply have arrived after the transfer finished. A wrong token
+      // gets the same answer as no transfer, so it tells a session without the token nothing.
       throw new FerryError('PATH_NOT_FOUND', 'no matching transfer to join');
     }
     this.#active = { kind: 'joined', ref: offer.ref, partial, offer, receivedBytes: 0 };
@@ -318,6 +326,7 @@ export class UploadReceiver implements TransferClaim {
       throw err;
     }
     let takeOver = (): void => undefined;
+    const joinToken = io.ctx.registry.newJoinToken();
     onTakeOver(new Promise<void>((resolve) => (takeOver = resolve)));
     this.#active = {
       kind: 'partial',
@@ -328,6 +337,7 @@ export class UploadReceiver implements TransferClaim {
       offer,
       receivedBytes: 0,
       takeOver,
+      joinToken,
     };
     // Opening a resumed partial re-hashed every chunk it holds: an offer/CANCEL loop must not repeat that
     // for free (docs/SECURITY.md "Hashing on request"). Paid after the fact, before the answer.
@@ -345,6 +355,7 @@ export class UploadReceiver implements TransferClaim {
       restarted: partial.restarted,
       existing: false,
       haveDigest: partial.heldDigest(),
+      joinToken,
       ranges: partial.heldRanges(),
     });
   }
@@ -371,6 +382,8 @@ export class UploadReceiver implements TransferClaim {
         restarted: false,
         existing: true,
         haveDigest: hashes.haveDigest(),
+        // An existing file is compared, never written: nothing to join.
+        joinToken: Buffer.alloc(JOIN_TOKEN_BYTES),
         ranges: hashes.knownRanges(),
       });
     } finally {

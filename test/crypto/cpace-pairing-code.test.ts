@@ -19,7 +19,7 @@ test('`generatePairingCode` gives 3 groups of 4 base32 characters that parse bac
     const text = code.format();
     assert.match(text, /^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/);
     assert.ok(isInviteId(code.inviteId));
-    assert.equal(text.slice(0, 3), code.inviteId);
+    assert.equal(text.replace('-', '').slice(0, 5), code.inviteId);
     const parsed = parsePairingCode(text);
     assert.equal(parsed.inviteId, code.inviteId);
     assert.deepEqual(parsed.secret, code.secret);
@@ -92,7 +92,33 @@ test('`PairingCode` prints as [redacted] and `dispose` zeroes the secret', () =>
   assert.ok(code.secret.every((byte) => byte === 0));
 });
 
-test('`formatPairingCode` encodes the 5 secret bytes as 8 characters', () => {
-  assert.equal(formatPairingCode('aaa', Buffer.alloc(5)).slice(0, 13), 'aaaa-aaaa-aaa');
-  assert.equal(formatPairingCode('abc', Buffer.alloc(5, 0xff)).slice(0, 13), 'abc7-7777-777');
+test('`formatPairingCode` encodes the 30 secret bits as 6 characters after the 5 of the invite id', () => {
+  assert.equal(formatPairingCode('aaaaa', Buffer.alloc(4)).slice(0, 13), 'aaaa-aaaa-aaa');
+  assert.equal(formatPairingCode('abcde', Buffer.of(0x3f, 0xff, 0xff, 0xff)).slice(0, 13), 'abcd-e777-777');
+  // 1 in the lowest bit is the last secret character; 2^29 the first.
+  assert.equal(formatPairingCode('abcde', Buffer.of(0, 0, 0, 1)).slice(0, 13), 'abcd-eaaa-aab');
+  assert.equal(formatPairingCode('abcde', Buffer.of(0x20, 0, 0, 0)).slice(0, 13), 'abcd-eqaa-aaa');
+  const code = parsePairingCode(formatPairingCode('abcde', Buffer.of(0x12, 0x34, 0x56, 0x78)));
+  assert.deepEqual(code.secret, Buffer.of(0x12, 0x34, 0x56, 0x78));
+});
+
+test('a secret with either of its top 2 bits set, or of another length, is not a secret', () => {
+  for (const secret of [
+    Buffer.of(0x40, 0, 0, 0),
+    Buffer.of(0x80, 0, 0, 0),
+    Buffer.alloc(5),
+    Buffer.alloc(3),
+  ]) {
+    assert.throws(() => formatPairingCode('abcde', secret), invalid(/4 bytes holding 30 bits/));
+  }
+});
+
+test('`generatePairingCode` draws all 25 invite-id bits and all 30 secret bits, and no more', () => {
+  // A random source returning all ones: the id is the largest (77777), the secret 2^30 - 1.
+  const code = generatePairingCode({ random: (n) => Buffer.alloc(n, 0xff) });
+  assert.equal(code.inviteId, '77777');
+  assert.deepEqual(code.secret, Buffer.of(0x3f, 0xff, 0xff, 0xff));
+  const zero = generatePairingCode({ random: (n) => Buffer.alloc(n) });
+  assert.equal(zero.inviteId, 'aaaaa');
+  assert.deepEqual(zero.secret, Buffer.alloc(4));
 });

@@ -2,7 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import { formatPairingCode, generatePairingCode, type PairingCode } from '../../src/crypto/pairing-code.js';
+import {
+  formatPairingCode,
+  generatePairingCode,
+  randomPairingSecret,
+  type PairingCode,
+} from '../../src/crypto/pairing-code.js';
 import { PAIR_MESSAGE_TYPE_CODES, encodeMessage } from '../../src/protocol/index.js';
 import {
   PairingClient,
@@ -81,8 +86,8 @@ test('pairing messages have the §12.4 types and lengths', () => {
   const outcome = runPairing(newLeg(), code.format(), new Map([[code.inviteId, code]]));
   assert.ok(outcome.serverStep?.done === true);
   assert.equal(outcome.hello[0], PAIR_MESSAGE_TYPE_CODES.PAIR_HELLO);
-  assert.equal(outcome.hello.length, 36);
-  assert.equal(outcome.hello.subarray(1, 4).toString('ascii'), code.inviteId);
+  assert.equal(outcome.hello.length, 38);
+  assert.equal(outcome.hello.subarray(1, 6).toString('ascii'), code.inviteId);
   assert.equal(outcome.reply[0], PAIR_MESSAGE_TYPE_CODES.PAIR_REPLY);
   assert.equal(outcome.reply.length, 33);
   assert.equal(outcome.confirm[0], PAIR_MESSAGE_TYPE_CODES.PAIR_CONFIRM);
@@ -97,7 +102,7 @@ test('pairing messages have the §12.4 types and lengths', () => {
 
 test('pairing with a wrong secret fails at PAIR_CONFIRM, and a forged PAIR_DONE fails on the client', () => {
   const code = generatePairingCode();
-  const wrong = formatPairingCode(code.inviteId, randomBytes(5));
+  const wrong = formatPairingCode(code.inviteId, randomPairingSecret());
   const outcome = runPairing(newLeg(), wrong, new Map([[code.inviteId, code]]));
   assert.ok(outcome.serverError !== undefined && pairingFailed(outcome.serverError));
   // The client never gets a PAIR_DONE from this server; anything it might be handed instead is refused.
@@ -112,8 +117,8 @@ test('pairing with a wrong secret fails at PAIR_CONFIRM, and a forged PAIR_DONE 
 
 test('an unknown invite id and a wrong secret fail identically: same step, same error', () => {
   const code = generatePairingCode();
-  const unknownId = formatPairingCode(code.inviteId === 'zzz' ? 'yyy' : 'zzz', code.secret);
-  const wrongSecret = formatPairingCode(code.inviteId, randomBytes(5));
+  const unknownId = formatPairingCode(code.inviteId === 'zzzzz' ? 'yyyyy' : 'zzzzz', code.secret);
+  const wrongSecret = formatPairingCode(code.inviteId, randomPairingSecret());
   const outcomes = [unknownId, wrongSecret].map((text) =>
     runPairing(newLeg(), text, new Map([[code.inviteId, code]])),
   );
@@ -150,7 +155,7 @@ test('a man in the middle with a guessed code fails against both client and serv
   const code = generatePairingCode();
   const invites = new Map([[code.inviteId, code]]);
   const mitmKey = randomBytes(32);
-  const guess = randomBytes(5);
+  const guess = randomPairingSecret();
   // Toward the server: M pairs as a client with the public invite id and a guessed secret.
   const toServer = newLeg(mitmKey, randomBytes(32));
   const mitmClient = new PairingClient({ ...toServer, code: formatPairingCode(code.inviteId, guess) });

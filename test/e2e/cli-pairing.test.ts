@@ -116,7 +116,7 @@ describe('ferry invite / pair against a running ferry serve', () => {
     const made = await invite();
     const parsed = parsePairingCode(made.code);
     const otherSecret = Buffer.from(parsed.secret);
-    otherSecret[4] = (otherSecret[4] ?? 0) ^ 0x10;
+    otherSecret[3] = (otherSecret[3] ?? 0) ^ 0x10;
     parsed.dispose();
     const wrong = formatPairingCode(made.id, otherSecret);
 
@@ -187,8 +187,10 @@ describe('ferry invite / pair against a running ferry serve', () => {
     const text = await runFerry(['--home', serverHome, 'invite', '--address', 'files.example:7443']);
     assertExit(text, 0, 'invite (text)');
     assert.match(text.stdout, /^ {2}ferry pair files\.example:7443 [a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/m);
-    const id = /^pairing code: ([a-z2-7]{3})/m.exec(text.stdout)?.[1];
-    assert.ok(id);
+    // The invite id is the code's first 5 characters, across the first dash.
+    const shown = /^pairing code: ([a-z2-7]{4})-([a-z2-7])/m.exec(text.stdout);
+    assert.ok(shown);
+    const id = `${shown[1]}${shown[2]}`;
     assertExit(await runFerry(['--home', serverHome, 'invite', '--revoke', id]), 0, 'invite --revoke');
   });
 });

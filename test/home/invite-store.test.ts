@@ -5,7 +5,7 @@ import { mkdtemp, readFile, readdir, rm, stat, utimes, writeFile, unlink } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { parsePairingCode } from '../../src/crypto/pairing-code.js';
+import { parsePairingCode, randomPairingSecret } from '../../src/crypto/pairing-code.js';
 import { encodeMessage } from '../../src/protocol/index.js';
 import { PairingClient, PairingServer, readPairHelloInviteId } from '../../src/machines/index.js';
 import { isFerryError } from '../../src/errors/index.js';
@@ -170,8 +170,8 @@ test('`createInvite` refuses bad options with USAGE_INVALID', async (t) => {
 test(`\`createInvite\` refuses more than ${MAX_LIVE_INVITES} live invites`, async (t) => {
   const home = await tempHome(t);
   const invites = Array.from({ length: MAX_LIVE_INVITES }, (_, i) => ({
-    id: `a${'abcdefghijklmnopqrstuvwxyz234567'.charAt(Math.floor(i / 32))}${'abcdefghijklmnopqrstuvwxyz234567'.charAt(i % 32)}`,
-    secret: randomBytes(5).toString('hex'),
+    id: `aaa${'abcdefghijklmnopqrstuvwxyz234567'.charAt(Math.floor(i / 32))}${'abcdefghijklmnopqrstuvwxyz234567'.charAt(i % 32)}`,
+    secret: randomPairingSecret().toString('hex'),
     permissions: ['upload'],
     createdAt: new Date(T0).toISOString(),
     expiresAt: new Date(T0 + MINUTE).toISOString(),
@@ -191,11 +191,20 @@ test('a malformed invites.json is CONFIG_INVALID and the message never shows a s
     { version: 1, invites: {} },
     {
       version: 1,
-      invites: [{ id: 'abc', secret: secretLike, permissions: ['upload'], createdAt: 'x', expiresAt: 'y' }],
+      invites: [{ id: 'abcde', secret: secretLike, permissions: ['upload'], createdAt: 'x', expiresAt: 'y' }],
     },
     {
       version: 1,
       invites: [{ id: 'ab', secret: 'ffffffffff', permissions: ['upload'], createdAt: 'x', expiresAt: 'y' }],
+    },
+    // v1's shapes (3-character id, 5-byte secret) and a secret whose top 2 bits are set (more than 30 bits).
+    {
+      version: 1,
+      invites: [{ id: 'abc', secret: 'ffffffffff', permissions: ['upload'], createdAt: 'x', expiresAt: 'y' }],
+    },
+    {
+      version: 1,
+      invites: [{ id: 'abcde', secret: '7fffffff', permissions: ['upload'], createdAt: 'x', expiresAt: 'y' }],
     },
     { version: 1, extra: 1, invites: [] },
   ]) {
@@ -210,7 +219,7 @@ test('a malformed invites.json is CONFIG_INVALID and the message never shows a s
 
 test('`consumeInvite` in a home without invites is INVITE_INVALID and writes nothing', async (t) => {
   const home = await tempHome(t);
-  await assert.rejects(consumeInvite(home, 'abc'), code('INVITE_INVALID'));
+  await assert.rejects(consumeInvite(home, 'abcde'), code('INVITE_INVALID'));
   assert.deepEqual(await readdir(home), []);
 });
 

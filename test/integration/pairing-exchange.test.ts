@@ -3,7 +3,6 @@
 // a socket event or a log line.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
@@ -13,6 +12,7 @@ import {
   formatPairingCode,
   generateKeyPair,
   parsePairingCode,
+  randomPairingSecret,
   type KeyPair,
 } from '../../src/crypto/index.js';
 import { FramedSocket, MODE_PAIRING, clientHandshake, type SecureChannel } from '../../src/channel/index.js';
@@ -83,7 +83,7 @@ function wrongCodeFor(code: string): string {
   const other = Buffer.from(parsed.secret);
   other[0] = (other[0] ?? 0) ^ 0x01;
   parsed.dispose();
-  return formatPairingCode(code.slice(0, 3), other);
+  return formatPairingCode(parsePairingCode(code).inviteId, other);
 }
 
 /** A raw mode-1 session: the handshake and nothing else, for sending what an honest client never sends. */
@@ -196,8 +196,8 @@ test('an expired invite is refused exactly like a wrong code, and is removed fro
 test('a code naming no invite at all fails the same way, after the full exchange', async (t) => {
   const fx = await fixture(t);
   const { code } = await createInvite(fx.home);
-  const unknownId = code.startsWith('aaa') ? 'bbb' : 'aaa';
-  const err = await pairFails(fx, generateKeyPair(), formatPairingCode(unknownId, randomBytes(5)));
+  const unknownId = code.startsWith('aaaaa') ? 'bbbbb' : 'aaaaa';
+  const err = await pairFails(fx, generateKeyPair(), formatPairingCode(unknownId, randomPairingSecret()));
   assert.equal(err.code, 'PAIRING_FAILED');
   assert.equal((await listInvites(fx.home)).length, 1, 'an unrelated invite is not touched');
 });

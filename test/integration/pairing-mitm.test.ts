@@ -11,7 +11,12 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { FerryError, codeFromWire, toFerryError } from '../../src/errors/index.js';
 import { MESSAGE_TYPE_CODES, decodeMessage } from '../../src/protocol/index.js';
 import { PairingClient, PairingServer, readPairHelloInviteId } from '../../src/machines/index.js';
-import { formatPairingCode, generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
+import {
+  formatPairingCode,
+  generateKeyPair,
+  randomPairingSecret,
+  type KeyPair,
+} from '../../src/crypto/index.js';
 import {
   FramedSocket,
   MODE_PAIRING,
@@ -114,7 +119,7 @@ class Interceptor {
       const inviteId = readPairHelloInviteId(hello);
       toServer = await connectToServer();
       const [towardServer] = await Promise.all([
-        impersonateClient(toServer, this.identity, formatPairingCode(inviteId, randomBytes(5))),
+        impersonateClient(toServer, this.identity, formatPairingCode(inviteId, randomPairingSecret())),
         impersonateServer(toClient, this.identity, hello),
       ]);
       return towardServer;
@@ -183,7 +188,7 @@ async function impersonateServer(toClient: SecureChannel, identity: KeyPair, hel
     sid: toClient.handshakeHash,
     clientStaticKey: toClient.remotePublicKey,
     serverStaticKey: identity.publicKey,
-    secret: randomBytes(5),
+    secret: randomPairingSecret(),
   });
   try {
     await toClient.send(pairing.receive(hello).send!);

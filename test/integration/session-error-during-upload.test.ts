@@ -40,6 +40,7 @@ async function startRefusingServer(): Promise<{
               ref: message.ref,
               restarted: false,
               existing: false,
+              joinToken: Buffer.alloc(16),
               haveDigest: Buffer.alloc(32),
               ranges: [],
             });

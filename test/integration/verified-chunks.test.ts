@@ -44,7 +44,8 @@ async function startRig(t: TestContext): Promise<Rig> {
   };
 }
 
-function offer(ref: number, join = false): Message {
+/** A PUT_OFFER of the file; with `join`, a JOIN presenting that token (PROTOCOL.md §5.13.2). */
+function offer(ref: number, join?: Buffer): Message {
   return {
     type: 'PUT_OFFER',
     ref,
@@ -79,21 +80,25 @@ async function receive<T extends Message['type']>(
   return message as Extract<Message, { type: T }>;
 }
 
-/** The primary offers the file and has chunk 0 verified and durable (it waits for the PROGRESS). */
-async function primaryWithChunk0(rig: Rig): Promise<SecureChannel> {
+/**
+ * The primary offers the file and has chunk 0 verified and durable (it waits for the PROGRESS); `token` is
+ * the join token of its PUT_ACCEPT.
+ */
+async function primaryWithChunk0(rig: Rig): Promise<{ primary: SecureChannel; token: Buffer }> {
   const primary = await rig.session();
   await primary.send(offer(1));
-  assert.deepEqual((await receive(primary, 'PUT_ACCEPT')).ranges, []);
+  const accept = await receive(primary, 'PUT_ACCEPT');
+  assert.deepEqual(accept.ranges, []);
   await sendChunk(primary, 1, 0, chunk(0), sha256(chunk(0)));
   assert.equal((await receive(primary, 'PROGRESS')).verifiedBytes, CHUNK_BYTES);
-  return primary;
+  return { primary, token: accept.joinToken };
 }
 
 test('a joined stream cannot rewrite a chunk the primary had verified: it is refused, and the stored file is the content its PUT_DONE digest names', async (t) => {
   const rig = await startRig(t);
-  const primary = await primaryWithChunk0(rig);
+  const { primary, token } = await primaryWithChunk0(rig);
   const joined = await rig.session();
-  await joined.send(offer(1, true));
+  await joined.send(offer(1, token));
   await receive(joined, 'PUT_ACCEPT');
   // Other content for chunk 0, closed with a wrong hash: on a8541e7 the bytes were written, CHUNK_MISMATCH
   // came back for this ref only, and the primary's verified hash still vouched for chunk 0.
@@ -121,9 +126,9 @@ test('a joined stream cannot rewrite a chunk the primary had verified: it is ref
 
 test('a chunk that failed its hash on a joined stream is not held: the PUT_END is refused, and a resumed offer asks for the chunk again', async (t) => {
   const rig = await startRig(t);
-  const primary = await primaryWithChunk0(rig);
+  const { primary, token } = await primaryWithChunk0(rig);
   const joined = await rig.session();
-  await joined.send(offer(1, true));
+  await joined.send(offer(1, token));
   await receive(joined, 'PUT_ACCEPT');
   await sendChunk(joined, 1, 1, Buffer.alloc(CHUNK_BYTES, 0x58), sha256(chunk(1)));
   const mismatch = await receive(joined, 'ERROR');
@@ -149,9 +154,9 @@ test('a chunk that failed its hash on a joined stream is not held: the PUT_END i
 
 test("when the primary session ends, a joined stream's further data fails for its ref only (PATH_NOT_FOUND), and its session goes on (§5.13.5)", async (t) => {
   const rig = await startRig(t);
-  const primary = await primaryWithChunk0(rig);
+  const { primary, token } = await primaryWithChunk0(rig);
   const joined = await rig.session();
-  await joined.send(offer(1, true));
+  await joined.send(offer(1, token));
   await receive(joined, 'PUT_ACCEPT');
   const primaryClosed = once(rig.server.events, 'session-closed');
   primary.close();

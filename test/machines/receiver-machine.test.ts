@@ -23,6 +23,7 @@ import {
   haveDigest,
   type Message,
 } from '../../src/protocol/index.js';
+import { isFerryError } from '../../src/errors/index.js';
 
 const CHUNK_BYTES = 1024;
 const SIZE = 4 * CHUNK_BYTES + 100; // five chunks, the last one short
@@ -427,13 +428,19 @@ for (const direction of DIRECTIONS) {
   });
 }
 
-test('receiver (upload): a joined stream ends with PUT_END of 32 zero bytes; its half-sent chunk goes back to unverified and the file goes on (§5.13.4)', () => {
+test('receiver (upload): a joined stream ends with PUT_END of 32 zero bytes; PART unless it left a chunk half-sent, which goes back to unverified, fails the end, and the file goes on (§5.13.4)', () => {
   const rig = new Rig('upload');
   rig.sendChunk(B, 1);
-  rig.sendChunk(B, 3);
-  rig.data(B, 4 * CHUNK_BYTES, chunk(4).subarray(0, 10));
   assert.deepEqual(rig.end(B, ZERO_DIGEST, { part: true }), [], 'PART: nothing to check or do');
+  rig.sendChunk('stream C', 3);
+  rig.data('stream C', 4 * CHUNK_BYTES, chunk(4).subarray(0, 10));
+  assert.throws(
+    () => rig.end('stream C', ZERO_DIGEST, { part: true }),
+    (err) => isFerryError(err, 'MESSAGE_MALFORMED') && /chunk 4 not completed/.test(err.message),
+    'no PART for a chunk the stream did not finish',
+  );
   assert.equal(rig.machine.stateOf(4), 'unverified');
+  assert.equal(rig.machine.stateOf(3), 'verified', 'its completed chunks stay');
   for (const index of [0, 2, 4]) rig.sendChunk(A, index);
   assert.equal(rig.end(A, DIGEST).at(-1)?.kind, 'finish');
 });

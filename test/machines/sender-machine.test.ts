@@ -122,6 +122,7 @@ function accept(fields: {
     restarted: fields.restarted ?? false,
     existing: fields.existing ?? false,
     haveDigest: fields.haveDigest ?? ZERO,
+    joinToken: Buffer.alloc(16),
     ranges: fields.ranges ?? [],
   });
 }
@@ -460,10 +461,8 @@ test('joined streams take chunks from the primary’s one cursor: every missing 
   });
   assert.deepEqual(joined.start(), [{ kind: 'offer', fresh: false }, { kind: 'receive' }]);
   joined.offered(7);
-  const joinedCursor = only(
-    joined.received(accept({ ranges: [{ first: 2, count: 1 }], haveDigest: heldDigestOf(file, [2]) })),
-    'stream',
-  ).chunks;
+  // §5.13.2: a joined PUT_ACCEPT lists no chunks (the primary's cursor already skips the held ones).
+  const joinedCursor = only(joined.received(accept({})), 'stream').chunks;
   assert.equal(joinedCursor, cursor, 'the very same cursor');
   const byPrimary: number[] = [];
   const byJoined: number[] = [];
@@ -534,6 +533,20 @@ test(`uploads, 200 seeded cases (seed ${UPLOAD_SEED}): a true claim is resumed, 
       `round ${round}: the file digest`,
     );
   }
+});
+
+test('a joined stream answered with a held set is refused (MESSAGE_UNEXPECTED): a joined PUT_ACCEPT lists no chunks (§5.13.2)', () => {
+  const file = fileOf(3 * CHUNK);
+  const primary = offeredUpload(file);
+  const joined = new UploadSenderMachine(file.length, CHUNK, {
+    join: { chunks: [0][Symbol.iterator](), hashes: primary.hashes },
+  });
+  joined.start();
+  rejectsWith(
+    'MESSAGE_UNEXPECTED',
+    () => joined.received(accept({ ranges: [{ first: 2, count: 1 }], haveDigest: heldDigestOf(file, [2]) })),
+    /PUT_ACCEPT, chunks held in state joining/,
+  );
 });
 
 test('a joined stream answered EXISTING, and a primary answered PART, are refused (MESSAGE_UNEXPECTED)', () => {

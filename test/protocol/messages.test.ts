@@ -51,13 +51,14 @@ const VECTORS: readonly [string, Message][] = [
     },
   ],
   [
-    `11 00000005 01 ${ZERO32} 0002 00000000 00000002 00000004 00000001`,
+    `11 00000005 01 ${ZERO32} ${'5a'.repeat(16)} 0002 00000000 00000002 00000004 00000001`,
     {
       type: 'PUT_ACCEPT',
       ref: 5,
       restarted: true,
       existing: false,
       haveDigest: Buffer.alloc(32),
+      joinToken: Buffer.alloc(16, 0x5a),
       ranges: [
         { first: 0, count: 2 },
         { first: 4, count: 1 },
@@ -65,13 +66,14 @@ const VECTORS: readonly [string, Message][] = [
     },
   ],
   [
-    `11 00000006 02 ${'ab'.repeat(32)} 0001 00000000 00000003`,
+    `11 00000006 02 ${'ab'.repeat(32)} ${'00'.repeat(16)} 0001 00000000 00000003`,
     {
       type: 'PUT_ACCEPT',
       ref: 6,
       restarted: false,
       existing: true,
       haveDigest: Buffer.alloc(32, 0xab),
+      joinToken: Buffer.alloc(16),
       ranges: [{ first: 0, count: 3 }],
     },
   ],
@@ -378,6 +380,7 @@ const REFUSED_ENCODINGS: readonly [string, Message][] = [
       restarted: false,
       existing: false,
       haveDigest: Buffer.alloc(31),
+      joinToken: Buffer.alloc(16),
       ranges: [],
     },
   ],
@@ -389,6 +392,7 @@ const REFUSED_ENCODINGS: readonly [string, Message][] = [
       restarted: false,
       existing: true,
       haveDigest: Buffer.alloc(32),
+      joinToken: Buffer.alloc(16),
       ranges: [
         { first: 4, count: 1 },
         { first: 0, count: 1 },

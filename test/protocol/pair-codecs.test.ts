@@ -42,7 +42,7 @@ test('decodePairMessage keeps the detail texts the pairing exchange always sent 
     () => decodePairMessage(Buffer.of(0x42, 1), 'PAIR_CONFIRM'),
     (err) => isFerryError(err, 'MESSAGE_MALFORMED') && err.detail === 'pair_confirm must be 65 bytes, got 2',
   );
-  const badId = Buffer.concat([Buffer.of(0x40), Buffer.from('AB1', 'ascii'), randomBytes(32)]);
+  const badId = Buffer.concat([Buffer.of(0x40), Buffer.from('AB1cd', 'ascii'), randomBytes(32)]);
   assert.throws(
     () => decodePairMessage(badId, 'PAIR_HELLO'),
     (err) => isFerryError(err, 'MESSAGE_MALFORMED') && err.detail === 'pair_hello: invite id is not base32',
@@ -64,7 +64,7 @@ test('the pairing machines refuse a decoded message of the wrong type and a hand
     (err) => isFerryError(err, 'MESSAGE_MALFORMED'),
   );
   assert.throws(
-    () => encodeMessage({ type: 'PAIR_HELLO', inviteId: 'AB1', ya: randomBytes(32) }),
+    () => encodeMessage({ type: 'PAIR_HELLO', inviteId: 'AB1cd', ya: randomBytes(32) }),
     (err) => isFerryError(err, 'MESSAGE_MALFORMED'),
   );
 });

@@ -4,9 +4,10 @@
 // same inputs and random sources must produce the same bytes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parsePairingCode } from '../../src/crypto/index.js';
+import { pairingMacKey, parsePairingCode } from '../../src/crypto/index.js';
+import { cpaceLvCat } from '../../src/crypto/cpace.js';
 import { decodePairMessage, encodeMessage, type PairMessageType } from '../../src/protocol/index.js';
 import { PairingClient, PairingServer, type PairingStep } from '../../src/machines/index.js';
 
@@ -18,6 +19,8 @@ interface PairingVector {
   code: string;
   clientRandomSeed: string;
   serverRandomSeed: string;
+  isk: string;
+  macKey: string;
   messages: Record<PairMessageType, string>;
 }
 
@@ -66,6 +69,7 @@ test('ferry-pairing-messages.json: the pairing exchange sends byte for byte the 
     );
     assert.ok(serverDone.done && clientDone.done);
     assert.deepEqual(serverDone.result.isk, clientDone.result.isk);
+    assert.equal(clientDone.result.isk.toString('hex'), v.isk, `${v.name} isk`);
     code.dispose();
   }
 });
@@ -77,5 +81,21 @@ test('ferry-pairing-messages.json: each message decodes with its codec and encod
       assert.equal(decoded.type, type);
       assert.equal(encodeMessage(decoded).toString('hex'), hex, `${v.name} ${type}`);
     }
+  }
+});
+
+test('ferry-pairing-messages.json: the tags are the draft key confirmation over the recorded messages (PROTOCOL.md §12.3)', () => {
+  for (const v of file.vectors) {
+    const sid = Buffer.from(v.sid, 'hex');
+    const macKey = pairingMacKey(sid, Buffer.from(v.isk, 'hex'));
+    assert.equal(macKey.toString('hex'), v.macKey, `${v.name} macKey`);
+    const hello = decodePairMessage(Buffer.from(v.messages.PAIR_HELLO, 'hex'), 'PAIR_HELLO');
+    const reply = decodePairMessage(Buffer.from(v.messages.PAIR_REPLY, 'hex'), 'PAIR_REPLY');
+    const confirm = decodePairMessage(Buffer.from(v.messages.PAIR_CONFIRM, 'hex'), 'PAIR_CONFIRM');
+    const done = decodePairMessage(Buffer.from(v.messages.PAIR_DONE, 'hex'), 'PAIR_DONE');
+    // Computed here from the definition, not by the exchange: Ta over (Ya, ADa = inviteId), Tb over (Yb, empty).
+    const mac = (y: Buffer, ad: Buffer): Buffer => createHmac('sha512', macKey).update(cpaceLvCat(y, ad)).digest();
+    assert.deepEqual(confirm.tag, mac(hello.ya, Buffer.from(hello.inviteId, 'ascii')), `${v.name} Ta`);
+    assert.deepEqual(done.tag, mac(reply.yb, Buffer.alloc(0)), `${v.name} Tb`);
   }
 });
