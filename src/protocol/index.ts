@@ -16,6 +16,9 @@ export {
   LIST_FLAG_SELF_ONLY,
   LIST_END_FLAG_IS_FILE,
   MAX_ACCEPT_RANGES,
+  MAX_BATCH_DATA_BYTES,
+  MAX_BATCH_ENTRIES,
+  MAX_BATCH_FILE_BYTES,
   MAX_CHUNK_BYTES,
   MAX_CHUNK_COUNT,
   MAX_TRANSFER_CHUNKS,
@@ -40,6 +43,7 @@ export {
   PROTOCOL_VERSION,
   PUT_ACCEPT_FLAG_EXISTING,
   PUT_ACCEPT_FLAG_RESTARTED,
+  PUT_BATCH_HEADER_BYTES,
   PUT_DATA_HEADER_BYTES,
   PUT_DONE_FLAG_IDENTICAL,
   PUT_LINK_FLAG_OVERWRITE,
@@ -65,10 +69,14 @@ export {
   decodeMessage,
   decodePairMessage,
   encodeMessage,
+  batchEntryBytes,
   listEntryBytes,
   writeGetDataHeader,
   writePutDataHeader,
   type AckMessage,
+  type BatchDoneMessage,
+  type BatchEntry,
+  type BatchEntryResult,
   type CancelMessage,
   type ErrorMessage,
   type GetChunkMessage,
@@ -94,6 +102,8 @@ export {
   type PairReplyMessage,
   type ProgressMessage,
   type PutAcceptMessage,
+  type PutBatchEndMessage,
+  type PutBatchMessage,
   type PutChunkMessage,
   type PutDataMessage,
   type PutDirMessage,
@@ -116,3 +126,4 @@ export {
 } from './file-digest.js';
 export { ChunkHashes } from './chunk-hashes.js';
 export { ChunkSet, indicesFromRanges, rangesFromIndices, type ChunkRange } from './chunk-ranges.js';
+export { smallFileDigest } from './small-file-digest.js';

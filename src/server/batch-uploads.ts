@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto';
+import { ERROR_CODES, FerryError, toFerryError } from '../errors/index.js';
+import { BatchReceiver, type ReceivedBatch } from '../machines/index.js';
+import {
+  PERMISSION_DOWNLOAD,
+  PERMISSION_UPLOAD,
+  type BatchEntryResult,
+  type PutBatchEndMessage,
+  type PutBatchMessage,
+} from '../protocol/index.js';
+import { resolveUnderRoot, type SmallFile } from '../transfer/index.js';
+import { missingParents } from './missing-parents.js';
+import type { SessionIo } from './session-io.js';
+import { SMALL_FILE_PLACER } from './small-file-placer.js';
+import { StorageLimits } from './storage-limits.js';
+
+/** Error categories that refuse one entry of a batch; anything else ends the session (as in §5.1). */
+const ENTRY_SCOPED = new Set(['trust', 'path', 'transfer', 'storage']);
+
+/**
+ * The batch half of a server session (PROTOCOL.md §5.14): the BatchReceiver machine checks the exchange;
+ * each complete batch is resolved here with the single-file path's policies (the client's root, `.ferry`,
+ * permissions, file size limit, storage limits and quotas charged before writing, overwrite or compare),
+ * then placed by the worker thread, and answered with one BATCH_DONE.
+ */
+export class BatchUploads {
+  readonly #io: SessionIo;
+  readonly #machine = new BatchReceiver();
+  readonly #settling = new Set<Promise<void>>();
+  /** Directories under the root this session already checked (see resolveUnderRoot). */
+  readonly #knownDirs = new Set<string>();
+  files = 0;
+  bytes = 0;
+
+  constructor(io: SessionIo) {
+    this.#io = io;
+  }
+
+  /**
+   * Takes a PUT_BATCH or PUT_BATCH_END. After the end, `finished` settles once BATCH_DONE is sent; it
+   * rejects only with what ends the session.
+   */
+  receive(message: PutBatchMessage | PutBatchEndMessage): { finished?: Promise<void> } {
+    if (message.type === 'PUT_BATCH') {
+      this.#machine.receive(message);
+      return {};
+    }
+    const batch = this.#machine.end(message);
+    const finished = this.#settle(batch);
+    const tracked = finished.catch(() => undefined).finally(() => this.#settling.delete(tracked));
+    this.#settling.add(tracked);
+    return { finished };
+  }
+
+  /** Waits for the batches being written (their files are placed or refused); the receiver stays usable. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#settling]);
+  }
+
+  async #settle(batch: ReceivedBatch): Promise<void> {
+    const results = await this.#place(batch);
+    await this.#io.send(this.#machine.settled(batch.ref, results));
+  }
+
+  async #place(batch: ReceivedBatch): Promise<BatchEntryResult[]> {
+    const io = this.#io;
+    const { storage } = io.ctx;
+    const results: BatchEntryResult[] = batch.entries.map(() => ({ status: 'placed' }));
+    const refuse = (index: number, err: unknown): void => {
+      const error = toFerryError(err);
+      if (!ENTRY_SCOPED.has(error.category)) throw error;
+      results[index] = { status: 'refused', code: error.wireCode ?? ERROR_CODES.INTERNAL.wire };
+    };
+    // One storage promise for the whole batch, grown entry by entry: an entry that does not fit is
+    // refused before anything is written, and the entries before it still go (PROTOCOL.md §5.14).
+    const promiseId = `batch-${randomBytes(12).toString('hex')}`;
+    let promised = 0;
+    const files: SmallFile[] = [];
+    const placing: Array<{ index: number; bytes: number }> = [];
+    try {
+      for (let index = 0; index < batch.entries.length; index++) {
+        const entry = batch.entries[index]!;
+        try {
+          io.require(PERMISSION_UPLOAD, 'upload');
+          if (io.ctx.maxFileBytes > 0 && entry.size > io.ctx.maxFileBytes)
+            throw new FerryError('FILE_TOO_LARGE', `${entry.size} bytes, limit ${io.ctx.maxFileBytes}`);
+          const rooted = io.rooted(entry.path);
+          if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
+          await storage.chargeEntries(
+            io.clientKey,
+            await missingParents(io.ctx.root, rooted, this.#knownDirs),
+          );
+          const target = await resolveUnderRoot(io.ctx.root, rooted, {
+            createDirs: true,
+            knownDirs: this.#knownDirs,
+          });
+          const compareExisting = target.exists && !batch.overwrite;
+          // PROTOCOL.md §5.4: whether an existing file is identical is only told to a client that may
+          // download it; any other gets FILE_EXISTS.
+          if (compareExisting && !io.may(PERMISSION_DOWNLOAD)) throw new FerryError('FILE_EXISTS');
+          let bytes = 0;
+          if (compareExisting) {
+            // Reading a file to compare it is hashing on request (docs/SECURITY.md): paid for.
+            await io.ctx.hashCache.spend(io.clientKey, entry.size);
+          } else {
+            bytes = StorageLimits.promiseOf(entry.size, batch.chunkBytes);
+            await storage.reserve(io.clientKey, promiseId, promised + bytes);
+            promised += bytes;
+          }
+          files.push({
+            data: entry.data,
+            fileDigest: entry.fileDigest,
+            chunkBytes: batch.chunkBytes,
+            mode: entry.mode,
+            mtimeMs: entry.mtimeMs,
+            dir: target.dir,
+            path: target.path,
+            overwrite: batch.overwrite,
+            compareExisting,
+          });
+          placing.push({ index, bytes });
+        } catch (err) {
+          refuse(index, err);
+        }
+      }
+      const outcomes = await SMALL_FILE_PLACER.place(io.ctx.partialDir, files);
+      let placedBytes = 0;
+      outcomes.forEach((outcome, k) => {
+        const { index, bytes } = placing[k]!;
+        if (outcome.status === 'refused') {
+          refuse(index, new FerryError(outcome.code));
+          return;
+        }
+        results[index] = { status: outcome.status };
+        if (outcome.status === 'placed') {
+          placedBytes += bytes;
+          this.files++;
+          this.bytes += batch.entries[index]!.size;
+        }
+      });
+      storage.placedPart(promiseId, placedBytes);
+    } finally {
+      storage.released(promiseId);
+    }
+    return results;
+  }
+}
