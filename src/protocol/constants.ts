@@ -159,7 +159,7 @@ export { HASH_BYTES };
 
 /**
  * Largest file a PUT_BATCH entry carries (PROTOCOL.md §5.14): 32 KiB, so one record always has room for an
- * entry with the longest path (32768 + 4096 + 56 bytes of entry fields < MAX_MESSAGE_BYTES), and a file
+ * entry with the longest path (12 + 32768 + 48 + 4096 bytes < MAX_MESSAGE_BYTES), and a file
  * larger than this costs the one-file path only a few messages more than its data.
  */
 export const MAX_BATCH_FILE_BYTES = 32 * 1024;
