@@ -55,28 +55,28 @@ export async function sendBatch(
   { emit, open: openTransfers, noteProgress }: TransferReporting,
 ): Promise<Array<BatchJobOutcome | 'fallback'>> {
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  // Read side by side: each file costs a few small reads, and waiting on them one by one would leave the
+  // link idle (PROTOCOL.md §5.14).
+  const read = await readAll(jobs, (job) => readSmallFile(job, chunkBytes));
   const outcomes: Array<BatchJobOutcome | 'fallback'> = [];
   const entries: Array<{ job: SmallFileJob; entry: BatchEntry; at: number }> = [];
-  for (const job of jobs) {
+  jobs.forEach((job, k) => {
     const subject: TransferSubject = { direction: 'upload', file: job.localPath, remotePath: job.remotePath };
+    const entry = read[k]!;
+    if (entry === 'fallback') {
+      outcomes.push('fallback');
+      return;
+    }
     openTransfers.begin(subject);
-    let entry: BatchEntry | 'fallback';
-    try {
-      entry = await readSmallFile(job, chunkBytes);
-    } catch (err) {
-      const failed = Promise.reject(toFerryError(err));
+    if (entry instanceof Error) {
+      const failed = Promise.reject(entry);
       failed.catch(() => undefined);
       outcomes.push(failed);
-      continue;
-    }
-    if (entry === 'fallback') {
-      openTransfers.end(subject);
-      outcomes.push('fallback');
-      continue;
+      return;
     }
     entries.push({ job, entry, at: outcomes.length });
     outcomes.push(Promise.resolve(undefined as never)); // replaced below
-  }
+  });
   if (entries.length === 0) return outcomes;
   const ref = session.openRef();
   // Pack the entries into records of at most MAX_MESSAGE_BYTES (an entry always fits one, §5.14).
@@ -159,6 +159,26 @@ export async function sendBatch(
     outcomes[at] = done;
   });
   return outcomes;
+}
+
+/** Files read at once by a batch. */
+const READS_AT_ONCE = 16;
+
+/** `read` of every job, READS_AT_ONCE at a time, in job order; a failure is returned as its error. */
+async function readAll<T>(
+  jobs: readonly SmallFileJob[],
+  read: (job: SmallFileJob) => Promise<T>,
+): Promise<Array<T | Error>> {
+  const results: Array<T | Error> = new Array<T | Error>(jobs.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const k = next++;
+      results[k] = await read(jobs[k]!).catch((err: unknown) => toFerryError(err));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READS_AT_ONCE, jobs.length) }, lane));
+  return results;
 }
 
 /**

@@ -127,9 +127,13 @@ export async function runUploadJobs(
           const group = smallFilesFrom(all, index, results, options.chunkBytes);
           if (group.length > 1) {
             if (batches.length >= MAX_BATCHES_IN_FLIGHT) await batches.shift();
-            const outcomes = await beginBatch(session, group, all, { ...options, extras }, reporting);
-            for (let k = 0; k < group.length; k++) await window.add(group[k]!, () => outcomes[k]!);
-            batches.push(Promise.allSettled(outcomes.map(async (o) => (await o).done)));
+            await window.addGroup(group, async () => {
+              const outcomes = await beginBatch(session, group, all, { ...options, extras }, reporting);
+              const done = Promise.all(outcomes.map(async (o) => (await o).done));
+              done.catch(() => undefined);
+              batches.push(done.catch(() => undefined));
+              return { done };
+            });
             index = group[group.length - 1]!;
             continue;
           }

@@ -10,13 +10,15 @@ export interface SmallFileJob {
   readonly files: readonly SmallFile[];
 }
 
-parentPort?.on('message', (job: SmallFileJob) => {
+parentPort?.on('message', (job: SmallFileJob) => void place(job));
+
+async function place(job: SmallFileJob): Promise<void> {
   let outcomes;
   try {
-    outcomes = placeSmallFiles(job.tempDir, job.files);
+    outcomes = await placeSmallFiles(job.tempDir, job.files);
   } catch {
     // placeSmallFiles settles every file itself; this only guards the thread against a bug.
     outcomes = job.files.map(() => ({ status: 'refused', code: 'INTERNAL' }) as const);
   }
   parentPort!.postMessage({ id: job.id, outcomes });
-});
+}
