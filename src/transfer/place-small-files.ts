@@ -7,6 +7,7 @@ import {
   futimesSync,
   fchmodSync,
   linkSync,
+  open,
   openSync,
   readSync,
   realpathSync,
@@ -65,29 +66,39 @@ export async function placeSmallFiles(
   const prefix = `batch-${randomBytes(8).toString('hex')}-`;
   const written: Array<{ index: number; fd: number; temp: string }> = [];
   const nowSeconds = Date.now() / 1000;
-  // 1. Check and write every file; nothing is fsync'd yet.
-  files.forEach((file, index) => {
-    try {
-      // Verified before a byte is written (§5.14): a corrupted entry leaves nothing behind.
-      if (!smallFileDigest(file.data, file.chunkBytes).equals(file.fileDigest))
-        throw new FerryError('DIGEST_MISMATCH');
-      if (file.compareExisting) {
-        outcomes[index] = holdsSame(file)
-          ? { status: 'identical' }
-          : { status: 'refused', code: 'FILE_EXISTS' };
-        return;
+  // 1. Check and write every file; nothing is fsync'd yet. Creating a file waits on the file system's
+  // journal, so OPENS_AT_ONCE creations run side by side on libuv's pool; the rest is synchronous.
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < files.length) {
+      const index = next++;
+      const file = files[index]!;
+      try {
+        // Verified before a byte is written (§5.14): a corrupted entry leaves nothing behind.
+        if (!smallFileDigest(file.data, file.chunkBytes).equals(file.fileDigest))
+          throw new FerryError('DIGEST_MISMATCH');
+        if (file.compareExisting) {
+          outcomes[index] = holdsSame(file)
+            ? { status: 'identical' }
+            : { status: 'refused', code: 'FILE_EXISTS' };
+          continue;
+        }
+        const temp = join(tempDir, `${prefix}${index}`);
+        const fd = await openFd(temp, noFollowFlags('create'), 0o600);
+        written.push({ index, fd, temp });
+        let offset = 0;
+        while (offset < file.data.length)
+          offset += writeSync(fd, file.data, offset, file.data.length - offset);
+        fchmodSync(fd, receivedFileMode(file.mode));
+        futimesSync(fd, nowSeconds, fsTimeOf(file.mtimeMs));
+      } catch (err) {
+        refuse(index, err);
       }
-      const temp = join(tempDir, `${prefix}${index}`);
-      const fd = openSync(temp, noFollowFlags('create'), 0o600);
-      written.push({ index, fd, temp });
-      let offset = 0;
-      while (offset < file.data.length) offset += writeSync(fd, file.data, offset, file.data.length - offset);
-      fchmodSync(fd, receivedFileMode(file.mode));
-      futimesSync(fd, nowSeconds, fsTimeOf(file.mtimeMs));
-    } catch (err) {
-      refuse(index, err);
     }
-  });
+  };
+  await Promise.all(Array.from({ length: Math.min(OPENS_AT_ONCE, files.length) }, lane));
+  // Placed in batch order (§5.14), whatever order the creations finished in.
+  written.sort((a, b) => a.index - b.index);
   // 2. Data durable before any name points at it. The fsyncs run side by side (libuv's pool), so the file
   // system commits its journal for several at once: measured here (ext4), 4 ms per file one after the
   // other, 0.4 ms side by side.
@@ -155,6 +166,16 @@ export async function placeSmallFiles(
     }),
   );
   return outcomes;
+}
+
+/** Files created at once (see placeSmallFiles, step 1). */
+const OPENS_AT_ONCE = 8;
+
+/** open(2) on libuv's pool. */
+function openFd(path: string, flags: number, mode: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    open(path, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))),
+  );
 }
 
 /** fsync(2) on libuv's pool, so several run at once. */
