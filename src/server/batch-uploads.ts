@@ -70,6 +70,8 @@ export class BatchUploads {
       const error = toFerryError(err);
       if (!ENTRY_SCOPED.has(error.category)) throw error;
       results[index] = { status: 'refused', code: error.wireCode ?? ERROR_CODES.INTERNAL.wire };
+      // The log and the dashboard see each file as on the one-file path (server-log.ts).
+      io.events.operationRefused(batch.ref, error, batch.entries[index]!.path);
     };
     // One storage promise for the whole batch, grown entry by entry: an entry that does not fit is
     // refused before anything is written, and the entries before it still go (PROTOCOL.md §5.14).
@@ -132,6 +134,20 @@ export class BatchUploads {
           return;
         }
         results[index] = { status: outcome.status };
+        const entry = batch.entries[index]!;
+        const identical = outcome.status === 'identical';
+        io.events.transferStarted(batch.ref, {
+          direction: 'upload',
+          path: entry.path,
+          size: entry.size,
+          heldBytes: identical ? entry.size : 0,
+          restarted: false,
+        });
+        io.events.transferFinished(batch.ref, {
+          digest: entry.fileDigest,
+          transferredBytes: identical ? 0 : entry.size,
+          identical,
+        });
         if (outcome.status === 'placed') {
           placedBytes += bytes;
           this.files++;

@@ -130,11 +130,22 @@ test('a batch without overwrite leaves an existing file alone (FILE_EXISTS), ski
   await mkdir(join(rig.root, 'top'));
   await writeFile(join(rig.root, 'top', 'changed'), 'the server copy');
   await writeFile(join(rig.root, 'top', 'same'), contentOf('same'));
+  // The server's log and dashboard see each batched file as they see a transfer (server-events.ts).
+  const onServer: string[] = [];
+  rig.server.events.on('transfer-finished', (e) =>
+    onServer.push(`${e.transfer.path} identical=${e.identical}`),
+  );
+  rig.server.events.on('operation-refused', (e) => onServer.push(`${e.path ?? '?'} ${e.code}`));
   const events: SendEvent[] = [];
   await assert.rejects(
     sendTree({ ...rig.connect, dirs: [join(rig.dir, 'local', 'top')], onEvent: (e) => events.push(e) }),
     (err: Error & { code?: string }) => err.code === 'FILE_EXISTS',
   );
+  assert.deepEqual(onServer.filter((line) => line.startsWith('top/') && !line.startsWith('top ')).sort(), [
+    'top/changed FILE_EXISTS',
+    'top/new identical=false',
+    'top/same identical=true',
+  ]);
   assert.equal(await readFile(join(rig.root, 'top', 'changed'), 'utf8'), 'the server copy');
   const finished = eventsOf(events, 'transfer-finished') as Extract<
     SendEvent,
