@@ -8,11 +8,14 @@ import {
   type PutBatchEndMessage,
   type PutBatchMessage,
 } from '../protocol/index.js';
-import { resolveUnderRoot, type SmallFile } from '../transfer/index.js';
+import { lstat } from 'node:fs/promises';
+import { identityOf, resolveUnderRoot, type SmallFile } from '../transfer/index.js';
 import { missingParents } from './missing-parents.js';
 import type { SessionIo } from './session-io.js';
 import { SMALL_FILE_PLACER } from './small-file-placer.js';
 import { StorageLimits } from './storage-limits.js';
+import type { TransferClaim } from './transfer-registry.js';
+import { transferIdOf } from './transfer-id.js';
 
 /** Error categories that refuse one entry of a batch; anything else ends the session (as in §5.1). */
 const ENTRY_SCOPED = new Set(['trust', 'path', 'transfer', 'storage']);
@@ -23,10 +26,17 @@ const ENTRY_SCOPED = new Set(['trust', 'path', 'transfer', 'storage']);
  * permissions, file size limit, storage limits and quotas charged before writing, overwrite or compare),
  * then placed by the worker thread, and answered with one BATCH_DONE.
  */
-export class BatchUploads {
+export class BatchUploads implements TransferClaim {
   readonly #io: SessionIo;
   readonly #machine = new BatchReceiver();
   readonly #settling = new Set<Promise<void>>();
+  /**
+   * The entries this session claimed (PROTOCOL.md §6.2, one writer per file): before their batch is placing,
+   * `undefined` (a newer session's claim takes the entry, which is then refused TRANSFER_TAKEN_OVER); once
+   * placing, the placement, which a newer claim waits for.
+   */
+  readonly #claims = new Map<string, Promise<void> | undefined>();
+  readonly #takenOver = new Set<string>();
   /** Directories under the root this session already checked (see resolveUnderRoot). */
   readonly #knownDirs = new Set<string>();
   files = 0;
@@ -57,6 +67,31 @@ export class BatchUploads {
     await Promise.allSettled([...this.#settling]);
   }
 
+  /** TransferClaim: a newer session of this client wants an entry's file (TransferRegistry.claim). */
+  async surrender(transferId: string): Promise<void> {
+    if (!this.#claims.has(transferId)) return;
+    const placing = this.#claims.get(transferId);
+    if (placing) return placing;
+    // Not placing yet: the entry lets go at once (so two sessions never wait on each other) and is refused.
+    this.#takenOver.add(transferId);
+    this.#claims.delete(transferId);
+    this.#io.ctx.registry.release(transferId, this);
+  }
+
+  /** TransferClaim: a batch entry has no partial to join. */
+  partialOf(): undefined {
+    return undefined;
+  }
+
+  /** Whether the file at `path` is, unchanged, the one this client's upload of `transferId` placed. */
+  async #placedIt(transferId: string, path: string): Promise<boolean> {
+    try {
+      return this.#io.ctx.registry.placedIt(transferId, identityOf(await lstat(path, { bigint: true })));
+    } catch {
+      return false;
+    }
+  }
+
   async #settle(batch: ReceivedBatch): Promise<void> {
     const results = await this.#place(batch);
     await this.#io.send(this.#machine.settled(batch.ref, results));
@@ -77,8 +112,10 @@ export class BatchUploads {
     // refused before anything is written, and the entries before it still go (PROTOCOL.md §5.14).
     const promiseId = `batch-${randomBytes(12).toString('hex')}`;
     let promised = 0;
-    const files: SmallFile[] = [];
-    const placing: Array<{ index: number; bytes: number }> = [];
+    const placing: Array<{ index: number; bytes: number; transferId: string; file: SmallFile }> = [];
+    const claimed: string[] = [];
+    let placed = (): void => undefined;
+    const placement = new Promise<void>((resolve) => (placed = resolve));
     try {
       for (let index = 0; index < batch.entries.length; index++) {
         const entry = batch.entries[index]!;
@@ -87,6 +124,13 @@ export class BatchUploads {
           if (io.ctx.maxFileBytes > 0 && entry.size > io.ctx.maxFileBytes)
             throw new FerryError('FILE_TOO_LARGE', `${entry.size} bytes, limit ${io.ctx.maxFileBytes}`);
           const rooted = io.rooted(entry.path);
+          const transferId = transferIdOf(io.clientKey, rooted.join('/'));
+          // Claimed like a transfer (§6.2), before the destination is looked at: a session of this client
+          // still writing this file completes or lets go first, so a re-send after a cut finds what the cut
+          // batch placed.
+          await io.ctx.registry.claim(transferId, this);
+          this.#claims.set(transferId, undefined);
+          claimed.push(transferId);
           if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
           await storage.chargeEntries(
             io.clientKey,
@@ -98,8 +142,13 @@ export class BatchUploads {
           });
           const compareExisting = target.exists && !batch.overwrite;
           // PROTOCOL.md §5.4: whether an existing file is identical is only told to a client that may
-          // download it; any other gets FILE_EXISTS.
-          if (compareExisting && !io.may(PERMISSION_DOWNLOAD)) throw new FerryError('FILE_EXISTS');
+          // download it, or to the client whose own upload placed this very file (a re-send after a cut).
+          if (
+            compareExisting &&
+            !io.may(PERMISSION_DOWNLOAD) &&
+            !(await this.#placedIt(transferId, target.path))
+          )
+            throw new FerryError('FILE_EXISTS');
           let bytes = 0;
           if (compareExisting) {
             // Reading a file to compare it is hashing on request (docs/SECURITY.md): paid for.
@@ -109,7 +158,7 @@ export class BatchUploads {
             await storage.reserve(io.clientKey, promiseId, promised + bytes);
             promised += bytes;
           }
-          files.push({
+          const file: SmallFile = {
             data: entry.data,
             fileDigest: entry.fileDigest,
             chunkBytes: batch.chunkBytes,
@@ -119,16 +168,26 @@ export class BatchUploads {
             path: target.path,
             overwrite: batch.overwrite,
             compareExisting,
-          });
-          placing.push({ index, bytes });
+          };
+          placing.push({ index, bytes, transferId, file });
         } catch (err) {
           refuse(index, err);
         }
       }
-      const outcomes = await SMALL_FILE_PLACER.place(io.ctx.partialDir, files);
+      // Entries a newer session took over meanwhile are left to it; the others are placing from here on.
+      const kept = placing.filter(({ index, transferId }) => {
+        if (!this.#takenOver.delete(transferId)) return true;
+        refuse(index, new FerryError('TRANSFER_TAKEN_OVER'));
+        return false;
+      });
+      for (const { transferId } of kept) this.#claims.set(transferId, placement);
+      const outcomes = await SMALL_FILE_PLACER.place(
+        io.ctx.partialDir,
+        kept.map(({ file }) => file),
+      );
       let placedBytes = 0;
       outcomes.forEach((outcome, k) => {
-        const { index, bytes } = placing[k]!;
+        const { index, bytes, transferId } = kept[k]!;
         if (outcome.status === 'refused') {
           refuse(index, new FerryError(outcome.code));
           return;
@@ -149,6 +208,7 @@ export class BatchUploads {
           identical,
         });
         if (outcome.status === 'placed') {
+          if (outcome.identity) io.ctx.registry.recordPlaced(transferId, Buffer.from(outcome.identity));
           placedBytes += bytes;
           this.files++;
           this.bytes += batch.entries[index]!.size;
@@ -157,6 +217,14 @@ export class BatchUploads {
       storage.placedPart(promiseId, placedBytes);
     } finally {
       storage.released(promiseId);
+      placed();
+      for (const transferId of claimed) {
+        this.#takenOver.delete(transferId);
+        if (this.#claims.get(transferId) === placement || this.#claims.get(transferId) === undefined) {
+          this.#claims.delete(transferId);
+          io.ctx.registry.release(transferId, this);
+        }
+      }
     }
     return results;
   }

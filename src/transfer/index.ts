@@ -28,7 +28,7 @@ export { verifyLoggedChunks } from './verify-logged-chunks.js';
 export { ChunkLog, type ChunkEntry } from './chunk-log.js';
 export { partialOwner } from './partial-owner.js';
 export { openNoFollow, type NoFollowMode } from './open-no-follow.js';
-export { SourceFile } from './source-file.js';
+export { SourceFile, identityOf } from './source-file.js';
 export { digestFile } from './digest-file.js';
 export { fsyncDir } from './fsync-dir.js';
 export { ChunkHashCache } from './chunk-hash-cache.js';

@@ -7,6 +7,7 @@ import {
   futimesSync,
   fchmodSync,
   linkSync,
+  lstatSync,
   open,
   openSync,
   readSync,
@@ -22,6 +23,7 @@ import { fsTimeOf } from './fs-names.js';
 import { noFollowFlags } from './open-no-follow.js';
 import { receivedFileMode } from './received-mode.js';
 import { assertWritableTargetSync } from './root-path.js';
+import { identityOf } from './source-file.js';
 
 /** One small file to place: its bytes, checked against `fileDigest`, under `dir`/`name` (already resolved). */
 export interface SmallFile {
@@ -41,8 +43,14 @@ export interface SmallFile {
   readonly compareExisting: boolean;
 }
 
-/** What became of one {@link SmallFile}. */
-export type SmallFileOutcome = { status: 'placed' | 'identical' } | { status: 'refused'; code: ErrorCode };
+/**
+ * What became of one {@link SmallFile}; a placed file's `identity` (see SourceFile.identity) lets the
+ * server recognise it later as the file it placed (TransferRegistry.recordPlaced).
+ */
+export type SmallFileOutcome =
+  | { status: 'placed'; identity?: Uint8Array }
+  | { status: 'identical' }
+  | { status: 'refused'; code: ErrorCode };
 
 /**
  * Places many small files, for a worker thread (PROTOCOL.md §5.14): synchronous calls but the fsyncs, with the single-file
@@ -148,6 +156,18 @@ export async function placeSmallFiles(
       unlinkSync(item.temp);
     } catch {
       // Renamed into place (overwrite), or never made.
+    }
+  }
+  // After the unlinks, which change a placed file's ctime (its link count).
+  for (const item of written) {
+    if (outcomes[item.index]!.status !== 'placed') continue;
+    try {
+      outcomes[item.index] = {
+        status: 'placed',
+        identity: identityOf(lstatSync(files[item.index]!.path, { bigint: true })),
+      };
+    } catch {
+      // Replaced or removed already: nothing of ours to recognise later.
     }
   }
   // 4. One directory fsync per directory: the names are durable, then the files are confirmed.

@@ -241,14 +241,16 @@ test('a connection cut in the middle of a batch leaves no partial file under a f
   );
 });
 
-test('after a cut in the middle of a batch the client retries on a new session and every file arrives once', async (t) => {
-  const rig = await startRig(t);
-  const names = Array.from({ length: 300 }, (_, i) => `d${i % 3}/f${i}`);
+test('after a cut between batches an upload-only client retries on a new session and every file arrives once', async (t) => {
+  // Upload only: the files the cut session placed are recognised as its own (PROTOCOL.md §5.4), not FILE_EXISTS.
+  const rig = await startRig(t, { permissions: PERMISSION_UPLOAD });
+  // Two batches (512 files at most each); the cut comes after the first one's end crossed the wire.
+  const names = Array.from({ length: 700 }, (_, i) => `d${i % 3}/f${i}`);
   const top = join(rig.dir, 'local', 'top');
   await writeTree(top, names);
   const proxy = await FaultProxy.start({
     target: rig.server.address,
-    plan: (index) => (index === 0 ? { cut: { afterBytes: (names.length * FILE_BYTES) / 2 } } : undefined),
+    plan: (index) => (index === 0 ? { cut: { afterBytes: 600 * FILE_BYTES } } : undefined),
   });
   t.after(() => proxy.close());
   const events: SendEvent[] = [];
@@ -271,6 +273,10 @@ test('after a cut in the middle of a batch the client retries on a new session a
     { type: 'transfer-finished' }
   >[];
   assert.equal(finished.length, names.length, 'one transfer-finished per file');
+  assert.ok(
+    finished.some((e) => e.identical),
+    'files placed by the cut session are found in place on the retry',
+  );
   assert.equal(new Set(finished.map((e) => e.remotePath)).size, names.length);
   assert.deepEqual(await filesUnder(join(rig.root, 'top')), [...names].sort());
   for (const name of names) assert.deepEqual(await readFile(join(rig.root, 'top', name)), contentOf(name));

@@ -1,9 +1,14 @@
 // placeSmallFiles (PROTOCOL.md §5.14) on real files: the one-file path's placing rules, per entry.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir, rename, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { placeSmallFiles, type SmallFile } from '../../src/transfer/index.js';
+import {
+  identityOf,
+  placeSmallFiles,
+  type SmallFile,
+  type SmallFileOutcome,
+} from '../../src/transfer/index.js';
 import { smallFileDigest } from '../../src/protocol/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
@@ -15,6 +20,11 @@ async function rig(t: TestContext): Promise<{ temp: string; dir: string }> {
   await mkdir(join(base, 'temp'));
   await mkdir(join(base, 'root', 'd'), { recursive: true });
   return { temp: join(base, 'temp'), dir: join(base, 'root', 'd') };
+}
+
+/** The outcomes without a placed file's identity (checked on its own where it matters). */
+function statuses(outcomes: readonly SmallFileOutcome[]): Array<Record<string, unknown>> {
+  return outcomes.map((o) => (o.status === 'placed' ? { status: 'placed' } : o));
 }
 
 function file(dir: string, name: string, text: string, more: Partial<SmallFile> = {}): SmallFile {
@@ -36,7 +46,10 @@ function file(dir: string, name: string, text: string, more: Partial<SmallFile> 
 test('placeSmallFiles places each file with the received mode and its mtime, and leaves no temporary', async (t) => {
   const { temp, dir } = await rig(t);
   const outcomes = await placeSmallFiles(temp, [file(dir, 'a', 'alpha'), file(dir, 'b', '')]);
-  assert.deepEqual(outcomes, [{ status: 'placed' }, { status: 'placed' }]);
+  assert.deepEqual(statuses(outcomes), [{ status: 'placed' }, { status: 'placed' }]);
+  // The identity the server remembers to recognise the file as its own later (SourceFile.identity).
+  const placed = outcomes[0] as { identity?: Uint8Array };
+  assert.deepEqual(Buffer.from(placed.identity!), identityOf(await lstat(join(dir, 'a'), { bigint: true })));
   assert.equal(await readFile(join(dir, 'a'), 'utf8'), 'alpha');
   const st = await stat(join(dir, 'a'));
   assert.equal(st.mode & 0o7777, 0o755, 'setuid, setgid, sticky and group/other write dropped');
@@ -48,9 +61,9 @@ test('placeSmallFiles never replaces a file that appeared after resolution (FILE
   const { temp, dir } = await rig(t);
   await writeFile(join(dir, 'x'), 'theirs');
   const outcomes = await placeSmallFiles(temp, [file(dir, 'x', 'ours'), file(dir, 'y', 'new')]);
-  assert.deepEqual(outcomes, [{ status: 'refused', code: 'FILE_EXISTS' }, { status: 'placed' }]);
+  assert.deepEqual(statuses(outcomes), [{ status: 'refused', code: 'FILE_EXISTS' }, { status: 'placed' }]);
   assert.equal(await readFile(join(dir, 'x'), 'utf8'), 'theirs');
-  assert.deepEqual(await placeSmallFiles(temp, [file(dir, 'x', 'ours', { overwrite: true })]), [
+  assert.deepEqual(statuses(await placeSmallFiles(temp, [file(dir, 'x', 'ours', { overwrite: true })])), [
     { status: 'placed' },
   ]);
   assert.equal(await readFile(join(dir, 'x'), 'utf8'), 'ours');
