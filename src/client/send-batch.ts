@@ -43,7 +43,7 @@ export type BatchJobOutcome = Promise<UploadResult>;
 
 /**
  * Sends small files as one batch (PROTOCOL.md §5.14): reads each whole, computes its digest, packs the
- * entries into PUT_BATCH records, ends with PUT_BATCH_END, and returns at once with one promise per job
+ * entries into PUT_BATCH records, ends with BATCH_END, and returns at once with one promise per job
  * that settles when BATCH_DONE answers it. A file that cannot be read, or is no longer small, settles with
  * its own error (`fallback` for one to send by the one-file path instead). Events come out per file as
  * on the one-file path: started, progress, finished, or nothing (the caller reports the failure).
@@ -100,7 +100,7 @@ export async function sendBatch(
     recordBytes += bytes;
   }
   await flush();
-  await session.send({ type: 'PUT_BATCH_END', ref, totalEntries: entries.length });
+  await session.send({ type: 'BATCH_END', ref, totalEntries: entries.length });
   const answered = session.take(ref).then(
     (message) => {
       session.closeRef(ref);

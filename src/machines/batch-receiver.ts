@@ -5,7 +5,7 @@ import {
   type BatchDoneMessage,
   type BatchEntry,
   type BatchEntryResult,
-  type PutBatchEndMessage,
+  type BatchEndMessage,
   type PutBatchMessage,
 } from '../protocol/index.js';
 import { stepOf, type Transition } from './transition.js';
@@ -53,13 +53,13 @@ export const BATCH_RECEIVER_TRANSITIONS = [
   },
   {
     state: 'receiving',
-    event: 'PUT_BATCH_END',
+    event: 'BATCH_END',
     next: 'idle',
     action: 'the batch is handed to the writer whole; its BATCH_DONE follows once every entry is settled',
   },
   {
     state: 'receiving',
-    event: 'PUT_BATCH_END with another count',
+    event: 'BATCH_END with another count',
     next: 'closed',
     action: 'MESSAGE_MALFORMED',
   },
@@ -159,16 +159,16 @@ export class BatchReceiver {
     }
   }
 
-  /** Takes PUT_BATCH_END: returns the whole batch for the writer. */
-  end(message: PutBatchEndMessage): ReceivedBatch {
+  /** Takes BATCH_END: returns the whole batch for the writer. */
+  end(message: BatchEndMessage): ReceivedBatch {
     const open = this.#open;
     if (open && (open.ref !== message.ref || open.entries.length !== message.totalEntries))
       this.#fail(
-        'PUT_BATCH_END with another count',
+        'BATCH_END with another count',
         'MESSAGE_MALFORMED',
         `batch ${message.ref} ends with ${message.totalEntries} entries, ${open.entries.length} received`,
       );
-    this.#step('PUT_BATCH_END');
+    this.#step('BATCH_END');
     this.#open = undefined;
     this.#paths = new Set();
     this.#unconfirmed.set(open!.ref, open!.entries.length);

@@ -60,7 +60,7 @@ export const UPLOAD_LANE_TRANSITIONS = [
   },
   {
     state: 'open',
-    event: 'PUT_BATCH_END',
+    event: 'BATCH_END',
     next: 'open',
     action: 'to the batch receiver, which writes the batch in the background: BATCH_DONE (§5.14)',
   },
@@ -94,7 +94,7 @@ type LaneEvent = (typeof UPLOAD_LANE_TRANSITIONS)[number]['event'];
  * Which handler gets a client's message (PROTOCOL.md §6.1): `offer` (PUT_OFFER), `upload` (PUT_DATA,
  * PUT_CHUNK, PUT_END of the open upload), `end-upload` (its CANCEL or ERROR), `download` (GET_REQUEST),
  * `cancel-download` (CANCEL of a queued or running download), `listing`, `tree` (PUT_DIR, PUT_LINK),
- * `batch` (PUT_BATCH, PUT_BATCH_END), or `discard`. A word, not an object: the router has the message, and PUT_DATA must not allocate per record.
+ * `batch` (PUT_BATCH, BATCH_END), or `discard`. A word, not an object: the router has the message, and PUT_DATA must not allocate per record.
  */
 export type LaneRoute =
   | 'offer'
@@ -195,7 +195,7 @@ export class UploadLane {
         this.#step(message.type);
         return 'tree';
       case 'PUT_BATCH':
-      case 'PUT_BATCH_END':
+      case 'BATCH_END':
         // §6.1: a batch is never sent while an upload is open (no row in `uploading`).
         this.#step(message.type);
         return 'batch';

@@ -36,7 +36,7 @@ function checkEntry(entry: BatchEntry, chunkBytes: number, index: number): void 
 }
 
 /** The codecs of the batch messages (PROTOCOL.md §5.14). */
-export const BATCH_CODECS: MessageCodecTable<'PUT_BATCH' | 'PUT_BATCH_END' | 'BATCH_DONE'> = {
+export const BATCH_CODECS: MessageCodecTable<'PUT_BATCH' | 'BATCH_END' | 'BATCH_DONE'> = {
   PUT_BATCH: {
     encode(message) {
       checkRef(message.ref, 'put_batch');
@@ -105,11 +105,11 @@ export const BATCH_CODECS: MessageCodecTable<'PUT_BATCH' | 'PUT_BATCH_END' | 'BA
       };
     },
   },
-  PUT_BATCH_END: {
+  BATCH_END: {
     encode(message) {
-      checkRef(message.ref, 'put_batch_end');
+      checkRef(message.ref, 'batch_end');
       checkTotal(message.totalEntries);
-      return startMessage('PUT_BATCH_END', 4 + 4)
+      return startMessage('BATCH_END', 4 + 4)
         .u32(message.ref, 'ref')
         .u32(message.totalEntries, 'totalEntries')
         .finish();
@@ -118,9 +118,9 @@ export const BATCH_CODECS: MessageCodecTable<'PUT_BATCH' | 'PUT_BATCH_END' | 'BA
       const ref = r.u32('ref');
       const totalEntries = r.u32('totalEntries');
       r.end();
-      checkRef(ref, 'put_batch_end');
+      checkRef(ref, 'batch_end');
       checkTotal(totalEntries);
-      return { type: 'PUT_BATCH_END', ref, totalEntries };
+      return { type: 'BATCH_END', ref, totalEntries };
     },
   },
   BATCH_DONE: {

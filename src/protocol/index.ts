@@ -102,7 +102,7 @@ export {
   type PairReplyMessage,
   type ProgressMessage,
   type PutAcceptMessage,
-  type PutBatchEndMessage,
+  type BatchEndMessage,
   type PutBatchMessage,
   type PutChunkMessage,
   type PutDataMessage,

@@ -17,7 +17,7 @@ export const MESSAGE_TYPE_CODES = {
   PUT_DIR: 0x17,
   PUT_LINK: 0x18,
   PUT_BATCH: 0x19,
-  PUT_BATCH_END: 0x1a,
+  BATCH_END: 0x1a,
   BATCH_DONE: 0x1b,
   GET_REQUEST: 0x20,
   GET_OFFER: 0x21,
@@ -170,9 +170,9 @@ export interface PutBatchMessage {
   entries: BatchEntry[];
 }
 
-/** PUT_BATCH_END (PROTOCOL.md §5.14): batch `ref` is complete with `totalEntries` entries. */
-export interface PutBatchEndMessage {
-  type: 'PUT_BATCH_END';
+/** BATCH_END (PROTOCOL.md §5.14): batch `ref` is complete with `totalEntries` entries. */
+export interface BatchEndMessage {
+  type: 'BATCH_END';
   ref: number;
   totalEntries: number;
 }
@@ -313,7 +313,7 @@ export type Message =
   | PutDirMessage
   | PutLinkMessage
   | PutBatchMessage
-  | PutBatchEndMessage
+  | BatchEndMessage
   | BatchDoneMessage
   | GetRequestMessage
   | GetOfferMessage

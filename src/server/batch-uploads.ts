@@ -5,7 +5,7 @@ import {
   PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
   type BatchEntryResult,
-  type PutBatchEndMessage,
+  type BatchEndMessage,
   type PutBatchMessage,
 } from '../protocol/index.js';
 import { lstat } from 'node:fs/promises';
@@ -47,10 +47,10 @@ export class BatchUploads implements TransferClaim {
   }
 
   /**
-   * Takes a PUT_BATCH or PUT_BATCH_END. After the end, `finished` settles once BATCH_DONE is sent; it
+   * Takes a PUT_BATCH or BATCH_END. After the end, `finished` settles once BATCH_DONE is sent; it
    * rejects only with what ends the session.
    */
-  receive(message: PutBatchMessage | PutBatchEndMessage): { finished?: Promise<void> } {
+  receive(message: PutBatchMessage | BatchEndMessage): { finished?: Promise<void> } {
     if (message.type === 'PUT_BATCH') {
       this.#machine.receive(message);
       return {};

@@ -171,7 +171,7 @@ export class ServerSession {
           await sendListing(io, message);
           return;
         case 'PUT_BATCH':
-        case 'PUT_BATCH_END': {
+        case 'BATCH_END': {
           // PROTOCOL.md §5.14: a batch is written in the background; what fails it ends the session.
           const { finished } = this.#batches!.receive(message);
           void finished?.catch((err: unknown) => {

@@ -205,7 +205,7 @@ test('an entry whose digest does not match its bytes is refused with DIGEST_MISM
       },
     ],
   });
-  await channel.send({ type: 'PUT_BATCH_END', ref: 1, totalEntries: 2 });
+  await channel.send({ type: 'BATCH_END', ref: 1, totalEntries: 2 });
   const done = (await channel.receive()) as BatchDoneMessage;
   assert.equal(done.type, 'BATCH_DONE');
   assert.deepEqual(done.results[0], { status: 'placed' });

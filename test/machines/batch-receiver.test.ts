@@ -15,7 +15,7 @@ import {
   encodeMessage,
   smallFileDigest,
   type BatchEntry,
-  type PutBatchEndMessage,
+  type BatchEndMessage,
   type PutBatchMessage,
 } from '../../src/protocol/index.js';
 import { assertFerryCode } from '../protocol/message-assertions.js';
@@ -34,11 +34,11 @@ function batch(ref: number, entries: BatchEntry[], overwrite = false, chunkBytes
   ) as PutBatchMessage;
 }
 
-function end(ref: number, totalEntries: number): PutBatchEndMessage {
-  return decodeMessage(encodeMessage({ type: 'PUT_BATCH_END', ref, totalEntries })) as PutBatchEndMessage;
+function end(ref: number, totalEntries: number): BatchEndMessage {
+  return decodeMessage(encodeMessage({ type: 'BATCH_END', ref, totalEntries })) as BatchEndMessage;
 }
 
-test('BatchReceiver gathers a batch over several records and hands it over whole at PUT_BATCH_END', () => {
+test('BatchReceiver gathers a batch over several records and hands it over whole at BATCH_END', () => {
   const machine = new BatchReceiver();
   machine.receive(batch(5, [entry('a'), entry('b')]));
   assert.equal(machine.state, 'receiving');
@@ -60,7 +60,7 @@ test('BatchReceiver gathers a batch over several records and hands it over whole
   assert.equal(machine.inFlight, 0);
 });
 
-test('BatchReceiver refuses a PUT_BATCH_END whose count differs, and one with no batch open', () => {
+test('BatchReceiver refuses a BATCH_END whose count differs, and one with no batch open', () => {
   const machine = new BatchReceiver();
   machine.receive(batch(5, [entry('a')]));
   assertFerryCode(() => machine.end(end(5, 2)), 'MESSAGE_MALFORMED');

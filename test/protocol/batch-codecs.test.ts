@@ -40,7 +40,7 @@ const VECTORS: readonly [string, Message][] = [
       ],
     },
   ],
-  ['1a 00000007 00000002', { type: 'PUT_BATCH_END', ref: 7, totalEntries: 2 }],
+  ['1a 00000007 00000002', { type: 'BATCH_END', ref: 7, totalEntries: 2 }],
   [
     '1b 00000007 0003 000000 010000 020013',
     {
@@ -51,7 +51,7 @@ const VECTORS: readonly [string, Message][] = [
   ],
 ];
 
-test('PUT_BATCH, PUT_BATCH_END and BATCH_DONE match their hand-written wire vectors in both directions', () => {
+test('PUT_BATCH, BATCH_END and BATCH_DONE match their hand-written wire vectors in both directions', () => {
   for (const [hex, message] of VECTORS) {
     assert.equal(encodeMessage(message).toString('hex'), h(hex).toString('hex'), message.type);
     assert.deepEqual(decodeMessage(h(hex)), message, message.type);
@@ -100,9 +100,9 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
     `19 00000001 00 00000400 0001 00000002 0000000000000000 01a4 ${D1} 0001 ff 6869`,
     'MESSAGE_MALFORMED',
   ],
-  ['a PUT_BATCH_END of 0 entries', '1a 00000001 00000000', 'MESSAGE_MALFORMED'],
-  ['a PUT_BATCH_END of 513 entries', '1a 00000001 00000201', 'MESSAGE_MALFORMED'],
-  ['a PUT_BATCH_END with ref 0', '1a 00000000 00000001', 'MESSAGE_MALFORMED'],
+  ['a BATCH_END of 0 entries', '1a 00000001 00000000', 'MESSAGE_MALFORMED'],
+  ['a BATCH_END of 513 entries', '1a 00000001 00000201', 'MESSAGE_MALFORMED'],
+  ['a BATCH_END with ref 0', '1a 00000000 00000001', 'MESSAGE_MALFORMED'],
   ['a BATCH_DONE refusing with code 0', '1b 00000001 0001 020000', 'MESSAGE_MALFORMED'],
   ['a BATCH_DONE placing with a code', '1b 00000001 0001 000013', 'MESSAGE_MALFORMED'],
   ['a BATCH_DONE with an unknown status', '1b 00000001 0001 030000', 'MESSAGE_MALFORMED'],

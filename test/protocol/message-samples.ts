@@ -223,8 +223,8 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
       },
     ],
   },
-  { type: 'PUT_BATCH_END', ref: 3, totalEntries: 1 },
-  { type: 'PUT_BATCH_END', ref: MAX_U32, totalEntries: MAX_BATCH_ENTRIES },
+  { type: 'BATCH_END', ref: 3, totalEntries: 1 },
+  { type: 'BATCH_END', ref: MAX_U32, totalEntries: MAX_BATCH_ENTRIES },
   {
     type: 'BATCH_DONE',
     ref: 3,
