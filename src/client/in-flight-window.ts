@@ -8,7 +8,9 @@ import { MAX_PIPELINED } from '../protocol/index.js';
 export class InFlightWindow<R> {
   readonly #results: R[];
   readonly #onSettled: () => void;
-  readonly #queue: Array<{ index: number; done: Promise<R> }> = [];
+  readonly #queue: Array<
+    { index: number; done: Promise<R> } | { indexes: readonly number[]; done: Promise<R[]> }
+  > = [];
 
   constructor(results: R[], onSettled: () => void) {
     this.#results = results;
@@ -20,6 +22,16 @@ export class InFlightWindow<R> {
     if (this.#queue.length >= MAX_PIPELINED) await this.#settleOldest();
     const { done } = await start();
     this.#queue.push({ index, done });
+  }
+
+  /**
+   * Like `add`, for one operation that settles several jobs at once (a batch of small files, PROTOCOL.md
+   * §5.14): it takes one place in the window, and its results land at `indexes`.
+   */
+  async addGroup(indexes: readonly number[], start: () => Promise<{ done: Promise<R[]> }>): Promise<void> {
+    if (this.#queue.length >= MAX_PIPELINED) await this.#settleOldest();
+    const { done } = await start();
+    this.#queue.push({ indexes, done });
   }
 
   /** Waits for every operation in flight, in order; rejects with the first failure. */
@@ -34,7 +46,10 @@ export class InFlightWindow<R> {
 
   async #settleOldest(): Promise<void> {
     const oldest = this.#queue.shift()!;
-    this.#results[oldest.index] = await oldest.done;
+    if ('indexes' in oldest) {
+      const results = await oldest.done;
+      oldest.indexes.forEach((index, k) => (this.#results[index] = results[k]!));
+    } else this.#results[oldest.index] = await oldest.done;
     this.#onSettled();
   }
 }

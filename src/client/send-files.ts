@@ -9,6 +9,8 @@ import { InFlightWindow } from './in-flight-window.js';
 import { failsOnlyThisJob, jobsFailedError, type JobFailure } from './job-failure.js';
 import { aboutRemotePath } from './remote-name.js';
 import { beginUpload, type UploadResult } from './upload-file.js';
+import { MAX_BATCHES_IN_FLIGHT } from '../machines/index.js';
+import { batchHasRoom, batchable, sendBatch } from './send-batch.js';
 import { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './retry-policy.js';
 import {
   OpenTransfers,
@@ -117,13 +119,27 @@ export async function runUploadJobs(
       }
       const extras = new ExtraStreams(options, (options.streams ?? DEFAULT_STREAMS) - 1);
       const window = new InFlightWindow(results, noteProgress);
+      // Batches sent and not yet answered (PROTOCOL.md §5.14: at most MAX_BATCHES_IN_FLIGHT).
+      const batches: Array<Promise<unknown>> = [];
       try {
         const all = jobs!;
+        const reporting = { emit, open, noteProgress };
         for (let index = 0; index < all.length; index++) {
           if (results[index] !== undefined) continue;
-          await window.add(index, () =>
-            beginJob(session, all[index]!, { ...options, extras }, { emit, open, noteProgress }),
-          );
+          const group = smallFilesFrom(all, index, results, options.chunkBytes);
+          if (group.length > 1) {
+            if (batches.length >= MAX_BATCHES_IN_FLIGHT) await batches.shift();
+            await window.addGroup(group, async () => {
+              const outcomes = await beginBatch(session, group, all, { ...options, extras }, reporting);
+              const done = Promise.all(outcomes.map(async (o) => (await o).done));
+              done.catch(() => undefined);
+              batches.push(done.catch(() => undefined));
+              return { done };
+            });
+            index = group[group.length - 1]!;
+            continue;
+          }
+          await window.add(index, () => beginJob(session, all[index]!, { ...options, extras }, reporting));
         }
         await window.drain();
         await extras.end();
@@ -169,6 +185,83 @@ function failureOf({ job, error }: Extract<JobResult, { kind: 'failed' }>): JobF
   return { error, name: job.kind === 'file' && !error.remote ? job.localPath : job.remotePath };
 }
 
+/**
+ * The indexes of the small files from `index` on that go in one batch (PROTOCOL.md §5.14): consecutive
+ * file jobs not done yet, of known small size, up to the batch's bounds, no remote path twice.
+ */
+function smallFilesFrom(
+  jobs: readonly UploadJob[],
+  index: number,
+  results: readonly (JobResult | undefined)[],
+  chunkBytes: number | undefined,
+): number[] {
+  const group: number[] = [];
+  const paths = new Set<string>();
+  let bytes = 0;
+  for (let i = index; i < jobs.length && results[i] === undefined; i++) {
+    const job = jobs[i]!;
+    if (job.kind !== 'file' || !batchable(job.size, chunkBytes) || paths.has(job.remotePath)) break;
+    if (!batchHasRoom(group.length, bytes, job.size)) break;
+    group.push(i);
+    paths.add(job.remotePath);
+    bytes += job.size;
+  }
+  return group;
+}
+
+/**
+ * Sends the small files `group` (indexes into `jobs`) as one batch; each job settles on its own, like
+ * {@link beginJob}'s. A file that grew past a batch's bounds meanwhile goes by the one-file path.
+ */
+async function beginBatch(
+  session: ClientSession,
+  group: readonly number[],
+  jobs: readonly UploadJob[],
+  options: SendFilesOptions & { extras: ExtraStreams },
+  reporting: TransferReporting,
+): Promise<Array<Promise<{ done: Promise<JobResult> }>>> {
+  const files = group.map((i) => jobs[i] as Extract<UploadJob, { kind: 'file' }> & { size: number });
+  const outcomes = await sendBatch(session, files, options, reporting);
+  return outcomes.map(async (outcome, k) => {
+    const job = files[k]!;
+    if (outcome === 'fallback') return beginJob(session, job, options, reporting);
+    const done = outcome.then(
+      (result): JobResult => ({ kind: 'file', result }),
+      (err: unknown) => jobFailed(session, job, reporting, err),
+    );
+    done.catch(() => undefined);
+    return { done };
+  });
+}
+
+/**
+ * A job's failure: when it belongs to this job alone (see failsOnlyThisJob) it is reported and settles the
+ * job as `failed`; anything else is rethrown and ends the run.
+ */
+function jobFailed(
+  session: ClientSession,
+  job: UploadJob,
+  reporting: TransferReporting,
+  err: unknown,
+): JobResult {
+  const error = toFerryError(err);
+  if (!failsOnlyThisJob(error, session)) throw error;
+  if (job.kind === 'file') {
+    const subject = { direction: 'upload', file: job.localPath, remotePath: job.remotePath } as const;
+    reporting.open.end(subject);
+    reporting.emit({ type: 'transfer-failed', ...subject, code: error.code, message: error.message });
+  } else {
+    reporting.emit({
+      type: 'entry-failed',
+      kind: job.kind,
+      remotePath: job.remotePath,
+      code: error.code,
+      message: error.message,
+    });
+  }
+  return { kind: 'failed', job, error };
+}
+
 /** Starts one job; a failure of this job alone settles it as `failed` instead of ending the run. */
 async function beginJob(
   session: ClientSession,
@@ -176,24 +269,7 @@ async function beginJob(
   options: SendFilesOptions & { extras: ExtraStreams },
   reporting: TransferReporting,
 ): Promise<{ done: Promise<JobResult> }> {
-  const failed = (err: unknown): JobResult => {
-    const error = toFerryError(err);
-    if (!failsOnlyThisJob(error, session)) throw error;
-    if (job.kind === 'file') {
-      const subject = { direction: 'upload', file: job.localPath, remotePath: job.remotePath } as const;
-      reporting.open.end(subject);
-      reporting.emit({ type: 'transfer-failed', ...subject, code: error.code, message: error.message });
-    } else {
-      reporting.emit({
-        type: 'entry-failed',
-        kind: job.kind,
-        remotePath: job.remotePath,
-        code: error.code,
-        message: error.message,
-      });
-    }
-    return { kind: 'failed', job, error };
-  };
+  const failed = (err: unknown): JobResult => jobFailed(session, job, reporting, err);
   try {
     const { done } = await startJob(session, job, options, reporting);
     const settled = done.catch(failed);

@@ -16,6 +16,13 @@ export {
   type FinishEffect,
   type FailEffect,
 } from './receiver-machine.js';
+export {
+  BATCH_RECEIVER_TRANSITIONS,
+  BatchReceiver,
+  MAX_BATCHES_IN_FLIGHT,
+  type BatchReceiverState,
+  type ReceivedBatch,
+} from './batch-receiver.js';
 export { missingChunks } from './missing-chunks.js';
 export { judgeHeldClaim } from './held-claim.js';
 export {

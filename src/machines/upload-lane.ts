@@ -52,6 +52,18 @@ export const UPLOAD_LANE_TRANSITIONS = [
     action:
       'ERROR TRANSFER_TAKEN_OVER for the ref at once; its messages still in flight are discarded (§6.2)',
   },
+  {
+    state: 'open',
+    event: 'PUT_BATCH',
+    next: 'open',
+    action: 'to the batch receiver (§5.14, §6.9); never while an upload is open',
+  },
+  {
+    state: 'open',
+    event: 'BATCH_END',
+    next: 'open',
+    action: 'to the batch receiver, which writes the batch in the background: BATCH_DONE (§5.14)',
+  },
   ...inEveryState(
     'GET_REQUEST',
     'queued: downloads are sent one at a time in arrival order while messages are still read (§5.11.4)',
@@ -81,11 +93,19 @@ type LaneEvent = (typeof UPLOAD_LANE_TRANSITIONS)[number]['event'];
 /**
  * Which handler gets a client's message (PROTOCOL.md §6.1): `offer` (PUT_OFFER), `upload` (PUT_DATA,
  * PUT_CHUNK, PUT_END of the open upload), `end-upload` (its CANCEL or ERROR), `download` (GET_REQUEST),
- * `cancel-download` (CANCEL of a queued or running download), `listing`, `tree` (PUT_DIR, PUT_LINK), or
- * `discard`. A word, not an object: the router has the message, and PUT_DATA must not allocate per record.
+ * `cancel-download` (CANCEL of a queued or running download), `listing`, `tree` (PUT_DIR, PUT_LINK),
+ * `batch` (PUT_BATCH, BATCH_END), or `discard`. A word, not an object: the router has the message, and PUT_DATA must not allocate per record.
  */
 export type LaneRoute =
-  'offer' | 'upload' | 'end-upload' | 'download' | 'cancel-download' | 'listing' | 'tree' | 'discard';
+  | 'offer'
+  | 'upload'
+  | 'end-upload'
+  | 'download'
+  | 'cancel-download'
+  | 'listing'
+  | 'tree'
+  | 'batch'
+  | 'discard';
 
 /**
  * The session-level rules of a server session as a pure machine (PROTOCOL.md §5.1, §5.8, §5.9, §6.1,
@@ -174,6 +194,11 @@ export class UploadLane {
       case 'PUT_LINK':
         this.#step(message.type);
         return 'tree';
+      case 'PUT_BATCH':
+      case 'BATCH_END':
+        // §6.1: a batch is never sent while an upload is open (no row in `uploading`).
+        this.#step(message.type);
+        return 'batch';
       default:
         throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} from a client`);
     }

@@ -180,3 +180,22 @@ export const FILE_MODE_MASK = 0o7777;
 
 /** Length of a SHA-256 chunk hash, file digest or have-digest (PROTOCOL.md §1, §7.2). */
 export { HASH_BYTES };
+
+/**
+ * Largest file a PUT_BATCH entry carries (PROTOCOL.md §5.14): 32 KiB, so one record always has room for an
+ * entry with the longest path (12 + 32768 + 48 + 4096 bytes < MAX_MESSAGE_BYTES), and a file
+ * larger than this costs the one-file path only a few messages more than its data.
+ */
+export const MAX_BATCH_FILE_BYTES = 32 * 1024;
+
+/** Most entries one batch holds (PROTOCOL.md §5.14): bounds the BATCH_DONE answer and the server's work. */
+export const MAX_BATCH_ENTRIES = 512;
+
+/** Most file bytes one batch holds (PROTOCOL.md §5.14): what a server keeps in memory for one batch. */
+export const MAX_BATCH_DATA_BYTES = 2 * 1024 * 1024;
+
+/** The bytes of a PUT_BATCH before its entries: type, ref, flags, chunkBytes, entry count (§5.14). */
+export const PUT_BATCH_HEADER_BYTES = 1 + 4 + 1 + 4 + 2;
+
+/** PUT_BATCH flag: every entry may replace an existing file (§5.14, as PUT_OFFER's OVERWRITE). */
+export const PUT_BATCH_FLAG_OVERWRITE = 1;

@@ -16,6 +16,9 @@ export {
   LIST_FLAG_SELF_ONLY,
   LIST_END_FLAG_IS_FILE,
   MAX_ACCEPT_RANGES,
+  MAX_BATCH_DATA_BYTES,
+  MAX_BATCH_ENTRIES,
+  MAX_BATCH_FILE_BYTES,
   MAX_CHUNK_BYTES,
   MAX_CHUNK_COUNT,
   MAX_TRANSFER_CHUNKS,
@@ -43,6 +46,7 @@ export {
   VERSION_OFFER_BYTES,
   PUT_ACCEPT_FLAG_EXISTING,
   PUT_ACCEPT_FLAG_RESTARTED,
+  PUT_BATCH_HEADER_BYTES,
   PUT_DATA_HEADER_BYTES,
   PUT_DONE_FLAG_IDENTICAL,
   PUT_LINK_FLAG_OVERWRITE,
@@ -88,10 +92,14 @@ export {
   decodeMessage,
   decodePairMessage,
   encodeMessage,
+  batchEntryBytes,
   listEntryBytes,
   writeGetDataHeader,
   writePutDataHeader,
   type AckMessage,
+  type BatchDoneMessage,
+  type BatchEntry,
+  type BatchEntryResult,
   type CancelMessage,
   type ErrorMessage,
   type GetChunkMessage,
@@ -117,6 +125,8 @@ export {
   type PairReplyMessage,
   type ProgressMessage,
   type PutAcceptMessage,
+  type BatchEndMessage,
+  type PutBatchMessage,
   type PutChunkMessage,
   type PutDataMessage,
   type PutDirMessage,
@@ -142,3 +152,4 @@ export {
 } from './file-digest.js';
 export { ChunkHashes } from './chunk-hashes.js';
 export { ChunkSet, indicesFromRanges, rangesFromIndices, type ChunkRange } from './chunk-ranges.js';
+export { smallFileDigest } from './small-file-digest.js';

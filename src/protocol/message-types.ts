@@ -16,6 +16,9 @@ export const MESSAGE_TYPE_CODES = {
   PROGRESS: 0x16,
   PUT_DIR: 0x17,
   PUT_LINK: 0x18,
+  PUT_BATCH: 0x19,
+  BATCH_END: 0x1a,
+  BATCH_DONE: 0x1b,
   GET_REQUEST: 0x20,
   GET_OFFER: 0x21,
   GET_DATA: 0x22,
@@ -175,6 +178,46 @@ export interface PutLinkMessage {
   path: string;
 }
 
+/** One small file of a PUT_BATCH (PROTOCOL.md §5.14): its whole content, and the file digest of §7.2. */
+export interface BatchEntry {
+  size: number;
+  mtimeMs: number;
+  mode: number;
+  /** The file digest of `data` (§7.2) with the batch's `chunkBytes`: checked before anything is placed. */
+  fileDigest: Buffer;
+  /** `path` still needs parseRemotePath (§7.1). */
+  path: string;
+  /** The file's bytes, `size` of them (a copy: a batch outlives the record it came in). */
+  data: Buffer;
+}
+
+/** PUT_BATCH (PROTOCOL.md §5.14): some entries of batch `ref`, as many as fit one record. */
+export interface PutBatchMessage {
+  type: 'PUT_BATCH';
+  ref: number;
+  overwrite: boolean;
+  chunkBytes: number;
+  entries: BatchEntry[];
+}
+
+/** BATCH_END (PROTOCOL.md §5.14): batch `ref` is complete with `totalEntries` entries. */
+export interface BatchEndMessage {
+  type: 'BATCH_END';
+  ref: number;
+  totalEntries: number;
+}
+
+/** The outcome of one entry of a batch (PROTOCOL.md §5.14): placed, identical (not written) or refused. */
+export type BatchEntryResult =
+  { status: 'placed' } | { status: 'identical' } | { status: 'refused'; code: number };
+
+/** BATCH_DONE (PROTOCOL.md §5.14): one result per entry, in batch order; every placed file is durable. */
+export interface BatchDoneMessage {
+  type: 'BATCH_DONE';
+  ref: number;
+  results: BatchEntryResult[];
+}
+
 /**
  * GET_REQUEST (PROTOCOL.md §5.11.1): download `path` in chunks of `chunkBytes`. `heldSize`, `haveDigest` and
  * `ranges` describe the chunks the client already holds, as in PUT_ACCEPT; no ranges means none held.
@@ -299,6 +342,9 @@ export type Message =
   | ProgressMessage
   | PutDirMessage
   | PutLinkMessage
+  | PutBatchMessage
+  | BatchEndMessage
+  | BatchDoneMessage
   | GetRequestMessage
   | GetOfferMessage
   | GetDataMessage

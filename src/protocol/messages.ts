@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { FerryError } from '../errors/index.js';
+import { BATCH_CODECS } from './batch-codecs.js';
 import { MAX_MESSAGE_BYTES } from './constants.js';
 import { GET_CODECS } from './get-codecs.js';
 import { LIST_CODECS } from './list-codecs.js';
@@ -24,6 +25,9 @@ export {
   MESSAGE_TYPE_CODES,
   PAIR_MESSAGE_TYPE_CODES,
   type AckMessage,
+  type BatchDoneMessage,
+  type BatchEntry,
+  type BatchEntryResult,
   type CancelMessage,
   type ErrorMessage,
   type GetChunkMessage,
@@ -51,6 +55,8 @@ export {
   type PairReplyMessage,
   type ProgressMessage,
   type PutAcceptMessage,
+  type BatchEndMessage,
+  type PutBatchMessage,
   type PutChunkMessage,
   type PutDataMessage,
   type PutDirMessage,
@@ -61,12 +67,14 @@ export {
   type WelcomeMessage,
 } from './message-types.js';
 export { listEntryBytes } from './list-codecs.js';
+export { batchEntryBytes } from './batch-codecs.js';
 
 // One table of every message type, per family in its own file. The type annotation makes the compiler
 // insist on a codec for every name in MESSAGE_TYPE_CODES.
 const CODECS: MessageCodecTable<MessageType> = {
   ...SESSION_CODECS,
   ...PUT_CODECS,
+  ...BATCH_CODECS,
   ...GET_CODECS,
   ...LIST_CODECS,
   ...KEY_CODECS,

@@ -7,6 +7,7 @@ import { MAX_PIPELINED, errorMessageFor, type GetRequestMessage, type Message } 
 import { UploadLane } from '../machines/index.js';
 import { SessionIo, type SessionContext } from './session-io.js';
 import { UploadReceiver, type UploadOutcome } from './upload-receiver.js';
+import { BatchUploads } from './batch-uploads.js';
 import { sendDownload } from './download-sender.js';
 import { CANCELLED_BY_CLIENT, DownloadQueue } from './download-queue.js';
 import { sendListing } from './listing.js';
@@ -33,6 +34,7 @@ export class ServerSession {
   readonly #downloads = new DownloadQueue();
   #channel: SecureChannel | undefined;
   #uploads: UploadReceiver | undefined;
+  #batches: BatchUploads | undefined;
   /** The open upload's ref and remote path, for the log of a refusal (never for the wire). */
   #upload: { ref: number; path: string } | undefined;
   /** An error that ended the session outside the receive loop (a download's). */
@@ -100,6 +102,7 @@ export class ServerSession {
         this.#events,
       );
       this.#uploads = new UploadReceiver(io);
+      this.#batches = new BatchUploads(io);
       this.#socket.setTimeout(this.#ctx.idleTimeoutMs, () =>
         channel.close(new FerryError('TIMEOUT', `idle for ${this.#ctx.idleTimeoutMs} ms`)),
       );
@@ -121,14 +124,15 @@ export class ServerSession {
       }
     } finally {
       await this.#uploads?.close();
+      await this.#batches?.close();
       const downloadsStopped = this.#downloads.close(new FerryError('CONNECTION_CLOSED', 'session ended'));
       this.#channel?.close();
       this.#framed.close();
       await downloadsStopped;
       // The log's session line and refusals come from these events (server-log.ts).
       this.#events.ended(result as 'ok' | ErrorCode, {
-        filesReceived: this.#uploads?.files ?? 0,
-        bytesReceived: this.#uploads?.bytes ?? 0,
+        filesReceived: (this.#uploads?.files ?? 0) + (this.#batches?.files ?? 0),
+        bytesReceived: (this.#uploads?.bytes ?? 0) + (this.#batches?.bytes ?? 0),
         filesSent: this.#filesSent,
         bytesSent: this.#sentBytes,
         durationMs: Date.now() - startedAt,
@@ -167,8 +171,23 @@ export class ServerSession {
         case 'LIST_REQUEST':
           await sendListing(io, message);
           return;
+        case 'PUT_BATCH':
+        case 'BATCH_END': {
+          // PROTOCOL.md §5.14: a batch is written in the background; what fails it ends the session.
+          const { finished } = this.#batches!.receive(message);
+          void finished?.catch((err: unknown) => {
+            const error = toFerryError(err);
+            this.#fatal ??= error;
+            void this.#reportSessionError(error);
+            this.#channel?.close(error);
+          });
+          return;
+        }
         case 'PUT_DIR':
         case 'PUT_LINK':
+          // Arrival order (§5.10, §5.14): files of earlier batches are in place before a directory gets
+          // its mtime, which placing them would move.
+          await this.#batches?.close();
           await (message.type === 'PUT_DIR' ? writeDirectory(io, message) : writeLink(io, message));
           await io.send({ type: 'ACK', ref });
           return;

@@ -163,6 +163,17 @@ export class StorageLimits {
       this.#placed.set(promise.client, (this.#placed.get(promise.client) ?? 0) + promise.bytes);
   }
 
+  /**
+   * Of the promise of `transferId`, `bytes` were placed (a batch of small files, PROTOCOL.md §5.14, where
+   * some entries may be refused): those become stored, the rest of the promise ends.
+   */
+  placedPart(transferId: string, bytes: number): void {
+    const promise = this.#promises.get(transferId);
+    if (!promise) return;
+    this.#promises.set(transferId, { client: promise.client, bytes: Math.min(bytes, promise.bytes) });
+    this.placed(transferId);
+  }
+
   /** The partial of `transferId` is gone (removed, swept, or never created): its promise ends. */
   released(transferId: string): void {
     // Freed space shows at the next sample; until then the estimate errs low, which is safe.

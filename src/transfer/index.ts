@@ -1,4 +1,10 @@
-export { resolveUnderRoot, resolveExisting, assertWritableTarget, type RootPath } from './root-path.js';
+export {
+  resolveUnderRoot,
+  resolveExisting,
+  assertWritableTarget,
+  assertWritableTargetSync,
+  type RootPath,
+} from './root-path.js';
 export { PartialTransfer, DURABLE_BATCH_BYTES, type PartialTransferOptions } from './partial-transfer.js';
 export {
   sameTransferHeader,
@@ -22,7 +28,7 @@ export { verifyLoggedChunks } from './verify-logged-chunks.js';
 export { ChunkLog, type ChunkEntry } from './chunk-log.js';
 export { partialOwner } from './partial-owner.js';
 export { openNoFollow, type NoFollowMode } from './open-no-follow.js';
-export { SourceFile } from './source-file.js';
+export { SourceFile, identityOf } from './source-file.js';
 export { digestFile } from './digest-file.js';
 export { fsyncDir } from './fsync-dir.js';
 export { ChunkHashCache } from './chunk-hash-cache.js';
@@ -44,3 +50,4 @@ export { placeLink } from './place-link.js';
 export { receivedFileMode, receivedDirectoryMode } from './received-mode.js';
 export { makeReceivedDirectory } from './make-received-directory.js';
 export { setDirectoryAttributes } from './set-directory-attributes.js';
+export { placeSmallFiles, type SmallFile, type SmallFileOutcome } from './place-small-files.js';

@@ -16,6 +16,14 @@ const FLAGS: Record<NoFollowMode, number> = {
 };
 
 /**
+ * The `open(2)` flags of {@link openNoFollow} for `mode`, for synchronous code that must open the same way
+ * (the batch writer's worker thread, PROTOCOL.md §5.14).
+ */
+export function noFollowFlags(mode: NoFollowMode): number {
+  return FLAGS[mode] | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
+}
+
+/**
  * The one way ferry opens a file under a root or a destination (its partials, state files and their
  * temporaries included): never through a symbolic link at the last component (`O_NOFOLLOW`; a link there
  * is PATH_ESCAPES_ROOT), never blocking on a fifo (`O_NONBLOCK`, which regular files ignore), and only a
@@ -26,7 +34,7 @@ const FLAGS: Record<NoFollowMode, number> = {
 export async function openNoFollow(path: string, mode: NoFollowMode, fileMode = 0o600): Promise<FileHandle> {
   let handle: FileHandle;
   try {
-    handle = await open(path, FLAGS[mode] | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK, fileMode);
+    handle = await open(path, noFollowFlags(mode), fileMode);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // ELOOP is what O_NOFOLLOW answers for a link; ENOTDIR for `directory` on a link to one.

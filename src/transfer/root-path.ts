@@ -1,5 +1,5 @@
 import { lstat, mkdir } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { RECEIVED_MODE_LIMIT } from './received-mode.js';
@@ -79,7 +79,25 @@ export async function resolveUnderRoot(
 
 /** Refuses a destination that is a link or not a regular file; a missing one is fine. */
 export async function assertWritableTarget(path: string): Promise<'missing' | 'file'> {
-  const kind = await entryKind(path);
+  return writableVerdict(await entryKind(path));
+}
+
+/**
+ * {@link assertWritableTarget} for synchronous code (the batch writer's worker thread, PROTOCOL.md §5.14):
+ * the same rule, answered with one `lstat`.
+ */
+export function assertWritableTargetSync(path: string): 'missing' | 'file' {
+  let kind: EntryKind;
+  try {
+    kind = kindOf(lstatSync(path));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    kind = 'missing';
+  }
+  return writableVerdict(kind);
+}
+
+function writableVerdict(kind: EntryKind): 'missing' | 'file' {
   if (kind === 'link') throw new FerryError('PATH_ESCAPES_ROOT', 'destination is a symbolic link');
   if (kind === 'dir' || kind === 'other')
     throw new FerryError('PATH_INVALID', 'destination is not a regular file');
@@ -90,15 +108,18 @@ type EntryKind = 'missing' | 'dir' | 'file' | 'link' | 'other';
 
 async function entryKind(path: string): Promise<EntryKind> {
   try {
-    const st = await lstat(path);
-    if (st.isSymbolicLink()) return 'link';
-    if (st.isDirectory()) return 'dir';
-    if (st.isFile()) return 'file';
-    return 'other';
+    return kindOf(await lstat(path));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
     throw err;
   }
+}
+
+function kindOf(st: Stats): EntryKind {
+  if (st.isSymbolicLink()) return 'link';
+  if (st.isDirectory()) return 'dir';
+  if (st.isFile()) return 'file';
+  return 'other';
 }
 
 /**

@@ -11,7 +11,8 @@ export const HASH_READ_BYTES = 1024 * 1024;
 /** The fields of SourceFile.identity, in order, 8 bytes each. */
 const IDENTITY_FIELDS = ['dev', 'inode', 'size', 'mtime', 'ctime'] as const;
 
-function identityOf(st: BigIntStats): Buffer {
+/** The identity SourceFile.identity holds, from `stat` with `bigint` (also for files placed by a batch). */
+export function identityOf(st: BigIntStats): Buffer {
   const out = Buffer.alloc(IDENTITY_FIELDS.length * 8);
   [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].forEach((v, i) =>
     out.writeBigUInt64BE(BigInt.asUintN(64, v), i * 8),

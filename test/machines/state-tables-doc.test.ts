@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocolSection } from '../helpers/protocol-doc.js';
 import type { Transition } from '../../src/machines/index.js';
-import { UPLOAD_LANE_TRANSITIONS } from '../../src/machines/index.js';
+import { BATCH_RECEIVER_TRANSITIONS, UPLOAD_LANE_TRANSITIONS } from '../../src/machines/index.js';
 import { RECEIVER_TRANSITIONS } from '../../src/machines/index.js';
 import { DOWNLOAD_SENDER_TRANSITIONS, UPLOAD_SENDER_TRANSITIONS } from '../../src/machines/index.js';
 import {
@@ -79,5 +79,12 @@ test('PROTOCOL.md §6.8 shows exactly the transitions of pairing on the client (
   assert.deepEqual(
     documentedTransitions('### 6.8 Pairing on the client'),
     codeTransitions(PAIRING_CLIENT_TRANSITIONS),
+  );
+});
+
+test('PROTOCOL.md §6.9 shows exactly the transitions of batches on the server (BATCH_RECEIVER_TRANSITIONS)', () => {
+  assert.deepEqual(
+    documentedTransitions('### 6.9 Batches on the server'),
+    codeTransitions(BATCH_RECEIVER_TRANSITIONS),
   );
 });

@@ -3,6 +3,8 @@ import {
   DEFAULT_CHUNK_BYTES,
   LIST_ENTRIES_HEADER_BYTES,
   MAX_ACCEPT_RANGES,
+  MAX_BATCH_ENTRIES,
+  MAX_BATCH_FILE_BYTES,
   MAX_CHUNK_BYTES,
   MAX_CHUNK_COUNT,
   MAX_DETAIL_BYTES,
@@ -198,6 +200,47 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
     path: longestPath(),
   },
   { type: 'PUT_LINK', ref: 8, overwrite: false, mtimeMs: 1, target: '../été/🗻', path: 'photos/latest' },
+  // PROTOCOL.md §5.14: an empty file and a largest one with the longest path, in one record.
+  {
+    type: 'PUT_BATCH',
+    ref: 3,
+    overwrite: true,
+    chunkBytes: MIN_CHUNK_BYTES,
+    entries: [
+      { size: 0, mtimeMs: 0, mode: 0, fileDigest: filled(1), path: 'a', data: Buffer.alloc(0) },
+      {
+        size: 5,
+        mtimeMs: MAX_U53,
+        mode: 0o7777,
+        fileDigest: filled(2),
+        path: 'b/ü',
+        data: Buffer.from('hello'),
+      },
+    ],
+  },
+  {
+    type: 'PUT_BATCH',
+    ref: MAX_U32,
+    overwrite: false,
+    chunkBytes: MAX_CHUNK_BYTES,
+    entries: [
+      {
+        size: MAX_BATCH_FILE_BYTES,
+        mtimeMs: 1,
+        mode: 0o644,
+        fileDigest: filled(3),
+        path: longestPath(),
+        data: Buffer.alloc(MAX_BATCH_FILE_BYTES, 7),
+      },
+    ],
+  },
+  { type: 'BATCH_END', ref: 3, totalEntries: 1 },
+  { type: 'BATCH_END', ref: MAX_U32, totalEntries: MAX_BATCH_ENTRIES },
+  {
+    type: 'BATCH_DONE',
+    ref: 3,
+    results: [{ status: 'placed' }, { status: 'identical' }, { status: 'refused', code: 0xffff }],
+  },
   {
     type: 'GET_REQUEST',
     ref: 1,

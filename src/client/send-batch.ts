@@ -1,0 +1,214 @@
+import { open } from 'node:fs/promises';
+import { codeFromWire, FerryError, toFerryError } from '../errors/index.js';
+import {
+  DEFAULT_CHUNK_BYTES,
+  MAX_BATCH_DATA_BYTES,
+  MAX_BATCH_ENTRIES,
+  MAX_BATCH_FILE_BYTES,
+  MAX_MESSAGE_BYTES,
+  PUT_BATCH_HEADER_BYTES,
+  batchEntryBytes,
+  smallFileDigest,
+  type BatchEntry,
+  type BatchEntryResult,
+} from '../protocol/index.js';
+import type { ClientSession } from './client-session.js';
+import { aboutRemotePath } from './remote-name.js';
+import type { ServerAddress } from './client-session.js';
+import type { TransferReporting, TransferSubject } from './transfer-events.js';
+import type { UploadResult } from './upload-file.js';
+
+/** A file job that may travel in a batch: its size is known and small (see {@link batchable}). */
+export interface SmallFileJob {
+  readonly localPath: string;
+  readonly remotePath: string;
+  readonly size: number;
+}
+
+/**
+ * Whether a file of `size` bytes goes in a batch (PROTOCOL.md §5.14): at most MAX_BATCH_FILE_BYTES and one
+ * chunk of the run's chunk size, so its digest is the one the one-file path would compute.
+ */
+export function batchable(size: number | undefined, chunkBytes = DEFAULT_CHUNK_BYTES): size is number {
+  return size !== undefined && size <= Math.min(MAX_BATCH_FILE_BYTES, chunkBytes);
+}
+
+/** Whether `count` entries of `bytes` in all leave room for one more of `size` in the batch (§5.14). */
+export function batchHasRoom(count: number, bytes: number, size: number): boolean {
+  return count < MAX_BATCH_ENTRIES && bytes + size <= MAX_BATCH_DATA_BYTES;
+}
+
+/** One job's outcome: the file's result, or the error that refused or failed it alone. */
+export type BatchJobOutcome = Promise<UploadResult>;
+
+/**
+ * Sends small files as one batch (PROTOCOL.md §5.14): reads each whole, computes its digest, packs the
+ * entries into PUT_BATCH records, ends with BATCH_END, and returns at once with one promise per job
+ * that settles when BATCH_DONE answers it. A file that cannot be read, or is no longer small, settles with
+ * its own error (`fallback` for one to send by the one-file path instead). Events come out per file as
+ * on the one-file path: started, progress, finished, or nothing (the caller reports the failure).
+ */
+export async function sendBatch(
+  session: ClientSession,
+  jobs: readonly SmallFileJob[],
+  options: { chunkBytes?: number; overwrite?: boolean; server: ServerAddress },
+  { emit, open: openTransfers, noteProgress }: TransferReporting,
+): Promise<Array<BatchJobOutcome | 'fallback'>> {
+  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  // Read side by side: each file costs a few small reads, and waiting on them one by one would leave the
+  // link idle (PROTOCOL.md §5.14).
+  const read = await readAll(jobs, (job) => readSmallFile(job, chunkBytes));
+  const outcomes: Array<BatchJobOutcome | 'fallback'> = [];
+  const entries: Array<{ job: SmallFileJob; entry: BatchEntry; at: number }> = [];
+  jobs.forEach((job, k) => {
+    const subject: TransferSubject = { direction: 'upload', file: job.localPath, remotePath: job.remotePath };
+    const entry = read[k]!;
+    if (entry === 'fallback') {
+      outcomes.push('fallback');
+      return;
+    }
+    openTransfers.begin(subject);
+    if (entry instanceof Error) {
+      const failed = Promise.reject(entry);
+      failed.catch(() => undefined);
+      outcomes.push(failed);
+      return;
+    }
+    entries.push({ job, entry, at: outcomes.length });
+    outcomes.push(Promise.resolve(undefined as never)); // replaced below
+  });
+  if (entries.length === 0) return outcomes;
+  const ref = session.openRef();
+  // Pack the entries into records of at most MAX_MESSAGE_BYTES (an entry always fits one, §5.14).
+  let record: BatchEntry[] = [];
+  let recordBytes = PUT_BATCH_HEADER_BYTES;
+  const flush = async (): Promise<void> => {
+    await session.send({
+      type: 'PUT_BATCH',
+      ref,
+      overwrite: options.overwrite ?? false,
+      chunkBytes,
+      entries: record,
+    });
+    record = [];
+    recordBytes = PUT_BATCH_HEADER_BYTES;
+  };
+  for (const { entry } of entries) {
+    const bytes = batchEntryBytes(entry);
+    if (record.length > 0 && recordBytes + bytes > MAX_MESSAGE_BYTES) await flush();
+    record.push(entry);
+    recordBytes += bytes;
+  }
+  await flush();
+  await session.send({ type: 'BATCH_END', ref, totalEntries: entries.length });
+  const answered = session.take(ref).then(
+    (message) => {
+      session.closeRef(ref);
+      if (message.type !== 'BATCH_DONE' || message.results.length !== entries.length)
+        throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} for batch ${ref}`);
+      return message.results;
+    },
+    (err: unknown) => {
+      session.closeRef(ref);
+      throw err;
+    },
+  );
+  answered.catch(() => undefined);
+  entries.forEach(({ job, entry, at }, k) => {
+    const subject: TransferSubject = { direction: 'upload', file: job.localPath, remotePath: job.remotePath };
+    const done = answered.then((results) => {
+      const result = results[k] as BatchEntryResult;
+      if (result.status === 'refused')
+        throw aboutRemotePath(
+          new FerryError(codeFromWire(result.code), undefined, { remote: true }),
+          options.server,
+          job.remotePath,
+        );
+      const identical = result.status === 'identical';
+      noteProgress();
+      emit({
+        type: 'transfer-started',
+        ...subject,
+        size: entry.size,
+        heldBytes: identical ? entry.size : 0,
+        restarted: false,
+      });
+      if (!identical) emit({ type: 'progress', ...subject, verifiedBytes: entry.size, size: entry.size });
+      openTransfers.end(subject);
+      const outcome: UploadResult = {
+        size: entry.size,
+        digest: entry.fileDigest,
+        sentBytes: identical ? 0 : entry.size,
+        resumedBytes: 0,
+        restarted: false,
+        identical,
+      };
+      emit({
+        type: 'transfer-finished',
+        ...subject,
+        size: outcome.size,
+        digest: outcome.digest,
+        transferredBytes: outcome.sentBytes,
+        resumedBytes: 0,
+        restarted: false,
+        identical,
+      });
+      return outcome;
+    });
+    done.catch(() => undefined);
+    outcomes[at] = done;
+  });
+  return outcomes;
+}
+
+/** Files read at once by a batch. */
+const READS_AT_ONCE = 16;
+
+/** `read` of every job, READS_AT_ONCE at a time, in job order; a failure is returned as its error. */
+async function readAll<T>(
+  jobs: readonly SmallFileJob[],
+  read: (job: SmallFileJob) => Promise<T>,
+): Promise<Array<T | Error>> {
+  const results: Array<T | Error> = new Array<T | Error>(jobs.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const k = next++;
+      results[k] = await read(jobs[k]!).catch((err: unknown) => toFerryError(err));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READS_AT_ONCE, jobs.length) }, lane));
+  return results;
+}
+
+/**
+ * Reads a small file whole, never through a link at its name; 'fallback' when it grew past what a batch
+ * holds since the tree was walked (the one-file path then sends it).
+ */
+async function readSmallFile(job: SmallFileJob, chunkBytes: number): Promise<BatchEntry | 'fallback'> {
+  const handle = await open(job.localPath, 'r');
+  try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new FerryError('PATH_INVALID', 'not a regular file');
+    if (!batchable(stats.size, chunkBytes)) return 'fallback';
+    const data = Buffer.alloc(stats.size);
+    let offset = 0;
+    while (offset < data.length) {
+      const { bytesRead } = await handle.read(data, offset, data.length - offset, offset);
+      if (bytesRead === 0) break;
+      offset += bytesRead;
+    }
+    // The file shrank while read: what was read is a consistent prefix no longer; send it the other way.
+    if (offset !== data.length) return 'fallback';
+    return {
+      size: data.length,
+      mtimeMs: Math.max(0, Math.floor(stats.mtimeMs)),
+      mode: stats.mode & 0o7777,
+      fileDigest: smallFileDigest(data, chunkBytes),
+      path: job.remotePath,
+      data,
+    };
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,236 @@
+import { randomBytes } from 'node:crypto';
+import { ERROR_CODES, FerryError, toFerryError } from '../errors/index.js';
+import { BatchReceiver, type ReceivedBatch } from '../machines/index.js';
+import {
+  PERMISSION_DOWNLOAD,
+  PERMISSION_UPLOAD,
+  type BatchEntryResult,
+  type BatchEndMessage,
+  type PutBatchMessage,
+} from '../protocol/index.js';
+import { lstat } from 'node:fs/promises';
+import { identityOf, resolveUnderRoot, type SmallFile } from '../transfer/index.js';
+import { missingParents } from './missing-parents.js';
+import type { SessionIo } from './session-io.js';
+import { SMALL_FILE_PLACER } from './small-file-placer.js';
+import { StorageLimits } from './storage-limits.js';
+import type { JoinTarget, TransferClaim } from './transfer-registry.js';
+import { transferIdOf } from './transfer-id.js';
+
+/** Error categories that refuse one entry of a batch; anything else ends the session (as in §5.1). */
+const ENTRY_SCOPED = new Set(['trust', 'path', 'transfer', 'storage']);
+
+/**
+ * The batch half of a server session (PROTOCOL.md §5.14): the BatchReceiver machine checks the exchange;
+ * each complete batch is resolved here with the single-file path's policies (the client's root, `.ferry`,
+ * permissions, file size limit, storage limits and quotas charged before writing, overwrite or compare),
+ * then placed by the worker thread, and answered with one BATCH_DONE.
+ */
+export class BatchUploads implements TransferClaim {
+  readonly #io: SessionIo;
+  readonly #machine = new BatchReceiver();
+  readonly #settling = new Set<Promise<void>>();
+  /**
+   * The entries this session claimed (PROTOCOL.md §6.2, one writer per file): before their batch is placing,
+   * `undefined` (a newer session's claim takes the entry, which is then refused TRANSFER_TAKEN_OVER); once
+   * placing, the placement, which a newer claim waits for.
+   */
+  readonly #claims = new Map<string, Promise<void> | undefined>();
+  readonly #takenOver = new Set<string>();
+  /** Directories under the root this session already checked (see resolveUnderRoot). */
+  readonly #knownDirs = new Set<string>();
+  files = 0;
+  bytes = 0;
+
+  constructor(io: SessionIo) {
+    this.#io = io;
+  }
+
+  /**
+   * Takes a PUT_BATCH or BATCH_END. After the end, `finished` settles once BATCH_DONE is sent; it
+   * rejects only with what ends the session.
+   */
+  receive(message: PutBatchMessage | BatchEndMessage): { finished?: Promise<void> } {
+    if (message.type === 'PUT_BATCH') {
+      this.#machine.receive(message);
+      return {};
+    }
+    const batch = this.#machine.end(message);
+    const finished = this.#settle(batch);
+    const tracked = finished.catch(() => undefined).finally(() => this.#settling.delete(tracked));
+    this.#settling.add(tracked);
+    return { finished };
+  }
+
+  /** Waits for the batches being written (their files are placed or refused); the receiver stays usable. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#settling]);
+  }
+
+  /** TransferClaim: a batched file has no partial, so no stream can join it (PROTOCOL.md §5.13.2, §5.14). */
+  joinTargetOf(): JoinTarget | undefined {
+    return undefined;
+  }
+
+  /** TransferClaim: a newer session of this client wants an entry's file (TransferRegistry.claim). */
+  async surrender(transferId: string): Promise<void> {
+    if (!this.#claims.has(transferId)) return;
+    const placing = this.#claims.get(transferId);
+    if (placing) return placing;
+    // Not placing yet: the entry lets go at once (so two sessions never wait on each other) and is refused.
+    this.#takenOver.add(transferId);
+    this.#claims.delete(transferId);
+    this.#io.ctx.registry.release(transferId, this);
+  }
+
+  /** TransferClaim: a batch entry has no partial to join. */
+  partialOf(): undefined {
+    return undefined;
+  }
+
+  /** Whether the file at `path` is, unchanged, the one this client's upload of `transferId` placed. */
+  async #placedIt(transferId: string, path: string): Promise<boolean> {
+    try {
+      return this.#io.ctx.registry.placedIt(transferId, identityOf(await lstat(path, { bigint: true })));
+    } catch {
+      return false;
+    }
+  }
+
+  async #settle(batch: ReceivedBatch): Promise<void> {
+    const results = await this.#place(batch);
+    await this.#io.send(this.#machine.settled(batch.ref, results));
+  }
+
+  async #place(batch: ReceivedBatch): Promise<BatchEntryResult[]> {
+    const io = this.#io;
+    const { storage } = io.ctx;
+    const results: BatchEntryResult[] = batch.entries.map(() => ({ status: 'placed' }));
+    const refuse = (index: number, err: unknown): void => {
+      const error = toFerryError(err);
+      if (!ENTRY_SCOPED.has(error.category)) throw error;
+      results[index] = { status: 'refused', code: error.wireCode ?? ERROR_CODES.INTERNAL.wire };
+      // The log and the dashboard see each file as on the one-file path (server-log.ts).
+      io.events.operationRefused(batch.ref, error, batch.entries[index]!.path);
+    };
+    // One storage promise for the whole batch, grown entry by entry: an entry that does not fit is
+    // refused before anything is written, and the entries before it still go (PROTOCOL.md §5.14).
+    const promiseId = `batch-${randomBytes(12).toString('hex')}`;
+    let promised = 0;
+    const placing: Array<{ index: number; bytes: number; transferId: string; file: SmallFile }> = [];
+    const claimed: string[] = [];
+    let placed = (): void => undefined;
+    const placement = new Promise<void>((resolve) => (placed = resolve));
+    try {
+      for (let index = 0; index < batch.entries.length; index++) {
+        const entry = batch.entries[index]!;
+        try {
+          io.require(PERMISSION_UPLOAD, 'upload');
+          if (io.ctx.maxFileBytes > 0 && entry.size > io.ctx.maxFileBytes)
+            throw new FerryError('FILE_TOO_LARGE', `${entry.size} bytes, limit ${io.ctx.maxFileBytes}`);
+          const rooted = io.rooted(entry.path);
+          const transferId = transferIdOf(io.clientKey, rooted.join('/'));
+          // Claimed like a transfer (§6.2), before the destination is looked at: a session of this client
+          // still writing this file completes or lets go first, so a re-send after a cut finds what the cut
+          // batch placed.
+          await io.ctx.registry.claim(transferId, this);
+          this.#claims.set(transferId, undefined);
+          claimed.push(transferId);
+          if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
+          await storage.chargeEntries(
+            io.clientKey,
+            await missingParents(io.ctx.root, rooted, this.#knownDirs),
+          );
+          const target = await resolveUnderRoot(io.ctx.root, rooted, {
+            createDirs: true,
+            knownDirs: this.#knownDirs,
+          });
+          const compareExisting = target.exists && !batch.overwrite;
+          // PROTOCOL.md §5.4: whether an existing file is identical is only told to a client that may
+          // download it, or to the client whose own upload placed this very file (a re-send after a cut).
+          if (
+            compareExisting &&
+            !io.may(PERMISSION_DOWNLOAD) &&
+            !(await this.#placedIt(transferId, target.path))
+          )
+            throw new FerryError('FILE_EXISTS');
+          let bytes = 0;
+          if (compareExisting) {
+            // Reading a file to compare it is hashing on request (docs/SECURITY.md): paid for.
+            await io.ctx.hashCache.spend(io.clientKey, entry.size);
+          } else {
+            bytes = StorageLimits.promiseOf(entry.size, batch.chunkBytes);
+            await storage.reserve(io.clientKey, promiseId, promised + bytes);
+            promised += bytes;
+          }
+          const file: SmallFile = {
+            data: entry.data,
+            fileDigest: entry.fileDigest,
+            chunkBytes: batch.chunkBytes,
+            mode: entry.mode,
+            mtimeMs: entry.mtimeMs,
+            dir: target.dir,
+            path: target.path,
+            overwrite: batch.overwrite,
+            compareExisting,
+          };
+          placing.push({ index, bytes, transferId, file });
+        } catch (err) {
+          refuse(index, err);
+        }
+      }
+      // Entries a newer session took over meanwhile are left to it; the others are placing from here on.
+      const kept = placing.filter(({ index, transferId }) => {
+        if (!this.#takenOver.delete(transferId)) return true;
+        refuse(index, new FerryError('TRANSFER_TAKEN_OVER'));
+        return false;
+      });
+      for (const { transferId } of kept) this.#claims.set(transferId, placement);
+      const outcomes = await SMALL_FILE_PLACER.place(
+        io.ctx.partialDir,
+        kept.map(({ file }) => file),
+      );
+      let placedBytes = 0;
+      outcomes.forEach((outcome, k) => {
+        const { index, bytes, transferId } = kept[k]!;
+        if (outcome.status === 'refused') {
+          refuse(index, new FerryError(outcome.code));
+          return;
+        }
+        results[index] = { status: outcome.status };
+        const entry = batch.entries[index]!;
+        const identical = outcome.status === 'identical';
+        io.events.transferStarted(batch.ref, {
+          direction: 'upload',
+          path: entry.path,
+          size: entry.size,
+          heldBytes: identical ? entry.size : 0,
+          restarted: false,
+        });
+        io.events.transferFinished(batch.ref, {
+          digest: entry.fileDigest,
+          transferredBytes: identical ? 0 : entry.size,
+          identical,
+        });
+        if (outcome.status === 'placed') {
+          if (outcome.identity) io.ctx.registry.recordPlaced(transferId, Buffer.from(outcome.identity));
+          placedBytes += bytes;
+          this.files++;
+          this.bytes += batch.entries[index]!.size;
+        }
+      });
+      storage.placedPart(promiseId, placedBytes);
+    } finally {
+      storage.released(promiseId);
+      placed();
+      for (const transferId of claimed) {
+        this.#takenOver.delete(transferId);
+        if (this.#claims.get(transferId) === placement || this.#claims.get(transferId) === undefined) {
+          this.#claims.delete(transferId);
+          io.ctx.registry.release(transferId, this);
+        }
+      }
+    }
+    return results;
+  }
+}

@@ -1,0 +1,75 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { FerryError } from '../errors/index.js';
+import type { SmallFile, SmallFileOutcome } from '../transfer/index.js';
+import type { SmallFileJob } from './small-file-worker.js';
+
+/**
+ * Runs batches of small files through one worker thread (PROTOCOL.md §5.14), in arrival order. One thread
+ * for the whole server: the work is a few syscalls per file, and batches of every session queue here, each
+ * session holding at most MAX_BATCHES_IN_FLIGHT of them. The thread is started on first use and does not
+ * keep the process alive.
+ */
+export class SmallFilePlacer {
+  #worker: Worker | undefined;
+  #nextId = 1;
+  readonly #pending = new Map<
+    number,
+    { resolve: (o: SmallFileOutcome[]) => void; reject: (e: Error) => void }
+  >();
+
+  /** Places `files` (see placeSmallFiles); rejects only if the thread itself fails. */
+  place(tempDir: string, files: readonly SmallFile[]): Promise<SmallFileOutcome[]> {
+    if (files.length === 0) return Promise.resolve([]);
+    const worker = this.#start();
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      if (this.#pending.size === 1) worker.ref();
+      worker.postMessage({ id, tempDir, files } satisfies SmallFileJob);
+    });
+  }
+
+  /** Stops the thread; batches still queued fail. Idempotent. */
+  async close(): Promise<void> {
+    const worker = this.#worker;
+    this.#worker = undefined;
+    if (worker) await worker.terminate();
+  }
+
+  #start(): Worker {
+    if (this.#worker) return this.#worker;
+    // Built code runs the .js file beside this one; tests run the sources (tsx), where it is the .ts.
+    const built = fileURLToPath(new URL('./small-file-worker.js', import.meta.url));
+    const worker = existsSync(built)
+      ? new Worker(built)
+      : // The sources: register tsx's loader in the thread before the worker's module is loaded.
+        new Worker(
+          `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(
+            new URL('./small-file-worker.ts', import.meta.url).href,
+          )}); });`,
+          { eval: true },
+        );
+    worker.unref();
+    worker.on('message', ({ id, outcomes }: { id: number; outcomes: SmallFileOutcome[] }) => {
+      const pending = this.#pending.get(id);
+      this.#pending.delete(id);
+      if (this.#pending.size === 0) worker.unref();
+      pending?.resolve(outcomes);
+    });
+    const fail = (err: Error): void => {
+      if (this.#worker === worker) this.#worker = undefined;
+      const error = new FerryError('INTERNAL', 'the small-file worker stopped', { cause: err });
+      for (const pending of this.#pending.values()) pending.reject(error);
+      this.#pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`exit ${code}`)));
+    this.#worker = worker;
+    return worker;
+  }
+}
+
+/** The server process's one placer (see SmallFilePlacer). */
+export const SMALL_FILE_PLACER = new SmallFilePlacer();

@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  constants as fsConstants,
+  fstatSync,
+  fsync,
+  futimesSync,
+  fchmodSync,
+  linkSync,
+  lstatSync,
+  open,
+  openSync,
+  readSync,
+  realpathSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { FerryError, toFerryError, type ErrorCode } from '../errors/index.js';
+import { smallFileDigest } from '../protocol/index.js';
+import { fsTimeOf } from './fs-names.js';
+import { noFollowFlags } from './open-no-follow.js';
+import { receivedFileMode } from './received-mode.js';
+import { assertWritableTargetSync } from './root-path.js';
+import { identityOf } from './source-file.js';
+
+/** One small file to place: its bytes, checked against `fileDigest`, under `dir`/`name` (already resolved). */
+export interface SmallFile {
+  readonly data: Uint8Array;
+  readonly fileDigest: Uint8Array;
+  readonly chunkBytes: number;
+  readonly mode: number;
+  readonly mtimeMs: number;
+  /** The destination's directory, as resolveUnderRoot returned it (a real path under the root). */
+  readonly dir: string;
+  readonly path: string;
+  readonly overwrite: boolean;
+  /**
+   * The destination existed at resolution and may not be replaced: compare it instead, and answer
+   * `identical` when it already holds these bytes (PROTOCOL.md §5.4, §5.14), FILE_EXISTS otherwise.
+   */
+  readonly compareExisting: boolean;
+}
+
+/**
+ * What became of one {@link SmallFile}; a placed file's `identity` (see SourceFile.identity) lets the
+ * server recognise it later as the file it placed (TransferRegistry.recordPlaced).
+ */
+export type SmallFileOutcome =
+  | { status: 'placed'; identity?: Uint8Array }
+  | { status: 'identical' }
+  | { status: 'refused'; code: ErrorCode };
+
+/**
+ * Places many small files, for a worker thread (PROTOCOL.md §5.14): synchronous calls but the fsyncs, with the single-file
+ * path's rules (FilePartialStore's `open` and `finish`): each file's bytes are checked against its digest
+ * before anything is written; it is written to a new temporary in `tempDir` (O_EXCL, O_NOFOLLOW), given
+ * its mode and mtime through the open descriptor, fsync'd, and only then placed: the destination's
+ * directory is checked again (realpath), the name must still be missing or a regular file, and it is placed
+ * with link(2), which never replaces, unless `overwrite` (rename(2)). Durability is grouped: every file is
+ * written before the first fsync, the fsyncs run side by side, and each directory is fsync'd once after
+ * the last rename into it. A file
+ * is reported `placed` only after its directory's fsync; a failure there refuses every file placed in it.
+ */
+export async function placeSmallFiles(
+  tempDir: string,
+  files: readonly SmallFile[],
+): Promise<SmallFileOutcome[]> {
+  const outcomes: SmallFileOutcome[] = files.map(() => ({ status: 'placed' }));
+  const refuse = (index: number, err: unknown): void => {
+    outcomes[index] = { status: 'refused', code: toFerryError(err).code };
+  };
+  const prefix = `batch-${randomBytes(8).toString('hex')}-`;
+  const written: Array<{ index: number; fd: number; temp: string }> = [];
+  const nowSeconds = Date.now() / 1000;
+  // 1. Check and write every file; nothing is fsync'd yet. Creating a file waits on the file system's
+  // journal, so OPENS_AT_ONCE creations run side by side on libuv's pool; the rest is synchronous.
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < files.length) {
+      const index = next++;
+      const file = files[index]!;
+      try {
+        // Verified before a byte is written (§5.14): a corrupted entry leaves nothing behind.
+        if (!smallFileDigest(file.data, file.chunkBytes).equals(file.fileDigest))
+          throw new FerryError('DIGEST_MISMATCH');
+        if (file.compareExisting) {
+          outcomes[index] = holdsSame(file)
+            ? { status: 'identical' }
+            : { status: 'refused', code: 'FILE_EXISTS' };
+          continue;
+        }
+        const temp = join(tempDir, `${prefix}${index}`);
+        const fd = await openFd(temp, noFollowFlags('create'), 0o600);
+        written.push({ index, fd, temp });
+        let offset = 0;
+        while (offset < file.data.length)
+          offset += writeSync(fd, file.data, offset, file.data.length - offset);
+        fchmodSync(fd, receivedFileMode(file.mode));
+        futimesSync(fd, nowSeconds, fsTimeOf(file.mtimeMs));
+      } catch (err) {
+        refuse(index, err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(OPENS_AT_ONCE, files.length) }, lane));
+  // Placed in batch order (§5.14), whatever order the creations finished in.
+  written.sort((a, b) => a.index - b.index);
+  // 2. Data durable before any name points at it. The fsyncs run side by side (libuv's pool), so the file
+  // system commits its journal for several at once: measured here (ext4), 4 ms per file one after the
+  // other, 0.4 ms side by side.
+  await Promise.all(
+    written.map(async (item) => {
+      try {
+        if (outcomes[item.index]!.status === 'placed') await syncFd(item.fd);
+      } catch (err) {
+        refuse(item.index, err);
+      } finally {
+        closeSync(item.fd);
+      }
+    }),
+  );
+  // 3. Place each name, as FilePartialStore's finish does.
+  const byDir = new Map<string, number[]>();
+  // Each directory is checked once per batch, right before the first name placed in it.
+  const realDirs = new Map<string, boolean>();
+  for (const item of written) {
+    const file = files[item.index]!;
+    try {
+      if (outcomes[item.index]!.status !== 'placed') continue;
+      let real = realDirs.get(file.dir);
+      if (real === undefined) {
+        real = realpathSync(file.dir) === file.dir;
+        realDirs.set(file.dir, real);
+      }
+      if (!real) throw new FerryError('PATH_ESCAPES_ROOT', 'a directory on the path became a symbolic link');
+      assertWritableTargetSync(file.path);
+      if (file.overwrite) {
+        renameSync(item.temp, file.path);
+      } else {
+        try {
+          linkSync(item.temp, file.path);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new FerryError('FILE_EXISTS');
+          throw err;
+        }
+      }
+      byDir.set(file.dir, [...(byDir.get(file.dir) ?? []), item.index]);
+    } catch (err) {
+      refuse(item.index, err);
+    }
+  }
+  for (const item of written) {
+    try {
+      unlinkSync(item.temp);
+    } catch {
+      // Renamed into place (overwrite), or never made.
+    }
+  }
+  // After the unlinks, which change a placed file's ctime (its link count).
+  for (const item of written) {
+    if (outcomes[item.index]!.status !== 'placed') continue;
+    try {
+      outcomes[item.index] = {
+        status: 'placed',
+        identity: identityOf(lstatSync(files[item.index]!.path, { bigint: true })),
+      };
+    } catch {
+      // Replaced or removed already: nothing of ours to recognise later.
+    }
+  }
+  // 4. One directory fsync per directory: the names are durable, then the files are confirmed.
+  await Promise.all(
+    [...byDir].map(async ([dir, indexes]) => {
+      try {
+        const fd = openSync(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+        try {
+          await syncFd(fd);
+        } finally {
+          closeSync(fd);
+        }
+      } catch (err) {
+        for (const index of indexes) refuse(index, err);
+      }
+    }),
+  );
+  return outcomes;
+}
+
+/** Files created at once (see placeSmallFiles, step 1). */
+const OPENS_AT_ONCE = 8;
+
+/** open(2) on libuv's pool. */
+function openFd(path: string, flags: number, mode: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    open(path, flags, mode, (err, fd) => (err ? reject(err) : resolve(fd))),
+  );
+}
+
+/** fsync(2) on libuv's pool, so several run at once. */
+function syncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+/** Whether the existing file at `file.path` (never through a link) holds exactly `file.data`. */
+function holdsSame(file: SmallFile): boolean {
+  const fd = openSync(file.path, noFollowFlags('read'));
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile() || stats.size !== file.data.length) return false;
+    const held = Buffer.alloc(file.data.length);
+    let offset = 0;
+    while (offset < held.length) {
+      const read = readSync(fd, held, offset, held.length - offset, offset);
+      if (read === 0) return false;
+      offset += read;
+    }
+    return smallFileDigest(held, file.chunkBytes).equals(file.fileDigest);
+  } finally {
+    closeSync(fd);
+  }
+}
