@@ -1,0 +1,202 @@
+// S3PartialStore against a real OpenStack Swift (s3api) on loopback: the port's conformance suite, then
+// what only an object store has: 5 MiB parts of whole chunks, a partial resumed by another server (another
+// store over the same bucket) re-verified through ranged GETs, a part changed behind the log's back, and the
+// sweeper's removal of a finish that died with its multipart upload open.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
+import { PartialTransfer, verifyLoggedChunks, type ChunkEntry } from '../../src/transfer/index.js';
+import {
+  MODE_METADATA,
+  MTIME_METADATA,
+  PartLayout,
+  S3PartialStore,
+  type S3Target,
+} from '../../src/objectstore/index.js';
+import { describePartialStore } from '../transfer/partial-store-conformance.js';
+import { useSwiftNode, type SwiftForTests } from '../helpers/swift-node.js';
+
+const swift = useSwiftNode();
+
+/** A store over a prefix of its own in the file's bucket, as one server would have. */
+function storeAt(s: SwiftForTests, prefix: string): S3PartialStore {
+  return new S3PartialStore(s.client, { bucket: s.bucket, prefix });
+}
+
+async function readObject(
+  s: SwiftForTests,
+  key: string,
+): Promise<{ bytes: Buffer; mode: number; mtimeMs: number } | undefined> {
+  try {
+    const out = await s.client.send(new GetObjectCommand({ Bucket: s.bucket, Key: key }));
+    return {
+      bytes: Buffer.from(await out.Body!.transformToByteArray()),
+      mode: parseInt(out.Metadata?.[MODE_METADATA] ?? '0', 8),
+      mtimeMs: Number(out.Metadata?.[MTIME_METADATA] ?? 0),
+    };
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
+    throw err;
+  }
+}
+
+let harnesses = 0;
+describePartialStore<string, S3Target>(
+  'S3PartialStore (Swift s3api)',
+  () => {
+    const s = swift();
+    const store = storeAt(s, `t${++harnesses}/`);
+    return Promise.resolve({
+      store,
+      key: (name) => `key-${name}`,
+      target: (name) => Promise.resolve(store.targetOf(name)),
+      placeForeign: async (target, bytes) => {
+        await s.client.send(new PutObjectCommand({ Bucket: s.bucket, Key: target, Body: bytes }));
+      },
+      readTarget: (target) => readObject(s, target),
+      sweepable: store,
+    });
+  },
+  { crash: false, list: true },
+);
+
+const MIB = 1024 * 1024;
+
+function entriesOf(bytes: Buffer, chunkBytes: number, indices: number[]): ChunkEntry[] {
+  return indices.map((index) => ({
+    index,
+    hash: createHash('sha256')
+      .update(bytes.subarray(index * chunkBytes, (index + 1) * chunkBytes))
+      .digest(),
+  }));
+}
+
+test('PartLayout: parts are whole chunks of at least 5 MiB, the last one what is left', () => {
+  const layout = new PartLayout(11 * MIB + 3, MIB);
+  assert.equal(layout.chunksPerPart, 5);
+  assert.equal(layout.partCount, 3);
+  assert.deepEqual(
+    [1, 2, 3].map((p) => layout.lengthOf(p)),
+    [5 * MIB, 5 * MIB, MIB + 3],
+  );
+  assert.equal(layout.partOf(5 * MIB - 1), 1);
+  assert.equal(layout.partOf(5 * MIB), 2);
+  assert.equal(new PartLayout(100, 3 * 1024).chunksPerPart, Math.ceil((5 * MIB) / 3072));
+  assert.equal(new PartLayout(20 * MIB, 8 * MIB).chunksPerPart, 1, 'a chunk of 5 MiB or more is a part');
+});
+
+test('a multi-part partial cut on one server is resumed on another, re-verified, and finished exact', async () => {
+  const s = swift();
+  const chunkBytes = MIB;
+  const content = randomBytes(11 * MIB + 12345); // three parts: 5 + 5 + 1.01 MiB
+  const header = { size: content.length, mtimeMs: 1_700_000_000_000, chunkBytes };
+  const chunks = Math.ceil(content.length / chunkBytes);
+  const serverA = storeAt(s, 'cluster/');
+  const serverB = storeAt(s, 'cluster/');
+
+  // Server A receives chunks 0-6 (part 1 whole, part 2 in part) and is cut: close, nothing more.
+  const onA = await serverA.open('t1', header, { fresh: false, keepLog: true });
+  for (let i = 0; i < 7; i++)
+    await onA.write(i * chunkBytes, content.subarray(i * chunkBytes, (i + 1) * chunkBytes));
+  await onA.makeDurable(entriesOf(content, chunkBytes, [0, 1, 2, 3, 4, 5, 6]));
+  await onA.close();
+
+  // Server B never saw a byte: it resumes from the state object and re-hashes what the parts hold.
+  const transfer = await PartialTransfer.open<string, S3Target>(serverB, 't1', { ...header, fresh: false });
+  assert.deepEqual(transfer.heldRanges(), [{ first: 0, count: 7 }]);
+  assert.equal(transfer.verifiedBytes, 7 * chunkBytes);
+  await transfer.close();
+
+  const onB = await serverB.open('t1', header, { fresh: false, keepLog: true });
+  assert.equal(onB.resumed, true);
+  await onB.resetLog(await verifyLoggedChunks(onB, onB.logged, header));
+  for (let i = 7; i < chunks; i++)
+    await onB.write(i * chunkBytes, content.subarray(i * chunkBytes, (i + 1) * chunkBytes));
+  await onB.makeDurable(entriesOf(content, chunkBytes, [7, 8, 9, 10, 11]));
+  const target = serverB.targetOf('big.bin');
+  await onB.finish(target, { mode: 0o600, mtimeMs: header.mtimeMs, overwrite: false });
+
+  const placed = await readObject(s, target);
+  assert.ok(placed?.bytes.equals(content), 'the object read back is the file');
+  assert.equal(placed?.mode, 0o600);
+  assert.deepEqual(await serverB.list(), [], 'no partial objects left');
+  const uploads = await s.client.send(
+    new ListMultipartUploadsCommand({ Bucket: s.bucket, Prefix: 'cluster/' }),
+  );
+  assert.equal(uploads.Uploads?.length ?? 0, 0, 'no multipart upload left open');
+});
+
+test('a part changed in the store behind the log is not counted held by a server resuming it', async () => {
+  const s = swift();
+  const chunkBytes = MIB;
+  const content = randomBytes(6 * MIB);
+  const header = { size: content.length, mtimeMs: 0, chunkBytes };
+  const store = storeAt(s, 'tamper/');
+  const partial = await store.open('t2', header, { fresh: false, keepLog: true });
+  for (let i = 0; i < 6; i++)
+    await partial.write(i * chunkBytes, content.subarray(i * chunkBytes, (i + 1) * chunkBytes));
+  await partial.makeDurable(entriesOf(content, chunkBytes, [0, 1, 2, 3, 4, 5]));
+  await partial.close();
+  // Someone rewrites part 1 with one byte flipped in its third chunk.
+  const listed = await s.client.send(
+    new GetObjectCommand({ Bucket: s.bucket, Key: 'tamper/.ferry/partial/t2.state' }),
+  );
+  const gen = (JSON.parse(await listed.Body!.transformToString()) as { gen: string }).gen;
+  const part1 = Buffer.from(content.subarray(0, 5 * MIB));
+  part1[2 * MIB + 7]! ^= 1;
+  await s.client.send(
+    new PutObjectCommand({ Bucket: s.bucket, Key: `tamper/.ferry/partial/t2/${gen}/1`, Body: part1 }),
+  );
+  const resumed = await PartialTransfer.open<string, S3Target>(storeAt(s, 'tamper/'), 't2', {
+    ...header,
+    fresh: false,
+  });
+  assert.deepEqual(resumed.heldRanges(), [
+    { first: 0, count: 2 },
+    { first: 3, count: 3 },
+  ]);
+  await resumed.close();
+});
+
+test('the sweeper removes a partial whose finish died: its parts, its state and its open multipart upload', async () => {
+  const s = swift();
+  const store = storeAt(s, 'sweep/');
+  const content = randomBytes(3000);
+  const header = { size: content.length, mtimeMs: 0, chunkBytes: 1024 };
+  const partial = await store.open('t3', header, { fresh: false, keepLog: true });
+  await partial.write(0, content);
+  await partial.makeDurable(entriesOf(content, 1024, [0, 1, 2]));
+  await partial.close();
+  // A finish that got as far as creating its multipart upload and recording it, then died.
+  const target = store.targetOf('half.bin');
+  const created = await s.client.send(new CreateMultipartUploadCommand({ Bucket: s.bucket, Key: target }));
+  const stateKey = 'sweep/.ferry/partial/t3.state';
+  const state = JSON.parse(
+    await (
+      await s.client.send(new GetObjectCommand({ Bucket: s.bucket, Key: stateKey }))
+    ).Body!.transformToString(),
+  ) as Record<string, unknown>;
+  state.finishing = { target, uploadId: created.UploadId };
+  await s.client.send(new PutObjectCommand({ Bucket: s.bucket, Key: stateKey, Body: JSON.stringify(state) }));
+
+  assert.deepEqual(
+    (await store.list()).map((p) => p.key),
+    ['t3'],
+  );
+  await store.remove('t3');
+  assert.deepEqual(await store.list(), []);
+  const uploads = await s.client.send(
+    new ListMultipartUploadsCommand({ Bucket: s.bucket, Prefix: 'sweep/' }),
+  );
+  assert.equal(uploads.Uploads?.length ?? 0, 0, 'the abandoned multipart upload was aborted');
+  await assert.rejects(s.client.send(new HeadObjectCommand({ Bucket: s.bucket, Key: target })), {
+    name: 'NotFound',
+  });
+});
