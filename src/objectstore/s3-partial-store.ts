@@ -226,6 +226,11 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
     return `${this.location.prefix}${relativePath}`;
   }
 
+  /** Whether the object `target` exists now. */
+  exists(target: S3Target): Promise<boolean> {
+    return exists(this.#ctx, target);
+  }
+
   async open(
     key: string,
     header: TransferHeader,

@@ -2,8 +2,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 
 /** How to reach an S3-compatible endpoint; credentials come from the SDK's default chain unless given. */
 export interface S3StoreClientOptions {
-  /** `http(s)://HOST:PORT`; path-style addressing, which S3-compatible stores (Swift's s3api) need. */
-  readonly endpoint: string;
+  /** `http(s)://HOST:PORT` (AWS's own when undefined); path-style, which S3-compatible stores need. */
+  readonly endpoint?: string | undefined;
   readonly region?: string | undefined;
   /** For tests; otherwise the standard AWS environment and shared files (`AWS_ACCESS_KEY_ID`, profiles). */
   readonly credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
@@ -17,7 +17,7 @@ export interface S3StoreClientOptions {
 export function s3StoreClient(options: S3StoreClientOptions): S3Client {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   return new S3Client({
-    endpoint: options.endpoint,
+    ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
     region: options.region ?? 'us-east-1',
     forcePathStyle: true,
     ...(options.credentials ? { credentials: options.credentials } : {}),

@@ -17,6 +17,15 @@ import { writeDirectory, writeLink } from './tree-writer.js';
 const OPERATION_SCOPED = new Set(['trust', 'path', 'transfer', 'storage']);
 
 /**
+ * What an object-store server (issue 15) does not serve yet: refused for the one operation, saying so,
+ * rather than answered from the local root the files are not in.
+ */
+function refuseOnObjectStore(io: SessionIo, what: string): void {
+  if (io.ctx.objectStore)
+    throw new FerryError('PERMISSION_DENIED', `${what} are not served from an object store yet`);
+}
+
+/**
  * Serves one session: handshake, admission before anything else (PROTOCOL.md §3.2.2), then a router from
  * refs to handlers. Its UploadLane (src/machines/) says which handler gets each message (§6.1); uploads,
  * listings and directory entries run in arrival order in the receive loop, downloads one at a time in
@@ -164,10 +173,17 @@ export class ServerSession {
           await uploads.endByClient(message);
           return;
         case 'LIST_REQUEST':
+          refuseOnObjectStore(io, 'listings');
           await sendListing(io, message);
           return;
         case 'PUT_DIR':
         case 'PUT_LINK':
+          // In an object store a directory is only a prefix of its files' keys: nothing to make.
+          if (message.type === 'PUT_DIR' && io.ctx.objectStore) {
+            await io.send({ type: 'ACK', ref });
+            return;
+          }
+          refuseOnObjectStore(io, 'links');
           await (message.type === 'PUT_DIR' ? writeDirectory(io, message) : writeLink(io, message));
           await io.send({ type: 'ACK', ref });
           return;
@@ -200,6 +216,7 @@ export class ServerSession {
     const { ref } = request;
     this.#downloads.add(ref, async (signal) => {
       try {
+        refuseOnObjectStore(io, 'downloads');
         this.#sentBytes += await sendDownload(io.until(signal), request);
         this.#filesSent++;
       } catch (err) {

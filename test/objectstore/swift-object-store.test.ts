@@ -12,7 +12,12 @@ import {
   ListMultipartUploadsCommand,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
-import { PartialTransfer, verifyLoggedChunks, type ChunkEntry } from '../../src/transfer/index.js';
+import {
+  PartialTransfer,
+  receivedFileMode,
+  verifyLoggedChunks,
+  type ChunkEntry,
+} from '../../src/transfer/index.js';
 import {
   MODE_METADATA,
   MTIME_METADATA,
@@ -20,7 +25,15 @@ import {
   S3PartialStore,
   type S3Target,
 } from '../../src/objectstore/index.js';
+import { chmod, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generateKeyPair } from '../../src/crypto/index.js';
+import { FerryServer } from '../../src/server/index.js';
+import { sendFiles } from '../../src/client/index.js';
+import { PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import { describePartialStore } from '../transfer/partial-store-conformance.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { writeRandomFile } from '../helpers/random-file.js';
 import { useSwiftNode, type SwiftForTests } from '../helpers/swift-node.js';
 
 const swift = useSwiftNode();
@@ -199,4 +212,49 @@ test('the sweeper removes a partial whose finish died: its parts, its state and 
   await assert.rejects(s.client.send(new HeadObjectCommand({ Bucket: s.bucket, Key: target })), {
     name: 'NotFound',
   });
+});
+
+test('ferry serve with an object store: a sent file lands as an object, exact, and is not clobbered', async (t) => {
+  const s = swift();
+  const dir = await makeTempDir('ferry-objectstore-');
+  const serverIdentity = generateKeyPair();
+  const clientIdentity = generateKeyPair();
+  const store = storeAt(s, 'served/');
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    port: 0,
+    identity: serverIdentity,
+    authorize: () => ({ permissions: PERMISSION_UPLOAD }),
+    partialSweepIntervalMs: 0,
+    durableBatchBytes: 2 * MIB,
+    objectStore: store,
+  });
+  t.after(async () => {
+    await server.close();
+    await removeTempDir(dir);
+  });
+  const source = join(dir, 'payload.bin');
+  await writeRandomFile(source, 7 * MIB + 4321); // two parts of 1 MiB chunks: 5 MiB and the rest
+  await chmod(source, 0o640);
+  const send = (overwrite: boolean): Promise<unknown> =>
+    sendFiles({
+      server: server.address,
+      files: [source],
+      remoteDir: 'in/box',
+      identity: clientIdentity,
+      verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+      chunkBytes: MIB,
+      overwrite,
+      retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
+    });
+  await send(false);
+
+  const placed = await readObject(s, 'served/in/box/payload.bin');
+  assert.ok(placed, 'the object exists');
+  assert.ok(placed.bytes.equals(await readFile(source)), 'the object read back is the file sent');
+  assert.equal(placed.mode, receivedFileMode(0o640), 'the mode the server applies, kept as metadata');
+  assert.deepEqual(await store.list(), [], 'no partial left in the store');
+  await assert.rejects(send(false), { code: 'FILE_EXISTS' }, 'an existing object is not replaced');
+  await send(true);
+  assert.ok((await readObject(s, 'served/in/box/payload.bin'))?.bytes.equals(await readFile(source)));
 });
