@@ -129,13 +129,9 @@ export default tseslint.config(
     ['machines', 'channel', 'transfer', 'objectstore', 'server', 'client', 'cli', 'web'],
   ),
   // The object store: partials and files in an S3-compatible bucket, behind the transfer layer's port.
-  layer(
-    ['src/objectstore/**'],
-    ['crypto', 'protocol', 'machines', 'channel', 'home', 'server', 'client', 'cli', 'web'],
-    {
-      indexOnly: true,
-    },
-  ),
+  layer(['src/objectstore/**'], ['crypto', 'machines', 'channel', 'home', 'server', 'client', 'cli', 'web'], {
+    indexOnly: true,
+  }),
   layer(['src/server/**'], ['objectstore', 'client', 'cli', 'web']),
   layer(['src/client/**'], ['objectstore', 'server', 'cli', 'web']),
   layer(

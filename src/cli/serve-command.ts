@@ -195,9 +195,7 @@ export function registerServeCommand(program: Command): void {
           `  id:         ${id}${created ? '  (new identity)' : ''}`,
           `  listen:     ${server.addressText}`,
           ...(dashboard ? [`  dashboard:  ${dashboard.url}`] : []),
-          objectStore
-            ? `  store:      ${flags.store} (uploads; listings and downloads not yet)`
-            : `  root:       ${server.root}`,
+          objectStore ? `  store:      ${flags.store}` : `  root:       ${server.root}`,
           `  home:       ${home}`,
           '',
           'Next, let a client in. Easiest, with a one-time pairing code:',

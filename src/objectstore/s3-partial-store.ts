@@ -24,14 +24,12 @@ import {
   type TransferHeader,
 } from '../transfer/index.js';
 import { PartLayout } from './part-layout.js';
+import { MODE_METADATA, MTIME_METADATA, ObjectSource } from './object-source.js';
+import { ObjectTree, type ObjectTreeEntry } from './object-tree.js';
 import type { S3Location } from './s3-location.js';
 
 /** A finished transfer's object key in the bucket (the store's prefix included). */
 export type S3Target = string;
-
-/** Object metadata carrying what a file system keeps in the inode. */
-export const MODE_METADATA = 'ferry-mode';
-export const MTIME_METADATA = 'ferry-mtime-ms';
 
 /** Parts kept in memory per open partial before the least recently used is uploaded and dropped. */
 const MAX_CACHED_PARTS = 8;
@@ -215,15 +213,32 @@ interface Finishing {
 export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
   readonly #ctx: S3Context;
   readonly location: S3Location;
+  readonly #tree: ObjectTree;
 
   constructor(client: S3Client, location: S3Location) {
     this.location = location;
+    this.#tree = new ObjectTree(client, location);
     this.#ctx = { client, bucket: location.bucket, partialPrefix: `${location.prefix}.ferry/partial/` };
   }
 
   /** The object key of a file at `relativePath` (already checked by the caller, PROTOCOL.md §7.1). */
   targetOf(relativePath: string): S3Target {
     return `${this.location.prefix}${relativePath}`;
+  }
+
+  /** What is at `relativePath` of the served tree (a file, a directory: a prefix), or undefined. */
+  statFile(relativePath: string): Promise<ObjectTreeEntry | undefined> {
+    return this.#tree.stat(relativePath);
+  }
+
+  /** The served tree under `relativeDir` (see ObjectTree.list). */
+  listFiles(relativeDir: string, recursive: boolean): Promise<ObjectTreeEntry[]> {
+    return this.#tree.list(relativeDir, recursive);
+  }
+
+  /** The file at `relativePath`, for a download (ranged GETs of the version opened). */
+  openSource(relativePath: string): Promise<ObjectSource> {
+    return ObjectSource.open(this.#ctx.client, this.#ctx.bucket, this.targetOf(relativePath));
   }
 
   /** Whether the object `target` exists now. */

@@ -1,4 +1,14 @@
-import type { SweepablePartialStore } from '../transfer/index.js';
+import type { ChunkSource, SweepablePartialStore } from '../transfer/index.js';
+
+/** A file or directory of an object store's tree (directories are the prefixes of keys). */
+export interface ObjectFileEntry {
+  readonly kind: 'file' | 'dir';
+  /** Relative to the listed directory, '/'-separated. */
+  readonly path: string;
+  readonly size: number;
+  readonly mode: number;
+  readonly mtimeMs: number;
+}
 
 /**
  * Where a server keeps received files when they live in an object store instead of under its root
@@ -10,4 +20,10 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
   targetOf(relativePath: string): string;
   /** Whether `target` exists now. */
   exists(target: string): Promise<boolean>;
+  /** What is at `relativePath` ('' is the root directory), or undefined. */
+  statFile(relativePath: string): Promise<ObjectFileEntry | undefined>;
+  /** The entries under the directory `relativeDir`, a directory before its contents, names sorted. */
+  listFiles(relativeDir: string, recursive: boolean): Promise<readonly ObjectFileEntry[]>;
+  /** The file at `relativePath`, to send (PATH_NOT_FOUND when there is none). */
+  openSource(relativePath: string): Promise<ChunkSource>;
 }

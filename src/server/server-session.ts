@@ -173,7 +173,6 @@ export class ServerSession {
           await uploads.endByClient(message);
           return;
         case 'LIST_REQUEST':
-          refuseOnObjectStore(io, 'listings');
           await sendListing(io, message);
           return;
         case 'PUT_DIR':
@@ -216,7 +215,6 @@ export class ServerSession {
     const { ref } = request;
     this.#downloads.add(ref, async (signal) => {
       try {
-        refuseOnObjectStore(io, 'downloads');
         this.#sentBytes += await sendDownload(io.until(signal), request);
         this.#filesSent++;
       } catch (err) {

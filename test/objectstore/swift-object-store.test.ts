@@ -25,12 +25,12 @@ import {
   S3PartialStore,
   type S3Target,
 } from '../../src/objectstore/index.js';
-import { chmod, readFile } from 'node:fs/promises';
+import { chmod, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { FerryServer } from '../../src/server/index.js';
-import { sendFiles } from '../../src/client/index.js';
-import { PERMISSION_UPLOAD } from '../../src/protocol/index.js';
+import { getFiles, listFiles, sendFiles } from '../../src/client/index.js';
+import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import { describePartialStore } from '../transfer/partial-store-conformance.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { writeRandomFile } from '../helpers/random-file.js';
@@ -214,7 +214,7 @@ test('the sweeper removes a partial whose finish died: its parts, its state and 
   });
 });
 
-test('ferry serve with an object store: a sent file lands as an object, exact, and is not clobbered', async (t) => {
+test('ferry serve with an object store: a sent file lands as an object, exact, not clobbered; listed and got back', async (t) => {
   const s = swift();
   const dir = await makeTempDir('ferry-objectstore-');
   const serverIdentity = generateKeyPair();
@@ -224,7 +224,7 @@ test('ferry serve with an object store: a sent file lands as an object, exact, a
     root: join(dir, 'root'),
     port: 0,
     identity: serverIdentity,
-    authorize: () => ({ permissions: PERMISSION_UPLOAD }),
+    authorize: () => ({ permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD }),
     partialSweepIntervalMs: 0,
     durableBatchBytes: 2 * MIB,
     objectStore: store,
@@ -257,4 +257,36 @@ test('ferry serve with an object store: a sent file lands as an object, exact, a
   await assert.rejects(send(false), { code: 'FILE_EXISTS' }, 'an existing object is not replaced');
   await send(true);
   assert.ok((await readObject(s, 'served/in/box/payload.bin'))?.bytes.equals(await readFile(source)));
+
+  const connect = {
+    server: server.address,
+    identity: clientIdentity,
+    verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+    retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
+  };
+  const listing = await listFiles({ ...connect, remotePath: '', recursive: true });
+  assert.deepEqual(
+    listing.entries.map((e) => [e.kind, e.path, e.size]),
+    [
+      ['dir', 'in', 0],
+      ['dir', 'in/box', 0],
+      ['file', 'in/box/payload.bin', 7 * MIB + 4321],
+    ],
+    'the tree the keys make; the server state under .ferry/ is not shown',
+  );
+  // Downloads are ranged GETs of the object; a recursive get walks the same tree.
+  const one = join(dir, 'one');
+  await getFiles({ ...connect, remotePaths: ['in/box/payload.bin'], localDir: one, chunkBytes: MIB });
+  assert.ok((await readFile(join(one, 'payload.bin'))).equals(await readFile(source)), 'got back exact');
+  assert.equal(
+    Math.trunc((await stat(join(one, 'payload.bin'))).mtimeMs),
+    Math.trunc((await stat(source)).mtimeMs),
+    'mtime kept',
+  );
+  const tree = join(dir, 'tree');
+  await getFiles({ ...connect, remotePaths: ['in'], localDir: tree, recursive: true });
+  assert.ok((await readFile(join(tree, 'in', 'box', 'payload.bin'))).equals(await readFile(source)));
+  await assert.rejects(getFiles({ ...connect, remotePaths: ['in/none.bin'], localDir: one }), {
+    code: 'PATH_NOT_FOUND',
+  });
 });
