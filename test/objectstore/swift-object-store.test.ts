@@ -33,6 +33,7 @@ import { getFiles, listFiles, sendFiles } from '../../src/client/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import { describePartialStore } from '../transfer/partial-store-conformance.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
 import { writeRandomFile } from '../helpers/random-file.js';
 import { useSwiftNode, type SwiftForTests } from '../helpers/swift-node.js';
 
@@ -289,4 +290,52 @@ test('ferry serve with an object store: a sent file lands as an object, exact, n
   await assert.rejects(getFiles({ ...connect, remotePaths: ['in/none.bin'], localDir: one }), {
     code: 'PATH_NOT_FOUND',
   });
+});
+
+test('an upload to an object store cut at two thirds resumes: resent at most the missing bytes, a batch and a part', async (t) => {
+  const s = swift();
+  const dir = await makeTempDir('ferry-objectstore-cut-');
+  const serverIdentity = generateKeyPair();
+  const clientIdentity = generateKeyPair();
+  const store = storeAt(s, 'cut/');
+  const batchBytes = 4 * MIB;
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    port: 0,
+    identity: serverIdentity,
+    authorize: () => ({ permissions: PERMISSION_UPLOAD }),
+    partialSweepIntervalMs: 0,
+    durableBatchBytes: batchBytes,
+    objectStore: store,
+  });
+  const cutAt = 16 * MIB;
+  const proxy = await FaultProxy.start({
+    target: server.address,
+    plan: (index) => (index === 0 ? { cut: { afterBytes: cutAt } } : undefined),
+  });
+  t.after(async () => {
+    await proxy.close();
+    await server.close();
+    await removeTempDir(dir);
+  });
+  const size = 24 * MIB;
+  const source = join(dir, 'big.bin');
+  await writeRandomFile(source, size);
+  await sendFiles({
+    server: proxy.address,
+    files: [source],
+    identity: clientIdentity,
+    verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+    chunkBytes: MIB,
+    retry: { retries: 2, random: () => 0, sleep: () => Promise.resolve() },
+  });
+  assert.equal(proxy.connections.length, 2, 'one cut, one resumed session');
+  const first = proxy.connections[0]!.bytes.clientToServer;
+  const second = proxy.connections[1]!.bytes.clientToServer;
+  const bound = size - first + batchBytes + new PartLayout(size, MIB).partBytes + 64 * 1024;
+  t.diagnostic(`cut after ${first} bytes; the resumed session sent ${second} (bound ${bound}, file ${size})`);
+  assert.ok(second <= bound, `resent ${second} bytes, at most ${bound} (a fresh upload is ${size})`);
+  const placed = await readObject(s, 'cut/big.bin');
+  assert.ok(placed?.bytes.equals(await readFile(source)), 'the object read back is the file');
+  assert.deepEqual(await store.list(), [], 'no partial left');
 });
