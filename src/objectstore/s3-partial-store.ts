@@ -43,8 +43,13 @@ const KEY = /^[A-Za-z0-9_-]{1,128}$/;
  */
 interface PartialState {
   readonly v: 1;
-  /** The generation: the part objects of this partial are `<key>/<gen>/<part>`. */
+  /** Which incarnation of the partial this is (a FRESH or restarted open makes a new one). */
   readonly gen: string;
+  /**
+   * Which writer's object holds each part: part n is `<key>/<writer>/<n>`. Every open writes its own
+   * objects, so a server taking a transfer over never shares an object another server may still write.
+   */
+  readonly parts?: Readonly<Record<string, string>> | undefined;
   readonly size: number;
   readonly mtimeMs: number;
   readonly chunkBytes: number;
@@ -75,6 +80,12 @@ function parseState(text: string): PartialState | undefined {
           typeof e[1] === 'string' &&
           /^[0-9a-f]{64}$/.test(e[1]),
       ) &&
+      (s.parts === undefined ||
+        (typeof s.parts === 'object' &&
+          s.parts !== null &&
+          Object.entries(s.parts).every(
+            ([n, w]) => /^[1-9][0-9]{0,4}$/.test(n) && typeof w === 'string' && /^[0-9a-f]{16}$/.test(w),
+          ))) &&
       (s.finishing === undefined ||
         (typeof s.finishing === 'object' &&
           s.finishing !== null &&
@@ -176,6 +187,11 @@ async function listKeys(ctx: S3Context, prefix: string): Promise<Array<{ key: st
   return out;
 }
 
+/** Deletes every object under `prefix`. */
+async function deleteUnder(ctx: S3Context, prefix: string): Promise<void> {
+  for (const { key } of await listKeys(ctx, prefix)) await deleteKey(ctx, key);
+}
+
 async function abortUpload(ctx: S3Context, target: string, uploadId: string): Promise<void> {
   try {
     await ctx.client.send(
@@ -197,8 +213,9 @@ interface Finishing {
  * Partial transfers in an S3-compatible object store (issue 15; docs/ARCHITECTURE.md, "The object store").
  *
  * A partial of key K is a state object `<prefix>.ferry/partial/K.state` (header, generation, the log of
- * verified chunks: what every server needs to resume it) and its bytes as part objects
- * `<prefix>.ferry/partial/K/<gen>/<n>`, part n being a whole number of chunks of at least 5 MiB
+ * verified chunks, which object holds each part: what every server needs to resume it) and its bytes as
+ * part objects `<prefix>.ferry/partial/K/<writer>/<n>`, each open writing its own (a server that lost a
+ * transfer to another never writes an object the other reads), part n being a whole number of chunks of at least 5 MiB
  * (`PartLayout`). Part objects are ordinary objects, so any server can re-read and re-hash a part it did
  * not receive with ranged GETs (`verifyLoggedChunks`, as for every store; docs/SECURITY.md): the parts of
  * an unfinished multipart upload cannot be read back through the S3 API at all. `finish` assembles them
@@ -206,8 +223,8 @@ interface Finishing {
  * `CompleteMultipartUpload`, which places the object atomically.
  *
  * Bytes are kept in memory per part until they are uploaded: by `makeDurable` (every part written to, then
- * the state object: data before the log entry vouching for it, PROTOCOL.md §9.2), by `close`, or when more
- * than {@link MAX_CACHED_PARTS} parts are open. A part is uploaded as its bytes so far (gaps as zeros) and
+ * the state object: data before the log entry vouching for it, PROTOCOL.md §9.2), by `flushWrites`, or when
+ * more than {@link MAX_CACHED_PARTS} parts are open; `close` drops what was not uploaded. A part is uploaded as its bytes so far (gaps as zeros) and
  * replaced as it grows, so a resume resends at most the missing bytes plus one part.
  */
 export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
@@ -301,7 +318,8 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
       logged: entriesOf(state),
       reader: new S3PartReader(
         this.#ctx,
-        `${this.#ctx.partialPrefix}${key}/${state.gen}/`,
+        `${this.#ctx.partialPrefix}${key}/`,
+        partWriters(state),
         new PartLayout(header.size, header.chunkBytes),
       ),
     };
@@ -348,6 +366,11 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
   }
 }
 
+/** PartialState.parts as a map. */
+function partWriters(state: PartialState): Map<number, string> {
+  return new Map(Object.entries(state.parts ?? {}).map(([part, writer]) => [Number(part), writer]));
+}
+
 function checkedKey(key: string): string {
   if (!KEY.test(key)) throw new FerryError('INTERNAL', 'a partial key is not a safe object name');
   return key;
@@ -356,13 +379,17 @@ function checkedKey(key: string): string {
 /** Reads a partial's bytes from its part objects with ranged GETs. */
 class S3PartReader implements StoredPartialReader {
   protected readonly ctx: S3Context;
+  /** `<partialPrefix><key>/`: every part object of the partial is under it. */
   protected readonly partsPrefix: string;
+  /** Which writer's object holds each part (see PartialState.parts); a part without one holds nothing. */
+  protected readonly writers: Map<number, string>;
   protected readonly layout: PartLayout;
   protected closed = false;
 
-  constructor(ctx: S3Context, partsPrefix: string, layout: PartLayout) {
+  constructor(ctx: S3Context, partsPrefix: string, writers: Map<number, string>, layout: PartLayout) {
     this.ctx = ctx;
     this.partsPrefix = partsPrefix;
+    this.writers = writers;
     this.layout = layout;
   }
 
@@ -378,7 +405,9 @@ class S3PartReader implements StoredPartialReader {
       const end = Math.min(cached.high, within + length);
       return end > within ? cached.bytes.copy(into, 0, within, end) : 0;
     }
-    const bytes = await getBytes(this.ctx, this.partKey(part), `bytes=${within}-${within + length - 1}`);
+    const key = this.partKey(part);
+    if (key === undefined) return 0;
+    const bytes = await getBytes(this.ctx, key, `bytes=${within}-${within + length - 1}`);
     if (!bytes) return 0;
     return bytes.copy(into, 0, 0, Math.min(bytes.length, length));
   }
@@ -392,8 +421,10 @@ class S3PartReader implements StoredPartialReader {
     return undefined;
   }
 
-  protected partKey(part: number): string {
-    return `${this.partsPrefix}${part}`;
+  /** The object holding part `n` now, or undefined when no writer stored it. */
+  protected partKey(part: number): string | undefined {
+    const writer = this.writers.get(part);
+    return writer === undefined ? undefined : `${this.partsPrefix}${writer}/${part}`;
   }
 
   protected assertOpen(): void {
@@ -427,8 +458,8 @@ class S3StoredPartial extends S3PartReader implements StoredPartial<S3Target> {
   #state: PartialState;
   /** Parts in memory, least recently used first (a Map keeps insertion order). */
   readonly #parts = new Map<number, PartBuffer>();
-  /** Parts of this generation known to have no object yet (a new partial has none). */
-  readonly #absent = new Set<number>();
+  /** This open's own writer id: the parts it uploads are `<key>/<writer>/<n>`. */
+  readonly #writer = randomBytes(8).toString('hex');
   /** A resumed partial appends only after `resetLog`, as the file store does. */
   #logReady: boolean;
   /** Every operation runs in order: a write after a read, a makeDurable after the writes it covers. */
@@ -436,7 +467,7 @@ class S3StoredPartial extends S3PartReader implements StoredPartial<S3Target> {
 
   constructor(ctx: S3Context, parts: S3StoredPartialParts) {
     const layout = new PartLayout(parts.state.size, parts.state.chunkBytes);
-    super(ctx, `${ctx.partialPrefix}${parts.key}/${parts.state.gen}/`, layout);
+    super(ctx, `${ctx.partialPrefix}${parts.key}/`, partWriters(parts.state), layout);
     this.#stateKey = parts.stateKey;
     this.#state = parts.state;
     this.#keepLog = parts.keepLog;
@@ -444,7 +475,6 @@ class S3StoredPartial extends S3PartReader implements StoredPartial<S3Target> {
     this.resumed = parts.resumed;
     this.logged = parts.logged;
     this.#logReady = !parts.resumed;
-    if (!parts.resumed) for (let part = 1; part <= layout.partCount; part++) this.#absent.add(part);
   }
 
   #serial<T>(run: () => Promise<T>): Promise<T> {
@@ -486,10 +516,10 @@ class S3StoredPartial extends S3PartReader implements StoredPartial<S3Target> {
   }
 
   flushWrites(): Promise<void> {
-    // Writes land in memory in order; there is nothing in flight to wait for but the queue.
+    // Landed means in the store: a part read back after this (by anyone) has these bytes.
     return this.#serial(async () => {
-      await Promise.resolve();
       this.assertOpen();
+      if (this.#keepLog) await this.#uploadDirty();
     });
   }
 
@@ -547,28 +577,32 @@ class S3StoredPartial extends S3PartReader implements StoredPartial<S3Target> {
       await this.#uploadDirty();
       await this.#assemble(target, metadata);
       this.#drop();
-      for (let part = 1; part <= this.layout.partCount; part++) await deleteKey(this.ctx, this.partKey(part));
+      await deleteUnder(this.ctx, this.partsPrefix);
       await deleteKey(this.ctx, this.#stateKey);
     });
   }
 
   override close(): Promise<void> {
     return this.#serial(async () => {
-      if (this.closed) return;
-      // Bytes are kept for a later resume (unclaimed until a makeDurable logs them).
-      if (this.#keepLog) await this.#uploadDirty().catch(() => undefined);
+      // What was uploaded stays for a later resume; bytes only in memory are dropped, never uploaded late:
+      // a server whose session was cut must not write parts after another server took the transfer over.
       this.#drop();
+      await Promise.resolve();
     });
   }
 
   abort(): Promise<void> {
     return this.#serial(async () => {
       this.#drop();
-      for (let part = 1; part <= this.layout.partCount; part++) await deleteKey(this.ctx, this.partKey(part));
       // Only while the state is still this generation's: a newer open's partial is not ours to remove.
       const current = await getBytes(this.ctx, this.#stateKey);
       const state = current && parseState(current.toString('utf8'));
-      if (state?.gen === this.#state.gen) await deleteKey(this.ctx, this.#stateKey);
+      if (state?.gen === this.#state.gen) {
+        await deleteUnder(this.ctx, this.partsPrefix);
+        await deleteKey(this.ctx, this.#stateKey);
+      } else {
+        await deleteUnder(this.ctx, `${this.partsPrefix}${this.#writer}/`);
+      }
     });
   }
 
@@ -586,8 +620,10 @@ class S3StoredPartial extends S3PartReader implements StoredPartial<S3Target> {
       return buffer;
     }
     buffer = { bytes: Buffer.alloc(this.layout.lengthOf(part)), high: 0, dirty: false };
-    if (!this.#absent.has(part)) {
-      const stored = await getBytes(this.ctx, this.partKey(part));
+    const existing = this.partKey(part);
+    if (existing !== undefined) {
+      // Another writer's (or an earlier open's) part: its bytes are the start of ours.
+      const stored = await getBytes(this.ctx, existing);
       if (stored) buffer.high = stored.copy(buffer.bytes, 0, 0, Math.min(stored.length, buffer.bytes.length));
     }
     this.#parts.set(part, buffer);
@@ -600,16 +636,32 @@ class S3StoredPartial extends S3PartReader implements StoredPartial<S3Target> {
   }
 
   async #upload(part: number, buffer: PartBuffer): Promise<void> {
-    await putBytes(this.ctx, this.partKey(part), buffer.bytes.subarray(0, buffer.high));
+    await putBytes(
+      this.ctx,
+      `${this.partsPrefix}${this.#writer}/${part}`,
+      buffer.bytes.subarray(0, buffer.high),
+    );
     buffer.dirty = false;
-    this.#absent.delete(part);
+    this.writers.set(part, this.#writer);
   }
 
   async #uploadDirty(): Promise<void> {
     for (const [part, buffer] of this.#parts) if (buffer.dirty) await this.#upload(part, buffer);
   }
 
-  async #writeState(state: PartialState): Promise<void> {
+  /** The object of a part `finish` copies; every part must have been stored by then. */
+  #heldPart(part: number): string {
+    const key = this.partKey(part);
+    if (key === undefined) throw new FerryError('INTERNAL', `part ${part} was never stored`);
+    return key;
+  }
+
+  async #writeState(next: PartialState): Promise<void> {
+    // The parts as stored right now: written after the uploads they name (data before log).
+    const state: PartialState = {
+      ...next,
+      parts: Object.fromEntries([...this.writers].map(([part, writer]) => [String(part), writer])),
+    };
     await putBytes(this.ctx, this.#stateKey, Buffer.from(JSON.stringify(state)));
     this.#state = state;
   }
@@ -635,7 +687,7 @@ class S3StoredPartial extends S3PartReader implements StoredPartial<S3Target> {
             Key: target,
             UploadId: uploadId,
             PartNumber: part,
-            CopySource: `${bucket}/${encodeURIComponent(this.partKey(part)).replace(/%2F/g, '/')}`,
+            CopySource: `${bucket}/${encodeURIComponent(this.#heldPart(part)).replace(/%2F/g, '/')}`,
           }),
         );
         parts.push({ PartNumber: part, ETag: copied.CopyPartResult!.ETag! });

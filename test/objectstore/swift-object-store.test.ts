@@ -34,6 +34,7 @@ import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index
 import { describePartialStore } from '../transfer/partial-store-conformance.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
+import { SwitchProxy } from '../helpers/switch-proxy.js';
 import { writeRandomFile } from '../helpers/random-file.js';
 import { useSwiftNode, type SwiftForTests } from '../helpers/swift-node.js';
 
@@ -162,11 +163,12 @@ test('a part changed in the store behind the log is not counted held by a server
   const listed = await s.client.send(
     new GetObjectCommand({ Bucket: s.bucket, Key: 'tamper/.ferry/partial/t2.state' }),
   );
-  const gen = (JSON.parse(await listed.Body!.transformToString()) as { gen: string }).gen;
+  const writer = (JSON.parse(await listed.Body!.transformToString()) as { parts: Record<string, string> })
+    .parts['1'];
   const part1 = Buffer.from(content.subarray(0, 5 * MIB));
   part1[2 * MIB + 7]! ^= 1;
   await s.client.send(
-    new PutObjectCommand({ Bucket: s.bucket, Key: `tamper/.ferry/partial/t2/${gen}/1`, Body: part1 }),
+    new PutObjectCommand({ Bucket: s.bucket, Key: `tamper/.ferry/partial/t2/${writer}/1`, Body: part1 }),
   );
   const resumed = await PartialTransfer.open<string, S3Target>(storeAt(s, 'tamper/'), 't2', {
     ...header,
@@ -292,30 +294,38 @@ test('ferry serve with an object store: a sent file lands as an object, exact, n
   });
 });
 
-test('an upload to an object store cut at two thirds resumes: resent at most the missing bytes, a batch and a part', async (t) => {
+test('an upload cut on server A resumes on server B over the same bucket: at most the missing bytes, a batch and a part resent', async (t) => {
   const s = swift();
   const dir = await makeTempDir('ferry-objectstore-cut-');
   const serverIdentity = generateKeyPair();
   const clientIdentity = generateKeyPair();
   const store = storeAt(s, 'cut/');
   const batchBytes = 4 * MIB;
-  const server = await FerryServer.start({
-    root: join(dir, 'root'),
-    port: 0,
-    identity: serverIdentity,
-    authorize: () => ({ permissions: PERMISSION_UPLOAD }),
-    partialSweepIntervalMs: 0,
-    durableBatchBytes: batchBytes,
-    objectStore: store,
-  });
+  // Two servers with one identity (a cluster shares it) and one bucket; nothing else in common.
+  const servers = await Promise.all(
+    ['a', 'b'].map((name) =>
+      FerryServer.start({
+        root: join(dir, `root-${name}`),
+        port: 0,
+        identity: serverIdentity,
+        authorize: () => ({ permissions: PERMISSION_UPLOAD }),
+        partialSweepIntervalMs: 0,
+        durableBatchBytes: batchBytes,
+        objectStore: storeAt(s, 'cut/'),
+      }),
+    ),
+  );
+  const aLetGo = new Promise<void>((resolve) => servers[0]!.events.once('session-closed', () => resolve()));
+  const balancer = await SwitchProxy.start(servers.map((server) => server.address));
   const cutAt = 16 * MIB;
   const proxy = await FaultProxy.start({
-    target: server.address,
+    target: balancer.address,
     plan: (index) => (index === 0 ? { cut: { afterBytes: cutAt } } : undefined),
   });
   t.after(async () => {
     await proxy.close();
-    await server.close();
+    await balancer.close();
+    for (const server of servers) await server.close();
     await removeTempDir(dir);
   });
   const size = 24 * MIB;
@@ -327,9 +337,13 @@ test('an upload to an object store cut at two thirds resumes: resent at most the
     identity: clientIdentity,
     verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
     chunkBytes: MIB,
-    retry: { retries: 2, random: () => 0, sleep: () => Promise.resolve() },
+    // The retry goes once server A has let the transfer go (its session closed, its partial closed): what
+    // a cluster's lease will enforce (not built yet). Without it, B can resume from less than A is still
+    // making durable, which costs bytes but never correctness (every held chunk is re-verified).
+    retry: { retries: 2, random: () => 0, sleep: () => aLetGo },
   });
   assert.equal(proxy.connections.length, 2, 'one cut, one resumed session');
+  assert.deepEqual(balancer.routed, [0, 1], 'cut on server A, resumed on server B');
   const first = proxy.connections[0]!.bytes.clientToServer;
   const second = proxy.connections[1]!.bytes.clientToServer;
   const bound = size - first + batchBytes + new PartLayout(size, MIB).partBytes + 64 * 1024;
