@@ -11,6 +11,7 @@ import {
   SWIFT_PACKAGES,
   type SwiftNode,
 } from '../../scripts/cluster/swift-node.js';
+import { haproxyInstalled } from '../../scripts/cluster/haproxy-node.js';
 import { s3StoreClient } from '../../src/objectstore/index.js';
 
 /** A running node, an S3 client for it, and a bucket of this file's own. */
@@ -20,18 +21,17 @@ export interface SwiftForTests {
   readonly bucket: string;
 }
 
-/** Installs the Swift packages with apt-get when they are missing and we are root; throws why otherwise. */
+/** Installs the Swift packages (and HAProxy) with apt-get when missing and we are root; throws why otherwise. */
 function ensureSwiftInstalled(): void {
-  if (missingSwiftPackages().length === 0) return;
+  const packages = [...SWIFT_PACKAGES.map((p) => p.pkg), 'haproxy'];
+  if (missingSwiftPackages().length === 0 && haproxyInstalled()) return;
   if (process.getuid?.() !== 0) {
-    throw new Error(
-      `these tests need OpenStack Swift: apt-get install -y ${SWIFT_PACKAGES.map((p) => p.pkg).join(' ')}`,
-    );
+    throw new Error(`these tests need OpenStack Swift and HAProxy: apt-get install -y ${packages.join(' ')}`);
   }
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   for (const args of [
     ['update', '-qq'],
-    ['install', '-y', '-qq', ...SWIFT_PACKAGES.map((p) => p.pkg)],
+    ['install', '-y', '-qq', ...packages],
   ]) {
     const result = spawnSync('apt-get', args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed: ${result.stderr}`);

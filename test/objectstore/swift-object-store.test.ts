@@ -35,6 +35,7 @@ import { describePartialStore } from '../transfer/partial-store-conformance.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { SwitchProxy } from '../helpers/switch-proxy.js';
+import { startHaproxy } from '../../scripts/cluster/haproxy-node.js';
 import { writeRandomFile } from '../helpers/random-file.js';
 import { useSwiftNode, type SwiftForTests } from '../helpers/swift-node.js';
 
@@ -352,4 +353,66 @@ test('an upload cut on server A resumes on server B over the same bucket: at mos
   const placed = await readObject(s, 'cut/big.bin');
   assert.ok(placed?.bytes.equals(await readFile(source)), 'the object read back is the file');
   assert.deepEqual(await store.list(), [], 'no partial left');
+});
+
+test('through HAProxy: server A stopped at half an upload, the retry lands on server B and resumes from what A made durable', async (t) => {
+  const s = swift();
+  const dir = await makeTempDir('ferry-objectstore-haproxy-');
+  const serverIdentity = generateKeyPair();
+  const batchBytes = 4 * MIB;
+  const servers = await Promise.all(
+    ['a', 'b'].map((name) =>
+      FerryServer.start({
+        root: join(dir, `root-${name}`),
+        port: 0,
+        identity: serverIdentity,
+        authorize: () => ({ permissions: PERMISSION_UPLOAD }),
+        partialSweepIntervalMs: 0,
+        durableBatchBytes: batchBytes,
+        objectStore: storeAt(s, 'ha/'),
+      }),
+    ),
+  );
+  const [a, b] = servers as [FerryServer, FerryServer];
+  const haproxy = await startHaproxy(servers.map((server) => server.address));
+  t.after(async () => {
+    await haproxy.stop();
+    for (const server of servers) await server.close();
+    await removeTempDir(dir);
+  });
+  const size = 24 * MIB;
+  const source = join(dir, 'big.bin');
+  await writeRandomFile(source, size);
+  // Server A goes away once it has reported half the file durable (its last PROGRESS is what it vouched for).
+  let durableOnA = 0;
+  const aStopped = new Promise<void>((resolve) => {
+    a.events.on('progress', (event) => {
+      durableOnA = Math.max(durableOnA, event.verifiedBytes);
+      if (event.verifiedBytes >= size / 2) void a.close().then(resolve);
+    });
+  });
+  const started: Array<{ server: string; heldBytes: number }> = [];
+  a.events.on('transfer-started', (e) => started.push({ server: 'a', heldBytes: e.heldBytes }));
+  b.events.on('transfer-started', (e) => started.push({ server: 'b', heldBytes: e.heldBytes }));
+  let receivedOnB = 0;
+  b.events.on('transfer-finished', (e) => (receivedOnB = e.transferredBytes));
+  await sendFiles({
+    server: { host: haproxy.host, port: haproxy.port },
+    files: [source],
+    identity: generateKeyPair(),
+    verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+    chunkBytes: MIB,
+    retry: { retries: 3, random: () => 0, sleep: () => aStopped },
+  });
+  assert.deepEqual(
+    started.map((e) => e.server),
+    ['a', 'b'],
+    'started on A, resumed on B',
+  );
+  const held = started[1]!.heldBytes;
+  t.diagnostic(`A vouched for ${durableOnA} bytes; B resumed holding ${held} and received ${receivedOnB}`);
+  assert.ok(held >= durableOnA, `B holds ${held}, at least the ${durableOnA} A reported durable`);
+  assert.equal(receivedOnB, size - held, 'B received exactly the missing bytes');
+  const placed = await readObject(s, 'ha/big.bin');
+  assert.ok(placed?.bytes.equals(await readFile(source)), 'the object read back is the file');
 });
