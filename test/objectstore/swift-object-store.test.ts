@@ -416,3 +416,57 @@ test('through HAProxy: server A stopped at half an upload, the retry lands on se
   const placed = await readObject(s, 'ha/big.bin');
   assert.ok(placed?.bytes.equals(await readFile(source)), 'the object read back is the file');
 });
+
+test('a download from an object store cut at half resumes: the rest comes in ranged GETs, the file is exact', async (t) => {
+  const s = swift();
+  const dir = await makeTempDir('ferry-objectstore-get-');
+  const serverIdentity = generateKeyPair();
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    port: 0,
+    identity: serverIdentity,
+    authorize: () => ({ permissions: PERMISSION_DOWNLOAD }),
+    partialSweepIntervalMs: 0,
+    objectStore: storeAt(s, 'dl/'),
+  });
+  const size = 12 * MIB;
+  const proxy = await FaultProxy.start({
+    target: server.address,
+    plan: (index) =>
+      index === 0 ? { cut: { afterBytes: size / 2, direction: 'serverToClient' } } : undefined,
+  });
+  t.after(async () => {
+    await proxy.close();
+    await server.close();
+    await removeTempDir(dir);
+  });
+  const content = randomBytes(size);
+  await s.client.send(
+    new PutObjectCommand({
+      Bucket: s.bucket,
+      Key: 'dl/data.bin',
+      Body: content,
+      Metadata: { [MODE_METADATA]: '640', [MTIME_METADATA]: '1700000000000' },
+    }),
+  );
+  const into = join(dir, 'got');
+  await getFiles({
+    server: proxy.address,
+    remotePaths: ['data.bin'],
+    localDir: into,
+    identity: generateKeyPair(),
+    verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+    chunkBytes: MIB,
+    retry: { retries: 2, random: () => 0, sleep: () => Promise.resolve() },
+  });
+  assert.ok((await readFile(join(into, 'data.bin'))).equals(content), 'the file got is the object');
+  assert.equal(
+    (await stat(join(into, 'data.bin'))).mtimeMs,
+    1_700_000_000_000,
+    'its mtime from the metadata',
+  );
+  assert.equal(proxy.connections.length, 2, 'one cut, one resumed session');
+  const second = proxy.connections[1]!.bytes.serverToClient;
+  t.diagnostic(`cut after ${size / 2} bytes down; the resumed session brought ${second}`);
+  assert.ok(second <= size / 2 + 2 * MIB, `resumed with ${second} bytes, the rest of ${size} and a little`);
+});
