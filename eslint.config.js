@@ -1,5 +1,5 @@
 // Lint rules, including the layering of docs/ARCHITECTURE.md:
-// errors <- crypto <- protocol <- machines <- channel <- transfer/home <- server/client <- cli/web; the CLI uses the client,
+// errors <- crypto <- protocol <- machines <- channel <- transfer/home <- objectstore <- server/client <- cli/web; the CLI uses the client,
 // the server and the dashboard only through src/index.ts, the public library API.
 // crypto/, protocol/ and machines/ are pure (no sockets, files or timers) so every protocol step is testable with bytes.
 import js from '@eslint/js';
@@ -85,30 +85,64 @@ export default tseslint.config(
   },
   layer(
     ['src/errors/**'],
-    ['crypto', 'protocol', 'machines', 'channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'],
+    [
+      'crypto',
+      'protocol',
+      'machines',
+      'channel',
+      'transfer',
+      'home',
+      'objectstore',
+      'server',
+      'client',
+      'cli',
+      'web',
+    ],
     { ioBanned: true },
   ),
   layer(
     ['src/crypto/**'],
-    ['protocol', 'machines', 'channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'],
+    ['protocol', 'machines', 'channel', 'transfer', 'home', 'objectstore', 'server', 'client', 'cli', 'web'],
     { ioBanned: true },
   ),
-  layer(['src/protocol/**'], ['machines', 'channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], {
-    ioBanned: true,
-  }),
-  layer(['src/machines/**'], ['channel', 'transfer', 'home', 'server', 'client', 'cli', 'web'], {
-    ioBanned: true,
-  }),
-  layer(['src/channel/**'], ['machines', 'transfer', 'home', 'server', 'client', 'cli', 'web']),
-  layer(['src/transfer/**'], ['channel', 'home', 'server', 'client', 'cli', 'web']),
-  layer(['src/home/**'], ['machines', 'channel', 'transfer', 'server', 'client', 'cli', 'web']),
-  layer(['src/server/**'], ['client', 'cli', 'web']),
-  layer(['src/client/**'], ['server', 'cli', 'web']),
-  layer(['src/web/**'], ['protocol', 'machines', 'channel', 'transfer', 'home', 'client', 'cli'], {
+  layer(
+    ['src/protocol/**'],
+    ['machines', 'channel', 'transfer', 'home', 'objectstore', 'server', 'client', 'cli', 'web'],
+    {
+      ioBanned: true,
+    },
+  ),
+  layer(
+    ['src/machines/**'],
+    ['channel', 'transfer', 'home', 'objectstore', 'server', 'client', 'cli', 'web'],
+    {
+      ioBanned: true,
+    },
+  ),
+  layer(
+    ['src/channel/**'],
+    ['machines', 'transfer', 'home', 'objectstore', 'server', 'client', 'cli', 'web'],
+  ),
+  layer(['src/transfer/**'], ['channel', 'home', 'objectstore', 'server', 'client', 'cli', 'web']),
+  layer(
+    ['src/home/**'],
+    ['machines', 'channel', 'transfer', 'objectstore', 'server', 'client', 'cli', 'web'],
+  ),
+  // The object store: partials and files in an S3-compatible bucket, behind the transfer layer's port.
+  layer(['src/objectstore/**'], ['crypto', 'machines', 'channel', 'home', 'server', 'client', 'cli', 'web'], {
     indexOnly: true,
   }),
+  layer(['src/server/**'], ['objectstore', 'client', 'cli', 'web']),
+  layer(['src/client/**'], ['objectstore', 'server', 'cli', 'web']),
+  layer(
+    ['src/web/**'],
+    ['protocol', 'machines', 'channel', 'transfer', 'home', 'objectstore', 'client', 'cli'],
+    {
+      indexOnly: true,
+    },
+  ),
   layer(['src/cli/**'], ['machines', 'channel'], {
-    publicOnly: ['server', 'client', 'web'],
+    publicOnly: ['objectstore', 'server', 'client', 'web'],
     indexOnly: true,
     // The CLI runs whole operations, as an embedder would; assembling them from these parts is the
     // library's job (sendPaths, getPaths, listFiles, allowListAuthorize), or every embedder does it again.

@@ -65,7 +65,15 @@ export {
   type DashboardClient,
   type DashboardSnapshot,
 } from './web/index.js';
-export { type PairingOptions, type ServerKeyRotation } from './server/index.js';
+export { type PairingOptions, type ServerKeyRotation, type ServerObjectStore } from './server/index.js';
+// Files in an S3-compatible object store (issue 15): `ServeOptions.objectStore`.
+export {
+  S3PartialStore,
+  s3StoreClient,
+  parseS3Location,
+  type S3Location,
+  type S3StoreClientOptions,
+} from './objectstore/index.js';
 export {
   ClientSession,
   sendFiles,

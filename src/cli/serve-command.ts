@@ -15,6 +15,7 @@ import { parseListen } from './parse-target.js';
 import { formatByteSize, parseByteSize, parseCount, parseMs } from './parse-option.js';
 import { createLogger } from './logger.js';
 import { applyServeConfig } from './serve-config.js';
+import { objectStoreFromFlags } from './object-store-flags.js';
 import { isLoopbackHost, startDashboard, type Dashboard } from '../index.js';
 import { FerryError } from '../errors/index.js';
 
@@ -37,6 +38,9 @@ interface ServeFlags {
   minFreeDisk: string;
   clientQuota?: string;
   maxPartialsPerClient: string;
+  store?: string;
+  s3Endpoint?: string;
+  s3Region?: string;
 }
 
 /** `ferry serve`: receive files into a root directory from allow-listed clients. */
@@ -106,6 +110,12 @@ export function registerServeCommand(program: Command): void {
       'partial transfers one client key may hold open; 0 for no limit',
       String(SERVER_DEFAULTS.maxPartialsPerClient),
     )
+    .option(
+      '--store <s3://bucket/prefix>',
+      'keep received files as objects in an S3-compatible store (credentials: the AWS environment)',
+    )
+    .option('--s3-endpoint <url>', "the object store's S3 endpoint (default AWS's)")
+    .option('--s3-region <region>', "the object store's region (default AWS_REGION, else us-east-1)")
     .action(async (_flags: ServeFlags, command: Command) => {
       const flags = await applyServeConfig<ServeFlags>(command);
       const home = homeOf(command);
@@ -122,8 +132,10 @@ export function registerServeCommand(program: Command): void {
           'USAGE_INVALID',
           `--dashboard ${flags.dashboard} is not a loopback address: add --dashboard-public to serve it there`,
         );
+      const objectStore = objectStoreFromFlags(flags);
       const server = await FerryServer.start({
         root: resolve(flags.root),
+        objectStore,
         host,
         port,
         identity: keyPair,
@@ -187,7 +199,7 @@ export function registerServeCommand(program: Command): void {
           `  id:         ${id}${created ? '  (new identity)' : ''}`,
           `  listen:     ${server.addressText}`,
           ...(dashboard ? [`  dashboard:  ${dashboard.url}`] : []),
-          `  root:       ${server.root}`,
+          objectStore ? `  store:      ${flags.store}` : `  root:       ${server.root}`,
           `  home:       ${home}`,
           '',
           'Next, let a client in. Easiest, with a one-time pairing code:',

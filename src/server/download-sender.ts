@@ -6,7 +6,13 @@ import {
   type GetRequestMessage,
 } from '../protocol/index.js';
 import { DownloadSenderMachine, type DownloadEffect } from '../machines/index.js';
-import { SourceFile, hashChunks, resolveUnderRoot, streamChunks } from '../transfer/index.js';
+import {
+  SourceFile,
+  hashChunks,
+  resolveUnderRoot,
+  streamChunks,
+  type ChunkSource,
+} from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 
 /**
@@ -17,9 +23,21 @@ import type { SessionIo } from './session-io.js';
  */
 export async function sendDownload(io: SessionIo, request: GetRequestMessage): Promise<number> {
   io.require(PERMISSION_DOWNLOAD, 'download');
-  const target = await resolveUnderRoot(io.ctx.root, io.rooted(request.path), { createDirs: false });
-  if (!target.exists) throw new FerryError('PATH_NOT_FOUND');
-  const source = await SourceFile.open(target.path, { noFollow: true });
+  const objects = io.ctx.objectStore;
+  let target: { path: string };
+  let source: ChunkSource;
+  if (objects) {
+    // Issue 15: the file is an object, read with ranged GETs. Its key stands in for a path: the hash cache
+    // never finds a file there, so an object's hashes are computed, never taken from the cache.
+    const relative = io.rooted(request.path).join('/');
+    target = { path: objects.targetOf(relative) };
+    source = await objects.openSource(relative);
+  } else {
+    const resolved = await resolveUnderRoot(io.ctx.root, io.rooted(request.path), { createDirs: false });
+    if (!resolved.exists) throw new FerryError('PATH_NOT_FOUND');
+    target = resolved;
+    source = await SourceFile.open(resolved.path, { noFollow: true });
+  }
   try {
     const machine = new DownloadSenderMachine(request, source);
     const { hashes } = machine;

@@ -18,6 +18,7 @@ import { HashBudget, type HashBudgetOptions } from './hash-budget.js';
 import { PairingAdmission, type PairingOptions } from './pairing-admission.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
 import { serverPartialStore } from './server-partial-store.js';
+import type { ServerObjectStore } from './server-object-store.js';
 
 /** PROTOCOL.md §10: a session that sends nothing for this long is closed. */
 export const SERVER_IDLE_TIMEOUT_MS = 60_000;
@@ -72,6 +73,11 @@ export interface ServeOptions {
   keyRotation?: ServerKeyRotation;
   /** The random source of join tokens (PROTOCOL.md §5.13.2); the system CSPRNG unless a test injects one. */
   random?: (bytes: number) => Uint8Array;
+  /**
+   * Keep received files in this object store instead of under `root` (issue 15, `--store s3://...`).
+   * An object store reports no free space, so `minFreeDiskBytes` is not checked (docs/SECURITY.md).
+   */
+  objectStore?: ServerObjectStore;
 }
 
 /** A running ferry server. */
@@ -90,6 +96,7 @@ export class FerryServer {
   readonly #registry: TransferRegistry;
   readonly #storage: StorageLimits;
   readonly #partialMaxAgeMs: number;
+  readonly #objectStore: ServerObjectStore | undefined;
   readonly #logger: Logger;
   #sweepTimer: NodeJS.Timeout | undefined;
   /** The connection limits in force, with counters of what they refused. */
@@ -113,6 +120,7 @@ export class FerryServer {
     this.hashCache = new FileHashCache(options.hashCacheBytes, new HashBudget(options.hashBudget));
     this.#storage = storage;
     this.#partialMaxAgeMs = options.partialMaxAgeMs ?? PARTIAL_MAX_AGE_MS;
+    this.#objectStore = options.objectStore;
     this.#logger = logger;
   }
 
@@ -121,7 +129,7 @@ export class FerryServer {
    * periodically. `now` is injectable for tests.
    */
   async sweepPartials(now: number = Date.now()): Promise<string[]> {
-    const removed = await sweepPartials(serverPartialStore(this.#partialDir), {
+    const removed = await sweepPartials(this.#objectStore ?? serverPartialStore(this.#partialDir), {
       maxAgeMs: this.#partialMaxAgeMs,
       now,
       isHeld: (id) => this.#registry.isHeld(id),
@@ -155,7 +163,8 @@ export class FerryServer {
     const logger = options.logger ?? pino({ enabled: false });
     const registry = new TransferRegistry(options.random ? { random: options.random } : {});
     const storage = new StorageLimits(root, partialDir, {
-      minFreeDiskBytes: options.minFreeDiskBytes ?? MIN_FREE_DISK_BYTES,
+      // An object store has no free space to read: its capacity is the bucket's (docs/SECURITY.md).
+      minFreeDiskBytes: options.objectStore ? 0 : (options.minFreeDiskBytes ?? MIN_FREE_DISK_BYTES),
       clientQuotaBytes: options.clientQuotaBytes ?? 0,
       maxPartialsPerClient: options.maxPartialsPerClient ?? MAX_PARTIALS_PER_CLIENT,
     });
@@ -185,6 +194,7 @@ export class FerryServer {
       storage,
       hashCache: ferry.hashCache,
       keyRotation: options.keyRotation,
+      objectStore: options.objectStore,
     };
     server.on('connection', (socket) => {
       // An RST from a peer must never become an uncaught exception.

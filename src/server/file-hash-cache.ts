@@ -1,7 +1,7 @@
 import { lstat } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { ChunkHashes } from '../protocol/index.js';
-import { hashChunks, type SourceFile } from '../transfer/index.js';
+import { hashChunks, type ChunkSource } from '../transfer/index.js';
 import { HashBudget } from './hash-budget.js';
 
 /** Default memory for cached chunk hashes: one million chunk hashes (e.g. 4 TiB of files in 4 MiB chunks). */
@@ -39,7 +39,7 @@ export class FileHashCache {
    */
   async hashChunks(
     client: Buffer,
-    source: SourceFile,
+    source: ChunkSource,
     path: string,
     chunks: Iterable<number>,
     hashes: ChunkHashes,
@@ -66,14 +66,14 @@ export class FileHashCache {
   }
 
   /** Remembers every chunk hash of a file just streamed whole (a later check of it then reads nothing). */
-  async rememberAll(source: SourceFile, path: string, hashes: ChunkHashes): Promise<void> {
+  async rememberAll(source: ChunkSource, path: string, hashes: ChunkHashes): Promise<void> {
     const key = `${source.identity.toString('hex')}:${hashes.chunkBytes}`;
     await this.#remember(key, source, path, hashes, hashes.allChunks());
   }
 
   async #remember(
     key: string,
-    source: SourceFile,
+    source: ChunkSource,
     path: string,
     hashes: ChunkHashes,
     indexes: Iterable<number>,

@@ -1,5 +1,6 @@
 export { FerryServer, SERVER_IDLE_TIMEOUT_MS, type ServeOptions } from './ferry-server.js';
 export { type ClientGrant, type Authorize, type ServerKeyRotation } from './session-io.js';
+export { type ServerObjectStore } from './server-object-store.js';
 export { allowListAuthorize, grantOf } from './allow-list-authorize.js';
 export {
   PairingAdmission,

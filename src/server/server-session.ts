@@ -18,6 +18,15 @@ import { writeDirectory, writeLink } from './tree-writer.js';
 const OPERATION_SCOPED = new Set(['trust', 'path', 'transfer', 'storage']);
 
 /**
+ * What an object-store server (issue 15) does not serve yet: refused for the one operation, saying so,
+ * rather than answered from the local root the files are not in.
+ */
+function refuseOnObjectStore(io: SessionIo, what: string): void {
+  if (io.ctx.objectStore)
+    throw new FerryError('PERMISSION_DENIED', `${what} are not served from an object store yet`);
+}
+
+/**
  * Serves one session: handshake, admission before anything else (PROTOCOL.md §3.2.2), then a router from
  * refs to handlers. Its UploadLane (src/machines/) says which handler gets each message (§6.1); uploads,
  * listings and directory entries run in arrival order in the receive loop, downloads one at a time in
@@ -185,6 +194,12 @@ export class ServerSession {
         }
         case 'PUT_DIR':
         case 'PUT_LINK':
+          // In an object store a directory is only a prefix of its files' keys: nothing to make.
+          if (message.type === 'PUT_DIR' && io.ctx.objectStore) {
+            await io.send({ type: 'ACK', ref });
+            return;
+          }
+          refuseOnObjectStore(io, 'links');
           // Arrival order (§5.10, §5.14): files of earlier batches are in place before a directory gets
           // its mtime, which placing them would move.
           await this.#batches?.close();

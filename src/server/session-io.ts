@@ -8,6 +8,7 @@ import type { StorageLimits } from './storage-limits.js';
 import type { FileHashCache } from './file-hash-cache.js';
 import type { PairingAdmission } from './pairing-admission.js';
 import { SessionEvents, type ServerEvents } from './server-events.js';
+import type { ServerObjectStore } from './server-object-store.js';
 
 /** What the allow-list grants an admitted client. */
 export interface ClientGrant {
@@ -43,6 +44,8 @@ export interface SessionContext {
   readonly storage: StorageLimits;
   /** Chunk hashes computed for checks that send no data (VERIFY_ONLY, held claims, EXISTING). */
   readonly hashCache: FileHashCache;
+  /** Received files go to this object store instead of under `root` (issue 15); undefined: the root. */
+  readonly objectStore?: ServerObjectStore | undefined;
   /** What this server says about its keys after WELCOME (PROTOCOL.md §13); nothing when undefined. */
   readonly keyRotation?: ServerKeyRotation | undefined;
 }

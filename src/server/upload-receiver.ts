@@ -18,6 +18,7 @@ import {
   SourceFile,
   hashAllChunks,
   resolveUnderRoot,
+  type PartialStore,
   type RootPath,
 } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
@@ -26,6 +27,9 @@ import { missingParents } from './missing-parents.js';
 import { serverPartialStore } from './server-partial-store.js';
 import type { JoinTarget, TransferClaim } from './transfer-registry.js';
 import { transferIdOf } from './transfer-id.js';
+
+/** Where a finished upload goes: a file under the root, or an object's key (`SessionContext.objectStore`). */
+type UploadTarget = RootPath | string;
 
 /** Finishing (fsync, rename, fsync directory) overlaps the next transfers up to this many at once. */
 const MAX_CONCURRENT_FINISHES = 32;
@@ -36,8 +40,8 @@ type Active =
       kind: 'partial';
       ref: number;
       transferId: string;
-      partial: PartialTransfer;
-      target: RootPath;
+      partial: PartialTransfer<UploadTarget>;
+      target: UploadTarget;
       offer: PutOfferMessage;
       receivedBytes: number;
       /** Settles `UploadOutcome.takenOver` when another session takes this transfer over (§6.2). */
@@ -56,7 +60,7 @@ type Active =
       // PROTOCOL.md §5.13: an extra stream writing chunks into a partial another session holds.
       kind: 'joined';
       ref: number;
-      partial: PartialTransfer;
+      partial: PartialTransfer<UploadTarget>;
       offer: PutOfferMessage;
       receivedBytes: number;
     };
@@ -245,6 +249,15 @@ export class UploadReceiver implements TransferClaim {
       await io.ctx.registry.claim(transferId, this);
       let target: RootPath;
       try {
+        const objects = io.ctx.objectStore;
+        if (objects) {
+          // Issue 15: the file becomes an object; there are no directories to make or to charge.
+          const key = objects.targetOf(rooted.join('/'));
+          // Comparing with an existing object (EXISTING, IDENTICAL) is not built for objects: refused.
+          if (!offer.overwrite && (await objects.exists(key))) throw new FerryError('FILE_EXISTS');
+          await this.#offerPartial(offer, key, transferId, onTakeOver);
+          return;
+        }
         // Bounded: a session touching very many directories just checks some of them again.
         if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
         // Directories this offer creates count against the quota and the reserve (StorageLimits.ENTRY_BYTES).
@@ -297,12 +310,12 @@ export class UploadReceiver implements TransferClaim {
   /** Opens the partial of a transfer this session has claimed. */
   async #offerPartial(
     offer: PutOfferMessage,
-    target: RootPath,
+    target: UploadTarget,
     transferId: string,
     onTakeOver: (takenOver: Promise<void>) => void,
   ): Promise<void> {
     const io = this.#io;
-    let partial: PartialTransfer;
+    let partial: PartialTransfer<UploadTarget>;
     try {
       // Refused before a byte is written: the disk keeps its reserve, the client stays within its quota.
       await io.ctx.storage.reserve(
@@ -310,7 +323,9 @@ export class UploadReceiver implements TransferClaim {
         transferId,
         StorageLimits.promiseOf(offer.size, offer.chunkBytes),
       );
-      partial = await PartialTransfer.open(serverPartialStore(io.ctx.partialDir), transferId, {
+      const store: PartialStore<string, UploadTarget> =
+        io.ctx.objectStore ?? serverPartialStore(io.ctx.partialDir);
+      partial = await PartialTransfer.open(store, transferId, {
         size: offer.size,
         mtimeMs: offer.mtimeMs,
         chunkBytes: offer.chunkBytes,
@@ -454,6 +469,8 @@ export class UploadReceiver implements TransferClaim {
 
   /** Remembers the file this transfer placed (see TransferRegistry.recordPlaced), before the claim ends. */
   async #recordPlaced(active: Extract<Active, { kind: 'partial' }>): Promise<void> {
+    // An object has no file identity to recognise it by; a retry after a lost PUT_DONE gets FILE_EXISTS.
+    if (typeof active.target === 'string') return;
     try {
       const placed = await SourceFile.open(active.target.path, { noFollow: true });
       await placed.close();

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { MAX_MESSAGE_BYTES, chunkLength, type ChunkHashes } from '../protocol/index.js';
 import { FerryError } from '../errors/index.js';
-import type { SourceFile } from './source-file.js';
+import type { ChunkSource } from './chunk-source.js';
 
 /** Where a streamer puts its messages: the sending half of a session, for one transfer. */
 export interface ChunkSink {
@@ -50,7 +50,7 @@ interface Block {
  * [header | data] record slots, so no byte is copied before encryption and memory stays flat whatever the
  * file size; the next block is read while the current one is hashed, sealed and sent.
  */
-export async function streamChunks(source: SourceFile, options: StreamChunksOptions): Promise<number> {
+export async function streamChunks(source: ChunkSource, options: StreamChunksOptions): Promise<number> {
   const { chunkBytes, chunks, hashes, sink } = options;
   const dataPerRecord = MAX_MESSAGE_BYTES - sink.headerBytes;
   // Block buffers sized to the file: a 4 KiB file must not cost 2 MiB of allocation (many small files).
@@ -131,7 +131,7 @@ function* planBlocks(
  * `hashes`: what PROTOCOL.md §5.4's held digest and §7.2's file digest are then computed over.
  */
 export async function hashChunks(
-  source: SourceFile,
+  source: ChunkSource,
   chunks: Iterable<number>,
   hashes: ChunkHashes,
   cached?: (index: number) => Uint8Array | undefined,

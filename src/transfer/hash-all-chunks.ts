@@ -1,6 +1,6 @@
 import { ChunkHashes } from '../protocol/index.js';
 import { hashChunks } from './chunk-streamer.js';
-import type { SourceFile } from './source-file.js';
+import type { ChunkSource } from './chunk-source.js';
 
 /** Hashes `chunks` of a file into `hashes`: `hashChunks` over the file, or a cache in front of it. */
 export type HashChunksInto = (chunks: Iterable<number>, hashes: ChunkHashes) => Promise<void>;
@@ -12,7 +12,7 @@ export type HashChunksInto = (chunks: Iterable<number>, hashes: ChunkHashes) => 
  * that sends no data costs one read per file version (docs/SECURITY.md "Hashing on request").
  */
 export async function hashAllChunks(
-  source: SourceFile,
+  source: ChunkSource,
   chunkBytes: number,
   hashInto: HashChunksInto = (chunks, hashes) => hashChunks(source, chunks, hashes),
 ): Promise<ChunkHashes> {

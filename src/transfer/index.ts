@@ -29,6 +29,7 @@ export { ChunkLog, type ChunkEntry } from './chunk-log.js';
 export { partialOwner } from './partial-owner.js';
 export { openNoFollow, type NoFollowMode } from './open-no-follow.js';
 export { SourceFile, identityOf } from './source-file.js';
+export { type ChunkSource } from './chunk-source.js';
 export { digestFile } from './digest-file.js';
 export { fsyncDir } from './fsync-dir.js';
 export { ChunkHashCache } from './chunk-hash-cache.js';

@@ -16,6 +16,7 @@ const FOLDERS = [
   'channel',
   'transfer',
   'home',
+  'objectstore',
   'server',
   'client',
   'cli',

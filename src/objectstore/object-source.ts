@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { FerryError } from '../errors/index.js';
+import { FILE_MODE_MASK, chunkLength } from '../protocol/index.js';
+import type { ChunkSource } from '../transfer/index.js';
+
+/** Largest ranged GET while hashing a chunk: memory stays flat whatever the chunk size. */
+const HASH_READ_BYTES = 1024 * 1024;
+
+/** Object metadata carrying what a file system keeps in the inode. */
+export const MODE_METADATA = 'ferry-mode';
+export const MTIME_METADATA = 'ferry-mtime-ms';
+
+/** An object's mode and mtime as ferry placed them (metadata), or defaults for an object ferry did not place. */
+export function fileAttributesOf(
+  metadata: Record<string, string> | undefined,
+  lastModified: Date | undefined,
+): { mode: number; mtimeMs: number } {
+  const mode = Number.parseInt(metadata?.[MODE_METADATA] ?? '', 8);
+  const mtimeMs = Number(metadata?.[MTIME_METADATA] ?? Number.NaN);
+  return {
+    mode: Number.isSafeInteger(mode) ? mode & FILE_MODE_MASK : 0o644,
+    mtimeMs: Number.isSafeInteger(mtimeMs) && mtimeMs >= 0 ? mtimeMs : (lastModified?.getTime() ?? 0),
+  };
+}
+
+function statusOf(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+}
+
+/**
+ * An object being sent (a download from an object store, issue 15): its size, ETag and attributes taken
+ * once with HEAD, then read with ranged GETs that carry `If-Match: ETAG`, so a read of another version of
+ * the object fails (412) as SOURCE_CHANGED instead of mixing two versions (PROTOCOL.md §5.6.1).
+ */
+export class ObjectSource implements ChunkSource {
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly mode: number;
+  /** The ETag and size: which version of the object this is. */
+  readonly identity: Buffer;
+  readonly #client: S3Client;
+  readonly #bucket: string;
+  readonly #key: string;
+  readonly #etag: string;
+
+  private constructor(
+    client: S3Client,
+    bucket: string,
+    key: string,
+    head: { size: number; etag: string; mode: number; mtimeMs: number },
+  ) {
+    this.#client = client;
+    this.#bucket = bucket;
+    this.#key = key;
+    this.#etag = head.etag;
+    this.size = head.size;
+    this.mode = head.mode;
+    this.mtimeMs = head.mtimeMs;
+    this.identity = createHash('sha256').update(`${head.etag}:${head.size}`).digest();
+  }
+
+  /** Opens `key`; PATH_NOT_FOUND when there is no such object. */
+  static async open(client: S3Client, bucket: string, key: string): Promise<ObjectSource> {
+    let head;
+    try {
+      head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    } catch (err) {
+      if (statusOf(err) === 404)
+        throw new FerryError('PATH_NOT_FOUND', 'file does not exist', { cause: err });
+      throw new FerryError('IO_ERROR', `object store: HEAD ${statusOf(err) ?? 'failed'}`, { cause: err });
+    }
+    return new ObjectSource(client, bucket, key, {
+      size: head.ContentLength ?? 0,
+      etag: head.ETag ?? '',
+      ...fileAttributesOf(head.Metadata, head.LastModified),
+    });
+  }
+
+  async readExactly(buffer: Buffer, offset: number, length: number, position: number): Promise<void> {
+    if (length === 0) return;
+    const bytes = await this.#range(position, length);
+    bytes.copy(buffer, offset);
+  }
+
+  async readvExactly(buffers: Buffer[], position: number): Promise<void> {
+    let total = 0;
+    for (const b of buffers) total += b.length;
+    if (total === 0) return;
+    // One ranged GET for the whole block of records.
+    const bytes = await this.#range(position, total);
+    let at = 0;
+    for (const b of buffers) {
+      bytes.copy(b, 0, at, at + b.length);
+      at += b.length;
+    }
+  }
+
+  async chunkHash(index: number, chunkBytes: number): Promise<Buffer> {
+    const length = chunkLength(index, this.size, chunkBytes);
+    const hasher = createHash('sha256');
+    for (let done = 0; done < length;) {
+      const n = Math.min(HASH_READ_BYTES, length - done);
+      hasher.update(await this.#range(index * chunkBytes + done, n));
+      done += n;
+    }
+    return hasher.digest();
+  }
+
+  /** SOURCE_CHANGED unless the object is still the version opened (same ETag and size). */
+  async assertUnchanged(): Promise<void> {
+    let head;
+    try {
+      head = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#key }));
+    } catch (err) {
+      if (statusOf(err) === 404) throw new FerryError('SOURCE_CHANGED', 'the object was removed');
+      throw new FerryError('IO_ERROR', `object store: HEAD ${statusOf(err) ?? 'failed'}`, { cause: err });
+    }
+    if (head.ETag !== this.#etag || head.ContentLength !== this.size)
+      throw new FerryError('SOURCE_CHANGED', 'the object was replaced');
+  }
+
+  async close(): Promise<void> {
+    // Nothing held open: every read is its own request.
+  }
+
+  /** Exactly `length` bytes at `position` of the version opened. */
+  async #range(position: number, length: number): Promise<Buffer> {
+    let bytes: Buffer;
+    try {
+      const out = await this.#client.send(
+        new GetObjectCommand({
+          Bucket: this.#bucket,
+          Key: this.#key,
+          Range: `bytes=${position}-${position + length - 1}`,
+          IfMatch: this.#etag,
+        }),
+      );
+      bytes = Buffer.from(await out.Body!.transformToByteArray());
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 412 || status === 404 || status === 416)
+        throw new FerryError('SOURCE_CHANGED', 'the object changed while it was read', { cause: err });
+      throw new FerryError('IO_ERROR', `object store: GET ${status ?? 'failed'}`, { cause: err });
+    }
+    if (bytes.length !== length)
+      throw new FerryError('SOURCE_CHANGED', `expected ${length} bytes at ${position}, got ${bytes.length}`);
+    return bytes;
+  }
+}

@@ -1,0 +1,78 @@
+import { FerryError } from '../errors/index.js';
+import {
+  LIST_ENTRIES_HEADER_BYTES,
+  MAX_MESSAGE_BYTES,
+  PERMISSION_DOWNLOAD,
+  type ListEntry,
+  type ListRequestMessage,
+} from '../protocol/index.js';
+import { ListingTally } from '../machines/index.js';
+import type { ServerObjectStore } from './server-object-store.js';
+import type { SessionIo } from './session-io.js';
+
+/**
+ * Serves one LIST_REQUEST (PROTOCOL.md §5.12) from an object store (issue 15), as `sendListing` does from
+ * the root: the same permissions, the same limits while it streams, entries packed into as few
+ * LIST_ENTRIES messages as fit. Directories are the prefixes of keys; there are no links.
+ */
+export async function sendObjectListing(
+  io: SessionIo,
+  store: ServerObjectStore,
+  request: ListRequestMessage,
+): Promise<number> {
+  const components = io.rooted(request.path, { allowEmpty: true });
+  const relative = components.join('/');
+  const base = await store.statFile(relative);
+  if (!base) throw new FerryError('PATH_NOT_FOUND');
+  if (request.selfOnly) {
+    // As sendListing: a client that may not download learns the kind alone (PROTOCOL.md §5.12).
+    const mayRead = (io.grant.permissions & PERMISSION_DOWNLOAD) !== 0;
+    await io.send({
+      type: 'LIST_END',
+      ref: request.ref,
+      totalEntries: 0,
+      isFile: base.kind === 'file',
+      mode: mayRead ? base.mode : 0,
+      mtimeMs: mayRead ? Math.max(0, Math.trunc(base.mtimeMs)) : 0,
+    });
+    return 0;
+  }
+  let batch: ListEntry[] = [];
+  let batchBytes = LIST_ENTRIES_HEADER_BYTES;
+  const tally = new ListingTally('FILE_TOO_LARGE');
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    await io.send({ type: 'LIST_ENTRIES', ref: request.ref, entries: batch });
+    batch = [];
+    batchBytes = LIST_ENTRIES_HEADER_BYTES;
+  };
+  const entries =
+    base.kind === 'dir'
+      ? await store.listFiles(relative, request.recursive)
+      : [{ ...base, path: components[components.length - 1] ?? '' }];
+  for (const entry of entries) {
+    const listed: ListEntry = {
+      kind: entry.kind,
+      mode: entry.mode,
+      size: entry.kind === 'file' ? entry.size : 0,
+      mtimeMs: Math.max(0, Math.trunc(entry.mtimeMs)),
+      path: entry.path,
+      linkTarget: '',
+    };
+    // The tally refuses names and sizes a client would refuse (PROTOCOL.md §10), as FILE_TOO_LARGE.
+    const size = tally.add(listed);
+    if (batchBytes + size > MAX_MESSAGE_BYTES) await flush();
+    batch.push(listed);
+    batchBytes += size;
+  }
+  await flush();
+  await io.send({
+    type: 'LIST_END',
+    ref: request.ref,
+    totalEntries: tally.entries,
+    isFile: base.kind === 'file',
+    mode: base.mode,
+    mtimeMs: Math.max(0, Math.trunc(base.mtimeMs)),
+  });
+  return tally.entries;
+}

@@ -1,0 +1,29 @@
+import type { ChunkSource, SweepablePartialStore } from '../transfer/index.js';
+
+/** A file or directory of an object store's tree (directories are the prefixes of keys). */
+export interface ObjectFileEntry {
+  readonly kind: 'file' | 'dir';
+  /** Relative to the listed directory, '/'-separated. */
+  readonly path: string;
+  readonly size: number;
+  readonly mode: number;
+  readonly mtimeMs: number;
+}
+
+/**
+ * Where a server keeps received files when they live in an object store instead of under its root
+ * (`ferry serve --store s3://...`, issue 15): its partials, keyed by transfer id, and the object each
+ * finished upload becomes. `S3PartialStore` (src/objectstore/) is one; the server only knows this port.
+ */
+export interface ServerObjectStore extends SweepablePartialStore<string, string> {
+  /** The object a file at `relativePath` (already checked, PROTOCOL.md §7.1) is placed as. */
+  targetOf(relativePath: string): string;
+  /** Whether `target` exists now. */
+  exists(target: string): Promise<boolean>;
+  /** What is at `relativePath` ('' is the root directory), or undefined. */
+  statFile(relativePath: string): Promise<ObjectFileEntry | undefined>;
+  /** The entries under the directory `relativeDir`, a directory before its contents, names sorted. */
+  listFiles(relativeDir: string, recursive: boolean): Promise<readonly ObjectFileEntry[]>;
+  /** The file at `relativePath`, to send (PATH_NOT_FOUND when there is none). */
+  openSource(relativePath: string): Promise<ChunkSource>;
+}

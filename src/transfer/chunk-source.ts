@@ -1,0 +1,18 @@
+import type { SourceFile } from './source-file.js';
+
+/**
+ * What a sender reads a file's chunks from: a local `SourceFile`, or an object in an object store
+ * (src/objectstore/, issue 15). The same reads, the same SOURCE_CHANGED check before a digest is claimed.
+ */
+export type ChunkSource = Pick<
+  SourceFile,
+  | 'size'
+  | 'mtimeMs'
+  | 'mode'
+  | 'identity'
+  | 'readExactly'
+  | 'readvExactly'
+  | 'chunkHash'
+  | 'assertUnchanged'
+  | 'close'
+>;

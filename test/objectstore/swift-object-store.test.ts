@@ -1,0 +1,472 @@
+// S3PartialStore against a real OpenStack Swift (s3api) on loopback: the port's conformance suite, then
+// what only an object store has: 5 MiB parts of whole chunks, a partial resumed by another server (another
+// store over the same bucket) re-verified through ranged GETs, a part changed behind the log's back, and the
+// sweeper's removal of a finish that died with its multipart upload open.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
+import {
+  PartialTransfer,
+  receivedFileMode,
+  verifyLoggedChunks,
+  type ChunkEntry,
+} from '../../src/transfer/index.js';
+import {
+  MODE_METADATA,
+  MTIME_METADATA,
+  PartLayout,
+  S3PartialStore,
+  type S3Target,
+} from '../../src/objectstore/index.js';
+import { chmod, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generateKeyPair } from '../../src/crypto/index.js';
+import { FerryServer } from '../../src/server/index.js';
+import { getFiles, listFiles, sendFiles } from '../../src/client/index.js';
+import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
+import { describePartialStore } from '../transfer/partial-store-conformance.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
+import { SwitchProxy } from '../helpers/switch-proxy.js';
+import { startHaproxy } from '../../scripts/cluster/haproxy-node.js';
+import { writeRandomFile } from '../helpers/random-file.js';
+import { useSwiftNode, type SwiftForTests } from '../helpers/swift-node.js';
+
+const swift = useSwiftNode();
+
+/** A store over a prefix of its own in the file's bucket, as one server would have. */
+function storeAt(s: SwiftForTests, prefix: string): S3PartialStore {
+  return new S3PartialStore(s.client, { bucket: s.bucket, prefix });
+}
+
+async function readObject(
+  s: SwiftForTests,
+  key: string,
+): Promise<{ bytes: Buffer; mode: number; mtimeMs: number } | undefined> {
+  try {
+    const out = await s.client.send(new GetObjectCommand({ Bucket: s.bucket, Key: key }));
+    return {
+      bytes: Buffer.from(await out.Body!.transformToByteArray()),
+      mode: parseInt(out.Metadata?.[MODE_METADATA] ?? '0', 8),
+      mtimeMs: Number(out.Metadata?.[MTIME_METADATA] ?? 0),
+    };
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
+    throw err;
+  }
+}
+
+let harnesses = 0;
+describePartialStore<string, S3Target>(
+  'S3PartialStore (Swift s3api)',
+  () => {
+    const s = swift();
+    const store = storeAt(s, `t${++harnesses}/`);
+    return Promise.resolve({
+      store,
+      key: (name) => `key-${name}`,
+      target: (name) => Promise.resolve(store.targetOf(name)),
+      placeForeign: async (target, bytes) => {
+        await s.client.send(new PutObjectCommand({ Bucket: s.bucket, Key: target, Body: bytes }));
+      },
+      readTarget: (target) => readObject(s, target),
+      sweepable: store,
+    });
+  },
+  { crash: false, list: true },
+);
+
+const MIB = 1024 * 1024;
+
+function entriesOf(bytes: Buffer, chunkBytes: number, indices: number[]): ChunkEntry[] {
+  return indices.map((index) => ({
+    index,
+    hash: createHash('sha256')
+      .update(bytes.subarray(index * chunkBytes, (index + 1) * chunkBytes))
+      .digest(),
+  }));
+}
+
+test('PartLayout: parts are whole chunks of at least 5 MiB, the last one what is left', () => {
+  const layout = new PartLayout(11 * MIB + 3, MIB);
+  assert.equal(layout.chunksPerPart, 5);
+  assert.equal(layout.partCount, 3);
+  assert.deepEqual(
+    [1, 2, 3].map((p) => layout.lengthOf(p)),
+    [5 * MIB, 5 * MIB, MIB + 3],
+  );
+  assert.equal(layout.partOf(5 * MIB - 1), 1);
+  assert.equal(layout.partOf(5 * MIB), 2);
+  assert.equal(new PartLayout(100, 3 * 1024).chunksPerPart, Math.ceil((5 * MIB) / 3072));
+  assert.equal(new PartLayout(20 * MIB, 8 * MIB).chunksPerPart, 1, 'a chunk of 5 MiB or more is a part');
+});
+
+test('a multi-part partial cut on one server is resumed on another, re-verified, and finished exact', async () => {
+  const s = swift();
+  const chunkBytes = MIB;
+  const content = randomBytes(11 * MIB + 12345); // three parts: 5 + 5 + 1.01 MiB
+  const header = { size: content.length, mtimeMs: 1_700_000_000_000, chunkBytes };
+  const chunks = Math.ceil(content.length / chunkBytes);
+  const serverA = storeAt(s, 'cluster/');
+  const serverB = storeAt(s, 'cluster/');
+
+  // Server A receives chunks 0-6 (part 1 whole, part 2 in part) and is cut: close, nothing more.
+  const onA = await serverA.open('t1', header, { fresh: false, keepLog: true });
+  for (let i = 0; i < 7; i++)
+    await onA.write(i * chunkBytes, content.subarray(i * chunkBytes, (i + 1) * chunkBytes));
+  await onA.makeDurable(entriesOf(content, chunkBytes, [0, 1, 2, 3, 4, 5, 6]));
+  await onA.close();
+
+  // Server B never saw a byte: it resumes from the state object and re-hashes what the parts hold.
+  const transfer = await PartialTransfer.open<string, S3Target>(serverB, 't1', { ...header, fresh: false });
+  assert.deepEqual(transfer.heldRanges(), [{ first: 0, count: 7 }]);
+  assert.equal(transfer.verifiedBytes, 7 * chunkBytes);
+  await transfer.close();
+
+  const onB = await serverB.open('t1', header, { fresh: false, keepLog: true });
+  assert.equal(onB.resumed, true);
+  await onB.resetLog(await verifyLoggedChunks(onB, onB.logged, header));
+  for (let i = 7; i < chunks; i++)
+    await onB.write(i * chunkBytes, content.subarray(i * chunkBytes, (i + 1) * chunkBytes));
+  await onB.makeDurable(entriesOf(content, chunkBytes, [7, 8, 9, 10, 11]));
+  const target = serverB.targetOf('big.bin');
+  await onB.finish(target, { mode: 0o600, mtimeMs: header.mtimeMs, overwrite: false });
+
+  const placed = await readObject(s, target);
+  assert.ok(placed?.bytes.equals(content), 'the object read back is the file');
+  assert.equal(placed?.mode, 0o600);
+  assert.deepEqual(await serverB.list(), [], 'no partial objects left');
+  const uploads = await s.client.send(
+    new ListMultipartUploadsCommand({ Bucket: s.bucket, Prefix: 'cluster/' }),
+  );
+  assert.equal(uploads.Uploads?.length ?? 0, 0, 'no multipart upload left open');
+});
+
+test('a part changed in the store behind the log is not counted held by a server resuming it', async () => {
+  const s = swift();
+  const chunkBytes = MIB;
+  const content = randomBytes(6 * MIB);
+  const header = { size: content.length, mtimeMs: 0, chunkBytes };
+  const store = storeAt(s, 'tamper/');
+  const partial = await store.open('t2', header, { fresh: false, keepLog: true });
+  for (let i = 0; i < 6; i++)
+    await partial.write(i * chunkBytes, content.subarray(i * chunkBytes, (i + 1) * chunkBytes));
+  await partial.makeDurable(entriesOf(content, chunkBytes, [0, 1, 2, 3, 4, 5]));
+  await partial.close();
+  // Someone rewrites part 1 with one byte flipped in its third chunk.
+  const listed = await s.client.send(
+    new GetObjectCommand({ Bucket: s.bucket, Key: 'tamper/.ferry/partial/t2.state' }),
+  );
+  const writer = (JSON.parse(await listed.Body!.transformToString()) as { parts: Record<string, string> })
+    .parts['1'];
+  const part1 = Buffer.from(content.subarray(0, 5 * MIB));
+  part1[2 * MIB + 7]! ^= 1;
+  await s.client.send(
+    new PutObjectCommand({ Bucket: s.bucket, Key: `tamper/.ferry/partial/t2/${writer}/1`, Body: part1 }),
+  );
+  const resumed = await PartialTransfer.open<string, S3Target>(storeAt(s, 'tamper/'), 't2', {
+    ...header,
+    fresh: false,
+  });
+  assert.deepEqual(resumed.heldRanges(), [
+    { first: 0, count: 2 },
+    { first: 3, count: 3 },
+  ]);
+  await resumed.close();
+});
+
+test('the sweeper removes a partial whose finish died: its parts, its state and its open multipart upload', async () => {
+  const s = swift();
+  const store = storeAt(s, 'sweep/');
+  const content = randomBytes(3000);
+  const header = { size: content.length, mtimeMs: 0, chunkBytes: 1024 };
+  const partial = await store.open('t3', header, { fresh: false, keepLog: true });
+  await partial.write(0, content);
+  await partial.makeDurable(entriesOf(content, 1024, [0, 1, 2]));
+  await partial.close();
+  // A finish that got as far as creating its multipart upload and recording it, then died.
+  const target = store.targetOf('half.bin');
+  const created = await s.client.send(new CreateMultipartUploadCommand({ Bucket: s.bucket, Key: target }));
+  const stateKey = 'sweep/.ferry/partial/t3.state';
+  const state = JSON.parse(
+    await (
+      await s.client.send(new GetObjectCommand({ Bucket: s.bucket, Key: stateKey }))
+    ).Body!.transformToString(),
+  ) as Record<string, unknown>;
+  state.finishing = { target, uploadId: created.UploadId };
+  await s.client.send(new PutObjectCommand({ Bucket: s.bucket, Key: stateKey, Body: JSON.stringify(state) }));
+
+  assert.deepEqual(
+    (await store.list()).map((p) => p.key),
+    ['t3'],
+  );
+  await store.remove('t3');
+  assert.deepEqual(await store.list(), []);
+  const uploads = await s.client.send(
+    new ListMultipartUploadsCommand({ Bucket: s.bucket, Prefix: 'sweep/' }),
+  );
+  assert.equal(uploads.Uploads?.length ?? 0, 0, 'the abandoned multipart upload was aborted');
+  await assert.rejects(s.client.send(new HeadObjectCommand({ Bucket: s.bucket, Key: target })), {
+    name: 'NotFound',
+  });
+});
+
+test('ferry serve with an object store: a sent file lands as an object, exact, not clobbered; listed and got back', async (t) => {
+  const s = swift();
+  const dir = await makeTempDir('ferry-objectstore-');
+  const serverIdentity = generateKeyPair();
+  const clientIdentity = generateKeyPair();
+  const store = storeAt(s, 'served/');
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    port: 0,
+    identity: serverIdentity,
+    authorize: () => ({ permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD }),
+    partialSweepIntervalMs: 0,
+    durableBatchBytes: 2 * MIB,
+    objectStore: store,
+  });
+  t.after(async () => {
+    await server.close();
+    await removeTempDir(dir);
+  });
+  const source = join(dir, 'payload.bin');
+  await writeRandomFile(source, 7 * MIB + 4321); // two parts of 1 MiB chunks: 5 MiB and the rest
+  await chmod(source, 0o640);
+  const send = (overwrite: boolean): Promise<unknown> =>
+    sendFiles({
+      server: server.address,
+      files: [source],
+      remoteDir: 'in/box',
+      identity: clientIdentity,
+      verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+      chunkBytes: MIB,
+      overwrite,
+      retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
+    });
+  await send(false);
+
+  const placed = await readObject(s, 'served/in/box/payload.bin');
+  assert.ok(placed, 'the object exists');
+  assert.ok(placed.bytes.equals(await readFile(source)), 'the object read back is the file sent');
+  assert.equal(placed.mode, receivedFileMode(0o640), 'the mode the server applies, kept as metadata');
+  assert.deepEqual(await store.list(), [], 'no partial left in the store');
+  await assert.rejects(send(false), { code: 'FILE_EXISTS' }, 'an existing object is not replaced');
+  await send(true);
+  assert.ok((await readObject(s, 'served/in/box/payload.bin'))?.bytes.equals(await readFile(source)));
+
+  const connect = {
+    server: server.address,
+    identity: clientIdentity,
+    verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+    retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
+  };
+  const listing = await listFiles({ ...connect, remotePath: '', recursive: true });
+  assert.deepEqual(
+    listing.entries.map((e) => [e.kind, e.path, e.size]),
+    [
+      ['dir', 'in', 0],
+      ['dir', 'in/box', 0],
+      ['file', 'in/box/payload.bin', 7 * MIB + 4321],
+    ],
+    'the tree the keys make; the server state under .ferry/ is not shown',
+  );
+  // Downloads are ranged GETs of the object; a recursive get walks the same tree.
+  const one = join(dir, 'one');
+  await getFiles({ ...connect, remotePaths: ['in/box/payload.bin'], localDir: one, chunkBytes: MIB });
+  assert.ok((await readFile(join(one, 'payload.bin'))).equals(await readFile(source)), 'got back exact');
+  assert.equal(
+    Math.trunc((await stat(join(one, 'payload.bin'))).mtimeMs),
+    Math.trunc((await stat(source)).mtimeMs),
+    'mtime kept',
+  );
+  const tree = join(dir, 'tree');
+  await getFiles({ ...connect, remotePaths: ['in'], localDir: tree, recursive: true });
+  assert.ok((await readFile(join(tree, 'in', 'box', 'payload.bin'))).equals(await readFile(source)));
+  await assert.rejects(getFiles({ ...connect, remotePaths: ['in/none.bin'], localDir: one }), {
+    code: 'PATH_NOT_FOUND',
+  });
+});
+
+test('an upload cut on server A resumes on server B over the same bucket: at most the missing bytes, a batch and a part resent', async (t) => {
+  const s = swift();
+  const dir = await makeTempDir('ferry-objectstore-cut-');
+  const serverIdentity = generateKeyPair();
+  const clientIdentity = generateKeyPair();
+  const store = storeAt(s, 'cut/');
+  const batchBytes = 4 * MIB;
+  // Two servers with one identity (a cluster shares it) and one bucket; nothing else in common.
+  const servers = await Promise.all(
+    ['a', 'b'].map((name) =>
+      FerryServer.start({
+        root: join(dir, `root-${name}`),
+        port: 0,
+        identity: serverIdentity,
+        authorize: () => ({ permissions: PERMISSION_UPLOAD }),
+        partialSweepIntervalMs: 0,
+        durableBatchBytes: batchBytes,
+        objectStore: storeAt(s, 'cut/'),
+      }),
+    ),
+  );
+  const aLetGo = new Promise<void>((resolve) => servers[0]!.events.once('session-closed', () => resolve()));
+  const balancer = await SwitchProxy.start(servers.map((server) => server.address));
+  const cutAt = 16 * MIB;
+  const proxy = await FaultProxy.start({
+    target: balancer.address,
+    plan: (index) => (index === 0 ? { cut: { afterBytes: cutAt } } : undefined),
+  });
+  t.after(async () => {
+    await proxy.close();
+    await balancer.close();
+    for (const server of servers) await server.close();
+    await removeTempDir(dir);
+  });
+  const size = 24 * MIB;
+  const source = join(dir, 'big.bin');
+  await writeRandomFile(source, size);
+  await sendFiles({
+    server: proxy.address,
+    files: [source],
+    identity: clientIdentity,
+    verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+    chunkBytes: MIB,
+    // The retry goes once server A has let the transfer go (its session closed, its partial closed): what
+    // a cluster's lease will enforce (not built yet). Without it, B can resume from less than A is still
+    // making durable, which costs bytes but never correctness (every held chunk is re-verified).
+    retry: { retries: 2, random: () => 0, sleep: () => aLetGo },
+  });
+  assert.equal(proxy.connections.length, 2, 'one cut, one resumed session');
+  assert.deepEqual(balancer.routed, [0, 1], 'cut on server A, resumed on server B');
+  const first = proxy.connections[0]!.bytes.clientToServer;
+  const second = proxy.connections[1]!.bytes.clientToServer;
+  const bound = size - first + batchBytes + new PartLayout(size, MIB).partBytes + 64 * 1024;
+  t.diagnostic(`cut after ${first} bytes; the resumed session sent ${second} (bound ${bound}, file ${size})`);
+  assert.ok(second <= bound, `resent ${second} bytes, at most ${bound} (a fresh upload is ${size})`);
+  const placed = await readObject(s, 'cut/big.bin');
+  assert.ok(placed?.bytes.equals(await readFile(source)), 'the object read back is the file');
+  assert.deepEqual(await store.list(), [], 'no partial left');
+});
+
+test('through HAProxy: server A stopped at half an upload, the retry lands on server B and resumes from what A made durable', async (t) => {
+  const s = swift();
+  const dir = await makeTempDir('ferry-objectstore-haproxy-');
+  const serverIdentity = generateKeyPair();
+  const batchBytes = 4 * MIB;
+  const servers = await Promise.all(
+    ['a', 'b'].map((name) =>
+      FerryServer.start({
+        root: join(dir, `root-${name}`),
+        port: 0,
+        identity: serverIdentity,
+        authorize: () => ({ permissions: PERMISSION_UPLOAD }),
+        partialSweepIntervalMs: 0,
+        durableBatchBytes: batchBytes,
+        objectStore: storeAt(s, 'ha/'),
+      }),
+    ),
+  );
+  const [a, b] = servers as [FerryServer, FerryServer];
+  const haproxy = await startHaproxy(servers.map((server) => server.address));
+  t.after(async () => {
+    await haproxy.stop();
+    for (const server of servers) await server.close();
+    await removeTempDir(dir);
+  });
+  const size = 24 * MIB;
+  const source = join(dir, 'big.bin');
+  await writeRandomFile(source, size);
+  // Server A goes away once it has reported half the file durable (its last PROGRESS is what it vouched for).
+  let durableOnA = 0;
+  const aStopped = new Promise<void>((resolve) => {
+    a.events.on('progress', (event) => {
+      durableOnA = Math.max(durableOnA, event.verifiedBytes);
+      if (event.verifiedBytes >= size / 2) void a.close().then(resolve);
+    });
+  });
+  const started: Array<{ server: string; heldBytes: number }> = [];
+  a.events.on('transfer-started', (e) => started.push({ server: 'a', heldBytes: e.heldBytes }));
+  b.events.on('transfer-started', (e) => started.push({ server: 'b', heldBytes: e.heldBytes }));
+  let receivedOnB = 0;
+  b.events.on('transfer-finished', (e) => (receivedOnB = e.transferredBytes));
+  await sendFiles({
+    server: { host: haproxy.host, port: haproxy.port },
+    files: [source],
+    identity: generateKeyPair(),
+    verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+    chunkBytes: MIB,
+    retry: { retries: 3, random: () => 0, sleep: () => aStopped },
+  });
+  assert.deepEqual(
+    started.map((e) => e.server),
+    ['a', 'b'],
+    'started on A, resumed on B',
+  );
+  const held = started[1]!.heldBytes;
+  t.diagnostic(`A vouched for ${durableOnA} bytes; B resumed holding ${held} and received ${receivedOnB}`);
+  assert.ok(held >= durableOnA, `B holds ${held}, at least the ${durableOnA} A reported durable`);
+  assert.equal(receivedOnB, size - held, 'B received exactly the missing bytes');
+  const placed = await readObject(s, 'ha/big.bin');
+  assert.ok(placed?.bytes.equals(await readFile(source)), 'the object read back is the file');
+});
+
+test('a download from an object store cut at half resumes: the rest comes in ranged GETs, the file is exact', async (t) => {
+  const s = swift();
+  const dir = await makeTempDir('ferry-objectstore-get-');
+  const serverIdentity = generateKeyPair();
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    port: 0,
+    identity: serverIdentity,
+    authorize: () => ({ permissions: PERMISSION_DOWNLOAD }),
+    partialSweepIntervalMs: 0,
+    objectStore: storeAt(s, 'dl/'),
+  });
+  const size = 12 * MIB;
+  const proxy = await FaultProxy.start({
+    target: server.address,
+    plan: (index) =>
+      index === 0 ? { cut: { afterBytes: size / 2, direction: 'serverToClient' } } : undefined,
+  });
+  t.after(async () => {
+    await proxy.close();
+    await server.close();
+    await removeTempDir(dir);
+  });
+  const content = randomBytes(size);
+  await s.client.send(
+    new PutObjectCommand({
+      Bucket: s.bucket,
+      Key: 'dl/data.bin',
+      Body: content,
+      Metadata: { [MODE_METADATA]: '640', [MTIME_METADATA]: '1700000000000' },
+    }),
+  );
+  const into = join(dir, 'got');
+  await getFiles({
+    server: proxy.address,
+    remotePaths: ['data.bin'],
+    localDir: into,
+    identity: generateKeyPair(),
+    verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+    chunkBytes: MIB,
+    retry: { retries: 2, random: () => 0, sleep: () => Promise.resolve() },
+  });
+  assert.ok((await readFile(join(into, 'data.bin'))).equals(content), 'the file got is the object');
+  assert.equal(
+    (await stat(join(into, 'data.bin'))).mtimeMs,
+    1_700_000_000_000,
+    'its mtime from the metadata',
+  );
+  assert.equal(proxy.connections.length, 2, 'one cut, one resumed session');
+  const second = proxy.connections[1]!.bytes.serverToClient;
+  t.diagnostic(`cut after ${size / 2} bytes down; the resumed session brought ${second}`);
+  assert.ok(second <= size / 2 + 2 * MIB, `resumed with ${second} bytes, the rest of ${size} and a little`);
+});
