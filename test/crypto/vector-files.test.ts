@@ -17,7 +17,11 @@ test('the vendored vector files are in test/vectors and match the SHA-256 their 
   }));
   assert.deepEqual(
     pinned.map((p) => p.file).sort(),
-    ['cpace-ristretto255-sha512.json', 'noise-cacophony-25519-aesgcm-sha256.json'],
+    [
+      'cpace-ristretto255-sha512.json',
+      'noise-cacophony-25519-aesgcm-sha256.json',
+      'rfc6962-merkle-tree-hash.json',
+    ],
     'the README lists every vendored vector file',
   );
   for (const { file, sha256 } of pinned) {

@@ -18,6 +18,7 @@ import {
   MAX_LIST_BYTES,
   MAX_LIST_ENTRIES,
   MAX_MESSAGE_BYTES,
+  chunkHashOf,
   encodeMessage,
   fileDigest,
   listEntryBytes,
@@ -147,7 +148,7 @@ class MaliciousServer {
       const hashes: Buffer[] = [];
       for (let offset = 0; offset < size; offset += chunkBytes) {
         const chunk = data.subarray(offset, offset + chunkBytes);
-        hashes.push(createHash('sha256').update(chunk).digest());
+        hashes.push(chunkHashOf(chunk));
         await channel.send({ type: 'GET_DATA', ref, offset, data: chunk });
         await channel.send({ type: 'GET_CHUNK', ref, index: hashes.length - 1, chunkHash: hashes.at(-1)! });
       }
@@ -268,7 +269,7 @@ async function get(
       remotePaths,
       localDir: rig.dest,
       recursive: true,
-      chunkBytes: 1024,
+      chunkBytes: 16 * 1024,
       onEvent: (event) => events.push(event),
       ...options,
     });
@@ -436,11 +437,11 @@ test('`ferry get -r` against a hostile server exits 7 for an escaping name, warn
 
 test('a server cannot make the client take a rewritten chunk: data for a chunk already verified fails the download, and nothing lands', async (t) => {
   const rig = await startRig(t);
-  const chunkBytes = 1024;
+  const chunkBytes = 16 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
   const first = Buffer.alloc(chunkBytes, 0x41);
   const second = Buffer.alloc(chunkBytes, 0x42);
   const forged = Buffer.alloc(chunkBytes, 0x58);
-  const hash = (bytes: Buffer): Buffer => createHash('sha256').update(bytes).digest();
+  const hash = (bytes: Buffer): Buffer => chunkHashOf(bytes);
   rig.fake.script = {
     answerGet: async (channel, { ref }) => {
       await channel.send({
@@ -471,9 +472,9 @@ test('a server cannot make the client take a rewritten chunk: data for a chunk a
 
 test('a server accepting a held set for a file of another size is refused (MESSAGE_MALFORMED): the client counts no chunk of the wrong length as held', async (t) => {
   const rig = await startRig(t);
-  const chunkBytes = 1024;
+  const chunkBytes = 16 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
   const chunk = Buffer.alloc(chunkBytes, 0x41);
-  const hash = createHash('sha256').update(chunk).digest();
+  const hash = chunkHashOf(chunk);
   const requests: Array<Extract<Message, { type: 'GET_REQUEST' }>> = [];
   rig.fake.script = {
     answerGet: async (channel, request) => {
@@ -510,7 +511,7 @@ test('a server accepting a held set for a file of another size is refused (MESSA
   const err = await get(rig, ['f.bin'], [], { recursive: false, chunkBytes });
   assert.equal(requests[1]?.heldSize, 3 * chunkBytes, 'the resume claimed the partial it kept');
   assert.equal((err as { code?: string } | undefined)?.code, 'MESSAGE_MALFORMED', String(err));
-  assert.match((err as Error).message, /held set of 3072 bytes for a file of 2058 bytes/);
+  assert.match((err as Error).message, /held set of 49152 bytes for a file of 32778 bytes/);
   await assert.rejects(lstat(join(rig.dest, 'f.bin')), { code: 'ENOENT' }, 'no file under the final name');
 });
 
@@ -823,7 +824,7 @@ test('files named like a partial that ferry did not make (.X.ferry-part, .X.ferr
 test('a link made in the destination after the listing was checked (a racing local process) is seen when each link is made: the chain through it is skipped', async (t) => {
   const rig = await startRig(t);
   const data = Buffer.from('content\n');
-  const chunkHash = createHash('sha256').update(data).digest();
+  const chunkHash = chunkHashOf(data);
   rig.fake.script = {
     // `planted` is missing when the listing is checked, so `via` and `later` pass that check.
     entries: [file('f'), link('via', 'planted/victim.txt'), link('later', 'planted'), link('ok', 'f')],

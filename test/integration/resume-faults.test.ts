@@ -23,7 +23,7 @@ import { FaultProxy, type FaultPlan, type PlanFor } from '../helpers/fault-proxy
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 
-const CHUNK_BYTES = 4096;
+const CHUNK_BYTES = 16 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const FILE_BYTES = 256 * 1024 + 1000;
 const CHUNKS = Math.ceil(FILE_BYTES / CHUNK_BYTES);
 const FILE_NAME = 'payload.bin';

@@ -4,22 +4,22 @@
 // loopback, real files.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import type { SecureChannel } from '../../src/channel/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
-import { PERMISSION_UPLOAD, fileDigest, type Message } from '../../src/protocol/index.js';
+import { PERMISSION_UPLOAD, chunkHashOf, fileDigest, type Message } from '../../src/protocol/index.js';
 import type { FerryServer } from '../../src/server/index.js';
 import { startTempDirServer } from '../helpers/temp-dir-server.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 
-const CHUNK_BYTES = 1024;
+const CHUNK_BYTES = 16 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const content = randomBytes(2 * CHUNK_BYTES);
 const chunk = (i: number): Buffer => content.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
-const sha256 = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest();
+const sha256 = (bytes: Uint8Array): Buffer => chunkHashOf(bytes);
 const DIGEST = fileDigest(content.length, CHUNK_BYTES, [sha256(chunk(0)), sha256(chunk(1))]);
 const MTIME_MS = 1_700_000_000_000;
 

@@ -5,7 +5,7 @@
 // GET_* on the client), which are the same machine.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   MAX_OPEN_CHUNKS,
   RECEIVER_TRANSITIONS,
@@ -17,6 +17,7 @@ import {
 } from '../../src/machines/index.js';
 import {
   HASH_BYTES,
+  chunkHashOf,
   decodeMessage,
   encodeMessage,
   fileDigest,
@@ -24,12 +25,12 @@ import {
   type Message,
 } from '../../src/protocol/index.js';
 
-const CHUNK_BYTES = 1024;
+const CHUNK_BYTES = 16 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const SIZE = 4 * CHUNK_BYTES + 100; // five chunks, the last one short
 const COUNT = 5;
 const content = randomBytes(SIZE);
 const chunk = (i: number): Buffer => content.subarray(i * CHUNK_BYTES, Math.min(SIZE, (i + 1) * CHUNK_BYTES));
-const sha256 = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest();
+const sha256 = (bytes: Uint8Array): Buffer => chunkHashOf(bytes);
 const HASHES = Array.from({ length: COUNT }, (_, i) => sha256(chunk(i)));
 const DIGEST = fileDigest(SIZE, CHUNK_BYTES, HASHES);
 const ZERO_DIGEST = Buffer.alloc(HASH_BYTES);
@@ -188,7 +189,7 @@ for (const direction of DIRECTIONS) {
     );
     assert.throws(
       () => rig.data(A, 100, Buffer.alloc(CHUNK_BYTES)),
-      malformed(/data at 100 of 1024 bytes crosses the chunk end 1024/),
+      malformed(/data at 100 of 16384 bytes crosses the chunk end 16384/),
     );
     assert.throws(() => rig.data(A, SIZE, Buffer.from('x')), malformed(/outside the file/));
     assert.throws(

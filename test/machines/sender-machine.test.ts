@@ -4,7 +4,6 @@
 // hashed here by hand, standing in for the driver's reads; no socket, no file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { isFerryError } from '../../src/errors/index.js';
 import { FerryError } from '../../src/errors/index.js';
 import {
@@ -13,6 +12,7 @@ import {
   MAX_TRANSFER_CHUNKS,
   MIN_CHUNK_BYTES,
   chunkCount,
+  chunkHashOf,
   decodeMessage,
   encodeMessage,
   fileDigest,
@@ -49,10 +49,8 @@ function fileOf(size: number, seed = 1): Buffer {
   return file;
 }
 
-function chunkHashOf(file: Buffer, index: number): Buffer {
-  return createHash('sha256')
-    .update(file.subarray(index * CHUNK, Math.min(file.length, (index + 1) * CHUNK)))
-    .digest();
+function hashOfChunk(file: Buffer, index: number): Buffer {
+  return chunkHashOf(file.subarray(index * CHUNK, Math.min(file.length, (index + 1) * CHUNK)));
 }
 
 /** The file digest (§7.2), computed here without ChunkHashes. */
@@ -61,20 +59,20 @@ function digestOf(file: Buffer): Buffer {
   return fileDigest(
     file.length,
     CHUNK,
-    Array.from({ length: count }, (_, i) => chunkHashOf(file, i)),
+    Array.from({ length: count }, (_, i) => hashOfChunk(file, i)),
   );
 }
 
 /** The held digest (§5.4) over `indices` of `file`, computed here without ChunkHashes. */
 function heldDigestOf(file: Buffer, indices: readonly number[]): Buffer {
-  return haveDigest(indices.map((i) => chunkHashOf(file, i)));
+  return haveDigest(indices.map((i) => hashOfChunk(file, i)));
 }
 
 /** What the driver does for a `hash` or `stream` effect: our own hashes of those chunks. */
 function hashInto(hashes: ChunkHashes, file: Buffer, chunks: Iterable<number>): number[] {
   const done: number[] = [];
   for (const index of chunks) {
-    hashes.set(index, chunkHashOf(file, index));
+    hashes.set(index, hashOfChunk(file, index));
     done.push(index);
   }
   return done;

@@ -20,11 +20,11 @@ const AB32 = 'ab'.repeat(32);
 // Wire vectors written out by hand from the table of PROTOCOL.md §5, checked in both directions.
 const VECTORS: readonly [string, Message][] = [
   [
-    `20 00000005 00000400 00 0000000000000000 ${ZERO32} 0000 0003 612f62`,
+    `20 00000005 00004000 00 0000000000000000 ${ZERO32} 0000 0003 612f62`,
     {
       type: 'GET_REQUEST',
       ref: 5,
-      chunkBytes: 1024,
+      chunkBytes: 16 * 1024,
       verifyOnly: false,
       heldSize: 0,
       haveDigest: Buffer.alloc(32),
@@ -33,13 +33,13 @@ const VECTORS: readonly [string, Message][] = [
     },
   ],
   [
-    `20 00000005 00000400 00 0000000000001388 ${AB32} 0002 00000000 00000002 00000004 00000001 0001 61`,
+    `20 00000005 00004000 00 0000000000010388 ${AB32} 0002 00000000 00000002 00000004 00000001 0001 61`,
     {
       type: 'GET_REQUEST',
       ref: 5,
-      chunkBytes: 1024,
+      chunkBytes: 16 * 1024,
       verifyOnly: false,
-      heldSize: 5000,
+      heldSize: 4 * 16 * 1024 + 904,
       haveDigest: Buffer.alloc(32, 0xab),
       ranges: [
         { first: 0, count: 2 },
@@ -49,13 +49,13 @@ const VECTORS: readonly [string, Message][] = [
     },
   ],
   [
-    `20 00000005 00000400 01 0000000000000800 ${AB32} 0001 00000000 00000002 0001 61`,
+    `20 00000005 00004000 01 0000000000008000 ${AB32} 0001 00000000 00000002 0001 61`,
     {
       type: 'GET_REQUEST',
       ref: 5,
-      chunkBytes: 1024,
+      chunkBytes: 16 * 1024,
       verifyOnly: true,
-      heldSize: 2048,
+      heldSize: 32 * 1024,
       haveDigest: Buffer.alloc(32, 0xab),
       ranges: [{ first: 0, count: 2 }],
       path: 'a',
@@ -63,11 +63,11 @@ const VECTORS: readonly [string, Message][] = [
   ],
   // STRIPED (PROTOCOL.md §5.13.6): the stripe follows the path.
   [
-    `20 00000005 00000400 02 0000000000000000 ${ZERO32} 0000 0001 61 01 03 0000000004000000`,
+    `20 00000005 00004000 02 0000000000000000 ${ZERO32} 0000 0001 61 01 03 0000000004000000`,
     {
       type: 'GET_REQUEST',
       ref: 5,
-      chunkBytes: 1024,
+      chunkBytes: 16 * 1024,
       verifyOnly: false,
       heldSize: 0,
       haveDigest: Buffer.alloc(32),
@@ -157,9 +157,9 @@ function request(
 ): string {
   const f = {
     ref: '00000001',
-    chunk: '00000400',
+    chunk: '00004000',
     flags: '00',
-    held: '0000000000000800',
+    held: '0000000000008000',
     digest: ZERO32,
     ranges: '0000',
     path: '0001 61',
@@ -207,7 +207,7 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
     'MESSAGE_MALFORMED',
   ],
   ['a GET_REQUEST heldSize above 2^53-1', request({ held: '0020000000000000' }), 'MESSAGE_MALFORMED'],
-  ['a GET_REQUEST heldSize needing 2^32 chunks', request({ held: '0000040000000000' }), 'MESSAGE_MALFORMED'],
+  ['a GET_REQUEST heldSize needing 2^32 chunks', request({ held: '0000400000000000' }), 'MESSAGE_MALFORMED'],
   [
     'a GET_REQUEST with a short haveDigest',
     request({ digest: '00'.repeat(31), ranges: '', path: '' }),
@@ -250,7 +250,7 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
     'MESSAGE_MALFORMED',
   ],
   [
-    'a VERIFY_ONLY GET_REQUEST holding no chunk of a 2048-byte file',
+    'a VERIFY_ONLY GET_REQUEST holding no chunk of a 32768-byte file',
     request({ flags: '01' }),
     'MESSAGE_MALFORMED',
   ],
@@ -306,7 +306,7 @@ function getRequest(fields: Partial<GetRequestMessage>): GetRequestMessage {
   return {
     type: 'GET_REQUEST',
     ref: 1,
-    chunkBytes: 1024,
+    chunkBytes: 16 * 1024,
     verifyOnly: false,
     heldSize: 4096,
     haveDigest: Buffer.alloc(32),
@@ -321,7 +321,7 @@ const REFUSED_ENCODINGS: readonly [string, Message][] = [
   ['a GET_REQUEST chunk size that is no power of two', getRequest({ chunkBytes: 3000 })],
   ['a GET_REQUEST chunk size of 2^27', getRequest({ chunkBytes: 2 ** 27 })],
   ['a GET_REQUEST heldSize of 2^53', getRequest({ heldSize: 2 ** 53, chunkBytes: 2 ** 26 })],
-  ['a GET_REQUEST heldSize needing 2^32 chunks', getRequest({ heldSize: 2 ** 42 })],
+  ['a GET_REQUEST heldSize needing 2^32 chunks', getRequest({ heldSize: 2 ** 46 })],
   ['a GET_REQUEST haveDigest of 31 bytes', getRequest({ haveDigest: Buffer.alloc(31) })],
   ['a GET_REQUEST haveDigest without ranges', getRequest({ haveDigest: Buffer.alloc(32, 1) })],
   [
