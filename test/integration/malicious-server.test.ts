@@ -51,6 +51,8 @@ interface Script {
 class MaliciousServer {
   readonly identity = generateKeyPair();
   readonly requestedPaths: string[] = [];
+  /** Every message a client sent after the handshake, in order. */
+  readonly received: Message[] = [];
   /** Entries of `script.stream` sent before the client hung up (or all of them). */
   streamedEntries = 0;
   readonly #server: Server;
@@ -97,7 +99,11 @@ class MaliciousServer {
     try {
       ({ channel } = await serverHandshake(new FramedSocket(socket), { identity: this.identity }));
       await channel.send({ type: 'WELCOME', permissions: 3, maxFileBytes: 0 });
-      for (;;) await this.#answer(channel, await channel.receive(), socket);
+      for (;;) {
+        const message = await channel.receive();
+        this.received.push(message);
+        await this.#answer(channel, message, socket);
+      }
     } catch {
       // The client hung up (or refused us): that is the point of most tests here.
     } finally {
@@ -513,6 +519,78 @@ test('a server accepting a held set for a file of another size is refused (MESSA
   assert.equal((err as { code?: string } | undefined)?.code, 'MESSAGE_MALFORMED', String(err));
   assert.match((err as Error).message, /held set of 49152 bytes for a file of 32778 bytes/);
   await assert.rejects(lstat(join(rig.dest, 'f.bin')), { code: 'ENOENT' }, 'no file under the final name');
+});
+
+test('a hostile server learns neither the size nor a hash of local files it names, and no outcome of their comparison (PROTOCOL.md §5.11.1)', async (t) => {
+  const rig = await startRig(t);
+  const chunkBytes = 16 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
+  const secret = Buffer.from('the local secret, 40 bytes long........\n');
+  const known = Buffer.from('a file the server has too\n');
+  await writeFile(join(rig.dest, 'secret.txt'), secret);
+  await writeFile(join(rig.dest, 'known.txt'), known);
+  const requests: Array<Extract<Message, { type: 'GET_REQUEST' }>> = [];
+  // The server guesses: for secret.txt, content of the right size but wrong; for known.txt, the right content.
+  const guess = (path: string): Buffer => (path === 'known.txt' ? known : Buffer.alloc(secret.length, 0x61));
+  rig.fake.script = {
+    isFile: true,
+    answerGet: async (channel, request) => {
+      requests.push(request);
+      const content = guess(request.path);
+      const { ref } = request;
+      await channel.send({
+        type: 'GET_OFFER',
+        ref,
+        size: content.length,
+        mtimeMs: 0,
+        mode: 0o644,
+        heldAccepted: false,
+      });
+      await channel.send({
+        type: 'GET_END',
+        ref,
+        fileDigest: fileDigest(content.length, chunkBytes, [chunkHashOf(content)]),
+      });
+    },
+  };
+  const events: GetEvent[] = [];
+  const err = await get(rig, ['secret.txt', 'known.txt'], events, { recursive: false, chunkBytes });
+  assert.equal((err as { code?: string } | undefined)?.code, 'FILE_EXISTS', String(err));
+  assert.deepEqual(
+    requests.map((r) => [
+      r.path,
+      r.verifyOnly,
+      r.heldSize,
+      r.ranges.length,
+      r.haveDigest.equals(Buffer.alloc(32)),
+    ]),
+    [
+      ['secret.txt', true, 0, 0, true],
+      ['known.txt', true, 0, 0, true],
+    ],
+    'each request states only that a file is there',
+  );
+  assert.deepEqual(
+    await readFile(join(rig.dest, 'secret.txt')),
+    secret,
+    'the different file is left as it was',
+  );
+  assert.deepEqual(
+    events
+      .filter((e) => e.type === 'transfer-failed' || e.type === 'transfer-finished')
+      .map((e) => [e.type, e.remotePath]),
+    [
+      ['transfer-failed', 'secret.txt'],
+      ['transfer-finished', 'known.txt'],
+    ],
+  );
+  // Nothing after the requests tells the server which guess was right: no CANCEL, no other message for a ref.
+  const afterRequests = rig.fake.received.filter(
+    (m) => m.type !== 'LIST_REQUEST' && m.type !== 'GET_REQUEST',
+  );
+  assert.deepEqual(
+    afterRequests.map((m) => m.type),
+    [],
+  );
 });
 
 /** Characters no byte stream bound for a terminal may carry raw: controls, C1, bidi overrides and isolates. */

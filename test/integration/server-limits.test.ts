@@ -17,7 +17,6 @@ import {
   PERMISSION_UPLOAD,
   chunkHashOf,
   fileDigest,
-  haveDigest,
   type Message,
 } from '../../src/protocol/index.js';
 import { ERROR_CODES, isFerryError } from '../../src/errors/index.js';
@@ -275,20 +274,25 @@ async function bytesReadByProcess(): Promise<number> {
   return Number(/^rchar: (\d+)$/m.exec(io)![1]);
 }
 
-/** A VERIFY_ONLY GET_REQUEST (PROTOCOL.md §5.11.1) claiming `content` whole, in 1 MiB chunks. */
-function verifyRequest(ref: number, path: string, content: Buffer): Message {
-  const hashes: Buffer[] = [];
-  for (let at = 0; at < content.length; at += MiB) hashes.push(chunkHashOf(content.subarray(at, at + MiB)));
+/** A VERIFY_ONLY GET_REQUEST (PROTOCOL.md §5.11.1) in 1 MiB chunks: it states nothing about a local file. */
+function verifyRequest(ref: number, path: string): Message {
   return {
     type: 'GET_REQUEST',
     ref,
     chunkBytes: MiB,
     verifyOnly: true,
-    heldSize: content.length,
-    haveDigest: haveDigest(hashes),
-    ranges: [{ first: 0, count: hashes.length }],
+    heldSize: 0,
+    haveDigest: Buffer.alloc(32),
+    ranges: [],
     path,
   };
+}
+
+/** The file digest of `content` (PROTOCOL.md §7.2), as a VERIFY_ONLY answer's GET_END must carry it. */
+function digestOf(content: Buffer): Buffer {
+  const hashes: Buffer[] = [];
+  for (let at = 0; at < content.length; at += MiB) hashes.push(chunkHashOf(content.subarray(at, at + MiB)));
+  return fileDigest(content.length, MiB, hashes);
 }
 
 test('256 pipelined VERIFY_ONLY requests and 64 EXISTING offers of a 2 MiB file make the server read it once, not 320 times', async (t) => {
@@ -298,14 +302,15 @@ test('256 pipelined VERIFY_ONLY requests and 64 EXISTING offers of a 2 MiB file 
   const content = randomBytes(2 * MiB);
   await writeFile(join(root, 'big.bin'), content);
   const channel = await rawSession(t, server, client);
-  const wrong = Buffer.from(content);
-  wrong[0]! ^= 1;
+  const digest = digestOf(content);
 
   const readBefore = await bytesReadByProcess();
-  for (let ref = 1; ref <= 256; ref++) await channel.send(verifyRequest(ref, 'big.bin', wrong));
+  for (let ref = 1; ref <= 256; ref++) await channel.send(verifyRequest(ref, 'big.bin'));
   for (let ref = 1; ref <= 256; ref++) {
-    const reply = await channel.receive();
-    assert.ok(reply.type === 'ERROR' && reply.code === ERROR_CODES.FILE_EXISTS.wire, `got ${reply.type}`);
+    const offered = await channel.receive();
+    assert.ok(offered.type === 'GET_OFFER' && offered.size === content.length, `got ${offered.type}`);
+    const end = await channel.receive();
+    assert.ok(end.type === 'GET_END' && end.fileDigest.equals(digest), `got ${end.type}`);
   }
   for (let ref = 257; ref <= 320; ref++) {
     assert.equal(await offer(channel, ref, 'big.bin', content.length), 'PUT_ACCEPT');
@@ -325,17 +330,19 @@ test('a file changed after it was hashed is never answered from the hash cache',
   const after = randomBytes(2 * MiB);
   await writeFile(join(root, 'f.bin'), before);
   const channel = await rawSession(t, server, client);
-  const verify = async (ref: number, content: Buffer): Promise<string> => {
-    await channel.send(verifyRequest(ref, 'f.bin', content));
-    const reply = await channel.receive();
-    if (reply.type === 'GET_OFFER') assert.equal((await channel.receive()).type, 'GET_END');
-    return reply.type;
+  // The digest a VERIFY_ONLY answer offers (PROTOCOL.md §5.11.2).
+  const verify = async (ref: number): Promise<string> => {
+    await channel.send(verifyRequest(ref, 'f.bin'));
+    assert.equal((await channel.receive()).type, 'GET_OFFER');
+    const end = await channel.receive();
+    assert.ok(end.type === 'GET_END', `got ${end.type}`);
+    return end.fileDigest.toString('hex');
   };
-  assert.equal(await verify(1, before), 'GET_OFFER');
-  assert.equal(await verify(2, before), 'GET_OFFER');
+  assert.equal(await verify(1), digestOf(before).toString('hex'));
+  assert.equal(await verify(2), digestOf(before).toString('hex'));
   await writeFile(join(root, 'f.bin'), after); // same size, new content
-  assert.equal(await verify(3, before), 'ERROR');
-  assert.equal(await verify(4, after), 'GET_OFFER');
+  assert.equal(await verify(3), digestOf(after).toString('hex'), 'the new content, not the cached digest');
+  assert.equal(await verify(4), digestOf(after).toString('hex'));
   assert.equal(server.hashCache.hashedBytes, 2 * before.length);
 });
 
@@ -403,18 +410,18 @@ test('past its burst, a client’s checks of bytes the cache does not hold wait 
   await writeFile(join(root, 'a.bin'), a);
   await writeFile(join(root, 'b.bin'), b);
   const channel = await rawSession(t, server, client);
-  const verify = async (ref: number, path: string, content: Buffer): Promise<void> => {
-    await channel.send(verifyRequest(ref, path, content));
+  const verify = async (ref: number, path: string): Promise<void> => {
+    await channel.send(verifyRequest(ref, path));
     assert.equal((await channel.receive()).type, 'GET_OFFER');
     assert.equal((await channel.receive()).type, 'GET_END');
   };
-  await verify(1, 'a.bin', a); // the whole burst
-  await verify(2, 'a.bin', a); // cached: free
+  await verify(1, 'a.bin'); // the whole burst
+  await verify(2, 'a.bin'); // cached: free
   assert.deepEqual(waits, []);
-  await verify(3, 'b.bin', b); // 2 MiB more at 1 MiB/s
+  await verify(3, 'b.bin'); // 2 MiB more at 1 MiB/s
   assert.deepEqual(waits, [2000]);
-  await verify(4, 'b.bin', b);
-  await verify(5, 'a.bin', a);
+  await verify(4, 'b.bin');
+  await verify(5, 'a.bin');
   assert.deepEqual(waits, [2000]);
 });
 

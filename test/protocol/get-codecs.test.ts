@@ -49,15 +49,16 @@ const VECTORS: readonly [string, Message][] = [
     },
   ],
   [
-    `20 00000005 00004000 01 0000000000008000 ${AB32} 0001 00000000 00000002 0001 61`,
+    // VERIFY_ONLY (§5.11.1): the client states nothing about its file.
+    `20 00000005 00004000 01 0000000000000000 ${ZERO32} 0000 0001 61`,
     {
       type: 'GET_REQUEST',
       ref: 5,
       chunkBytes: 16 * 1024,
       verifyOnly: true,
-      heldSize: 32 * 1024,
-      haveDigest: Buffer.alloc(32, 0xab),
-      ranges: [{ first: 0, count: 2 }],
+      heldSize: 0,
+      haveDigest: Buffer.alloc(32),
+      ranges: [],
       path: 'a',
     },
   ],
@@ -245,15 +246,11 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
   ],
   ['a GET_REQUEST with a haveDigest but no ranges', request({ digest: AB32 }), 'MESSAGE_MALFORMED'],
   [
-    'a VERIFY_ONLY GET_REQUEST missing a chunk',
-    request({ flags: '01', digest: AB32, ranges: '0001 00000000 00000001' }),
+    'a VERIFY_ONLY GET_REQUEST stating held chunks (§5.11.1: it states nothing about the local file)',
+    request({ flags: '01', digest: AB32, ranges: '0001 00000000 00000002' }),
     'MESSAGE_MALFORMED',
   ],
-  [
-    'a VERIFY_ONLY GET_REQUEST holding no chunk of a 32768-byte file',
-    request({ flags: '01' }),
-    'MESSAGE_MALFORMED',
-  ],
+  ['a VERIFY_ONLY GET_REQUEST stating a size', request({ flags: '01' }), 'MESSAGE_MALFORMED'],
   ['a GET_REQUEST path over 4096 bytes', request({ path: `1001 ${'61'.repeat(4097)}` }), 'MESSAGE_MALFORMED'],
   ['a GET_REQUEST path of invalid utf-8', request({ path: '0002 c328' }), 'MESSAGE_MALFORMED'],
   ['a GET_REQUEST without its path', request({ path: '' }), 'MESSAGE_MALFORMED'],
@@ -347,9 +344,10 @@ const REFUSED_ENCODINGS: readonly [string, Message][] = [
     }),
   ],
   [
-    'a VERIFY_ONLY GET_REQUEST missing a chunk',
-    getRequest({ verifyOnly: true, haveDigest: Buffer.alloc(32, 1), ranges: [{ first: 0, count: 3 }] }),
+    'a VERIFY_ONLY GET_REQUEST stating its held chunks',
+    getRequest({ verifyOnly: true, haveDigest: Buffer.alloc(32, 1), ranges: [{ first: 0, count: 1 }] }),
   ],
+  ['a VERIFY_ONLY GET_REQUEST stating its size', getRequest({ verifyOnly: true, heldSize: 100 })],
   ['a GET_REQUEST path over 4096 bytes', getRequest({ path: 'a'.repeat(4097) })],
   ['a GET_REQUEST path with a lone surrogate', getRequest({ path: 'a\ud800' })],
   [
