@@ -271,7 +271,7 @@ test("a chunk changed on disk behind the server's back is dropped from the held 
       },
     }),
   );
-  assert.ok(heldBeforeTamper.length > 10, `the cut session left ${heldBeforeTamper.length} durable chunks`);
+  assert.ok(heldBeforeTamper.length > 4, `the cut session left ${heldBeforeTamper.length} durable chunks`);
   assert.equal(await sha256File(r.finalPath), r.sourceSha);
   const heldBytes = heldBeforeTamper.reduce((sum, i) => sum + chunkLengthOf(i), 0);
   const resumed = run.of('transfer-started')[1]!;

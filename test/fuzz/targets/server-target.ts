@@ -194,7 +194,7 @@ function coherentUpload(random: SeededRandom): Buffer[] {
 
 /** An offer whose size makes the server size its per-transfer tables (hash list, chunk set) by the claim. */
 function hugeOffer(random: SeededRandom): Buffer {
-  const chunkBytes = random.pick([1024, 4096, 2 ** 26]);
+  const chunkBytes = random.pick([16 * 1024, 64 * 1024, 2 ** 26]);
   const chunks = random.pick([2 ** 20, 2 ** 24, 2 ** 26, 2 ** 27, 2 ** 32 - 1]);
   return encodeMessage({
     type: 'PUT_OFFER',
