@@ -19,8 +19,7 @@ import { openAdmittedSession } from '../helpers/admitted-session.js';
 const CHUNK_BYTES = 16 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const content = randomBytes(2 * CHUNK_BYTES);
 const chunk = (i: number): Buffer => content.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
-const sha256 = (bytes: Uint8Array): Buffer => chunkHashOf(bytes);
-const DIGEST = fileDigest(content.length, CHUNK_BYTES, [sha256(chunk(0)), sha256(chunk(1))]);
+const DIGEST = fileDigest(content.length, CHUNK_BYTES, [chunkHashOf(chunk(0)), chunkHashOf(chunk(1))]);
 const MTIME_MS = 1_700_000_000_000;
 
 interface Rig {
@@ -84,7 +83,7 @@ async function primaryWithChunk0(rig: Rig): Promise<SecureChannel> {
   const primary = await rig.session();
   await primary.send(offer(1));
   assert.deepEqual((await receive(primary, 'PUT_ACCEPT')).ranges, []);
-  await sendChunk(primary, 1, 0, chunk(0), sha256(chunk(0)));
+  await sendChunk(primary, 1, 0, chunk(0), chunkHashOf(chunk(0)));
   assert.equal((await receive(primary, 'PROGRESS')).verifiedBytes, CHUNK_BYTES);
   return primary;
 }
@@ -97,12 +96,12 @@ test('a joined stream cannot rewrite a chunk the primary had verified: it is ref
   await receive(joined, 'PUT_ACCEPT');
   // Other content for chunk 0, closed with a wrong hash: on a8541e7 the bytes were written, CHUNK_MISMATCH
   // came back for this ref only, and the primary's verified hash still vouched for chunk 0.
-  await sendChunk(joined, 1, 0, Buffer.alloc(CHUNK_BYTES, 0x58), sha256(Buffer.from('anything')));
+  await sendChunk(joined, 1, 0, Buffer.alloc(CHUNK_BYTES, 0x58), chunkHashOf(Buffer.from('anything')));
   const refused = await receive(joined, 'ERROR');
   assert.equal(refused.code, ERROR_CODES.MESSAGE_MALFORMED.wire, `refused with ${refused.code}`);
   assert.match(refused.detail, /chunk 0 is already verified/);
 
-  await sendChunk(primary, 1, 1, chunk(1), sha256(chunk(1)));
+  await sendChunk(primary, 1, 1, chunk(1), chunkHashOf(chunk(1)));
   await primary.send({ type: 'PUT_END', ref: 1, fileDigest: DIGEST });
   let done = await primary.receive();
   while (done.type === 'PROGRESS') done = await primary.receive();
@@ -111,8 +110,8 @@ test('a joined stream cannot rewrite a chunk the primary had verified: it is ref
   const stored = await readFile(join(rig.root, 'f.bin'));
   assert.ok(
     fileDigest(stored.length, CHUNK_BYTES, [
-      sha256(stored.subarray(0, CHUNK_BYTES)),
-      sha256(stored.subarray(CHUNK_BYTES)),
+      chunkHashOf(stored.subarray(0, CHUNK_BYTES)),
+      chunkHashOf(stored.subarray(CHUNK_BYTES)),
     ]).equals(DIGEST),
     'the digest describes the stored bytes',
   );
@@ -125,7 +124,7 @@ test('a chunk that failed its hash on a joined stream is not held: the PUT_END i
   const joined = await rig.session();
   await joined.send(offer(1, true));
   await receive(joined, 'PUT_ACCEPT');
-  await sendChunk(joined, 1, 1, Buffer.alloc(CHUNK_BYTES, 0x58), sha256(chunk(1)));
+  await sendChunk(joined, 1, 1, Buffer.alloc(CHUNK_BYTES, 0x58), chunkHashOf(chunk(1)));
   const mismatch = await receive(joined, 'ERROR');
   assert.equal(mismatch.code, ERROR_CODES.CHUNK_MISMATCH.wire);
   assert.equal(mismatch.ref, 1, 'only the joined stream is over');
@@ -139,7 +138,7 @@ test('a chunk that failed its hash on a joined stream is not held: the PUT_END i
   await again.send(offer(1));
   const accept = await receive(again, 'PUT_ACCEPT');
   assert.deepEqual(accept.ranges, [{ first: 0, count: 1 }], 'chunk 1 is not held');
-  await sendChunk(again, 1, 1, chunk(1), sha256(chunk(1)));
+  await sendChunk(again, 1, 1, chunk(1), chunkHashOf(chunk(1)));
   await again.send({ type: 'PUT_END', ref: 1, fileDigest: DIGEST });
   let done = await again.receive();
   while (done.type === 'PROGRESS') done = await again.receive();
@@ -158,7 +157,7 @@ test("when the primary session ends, a joined stream's further data fails for it
   await primaryClosed;
 
   // On main before the receiver machine the data went to the closed partial with no answer at all.
-  await sendChunk(joined, 1, 1, chunk(1), sha256(chunk(1)));
+  await sendChunk(joined, 1, 1, chunk(1), chunkHashOf(chunk(1)));
   // Then the session resumes the transfer itself (sent at once, so a server that stays silent fails fast).
   await joined.send(offer(2));
   const refused = await receive(joined, 'ERROR');

@@ -5,6 +5,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isFerryError } from '../../src/errors/index.js';
 import { digestFile } from '../../src/index.js';
+import { MAX_CHUNK_BYTES } from '../../src/protocol/index.js';
+import { SourceFile, hashAllChunks } from '../../src/transfer/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 import { bytePattern } from '../helpers/byte-pattern.js';
@@ -41,4 +43,20 @@ test('`digestFile` names a missing file (PATH_NOT_FOUND) and stops when its sign
   await assert.rejects(digestFile(join(dir, 'f'), { signal: aborted }), (err) =>
     isFerryError(err, 'ABORTED'),
   );
+});
+
+test('`digestFile` equals the digest a sender computes at any chunk size, so a raised chunk size changes nothing (PROTOCOL.md §7.2)', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'f');
+  await writeFile(path, bytePattern(9 * 16 * 1024 + 123));
+  const digest = await digestFile(path);
+  const source = await SourceFile.open(path);
+  try {
+    // What chunkBytesFor does above 4 TiB, in small: the same file hashed as senders hash it, chunk sizes raised.
+    for (const chunkBytes of [16 * 1024, 32 * 1024, 64 * 1024, 4 * 1024 * 1024, MAX_CHUNK_BYTES]) {
+      assert.deepEqual((await hashAllChunks(source, chunkBytes)).digest(), digest, `chunks of ${chunkBytes}`);
+    }
+  } finally {
+    await source.close();
+  }
 });
