@@ -113,11 +113,11 @@ function digestVectors(): unknown {
 
 function uploadVectors(): unknown {
   const chunkBytes = LEAF_BYTES;
-  const content = contentOf('three chunks, the last short', 2 * LEAF_BYTES + 100);
+  const content = contentOf('two chunks, the last short', LEAF_BYTES + 100);
   const hashes = chunkHashesOf(content, chunkBytes);
   const digest = fileDigest(content.length, chunkBytes, hashes);
   const ref = 1;
-  // The client resumes: the server already holds chunk 0 (PROTOCOL.md §5.4), so chunks 1 and 2 follow.
+  // The client resumes: the server already holds chunk 0 (PROTOCOL.md §5.4), so chunk 1 follows.
   const steps: ['client' | 'server', Message][] = [
     ['server', { type: 'WELCOME', permissions: 3, maxFileBytes: 0 }],
     [
@@ -145,7 +145,7 @@ function uploadVectors(): unknown {
         ranges: [{ first: 0, count: 1 }],
       },
     ],
-    ...[1, 2].flatMap((index): ['client', Message][] => [
+    ...[1].flatMap((index): ['client', Message][] => [
       [
         'client',
         {
@@ -166,7 +166,7 @@ function uploadVectors(): unknown {
   ];
   return {
     description:
-      'the messages of a resumed upload of a 32868-byte file in 16384-byte chunks (PROTOCOL.md §5); bytes is the whole message (type byte and body) as hex, before record encryption; message is its decoded fields, byte strings as {"hex": ...}',
+      'the messages of a resumed upload of a 65636-byte file in 65536-byte chunks (PROTOCOL.md §5); bytes is the whole message (type byte and body) as hex, before record encryption; message is its decoded fields, byte strings as {"hex": ...}',
     vectors: steps.map(([from, message]) => {
       const bytes = encodeMessage(message);
       return { from, bytes: bytes.toString('hex'), message: toVectorJson(decodeMessage(bytes)) };

@@ -15,7 +15,7 @@ import { getFiles, type GetEvent, type GetFilesOptions } from '../../src/client/
 import { startTempDirServer } from '../helpers/temp-dir-server.js';
 import { bytePattern } from '../helpers/byte-pattern.js';
 
-const CHUNK_BYTES = 16 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
+const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 
 test('get into a folder with an identical, a different and a missing file: skipped, refused alone, downloaded; overwrite replaces', async (t) => {
   const client = generateKeyPair();

@@ -29,6 +29,18 @@ import { getFiles, type GetEvent, type GetFilesOptions } from '../../src/client/
 import { runFerry } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
+/** Sends `data` at `offset` as GET_DATA messages of at most 32 KiB: a 64 KiB chunk does not fit one record. */
+async function sendGetData(channel: SecureChannel, ref: number, offset: number, data: Buffer): Promise<void> {
+  for (let at = 0; at < data.length; at += 32 * 1024) {
+    await channel.send({
+      type: 'GET_DATA',
+      ref,
+      offset: offset + at,
+      data: data.subarray(at, at + 32 * 1024),
+    });
+  }
+}
+
 /** What the fake server answers to a LIST_REQUEST: entries it encodes, or record plaintexts built by hand. */
 interface Script {
   entries?: ListEntry[];
@@ -155,7 +167,7 @@ class MaliciousServer {
       for (let offset = 0; offset < size; offset += chunkBytes) {
         const chunk = data.subarray(offset, offset + chunkBytes);
         hashes.push(chunkHashOf(chunk));
-        await channel.send({ type: 'GET_DATA', ref, offset, data: chunk });
+        await sendGetData(channel, ref, offset, chunk);
         await channel.send({ type: 'GET_CHUNK', ref, index: hashes.length - 1, chunkHash: hashes.at(-1)! });
       }
       await channel.send({ type: 'GET_END', ref, fileDigest: fileDigest(size, chunkBytes, hashes) });
@@ -275,7 +287,7 @@ async function get(
       remotePaths,
       localDir: rig.dest,
       recursive: true,
-      chunkBytes: 16 * 1024,
+      chunkBytes: 64 * 1024,
       onEvent: (event) => events.push(event),
       ...options,
     });
@@ -443,7 +455,7 @@ test('`ferry get -r` against a hostile server exits 7 for an escaping name, warn
 
 test('a server cannot make the client take a rewritten chunk: data for a chunk already verified fails the download, and nothing lands', async (t) => {
   const rig = await startRig(t);
-  const chunkBytes = 16 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
+  const chunkBytes = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
   const first = Buffer.alloc(chunkBytes, 0x41);
   const second = Buffer.alloc(chunkBytes, 0x42);
   const forged = Buffer.alloc(chunkBytes, 0x58);
@@ -458,13 +470,13 @@ test('a server cannot make the client take a rewritten chunk: data for a chunk a
         mode: 0o644,
         heldAccepted: false,
       });
-      await channel.send({ type: 'GET_DATA', ref, offset: 0, data: first });
+      await sendGetData(channel, ref, 0, first);
       await channel.send({ type: 'GET_CHUNK', ref, index: 0, chunkHash: hash(first) });
       // Chunk 0 again, with other bytes and a hash that matches them, and a digest over the forged chunk: on
       // a8541e7 the client wrote it over the verified chunk and reported the forged file as verified.
-      await channel.send({ type: 'GET_DATA', ref, offset: 0, data: forged });
+      await sendGetData(channel, ref, 0, forged);
       await channel.send({ type: 'GET_CHUNK', ref, index: 0, chunkHash: hash(forged) });
-      await channel.send({ type: 'GET_DATA', ref, offset: chunkBytes, data: second });
+      await sendGetData(channel, ref, chunkBytes, second);
       await channel.send({ type: 'GET_CHUNK', ref, index: 1, chunkHash: hash(second) });
       const fileDigestOf = fileDigest(2 * chunkBytes, chunkBytes, [hash(forged), hash(second)]);
       await channel.send({ type: 'GET_END', ref, fileDigest: fileDigestOf });
@@ -478,7 +490,7 @@ test('a server cannot make the client take a rewritten chunk: data for a chunk a
 
 test('a server accepting a held set for a file of another size is refused (MESSAGE_MALFORMED): the client counts no chunk of the wrong length as held', async (t) => {
   const rig = await startRig(t);
-  const chunkBytes = 16 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
+  const chunkBytes = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
   const chunk = Buffer.alloc(chunkBytes, 0x41);
   const hash = chunkHashOf(chunk);
   const requests: Array<Extract<Message, { type: 'GET_REQUEST' }>> = [];
@@ -496,7 +508,7 @@ test('a server accepting a held set for a file of another size is refused (MESSA
           mode: 0o644,
           heldAccepted: false,
         });
-        await channel.send({ type: 'GET_DATA', ref, offset: 0, data: chunk });
+        await sendGetData(channel, ref, 0, chunk);
         await channel.send({ type: 'GET_CHUNK', ref, index: 0, chunkHash: hash });
         await channel.send({ type: 'ERROR', ref, code: ERROR_CODES.PERMISSION_DENIED.wire, detail: '' });
         return;
@@ -517,13 +529,13 @@ test('a server accepting a held set for a file of another size is refused (MESSA
   const err = await get(rig, ['f.bin'], [], { recursive: false, chunkBytes });
   assert.equal(requests[1]?.heldSize, 3 * chunkBytes, 'the resume claimed the partial it kept');
   assert.equal((err as { code?: string } | undefined)?.code, 'MESSAGE_MALFORMED', String(err));
-  assert.match((err as Error).message, /held set of 49152 bytes for a file of 32778 bytes/);
+  assert.match((err as Error).message, /held set of 196608 bytes for a file of 131082 bytes/);
   await assert.rejects(lstat(join(rig.dest, 'f.bin')), { code: 'ENOENT' }, 'no file under the final name');
 });
 
 test('a hostile server learns neither the size nor a hash of local files it names, and no outcome of their comparison (PROTOCOL.md §5.11.1)', async (t) => {
   const rig = await startRig(t);
-  const chunkBytes = 16 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
+  const chunkBytes = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
   const secret = Buffer.from('the local secret, 40 bytes long........\n');
   const known = Buffer.from('a file the server has too\n');
   await writeFile(join(rig.dest, 'secret.txt'), secret);

@@ -47,7 +47,7 @@ import { FerryServer } from '../../src/server/index.js';
 import { getFiles, sendTree } from '../../src/client/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
-const CHUNK_BYTES = 16 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
+const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const clientIdentity = generateKeyPair();
 
 let work: string;

@@ -64,7 +64,7 @@ async function rig(
       files,
       identity: client,
       verifyServer: (key) => assert.ok(key.equals(identity.publicKey)),
-      chunkBytes: 16 * 1024,
+      chunkBytes: 64 * 1024,
       retry: { retries: 0 },
     }),
   };
@@ -180,14 +180,14 @@ async function rawSession(t: TestContext, server: FerryServer, client: KeyPair):
 
 const MiB = 1024 * 1024;
 
-/** Offers `path` (`size` bytes in 1 MiB chunks, or 16 KiB ones below 1 MiB) and returns the answer's type and error code. */
+/** Offers `path` (`size` bytes in 1 MiB chunks, or 64 KiB ones below 1 MiB) and returns the answer's type and error code. */
 async function offer(channel: SecureChannel, ref: number, path: string, size: number): Promise<string> {
   const message: Message = {
     type: 'PUT_OFFER',
     ref,
     size,
     mtimeMs: 0,
-    chunkBytes: size >= MiB ? MiB : 16 * 1024,
+    chunkBytes: size >= MiB ? MiB : 64 * 1024,
     mode: 0o644,
     overwrite: false,
     fresh: false,
@@ -371,7 +371,7 @@ test('directories, links and empty files are not free: each counts 4 KiB against
   // An empty file three new directories deep: four entries.
   assert.equal(await offer(channel, 6, 'x/y/z/empty', 0), 'PUT_ACCEPT');
   assert.equal(
-    await answer({ type: 'PUT_END', ref: 6, fileDigest: fileDigest(0, 16 * 1024, []) }),
+    await answer({ type: 'PUT_END', ref: 6, fileDigest: fileDigest(0, 64 * 1024, []) }),
     'PUT_DONE',
   );
   assert.equal(await answer(dir(7, 'd1')), 'ACK', 'an existing directory costs nothing more');
@@ -429,9 +429,9 @@ test('re-offering a resumable upload pays for re-verifying the chunks its partia
   let clock = 1_000_000;
   const waits: number[] = [];
   const { server, client } = await rig(t, {
-    durableBatchBytes: 16 * 1024,
+    durableBatchBytes: 64 * 1024,
     hashBudget: {
-      bytesPerSecond: 16 * 1024,
+      bytesPerSecond: 64 * 1024,
       burstBytes: 1,
       now: () => clock,
       sleep: (ms) => {
@@ -442,12 +442,19 @@ test('re-offering a resumable upload pays for re-verifying the chunks its partia
     },
   });
   const channel = await rawSession(t, server, client);
-  const content = randomBytes(48 * 1024);
+  const content = randomBytes(3 * 64 * 1024);
   assert.equal(await offer(channel, 1, 'r.bin', content.length), 'PUT_ACCEPT');
-  // One chunk of 16 KiB: one durable batch, announced by PROGRESS.
+  // One chunk of 64 KiB: one durable batch, announced by PROGRESS.
   for (let index = 0; index < 1; index++) {
-    const data = content.subarray(index * 16 * 1024, (index + 1) * 16 * 1024);
-    await channel.send({ type: 'PUT_DATA', ref: 1, offset: index * 16 * 1024, data });
+    const data = content.subarray(index * 64 * 1024, (index + 1) * 64 * 1024);
+    const half = data.length >> 1; // a 64 KiB chunk does not fit one record
+    await channel.send({ type: 'PUT_DATA', ref: 1, offset: index * 64 * 1024, data: data.subarray(0, half) });
+    await channel.send({
+      type: 'PUT_DATA',
+      ref: 1,
+      offset: index * 64 * 1024 + half,
+      data: data.subarray(half),
+    });
     await channel.send({
       type: 'PUT_CHUNK',
       ref: 1,
@@ -456,13 +463,13 @@ test('re-offering a resumable upload pays for re-verifying the chunks its partia
     });
   }
   const progress = await channel.receive();
-  assert.ok(progress.type === 'PROGRESS' && progress.verifiedBytes === 16 * 1024, `got ${progress.type}`);
+  assert.ok(progress.type === 'PROGRESS' && progress.verifiedBytes === 64 * 1024, `got ${progress.type}`);
   await channel.send({ type: 'CANCEL', ref: 1 });
   assert.deepEqual(waits, [], 'a fresh partial re-verifies nothing');
   for (let ref = 2; ref <= 4; ref++) {
     assert.equal(await offer(channel, ref, 'r.bin', content.length), 'PUT_ACCEPT');
     await channel.send({ type: 'CANCEL', ref });
   }
-  // Each offer re-hashed 16 KiB at 16 KiB/s.
+  // Each offer re-hashed 64 KiB at 64 KiB/s.
   assert.deepEqual(waits, [1000, 1000, 1000]);
 });

@@ -16,7 +16,7 @@ import type { FerryServer } from '../../src/server/index.js';
 import { startTempDirServer } from '../helpers/temp-dir-server.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 
-const CHUNK_BYTES = 16 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
+const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const content = randomBytes(2 * CHUNK_BYTES);
 const chunk = (i: number): Buffer => content.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
 const DIGEST = fileDigest(content.length, CHUNK_BYTES, [chunkHashOf(chunk(0)), chunkHashOf(chunk(1))]);
@@ -65,7 +65,15 @@ async function sendChunk(
   data: Buffer,
   hash: Buffer,
 ): Promise<void> {
-  await channel.send({ type: 'PUT_DATA', ref, offset: index * CHUNK_BYTES, data });
+  // A 64 KiB chunk does not fit one record: two PUT_DATA messages.
+  const half = data.length >> 1;
+  await channel.send({ type: 'PUT_DATA', ref, offset: index * CHUNK_BYTES, data: data.subarray(0, half) });
+  await channel.send({
+    type: 'PUT_DATA',
+    ref,
+    offset: index * CHUNK_BYTES + half,
+    data: data.subarray(half),
+  });
   await channel.send({ type: 'PUT_CHUNK', ref, index, chunkHash: hash });
 }
 

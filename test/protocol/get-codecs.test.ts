@@ -20,11 +20,11 @@ const AB32 = 'ab'.repeat(32);
 // Wire vectors written out by hand from the table of PROTOCOL.md §5, checked in both directions.
 const VECTORS: readonly [string, Message][] = [
   [
-    `20 00000005 00004000 00 0000000000000000 ${ZERO32} 0000 0003 612f62`,
+    `20 00000005 00010000 00 0000000000000000 ${ZERO32} 0000 0003 612f62`,
     {
       type: 'GET_REQUEST',
       ref: 5,
-      chunkBytes: 16 * 1024,
+      chunkBytes: 64 * 1024,
       verifyOnly: false,
       heldSize: 0,
       haveDigest: Buffer.alloc(32),
@@ -33,13 +33,13 @@ const VECTORS: readonly [string, Message][] = [
     },
   ],
   [
-    `20 00000005 00004000 00 0000000000010388 ${AB32} 0002 00000000 00000002 00000004 00000001 0001 61`,
+    `20 00000005 00010000 00 0000000000040388 ${AB32} 0002 00000000 00000002 00000004 00000001 0001 61`,
     {
       type: 'GET_REQUEST',
       ref: 5,
-      chunkBytes: 16 * 1024,
+      chunkBytes: 64 * 1024,
       verifyOnly: false,
-      heldSize: 4 * 16 * 1024 + 904,
+      heldSize: 4 * 64 * 1024 + 904,
       haveDigest: Buffer.alloc(32, 0xab),
       ranges: [
         { first: 0, count: 2 },
@@ -50,11 +50,11 @@ const VECTORS: readonly [string, Message][] = [
   ],
   [
     // VERIFY_ONLY (§5.11.1): the client states nothing about its file.
-    `20 00000005 00004000 01 0000000000000000 ${ZERO32} 0000 0001 61`,
+    `20 00000005 00010000 01 0000000000000000 ${ZERO32} 0000 0001 61`,
     {
       type: 'GET_REQUEST',
       ref: 5,
-      chunkBytes: 16 * 1024,
+      chunkBytes: 64 * 1024,
       verifyOnly: true,
       heldSize: 0,
       haveDigest: Buffer.alloc(32),
@@ -64,11 +64,11 @@ const VECTORS: readonly [string, Message][] = [
   ],
   // STRIPED (PROTOCOL.md §5.13.6): the stripe follows the path.
   [
-    `20 00000005 00004000 02 0000000000000000 ${ZERO32} 0000 0001 61 01 03 0000000004000000`,
+    `20 00000005 00010000 02 0000000000000000 ${ZERO32} 0000 0001 61 01 03 0000000004000000`,
     {
       type: 'GET_REQUEST',
       ref: 5,
-      chunkBytes: 16 * 1024,
+      chunkBytes: 64 * 1024,
       verifyOnly: false,
       heldSize: 0,
       haveDigest: Buffer.alloc(32),
@@ -158,9 +158,9 @@ function request(
 ): string {
   const f = {
     ref: '00000001',
-    chunk: '00004000',
+    chunk: '00010000',
     flags: '00',
-    held: '0000000000008000',
+    held: '0000000000020000',
     digest: ZERO32,
     ranges: '0000',
     path: '0001 61',
@@ -208,7 +208,7 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
     'MESSAGE_MALFORMED',
   ],
   ['a GET_REQUEST heldSize above 2^53-1', request({ held: '0020000000000000' }), 'MESSAGE_MALFORMED'],
-  ['a GET_REQUEST heldSize needing 2^32 chunks', request({ held: '0000400000000000' }), 'MESSAGE_MALFORMED'],
+  ['a GET_REQUEST heldSize needing 2^32 chunks', request({ held: '0001000000000000' }), 'MESSAGE_MALFORMED'],
   [
     'a GET_REQUEST with a short haveDigest',
     request({ digest: '00'.repeat(31), ranges: '', path: '' }),
@@ -303,7 +303,7 @@ function getRequest(fields: Partial<GetRequestMessage>): GetRequestMessage {
   return {
     type: 'GET_REQUEST',
     ref: 1,
-    chunkBytes: 16 * 1024,
+    chunkBytes: 64 * 1024,
     verifyOnly: false,
     heldSize: 4096,
     haveDigest: Buffer.alloc(32),
@@ -318,7 +318,7 @@ const REFUSED_ENCODINGS: readonly [string, Message][] = [
   ['a GET_REQUEST chunk size that is no power of two', getRequest({ chunkBytes: 3000 })],
   ['a GET_REQUEST chunk size of 2^27', getRequest({ chunkBytes: 2 ** 27 })],
   ['a GET_REQUEST heldSize of 2^53', getRequest({ heldSize: 2 ** 53, chunkBytes: 2 ** 26 })],
-  ['a GET_REQUEST heldSize needing 2^32 chunks', getRequest({ heldSize: 2 ** 46 })],
+  ['a GET_REQUEST heldSize needing 2^32 chunks', getRequest({ heldSize: 2 ** 48 })],
   ['a GET_REQUEST haveDigest of 31 bytes', getRequest({ haveDigest: Buffer.alloc(31) })],
   ['a GET_REQUEST haveDigest without ranges', getRequest({ haveDigest: Buffer.alloc(32, 1) })],
   [

@@ -28,7 +28,7 @@ describePartialStore<string, string>(
 );
 
 test('after a crash, a resumed PartialTransfer holds exactly the chunks onDurable had reported', async () => {
-  const chunkBytes = 16 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
+  const chunkBytes = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
   const content = randomBytes(4 * chunkBytes);
   const hashOf = (i: number): Buffer => chunkHashOf(content.subarray(i * chunkBytes, (i + 1) * chunkBytes));
   const store = new MemoryPartialStore<string>();

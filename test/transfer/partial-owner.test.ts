@@ -109,7 +109,7 @@ test('FilePartialStore with markWithState keeps a state file for a one-chunk fil
   const content = Buffer.from('one chunk only\n');
   const hash = chunkHashOf(content);
   const paths = { dataPath: join(dir, '.f.ferry-part'), logPath: join(dir, '.f.ferry-state') };
-  const options = { size: content.length, mtimeMs: 0, chunkBytes: 16 * 1024, fresh: false };
+  const options = { size: content.length, mtimeMs: 0, chunkBytes: 64 * 1024, fresh: false };
   const store = new FilePartialStore({ pathsOf: () => paths }, { markWithState: true });
   const partial = await PartialTransfer.open(store, 'f', options);
   assert.equal(await partialOwner(paths), 'ferry', 'marked before a byte arrives');
@@ -121,7 +121,7 @@ test('FilePartialStore with markWithState keeps a state file for a one-chunk fil
   await again.writeData(0, content);
   again.completeChunk(0, hash);
   await again.finish(
-    fileDigest(content.length, 16 * 1024, [hash]),
+    fileDigest(content.length, 64 * 1024, [hash]),
     {
       dir,
       name: 'f',

@@ -31,7 +31,7 @@ export interface PartialStoreHarness<Key, Target> {
 
 export type MakeHarness<Key, Target> = (t: TestContext) => Promise<PartialStoreHarness<Key, Target>>;
 
-const CHUNK_BYTES = 16 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
+const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const SIZE = 3 * CHUNK_BYTES + 100; // four chunks, the last one short
 const HEADER: TransferHeader = { size: SIZE, mtimeMs: 1_700_000_000_123, chunkBytes: CHUNK_BYTES };
 const LOGGED = { fresh: false, keepLog: true };

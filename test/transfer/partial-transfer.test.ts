@@ -19,7 +19,7 @@ import {
 import { chunkHashOf, fileDigest, haveDigest } from '../../src/protocol/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
-const CHUNK_BYTES = 16 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
+const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const SIZE = 4 * CHUNK_BYTES + 100; // five chunks, the last one short
 
 interface Fixture {

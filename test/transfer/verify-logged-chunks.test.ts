@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { MemoryPartialStore, verifyLoggedChunks } from '../../src/transfer/index.js';
 import { chunkHashOf } from '../../src/protocol/index.js';
 
-const CHUNK_BYTES = 16 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
+const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const SIZE = 2 * CHUNK_BYTES + 500; // three chunks, the last one 500 bytes
 
 function hashOf(bytes: Buffer): Buffer {

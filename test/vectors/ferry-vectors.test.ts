@@ -113,8 +113,6 @@ test('ferry-upload-messages.json: every message decodes to its fields and its fi
       'PUT_ACCEPT',
       'PUT_DATA',
       'PUT_CHUNK',
-      'PUT_DATA',
-      'PUT_CHUNK',
       'PUT_END',
       'PROGRESS',
       'PUT_DONE',

@@ -159,7 +159,7 @@ function randomPlaintext(random: SeededRandom): Buffer {
 /** A coherent upload of a small file (offer, data, chunk hashes, end), with one message sometimes broken. */
 function coherentUpload(random: SeededRandom): Buffer[] {
   const ref = random.int(1, 3);
-  const chunkBytes = 16 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
+  const chunkBytes = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
   const size = random.pick([0, 1, 1024, 1025, random.int(2, 3000)]);
   const data = random.bytes(size);
   const hashes: Buffer[] = [];
@@ -194,7 +194,7 @@ function coherentUpload(random: SeededRandom): Buffer[] {
 
 /** An offer whose size makes the server size its per-transfer tables (hash list, chunk set) by the claim. */
 function hugeOffer(random: SeededRandom): Buffer {
-  const chunkBytes = random.pick([16 * 1024, 64 * 1024, 2 ** 26]);
+  const chunkBytes = random.pick([64 * 1024, 128 * 1024, 2 ** 26]);
   const chunks = random.pick([2 ** 20, 2 ** 24, 2 ** 26, 2 ** 27, 2 ** 32 - 1]);
   return encodeMessage({
     type: 'PUT_OFFER',
