@@ -28,7 +28,7 @@ export class ChunkHasher {
     while (at < bytes.length) {
       if (this.#filled === 0 && bytes.length - at >= LEAF_BYTES) {
         const leaf = bytes.subarray(at, at + LEAF_BYTES);
-        this.#tree.push(createHash('sha256').update(LEAF_PREFIX).update(leaf).digest());
+        this.#tree.pushOwned(createHash('sha256').update(LEAF_PREFIX).update(leaf).digest());
         at += LEAF_BYTES;
         continue;
       }
@@ -58,7 +58,7 @@ export class ChunkHasher {
 
   #closeLeaf(): void {
     // #leaf[0] is the leaf prefix 0x00 (Buffer.alloc) and is never written.
-    this.#tree.push(sha256(this.#leaf.subarray(0, 1 + this.#filled)));
+    this.#tree.pushOwned(sha256(this.#leaf.subarray(0, 1 + this.#filled)));
     this.#filled = 0;
   }
 }

@@ -32,7 +32,7 @@ export function nodeHash(
   scratch[0] = NODE_PREFIX;
   scratch.set(left, 1);
   scratch.set(right, 33);
-  return sha256(scratch.subarray(0, 65));
+  return sha256(scratch.length === 65 ? scratch : scratch.subarray(0, 65));
 }
 
 /**
@@ -56,7 +56,12 @@ export class MerkleStack {
 
   /** Pushes the next item's 32-byte hash (copied). */
   push(hash: Uint8Array): void {
-    let merged: Buffer = Buffer.from(hash);
+    this.pushOwned(Buffer.from(hash));
+  }
+
+  /** Pushes a hash the caller hands over and never touches again (no copy: once per leaf on the hot path). */
+  pushOwned(hash: Buffer): void {
+    let merged = hash;
     let count = 1;
     while (this.#counts.length > 0 && this.#counts[this.#counts.length - 1] === count) {
       this.#counts.pop();
