@@ -12,12 +12,16 @@ import { format, resolveConfig } from 'prettier';
 import { formatFerryId, shortFerryId } from '../src/crypto/index.js';
 import {
   HASH_BYTES,
+  LEAF_BYTES,
+  MerkleStack,
   chunkCount,
+  chunkHashOf,
   chunkLength,
   decodeMessage,
   encodeMessage,
   fileDigest,
   haveDigest,
+  leafHash,
   type Message,
 } from '../src/protocol/index.js';
 import { toVectorJson } from '../test/vectors/vector-json.js';
@@ -33,10 +37,29 @@ function contentOf(label: string, size: number): Buffer {
   return Buffer.concat(blocks).subarray(0, size);
 }
 
+/** The digest vectors' contents (test/vectors/README.md): the byte at offset i is i mod 251. */
+function patternOf(size: number): Buffer {
+  const bytes = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) bytes[i] = i % 251;
+  return bytes;
+}
+
 function chunkHashesOf(content: Buffer, chunkBytes: number): Buffer[] {
   return Array.from({ length: chunkCount(content.length, chunkBytes) }, (_, i) =>
-    sha256(content.subarray(i * chunkBytes, i * chunkBytes + chunkLength(i, content.length, chunkBytes))),
+    chunkHashOf(
+      content.subarray(i * chunkBytes, i * chunkBytes + chunkLength(i, content.length, chunkBytes)),
+    ),
   );
+}
+
+/** MTH over the file's leaves (PROTOCOL.md §7.2), straight from the leaves, not from chunk hashes. */
+function treeRootOf(content: Buffer): Buffer {
+  const tree = new MerkleStack();
+  tree.push(leafHash(content.subarray(0, LEAF_BYTES)));
+  for (let at = LEAF_BYTES; at < content.length; at += LEAF_BYTES) {
+    tree.push(leafHash(content.subarray(at, at + LEAF_BYTES)));
+  }
+  return tree.root();
 }
 
 function idVectors(): unknown {
@@ -56,25 +79,30 @@ function idVectors(): unknown {
 }
 
 function digestVectors(): unknown {
+  const L = LEAF_BYTES;
   const cases: [string, number, number][] = [
-    ['empty file', 0, 1024],
-    ['one byte', 1, 1024],
-    ['exactly one chunk', 1024, 1024],
-    ['one byte more than a chunk', 1025, 1024],
-    ['three chunks, the last short', 3000, 1024],
-    ['3000 bytes in one 4096-byte chunk', 3000, 4096],
+    ['empty file (one empty leaf)', 0, L],
+    ['one byte', 1, L],
+    ['one byte short of a leaf', L - 1, L],
+    ['exactly one leaf', L, L],
+    ['one byte more than a leaf', L + 1, L],
+    ['three leaves, one chunk of four leaves', 3 * L, 4 * L],
+    ['three leaves, three one-leaf chunks', 3 * L, L],
+    ['two chunks of two leaves', 4 * L, 2 * L],
+    ['five leaves and 100 bytes, chunks of one leaf', 5 * L + 100, L],
+    ['five leaves and 100 bytes, chunks of two leaves', 5 * L + 100, 2 * L],
+    ['five leaves and 100 bytes, one chunk of eight leaves', 5 * L + 100, 8 * L],
   ];
   return {
-    description:
-      'file digests (PROTOCOL.md §7.2); content is hex; chunkHashes are SHA-256 of each chunk; haveDigest is §5.4 over all of them',
+    description: `file digests (PROTOCOL.md §7.2) with LEAF_BYTES ${LEAF_BYTES}; the content of size bytes is the byte pattern i mod 251 (test/vectors/README.md); treeRoot is the RFC 6962 Merkle Tree Hash over the file's leaves; chunkHashes are the MTH of each chunk's leaves; haveDigest is §5.4 over all of them`,
     vectors: cases.map(([name, size, chunkBytes]) => {
-      const content = contentOf(name, size);
+      const content = patternOf(size);
       const hashes = chunkHashesOf(content, chunkBytes);
       return {
         name,
         size,
         chunkBytes,
-        content: content.toString('hex'),
+        treeRoot: treeRootOf(content).toString('hex'),
         chunkHashes: hashes.map((h) => h.toString('hex')),
         fileDigest: fileDigest(size, chunkBytes, hashes).toString('hex'),
         haveDigest: haveDigest(hashes).toString('hex'),
@@ -84,12 +112,12 @@ function digestVectors(): unknown {
 }
 
 function uploadVectors(): unknown {
-  const chunkBytes = 1024;
-  const content = contentOf('three chunks, the last short', 3000);
+  const chunkBytes = LEAF_BYTES;
+  const content = contentOf('two chunks, the last short', LEAF_BYTES + 100);
   const hashes = chunkHashesOf(content, chunkBytes);
   const digest = fileDigest(content.length, chunkBytes, hashes);
   const ref = 1;
-  // The client resumes: the server already holds chunk 0 (PROTOCOL.md §5.4), so chunks 1 and 2 follow.
+  // The client resumes: the server already holds chunk 0 (PROTOCOL.md §5.4), so chunk 1 follows.
   const steps: ['client' | 'server', Message][] = [
     ['server', { type: 'WELCOME', permissions: 3, maxFileBytes: 0 }],
     [
@@ -118,7 +146,7 @@ function uploadVectors(): unknown {
         ranges: [{ first: 0, count: 1 }],
       },
     ],
-    ...[1, 2].flatMap((index): ['client', Message][] => [
+    ...[1].flatMap((index): ['client', Message][] => [
       [
         'client',
         {
@@ -139,7 +167,7 @@ function uploadVectors(): unknown {
   ];
   return {
     description:
-      'the messages of a resumed upload of a 3000-byte file in 1024-byte chunks (PROTOCOL.md §5); bytes is the whole message (type byte and body) as hex, before record encryption; message is its decoded fields, byte strings as {"hex": ...}',
+      'the messages of a resumed upload of a 65636-byte file in 65536-byte chunks (PROTOCOL.md §5); bytes is the whole message (type byte and body) as hex, before record encryption; message is its decoded fields, byte strings as {"hex": ...}',
     vectors: steps.map(([from, message]) => {
       const bytes = encodeMessage(message);
       return { from, bytes: bytes.toString('hex'), message: toVectorJson(decodeMessage(bytes)) };

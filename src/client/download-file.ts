@@ -1,7 +1,13 @@
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
-import { ChunkHashes, DEFAULT_CHUNK_BYTES, HASH_BYTES, type GetStripe } from '../protocol/index.js';
+import {
+  ChunkHashes,
+  DEFAULT_CHUNK_BYTES,
+  HASH_BYTES,
+  chunkBytesFor,
+  type GetStripe,
+} from '../protocol/index.js';
 import {
   FilePartialStore,
   PartialTransfer,
@@ -67,8 +73,10 @@ const downloadPartials = new FilePartialStore<RootPath>(
 /**
  * Sends the GET_REQUEST for one file (PROTOCOL.md §5.11) and returns at once; `done` then receives it.
  * What the client already holds is stated up front, so requests can be pipelined without a round trip
- * each: the verified chunks of an interrupted attempt, or, for an existing destination without
- * `overwrite`, the whole file (VERIFY_ONLY: identical means nothing to do).
+ * each: the verified chunks of an interrupted attempt (chunks this server sent). For an existing destination
+ * without `overwrite` it asks VERIFY_ONLY and states nothing about the local file: the server offers its size
+ * and digest, and the client compares them locally (identical means nothing to do, different FILE_EXISTS),
+ * so a server learns neither the local file's size nor its digest, and cannot test guesses against it.
  */
 export async function beginDownload(
   session: ClientSession,
@@ -95,15 +103,16 @@ export async function beginDownload(
       'FILE_EXISTS',
       `${basename(paths.dataPath)} or ${basename(paths.logPath)} is in the way and was not made by ferry`,
     );
-  if (verifyOnly) {
-    held = await hashWholeFile(target.path, chunkBytes);
-  } else {
+  if (!verifyOnly) {
     const partial = await PartialTransfer.inspect(downloadPartials, target);
     if (partial && partial.header.chunkBytes === chunkBytes && partial.held.length > 0)
       held = ChunkHashes.of(partial.header.size, chunkBytes, partial.held);
   }
   await sendRequest(session, ref, remotePath, chunkBytes, verifyOnly, held, stripe);
   const ours = owner === 'ferry';
+  // Once the server's answer is complete, the ref is over on its side: a local verdict (FILE_EXISTS for a
+  // differing file) must not send a CANCEL, which would tell the server the outcome (§5.11.1).
+  const answered = { complete: false };
   const done = receiveDownload(
     session,
     ref,
@@ -116,10 +125,11 @@ export async function beginDownload(
     options,
     remotePath,
     stripe,
+    answered,
   )
     .catch((err: unknown) => {
       // Given up on here (a local write failed, say): the server stops sending the rest (PROTOCOL.md §5.9).
-      if (!toFerryError(err).remote) session.cancelRef(ref);
+      if (!toFerryError(err).remote && !answered.complete) session.cancelRef(ref);
       throw err;
     })
     .finally(() => session.closeRef(ref));
@@ -139,6 +149,7 @@ async function receiveDownload(
   options: DownloadOptions,
   remotePath: string,
   stripe: GetStripe | undefined,
+  answered: { complete: boolean },
 ): Promise<DownloadResult> {
   const offer = await session.expect(ref, 'GET_OFFER');
   // A held set is accepted only for a file of its size (PROTOCOL.md §5.11.2): a server accepting it for
@@ -152,11 +163,27 @@ async function receiveDownload(
   const resumedBytes = keep?.knownBytes() ?? 0;
   options.onStarted?.({ size: offer.size, heldBytes: resumedBytes });
   if (verifyOnly) {
-    // VERIFY_ONLY: the server found our file identical and sends only GET_END.
+    // VERIFY_ONLY (PROTOCOL.md §5.11.1): the server offers its size, then its digest and no chunk; the
+    // comparison is ours alone, and nothing about it goes back.
+    if (offer.heldAccepted || offer.striped)
+      throw new FerryError(
+        'MESSAGE_MALFORMED',
+        'a GET_OFFER answering VERIFY_ONLY accepted a held set or a stripe',
+      );
     const end = await session.expect(ref, 'GET_END');
-    const ours = held!.digest();
-    if (!end.fileDigest.equals(ours))
-      throw new FerryError('DIGEST_MISMATCH', 'server digest differs from the identical file');
+    answered.complete = true;
+    // Any chunk size gives the same digest (§7.2); the size is compared first, so a differing file of
+    // another size is not read at all.
+    const local = await SourceFile.open(target.path, { noFollow: true });
+    let ours: Buffer | undefined;
+    try {
+      if (local.size === offer.size)
+        ours = (await hashAllChunks(local, chunkBytesFor(local.size, chunkBytes))).digest();
+    } finally {
+      await local.close();
+    }
+    if (!ours?.equals(end.fileDigest))
+      throw new FerryError('FILE_EXISTS', 'a different file is in the way (use overwrite to replace it)');
     // The file is complete: a partial of ours left beside it (an attempt killed while finishing) is of no
     // more use. The data goes first, so it is never left without the state that marks it as ferry's.
     if (partialIsOurs) {
@@ -309,14 +336,5 @@ async function receiveStripe(
     return bytes;
   } finally {
     session.closeRef(ref);
-  }
-}
-
-async function hashWholeFile(path: string, chunkBytes: number): Promise<ChunkHashes> {
-  const source = await SourceFile.open(path, { noFollow: true });
-  try {
-    return await hashAllChunks(source, chunkBytes);
-  } finally {
-    await source.close();
   }
 }

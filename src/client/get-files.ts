@@ -325,8 +325,8 @@ async function runDownloads(
     });
     const named = (err: unknown): never => {
       const error = aboutRemotePath(err, options.server, job.remotePath);
-      // VERIFY_ONLY (PROTOCOL.md §5.11.1): the server's FILE_EXISTS means *our* file differs from its copy.
-      if (error.code === 'FILE_EXISTS' && target.exists && error.remote)
+      // VERIFY_ONLY (PROTOCOL.md §5.11.1): our own comparison found *our* file differs from the server's copy.
+      if (error.code === 'FILE_EXISTS' && target.exists && !options.overwrite && !error.remote)
         throw new FerryError('FILE_EXISTS', `differs from ${remoteName(options.server, job.remotePath)}`, {
           subject: target.path,
           cause: error,

@@ -32,15 +32,15 @@ export const DOWNLOAD_SENDER_TRANSITIONS = [
   },
   {
     state: 'new',
-    event: 'GET_REQUEST VERIFY_ONLY, no claim on this size',
-    next: 'failed',
-    action: 'FILE_EXISTS (§5.11.1)',
+    event: 'GET_REQUEST VERIFY_ONLY',
+    next: 'checking',
+    action: 'hash every chunk of the file, from the hash cache where it can (§5.11.1)',
   },
   {
     state: 'checking',
     event: 'hashed, claim holds',
     next: 'sending',
-    action: 'GET_OFFER with HELD_ACCEPTED; send the chunks not held, of this stripe (none for VERIFY_ONLY)',
+    action: 'GET_OFFER with HELD_ACCEPTED; send the chunks not held, of this stripe',
   },
   {
     state: 'checking',
@@ -50,9 +50,9 @@ export const DOWNLOAD_SENDER_TRANSITIONS = [
   },
   {
     state: 'checking',
-    event: 'hashed, VERIFY_ONLY differs',
-    next: 'failed',
-    action: 'FILE_EXISTS (§5.11.1)',
+    event: 'hashed, VERIFY_ONLY',
+    next: 'closing',
+    action: 'GET_OFFER without HELD_ACCEPTED and no chunk; check the file is unchanged (§5.6.1, §5.11.1)',
   },
   {
     state: 'sending',
@@ -158,15 +158,16 @@ export class DownloadSenderMachine {
   start(): DownloadEffect[] {
     const { request } = this;
     const count = this.hashes.count;
+    // PROTOCOL.md §5.11.1: the client compares locally; it is told the size and digest and tells nothing.
+    if (request.verifyOnly) {
+      this.#step('GET_REQUEST VERIFY_ONLY');
+      return [{ kind: 'hash', chunks: this.hashes.allChunks(), check: true }];
+    }
     // An empty file has no chunks to claim: holding one is holding it all.
     if (request.heldSize === this.#file.size && (request.ranges.length > 0 || count === 0)) {
       this.#step('GET_REQUEST, held claim on this size');
       this.#claimed = ChunkSet.fromRanges(count, request.ranges);
       return [{ kind: 'hash', chunks: this.#claimed, check: true }];
-    }
-    if (request.verifyOnly) {
-      this.#step('GET_REQUEST VERIFY_ONLY, no claim on this size');
-      return [{ kind: 'fail', error: new FerryError('FILE_EXISTS') }];
     }
     this.#step('GET_REQUEST, no claim on this size');
     return this.#offer(false);
@@ -174,11 +175,12 @@ export class DownloadSenderMachine {
 
   /** The chunks of the last checking `hash` effect are in `hashes`. */
   hashed(): DownloadEffect[] {
-    const verdict = judgeHeldClaim(this.hashes, this.#claimed, this.#request.haveDigest);
-    if (this.#request.verifyOnly && verdict !== 'whole') {
-      this.#step('hashed, VERIFY_ONLY differs');
-      return [{ kind: 'fail', error: new FerryError('FILE_EXISTS') }];
+    if (this.#request.verifyOnly) {
+      this.#step('hashed, VERIFY_ONLY');
+      const [offer] = this.#offer(false);
+      return [offer!, { kind: 'check-unchanged' }];
     }
+    const verdict = judgeHeldClaim(this.hashes, this.#claimed, this.#request.haveDigest);
     if (verdict !== 'differs') {
       this.#step('hashed, claim holds');
       this.#held = this.#claimed;
@@ -214,11 +216,13 @@ export class DownloadSenderMachine {
     } else {
       digest = this.hashes.digest();
     }
-    const wholeFile = !this.#joined && this.#held.count === 0;
+    // A VERIFY_ONLY answer was hashed through the cache already.
+    const wholeFile = !this.#joined && this.#held.count === 0 && !this.#request.verifyOnly;
     return [
       ...(wholeFile ? [{ kind: 'hashed-whole' } as const] : []),
       { kind: 'send', message: { type: 'GET_END', ref: this.#request.ref, fileDigest: digest } },
-      { kind: 'done', digest, sentBytes: this.#sentBytes, identical: this.#request.verifyOnly },
+      // `identical` is the client's to know: a VERIFY_ONLY answer is not told the outcome (§5.11.1).
+      { kind: 'done', digest, sentBytes: this.#sentBytes, identical: false },
     ];
   }
 

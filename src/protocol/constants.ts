@@ -64,8 +64,14 @@ export const MAX_DETAIL_BYTES = 1024;
 /** Most ranges a PUT_ACCEPT may list (PROTOCOL.md §5.4). */
 export const MAX_ACCEPT_RANGES = 4096;
 
-/** Smallest chunk size a PUT_OFFER may name, 1 KiB (PROTOCOL.md §5.3). */
-export const MIN_CHUNK_BYTES = 1024;
+/**
+ * Bytes of one leaf of the file's Merkle tree, 64 KiB (PROTOCOL.md §7.2): chunks are whole numbers of leaves,
+ * and the file digest is defined over leaves, so it does not depend on the chunk size.
+ */
+export const LEAF_BYTES = 64 * 1024;
+
+/** Smallest chunk size a PUT_OFFER may name: one leaf (PROTOCOL.md §5.3, §7.2). */
+export const MIN_CHUNK_BYTES = LEAF_BYTES;
 
 /** Largest chunk size a PUT_OFFER may name, 64 MiB (PROTOCOL.md §5.3). */
 export const MAX_CHUNK_BYTES = 2 ** 26;

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { FerryError } from '../errors/index.js';
 import {
   HASH_BYTES,
@@ -9,8 +9,10 @@ import {
   MIN_CHUNK_BYTES,
 } from './constants.js';
 
+import { MerkleStack, leafHash, sha256 } from './merkle-tree-hash.js';
+
 // PROTOCOL.md §7.2: the domain-separation prefix of the file digest.
-const FILE_DIGEST_LABEL = Buffer.from('ferry-digest-v1', 'ascii');
+const FILE_DIGEST_LABEL = Buffer.from('ferry-digest-v2', 'ascii');
 
 /**
  * The number of chunks of a file, `ceil(size / chunkBytes)` (PROTOCOL.md §1, §7.2); 0 for an empty file
@@ -35,10 +37,13 @@ export function chunkLength(index: number, size: number, chunkBytes: number): nu
 
 /**
  * Computes a file digest incrementally (PROTOCOL.md §7.2): feed the chunk hashes in index order, then call
- * `digest()`. Holds no array, so a file of a million chunks costs one running SHA-256.
+ * `digest()`. Each chunk hash is the root of an aligned subtree of the file's Merkle tree, so the tree's root
+ * is the Merkle Tree Hash over the chunk hashes: the digest is the same whatever the chunk size. Holds a stack
+ * of at most log2(chunks) + 1 hashes, not a table.
  */
 export class FileDigestBuilder {
-  readonly #hash: Hash;
+  readonly #tree = new MerkleStack();
+  readonly #header: Buffer;
   readonly #expected: number;
   #added = 0;
   #done = false;
@@ -46,13 +51,13 @@ export class FileDigestBuilder {
   /** Starts the digest of a file of `size` bytes cut into chunks of `chunkBytes`. */
   constructor(size: number, chunkBytes: number) {
     this.#expected = chunkCount(size, chunkBytes);
-    const header = Buffer.alloc(FILE_DIGEST_LABEL.length + 12);
+    // "ferry-digest-v2" || u64 size || root; the root is filled in by digest().
+    const header = Buffer.alloc(FILE_DIGEST_LABEL.length + 8 + HASH_BYTES);
     FILE_DIGEST_LABEL.copy(header, 0);
     // u64 size as two u32 halves: size is a safe integer, so the high half fits.
     header.writeUInt32BE(Math.floor(size / 2 ** 32), FILE_DIGEST_LABEL.length);
     header.writeUInt32BE(size % 2 ** 32, FILE_DIGEST_LABEL.length + 4);
-    header.writeUInt32BE(chunkBytes, FILE_DIGEST_LABEL.length + 8);
-    this.#hash = createHash('sha256').update(header);
+    this.#header = header;
   }
 
   /** Adds the hash of the next chunk, in index order. */
@@ -67,7 +72,7 @@ export class FileDigestBuilder {
         `file has ${this.#expected} chunks, got a hash for chunk ${this.#added}`,
       );
     }
-    this.#hash.update(hash);
+    this.#tree.push(hash);
     this.#added += 1;
   }
 
@@ -87,7 +92,8 @@ export class FileDigestBuilder {
     if (this.#added + n > this.#expected) {
       throw new FerryError('INTERNAL', `file has ${this.#expected} chunks, got ${this.#added + n} hashes`);
     }
-    this.#hash.update(hashes);
+    for (let at = 0; at < hashes.length; at += HASH_BYTES)
+      this.#tree.push(hashes.subarray(at, at + HASH_BYTES));
     this.#added += n;
   }
 
@@ -98,7 +104,10 @@ export class FileDigestBuilder {
       throw new FerryError('INTERNAL', `expected ${this.#expected} chunk hashes, got ${this.#added}`);
     }
     this.#done = true;
-    return this.#hash.digest();
+    // An empty file is one empty leaf (PROTOCOL.md §7.2), not RFC 6962's empty tree.
+    const root = this.#expected === 0 ? leafHash(new Uint8Array(0)) : this.#tree.root();
+    root.copy(this.#header, this.#header.length - HASH_BYTES);
+    return sha256(this.#header);
   }
 }
 

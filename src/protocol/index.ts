@@ -34,6 +34,7 @@ export {
   MAX_PIPELINED,
   MAX_PUT_DATA_BYTES,
   MAX_RECORD_BYTES,
+  LEAF_BYTES,
   MIN_CHUNK_BYTES,
   MIN_RECORD_BYTES,
   NOISE_PROTOCOL_NAME,
@@ -151,5 +152,7 @@ export {
   haveDigest,
 } from './file-digest.js';
 export { ChunkHashes } from './chunk-hashes.js';
+export { ChunkHasher, chunkHashOf } from './chunk-hasher.js';
+export { MerkleStack, leafHash, nodeHash } from './merkle-tree-hash.js';
 export { ChunkSet, indicesFromRanges, rangesFromIndices, type ChunkRange } from './chunk-ranges.js';
 export { smallFileDigest } from './small-file-digest.js';

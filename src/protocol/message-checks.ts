@@ -131,7 +131,7 @@ export function checkRanges(ranges: readonly ChunkRange[], context: string): voi
 /**
  * Checks GET_REQUEST beyond its layout (PROTOCOL.md §5.11.1): a non-zero ref, a chunk size as in PUT_OFFER,
  * ranges as in PUT_ACCEPT that lie inside the `heldSize` file, a zero `haveDigest` when nothing is held,
- * and with `verifyOnly` ranges that cover every chunk of that file. Not the path (§7.1).
+ * and with `verifyOnly` no held set at all. Not the path (§7.1).
  */
 export function checkGetRequest(message: GetRequestMessage): void {
   const fail = (detail: string): FerryError => new FerryError('MESSAGE_MALFORMED', `get_request: ${detail}`);
@@ -150,15 +150,10 @@ export function checkGetRequest(message: GetRequestMessage): void {
   if (ranges.length === 0 && !haveDigest.every((byte) => byte === 0)) {
     throw fail('haveDigest must be zero when no ranges are held');
   }
-  // PROTOCOL.md §5.11.1: VERIFY_ONLY means the client holds the whole file, so its ranges list every chunk.
-  if (message.verifyOnly) {
-    let held = 0;
-    for (const range of ranges) held += range.count;
-    if (held !== heldChunks) {
-      throw fail(
-        `verifyOnly ranges hold ${held} of the ${heldChunks} chunks of heldSize ${message.heldSize}`,
-      );
-    }
+  // PROTOCOL.md §5.11.1: VERIFY_ONLY asks the server for its size and digest; the client states nothing
+  // about its own file (no size, no hashes), so a server cannot test guesses about it.
+  if (message.verifyOnly && (message.heldSize !== 0 || ranges.length > 0)) {
+    throw fail(`a verifyOnly request holds nothing, got heldSize ${message.heldSize}`);
   }
   // PROTOCOL.md §5.13.6: a stripe is one of 2 to 16 shares, and never of a VERIFY_ONLY request.
   const { stripe } = message;

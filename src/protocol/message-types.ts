@@ -226,6 +226,10 @@ export interface GetRequestMessage {
   type: 'GET_REQUEST';
   ref: number;
   chunkBytes: number;
+  /**
+   * VERIFY_ONLY (PROTOCOL.md §5.11.1): the client has a file at the destination and asks for the server's size
+   * and digest to compare locally; it then holds nothing (`heldSize` 0, no ranges) and says nothing back.
+   */
   verifyOnly: boolean;
   heldSize: number;
   haveDigest: Buffer;

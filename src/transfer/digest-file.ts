@@ -3,15 +3,13 @@ import { DEFAULT_CHUNK_BYTES, FileDigestBuilder, chunkCount } from '../protocol/
 import { HASH_READ_BYTES, SourceFile } from './source-file.js';
 
 /**
- * The file digest (PROTOCOL.md §7.2) of a local file cut into chunks of `chunkBytes`: what `ferry digest`
- * prints, and what a PUT_DONE or GET_END carries for the same content and chunk size, so a file can be
- * compared out of band. One pass, one running hash: no table of chunk hashes is held.
+ * The file digest (PROTOCOL.md §7.2) of a local file: what `ferry digest` prints, and what a PUT_DONE or
+ * GET_END carries for the same content whatever chunk size the transfer used, since the digest is defined
+ * over fixed leaves. One pass; a stack of hashes, no table of chunk hashes, is held.
  */
-export async function digestFile(
-  path: string,
-  options: { chunkBytes?: number; signal?: AbortSignal } = {},
-): Promise<Buffer> {
-  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+export async function digestFile(path: string, options: { signal?: AbortSignal } = {}): Promise<Buffer> {
+  // Any chunk size gives the same digest; this one only sets how much is read per chunk hash.
+  const chunkBytes = DEFAULT_CHUNK_BYTES;
   const source = await SourceFile.open(path);
   try {
     const builder = new FileDigestBuilder(source.size, chunkBytes);

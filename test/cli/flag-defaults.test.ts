@@ -63,7 +63,7 @@ test('ferry send, get, ls and pair default to the client library constants', () 
     assert.equal(Number(flags.get('--retries')), DEFAULT_RETRY_POLICY.retries, name);
     assert.equal(Number(flags.get('--retry-delay')), DEFAULT_RETRY_POLICY.baseDelayMs, name);
   }
-  for (const name of ['send', 'get', 'digest'])
+  for (const name of ['send', 'get'])
     assert.equal(parseByteSize(defaultsOf(name).get('--chunk-size') as string), DEFAULT_CHUNK_BYTES, name);
   assert.equal(Number(defaultsOf('send').get('--streams')), DEFAULT_STREAMS);
   const pair = defaultsOf('pair');

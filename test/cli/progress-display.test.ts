@@ -349,7 +349,7 @@ test('ProgressDisplay draws the overall bar for a download of a tree: getFiles -
     remotePaths: ['album'],
     localDir: join(dir, 'dest'),
     recursive: true,
-    chunkBytes: 4096,
+    chunkBytes: 64 * 1024,
     onEvent: (event) => events.push(event),
   });
   const planned = events.findIndex((e) => e.type === 'planned');

@@ -25,6 +25,7 @@ test('the vendored vector files are in test/vectors and match the SHA-256 their 
       'ml-kem-768-modulus.txt.gz',
       'ml-kem-768-strcmp.txt',
       'noise-cacophony-25519-aesgcm-sha256.json',
+      'rfc6962-merkle-tree-hash.json',
     ],
     'the README lists every vendored vector file',
   );

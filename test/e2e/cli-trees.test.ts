@@ -12,7 +12,7 @@ import { SeededRandom } from '../helpers/seeded-random.js';
 import { assertSameTree, snapshotTree } from '../helpers/tree-snapshot.js';
 import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
-const CHUNK = ['--chunk-size', '16k'];
+const CHUNK = ['--chunk-size', '64k'];
 const FAST_RETRY = ['--retry-delay', '1'];
 
 describe('ferry send -r, get -r and ls through the CLI', () => {
@@ -64,7 +64,7 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
       await mkdir(join(source, d), { recursive: true });
     const files: Array<[string, number, number]> = [
       ['zero', 0, 0o644],
-      ['big.bin', 5 * 16 * 1024 + 99, 0o600],
+      ['big.bin', 5 * 64 * 1024 + 99, 0o600],
       ['nested/deeper/leaf.txt', 100, 0o640],
       ['nested/tool.sh', 50, 0o755],
       ['with space/a b c.txt', 5, 0o644],

@@ -2,10 +2,11 @@
 // the fault proxy between `ferry send` and `ferry serve`. Bytes are counted at the proxy. Nothing sleeps:
 // the tests wait on frames crossing the proxy, process exits and banner lines.
 //
-// The byte bound for a resumed run, client->server, from PROTOCOL.md §2-§5 with 16 KiB chunks:
+// The byte bound for a resumed run, client->server, from PROTOCOL.md §2-§5 with 64 KiB chunks:
 //   missing file bytes (size - what the server had proved durable)
 //   + one chunk (a chunk may be in flight when durability is counted)
-//   + 90 bytes per chunk sent (PUT_DATA record: 2 + 13 + 16 around the data; PUT_CHUNK record: 2 + 41 + 16)
+//   + 121 bytes per chunk sent (a 64 KiB chunk takes two PUT_DATA records: 2 + 13 + 16 around the data each;
+//     PUT_CHUNK record: 2 + 41 + 16)
 //   + 2 KiB per session (version offer 10, handshake 1 and 3: 1218 + 71, PUT_OFFER ~60 + path, PUT_END 55).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,9 +18,9 @@ import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 
 const FILE_BYTES = 2 * 1024 * 1024;
-const CHUNK_BYTES = 16 * 1024;
+const CHUNK_BYTES = 64 * 1024;
 const CHUNKS = FILE_BYTES / CHUNK_BYTES;
-const CHUNK_OVERHEAD_BYTES = 90;
+const CHUNK_OVERHEAD_BYTES = 121;
 const SESSION_OVERHEAD_BYTES = 2048;
 /** Server->client before the first PROGRESS of a fresh transfer: handshake message 2, WELCOME, PUT_ACCEPT. */
 const FRAMES_BEFORE_PROGRESS = 3;
@@ -72,7 +73,7 @@ describe('ferry send resumes after kill -9 through a byte-counting proxy', () =>
       '--root',
       root,
       '--durable-batch',
-      '16k',
+      '64k',
       '--log-level',
       'warn',
       ...(listen ? ['--listen', listen] : []),
@@ -99,7 +100,7 @@ describe('ferry send resumes after kill -9 through a byte-counting proxy', () =>
       '--expect',
       serverId,
       '--chunk-size',
-      '16k',
+      '64k',
       '--retry-delay',
       '1',
       ...extra,

@@ -291,7 +291,7 @@ describe('channel security on real sockets', () => {
       ref: 1,
       size: data.length,
       mtimeMs: 0,
-      chunkBytes: 1024,
+      chunkBytes: 64 * 1024,
       mode: 0o644,
       overwrite: true,
       fresh: true,

@@ -19,7 +19,7 @@ import { FaultProxy } from '../helpers/fault-proxy.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 
-const CHUNK_BYTES = 4096;
+const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const CHUNK_OVERHEAD_BYTES = 90;
 const SESSION_OVERHEAD_BYTES = 2048;
 const FILE_BYTES = 256 * 1024 + 1000;

@@ -4,7 +4,7 @@
 // no PART (§5.13.4). Raw sessions of one client key against a real server on loopback, real files.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
@@ -13,6 +13,7 @@ import { ERROR_CODES } from '../../src/errors/index.js';
 import {
   JOIN_TOKEN_BYTES,
   PERMISSION_UPLOAD,
+  chunkHashOf,
   encodeMessage,
   fileDigest,
   type Message,
@@ -21,14 +22,13 @@ import type { FerryServer } from '../../src/server/index.js';
 import { startTempDirServer } from '../helpers/temp-dir-server.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 
-const CHUNK_BYTES = 1024;
+const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const content = randomBytes(3 * CHUNK_BYTES);
 const chunk = (i: number): Buffer => content.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
-const sha256 = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest();
 const DIGEST = fileDigest(
   content.length,
   CHUNK_BYTES,
-  [0, 1, 2].map((i) => sha256(chunk(i))),
+  [0, 1, 2].map((i) => chunkHashOf(chunk(i))),
 );
 const MTIME_MS = 1_700_000_000_000;
 /** The token the server's injected random source issues first: a test can tell it from any other. */
@@ -80,8 +80,17 @@ function offer(ref: number, join?: Buffer): Message {
 }
 
 async function sendChunk(channel: SecureChannel, ref: number, index: number): Promise<void> {
-  await channel.send({ type: 'PUT_DATA', ref, offset: index * CHUNK_BYTES, data: chunk(index) });
-  await channel.send({ type: 'PUT_CHUNK', ref, index, chunkHash: sha256(chunk(index)) });
+  // A 64 KiB chunk does not fit one record: two PUT_DATA messages.
+  const half = CHUNK_BYTES >> 1;
+  const data = chunk(index);
+  await channel.send({ type: 'PUT_DATA', ref, offset: index * CHUNK_BYTES, data: data.subarray(0, half) });
+  await channel.send({
+    type: 'PUT_DATA',
+    ref,
+    offset: index * CHUNK_BYTES + half,
+    data: data.subarray(half),
+  });
+  await channel.send({ type: 'PUT_CHUNK', ref, index, chunkHash: chunkHashOf(data) });
 }
 
 async function receive<T extends Message['type']>(
@@ -137,7 +146,12 @@ test('a JOIN with a wrong token, or an all-zero one, is refused with PATH_NOT_FO
   ] as const) {
     await other.send(offer(ref, bad));
     // Data right behind the JOIN, as a client that trusted it would send: never written anywhere.
-    await other.send({ type: 'PUT_DATA', ref, offset: CHUNK_BYTES, data: Buffer.alloc(CHUNK_BYTES, 0x58) });
+    await other.send({
+      type: 'PUT_DATA',
+      ref,
+      offset: CHUNK_BYTES,
+      data: Buffer.alloc(CHUNK_BYTES >> 1, 0x58),
+    });
     const refused = await receive(other, 'ERROR');
     assert.equal(refused.code, ERROR_CODES.PATH_NOT_FOUND.wire, JSON.stringify(refused));
     assert.equal(refused.ref, ref);

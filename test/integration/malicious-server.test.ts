@@ -18,6 +18,7 @@ import {
   MAX_LIST_BYTES,
   MAX_LIST_ENTRIES,
   MAX_MESSAGE_BYTES,
+  chunkHashOf,
   encodeMessage,
   fileDigest,
   listEntryBytes,
@@ -27,6 +28,18 @@ import {
 import { getFiles, type GetEvent, type GetFilesOptions } from '../../src/client/index.js';
 import { runFerry } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+/** Sends `data` at `offset` as GET_DATA messages of at most 32 KiB: a 64 KiB chunk does not fit one record. */
+async function sendGetData(channel: SecureChannel, ref: number, offset: number, data: Buffer): Promise<void> {
+  for (let at = 0; at < data.length; at += 32 * 1024) {
+    await channel.send({
+      type: 'GET_DATA',
+      ref,
+      offset: offset + at,
+      data: data.subarray(at, at + 32 * 1024),
+    });
+  }
+}
 
 /** What the fake server answers to a LIST_REQUEST: entries it encodes, or record plaintexts built by hand. */
 interface Script {
@@ -50,6 +63,8 @@ interface Script {
 class MaliciousServer {
   readonly identity = generateKeyPair();
   readonly requestedPaths: string[] = [];
+  /** Every message a client sent after the handshake, in order. */
+  readonly received: Message[] = [];
   /** Entries of `script.stream` sent before the client hung up (or all of them). */
   streamedEntries = 0;
   readonly #server: Server;
@@ -96,7 +111,11 @@ class MaliciousServer {
     try {
       ({ channel } = await serverHandshake(new FramedSocket(socket), { identity: this.identity }));
       await channel.send({ type: 'WELCOME', permissions: 3, maxFileBytes: 0 });
-      for (;;) await this.#answer(channel, await channel.receive(), socket);
+      for (;;) {
+        const message = await channel.receive();
+        this.received.push(message);
+        await this.#answer(channel, message, socket);
+      }
     } catch {
       // The client hung up (or refused us): that is the point of most tests here.
     } finally {
@@ -147,8 +166,8 @@ class MaliciousServer {
       const hashes: Buffer[] = [];
       for (let offset = 0; offset < size; offset += chunkBytes) {
         const chunk = data.subarray(offset, offset + chunkBytes);
-        hashes.push(createHash('sha256').update(chunk).digest());
-        await channel.send({ type: 'GET_DATA', ref, offset, data: chunk });
+        hashes.push(chunkHashOf(chunk));
+        await sendGetData(channel, ref, offset, chunk);
         await channel.send({ type: 'GET_CHUNK', ref, index: hashes.length - 1, chunkHash: hashes.at(-1)! });
       }
       await channel.send({ type: 'GET_END', ref, fileDigest: fileDigest(size, chunkBytes, hashes) });
@@ -268,7 +287,7 @@ async function get(
       remotePaths,
       localDir: rig.dest,
       recursive: true,
-      chunkBytes: 1024,
+      chunkBytes: 64 * 1024,
       onEvent: (event) => events.push(event),
       ...options,
     });
@@ -436,11 +455,11 @@ test('`ferry get -r` against a hostile server exits 7 for an escaping name, warn
 
 test('a server cannot make the client take a rewritten chunk: data for a chunk already verified fails the download, and nothing lands', async (t) => {
   const rig = await startRig(t);
-  const chunkBytes = 1024;
+  const chunkBytes = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
   const first = Buffer.alloc(chunkBytes, 0x41);
   const second = Buffer.alloc(chunkBytes, 0x42);
   const forged = Buffer.alloc(chunkBytes, 0x58);
-  const hash = (bytes: Buffer): Buffer => createHash('sha256').update(bytes).digest();
+  const hash = (bytes: Buffer): Buffer => chunkHashOf(bytes);
   rig.fake.script = {
     answerGet: async (channel, { ref }) => {
       await channel.send({
@@ -451,13 +470,13 @@ test('a server cannot make the client take a rewritten chunk: data for a chunk a
         mode: 0o644,
         heldAccepted: false,
       });
-      await channel.send({ type: 'GET_DATA', ref, offset: 0, data: first });
+      await sendGetData(channel, ref, 0, first);
       await channel.send({ type: 'GET_CHUNK', ref, index: 0, chunkHash: hash(first) });
       // Chunk 0 again, with other bytes and a hash that matches them, and a digest over the forged chunk: on
       // a8541e7 the client wrote it over the verified chunk and reported the forged file as verified.
-      await channel.send({ type: 'GET_DATA', ref, offset: 0, data: forged });
+      await sendGetData(channel, ref, 0, forged);
       await channel.send({ type: 'GET_CHUNK', ref, index: 0, chunkHash: hash(forged) });
-      await channel.send({ type: 'GET_DATA', ref, offset: chunkBytes, data: second });
+      await sendGetData(channel, ref, chunkBytes, second);
       await channel.send({ type: 'GET_CHUNK', ref, index: 1, chunkHash: hash(second) });
       const fileDigestOf = fileDigest(2 * chunkBytes, chunkBytes, [hash(forged), hash(second)]);
       await channel.send({ type: 'GET_END', ref, fileDigest: fileDigestOf });
@@ -471,9 +490,9 @@ test('a server cannot make the client take a rewritten chunk: data for a chunk a
 
 test('a server accepting a held set for a file of another size is refused (MESSAGE_MALFORMED): the client counts no chunk of the wrong length as held', async (t) => {
   const rig = await startRig(t);
-  const chunkBytes = 1024;
+  const chunkBytes = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
   const chunk = Buffer.alloc(chunkBytes, 0x41);
-  const hash = createHash('sha256').update(chunk).digest();
+  const hash = chunkHashOf(chunk);
   const requests: Array<Extract<Message, { type: 'GET_REQUEST' }>> = [];
   rig.fake.script = {
     answerGet: async (channel, request) => {
@@ -489,7 +508,7 @@ test('a server accepting a held set for a file of another size is refused (MESSA
           mode: 0o644,
           heldAccepted: false,
         });
-        await channel.send({ type: 'GET_DATA', ref, offset: 0, data: chunk });
+        await sendGetData(channel, ref, 0, chunk);
         await channel.send({ type: 'GET_CHUNK', ref, index: 0, chunkHash: hash });
         await channel.send({ type: 'ERROR', ref, code: ERROR_CODES.PERMISSION_DENIED.wire, detail: '' });
         return;
@@ -510,8 +529,80 @@ test('a server accepting a held set for a file of another size is refused (MESSA
   const err = await get(rig, ['f.bin'], [], { recursive: false, chunkBytes });
   assert.equal(requests[1]?.heldSize, 3 * chunkBytes, 'the resume claimed the partial it kept');
   assert.equal((err as { code?: string } | undefined)?.code, 'MESSAGE_MALFORMED', String(err));
-  assert.match((err as Error).message, /held set of 3072 bytes for a file of 2058 bytes/);
+  assert.match((err as Error).message, /held set of 196608 bytes for a file of 131082 bytes/);
   await assert.rejects(lstat(join(rig.dest, 'f.bin')), { code: 'ENOENT' }, 'no file under the final name');
+});
+
+test('a hostile server learns neither the size nor a hash of local files it names, and no outcome of their comparison (PROTOCOL.md §5.11.1)', async (t) => {
+  const rig = await startRig(t);
+  const chunkBytes = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
+  const secret = Buffer.from('the local secret, 40 bytes long........\n');
+  const known = Buffer.from('a file the server has too\n');
+  await writeFile(join(rig.dest, 'secret.txt'), secret);
+  await writeFile(join(rig.dest, 'known.txt'), known);
+  const requests: Array<Extract<Message, { type: 'GET_REQUEST' }>> = [];
+  // The server guesses: for secret.txt, content of the right size but wrong; for known.txt, the right content.
+  const guess = (path: string): Buffer => (path === 'known.txt' ? known : Buffer.alloc(secret.length, 0x61));
+  rig.fake.script = {
+    isFile: true,
+    answerGet: async (channel, request) => {
+      requests.push(request);
+      const content = guess(request.path);
+      const { ref } = request;
+      await channel.send({
+        type: 'GET_OFFER',
+        ref,
+        size: content.length,
+        mtimeMs: 0,
+        mode: 0o644,
+        heldAccepted: false,
+      });
+      await channel.send({
+        type: 'GET_END',
+        ref,
+        fileDigest: fileDigest(content.length, chunkBytes, [chunkHashOf(content)]),
+      });
+    },
+  };
+  const events: GetEvent[] = [];
+  const err = await get(rig, ['secret.txt', 'known.txt'], events, { recursive: false, chunkBytes });
+  assert.equal((err as { code?: string } | undefined)?.code, 'FILE_EXISTS', String(err));
+  assert.deepEqual(
+    requests.map((r) => [
+      r.path,
+      r.verifyOnly,
+      r.heldSize,
+      r.ranges.length,
+      r.haveDigest.equals(Buffer.alloc(32)),
+    ]),
+    [
+      ['secret.txt', true, 0, 0, true],
+      ['known.txt', true, 0, 0, true],
+    ],
+    'each request states only that a file is there',
+  );
+  assert.deepEqual(
+    await readFile(join(rig.dest, 'secret.txt')),
+    secret,
+    'the different file is left as it was',
+  );
+  assert.deepEqual(
+    events
+      .filter((e) => e.type === 'transfer-failed' || e.type === 'transfer-finished')
+      .map((e) => [e.type, e.remotePath]),
+    [
+      ['transfer-failed', 'secret.txt'],
+      ['transfer-finished', 'known.txt'],
+    ],
+  );
+  // Nothing after the requests tells the server which guess was right: no CANCEL, no other message for a ref.
+  const afterRequests = rig.fake.received.filter(
+    (m) => m.type !== 'LIST_REQUEST' && m.type !== 'GET_REQUEST',
+  );
+  assert.deepEqual(
+    afterRequests.map((m) => m.type),
+    [],
+  );
 });
 
 /** Characters no byte stream bound for a terminal may carry raw: controls, C1, bidi overrides and isolates. */
@@ -823,7 +914,7 @@ test('files named like a partial that ferry did not make (.X.ferry-part, .X.ferr
 test('a link made in the destination after the listing was checked (a racing local process) is seen when each link is made: the chain through it is skipped', async (t) => {
   const rig = await startRig(t);
   const data = Buffer.from('content\n');
-  const chunkHash = createHash('sha256').update(data).digest();
+  const chunkHash = chunkHashOf(data);
   rig.fake.script = {
     // `planted` is missing when the listing is checked, so `via` and `later` pass that check.
     entries: [file('f'), link('via', 'planted/victim.txt'), link('later', 'planted'), link('ok', 'f')],

@@ -12,7 +12,7 @@ import { FaultProxy, type PlanFor } from '../helpers/fault-proxy.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 
-const CHUNK_BYTES = 16 * 1024;
+const CHUNK_BYTES = 64 * 1024;
 const FILE_BYTES = 1024 * 1024 + 777;
 const STREAMS = 3;
 

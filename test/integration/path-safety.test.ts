@@ -38,6 +38,7 @@ import { FramedSocket, clientHandshake, type SecureChannel } from '../../src/cha
 import {
   PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
+  chunkHashOf,
   encodeMessage,
   fileDigest,
   type Message,
@@ -46,7 +47,7 @@ import { FerryServer } from '../../src/server/index.js';
 import { getFiles, sendTree } from '../../src/client/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
-const CHUNK_BYTES = 1024;
+const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const clientIdentity = generateKeyPair();
 
 let work: string;
@@ -172,7 +173,7 @@ class RawClient {
     const hashes: Buffer[] = [];
     for (let offset = 0; offset < content.length; offset += CHUNK_BYTES) {
       const data = content.subarray(offset, offset + CHUNK_BYTES);
-      hashes.push(createHash('sha256').update(data).digest());
+      hashes.push(chunkHashOf(data));
       await this.#channel.send({ type: 'PUT_DATA', ref, offset, data });
       await this.#channel.send({
         type: 'PUT_CHUNK',
@@ -207,7 +208,7 @@ class RawClient {
     const answer = await this.#reply();
     assert.equal(answer.type, 'PUT_ACCEPT');
     const finish = async (): Promise<Result> => {
-      const hash = createHash('sha256').update(content).digest();
+      const hash = chunkHashOf(content);
       await this.#channel.send({ type: 'PUT_DATA', ref, offset: 0, data: content });
       await this.#channel.send({ type: 'PUT_CHUNK', ref, index: 0, chunkHash: hash });
       await this.#channel.send({

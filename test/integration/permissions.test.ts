@@ -5,7 +5,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import type { SecureChannel } from '../../src/channel/index.js';
@@ -16,6 +15,7 @@ import {
   HASH_BYTES,
   PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
+  chunkHashOf,
   fileDigest,
   type ListEntry,
   type Message,
@@ -83,7 +83,7 @@ function getRequest(ref: number, path: string): Message {
   return {
     type: 'GET_REQUEST',
     ref,
-    chunkBytes: 1024,
+    chunkBytes: 64 * 1024,
     verifyOnly: false,
     heldSize: 0,
     haveDigest: Buffer.alloc(HASH_BYTES),
@@ -307,7 +307,7 @@ function putOffer(ref: number, path: string, size: number): Message {
     ref,
     size,
     mtimeMs: 0,
-    chunkBytes: 1024,
+    chunkBytes: 64 * 1024,
     mode: 0o644,
     overwrite: false,
     fresh: false,
@@ -320,7 +320,7 @@ test('an upload-only client learns only that a path exists: plain FILE_EXISTS, n
   const secret = Buffer.from('the guessed content');
   await writeFile(join(rig.root, 'secret.txt'), secret);
   await symlink('secret.txt', join(rig.root, 'link'));
-  const digestOfGuess = fileDigest(secret.length, 1024, [createHash('sha256').update(secret).digest()]);
+  const digestOfGuess = fileDigest(secret.length, 64 * 1024, [chunkHashOf(secret)]);
 
   const uploader = rig.client({ permissions: PERMISSION_UPLOAD });
   const channel = await rawSession(t, rig, uploader.identity);

@@ -17,7 +17,7 @@ import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 import { SeededRandom } from '../helpers/seeded-random.js';
 
-const CHUNK_BYTES = 4096;
+const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 /** Not a multiple of the chunk size: the last chunk is short. */
 const FILE_BYTES = 256 * 1024 + 1000;
 const CUT_POINTS = 50;

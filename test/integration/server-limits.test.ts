@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { mkdir, readFile, readdir, statfs, writeFile } from 'node:fs/promises';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import { FerryServer, type ServeOptions } from '../../src/server/index.js';
@@ -15,8 +15,8 @@ import type { SecureChannel } from '../../src/channel/index.js';
 import {
   PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
+  chunkHashOf,
   fileDigest,
-  haveDigest,
   type Message,
 } from '../../src/protocol/index.js';
 import { ERROR_CODES, isFerryError } from '../../src/errors/index.js';
@@ -64,7 +64,7 @@ async function rig(
       files,
       identity: client,
       verifyServer: (key) => assert.ok(key.equals(identity.publicKey)),
-      chunkBytes: 16 * 1024,
+      chunkBytes: 64 * 1024,
       retry: { retries: 0 },
     }),
   };
@@ -180,14 +180,14 @@ async function rawSession(t: TestContext, server: FerryServer, client: KeyPair):
 
 const MiB = 1024 * 1024;
 
-/** Offers `path` (`size` bytes in 1 MiB chunks) and returns the answer's type and error code. */
+/** Offers `path` (`size` bytes in 1 MiB chunks, or 64 KiB ones below 1 MiB) and returns the answer's type and error code. */
 async function offer(channel: SecureChannel, ref: number, path: string, size: number): Promise<string> {
   const message: Message = {
     type: 'PUT_OFFER',
     ref,
     size,
     mtimeMs: 0,
-    chunkBytes: size >= MiB ? MiB : 1024,
+    chunkBytes: size >= MiB ? MiB : 64 * 1024,
     mode: 0o644,
     overwrite: false,
     fresh: false,
@@ -274,25 +274,25 @@ async function bytesReadByProcess(): Promise<number> {
   return Number(/^rchar: (\d+)$/m.exec(io)![1]);
 }
 
-/** A VERIFY_ONLY GET_REQUEST (PROTOCOL.md §5.11.1) claiming `content` whole, in 1 MiB chunks. */
-function verifyRequest(ref: number, path: string, content: Buffer): Message {
-  const hashes: Buffer[] = [];
-  for (let at = 0; at < content.length; at += MiB)
-    hashes.push(
-      createHash('sha256')
-        .update(content.subarray(at, at + MiB))
-        .digest(),
-    );
+/** A VERIFY_ONLY GET_REQUEST (PROTOCOL.md §5.11.1) in 1 MiB chunks: it states nothing about a local file. */
+function verifyRequest(ref: number, path: string): Message {
   return {
     type: 'GET_REQUEST',
     ref,
     chunkBytes: MiB,
     verifyOnly: true,
-    heldSize: content.length,
-    haveDigest: haveDigest(hashes),
-    ranges: [{ first: 0, count: hashes.length }],
+    heldSize: 0,
+    haveDigest: Buffer.alloc(32),
+    ranges: [],
     path,
   };
+}
+
+/** The file digest of `content` (PROTOCOL.md §7.2), as a VERIFY_ONLY answer's GET_END must carry it. */
+function digestOf(content: Buffer): Buffer {
+  const hashes: Buffer[] = [];
+  for (let at = 0; at < content.length; at += MiB) hashes.push(chunkHashOf(content.subarray(at, at + MiB)));
+  return fileDigest(content.length, MiB, hashes);
 }
 
 test('256 pipelined VERIFY_ONLY requests and 64 EXISTING offers of a 2 MiB file make the server read it once, not 320 times', async (t) => {
@@ -302,14 +302,15 @@ test('256 pipelined VERIFY_ONLY requests and 64 EXISTING offers of a 2 MiB file 
   const content = randomBytes(2 * MiB);
   await writeFile(join(root, 'big.bin'), content);
   const channel = await rawSession(t, server, client);
-  const wrong = Buffer.from(content);
-  wrong[0]! ^= 1;
+  const digest = digestOf(content);
 
   const readBefore = await bytesReadByProcess();
-  for (let ref = 1; ref <= 256; ref++) await channel.send(verifyRequest(ref, 'big.bin', wrong));
+  for (let ref = 1; ref <= 256; ref++) await channel.send(verifyRequest(ref, 'big.bin'));
   for (let ref = 1; ref <= 256; ref++) {
-    const reply = await channel.receive();
-    assert.ok(reply.type === 'ERROR' && reply.code === ERROR_CODES.FILE_EXISTS.wire, `got ${reply.type}`);
+    const offered = await channel.receive();
+    assert.ok(offered.type === 'GET_OFFER' && offered.size === content.length, `got ${offered.type}`);
+    const end = await channel.receive();
+    assert.ok(end.type === 'GET_END' && end.fileDigest.equals(digest), `got ${end.type}`);
   }
   for (let ref = 257; ref <= 320; ref++) {
     assert.equal(await offer(channel, ref, 'big.bin', content.length), 'PUT_ACCEPT');
@@ -329,17 +330,19 @@ test('a file changed after it was hashed is never answered from the hash cache',
   const after = randomBytes(2 * MiB);
   await writeFile(join(root, 'f.bin'), before);
   const channel = await rawSession(t, server, client);
-  const verify = async (ref: number, content: Buffer): Promise<string> => {
-    await channel.send(verifyRequest(ref, 'f.bin', content));
-    const reply = await channel.receive();
-    if (reply.type === 'GET_OFFER') assert.equal((await channel.receive()).type, 'GET_END');
-    return reply.type;
+  // The digest a VERIFY_ONLY answer offers (PROTOCOL.md §5.11.2).
+  const verify = async (ref: number): Promise<string> => {
+    await channel.send(verifyRequest(ref, 'f.bin'));
+    assert.equal((await channel.receive()).type, 'GET_OFFER');
+    const end = await channel.receive();
+    assert.ok(end.type === 'GET_END', `got ${end.type}`);
+    return end.fileDigest.toString('hex');
   };
-  assert.equal(await verify(1, before), 'GET_OFFER');
-  assert.equal(await verify(2, before), 'GET_OFFER');
+  assert.equal(await verify(1), digestOf(before).toString('hex'));
+  assert.equal(await verify(2), digestOf(before).toString('hex'));
   await writeFile(join(root, 'f.bin'), after); // same size, new content
-  assert.equal(await verify(3, before), 'ERROR');
-  assert.equal(await verify(4, after), 'GET_OFFER');
+  assert.equal(await verify(3), digestOf(after).toString('hex'), 'the new content, not the cached digest');
+  assert.equal(await verify(4), digestOf(after).toString('hex'));
   assert.equal(server.hashCache.hashedBytes, 2 * before.length);
 });
 
@@ -367,7 +370,10 @@ test('directories, links and empty files are not free: each counts 4 KiB against
   );
   // An empty file three new directories deep: four entries.
   assert.equal(await offer(channel, 6, 'x/y/z/empty', 0), 'PUT_ACCEPT');
-  assert.equal(await answer({ type: 'PUT_END', ref: 6, fileDigest: fileDigest(0, 1024, []) }), 'PUT_DONE');
+  assert.equal(
+    await answer({ type: 'PUT_END', ref: 6, fileDigest: fileDigest(0, 64 * 1024, []) }),
+    'PUT_DONE',
+  );
   assert.equal(await answer(dir(7, 'd1')), 'ACK', 'an existing directory costs nothing more');
   assert.equal(await answer(dir(8, 'd5')), 'ACK');
   assert.equal(await answer(dir(9, 'd6')), 'ERROR QUOTA_EXCEEDED');
@@ -404,18 +410,18 @@ test('past its burst, a client’s checks of bytes the cache does not hold wait 
   await writeFile(join(root, 'a.bin'), a);
   await writeFile(join(root, 'b.bin'), b);
   const channel = await rawSession(t, server, client);
-  const verify = async (ref: number, path: string, content: Buffer): Promise<void> => {
-    await channel.send(verifyRequest(ref, path, content));
+  const verify = async (ref: number, path: string): Promise<void> => {
+    await channel.send(verifyRequest(ref, path));
     assert.equal((await channel.receive()).type, 'GET_OFFER');
     assert.equal((await channel.receive()).type, 'GET_END');
   };
-  await verify(1, 'a.bin', a); // the whole burst
-  await verify(2, 'a.bin', a); // cached: free
+  await verify(1, 'a.bin'); // the whole burst
+  await verify(2, 'a.bin'); // cached: free
   assert.deepEqual(waits, []);
-  await verify(3, 'b.bin', b); // 2 MiB more at 1 MiB/s
+  await verify(3, 'b.bin'); // 2 MiB more at 1 MiB/s
   assert.deepEqual(waits, [2000]);
-  await verify(4, 'b.bin', b);
-  await verify(5, 'a.bin', a);
+  await verify(4, 'b.bin');
+  await verify(5, 'a.bin');
   assert.deepEqual(waits, [2000]);
 });
 
@@ -423,9 +429,9 @@ test('re-offering a resumable upload pays for re-verifying the chunks its partia
   let clock = 1_000_000;
   const waits: number[] = [];
   const { server, client } = await rig(t, {
-    durableBatchBytes: 16 * 1024,
+    durableBatchBytes: 64 * 1024,
     hashBudget: {
-      bytesPerSecond: 16 * 1024,
+      bytesPerSecond: 64 * 1024,
       burstBytes: 1,
       now: () => clock,
       sleep: (ms) => {
@@ -436,27 +442,34 @@ test('re-offering a resumable upload pays for re-verifying the chunks its partia
     },
   });
   const channel = await rawSession(t, server, client);
-  const content = randomBytes(48 * 1024);
+  const content = randomBytes(3 * 64 * 1024);
   assert.equal(await offer(channel, 1, 'r.bin', content.length), 'PUT_ACCEPT');
-  // 16 chunks of 1 KiB: one durable batch, announced by PROGRESS.
-  for (let index = 0; index < 16; index++) {
-    const data = content.subarray(index * 1024, (index + 1) * 1024);
-    await channel.send({ type: 'PUT_DATA', ref: 1, offset: index * 1024, data });
+  // One chunk of 64 KiB: one durable batch, announced by PROGRESS.
+  for (let index = 0; index < 1; index++) {
+    const data = content.subarray(index * 64 * 1024, (index + 1) * 64 * 1024);
+    const half = data.length >> 1; // a 64 KiB chunk does not fit one record
+    await channel.send({ type: 'PUT_DATA', ref: 1, offset: index * 64 * 1024, data: data.subarray(0, half) });
+    await channel.send({
+      type: 'PUT_DATA',
+      ref: 1,
+      offset: index * 64 * 1024 + half,
+      data: data.subarray(half),
+    });
     await channel.send({
       type: 'PUT_CHUNK',
       ref: 1,
       index,
-      chunkHash: createHash('sha256').update(data).digest(),
+      chunkHash: chunkHashOf(data),
     });
   }
   const progress = await channel.receive();
-  assert.ok(progress.type === 'PROGRESS' && progress.verifiedBytes === 16 * 1024, `got ${progress.type}`);
+  assert.ok(progress.type === 'PROGRESS' && progress.verifiedBytes === 64 * 1024, `got ${progress.type}`);
   await channel.send({ type: 'CANCEL', ref: 1 });
   assert.deepEqual(waits, [], 'a fresh partial re-verifies nothing');
   for (let ref = 2; ref <= 4; ref++) {
     assert.equal(await offer(channel, ref, 'r.bin', content.length), 'PUT_ACCEPT');
     await channel.send({ type: 'CANCEL', ref });
   }
-  // Each offer re-hashed 16 KiB at 16 KiB/s.
+  // Each offer re-hashed 64 KiB at 64 KiB/s.
   assert.deepEqual(waits, [1000, 1000, 1000]);
 });

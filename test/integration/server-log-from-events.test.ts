@@ -15,7 +15,7 @@ import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { rewriteKeepingSizeAndMtime } from '../helpers/rewrite-keeping-size-and-mtime.js';
 import { writeRandomFile } from '../helpers/random-file.js';
 
-const CHUNK_BYTES = 4096;
+const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const FILE_BYTES = 16 * CHUNK_BYTES + 123;
 const MTIME_S = 1_700_000_000;
 

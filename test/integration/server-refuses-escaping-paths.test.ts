@@ -72,7 +72,7 @@ test('an allowed client offering paths that escape the root gets PATH_INVALID or
       ref,
       size: 5,
       mtimeMs: 0,
-      chunkBytes: 1024,
+      chunkBytes: 64 * 1024,
       mode: 0o644,
       overwrite: true,
       fresh: false,

@@ -17,7 +17,7 @@ import { rewriteKeepingSizeAndMtime } from '../helpers/rewrite-keeping-size-and-
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { writeRandomFile } from '../helpers/random-file.js';
 
-const CHUNK_BYTES = 4096;
+const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const FILE_BYTES = 16 * CHUNK_BYTES + 123;
 /** A whole second, so putting the mtime back is exact to the nanosecond. */
 const MTIME_S = 1_700_000_000;

@@ -15,7 +15,7 @@ import { SeededRandom } from '../helpers/seeded-random.js';
 import { assertSameTree, snapshotTree } from '../helpers/tree-snapshot.js';
 import { startTempDirServer } from '../helpers/temp-dir-server.js';
 
-const CHUNK_BYTES = 16 * 1024;
+const CHUNK_BYTES = 64 * 1024;
 /** Larger than several chunks, and not a multiple of the chunk size. */
 const BIG_FILE_BYTES = 5 * CHUNK_BYTES + 777;
 

@@ -4,23 +4,22 @@
 // loopback, real files.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import type { SecureChannel } from '../../src/channel/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
-import { PERMISSION_UPLOAD, fileDigest, type Message } from '../../src/protocol/index.js';
+import { PERMISSION_UPLOAD, chunkHashOf, fileDigest, type Message } from '../../src/protocol/index.js';
 import type { FerryServer } from '../../src/server/index.js';
 import { startTempDirServer } from '../helpers/temp-dir-server.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 
-const CHUNK_BYTES = 1024;
+const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const content = randomBytes(2 * CHUNK_BYTES);
 const chunk = (i: number): Buffer => content.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
-const sha256 = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest();
-const DIGEST = fileDigest(content.length, CHUNK_BYTES, [sha256(chunk(0)), sha256(chunk(1))]);
+const DIGEST = fileDigest(content.length, CHUNK_BYTES, [chunkHashOf(chunk(0)), chunkHashOf(chunk(1))]);
 const MTIME_MS = 1_700_000_000_000;
 
 interface Rig {
@@ -67,7 +66,15 @@ async function sendChunk(
   data: Buffer,
   hash: Buffer,
 ): Promise<void> {
-  await channel.send({ type: 'PUT_DATA', ref, offset: index * CHUNK_BYTES, data });
+  // A 64 KiB chunk does not fit one record: two PUT_DATA messages.
+  const half = data.length >> 1;
+  await channel.send({ type: 'PUT_DATA', ref, offset: index * CHUNK_BYTES, data: data.subarray(0, half) });
+  await channel.send({
+    type: 'PUT_DATA',
+    ref,
+    offset: index * CHUNK_BYTES + half,
+    data: data.subarray(half),
+  });
   await channel.send({ type: 'PUT_CHUNK', ref, index, chunkHash: hash });
 }
 
@@ -89,7 +96,7 @@ async function primaryWithChunk0(rig: Rig): Promise<{ primary: SecureChannel; to
   await primary.send(offer(1));
   const accept = await receive(primary, 'PUT_ACCEPT');
   assert.deepEqual(accept.ranges, []);
-  await sendChunk(primary, 1, 0, chunk(0), sha256(chunk(0)));
+  await sendChunk(primary, 1, 0, chunk(0), chunkHashOf(chunk(0)));
   assert.equal((await receive(primary, 'PROGRESS')).verifiedBytes, CHUNK_BYTES);
   return { primary, token: accept.joinToken };
 }
@@ -102,12 +109,12 @@ test('a joined stream cannot rewrite a chunk the primary had verified: it is ref
   await receive(joined, 'PUT_ACCEPT');
   // Other content for chunk 0, closed with a wrong hash: on a8541e7 the bytes were written, CHUNK_MISMATCH
   // came back for this ref only, and the primary's verified hash still vouched for chunk 0.
-  await sendChunk(joined, 1, 0, Buffer.alloc(CHUNK_BYTES, 0x58), sha256(Buffer.from('anything')));
+  await sendChunk(joined, 1, 0, Buffer.alloc(CHUNK_BYTES, 0x58), chunkHashOf(Buffer.from('anything')));
   const refused = await receive(joined, 'ERROR');
   assert.equal(refused.code, ERROR_CODES.MESSAGE_MALFORMED.wire, `refused with ${refused.code}`);
   assert.match(refused.detail, /chunk 0 is already verified/);
 
-  await sendChunk(primary, 1, 1, chunk(1), sha256(chunk(1)));
+  await sendChunk(primary, 1, 1, chunk(1), chunkHashOf(chunk(1)));
   await primary.send({ type: 'PUT_END', ref: 1, fileDigest: DIGEST });
   let done = await primary.receive();
   while (done.type === 'PROGRESS') done = await primary.receive();
@@ -116,8 +123,8 @@ test('a joined stream cannot rewrite a chunk the primary had verified: it is ref
   const stored = await readFile(join(rig.root, 'f.bin'));
   assert.ok(
     fileDigest(stored.length, CHUNK_BYTES, [
-      sha256(stored.subarray(0, CHUNK_BYTES)),
-      sha256(stored.subarray(CHUNK_BYTES)),
+      chunkHashOf(stored.subarray(0, CHUNK_BYTES)),
+      chunkHashOf(stored.subarray(CHUNK_BYTES)),
     ]).equals(DIGEST),
     'the digest describes the stored bytes',
   );
@@ -130,7 +137,7 @@ test('a chunk that failed its hash on a joined stream is not held: the PUT_END i
   const joined = await rig.session();
   await joined.send(offer(1, token));
   await receive(joined, 'PUT_ACCEPT');
-  await sendChunk(joined, 1, 1, Buffer.alloc(CHUNK_BYTES, 0x58), sha256(chunk(1)));
+  await sendChunk(joined, 1, 1, Buffer.alloc(CHUNK_BYTES, 0x58), chunkHashOf(chunk(1)));
   const mismatch = await receive(joined, 'ERROR');
   assert.equal(mismatch.code, ERROR_CODES.CHUNK_MISMATCH.wire);
   assert.equal(mismatch.ref, 1, 'only the joined stream is over');
@@ -144,7 +151,7 @@ test('a chunk that failed its hash on a joined stream is not held: the PUT_END i
   await again.send(offer(1));
   const accept = await receive(again, 'PUT_ACCEPT');
   assert.deepEqual(accept.ranges, [{ first: 0, count: 1 }], 'chunk 1 is not held');
-  await sendChunk(again, 1, 1, chunk(1), sha256(chunk(1)));
+  await sendChunk(again, 1, 1, chunk(1), chunkHashOf(chunk(1)));
   await again.send({ type: 'PUT_END', ref: 1, fileDigest: DIGEST });
   let done = await again.receive();
   while (done.type === 'PROGRESS') done = await again.receive();
@@ -163,7 +170,7 @@ test("when the primary session ends, a joined stream's further data fails for it
   await primaryClosed;
 
   // On main before the receiver machine the data went to the closed partial with no answer at all.
-  await sendChunk(joined, 1, 1, chunk(1), sha256(chunk(1)));
+  await sendChunk(joined, 1, 1, chunk(1), chunkHashOf(chunk(1)));
   // Then the session resumes the transfer itself (sent at once, so a server that stays silent fails fast).
   await joined.send(offer(2));
   const refused = await receive(joined, 'ERROR');

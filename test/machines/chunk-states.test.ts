@@ -1,15 +1,15 @@
 // ChunkStates: which received bytes a transfer trusts (PROTOCOL.md §5.5, §5.13), tested with bytes alone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { ChunkStates } from '../../src/machines/index.js';
-import { HASH_BYTES, fileDigest } from '../../src/protocol/index.js';
+import { HASH_BYTES, chunkHashOf, fileDigest } from '../../src/protocol/index.js';
 
-const CHUNK_BYTES = 1024;
+const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const SIZE = 3 * CHUNK_BYTES + 10;
 const content = randomBytes(SIZE);
 const chunk = (i: number): Buffer => content.subarray(i * CHUNK_BYTES, Math.min(SIZE, (i + 1) * CHUNK_BYTES));
-const hashOf = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest();
+const hashOf = (bytes: Uint8Array): Buffer => chunkHashOf(bytes);
 const A = 'stream A';
 const B = 'stream B';
 
@@ -117,7 +117,7 @@ test('ChunkStates enforces PROTOCOL.md §5.5.1 order and the open-chunk cap, cha
   assert.throws(() => states.accept(20, Buffer.from('x'), A), malformed(/expected offset 10, got 20/));
   assert.throws(
     () => states.accept(10, Buffer.alloc(CHUNK_BYTES), A),
-    malformed(/crosses the chunk end 1024/),
+    malformed(/crosses the chunk end 65536/),
   );
   assert.throws(() => states.complete(0, hashOf(chunk(0)), A), malformed(/chunk 0 is not complete/));
   states.accept(CHUNK_BYTES, chunk(1).subarray(0, 1), A);

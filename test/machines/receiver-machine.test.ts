@@ -5,7 +5,7 @@
 // GET_* on the client), which are the same machine.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   MAX_OPEN_CHUNKS,
   RECEIVER_TRANSITIONS,
@@ -17,6 +17,7 @@ import {
 } from '../../src/machines/index.js';
 import {
   HASH_BYTES,
+  chunkHashOf,
   decodeMessage,
   encodeMessage,
   fileDigest,
@@ -25,12 +26,12 @@ import {
 } from '../../src/protocol/index.js';
 import { isFerryError } from '../../src/errors/index.js';
 
-const CHUNK_BYTES = 1024;
+const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const SIZE = 4 * CHUNK_BYTES + 100; // five chunks, the last one short
 const COUNT = 5;
 const content = randomBytes(SIZE);
 const chunk = (i: number): Buffer => content.subarray(i * CHUNK_BYTES, Math.min(SIZE, (i + 1) * CHUNK_BYTES));
-const sha256 = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest();
+const sha256 = (bytes: Uint8Array): Buffer => chunkHashOf(bytes);
 const HASHES = Array.from({ length: COUNT }, (_, i) => sha256(chunk(i)));
 const DIGEST = fileDigest(SIZE, CHUNK_BYTES, HASHES);
 const ZERO_DIGEST = Buffer.alloc(HASH_BYTES);
@@ -188,8 +189,8 @@ for (const direction of DIRECTIONS) {
       malformed(/expected offset 100, got 50/),
     );
     assert.throws(
-      () => rig.data(A, 100, Buffer.alloc(CHUNK_BYTES)),
-      malformed(/data at 100 of 1024 bytes crosses the chunk end 1024/),
+      () => rig.data(A, 100, Buffer.alloc(CHUNK_BYTES - 50)),
+      malformed(/data at 100 of 65486 bytes crosses the chunk end 65536/),
     );
     assert.throws(() => rig.data(A, SIZE, Buffer.from('x')), malformed(/outside the file/));
     assert.throws(
@@ -271,7 +272,10 @@ for (const direction of DIRECTIONS) {
       () => rig.data(B, 100, chunk(0).subarray(100)),
       malformed(/chunk 0 is open on another stream/),
     );
-    assert.throws(() => rig.data(B, 0, chunk(0)), malformed(/chunk 0 is open on another stream/));
+    assert.throws(
+      () => rig.data(B, 0, chunk(0).subarray(0, 100)),
+      malformed(/chunk 0 is open on another stream/),
+    );
     rig.data(A, 100, chunk(0).subarray(100));
     assert.throws(() => rig.chunkHash(B, 0, HASHES[0]!), malformed(/chunk 0 is not complete/));
     rig.chunkHash(A, 0, HASHES[0]!);
@@ -398,7 +402,7 @@ for (const direction of DIRECTIONS) {
     rig.data(B, 0, chunk(0).subarray(0, 10));
     rig.machine.close(); // the primary's session ended
     const closed = { code: 'PATH_NOT_FOUND', message: /the transfer this stream joined is closed/ };
-    assert.throws(() => rig.data(B, 10, chunk(0).subarray(10)), closed);
+    assert.throws(() => rig.data(B, 10, chunk(0).subarray(10, 100)), closed);
     assert.throws(() => rig.chunkHash(B, 0, HASHES[0]!), closed);
     assert.throws(() => rig.end(B, ZERO_DIGEST, { part: true }), closed);
     rig.machine.streamEnded(B); // its session then closes: nothing to do
@@ -411,7 +415,7 @@ for (const direction of DIRECTIONS) {
     for (let index = 0; index < COUNT; index++) rig.sendChunk(A, index);
     rig.end(A, DIGEST);
     // A joined stream's data after the file's end broke §5.13.4 (the file ends after every PART).
-    assert.throws(() => rig.data(B, 0, chunk(0)), unexpected(/DATA in state finishing/));
+    assert.throws(() => rig.data(B, 0, chunk(0).subarray(0, 100)), unexpected(/DATA in state finishing/));
     assert.throws(() => rig.end(B, ZERO_DIGEST, { part: true }), unexpected(/PART_END in state finishing/));
     assert.throws(() => rig.end(A, DIGEST), unexpected(/END in state finishing/));
     rig.machine.finished();
@@ -420,7 +424,12 @@ for (const direction of DIRECTIONS) {
 
   test(`receiver (${direction}): the write effect carries the very buffer the record was decoded into and hashed, uncopied`, () => {
     const machine = new ReceiverMachine(SIZE, CHUNK_BYTES);
-    const record = encodeMessage({ type: DATA, ref: REF, offset: 0, data: chunk(0) } as Message);
+    const record = encodeMessage({
+      type: DATA,
+      ref: REF,
+      offset: 0,
+      data: chunk(0).subarray(0, 1000),
+    } as Message);
     const decoded = decodeMessage(record) as { data: Buffer };
     const effect = machine.data(A, 0, decoded.data);
     assert.equal(effect.data, decoded.data, 'the same Buffer object');
@@ -493,7 +502,14 @@ test('RECEIVER_TRANSITIONS: every row is reachable by driving the machine with i
   };
   const live = new Rig('download');
   const m = live.machine;
-  trace(m, () => live.data(A, 0, chunk(0)), 'DATA');
+  trace(
+    m,
+    () => {
+      live.data(A, 0, chunk(0).subarray(0, 100));
+      live.data(A, 100, chunk(0).subarray(100));
+    },
+    'DATA',
+  );
   trace(m, () => live.chunkHash(A, 0, HASHES[0]!), 'CHUNK');
   trace(m, () => live.confirmDurable(), 'DURABLE');
   trace(m, () => live.end(B, ZERO_DIGEST, { part: true }), 'PART_END');

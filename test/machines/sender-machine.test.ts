@@ -4,7 +4,6 @@
 // hashed here by hand, standing in for the driver's reads; no socket, no file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { isFerryError } from '../../src/errors/index.js';
 import { FerryError } from '../../src/errors/index.js';
 import {
@@ -13,6 +12,7 @@ import {
   MAX_TRANSFER_CHUNKS,
   MIN_CHUNK_BYTES,
   chunkCount,
+  chunkHashOf,
   decodeMessage,
   encodeMessage,
   fileDigest,
@@ -49,10 +49,8 @@ function fileOf(size: number, seed = 1): Buffer {
   return file;
 }
 
-function chunkHashOf(file: Buffer, index: number): Buffer {
-  return createHash('sha256')
-    .update(file.subarray(index * CHUNK, Math.min(file.length, (index + 1) * CHUNK)))
-    .digest();
+function hashOfChunk(file: Buffer, index: number): Buffer {
+  return chunkHashOf(file.subarray(index * CHUNK, Math.min(file.length, (index + 1) * CHUNK)));
 }
 
 /** The file digest (§7.2), computed here without ChunkHashes. */
@@ -61,20 +59,20 @@ function digestOf(file: Buffer): Buffer {
   return fileDigest(
     file.length,
     CHUNK,
-    Array.from({ length: count }, (_, i) => chunkHashOf(file, i)),
+    Array.from({ length: count }, (_, i) => hashOfChunk(file, i)),
   );
 }
 
 /** The held digest (§5.4) over `indices` of `file`, computed here without ChunkHashes. */
 function heldDigestOf(file: Buffer, indices: readonly number[]): Buffer {
-  return haveDigest(indices.map((i) => chunkHashOf(file, i)));
+  return haveDigest(indices.map((i) => hashOfChunk(file, i)));
 }
 
 /** What the driver does for a `hash` or `stream` effect: our own hashes of those chunks. */
 function hashInto(hashes: ChunkHashes, file: Buffer, chunks: Iterable<number>): number[] {
   const done: number[] = [];
   for (const index of chunks) {
-    hashes.set(index, chunkHashOf(file, index));
+    hashes.set(index, hashOfChunk(file, index));
     done.push(index);
   }
   return done;
@@ -709,49 +707,34 @@ test('a held claim that does not match the file, or names another size, is not a
   }
 });
 
-test('VERIFY_ONLY of an identical file gets GET_OFFER and GET_END only; of another file, FILE_EXISTS (§5.11.1)', () => {
-  const file = fileOf(3 * CHUNK);
-  const all = [{ first: 0, count: 3 }];
-  const same = downloadOf(file, {
-    verifyOnly: true,
-    heldSize: file.length,
-    ranges: all,
-    haveDigest: heldDigestOf(file, [0, 1, 2]),
-  });
-  const run = serve(same, file, same.start());
-  assert.deepEqual(
-    run.messages.map((m) => m.type),
-    ['GET_OFFER', 'GET_END'],
-  );
-  assert.deepEqual(run.streamed, []);
-  assert.equal(run.kinds.filter((kind) => kind === 'done').length, 1);
-  const differs = downloadOf(file, {
-    verifyOnly: true,
-    heldSize: file.length,
-    ranges: all,
-    haveDigest: heldDigestOf(fileOf(3 * CHUNK, 6), [0, 1, 2]),
-  });
-  assert.throws(
-    () => serve(differs, file, differs.start()),
-    (err: unknown) => isFerryError(err, 'FILE_EXISTS'),
-  );
-  const otherSize = downloadOf(file, {
-    verifyOnly: true,
-    heldSize: CHUNK,
-    ranges: [{ first: 0, count: 1 }],
-    haveDigest: heldDigestOf(file, [0]),
-  });
-  const effects = otherSize.start();
-  assert.deepEqual(kinds(effects), ['fail'], 'refused without reading the file');
-  assert.equal(only(effects, 'fail').error.code, 'FILE_EXISTS');
-});
-
-test('a VERIFY_ONLY of an empty file holds it all with no ranges and the zero digest', () => {
-  const file = Buffer.alloc(0);
-  const machine = downloadOf(file, { verifyOnly: true, heldSize: 0 });
+test("VERIFY_ONLY is answered with the server's size and digest and no chunk, whatever the client has: the client compares (§5.11.1)", () => {
+  const file = fileOf(3 * CHUNK + 5);
+  const machine = downloadOf(file, { verifyOnly: true });
   const run = serve(machine, file, machine.start());
   assert.deepEqual(run.messages, [
-    { type: 'GET_OFFER', ref: 9, size: 0, mtimeMs: FACTS.mtimeMs, mode: FACTS.mode, heldAccepted: true },
+    {
+      type: 'GET_OFFER',
+      ref: 9,
+      size: file.length,
+      mtimeMs: FACTS.mtimeMs,
+      mode: FACTS.mode,
+      heldAccepted: false,
+    },
+    { type: 'GET_END', ref: 9, fileDigest: digestOf(file) },
+  ]);
+  assert.deepEqual(run.streamed, [], 'no file data');
+  assert.deepEqual(run.checked, [0, 1, 2, 3], 'hashed as a check, so through the hash cache');
+  assert.ok(!run.kinds.includes('hashed-whole'));
+  assert.equal(run.kinds.filter((kind) => kind === 'done').length, 1);
+  assert.equal(machine.state, 'ended');
+});
+
+test("a VERIFY_ONLY of an empty file gets its size 0 and the empty file's digest", () => {
+  const file = Buffer.alloc(0);
+  const machine = downloadOf(file, { verifyOnly: true });
+  const run = serve(machine, file, machine.start());
+  assert.deepEqual(run.messages, [
+    { type: 'GET_OFFER', ref: 9, size: 0, mtimeMs: FACTS.mtimeMs, mode: FACTS.mode, heldAccepted: false },
     { type: 'GET_END', ref: 9, fileDigest: fileDigest(0, CHUNK, []) },
   ]);
 });

@@ -4,7 +4,7 @@
 // sweeper's removal of a finish that died with its multipart upload open.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   CreateMultipartUploadCommand,
   GetObjectCommand,
@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { FerryServer } from '../../src/server/index.js';
 import { getFiles, listFiles, sendFiles } from '../../src/client/index.js';
-import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
+import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD, chunkHashOf } from '../../src/protocol/index.js';
 import { describePartialStore } from '../transfer/partial-store-conformance.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
@@ -88,9 +88,7 @@ const MIB = 1024 * 1024;
 function entriesOf(bytes: Buffer, chunkBytes: number, indices: number[]): ChunkEntry[] {
   return indices.map((index) => ({
     index,
-    hash: createHash('sha256')
-      .update(bytes.subarray(index * chunkBytes, (index + 1) * chunkBytes))
-      .digest(),
+    hash: chunkHashOf(bytes.subarray(index * chunkBytes, (index + 1) * chunkBytes)),
   }));
 }
 
@@ -185,11 +183,11 @@ test('a part changed in the store behind the log is not counted held by a server
 test('the sweeper removes a partial whose finish died: its parts, its state and its open multipart upload', async () => {
   const s = swift();
   const store = storeAt(s, 'sweep/');
-  const content = randomBytes(3000);
-  const header = { size: content.length, mtimeMs: 0, chunkBytes: 1024 };
+  const content = randomBytes(3 * 64 * 1024 - 100);
+  const header = { size: content.length, mtimeMs: 0, chunkBytes: 64 * 1024 };
   const partial = await store.open('t3', header, { fresh: false, keepLog: true });
   await partial.write(0, content);
-  await partial.makeDurable(entriesOf(content, 1024, [0, 1, 2]));
+  await partial.makeDurable(entriesOf(content, 64 * 1024, [0, 1, 2]));
   await partial.close();
   // A finish that got as far as creating its multipart upload and recording it, then died.
   const target = store.targetOf('half.bin');

@@ -7,11 +7,17 @@ import {
   ChunkHashes,
   ChunkSet,
   HASH_BYTES,
+  MIN_CHUNK_BYTES,
+  chunkHashOf,
   chunkLength,
   fileDigest,
   haveDigest,
 } from '../../src/protocol/index.js';
+import { bytePattern } from '../helpers/byte-pattern.js';
 import type { FileDigestVector } from '../vectors/vector-json.js';
+
+/** The smallest chunk: one leaf (PROTOCOL.md §7.2). */
+const C = MIN_CHUNK_BYTES;
 
 const vectors = (
   JSON.parse(readFileSync(new URL('../vectors/ferry-file-digests.json', import.meta.url), 'utf8')) as {
@@ -25,13 +31,13 @@ const hashN = (n: number): Buffer => sha256(Buffer.from([n]));
 test('ChunkHashes digest and haveDigest equal the ferry-file-digests.json vectors and fileDigest/haveDigest', () => {
   assert.ok(vectors.length >= 3);
   for (const v of vectors) {
-    const content = Buffer.from(v.content, 'hex');
+    const content = bytePattern(v.size);
     const hashes = new ChunkHashes(v.size, v.chunkBytes);
     assert.equal(hashes.count, v.chunkHashes.length, v.name);
     // Set in reverse order: the table orders by index, not by arrival (parallel streams, §5.13).
     for (let i = hashes.count - 1; i >= 0; i--) {
       const at = i * v.chunkBytes;
-      hashes.set(i, sha256(content.subarray(at, at + chunkLength(i, v.size, v.chunkBytes))));
+      hashes.set(i, chunkHashOf(content.subarray(at, at + chunkLength(i, v.size, v.chunkBytes))));
     }
     const list = v.chunkHashes.map((h) => Buffer.from(h, 'hex'));
     assert.equal(hashes.digest().toString('hex'), v.fileDigest, v.name);
@@ -42,7 +48,7 @@ test('ChunkHashes digest and haveDigest equal the ferry-file-digests.json vector
 });
 
 test('ChunkHashes get returns the 32 bytes set for a chunk, undefined for a chunk never set, and copies on set', () => {
-  const hashes = new ChunkHashes(3 * 1024 + 10, 1024);
+  const hashes = new ChunkHashes(3 * C + 10, C);
   assert.equal(hashes.count, 4);
   assert.equal(hashes.get(2), undefined);
   const hash = hashN(2);
@@ -59,7 +65,7 @@ test('ChunkHashes get returns the 32 bytes set for a chunk, undefined for a chun
 });
 
 test('ChunkHashes refuses a hash of the wrong length or for an index outside the file, as INTERNAL', () => {
-  const hashes = new ChunkHashes(2048, 1024);
+  const hashes = new ChunkHashes(2 * C, C);
   assert.throws(() => hashes.set(0, Buffer.alloc(31)), { code: 'INTERNAL' });
   assert.throws(() => hashes.set(2, hashN(0)), { code: 'INTERNAL' });
   assert.throws(() => hashes.set(-1, hashN(0)), { code: 'INTERNAL' });
@@ -68,15 +74,15 @@ test('ChunkHashes refuses a hash of the wrong length or for an index outside the
 });
 
 test('ChunkHashes gives no file digest while a chunk hash is missing', () => {
-  const hashes = new ChunkHashes(2048, 1024);
+  const hashes = new ChunkHashes(2 * C, C);
   hashes.set(0, hashN(0));
   assert.throws(() => hashes.digest(), { code: 'INTERNAL', message: /all 2 chunk hashes, 1 known/ });
   hashes.set(1, hashN(1));
-  assert.ok(hashes.digest().equals(fileDigest(2048, 1024, [hashN(0), hashN(1)])));
+  assert.ok(hashes.digest().equals(fileDigest(2 * C, C, [hashN(0), hashN(1)])));
 });
 
 test('ChunkHashes haveDigest covers the held chunks in index order, across gaps, and is zero when none are held', () => {
-  const hashes = new ChunkHashes(10 * 1024 - 1, 1024);
+  const hashes = new ChunkHashes(10 * C - 1, C);
   assert.ok(hashes.haveDigest().equals(Buffer.alloc(HASH_BYTES)));
   for (const i of [7, 1, 2, 9, 5]) hashes.set(i, hashN(i));
   assert.ok(hashes.haveDigest().equals(haveDigest([1, 2, 5, 7, 9].map(hashN))));
@@ -97,15 +103,15 @@ test('ChunkHashes haveDigest covers the held chunks in index order, across gaps,
 });
 
 test('ChunkHashes counts held bytes with the short last chunk once', () => {
-  const hashes = new ChunkHashes(3 * 1024 + 10, 1024);
+  const hashes = new ChunkHashes(3 * C + 10, C);
   assert.equal(hashes.knownBytes(), 0);
   hashes.set(3, hashN(3));
   assert.equal(hashes.knownBytes(), 10);
   hashes.set(0, hashN(0));
-  assert.equal(hashes.knownBytes(), 1034);
-  assert.equal(hashes.bytesOf([1, 2]), 2048);
+  assert.equal(hashes.knownBytes(), C + 10);
+  assert.equal(hashes.bytesOf([1, 2]), 2 * C);
   assert.equal(hashes.lengthOf(3), 10);
-  assert.equal(hashes.bytesOf(hashes.allChunks()), 3 * 1024 + 10);
+  assert.equal(hashes.bytesOf(hashes.allChunks()), 3 * C + 10);
   assert.deepEqual(
     [...hashes.entries()].map((e) => [e.index, e.hash.toString('hex')]),
     [0, 3].map((i) => [i, hashN(i).toString('hex')]),
@@ -113,15 +119,15 @@ test('ChunkHashes counts held bytes with the short last chunk once', () => {
 });
 
 test('ChunkHashes.of builds a table from entries; an empty file has no chunks, a full digest and a zero held digest', () => {
-  const table = ChunkHashes.of(2048, 1024, [
+  const table = ChunkHashes.of(2 * C, C, [
     { index: 1, hash: hashN(1) },
     { index: 0, hash: hashN(0) },
   ]);
-  assert.ok(table.digest().equals(fileDigest(2048, 1024, [hashN(0), hashN(1)])));
-  assert.equal(ChunkHashes.tableBytes(2048, 1024), 2 * HASH_BYTES);
-  const empty = new ChunkHashes(0, 1024);
+  assert.ok(table.digest().equals(fileDigest(2 * C, C, [hashN(0), hashN(1)])));
+  assert.equal(ChunkHashes.tableBytes(2 * C, C), 2 * HASH_BYTES);
+  const empty = new ChunkHashes(0, C);
   assert.equal(empty.count, 0);
   assert.equal(empty.allChunks().count, 0);
-  assert.ok(empty.digest().equals(fileDigest(0, 1024, [])));
+  assert.ok(empty.digest().equals(fileDigest(0, C, [])));
   assert.ok(empty.haveDigest().equals(Buffer.alloc(HASH_BYTES)));
 });

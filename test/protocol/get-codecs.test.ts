@@ -20,11 +20,11 @@ const AB32 = 'ab'.repeat(32);
 // Wire vectors written out by hand from the table of PROTOCOL.md §5, checked in both directions.
 const VECTORS: readonly [string, Message][] = [
   [
-    `20 00000005 00000400 00 0000000000000000 ${ZERO32} 0000 0003 612f62`,
+    `20 00000005 00010000 00 0000000000000000 ${ZERO32} 0000 0003 612f62`,
     {
       type: 'GET_REQUEST',
       ref: 5,
-      chunkBytes: 1024,
+      chunkBytes: 64 * 1024,
       verifyOnly: false,
       heldSize: 0,
       haveDigest: Buffer.alloc(32),
@@ -33,13 +33,13 @@ const VECTORS: readonly [string, Message][] = [
     },
   ],
   [
-    `20 00000005 00000400 00 0000000000001388 ${AB32} 0002 00000000 00000002 00000004 00000001 0001 61`,
+    `20 00000005 00010000 00 0000000000040388 ${AB32} 0002 00000000 00000002 00000004 00000001 0001 61`,
     {
       type: 'GET_REQUEST',
       ref: 5,
-      chunkBytes: 1024,
+      chunkBytes: 64 * 1024,
       verifyOnly: false,
-      heldSize: 5000,
+      heldSize: 4 * 64 * 1024 + 904,
       haveDigest: Buffer.alloc(32, 0xab),
       ranges: [
         { first: 0, count: 2 },
@@ -49,25 +49,26 @@ const VECTORS: readonly [string, Message][] = [
     },
   ],
   [
-    `20 00000005 00000400 01 0000000000000800 ${AB32} 0001 00000000 00000002 0001 61`,
+    // VERIFY_ONLY (§5.11.1): the client states nothing about its file.
+    `20 00000005 00010000 01 0000000000000000 ${ZERO32} 0000 0001 61`,
     {
       type: 'GET_REQUEST',
       ref: 5,
-      chunkBytes: 1024,
+      chunkBytes: 64 * 1024,
       verifyOnly: true,
-      heldSize: 2048,
-      haveDigest: Buffer.alloc(32, 0xab),
-      ranges: [{ first: 0, count: 2 }],
+      heldSize: 0,
+      haveDigest: Buffer.alloc(32),
+      ranges: [],
       path: 'a',
     },
   ],
   // STRIPED (PROTOCOL.md §5.13.6): the stripe follows the path.
   [
-    `20 00000005 00000400 02 0000000000000000 ${ZERO32} 0000 0001 61 01 03 0000000004000000`,
+    `20 00000005 00010000 02 0000000000000000 ${ZERO32} 0000 0001 61 01 03 0000000004000000`,
     {
       type: 'GET_REQUEST',
       ref: 5,
-      chunkBytes: 1024,
+      chunkBytes: 64 * 1024,
       verifyOnly: false,
       heldSize: 0,
       haveDigest: Buffer.alloc(32),
@@ -157,9 +158,9 @@ function request(
 ): string {
   const f = {
     ref: '00000001',
-    chunk: '00000400',
+    chunk: '00010000',
     flags: '00',
-    held: '0000000000000800',
+    held: '0000000000020000',
     digest: ZERO32,
     ranges: '0000',
     path: '0001 61',
@@ -207,7 +208,7 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
     'MESSAGE_MALFORMED',
   ],
   ['a GET_REQUEST heldSize above 2^53-1', request({ held: '0020000000000000' }), 'MESSAGE_MALFORMED'],
-  ['a GET_REQUEST heldSize needing 2^32 chunks', request({ held: '0000040000000000' }), 'MESSAGE_MALFORMED'],
+  ['a GET_REQUEST heldSize needing 2^32 chunks', request({ held: '0001000000000000' }), 'MESSAGE_MALFORMED'],
   [
     'a GET_REQUEST with a short haveDigest',
     request({ digest: '00'.repeat(31), ranges: '', path: '' }),
@@ -245,15 +246,11 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
   ],
   ['a GET_REQUEST with a haveDigest but no ranges', request({ digest: AB32 }), 'MESSAGE_MALFORMED'],
   [
-    'a VERIFY_ONLY GET_REQUEST missing a chunk',
-    request({ flags: '01', digest: AB32, ranges: '0001 00000000 00000001' }),
+    'a VERIFY_ONLY GET_REQUEST stating held chunks (§5.11.1: it states nothing about the local file)',
+    request({ flags: '01', digest: AB32, ranges: '0001 00000000 00000002' }),
     'MESSAGE_MALFORMED',
   ],
-  [
-    'a VERIFY_ONLY GET_REQUEST holding no chunk of a 2048-byte file',
-    request({ flags: '01' }),
-    'MESSAGE_MALFORMED',
-  ],
+  ['a VERIFY_ONLY GET_REQUEST stating a size', request({ flags: '01' }), 'MESSAGE_MALFORMED'],
   ['a GET_REQUEST path over 4096 bytes', request({ path: `1001 ${'61'.repeat(4097)}` }), 'MESSAGE_MALFORMED'],
   ['a GET_REQUEST path of invalid utf-8', request({ path: '0002 c328' }), 'MESSAGE_MALFORMED'],
   ['a GET_REQUEST without its path', request({ path: '' }), 'MESSAGE_MALFORMED'],
@@ -306,7 +303,7 @@ function getRequest(fields: Partial<GetRequestMessage>): GetRequestMessage {
   return {
     type: 'GET_REQUEST',
     ref: 1,
-    chunkBytes: 1024,
+    chunkBytes: 64 * 1024,
     verifyOnly: false,
     heldSize: 4096,
     haveDigest: Buffer.alloc(32),
@@ -321,7 +318,7 @@ const REFUSED_ENCODINGS: readonly [string, Message][] = [
   ['a GET_REQUEST chunk size that is no power of two', getRequest({ chunkBytes: 3000 })],
   ['a GET_REQUEST chunk size of 2^27', getRequest({ chunkBytes: 2 ** 27 })],
   ['a GET_REQUEST heldSize of 2^53', getRequest({ heldSize: 2 ** 53, chunkBytes: 2 ** 26 })],
-  ['a GET_REQUEST heldSize needing 2^32 chunks', getRequest({ heldSize: 2 ** 42 })],
+  ['a GET_REQUEST heldSize needing 2^32 chunks', getRequest({ heldSize: 2 ** 48 })],
   ['a GET_REQUEST haveDigest of 31 bytes', getRequest({ haveDigest: Buffer.alloc(31) })],
   ['a GET_REQUEST haveDigest without ranges', getRequest({ haveDigest: Buffer.alloc(32, 1) })],
   [
@@ -347,9 +344,10 @@ const REFUSED_ENCODINGS: readonly [string, Message][] = [
     }),
   ],
   [
-    'a VERIFY_ONLY GET_REQUEST missing a chunk',
-    getRequest({ verifyOnly: true, haveDigest: Buffer.alloc(32, 1), ranges: [{ first: 0, count: 3 }] }),
+    'a VERIFY_ONLY GET_REQUEST stating its held chunks',
+    getRequest({ verifyOnly: true, haveDigest: Buffer.alloc(32, 1), ranges: [{ first: 0, count: 1 }] }),
   ],
+  ['a VERIFY_ONLY GET_REQUEST stating its size', getRequest({ verifyOnly: true, heldSize: 100 })],
   ['a GET_REQUEST path over 4096 bytes', getRequest({ path: 'a'.repeat(4097) })],
   ['a GET_REQUEST path with a lone surrogate', getRequest({ path: 'a\ud800' })],
   [

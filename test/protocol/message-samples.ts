@@ -279,7 +279,7 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
     type: 'GET_REQUEST',
     ref: 2,
     chunkBytes: MAX_CHUNK_BYTES,
-    verifyOnly: true,
+    verifyOnly: false,
     heldSize: MAX_U53,
     haveDigest: filled(0x88),
     ranges: [

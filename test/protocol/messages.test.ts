@@ -37,13 +37,13 @@ const VECTORS: readonly [string, Message][] = [
   ['01 00000000 0303 0003 626164', { type: 'ERROR', ref: 0, code: 0x0303, detail: 'bad' }],
   ['02 03 0000000100000000', { type: 'WELCOME', permissions: 3, maxFileBytes: 2 ** 32 }],
   [
-    '10 00000005 0000000000000801 0000018bcfe56800 00000400 01a4 01 0003 612f62',
+    '10 00000005 0000000000000801 0000018bcfe56800 00010000 01a4 01 0003 612f62',
     {
       type: 'PUT_OFFER',
       ref: 5,
       size: 2049,
       mtimeMs: 1_700_000_000_000,
-      chunkBytes: 1024,
+      chunkBytes: 64 * 1024,
       mode: 0o644,
       overwrite: true,
       fresh: false,
@@ -153,12 +153,12 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
   ['a WELCOME one byte short', '02 01 00000000000000', 'MESSAGE_MALFORMED'],
   [
     'a PUT_OFFER with ref 0',
-    '10 00000000 0000000000000000 0000000000000000 00000400 01a4 00 0001 61',
+    '10 00000000 0000000000000000 0000000000000000 00010000 01a4 00 0001 61',
     'MESSAGE_MALFORMED',
   ],
   [
     'a PUT_OFFER size above 2^53-1',
-    '10 00000001 ffffffffffffffff 0000000000000000 00000400 01a4 00 0001 61',
+    '10 00000001 ffffffffffffffff 0000000000000000 00010000 01a4 00 0001 61',
     'MESSAGE_MALFORMED',
   ],
   [
@@ -178,17 +178,17 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
   ],
   [
     'a PUT_OFFER needing 2^32 chunks',
-    '10 00000001 0000040000000000 0000000000000000 00000400 01a4 00 0001 61',
+    '10 00000001 0001000000000000 0000000000000000 00010000 01a4 00 0001 61',
     'MESSAGE_MALFORMED',
   ],
   [
     'a PUT_OFFER with reserved flag bits',
-    '10 00000001 0000000000000000 0000000000000000 00000400 01a4 08 0001 61',
+    '10 00000001 0000000000000000 0000000000000000 00010000 01a4 08 0001 61',
     'MESSAGE_MALFORMED',
   ],
   [
     'a PUT_OFFER with JOIN and FRESH together',
-    '10 00000001 0000000000000000 0000000000000000 00000400 01a4 06 0001 61',
+    '10 00000001 0000000000000000 0000000000000000 00010000 01a4 06 0001 61',
     'MESSAGE_MALFORMED',
   ],
   [
@@ -198,12 +198,12 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
   ],
   [
     'a PUT_OFFER path over 4096 bytes',
-    `10 00000001 0000000000000000 0000000000000000 00000400 01a4 00 1001 ${'61'.repeat(4097)}`,
+    `10 00000001 0000000000000000 0000000000000000 00010000 01a4 00 1001 ${'61'.repeat(4097)}`,
     'MESSAGE_MALFORMED',
   ],
   [
     'a PUT_OFFER with a trailing byte',
-    '10 00000001 0000000000000000 0000000000000000 00000400 01a4 00 0001 61 00',
+    '10 00000001 0000000000000000 0000000000000000 00010000 01a4 00 0001 61 00',
     'MESSAGE_MALFORMED',
   ],
   ['a PUT_ACCEPT with reserved flag bit 2', `11 00000001 04 ${ZERO32} 0000`, 'MESSAGE_MALFORMED'],
@@ -351,7 +351,7 @@ const REFUSED_ENCODINGS: readonly [string, Message][] = [
       ref: 1,
       size: 1,
       mtimeMs: 0,
-      chunkBytes: 1024,
+      chunkBytes: 64 * 1024,
       mode: 0o100644,
       overwrite: false,
       fresh: false,
@@ -365,7 +365,7 @@ const REFUSED_ENCODINGS: readonly [string, Message][] = [
       ref: 1,
       size: 1,
       mtimeMs: 0,
-      chunkBytes: 1024,
+      chunkBytes: 64 * 1024,
       mode: 0,
       overwrite: false,
       fresh: false,

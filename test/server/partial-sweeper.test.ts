@@ -52,7 +52,7 @@ test('the sweeper removes partials older than maxAge, keeps newer ones, ones a l
     files: [source],
     identity: generateKeyPair(),
     verifyServer: () => undefined,
-    chunkBytes: 4096,
+    chunkBytes: 64 * 1024,
     stallTimeoutMs: 60_000,
     retry: { retries: 0 },
   }).catch(() => undefined);
@@ -109,7 +109,7 @@ test('the sweeper removes partials older than maxAge, keeps newer ones, ones a l
 test('sweepPartials works through the store port: it removes what is untouched for maxAge and not held, and only that', async () => {
   let now = 1_000_000;
   const store = new MemoryPartialStore<string>({ now: () => now });
-  const header = { size: 3000, mtimeMs: 0, chunkBytes: 1024 };
+  const header = { size: 3000, mtimeMs: 0, chunkBytes: 64 * 1024 };
   for (const id of [OLD_ID, RECENT_ID, 'c'.repeat(32)]) {
     const partial = await store.open(id, header, { fresh: false, keepLog: true });
     await partial.write(0, Buffer.alloc(1024, 1));

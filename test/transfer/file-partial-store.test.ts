@@ -87,7 +87,7 @@ describePartialStore<RootPath, RootPath>(
   { crash: false, list: false },
 );
 
-const HEADER = { size: 3000, mtimeMs: 1_700_000_000_000, chunkBytes: 1024 };
+const HEADER = { size: 3000, mtimeMs: 1_700_000_000_000, chunkBytes: 64 * 1024 };
 const LOGGED = { fresh: false, keepLog: true };
 
 test('FilePartialStore writes the state file before the data file, so a data file of its own is always marked', async (t) => {

@@ -2,9 +2,10 @@
 // (PROTOCOL.md §9.2) shown through PartialTransfer with a simulated crash.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { MemoryPartialStore, PartialTransfer } from '../../src/transfer/index.js';
 import { describePartialStore } from './partial-store-conformance.js';
+import { chunkHashOf } from '../../src/protocol/index.js';
 
 describePartialStore<string, string>(
   'MemoryPartialStore',
@@ -27,12 +28,9 @@ describePartialStore<string, string>(
 );
 
 test('after a crash, a resumed PartialTransfer holds exactly the chunks onDurable had reported', async () => {
-  const chunkBytes = 1024;
+  const chunkBytes = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
   const content = randomBytes(4 * chunkBytes);
-  const hashOf = (i: number): Buffer =>
-    createHash('sha256')
-      .update(content.subarray(i * chunkBytes, (i + 1) * chunkBytes))
-      .digest();
+  const hashOf = (i: number): Buffer => chunkHashOf(content.subarray(i * chunkBytes, (i + 1) * chunkBytes));
   const store = new MemoryPartialStore<string>();
   const reported: number[] = [];
   let wake: () => void = () => undefined;

@@ -3,7 +3,6 @@
 // (openNoFollow, ChunkLog.create).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import {
   openNoFollow,
   partialOwner,
 } from '../../src/transfer/index.js';
-import { fileDigest } from '../../src/protocol/index.js';
+import { chunkHashOf, fileDigest } from '../../src/protocol/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 async function tempDir(t: TestContext): Promise<string> {
@@ -108,9 +107,9 @@ test('partialOwner: ferry only with its state file beside the data; a data file 
 test('FilePartialStore with markWithState keeps a state file for a one-chunk file, and removes both when it finishes', async (t) => {
   const dir = await tempDir(t);
   const content = Buffer.from('one chunk only\n');
-  const hash = createHash('sha256').update(content).digest();
+  const hash = chunkHashOf(content);
   const paths = { dataPath: join(dir, '.f.ferry-part'), logPath: join(dir, '.f.ferry-state') };
-  const options = { size: content.length, mtimeMs: 0, chunkBytes: 1024, fresh: false };
+  const options = { size: content.length, mtimeMs: 0, chunkBytes: 64 * 1024, fresh: false };
   const store = new FilePartialStore({ pathsOf: () => paths }, { markWithState: true });
   const partial = await PartialTransfer.open(store, 'f', options);
   assert.equal(await partialOwner(paths), 'ferry', 'marked before a byte arrives');
@@ -122,7 +121,7 @@ test('FilePartialStore with markWithState keeps a state file for a one-chunk fil
   await again.writeData(0, content);
   again.completeChunk(0, hash);
   await again.finish(
-    fileDigest(content.length, 1024, [hash]),
+    fileDigest(content.length, 64 * 1024, [hash]),
     {
       dir,
       name: 'f',

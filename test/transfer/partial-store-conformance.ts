@@ -3,7 +3,7 @@
 // It drives the port only; what a store must guarantee is said in src/transfer/partial-store.ts.
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   verifyLoggedChunks,
   type ChunkEntry,
@@ -12,6 +12,7 @@ import {
   type SweepablePartialStore,
   type TransferHeader,
 } from '../../src/transfer/index.js';
+import { chunkHashOf } from '../../src/protocol/index.js';
 
 /** What the suite needs around a store: fresh keys and targets, and a look at what `finish` placed. */
 export interface PartialStoreHarness<Key, Target> {
@@ -30,7 +31,7 @@ export interface PartialStoreHarness<Key, Target> {
 
 export type MakeHarness<Key, Target> = (t: TestContext) => Promise<PartialStoreHarness<Key, Target>>;
 
-const CHUNK_BYTES = 1024;
+const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const SIZE = 3 * CHUNK_BYTES + 100; // four chunks, the last one short
 const HEADER: TransferHeader = { size: SIZE, mtimeMs: 1_700_000_000_123, chunkBytes: CHUNK_BYTES };
 const LOGGED = { fresh: false, keepLog: true };
@@ -48,7 +49,7 @@ function content(): Content {
   return {
     bytes,
     chunk,
-    entry: (index) => ({ index, hash: createHash('sha256').update(chunk(index)).digest() }),
+    entry: (index) => ({ index, hash: chunkHashOf(chunk(index)) }),
   };
 }
 
@@ -208,7 +209,7 @@ export function describePartialStore<Key, Target>(
       const h = await make(t);
       const small: TransferHeader = { size: 100, mtimeMs: 0, chunkBytes: CHUNK_BYTES };
       const bytes = randomBytes(100);
-      const entry = { index: 0, hash: createHash('sha256').update(bytes).digest() };
+      const entry = { index: 0, hash: chunkHashOf(bytes) };
       const first = await h.store.open(h.key('s'), small, { fresh: false, keepLog: false });
       await first.write(0, bytes);
       await first.makeDurable([entry]);

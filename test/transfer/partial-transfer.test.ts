@@ -4,7 +4,7 @@
 // machine's outcomes as the errors its callers see.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { open, readFile, readdir, writeFile } from 'node:fs/promises';
 import { readlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,10 +16,10 @@ import {
   resolveUnderRoot,
   type PartialTransferOptions,
 } from '../../src/transfer/index.js';
-import { fileDigest, haveDigest } from '../../src/protocol/index.js';
+import { chunkHashOf, fileDigest, haveDigest } from '../../src/protocol/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
-const CHUNK_BYTES = 4096;
+const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const SIZE = 4 * CHUNK_BYTES + 100; // five chunks, the last one short
 
 interface Fixture {
@@ -39,7 +39,7 @@ async function fixture(t: TestContext): Promise<Fixture> {
   t.after(() => removeTempDir(dir));
   const content = randomBytes(SIZE);
   const hashes = Array.from({ length: Math.ceil(SIZE / CHUNK_BYTES) }, (_, i) =>
-    createHash('sha256').update(chunkOf(content, i)).digest(),
+    chunkHashOf(chunkOf(content, i)),
   );
   const dataPath = join(dir, 'id.part');
   const logPath = join(dir, 'id.state');
@@ -260,7 +260,7 @@ test('PartialTransfer never clobbers an existing destination without overwrite (
 test('PartialTransfer ends a download stripe only with the digest over the chunks it sent, and keeps them when it is another (§5.13.6)', async () => {
   const store = new MemoryPartialStore<string>();
   const content = randomBytes(SIZE);
-  const hashes = [0, 1, 2, 3, 4].map((i) => createHash('sha256').update(chunkOf(content, i)).digest());
+  const hashes = [0, 1, 2, 3, 4].map((i) => chunkHashOf(chunkOf(content, i)));
   const partial = await PartialTransfer.open(store, 'k', {
     size: SIZE,
     mtimeMs: 0,

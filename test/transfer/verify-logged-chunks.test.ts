@@ -1,14 +1,15 @@
 // verifyLoggedChunks: a partial's log is checked against its bytes, never trusted (PROTOCOL.md §9.2).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { MemoryPartialStore, verifyLoggedChunks } from '../../src/transfer/index.js';
+import { chunkHashOf } from '../../src/protocol/index.js';
 
-const CHUNK_BYTES = 1024;
+const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 const SIZE = 2 * CHUNK_BYTES + 500; // three chunks, the last one 500 bytes
 
 function hashOf(bytes: Buffer): Buffer {
-  return createHash('sha256').update(bytes).digest();
+  return chunkHashOf(bytes);
 }
 
 test('verifyLoggedChunks keeps the last entry of a chunk, and drops a chunk whose bytes are cut short', async () => {

@@ -7,7 +7,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { formatFerryId, parseFerryId, shortFerryId } from '../../src/crypto/index.js';
 import {
+  LEAF_BYTES,
   chunkCount,
+  chunkHashOf,
   chunkLength,
   decodeMessage,
   encodeMessage,
@@ -15,6 +17,7 @@ import {
   haveDigest,
   type Message,
 } from '../../src/protocol/index.js';
+import { bytePattern } from '../helpers/byte-pattern.js';
 import { fromVectorJson, toVectorJson, type FileDigestVector } from './vector-json.js';
 
 interface VectorFile<T> {
@@ -39,14 +42,51 @@ test('ferry-ids.json: formatFerryId gives each id and parseFerryId gives each ke
   }
 });
 
-test('ferry-file-digests.json: chunk hashes, file digest and have-digest of each content (PROTOCOL.md §7.2)', () => {
+/** Leaf hashes of a file cut into LEAF_BYTES leaves; an empty file is one empty leaf (PROTOCOL.md §7.2). */
+function leavesOf(content: Buffer): Buffer[] {
+  const leaves = [leafOf(content.subarray(0, LEAF_BYTES))];
+  for (let at = LEAF_BYTES; at < content.length; at += LEAF_BYTES) {
+    leaves.push(leafOf(content.subarray(at, at + LEAF_BYTES)));
+  }
+  return leaves;
+}
+const leafOf = (bytes: Buffer): Buffer => sha256(Buffer.concat([Buffer.from([0]), bytes]));
+
+/** RFC 6962 §2.1 MTH as the RFC writes it: split at the largest power of two below n, recursively. */
+function referenceMth(leaves: Buffer[]): Buffer {
+  if (leaves.length === 1) return leaves[0]!;
+  let k = 1;
+  while (k * 2 < leaves.length) k *= 2;
+  const left = referenceMth(leaves.slice(0, k));
+  const right = referenceMth(leaves.slice(k));
+  return sha256(Buffer.concat([Buffer.from([1]), left, right]));
+}
+
+function u64(n: number): Buffer {
+  const bytes = Buffer.alloc(8);
+  bytes.writeBigUInt64BE(BigInt(n));
+  return bytes;
+}
+
+test('ferry-file-digests.json: tree root, chunk hashes, file digest and have-digest of each file (PROTOCOL.md §7.2)', () => {
   const vectors = load<FileDigestVector>('ferry-file-digests.json');
+  // One file, one digest: every vector of the same size names the same digest whatever its chunk size.
+  const bySize = new Map<number, Set<string>>();
+  for (const v of vectors) bySize.set(v.size, (bySize.get(v.size) ?? new Set()).add(v.fileDigest));
+  for (const [size, digests] of bySize) assert.equal(digests.size, 1, `size ${size}`);
+  assert.ok([...bySize.keys()].some((size) => vectors.filter((v) => v.size === size).length >= 3));
   for (const v of vectors) {
-    const content = Buffer.from(v.content, 'hex');
-    assert.equal(content.length, v.size, v.name);
+    const content = bytePattern(v.size);
     const hashes = Array.from({ length: chunkCount(v.size, v.chunkBytes) }, (_, i) =>
-      sha256(content.subarray(i * v.chunkBytes, i * v.chunkBytes + chunkLength(i, v.size, v.chunkBytes))),
+      chunkHashOf(content.subarray(i * v.chunkBytes, i * v.chunkBytes + chunkLength(i, v.size, v.chunkBytes))),
     );
+    // The tree root straight from the leaves, by RFC 6962's recursive definition, not through chunk hashes.
+    const root = referenceMth(leavesOf(content));
+    assert.equal(root.toString('hex'), v.treeRoot, v.name);
+    const expected = sha256(
+      Buffer.concat([Buffer.from('ferry-digest-v2'), u64(v.size), Buffer.from(v.treeRoot, 'hex')]),
+    );
+    assert.equal(expected.toString('hex'), v.fileDigest, `${v.name}: digest from the tree root`);
     assert.deepEqual(
       hashes.map((h) => h.toString('hex')),
       v.chunkHashes,
@@ -71,8 +111,6 @@ test('ferry-upload-messages.json: every message decodes to its fields and its fi
       'WELCOME',
       'PUT_OFFER',
       'PUT_ACCEPT',
-      'PUT_DATA',
-      'PUT_CHUNK',
       'PUT_DATA',
       'PUT_CHUNK',
       'PUT_END',

@@ -8,7 +8,8 @@ export interface FileDigestVector {
   name: string;
   size: number;
   chunkBytes: number;
-  content: string;
+  /** RFC 6962 MTH over the file's leaves; the content itself is the pattern `i mod 251` (README.md). */
+  treeRoot: string;
   chunkHashes: string[];
   fileDigest: string;
   haveDigest: string;

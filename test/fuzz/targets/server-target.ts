@@ -4,7 +4,6 @@
 // half-coherent records sealed with the session keys, so the fuzz reaches the message decoder and every
 // handler after admission.
 import { fork, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
@@ -22,6 +21,7 @@ import {
 import {
   MAX_MESSAGE_BYTES,
   MESSAGE_TYPE_CODES,
+  chunkHashOf,
   decodeMessage,
   encodeFrame,
   encodeClientHello,
@@ -166,7 +166,7 @@ function randomPlaintext(random: SeededRandom): Buffer {
 /** A coherent upload of a small file (offer, data, chunk hashes, end), with one message sometimes broken. */
 function coherentUpload(random: SeededRandom): Buffer[] {
   const ref = random.int(1, 3);
-  const chunkBytes = 1024;
+  const chunkBytes = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
   const size = random.pick([0, 1, 1024, 1025, random.int(2, 3000)]);
   const data = random.bytes(size);
   const hashes: Buffer[] = [];
@@ -185,7 +185,7 @@ function coherentUpload(random: SeededRandom): Buffer[] {
   ];
   for (let offset = 0; offset < size; offset += chunkBytes) {
     const chunk = data.subarray(offset, offset + chunkBytes);
-    hashes.push(createHash('sha256').update(chunk).digest());
+    hashes.push(chunkHashOf(chunk));
     out.push(encodeMessage({ type: 'PUT_DATA', ref, offset, data: chunk }));
     out.push(
       encodeMessage({ type: 'PUT_CHUNK', ref, index: offset / chunkBytes, chunkHash: hashes.at(-1)! }),
@@ -201,7 +201,7 @@ function coherentUpload(random: SeededRandom): Buffer[] {
 
 /** An offer whose size makes the server size its per-transfer tables (hash list, chunk set) by the claim. */
 function hugeOffer(random: SeededRandom): Buffer {
-  const chunkBytes = random.pick([1024, 4096, 2 ** 26]);
+  const chunkBytes = random.pick([64 * 1024, 128 * 1024, 2 ** 26]);
   const chunks = random.pick([2 ** 20, 2 ** 24, 2 ** 26, 2 ** 27, 2 ** 32 - 1]);
   return encodeMessage({
     type: 'PUT_OFFER',
