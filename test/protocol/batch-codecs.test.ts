@@ -25,15 +25,15 @@ const D1 = '11'.repeat(32);
 
 const VECTORS: readonly [string, Message][] = [
   [
-    // ref 7, OVERWRITE, chunkBytes 1024, 2 entries: 'ab' (size 2, mtime 1000, mode 0644) and an empty 'c'.
-    `19 00000007 01 00000400 0002 ` +
+    // ref 7, OVERWRITE, chunkBytes 65536, 2 entries: 'ab' (size 2, mtime 1000, mode 0644) and an empty 'c'.
+    `19 00000007 01 00010000 0002 ` +
       `00000002 00000000000003e8 01a4 ${D1} 0002 6162 6869 ` +
       `00000000 0000000000000000 0000 ${D1} 0001 63`,
     {
       type: 'PUT_BATCH',
       ref: 7,
       overwrite: true,
-      chunkBytes: 1024,
+      chunkBytes: 65536,
       entries: [
         { size: 2, mtimeMs: 1000, mode: 0o644, fileDigest: h(D1), path: 'ab', data: Buffer.from('hi') },
         { size: 0, mtimeMs: 0, mode: 0, fileDigest: h(D1), path: 'c', data: Buffer.alloc(0) },
@@ -126,11 +126,11 @@ test('`encodeMessage` refuses a PUT_BATCH whose entry data differs from its size
     data: Buffer.from('hi'),
   };
   assertCode(
-    () => encodeMessage({ type: 'PUT_BATCH', ref: 1, overwrite: false, chunkBytes: 1024, entries: [entry] }),
+    () => encodeMessage({ type: 'PUT_BATCH', ref: 1, overwrite: false, chunkBytes: 65536, entries: [entry] }),
     'MESSAGE_MALFORMED',
   );
   assertCode(
-    () => encodeMessage({ type: 'PUT_BATCH', ref: 1, overwrite: false, chunkBytes: 1024, entries: [] }),
+    () => encodeMessage({ type: 'PUT_BATCH', ref: 1, overwrite: false, chunkBytes: 65536, entries: [] }),
     'MESSAGE_MALFORMED',
   );
 });
