@@ -30,7 +30,15 @@ import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { FerryServer } from '../../src/server/index.js';
 import { getFiles, listFiles, sendFiles, sendPaths, type TransferEvent } from '../../src/client/index.js';
-import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
+import {
+  DEFAULT_CHUNK_BYTES,
+  PERMISSION_DOWNLOAD,
+  PERMISSION_UPLOAD,
+  smallFileDigest,
+  type BatchDoneMessage,
+} from '../../src/protocol/index.js';
+import { codeFromWire } from '../../src/errors/index.js';
+import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { describePartialStore } from '../transfer/partial-store-conformance.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
@@ -561,4 +569,52 @@ test('ferry serve with an object store: a tree of small files sent in batches la
   await send(true);
   await assertObjectsHold(second, 'after OVERWRITE');
   assert.deepEqual(await readdir(root), ['.ferry']);
+});
+
+test('ferry serve with an object store: a batch entry whose digest does not match is refused DIGEST_MISMATCH and leaves no object', async (t) => {
+  const s = swift();
+  const dir = await makeTempDir('ferry-objectstore-digest-');
+  const clientIdentity = generateKeyPair();
+  const store = storeAt(s, 'digest/');
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    port: 0,
+    identity: generateKeyPair(),
+    authorize: () => ({ permissions: PERMISSION_UPLOAD }),
+    partialSweepIntervalMs: 0,
+    objectStore: store,
+  });
+  t.after(async () => {
+    await server.close();
+    await removeTempDir(dir);
+  });
+  const channel = await openAdmittedSession(t, server.address, clientIdentity);
+  const good = Buffer.from('good bytes');
+  const bad = Buffer.from('bad bytes');
+  const entry = (path: string, data: Buffer) => ({
+    size: data.length,
+    mtimeMs: 1,
+    mode: 0o644,
+    // Both carry the good bytes' digest: the second as a corrupted entry would.
+    fileDigest: smallFileDigest(good, DEFAULT_CHUNK_BYTES),
+    path,
+    data,
+  });
+  await channel.send({
+    type: 'PUT_BATCH',
+    ref: 1,
+    overwrite: false,
+    chunkBytes: DEFAULT_CHUNK_BYTES,
+    entries: [entry('d/good', good), entry('d/bad', bad)],
+  });
+  await channel.send({ type: 'BATCH_END', ref: 1, totalEntries: 2 });
+  const done = (await channel.receive()) as BatchDoneMessage;
+  assert.equal(done.type, 'BATCH_DONE');
+  assert.deepEqual(done.results[0], { status: 'placed' });
+  assert.equal(done.results[1]!.status, 'refused');
+  assert.equal(codeFromWire((done.results[1] as { code: number }).code), 'DIGEST_MISMATCH');
+  assert.ok((await readObject(s, 'digest/d/good'))?.bytes.equals(good));
+  assert.equal(await readObject(s, 'digest/d/bad'), undefined, 'nothing of the bad entry is in the store');
+  assert.deepEqual(await store.list(), [], 'and no partial of it');
+  assert.deepEqual(await readdir(join(dir, 'root')), ['.ferry']);
 });
