@@ -8,11 +8,9 @@ import {
   type BatchEndMessage,
   type PutBatchMessage,
 } from '../protocol/index.js';
-import { lstat } from 'node:fs/promises';
-import { identityOf, resolveUnderRoot, type SmallFile } from '../transfer/index.js';
-import { missingParents } from './missing-parents.js';
+import type { SmallFile } from '../transfer/index.js';
+import { batchDestinationOf, type BatchDestination } from './batch-destination.js';
 import type { SessionIo } from './session-io.js';
-import { SMALL_FILE_PLACER } from './small-file-placer.js';
 import { StorageLimits } from './storage-limits.js';
 import type { JoinTarget, TransferClaim } from './transfer-registry.js';
 import { transferIdOf } from './transfer-id.js';
@@ -24,7 +22,8 @@ const ENTRY_SCOPED = new Set(['trust', 'path', 'transfer', 'storage']);
  * The batch half of a server session (PROTOCOL.md §5.14): the BatchReceiver machine checks the exchange;
  * each complete batch is resolved here with the single-file path's policies (the client's root, `.ferry`,
  * permissions, file size limit, storage limits and quotas charged before writing, overwrite or compare),
- * then placed by the worker thread, and answered with one BATCH_DONE.
+ * then placed through its BatchDestination (the worker thread on disk, or the server's object store), and
+ * answered with one BATCH_DONE.
  */
 export class BatchUploads implements TransferClaim {
   readonly #io: SessionIo;
@@ -37,13 +36,14 @@ export class BatchUploads implements TransferClaim {
    */
   readonly #claims = new Map<string, Promise<void> | undefined>();
   readonly #takenOver = new Set<string>();
-  /** Directories under the root this session already checked (see resolveUnderRoot). */
-  readonly #knownDirs = new Set<string>();
+  /** Where the entries land: the one place the disk and the object store differ. */
+  readonly #destination: BatchDestination;
   files = 0;
   bytes = 0;
 
   constructor(io: SessionIo) {
     this.#io = io;
+    this.#destination = batchDestinationOf(io);
   }
 
   /**
@@ -88,15 +88,6 @@ export class BatchUploads implements TransferClaim {
     return undefined;
   }
 
-  /** Whether the file at `path` is, unchanged, the one this client's upload of `transferId` placed. */
-  async #placedIt(transferId: string, path: string): Promise<boolean> {
-    try {
-      return this.#io.ctx.registry.placedIt(transferId, identityOf(await lstat(path, { bigint: true })));
-    } catch {
-      return false;
-    }
-  }
-
   async #settle(batch: ReceivedBatch): Promise<void> {
     const results = await this.#place(batch);
     await this.#io.send(this.#machine.settled(batch.ref, results));
@@ -136,22 +127,16 @@ export class BatchUploads implements TransferClaim {
           await io.ctx.registry.claim(transferId, this);
           this.#claims.set(transferId, undefined);
           claimed.push(transferId);
-          if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
-          await storage.chargeEntries(
-            io.clientKey,
-            await missingParents(io.ctx.root, rooted, this.#knownDirs),
-          );
-          const target = await resolveUnderRoot(io.ctx.root, rooted, {
-            createDirs: true,
-            knownDirs: this.#knownDirs,
-          });
+          const target = await this.#destination.locate(rooted);
           const compareExisting = target.exists && !batch.overwrite;
+          // Issue 15: an existing object is not compared (as on the one-file path), only refused.
+          if (compareExisting && !this.#destination.compares) throw new FerryError('FILE_EXISTS');
           // PROTOCOL.md §5.4: whether an existing file is identical is only told to a client that may
           // download it, or to the client whose own upload placed this very file (a re-send after a cut).
           if (
             compareExisting &&
             !io.may(PERMISSION_DOWNLOAD) &&
-            !(await this.#placedIt(transferId, target.path))
+            !(await this.#destination.placedIt(transferId, target.path))
           )
             throw new FerryError('FILE_EXISTS');
           let bytes = 0;
@@ -186,10 +171,7 @@ export class BatchUploads implements TransferClaim {
         return false;
       });
       for (const { transferId } of kept) this.#claims.set(transferId, placement);
-      const outcomes = await SMALL_FILE_PLACER.place(
-        io.ctx.partialDir,
-        kept.map(({ file }) => file),
-      );
+      const outcomes = await this.#destination.place(kept);
       let placedBytes = 0;
       outcomes.forEach((outcome, k) => {
         const { index, bytes, transferId } = kept[k]!;

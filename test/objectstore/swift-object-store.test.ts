@@ -25,12 +25,21 @@ import {
   S3PartialStore,
   type S3Target,
 } from '../../src/objectstore/index.js';
-import { chmod, readFile, stat } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { FerryServer } from '../../src/server/index.js';
-import { getFiles, listFiles, sendFiles } from '../../src/client/index.js';
-import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD, chunkHashOf } from '../../src/protocol/index.js';
+import { getFiles, listFiles, sendFiles, sendPaths, type TransferEvent } from '../../src/client/index.js';
+import {
+  DEFAULT_CHUNK_BYTES,
+  PERMISSION_DOWNLOAD,
+  PERMISSION_UPLOAD,
+  chunkHashOf,
+  smallFileDigest,
+  type BatchDoneMessage,
+} from '../../src/protocol/index.js';
+import { codeFromWire } from '../../src/errors/index.js';
+import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { describePartialStore } from '../transfer/partial-store-conformance.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
@@ -467,4 +476,144 @@ test('a download from an object store cut at half resumes: the rest comes in ran
   const second = proxy.connections[1]!.bytes.serverToClient;
   t.diagnostic(`cut after ${size / 2} bytes down; the resumed session brought ${second}`);
   assert.ok(second <= size / 2 + 2 * MIB, `resumed with ${second} bytes, the rest of ${size} and a little`);
+});
+
+test('ferry serve with an object store: a tree of small files sent in batches lands as objects, exact, none under the root; not clobbered unless OVERWRITE', async (t) => {
+  const s = swift();
+  const dir = await makeTempDir('ferry-objectstore-batch-');
+  const serverIdentity = generateKeyPair();
+  const clientIdentity = generateKeyPair();
+  const store = storeAt(s, 'batched/');
+  const root = join(dir, 'root');
+  const server = await FerryServer.start({
+    root,
+    port: 0,
+    identity: serverIdentity,
+    authorize: () => ({ permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD }),
+    partialSweepIntervalMs: 0,
+    objectStore: store,
+  });
+  t.after(async () => {
+    await server.close();
+    await removeTempDir(dir);
+  });
+  // 20 small files (0 bytes to 30 KiB, batched: PROTOCOL.md §5.14) in two directories, and one of 100 KiB
+  // that goes the one-file way.
+  const tree = join(dir, 'tree');
+  const small = Array.from({ length: 20 }, (_, i) => (i < 10 ? `a/f${i}` : `b/c/f${i}`));
+  const sizeOf = (i: number): number => (i === 0 ? 0 : i * 1536 + 7);
+  const files = [
+    ...small.map((name, i) => ({ name, size: sizeOf(i) })),
+    { name: 'big.bin', size: 100 * 1024 },
+  ];
+  const write = async (seed: string): Promise<Map<string, Buffer>> => {
+    const contents = new Map<string, Buffer>();
+    for (const { name, size } of files) {
+      const bytes = Buffer.alloc(size, `${seed}:${name}|`);
+      await mkdir(join(tree, name, '..'), { recursive: true });
+      await writeFile(join(tree, name), bytes);
+      contents.set(name, bytes);
+    }
+    return contents;
+  };
+  const send = async (overwrite: boolean, events: TransferEvent[] = []): Promise<unknown> =>
+    sendPaths({
+      server: server.address,
+      paths: [tree],
+      remotePath: '',
+      recursive: true,
+      identity: clientIdentity,
+      verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+      overwrite,
+      onEvent: (e) => events.push(e),
+      retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
+    });
+  const assertObjectsHold = async (contents: Map<string, Buffer>, why: string): Promise<void> => {
+    for (const [name, bytes] of contents) {
+      const placed = await readObject(s, `batched/tree/${name}`);
+      assert.ok(placed, `${name}: the object exists (${why})`);
+      assert.ok(placed.bytes.equals(bytes), `${name}: the object holds the bytes sent (${why})`);
+    }
+  };
+
+  const first = await write('one');
+  await send(false);
+  await assertObjectsHold(first, 'first send');
+  const placed = await readObject(s, 'batched/tree/a/f3');
+  assert.equal(placed?.mode, receivedFileMode((await stat(join(tree, 'a/f3'))).mode & 0o7777), 'mode kept');
+  assert.equal(placed?.mtimeMs, Math.trunc((await stat(join(tree, 'a/f3'))).mtimeMs), 'mtime kept');
+  assert.deepEqual(await store.list(), [], 'no partial left in the store');
+  // Nothing of the tree on the server's disk: its root holds only the server's own state.
+  assert.deepEqual(await readdir(root), ['.ferry']);
+  const state = await readdir(join(root, '.ferry'), { recursive: true });
+  assert.ok(
+    state.every((entry) => !entry.includes('tree') && !entry.startsWith('batch-')),
+    `no file of the tree under .ferry: ${state.join(', ')}`,
+  );
+
+  // Changed locally, sent again without OVERWRITE: every file is refused FILE_EXISTS, as an existing object
+  // is on the one-file path, and every object keeps what it held.
+  await write('two');
+  const events: TransferEvent[] = [];
+  await assert.rejects(send(false, events), { code: 'FILE_EXISTS' });
+  const failed = events.filter((e) => e.type === 'transfer-failed');
+  assert.deepEqual(
+    failed.map((e) => [e.remotePath, e.code]).sort(),
+    files.map(({ name }) => [`tree/${name}`, 'FILE_EXISTS']).sort(),
+  );
+  assert.equal(events.filter((e) => e.type === 'transfer-finished').length, 0);
+  await assertObjectsHold(first, 'after the refused send');
+
+  const second = await write('two');
+  await send(true);
+  await assertObjectsHold(second, 'after OVERWRITE');
+  assert.deepEqual(await readdir(root), ['.ferry']);
+});
+
+test('ferry serve with an object store: a batch entry whose digest does not match is refused DIGEST_MISMATCH and leaves no object', async (t) => {
+  const s = swift();
+  const dir = await makeTempDir('ferry-objectstore-digest-');
+  const clientIdentity = generateKeyPair();
+  const store = storeAt(s, 'digest/');
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    port: 0,
+    identity: generateKeyPair(),
+    authorize: () => ({ permissions: PERMISSION_UPLOAD }),
+    partialSweepIntervalMs: 0,
+    objectStore: store,
+  });
+  t.after(async () => {
+    await server.close();
+    await removeTempDir(dir);
+  });
+  const channel = await openAdmittedSession(t, server.address, clientIdentity);
+  const good = Buffer.from('good bytes');
+  const bad = Buffer.from('bad bytes');
+  const entry = (path: string, data: Buffer) => ({
+    size: data.length,
+    mtimeMs: 1,
+    mode: 0o644,
+    // Both carry the good bytes' digest: the second as a corrupted entry would.
+    fileDigest: smallFileDigest(good, DEFAULT_CHUNK_BYTES),
+    path,
+    data,
+  });
+  await channel.send({
+    type: 'PUT_BATCH',
+    ref: 1,
+    overwrite: false,
+    chunkBytes: DEFAULT_CHUNK_BYTES,
+    entries: [entry('d/good', good), entry('d/bad', bad)],
+  });
+  await channel.send({ type: 'BATCH_END', ref: 1, totalEntries: 2 });
+  const done = (await channel.receive()) as BatchDoneMessage;
+  assert.equal(done.type, 'BATCH_DONE');
+  assert.deepEqual(done.results[0], { status: 'placed' });
+  assert.equal(done.results[1]!.status, 'refused');
+  assert.equal(codeFromWire((done.results[1] as { code: number }).code), 'DIGEST_MISMATCH');
+  assert.ok((await readObject(s, 'digest/d/good'))?.bytes.equals(good));
+  assert.equal(await readObject(s, 'digest/d/bad'), undefined, 'nothing of the bad entry is in the store');
+  assert.deepEqual(await store.list(), [], 'and no partial of it');
+  assert.deepEqual(await readdir(join(dir, 'root')), ['.ferry']);
 });

@@ -1,0 +1,161 @@
+import { lstat } from 'node:fs/promises';
+import { FerryError, toFerryError } from '../errors/index.js';
+import { smallFileDigest } from '../protocol/index.js';
+import {
+  identityOf,
+  receivedFileMode,
+  resolveUnderRoot,
+  type SmallFile,
+  type SmallFileOutcome,
+} from '../transfer/index.js';
+import { missingParents } from './missing-parents.js';
+import type { ServerObjectStore } from './server-object-store.js';
+import type { SessionIo } from './session-io.js';
+import { SMALL_FILE_PLACER } from './small-file-placer.js';
+
+/** Where one batch entry goes, as {@link BatchDestination.locate} found it. */
+export interface BatchTarget {
+  /** Something is there already (a file under the root, or an object). */
+  readonly exists: boolean;
+  /** SmallFile.dir: the destination's directory under the root ('' for an object). */
+  readonly dir: string;
+  /** SmallFile.path: the file under the root, or the object's key (ServerObjectStore.targetOf). */
+  readonly path: string;
+}
+
+/** One entry to place: its file and the transfer id it is claimed under (TransferRegistry, §6.2). */
+export interface BatchPlacement {
+  readonly transferId: string;
+  readonly file: SmallFile;
+}
+
+/**
+ * The one seam between a batch's policy (BatchUploads: permissions, paths, claims, limits, overwrite or
+ * compare, PROTOCOL.md §5.14) and where its files land: under the client's root on disk, or in the
+ * server's object store (issue 15). Everything before `place` is the same policy for both.
+ */
+export interface BatchDestination {
+  /**
+   * Where the entry at `rooted` goes; on disk its missing parent directories are charged to the client
+   * (StorageLimits.ENTRY_BYTES) and made. In an object store there are no directories.
+   */
+  locate(rooted: readonly string[]): Promise<BatchTarget>;
+  /**
+   * Whether an existing destination is compared (answered `identical` when it holds the same bytes,
+   * PROTOCOL.md §5.4). An object is not compared, as on the one-file path: FILE_EXISTS.
+   */
+  readonly compares: boolean;
+  /** Whether the file at `path` is, unchanged, the one this client's upload of `transferId` placed. */
+  placedIt(transferId: string, path: string): Promise<boolean>;
+  /** Places the entries (each one's digest checked before a byte is written), in order, one outcome each. */
+  place(entries: readonly BatchPlacement[]): Promise<SmallFileOutcome[]>;
+}
+
+/** The session's destination: its object store when the server has one, else its root on disk. */
+export function batchDestinationOf(io: SessionIo): BatchDestination {
+  return io.ctx.objectStore ? new StoreBatchDestination(io.ctx.objectStore) : new DiskBatchDestination(io);
+}
+
+/** Files under the client's root, placed by the worker thread (SmallFilePlacer, placeSmallFiles). */
+class DiskBatchDestination implements BatchDestination {
+  readonly compares = true;
+  readonly #io: SessionIo;
+  /** Directories under the root this session already checked (see resolveUnderRoot). */
+  readonly #knownDirs = new Set<string>();
+
+  constructor(io: SessionIo) {
+    this.#io = io;
+  }
+
+  async locate(rooted: readonly string[]): Promise<BatchTarget> {
+    const { ctx, clientKey } = this.#io;
+    // Bounded: a session touching very many directories just checks some of them again.
+    if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
+    await ctx.storage.chargeEntries(clientKey, await missingParents(ctx.root, [...rooted], this.#knownDirs));
+    return resolveUnderRoot(ctx.root, [...rooted], { createDirs: true, knownDirs: this.#knownDirs });
+  }
+
+  async placedIt(transferId: string, path: string): Promise<boolean> {
+    try {
+      return this.#io.ctx.registry.placedIt(transferId, identityOf(await lstat(path, { bigint: true })));
+    } catch {
+      return false;
+    }
+  }
+
+  place(entries: readonly BatchPlacement[]): Promise<SmallFileOutcome[]> {
+    return SMALL_FILE_PLACER.place(
+      this.#io.ctx.partialDir,
+      entries.map(({ file }) => file),
+    );
+  }
+}
+
+/** Entries placed at once into an object store: each is a few requests, waiting on the network. */
+const STORE_PLACES_AT_ONCE = 8;
+
+/**
+ * Objects in the server's store, each placed as the one-file path places an upload (upload-receiver.ts):
+ * a partial keyed by its transfer id, its bytes written and made durable, then finished onto its object
+ * with the same no-clobber rule (FILE_EXISTS unless OVERWRITE). Nothing is written under the root.
+ */
+class StoreBatchDestination implements BatchDestination {
+  readonly compares = false;
+  readonly #store: ServerObjectStore;
+
+  constructor(store: ServerObjectStore) {
+    this.#store = store;
+  }
+
+  async locate(rooted: readonly string[]): Promise<BatchTarget> {
+    const key = this.#store.targetOf(rooted.join('/'));
+    return { exists: await this.#store.exists(key), dir: '', path: key };
+  }
+
+  /** An object has no file identity to recognise it by (as on the one-file path). */
+  placedIt(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  async place(entries: readonly BatchPlacement[]): Promise<SmallFileOutcome[]> {
+    const outcomes: SmallFileOutcome[] = entries.map(() => ({ status: 'placed' }));
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < entries.length) {
+        const index = next++;
+        outcomes[index] = await this.#placeOne(entries[index]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(STORE_PLACES_AT_ONCE, entries.length) }, lane));
+    return outcomes;
+  }
+
+  async #placeOne({ transferId, file }: BatchPlacement): Promise<SmallFileOutcome> {
+    // Verified before a byte is written (§5.14): a corrupted entry leaves nothing behind.
+    if (!smallFileDigest(file.data, file.chunkBytes).equals(file.fileDigest))
+      return { status: 'refused', code: 'DIGEST_MISMATCH' };
+    if (file.compareExisting) throw new FerryError('INTERNAL', 'objects are not compared');
+    const header = { size: file.data.length, mtimeMs: file.mtimeMs, chunkBytes: file.chunkBytes };
+    let partial;
+    try {
+      // A batch entry is always sent whole: nothing to resume, so no log and any earlier partial dropped.
+      partial = await this.#store.open(transferId, header, { fresh: true, keepLog: false });
+    } catch (err) {
+      return { status: 'refused', code: toFerryError(err).code };
+    }
+    try {
+      const data = Buffer.from(file.data.buffer, file.data.byteOffset, file.data.byteLength);
+      if (data.length > 0) await partial.write(0, data);
+      await partial.makeDurable([]);
+      await partial.finish(file.path, {
+        mode: receivedFileMode(file.mode),
+        mtimeMs: file.mtimeMs,
+        overwrite: file.overwrite,
+      });
+      return { status: 'placed' };
+    } catch (err) {
+      await partial.abort().catch(() => undefined);
+      return { status: 'refused', code: toFerryError(err).code };
+    }
+  }
+}
