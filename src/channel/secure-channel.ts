@@ -21,13 +21,24 @@ export class SecureChannel {
   /** The Noise handshake hash: a unique binding of this session (PROTOCOL.md §3.3). */
   readonly handshakeHash: Buffer;
   #closed = false;
+  /** What the record opener threw, so `#open` can tell it from a socket's failure. */
+  #openError: unknown;
 
   constructor(socket: FramedSocket, cipher: SessionCipher, remotePublicKey: Buffer, handshakeHash: Buffer) {
     this.#socket = socket;
     this.#cipher = cipher;
     this.remotePublicKey = remotePublicKey;
     this.handshakeHash = handshakeHash;
-    socket.startRecords();
+    // Records are opened as they arrive, in order (the nonce is implicit, §4.2): the ciphertext is then a
+    // view of the socket's bytes or of the decoder's one reused buffer, never a buffer of its own.
+    socket.startRecords((record) => {
+      try {
+        return this.#cipher.open(record);
+      } catch (err) {
+        this.#openError = err;
+        throw err;
+      }
+    });
   }
 
   /** Seals and writes one message (a pairing message too); waits only when the socket asks for backpressure. */
@@ -58,16 +69,16 @@ export class SecureChannel {
   async #open(): Promise<Buffer> {
     // PROTOCOL.md §4.1: the record's length was bounded (17 to 65535) by the frame decoder before its body
     // was buffered.
-    const record = await this.#socket.nextRecord();
-    let plaintext: Buffer;
     try {
-      plaintext = this.#cipher.open(record);
+      return await this.#socket.nextRecord();
     } catch (err) {
       // PROTOCOL.md §4.2: a record that fails authentication ends the session; nothing more is trusted.
-      this.close(err instanceof FerryError ? err : new FerryError('DECRYPT_FAILED'));
+      // Once the opener failed, nextRecord rejects with that failure (and nothing else) after the records before it.
+      if (this.#openError !== undefined) {
+        this.close(err instanceof FerryError ? err : new FerryError('DECRYPT_FAILED'));
+      }
       throw err;
     }
-    return plaintext;
   }
 
   /** Flushes what was written and half-closes, so the peer reads every record before the end. */
