@@ -18,7 +18,12 @@ export {
 } from './handshake-state.js';
 export { HASH_BYTES, noiseHkdf } from './noise-hkdf.js';
 export { NOISE_SUITE, parseProtocolName, type NoiseProtocol } from './parse-protocol-name.js';
-export { REKEY_INTERVAL_MESSAGES, SessionCipher, type SessionCipherOptions } from './session-cipher.js';
+export {
+  REKEY_INTERVAL_MESSAGES,
+  SessionCipher,
+  type NonceRange,
+  type SessionCipherOptions,
+} from './session-cipher.js';
 export { SymmetricState } from './symmetric-state.js';
 export {
   KeyPair,
