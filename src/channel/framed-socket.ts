@@ -113,6 +113,17 @@ export class FramedSocket {
     return ok;
   }
 
+  /**
+   * Writes `buffer` and resolves once the socket has handed it to the kernel (its write callback), so the
+   * caller may reuse it; that wait is the backpressure too. Rejects if the socket fails first.
+   */
+  writeWhole(buffer: Buffer): Promise<void> {
+    if (this.#error) return Promise.reject(this.#error);
+    return new Promise<void>((resolve, reject) => {
+      this.socket.write(buffer, (err) => (err ? reject(this.#error ?? toFerryError(err)) : resolve()));
+    });
+  }
+
   /** Resolves when the socket can take more data; rejects if it fails first. */
   drained(): Promise<void> {
     if (this.#error) return Promise.reject(this.#error);

@@ -1,5 +1,5 @@
 import { FerryError } from '../errors/index.js';
-import type { SessionCipher } from '../crypto/index.js';
+import type { NonceRange, SessionCipher } from '../crypto/index.js';
 import {
   decodeMessage,
   encodeMessage,
@@ -21,6 +21,12 @@ export class SecureChannel {
   /** The Noise handshake hash: a unique binding of this session (PROTOCOL.md §3.3). */
   readonly handshakeHash: Buffer;
   #closed = false;
+  /**
+   * Records in nonce order still to be written, once a range was reserved for sealing elsewhere: a reserved
+   * run not yet written (`reserved` left), or records sealed here meanwhile, held until the run before them
+   * is out (PROTOCOL.md §4.2: the peer opens records in nonce order). Empty in the common case.
+   */
+  readonly #order: Array<{ reserved: number } | { parts: Buffer[] }> = [];
   /** What the record opener threw, so `#open` can tell it from a socket's failure. */
   #openError: unknown;
 
@@ -81,6 +87,40 @@ export class SecureChannel {
     }
   }
 
+  /**
+   * Reserves the nonces of the next `count` records, to be sealed off the event loop (a `SealPool`) and
+   * written with `writeFramed`; anything sent here meanwhile is held and written after them, in nonce order.
+   * The ranges' keys are the caller's to zero.
+   */
+  reserveRecords(count: number): NonceRange[] {
+    if (this.#closed) throw this.#socket.error ?? new FerryError('CONNECTION_CLOSED', 'channel closed');
+    const ranges = this.#cipher.reserveSend(count);
+    const last = this.#order[this.#order.length - 1];
+    if (last !== undefined && 'reserved' in last) last.reserved += count;
+    else this.#order.push({ reserved: count });
+    return ranges;
+  }
+
+  /**
+   * Writes `records` framed records sealed elsewhere under the oldest reserved nonces, then whatever was
+   * held behind them. Resolves once the socket took the bytes, so `framed` may then be reused.
+   */
+  writeFramed(framed: Buffer, records: number): Promise<void> {
+    const head = this.#order[0];
+    if (head === undefined || !('reserved' in head) || head.reserved < records) {
+      throw new FerryError('INTERNAL', 'sealed records written without their reservation');
+    }
+    const written = this.#socket.writeWhole(framed);
+    head.reserved -= records;
+    if (head.reserved === 0) {
+      this.#order.shift();
+      while (this.#order.length > 0 && 'parts' in this.#order[0]!) {
+        this.#socket.write(...(this.#order.shift() as { parts: Buffer[] }).parts);
+      }
+    }
+    return written;
+  }
+
   /** Flushes what was written and half-closes, so the peer reads every record before the end. */
   async end(): Promise<void> {
     await this.#socket.end();
@@ -103,6 +143,11 @@ export class SecureChannel {
     const [body, tag] = this.#cipher.sealParts(plaintext);
     const header = Buffer.allocUnsafe(2);
     writeFrameHeader(body.length + tag.length, header, 0);
+    if (this.#order.length > 0) {
+      // Behind records reserved for sealing elsewhere: held until they are written (fresh buffers, safe).
+      this.#order.push({ parts: [header, body, tag] });
+      return true;
+    }
     return this.#socket.write(header, body, tag);
   }
 }

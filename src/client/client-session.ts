@@ -2,7 +2,14 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { FerryError, codeFromWire, toFerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
 import { FramedSocket, SecureChannel, clientHandshake, MODE_NORMAL } from '../channel/index.js';
-import type { Message, WelcomeMessage } from '../protocol/index.js';
+import {
+  PUT_DATA_HEADER_BYTES,
+  encodeMessage,
+  writePutDataHeader,
+  type Message,
+  type WelcomeMessage,
+} from '../protocol/index.js';
+import type { PooledChunkSink, SealPool } from '../transfer/index.js';
 import { RefMailbox } from './ref-mailbox.js';
 import { remoteName } from './remote-name.js';
 
@@ -144,6 +151,31 @@ export class ClientSession {
     // Not async: one promise per record, as the channel's own, on the path issue 14 profiles.
     if (this.#failure) return Promise.reject(this.#failure);
     return this.channel.sendPlaintext(plaintext);
+  }
+
+  /**
+   * The sending half of `ref`'s data for a `SealPool` (`streamChunksPooled`): nonces reserved here, records
+   * sealed by the workers and written in nonce order, with the same failure check as `sendData`.
+   */
+  pooledSink(
+    ref: number,
+    pool: SealPool,
+    onChunk?: (index: number, chunkHash: Buffer) => Promise<void> | undefined,
+  ): PooledChunkSink {
+    return {
+      pool,
+      headerBytes: PUT_DATA_HEADER_BYTES,
+      writeDataHeader: (target, fileOffset) => writePutDataHeader(target, 0, ref, fileOffset),
+      reserve: (count) => {
+        if (this.#failure) throw this.#failure;
+        return this.channel.reserveRecords(count);
+      },
+      writeFramed: (framed, records) =>
+        this.#failure ? Promise.reject(this.#failure) : this.channel.writeFramed(framed, records),
+      chunkMessage: (index, chunkHash) => encodeMessage({ type: 'PUT_CHUNK', ref, index, chunkHash }),
+      chunkSent: (index, chunkHash) => onChunk?.(index, chunkHash),
+      abandon: (err) => this.close(toFerryError(err)),
+    };
   }
 
   /** The next message for `ref`; an ERROR for the ref rejects with the server's coded error. */

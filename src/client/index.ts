@@ -22,6 +22,7 @@ export {
   sendFiles,
   runUploadJobs,
   DEFAULT_STREAMS,
+  DEFAULT_THREADS,
   withRetries,
   type SendFilesOptions,
   type SendEvent,

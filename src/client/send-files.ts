@@ -4,6 +4,7 @@ import { FerryError, toFerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
 import { joinRemotePath } from '../protocol/index.js';
 import { EntryRequest } from '../machines/index.js';
+import { SealPool } from '../transfer/index.js';
 import { ClientSession, type ServerAddress } from './client-session.js';
 import { InFlightWindow } from './in-flight-window.js';
 import { failsOnlyThisJob, jobsFailedError, type JobFailure } from './job-failure.js';
@@ -65,6 +66,11 @@ export interface SendFilesOptions extends ConnectOptions {
   streams?: number;
   /** Files from this size on use the extra streams; default PARALLEL_MIN_BYTES (64 MiB). */
   parallelMinBytes?: number;
+  /**
+   * Threads that hash and seal file data (issue 14): 1 keeps it all on the event loop, more runs a `SealPool`
+   * of that many worker threads for the whole operation. Default DEFAULT_THREADS.
+   */
+  threads?: number;
   onEvent?: (event: TransferEvent) => void;
 }
 
@@ -107,6 +113,8 @@ export async function runUploadJobs(
   // announced (`planned`) before any of them starts.
   let jobs = typeof planned === 'function' ? undefined : planned;
   if (jobs !== undefined && options.onEvent) emit(await planOf(jobs));
+  const threads = options.threads ?? DEFAULT_THREADS;
+  const sealPool = threads > 1 ? new SealPool(threads) : undefined;
   try {
     const results = await withRetries<JobResult>(options, emit, async (session, results, noteProgress) => {
       if (jobs === undefined && typeof planned === 'function') {
@@ -120,7 +128,7 @@ export async function runUploadJobs(
         for (let index = 0; index < all.length; index++) {
           if (results[index] !== undefined) continue;
           await window.add(index, () =>
-            beginJob(session, all[index]!, { ...options, extras }, { emit, open, noteProgress }),
+            beginJob(session, all[index]!, { ...options, extras, sealPool }, { emit, open, noteProgress }),
           );
         }
         await window.drain();
@@ -141,6 +149,8 @@ export async function runUploadJobs(
     const error = toFerryError(err);
     open.failAll(emit, error.code, error.message);
     throw error;
+  } finally {
+    await sealPool?.close();
   }
 }
 
@@ -171,7 +181,7 @@ function failureOf({ job, error }: Extract<JobResult, { kind: 'failed' }>): JobF
 async function beginJob(
   session: ClientSession,
   job: UploadJob,
-  options: SendFilesOptions & { extras: ExtraStreams },
+  options: SendFilesOptions & { extras: ExtraStreams; sealPool: SealPool | undefined },
   reporting: TransferReporting,
 ): Promise<{ done: Promise<JobResult> }> {
   const failed = (err: unknown): JobResult => {
@@ -205,7 +215,7 @@ async function beginJob(
 async function startJob(
   session: ClientSession,
   job: UploadJob,
-  options: SendFilesOptions & { extras: ExtraStreams },
+  options: SendFilesOptions & { extras: ExtraStreams; sealPool: SealPool | undefined },
   { emit, open, noteProgress }: TransferReporting,
 ): Promise<{ done: Promise<JobResult> }> {
   if (job.kind === 'file') {
@@ -230,6 +240,7 @@ async function startJob(
       cacheDir: options.cacheDir,
       extraStreams: options.extras.size > 0 ? () => options.extras.open() : undefined,
       parallelMinBytes: options.parallelMinBytes,
+      sealPool: options.sealPool,
       onAccepted: ({ heldBytes, restarted, size }) => start(size, heldBytes, restarted),
       onVerified: (verifiedBytes, size) => {
         noteProgress();
@@ -292,6 +303,13 @@ async function startJob(
  * about 127 MiB. `--streams N` is for long fat links with per-flow limits (PROTOCOL.md §5.13).
  */
 export const DEFAULT_STREAMS = 1;
+
+/**
+ * Threads hashing and sealing an upload's data by default. 1 (the event loop alone) on measurement: on the
+ * 2-core machine of issue 14, where both ends of a loopback run share the cores, a pool of 2 cost more CPU
+ * per GiB than it saved in wall time (bench --cases pipeline and upload); `--threads` turns it on.
+ */
+export const DEFAULT_THREADS = 1;
 
 /** The extra sessions of a send, opened on first need and closed with the primary. */
 export class ExtraStreams {

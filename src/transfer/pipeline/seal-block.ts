@@ -14,7 +14,7 @@ export interface SealJob {
   headerBytes: number;
   /** The records' nonces, in order (`SessionCipher.reserveSend`); the counts add up to `lengths.length`. */
   ranges: NonceRange[];
-  /** The chunk these records belong to; its bytes are hashed in order by one hasher. */
+  /** Names the chunk these records belong to (`SealPool.hashId`); its bytes are hashed in order by one hasher. */
   chunk: number;
   /** This block ends its chunk: the result carries the chunk hash. */
   last: boolean;

@@ -36,6 +36,7 @@ export class SealPool {
   readonly #chunkWorker = new Map<number, PoolWorker>();
   #next = 0;
   #ids = 0;
+  #hashIds = 0;
   #failure: FerryError | undefined;
 
   constructor(threads: number) {
@@ -82,6 +83,11 @@ export class SealPool {
       worker.unref();
       this.#workers.push(entry);
     }
+  }
+
+  /** A new id naming one chunk's running hash across its jobs (`SealJob.chunk`). */
+  hashId(): number {
+    return this.#hashIds++;
   }
 
   /** Resolves once every worker has loaded and answered (so a measurement leaves out the start-up). */

@@ -26,9 +26,14 @@ export interface PooledChunkSink {
    * Writes framed sealed records (PROTOCOL.md §4.1), in nonce order; `framed` may be reused once this
    * resolves, so a socket sink waits until the socket has taken the bytes (`write` callback).
    */
-  writeFramed(framed: Buffer): Promise<void>;
+  writeFramed(framed: Buffer, records: number): Promise<void>;
   /** The plaintext of the chunk's closing message (PUT_CHUNK, GET_CHUNK) carrying `chunkHash`. */
   chunkMessage(index: number, chunkHash: Buffer): Buffer;
+  /**
+   * Called when reserved records cannot be written any more (a worker failed): the session cannot go on,
+   * since the peer would wait for those nonces.
+   */
+  abandon?(err: unknown): void;
   /** Called once a chunk's closing message is written. */
   chunkSent?(index: number, chunkHash: Buffer, bytes: number): void | Promise<void>;
 }
@@ -65,17 +70,19 @@ export async function streamChunksPooled(
   const free: Array<{ block: ArrayBuffer; out: ArrayBuffer }> = [];
   let allocated = 0;
   const queue: InFlight[] = [];
+  // A chunk's hasher in the worker is named by an id unique in the pool (transfers share a pool).
+  const hashIds = new Map<number, number>();
   let sent = 0;
 
   const writeHead = async (): Promise<void> => {
     const head = queue.shift()!;
     const result = await head.sealing;
-    await sink.writeFramed(Buffer.from(result.out, 0, result.outBytes));
+    await sink.writeFramed(Buffer.from(result.out, 0, result.outBytes), head.block.lengths.length);
     free.push({ block: result.block, out: result.out });
     if (head.closing !== undefined) {
       const chunkHash = result.chunkHash!;
       hashes.set(head.block.chunk, chunkHash);
-      await sink.writeFramed(sealOne(head.closing, sink.chunkMessage(head.block.chunk, chunkHash)));
+      await sink.writeFramed(sealOne(head.closing, sink.chunkMessage(head.block.chunk, chunkHash)), 1);
       const bytes = chunkLength(head.block.chunk, source.size, chunkBytes);
       sent += bytes;
       await sink.chunkSent?.(head.block.chunk, chunkHash, bytes);
@@ -121,7 +128,7 @@ export async function streamChunksPooled(
         lengths,
         headerBytes: sink.headerBytes,
         ranges,
-        chunk: block.chunk,
+        chunk: hashIds.get(block.chunk) ?? hashIds.set(block.chunk, sink.pool.hashId()).get(block.chunk)!,
         last: block.last,
       });
       sealing.catch(() => undefined); // awaited in order by writeHead
@@ -135,8 +142,9 @@ export async function streamChunksPooled(
       const head = queue[0]!;
       try {
         await writeHead();
-      } catch {
+      } catch (err) {
         head.closing?.key.fill(0);
+        sink.abandon?.(err);
         break;
       }
     }
