@@ -4,7 +4,7 @@ import { FerryError, toFerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
 import { joinRemotePath } from '../protocol/index.js';
 import { EntryRequest } from '../machines/index.js';
-import { SealPool } from '../transfer/index.js';
+import { DEFAULT_THREADS, SealPool } from '../transfer/index.js';
 import { ClientSession, type ServerAddress } from './client-session.js';
 import { InFlightWindow } from './in-flight-window.js';
 import { failsOnlyThisJob, jobsFailedError, type JobFailure } from './job-failure.js';
@@ -303,13 +303,6 @@ async function startJob(
  * about 127 MiB. `--streams N` is for long fat links with per-flow limits (PROTOCOL.md §5.13).
  */
 export const DEFAULT_STREAMS = 1;
-
-/**
- * Threads hashing and sealing an upload's data by default. 1 (the event loop alone) on measurement: on the
- * 2-core machine of issue 14, where both ends of a loopback run share the cores, a pool of 2 cost more CPU
- * per GiB than it saved in wall time (bench --cases pipeline and upload); `--threads` turns it on.
- */
-export const DEFAULT_THREADS = 1;
 
 /** The extra sessions of a send, opened on first need and closed with the primary. */
 export class ExtraStreams {
