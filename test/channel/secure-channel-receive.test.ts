@@ -5,6 +5,7 @@ import { createServer, connect, type Socket } from 'node:net';
 import { FramedSocket, SecureChannel } from '../../src/channel/index.js';
 import { CipherState, SessionCipher } from '../../src/crypto/index.js';
 import { FerryError } from '../../src/errors/index.js';
+import { sealOne } from '../../src/transfer/pipeline/seal-block.js';
 import { encodeMessage, writeFrameHeader, type Message } from '../../src/protocol/index.js';
 
 function keyed(key: Buffer, rekeyIntervalMessages?: number): SessionCipher {
@@ -98,6 +99,56 @@ test('a corrupted record is refused after the records before it, and ends the ch
       channel.receive(),
       (err: unknown) => err instanceof FerryError && err.code === 'DECRYPT_FAILED',
     );
+  } finally {
+    pair.close();
+  }
+});
+
+test('a message sent while records are reserved for sealing elsewhere is held and written after them', async () => {
+  const pair = await socketPair();
+  try {
+    const key = Buffer.alloc(32, 5);
+    const sending = new SecureChannel(
+      new FramedSocket(pair.dialled),
+      keyed(key, 2),
+      Buffer.alloc(32),
+      Buffer.alloc(32),
+    );
+    const receiving = new SecureChannel(
+      new FramedSocket(pair.accepted),
+      keyed(key, 2),
+      Buffer.alloc(32),
+      Buffer.alloc(32),
+    );
+    const reserved = [data(0, 100), data(100, 200), data(300, 300)];
+    // A rekey interval of 2: the three reserved nonces span a key change.
+    const ranges = sending.reserveRecords(reserved.length);
+    assert.throws(
+      () => sending.writeFramed(Buffer.alloc(4), 4),
+      (err: unknown) => err instanceof FerryError && err.code === 'INTERNAL',
+    );
+    const held = sending.send({ type: 'ACK', ref: 7 });
+    const framed: Buffer[] = [];
+    let next = 0;
+    for (const range of ranges) {
+      for (let i = 0; i < range.count; i++) {
+        framed.push(
+          sealOne(
+            { key: Buffer.from(range.key), nonce: range.nonce + i, count: 1 },
+            encodeMessage(reserved[next++]!),
+          ),
+        );
+      }
+      range.key.fill(0);
+    }
+    await sending.writeFramed(Buffer.concat(framed), reserved.length);
+    await held;
+    await sending.send({ type: 'ACK', ref: 8 });
+    for (const expected of reserved) assert.deepEqual(await receiving.receive(), expected);
+    assert.deepEqual(await receiving.receive(), { type: 'ACK', ref: 7 });
+    assert.deepEqual(await receiving.receive(), { type: 'ACK', ref: 8 });
+    sending.close();
+    receiving.close();
   } finally {
     pair.close();
   }
