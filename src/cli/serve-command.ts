@@ -8,10 +8,10 @@ import {
   loadOrCreateIdentity,
   recordServeAddress,
 } from '../home/index.js';
-import { SERVER_DEFAULTS, FerryServer, allowListAuthorize } from '../index.js';
+import { DEFAULT_THREADS, SERVER_DEFAULTS, FerryServer, allowListAuthorize } from '../index.js';
 import { homeOf } from './cli-context.js';
 import { parseListen } from './parse-target.js';
-import { formatByteSize, parseByteSize, parseCount, parseMs } from './parse-option.js';
+import { formatByteSize, parseByteSize, parseCount, parseMs, parseThreads } from './parse-option.js';
 import { createLogger } from './logger.js';
 import { applyServeConfig } from './serve-config.js';
 import { isLoopbackHost, startDashboard, type Dashboard } from '../index.js';
@@ -36,6 +36,7 @@ interface ServeFlags {
   minFreeDisk: string;
   clientQuota?: string;
   maxPartialsPerClient: string;
+  threads: string;
 }
 
 /** `ferry serve`: receive files into a root directory from allow-listed clients. */
@@ -105,6 +106,11 @@ export function registerServeCommand(program: Command): void {
       'partial transfers one client key may hold open; 0 for no limit',
       String(SERVER_DEFAULTS.maxPartialsPerClient),
     )
+    .option(
+      '--threads <n>',
+      'threads hashing and encrypting download data (1: the event loop alone; more: a pool of worker threads)',
+      String(DEFAULT_THREADS),
+    )
     .action(async (_flags: ServeFlags, command: Command) => {
       const flags = await applyServeConfig<ServeFlags>(command);
       const home = homeOf(command);
@@ -141,6 +147,7 @@ export function registerServeCommand(program: Command): void {
         minFreeDiskBytes: parseByteSize(flags.minFreeDisk),
         clientQuotaBytes: flags.clientQuota ? parseByteSize(flags.clientQuota) : 0,
         maxPartialsPerClient: parseCount(flags.maxPartialsPerClient, '--max-partials-per-client'),
+        threads: parseThreads(flags.threads),
         // `ferry invite` on this home works without a restart: the invite store is read at pairing time.
         pairing: { homeDir: home },
       });

@@ -1,8 +1,21 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { FerryError, codeFromWire, toFerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
-import { FramedSocket, SecureChannel, clientHandshake, MODE_NORMAL } from '../channel/index.js';
-import type { Message, WelcomeMessage } from '../protocol/index.js';
+import {
+  FramedSocket,
+  SecureChannel,
+  clientHandshake,
+  MODE_NORMAL,
+  type RekeyClock,
+} from '../channel/index.js';
+import {
+  PUT_DATA_HEADER_BYTES,
+  encodeMessage,
+  writePutDataHeader,
+  type Message,
+  type WelcomeMessage,
+} from '../protocol/index.js';
+import type { PooledChunkSink, SealPool } from '../transfer/index.js';
 import { RefMailbox } from './ref-mailbox.js';
 import { remoteName } from './remote-name.js';
 
@@ -27,6 +40,8 @@ export interface ClientSessionOptions {
   handshakeTimeoutMs?: number;
   stallTimeoutMs?: number;
   signal?: AbortSignal | undefined;
+  /** The session keys' time bound (PROTOCOL.md §4.3); tests inject a clock. Default: 2 minutes, `performance.now`. */
+  rekey?: RekeyClock;
 }
 
 type Pending = { resolve: (message: Message) => void; reject: (err: FerryError) => void };
@@ -82,6 +97,7 @@ export class ClientSession {
       mode: MODE_NORMAL,
       timeoutMs: options.handshakeTimeoutMs,
       signal: options.signal,
+      ...(options.rekey === undefined ? {} : { rekey: options.rekey }),
     });
     // Node refreshes a socket's timeout on every read and every write it accepts; a write parked for
     // 'drain' does not refresh it, so this fires when bytes stop moving either way.
@@ -144,6 +160,31 @@ export class ClientSession {
     // Not async: one promise per record, as the channel's own, on the path issue 14 profiles.
     if (this.#failure) return Promise.reject(this.#failure);
     return this.channel.sendPlaintext(plaintext);
+  }
+
+  /**
+   * The sending half of `ref`'s data for a `SealPool` (`streamChunksPooled`): nonces reserved here, records
+   * sealed by the workers and written in nonce order, with the same failure check as `sendData`.
+   */
+  pooledSink(
+    ref: number,
+    pool: SealPool,
+    onChunk?: (index: number, chunkHash: Buffer) => Promise<void> | undefined,
+  ): PooledChunkSink {
+    return {
+      pool,
+      headerBytes: PUT_DATA_HEADER_BYTES,
+      writeDataHeader: (target, fileOffset) => writePutDataHeader(target, 0, ref, fileOffset),
+      reserve: (count) => {
+        if (this.#failure) throw this.#failure;
+        return this.channel.reserveRecords(count);
+      },
+      writeFramed: (framed, records) =>
+        this.#failure ? Promise.reject(this.#failure) : this.channel.writeFramed(framed, records),
+      chunkMessage: (index, chunkHash) => encodeMessage({ type: 'PUT_CHUNK', ref, index, chunkHash }),
+      chunkSent: (index, chunkHash) => onChunk?.(index, chunkHash),
+      abandon: (err) => this.close(toFerryError(err)),
+    };
   }
 
   /** The next message for `ref`; an ERROR for the ref rejects with the server's coded error. */

@@ -2,8 +2,10 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
+import type { RekeyClock } from '../channel/index.js';
 import { joinRemotePath } from '../protocol/index.js';
 import { EntryRequest } from '../machines/index.js';
+import { DEFAULT_THREADS, SealPool } from '../transfer/index.js';
 import { ClientSession, type ServerAddress } from './client-session.js';
 import { InFlightWindow } from './in-flight-window.js';
 import { failsOnlyThisJob, jobsFailedError, type JobFailure } from './job-failure.js';
@@ -50,6 +52,8 @@ export interface ConnectOptions {
   /** Retry behaviour; fields left out take DEFAULT_RETRY_POLICY's. */
   retry?: Partial<RetryPolicy>;
   signal?: AbortSignal;
+  /** The session keys' time bound (PROTOCOL.md §4.3); tests inject a clock. */
+  rekey?: RekeyClock;
 }
 
 export interface SendFilesOptions extends ConnectOptions {
@@ -65,6 +69,11 @@ export interface SendFilesOptions extends ConnectOptions {
   streams?: number;
   /** Files from this size on use the extra streams; default PARALLEL_MIN_BYTES (64 MiB). */
   parallelMinBytes?: number;
+  /**
+   * Threads that hash and seal file data (issue 14): 1 keeps it all on the event loop, more runs a `SealPool`
+   * of that many worker threads for the whole operation. Default DEFAULT_THREADS.
+   */
+  threads?: number;
   onEvent?: (event: TransferEvent) => void;
 }
 
@@ -107,6 +116,8 @@ export async function runUploadJobs(
   // announced (`planned`) before any of them starts.
   let jobs = typeof planned === 'function' ? undefined : planned;
   if (jobs !== undefined && options.onEvent) emit(await planOf(jobs));
+  const threads = options.threads ?? DEFAULT_THREADS;
+  const sealPool = threads > 1 ? new SealPool(threads) : undefined;
   try {
     const results = await withRetries<JobResult>(options, emit, async (session, results, noteProgress) => {
       if (jobs === undefined && typeof planned === 'function') {
@@ -120,7 +131,7 @@ export async function runUploadJobs(
         for (let index = 0; index < all.length; index++) {
           if (results[index] !== undefined) continue;
           await window.add(index, () =>
-            beginJob(session, all[index]!, { ...options, extras }, { emit, open, noteProgress }),
+            beginJob(session, all[index]!, { ...options, extras, sealPool }, { emit, open, noteProgress }),
           );
         }
         await window.drain();
@@ -141,6 +152,8 @@ export async function runUploadJobs(
     const error = toFerryError(err);
     open.failAll(emit, error.code, error.message);
     throw error;
+  } finally {
+    await sealPool?.close();
   }
 }
 
@@ -171,7 +184,7 @@ function failureOf({ job, error }: Extract<JobResult, { kind: 'failed' }>): JobF
 async function beginJob(
   session: ClientSession,
   job: UploadJob,
-  options: SendFilesOptions & { extras: ExtraStreams },
+  options: SendFilesOptions & { extras: ExtraStreams; sealPool: SealPool | undefined },
   reporting: TransferReporting,
 ): Promise<{ done: Promise<JobResult> }> {
   const failed = (err: unknown): JobResult => {
@@ -205,7 +218,7 @@ async function beginJob(
 async function startJob(
   session: ClientSession,
   job: UploadJob,
-  options: SendFilesOptions & { extras: ExtraStreams },
+  options: SendFilesOptions & { extras: ExtraStreams; sealPool: SealPool | undefined },
   { emit, open, noteProgress }: TransferReporting,
 ): Promise<{ done: Promise<JobResult> }> {
   if (job.kind === 'file') {
@@ -230,6 +243,7 @@ async function startJob(
       cacheDir: options.cacheDir,
       extraStreams: options.extras.size > 0 ? () => options.extras.open() : undefined,
       parallelMinBytes: options.parallelMinBytes,
+      sealPool: options.sealPool,
       onAccepted: ({ heldBytes, restarted, size }) => start(size, heldBytes, restarted),
       onVerified: (verifiedBytes, size) => {
         noteProgress();

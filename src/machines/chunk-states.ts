@@ -1,6 +1,5 @@
-import { createHash, type Hash } from 'node:crypto';
 import { FerryError } from '../errors/index.js';
-import { ChunkHashes, ChunkSet } from '../protocol/index.js';
+import { ChunkHasher, ChunkHashes, ChunkSet } from '../protocol/index.js';
 
 /** One chunk and its hash: a verified chunk, or an entry of a partial's durable log (PROTOCOL.md §9.2). */
 export interface ChunkEntry {
@@ -24,7 +23,7 @@ interface OpenChunk {
   readonly stream: unknown;
   readonly end: number;
   position: number;
-  readonly hash: Hash;
+  readonly hash: ChunkHasher;
 }
 
 /**
@@ -110,7 +109,7 @@ export class ChunkStates {
       if (this.#open.size >= this.#maxOpen) {
         throw new FerryError('MESSAGE_MALFORMED', `more than ${this.#maxOpen} chunks open at once`);
       }
-      current = { stream, position: offset, end: offset + this.lengthOf(index), hash: createHash('sha256') };
+      current = { stream, position: offset, end: offset + this.lengthOf(index), hash: new ChunkHasher() };
       rewrite = this.#dirty.has(index);
     } else if (current.stream !== stream) {
       // §5.13.3: a chunk travels whole on one stream; another stream cannot add to it or restart it.

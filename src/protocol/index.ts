@@ -137,4 +137,5 @@ export {
   haveDigest,
 } from './file-digest.js';
 export { ChunkHashes } from './chunk-hashes.js';
+export { ChunkHasher, chunkHashOf } from './chunk-hasher.js';
 export { ChunkSet, indicesFromRanges, rangesFromIndices, type ChunkRange } from './chunk-ranges.js';

@@ -1,5 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
-import { MAX_MESSAGE_BYTES, chunkLength, type ChunkHashes } from '../protocol/index.js';
+import { ChunkHasher, MAX_MESSAGE_BYTES, chunkLength, type ChunkHashes } from '../protocol/index.js';
 import { FerryError } from '../errors/index.js';
 import type { SourceFile } from './source-file.js';
 
@@ -31,10 +30,10 @@ export interface StreamChunksOptions {
 }
 
 /** Records read with one `readv` per block: 16 records, about 1 MiB of file data. */
-const RECORDS_PER_BLOCK = 16;
+export const RECORDS_PER_BLOCK = 16;
 
 /** A run of consecutive records of one chunk, read together. */
-interface Block {
+export interface Block {
   readonly chunk: number;
   readonly offset: number;
   readonly lengths: readonly number[];
@@ -67,7 +66,7 @@ export async function streamChunks(source: SourceFile, options: StreamChunksOpti
     return reading;
   };
   let sent = 0;
-  let hasher: Hash | undefined;
+  let hasher: ChunkHasher | undefined;
   let which = 0;
   const first = blocks.next();
   let pending = first.done ? undefined : read(first.value, buffers[0]!);
@@ -78,7 +77,7 @@ export async function streamChunks(source: SourceFile, options: StreamChunksOpti
     const following = blocks.next();
     pending = following.done ? undefined : read(following.value, buffers[which]!);
     if (options.signal?.aborted) throw new FerryError('ABORTED');
-    hasher ??= createHash('sha256');
+    hasher ??= new ChunkHasher();
     let offset = block.offset;
     for (let i = 0; i < block.lengths.length; i++) {
       const length = block.lengths[i]!;
@@ -102,7 +101,7 @@ export async function streamChunks(source: SourceFile, options: StreamChunksOpti
 }
 
 /** The blocks to read, in order: each chunk taken from `chunks`, cut into record-sized pieces, 16 to a block. */
-function* planBlocks(
+export function* planBlocks(
   size: number,
   chunkBytes: number,
   chunks: Iterator<number>,

@@ -44,3 +44,5 @@ export { placeLink } from './place-link.js';
 export { receivedFileMode, receivedDirectoryMode } from './received-mode.js';
 export { makeReceivedDirectory } from './make-received-directory.js';
 export { setDirectoryAttributes } from './set-directory-attributes.js';
+export { DEFAULT_THREADS, SealPool } from './pipeline/seal-pool.js';
+export { streamChunksPooled, type PooledChunkSink } from './pipeline/stream-chunks-pooled.js';

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { constants as fsConstants } from 'node:fs';
 import { FerryError } from '../errors/index.js';
-import { FILE_MODE_MASK, chunkLength } from '../protocol/index.js';
+import { ChunkHasher, FILE_MODE_MASK, chunkLength } from '../protocol/index.js';
 
 /** Largest single read while hashing a chunk: keeps memory flat whatever the chunk size. */
 export const HASH_READ_BYTES = 1024 * 1024;
@@ -114,7 +113,7 @@ export class SourceFile {
   async chunkHash(index: number, chunkBytes: number, scratch?: Buffer): Promise<Buffer> {
     const length = chunkLength(index, this.size, chunkBytes);
     const buffer = scratch ?? Buffer.allocUnsafe(Math.min(HASH_READ_BYTES, length));
-    const hasher = createHash('sha256');
+    const hasher = new ChunkHasher();
     for (let done = 0; done < length;) {
       const n = Math.min(buffer.length, length - done);
       await this.readExactly(buffer, 0, n, index * chunkBytes + done);

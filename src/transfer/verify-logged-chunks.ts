@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { ChunkHashes } from '../protocol/index.js';
+import { ChunkHasher, ChunkHashes } from '../protocol/index.js';
 import type { ChunkEntry } from './chunk-log.js';
 import type { StoredPartialReader, TransferHeader } from './partial-store.js';
 
@@ -23,7 +22,7 @@ export async function verifyLoggedChunks(
   const kept: ChunkEntry[] = [];
   for (const { index, hash } of latest.entries()) {
     const length = latest.lengthOf(index);
-    const hasher = createHash('sha256');
+    const hasher = new ChunkHasher();
     let done = 0;
     while (done < length) {
       const into = buffer.subarray(0, Math.min(buffer.length, length - done));
