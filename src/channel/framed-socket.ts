@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { FrameDecoder, MAX_RECORD_BYTES, MIN_RECORD_BYTES } from '../protocol/index.js';
+import type { ReusedReads } from './reused-reads.js';
 
 /** Frames queued unread beyond this many bytes pause the socket, so a slow consumer bounds memory. */
 const RECEIVE_HIGH_WATER_BYTES = 1024 * 1024;
@@ -39,10 +40,18 @@ export class FramedSocket {
   #openFailure: FerryError | undefined;
   #drainWaiters: Array<{ resolve: () => void; reject: (err: FerryError) => void }> = [];
   #error: FerryError | undefined;
+  /** True when reads land in one reused buffer (`ReusedReads`): whatever is kept past the call is copied. */
+  readonly #reused: boolean;
 
-  constructor(socket: Socket) {
+  /**
+   * Reads `socket`'s 'data' events, or, with `reads` (the `onread` the socket was created with), each read
+   * from its one reused buffer.
+   */
+  constructor(socket: Socket, reads?: ReusedReads) {
     this.socket = socket;
-    socket.on('data', (data: Buffer) => this.#onData(data));
+    this.#reused = reads !== undefined;
+    if (reads === undefined) socket.on('data', (data: Buffer) => this.#onData(data));
+    else reads.attach((data) => this.#onData(data));
     socket.on('end', () => this.#onEnd());
     socket.on('close', () => this.#fail(new FerryError('CONNECTION_CLOSED')));
     socket.on('error', (err) => this.#fail(toFerryError(err)));
@@ -155,7 +164,8 @@ export class FramedSocket {
       this.#decode(data);
       return;
     }
-    this.#raw.push(data);
+    // Handshake bytes wait for readExactly: a reused read buffer is overwritten by the next read.
+    this.#raw.push(this.#reused ? Buffer.from(data) : data);
     this.#rawBytes += data.length;
     // The handshake is bounded: nobody may send more than a handshake message's worth ahead of it.
     if (this.#rawBytes > 2 * MAX_RECORD_BYTES + 64) {
@@ -174,7 +184,9 @@ export class FramedSocket {
     const open = this.#open;
     try {
       if (open === undefined) {
-        for (const frame of this.#decoder!.push(data)) this.#deliver(frame);
+        // Frames not opened on arrival are queued: copied out of a reused read buffer.
+        for (const frame of this.#decoder!.push(data))
+          this.#deliver(this.#reused ? Buffer.from(frame) : frame);
       } else {
         this.#decoder!.pushEach(data, (record) => {
           let opened: Buffer;

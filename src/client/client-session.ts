@@ -6,6 +6,7 @@ import {
   SecureChannel,
   clientHandshake,
   MODE_NORMAL,
+  ReusedReads,
   type RekeyClock,
 } from '../channel/index.js';
 import {
@@ -85,12 +86,15 @@ export class ClientSession {
 
   /** Connects to `address` and completes the handshake. */
   static async connect(address: ServerAddress, options: ClientSessionOptions): Promise<ClientSession> {
+    // A session's records arrive into one reused read buffer (issue 14: no 64 KiB buffer per read).
+    const reads = new ReusedReads();
     const socket = await connectSocket(
       address,
       options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
       options.signal,
+      reads,
     );
-    const framed = new FramedSocket(socket);
+    const framed = new FramedSocket(socket, reads);
     const channel = await clientHandshake(framed, {
       identity: options.identity,
       verifyServer: options.verifyServer,
@@ -285,15 +289,24 @@ export class ClientSession {
   }
 }
 
-/** Opens the TCP connection to `address` within `timeoutMs` (TIMEOUT), or fails with a network error. */
+/**
+ * Opens the TCP connection to `address` within `timeoutMs` (TIMEOUT), or fails with a network error. With
+ * `reads`, the socket reads into its reused buffer (then `new FramedSocket(socket, reads)`).
+ */
 export function connectSocket(
   address: ServerAddress,
   timeoutMs: number,
   signal: AbortSignal | undefined,
+  reads?: ReusedReads,
 ): Promise<Socket> {
   return new Promise<Socket>((resolve, reject) => {
     if (signal?.aborted) return reject(new FerryError('ABORTED'));
-    const socket = netConnect({ host: address.host, port: address.port, noDelay: true });
+    const socket = netConnect({
+      host: address.host,
+      port: address.port,
+      noDelay: true,
+      ...(reads === undefined ? {} : { onread: reads.onread }),
+    });
     const cleanup = (): void => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
