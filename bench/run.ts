@@ -4,7 +4,7 @@
 // loopback; each side's CPU seconds and peak memory are measured the same way for all (bench/README.md).
 //
 //   npm run bench -- [--quick] [--runs 3] [--size 1G] [--files 1000] [--file-size 4K] [--link-size 256M]
-//                    [--delay-ms 20] [--window 6M] [--cases upload,download,small,resume,link,handshake]
+//                    [--delay-ms 20] [--window 6M] [--cases upload,download,small,resume,link,handshake,pipeline]
 //                    [--ferry-args="--chunk-size 8M"] [--verify first|all|none] [--keep]
 //
 // Prints one JSON line per case and tool ({"bench":"ferry-bench","case":...,"tool":...}), medians over the
@@ -42,13 +42,21 @@ import {
   type TimedResult,
 } from './lib/timed-process.js';
 import { waitForListen } from './lib/wait-for-listen.js';
+import {
+  cleanScratch,
+  measureFloor,
+  measureReceive,
+  measureSend,
+  perGiB,
+  writeSourceFile,
+} from './lib/pipeline-case.js';
 
 const BENCH = 'ferry-bench';
 const MIB = 2 ** 20;
 const GIB = 2 ** 30;
 /** socat's buffer for the raw TCP ceiling: 8 KiB buffers are ~2.8x slower here (ECOSYSTEM.md). */
 const SOCAT_BUFFER_BYTES = 131072;
-const CASES = ['upload', 'download', 'small', 'resume', 'link', 'handshake'] as const;
+const CASES = ['upload', 'download', 'small', 'resume', 'link', 'handshake', 'pipeline'] as const;
 type CaseName = (typeof CASES)[number];
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1029,9 +1037,82 @@ async function main(): Promise<number> {
     );
   }
   if (options.cases.has('resume')) await runResume(b);
+  if (options.cases.has('pipeline')) await runPipeline(join(dir, 'pipeline'));
   emit({ bench: BENCH, case: 'end', loadAverage1m: round(loadavg()[0]!, 2) });
   printTable();
   return rows.some((r) => r.error !== undefined) || resumeRows.some((r) => r.error !== undefined) ? 1 : 0;
+}
+
+/**
+ * The pipeline alone (bench/lib/pipeline-case.ts): the in-process floor (seal + hash per GiB), then each
+ * side's work in this one process at 1 and 2 threads, medians over the runs, CPU per GiB read against the
+ * floor and wall time against 1 thread.
+ */
+async function runPipeline(dir: string): Promise<void> {
+  const bytes = options.sizeBytes;
+  const floors: number[] = [];
+  for (let run = 0; run < options.runs; run++) {
+    log(`pipeline: floor (run ${run + 1}/${options.runs})`);
+    const f = await measureFloor(bytes);
+    floors.push(f.seal.cpuSeconds + f.hash.cpuSeconds);
+  }
+  const floor = perGiB(median(floors), bytes);
+  emit({
+    bench: BENCH,
+    case: 'pipeline floor',
+    bytes,
+    runs: options.runs,
+    floorCpuSecondsPerGiB: floor,
+    note: 'AES-256-GCM in 65519-byte records + SHA-256, one core, in process',
+  });
+  await mkdir(dir, { recursive: true });
+  const source = join(dir, 'source.bin');
+  await writeSourceFile(source, bytes);
+  try {
+    for (const side of ['send', 'receive'] as const) {
+      let oneThreadWall: number | undefined;
+      for (const threads of [1, 2]) {
+        if (side === 'receive' && threads > 1) {
+          emit({
+            bench: BENCH,
+            case: `pipeline ${side}`,
+            threads,
+            bytes,
+            error: 'not built: opening on the worker pool is not wired into the receive path yet',
+          });
+          continue;
+        }
+        const cpu: number[] = [];
+        const wall: number[] = [];
+        for (let run = 0; run < options.runs; run++) {
+          log(`pipeline: ${side}, ${threads} thread(s) (run ${run + 1}/${options.runs})`);
+          const m =
+            side === 'send'
+              ? await measureSend(source, threads)
+              : await measureReceive(join(dir, 'receive'), bytes);
+          cpu.push(m.cpuSeconds);
+          wall.push(m.wallMs);
+        }
+        const wallMs = Math.round(median(wall));
+        oneThreadWall ??= wallMs;
+        const cpuPerGiB = perGiB(median(cpu), bytes);
+        emit({
+          bench: BENCH,
+          case: `pipeline ${side}`,
+          threads,
+          bytes,
+          runs: options.runs,
+          wallMs,
+          mbPerSecond: round(bytes / 1e6 / (wallMs / 1000), 1),
+          cpuSecondsPerGiB: cpuPerGiB,
+          vsFloor: round(cpuPerGiB / floor, 2),
+          speedupVs1Thread: round(oneThreadWall / wallMs, 2),
+        });
+      }
+    }
+  } finally {
+    await cleanScratch(dir);
+  }
 }
 
 /** The long-link tools: the upload tools, each measurement through a fresh delay proxy in front of its server. */

@@ -98,6 +98,7 @@ export {
   withRetries,
   DEFAULT_RETRY_POLICY,
   DEFAULT_STREAMS,
+  DEFAULT_THREADS,
   CONNECT_TIMEOUT_MS,
   STALL_TIMEOUT_MS,
   serverKeyUpdater,

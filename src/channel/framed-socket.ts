@@ -1,9 +1,17 @@
 import type { Socket } from 'node:net';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { FrameDecoder, MAX_RECORD_BYTES, MIN_RECORD_BYTES } from '../protocol/index.js';
+import type { ReusedReads } from './reused-reads.js';
 
 /** Frames queued unread beyond this many bytes pause the socket, so a slow consumer bounds memory. */
 const RECEIVE_HIGH_WATER_BYTES = 1024 * 1024;
+
+/** Marks an error thrown by the record opener, as opposed to the framing's own. */
+class OpenFailure extends Error {
+  constructor(readonly error: FerryError) {
+    super(error.message);
+  }
+}
 
 interface Waiter {
   resolve: (value: Buffer) => void;
@@ -26,12 +34,24 @@ export class FramedSocket {
   #frames: Buffer[] = [];
   #frameBytes = 0;
   #frameWaiter: Waiter | undefined;
+  /** Opens each record as it is decoded (SecureChannel's decrypt), so the record's bytes need no buffer of their own. */
+  #open: ((record: Buffer) => Buffer) | undefined;
+  /** What `#open` threw: handed out after the records before it, in order; nothing after it is read. */
+  #openFailure: FerryError | undefined;
   #drainWaiters: Array<{ resolve: () => void; reject: (err: FerryError) => void }> = [];
   #error: FerryError | undefined;
+  /** True when reads land in one reused buffer (`ReusedReads`): whatever is kept past the call is copied. */
+  readonly #reused: boolean;
 
-  constructor(socket: Socket) {
+  /**
+   * Reads `socket`'s 'data' events, or, with `reads` (the `onread` the socket was created with), each read
+   * from its one reused buffer.
+   */
+  constructor(socket: Socket, reads?: ReusedReads) {
     this.socket = socket;
-    socket.on('data', (data: Buffer) => this.#onData(data));
+    this.#reused = reads !== undefined;
+    if (reads === undefined) socket.on('data', (data: Buffer) => this.#onData(data));
+    else reads.attach((data) => this.#onData(data));
     socket.on('end', () => this.#onEnd());
     socket.on('close', () => this.#fail(new FerryError('CONNECTION_CLOSED')));
     socket.on('error', (err) => this.#fail(toFerryError(err)));
@@ -54,8 +74,15 @@ export class FramedSocket {
     });
   }
 
-  /** Switches to record mode (PROTOCOL.md §4): everything after this point is read as length-prefixed records. */
-  startRecords(): void {
+  /**
+   * Switches to record mode (PROTOCOL.md §4): everything after this point is read as length-prefixed records.
+   * With `open`, each record is passed through it synchronously as soon as it is complete, in arrival order,
+   * and `nextRecord` yields what `open` returned: the record itself is a view valid only during the call (a
+   * reused buffer or the socket's chunk), so `open` must not keep it. A throw from `open` is handed out by
+   * `nextRecord` after the records before it, and nothing after it is read.
+   */
+  startRecords(open?: (record: Buffer) => Buffer): void {
+    this.#open = open;
     this.#decoder = new FrameDecoder({ minLength: MIN_RECORD_BYTES, maxLength: MAX_RECORD_BYTES });
     const leftover = this.#raw;
     this.#raw = [];
@@ -68,9 +95,12 @@ export class FramedSocket {
     const frame = this.#frames.shift();
     if (frame) {
       this.#frameBytes -= frame.length;
-      if (this.#frameBytes < RECEIVE_HIGH_WATER_BYTES / 2 && this.socket.isPaused()) this.socket.resume();
+      if (this.#frameBytes < RECEIVE_HIGH_WATER_BYTES / 2 && this.socket.isPaused() && !this.#openFailure) {
+        this.socket.resume();
+      }
       return Promise.resolve(frame);
     }
+    if (this.#openFailure) return Promise.reject(this.#openFailure);
     if (this.#error) return Promise.reject(this.#error);
     if (this.#frameWaiter) throw new FerryError('INTERNAL', 'concurrent nextRecord');
     return new Promise<Buffer>((resolve, reject) => {
@@ -90,6 +120,17 @@ export class FramedSocket {
     for (const b of buffers) ok = this.socket.write(b);
     this.socket.uncork();
     return ok;
+  }
+
+  /**
+   * Writes `buffer` and resolves once the socket has handed it to the kernel (its write callback), so the
+   * caller may reuse it; that wait is the backpressure too. Rejects if the socket fails first.
+   */
+  writeWhole(buffer: Buffer): Promise<void> {
+    if (this.#error) return Promise.reject(this.#error);
+    return new Promise<void>((resolve, reject) => {
+      this.socket.write(buffer, (err) => (err ? reject(this.#error ?? toFerryError(err)) : resolve()));
+    });
   }
 
   /** Resolves when the socket can take more data; rejects if it fails first. */
@@ -123,7 +164,8 @@ export class FramedSocket {
       this.#decode(data);
       return;
     }
-    this.#raw.push(data);
+    // Handshake bytes wait for readExactly: a reused read buffer is overwritten by the next read.
+    this.#raw.push(this.#reused ? Buffer.from(data) : data);
     this.#rawBytes += data.length;
     // The handshake is bounded: nobody may send more than a handshake message's worth ahead of it.
     if (this.#rawBytes > 2 * MAX_RECORD_BYTES + 64) {
@@ -138,24 +180,49 @@ export class FramedSocket {
   }
 
   #decode(data: Buffer): void {
-    let frames: Buffer[];
+    if (this.#openFailure) return;
+    const open = this.#open;
     try {
-      frames = this.#decoder!.push(data);
+      if (open === undefined) {
+        // Frames not opened on arrival are queued: copied out of a reused read buffer.
+        for (const frame of this.#decoder!.push(data))
+          this.#deliver(this.#reused ? Buffer.from(frame) : frame);
+      } else {
+        this.#decoder!.pushEach(data, (record) => {
+          let opened: Buffer;
+          try {
+            opened = open(record);
+          } catch (err) {
+            throw new OpenFailure(toFerryError(err));
+          }
+          this.#deliver(opened);
+        });
+      }
     } catch (err) {
+      if (err instanceof OpenFailure) {
+        // In order: the records opened before this one are still handed out first.
+        this.#openFailure = err.error;
+        this.socket.pause();
+        const waiter = this.#frameWaiter;
+        this.#frameWaiter = undefined;
+        waiter?.reject(err.error);
+        return;
+      }
       this.close(toFerryError(err));
       return;
     }
-    for (const frame of frames) {
-      const waiter = this.#frameWaiter;
-      if (waiter) {
-        this.#frameWaiter = undefined;
-        waiter.resolve(frame);
-      } else {
-        this.#frames.push(frame);
-        this.#frameBytes += frame.length;
-      }
-    }
     if (this.#frameBytes > RECEIVE_HIGH_WATER_BYTES && !this.socket.isPaused()) this.socket.pause();
+  }
+
+  #deliver(frame: Buffer): void {
+    const waiter = this.#frameWaiter;
+    if (waiter) {
+      this.#frameWaiter = undefined;
+      waiter.resolve(frame);
+    } else {
+      this.#frames.push(frame);
+      this.#frameBytes += frame.length;
+    }
   }
 
   #takeRaw(length: number): Buffer {

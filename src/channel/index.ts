@@ -1,4 +1,5 @@
 export { FramedSocket } from './framed-socket.js';
+export { REUSED_READ_BYTES, ReusedReads } from './reused-reads.js';
 export { SecureChannel } from './secure-channel.js';
 export {
   clientHandshake,

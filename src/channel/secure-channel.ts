@@ -1,5 +1,5 @@
 import { FerryError } from '../errors/index.js';
-import { isRekeyMessage, type SessionCipher } from '../crypto/index.js';
+import { isRekeyMessage, type NonceRange, type SessionCipher } from '../crypto/index.js';
 import {
   decodeMessage,
   encodeMessage,
@@ -21,13 +21,30 @@ export class SecureChannel {
   /** The Noise handshake hash: a unique binding of this session (PROTOCOL.md §3.3). */
   readonly handshakeHash: Buffer;
   #closed = false;
+  /**
+   * Records in nonce order still to be written, once a range was reserved for sealing elsewhere: a reserved
+   * run not yet written (`reserved` left), or records sealed here meanwhile, held until the run before them
+   * is out (PROTOCOL.md §4.2: the peer opens records in nonce order). Empty in the common case.
+   */
+  readonly #order: Array<{ reserved: number } | { parts: Buffer[] }> = [];
+  /** What the record opener threw, so `#open` can tell it from a socket's failure. */
+  #openError: unknown;
 
   constructor(socket: FramedSocket, cipher: SessionCipher, remotePublicKey: Buffer, handshakeHash: Buffer) {
     this.#socket = socket;
     this.#cipher = cipher;
     this.remotePublicKey = remotePublicKey;
     this.handshakeHash = handshakeHash;
-    socket.startRecords();
+    // Records are opened as they arrive, in order (the nonce is implicit, §4.2): the ciphertext is then a
+    // view of the socket's bytes or of the decoder's one reused buffer, never a buffer of its own.
+    socket.startRecords((record) => {
+      try {
+        return this.#cipher.open(record);
+      } catch (err) {
+        this.#openError = err;
+        throw err;
+      }
+    });
   }
 
   /** Seals and writes one message (a pairing message too); waits only when the socket asks for backpressure. */
@@ -59,18 +76,59 @@ export class SecureChannel {
     // PROTOCOL.md §4.1: the record's length was bounded (17 to 65535) by the frame decoder before its body
     // was buffered.
     for (;;) {
-      const record = await this.#socket.nextRecord();
       let plaintext: Buffer;
       try {
-        plaintext = this.#cipher.open(record);
+        plaintext = await this.#socket.nextRecord();
       } catch (err) {
         // PROTOCOL.md §4.2: a record that fails authentication ends the session; nothing more is trusted.
-        this.close(err instanceof FerryError ? err : new FerryError('DECRYPT_FAILED'));
+        // Once the opener failed, nextRecord rejects with that failure (and nothing else) after the records before it.
+        if (this.#openError !== undefined) {
+          this.close(err instanceof FerryError ? err : new FerryError('DECRYPT_FAILED'));
+        }
         throw err;
       }
-      // PROTOCOL.md §4.3: a REKEY has rekeyed the receive key inside open(); it is no session message.
+      // PROTOCOL.md §4.3: a REKEY has rekeyed the receive key inside open(), when it arrived (records are
+      // opened in arrival order, so the records after it were opened under the new key); it is no session message.
       if (!isRekeyMessage(plaintext)) return plaintext;
     }
+  }
+
+  /**
+   * Reserves the nonces of the next `count` records, to be sealed off the event loop (a `SealPool`) and
+   * written with `writeFramed`; anything sent here meanwhile is held and written after them, in nonce order.
+   * The ranges' keys are the caller's to zero.
+   */
+  reserveRecords(count: number): NonceRange[] {
+    if (this.#closed) throw this.#socket.error ?? new FerryError('CONNECTION_CLOSED', 'channel closed');
+    // PROTOCOL.md §4.3: a send key past its time bound is replaced before these nonces are taken, so the
+    // reserved records are sealed under the new key. The REKEY takes the nonce after every earlier
+    // reservation and is held behind them by #writeRecord, so the peer opens it exactly in nonce order.
+    if (this.#cipher.rekeyDue) this.#writeRecord(...this.#cipher.sealRekey());
+    const ranges = this.#cipher.reserveSend(count);
+    const last = this.#order[this.#order.length - 1];
+    if (last !== undefined && 'reserved' in last) last.reserved += count;
+    else this.#order.push({ reserved: count });
+    return ranges;
+  }
+
+  /**
+   * Writes `records` framed records sealed elsewhere under the oldest reserved nonces, then whatever was
+   * held behind them. Resolves once the socket took the bytes, so `framed` may then be reused.
+   */
+  writeFramed(framed: Buffer, records: number): Promise<void> {
+    const head = this.#order[0];
+    if (head === undefined || !('reserved' in head) || head.reserved < records) {
+      throw new FerryError('INTERNAL', 'sealed records written without their reservation');
+    }
+    const written = this.#socket.writeWhole(framed);
+    head.reserved -= records;
+    if (head.reserved === 0) {
+      this.#order.shift();
+      while (this.#order.length > 0 && 'parts' in this.#order[0]!) {
+        this.#socket.write(...(this.#order.shift() as { parts: Buffer[] }).parts);
+      }
+    }
+    return written;
   }
 
   /** Flushes what was written and half-closes, so the peer reads every record before the end. */
@@ -100,6 +158,11 @@ export class SecureChannel {
   #writeRecord(body: Buffer, tag: Buffer): boolean {
     const header = Buffer.allocUnsafe(2);
     writeFrameHeader(body.length + tag.length, header, 0);
+    if (this.#order.length > 0) {
+      // Behind records reserved for sealing elsewhere: held until they are written (fresh buffers, safe).
+      this.#order.push({ parts: [header, body, tag] });
+      return true;
+    }
     return this.#socket.write(header, body, tag);
   }
 }

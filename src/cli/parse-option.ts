@@ -58,6 +58,13 @@ export function parseCount(text: string, flag: string): number {
   return Number(text);
 }
 
+/** Parses `--threads`: 1 (the event loop alone) to 64 threads hashing and sealing. */
+export function parseThreads(text: string): number {
+  const n = parseCount(text, '--threads');
+  if (n < 1 || n > 64) throw new FerryError('USAGE_INVALID', `--threads takes 1 to 64, got ${n}`);
+  return n;
+}
+
 /** Parses `--streams`: 1 to 16 connections. */
 export function parseStreams(text: string): number {
   const n = parseCount(text, '--streams');

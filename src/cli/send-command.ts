@@ -1,15 +1,16 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
-import { sendPaths } from '../index.js';
+import { DEFAULT_THREADS, sendPaths } from '../index.js';
 import { parseRemotePath } from '../protocol/index.js';
 import { homeOf } from './cli-context.js';
 import { parseTarget } from './parse-target.js';
-import { parseChunkSize, parseStreams } from './parse-option.js';
+import { parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
 import { addTransferFlags, type TransferFlags } from './transfer-flags.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 
 interface SendFlags extends ClientFlags, OutputFlags, TransferFlags {
+  threads: string;
   recursive?: boolean;
 }
 
@@ -27,7 +28,12 @@ export function registerSendCommand(program: Command): void {
       '<paths...>',
       'files (or directories with -r) to send, then HOST[:PORT][/REMOTE_PATH] last: an existing directory receives them, otherwise one source is stored under that name; a trailing / means a directory',
     )
-    .option('-r, --recursive', 'send directories as trees (links that leave the tree are skipped)');
+    .option('-r, --recursive', 'send directories as trees (links that leave the tree are skipped)')
+    .option(
+      '--threads <n>',
+      'threads hashing and encrypting file data (1: the event loop alone; more: a pool of worker threads)',
+      String(DEFAULT_THREADS),
+    );
   addTransferFlags(command, 'remote');
   addOutputFlags(command);
   addClientFlags(command).action(async (args: string[], flags: SendFlags, cmd: Command) => {
@@ -50,6 +56,7 @@ export function registerSendCommand(program: Command): void {
             mkdir: flags.mkdir ?? false,
             chunkBytes: parseChunkSize(flags.chunkSize),
             streams: parseStreams(flags.streams),
+            threads: parseThreads(flags.threads),
             overwrite: flags.overwrite ?? false,
             onEvent: reporter.onEvent,
             onSkip: reporter.onSkip,

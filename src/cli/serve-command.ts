@@ -9,10 +9,10 @@ import {
   loadOrCreateIdentity,
   recordServeAddress,
 } from '../home/index.js';
-import { SERVER_DEFAULTS, FerryServer, allowListAuthorize } from '../index.js';
+import { DEFAULT_THREADS, SERVER_DEFAULTS, FerryServer, allowListAuthorize } from '../index.js';
 import { homeOf } from './cli-context.js';
 import { parseListen } from './parse-target.js';
-import { formatByteSize, parseByteSize, parseCount, parseMs } from './parse-option.js';
+import { formatByteSize, parseByteSize, parseCount, parseMs, parseThreads } from './parse-option.js';
 import { createLogger } from './logger.js';
 import { applyServeConfig } from './serve-config.js';
 import { objectStoreFromFlags } from './object-store-flags.js';
@@ -41,6 +41,7 @@ interface ServeFlags {
   store?: string;
   s3Endpoint?: string;
   s3Region?: string;
+  threads: string;
 }
 
 /** `ferry serve`: receive files into a root directory from allow-listed clients. */
@@ -116,6 +117,11 @@ export function registerServeCommand(program: Command): void {
     )
     .option('--s3-endpoint <url>', "the object store's S3 endpoint (default AWS's)")
     .option('--s3-region <region>', "the object store's region (default AWS_REGION, else us-east-1)")
+    .option(
+      '--threads <n>',
+      'threads hashing and encrypting download data (1: the event loop alone; more: a pool of worker threads)',
+      String(DEFAULT_THREADS),
+    )
     .action(async (_flags: ServeFlags, command: Command) => {
       const flags = await applyServeConfig<ServeFlags>(command);
       const home = homeOf(command);
@@ -155,6 +161,7 @@ export function registerServeCommand(program: Command): void {
         minFreeDiskBytes: parseByteSize(flags.minFreeDisk),
         clientQuotaBytes: flags.clientQuota ? parseByteSize(flags.clientQuota) : 0,
         maxPartialsPerClient: parseCount(flags.maxPartialsPerClient, '--max-partials-per-client'),
+        threads: parseThreads(flags.threads),
         // `ferry invite` on this home works without a restart: the invite store is read at pairing time.
         pairing: { homeDir: home },
         // PROTOCOL.md §13: `ferry key prepare / rotate / finish` take effect at the next start.

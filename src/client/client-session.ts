@@ -1,8 +1,24 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { FerryError, codeFromWire, toFerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
-import { FramedSocket, SecureChannel, clientHandshake, MODE_NORMAL } from '../channel/index.js';
-import type { KeyCommitMessage, KeyRotateMessage, Message, WelcomeMessage } from '../protocol/index.js';
+import {
+  FramedSocket,
+  SecureChannel,
+  clientHandshake,
+  MODE_NORMAL,
+  ReusedReads,
+  type RekeyClock,
+} from '../channel/index.js';
+import {
+  PUT_DATA_HEADER_BYTES,
+  encodeMessage,
+  writePutDataHeader,
+  type KeyCommitMessage,
+  type KeyRotateMessage,
+  type Message,
+  type WelcomeMessage,
+} from '../protocol/index.js';
+import type { PooledChunkSink, SealPool } from '../transfer/index.js';
 import { RefMailbox } from './ref-mailbox.js';
 import { remoteName } from './remote-name.js';
 
@@ -33,6 +49,8 @@ export interface ClientSessionOptions {
    * next message is read; a throw fails the session. Without it both messages are ignored.
    */
   onServerKey?: ServerKeyHandler | undefined;
+  /** The session keys' time bound (PROTOCOL.md §4.3); tests inject a clock. Default: 2 minutes, `performance.now`. */
+  rekey?: RekeyClock;
 }
 
 /** The facts of this session a key-rotation check needs (PROTOCOL.md §13.3). */
@@ -99,18 +117,22 @@ export class ClientSession {
 
   /** Connects to `address` and completes the handshake. */
   static async connect(address: ServerAddress, options: ClientSessionOptions): Promise<ClientSession> {
+    // A session's records arrive into one reused read buffer (issue 14: no 64 KiB buffer per read).
+    const reads = new ReusedReads();
     const socket = await connectSocket(
       address,
       options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
       options.signal,
+      reads,
     );
-    const framed = new FramedSocket(socket);
+    const framed = new FramedSocket(socket, reads);
     const channel = await clientHandshake(framed, {
       identity: options.identity,
       verifyServer: options.verifyServer,
       mode: MODE_NORMAL,
       timeoutMs: options.handshakeTimeoutMs,
       signal: options.signal,
+      ...(options.rekey === undefined ? {} : { rekey: options.rekey }),
     });
     // Node refreshes a socket's timeout on every read and every write it accepts; a write parked for
     // 'drain' does not refresh it, so this fires when bytes stop moving either way.
@@ -185,6 +207,31 @@ export class ClientSession {
     // Not async: one promise per record, as the channel's own, on the path issue 14 profiles.
     if (this.#failure) return Promise.reject(this.#failure);
     return this.channel.sendPlaintext(plaintext);
+  }
+
+  /**
+   * The sending half of `ref`'s data for a `SealPool` (`streamChunksPooled`): nonces reserved here, records
+   * sealed by the workers and written in nonce order, with the same failure check as `sendData`.
+   */
+  pooledSink(
+    ref: number,
+    pool: SealPool,
+    onChunk?: (index: number, chunkHash: Buffer) => Promise<void> | undefined,
+  ): PooledChunkSink {
+    return {
+      pool,
+      headerBytes: PUT_DATA_HEADER_BYTES,
+      writeDataHeader: (target, fileOffset) => writePutDataHeader(target, 0, ref, fileOffset),
+      reserve: (count) => {
+        if (this.#failure) throw this.#failure;
+        return this.channel.reserveRecords(count);
+      },
+      writeFramed: (framed, records) =>
+        this.#failure ? Promise.reject(this.#failure) : this.channel.writeFramed(framed, records),
+      chunkMessage: (index, chunkHash) => encodeMessage({ type: 'PUT_CHUNK', ref, index, chunkHash }),
+      chunkSent: (index, chunkHash) => onChunk?.(index, chunkHash),
+      abandon: (err) => this.close(toFerryError(err)),
+    };
   }
 
   /** The next message for `ref`; an ERROR for the ref rejects with the server's coded error. */
@@ -293,15 +340,24 @@ export class ClientSession {
   }
 }
 
-/** Opens the TCP connection to `address` within `timeoutMs` (TIMEOUT), or fails with a network error. */
+/**
+ * Opens the TCP connection to `address` within `timeoutMs` (TIMEOUT), or fails with a network error. With
+ * `reads`, the socket reads into its reused buffer (then `new FramedSocket(socket, reads)`).
+ */
 export function connectSocket(
   address: ServerAddress,
   timeoutMs: number,
   signal: AbortSignal | undefined,
+  reads?: ReusedReads,
 ): Promise<Socket> {
   return new Promise<Socket>((resolve, reject) => {
     if (signal?.aborted) return reject(new FerryError('ABORTED'));
-    const socket = netConnect({ host: address.host, port: address.port, noDelay: true });
+    const socket = netConnect({
+      host: address.host,
+      port: address.port,
+      noDelay: true,
+      ...(reads === undefined ? {} : { onread: reads.onread }),
+    });
     const cleanup = (): void => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);

@@ -62,3 +62,4 @@ export {
 } from './pair-with-server.js';
 export { pairingPins } from './pairing-pins.js';
 export { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './retry-policy.js';
+export { DEFAULT_THREADS } from '../transfer/index.js';

@@ -2,8 +2,10 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
+import type { RekeyClock } from '../channel/index.js';
 import { joinRemotePath } from '../protocol/index.js';
 import { EntryRequest } from '../machines/index.js';
+import { DEFAULT_THREADS, SealPool } from '../transfer/index.js';
 import { ClientSession, type ServerAddress, type ServerKeyHandler } from './client-session.js';
 import { InFlightWindow } from './in-flight-window.js';
 import { failsOnlyThisJob, jobsFailedError, type JobFailure } from './job-failure.js';
@@ -54,6 +56,8 @@ export interface ConnectOptions {
   signal?: AbortSignal;
   /** Key rotation (PROTOCOL.md §13): see ClientSessionOptions.onServerKey and serverKeyUpdater. */
   onServerKey?: ServerKeyHandler;
+  /** The session keys' time bound (PROTOCOL.md §4.3); tests inject a clock. */
+  rekey?: RekeyClock;
 }
 
 export interface SendFilesOptions extends ConnectOptions {
@@ -69,6 +73,11 @@ export interface SendFilesOptions extends ConnectOptions {
   streams?: number;
   /** Files from this size on use the extra streams; default PARALLEL_MIN_BYTES (64 MiB). */
   parallelMinBytes?: number;
+  /**
+   * Threads that hash and seal file data (issue 14): 1 keeps it all on the event loop, more runs a `SealPool`
+   * of that many worker threads for the whole operation. Default DEFAULT_THREADS.
+   */
+  threads?: number;
   onEvent?: (event: TransferEvent) => void;
 }
 
@@ -111,6 +120,8 @@ export async function runUploadJobs(
   // announced (`planned`) before any of them starts.
   let jobs = typeof planned === 'function' ? undefined : planned;
   if (jobs !== undefined && options.onEvent) emit(await planOf(jobs));
+  const threads = options.threads ?? DEFAULT_THREADS;
+  const sealPool = threads > 1 ? new SealPool(threads) : undefined;
   try {
     const results = await withRetries<JobResult>(options, emit, async (session, results, noteProgress) => {
       if (jobs === undefined && typeof planned === 'function') {
@@ -130,7 +141,7 @@ export async function runUploadJobs(
           if (group.length > 1) {
             if (batches.length >= MAX_BATCHES_IN_FLIGHT) await batches.shift();
             await window.addGroup(group, async () => {
-              const outcomes = await beginBatch(session, group, all, { ...options, extras }, reporting);
+              const outcomes = await beginBatch(session, group, all, { ...options, extras, sealPool }, reporting);
               const done = Promise.all(outcomes.map(async (o) => (await o).done));
               done.catch(() => undefined);
               batches.push(done.catch(() => undefined));
@@ -139,7 +150,7 @@ export async function runUploadJobs(
             index = group[group.length - 1]!;
             continue;
           }
-          await window.add(index, () => beginJob(session, all[index]!, { ...options, extras }, reporting));
+          await window.add(index, () => beginJob(session, all[index]!, { ...options, extras, sealPool }, reporting));
         }
         await window.drain();
         await extras.end();
@@ -159,6 +170,8 @@ export async function runUploadJobs(
     const error = toFerryError(err);
     open.failAll(emit, error.code, error.message);
     throw error;
+  } finally {
+    await sealPool?.close();
   }
 }
 
@@ -217,7 +230,7 @@ async function beginBatch(
   session: ClientSession,
   group: readonly number[],
   jobs: readonly UploadJob[],
-  options: SendFilesOptions & { extras: ExtraStreams },
+  options: SendFilesOptions & { extras: ExtraStreams; sealPool: SealPool | undefined },
   reporting: TransferReporting,
 ): Promise<Array<Promise<{ done: Promise<JobResult> }>>> {
   const files = group.map((i) => jobs[i] as Extract<UploadJob, { kind: 'file' }> & { size: number });
@@ -266,7 +279,7 @@ function jobFailed(
 async function beginJob(
   session: ClientSession,
   job: UploadJob,
-  options: SendFilesOptions & { extras: ExtraStreams },
+  options: SendFilesOptions & { extras: ExtraStreams; sealPool: SealPool | undefined },
   reporting: TransferReporting,
 ): Promise<{ done: Promise<JobResult> }> {
   const failed = (err: unknown): JobResult => jobFailed(session, job, reporting, err);
@@ -283,7 +296,7 @@ async function beginJob(
 async function startJob(
   session: ClientSession,
   job: UploadJob,
-  options: SendFilesOptions & { extras: ExtraStreams },
+  options: SendFilesOptions & { extras: ExtraStreams; sealPool: SealPool | undefined },
   { emit, open, noteProgress }: TransferReporting,
 ): Promise<{ done: Promise<JobResult> }> {
   if (job.kind === 'file') {
@@ -308,6 +321,7 @@ async function startJob(
       cacheDir: options.cacheDir,
       extraStreams: options.extras.size > 0 ? () => options.extras.open() : undefined,
       parallelMinBytes: options.parallelMinBytes,
+      sealPool: options.sealPool,
       onAccepted: ({ heldBytes, restarted, size }) => start(size, heldBytes, restarted),
       onVerified: (verifiedBytes, size) => {
         noteProgress();

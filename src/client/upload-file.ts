@@ -7,7 +7,14 @@ import {
   writePutDataHeader,
 } from '../protocol/index.js';
 import { UploadSenderMachine, type UploadEffect, type UploadOutcome } from '../machines/index.js';
-import { ChunkHashCache, SourceFile, hashChunks, streamChunks } from '../transfer/index.js';
+import {
+  ChunkHashCache,
+  SourceFile,
+  hashChunks,
+  streamChunks,
+  streamChunksPooled,
+  type SealPool,
+} from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 
 export interface UploadOptions {
@@ -28,6 +35,8 @@ export interface UploadOptions {
   extraStreams?: (() => Promise<readonly ClientSession[]>) | undefined;
   /** Files smaller than this use one stream; default PARALLEL_MIN_BYTES. */
   parallelMinBytes?: number | undefined;
+  /** Worker threads that hash and seal the data (issue 14); without it the event loop does it all. */
+  sealPool?: SealPool | undefined;
 }
 
 /**
@@ -246,15 +255,24 @@ class UploadDriver {
     const { hashes, ref } = this.#machine;
     const onChunk = (index: number, hash: Buffer): Promise<void> | undefined =>
       cache?.record({ index, hash });
+    const pool = options.sealPool;
     const sendChunks = (session: ClientSession, sendRef: number): Promise<number> =>
-      streamChunks(source, {
-        chunkBytes: hashes.chunkBytes,
-        chunks,
-        hashes,
-        signal: options.signal,
-        sink: dataSink(session, sendRef),
-        onChunk,
-      });
+      pool
+        ? streamChunksPooled(source, {
+            chunkBytes: hashes.chunkBytes,
+            chunks,
+            hashes,
+            signal: options.signal,
+            sink: session.pooledSink(sendRef, pool, onChunk),
+          })
+        : streamChunks(source, {
+            chunkBytes: hashes.chunkBytes,
+            chunks,
+            hashes,
+            signal: options.signal,
+            sink: dataSink(session, sendRef),
+            onChunk,
+          });
     if (this.#joinWith) return sendChunks(this.#session, ref);
     const joinToken = this.#issuedJoinToken;
     const parallel =

@@ -130,6 +130,28 @@ export class CipherState {
   }
 
   /**
+   * The raw key, for a worker thread that seals or opens a reserved range of nonces in parallel (issue 14's
+   * pipeline). The caller owns the copy and zeroes it once handed over. Throws without a key.
+   */
+  exportKey(): Buffer {
+    const key = this.#key;
+    if (key === null) throw new FerryError('INTERNAL', 'export without a key');
+    return key.export();
+  }
+
+  /**
+   * Advances `n` by `count` as if `count` messages had been encrypted or decrypted elsewhere under this key
+   * with the nonces `n .. n+count-1` (a reserved range). Refuses to reach the reserved 2^64-1.
+   */
+  skip(count: number): void {
+    if (!Number.isSafeInteger(count) || count < 0) throw new FerryError('INTERNAL', `skip ${count}`);
+    const next = this.nonce + BigInt(count);
+    if (next >= 0xffffffffffffffffn) throw new FerryError('NONCE_EXHAUSTED', 'nonce reached 2^64-1');
+    this.#nonceHigh = Number(next >> 32n);
+    this.#nonceLow = Number(next & 0xffffffffn);
+  }
+
+  /**
    * Forgets the key. A `KeyObject` cannot be overwritten from JavaScript; Node keeps its bytes outside the JS
    * heap and releases them when the object is collected. Idempotent.
    */

@@ -34,6 +34,7 @@ export {
   REKEY_MESSAGE_TYPE,
   SessionCipher,
   isRekeyMessage,
+  type NonceRange,
   type SessionCipherOptions,
 } from './session-cipher.js';
 export { SymmetricState } from './symmetric-state.js';

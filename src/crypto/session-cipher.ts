@@ -26,6 +26,15 @@ export function isRekeyMessage(plaintext: Uint8Array): boolean {
   return plaintext.length === 1 && plaintext[0] === REKEY_MESSAGE_TYPE;
 }
 
+/** Consecutive nonces under one key, reserved for sealing elsewhere: `nonce .. nonce+count-1`. */
+export interface NonceRange {
+  /** The raw 32-byte key; its holder zeroes it once handed over. */
+  key: Buffer;
+  /** The first nonce, below 2^53. */
+  nonce: number;
+  count: number;
+}
+
 /** Options for a `SessionCipher`. */
 export interface SessionCipherOptions {
   /** Rekey each direction after this many records; tests use a small value. Default REKEY_INTERVAL_MESSAGES. */
@@ -165,6 +174,34 @@ export class SessionCipher {
       this.#receivedSinceRekey = 0;
     }
     return plaintext;
+  }
+
+  /**
+   * Reserves the nonces of the next `count` records to be sealed, for sealing elsewhere (worker threads), and
+   * advances this direction as if they had been sealed here, rekeying at the same points (§4.3). Returns the
+   * reservation as ranges under one key each, in order; the caller must write the records in that order
+   * before anything sealed later, and zero each range's `key` once handed over.
+   */
+  reserveSend(count: number): NonceRange[] {
+    this.#assertOpen();
+    const ranges: NonceRange[] = [];
+    let left = count;
+    while (left > 0) {
+      const n = Math.min(left, this.#rekeyInterval - this.#sentSinceRekey);
+      const nonce = this.#send.nonce;
+      if (nonce + BigInt(n) > BigInt(Number.MAX_SAFE_INTEGER)) {
+        throw new FerryError('NONCE_EXHAUSTED', 'nonce range beyond 2^53');
+      }
+      ranges.push({ key: this.#send.exportKey(), nonce: Number(nonce), count: n });
+      this.#send.skip(n);
+      this.#sentSinceRekey += n;
+      left -= n;
+      if (this.#sentSinceRekey === this.#rekeyInterval) {
+        this.#send.rekey();
+        this.#sentSinceRekey = 0;
+      }
+    }
+    return ranges;
   }
 
   /** Forgets both keys. Idempotent. */

@@ -28,6 +28,11 @@ export class FrameDecoder {
   #headerByte = -1;
   /** The body being filled, allocated once its length is known and accepted. */
   #body: Buffer | null = null;
+  /**
+   * `pushEach`'s reused body for frames split across chunks: its frames are handed to a callback that is
+   * done with them when it returns, so one buffer serves every split frame (no allocation per record).
+   */
+  #scratch: Buffer | null = null;
   #filled = 0;
   #failure: FerryError | null = null;
 
@@ -57,12 +62,35 @@ export class FrameDecoder {
    * (zero-copy); copy it if `chunk`'s memory is going to be reused.
    */
   push(chunk: Uint8Array): Buffer[] {
+    const frames: Buffer[] = [];
+    this.#guarded(chunk, (body) => frames.push(body), false);
+    return frames;
+  }
+
+  /**
+   * Like `push`, but hands each completed frame body to `onFrame` as it is found, and the body is only valid
+   * until `onFrame` returns: a frame split across chunks is assembled in one reused buffer, a whole one is a
+   * view of `chunk`. The receive hot path (PROTOCOL.md §4) opens each record inside `onFrame`, so no record
+   * needs a buffer of its own. An error thrown by `onFrame` propagates, and the decoder is poisoned: the rest
+   * of `chunk` was not read, so the stream can no longer be framed.
+   */
+  pushEach(chunk: Uint8Array, onFrame: (body: Buffer) => void): void {
+    this.#guarded(chunk, onFrame, true);
+  }
+
+  #guarded(chunk: Uint8Array, onFrame: (body: Buffer) => void, reuse: boolean): void {
     if (this.#failure !== null) throw this.#failure;
     try {
-      return this.#push(
+      this.#push(
         Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length),
+        onFrame,
+        reuse,
       );
     } catch (err) {
+      if (err instanceof FrameCallbackError) {
+        this.#failure = new FerryError('INTERNAL', 'a frame consumer failed; the stream is no longer framed');
+        throw err.inner;
+      }
       // Only our own length checks throw here; anything else would be a bug, kept coded all the same.
       this.#failure =
         err instanceof FerryError ? err : new FerryError('INTERNAL', 'frame decoder failed', { cause: err });
@@ -73,8 +101,7 @@ export class FrameDecoder {
     }
   }
 
-  #push(input: Buffer): Buffer[] {
-    const frames: Buffer[] = [];
+  #push(input: Buffer, onFrame: (body: Buffer) => void, reuse: boolean): void {
     let pos = 0;
     while (pos < input.length) {
       const body = this.#body;
@@ -84,9 +111,9 @@ export class FrameDecoder {
         this.#filled += n;
         pos += n;
         if (this.#filled === body.length) {
-          frames.push(body);
           this.#body = null;
           this.#filled = 0;
+          deliver(onFrame, body);
         }
         continue;
       }
@@ -106,14 +133,18 @@ export class FrameDecoder {
       this.#checkLength(length);
       if (input.length - pos >= length) {
         // The whole body is already here: hand out a view instead of copying.
-        frames.push(input.subarray(pos, pos + length));
+        const body = input.subarray(pos, pos + length);
         pos += length;
+        deliver(onFrame, body);
+      } else if (reuse) {
+        this.#scratch ??= Buffer.allocUnsafe(this.#maxLength);
+        this.#body = this.#scratch.subarray(0, length);
+        this.#filled = 0;
       } else {
         this.#body = Buffer.allocUnsafe(length);
         this.#filled = 0;
       }
     }
-    return frames;
   }
 
   // PROTOCOL.md §4.1: a receiver MUST reject a length outside the range before buffering the body.
@@ -127,6 +158,21 @@ export class FrameDecoder {
         `frame length ${length} is below the minimum ${this.#minLength}`,
       );
     }
+  }
+}
+
+/** Carries an error thrown by a frame callback past the decoder's own failure handling. */
+class FrameCallbackError extends Error {
+  constructor(readonly inner: unknown) {
+    super('frame callback failed');
+  }
+}
+
+function deliver(onFrame: (body: Buffer) => void, body: Buffer): void {
+  try {
+    onFrame(body);
+  } catch (err) {
+    throw new FrameCallbackError(err);
   }
 }
 

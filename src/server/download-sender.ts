@@ -2,6 +2,7 @@ import { FerryError, isFerryError } from '../errors/index.js';
 import {
   GET_DATA_HEADER_BYTES,
   PERMISSION_DOWNLOAD,
+  encodeMessage,
   writeGetDataHeader,
   type GetRequestMessage,
 } from '../protocol/index.js';
@@ -12,6 +13,7 @@ import {
   resolveUnderRoot,
   streamChunks,
   type ChunkSource,
+  streamChunksPooled,
 } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 
@@ -82,21 +84,40 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
             restarted: false,
           });
           return reading(
-            streamChunks(source, {
-              chunkBytes: hashes.chunkBytes,
-              chunks: effect.chunks,
-              hashes,
-              sink: {
-                headerBytes: GET_DATA_HEADER_BYTES,
-                writeDataHeader: (slot, fileOffset) => writeGetDataHeader(slot, 0, ref, fileOffset),
-                sendData: (plaintext) => io.sendPlaintext(plaintext),
-                sendChunk: async (index, chunkHash) => {
-                  await io.send({ type: 'GET_CHUNK', ref, index, chunkHash });
-                  verifiedBytes += hashes.lengthOf(index);
-                  io.events.transferProgress(ref, verifiedBytes);
-                },
-              },
-            }),
+            io.ctx.sealPool
+              ? streamChunksPooled(source, {
+                  chunkBytes: hashes.chunkBytes,
+                  chunks: effect.chunks,
+                  hashes,
+                  sink: {
+                    pool: io.ctx.sealPool,
+                    headerBytes: GET_DATA_HEADER_BYTES,
+                    writeDataHeader: (slot, fileOffset) => writeGetDataHeader(slot, 0, ref, fileOffset),
+                    reserve: (count) => io.reserveRecords(count),
+                    writeFramed: (framed, records) => io.writeFramed(framed, records),
+                    chunkMessage: (index, chunkHash) =>
+                      encodeMessage({ type: 'GET_CHUNK', ref, index, chunkHash }),
+                    chunkSent: (index) => {
+                      verifiedBytes += hashes.lengthOf(index);
+                      io.events.transferProgress(ref, verifiedBytes);
+                    },
+                  },
+                })
+              : streamChunks(source, {
+                  chunkBytes: hashes.chunkBytes,
+                  chunks: effect.chunks,
+                  hashes,
+                  sink: {
+                    headerBytes: GET_DATA_HEADER_BYTES,
+                    writeDataHeader: (slot, fileOffset) => writeGetDataHeader(slot, 0, ref, fileOffset),
+                    sendData: (plaintext) => io.sendPlaintext(plaintext),
+                    sendChunk: async (index, chunkHash) => {
+                      await io.send({ type: 'GET_CHUNK', ref, index, chunkHash });
+                      verifiedBytes += hashes.lengthOf(index);
+                      io.events.transferProgress(ref, verifiedBytes);
+                    },
+                  },
+                }),
             (sent) => machine.sent(sent),
           );
         case 'check-unchanged':

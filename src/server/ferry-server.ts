@@ -4,6 +4,7 @@ import { isAbsolute, join, relative, sep } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { FerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
+import { DEFAULT_THREADS, SealPool } from '../transfer/index.js';
 import { HANDSHAKE_TIMEOUT_MS } from '../channel/index.js';
 import { DEFAULT_PORT, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { ServerSession } from './server-session.js';
@@ -65,6 +66,11 @@ export interface ServeOptions {
   /** Memory for chunk hashes of checks that send no data (default FILE_HASH_CACHE_BYTES, 32 MiB). */
   hashCacheBytes?: number;
   /**
+   * Threads hashing and sealing download data (issue 14): 1 keeps it on the event loop, more starts one
+   * `SealPool` of that many worker threads for the server's life. Default DEFAULT_THREADS.
+   */
+  threads?: number;
+  /**
    * Each client's budget for hashing that sends no data (defaults: 4 GiB at once, then 512 MiB/s); the
    * clock and the wait are injectable for tests.
    */
@@ -92,6 +98,8 @@ export class FerryServer {
   readonly root: string;
   /** Chunk hashes computed for checks that send no file data; `hashCache.hashedBytes` counts the misses. */
   readonly hashCache: FileHashCache;
+  /** The worker threads sealing download data, when `threads` > 1. */
+  readonly #sealPool: SealPool | undefined;
   readonly #partialDir: string;
   readonly #registry: TransferRegistry;
   readonly #storage: StorageLimits;
@@ -118,6 +126,8 @@ export class FerryServer {
     this.#partialDir = partialDir;
     this.#registry = registry;
     this.hashCache = new FileHashCache(options.hashCacheBytes, new HashBudget(options.hashBudget));
+    const threads = options.threads ?? DEFAULT_THREADS;
+    this.#sealPool = threads > 1 ? new SealPool(threads) : undefined;
     this.#storage = storage;
     this.#partialMaxAgeMs = options.partialMaxAgeMs ?? PARTIAL_MAX_AGE_MS;
     this.#objectStore = options.objectStore;
@@ -195,6 +205,7 @@ export class FerryServer {
       hashCache: ferry.hashCache,
       keyRotation: options.keyRotation,
       objectStore: options.objectStore,
+      sealPool: ferry.#sealPool,
     };
     server.on('connection', (socket) => {
       // An RST from a peer must never become an uncaught exception.
@@ -254,6 +265,7 @@ export class FerryServer {
       this.#abort.abort();
       for (const socket of this.#sessions) socket.destroy();
       await Promise.allSettled([...this.#running]);
+      await this.#sealPool?.close();
       await closed;
     })();
     return this.#closing;

@@ -107,6 +107,8 @@ export class ServerSession {
         {
           send: (message) => channel.send(message),
           sendPlaintext: (plaintext) => channel.sendPlaintext(plaintext),
+          reserveRecords: (count) => channel.reserveRecords(count),
+          writeFramed: (framed, records) => channel.writeFramed(framed, records),
         },
         this.#events,
       );

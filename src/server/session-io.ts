@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { FerryError, toFerryError } from '../errors/index.js';
-import type { KeyPair } from '../crypto/index.js';
+import type { KeyPair, NonceRange } from '../crypto/index.js';
+import type { SealPool } from '../transfer/index.js';
 import { parseRemotePath, type Message } from '../protocol/index.js';
 import type { TransferRegistry } from './transfer-registry.js';
 import type { ConnectionGate } from './connection-gate.js';
@@ -48,6 +49,8 @@ export interface SessionContext {
   readonly objectStore?: ServerObjectStore | undefined;
   /** What this server says about its keys after WELCOME (PROTOCOL.md §13); nothing when undefined. */
   readonly keyRotation?: ServerKeyRotation | undefined;
+  /** Worker threads that hash and seal download data; undefined: the event loop does it. */
+  readonly sealPool?: SealPool | undefined;
 }
 
 /**
@@ -72,6 +75,10 @@ export class SessionIo {
   readonly log: Logger;
   readonly send: (message: Message) => Promise<void>;
   readonly sendPlaintext: (plaintext: Buffer) => Promise<void>;
+  /** Reserves nonces for records sealed on the pool (`SecureChannel.reserveRecords`). */
+  readonly reserveRecords: (count: number) => NonceRange[];
+  /** Writes records sealed on the pool under reserved nonces (`SecureChannel.writeFramed`). */
+  readonly writeFramed: (framed: Buffer, records: number) => Promise<void>;
   /** Where handlers report transfers (ServerEvents); reports nothing when the session has no server. */
   readonly events: SessionEvents;
   readonly #rootPrefix: readonly string[];
@@ -84,6 +91,9 @@ export class SessionIo {
     senders: {
       send: (message: Message) => Promise<void>;
       sendPlaintext: (plaintext: Buffer) => Promise<void>;
+      /** Needed only with a `sealPool`. */
+      reserveRecords?: (count: number) => NonceRange[];
+      writeFramed?: (framed: Buffer, records: number) => Promise<void>;
     },
     events: SessionEvents = SessionEvents.none(),
   ) {
@@ -93,6 +103,8 @@ export class SessionIo {
     this.log = log;
     this.send = senders.send;
     this.sendPlaintext = senders.sendPlaintext;
+    this.reserveRecords = senders.reserveRecords ?? noPoolSink;
+    this.writeFramed = senders.writeFramed ?? noPoolSink;
     this.events = events;
     this.#rootPrefix = grant.root ? parseRemotePath(grant.root) : [];
   }
@@ -111,6 +123,12 @@ export class SessionIo {
       {
         send: (message) => (signal.aborted ? stopped() : this.send(message)),
         sendPlaintext: (plaintext) => (signal.aborted ? stopped() : this.sendPlaintext(plaintext)),
+        reserveRecords: (count) => {
+          if (signal.aborted) throw toFerryError(signal.reason);
+          return this.reserveRecords(count);
+        },
+        // Records already reserved are written even after a CANCEL: the peer opens records in nonce order.
+        writeFramed: (framed, records) => this.writeFramed(framed, records),
       },
       this.events,
     );
@@ -139,4 +157,8 @@ export class SessionIo {
   require(bit: number, what: string): void {
     if (!this.may(bit)) throw new FerryError('PERMISSION_DENIED', `${what} not granted`);
   }
+}
+
+function noPoolSink(): never {
+  throw new FerryError('INTERNAL', 'this session writes no records sealed elsewhere');
 }

@@ -30,10 +30,10 @@ export interface StreamChunksOptions {
 }
 
 /** Records read with one `readv` per block: 16 records, about 1 MiB of file data. */
-const RECORDS_PER_BLOCK = 16;
+export const RECORDS_PER_BLOCK = 16;
 
 /** A run of consecutive records of one chunk, read together. */
-interface Block {
+export interface Block {
   readonly chunk: number;
   readonly offset: number;
   readonly lengths: readonly number[];
@@ -101,7 +101,7 @@ export async function streamChunks(source: ChunkSource, options: StreamChunksOpt
 }
 
 /** The blocks to read, in order: each chunk taken from `chunks`, cut into record-sized pieces, 16 to a block. */
-function* planBlocks(
+export function* planBlocks(
   size: number,
   chunkBytes: number,
   chunks: Iterator<number>,

@@ -52,3 +52,5 @@ export { receivedFileMode, receivedDirectoryMode } from './received-mode.js';
 export { makeReceivedDirectory } from './make-received-directory.js';
 export { setDirectoryAttributes } from './set-directory-attributes.js';
 export { placeSmallFiles, type SmallFile, type SmallFileOutcome } from './place-small-files.js';
+export { DEFAULT_THREADS, SealPool } from './pipeline/seal-pool.js';
+export { streamChunksPooled, type PooledChunkSink } from './pipeline/stream-chunks-pooled.js';

@@ -117,6 +117,45 @@ test('`FrameDecoder` stays failed after an error, throwing the same error again'
   );
 });
 
+test('`FrameDecoder.pushEach` hands out the same frames for seeded random splits, split ones in one reused buffer', () => {
+  const bodies = sampleBodies(new SeededRandom(7));
+  const stream = Buffer.concat(bodies.map(encodeFrame));
+  const random = new SeededRandom(8);
+  for (let round = 0; round < 20; round++) {
+    const decoder = recordDecoder();
+    const seen: Buffer[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    for (let at = 0; at < stream.length;) {
+      const piece = Buffer.from(stream.subarray(at, at + 1 + random.int(0, 9000)));
+      at += piece.length;
+      decoder.pushEach(piece, (body) => {
+        // Valid only during the call: copied here, and any body not in `piece` is the one scratch buffer.
+        seen.push(Buffer.from(body));
+        if (body.buffer !== piece.buffer) buffers.add(body.buffer);
+      });
+    }
+    assert.deepEqual(seen, bodies);
+    assert.ok(buffers.size <= 1, `split frames used ${buffers.size} buffers`);
+  }
+});
+
+test('`FrameDecoder.pushEach` rethrows what the callback throws and refuses the rest of the stream', () => {
+  const decoder = recordDecoder();
+  const stream = Buffer.concat([encodeFrame(Buffer.alloc(20)), encodeFrame(Buffer.alloc(30))]);
+  const boom = new Error('consumer failed');
+  let calls = 0;
+  assert.throws(
+    () =>
+      decoder.pushEach(stream, () => {
+        calls += 1;
+        throw boom;
+      }),
+    (err: unknown) => err === boom,
+  );
+  assert.equal(calls, 1);
+  assertCode(() => decoder.pushEach(stream, () => undefined), 'INTERNAL');
+});
+
 test('`FrameDecoder` with minLength 0 returns empty frames', () => {
   const decoder = new FrameDecoder({ minLength: 0, maxLength: 10 });
   assert.deepEqual(decoder.push(Buffer.from([0, 0, 0, 1, 7, 0, 0])), [

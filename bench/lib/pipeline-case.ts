@@ -1,0 +1,251 @@
+// The pipeline alone (issue 14 item 4): one side's work of a transfer in this one process, without a socket
+// or a peer, so its CPU cost and its scaling with threads can be read even where a loopback run would share
+// the cores between both ends. Every step is ferry's own code: `streamChunks` (read, hash, seal) on the
+// sending side; `FramedSocket` + `SecureChannel` (frame, open, decode) and `PartialTransfer` over a
+// `FilePartialStore` (hash, verify, write, make durable) on the receiving side. Beside them the floor: what
+// the machine spends in-process on the unavoidable work, AES-256-GCM sealing in full records plus SHA-256.
+import { createCipheriv, createHash, createSecretKey, randomBytes } from 'node:crypto';
+import { mkdir, open, rm } from 'node:fs/promises';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { once } from 'node:events';
+import { FramedSocket, SecureChannel } from '../../src/channel/index.js';
+import { CipherState, SessionCipher } from '../../src/crypto/index.js';
+import {
+  ChunkHashes,
+  DEFAULT_CHUNK_BYTES,
+  MAX_MESSAGE_BYTES,
+  MAX_PUT_DATA_BYTES,
+  PUT_DATA_HEADER_BYTES,
+  chunkCount,
+  chunkHashOf,
+  chunkLength,
+  encodeMessage,
+  writeFrameHeader,
+  writePutDataHeader,
+} from '../../src/protocol/index.js';
+import { FilePartialStore, PartialTransfer, SourceFile, streamChunks } from '../../src/transfer/index.js';
+import { SealPool } from '../../src/transfer/pipeline/seal-pool.js';
+import { streamChunksPooled } from '../../src/transfer/pipeline/stream-chunks-pooled.js';
+
+const GIB = 2 ** 30;
+/** The receiving side replays one sealed image of this many bytes (a fresh partial and cipher per pass). */
+const PASS_BYTES = 64 * 2 ** 20;
+/** Bytes per simulated socket read on the receiving side (what Node's TCP reads deliver). */
+const READ_BYTES = 64 * 1024;
+
+/** One measured step: CPU seconds (user + system, every thread of this process) and wall time. */
+export interface PipelineMeasure {
+  cpuSeconds: number;
+  wallMs: number;
+}
+
+async function measured(run: () => Promise<void> | void): Promise<PipelineMeasure> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await run();
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { cpuSeconds: (cpu.user + cpu.system) / 1e6, wallMs };
+}
+
+function keyedCipher(key: Buffer): SessionCipher {
+  const send = new CipherState();
+  const receive = new CipherState();
+  send.initializeKey(key);
+  receive.initializeKey(key);
+  return new SessionCipher(send, receive);
+}
+
+/**
+ * The in-process floor on one core: AES-256-GCM over `bytes` in full records (one cipher object per record,
+ * as the protocol's per-record nonce requires) and SHA-256 over the same bytes.
+ */
+export async function measureFloor(bytes: number): Promise<{ seal: PipelineMeasure; hash: PipelineMeasure }> {
+  const block = randomBytes(PASS_BYTES);
+  const key = createSecretKey(randomBytes(32));
+  const nonce = Buffer.alloc(12);
+  const seal = await measured(() => {
+    let n = 0;
+    for (let done = 0; done < bytes;) {
+      for (let at = 0; at < block.length && done < bytes; at += MAX_MESSAGE_BYTES) {
+        const piece = block.subarray(at, Math.min(at + MAX_MESSAGE_BYTES, block.length, at + bytes - done));
+        nonce.writeUInt32BE(n++, 8);
+        const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: 16 });
+        cipher.update(piece);
+        cipher.final();
+        cipher.getAuthTag();
+        done += piece.length;
+      }
+    }
+  });
+  const hash = await measured(() => {
+    const h = createHash('sha256');
+    for (let done = 0; done < bytes; done += block.length)
+      h.update(block.subarray(0, Math.min(block.length, bytes - done)));
+    h.digest();
+  });
+  return { seal, hash };
+}
+
+/** Writes `bytes` of random data to `path` (64 MiB of randomness repeated), for the sending side to read. */
+export async function writeSourceFile(path: string, bytes: number): Promise<void> {
+  const block = randomBytes(Math.min(PASS_BYTES, bytes));
+  const handle = await open(path, 'w');
+  try {
+    for (let at = 0; at < bytes; at += block.length) {
+      await handle.write(block, 0, Math.min(block.length, bytes - at), at);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * The sending side: read `path`, hash every chunk, seal every PUT_DATA record, discard the records. One
+ * thread is today's path (`streamChunks`, all on the event loop); more is `streamChunksPooled` on a
+ * `SealPool` of that many workers (the event loop then only reads, assigns nonces and "writes").
+ */
+export async function measureSend(path: string, threads: number): Promise<PipelineMeasure> {
+  const source = await SourceFile.open(path);
+  const cipher = keyedCipher(randomBytes(32));
+  try {
+    const hashes = new ChunkHashes(source.size, DEFAULT_CHUNK_BYTES);
+    const header = Buffer.alloc(2);
+    const chunks = (): Iterator<number> =>
+      Array.from({ length: chunkCount(source.size, DEFAULT_CHUNK_BYTES) }, (_, i) => i).values();
+    if (threads > 1) {
+      const pool = new SealPool(threads);
+      try {
+        await pool.ready(); // a long-lived server starts its pool once: its start-up is not per GiB
+        return await measured(async () => {
+          await streamChunksPooled(source, {
+            chunkBytes: DEFAULT_CHUNK_BYTES,
+            chunks: chunks(),
+            hashes,
+            sink: {
+              pool,
+              headerBytes: PUT_DATA_HEADER_BYTES,
+              writeDataHeader: (target, fileOffset) => writePutDataHeader(target, 0, 1, fileOffset),
+              reserve: (count) => cipher.reserveSend(count),
+              writeFramed: () => Promise.resolve(),
+              chunkMessage: (index, chunkHash) =>
+                encodeMessage({ type: 'PUT_CHUNK', ref: 1, index, chunkHash }),
+            },
+          });
+        });
+      } finally {
+        await pool.close();
+      }
+    }
+    return await measured(async () => {
+      await streamChunks(source, {
+        chunkBytes: DEFAULT_CHUNK_BYTES,
+        chunks: chunks(),
+        hashes,
+        sink: {
+          headerBytes: PUT_DATA_HEADER_BYTES,
+          writeDataHeader: (target, fileOffset) => writePutDataHeader(target, 0, 1, fileOffset),
+          sendData: (plaintext) => {
+            const [body, tag] = cipher.sealParts(plaintext);
+            writeFrameHeader(body.length + tag.length, header, 0);
+            return Promise.resolve();
+          },
+          sendChunk: (index, chunkHash) => {
+            cipher.sealParts(encodeMessage({ type: 'PUT_CHUNK', ref: 1, index, chunkHash }));
+            return Promise.resolve();
+          },
+        },
+      });
+    });
+  } finally {
+    cipher.close();
+    await source.close();
+  }
+}
+
+/** One pass's wire bytes: PUT_DATA records and PUT_CHUNKs of a PASS_BYTES file, sealed from nonce 0. */
+function sealedImage(key: Buffer, chunkBytes: number): Buffer {
+  const data = randomBytes(PASS_BYTES);
+  const cipher = keyedCipher(key);
+  const pieces: Buffer[] = [];
+  const push = (plaintext: Buffer): void => {
+    const [body, tag] = cipher.sealParts(plaintext);
+    const header = Buffer.alloc(2);
+    writeFrameHeader(body.length + tag.length, header, 0);
+    pieces.push(header, body, tag);
+  };
+  for (let index = 0; index < chunkCount(PASS_BYTES, chunkBytes); index++) {
+    const start = index * chunkBytes;
+    const end = start + chunkLength(index, PASS_BYTES, chunkBytes);
+    for (let at = start; at < end; at += MAX_PUT_DATA_BYTES) {
+      const length = Math.min(MAX_PUT_DATA_BYTES, end - at);
+      const plaintext = Buffer.alloc(PUT_DATA_HEADER_BYTES + length);
+      writePutDataHeader(plaintext, 0, 1, at);
+      data.copy(plaintext, PUT_DATA_HEADER_BYTES, at, at + length);
+      push(plaintext);
+    }
+    const chunkHash = chunkHashOf(data.subarray(start, end));
+    push(encodeMessage({ type: 'PUT_CHUNK', ref: 1, index, chunkHash }));
+  }
+  cipher.close();
+  return Buffer.concat(pieces);
+}
+
+/**
+ * The receiving side: sealed records arrive in socket-sized pieces and are framed, opened, decoded, hashed,
+ * verified, written and made durable by ferry's receive path into a partial under `dir`, `bytes` in all
+ * (the one sealed image replayed under a fresh cipher and partial per PASS_BYTES, so sealing is not counted).
+ */
+export async function measureReceive(dir: string, bytes: number): Promise<PipelineMeasure> {
+  const key = randomBytes(32);
+  const chunkBytes = DEFAULT_CHUNK_BYTES;
+  const image = sealedImage(key, chunkBytes);
+  const lastChunk = chunkCount(PASS_BYTES, chunkBytes) - 1;
+  await mkdir(dir, { recursive: true });
+  const store = new FilePartialStore<number>({
+    pathsOf: (pass) => ({ dataPath: join(dir, `${pass}.part`), logPath: join(dir, `${pass}.state`) }),
+  });
+  const passes = Math.max(1, Math.round(bytes / PASS_BYTES));
+  return measured(async () => {
+    for (let pass = 0; pass < passes; pass++) {
+      const wire = new PassThrough({ highWaterMark: 1024 * 1024 });
+      const framed = new FramedSocket(wire as unknown as Socket);
+      const channel = new SecureChannel(framed, keyedCipher(key), Buffer.alloc(32), Buffer.alloc(32));
+      const partial = await PartialTransfer.open(store, pass, {
+        size: PASS_BYTES,
+        mtimeMs: 0,
+        chunkBytes,
+        fresh: true,
+      });
+      const feeding = (async () => {
+        for (let at = 0; at < image.length; at += READ_BYTES) {
+          if (!wire.write(image.subarray(at, at + READ_BYTES))) await once(wire, 'drain');
+        }
+      })();
+      for (;;) {
+        const message = await channel.receive();
+        if (message.type === 'PUT_DATA') await partial.writeData(message.offset, message.data);
+        else if (message.type === 'PUT_CHUNK') {
+          partial.completeChunk(message.index, message.chunkHash);
+          if (message.index === lastChunk) break;
+        } else throw new Error(`unexpected ${message.type}`);
+      }
+      await feeding;
+      if (partial.verifiedBytes !== 0 && partial.verifiedBytes > PASS_BYTES) throw new Error('overcounted');
+      await partial.discard();
+      channel.close();
+    }
+  });
+}
+
+/** Bytes per GiB helper for the JSON lines. */
+export function perGiB(seconds: number, bytes: number): number {
+  return Math.round((seconds / (bytes / GIB)) * 100) / 100;
+}
+
+/** Scratch directory for one run of the case, removed by the caller. */
+export async function cleanScratch(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,155 @@
+import { Worker } from 'node:worker_threads';
+import { FerryError } from '../../errors/index.js';
+import type { SealJob, SealResult } from './seal-block.js';
+
+/**
+ * Threads hashing and sealing file data by default (`--threads`, send and serve). 1, the event loop alone,
+ * on measurement: on issue 14's 2-core machine, where both ends of a loopback run share the cores, a pool
+ * of 2 cost more CPU per GiB (3.5 against 2.9 s/GiB for the sending client) and about 70 MiB more RSS than
+ * it saved in wall time. On a machine with cores to spare, `--threads 2` or more moves the AES-GCM and
+ * SHA-256 off the event loop.
+ */
+export const DEFAULT_THREADS = 1;
+
+interface Pending {
+  resolve: (result: SealResult) => void;
+  reject: (err: FerryError) => void;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  pending: Map<number, Pending>;
+}
+
+/** Where the worker's code is: the compiled .js beside this file, or the .ts source under tsx (tests). */
+function workerScript(): { script: string | URL; eval: boolean } {
+  const url = new URL(
+    import.meta.url.endsWith('.ts') ? './seal-worker.ts' : './seal-worker.js',
+    import.meta.url,
+  );
+  if (!import.meta.url.endsWith('.ts')) return { script: url, eval: false };
+  // Running from TypeScript sources (tests, bench): the worker registers tsx itself before loading them.
+  const code = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`;
+  return { script: code, eval: true };
+}
+
+/**
+ * A pool of worker threads that hash and seal blocks of records (issue 14's pipeline): the event loop keeps
+ * the sockets and the bookkeeping, the workers the AES-GCM and SHA-256. Blocks move to a worker and back
+ * without copies (transferred ArrayBuffers); a chunk's blocks all go to one worker, in order, since its hash
+ * is one running state. Results come back per job; the caller writes them in nonce order.
+ */
+export class SealPool {
+  readonly threads: number;
+  readonly #workers: PoolWorker[] = [];
+  readonly #chunkWorker = new Map<number, PoolWorker>();
+  #next = 0;
+  #ids = 0;
+  #hashIds = 0;
+  #failure: FerryError | undefined;
+
+  constructor(threads: number) {
+    if (!Number.isSafeInteger(threads) || threads < 1 || threads > 256) {
+      throw new FerryError('USAGE_INVALID', `threads must be 1 to 256, got ${threads}`);
+    }
+    this.threads = threads;
+    const { script, eval: isEval } = workerScript();
+    for (let i = 0; i < threads; i++) {
+      const worker = new Worker(script, { eval: isEval });
+      const entry: PoolWorker = { worker, pending: new Map() };
+      worker.on('message', (message: { id: number; result?: SealResult; error?: string; ready?: true }) => {
+        const waiter = entry.pending.get(message.id);
+        entry.pending.delete(message.id);
+        if (entry.pending.size === 0) worker.unref();
+        if (message.ready === true) {
+          waiter?.resolve(undefined as unknown as SealResult);
+          return;
+        }
+        if (message.error !== undefined || message.result === undefined) {
+          waiter?.reject(new FerryError('INTERNAL', `seal worker: ${message.error ?? 'no result'}`));
+          return;
+        }
+        const r = message.result;
+        // Structured clone hands the hash back as a Uint8Array: a Buffer again, no copy.
+        waiter?.resolve({
+          ...r,
+          chunkHash:
+            r.chunkHash === undefined
+              ? undefined
+              : Buffer.from(r.chunkHash.buffer, r.chunkHash.byteOffset, r.chunkHash.byteLength),
+        });
+      });
+      const fail = (err: unknown): void => {
+        this.#failure ??= new FerryError('INTERNAL', 'a seal worker failed', { cause: err });
+        for (const waiter of entry.pending.values()) waiter.reject(this.#failure);
+        entry.pending.clear();
+      };
+      worker.on('error', fail);
+      worker.on('exit', (code) => {
+        if (entry.pending.size > 0) fail(new Error(`exited with ${code}`));
+      });
+      // An idle pool must not keep the process alive; a worker with jobs does (ref'd while it has any).
+      worker.unref();
+      this.#workers.push(entry);
+    }
+  }
+
+  /** A new id naming one chunk's running hash across its jobs (`SealJob.chunk`). */
+  hashId(): number {
+    return this.#hashIds++;
+  }
+
+  /** Resolves once every worker has loaded and answered (so a measurement leaves out the start-up). */
+  async ready(): Promise<void> {
+    await Promise.all(
+      this.#workers.map(
+        (entry) =>
+          new Promise<SealResult>((resolve, reject) => {
+            const id = this.#ids++;
+            entry.pending.set(id, { resolve, reject });
+            entry.worker.ref();
+            entry.worker.postMessage({ id });
+          }),
+      ),
+    );
+  }
+
+  /**
+   * Hands `job` to a worker: `job.block` and `job.out` are moved (unusable here until the result gives them
+   * back) and the
+   * ranges' keys are zeroed here once posted (the worker zeroes its copy after sealing).
+   */
+  seal(job: SealJob): Promise<SealResult> {
+    if (this.#failure) {
+      for (const range of job.ranges) range.key.fill(0);
+      return Promise.reject(this.#failure);
+    }
+    let entry = this.#chunkWorker.get(job.chunk);
+    if (entry === undefined) {
+      entry = this.#workers[this.#next]!;
+      this.#next = (this.#next + 1) % this.#workers.length;
+      this.#chunkWorker.set(job.chunk, entry);
+    }
+    if (job.last) this.#chunkWorker.delete(job.chunk);
+    const id = this.#ids++;
+    const target = entry;
+    return new Promise<SealResult>((resolve, reject) => {
+      target.pending.set(id, { resolve, reject });
+      target.worker.ref();
+      try {
+        target.worker.postMessage({ id, job }, [job.block, job.out]);
+      } catch (err) {
+        target.pending.delete(id);
+        reject(new FerryError('INTERNAL', 'could not hand a block to a seal worker', { cause: err }));
+      } finally {
+        for (const range of job.ranges) range.key.fill(0);
+      }
+    });
+  }
+
+  /** Stops every worker; pending jobs fail. */
+  async close(): Promise<void> {
+    this.#failure ??= new FerryError('CONNECTION_CLOSED', 'seal pool closed');
+    await Promise.all(this.#workers.map((w) => w.worker.terminate()));
+  }
+}

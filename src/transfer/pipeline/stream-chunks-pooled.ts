@@ -1,0 +1,165 @@
+import type { NonceRange } from '../../crypto/index.js';
+import { FerryError } from '../../errors/index.js';
+import { MAX_MESSAGE_BYTES, chunkLength, type ChunkHashes } from '../../protocol/index.js';
+import { RECORDS_PER_BLOCK, planBlocks, type Block } from '../chunk-streamer.js';
+import type { ChunkSource } from '../chunk-source.js';
+import { sealOne, sealedCapacity, type SealResult } from './seal-block.js';
+import type { SealPool } from './seal-pool.js';
+
+/** Blocks (about 1 MiB each) in flight per worker: enough to keep each busy while the next is read. */
+const BLOCKS_PER_THREAD = 3;
+
+/**
+ * The sending half of one transfer with hashing and sealing on a `SealPool`: the event loop reads, assigns
+ * nonces and writes; the workers hash and seal. Everything sealed for this stream goes through it, in nonce
+ * order (PROTOCOL.md §4.2: the nonce is implicit, so the records must reach the peer in that order).
+ */
+export interface PooledChunkSink {
+  readonly pool: SealPool;
+  /** Bytes of the data message header (PUT_DATA and GET_DATA: 13). */
+  readonly headerBytes: number;
+  /** Writes the data message header for file offset `fileOffset` at `target[0..headerBytes)`. */
+  writeDataHeader(target: Buffer, fileOffset: number): number;
+  /** Reserves the nonces of the next `count` records (`SessionCipher.reserveSend`). */
+  reserve(count: number): NonceRange[];
+  /**
+   * Writes framed sealed records (PROTOCOL.md §4.1), in nonce order; `framed` may be reused once this
+   * resolves, so a socket sink waits until the socket has taken the bytes (`write` callback).
+   */
+  writeFramed(framed: Buffer, records: number): Promise<void>;
+  /** The plaintext of the chunk's closing message (PUT_CHUNK, GET_CHUNK) carrying `chunkHash`. */
+  chunkMessage(index: number, chunkHash: Buffer): Buffer;
+  /**
+   * Called when reserved records cannot be written any more (a worker failed): the session cannot go on,
+   * since the peer would wait for those nonces.
+   */
+  abandon?(err: unknown): void;
+  /** Called once a chunk's closing message is written. */
+  chunkSent?(index: number, chunkHash: Buffer, bytes: number): void | Promise<void>;
+}
+
+interface InFlight {
+  block: Block;
+  sealing: Promise<SealResult>;
+  /** The nonce reserved for the chunk's closing message, right after the block's records. */
+  closing: NonceRange | undefined;
+}
+
+/**
+ * Sends the chunks `chunks` yields, in order, like `streamChunks`, with the hashing and the AES-GCM on the
+ * pool's workers. Nonces are reserved on the event loop as blocks are dispatched (a chunk's closing message
+ * gets the nonce after its last block), results are written strictly in dispatch order, and at most
+ * `BLOCKS_PER_THREAD` blocks per thread are in flight, so memory stays flat and the socket's backpressure
+ * (`writeSealed` waiting) stops the reading. Returns the number of file bytes sent.
+ */
+export async function streamChunksPooled(
+  source: ChunkSource,
+  options: {
+    chunkBytes: number;
+    chunks: Iterator<number>;
+    hashes: ChunkHashes;
+    sink: PooledChunkSink;
+    signal?: AbortSignal | undefined;
+  },
+): Promise<number> {
+  const { chunkBytes, chunks, hashes, sink } = options;
+  const dataPerRecord = MAX_MESSAGE_BYTES - sink.headerBytes;
+  const slots = Math.max(1, Math.min(RECORDS_PER_BLOCK, Math.ceil(source.size / dataPerRecord)));
+  const slotBytes = Math.min(MAX_MESSAGE_BYTES, sink.headerBytes + source.size);
+  const depth = sink.pool.threads * BLOCKS_PER_THREAD;
+  const free: Array<{ block: ArrayBuffer; out: ArrayBuffer }> = [];
+  let allocated = 0;
+  const queue: InFlight[] = [];
+  // A chunk's hasher in the worker is named by an id unique in the pool (transfers share a pool).
+  const hashIds = new Map<number, number>();
+  let sent = 0;
+
+  const writeHead = async (): Promise<void> => {
+    const head = queue.shift()!;
+    const result = await head.sealing;
+    await sink.writeFramed(Buffer.from(result.out, 0, result.outBytes), head.block.lengths.length);
+    free.push({ block: result.block, out: result.out });
+    if (head.closing !== undefined) {
+      const chunkHash = result.chunkHash!;
+      hashes.set(head.block.chunk, chunkHash);
+      await sink.writeFramed(sealOne(head.closing, sink.chunkMessage(head.block.chunk, chunkHash)), 1);
+      const bytes = chunkLength(head.block.chunk, source.size, chunkBytes);
+      sent += bytes;
+      await sink.chunkSent?.(head.block.chunk, chunkHash, bytes);
+    }
+  };
+
+  try {
+    for (const block of planBlocks(source.size, chunkBytes, chunks, dataPerRecord)) {
+      if (options.signal?.aborted) throw new FerryError('ABORTED');
+      while (queue.length >= depth || (free.length === 0 && allocated >= depth)) await writeHead();
+      let memory = free.pop();
+      if (memory === undefined) {
+        memory = {
+          block: new ArrayBuffer(slots * slotBytes),
+          out: new ArrayBuffer(sealedCapacity(slots, slotBytes)),
+        };
+        allocated += 1;
+      }
+      const buffer = Buffer.from(memory.block);
+      const lengths: number[] = [];
+      const views = block.lengths.map((length, i) => {
+        lengths.push(sink.headerBytes + length);
+        return buffer.subarray(i * slotBytes + sink.headerBytes, i * slotBytes + sink.headerBytes + length);
+      });
+      try {
+        await source.readvExactly(views, block.offset);
+      } catch (err) {
+        free.push(memory);
+        throw err;
+      }
+      let offset = block.offset;
+      for (let i = 0; i < block.lengths.length; i++) {
+        sink.writeDataHeader(buffer.subarray(i * slotBytes), offset);
+        offset += block.lengths[i]!;
+      }
+      // Nonces are taken only now, with the data in hand: nothing can fail between this and the write.
+      const ranges = sink.reserve(block.lengths.length + (block.last ? 1 : 0));
+      const closing = block.last ? splitLast(ranges) : undefined;
+      const sealing = sink.pool.seal({
+        block: memory.block,
+        out: memory.out,
+        slotBytes,
+        lengths,
+        headerBytes: sink.headerBytes,
+        ranges,
+        chunk: hashIds.get(block.chunk) ?? hashIds.set(block.chunk, sink.pool.hashId()).get(block.chunk)!,
+        last: block.last,
+      });
+      sealing.catch(() => undefined); // awaited in order by writeHead
+      queue.push({ block, sealing, closing });
+    }
+    while (queue.length > 0) await writeHead();
+  } finally {
+    // Reserved nonces must still reach the peer in order, or the session could not go on: what was dispatched
+    // is written even when reading or the caller stopped; the keys of closing ranges never used are zeroed.
+    while (queue.length > 0) {
+      const head = queue[0]!;
+      try {
+        await writeHead();
+      } catch (err) {
+        head.closing?.key.fill(0);
+        sink.abandon?.(err);
+        break;
+      }
+    }
+    for (const rest of queue) rest.closing?.key.fill(0);
+  }
+  return sent;
+}
+
+/** Takes the last nonce of `ranges` off into its own range (the chunk's closing message). */
+function splitLast(ranges: NonceRange[]): NonceRange {
+  const last = ranges[ranges.length - 1]!;
+  if (last.count === 1) {
+    ranges.pop();
+    return last;
+  }
+  last.count -= 1;
+  return { key: Buffer.from(last.key), nonce: last.nonce + last.count, count: 1 };
+}

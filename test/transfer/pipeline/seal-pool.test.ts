@@ -1,0 +1,123 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CipherState, SessionCipher, type NonceRange } from '../../../src/crypto/index.js';
+import {
+  ChunkHashes,
+  FrameDecoder,
+  MAX_RECORD_BYTES,
+  MIN_RECORD_BYTES,
+  PUT_DATA_HEADER_BYTES,
+  chunkCount,
+  chunkHashOf,
+  decodeMessage,
+  encodeMessage,
+  writePutDataHeader,
+} from '../../../src/protocol/index.js';
+import { SourceFile } from '../../../src/transfer/index.js';
+import { SealPool } from '../../../src/transfer/pipeline/seal-pool.js';
+import { streamChunksPooled } from '../../../src/transfer/pipeline/stream-chunks-pooled.js';
+import { SeededRandom } from '../../helpers/seeded-random.js';
+
+function pairOfCiphers(rekeyIntervalMessages: number): { sender: SessionCipher; receiver: SessionCipher } {
+  const make = (): SessionCipher => {
+    const send = new CipherState();
+    const receive = new CipherState();
+    send.initializeKey(Buffer.alloc(32, 3));
+    receive.initializeKey(Buffer.alloc(32, 3));
+    return new SessionCipher(send, receive, { rekeyIntervalMessages });
+  };
+  return { sender: make(), receiver: make() };
+}
+
+for (const threads of [1, 2]) {
+  test(`a file streamed through a ${threads}-thread SealPool opens in order on the peer, across rekeys, byte-exact`, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-seal-pool-'));
+    const pool = new SealPool(threads);
+    try {
+      const random = new SeededRandom(threads);
+      // 5 chunks of 256 KiB and a short one: several blocks per chunk, chunks on alternating workers.
+      const chunkBytes = 256 * 1024;
+      const content = random.bytes(5 * chunkBytes + 12345);
+      const path = join(dir, 'source');
+      await writeFile(path, content);
+      const source = await SourceFile.open(path);
+      // A rekey every 7 records, so reserved ranges cross key changes inside blocks.
+      const { sender, receiver } = pairOfCiphers(7);
+      const wire: Buffer[] = [];
+      const reservedKeys: Buffer[] = [];
+      const hashes = new ChunkHashes(content.length, chunkBytes);
+      const sent = await streamChunksPooled(source, {
+        chunkBytes,
+        chunks: [0, 1, 2, 3, 4, 5].values(),
+        hashes,
+        sink: {
+          pool,
+          headerBytes: PUT_DATA_HEADER_BYTES,
+          writeDataHeader: (target, offset) => writePutDataHeader(target, 0, 9, offset),
+          reserve: (count): NonceRange[] => {
+            const ranges = sender.reserveSend(count);
+            reservedKeys.push(...ranges.map((r) => r.key));
+            return ranges;
+          },
+          writeFramed: (framed) => {
+            wire.push(Buffer.from(framed)); // reused once this resolves
+            return Promise.resolve();
+          },
+          chunkMessage: (index, chunkHash) => encodeMessage({ type: 'PUT_CHUNK', ref: 9, index, chunkHash }),
+        },
+      });
+      await source.close();
+      assert.equal(sent, content.length);
+      // Every key handed out was zeroed once used.
+      assert.ok(reservedKeys.every((k) => k.every((b) => b === 0)));
+      const received = Buffer.alloc(content.length);
+      let chunksClosed = 0;
+      const records = new FrameDecoder({ minLength: MIN_RECORD_BYTES, maxLength: MAX_RECORD_BYTES }).push(
+        Buffer.concat(wire),
+      );
+      for (const record of records) {
+        const message = decodeMessage(receiver.open(record));
+        if (message.type === 'PUT_DATA') message.data.copy(received, message.offset);
+        else if (message.type === 'PUT_CHUNK') {
+          assert.equal(message.index, chunksClosed++);
+          const start = message.index * chunkBytes;
+          assert.deepEqual(
+            message.chunkHash,
+            chunkHashOf(content.subarray(start, start + hashes.lengthOf(message.index))),
+          );
+        } else assert.fail(`unexpected ${message.type}`);
+      }
+      assert.equal(chunksClosed, chunkCount(content.length, chunkBytes));
+      assert.deepEqual(received, content);
+      // The sender's own cipher continues right after the reserved records: the next record still opens.
+      assert.equal(
+        decodeMessage(receiver.open(sender.seal(encodeMessage({ type: 'ACK', ref: 9 })))).type,
+        'ACK',
+      );
+    } finally {
+      await pool.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('`SessionCipher.reserveSend` splits at rekey points and matches sealing one by one', () => {
+  const { sender, receiver: reference } = pairOfCiphers(4);
+  sender.seal(Buffer.from('first'));
+  reference.seal(Buffer.from('first'));
+  for (let i = 0; i < 9; i++) reference.seal(Buffer.from('reserved'));
+  const ranges = sender.reserveSend(9);
+  assert.deepEqual(
+    ranges.map((r) => [r.nonce, r.count]),
+    [
+      [1, 3],
+      [4, 4],
+      [8, 2],
+    ],
+  );
+  // After the reservation the sender is where sealing the nine records one by one would have left it.
+  assert.deepEqual(sender.seal(Buffer.from('x')), reference.seal(Buffer.from('x')));
+});
