@@ -141,7 +141,13 @@ export async function runUploadJobs(
           if (group.length > 1) {
             if (batches.length >= MAX_BATCHES_IN_FLIGHT) await batches.shift();
             await window.addGroup(group, async () => {
-              const outcomes = await beginBatch(session, group, all, { ...options, extras, sealPool }, reporting);
+              const outcomes = await beginBatch(
+                session,
+                group,
+                all,
+                { ...options, extras, sealPool },
+                reporting,
+              );
               const done = Promise.all(outcomes.map(async (o) => (await o).done));
               done.catch(() => undefined);
               batches.push(done.catch(() => undefined));
@@ -150,7 +156,9 @@ export async function runUploadJobs(
             index = group[group.length - 1]!;
             continue;
           }
-          await window.add(index, () => beginJob(session, all[index]!, { ...options, extras, sealPool }, reporting));
+          await window.add(index, () =>
+            beginJob(session, all[index]!, { ...options, extras, sealPool }, reporting),
+          );
         }
         await window.drain();
         await extras.end();
