@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { FerryError } from '../errors/index.js';
-import { FILE_MODE_MASK, chunkLength } from '../protocol/index.js';
+import { ChunkHasher, FILE_MODE_MASK, chunkLength } from '../protocol/index.js';
 import type { ChunkSource } from '../transfer/index.js';
 
 /** Largest ranged GET while hashing a chunk: memory stays flat whatever the chunk size. */
@@ -96,9 +96,14 @@ export class ObjectSource implements ChunkSource {
     }
   }
 
+  /**
+   * Chunk `index`'s hash (PROTOCOL.md §7.2), read in ranged GETs of at most HASH_READ_BYTES: the same
+   * ChunkHasher as every other site, so a held claim on a download from an object store (§5.4) is checked
+   * against the hash the client computed, not a plain SHA-256 that never matches it.
+   */
   async chunkHash(index: number, chunkBytes: number): Promise<Buffer> {
     const length = chunkLength(index, this.size, chunkBytes);
-    const hasher = createHash('sha256');
+    const hasher = new ChunkHasher();
     for (let done = 0; done < length;) {
       const n = Math.min(HASH_READ_BYTES, length - done);
       hasher.update(await this.#range(index * chunkBytes + done, n));

@@ -21,6 +21,7 @@ import {
 import {
   MODE_METADATA,
   MTIME_METADATA,
+  ObjectSource,
   PartLayout,
   S3PartialStore,
   type S3Target,
@@ -422,6 +423,22 @@ test('through HAProxy: server A stopped at half an upload, the retry lands on se
   assert.equal(receivedOnB, size - held, 'B received exactly the missing bytes');
   const placed = await readObject(s, 'ha/big.bin');
   assert.ok(placed?.bytes.equals(await readFile(source)), 'the object read back is the file');
+});
+
+test('ObjectSource hashes a chunk with the v2 chunk hash, over ranged GETs smaller than the chunk', async () => {
+  const s = swift();
+  // Chunks of 2 MiB are read in 1 MiB GETs; the last chunk is short and not a whole number of leaves.
+  const chunkBytes = 2 * MIB;
+  const content = randomBytes(2 * chunkBytes + 70_000);
+  await s.client.send(new PutObjectCommand({ Bucket: s.bucket, Key: 'hash/data.bin', Body: content }));
+  const source = await ObjectSource.open(s.client, s.bucket, 'hash/data.bin');
+  for (const index of [0, 1, 2]) {
+    const bytes = content.subarray(index * chunkBytes, (index + 1) * chunkBytes);
+    assert.ok(
+      (await source.chunkHash(index, chunkBytes)).equals(chunkHashOf(bytes)),
+      `chunk ${index} hashes as the client hashes it (a held claim on resume is checked against it)`,
+    );
+  }
 });
 
 test('a download from an object store cut at half resumes: the rest comes in ranged GETs, the file is exact', async (t) => {
