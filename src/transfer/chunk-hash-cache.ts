@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ChunkHashes } from '../protocol/index.js';
+import { ChunkHashes, PROTOCOL_VERSION } from '../protocol/index.js';
 import { ChunkLog, type ChunkEntry } from './chunk-log.js';
 import type { SourceFile } from './source-file.js';
 
@@ -35,7 +35,9 @@ export class ChunkHashCache {
       .digest('hex')
       .slice(0, 32);
     const path = join(cacheDir, `${key}.hashes`);
-    const header = Buffer.concat([source.identity, Buffer.from(String(chunkBytes))]);
+    // The protocol version names how a chunk hash is computed (PROTOCOL.md §7.2): a cache written by another
+    // version holds hashes of another kind, so it starts empty rather than failing the held-digest check.
+    const header = Buffer.concat([source.identity, Buffer.from(`v${PROTOCOL_VERSION}:${chunkBytes}`)]);
     const previous = await ChunkLog.load(path);
     const entries = previous?.header.equals(header) ? previous.entries : [];
     const log = await ChunkLog.create(path, header, entries, { durable: false });
