@@ -45,8 +45,15 @@ server.events.on('event', (event) => {
     sessionsEnded++;
     const key = event.type === 'session-refused' ? `refused:${event.code}` : `closed:${event.result}`;
     ended[key] = (ended[key] ?? 0) + 1;
-    // Pushed, so the parent waits on this event instead of polling.
-    process.send!({ type: 'ended', sessionsEnded });
+    // Pushed, so the parent waits on this event instead of polling. The refusal's code, peer address and
+    // duration let the parent tell the handshake deadline (a documented limit) from a wrongful refusal.
+    process.send!({
+      type: 'ended',
+      sessionsEnded,
+      address: event.address,
+      code: event.type === 'session-refused' ? event.code : event.result,
+      durationMs: event.durationMs,
+    });
   }
 });
 
