@@ -16,7 +16,7 @@ export interface HandshakeRateLimits {
  * (plus its control session), a retry waits a backoff first. A burst of 64 lets four such commands start
  * together from one address (a NAT, a CI runner), and 16 per second sustained lets them keep reconnecting;
  * at about 1 ms of server CPU per message 1 (X25519 + ML-KEM-768), one source then costs at most 1.6 % of a
- * core. 65,536 sources of about 100 bytes each bound the table near 6 MiB.
+ * core. 65,536 sources bound the table near 10 MiB (measured).
  */
 export const DEFAULT_HANDSHAKE_RATE_LIMITS: HandshakeRateLimits = {
   handshakesPerSecond: 16,
@@ -59,8 +59,9 @@ interface Bucket {
  * A token bucket per source (an nftables meter, OpenSSH's PerSourcePenalties in spirit): each handshake
  * started takes a token, tokens come back at `handshakesPerSecond` up to `handshakeBurst`. Checked at accept,
  * before a byte is read, so a refused connection costs the server no handshake work and gets no answer.
- * The table is a Map in least-recently-seen order: a source past `maxSources` forgets the oldest one, which
- * then starts again with a full bucket; an attacker must hold that many /32s or /64s to reset its own.
+ * The table holds at most `maxSources`: when full, refilled buckets (no state) are forgotten first, then the
+ * first seen; a forgotten source starts again with a full bucket, so an attacker resetting its own bucket
+ * must bring thousands of other /32s or /64s, each of which gets only its own burst.
  */
 export class HandshakeRateLimit {
   readonly #limits: HandshakeRateLimits;
@@ -94,17 +95,13 @@ export class HandshakeRateLimit {
     const now = this.#now();
     let bucket = this.#buckets.get(source);
     if (bucket) {
-      this.#buckets.delete(source); // re-inserted below: the Map's order is least recently seen first
       bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, now - bucket.at) * rate) / 1000);
       bucket.at = now;
     } else {
+      if (this.#buckets.size >= maxSources) this.#makeRoom(now);
       bucket = { tokens: burst, at: now, refusing: false };
-      if (this.#buckets.size >= maxSources) {
-        this.#buckets.delete(this.#buckets.keys().next().value as string);
-        this.stats.forgotten++;
-      }
+      this.#buckets.set(source, bucket);
     }
-    this.#buckets.set(source, bucket);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       bucket.refusing = false;
@@ -121,5 +118,28 @@ export class HandshakeRateLimit {
       );
     }
     return false;
+  }
+
+  /**
+   * Called with the table full. A bucket that has refilled to the burst carries no state: those go first. If
+   * that frees less than an eighth, the first seen go until an eighth is free, so the O(n) pass is paid once
+   * per maxSources / 8 new sources, not per connection. (Touching a Map entry to keep an LRU order would
+   * cost a delete and an insert per connection, which V8 turns into rehashing at some table sizes.)
+   */
+  #makeRoom(now: number): void {
+    const { handshakesPerSecond: rate, handshakeBurst: burst, maxSources } = this.#limits;
+    const refillMs = (burst * 1000) / rate;
+    const target = maxSources - Math.max(1, Math.floor(maxSources / 8));
+    for (const [source, bucket] of this.#buckets) {
+      if (now - bucket.at >= refillMs) {
+        this.#buckets.delete(source);
+        this.stats.forgotten++;
+      }
+    }
+    for (const source of this.#buckets.keys()) {
+      if (this.#buckets.size <= target) break;
+      this.#buckets.delete(source);
+      this.stats.forgotten++;
+    }
   }
 }

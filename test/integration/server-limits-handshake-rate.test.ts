@@ -101,7 +101,7 @@ test('over IPv6 loopback the source is ::1 (its /64), limited apart from 127.0.0
   assert.deepEqual(server.handshakeRate!.stats, { allowed: 3, refused: 1, forgotten: 0 });
 });
 
-test('the table of sources stays bounded: past maxSources the least recently seen is forgotten', async (t) => {
+test('the table of sources stays bounded: past maxSources the first seen is forgotten', async (t) => {
   const { server } = await rig(t, '127.0.0.1', {
     handshakeRate: { handshakesPerSecond: 1, handshakeBurst: 1, maxSources: 2, now: () => 0 },
   });
