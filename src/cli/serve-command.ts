@@ -35,6 +35,8 @@ interface ServeFlags {
   maxConnections: string;
   maxUnauthenticated: string;
   maxSessionsPerClient: string;
+  handshakeRate: string;
+  handshakeBurst: string;
   minFreeDisk: string;
   clientQuota?: string;
   maxPartialsPerClient: string;
@@ -42,6 +44,13 @@ interface ServeFlags {
   s3Endpoint?: string;
   s3Region?: string;
   threads: string;
+}
+
+/** `--handshake-burst`: at least one, or no source could ever start a handshake. */
+function parseBurst(text: string): number {
+  const n = parseCount(text, '--handshake-burst');
+  if (n < 1) throw new FerryError('USAGE_INVALID', `--handshake-burst takes 1 or more, got ${n}`);
+  return n;
 }
 
 /** `ferry serve`: receive files into a root directory from allow-listed clients. */
@@ -96,6 +105,16 @@ export function registerServeCommand(program: Command): void {
       '--max-sessions-per-client <n>',
       'sessions one client key may hold',
       String(SERVER_DEFAULTS.limits.maxSessionsPerClient),
+    )
+    .option(
+      '--handshake-rate <n>',
+      'handshakes one source (IPv4 address, IPv6 /64) may start per second; more are closed unread; 0 for no limit',
+      String(SERVER_DEFAULTS.handshakeRate.handshakesPerSecond),
+    )
+    .option(
+      '--handshake-burst <n>',
+      'handshakes one source may start at once before --handshake-rate applies',
+      String(SERVER_DEFAULTS.handshakeRate.handshakeBurst),
     )
     .option(
       '--min-free-disk <bytes>',
@@ -157,6 +176,10 @@ export function registerServeCommand(program: Command): void {
           maxConnections: parseCount(flags.maxConnections, '--max-connections'),
           maxUnauthenticated: parseCount(flags.maxUnauthenticated, '--max-unauthenticated'),
           maxSessionsPerClient: parseCount(flags.maxSessionsPerClient, '--max-sessions-per-client'),
+        },
+        handshakeRate: {
+          handshakesPerSecond: parseCount(flags.handshakeRate, '--handshake-rate'),
+          handshakeBurst: parseBurst(flags.handshakeBurst),
         },
         minFreeDiskBytes: parseByteSize(flags.minFreeDisk),
         clientQuotaBytes: flags.clientQuota ? parseByteSize(flags.clientQuota) : 0,

@@ -27,6 +27,13 @@ export interface PairWithServerOptions {
   verifyServer: (publicKey: Buffer) => Promise<void> | void;
   /** Called once the server proved the same code (PAIR_DONE verified) and not before: pin its key here. */
   onPaired: (serverPublicKey: Buffer) => Promise<void> | void;
+  /**
+   * Called, after `onPaired`, with the server's KEY_COMMIT (PROTOCOL.md §13.2) when the pairing session
+   * carries one after its WELCOME: record the commitment with the new pin here, as a first normal session
+   * would. Not called when the server has no next key prepared, or sends KEY_ROTATE (§13.2: a rotation under
+   * way moves no pin that has no commitment recorded; it is left for a later session, §13.4).
+   */
+  onKeyCommit?: (commitment: Buffer, serverPublicKey: Buffer) => Promise<void> | void;
   connectTimeoutMs?: number | undefined;
   handshakeTimeoutMs?: number | undefined;
   /** Deadline of the exchange after the handshake; default {@link PAIRING_TIMEOUT_MS}. */
@@ -102,11 +109,23 @@ export async function pairWithServer(options: PairWithServerOptions): Promise<Pa
       done.result.dispose();
       await options.onPaired(serverPublicKey);
       // The server then treats the session as admitted (§12.5 step 6); its WELCOME tells what we may do.
-      const permissions = await open.receive().then(
-        (message) => (message.type === 'WELCOME' ? message.permissions : undefined),
+      const welcome = await open.receive().then(
+        (message) => (message.type === 'WELCOME' ? message : undefined),
         () => undefined,
       );
       await open.end();
+      // §13.2: the server sends KEY_COMMIT (or KEY_ROTATE) right after WELCOME, before it reads another
+      // record, so it reaches us before the end of stream that answers our half-close: reading on until
+      // then waits for nothing that is not coming.
+      const keyMessage = welcome
+        ? await open.receive().then(
+            (message) => message,
+            () => undefined,
+          )
+        : undefined;
+      if (keyMessage?.type === 'KEY_COMMIT')
+        await options.onKeyCommit?.(keyMessage.commitment, serverPublicKey);
+      const permissions = welcome?.permissions;
       return { serverPublicKey, serverId: formatFerryId(serverPublicKey), permissions };
     } finally {
       clearTimeout(timer);

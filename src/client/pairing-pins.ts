@@ -1,6 +1,6 @@
 import { FerryError } from '../errors/index.js';
 import { formatFerryId } from '../crypto/index.js';
-import { lookupServer, pinServer } from '../home/index.js';
+import { lookupServer, pinServer, recordKeyCommitment } from '../home/index.js';
 import type { PairWithServerOptions } from './pair-with-server.js';
 
 /**
@@ -12,7 +12,7 @@ import type { PairWithServerOptions } from './pair-with-server.js';
 export function pairingPins(
   homeDir: string,
   address: string,
-): Pick<PairWithServerOptions, 'verifyServer' | 'onPaired'> {
+): Pick<PairWithServerOptions, 'verifyServer' | 'onPaired' | 'onKeyCommit'> {
   return {
     verifyServer: async (publicKey) => {
       const pinned = await lookupServer(homeDir, address);
@@ -28,6 +28,10 @@ export function pairingPins(
     },
     onPaired: async (publicKey) => {
       await pinServer(homeDir, { address, id: formatFerryId(publicKey) });
+    },
+    // PROTOCOL.md §13.2: the pairing session's commitment is recorded with the pin it just made.
+    onKeyCommit: async (commitment, publicKey) => {
+      await recordKeyCommitment(homeDir, { address, pinnedKey: publicKey, commitment });
     },
   };
 }

@@ -11,6 +11,11 @@ import { ServerSession } from './server-session.js';
 import type { Authorize, ServerKeyRotation } from './session-io.js';
 import { TransferRegistry } from './transfer-registry.js';
 import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-gate.js';
+import {
+  DEFAULT_HANDSHAKE_RATE_LIMITS,
+  HandshakeRateLimit,
+  type HandshakeRateLimits,
+} from './handshake-rate-limit.js';
 import { MAX_PARTIALS_PER_CLIENT, MIN_FREE_DISK_BYTES, StorageLimits } from './storage-limits.js';
 import { ServerEvents } from './server-events.js';
 import { logServerEvents } from './server-log.js';
@@ -54,6 +59,11 @@ export interface ServeOptions {
   pairing?: PairingOptions;
   /** Connection limits; fields left out take DEFAULT_CONNECTION_LIMITS'. */
   limits?: Partial<ConnectionLimits>;
+  /**
+   * Handshakes one source (IPv4 address, IPv6 /64) may start, per second and at once; fields left out take
+   * DEFAULT_HANDSHAKE_RATE_LIMITS'. `now` is the clock (milliseconds), injectable so tests never sleep.
+   */
+  handshakeRate?: Partial<HandshakeRateLimits> & { now?: () => number };
   /** Free disk space kept: a transfer that would leave less is refused with DISK_FULL (default 64 MiB). */
   minFreeDiskBytes?: number;
   /**
@@ -109,6 +119,8 @@ export class FerryServer {
   #sweepTimer: NodeJS.Timeout | undefined;
   /** The connection limits in force, with counters of what they refused. */
   gate: ConnectionGate | undefined;
+  /** The per-source handshake rate limit, with counters of what it let through and refused. */
+  handshakeRate: HandshakeRateLimit | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(
@@ -187,6 +199,12 @@ export class FerryServer {
     logServerEvents(ferry.events, logger);
     const gate = new ConnectionGate({ ...DEFAULT_CONNECTION_LIMITS, ...options.limits }, logger);
     ferry.gate = gate;
+    const { now, ...rateLimits } = options.handshakeRate ?? {};
+    const handshakeRate = new HandshakeRateLimit(
+      { ...DEFAULT_HANDSHAKE_RATE_LIMITS, ...rateLimits },
+      { logger, ...(now ? { now } : {}) },
+    );
+    ferry.handshakeRate = handshakeRate;
     const context = {
       root,
       partialDir,
@@ -210,6 +228,12 @@ export class FerryServer {
     server.on('connection', (socket) => {
       // An RST from a peer must never become an uncaught exception.
       socket.on('error', () => undefined);
+      // Too many handshakes from this source (docs/SECURITY.md, "Handshakes under load"): closed before a
+      // byte is read or written, so the refusal costs no X25519/ML-KEM work and answers nothing.
+      if (!handshakeRate.allow(socket.remoteAddress)) {
+        socket.destroy();
+        return;
+      }
       // Over the total limit: closed before a byte is read, so refusing costs nothing.
       if (!gate.admit(socket)) {
         socket.destroy();

@@ -20,6 +20,12 @@ export {
 } from './server-events.js';
 export { logServerEvents, logServerEvent } from './server-log.js';
 export { ConnectionGate, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-gate.js';
+export {
+  HandshakeRateLimit,
+  DEFAULT_HANDSHAKE_RATE_LIMITS,
+  sourceOf,
+  type HandshakeRateLimits,
+} from './handshake-rate-limit.js';
 export { StorageLimits, MIN_FREE_DISK_BYTES, MAX_PARTIALS_PER_CLIENT } from './storage-limits.js';
 export { FileHashCache, FILE_HASH_CACHE_BYTES } from './file-hash-cache.js';
 export {

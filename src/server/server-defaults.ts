@@ -2,6 +2,7 @@ import { HANDSHAKE_TIMEOUT_MS } from '../channel/index.js';
 import { DEFAULT_PORT } from '../protocol/index.js';
 import { DURABLE_BATCH_BYTES } from '../transfer/index.js';
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-gate.js';
+import { DEFAULT_HANDSHAKE_RATE_LIMITS, type HandshakeRateLimits } from './handshake-rate-limit.js';
 import { SERVER_IDLE_TIMEOUT_MS } from './ferry-server.js';
 import { PARTIAL_MAX_AGE_MS } from './partial-sweeper.js';
 import { MAX_PARTIALS_PER_CLIENT, MIN_FREE_DISK_BYTES } from './storage-limits.js';
@@ -19,6 +20,13 @@ export const SERVER_DEFAULTS: {
   readonly minFreeDiskBytes: number;
   readonly maxPartialsPerClient: number;
   readonly limits: Readonly<ConnectionLimits>;
+  /**
+   * Handshakes per source (IPv4 address, IPv6 /64): 16 per second after a burst of 64. An honest client
+   * starts a few sessions per second at most (`--streams 16` opens 17 at once, retries back off), so these
+   * never touch it, while one source flooding message 1s gets at most 16 ms of server CPU per second
+   * (docs/SECURITY.md, "Handshakes under load"; the reasoning in full at DEFAULT_HANDSHAKE_RATE_LIMITS).
+   */
+  readonly handshakeRate: Readonly<HandshakeRateLimits>;
 } = Object.freeze({
   port: DEFAULT_PORT,
   handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
@@ -28,4 +36,5 @@ export const SERVER_DEFAULTS: {
   minFreeDiskBytes: MIN_FREE_DISK_BYTES,
   maxPartialsPerClient: MAX_PARTIALS_PER_CLIENT,
   limits: DEFAULT_CONNECTION_LIMITS,
+  handshakeRate: DEFAULT_HANDSHAKE_RATE_LIMITS,
 });

@@ -48,6 +48,8 @@ test('ferry serve defaults to SERVER_DEFAULTS for every tunable it shows', () =>
   assert.equal(Number(flags.get('--max-connections')), SERVER_DEFAULTS.limits.maxConnections);
   assert.equal(Number(flags.get('--max-unauthenticated')), SERVER_DEFAULTS.limits.maxUnauthenticated);
   assert.equal(Number(flags.get('--max-sessions-per-client')), SERVER_DEFAULTS.limits.maxSessionsPerClient);
+  assert.equal(Number(flags.get('--handshake-rate')), SERVER_DEFAULTS.handshakeRate.handshakesPerSecond);
+  assert.equal(Number(flags.get('--handshake-burst')), SERVER_DEFAULTS.handshakeRate.handshakeBurst);
   assert.equal(parseByteSize(flags.get('--min-free-disk') as string), SERVER_DEFAULTS.minFreeDiskBytes);
   assert.equal(Number(flags.get('--max-partials-per-client')), SERVER_DEFAULTS.maxPartialsPerClient);
   // Sizes stay readable in --help.

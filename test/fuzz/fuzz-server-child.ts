@@ -38,6 +38,8 @@ const server = await FerryServer.start({
   handshakeTimeoutMs: Number(env('FUZZ_HANDSHAKE_MS')),
   idleTimeoutMs: Number(env('FUZZ_IDLE_MS')),
   partialSweepIntervalMs: 0,
+  // The fuzzer's hundreds of connections all come from 127.0.0.1; they must reach the handshake to fuzz it.
+  handshakeRate: { handshakesPerSecond: 0 },
 });
 server.events.on('event', (event) => {
   if (event.type === 'session-opened') sessionsAdmitted++;
