@@ -4,7 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { EtcdGateway, EtcdTransferOwnership } from '../../src/server/index.js';
+import { join } from 'node:path';
+import { EtcdGateway, EtcdTransferOwnership, FerryServer } from '../../src/server/index.js';
+import { generateKeyPair } from '../../src/crypto/index.js';
+import { PERMISSION_UPLOAD } from '../../src/protocol/index.js';
+import { sendFiles } from '../../src/client/index.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { writeRandomFile } from '../helpers/random-file.js';
 import { ERROR_CODES, FerryError } from '../../src/errors/index.js';
 import { useEtcdNode } from '../helpers/etcd-node.js';
 
@@ -99,4 +105,39 @@ test('etcd briefly unreachable: the holder is told to stop, new claims fail clos
   await node.resume();
   const claim = await a.acquire(newId(), () => undefined);
   await claim.release();
+});
+
+test('a server whose etcd is unreachable refuses an upload with SERVER_BUSY (retryable), and takes it once etcd is back', async (t) => {
+  const node = etcd();
+  const dir = await makeTempDir('ferry-coord-down-');
+  const ownership = server(`t-${newId()}/`, 2);
+  const identity = generateKeyPair();
+  const ferry = await FerryServer.start({
+    root: join(dir, 'root'),
+    port: 0,
+    identity,
+    authorize: () => ({ permissions: PERMISSION_UPLOAD }),
+    partialSweepIntervalMs: 0,
+    ownership,
+  });
+  t.after(async () => {
+    await node.resume();
+    await ferry.close();
+    await ownership.close();
+    await removeTempDir(dir);
+  });
+  const source = join(dir, 'a.bin');
+  await writeRandomFile(source, 256 * 1024);
+  const send = (): Promise<unknown> =>
+    sendFiles({
+      server: ferry.address,
+      files: [source],
+      identity: generateKeyPair(),
+      verifyServer: (key: Buffer) => assert.ok(key.equals(identity.publicKey)),
+      retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
+    });
+  await node.pause();
+  await assert.rejects(send(), { code: 'SERVER_BUSY' });
+  await node.resume();
+  await send();
 });
