@@ -160,7 +160,14 @@ export class EtcdGateway {
    * `signal` aborts (resolves) or the stream breaks (rejects with SERVER_BUSY).
    */
   async watch(
-    options: { key: string; rangeEnd?: string; startRevision: bigint; signal: AbortSignal },
+    options: {
+      key: string;
+      rangeEnd?: string;
+      startRevision: bigint;
+      signal: AbortSignal;
+      /** Called once etcd accepted the watch (its stream is open). */
+      onOpen?: () => void;
+    },
     onEvent: (event: EtcdEvent) => void,
   ): Promise<void> {
     let response: Response;
@@ -183,6 +190,7 @@ export class EtcdGateway {
     if (response.status !== 200 || !response.body) {
       throw unreachable(this.endpoint, new Error(`etcd answered ${response.status} to /v3/watch`));
     }
+    options.onOpen?.();
     const decoder = new TextDecoder();
     let pending = '';
     try {

@@ -160,26 +160,48 @@ export class EtcdTransferOwnership implements TransferOwnership {
     };
     lease.renew.unref();
     const takeovers = this.#takeoverKey('');
-    this.#etcd
-      .watch(
-        {
-          key: takeovers,
-          rangeEnd: prefixEnd(takeovers),
-          startRevision: revision + 1n,
-          signal: stopWatch.signal,
-        },
-        (event) => {
-          if (event.type !== 'PUT') return;
-          const transferId = event.kv.key.slice(takeovers.length);
-          const held = this.#held.get(transferId);
-          if (held === undefined || held.holder === event.kv.value) return;
-          this.#held.delete(transferId);
-          held.onLost();
-        },
-      )
-      // A server that cannot hear takeover requests must not keep writing: it gives every claim up.
-      .catch(() => this.#loseLease(lease));
+    void this.#watchTakeovers(lease, takeovers, revision + 1n);
     return lease;
+  }
+
+  /**
+   * Watches `takeovers` for requests against claims this server holds. A stream that breaks after it was
+   * open (fetch ends idle bodies after some minutes) is opened again from the next revision, so no request
+   * is missed; one that cannot be opened means etcd is unreachable, and a server that cannot hear takeover
+   * requests must not keep writing: it gives every claim up.
+   */
+  async #watchTakeovers(lease: Lease, takeovers: string, from: bigint): Promise<void> {
+    let next = from;
+    for (;;) {
+      let opened = false;
+      try {
+        await this.#etcd.watch(
+          {
+            key: takeovers,
+            rangeEnd: prefixEnd(takeovers),
+            startRevision: next,
+            signal: lease.stopWatch.signal,
+            onOpen: () => (opened = true),
+          },
+          (event) => {
+            next = event.kv.modRevision + 1n;
+            if (event.type !== 'PUT') return;
+            const transferId = event.kv.key.slice(takeovers.length);
+            const held = this.#held.get(transferId);
+            if (held === undefined || held.holder === event.kv.value) return;
+            this.#held.delete(transferId);
+            held.onLost();
+          },
+        );
+        if (lease.stopWatch.signal.aborted) return;
+      } catch {
+        if (lease.stopWatch.signal.aborted) return;
+        if (!opened) {
+          this.#loseLease(lease);
+          return;
+        }
+      }
+    }
   }
 
   async #renew(lease: Lease): Promise<void> {
