@@ -66,6 +66,15 @@ export {
   type DashboardSnapshot,
 } from './web/index.js';
 export { type PairingOptions, type ServerKeyRotation, type ServerObjectStore } from './server/index.js';
+// Who writes a transfer across the servers of a cluster (`ServeOptions.ownership`, `--coordination`).
+export {
+  EtcdGateway,
+  EtcdTransferOwnership,
+  LocalTransferOwnership,
+  type EtcdOwnershipOptions,
+  type OwnershipClaim,
+  type TransferOwnership,
+} from './server/index.js';
 // Files in an S3-compatible object store (issue 15): `ServeOptions.objectStore`.
 export {
   S3PartialStore,

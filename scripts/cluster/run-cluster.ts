@@ -11,6 +11,7 @@ import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { s3StoreClient } from '../../src/objectstore/index.js';
 import { startHaproxy, type HaproxyNode } from './haproxy-node.js';
 import { startSwiftNode } from './swift-node.js';
+import { startEtcdNode } from './etcd-node.js';
 
 const BUCKET = 'ferry';
 const FERRY = join(import.meta.dirname, '..', '..', 'bin', 'ferry');
@@ -47,6 +48,11 @@ function ready(child: ChildProcess): Promise<void> {
 
 const count = serverCount();
 const swift = await startSwiftNode();
+// The servers hand transfers over through etcd (--coordination): one writer per transfer across them.
+const etcd = await startEtcdNode().catch(async (err: unknown) => {
+  await swift.stop();
+  throw err;
+});
 const dir = await mkdtemp(join(tmpdir(), 'ferry-cluster-'));
 const servers: ChildProcess[] = [];
 let haproxy: HaproxyNode | undefined;
@@ -61,6 +67,7 @@ const stop = async (): Promise<void> => {
   for (const child of servers) child.kill('SIGTERM');
   await Promise.all(exits);
   await haproxy?.stop();
+  await etcd.stop();
   await swift.stop();
   await rm(dir, { recursive: true, force: true });
 };
@@ -105,6 +112,8 @@ try {
         // limit for all of them: left to HAProxy's own limits here.
         '--handshake-rate',
         '0',
+        '--coordination',
+        `etcd://${new URL(etcd.endpoint).host}/ferry-cluster`,
         '--log-level',
         'warn',
       ],
@@ -118,6 +127,7 @@ try {
   process.stdout.write(
     [
       `swift (s3api):  ${swift.endpoint}  bucket ${BUCKET}, files under files/`,
+      `etcd:           ${etcd.endpoint}  transfer ownership under ferry-cluster/`,
       ...addresses.map((a, i) => `ferry server ${i}: ${a.host}:${a.port}`),
       `haproxy (tcp):  ${haproxy.host}:${haproxy.port}   <- point clients here`,
       `cluster id:     ${id}`,

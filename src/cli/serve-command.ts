@@ -16,6 +16,7 @@ import { formatByteSize, parseByteSize, parseCount, parseMs, parseThreads } from
 import { createLogger } from './logger.js';
 import { applyServeConfig } from './serve-config.js';
 import { objectStoreFromFlags } from './object-store-flags.js';
+import { ownershipFromFlags } from './coordination-flags.js';
 import { isLoopbackHost, startDashboard, type Dashboard } from '../index.js';
 import { FerryError } from '../errors/index.js';
 
@@ -43,6 +44,7 @@ interface ServeFlags {
   store?: string;
   s3Endpoint?: string;
   s3Region?: string;
+  coordination?: string;
   threads: string;
 }
 
@@ -137,6 +139,10 @@ export function registerServeCommand(program: Command): void {
     .option('--s3-endpoint <url>', "the object store's S3 endpoint (default AWS's)")
     .option('--s3-region <region>', "the object store's region (default AWS_REGION, else us-east-1)")
     .option(
+      '--coordination <etcd://host:port/prefix>',
+      'etcd 3.4 that the servers sharing --store use to hand transfers over (one writer per transfer)',
+    )
+    .option(
       '--threads <n>',
       'threads hashing and encrypting download data (1: the event loop alone; more: a pool of worker threads)',
       String(DEFAULT_THREADS),
@@ -158,9 +164,11 @@ export function registerServeCommand(program: Command): void {
           `--dashboard ${flags.dashboard} is not a loopback address: add --dashboard-public to serve it there`,
         );
       const objectStore = objectStoreFromFlags(flags);
+      const ownership = ownershipFromFlags(flags);
       const server = await FerryServer.start({
         root: resolve(flags.root),
         objectStore,
+        ...(ownership ? { ownership } : {}),
         host,
         port,
         identity: keyPair,
@@ -215,6 +223,7 @@ export function registerServeCommand(program: Command): void {
           });
         } catch (err) {
           await server.close();
+          await ownership?.close();
           throw err;
         }
         // The address only: the token is for the operator's terminal, never for a log file.
@@ -249,7 +258,10 @@ export function registerServeCommand(program: Command): void {
         const stop = (): void => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          void Promise.all([server.close(), dashboard?.close()]).then(() => resolveStop());
+          // The claims go after the server stopped writing: revoking the lease frees them for the others.
+          void Promise.all([server.close(), dashboard?.close()])
+            .then(() => ownership?.close())
+            .then(() => resolveStop());
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);

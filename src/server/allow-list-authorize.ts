@@ -1,4 +1,4 @@
-import { AllowListWatcher, permissionBits, type AllowedClient } from '../home/index.js';
+import { AllowListWatcher, permissionBits, type AllowList, type AllowedClient } from '../home/index.js';
 import type { Authorize, ClientGrant } from './session-io.js';
 
 /**
@@ -14,9 +14,9 @@ export function grantOf(client: AllowedClient): ClientGrant {
  * The `Authorize` of a server whose clients are the allow-list of a ferry home (`ferry allow`, pairing):
  * each session looks its key up in the list as the file is now, so an allowed or revoked key counts from
  * the next session without a restart. Pass a watcher to share its reads (the dashboard lists the same
- * clients), or the home directory.
+ * clients), or the home directory, or a cluster's EtcdAllowList.
  */
-export function allowListAuthorize(allowList: AllowListWatcher | string): Authorize {
+export function allowListAuthorize(allowList: { current(): Promise<AllowList> } | string): Authorize {
   const watcher = typeof allowList === 'string' ? new AllowListWatcher(allowList) : allowList;
   return async (publicKey) => {
     const client = (await watcher.current()).find(publicKey);

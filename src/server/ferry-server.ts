@@ -10,6 +10,7 @@ import { DEFAULT_PORT, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { ServerSession } from './server-session.js';
 import type { Authorize, ServerKeyRotation } from './session-io.js';
 import { TransferRegistry } from './transfer-registry.js';
+import type { TransferOwnership } from './transfer-ownership.js';
 import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-gate.js';
 import {
   DEFAULT_HANDSHAKE_RATE_LIMITS,
@@ -94,6 +95,11 @@ export interface ServeOptions {
    * An object store reports no free space, so `minFreeDiskBytes` is not checked (docs/SECURITY.md).
    */
   objectStore?: ServerObjectStore;
+  /**
+   * Who writes a transfer across the servers sharing `objectStore` (PROTOCOL.md §6.2 across servers;
+   * `--coordination etcd://...`): default this server alone. The caller closes it after the server.
+   */
+  ownership?: TransferOwnership;
 }
 
 /** A running ferry server. */
@@ -183,7 +189,10 @@ export class FerryServer {
     const partialDir = join(root, RESERVED_ROOT_COMPONENT, 'partial');
     await mkdir(partialDir, { recursive: true, mode: 0o700 });
     const logger = options.logger ?? pino({ enabled: false });
-    const registry = new TransferRegistry(options.random ? { random: options.random } : {});
+    const registry = new TransferRegistry({
+      ...(options.random ? { random: options.random } : {}),
+      ...(options.ownership ? { ownership: options.ownership } : {}),
+    });
     const storage = new StorageLimits(root, partialDir, {
       // An object store has no free space to read: its capacity is the bucket's (docs/SECURITY.md).
       minFreeDiskBytes: options.objectStore ? 0 : (options.minFreeDiskBytes ?? MIN_FREE_DISK_BYTES),

@@ -35,3 +35,7 @@ export {
   type HashBudgetOptions,
 } from './hash-budget.js';
 export { SERVER_DEFAULTS } from './server-defaults.js';
+export { LocalTransferOwnership, type OwnershipClaim, type TransferOwnership } from './transfer-ownership.js';
+export { EtcdTransferOwnership, type EtcdOwnershipOptions } from './etcd-transfer-ownership.js';
+export { EtcdGateway } from './etcd-gateway.js';
+export { EtcdAllowList } from './etcd-allow-list.js';

@@ -215,7 +215,10 @@ export class ServerSession {
     } catch (err) {
       const error = toFerryError(err);
       if (this.#lane.discards(ref)) return; // already ended (taken over) while this step ran
-      if (!OPERATION_SCOPED.has(error.category)) throw error;
+      // An offer whose claim the coordination service could not grant (etcd unreachable, docs/ARCHITECTURE.md
+      // "Coordination") fails closed for that offer alone, with the retryable SERVER_BUSY.
+      const unclaimable = message.type === 'PUT_OFFER' && error.code === 'SERVER_BUSY';
+      if (!OPERATION_SCOPED.has(error.category) && !unclaimable) throw error;
       await this.#failOperation(ref, error, 'path' in message ? message.path : undefined);
     }
   }

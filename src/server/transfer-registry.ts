@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { JOIN_TOKEN_BYTES } from '../protocol/index.js';
 import type { PartialTransfer } from '../transfer/index.js';
+import { LocalTransferOwnership, type OwnershipClaim, type TransferOwnership } from './transfer-ownership.js';
 
 /** The partial a holder receives and the token a joined stream must present for it (PROTOCOL.md §5.13.2). */
 export interface JoinTarget {
@@ -25,17 +26,26 @@ const MAX_PLACED_REMEMBERED = 10_000;
 /**
  * Enforces "at most one writer per transfer" (PROTOCOL.md §6.2). A newer claim takes the transfer over:
  * the older holder is told to surrender and is waited for, so its partial files are closed before the
- * new holder opens them.
+ * new holder opens them. Across servers sharing one store, `ownership` (etcd in a cluster) does the same
+ * between servers: a claim here also holds the transfer there, and a takeover from another server makes
+ * the local holder surrender.
  */
 export class TransferRegistry {
   readonly #holders = new Map<string, TransferClaim>();
   readonly #random: (bytes: number) => Uint8Array;
   /** Files placed by a finished transfer: transfer id -> the file's identity (SourceFile.identity). */
   readonly #placed = new Map<string, Buffer>();
+  readonly #ownership: TransferOwnership;
+  /** The cross-server hold of each held transfer (the local holder's). */
+  readonly #owned = new Map<string, { claim: TransferClaim; owned: OwnershipClaim }>();
 
-  /** `random` makes join tokens: the system CSPRNG unless a test injects one. */
-  constructor(options: { random?: (bytes: number) => Uint8Array } = {}) {
+  /**
+   * `random` makes join tokens: the system CSPRNG unless a test injects one. `ownership`: who writes a
+   * transfer across servers (default: this server alone).
+   */
+  constructor(options: { random?: (bytes: number) => Uint8Array; ownership?: TransferOwnership } = {}) {
     this.#random = options.random ?? randomBytes;
+    this.#ownership = options.ownership ?? new LocalTransferOwnership();
   }
 
   /** A fresh join token for a transfer whose PUT_ACCEPT is about to go out (PROTOCOL.md §5.13.2). */
@@ -45,7 +55,11 @@ export class TransferRegistry {
     return token;
   }
 
-  /** Claims `transferId` for `claim`, first making any other holder surrender. */
+  /**
+   * Claims `transferId` for `claim`, first making any other holder surrender: a session of this server,
+   * then another server (through the ownership port, which resolves once that server let go). Rejects
+   * with SERVER_BUSY when the other servers cannot be asked (the coordination service is unreachable).
+   */
   async claim(transferId: string, claim: TransferClaim): Promise<void> {
     for (;;) {
       const current = this.#holders.get(transferId);
@@ -55,11 +69,36 @@ export class TransferRegistry {
       if (this.#holders.get(transferId) === current) this.#holders.delete(transferId);
     }
     this.#holders.set(transferId, claim);
+    if (this.#owned.get(transferId)?.claim === claim) return;
+    let owned: OwnershipClaim;
+    try {
+      owned = await this.#ownership.acquire(transferId, () => {
+        // Another server took it over (or our lease lapsed): stop writing, then let it go there.
+        claim.surrender(transferId).then(
+          () => this.release(transferId, claim),
+          () => this.release(transferId, claim),
+        );
+      });
+    } catch (err) {
+      if (this.#holders.get(transferId) === claim) this.#holders.delete(transferId);
+      throw err;
+    }
+    if (this.#holders.get(transferId) !== claim) {
+      // Surrendered to a newer local session while waiting: that one claims the transfer itself.
+      void owned.release();
+      return;
+    }
+    this.#owned.set(transferId, { claim, owned });
   }
 
-  /** Releases the claim if `claim` holds it. */
+  /** Releases the claim if `claim` holds it (here and, in a cluster, across servers). */
   release(transferId: string, claim: TransferClaim): void {
     if (this.#holders.get(transferId) === claim) this.#holders.delete(transferId);
+    const owned = this.#owned.get(transferId);
+    if (owned?.claim === claim) {
+      this.#owned.delete(transferId);
+      void owned.owned.release();
+    }
   }
 
   /**

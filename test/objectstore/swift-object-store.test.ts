@@ -347,8 +347,9 @@ test('an upload cut on server A resumes on server B over the same bucket: at mos
     verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
     chunkBytes: MIB,
     // The retry goes once server A has let the transfer go (its session closed, its partial closed): what
-    // a cluster's lease will enforce (not built yet). Without it, B can resume from less than A is still
-    // making durable, which costs bytes but never correctness (every held chunk is re-verified).
+    // --coordination etcd enforces (test/coordination/cluster-takeover.test.ts); these servers run without
+    // it, so B could otherwise resume from less than A is still making durable, which costs bytes but never
+    // correctness (every held chunk is re-verified).
     retry: { retries: 2, random: () => 0, sleep: () => aLetGo },
   });
   assert.equal(proxy.connections.length, 2, 'one cut, one resumed session');
