@@ -2,7 +2,7 @@
  * rsync's weak rolling checksum (Tridgell, "Efficient Algorithms for Sorting and Synchronization", 1999,
  * §3.2; rsync's `get_checksum1` with CHAR_OFFSET 0), the candidate filter of a delta upload (PROTOCOL.md
  * §5.15). Over a window x[k..l]: `a = Σ x_i mod 2^16`, `b = Σ (l − i + 1)·x_i mod 2^16`, value `a | b << 16`.
- * Chosen over Adler-32 because the modulus 2^16 makes every step two adds and a shift with no division, and
+ * Chosen over Adler-32 because the modulus 2^16 makes a roll two additions and a multiply with no division, and
  * the checksum only picks candidates: a strong hash (the block's leaf hash, §7.2) decides every match.
  */
 export function weakChecksum(bytes: Uint8Array, start: number, end: number): number {
