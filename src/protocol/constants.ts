@@ -152,7 +152,7 @@ export const PUT_ACCEPT_FLAG_RESTARTED = 1;
 /** PUT_ACCEPT flag bit 1: the destination exists with the offered size, all listed (PROTOCOL.md §5.4). */
 export const PUT_ACCEPT_FLAG_EXISTING = 2;
 
-/** PUT_ACCEPT flags bit 2 `DELTA`: DELTA_SIGNATURE records follow (PROTOCOL.md §5.15.1). */
+/** PUT_ACCEPT flags bit 2 `DELTA`: DELTA_BLOCKS records follow (PROTOCOL.md §5.15.1). */
 export const PUT_ACCEPT_FLAG_DELTA = 4;
 
 /** PUT_DONE flag bit 0: the destination already held this content and was not written (PROTOCOL.md §5.6). */

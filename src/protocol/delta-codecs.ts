@@ -3,11 +3,11 @@ import { MAX_CHUNK_BYTES } from './constants.js';
 import { DELTA_STRONG_BYTES, MAX_DELTA_BLOCKS, MAX_DELTA_RECORD_BLOCKS } from './delta-signature.js';
 import { startMessage, type MessageCodecTable } from './message-codec.js';
 import { checkDataEnd, checkRef } from './message-checks.js';
-import type { DeltaSignatureMessage, PutCopyMessage } from './message-types.js';
+import type { DeltaBlocksMessage, PutCopyMessage } from './message-types.js';
 import { FerryError } from '../errors/index.js';
 
-/** Checks the block numbers of a DELTA_SIGNATURE (PROTOCOL.md §5.15.2), on both sides of the codec. */
-function checkSignatureRecord(message: DeltaSignatureMessage, fail: (detail: string) => FerryError): void {
+/** Checks the block numbers of a DELTA_BLOCKS (PROTOCOL.md §5.15.2), on both sides of the codec. */
+function checkSignatureRecord(message: DeltaBlocksMessage, fail: (detail: string) => FerryError): void {
   const count = message.weak.length;
   if (message.totalBlocks < 1 || message.totalBlocks > MAX_DELTA_BLOCKS)
     throw fail('totalBlocks out of range');
@@ -31,13 +31,13 @@ const malformed = (context: string) => (detail: string) =>
   new FerryError('MESSAGE_MALFORMED', `${context}: ${detail}`);
 
 /** The codecs of a delta upload (PROTOCOL.md §5.15): the old file's signature, and copies from it. */
-export const DELTA_CODECS: MessageCodecTable<'DELTA_SIGNATURE' | 'PUT_COPY'> = {
-  DELTA_SIGNATURE: {
+export const DELTA_CODECS: MessageCodecTable<'DELTA_BLOCKS' | 'PUT_COPY'> = {
+  DELTA_BLOCKS: {
     encode(message) {
-      checkRef(message.ref, 'delta_signature');
-      checkSignatureRecord(message, malformed('delta_signature'));
+      checkRef(message.ref, 'delta_blocks');
+      checkSignatureRecord(message, malformed('delta_blocks'));
       const count = message.weak.length;
-      const writer = startMessage('DELTA_SIGNATURE', 4 + 4 + 4 + 2 + count * (4 + DELTA_STRONG_BYTES))
+      const writer = startMessage('DELTA_BLOCKS', 4 + 4 + 4 + 2 + count * (4 + DELTA_STRONG_BYTES))
         .u32(message.ref, 'ref')
         .u32(message.totalBlocks, 'totalBlocks')
         .u32(message.firstBlock, 'firstBlock')
@@ -67,9 +67,9 @@ export const DELTA_CODECS: MessageCodecTable<'DELTA_SIGNATURE' | 'PUT_COPY'> = {
         r.copy(DELTA_STRONG_BYTES, 'strong').copy(strong, i * DELTA_STRONG_BYTES);
       }
       r.end();
-      checkRef(ref, 'delta_signature');
-      const message: DeltaSignatureMessage = {
-        type: 'DELTA_SIGNATURE',
+      checkRef(ref, 'delta_blocks');
+      const message: DeltaBlocksMessage = {
+        type: 'DELTA_BLOCKS',
         ref,
         totalBlocks,
         firstBlock,

@@ -93,7 +93,7 @@ export function deltaSignatureOf(old: Uint8Array): DeltaSignature {
 }
 
 /**
- * The most blocks one DELTA_SIGNATURE carries: 2048 × 20 bytes = 40 KiB, well inside one record (PROTOCOL.md
+ * The most blocks one DELTA_BLOCKS carries: 2048 × 20 bytes = 40 KiB, well inside one record (PROTOCOL.md
  * §4), so a signature streams in records the receiver builds and the sender reads one at a time.
  */
 export const MAX_DELTA_RECORD_BLOCKS = 2048;

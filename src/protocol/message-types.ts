@@ -19,7 +19,7 @@ export const MESSAGE_TYPE_CODES = {
   PUT_BATCH: 0x19,
   BATCH_END: 0x1a,
   BATCH_DONE: 0x1b,
-  DELTA_SIGNATURE: 0x1c,
+  DELTA_BLOCKS: 0x1c,
   PUT_COPY: 0x1d,
   GET_REQUEST: 0x20,
   GET_OFFER: 0x21,
@@ -110,7 +110,7 @@ export interface PutAcceptMessage {
   restarted: boolean;
   /** The destination exists with the offered size; `ranges` list every chunk of it (§5.4 `EXISTING`). */
   existing: boolean;
-  /** DELTA (PROTOCOL.md §5.15.1): DELTA_SIGNATURE records of the old file follow; absent means none. */
+  /** DELTA (PROTOCOL.md §5.15.1): DELTA_BLOCKS records of the old file follow; absent means none. */
   delta?: true;
   haveDigest: Buffer;
   /**
@@ -138,11 +138,11 @@ export interface PutChunkMessage {
 }
 
 /**
- * DELTA_SIGNATURE (PROTOCOL.md §5.15.2): blocks `firstBlock` to `firstBlock + weak.length − 1` of the old
+ * DELTA_BLOCKS (PROTOCOL.md §5.15.2): blocks `firstBlock` to `firstBlock + weak.length − 1` of the old
  * file's signature, of `totalBlocks`; `strong` holds `weak.length` truncated leaf hashes back to back.
  */
-export interface DeltaSignatureMessage {
-  type: 'DELTA_SIGNATURE';
+export interface DeltaBlocksMessage {
+  type: 'DELTA_BLOCKS';
   ref: number;
   totalBlocks: number;
   firstBlock: number;
@@ -377,7 +377,7 @@ export type Message =
   | PutBatchMessage
   | BatchEndMessage
   | BatchDoneMessage
-  | DeltaSignatureMessage
+  | DeltaBlocksMessage
   | PutCopyMessage
   | GetRequestMessage
   | GetOfferMessage

@@ -30,7 +30,7 @@ export {
   type BatchEntry,
   type BatchEntryResult,
   type CancelMessage,
-  type DeltaSignatureMessage,
+  type DeltaBlocksMessage,
   type ErrorMessage,
   type GetChunkMessage,
   type GetDataMessage,

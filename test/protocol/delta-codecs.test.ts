@@ -1,4 +1,4 @@
-// The delta upload's wire (PROTOCOL.md §5.15): DELTA_SIGNATURE, PUT_COPY and the DELTA flags, refused when
+// The delta upload's wire (PROTOCOL.md §5.15): DELTA_BLOCKS, PUT_COPY and the DELTA flags, refused when
 // malformed, byte by byte. Round trips of valid messages are in messages.test.ts (message-samples.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,20 +17,20 @@ function signature(ref: number, totalBlocks: number, firstBlock: number, count: 
   return body;
 }
 
-test('DELTA_SIGNATURE layout: type 0x1C, u32 ref, u32 totalBlocks, u32 firstBlock, u16 count, count × (u32 weak, b16 strong)', () => {
+test('DELTA_BLOCKS layout: type 0x1C, u32 ref, u32 totalBlocks, u32 firstBlock, u16 count, count × (u32 weak, b16 strong)', () => {
   const bytes = signature(5, 3, 1, 2);
   bytes.writeUInt32BE(0xdeadbeef, 15);
   bytes.fill(0x11, 19, 35);
   const message = decodeMessage(bytes);
-  assert.equal(message.type, 'DELTA_SIGNATURE');
-  if (message.type !== 'DELTA_SIGNATURE') return;
+  assert.equal(message.type, 'DELTA_BLOCKS');
+  if (message.type !== 'DELTA_BLOCKS') return;
   assert.deepEqual([message.ref, message.totalBlocks, message.firstBlock], [5, 3, 1]);
   assert.deepEqual([...message.weak], [0xdeadbeef, 0]);
   assert.deepEqual(message.strong.subarray(0, 16), Buffer.alloc(16, 0x11));
   assert.deepEqual(encodeMessage(message), bytes);
 });
 
-test('DELTA_SIGNATURE refuses: no blocks, more than 2048, past totalBlocks, more than 2^18 blocks, ref 0, short or long', () => {
+test('DELTA_BLOCKS refuses: no blocks, more than 2048, past totalBlocks, more than 2^18 blocks, ref 0, short or long', () => {
   assert.throws(() => decodeMessage(signature(5, 3, 0, 0)), malformed);
   assert.throws(() => decodeMessage(signature(5, 4096, 0, 2049)), malformed);
   assert.throws(() => decodeMessage(signature(5, 3, 2, 2)), malformed);

@@ -264,7 +264,7 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
     results: [{ status: 'placed' }, { status: 'identical' }, { status: 'refused', code: 0xffff }],
   },
   {
-    type: 'DELTA_SIGNATURE',
+    type: 'DELTA_BLOCKS',
     ref: 4,
     totalBlocks: 3,
     firstBlock: 1,
@@ -272,7 +272,7 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
     strong: Buffer.alloc(32, 0x5a),
   },
   {
-    type: 'DELTA_SIGNATURE',
+    type: 'DELTA_BLOCKS',
     ref: MAX_U32,
     totalBlocks: 2 ** 18,
     firstBlock: 2 ** 18 - 2048,
