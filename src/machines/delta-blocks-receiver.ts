@@ -1,7 +1,7 @@
 import { FerryError } from '../errors/index.js';
 import {
   DeltaSignatureBuilder,
-  LEAF_BYTES,
+  deltaBlockCount,
   type DeltaBlocksMessage,
   type DeltaSignature,
   type Message,
@@ -52,6 +52,7 @@ export class DeltaBlocksReceiver {
   #state: DeltaBlocksState = 'waiting';
   #builder: DeltaSignatureBuilder | undefined;
   #total = 0;
+  #oldSize = 0;
 
   get state(): DeltaBlocksState {
     return this.#state;
@@ -65,8 +66,9 @@ export class DeltaBlocksReceiver {
     }
     const first = this.#state === 'waiting';
     if (first) {
-      this.#total = message.totalBlocks;
-      this.#builder = new DeltaSignatureBuilder(message.totalBlocks * LEAF_BYTES);
+      this.#oldSize = message.oldSize;
+      this.#total = deltaBlockCount(message.oldSize);
+      this.#builder = new DeltaSignatureBuilder(message.oldSize);
     }
     this.#check(message);
     const last = message.firstBlock + message.weak.length === this.#total;
@@ -88,8 +90,8 @@ export class DeltaBlocksReceiver {
 
   #check(message: DeltaBlocksMessage): void {
     if (this.#state === 'complete') throw new FerryError('MESSAGE_UNEXPECTED', 'DELTA_BLOCKS after the last');
-    if (message.totalBlocks !== this.#total)
-      throw new FerryError('MESSAGE_MALFORMED', 'delta_blocks: totalBlocks changed');
+    if (message.oldSize !== this.#oldSize)
+      throw new FerryError('MESSAGE_MALFORMED', 'delta_blocks: oldSize changed');
     if (message.firstBlock !== this.#builder!.count)
       throw new FerryError('MESSAGE_MALFORMED', 'delta_blocks: not the next block');
   }

@@ -1,6 +1,11 @@
 import { Buffer } from 'node:buffer';
 import { MAX_CHUNK_BYTES } from './constants.js';
-import { DELTA_STRONG_BYTES, MAX_DELTA_BLOCKS, MAX_DELTA_RECORD_BLOCKS } from './delta-signature.js';
+import {
+  DELTA_STRONG_BYTES,
+  MAX_DELTA_BLOCKS,
+  MAX_DELTA_RECORD_BLOCKS,
+  deltaBlockCount,
+} from './delta-signature.js';
 import { startMessage, type MessageCodecTable } from './message-codec.js';
 import { checkDataEnd, checkRef } from './message-checks.js';
 import type { DeltaBlocksMessage, PutCopyMessage } from './message-types.js';
@@ -9,11 +14,11 @@ import { FerryError } from '../errors/index.js';
 /** Checks the block numbers of a DELTA_BLOCKS (PROTOCOL.md §5.15.2), on both sides of the codec. */
 function checkSignatureRecord(message: DeltaBlocksMessage, fail: (detail: string) => FerryError): void {
   const count = message.weak.length;
-  if (message.totalBlocks < 1 || message.totalBlocks > MAX_DELTA_BLOCKS)
-    throw fail('totalBlocks out of range');
+  const totalBlocks = deltaBlockCount(message.oldSize);
+  if (totalBlocks < 1 || totalBlocks > MAX_DELTA_BLOCKS) throw fail('oldSize out of range');
   if (count < 1 || count > MAX_DELTA_RECORD_BLOCKS)
     throw fail(`1 to ${MAX_DELTA_RECORD_BLOCKS} blocks a record`);
-  if (message.firstBlock + count > message.totalBlocks) throw fail('blocks past totalBlocks');
+  if (message.firstBlock + count > totalBlocks) throw fail('blocks past the old file');
   if (message.strong.length !== count * DELTA_STRONG_BYTES)
     throw fail('strong hashes do not match the count');
 }
@@ -37,9 +42,9 @@ export const DELTA_CODECS: MessageCodecTable<'DELTA_BLOCKS' | 'PUT_COPY'> = {
       checkRef(message.ref, 'delta_blocks');
       checkSignatureRecord(message, malformed('delta_blocks'));
       const count = message.weak.length;
-      const writer = startMessage('DELTA_BLOCKS', 4 + 4 + 4 + 2 + count * (4 + DELTA_STRONG_BYTES))
+      const writer = startMessage('DELTA_BLOCKS', 4 + 8 + 4 + 2 + count * (4 + DELTA_STRONG_BYTES))
         .u32(message.ref, 'ref')
-        .u32(message.totalBlocks, 'totalBlocks')
+        .u64(message.oldSize, 'oldSize')
         .u32(message.firstBlock, 'firstBlock')
         .u16(count, 'count');
       for (let i = 0; i < count; i++) {
@@ -55,7 +60,7 @@ export const DELTA_CODECS: MessageCodecTable<'DELTA_BLOCKS' | 'PUT_COPY'> = {
     },
     decode(r) {
       const ref = r.u32('ref');
-      const totalBlocks = r.u32('totalBlocks');
+      const oldSize = r.u64('oldSize');
       const firstBlock = r.u32('firstBlock');
       const count = r.u16('count');
       if (count < 1 || count > MAX_DELTA_RECORD_BLOCKS)
@@ -71,7 +76,7 @@ export const DELTA_CODECS: MessageCodecTable<'DELTA_BLOCKS' | 'PUT_COPY'> = {
       const message: DeltaBlocksMessage = {
         type: 'DELTA_BLOCKS',
         ref,
-        totalBlocks,
+        oldSize,
         firstBlock,
         weak,
         strong,

@@ -1,5 +1,10 @@
 import { LEAF_BYTES } from './constants.js';
-import { DELTA_STRONG_BYTES, blockStrongHash, type DeltaSignature } from './delta-signature.js';
+import {
+  DELTA_STRONG_BYTES,
+  blockStrongHash,
+  deltaBlockLength,
+  type DeltaSignature,
+} from './delta-signature.js';
 import { rollChecksum, weakChecksum } from './rolling-checksum.js';
 
 /**
@@ -28,10 +33,16 @@ export class DeltaMatcher {
   // weak checksum → the old blocks with it, in order (most have one).
   readonly #byWeak = new Map<number, number[]>();
   #lastBlock = -2;
+  /** The old file's short last block, which matches only at the new file's end. */
+  readonly #tail: { block: number; length: number } | undefined;
 
   constructor(signature: DeltaSignature) {
     this.#signature = signature;
+    const last = signature.weak.length - 1;
+    const tailLength = last >= 0 ? deltaBlockLength(last, signature.oldSize) : LEAF_BYTES;
+    this.#tail = tailLength < LEAF_BYTES ? { block: last, length: tailLength } : undefined;
     signature.weak.forEach((weak, block) => {
+      if (block === this.#tail?.block) return;
       const list = this.#byWeak.get(weak);
       if (list === undefined) this.#byWeak.set(weak, [block]);
       else list.push(block);
@@ -42,9 +53,10 @@ export class DeltaMatcher {
    * Scans new-file offsets `[from, to)` for block matches. `bytes` holds the new file from offset `base`, and
    * must reach `min(size, to − 1 + LEAF_BYTES)` so a block starting before `to` can be compared whole (`size`
    * is where `bytes` ends when it holds the file's end). A match starting before `to` is taken whole, so
-   * `next` may pass `to` by less than a block; the caller's next scan starts at `next`.
+   * `next` may pass `to` by less than a block; the caller's next scan starts at `next`. `atEnd` says that
+   * `bytes` ends where the new file ends, where the old file's short last block may match.
    */
-  scan(bytes: Uint8Array, base: number, from: number, to: number): DeltaScan {
+  scan(bytes: Uint8Array, base: number, from: number, to: number, atEnd = false): DeltaScan {
     const ops: DeltaOp[] = [];
     const end = base + bytes.length;
     let literalStart = from;
@@ -68,9 +80,27 @@ export class DeltaMatcher {
       at++;
     }
     const next = Math.max(at, to);
+    const tail = atEnd ? this.#tailAt(bytes, base, literalStart, to) : -1;
+    if (tail >= 0) {
+      if (tail > literalStart)
+        ops.push({ newOffset: literalStart, length: tail - literalStart, oldOffset: -1 });
+      ops.push({ newOffset: tail, length: end - tail, oldOffset: this.#tail!.block * LEAF_BYTES });
+      return { ops, next: end };
+    }
     if (next > literalStart)
       ops.push({ newOffset: literalStart, length: next - literalStart, oldOffset: -1 });
     return { ops, next };
+  }
+
+  /** Where the old file's short last block matches the new file's last bytes, within the scan, or −1. */
+  #tailAt(bytes: Uint8Array, base: number, literalStart: number, to: number): number {
+    const tail = this.#tail;
+    if (!tail) return -1;
+    const start = base + bytes.length - tail.length;
+    if (start < literalStart || start >= to || start < base) return -1;
+    const piece = bytes.subarray(start - base);
+    if (weakChecksum(piece, 0, piece.length) !== this.#signature.weak[tail.block]) return -1;
+    return this.#strongEquals(tail.block, blockStrongHash(piece)) ? start : -1;
   }
 
   #matchAt(bytes: Uint8Array, at: number, weak: number): number {

@@ -16,9 +16,9 @@ export const DELTA_BLOCK_RECORD_BYTES = 4 + DELTA_STRONG_BYTES;
 export const MAX_DELTA_BLOCKS = 2 ** 18;
 
 /**
- * What the receiver tells the sender about its old file: for each whole LEAF_BYTES block, in order, the weak
- * checksum and the truncated leaf hash. A short last block is not described (its bytes, if still wanted,
- * travel as literals): a block matches only at full length.
+ * What the receiver tells the sender about its old file: for each LEAF_BYTES block (the §7.2 leaves; the last
+ * may be shorter), in order, the weak checksum and the truncated leaf hash. A short last block matches only
+ * at the end of the new file.
  */
 export interface DeltaSignature {
   readonly oldSize: number;
@@ -27,9 +27,14 @@ export interface DeltaSignature {
   readonly strong: Buffer;
 }
 
-/** The number of whole blocks an old file of `size` bytes has in its signature. */
+/** The number of blocks an old file of `size` bytes has in its signature: its leaves (§7.2). */
 export function deltaBlockCount(size: number): number {
-  return Math.floor(size / LEAF_BYTES);
+  return Math.ceil(size / LEAF_BYTES);
+}
+
+/** The length of block `index` of an old file of `size` bytes. */
+export function deltaBlockLength(index: number, size: number): number {
+  return Math.min(LEAF_BYTES, size - index * LEAF_BYTES);
 }
 
 /** The strong hash of one block: its RFC 6962 leaf hash (§7.2), truncated. */
@@ -52,9 +57,10 @@ export class DeltaSignatureBuilder {
     this.#strong = Buffer.alloc(blocks * DELTA_STRONG_BYTES);
   }
 
-  /** Adds the next block, which must be exactly LEAF_BYTES long. */
+  /** Adds the next block: one leaf of the old file, LEAF_BYTES long except perhaps the last. */
   add(block: Uint8Array): void {
-    if (block.length !== LEAF_BYTES) throw new RangeError('a signature block is one whole leaf');
+    if (block.length !== deltaBlockLength(this.#count, this.#oldSize))
+      throw new RangeError('a signature block is one leaf of the old file');
     if (this.#count >= this.#weak.length) throw new RangeError('more blocks than the old file has');
     this.#weak[this.#count] = weakChecksum(block, 0, block.length);
     blockStrongHash(block).copy(this.#strong, this.#count * DELTA_STRONG_BYTES);
@@ -87,8 +93,7 @@ export class DeltaSignatureBuilder {
 /** The signature of a whole old file held in memory (tests, small files). */
 export function deltaSignatureOf(old: Uint8Array): DeltaSignature {
   const builder = new DeltaSignatureBuilder(old.length);
-  for (let at = 0; at + LEAF_BYTES <= old.length; at += LEAF_BYTES)
-    builder.add(old.subarray(at, at + LEAF_BYTES));
+  for (let at = 0; at < old.length; at += LEAF_BYTES) builder.add(old.subarray(at, at + LEAF_BYTES));
   return builder.finish();
 }
 

@@ -167,6 +167,7 @@ export {
   MAX_DELTA_RECORD_BLOCKS,
   blockStrongHash,
   deltaBlockCount,
+  deltaBlockLength,
   deltaSignatureOf,
   type DeltaSignature,
 } from './delta-signature.js';

@@ -138,13 +138,13 @@ export interface PutChunkMessage {
 }
 
 /**
- * DELTA_BLOCKS (PROTOCOL.md §5.15.2): blocks `firstBlock` to `firstBlock + weak.length − 1` of the old
- * file's signature, of `totalBlocks`; `strong` holds `weak.length` truncated leaf hashes back to back.
+ * DELTA_BLOCKS (PROTOCOL.md §5.15.2): blocks `firstBlock` to `firstBlock + weak.length − 1` of the
+ * signature of the old file of `oldSize` bytes; `strong` holds `weak.length` truncated leaf hashes back to back.
  */
 export interface DeltaBlocksMessage {
   type: 'DELTA_BLOCKS';
   ref: number;
-  totalBlocks: number;
+  oldSize: number;
   firstBlock: number;
   weak: Uint32Array;
   strong: Buffer;

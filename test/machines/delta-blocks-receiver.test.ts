@@ -23,7 +23,7 @@ function records(old: Buffer, perRecord: number): Message[] {
         encodeMessage({
           type: 'DELTA_BLOCKS',
           ref: 9,
-          totalBlocks: total,
+          oldSize: old.length,
           firstBlock: first,
           weak: signature.weak.subarray(first, first + count),
           strong: signature.strong.subarray(first * 16, (first + count) * 16),

@@ -7,38 +7,44 @@ import { decodeMessage, encodeMessage } from '../../src/protocol/index.js';
 
 const malformed = { code: 'MESSAGE_MALFORMED' };
 
-function signature(ref: number, totalBlocks: number, firstBlock: number, count: number): Buffer {
-  const body = Buffer.alloc(1 + 14 + count * 20);
+const HEADER = 1 + 4 + 8 + 4 + 2;
+
+function signature(ref: number, oldSize: number, firstBlock: number, count: number): Buffer {
+  const body = Buffer.alloc(HEADER + count * 20);
   body[0] = 0x1c;
   body.writeUInt32BE(ref, 1);
-  body.writeUInt32BE(totalBlocks, 5);
-  body.writeUInt32BE(firstBlock, 9);
-  body.writeUInt16BE(count, 13);
+  body.writeBigUInt64BE(BigInt(oldSize), 5);
+  body.writeUInt32BE(firstBlock, 13);
+  body.writeUInt16BE(count, 17);
   return body;
 }
 
-test('DELTA_BLOCKS layout: type 0x1C, u32 ref, u32 totalBlocks, u32 firstBlock, u16 count, count × (u32 weak, b16 strong)', () => {
-  const bytes = signature(5, 3, 1, 2);
-  bytes.writeUInt32BE(0xdeadbeef, 15);
-  bytes.fill(0x11, 19, 35);
+const BLOCK = 65_536;
+
+test('DELTA_BLOCKS layout: type 0x1C, u32 ref, u64 oldSize, u32 firstBlock, u16 count, count × (u32 weak, b16 strong)', () => {
+  const bytes = signature(5, 2 * BLOCK + 1, 1, 2);
+  bytes.writeUInt32BE(0xdeadbeef, HEADER);
+  bytes.fill(0x11, HEADER + 4, HEADER + 20);
   const message = decodeMessage(bytes);
   assert.equal(message.type, 'DELTA_BLOCKS');
   if (message.type !== 'DELTA_BLOCKS') return;
-  assert.deepEqual([message.ref, message.totalBlocks, message.firstBlock], [5, 3, 1]);
+  assert.deepEqual([message.ref, message.oldSize, message.firstBlock], [5, 2 * BLOCK + 1, 1]);
   assert.deepEqual([...message.weak], [0xdeadbeef, 0]);
   assert.deepEqual(message.strong.subarray(0, 16), Buffer.alloc(16, 0x11));
   assert.deepEqual(encodeMessage(message), bytes);
 });
 
-test('DELTA_BLOCKS refuses: no blocks, more than 2048, past totalBlocks, more than 2^18 blocks, ref 0, short or long', () => {
-  assert.throws(() => decodeMessage(signature(5, 3, 0, 0)), malformed);
-  assert.throws(() => decodeMessage(signature(5, 4096, 0, 2049)), malformed);
-  assert.throws(() => decodeMessage(signature(5, 3, 2, 2)), malformed);
-  assert.throws(() => decodeMessage(signature(5, 2 ** 18 + 1, 0, 1)), malformed);
+test('DELTA_BLOCKS refuses: no blocks, more than 2048, past the old file, more than 2^18 blocks, ref 0, short or long', () => {
+  const three = 2 * BLOCK + 1; // three blocks, the last of one byte
+  assert.doesNotThrow(() => decodeMessage(signature(5, three, 2, 1)));
+  assert.throws(() => decodeMessage(signature(5, three, 0, 0)), malformed);
+  assert.throws(() => decodeMessage(signature(5, 4096 * BLOCK, 0, 2049)), malformed);
+  assert.throws(() => decodeMessage(signature(5, three, 2, 2)), malformed);
+  assert.throws(() => decodeMessage(signature(5, 2 ** 18 * BLOCK + 1, 0, 1)), malformed);
   assert.throws(() => decodeMessage(signature(5, 0, 0, 1)), malformed);
-  assert.throws(() => decodeMessage(signature(0, 3, 0, 1)), malformed);
-  assert.throws(() => decodeMessage(signature(5, 3, 0, 2).subarray(0, 40)), malformed);
-  assert.throws(() => decodeMessage(Buffer.concat([signature(5, 3, 0, 1), Buffer.alloc(1)])), malformed);
+  assert.throws(() => decodeMessage(signature(0, three, 0, 1)), malformed);
+  assert.throws(() => decodeMessage(signature(5, three, 0, 2).subarray(0, 40)), malformed);
+  assert.throws(() => decodeMessage(Buffer.concat([signature(5, three, 0, 1), Buffer.alloc(1)])), malformed);
 });
 
 function copy(offset: number, oldOffset: number, length: number): Buffer {

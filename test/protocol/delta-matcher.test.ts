@@ -56,16 +56,20 @@ test('weakChecksum is rsync get_checksum1: known value, and rolling equals recom
   assert.equal(rolled, weakChecksum(ff, 1, LEAF_BYTES + 1));
 });
 
-test('a signature is each whole block: weak checksum and the leaf hash cut to 16 bytes; a short tail is left out', () => {
+test('a signature is each leaf: weak checksum and the leaf hash cut to 16 bytes, the short last leaf too', () => {
   const old = randomBytes(prng(3), 2 * LEAF_BYTES + 100);
   const signature = deltaSignatureOf(old);
-  assert.equal(signature.weak.length, 2);
-  assert.equal(signature.strong.length, 2 * DELTA_STRONG_BYTES);
+  assert.equal(signature.weak.length, 3);
+  assert.equal(signature.strong.length, 3 * DELTA_STRONG_BYTES);
+  const tail = old.subarray(2 * LEAF_BYTES);
+  assert.equal(signature.weak[2], weakChecksum(tail, 0, tail.length));
+  assert.deepEqual(signature.strong.subarray(32, 48), leafHash(tail).subarray(0, 16));
   const block1 = old.subarray(LEAF_BYTES, 2 * LEAF_BYTES);
   assert.equal(signature.weak[1], weakChecksum(block1, 0, LEAF_BYTES));
   assert.deepEqual(signature.strong.subarray(16, 32), leafHash(block1).subarray(0, 16));
   assert.throws(() => new DeltaSignatureBuilder((MAX_DELTA_BLOCKS + 1) * LEAF_BYTES), RangeError);
   assert.throws(() => new DeltaSignatureBuilder(LEAF_BYTES).add(Buffer.alloc(10)), RangeError);
+  assert.throws(() => new DeltaSignatureBuilder(LEAF_BYTES + 10).add(Buffer.alloc(10)), RangeError);
 });
 
 type Edit = (file: Buffer, next: () => number) => Buffer;
@@ -105,7 +109,7 @@ function scanInWindows(matcher: DeltaMatcher, file: Buffer, window: number): Del
     const to = Math.min(file.length, from + window);
     const base = from;
     const bytes = file.subarray(base, Math.min(file.length, to - 1 + LEAF_BYTES));
-    const scan = matcher.scan(bytes, base, from, to);
+    const scan = matcher.scan(bytes, base, from, to, base + bytes.length === file.length);
     ops.push(...scan.ops);
     from = scan.next;
   }
@@ -165,8 +169,8 @@ test('literal bytes stay near the edit: insertion, deletion, 3 overwrites, ident
     scanInWindows(new DeltaMatcher(deltaSignatureOf(old)), file, 4 * LEAF_BYTES)
       .filter((op) => op.oldOffset < 0)
       .reduce((sum, op) => sum + op.length, 0);
-  // Identical: only the short tail (not a whole block) travels.
-  assert.equal(literal(old), 1234);
+  // Identical: nothing travels, the short last block matches at the end.
+  assert.equal(literal(old), 0);
   const inserted = Buffer.concat([old.subarray(0, 5000), randomBytes(next, 1024), old.subarray(5000)]);
   assert.ok(literal(inserted) <= LEAF_BYTES + 1024 + 1234, `insertion ${literal(inserted)}`);
   const deleted = Buffer.concat([old.subarray(0, 300_000), old.subarray(310_000)]);

@@ -266,7 +266,7 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
   {
     type: 'DELTA_BLOCKS',
     ref: 4,
-    totalBlocks: 3,
+    oldSize: 2 * 65_536 + 1,
     firstBlock: 1,
     weak: Uint32Array.from([0, 0xffffffff]),
     strong: Buffer.alloc(32, 0x5a),
@@ -274,7 +274,7 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
   {
     type: 'DELTA_BLOCKS',
     ref: MAX_U32,
-    totalBlocks: 2 ** 18,
+    oldSize: 2 ** 34,
     firstBlock: 2 ** 18 - 2048,
     weak: new Uint32Array(2048).fill(0x12345678),
     strong: Buffer.alloc(2048 * 16, 0xa5),
