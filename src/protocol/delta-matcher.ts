@@ -5,7 +5,7 @@ import {
   deltaBlockLength,
   type DeltaSignature,
 } from './delta-signature.js';
-import { rollChecksum, weakChecksum } from './rolling-checksum.js';
+import { weakChecksum } from './rolling-checksum.js';
 
 /**
  * One piece of the new file (PROTOCOL.md §5.15): `length` bytes at `newOffset`, either copied from the old
@@ -32,6 +32,8 @@ export class DeltaMatcher {
   readonly #signature: DeltaSignature;
   // weak checksum → the old blocks with it, in order (most have one).
   readonly #byWeak = new Map<number, number[]>();
+  /** One bit per value of `filterIndex(weak)` that some block has: checked at every byte before the Map. */
+  readonly #filter = new Uint32Array(FILTER_BITS / 32);
   #lastBlock = -2;
   /** The old file's short last block, which matches only at the new file's end. */
   readonly #tail: { block: number; length: number } | undefined;
@@ -43,8 +45,11 @@ export class DeltaMatcher {
     this.#tail = tailLength < LEAF_BYTES ? { block: last, length: tailLength } : undefined;
     signature.weak.forEach((weak, block) => {
       if (block === this.#tail?.block) return;
-      const list = this.#byWeak.get(weak);
-      if (list === undefined) this.#byWeak.set(weak, [block]);
+      const list = this.#byWeak.get(weak | 0);
+      // Keys as int32 (`| 0`): a uint32 above 2^31 is a heap number, boxed at every byte of the scan.
+      const bit = filterIndex(weak | 0);
+      this.#filter[bit >>> 5]! |= 1 << (bit & 31);
+      if (list === undefined) this.#byWeak.set(weak | 0, [block]);
       else list.push(block);
     });
   }
@@ -61,9 +66,23 @@ export class DeltaMatcher {
     const end = base + bytes.length;
     let literalStart = from;
     let at = from;
-    let weak = at + LEAF_BYTES <= end ? weakChecksum(bytes, at - base, at - base + LEAF_BYTES) : 0;
+    // The checksum's two halves (PROTOCOL.md §5.15) rolled here and joined as an int32 key (the Map's keys
+    // are int32 too): a uint32 above 2^31 would be a heap number at every byte.
+    let a = 0;
+    let b = 0;
+    let weak = 0;
+    if (at + LEAF_BYTES <= end) {
+      weak = weakChecksum(bytes, at - base, at - base + LEAF_BYTES);
+      a = weak & 0xffff;
+      b = weak >>> 16;
+      weak = a | (b << 16);
+    }
+    // The per-byte path stays in locals: the filter first, the Map and the strong hash only on a hit.
+    const filter = this.#filter;
     while (at < to && at + LEAF_BYTES <= end) {
-      const block = this.#matchAt(bytes, at - base, weak);
+      const bit = filterIndex(weak);
+      const block =
+        (filter[bit >>> 5]! & (1 << (bit & 31))) === 0 ? -1 : this.#matchAt(bytes, at - base, weak);
       if (block >= 0) {
         if (at > literalStart)
           ops.push({ newOffset: literalStart, length: at - literalStart, oldOffset: -1 });
@@ -71,11 +90,19 @@ export class DeltaMatcher {
         this.#lastBlock = block;
         at += LEAF_BYTES;
         literalStart = at;
-        if (at < to && at + LEAF_BYTES <= end) weak = weakChecksum(bytes, at - base, at - base + LEAF_BYTES);
+        if (at < to && at + LEAF_BYTES <= end) {
+          weak = weakChecksum(bytes, at - base, at - base + LEAF_BYTES);
+          a = weak & 0xffff;
+          b = weak >>> 16;
+          weak = a | (b << 16);
+        }
         continue;
       }
       if (at + LEAF_BYTES < end) {
-        weak = rollChecksum(weak, LEAF_BYTES, bytes[at - base]!, bytes[at - base + LEAF_BYTES]!);
+        // rollChecksum inlined; LEAF_BYTES × out is 0 mod 2^16, so b gains a' alone.
+        a = (a - bytes[at - base]! + bytes[at - base + LEAF_BYTES]!) & 0xffff;
+        b = (b + a) & 0xffff;
+        weak = a | (b << 16);
       }
       at++;
     }
@@ -118,6 +145,14 @@ export class DeltaMatcher {
     const at = block * DELTA_STRONG_BYTES;
     return this.#signature.strong.subarray(at, at + DELTA_STRONG_BYTES).equals(strong);
   }
+}
+
+/** Bits of the candidate filter: 2^20 (128 KiB), about 4 times the most blocks a signature has. */
+const FILTER_BITS = 2 ** 20;
+
+/** The weak checksum folded to FILTER_BITS. */
+function filterIndex(weak: number): number {
+  return (weak ^ (weak >>> 12)) & (FILTER_BITS - 1);
 }
 
 function pushCopy(ops: DeltaOp[], newOffset: number, oldOffset: number): void {
