@@ -19,7 +19,9 @@ export function addTransferFlags(command: Command, receiver: 'remote' | 'local')
     .option('-p, --mkdir', `create missing ${receiver} directories (without it a missing one is an error)`)
     .option(
       '--overwrite',
-      `replace existing ${receiver} files atomically, without comparing them (default: identical files are skipped, others refused)`,
+      receiver === 'remote'
+        ? 'replace existing remote files atomically, sending only what changed when you may also read them (default: identical files are skipped, others refused)'
+        : `replace existing ${receiver} files atomically, without comparing them (default: identical files are skipped, others refused)`,
     )
     .option(
       '--chunk-size <bytes>',

@@ -67,6 +67,11 @@ export interface SendFilesOptions extends ConnectOptions {
   remoteDir?: string;
   chunkBytes?: number;
   overwrite?: boolean;
+  /**
+   * With `overwrite`, a file that exists on the server is sent as a delta: only what the server lacks
+   * (PROTOCOL.md §5.15). Default: on whenever `overwrite` is.
+   */
+  delta?: boolean;
   /** Where chunk hashes are cached so a resume need not re-read what the server holds. */
   cacheDir?: string;
   /** TCP connections (each its own session) that carry large files in parallel; default DEFAULT_STREAMS. */
@@ -325,6 +330,7 @@ async function startJob(
     const pending = await beginUpload(session, subject.file, subject.remotePath, {
       chunkBytes: options.chunkBytes,
       overwrite: options.overwrite,
+      delta: options.delta ?? options.overwrite,
       signal: options.signal,
       cacheDir: options.cacheDir,
       extraStreams: options.extras.size > 0 ? () => options.extras.open() : undefined,

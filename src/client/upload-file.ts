@@ -1,18 +1,26 @@
 import { FerryError, isFerryError } from '../errors/index.js';
 import {
   DEFAULT_CHUNK_BYTES,
+  DeltaMatcher,
+  LEAF_BYTES,
   PUT_DATA_HEADER_BYTES,
   chunkBytesFor,
   errorMessageFor,
   writePutDataHeader,
 } from '../protocol/index.js';
-import { UploadSenderMachine, type UploadEffect, type UploadOutcome } from '../machines/index.js';
+import {
+  DeltaBlocksReceiver,
+  UploadSenderMachine,
+  type UploadEffect,
+  type UploadOutcome,
+} from '../machines/index.js';
 import {
   ChunkHashCache,
   SourceFile,
   hashChunks,
   streamChunks,
   streamChunksPooled,
+  streamDeltaChunks,
   type SealPool,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
@@ -21,6 +29,13 @@ export interface UploadOptions {
   /** Chunk size (PROTOCOL.md §5.3); defaults to 4 MiB. */
   chunkBytes?: number | undefined;
   overwrite?: boolean | undefined;
+  /**
+   * With `overwrite`: ask for the existing file's signature and send only what it lacks (PROTOCOL.md §5.15).
+   * Taken only for a file of more than one chunk and one block (a pipelined file goes whole).
+   */
+  delta?: boolean | undefined;
+  /** Called once a delta upload's chunks are sent: how many file bytes went as literals (PROTOCOL.md §5.15). */
+  onDelta?: (info: { literalBytes: number; size: number }) => void;
   signal?: AbortSignal | undefined;
   /** Called when the server reports more verified, durable bytes (PROTOCOL.md §5.7). */
   onVerified?: (verifiedBytes: number, size: number) => void;
@@ -115,6 +130,8 @@ class UploadDriver {
   readonly #joinWith: Buffer | undefined;
   /** On the primary: the join token its PUT_ACCEPT issued, handed to the streams that join it. */
   #issuedJoinToken: Buffer | undefined;
+  /** A delta upload's matcher over the old file's signature (PROTOCOL.md §5.15), set by PUT_ACCEPT DELTA. */
+  #matcher: DeltaMatcher | undefined;
 
   constructor(session: ClientSession, machine: UploadSenderMachine, job: UploadJob, joinWith?: Buffer) {
     this.#session = session;
@@ -188,6 +205,7 @@ class UploadDriver {
     const { source, options, cache } = this.#job;
     switch (effect.kind) {
       case 'offer':
+        this.#matcher = undefined;
         machine.offered(
           sendOffer(
             session,
@@ -226,6 +244,7 @@ class UploadDriver {
         const message = await session.take(machine.ref);
         if (message.type === 'PUT_ACCEPT' && this.#joinWith === undefined)
           this.#issuedJoinToken = message.joinToken;
+        if (message.type === 'PUT_ACCEPT' && message.delta) await this.#takeSignature(message);
         return machine.received(message);
       }
       case 'fail':
@@ -249,12 +268,52 @@ class UploadDriver {
     return then(value);
   }
 
+  /**
+   * PROTOCOL.md §5.15.2: the DELTA_BLOCKS records that follow a PUT_ACCEPT with DELTA, through the
+   * DeltaBlocksReceiver machine; a server must not send them to an offer that did not ask.
+   */
+  async #takeSignature(accept: { ref: number }): Promise<void> {
+    if (
+      !deltaWanted(this.#job.source.size, this.#machine.hashes.chunkBytes, this.#job.options, this.#joinWith)
+    )
+      throw new FerryError('MESSAGE_UNEXPECTED', 'PUT_ACCEPT DELTA for an offer without DELTA');
+    const receiver = new DeltaBlocksReceiver();
+    for (;;) {
+      const signature = receiver.receive(await this.#session.take(accept.ref));
+      if (signature) {
+        this.#matcher = new DeltaMatcher(signature);
+        return;
+      }
+    }
+  }
+
   /** Sends the chunks `chunks` yields on this session and, for a large file, on joined streams too. */
   async #stream(chunks: Iterator<number>, missing: number): Promise<number> {
     const { source, options, cache } = this.#job;
     const { hashes, ref } = this.#machine;
     const onChunk = (index: number, hash: Buffer): Promise<void> | undefined =>
       cache?.record({ index, hash });
+    const matcher = this.#matcher;
+    if (matcher) {
+      // PROTOCOL.md §5.15.3: one stream; the bytes the server lacks are few, so no joined streams.
+      const session = this.#session;
+      const streamed = await streamDeltaChunks(source, {
+        chunkBytes: hashes.chunkBytes,
+        chunks,
+        hashes,
+        matcher,
+        signal: options.signal,
+        onChunk,
+        sink: {
+          sendCopy: (offset, oldOffset, length) =>
+            session.send({ type: 'PUT_COPY', ref, offset, oldOffset, length }),
+          sendData: (offset, data) => session.send({ type: 'PUT_DATA', ref, offset, data }),
+          sendChunk: (index, chunkHash) => session.send({ type: 'PUT_CHUNK', ref, index, chunkHash }),
+        },
+      });
+      options.onDelta?.({ literalBytes: streamed.literalBytes, size: source.size });
+      return streamed.bytes;
+    }
     const pool = options.sealPool;
     const sendChunks = (session: ClientSession, sendRef: number): Promise<number> =>
       pool
@@ -318,10 +377,30 @@ function sendOffer(
       overwrite: join !== undefined ? false : (options.overwrite ?? false),
       fresh,
       ...(join ? { join } : {}),
+      ...(deltaWanted(source.size, chunkBytes, options, join) ? { delta: true as const } : {}),
       path,
     })
     .catch(() => undefined);
   return ref;
+}
+
+/**
+ * Whether an offer asks for DELTA (PROTOCOL.md §5.15.1): asked for, with OVERWRITE, not a joined stream, and
+ * a file of more than one chunk (a single chunk is pipelined before the answer, §5.8) and at least one block.
+ */
+function deltaWanted(
+  size: number,
+  chunkBytes: number,
+  options: UploadOptions,
+  join: Buffer | undefined,
+): boolean {
+  return (
+    options.delta === true &&
+    options.overwrite === true &&
+    join === undefined &&
+    size > chunkBytes &&
+    size >= LEAF_BYTES
+  );
 }
 
 function dataSink(session: ClientSession, ref: number): Parameters<typeof streamChunks>[1]['sink'] {

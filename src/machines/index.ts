@@ -59,3 +59,8 @@ export {
   type RemoteListing,
 } from './listing-receiver.js';
 export { EntryRequest, ENTRY_TRANSITIONS, type EntryState } from './entry-request.js';
+export {
+  DELTA_BLOCKS_TRANSITIONS,
+  DeltaBlocksReceiver,
+  type DeltaBlocksState,
+} from './delta-blocks-receiver.js';

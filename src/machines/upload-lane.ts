@@ -28,6 +28,12 @@ export const UPLOAD_LANE_TRANSITIONS = [
   { state: 'uploading', event: 'PUT_CHUNK', next: 'uploading', action: 'to the upload receiver (§5.5)' },
   {
     state: 'uploading',
+    event: 'PUT_COPY',
+    next: 'uploading',
+    action: 'to the upload receiver: bytes of the old file, as data (§5.15.3)',
+  },
+  {
+    state: 'uploading',
     event: 'PUT_END',
     next: 'open',
     action: 'to the upload receiver, which finishes in the background: PUT_DONE or ERROR (§5.6)',
@@ -92,7 +98,7 @@ type LaneEvent = (typeof UPLOAD_LANE_TRANSITIONS)[number]['event'];
 
 /**
  * Which handler gets a client's message (PROTOCOL.md §6.1): `offer` (PUT_OFFER), `upload` (PUT_DATA,
- * PUT_CHUNK, PUT_END of the open upload), `end-upload` (its CANCEL or ERROR), `download` (GET_REQUEST),
+ * PUT_COPY, PUT_CHUNK, PUT_END of the open upload), `end-upload` (its CANCEL or ERROR), `download` (GET_REQUEST),
  * `cancel-download` (CANCEL of a queued or running download), `listing`, `tree` (PUT_DIR, PUT_LINK),
  * `batch` (PUT_BATCH, BATCH_END), or `discard`. A word, not an object: the router has the message, and PUT_DATA must not allocate per record.
  */
@@ -157,6 +163,7 @@ export class UploadLane {
         this.#openRef = ref;
         return 'offer';
       case 'PUT_DATA':
+      case 'PUT_COPY':
       case 'PUT_CHUNK':
       case 'PUT_END':
         if (ref !== this.#openRef)

@@ -137,6 +137,9 @@ export const PUT_OFFER_FLAG_FRESH = 2;
 /** PUT_OFFER flag bit 2 (PROTOCOL.md §5.13): attach to the transfer another session is receiving. */
 export const PUT_OFFER_FLAG_JOIN = 4;
 
+/** PUT_OFFER flags bit 3 `DELTA`: with OVERWRITE, send the old file's signature (PROTOCOL.md §5.15.1). */
+export const PUT_OFFER_FLAG_DELTA = 8;
+
 /**
  * Bytes of a join token (PROTOCOL.md §5.13.2): random, issued in the primary's PUT_ACCEPT, required on JOIN, so
  * only the sessions the primary's client hands it to can add streams to its transfer (as MPTCP's MP_JOIN).
@@ -148,6 +151,9 @@ export const PUT_ACCEPT_FLAG_RESTARTED = 1;
 
 /** PUT_ACCEPT flag bit 1: the destination exists with the offered size, all listed (PROTOCOL.md §5.4). */
 export const PUT_ACCEPT_FLAG_EXISTING = 2;
+
+/** PUT_ACCEPT flags bit 2 `DELTA`: DELTA_BLOCKS records follow (PROTOCOL.md §5.15.1). */
+export const PUT_ACCEPT_FLAG_DELTA = 4;
 
 /** PUT_DONE flag bit 0: the destination already held this content and was not written (PROTOCOL.md §5.6). */
 export const PUT_DONE_FLAG_IDENTICAL = 1;

@@ -102,6 +102,7 @@ export {
   type BatchEntry,
   type BatchEntryResult,
   type CancelMessage,
+  type DeltaBlocksMessage,
   type ErrorMessage,
   type GetChunkMessage,
   type GetDataMessage,
@@ -129,6 +130,7 @@ export {
   type BatchEndMessage,
   type PutBatchMessage,
   type PutChunkMessage,
+  type PutCopyMessage,
   type PutDataMessage,
   type PutDirMessage,
   type PutDoneMessage,
@@ -156,3 +158,23 @@ export { ChunkHasher, chunkHashOf } from './chunk-hasher.js';
 export { MerkleStack, leafHash, nodeHash } from './merkle-tree-hash.js';
 export { ChunkSet, indicesFromRanges, rangesFromIndices, type ChunkRange } from './chunk-ranges.js';
 export { smallFileDigest } from './small-file-digest.js';
+export { weakChecksum, rollChecksum } from './rolling-checksum.js';
+export {
+  DELTA_BLOCK_RECORD_BYTES,
+  DELTA_STRONG_BYTES,
+  DeltaSignatureBuilder,
+  MAX_DELTA_BLOCKS,
+  MAX_DELTA_RECORD_BLOCKS,
+  blockStrongHash,
+  deltaBlockCount,
+  deltaBlockLength,
+  deltaSignatureOf,
+  type DeltaSignature,
+} from './delta-signature.js';
+export {
+  DeltaMatcher,
+  applyDeltaOps,
+  deltaOpsWithin,
+  type DeltaOp,
+  type DeltaScan,
+} from './delta-matcher.js';

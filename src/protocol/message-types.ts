@@ -19,6 +19,8 @@ export const MESSAGE_TYPE_CODES = {
   PUT_BATCH: 0x19,
   BATCH_END: 0x1a,
   BATCH_DONE: 0x1b,
+  DELTA_BLOCKS: 0x1c,
+  PUT_COPY: 0x1d,
   GET_REQUEST: 0x20,
   GET_OFFER: 0x21,
   GET_DATA: 0x22,
@@ -96,6 +98,8 @@ export interface PutOfferMessage {
    * from its PUT_ACCEPT); absent means no JOIN.
    */
   join?: Buffer;
+  /** DELTA (PROTOCOL.md §5.15.1): with `overwrite`, ask for the old file's signature; absent means no. */
+  delta?: true;
   path: string;
 }
 
@@ -106,6 +110,8 @@ export interface PutAcceptMessage {
   restarted: boolean;
   /** The destination exists with the offered size; `ranges` list every chunk of it (§5.4 `EXISTING`). */
   existing: boolean;
+  /** DELTA (PROTOCOL.md §5.15.1): DELTA_BLOCKS records of the old file follow; absent means none. */
+  delta?: true;
   haveDigest: Buffer;
   /**
    * The token a joined stream must present (§5.13.2): 16 random bytes when the transfer accepts joins, 16 zero
@@ -129,6 +135,28 @@ export interface PutChunkMessage {
   ref: number;
   index: number;
   chunkHash: Buffer;
+}
+
+/**
+ * DELTA_BLOCKS (PROTOCOL.md §5.15.2): blocks `firstBlock` to `firstBlock + weak.length − 1` of the
+ * signature of the old file of `oldSize` bytes; `strong` holds `weak.length` truncated leaf hashes back to back.
+ */
+export interface DeltaBlocksMessage {
+  type: 'DELTA_BLOCKS';
+  ref: number;
+  oldSize: number;
+  firstBlock: number;
+  weak: Uint32Array;
+  strong: Buffer;
+}
+
+/** PUT_COPY (PROTOCOL.md §5.15.3): `length` bytes at `offset` of the new file are the old file's at `oldOffset`. */
+export interface PutCopyMessage {
+  type: 'PUT_COPY';
+  ref: number;
+  offset: number;
+  oldOffset: number;
+  length: number;
 }
 
 /** PUT_END (PROTOCOL.md §5.6): the sender's file digest (§7.2). */
@@ -349,6 +377,8 @@ export type Message =
   | PutBatchMessage
   | BatchEndMessage
   | BatchDoneMessage
+  | DeltaBlocksMessage
+  | PutCopyMessage
   | GetRequestMessage
   | GetOfferMessage
   | GetDataMessage

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { FerryError } from '../errors/index.js';
 import { BATCH_CODECS } from './batch-codecs.js';
+import { DELTA_CODECS } from './delta-codecs.js';
 import { MAX_MESSAGE_BYTES } from './constants.js';
 import { GET_CODECS } from './get-codecs.js';
 import { LIST_CODECS } from './list-codecs.js';
@@ -29,6 +30,7 @@ export {
   type BatchEntry,
   type BatchEntryResult,
   type CancelMessage,
+  type DeltaBlocksMessage,
   type ErrorMessage,
   type GetChunkMessage,
   type GetDataMessage,
@@ -58,6 +60,7 @@ export {
   type BatchEndMessage,
   type PutBatchMessage,
   type PutChunkMessage,
+  type PutCopyMessage,
   type PutDataMessage,
   type PutDirMessage,
   type PutDoneMessage,
@@ -75,6 +78,7 @@ const CODECS: MessageCodecTable<MessageType> = {
   ...SESSION_CODECS,
   ...PUT_CODECS,
   ...BATCH_CODECS,
+  ...DELTA_CODECS,
   ...GET_CODECS,
   ...LIST_CODECS,
   ...KEY_CODECS,

@@ -4,11 +4,13 @@ import {
   JOIN_TOKEN_BYTES,
   MAX_LINK_TARGET_BYTES,
   MAX_PATH_BYTES,
+  PUT_ACCEPT_FLAG_DELTA,
   PUT_ACCEPT_FLAG_EXISTING,
   PUT_ACCEPT_FLAG_RESTARTED,
   PUT_DONE_FLAG_IDENTICAL,
   PUT_DONE_FLAG_PART,
   PUT_LINK_FLAG_OVERWRITE,
+  PUT_OFFER_FLAG_DELTA,
   PUT_OFFER_FLAG_FRESH,
   PUT_OFFER_FLAG_JOIN,
   PUT_OFFER_FLAG_OVERWRITE,
@@ -28,8 +30,9 @@ import { checkLinkTarget, checkMode, checkOffer, checkRanges, checkRef } from '.
 import type { PutOfferMessage } from './message-types.js';
 import { encodeUtf8 } from './message-writer.js';
 
-const KNOWN_OFFER_FLAGS = PUT_OFFER_FLAG_OVERWRITE | PUT_OFFER_FLAG_FRESH | PUT_OFFER_FLAG_JOIN;
-const KNOWN_ACCEPT_FLAGS = PUT_ACCEPT_FLAG_RESTARTED | PUT_ACCEPT_FLAG_EXISTING;
+const KNOWN_OFFER_FLAGS =
+  PUT_OFFER_FLAG_OVERWRITE | PUT_OFFER_FLAG_FRESH | PUT_OFFER_FLAG_JOIN | PUT_OFFER_FLAG_DELTA;
+const KNOWN_ACCEPT_FLAGS = PUT_ACCEPT_FLAG_RESTARTED | PUT_ACCEPT_FLAG_EXISTING | PUT_ACCEPT_FLAG_DELTA;
 
 type PutType =
   | 'PUT_OFFER'
@@ -50,12 +53,16 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       if (message.join && (message.fresh || message.overwrite)) {
         throw new FerryError('MESSAGE_MALFORMED', 'put_offer: JOIN with other flags');
       }
+      if (message.delta && !message.overwrite) {
+        throw new FerryError('MESSAGE_MALFORMED', 'put_offer: DELTA without OVERWRITE');
+      }
       const path = encodeUtf8(message.path, 'put_offer: path');
       const join = message.join;
       const flags =
         (message.overwrite ? PUT_OFFER_FLAG_OVERWRITE : 0) |
         (message.fresh ? PUT_OFFER_FLAG_FRESH : 0) |
-        (join ? PUT_OFFER_FLAG_JOIN : 0);
+        (join ? PUT_OFFER_FLAG_JOIN : 0) |
+        (message.delta ? PUT_OFFER_FLAG_DELTA : 0);
       const writer = startMessage(
         'PUT_OFFER',
         4 + 8 + 8 + 4 + 2 + 1 + 2 + path.length + (join ? JOIN_TOKEN_BYTES : 0),
@@ -83,6 +90,9 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       checkFlags(r, flags, KNOWN_OFFER_FLAGS);
       if ((flags & PUT_OFFER_FLAG_JOIN) !== 0 && flags !== PUT_OFFER_FLAG_JOIN)
         throw r.fail('JOIN with other flags');
+      // PROTOCOL.md §5.15.1: DELTA asks how to replace a file, so it goes only with OVERWRITE.
+      if ((flags & PUT_OFFER_FLAG_DELTA) !== 0 && (flags & PUT_OFFER_FLAG_OVERWRITE) === 0)
+        throw r.fail('DELTA without OVERWRITE');
       const join = (flags & PUT_OFFER_FLAG_JOIN) !== 0 ? r.copy(JOIN_TOKEN_BYTES, 'joinToken') : undefined;
       r.end();
       const message: PutOfferMessage = {
@@ -95,6 +105,7 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
         overwrite: (flags & PUT_OFFER_FLAG_OVERWRITE) !== 0,
         fresh: (flags & PUT_OFFER_FLAG_FRESH) !== 0,
         ...(join ? { join } : {}),
+        ...((flags & PUT_OFFER_FLAG_DELTA) !== 0 ? { delta: true as const } : {}),
         path,
       };
       checkOffer(message);
@@ -107,7 +118,11 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       checkRanges(message.ranges, 'put_accept');
       const flags =
         (message.restarted ? PUT_ACCEPT_FLAG_RESTARTED : 0) |
-        (message.existing ? PUT_ACCEPT_FLAG_EXISTING : 0);
+        (message.existing ? PUT_ACCEPT_FLAG_EXISTING : 0) |
+        (message.delta ? PUT_ACCEPT_FLAG_DELTA : 0);
+      if (message.delta && message.existing) {
+        throw new FerryError('MESSAGE_MALFORMED', 'put_accept: DELTA with EXISTING');
+      }
       const writer = startMessage(
         'PUT_ACCEPT',
         4 + 1 + HASH_BYTES + JOIN_TOKEN_BYTES + 2 + RANGE_BYTES * message.ranges.length,
@@ -130,8 +145,10 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       }
       const ranges = readRanges(r, rangeCount);
       r.end();
-      // PROTOCOL.md §5.4: only RESTARTED and EXISTING are defined.
+      // PROTOCOL.md §5.4, §5.15.1: only RESTARTED, EXISTING and DELTA are defined; DELTA never with EXISTING.
       checkFlags(r, flags, KNOWN_ACCEPT_FLAGS);
+      const delta = (flags & PUT_ACCEPT_FLAG_DELTA) !== 0;
+      if (delta && (flags & PUT_ACCEPT_FLAG_EXISTING) !== 0) throw r.fail('DELTA with EXISTING');
       checkRef(ref, 'put_accept');
       checkRanges(ranges, 'put_accept');
       return {
@@ -139,6 +156,7 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
         ref,
         restarted: (flags & PUT_ACCEPT_FLAG_RESTARTED) !== 0,
         existing: (flags & PUT_ACCEPT_FLAG_EXISTING) !== 0,
+        ...(delta ? { delta: true as const } : {}),
         haveDigest,
         joinToken,
         ranges,

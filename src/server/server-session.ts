@@ -170,6 +170,7 @@ export class ServerSession {
           this.#follow(ref, await uploads.offer(message));
           return;
         case 'PUT_DATA':
+        case 'PUT_COPY':
         case 'PUT_CHUNK':
         case 'PUT_END':
           this.#follow(ref, await uploads.receive(message));

@@ -36,6 +36,12 @@ export { ChunkHashCache } from './chunk-hash-cache.js';
 export { hashAllChunks, type HashChunksInto } from './hash-all-chunks.js';
 export { streamChunks, hashChunks, type ChunkSink, type StreamChunksOptions } from './chunk-streamer.js';
 export {
+  streamDeltaChunks,
+  type DeltaSink,
+  type DeltaStreamed,
+  type StreamDeltaOptions,
+} from './delta-streamer.js';
+export {
   resolveLinkTarget,
   assertLinkStaysInside,
   manifestLookup,

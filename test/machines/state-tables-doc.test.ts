@@ -5,7 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { protocolSection } from '../helpers/protocol-doc.js';
 import type { Transition } from '../../src/machines/index.js';
-import { BATCH_RECEIVER_TRANSITIONS, UPLOAD_LANE_TRANSITIONS } from '../../src/machines/index.js';
+import {
+  BATCH_RECEIVER_TRANSITIONS,
+  DELTA_BLOCKS_TRANSITIONS,
+  UPLOAD_LANE_TRANSITIONS,
+} from '../../src/machines/index.js';
 import { RECEIVER_TRANSITIONS } from '../../src/machines/index.js';
 import { DOWNLOAD_SENDER_TRANSITIONS, UPLOAD_SENDER_TRANSITIONS } from '../../src/machines/index.js';
 import {
@@ -86,5 +90,12 @@ test('PROTOCOL.md §6.9 shows exactly the transitions of batches on the server (
   assert.deepEqual(
     documentedTransitions('### 6.9 Batches on the server'),
     codeTransitions(BATCH_RECEIVER_TRANSITIONS),
+  );
+});
+
+test('PROTOCOL.md §6.10 shows exactly the transitions of the delta signature on the client (DELTA_BLOCKS_TRANSITIONS)', () => {
+  assert.deepEqual(
+    documentedTransitions('### 6.10 Delta signature on the client'),
+    codeTransitions(DELTA_BLOCKS_TRANSITIONS),
   );
 });

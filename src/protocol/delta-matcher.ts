@@ -1,0 +1,209 @@
+import { LEAF_BYTES } from './constants.js';
+import {
+  DELTA_STRONG_BYTES,
+  blockStrongHash,
+  deltaBlockLength,
+  type DeltaSignature,
+} from './delta-signature.js';
+import { weakChecksum } from './rolling-checksum.js';
+
+/**
+ * One piece of the new file (PROTOCOL.md §5.15): `length` bytes at `newOffset`, either copied from the old
+ * file at `oldOffset` (a PUT_COPY) or, with `oldOffset` −1, sent as literal bytes (PUT_DATA).
+ */
+export interface DeltaOp {
+  readonly newOffset: number;
+  readonly length: number;
+  readonly oldOffset: number;
+}
+
+/** Where a scan stopped: the ops cover `[from, next)` of the new file, gap-free and in order. */
+export interface DeltaScan {
+  readonly ops: DeltaOp[];
+  readonly next: number;
+}
+
+/**
+ * rsync's matcher (Tridgell 1999, §3.3) over the sender's new file: roll the weak checksum over every byte
+ * offset, look the value up among the old file's blocks, and confirm a candidate with the strong hash. Pure:
+ * it sees only the bytes it is given, so the caller streams a large file through it window by window.
+ */
+export class DeltaMatcher {
+  readonly #signature: DeltaSignature;
+  // weak checksum → the old blocks with it, in order (most have one).
+  readonly #byWeak = new Map<number, number[]>();
+  /** One bit per value of `filterIndex(weak)` that some block has: checked at every byte before the Map. */
+  readonly #filter = new Uint32Array(FILTER_BITS / 32);
+  #lastBlock = -2;
+  /** The old file's short last block, which matches only at the new file's end. */
+  readonly #tail: { block: number; length: number } | undefined;
+
+  constructor(signature: DeltaSignature) {
+    this.#signature = signature;
+    const last = signature.weak.length - 1;
+    const tailLength = last >= 0 ? deltaBlockLength(last, signature.oldSize) : LEAF_BYTES;
+    this.#tail = tailLength < LEAF_BYTES ? { block: last, length: tailLength } : undefined;
+    signature.weak.forEach((weak, block) => {
+      if (block === this.#tail?.block) return;
+      const list = this.#byWeak.get(weak | 0);
+      // Keys as int32 (`| 0`): a uint32 above 2^31 is a heap number, boxed at every byte of the scan.
+      const bit = filterIndex(weak | 0);
+      this.#filter[bit >>> 5]! |= 1 << (bit & 31);
+      if (list === undefined) this.#byWeak.set(weak | 0, [block]);
+      else list.push(block);
+    });
+  }
+
+  /**
+   * Scans new-file offsets `[from, to)` for block matches. `bytes` holds the new file from offset `base`, and
+   * must reach `min(size, to − 1 + LEAF_BYTES)` so a block starting before `to` can be compared whole (`size`
+   * is where `bytes` ends when it holds the file's end). A match starting before `to` is taken whole, so
+   * `next` may pass `to` by less than a block; the caller's next scan starts at `next`. `atEnd` says that
+   * `bytes` ends where the new file ends, where the old file's short last block may match.
+   */
+  scan(bytes: Uint8Array, base: number, from: number, to: number, atEnd = false): DeltaScan {
+    const ops: DeltaOp[] = [];
+    const end = base + bytes.length;
+    let literalStart = from;
+    let at = from;
+    // The checksum's two halves (PROTOCOL.md §5.15) rolled here and joined as an int32 key (the Map's keys
+    // are int32 too): a uint32 above 2^31 would be a heap number at every byte.
+    let a = 0;
+    let b = 0;
+    let weak = 0;
+    if (at + LEAF_BYTES <= end) {
+      weak = weakChecksum(bytes, at - base, at - base + LEAF_BYTES);
+      a = weak & 0xffff;
+      b = weak >>> 16;
+      weak = a | (b << 16);
+    }
+    // The per-byte path stays in locals: the filter first, the Map and the strong hash only on a hit.
+    const filter = this.#filter;
+    while (at < to && at + LEAF_BYTES <= end) {
+      const bit = filterIndex(weak);
+      const block =
+        (filter[bit >>> 5]! & (1 << (bit & 31))) === 0 ? -1 : this.#matchAt(bytes, at - base, weak);
+      if (block >= 0) {
+        if (at > literalStart)
+          ops.push({ newOffset: literalStart, length: at - literalStart, oldOffset: -1 });
+        pushCopy(ops, at, block * LEAF_BYTES);
+        this.#lastBlock = block;
+        at += LEAF_BYTES;
+        literalStart = at;
+        if (at < to && at + LEAF_BYTES <= end) {
+          weak = weakChecksum(bytes, at - base, at - base + LEAF_BYTES);
+          a = weak & 0xffff;
+          b = weak >>> 16;
+          weak = a | (b << 16);
+        }
+        continue;
+      }
+      if (at + LEAF_BYTES < end) {
+        // rollChecksum inlined; LEAF_BYTES × out is 0 mod 2^16, so b gains a' alone.
+        a = (a - bytes[at - base]! + bytes[at - base + LEAF_BYTES]!) & 0xffff;
+        b = (b + a) & 0xffff;
+        weak = a | (b << 16);
+      }
+      at++;
+    }
+    const next = Math.max(at, to);
+    const tail = atEnd ? this.#tailAt(bytes, base, literalStart, to) : -1;
+    if (tail >= 0) {
+      if (tail > literalStart)
+        ops.push({ newOffset: literalStart, length: tail - literalStart, oldOffset: -1 });
+      ops.push({ newOffset: tail, length: end - tail, oldOffset: this.#tail!.block * LEAF_BYTES });
+      return { ops, next: end };
+    }
+    if (next > literalStart)
+      ops.push({ newOffset: literalStart, length: next - literalStart, oldOffset: -1 });
+    return { ops, next };
+  }
+
+  /** Where the old file's short last block matches the new file's last bytes, within the scan, or −1. */
+  #tailAt(bytes: Uint8Array, base: number, literalStart: number, to: number): number {
+    const tail = this.#tail;
+    if (!tail) return -1;
+    const start = base + bytes.length - tail.length;
+    if (start < literalStart || start >= to || start < base) return -1;
+    const piece = bytes.subarray(start - base);
+    if (weakChecksum(piece, 0, piece.length) !== this.#signature.weak[tail.block]) return -1;
+    return this.#strongEquals(tail.block, blockStrongHash(piece)) ? start : -1;
+  }
+
+  #matchAt(bytes: Uint8Array, at: number, weak: number): number {
+    const candidates = this.#byWeak.get(weak);
+    if (candidates === undefined) return -1;
+    const strong = blockStrongHash(bytes.subarray(at, at + LEAF_BYTES));
+    // The block after the last match first: edits leave long runs of consecutive blocks (as rsync does).
+    const expected = this.#lastBlock + 1;
+    if (candidates.includes(expected) && this.#strongEquals(expected, strong)) return expected;
+    for (const block of candidates) if (this.#strongEquals(block, strong)) return block;
+    return -1;
+  }
+
+  #strongEquals(block: number, strong: Uint8Array): boolean {
+    const at = block * DELTA_STRONG_BYTES;
+    return this.#signature.strong.subarray(at, at + DELTA_STRONG_BYTES).equals(strong);
+  }
+}
+
+/** Bits of the candidate filter: 2^20 (128 KiB), about 4 times the most blocks a signature has. */
+const FILTER_BITS = 2 ** 20;
+
+/** The weak checksum folded to FILTER_BITS. */
+function filterIndex(weak: number): number {
+  return (weak ^ (weak >>> 12)) & (FILTER_BITS - 1);
+}
+
+function pushCopy(ops: DeltaOp[], newOffset: number, oldOffset: number): void {
+  const last = ops[ops.length - 1];
+  if (
+    last !== undefined &&
+    last.oldOffset >= 0 &&
+    last.newOffset + last.length === newOffset &&
+    last.oldOffset + last.length === oldOffset
+  ) {
+    ops[ops.length - 1] = {
+      newOffset: last.newOffset,
+      length: last.length + LEAF_BYTES,
+      oldOffset: last.oldOffset,
+    };
+    return;
+  }
+  ops.push({ newOffset, length: LEAF_BYTES, oldOffset });
+}
+
+/** The ops of one chunk `[start, end)`: the pieces of `ops` inside it, cut at its edges (PUT_COPY never crosses one). */
+export function deltaOpsWithin(ops: readonly DeltaOp[], start: number, end: number): DeltaOp[] {
+  const out: DeltaOp[] = [];
+  for (const op of ops) {
+    const from = Math.max(op.newOffset, start);
+    const to = Math.min(op.newOffset + op.length, end);
+    if (from >= to) continue;
+    out.push({
+      newOffset: from,
+      length: to - from,
+      oldOffset: op.oldOffset < 0 ? -1 : op.oldOffset + (from - op.newOffset),
+    });
+  }
+  return out;
+}
+
+/** Rebuilds the new file's `[op…]` range from the old file and the literal source (the receiver's rule, for tests). */
+export function applyDeltaOps(
+  old: Uint8Array,
+  ops: readonly DeltaOp[],
+  literal: (op: DeltaOp) => Uint8Array,
+): Uint8Array {
+  let total = 0;
+  for (const op of ops) total += op.length;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const op of ops) {
+    const piece = op.oldOffset < 0 ? literal(op) : old.subarray(op.oldOffset, op.oldOffset + op.length);
+    if (piece.length !== op.length) throw new RangeError('delta op reaches past its source');
+    out.set(piece, at);
+    at += op.length;
+  }
+  return out;
+}

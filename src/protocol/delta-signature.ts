@@ -1,0 +1,104 @@
+import { Buffer } from 'node:buffer';
+import { LEAF_BYTES } from './constants.js';
+import { leafHash } from './merkle-tree-hash.js';
+import { weakChecksum } from './rolling-checksum.js';
+
+/** Bytes of a block's strong hash in a signature: the leaf hash (§7.2) cut to 128 bits (PROTOCOL.md §5.15). */
+export const DELTA_STRONG_BYTES = 16;
+
+/** Bytes of one block's record in a signature: u32 weak checksum, then the strong hash. */
+export const DELTA_BLOCK_RECORD_BYTES = 4 + DELTA_STRONG_BYTES;
+
+/**
+ * The most blocks a signature describes: an old file of 2^18 leaves (16 GiB) and 5 MiB of records. A larger
+ * old file takes the plain upload path (PROTOCOL.md §5.15 limits).
+ */
+export const MAX_DELTA_BLOCKS = 2 ** 18;
+
+/**
+ * What the receiver tells the sender about its old file: for each LEAF_BYTES block (the §7.2 leaves; the last
+ * may be shorter), in order, the weak checksum and the truncated leaf hash. A short last block matches only
+ * at the end of the new file.
+ */
+export interface DeltaSignature {
+  readonly oldSize: number;
+  readonly weak: Uint32Array;
+  /** `weak.length × DELTA_STRONG_BYTES` bytes, block i at `i × DELTA_STRONG_BYTES`. */
+  readonly strong: Buffer;
+}
+
+/** The number of blocks an old file of `size` bytes has in its signature: its leaves (§7.2). */
+export function deltaBlockCount(size: number): number {
+  return Math.ceil(size / LEAF_BYTES);
+}
+
+/** The length of block `index` of an old file of `size` bytes. */
+export function deltaBlockLength(index: number, size: number): number {
+  return Math.min(LEAF_BYTES, size - index * LEAF_BYTES);
+}
+
+/** The strong hash of one block: its RFC 6962 leaf hash (§7.2), truncated. */
+export function blockStrongHash(block: Uint8Array): Buffer {
+  return leafHash(block).subarray(0, DELTA_STRONG_BYTES);
+}
+
+/** Appends one whole block's record to a signature being built, block by block (the receiver's file read). */
+export class DeltaSignatureBuilder {
+  readonly #oldSize: number;
+  readonly #weak: Uint32Array;
+  readonly #strong: Buffer;
+  #count = 0;
+
+  constructor(oldSize: number) {
+    const blocks = deltaBlockCount(oldSize);
+    if (blocks > MAX_DELTA_BLOCKS) throw new RangeError('old file has too many blocks for a delta');
+    this.#oldSize = oldSize;
+    this.#weak = new Uint32Array(blocks);
+    this.#strong = Buffer.alloc(blocks * DELTA_STRONG_BYTES);
+  }
+
+  /** Adds the next block: one leaf of the old file, LEAF_BYTES long except perhaps the last. */
+  add(block: Uint8Array): void {
+    if (block.length !== deltaBlockLength(this.#count, this.#oldSize))
+      throw new RangeError('a signature block is one leaf of the old file');
+    if (this.#count >= this.#weak.length) throw new RangeError('more blocks than the old file has');
+    this.#weak[this.#count] = weakChecksum(block, 0, block.length);
+    blockStrongHash(block).copy(this.#strong, this.#count * DELTA_STRONG_BYTES);
+    this.#count++;
+  }
+
+  /** Adds a record received on the wire (the sender's side of the exchange). */
+  addRecord(weak: number, strong: Uint8Array): void {
+    if (strong.length !== DELTA_STRONG_BYTES) throw new RangeError('strong hash length');
+    if (this.#count >= this.#weak.length) throw new RangeError('more blocks than the old file has');
+    this.#weak[this.#count] = weak >>> 0;
+    this.#strong.set(strong, this.#count * DELTA_STRONG_BYTES);
+    this.#count++;
+  }
+
+  get complete(): boolean {
+    return this.#count === this.#weak.length;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  finish(): DeltaSignature {
+    if (!this.complete) throw new RangeError('signature incomplete');
+    return { oldSize: this.#oldSize, weak: this.#weak, strong: this.#strong };
+  }
+}
+
+/** The signature of a whole old file held in memory (tests, small files). */
+export function deltaSignatureOf(old: Uint8Array): DeltaSignature {
+  const builder = new DeltaSignatureBuilder(old.length);
+  for (let at = 0; at < old.length; at += LEAF_BYTES) builder.add(old.subarray(at, at + LEAF_BYTES));
+  return builder.finish();
+}
+
+/**
+ * The most blocks one DELTA_BLOCKS carries: 2048 × 20 bytes = 40 KiB, well inside one record (PROTOCOL.md
+ * §4), so a signature streams in records the receiver builds and the sender reads one at a time.
+ */
+export const MAX_DELTA_RECORD_BLOCKS = 2048;
