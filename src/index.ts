@@ -76,13 +76,11 @@ export {
   type TransferOwnership,
 } from './server/index.js';
 // Files in an S3-compatible object store (issue 15): `ServeOptions.objectStore`.
-export {
-  S3PartialStore,
-  s3StoreClient,
-  parseS3Location,
-  type S3Location,
-  type S3StoreClientOptions,
-} from './objectstore/index.js';
+// Loaded on demand: the AWS SDK is imported only by a server given a store (objectstore/load-s3-store.ts).
+export { loadS3Store } from './objectstore/load-s3-store.js';
+export { parseS3Location, type S3Location } from './objectstore/s3-location.js';
+export type { S3PartialStore } from './objectstore/s3-partial-store.js';
+export type { S3StoreClientOptions } from './objectstore/s3-store-client.js';
 export {
   ClientSession,
   sendFiles,

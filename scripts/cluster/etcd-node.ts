@@ -7,10 +7,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { freePort } from './free-port.js';
 
 /** The Debian package and the command it provides. */
 export const ETCD_PACKAGE = { pkg: 'etcd-server', command: 'etcd' } as const;
@@ -31,17 +31,6 @@ const READY_TIMEOUT_MS = 30_000;
 
 export function etcdInstalled(): boolean {
   return spawnSync('sh', ['-c', `command -v ${ETCD_PACKAGE.command}`], { stdio: 'ignore' }).status === 0;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** Whether the member answers a gateway request (`/v3/maintenance/status`). */

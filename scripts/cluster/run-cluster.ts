@@ -4,7 +4,6 @@
 // everything (every process killed, every temp dir removed).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
@@ -12,6 +11,7 @@ import { s3StoreClient } from '../../src/objectstore/index.js';
 import { startHaproxy, type HaproxyNode } from './haproxy-node.js';
 import { startSwiftNode } from './swift-node.js';
 import { startEtcdNode } from './etcd-node.js';
+import { freePort } from './free-port.js';
 
 const BUCKET = 'ferry';
 const FERRY = join(import.meta.dirname, '..', '..', 'bin', 'ferry');
@@ -21,17 +21,6 @@ function serverCount(): number {
   const n = at >= 0 ? Number(process.argv[at + 1]) : 2;
   if (!Number.isInteger(n) || n < 1 || n > 16) throw new Error('--servers takes 1 to 16');
   return n;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** Resolves once a spawned `ferry serve` printed its ready banner; rejects if it exits first. */

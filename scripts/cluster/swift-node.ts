@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { freePort } from './free-port.js';
 
 /** The Debian packages a Swift node needs, and the command each provides that we run. */
 export const SWIFT_PACKAGES: ReadonlyArray<{ pkg: string; command: string }> = [
@@ -47,17 +47,6 @@ function onPath(command: string): boolean {
 }
 
 /** A free loopback port (the rings must name each server's port before it starts). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 interface Ports {
   proxy: number;
   account: number;

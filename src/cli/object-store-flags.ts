@@ -1,5 +1,5 @@
 import { FerryError } from '../errors/index.js';
-import { S3PartialStore, parseS3Location, s3StoreClient, type ServerObjectStore } from '../index.js';
+import { loadS3Store, parseS3Location, type ServerObjectStore } from '../index.js';
 
 /** `ferry serve`'s object-store flags (issue 15). */
 export interface ObjectStoreFlags {
@@ -13,7 +13,7 @@ export interface ObjectStoreFlags {
  * out) in `--s3-region`, with credentials from the AWS SDK's default chain (environment, shared files);
  * undefined without `--store`. Refuses `--s3-*` without `--store`, and an endpoint that is not an http(s) URL.
  */
-export function objectStoreFromFlags(flags: ObjectStoreFlags): ServerObjectStore | undefined {
+export async function objectStoreFromFlags(flags: ObjectStoreFlags): Promise<ServerObjectStore | undefined> {
   if (flags.store === undefined) {
     if (flags.s3Endpoint !== undefined || flags.s3Region !== undefined)
       throw new FerryError('USAGE_INVALID', '--s3-endpoint and --s3-region need --store s3://BUCKET/PREFIX');
@@ -30,9 +30,8 @@ export function objectStoreFromFlags(flags: ObjectStoreFlags): ServerObjectStore
     if (!endpoint || (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:'))
       throw new FerryError('USAGE_INVALID', '--s3-endpoint is an http:// or https:// URL');
   }
-  const client = s3StoreClient({
+  return loadS3Store(location, {
     endpoint: endpoint?.href.replace(/\/$/, ''),
     region: flags.s3Region ?? process.env.AWS_REGION ?? 'us-east-1',
   });
-  return new S3PartialStore(client, location);
 }

@@ -163,7 +163,7 @@ export function registerServeCommand(program: Command): void {
           'USAGE_INVALID',
           `--dashboard ${flags.dashboard} is not a loopback address: add --dashboard-public to serve it there`,
         );
-      const objectStore = objectStoreFromFlags(flags);
+      const objectStore = await objectStoreFromFlags(flags);
       const ownership = ownershipFromFlags(flags);
       const server = await FerryServer.start({
         root: resolve(flags.root),

@@ -4,3 +4,4 @@ export { ObjectTree, type ObjectTreeEntry } from './object-tree.js';
 export { PartLayout, MIN_PART_BYTES } from './part-layout.js';
 export { parseS3Location, type S3Location } from './s3-location.js';
 export { s3StoreClient, type S3StoreClientOptions } from './s3-store-client.js';
+export { loadS3Store } from './load-s3-store.js';
