@@ -312,8 +312,11 @@ for (const sameMtime of [false, true]) {
     ? 'with the same mtime (the held-digest check of PROTOCOL.md §5.4 catches it)'
     : 'with a new mtime (the server discards the partial: RESTARTED)';
   test(`a source rewritten between attempts ${how} restarts from zero and lands as the new content`, async (t) => {
-    const r = await rig(t, (i) =>
-      i === 0 ? { cut: { afterBytes: Math.floor(FILE_BYTES / 2) } } : undefined,
+    // CUT_FILE_BYTES: the cut must leave chunks held, or the second attempt is fresh, not a restart.
+    const r = await rig(
+      t,
+      (i) => (i === 0 ? { cut: { afterBytes: Math.floor(CUT_FILE_BYTES / 2) } } : undefined),
+      CUT_FILE_BYTES,
     );
     const { mtime } = await stat(r.source);
     let newSha = '';
@@ -327,7 +330,7 @@ for (const sameMtime of [false, true]) {
           random: () => 0,
           sleep: async () => {
             await r.serverCaughtUp();
-            newSha = await writeRandomFile(r.source, FILE_BYTES);
+            newSha = await writeRandomFile(r.source, CUT_FILE_BYTES);
             // In seconds, at the middle of the millisecond: utimes goes through a double, and the offer
             // carries whole milliseconds, so an exact Date could round down to the previous one.
             const mtimeMs = mtime.getTime() + (sameMtime ? 0 : 5_000);
