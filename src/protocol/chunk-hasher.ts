@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { LEAF_BYTES } from './constants.js';
-import { MerkleStack, sha256 } from './merkle-tree-hash.js';
+import { MerkleStack, leafHash, sha256 } from './merkle-tree-hash.js';
 
 const LEAF_PREFIX = Buffer.from([0x00]);
 
@@ -63,7 +63,11 @@ export class ChunkHasher {
   }
 }
 
-/** The chunk hash of `bytes`, a whole chunk (PROTOCOL.md §7.2). */
+/**
+ * The chunk hash of `bytes`, a whole chunk (PROTOCOL.md §7.2). A chunk of one leaf or less (every small file of
+ * a batch) is its leaf hash: no hasher and its 64 KiB leaf buffer are made for it.
+ */
 export function chunkHashOf(bytes: Uint8Array): Buffer {
+  if (bytes.length <= LEAF_BYTES) return leafHash(bytes);
   return new ChunkHasher().update(bytes).digest();
 }
