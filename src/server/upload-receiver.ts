@@ -1,15 +1,7 @@
 import { FerryError, codeFromWire, toFerryError } from '../errors/index.js';
 import {
   ChunkHashes,
-  DELTA_STRONG_BYTES,
   JOIN_TOKEN_BYTES,
-  LEAF_BYTES,
-  MAX_DELTA_BLOCKS,
-  MAX_DELTA_RECORD_BLOCKS,
-  blockStrongHash,
-  deltaBlockCount,
-  deltaBlockLength,
-  weakChecksum,
   MAX_TRANSFER_CHUNKS,
   PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
@@ -30,6 +22,7 @@ import {
   type PartialStore,
   type RootPath,
 } from '../transfer/index.js';
+import { DeltaOldFile } from './delta-old-file.js';
 import type { SessionIo } from './session-io.js';
 import { StorageLimits } from './storage-limits.js';
 import { missingParents } from './missing-parents.js';
@@ -42,9 +35,6 @@ type UploadTarget = RootPath | string;
 
 /** Finishing (fsync, rename, fsync directory) overlaps the next transfers up to this many at once. */
 const MAX_CONCURRENT_FINISHES = 32;
-
-/** The most bytes of the old file one read of a PUT_COPY holds (PROTOCOL.md §5.15.3). */
-const COPY_PIECE_BYTES = 1024 * 1024;
 
 /** The transfer currently receiving data. */
 type Active =
@@ -61,7 +51,7 @@ type Active =
       /** What a joined stream must present (PROTOCOL.md §5.13.2), sent in this offer's PUT_ACCEPT. */
       joinToken: Buffer;
       /** A delta upload's old file (PROTOCOL.md §5.15), open since the offer: PUT_COPY reads from it. */
-      old?: SourceFile | undefined;
+      old?: DeltaOldFile | undefined;
     }
   | {
       // PROTOCOL.md §5.4 EXISTING: the destination may already hold this content; only the digest decides.
@@ -128,7 +118,10 @@ export class UploadReceiver implements TransferClaim {
     switch (message.type) {
       case 'PUT_COPY': {
         const active = this.#expect(message.ref, message.type);
-        await this.#copyFromOld(active, message);
+        // PROTOCOL.md §5.15.3: only a delta upload's partial has an old file to copy from.
+        if (active.kind !== 'partial' || !active.old)
+          throw new FerryError('MESSAGE_MALFORMED', 'put_copy without DELTA');
+        await active.old.copyInto(active.partial, message, this);
         return NOTHING_PENDING;
       }
       case 'PUT_DATA': {
@@ -210,7 +203,7 @@ export class UploadReceiver implements TransferClaim {
     // A joined stream's half-sent chunk goes back to unverified; the partial itself is the primary's.
     if (active?.kind === 'joined') active.partial.abandonChunks(this);
     if (active?.kind !== 'partial') return;
-    await active.old?.close().catch(() => undefined);
+    await active.old?.close();
     const closing = (async () => {
       try {
         await active.partial.close();
@@ -297,7 +290,7 @@ export class UploadReceiver implements TransferClaim {
             target,
             transferId,
             onTakeOver,
-            target.exists ? await this.#openOld(offer, target) : undefined,
+            target.exists ? await DeltaOldFile.open(io, offer, target) : undefined,
           );
       } finally {
         // The claim's one owner: the open partial once there is one (closeActive or the finish lets it go,
@@ -341,7 +334,7 @@ export class UploadReceiver implements TransferClaim {
     target: UploadTarget,
     transferId: string,
     onTakeOver: (takenOver: Promise<void>) => void,
-    old?: SourceFile,
+    old?: DeltaOldFile,
   ): Promise<void> {
     const io = this.#io;
     let partial: PartialTransfer<UploadTarget>;
@@ -366,7 +359,7 @@ export class UploadReceiver implements TransferClaim {
         },
       });
     } catch (err) {
-      await old?.close().catch(() => undefined);
+      await old?.close();
       await io.ctx.storage.releaseIfAbsent(transferId);
       throw err;
     }
@@ -405,72 +398,7 @@ export class UploadReceiver implements TransferClaim {
       joinToken,
       ranges: partial.heldRanges(),
     });
-    if (old) await this.#sendSignature(offer.ref, old);
-  }
-
-  /**
-   * PROTOCOL.md §5.15.1: the old file of a delta upload, opened by the root rules (no link followed), or
-   * undefined when the upload takes the plain path: no DELTA asked, a client that may not download the path
-   * (the signature describes the content, as EXISTING does), not a regular file, under one block or over
-   * MAX_DELTA_BLOCKS.
-   */
-  async #openOld(offer: PutOfferMessage, target: RootPath): Promise<SourceFile | undefined> {
-    if (!offer.delta || !this.#io.may(PERMISSION_DOWNLOAD)) return undefined;
-    let old: SourceFile;
-    try {
-      old = await SourceFile.open(target.path, { noFollow: true });
-    } catch {
-      return undefined; // a directory, a link or gone: the plain path answers as it always has
-    }
-    const blocks = deltaBlockCount(old.size);
-    if (old.size >= LEAF_BYTES && blocks <= MAX_DELTA_BLOCKS) return old;
-    await old.close();
-    return undefined;
-  }
-
-  /**
-   * PROTOCOL.md §5.15.2: the old file's signature in DELTA_BLOCKS records, read one block at a time (one
-   * 64 KiB buffer and one record of at most 2048 blocks in memory). Hashing on request is paid for like an
-   * EXISTING answer (docs/SECURITY.md "Hashing on request").
-   */
-  async #sendSignature(ref: number, old: SourceFile): Promise<void> {
-    const io = this.#io;
-    const totalBlocks = deltaBlockCount(old.size);
-    await io.ctx.hashCache.spend(io.clientKey, old.size);
-    const block = Buffer.allocUnsafe(LEAF_BYTES);
-    for (let firstBlock = 0; firstBlock < totalBlocks; firstBlock += MAX_DELTA_RECORD_BLOCKS) {
-      const count = Math.min(MAX_DELTA_RECORD_BLOCKS, totalBlocks - firstBlock);
-      const weak = new Uint32Array(count);
-      const strong = Buffer.alloc(count * DELTA_STRONG_BYTES);
-      for (let i = 0; i < count; i++) {
-        const index = firstBlock + i;
-        const piece = block.subarray(0, deltaBlockLength(index, old.size));
-        await old.readExactly(piece, 0, piece.length, index * LEAF_BYTES);
-        weak[i] = weakChecksum(piece, 0, piece.length);
-        blockStrongHash(piece).copy(strong, i * DELTA_STRONG_BYTES);
-      }
-      await io.send({ type: 'DELTA_BLOCKS', ref, oldSize: old.size, firstBlock, weak, strong });
-    }
-  }
-
-  /**
-   * PROTOCOL.md §5.15.3: a PUT_COPY's bytes come from the old file opened at the offer and are written into
-   * the chunk exactly as PUT_DATA's (same offset rules, same hash check at PUT_CHUNK), in pieces of at most
-   * 1 MiB so a copy of a whole 64 MiB chunk does not hold it all in memory.
-   */
-  async #copyFromOld(active: Active, message: PutCopyMessage): Promise<void> {
-    if (active.kind !== 'partial' || !active.old)
-      throw new FerryError('MESSAGE_MALFORMED', 'put_copy without DELTA');
-    const old = active.old;
-    if (message.oldOffset + message.length > old.size)
-      throw new FerryError('MESSAGE_MALFORMED', 'put_copy past the old file');
-    for (let done = 0; done < message.length;) {
-      const n = Math.min(COPY_PIECE_BYTES, message.length - done);
-      const piece = Buffer.allocUnsafe(n);
-      await old.readExactly(piece, 0, n, message.oldOffset + done);
-      await active.partial.writeData(message.offset + done, piece, this);
-      done += n;
-    }
+    if (old) await old.sendSignature(io, offer.ref);
   }
 
   /** PROTOCOL.md §5.4 EXISTING: offer the existing file's chunk hashes so the client can tell if it is identical. */
@@ -561,7 +489,7 @@ export class UploadReceiver implements TransferClaim {
       await io.ctx.storage.releaseIfAbsent(active.transferId);
       throw err;
     } finally {
-      await active.old?.close().catch(() => undefined);
+      await active.old?.close();
       io.ctx.registry.release(active.transferId, this);
     }
   }

@@ -1,0 +1,104 @@
+import { FerryError } from '../errors/index.js';
+import {
+  DELTA_STRONG_BYTES,
+  LEAF_BYTES,
+  MAX_DELTA_BLOCKS,
+  MAX_DELTA_RECORD_BLOCKS,
+  PERMISSION_DOWNLOAD,
+  blockStrongHash,
+  deltaBlockCount,
+  deltaBlockLength,
+  weakChecksum,
+  type PutCopyMessage,
+  type PutOfferMessage,
+} from '../protocol/index.js';
+import { SourceFile, type PartialTransfer, type RootPath } from '../transfer/index.js';
+import type { SessionIo } from './session-io.js';
+
+/** The most bytes of the old file one read of a PUT_COPY holds (PROTOCOL.md §5.15.3). */
+const COPY_PIECE_BYTES = 1024 * 1024;
+
+/**
+ * The server's side of a delta upload (PROTOCOL.md §5.15): the old file, open from the offer until the
+ * transfer ends; it sends its signature and serves PUT_COPY from it.
+ */
+export class DeltaOldFile {
+  readonly #old: SourceFile;
+
+  private constructor(old: SourceFile) {
+    this.#old = old;
+  }
+
+  /**
+   * PROTOCOL.md §5.15.1: the old file of a delta upload, opened by the root rules (no link followed), or
+   * undefined when the upload takes the plain path: no DELTA asked, a client that may not download the path
+   * (the signature describes the content, as EXISTING does), not a regular file, under one block or over
+   * MAX_DELTA_BLOCKS.
+   */
+  static async open(
+    io: SessionIo,
+    offer: PutOfferMessage,
+    target: RootPath,
+  ): Promise<DeltaOldFile | undefined> {
+    if (!offer.delta || !io.may(PERMISSION_DOWNLOAD)) return undefined;
+    let old: SourceFile;
+    try {
+      old = await SourceFile.open(target.path, { noFollow: true });
+    } catch {
+      return undefined; // a directory, a link or gone: the plain path answers as it always has
+    }
+    const blocks = deltaBlockCount(old.size);
+    if (old.size >= LEAF_BYTES && blocks <= MAX_DELTA_BLOCKS) return new DeltaOldFile(old);
+    await old.close();
+    return undefined;
+  }
+
+  /**
+   * PROTOCOL.md §5.15.2: the old file's signature in DELTA_BLOCKS records, read one block at a time (one
+   * 64 KiB buffer and one record of at most 2048 blocks in memory). Hashing on request is paid for like an
+   * EXISTING answer (docs/SECURITY.md "Hashing on request").
+   */
+  async sendSignature(io: SessionIo, ref: number): Promise<void> {
+    const old = this.#old;
+    const totalBlocks = deltaBlockCount(old.size);
+    await io.ctx.hashCache.spend(io.clientKey, old.size);
+    const block = Buffer.allocUnsafe(LEAF_BYTES);
+    for (let firstBlock = 0; firstBlock < totalBlocks; firstBlock += MAX_DELTA_RECORD_BLOCKS) {
+      const count = Math.min(MAX_DELTA_RECORD_BLOCKS, totalBlocks - firstBlock);
+      const weak = new Uint32Array(count);
+      const strong = Buffer.alloc(count * DELTA_STRONG_BYTES);
+      for (let i = 0; i < count; i++) {
+        const index = firstBlock + i;
+        const piece = block.subarray(0, deltaBlockLength(index, old.size));
+        await old.readExactly(piece, 0, piece.length, index * LEAF_BYTES);
+        weak[i] = weakChecksum(piece, 0, piece.length);
+        blockStrongHash(piece).copy(strong, i * DELTA_STRONG_BYTES);
+      }
+      await io.send({ type: 'DELTA_BLOCKS', ref, oldSize: old.size, firstBlock, weak, strong });
+    }
+  }
+
+  /**
+   * PROTOCOL.md §5.15.3: a PUT_COPY's bytes come from the old file opened at the offer and are written into
+   * the chunk exactly as PUT_DATA's (same offset rules, same hash check at PUT_CHUNK), in pieces of at most
+   * 1 MiB so a copy of a whole 64 MiB chunk does not hold it all in memory. `stream` names the writer, as
+   * PUT_DATA's does (PROTOCOL.md §5.13.3).
+   */
+  async copyInto<T>(partial: PartialTransfer<T>, message: PutCopyMessage, stream: unknown): Promise<void> {
+    const old = this.#old;
+    if (message.oldOffset + message.length > old.size)
+      throw new FerryError('MESSAGE_MALFORMED', 'put_copy past the old file');
+    for (let done = 0; done < message.length;) {
+      const n = Math.min(COPY_PIECE_BYTES, message.length - done);
+      const piece = Buffer.allocUnsafe(n);
+      await old.readExactly(piece, 0, n, message.oldOffset + done);
+      await partial.writeData(message.offset + done, piece, stream);
+      done += n;
+    }
+  }
+
+  /** Closes the old file; never throws (the transfer is ending either way). */
+  async close(): Promise<void> {
+    await this.#old.close().catch(() => undefined);
+  }
+}
