@@ -1,0 +1,121 @@
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { FerryError } from '../errors/index.js';
+
+export function isMissing(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
+}
+
+export function isPastEnd(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e.name === 'InvalidRange' || e.$metadata?.httpStatusCode === 416;
+}
+
+/** The object store's failure as ferry's (no key, bucket or endpoint in it: it may reach the wire). */
+export function storeError(err: unknown): FerryError {
+  if (err instanceof FerryError) return err;
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return new FerryError(
+    'IO_ERROR',
+    `object store: ${e.name ?? 'error'} ${e.$metadata?.httpStatusCode ?? ''}`.trim(),
+    {
+      cause: err,
+    },
+  );
+}
+
+/** What every open partial shares with its store. */
+export interface S3Context {
+  readonly client: S3Client;
+  readonly bucket: string;
+  /** `<prefix>.ferry/partial/`: where partials live, beside (and hidden from) the files. */
+  readonly partialPrefix: string;
+}
+
+export async function getBytes(ctx: S3Context, key: string, range?: string): Promise<Buffer | undefined> {
+  try {
+    const out = await ctx.client.send(new GetObjectCommand({ Bucket: ctx.bucket, Key: key, Range: range }));
+    return Buffer.from(await out.Body!.transformToByteArray());
+  } catch (err) {
+    if (isMissing(err) || isPastEnd(err)) return undefined;
+    throw storeError(err);
+  }
+}
+
+export async function putBytes(
+  ctx: S3Context,
+  key: string,
+  body: Buffer,
+  metadata?: Record<string, string>,
+): Promise<void> {
+  try {
+    await ctx.client.send(
+      new PutObjectCommand({ Bucket: ctx.bucket, Key: key, Body: body, Metadata: metadata }),
+    );
+  } catch (err) {
+    throw storeError(err);
+  }
+}
+
+export async function deleteKey(ctx: S3Context, key: string): Promise<void> {
+  try {
+    await ctx.client.send(new DeleteObjectCommand({ Bucket: ctx.bucket, Key: key }));
+  } catch (err) {
+    if (!isMissing(err)) throw storeError(err);
+  }
+}
+
+/** Every object under `prefix`, with when it was last written. */
+export async function listKeys(
+  ctx: S3Context,
+  prefix: string,
+): Promise<Array<{ key: string; modifiedMs: number }>> {
+  const out: Array<{ key: string; modifiedMs: number }> = [];
+  let token: string | undefined;
+  do {
+    const page = await ctx.client
+      .send(new ListObjectsV2Command({ Bucket: ctx.bucket, Prefix: prefix, ContinuationToken: token }))
+      .catch((err: unknown) => {
+        throw storeError(err);
+      });
+    for (const item of page.Contents ?? []) {
+      if (item.Key !== undefined) out.push({ key: item.Key, modifiedMs: item.LastModified?.getTime() ?? 0 });
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token !== undefined);
+  return out;
+}
+
+/** Deletes every object under `prefix`. */
+export async function deleteUnder(ctx: S3Context, prefix: string): Promise<void> {
+  for (const { key } of await listKeys(ctx, prefix)) await deleteKey(ctx, key);
+}
+
+export async function abortUpload(ctx: S3Context, target: string, uploadId: string): Promise<void> {
+  try {
+    await ctx.client.send(
+      new AbortMultipartUploadCommand({ Bucket: ctx.bucket, Key: target, UploadId: uploadId }),
+    );
+  } catch (err) {
+    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (e.name !== 'NoSuchUpload' && e.$metadata?.httpStatusCode !== 404) throw storeError(err);
+  }
+}
+
+export async function exists(ctx: S3Context, key: string): Promise<boolean> {
+  try {
+    await ctx.client.send(new HeadObjectCommand({ Bucket: ctx.bucket, Key: key }));
+    return true;
+  } catch (err) {
+    if (isMissing(err)) return false;
+    throw storeError(err);
+  }
+}
