@@ -75,6 +75,15 @@ export {
   type OwnershipClaim,
   type TransferOwnership,
 } from './server/index.js';
+// Who may connect to any server of a cluster (`--coordination`): allow-list and invites in etcd.
+export {
+  ClusterAdmission,
+  EtcdAllowList,
+  EtcdInviteStore,
+  type EtcdAllowListOptions,
+  type PairingStores,
+  type SessionEnder,
+} from './server/index.js';
 // Files in an S3-compatible object store (issue 15): `ServeOptions.objectStore`.
 // Loaded on demand: the AWS SDK is imported only by a server given a store (objectstore/load-s3-store.ts).
 export { loadS3Store } from './objectstore/load-s3-store.js';

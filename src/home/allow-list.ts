@@ -174,16 +174,16 @@ export interface AllowClientOptions {
 }
 
 /**
- * Adds a client key to the allow-list, or updates its entry (`added` tells which). Fields left undefined
- * keep their current value on an update, so re-running `ferry allow ID --name x` never silently widens a
- * client's permissions or lifts its root; `addedAt` is kept.
+ * The one rule for `ferry allow` and pairing, wherever the list lives (this file, or a cluster's etcd key):
+ * `clients` with `id` added, or its entry updated (`added` tells which). Fields left undefined keep their
+ * current value on an update, so re-running `ferry allow ID --name x` never silently widens a client's
+ * permissions or lifts its root; `addedAt` is kept. Pure: validates the options, touches nothing.
  */
-export async function allowClient(
-  homeDir: string,
+export function withClientAllowed(
+  clients: readonly AllowedClient[],
   id: string,
-  options: AllowClientOptions = {},
-): Promise<{ client: AllowedClient; added: boolean }> {
-  const { signal } = options;
+  options: Omit<AllowClientOptions, 'signal'> = {},
+): { clients: AllowedClient[]; client: AllowedClient; added: boolean } {
   const canonicalId = formatFerryId(parseFerryId(id));
   const name =
     options.name === undefined || options.name === null ? options.name : checkName(options.name, 'usage');
@@ -191,24 +191,50 @@ export async function allowClient(
     options.root === undefined || options.root === null ? options.root : checkRoot(options.root, 'usage');
   const permissions =
     options.permissions === undefined ? undefined : checkPermissions(options.permissions, 'usage');
+  const next = [...clients];
+  const index = next.findIndex((client) => client.id === canonicalId);
+  const existing = next[index];
+  const client = buildEntry({
+    id: canonicalId,
+    name: name === undefined ? existing?.name : (name ?? undefined),
+    permissions: permissions ?? existing?.permissions ?? PERMISSIONS,
+    root: root === undefined ? existing?.root : (root ?? undefined),
+    addedAt: existing?.addedAt ?? (options.now ?? (() => new Date()))().toISOString(),
+  });
+  if (existing === undefined) next.push(client);
+  else next[index] = client;
+  return { clients: next, client, added: existing === undefined };
+}
 
+/** The one rule for `ferry revoke`, wherever the list lives: `clients` without `id` (`removed` tells if it was on). */
+export function withoutClient(
+  clients: readonly AllowedClient[],
+  id: string,
+): { clients: AllowedClient[]; removed: boolean } {
+  const canonicalId = formatFerryId(parseFerryId(id));
+  const kept = clients.filter((client) => client.id !== canonicalId);
+  return { clients: kept, removed: kept.length !== clients.length };
+}
+
+/**
+ * Adds a client key to the allow-list, or updates its entry (`added` tells which), by
+ * {@link withClientAllowed}'s rule.
+ */
+export async function allowClient(
+  homeDir: string,
+  id: string,
+  options: AllowClientOptions = {},
+): Promise<{ client: AllowedClient; added: boolean }> {
+  const { signal, ...change } = options;
+  // Checked before the home is created or locked: a bad id or option writes nothing.
+  withClientAllowed([], id, change);
   await ensureHomeDir(homeDir, { signal });
   // Under the lock: a concurrent `ferry revoke` (or a pairing) must not be lost, nor lose this change.
   return withFileLock(allowListPath(homeDir), signal, async () => {
-    const clients = [...(await AllowList.load(homeDir, { signal })).clients];
-    const index = clients.findIndex((client) => client.id === canonicalId);
-    const existing = clients[index];
-    const client = buildEntry({
-      id: canonicalId,
-      name: name === undefined ? existing?.name : (name ?? undefined),
-      permissions: permissions ?? existing?.permissions ?? PERMISSIONS,
-      root: root === undefined ? existing?.root : (root ?? undefined),
-      addedAt: existing?.addedAt ?? (options.now ?? (() => new Date()))().toISOString(),
-    });
-    if (existing === undefined) clients.push(client);
-    else clients[index] = client;
+    const current = (await AllowList.load(homeDir, { signal })).clients;
+    const { clients, client, added } = withClientAllowed(current, id, change);
     await writeAllowList(homeDir, clients, signal);
-    return { client, added: existing === undefined };
+    return { client, added };
   });
 }
 
@@ -219,13 +245,11 @@ export async function revokeClient(
   options: { signal?: AbortSignal } = {},
 ): Promise<boolean> {
   const { signal } = options;
-  const canonicalId = formatFerryId(parseFerryId(id));
+  withoutClient([], id);
   return withFileLock(allowListPath(homeDir), signal, async () => {
-    const clients = (await AllowList.load(homeDir, { signal })).clients;
-    const kept = clients.filter((client) => client.id !== canonicalId);
-    if (kept.length === clients.length) return false;
-    await writeAllowList(homeDir, kept, signal);
-    return true;
+    const { clients, removed } = withoutClient((await AllowList.load(homeDir, { signal })).clients, id);
+    if (removed) await writeAllowList(homeDir, clients, signal);
+    return removed;
   });
 }
 

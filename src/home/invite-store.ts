@@ -119,6 +119,64 @@ interface StoredInvite extends InviteInfo {
 }
 
 /**
+ * One invite as stored, secret included (hex): the entry of `invites.json`, and the value a cluster keeps
+ * in etcd (src/server/etcd-invite-store.ts). As sensitive as the identity key while it lives.
+ */
+export type InviteRecord = StoredInvite;
+
+/**
+ * A new invite record and its code, by the same rules as {@link createInvite} (options checked, a fresh
+ * code whose id `inviteIdTaken` does not refuse), for a store other than the home's file. The caller
+ * shows `code` once and keeps only the record.
+ */
+export function newInviteRecord(
+  options: Omit<CreateInviteOptions, 'signal'>,
+  inviteIdTaken: (id: string) => boolean,
+): { record: InviteRecord; code: string } {
+  const ttlMs = checkTtl(options.ttlMs ?? DEFAULT_INVITE_TTL_MS);
+  const permissions = checkPermissions(options.permissions ?? PERMISSIONS, 'usage');
+  const name = options.name === undefined ? undefined : checkName(options.name, 'usage');
+  const now = (options.now ?? (() => new Date()))();
+  const code = generatePairingCode({
+    ...(options.random === undefined ? {} : { random: options.random }),
+    inviteIdTaken,
+  });
+  try {
+    const record = buildEntry({
+      id: code.inviteId,
+      secret: code.secret.toString('hex'),
+      name,
+      permissions,
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + ttlMs).toISOString(),
+    });
+    return { record, code: code.format() };
+  } finally {
+    code.dispose();
+  }
+}
+
+/** Validates one stored invite read from elsewhere (etcd) as strictly as the file's entries. */
+export function inviteRecordFromJson(json: unknown, where: string): InviteRecord {
+  return validateInvites({ version: FILE_VERSION, invites: [json] }, where)[0]!;
+}
+
+/** The record as a {@link ConsumedInvite} (its secret as bytes, for the pairing server). */
+export function consumedInviteOf(record: InviteRecord): ConsumedInvite {
+  return new ConsumedInvite(publicView(record), Buffer.from(record.secret, 'hex'));
+}
+
+/** The record without its secret, as listed. */
+export function inviteInfoOf(record: InviteRecord): InviteInfo {
+  return publicView(record);
+}
+
+/** Whether an invite is refused at `now` (from its `expiresAt` on). */
+export function isInviteExpired(invite: InviteInfo, now: Date): boolean {
+  return isExpired(invite, now);
+}
+
+/**
  * Creates an invite and returns its code (to show to the operator once: it is not stored in this form),
  * its id and its expiry. USAGE_INVALID for bad options or when {@link MAX_LIVE_INVITES} are live.
  */
@@ -126,10 +184,10 @@ export async function createInvite(
   homeDir: string,
   options: CreateInviteOptions = {},
 ): Promise<{ code: string; id: string; expiresAt: string }> {
-  const { signal } = options;
-  const ttlMs = checkTtl(options.ttlMs ?? DEFAULT_INVITE_TTL_MS);
-  const permissions = checkPermissions(options.permissions ?? PERMISSIONS, 'usage');
-  const name = options.name === undefined ? undefined : checkName(options.name, 'usage');
+  const { signal, ...recordOptions } = options;
+  checkTtl(options.ttlMs ?? DEFAULT_INVITE_TTL_MS);
+  checkPermissions(options.permissions ?? PERMISSIONS, 'usage');
+  if (options.name !== undefined) checkName(options.name, 'usage');
   const now = (options.now ?? (() => new Date()))();
   await ensureHomeDir(homeDir, { signal });
   return withFileLock(invitesPath(homeDir), signal, async () => {
@@ -141,24 +199,9 @@ export async function createInvite(
       );
     }
     const liveIds = new Set(live.map((invite) => invite.id));
-    const code = generatePairingCode({
-      ...(options.random === undefined ? {} : { random: options.random }),
-      inviteIdTaken: (id) => liveIds.has(id),
-    });
-    try {
-      const invite = buildEntry({
-        id: code.inviteId,
-        secret: code.secret.toString('hex'),
-        name,
-        permissions,
-        createdAt: now.toISOString(),
-        expiresAt: new Date(now.getTime() + ttlMs).toISOString(),
-      });
-      await writeInvites(homeDir, [...live, invite], signal);
-      return { code: code.format(), id: invite.id, expiresAt: invite.expiresAt };
-    } finally {
-      code.dispose();
-    }
+    const { record, code } = newInviteRecord({ ...recordOptions, now: () => now }, (id) => liveIds.has(id));
+    await writeInvites(homeDir, [...live, record], signal);
+    return { code, id: record.id, expiresAt: record.expiresAt };
   });
 }
 

@@ -3,11 +3,28 @@
 // at once lose neither change, and watched by every server so a change through one is seen by all.
 import { EventEmitter } from 'node:events';
 import { FerryError } from '../errors/index.js';
-import { AllowList, type AllowedClient } from '../home/index.js';
+import {
+  AllowList,
+  withClientAllowed,
+  withoutClient,
+  type AllowClientOptions,
+  type AllowedClient,
+} from '../home/index.js';
 import type { EtcdGateway } from './etcd-gateway.js';
 
 /** How many times an update is retried after losing a race, before it fails SERVER_BUSY. */
 const MAX_UPDATE_ATTEMPTS = 32;
+/** How often a server whose watch broke tries to read the list and watch it again (default). */
+export const ALLOW_LIST_RESYNC_INTERVAL_MS = 1000;
+
+/** Options for {@link EtcdAllowList}. */
+export interface EtcdAllowListOptions {
+  /**
+   * After the watch broke, read etcd again this often until it answers (so a revoke made meanwhile ends
+   * live sessions without waiting for a new connection); 0 only re-reads when `current()` is called.
+   */
+  resyncIntervalMs?: number;
+}
 
 interface Snapshot {
   readonly list: AllowList;
@@ -25,18 +42,26 @@ export class EtcdAllowList {
   readonly #etcd: EtcdGateway;
   readonly #key: string;
   /**
-   * Emits `change` with the new AllowList each time the watched key changes, and `unwatched` when the
-   * watch broke (the next `current()` reads etcd again, and fails closed while it cannot).
+   * Emits `change` with the new AllowList each time the watched key changes (and once more when a
+   * broken watch is back, since changes made meanwhile were not heard), `unwatched` once when the watch
+   * broke (`current()` then reads etcd again, and fails closed while it cannot), and `watched` once it is
+   * back.
    */
-  readonly events = new EventEmitter<{ change: [AllowList]; unwatched: [] }>();
+  readonly events = new EventEmitter<{ change: [AllowList]; unwatched: []; watched: [] }>();
+  readonly #resyncIntervalMs: number;
   #snapshot: Snapshot | undefined;
   #syncing: Promise<Snapshot> | undefined;
   #watch: AbortController | undefined;
+  #resyncTimer: NodeJS.Timeout | undefined;
+  /** The watch broke and has not been re-established yet. */
+  #broken = false;
+  #closed = false;
 
   /** `prefix`: the cluster's key prefix (as for transfer ownership); the list is at `<prefix>allow-list`. */
-  constructor(etcd: EtcdGateway, prefix: string) {
+  constructor(etcd: EtcdGateway, prefix: string, options: EtcdAllowListOptions = {}) {
     this.#etcd = etcd;
     this.#key = `${prefix}allow-list`;
+    this.#resyncIntervalMs = options.resyncIntervalMs ?? ALLOW_LIST_RESYNC_INTERVAL_MS;
   }
 
   /**
@@ -46,7 +71,12 @@ export class EtcdAllowList {
    */
   async current(): Promise<AllowList> {
     if (this.#snapshot !== undefined) return this.#snapshot.list;
-    this.#syncing ??= this.#sync().finally(() => (this.#syncing = undefined));
+    this.#syncing ??= this.#sync()
+      .catch((err: unknown) => {
+        this.#markBroken();
+        throw err;
+      })
+      .finally(() => (this.#syncing = undefined));
     return (await this.#syncing).list;
   }
 
@@ -58,6 +88,13 @@ export class EtcdAllowList {
     this.#watch?.abort();
     this.#watch = watch;
     this.#snapshot = snapshot;
+    if (this.#broken) {
+      this.#broken = false;
+      clearTimeout(this.#resyncTimer);
+      this.events.emit('watched');
+      // Whatever changed while the watch was down (a revoke) is acted on now.
+      this.events.emit('change', snapshot.list);
+    }
     void this.#etcd
       .watch({ key: this.#key, startRevision: revision + 1n, signal: watch.signal }, (event) => {
         const value = event.type === 'DELETE' ? undefined : event.kv.value;
@@ -71,11 +108,26 @@ export class EtcdAllowList {
       })
       .catch(() => {
         // Cannot hear changes any more (a revoke could be missed): forget the snapshot, re-read next time.
-        if (this.#watch !== watch) return;
+        if (this.#watch !== watch || this.#closed) return;
         this.#snapshot = undefined;
-        this.events.emit('unwatched');
+        this.#markBroken();
       });
     return snapshot;
+  }
+
+  /** The list cannot be heard or read: `unwatched` once per outage, then a read again every interval. */
+  #markBroken(): void {
+    if (this.#closed) return;
+    if (!this.#broken) {
+      this.#broken = true;
+      this.events.emit('unwatched');
+    }
+    if (this.#resyncIntervalMs <= 0) return;
+    clearTimeout(this.#resyncTimer);
+    this.#resyncTimer = setTimeout(() => {
+      // A failed read marks it broken again, which schedules the next one.
+      if (this.#broken && !this.#closed) this.current().catch(() => undefined);
+    }, this.#resyncIntervalMs).unref();
   }
 
   /**
@@ -102,8 +154,51 @@ export class EtcdAllowList {
     throw new FerryError('SERVER_BUSY', 'the allow-list kept changing under this update');
   }
 
-  /** Stops watching. */
+  /**
+   * `ferry allow` on a cluster: adds `id` or updates its entry by the same rule as the home's file
+   * (`withClientAllowed`), by compare-and-swap.
+   */
+  async allow(
+    id: string,
+    options: Omit<AllowClientOptions, 'signal'> = {},
+  ): Promise<{ client: AllowedClient; added: boolean }> {
+    let outcome: { client: AllowedClient; added: boolean } | undefined;
+    await this.update((clients) => {
+      const result = withClientAllowed(clients, id, options);
+      outcome = { client: result.client, added: result.added };
+      return result.clients;
+    });
+    return outcome!;
+  }
+
+  /** `ferry revoke` on a cluster: removes `id`; false when it was not on the list (nothing written then). */
+  async revoke(id: string): Promise<boolean> {
+    withoutClient([], id);
+    for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
+      const { kvs } = await this.#etcd.range(this.#key);
+      const raw = kvs[0]?.value;
+      const { clients, removed } = withoutClient(parse(raw).clients, id);
+      if (!removed) return false;
+      const value = JSON.stringify({ version: 1, clients });
+      const written = await this.#etcd.txn(
+        [{ key: this.#key, target: 'VALUE', result: 'EQUAL', value: raw! }],
+        [{ put: { key: this.#key, value } }],
+      );
+      if (written.succeeded) return true;
+    }
+    throw new FerryError('SERVER_BUSY', 'the allow-list kept changing under this update');
+  }
+
+  /** The list as etcd has it now (one read, no watch): for `ferry clients` on a cluster. */
+  async read(): Promise<AllowList> {
+    const { kvs } = await this.#etcd.range(this.#key);
+    return parse(kvs[0]?.value);
+  }
+
+  /** Stops watching. Idempotent. */
   close(): void {
+    this.#closed = true;
+    clearTimeout(this.#resyncTimer);
     this.#watch?.abort();
     this.#watch = undefined;
     this.#snapshot = undefined;

@@ -8,6 +8,7 @@ import { DEFAULT_THREADS, SealPool } from '../transfer/index.js';
 import { HANDSHAKE_TIMEOUT_MS } from '../channel/index.js';
 import { DEFAULT_PORT, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { ServerSession } from './server-session.js';
+import { AdmittedSessions } from './admitted-sessions.js';
 import type { Authorize, ServerKeyRotation } from './session-io.js';
 import { TransferRegistry } from './transfer-registry.js';
 import type { TransferOwnership } from './transfer-ownership.js';
@@ -122,6 +123,7 @@ export class FerryServer {
   readonly #partialMaxAgeMs: number;
   readonly #objectStore: ServerObjectStore | undefined;
   readonly #logger: Logger;
+  readonly #admitted = new AdmittedSessions();
   #sweepTimer: NodeJS.Timeout | undefined;
   /** The connection limits in force, with counters of what they refused. */
   gate: ConnectionGate | undefined;
@@ -233,6 +235,7 @@ export class FerryServer {
       keyRotation: options.keyRotation,
       objectStore: options.objectStore,
       sealPool: ferry.#sealPool,
+      admitted: ferry.#admitted,
     };
     server.on('connection', (socket) => {
       // An RST from a peer must never become an uncaught exception.
@@ -275,6 +278,15 @@ export class FerryServer {
       ferry.#sweepTimer = setInterval(sweep, sweepInterval).unref();
     }
     return ferry;
+  }
+
+  /**
+   * Ends the live sessions of every client key `shouldEnd` picks, each with `error` sent as its ERROR (a
+   * revoke heard from the cluster, `ClusterAdmission`); returns how many. Sessions still in the handshake
+   * are not counted: their admission reads the list as it is now.
+   */
+  endSessions(shouldEnd: (clientKey: Buffer) => boolean, error: FerryError): number {
+    return this.#admitted.end(shouldEnd, error);
   }
 
   /** The bound address. */

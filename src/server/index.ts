@@ -7,6 +7,7 @@ export {
   MAX_CONCURRENT_PAIRINGS,
   MAX_PAIRINGS_PER_MINUTE,
   type PairingOptions,
+  type PairingStores,
 } from './pairing-admission.js';
 export {
   ServerEvents,
@@ -38,4 +39,11 @@ export { SERVER_DEFAULTS } from './server-defaults.js';
 export { LocalTransferOwnership, type OwnershipClaim, type TransferOwnership } from './transfer-ownership.js';
 export { EtcdTransferOwnership, type EtcdOwnershipOptions } from './etcd-transfer-ownership.js';
 export { EtcdGateway } from './etcd-gateway.js';
-export { EtcdAllowList } from './etcd-allow-list.js';
+export {
+  EtcdAllowList,
+  ALLOW_LIST_RESYNC_INTERVAL_MS,
+  type EtcdAllowListOptions,
+} from './etcd-allow-list.js';
+export { EtcdInviteStore } from './etcd-invite-store.js';
+export { ClusterAdmission, type SessionEnder } from './cluster-admission.js';
+export { AdmittedSessions, type EndSession } from './admitted-sessions.js';

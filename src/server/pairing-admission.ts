@@ -4,7 +4,14 @@ import { formatFerryId, shortFerryId } from '../crypto/index.js';
 import { decodePairMessage, errorMessageFor } from '../protocol/index.js';
 import { PairingServer } from '../machines/index.js';
 import type { SecureChannel } from '../channel/index.js';
-import { allowClient, consumeInvite, type ConsumedInvite } from '../home/index.js';
+import {
+  allowClient,
+  consumeInvite,
+  type AllowedClient,
+  type ConsumedInvite,
+  type InviteStoreOptions,
+  type Permission,
+} from '../home/index.js';
 import type { ClientGrant } from './session-io.js';
 import { grantOf } from './allow-list-authorize.js';
 
@@ -15,10 +22,26 @@ export const MAX_PAIRINGS_PER_MINUTE = 30;
 
 const MINUTE_MS = 60_000;
 
+/**
+ * Where pairing takes invites from and allows the paired client: a cluster's etcd (`ClusterAdmission`)
+ * instead of the home's files, so a code created through any server is redeemed through any other, once.
+ */
+export interface PairingStores {
+  /** Takes the invite out, atomically (INVITE_INVALID / INVITE_EXPIRED as `consumeInvite`). */
+  consumeInvite(inviteId: string, options: InviteStoreOptions): Promise<ConsumedInvite>;
+  /** Allows the client key (the same rule as `ferry allow`), durably, before it returns. */
+  allow(
+    id: string,
+    options: { permissions: readonly Permission[]; name?: string },
+  ): Promise<{ client: AllowedClient }>;
+}
+
 /** How a server accepts pairing sessions (`ServeOptions.pairing`). */
 export interface PairingOptions {
   /** The home whose invite store (`invites.json`) and allow-list pairing reads and writes. */
   homeDir: string;
+  /** Invites and allow-list elsewhere than `homeDir` (a cluster's etcd); the home's files when absent. */
+  stores?: PairingStores;
   /** Pairing sessions at once; default {@link MAX_CONCURRENT_PAIRINGS}. */
   maxConcurrent?: number;
   /** Pairing sessions started per sliding minute; default {@link MAX_PAIRINGS_PER_MINUTE}. */
@@ -48,6 +71,7 @@ export interface PairingAttempt {
  */
 export class PairingAdmission {
   readonly #homeDir: string;
+  readonly #stores: PairingStores | undefined;
   readonly #maxConcurrent: number;
   readonly #maxPerMinute: number;
   readonly #now: () => Date;
@@ -59,6 +83,7 @@ export class PairingAdmission {
 
   constructor(options: PairingOptions) {
     this.#homeDir = options.homeDir;
+    this.#stores = options.stores;
     this.#maxConcurrent = options.maxConcurrent ?? MAX_CONCURRENT_PAIRINGS;
     this.#maxPerMinute = options.maxPerMinute ?? MAX_PAIRINGS_PER_MINUTE;
     this.#now = options.now ?? (() => new Date());
@@ -160,7 +185,10 @@ export class PairingAdmission {
     signal: AbortSignal | undefined,
   ): Promise<ConsumedInvite | undefined> {
     try {
-      return await consumeInvite(this.#homeDir, inviteId, { now: this.#now, ...(signal ? { signal } : {}) });
+      const options = { now: this.#now, ...(signal ? { signal } : {}) };
+      return await (this.#stores
+        ? this.#stores.consumeInvite(inviteId, options)
+        : consumeInvite(this.#homeDir, inviteId, options));
     } catch (err) {
       const error = toFerryError(err);
       if (error.code === 'INVITE_INVALID' || error.code === 'INVITE_EXPIRED') {
@@ -183,6 +211,13 @@ export class PairingAdmission {
     invite: ConsumedInvite,
     signal: AbortSignal | undefined,
   ): Promise<ClientGrant> {
+    const name = invite.name === undefined ? {} : { name: invite.name };
+    // A cluster's list changes by compare-and-swap: no queue needed, no concurrent pairing lost.
+    if (this.#stores)
+      return grantOf(
+        (await this.#stores.allow(formatFerryId(clientKey), { permissions: invite.permissions, ...name }))
+          .client,
+      );
     const run = this.#allowQueue.then(() =>
       allowClient(this.#homeDir, formatFerryId(clientKey), {
         permissions: invite.permissions,

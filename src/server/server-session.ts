@@ -63,6 +63,7 @@ export class ServerSession {
   async run(signal: AbortSignal): Promise<void> {
     const startedAt = Date.now();
     let result = 'ok';
+    let unregister: (() => void) | undefined;
     try {
       const { channel, mode } = await serverHandshake(this.#framed, {
         identity: this.#ctx.identity,
@@ -74,7 +75,7 @@ export class ServerSession {
       this.#events.identified(shortFerryId(channel.remotePublicKey), formatFerryId(channel.remotePublicKey));
       const grant =
         mode === MODE_NORMAL
-          ? await this.#ctx.authorize(channel.remotePublicKey)
+          ? await this.#authorize(channel)
           : // PROTOCOL.md §12.5: pairing instead of the allow-list; it throws after its own ERROR.
             await this.#ctx.pairing?.admit({
               channel,
@@ -97,6 +98,7 @@ export class ServerSession {
         await channel.end();
         return;
       }
+      unregister = this.#ctx.admitted?.add(channel.remotePublicKey, (error) => this.#endBy(error));
       if (grant.name) this.#log.setBindings({ client: grant.name });
       this.#events.admitted(grant.name);
       const io = new SessionIo(
@@ -134,6 +136,7 @@ export class ServerSession {
         await this.#reportSessionError(error);
       }
     } finally {
+      unregister?.();
       await this.#uploads?.close();
       await this.#batches?.close();
       const downloadsStopped = this.#downloads.close(new FerryError('CONNECTION_CLOSED', 'session ended'));
@@ -149,6 +152,36 @@ export class ServerSession {
         durationMs: Date.now() - startedAt,
       });
     }
+  }
+
+  /**
+   * The allow-list lookup (PROTOCOL.md §3.2.2). A lookup that cannot be made (a cluster's etcd unreachable:
+   * SERVER_BUSY) fails closed and says so with its coded, retryable ERROR before closing, so the client
+   * retries instead of reading a silent close.
+   */
+  async #authorize(channel: SecureChannel): Promise<ReturnType<SessionContext['authorize']>> {
+    try {
+      return await this.#ctx.authorize(channel.remotePublicKey);
+    } catch (err) {
+      const error = toFerryError(err);
+      if (error.code === 'SERVER_BUSY') {
+        this.#fatal = error;
+        await this.#sendError(0, error).catch(() => undefined);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Ends this live session from outside (its key revoked through any server of the cluster): the coded
+   * ERROR with ref 0 (PROTOCOL.md §5.1), then the channel closes; the receive loop ends with this error.
+   */
+  #endBy(error: FerryError): void {
+    if (this.#fatal !== undefined) return;
+    this.#fatal = error;
+    void this.#sendError(0, error)
+      .catch(() => undefined)
+      .finally(() => this.#channel?.close(error));
   }
 
   /** Hands one message to its handler, as the lane says (a message it refuses fails the session). */

@@ -1,3 +1,4 @@
+import type { AdmittedSessions } from './admitted-sessions.js';
 import type { Logger } from 'pino';
 import { FerryError, toFerryError } from '../errors/index.js';
 import type { KeyPair, NonceRange } from '../crypto/index.js';
@@ -39,6 +40,8 @@ export interface SessionContext {
   readonly pairing?: PairingAdmission | undefined;
   /** The server's event stream (`FerryServer.events`). */
   readonly events: ServerEvents;
+  /** Where admitted sessions register, so a revoke can end them (`FerryServer.endSessions`). */
+  readonly admitted?: AdmittedSessions | undefined;
   /** Connection limits (total, unauthenticated, per client). */
   readonly gate: ConnectionGate;
   /** Storage limits checked before a transfer is accepted. */
