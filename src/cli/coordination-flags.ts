@@ -1,5 +1,12 @@
 import { FerryError } from '../errors/index.js';
-import { EtcdGateway, EtcdTransferOwnership, type TransferOwnership } from '../index.js';
+import {
+  ClusterAdmission,
+  EtcdAllowList,
+  EtcdGateway,
+  EtcdInviteStore,
+  EtcdTransferOwnership,
+  type TransferOwnership,
+} from '../index.js';
 
 /** The key prefix when `--coordination` names none: every server of one cluster must name the same. */
 export const DEFAULT_COORDINATION_PREFIX = 'ferry/';
@@ -35,18 +42,42 @@ export function parseCoordination(text: string): CoordinationTarget {
 
 /**
  * The cross-server transfer ownership `--coordination` names (etcd), or undefined without it (this server
- * alone). Only meaningful with `--store`: servers without a shared store share no transfers.
+ * alone). Only with `--store`: servers without a shared store share no transfers (they still share
+ * admission, {@link admissionFromFlags}).
  */
 export function ownershipFromFlags(flags: {
   coordination?: string | undefined;
   store?: string | undefined;
 }): TransferOwnership | undefined {
-  if (flags.coordination === undefined) return undefined;
-  if (flags.store === undefined)
-    throw new FerryError(
-      'USAGE_INVALID',
-      '--coordination needs --store s3://BUCKET/PREFIX (a store the servers share)',
-    );
+  if (flags.coordination === undefined || flags.store === undefined) return undefined;
   const { endpoint, prefix } = parseCoordination(flags.coordination);
   return new EtcdTransferOwnership(new EtcdGateway(endpoint), { prefix });
 }
+
+/**
+ * A cluster's shared admission (allow-list and invites in etcd) when `--coordination` is given: then it,
+ * not the home's `allowed-clients.json` and `invites.json`, says who may connect to any server.
+ */
+export function admissionFromFlags(flags: {
+  coordination?: string | undefined;
+}): ClusterAdmission | undefined {
+  if (flags.coordination === undefined) return undefined;
+  const { endpoint, prefix } = parseCoordination(flags.coordination);
+  return new ClusterAdmission(new EtcdGateway(endpoint), prefix);
+}
+
+/** The etcd allow-list `ferry allow / revoke / clients --coordination` change or read (no watch). */
+export function clusterAllowList(coordination: string): EtcdAllowList {
+  const { endpoint, prefix } = parseCoordination(coordination);
+  return new EtcdAllowList(new EtcdGateway(endpoint), prefix, { resyncIntervalMs: 0 });
+}
+
+/** The etcd invite store `ferry invite / invites --coordination` use. */
+export function clusterInvites(coordination: string): EtcdInviteStore {
+  const { endpoint, prefix } = parseCoordination(coordination);
+  return new EtcdInviteStore(new EtcdGateway(endpoint), prefix);
+}
+
+/** The `--coordination` option's help, one text for every command that takes it. */
+export const COORDINATION_HELP =
+  "a cluster's etcd 3.4: its allow-list and invites (shared by every server) instead of this home's";

@@ -13,6 +13,7 @@ import { homeOf } from './cli-context.js';
 import { parsePermissions } from './key-commands.js';
 import { parseTarget } from './parse-target.js';
 import { parseMs } from './parse-option.js';
+import { COORDINATION_HELP, clusterInvites } from './coordination-flags.js';
 
 /** The address the printed client command names when neither `--address` nor a served address is known. */
 const DEFAULT_SERVE_ADDRESS = '127.0.0.1:7443';
@@ -24,6 +25,7 @@ interface InviteFlags {
   address?: string;
   json?: boolean;
   revoke?: string;
+  coordination?: string;
 }
 
 /**
@@ -44,10 +46,12 @@ export function registerInviteCommands(program: Command): void {
     )
     .option('--json', 'print {"code", "expires", "id"} as JSON')
     .option('--revoke <id>', 'remove an open invite (its id: the first 5 characters of the code)')
+    .option('--coordination <etcd://host:port/prefix>', COORDINATION_HELP)
     .addHelpText(
       'after',
       '\nThe code is shown once and works once. Until it is used or expires, the invite store\n' +
-        '(invites.json in the home) is as sensitive as the private key.\n',
+        "(invites.json in the home, or the cluster's etcd) is as sensitive as the private key.\n" +
+        'With --coordination the invite is kept in etcd: any server of the cluster redeems it, once.\n',
     )
     .action(async (flags: InviteFlags, command: Command) => {
       const home = homeOf(command);
@@ -56,17 +60,22 @@ export function registerInviteCommands(program: Command): void {
         return;
       }
       // An invite is only useful to a server: refuse a home without an identity (likely the wrong --home).
-      await loadIdentity(home);
+      // A cluster's invite lives in etcd, and may be made from any machine that reaches it.
+      if (flags.coordination === undefined) await loadIdentity(home);
       // Where the server on this home really listens (it notes it at start), unless told otherwise.
       const address = flags.address ?? (await readServeAddress(home)) ?? DEFAULT_SERVE_ADDRESS;
       const target = parseTarget(address);
       if (target.remotePath !== '')
         throw new FerryError('USAGE_INVALID', `--address takes HOST:PORT, got ${JSON.stringify(address)}`);
-      const invite = await createInvite(home, {
+      const options = {
         ttlMs: parseDuration(flags.ttl),
         permissions: parsePermissions(flags.permissions),
         ...(flags.name === undefined ? {} : { name: flags.name }),
-      });
+      };
+      const invite =
+        flags.coordination === undefined
+          ? await createInvite(home, options)
+          : await clusterInvites(flags.coordination).create(options);
       if (flags.json) {
         process.stdout.write(
           `${JSON.stringify({ code: invite.code, expires: invite.expiresAt, id: invite.id })}\n`,
@@ -91,8 +100,12 @@ export function registerInviteCommands(program: Command): void {
     .command('invites')
     .description('list the open pairing invites (never their codes)')
     .option('--json', 'print JSON')
-    .action(async (flags: { json?: boolean }, command: Command) => {
-      const invites = await listInvites(homeOf(command));
+    .option('--coordination <etcd://host:port/prefix>', COORDINATION_HELP)
+    .action(async (flags: { json?: boolean; coordination?: string }, command: Command) => {
+      const invites =
+        flags.coordination === undefined
+          ? await listInvites(homeOf(command))
+          : await clusterInvites(flags.coordination).list();
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(invites)}\n`);
         return;
@@ -114,7 +127,11 @@ async function revoke(home: string, flags: InviteFlags, command: Command): Promi
   const id = (flags.revoke ?? '').trim().toLowerCase();
   if (!isInviteId(id))
     throw new FerryError('USAGE_INVALID', 'an invite id is the first 5 characters of its code (a-z, 2-7)');
-  if (!(await revokeInvite(home, id))) throw new FerryError('USAGE_INVALID', `no open invite ${id}`);
+  const revoked =
+    flags.coordination === undefined
+      ? await revokeInvite(home, id)
+      : await clusterInvites(flags.coordination).revoke(id);
+  if (!revoked) throw new FerryError('USAGE_INVALID', `no open invite ${id}`);
   if (flags.json) process.stdout.write(`${JSON.stringify({ revoked: id })}\n`);
   else process.stderr.write(`revoked invite ${id}\n`);
 }

@@ -13,10 +13,12 @@ import {
   isPermission,
   pinServer,
   revokeClient,
+  type AllowedClient,
   type Permission,
 } from '../home/index.js';
 import { homeOf } from './cli-context.js';
 import { parseTarget } from './parse-target.js';
+import { COORDINATION_HELP, clusterAllowList } from './coordination-flags.js';
 
 /** What `keygen` tells a person: where the key is, and the two ways on from here. */
 export function keygenNextSteps(home: string, id: string): string {
@@ -62,16 +64,29 @@ export function registerKeyCommands(program: Command): void {
     .option('--name <name>', 'a label for logs and the dashboard')
     .option('--permissions <list>', 'upload, download or upload,download', 'upload,download')
     .option('--root <subdir>', 'confine the client to this subdirectory of the server root')
+    .option('--coordination <etcd://host:port/prefix>', COORDINATION_HELP)
     .action(
-      async (id: string, opts: { name?: string; permissions: string; root?: string }, command: Command) => {
+      async (
+        id: string,
+        opts: { name?: string; permissions: string; root?: string; coordination?: string },
+        command: Command,
+      ) => {
         const permissions = parsePermissions(opts.permissions);
-        const home = homeOf(command);
-        await requireServerHome(home);
-        const { client, added } = await allowClient(home, id, {
+        const change = {
           permissions,
           ...(opts.name !== undefined ? { name: opts.name } : {}),
           ...(opts.root !== undefined ? { root: opts.root } : {}),
-        });
+        };
+        let outcome: { client: AllowedClient; added: boolean };
+        if (opts.coordination !== undefined) {
+          // The cluster's list in etcd, by compare-and-swap: every server sees it through its watch.
+          outcome = await clusterAllowList(opts.coordination).allow(id, change);
+        } else {
+          const home = homeOf(command);
+          await requireServerHome(home);
+          outcome = await allowClient(home, id, change);
+        }
+        const { client, added } = outcome;
         process.stderr.write(
           `${added ? 'allowed' : 'updated'} ${client.id} (${client.permissions.join(',')})\n`,
         );
@@ -82,8 +97,13 @@ export function registerKeyCommands(program: Command): void {
     .command('revoke')
     .description('remove a client key from the allow-list')
     .argument('<id>', "the client's ferry ID")
-    .action(async (id: string, _opts: unknown, command: Command) => {
-      const removed = await revokeClient(homeOf(command), id);
+    .option('--coordination <etcd://host:port/prefix>', COORDINATION_HELP)
+    .action(async (id: string, opts: { coordination?: string }, command: Command) => {
+      // On a cluster, every server ends the key's live sessions when its watch sees the change.
+      const removed =
+        opts.coordination !== undefined
+          ? await clusterAllowList(opts.coordination).revoke(id)
+          : await revokeClient(homeOf(command), id);
       if (!removed) throw new FerryError('USAGE_INVALID', 'that id is not on the allow-list');
       process.stderr.write(`revoked ${formatFerryId(parseFerryId(id))}\n`);
     });
@@ -92,10 +112,16 @@ export function registerKeyCommands(program: Command): void {
     .command('clients')
     .description('list the allowed client keys')
     .option('--json', 'print JSON')
-    .action(async (opts: { json?: boolean }, command: Command) => {
-      const home = homeOf(command);
-      await requireHome(home);
-      const clients = await listAllowedClients(home);
+    .option('--coordination <etcd://host:port/prefix>', COORDINATION_HELP)
+    .action(async (opts: { json?: boolean; coordination?: string }, command: Command) => {
+      let clients: readonly AllowedClient[];
+      if (opts.coordination !== undefined) {
+        clients = (await clusterAllowList(opts.coordination).read()).clients;
+      } else {
+        const home = homeOf(command);
+        await requireHome(home);
+        clients = await listAllowedClients(home);
+      }
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(clients)}\n`);
         return;

@@ -16,7 +16,7 @@ import { formatByteSize, parseByteSize, parseCount, parseMs, parseThreads } from
 import { createLogger } from './logger.js';
 import { applyServeConfig } from './serve-config.js';
 import { objectStoreFromFlags } from './object-store-flags.js';
-import { ownershipFromFlags } from './coordination-flags.js';
+import { admissionFromFlags, ownershipFromFlags } from './coordination-flags.js';
 import { isLoopbackHost, startDashboard, type Dashboard } from '../index.js';
 import { FerryError } from '../errors/index.js';
 
@@ -140,7 +140,7 @@ export function registerServeCommand(program: Command): void {
     .option('--s3-region <region>', "the object store's region (default AWS_REGION, else us-east-1)")
     .option(
       '--coordination <etcd://host:port/prefix>',
-      'etcd 3.4 that the servers sharing --store use to hand transfers over (one writer per transfer)',
+      'etcd 3.4 the servers of a cluster share: who may connect (allow-list, invites, revokes) and, with --store, who writes each transfer',
     )
     .option(
       '--threads <n>',
@@ -165,6 +165,8 @@ export function registerServeCommand(program: Command): void {
         );
       const objectStore = await objectStoreFromFlags(flags);
       const ownership = ownershipFromFlags(flags);
+      // With --coordination, etcd alone says who may connect (docs/ARCHITECTURE.md, "Admission in a cluster").
+      const admission = admissionFromFlags(flags);
       const server = await FerryServer.start({
         root: resolve(flags.root),
         objectStore,
@@ -173,7 +175,7 @@ export function registerServeCommand(program: Command): void {
         port,
         identity: keyPair,
         home,
-        authorize: allowListAuthorize(watcher),
+        authorize: admission ? admission.authorize : allowListAuthorize(watcher),
         logger,
         maxFileBytes: flags.maxFileSize ? parseByteSize(flags.maxFileSize) : 0,
         handshakeTimeoutMs: parseMs(flags.handshakeTimeout, '--handshake-timeout'),
@@ -194,10 +196,11 @@ export function registerServeCommand(program: Command): void {
         maxPartialsPerClient: parseCount(flags.maxPartialsPerClient, '--max-partials-per-client'),
         threads: parseThreads(flags.threads),
         // `ferry invite` on this home works without a restart: the invite store is read at pairing time.
-        pairing: { homeDir: home },
+        pairing: { homeDir: home, ...(admission ? { stores: admission.pairingStores } : {}) },
         // PROTOCOL.md §13: `ferry key prepare / rotate / finish` take effect at the next start.
         ...(keyRotation ? { keyRotation } : {}),
       });
+      admission?.attach(server, logger);
       let dashboard: Dashboard | undefined;
       if (dashboardAt) {
         try {
@@ -206,23 +209,28 @@ export function registerServeCommand(program: Command): void {
             ...dashboardAt,
             allowPublic: flags.dashboardPublic ?? false,
             listClients: async () =>
-              (await watcher.current()).clients.map((client) => ({
-                id: client.id,
-                name: client.name,
-                permissions: client.permissions,
-                root: client.root,
-              })),
+              (await (admission ? admission.allowList.current() : watcher.current())).clients.map(
+                (client) => ({
+                  id: client.id,
+                  name: client.name,
+                  permissions: client.permissions,
+                  root: client.root,
+                }),
+              ),
             // Open invites by id, name and expiry: never their codes.
             listInvites: async () =>
-              (await listInvites(home)).map(({ id, name, permissions, expiresAt }) => ({
-                id,
-                name,
-                permissions,
-                expiresAt,
-              })),
+              (await (admission ? admission.invites.list() : listInvites(home))).map(
+                ({ id, name, permissions, expiresAt }) => ({
+                  id,
+                  name,
+                  permissions,
+                  expiresAt,
+                }),
+              ),
           });
         } catch (err) {
           await server.close();
+          admission?.close();
           await ownership?.close();
           throw err;
         }
@@ -232,6 +240,7 @@ export function registerServeCommand(program: Command): void {
       // `ferry invite` on this home prints a `ferry pair` line with this address.
       await recordServeAddress(home, server.addressText);
       const id = formatFerryId(keyPair.publicKey);
+      const cluster = flags.coordination === undefined ? '' : ` --coordination ${flags.coordination}`;
       process.stdout.write(
         [
           'ferry server ready',
@@ -242,12 +251,12 @@ export function registerServeCommand(program: Command): void {
           `  home:       ${home}`,
           '',
           'Next, let a client in. Easiest, with a one-time pairing code:',
-          `  here:           ferry --home ${home} invite --name laptop`,
+          `  here:           ferry --home ${home} invite --name laptop${cluster}`,
           '  on the client:  run the `ferry pair ...` line it prints, then',
           `                  ferry send FILE ${server.addressText}`,
           'Or by key:',
           '  on the client:  ferry keygen            # once; prints the client ID',
-          `  here:           ferry --home ${home} allow CLIENT_ID --name laptop`,
+          `  here:           ferry --home ${home} allow CLIENT_ID --name laptop${cluster}`,
           `  on the client:  ferry send FILE ${server.addressText} --expect ${id}`,
           ...(dashboard ? ['Watch it: open the dashboard URL above in a browser.'] : []),
           'No `ferry` on the PATH? Use ./bin/ferry in a checkout, or install it (README.md, "Install").',
@@ -260,6 +269,7 @@ export function registerServeCommand(program: Command): void {
           process.off('SIGTERM', stop);
           // The claims go after the server stopped writing: revoking the lease frees them for the others.
           void Promise.all([server.close(), dashboard?.close()])
+            .then(() => admission?.close())
             .then(() => ownership?.close())
             .then(() => resolveStop());
         };

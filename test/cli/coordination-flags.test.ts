@@ -3,10 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   DEFAULT_COORDINATION_PREFIX,
+  admissionFromFlags,
   ownershipFromFlags,
   parseCoordination,
 } from '../../src/cli/coordination-flags.js';
-import { EtcdTransferOwnership } from '../../src/index.js';
+import { ClusterAdmission, EtcdTransferOwnership } from '../../src/index.js';
 
 test('etcd://HOST:PORT[/PREFIX] names the client URL and the key prefix (default ferry/)', () => {
   assert.deepEqual(parseCoordination('etcd://127.0.0.1:2379'), {
@@ -32,12 +33,15 @@ test('etcd://HOST:PORT[/PREFIX] names the client URL and the key prefix (default
     assert.throws(() => parseCoordination(bad), { code: 'USAGE_INVALID' }, bad);
 });
 
-test('--coordination needs --store; with it, the servers hand transfers over through etcd', () => {
+test('transfers are handed over through etcd only with --store too; admission is shared with --coordination alone', () => {
   assert.equal(ownershipFromFlags({}), undefined);
   assert.equal(ownershipFromFlags({ store: 's3://bucket/p' }), undefined);
-  assert.throws(() => ownershipFromFlags({ coordination: 'etcd://127.0.0.1:2379' }), {
-    code: 'USAGE_INVALID',
-  });
+  // Servers without a shared store share no transfers, only who may connect.
+  assert.equal(ownershipFromFlags({ coordination: 'etcd://127.0.0.1:2379' }), undefined);
+  assert.equal(admissionFromFlags({}), undefined);
+  const admission = admissionFromFlags({ coordination: 'etcd://127.0.0.1:2379' });
+  assert.ok(admission instanceof ClusterAdmission);
+  admission.close();
   // Nothing is asked of etcd until the first claim: building it needs no running etcd.
   const ownership = ownershipFromFlags({ coordination: 'etcd://127.0.0.1:2379/x', store: 's3://bucket/p' });
   assert.ok(ownership instanceof EtcdTransferOwnership);
