@@ -46,6 +46,8 @@ export class ClusterAdmission {
    */
   attach(server: SessionEnder, logger: Logger): void {
     const onChange = (list: AllowList): void => {
+      // The count only: who was allowed or revoked is the operator's command's to say, not every server's.
+      logger.info({ event: 'allow-list-changed', clients: list.clients.length }, 'allow-list changed');
       const ended = server.endSessions(
         (key) => list.find(key) === undefined,
         new FerryError('CLIENT_NOT_ALLOWED', 'the client key was revoked'),
