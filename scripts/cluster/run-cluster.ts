@@ -1,6 +1,6 @@
 // `npm run cluster [-- --servers N]` (after `npm run build`): a one-node Swift with its S3 API, N ferry
-// servers (default 2) sharing one home (one identity, one allow-list) and one bucket, and HAProxy in TCP mode
-// in front of them, all on loopback. Prints the addresses and how to let a client in; Ctrl-C stops
+// servers (default 2) sharing one home (one identity; who may connect is in etcd) and one bucket, and
+// HAProxy in TCP mode in front of them, all on loopback. Prints the addresses and how to let a client in; Ctrl-C stops
 // everything (every process killed, every temp dir removed).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -116,11 +116,13 @@ try {
   process.stdout.write(
     [
       `swift (s3api):  ${swift.endpoint}  bucket ${BUCKET}, files under files/`,
-      `etcd:           ${etcd.endpoint}  transfer ownership under ferry-cluster/`,
+      `etcd:           ${etcd.endpoint}  transfer ownership and admission under ferry-cluster/`,
       ...addresses.map((a, i) => `ferry server ${i}: ${a.host}:${a.port}`),
       `haproxy (tcp):  ${haproxy.host}:${haproxy.port}   <- point clients here`,
       `cluster id:     ${id}`,
-      `let a client in: ferry --home ${home} allow CLIENT_ID`,
+      // With --coordination the servers admit from etcd, not from the home's allow-list.
+      `let a client in: ferry allow CLIENT_ID --coordination etcd://${new URL(etcd.endpoint).host}/ferry-cluster`,
+      `or by code:      ferry invite --address ${haproxy.host}:${haproxy.port} --coordination etcd://${new URL(etcd.endpoint).host}/ferry-cluster`,
       `then:            ferry send FILE ${haproxy.host}:${haproxy.port} --expect ${id}`,
       'Ctrl-C stops everything.',
       '',
