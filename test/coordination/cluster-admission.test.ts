@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { formatFerryId, generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import { toFerryError } from '../../src/errors/index.js';
@@ -59,8 +60,70 @@ interface ClusterServer {
   root: string;
 }
 
+/**
+ * A loopback forwarder to etcd that can cut one server off (every connection dropped, new ones closed at
+ * accept) and heal: a network partition between that server and etcd while the others still reach it.
+ */
+class PartitionProxy {
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  #cut = false;
+
+  private constructor(server: Server) {
+    this.#server = server;
+  }
+
+  static async start(target: { host: string; port: number }): Promise<PartitionProxy> {
+    const server = createServer();
+    const proxy = new PartitionProxy(server);
+    server.on('connection', (client) => {
+      client.on('error', () => undefined);
+      if (proxy.#cut) {
+        client.destroy();
+        return;
+      }
+      const upstream = connect(target);
+      for (const socket of [client, upstream]) {
+        proxy.#sockets.add(socket);
+        socket.on('error', () => undefined);
+        socket.on('close', () => {
+          proxy.#sockets.delete(socket);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  get endpoint(): string {
+    const info = this.#server.address() as { port: number };
+    return `http://127.0.0.1:${info.port}`;
+  }
+
+  cut(): void {
+    this.#cut = true;
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  heal(): void {
+    this.#cut = false;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
 /** Two servers (A, B) with one identity and one home, admitting through etcd under a fresh prefix. */
-async function cluster(t: TestContext): Promise<{
+async function cluster(
+  t: TestContext,
+  options: { endpointOfA?: string } = {},
+): Promise<{
   a: ClusterServer;
   b: ClusterServer;
   identity: KeyPair;
@@ -83,8 +146,9 @@ async function cluster(t: TestContext): Promise<{
     await removeTempDir(dir);
   });
   for (const name of ['a', 'b']) {
+    const endpoint = name === 'a' ? (options.endpointOfA ?? etcd().endpoint) : etcd().endpoint;
     // A short resync interval (injected) so a test does not wait a second for a server to read etcd again.
-    const admission = new ClusterAdmission(new EtcdGateway(etcd().endpoint), prefix, {
+    const admission = new ClusterAdmission(new EtcdGateway(endpoint), prefix, {
       resyncIntervalMs: 50,
     });
     const log = capturedLog();
@@ -262,4 +326,31 @@ test('etcd stopped: admission fails closed with SERVER_BUSY, logged once; after 
   await a.log.waitFor((line) => line['event'] === 'admission-available');
   const back = await admitted(a, client, identity.publicKey);
   back.close();
+});
+
+test('a server cut off from etcd keeps the sessions it admitted, admits none, and ends those revoked meanwhile once it hears etcd again', async (t) => {
+  const url = new URL(etcd().endpoint);
+  const partition = await PartitionProxy.start({ host: url.hostname, port: Number(url.port) });
+  t.after(() => partition.close());
+  const { a, identity, operator } = await cluster(t, { endpointOfA: partition.endpoint });
+  const client = generateKeyPair();
+  const id = formatFerryId(client.publicKey);
+  await operator.allowList.allow(id);
+  await untilListed(a, client.publicKey);
+  const live = await admitted(a, client, identity.publicKey);
+  t.after(() => live.close());
+
+  partition.cut();
+  await a.log.waitFor((line) => line['event'] === 'admission-unavailable');
+  await assert.rejects(admitted(a, client, identity.publicKey), { code: 'SERVER_BUSY' });
+  // Revoked while A cannot hear it: A cannot know yet, and keeps the session it admitted.
+  assert.equal(await operator.allowList.revoke(id), true);
+  await listRemote(live, '', { recursive: false });
+
+  const ended = sessionClosed(a, 'CLIENT_NOT_ALLOWED');
+  partition.heal();
+  await a.log.waitFor((line) => line['event'] === 'admission-available');
+  await ended;
+  await assert.rejects(listRemote(live, '', { recursive: false }), { code: 'CLIENT_NOT_ALLOWED' });
+  await assert.rejects(admitted(a, client, identity.publicKey), { code: 'CLIENT_NOT_ALLOWED' });
 });
