@@ -5,7 +5,7 @@ import { formatFerryId, serverRotationProof, shortFerryId } from '../crypto/inde
 import { FramedSocket, MODE_NORMAL, serverHandshake, type SecureChannel } from '../channel/index.js';
 import { MAX_PIPELINED, errorMessageFor, type GetRequestMessage, type Message } from '../protocol/index.js';
 import { UploadLane } from '../machines/index.js';
-import { SessionIo, type SessionContext } from './session-io.js';
+import { SessionIo, type ClientGrant, type SessionContext } from './session-io.js';
 import { UploadReceiver, type UploadOutcome } from './upload-receiver.js';
 import { BatchUploads } from './batch-uploads.js';
 import { sendDownload } from './download-sender.js';
@@ -13,6 +13,14 @@ import { CANCELLED_BY_CLIENT, DownloadQueue } from './download-queue.js';
 import { sendListing } from './listing.js';
 import type { SessionEvents } from './server-events.js';
 import { writeDirectory, writeLink } from './tree-writer.js';
+
+/**
+ * After an ERROR that ends a session and the end of stream, how long the server waits for the client to
+ * close before it does: a close with the client's last records unread would answer them with a reset, and
+ * a reset can reach the client before it reads the ERROR, hiding the code (SERVER_BUSY, CLIENT_NOT_ALLOWED)
+ * behind a bare CONNECTION_CLOSED.
+ */
+const END_LINGER_MS = 2000;
 
 /** Error categories that end one operation but leave the session open (PROTOCOL.md §5.1). */
 const OPERATION_SCOPED = new Set(['trust', 'path', 'transfer', 'storage']);
@@ -46,8 +54,10 @@ export class ServerSession {
   #batches: BatchUploads | undefined;
   /** The open upload's ref and remote path, for the log of a refusal (never for the wire). */
   #upload: { ref: number; path: string } | undefined;
-  /** An error that ended the session outside the receive loop (a download's). */
+  /** An error that ended the session outside the receive loop (a download's, a revoke's). */
   #fatal: FerryError | undefined;
+  /** The ERROR and clean end of a session ended from outside (`#endBy`), awaited before the close. */
+  #ending: Promise<void> | undefined;
   #sentBytes = 0;
   #filesSent = 0;
 
@@ -73,7 +83,7 @@ export class ServerSession {
       this.#channel = channel;
       this.#log.setBindings({ peer: shortFerryId(channel.remotePublicKey) });
       this.#events.identified(shortFerryId(channel.remotePublicKey), formatFerryId(channel.remotePublicKey));
-      const grant =
+      const looked =
         mode === MODE_NORMAL
           ? await this.#authorize(channel)
           : // PROTOCOL.md §12.5: pairing instead of the allow-list; it throws after its own ERROR.
@@ -85,6 +95,15 @@ export class ServerSession {
               timeoutMs: this.#ctx.handshakeTimeoutMs,
               signal,
             });
+      if (looked instanceof FerryError) {
+        // PROTOCOL.md §3.2.2: the allow-list cannot be read; admit nobody on a copy that may be stale.
+        result = looked.code;
+        await this.#sendError(0, looked);
+        await channel.end();
+        await this.#linger();
+        return;
+      }
+      const grant = looked;
       if (!grant) {
         // PROTOCOL.md §3.2.2: refuse before reading a single record.
         result = 'CLIENT_NOT_ALLOWED';
@@ -137,6 +156,7 @@ export class ServerSession {
       }
     } finally {
       unregister?.();
+      await this.#ending;
       await this.#uploads?.close();
       await this.#batches?.close();
       const downloadsStopped = this.#downloads.close(new FerryError('CONNECTION_CLOSED', 'session ended'));
@@ -155,37 +175,56 @@ export class ServerSession {
   }
 
   /**
-   * The allow-list lookup (PROTOCOL.md §3.2.2). A lookup that cannot be made (a cluster's etcd unreachable:
-   * SERVER_BUSY) fails closed and says so with its coded, retryable ERROR before closing, so the client
-   * retries instead of reading a silent close.
+   * The allow-list lookup (PROTOCOL.md §3.2.2). A lookup that cannot be made (a cluster's etcd unreachable)
+   * fails closed: SERVER_BUSY is returned, for `run` to send as its coded, retryable ERROR and end the
+   * session cleanly, so the client retries instead of reading a reset.
    */
-  async #authorize(channel: SecureChannel): Promise<ReturnType<SessionContext['authorize']>> {
+  async #authorize(channel: SecureChannel): Promise<ClientGrant | FerryError | undefined> {
     try {
       return await this.#ctx.authorize(channel.remotePublicKey);
     } catch (err) {
       const error = toFerryError(err);
-      if (error.code === 'SERVER_BUSY') {
-        this.#fatal = error;
-        await this.#sendError(0, error).catch(() => undefined);
-      }
+      if (error.code === 'SERVER_BUSY') return error;
       throw error;
     }
   }
 
   /**
    * Ends this live session from outside (its key revoked through any server of the cluster): the coded
-   * ERROR with ref 0 (PROTOCOL.md §5.1), then the channel closes; the receive loop ends with this error.
+   * ERROR with ref 0 (PROTOCOL.md §3.2.2), a clean end of stream so the client reads it, then the close.
+   * No further message of the client is acted on (`#route` checks `#fatal` first).
    */
   #endBy(error: FerryError): void {
     if (this.#fatal !== undefined) return;
     this.#fatal = error;
-    void this.#sendError(0, error)
+    this.#ending = this.#sendError(0, error)
+      .then(() => this.#channel?.end())
+      .then(() => this.#linger())
       .catch(() => undefined)
       .finally(() => this.#channel?.close(error));
   }
 
+  /** Waits, at most END_LINGER_MS, for the client to end or close its side after our end of stream. */
+  async #linger(): Promise<void> {
+    const socket = this.#socket;
+    if (socket.destroyed || socket.readableEnded) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        socket.off('close', done);
+        socket.off('end', done);
+        resolve();
+      };
+      const timer = setTimeout(done, END_LINGER_MS).unref();
+      socket.once('close', done);
+      socket.once('end', done);
+    });
+  }
+
   /** Hands one message to its handler, as the lane says (a message it refuses fails the session). */
   async #route(io: SessionIo, uploads: UploadReceiver, message: Message): Promise<void> {
+    // Ended from outside (a revoke): nothing more the client sent is acted on.
+    if (this.#fatal !== undefined) throw this.#fatal;
     const route = this.#lane.route(message);
     if (route === 'discard' || !('ref' in message)) return;
     const { ref } = message;
