@@ -6,7 +6,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { pino, type Logger } from 'pino';
@@ -15,6 +15,8 @@ import { toFerryError } from '../../src/errors/index.js';
 import { ClusterAdmission, EtcdGateway, FerryServer, type ServerEvent } from '../../src/server/index.js';
 import { ClientSession, listRemote, pairWithServer, sendFiles } from '../../src/client/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
+import { writeRandomFile } from '../helpers/random-file.js';
 import { useEtcdNode } from '../helpers/etcd-node.js';
 
 const etcd = useEtcdNode();
@@ -353,4 +355,43 @@ test('a server cut off from etcd keeps the sessions it admitted, admits none, an
   await ended;
   await assert.rejects(listRemote(live, '', { recursive: false }), { code: 'CLIENT_NOT_ALLOWED' });
   await assert.rejects(admitted(a, client, identity.publicKey), { code: 'CLIENT_NOT_ALLOWED' });
+});
+
+test('revoked in the middle of an upload: the session ends with CLIENT_NOT_ALLOWED, the partial is kept', async (t) => {
+  const { a, b, identity, operator, dir } = await cluster(t);
+  const client = generateKeyPair();
+  const id = formatFerryId(client.publicKey);
+  await operator.allowList.allow(id);
+  await untilListed(a, client.publicKey);
+  const MIB = 1024 * 1024;
+  // The client's bytes stop at 1 MiB (the server's replies still flow), so the upload is live when revoked.
+  const proxy = await FaultProxy.start({
+    target: a.server.address,
+    plan: { stall: { afterBytes: MIB, direction: 'clientToServer', freeze: 'one' } },
+  });
+  t.after(() => proxy.close());
+  const source = join(dir, 'big.bin');
+  await writeRandomFile(source, 4 * MIB);
+  const started = new Promise<void>((resolve) =>
+    a.server.events.on('event', (event: ServerEvent) => {
+      if (event.type === 'transfer-started') resolve();
+    }),
+  );
+  const sending = sendFiles({
+    server: proxy.address,
+    files: [source],
+    identity: client,
+    verifyServer: (key: Buffer) => assert.ok(key.equals(identity.publicKey)),
+  }).then(
+    () => assert.fail('the upload finished although its key was revoked'),
+    (err: unknown) => toFerryError(err),
+  );
+  await started;
+  await proxy.connections[0]!.stalled;
+  const ended = sessionClosed(a, 'CLIENT_NOT_ALLOWED');
+  assert.equal(await b.admission.allowList.revoke(id), true, 'revoked through the other server');
+  await ended;
+  assert.equal((await sending).code, 'CLIENT_NOT_ALLOWED', 'the client is told why');
+  const partials = await readdir(join(a.root, '.ferry', 'partial'));
+  assert.ok(partials.length > 0, 'the partial is kept (a key allowed again resumes it)');
 });
