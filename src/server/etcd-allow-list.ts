@@ -10,7 +10,7 @@ import {
   type AllowClientOptions,
   type AllowedClient,
 } from '../home/index.js';
-import type { EtcdGateway } from './etcd-gateway.js';
+import type { EtcdCompare, EtcdGateway } from './etcd-gateway.js';
 
 /** How many times an update is retried after losing a race, before it fails SERVER_BUSY. */
 const MAX_UPDATE_ATTEMPTS = 32;
@@ -136,22 +136,27 @@ export class EtcdAllowList {
    * So concurrent updates through different servers are all kept. Resolves to the list written.
    */
   async update(change: (clients: readonly AllowedClient[]) => AllowedClient[]): Promise<AllowList> {
+    let raw = (await this.#etcd.range(this.#key)).kvs[0]?.value;
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
-      const { kvs } = await this.#etcd.range(this.#key);
-      const raw = kvs[0]?.value;
       const next = AllowList.fromClients(change(parse(raw).clients));
       const value = JSON.stringify({ version: 1, clients: next.clients });
+      // A lost race reads the winner's value in the same transaction: one round trip per attempt.
       const written = await this.#etcd.txn(
-        [
-          raw === undefined
-            ? { key: this.#key, target: 'VERSION', result: 'EQUAL', version: '0' }
-            : { key: this.#key, target: 'VALUE', result: 'EQUAL', value: raw },
-        ],
+        [this.#unchangedSince(raw)],
         [{ put: { key: this.#key, value } }],
+        [{ range: { key: this.#key } }],
       );
       if (written.succeeded) return next;
+      raw = written.kvs[0]?.value;
     }
     throw new FerryError('SERVER_BUSY', 'the allow-list kept changing under this update');
+  }
+
+  /** The compare of a compare-and-swap: the key still holds `raw` (or is still absent). */
+  #unchangedSince(raw: string | undefined): EtcdCompare {
+    return raw === undefined
+      ? { key: this.#key, target: 'VERSION', result: 'EQUAL', version: '0' }
+      : { key: this.#key, target: 'VALUE', result: 'EQUAL', value: raw };
   }
 
   /**
@@ -174,17 +179,18 @@ export class EtcdAllowList {
   /** `ferry revoke` on a cluster: removes `id`; false when it was not on the list (nothing written then). */
   async revoke(id: string): Promise<boolean> {
     withoutClient([], id);
+    let raw = (await this.#etcd.range(this.#key)).kvs[0]?.value;
     for (let attempt = 0; attempt < MAX_UPDATE_ATTEMPTS; attempt++) {
-      const { kvs } = await this.#etcd.range(this.#key);
-      const raw = kvs[0]?.value;
       const { clients, removed } = withoutClient(parse(raw).clients, id);
       if (!removed) return false;
       const value = JSON.stringify({ version: 1, clients });
       const written = await this.#etcd.txn(
-        [{ key: this.#key, target: 'VALUE', result: 'EQUAL', value: raw! }],
+        [this.#unchangedSince(raw)],
         [{ put: { key: this.#key, value } }],
+        [{ range: { key: this.#key } }],
       );
       if (written.succeeded) return true;
+      raw = written.kvs[0]?.value;
     }
     throw new FerryError('SERVER_BUSY', 'the allow-list kept changing under this update');
   }
