@@ -1,4 +1,3 @@
-import type { AdmittedSessions } from './admitted-sessions.js';
 import type { Logger } from 'pino';
 import { FerryError, toFerryError } from '../errors/index.js';
 import type { KeyPair, NonceRange } from '../crypto/index.js';
@@ -11,6 +10,7 @@ import type { FileHashCache } from './file-hash-cache.js';
 import type { PairingAdmission } from './pairing-admission.js';
 import { SessionEvents, type ServerEvents } from './server-events.js';
 import type { ServerObjectStore } from './server-object-store.js';
+import type { AdmittedSessions } from './admitted-sessions.js';
 
 /** What the allow-list grants an admitted client. */
 export interface ClientGrant {
