@@ -72,13 +72,20 @@ export interface SyncSummary extends SyncCounts {
  * OVERWRITE, as deltas where the transfer offers one (§5.15), links and directories with their modes and
  * mtimes, and with `delete` the entries SRC lacks removed, deepest first (REMOVE_REQUEST §5.16 on the server;
  * here the same rule, never following a link). Resolves with the summary; rejects like `sendTree`/`getFiles`
- * when some entries failed, once the others are done.
+ * when some entries failed, once the others are done, and with FILE_EXISTS when a directory in DST stood in
+ * the way of an entry of SRC and `delete` was not given (a `conflict` action).
  */
 export async function syncTree(options: SyncTreeOptions): Promise<SyncSummary> {
   if (options.remotePath !== '') parseRemotePath(options.remotePath);
   const tally = new SyncTally(options.onEvent);
   const counts =
     options.direction === 'upload' ? await syncUp(options, tally) : await syncDown(options, tally);
+  // Everything else went: DST is still no mirror where a directory stood in the way of an entry of SRC.
+  if (counts.conflicts > 0 && !options.dryRun)
+    throw new FerryError(
+      'FILE_EXISTS',
+      `${counts.conflicts} ${counts.conflicts === 1 ? 'entry' : 'entries'} of the source not placed: a directory is in the way (--delete replaces it)`,
+    );
   return {
     ...counts,
     dryRun: options.dryRun ?? false,

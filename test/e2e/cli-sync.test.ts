@@ -82,7 +82,9 @@ async function rewriteKeepingSizeAndMtime(path: string, content: string): Promis
   const old = await stat(path);
   assert.equal(Buffer.byteLength(content), old.size, 'the test rewrites a file to the same size');
   await writeFile(path, content);
-  await utimes(path, old.atime, old.mtime);
+  // Whole milliseconds plus half a microsecond: a Date would round the sub-millisecond part up or down.
+  const seconds = (Math.trunc(old.mtimeMs) + 0.0005) / 1000;
+  await utimes(path, seconds, seconds);
 }
 
 test('sync SRC HOST/DST sends a new tree: files, modes and mtimes, a link, an empty directory', async () => {
@@ -150,6 +152,31 @@ test('sync up removes what SRC lacks only with --delete, deepest first; a dry ru
   assertExit(removed, 0, 'sync up --delete');
   assert.match(removed.stderr, /deleted 3;/);
   assert.deepEqual(await listTree(mirror), await listTree(src));
+});
+
+test('sync up: a directory in the way of a file fails the run (FILE_EXISTS, exit 8) and is replaced only with --delete', async () => {
+  const mirror = join(root, 'mirror');
+  await rm(join(mirror, 'new.txt'));
+  await mkdir(join(mirror, 'new.txt'));
+  await writeFile(join(mirror, 'new.txt', 'inner'), 'inner\n');
+  const refused = await sync(src, remote());
+  assertExit(refused, 8, 'sync up with a directory in the way');
+  assert.match(refused.stderr, /conflict new\.txt: a directory is in the way/);
+  assert.match(refused.stderr, /FILE_EXISTS/);
+  assert.ok((await lstat(join(mirror, 'new.txt', 'inner'))).isFile(), 'nothing removed without --delete');
+  const replaced = await sync(src, remote(), '--delete');
+  assertExit(replaced, 0, 'sync up --delete with a directory in the way');
+  assert.equal(await readFile(join(mirror, 'new.txt'), 'utf8'), 'newer\n');
+  assert.deepEqual(await listTree(mirror), await listTree(src));
+});
+
+test('sync down --dry-run into a missing directory creates nothing', async () => {
+  const nowhere = join(dir, 'nowhere');
+  const dry = await sync(remote(), nowhere, '--dry-run');
+  assertExit(dry, 0, 'sync down --dry-run');
+  assert.match(dry.stderr, /would send a\.txt \(new/);
+  assert.match(dry.stderr, /dry run: would send 3 files/);
+  await assert.rejects(lstat(nowhere), { code: 'ENOENT' });
 });
 
 test('sync HOST/SRC DST downloads a tree, then skips what the quick check finds unchanged, --checksum replaces it', async () => {
