@@ -49,6 +49,15 @@ export function registerSyncCommand(program: Command): void {
   addOutputFlags(command);
   addClientFlags(command).action(async (src: string, dst: string, flags: SyncFlags, cmd: Command) => {
     const upload = await existsHere(src);
+    // Neither side here: a mistyped local SRC would otherwise be dialled as a host.
+    if (!upload && !src.includes('/'))
+      throw new FerryError(
+        'USAGE_INVALID',
+        'no such directory on this machine; a remote SRC is HOST[:PORT]/DIR',
+        {
+          subject: src,
+        },
+      );
     const target: Target = parseTarget(upload ? dst : src);
     if (target.remotePath !== '') parseRemotePath(target.remotePath);
     const localDir = upload ? src : dst;

@@ -116,7 +116,7 @@ async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promise<SyncC
       { source, destination, top: { mode: top.mode, mtimeMs: top.mtimeMs } },
       { checksum: options.checksum ?? false, delete: options.delete ?? false, identical },
     );
-    counts = tally.planned(actions, 'upload');
+    counts = tally.planned(actions, 'upload', remotePath);
     if (options.dryRun) return [];
     removalFailures.push(...(await removeRemote(session, actions, options, tally)));
     return uploadJobsOf(actions, remotePath, localOf);
@@ -160,7 +160,7 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
       { source, destination, top },
       { checksum: options.checksum ?? false, delete: options.delete ?? false, identical },
     );
-    counts = tally.planned(actions, 'download');
+    counts = tally.planned(actions, 'download', options.remotePath);
     return actions;
   };
   if (options.dryRun) {
@@ -349,6 +349,8 @@ async function removeLocal(
 class SyncTally {
   readonly #emit: (event: SyncEvent) => void;
   readonly #literal = new Map<string, number>();
+  /** The remote paths of the files the plan sends as changed: only they can save anything. */
+  readonly #changed = new Set<string>();
   dataBytes = 0;
   savedBytes = 0;
 
@@ -356,9 +358,11 @@ class SyncTally {
     this.#emit = emit ?? (() => undefined);
   }
 
-  /** Reports the plan's actions and counts them. */
-  planned(actions: readonly SyncAction[], direction: TransferDirection): SyncCounts {
+  /** Reports the plan's actions (paths relative to `remoteBase` on the server) and counts them. */
+  planned(actions: readonly SyncAction[], direction: TransferDirection, remoteBase: string): SyncCounts {
     for (const action of actions) {
+      if (action.action === 'send' && action.reason === 'changed')
+        this.#changed.add(joinRemotePath(remoteBase, action.path));
       this.#emit({ type: 'sync-action', direction, ...action });
     }
     return countSyncActions(actions);
@@ -369,7 +373,9 @@ class SyncTally {
     if (event.type === 'transfer-finished' && !event.identical) {
       const wire = this.#literal.get(event.remotePath) ?? event.transferredBytes;
       this.dataBytes += wire;
-      this.savedBytes += Math.max(0, event.size - wire - event.resumedBytes);
+      // What did not cross the wire in this run: copies of the receiver's old file (a delta), and the
+      // verified part of an interrupted attempt, whichever way the transfer counts them.
+      if (this.#changed.has(event.remotePath)) this.savedBytes += Math.max(0, event.size - wire);
     }
     this.#emit(event);
   };
