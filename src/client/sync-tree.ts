@@ -2,7 +2,7 @@ import { lstat, realpath } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FerryError, isFerryError, toFerryError } from '../errors/index.js';
 import { EntryRequest } from '../machines/index.js';
-import { joinRemotePath, parseRemotePath } from '../protocol/index.js';
+import { MAX_PIPELINED, joinRemotePath, parseRemotePath } from '../protocol/index.js';
 import {
   digestFile,
   receivedDirectoryMode,
@@ -278,7 +278,7 @@ function getPlanOf(actions: readonly SyncAction[], remotePath: string): GetPlan 
 /**
  * Sends the plan's removals as REMOVE_REQUESTs (PROTOCOL.md §5.16), pipelined: the server takes them in
  * arrival order, deepest first as planned, so each directory is empty when its turn comes. A removal refused
- * on its own is reported (`entry-failed`) and the others go on.
+ * on its own is reported (`entry-skipped`, "not removed: ...") and the others go on.
  */
 async function removeRemote(
   session: ClientSession,
@@ -289,34 +289,31 @@ async function removeRemote(
   const removals = actions.filter(
     (a): a is Extract<SyncAction, { action: 'delete' }> => a.action === 'delete',
   );
-  const pending = await Promise.all(
-    removals.map(async (removal) => {
-      const path = joinRemotePath(options.remotePath, removal.path);
-      const ref = session.openRef();
-      const entry = new EntryRequest();
-      await session.send(entry.request({ type: 'REMOVE_REQUEST', ref, path }));
-      return { ref, entry, path };
-    }),
-  );
   const failures: JobFailure[] = [];
-  for (const { ref, entry, path } of pending) {
+  // Requests in flight, oldest first: at most MAX_PIPELINED unanswered, as for every pipelined operation.
+  const inFlight: Array<{ ref: number; entry: EntryRequest; path: string; relative: string }> = [];
+  const settleOldest = async (): Promise<void> => {
+    const { ref, entry, path, relative } = inFlight.shift()!;
     try {
       entry.receive(await session.take(ref));
     } catch (err) {
       const error = aboutRemotePath(err, options.server, path);
       if (!failsOnlyThisJob(error, session)) throw error;
-      tally.onEvent({
-        type: 'entry-failed',
-        kind: 'dir',
-        remotePath: path,
-        code: error.code,
-        message: error.message,
-      });
+      tally.onEvent({ type: 'entry-skipped', path: relative, reason: `not removed: ${error.message}` });
       failures.push({ error, name: path });
     } finally {
       session.closeRef(ref);
     }
+  };
+  for (const removal of removals) {
+    if (inFlight.length >= MAX_PIPELINED) await settleOldest();
+    const path = joinRemotePath(options.remotePath, removal.path);
+    const ref = session.openRef();
+    const entry = new EntryRequest();
+    inFlight.push({ ref, entry, path, relative: removal.path });
+    await session.send(entry.request({ type: 'REMOVE_REQUEST', ref, path }));
   }
+  while (inFlight.length > 0) await settleOldest();
   return failures;
 }
 
