@@ -109,8 +109,9 @@ async function existsHere(path: string): Promise<boolean> {
 }
 
 /**
- * The lines of a sync beyond the transfer's own: one per action (stderr; `skip` only with --verbose; with
- * --json a `sync-action` line on stdout), and the closing summary (`sync-summary` with --json).
+ * The lines of a sync beyond the transfer's own, on stderr: removals and conflicts always; in a dry run, or
+ * with --verbose, every file and link to send too (`skip` only with --verbose). With --json a `sync-action`
+ * line on stdout for every action. Then the closing summary (`sync-summary` with --json).
  */
 class SyncPrinter {
   readonly #flags: SyncFlags;
@@ -127,14 +128,16 @@ class SyncPrinter {
     }
     if (this.#flags.quiet) return;
     const path = escapeForTerminal(event.path);
+    // A real run shows its transfers as `send -r` does; what it removes or cannot place is always said.
+    const listed = this.#flags.dryRun || this.#flags.verbose;
     const line = ((): string | undefined => {
       switch (event.action) {
         case 'send':
-          return `send ${path} (${event.reason}, ${formatBytes(event.size)})`;
+          return listed ? `send ${path} (${event.reason}, ${formatBytes(event.size)})` : undefined;
         case 'delete':
           return `delete ${path}${event.reason === 'replaced' ? ' (in the way)' : ''}`;
         case 'link':
-          return `link ${path} -> ${escapeForTerminal(event.target)}`;
+          return listed ? `link ${path} -> ${escapeForTerminal(event.target)}` : undefined;
         case 'conflict':
           return `conflict ${path}: ${event.reason} (use --delete to replace it)`;
         case 'skip':
