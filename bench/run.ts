@@ -4,7 +4,7 @@
 // loopback; each side's CPU seconds and peak memory are measured the same way for all (bench/README.md).
 //
 //   npm run bench -- [--quick] [--runs 3] [--size 1G] [--files 1000] [--file-size 4K] [--link-size 256M]
-//                    [--delay-ms 20] [--window 6M] [--cases upload,download,small,resume,link,handshake,pipeline]
+//                    [--delay-ms 20] [--window 6M] [--cases upload,download,small,resume,link,handshake,pipeline,sync]
 //                    [--ferry-args="--chunk-size 8M"] [--verify first|all|none] [--keep]
 //
 // Prints one JSON line per case and tool ({"bench":"ferry-bench","case":...,"tool":...}), medians over the
@@ -42,6 +42,7 @@ import {
   type TimedResult,
 } from './lib/timed-process.js';
 import { waitForListen } from './lib/wait-for-listen.js';
+import { runSyncTreeCase } from './sync-tree-case.js';
 import {
   cleanScratch,
   measureFloor,
@@ -56,7 +57,7 @@ const MIB = 2 ** 20;
 const GIB = 2 ** 30;
 /** socat's buffer for the raw TCP ceiling: 8 KiB buffers are ~2.8x slower here (ECOSYSTEM.md). */
 const SOCAT_BUFFER_BYTES = 131072;
-const CASES = ['upload', 'download', 'small', 'resume', 'link', 'handshake', 'pipeline'] as const;
+const CASES = ['upload', 'download', 'small', 'resume', 'link', 'handshake', 'pipeline', 'sync'] as const;
 type CaseName = (typeof CASES)[number];
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1038,6 +1039,17 @@ async function main(): Promise<number> {
   }
   if (options.cases.has('resume')) await runResume(b);
   if (options.cases.has('pipeline')) await runPipeline(join(dir, 'pipeline'));
+  if (options.cases.has('sync'))
+    await runSyncTreeCase({
+      dir,
+      ferry,
+      ferryListen,
+      sshd: b.sshd,
+      runs: options.runs,
+      fileCount: options.fileCount,
+      log,
+      emit,
+    });
   emit({ bench: BENCH, case: 'end', loadAverage1m: round(loadavg()[0]!, 2) });
   printTable();
   return rows.some((r) => r.error !== undefined) || resumeRows.some((r) => r.error !== undefined) ? 1 : 0;

@@ -7,6 +7,7 @@ import { registerServeCommand } from './serve-command.js';
 import { registerSendCommand } from './send-command.js';
 import { registerDigestCommand } from './digest-command.js';
 import { registerGetCommand } from './get-command.js';
+import { registerSyncCommand } from './sync-command.js';
 import { registerLsCommand } from './ls-command.js';
 import { registerInviteCommands } from './invite-command.js';
 import { registerPairCommand } from './pair-command.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerSendCommand(program);
   registerGetCommand(program);
+  registerSyncCommand(program);
   registerLsCommand(program);
   registerDigestCommand(program);
   registerInviteCommands(program);

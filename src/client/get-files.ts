@@ -58,7 +58,7 @@ export interface GetFilesOptions extends ConnectOptions {
 }
 
 /** One download as planned from the request and the server's listing. */
-interface FileJob {
+export interface FileJob {
   remotePath: string;
   /** Components under the local directory, already validated. */
   local: string[];
@@ -77,7 +77,7 @@ type GetJobResult =
   | { kind: 'failed'; file: string; remotePath: string; error: FerryError };
 
 /** The whole plan: files to fetch, then links to make, then directories to finish (deepest first). */
-interface GetPlan {
+export interface GetPlan {
   files: FileJob[];
   dirs: Array<{ local: string[]; mode: number; mtimeMs: number }>;
   /** `rootDepth`: how many components of `local` name the downloaded tree a link must stay inside. */
@@ -95,6 +95,24 @@ export async function getFiles(options: GetFilesOptions): Promise<DownloadResult
   if (options.remotePaths.length === 0) throw new FerryError('USAGE_INVALID', 'nothing to get');
   if (options.localName !== undefined && options.remotePaths.length !== 1)
     throw new FerryError('USAGE_INVALID', 'a local name needs exactly one source');
+  return getPlanned(options, (session, _localDir, emit) => planDownloads(session, options, emit));
+}
+
+/**
+ * Plans a get on its first session: `localDir` is the destination's real path (made if missing), and every
+ * name in the plan must already be validated as {@link planDownloads} does (`ferry sync` plans its own).
+ */
+export type GetPlanner = (
+  session: ClientSession,
+  localDir: string,
+  emit: (event: TransferEvent) => void,
+) => Promise<GetPlan>;
+
+/**
+ * Carries out a get whose plan `planner` makes on the first session, exactly as {@link getFiles} does:
+ * downloads resumed across sessions, one refused file not stopping the others, then links and directories.
+ */
+export async function getPlanned(options: GetFilesOptions, planner: GetPlanner): Promise<DownloadResult[]> {
   const requestedDir = resolve(options.localDir);
   const created = await makeLocalDir(requestedDir, options.createLocalDir ?? true);
   // The destination the user named is theirs, links included (`/tmp` is one on macOS): it is resolved once,
@@ -106,7 +124,7 @@ export async function getFiles(options: GetFilesOptions): Promise<DownloadResult
   try {
     const results = await withRetries<GetJobResult>(options, emit, async (session, done, noteProgress) => {
       if (!plan) {
-        plan = await planDownloads(session, options, emit);
+        plan = await planner(session, localDir, emit);
         emit(plannedOf(plan));
       }
       // Opened on the first striped file of this attempt, ended with it (PROTOCOL.md §5.13.6).

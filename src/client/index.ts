@@ -46,6 +46,19 @@ export { LOCAL_DESTINATION, remoteDestination } from './destination-sides.js';
 export { aboutRemotePath, remoteName } from './remote-name.js';
 export { getFiles, type GetFilesOptions, type GetEvent } from './get-files.js';
 export { getPaths, type GetPathsOptions } from './get-paths.js';
+export { syncTree, type SyncTreeOptions, type SyncSummary, type SyncEvent } from './sync-tree.js';
+export {
+  planSync,
+  filesToCompare,
+  countSyncActions,
+  quickCheckEqual,
+  type SyncAction,
+  type SyncEntry,
+  type SyncTrees,
+  type SyncPlanOptions,
+  type SyncCounts,
+} from './sync-plan.js';
+export { remoteDigest, type RemoteDigest } from './remote-digest.js';
 export {
   type TransferEvent,
   type TransferEventType,

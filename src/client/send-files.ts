@@ -337,6 +337,8 @@ async function startJob(
       parallelMinBytes: options.parallelMinBytes,
       sealPool: options.sealPool,
       onAccepted: ({ heldBytes, restarted, size }) => start(size, heldBytes, restarted),
+      onDelta: ({ literalBytes, size }) =>
+        emit({ type: 'transfer-delta', ...subject, coveredBytes: size, literalBytes }),
       onVerified: (verifiedBytes, size) => {
         noteProgress();
         start(size, 0, false);

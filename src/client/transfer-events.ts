@@ -25,6 +25,8 @@ export interface TransferSubject {
  * - `stalled`: the session moved no bytes for the stall timeout and was dropped (a `retrying` follows, or
  *   the operation fails).
  * - `retrying`: a retryable failure; a new session opens after `delayMs`.
+ * - `transfer-delta`: a delta upload (PROTOCOL.md §5.15) sent its chunks: of their `coveredBytes` only
+ *   `literalBytes` travelled as data, the rest as copies of the receiver's old file.
  * - `transfer-finished`: the whole file is verified against `digest` and in place: this is the verified
  *   event, emitted only once the receiver confirmed the digest.
  * - `transfer-failed`: this transfer failed for good: refused or unreadable on its own (the operation
@@ -39,6 +41,7 @@ export type TransferEvent =
   | ({ type: 'progress'; verifiedBytes: number; size: number } & TransferSubject)
   | { type: 'stalled'; attempt: number; message: string }
   | { type: 'retrying'; attempt: number; delayMs: number; code: ErrorCode; message: string }
+  | ({ type: 'transfer-delta'; coveredBytes: number; literalBytes: number } & TransferSubject)
   | ({
       type: 'transfer-finished';
       size: number;

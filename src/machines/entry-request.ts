@@ -1,8 +1,9 @@
-import type { Message, PutDirMessage, PutLinkMessage } from '../protocol/index.js';
+import type { Message, PutDirMessage, PutLinkMessage, RemoveRequestMessage } from '../protocol/index.js';
 import { stepOf, type Transition } from './transition.js';
 
 /**
- * A directory entry of a tree upload as the client sends it (PROTOCOL.md §6.6, §5.10): one request, one ACK.
+ * A directory entry of a tree upload, or a removal, as the client sends it (PROTOCOL.md §6.6, §5.10, §5.16):
+ * one request, one ACK.
  * The client steps through this table, so another message for the entry's ref is MESSAGE_UNEXPECTED
  * `"<type> in state <state>"`. An ERROR for the ref refuses the entry in any state (§5.1); the session hands
  * it over as the entry's error, and the other entries go on.
@@ -22,6 +23,12 @@ export const ENTRY_TRANSITIONS = [
     action: 'PUT_LINK sent: the link made, or replaced with OVERWRITE, if its target stays inside the root',
   },
   {
+    state: 'idle',
+    event: 'REMOVE_REQUEST',
+    next: 'requested',
+    action: 'REMOVE_REQUEST sent: the file, link or empty directory removed, no link followed (§5.16)',
+  },
+  {
     state: 'requested',
     event: 'ACK',
     next: 'done',
@@ -32,7 +39,7 @@ export const ENTRY_TRANSITIONS = [
 /** Where an entry is (a state of {@link ENTRY_TRANSITIONS}). */
 export type EntryState = (typeof ENTRY_TRANSITIONS)[number]['state' | 'next'];
 
-/** One PUT_DIR or PUT_LINK and its answer, sans-IO. */
+/** One PUT_DIR, PUT_LINK or REMOVE_REQUEST and its answer, sans-IO. */
 export class EntryRequest {
   #state: EntryState = 'idle';
 
@@ -41,7 +48,7 @@ export class EntryRequest {
   }
 
   /** The request to send (returned as given, once the table allows it). */
-  request<M extends PutDirMessage | PutLinkMessage>(message: M): M {
+  request<M extends PutDirMessage | PutLinkMessage | RemoveRequestMessage>(message: M): M {
     this.#state = stepOf(ENTRY_TRANSITIONS, this.#state, message.type).next;
     return message;
   }

@@ -138,6 +138,7 @@ export {
   type PutLinkMessage,
   type PutOfferMessage,
   type WelcomeMessage,
+  type RemoveRequestMessage,
   type KeyCommitMessage,
   type KeyRotateMessage,
 } from './messages.js';

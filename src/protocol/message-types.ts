@@ -29,6 +29,7 @@ export const MESSAGE_TYPE_CODES = {
   LIST_REQUEST: 0x30,
   LIST_ENTRIES: 0x31,
   LIST_END: 0x32,
+  REMOVE_REQUEST: 0x34,
   KEY_COMMIT: 0x50,
   KEY_ROTATE: 0x51,
 } as const;
@@ -71,7 +72,7 @@ export interface KeyRotateMessage {
   proof: Buffer;
 }
 
-/** ACK (PROTOCOL.md §5.9): the server confirms the PUT_DIR or PUT_LINK `ref`. */
+/** ACK (PROTOCOL.md §5.9): the server confirms the PUT_DIR, PUT_LINK or REMOVE_REQUEST `ref`. */
 export interface AckMessage {
   type: 'ACK';
   ref: number;
@@ -203,6 +204,16 @@ export interface PutLinkMessage {
   overwrite: boolean;
   mtimeMs: number;
   target: string;
+  path: string;
+}
+
+/**
+ * REMOVE_REQUEST (PROTOCOL.md §5.16): remove the file, link or empty directory at `path` (§7.1), never
+ * following a link; answered by ACK or an ERROR for the ref.
+ */
+export interface RemoveRequestMessage {
+  type: 'REMOVE_REQUEST';
+  ref: number;
   path: string;
 }
 
@@ -388,7 +399,8 @@ export type Message =
   | ListEntriesMessage
   | ListEndMessage
   | KeyCommitMessage
-  | KeyRotateMessage;
+  | KeyRotateMessage
+  | RemoveRequestMessage;
 
 /** The message whose `type` is `T`. */
 export type MessageOfType<T extends MessageType> = Extract<Message, { type: T }>;

@@ -19,6 +19,7 @@ import {
 import { PAIR_CODECS, PAIR_MESSAGE_BYTES } from './pair-codecs.js';
 import { KEY_CODECS } from './key-codecs.js';
 import { PUT_CODECS } from './put-codecs.js';
+import { REMOVE_CODECS } from './remove-codecs.js';
 import { SESSION_CODECS } from './session-codecs.js';
 
 // The message shapes live in message-types.ts; they are re-exported so callers can import from here.
@@ -68,6 +69,7 @@ export {
   type PutLinkMessage,
   type PutOfferMessage,
   type WelcomeMessage,
+  type RemoveRequestMessage,
 } from './message-types.js';
 export { listEntryBytes } from './list-codecs.js';
 export { batchEntryBytes } from './batch-codecs.js';
@@ -82,6 +84,7 @@ const CODECS: MessageCodecTable<MessageType> = {
   ...GET_CODECS,
   ...LIST_CODECS,
   ...KEY_CODECS,
+  ...REMOVE_CODECS,
 };
 
 // The same codecs by type byte, for the decoder, with the name its errors use (`put_offer`). A codec of one

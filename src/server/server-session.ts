@@ -13,6 +13,7 @@ import { CANCELLED_BY_CLIENT, DownloadQueue } from './download-queue.js';
 import { sendListing } from './listing.js';
 import type { SessionEvents } from './server-events.js';
 import { writeDirectory, writeLink } from './tree-writer.js';
+import { removeEntry } from './remove-entry.js';
 
 /**
  * After an ERROR that ends a session and the end of stream, how long the server waits for the client to
@@ -279,6 +280,14 @@ export class ServerSession {
           // its mtime, which placing them would move.
           await this.#batches?.close();
           await (message.type === 'PUT_DIR' ? writeDirectory(io, message) : writeLink(io, message));
+          await io.send({ type: 'ACK', ref });
+          return;
+        case 'REMOVE_REQUEST':
+          // PROTOCOL.md §5.16: an object store has no removal here yet; refused with a coded error.
+          refuseOnObjectStore(io, 'removals');
+          // Arrival order, as for PUT_DIR: a batch sent before the removal is placed before it.
+          await this.#batches?.close();
+          await removeEntry(io, message);
           await io.send({ type: 'ACK', ref });
           return;
         default:

@@ -6,7 +6,8 @@ import { manifestLookup, resolveLinkTarget, type TreeNode } from './link-target.
 
 /** A local directory tree as a manifest (PROTOCOL.md §5.10): relative paths use '/', whatever the OS. */
 export interface LocalTree {
-  files: Array<{ localPath: string; relative: string; size: number }>;
+  /** `mtimeMs` in whole milliseconds, `mode` permission bits: what `ferry sync`'s quick check compares. */
+  files: Array<{ localPath: string; relative: string; size: number; mtimeMs: number; mode: number }>;
   /** Every directory including the top one, deepest first, so each is finished after its contents. */
   dirs: Array<{ relative: string; mode: number; mtimeMs: number }>;
   /** Links whose target, resolved through the other links of the tree, stays inside it. */
@@ -52,7 +53,13 @@ export async function walkLocalTree(
         await visit(full, childRelative, stats.mode & FILE_MODE_MASK, Math.trunc(stats.mtimeMs));
       } else if (stats.isFile()) {
         nodes.set(childRelative, { kind: 'file' });
-        tree.files.push({ localPath: full, relative: childRelative, size: stats.size });
+        tree.files.push({
+          localPath: full,
+          relative: childRelative,
+          size: stats.size,
+          mtimeMs: Math.trunc(stats.mtimeMs),
+          mode: stats.mode & FILE_MODE_MASK,
+        });
       } else if (stats.isSymbolicLink()) {
         const target = await readlink(full);
         nodes.set(childRelative, { kind: 'link', target });

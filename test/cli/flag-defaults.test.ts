@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { registerServeCommand } from '../../src/cli/serve-command.js';
 import { registerSendCommand } from '../../src/cli/send-command.js';
 import { registerGetCommand } from '../../src/cli/get-command.js';
+import { registerSyncCommand } from '../../src/cli/sync-command.js';
 import { registerLsCommand } from '../../src/cli/ls-command.js';
 import { registerDigestCommand } from '../../src/cli/digest-command.js';
 import { registerPairCommand } from '../../src/cli/pair-command.js';
@@ -28,6 +29,7 @@ function defaultsOf(name: string): Map<string, unknown> {
     registerServeCommand,
     registerSendCommand,
     registerGetCommand,
+    registerSyncCommand,
     registerLsCommand,
     registerDigestCommand,
     registerPairCommand,
@@ -56,8 +58,8 @@ test('ferry serve defaults to SERVER_DEFAULTS for every tunable it shows', () =>
   assert.equal(flags.get('--durable-batch'), '16M');
 });
 
-test('ferry send, get, ls and pair default to the client library constants', () => {
-  for (const name of ['send', 'get', 'ls']) {
+test('ferry send, get, sync, ls and pair default to the client library constants', () => {
+  for (const name of ['send', 'get', 'sync', 'ls']) {
     const flags = defaultsOf(name);
     assert.equal(Number(flags.get('--connect-timeout')), CONNECT_TIMEOUT_MS, name);
     assert.equal(Number(flags.get('--handshake-timeout')), HANDSHAKE_TIMEOUT_MS, name);
@@ -65,9 +67,10 @@ test('ferry send, get, ls and pair default to the client library constants', () 
     assert.equal(Number(flags.get('--retries')), DEFAULT_RETRY_POLICY.retries, name);
     assert.equal(Number(flags.get('--retry-delay')), DEFAULT_RETRY_POLICY.baseDelayMs, name);
   }
-  for (const name of ['send', 'get'])
+  for (const name of ['send', 'get', 'sync'])
     assert.equal(parseByteSize(defaultsOf(name).get('--chunk-size') as string), DEFAULT_CHUNK_BYTES, name);
   assert.equal(Number(defaultsOf('send').get('--streams')), DEFAULT_STREAMS);
+  assert.equal(Number(defaultsOf('sync').get('--streams')), DEFAULT_STREAMS);
   const pair = defaultsOf('pair');
   assert.equal(Number(pair.get('--connect-timeout')), CONNECT_TIMEOUT_MS);
   assert.equal(Number(pair.get('--handshake-timeout')), HANDSHAKE_TIMEOUT_MS);

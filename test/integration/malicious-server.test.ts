@@ -25,7 +25,7 @@ import {
   type ListEntry,
   type Message,
 } from '../../src/protocol/index.js';
-import { getFiles, type GetEvent, type GetFilesOptions } from '../../src/client/index.js';
+import { getFiles, syncTree, type GetEvent, type GetFilesOptions } from '../../src/client/index.js';
 import { runFerry } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
@@ -949,4 +949,35 @@ test('a link made in the destination after the listing was checked (a racing loc
     await assert.rejects(lstat(join(rig.dest, 'tree', name)), { code: 'ENOENT' });
   assert.equal(await readlink(join(rig.dest, 'tree', 'ok')), 'f');
   assert.equal(await readFile(rig.victim, 'utf8'), 'original victim content\n');
+});
+
+test('syncTree from a server refuses every escaping or invalid listed name with PATH_INVALID, and neither writes nor removes anything, even with delete', async (t) => {
+  const rig = await startRig(t);
+  // With `delete`, an accepted listing would remove this file: a refused one must leave it.
+  await writeFile(join(rig.dest, 'keep.txt'), 'kept\n');
+  for (const path of [...ESCAPING_PATHS, rig.victim]) {
+    const before = await snapshot(rig.work);
+    rig.fake.script = { entries: [file('innocent.txt'), file(path)] };
+    const err = await syncTree({
+      server: rig.fake.address,
+      identity: generateKeyPair(),
+      verifyServer: () => undefined,
+      retry: { retries: 0, sleep: () => Promise.resolve(), random: () => 0 },
+      direction: 'download',
+      localDir: rig.dest,
+      remotePath: 'tree',
+      delete: true,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.equal(
+      (err as { code?: string } | undefined)?.code,
+      'PATH_INVALID',
+      `listing with ${JSON.stringify(path)}`,
+    );
+    assert.deepEqual(await snapshot(rig.work), before, `nothing changed for ${JSON.stringify(path)}`);
+  }
+  assert.deepEqual(rig.fake.requestedPaths, [], 'a bad listing stops the sync before any request');
+  assert.equal(await readFile(join(rig.dest, 'keep.txt'), 'utf8'), 'kept\n');
 });

@@ -382,4 +382,6 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
   },
   { type: 'KEY_COMMIT', commitment: filled(0x50) },
   { type: 'KEY_ROTATE', newKey: filled(0x51), nextCommitment: filled(0x52), proof: filled(0x53) },
+  { type: 'REMOVE_REQUEST', ref: 1, path: 'a' },
+  { type: 'REMOVE_REQUEST', ref: MAX_U32, path: longestPath() },
 ];

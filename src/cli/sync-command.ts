@@ -1,0 +1,174 @@
+import { lstat } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { FerryError } from '../errors/index.js';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_STREAMS, DEFAULT_THREADS, syncTree } from '../index.js';
+import type { SyncEvent, SyncSummary } from '../index.js';
+import { parseRemotePath } from '../protocol/index.js';
+import { homeOf } from './cli-context.js';
+import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
+import { escapeForTerminal, jsonForTerminal } from './escape-for-terminal.js';
+import { JSON_EVENTS_VERSION } from './json-events.js';
+import { formatByteSize, parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
+import { formatBytes } from './progress-format.js';
+import { parseTarget, type Target } from './parse-target.js';
+import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
+
+interface SyncFlags extends ClientFlags, OutputFlags {
+  delete?: boolean;
+  dryRun?: boolean;
+  checksum?: boolean;
+  chunkSize: string;
+  streams: string;
+  threads: string;
+}
+
+/**
+ * `ferry sync SRC HOST[:PORT]/DST` and `ferry sync HOST[:PORT]/SRC DST`: DST becomes a mirror of the
+ * directory SRC (its contents, as `rsync -a SRC/ DST/`). The side that exists on this machine is the local
+ * one: when the first argument names an entry here, it is SRC and the sync uploads; otherwise the first is
+ * the server's and the sync downloads.
+ */
+export function registerSyncCommand(program: Command): void {
+  const command = program
+    .command('sync')
+    .description(
+      'make DST a mirror of the directory SRC, one side on a server: new files sent, unchanged ones (size and mtime) skipped, changed ones sent as deltas',
+    )
+    .argument('<src>', 'a local directory, or HOST[:PORT]/REMOTE_DIR')
+    .argument('<dst>', 'HOST[:PORT]/REMOTE_DIR when SRC is local, else a local directory (made if missing)')
+    .option('--delete', 'remove from DST what SRC does not hold (never without this flag)')
+    .option('-n, --dry-run', 'print what would be done and change nothing')
+    .option('-c, --checksum', 'compare file contents by digest instead of size and mtime')
+    .option(
+      '--chunk-size <bytes>',
+      'chunk size, a power of two from 64k to 64M',
+      formatByteSize(DEFAULT_CHUNK_BYTES),
+    )
+    .option('--streams <n>', 'TCP connections carrying a large file in parallel', String(DEFAULT_STREAMS))
+    .option('--threads <n>', 'threads hashing and encrypting file data (uploads)', String(DEFAULT_THREADS));
+  addOutputFlags(command);
+  addClientFlags(command).action(async (src: string, dst: string, flags: SyncFlags, cmd: Command) => {
+    const upload = await existsHere(src);
+    // Neither side here: a mistyped local SRC would otherwise be dialled as a host.
+    if (!upload && !src.includes('/'))
+      throw new FerryError(
+        'USAGE_INVALID',
+        'no such directory on this machine; a remote SRC is HOST[:PORT]/DIR',
+        {
+          subject: src,
+        },
+      );
+    const target: Target = parseTarget(upload ? dst : src);
+    if (target.remotePath !== '') parseRemotePath(target.remotePath);
+    const localDir = upload ? src : dst;
+    const printer = new SyncPrinter(flags);
+    await withInterrupt(async (signal) => {
+      const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);
+      const reporter = flags.dryRun
+        ? undefined
+        : new ProgressReporter({ ...flags, recursive: true }, { verb: upload ? 'sent' : 'received' });
+      const onEvent = (event: SyncEvent): void => {
+        if (event.type === 'sync-action') printer.action(event);
+        else reporter?.onEvent(event);
+      };
+      const work = (): Promise<SyncSummary> =>
+        syncTree({
+          ...connect,
+          direction: upload ? 'upload' : 'download',
+          localDir,
+          remotePath: target.remotePath,
+          checksum: flags.checksum ?? false,
+          delete: flags.delete ?? false,
+          dryRun: flags.dryRun ?? false,
+          chunkBytes: parseChunkSize(flags.chunkSize),
+          streams: parseStreams(flags.streams),
+          threads: parseThreads(flags.threads),
+          onEvent,
+          onSkip: reporter?.onSkip,
+        });
+      try {
+        printer.summary(reporter ? await reporter.run(work) : await work());
+      } catch (err) {
+        if (signal.aborted)
+          throw new FerryError(
+            'ABORTED',
+            'interrupted; verified chunks are kept: run the same command again to resume',
+          );
+        throw err;
+      }
+    });
+  });
+}
+
+/** Whether `path` names an entry on this machine (a link included). */
+async function existsHere(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * The lines of a sync beyond the transfer's own, on stderr: removals and conflicts always; in a dry run, or
+ * with --verbose, every file and link to send too (`skip` only with --verbose). With --json a `sync-action`
+ * line on stdout for every action. Then the closing summary (`sync-summary` with --json).
+ */
+class SyncPrinter {
+  readonly #flags: SyncFlags;
+
+  constructor(flags: SyncFlags) {
+    this.#flags = flags;
+  }
+
+  action(event: Extract<SyncEvent, { type: 'sync-action' }>): void {
+    if (this.#flags.json) {
+      const { type: _type, ...rest } = event;
+      this.#json({ type: 'sync-action', ...rest });
+      return;
+    }
+    if (this.#flags.quiet) return;
+    const path = escapeForTerminal(event.path);
+    // A real run shows its transfers as `send -r` does; what it removes or cannot place is always said.
+    const listed = this.#flags.dryRun || this.#flags.verbose;
+    const line = ((): string | undefined => {
+      switch (event.action) {
+        case 'send':
+          return listed ? `send ${path} (${event.reason}, ${formatBytes(event.size)})` : undefined;
+        case 'delete':
+          return `delete ${path}${event.reason === 'replaced' ? ' (in the way)' : ''}`;
+        case 'link':
+          return listed ? `link ${path} -> ${escapeForTerminal(event.target)}` : undefined;
+        case 'conflict':
+          return `conflict ${path}: ${event.reason} (use --delete to replace it)`;
+        case 'skip':
+          return this.#flags.verbose ? `skip ${path} (unchanged)` : undefined;
+        case 'dir':
+          return undefined;
+      }
+    })();
+    if (line !== undefined) process.stderr.write(`${this.#flags.dryRun ? 'would ' : ''}${line}\n`);
+  }
+
+  summary(summary: SyncSummary): void {
+    if (this.#flags.json) {
+      this.#json({ type: 'sync-summary', ...summary });
+      return;
+    }
+    if (this.#flags.quiet) return;
+    const files = `${summary.filesSent} ${summary.filesSent === 1 ? 'file' : 'files'}`;
+    const split = `${summary.filesNew} new, ${summary.filesChanged} changed`;
+    if (summary.dryRun) {
+      process.stderr.write(
+        `dry run: would send ${files} (${split}, ${formatBytes(summary.bytesToSend)}), skip ${summary.filesSkipped} unchanged, delete ${summary.deleted}; nothing was changed\n`,
+      );
+      return;
+    }
+    process.stderr.write(
+      `sync: sent ${files} (${split}), skipped ${summary.filesSkipped} unchanged, deleted ${summary.deleted}; file data on the wire ${formatBytes(summary.dataBytes)}, the delta saved ${formatBytes(summary.savedBytes)}\n`,
+    );
+  }
+
+  #json(fields: Record<string, unknown>): void {
+    process.stdout.write(`${jsonForTerminal({ v: JSON_EVENTS_VERSION, time: Date.now(), ...fields })}\n`);
+  }
+}

@@ -1,0 +1,379 @@
+import { lstat, realpath } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { FerryError, isFerryError, toFerryError } from '../errors/index.js';
+import { EntryRequest } from '../machines/index.js';
+import { MAX_PIPELINED, joinRemotePath, parseRemotePath } from '../protocol/index.js';
+import {
+  digestFile,
+  receivedDirectoryMode,
+  removeUnderRoot,
+  setDirectoryAttributes,
+  walkLocalTree,
+} from '../transfer/index.js';
+import type { ClientSession } from './client-session.js';
+import { getPlanned, type GetPlan } from './get-files.js';
+import { jobsFailedError, failsOnlyThisJob, type JobFailure } from './job-failure.js';
+import { listRemote } from './list-remote.js';
+import { remoteDigest } from './remote-digest.js';
+import { aboutRemotePath } from './remote-name.js';
+import { runUploadJobs, withRetries, type ConnectOptions, type UploadJob } from './send-files.js';
+import { localDestinationEntries, localTreeEntries, remoteListingEntries } from './sync-entries.js';
+import {
+  countSyncActions,
+  filesToCompare,
+  planSync,
+  type SyncAction,
+  type SyncCounts,
+  type SyncEntry,
+} from './sync-plan.js';
+import type { TransferDirection, TransferEvent } from './transfer-events.js';
+
+/**
+ * What `syncTree` reports: the one client event stream of `send` and `get` ({@link TransferEvent}), plus
+ * `sync-action`, once per planned action before anything changes (also in a dry run, where nothing follows).
+ */
+export type SyncEvent = TransferEvent | ({ type: 'sync-action'; direction: TransferDirection } & SyncAction);
+
+export interface SyncTreeOptions extends ConnectOptions {
+  /** `upload`: the local tree `localDir` onto `remotePath`; `download`: `remotePath` onto `localDir`. */
+  direction: TransferDirection;
+  /** The local directory: SRC of an upload, DST of a download (made if missing). */
+  localDir: string;
+  /** The remote directory ('/'-separated, '' for the client's root): DST of an upload, SRC of a download. */
+  remotePath: string;
+  /** Compare files by digest (PROTOCOL.md §7.2) instead of size and mtime. */
+  checksum?: boolean;
+  /** Remove from DST what SRC does not hold. Never without it. */
+  delete?: boolean;
+  /** Plan and report (`sync-action` events), change nothing. */
+  dryRun?: boolean;
+  chunkBytes?: number;
+  streams?: number;
+  threads?: number;
+  onEvent?: (event: SyncEvent) => void;
+  /** Local entries of an upload's SRC left out (links leading outside it, special files). */
+  onSkip?: (relative: string, reason: string) => void;
+}
+
+/** What a sync did (or, in a dry run, would do). */
+export interface SyncSummary extends SyncCounts {
+  dryRun: boolean;
+  /** File bytes that crossed the wire: literals of a delta, whole files otherwise. */
+  dataBytes: number;
+  /** Bytes of changed files that a delta did not have to send (their size less the bytes that went). */
+  savedBytes: number;
+}
+
+/**
+ * Makes DST a mirror of SRC, one side local and the other on the server (`ferry sync`): the contents of SRC
+ * become the contents of DST. Both trees are listed (the remote one by LIST, PROTOCOL.md §5.12), the pure rule
+ * `planSync` decides, and the actions go the ways `send -r` and `get -r` go: new files sent, unchanged ones
+ * (same size and mtime, or with `checksum` the same digest) skipped without reading, changed ones sent with
+ * OVERWRITE, as deltas where the transfer offers one (§5.15), links and directories with their modes and
+ * mtimes, and with `delete` the entries SRC lacks removed, deepest first (REMOVE_REQUEST §5.16 on the server;
+ * here the same rule, never following a link). Resolves with the summary; rejects like `sendTree`/`getFiles`
+ * when some entries failed, once the others are done, and with FILE_EXISTS when a directory in DST stood in
+ * the way of an entry of SRC and `delete` was not given (a `conflict` action).
+ */
+export async function syncTree(options: SyncTreeOptions): Promise<SyncSummary> {
+  if (options.remotePath !== '') parseRemotePath(options.remotePath);
+  const tally = new SyncTally(options.onEvent);
+  const counts =
+    options.direction === 'upload' ? await syncUp(options, tally) : await syncDown(options, tally);
+  // Everything else went: DST is still no mirror where a directory stood in the way of an entry of SRC.
+  if (counts.conflicts > 0 && !options.dryRun)
+    throw new FerryError(
+      'FILE_EXISTS',
+      `${counts.conflicts} ${counts.conflicts === 1 ? 'entry' : 'entries'} of the source not placed: a directory is in the way (--delete replaces it)`,
+    );
+  return {
+    ...counts,
+    dryRun: options.dryRun ?? false,
+    dataBytes: tally.dataBytes,
+    savedBytes: tally.savedBytes,
+  };
+}
+
+/** Local SRC to remote DST: planned on the upload's first session, then the upload jobs. */
+async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promise<SyncCounts> {
+  const { remotePath } = options;
+  // The local tree is walked before connecting: a missing SRC costs no connection.
+  const tree = await walkLocalTree(options.localDir, options.onSkip ?? (() => undefined));
+  const top = tree.dirs[tree.dirs.length - 1]!;
+  const source = localTreeEntries(tree);
+  const localOf = new Map(tree.files.map((f) => [f.relative.slice(top.relative.length + 1), f.localPath]));
+  let counts: SyncCounts | undefined;
+  const removalFailures: JobFailure[] = [];
+  const plan = async (session: ClientSession): Promise<UploadJob[]> => {
+    const destination = await remoteTree(session, options, { dropOutsideLinks: false });
+    const identical = options.checksum
+      ? await sameDigests(filesToCompare({ source, destination }), (path) => ({
+          local: digestFile(localOf.get(path)!, { signal: options.signal }),
+          remote: remoteDigest(session, joinRemotePath(remotePath, path)).then((d) => d.digest),
+        }))
+      : undefined;
+    const actions = planSync(
+      { source, destination, top: { mode: top.mode, mtimeMs: top.mtimeMs } },
+      { checksum: options.checksum ?? false, delete: options.delete ?? false, identical },
+    );
+    counts = tally.planned(actions, 'upload', remotePath);
+    if (options.dryRun) return [];
+    removalFailures.push(...(await removeRemote(session, actions, options, tally)));
+    return uploadJobsOf(actions, remotePath, localOf);
+  };
+  // A file or link refused on its own fails the run once the others are done (runUploadJobs); a refused
+  // removal was reported as it happened and fails the run after everything else went.
+  await runUploadJobs(plan, { ...options, files: [], overwrite: true, onEvent: tally.onEvent });
+  if (removalFailures.length > 0)
+    throw jobsFailedError(removalFailures, { total: removalFailures.length, files: false });
+  return counts!;
+}
+
+/** Remote SRC to local DST: planned on the get's first session, then the downloads, links, directories. */
+async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<SyncCounts> {
+  const requested = resolve(options.localDir);
+  const existing = await lstat(requested).catch(() => undefined);
+  if (existing && !existing.isDirectory())
+    throw new FerryError('USAGE_INVALID', 'the destination is not a directory', { subject: requested });
+  let counts: SyncCounts | undefined;
+  let top: { mode: number; mtimeMs: number } | undefined;
+  const planOn = async (session: ClientSession, localDir: string | undefined): Promise<SyncAction[]> => {
+    const onSkip = (path: string, reason: string): void =>
+      tally.onEvent({ type: 'entry-skipped', path, reason });
+    const listed = await listRemote(session, options.remotePath, { recursive: true }).catch(
+      (err: unknown) => {
+        throw aboutRemotePath(err, options.server, options.remotePath);
+      },
+    );
+    if (listed.isFile)
+      throw new FerryError('USAGE_INVALID', 'the source is a file: sync mirrors directories');
+    const source = remoteListingEntries(listed, options.remotePath, { dropOutsideLinks: true, onSkip });
+    const destination = localDir === undefined ? [] : await localDestinationEntries(localDir);
+    top = { mode: listed.mode, mtimeMs: listed.mtimeMs };
+    const identical = options.checksum
+      ? await sameDigests(filesToCompare({ source, destination }), (path) => ({
+          local: digestFile(join(localDir!, ...path.split('/')), { signal: options.signal }),
+          remote: remoteDigest(session, joinRemotePath(options.remotePath, path)).then((d) => d.digest),
+        }))
+      : undefined;
+    const actions = planSync(
+      { source, destination, top },
+      { checksum: options.checksum ?? false, delete: options.delete ?? false, identical },
+    );
+    counts = tally.planned(actions, 'download', options.remotePath);
+    return actions;
+  };
+  if (options.dryRun) {
+    const real = existing ? await realpath(requested) : undefined;
+    await withRetries(options, tally.onEvent, async (session) => {
+      if (counts === undefined) await planOn(session, real);
+    });
+    return counts!;
+  }
+  const removalFailures: JobFailure[] = [];
+  const planner = async (session: ClientSession, localDir: string): Promise<GetPlan> => {
+    const actions = await planOn(session, localDir);
+    removalFailures.push(...(await removeLocal(localDir, actions, tally)));
+    return getPlanOf(actions, options.remotePath);
+  };
+  await getPlanned(
+    {
+      ...options,
+      remotePaths: [options.remotePath],
+      localDir: requested,
+      recursive: true,
+      overwrite: true,
+      createLocalDir: true,
+      onEvent: tally.onEvent,
+    },
+    planner,
+  );
+  if (top) {
+    // The top directory is DST itself, the one entry a get plan cannot name: its attributes come last.
+    await setDirectoryAttributes(await realpath(requested), receivedDirectoryMode(top.mode), top.mtimeMs);
+  }
+  if (removalFailures.length > 0)
+    throw jobsFailedError(removalFailures, { total: removalFailures.length, files: false });
+  return counts!;
+}
+
+/** The remote DST (or SRC) as sync entries; a missing DST holds nothing, a file is refused. */
+async function remoteTree(
+  session: ClientSession,
+  options: SyncTreeOptions,
+  how: { dropOutsideLinks: boolean },
+): Promise<SyncEntry[]> {
+  try {
+    const listing = await listRemote(session, options.remotePath, { recursive: true });
+    if (listing.isFile)
+      throw new FerryError('USAGE_INVALID', 'the destination is a file: sync mirrors directories');
+    return remoteListingEntries(listing, options.remotePath, how);
+  } catch (err) {
+    if (isFerryError(err, 'PATH_NOT_FOUND')) return [];
+    throw aboutRemotePath(err, options.server, options.remotePath);
+  }
+}
+
+/**
+ * The paths of `paths` whose two digests are equal, computed a few at a time: the server answers verify-only
+ * gets in order (PROTOCOL.md §5.11.4), so they are pipelined, bounded well under its 256.
+ */
+async function sameDigests(
+  paths: readonly string[],
+  digestsOf: (path: string) => { local: Promise<Buffer>; remote: Promise<Buffer> },
+): Promise<Set<string>> {
+  const identical = new Set<string>();
+  const WINDOW = 32;
+  for (let i = 0; i < paths.length; i += WINDOW) {
+    await Promise.all(
+      paths.slice(i, i + WINDOW).map(async (path) => {
+        const { local, remote } = digestsOf(path);
+        const [a, b] = await Promise.allSettled([local, remote]);
+        // A file whose digest cannot be had on one side (not permitted, unreadable) is sent: it fails or
+        // succeeds on its own there.
+        if (a.status === 'fulfilled' && b.status === 'fulfilled' && a.value.equals(b.value))
+          identical.add(path);
+      }),
+    );
+  }
+  return identical;
+}
+
+/** The upload jobs of a plan: files, then links, then directories (PROTOCOL.md §5.10's order). */
+function uploadJobsOf(
+  actions: readonly SyncAction[],
+  remotePath: string,
+  localOf: ReadonlyMap<string, string>,
+): UploadJob[] {
+  const remote = (path: string): string => (path === '' ? remotePath : joinRemotePath(remotePath, path));
+  const jobs: UploadJob[] = [];
+  for (const a of actions) {
+    if (a.action === 'send')
+      jobs.push({ kind: 'file', localPath: localOf.get(a.path)!, remotePath: remote(a.path), size: a.size });
+    else if (a.action === 'link')
+      jobs.push({ kind: 'link', remotePath: remote(a.path), target: a.target, mtimeMs: a.mtimeMs });
+    else if (a.action === 'dir') {
+      // The client's root itself ('' as DST) is the server's to make; it takes no PUT_DIR.
+      if (remote(a.path) !== '')
+        jobs.push({ kind: 'dir', remotePath: remote(a.path), mode: a.mode, mtimeMs: a.mtimeMs });
+    }
+  }
+  return jobs;
+}
+
+/** The get plan of a plan's files, links and directories (the top directory is set apart). */
+function getPlanOf(actions: readonly SyncAction[], remotePath: string): GetPlan {
+  const plan: GetPlan = { files: [], dirs: [], links: [] };
+  for (const a of actions) {
+    const local = a.path === '' ? [] : a.path.split('/');
+    if (a.action === 'send')
+      plan.files.push({ remotePath: joinRemotePath(remotePath, a.path), local, size: a.size });
+    else if (a.action === 'link')
+      plan.links.push({ local, target: a.target, mtimeMs: a.mtimeMs, rootDepth: 0 });
+    else if (a.action === 'dir' && a.path !== '') plan.dirs.push({ local, mode: a.mode, mtimeMs: a.mtimeMs });
+  }
+  return plan;
+}
+
+/**
+ * Sends the plan's removals as REMOVE_REQUESTs (PROTOCOL.md §5.16), pipelined: the server takes them in
+ * arrival order, deepest first as planned, so each directory is empty when its turn comes. A removal refused
+ * on its own is reported (`entry-skipped`, "not removed: ...") and the others go on.
+ */
+async function removeRemote(
+  session: ClientSession,
+  actions: readonly SyncAction[],
+  options: SyncTreeOptions,
+  tally: SyncTally,
+): Promise<JobFailure[]> {
+  const removals = actions.filter(
+    (a): a is Extract<SyncAction, { action: 'delete' }> => a.action === 'delete',
+  );
+  const failures: JobFailure[] = [];
+  // Requests in flight, oldest first: at most MAX_PIPELINED unanswered, as for every pipelined operation.
+  const inFlight: Array<{ ref: number; entry: EntryRequest; path: string; relative: string }> = [];
+  const settleOldest = async (): Promise<void> => {
+    const { ref, entry, path, relative } = inFlight.shift()!;
+    try {
+      entry.receive(await session.take(ref));
+    } catch (err) {
+      const error = aboutRemotePath(err, options.server, path);
+      if (!failsOnlyThisJob(error, session)) throw error;
+      tally.onEvent({ type: 'entry-skipped', path: relative, reason: `not removed: ${error.message}` });
+      failures.push({ error, name: path });
+    } finally {
+      session.closeRef(ref);
+    }
+  };
+  for (const removal of removals) {
+    if (inFlight.length >= MAX_PIPELINED) await settleOldest();
+    const path = joinRemotePath(options.remotePath, removal.path);
+    const ref = session.openRef();
+    const entry = new EntryRequest();
+    inFlight.push({ ref, entry, path, relative: removal.path });
+    await session.send(entry.request({ type: 'REMOVE_REQUEST', ref, path }));
+  }
+  while (inFlight.length > 0) await settleOldest();
+  return failures;
+}
+
+/** The plan's removals on this machine, under the real `root`, never following a link (`removeUnderRoot`). */
+async function removeLocal(
+  root: string,
+  actions: readonly SyncAction[],
+  tally: SyncTally,
+): Promise<JobFailure[]> {
+  const failures: JobFailure[] = [];
+  for (const a of actions) {
+    if (a.action !== 'delete') continue;
+    try {
+      await removeUnderRoot(root, a.path.split('/'));
+    } catch (err) {
+      // One entry that cannot be removed (not empty any more, a link above it, no permission) stays, is
+      // reported, and the others go on, as a refused removal on the server does.
+      const error = toFerryError(err);
+      tally.onEvent({ type: 'entry-skipped', path: a.path, reason: `not removed: ${error.message}` });
+      failures.push({ error, name: join(root, a.path) });
+    }
+  }
+  return failures;
+}
+
+/**
+ * Counts what a sync plans and what its transfers put on the wire, and forwards every event. Wire bytes of
+ * file data: a delta upload's literals (`transfer-delta`), else what `transfer-finished` says travelled.
+ */
+class SyncTally {
+  readonly #emit: (event: SyncEvent) => void;
+  readonly #literal = new Map<string, number>();
+  /** The remote paths of the files the plan sends as changed: only they can save anything. */
+  readonly #changed = new Set<string>();
+  dataBytes = 0;
+  savedBytes = 0;
+
+  constructor(emit: ((event: SyncEvent) => void) | undefined) {
+    this.#emit = emit ?? (() => undefined);
+  }
+
+  /** Reports the plan's actions (paths relative to `remoteBase` on the server) and counts them. */
+  planned(actions: readonly SyncAction[], direction: TransferDirection, remoteBase: string): SyncCounts {
+    for (const action of actions) {
+      if (action.action === 'send' && action.reason === 'changed')
+        this.#changed.add(joinRemotePath(remoteBase, action.path));
+      this.#emit({ type: 'sync-action', direction, ...action });
+    }
+    return countSyncActions(actions);
+  }
+
+  readonly onEvent = (event: TransferEvent): void => {
+    if (event.type === 'transfer-delta') this.#literal.set(event.remotePath, event.literalBytes);
+    if (event.type === 'transfer-finished' && !event.identical) {
+      const wire = this.#literal.get(event.remotePath) ?? event.transferredBytes;
+      this.dataBytes += wire;
+      // What did not cross the wire in this run: copies of the receiver's old file (a delta), and the
+      // verified part of an interrupted attempt, whichever way the transfer counts them.
+      if (this.#changed.has(event.remotePath)) this.savedBytes += Math.max(0, event.size - wire);
+    }
+    this.#emit(event);
+  };
+}
