@@ -10,55 +10,90 @@ import {
 } from '../protocol/index.js';
 import type { PartialTransfer, SourceFile } from '../transfer/index.js';
 
-/** New-file offsets scanned per read of the old file (the read holds one leaf more, for matches across it). */
+/** Old-file offsets scanned per read (the read holds one leaf more, for matches across its end). */
 const SCAN_WINDOW_BYTES = 4 * 1024 * 1024;
 
-/** The most bytes of the old file one read of matched leaves holds. */
+/** The most bytes of the old file one read of leaves found earlier holds. */
 const PLACE_READ_BYTES = 4 * 1024 * 1024;
 
-/**
- * Finds the server's leaves in the client's old file (PROTOCOL.md §5.17.3): the rolling checksum over every
- * byte offset of `old`, each candidate confirmed by its truncated leaf hash (`DeltaMatcher`, the delta
- * upload's matcher with the roles of old and new swapped), read in windows of a few MiB.
- */
-export async function findLeaves(old: SourceFile, signature: DeltaSignature): Promise<DeltaLeafSources> {
-  const sources = new DeltaLeafSources(signature);
-  if (signature.weak.length === 0) return sources;
-  const matcher = new DeltaMatcher(signature);
-  const size = old.size;
-  const buffer = Buffer.allocUnsafe(Math.min(size, SCAN_WINDOW_BYTES + LEAF_BYTES - 1));
-  for (let from = 0; from < size;) {
-    const to = Math.min(size, from + SCAN_WINDOW_BYTES);
-    const readEnd = Math.min(size, to - 1 + LEAF_BYTES);
-    const window = buffer.subarray(0, readEnd - from);
-    await old.readExactly(window, 0, window.length, from);
-    const scan = matcher.scan(window, from, from, to, readEnd === size);
-    sources.add(scan.ops);
-    from = scan.next;
-  }
-  sources.fillRepeats();
-  return sources;
+/** What the old file gave a delta download (PROTOCOL.md §5.17.3). */
+export interface TakenLeaves {
+  /** The leaves now verified in the partial, with their hashes. */
+  readonly held: ChunkHashes;
+  /** True when the old file is the server's file: every leaf in place, same size, same digest. */
+  readonly identical: boolean;
 }
 
 /**
- * Copies the leaves found in the old file into the download's partial (PROTOCOL.md §5.17.3). Each is read
- * again and counts only if its leaf hash begins with the signature's strong hash: a leaf changed since the
- * scan (the old file written meanwhile) is left to be received. A counted leaf is a verified chunk of the
- * partial (its chunks are leaves), with the hash computed here over the bytes written, so it is held
- * exactly as a resumed download's chunk is. Returns the held chunks' hashes and the bytes placed.
+ * Finds the server's leaves in the client's old file and copies them into the download's partial
+ * (PROTOCOL.md §5.17.3): the rolling checksum over every byte offset of `old`, each candidate confirmed by
+ * its leaf hash (`DeltaMatcher`, the delta upload's matcher with old and new swapped), read in windows of a
+ * few MiB. A leaf found is written from the window it was found in, with the leaf hash the matcher computed
+ * over those very bytes as its chunk hash, so it is a verified chunk of the partial (its chunks are leaves),
+ * held exactly as a resumed download's chunk is. While every leaf so far lies where it lies in the server's
+ * file (same size), nothing is written: an identical file is recognised by its digest and left alone.
  */
-export async function placeLeaves(
+export async function takeLeaves(
+  old: SourceFile,
+  signed: { signature: DeltaSignature; digest: Buffer },
+  partial: PartialTransfer,
+): Promise<TakenLeaves> {
+  const { signature } = signed;
+  const size = signature.oldSize;
+  const held = new ChunkHashes(size, LEAF_BYTES);
+  const sources = new DeltaLeafSources(signature);
+  if (signature.weak.length === 0) return { held, identical: old.size === 0 };
+  const inPlace = new ChunkHashes(size, LEAF_BYTES);
+  let deferring = old.size === size;
+  const found: Array<{ block: number; offset: number; hash: Buffer }> = [];
+  const matcher = new DeltaMatcher(signature, (block, offset, hash) => found.push({ block, offset, hash }));
+  for (let from = 0; from < old.size;) {
+    const to = Math.min(old.size, from + SCAN_WINDOW_BYTES);
+    const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
+    // A fresh buffer per window: the partial's writes may still read it after this loop moves on.
+    const window = Buffer.allocUnsafe(readEnd - from);
+    await old.readExactly(window, 0, window.length, from);
+    const scan = matcher.scan(window, from, from, to, readEnd === old.size);
+    sources.add(scan.ops);
+    for (const { block, offset, hash } of found) {
+      if (deferring && offset === block * LEAF_BYTES && block === inPlace.knownCount) {
+        inPlace.set(block, hash);
+        continue;
+      }
+      deferring = false;
+      if (held.has(block)) continue;
+      const length = deltaBlockLength(block, size);
+      await partial.writeData(block * LEAF_BYTES, window.subarray(offset - from, offset - from + length));
+      partial.completeChunk(block, hash);
+      held.set(block, hash);
+    }
+    found.length = 0;
+    from = scan.next;
+  }
+  if (deferring && inPlace.knownCount === inPlace.count && inPlace.digest().equals(signed.digest))
+    return { held, identical: true };
+  // The leaves left: those seen in place before the first difference, and repeats of a leaf found once.
+  sources.fillRepeats();
+  await placeLeaves(old, sources, signature, partial, held);
+  return { held, identical: false };
+}
+
+/**
+ * Copies the leaves `sources` found and `held` lacks into the partial, each read again and counted only if
+ * its leaf hash begins with the signature's strong hash (a leaf changed since the scan is left to be
+ * received).
+ */
+async function placeLeaves(
   old: SourceFile,
   sources: DeltaLeafSources,
   signature: DeltaSignature,
   partial: PartialTransfer,
-): Promise<{ held: ChunkHashes; placedBytes: number }> {
+  held: ChunkHashes,
+): Promise<void> {
   const size = signature.oldSize;
-  const held = new ChunkHashes(size, LEAF_BYTES);
-  let placedBytes = 0;
   for (let block = 0; block < sources.count;) {
     const start = sources.offsetOf(block);
-    if (start < 0) {
+    if (start < 0 || held.has(block)) {
       block++;
       continue;
     }
@@ -67,6 +102,7 @@ export async function placeLeaves(
     let bytes = 0;
     while (
       end < sources.count &&
+      !held.has(end) &&
       sources.offsetOf(end) === start + bytes &&
       bytes + LEAF_BYTES <= PLACE_READ_BYTES
     ) {
@@ -74,31 +110,22 @@ export async function placeLeaves(
       end++;
     }
     const run = Buffer.allocUnsafe(bytes);
-    let got = 0;
-    try {
-      await old.readExactly(run, 0, bytes, start);
-      got = bytes;
-    } catch {
-      // The old file shrank under us: none of this run counts; it is received instead.
-    }
-    for (let at = 0; got > 0 && block < end; block++) {
+    const read = await old.readExactly(run, 0, bytes, start).then(
+      () => true,
+      () => false, // the old file shrank under us: this run is received instead
+    );
+    for (let at = 0; read && block < end; block++) {
       const length = deltaBlockLength(block, size);
       const leaf = run.subarray(at, at + length);
       at += length;
       const hash = leafHash(leaf);
       const strongAt = block * DELTA_STRONG_BYTES;
-      if (
-        !hash
-          .subarray(0, DELTA_STRONG_BYTES)
-          .equals(signature.strong.subarray(strongAt, strongAt + DELTA_STRONG_BYTES))
-      )
-        continue;
+      const strong = signature.strong.subarray(strongAt, strongAt + DELTA_STRONG_BYTES);
+      if (!hash.subarray(0, DELTA_STRONG_BYTES).equals(strong)) continue;
       await partial.writeData(block * LEAF_BYTES, leaf);
       partial.completeChunk(block, hash);
       held.set(block, hash);
-      placedBytes += length;
     }
     block = end;
   }
-  return { held, placedBytes };
 }

@@ -24,7 +24,7 @@ import {
   siblingTempName,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
-import { findLeaves, placeLeaves } from './delta-download.js';
+import { takeLeaves, type TakenLeaves } from './delta-download.js';
 import { PARALLEL_MIN_BYTES } from './upload-file.js';
 
 export interface DownloadOptions {
@@ -223,13 +223,26 @@ async function receiveDelta(
   }
   answered.complete = true;
   session.closeRef(ref);
-  const { offer, signature } = signed;
+  const { offer } = signed;
   const old = await SourceFile.open(target.path, { noFollow: true });
-  let placed: { held: ChunkHashes; placedBytes: number };
+  let taken: TakenLeaves;
   try {
-    const sources = await findLeaves(old, signature);
-    // Every leaf where it belongs and the same size: compare digests, and leave an identical file untouched.
-    if (sources.inPlace(old.size) && (await hashAllChunks(old, LEAF_BYTES)).digest().equals(signed.digest)) {
+    const partial = await PartialTransfer.open(downloadPartials, target, {
+      size: offer.size,
+      mtimeMs: 0,
+      chunkBytes: LEAF_BYTES,
+      fresh: true,
+      durableBatchBytes: options.durableBatchBytes,
+    });
+    try {
+      taken = await takeLeaves(old, signed, partial);
+    } catch (err) {
+      await partial.close();
+      throw err;
+    }
+    if (taken.identical) {
+      // The old file is the server's: it stays as it is, and the partial opened for nothing goes.
+      await partial.discard();
       if (partialIsOurs) {
         await rm(paths.dataPath, { force: true });
         await rm(paths.logPath, { force: true });
@@ -244,27 +257,16 @@ async function receiveDelta(
         identical: true,
       };
     }
-    const partial = await PartialTransfer.open(downloadPartials, target, {
-      size: offer.size,
-      mtimeMs: 0,
-      chunkBytes: LEAF_BYTES,
-      fresh: true,
-      durableBatchBytes: options.durableBatchBytes,
-    });
-    try {
-      placed = await placeLeaves(old, sources, signature, partial);
-    } finally {
-      // Made durable: a cut from here on resumes with these leaves held.
-      await partial.close();
-    }
+    // Made durable: a cut from here on resumes with these leaves held.
+    await partial.close();
   } finally {
     await old.close();
   }
   // PROTOCOL.md §5.4: at most 4096 ranges may be claimed; a more scattered set gives up its smallest ranges.
   const held = new ChunkHashes(offer.size, LEAF_BYTES);
   let reusedBytes = 0;
-  for (const index of indicesFromRanges(boundedHeldRanges(placed.held.knownRanges()))) {
-    held.set(index, placed.held.get(index)!);
+  for (const index of indicesFromRanges(boundedHeldRanges(taken.held.knownRanges()))) {
+    held.set(index, taken.held.get(index)!);
     reusedBytes += held.lengthOf(index);
   }
   const second = session.openRef();

@@ -116,6 +116,15 @@ const cases: Array<{ name: string; next: Buffer; leaves: number }> = [
     leaves: 6,
   },
   { name: 'emptied', next: Buffer.alloc(0), leaves: 0 },
+  {
+    // Every leaf before the change lies in place: they are taken only once the difference shows.
+    name: 'modified in place near the end only',
+    next: edited((b) => {
+      randomBytes(200).copy(b, OLD_BYTES - 5000);
+      return b;
+    }),
+    leaves: 1,
+  },
 ];
 
 async function leftovers(dir: string): Promise<string[]> {
@@ -187,4 +196,18 @@ test('a delta download cut in the middle resumes: the leaves taken and received 
   // What arrived before the cut is not received again (one leaf in flight, the framing and two sessions).
   assert.ok(down < literal + 2 * LEAF + overheadBytes(OLD_BYTES, 40) * 2, `${down} bytes`);
   assert.deepEqual(await leftovers(r.dest), []);
+});
+
+test('delta download of a file that repeats a leaf its old copy holds once: every copy is taken from it', async (t) => {
+  const zeros = (leaves: number): Buffer => Buffer.alloc(leaves * LEAF);
+  const head = randomBytes(16 * LEAF);
+  const tail = randomBytes(16 * LEAF + 777);
+  const local = Buffer.concat([head, zeros(1), tail]);
+  const next = Buffer.concat([head, zeros(5), tail]);
+  const r = await rig(t, local, next);
+  const { events } = await r.get();
+  assert.ok((await readFile(join(r.dest, NAME))).equals(next));
+  const finished = events.find((e) => e.type === 'transfer-finished');
+  assert.ok(finished?.type === 'transfer-finished');
+  assert.equal(finished.transferredBytes, 0, 'nothing received: every leaf came from the old file');
 });
