@@ -350,6 +350,7 @@ async function runDownloads(
         digest: result.digest,
         transferredBytes: result.receivedBytes,
         resumedBytes: result.resumedBytes,
+        reusedBytes: result.reusedBytes,
         restarted: false,
         identical: result.identical,
       });
