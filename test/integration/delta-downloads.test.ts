@@ -27,6 +27,7 @@ const signatureBytes = (size: number): number => Math.ceil(size / LEAF) * 20 + 6
 const overheadBytes = (size: number, leaves: number): number => 4096 + signatureBytes(size) + leaves * 90;
 
 interface Rig {
+  server: FerryServer;
   root: string;
   dest: string;
   proxy: FaultProxy;
@@ -57,6 +58,7 @@ async function rig(t: TestContext, old: Buffer, next: Buffer, plan?: FaultPlan |
   t.after(() => proxy.close());
   const client = generateKeyPair();
   return {
+    server,
     root,
     dest,
     proxy,
@@ -210,4 +212,12 @@ test('delta download of a file that repeats a leaf its old copy holds once: ever
   const finished = events.find((e) => e.type === 'transfer-finished');
   assert.ok(finished?.type === 'transfer-finished');
   assert.equal(finished.transferredBytes, 0, 'nothing received: every leaf came from the old file');
+});
+
+test('the claim after a signature is answered from the server’s hash cache: the file is read once', async (t) => {
+  const r = await rig(t, old, cases[0]!.next);
+  await r.get();
+  assert.ok((await readFile(join(r.dest, NAME))).equals(cases[0]!.next));
+  // The signature is paid for once (hashedBytes counts it); the claim that follows reads nothing more.
+  assert.equal(r.server.hashCache.hashedBytes, cases[0]!.next.length, 'the file was hashed once');
 });
