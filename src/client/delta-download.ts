@@ -47,12 +47,22 @@ export async function takeLeaves(
   let deferring = old.size === size;
   const found: Array<{ block: number; offset: number; hash: Buffer }> = [];
   const matcher = new DeltaMatcher(signature, (block, offset, hash) => found.push({ block, offset, hash }));
+  // Each window is read while the one before it is scanned: a read covers any start the scan may leave
+  // (from `to` to a leaf past it) and a whole window after it. A fresh buffer each time: the partial's
+  // writes may still read one after this loop moves on.
+  const readAhead = (at: number): Promise<{ at: number; bytes: Buffer }> => {
+    const bytes = Buffer.allocUnsafe(Math.min(old.size, at + SCAN_WINDOW_BYTES + 2 * LEAF_BYTES) - at);
+    const read = old.readExactly(bytes, 0, bytes.length, at).then(() => ({ at, bytes }));
+    read.catch(() => undefined); // awaited below; a read left running when the scan fails is not unhandled
+    return read;
+  };
+  let ahead = readAhead(0);
   for (let from = 0; from < old.size;) {
     const to = Math.min(old.size, from + SCAN_WINDOW_BYTES);
     const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
-    // A fresh buffer per window: the partial's writes may still read it after this loop moves on.
-    const window = Buffer.allocUnsafe(readEnd - from);
-    await old.readExactly(window, 0, window.length, from);
+    const piece = await ahead;
+    if (to < old.size) ahead = readAhead(to);
+    const window = piece.bytes.subarray(from - piece.at, readEnd - piece.at);
     const scan = matcher.scan(window, from, from, to, readEnd === old.size);
     sources.add(scan.ops);
     for (const { block, offset, hash } of found) {

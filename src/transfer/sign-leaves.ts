@@ -28,18 +28,30 @@ export async function signLeaves(
   if (hashes.chunkBytes !== LEAF_BYTES) throw new RangeError('a signature is taken over leaves');
   const size = source.size;
   const totalBlocks = deltaBlockCount(size);
-  const buffer = Buffer.allocUnsafe(Math.min(SIGN_READ_BYTES, Math.max(size, 1)));
+  // Two buffers: the next piece is read (on libuv's pool) while this one is checksummed and hashed.
+  const pieceBytes = Math.min(SIGN_READ_BYTES, Math.max(size, 1));
+  const buffers = [Buffer.allocUnsafe(pieceBytes), Buffer.allocUnsafe(pieceBytes)];
+  let turn = 0;
+  const readPiece = (at: number): Promise<Buffer> => {
+    const buffer = buffers[turn++ % 2]!;
+    const n = Math.min(pieceBytes, size - at);
+    const piece = source.readExactly(buffer, 0, n, at).then(() => buffer.subarray(0, n));
+    // A read still running when the signing stops (the session ended) must not become an unhandled rejection.
+    piece.catch(() => undefined);
+    return piece;
+  };
+  let next = size > 0 ? readPiece(0) : undefined;
   for (let firstBlock = 0; firstBlock < totalBlocks; firstBlock += MAX_DELTA_RECORD_BLOCKS) {
     const count = Math.min(MAX_DELTA_RECORD_BLOCKS, totalBlocks - firstBlock);
     const weak = new Uint32Array(count);
     const strong = Buffer.alloc(count * DELTA_STRONG_BYTES);
     const start = firstBlock * LEAF_BYTES;
     const end = Math.min(size, (firstBlock + count) * LEAF_BYTES);
-    for (let at = start; at < end; at += buffer.length) {
-      const n = Math.min(buffer.length, end - at);
-      await source.readExactly(buffer, 0, n, at);
-      for (let leafAt = 0; leafAt < n; leafAt += LEAF_BYTES) {
-        const leaf = buffer.subarray(leafAt, Math.min(n, leafAt + LEAF_BYTES));
+    for (let at = start; at < end; at += pieceBytes) {
+      const piece = await next!;
+      next = at + pieceBytes < size ? readPiece(at + pieceBytes) : undefined;
+      for (let leafAt = 0; leafAt < piece.length; leafAt += LEAF_BYTES) {
+        const leaf = piece.subarray(leafAt, Math.min(piece.length, leafAt + LEAF_BYTES));
         const block = (at + leafAt) / LEAF_BYTES;
         const hash = leafHash(leaf);
         hashes.set(block, hash);

@@ -221,3 +221,23 @@ test('the claim after a signature is answered from the server’s hash cache: th
   // The signature is paid for once (hashedBytes counts it); the claim that follows reads nothing more.
   assert.equal(r.server.hashCache.hashedBytes, cases[0]!.next.length, 'the file was hashed once');
 });
+
+test('delta download of a file of several scan windows (4 MiB each), shifted: leaves across window edges are found', async (t) => {
+  const big = randomBytes(9 * 1024 * 1024 + 1234);
+  // 1 KiB inserted near the start and 7 bytes deleted at 5 MiB: every later leaf sits at an odd offset of the
+  // old file, so matches straddle the windows' edges.
+  const next = Buffer.concat([
+    big.subarray(0, 3000),
+    randomBytes(1024),
+    big.subarray(3000, 5 * 1024 * 1024),
+    big.subarray(5 * 1024 * 1024 + 7),
+  ]);
+  const r = await rig(t, big, next);
+  const { events } = await r.get();
+  assert.ok((await readFile(join(r.dest, NAME))).equals(next));
+  const finished = events.find((e) => e.type === 'transfer-finished');
+  assert.ok(finished?.type === 'transfer-finished');
+  t.diagnostic(`several windows: received ${finished.transferredBytes} of ${next.length}`);
+  // The leaf with the insertion, the one with the deletion, and the short last one.
+  assert.ok(finished.transferredBytes <= 3 * LEAF, `${finished.transferredBytes} bytes received`);
+});
