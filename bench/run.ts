@@ -21,6 +21,7 @@ import { FaultProxy } from '../test/helpers/fault-proxy.js';
 import { sha256File, writeRandomFile } from '../test/helpers/random-file.js';
 import { makeTempDir } from '../test/helpers/temp-dir.js';
 import { NOISE_PROTOCOL_NAME } from '../src/protocol/index.js';
+import { runDeltaCases } from './delta-cases.js';
 import { measureHandshakeCost, measureLoopbackHandshakeMs } from './handshake-cost.js';
 import { killTracked, killTrackedOnExit } from './lib/child-registry.js';
 import { cutAfterTotal } from './lib/cut-after-total.js';
@@ -57,7 +58,17 @@ const MIB = 2 ** 20;
 const GIB = 2 ** 30;
 /** socat's buffer for the raw TCP ceiling: 8 KiB buffers are ~2.8x slower here (ECOSYSTEM.md). */
 const SOCAT_BUFFER_BYTES = 131072;
-const CASES = ['upload', 'download', 'small', 'resume', 'link', 'handshake', 'pipeline', 'sync'] as const;
+const CASES = [
+  'upload',
+  'download',
+  'small',
+  'resume',
+  'link',
+  'handshake',
+  'pipeline',
+  'sync',
+  'delta',
+] as const;
 type CaseName = (typeof CASES)[number];
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1050,9 +1061,13 @@ async function main(): Promise<number> {
       log,
       emit,
     });
+  const deltaOk =
+    !options.cases.has('delta') || (await runDeltaCases({ ...options, dir, ferry, sshd: b.sshd, emit, log }));
   emit({ bench: BENCH, case: 'end', loadAverage1m: round(loadavg()[0]!, 2) });
   printTable();
-  return rows.some((r) => r.error !== undefined) || resumeRows.some((r) => r.error !== undefined) ? 1 : 0;
+  return rows.some((r) => r.error !== undefined) || resumeRows.some((r) => r.error !== undefined) || !deltaOk
+    ? 1
+    : 0;
 }
 
 /**

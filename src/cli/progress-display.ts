@@ -349,9 +349,11 @@ export class ProgressDisplay {
       ? 'identical, skipped'
       : event.resumedBytes > 0
         ? `resumed from ${event.resumedBytes}`
-        : event.direction === 'upload'
-          ? 'sent'
-          : 'received';
+        : (event.reusedBytes ?? 0) > 0
+          ? `received ${event.transferredBytes}, ${event.reusedBytes} from the old file`
+          : event.direction === 'upload'
+            ? 'sent'
+            : 'received';
     const route =
       event.direction === 'upload'
         ? `${event.file} -> ${event.remotePath}`

@@ -21,7 +21,7 @@ export function addTransferFlags(command: Command, receiver: 'remote' | 'local')
       '--overwrite',
       receiver === 'remote'
         ? 'replace existing remote files atomically, sending only what changed when you may also read them (default: identical files are skipped, others refused)'
-        : `replace existing ${receiver} files atomically, without comparing them (default: identical files are skipped, others refused)`,
+        : `replace existing ${receiver} files atomically, receiving only what changed (default: identical files are skipped, others refused)`,
     )
     .option(
       '--chunk-size <bytes>',

@@ -1,13 +1,18 @@
-import { rm } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
 import {
   ChunkHashes,
   DEFAULT_CHUNK_BYTES,
   HASH_BYTES,
+  LEAF_BYTES,
+  boundedHeldRanges,
   chunkBytesFor,
+  indicesFromRanges,
+  type GetOfferMessage,
   type GetStripe,
 } from '../protocol/index.js';
+import { DeltaSignatureReceiver, type SignedFile } from '../machines/index.js';
 import {
   FilePartialStore,
   PartialTransfer,
@@ -19,15 +24,22 @@ import {
   siblingTempName,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
+import { takeLeaves, type TakenLeaves } from './delta-download.js';
 import { PARALLEL_MIN_BYTES } from './upload-file.js';
 
 export interface DownloadOptions {
   chunkBytes?: number | undefined;
   /** Replace an existing local file (atomically). Without it an identical file is skipped, another refused. */
   overwrite?: boolean | undefined;
+  /**
+   * With `overwrite`, build the new file from the old one's unchanged leaves and receive only the rest
+   * (PROTOCOL.md §5.17); default true. The chunk size is then one leaf, whatever `chunkBytes` says.
+   */
+  delta?: boolean | undefined;
   /** Verified bytes batched per fsync of the local partial (PROTOCOL.md §9.2). */
   durableBatchBytes?: number | undefined;
-  onStarted?: (info: { size: number; heldBytes: number }) => void;
+  /** `heldBytes` counts what a resume kept and, of it, `reusedBytes` what a delta took from the old file. */
+  onStarted?: (info: { size: number; heldBytes: number; reusedBytes: number }) => void;
   /**
    * Connections (the primary included) a file of at least `parallelMinBytes` is striped over (PROTOCOL.md
    * §5.13.6); `extraStreams` opens (once) the other `streams - 1` sessions to the same server.
@@ -46,6 +58,8 @@ export interface DownloadResult {
   readonly receivedBytes: number;
   /** Bytes already held from an interrupted attempt and kept. */
   readonly resumedBytes: number;
+  /** Bytes a delta download took from the old local file instead of receiving them (PROTOCOL.md §5.17). */
+  readonly reusedBytes: number;
   /** True when the local file already had this content and was left untouched. */
   readonly identical: boolean;
 }
@@ -84,12 +98,15 @@ export async function beginDownload(
   target: RootPath,
   options: DownloadOptions = {},
 ): Promise<PendingDownload> {
-  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   const paths = downloadPartialPaths(target);
   const ref = session.openRef();
   // The chunks we hold and their hashes: the whole file when verifying, else what a partial of ours holds.
   let held: ChunkHashes | undefined;
   const verifyOnly = target.exists && !options.overwrite;
+  // PROTOCOL.md §5.17: replacing a local file of at least one leaf asks for the server's signature first, and
+  // then only for what the old file lacks; its chunks are leaves, so little is received beyond what changed.
+  let delta = !verifyOnly && target.exists && options.delta !== false && (await deltaBase(target.path));
+  const chunkBytes = delta ? LEAF_BYTES : (options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
   const streams = options.streams ?? 1;
   // The client cannot know the size before GET_OFFER, so the threshold travels with the request (§5.13.6).
   const stripe: GetStripe | undefined =
@@ -108,38 +125,186 @@ export async function beginDownload(
     if (partial && partial.header.chunkBytes === chunkBytes && partial.held.length > 0)
       held = ChunkHashes.of(partial.header.size, chunkBytes, partial.held);
   }
-  await sendRequest(session, ref, remotePath, chunkBytes, verifyOnly, held, stripe);
+  // An interrupted delta resumes like any download: its partial holds the leaves it took from the old file
+  // and those it received, and the old file is not scanned again.
+  if (held) delta = false;
   const ours = owner === 'ferry';
   // Once the server's answer is complete, the ref is over on its side: a local verdict (FILE_EXISTS for a
-  // differing file) must not send a CANCEL, which would tell the server the outcome (§5.11.1).
-  const answered = { complete: false };
-  const done = receiveDownload(
-    session,
-    ref,
-    target,
-    paths,
-    chunkBytes,
-    verifyOnly,
-    held,
-    ours,
-    options,
-    remotePath,
-    stripe,
-    answered,
-  )
+  // differing file) must not send a CANCEL, which would tell the server the outcome (§5.11.1). A delta moves
+  // on to a second ref once its signature is in.
+  const answered = { ref, complete: false };
+  let receiving: Promise<DownloadResult>;
+  if (delta) {
+    await session.send({
+      type: 'GET_REQUEST',
+      ref,
+      chunkBytes: LEAF_BYTES,
+      verifyOnly: false,
+      signature: true,
+      heldSize: 0,
+      haveDigest: Buffer.alloc(HASH_BYTES),
+      ranges: [],
+      path: remotePath,
+    });
+    receiving = receiveDelta(session, ref, target, paths, ours, options, remotePath, stripe, answered);
+  } else {
+    await sendRequest(session, ref, remotePath, chunkBytes, verifyOnly, held, stripe);
+    receiving = session.expect(ref, 'GET_OFFER').then((offer) =>
+      receiveDownload(session, ref, offer, target, paths, chunkBytes, verifyOnly, held, ours, options, {
+        remotePath,
+        stripe,
+        answered,
+        reusedBytes: 0,
+      }),
+    );
+  }
+  const done = receiving
     .catch((err: unknown) => {
       // Given up on here (a local write failed, say): the server stops sending the rest (PROTOCOL.md §5.9).
-      if (!toFerryError(err).remote && !answered.complete) session.cancelRef(ref);
+      if (!toFerryError(err).remote && !answered.complete) session.cancelRef(answered.ref);
       throw err;
     })
-    .finally(() => session.closeRef(ref));
+    .finally(() => session.closeRef(answered.ref));
   done.catch(() => undefined);
   return { ref, done };
+}
+
+/** Whether the local file at `path` can be a delta's base: a regular file of at least one leaf (§5.17). */
+async function deltaBase(path: string): Promise<boolean> {
+  const stats = await lstat(path).catch(() => undefined);
+  return stats !== undefined && stats.isFile() && stats.size >= LEAF_BYTES;
+}
+
+/** What `receiveDownload` needs beyond the request's own facts. */
+interface ReceiveContext {
+  readonly remotePath: string;
+  readonly stripe: GetStripe | undefined;
+  readonly answered: { ref: number; complete: boolean };
+  /** Of the held chunks, the bytes a delta took from the old file this attempt. */
+  readonly reusedBytes: number;
+}
+
+/**
+ * A delta download (PROTOCOL.md §5.17): the signature of the server's file on `ref`, its leaves found in the
+ * old local file and copied into the partial (each verified), then a second request that holds them, so the
+ * server sends only the rest. The old file is only read; it is replaced by the rename of the verified new
+ * file (§5.11.3). An identical old file is left as it is.
+ */
+async function receiveDelta(
+  session: ClientSession,
+  ref: number,
+  target: RootPath,
+  paths: PartialPaths,
+  partialIsOurs: boolean,
+  options: DownloadOptions,
+  remotePath: string,
+  stripe: GetStripe | undefined,
+  answered: { ref: number; complete: boolean },
+): Promise<DownloadResult> {
+  const receiver = new DeltaSignatureReceiver();
+  let signed: SignedFile | undefined;
+  while (signed === undefined) {
+    signed = receiver.receive(await session.take(ref));
+    // A file too large for a signature comes whole (PROTOCOL.md §5.17.2), in leaf-sized chunks.
+    if (receiver.state === 'plain')
+      return receiveDownload(
+        session,
+        ref,
+        receiver.offer!,
+        target,
+        paths,
+        LEAF_BYTES,
+        false,
+        undefined,
+        partialIsOurs,
+        options,
+        { remotePath, stripe: undefined, answered, reusedBytes: 0 },
+      );
+  }
+  answered.complete = true;
+  session.closeRef(ref);
+  const { offer } = signed;
+  const old = await SourceFile.open(target.path, { noFollow: true });
+  let taken: TakenLeaves;
+  try {
+    const partial = await PartialTransfer.open(downloadPartials, target, {
+      size: offer.size,
+      mtimeMs: 0,
+      chunkBytes: LEAF_BYTES,
+      fresh: true,
+      durableBatchBytes: options.durableBatchBytes,
+    });
+    try {
+      taken = await takeLeaves(old, signed, partial);
+    } catch (err) {
+      await partial.close();
+      throw err;
+    }
+    if (taken.identical) {
+      // The old file is the server's: it stays as it is, and the partial opened for nothing goes.
+      await partial.discard();
+      if (partialIsOurs) {
+        await rm(paths.dataPath, { force: true });
+        await rm(paths.logPath, { force: true });
+      }
+      options.onStarted?.({ size: offer.size, heldBytes: offer.size, reusedBytes: offer.size });
+      return {
+        size: offer.size,
+        digest: signed.digest,
+        receivedBytes: 0,
+        resumedBytes: 0,
+        reusedBytes: offer.size,
+        identical: true,
+      };
+    }
+    // Made durable: a cut from here on resumes with these leaves held.
+    await partial.close();
+  } finally {
+    await old.close();
+  }
+  // PROTOCOL.md §5.4: at most 4096 ranges may be claimed; a more scattered set gives up its smallest ranges.
+  const held = new ChunkHashes(offer.size, LEAF_BYTES);
+  let reusedBytes = 0;
+  for (const index of indicesFromRanges(boundedHeldRanges(taken.held.knownRanges()))) {
+    held.set(index, taken.held.get(index)!);
+    reusedBytes += held.lengthOf(index);
+  }
+  const second = session.openRef();
+  answered.ref = second;
+  answered.complete = false;
+  try {
+    await sendRequest(
+      session,
+      second,
+      remotePath,
+      LEAF_BYTES,
+      false,
+      held.knownCount > 0 ? held : undefined,
+      stripe,
+    );
+    const next = await session.expect(second, 'GET_OFFER');
+    return await receiveDownload(
+      session,
+      second,
+      next,
+      target,
+      paths,
+      LEAF_BYTES,
+      false,
+      held.knownCount > 0 ? held : undefined,
+      partialIsOurs,
+      options,
+      { remotePath, stripe, answered, reusedBytes },
+    );
+  } finally {
+    session.closeRef(second);
+  }
 }
 
 async function receiveDownload(
   session: ClientSession,
   ref: number,
+  offer: GetOfferMessage,
   target: RootPath,
   paths: PartialPaths,
   chunkBytes: number,
@@ -147,11 +312,9 @@ async function receiveDownload(
   held: ChunkHashes | undefined,
   partialIsOurs: boolean,
   options: DownloadOptions,
-  remotePath: string,
-  stripe: GetStripe | undefined,
-  answered: { complete: boolean },
+  context: ReceiveContext,
 ): Promise<DownloadResult> {
-  const offer = await session.expect(ref, 'GET_OFFER');
+  const { remotePath, stripe, answered } = context;
   // A held set is accepted only for a file of its size (PROTOCOL.md §5.11.2): a server accepting it for
   // another size would have the client count chunks of the wrong lengths as held, so it is refused.
   if (offer.heldAccepted && held !== undefined && held.size !== offer.size)
@@ -160,8 +323,10 @@ async function receiveDownload(
       `GET_OFFER accepted a held set of ${held.size} bytes for a file of ${offer.size} bytes`,
     );
   const keep = offer.heldAccepted && held !== undefined ? held : undefined;
-  const resumedBytes = keep?.knownBytes() ?? 0;
-  options.onStarted?.({ size: offer.size, heldBytes: resumedBytes });
+  const heldBytes = keep?.knownBytes() ?? 0;
+  const reusedBytes = keep ? context.reusedBytes : 0;
+  const resumedBytes = heldBytes - reusedBytes;
+  options.onStarted?.({ size: offer.size, heldBytes, reusedBytes });
   if (verifyOnly) {
     // VERIFY_ONLY (PROTOCOL.md §5.11.1): the server offers its size, then its digest and no chunk; the
     // comparison is ours alone, and nothing about it goes back.
@@ -191,7 +356,14 @@ async function receiveDownload(
       await rm(paths.logPath, { force: true });
     }
     // Identical content is neither received nor resumed: 0, as for an identical upload.
-    return { size: offer.size, digest: ours, receivedBytes: 0, resumedBytes: 0, identical: true };
+    return {
+      size: offer.size,
+      digest: ours,
+      receivedBytes: 0,
+      resumedBytes: 0,
+      reusedBytes: 0,
+      identical: true,
+    };
   }
   const partial = await PartialTransfer.open(downloadPartials, target, {
     // mtime 0: a download's partial is identified by size and chunk size; its content by the chunk hashes.
@@ -247,7 +419,7 @@ async function receiveDownload(
       mtimeMs: offer.mtimeMs,
     });
     options.onVerified?.(offer.size, offer.size);
-    return { size: offer.size, digest, receivedBytes, resumedBytes, identical: false };
+    return { size: offer.size, digest, receivedBytes, resumedBytes, reusedBytes, identical: false };
   } catch (err) {
     // The attempt is over: the joined sessions stop too, so no stripe writes after the partial is closed.
     const error = toFerryError(err);

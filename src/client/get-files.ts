@@ -49,6 +49,11 @@ export interface GetFilesOptions extends ConnectOptions {
   recursive?: boolean;
   chunkBytes?: number;
   overwrite?: boolean;
+  /**
+   * With `overwrite`, receive only what an existing local file lacks (PROTOCOL.md §5.17); default true.
+   * False receives a replaced file whole.
+   */
+  delta?: boolean;
   durableBatchBytes?: number;
   /** TCP connections (each its own session) a large file is striped over; default DEFAULT_STREAMS. */
   streams?: number;
@@ -327,14 +332,17 @@ async function runDownloads(
     const pending = await beginDownload(session, subject.remotePath, target, {
       chunkBytes: options.chunkBytes,
       overwrite: options.overwrite,
+      delta: options.delta,
       durableBatchBytes: options.durableBatchBytes,
       streams: options.extras.size + 1,
       extraStreams: options.extras.size > 0 ? () => options.extras.open() : undefined,
       parallelMinBytes: options.parallelMinBytes,
-      onStarted: ({ size, heldBytes }) => {
+      onStarted: ({ size, heldBytes, reusedBytes }) => {
         emit({ type: 'transfer-started', ...subject, size, heldBytes, restarted: false });
-        if (heldBytes > 0 && heldBytes < size)
-          emit({ type: 'transfer-resumed', ...subject, size, fromBytes: heldBytes });
+        // Leaves a delta took from the old file (PROTOCOL.md §5.17) are held, but nothing was resumed.
+        const resumed = heldBytes - reusedBytes;
+        if (resumed > 0 && heldBytes < size)
+          emit({ type: 'transfer-resumed', ...subject, size, fromBytes: resumed });
       },
       onVerified: (verifiedBytes, size) => {
         noteProgress();
@@ -360,6 +368,7 @@ async function runDownloads(
         digest: result.digest,
         transferredBytes: result.receivedBytes,
         resumedBytes: result.resumedBytes,
+        reusedBytes: result.reusedBytes,
         restarted: false,
         identical: result.identical,
       });

@@ -51,6 +51,11 @@ export type TransferEvent =
       transferredBytes: number;
       /** Bytes already held verified when the final session started. */
       resumedBytes: number;
+      /**
+       * Bytes a delta download took from the destination's old file instead of receiving them (PROTOCOL.md
+       * §5.17); absent for uploads.
+       */
+      reusedBytes?: number;
       restarted: boolean;
       /** The destination already held this content and was left untouched. */
       identical: boolean;

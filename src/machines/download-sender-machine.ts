@@ -2,8 +2,10 @@ import { FerryError } from '../errors/index.js';
 import {
   ChunkHashes,
   ChunkSet,
+  MAX_DELTA_BLOCKS,
   MAX_TRANSFER_CHUNKS,
   chunkCount,
+  deltaBlockCount,
   type GetEndMessage,
   type GetOfferMessage,
   type GetRequestMessage,
@@ -35,6 +37,30 @@ export const DOWNLOAD_SENDER_TRANSITIONS = [
     event: 'GET_REQUEST VERIFY_ONLY',
     next: 'checking',
     action: 'hash every chunk of the file, from the hash cache where it can (§5.11.1)',
+  },
+  {
+    state: 'new',
+    event: 'GET_REQUEST SIGNATURE',
+    next: 'signing',
+    action: 'GET_OFFER with SIGNATURE; hash every leaf, sending its DELTA_BLOCKS records (§5.17.2)',
+  },
+  {
+    state: 'new',
+    event: 'GET_REQUEST SIGNATURE, more than 2^18 leaves',
+    next: 'sending',
+    action: 'GET_OFFER without SIGNATURE; send every chunk (§5.17.2)',
+  },
+  {
+    state: 'signing',
+    event: 'signed',
+    next: 'closing',
+    action: 'check the file is unchanged (§5.6.1)',
+  },
+  {
+    state: 'signing',
+    event: 'source changed',
+    next: 'failed',
+    action: 'ERROR SOURCE_CHANGED for the ref (§5.6.1)',
   },
   {
     state: 'checking',
@@ -107,6 +133,11 @@ export type DownloadEffect =
    * the client already holds, accepted.
    */
   | { readonly kind: 'stream'; readonly chunks: Iterator<number>; readonly heldBytes: number }
+  /**
+   * Hash every leaf of the file into `hashes` (whose chunks are leaves) and send its signature as DELTA_BLOCKS
+   * records on the way (PROTOCOL.md §5.17.2), paid for from the client's hashing budget; then call `signed()`.
+   */
+  | { readonly kind: 'sign' }
   /** Check the file is the one opened, unchanged (PROTOCOL.md §5.6.1); call `unchanged()` or `sourceChanged()`. */
   | { readonly kind: 'check-unchanged' }
   /** Every chunk hash of the file was computed in this download: the hash cache may remember them. */
@@ -163,6 +194,16 @@ export class DownloadSenderMachine {
       this.#step('GET_REQUEST VERIFY_ONLY');
       return [{ kind: 'hash', chunks: this.hashes.allChunks(), check: true }];
     }
+    // PROTOCOL.md §5.17.2: the signature, unless the file has more leaves than a signature may describe; then
+    // the answer is the plain one, every chunk (the request holds nothing).
+    if (request.signature) {
+      if (deltaBlockCount(this.#file.size) > MAX_DELTA_BLOCKS) {
+        this.#step('GET_REQUEST SIGNATURE, more than 2^18 leaves');
+        return this.#offer(false);
+      }
+      this.#step('GET_REQUEST SIGNATURE');
+      return [{ kind: 'send', message: this.#offerMessage(false, true) }, { kind: 'sign' }];
+    }
     // An empty file has no chunks to claim: holding one is holding it all.
     if (request.heldSize === this.#file.size && (request.ranges.length > 0 || count === 0)) {
       this.#step('GET_REQUEST, held claim on this size');
@@ -188,6 +229,12 @@ export class DownloadSenderMachine {
     }
     this.#step('hashed, claim differs');
     return this.#offer(false);
+  }
+
+  /** Every leaf of the file is hashed and its signature sent (PROTOCOL.md §5.17.2). */
+  signed(): DownloadEffect[] {
+    this.#step('signed');
+    return [{ kind: 'check-unchanged' }];
   }
 
   /** Every chunk of the `stream` effect was sent (`sentBytes` file bytes). */
@@ -246,26 +293,28 @@ export class DownloadSenderMachine {
   }
 
   #offer(heldAccepted: boolean): DownloadEffect[] {
-    const file = this.#file;
     return [
-      {
-        kind: 'send',
-        message: {
-          type: 'GET_OFFER',
-          ref: this.#request.ref,
-          size: file.size,
-          mtimeMs: file.mtimeMs,
-          mode: file.mode,
-          heldAccepted,
-          ...(this.#striped ? { striped: true } : {}),
-        },
-      },
+      { kind: 'send', message: this.#offerMessage(heldAccepted, false) },
       {
         kind: 'stream',
         chunks: missingChunks(this.#held, (index) => this.#ours(index)),
         heldBytes: this.hashes.bytesOf(this.#held),
       },
     ];
+  }
+
+  #offerMessage(heldAccepted: boolean, signature: boolean): GetOfferMessage {
+    const file = this.#file;
+    return {
+      type: 'GET_OFFER',
+      ref: this.#request.ref,
+      size: file.size,
+      mtimeMs: file.mtimeMs,
+      mode: file.mode,
+      heldAccepted,
+      ...(this.#striped ? { striped: true } : {}),
+      ...(signature ? { signature: true } : {}),
+    };
   }
 
   #step(event: DownloadSenderEvent): Row {

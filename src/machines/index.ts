@@ -64,3 +64,9 @@ export {
   DeltaBlocksReceiver,
   type DeltaBlocksState,
 } from './delta-blocks-receiver.js';
+export {
+  DeltaSignatureReceiver,
+  DELTA_SIGNATURE_TRANSITIONS,
+  type DeltaSignatureState,
+  type SignedFile,
+} from './delta-signature-receiver.js';

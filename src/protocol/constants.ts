@@ -176,6 +176,15 @@ export const GET_FLAG_STRIPED = 2;
 /** GET_OFFER flag bit 1: the request's stripe applies, the file being large enough (PROTOCOL.md §5.13.6). */
 export const GET_OFFER_FLAG_STRIPED = 2;
 
+/**
+ * GET_REQUEST flag bit 2: send the file's signature (its leaves' DELTA_BLOCKS records) and its digest, not
+ * its chunks, so the client can build the file from its own old copy (PROTOCOL.md §5.17).
+ */
+export const GET_FLAG_SIGNATURE = 4;
+
+/** GET_OFFER flag bit 2: the signature follows, as asked (PROTOCOL.md §5.17.2). */
+export const GET_OFFER_FLAG_SIGNATURE = 4;
+
 /** Most streams one download may be striped over (PROTOCOL.md §5.13.6). */
 export const MAX_GET_STRIPES = 16;
 

@@ -1,10 +1,6 @@
 import { LEAF_BYTES } from './constants.js';
-import {
-  DELTA_STRONG_BYTES,
-  blockStrongHash,
-  deltaBlockLength,
-  type DeltaSignature,
-} from './delta-signature.js';
+import { DELTA_STRONG_BYTES, deltaBlockLength, type DeltaSignature } from './delta-signature.js';
+import { leafHash } from './merkle-tree-hash.js';
 import { weakChecksum } from './rolling-checksum.js';
 
 /**
@@ -24,6 +20,12 @@ export interface DeltaScan {
 }
 
 /**
+ * Told of every block found, with the full leaf hash (§7.2) of the bytes found: a delta download uses it as
+ * the chunk hash of the leaf it copies (PROTOCOL.md §5.17.3), so the bytes are hashed once, not twice.
+ */
+export type DeltaMatchListener = (block: number, newOffset: number, leafHash: Buffer) => void;
+
+/**
  * rsync's matcher (Tridgell 1999, §3.3) over the sender's new file: roll the weak checksum over every byte
  * offset, look the value up among the old file's blocks, and confirm a candidate with the strong hash. Pure:
  * it sees only the bytes it is given, so the caller streams a large file through it window by window.
@@ -38,8 +40,11 @@ export class DeltaMatcher {
   /** The old file's short last block, which matches only at the new file's end. */
   readonly #tail: { block: number; length: number } | undefined;
 
-  constructor(signature: DeltaSignature) {
+  readonly #onMatch: DeltaMatchListener | undefined;
+
+  constructor(signature: DeltaSignature, onMatch?: DeltaMatchListener) {
     this.#signature = signature;
+    this.#onMatch = onMatch;
     const last = signature.weak.length - 1;
     const tailLength = last >= 0 ? deltaBlockLength(last, signature.oldSize) : LEAF_BYTES;
     this.#tail = tailLength < LEAF_BYTES ? { block: last, length: tailLength } : undefined;
@@ -79,10 +84,26 @@ export class DeltaMatcher {
     }
     // The per-byte path stays in locals: the filter first, the Map and the strong hash only on a hit.
     const filter = this.#filter;
+    const blocks = this.#signature.weak.length;
+    // After a match, the block after it is tried first by its strong hash alone, at the very next offset:
+    // edits leave long runs of consecutive blocks, and this spares the weak checksum of every block of a run.
+    let chained = -1;
     while (at < to && at + LEAF_BYTES <= end) {
-      const bit = filterIndex(weak);
-      const block =
-        (filter[bit >>> 5]! & (1 << (bit & 31))) === 0 ? -1 : this.#matchAt(bytes, at - base, weak);
+      let block = -1;
+      if (chained >= 0) {
+        block = this.#chainAt(bytes, base, at, chained);
+        chained = -1;
+        if (block < 0) {
+          weak = weakChecksum(bytes, at - base, at - base + LEAF_BYTES);
+          a = weak & 0xffff;
+          b = weak >>> 16;
+          weak = a | (b << 16);
+        }
+      }
+      if (block < 0) {
+        const bit = filterIndex(weak);
+        block = (filter[bit >>> 5]! & (1 << (bit & 31))) === 0 ? -1 : this.#matchAt(bytes, base, at, weak);
+      }
       if (block >= 0) {
         if (at > literalStart)
           ops.push({ newOffset: literalStart, length: at - literalStart, oldOffset: -1 });
@@ -91,6 +112,10 @@ export class DeltaMatcher {
         at += LEAF_BYTES;
         literalStart = at;
         if (at < to && at + LEAF_BYTES <= end) {
+          if (block + 1 < blocks && block + 1 !== this.#tail?.block) {
+            chained = block + 1;
+            continue;
+          }
           weak = weakChecksum(bytes, at - base, at - base + LEAF_BYTES);
           a = weak & 0xffff;
           b = weak >>> 16;
@@ -127,18 +152,37 @@ export class DeltaMatcher {
     if (start < literalStart || start >= to || start < base) return -1;
     const piece = bytes.subarray(start - base);
     if (weakChecksum(piece, 0, piece.length) !== this.#signature.weak[tail.block]) return -1;
-    return this.#strongEquals(tail.block, blockStrongHash(piece)) ? start : -1;
+    const hash = leafHash(piece);
+    if (!this.#strongEquals(tail.block, hash.subarray(0, DELTA_STRONG_BYTES))) return -1;
+    this.#onMatch?.(tail.block, start, hash);
+    return start;
   }
 
-  #matchAt(bytes: Uint8Array, at: number, weak: number): number {
+  /** `block` at `at` by its strong hash alone (the block after the last match), or −1. */
+  #chainAt(bytes: Uint8Array, base: number, at: number, block: number): number {
+    const hash = leafHash(bytes.subarray(at - base, at - base + LEAF_BYTES));
+    if (!this.#strongEquals(block, hash.subarray(0, DELTA_STRONG_BYTES))) return -1;
+    this.#onMatch?.(block, at, hash);
+    return block;
+  }
+
+  #matchAt(bytes: Uint8Array, base: number, at: number, weak: number): number {
     const candidates = this.#byWeak.get(weak);
     if (candidates === undefined) return -1;
-    const strong = blockStrongHash(bytes.subarray(at, at + LEAF_BYTES));
+    const hash = leafHash(bytes.subarray(at - base, at - base + LEAF_BYTES));
+    const strong = hash.subarray(0, DELTA_STRONG_BYTES);
     // The block after the last match first: edits leave long runs of consecutive blocks (as rsync does).
     const expected = this.#lastBlock + 1;
-    if (candidates.includes(expected) && this.#strongEquals(expected, strong)) return expected;
-    for (const block of candidates) if (this.#strongEquals(block, strong)) return block;
-    return -1;
+    let found = -1;
+    if (candidates.includes(expected) && this.#strongEquals(expected, strong)) found = expected;
+    else
+      for (const block of candidates) {
+        if (!this.#strongEquals(block, strong)) continue;
+        found = block;
+        break;
+      }
+    if (found >= 0) this.#onMatch?.(found, at, hash);
+    return found;
   }
 
   #strongEquals(block: number, strong: Uint8Array): boolean {

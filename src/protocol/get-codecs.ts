@@ -1,7 +1,9 @@
 import {
+  GET_FLAG_SIGNATURE,
   GET_FLAG_STRIPED,
   GET_FLAG_VERIFY_ONLY,
   GET_OFFER_FLAG_HELD_ACCEPTED,
+  GET_OFFER_FLAG_SIGNATURE,
   GET_OFFER_FLAG_STRIPED,
   HASH_BYTES,
   MAX_PATH_BYTES,
@@ -30,7 +32,10 @@ export const GET_CODECS: MessageCodecTable<GetType> = {
       checkGetRequest(message);
       const path = encodeUtf8(message.path, 'get_request: path');
       const { ranges, stripe } = message;
-      const flags = (message.verifyOnly ? GET_FLAG_VERIFY_ONLY : 0) | (stripe ? GET_FLAG_STRIPED : 0);
+      const flags =
+        (message.verifyOnly ? GET_FLAG_VERIFY_ONLY : 0) |
+        (stripe ? GET_FLAG_STRIPED : 0) |
+        (message.signature ? GET_FLAG_SIGNATURE : 0);
       const writer = startMessage(
         'GET_REQUEST',
         4 + 4 + 1 + 8 + HASH_BYTES + 2 + RANGE_BYTES * ranges.length + 2 + path.length + (stripe ? 10 : 0),
@@ -57,8 +62,8 @@ export const GET_CODECS: MessageCodecTable<GetType> = {
       const haveDigest = r.copy(HASH_BYTES, 'haveDigest');
       const ranges = readRanges(r, r.u16('rangeCount'));
       const path = r.str(MAX_PATH_BYTES, 'path');
-      // PROTOCOL.md §5.11.1 and §5.13.6: VERIFY_ONLY and STRIPED are defined.
-      checkFlags(r, flags, GET_FLAG_VERIFY_ONLY | GET_FLAG_STRIPED);
+      // PROTOCOL.md §5.11.1, §5.13.6 and §5.17.1: VERIFY_ONLY, STRIPED and SIGNATURE are defined.
+      checkFlags(r, flags, GET_FLAG_VERIFY_ONLY | GET_FLAG_STRIPED | GET_FLAG_SIGNATURE);
       const stripe =
         (flags & GET_FLAG_STRIPED) !== 0
           ? { index: r.u8('stripeIndex'), count: r.u8('stripeCount'), minBytes: r.u64('stripeMinBytes') }
@@ -74,6 +79,7 @@ export const GET_CODECS: MessageCodecTable<GetType> = {
         ranges,
         path,
         ...(stripe ? { stripe } : {}),
+        ...((flags & GET_FLAG_SIGNATURE) !== 0 ? { signature: true } : {}),
       };
       checkGetRequest(message);
       return message;
@@ -90,7 +96,8 @@ export const GET_CODECS: MessageCodecTable<GetType> = {
         .u16(message.mode, 'mode')
         .u8(
           (message.heldAccepted ? GET_OFFER_FLAG_HELD_ACCEPTED : 0) |
-            (message.striped ? GET_OFFER_FLAG_STRIPED : 0),
+            (message.striped ? GET_OFFER_FLAG_STRIPED : 0) |
+            (message.signature ? GET_OFFER_FLAG_SIGNATURE : 0),
           'flags',
         )
         .finish();
@@ -102,13 +109,26 @@ export const GET_CODECS: MessageCodecTable<GetType> = {
       const mode = r.u16('mode');
       const flags = r.u8('flags');
       r.end();
-      // PROTOCOL.md §5.11.2 and §5.13.6: HELD_ACCEPTED and STRIPED are defined.
-      checkFlags(r, flags, GET_OFFER_FLAG_HELD_ACCEPTED | GET_OFFER_FLAG_STRIPED);
+      // PROTOCOL.md §5.11.2, §5.13.6 and §5.17.2: HELD_ACCEPTED, STRIPED and SIGNATURE are defined.
+      checkFlags(r, flags, GET_OFFER_FLAG_HELD_ACCEPTED | GET_OFFER_FLAG_STRIPED | GET_OFFER_FLAG_SIGNATURE);
       checkRef(ref, 'get_offer');
       checkMode(mode, 'get_offer');
       const heldAccepted = (flags & GET_OFFER_FLAG_HELD_ACCEPTED) !== 0;
       const striped = (flags & GET_OFFER_FLAG_STRIPED) !== 0;
-      return { type: 'GET_OFFER', ref, size, mtimeMs, mode, heldAccepted, ...(striped ? { striped } : {}) };
+      const signature = (flags & GET_OFFER_FLAG_SIGNATURE) !== 0;
+      // PROTOCOL.md §5.17.2: a signature answers a request that holds nothing, so it accepts no held set.
+      if (signature && (heldAccepted || striped))
+        throw r.fail('a signature offer accepts no held set and no stripe');
+      return {
+        type: 'GET_OFFER',
+        ref,
+        size,
+        mtimeMs,
+        mode,
+        heldAccepted,
+        ...(striped ? { striped } : {}),
+        ...(signature ? { signature } : {}),
+      };
     },
   },
   GET_DATA: dataCodec('GET_DATA'),

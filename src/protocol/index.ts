@@ -179,3 +179,4 @@ export {
   type DeltaOp,
   type DeltaScan,
 } from './delta-matcher.js';
+export { DeltaLeafSources, boundedHeldRanges } from './delta-leaf-sources.js';

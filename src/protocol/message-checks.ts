@@ -3,6 +3,7 @@ import type { ChunkRange } from './chunk-ranges.js';
 import {
   MAX_GET_STRIPES,
   FILE_MODE_MASK,
+  LEAF_BYTES,
   MAX_ACCEPT_RANGES,
   MAX_CHUNK_BYTES,
   MAX_CHUNK_COUNT,
@@ -154,6 +155,16 @@ export function checkGetRequest(message: GetRequestMessage): void {
   // about its own file (no size, no hashes), so a server cannot test guesses about it.
   if (message.verifyOnly && (message.heldSize !== 0 || ranges.length > 0)) {
     throw fail(`a verifyOnly request holds nothing, got heldSize ${message.heldSize}`);
+  }
+  // PROTOCOL.md §5.17.1: a SIGNATURE request holds nothing (what the client holds is its own business until it
+  // has matched the signature), names one leaf as its chunk size, and is neither VERIFY_ONLY nor striped.
+  if (message.signature) {
+    if (message.verifyOnly || message.stripe !== undefined)
+      throw fail('a signature request is neither verifyOnly nor striped');
+    if (message.heldSize !== 0 || ranges.length > 0)
+      throw fail(`a signature request holds nothing, got heldSize ${message.heldSize}`);
+    if (message.chunkBytes !== LEAF_BYTES)
+      throw fail(`a signature request's chunkBytes is ${LEAF_BYTES}, got ${message.chunkBytes}`);
   }
   // PROTOCOL.md §5.13.6: a stripe is one of 2 to 16 shares, and never of a VERIFY_ONLY request.
   const { stripe } = message;

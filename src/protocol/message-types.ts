@@ -279,6 +279,11 @@ export interface GetRequestMessage {
    * `index`, if the file has at least `minBytes`.
    */
   stripe?: GetStripe | undefined;
+  /**
+   * SIGNATURE (PROTOCOL.md §5.17.1): the client holds an old copy and asks for the file's signature and digest
+   * instead of its chunks; it then holds nothing, with `chunkBytes` one leaf, and no stripe.
+   */
+  signature?: boolean | undefined;
 }
 
 /** One stream's share of a download spread over several (PROTOCOL.md §5.13.6). */
@@ -298,6 +303,8 @@ export interface GetOfferMessage {
   heldAccepted: boolean;
   /** The request's stripe applies: only its chunks follow (PROTOCOL.md §5.13.6). */
   striped?: boolean | undefined;
+  /** The signature a SIGNATURE request asked for follows, then GET_END (PROTOCOL.md §5.17.2). */
+  signature?: boolean | undefined;
 }
 
 /** GET_DATA (PROTOCOL.md §5.11.2): file bytes at `offset`; `data` is a view of the record, no copy. */

@@ -11,6 +11,7 @@ import {
   SourceFile,
   hashChunks,
   resolveUnderRoot,
+  signLeaves,
   streamChunks,
   type ChunkSource,
   streamChunksPooled,
@@ -119,6 +120,14 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
                   },
                 }),
             (sent) => machine.sent(sent),
+          );
+        case 'sign':
+          // PROTOCOL.md §5.17.2: every leaf read and hashed once, paid for like any hashing on request
+          // (docs/SECURITY.md "Hashing on request"); the leaf hashes then answer the delta's held claim.
+          await io.ctx.hashCache.spend(io.clientKey, source.size);
+          return reading(
+            signLeaves(source, ref, hashes, (record) => io.send(record)),
+            () => machine.signed(),
           );
         case 'check-unchanged':
           return reading(source.assertUnchanged(), () => machine.unchanged());

@@ -377,3 +377,25 @@ test('ProgressDisplay draws the overall bar for a download of a tree: getFiles -
   );
   assert.match(drawn.at(-1)!, /^✓ received 3 files, /);
 });
+
+test('ProgressDisplay says how much of a delta download came from the old file (PROTOCOL.md §5.17)', () => {
+  const { stream, text } = sink(false);
+  const display = new ProgressDisplay({ mode: 'lines', stream, colors: colorsFor(stream, {}), now: () => 0 });
+  display.handle({
+    type: 'transfer-finished',
+    direction: 'download',
+    file: 'disk.img',
+    remotePath: 'disk.img',
+    size: 1048576,
+    digest: DIGEST,
+    transferredBytes: 65536,
+    resumedBytes: 0,
+    reusedBytes: 983040,
+    restarted: false,
+    identical: false,
+  });
+  assert.equal(
+    text().trimEnd(),
+    `disk.img -> disk.img (1048576 bytes, received 65536, 983040 from the old file) digest ${'ab'.repeat(8)}`,
+  );
+});

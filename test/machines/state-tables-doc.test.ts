@@ -8,6 +8,7 @@ import type { Transition } from '../../src/machines/index.js';
 import {
   BATCH_RECEIVER_TRANSITIONS,
   DELTA_BLOCKS_TRANSITIONS,
+  DELTA_SIGNATURE_TRANSITIONS,
   UPLOAD_LANE_TRANSITIONS,
 } from '../../src/machines/index.js';
 import { RECEIVER_TRANSITIONS } from '../../src/machines/index.js';
@@ -98,4 +99,8 @@ test('PROTOCOL.md §6.10 shows exactly the transitions of the delta signature on
     documentedTransitions('### 6.10 Delta signature on the client'),
     codeTransitions(DELTA_BLOCKS_TRANSITIONS),
   );
+});
+
+test('PROTOCOL.md §6.11 shows exactly the transitions of the delta download signature (DELTA_SIGNATURE_TRANSITIONS)', () => {
+  assert.deepEqual(documentedTransitions('### 6.11'), codeTransitions(DELTA_SIGNATURE_TRANSITIONS));
 });

@@ -174,7 +174,7 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
   ['a GET_REQUEST with chunkBytes 1000', request({ chunk: '000003e8' }), 'MESSAGE_MALFORMED'],
   ['a GET_REQUEST with chunkBytes 512', request({ chunk: '00000200' }), 'MESSAGE_MALFORMED'],
   ['a GET_REQUEST with chunkBytes 2^27', request({ chunk: '08000000' }), 'MESSAGE_MALFORMED'],
-  ['a GET_REQUEST with reserved flag bits', request({ flags: '04' }), 'MESSAGE_MALFORMED'],
+  ['a GET_REQUEST with reserved flag bits', request({ flags: '08' }), 'MESSAGE_MALFORMED'],
   ['a STRIPED GET_REQUEST without its stripe', request({ flags: '02' }), 'MESSAGE_MALFORMED'],
   [
     'a STRIPED GET_REQUEST of 17 stripes',
@@ -268,7 +268,7 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
   ],
   [
     'a GET_OFFER with reserved flag bits',
-    '21 00000001 0000000000000000 0000000000000000 01a4 04',
+    '21 00000001 0000000000000000 0000000000000000 01a4 08',
     'MESSAGE_MALFORMED',
   ],
   ['a GET_OFFER one byte short', '21 00000001 0000000000000000 0000000000000000 01a4', 'MESSAGE_MALFORMED'],

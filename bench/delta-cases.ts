@@ -1,0 +1,298 @@
+// Case `delta` (issue 16): one large file changed a little, replaced with ferry (`send --overwrite`, `get
+// --overwrite`) and with rsync over ssh, same run, loopback. Two edits of a random file of `--size`: 1 MiB
+// rewritten in place at 3 places, and 1 KiB inserted near the start. Wire bytes are counted at a proxy in
+// front of each server (both directions, everything on the connection: handshake, signature, data, MACs),
+// time is the client process's wall clock, from spawn to exit.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, open, rm, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ferryEnv } from '../test/helpers/cli.js';
+import { FaultProxy } from '../test/helpers/fault-proxy.js';
+import { sha256File, writeRandomFile } from '../test/helpers/random-file.js';
+import type { FerryPeers } from './lib/ferry-peers.js';
+import { freePort } from './lib/free-port.js';
+import type { LoopbackSshd } from './lib/loopback-sshd.js';
+import { formatSize } from './lib/parse-size.js';
+import { ServerMeter } from './lib/server-meter.js';
+import { expectSuccess, runTimed, type TimedResult } from './lib/timed-process.js';
+
+const MIB = 2 ** 20;
+
+/** What the case needs from bench/run.ts. */
+export interface DeltaBench {
+  dir: string;
+  sizeBytes: number;
+  runs: number;
+  ferry: FerryPeers;
+  sshd: LoopbackSshd | undefined;
+  emit: (record: Record<string, unknown>) => void;
+  log: (line: string) => void;
+}
+
+interface Edit {
+  name: string;
+  /** Writes the edited copy of `old` to `next`. */
+  make(old: string, next: string, size: number): Promise<void>;
+}
+
+const EDITS: Edit[] = [
+  {
+    name: '1 MiB rewritten at 3 places',
+    async make(old, next, size) {
+      await copyFile(old, next);
+      const file = await open(next, 'r+');
+      try {
+        for (const at of [Math.floor(size / 4), Math.floor(size / 2), Math.floor((3 * size) / 4)])
+          await file.write(randomBytes(MIB), 0, MIB, at);
+      } finally {
+        await file.close();
+      }
+    },
+  },
+  {
+    name: '1 KiB inserted near the start',
+    async make(old, next) {
+      const from = await open(old, 'r');
+      const to = await open(next, 'w');
+      try {
+        const head = Buffer.alloc(10_000);
+        await from.read(head, 0, head.length, 0);
+        await to.write(head, 0, head.length, 0);
+        await to.write(randomBytes(1024), 0, 1024, head.length);
+        const buffer = Buffer.allocUnsafe(8 * MIB);
+        for (let at = head.length, out = head.length + 1024; ;) {
+          const { bytesRead } = await from.read(buffer, 0, buffer.length, at);
+          if (bytesRead === 0) break;
+          await to.write(buffer, 0, bytesRead, out);
+          at += bytesRead;
+          out += bytesRead;
+        }
+      } finally {
+        await from.close();
+        await to.close();
+      }
+    },
+  },
+];
+
+interface DeltaSample {
+  wallMs: number;
+  wireBytes: number;
+  clientCpuSeconds: number;
+  serverCpuSeconds: number;
+}
+
+/**
+ * Runs the case: every edit, both directions, ferry and rsync taking turns in each run; prints the table on
+ * stdout after the JSON lines. True when every tool ran.
+ */
+export async function runDeltaCases(b: DeltaBench): Promise<boolean> {
+  const dir = join(b.dir, 'delta');
+  await mkdir(dir, { recursive: true });
+  const old = join(dir, 'old.bin');
+  const next = join(dir, 'next.bin');
+  b.log(`delta: writing ${formatSize(b.sizeBytes)} of random data...`);
+  await writeRandomFile(old, b.sizeBytes);
+  const rows: DeltaRow[] = [];
+  for (const edit of EDITS) {
+    await edit.make(old, next, b.sizeBytes);
+    const want = await sha256File(next);
+    for (const direction of ['upload', 'download'] as const) {
+      const samples = new Map<string, DeltaSample[]>();
+      const errors = new Map<string, string>();
+      for (let run = 0; run < b.runs; run++) {
+        for (const tool of ['ferry', 'rsync'] as const) {
+          if (errors.has(tool) || (tool === 'rsync' && !b.sshd)) continue;
+          const label = `delta ${direction}, ${edit.name}: ${tool} (run ${run + 1}/${b.runs})`;
+          b.log(label);
+          const place = join(dir, `run-${tool}`);
+          await rm(place, { recursive: true, force: true });
+          await mkdir(join(place, 'remote'), { recursive: true });
+          await mkdir(join(place, 'local'), { recursive: true });
+          // The receiver holds the old file, older than the new one (rsync's quick check must not skip it).
+          const [held, sent] =
+            direction === 'upload'
+              ? [join(place, 'remote', 'large.bin'), join(place, 'local', 'large.bin')]
+              : [join(place, 'local', 'large.bin'), join(place, 'remote', 'large.bin')];
+          await copyFile(old, held);
+          await copyFile(next, sent);
+          await utimes(held, 1_600_000_000, 1_600_000_000);
+          spawnSync('sync');
+          try {
+            const sample =
+              tool === 'ferry' ? await ferryRun(b, direction, place) : await rsyncRun(b, direction, place);
+            if ((await sha256File(held)) !== want)
+              throw new Error('the replaced file differs from the new one');
+            samples.set(tool, [...(samples.get(tool) ?? []), sample]);
+          } catch (err) {
+            errors.set(tool, (err as Error).message);
+            b.log(`${label} failed: ${(err as Error).message}`);
+          } finally {
+            await rm(place, { recursive: true, force: true });
+          }
+        }
+      }
+      const caseRows = summarize(
+        b,
+        `delta ${direction} ${formatSize(b.sizeBytes)}, ${edit.name}`,
+        samples,
+        errors,
+      );
+      rows.push(...caseRows);
+    }
+  }
+  await rm(dir, { recursive: true, force: true });
+  process.stdout.write(`\n${deltaTable(rows)}\n`);
+  return rows.every((r) => r.error === undefined);
+}
+
+/** One ferry replacement through a counting proxy in front of a fresh `ferry serve` of `place/remote`. */
+async function ferryRun(
+  b: DeltaBench,
+  direction: 'upload' | 'download',
+  place: string,
+): Promise<DeltaSample> {
+  const listen = `127.0.0.1:${await freePort()}`;
+  const server = await b.ferry.startServer(join(place, 'remote'), listen);
+  const [host, port] = listen.split(':');
+  const proxy = await FaultProxy.start({ target: { host: host!, port: Number(port) } });
+  try {
+    await b.ferry.trust(proxy.addressText);
+    const args =
+      direction === 'upload'
+        ? ['send', '-q', '--overwrite', join(place, 'local', 'large.bin'), `${proxy.addressText}/large.bin`]
+        : ['get', '-q', '--overwrite', `${proxy.addressText}/large.bin`, join(place, 'local')];
+    const [command, full] = b.ferry.clientCommand(args);
+    return await measure(
+      server.pid,
+      proxy,
+      () => runTimed(command, full, { env: ferryEnv() }),
+      `ferry ${args[0]}`,
+    );
+  } finally {
+    await proxy.close();
+    await server.stop();
+  }
+}
+
+/** One rsync replacement (no options but -e) through a counting proxy in front of a fresh sshd. */
+async function rsyncRun(
+  b: DeltaBench,
+  direction: 'upload' | 'download',
+  place: string,
+): Promise<DeltaSample> {
+  const sshd = await b.sshd!.start();
+  const proxy = await FaultProxy.start({ target: { host: '127.0.0.1', port: sshd.port } });
+  try {
+    const rsh = b.sshd!.rshCommand(proxy.address.port);
+    const remote = `root@127.0.0.1:${join(place, 'remote', 'large.bin')}`;
+    const local = join(place, 'local', 'large.bin');
+    const args = direction === 'upload' ? ['-e', rsh, local, remote] : ['-e', rsh, remote, local];
+    return await measure(sshd.pid, proxy, () => runTimed('rsync', args), 'rsync');
+  } finally {
+    await proxy.close();
+    await sshd.stop();
+  }
+}
+
+async function measure(
+  pid: number,
+  proxy: FaultProxy,
+  client: () => Promise<TimedResult>,
+  what: string,
+): Promise<DeltaSample> {
+  const meter = await ServerMeter.start(pid);
+  try {
+    const result = expectSuccess(await client(), what);
+    const usage = await meter.finish();
+    return {
+      wallMs: result.wallMs,
+      wireBytes: proxy.totalBytes('clientToServer') + proxy.totalBytes('serverToClient'),
+      clientCpuSeconds: result.cpuSeconds,
+      serverCpuSeconds: usage.cpuSeconds,
+    };
+  } finally {
+    await meter.stop();
+  }
+}
+
+/** One row of the delta table: medians over the runs. */
+export interface DeltaRow {
+  case: string;
+  tool: string;
+  wallMs: number;
+  wireBytes: number;
+  clientCpuSeconds: number;
+  serverCpuSeconds: number;
+  /** ferry's over rsync's, in the same case (targets: wire ≤ 2, time ≤ 1). */
+  wireVsRsync?: number;
+  timeVsRsync?: number;
+  error?: string;
+}
+
+function summarize(
+  b: DeltaBench,
+  label: string,
+  samples: Map<string, DeltaSample[]>,
+  errors: Map<string, string>,
+): DeltaRow[] {
+  const med = (values: number[]): number => {
+    const sorted = [...values].sort((x, y) => x - y);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  };
+  const rows: DeltaRow[] = [];
+  for (const tool of ['ferry', 'rsync']) {
+    const s = samples.get(tool) ?? [];
+    const error = errors.get(tool) ?? (s.length === 0 ? 'not run (no sshd or rsync)' : undefined);
+    rows.push({
+      case: label,
+      tool,
+      wallMs: s.length ? med(s.map((x) => x.wallMs)) : NaN,
+      wireBytes: s.length ? med(s.map((x) => x.wireBytes)) : NaN,
+      clientCpuSeconds: s.length ? med(s.map((x) => x.clientCpuSeconds)) : NaN,
+      serverCpuSeconds: s.length ? med(s.map((x) => x.serverCpuSeconds)) : NaN,
+      ...(error !== undefined ? { error } : {}),
+    });
+  }
+  const [ferry, rsync] = rows;
+  if (ferry && rsync && ferry.error === undefined && rsync.error === undefined) {
+    ferry.wireVsRsync = round(ferry.wireBytes / rsync.wireBytes);
+    ferry.timeVsRsync = round(ferry.wallMs / rsync.wallMs);
+  }
+  for (const row of rows)
+    b.emit({
+      bench: 'ferry-bench',
+      ...row,
+      note:
+        row.tool === 'ferry'
+          ? 'bin/ferry send/get --overwrite (delta, PROTOCOL.md §5.15, §5.17); wire bytes at a proxy, both directions'
+          : 'rsync -e ssh, no options; wire bytes at a proxy in front of sshd, both directions',
+    });
+  return rows;
+}
+
+/** The delta table (markdown), for the run's summary. */
+function deltaTable(rows: readonly DeltaRow[]): string {
+  const lines = [
+    '| case | tool | wire MiB | s | wire vs rsync | time vs rsync | CPU s client | CPU s server |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows) {
+    if (r.error !== undefined) {
+      lines.push(`| ${r.case} | ${r.tool} | failed: ${r.error} | | | | | |`);
+      continue;
+    }
+    lines.push(
+      `| ${r.case} | ${r.tool} | ${(r.wireBytes / MIB).toFixed(2)} | ${(r.wallMs / 1000).toFixed(2)} | ` +
+        `${r.wireVsRsync?.toFixed(2) ?? ''} | ${r.timeVsRsync?.toFixed(2) ?? ''} | ` +
+        `${r.clientCpuSeconds.toFixed(2)} | ${r.serverCpuSeconds.toFixed(2)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}

@@ -1,0 +1,151 @@
+import {
+  ChunkHashes,
+  DELTA_STRONG_BYTES,
+  DeltaLeafSources,
+  DeltaMatcher,
+  LEAF_BYTES,
+  deltaBlockLength,
+  leafHash,
+  type DeltaSignature,
+} from '../protocol/index.js';
+import { isFerryError } from '../errors/index.js';
+import type { PartialTransfer, SourceFile } from '../transfer/index.js';
+
+/** Old-file offsets scanned per read (the read holds one leaf more, for matches across its end). */
+const SCAN_WINDOW_BYTES = 4 * 1024 * 1024;
+
+/** The most bytes of the old file one read of leaves found earlier holds. */
+const PLACE_READ_BYTES = 4 * 1024 * 1024;
+
+/** What the old file gave a delta download (PROTOCOL.md §5.17.3). */
+export interface TakenLeaves {
+  /** The leaves now verified in the partial, with their hashes. */
+  readonly held: ChunkHashes;
+  /** True when the old file is the server's file: every leaf in place, same size, same digest. */
+  readonly identical: boolean;
+}
+
+/**
+ * Finds the server's leaves in the client's old file and copies them into the download's partial
+ * (PROTOCOL.md §5.17.3): the rolling checksum over every byte offset of `old`, each candidate confirmed by
+ * its leaf hash (`DeltaMatcher`, the delta upload's matcher with old and new swapped), read in windows of a
+ * few MiB. A leaf found is written from the window it was found in, with the leaf hash the matcher computed
+ * over those very bytes as its chunk hash, so it is a verified chunk of the partial (its chunks are leaves),
+ * held exactly as a resumed download's chunk is. While every leaf so far lies where it lies in the server's
+ * file (same size), nothing is written: an identical file is recognised by its digest and left alone.
+ */
+export async function takeLeaves(
+  old: SourceFile,
+  signed: { signature: DeltaSignature; digest: Buffer },
+  partial: PartialTransfer,
+): Promise<TakenLeaves> {
+  const { signature } = signed;
+  const size = signature.oldSize;
+  const held = new ChunkHashes(size, LEAF_BYTES);
+  const sources = new DeltaLeafSources(signature);
+  if (signature.weak.length === 0) return { held, identical: old.size === 0 };
+  const inPlace = new ChunkHashes(size, LEAF_BYTES);
+  let deferring = old.size === size;
+  const found: Array<{ block: number; offset: number; hash: Buffer }> = [];
+  const matcher = new DeltaMatcher(signature, (block, offset, hash) => found.push({ block, offset, hash }));
+  // Each window is read while the one before it is scanned: a read covers any start the scan may leave
+  // (from `to` to a leaf past it) and a whole window after it. A fresh buffer each time: the partial's
+  // writes may still read one after this loop moves on.
+  const readAhead = (at: number): Promise<{ at: number; bytes: Buffer }> => {
+    const bytes = Buffer.allocUnsafe(Math.min(old.size, at + SCAN_WINDOW_BYTES + 2 * LEAF_BYTES) - at);
+    const read = old.readExactly(bytes, 0, bytes.length, at).then(() => ({ at, bytes }));
+    read.catch(() => undefined); // awaited below; a read left running when the scan fails is not unhandled
+    return read;
+  };
+  let ahead = readAhead(0);
+  for (let from = 0; from < old.size;) {
+    const to = Math.min(old.size, from + SCAN_WINDOW_BYTES);
+    const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
+    const piece = await ahead;
+    if (to < old.size) ahead = readAhead(to);
+    const window = piece.bytes.subarray(from - piece.at, readEnd - piece.at);
+    const scan = matcher.scan(window, from, from, to, readEnd === old.size);
+    sources.add(scan.ops);
+    for (const { block, offset, hash } of found) {
+      if (deferring && offset === block * LEAF_BYTES && block === inPlace.knownCount) {
+        inPlace.set(block, hash);
+        continue;
+      }
+      deferring = false;
+      if (held.has(block)) continue;
+      const length = deltaBlockLength(block, size);
+      await partial.writeData(block * LEAF_BYTES, window.subarray(offset - from, offset - from + length));
+      partial.completeChunk(block, hash);
+      held.set(block, hash);
+    }
+    found.length = 0;
+    from = scan.next;
+  }
+  if (deferring && inPlace.knownCount === inPlace.count && inPlace.digest().equals(signed.digest))
+    return { held, identical: true };
+  // The leaves left: those seen in place before the first difference, and repeats of a leaf found once.
+  sources.fillRepeats();
+  await placeLeaves(old, sources, signature, partial, held, inPlace);
+  return { held, identical: false };
+}
+
+/**
+ * Copies the leaves `sources` found and `held` lacks into the partial, each read again and counted only if
+ * its leaf hash begins with the signature's strong hash, or, for a leaf the scan hashed (`scanned`), only if
+ * the partial finds the bytes read again to have that hash. A leaf changed since the scan is left to be
+ * received.
+ */
+async function placeLeaves(
+  old: SourceFile,
+  sources: DeltaLeafSources,
+  signature: DeltaSignature,
+  partial: PartialTransfer,
+  held: ChunkHashes,
+  scanned: ChunkHashes,
+): Promise<void> {
+  const size = signature.oldSize;
+  for (let block = 0; block < sources.count;) {
+    const start = sources.offsetOf(block);
+    if (start < 0 || held.has(block)) {
+      block++;
+      continue;
+    }
+    // A run of leaves that lie one after another in the old file too is read at once.
+    let end = block;
+    let bytes = 0;
+    while (
+      end < sources.count &&
+      !held.has(end) &&
+      sources.offsetOf(end) === start + bytes &&
+      bytes + LEAF_BYTES <= PLACE_READ_BYTES
+    ) {
+      bytes += deltaBlockLength(end, size);
+      end++;
+    }
+    const run = Buffer.allocUnsafe(bytes);
+    const read = await old.readExactly(run, 0, bytes, start).then(
+      () => true,
+      () => false, // the old file shrank under us: this run is received instead
+    );
+    for (let at = 0; read && block < end; block++) {
+      const length = deltaBlockLength(block, size);
+      const leaf = run.subarray(at, at + length);
+      at += length;
+      const known = scanned.get(block);
+      const hash = known ?? leafHash(leaf);
+      const strongAt = block * DELTA_STRONG_BYTES;
+      const strong = signature.strong.subarray(strongAt, strongAt + DELTA_STRONG_BYTES);
+      if (!hash.subarray(0, DELTA_STRONG_BYTES).equals(strong)) continue;
+      await partial.writeData(block * LEAF_BYTES, leaf);
+      try {
+        // The partial hashes what it writes: for a leaf hashed by the scan, that is the check.
+        partial.completeChunk(block, hash);
+      } catch (err) {
+        if (known !== undefined && isFerryError(err, 'CHUNK_MISMATCH')) continue;
+        throw err;
+      }
+      held.set(block, hash);
+    }
+    block = end;
+  }
+}

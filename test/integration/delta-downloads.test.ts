@@ -1,0 +1,243 @@
+// Delta downloads (PROTOCOL.md §5.17) over real TCP on loopback through the fault proxy, real files: the
+// client holds an old copy, the server serves an edited one; the client asks for the signature, builds what it
+// can from its old file and receives only the rest. Each case checks the result byte-exact and the
+// server->client bytes the proxy counted against what changed.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { generateKeyPair } from '../../src/crypto/index.js';
+import { FerryServer } from '../../src/server/index.js';
+import { getFiles, type GetEvent, type GetFilesOptions } from '../../src/client/index.js';
+import { PERMISSION_DOWNLOAD } from '../../src/protocol/index.js';
+import { FaultProxy, type FaultPlan, type PlanFor } from '../helpers/fault-proxy.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+const LEAF = 64 * 1024;
+const OLD_BYTES = 3 * 1024 * 1024 + 12_345;
+const NAME = 'image.bin';
+/**
+ * Server->client bytes besides the leaves that changed: the handshake and session (2 KiB), the signature
+ * (20 bytes a leaf, 49 leaves here, in one record), two offers and GET_ENDs, and 90 bytes of GET_DATA and
+ * GET_CHUNK framing per leaf sent.
+ */
+const signatureBytes = (size: number): number => Math.ceil(size / LEAF) * 20 + 64;
+const overheadBytes = (size: number, leaves: number): number => 4096 + signatureBytes(size) + leaves * 90;
+
+interface Rig {
+  server: FerryServer;
+  root: string;
+  dest: string;
+  proxy: FaultProxy;
+  get(overrides?: Partial<GetFilesOptions>): Promise<{ down: number; up: number; events: GetEvent[] }>;
+}
+
+async function rig(t: TestContext, old: Buffer, next: Buffer, plan?: FaultPlan | PlanFor): Promise<Rig> {
+  const dir = await makeTempDir('ferry-delta-get-');
+  t.after(() => removeTempDir(dir));
+  const root = join(dir, 'root');
+  const dest = join(dir, 'dest');
+  await mkdir(root, { recursive: true });
+  await mkdir(dest, { recursive: true });
+  await writeFile(join(root, NAME), next);
+  await writeFile(join(dest, NAME), old);
+  const identity = generateKeyPair();
+  const server = await FerryServer.start({
+    root,
+    host: '127.0.0.1',
+    port: 0,
+    identity,
+    authorize: () => ({ permissions: PERMISSION_DOWNLOAD }),
+    partialSweepIntervalMs: 0,
+    logger: pino({ level: 'silent' }),
+  });
+  t.after(() => server.close());
+  const proxy = await FaultProxy.start({ target: server.address, ...(plan ? { plan } : {}) });
+  t.after(() => proxy.close());
+  const client = generateKeyPair();
+  return {
+    server,
+    root,
+    dest,
+    proxy,
+    get: async (overrides = {}) => {
+      const down0 = proxy.totalBytes('serverToClient');
+      const up0 = proxy.totalBytes('clientToServer');
+      const events: GetEvent[] = [];
+      await getFiles({
+        server: proxy.address,
+        identity: client,
+        verifyServer: (key: Buffer) => assert.ok(key.equals(identity.publicKey)),
+        remotePaths: [NAME],
+        localDir: dest,
+        overwrite: true,
+        durableBatchBytes: LEAF,
+        retry: { retries: 3, random: () => 0, sleep: () => Promise.resolve() },
+        onEvent: (e) => events.push(e),
+        ...overrides,
+      });
+      return {
+        down: proxy.totalBytes('serverToClient') - down0,
+        up: proxy.totalBytes('clientToServer') - up0,
+        events,
+      };
+    },
+  };
+}
+
+const old = randomBytes(OLD_BYTES);
+const edited = (edit: (copy: Buffer) => Buffer): Buffer => edit(Buffer.from(old));
+
+/** `leaves`: leaves of the new file that cannot come from the old one. */
+const cases: Array<{ name: string; next: Buffer; leaves: number }> = [
+  {
+    name: 'modified in place at 3 places',
+    next: edited((b) => {
+      for (const at of [100, 1_500_000, 3_000_000]) randomBytes(200).copy(b, at);
+      return b;
+    }),
+    leaves: 3,
+  },
+  {
+    name: '1 KiB inserted near the start',
+    next: Buffer.concat([old.subarray(0, 3000), randomBytes(1024), old.subarray(3000)]),
+    // The leaf with the insertion, and the new short last leaf (the old one matches only at the end).
+    leaves: 2,
+  },
+  {
+    name: '40 KiB deleted in the middle',
+    next: Buffer.concat([old.subarray(0, 1_000_000), old.subarray(1_040_960)]),
+    leaves: 2,
+  },
+  { name: 'truncated', next: old.subarray(0, 2 * 1024 * 1024 + 777), leaves: 1 },
+  {
+    name: 'grown by 300 KiB',
+    next: Buffer.concat([old, randomBytes(300 * 1024)]),
+    leaves: 6,
+  },
+  { name: 'emptied', next: Buffer.alloc(0), leaves: 0 },
+  {
+    // Every leaf before the change lies in place: they are taken only once the difference shows.
+    name: 'modified in place near the end only',
+    next: edited((b) => {
+      randomBytes(200).copy(b, OLD_BYTES - 5000);
+      return b;
+    }),
+    leaves: 1,
+  },
+];
+
+async function leftovers(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((n) => /\.ferry-(part|state)$/.test(n));
+}
+
+for (const c of cases) {
+  test(`delta download, ${c.name}: the file is replaced byte-exact, receiving only what changed`, async (t) => {
+    const r = await rig(t, old, c.next);
+    const { down, up, events } = await r.get();
+    assert.ok((await readFile(join(r.dest, NAME))).equals(c.next), 'the new file, byte-exact');
+    assert.deepEqual(await leftovers(r.dest), [], 'no partial left');
+    const finished = events.find((e) => e.type === 'transfer-finished');
+    assert.ok(finished?.type === 'transfer-finished');
+    t.diagnostic(
+      `${c.name}: ${c.next.length} bytes, ${down} server->client, ${up} client->server, received ${finished.transferredBytes}`,
+    );
+    assert.ok(
+      finished.transferredBytes <= c.leaves * LEAF,
+      `${finished.transferredBytes} file bytes received`,
+    );
+    const bound = c.leaves * LEAF + overheadBytes(c.next.length, c.leaves);
+    assert.ok(down <= bound, `${down} bytes server->client, bound ${bound}`);
+    assert.equal(events.filter((e) => e.type === 'transfer-resumed').length, 0, 'a delta is not a resume');
+  });
+}
+
+test('delta download of an identical file: nothing is received and the old file is left as it is', async (t) => {
+  const r = await rig(t, old, old);
+  const { down, events } = await r.get();
+  assert.ok((await readFile(join(r.dest, NAME))).equals(old));
+  const finished = events.find((e) => e.type === 'transfer-finished');
+  assert.ok(finished?.type === 'transfer-finished' && finished.identical, 'reported identical');
+  assert.equal(finished.transferredBytes, 0);
+  assert.ok(down <= overheadBytes(old.length, 0), `${down} bytes server->client`);
+  assert.deepEqual(await leftovers(r.dest), []);
+});
+
+test('delta download into an empty local file: the whole file comes, no signature asked', async (t) => {
+  const next = cases[0]!.next;
+  const r = await rig(t, Buffer.alloc(0), next);
+  const { down } = await r.get();
+  assert.ok((await readFile(join(r.dest, NAME))).equals(next));
+  assert.ok(down > next.length, `${down} bytes: the whole file travelled`);
+});
+
+test('get --overwrite without delta receives the file whole', async (t) => {
+  const next = cases[0]!.next;
+  const r = await rig(t, old, next);
+  const { down } = await r.get({ delta: false });
+  assert.ok((await readFile(join(r.dest, NAME))).equals(next));
+  assert.ok(down > next.length, `${down} bytes: the whole file travelled`);
+});
+
+test('a delta download cut in the middle resumes: the leaves taken and received are held, the rest comes', async (t) => {
+  // New data from 1 MB on, so the cut lands while the rest is received; the old file's first MB is reused.
+  const next = Buffer.concat([old.subarray(0, 1_000_000), randomBytes(OLD_BYTES - 1_000_000)]);
+  const cutAfterBytes = 1_200_000;
+  const r = await rig(t, old, next, (i) =>
+    i === 0 ? { cut: { afterBytes: cutAfterBytes, direction: 'serverToClient' } } : undefined,
+  );
+  const { down, events } = await r.get();
+  assert.ok((await readFile(join(r.dest, NAME))).equals(next), 'byte-exact after the resume');
+  assert.equal(r.proxy.connections.length, 2, 'cut once, resumed once');
+  const resumed = events.find((e) => e.type === 'transfer-resumed');
+  assert.ok(resumed?.type === 'transfer-resumed', 'the second attempt resumed');
+  const literal = OLD_BYTES - 15 * LEAF;
+  t.diagnostic(`cut and resumed: ${down} bytes server->client for ${literal} new bytes`);
+  // What arrived before the cut is not received again (one leaf in flight, the framing and two sessions).
+  assert.ok(down < literal + 2 * LEAF + overheadBytes(OLD_BYTES, 40) * 2, `${down} bytes`);
+  assert.deepEqual(await leftovers(r.dest), []);
+});
+
+test('delta download of a file that repeats a leaf its old copy holds once: every copy is taken from it', async (t) => {
+  const zeros = (leaves: number): Buffer => Buffer.alloc(leaves * LEAF);
+  const head = randomBytes(16 * LEAF);
+  const tail = randomBytes(16 * LEAF + 777);
+  const local = Buffer.concat([head, zeros(1), tail]);
+  const next = Buffer.concat([head, zeros(5), tail]);
+  const r = await rig(t, local, next);
+  const { events } = await r.get();
+  assert.ok((await readFile(join(r.dest, NAME))).equals(next));
+  const finished = events.find((e) => e.type === 'transfer-finished');
+  assert.ok(finished?.type === 'transfer-finished');
+  assert.equal(finished.transferredBytes, 0, 'nothing received: every leaf came from the old file');
+});
+
+test('the claim after a signature is answered from the server’s hash cache: the file is read once', async (t) => {
+  const r = await rig(t, old, cases[0]!.next);
+  await r.get();
+  assert.ok((await readFile(join(r.dest, NAME))).equals(cases[0]!.next));
+  // The signature is paid for once (hashedBytes counts it); the claim that follows reads nothing more.
+  assert.equal(r.server.hashCache.hashedBytes, cases[0]!.next.length, 'the file was hashed once');
+});
+
+test('delta download of a file of several scan windows (4 MiB each), shifted: leaves across window edges are found', async (t) => {
+  const big = randomBytes(9 * 1024 * 1024 + 1234);
+  // 1 KiB inserted near the start and 7 bytes deleted at 5 MiB: every later leaf sits at an odd offset of the
+  // old file, so matches straddle the windows' edges.
+  const next = Buffer.concat([
+    big.subarray(0, 3000),
+    randomBytes(1024),
+    big.subarray(3000, 5 * 1024 * 1024),
+    big.subarray(5 * 1024 * 1024 + 7),
+  ]);
+  const r = await rig(t, big, next);
+  const { events } = await r.get();
+  assert.ok((await readFile(join(r.dest, NAME))).equals(next));
+  const finished = events.find((e) => e.type === 'transfer-finished');
+  assert.ok(finished?.type === 'transfer-finished');
+  t.diagnostic(`several windows: received ${finished.transferredBytes} of ${next.length}`);
+  // The leaf with the insertion, the one with the deletion, and the short last one.
+  assert.ok(finished.transferredBytes <= 3 * LEAF, `${finished.transferredBytes} bytes received`);
+});

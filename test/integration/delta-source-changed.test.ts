@@ -1,0 +1,165 @@
+// A source that changes during a delta, both ways (issue 16): the transfer fails clearly (SOURCE_CHANGED) or
+// places a correct file, never a wrong one, and the destination's old file stays intact until a verified new
+// one replaces it. Real TCP on loopback, real files; the change is made synchronously from an event handler,
+// keeping size and mtime, so only the sender's identity check (PROTOCOL.md §5.6.1) and the digest can tell.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { generateKeyPair } from '../../src/crypto/index.js';
+import { FerryServer, type ServerEvent } from '../../src/server/index.js';
+import { getFiles, sendFiles, type GetFilesOptions } from '../../src/client/index.js';
+import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
+import { FaultProxy } from '../helpers/fault-proxy.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { rewriteKeepingSizeAndMtime } from '../helpers/rewrite-keeping-size-and-mtime.js';
+
+const LEAF = 64 * 1024;
+const FILE_BYTES = 2 * 1024 * 1024 + 4321;
+const NAME = 'data.bin';
+const MTIME_S = 1_700_000_000;
+
+interface Rig {
+  root: string;
+  dest: string;
+  src: string;
+  server: FerryServer;
+  proxy: FaultProxy;
+  common: Omit<GetFilesOptions, 'remotePaths' | 'localDir'>;
+}
+
+async function rig(t: TestContext): Promise<Rig> {
+  const dir = await makeTempDir('ferry-delta-changed-');
+  t.after(() => removeTempDir(dir));
+  const root = join(dir, 'root');
+  const dest = join(dir, 'dest');
+  const src = join(dir, 'src');
+  for (const d of [root, dest, src]) await mkdir(d, { recursive: true });
+  const identity = generateKeyPair();
+  const server = await FerryServer.start({
+    root,
+    host: '127.0.0.1',
+    port: 0,
+    identity,
+    authorize: () => ({ permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD }),
+    partialSweepIntervalMs: 0,
+    logger: pino({ level: 'silent' }),
+  });
+  t.after(() => server.close());
+  const proxy = await FaultProxy.start({ target: server.address });
+  t.after(() => proxy.close());
+  return {
+    root,
+    dest,
+    src,
+    server,
+    proxy,
+    common: {
+      server: proxy.address,
+      identity: generateKeyPair(),
+      verifyServer: (key: Buffer) => assert.ok(key.equals(identity.publicKey)),
+      overwrite: true,
+      durableBatchBytes: LEAF,
+      retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
+    },
+  };
+}
+
+async function failure(run: Promise<unknown>): Promise<{ code: string } | undefined> {
+  try {
+    await run;
+    return undefined;
+  } catch (err) {
+    return err as { code: string };
+  }
+}
+
+/** An old file and a new one that shares its first half and differs after it. */
+function versions(): { old: Buffer; next: Buffer } {
+  const old = randomBytes(FILE_BYTES);
+  const next = Buffer.concat([old.subarray(0, FILE_BYTES / 2), randomBytes(FILE_BYTES - FILE_BYTES / 2)]);
+  return { old, next };
+}
+
+test('download: the server’s file changes while the delta streams: SOURCE_CHANGED, and the old local file is intact', async (t) => {
+  const r = await rig(t);
+  const { old, next } = versions();
+  const served = join(r.root, NAME);
+  await writeFile(served, next);
+  await utimes(served, MTIME_S, MTIME_S);
+  await writeFile(join(r.dest, NAME), old);
+  let rewritten = false;
+  const rewrite = (event: ServerEvent): void => {
+    if (event.type === 'progress' && event.transfer.direction === 'download' && !rewritten) {
+      rewritten = true;
+      rewriteKeepingSizeAndMtime(served, FILE_BYTES - 3 * LEAF, MTIME_S);
+    }
+  };
+  r.server.events.on('event', rewrite);
+  const error = await failure(getFiles({ ...r.common, remotePaths: [NAME], localDir: r.dest }));
+  r.server.events.off('event', rewrite);
+  assert.ok(rewritten, 'the file was rewritten during the delta');
+  assert.equal(error?.code, 'SOURCE_CHANGED');
+  assert.ok((await readFile(join(r.dest, NAME))).equals(old), 'the old local file is intact');
+  // Asked again, the changed file arrives whole and correct: the leaves held from the first attempt are
+  // claimed, checked against the file as it is now, and only what holds is kept.
+  await getFiles({ ...r.common, remotePaths: [NAME], localDir: r.dest });
+  assert.ok(
+    (await readFile(join(r.dest, NAME))).equals(await readFile(served)),
+    'the changed file, byte-exact',
+  );
+});
+
+test('download: the server’s file changes between a cut delta and its resume: the claim fails and the new file arrives correct', async (t) => {
+  const r = await rig(t);
+  const { old, next } = versions();
+  const served = join(r.root, NAME);
+  await writeFile(served, next);
+  await writeFile(join(r.dest, NAME), old);
+  r.proxy.setPlan((i) =>
+    i === 0 ? { cut: { afterBytes: 600_000, direction: 'serverToClient' } } : undefined,
+  );
+  const cut = await failure(getFiles({ ...r.common, remotePaths: [NAME], localDir: r.dest }));
+  assert.ok(cut, 'the first attempt was cut');
+  assert.ok((await readFile(join(r.dest, NAME))).equals(old), 'the old local file is intact after the cut');
+  // The server's file changes in its first leaf, which the client holds from its old file.
+  const changed = Buffer.from(next);
+  randomBytes(100).copy(changed, 10);
+  await writeFile(served, changed);
+  const before = r.proxy.totalBytes('serverToClient');
+  await getFiles({ ...r.common, remotePaths: [NAME], localDir: r.dest });
+  assert.ok((await readFile(join(r.dest, NAME))).equals(changed), 'the file as it is now, byte-exact');
+  const resumed = r.proxy.totalBytes('serverToClient') - before;
+  assert.ok(resumed > FILE_BYTES, `${resumed} bytes: the claim failed and the whole file came`);
+});
+
+test('upload: the client’s source changes while the delta is sent: SOURCE_CHANGED, and the server’s old file is intact', async (t) => {
+  const r = await rig(t);
+  const { old, next } = versions();
+  await writeFile(join(r.root, NAME), old);
+  const source = join(r.src, NAME);
+  await writeFile(source, next);
+  await utimes(source, MTIME_S, MTIME_S);
+  let rewritten = false;
+  const error = await failure(
+    sendFiles({
+      ...r.common,
+      files: [source],
+      chunkBytes: 256 * 1024,
+      onEvent: (event) => {
+        if (event.type === 'transfer-started' && !rewritten) {
+          rewritten = true;
+          rewriteKeepingSizeAndMtime(source, FILE_BYTES - 3 * LEAF, MTIME_S);
+        }
+      },
+    }),
+  );
+  assert.ok(rewritten, 'the source was rewritten during the delta');
+  assert.equal(error?.code, 'SOURCE_CHANGED');
+  assert.ok((await readFile(join(r.root, NAME))).equals(old), 'the server’s old file is intact');
+  // Sent again, the changed source replaces it byte-exact.
+  await sendFiles({ ...r.common, files: [source], chunkBytes: 256 * 1024 });
+  assert.ok((await readFile(join(r.root, NAME))).equals(await readFile(source)));
+});

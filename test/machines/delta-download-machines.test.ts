@@ -1,0 +1,287 @@
+// Delta downloads with bytes alone (PROTOCOL.md §5.17, §6.4, §6.11): the server's machine answering a
+// SIGNATURE request, the client's machine reading the answer, the leaf sources a scan yields and the codec's
+// rules for the new flags. Every message goes through the codec, as the wire delivers it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Buffer } from 'node:buffer';
+import { FerryError } from '../../src/errors/index.js';
+import {
+  DeltaSignatureReceiver,
+  DownloadSenderMachine,
+  type DownloadEffect,
+} from '../../src/machines/index.js';
+import {
+  DeltaLeafSources,
+  DeltaMatcher,
+  LEAF_BYTES,
+  MAX_ACCEPT_RANGES,
+  MAX_DELTA_BLOCKS,
+  boundedHeldRanges,
+  decodeMessage,
+  deltaSignatureOf,
+  encodeMessage,
+  fileDigest,
+  leafHash,
+  type GetRequestMessage,
+  type Message,
+} from '../../src/protocol/index.js';
+
+const ZERO = Buffer.alloc(32);
+const FACTS = { mtimeMs: 1_700_000_000_000, mode: 0o640 };
+
+function wire<M extends Message>(message: M): M {
+  return decodeMessage(encodeMessage(message)) as M;
+}
+
+function fileOf(size: number, seed = 1): Buffer {
+  const file = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) file[i] = (i * 31 + seed * 7 + (i >> 10) + ((i * i) >> 13)) & 0xff;
+  return file;
+}
+
+function signatureRequest(fields: Partial<GetRequestMessage> = {}): GetRequestMessage {
+  return {
+    type: 'GET_REQUEST',
+    ref: 7,
+    chunkBytes: LEAF_BYTES,
+    verifyOnly: false,
+    signature: true,
+    heldSize: 0,
+    haveDigest: ZERO,
+    ranges: [],
+    path: 'f',
+    ...fields,
+  };
+}
+
+function leafDigest(file: Buffer): Buffer {
+  const leaves: Buffer[] = [];
+  for (let at = 0; at < file.length; at += LEAF_BYTES)
+    leaves.push(leafHash(file.subarray(at, at + LEAF_BYTES)));
+  return fileDigest(file.length, LEAF_BYTES, leaves);
+}
+
+/** Runs the server's machine as its driver does; the `sign` effect is what signLeaves does, with bytes. */
+function serveSignature(file: Buffer): {
+  messages: Message[];
+  machine: DownloadSenderMachine;
+  kinds: string[];
+} {
+  const machine = new DownloadSenderMachine(wire(signatureRequest()), { size: file.length, ...FACTS });
+  const messages: Message[] = [];
+  const kinds: string[] = [];
+  const queue: DownloadEffect[] = [...machine.start()];
+  for (let effect = queue.shift(); effect; effect = queue.shift()) {
+    kinds.push(effect.kind);
+    if (effect.kind === 'send') messages.push(wire(effect.message));
+    else if (effect.kind === 'sign') {
+      const signature = deltaSignatureOf(file);
+      for (let block = 0; block < signature.weak.length; block++)
+        machine.hashes.set(block, leafHash(file.subarray(block * LEAF_BYTES, (block + 1) * LEAF_BYTES)));
+      for (let first = 0; first < signature.weak.length; first += 3) {
+        const count = Math.min(3, signature.weak.length - first);
+        messages.push(
+          wire({
+            type: 'DELTA_BLOCKS',
+            ref: 7,
+            oldSize: file.length,
+            firstBlock: first,
+            weak: signature.weak.subarray(first, first + count),
+            strong: signature.strong.subarray(first * 16, (first + count) * 16),
+          }),
+        );
+      }
+      queue.push(...machine.signed());
+    } else if (effect.kind === 'check-unchanged') queue.push(...machine.unchanged());
+    else if (effect.kind === 'fail') throw effect.error;
+  }
+  return { messages, machine, kinds };
+}
+
+test('a SIGNATURE request is answered GET_OFFER with SIGNATURE, the leaves’ records, then GET_END with the digest (§5.17.2)', () => {
+  const file = fileOf(7 * LEAF_BYTES + 123);
+  const { messages, machine, kinds } = serveSignature(file);
+  assert.deepEqual(messages[0], {
+    type: 'GET_OFFER',
+    ref: 7,
+    size: file.length,
+    mtimeMs: FACTS.mtimeMs,
+    mode: FACTS.mode,
+    heldAccepted: false,
+    signature: true,
+  });
+  assert.deepEqual(
+    messages.slice(1, -1).map((m) => m.type),
+    ['DELTA_BLOCKS', 'DELTA_BLOCKS', 'DELTA_BLOCKS'],
+  );
+  assert.deepEqual(messages.at(-1), { type: 'GET_END', ref: 7, fileDigest: leafDigest(file) });
+  assert.ok(kinds.includes('hashed-whole'), 'the leaf hashes are kept for the claim that follows');
+  assert.ok(!kinds.includes('stream'), 'no file data is sent');
+  assert.equal(machine.state, 'ended');
+});
+
+test('a file that changes while it is signed fails SOURCE_CHANGED; a file past 2^18 leaves is sent whole', () => {
+  const file = fileOf(2 * LEAF_BYTES);
+  const machine = new DownloadSenderMachine(wire(signatureRequest()), { size: file.length, ...FACTS });
+  assert.deepEqual(
+    machine.start().map((e) => e.kind),
+    ['send', 'sign'],
+  );
+  const [fail] = machine.sourceChanged(new FerryError('SOURCE_CHANGED'));
+  assert.equal(fail?.kind, 'fail');
+  assert.equal(machine.state, 'failed');
+  const huge = new DownloadSenderMachine(wire(signatureRequest()), {
+    size: MAX_DELTA_BLOCKS * LEAF_BYTES + 1,
+    ...FACTS,
+  });
+  const effects = huge.start();
+  assert.deepEqual(
+    effects.map((e) => e.kind),
+    ['send', 'stream'],
+  );
+  const offer = (effects[0] as { message: Message }).message;
+  assert.ok(offer.type === 'GET_OFFER' && !offer.signature && !offer.heldAccepted);
+});
+
+test('DeltaSignatureReceiver rebuilds the signature and the digest from the server’s answer (§6.11)', () => {
+  const file = fileOf(7 * LEAF_BYTES + 123);
+  const { messages } = serveSignature(file);
+  const receiver = new DeltaSignatureReceiver();
+  let signed;
+  for (const message of messages) signed = receiver.receive(message) ?? signed;
+  assert.ok(signed);
+  assert.equal(receiver.state, 'complete');
+  const expected = deltaSignatureOf(file);
+  assert.deepEqual([...signed.signature.weak], [...expected.weak]);
+  assert.ok(signed.signature.strong.equals(expected.strong));
+  assert.ok(signed.digest.equals(leafDigest(file)));
+});
+
+test('DeltaSignatureReceiver: an empty file has no record; an offer without SIGNATURE is a plain download', () => {
+  const empty = new DeltaSignatureReceiver();
+  empty.receive(wire({ type: 'GET_OFFER', ref: 7, size: 0, ...FACTS, heldAccepted: false, signature: true }));
+  assert.equal(empty.state, 'ending');
+  const signed = empty.receive(wire({ type: 'GET_END', ref: 7, fileDigest: ZERO }));
+  assert.equal(signed?.signature.weak.length, 0);
+  const plain = new DeltaSignatureReceiver();
+  plain.receive(wire({ type: 'GET_OFFER', ref: 7, size: 99, ...FACTS, heldAccepted: false }));
+  assert.equal(plain.state, 'plain');
+});
+
+test('DeltaSignatureReceiver refuses records of another size, GET_END before the last record, data, and accepted held sets', () => {
+  const file = fileOf(7 * LEAF_BYTES + 123);
+  const { messages } = serveSignature(file);
+  const [offer, first, second] = messages;
+  const code = (run: () => unknown): string => {
+    try {
+      run();
+    } catch (err) {
+      return (err as { code: string }).code;
+    }
+    return 'none';
+  };
+  const afterOffer = (): DeltaSignatureReceiver => {
+    const r = new DeltaSignatureReceiver();
+    r.receive(offer!);
+    return r;
+  };
+  const otherSize = wire({
+    ...(first as Extract<Message, { type: 'DELTA_BLOCKS' }>),
+    oldSize: file.length + LEAF_BYTES,
+  });
+  assert.equal(
+    code(() => afterOffer().receive(otherSize)),
+    'MESSAGE_MALFORMED',
+  );
+  assert.equal(
+    code(() => afterOffer().receive(second!)),
+    'MESSAGE_MALFORMED',
+    'not the next block',
+  );
+  assert.equal(
+    code(() => afterOffer().receive(messages.at(-1)!)),
+    'MESSAGE_UNEXPECTED',
+    'GET_END too early',
+  );
+  assert.equal(
+    code(() => afterOffer().receive(wire({ type: 'GET_DATA', ref: 7, offset: 0, data: Buffer.alloc(1) }))),
+    'MESSAGE_UNEXPECTED',
+  );
+  assert.equal(
+    code(() => new DeltaSignatureReceiver().receive(first!)),
+    'MESSAGE_UNEXPECTED',
+    'records before the offer',
+  );
+  assert.equal(
+    code(() =>
+      new DeltaSignatureReceiver().receive(
+        wire({ type: 'GET_OFFER', ref: 7, size: 9, ...FACTS, heldAccepted: true }),
+      ),
+    ),
+    'MESSAGE_MALFORMED',
+  );
+});
+
+test('the codec refuses a SIGNATURE request that holds chunks, is striped or verify-only, or is not of leaf chunks (§5.17.1)', () => {
+  assert.deepEqual(wire(signatureRequest()).signature, true);
+  for (const fields of [
+    { chunkBytes: 2 * LEAF_BYTES },
+    { verifyOnly: true },
+    { stripe: { index: 0, count: 2, minBytes: 0 } },
+    { heldSize: LEAF_BYTES, ranges: [{ first: 0, count: 1 }], haveDigest: Buffer.alloc(32, 1) },
+  ]) {
+    assert.throws(() => encodeMessage(signatureRequest(fields)), { code: 'MESSAGE_MALFORMED' });
+  }
+  // A signed offer accepting a held set is malformed on the wire (flags 0x05).
+  const bytes = encodeMessage({ type: 'GET_OFFER', ref: 7, size: 1, ...FACTS, heldAccepted: true });
+  bytes[bytes.length - 1] = 0x05;
+  assert.throws(() => decodeMessage(bytes), { code: 'MESSAGE_MALFORMED' });
+});
+
+test('DeltaLeafSources: the server’s leaves found at shifted offsets of the old file, repeats filled, in place detected', () => {
+  const server = Buffer.concat([
+    fileOf(3 * LEAF_BYTES, 2),
+    Buffer.alloc(2 * LEAF_BYTES),
+    fileOf(LEAF_BYTES + 5, 3),
+  ]);
+  // The old local file: 1000 bytes in front, one zero leaf only, and the rest.
+  const local = Buffer.concat([
+    Buffer.alloc(1000, 9),
+    server.subarray(0, 4 * LEAF_BYTES),
+    server.subarray(5 * LEAF_BYTES),
+  ]);
+  const signature = deltaSignatureOf(server);
+  const sources = new DeltaLeafSources(signature);
+  sources.add(new DeltaMatcher(signature).scan(local, 0, 0, local.length, true).ops);
+  sources.fillRepeats();
+  assert.equal(sources.found, signature.weak.length, 'every leaf found');
+  for (let block = 0; block < sources.count; block++) {
+    const at = sources.offsetOf(block);
+    const length = Math.min(LEAF_BYTES, server.length - block * LEAF_BYTES);
+    assert.ok(
+      local
+        .subarray(at, at + length)
+        .equals(server.subarray(block * LEAF_BYTES, block * LEAF_BYTES + length)),
+      `leaf ${block} at ${at}`,
+    );
+  }
+  assert.equal(sources.inPlace(local.length), false);
+  const same = new DeltaLeafSources(signature);
+  same.add(new DeltaMatcher(signature).scan(server, 0, 0, server.length, true).ops);
+  assert.equal(same.inPlace(server.length), true);
+});
+
+test('boundedHeldRanges keeps at most 4096 ranges, the largest, in order', () => {
+  const ranges = Array.from({ length: MAX_ACCEPT_RANGES + 10 }, (_, i) => ({
+    first: i * 3,
+    count: i < 10 ? 1 : 2,
+  }));
+  const kept = boundedHeldRanges(ranges);
+  assert.equal(kept.length, MAX_ACCEPT_RANGES);
+  assert.ok(kept.every((r) => r.count === 2));
+  assert.deepEqual(
+    kept,
+    [...kept].sort((a, b) => a.first - b.first),
+  );
+  assert.deepEqual(boundedHeldRanges(ranges.slice(0, 5)), ranges.slice(0, 5));
+});
