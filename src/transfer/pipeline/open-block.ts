@@ -1,0 +1,141 @@
+import { createDecipheriv, createSecretKey } from 'node:crypto';
+import { AEAD_TAG_BYTES } from '../../crypto/index.js';
+import type { OpenJob, OpenResult } from '../../protocol/index.js';
+import {
+  LEAF_BYTES,
+  MESSAGE_TYPE_CODES,
+  PUT_DATA_HEADER_BYTES,
+  leafHashOfParts,
+} from '../../protocol/index.js';
+
+const EMPTY = Buffer.alloc(0);
+const PUT_DATA = MESSAGE_TYPE_CODES.PUT_DATA;
+const GET_DATA = MESSAGE_TYPE_CODES.GET_DATA;
+
+/**
+ * Opens each record of `job` under its reserved nonce, exactly as `CipherState.decryptWithAd` does
+ * (AES-256-GCM, empty associated data, nonce = 4 zero bytes || u64 n; PROTOCOL.md §4.2), writing each
+ * plaintext over its own ciphertext; stops at the first record that fails (nothing of it is kept). Then
+ * hashes every whole leaf of file data (PUT_DATA, GET_DATA) that lies in consecutive records of the block,
+ * for the receiver's ChunkHasher to take ready-made. Zeroes the ranges' keys. Runs in a worker thread.
+ */
+export function openBlock(job: OpenJob): OpenResult {
+  const view = Buffer.from(job.block);
+  const nonce = Buffer.alloc(12);
+  let record = 0;
+  try {
+    opening: for (const range of job.ranges) {
+      const key = createSecretKey(range.key);
+      for (let i = 0; i < range.count; i++, record++) {
+        const at = job.offsets[record]!;
+        const bodyBytes = job.lengths[record]! - AEAD_TAG_BYTES;
+        const n = range.nonce + i;
+        nonce.writeUInt32BE(Math.floor(n / 0x100000000), 4);
+        nonce.writeUInt32BE(n >>> 0, 8);
+        const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: AEAD_TAG_BYTES });
+        decipher.setAuthTag(view.subarray(at + bodyBytes, at + bodyBytes + AEAD_TAG_BYTES));
+        decipher.setAAD(EMPTY);
+        // node:crypto has no update-into: its output is copied once, over the ciphertext, so the plaintext goes
+        // back in the block that came (moved, not copied) and the writer takes views of it.
+        const plaintext = decipher.update(view.subarray(at, at + bodyBytes));
+        try {
+          decipher.final();
+        } catch {
+          plaintext.fill(0); // GCM hands out plaintext before the tag is checked; it must not linger
+          break opening;
+        }
+        plaintext.copy(view, at);
+      }
+    }
+  } finally {
+    for (const range of job.ranges) range.key.fill(0);
+  }
+  const { leafAt, leafHashes } = hashLeaves(view, job, record);
+  return { block: job.block, opened: record, leafAt, leafHashes };
+}
+
+/** A record's file data: where it starts in the block, its file offset and length, its message and ref. */
+interface DataRecord {
+  at: number;
+  offset: number;
+  length: number;
+  type: number;
+  ref: number;
+}
+
+function dataRecordOf(view: Buffer, at: number, plaintextBytes: number): DataRecord | undefined {
+  const type = view[at]!;
+  if ((type !== PUT_DATA && type !== GET_DATA) || plaintextBytes <= PUT_DATA_HEADER_BYTES) return undefined;
+  return {
+    at: at + PUT_DATA_HEADER_BYTES,
+    ref: view.readUInt32BE(at + 1),
+    offset: view.readUInt32BE(at + 5) * 0x100000000 + view.readUInt32BE(at + 9),
+    length: plaintextBytes - PUT_DATA_HEADER_BYTES,
+    type,
+  };
+}
+
+/**
+ * The leaf hashes of every whole LEAF_BYTES-aligned leaf of file data in runs of consecutive opened records
+ * of one message type and ref whose offsets follow on (a leaf of a chunk: chunks are aligned runs of leaves,
+ * PROTOCOL.md §7.2). A leaf may span records: its parts are hashed in order. What the receiver's machine later
+ * accepts of these records is fed to its ChunkHasher in exactly this order, so the bytes hashed here are the
+ * bytes it would have hashed (and that are written).
+ */
+function hashLeaves(
+  view: Buffer,
+  job: OpenJob,
+  opened: number,
+): { leafAt: number[]; leafHashes: ArrayBuffer } {
+  const leafAt: number[] = [];
+  const hashes: Buffer[] = [];
+  let run: DataRecord[] = [];
+  const flush = (): void => {
+    if (run.length > 0) hashRun(view, run, leafAt, hashes);
+    run = [];
+  };
+  for (let i = 0; i < opened; i++) {
+    const record = dataRecordOf(view, job.offsets[i]!, job.lengths[i]! - AEAD_TAG_BYTES);
+    if (record === undefined) {
+      flush();
+      continue;
+    }
+    const last = run[run.length - 1];
+    if (
+      last !== undefined &&
+      (last.type !== record.type || last.ref !== record.ref || last.offset + last.length !== record.offset)
+    ) {
+      flush();
+    }
+    run.push(record);
+  }
+  flush();
+  const leafHashes = new ArrayBuffer(32 * hashes.length);
+  const out = Buffer.from(leafHashes);
+  hashes.forEach((hash, j) => hash.copy(out, 32 * j));
+  return { leafAt, leafHashes };
+}
+
+function hashRun(view: Buffer, run: DataRecord[], leafAt: number[], hashes: Buffer[]): void {
+  const first = run[0]!;
+  const last = run[run.length - 1]!;
+  const end = last.offset + last.length;
+  let leaf = Math.ceil(first.offset / LEAF_BYTES) * LEAF_BYTES;
+  let r = 0;
+  while (leaf + LEAF_BYTES <= end) {
+    while (run[r]!.offset + run[r]!.length <= leaf) r++;
+    const parts: Buffer[] = [];
+    let from = leaf;
+    let k = r;
+    while (from < leaf + LEAF_BYTES) {
+      const rec = run[k]!;
+      const to = Math.min(rec.offset + rec.length, leaf + LEAF_BYTES);
+      parts.push(view.subarray(rec.at + (from - rec.offset), rec.at + (to - rec.offset)));
+      from = to;
+      k++;
+    }
+    leafAt.push(run[r]!.at + (leaf - run[r]!.offset));
+    hashes.push(leafHashOfParts(parts));
+    leaf += LEAF_BYTES;
+  }
+}
