@@ -197,8 +197,23 @@ function sealedImage(key: Buffer, chunkBytes: number): Buffer {
  * The receiving side: sealed records arrive in socket-sized pieces and are framed, opened, decoded, hashed,
  * verified, written and made durable by ferry's receive path into a partial under `dir`, `bytes` in all
  * (the one sealed image replayed under a fresh cipher and partial per PASS_BYTES, so sealing is not counted).
+ * More than one thread opens and hashes on a `SealPool` of that many workers (`SecureChannel.openInParallel`).
  */
-export async function measureReceive(dir: string, bytes: number): Promise<PipelineMeasure> {
+export async function measureReceive(dir: string, bytes: number, threads = 1): Promise<PipelineMeasure> {
+  const pool = threads > 1 ? new SealPool(threads) : undefined;
+  try {
+    await pool?.ready(); // a long-lived server starts its pool once: its start-up is not per GiB
+    return await receivePasses(dir, bytes, pool);
+  } finally {
+    await pool?.close();
+  }
+}
+
+async function receivePasses(
+  dir: string,
+  bytes: number,
+  pool: SealPool | undefined,
+): Promise<PipelineMeasure> {
   const key = randomBytes(32);
   const chunkBytes = DEFAULT_CHUNK_BYTES;
   const image = sealedImage(key, chunkBytes);
@@ -213,6 +228,7 @@ export async function measureReceive(dir: string, bytes: number): Promise<Pipeli
       const wire = new PassThrough({ highWaterMark: 1024 * 1024 });
       const framed = new FramedSocket(wire as unknown as Socket);
       const channel = new SecureChannel(framed, keyedCipher(key), Buffer.alloc(32), Buffer.alloc(32));
+      if (pool) channel.openInParallel(pool);
       const partial = await PartialTransfer.open(store, pass, {
         size: PASS_BYTES,
         mtimeMs: 0,

@@ -11,6 +11,8 @@ import {
   resolveLinkTarget,
   resolveUnderRoot,
   setDirectoryAttributes,
+  DEFAULT_THREADS,
+  SealPool,
   type TreeNode,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
@@ -54,6 +56,12 @@ export interface GetFilesOptions extends ConnectOptions {
   streams?: number;
   /** Files from this size on use the extra streams; default PARALLEL_MIN_BYTES (64 MiB). */
   parallelMinBytes?: number;
+  /**
+   * Threads that open and hash received data (issue 14): 1 keeps it all on the event loop, more runs a
+   * `SealPool` of that many worker threads for the whole operation, shared by its sessions. Default
+   * DEFAULT_THREADS.
+   */
+  threads?: number;
   onEvent?: (event: TransferEvent) => void;
 }
 
@@ -95,6 +103,17 @@ export async function getFiles(options: GetFilesOptions): Promise<DownloadResult
   if (options.remotePaths.length === 0) throw new FerryError('USAGE_INVALID', 'nothing to get');
   if (options.localName !== undefined && options.remotePaths.length !== 1)
     throw new FerryError('USAGE_INVALID', 'a local name needs exactly one source');
+  const threads = options.threads ?? DEFAULT_THREADS;
+  if (threads <= 1) return getFilesWith(options);
+  const openPool = new SealPool(threads);
+  try {
+    return await getFilesWith({ ...options, openPool });
+  } finally {
+    await openPool.close();
+  }
+}
+
+async function getFilesWith(options: GetFilesOptions): Promise<DownloadResult[]> {
   const requestedDir = resolve(options.localDir);
   const created = await makeLocalDir(requestedDir, options.createLocalDir ?? true);
   // The destination the user named is theirs, links included (`/tmp` is one on macOS): it is resolved once,
