@@ -120,7 +120,7 @@ export class PooledOpening {
     if (current === undefined) {
       // Not zeroed: only the bytes copied in are ever read or handed out, and a block posted part full leaves
       // its tail's pages untouched (no RSS); zeroing 1 MiB per block measured as a main-thread cost.
-      const block = Buffer.allocUnsafeSlow(BLOCK_BYTES).buffer as ArrayBuffer;
+      const block = Buffer.allocUnsafeSlow(BLOCK_BYTES).buffer;
       current = {
         kind: 'block',
         block,
