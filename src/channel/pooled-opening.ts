@@ -1,4 +1,4 @@
-import { AEAD_TAG_BYTES, type NonceRange } from '../crypto/index.js';
+import type { NonceRange } from '../crypto/index.js';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { MAX_RECORD_BYTES, noteLeafHash } from '../protocol/index.js';
 import type { OpenResult, ParallelOpener } from '../protocol/index.js';
@@ -72,6 +72,8 @@ export class PooledOpening {
   #current: BlockEntry | undefined;
   #inFlight = 0;
   #stopped = false;
+  /** Blocks back from the workers, for the next records (at most one per block ever in flight). */
+  readonly #free: ArrayBuffer[] = [];
   /** Ciphertext bytes gathered or with workers, not yet delivered. */
   bytes = 0;
 
@@ -118,9 +120,9 @@ export class PooledOpening {
       current = undefined;
     }
     if (current === undefined) {
-      // Not zeroed: only the bytes copied in are ever read or handed out, and a block posted part full leaves
-      // its tail's pages untouched (no RSS); zeroing 1 MiB per block measured as a main-thread cost.
-      const block = Buffer.allocUnsafeSlow(BLOCK_BYTES).buffer;
+      // Blocks hold ciphertext only and come back from the workers free: a few are reused for the whole
+      // stream (the plaintexts are the workers' own buffers). Not zeroed: only the bytes copied in are read.
+      const block = this.#free.pop() ?? Buffer.allocUnsafeSlow(BLOCK_BYTES).buffer;
       current = {
         kind: 'block',
         block,
@@ -208,8 +210,9 @@ export class PooledOpening {
       )
       .finally(() => {
         this.#inFlight -= 1;
+        if (entry.result) this.#free.push(entry.result.block);
         if (this.#stopped) {
-          if (entry.result) new Uint8Array(entry.result.block).fill(0);
+          for (const plaintext of entry.result?.plaintexts ?? []) new Uint8Array(plaintext).fill(0);
           return;
         }
         this.#pump();
@@ -240,16 +243,13 @@ export class PooledOpening {
       if (result !== undefined) {
         const hashes = Buffer.from(result.leafHashes);
         result.leafAt.forEach((at, j) =>
-          noteLeafHash(result.block, at, hashes.subarray(32 * j, 32 * j + 32)),
+          noteLeafHash(result.plaintexts[result.leafRecord[j]!]!, at, hashes.subarray(32 * j, 32 * j + 32)),
         );
-        for (let i = 0; i < result.opened; i++) {
-          // A view of the block the worker moved back: the plaintext reaches the writer without a copy, and
-          // the block is freed once the last write from it is done.
-          this.#sink.deliver(Buffer.from(result.block, head.offsets[i], head.lengths[i]! - AEAD_TAG_BYTES));
-        }
+        // Each plaintext is the worker's decryption output, moved here: it reaches the writer without a copy,
+        // and is freed like any received record once written.
+        for (const plaintext of result.plaintexts) this.#sink.deliver(Buffer.from(plaintext));
       }
       if (head.error !== undefined) {
-        if (result !== undefined) new Uint8Array(result.block).fill(0, head.offsets[result.opened]);
         this.stop();
         this.#sink.fail(head.error);
         return;

@@ -14,14 +14,16 @@ const GET_DATA = MESSAGE_TYPE_CODES.GET_DATA;
 
 /**
  * Opens each record of `job` under its reserved nonce, exactly as `CipherState.decryptWithAd` does
- * (AES-256-GCM, empty associated data, nonce = 4 zero bytes || u64 n; PROTOCOL.md §4.2), writing each
- * plaintext over its own ciphertext; stops at the first record that fails (nothing of it is kept). Then
- * hashes every whole leaf of file data (PUT_DATA, GET_DATA) that lies in consecutive records of the block,
- * for the receiver's ChunkHasher to take ready-made. Zeroes the ranges' keys. Runs in a worker thread.
+ * (AES-256-GCM, empty associated data, nonce = 4 zero bytes || u64 n; PROTOCOL.md §4.2); stops at the first
+ * record that fails (its plaintext is zeroed and dropped). Each plaintext is node:crypto's own output buffer,
+ * handed back as is (moved, not copied: no update-into, so this is the one copy decryption makes). Then hashes
+ * every whole leaf of file data (PUT_DATA, GET_DATA) lying in consecutive records of the block, for the
+ * receiver's ChunkHasher to take ready-made. Zeroes the ranges' keys. Runs in a worker thread.
  */
 export function openBlock(job: OpenJob): OpenResult {
   const view = Buffer.from(job.block);
   const nonce = Buffer.alloc(12);
+  const opened: Buffer[] = [];
   let record = 0;
   try {
     opening: for (const range of job.ranges) {
@@ -35,44 +37,61 @@ export function openBlock(job: OpenJob): OpenResult {
         const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: AEAD_TAG_BYTES });
         decipher.setAuthTag(view.subarray(at + bodyBytes, at + bodyBytes + AEAD_TAG_BYTES));
         decipher.setAAD(EMPTY);
-        // node:crypto has no update-into: its output is copied once, over the ciphertext, so the plaintext goes
-        // back in the block that came (moved, not copied) and the writer takes views of it.
-        const plaintext = decipher.update(view.subarray(at, at + bodyBytes));
+        let plaintext = decipher.update(view.subarray(at, at + bodyBytes));
         try {
           decipher.final();
         } catch {
           plaintext.fill(0); // GCM hands out plaintext before the tag is checked; it must not linger
           break opening;
         }
-        plaintext.copy(view, at);
+        // Moved whole to the event loop: a view of a shared slab (never seen for these sizes) is copied out.
+        if (plaintext.byteOffset !== 0 || plaintext.buffer.byteLength !== plaintext.length) {
+          plaintext = Buffer.from(plaintext);
+        }
+        opened.push(plaintext);
       }
     }
   } finally {
     for (const range of job.ranges) range.key.fill(0);
   }
-  const { leafAt, leafHashes } = hashLeaves(view, job, record);
-  return { block: job.block, opened: record, leafAt, leafHashes };
+  const { leafRecord, leafAt, leafHashes } = hashLeaves(opened);
+  return {
+    block: job.block,
+    opened: opened.length,
+    plaintexts: opened.map((p) => p.buffer as ArrayBuffer),
+    leafRecord,
+    leafAt,
+    leafHashes,
+  };
 }
 
-/** A record's file data: where it starts in the block, its file offset and length, its message and ref. */
+/** A record's file data: which record, where its data starts, its file offset and length, message and ref. */
 interface DataRecord {
-  at: number;
+  record: number;
+  plaintext: Buffer;
   offset: number;
   length: number;
   type: number;
   ref: number;
 }
 
-function dataRecordOf(view: Buffer, at: number, plaintextBytes: number): DataRecord | undefined {
-  const type = view[at]!;
-  if ((type !== PUT_DATA && type !== GET_DATA) || plaintextBytes <= PUT_DATA_HEADER_BYTES) return undefined;
+function dataRecordOf(plaintext: Buffer, record: number): DataRecord | undefined {
+  const type = plaintext[0]!;
+  if ((type !== PUT_DATA && type !== GET_DATA) || plaintext.length <= PUT_DATA_HEADER_BYTES) return undefined;
   return {
-    at: at + PUT_DATA_HEADER_BYTES,
-    ref: view.readUInt32BE(at + 1),
-    offset: view.readUInt32BE(at + 5) * 0x100000000 + view.readUInt32BE(at + 9),
-    length: plaintextBytes - PUT_DATA_HEADER_BYTES,
+    record,
+    plaintext,
+    ref: plaintext.readUInt32BE(1),
+    offset: plaintext.readUInt32BE(5) * 0x100000000 + plaintext.readUInt32BE(9),
+    length: plaintext.length - PUT_DATA_HEADER_BYTES,
     type,
   };
+}
+
+interface Leaves {
+  leafRecord: number[];
+  leafAt: number[];
+  leafHashes: ArrayBuffer;
 }
 
 /**
@@ -82,23 +101,23 @@ function dataRecordOf(view: Buffer, at: number, plaintextBytes: number): DataRec
  * accepts of these records is fed to its ChunkHasher in exactly this order, so the bytes hashed here are the
  * bytes it would have hashed (and that are written).
  */
-function hashLeaves(
-  view: Buffer,
-  job: OpenJob,
-  opened: number,
-): { leafAt: number[]; leafHashes: ArrayBuffer } {
-  const leafAt: number[] = [];
-  const hashes: Buffer[] = [];
+function hashLeaves(plaintexts: readonly Buffer[]): Leaves {
+  const found: Leaves & { hashes: Buffer[] } = {
+    leafRecord: [],
+    leafAt: [],
+    leafHashes: new ArrayBuffer(0),
+    hashes: [],
+  };
   let run: DataRecord[] = [];
   const flush = (): void => {
-    if (run.length > 0) hashRun(view, run, leafAt, hashes);
+    if (run.length > 0) hashRun(run, found);
     run = [];
   };
-  for (let i = 0; i < opened; i++) {
-    const record = dataRecordOf(view, job.offsets[i]!, job.lengths[i]! - AEAD_TAG_BYTES);
+  plaintexts.forEach((plaintext, i) => {
+    const record = dataRecordOf(plaintext, i);
     if (record === undefined) {
       flush();
-      continue;
+      return;
     }
     const last = run[run.length - 1];
     if (
@@ -108,15 +127,18 @@ function hashLeaves(
       flush();
     }
     run.push(record);
-  }
+  });
   flush();
-  const leafHashes = new ArrayBuffer(32 * hashes.length);
+  const leafHashes = new ArrayBuffer(32 * found.hashes.length);
   const out = Buffer.from(leafHashes);
-  hashes.forEach((hash, j) => hash.copy(out, 32 * j));
-  return { leafAt, leafHashes };
+  found.hashes.forEach((hash, j) => hash.copy(out, 32 * j));
+  return { leafRecord: found.leafRecord, leafAt: found.leafAt, leafHashes };
 }
 
-function hashRun(view: Buffer, run: DataRecord[], leafAt: number[], hashes: Buffer[]): void {
+function hashRun(
+  run: DataRecord[],
+  found: { leafRecord: number[]; leafAt: number[]; hashes: Buffer[] },
+): void {
   const first = run[0]!;
   const last = run[run.length - 1]!;
   const end = last.offset + last.length;
@@ -130,12 +152,14 @@ function hashRun(view: Buffer, run: DataRecord[], leafAt: number[], hashes: Buff
     while (from < leaf + LEAF_BYTES) {
       const rec = run[k]!;
       const to = Math.min(rec.offset + rec.length, leaf + LEAF_BYTES);
-      parts.push(view.subarray(rec.at + (from - rec.offset), rec.at + (to - rec.offset)));
+      const at = PUT_DATA_HEADER_BYTES + (from - rec.offset);
+      parts.push(rec.plaintext.subarray(at, at + (to - from)));
       from = to;
       k++;
     }
-    leafAt.push(run[r]!.at + (leaf - run[r]!.offset));
-    hashes.push(leafHashOfParts(parts));
+    found.leafRecord.push(run[r]!.record);
+    found.leafAt.push(PUT_DATA_HEADER_BYTES + (leaf - run[r]!.offset));
+    found.hashes.push(leafHashOfParts(parts));
     leaf += LEAF_BYTES;
   }
 }

@@ -3,15 +3,6 @@ import type { OpenJob, OpenResult, ParallelOpener } from '../../protocol/index.j
 import { FerryError } from '../../errors/index.js';
 import type { SealJob, SealResult } from './seal-block.js';
 
-/**
- * Threads hashing and sealing file data by default (`--threads`, send and serve). 1, the event loop alone,
- * on measurement: on issue 14's 2-core machine, where both ends of a loopback run share the cores, a pool
- * of 2 cost more CPU per GiB (3.5 against 2.9 s/GiB for the sending client) and about 70 MiB more RSS than
- * it saved in wall time. On a machine with cores to spare, `--threads 2` or more moves the AES-GCM and
- * SHA-256 off the event loop.
- */
-export const DEFAULT_THREADS = 1;
-
 interface Pending {
   resolve: (result: SealResult | OpenResult) => void;
   reject: (err: FerryError) => void;
@@ -35,8 +26,9 @@ function workerScript(): { script: string | URL; eval: boolean } {
 }
 
 /**
- * A pool of worker threads that hash and seal blocks of records (issue 14's pipeline): the event loop keeps
- * the sockets and the bookkeeping, the workers the AES-GCM and SHA-256. Blocks move to a worker and back
+ * A pool of worker threads that hash and seal blocks of records, and open and hash blocks of received ones
+ * (`open`, for `SecureChannel.openInParallel`) (issue 14's pipeline): the event loop keeps the sockets and the
+ * bookkeeping, the workers the AES-GCM and SHA-256. Blocks move to a worker and back
  * without copies (transferred ArrayBuffers); a chunk's blocks all go to one worker, in order, since its hash
  * is one running state. Results come back per job; the caller writes them in nonce order.
  */
