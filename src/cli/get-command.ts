@@ -31,7 +31,7 @@ export function registerGetCommand(program: Command): void {
     .option('-r, --recursive', 'download directories as trees')
     .option(
       '--threads <n>',
-      'threads decrypting and hashing file data (1: the event loop alone; more: a pool of worker threads)',
+      'threads decrypting and hashing file data (1: the event loop alone; more: a pool of worker threads; default by cores, README "Speed: threads")',
       String(DEFAULT_THREADS),
     );
   addTransferFlags(command, 'local');
