@@ -7,8 +7,8 @@ const MAX_DEFAULT_THREADS = 4;
  * The default `--threads` (send, get, serve) on a machine with `cores` cores (issue 14: "what the machine has,
  * with a measured choice for small machines"). Below 4 cores, 1: the event loop alone. Measured on a 2-core
  * machine (README "Performance"): a pool of 2 made neither an upload nor a download of 1 GiB faster, since
- * both ends of a transfer and the pool's workers share the cores, and it costs CPU per GiB (the blocks'
- * hand-overs and a second isolate's garbage collection) and 25-30 MiB of RSS. From 4 cores on there are
+ * both ends of a transfer and the pool's workers share the cores, and it costs 30-50 % more CPU per GiB on the
+ * pooled side (hand-overs, more garbage collection) and 20 (sealing) to 45 (opening) MiB more peak RSS. From 4 cores on there are
  * cores to spare for the workers: one thread per core but the one the event loop keeps, at most 4.
  */
 export function defaultThreadsFor(cores: number): number {
