@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { FrameDecoder, MAX_RECORD_BYTES, MIN_RECORD_BYTES } from '../protocol/index.js';
+import type { ParallelOpener } from '../protocol/index.js';
+import { OpeningStopped, PooledOpening, type ReceiveCipher } from './pooled-opening.js';
 import type { ReusedReads } from './reused-reads.js';
 
 /** Frames queued unread beyond this many bytes pause the socket, so a slow consumer bounds memory. */
@@ -38,6 +40,12 @@ export class FramedSocket {
   #open: ((record: Buffer) => Buffer) | undefined;
   /** What `#open` threw: handed out after the records before it, in order; nothing after it is read. */
   #openFailure: FerryError | undefined;
+  /** Records opened on worker threads (`openInParallel`), delivered in order. */
+  #pooled: PooledOpening | undefined;
+  /** A record failed (its failure queued in order): what the socket still delivers is not read. */
+  #readStopped = false;
+  /** The end of the stream, held until the records still with workers are delivered. */
+  #endAfterPool: FerryError | undefined;
   #drainWaiters: Array<{ resolve: () => void; reject: (err: FerryError) => void }> = [];
   #error: FerryError | undefined;
   /** True when reads land in one reused buffer (`ReusedReads`): whatever is kept past the call is copied. */
@@ -53,7 +61,7 @@ export class FramedSocket {
     if (reads === undefined) socket.on('data', (data: Buffer) => this.#onData(data));
     else reads.attach((data) => this.#onData(data));
     socket.on('end', () => this.#onEnd());
-    socket.on('close', () => this.#fail(new FerryError('CONNECTION_CLOSED')));
+    socket.on('close', () => this.#ended(new FerryError('CONNECTION_CLOSED')));
     socket.on('error', (err) => this.#fail(toFerryError(err)));
     socket.on('drain', () => {
       const waiters = this.#drainWaiters;
@@ -95,9 +103,7 @@ export class FramedSocket {
     const frame = this.#frames.shift();
     if (frame) {
       this.#frameBytes -= frame.length;
-      if (this.#frameBytes < RECEIVE_HIGH_WATER_BYTES / 2 && this.socket.isPaused() && !this.#openFailure) {
-        this.socket.resume();
-      }
+      this.#maybeResume();
       return Promise.resolve(frame);
     }
     if (this.#openFailure) return Promise.reject(this.#openFailure);
@@ -106,6 +112,32 @@ export class FramedSocket {
     return new Promise<Buffer>((resolve, reject) => {
       this.#frameWaiter = { resolve, reject };
     });
+  }
+
+  /**
+   * From the next record on, opens records on `opener`'s worker threads (issue 14): `cipher` reserves their
+   * nonces in arrival order and opens here, at once, the short ones (control messages, REKEY). Plaintexts are
+   * still handed out by `nextRecord` in arrival order, and a record that fails stops everything after it.
+   */
+  openInParallel(opener: ParallelOpener, cipher: ReceiveCipher): void {
+    if (this.#open === undefined) throw new FerryError('INTERNAL', 'openInParallel before startRecords');
+    const pooled: PooledOpening = new PooledOpening(opener, cipher, {
+      deliver: (plaintext) => this.#deliver(plaintext),
+      fail: (err) => {
+        this.#failOpening(err);
+        if (this.#endAfterPool !== undefined) this.#fail(this.#endAfterPool);
+      },
+      progressed: () => {
+        if (this.#endAfterPool !== undefined && !pooled.pending) this.#fail(this.#endAfterPool);
+        else this.#maybeResume();
+      },
+    });
+    this.#pooled = pooled;
+  }
+
+  /** What opening a record failed with, if it did (the session is over then). */
+  get openFailure(): FerryError | undefined {
+    return this.#openFailure;
   }
 
   /**
@@ -180,10 +212,17 @@ export class FramedSocket {
   }
 
   #decode(data: Buffer): void {
-    if (this.#openFailure) return;
+    if (this.#openFailure || this.#readStopped) return;
     const open = this.#open;
+    const pooled = this.#pooled;
     try {
-      if (open === undefined) {
+      if (pooled !== undefined) {
+        try {
+          this.#decoder!.pushEach(data, (record) => pooled.add(record));
+        } finally {
+          pooled.dispatch();
+        }
+      } else if (open === undefined) {
         // Frames not opened on arrival are queued: copied out of a reused read buffer.
         for (const frame of this.#decoder!.push(data))
           this.#deliver(this.#reused ? Buffer.from(frame) : frame);
@@ -199,6 +238,12 @@ export class FramedSocket {
         });
       }
     } catch (err) {
+      if (err instanceof OpeningStopped) {
+        // A record opened here failed: its failure is queued behind the records before it; read no more.
+        this.#readStopped = true;
+        this.socket.pause();
+        return;
+      }
       if (err instanceof OpenFailure) {
         // In order: the records opened before this one are still handed out first.
         this.#openFailure = err.error;
@@ -211,7 +256,31 @@ export class FramedSocket {
       this.close(toFerryError(err));
       return;
     }
-    if (this.#frameBytes > RECEIVE_HIGH_WATER_BYTES && !this.socket.isPaused()) this.socket.pause();
+    if (this.#overHighWater() && !this.socket.isPaused()) this.socket.pause();
+  }
+
+  #overHighWater(): boolean {
+    const pooled = this.#pooled;
+    return (
+      this.#frameBytes > RECEIVE_HIGH_WATER_BYTES || (pooled !== undefined && pooled.bytes > pooled.highWater)
+    );
+  }
+
+  #maybeResume(): void {
+    if (!this.socket.isPaused() || this.#openFailure || this.#error) return;
+    const pooled = this.#pooled;
+    if (this.#frameBytes >= RECEIVE_HIGH_WATER_BYTES / 2) return;
+    if (pooled !== undefined && pooled.bytes > pooled.highWater / 2) return;
+    this.socket.resume();
+  }
+
+  /** A record opened on a worker (or here, behind them) failed: handed out in order, after what came before. */
+  #failOpening(err: FerryError): void {
+    this.#openFailure = err;
+    this.socket.pause();
+    const waiter = this.#frameWaiter;
+    this.#frameWaiter = undefined;
+    waiter?.reject(err);
   }
 
   #deliver(frame: Buffer): void {
@@ -235,12 +304,19 @@ export class FramedSocket {
   }
 
   #onEnd(): void {
-    this.#fail(new FerryError('CONNECTION_CLOSED', 'peer ended the connection'));
+    this.#ended(new FerryError('CONNECTION_CLOSED', 'peer ended the connection'));
+  }
+
+  /** The stream ended: records still with workers are delivered first, then the end. */
+  #ended(err: FerryError): void {
+    if (this.#pooled?.pending === true && !this.#openFailure) this.#endAfterPool ??= err;
+    else this.#fail(err);
   }
 
   #fail(err: FerryError): void {
     if (this.#error) return;
     this.#error = err;
+    this.#pooled?.stop();
     const raw = this.#rawWaiter;
     this.#rawWaiter = undefined;
     raw?.reject(err);

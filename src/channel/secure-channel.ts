@@ -8,6 +8,7 @@ import {
   type PairMessage,
 } from '../protocol/index.js';
 import type { FramedSocket } from './framed-socket.js';
+import type { ParallelOpener } from '../protocol/index.js';
 
 /**
  * An authenticated, encrypted session over one socket (PROTOCOL.md §4): every message becomes one
@@ -37,14 +38,29 @@ export class SecureChannel {
     this.handshakeHash = handshakeHash;
     // Records are opened as they arrive, in order (the nonce is implicit, §4.2): the ciphertext is then a
     // view of the socket's bytes or of the decoder's one reused buffer, never a buffer of its own.
-    socket.startRecords((record) => {
-      try {
-        return this.#cipher.open(record);
-      } catch (err) {
-        this.#openError = err;
-        throw err;
-      }
+    socket.startRecords((record) => this.#openHere(record));
+  }
+
+  /**
+   * From the next record on, opens and hashes received records on `opener`'s worker threads (issue 14),
+   * each under the nonce it would have had here (reserved in arrival order, PROTOCOL.md §4.2); short records,
+   * REKEY among them (§4.3), are still opened here at once. `receive` hands out messages in the same order
+   * as before, and the first record that fails authentication ends the session with nothing after it read.
+   */
+  openInParallel(opener: ParallelOpener): void {
+    this.#socket.openInParallel(opener, {
+      reserveReceive: (count) => this.#cipher.reserveReceive(count),
+      open: (record) => this.#openHere(record),
     });
+  }
+
+  #openHere(record: Buffer): Buffer {
+    try {
+      return this.#cipher.open(record);
+    } catch (err) {
+      this.#openError = err;
+      throw err;
+    }
   }
 
   /** Seals and writes one message (a pairing message too); waits only when the socket asks for backpressure. */
@@ -82,7 +98,7 @@ export class SecureChannel {
       } catch (err) {
         // PROTOCOL.md §4.2: a record that fails authentication ends the session; nothing more is trusted.
         // Once the opener failed, nextRecord rejects with that failure (and nothing else) after the records before it.
-        if (this.#openError !== undefined) {
+        if (this.#openError !== undefined || this.#socket.openFailure !== undefined) {
           this.close(err instanceof FerryError ? err : new FerryError('DECRYPT_FAILED'));
         }
         throw err;

@@ -3,13 +3,15 @@ import { FerryError } from '../errors/index.js';
 import { getPaths } from '../index.js';
 import { homeOf } from './cli-context.js';
 import { parseTarget, type Target } from './parse-target.js';
-import { parseChunkSize, parseStreams } from './parse-option.js';
+import { DEFAULT_THREADS } from '../transfer/index.js';
+import { parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
 import { addTransferFlags, type TransferFlags } from './transfer-flags.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 
 interface GetFlags extends ClientFlags, OutputFlags, TransferFlags {
   recursive?: boolean;
+  threads: string;
 }
 
 /**
@@ -26,7 +28,12 @@ export function registerGetCommand(program: Command): void {
       '<sources...>',
       'HOST[:PORT]/REMOTE_PATH (several on the same server allowed), then optionally LOCAL: an existing directory receives them, otherwise one source is stored under that name; a trailing / means a directory',
     )
-    .option('-r, --recursive', 'download directories as trees');
+    .option('-r, --recursive', 'download directories as trees')
+    .option(
+      '--threads <n>',
+      'threads decrypting and hashing file data (1: the event loop alone; more: a pool of worker threads; default by cores, README "Speed: threads")',
+      String(DEFAULT_THREADS),
+    );
   addTransferFlags(command, 'local');
   addOutputFlags(command);
   addClientFlags(command).action(async (args: string[], flags: GetFlags, cmd: Command) => {
@@ -45,6 +52,7 @@ export function registerGetCommand(program: Command): void {
             recursive: flags.recursive ?? false,
             chunkBytes: parseChunkSize(flags.chunkSize),
             streams: parseStreams(flags.streams),
+            threads: parseThreads(flags.threads),
             overwrite: flags.overwrite ?? false,
             onEvent: reporter.onEvent,
           }),

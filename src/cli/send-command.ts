@@ -31,7 +31,7 @@ export function registerSendCommand(program: Command): void {
     .option('-r, --recursive', 'send directories as trees (links that leave the tree are skipped)')
     .option(
       '--threads <n>',
-      'threads hashing and encrypting file data (1: the event loop alone; more: a pool of worker threads)',
+      'threads hashing and encrypting file data (1: the event loop alone; more: a pool of worker threads; default by cores, README "Speed: threads")',
       String(DEFAULT_THREADS),
     );
   addTransferFlags(command, 'remote');

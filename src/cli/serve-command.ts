@@ -144,7 +144,7 @@ export function registerServeCommand(program: Command): void {
     )
     .option(
       '--threads <n>',
-      'threads hashing and encrypting download data (1: the event loop alone; more: a pool of worker threads)',
+      'threads encrypting and hashing downloads, decrypting and hashing uploads (1: the event loop alone; more: a pool of worker threads; default by cores, README "Speed: threads")',
       String(DEFAULT_THREADS),
     )
     .action(async (_flags: ServeFlags, command: Command) => {

@@ -16,6 +16,7 @@ import {
   type KeyCommitMessage,
   type KeyRotateMessage,
   type Message,
+  type ParallelOpener,
   type WelcomeMessage,
 } from '../protocol/index.js';
 import type { PooledChunkSink, SealPool } from '../transfer/index.js';
@@ -51,6 +52,11 @@ export interface ClientSessionOptions {
   onServerKey?: ServerKeyHandler | undefined;
   /** The session keys' time bound (PROTOCOL.md §4.3); tests inject a clock. Default: 2 minutes, `performance.now`. */
   rekey?: RekeyClock;
+  /**
+   * Worker threads that open and hash the records this session receives (downloads; issue 14): a `SealPool`.
+   * Undefined: the event loop opens them as they arrive.
+   */
+  openPool?: ParallelOpener | undefined;
 }
 
 /** The facts of this session a key-rotation check needs (PROTOCOL.md §13.3). */
@@ -134,6 +140,7 @@ export class ClientSession {
       signal: options.signal,
       ...(options.rekey === undefined ? {} : { rekey: options.rekey }),
     });
+    if (options.openPool) channel.openInParallel(options.openPool);
     // Node refreshes a socket's timeout on every read and every write it accepts; a write parked for
     // 'drain' does not refresh it, so this fires when bytes stop moving either way.
     const stall = options.stallTimeoutMs ?? STALL_TIMEOUT_MS;

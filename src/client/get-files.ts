@@ -11,6 +11,8 @@ import {
   resolveLinkTarget,
   resolveUnderRoot,
   setDirectoryAttributes,
+  DEFAULT_THREADS,
+  SealPool,
   type TreeNode,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
@@ -59,6 +61,12 @@ export interface GetFilesOptions extends ConnectOptions {
   streams?: number;
   /** Files from this size on use the extra streams; default PARALLEL_MIN_BYTES (64 MiB). */
   parallelMinBytes?: number;
+  /**
+   * Threads that open and hash received data (issue 14): 1 keeps it all on the event loop, more runs a
+   * `SealPool` of that many worker threads for the whole operation, shared by its sessions. Default
+   * DEFAULT_THREADS.
+   */
+  threads?: number;
   onEvent?: (event: TransferEvent) => void;
 }
 
@@ -115,9 +123,21 @@ export type GetPlanner = (
 
 /**
  * Carries out a get whose plan `planner` makes on the first session, exactly as {@link getFiles} does:
- * downloads resumed across sessions, one refused file not stopping the others, then links and directories.
+ * downloads resumed across sessions, one refused file not stopping the others, then links and directories;
+ * with `threads` above 1, records are opened on one pool shared by every session of the operation.
  */
 export async function getPlanned(options: GetFilesOptions, planner: GetPlanner): Promise<DownloadResult[]> {
+  const threads = options.threads ?? DEFAULT_THREADS;
+  if (threads <= 1) return getPlannedWith(options, planner);
+  const openPool = new SealPool(threads);
+  try {
+    return await getPlannedWith({ ...options, openPool }, planner);
+  } finally {
+    await openPool.close();
+  }
+}
+
+async function getPlannedWith(options: GetFilesOptions, planner: GetPlanner): Promise<DownloadResult[]> {
   const requestedDir = resolve(options.localDir);
   const created = await makeLocalDir(requestedDir, options.createLocalDir ?? true);
   // The destination the user named is theirs, links included (`/tmp` is one on macOS): it is resolved once,

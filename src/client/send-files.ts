@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
 import type { RekeyClock } from '../channel/index.js';
-import { joinRemotePath } from '../protocol/index.js';
+import { joinRemotePath, type ParallelOpener } from '../protocol/index.js';
 import { EntryRequest } from '../machines/index.js';
 import { DEFAULT_THREADS, SealPool } from '../transfer/index.js';
 import { ClientSession, type ServerAddress, type ServerKeyHandler } from './client-session.js';
@@ -56,6 +56,8 @@ export interface ConnectOptions {
   signal?: AbortSignal;
   /** Key rotation (PROTOCOL.md §13): see ClientSessionOptions.onServerKey and serverKeyUpdater. */
   onServerKey?: ServerKeyHandler;
+  /** Worker threads opening and hashing received records: see ClientSessionOptions.openPool. */
+  openPool?: ParallelOpener | undefined;
   /** The session keys' time bound (PROTOCOL.md §4.3); tests inject a clock. */
   rekey?: RekeyClock;
 }

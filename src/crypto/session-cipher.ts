@@ -204,6 +204,35 @@ export class SessionCipher {
     return ranges;
   }
 
+  /**
+   * Reserves the nonces of the next `count` records to be opened elsewhere (worker threads, issue 14), in
+   * arrival order, and advances the receive direction as if they had been opened here, rekeying at the same
+   * record counts (§4.3). A REKEY cannot be among them: the caller opens every record short enough to be one
+   * with `open` (which rekeys), so the key of the records after it is known before they are reserved. The
+   * caller must deliver the records' plaintexts in order, none after one that failed, and zero each range's key.
+   */
+  reserveReceive(count: number): NonceRange[] {
+    this.#assertOpen();
+    const ranges: NonceRange[] = [];
+    let left = count;
+    while (left > 0) {
+      const n = Math.min(left, this.#rekeyInterval - this.#receivedSinceRekey);
+      const nonce = this.#receive.nonce;
+      if (nonce + BigInt(n) > BigInt(Number.MAX_SAFE_INTEGER)) {
+        throw new FerryError('NONCE_EXHAUSTED', 'nonce range beyond 2^53');
+      }
+      ranges.push({ key: this.#receive.exportKey(), nonce: Number(nonce), count: n });
+      this.#receive.skip(n);
+      this.#receivedSinceRekey += n;
+      left -= n;
+      if (this.#receivedSinceRekey === this.#rekeyInterval) {
+        this.#receive.rekey();
+        this.#receivedSinceRekey = 0;
+      }
+    }
+    return ranges;
+  }
+
   /** Forgets both keys. Idempotent. */
   close(): void {
     if (this.#closed) return;

@@ -1,6 +1,8 @@
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { LEAF_BYTES } from './constants.js';
+import { FerryError } from '../errors/index.js';
+import { takeLeafHash } from './leaf-hints.js';
 import { MerkleStack, leafHash, sha256 } from './merkle-tree-hash.js';
 
 const LEAF_PREFIX = Buffer.from([0x00]);
@@ -21,11 +23,31 @@ export class ChunkHasher {
   readonly #leaf = Buffer.alloc(1 + LEAF_BYTES);
   #filled = 0;
   readonly #tree = new MerkleStack();
+  /** Bytes still to come of a leaf whose hash was taken ready-made (`leaf-hints.ts`): fed, not hashed again. */
+  #skip = 0;
 
-  /** Feeds the next bytes of the chunk. */
+  /**
+   * Feeds the next bytes of the chunk. A leaf starting here whose hash a worker already computed from these
+   * very bytes (`noteLeafHash`, the receive pool) is taken as is, and its bytes, here and in the next calls,
+   * are not hashed again.
+   */
   update(bytes: Uint8Array): this {
     let at = 0;
     while (at < bytes.length) {
+      if (this.#skip > 0) {
+        const n = Math.min(this.#skip, bytes.length - at);
+        this.#skip -= n;
+        at += n;
+        continue;
+      }
+      if (this.#filled === 0) {
+        const known = takeLeafHash(bytes, at);
+        if (known !== undefined) {
+          this.#tree.pushOwned(known);
+          this.#skip = LEAF_BYTES;
+          continue;
+        }
+      }
       if (this.#filled === 0 && bytes.length - at >= LEAF_BYTES) {
         const leaf = bytes.subarray(at, at + LEAF_BYTES);
         this.#tree.pushOwned(createHash('sha256').update(LEAF_PREFIX).update(leaf).digest());
@@ -43,6 +65,8 @@ export class ChunkHasher {
 
   /** The chunk hash of every byte fed since the last `digest()` or `reset()`; the hasher starts over. */
   digest(): Buffer {
+    // A leaf taken ready-made whose bytes did not all follow: the chunk was not fed as the leaf was hashed.
+    if (this.#skip > 0) throw new FerryError('INTERNAL', 'a chunk ended inside a leaf hashed ahead');
     // A partial last leaf, or the one empty leaf of a chunk of no bytes.
     if (this.#filled > 0 || this.#tree.size === 0) this.#closeLeaf();
     const root = this.#tree.root();
@@ -53,6 +77,7 @@ export class ChunkHasher {
   /** Drops the bytes fed so far, e.g. when a chunk is abandoned half written. */
   reset(): void {
     this.#filled = 0;
+    this.#skip = 0;
     this.#tree.clear();
   }
 
@@ -61,6 +86,16 @@ export class ChunkHasher {
     this.#tree.pushOwned(sha256(this.#leaf.subarray(0, 1 + this.#filled)));
     this.#filled = 0;
   }
+}
+
+/**
+ * The RFC 6962 leaf hash of one leaf whose bytes lie in `parts`, in order (a leaf split across received
+ * records): the same hash `ChunkHasher` gives that leaf. Used by the receive pool's workers (`leaf-hints.ts`).
+ */
+export function leafHashOfParts(parts: readonly Uint8Array[]): Buffer {
+  const hash = createHash('sha256').update(LEAF_PREFIX);
+  for (const part of parts) hash.update(part);
+  return hash.digest();
 }
 
 /**

@@ -155,7 +155,9 @@ export {
   haveDigest,
 } from './file-digest.js';
 export { ChunkHashes } from './chunk-hashes.js';
-export { ChunkHasher, chunkHashOf } from './chunk-hasher.js';
+export { ChunkHasher, chunkHashOf, leafHashOfParts } from './chunk-hasher.js';
+export { noteLeafHash, takeLeafHash } from './leaf-hints.js';
+export type { OpenJob, OpenResult, ParallelOpener } from './parallel-opener.js';
 export { MerkleStack, leafHash, nodeHash } from './merkle-tree-hash.js';
 export { ChunkSet, indicesFromRanges, rangesFromIndices, type ChunkRange } from './chunk-ranges.js';
 export { smallFileDigest } from './small-file-digest.js';

@@ -78,8 +78,9 @@ export interface ServeOptions {
   /** Memory for chunk hashes of checks that send no data (default FILE_HASH_CACHE_BYTES, 32 MiB). */
   hashCacheBytes?: number;
   /**
-   * Threads hashing and sealing download data (issue 14): 1 keeps it on the event loop, more starts one
-   * `SealPool` of that many worker threads for the server's life. Default DEFAULT_THREADS.
+   * Threads hashing and sealing download data and opening and hashing upload data (issue 14): 1 keeps it on
+   * the event loop, more starts one `SealPool` of that many worker threads for the server's life. Default
+   * DEFAULT_THREADS (by cores: `defaultThreadsFor`).
    */
   threads?: number;
   /**

@@ -82,6 +82,8 @@ export class ServerSession {
         signal,
       });
       this.#channel = channel;
+      // Uploads' records are opened and hashed on the pool's workers (issue 14); short records stay here.
+      if (this.#ctx.sealPool) channel.openInParallel(this.#ctx.sealPool);
       this.#log.setBindings({ peer: shortFerryId(channel.remotePublicKey) });
       this.#events.identified(shortFerryId(channel.remotePublicKey), formatFerryId(channel.remotePublicKey));
       const looked =

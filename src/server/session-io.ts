@@ -52,7 +52,10 @@ export interface SessionContext {
   readonly objectStore?: ServerObjectStore | undefined;
   /** What this server says about its keys after WELCOME (PROTOCOL.md §13); nothing when undefined. */
   readonly keyRotation?: ServerKeyRotation | undefined;
-  /** Worker threads that hash and seal download data; undefined: the event loop does it. */
+  /**
+   * Worker threads that hash and seal download data and open and hash upload data (issue 14); undefined: the
+   * event loop does it all.
+   */
   readonly sealPool?: SealPool | undefined;
 }
 

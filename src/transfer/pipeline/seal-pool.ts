@@ -1,18 +1,10 @@
 import { Worker } from 'node:worker_threads';
+import type { OpenJob, OpenResult, ParallelOpener } from '../../protocol/index.js';
 import { FerryError } from '../../errors/index.js';
 import type { SealJob, SealResult } from './seal-block.js';
 
-/**
- * Threads hashing and sealing file data by default (`--threads`, send and serve). 1, the event loop alone,
- * on measurement: on issue 14's 2-core machine, where both ends of a loopback run share the cores, a pool
- * of 2 cost more CPU per GiB (3.5 against 2.9 s/GiB for the sending client) and about 70 MiB more RSS than
- * it saved in wall time. On a machine with cores to spare, `--threads 2` or more moves the AES-GCM and
- * SHA-256 off the event loop.
- */
-export const DEFAULT_THREADS = 1;
-
 interface Pending {
-  resolve: (result: SealResult) => void;
+  resolve: (result: SealResult | OpenResult) => void;
   reject: (err: FerryError) => void;
 }
 
@@ -34,12 +26,13 @@ function workerScript(): { script: string | URL; eval: boolean } {
 }
 
 /**
- * A pool of worker threads that hash and seal blocks of records (issue 14's pipeline): the event loop keeps
- * the sockets and the bookkeeping, the workers the AES-GCM and SHA-256. Blocks move to a worker and back
+ * A pool of worker threads that hash and seal blocks of records, and open and hash blocks of received ones
+ * (`open`, for `SecureChannel.openInParallel`) (issue 14's pipeline): the event loop keeps the sockets and the
+ * bookkeeping, the workers the AES-GCM and SHA-256. Blocks move to a worker and back
  * without copies (transferred ArrayBuffers); a chunk's blocks all go to one worker, in order, since its hash
  * is one running state. Results come back per job; the caller writes them in nonce order.
  */
-export class SealPool {
+export class SealPool implements ParallelOpener {
   readonly threads: number;
   readonly #workers: PoolWorker[] = [];
   readonly #chunkWorker = new Map<number, PoolWorker>();
@@ -57,28 +50,35 @@ export class SealPool {
     for (let i = 0; i < threads; i++) {
       const worker = new Worker(script, { eval: isEval });
       const entry: PoolWorker = { worker, pending: new Map() };
-      worker.on('message', (message: { id: number; result?: SealResult; error?: string; ready?: true }) => {
-        const waiter = entry.pending.get(message.id);
-        entry.pending.delete(message.id);
-        if (entry.pending.size === 0) worker.unref();
-        if (message.ready === true) {
-          waiter?.resolve(undefined as unknown as SealResult);
-          return;
-        }
-        if (message.error !== undefined || message.result === undefined) {
-          waiter?.reject(new FerryError('INTERNAL', `seal worker: ${message.error ?? 'no result'}`));
-          return;
-        }
-        const r = message.result;
-        // Structured clone hands the hash back as a Uint8Array: a Buffer again, no copy.
-        waiter?.resolve({
-          ...r,
-          chunkHash:
-            r.chunkHash === undefined
-              ? undefined
-              : Buffer.from(r.chunkHash.buffer, r.chunkHash.byteOffset, r.chunkHash.byteLength),
-        });
-      });
+      worker.on(
+        'message',
+        (message: { id: number; result?: SealResult; opened?: OpenResult; error?: string; ready?: true }) => {
+          const waiter = entry.pending.get(message.id);
+          entry.pending.delete(message.id);
+          if (entry.pending.size === 0) worker.unref();
+          if (message.ready === true) {
+            waiter?.resolve(undefined as unknown as SealResult);
+            return;
+          }
+          if (message.opened !== undefined) {
+            waiter?.resolve(message.opened);
+            return;
+          }
+          if (message.error !== undefined || message.result === undefined) {
+            waiter?.reject(new FerryError('INTERNAL', `seal worker: ${message.error ?? 'no result'}`));
+            return;
+          }
+          const r = message.result;
+          // Structured clone hands the hash back as a Uint8Array: a Buffer again, no copy.
+          waiter?.resolve({
+            ...r,
+            chunkHash:
+              r.chunkHash === undefined
+                ? undefined
+                : Buffer.from(r.chunkHash.buffer, r.chunkHash.byteOffset, r.chunkHash.byteLength),
+          });
+        },
+      );
       const fail = (err: unknown): void => {
         this.#failure ??= new FerryError('INTERNAL', 'a seal worker failed', { cause: err });
         for (const waiter of entry.pending.values()) waiter.reject(this.#failure);
@@ -104,7 +104,7 @@ export class SealPool {
     await Promise.all(
       this.#workers.map(
         (entry) =>
-          new Promise<SealResult>((resolve, reject) => {
+          new Promise<SealResult | OpenResult>((resolve, reject) => {
             const id = this.#ids++;
             entry.pending.set(id, { resolve, reject });
             entry.worker.ref();
@@ -134,13 +134,41 @@ export class SealPool {
     const id = this.#ids++;
     const target = entry;
     return new Promise<SealResult>((resolve, reject) => {
-      target.pending.set(id, { resolve, reject });
+      target.pending.set(id, { resolve: resolve as (result: SealResult | OpenResult) => void, reject });
       target.worker.ref();
       try {
         target.worker.postMessage({ id, job }, [job.block, job.out]);
       } catch (err) {
         target.pending.delete(id);
         reject(new FerryError('INTERNAL', 'could not hand a block to a seal worker', { cause: err }));
+      } finally {
+        for (const range of job.ranges) range.key.fill(0);
+      }
+    });
+  }
+
+  /**
+   * Hands a block of received records to the least busy worker to open and hash (`openBlock`): `job.block`
+   * is moved (it comes back in the result, plaintext in place) and the ranges' keys are zeroed here once
+   * posted. Blocks are independent (each record carries its nonce), so they may finish in any order; the
+   * channel delivers them in order.
+   */
+  open(job: OpenJob): Promise<OpenResult> {
+    if (this.#failure) {
+      for (const range of job.ranges) range.key.fill(0);
+      return Promise.reject(this.#failure);
+    }
+    let target = this.#workers[0]!;
+    for (const entry of this.#workers) if (entry.pending.size < target.pending.size) target = entry;
+    const id = this.#ids++;
+    return new Promise<OpenResult>((resolve, reject) => {
+      target.pending.set(id, { resolve: resolve as (result: SealResult | OpenResult) => void, reject });
+      target.worker.ref();
+      try {
+        target.worker.postMessage({ id, open: job }, [job.block]);
+      } catch (err) {
+        target.pending.delete(id);
+        reject(new FerryError('INTERNAL', 'could not hand a block to a pool worker', { cause: err }));
       } finally {
         for (const range of job.ranges) range.key.fill(0);
       }

@@ -1,9 +1,12 @@
 // The worker thread of a SealPool: hashes and seals the blocks it is given, in the order given, keeping one
-// ChunkHasher per chunk in progress (a chunk's blocks all come to the same worker).
+// ChunkHasher per chunk in progress (a chunk's blocks all come to the same worker); and opens and hashes
+// blocks of received records (`openBlock`), each on its own.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
 import { ChunkHasher } from '../../protocol/index.js';
+import type { OpenJob } from '../../protocol/index.js';
+import { openBlock } from './open-block.js';
 import { sealBlock, type SealJob } from './seal-block.js';
 
 const port = parentPort;
@@ -21,8 +24,27 @@ const collectGarbage = runInNewContext('gc') as (options: { type: 'minor' }) => 
 const BLOCKS_PER_GC = 4;
 let blocksSinceGc = 0;
 
-port.on('message', (message: { id: number; job?: SealJob }) => {
-  const { id, job } = message;
+function collectSometimes(): void {
+  if (++blocksSinceGc >= BLOCKS_PER_GC) {
+    blocksSinceGc = 0;
+    collectGarbage({ type: 'minor' });
+  }
+}
+
+port.on('message', (message: { id: number; job?: SealJob; open?: OpenJob }) => {
+  const { id, job, open } = message;
+  if (open !== undefined) {
+    try {
+      const result = openBlock(open);
+      // The plaintexts go back moved, like the block (free for reuse) and the hashes: the writer takes views.
+      port.postMessage({ id, opened: result }, [result.block, result.leafHashes, ...result.plaintexts]);
+      collectSometimes();
+    } catch (err) {
+      for (const range of open.ranges) range.key.fill(0);
+      port.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
+    }
+    return;
+  }
   if (job === undefined) {
     port.postMessage({ id, ready: true }); // `SealPool.ready()`: loaded and answering
     return;
@@ -34,10 +56,7 @@ port.on('message', (message: { id: number; job?: SealJob }) => {
     const result = sealBlock(job, hasher);
     // Handed back without copies: both buffers move to the main thread, to be reused for the next job.
     port.postMessage({ id, result }, [result.block, result.out]);
-    if (++blocksSinceGc >= BLOCKS_PER_GC) {
-      blocksSinceGc = 0;
-      collectGarbage({ type: 'minor' });
-    }
+    collectSometimes();
   } catch (err) {
     for (const range of job.ranges) range.key.fill(0);
     port.postMessage({ id, error: err instanceof Error ? err.message : String(err) });

@@ -1,0 +1,36 @@
+import type { NonceRange } from '../crypto/index.js';
+
+/**
+ * One block of received records to open off the event loop (issue 14's receive pool): record i's sealed body
+ * (`ciphertext || tag`, PROTOCOL.md §4.1) is `block[offsets[i] .. offsets[i] + lengths[i])`, its nonce the
+ * next of `ranges` (in order; the counts add up to the record count).
+ */
+export interface OpenJob {
+  block: ArrayBuffer;
+  offsets: number[];
+  lengths: number[];
+  ranges: NonceRange[];
+}
+
+/**
+ * The opened records of a job: `plaintexts[i]` is record i's plaintext, each its own memory (node:crypto's
+ * output, moved from the worker, not copied), for every i below `opened`; record `opened`, if there is one,
+ * failed authentication, and nothing of it or after it is handed back. `block` comes back as it went, free for
+ * the next job. `leafAt[j]` is where in `plaintexts[leafRecord[j]]` a leaf of file data starts whose RFC 6962
+ * leaf hash is `leafHashes[32j .. 32j+32)` (computed by the worker from exactly those bytes; `leaf-hints.ts`).
+ */
+export interface OpenResult {
+  block: ArrayBuffer;
+  opened: number;
+  plaintexts: ArrayBuffer[];
+  leafRecord: number[];
+  leafAt: number[];
+  leafHashes: ArrayBuffer;
+}
+
+/** Opens blocks of records on other threads (the transfer layer's `SealPool`); results may come in any order. */
+export interface ParallelOpener {
+  readonly threads: number;
+  /** Moves `job.block` to a worker (unusable here until the result gives it back); zeroes the ranges' keys once posted. */
+  open(job: OpenJob): Promise<OpenResult>;
+}
