@@ -49,6 +49,8 @@ export interface BatchDestination {
   placedIt(transferId: string, path: string): Promise<boolean>;
   /** Places the entries (each one's digest checked before a byte is written), in order, one outcome each. */
   place(entries: readonly BatchPlacement[]): Promise<SmallFileOutcome[]>;
+  /** Gets ready to place, while a batch's records still arrive (starts the worker thread on disk). */
+  warm(): void;
 }
 
 /** The session's destination: its object store when the server has one, else its root on disk. */
@@ -83,6 +85,10 @@ class DiskBatchDestination implements BatchDestination {
     }
   }
 
+  warm(): void {
+    SMALL_FILE_PLACER.warm();
+  }
+
   place(entries: readonly BatchPlacement[]): Promise<SmallFileOutcome[]> {
     return SMALL_FILE_PLACER.place(
       this.#io.ctx.partialDir,
@@ -111,6 +117,9 @@ class StoreBatchDestination implements BatchDestination {
     const key = this.#store.targetOf(rooted.join('/'));
     return { exists: await this.#store.exists(key), dir: '', path: key };
   }
+
+  /** Nothing to start: objects are placed from the event loop. */
+  warm(): void {}
 
   /** An object has no file identity to recognise it by (as on the one-file path). */
   placedIt(): Promise<boolean> {
