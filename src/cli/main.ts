@@ -1,16 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_CODES } from '../errors/index.js';
-import { registerKeyCommands } from './key-commands.js';
-import { registerKeyRotateCommand } from './key-rotate-command.js';
-import { registerServeCommand } from './serve-command.js';
-import { registerSendCommand } from './send-command.js';
-import { registerDigestCommand } from './digest-command.js';
-import { registerGetCommand } from './get-command.js';
-import { registerSyncCommand } from './sync-command.js';
-import { registerLsCommand } from './ls-command.js';
-import { registerInviteCommands } from './invite-command.js';
-import { registerPairCommand } from './pair-command.js';
+import { registrarsFor, subcommandOf, type Registrar } from './command-modules.js';
 import { reportError } from './report-error.js';
 import type { GlobalOptions } from './cli-context.js';
 
@@ -19,8 +10,11 @@ const FERRY_VERSION = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
-/** Builds the `ferry` command line. Exported so tests can inspect it without spawning. */
-export function buildProgram(): Command {
+/**
+ * Builds the `ferry` command line with the subcommands of `registrars` (command-modules.ts: only the one
+ * the command line names is loaded).
+ */
+export function buildProgram(registrars: readonly Registrar[]): Command {
   const program = new Command('ferry')
     .description('secure, verifiable, resumable file transfer')
     .version(FERRY_VERSION)
@@ -32,16 +26,7 @@ export function buildProgram(): Command {
     .configureOutput({
       writeErr: (s) => process.stderr.write(s.replace(/^error: /, 'ferry: USAGE_INVALID: ')),
     });
-  registerKeyCommands(program);
-  registerKeyRotateCommand(program);
-  registerServeCommand(program);
-  registerSendCommand(program);
-  registerGetCommand(program);
-  registerSyncCommand(program);
-  registerLsCommand(program);
-  registerDigestCommand(program);
-  registerInviteCommands(program);
-  registerPairCommand(program);
+  for (const register of registrars) register(program);
   // `--home` and `--debug` also work after the subcommand name (`ferry id --home DIR`).
   for (const command of program.commands) {
     command
@@ -53,7 +38,7 @@ export function buildProgram(): Command {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = buildProgram(await registrarsFor(subcommandOf(argv.slice(2))));
   try {
     await program.parseAsync(argv);
     return 0;

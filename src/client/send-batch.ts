@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { codeFromWire, FerryError, toFerryError } from '../errors/index.js';
 import {
   DEFAULT_CHUNK_BYTES,
@@ -55,8 +55,6 @@ export async function sendBatch(
   { emit, open: openTransfers, noteProgress }: TransferReporting,
 ): Promise<Array<BatchJobOutcome | 'fallback'>> {
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-  // Read side by side: each file costs a few small reads, and waiting on them one by one would leave the
-  // link idle (PROTOCOL.md §5.14).
   const read = await readAll(jobs, (job) => readSmallFile(job, chunkBytes));
   const outcomes: Array<BatchJobOutcome | 'fallback'> = [];
   const entries: Array<{ job: SmallFileJob; entry: BatchEntry; at: number }> = [];
@@ -161,23 +159,27 @@ export async function sendBatch(
   return outcomes;
 }
 
-/** Files read at once by a batch. */
-const READS_AT_ONCE = 16;
+/** Files read between two turns of the event loop (see readAll). */
+const READS_PER_TURN = 32;
 
-/** `read` of every job, READS_AT_ONCE at a time, in job order; a failure is returned as its error. */
+/**
+ * `read` of every job, in job order; a failure is returned as its error. The reads are synchronous: a small
+ * file is four system calls of a few microseconds, where the promise API spent ~0.1 ms of CPU per file
+ * (issue 14); READS_PER_TURN at a time, so the event loop still turns (the socket drains meanwhile).
+ */
 async function readAll<T>(
   jobs: readonly SmallFileJob[],
-  read: (job: SmallFileJob) => Promise<T>,
+  read: (job: SmallFileJob) => T,
 ): Promise<Array<T | Error>> {
   const results: Array<T | Error> = new Array<T | Error>(jobs.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < jobs.length) {
-      const k = next++;
-      results[k] = await read(jobs[k]!).catch((err: unknown) => toFerryError(err));
+  for (let k = 0; k < jobs.length; k++) {
+    if (k > 0 && k % READS_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      results[k] = read(jobs[k]!);
+    } catch (err) {
+      results[k] = toFerryError(err);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(READS_AT_ONCE, jobs.length) }, lane));
+  }
   return results;
 }
 
@@ -185,16 +187,16 @@ async function readAll<T>(
  * Reads a small file whole, never through a link at its name; 'fallback' when it grew past what a batch
  * holds since the tree was walked (the one-file path then sends it).
  */
-async function readSmallFile(job: SmallFileJob, chunkBytes: number): Promise<BatchEntry | 'fallback'> {
-  const handle = await open(job.localPath, 'r');
+function readSmallFile(job: SmallFileJob, chunkBytes: number): BatchEntry | 'fallback' {
+  const fd = openSync(job.localPath, 'r');
   try {
-    const stats = await handle.stat();
+    const stats = fstatSync(fd);
     if (!stats.isFile()) throw new FerryError('PATH_INVALID', 'not a regular file');
     if (!batchable(stats.size, chunkBytes)) return 'fallback';
-    const data = Buffer.alloc(stats.size);
+    const data = Buffer.allocUnsafe(stats.size);
     let offset = 0;
     while (offset < data.length) {
-      const { bytesRead } = await handle.read(data, offset, data.length - offset, offset);
+      const bytesRead = readSync(fd, data, offset, data.length - offset, offset);
       if (bytesRead === 0) break;
       offset += bytesRead;
     }
@@ -209,6 +211,6 @@ async function readSmallFile(job: SmallFileJob, chunkBytes: number): Promise<Bat
       data,
     };
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }

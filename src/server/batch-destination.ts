@@ -1,4 +1,5 @@
 import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { smallFileDigest } from '../protocol/index.js';
 import {
@@ -49,6 +50,8 @@ export interface BatchDestination {
   placedIt(transferId: string, path: string): Promise<boolean>;
   /** Places the entries (each one's digest checked before a byte is written), in order, one outcome each. */
   place(entries: readonly BatchPlacement[]): Promise<SmallFileOutcome[]>;
+  /** Gets ready to place, while a batch's records still arrive (starts the worker thread on disk). */
+  warm(): void;
 }
 
 /** The session's destination: its object store when the server has one, else its root on disk. */
@@ -62,6 +65,8 @@ class DiskBatchDestination implements BatchDestination {
   readonly #io: SessionIo;
   /** Directories under the root this session already checked (see resolveUnderRoot). */
   readonly #knownDirs = new Set<string>();
+  /** Of those, the ones this session created (see locate). */
+  readonly #madeDirs = new Set<string>();
 
   constructor(io: SessionIo) {
     this.#io = io;
@@ -70,9 +75,25 @@ class DiskBatchDestination implements BatchDestination {
   async locate(rooted: readonly string[]): Promise<BatchTarget> {
     const { ctx, clientKey } = this.#io;
     // Bounded: a session touching very many directories just checks some of them again.
-    if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
-    await ctx.storage.chargeEntries(clientKey, await missingParents(ctx.root, [...rooted], this.#knownDirs));
-    return resolveUnderRoot(ctx.root, [...rooted], { createDirs: true, knownDirs: this.#knownDirs });
+    if (this.#knownDirs.size > 10_000) {
+      this.#knownDirs.clear();
+      this.#madeDirs.clear();
+    }
+    const dir = join(ctx.root, ...rooted.slice(0, -1));
+    // A directory this session made held nothing then: its names are taken as missing without an lstat
+    // each (issue 14: most of a new tree's per-file cost on the event loop). Whatever another writer put
+    // there since is still never replaced: the placer links without overwrite (EEXIST is FILE_EXISTS)
+    // and checks the name again right before (placeSmallFiles).
+    if (this.#madeDirs.has(dir) && this.#knownDirs.has(dir))
+      return { exists: false, dir, path: join(dir, rooted[rooted.length - 1]!) };
+    const missing = await missingParents(ctx.root, [...rooted], this.#knownDirs);
+    await ctx.storage.chargeEntries(clientKey, missing);
+    const target = await resolveUnderRoot(ctx.root, [...rooted], {
+      createDirs: true,
+      knownDirs: this.#knownDirs,
+    });
+    if (missing > 0) this.#madeDirs.add(target.dir);
+    return target;
   }
 
   async placedIt(transferId: string, path: string): Promise<boolean> {
@@ -81,6 +102,10 @@ class DiskBatchDestination implements BatchDestination {
     } catch {
       return false;
     }
+  }
+
+  warm(): void {
+    SMALL_FILE_PLACER.warm();
   }
 
   place(entries: readonly BatchPlacement[]): Promise<SmallFileOutcome[]> {
@@ -111,6 +136,9 @@ class StoreBatchDestination implements BatchDestination {
     const key = this.#store.targetOf(rooted.join('/'));
     return { exists: await this.#store.exists(key), dir: '', path: key };
   }
+
+  /** Nothing to start: objects are placed from the event loop. */
+  warm(): void {}
 
   /** An object has no file identity to recognise it by (as on the one-file path). */
   placedIt(): Promise<boolean> {

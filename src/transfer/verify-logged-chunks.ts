@@ -18,20 +18,56 @@ export async function verifyLoggedChunks(
 ): Promise<ChunkEntry[]> {
   const latest = new ChunkHashes(header.size, header.chunkBytes);
   for (const entry of logged) if (entry.index < latest.count) latest.set(entry.index, entry.hash);
-  const buffer = Buffer.allocUnsafe(Math.min(header.chunkBytes, READ_BYTES));
-  const kept: ChunkEntry[] = [];
-  for (const { index, hash } of latest.entries()) {
+  // Two buffers: the next piece is read while the current one is hashed (issue 14: one after the other,
+  // the reads were ~15 % of a resume's re-verification, time the client spends waiting).
+  const pieceBytes = Math.min(header.chunkBytes, READ_BYTES);
+  const buffers = [Buffer.allocUnsafe(pieceBytes), Buffer.allocUnsafe(pieceBytes)];
+  const pieces: Array<{ index: number; offset: number; length: number }> = [];
+  for (const { index } of latest.entries()) {
     const length = latest.lengthOf(index);
-    const hasher = new ChunkHasher();
-    let done = 0;
-    while (done < length) {
-      const into = buffer.subarray(0, Math.min(buffer.length, length - done));
-      const bytesRead = await reader.read(index * header.chunkBytes + done, into);
-      if (bytesRead === 0) break;
-      hasher.update(into.subarray(0, bytesRead));
-      done += bytesRead;
-    }
-    if (done === length && hasher.digest().equals(hash)) kept.push({ index, hash });
+    for (let done = 0; done < length; done += pieceBytes)
+      pieces.push({
+        index,
+        offset: index * header.chunkBytes + done,
+        length: Math.min(pieceBytes, length - done),
+      });
   }
+  // A store may return less than asked: the rest is asked for until the end of the data.
+  const readFull = async (offset: number, into: Buffer): Promise<Buffer> => {
+    let n = 0;
+    while (n < into.length) {
+      const bytesRead = await reader.read(offset + n, into.subarray(n));
+      if (bytesRead === 0) break;
+      n += bytesRead;
+    }
+    return into.subarray(0, n);
+  };
+  const readPiece = (k: number): Promise<Buffer | undefined> => {
+    const piece = pieces[k];
+    if (!piece) return Promise.resolve(undefined);
+    return readFull(piece.offset, buffers[k % 2]!.subarray(0, piece.length));
+  };
+  const kept: ChunkEntry[] = [];
+  const hasher = new ChunkHasher();
+  let reading = readPiece(0);
+  let chunkDone = 0;
+  let short = false;
+  for (let k = 0; k < pieces.length; k++) {
+    const { index, length } = pieces[k]!;
+    const bytes = (await reading)!;
+    // Started before this piece is hashed; it fills the other buffer.
+    reading = readPiece(k + 1);
+    if (bytes.length < length) short = true;
+    hasher.update(bytes);
+    chunkDone += bytes.length;
+    if (pieces[k + 1]?.index === index) continue;
+    const hash = latest.get(index)!;
+    if (!short && chunkDone === latest.lengthOf(index) && hasher.digest().equals(hash))
+      kept.push({ index, hash });
+    hasher.reset();
+    chunkDone = 0;
+    short = false;
+  }
+  await reading;
   return kept;
 }

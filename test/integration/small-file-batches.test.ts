@@ -124,6 +124,21 @@ test('a quota that runs out in the middle of a batch places the entries that fit
   for (const name of placed) assert.deepEqual(await readFile(join(rig.root, 'top', name)), contentOf(name));
 });
 
+test('a batch into new directories creates and charges each directory once, however many entries go into it', async (t) => {
+  // The server locates a batch's entries side by side (BatchUploads.#locateAll): a directory charged
+  // twice (4096 bytes) would push the last file over this exact quota.
+  const dirs = ['a', 'a/x', 'b', 'c', 'c/d', 'c/d/e'];
+  const names = dirs.flatMap((d) => Array.from({ length: 20 }, (_, i) => `${d}/f${i}`));
+  const quota = (dirs.length + 1) * 4096 + names.length * (FILE_BYTES + 4096) + 100;
+  const rig = await startRig(t, { clientQuotaBytes: quota });
+  await writeTree(join(rig.dir, 'local', 'top'), names);
+  const events: SendEvent[] = [];
+  await sendTree({ ...rig.connect, dirs: [join(rig.dir, 'local', 'top')], onEvent: (e) => events.push(e) });
+  assert.equal(eventsOf(events, 'transfer-failed').length, 0);
+  assert.deepEqual(await filesUnder(join(rig.root, 'top')), [...names].sort());
+  for (const name of names) assert.deepEqual(await readFile(join(rig.root, 'top', name)), contentOf(name));
+});
+
 test('a batch without overwrite leaves an existing file alone (FILE_EXISTS), skips an identical one, and OVERWRITE replaces', async (t) => {
   const rig = await startRig(t);
   await writeTree(join(rig.dir, 'local', 'top'), ['changed', 'same', 'new']);

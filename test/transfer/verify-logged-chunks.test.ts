@@ -38,3 +38,40 @@ test('verifyLoggedChunks keeps the last entry of a chunk, and drops a chunk whos
   assert.deepEqual(await verifyLoggedChunks(partial, [{ index: 2, hash: padded }], longer), []);
   await partial.close();
 });
+
+test('verifyLoggedChunks checks chunks longer than one read, through a store that returns short reads', async () => {
+  // 2 MiB chunks are read in 1 MiB pieces, each while the one before is hashed; this store gives at most
+  // 100,000 bytes per read, so every piece takes several.
+  const chunkBytes = 2 * 1024 * 1024;
+  const size = 2 * chunkBytes + 300 * 1024;
+  const content = randomBytes(size);
+  const store = new MemoryPartialStore();
+  const header = { size, mtimeMs: 0, chunkBytes };
+  const partial = await store.open('k', header, { fresh: false, keepLog: true });
+  await partial.write(0, content);
+  const logged = [0, 1, 2].map((index) => ({
+    index,
+    hash: hashOf(content.subarray(index * chunkBytes, (index + 1) * chunkBytes)),
+  }));
+  const shortReads = {
+    read: (offset: number, into: Buffer): Promise<number> =>
+      partial.read(offset, into.subarray(0, Math.min(into.length, 100_000))),
+    close: (): Promise<void> => Promise.resolve(),
+  };
+  const kept = await verifyLoggedChunks(shortReads, logged, header);
+  assert.deepEqual(
+    kept.map((e) => e.index),
+    [0, 1, 2],
+  );
+  assert.ok(kept.every((e, k) => e.hash.equals(logged[k]!.hash)));
+  // One byte changed in the second piece of chunk 1: only that chunk is dropped.
+  await partial.write(
+    chunkBytes + 1024 * 1024 + 7,
+    Buffer.from([content[chunkBytes + 1024 * 1024 + 7]! ^ 1]),
+  );
+  assert.deepEqual(
+    (await verifyLoggedChunks(shortReads, logged, header)).map((e) => e.index),
+    [0, 2],
+  );
+  await partial.close();
+});
