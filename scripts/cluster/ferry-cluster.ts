@@ -69,19 +69,27 @@ export interface FerryClusterOptions {
   readonly prefix?: string;
   /** Client IDs allowed in (written to the shared home's allow-list before the servers start). */
   readonly clients?: readonly string[];
+  /** The ferry CLI to run (default the checkout's bin/ferry; the bench passes its snapshot). */
+  readonly bin?: string;
   /** Extra `ferry serve` arguments for every server. */
   readonly serveArgs?: readonly string[];
 }
 
-function runFerrySync(args: readonly string[]): string {
-  const result = spawnSync(process.execPath, [FERRY_BIN, ...args], { encoding: 'utf8' });
+function runFerrySync(bin: string, args: readonly string[]): string {
+  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
   if (result.status !== 0)
     throw new Error(`ferry ${args[2] ?? ''} failed (run npm run build first?): ${result.stderr}`);
   return result.stdout.trim();
 }
 
-function startServer(index: number, port: number, args: readonly string[], env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, [FERRY_BIN, ...args], {
+function startServer(
+  bin: string,
+  index: number,
+  port: number,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+) {
+  const child = spawn(process.execPath, [bin, ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -150,12 +158,13 @@ function startServer(index: number, port: number, args: readonly string[], env: 
 /** Starts the servers and HAProxy; on failure stops what it started and throws. */
 export async function startFerryCluster(options: FerryClusterOptions): Promise<FerryCluster> {
   const count = options.servers ?? 2;
+  const bin = options.bin ?? FERRY_BIN;
   const prefix = options.prefix ?? 'ferry-cluster/';
   const home = join(options.dir, 'cluster-home');
-  runFerrySync(['--home', home, 'keygen']);
-  const id = runFerrySync(['--home', home, 'id']);
+  runFerrySync(bin, ['--home', home, 'keygen']);
+  const id = runFerrySync(bin, ['--home', home, 'id']);
   for (const [i, client] of (options.clients ?? []).entries())
-    runFerrySync(['--home', home, 'allow', client, '--name', `client-${i}`]);
+    runFerrySync(bin, ['--home', home, 'allow', client, '--name', `client-${i}`]);
   const store = `s3://${options.bucket}/${prefix}files`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -204,7 +213,7 @@ export async function startFerryCluster(options: FerryClusterOptions): Promise<F
     ...(options.serveArgs ?? []),
   ];
   const launch = async (i: number, port: number): Promise<ClusterServer> => {
-    const started = startServer(i, port, argsOf(i, port), env);
+    const started = startServer(bin, i, port, argsOf(i, port), env);
     servers[i] = started.server;
     exits.push(started.exited);
     await started.ready;
