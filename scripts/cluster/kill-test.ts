@@ -1,15 +1,17 @@
 // The kill -9 runs of issue 15 at full size, outside `npm test` (docs: README "Running a cluster"):
 //
-//   npm run build && node --import tsx scripts/cluster/kill-test.ts [--size 1G] [--cases upload,download]
+//   npm run build && node --import tsx scripts/cluster/kill-test.ts [--size 1G] [--cases upload,download,tree]
+//                                                                 [--files 1000]
 //
 // Starts Swift (s3api), etcd, two `ferry serve` on them behind HAProxy (scripts/cluster/ferry-cluster.ts)
 // and a byte-counting proxy in front of HAProxy. upload: `ferry send` of a random file; the server holding
 // it (found by its log line) is killed with SIGKILL once it logs half the file durable; the client's retry
 // lands on the other server and finishes; the object is read back from Swift and compared. download: the
 // same object is fetched with `ferry get`; the server sending it is killed at half the bytes; the file is
-// compared. Prints one line per step and a JSON summary per case; stops everything it started.
+// compared. tree: `ferry send -r` of --files files of 1 KiB, the receiving server killed once it stored half,
+// every object read back. Prints one line per step and a JSON summary per case; stops everything it started.
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { GetObjectCommand, CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -37,6 +39,10 @@ const { values } = parseArgs({
     size: { type: 'string', default: '1G' },
     cases: { type: 'string', default: 'upload,download' },
     'chunk-size': { type: 'string', default: '1m' },
+    files: { type: 'string', default: '1000' },
+    // A server resuming re-reads and re-hashes what is held (from Swift) before it answers, and a finish
+    // copies every part: minutes per GiB here with no byte on the wire, longer than the default 30 s.
+    'stall-timeout': { type: 'string', default: '600s' },
   },
 });
 const size = parseSize(values.size);
@@ -116,6 +122,8 @@ try {
         '50',
         '--chunk-size',
         values['chunk-size'],
+        '--stall-timeout',
+        values['stall-timeout'],
       ],
       3_600_000,
     );
@@ -228,6 +236,61 @@ try {
       }) + '\n',
     );
     if (!fileMatches || receivedAfter > bound * 1.01 + 16384) failed = true;
+  }
+  if (cases.includes('tree')) {
+    const count = Number(values.files);
+    const tree = join(dir, 'tree');
+    for (let i = 0; i < count; i++) {
+      const name = `d${i % 10}/f${String(i).padStart(5, '0')}.txt`;
+      await mkdir(join(tree, `d${i % 10}`), { recursive: true });
+      await writeFile(join(tree, name), Buffer.alloc(1024, `${name} `));
+    }
+    for (const [index, server] of c.servers.entries()) if (!server.alive) await c.restart(index);
+    const proxy = await newProxy();
+    const inTree = (r: LogRecord): boolean => typeof r['path'] === 'string' && r['path'].startsWith('tree/');
+    const stored = (r: LogRecord): boolean =>
+      (r['event'] === 'transfer-done' || r['event'] === 'transfer-identical') && inTree(r);
+    const t0 = Date.now();
+    const send = ferry(['send', '-r', tree, `${proxy.addressText}/`]);
+    const first = await holder(c, (r) => r['event'] === 'transfer-start' && inTree(r));
+    say(`tree of ${count} files held by server ${first.index}`);
+    await first.waitForLog(() => first.records.filter(stored).length >= count / 2);
+    await first.kill();
+    const tCut = Date.now();
+    const storedAtCut = first.records.filter(stored).length;
+    say(`kill -9 server ${first.index}: ${storedAtCut} files stored`);
+    const result = await send.done;
+    const tDone = Date.now();
+    if (result.code !== 0) throw new Error(`send -r exited ${result.code}: ${result.stderr}`);
+    const second = c.servers.find((s) => s !== first && s.alive)!;
+    const storedAfter = second.records.filter(stored).length;
+    let exact = 0;
+    for (let i = 0; i < count; i++) {
+      const name = `d${i % 10}/f${String(i).padStart(5, '0')}.txt`;
+      const out = await client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: `${c.keyPrefix}tree/${name}` }),
+      );
+      if (Buffer.from(await out.Body!.transformToByteArray()).equals(Buffer.alloc(1024, `${name} `))) exact++;
+    }
+    const record = {
+      case: 'tree',
+      files: count,
+      killedServer: first.index,
+      resumedOn: second.index,
+      storedAtCut,
+      storedAfterCut: storedAfter,
+      sentBeforeCut: proxy.connections[0]!.bytes.clientToServer,
+      sentAfterCut: proxy.bytesSince(1, 'clientToServer'),
+      connections: proxy.connections.length,
+      secondsToCut: (tCut - t0) / 1000,
+      secondsAfterCut: (tDone - tCut) / 1000,
+      objectsExact: exact,
+    };
+    say(
+      `tree resumed on server ${second.index}: ${storedAfter} files stored after the cut; ${exact}/${count} objects exact`,
+    );
+    process.stdout.write(`${JSON.stringify(record)}\n`);
+    if (exact !== count) failed = true;
   }
   client.destroy();
 } catch (err) {

@@ -49,7 +49,10 @@ describe('ferry get from a cluster, kill -9 of the sending server', () => {
     const get = rig().ferry(['get', `${proxy.addressText}/down/down.bin`, `${out}/`, '--chunk-size', '1m']);
     const isThis = (r: Record<string, unknown>): boolean =>
       r['path'] === 'down/down.bin' && r['direction'] === 'download';
-    const first = await rig().holder((r) => r['event'] === 'transfer-start' && isThis(r));
+    const first = await rig().until(
+      get,
+      rig().holder((r) => r['event'] === 'transfer-start' && isThis(r)),
+    );
     const connection = await proxy.connection(0);
     await connection.waitForBytes('serverToClient', FILE_BYTES / 2);
     await first.kill();

@@ -37,10 +37,16 @@ describe('ferry send to a cluster, kill -9 of the holding server', () => {
     proxy.setPlan((i) => (i === 0 ? { stall: { afterBytes: FILE_BYTES * 0.75, freeze: 'one' } } : undefined));
     const send = rig().ferry(['send', source, `${proxy.addressText}/up/`, '--mkdir', '--chunk-size', '1m']);
     const isThis = (r: Record<string, unknown>): boolean => r['path'] === 'up/up.bin';
-    const first = await rig().holder((r) => r['event'] === 'transfer-start' && isThis(r));
+    const first = await rig().until(
+      send,
+      rig().holder((r) => r['event'] === 'transfer-start' && isThis(r)),
+    );
     const ofThis = sameTransfer(await first.waitForLog((r) => r['event'] === 'transfer-start' && isThis(r)));
-    const half = await first.waitForLog(
-      (r) => r['event'] === 'progress' && ofThis(r) && (r['verifiedBytes'] as number) >= FILE_BYTES / 2,
+    const half = await rig().until(
+      send,
+      first.waitForLog(
+        (r) => r['event'] === 'progress' && ofThis(r) && (r['verifiedBytes'] as number) >= FILE_BYTES / 2,
+      ),
     );
     await first.kill();
     // Durable at the cut: the most the killed server reported (every progress line follows a part in Swift).

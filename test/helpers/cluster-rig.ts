@@ -29,6 +29,11 @@ export interface ClusterRig {
   ferry(args: readonly string[]): SpawnedFerry;
   /** The server that logs the start of `direction` of `path` first: the one holding that transfer. */
   holder(match: (record: LogRecord) => boolean): Promise<ClusterServer>;
+  /**
+   * `waiting`, or a failure with the client's output if `client` exits first: a wait on a server's log
+   * line must not outlive the client that was to cause it.
+   */
+  until<T>(client: SpawnedFerry, waiting: Promise<T>): Promise<T>;
   /** The server other than `server` that still runs. */
   other(server: ClusterServer): ClusterServer;
   objectBytes(key: string): Promise<Buffer>;
@@ -85,6 +90,12 @@ export function useClusterRig(serveArgs: readonly string[] = []): () => ClusterR
             .filter((server) => server.alive)
             .map((server) => server.waitForLog(match).then(() => server)),
         );
+      },
+      until(client, waiting) {
+        const exited = client.done.then((r) => {
+          throw new Error(`the client exited (${r.code ?? r.signal}) first:\n${r.stderr}`);
+        });
+        return Promise.race([waiting, exited]);
       },
       other(server) {
         const other = started.servers.find((s2) => s2 !== server && s2.alive);
