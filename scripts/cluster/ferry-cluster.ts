@@ -34,7 +34,7 @@ export interface ClusterServer {
   readonly records: readonly LogRecord[];
   /** Resolves with the first line (already seen or to come) for which `match` holds; rejects if it exits first. */
   waitForLog(match: (record: LogRecord) => boolean): Promise<LogRecord>;
-  /** kill -9, and resolves once it is gone. */
+  /** kill -9, and resolves once it is gone and every line it wrote was read. */
   kill(): Promise<void>;
   /** Whether the process still runs. */
   readonly alive: boolean;
@@ -101,7 +101,10 @@ function startServer(
   const waiters = new Set<{ match: (r: LogRecord) => boolean; resolve: (r: LogRecord) => void }>();
   let stderrTail = '';
   const exited = once(child, 'exit');
-  createInterface({ input: child.stderr }).on('line', (line) => {
+  const lines = createInterface({ input: child.stderr });
+  // Every line the process wrote before it died is read once this closes.
+  const drained = once(lines, 'close');
+  lines.on('line', (line) => {
     let record: LogRecord;
     try {
       record = JSON.parse(line) as LogRecord;
@@ -137,9 +140,9 @@ function startServer(
       });
     },
     async kill() {
-      if (!server.alive) return;
-      child.kill('SIGKILL');
+      if (server.alive) child.kill('SIGKILL');
       await exited;
+      await drained;
     },
   };
   const ready = new Promise<void>((resolve, reject) => {

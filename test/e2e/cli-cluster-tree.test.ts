@@ -33,7 +33,7 @@ const IN_FLIGHT_FILES = Math.min(FILES, 2 * 512);
 describe('ferry send of a tree to a cluster, kill -9 of the receiving server', () => {
   const rig = useClusterRig();
 
-  test('200 files through HAProxy, kill -9 after 100 are stored: the retry sends the rest to the other server, every object is exact', async (t) => {
+  test('200 files through HAProxy, kill -9 once half are stored: the retry sends the rest to the other server, every object is exact', async (t) => {
     const { dir, cluster } = rig();
     const tree = join(dir, 'tree');
     const files = new Map<string, Buffer>();
@@ -62,22 +62,25 @@ describe('ferry send of a tree to a cluster, kill -9 of the receiving server', (
       first.waitForLog(() => first.records.filter(stored).length >= FILES / 2),
     );
     await first.kill();
+    const cutConnections = proxy.connections.length;
     const storedAtCut = first.records.filter(stored).length;
     const result = await send.done;
     assert.equal(result.code, 0, result.stderr);
     const second = rig().other(first);
     const storedAfter = second.records.filter(stored).length;
     const writtenAfter = second.records.filter((r) => r['event'] === 'transfer-done' && inTree(r)).length;
-    const sentAfter = proxy.bytesSince(1, 'clientToServer');
+    const sentAfter = proxy.bytesSince(cutConnections, 'clientToServer');
     t.diagnostic(
       `server ${first.index} stored ${storedAtCut} files before the kill, server ${second.index} wrote ` +
-        `${writtenAfter} after it (${storedAfter - writtenAfter} found identical); client->server after the cut ${sentAfter} bytes over ${proxy.connections.length - 1} connection(s)`,
+        `${writtenAfter} after it (${storedAfter - writtenAfter} found identical); client->server after the cut ${sentAfter} bytes over ${proxy.connections.length - cutConnections} connection(s) (${cutConnections} before)`,
     );
-    // At most 8 objects are placed at once (batch-destination.ts): some may have landed after the killed
-    // server's last log line, and are found identical instead of written.
+    // The killed server may have stored more than its log lines said (a line not yet written at the kill):
+    // those are found identical, not written again. Which files remained is not pinned, only that none
+    // stored is rewritten and every object is exact.
+    assert.ok(proxy.connections.length > cutConnections, 'the client was not done at the kill: it retried');
     assert.ok(
-      writtenAfter <= FILES - storedAtCut && writtenAfter >= FILES - storedAtCut - 8,
-      `the other server wrote the files missing (${writtenAfter} of ${FILES - storedAtCut}), not those stored`,
+      writtenAfter <= FILES - storedAtCut,
+      `the other server wrote only files missing (${writtenAfter}, at most ${FILES - storedAtCut}), none stored`,
     );
     assert.ok(
       storedAfter <= IN_FLIGHT_FILES,
@@ -88,7 +91,8 @@ describe('ferry send of a tree to a cluster, kill -9 of the receiving server', (
     assert.deepEqual(keys.map((k) => k.slice(prefix.length)).sort(), [...files.keys()].sort());
     for (const [name, bytes] of files)
       assert.ok((await rig().objectBytes(`${prefix}${name}`)).equals(bytes), `${name} read back`);
-    const bound = IN_FLIGHT_FILES * (FILE_BYTES + PER_FILE_BYTES) + (proxy.connections.length - 1) * 8192;
+    const bound =
+      IN_FLIGHT_FILES * (FILE_BYTES + PER_FILE_BYTES) + (proxy.connections.length - cutConnections) * 8192;
     assert.ok(sentAfter <= bound, `sent ${sentAfter} bytes after the cut, bound ${bound}`);
   });
 });
