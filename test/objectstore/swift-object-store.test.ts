@@ -26,7 +26,7 @@ import {
   S3PartialStore,
   type S3Target,
 } from '../../src/objectstore/index.js';
-import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { FerryServer } from '../../src/server/index.js';
@@ -744,4 +744,46 @@ test('an upload-only client re-sending what it placed gets IDENTICAL from any se
     ],
     'another upload-only client learns only that the paths exist',
   );
+});
+
+test('a link sent to an object-store server is refused with PERMISSION_DENIED; the files beside it land', async (t) => {
+  const s = swift();
+  const dir = await makeTempDir('ferry-objectstore-link-');
+  const serverIdentity = generateKeyPair();
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    port: 0,
+    identity: serverIdentity,
+    authorize: () => ({ permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD }),
+    partialSweepIntervalMs: 0,
+    objectStore: storeAt(s, 'links/'),
+  });
+  t.after(async () => {
+    await server.close();
+    await removeTempDir(dir);
+  });
+  const tree = join(dir, 'tree');
+  await mkdir(tree);
+  await writeFile(join(tree, 'file.txt'), 'beside the link\n');
+  await symlink('file.txt', join(tree, 'link'));
+  const events: TransferEvent[] = [];
+  await assert.rejects(
+    sendPaths({
+      server: server.address,
+      paths: [tree],
+      remotePath: '',
+      recursive: true,
+      identity: generateKeyPair(),
+      verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+      onEvent: (e) => events.push(e),
+      retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
+    }),
+    { code: 'PERMISSION_DENIED' },
+  );
+  assert.deepEqual(
+    events.flatMap((e) => (e.type === 'entry-failed' ? [[e.kind, e.remotePath, e.code]] : [])),
+    [['link', 'tree/link', 'PERMISSION_DENIED']],
+  );
+  assert.equal((await readObject(s, 'links/tree/file.txt'))?.bytes.toString(), 'beside the link\n');
+  assert.equal(await readObject(s, 'links/tree/link'), undefined, 'no object for the link');
 });
