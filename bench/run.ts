@@ -4,7 +4,7 @@
 // loopback; each side's CPU seconds and peak memory are measured the same way for all (bench/README.md).
 //
 //   npm run bench -- [--quick] [--runs 3] [--size 1G] [--files 1000] [--file-size 4K] [--link-size 256M]
-//                    [--delay-ms 20] [--window 6M] [--cases upload,download,small,resume,link,handshake,pipeline,sync]
+//                    [--delay-ms 20] [--window 6M] [--cases upload,download,small,resume,link,handshake,pipeline,sync,delta,cluster]
 //                    [--ferry-args="--chunk-size 8M"] [--verify first|all|none] [--keep]
 //
 // Prints one JSON line per case and tool ({"bench":"ferry-bench","case":...,"tool":...}), medians over the
@@ -22,6 +22,7 @@ import { sha256File, writeRandomFile } from '../test/helpers/random-file.js';
 import { makeTempDir } from '../test/helpers/temp-dir.js';
 import { NOISE_PROTOCOL_NAME } from '../src/protocol/index.js';
 import { runDeltaCases } from './delta-cases.js';
+import { runClusterCase } from './cluster-case.js';
 import { measureHandshakeCost, measureLoopbackHandshakeMs } from './handshake-cost.js';
 import { killTracked, killTrackedOnExit } from './lib/child-registry.js';
 import { cutAfterTotal } from './lib/cut-after-total.js';
@@ -68,6 +69,7 @@ const CASES = [
   'pipeline',
   'sync',
   'delta',
+  'cluster',
 ] as const;
 type CaseName = (typeof CASES)[number];
 
@@ -969,7 +971,7 @@ async function main(): Promise<number> {
   setTimeFileDir(dir);
   // One copy of the CLI as built right now serves the whole run: a rebuild in the work tree cannot reach it.
   const ferryBin = await snapshotFerry(join(dir, 'ferry-cli'));
-  const needLarge = ['upload', 'download', 'resume'].some((c) => options.cases.has(c as CaseName));
+  const needLarge = ['upload', 'download', 'resume', 'cluster'].some((c) => options.cases.has(c as CaseName));
   const largeFile = join(dir, 'src', 'large.bin');
   const linkFile = join(dir, 'src', 'link.bin');
   const smallDir = join(dir, 'src', 'small');
@@ -1063,6 +1065,8 @@ async function main(): Promise<number> {
     });
   const deltaOk =
     !options.cases.has('delta') || (await runDeltaCases({ ...options, dir, ferry, sshd: b.sshd, emit, log }));
+  if (options.cases.has('cluster'))
+    await runClusterCase({ dir, bin: ferryBin, largeFile, sizeBytes: options.sizeBytes, log, emit });
   emit({ bench: BENCH, case: 'end', loadAverage1m: round(loadavg()[0]!, 2) });
   printTable();
   return rows.some((r) => r.error !== undefined) || resumeRows.some((r) => r.error !== undefined) || !deltaOk

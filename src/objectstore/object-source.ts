@@ -10,6 +10,12 @@ const HASH_READ_BYTES = 1024 * 1024;
 /** Object metadata carrying what a file system keeps in the inode. */
 export const MODE_METADATA = 'ferry-mode';
 export const MTIME_METADATA = 'ferry-mtime-ms';
+/**
+ * The transfer id (a hash of the client's key and the path, transferIdOf) of the upload that placed the
+ * object: how any server of a cluster recognises a re-send of the same upload after a lost PUT_DONE, as a
+ * disk server does with the placed file's identity (PROTOCOL.md §5.4).
+ */
+export const TRANSFER_METADATA = 'ferry-transfer';
 
 /** An object's mode and mtime as ferry placed them (metadata), or defaults for an object ferry did not place. */
 export function fileAttributesOf(
@@ -39,6 +45,8 @@ export class ObjectSource implements ChunkSource {
   readonly mode: number;
   /** The ETag and size: which version of the object this is. */
   readonly identity: Buffer;
+  /** The transfer id of the upload that placed the object (TRANSFER_METADATA), if ferry placed it. */
+  readonly placedBy: string | undefined;
   readonly #client: S3Client;
   readonly #bucket: string;
   readonly #key: string;
@@ -48,7 +56,7 @@ export class ObjectSource implements ChunkSource {
     client: S3Client,
     bucket: string,
     key: string,
-    head: { size: number; etag: string; mode: number; mtimeMs: number },
+    head: { size: number; etag: string; mode: number; mtimeMs: number; placedBy: string | undefined },
   ) {
     this.#client = client;
     this.#bucket = bucket;
@@ -57,6 +65,7 @@ export class ObjectSource implements ChunkSource {
     this.size = head.size;
     this.mode = head.mode;
     this.mtimeMs = head.mtimeMs;
+    this.placedBy = head.placedBy;
     this.identity = createHash('sha256').update(`${head.etag}:${head.size}`).digest();
   }
 
@@ -74,6 +83,7 @@ export class ObjectSource implements ChunkSource {
       size: head.ContentLength ?? 0,
       etag: head.ETag ?? '',
       ...fileAttributesOf(head.Metadata, head.LastModified),
+      placedBy: head.Metadata?.[TRANSFER_METADATA],
     });
   }
 

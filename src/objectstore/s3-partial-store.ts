@@ -85,6 +85,11 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
     return ObjectSource.open(this.#ctx.client, this.#ctx.bucket, this.targetOf(relativePath));
   }
 
+  /** The object `target` as it is now, to compare or send (PATH_NOT_FOUND when there is none). */
+  openObject(target: S3Target): Promise<ObjectSource> {
+    return ObjectSource.open(this.#ctx.client, this.#ctx.bucket, target);
+  }
+
   /** Whether the object `target` exists now. */
   exists(target: S3Target): Promise<boolean> {
     return exists(this.#ctx, target);

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { FerryError } from '../errors/index.js';
 import type { ChunkEntry, StoredPartial, StoredPartialReader } from '../transfer/index.js';
-import { MODE_METADATA, MTIME_METADATA } from './object-source.js';
+import { MODE_METADATA, MTIME_METADATA, TRANSFER_METADATA } from './object-source.js';
 import { PartLayout } from './part-layout.js';
 import { parseState, partWriters, type PartialState } from './partial-state-object.js';
 import {
@@ -102,6 +102,8 @@ export class S3StoredPartial extends S3PartReader implements StoredPartial<S3Tar
   readonly resumed: boolean;
   readonly logged: readonly ChunkEntry[];
   readonly #stateKey: string;
+  /** The partial's key: the transfer id, recorded on the object it becomes (TRANSFER_METADATA). */
+  readonly #key: string;
   readonly #keepLog: boolean;
   #state: PartialState;
   /** Parts in memory, least recently used first (a Map keeps insertion order). */
@@ -117,6 +119,7 @@ export class S3StoredPartial extends S3PartReader implements StoredPartial<S3Tar
     const layout = new PartLayout(parts.state.size, parts.state.chunkBytes);
     super(ctx, `${ctx.partialPrefix}${parts.key}/`, partWriters(parts.state), layout);
     this.#stateKey = parts.stateKey;
+    this.#key = parts.key;
     this.#state = parts.state;
     this.#keepLog = parts.keepLog;
     this.restarted = parts.restarted;
@@ -206,6 +209,7 @@ export class S3StoredPartial extends S3PartReader implements StoredPartial<S3Tar
       const metadata = {
         [MODE_METADATA]: (options.mode & 0o7777).toString(8),
         [MTIME_METADATA]: String(Math.max(0, Math.trunc(options.mtimeMs))),
+        [TRANSFER_METADATA]: this.#key,
       };
       // S3 (and s3api) have no create-only write, so this check and the placement are two steps: an object
       // placed between them by someone else is replaced (docs/SECURITY.md, "Object store").

@@ -1,6 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FerryError, toFerryError } from '../errors/index.js';
+import { toFerryError } from '../errors/index.js';
 import { smallFileDigest } from '../protocol/index.js';
 import {
   identityOf,
@@ -41,11 +41,6 @@ export interface BatchDestination {
    * (StorageLimits.ENTRY_BYTES) and made. In an object store there are no directories.
    */
   locate(rooted: readonly string[]): Promise<BatchTarget>;
-  /**
-   * Whether an existing destination is compared (answered `identical` when it holds the same bytes,
-   * PROTOCOL.md §5.4). An object is not compared, as on the one-file path: FILE_EXISTS.
-   */
-  readonly compares: boolean;
   /** Whether the file at `path` is, unchanged, the one this client's upload of `transferId` placed. */
   placedIt(transferId: string, path: string): Promise<boolean>;
   /** Places the entries (each one's digest checked before a byte is written), in order, one outcome each. */
@@ -61,7 +56,6 @@ export function batchDestinationOf(io: SessionIo): BatchDestination {
 
 /** Files under the client's root, placed by the worker thread (SmallFilePlacer, placeSmallFiles). */
 class DiskBatchDestination implements BatchDestination {
-  readonly compares = true;
   readonly #io: SessionIo;
   /** Directories under the root this session already checked (see resolveUnderRoot). */
   readonly #knownDirs = new Set<string>();
@@ -125,7 +119,6 @@ const STORE_PLACES_AT_ONCE = 8;
  * with the same no-clobber rule (FILE_EXISTS unless OVERWRITE). Nothing is written under the root.
  */
 class StoreBatchDestination implements BatchDestination {
-  readonly compares = false;
   readonly #store: ServerObjectStore;
 
   constructor(store: ServerObjectStore) {
@@ -140,9 +133,15 @@ class StoreBatchDestination implements BatchDestination {
   /** Nothing to start: objects are placed from the event loop. */
   warm(): void {}
 
-  /** An object has no file identity to recognise it by (as on the one-file path). */
-  placedIt(): Promise<boolean> {
-    return Promise.resolve(false);
+  /** Whether the object carries this upload's transfer id (TRANSFER_METADATA): placed by it, on any server. */
+  async placedIt(transferId: string, path: string): Promise<boolean> {
+    try {
+      const object = await this.#store.openObject(path);
+      await object.close();
+      return object.placedBy === transferId;
+    } catch {
+      return false;
+    }
   }
 
   async place(entries: readonly BatchPlacement[]): Promise<SmallFileOutcome[]> {
@@ -158,11 +157,30 @@ class StoreBatchDestination implements BatchDestination {
     return outcomes;
   }
 
+  /** The existing object read back (one GET: a small file) and compared by digest, as the disk worker does. */
+  async #compare(file: BatchPlacement['file']): Promise<SmallFileOutcome> {
+    try {
+      const object = await this.#store.openObject(file.path);
+      try {
+        if (object.size !== file.data.length) return { status: 'refused', code: 'FILE_EXISTS' };
+        const bytes = Buffer.alloc(object.size);
+        await object.readExactly(bytes, 0, bytes.length, 0);
+        return smallFileDigest(bytes, file.chunkBytes).equals(file.fileDigest)
+          ? { status: 'identical' }
+          : { status: 'refused', code: 'FILE_EXISTS' };
+      } finally {
+        await object.close();
+      }
+    } catch (err) {
+      return { status: 'refused', code: toFerryError(err).code };
+    }
+  }
+
   async #placeOne({ transferId, file }: BatchPlacement): Promise<SmallFileOutcome> {
     // Verified before a byte is written (§5.14): a corrupted entry leaves nothing behind.
     if (!smallFileDigest(file.data, file.chunkBytes).equals(file.fileDigest))
       return { status: 'refused', code: 'DIGEST_MISMATCH' };
-    if (file.compareExisting) throw new FerryError('INTERNAL', 'objects are not compared');
+    if (file.compareExisting) return this.#compare(file);
     const header = { size: file.data.length, mtimeMs: file.mtimeMs, chunkBytes: file.chunkBytes };
     let partial;
     try {

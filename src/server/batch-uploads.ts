@@ -187,8 +187,6 @@ export class BatchUploads implements TransferClaim {
           if (found instanceof Error) throw found;
           const { transferId, target } = found;
           const compareExisting = target.exists && !batch.overwrite;
-          // Issue 15: an existing object is not compared (as on the one-file path), only refused.
-          if (compareExisting && !this.#destination.compares) throw new FerryError('FILE_EXISTS');
           // PROTOCOL.md §5.4: whether an existing file is identical is only told to a client that may
           // download it, or to the client whose own upload placed this very file (a re-send after a cut).
           if (

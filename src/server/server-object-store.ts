@@ -1,5 +1,10 @@
 import type { ChunkSource, SweepablePartialStore } from '../transfer/index.js';
 
+/** An object read back: a ChunkSource of one version, and which upload placed it. */
+export interface StoredObject extends ChunkSource {
+  readonly placedBy: string | undefined;
+}
+
 /** A file or directory of an object store's tree (directories are the prefixes of keys). */
 export interface ObjectFileEntry {
   readonly kind: 'file' | 'dir';
@@ -26,4 +31,9 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
   listFiles(relativeDir: string, recursive: boolean): Promise<readonly ObjectFileEntry[]>;
   /** The file at `relativePath`, to send (PATH_NOT_FOUND when there is none). */
   openSource(relativePath: string): Promise<ChunkSource>;
+  /**
+   * The object `target` as it is now, to compare with an upload (PROTOCOL.md §5.4 EXISTING): its bytes,
+   * and the transfer id of the upload that placed it, if ferry did (PATH_NOT_FOUND when there is none).
+   */
+  openObject(target: string): Promise<StoredObject>;
 }

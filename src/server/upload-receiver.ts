@@ -268,8 +268,10 @@ export class UploadReceiver implements TransferClaim {
         if (objects) {
           // Issue 15: the file becomes an object; there are no directories to make or to charge.
           const key = objects.targetOf(rooted.join('/'));
-          // Comparing with an existing object (EXISTING, IDENTICAL) is not built for objects: refused.
-          if (!offer.overwrite && (await objects.exists(key))) throw new FerryError('FILE_EXISTS');
+          if (!offer.overwrite && (await objects.exists(key))) {
+            await this.#offerExistingObject(offer, key, transferId);
+            return;
+          }
           await this.#offerPartial(offer, key, transferId, onTakeOver);
           return;
         }
@@ -432,6 +434,36 @@ export class UploadReceiver implements TransferClaim {
     }
   }
 
+  /**
+   * PROTOCOL.md §5.4 EXISTING against an object (issue 15): as #offerExisting, the object read back with
+   * ranged GETs of the version opened (a change under us fails them: SOURCE_CHANGED, never IDENTICAL). The
+   * client whose own upload placed it is recognised by the transfer id the object carries (written at
+   * completion by any server of the cluster), so a re-send after a lost PUT_DONE is IDENTICAL.
+   */
+  async #offerExistingObject(offer: PutOfferMessage, key: string, transferId: string): Promise<void> {
+    const io = this.#io;
+    const source = await io.ctx.objectStore!.openObject(key);
+    try {
+      const mayLearn = io.may(PERMISSION_DOWNLOAD) || source.placedBy === transferId;
+      if (!mayLearn || source.size !== offer.size) throw new FerryError('FILE_EXISTS');
+      // Reading an object to compare it is hashing on request (docs/SECURITY.md): paid for.
+      await io.ctx.hashCache.spend(io.clientKey, source.size);
+      const hashes = await hashAllChunks(source, offer.chunkBytes);
+      this.#active = { kind: 'existing', ref: offer.ref, hashes, offer };
+      await io.send({
+        type: 'PUT_ACCEPT',
+        ref: offer.ref,
+        restarted: false,
+        existing: true,
+        haveDigest: hashes.haveDigest(),
+        joinToken: Buffer.alloc(JOIN_TOKEN_BYTES),
+        ranges: hashes.knownRanges(),
+      });
+    } finally {
+      await source.close();
+    }
+  }
+
   async #compareExisting(active: Extract<Active, { kind: 'existing' }>, expected: Buffer): Promise<void> {
     const { offer, hashes } = active;
     const digest = hashes.digest();
@@ -496,7 +528,7 @@ export class UploadReceiver implements TransferClaim {
 
   /** Remembers the file this transfer placed (see TransferRegistry.recordPlaced), before the claim ends. */
   async #recordPlaced(active: Extract<Active, { kind: 'partial' }>): Promise<void> {
-    // An object has no file identity to recognise it by; a retry after a lost PUT_DONE gets FILE_EXISTS.
+    // An object carries its transfer id instead (TRANSFER_METADATA, read by #offerExistingObject).
     if (typeof active.target === 'string') return;
     try {
       const placed = await SourceFile.open(active.target.path, { noFollow: true });

@@ -26,7 +26,7 @@ import {
   S3PartialStore,
   type S3Target,
 } from '../../src/objectstore/index.js';
-import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { FerryServer } from '../../src/server/index.js';
@@ -248,7 +248,7 @@ test('ferry serve with an object store: a sent file lands as an object, exact, n
   const source = join(dir, 'payload.bin');
   await writeRandomFile(source, 7 * MIB + 4321); // two parts of 1 MiB chunks: 5 MiB and the rest
   await chmod(source, 0o640);
-  const send = (overwrite: boolean): Promise<unknown> =>
+  const send = (overwrite: boolean, events: TransferEvent[] = []): Promise<unknown> =>
     sendFiles({
       server: server.address,
       files: [source],
@@ -257,6 +257,7 @@ test('ferry serve with an object store: a sent file lands as an object, exact, n
       verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
       chunkBytes: MIB,
       overwrite,
+      onEvent: (e) => events.push(e),
       retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
     });
   await send(false);
@@ -266,6 +267,16 @@ test('ferry serve with an object store: a sent file lands as an object, exact, n
   assert.ok(placed.bytes.equals(await readFile(source)), 'the object read back is the file sent');
   assert.equal(placed.mode, receivedFileMode(0o640), 'the mode the server applies, kept as metadata');
   assert.deepEqual(await store.list(), [], 'no partial left in the store');
+  // The same file again: the object is read back and compared (PROTOCOL.md §5.4 EXISTING), IDENTICAL.
+  const again: TransferEvent[] = [];
+  await send(false, again);
+  const finished = again.find((e) => e.type === 'transfer-finished');
+  assert.ok(finished?.type === 'transfer-finished' && finished.identical, 'an identical object is skipped');
+  assert.equal(finished.transferredBytes, 0, 'no byte sent for an identical object');
+  // Changed, same size: the existing object is not replaced.
+  const changed = await readFile(source);
+  changed[5 * MIB + 17] = changed[5 * MIB + 17]! ^ 1;
+  await writeFile(source, changed);
   await assert.rejects(send(false), { code: 'FILE_EXISTS' }, 'an existing object is not replaced');
   await send(true);
   assert.ok((await readObject(s, 'served/in/box/payload.bin'))?.bytes.equals(await readFile(source)));
@@ -569,6 +580,14 @@ test('ferry serve with an object store: a tree of small files sent in batches la
     `no file of the tree under .ferry: ${state.join(', ')}`,
   );
 
+  // Sent again unchanged: every object is read back, compared and found IDENTICAL (nothing written).
+  const unchanged: TransferEvent[] = [];
+  await send(false, unchanged);
+  const skipped = unchanged.filter((e) => e.type === 'transfer-finished');
+  assert.equal(skipped.length, files.length);
+  assert.ok(skipped.every((e) => e.type === 'transfer-finished' && e.identical));
+  await assertObjectsHold(first, 'after the identical send');
+
   // Changed locally, sent again without OVERWRITE: every file is refused FILE_EXISTS, as an existing object
   // is on the one-file path, and every object keeps what it held.
   await write('two');
@@ -577,9 +596,16 @@ test('ferry serve with an object store: a tree of small files sent in batches la
   const failed = events.filter((e) => e.type === 'transfer-failed');
   assert.deepEqual(
     failed.map((e) => [e.remotePath, e.code]).sort(),
-    files.map(({ name }) => [`tree/${name}`, 'FILE_EXISTS']).sort(),
+    files
+      .filter(({ size }) => size > 0)
+      .map(({ name }) => [`tree/${name}`, 'FILE_EXISTS'])
+      .sort(),
   );
-  assert.equal(events.filter((e) => e.type === 'transfer-finished').length, 0);
+  // The empty file is the same whatever the seed: IDENTICAL.
+  assert.deepEqual(
+    events.flatMap((e) => (e.type === 'transfer-finished' ? [[e.remotePath, e.identical]] : [])),
+    [['tree/a/f0', true]],
+  );
   await assertObjectsHold(first, 'after the refused send');
 
   const second = await write('two');
@@ -634,4 +660,130 @@ test('ferry serve with an object store: a batch entry whose digest does not matc
   assert.equal(await readObject(s, 'digest/d/bad'), undefined, 'nothing of the bad entry is in the store');
   assert.deepEqual(await store.list(), [], 'and no partial of it');
   assert.deepEqual(await readdir(join(dir, 'root')), ['.ferry']);
+});
+
+test('an upload-only client re-sending what it placed gets IDENTICAL from any server (the object carries its transfer id); another client gets FILE_EXISTS', async (t) => {
+  const s = swift();
+  const dir = await makeTempDir('ferry-objectstore-placed-');
+  const serverIdentity = generateKeyPair();
+  // Two servers on one store, upload only: the second recognises what the first placed.
+  const servers = await Promise.all(
+    ['a', 'b'].map((name) =>
+      FerryServer.start({
+        root: join(dir, `root-${name}`),
+        port: 0,
+        identity: serverIdentity,
+        authorize: () => ({ permissions: PERMISSION_UPLOAD }),
+        partialSweepIntervalMs: 0,
+        objectStore: storeAt(s, 'placed/'),
+      }),
+    ),
+  );
+  t.after(async () => {
+    for (const server of servers) await server.close();
+    await removeTempDir(dir);
+  });
+  const big = join(dir, 'big.bin');
+  await writeRandomFile(big, 6 * MIB + 5);
+  const small = join(dir, 'small.txt');
+  await writeFile(small, 'a small file, sent in a batch\n');
+  const owner = generateKeyPair();
+  const send = async (server: FerryServer, identity: typeof owner): Promise<TransferEvent[]> => {
+    const events: TransferEvent[] = [];
+    await sendPaths({
+      server: server.address,
+      paths: [big, small],
+      remotePath: '',
+      identity,
+      verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+      chunkBytes: MIB,
+      onEvent: (e) => events.push(e),
+      retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
+    });
+    return events;
+  };
+  const identicalOf = (events: TransferEvent[]): Array<[string, boolean]> =>
+    events
+      .flatMap((e) =>
+        e.type === 'transfer-finished' ? [[e.remotePath, e.identical] as [string, boolean]] : [],
+      )
+      .sort();
+  assert.deepEqual(identicalOf(await send(servers[0]!, owner)), [
+    ['big.bin', false],
+    ['small.txt', false],
+  ]);
+  assert.deepEqual(
+    identicalOf(await send(servers[1]!, owner)),
+    [
+      ['big.bin', true],
+      ['small.txt', true],
+    ],
+    'the same client, through the other server: IDENTICAL, nothing sent',
+  );
+  const object = await readObject(s, 'placed/big.bin');
+  assert.ok(object?.bytes.equals(await readFile(big)));
+  const stranger: TransferEvent[] = [];
+  await assert.rejects(
+    sendPaths({
+      server: servers[1]!.address,
+      paths: [big, small],
+      remotePath: '',
+      identity: generateKeyPair(),
+      verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+      chunkBytes: MIB,
+      onEvent: (e) => stranger.push(e),
+      retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
+    }),
+    { code: 'FILE_EXISTS' },
+  );
+  assert.deepEqual(
+    stranger.flatMap((e) => (e.type === 'transfer-failed' ? [[e.remotePath, e.code]] : [])).sort(),
+    [
+      ['big.bin', 'FILE_EXISTS'],
+      ['small.txt', 'FILE_EXISTS'],
+    ],
+    'another upload-only client learns only that the paths exist',
+  );
+});
+
+test('a link sent to an object-store server is refused with PERMISSION_DENIED; the files beside it land', async (t) => {
+  const s = swift();
+  const dir = await makeTempDir('ferry-objectstore-link-');
+  const serverIdentity = generateKeyPair();
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    port: 0,
+    identity: serverIdentity,
+    authorize: () => ({ permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD }),
+    partialSweepIntervalMs: 0,
+    objectStore: storeAt(s, 'links/'),
+  });
+  t.after(async () => {
+    await server.close();
+    await removeTempDir(dir);
+  });
+  const tree = join(dir, 'tree');
+  await mkdir(tree);
+  await writeFile(join(tree, 'file.txt'), 'beside the link\n');
+  await symlink('file.txt', join(tree, 'link'));
+  const events: TransferEvent[] = [];
+  await assert.rejects(
+    sendPaths({
+      server: server.address,
+      paths: [tree],
+      remotePath: '',
+      recursive: true,
+      identity: generateKeyPair(),
+      verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+      onEvent: (e) => events.push(e),
+      retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
+    }),
+    { code: 'PERMISSION_DENIED' },
+  );
+  assert.deepEqual(
+    events.flatMap((e) => (e.type === 'entry-failed' ? [[e.kind, e.remotePath, e.code]] : [])),
+    [['link', 'tree/link', 'PERMISSION_DENIED']],
+  );
+  assert.equal((await readObject(s, 'links/tree/file.txt'))?.bytes.toString(), 'beside the link\n');
+  assert.equal(await readObject(s, 'links/tree/link'), undefined, 'no object for the link');
 });
