@@ -93,3 +93,10 @@ for (const c of [
     assert.ok(delta.down - whole.down <= 20 * 20 + 512, `signature ${delta.down - whole.down} bytes`);
   });
 }
+
+test('a 20 KiB file over an old file under the smallest block (500 bytes): no signature, sent whole, byte-exact', async (t) => {
+  const tiny = randomBytes(500);
+  const sent = await replace(t, tiny, rewritten, true);
+  assert.equal(sent.literal, undefined, 'no delta without a signature');
+  assert.ok(sent.up >= SIZE, `${sent.up} bytes up: the whole file`);
+});
