@@ -278,7 +278,10 @@ export class UploadSenderMachine {
     return this.#endSent;
   }
 
-  /** Starts the upload: a file of at most one chunk is pipelined (PROTOCOL.md §5.8), a joined stream joins. */
+  /**
+   * Starts the upload: a file of at most one chunk is pipelined (PROTOCOL.md §5.8) unless it offers a delta
+   * (§5.15.1), a joined stream joins.
+   */
   start(): UploadEffect[] {
     if (this.#join) {
       this.#step('start JOIN');
