@@ -23,7 +23,17 @@ import {
 
 /** One thing to create on the server: a file's content, a directory, or a symbolic link. */
 export type UploadJob =
-  | { kind: 'file'; localPath: string; remotePath: string; size?: number }
+  | {
+      kind: 'file';
+      localPath: string;
+      remotePath: string;
+      size?: number;
+      /**
+       * The destination holds a file at this path (sync's changed files): with delta, it goes on its own,
+       * never in a batch, so it can be sent as a delta (PROTOCOL.md §5.15).
+       */
+      replaces?: boolean;
+    }
   | { kind: 'dir'; remotePath: string; mode: number; mtimeMs: number }
   | { kind: 'link'; remotePath: string; target: string; mtimeMs: number };
 
@@ -144,7 +154,7 @@ export async function runUploadJobs(
         const reporting = { emit, open, noteProgress };
         for (let index = 0; index < all.length; index++) {
           if (results[index] !== undefined) continue;
-          const group = smallFilesFrom(all, index, results, options.chunkBytes);
+          const group = smallFilesFrom(all, index, results, options);
           if (group.length > 1) {
             if (batches.length >= MAX_BATCHES_IN_FLIGHT) await batches.shift();
             await window.addGroup(group, async () => {
@@ -221,14 +231,17 @@ function smallFilesFrom(
   jobs: readonly UploadJob[],
   index: number,
   results: readonly (JobResult | undefined)[],
-  chunkBytes: number | undefined,
+  options: Pick<SendFilesOptions, 'chunkBytes' | 'delta' | 'overwrite'>,
 ): number[] {
+  const { chunkBytes } = options;
+  const delta = (options.delta ?? options.overwrite) === true;
   const group: number[] = [];
   const paths = new Set<string>();
   let bytes = 0;
   for (let i = index; i < jobs.length && results[i] === undefined; i++) {
     const job = jobs[i]!;
     if (job.kind !== 'file' || !batchable(job.size, chunkBytes) || paths.has(job.remotePath)) break;
+    if (delta && job.replaces === true) break;
     if (!batchHasRoom(group.length, bytes, job.size)) break;
     group.push(i);
     paths.add(job.remotePath);

@@ -249,7 +249,13 @@ function uploadJobsOf(
   const jobs: UploadJob[] = [];
   for (const a of actions) {
     if (a.action === 'send')
-      jobs.push({ kind: 'file', localPath: localOf.get(a.path)!, remotePath: remote(a.path), size: a.size });
+      jobs.push({
+        kind: 'file',
+        localPath: localOf.get(a.path)!,
+        remotePath: remote(a.path),
+        size: a.size,
+        replaces: a.reason === 'changed',
+      });
     else if (a.action === 'link')
       jobs.push({ kind: 'link', remotePath: remote(a.path), target: a.target, mtimeMs: a.mtimeMs });
     else if (a.action === 'dir') {

@@ -2,7 +2,7 @@ import { FerryError, isFerryError } from '../errors/index.js';
 import {
   DEFAULT_CHUNK_BYTES,
   DeltaMatcher,
-  LEAF_BYTES,
+  MIN_DELTA_BLOCK_BYTES,
   PUT_DATA_HEADER_BYTES,
   chunkBytesFor,
   errorMessageFor,
@@ -31,7 +31,8 @@ export interface UploadOptions {
   overwrite?: boolean | undefined;
   /**
    * With `overwrite`: ask for the existing file's signature and send only what it lacks (PROTOCOL.md §5.15).
-   * Taken only for a file of more than one chunk and one block (a pipelined file goes whole).
+   * Taken for a file of at least 1 KiB (the smallest block); a file of one chunk then waits for the answer
+   * instead of being pipelined.
    */
   delta?: boolean | undefined;
   /** Called once a delta upload's chunks are sent: how many file bytes went as literals (PROTOCOL.md §5.15). */
@@ -102,7 +103,9 @@ export async function beginUpload(
       options.cacheDir && source.size > chunkBytes
         ? await ChunkHashCache.open(options.cacheDir, localPath, source, chunkBytes)
         : undefined;
-    const machine = new UploadSenderMachine(source.size, chunkBytes);
+    const machine = new UploadSenderMachine(source.size, chunkBytes, {
+      answerFirst: deltaWanted(source.size, options, undefined),
+    });
     return await new UploadDriver(session, machine, { source, remotePath, options, cache }).begin();
   } finally {
     await source.close();
@@ -273,9 +276,7 @@ class UploadDriver {
    * DeltaBlocksReceiver machine; a server must not send them to an offer that did not ask.
    */
   async #takeSignature(accept: { ref: number }): Promise<void> {
-    if (
-      !deltaWanted(this.#job.source.size, this.#machine.hashes.chunkBytes, this.#job.options, this.#joinWith)
-    )
+    if (!deltaWanted(this.#job.source.size, this.#job.options, this.#joinWith))
       throw new FerryError('MESSAGE_UNEXPECTED', 'PUT_ACCEPT DELTA for an offer without DELTA');
     const receiver = new DeltaBlocksReceiver();
     for (;;) {
@@ -377,7 +378,7 @@ function sendOffer(
       overwrite: join !== undefined ? false : (options.overwrite ?? false),
       fresh,
       ...(join ? { join } : {}),
-      ...(deltaWanted(source.size, chunkBytes, options, join) ? { delta: true as const } : {}),
+      ...(deltaWanted(source.size, options, join) ? { delta: true as const } : {}),
       path,
     })
     .catch(() => undefined);
@@ -386,20 +387,15 @@ function sendOffer(
 
 /**
  * Whether an offer asks for DELTA (PROTOCOL.md §5.15.1): asked for, with OVERWRITE, not a joined stream, and
- * a file of more than one chunk (a single chunk is pipelined before the answer, §5.8) and at least one block.
+ * a file of at least the smallest block (1 KiB: below it the whole file costs less than the round trip).
+ * Such an offer is not pipelined, even for one chunk: the signature decides what travels.
  */
-function deltaWanted(
-  size: number,
-  chunkBytes: number,
-  options: UploadOptions,
-  join: Buffer | undefined,
-): boolean {
+function deltaWanted(size: number, options: UploadOptions, join: Buffer | undefined): boolean {
   return (
     options.delta === true &&
     options.overwrite === true &&
     join === undefined &&
-    size > chunkBytes &&
-    size >= LEAF_BYTES
+    size >= MIN_DELTA_BLOCK_BYTES
   );
 }
 

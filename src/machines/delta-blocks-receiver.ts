@@ -53,6 +53,7 @@ export class DeltaBlocksReceiver {
   #builder: DeltaSignatureBuilder | undefined;
   #total = 0;
   #oldSize = 0;
+  #blockBytes = 0;
 
   get state(): DeltaBlocksState {
     return this.#state;
@@ -67,8 +68,9 @@ export class DeltaBlocksReceiver {
     const first = this.#state === 'waiting';
     if (first) {
       this.#oldSize = message.oldSize;
-      this.#total = deltaBlockCount(message.oldSize);
-      this.#builder = new DeltaSignatureBuilder(message.oldSize);
+      this.#blockBytes = message.blockBytes;
+      this.#total = deltaBlockCount(message.oldSize, message.blockBytes);
+      this.#builder = new DeltaSignatureBuilder(message.oldSize, message.blockBytes);
     }
     this.#check(message);
     const last = message.firstBlock + message.weak.length === this.#total;
@@ -90,8 +92,8 @@ export class DeltaBlocksReceiver {
 
   #check(message: DeltaBlocksMessage): void {
     if (this.#state === 'complete') throw new FerryError('MESSAGE_UNEXPECTED', 'DELTA_BLOCKS after the last');
-    if (message.oldSize !== this.#oldSize)
-      throw new FerryError('MESSAGE_MALFORMED', 'delta_blocks: oldSize changed');
+    if (message.oldSize !== this.#oldSize || message.blockBytes !== this.#blockBytes)
+      throw new FerryError('MESSAGE_MALFORMED', 'delta_blocks: oldSize or blockBytes changed');
     if (message.firstBlock !== this.#builder!.count)
       throw new FerryError('MESSAGE_MALFORMED', 'delta_blocks: not the next block');
   }

@@ -1,6 +1,7 @@
 import { FerryError } from '../errors/index.js';
 import {
   DeltaSignatureBuilder,
+  LEAF_BYTES,
   deltaBlockCount,
   type DeltaSignature,
   type GetOfferMessage,
@@ -112,6 +113,9 @@ export class DeltaSignatureReceiver {
           );
         const last = message.firstBlock + message.weak.length === deltaBlockCount(message.oldSize);
         this.#step(last ? 'DELTA_BLOCKS, last' : 'DELTA_BLOCKS, more to come');
+        // PROTOCOL.md §5.17.2: a download's blocks are the leaves, whose hashes a claim can prove.
+        if (message.blockBytes !== LEAF_BYTES)
+          throw new FerryError('MESSAGE_MALFORMED', 'delta_blocks of a download are 64 KiB leaves');
         const signature = this.#blocks.receive(message);
         if (signature) this.#signature = signature;
         return undefined;

@@ -228,6 +228,11 @@ export interface UploadSenderOptions {
    * in the primary's table.
    */
   join?: { readonly chunks: Iterator<number>; readonly hashes: ChunkHashes } | undefined;
+  /**
+   * A DELTA offer (PROTOCOL.md §5.15.1): even a file of one chunk waits for PUT_ACCEPT, whose signature
+   * decides what travels, instead of being pipelined whole.
+   */
+  answerFirst?: boolean | undefined;
 }
 
 const ZERO_DIGEST = Buffer.alloc(HASH_BYTES);
@@ -242,6 +247,7 @@ export class UploadSenderMachine {
   /** Our chunk hashes: filled by the driver's hashing and streaming, read for the claims and the digest. */
   readonly hashes: ChunkHashes;
   readonly #join: UploadSenderOptions['join'];
+  readonly #answerFirst: boolean;
   #state: UploadSenderState = 'new';
   #ref = 0;
   #accept: PutAcceptMessage | undefined;
@@ -254,6 +260,7 @@ export class UploadSenderMachine {
 
   constructor(size: number, chunkBytes: number, options: UploadSenderOptions = {}) {
     this.#join = options.join;
+    this.#answerFirst = options.answerFirst ?? false;
     this.hashes = options.join?.hashes ?? new ChunkHashes(size, chunkBytes);
   }
 
@@ -271,13 +278,16 @@ export class UploadSenderMachine {
     return this.#endSent;
   }
 
-  /** Starts the upload: a file of at most one chunk is pipelined (PROTOCOL.md §5.8), a joined stream joins. */
+  /**
+   * Starts the upload: a file of at most one chunk is pipelined (PROTOCOL.md §5.8) unless it offers a delta
+   * (§5.15.1), a joined stream joins.
+   */
   start(): UploadEffect[] {
     if (this.#join) {
       this.#step('start JOIN');
       return [{ kind: 'offer', fresh: false }, { kind: 'receive' }];
     }
-    if (this.hashes.count <= 1) {
+    if (this.hashes.count <= 1 && !this.#answerFirst) {
       this.#step('start, at most one chunk');
       const none = new ChunkSet(this.hashes.count);
       return [

@@ -5,6 +5,7 @@ import {
   MAX_DELTA_BLOCKS,
   MAX_DELTA_RECORD_BLOCKS,
   deltaBlockCount,
+  isDeltaBlockBytes,
 } from './delta-signature.js';
 import { startMessage, type MessageCodecTable } from './message-codec.js';
 import { checkDataEnd, checkRef } from './message-checks.js';
@@ -14,7 +15,9 @@ import { FerryError } from '../errors/index.js';
 /** Checks the block numbers of a DELTA_BLOCKS (PROTOCOL.md §5.15.2), on both sides of the codec. */
 function checkSignatureRecord(message: DeltaBlocksMessage, fail: (detail: string) => FerryError): void {
   const count = message.weak.length;
-  const totalBlocks = deltaBlockCount(message.oldSize);
+  if (!isDeltaBlockBytes(message.blockBytes))
+    throw fail('blockBytes must be a multiple of 64, 1 KiB to 64 KiB');
+  const totalBlocks = deltaBlockCount(message.oldSize, message.blockBytes);
   if (totalBlocks < 1 || totalBlocks > MAX_DELTA_BLOCKS) throw fail('oldSize out of range');
   if (count < 1 || count > MAX_DELTA_RECORD_BLOCKS)
     throw fail(`1 to ${MAX_DELTA_RECORD_BLOCKS} blocks a record`);
@@ -42,9 +45,10 @@ export const DELTA_CODECS: MessageCodecTable<'DELTA_BLOCKS' | 'PUT_COPY'> = {
       checkRef(message.ref, 'delta_blocks');
       checkSignatureRecord(message, malformed('delta_blocks'));
       const count = message.weak.length;
-      const writer = startMessage('DELTA_BLOCKS', 4 + 8 + 4 + 2 + count * (4 + DELTA_STRONG_BYTES))
+      const writer = startMessage('DELTA_BLOCKS', 4 + 8 + 4 + 4 + 2 + count * (4 + DELTA_STRONG_BYTES))
         .u32(message.ref, 'ref')
         .u64(message.oldSize, 'oldSize')
+        .u32(message.blockBytes, 'blockBytes')
         .u32(message.firstBlock, 'firstBlock')
         .u16(count, 'count');
       for (let i = 0; i < count; i++) {
@@ -61,6 +65,7 @@ export const DELTA_CODECS: MessageCodecTable<'DELTA_BLOCKS' | 'PUT_COPY'> = {
     decode(r) {
       const ref = r.u32('ref');
       const oldSize = r.u64('oldSize');
+      const blockBytes = r.u32('blockBytes');
       const firstBlock = r.u32('firstBlock');
       const count = r.u16('count');
       if (count < 1 || count > MAX_DELTA_RECORD_BLOCKS)
@@ -77,6 +82,7 @@ export const DELTA_CODECS: MessageCodecTable<'DELTA_BLOCKS' | 'PUT_COPY'> = {
         type: 'DELTA_BLOCKS',
         ref,
         oldSize,
+        blockBytes,
         firstBlock,
         weak,
         strong,

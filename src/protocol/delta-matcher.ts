@@ -1,4 +1,3 @@
-import { LEAF_BYTES } from './constants.js';
 import { DELTA_STRONG_BYTES, deltaBlockLength, type DeltaSignature } from './delta-signature.js';
 import { leafHash } from './merkle-tree-hash.js';
 import { weakChecksum } from './rolling-checksum.js';
@@ -41,13 +40,17 @@ export class DeltaMatcher {
   readonly #tail: { block: number; length: number } | undefined;
 
   readonly #onMatch: DeltaMatchListener | undefined;
+  /** The signature's block size (PROTOCOL.md §5.15.2): the window the weak checksum rolls over. */
+  readonly blockBytes: number;
 
   constructor(signature: DeltaSignature, onMatch?: DeltaMatchListener) {
     this.#signature = signature;
     this.#onMatch = onMatch;
+    const blockBytes = signature.blockBytes;
+    this.blockBytes = blockBytes;
     const last = signature.weak.length - 1;
-    const tailLength = last >= 0 ? deltaBlockLength(last, signature.oldSize) : LEAF_BYTES;
-    this.#tail = tailLength < LEAF_BYTES ? { block: last, length: tailLength } : undefined;
+    const tailLength = last >= 0 ? deltaBlockLength(last, signature.oldSize, blockBytes) : blockBytes;
+    this.#tail = tailLength < blockBytes ? { block: last, length: tailLength } : undefined;
     signature.weak.forEach((weak, block) => {
       if (block === this.#tail?.block) return;
       const list = this.#byWeak.get(weak | 0);
@@ -61,7 +64,7 @@ export class DeltaMatcher {
 
   /**
    * Scans new-file offsets `[from, to)` for block matches. `bytes` holds the new file from offset `base`, and
-   * must reach `min(size, to − 1 + LEAF_BYTES)` so a block starting before `to` can be compared whole (`size`
+   * must reach `min(size, to − 1 + blockBytes)` so a block starting before `to` can be compared whole (`size`
    * is where `bytes` ends when it holds the file's end). A match starting before `to` is taken whole, so
    * `next` may pass `to` by less than a block; the caller's next scan starts at `next`. `atEnd` says that
    * `bytes` ends where the new file ends, where the old file's short last block may match.
@@ -69,6 +72,9 @@ export class DeltaMatcher {
   scan(bytes: Uint8Array, base: number, from: number, to: number, atEnd = false): DeltaScan {
     const ops: DeltaOp[] = [];
     const end = base + bytes.length;
+    const blockBytes = this.blockBytes;
+    // Rolling out a byte takes `blockBytes × out` from b (PROTOCOL.md §5.15), 0 mod 2^16 for 64 KiB blocks.
+    const outFactor = blockBytes & 0xffff;
     let literalStart = from;
     let at = from;
     // The checksum's two halves (PROTOCOL.md §5.15) rolled here and joined as an int32 key (the Map's keys
@@ -76,8 +82,8 @@ export class DeltaMatcher {
     let a = 0;
     let b = 0;
     let weak = 0;
-    if (at + LEAF_BYTES <= end) {
-      weak = weakChecksum(bytes, at - base, at - base + LEAF_BYTES);
+    if (at + blockBytes <= end) {
+      weak = weakChecksum(bytes, at - base, at - base + blockBytes);
       a = weak & 0xffff;
       b = weak >>> 16;
       weak = a | (b << 16);
@@ -88,13 +94,13 @@ export class DeltaMatcher {
     // After a match, the block after it is tried first by its strong hash alone, at the very next offset:
     // edits leave long runs of consecutive blocks, and this spares the weak checksum of every block of a run.
     let chained = -1;
-    while (at < to && at + LEAF_BYTES <= end) {
+    while (at < to && at + blockBytes <= end) {
       let block = -1;
       if (chained >= 0) {
         block = this.#chainAt(bytes, base, at, chained);
         chained = -1;
         if (block < 0) {
-          weak = weakChecksum(bytes, at - base, at - base + LEAF_BYTES);
+          weak = weakChecksum(bytes, at - base, at - base + blockBytes);
           a = weak & 0xffff;
           b = weak >>> 16;
           weak = a | (b << 16);
@@ -107,26 +113,27 @@ export class DeltaMatcher {
       if (block >= 0) {
         if (at > literalStart)
           ops.push({ newOffset: literalStart, length: at - literalStart, oldOffset: -1 });
-        pushCopy(ops, at, block * LEAF_BYTES);
+        pushCopy(ops, at, block * blockBytes, blockBytes);
         this.#lastBlock = block;
-        at += LEAF_BYTES;
+        at += blockBytes;
         literalStart = at;
-        if (at < to && at + LEAF_BYTES <= end) {
+        if (at < to && at + blockBytes <= end) {
           if (block + 1 < blocks && block + 1 !== this.#tail?.block) {
             chained = block + 1;
             continue;
           }
-          weak = weakChecksum(bytes, at - base, at - base + LEAF_BYTES);
+          weak = weakChecksum(bytes, at - base, at - base + blockBytes);
           a = weak & 0xffff;
           b = weak >>> 16;
           weak = a | (b << 16);
         }
         continue;
       }
-      if (at + LEAF_BYTES < end) {
-        // rollChecksum inlined; LEAF_BYTES × out is 0 mod 2^16, so b gains a' alone.
-        a = (a - bytes[at - base]! + bytes[at - base + LEAF_BYTES]!) & 0xffff;
-        b = (b + a) & 0xffff;
+      if (at + blockBytes < end) {
+        // rollChecksum inlined; for 64 KiB blocks outFactor is 0, so b gains a' alone.
+        const out = bytes[at - base]!;
+        a = (a - out + bytes[at - base + blockBytes]!) & 0xffff;
+        b = (b - outFactor * out + a) & 0xffff;
         weak = a | (b << 16);
       }
       at++;
@@ -136,7 +143,7 @@ export class DeltaMatcher {
     if (tail >= 0) {
       if (tail > literalStart)
         ops.push({ newOffset: literalStart, length: tail - literalStart, oldOffset: -1 });
-      ops.push({ newOffset: tail, length: end - tail, oldOffset: this.#tail!.block * LEAF_BYTES });
+      ops.push({ newOffset: tail, length: end - tail, oldOffset: this.#tail!.block * blockBytes });
       return { ops, next: end };
     }
     if (next > literalStart)
@@ -160,7 +167,7 @@ export class DeltaMatcher {
 
   /** `block` at `at` by its strong hash alone (the block after the last match), or −1. */
   #chainAt(bytes: Uint8Array, base: number, at: number, block: number): number {
-    const hash = leafHash(bytes.subarray(at - base, at - base + LEAF_BYTES));
+    const hash = leafHash(bytes.subarray(at - base, at - base + this.blockBytes));
     if (!this.#strongEquals(block, hash.subarray(0, DELTA_STRONG_BYTES))) return -1;
     this.#onMatch?.(block, at, hash);
     return block;
@@ -169,7 +176,7 @@ export class DeltaMatcher {
   #matchAt(bytes: Uint8Array, base: number, at: number, weak: number): number {
     const candidates = this.#byWeak.get(weak);
     if (candidates === undefined) return -1;
-    const hash = leafHash(bytes.subarray(at - base, at - base + LEAF_BYTES));
+    const hash = leafHash(bytes.subarray(at - base, at - base + this.blockBytes));
     const strong = hash.subarray(0, DELTA_STRONG_BYTES);
     // The block after the last match first: edits leave long runs of consecutive blocks (as rsync does).
     const expected = this.#lastBlock + 1;
@@ -199,7 +206,7 @@ function filterIndex(weak: number): number {
   return (weak ^ (weak >>> 12)) & (FILTER_BITS - 1);
 }
 
-function pushCopy(ops: DeltaOp[], newOffset: number, oldOffset: number): void {
+function pushCopy(ops: DeltaOp[], newOffset: number, oldOffset: number, blockBytes: number): void {
   const last = ops[ops.length - 1];
   if (
     last !== undefined &&
@@ -209,12 +216,12 @@ function pushCopy(ops: DeltaOp[], newOffset: number, oldOffset: number): void {
   ) {
     ops[ops.length - 1] = {
       newOffset: last.newOffset,
-      length: last.length + LEAF_BYTES,
+      length: last.length + blockBytes,
       oldOffset: last.oldOffset,
     };
     return;
   }
-  ops.push({ newOffset, length: LEAF_BYTES, oldOffset });
+  ops.push({ newOffset, length: blockBytes, oldOffset });
 }
 
 /** The ops of one chunk `[start, end)`: the pieces of `ops` inside it, cut at its edges (PUT_COPY never crosses one). */

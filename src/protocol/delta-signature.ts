@@ -15,26 +15,52 @@ export const DELTA_BLOCK_RECORD_BYTES = 4 + DELTA_STRONG_BYTES;
  */
 export const MAX_DELTA_BLOCKS = 2 ** 18;
 
+/** The smallest block of a signature, and the step of its sizes (PROTOCOL.md §5.15.2). */
+export const MIN_DELTA_BLOCK_BYTES = 1024;
+export const DELTA_BLOCK_STEP = 64;
+
 /**
- * What the receiver tells the sender about its old file: for each LEAF_BYTES block (the §7.2 leaves; the last
- * may be shorter), in order, the weak checksum and the truncated leaf hash. A short last block matches only
- * at the end of the new file.
+ * The block size a delta upload's server picks for an old file of `size` bytes (PROTOCOL.md §5.15.2): rsync's
+ * rule, about sqrt(size), rounded up to a multiple of 64 bytes, at least 1 KiB and at most one leaf (64 KiB,
+ * reached at 4 GiB). Small files get small blocks, so a small edit costs about a block, not the whole file.
+ */
+export function deltaBlockBytesFor(size: number): number {
+  const root = Math.ceil(Math.sqrt(size) / DELTA_BLOCK_STEP) * DELTA_BLOCK_STEP;
+  return Math.min(LEAF_BYTES, Math.max(MIN_DELTA_BLOCK_BYTES, root));
+}
+
+/** Whether `blockBytes` is a block size a signature may carry: a multiple of 64 from 1 KiB to 64 KiB. */
+export function isDeltaBlockBytes(blockBytes: number): boolean {
+  return (
+    Number.isInteger(blockBytes) &&
+    blockBytes >= MIN_DELTA_BLOCK_BYTES &&
+    blockBytes <= LEAF_BYTES &&
+    blockBytes % DELTA_BLOCK_STEP === 0
+  );
+}
+
+/**
+ * What the receiver tells the sender about its old file: for each `blockBytes` block (the last may be
+ * shorter), in order, the weak checksum and the truncated hash `SHA-256(0x00 || block)`; with 64 KiB blocks
+ * these are the §7.2 leaves and their leaf hashes. A short last block matches only at the end of the new file.
  */
 export interface DeltaSignature {
   readonly oldSize: number;
+  /** The block size (PROTOCOL.md §5.15.2): LEAF_BYTES for a download's signature (§5.17.2). */
+  readonly blockBytes: number;
   readonly weak: Uint32Array;
   /** `weak.length × DELTA_STRONG_BYTES` bytes, block i at `i × DELTA_STRONG_BYTES`. */
   readonly strong: Buffer;
 }
 
-/** The number of blocks an old file of `size` bytes has in its signature: its leaves (§7.2). */
-export function deltaBlockCount(size: number): number {
-  return Math.ceil(size / LEAF_BYTES);
+/** The number of blocks an old file of `size` bytes has in its signature (by default its leaves, §7.2). */
+export function deltaBlockCount(size: number, blockBytes = LEAF_BYTES): number {
+  return Math.ceil(size / blockBytes);
 }
 
 /** The length of block `index` of an old file of `size` bytes. */
-export function deltaBlockLength(index: number, size: number): number {
-  return Math.min(LEAF_BYTES, size - index * LEAF_BYTES);
+export function deltaBlockLength(index: number, size: number, blockBytes = LEAF_BYTES): number {
+  return Math.min(blockBytes, size - index * blockBytes);
 }
 
 /** The strong hash of one block: its RFC 6962 leaf hash (§7.2), truncated. */
@@ -45,22 +71,25 @@ export function blockStrongHash(block: Uint8Array): Buffer {
 /** Appends one whole block's record to a signature being built, block by block (the receiver's file read). */
 export class DeltaSignatureBuilder {
   readonly #oldSize: number;
+  readonly #blockBytes: number;
   readonly #weak: Uint32Array;
   readonly #strong: Buffer;
   #count = 0;
 
-  constructor(oldSize: number) {
-    const blocks = deltaBlockCount(oldSize);
+  constructor(oldSize: number, blockBytes = LEAF_BYTES) {
+    if (!isDeltaBlockBytes(blockBytes)) throw new RangeError('not a delta block size');
+    const blocks = deltaBlockCount(oldSize, blockBytes);
     if (blocks > MAX_DELTA_BLOCKS) throw new RangeError('old file has too many blocks for a delta');
     this.#oldSize = oldSize;
+    this.#blockBytes = blockBytes;
     this.#weak = new Uint32Array(blocks);
     this.#strong = Buffer.alloc(blocks * DELTA_STRONG_BYTES);
   }
 
-  /** Adds the next block: one leaf of the old file, LEAF_BYTES long except perhaps the last. */
+  /** Adds the next block of the old file: `blockBytes` long except perhaps the last. */
   add(block: Uint8Array): void {
-    if (block.length !== deltaBlockLength(this.#count, this.#oldSize))
-      throw new RangeError('a signature block is one leaf of the old file');
+    if (block.length !== deltaBlockLength(this.#count, this.#oldSize, this.#blockBytes))
+      throw new RangeError('a signature block is one block of the old file');
     if (this.#count >= this.#weak.length) throw new RangeError('more blocks than the old file has');
     this.#weak[this.#count] = weakChecksum(block, 0, block.length);
     blockStrongHash(block).copy(this.#strong, this.#count * DELTA_STRONG_BYTES);
@@ -86,14 +115,14 @@ export class DeltaSignatureBuilder {
 
   finish(): DeltaSignature {
     if (!this.complete) throw new RangeError('signature incomplete');
-    return { oldSize: this.#oldSize, weak: this.#weak, strong: this.#strong };
+    return { oldSize: this.#oldSize, blockBytes: this.#blockBytes, weak: this.#weak, strong: this.#strong };
   }
 }
 
-/** The signature of a whole old file held in memory (tests, small files). */
-export function deltaSignatureOf(old: Uint8Array): DeltaSignature {
-  const builder = new DeltaSignatureBuilder(old.length);
-  for (let at = 0; at < old.length; at += LEAF_BYTES) builder.add(old.subarray(at, at + LEAF_BYTES));
+/** The signature of a whole old file held in memory (tests, small files), by default in leaves. */
+export function deltaSignatureOf(old: Uint8Array, blockBytes = LEAF_BYTES): DeltaSignature {
+  const builder = new DeltaSignatureBuilder(old.length, blockBytes);
+  for (let at = 0; at < old.length; at += blockBytes) builder.add(old.subarray(at, at + blockBytes));
   return builder.finish();
 }
 

@@ -146,6 +146,8 @@ export interface DeltaBlocksMessage {
   type: 'DELTA_BLOCKS';
   ref: number;
   oldSize: number;
+  /** The signature's block size (§5.15.2): a multiple of 64 from 1 KiB to 64 KiB; 64 KiB on a download. */
+  blockBytes: number;
   firstBlock: number;
   weak: Uint32Array;
   strong: Buffer;

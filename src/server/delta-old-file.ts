@@ -1,11 +1,11 @@
 import { FerryError } from '../errors/index.js';
 import {
   DELTA_STRONG_BYTES,
-  LEAF_BYTES,
   MAX_DELTA_BLOCKS,
   MAX_DELTA_RECORD_BLOCKS,
   PERMISSION_DOWNLOAD,
   blockStrongHash,
+  deltaBlockBytesFor,
   deltaBlockCount,
   deltaBlockLength,
   weakChecksum,
@@ -33,7 +33,7 @@ export class DeltaOldFile {
    * PROTOCOL.md §5.15.1: the old file of a delta upload, opened by the root rules (no link followed), or
    * undefined when the upload takes the plain path: no DELTA asked, a client that may not download the path
    * (the signature describes the content, as EXISTING does), not a regular file, under one block or over
-   * MAX_DELTA_BLOCKS.
+   * MAX_DELTA_BLOCKS (of the block size its size picks, §5.15.2).
    */
   static async open(
     io: SessionIo,
@@ -47,34 +47,36 @@ export class DeltaOldFile {
     } catch {
       return undefined; // a directory, a link or gone: the plain path answers as it always has
     }
-    const blocks = deltaBlockCount(old.size);
-    if (old.size >= LEAF_BYTES && blocks <= MAX_DELTA_BLOCKS) return new DeltaOldFile(old);
+    const blockBytes = deltaBlockBytesFor(old.size);
+    if (old.size >= blockBytes && deltaBlockCount(old.size, blockBytes) <= MAX_DELTA_BLOCKS)
+      return new DeltaOldFile(old);
     await old.close();
     return undefined;
   }
 
   /**
-   * PROTOCOL.md §5.15.2: the old file's signature in DELTA_BLOCKS records, read one block at a time (one
-   * 64 KiB buffer and one record of at most 2048 blocks in memory). Hashing on request is paid for like an
+   * PROTOCOL.md §5.15.2: the old file's signature in DELTA_BLOCKS records, in blocks of about sqrt(size)
+   * (1 to 64 KiB), read one block at a time (one block buffer and one record of at most 2048 blocks in memory). Hashing on request is paid for like an
    * EXISTING answer (docs/SECURITY.md "Hashing on request").
    */
   async sendSignature(io: SessionIo, ref: number): Promise<void> {
     const old = this.#old;
-    const totalBlocks = deltaBlockCount(old.size);
+    const blockBytes = deltaBlockBytesFor(old.size);
+    const totalBlocks = deltaBlockCount(old.size, blockBytes);
     await io.ctx.hashCache.spend(io.clientKey, old.size);
-    const block = Buffer.allocUnsafe(LEAF_BYTES);
+    const block = Buffer.allocUnsafe(blockBytes);
     for (let firstBlock = 0; firstBlock < totalBlocks; firstBlock += MAX_DELTA_RECORD_BLOCKS) {
       const count = Math.min(MAX_DELTA_RECORD_BLOCKS, totalBlocks - firstBlock);
       const weak = new Uint32Array(count);
       const strong = Buffer.alloc(count * DELTA_STRONG_BYTES);
       for (let i = 0; i < count; i++) {
         const index = firstBlock + i;
-        const piece = block.subarray(0, deltaBlockLength(index, old.size));
-        await old.readExactly(piece, 0, piece.length, index * LEAF_BYTES);
+        const piece = block.subarray(0, deltaBlockLength(index, old.size, blockBytes));
+        await old.readExactly(piece, 0, piece.length, index * blockBytes);
         weak[i] = weakChecksum(piece, 0, piece.length);
         blockStrongHash(piece).copy(strong, i * DELTA_STRONG_BYTES);
       }
-      await io.send({ type: 'DELTA_BLOCKS', ref, oldSize: old.size, firstBlock, weak, strong });
+      await io.send({ type: 'DELTA_BLOCKS', ref, oldSize: old.size, blockBytes, firstBlock, weak, strong });
     }
   }
 

@@ -1,7 +1,6 @@
 import { FerryError } from '../errors/index.js';
 import {
   ChunkHasher,
-  LEAF_BYTES,
   MAX_PUT_DATA_BYTES,
   chunkLength,
   deltaOpsWithin,
@@ -56,7 +55,7 @@ export async function streamDeltaChunks(
     const start = chunk * chunkBytes;
     const length = chunkLength(chunk, source.size, chunkBytes);
     const end = start + length;
-    const windowEnd = Math.min(source.size, end + LEAF_BYTES - 1);
+    const windowEnd = Math.min(source.size, end + matcher.blockBytes - 1);
     const window = Buffer.allocUnsafe(windowEnd - start);
     await source.readExactly(window, 0, window.length, start);
     const carried = carry?.chunk === chunk ? carry : undefined;

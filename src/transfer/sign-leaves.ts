@@ -59,6 +59,14 @@ export async function signLeaves(
         hash.copy(strong, (block - firstBlock) * DELTA_STRONG_BYTES, 0, DELTA_STRONG_BYTES);
       }
     }
-    await send({ type: 'DELTA_BLOCKS', ref, oldSize: size, firstBlock, weak, strong });
+    await send({
+      type: 'DELTA_BLOCKS',
+      ref,
+      oldSize: size,
+      blockBytes: LEAF_BYTES,
+      firstBlock,
+      weak,
+      strong,
+    });
   }
 }

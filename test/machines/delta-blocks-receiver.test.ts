@@ -24,6 +24,7 @@ function records(old: Buffer, perRecord: number): Message[] {
           type: 'DELTA_BLOCKS',
           ref: 9,
           oldSize: old.length,
+          blockBytes: signature.blockBytes,
           firstBlock: first,
           weak: signature.weak.subarray(first, first + count),
           strong: signature.strong.subarray(first * 16, (first + count) * 16),

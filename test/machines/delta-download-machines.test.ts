@@ -85,6 +85,7 @@ function serveSignature(file: Buffer): {
             type: 'DELTA_BLOCKS',
             ref: 7,
             oldSize: file.length,
+            blockBytes: signature.blockBytes,
             firstBlock: first,
             weak: signature.weak.subarray(first, first + count),
             strong: signature.strong.subarray(first * 16, (first + count) * 16),
@@ -197,6 +198,16 @@ test('DeltaSignatureReceiver refuses records of another size, GET_END before the
     code(() => afterOffer().receive(second!)),
     'MESSAGE_MALFORMED',
     'not the next block',
+  );
+  // PROTOCOL.md §5.17.2: a download's blocks are leaves; 1 KiB blocks (valid for an upload) are refused.
+  const smallBlocks = wire({
+    ...(first as Extract<Message, { type: 'DELTA_BLOCKS' }>),
+    blockBytes: 1024,
+  });
+  assert.equal(
+    code(() => afterOffer().receive(smallBlocks)),
+    'MESSAGE_MALFORMED',
+    'blocks other than leaves',
   );
   assert.equal(
     code(() => afterOffer().receive(messages.at(-1)!)),

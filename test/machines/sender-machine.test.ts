@@ -202,6 +202,12 @@ test('an upload of more than one chunk is offered and waits for PUT_ACCEPT; one 
   assert.equal(small.state, 'pipelining');
 });
 
+test('a delta offer of one chunk is not pipelined: it waits for PUT_ACCEPT and its signature (§5.15.1)', () => {
+  const small = new UploadSenderMachine(CHUNK, CHUNK, { answerFirst: true });
+  assert.deepEqual(small.start(), [{ kind: 'offer', fresh: false }, { kind: 'receive' }]);
+  assert.equal(small.state, 'offered');
+});
+
 test('a PUT_ACCEPT holding nothing sends every chunk in order, then PUT_END with the file digest once the source is unchanged', () => {
   const file = fileOf(4 * CHUNK + 100);
   const machine = offeredUpload(file);

@@ -7,28 +7,38 @@ import { decodeMessage, encodeMessage } from '../../src/protocol/index.js';
 
 const malformed = { code: 'MESSAGE_MALFORMED' };
 
-const HEADER = 1 + 4 + 8 + 4 + 2;
+const HEADER = 1 + 4 + 8 + 4 + 4 + 2;
 
-function signature(ref: number, oldSize: number, firstBlock: number, count: number): Buffer {
+function signature(
+  ref: number,
+  oldSize: number,
+  firstBlock: number,
+  count: number,
+  blockBytes = BLOCK,
+): Buffer {
   const body = Buffer.alloc(HEADER + count * 20);
   body[0] = 0x1c;
   body.writeUInt32BE(ref, 1);
   body.writeBigUInt64BE(BigInt(oldSize), 5);
-  body.writeUInt32BE(firstBlock, 13);
-  body.writeUInt16BE(count, 17);
+  body.writeUInt32BE(blockBytes, 13);
+  body.writeUInt32BE(firstBlock, 17);
+  body.writeUInt16BE(count, 21);
   return body;
 }
 
 const BLOCK = 65_536;
 
-test('DELTA_BLOCKS layout: type 0x1C, u32 ref, u64 oldSize, u32 firstBlock, u16 count, count × (u32 weak, b16 strong)', () => {
+test('DELTA_BLOCKS layout: type 0x1C, u32 ref, u64 oldSize, u32 blockBytes, u32 firstBlock, u16 count, count × (u32 weak, b16 strong)', () => {
   const bytes = signature(5, 2 * BLOCK + 1, 1, 2);
   bytes.writeUInt32BE(0xdeadbeef, HEADER);
   bytes.fill(0x11, HEADER + 4, HEADER + 20);
   const message = decodeMessage(bytes);
   assert.equal(message.type, 'DELTA_BLOCKS');
   if (message.type !== 'DELTA_BLOCKS') return;
-  assert.deepEqual([message.ref, message.oldSize, message.firstBlock], [5, 2 * BLOCK + 1, 1]);
+  assert.deepEqual(
+    [message.ref, message.oldSize, message.blockBytes, message.firstBlock],
+    [5, 2 * BLOCK + 1, BLOCK, 1],
+  );
   assert.deepEqual([...message.weak], [0xdeadbeef, 0]);
   assert.deepEqual(message.strong.subarray(0, 16), Buffer.alloc(16, 0x11));
   assert.deepEqual(encodeMessage(message), bytes);
@@ -45,6 +55,15 @@ test('DELTA_BLOCKS refuses: no blocks, more than 2048, past the old file, more t
   assert.throws(() => decodeMessage(signature(0, three, 0, 1)), malformed);
   assert.throws(() => decodeMessage(signature(5, three, 0, 2).subarray(0, 40)), malformed);
   assert.throws(() => decodeMessage(Buffer.concat([signature(5, three, 0, 1), Buffer.alloc(1)])), malformed);
+});
+
+test('DELTA_BLOCKS blockBytes: a multiple of 64 from 1 KiB to 64 KiB, and it sets the block count', () => {
+  // 20 KiB in 1 KiB blocks: 20 blocks; in 64 KiB blocks: 1.
+  assert.doesNotThrow(() => decodeMessage(signature(5, 20 * 1024, 19, 1, 1024)));
+  assert.throws(() => decodeMessage(signature(5, 20 * 1024, 19, 1, BLOCK)), malformed);
+  assert.doesNotThrow(() => decodeMessage(signature(5, 20 * 1024, 0, 1, 20 * 1024 + 64)));
+  for (const bad of [0, 64, 1023, 1024 + 32, BLOCK + 64, 2 * BLOCK])
+    assert.throws(() => decodeMessage(signature(5, 20 * 1024, 0, 1, bad)), malformed, `blockBytes ${bad}`);
 });
 
 function copy(offset: number, oldOffset: number, length: number): Buffer {

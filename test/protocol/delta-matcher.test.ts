@@ -9,6 +9,7 @@ import {
   DELTA_STRONG_BYTES,
   DeltaSignatureBuilder,
   MAX_DELTA_BLOCKS,
+  deltaBlockBytesFor,
   deltaSignatureOf,
 } from '../../src/protocol/delta-signature.js';
 import {
@@ -108,7 +109,7 @@ function scanInWindows(matcher: DeltaMatcher, file: Buffer, window: number): Del
   while (from < file.length) {
     const to = Math.min(file.length, from + window);
     const base = from;
-    const bytes = file.subarray(base, Math.min(file.length, to - 1 + LEAF_BYTES));
+    const bytes = file.subarray(base, Math.min(file.length, to - 1 + matcher.blockBytes));
     const scan = matcher.scan(bytes, base, from, to, base + bytes.length === file.length);
     ops.push(...scan.ops);
     from = scan.next;
@@ -178,4 +179,57 @@ test('literal bytes stay near the edit: insertion, deletion, 3 overwrites, ident
   const overwritten = Buffer.from(old);
   for (const start of [10, 900_000, 2_000_000]) randomBytes(next, 100).copy(overwritten, start);
   assert.ok(literal(overwritten) <= 3 * LEAF_BYTES + 1234, `overwrite ${literal(overwritten)}`);
+});
+
+test('block size by rsync’s rule: about sqrt(size) in steps of 64, at least 1 KiB, at most one leaf', () => {
+  assert.equal(deltaBlockBytesFor(0), 1024);
+  assert.equal(deltaBlockBytesFor(20 * 1024), 1024);
+  assert.equal(deltaBlockBytesFor(1024 * 1024 + 1), 1088); // sqrt just above 1024: the next step of 64
+  assert.equal(deltaBlockBytesFor(64 * 1024 * 1024), 8192);
+  assert.equal(deltaBlockBytesFor(2 ** 30), 32_768);
+  assert.equal(deltaBlockBytesFor(2 ** 32), LEAF_BYTES);
+  assert.equal(deltaBlockBytesFor(2 ** 40), LEAF_BYTES);
+});
+
+test('property, small blocks: random edits of 4-64 KiB files rebuild byte-exact, literals near the edits', () => {
+  for (let seed = 1; seed <= 60; seed++) {
+    const next = prng(seed * 104_729);
+    const old = randomBytes(next, 4096 + (next() % (60 * 1024)));
+    const blockBytes = [1024, 1088, 4096, 20 * 1024 + 64][seed % 4]!;
+    const name = Object.keys(edits)[seed % Object.keys(edits).length]!;
+    const file = edits[name]!(old, next);
+    const label = `seed ${seed} (${name}), blocks of ${blockBytes}`;
+    const ops = scanInWindows(new DeltaMatcher(deltaSignatureOf(old, blockBytes)), file, 3 * blockBytes + 5);
+    let covered = 0;
+    for (const op of ops) {
+      assert.equal(op.newOffset, covered, label);
+      covered += op.length;
+      if (op.oldOffset >= 0)
+        assert.ok(
+          old
+            .subarray(op.oldOffset, op.oldOffset + op.length)
+            .equals(file.subarray(op.newOffset, op.newOffset + op.length)),
+          label,
+        );
+    }
+    assert.equal(covered, file.length, label);
+    const rebuilt = applyDeltaOps(old, ops, (op) => file.subarray(op.newOffset, op.newOffset + op.length));
+    assert.ok(Buffer.from(rebuilt).equals(file), label);
+  }
+});
+
+test('small blocks: 100 bytes rewritten or 10 inserted in 20 KiB send about a block or two, not the file', () => {
+  const next = prng(4242);
+  const old = randomBytes(next, 20 * 1024);
+  const blockBytes = deltaBlockBytesFor(old.length);
+  const literal = (file: Buffer): number =>
+    scanInWindows(new DeltaMatcher(deltaSignatureOf(old, blockBytes)), file, 64 * 1024)
+      .filter((op) => op.oldOffset < 0)
+      .reduce((sum, op) => sum + op.length, 0);
+  assert.equal(literal(old), 0);
+  const rewritten = Buffer.from(old);
+  randomBytes(next, 100).copy(rewritten, 7000);
+  assert.ok(literal(rewritten) <= 2 * blockBytes, `rewritten: ${literal(rewritten)}`);
+  const inserted = Buffer.concat([old.subarray(0, 9000), randomBytes(next, 10), old.subarray(9000)]);
+  assert.ok(literal(inserted) <= blockBytes + 10, `inserted: ${literal(inserted)}`);
 });

@@ -266,7 +266,8 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
   {
     type: 'DELTA_BLOCKS',
     ref: 4,
-    oldSize: 2 * 65_536 + 1,
+    oldSize: 3000,
+    blockBytes: 1024,
     firstBlock: 1,
     weak: Uint32Array.from([0, 0xffffffff]),
     strong: Buffer.alloc(32, 0x5a),
@@ -275,6 +276,7 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
     type: 'DELTA_BLOCKS',
     ref: MAX_U32,
     oldSize: 2 ** 34,
+    blockBytes: 65_536,
     firstBlock: 2 ** 18 - 2048,
     weak: new Uint32Array(2048).fill(0x12345678),
     strong: Buffer.alloc(2048 * 16, 0xa5),
