@@ -241,12 +241,21 @@ export async function startSwiftNode(): Promise<SwiftNode> {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     // Daemons say nothing when ready, so readiness is asked: the proxy's /healthcheck, then an authenticated
     // request that reaches the account server (tempauth's /auth/v1.0 answers only with the proxy up; a HEAD
-    // of the account needs the account server). Each attempt waits on a real answer; the pause between
-    // attempts only spaces them out.
+    // of the account needs the account server). The container and object servers are asked directly (any
+    // HTTP answer means listening): a bucket made before the container server listens is a 503, which
+    // s3api reports as SlowDown ("Please reduce your request rate"), seen on a loaded machine. Each attempt
+    // waits on a real answer; the pause between attempts only spaces them out.
+    const storageListens = async (): Promise<boolean> =>
+      (await statusOf(`http://127.0.0.1:${ports.container}/healthcheck`)) !== undefined &&
+      (await statusOf(`http://127.0.0.1:${ports.object}/healthcheck`)) !== undefined;
     for (;;) {
       const dead = children.find((child) => child.exitCode !== null);
       if (dead) throw new Error(`${dead.spawnfile} exited with ${dead.exitCode} while starting`);
-      if ((await statusOf(`${endpoint}/healthcheck`)) === 200 && (await accountAnswers(endpoint, password)))
+      if (
+        (await statusOf(`${endpoint}/healthcheck`)) === 200 &&
+        (await storageListens()) &&
+        (await accountAnswers(endpoint, password))
+      )
         break;
       if (Date.now() > deadline) throw new Error(`Swift did not answer within ${READY_TIMEOUT_MS} ms`);
       await delay(100);
