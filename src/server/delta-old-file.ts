@@ -1,18 +1,14 @@
 import { FerryError } from '../errors/index.js';
 import {
-  DELTA_STRONG_BYTES,
+  ChunkHashes,
   LEAF_BYTES,
   MAX_DELTA_BLOCKS,
-  MAX_DELTA_RECORD_BLOCKS,
   PERMISSION_DOWNLOAD,
-  blockStrongHash,
   deltaBlockCount,
-  deltaBlockLength,
-  weakChecksum,
   type PutCopyMessage,
   type PutOfferMessage,
 } from '../protocol/index.js';
-import { SourceFile, type PartialTransfer, type RootPath } from '../transfer/index.js';
+import { SourceFile, signLeaves, type PartialTransfer, type RootPath } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 
 /** The most bytes of the old file one read of a PUT_COPY holds (PROTOCOL.md §5.15.3). */
@@ -54,28 +50,16 @@ export class DeltaOldFile {
   }
 
   /**
-   * PROTOCOL.md §5.15.2: the old file's signature in DELTA_BLOCKS records, read one block at a time (one
-   * 64 KiB buffer and one record of at most 2048 blocks in memory). Hashing on request is paid for like an
-   * EXISTING answer (docs/SECURITY.md "Hashing on request").
+   * PROTOCOL.md §5.15.2: the old file's signature in DELTA_BLOCKS records, by the download's signing
+   * (`signLeaves`, §5.17.2: the same records): read in large pieces, one leaf hash per block, at most one
+   * record of 2048 blocks and two read pieces in memory. Hashing on request is paid for like an EXISTING
+   * answer (docs/SECURITY.md "Hashing on request").
    */
   async sendSignature(io: SessionIo, ref: number): Promise<void> {
     const old = this.#old;
-    const totalBlocks = deltaBlockCount(old.size);
     await io.ctx.hashCache.spend(io.clientKey, old.size);
-    const block = Buffer.allocUnsafe(LEAF_BYTES);
-    for (let firstBlock = 0; firstBlock < totalBlocks; firstBlock += MAX_DELTA_RECORD_BLOCKS) {
-      const count = Math.min(MAX_DELTA_RECORD_BLOCKS, totalBlocks - firstBlock);
-      const weak = new Uint32Array(count);
-      const strong = Buffer.alloc(count * DELTA_STRONG_BYTES);
-      for (let i = 0; i < count; i++) {
-        const index = firstBlock + i;
-        const piece = block.subarray(0, deltaBlockLength(index, old.size));
-        await old.readExactly(piece, 0, piece.length, index * LEAF_BYTES);
-        weak[i] = weakChecksum(piece, 0, piece.length);
-        blockStrongHash(piece).copy(strong, i * DELTA_STRONG_BYTES);
-      }
-      await io.send({ type: 'DELTA_BLOCKS', ref, oldSize: old.size, firstBlock, weak, strong });
-    }
+    // The leaf hashes are not kept: a PUT_COPY's bytes are read again and hashed as they are written.
+    await signLeaves(old, ref, new ChunkHashes(old.size, LEAF_BYTES), (record) => io.send(record));
   }
 
   /**
