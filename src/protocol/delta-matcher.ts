@@ -40,7 +40,7 @@ export class DeltaMatcher {
   /** The old file's short last block, which matches only at the new file's end. */
   readonly #tail: { block: number; length: number } | undefined;
 
-  readonly #onMatch: DeltaMatchListener | undefined;
+  #onMatch: DeltaMatchListener | undefined;
 
   constructor(signature: DeltaSignature, onMatch?: DeltaMatchListener) {
     this.#signature = signature;
@@ -57,6 +57,11 @@ export class DeltaMatcher {
       if (list === undefined) this.#byWeak.set(weak | 0, [block]);
       else list.push(block);
     });
+  }
+
+  /** Tells `listener` (in place of the constructor's; undefined: no one) of every block found from now on. */
+  listen(listener: DeltaMatchListener | undefined): void {
+    this.#onMatch = listener;
   }
 
   /**

@@ -5,9 +5,11 @@ import {
   MAX_PUT_DATA_BYTES,
   chunkLength,
   deltaOpsWithin,
+  noteLeafHash,
   type ChunkHashes,
   type DeltaMatcher,
   type DeltaOp,
+  type DeltaScan,
 } from '../protocol/index.js';
 import type { ChunkSource } from './chunk-source.js';
 
@@ -61,7 +63,18 @@ export async function streamDeltaChunks(
     await source.readExactly(window, 0, window.length, start);
     const carried = carry?.chunk === chunk ? carry : undefined;
     const from = carried ? Math.min(carried.next, end) : start;
-    const scan = matcher.scan(window, start, from, end, windowEnd === source.size);
+    // A block found at a leaf of this chunk was hashed by the matcher over these very bytes, which stay as
+    // they are: the chunk hash below takes that leaf hash (a leaf hint) instead of hashing the leaf again.
+    matcher.listen((_block, offset, leafHash) => {
+      if (offset + LEAF_BYTES <= end && (offset - start) % LEAF_BYTES === 0)
+        noteLeafHash(window.buffer, window.byteOffset + (offset - start), leafHash);
+    });
+    let scan: DeltaScan;
+    try {
+      scan = matcher.scan(window, start, from, end, windowEnd === source.size);
+    } finally {
+      matcher.listen(undefined);
+    }
     const ops = [...(carried ? deltaOpsWithin(carried.ops, start, from) : []), ...scan.ops];
     carry =
       scan.next > end
