@@ -58,6 +58,28 @@ test('weakChecksum equals the reference over random data and windows of every le
   }
 });
 
+test('weakChecksum is the same on and off a 4-byte boundary (the word path and the byte path)', () => {
+  const next = prng(3);
+  const memory = new Uint8Array(2 * LEAF_BYTES + 64);
+  for (let i = 0; i < memory.length; i++) memory[i] = next() & 0xff;
+  for (let shift = 0; shift < 8; shift++) {
+    // A view starting `shift` bytes into the memory, as a Buffer from a pool or a subarray would.
+    const view = memory.subarray(shift);
+    for (const [start, end] of [
+      [0, LEAF_BYTES],
+      [3, LEAF_BYTES + 3],
+      [4, 4 + 88],
+      [8, 8 + 87],
+      [0, 2 * LEAF_BYTES],
+    ] as const)
+      assert.equal(
+        weakChecksum(view, start, end),
+        referenceChecksum(view, start, end),
+        `shift ${shift} [${start}, ${end})`,
+      );
+  }
+});
+
 test('weakChecksum wraps right where the sums are largest: all 0xff, a leaf and 4 MiB + 3', () => {
   const ff = new Uint8Array(4 * 1024 * 1024 + 3).fill(0xff);
   for (const n of [LEAF_BYTES, LEAF_BYTES - 1, ff.length])
