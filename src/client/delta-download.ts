@@ -6,6 +6,7 @@ import {
   LEAF_BYTES,
   deltaBlockLength,
   leafHash,
+  noteLeafHash,
   type DeltaSignature,
 } from '../protocol/index.js';
 import { isFerryError } from '../errors/index.js';
@@ -74,7 +75,11 @@ export async function takeLeaves(
       deferring = false;
       if (held.has(block)) continue;
       const length = deltaBlockLength(block, size);
-      await partial.writeData(block * LEAF_BYTES, window.subarray(offset - from, offset - from + length));
+      const leaf = window.subarray(offset - from, offset - from + length);
+      // The matcher hashed these very bytes, which stay as they are: the partial takes the hash, not hashes
+      // again (a whole leaf only: a hint stands for LEAF_BYTES bytes).
+      if (length === LEAF_BYTES) noteLeafHash(leaf.buffer, leaf.byteOffset, hash);
+      await partial.writeData(block * LEAF_BYTES, leaf);
       partial.completeChunk(block, hash);
       held.set(block, hash);
     }
@@ -136,6 +141,9 @@ async function placeLeaves(
       const strongAt = block * DELTA_STRONG_BYTES;
       const strong = signature.strong.subarray(strongAt, strongAt + DELTA_STRONG_BYTES);
       if (!hash.subarray(0, DELTA_STRONG_BYTES).equals(strong)) continue;
+      // A leaf hashed just now from `run` is not hashed again by the partial; one the scan hashed is: the
+      // partial's hash of the bytes read again is what shows they did not change since.
+      if (known === undefined && length === LEAF_BYTES) noteLeafHash(leaf.buffer, leaf.byteOffset, hash);
       await partial.writeData(block * LEAF_BYTES, leaf);
       try {
         // The partial hashes what it writes: for a leaf hashed by the scan, that is the check.

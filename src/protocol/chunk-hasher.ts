@@ -19,8 +19,10 @@ const LEAF_PREFIX = Buffer.from([0x00]);
 export class ChunkHasher {
   // A leaf the input splits, gathered behind its RFC 6962 leaf prefix 0x00 and hashed one-shot. Whole leaves
   // of the input are hashed where they lie (prefix, then the view): copying them measured slower with the
-  // data in cache, as it is when just read or received (PROTOCOL.md §7.2 rationale).
-  readonly #leaf = Buffer.alloc(1 + LEAF_BYTES);
+  // data in cache, as it is when just read or received (PROTOCOL.md §7.2 rationale). Made on first need: a
+  // hasher per leaf-sized chunk (a delta download's partial) fed whole leaves never needs it, and a zeroed
+  // 64 KiB per chunk was a tenth of such a download's CPU.
+  #leaf: Buffer | undefined;
   #filled = 0;
   readonly #tree = new MerkleStack();
   /** Bytes still to come of a leaf whose hash was taken ready-made (`leaf-hints.ts`): fed, not hashed again. */
@@ -55,6 +57,7 @@ export class ChunkHasher {
         continue;
       }
       const n = Math.min(LEAF_BYTES - this.#filled, bytes.length - at);
+      this.#leaf ??= Buffer.alloc(1 + LEAF_BYTES);
       this.#leaf.set(bytes.subarray(at, at + n), 1 + this.#filled);
       this.#filled += n;
       at += n;
@@ -82,8 +85,10 @@ export class ChunkHasher {
   }
 
   #closeLeaf(): void {
-    // #leaf[0] is the leaf prefix 0x00 (Buffer.alloc) and is never written.
-    this.#tree.pushOwned(sha256(this.#leaf.subarray(0, 1 + this.#filled)));
+    // #leaf[0] is the leaf prefix 0x00 (Buffer.alloc) and is never written; no #leaf yet: nothing filled,
+    // the one empty leaf of an empty chunk.
+    const leaf = this.#leaf === undefined ? LEAF_PREFIX : this.#leaf.subarray(0, 1 + this.#filled);
+    this.#tree.pushOwned(sha256(leaf));
     this.#filled = 0;
   }
 }

@@ -39,7 +39,7 @@ export class DeltaMatcher {
   /** The old file's short last block, which matches only at the new file's end. */
   readonly #tail: { block: number; length: number } | undefined;
 
-  readonly #onMatch: DeltaMatchListener | undefined;
+  #onMatch: DeltaMatchListener | undefined;
   /** The signature's block size (PROTOCOL.md §5.15.2): the window the weak checksum rolls over. */
   readonly blockBytes: number;
 
@@ -60,6 +60,16 @@ export class DeltaMatcher {
       if (list === undefined) this.#byWeak.set(weak | 0, [block]);
       else list.push(block);
     });
+  }
+
+  /** The length of old block `block` (the last may be short, §5.15.2). */
+  blockLength(block: number): number {
+    return deltaBlockLength(block, this.#signature.oldSize, this.blockBytes);
+  }
+
+  /** Tells `listener` (in place of the constructor's; undefined: no one) of every block found from now on. */
+  listen(listener: DeltaMatchListener | undefined): void {
+    this.#onMatch = listener;
   }
 
   /**

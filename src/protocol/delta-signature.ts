@@ -19,12 +19,19 @@ export const MAX_DELTA_BLOCKS = 2 ** 18;
 export const MIN_DELTA_BLOCK_BYTES = 1024;
 export const DELTA_BLOCK_STEP = 64;
 
+/** From this old-file size on, a delta upload's blocks are whole leaves (PROTOCOL.md §5.15.2). */
+export const LEAF_DELTA_FROM_BYTES = 16 * 1024 * 1024;
+
 /**
- * The block size a delta upload's server picks for an old file of `size` bytes (PROTOCOL.md §5.15.2): rsync's
- * rule, about sqrt(size), rounded up to a multiple of 64 bytes, at least 1 KiB and at most one leaf (64 KiB,
- * reached at 4 GiB). Small files get small blocks, so a small edit costs about a block, not the whole file.
+ * The block size a delta upload's server picks for an old file of `size` bytes (PROTOCOL.md §5.15.2): below
+ * 16 MiB rsync's rule, about sqrt(size) rounded up to a multiple of 64 bytes and at least 1 KiB (so at most
+ * 4 KiB), so a small edit of a small file costs about a block, not the whole file; from 16 MiB on one leaf
+ * (64 KiB): at 1 GiB the sqrt rule's 32 KiB blocks would double the signature (640 KiB, not 320 KiB) to
+ * save at most 32 KiB of literals per edit, and a leaf signature is read in large pieces with one hash per
+ * leaf that is also the digest's leaf hash (`signLeaves`, shared with delta downloads).
  */
 export function deltaBlockBytesFor(size: number): number {
+  if (size >= LEAF_DELTA_FROM_BYTES) return LEAF_BYTES;
   const root = Math.ceil(Math.sqrt(size) / DELTA_BLOCK_STEP) * DELTA_BLOCK_STEP;
   return Math.min(LEAF_BYTES, Math.max(MIN_DELTA_BLOCK_BYTES, root));
 }

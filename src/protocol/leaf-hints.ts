@@ -3,9 +3,11 @@ import { Buffer } from 'node:buffer';
 /**
  * Leaf hashes computed ahead, off the event loop (issue 14's receive pool), for received plaintext that sits
  * in a block of memory no one writes after: keyed by that memory and the byte position where the leaf
- * starts. `ChunkHasher.update` takes a known leaf's hash instead of hashing its bytes again. Only the channel
- * notes hashes, and only over bytes it hands out unchanged, so a leaf's hash is always the hash of the very
- * bytes the receiver writes; memory never noted (every other buffer) costs one failed lookup per leaf.
+ * starts. `ChunkHasher.update` takes a known leaf's hash instead of hashing its bytes again. Notes come from
+ * the channel (over bytes it hands out unchanged) and from the delta paths (a leaf the matcher hashed in a
+ * read window no one writes after: `delta-streamer.ts`, `delta-download.ts`), always over whole leaves and
+ * only for the very bytes then written or hashed, so a leaf's hash is always the hash of those bytes; memory
+ * never noted (every other buffer) costs one failed lookup per leaf.
  */
 const known = new WeakMap<ArrayBufferLike, Map<number, Buffer>>();
 

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import * as crypto from 'node:crypto';
+import { LEAF_BYTES } from './constants.js';
 
 // RFC 6962 §2.1: the two domain-separation prefixes of the Merkle Tree Hash.
 const LEAF_PREFIX = 0x00;
@@ -15,9 +16,17 @@ export function sha256(bytes: Uint8Array): Buffer {
   return oneShot ? oneShot('sha256', bytes, 'buffer') : crypto.createHash('sha256').update(bytes).digest();
 }
 
+/** Room for the prefix and one leaf (PROTOCOL.md §7.2). */
+const leafScratch = Buffer.allocUnsafe(1 + LEAF_BYTES);
+
 /** RFC 6962 §2.1 leaf hash: `SHA-256(0x00 || bytes)`. */
 export function leafHash(bytes: Uint8Array): Buffer {
-  const input = Buffer.allocUnsafe(1 + bytes.length);
+  // One input buffer for every leaf-sized call (the hash is synchronous): a 64 KiB allocation per leaf
+  // hashed was a good part of a delta's garbage collection time.
+  const input =
+    bytes.length < leafScratch.length
+      ? leafScratch.subarray(0, 1 + bytes.length)
+      : Buffer.allocUnsafe(1 + bytes.length);
   input[0] = LEAF_PREFIX;
   input.set(bytes, 1);
   return sha256(input);

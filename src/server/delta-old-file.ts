@@ -1,6 +1,8 @@
 import { FerryError } from '../errors/index.js';
 import {
+  ChunkHashes,
   DELTA_STRONG_BYTES,
+  LEAF_BYTES,
   MAX_DELTA_BLOCKS,
   MAX_DELTA_RECORD_BLOCKS,
   PERMISSION_DOWNLOAD,
@@ -12,7 +14,7 @@ import {
   type PutCopyMessage,
   type PutOfferMessage,
 } from '../protocol/index.js';
-import { SourceFile, type PartialTransfer, type RootPath } from '../transfer/index.js';
+import { SourceFile, signLeaves, type PartialTransfer, type RootPath } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 
 /** The most bytes of the old file one read of a PUT_COPY holds (PROTOCOL.md §5.15.3). */
@@ -55,15 +57,22 @@ export class DeltaOldFile {
   }
 
   /**
-   * PROTOCOL.md §5.15.2: the old file's signature in DELTA_BLOCKS records, in blocks of about sqrt(size)
-   * (1 to 64 KiB), read one block at a time (one block buffer and one record of at most 2048 blocks in memory). Hashing on request is paid for like an
+   * PROTOCOL.md §5.15.2: the old file's signature in DELTA_BLOCKS records, in the block size its size picks.
+   * Leaf-sized blocks go through the download's signing (`signLeaves`, §5.17.2: the same records): read in
+   * large pieces, one leaf hash per block. Smaller blocks (old files under 16 MiB) are read one block at a
+   * time. Either way at most one record of 2048 blocks is in memory. Hashing on request is paid for like an
    * EXISTING answer (docs/SECURITY.md "Hashing on request").
    */
   async sendSignature(io: SessionIo, ref: number): Promise<void> {
     const old = this.#old;
     const blockBytes = deltaBlockBytesFor(old.size);
-    const totalBlocks = deltaBlockCount(old.size, blockBytes);
     await io.ctx.hashCache.spend(io.clientKey, old.size);
+    if (blockBytes === LEAF_BYTES) {
+      // The leaf hashes are not kept: a PUT_COPY's bytes are read again and hashed as they are written.
+      await signLeaves(old, ref, new ChunkHashes(old.size, LEAF_BYTES), (record) => io.send(record));
+      return;
+    }
+    const totalBlocks = deltaBlockCount(old.size, blockBytes);
     const block = Buffer.allocUnsafe(blockBytes);
     for (let firstBlock = 0; firstBlock < totalBlocks; firstBlock += MAX_DELTA_RECORD_BLOCKS) {
       const count = Math.min(MAX_DELTA_RECORD_BLOCKS, totalBlocks - firstBlock);

@@ -1,12 +1,15 @@
 import { FerryError } from '../errors/index.js';
 import {
   ChunkHasher,
+  LEAF_BYTES,
   MAX_PUT_DATA_BYTES,
   chunkLength,
   deltaOpsWithin,
+  noteLeafHash,
   type ChunkHashes,
   type DeltaMatcher,
   type DeltaOp,
+  type DeltaScan,
 } from '../protocol/index.js';
 import type { ChunkSource } from './chunk-source.js';
 
@@ -60,7 +63,24 @@ export async function streamDeltaChunks(
     await source.readExactly(window, 0, window.length, start);
     const carried = carry?.chunk === chunk ? carry : undefined;
     const from = carried ? Math.min(carried.next, end) : start;
-    const scan = matcher.scan(window, start, from, end, windowEnd === source.size);
+    // A block found at a leaf of this chunk was hashed by the matcher over these very bytes, which stay as
+    // they are: the chunk hash below takes that leaf hash (a leaf hint) instead of hashing the leaf again.
+    // Only a whole leaf's hash is a leaf hash: a block smaller than a leaf (old files under 16 MiB, §5.15.2)
+    // or a short last block is not, and a wrong hint would make the chunk hash wrong.
+    matcher.listen((block, offset, leafHash) => {
+      if (
+        matcher.blockLength(block) === LEAF_BYTES &&
+        offset + LEAF_BYTES <= end &&
+        (offset - start) % LEAF_BYTES === 0
+      )
+        noteLeafHash(window.buffer, window.byteOffset + (offset - start), leafHash);
+    });
+    let scan: DeltaScan;
+    try {
+      scan = matcher.scan(window, start, from, end, windowEnd === source.size);
+    } finally {
+      matcher.listen(undefined);
+    }
     const ops = [...(carried ? deltaOpsWithin(carried.ops, start, from) : []), ...scan.ops];
     carry =
       scan.next > end

@@ -181,11 +181,13 @@ test('literal bytes stay near the edit: insertion, deletion, 3 overwrites, ident
   assert.ok(literal(overwritten) <= 3 * LEAF_BYTES + 1234, `overwrite ${literal(overwritten)}`);
 });
 
-test('block size by rsync’s rule: about sqrt(size) in steps of 64, at least 1 KiB, at most one leaf', () => {
+test('block size by rsync’s rule below 16 MiB: about sqrt(size) in steps of 64, at least 1 KiB; one leaf from 16 MiB', () => {
   assert.equal(deltaBlockBytesFor(0), 1024);
   assert.equal(deltaBlockBytesFor(20 * 1024), 1024);
   assert.equal(deltaBlockBytesFor(1024 * 1024 + 1), 1088); // sqrt just above 1024: the next step of 64
-  assert.equal(deltaBlockBytesFor(64 * 1024 * 1024), 8192);
+  assert.equal(deltaBlockBytesFor(16 * 1024 * 1024 - 1), 4096); // the largest sqrt-rule block
+  assert.equal(deltaBlockBytesFor(16 * 1024 * 1024), 65536); // whole leaves from 16 MiB on
+  assert.equal(deltaBlockBytesFor(64 * 1024 * 1024), 65536);
   assert.equal(deltaBlockBytesFor(2 ** 30), 32_768);
   assert.equal(deltaBlockBytesFor(2 ** 32), LEAF_BYTES);
   assert.equal(deltaBlockBytesFor(2 ** 40), LEAF_BYTES);
