@@ -7,11 +7,18 @@
 // STALL_MS has passed once enough went by.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { FerryServer, serverPartialStore } from '../../src/server/index.js';
-import { sendFiles, type SendEvent, type SendFilesOptions } from '../../src/client/index.js';
-import { PERMISSION_UPLOAD } from '../../src/protocol/index.js';
+import {
+  getFiles,
+  sendFiles,
+  type GetEvent,
+  type SendEvent,
+  type SendFilesOptions,
+} from '../../src/client/index.js';
+import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import type {
   ChunkEntry,
   InspectedPartial,
@@ -25,6 +32,7 @@ import { isFerryError } from '../../src/errors/index.js';
 import { FaultProxy, type PlanFor } from '../helpers/fault-proxy.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
+import { bytePattern } from '../helpers/byte-pattern.js';
 
 const CHUNK_BYTES = 64 * 1024;
 /** 16 whole chunks and a short one: a cut at half leaves several durable chunks to re-hash. */
@@ -171,10 +179,21 @@ async function rig(t: TestContext, keepaliveMs: number, plan?: PlanFor): Promise
   };
 }
 
-/** Waits for `count` more records from the server on `connection` than it has sent so far. */
-async function moreServerRecords(r: Rig, connection: number, count: number): Promise<void> {
-  const proxied = r.proxy.connections[connection]!;
-  await proxied.waitForFrames('serverToClient', proxied.frames.serverToClient + count);
+/**
+ * Waits for `count` more records from the server on `connection` than it has sent so far, or fails with what
+ * ended `operation` first (STALLED, when nothing kept the session alive).
+ */
+async function moreServerRecords(
+  proxy: FaultProxy,
+  connection: number,
+  count: number,
+  operation: Promise<unknown>,
+): Promise<void> {
+  const proxied = proxy.connections[connection]!;
+  await Promise.race([
+    proxied.waitForFrames('serverToClient', proxied.frames.serverToClient + count),
+    operation.then(() => assert.fail('the operation ended while the server was still held')),
+  ]);
 }
 
 function eventsOf<T extends SendEvent['type']>(
@@ -203,9 +222,10 @@ test('a resume whose held chunks are re-hashed slowly keeps a client with a 200 
       },
     }),
   );
+  sent.catch(() => undefined);
   await r.store.reads.reached();
   // The resumed session's server re-hashes its held chunks before PUT_ACCEPT, silent but for KEEPALIVE.
-  await moreServerRecords(r, 1, KEEPALIVES_OUTLASTING_THE_STALL);
+  await moreServerRecords(r.proxy, 1, KEEPALIVES_OUTLASTING_THE_STALL, sent);
   r.store.reads.open();
   await sent;
   assert.equal(await sha256File(r.finalPath), r.sourceSha);
@@ -219,9 +239,10 @@ test('a finish that places the file slowly keeps a client with a 200 ms stall ti
   r.store.finishes.shut();
   const events: SendEvent[] = [];
   const sent = sendFiles(r.options({ onEvent: (event) => events.push(event) }));
+  sent.catch(() => undefined);
   await r.store.finishes.reached();
   // After PUT_END the client waits for PUT_DONE while the server places the file (§5.6, §9.3).
-  await moreServerRecords(r, 0, KEEPALIVES_OUTLASTING_THE_STALL);
+  await moreServerRecords(r.proxy, 0, KEEPALIVES_OUTLASTING_THE_STALL, sent);
   r.store.finishes.open();
   await sent;
   assert.equal(await sha256File(r.finalPath), r.sourceSha);
@@ -240,4 +261,58 @@ test('a server that stays silent while it works longer than the stall timeout is
   );
   assert.equal(eventsOf(events, 'stalled').length, 1);
   assert.equal(r.proxy.connections.length, 1);
+});
+
+test('a get whose server waits on the hash budget before GET_OFFER keeps a client with a 200 ms stall timeout connected (KEEPALIVE)', async (t) => {
+  const dir = await makeTempDir('ferry-keepalive-get-');
+  t.after(() => removeTempDir(dir));
+  const budgetWait = new Door();
+  budgetWait.shut();
+  const serverIdentity = generateKeyPair();
+  const clientIdentity = generateKeyPair();
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    host: '127.0.0.1',
+    port: 0,
+    identity: serverIdentity,
+    authorize: () => ({ permissions: PERMISSION_DOWNLOAD }),
+    partialSweepIntervalMs: 0,
+    keepaliveMs: KEEPALIVE_MS,
+    // Past a one-byte burst every check waits (docs/SECURITY.md "Hashing on request"): here, for the test.
+    hashBudget: { burstBytes: 1, bytesPerSecond: 1, sleep: () => budgetWait.pass() },
+  });
+  // After hooks run in the order they were added: the door opens before the server closes (its close waits
+  // for the parked session), whatever the test left it.
+  t.after(() => budgetWait.open());
+  t.after(() => server.close());
+  const proxy = await FaultProxy.start({ target: server.address });
+  t.after(() => proxy.close());
+  // The client holds the same file: it asks VERIFY_ONLY, which the server hashes before GET_OFFER (§5.11.1).
+  const same = bytePattern(3 * CHUNK_BYTES + 7);
+  await writeFile(join(server.root, 'same.bin'), same);
+  const dest = join(dir, 'dest');
+  await mkdir(dest);
+  await writeFile(join(dest, 'same.bin'), same);
+  const before = await stat(join(dest, 'same.bin'));
+  const events: GetEvent[] = [];
+  const got = getFiles({
+    server: proxy.address,
+    identity: clientIdentity,
+    verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey), 'the server key'),
+    remotePaths: ['same.bin'],
+    localDir: dest,
+    chunkBytes: CHUNK_BYTES,
+    stallTimeoutMs: STALL_MS,
+    retry: { retries: 0 },
+    onEvent: (event) => events.push(event),
+  });
+  // Its failure is awaited below; until then it must not surface as an unhandled rejection.
+  got.catch(() => undefined);
+  await budgetWait.reached();
+  await moreServerRecords(proxy, 0, KEEPALIVES_OUTLASTING_THE_STALL, got);
+  budgetWait.open();
+  await got;
+  assert.equal(proxy.connections.length, 1);
+  assert.equal(events.filter((e) => e.type === 'stalled').length, 0);
+  assert.equal((await stat(join(dest, 'same.bin'))).mtimeMs, before.mtimeMs, 'identical: left alone');
 });
