@@ -316,6 +316,8 @@ export class ClientSession {
       }
       throw new FerryError(code, message.detail || undefined, { remote: true });
     }
+    // PROTOCOL.md §5.18: the server is busy for us; its bytes already fed the stall watchdog.
+    if (message.type === 'KEEPALIVE') return;
     if (!('ref' in message))
       throw new FerryError('MESSAGE_UNEXPECTED', `${(message as Message).type} from the server`);
     if (message.type === 'PROGRESS') {

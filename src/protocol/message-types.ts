@@ -7,6 +7,7 @@ export const MESSAGE_TYPE_CODES = {
   WELCOME: 0x02,
   ACK: 0x03,
   CANCEL: 0x04,
+  KEEPALIVE: 0x06,
   PUT_OFFER: 0x10,
   PUT_ACCEPT: 0x11,
   PUT_DATA: 0x12,
@@ -82,6 +83,14 @@ export interface AckMessage {
 export interface CancelMessage {
   type: 'CANCEL';
   ref: number;
+}
+
+/**
+ * KEEPALIVE (PROTOCOL.md §5.18): the server is still working for the client and has sent nothing for a while;
+ * no ref, empty body, ignored by the client in any open state. It only moves bytes, for the stall watchdog.
+ */
+export interface KeepaliveMessage {
+  type: 'KEEPALIVE';
 }
 
 /** PUT_OFFER (PROTOCOL.md §5.3): starts a transfer. `path` still needs parseRemotePath (§7.1). */
@@ -409,7 +418,8 @@ export type Message =
   | ListEndMessage
   | KeyCommitMessage
   | KeyRotateMessage
-  | RemoveRequestMessage;
+  | RemoveRequestMessage
+  | KeepaliveMessage;
 
 /** The message whose `type` is `T`. */
 export type MessageOfType<T extends MessageType> = Extract<Message, { type: T }>;

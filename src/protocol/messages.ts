@@ -31,6 +31,7 @@ export {
   type BatchEntry,
   type BatchEntryResult,
   type CancelMessage,
+  type KeepaliveMessage,
   type DeltaBlocksMessage,
   type ErrorMessage,
   type GetChunkMessage,

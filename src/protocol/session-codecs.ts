@@ -4,10 +4,10 @@ import { checkPermissions } from './message-checks.js';
 import { encodeUtf8 } from './message-writer.js';
 
 /**
- * The codecs of the messages that are not one transfer's data: ERROR, WELCOME (PROTOCOL.md §5.1, §5.2), and
- * ACK and CANCEL (§5.9).
+ * The codecs of the messages that are not one transfer's data: ERROR, WELCOME (PROTOCOL.md §5.1, §5.2), ACK
+ * and CANCEL (§5.9), and KEEPALIVE (§5.18).
  */
-export const SESSION_CODECS: MessageCodecTable<'ERROR' | 'WELCOME' | 'ACK' | 'CANCEL'> = {
+export const SESSION_CODECS: MessageCodecTable<'ERROR' | 'WELCOME' | 'ACK' | 'CANCEL' | 'KEEPALIVE'> = {
   ERROR: {
     encode(message) {
       const detail = encodeUtf8(message.detail, 'error: detail');
@@ -44,4 +44,14 @@ export const SESSION_CODECS: MessageCodecTable<'ERROR' | 'WELCOME' | 'ACK' | 'CA
   },
   ACK: refCodec('ACK'),
   CANCEL: refCodec('CANCEL'),
+  KEEPALIVE: {
+    encode() {
+      return startMessage('KEEPALIVE', 0).finish();
+    },
+    decode(r) {
+      // PROTOCOL.md §5.18: an empty body; a byte more is MESSAGE_MALFORMED, as for every message (§5).
+      r.end();
+      return { type: 'KEEPALIVE' };
+    },
+  },
 };

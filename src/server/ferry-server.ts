@@ -4,7 +4,7 @@ import { isAbsolute, join, relative, sep } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { FerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
-import { DEFAULT_THREADS, SealPool } from '../transfer/index.js';
+import { DEFAULT_THREADS, SealPool, type PartialStore, type RootPath } from '../transfer/index.js';
 import { HANDSHAKE_TIMEOUT_MS } from '../channel/index.js';
 import { DEFAULT_PORT, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { ServerSession } from './server-session.js';
@@ -102,6 +102,13 @@ export interface ServeOptions {
    * `--coordination etcd://...`): default this server alone. The caller closes it after the server.
    */
   ownership?: TransferOwnership;
+  /** How often a session busy for its client sends KEEPALIVE (PROTOCOL.md §5.18); default 10 s. */
+  keepaliveMs?: number;
+  /**
+   * Wraps the store of partials under the root (uploads only; tests make storage slow with it). Unused with
+   * an `objectStore`.
+   */
+  partialStore?: (partialDir: string) => PartialStore<string, RootPath>;
 }
 
 /** A running ferry server. */
@@ -237,6 +244,8 @@ export class FerryServer {
       objectStore: options.objectStore,
       sealPool: ferry.#sealPool,
       admitted: ferry.#admitted,
+      keepaliveMs: options.keepaliveMs,
+      partialStore: options.partialStore?.(partialDir),
     };
     server.on('connection', (socket) => {
       // An RST from a peer must never become an uncaught exception.

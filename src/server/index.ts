@@ -47,3 +47,5 @@ export {
 export { EtcdInviteStore } from './etcd-invite-store.js';
 export { ClusterAdmission, type SessionEnder } from './cluster-admission.js';
 export { AdmittedSessions, type EndSession } from './admitted-sessions.js';
+export { serverPartialStore } from './server-partial-store.js';
+export { SessionKeepalive, KEEPALIVE_INTERVAL_MS } from './session-keepalive.js';

@@ -14,6 +14,7 @@ import { sendListing } from './listing.js';
 import type { SessionEvents } from './server-events.js';
 import { writeDirectory, writeLink } from './tree-writer.js';
 import { removeEntry } from './remove-entry.js';
+import { SessionKeepalive } from './session-keepalive.js';
 
 /**
  * After an ERROR that ends a session and the end of stream, how long the server waits for the client to
@@ -59,6 +60,11 @@ export class ServerSession {
   #fatal: FerryError | undefined;
   /** The ERROR and clean end of a session ended from outside (`#endBy`), awaited before the close. */
   #ending: Promise<void> | undefined;
+  /**
+   * KEEPALIVE while the server works for the client without sending (PROTOCOL.md §5.18): every operation that
+   * can keep the client waiting runs inside its `whileBusy`, here and nowhere else.
+   */
+  #keepalive: SessionKeepalive | undefined;
   #sentBytes = 0;
   #filesSent = 0;
 
@@ -136,6 +142,10 @@ export class ServerSession {
         },
         this.#events,
       );
+      this.#keepalive = new SessionKeepalive(
+        () => channel.send({ type: 'KEEPALIVE' }),
+        this.#ctx.keepaliveMs,
+      );
       this.#uploads = new UploadReceiver(io);
       this.#batches = new BatchUploads(io);
       this.#socket.setTimeout(this.#ctx.idleTimeoutMs, () =>
@@ -158,6 +168,7 @@ export class ServerSession {
         await this.#reportSessionError(error);
       }
     } finally {
+      this.#keepalive?.close();
       unregister?.();
       await this.#ending;
       await this.#uploads?.close();
@@ -242,7 +253,8 @@ export class ServerSession {
       switch (message.type) {
         case 'PUT_OFFER':
           this.#upload = { ref, path: message.path };
-          this.#follow(ref, await uploads.offer(message));
+          // Before PUT_ACCEPT: a claim waited for, held chunks re-hashed, an existing file hashed (§5.4).
+          this.#follow(ref, await this.#busy(uploads.offer(message)));
           return;
         case 'PUT_DATA':
         case 'PUT_COPY':
@@ -256,18 +268,19 @@ export class ServerSession {
           await uploads.endByClient(message);
           return;
         case 'LIST_REQUEST':
-          await sendListing(io, message);
+          await this.#busy(sendListing(io, message));
           return;
         case 'PUT_BATCH':
         case 'BATCH_END': {
           // PROTOCOL.md §5.14: a batch is written in the background; what fails it ends the session.
           const { finished } = this.#batches!.receive(message);
-          void finished?.catch((err: unknown) => {
-            const error = toFerryError(err);
-            this.#fatal ??= error;
-            void this.#reportSessionError(error);
-            this.#channel?.close(error);
-          });
+          if (finished)
+            void this.#busy(finished).catch((err: unknown) => {
+              const error = toFerryError(err);
+              this.#fatal ??= error;
+              void this.#reportSessionError(error);
+              this.#channel?.close(error);
+            });
           return;
         }
         case 'PUT_DIR':
@@ -314,9 +327,11 @@ export class ServerSession {
       if (this.#lane.takenOver(ref))
         return this.#refuse(ref, new FerryError('TRANSFER_TAKEN_OVER'), this.#pathOf(ref));
     });
-    void outcome.finished?.catch((err: unknown) =>
-      this.#failOperation(ref, toFerryError(err), this.#pathOf(ref)),
-    );
+    // Before PUT_DONE: the file made durable and placed (an object store copies every part, §5.6).
+    if (outcome.finished)
+      void this.#busy(outcome.finished).catch((err: unknown) =>
+        this.#failOperation(ref, toFerryError(err), this.#pathOf(ref)),
+      );
   }
 
   /** Queues a GET_REQUEST; its job reports every way the download ends. */
@@ -324,7 +339,8 @@ export class ServerSession {
     const { ref } = request;
     this.#downloads.add(ref, async (signal) => {
       try {
-        this.#sentBytes += await sendDownload(io.until(signal), request);
+        // Before GET_OFFER the server may hash the file (§5.11.1, §5.11.2); after it, data flows anyway.
+        this.#sentBytes += await this.#busy(sendDownload(io.until(signal), request));
         this.#filesSent++;
       } catch (err) {
         const error = toFerryError(err);
@@ -346,6 +362,11 @@ export class ServerSession {
         this.#lane.downloadEnded(ref);
       }
     });
+  }
+
+  /** `work`, with KEEPALIVE going out while it runs (PROTOCOL.md §5.18). */
+  #busy<T>(work: Promise<T>): Promise<T> {
+    return this.#keepalive ? this.#keepalive.whileBusy(work) : work;
   }
 
   #pathOf(ref: number): string | undefined {

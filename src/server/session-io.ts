@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { FerryError, toFerryError } from '../errors/index.js';
 import type { KeyPair, NonceRange } from '../crypto/index.js';
-import type { SealPool } from '../transfer/index.js';
+import type { PartialStore, RootPath, SealPool } from '../transfer/index.js';
 import { parseRemotePath, type Message } from '../protocol/index.js';
 import type { TransferRegistry } from './transfer-registry.js';
 import type { ConnectionGate } from './connection-gate.js';
@@ -57,6 +57,16 @@ export interface SessionContext {
    * event loop does it all.
    */
   readonly sealPool?: SealPool | undefined;
+  /**
+   * How often a session busy for its client sends KEEPALIVE (PROTOCOL.md §5.18, `SessionKeepalive`); default
+   * KEEPALIVE_INTERVAL_MS. Tests inject a short one.
+   */
+  readonly keepaliveMs?: number | undefined;
+  /**
+   * The store of partials under the root's partial directory (`serverPartialStore`), when something else is
+   * wanted: tests wrap it to make storage slow. Unused with an `objectStore`.
+   */
+  readonly partialStore?: PartialStore<string, RootPath> | undefined;
 }
 
 /**

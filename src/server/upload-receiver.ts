@@ -348,7 +348,7 @@ export class UploadReceiver implements TransferClaim {
         StorageLimits.promiseOf(offer.size, offer.chunkBytes),
       );
       const store: PartialStore<string, UploadTarget> =
-        io.ctx.objectStore ?? serverPartialStore(io.ctx.partialDir);
+        io.ctx.objectStore ?? io.ctx.partialStore ?? serverPartialStore(io.ctx.partialDir);
       partial = await PartialTransfer.open(store, transferId, {
         size: offer.size,
         mtimeMs: offer.mtimeMs,

@@ -245,3 +245,10 @@ test('UPLOAD_LANE_TRANSITIONS has one row per state and event, and every next st
   for (const row of UPLOAD_LANE_TRANSITIONS)
     assert.ok(states.has(row.next) || row.next === 'closed', `${row.state} / ${row.event} -> ${row.next}`);
 });
+
+test('UploadLane refuses a KEEPALIVE from the client in either state (MESSAGE_UNEXPECTED, §5.18: server to client only)', () => {
+  const lane = new UploadLane();
+  refusedAsUnexpected(lane, { type: 'KEEPALIVE' }, /KEEPALIVE from a client/);
+  lane.route(fromBytes(wire.offer(1)));
+  refusedAsUnexpected(lane, { type: 'KEEPALIVE' }, /KEEPALIVE from a client/);
+});

@@ -145,6 +145,7 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
   { type: 'ACK', ref: MAX_U32 },
   { type: 'CANCEL', ref: 1 },
   { type: 'CANCEL', ref: MAX_U32 },
+  { type: 'KEEPALIVE' },
   {
     type: 'PUT_ACCEPT',
     ref: 1,

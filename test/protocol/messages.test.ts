@@ -85,6 +85,7 @@ const VECTORS: readonly [string, Message][] = [
   ['16 00000005 001fffffffffffff', { type: 'PROGRESS', ref: 5, verifiedBytes: Number.MAX_SAFE_INTEGER }],
   ['03 00000007', { type: 'ACK', ref: 7 }],
   ['04 00000007', { type: 'CANCEL', ref: 7 }],
+  ['06', { type: 'KEEPALIVE' }],
   [
     '17 00000005 01ed 0000018bcfe56800 0003 612f62',
     { type: 'PUT_DIR', ref: 5, mode: 0o755, mtimeMs: 1_700_000_000_000, path: 'a/b' },
@@ -141,6 +142,7 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
   ['an ACK with a trailing byte', '03 00000001 00', 'MESSAGE_MALFORMED'],
   ['a CANCEL with ref 0', '04 00000000', 'MESSAGE_MALFORMED'],
   ['a CANCEL one byte short', '04 000001', 'MESSAGE_MALFORMED'],
+  ['a KEEPALIVE with a byte of body (§5.18: empty)', '06 00', 'MESSAGE_MALFORMED'],
   ['a truncated ERROR', '01 00000000 03', 'MESSAGE_MALFORMED'],
   ['an ERROR whose detail length runs past the end', '01 00000000 0303 0004 626164', 'MESSAGE_MALFORMED'],
   ['an ERROR with a trailing byte', '01 00000000 0303 0003 626164 00', 'MESSAGE_MALFORMED'],
