@@ -44,6 +44,11 @@ export class BatchUploads implements TransferClaim {
   files = 0;
   bytes = 0;
 
+  /** TransferClaim: this session's number on the server (newer sessions take over, §6.2). */
+  get sessionSeq(): number {
+    return this.#io.events.sessionId;
+  }
+
   constructor(io: SessionIo) {
     this.#io = io;
     this.#destination = batchDestinationOf(io);

@@ -185,6 +185,11 @@ export class SessionEvents {
   }
 
   /** A sink that reports nothing (for handlers run outside a server, as in unit tests). */
+  /** The session's number on this server (from 1; 0 for a session without events): later sessions are higher. */
+  get sessionId(): number {
+    return this.#sessionId;
+  }
+
   static none(): SessionEvents {
     return new SessionEvents(0, '', undefined);
   }

@@ -1,4 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { FerryError } from '../errors/index.js';
 import { JOIN_TOKEN_BYTES } from '../protocol/index.js';
 import type { PartialTransfer } from '../transfer/index.js';
 import { LocalTransferOwnership, type OwnershipClaim, type TransferOwnership } from './transfer-ownership.js';
@@ -18,6 +19,11 @@ export interface TransferClaim {
   surrender(transferId: string): Promise<void>;
   /** The open partial of `transferId` and its join token, when the holder is receiving it (§5.13.2). */
   joinTargetOf(transferId: string): JoinTarget | undefined;
+  /**
+   * The holder's session number on this server (SessionEvents.sessionId; 0 when unknown). A claim never
+   * takes a transfer from a newer session's holder (see TransferRegistry.claim).
+   */
+  readonly sessionSeq?: number;
 }
 
 /** How many placed files `recordPlaced` remembers (about 100 bytes each). */
@@ -64,6 +70,10 @@ export class TransferRegistry {
     for (;;) {
       const current = this.#holders.get(transferId);
       if (current === undefined || current === claim) break;
+      // Newer takes over older (§6.2), by when the sessions began, not by when they claimed: a cut session
+      // still settling a batch it had fully received must not take a file back from the client's retry.
+      if ((claim.sessionSeq ?? 0) > 0 && (current.sessionSeq ?? 0) > (claim.sessionSeq ?? 0))
+        throw new FerryError('TRANSFER_TAKEN_OVER', 'a newer session of this client holds this transfer');
       await current.surrender(transferId);
       // Its surrender released the claim; loop in case a third session claimed it meanwhile.
       if (this.#holders.get(transferId) === current) this.#holders.delete(transferId);

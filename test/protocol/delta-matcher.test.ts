@@ -188,7 +188,7 @@ test('block size by rsync’s rule below 16 MiB: about sqrt(size) in steps of 64
   assert.equal(deltaBlockBytesFor(16 * 1024 * 1024 - 1), 4096); // the largest sqrt-rule block
   assert.equal(deltaBlockBytesFor(16 * 1024 * 1024), 65536); // whole leaves from 16 MiB on
   assert.equal(deltaBlockBytesFor(64 * 1024 * 1024), 65536);
-  assert.equal(deltaBlockBytesFor(2 ** 30), 32_768);
+  assert.equal(deltaBlockBytesFor(2 ** 30), LEAF_BYTES);
   assert.equal(deltaBlockBytesFor(2 ** 32), LEAF_BYTES);
   assert.equal(deltaBlockBytesFor(2 ** 40), LEAF_BYTES);
 });
