@@ -3,7 +3,6 @@ import {
   ChunkHashes,
   JOIN_TOKEN_BYTES,
   MAX_TRANSFER_CHUNKS,
-  PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
   chunkCount,
   type CancelMessage,
@@ -17,12 +16,12 @@ import {
 import {
   PartialTransfer,
   SourceFile,
-  hashAllChunks,
   resolveUnderRoot,
   type PartialStore,
   type RootPath,
 } from '../transfer/index.js';
 import { DeltaOldFile } from './delta-old-file.js';
+import { existingHashes, type ExistingAt } from './existing-hashes.js';
 import type { SessionIo } from './session-io.js';
 import { StorageLimits } from './storage-limits.js';
 import { missingParents } from './missing-parents.js';
@@ -274,7 +273,7 @@ export class UploadReceiver implements TransferClaim {
           // Issue 15: the file becomes an object; there are no directories to make or to charge.
           const key = objects.targetOf(rooted.join('/'));
           if (!offer.overwrite && (await objects.exists(key))) {
-            await this.#offerExistingObject(offer, key, transferId);
+            await this.#offerExisting(offer, { objectKey: key }, transferId);
             return;
           }
           await this.#offerPartial(offer, key, transferId, onTakeOver);
@@ -305,7 +304,7 @@ export class UploadReceiver implements TransferClaim {
         if (!this.#holdsPartial()) io.ctx.registry.release(transferId, this);
       }
       // PROTOCOL.md §5.4: an existing file is compared, never written, so it is hashed without the claim.
-      if (target.exists && !offer.overwrite) await this.#offerExisting(offer, target, transferId);
+      if (target.exists && !offer.overwrite) await this.#offerExisting(offer, { file: target }, transferId);
     } catch (err) {
       // A step after the partial opened failed (the answer could not be sent): close it and let the claim
       // go, or its file stays open and the transfer held until another session takes it over.
@@ -408,65 +407,20 @@ export class UploadReceiver implements TransferClaim {
     if (old) await old.sendSignature(io, offer.ref);
   }
 
-  /** PROTOCOL.md §5.4 EXISTING: offer the existing file's chunk hashes so the client can tell if it is identical. */
-  async #offerExisting(offer: PutOfferMessage, target: RootPath, transferId: string): Promise<void> {
-    const source = await SourceFile.open(target.path, { noFollow: true });
-    try {
-      // PROTOCOL.md §5.4: EXISTING (the size, haveDigest) and IDENTICAL tell what the file holds, so only a
-      // client that may also download it learns them, or the client whose own upload placed this very file
-      // (a retry after PUT_DONE was lost); any other gets a plain FILE_EXISTS.
-      const mayLearn =
-        this.#io.may(PERMISSION_DOWNLOAD) || this.#io.ctx.registry.placedIt(transferId, source.identity);
-      if (!mayLearn || source.size !== offer.size) throw new FerryError('FILE_EXISTS');
-      const hashes = await hashAllChunks(source, offer.chunkBytes, (chunks, into) =>
-        this.#io.ctx.hashCache.hashChunks(this.#io.clientKey, source, target.path, chunks, into),
-      );
-      // Hashes read while the file changed must not answer IDENTICAL (PROTOCOL.md §5.6.1).
-      await source.assertUnchanged();
-      this.#active = { kind: 'existing', ref: offer.ref, hashes, offer };
-      await this.#io.send({
-        type: 'PUT_ACCEPT',
-        ref: offer.ref,
-        restarted: false,
-        existing: true,
-        haveDigest: hashes.haveDigest(),
-        // An existing file is compared, never written: nothing to join.
-        joinToken: Buffer.alloc(JOIN_TOKEN_BYTES),
-        ranges: hashes.knownRanges(),
-      });
-    } finally {
-      await source.close();
-    }
-  }
-
-  /**
-   * PROTOCOL.md §5.4 EXISTING against an object (issue 15): as #offerExisting, the object read back with
-   * ranged GETs of the version opened (a change under us fails them: SOURCE_CHANGED, never IDENTICAL). The
-   * client whose own upload placed it is recognised by the transfer id the object carries (written at
-   * completion by any server of the cluster), so a re-send after a lost PUT_DONE is IDENTICAL.
-   */
-  async #offerExistingObject(offer: PutOfferMessage, key: string, transferId: string): Promise<void> {
-    const io = this.#io;
-    const source = await io.ctx.objectStore!.openObject(key);
-    try {
-      const mayLearn = io.may(PERMISSION_DOWNLOAD) || source.placedBy === transferId;
-      if (!mayLearn || source.size !== offer.size) throw new FerryError('FILE_EXISTS');
-      // Reading an object to compare it is hashing on request (docs/SECURITY.md): paid for.
-      await io.ctx.hashCache.spend(io.clientKey, source.size);
-      const hashes = await hashAllChunks(source, offer.chunkBytes);
-      this.#active = { kind: 'existing', ref: offer.ref, hashes, offer };
-      await io.send({
-        type: 'PUT_ACCEPT',
-        ref: offer.ref,
-        restarted: false,
-        existing: true,
-        haveDigest: hashes.haveDigest(),
-        joinToken: Buffer.alloc(JOIN_TOKEN_BYTES),
-        ranges: hashes.knownRanges(),
-      });
-    } finally {
-      await source.close();
-    }
+  /** PROTOCOL.md §5.4 EXISTING: offer the existing content's chunk hashes so the client can tell if it is identical. */
+  async #offerExisting(offer: PutOfferMessage, at: ExistingAt, transferId: string): Promise<void> {
+    const hashes = await existingHashes(this.#io, offer, at, transferId);
+    this.#active = { kind: 'existing', ref: offer.ref, hashes, offer };
+    await this.#io.send({
+      type: 'PUT_ACCEPT',
+      ref: offer.ref,
+      restarted: false,
+      existing: true,
+      haveDigest: hashes.haveDigest(),
+      // An existing file is compared, never written: nothing to join.
+      joinToken: Buffer.alloc(JOIN_TOKEN_BYTES),
+      ranges: hashes.knownRanges(),
+    });
   }
 
   async #compareExisting(active: Extract<Active, { kind: 'existing' }>, expected: Buffer): Promise<void> {
@@ -533,7 +487,7 @@ export class UploadReceiver implements TransferClaim {
 
   /** Remembers the file this transfer placed (see TransferRegistry.recordPlaced), before the claim ends. */
   async #recordPlaced(active: Extract<Active, { kind: 'partial' }>): Promise<void> {
-    // An object carries its transfer id instead (TRANSFER_METADATA, read by #offerExistingObject).
+    // An object carries its transfer id instead (TRANSFER_METADATA, read by existingHashes).
     if (typeof active.target === 'string') return;
     try {
       const placed = await SourceFile.open(active.target.path, { noFollow: true });
