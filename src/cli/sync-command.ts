@@ -45,7 +45,11 @@ export function registerSyncCommand(program: Command): void {
       formatByteSize(DEFAULT_CHUNK_BYTES),
     )
     .option('--streams <n>', 'TCP connections carrying a large file in parallel', String(DEFAULT_STREAMS))
-    .option('--threads <n>', 'threads hashing and encrypting file data (uploads)', String(DEFAULT_THREADS));
+    .option(
+      '--threads <n>',
+      'threads for file data: hashing and encrypting up, decrypting and hashing down (README "Speed: threads")',
+      String(DEFAULT_THREADS),
+    );
   addOutputFlags(command);
   addClientFlags(command).action(async (src: string, dst: string, flags: SyncFlags, cmd: Command) => {
     const upload = await existsHere(src);
