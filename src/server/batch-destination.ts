@@ -76,8 +76,9 @@ class DiskBatchDestination implements BatchDestination {
     const dir = join(ctx.root, ...rooted.slice(0, -1));
     // A directory this session made held nothing then: its names are taken as missing without an lstat
     // each (issue 14: most of a new tree's per-file cost on the event loop). Whatever another writer put
-    // there since is still never replaced: the placer links without overwrite (EEXIST is FILE_EXISTS)
-    // and checks the name again right before (placeSmallFiles).
+    // there since is still never replaced: the placer links without overwrite, and a name taken meanwhile
+    // (another session of this client may write here too) comes back `taken`, to be decided again as an
+    // existing one (BatchUploads.#placeAll).
     if (this.#madeDirs.has(dir) && this.#knownDirs.has(dir))
       return { exists: false, dir, path: join(dir, rooted[rooted.length - 1]!) };
     const missing = await missingParents(ctx.root, [...rooted], this.#knownDirs);
@@ -201,7 +202,9 @@ class StoreBatchDestination implements BatchDestination {
       return { status: 'placed' };
     } catch (err) {
       await partial.abort().catch(() => undefined);
-      return { status: 'refused', code: toFerryError(err).code };
+      const code = toFerryError(err).code;
+      // Created since it was located (the no-clobber finish): decided again like an existing one.
+      return code === 'FILE_EXISTS' && !file.overwrite ? { status: 'taken' } : { status: 'refused', code };
     }
   }
 }

@@ -8,7 +8,7 @@ import {
   type BatchEndMessage,
   type PutBatchMessage,
 } from '../protocol/index.js';
-import type { SmallFile } from '../transfer/index.js';
+import type { SmallFile, SmallFileOutcome } from '../transfer/index.js';
 import { batchDestinationOf, type BatchDestination, type BatchTarget } from './batch-destination.js';
 import type { SessionIo } from './session-io.js';
 import { StorageLimits } from './storage-limits.js';
@@ -155,6 +155,47 @@ export class BatchUploads implements TransferClaim {
     return located;
   }
 
+  /**
+   * Whether this client may be told if the existing file at `path` holds its entry (PROTOCOL.md §5.4): only
+   * a client that may download it, or the client whose own upload placed this very file (a re-send after a
+   * cut); else FILE_EXISTS. Reading a file to compare it is hashing on request (docs/SECURITY.md): paid for.
+   */
+  async #mayCompare(transferId: string, path: string, size: number): Promise<void> {
+    const io = this.#io;
+    if (!io.may(PERMISSION_DOWNLOAD) && !(await this.#destination.placedIt(transferId, path)))
+      throw new FerryError('FILE_EXISTS');
+    await io.ctx.hashCache.spend(io.clientKey, size);
+  }
+
+  /**
+   * Places `entries`; an entry whose name was taken between locating and placing it (a session of this
+   * client still settling the batch this one re-sends, or any other writer) is decided again as an existing
+   * one: compared when #mayCompare allows it, FILE_EXISTS otherwise.
+   */
+  async #placeAll(
+    entries: ReadonlyArray<{ transferId: string; file: SmallFile }>,
+  ): Promise<SmallFileOutcome[]> {
+    const outcomes = await this.#destination.place(entries);
+    const again: Array<{ k: number; transferId: string; file: SmallFile }> = [];
+    for (let k = 0; k < entries.length; k++) {
+      if (outcomes[k]!.status !== 'taken') continue;
+      const { transferId, file } = entries[k]!;
+      try {
+        await this.#mayCompare(transferId, file.path, file.data.length);
+        again.push({ k, transferId, file: { ...file, compareExisting: true } });
+      } catch (err) {
+        const error = toFerryError(err);
+        if (!ENTRY_SCOPED.has(error.category)) throw error;
+        outcomes[k] = { status: 'refused', code: error.code };
+      }
+    }
+    if (again.length > 0) {
+      const compared = await this.#destination.place(again);
+      again.forEach(({ k }, j) => (outcomes[k] = compared[j]!));
+    }
+    return outcomes;
+  }
+
   async #settle(batch: ReceivedBatch): Promise<void> {
     const results = await this.#place(batch);
     await this.#io.send(this.#machine.settled(batch.ref, results));
@@ -192,18 +233,9 @@ export class BatchUploads implements TransferClaim {
           if (found instanceof Error) throw found;
           const { transferId, target } = found;
           const compareExisting = target.exists && !batch.overwrite;
-          // PROTOCOL.md §5.4: whether an existing file is identical is only told to a client that may
-          // download it, or to the client whose own upload placed this very file (a re-send after a cut).
-          if (
-            compareExisting &&
-            !io.may(PERMISSION_DOWNLOAD) &&
-            !(await this.#destination.placedIt(transferId, target.path))
-          )
-            throw new FerryError('FILE_EXISTS');
           let bytes = 0;
           if (compareExisting) {
-            // Reading a file to compare it is hashing on request (docs/SECURITY.md): paid for.
-            await io.ctx.hashCache.spend(io.clientKey, entry.size);
+            await this.#mayCompare(transferId, target.path, entry.size);
           } else {
             bytes = StorageLimits.promiseOf(entry.size, batch.chunkBytes);
             await storage.reserve(io.clientKey, promiseId, promised + bytes);
@@ -232,12 +264,12 @@ export class BatchUploads implements TransferClaim {
         return false;
       });
       for (const { transferId } of kept) this.#claims.set(transferId, placement);
-      const outcomes = await this.#destination.place(kept);
+      const outcomes = await this.#placeAll(kept);
       let placedBytes = 0;
       outcomes.forEach((outcome, k) => {
         const { index, bytes, transferId } = kept[k]!;
-        if (outcome.status === 'refused') {
-          refuse(index, new FerryError(outcome.code));
+        if (outcome.status === 'refused' || outcome.status === 'taken') {
+          refuse(index, new FerryError(outcome.status === 'taken' ? 'FILE_EXISTS' : outcome.code));
           return;
         }
         results[index] = { status: outcome.status };

@@ -50,6 +50,12 @@ export interface SmallFile {
 export type SmallFileOutcome =
   | { status: 'placed'; identity?: Uint8Array }
   | { status: 'identical' }
+  /**
+   * Not placed: the name was missing when located but taken when placed (another writer, such as a
+   * session of the same client still settling a batch, placed it in between). Its caller decides again
+   * as for a name that existed: compare it, or FILE_EXISTS.
+   */
+  | { status: 'taken' }
   | { status: 'refused'; code: ErrorCode };
 
 /**
@@ -142,8 +148,9 @@ export async function placeSmallFiles(
         try {
           linkSync(item.temp, file.path);
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new FerryError('FILE_EXISTS');
-          throw err;
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          outcomes[item.index] = { status: 'taken' };
+          continue;
         }
       }
       byDir.set(file.dir, [...(byDir.get(file.dir) ?? []), item.index]);

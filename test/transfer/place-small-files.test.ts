@@ -57,11 +57,11 @@ test('placeSmallFiles places each file with the received mode and its mtime, and
   assert.deepEqual(await readdir(temp), []);
 });
 
-test('placeSmallFiles never replaces a file that appeared after resolution (FILE_EXISTS), unless OVERWRITE', async (t) => {
+test('placeSmallFiles never replaces a file that appeared after resolution (taken, to be decided again), unless OVERWRITE', async (t) => {
   const { temp, dir } = await rig(t);
   await writeFile(join(dir, 'x'), 'theirs');
   const outcomes = await placeSmallFiles(temp, [file(dir, 'x', 'ours'), file(dir, 'y', 'new')]);
-  assert.deepEqual(statuses(outcomes), [{ status: 'refused', code: 'FILE_EXISTS' }, { status: 'placed' }]);
+  assert.deepEqual(statuses(outcomes), [{ status: 'taken' }, { status: 'placed' }]);
   assert.equal(await readFile(join(dir, 'x'), 'utf8'), 'theirs');
   assert.deepEqual(statuses(await placeSmallFiles(temp, [file(dir, 'x', 'ours', { overwrite: true })])), [
     { status: 'placed' },
