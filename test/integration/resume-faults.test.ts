@@ -231,13 +231,13 @@ test('a bit flipped in a client record makes the server drop the session, and th
 test('a stalled connection is dropped after stallTimeoutMs (STALLED) and the transfer completes on a new one', async (t) => {
   const r = await rig(t, (i) => (i === 0 ? { stall: { afterBytes: 120_000 } } : undefined));
   const run = recorder();
-  await sendFiles(r.options({ onEvent: run.onEvent, stallTimeoutMs: 300 }));
+  await sendFiles(r.options({ onEvent: run.onEvent, stallTimeoutMs: 1000 }));
   await r.proxy.connections[0]!.stalled;
-  assert.deepEqual(
-    run.of('retrying').map((e) => e.code),
-    ['STALLED'],
-  );
-  assert.equal(r.proxy.connections.length, 2);
+  // The watchdog is a real timer: on a machine loaded enough, a healthy session can also go a second
+  // without a byte and be retried; each retry is still STALLED, one new connection each, and resumes.
+  const codes = run.of('retrying').map((e) => e.code);
+  assert.ok(codes.length >= 1 && codes.every((code) => code === 'STALLED'), codes.join());
+  assert.equal(r.proxy.connections.length, codes.length + 1);
   assert.equal(await sha256File(r.finalPath), r.sourceSha);
   // The stalled session still holds the transfer on the server: the new one took it over and resumed.
   assert.ok(
