@@ -2,8 +2,9 @@
 // counts the held chunks without reading a byte of them when the partial is unchanged since the server
 // closed it; one byte rewritten in place with the size and the mtime (to the nanosecond) put back moves only
 // the ctime, and the server re-hashes and drops that chunk; a state file without its closing record (what a
-// crash leaves) re-hashes too. Real TCP on loopback through the fault proxy, real files; reads are counted
-// by a wrapper of the server's real partial store (every read still reaches the file).
+// crash leaves) re-hashes too. The client's partial of a cut download closes the same way and is judged by
+// the same rule (`heldLoggedChunks`). Real TCP on loopback through the fault proxy, real files; the server's
+// reads are counted by a wrapper of its real partial store (every read still reaches the file).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,8 +12,8 @@ import { open, readdir, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { FerryServer, serverPartialStore } from '../../src/server/index.js';
-import { sendFiles, type SendEvent, type SendFilesOptions } from '../../src/client/index.js';
-import { PERMISSION_UPLOAD } from '../../src/protocol/index.js';
+import { getFiles, sendFiles, type SendEvent, type SendFilesOptions } from '../../src/client/index.js';
+import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import {
   ChunkLog,
   type ChunkEntry,
@@ -178,6 +179,32 @@ async function cutAtHalf(r: Rig): Promise<{ dataPath: string; logPath: string; l
   return { dataPath, logPath, logged: log.entries };
 }
 
+/**
+ * Rewrites one byte at `offset` in place, as another process could, then puts the mtime back to the
+ * nanosecond (GNU touch: utimensat; Node's seconds-as-float cannot): only the ctime tells.
+ */
+async function rewriteOneByteKeepingSizeAndMtime(path: string, offset: number): Promise<void> {
+  const before = await stat(path, { bigint: true });
+  const handle = await open(path, 'r+');
+  const one = Buffer.alloc(1);
+  await handle.read(one, 0, 1, offset);
+  await handle.write(Buffer.from([one[0]! ^ 0xff]), 0, 1, offset);
+  await handle.close();
+  const ns = before.mtimeNs % 1_000_000_000n;
+  const touched = spawnSync('touch', [
+    '-m',
+    '-d',
+    `@${before.mtimeNs / 1_000_000_000n}.${ns.toString().padStart(9, '0')}`,
+    path,
+  ]);
+  assert.equal(touched.status, 0, touched.stderr.toString());
+  const after = await stat(path, { bigint: true });
+  assert.equal(after.size, before.size);
+  assert.equal(after.mtimeNs, before.mtimeNs, 'the mtime is back');
+  assert.equal(after.ino, before.ino);
+  assert.notEqual(after.ctimeNs, before.ctimeNs, 'only the ctime tells');
+}
+
 function heldBytesOf(events: SendEvent[]): number {
   const started = events.find((e) => e.type === 'transfer-started');
   assert.ok(started?.type === 'transfer-started', 'the resumed send started a transfer');
@@ -197,27 +224,7 @@ test('a resume whose partial is unchanged since the server closed it reads none 
 test('a partial with one byte rewritten, its size and mtime put back (only the ctime moved), is re-hashed and the chunk dropped', async (t) => {
   const r = await rig(t);
   const { dataPath, logged } = await cutAtHalf(r);
-  const before = await stat(dataPath, { bigint: true });
-  // One byte of chunk 0 rewritten in place, as another process could.
-  const handle = await open(dataPath, 'r+');
-  const one = Buffer.alloc(1);
-  await handle.read(one, 0, 1, 10);
-  await handle.write(Buffer.from([one[0]! ^ 0xff]), 0, 1, 10);
-  await handle.close();
-  // The mtime put back to the nanosecond (GNU touch: utimensat), which Node's seconds-as-float cannot do.
-  const ns = before.mtimeNs % 1_000_000_000n;
-  const touched = spawnSync('touch', [
-    '-m',
-    '-d',
-    `@${before.mtimeNs / 1_000_000_000n}.${ns.toString().padStart(9, '0')}`,
-    dataPath,
-  ]);
-  assert.equal(touched.status, 0, touched.stderr.toString());
-  const after = await stat(dataPath, { bigint: true });
-  assert.equal(after.size, before.size);
-  assert.equal(after.mtimeNs, before.mtimeNs, 'the mtime is back');
-  assert.equal(after.ino, before.ino);
-  assert.notEqual(after.ctimeNs, before.ctimeNs, 'only the ctime tells');
+  await rewriteOneByteKeepingSizeAndMtime(dataPath, 10);
 
   const readBefore = r.store.bytesRead;
   const events = await r.send();
@@ -243,4 +250,67 @@ test('a state file without its closing record (a crash) makes the resume re-hash
   assert.equal(heldBytesOf(events), logged.length * CHUNK_BYTES, 'the re-hashed chunks still hold');
   assert.equal(r.store.bytesRead - readBefore, logged.length * CHUNK_BYTES, 'every held byte read once');
   assert.equal(await sha256File(r.finalPath), r.sourceSha);
+});
+
+/** A server to download from through a proxy that cuts the first connection at half, server->client. */
+async function downloadRig(t: TestContext): Promise<{
+  sourceSha: string;
+  dest: string;
+  get: (retries: number) => Promise<{ resumedBytes: number }>;
+}> {
+  const dir = await makeTempDir('ferry-resume-unchanged-get-');
+  const clientIdentity = generateKeyPair();
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    host: '127.0.0.1',
+    port: 0,
+    identity: generateKeyPair(),
+    authorize: () => ({ permissions: PERMISSION_DOWNLOAD }),
+    partialSweepIntervalMs: 0,
+  });
+  const proxy = await FaultProxy.start({
+    target: server.address,
+    plan: (i) =>
+      i === 0 ? { cut: { afterBytes: Math.floor(FILE_BYTES / 2), direction: 'serverToClient' } } : undefined,
+  });
+  t.after(async () => {
+    await proxy.close();
+    await server.close();
+    await removeTempDir(dir);
+  });
+  const sourceSha = await writeRandomFile(join(server.root, 'payload.bin'), FILE_BYTES);
+  const dest = join(dir, 'dest');
+  return {
+    sourceSha,
+    dest,
+    get: async (retries) => {
+      const [result] = await getFiles({
+        server: proxy.address,
+        identity: clientIdentity,
+        verifyServer: () => undefined,
+        retry: { retries },
+        remotePaths: ['payload.bin'],
+        localDir: dest,
+        chunkBytes: CHUNK_BYTES,
+        durableBatchBytes: CHUNK_BYTES,
+      });
+      return result!;
+    },
+  };
+}
+
+test("a cut download's partial is closed with its identity, resumed whole when unchanged, and re-hashed without the chunk rewritten since", async (t) => {
+  for (const rewrite of [false, true]) {
+    const r = await downloadRig(t);
+    await assert.rejects(r.get(0), 'the cut download fails (no retries)');
+    const logPath = join(r.dest, '.payload.bin.ferry-state');
+    const log = await ChunkLog.load(logPath);
+    assert.ok(log?.closing, 'the client closed its partial with a closing record');
+    assert.ok(log.entries.length >= 2, `chunks held after the cut: ${log.entries.length}`);
+    if (rewrite) await rewriteOneByteKeepingSizeAndMtime(join(r.dest, '.payload.bin.ferry-part'), 10);
+    const result = await r.get(0);
+    const expected = (log.entries.length - (rewrite ? 1 : 0)) * CHUNK_BYTES;
+    assert.equal(result.resumedBytes, expected, rewrite ? 'the rewritten chunk is not held' : 'all held');
+    assert.equal(await sha256File(join(r.dest, 'payload.bin')), r.sourceSha);
+  }
 });
