@@ -102,7 +102,8 @@ export class FilePartialStore<Key> implements SweepablePartialStore<Key, RootPat
     let data = same ? await openIfPresent(dataPath) : undefined;
     const resumed = data !== undefined;
     // Taken before anything below touches the file (the truncate may move its ctime).
-    const unchangedSinceClose = data !== undefined && (await unchangedSince(previous!, data));
+    const unchangedSinceClose =
+      data !== undefined && (await unchangedSince(previous!, data).catch(() => false));
     let log: ChunkLog | undefined;
     if (data === undefined) {
       // The state file comes first, so a data file ferry made is never without the state that marks it.
@@ -157,13 +158,9 @@ export class FilePartialStore<Key> implements SweepablePartialStore<Key, RootPat
     } catch {
       return undefined;
     }
-    try {
-      const unchangedSinceClose = await unchangedSince(log, data);
-      return { header, logged: log.entries, unchangedSinceClose, reader: new FileReader(data) };
-    } catch (err) {
-      await data.close();
-      throw err;
-    }
+    // Any doubt (the identity cannot be read) re-hashes.
+    const unchangedSinceClose = await unchangedSince(log, data).catch(() => false);
+    return { header, logged: log.entries, unchangedSinceClose, reader: new FileReader(data) };
   }
 
   /** The partials in the store's directory, each with the newest mtime of its files. */

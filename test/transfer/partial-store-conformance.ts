@@ -152,7 +152,11 @@ export function describePartialStore<Key, Target>(
       assert.equal(again.resumed, true);
       assert.equal(again.unchangedSinceClose, capabilities.closingRecord);
       assert.deepEqual(again.logged, [c.entry(0), c.entry(1)]);
-      // Reopened while `again` is still open (a takeover, or a process that died holding it): not closed.
+      // Reopened while `again` is still open and writing (a takeover, or a process that died holding it):
+      // the partial it finds was never closed since those writes.
+      await again.resetLog(again.logged);
+      await writeChunk(again, c, 2);
+      await again.makeDurable([c.entry(2)]);
       const meanwhile = await h.store.open(h.key('a'), HEADER, LOGGED);
       assert.equal(meanwhile.unchangedSinceClose, false, 'the partial it found was never closed');
       await meanwhile.resetLog(meanwhile.logged);
