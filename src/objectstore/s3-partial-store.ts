@@ -148,6 +148,8 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
     return {
       header,
       logged: entriesOf(state),
+      // Re-hashed always (s3-stored-partial.ts, `unchangedSinceClose`).
+      unchangedSinceClose: false,
       reader: new S3PartReader(
         this.#ctx,
         `${this.#ctx.partialPrefix}${key}/`,

@@ -101,6 +101,12 @@ export class S3StoredPartial extends S3PartReader implements StoredPartial<S3Tar
   readonly restarted: boolean;
   readonly resumed: boolean;
   readonly logged: readonly ChunkEntry[];
+  /**
+   * Never: an object store's partial is always re-hashed on resume (PROTOCOL.md §9.2). Its parts are
+   * objects any server of a cluster may rewrite, and their ETags are no content identity the S3 API
+   * promises (MD5 only for some unencrypted PUTs, opaque otherwise), so nothing binds them to the bytes.
+   */
+  readonly unchangedSinceClose = false;
   readonly #stateKey: string;
   /** The partial's key: the transfer id, recorded on the object it becomes (TRANSFER_METADATA). */
   readonly #key: string;

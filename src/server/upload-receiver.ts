@@ -384,9 +384,10 @@ export class UploadReceiver implements TransferClaim {
       joinToken,
       old,
     };
-    // Opening a resumed partial re-hashed every chunk it holds: an offer/CANCEL loop must not repeat that
-    // for free (docs/SECURITY.md "Hashing on request"). Paid after the fact, before the answer.
-    await io.ctx.hashCache.spend(io.clientKey, partial.verifiedBytes);
+    // Opening a resumed partial that changed since it closed re-hashed every chunk it holds: an offer/CANCEL
+    // loop must not repeat that for free (docs/SECURITY.md "Hashing on request"). Paid after the fact,
+    // before the answer; one unchanged since its clean close read nothing (PROTOCOL.md §9.2).
+    await io.ctx.hashCache.spend(io.clientKey, partial.rehashedBytes);
     io.events.transferStarted(offer.ref, {
       direction: 'upload',
       path: offer.path,

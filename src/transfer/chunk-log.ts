@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { lstat, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { FerryError } from '../errors/index.js';
@@ -15,6 +15,14 @@ const CHECK_BYTES = 4;
 const MAX_HEADER_BYTES = 1024;
 /** u32 index, chunk hash, check. */
 const ENTRY_BYTES = 4 + HASH_BYTES + CHECK_BYTES;
+/**
+ * The index of a closing record (PROTOCOL.md §9.2): never a chunk's (at most 2^20 chunks, §10), so a reader
+ * that does not know the record drops it as an entry past the file's end.
+ */
+const CLOSING_INDEX = 0xffffffff;
+const CLOSING_DOMAIN = Buffer.from('ferry-partial-closed-v1', 'latin1');
+/** The bytes of a partial's identity (`identityOf`: dev, ino, size, mtime ns, ctime ns). */
+export const PARTIAL_IDENTITY_BYTES = 40;
 
 function check(bytes: Buffer): Buffer {
   return createHash('sha256').update(bytes).digest().subarray(0, CHECK_BYTES);
@@ -27,15 +35,90 @@ function encodeHead(header: Buffer): Buffer {
   return Buffer.concat([body, check(body)]);
 }
 
+function encodeRecord(out: Buffer, at: number, index: number, value: Buffer): void {
+  out.writeUInt32BE(index, at);
+  value.copy(out, at + 4);
+  check(out.subarray(at, at + 4 + HASH_BYTES)).copy(out, at + 4 + HASH_BYTES);
+}
+
 function encodeEntries(entries: readonly ChunkEntry[]): Buffer {
   const out = Buffer.alloc(entries.length * ENTRY_BYTES);
-  entries.forEach((entry, i) => {
-    const at = i * ENTRY_BYTES;
-    out.writeUInt32BE(entry.index, at);
-    entry.hash.copy(out, at + 4);
-    check(out.subarray(at, at + 4 + HASH_BYTES)).copy(out, at + 4 + HASH_BYTES);
-  });
+  entries.forEach((entry, i) => encodeRecord(out, i * ENTRY_BYTES, entry.index, entry.hash));
   return out;
+}
+
+/**
+ * What a closing record holds (PROTOCOL.md §9.2): `SHA-256("ferry-partial-closed-v1" || SHA-256(every log
+ * byte before the record) || identity)`. It binds the partial's identity at close to exactly the header
+ * and entries before it, so it vouches for no other log and no entry appended later.
+ */
+export function closingSeal(logDigest: Buffer, identity: Buffer): Buffer {
+  if (identity.length !== PARTIAL_IDENTITY_BYTES)
+    throw new FerryError('INTERNAL', `partial identity of ${identity.length} bytes`);
+  return createHash('sha256').update(CLOSING_DOMAIN).update(logDigest).update(identity).digest();
+}
+
+/** A closing record (index 0xffffffff, the seal, a check) for a log whose bytes so far hash to `logDigest`. */
+export function encodeClosingRecord(logDigest: Buffer, identity: Buffer): Buffer {
+  const out = Buffer.alloc(ENTRY_BYTES);
+  encodeRecord(out, 0, CLOSING_INDEX, closingSeal(logDigest, identity));
+  return out;
+}
+
+/** A log as read: its header, its entries, and how it was closed. */
+export interface DecodedChunkLog {
+  readonly header: Buffer;
+  /** The intact entries before the first damaged one, closing records left out. */
+  readonly entries: ChunkEntry[];
+  /**
+   * When the last intact record is a closing record: its seal and the SHA-256 of every byte before it.
+   * Undefined for a log that was not closed cleanly (a crash, a torn record) or written to after closing.
+   */
+  readonly closing: { readonly seal: Buffer; readonly logDigest: Buffer } | undefined;
+}
+
+/**
+ * Decodes a log's bytes (pure: the format of PROTOCOL.md §9.2). Undefined when its head is damaged; a torn
+ * or damaged record ends the log there, since nothing after it is trusted.
+ */
+export function decodeChunkLog(bytes: Buffer): DecodedChunkLog | undefined {
+  if (bytes.length < MAGIC.length + 2 || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+  const headerLength = bytes.readUInt16BE(MAGIC.length);
+  const headEnd = MAGIC.length + 2 + headerLength;
+  if (headerLength > MAX_HEADER_BYTES || bytes.length < headEnd + CHECK_BYTES) return undefined;
+  if (!check(bytes.subarray(0, headEnd)).equals(bytes.subarray(headEnd, headEnd + CHECK_BYTES)))
+    return undefined;
+  const header = Buffer.from(bytes.subarray(MAGIC.length + 2, headEnd));
+  const entries: ChunkEntry[] = [];
+  let closingAt: number | undefined;
+  for (let at = headEnd + CHECK_BYTES; at + ENTRY_BYTES <= bytes.length; at += ENTRY_BYTES) {
+    const body = bytes.subarray(at, at + 4 + HASH_BYTES);
+    if (!check(body).equals(bytes.subarray(at + 4 + HASH_BYTES, at + ENTRY_BYTES))) break;
+    const index = body.readUInt32BE(0);
+    if (index === CLOSING_INDEX) {
+      closingAt = at;
+      continue;
+    }
+    closingAt = undefined;
+    entries.push({ index, hash: Buffer.from(body.subarray(4)) });
+  }
+  const closing =
+    closingAt === undefined
+      ? undefined
+      : {
+          seal: Buffer.from(bytes.subarray(closingAt + 4, closingAt + 4 + HASH_BYTES)),
+          logDigest: createHash('sha256').update(bytes.subarray(0, closingAt)).digest(),
+        };
+  return { header, entries, closing };
+}
+
+/**
+ * Whether `log` was closed with exactly `identity` as its last record: the partial is then, byte for byte,
+ * the one whose chunks the log lists (PROTOCOL.md §9.2). False for no closing record or another identity.
+ */
+export function closedAs(log: DecodedChunkLog, identity: Buffer): boolean {
+  if (log.closing === undefined || identity.length !== PARTIAL_IDENTITY_BYTES) return false;
+  return closingSeal(log.closing.logDigest, identity).equals(log.closing.seal);
 }
 
 /**
@@ -49,12 +132,15 @@ export class ChunkLog {
   readonly #durable: boolean;
   #handle: FileHandle | undefined;
   #length: number;
+  /** SHA-256 of every byte written so far, for a closing record's seal. */
+  readonly #digest: Hash;
 
-  private constructor(path: string, handle: FileHandle, length: number, durable: boolean) {
+  private constructor(path: string, handle: FileHandle, body: Buffer, durable: boolean) {
     this.path = path;
     this.#handle = handle;
-    this.#length = length;
+    this.#length = body.length;
     this.#durable = durable;
+    this.#digest = createHash('sha256').update(body);
   }
 
   /**
@@ -85,7 +171,7 @@ export class ChunkLog {
       throw err;
     }
     if (options.durable) await fsyncDir(dirname(path));
-    return new ChunkLog(path, handle, body.length, options.durable);
+    return new ChunkLog(path, handle, body, options.durable);
   }
 
   /** The temporary a log at `path` is written to before its rename (removed with the log's partial). */
@@ -120,7 +206,7 @@ export class ChunkLog {
    * Reads a log. Returns undefined when there is none or its header is damaged. A torn or damaged entry
    * ends the log there: entries after it are not trusted.
    */
-  static async load(path: string): Promise<{ header: Buffer; entries: ChunkEntry[] } | undefined> {
+  static async load(path: string): Promise<DecodedChunkLog | undefined> {
     let bytes: Buffer;
     try {
       bytes = await readAll(path);
@@ -128,30 +214,31 @@ export class ChunkLog {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
-    if (bytes.length < MAGIC.length + 2 || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
-    const headerLength = bytes.readUInt16BE(MAGIC.length);
-    const headEnd = MAGIC.length + 2 + headerLength;
-    if (headerLength > MAX_HEADER_BYTES || bytes.length < headEnd + CHECK_BYTES) return undefined;
-    if (!check(bytes.subarray(0, headEnd)).equals(bytes.subarray(headEnd, headEnd + CHECK_BYTES)))
-      return undefined;
-    const header = Buffer.from(bytes.subarray(MAGIC.length + 2, headEnd));
-    const entries: ChunkEntry[] = [];
-    for (let at = headEnd + CHECK_BYTES; at + ENTRY_BYTES <= bytes.length; at += ENTRY_BYTES) {
-      const body = bytes.subarray(at, at + 4 + HASH_BYTES);
-      if (!check(body).equals(bytes.subarray(at + 4 + HASH_BYTES, at + ENTRY_BYTES))) break;
-      entries.push({ index: body.readUInt32BE(0), hash: Buffer.from(body.subarray(4)) });
-    }
-    return { header, entries };
+    return decodeChunkLog(bytes);
   }
 
   /** Appends entries; a durable log is flushed to stable storage before this resolves. */
   async append(entries: readonly ChunkEntry[]): Promise<void> {
     if (entries.length === 0) return;
+    await this.#write(encodeEntries(entries));
+  }
+
+  /**
+   * Appends the closing record for a partial whose identity is `identity` (PROTOCOL.md §9.2) and closes
+   * the log. The caller has made the partial's bytes durable and taken `identity` after that, so the
+   * record only ever describes bytes that are on disk.
+   */
+  async closeWith(identity: Buffer): Promise<void> {
+    await this.#write(encodeClosingRecord(this.#digest.copy().digest(), identity));
+    await this.close();
+  }
+
+  async #write(bytes: Buffer): Promise<void> {
     const handle = this.#handle;
     if (!handle) throw new FerryError('INTERNAL', 'chunk log is closed');
-    const bytes = encodeEntries(entries);
     const at = this.#length;
     this.#length += bytes.length;
+    this.#digest.update(bytes);
     await handle.write(bytes, 0, bytes.length, at);
     if (this.#durable) await handle.datasync();
   }

@@ -2,7 +2,7 @@ import { link, readdir, realpath, rename, rm, stat, type FileHandle } from 'node
 import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { BatchedWriter } from './batched-writer.js';
-import { ChunkLog, type ChunkEntry } from './chunk-log.js';
+import { ChunkLog, closedAs, type ChunkEntry, type DecodedChunkLog } from './chunk-log.js';
 import { fsTimeOf } from './fs-names.js';
 import { fsyncDir } from './fsync-dir.js';
 import { openNoFollow } from './open-no-follow.js';
@@ -17,6 +17,7 @@ import {
   type TransferHeader,
 } from './partial-store.js';
 import { assertWritableTarget, type RootPath } from './root-path.js';
+import { identityOf } from './source-file.js';
 
 /** Where a partial transfer keeps its bytes and its log of verified chunks. */
 export interface PartialPaths {
@@ -100,6 +101,9 @@ export class FilePartialStore<Key> implements SweepablePartialStore<Key, RootPat
     // Never through a link someone planted (O_NOFOLLOW), and a new data file is new (O_EXCL).
     let data = same ? await openIfPresent(dataPath) : undefined;
     const resumed = data !== undefined;
+    // Taken before anything below touches the file (the truncate may move its ctime).
+    const unchangedSinceClose =
+      data !== undefined && (await unchangedSince(previous!, data).catch(() => false));
     let log: ChunkLog | undefined;
     if (data === undefined) {
       // The state file comes first, so a data file ferry made is never without the state that marks it.
@@ -139,6 +143,7 @@ export class FilePartialStore<Key> implements SweepablePartialStore<Key, RootPat
       restarted,
       resumed,
       logged: resumed ? previous!.entries : [],
+      unchangedSinceClose,
     });
   }
 
@@ -153,7 +158,9 @@ export class FilePartialStore<Key> implements SweepablePartialStore<Key, RootPat
     } catch {
       return undefined;
     }
-    return { header, logged: log.entries, reader: new FileReader(data) };
+    // Any doubt (the identity cannot be read) re-hashes.
+    const unchangedSinceClose = await unchangedSince(log, data).catch(() => false);
+    return { header, logged: log.entries, unchangedSinceClose, reader: new FileReader(data) };
   }
 
   /** The partials in the store's directory, each with the newest mtime of its files. */
@@ -222,6 +229,7 @@ interface FileStoredPartialParts {
   readonly restarted: boolean;
   readonly resumed: boolean;
   readonly logged: readonly ChunkEntry[];
+  readonly unchangedSinceClose: boolean;
 }
 
 /** One open partial of a {@link FilePartialStore}. */
@@ -229,6 +237,7 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
   readonly restarted: boolean;
   readonly resumed: boolean;
   readonly logged: readonly ChunkEntry[];
+  readonly unchangedSinceClose: boolean;
   readonly #data: FileHandle;
   readonly #writer: BatchedWriter;
   /** The durable log; none until `resetLog` on a resumed partial, none at all without `keepLog`. */
@@ -253,6 +262,7 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
     this.restarted = parts.restarted;
     this.resumed = parts.resumed;
     this.logged = parts.logged;
+    this.unchangedSinceClose = parts.unchangedSinceClose;
   }
 
   write(offset: number, data: Buffer): Promise<void> {
@@ -315,24 +325,59 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
   }
 
   override async close(): Promise<void> {
+    await this.#close(true);
+  }
+
+  /**
+   * With `seal`, a partial with a log ready for appending is closed cleanly (PROTOCOL.md §9.2): every
+   * write landed, the whole file fsync'd (data and the times its identity holds), its identity taken after
+   * that and appended to the log as the closing record. Any failure leaves the log without it: the next
+   * open re-hashes, as after a crash.
+   */
+  async #close(seal: boolean): Promise<void> {
+    const log = this.#log;
+    this.#log = undefined;
     try {
-      await super.close();
+      if (seal && log && this.handle) {
+        try {
+          await this.#writer.flush();
+          await this.#data.sync();
+          await log.closeWith(identityOf(await this.#data.stat({ bigint: true })));
+        } catch {
+          // Not closed cleanly: nothing vouches for the file, so the next open re-hashes it.
+        }
+      }
     } finally {
-      await this.#log?.close();
+      try {
+        await super.close();
+      } finally {
+        await log?.close();
+      }
     }
   }
 
   async abort(): Promise<void> {
-    await this.close().catch(() => undefined);
+    await this.#close(false).catch(() => undefined);
     await rm(this.#dataPath, { force: true });
     await this.#removeLog();
   }
 
   async #removeLog(): Promise<void> {
-    if (this.#log) await this.#log.remove();
-    else if (this.#keepLog) await rm(this.#logPath, { force: true });
+    await this.#log?.close();
+    this.#log = undefined;
+    if (this.#keepLog) await rm(this.#logPath, { force: true });
     if (this.#markPath !== undefined) await rm(this.#markPath, { force: true });
   }
+}
+
+/**
+ * Whether `log` ends with a closing record for the open data file's identity as it is now (PROTOCOL.md
+ * §9.2): the file is then the one whose chunks the log lists, unchanged (any write moves its ctime, which
+ * no process can set). Read through the open handle, so it is the file that will be read and resumed.
+ */
+async function unchangedSince(log: DecodedChunkLog, data: FileHandle): Promise<boolean> {
+  if (log.closing === undefined) return false;
+  return closedAs(log, identityOf(await data.stat({ bigint: true })));
 }
 
 /** Opens an existing data file to resume it; undefined when it is gone. */

@@ -24,8 +24,17 @@ export {
   type PartialPaths,
 } from './file-partial-store.js';
 export { MemoryPartialStore, type MemoryPlacedFile } from './memory-partial-store.js';
-export { verifyLoggedChunks } from './verify-logged-chunks.js';
-export { ChunkLog, type ChunkEntry } from './chunk-log.js';
+export { heldLoggedChunks, verifyLoggedChunks } from './verify-logged-chunks.js';
+export {
+  ChunkLog,
+  closedAs,
+  closingSeal,
+  decodeChunkLog,
+  encodeClosingRecord,
+  PARTIAL_IDENTITY_BYTES,
+  type ChunkEntry,
+  type DecodedChunkLog,
+} from './chunk-log.js';
 export { partialOwner } from './partial-owner.js';
 export { openNoFollow, type NoFollowMode } from './open-no-follow.js';
 export { SourceFile, identityOf } from './source-file.js';

@@ -30,6 +30,11 @@ interface MemoryRecord {
   durableLength: number;
   /** The durable log; every entry in it was made durable (undefined without `keepLog`). */
   log: ChunkEntry[] | undefined;
+  /**
+   * The log ends with a closing record and the bytes are as they were then (PROTOCOL.md §9.2): set by a
+   * clean close, cleared by the next open and by `overwrite`, as a file's ctime moves on any write.
+   */
+  closedClean: boolean;
   touchedMs: number;
   /** Open partials of this record; a crash or a removal closes them. */
   readonly open: Set<MemoryStoredPartial>;
@@ -78,6 +83,7 @@ export class MemoryPartialStore<Key = string> implements SweepablePartialStore<K
         durableBytes: Buffer.alloc(size),
         durableLength: size,
         log: options.keepLog ? [] : undefined,
+        closedClean: false,
         touchedMs: this.#now(),
         open: new Set(),
       };
@@ -85,6 +91,8 @@ export class MemoryPartialStore<Key = string> implements SweepablePartialStore<K
     }
     const resumed = record === previous;
     const logged = resumed ? [...(record.log ?? [])] : [];
+    const unchangedSinceClose = resumed && record.closedClean;
+    record.closedClean = false;
     const hooks: MemoryHooks = {
       now: this.#now,
       place: (target, file, overwrite) => {
@@ -94,7 +102,12 @@ export class MemoryPartialStore<Key = string> implements SweepablePartialStore<K
       },
       forget: () => this.#forget(key, record),
     };
-    const partial = new MemoryStoredPartial(record, hooks, { restarted, resumed, logged });
+    const partial = new MemoryStoredPartial(record, hooks, {
+      restarted,
+      resumed,
+      logged,
+      unchangedSinceClose,
+    });
     record.open.add(partial);
     return partial;
   }
@@ -103,7 +116,12 @@ export class MemoryPartialStore<Key = string> implements SweepablePartialStore<K
     await Promise.resolve();
     const record = this.#records.get(key);
     if (record?.log === undefined) return undefined;
-    return { header: record.header, logged: [...record.log], reader: new MemoryReader(record) };
+    return {
+      header: record.header,
+      logged: [...record.log],
+      unchangedSinceClose: record.closedClean,
+      reader: new MemoryReader(record),
+    };
   }
 
   async list(): Promise<Array<ListedPartial<Key>>> {
@@ -116,6 +134,18 @@ export class MemoryPartialStore<Key = string> implements SweepablePartialStore<K
     const record = this.#records.get(key);
     for (const partial of record?.open ?? []) partial.detach();
     this.#records.delete(key);
+  }
+
+  /**
+   * Another process rewrites `bytes` at `offset` of the partial of `key`, durably (tests of the resume
+   * policy): the log no longer vouches for the bytes, as a file's moved ctime tells the file store.
+   */
+  overwrite(key: Key, offset: number, bytes: Buffer): void {
+    const record = this.#records.get(key);
+    if (!record) throw new FerryError('INTERNAL', 'no partial to overwrite');
+    bytes.copy(record.bytes, offset);
+    bytes.copy(record.durableBytes, offset);
+    record.closedClean = false;
   }
 
   /**
@@ -178,6 +208,7 @@ class MemoryStoredPartial extends MemoryReader implements StoredPartial<string> 
   readonly restarted: boolean;
   readonly resumed: boolean;
   readonly logged: readonly ChunkEntry[];
+  readonly unchangedSinceClose: boolean;
   readonly #hooks: MemoryHooks;
   readonly #record: MemoryRecord;
   /** A resumed partial appends only after `resetLog`, as the file store does. */
@@ -186,7 +217,12 @@ class MemoryStoredPartial extends MemoryReader implements StoredPartial<string> 
   constructor(
     record: MemoryRecord,
     hooks: MemoryHooks,
-    found: { restarted: boolean; resumed: boolean; logged: readonly ChunkEntry[] },
+    found: {
+      restarted: boolean;
+      resumed: boolean;
+      logged: readonly ChunkEntry[];
+      unchangedSinceClose: boolean;
+    },
   ) {
     super(record);
     this.#hooks = hooks;
@@ -194,6 +230,7 @@ class MemoryStoredPartial extends MemoryReader implements StoredPartial<string> 
     this.restarted = found.restarted;
     this.resumed = found.resumed;
     this.logged = found.logged;
+    this.unchangedSinceClose = found.unchangedSinceClose;
     this.#logReady = !found.resumed;
   }
 
@@ -254,6 +291,13 @@ class MemoryStoredPartial extends MemoryReader implements StoredPartial<string> 
 
   override async close(): Promise<void> {
     await Promise.resolve();
+    const record = this.record;
+    // A clean close (PROTOCOL.md §9.2), as the file store's: the bytes made durable, then the closing record.
+    if (record?.log !== undefined && this.#logReady) {
+      record.durableBytes = Buffer.from(record.bytes.subarray(0, record.length));
+      record.durableLength = record.length;
+      record.closedClean = true;
+    }
     this.#close();
   }
 

@@ -40,8 +40,10 @@ export interface StoredPartialReader {
 /** A partial as found by {@link PartialStore.inspect}: its header, its log's claims, and its bytes. */
 export interface InspectedPartial {
   readonly header: TransferHeader;
-  /** The chunk entries the log claims, unchecked (re-verify them with `verifyLoggedChunks`). */
+  /** The chunk entries the log claims (count them with `heldLoggedChunks`). */
   readonly logged: readonly ChunkEntry[];
+  /** See {@link StoredPartial.unchangedSinceClose}. */
+  readonly unchangedSinceClose: boolean;
   /** Open for reading; the caller closes it. */
   readonly reader: StoredPartialReader;
 }
@@ -57,10 +59,18 @@ export interface StoredPartial<Target> extends StoredPartialReader {
   /** True when the bytes of an earlier attempt for this header were kept; `logged` is then their claim. */
   readonly resumed: boolean;
   /**
-   * The chunk entries the durable log claims (empty unless `resumed`). Not yet re-verified: the caller
-   * re-hashes them through `read` (`verifyLoggedChunks`) and then calls `resetLog` with those that hold.
+   * The chunk entries the durable log claims (empty unless `resumed`). The caller counts them with
+   * `heldLoggedChunks` (which re-hashes them through `read` unless `unchangedSinceClose`) and then calls
+   * `resetLog` with those that hold.
    */
   readonly logged: readonly ChunkEntry[];
+  /**
+   * True only when the store can show that the partial is, byte for byte, what it was when it was last
+   * closed cleanly, after its bytes and log were durable (PROTOCOL.md §9.2: the file's identity in the
+   * log's closing record equals the file's identity now). The logged chunks then count as verified without
+   * re-reading them; false (a crash, any change, a store that cannot tell) means they are re-hashed.
+   */
+  readonly unchangedSinceClose: boolean;
   /**
    * Queues `data` for `offset`; resolves at once unless too much is in flight. The caller does not change
    * `data` afterwards (it is written from the very buffer that was hashed: no copy on the hot path).
@@ -84,7 +94,11 @@ export interface StoredPartial<Target> extends StoredPartialReader {
    * partial and its log are gone afterwards. `mode` is applied as given (the caller's policy decides it).
    */
   finish(target: Target, options: { mode: number; mtimeMs: number; overwrite: boolean }): Promise<void>;
-  /** Keeps bytes and log for a later resume; what was not made durable may be lost. Idempotent. */
+  /**
+   * Keeps bytes and log for a later resume; what was not made durable may be lost. Idempotent. A store
+   * that can (PROTOCOL.md §9.2) makes the bytes durable and closes the log with the partial's identity, so
+   * the next open finds it `unchangedSinceClose` unless something changed it meanwhile.
+   */
   close(): Promise<void>;
   /** Closes and removes the partial and its log. */
   abort(): Promise<void>;

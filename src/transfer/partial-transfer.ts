@@ -1,11 +1,11 @@
 import { FerryError } from '../errors/index.js';
-import { chunkCount, type ChunkRange } from '../protocol/index.js';
+import { chunkCount, chunkLength, type ChunkRange } from '../protocol/index.js';
 import { receivedFileMode } from './received-mode.js';
 import type { RootPath } from './root-path.js';
 import type { ChunkEntry } from './chunk-log.js';
 import { DURABLE_BATCH_BYTES, ReceiverMachine, type FailEffect } from '../machines/index.js';
 import type { PartialStore, StoredPartial, TransferHeader } from './partial-store.js';
-import { verifyLoggedChunks } from './verify-logged-chunks.js';
+import { heldLoggedChunks } from './verify-logged-chunks.js';
 
 export type { TransferHeader } from './partial-store.js';
 
@@ -35,6 +35,11 @@ export class PartialTransfer<Target = RootPath> {
   readonly header: TransferHeader;
   /** True when a partial existed for another source and was discarded (PUT_ACCEPT flag RESTARTED). */
   readonly restarted: boolean;
+  /**
+   * Bytes of logged chunks that opening read back and re-hashed (0 when the partial was unchanged since it
+   * was closed, PROTOCOL.md §9.2): what a server charges to the client's hashing budget.
+   */
+  readonly rehashedBytes: number;
   readonly #stored: StoredPartial<Target>;
   /** The rules: the only source of chunk hashes, of what is held and of what may be finished. */
   readonly #machine: ReceiverMachine;
@@ -48,7 +53,9 @@ export class PartialTransfer<Target = RootPath> {
     options: PartialTransferOptions,
     stored: StoredPartial<Target>,
     held: readonly ChunkEntry[],
+    rehashedBytes: number,
   ) {
+    this.rehashedBytes = rehashedBytes;
     this.header = { size: options.size, mtimeMs: options.mtimeMs, chunkBytes: options.chunkBytes };
     this.restarted = stored.restarted;
     this.#stored = stored;
@@ -61,8 +68,9 @@ export class PartialTransfer<Target = RootPath> {
   }
 
   /**
-   * Opens the transfer's partial of `key` in `store`, resuming it when the header matches and re-hashing
-   * every chunk the log lists so bytes changed behind our back are dropped (PROTOCOL.md §9.2).
+   * Opens the transfer's partial of `key` in `store`, resuming it when the header matches. The chunks the
+   * log lists count as held when the store shows the partial unchanged since it was closed; otherwise each
+   * is re-hashed, so bytes changed behind our back are dropped (PROTOCOL.md §9.2, `heldLoggedChunks`).
    */
   static async open<Key, Target>(
     store: PartialStore<Key, Target>,
@@ -80,12 +88,17 @@ export class PartialTransfer<Target = RootPath> {
     const stored = await store.open(key, header, { fresh: options.fresh, keepLog });
     try {
       let held: readonly ChunkEntry[] = [];
+      let rehashedBytes = 0;
       if (stored.resumed) {
-        held = options.verified ?? (await verifyLoggedChunks(stored, stored.logged, header));
+        if (options.verified) held = options.verified;
+        else {
+          held = await heldLoggedChunks(stored, stored, header);
+          if (!stored.unchangedSinceClose) rehashedBytes = bytesOf(stored.logged, header);
+        }
         // Rewritten on resume: drops entries that failed re-verification and any torn tail.
         await stored.resetLog(held);
       }
-      return new PartialTransfer(options, stored, held);
+      return new PartialTransfer(options, stored, held, rehashedBytes);
     } catch (err) {
       await stored.close();
       throw err;
@@ -93,8 +106,8 @@ export class PartialTransfer<Target = RootPath> {
   }
 
   /**
-   * Reads an existing partial without changing it: its header and the logged chunks whose bytes still hash
-   * right. Undefined when there is no usable partial. Used by a downloading client to say what it holds.
+   * Reads an existing partial without changing it: its header and the logged chunks it holds, by the same
+   * policy as `open` (`heldLoggedChunks`). Undefined when there is no usable partial. Used by a downloading client to say what it holds.
    */
   static async inspect<Key>(
     store: PartialStore<Key, unknown>,
@@ -103,10 +116,7 @@ export class PartialTransfer<Target = RootPath> {
     const found = await store.inspect(key);
     if (!found) return undefined;
     try {
-      return {
-        header: found.header,
-        held: await verifyLoggedChunks(found.reader, found.logged, found.header),
-      };
+      return { header: found.header, held: await heldLoggedChunks(found, found.reader, found.header) };
     } finally {
       await found.reader.close();
     }
@@ -241,6 +251,15 @@ export class PartialTransfer<Target = RootPath> {
       this.#flushError ??= err instanceof Error ? err : new Error(String(err));
     });
   }
+}
+
+/** File bytes of the distinct chunks within the file that `entries` name: what re-hashing them reads. */
+function bytesOf(entries: readonly ChunkEntry[], header: TransferHeader): number {
+  const count = chunkCount(header.size, header.chunkBytes);
+  let bytes = 0;
+  for (const index of new Set(entries.map((e) => e.index)))
+    if (index < count) bytes += chunkLength(index, header.size, header.chunkBytes);
+  return bytes;
 }
 
 /** The error a machine's fail effect stands for. */

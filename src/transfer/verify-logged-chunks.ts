@@ -6,6 +6,28 @@ import type { StoredPartialReader, TransferHeader } from './partial-store.js';
 const READ_BYTES = 1024 * 1024;
 
 /**
+ * The logged chunks a resumed partial holds, by one policy for every side and store (PROTOCOL.md §9.2):
+ * when the store shows the partial unchanged since it was closed cleanly, the log is trusted as it stands
+ * (its entries were verified when they were received, and the bytes have not changed since); otherwise,
+ * and on any doubt, every entry is re-hashed from the stored bytes (`verifyLoggedChunks`).
+ */
+export async function heldLoggedChunks(
+  found: { readonly logged: readonly ChunkEntry[]; readonly unchangedSinceClose: boolean },
+  reader: StoredPartialReader,
+  header: TransferHeader,
+): Promise<ChunkEntry[]> {
+  if (!found.unchangedSinceClose) return verifyLoggedChunks(reader, found.logged, header);
+  return [...latestEntries(found.logged, header).entries()];
+}
+
+/** The last entry of each chunk within the file; entries past its end are dropped. */
+function latestEntries(logged: readonly ChunkEntry[], header: TransferHeader): ChunkHashes {
+  const latest = new ChunkHashes(header.size, header.chunkBytes);
+  for (const entry of logged) if (entry.index < latest.count) latest.set(entry.index, entry.hash);
+  return latest;
+}
+
+/**
  * The logged chunks whose bytes still hash right (PROTOCOL.md §9.2): a log is checked, not trusted, since
  * the bytes may have changed behind ferry's back (or the log lies). Reads each chunk back through the
  * store, so the same check holds for every store. The last entry of a chunk wins; an entry past the
@@ -16,8 +38,7 @@ export async function verifyLoggedChunks(
   logged: readonly ChunkEntry[],
   header: TransferHeader,
 ): Promise<ChunkEntry[]> {
-  const latest = new ChunkHashes(header.size, header.chunkBytes);
-  for (const entry of logged) if (entry.index < latest.count) latest.set(entry.index, entry.hash);
+  const latest = latestEntries(logged, header);
   // Two buffers: the next piece is read while the current one is hashed (issue 14: one after the other,
   // the reads were ~15 % of a resume's re-verification, time the client spends waiting).
   const pieceBytes = Math.min(header.chunkBytes, READ_BYTES);

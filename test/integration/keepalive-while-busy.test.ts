@@ -92,6 +92,8 @@ class SlowPartialStore implements PartialStore<string, RootPath> {
       restarted: inner.restarted,
       resumed: inner.resumed,
       logged: inner.logged,
+      // Re-hashed as after a crash, so the held chunks are read through the door (PROTOCOL.md §9.2).
+      unchangedSinceClose: false,
       read: async (offset: number, into: Buffer) => {
         await reads.pass();
         return inner.read(offset, into);

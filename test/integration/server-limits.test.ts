@@ -20,6 +20,7 @@ import {
   type Message,
 } from '../../src/protocol/index.js';
 import { ERROR_CODES, isFerryError } from '../../src/errors/index.js';
+import { ChunkLog } from '../../src/transfer/index.js';
 import { mountSmallFilesystem } from '../helpers/small-filesystem.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
@@ -425,10 +426,10 @@ test('past its burst, a client’s checks of bytes the cache does not hold wait 
   assert.deepEqual(waits, [2000]);
 });
 
-test('re-offering a resumable upload pays for re-verifying the chunks its partial holds from the client’s hashing budget', async (t) => {
+test('re-offering a resumable upload pays for re-verifying the chunks its partial holds from the client’s hashing budget, unless the partial is unchanged since it closed', async (t) => {
   let clock = 1_000_000;
   const waits: number[] = [];
-  const { server, client } = await rig(t, {
+  const { server, client, root } = await rig(t, {
     durableBatchBytes: 64 * 1024,
     hashBudget: {
       bytesPerSecond: 64 * 1024,
@@ -470,6 +471,23 @@ test('re-offering a resumable upload pays for re-verifying the chunks its partia
     assert.equal(await offer(channel, ref, 'r.bin', content.length), 'PUT_ACCEPT');
     await channel.send({ type: 'CANCEL', ref });
   }
-  // Each offer re-hashed 64 KiB at 64 KiB/s.
+  // Each CANCEL closed the partial cleanly, so each offer found it unchanged and read nothing (§9.2).
+  assert.deepEqual(waits, [], 'an unchanged partial is not re-hashed');
+  // Without the closing record (what a crash leaves) every offer re-hashes 64 KiB at 64 KiB/s.
+  const partialDir = join(root, '.ferry', 'partial');
+  for (let ref = 5; ref <= 7; ref++) {
+    // The server answers messages in order: the ACK of a PUT_DIR sent after the CANCEL says it was handled.
+    await channel.send({ type: 'PUT_DIR', ref: ref + 100, mode: 0o755, mtimeMs: 0, path: `d${ref}` });
+    const ack = await channel.receive();
+    assert.equal(ack.type, 'ACK');
+    const state = (await readdir(partialDir)).find((name) => name.endsWith('.state'));
+    assert.ok(state, 'the partial keeps its state file');
+    const logPath = join(partialDir, state);
+    assert.ok((await ChunkLog.load(logPath))?.closing, 'closed with a closing record');
+    const bytes = await readFile(logPath);
+    await writeFile(logPath, bytes.subarray(0, bytes.length - 40));
+    assert.equal(await offer(channel, ref, 'r.bin', content.length), 'PUT_ACCEPT');
+    await channel.send({ type: 'CANCEL', ref });
+  }
   assert.deepEqual(waits, [1000, 1000, 1000]);
 });

@@ -90,7 +90,7 @@ describePartialStore<string, S3Target>(
       sweepable: store,
     });
   },
-  { crash: false, list: true },
+  { crash: false, list: true, closingRecord: false },
 );
 
 const MIB = 1024 * 1024;

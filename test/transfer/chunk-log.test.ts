@@ -4,7 +4,14 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ChunkLog, type ChunkEntry } from '../../src/transfer/index.js';
+import {
+  ChunkLog,
+  closedAs,
+  closingSeal,
+  decodeChunkLog,
+  encodeClosingRecord,
+  type ChunkEntry,
+} from '../../src/transfer/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 /** u32 index + 32-byte hash + 4-byte check. */
@@ -110,4 +117,121 @@ test('ChunkLog.remove deletes the file and close is idempotent', async (t) => {
   await log.remove();
   assert.equal(await ChunkLog.load(path), undefined);
   await assert.rejects(log.append([entry(0)]), { code: 'INTERNAL' });
+});
+
+// The closing record (PROTOCOL.md §9.2), byte for byte: what a clean close appends and when a reader may
+// take it. The expected bytes are built here from the spec's formula, not by the code under test.
+
+const IDENTITY = Buffer.from(
+  [1n, 2n, 3n, 4n, 5n].flatMap((v) => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(v * 0x0102030405060708n);
+    return [...b];
+  }),
+);
+
+function sha256(...parts: Buffer[]): Buffer {
+  const h = createHash('sha256');
+  for (const part of parts) h.update(part);
+  return h.digest();
+}
+
+/** A log's bytes by the spec: magic, u16 header length, header, check, then 40-byte records. */
+function logBytes(header: Buffer, records: Array<{ index: number; value: Buffer }>): Buffer {
+  const head = Buffer.concat([Buffer.from('FERRYCL1'), Buffer.from([0, header.length]), header]);
+  const parts = [head, sha256(head).subarray(0, 4)];
+  for (const { index, value } of records) {
+    const body = Buffer.alloc(36);
+    body.writeUInt32BE(index, 0);
+    value.copy(body, 4);
+    parts.push(body, sha256(body).subarray(0, 4));
+  }
+  return Buffer.concat(parts);
+}
+
+/** The closing record's value for a log whose bytes before it are `before` (§9.2). */
+function sealOf(before: Buffer, identity: Buffer): Buffer {
+  return sha256(Buffer.from('ferry-partial-closed-v1'), sha256(before), identity);
+}
+
+test('ChunkLog.closeWith appends exactly the closing record of PROTOCOL.md §9.2 (index 0xffffffff, the seal over the log before it and the identity)', async (t) => {
+  const path = await tempLog(t);
+  const log = await ChunkLog.create(path, HEADER, [entry(0)], { durable: true });
+  await log.append([entry(1)]);
+  await log.closeWith(IDENTITY);
+  const open = logBytes(HEADER, [
+    { index: 0, value: entry(0).hash },
+    { index: 1, value: entry(1).hash },
+  ]);
+  const expected = logBytes(HEADER, [
+    { index: 0, value: entry(0).hash },
+    { index: 1, value: entry(1).hash },
+    { index: 0xffffffff, value: sealOf(open, IDENTITY) },
+  ]);
+  assert.deepEqual(await readFile(path), expected);
+  await assert.rejects(log.append([entry(2)]), { code: 'INTERNAL' }, 'closed with the record');
+});
+
+test('decodeChunkLog reads a closing record built from the spec, and closedAs holds for that identity only', () => {
+  const entries = [
+    { index: 0, value: entry(0).hash },
+    { index: 3, value: entry(3).hash },
+  ];
+  const before = logBytes(HEADER, entries);
+  const bytes = logBytes(HEADER, [...entries, { index: 0xffffffff, value: sealOf(before, IDENTITY) }]);
+  const log = decodeChunkLog(bytes);
+  assert.ok(log);
+  assert.deepEqual(log.entries, [entry(0), entry(3)], 'the closing record is no entry');
+  assert.ok(closedAs(log, IDENTITY));
+  // Any field of the identity moved (dev, ino, size, mtime, ctime), one bit each: no longer closed as it.
+  for (let field = 0; field < 5; field++) {
+    const moved = Buffer.from(IDENTITY);
+    moved[field * 8 + 7]! ^= 0x01;
+    assert.equal(closedAs(log, moved), false, `field ${field} moved`);
+  }
+  assert.equal(closedAs(log, IDENTITY.subarray(0, 32)), false, 'an identity of another length');
+});
+
+test('decodeChunkLog takes a closing record only as the last intact record of the log it was made for', () => {
+  const entries = [{ index: 0, value: entry(0).hash }];
+  const before = logBytes(HEADER, entries);
+  const closing = { index: 0xffffffff, value: sealOf(before, IDENTITY) };
+  const closed = logBytes(HEADER, [...entries, closing]);
+
+  // Torn anywhere inside the record (a crash while closing): no closing record, the entries stand.
+  for (const torn of [1, 4, 39]) {
+    const log = decodeChunkLog(closed.subarray(0, closed.length - torn));
+    assert.equal(log?.closing, undefined, `torn by ${torn}`);
+    assert.deepEqual(log?.entries, [entry(0)]);
+  }
+  // A damaged record (its check fails): the log ends before it.
+  const damaged = Buffer.from(closed);
+  damaged[damaged.length - 20]! ^= 0x01;
+  assert.equal(decodeChunkLog(damaged)?.closing, undefined, 'damaged');
+  // An entry after it: the record no longer describes the log.
+  const appended = logBytes(HEADER, [...entries, closing, { index: 1, value: entry(1).hash }]);
+  const afterwards = decodeChunkLog(appended);
+  assert.equal(afterwards?.closing, undefined, 'an entry after the closing record');
+  assert.deepEqual(afterwards?.entries, [entry(0), entry(1)]);
+  // The same record on a log with other entries (or another header): intact, but closed as nothing.
+  for (const other of [
+    logBytes(HEADER, [{ index: 1, value: entry(1).hash }, closing]),
+    logBytes(Buffer.from('another header'), [...entries, closing]),
+  ]) {
+    const log = decodeChunkLog(other);
+    assert.ok(log?.closing, 'the record itself is intact');
+    assert.equal(closedAs(log, IDENTITY), false, 'bound to the log it closed');
+  }
+});
+
+test('encodeClosingRecord and closingSeal agree with the formula of PROTOCOL.md §9.2', () => {
+  const digest = sha256(Buffer.from('some log bytes'));
+  const record = encodeClosingRecord(digest, IDENTITY);
+  assert.equal(record.length, 40);
+  assert.equal(record.readUInt32BE(0), 0xffffffff);
+  const seal = sha256(Buffer.from('ferry-partial-closed-v1'), digest, IDENTITY);
+  assert.deepEqual(record.subarray(4, 36), seal);
+  assert.deepEqual(closingSeal(digest, IDENTITY), seal);
+  assert.deepEqual(record.subarray(36), sha256(record.subarray(0, 36)).subarray(0, 4));
+  assert.throws(() => closingSeal(digest, Buffer.alloc(39)), { code: 'INTERNAL' });
 });

@@ -57,7 +57,7 @@ describePartialStore<string, RootPath>(
       readTarget,
     };
   },
-  { crash: false, list: true },
+  { crash: false, list: true, closingRecord: true },
 );
 
 // The client's layout: keyed by the destination, beside it, one-chunk partials marked with a state file.
@@ -84,7 +84,7 @@ describePartialStore<RootPath, RootPath>(
       readTarget,
     };
   },
-  { crash: false, list: false },
+  { crash: false, list: false, closingRecord: true },
 );
 
 const HEADER = { size: 3000, mtimeMs: 1_700_000_000_000, chunkBytes: 64 * 1024 };

@@ -24,7 +24,7 @@ describePartialStore<string, string>(
       sweepable: store,
     });
   },
-  { crash: true, list: true },
+  { crash: true, list: true, closingRecord: true },
 );
 
 test('after a crash, a resumed PartialTransfer holds exactly the chunks onDurable had reported', async () => {

@@ -89,6 +89,11 @@ function indices(entries: readonly ChunkEntry[]): number[] {
 export interface StoreCapabilities {
   readonly crash: boolean;
   readonly list: boolean;
+  /**
+   * The store closes a partial with a closing record and can show it unchanged since (PROTOCOL.md §9.2);
+   * a store without it must say `unchangedSinceClose: false` always (its chunks are then re-hashed).
+   */
+  readonly closingRecord: boolean;
 }
 
 export function describePartialStore<Key, Target>(
@@ -130,6 +135,55 @@ export function describePartialStore<Key, Target>(
       assert.deepEqual(await readBack(again, 0, 2 * CHUNK_BYTES), c.bytes.subarray(0, 2 * CHUNK_BYTES));
       await again.close();
     });
+
+    test('a partial closed cleanly is reopened and inspected unchanged since its close only if the store can show it (§9.2)', async (t) => {
+      const h = await make(t);
+      const c = content();
+      const first = await h.store.open(h.key('a'), HEADER, LOGGED);
+      assert.equal(first.unchangedSinceClose, false, 'a new partial');
+      for (const index of [0, 1]) await writeChunk(first, c, index);
+      await first.makeDurable([c.entry(0), c.entry(1)]);
+      await first.close();
+
+      const inspected = await h.store.inspect(h.key('a'));
+      assert.equal(inspected?.unchangedSinceClose, capabilities.closingRecord);
+      await inspected?.reader.close();
+      const again = await h.store.open(h.key('a'), HEADER, LOGGED);
+      assert.equal(again.resumed, true);
+      assert.equal(again.unchangedSinceClose, capabilities.closingRecord);
+      assert.deepEqual(again.logged, [c.entry(0), c.entry(1)]);
+      // Reopened while `again` is still open and writing (a takeover, or a process that died holding it):
+      // the partial it finds was never closed since those writes.
+      await again.resetLog(again.logged);
+      await writeChunk(again, c, 2);
+      await again.makeDurable([c.entry(2)]);
+      const meanwhile = await h.store.open(h.key('a'), HEADER, LOGGED);
+      assert.equal(meanwhile.unchangedSinceClose, false, 'the partial it found was never closed');
+      await meanwhile.resetLog(meanwhile.logged);
+      await meanwhile.close();
+      await again.close();
+    });
+
+    testIf(capabilities.crash)(
+      'a partial open at a crash is not unchanged since a close, even if it was closed cleanly before (§9.2)',
+      async (t) => {
+        const h = await make(t);
+        const c = content();
+        const first = await h.store.open(h.key('a'), HEADER, LOGGED);
+        await writeChunk(first, c, 0);
+        await first.makeDurable([c.entry(0)]);
+        await first.close();
+        const second = await h.store.open(h.key('a'), HEADER, LOGGED);
+        await second.resetLog(second.logged);
+        await writeChunk(second, c, 1);
+        await second.makeDurable([c.entry(1)]);
+        h.crash!();
+        const third = await h.store.open(h.key('a'), HEADER, LOGGED);
+        assert.equal(third.unchangedSinceClose, false);
+        assert.deepEqual(third.logged, [c.entry(0), c.entry(1)]);
+        await third.close();
+      },
+    );
 
     test('entries are claimed only by makeDurable: bytes written and closed are kept without a claim', async (t) => {
       const h = await make(t);

@@ -67,8 +67,8 @@ function chunkOf(content: Buffer, index: number): Buffer {
 }
 
 /** Sends chunk `index` as two PUT_DATA pieces and a PUT_CHUNK. */
-async function receiveChunk(
-  partial: PartialTransfer,
+async function receiveChunk<Target>(
+  partial: PartialTransfer<Target>,
   f: Fixture,
   index: number,
   hash = f.hashes[index]!,
@@ -336,3 +336,81 @@ async function spyOnFileHandles(t: TestContext): Promise<Array<{ op: string; pat
   }
   return calls;
 }
+
+test('PartialTransfer counts the chunks of a partial unchanged since its clean close without re-reading them, and inspect agrees (§9.2)', async (t) => {
+  const f = await fixture(t);
+  const first = await PartialTransfer.open(f.store, 'id', f.options());
+  for (const index of [0, 1, 2]) await receiveChunk(first, f, index);
+  await first.close();
+  assert.ok((await ChunkLog.load(f.logPath))?.closing, 'closed with a closing record');
+
+  const inspected = await PartialTransfer.inspect(f.store, 'id');
+  assert.deepEqual(
+    inspected?.held.map((e) => e.index),
+    [0, 1, 2],
+  );
+  const resumed = await PartialTransfer.open(f.store, 'id', f.options());
+  assert.equal(resumed.rehashedBytes, 0, 'nothing read back');
+  assert.equal(resumed.verifiedBytes, 3 * CHUNK_BYTES);
+  assert.equal((await ChunkLog.load(f.logPath))?.closing, undefined, 'the rewritten log is open again');
+  for (const index of [3, 4]) await receiveChunk(resumed, f, index);
+  const target = await resolveUnderRoot(f.dir, ['final.bin'], { createDirs: true });
+  assert.deepEqual(await resumed.finish(f.digest, target, { mode: 0o644, overwrite: false }), f.digest);
+  assert.deepEqual(await readFile(target.path), f.content);
+});
+
+test('PartialTransfer re-hashes a partial whose log lost its closing record (a crash) and charges the bytes read', async (t) => {
+  const f = await fixture(t);
+  const first = await PartialTransfer.open(f.store, 'id', f.options());
+  for (const index of [0, 1, 2]) await receiveChunk(first, f, index);
+  await first.close();
+  const bytes = await readFile(f.logPath);
+  await writeFile(f.logPath, bytes.subarray(0, bytes.length - 40));
+  const resumed = await PartialTransfer.open(f.store, 'id', f.options());
+  assert.equal(resumed.rehashedBytes, 3 * CHUNK_BYTES);
+  assert.equal(resumed.verifiedBytes, 3 * CHUNK_BYTES);
+  await resumed.close();
+});
+
+test('PartialTransfer over the memory store: a clean close is trusted, an overwrite since or a crash re-hashes (one policy for every store)', async () => {
+  const f = { content: randomBytes(SIZE) } as Fixture;
+  f.hashes = Array.from({ length: 5 }, (_, i) => chunkHashOf(chunkOf(f.content, i)));
+  const store = new MemoryPartialStore();
+  const options: PartialTransferOptions = {
+    size: SIZE,
+    mtimeMs: 1_700_000_000_000,
+    chunkBytes: CHUNK_BYTES,
+    fresh: false,
+    durableBatchBytes: CHUNK_BYTES,
+  };
+  const first = await PartialTransfer.open(store, 'id', options);
+  for (const index of [0, 1, 2]) await receiveChunk(first, f, index);
+  await first.close();
+
+  const clean = await PartialTransfer.open(store, 'id', options);
+  assert.equal(clean.rehashedBytes, 0);
+  assert.equal(clean.verifiedBytes, 3 * CHUNK_BYTES);
+  await clean.close();
+
+  store.overwrite('id', CHUNK_BYTES + 5, Buffer.from([f.content[CHUNK_BYTES + 5]! ^ 0x01]));
+  let durable = (): void => undefined;
+  const chunkOneDurable = new Promise<void>((resolve) => (durable = resolve));
+  const changed = await PartialTransfer.open(store, 'id', {
+    ...options,
+    onDurable: (bytes) => bytes === 3 * CHUNK_BYTES && durable(),
+  });
+  assert.equal(changed.rehashedBytes, 3 * CHUNK_BYTES);
+  assert.deepEqual(changed.heldRanges(), [
+    { first: 0, count: 1 },
+    { first: 2, count: 1 },
+  ]);
+  await receiveChunk(changed, f, 1);
+  await chunkOneDurable;
+  // Power cut while the partial is open: no closing record.
+  store.crash();
+
+  const crashed = await PartialTransfer.open(store, 'id', options);
+  assert.equal(crashed.rehashedBytes, 3 * CHUNK_BYTES, 'no clean close: re-hashed');
+  assert.equal(crashed.verifiedBytes, 3 * CHUNK_BYTES);
+  await crashed.close();
+});
