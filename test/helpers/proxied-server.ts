@@ -49,11 +49,15 @@ export async function startProxiedServer(
   options: ProxiedServerOptions,
 ): Promise<ProxiedServer> {
   const { plan, retries, clientIdentity = generateKeyPair(), ...serve } = options;
+  const started: { proxy?: FaultProxy } = {};
+  // After hooks run in the order they were added: this one, added before the server's, closes the proxy (and
+  // every connection through it) before the server closes.
+  t.after(() => started.proxy?.close());
   const { dir, server } = await startTempDirServer(t, prefix, serve);
   const events: ServerEvent[] = [];
   server.events.on('event', (event: ServerEvent) => events.push(event));
   const proxy = await FaultProxy.start({ target: server.address, ...(plan ? { plan } : {}) });
-  t.after(() => proxy.close());
+  started.proxy = proxy;
   return {
     dir,
     root: server.root,
