@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { formatFerryId, generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import { toFerryError } from '../../src/errors/index.js';
@@ -16,6 +15,7 @@ import { ClusterAdmission, EtcdGateway, FerryServer, type ServerEvent } from '..
 import { ClientSession, listRemote, pairWithServer, sendFiles } from '../../src/client/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
+import { SwitchProxy } from '../helpers/switch-proxy.js';
 import { writeRandomFile } from '../helpers/random-file.js';
 import { useEtcdNode } from '../helpers/etcd-node.js';
 
@@ -60,65 +60,6 @@ interface ClusterServer {
   admission: ClusterAdmission;
   log: ReturnType<typeof capturedLog>;
   root: string;
-}
-
-/**
- * A loopback forwarder to etcd that can cut one server off (every connection dropped, new ones closed at
- * accept) and heal: a network partition between that server and etcd while the others still reach it.
- */
-class PartitionProxy {
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
-  #cut = false;
-
-  private constructor(server: Server) {
-    this.#server = server;
-  }
-
-  static async start(target: { host: string; port: number }): Promise<PartitionProxy> {
-    const server = createServer();
-    const proxy = new PartitionProxy(server);
-    server.on('connection', (client) => {
-      client.on('error', () => undefined);
-      if (proxy.#cut) {
-        client.destroy();
-        return;
-      }
-      const upstream = connect(target);
-      for (const socket of [client, upstream]) {
-        proxy.#sockets.add(socket);
-        socket.on('error', () => undefined);
-        socket.on('close', () => {
-          proxy.#sockets.delete(socket);
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return proxy;
-  }
-
-  get endpoint(): string {
-    const info = this.#server.address() as { port: number };
-    return `http://127.0.0.1:${info.port}`;
-  }
-
-  cut(): void {
-    this.#cut = true;
-    for (const socket of this.#sockets) socket.destroy();
-  }
-
-  heal(): void {
-    this.#cut = false;
-  }
-
-  async close(): Promise<void> {
-    this.cut();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
 }
 
 /** Two servers (A, B) with one identity and one home, admitting through etcd under a fresh prefix. */
@@ -332,9 +273,12 @@ test('etcd stopped: admission fails closed with SERVER_BUSY, logged once; after 
 
 test('a server cut off from etcd keeps the sessions it admitted, admits none, and ends those revoked meanwhile once it hears etcd again', async (t) => {
   const url = new URL(etcd().endpoint);
-  const partition = await PartitionProxy.start({ host: url.hostname, port: Number(url.port) });
+  // A forwarder to etcd that can cut server A off while B still reaches it.
+  const partition = await SwitchProxy.start([{ host: url.hostname, port: Number(url.port) }]);
   t.after(() => partition.close());
-  const { a, identity, operator } = await cluster(t, { endpointOfA: partition.endpoint });
+  const { a, identity, operator } = await cluster(t, {
+    endpointOfA: `http://127.0.0.1:${partition.address.port}`,
+  });
   const client = generateKeyPair();
   const id = formatFerryId(client.publicKey);
   await operator.allowList.allow(id);

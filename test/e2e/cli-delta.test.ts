@@ -6,46 +6,26 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assertExit, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
-import { FaultProxy } from '../helpers/fault-proxy.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { assertExit, runFerry } from '../helpers/cli.js';
+import type { FaultProxy } from '../helpers/fault-proxy.js';
+import { startServeBehindProxy, type ServeBehindProxy } from '../helpers/serve-behind-proxy.js';
 
 const FILE_BYTES = 3 * 1024 * 1024 + 12_345;
 
+let rig: ServeBehindProxy | undefined;
 let dir: string;
 let clientHome: string;
 let serverId: string;
 let root: string;
-let server: ServeProcess | undefined;
 let proxy: FaultProxy | undefined;
 
+// upload,download (the default grant): the client may read the path, so it gets the signature.
 before(async () => {
-  dir = await makeTempDir('ferry-cli-delta-');
-  clientHome = join(dir, 'client-home');
-  const serverHome = join(dir, 'server-home');
-  root = join(dir, 'root');
-  const keygen = async (home: string): Promise<string> => {
-    const result = await runFerry(['--home', home, 'keygen']);
-    assertExit(result, 0, 'keygen');
-    return result.stdout.trim();
-  };
-  const clientId = await keygen(clientHome);
-  serverId = await keygen(serverHome);
-  // upload,download (the default grant): the client may read the path, so it gets the signature.
-  assertExit(await runFerry(['--home', serverHome, 'allow', clientId]), 0, 'allow');
-  await mkdir(root, { recursive: true });
-  server = await startServe(['--home', serverHome, '--root', root]);
-  const colon = server.address.lastIndexOf(':');
-  proxy = await FaultProxy.start({
-    target: { host: server.address.slice(0, colon), port: Number(server.address.slice(colon + 1)) },
-  });
+  rig = await startServeBehindProxy('ferry-cli-delta-');
+  ({ dir, clientHome, serverId, root, proxy } = rig);
 });
 
-after(async () => {
-  await proxy?.close();
-  await server?.stop();
-  await removeTempDir(dir);
-});
+after(() => rig?.close());
 
 /** A random file and the same with 1 KiB inserted near the start (the rest shifts). */
 function oldAndNext(): { old: Buffer; next: Buffer } {

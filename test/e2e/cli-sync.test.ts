@@ -5,14 +5,15 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readFile, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assertExit, runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
-import { FaultProxy } from '../helpers/fault-proxy.js';
-import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { assertExit, runFerry, type CliResult } from '../helpers/cli.js';
+import type { FaultProxy } from '../helpers/fault-proxy.js';
+import { listTree } from '../helpers/temp-dir.js';
+import { startServeBehindProxy, type ServeBehindProxy } from '../helpers/serve-behind-proxy.js';
 
 const BIG_BYTES = 1024 * 1024 + 4321;
 
 let dir: string;
-let server: ServeProcess | undefined;
+let rig: ServeBehindProxy | undefined;
 let proxy: FaultProxy | undefined;
 let clientHome: string;
 let serverId: string;
@@ -25,26 +26,10 @@ let back: string;
 let big: Buffer;
 
 before(async () => {
-  dir = await makeTempDir('ferry-cli-sync-');
-  clientHome = join(dir, 'client-home');
-  const serverHome = join(dir, 'server-home');
-  root = join(dir, 'root');
+  rig = await startServeBehindProxy('ferry-cli-sync-');
+  ({ dir, clientHome, serverId, root, proxy } = rig);
   src = join(dir, 'src');
   back = join(dir, 'back');
-  const keygen = async (home: string): Promise<string> => {
-    const result = await runFerry(['--home', home, 'keygen']);
-    assertExit(result, 0, 'keygen');
-    return result.stdout.trim();
-  };
-  const clientId = await keygen(clientHome);
-  serverId = await keygen(serverHome);
-  assertExit(await runFerry(['--home', serverHome, 'allow', clientId]), 0, 'allow');
-  await mkdir(root, { recursive: true });
-  server = await startServe(['--home', serverHome, '--root', root]);
-  const colon = server.address.lastIndexOf(':');
-  proxy = await FaultProxy.start({
-    target: { host: server.address.slice(0, colon), port: Number(server.address.slice(colon + 1)) },
-  });
   // SRC: files, a nested big file, an empty directory, a link inside the tree.
   await mkdir(join(src, 'sub', 'deeper'), { recursive: true });
   await mkdir(join(src, 'empty'));
@@ -55,11 +40,7 @@ before(async () => {
   await symlink('sub/deeper/c.txt', join(src, 'link'));
 });
 
-after(async () => {
-  await proxy?.close();
-  await server?.stop();
-  await removeTempDir(dir);
-});
+after(() => rig?.close());
 
 async function sync(...args: string[]): Promise<CliResult> {
   return runFerry(['--home', clientHome, 'sync', ...args, '--expect', serverId, '--chunk-size', '64k']);

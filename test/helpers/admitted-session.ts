@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import type { KeyPair } from '../../src/crypto/index.js';
 import { FramedSocket, clientHandshake, type SecureChannel } from '../../src/channel/index.js';
+import type { Message } from '../../src/protocol/index.js';
 
 /** Connect as `identity`, complete the handshake and read the server's WELCOME (PROTOCOL.md §3, §5.2). */
 export async function openAdmittedSession(
@@ -24,4 +25,14 @@ export async function openAdmittedSession(
   t.after(() => channel.close());
   assert.equal((await channel.receive()).type, 'WELCOME');
   return channel;
+}
+
+/** The next message on `channel`, which must be of `type` (else the assertion names what came). */
+export async function receiveMessage<T extends Message['type']>(
+  channel: SecureChannel,
+  type: T,
+): Promise<Extract<Message, { type: T }>> {
+  const message = await channel.receive();
+  assert.equal(message.type, type, `expected ${type}, got ${JSON.stringify(message)}`);
+  return message as Extract<Message, { type: T }>;
 }

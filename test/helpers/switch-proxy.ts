@@ -1,5 +1,6 @@
 // A loopback forwarder that sends its n-th connection to the n-th target (the last target for any beyond):
 // a client retrying through it lands on another server, as behind a load balancer whose first server died.
+// With one target and `cut()`/`heal()`, a partition between one peer and a service the others still reach.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 export class SwitchProxy {
@@ -7,6 +8,7 @@ export class SwitchProxy {
   readonly #sockets = new Set<Socket>();
   /** Which target each accepted connection went to, in order. */
   readonly routed: number[] = [];
+  #cut = false;
 
   private constructor(server: Server) {
     this.#server = server;
@@ -16,6 +18,11 @@ export class SwitchProxy {
     const server = createServer();
     const proxy = new SwitchProxy(server);
     server.on('connection', (client) => {
+      client.on('error', () => undefined);
+      if (proxy.#cut) {
+        client.destroy();
+        return;
+      }
       const index = Math.min(proxy.routed.length, targets.length - 1);
       proxy.routed.push(index);
       const upstream = connect(targets[index]!);
@@ -40,6 +47,20 @@ export class SwitchProxy {
     const info = this.#server.address();
     if (!info || typeof info === 'string') throw new Error('not listening');
     return { host: info.address, port: info.port };
+  }
+
+  /**
+   * A network partition: every connection through the proxy is dropped and new ones are closed at accept
+   * (and not routed) until {@link heal}.
+   */
+  cut(): void {
+    this.#cut = true;
+    for (const socket of this.#sockets) socket.destroy();
+  }
+
+  /** Ends the partition: new connections are routed again. */
+  heal(): void {
+    this.#cut = false;
   }
 
   async close(): Promise<void> {

@@ -7,13 +7,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { generateKeyPair } from '../../src/crypto/index.js';
-import { FerryServer } from '../../src/server/index.js';
 import { getFiles, type GetEvent, type GetFilesOptions } from '../../src/client/index.js';
 import { PERMISSION_DOWNLOAD } from '../../src/protocol/index.js';
-import { FaultProxy, type FaultPlan, type PlanFor } from '../helpers/fault-proxy.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import type { FaultPlan, PlanFor } from '../helpers/fault-proxy.js';
+import { startProxiedServer, type ProxiedServer } from '../helpers/proxied-server.js';
 
 const LEAF = 64 * 1024;
 const OLD_BYTES = 3 * 1024 * 1024 + 12_345;
@@ -26,63 +23,39 @@ const NAME = 'image.bin';
 const signatureBytes = (size: number): number => Math.ceil(size / LEAF) * 20 + 64;
 const overheadBytes = (size: number, leaves: number): number => 4096 + signatureBytes(size) + leaves * 90;
 
-interface Rig {
-  server: FerryServer;
-  root: string;
+interface Rig extends ProxiedServer {
   dest: string;
-  proxy: FaultProxy;
+  /** Gets the server's file over the old local one; the bytes counted each way and the client's events. */
   get(overrides?: Partial<GetFilesOptions>): Promise<{ down: number; up: number; events: GetEvent[] }>;
 }
 
 async function rig(t: TestContext, old: Buffer, next: Buffer, plan?: FaultPlan | PlanFor): Promise<Rig> {
-  const dir = await makeTempDir('ferry-delta-get-');
-  t.after(() => removeTempDir(dir));
-  const root = join(dir, 'root');
-  const dest = join(dir, 'dest');
-  await mkdir(root, { recursive: true });
-  await mkdir(dest, { recursive: true });
-  await writeFile(join(root, NAME), next);
-  await writeFile(join(dest, NAME), old);
-  const identity = generateKeyPair();
-  const server = await FerryServer.start({
-    root,
-    host: '127.0.0.1',
-    port: 0,
-    identity,
+  const r = await startProxiedServer(t, 'ferry-delta-get-', {
     authorize: () => ({ permissions: PERMISSION_DOWNLOAD }),
-    partialSweepIntervalMs: 0,
-    logger: pino({ level: 'silent' }),
+    retries: 3,
+    plan,
   });
-  t.after(() => server.close());
-  const proxy = await FaultProxy.start({ target: server.address, ...(plan ? { plan } : {}) });
-  t.after(() => proxy.close());
-  const client = generateKeyPair();
+  const dest = join(r.dir, 'dest');
+  await mkdir(dest, { recursive: true });
+  await writeFile(join(r.root, NAME), next);
+  await writeFile(join(dest, NAME), old);
   return {
-    server,
-    root,
+    ...r,
     dest,
-    proxy,
     get: async (overrides = {}) => {
-      const down0 = proxy.totalBytes('serverToClient');
-      const up0 = proxy.totalBytes('clientToServer');
       const events: GetEvent[] = [];
-      await getFiles({
-        server: proxy.address,
-        identity: client,
-        verifyServer: (key: Buffer) => assert.ok(key.equals(identity.publicKey)),
-        remotePaths: [NAME],
-        localDir: dest,
-        overwrite: true,
-        durableBatchBytes: LEAF,
-        retry: { retries: 3, random: () => 0, sleep: () => Promise.resolve() },
-        onEvent: (e) => events.push(e),
-        ...overrides,
-      });
-      return {
-        down: proxy.totalBytes('serverToClient') - down0,
-        up: proxy.totalBytes('clientToServer') - up0,
-        events,
-      };
+      const { down, up } = await r.measure(() =>
+        getFiles({
+          ...r.connect,
+          remotePaths: [NAME],
+          localDir: dest,
+          overwrite: true,
+          durableBatchBytes: LEAF,
+          onEvent: (e) => events.push(e),
+          ...overrides,
+        }),
+      );
+      return { down, up, events };
     },
   };
 }

@@ -7,13 +7,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { generateKeyPair } from '../../src/crypto/index.js';
-import { FerryServer } from '../../src/server/index.js';
 import { sendFiles, type TransferEvent } from '../../src/client/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD, deltaBlockBytesFor } from '../../src/protocol/index.js';
-import { FaultProxy } from '../helpers/fault-proxy.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { startProxiedServer } from '../helpers/proxied-server.js';
 
 const NAME = 'notes.txt';
 const SIZE = 20 * 1024;
@@ -26,46 +22,28 @@ interface Sent {
 
 /** A server holding `old`, replaced by `next` through a proxy that counts bytes each way. */
 async function replace(t: TestContext, old: Buffer, next: Buffer, delta: boolean): Promise<Sent> {
-  const dir = await makeTempDir('ferry-delta-small-');
-  t.after(() => removeTempDir(dir));
-  const root = join(dir, 'root');
-  await mkdir(root, { recursive: true });
-  await writeFile(join(root, NAME), old);
-  const identity = generateKeyPair();
-  const server = await FerryServer.start({
-    root,
-    host: '127.0.0.1',
-    port: 0,
-    identity,
+  const r = await startProxiedServer(t, 'ferry-delta-small-', {
     authorize: () => ({ permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD }),
-    partialSweepIntervalMs: 0,
-    logger: pino({ level: 'silent' }),
+    retries: 0,
   });
-  t.after(() => server.close());
-  const proxy = await FaultProxy.start({ target: server.address });
-  t.after(() => proxy.close());
-  await mkdir(join(dir, 'src'));
-  const source = join(dir, 'src', NAME);
+  await writeFile(join(r.root, NAME), old);
+  await mkdir(join(r.dir, 'src'));
+  const source = join(r.dir, 'src', NAME);
   await writeFile(source, next);
   let literal: number | undefined;
-  await sendFiles({
-    server: proxy.address,
-    files: [source],
-    identity: generateKeyPair(),
-    verifyServer: (key: Buffer) => assert.ok(key.equals(identity.publicKey)),
-    overwrite: true,
-    delta,
-    retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
-    onEvent: (event: TransferEvent) => {
-      if (event.type === 'transfer-delta') literal = event.literalBytes;
-    },
-  });
-  assert.ok((await readFile(join(root, NAME))).equals(next), 'the new file, byte-exact');
-  return {
-    up: proxy.totalBytes('clientToServer'),
-    down: proxy.totalBytes('serverToClient'),
-    literal,
-  };
+  const { up, down } = await r.measure(() =>
+    sendFiles({
+      ...r.connect,
+      files: [source],
+      overwrite: true,
+      delta,
+      onEvent: (event: TransferEvent) => {
+        if (event.type === 'transfer-delta') literal = event.literalBytes;
+      },
+    }),
+  );
+  assert.ok((await readFile(join(r.root, NAME))).equals(next), 'the new file, byte-exact');
+  return { up, down, literal };
 }
 
 const old = randomBytes(SIZE);

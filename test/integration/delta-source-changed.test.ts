@@ -7,13 +7,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { generateKeyPair } from '../../src/crypto/index.js';
-import { FerryServer, type ServerEvent } from '../../src/server/index.js';
+import type { ServerEvent } from '../../src/server/index.js';
 import { getFiles, sendFiles, type GetFilesOptions } from '../../src/client/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
-import { FaultProxy } from '../helpers/fault-proxy.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { startProxiedServer, type ProxiedServer } from '../helpers/proxied-server.js';
 import { rewriteKeepingSizeAndMtime } from '../helpers/rewrite-keeping-size-and-mtime.js';
 
 const LEAF = 64 * 1024;
@@ -21,49 +18,25 @@ const FILE_BYTES = 2 * 1024 * 1024 + 4321;
 const NAME = 'data.bin';
 const MTIME_S = 1_700_000_000;
 
-interface Rig {
-  root: string;
+interface Rig extends ProxiedServer {
   dest: string;
   src: string;
-  server: FerryServer;
-  proxy: FaultProxy;
   common: Omit<GetFilesOptions, 'remotePaths' | 'localDir'>;
 }
 
 async function rig(t: TestContext): Promise<Rig> {
-  const dir = await makeTempDir('ferry-delta-changed-');
-  t.after(() => removeTempDir(dir));
-  const root = join(dir, 'root');
-  const dest = join(dir, 'dest');
-  const src = join(dir, 'src');
-  for (const d of [root, dest, src]) await mkdir(d, { recursive: true });
-  const identity = generateKeyPair();
-  const server = await FerryServer.start({
-    root,
-    host: '127.0.0.1',
-    port: 0,
-    identity,
+  const r = await startProxiedServer(t, 'ferry-delta-changed-', {
     authorize: () => ({ permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD }),
-    partialSweepIntervalMs: 0,
-    logger: pino({ level: 'silent' }),
+    retries: 0,
   });
-  t.after(() => server.close());
-  const proxy = await FaultProxy.start({ target: server.address });
-  t.after(() => proxy.close());
+  const dest = join(r.dir, 'dest');
+  const src = join(r.dir, 'src');
+  for (const d of [dest, src]) await mkdir(d, { recursive: true });
   return {
-    root,
+    ...r,
     dest,
     src,
-    server,
-    proxy,
-    common: {
-      server: proxy.address,
-      identity: generateKeyPair(),
-      verifyServer: (key: Buffer) => assert.ok(key.equals(identity.publicKey)),
-      overwrite: true,
-      durableBatchBytes: LEAF,
-      retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
-    },
+    common: { ...r.connect, overwrite: true, durableBatchBytes: LEAF },
   };
 }
 

@@ -6,46 +6,24 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { generateKeyPair } from '../../src/crypto/index.js';
-import { FerryServer } from '../../src/server/index.js';
 import { sendFiles } from '../../src/client/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
-import { FaultProxy } from '../helpers/fault-proxy.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { startProxiedServer } from '../helpers/proxied-server.js';
 
 const NAME = 'data.bin';
 
 async function replace(t: TestContext, old: Buffer, next: Buffer): Promise<{ up: number; placed: Buffer }> {
-  const dir = await makeTempDir('ferry-delta-edges-');
-  t.after(() => removeTempDir(dir));
-  const root = join(dir, 'root');
-  await mkdir(root, { recursive: true });
-  await mkdir(join(dir, 'src'));
-  await writeFile(join(root, NAME), old);
-  await writeFile(join(dir, 'src', NAME), next);
-  const identity = generateKeyPair();
-  const server = await FerryServer.start({
-    root,
-    host: '127.0.0.1',
-    port: 0,
-    identity,
+  const r = await startProxiedServer(t, 'ferry-delta-edges-', {
     authorize: () => ({ permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD }),
-    partialSweepIntervalMs: 0,
-    logger: pino({ level: 'silent' }),
+    retries: 0,
   });
-  t.after(() => server.close());
-  const proxy = await FaultProxy.start({ target: server.address });
-  t.after(() => proxy.close());
-  await sendFiles({
-    server: proxy.address,
-    files: [join(dir, 'src', NAME)],
-    identity: generateKeyPair(),
-    verifyServer: (key: Buffer) => assert.ok(key.equals(identity.publicKey)),
-    overwrite: true,
-    retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
-  });
-  return { up: proxy.totalBytes('clientToServer'), placed: await readFile(join(root, NAME)) };
+  await mkdir(join(r.dir, 'src'));
+  await writeFile(join(r.root, NAME), old);
+  await writeFile(join(r.dir, 'src', NAME), next);
+  const { up } = await r.measure(() =>
+    sendFiles({ ...r.connect, files: [join(r.dir, 'src', NAME)], overwrite: true }),
+  );
+  return { up, placed: await readFile(join(r.root, NAME)) };
 }
 
 test('delta upload of an emptied file: the server’s file becomes empty', async (t) => {

@@ -6,13 +6,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { generateKeyPair } from '../../src/crypto/index.js';
-import { FerryServer } from '../../src/server/index.js';
 import { sendFiles, type SendFilesOptions } from '../../src/client/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
-import { FaultProxy, type FaultPlan, type PlanFor } from '../helpers/fault-proxy.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import type { FaultPlan, PlanFor } from '../helpers/fault-proxy.js';
+import { startProxiedServer, type ProxiedServer } from '../helpers/proxied-server.js';
 
 const CHUNK_BYTES = 256 * 1024;
 const OLD_BYTES = 3 * 1024 * 1024 + 12_345;
@@ -20,10 +17,9 @@ const NAME = 'image.bin';
 /** Handshake, offer, PUT_END and per-chunk PUT_CHUNK records client->server: generously. */
 const SESSION_BYTES = 8 * 1024;
 
-interface Rig {
-  root: string;
-  proxy: FaultProxy;
+interface Rig extends ProxiedServer {
   source: string;
+  /** Sends the source over the server's old file; the bytes counted each way during this send. */
   send(overrides?: Partial<SendFilesOptions>): Promise<{ up: number; down: number }>;
 }
 
@@ -34,50 +30,28 @@ async function rig(
   permissions = PERMISSION_UPLOAD | PERMISSION_DOWNLOAD,
   plan?: FaultPlan | PlanFor,
 ): Promise<Rig> {
-  const dir = await makeTempDir('ferry-delta-');
-  t.after(() => removeTempDir(dir));
-  const root = join(dir, 'root');
-  await mkdir(root, { recursive: true });
-  await writeFile(join(root, NAME), old);
-  const identity = generateKeyPair();
-  const server = await FerryServer.start({
-    root,
-    host: '127.0.0.1',
-    port: 0,
-    identity,
+  const r = await startProxiedServer(t, 'ferry-delta-', {
     authorize: () => ({ permissions }),
-    partialSweepIntervalMs: 0,
-    logger: pino({ level: 'silent' }),
+    retries: 3,
+    plan,
   });
-  t.after(() => server.close());
-  const proxy = await FaultProxy.start({ target: server.address, ...(plan ? { plan } : {}) });
-  t.after(() => proxy.close());
-  const source = join(dir, 'src', NAME);
-  await mkdir(join(dir, 'src'));
+  await writeFile(join(r.root, NAME), old);
+  const source = join(r.dir, 'src', NAME);
+  await mkdir(join(r.dir, 'src'));
   await writeFile(source, next);
-  const client = generateKeyPair();
   return {
-    root,
-    proxy,
+    ...r,
     source,
-    send: async (overrides = {}) => {
-      const up0 = proxy.totalBytes('clientToServer');
-      const down0 = proxy.totalBytes('serverToClient');
-      await sendFiles({
-        server: proxy.address,
-        files: [source],
-        identity: client,
-        verifyServer: (key: Buffer) => assert.ok(key.equals(identity.publicKey)),
-        chunkBytes: CHUNK_BYTES,
-        overwrite: true,
-        retry: { retries: 3, random: () => 0, sleep: () => Promise.resolve() },
-        ...overrides,
-      });
-      return {
-        up: proxy.totalBytes('clientToServer') - up0,
-        down: proxy.totalBytes('serverToClient') - down0,
-      };
-    },
+    send: (overrides = {}) =>
+      r.measure(() =>
+        sendFiles({
+          ...r.connect,
+          files: [source],
+          chunkBytes: CHUNK_BYTES,
+          overwrite: true,
+          ...overrides,
+        }),
+      ),
   };
 }
 

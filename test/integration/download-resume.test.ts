@@ -12,11 +12,10 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
-import { FerryServer } from '../../src/server/index.js';
 import { getFiles, type GetEvent, type GetFilesOptions } from '../../src/client/index.js';
 import { PERMISSION_DOWNLOAD } from '../../src/protocol/index.js';
-import { FaultProxy } from '../helpers/fault-proxy.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import type { FaultProxy } from '../helpers/fault-proxy.js';
+import { startProxiedServer } from '../helpers/proxied-server.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 
 const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
@@ -36,33 +35,21 @@ interface Rig {
 }
 
 async function startRig(t: TestContext): Promise<Rig> {
-  const dir = await makeTempDir('ferry-download-resume-');
   const clientIdentity = generateKeyPair();
-  const server = await FerryServer.start({
-    root: join(dir, 'root'),
-    port: 0,
-    identity: generateKeyPair(),
+  const { dir, root, proxy, connect } = await startProxiedServer(t, 'ferry-download-resume-', {
     authorize: (key) =>
       key.equals(clientIdentity.publicKey) ? { permissions: PERMISSION_DOWNLOAD } : undefined,
-    partialSweepIntervalMs: 0,
-  });
-  const proxy = await FaultProxy.start({ target: server.address });
-  t.after(async () => {
-    await proxy.close();
-    await server.close();
-    await removeTempDir(dir);
+    clientIdentity,
+    retries: 3,
   });
   const dest = join(dir, 'dest');
   return {
     dir,
-    root: server.root,
+    root,
     dest,
     proxy,
     options: (overrides = {}) => ({
-      server: proxy.address,
-      identity: clientIdentity,
-      verifyServer: () => undefined,
-      retry: { retries: 3, sleep: () => Promise.resolve(), random: () => 0 },
+      ...connect,
       remotePaths: [],
       localDir: dest,
       chunkBytes: CHUNK_BYTES,

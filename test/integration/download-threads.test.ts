@@ -5,12 +5,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { generateKeyPair } from '../../src/crypto/index.js';
-import { FerryServer } from '../../src/server/index.js';
 import { getFiles, type GetEvent, type GetFilesOptions } from '../../src/client/index.js';
 import { PERMISSION_DOWNLOAD } from '../../src/protocol/index.js';
-import { FaultProxy, type PlanFor } from '../helpers/fault-proxy.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import type { PlanFor } from '../helpers/fault-proxy.js';
+import { startProxiedServer, type ProxiedServer } from '../helpers/proxied-server.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 
 const CHUNK_BYTES = 64 * 1024;
@@ -19,40 +17,26 @@ const FILE_BYTES = 2 * 1024 * 1024 + 999;
 async function rig(
   t: TestContext,
   plan?: PlanFor,
-): Promise<{ proxy: FaultProxy; options: GetFilesOptions; source: string; dest: string }> {
-  const dir = await makeTempDir('ferry-get-threads-');
-  const serverIdentity = generateKeyPair();
-  const server = await FerryServer.start({
-    root: join(dir, 'root'),
-    host: '127.0.0.1',
-    port: 0,
-    identity: serverIdentity,
+): Promise<ProxiedServer & { options: GetFilesOptions; source: string; dest: string }> {
+  const r = await startProxiedServer(t, 'ferry-get-threads-', {
     authorize: () => ({ permissions: PERMISSION_DOWNLOAD }),
-    partialSweepIntervalMs: 0,
     threads: 2,
+    retries: 2,
+    plan,
   });
-  const proxy = await FaultProxy.start({ target: server.address, ...(plan ? { plan } : {}) });
-  t.after(async () => {
-    await proxy.close();
-    await server.close();
-    await removeTempDir(dir);
-  });
-  const source = join(server.root, 'big.bin');
+  const source = join(r.root, 'big.bin');
   await writeRandomFile(source, FILE_BYTES);
-  const dest = join(dir, 'dest');
+  const dest = join(r.dir, 'dest');
   return {
-    proxy,
+    ...r,
     source,
     dest,
     options: {
-      server: proxy.address,
-      identity: generateKeyPair(),
-      verifyServer: (key) => assert.ok(key.equals(serverIdentity.publicKey)),
+      ...r.connect,
       remotePaths: ['big.bin'],
       localDir: dest,
       chunkBytes: CHUNK_BYTES,
       durableBatchBytes: CHUNK_BYTES,
-      retry: { retries: 2, random: () => 0, sleep: () => Promise.resolve() },
     },
   };
 }

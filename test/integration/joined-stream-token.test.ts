@@ -7,30 +7,23 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
+import { generateKeyPair } from '../../src/crypto/index.js';
 import type { SecureChannel } from '../../src/channel/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
 import {
   JOIN_TOKEN_BYTES,
   PERMISSION_UPLOAD,
-  chunkHashOf,
   encodeMessage,
-  fileDigest,
   type Message,
 } from '../../src/protocol/index.js';
 import type { FerryServer } from '../../src/server/index.js';
 import { startTempDirServer } from '../helpers/temp-dir-server.js';
-import { openAdmittedSession } from '../helpers/admitted-session.js';
+import { openAdmittedSession, receiveMessage as receive } from '../helpers/admitted-session.js';
+import { RawUpload } from '../helpers/raw-upload.js';
 
 const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
-const content = randomBytes(3 * CHUNK_BYTES);
-const chunk = (i: number): Buffer => content.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
-const DIGEST = fileDigest(
-  content.length,
-  CHUNK_BYTES,
-  [0, 1, 2].map((i) => chunkHashOf(chunk(i))),
-);
-const MTIME_MS = 1_700_000_000_000;
+const upload = new RawUpload(randomBytes(3 * CHUNK_BYTES), CHUNK_BYTES);
+const offer = (ref: number, join?: Buffer): Message => upload.offer(ref, join);
 /** The token the server's injected random source issues first: a test can tell it from any other. */
 const ISSUED = Buffer.from('00112233445566778899aabbccddeeff', 'hex');
 
@@ -44,7 +37,7 @@ interface Rig {
 }
 
 async function startRig(t: TestContext): Promise<Rig> {
-  const identity: KeyPair = generateKeyPair();
+  const identity = generateKeyPair();
   const issued: Buffer[] = [];
   const { server } = await startTempDirServer(t, 'ferry-join-token-', {
     authorize: () => ({ permissions: PERMISSION_UPLOAD }),
@@ -64,62 +57,16 @@ async function startRig(t: TestContext): Promise<Rig> {
   };
 }
 
-function offer(ref: number, join?: Buffer): Message {
-  return {
-    type: 'PUT_OFFER',
-    ref,
-    size: content.length,
-    mtimeMs: MTIME_MS,
-    chunkBytes: CHUNK_BYTES,
-    mode: 0o644,
-    overwrite: false,
-    fresh: false,
-    ...(join ? { join } : {}),
-    path: 'f.bin',
-  };
-}
-
-async function sendChunk(channel: SecureChannel, ref: number, index: number): Promise<void> {
-  // A 64 KiB chunk does not fit one record: two PUT_DATA messages.
-  const half = CHUNK_BYTES >> 1;
-  const data = chunk(index);
-  await channel.send({ type: 'PUT_DATA', ref, offset: index * CHUNK_BYTES, data: data.subarray(0, half) });
-  await channel.send({
-    type: 'PUT_DATA',
-    ref,
-    offset: index * CHUNK_BYTES + half,
-    data: data.subarray(half),
-  });
-  await channel.send({ type: 'PUT_CHUNK', ref, index, chunkHash: chunkHashOf(data) });
-}
-
-async function receive<T extends Message['type']>(
-  channel: SecureChannel,
-  type: T,
-): Promise<Extract<Message, { type: T }>> {
-  const message = await channel.receive();
-  assert.equal(message.type, type, `expected ${type}, got ${JSON.stringify(message)}`);
-  return message as Extract<Message, { type: T }>;
-}
-
 /** The primary offers the file and has chunk 0 verified and durable; returns it with its PUT_ACCEPT's token. */
 async function primaryWithChunk0(rig: Rig): Promise<{ primary: SecureChannel; token: Buffer }> {
   const primary = await rig.session();
-  await primary.send(offer(1));
-  const accept = await receive(primary, 'PUT_ACCEPT');
-  assert.deepEqual(accept.ranges, []);
-  await sendChunk(primary, 1, 0);
-  assert.equal((await receive(primary, 'PROGRESS')).verifiedBytes, CHUNK_BYTES);
-  return { primary, token: accept.joinToken };
+  return { primary, token: await upload.startWithChunk0(primary) };
 }
 
 /** Ends the primary with the file digest and checks the stored file is the content. */
 async function finishPrimary(rig: Rig, primary: SecureChannel): Promise<void> {
-  await primary.send({ type: 'PUT_END', ref: 1, fileDigest: DIGEST });
-  let done = await primary.receive();
-  while (done.type === 'PROGRESS') done = await primary.receive();
-  assert.equal(done.type, 'PUT_DONE', JSON.stringify(done));
-  assert.ok((await readFile(join(rig.root, 'f.bin'))).equals(content));
+  await upload.finish(primary, 1);
+  assert.ok((await readFile(join(rig.root, 'f.bin'))).equals(upload.content));
 }
 
 test('the primary PUT_ACCEPT carries the token from the injected random source', async (t) => {
@@ -169,9 +116,9 @@ test('a JOIN with a wrong token, or an all-zero one, is refused with PATH_NOT_FO
 
   // The primary's transfer is untouched: had the refused data opened chunk 1 on the other stream, the
   // primary's chunk 1 would be refused as open on another stream; it holds chunk 0 only and finishes.
-  await sendChunk(primary, 1, 1);
+  await upload.sendChunk(primary, 1, 1);
   assert.equal((await receive(primary, 'PROGRESS')).verifiedBytes, 2 * CHUNK_BYTES);
-  await sendChunk(primary, 1, 2);
+  await upload.sendChunk(primary, 1, 2);
   assert.equal((await receive(primary, 'PROGRESS')).verifiedBytes, 3 * CHUNK_BYTES);
   await finishPrimary(rig, primary);
 });
@@ -188,7 +135,7 @@ test('a JOIN without a token at all is malformed: the PUT_OFFER ends at its path
   const refused = await receive(other, 'ERROR');
   assert.equal(refused.code, ERROR_CODES.MESSAGE_MALFORMED.wire, JSON.stringify(refused));
   assert.match(refused.detail, /joinToken/);
-  await sendChunk(primary, 1, 1);
+  await upload.sendChunk(primary, 1, 1);
   assert.equal((await receive(primary, 'PROGRESS')).verifiedBytes, 2 * CHUNK_BYTES);
 });
 
@@ -202,11 +149,11 @@ test('with the token the joined stream writes into the primary transfer, ends wi
   assert.deepEqual(accept.ranges, []);
   assert.ok(accept.joinToken.equals(Buffer.alloc(JOIN_TOKEN_BYTES)));
   assert.ok(accept.haveDigest.equals(Buffer.alloc(32)));
-  await sendChunk(joined, 1, 1);
+  await upload.sendChunk(joined, 1, 1);
   await joined.send({ type: 'PUT_END', ref: 1, fileDigest: Buffer.alloc(32) });
   const part = await receive(joined, 'PUT_DONE');
   assert.equal(part.part, true);
-  await sendChunk(primary, 1, 2);
+  await upload.sendChunk(primary, 1, 2);
   await finishPrimary(rig, primary);
 });
 
@@ -217,15 +164,20 @@ test('a joined stream that ends with a chunk half-sent gets no PART: MESSAGE_MAL
   await joined.send(offer(1, token));
   await receive(joined, 'PUT_ACCEPT');
   // Half of chunk 1, no PUT_CHUNK, then the stream's end.
-  await joined.send({ type: 'PUT_DATA', ref: 1, offset: CHUNK_BYTES, data: chunk(1).subarray(0, 512) });
+  await joined.send({
+    type: 'PUT_DATA',
+    ref: 1,
+    offset: CHUNK_BYTES,
+    data: upload.chunk(1).subarray(0, 512),
+  });
   await joined.send({ type: 'PUT_END', ref: 1, fileDigest: Buffer.alloc(32) });
   const refused = await receive(joined, 'ERROR');
   assert.equal(refused.code, ERROR_CODES.MESSAGE_MALFORMED.wire, JSON.stringify(refused));
   assert.match(refused.detail, /chunk 1 not completed/);
   // Chunk 1 went back to unverified: the primary may send it whole and the file finishes.
-  await sendChunk(primary, 1, 1);
+  await upload.sendChunk(primary, 1, 1);
   assert.equal((await receive(primary, 'PROGRESS')).verifiedBytes, 2 * CHUNK_BYTES);
-  await sendChunk(primary, 1, 2);
+  await upload.sendChunk(primary, 1, 2);
   await finishPrimary(rig, primary);
 });
 

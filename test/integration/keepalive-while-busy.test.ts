@@ -9,8 +9,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateKeyPair } from '../../src/crypto/index.js';
-import { FerryServer, serverPartialStore } from '../../src/server/index.js';
+import { serverPartialStore } from '../../src/server/index.js';
 import {
   getFiles,
   sendFiles,
@@ -30,7 +29,7 @@ import type {
 } from '../../src/transfer/index.js';
 import { isFerryError } from '../../src/errors/index.js';
 import { FaultProxy, type PlanFor } from '../helpers/fault-proxy.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { startProxiedServer } from '../helpers/proxied-server.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 import { bytePattern } from '../helpers/byte-pattern.js';
 
@@ -127,56 +126,38 @@ interface Rig {
 }
 
 async function rig(t: TestContext, keepaliveMs: number, plan?: PlanFor): Promise<Rig> {
-  const cleanups: Array<() => Promise<unknown>> = [];
-  t.after(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-  });
-  const dir = await makeTempDir('ferry-keepalive-');
-  cleanups.push(() => removeTempDir(dir));
-  const root = join(dir, 'root');
   let store: SlowPartialStore | undefined;
-  const serverIdentity = generateKeyPair();
-  const server = await FerryServer.start({
-    root,
-    host: '127.0.0.1',
-    port: 0,
-    identity: serverIdentity,
-    authorize: () => ({ permissions: PERMISSION_UPLOAD }),
-    durableBatchBytes: CHUNK_BYTES,
-    partialSweepIntervalMs: 0,
-    keepaliveMs,
-    partialStore: (partialDir) => (store = new SlowPartialStore(serverPartialStore(partialDir))),
-  });
-  cleanups.push(() => server.close());
-  // Whatever a test left shut is opened before the server closes, so its close never waits on the door.
-  cleanups.push(() => {
+  // Added before the rig's own: whatever a test left shut is opened before the server closes, so its close
+  // never waits on the door.
+  t.after(() => {
     store?.reads.open();
     store?.finishes.open();
-    return Promise.resolve();
   });
-  const proxy = await FaultProxy.start({ target: server.address, ...(plan ? { plan } : {}) });
-  cleanups.push(() => proxy.close());
-  const source = join(dir, 'payload.bin');
+  const r = await startProxiedServer(t, 'ferry-keepalive-', {
+    authorize: () => ({ permissions: PERMISSION_UPLOAD }),
+    durableBatchBytes: CHUNK_BYTES,
+    keepaliveMs,
+    partialStore: (partialDir) => (store = new SlowPartialStore(serverPartialStore(partialDir))),
+    retries: 0,
+    plan,
+  });
+  const source = join(r.dir, 'payload.bin');
   const sourceSha = await writeRandomFile(source, FILE_BYTES);
-  const clientIdentity = generateKeyPair();
   assert.ok(store, 'the server built its partial store');
   return {
     store,
-    proxy,
+    proxy: r.proxy,
     sourceSha,
-    finalPath: join(root, 'payload.bin'),
+    finalPath: join(r.root, 'payload.bin'),
     options: (overrides = {}) => ({
-      server: proxy.address,
+      ...r.connect,
       files: [source],
-      identity: clientIdentity,
-      verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey), 'the server key'),
       chunkBytes: CHUNK_BYTES,
       stallTimeoutMs: STALL_MS,
-      retry: { retries: 0 },
       ...overrides,
     }),
     serverCaughtUp: async () => {
-      await Promise.all(proxy.connections.map((c) => c.closed));
+      await Promise.all(r.proxy.connections.map((c) => c.closed));
     },
   };
 }
@@ -266,46 +247,32 @@ test('a server that stays silent while it works longer than the stall timeout is
 });
 
 test('a get whose server waits on the hash budget before GET_OFFER keeps a client with a 200 ms stall timeout connected (KEEPALIVE)', async (t) => {
-  const dir = await makeTempDir('ferry-keepalive-get-');
-  t.after(() => removeTempDir(dir));
   const budgetWait = new Door();
   budgetWait.shut();
-  const serverIdentity = generateKeyPair();
-  const clientIdentity = generateKeyPair();
-  const server = await FerryServer.start({
-    root: join(dir, 'root'),
-    host: '127.0.0.1',
-    port: 0,
-    identity: serverIdentity,
-    authorize: () => ({ permissions: PERMISSION_DOWNLOAD }),
-    partialSweepIntervalMs: 0,
-    keepaliveMs: KEEPALIVE_MS,
-    // Past a one-byte burst every check waits (docs/SECURITY.md "Hashing on request"): here, for the test.
-    hashBudget: { burstBytes: 1, bytesPerSecond: 1, sleep: () => budgetWait.pass() },
-  });
   // After hooks run in the order they were added: the door opens before the server closes (its close waits
   // for the parked session), whatever the test left it.
   t.after(() => budgetWait.open());
-  t.after(() => server.close());
-  const proxy = await FaultProxy.start({ target: server.address });
-  t.after(() => proxy.close());
+  const { dir, root, proxy, connect } = await startProxiedServer(t, 'ferry-keepalive-get-', {
+    authorize: () => ({ permissions: PERMISSION_DOWNLOAD }),
+    keepaliveMs: KEEPALIVE_MS,
+    // Past a one-byte burst every check waits (docs/SECURITY.md "Hashing on request"): here, for the test.
+    hashBudget: { burstBytes: 1, bytesPerSecond: 1, sleep: () => budgetWait.pass() },
+    retries: 0,
+  });
   // The client holds the same file: it asks VERIFY_ONLY, which the server hashes before GET_OFFER (§5.11.1).
   const same = bytePattern(3 * CHUNK_BYTES + 7);
-  await writeFile(join(server.root, 'same.bin'), same);
+  await writeFile(join(root, 'same.bin'), same);
   const dest = join(dir, 'dest');
   await mkdir(dest);
   await writeFile(join(dest, 'same.bin'), same);
   const before = await stat(join(dest, 'same.bin'));
   const events: GetEvent[] = [];
   const got = getFiles({
-    server: proxy.address,
-    identity: clientIdentity,
-    verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey), 'the server key'),
+    ...connect,
     remotePaths: ['same.bin'],
     localDir: dest,
     chunkBytes: CHUNK_BYTES,
     stallTimeoutMs: STALL_MS,
-    retry: { retries: 0 },
     onEvent: (event) => events.push(event),
   });
   // Its failure is awaited below; until then it must not surface as an unhandled rejection.

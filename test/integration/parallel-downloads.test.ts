@@ -6,12 +6,11 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateKeyPair } from '../../src/crypto/index.js';
-import { FerryServer, type ServerEvent } from '../../src/server/index.js';
+import type { ServerEvent } from '../../src/server/index.js';
 import { getFiles, type GetEvent, type GetFilesOptions } from '../../src/client/index.js';
 import { PERMISSION_DOWNLOAD } from '../../src/protocol/index.js';
-import { FaultProxy, type PlanFor } from '../helpers/fault-proxy.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import type { PlanFor } from '../helpers/fault-proxy.js';
+import { startProxiedServer, type ProxiedServer } from '../helpers/proxied-server.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 
 const CHUNK_BYTES = 64 * 1024;
@@ -21,45 +20,21 @@ const STREAMS = 3;
 async function rig(
   t: TestContext,
   plan?: PlanFor,
-): Promise<{
-  proxy: FaultProxy;
-  options: GetFilesOptions;
-  source: string;
-  dest: string;
-  events: ServerEvent[];
-}> {
-  const dir = await makeTempDir('ferry-get-streams-');
-  const serverIdentity = generateKeyPair();
-  const clientIdentity = generateKeyPair();
-  const root = join(dir, 'root');
-  const server = await FerryServer.start({
-    root,
-    host: '127.0.0.1',
-    port: 0,
-    identity: serverIdentity,
+): Promise<ProxiedServer & { options: GetFilesOptions; source: string; dest: string }> {
+  const r = await startProxiedServer(t, 'ferry-get-streams-', {
     authorize: () => ({ permissions: PERMISSION_DOWNLOAD }),
-    partialSweepIntervalMs: 0,
+    retries: 3,
+    plan,
   });
-  const events: ServerEvent[] = [];
-  server.events.on('event', (e: ServerEvent) => events.push(e));
-  const proxy = await FaultProxy.start({ target: server.address, ...(plan ? { plan } : {}) });
-  t.after(async () => {
-    await proxy.close();
-    await server.close();
-    await removeTempDir(dir);
-  });
-  const source = join(server.root, 'big.bin');
+  const source = join(r.root, 'big.bin');
   await writeRandomFile(source, FILE_BYTES);
-  const dest = join(dir, 'dest');
+  const dest = join(r.dir, 'dest');
   return {
-    proxy,
+    ...r,
     source,
     dest,
-    events,
     options: {
-      server: proxy.address,
-      identity: clientIdentity,
-      verifyServer: (key) => assert.ok(key.equals(serverIdentity.publicKey)),
+      ...r.connect,
       remotePaths: ['big.bin'],
       localDir: dest,
       chunkBytes: CHUNK_BYTES,
@@ -67,7 +42,6 @@ async function rig(
       streams: STREAMS,
       // A few MiB stand in for the 64 MiB threshold.
       parallelMinBytes: 1024 * 1024,
-      retry: { retries: 3, random: () => 0, sleep: () => Promise.resolve() },
     },
   };
 }

@@ -4,12 +4,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { generateKeyPair } from '../../src/crypto/index.js';
-import { FerryServer } from '../../src/server/index.js';
 import { sendFiles, type SendFilesOptions } from '../../src/client/index.js';
 import { PERMISSION_UPLOAD } from '../../src/protocol/index.js';
-import { FaultProxy, type PlanFor } from '../helpers/fault-proxy.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import type { PlanFor } from '../helpers/fault-proxy.js';
+import { startProxiedServer, type ProxiedServer } from '../helpers/proxied-server.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 
 const CHUNK_BYTES = 64 * 1024;
@@ -27,41 +25,24 @@ async function rig(
   t: TestContext,
   plan?: PlanFor,
   fileBytes = FILE_BYTES,
-): Promise<{ proxy: FaultProxy; options: SendFilesOptions; source: string; root: string }> {
-  const dir = await makeTempDir('ferry-streams-');
-  const serverIdentity = generateKeyPair();
-  const clientIdentity = generateKeyPair();
-  const root = join(dir, 'root');
-  const server = await FerryServer.start({
-    root,
-    host: '127.0.0.1',
-    port: 0,
-    identity: serverIdentity,
+): Promise<ProxiedServer & { options: SendFilesOptions; source: string }> {
+  const r = await startProxiedServer(t, 'ferry-streams-', {
     authorize: () => ({ permissions: PERMISSION_UPLOAD }),
     durableBatchBytes: CHUNK_BYTES,
-    partialSweepIntervalMs: 0,
+    retries: 3,
+    plan,
   });
-  const proxy = await FaultProxy.start({ target: server.address, ...(plan ? { plan } : {}) });
-  t.after(async () => {
-    await proxy.close();
-    await server.close();
-    await removeTempDir(dir);
-  });
-  const source = join(dir, 'big.bin');
+  const source = join(r.dir, 'big.bin');
   await writeRandomFile(source, fileBytes);
   return {
-    proxy,
+    ...r,
     source,
-    root,
     options: {
-      server: proxy.address,
+      ...r.connect,
       files: [source],
-      identity: clientIdentity,
-      verifyServer: (key) => assert.ok(key.equals(serverIdentity.publicKey)),
       chunkBytes: CHUNK_BYTES,
       streams: STREAMS,
       parallelMinBytes: 0,
-      retry: { retries: 3, random: () => 0, sleep: () => Promise.resolve() },
     },
   };
 }

@@ -5,19 +5,17 @@
 // loopback through the fault proxy.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateKeyPair } from '../../src/crypto/index.js';
-import { FerryServer, type ServerEvent } from '../../src/server/index.js';
-import { getFiles, sendFiles, type ConnectOptions } from '../../src/client/index.js';
+import { getFiles, sendFiles } from '../../src/client/index.js';
 import {
   PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
   type OpenJob,
   type OpenResult,
 } from '../../src/protocol/index.js';
-import { FaultProxy, type PlanFor } from '../helpers/fault-proxy.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import type { PlanFor } from '../helpers/fault-proxy.js';
+import { startProxiedServer, type ProxiedServer } from '../helpers/proxied-server.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 import { SealPool } from '../../src/transfer/pipeline/seal-pool.js';
 
@@ -35,61 +33,24 @@ SealPool.prototype.open = function (this: SealPool, job: OpenJob) {
 const CHUNK_BYTES = 256 * 1024;
 const FILE_BYTES = 3 * 1024 * 1024 + 4321;
 
+/** A server with 2 worker threads holding `served.bin`, a copy of `source`; `local` is where downloads go. */
 async function rig(
   t: TestContext,
   plan?: PlanFor,
-): Promise<{
-  proxy: FaultProxy;
-  connect: ConnectOptions;
-  source: string;
-  root: string;
-  local: string;
-  events: ServerEvent[];
-}> {
-  const dir = await makeTempDir('ferry-receive-threads-');
-  const serverIdentity = generateKeyPair();
-  const clientIdentity = generateKeyPair();
-  const root = join(dir, 'root');
-  const server = await FerryServer.start({
-    root,
-    host: '127.0.0.1',
-    port: 0,
-    identity: serverIdentity,
+): Promise<ProxiedServer & { source: string; local: string }> {
+  const r = await startProxiedServer(t, 'ferry-receive-threads-', {
     authorize: () => ({ permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD }),
     durableBatchBytes: CHUNK_BYTES,
-    partialSweepIntervalMs: 0,
     threads: 2,
+    retries: 2,
+    plan,
   });
-  const events: ServerEvent[] = [];
-  server.events.on('event', (event: ServerEvent) => events.push(event));
-  const proxy = await FaultProxy.start({ target: server.address, ...(plan ? { plan } : {}) });
-  t.after(async () => {
-    await proxy.close();
-    await server.close();
-    await removeTempDir(dir);
-  });
-  const source = join(dir, 'big.bin');
+  const source = join(r.dir, 'big.bin');
   await writeRandomFile(source, FILE_BYTES);
-  await mkdir(root, { recursive: true });
-  await copyFile(source, join(root, 'served.bin'));
+  await copyFile(source, join(r.root, 'served.bin'));
   blocksOpened = 0;
-  return {
-    proxy,
-    source,
-    root,
-    local: join(dir, 'local'),
-    events,
-    connect: {
-      server: proxy.address,
-      identity: clientIdentity,
-      verifyServer: (key) => assert.ok(key.equals(serverIdentity.publicKey)),
-      retry: { retries: 2, random: () => 0, sleep: () => Promise.resolve() },
-    },
-  };
+  return { ...r, source, local: join(r.dir, 'local') };
 }
-
-const sessionResults = (events: ServerEvent[]): string[] =>
-  events.filter((e) => e.type === 'session-closed').map((e) => (e as { result: string }).result);
 
 test("an upload opened and hashed by the server's 2 worker threads lands byte-identical, REKEYs included", async (t) => {
   const { proxy, connect, source, root } = await rig(t);
@@ -127,10 +88,10 @@ test("a download opened and hashed by the client's 2 worker threads lands byte-i
 test("an upload record corrupted in flight is refused by the server's pool (DECRYPT_FAILED); the retry completes", async (t) => {
   const plan: PlanFor = (index) =>
     index === 0 ? { flipBit: { direction: 'clientToServer', offset: 1024 * 1024 + 100 } } : undefined;
-  const { proxy, connect, source, root, events } = await rig(t, plan);
+  const { proxy, connect, source, root, sessionResults } = await rig(t, plan);
   await sendFiles({ ...connect, files: [source], chunkBytes: CHUNK_BYTES, threads: 2 });
   assert.ok(proxy.connections.length >= 2, 'the corrupted session ended and a new one finished the file');
-  assert.ok(sessionResults(events).includes('DECRYPT_FAILED'), sessionResults(events).join(', '));
+  assert.ok(sessionResults().includes('DECRYPT_FAILED'), sessionResults().join(', '));
   assert.equal(await sha256File(join(root, 'big.bin')), await sha256File(source));
 });
 

@@ -7,8 +7,6 @@ import assert from 'node:assert/strict';
 import { open, readdir, stat, utimes } from 'node:fs/promises';
 import { readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import { FerryServer } from '../../src/server/index.js';
 import {
   sendFiles,
@@ -20,7 +18,8 @@ import { PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import { ChunkLog } from '../../src/transfer/index.js';
 import { isFerryError } from '../../src/errors/index.js';
 import { FaultProxy, type FaultPlan, type PlanFor } from '../helpers/fault-proxy.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { startProxiedServer } from '../helpers/proxied-server.js';
+import { RecordedLog } from '../helpers/recorded-log.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 
 const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
@@ -55,39 +54,14 @@ const CHUNK_OVERHEAD_BYTES = 2 * 31 + 59;
  */
 const SESSION_OVERHEAD_BYTES = 2048;
 
-/** Server log lines as events, so a test waits for "session closed" instead of sleeping. */
-class ServerLog {
-  readonly entries: Array<Record<string, unknown>> = [];
-  #waiters: Array<() => void> = [];
-  readonly logger = pino(
-    { level: 'info' },
-    { write: (line: string) => this.#add(JSON.parse(line) as Record<string, unknown>) },
-  );
-
-  count(event: string): number {
-    return this.entries.filter((e) => e['event'] === event).length;
-  }
-
-  async waitFor(event: string, count: number): Promise<void> {
-    while (this.count(event) < count) await new Promise<void>((resolve) => this.#waiters.push(resolve));
-  }
-
-  #add(entry: Record<string, unknown>): void {
-    this.entries.push(entry);
-    for (const wake of this.#waiters.splice(0)) wake();
-  }
-}
-
 interface Rig {
   dir: string;
   root: string;
   server: FerryServer;
   proxy: FaultProxy;
-  log: ServerLog;
+  log: RecordedLog;
   source: string;
   sourceSha: string;
-  serverIdentity: KeyPair;
-  clientIdentity: KeyPair;
   /** Where the file lands. */
   finalPath: string;
   /** Options for `sendFiles` through the proxy; `overrides` win. */
@@ -98,29 +72,14 @@ interface Rig {
 
 /** A server, a proxy in front of it and a source file; all closed and removed after the test. */
 async function rig(t: TestContext, plan?: FaultPlan | PlanFor, fileBytes = FILE_BYTES): Promise<Rig> {
-  const cleanups: Array<() => Promise<unknown>> = [];
-  t.after(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-  });
-  const dir = await makeTempDir('ferry-resume-faults-');
-  cleanups.push(() => removeTempDir(dir));
-  const root = join(dir, 'root');
-  const log = new ServerLog();
-  const serverIdentity = generateKeyPair();
-  const clientIdentity = generateKeyPair();
-  const server = await FerryServer.start({
-    root,
-    host: '127.0.0.1',
-    port: 0,
-    identity: serverIdentity,
+  const log = new RecordedLog();
+  const { dir, root, server, proxy, connect } = await startProxiedServer(t, 'ferry-resume-faults-', {
     authorize: () => ({ permissions: PERMISSION_UPLOAD }),
     durableBatchBytes: CHUNK_BYTES,
-    partialSweepIntervalMs: 0,
     logger: log.logger,
+    retries: 3,
+    plan,
   });
-  cleanups.push(() => server.close());
-  const proxy = await FaultProxy.start({ target: server.address, ...(plan ? { plan } : {}) });
-  cleanups.push(() => proxy.close());
   const source = join(dir, FILE_NAME);
   const sourceSha = await writeRandomFile(source, fileBytes);
   return {
@@ -131,18 +90,8 @@ async function rig(t: TestContext, plan?: FaultPlan | PlanFor, fileBytes = FILE_
     log,
     source,
     sourceSha,
-    serverIdentity,
-    clientIdentity,
     finalPath: join(root, FILE_NAME),
-    options: (overrides = {}) => ({
-      server: proxy.address,
-      files: [source],
-      identity: clientIdentity,
-      verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey), 'the server key'),
-      chunkBytes: CHUNK_BYTES,
-      retry: { retries: 3, random: () => 0, sleep: () => Promise.resolve() },
-      ...overrides,
-    }),
+    options: (overrides = {}) => ({ ...connect, files: [source], chunkBytes: CHUNK_BYTES, ...overrides }),
     serverCaughtUp: async () => {
       await Promise.all(proxy.connections.map((c) => c.closed));
       await log.waitFor('session', proxy.connections.filter((c) => c.upstreamConnected).length);

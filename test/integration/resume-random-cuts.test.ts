@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { pino } from 'pino';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import { FerryServer } from '../../src/server/index.js';
 import { sendFiles, type SendEvent, type UploadResult } from '../../src/client/index.js';
@@ -16,6 +15,7 @@ import { FaultProxy } from '../helpers/fault-proxy.js';
 import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 import { SeededRandom } from '../helpers/seeded-random.js';
+import { RecordedLog } from '../helpers/recorded-log.js';
 
 const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
 /** Not a multiple of the chunk size: the last chunk is short. */
@@ -23,29 +23,6 @@ const FILE_BYTES = 256 * 1024 + 1000;
 const CUT_POINTS = 50;
 const REMOTE_DIR = 'in';
 const FILE_NAME = 'payload.bin';
-
-/** Server log lines as events: a test waits for "session closed" instead of sleeping. */
-class ServerLog {
-  readonly #entries: Array<Record<string, unknown>> = [];
-  #waiters: Array<() => void> = [];
-  readonly logger = pino(
-    { level: 'info' },
-    { write: (line: string) => this.#add(JSON.parse(line) as Record<string, unknown>) },
-  );
-
-  get sessionsClosed(): number {
-    return this.#entries.filter((e) => e['event'] === 'session').length;
-  }
-
-  async waitForSessionsClosed(count: number): Promise<void> {
-    while (this.sessionsClosed < count) await new Promise<void>((resolve) => this.#waiters.push(resolve));
-  }
-
-  #add(entry: Record<string, unknown>): void {
-    this.#entries.push(entry);
-    for (const wake of this.#waiters.splice(0)) wake();
-  }
-}
 
 const seed = Number(process.env['FERRY_TEST_SEED'] ?? Math.floor(Math.random() * 2 ** 32));
 
@@ -70,7 +47,7 @@ after(async () => {
   await removeTempDir(dir);
 });
 
-async function startServer(root: string, log: ServerLog): Promise<FerryServer> {
+async function startServer(root: string, log: RecordedLog): Promise<FerryServer> {
   openServer = await FerryServer.start({
     root,
     host: '127.0.0.1',
@@ -106,7 +83,7 @@ test('a transfer cut at any of 50 seeded points resumes on a new connection and 
   const random = new SeededRandom(seed);
 
   // A clean run first: how many bytes a whole transfer puts on the wire client->server.
-  const cleanLog = new ServerLog();
+  const cleanLog = new RecordedLog();
   const cleanServer = await startServer(join(dir, 'root-clean'), cleanLog);
   proxy = await FaultProxy.start({ target: cleanServer.address });
   await sendFiles({
@@ -129,7 +106,7 @@ test('a transfer cut at any of 50 seeded points resumes on a new connection and 
 
   for (const cutAt of [...cutPoints].sort((a, b) => a - b)) {
     const root = join(dir, `root-${cutAt}`);
-    const log = new ServerLog();
+    const log = new RecordedLog();
     const server = await startServer(root, log);
     const first = proxy.connections.length;
     proxy.setTarget(server.address);
@@ -151,7 +128,7 @@ test('a transfer cut at any of 50 seeded points resumes on a new connection and 
           const cut = proxy!.connections[first]!;
           await cut.closed;
           const reachedServer = proxy!.connections.slice(first).filter((c) => c.upstreamConnected).length;
-          await log.waitForSessionsClosed(reachedServer);
+          await log.waitFor('session', reachedServer);
           await assertOnlyCorrectFileOrNothing(root, `cut at ${cutAt}, before the resume`);
         },
       },

@@ -5,12 +5,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { generateKeyPair } from '../../src/crypto/index.js';
-import { FerryServer, type ServerEvent } from '../../src/server/index.js';
 import { sendFiles, type SendFilesOptions } from '../../src/client/index.js';
 import { PERMISSION_UPLOAD } from '../../src/protocol/index.js';
-import { FaultProxy, type PlanFor } from '../helpers/fault-proxy.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import type { PlanFor } from '../helpers/fault-proxy.js';
+import { startProxiedServer, type ProxiedServer } from '../helpers/proxied-server.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 
 const CHUNK_BYTES = 64 * 1024;
@@ -19,50 +17,19 @@ const FILE_BYTES = 2 * 1024 * 1024 + 4321;
 async function rig(
   t: TestContext,
   plan?: PlanFor,
-): Promise<{
-  proxy: FaultProxy;
-  options: SendFilesOptions;
-  source: string;
-  root: string;
-  events: ServerEvent[];
-}> {
-  const dir = await makeTempDir('ferry-threads-');
-  const serverIdentity = generateKeyPair();
-  const clientIdentity = generateKeyPair();
-  const root = join(dir, 'root');
-  const server = await FerryServer.start({
-    root,
-    host: '127.0.0.1',
-    port: 0,
-    identity: serverIdentity,
+): Promise<ProxiedServer & { options: SendFilesOptions; source: string }> {
+  const r = await startProxiedServer(t, 'ferry-threads-', {
     authorize: () => ({ permissions: PERMISSION_UPLOAD }),
     durableBatchBytes: CHUNK_BYTES,
-    partialSweepIntervalMs: 0,
+    retries: 2,
+    plan,
   });
-  const events: ServerEvent[] = [];
-  server.events.on('event', (event: ServerEvent) => events.push(event));
-  const proxy = await FaultProxy.start({ target: server.address, ...(plan ? { plan } : {}) });
-  t.after(async () => {
-    await proxy.close();
-    await server.close();
-    await removeTempDir(dir);
-  });
-  const source = join(dir, 'big.bin');
+  const source = join(r.dir, 'big.bin');
   await writeRandomFile(source, FILE_BYTES);
   return {
-    proxy,
+    ...r,
     source,
-    root,
-    events,
-    options: {
-      server: proxy.address,
-      files: [source],
-      identity: clientIdentity,
-      verifyServer: (key) => assert.ok(key.equals(serverIdentity.publicKey)),
-      chunkBytes: CHUNK_BYTES,
-      threads: 2,
-      retry: { retries: 2, random: () => 0, sleep: () => Promise.resolve() },
-    },
+    options: { ...r.connect, files: [source], chunkBytes: CHUNK_BYTES, threads: 2 },
   };
 }
 
@@ -84,12 +51,10 @@ test('a record sealed by a worker and corrupted in flight is refused (DECRYPT_FA
   // One bit of the first connection flipped about 1 MiB in: inside a PUT_DATA record sealed by a worker.
   const plan: PlanFor = (index) =>
     index === 0 ? { flipBit: { direction: 'clientToServer', offset: 1024 * 1024 + 100 } } : undefined;
-  const { proxy, options, source, root, events } = await rig(t, plan);
+  const { proxy, options, source, root, sessionResults } = await rig(t, plan);
   await sendFiles(options);
   assert.ok(proxy.connections.length >= 2, 'the corrupted session ended and a new one finished the file');
-  const closed = events
-    .filter((e) => e.type === 'session-closed')
-    .map((e) => (e as { result: string }).result);
+  const closed = sessionResults();
   assert.ok(closed.includes('DECRYPT_FAILED'), `sessions ended: ${closed.join(', ')}`);
   assert.equal(await sha256File(join(root, 'big.bin')), await sha256File(source));
 });

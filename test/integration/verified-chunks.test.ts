@@ -8,19 +8,18 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
+import { generateKeyPair } from '../../src/crypto/index.js';
 import type { SecureChannel } from '../../src/channel/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
-import { PERMISSION_UPLOAD, chunkHashOf, fileDigest, type Message } from '../../src/protocol/index.js';
+import { PERMISSION_UPLOAD, chunkHashOf, fileDigest } from '../../src/protocol/index.js';
 import type { FerryServer } from '../../src/server/index.js';
 import { startTempDirServer } from '../helpers/temp-dir-server.js';
-import { openAdmittedSession } from '../helpers/admitted-session.js';
+import { openAdmittedSession, receiveMessage as receive } from '../helpers/admitted-session.js';
+import { RawUpload } from '../helpers/raw-upload.js';
 
 const CHUNK_BYTES = 64 * 1024; // one leaf: the smallest chunk (PROTOCOL.md §7.2)
-const content = randomBytes(2 * CHUNK_BYTES);
-const chunk = (i: number): Buffer => content.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES);
-const DIGEST = fileDigest(content.length, CHUNK_BYTES, [chunkHashOf(chunk(0)), chunkHashOf(chunk(1))]);
-const MTIME_MS = 1_700_000_000_000;
+const upload = new RawUpload(randomBytes(2 * CHUNK_BYTES), CHUNK_BYTES);
+const { content, digest: DIGEST } = upload;
 
 interface Rig {
   root: string;
@@ -30,7 +29,7 @@ interface Rig {
 }
 
 async function startRig(t: TestContext): Promise<Rig> {
-  const identity: KeyPair = generateKeyPair();
+  const identity = generateKeyPair();
   const { server } = await startTempDirServer(t, 'ferry-verified-', {
     authorize: () => ({ permissions: PERMISSION_UPLOAD }),
     // A PROGRESS per verified chunk: the test waits on it instead of guessing when a chunk is held.
@@ -43,82 +42,27 @@ async function startRig(t: TestContext): Promise<Rig> {
   };
 }
 
-/** A PUT_OFFER of the file; with `join`, a JOIN presenting that token (PROTOCOL.md §5.13.2). */
-function offer(ref: number, join?: Buffer): Message {
-  return {
-    type: 'PUT_OFFER',
-    ref,
-    size: content.length,
-    mtimeMs: MTIME_MS,
-    chunkBytes: CHUNK_BYTES,
-    mode: 0o644,
-    overwrite: false,
-    fresh: false,
-    ...(join ? { join } : {}),
-    path: 'f.bin',
-  };
-}
-
-async function sendChunk(
-  channel: SecureChannel,
-  ref: number,
-  index: number,
-  data: Buffer,
-  hash: Buffer,
-): Promise<void> {
-  // A 64 KiB chunk does not fit one record: two PUT_DATA messages.
-  const half = data.length >> 1;
-  await channel.send({ type: 'PUT_DATA', ref, offset: index * CHUNK_BYTES, data: data.subarray(0, half) });
-  await channel.send({
-    type: 'PUT_DATA',
-    ref,
-    offset: index * CHUNK_BYTES + half,
-    data: data.subarray(half),
-  });
-  await channel.send({ type: 'PUT_CHUNK', ref, index, chunkHash: hash });
-}
-
-async function receive<T extends Message['type']>(
-  channel: SecureChannel,
-  type: T,
-): Promise<Extract<Message, { type: T }>> {
-  const message = await channel.receive();
-  assert.equal(message.type, type, `expected ${type}, got ${JSON.stringify(message)}`);
-  return message as Extract<Message, { type: T }>;
-}
-
-/**
- * The primary offers the file and has chunk 0 verified and durable (it waits for the PROGRESS); `token` is
- * the join token of its PUT_ACCEPT.
- */
+/** The primary offers the file and has chunk 0 verified and durable; `token` is its PUT_ACCEPT's join token. */
 async function primaryWithChunk0(rig: Rig): Promise<{ primary: SecureChannel; token: Buffer }> {
   const primary = await rig.session();
-  await primary.send(offer(1));
-  const accept = await receive(primary, 'PUT_ACCEPT');
-  assert.deepEqual(accept.ranges, []);
-  await sendChunk(primary, 1, 0, chunk(0), chunkHashOf(chunk(0)));
-  assert.equal((await receive(primary, 'PROGRESS')).verifiedBytes, CHUNK_BYTES);
-  return { primary, token: accept.joinToken };
+  return { primary, token: await upload.startWithChunk0(primary) };
 }
 
 test('a joined stream cannot rewrite a chunk the primary had verified: it is refused, and the stored file is the content its PUT_DONE digest names', async (t) => {
   const rig = await startRig(t);
   const { primary, token } = await primaryWithChunk0(rig);
   const joined = await rig.session();
-  await joined.send(offer(1, token));
+  await joined.send(upload.offer(1, token));
   await receive(joined, 'PUT_ACCEPT');
   // Other content for chunk 0, closed with a wrong hash: on a8541e7 the bytes were written, CHUNK_MISMATCH
   // came back for this ref only, and the primary's verified hash still vouched for chunk 0.
-  await sendChunk(joined, 1, 0, Buffer.alloc(CHUNK_BYTES, 0x58), chunkHashOf(Buffer.from('anything')));
+  await upload.sendChunk(joined, 1, 0, Buffer.alloc(CHUNK_BYTES, 0x58), chunkHashOf(Buffer.from('anything')));
   const refused = await receive(joined, 'ERROR');
   assert.equal(refused.code, ERROR_CODES.MESSAGE_MALFORMED.wire, `refused with ${refused.code}`);
   assert.match(refused.detail, /chunk 0 is already verified/);
 
-  await sendChunk(primary, 1, 1, chunk(1), chunkHashOf(chunk(1)));
-  await primary.send({ type: 'PUT_END', ref: 1, fileDigest: DIGEST });
-  let done = await primary.receive();
-  while (done.type === 'PROGRESS') done = await primary.receive();
-  assert.equal(done.type, 'PUT_DONE', JSON.stringify(done));
+  await upload.sendChunk(primary, 1, 1);
+  const done = await upload.finish(primary, 1);
   assert.ok(done.fileDigest.equals(DIGEST));
   const stored = await readFile(join(rig.root, 'f.bin'));
   assert.ok(
@@ -135,9 +79,9 @@ test('a chunk that failed its hash on a joined stream is not held: the PUT_END i
   const rig = await startRig(t);
   const { primary, token } = await primaryWithChunk0(rig);
   const joined = await rig.session();
-  await joined.send(offer(1, token));
+  await joined.send(upload.offer(1, token));
   await receive(joined, 'PUT_ACCEPT');
-  await sendChunk(joined, 1, 1, Buffer.alloc(CHUNK_BYTES, 0x58), chunkHashOf(chunk(1)));
+  await upload.sendChunk(joined, 1, 1, Buffer.alloc(CHUNK_BYTES, 0x58), chunkHashOf(upload.chunk(1)));
   const mismatch = await receive(joined, 'ERROR');
   assert.equal(mismatch.code, ERROR_CODES.CHUNK_MISMATCH.wire);
   assert.equal(mismatch.ref, 1, 'only the joined stream is over');
@@ -148,14 +92,11 @@ test('a chunk that failed its hash on a joined stream is not held: the PUT_END i
   assert.match(refused.detail, /1 of 2 chunks missing at end/);
 
   const again = await rig.session();
-  await again.send(offer(1));
+  await again.send(upload.offer(1));
   const accept = await receive(again, 'PUT_ACCEPT');
   assert.deepEqual(accept.ranges, [{ first: 0, count: 1 }], 'chunk 1 is not held');
-  await sendChunk(again, 1, 1, chunk(1), chunkHashOf(chunk(1)));
-  await again.send({ type: 'PUT_END', ref: 1, fileDigest: DIGEST });
-  let done = await again.receive();
-  while (done.type === 'PROGRESS') done = await again.receive();
-  assert.equal(done.type, 'PUT_DONE', JSON.stringify(done));
+  await upload.sendChunk(again, 1, 1);
+  await upload.finish(again, 1);
   assert.ok((await readFile(join(rig.root, 'f.bin'))).equals(content));
 });
 
@@ -163,16 +104,16 @@ test("when the primary session ends, a joined stream's further data fails for it
   const rig = await startRig(t);
   const { primary, token } = await primaryWithChunk0(rig);
   const joined = await rig.session();
-  await joined.send(offer(1, token));
+  await joined.send(upload.offer(1, token));
   await receive(joined, 'PUT_ACCEPT');
   const primaryClosed = once(rig.server.events, 'session-closed');
   primary.close();
   await primaryClosed;
 
   // On main before the receiver machine the data went to the closed partial with no answer at all.
-  await sendChunk(joined, 1, 1, chunk(1), chunkHashOf(chunk(1)));
+  await upload.sendChunk(joined, 1, 1);
   // Then the session resumes the transfer itself (sent at once, so a server that stays silent fails fast).
-  await joined.send(offer(2));
+  await joined.send(upload.offer(2));
   const refused = await receive(joined, 'ERROR');
   assert.equal(refused.code, ERROR_CODES.PATH_NOT_FOUND.wire, JSON.stringify(refused));
   assert.equal(refused.ref, 1);

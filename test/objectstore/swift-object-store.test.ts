@@ -29,7 +29,7 @@ import {
 import { chmod, mkdir, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
-import { FerryServer } from '../../src/server/index.js';
+import { FerryServer, type ServeOptions } from '../../src/server/index.js';
 import { getFiles, listFiles, sendFiles, sendPaths, type TransferEvent } from '../../src/client/index.js';
 import {
   DEFAULT_CHUNK_BYTES,
@@ -94,6 +94,32 @@ describePartialStore<string, S3Target>(
 );
 
 const MIB = 1024 * 1024;
+
+/**
+ * Servers A and B of a cluster: one identity (a cluster shares it), each its own root under `dir`, both
+ * upload-only on one bucket under `prefix`; nothing else in common. The caller closes them.
+ */
+function startServerPair(
+  s: SwiftForTests,
+  dir: string,
+  prefix: string,
+  options: Partial<ServeOptions> = {},
+): Promise<FerryServer[]> {
+  const identity = generateKeyPair();
+  return Promise.all(
+    ['a', 'b'].map((name) =>
+      FerryServer.start({
+        root: join(dir, `root-${name}`),
+        port: 0,
+        identity,
+        authorize: () => ({ permissions: PERMISSION_UPLOAD }),
+        partialSweepIntervalMs: 0,
+        objectStore: storeAt(s, prefix),
+        ...options,
+      }),
+    ),
+  );
+}
 
 function entriesOf(bytes: Buffer, chunkBytes: number, indices: number[]): ChunkEntry[] {
   return indices.map((index) => ({
@@ -317,24 +343,11 @@ test('ferry serve with an object store: a sent file lands as an object, exact, n
 test('an upload cut on server A resumes on server B over the same bucket: at most the missing bytes, a batch and a part resent', async (t) => {
   const s = swift();
   const dir = await makeTempDir('ferry-objectstore-cut-');
-  const serverIdentity = generateKeyPair();
   const clientIdentity = generateKeyPair();
   const store = storeAt(s, 'cut/');
   const batchBytes = 4 * MIB;
-  // Two servers with one identity (a cluster shares it) and one bucket; nothing else in common.
-  const servers = await Promise.all(
-    ['a', 'b'].map((name) =>
-      FerryServer.start({
-        root: join(dir, `root-${name}`),
-        port: 0,
-        identity: serverIdentity,
-        authorize: () => ({ permissions: PERMISSION_UPLOAD }),
-        partialSweepIntervalMs: 0,
-        durableBatchBytes: batchBytes,
-        objectStore: storeAt(s, 'cut/'),
-      }),
-    ),
-  );
+  const servers = await startServerPair(s, dir, 'cut/', { durableBatchBytes: batchBytes });
+  const serverKey = servers[0]!.publicKey;
   const aLetGo = new Promise<void>((resolve) => servers[0]!.events.once('session-closed', () => resolve()));
   const balancer = await SwitchProxy.start(servers.map((server) => server.address));
   const cutAt = 16 * MIB;
@@ -355,7 +368,7 @@ test('an upload cut on server A resumes on server B over the same bucket: at mos
     server: proxy.address,
     files: [source],
     identity: clientIdentity,
-    verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+    verifyServer: (key: Buffer) => assert.ok(key.equals(serverKey)),
     chunkBytes: MIB,
     // The retry goes once server A has let the transfer go (its session closed, its partial closed): what
     // --coordination etcd enforces (test/coordination/cluster-takeover.test.ts); these servers run without
@@ -378,21 +391,9 @@ test('an upload cut on server A resumes on server B over the same bucket: at mos
 test('through HAProxy: server A stopped at half an upload, the retry lands on server B and resumes from what A made durable', async (t) => {
   const s = swift();
   const dir = await makeTempDir('ferry-objectstore-haproxy-');
-  const serverIdentity = generateKeyPair();
   const batchBytes = 4 * MIB;
-  const servers = await Promise.all(
-    ['a', 'b'].map((name) =>
-      FerryServer.start({
-        root: join(dir, `root-${name}`),
-        port: 0,
-        identity: serverIdentity,
-        authorize: () => ({ permissions: PERMISSION_UPLOAD }),
-        partialSweepIntervalMs: 0,
-        durableBatchBytes: batchBytes,
-        objectStore: storeAt(s, 'ha/'),
-      }),
-    ),
-  );
+  const servers = await startServerPair(s, dir, 'ha/', { durableBatchBytes: batchBytes });
+  const serverKey = servers[0]!.publicKey;
   const [a, b] = servers as [FerryServer, FerryServer];
   const haproxy = await startHaproxy(servers.map((server) => server.address));
   t.after(async () => {
@@ -420,7 +421,7 @@ test('through HAProxy: server A stopped at half an upload, the retry lands on se
     server: { host: haproxy.host, port: haproxy.port },
     files: [source],
     identity: generateKeyPair(),
-    verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+    verifyServer: (key: Buffer) => assert.ok(key.equals(serverKey)),
     chunkBytes: MIB,
     retry: { retries: 3, random: () => 0, sleep: () => aStopped },
   });
@@ -665,20 +666,9 @@ test('ferry serve with an object store: a batch entry whose digest does not matc
 test('an upload-only client re-sending what it placed gets IDENTICAL from any server (the object carries its transfer id); another client gets FILE_EXISTS', async (t) => {
   const s = swift();
   const dir = await makeTempDir('ferry-objectstore-placed-');
-  const serverIdentity = generateKeyPair();
   // Two servers on one store, upload only: the second recognises what the first placed.
-  const servers = await Promise.all(
-    ['a', 'b'].map((name) =>
-      FerryServer.start({
-        root: join(dir, `root-${name}`),
-        port: 0,
-        identity: serverIdentity,
-        authorize: () => ({ permissions: PERMISSION_UPLOAD }),
-        partialSweepIntervalMs: 0,
-        objectStore: storeAt(s, 'placed/'),
-      }),
-    ),
-  );
+  const servers = await startServerPair(s, dir, 'placed/');
+  const serverKey = servers[0]!.publicKey;
   t.after(async () => {
     for (const server of servers) await server.close();
     await removeTempDir(dir);
@@ -695,7 +685,7 @@ test('an upload-only client re-sending what it placed gets IDENTICAL from any se
       paths: [big, small],
       remotePath: '',
       identity,
-      verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+      verifyServer: (key: Buffer) => assert.ok(key.equals(serverKey)),
       chunkBytes: MIB,
       onEvent: (e) => events.push(e),
       retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
@@ -729,7 +719,7 @@ test('an upload-only client re-sending what it placed gets IDENTICAL from any se
       paths: [big, small],
       remotePath: '',
       identity: generateKeyPair(),
-      verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+      verifyServer: (key: Buffer) => assert.ok(key.equals(serverKey)),
       chunkBytes: MIB,
       onEvent: (e) => stranger.push(e),
       retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { LEAF_BYTES } from '../../src/protocol/constants.js';
 import { rollChecksum, weakChecksum } from '../../src/protocol/rolling-checksum.js';
+import { SeededRandom } from '../helpers/seeded-random.js';
 import {
   DELTA_STRONG_BYTES,
   DeltaSignatureBuilder,
@@ -20,17 +21,10 @@ import {
 } from '../../src/protocol/delta-matcher.js';
 import { leafHash } from '../../src/protocol/merkle-tree-hash.js';
 
-/** xorshift32, seeded: every failure reproduces from the seed in its message. */
+/** A seeded source of 32-bit numbers (SeededRandom): every failure reproduces from the seed in its message. */
 function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.uint32();
 }
 
 function randomBytes(next: () => number, n: number): Buffer {

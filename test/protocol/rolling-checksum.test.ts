@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LEAF_BYTES } from '../../src/protocol/constants.js';
 import { rollChecksum, weakChecksum } from '../../src/protocol/rolling-checksum.js';
+import { SeededRandom } from '../helpers/seeded-random.js';
 
 /** rsync's get_checksum1 as written in Tridgell 1999 §3.2: a = Σ x_i, b = Σ (l − i + 1)·x_i, both mod 2^16. */
 function referenceChecksum(bytes: Uint8Array, start: number, end: number): number {
@@ -17,17 +18,10 @@ function referenceChecksum(bytes: Uint8Array, start: number, end: number): numbe
   return a + b * 65536;
 }
 
-/** xorshift32, seeded: every failure reproduces from the seed in its message. */
+/** A seeded source of 32-bit numbers (SeededRandom): every failure reproduces from the seed in its message. */
 function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.uint32();
 }
 
 test('weakChecksum equals the reference over random data and windows of every length remainder', () => {
