@@ -36,9 +36,9 @@ import { bytePattern } from '../helpers/byte-pattern.js';
 const CHUNK_BYTES = 64 * 1024;
 /** 16 whole chunks and a short one: a cut at half leaves several durable chunks to re-hash. */
 const FILE_BYTES = 16 * CHUNK_BYTES + 1000;
-const STALL_MS = 200;
-const KEEPALIVE_MS = 20;
-/** KEEPALIVEs to wait for while the server is held: at least 400 ms, twice the client's stall timeout. */
+const STALL_MS = 1000;
+const KEEPALIVE_MS = 100;
+/** KEEPALIVEs to wait for while the server is held: at least 2 s, twice the client's stall timeout. */
 const KEEPALIVES_OUTLASTING_THE_STALL = (2 * STALL_MS) / KEEPALIVE_MS;
 
 /** A door operations of one kind wait at while it is shut; the test shuts it and opens it. */
@@ -186,7 +186,7 @@ function eventsOf<T extends SendEvent['type']>(
   return events.filter((e): e is Extract<SendEvent, { type: T }> => e.type === type);
 }
 
-test('a resume whose held chunks are re-hashed slowly keeps a client with a 200 ms stall timeout connected (KEEPALIVE)', async (t) => {
+test('a resume whose held chunks are re-hashed slowly keeps a client with a 1 s stall timeout connected (KEEPALIVE)', async (t) => {
   const r = await rig(t, KEEPALIVE_MS, (i) =>
     i === 0 ? { cut: { afterBytes: Math.floor(FILE_BYTES / 2) } } : undefined,
   );
@@ -217,7 +217,7 @@ test('a resume whose held chunks are re-hashed slowly keeps a client with a 200 
   assert.ok(eventsOf(events, 'transfer-started')[1]!.heldBytes > 0, 'the second session resumed held chunks');
 });
 
-test('a finish that places the file slowly keeps a client with a 200 ms stall timeout connected until PUT_DONE (KEEPALIVE)', async (t) => {
+test('a finish that places the file slowly keeps a client with a 1 s stall timeout connected until PUT_DONE (KEEPALIVE)', async (t) => {
   const r = await rig(t, KEEPALIVE_MS);
   r.store.finishes.shut();
   const events: SendEvent[] = [];
@@ -246,7 +246,7 @@ test('a server that stays silent while it works longer than the stall timeout is
   assert.equal(r.proxy.connections.length, 1);
 });
 
-test('a get whose server waits on the hash budget before GET_OFFER keeps a client with a 200 ms stall timeout connected (KEEPALIVE)', async (t) => {
+test('a get whose server waits on the hash budget before GET_OFFER keeps a client with a 1 s stall timeout connected (KEEPALIVE)', async (t) => {
   const budgetWait = new Door();
   budgetWait.shut();
   // After hooks run in the order they were added: the door opens before the server closes (its close waits
