@@ -7,6 +7,7 @@ import {
   digestFile,
   receivedDirectoryMode,
   removeUnderRoot,
+  setAttributesUnderRoot,
   setDirectoryAttributes,
   walkLocalTree,
 } from '../transfer/index.js';
@@ -70,8 +71,10 @@ export interface SyncSummary extends SyncCounts {
  * `planSync` decides, and the actions go the ways `send -r` and `get -r` go: new files sent, unchanged ones
  * (same size and mtime, or with `checksum` the same digest) skipped without reading, changed ones sent with
  * OVERWRITE, as deltas where the transfer offers one (§5.15), links and directories with their modes and
- * mtimes, and with `delete` the entries SRC lacks removed, deepest first (REMOVE_REQUEST §5.16 on the server;
- * here the same rule, never following a link). Resolves with the summary; rejects like `sendTree`/`getFiles`
+ * mtimes, a file whose content is the same but whose mode (or, with `checksum`, mtime) is not given SRC's
+ * without its data (SET_ATTRIBUTES §5.19 on the server; here the same rule), and with `delete` the entries
+ * SRC lacks removed, deepest first (REMOVE_REQUEST §5.16 on the server; here the same rule, never following
+ * a link). Resolves with the summary; rejects like `sendTree`/`getFiles`
  * when some entries failed, once the others are done, and with FILE_EXISTS when a directory in DST stood in
  * the way of an entry of SRC and `delete` was not given (a `conflict` action).
  */
@@ -103,7 +106,7 @@ async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promise<SyncC
   const source = localTreeEntries(tree);
   const localOf = new Map(tree.files.map((f) => [f.relative.slice(top.relative.length + 1), f.localPath]));
   let counts: SyncCounts | undefined;
-  const removalFailures: JobFailure[] = [];
+  const requestFailures: JobFailure[] = [];
   const plan = async (session: ClientSession): Promise<UploadJob[]> => {
     const destination = await remoteTree(session, options, { dropOutsideLinks: false });
     const identical = options.checksum
@@ -118,14 +121,14 @@ async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promise<SyncC
     );
     counts = tally.planned(actions, 'upload', remotePath);
     if (options.dryRun) return [];
-    removalFailures.push(...(await removeRemote(session, actions, options, tally)));
+    requestFailures.push(...(await requestRemote(session, actions, options, tally)));
     return uploadJobsOf(actions, remotePath, localOf);
   };
   // A file or link refused on its own fails the run once the others are done (runUploadJobs); a refused
   // removal was reported as it happened and fails the run after everything else went.
   await runUploadJobs(plan, { ...options, files: [], overwrite: true, onEvent: tally.onEvent });
-  if (removalFailures.length > 0)
-    throw jobsFailedError(removalFailures, { total: removalFailures.length, files: false });
+  if (requestFailures.length > 0)
+    throw jobsFailedError(requestFailures, { total: requestFailures.length, files: false });
   return counts!;
 }
 
@@ -170,10 +173,10 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
     });
     return counts!;
   }
-  const removalFailures: JobFailure[] = [];
+  const requestFailures: JobFailure[] = [];
   const planner = async (session: ClientSession, localDir: string): Promise<GetPlan> => {
     const actions = await planOn(session, localDir);
-    removalFailures.push(...(await removeLocal(localDir, actions, tally)));
+    requestFailures.push(...(await changeLocal(localDir, actions, tally)));
     return getPlanOf(actions, options.remotePath);
   };
   await getPlanned(
@@ -192,8 +195,8 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
     // The top directory is DST itself, the one entry a get plan cannot name: its attributes come last.
     await setDirectoryAttributes(await realpath(requested), receivedDirectoryMode(top.mode), top.mtimeMs);
   }
-  if (removalFailures.length > 0)
-    throw jobsFailedError(removalFailures, { total: removalFailures.length, files: false });
+  if (requestFailures.length > 0)
+    throw jobsFailedError(requestFailures, { total: requestFailures.length, files: false });
   return counts!;
 }
 
@@ -282,63 +285,75 @@ function getPlanOf(actions: readonly SyncAction[], remotePath: string): GetPlan 
 }
 
 /**
- * Sends the plan's removals as REMOVE_REQUESTs (PROTOCOL.md §5.16), pipelined: the server takes them in
- * arrival order, deepest first as planned, so each directory is empty when its turn comes. A removal refused
- * on its own is reported (`entry-skipped`, "not removed: ...") and the others go on.
+ * Sends the plan's removals as REMOVE_REQUESTs (PROTOCOL.md §5.16), then its attribute changes as
+ * SET_ATTRIBUTES (§5.19), pipelined: the server takes them in arrival order, removals deepest first as
+ * planned, so each directory is empty when its turn comes. A request refused on its own is reported
+ * (`entry-skipped`, "not removed: ..." or "mode and mtime not set: ...") and the others go on.
  */
-async function removeRemote(
+async function requestRemote(
   session: ClientSession,
   actions: readonly SyncAction[],
   options: SyncTreeOptions,
   tally: SyncTally,
 ): Promise<JobFailure[]> {
-  const removals = actions.filter(
-    (a): a is Extract<SyncAction, { action: 'delete' }> => a.action === 'delete',
-  );
   const failures: JobFailure[] = [];
   // Requests in flight, oldest first: at most MAX_PIPELINED unanswered, as for every pipelined operation.
-  const inFlight: Array<{ ref: number; entry: EntryRequest; path: string; relative: string }> = [];
+  const inFlight: Array<{ ref: number; entry: EntryRequest; path: string; relative: string; what: string }> =
+    [];
   const settleOldest = async (): Promise<void> => {
-    const { ref, entry, path, relative } = inFlight.shift()!;
+    const { ref, entry, path, relative, what } = inFlight.shift()!;
     try {
       entry.receive(await session.take(ref));
     } catch (err) {
       const error = aboutRemotePath(err, options.server, path);
       if (!failsOnlyThisJob(error, session)) throw error;
-      tally.onEvent({ type: 'entry-skipped', path: relative, reason: `not removed: ${error.message}` });
+      tally.onEvent({ type: 'entry-skipped', path: relative, reason: `${what}: ${error.message}` });
       failures.push({ error, name: path });
     } finally {
       session.closeRef(ref);
     }
   };
-  for (const removal of removals) {
+  for (const a of actions) {
+    if (a.action !== 'delete' && a.action !== 'attributes') continue;
     if (inFlight.length >= MAX_PIPELINED) await settleOldest();
-    const path = joinRemotePath(options.remotePath, removal.path);
+    const path = joinRemotePath(options.remotePath, a.path);
     const ref = session.openRef();
     const entry = new EntryRequest();
-    inFlight.push({ ref, entry, path, relative: removal.path });
-    await session.send(entry.request({ type: 'REMOVE_REQUEST', ref, path }));
+    if (a.action === 'delete') {
+      inFlight.push({ ref, entry, path, relative: a.path, what: 'not removed' });
+      await session.send(entry.request({ type: 'REMOVE_REQUEST', ref, path }));
+    } else {
+      inFlight.push({ ref, entry, path, relative: a.path, what: 'mode and mtime not set' });
+      await session.send(
+        entry.request({ type: 'SET_ATTRIBUTES', ref, mode: a.mode, mtimeMs: Math.trunc(a.mtimeMs), path }),
+      );
+    }
   }
   while (inFlight.length > 0) await settleOldest();
   return failures;
 }
 
-/** The plan's removals on this machine, under the real `root`, never following a link (`removeUnderRoot`). */
-async function removeLocal(
+/**
+ * The plan's removals, then its attribute changes, on this machine, under the real `root`, never following a
+ * link (`removeUnderRoot`, `setAttributesUnderRoot`: the rules the server applies to the same requests).
+ */
+async function changeLocal(
   root: string,
   actions: readonly SyncAction[],
   tally: SyncTally,
 ): Promise<JobFailure[]> {
   const failures: JobFailure[] = [];
   for (const a of actions) {
-    if (a.action !== 'delete') continue;
+    if (a.action !== 'delete' && a.action !== 'attributes') continue;
     try {
-      await removeUnderRoot(root, a.path.split('/'));
+      if (a.action === 'delete') await removeUnderRoot(root, a.path.split('/'));
+      else await setAttributesUnderRoot(root, a.path.split('/'), { mode: a.mode, mtimeMs: a.mtimeMs });
     } catch (err) {
-      // One entry that cannot be removed (not empty any more, a link above it, no permission) stays, is
-      // reported, and the others go on, as a refused removal on the server does.
+      // One entry that cannot be changed (not empty any more, a link above it, no permission) stays, is
+      // reported, and the others go on, as a refused request on the server does.
       const error = toFerryError(err);
-      tally.onEvent({ type: 'entry-skipped', path: a.path, reason: `not removed: ${error.message}` });
+      const what = a.action === 'delete' ? 'not removed' : 'mode and mtime not set';
+      tally.onEvent({ type: 'entry-skipped', path: a.path, reason: `${what}: ${error.message}` });
       failures.push({ error, name: join(root, a.path) });
     }
   }
