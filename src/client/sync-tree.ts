@@ -1,4 +1,4 @@
-import { lstat, realpath } from 'node:fs/promises';
+import { lstat, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FerryError, isFerryError, toFerryError } from '../errors/index.js';
 import { EntryRequest } from '../machines/index.js';
@@ -100,15 +100,24 @@ export async function syncTree(options: SyncTreeOptions): Promise<SyncSummary> {
 /** Local SRC to remote DST: planned on the upload's first session, then the upload jobs. */
 async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promise<SyncCounts> {
   const { remotePath } = options;
-  // The local tree is walked before connecting: a missing SRC costs no connection.
-  const tree = await walkLocalTree(options.localDir, options.onSkip ?? (() => undefined));
-  const top = tree.dirs[tree.dirs.length - 1]!;
-  const source = localTreeEntries(tree);
-  const localOf = new Map(tree.files.map((f) => [f.relative.slice(top.relative.length + 1), f.localPath]));
+  // A missing or non-directory SRC costs no connection (one stat); the walk itself runs while the session
+  // connects, shakes hands and lists DST (issue 16: they were one after the other).
+  if (!(await stat(options.localDir)).isDirectory())
+    throw new FerryError('PATH_INVALID', 'not a directory', { subject: options.localDir });
+  const walked = walkLocalTree(options.localDir, options.onSkip ?? (() => undefined)).then((tree) => {
+    const top = tree.dirs[tree.dirs.length - 1]!;
+    const localOf = new Map(tree.files.map((f) => [f.relative.slice(top.relative.length + 1), f.localPath]));
+    return { top, source: localTreeEntries(tree), localOf };
+  });
+  // Awaited by the plan; a walk that fails before then must not count as unhandled.
+  walked.catch(() => undefined);
   let counts: SyncCounts | undefined;
   const requestFailures: JobFailure[] = [];
   const plan = async (session: ClientSession): Promise<UploadJob[]> => {
-    const destination = await remoteTree(session, options, { dropOutsideLinks: false });
+    const [{ top, source, localOf }, destination] = await Promise.all([
+      walked,
+      remoteTree(session, options, { dropOutsideLinks: false }),
+    ]);
     const identical = options.checksum
       ? await sameDigests(filesToCompare({ source, destination }), (path) => ({
           local: digestFile(localOf.get(path)!, { signal: options.signal }),
@@ -143,6 +152,10 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
   const planOn = async (session: ClientSession, localDir: string | undefined): Promise<SyncAction[]> => {
     const onSkip = (path: string, reason: string): void =>
       tally.onEvent({ type: 'entry-skipped', path, reason });
+    // DST here is walked while the server lists SRC (issue 16: one after the other before).
+    const local =
+      localDir === undefined ? Promise.resolve<SyncEntry[]>([]) : localDestinationEntries(localDir);
+    local.catch(() => undefined);
     const listed = await listRemote(session, options.remotePath, { recursive: true }).catch(
       (err: unknown) => {
         throw aboutRemotePath(err, options.server, options.remotePath);
@@ -151,7 +164,7 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
     if (listed.isFile)
       throw new FerryError('USAGE_INVALID', 'the source is a file: sync mirrors directories');
     const source = remoteListingEntries(listed, options.remotePath, { dropOutsideLinks: true, onSkip });
-    const destination = localDir === undefined ? [] : await localDestinationEntries(localDir);
+    const destination = await local;
     top = { mode: listed.mode, mtimeMs: listed.mtimeMs };
     const identical = options.checksum
       ? await sameDigests(filesToCompare({ source, destination }), (path) => ({
