@@ -146,6 +146,8 @@ class SyncPrinter {
           return `conflict ${path}: ${event.reason} (use --delete to replace it)`;
         case 'skip':
           return this.#flags.verbose ? `skip ${path} (unchanged)` : undefined;
+        case 'attributes':
+          return listed ? `set mode and mtime of ${path}` : undefined;
         case 'dir':
           return undefined;
       }
@@ -167,8 +169,11 @@ class SyncPrinter {
       );
       return;
     }
+    // Said only when it happened: most syncs change no mode.
+    const attributes =
+      summary.attributesSet > 0 ? ` (${summary.attributesSet} given a new mode or mtime)` : '';
     process.stderr.write(
-      `sync: sent ${files} (${split}), skipped ${summary.filesSkipped} unchanged, deleted ${summary.deleted}; file data on the wire ${formatBytes(summary.dataBytes)}, the delta saved ${formatBytes(summary.savedBytes)}\n`,
+      `sync: sent ${files} (${split}), skipped ${summary.filesSkipped} unchanged${attributes}, deleted ${summary.deleted}; file data on the wire ${formatBytes(summary.dataBytes)}, the delta saved ${formatBytes(summary.savedBytes)}\n`,
     );
   }
 

@@ -1,3 +1,5 @@
+import { receivedFileMode } from '../transfer/index.js';
+
 /**
  * One entry of a tree as `ferry sync` compares it, on either side: `path` is relative to the tree's top,
  * '/'-separated, never '' (the top directory itself is `SyncTrees.top`). Sizes in bytes, times in
@@ -30,7 +32,9 @@ export interface SyncPlanOptions {
 
 /**
  * What a sync does with one entry. `send`: the file goes (`new`: DST lacks it; `changed`: DST holds another
- * content, sent as a delta). `skip`: unchanged, nothing read or sent. `link`: made, or replaced when it
+ * content, sent as a delta). `skip`: unchanged, nothing read or sent. `attributes`: the content is the
+ * same (by the quick check, or by digest with `checksum`) but the mode or the mtime is not: DST's file is
+ * given SRC's (the mode as a received file gets it, `receivedFileMode`) without any data (PROTOCOL.md §5.19). `link`: made, or replaced when it
  * points elsewhere. `dir`: made if missing and given SRC's mode and mtime (every directory, deepest first,
  * `''` for the top). `delete`: removed from DST (`extra`: SRC lacks it, only with `delete`; `replaced`: an
  * entry of another kind is in the way of SRC's). `conflict`: SRC's entry cannot be placed because a
@@ -39,6 +43,7 @@ export interface SyncPlanOptions {
 export type SyncAction =
   | { action: 'send'; path: string; reason: 'new' | 'changed'; size: number; mtimeMs: number; mode: number }
   | { action: 'skip'; path: string; kind: 'file' | 'link'; size: number }
+  | { action: 'attributes'; path: string; mode: number; mtimeMs: number; size: number }
   | { action: 'link'; path: string; target: string; mtimeMs: number; replace: boolean }
   | { action: 'dir'; path: string; mode: number; mtimeMs: number }
   | { action: 'delete'; path: string; kind: SyncEntry['kind']; reason: 'extra' | 'replaced' }
@@ -54,6 +59,21 @@ export function quickCheckEqual(
   destination: { size: number; mtimeMs: number },
 ): boolean {
   return source.size === destination.size && Math.trunc(source.mtimeMs) === Math.trunc(destination.mtimeMs);
+}
+
+/**
+ * Whether DST's file already has what SRC's would get: the mode a received file gets from SRC's
+ * (`receivedFileMode`, PROTOCOL.md §5.3: a source mode of 0o4777 arrives as 0o755, so it is no difference)
+ * and the same mtime to the millisecond.
+ */
+export function sameAttributes(
+  source: { mode: number; mtimeMs: number },
+  destination: { mode: number; mtimeMs: number },
+): boolean {
+  return (
+    receivedFileMode(source.mode) === destination.mode &&
+    Math.trunc(source.mtimeMs) === Math.trunc(destination.mtimeMs)
+  );
 }
 
 /**
@@ -117,11 +137,10 @@ export function planSync(trees: SyncTrees, options: SyncPlanOptions = {}): SyncA
       const same = options.checksum
         ? present.size === size && (options.identical?.has(path) ?? false)
         : quickCheckEqual(entry, present);
-      files.push(
-        same
-          ? { action: 'skip', path, kind: 'file', size }
-          : { action: 'send', path, reason: 'changed', size, mtimeMs, mode },
-      );
+      if (!same) files.push({ action: 'send', path, reason: 'changed', size, mtimeMs, mode });
+      else if (sameAttributes(entry, present)) files.push({ action: 'skip', path, kind: 'file', size });
+      // rsync -a's way: the content is there, only the mode or (with `checksum`) the mtime is not.
+      else files.push({ action: 'attributes', path, mode, mtimeMs, size });
     } else if (entry.kind === 'link') {
       const { path, target, mtimeMs } = entry;
       if (present?.kind === 'link' && present.target === target)
@@ -145,6 +164,8 @@ export interface SyncCounts {
   filesNew: number;
   filesChanged: number;
   filesSkipped: number;
+  /** Files whose content was the same and whose mode or mtime was set (PROTOCOL.md §5.19). */
+  attributesSet: number;
   linksMade: number;
   deleted: number;
   conflicts: number;
@@ -158,6 +179,7 @@ export function countSyncActions(actions: readonly SyncAction[]): SyncCounts {
     filesNew: 0,
     filesChanged: 0,
     filesSkipped: 0,
+    attributesSet: 0,
     linksMade: 0,
     deleted: 0,
     conflicts: 0,
@@ -170,6 +192,7 @@ export function countSyncActions(actions: readonly SyncAction[]): SyncCounts {
       else counts.filesChanged++;
       counts.bytesToSend += action.size;
     } else if (action.action === 'skip' && action.kind === 'file') counts.filesSkipped++;
+    else if (action.action === 'attributes') counts.attributesSet++;
     else if (action.action === 'link') counts.linksMade++;
     else if (action.action === 'delete') counts.deleted++;
     else if (action.action === 'conflict') counts.conflicts++;

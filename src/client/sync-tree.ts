@@ -1,4 +1,4 @@
-import { lstat, realpath } from 'node:fs/promises';
+import { lstat, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FerryError, isFerryError, toFerryError } from '../errors/index.js';
 import { EntryRequest } from '../machines/index.js';
@@ -7,6 +7,7 @@ import {
   digestFile,
   receivedDirectoryMode,
   removeUnderRoot,
+  setAttributesUnderRoot,
   setDirectoryAttributes,
   walkLocalTree,
 } from '../transfer/index.js';
@@ -70,8 +71,10 @@ export interface SyncSummary extends SyncCounts {
  * `planSync` decides, and the actions go the ways `send -r` and `get -r` go: new files sent, unchanged ones
  * (same size and mtime, or with `checksum` the same digest) skipped without reading, changed ones sent with
  * OVERWRITE, as deltas where the transfer offers one (§5.15), links and directories with their modes and
- * mtimes, and with `delete` the entries SRC lacks removed, deepest first (REMOVE_REQUEST §5.16 on the server;
- * here the same rule, never following a link). Resolves with the summary; rejects like `sendTree`/`getFiles`
+ * mtimes, a file whose content is the same but whose mode (or, with `checksum`, mtime) is not given SRC's
+ * without its data (SET_ATTRIBUTES §5.19 on the server; here the same rule), and with `delete` the entries
+ * SRC lacks removed, deepest first (REMOVE_REQUEST §5.16 on the server; here the same rule, never following
+ * a link). Resolves with the summary; rejects like `sendTree`/`getFiles`
  * when some entries failed, once the others are done, and with FILE_EXISTS when a directory in DST stood in
  * the way of an entry of SRC and `delete` was not given (a `conflict` action).
  */
@@ -97,15 +100,24 @@ export async function syncTree(options: SyncTreeOptions): Promise<SyncSummary> {
 /** Local SRC to remote DST: planned on the upload's first session, then the upload jobs. */
 async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promise<SyncCounts> {
   const { remotePath } = options;
-  // The local tree is walked before connecting: a missing SRC costs no connection.
-  const tree = await walkLocalTree(options.localDir, options.onSkip ?? (() => undefined));
-  const top = tree.dirs[tree.dirs.length - 1]!;
-  const source = localTreeEntries(tree);
-  const localOf = new Map(tree.files.map((f) => [f.relative.slice(top.relative.length + 1), f.localPath]));
+  // A missing or non-directory SRC costs no connection (one stat); the walk itself runs while the session
+  // connects, shakes hands and lists DST (issue 16: they were one after the other).
+  if (!(await stat(options.localDir)).isDirectory())
+    throw new FerryError('PATH_INVALID', 'not a directory', { subject: options.localDir });
+  const walked = walkLocalTree(options.localDir, options.onSkip ?? (() => undefined)).then((tree) => {
+    const top = tree.dirs[tree.dirs.length - 1]!;
+    const localOf = new Map(tree.files.map((f) => [f.relative.slice(top.relative.length + 1), f.localPath]));
+    return { top, source: localTreeEntries(tree), localOf };
+  });
+  // Awaited by the plan; a walk that fails before then must not count as unhandled.
+  walked.catch(() => undefined);
   let counts: SyncCounts | undefined;
-  const removalFailures: JobFailure[] = [];
+  const requestFailures: JobFailure[] = [];
   const plan = async (session: ClientSession): Promise<UploadJob[]> => {
-    const destination = await remoteTree(session, options, { dropOutsideLinks: false });
+    const [{ top, source, localOf }, destination] = await Promise.all([
+      walked,
+      remoteTree(session, options, { dropOutsideLinks: false }),
+    ]);
     const identical = options.checksum
       ? await sameDigests(filesToCompare({ source, destination }), (path) => ({
           local: digestFile(localOf.get(path)!, { signal: options.signal }),
@@ -118,14 +130,14 @@ async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promise<SyncC
     );
     counts = tally.planned(actions, 'upload', remotePath);
     if (options.dryRun) return [];
-    removalFailures.push(...(await removeRemote(session, actions, options, tally)));
+    requestFailures.push(...(await requestRemote(session, actions, options, tally)));
     return uploadJobsOf(actions, remotePath, localOf);
   };
   // A file or link refused on its own fails the run once the others are done (runUploadJobs); a refused
   // removal was reported as it happened and fails the run after everything else went.
   await runUploadJobs(plan, { ...options, files: [], overwrite: true, onEvent: tally.onEvent });
-  if (removalFailures.length > 0)
-    throw jobsFailedError(removalFailures, { total: removalFailures.length, files: false });
+  if (requestFailures.length > 0)
+    throw jobsFailedError(requestFailures, { total: requestFailures.length, files: false });
   return counts!;
 }
 
@@ -140,6 +152,10 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
   const planOn = async (session: ClientSession, localDir: string | undefined): Promise<SyncAction[]> => {
     const onSkip = (path: string, reason: string): void =>
       tally.onEvent({ type: 'entry-skipped', path, reason });
+    // DST here is walked while the server lists SRC (issue 16: one after the other before).
+    const local =
+      localDir === undefined ? Promise.resolve<SyncEntry[]>([]) : localDestinationEntries(localDir);
+    local.catch(() => undefined);
     const listed = await listRemote(session, options.remotePath, { recursive: true }).catch(
       (err: unknown) => {
         throw aboutRemotePath(err, options.server, options.remotePath);
@@ -148,7 +164,7 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
     if (listed.isFile)
       throw new FerryError('USAGE_INVALID', 'the source is a file: sync mirrors directories');
     const source = remoteListingEntries(listed, options.remotePath, { dropOutsideLinks: true, onSkip });
-    const destination = localDir === undefined ? [] : await localDestinationEntries(localDir);
+    const destination = await local;
     top = { mode: listed.mode, mtimeMs: listed.mtimeMs };
     const identical = options.checksum
       ? await sameDigests(filesToCompare({ source, destination }), (path) => ({
@@ -170,10 +186,10 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
     });
     return counts!;
   }
-  const removalFailures: JobFailure[] = [];
+  const requestFailures: JobFailure[] = [];
   const planner = async (session: ClientSession, localDir: string): Promise<GetPlan> => {
     const actions = await planOn(session, localDir);
-    removalFailures.push(...(await removeLocal(localDir, actions, tally)));
+    requestFailures.push(...(await changeLocal(localDir, actions, tally)));
     return getPlanOf(actions, options.remotePath);
   };
   await getPlanned(
@@ -192,8 +208,8 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
     // The top directory is DST itself, the one entry a get plan cannot name: its attributes come last.
     await setDirectoryAttributes(await realpath(requested), receivedDirectoryMode(top.mode), top.mtimeMs);
   }
-  if (removalFailures.length > 0)
-    throw jobsFailedError(removalFailures, { total: removalFailures.length, files: false });
+  if (requestFailures.length > 0)
+    throw jobsFailedError(requestFailures, { total: requestFailures.length, files: false });
   return counts!;
 }
 
@@ -282,63 +298,75 @@ function getPlanOf(actions: readonly SyncAction[], remotePath: string): GetPlan 
 }
 
 /**
- * Sends the plan's removals as REMOVE_REQUESTs (PROTOCOL.md §5.16), pipelined: the server takes them in
- * arrival order, deepest first as planned, so each directory is empty when its turn comes. A removal refused
- * on its own is reported (`entry-skipped`, "not removed: ...") and the others go on.
+ * Sends the plan's removals as REMOVE_REQUESTs (PROTOCOL.md §5.16), then its attribute changes as
+ * SET_ATTRIBUTES (§5.19), pipelined: the server takes them in arrival order, removals deepest first as
+ * planned, so each directory is empty when its turn comes. A request refused on its own is reported
+ * (`entry-skipped`, "not removed: ..." or "mode and mtime not set: ...") and the others go on.
  */
-async function removeRemote(
+async function requestRemote(
   session: ClientSession,
   actions: readonly SyncAction[],
   options: SyncTreeOptions,
   tally: SyncTally,
 ): Promise<JobFailure[]> {
-  const removals = actions.filter(
-    (a): a is Extract<SyncAction, { action: 'delete' }> => a.action === 'delete',
-  );
   const failures: JobFailure[] = [];
   // Requests in flight, oldest first: at most MAX_PIPELINED unanswered, as for every pipelined operation.
-  const inFlight: Array<{ ref: number; entry: EntryRequest; path: string; relative: string }> = [];
+  const inFlight: Array<{ ref: number; entry: EntryRequest; path: string; relative: string; what: string }> =
+    [];
   const settleOldest = async (): Promise<void> => {
-    const { ref, entry, path, relative } = inFlight.shift()!;
+    const { ref, entry, path, relative, what } = inFlight.shift()!;
     try {
       entry.receive(await session.take(ref));
     } catch (err) {
       const error = aboutRemotePath(err, options.server, path);
       if (!failsOnlyThisJob(error, session)) throw error;
-      tally.onEvent({ type: 'entry-skipped', path: relative, reason: `not removed: ${error.message}` });
+      tally.onEvent({ type: 'entry-skipped', path: relative, reason: `${what}: ${error.message}` });
       failures.push({ error, name: path });
     } finally {
       session.closeRef(ref);
     }
   };
-  for (const removal of removals) {
+  for (const a of actions) {
+    if (a.action !== 'delete' && a.action !== 'attributes') continue;
     if (inFlight.length >= MAX_PIPELINED) await settleOldest();
-    const path = joinRemotePath(options.remotePath, removal.path);
+    const path = joinRemotePath(options.remotePath, a.path);
     const ref = session.openRef();
     const entry = new EntryRequest();
-    inFlight.push({ ref, entry, path, relative: removal.path });
-    await session.send(entry.request({ type: 'REMOVE_REQUEST', ref, path }));
+    if (a.action === 'delete') {
+      inFlight.push({ ref, entry, path, relative: a.path, what: 'not removed' });
+      await session.send(entry.request({ type: 'REMOVE_REQUEST', ref, path }));
+    } else {
+      inFlight.push({ ref, entry, path, relative: a.path, what: 'mode and mtime not set' });
+      await session.send(
+        entry.request({ type: 'SET_ATTRIBUTES', ref, mode: a.mode, mtimeMs: Math.trunc(a.mtimeMs), path }),
+      );
+    }
   }
   while (inFlight.length > 0) await settleOldest();
   return failures;
 }
 
-/** The plan's removals on this machine, under the real `root`, never following a link (`removeUnderRoot`). */
-async function removeLocal(
+/**
+ * The plan's removals, then its attribute changes, on this machine, under the real `root`, never following a
+ * link (`removeUnderRoot`, `setAttributesUnderRoot`: the rules the server applies to the same requests).
+ */
+async function changeLocal(
   root: string,
   actions: readonly SyncAction[],
   tally: SyncTally,
 ): Promise<JobFailure[]> {
   const failures: JobFailure[] = [];
   for (const a of actions) {
-    if (a.action !== 'delete') continue;
+    if (a.action !== 'delete' && a.action !== 'attributes') continue;
     try {
-      await removeUnderRoot(root, a.path.split('/'));
+      if (a.action === 'delete') await removeUnderRoot(root, a.path.split('/'));
+      else await setAttributesUnderRoot(root, a.path.split('/'), { mode: a.mode, mtimeMs: a.mtimeMs });
     } catch (err) {
-      // One entry that cannot be removed (not empty any more, a link above it, no permission) stays, is
-      // reported, and the others go on, as a refused removal on the server does.
+      // One entry that cannot be changed (not empty any more, a link above it, no permission) stays, is
+      // reported, and the others go on, as a refused request on the server does.
       const error = toFerryError(err);
-      tally.onEvent({ type: 'entry-skipped', path: a.path, reason: `not removed: ${error.message}` });
+      const what = a.action === 'delete' ? 'not removed' : 'mode and mtime not set';
+      tally.onEvent({ type: 'entry-skipped', path: a.path, reason: `${what}: ${error.message}` });
       failures.push({ error, name: join(root, a.path) });
     }
   }

@@ -1,4 +1,10 @@
-import type { Message, PutDirMessage, PutLinkMessage, RemoveRequestMessage } from '../protocol/index.js';
+import type {
+  Message,
+  PutDirMessage,
+  PutLinkMessage,
+  RemoveRequestMessage,
+  SetAttributesMessage,
+} from '../protocol/index.js';
 import { stepOf, type Transition } from './transition.js';
 
 /**
@@ -29,6 +35,12 @@ export const ENTRY_TRANSITIONS = [
     action: 'REMOVE_REQUEST sent: the file, link or empty directory removed, no link followed (§5.16)',
   },
   {
+    state: 'idle',
+    event: 'SET_ATTRIBUTES',
+    next: 'requested',
+    action: 'SET_ATTRIBUTES sent: the existing file given its mode and mtime, no link followed (§5.19)',
+  },
+  {
     state: 'requested',
     event: 'ACK',
     next: 'done',
@@ -39,7 +51,7 @@ export const ENTRY_TRANSITIONS = [
 /** Where an entry is (a state of {@link ENTRY_TRANSITIONS}). */
 export type EntryState = (typeof ENTRY_TRANSITIONS)[number]['state' | 'next'];
 
-/** One PUT_DIR, PUT_LINK or REMOVE_REQUEST and its answer, sans-IO. */
+/** One PUT_DIR, PUT_LINK, REMOVE_REQUEST or SET_ATTRIBUTES and its answer, sans-IO. */
 export class EntryRequest {
   #state: EntryState = 'idle';
 
@@ -48,7 +60,9 @@ export class EntryRequest {
   }
 
   /** The request to send (returned as given, once the table allows it). */
-  request<M extends PutDirMessage | PutLinkMessage | RemoveRequestMessage>(message: M): M {
+  request<M extends PutDirMessage | PutLinkMessage | RemoveRequestMessage | SetAttributesMessage>(
+    message: M,
+  ): M {
     this.#state = stepOf(ENTRY_TRANSITIONS, this.#state, message.type).next;
     return message;
   }

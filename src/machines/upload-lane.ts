@@ -82,6 +82,7 @@ export const UPLOAD_LANE_TRANSITIONS = [
   ...inEveryState('PUT_DIR', 'written, then ACK, in arrival order (§5.10)'),
   ...inEveryState('PUT_LINK', 'written, then ACK, in arrival order (§5.10)'),
   ...inEveryState('REMOVE_REQUEST', 'removed, then ACK, in arrival order (§5.16)'),
+  ...inEveryState('SET_ATTRIBUTES', 'mode and mtime set, then ACK, in arrival order (§5.19)'),
   ...inEveryState('message of a discarded ref', 'discarded (§5.8)'),
   ...inEveryState(
     'last message of a discarded ref',
@@ -100,7 +101,8 @@ type LaneEvent = (typeof UPLOAD_LANE_TRANSITIONS)[number]['event'];
 /**
  * Which handler gets a client's message (PROTOCOL.md §6.1): `offer` (PUT_OFFER), `upload` (PUT_DATA,
  * PUT_COPY, PUT_CHUNK, PUT_END of the open upload), `end-upload` (its CANCEL or ERROR), `download` (GET_REQUEST),
- * `cancel-download` (CANCEL of a queued or running download), `listing`, `tree` (PUT_DIR, PUT_LINK, REMOVE_REQUEST),
+ * `cancel-download` (CANCEL of a queued or running download), `listing`, `tree` (PUT_DIR, PUT_LINK, REMOVE_REQUEST,
+ * SET_ATTRIBUTES),
  * `batch` (PUT_BATCH, BATCH_END), or `discard`. A word, not an object: the router has the message, and PUT_DATA must not allocate per record.
  */
 export type LaneRoute =
@@ -201,6 +203,7 @@ export class UploadLane {
       case 'PUT_DIR':
       case 'PUT_LINK':
       case 'REMOVE_REQUEST':
+      case 'SET_ATTRIBUTES':
         this.#step(message.type);
         return 'tree';
       case 'PUT_BATCH':

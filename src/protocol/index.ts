@@ -140,6 +140,7 @@ export {
   type PutOfferMessage,
   type WelcomeMessage,
   type RemoveRequestMessage,
+  type SetAttributesMessage,
   type KeyCommitMessage,
   type KeyRotateMessage,
 } from './messages.js';

@@ -31,6 +31,7 @@ export const MESSAGE_TYPE_CODES = {
   LIST_ENTRIES: 0x31,
   LIST_END: 0x32,
   REMOVE_REQUEST: 0x34,
+  SET_ATTRIBUTES: 0x35,
   KEY_COMMIT: 0x50,
   KEY_ROTATE: 0x51,
 } as const;
@@ -73,7 +74,7 @@ export interface KeyRotateMessage {
   proof: Buffer;
 }
 
-/** ACK (PROTOCOL.md §5.9): the server confirms the PUT_DIR, PUT_LINK or REMOVE_REQUEST `ref`. */
+/** ACK (PROTOCOL.md §5.9): the server confirms the PUT_DIR, PUT_LINK, REMOVE_REQUEST or SET_ATTRIBUTES `ref`. */
 export interface AckMessage {
   type: 'ACK';
   ref: number;
@@ -225,6 +226,19 @@ export interface PutLinkMessage {
 export interface RemoveRequestMessage {
   type: 'REMOVE_REQUEST';
   ref: number;
+  path: string;
+}
+
+/**
+ * SET_ATTRIBUTES (PROTOCOL.md §5.19): give the existing regular file at `path` (§7.1) the permission bits
+ * `mode` (narrowed as a received file's, §5.3) and the mtime `mtimeMs`, without sending its data and never
+ * following a link; answered by ACK or an ERROR for the ref.
+ */
+export interface SetAttributesMessage {
+  type: 'SET_ATTRIBUTES';
+  ref: number;
+  mode: number;
+  mtimeMs: number;
   path: string;
 }
 
@@ -419,6 +433,7 @@ export type Message =
   | KeyCommitMessage
   | KeyRotateMessage
   | RemoveRequestMessage
+  | SetAttributesMessage
   | KeepaliveMessage;
 
 /** The message whose `type` is `T`. */

@@ -20,6 +20,7 @@ import { PAIR_CODECS, PAIR_MESSAGE_BYTES } from './pair-codecs.js';
 import { KEY_CODECS } from './key-codecs.js';
 import { PUT_CODECS } from './put-codecs.js';
 import { REMOVE_CODECS } from './remove-codecs.js';
+import { ATTRIBUTES_CODECS } from './attributes-codecs.js';
 import { SESSION_CODECS } from './session-codecs.js';
 
 // The message shapes live in message-types.ts; they are re-exported so callers can import from here.
@@ -71,6 +72,7 @@ export {
   type PutOfferMessage,
   type WelcomeMessage,
   type RemoveRequestMessage,
+  type SetAttributesMessage,
 } from './message-types.js';
 export { listEntryBytes } from './list-codecs.js';
 export { batchEntryBytes } from './batch-codecs.js';
@@ -86,6 +88,7 @@ const CODECS: MessageCodecTable<MessageType> = {
   ...LIST_CODECS,
   ...KEY_CODECS,
   ...REMOVE_CODECS,
+  ...ATTRIBUTES_CODECS,
 };
 
 // The same codecs by type byte, for the decoder, with the name its errors use (`put_offer`). A codec of one

@@ -14,6 +14,7 @@ import { sendListing } from './listing.js';
 import type { SessionEvents } from './server-events.js';
 import { writeDirectory, writeLink } from './tree-writer.js';
 import { removeEntry } from './remove-entry.js';
+import { setEntryAttributes } from './set-entry-attributes.js';
 import { SessionKeepalive } from './session-keepalive.js';
 
 /**
@@ -303,6 +304,14 @@ export class ServerSession {
           // Arrival order, as for PUT_DIR: a batch sent before the removal is placed before it.
           await this.#batches?.close();
           await removeEntry(io, message);
+          await io.send({ type: 'ACK', ref });
+          return;
+        case 'SET_ATTRIBUTES':
+          // PROTOCOL.md §5.19: an object store keeps no mode here; refused with a coded error, as removals.
+          refuseOnObjectStore(io, 'attribute changes');
+          // Arrival order, as for PUT_DIR: a batch sent before it is placed first.
+          await this.#batches?.close();
+          await setEntryAttributes(io, message);
           await io.send({ type: 'ACK', ref });
           return;
         default:

@@ -13,8 +13,8 @@ import {
 
 const TOP = { mode: 0o755, mtimeMs: 1_000 };
 
-function file(path: string, size: number, mtimeMs: number): SyncEntry {
-  return { kind: 'file', path, size, mtimeMs, mode: 0o644 };
+function file(path: string, size: number, mtimeMs: number, mode = 0o644): SyncEntry {
+  return { kind: 'file', path, size, mtimeMs, mode };
 }
 function dir(path: string): SyncEntry {
   return { kind: 'dir', path, mode: 0o755, mtimeMs: 5 };
@@ -39,6 +39,8 @@ function lines(actions: readonly SyncAction[]): string[] {
         return `dir ${a.path}`;
       case 'conflict':
         return `conflict ${a.path}`;
+      case 'attributes':
+        return `attributes ${a.path} ${a.mode.toString(8)} ${a.mtimeMs}`;
     }
   });
 }
@@ -71,7 +73,7 @@ test('planSync compares by size and mtime to the millisecond, not below it', () 
   assert.deepEqual(lines(actions), ['skip a', 'dir ']);
 });
 
-test('planSync with checksum sends a same-size same-mtime file whose digest differs and skips an equal one whatever its mtime', () => {
+test('planSync with checksum sends a same-size same-mtime file whose digest differs, skips an equal one and gives an equal one of another mtime that mtime', () => {
   const trees = {
     source: [file('differs', 4, 1), file('equal', 4, 1), file('touched', 4, 9), file('longer', 5, 1)],
     destination: [file('differs', 4, 1), file('equal', 4, 1), file('touched', 4, 1), file('longer', 4, 1)],
@@ -83,7 +85,7 @@ test('planSync with checksum sends a same-size same-mtime file whose digest diff
   assert.deepEqual(lines(actions), [
     'send differs changed',
     'skip equal',
-    'skip touched',
+    'attributes touched 644 9',
     'send longer changed',
     'dir ',
   ]);
@@ -160,6 +162,63 @@ test('planSync removes an entry of another kind in the way first; a directory in
     'send x new',
     'link z',
     'dir y',
+    'dir ',
+  ]);
+});
+
+test('planSync gives a file of the same content but another mode that mode, without sending it', () => {
+  const actions = planSync({
+    source: [
+      file('chmodded', 10, 1, 0o600),
+      file('same', 10, 1, 0o644),
+      file('chmodded-and-changed', 10, 2, 0o600),
+    ],
+    destination: [
+      file('chmodded', 10, 1, 0o644),
+      file('same', 10, 1, 0o644),
+      file('chmodded-and-changed', 10, 1, 0o644),
+    ],
+    top: TOP,
+  });
+  // A changed file carries its mode with its content; only an unchanged one needs the attributes alone.
+  assert.deepEqual(lines(actions), [
+    'attributes chmodded 600 1',
+    'skip same',
+    'send chmodded-and-changed changed',
+    'dir ',
+  ]);
+  const counts = countSyncActions(actions);
+  assert.equal(counts.attributesSet, 1);
+  assert.equal(counts.filesSent, 1);
+  assert.equal(counts.filesSkipped, 1);
+  assert.equal(counts.bytesToSend, 10);
+});
+
+test('planSync compares modes as a received file gets them: bits a receiver never gives are no difference', () => {
+  const actions = planSync({
+    // 0o4777 arrives as 0o755 (no setuid, no write for group or others), so a 0o755 copy is already right;
+    // a 0o2755 copy (set by hand on DST) is not, and gets 0o755.
+    source: [file('setuid', 1, 1, 0o4777), file('setgid-there', 1, 1, 0o755)],
+    destination: [file('setuid', 1, 1, 0o755), file('setgid-there', 1, 1, 0o2755)],
+    top: TOP,
+  });
+  assert.deepEqual(lines(actions), ['skip setuid', 'attributes setgid-there 755 1', 'dir ']);
+});
+
+test('planSync without checksum sends a file whose mtime alone differs (the quick check cannot tell), with checksum it sets the mtime and the mode together', () => {
+  const trees = {
+    source: [file('a', 4, 9, 0o600)],
+    destination: [file('a', 4, 1, 0o644)],
+    top: TOP,
+  };
+  assert.deepEqual(lines(planSync(trees)), ['send a changed', 'dir ']);
+  assert.deepEqual(lines(planSync(trees, { checksum: true, identical: new Set(['a']) })), [
+    'attributes a 600 9',
+    'dir ',
+  ]);
+  // A digest that differs is a change whatever the attributes.
+  assert.deepEqual(lines(planSync(trees, { checksum: true, identical: new Set() })), [
+    'send a changed',
     'dir ',
   ]);
 });

@@ -3,7 +3,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readFile, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertExit, runFerry, type CliResult } from '../helpers/cli.js';
 import type { FaultProxy } from '../helpers/fault-proxy.js';
@@ -229,4 +240,25 @@ test('sync down never makes a link the server lists that leads out of the tree',
   );
   const summary = events.find((e) => e.type === 'sync-summary');
   assert.ok(summary, 'a sync-summary line ends the --json output');
+});
+
+test('sync gives a file whose mode alone changed the new mode both ways, without sending it', async () => {
+  await writeFile(join(src, 'run.sh'), '#!/bin/sh\n');
+  await chmod(join(src, 'run.sh'), 0o644);
+  assertExit(await sync(src, remote()), 0, 'sync up the new file');
+  await chmod(join(src, 'run.sh'), 0o755);
+  const up = await sync(src, remote(), '-v');
+  assertExit(up, 0, 'sync up a mode change');
+  assert.match(up.stderr, /set mode and mtime of run\.sh/);
+  assert.match(up.stderr, /sync: sent 0 files .*\(1 given a new mode or mtime\)/);
+  assert.equal((await stat(join(root, 'mirror', 'run.sh'))).mode & 0o7777, 0o755);
+
+  assertExit(await sync(remote(), back), 0, 'sync down the new file');
+  assert.equal((await stat(join(back, 'run.sh'))).mode & 0o7777, 0o755);
+  await chmod(join(root, 'mirror', 'run.sh'), 0o700);
+  const down = await sync(remote(), back, '-v');
+  assertExit(down, 0, 'sync down a mode change');
+  assert.match(down.stderr, /set mode and mtime of run\.sh/);
+  assert.match(down.stderr, /sync: sent 0 files .*\(1 given a new mode or mtime\)/);
+  assert.equal((await stat(join(back, 'run.sh'))).mode & 0o7777, 0o700);
 });

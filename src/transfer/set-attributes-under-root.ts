@@ -1,0 +1,55 @@
+import { realpath } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { FerryError } from '../errors/index.js';
+import { fsTimeOf } from './fs-names.js';
+import { openNoFollow } from './open-no-follow.js';
+import { receivedFileMode } from './received-mode.js';
+import { resolveUnderRoot } from './root-path.js';
+
+/**
+ * Gives the existing regular file that validated components name under `root` (a real path) the mode a
+ * received file gets (`receivedFileMode`: at most 0o755, never setuid, setgid or sticky) and the mtime
+ * `mtimeMs`, without touching its content (PROTOCOL.md §5.19, §7.1). The rules are `removeUnderRoot`'s: every
+ * directory above it is `lstat`ed by `resolveUnderRoot` (a link there is PATH_ESCAPES_ROOT), the parent's
+ * real path is checked again right before the change, and the file itself is opened O_NOFOLLOW and changed
+ * through the descriptor (fchmod, futimens): chmod(2) and utimes(2) by name follow a link swapped in after the
+ * check. A missing file is PATH_NOT_FOUND; a directory, link or anything else is refused, nothing changed.
+ * The one rule of both sides: the server's SET_ATTRIBUTES and `ferry sync` downloading onto this machine.
+ */
+export async function setAttributesUnderRoot(
+  root: string,
+  components: readonly string[],
+  attributes: { mode: number; mtimeMs: number },
+): Promise<void> {
+  const target = await resolveUnderRoot(root, components, { createDirs: false });
+  if (!target.exists) throw new FerryError('PATH_NOT_FOUND', 'no file there');
+  if ((await realpath(target.dir)) !== target.dir)
+    throw new FerryError('PATH_ESCAPES_ROOT', 'a directory above the entry moved');
+  const handle = await openExisting(target.path);
+  try {
+    await handle.chmod(receivedFileMode(attributes.mode));
+    // The access time is kept: only the modification time is the source's (as rsync -a and `send` do).
+    const { atime } = await handle.stat();
+    await handle.utimes(atime, fsTimeOf(attributes.mtimeMs));
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Opens the file to change it; one its owner may not read (mode 0o200, say) is opened for writing. */
+async function openExisting(path: string): Promise<FileHandle> {
+  try {
+    return await openNoFollow(path, 'read');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new FerryError('PATH_NOT_FOUND', 'no file there');
+    if (code !== 'EACCES') throw err;
+  }
+  try {
+    return await openNoFollow(path, 'update');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EACCES')
+      throw new FerryError('PERMISSION_DENIED', 'the file cannot be opened to change its mode');
+    throw err;
+  }
+}
