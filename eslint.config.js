@@ -1,6 +1,6 @@
 // Lint rules, including the layering of docs/ARCHITECTURE.md:
 // errors <- crypto <- protocol <- machines <- channel <- transfer/home <- objectstore <- server/client <- cli/web; the CLI uses the client,
-// the server and the dashboard only through src/index.ts, the public library API.
+// the server and the dashboard only through src/index.ts, the public library API (or its client half, src/client-api.ts).
 // crypto/, protocol/ and machines/ are pure (no sockets, files or timers) so every protocol step is testable with bytes.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -146,24 +146,24 @@ export default tseslint.config(
     indexOnly: true,
     // The CLI runs whole operations, as an embedder would; assembling them from these parts is the
     // library's job (sendPaths, getPaths, listFiles, allowListAuthorize), or every embedder does it again.
-    paths: [
-      {
-        name: '../index.js',
-        importNames: [
-          'ClientSession',
-          'runUploadJobs',
-          'treeJobs',
-          'withRetries',
-          'listRemote',
-          'remotePathKind',
-          'resolveDestination',
-          'remoteDestination',
-          'LOCAL_DESTINATION',
-          'aboutRemotePath',
-        ],
-        message: 'the CLI uses whole operations (sendPaths, getPaths, listFiles), like any embedder',
-      },
-    ],
+    // src/client-api.ts is the client half of src/index.ts (re-exported there whole): the same names are
+    // refused through either.
+    paths: ['../index.js', '../client-api.js'].map((name) => ({
+      name,
+      importNames: [
+        'ClientSession',
+        'runUploadJobs',
+        'treeJobs',
+        'withRetries',
+        'listRemote',
+        'remotePathKind',
+        'resolveDestination',
+        'remoteDestination',
+        'LOCAL_DESTINATION',
+        'aboutRemotePath',
+      ],
+      message: 'the CLI uses whole operations (sendPaths, getPaths, listFiles), like any embedder',
+    })),
   }),
   {
     files: ['test/**', 'bench/**', 'scripts/**'],

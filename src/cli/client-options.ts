@@ -8,7 +8,7 @@ import {
   STALL_TIMEOUT_MS,
   serverKeyUpdater,
   type ConnectOptions,
-} from '../index.js';
+} from '../client-api.js';
 import { confirmOnTty } from './confirm-on-tty.js';
 import { parseCount, parseMs } from './parse-option.js';
 import type { Target } from './parse-target.js';

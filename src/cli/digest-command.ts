@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
-import { digestFile } from '../index.js';
+import { digestFile } from '../client-api.js';
 
 /**
  * `ferry digest FILE`: the file digest of PROTOCOL.md §7.2, to compare files out of band. It takes no chunk

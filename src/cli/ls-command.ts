@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { listFiles, type ListEntry, type SessionEvent } from '../index.js';
+import { listFiles, type ListEntry, type SessionEvent } from '../client-api.js';
 import { parseRemotePath } from '../protocol/index.js';
 import { homeOf } from './cli-context.js';
 import { escapeForTerminal, jsonForTerminal } from './escape-for-terminal.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
-import { DEFAULT_THREADS, sendPaths } from '../index.js';
+import { DEFAULT_THREADS, sendPaths } from '../client-api.js';
 import { parseRemotePath } from '../protocol/index.js';
 import { homeOf } from './cli-context.js';
 import { parseTarget } from './parse-target.js';

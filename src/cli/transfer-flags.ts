@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DEFAULT_CHUNK_BYTES, DEFAULT_STREAMS } from '../index.js';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_STREAMS } from '../client-api.js';
 import { formatByteSize } from './parse-option.js';
 
 /** The flags `send` and `get` share, parsed by `parseChunkSize` and `parseStreams`. */

@@ -2,6 +2,7 @@ import { lstat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { joinRemotePath, parseRemotePath } from '../protocol/index.js';
+import { walkLocalTree } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { resolveDestination } from './destination.js';
 import { remoteDestination } from './destination-sides.js';
@@ -39,6 +40,13 @@ export async function sendPaths(options: SendPathsOptions): Promise<JobResult[]>
   if (paths.length === 0) throw new FerryError('USAGE_INVALID', 'nothing to send');
   if (remotePath !== '') parseRemotePath(remotePath);
   const kinds = await sourceKinds(paths, options.recursive ?? false);
+  const dirs = paths.filter((_, i) => kinds[i] === 'dir');
+  const onSkip = options.onSkip ?? (() => undefined);
+  // The trees are walked beside the connection and the handshake, which need nothing from them (issue 14:
+  // a 1000-file tree's lstats were ~20-60 ms after the handshake); a failure surfaces where it did, once
+  // the destination is known.
+  const walks = new Map(dirs.map((dir) => [dir, walkLocalTree(dir, onSkip)] as const));
+  for (const walk of walks.values()) walk.catch(() => undefined);
   const plan = async (session: ClientSession): Promise<UploadJob[]> => {
     const destination = await resolveDestination(
       {
@@ -57,8 +65,7 @@ export async function sendPaths(options: SendPathsOptions): Promise<JobResult[]>
         remotePath:
           destination.kind === 'as' ? destination.path : joinRemotePath(destination.dir, basename(localPath)),
       }));
-    const dirs = paths.filter((_, i) => kinds[i] === 'dir');
-    return [...files, ...(await treeJobs(dirs, destination, options.onSkip ?? (() => undefined)))];
+    return [...files, ...(await treeJobs(dirs, destination, onSkip, (dir) => walks.get(dir)!))];
   };
   return runUploadJobs(plan, { ...options, files: paths });
 }

@@ -1,6 +1,6 @@
 import { FerryError } from '../errors/index.js';
 import { joinRemotePath } from '../protocol/index.js';
-import { walkLocalTree } from '../transfer/index.js';
+import { walkLocalTree, type LocalTree } from '../transfer/index.js';
 import type { Destination } from './destination.js';
 import { runUploadJobs, type JobResult, type SendFilesOptions, type UploadJob } from './send-files.js';
 
@@ -28,18 +28,20 @@ export async function sendTree(options: SendTreeOptions): Promise<JobResult[]> {
 
 /**
  * The jobs that send the trees `dirs` to `destination`: inside a directory each tree keeps its base name,
- * as `scp -r` does; `as` gives the one tree the destination's name instead.
+ * as `scp -r` does; `as` gives the one tree the destination's name instead. `walk` walks one tree
+ * (walkLocalTree by default; sendPaths passes the walks it started before connecting).
  */
 export async function treeJobs(
   dirs: readonly string[],
   destination: Destination,
   onSkip: (relative: string, reason: string) => void,
+  walk: (dir: string) => Promise<LocalTree> = (dir) => walkLocalTree(dir, onSkip),
 ): Promise<UploadJob[]> {
   const jobs: UploadJob[] = [];
   const dirJobs: UploadJob[] = [];
   const linkJobs: UploadJob[] = [];
   for (const dir of dirs) {
-    const tree = await walkLocalTree(dir, onSkip);
+    const tree = await walk(dir);
     // Every relative path starts with the tree's top name (local-tree.ts): it is what `as` replaces.
     const top = tree.dirs[tree.dirs.length - 1]!.relative;
     const place = (relative: string): string =>

@@ -55,7 +55,7 @@ export const BATCH_RECEIVER_TRANSITIONS = [
     state: 'receiving',
     event: 'BATCH_END',
     next: 'idle',
-    action: 'the batch is handed to the writer whole; its BATCH_DONE follows once every entry is settled',
+    action: 'entries were staged as their records came; the writer places their names, then BATCH_DONE',
   },
   {
     state: 'receiving',

@@ -1,6 +1,6 @@
-import { lstat } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { toFerryError } from '../errors/index.js';
+import { FerryError, toFerryError } from '../errors/index.js';
 import { smallFileDigest } from '../protocol/index.js';
 import {
   identityOf,
@@ -8,6 +8,7 @@ import {
   resolveUnderRoot,
   type SmallFile,
   type SmallFileOutcome,
+  type StagedPlacement,
 } from '../transfer/index.js';
 import { missingParents } from './missing-parents.js';
 import type { ServerObjectStore } from './server-object-store.js';
@@ -31,6 +32,15 @@ export interface BatchPlacement {
 }
 
 /**
+ * An entry on its way to its name ({@link BatchDestination.stage}): `staged`, its bytes durable in a
+ * temporary; `settled` already (compared, or refused); or `deferred` to the batch's end (an object store).
+ */
+export type StagedEntry =
+  | { readonly kind: 'staged'; readonly placement: StagedPlacement }
+  | { readonly kind: 'settled'; readonly outcome: SmallFileOutcome }
+  | { readonly kind: 'deferred'; readonly entry: BatchPlacement };
+
+/**
  * The one seam between a batch's policy (BatchUploads: permissions, paths, claims, limits, overwrite or
  * compare, PROTOCOL.md §5.14) and where its files land: under the client's root on disk, or in the
  * server's object store (issue 15). Everything before `place` is the same policy for both.
@@ -45,6 +55,15 @@ export interface BatchDestination {
   placedIt(transferId: string, path: string): Promise<boolean>;
   /** Places the entries (each one's digest checked before a byte is written), in order, one outcome each. */
   place(entries: readonly BatchPlacement[]): Promise<SmallFileOutcome[]>;
+  /**
+   * Does what can be done before the batch's end (PROTOCOL.md §5.14), for entries already checked, claimed
+   * and charged: on disk each entry's bytes are verified and written durable to a temporary, no final name.
+   */
+  stage(entries: readonly BatchPlacement[]): Promise<StagedEntry[]>;
+  /** At the batch's end: places staged entries under their names, durable, one outcome each, in order. */
+  placeStaged(staged: readonly StagedEntry[]): Promise<SmallFileOutcome[]>;
+  /** Removes what staging left of entries that will not be placed (a batch cut, an entry taken over). */
+  discard(staged: readonly StagedEntry[]): Promise<void>;
   /** Gets ready to place, while a batch's records still arrive (starts the worker thread on disk). */
   warm(): void;
 }
@@ -109,6 +128,32 @@ class DiskBatchDestination implements BatchDestination {
       entries.map(({ file }) => file),
     );
   }
+
+  async stage(entries: readonly BatchPlacement[]): Promise<StagedEntry[]> {
+    const files = entries.map(({ file }) => file);
+    const staged = await SMALL_FILE_PLACER.stage(this.#io.ctx.partialDir, files);
+    return staged.map((item, index): StagedEntry => {
+      if (item.status !== 'staged') return { kind: 'settled', outcome: item };
+      const { dir, path, overwrite } = files[index]!;
+      return { kind: 'staged', placement: { temp: item.temp, dir, path, overwrite } };
+    });
+  }
+
+  async placeStaged(staged: readonly StagedEntry[]): Promise<SmallFileOutcome[]> {
+    const placements = staged.flatMap((item) => (item.kind === 'staged' ? [item.placement] : []));
+    const placed = await SMALL_FILE_PLACER.placeStaged(placements);
+    let next = 0;
+    return staged.map((item) => {
+      if (item.kind === 'staged') return placed[next++]!;
+      if (item.kind === 'settled') return item.outcome;
+      throw new FerryError('INTERNAL', 'a disk batch entry was not staged');
+    });
+  }
+
+  async discard(staged: readonly StagedEntry[]): Promise<void> {
+    for (const item of staged)
+      if (item.kind === 'staged') await rm(item.placement.temp, { force: true }).catch(() => undefined);
+  }
 }
 
 /** Entries placed at once into an object store: each is a few requests, waiting on the network. */
@@ -133,6 +178,23 @@ class StoreBatchDestination implements BatchDestination {
 
   /** Nothing to start: objects are placed from the event loop. */
   warm(): void {}
+
+  /** Nothing before the end: each object is placed whole then, as before (its partial is the store's). */
+  stage(entries: readonly BatchPlacement[]): Promise<StagedEntry[]> {
+    return Promise.resolve(entries.map((entry) => ({ kind: 'deferred', entry })));
+  }
+
+  async placeStaged(staged: readonly StagedEntry[]): Promise<SmallFileOutcome[]> {
+    return this.place(
+      staged.map((item) => {
+        if (item.kind !== 'deferred') throw new FerryError('INTERNAL', 'a store batch entry was staged');
+        return item.entry;
+      }),
+    );
+  }
+
+  /** Nothing was written before the end. */
+  async discard(): Promise<void> {}
 
   /** Whether the object carries this upload's transfer id (TRANSFER_METADATA): placed by it, on any server. */
   async placedIt(transferId: string, path: string): Promise<boolean> {

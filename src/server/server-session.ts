@@ -173,7 +173,7 @@ export class ServerSession {
       unregister?.();
       await this.#ending;
       await this.#uploads?.close();
-      await this.#batches?.close();
+      await this.#batches?.abandon();
       const downloadsStopped = this.#downloads.close(new FerryError('CONNECTION_CLOSED', 'session ended'));
       this.#channel?.close();
       this.#framed.close();

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { FerryError } from '../errors/index.js';
-import type { SmallFile, SmallFileOutcome } from '../transfer/index.js';
+import type { SmallFile, SmallFileOutcome, StagedPlacement, StagedSmallFile } from '../transfer/index.js';
 import type { SmallFileJob } from './small-file-worker.js';
 
 /**
@@ -16,18 +16,34 @@ export class SmallFilePlacer {
   #nextId = 1;
   readonly #pending = new Map<
     number,
-    { resolve: (o: SmallFileOutcome[]) => void; reject: (e: Error) => void }
+    { resolve: (outcomes: unknown[]) => void; reject: (e: Error) => void }
   >();
 
   /** Places `files` (see placeSmallFiles); rejects only if the thread itself fails. */
   place(tempDir: string, files: readonly SmallFile[]): Promise<SmallFileOutcome[]> {
     if (files.length === 0) return Promise.resolve([]);
+    return this.#run({ id: 0, kind: 'place', tempDir, files });
+  }
+
+  /** Stages `files` in temporaries (see stageSmallFiles); rejects only if the thread itself fails. */
+  stage(tempDir: string, files: readonly SmallFile[]): Promise<StagedSmallFile[]> {
+    if (files.length === 0) return Promise.resolve([]);
+    return this.#run({ id: 0, kind: 'stage', tempDir, files });
+  }
+
+  /** Places staged temporaries (see placeStagedFiles); rejects only if the thread itself fails. */
+  placeStaged(staged: readonly StagedPlacement[]): Promise<SmallFileOutcome[]> {
+    if (staged.length === 0) return Promise.resolve([]);
+    return this.#run({ id: 0, kind: 'staged', staged });
+  }
+
+  #run<T>(job: SmallFileJob): Promise<T[]> {
     const worker = this.#start();
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(id, { resolve: resolve as (o: unknown[]) => void, reject });
       if (this.#pending.size === 1) worker.ref();
-      worker.postMessage({ id, tempDir, files } satisfies SmallFileJob);
+      worker.postMessage({ ...job, id } satisfies SmallFileJob);
     });
   }
 
@@ -60,7 +76,7 @@ export class SmallFilePlacer {
           { eval: true },
         );
     worker.unref();
-    worker.on('message', ({ id, outcomes }: { id: number; outcomes: SmallFileOutcome[] }) => {
+    worker.on('message', ({ id, outcomes }: { id: number; outcomes: unknown[] }) => {
       const pending = this.#pending.get(id);
       this.#pending.delete(id);
       if (this.#pending.size === 0) worker.unref();

@@ -1,24 +1,43 @@
 // The body of the worker thread that places batched small files (PROTOCOL.md §5.14): the synchronous
 // filesystem work of a batch runs here, off the event loop that serves the sockets.
 import { parentPort } from 'node:worker_threads';
-import { placeSmallFiles, type SmallFile } from '../transfer/index.js';
+import {
+  placeSmallFiles,
+  placeStagedFiles,
+  stageSmallFiles,
+  type SmallFile,
+  type StagedPlacement,
+} from '../transfer/index.js';
 
-/** One job for the worker: a batch's files, placed through temporaries in `tempDir`. */
-export interface SmallFileJob {
-  readonly id: number;
-  readonly tempDir: string;
-  readonly files: readonly SmallFile[];
-}
+/**
+ * One job for the worker: `place` a batch's files whole, through temporaries in `tempDir`; `stage` them
+ * (verified, written and durable in temporaries, while the batch still arrives); or place what was
+ * `staged` under the final names (at the batch's end).
+ */
+export type SmallFileJob =
+  | {
+      readonly id: number;
+      readonly kind: 'place' | 'stage';
+      readonly tempDir: string;
+      readonly files: readonly SmallFile[];
+    }
+  | { readonly id: number; readonly kind: 'staged'; readonly staged: readonly StagedPlacement[] };
 
-parentPort?.on('message', (job: SmallFileJob) => void place(job));
+parentPort?.on('message', (job: SmallFileJob) => void run(job));
 
-async function place(job: SmallFileJob): Promise<void> {
+async function run(job: SmallFileJob): Promise<void> {
   let outcomes;
   try {
-    outcomes = await placeSmallFiles(job.tempDir, job.files);
+    outcomes =
+      job.kind === 'staged'
+        ? await placeStagedFiles(job.staged)
+        : job.kind === 'stage'
+          ? await stageSmallFiles(job.tempDir, job.files)
+          : await placeSmallFiles(job.tempDir, job.files);
   } catch {
-    // placeSmallFiles settles every file itself; this only guards the thread against a bug.
-    outcomes = job.files.map(() => ({ status: 'refused', code: 'INTERNAL' }) as const);
+    // The functions settle every file themselves; this only guards the thread against a bug.
+    const count = job.kind === 'staged' ? job.staged.length : job.files.length;
+    outcomes = Array.from({ length: count }, () => ({ status: 'refused', code: 'INTERNAL' }) as const);
   }
   parentPort!.postMessage({ id: job.id, outcomes });
 }

@@ -69,7 +69,15 @@ export { setAttributesUnderRoot } from './set-attributes-under-root.js';
 export { receivedFileMode, receivedDirectoryMode } from './received-mode.js';
 export { makeReceivedDirectory } from './make-received-directory.js';
 export { setDirectoryAttributes } from './set-directory-attributes.js';
-export { placeSmallFiles, type SmallFile, type SmallFileOutcome } from './place-small-files.js';
+export {
+  placeSmallFiles,
+  placeStagedFiles,
+  stageSmallFiles,
+  type SmallFile,
+  type SmallFileOutcome,
+  type StagedPlacement,
+  type StagedSmallFile,
+} from './place-small-files.js';
 export { SealPool } from './pipeline/seal-pool.js';
 export { DEFAULT_THREADS, defaultThreadsFor } from './pipeline/default-threads.js';
 export { streamChunksPooled, type PooledChunkSink } from './pipeline/stream-chunks-pooled.js';

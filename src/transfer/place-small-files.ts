@@ -58,24 +58,53 @@ export type SmallFileOutcome =
   | { status: 'taken' }
   | { status: 'refused'; code: ErrorCode };
 
+/** What staging left of one {@link SmallFile}: its durable temporary, or already its outcome. */
+export type StagedSmallFile = { status: 'staged'; temp: string } | SmallFileOutcome;
+
+/** A staged file to place under its name: only what placing needs (its bytes are durable in `temp`). */
+export interface StagedPlacement {
+  readonly temp: string;
+  readonly dir: string;
+  readonly path: string;
+  readonly overwrite: boolean;
+}
+
 /**
- * Places many small files, for a worker thread (PROTOCOL.md §5.14): synchronous calls but the fsyncs, with the single-file
- * path's rules (FilePartialStore's `open` and `finish`): each file's bytes are checked against its digest
- * before anything is written; it is written to a new temporary in `tempDir` (O_EXCL, O_NOFOLLOW), given
- * its mode and mtime through the open descriptor, fsync'd, and only then placed: the destination's
- * directory is checked again (realpath), the name must still be missing or a regular file, and it is placed
- * with link(2), which never replaces, unless `overwrite` (rename(2)). Durability is grouped: every file is
- * written before the first fsync, the fsyncs run side by side, and each directory is fsync'd once after
- * the last rename into it. A file
- * is reported `placed` only after its directory's fsync; a failure there refuses every file placed in it.
+ * Places many small files, for a worker thread (PROTOCOL.md §5.14): {@link stageSmallFiles}, then
+ * {@link placeStagedFiles} for the files staged. A file is reported `placed` only after its directory's fsync.
  */
 export async function placeSmallFiles(
   tempDir: string,
   files: readonly SmallFile[],
 ): Promise<SmallFileOutcome[]> {
-  const outcomes: SmallFileOutcome[] = files.map(() => ({ status: 'placed' }));
+  const staged = await stageSmallFiles(tempDir, files);
+  const toPlace: Array<{ index: number; placement: StagedPlacement }> = [];
+  const outcomes = staged.map((item, index): SmallFileOutcome => {
+    if (item.status !== 'staged') return item;
+    const { dir, path, overwrite } = files[index]!;
+    toPlace.push({ index, placement: { temp: item.temp, dir, path, overwrite } });
+    return { status: 'placed' };
+  });
+  const placed = await placeStagedFiles(toPlace.map(({ placement }) => placement));
+  toPlace.forEach(({ index }, k) => (outcomes[index] = placed[k]!));
+  return outcomes;
+}
+
+/**
+ * The first half of placing small files, which a batch runs while its later records still arrive
+ * (PROTOCOL.md §5.14, issue 14): with the single-file path's rules (FilePartialStore's `open`), each file's
+ * bytes are checked against its digest before anything is written; a file to compare (`compareExisting`)
+ * is compared; any other is written to a new temporary in `tempDir` (O_EXCL, O_NOFOLLOW), given its mode and
+ * mtime through the open descriptor and fsync'd. Nothing gets a final name here. The fsyncs run side by
+ * side. A temporary that fails on the way is removed; the caller owns (places or removes) the staged ones.
+ */
+export async function stageSmallFiles(
+  tempDir: string,
+  files: readonly SmallFile[],
+): Promise<StagedSmallFile[]> {
+  const staged: StagedSmallFile[] = files.map(() => ({ status: 'refused', code: 'INTERNAL' }));
   const refuse = (index: number, err: unknown): void => {
-    outcomes[index] = { status: 'refused', code: toFerryError(err).code };
+    staged[index] = { status: 'refused', code: toFerryError(err).code };
   };
   const prefix = `batch-${randomBytes(8).toString('hex')}-`;
   const written: Array<{ index: number; fd: number; temp: string }> = [];
@@ -92,7 +121,7 @@ export async function placeSmallFiles(
         if (!smallFileDigest(file.data, file.chunkBytes).equals(file.fileDigest))
           throw new FerryError('DIGEST_MISMATCH');
         if (file.compareExisting) {
-          outcomes[index] = holdsSame(file)
+          staged[index] = holdsSame(file)
             ? { status: 'identical' }
             : { status: 'refused', code: 'FILE_EXISTS' };
           continue;
@@ -100,6 +129,7 @@ export async function placeSmallFiles(
         const temp = join(tempDir, `${prefix}${index}`);
         const fd = await openFd(temp, noFollowFlags('create'), 0o600);
         written.push({ index, fd, temp });
+        staged[index] = { status: 'staged', temp };
         let offset = 0;
         while (offset < file.data.length)
           offset += writeSync(fd, file.data, offset, file.data.length - offset);
@@ -111,30 +141,42 @@ export async function placeSmallFiles(
     }
   };
   await Promise.all(Array.from({ length: Math.min(OPENS_AT_ONCE, files.length) }, lane));
-  // Placed in batch order (§5.14), whatever order the creations finished in.
-  written.sort((a, b) => a.index - b.index);
   // 2. Data durable before any name points at it. The fsyncs run side by side (libuv's pool), so the file
   // system commits its journal for several at once: measured here (ext4), 4 ms per file one after the
   // other, 0.4 ms side by side.
   await Promise.all(
     written.map(async (item) => {
       try {
-        if (outcomes[item.index]!.status === 'placed') await syncFd(item.fd);
+        if (staged[item.index]!.status === 'staged') await syncFd(item.fd);
       } catch (err) {
         refuse(item.index, err);
       } finally {
         closeSync(item.fd);
       }
+      if (staged[item.index]!.status !== 'staged') removeQuietly(item.temp);
     }),
   );
-  // 3. Place each name, as FilePartialStore's finish does.
+  return staged;
+}
+
+/**
+ * The second half, at the batch's end (PROTOCOL.md §5.14): places staged temporaries as FilePartialStore's
+ * `finish` does: the destination's directory is checked again (realpath), the name must still be missing
+ * or a regular file, and it is placed with link(2), which never replaces (a name taken meanwhile comes back
+ * `taken`), unless `overwrite` (rename(2)). Every temporary is gone afterwards. Each directory is fsync'd
+ * once after the last name placed in it; a failure there refuses every file placed in it.
+ */
+export async function placeStagedFiles(files: readonly StagedPlacement[]): Promise<SmallFileOutcome[]> {
+  const outcomes: SmallFileOutcome[] = files.map(() => ({ status: 'placed' }));
+  const refuse = (index: number, err: unknown): void => {
+    outcomes[index] = { status: 'refused', code: toFerryError(err).code };
+  };
   const byDir = new Map<string, number[]>();
   // Each directory is checked once per batch, right before the first name placed in it.
   const realDirs = new Map<string, boolean>();
-  for (const item of written) {
-    const file = files[item.index]!;
+  // Placed in batch order (§5.14).
+  files.forEach((file, index) => {
     try {
-      if (outcomes[item.index]!.status !== 'placed') continue;
       let real = realDirs.get(file.dir);
       if (real === undefined) {
         real = realpathSync(file.dir) === file.dir;
@@ -143,41 +185,33 @@ export async function placeSmallFiles(
       if (!real) throw new FerryError('PATH_ESCAPES_ROOT', 'a directory on the path became a symbolic link');
       assertWritableTargetSync(file.path);
       if (file.overwrite) {
-        renameSync(item.temp, file.path);
+        renameSync(file.temp, file.path);
       } else {
         try {
-          linkSync(item.temp, file.path);
+          linkSync(file.temp, file.path);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-          outcomes[item.index] = { status: 'taken' };
-          continue;
+          outcomes[index] = { status: 'taken' };
+          return;
         }
       }
-      byDir.set(file.dir, [...(byDir.get(file.dir) ?? []), item.index]);
+      byDir.set(file.dir, [...(byDir.get(file.dir) ?? []), index]);
     } catch (err) {
-      refuse(item.index, err);
+      refuse(index, err);
     }
-  }
-  for (const item of written) {
-    try {
-      unlinkSync(item.temp);
-    } catch {
-      // Renamed into place (overwrite), or never made.
-    }
-  }
+  });
+  // Renamed into place (overwrite), or linked: the temporary's name goes either way.
+  for (const file of files) removeQuietly(file.temp);
   // After the unlinks, which change a placed file's ctime (its link count).
-  for (const item of written) {
-    if (outcomes[item.index]!.status !== 'placed') continue;
+  files.forEach((file, index) => {
+    if (outcomes[index]!.status !== 'placed') return;
     try {
-      outcomes[item.index] = {
-        status: 'placed',
-        identity: identityOf(lstatSync(files[item.index]!.path, { bigint: true })),
-      };
+      outcomes[index] = { status: 'placed', identity: identityOf(lstatSync(file.path, { bigint: true })) };
     } catch {
       // Replaced or removed already: nothing of ours to recognise later.
     }
-  }
-  // 4. One directory fsync per directory: the names are durable, then the files are confirmed.
+  });
+  // One directory fsync per directory: the names are durable, then the files are confirmed.
   await Promise.all(
     [...byDir].map(async ([dir, indexes]) => {
       try {
@@ -193,6 +227,15 @@ export async function placeSmallFiles(
     }),
   );
   return outcomes;
+}
+
+/** unlink(2) of a temporary that may be gone already (renamed into place, or never made). */
+function removeQuietly(temp: string): void {
+  try {
+    unlinkSync(temp);
+  } catch {
+    // Gone already.
+  }
 }
 
 /** Files created at once (see placeSmallFiles, step 1). */

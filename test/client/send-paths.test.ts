@@ -2,7 +2,8 @@
 // one run, and sources checked before any connection. A real server on loopback, real files.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { isFerryError } from '../../src/errors/index.js';
@@ -83,4 +84,46 @@ test('`sendPaths` refuses a directory without `recursive`, a missing source and 
     (err) => isFerryError(err, 'PATH_INVALID'),
   );
   assert.equal(proxy.connections.length, 0);
+});
+
+test('`sendPaths` walks a tree while the handshake is still pending (issue 14: the walk needs no server)', async (t) => {
+  const { dir, connect } = await startRig(t);
+  // A link leading out of the tree: the walk reports it through onSkip.
+  await symlink('/', join(dir, 'local', 'tree', 'out'));
+  // A peer that accepts and never answers: the handshake stays pending until the send is aborted.
+  const silent = createServer((socket) => socket.on('error', () => undefined));
+  const accepted = new Set<Socket>();
+  silent.on('connection', (socket) => accepted.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of accepted) socket.destroy();
+    silent.close();
+  });
+  const { port } = silent.address() as AddressInfo;
+  const abort = new AbortController();
+  let skipped!: (relative: string) => void;
+  const skip = new Promise<string>((resolve) => (skipped = resolve));
+  const sending = sendPaths({
+    ...connect,
+    server: { host: '127.0.0.1', port },
+    signal: abort.signal,
+    paths: [join(dir, 'local', 'tree')],
+    remotePath: '',
+    recursive: true,
+    onSkip: (relative) => skipped(relative),
+  });
+  sending.catch(() => undefined);
+  // Walked after the handshake (as before), onSkip would never come: the send would fail on its
+  // handshake deadline instead, which this race turns into a failed assertion.
+  const first = await Promise.race([
+    skip,
+    sending.then(
+      () => 'sent',
+      (err: unknown) => `failed first: ${String(err)}`,
+    ),
+  ]);
+  assert.equal(first, join('tree', 'out'));
+  assert.equal(accepted.size, 1, 'connected to the silent peer');
+  abort.abort();
+  await assert.rejects(sending);
 });

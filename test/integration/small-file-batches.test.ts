@@ -4,6 +4,8 @@
 // partial file under a final name, and a re-send completes.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { watch } from 'node:fs';
+import { once } from 'node:events';
 import { mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
@@ -307,6 +309,108 @@ test('a connection cut in the middle of a batch leaves no partial file under a f
     (await filesUnder(rig.root)).filter((p) => p.startsWith('.ferry')),
     [],
   );
+});
+
+/** The server's temporaries (PROTOCOL.md §5.14: `batch-*` in its partial directory). */
+async function temporariesIn(root: string): Promise<string[]> {
+  return (await readdir(join(root, '.ferry', 'partial'))).filter((name) => name.startsWith('batch-'));
+}
+
+/** Resolves once `count` temporaries exist in the server's partial directory: watched, never polled. */
+async function temporariesWritten(root: string, count: number): Promise<void> {
+  const dir = join(root, '.ferry', 'partial');
+  const watcher = watch(dir);
+  let changed = (): void => undefined;
+  watcher.on('change', () => changed());
+  try {
+    for (;;) {
+      // Made before looking, so a change while readdir runs is not missed.
+      const next = new Promise<void>((resolve) => (changed = resolve));
+      if ((await temporariesIn(root)).length >= count) return;
+      await next;
+    }
+  } finally {
+    watcher.close();
+  }
+}
+
+/** `count` entries of FILE_BYTES under `dir`, with their digests, as PUT_BATCH carries them. */
+function entriesOf(
+  dir: string,
+  count: number,
+): Array<{
+  size: number;
+  mtimeMs: number;
+  mode: number;
+  fileDigest: Buffer;
+  path: string;
+  data: Buffer;
+}> {
+  return Array.from({ length: count }, (_, i) => {
+    const data = contentOf(`${dir}/f${i}`);
+    const fileDigest = smallFileDigest(data, DEFAULT_CHUNK_BYTES);
+    return { size: data.length, mtimeMs: 1, mode: 0o644, fileDigest, path: `${dir}/f${i}`, data };
+  });
+}
+
+test('a batch is written to temporaries as its records arrive, and nothing gets a final name before BATCH_END', async (t) => {
+  const rig = await startRig(t);
+  const channel = await openAdmittedSession(t, rig.server.address, rig.identity);
+  const entries = entriesOf('d', 6);
+  const staged = temporariesWritten(rig.root, 3);
+  await channel.send({
+    type: 'PUT_BATCH',
+    ref: 1,
+    overwrite: false,
+    chunkBytes: DEFAULT_CHUNK_BYTES,
+    entries: entries.slice(0, 3),
+  });
+  // The first record's entries are staged while the batch is still open: no name is placed yet.
+  await staged;
+  assert.deepEqual(await filesUnder(rig.root, true), []);
+  await channel.send({
+    type: 'PUT_BATCH',
+    ref: 1,
+    overwrite: false,
+    chunkBytes: DEFAULT_CHUNK_BYTES,
+    entries: entries.slice(3),
+  });
+  await channel.send({ type: 'BATCH_END', ref: 1, totalEntries: entries.length });
+  const done = (await channel.receive()) as BatchDoneMessage;
+  assert.equal(done.type, 'BATCH_DONE');
+  assert.deepEqual(
+    done.results,
+    entries.map(() => ({ status: 'placed' })),
+  );
+  for (const entry of entries) assert.deepEqual(await readFile(join(rig.root, entry.path)), entry.data);
+  assert.deepEqual(await temporariesIn(rig.root), [], 'every temporary was placed or removed');
+});
+
+test('a session cut after its batch was staged leaves no temporary and no final name, and gives its quota back', async (t) => {
+  // Room for the directory and the three files once: a storage promise the cut batch kept would refuse
+  // the re-sent batch with QUOTA_EXCEEDED.
+  const rig = await startRig(t, { clientQuotaBytes: 4096 + 3 * (FILE_BYTES + 4096) + 100 });
+  const cut = await openAdmittedSession(t, rig.server.address, rig.identity);
+  const entries = entriesOf('d', 3);
+  const staged = temporariesWritten(rig.root, 3);
+  await cut.send({ type: 'PUT_BATCH', ref: 1, overwrite: false, chunkBytes: DEFAULT_CHUNK_BYTES, entries });
+  await staged;
+  const closed = once(rig.server.events, 'session-closed');
+  cut.close();
+  await closed;
+  assert.deepEqual(await temporariesIn(rig.root), [], 'the cut batch removed its temporaries');
+  assert.deepEqual(await filesUnder(rig.root, true), [], 'and placed nothing');
+  const again = await openAdmittedSession(t, rig.server.address, rig.identity);
+  const results = await sendBatch(
+    again,
+    1,
+    Object.fromEntries(entries.map((entry) => [entry.path, entry.data])),
+  );
+  assert.deepEqual(
+    results,
+    entries.map(() => ({ status: 'placed' })),
+  );
+  assert.deepEqual(await temporariesIn(rig.root), []);
 });
 
 test('after a cut between batches an upload-only client retries on a new session and every file arrives once', async (t) => {

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import {
   identityOf,
   placeSmallFiles,
+  placeStagedFiles,
+  stageSmallFiles,
   type SmallFile,
   type SmallFileOutcome,
 } from '../../src/transfer/index.js';
@@ -116,5 +118,35 @@ test('placeSmallFiles never renames over a name that became a symbolic link, eve
   const outcomes = await placeSmallFiles(temp, [file(dir, 'name', 'x', { overwrite: true })]);
   assert.deepEqual(outcomes, [{ status: 'refused', code: 'PATH_ESCAPES_ROOT' }]);
   assert.equal(await readFile(outside, 'utf8'), 'keep');
+  assert.deepEqual(await readdir(temp), []);
+});
+
+test('stageSmallFiles writes temporaries with the mode and mtime and no final name; placeStagedFiles places them and removes every temporary', async (t) => {
+  const { temp, dir } = await rig(t);
+  await writeFile(join(dir, 'taken'), 'theirs');
+  const bad = { ...file(dir, 'bad', 'bad'), fileDigest: smallFileDigest(Buffer.from('good'), CHUNK) };
+  const files = [file(dir, 'a', 'alpha'), bad, file(dir, 'taken', 'ours')];
+  const staged = await stageSmallFiles(temp, files);
+  assert.equal(staged[0]!.status, 'staged');
+  assert.deepEqual(staged[1], { status: 'refused', code: 'DIGEST_MISMATCH' });
+  assert.equal(staged[2]!.status, 'staged');
+  // Staged: the bytes, mode and mtime are in the temporaries; nothing is under a final name yet.
+  assert.deepEqual((await readdir(dir)).sort(), ['taken']);
+  assert.equal((await readdir(temp)).length, 2, 'no temporary for the entry refused before writing');
+  const a = staged[0] as { temp: string };
+  assert.equal(await readFile(a.temp, 'utf8'), 'alpha');
+  const st = await stat(a.temp);
+  assert.equal(st.mode & 0o7777, 0o755);
+  assert.equal(Math.floor(st.mtimeMs), 1_600_000_000_123);
+  const placements = [0, 2].map((index) => ({
+    temp: (staged[index] as { temp: string }).temp,
+    dir,
+    path: files[index]!.path,
+    overwrite: false,
+  }));
+  const outcomes = await placeStagedFiles(placements);
+  assert.deepEqual(statuses(outcomes), [{ status: 'placed' }, { status: 'taken' }]);
+  assert.equal(await readFile(join(dir, 'a'), 'utf8'), 'alpha');
+  assert.equal(await readFile(join(dir, 'taken'), 'utf8'), 'theirs');
   assert.deepEqual(await readdir(temp), []);
 });
