@@ -6,9 +6,11 @@ import {
   DEFAULT_CHUNK_BYTES,
   HASH_BYTES,
   LEAF_BYTES,
+  MIN_DELTA_BLOCK_BYTES,
   boundedHeldRanges,
   chunkBytesFor,
   indicesFromRanges,
+  type BytePiece,
   type GetOfferMessage,
   type GetStripe,
 } from '../protocol/index.js';
@@ -24,6 +26,7 @@ import {
   siblingTempName,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
+import { takeBlocks } from './delta-blocks-download.js';
 import { takeLeaves, type TakenLeaves } from './delta-download.js';
 import { PARALLEL_MIN_BYTES } from './upload-file.js';
 
@@ -169,10 +172,13 @@ export async function beginDownload(
   return { ref, done };
 }
 
-/** Whether the local file at `path` can be a delta's base: a regular file of at least one leaf (§5.17). */
+/**
+ * Whether the local file at `path` can be a delta's base: a regular file of at least the smallest block
+ * (1 KiB, §5.17.1): the server's file may be signed in blocks that small (§5.15.2).
+ */
 async function deltaBase(path: string): Promise<boolean> {
   const stats = await lstat(path).catch(() => undefined);
-  return stats !== undefined && stats.isFile() && stats.size >= LEAF_BYTES;
+  return stats !== undefined && stats.isFile() && stats.size >= MIN_DELTA_BLOCK_BYTES;
 }
 
 /** What `receiveDownload` needs beyond the request's own facts. */
@@ -182,6 +188,14 @@ interface ReceiveContext {
   readonly answered: { ref: number; complete: boolean };
   /** Of the held chunks, the bytes a delta took from the old file this attempt. */
   readonly reusedBytes: number;
+  /** A PATCHED answer's pieces and the bytes around them (PROTOCOL.md §5.17.4). */
+  readonly patch?: Patch | undefined;
+}
+
+/** What a PATCH request asked for, and the leaves not held as the old file gave them (§5.17.4). */
+interface Patch {
+  readonly pieces: BytePiece[];
+  readonly local: Map<number, Buffer>;
 }
 
 /**
@@ -226,6 +240,7 @@ async function receiveDelta(
   const { offer } = signed;
   const old = await SourceFile.open(target.path, { noFollow: true });
   let taken: TakenLeaves;
+  let patch: Patch | undefined;
   try {
     const partial = await PartialTransfer.open(downloadPartials, target, {
       size: offer.size,
@@ -235,7 +250,15 @@ async function receiveDelta(
       durableBatchBytes: options.durableBatchBytes,
     });
     try {
-      taken = await takeLeaves(old, signed, partial);
+      // PROTOCOL.md §5.17.4: a file under 16 MiB is signed in blocks under one leaf; the bytes of leaves not
+      // wholly found are asked for as pieces, the rest of those leaves filled from here.
+      if (signed.signature.blockBytes < LEAF_BYTES) {
+        const blocks = await takeBlocks(old, signed, partial);
+        taken = blocks;
+        if (blocks.patch.length > 0) patch = { pieces: blocks.patch, local: blocks.local };
+      } else {
+        taken = await takeLeaves(old, signed, partial);
+      }
     } catch (err) {
       await partial.close();
       throw err;
@@ -273,6 +296,7 @@ async function receiveDelta(
   answered.ref = second;
   answered.complete = false;
   try {
+    // A patch is never striped (§5.17.4): it is a file under 16 MiB, one stream's work.
     await sendRequest(
       session,
       second,
@@ -280,9 +304,12 @@ async function receiveDelta(
       LEAF_BYTES,
       false,
       held.knownCount > 0 ? held : undefined,
-      stripe,
+      patch ? undefined : stripe,
+      patch?.pieces,
     );
     const next = await session.expect(second, 'GET_OFFER');
+    if (next.patched && (patch === undefined || next.size !== offer.size))
+      throw new FerryError('MESSAGE_MALFORMED', 'a patched GET_OFFER for a request without that patch');
     return await receiveDownload(
       session,
       second,
@@ -294,7 +321,7 @@ async function receiveDelta(
       held.knownCount > 0 ? held : undefined,
       partialIsOurs,
       options,
-      { remotePath, stripe, answered, reusedBytes },
+      { remotePath, stripe, answered, reusedBytes, patch: next.patched ? patch : undefined },
     );
   } finally {
     session.closeRef(second);
@@ -404,7 +431,7 @@ async function receiveDownload(
         joined.push(stripeDone);
       });
     }
-    const primary = await receiveChunks(session, ref, partial);
+    const primary = await receiveChunks(session, ref, partial, context.patch?.local);
     // Every stripe verified and written before the whole file is checked; one failure fails the attempt.
     const settled = await Promise.allSettled(joined);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -439,6 +466,7 @@ async function sendRequest(
   verifyOnly: boolean,
   held: ChunkHashes | undefined,
   stripe: GetStripe | undefined,
+  patch?: BytePiece[],
 ): Promise<void> {
   await session.send({
     type: 'GET_REQUEST',
@@ -450,6 +478,7 @@ async function sendRequest(
     ranges: held?.knownRanges() ?? [],
     path: remotePath,
     ...(stripe ? { stripe } : {}),
+    ...(patch ? { patch } : {}),
   });
 }
 
@@ -461,14 +490,36 @@ async function receiveChunks(
   session: ClientSession,
   ref: number,
   partial: PartialTransfer,
+  local?: Map<number, Buffer>,
 ): Promise<{ bytes: number; endDigest: Buffer }> {
   let bytes = 0;
+  // PROTOCOL.md §5.17.4: of a patched chunk only the pieces asked for arrive; the bytes before each piece and
+  // after the last are written from `local` (the old file's, as found), so the partial hashes the whole
+  // chunk in order and GET_CHUNK's hash checks what was built, not only what arrived.
+  let open: { index: number; at: number } | undefined;
+  const fill = async (index: number, to: number): Promise<void> => {
+    const leaf = local?.get(index);
+    if (open === undefined || open.index !== index) open = { index, at: index * LEAF_BYTES };
+    if (to <= open.at) return;
+    if (leaf === undefined)
+      throw new FerryError('MESSAGE_MALFORMED', `patched chunk ${index} was not asked for in pieces`);
+    const start = index * LEAF_BYTES;
+    await partial.writeData(open.at, leaf.subarray(open.at - start, to - start), session);
+    open.at = to;
+  };
   for (;;) {
     const message = await session.take(ref);
     if (message.type === 'GET_DATA') {
+      if (local) await fill(Math.floor(message.offset / LEAF_BYTES), message.offset);
       await partial.writeData(message.offset, message.data, session);
+      if (open) open.at = message.offset + message.data.length;
       bytes += message.data.length;
     } else if (message.type === 'GET_CHUNK') {
+      if (local) {
+        const leaf = local.get(message.index);
+        if (leaf) await fill(message.index, message.index * LEAF_BYTES + leaf.length);
+        open = undefined;
+      }
       partial.completeChunk(message.index, message.chunkHash, session);
     } else if (message.type === 'GET_END') {
       return { bytes, endDigest: message.fileDigest };
