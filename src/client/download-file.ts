@@ -26,7 +26,7 @@ import {
   siblingTempName,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
-import { takeBlocks } from './delta-blocks-download.js';
+import { takeBlocks, type FoundBlocks } from './delta-blocks-download.js';
 import { takeLeaves, type TakenLeaves } from './delta-download.js';
 import { PARALLEL_MIN_BYTES } from './upload-file.js';
 
@@ -192,10 +192,10 @@ interface ReceiveContext {
   readonly patch?: Patch | undefined;
 }
 
-/** What a PATCH request asked for, and the leaves not held as the old file gave them (§5.17.4). */
+/** What a PATCH request asked for, and where the old file holds the rest of those leaves (§5.17.4). */
 interface Patch {
   readonly pieces: BytePiece[];
-  readonly local: Map<number, Buffer>;
+  readonly found: FoundBlocks;
 }
 
 /**
@@ -241,6 +241,9 @@ async function receiveDelta(
   const old = await SourceFile.open(target.path, { noFollow: true });
   let taken: TakenLeaves;
   let patch: Patch | undefined;
+  // A patched download reads the bytes around its pieces from the old file as it writes them (§5.17.4), so
+  // the handle stays open until that download ends; otherwise it closes once the old file is scanned.
+  let keepOld = false;
   try {
     const partial = await PartialTransfer.open(downloadPartials, target, {
       size: offer.size,
@@ -251,11 +254,11 @@ async function receiveDelta(
     });
     try {
       // PROTOCOL.md §5.17.4: a file under 16 MiB is signed in blocks under one leaf; the bytes of leaves not
-      // wholly found are asked for as pieces, the rest of those leaves filled from here.
+      // wholly found are asked for as pieces, the rest of those leaves read from the old file around them.
       if (signed.signature.blockBytes < LEAF_BYTES) {
         const blocks = await takeBlocks(old, signed, partial);
         taken = blocks;
-        if (blocks.patch.length > 0) patch = { pieces: blocks.patch, local: blocks.local };
+        if (blocks.patch.length > 0) patch = { pieces: blocks.patch, found: blocks.found };
       } else {
         taken = await takeLeaves(old, signed, partial);
       }
@@ -282,8 +285,9 @@ async function receiveDelta(
     }
     // Made durable: a cut from here on resumes with these leaves held.
     await partial.close();
+    keepOld = patch !== undefined;
   } finally {
-    await old.close();
+    if (!keepOld) await old.close();
   }
   // PROTOCOL.md §5.4: at most 4096 ranges may be claimed; a more scattered set gives up its smallest ranges.
   const held = new ChunkHashes(offer.size, LEAF_BYTES);
@@ -310,6 +314,8 @@ async function receiveDelta(
     const next = await session.expect(second, 'GET_OFFER');
     if (next.patched && (patch === undefined || next.size !== offer.size))
       throw new FerryError('MESSAGE_MALFORMED', 'a patched GET_OFFER for a request without that patch');
+    // Not patched (the claim failed, say): every chunk not held comes whole, and the old file is done with.
+    if (!next.patched) await old.close();
     return await receiveDownload(
       session,
       second,
@@ -325,6 +331,7 @@ async function receiveDelta(
     );
   } finally {
     session.closeRef(second);
+    await old.close();
   }
 }
 
@@ -431,7 +438,7 @@ async function receiveDownload(
         joined.push(stripeDone);
       });
     }
-    const primary = await receiveChunks(session, ref, partial, context.patch?.local);
+    const primary = await receiveChunks(session, ref, partial, context.patch?.found);
     // Every stripe verified and written before the whole file is checked; one failure fails the attempt.
     const settled = await Promise.allSettled(joined);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -490,21 +497,22 @@ async function receiveChunks(
   session: ClientSession,
   ref: number,
   partial: PartialTransfer,
-  local?: Map<number, Buffer>,
+  local?: FoundBlocks,
 ): Promise<{ bytes: number; endDigest: Buffer }> {
   let bytes = 0;
   // PROTOCOL.md §5.17.4: of a patched chunk only the pieces asked for arrive; the bytes before each piece and
-  // after the last are written from `local` (the old file's, as found), so the partial hashes the whole
-  // chunk in order and GET_CHUNK's hash checks what was built, not only what arrived.
+  // after the last are read from the old file where its blocks were found (`local`, at most one chunk at a
+  // time) and written in order, so the partial hashes the whole chunk and GET_CHUNK's hash checks what was
+  // built, not only what arrived: an old file changed since its scan fails it (CHUNK_MISMATCH).
   let open: { index: number; at: number } | undefined;
   const fill = async (index: number, to: number): Promise<void> => {
-    const leaf = local?.get(index);
     if (open === undefined || open.index !== index) open = { index, at: index * LEAF_BYTES };
     if (to <= open.at) return;
-    if (leaf === undefined)
+    if (!local?.isPatched(index))
       throw new FerryError('MESSAGE_MALFORMED', `patched chunk ${index} was not asked for in pieces`);
-    const start = index * LEAF_BYTES;
-    await partial.writeData(open.at, leaf.subarray(open.at - start, to - start), session);
+    // Data past the chunk's end is the partial's to refuse, as for any download.
+    const end = Math.min(to, index * LEAF_BYTES + local.leafLength(index));
+    if (end > open.at) await partial.writeData(open.at, await local.read(open.at, end), session);
     open.at = to;
   };
   for (;;) {
@@ -516,8 +524,8 @@ async function receiveChunks(
       bytes += message.data.length;
     } else if (message.type === 'GET_CHUNK') {
       if (local) {
-        const leaf = local.get(message.index);
-        if (leaf) await fill(message.index, message.index * LEAF_BYTES + leaf.length);
+        if (local.isPatched(message.index))
+          await fill(message.index, message.index * LEAF_BYTES + local.leafLength(message.index));
         open = undefined;
       }
       partial.completeChunk(message.index, message.chunkHash, session);

@@ -14,6 +14,7 @@ import { getFiles, type GetEvent, type GetFilesOptions } from '../../src/client/
 import { PERMISSION_DOWNLOAD, deltaBlockBytesFor } from '../../src/protocol/index.js';
 import { FaultProxy, type FaultPlan, type PlanFor } from '../helpers/fault-proxy.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { rewriteKeepingSizeAndMtime } from '../helpers/rewrite-keeping-size-and-mtime.js';
 
 const LEAF = 64 * 1024;
 const OLD_BYTES = 3 * 1024 * 1024 + 12_345;
@@ -175,6 +176,42 @@ for (const c of blockCases) {
     assert.ok(down < c.next.length / 4, `${down} bytes server->client: not the whole file`);
   });
 }
+
+test('delta download in small blocks: a found block of the old file rewritten after the scan fails the chunk (CHUNK_MISMATCH); asked again, the file arrives byte-exact', async (t) => {
+  // The bytes around the pieces are read from the old file only as they are written (§5.17.4), so a change
+  // made after the signature was matched and before the pieces arrive reaches the partial, and the chunk's
+  // hash must catch it. The rewrite is synchronous, from the `transfer-started` event of the second request
+  // (emitted once its GET_OFFER is in, before any GET_DATA is taken), in place: the client's handle sees it.
+  const c = blockCases[0]!;
+  const r = await rig(t, c.old, c.next);
+  const local = join(r.dest, NAME);
+  // Block 2 (1 KiB blocks): found in place, in the one leaf that is patched (the change is at 20,000).
+  const rewriteAt = 2 * deltaBlockBytesFor(c.next.length) + 10;
+  let rewritten = 0;
+  const error = await r
+    .get({
+      retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
+      onEvent: (e) => {
+        if (e.type === 'transfer-started' && rewritten++ === 0)
+          rewriteKeepingSizeAndMtime(local, rewriteAt, 1);
+      },
+    })
+    .then(
+      () => undefined,
+      (err: unknown) => err as { code?: string },
+    );
+  assert.equal(rewritten, 1, 'the old file was rewritten once, between the scan and the pieces');
+  assert.equal(error?.code, 'CHUNK_MISMATCH', 'the chunk built from the changed old file fails its hash');
+  const changed = Buffer.from(c.old);
+  changed.fill(0x58, rewriteAt, rewriteAt + 100);
+  assert.ok((await readFile(local)).equals(changed), 'the local file is not replaced');
+  // Asked again, the old file as it is now is scanned: the rewritten block is not found and comes as a piece.
+  const { events } = await r.get();
+  assert.ok((await readFile(local)).equals(c.next), 'the new file, byte-exact');
+  assert.deepEqual(await leftovers(r.dest), [], 'no partial left');
+  const finished = events.find((e) => e.type === 'transfer-finished');
+  assert.ok(finished?.type === 'transfer-finished' && !finished.identical);
+});
 
 async function leftovers(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((n) => /\.ferry-(part|state)$/.test(n));
