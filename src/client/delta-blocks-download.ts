@@ -13,8 +13,13 @@ import {
 } from '../protocol/index.js';
 import type { PartialTransfer, SourceFile } from '../transfer/index.js';
 
-/** Old-file offsets scanned per read (the read holds one block more, for matches across its end). */
-const SCAN_WINDOW_BYTES = 4 * 1024 * 1024;
+/**
+ * Old-file offsets scanned per read (the read holds one block more, for matches across its end). 1 MiB, not
+ * the leaves' 4 MiB: every download in flight scans at once (up to MAX_PIPELINED), and blocks of 1-4 KiB
+ * re-read at most 0.4 % at the edges; 16 changed 15 MiB files in one `get -r` peaked at about 135 MiB
+ * instead of 140-190 MiB.
+ */
+const SCAN_WINDOW_BYTES = 1024 * 1024;
 
 /** No block of the new file was found in the old one at this offset. */
 const NOT_FOUND = -1;
@@ -137,10 +142,12 @@ export async function takeBlocks(
     at[block] = offset;
     if (offset !== block * blockBytes) inPlace = false;
   });
+  // One buffer for every window: a match notes only its offset, so nothing refers to a window once scanned.
+  const buffer = Buffer.allocUnsafe(Math.min(old.size, SCAN_WINDOW_BYTES - 1 + blockBytes));
   for (let from = 0; from < old.size;) {
     const to = Math.min(old.size, from + SCAN_WINDOW_BYTES);
     const readEnd = Math.min(old.size, to - 1 + blockBytes);
-    const window = Buffer.allocUnsafe(readEnd - from);
+    const window = buffer.subarray(0, readEnd - from);
     await old.readExactly(window, 0, window.length, from);
     from = matcher.scan(window, from, from, to, readEnd === old.size).next;
   }

@@ -306,7 +306,7 @@ test('the claim after a signature is answered from the server’s hash cache: th
   assert.equal(r.server.hashCache.hashedBytes, cases[0]!.next.length, 'the file was hashed once');
 });
 
-test('delta download of a file of several scan windows (4 MiB each), shifted: leaves across window edges are found', async (t) => {
+test('delta download of a file of several scan windows (1 MiB each below 16 MiB), shifted: blocks across window edges are found', async (t) => {
   const big = randomBytes(9 * 1024 * 1024 + 1234);
   // 1 KiB inserted near the start and 7 bytes deleted at 5 MiB: every later leaf sits at an odd offset of the
   // old file, so matches straddle the windows' edges.
