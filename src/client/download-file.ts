@@ -28,6 +28,7 @@ import {
 import type { ClientSession } from './client-session.js';
 import { takeBlocks, type FoundBlocks } from './delta-blocks-download.js';
 import { takeLeaves, type TakenLeaves } from './delta-download.js';
+import { withOldFileScan } from './old-file-scans.js';
 import { PARALLEL_MIN_BYTES } from './upload-file.js';
 
 export interface DownloadOptions {
@@ -255,13 +256,13 @@ async function receiveDelta(
     try {
       // PROTOCOL.md §5.17.4: a file under 16 MiB is signed in blocks under one leaf; the bytes of leaves not
       // wholly found are asked for as pieces, the rest of those leaves read from the old file around them.
-      if (signed.signature.blockBytes < LEAF_BYTES) {
+      // A few scans at once, each with the writes of the leaves it takes (memory per download in flight).
+      taken = await withOldFileScan(async () => {
+        if (signed.signature.blockBytes >= LEAF_BYTES) return takeLeaves(old, signed, partial);
         const blocks = await takeBlocks(old, signed, partial);
-        taken = blocks;
         if (blocks.patch.length > 0) patch = { pieces: blocks.patch, found: blocks.found };
-      } else {
-        taken = await takeLeaves(old, signed, partial);
-      }
+        return blocks;
+      });
     } catch (err) {
       await partial.close();
       throw err;
