@@ -16,8 +16,8 @@ import type { PartialTransfer, SourceFile } from '../transfer/index.js';
 /**
  * Old-file offsets scanned per read (the read holds one block more, for matches across its end). 1 MiB, not
  * the leaves' 4 MiB: every download in flight scans at once (up to MAX_PIPELINED), and blocks of 1-4 KiB
- * re-read at most 0.4 % at the edges; 16 changed 15 MiB files in one `get -r` peaked at about 135 MiB
- * instead of 140-190 MiB.
+ * re-read at most 0.4 % at the edges; 16 changed 15 MiB files in one `get -r`, all scanned at once, peaked
+ * at about 135 MiB instead of 140-190 MiB.
  */
 const SCAN_WINDOW_BYTES = 1024 * 1024;
 
