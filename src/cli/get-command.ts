@@ -54,6 +54,7 @@ export function registerGetCommand(program: Command): void {
             streams: parseStreams(flags.streams),
             threads: parseThreads(flags.threads),
             overwrite: flags.overwrite ?? false,
+            delta: flags.delta,
             onEvent: reporter.onEvent,
           }),
         );

@@ -58,6 +58,7 @@ export function registerSendCommand(program: Command): void {
             streams: parseStreams(flags.streams),
             threads: parseThreads(flags.threads),
             overwrite: flags.overwrite ?? false,
+            delta: flags.delta,
             onEvent: reporter.onEvent,
             onSkip: reporter.onSkip,
           }),

@@ -12,11 +12,13 @@ import { formatByteSize, parseChunkSize, parseStreams, parseThreads } from './pa
 import { formatBytes } from './progress-format.js';
 import { parseTarget, type Target } from './parse-target.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
+import { DELTA_FLAG_HELP } from './transfer-flags.js';
 
 interface SyncFlags extends ClientFlags, OutputFlags {
   delete?: boolean;
   dryRun?: boolean;
   checksum?: boolean;
+  delta: boolean;
   chunkSize: string;
   streams: string;
   threads: string;
@@ -39,6 +41,7 @@ export function registerSyncCommand(program: Command): void {
     .option('--delete', 'remove from DST what SRC does not hold (never without this flag)')
     .option('-n, --dry-run', 'print what would be done and change nothing')
     .option('-c, --checksum', 'compare file contents by digest instead of size and mtime')
+    .option('--no-delta', DELTA_FLAG_HELP)
     .option(
       '--chunk-size <bytes>',
       'chunk size, a power of two from 64k to 64M',
@@ -82,6 +85,7 @@ export function registerSyncCommand(program: Command): void {
           localDir,
           remotePath: target.remotePath,
           checksum: flags.checksum ?? false,
+          delta: flags.delta,
           delete: flags.delete ?? false,
           dryRun: flags.dryRun ?? false,
           chunkBytes: parseChunkSize(flags.chunkSize),

@@ -6,9 +6,15 @@ import { formatByteSize } from './parse-option.js';
 export interface TransferFlags {
   mkdir?: boolean;
   overwrite?: boolean;
+  /** False with `--no-delta`: a replaced file travels whole (PROTOCOL.md §5.15, §5.17 not asked for). */
+  delta: boolean;
   chunkSize: string;
   streams: string;
 }
+
+/** The help of `--no-delta`, one text for `send`, `get` and `sync`. */
+export const DELTA_FLAG_HELP =
+  'replace a changed file by sending it whole instead of only what changed (for a fast link, or to compare)';
 
 /**
  * Adds the flags `send` and `get` share, worded for the side that receives (`remote` for send, `local` for
@@ -23,6 +29,7 @@ export function addTransferFlags(command: Command, receiver: 'remote' | 'local')
         ? 'replace existing remote files atomically, sending only what changed when you may also read them (default: identical files are skipped, others refused)'
         : `replace existing ${receiver} files atomically, receiving only what changed (default: identical files are skipped, others refused)`,
     )
+    .option('--no-delta', DELTA_FLAG_HELP)
     .option(
       '--chunk-size <bytes>',
       'chunk size, a power of two from 1k to 64M',

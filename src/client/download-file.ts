@@ -6,9 +6,11 @@ import {
   DEFAULT_CHUNK_BYTES,
   HASH_BYTES,
   LEAF_BYTES,
+  MIN_DELTA_BLOCK_BYTES,
   boundedHeldRanges,
   chunkBytesFor,
   indicesFromRanges,
+  type BytePiece,
   type GetOfferMessage,
   type GetStripe,
 } from '../protocol/index.js';
@@ -24,7 +26,9 @@ import {
   siblingTempName,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
+import { takeBlocks, type FoundBlocks } from './delta-blocks-download.js';
 import { takeLeaves, type TakenLeaves } from './delta-download.js';
+import { withOldFileScan } from './old-file-scans.js';
 import { PARALLEL_MIN_BYTES } from './upload-file.js';
 
 export interface DownloadOptions {
@@ -169,10 +173,13 @@ export async function beginDownload(
   return { ref, done };
 }
 
-/** Whether the local file at `path` can be a delta's base: a regular file of at least one leaf (§5.17). */
+/**
+ * Whether the local file at `path` can be a delta's base: a regular file of at least the smallest block
+ * (1 KiB, §5.17.1): the server's file may be signed in blocks that small (§5.15.2).
+ */
 async function deltaBase(path: string): Promise<boolean> {
   const stats = await lstat(path).catch(() => undefined);
-  return stats !== undefined && stats.isFile() && stats.size >= LEAF_BYTES;
+  return stats !== undefined && stats.isFile() && stats.size >= MIN_DELTA_BLOCK_BYTES;
 }
 
 /** What `receiveDownload` needs beyond the request's own facts. */
@@ -182,6 +189,14 @@ interface ReceiveContext {
   readonly answered: { ref: number; complete: boolean };
   /** Of the held chunks, the bytes a delta took from the old file this attempt. */
   readonly reusedBytes: number;
+  /** A PATCHED answer's pieces and the bytes around them (PROTOCOL.md §5.17.4). */
+  readonly patch?: Patch | undefined;
+}
+
+/** What a PATCH request asked for, and where the old file holds the rest of those leaves (§5.17.4). */
+interface Patch {
+  readonly pieces: BytePiece[];
+  readonly found: FoundBlocks;
 }
 
 /**
@@ -226,6 +241,10 @@ async function receiveDelta(
   const { offer } = signed;
   const old = await SourceFile.open(target.path, { noFollow: true });
   let taken: TakenLeaves;
+  let patch: Patch | undefined;
+  // A patched download reads the bytes around its pieces from the old file as it writes them (§5.17.4), so
+  // the handle stays open until that download ends; otherwise it closes once the old file is scanned.
+  let keepOld = false;
   try {
     const partial = await PartialTransfer.open(downloadPartials, target, {
       size: offer.size,
@@ -235,7 +254,15 @@ async function receiveDelta(
       durableBatchBytes: options.durableBatchBytes,
     });
     try {
-      taken = await takeLeaves(old, signed, partial);
+      // PROTOCOL.md §5.17.4: a file under 16 MiB is signed in blocks under one leaf; the bytes of leaves not
+      // wholly found are asked for as pieces, the rest of those leaves read from the old file around them.
+      // A few scans at once, each with the writes of the leaves it takes (memory per download in flight).
+      taken = await withOldFileScan(async () => {
+        if (signed.signature.blockBytes >= LEAF_BYTES) return takeLeaves(old, signed, partial);
+        const blocks = await takeBlocks(old, signed, partial);
+        if (blocks.patch.length > 0) patch = { pieces: blocks.patch, found: blocks.found };
+        return blocks;
+      });
     } catch (err) {
       await partial.close();
       throw err;
@@ -259,8 +286,9 @@ async function receiveDelta(
     }
     // Made durable: a cut from here on resumes with these leaves held.
     await partial.close();
+    keepOld = patch !== undefined;
   } finally {
-    await old.close();
+    if (!keepOld) await old.close();
   }
   // PROTOCOL.md §5.4: at most 4096 ranges may be claimed; a more scattered set gives up its smallest ranges.
   const held = new ChunkHashes(offer.size, LEAF_BYTES);
@@ -273,6 +301,7 @@ async function receiveDelta(
   answered.ref = second;
   answered.complete = false;
   try {
+    // A patch is never striped (§5.17.4): it is a file under 16 MiB, one stream's work.
     await sendRequest(
       session,
       second,
@@ -280,9 +309,14 @@ async function receiveDelta(
       LEAF_BYTES,
       false,
       held.knownCount > 0 ? held : undefined,
-      stripe,
+      patch ? undefined : stripe,
+      patch?.pieces,
     );
     const next = await session.expect(second, 'GET_OFFER');
+    if (next.patched && (patch === undefined || next.size !== offer.size))
+      throw new FerryError('MESSAGE_MALFORMED', 'a patched GET_OFFER for a request without that patch');
+    // Not patched (the claim failed, say): every chunk not held comes whole, and the old file is done with.
+    if (!next.patched) await old.close();
     return await receiveDownload(
       session,
       second,
@@ -294,10 +328,11 @@ async function receiveDelta(
       held.knownCount > 0 ? held : undefined,
       partialIsOurs,
       options,
-      { remotePath, stripe, answered, reusedBytes },
+      { remotePath, stripe, answered, reusedBytes, patch: next.patched ? patch : undefined },
     );
   } finally {
     session.closeRef(second);
+    await old.close();
   }
 }
 
@@ -404,7 +439,7 @@ async function receiveDownload(
         joined.push(stripeDone);
       });
     }
-    const primary = await receiveChunks(session, ref, partial);
+    const primary = await receiveChunks(session, ref, partial, context.patch?.found);
     // Every stripe verified and written before the whole file is checked; one failure fails the attempt.
     const settled = await Promise.allSettled(joined);
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -439,6 +474,7 @@ async function sendRequest(
   verifyOnly: boolean,
   held: ChunkHashes | undefined,
   stripe: GetStripe | undefined,
+  patch?: BytePiece[],
 ): Promise<void> {
   await session.send({
     type: 'GET_REQUEST',
@@ -450,6 +486,7 @@ async function sendRequest(
     ranges: held?.knownRanges() ?? [],
     path: remotePath,
     ...(stripe ? { stripe } : {}),
+    ...(patch ? { patch } : {}),
   });
 }
 
@@ -461,14 +498,37 @@ async function receiveChunks(
   session: ClientSession,
   ref: number,
   partial: PartialTransfer,
+  local?: FoundBlocks,
 ): Promise<{ bytes: number; endDigest: Buffer }> {
   let bytes = 0;
+  // PROTOCOL.md §5.17.4: of a patched chunk only the pieces asked for arrive; the bytes before each piece and
+  // after the last are read from the old file where its blocks were found (`local`, at most one chunk at a
+  // time) and written in order, so the partial hashes the whole chunk and GET_CHUNK's hash checks what was
+  // built, not only what arrived: an old file changed since its scan fails it (CHUNK_MISMATCH).
+  let open: { index: number; at: number } | undefined;
+  const fill = async (index: number, to: number): Promise<void> => {
+    if (open === undefined || open.index !== index) open = { index, at: index * LEAF_BYTES };
+    if (to <= open.at) return;
+    if (!local?.isPatched(index))
+      throw new FerryError('MESSAGE_MALFORMED', `patched chunk ${index} was not asked for in pieces`);
+    // Data past the chunk's end is the partial's to refuse, as for any download.
+    const end = Math.min(to, index * LEAF_BYTES + local.leafLength(index));
+    if (end > open.at) await partial.writeData(open.at, await local.read(open.at, end), session);
+    open.at = to;
+  };
   for (;;) {
     const message = await session.take(ref);
     if (message.type === 'GET_DATA') {
+      if (local) await fill(Math.floor(message.offset / LEAF_BYTES), message.offset);
       await partial.writeData(message.offset, message.data, session);
+      if (open) open.at = message.offset + message.data.length;
       bytes += message.data.length;
     } else if (message.type === 'GET_CHUNK') {
+      if (local) {
+        if (local.isPatched(message.index))
+          await fill(message.index, message.index * LEAF_BYTES + local.leafLength(message.index));
+        open = undefined;
+      }
       partial.completeChunk(message.index, message.chunkHash, session);
     } else if (message.type === 'GET_END') {
       return { bytes, endDigest: message.fileDigest };

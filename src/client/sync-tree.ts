@@ -46,6 +46,8 @@ export interface SyncTreeOptions extends ConnectOptions {
   checksum?: boolean;
   /** Remove from DST what SRC does not hold. Never without it. */
   delete?: boolean;
+  /** False: changed files travel whole, not as deltas (PROTOCOL.md §5.15, §5.17); default true. */
+  delta?: boolean;
   /** Plan and report (`sync-action` events), change nothing. */
   dryRun?: boolean;
   chunkBytes?: number;

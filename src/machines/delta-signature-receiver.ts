@@ -1,7 +1,7 @@
 import { FerryError } from '../errors/index.js';
 import {
   DeltaSignatureBuilder,
-  LEAF_BYTES,
+  deltaBlockBytesFor,
   deltaBlockCount,
   type DeltaSignature,
   type GetOfferMessage,
@@ -111,11 +111,17 @@ export class DeltaSignatureReceiver {
             'MESSAGE_MALFORMED',
             `delta_blocks for ${message.oldSize} bytes, offered ${this.#offer!.size}`,
           );
-        const last = message.firstBlock + message.weak.length === deltaBlockCount(message.oldSize);
+        const last =
+          message.firstBlock + message.weak.length === deltaBlockCount(message.oldSize, message.blockBytes);
         this.#step(last ? 'DELTA_BLOCKS, last' : 'DELTA_BLOCKS, more to come');
-        // PROTOCOL.md §5.17.2: a download's blocks are the leaves, whose hashes a claim can prove.
-        if (message.blockBytes !== LEAF_BYTES)
-          throw new FerryError('MESSAGE_MALFORMED', 'delta_blocks of a download are 64 KiB leaves');
+        // PROTOCOL.md §5.17.2: a download's blocks are those §5.15.2's rule picks for the offered size (leaves
+        // from 16 MiB on, whose hashes a claim can prove), so the client's memory for them is fixed by the offer.
+        const blockBytes = deltaBlockBytesFor(message.oldSize);
+        if (message.blockBytes !== blockBytes)
+          throw new FerryError(
+            'MESSAGE_MALFORMED',
+            `delta_blocks of a ${message.oldSize}-byte download are ${blockBytes} bytes, got ${message.blockBytes}`,
+          );
         const signature = this.#blocks.receive(message);
         if (signature) this.#signature = signature;
         return undefined;

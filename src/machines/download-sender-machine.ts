@@ -5,7 +5,9 @@ import {
   MAX_DELTA_BLOCKS,
   MAX_TRANSFER_CHUNKS,
   chunkCount,
+  deltaBlockBytesFor,
   deltaBlockCount,
+  type BytePiece,
   type GetEndMessage,
   type GetOfferMessage,
   type GetRequestMessage,
@@ -132,12 +134,22 @@ export type DownloadEffect =
    * Send the chunks `chunks` yields (`streamChunks` into `hashes`), then call `sent(bytes)`. `heldBytes`: what
    * the client already holds, accepted.
    */
-  | { readonly kind: 'stream'; readonly chunks: Iterator<number>; readonly heldBytes: number }
+  | {
+      readonly kind: 'stream';
+      readonly chunks: Iterator<number>;
+      readonly heldBytes: number;
+      /** PATCHED (PROTOCOL.md §5.17.4): of each chunk, send only these pieces (then its hash, as always). */
+      readonly patch?: readonly BytePiece[] | undefined;
+    }
   /**
    * Hash every leaf of the file into `hashes` (whose chunks are leaves) and send its signature as DELTA_BLOCKS
    * records on the way (PROTOCOL.md §5.17.2), paid for from the client's hashing budget; then call `signed()`.
    */
-  | { readonly kind: 'sign' }
+  | {
+      readonly kind: 'sign';
+      /** The signature's block size: §5.15.2's rule for the file's size (leaves from 16 MiB on, §5.17.2). */
+      readonly blockBytes: number;
+    }
   /** Check the file is the one opened, unchanged (PROTOCOL.md §5.6.1); call `unchanged()` or `sourceChanged()`. */
   | { readonly kind: 'check-unchanged' }
   /** Every chunk hash of the file was computed in this download: the hash cache may remember them. */
@@ -202,7 +214,10 @@ export class DownloadSenderMachine {
         return this.#offer(false);
       }
       this.#step('GET_REQUEST SIGNATURE');
-      return [{ kind: 'send', message: this.#offerMessage(false, true) }, { kind: 'sign' }];
+      return [
+        { kind: 'send', message: this.#offerMessage(false, true) },
+        { kind: 'sign', blockBytes: deltaBlockBytesFor(this.#file.size) },
+      ];
     }
     // An empty file has no chunks to claim: holding one is holding it all.
     if (request.heldSize === this.#file.size && (request.ranges.length > 0 || count === 0)) {
@@ -211,7 +226,7 @@ export class DownloadSenderMachine {
       return [{ kind: 'hash', chunks: this.#claimed, check: true }];
     }
     this.#step('GET_REQUEST, no claim on this size');
-    return this.#offer(false);
+    return this.#offer(false, true);
   }
 
   /** The chunks of the last checking `hash` effect are in `hashes`. */
@@ -225,7 +240,7 @@ export class DownloadSenderMachine {
     if (verdict !== 'differs') {
       this.#step('hashed, claim holds');
       this.#held = this.#claimed;
-      return this.#offer(true);
+      return this.#offer(true, true);
     }
     this.#step('hashed, claim differs');
     return this.#offer(false);
@@ -292,18 +307,27 @@ export class DownloadSenderMachine {
     return !this.#striped || index % stripe!.count === stripe!.index;
   }
 
-  #offer(heldAccepted: boolean): DownloadEffect[] {
+  /**
+   * GET_OFFER and the chunks not held. `patchable`: the claim held or there was none, so a PATCH request's
+   * pieces apply (PROTOCOL.md §5.17.4) when they lie inside the file; a claim that differs (a file changed
+   * since its signature) or pieces past its end get every chunk whole.
+   */
+  #offer(heldAccepted: boolean, patchable = false): DownloadEffect[] {
+    const { patch } = this.#request;
+    const last = patch?.at(-1);
+    const patched = patchable && last !== undefined && last.offset + last.length <= this.#file.size;
     return [
-      { kind: 'send', message: this.#offerMessage(heldAccepted, false) },
+      { kind: 'send', message: this.#offerMessage(heldAccepted, false, patched) },
       {
         kind: 'stream',
         chunks: missingChunks(this.#held, (index) => this.#ours(index)),
         heldBytes: this.hashes.bytesOf(this.#held),
+        ...(patched ? { patch } : {}),
       },
     ];
   }
 
-  #offerMessage(heldAccepted: boolean, signature: boolean): GetOfferMessage {
+  #offerMessage(heldAccepted: boolean, signature: boolean, patched = false): GetOfferMessage {
     const file = this.#file;
     return {
       type: 'GET_OFFER',
@@ -314,6 +338,7 @@ export class DownloadSenderMachine {
       heldAccepted,
       ...(this.#striped ? { striped: true } : {}),
       ...(signature ? { signature: true } : {}),
+      ...(patched ? { patched: true } : {}),
     };
   }
 

@@ -185,6 +185,18 @@ export const GET_FLAG_SIGNATURE = 4;
 /** GET_OFFER flag bit 2: the signature follows, as asked (PROTOCOL.md §5.17.2). */
 export const GET_OFFER_FLAG_SIGNATURE = 4;
 
+/**
+ * GET_REQUEST flag bit 3: of the chunks not held, send only the byte pieces listed after the path; the
+ * client holds the rest of their bytes from its old copy (PROTOCOL.md §5.17.4).
+ */
+export const GET_FLAG_PATCH = 8;
+
+/** GET_OFFER flag bit 3: the request's pieces apply: only they follow, each chunk then its hash (§5.17.4). */
+export const GET_OFFER_FLAG_PATCHED = 8;
+
+/** Most byte pieces one PATCH request lists (PROTOCOL.md §5.17.4): 4096 × 12 bytes, 48 KiB. */
+export const MAX_PATCH_PIECES = 4096;
+
 /** Most streams one download may be striped over (PROTOCOL.md §5.13.6). */
 export const MAX_GET_STRIPES = 16;
 

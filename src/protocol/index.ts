@@ -57,6 +57,9 @@ export {
   JOIN_TOKEN_BYTES,
   PUT_OFFER_FLAG_OVERWRITE,
   RESERVED_ROOT_COMPONENT,
+  GET_FLAG_PATCH,
+  GET_OFFER_FLAG_PATCHED,
+  MAX_PATCH_PIECES,
 } from './constants.js';
 export {
   MODE_NORMAL,
@@ -111,6 +114,7 @@ export {
   type GetOfferMessage,
   type GetRequestMessage,
   type GetStripe,
+  type BytePiece,
   type ListEndMessage,
   type ListEntriesMessage,
   type ListEntry,
@@ -176,6 +180,8 @@ export {
   deltaBlockCount,
   deltaBlockLength,
   deltaSignatureOf,
+  isDeltaBlockBytes,
+  LEAF_DELTA_FROM_BYTES,
   type DeltaSignature,
 } from './delta-signature.js';
 export {

@@ -2,6 +2,7 @@ import { FerryError } from '../errors/index.js';
 import type { ChunkRange } from './chunk-ranges.js';
 import {
   MAX_GET_STRIPES,
+  MAX_PATCH_PIECES,
   FILE_MODE_MASK,
   LEAF_BYTES,
   MAX_ACCEPT_RANGES,
@@ -165,6 +166,25 @@ export function checkGetRequest(message: GetRequestMessage): void {
       throw fail(`a signature request holds nothing, got heldSize ${message.heldSize}`);
     if (message.chunkBytes !== LEAF_BYTES)
       throw fail(`a signature request's chunkBytes is ${LEAF_BYTES}, got ${message.chunkBytes}`);
+  }
+  // PROTOCOL.md §5.17.4: a PATCH names 1 to 4096 pieces of one-leaf chunks, in order, apart, each inside
+  // one chunk; it is asked after a signature, so it is neither VERIFY_ONLY, striped nor a signature request.
+  const { patch } = message;
+  if (patch !== undefined) {
+    if (message.verifyOnly || message.stripe !== undefined || message.signature)
+      throw fail('a patch request is neither verifyOnly, striped nor a signature request');
+    if (message.chunkBytes !== LEAF_BYTES)
+      throw fail(`a patch request's chunkBytes is ${LEAF_BYTES}, got ${message.chunkBytes}`);
+    if (patch.length < 1 || patch.length > MAX_PATCH_PIECES)
+      throw fail(`${patch.length} patch pieces, not 1 to ${MAX_PATCH_PIECES}`);
+    let end = 0;
+    for (const { offset, length } of patch) {
+      if (!Number.isSafeInteger(offset) || offset < end || !Number.isInteger(length) || length < 1)
+        throw fail(`patch piece of ${length} bytes at ${offset} overlaps or precedes the one before`);
+      if (Math.floor(offset / LEAF_BYTES) !== Math.floor((offset + length - 1) / LEAF_BYTES))
+        throw fail(`patch piece of ${length} bytes at ${offset} crosses a chunk`);
+      end = offset + length;
+    }
   }
   // PROTOCOL.md §5.13.6: a stripe is one of 2 to 16 shares, and never of a VERIFY_ONLY request.
   const { stripe } = message;

@@ -309,6 +309,17 @@ export interface GetRequestMessage {
    * instead of its chunks; it then holds nothing, with `chunkBytes` one leaf, and no stripe.
    */
   signature?: boolean | undefined;
+  /**
+   * PATCH (PROTOCOL.md §5.17.4): of the chunks not held (chunks of one leaf), only these byte pieces are sent;
+   * the client fills the rest of each chunk from its old copy and checks the chunk hash over the whole.
+   */
+  patch?: BytePiece[] | undefined;
+}
+
+/** `length` bytes of a file from `offset` (a PATCH request's piece, PROTOCOL.md §5.17.4). */
+export interface BytePiece {
+  offset: number;
+  length: number;
 }
 
 /** One stream's share of a download spread over several (PROTOCOL.md §5.13.6). */
@@ -330,6 +341,8 @@ export interface GetOfferMessage {
   striped?: boolean | undefined;
   /** The signature a SIGNATURE request asked for follows, then GET_END (PROTOCOL.md §5.17.2). */
   signature?: boolean | undefined;
+  /** The request's PATCH pieces apply: of each chunk not held only they follow (PROTOCOL.md §5.17.4). */
+  patched?: boolean | undefined;
 }
 
 /** GET_DATA (PROTOCOL.md §5.11.2): file bytes at `offset`; `data` is a view of the record, no copy. */

@@ -41,6 +41,7 @@ export {
   type GetOfferMessage,
   type GetRequestMessage,
   type GetStripe,
+  type BytePiece,
   type KeyCommitMessage,
   type KeyRotateMessage,
   type ListEndMessage,

@@ -1,20 +1,21 @@
 import { FerryError } from '../errors/index.js';
 import {
   ChunkHashes,
-  DELTA_STRONG_BYTES,
   LEAF_BYTES,
   MAX_DELTA_BLOCKS,
-  MAX_DELTA_RECORD_BLOCKS,
   PERMISSION_DOWNLOAD,
-  blockStrongHash,
   deltaBlockBytesFor,
   deltaBlockCount,
-  deltaBlockLength,
-  weakChecksum,
   type PutCopyMessage,
   type PutOfferMessage,
 } from '../protocol/index.js';
-import { SourceFile, signLeaves, type PartialTransfer, type RootPath } from '../transfer/index.js';
+import {
+  SourceFile,
+  signBlocks,
+  signLeaves,
+  type PartialTransfer,
+  type RootPath,
+} from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 
 /** The most bytes of the old file one read of a PUT_COPY holds (PROTOCOL.md §5.15.3). */
@@ -59,9 +60,9 @@ export class DeltaOldFile {
   /**
    * PROTOCOL.md §5.15.2: the old file's signature in DELTA_BLOCKS records, in the block size its size picks.
    * Leaf-sized blocks go through the download's signing (`signLeaves`, §5.17.2: the same records): read in
-   * large pieces, one leaf hash per block. Smaller blocks (old files under 16 MiB) are read one block at a
-   * time. Either way at most one record of 2048 blocks is in memory. Hashing on request is paid for like an
-   * EXISTING answer (docs/SECURITY.md "Hashing on request").
+   * large pieces, one leaf hash per block. Smaller blocks (old files under 16 MiB) go through `signBlocks`,
+   * as a download's do. Either way at most one record of 2048 blocks is in memory. Hashing on request is
+   * paid for like an EXISTING answer (docs/SECURITY.md "Hashing on request").
    */
   async sendSignature(io: SessionIo, ref: number): Promise<void> {
     const old = this.#old;
@@ -72,21 +73,7 @@ export class DeltaOldFile {
       await signLeaves(old, ref, new ChunkHashes(old.size, LEAF_BYTES), (record) => io.send(record));
       return;
     }
-    const totalBlocks = deltaBlockCount(old.size, blockBytes);
-    const block = Buffer.allocUnsafe(blockBytes);
-    for (let firstBlock = 0; firstBlock < totalBlocks; firstBlock += MAX_DELTA_RECORD_BLOCKS) {
-      const count = Math.min(MAX_DELTA_RECORD_BLOCKS, totalBlocks - firstBlock);
-      const weak = new Uint32Array(count);
-      const strong = Buffer.alloc(count * DELTA_STRONG_BYTES);
-      for (let i = 0; i < count; i++) {
-        const index = firstBlock + i;
-        const piece = block.subarray(0, deltaBlockLength(index, old.size, blockBytes));
-        await old.readExactly(piece, 0, piece.length, index * blockBytes);
-        weak[i] = weakChecksum(piece, 0, piece.length);
-        blockStrongHash(piece).copy(strong, i * DELTA_STRONG_BYTES);
-      }
-      await io.send({ type: 'DELTA_BLOCKS', ref, oldSize: old.size, blockBytes, firstBlock, weak, strong });
-    }
+    await signBlocks(old, ref, blockBytes, (record) => io.send(record));
   }
 
   /**

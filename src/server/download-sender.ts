@@ -1,6 +1,7 @@
 import { FerryError, isFerryError } from '../errors/index.js';
 import {
   GET_DATA_HEADER_BYTES,
+  LEAF_BYTES,
   PERMISSION_DOWNLOAD,
   encodeMessage,
   writeGetDataHeader,
@@ -11,11 +12,13 @@ import {
   SourceFile,
   hashChunks,
   resolveUnderRoot,
+  signBlocks,
   signLeaves,
   streamChunks,
   type ChunkSource,
   streamChunksPooled,
 } from '../transfer/index.js';
+import { patchedSink } from './patched-sink.js';
 import type { SessionIo } from './session-io.js';
 
 /**
@@ -46,6 +49,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
     const { hashes } = machine;
     const { ref } = request;
     let verifiedBytes = 0;
+    let patchedBytes = 0;
     /** Waits for `work` (which reads the file), then feeds its result; a file that changed goes to the machine. */
     const reading = async <T>(
       work: Promise<T>,
@@ -84,6 +88,27 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
             heldBytes: verifiedBytes,
             restarted: false,
           });
+          if (effect.patch)
+            return reading(
+              streamChunks(source, {
+                chunkBytes: hashes.chunkBytes,
+                chunks: effect.chunks,
+                hashes,
+                sink: patchedSink(
+                  ref,
+                  effect.patch,
+                  (message) => io.send(message),
+                  async (index, chunkHash) => {
+                    await io.send({ type: 'GET_CHUNK', ref, index, chunkHash });
+                    verifiedBytes += hashes.lengthOf(index);
+                    io.events.transferProgress(ref, verifiedBytes);
+                  },
+                  (bytes) => (patchedBytes += bytes),
+                ),
+              }),
+              // The file bytes that went are the pieces' (PROTOCOL.md §5.17.4), not the chunks'.
+              () => machine.sent(patchedBytes),
+            );
           return reading(
             io.ctx.sealPool
               ? streamChunksPooled(source, {
@@ -125,8 +150,12 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
           // PROTOCOL.md §5.17.2: every leaf read and hashed once, paid for like any hashing on request
           // (docs/SECURITY.md "Hashing on request"); the leaf hashes then answer the delta's held claim.
           await io.ctx.hashCache.spend(io.clientKey, source.size);
+          // Below 16 MiB in the blocks a delta upload's signature uses (one rule, §5.15.2), the leaf hashes
+          // taken on the same read; from 16 MiB on in the leaves themselves.
           return reading(
-            signLeaves(source, ref, hashes, (record) => io.send(record)),
+            effect.blockBytes === LEAF_BYTES
+              ? signLeaves(source, ref, hashes, (record) => io.send(record))
+              : signBlocks(source, ref, effect.blockBytes, (record) => io.send(record), hashes),
             () => machine.signed(),
           );
         case 'check-unchanged':

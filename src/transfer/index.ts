@@ -50,7 +50,7 @@ export {
   type DeltaStreamed,
   type StreamDeltaOptions,
 } from './delta-streamer.js';
-export { signLeaves } from './sign-leaves.js';
+export { signBlocks, signLeaves } from './sign-leaves.js';
 export {
   resolveLinkTarget,
   assertLinkStaysInside,

@@ -1,6 +1,8 @@
 import {
   DELTA_STRONG_BYTES,
   LEAF_BYTES,
+  blockStrongHash,
+  deltaBlockLength,
   MAX_DELTA_RECORD_BLOCKS,
   deltaBlockCount,
   leafHash,
@@ -68,5 +70,62 @@ export async function signLeaves(
       weak,
       strong,
     });
+  }
+}
+
+/**
+ * The signature of `source` in blocks of `blockBytes` under one leaf (PROTOCOL.md §5.15.2, the size
+ * `deltaBlockBytesFor` picks below 16 MiB, for a delta upload's old file and a delta download's file alike,
+ * §5.17.2) as DELTA_BLOCKS records of `ref`, each handed to `send` as soon as it is full. The file is read a
+ * leaf at a time; a block that spans two reads is gathered into a small buffer. With `leafHashes` (chunks of
+ * one leaf) every leaf hash goes there too, so a download's digest and claim need no second read.
+ */
+export async function signBlocks(
+  source: ChunkSource,
+  ref: number,
+  blockBytes: number,
+  send: (record: DeltaBlocksMessage) => Promise<void>,
+  leafHashes?: ChunkHashes,
+): Promise<void> {
+  if (leafHashes !== undefined && leafHashes.chunkBytes !== LEAF_BYTES)
+    throw new RangeError('leaf hashes are kept in chunks of one leaf');
+  const size = source.size;
+  const totalBlocks = deltaBlockCount(size, blockBytes);
+  const leaf = Buffer.allocUnsafe(Math.min(LEAF_BYTES, Math.max(size, 1)));
+  const spanning = Buffer.allocUnsafe(blockBytes);
+  let spanned = 0;
+  let block = 0;
+  let firstBlock = 0;
+  let weak = new Uint32Array(Math.min(MAX_DELTA_RECORD_BLOCKS, totalBlocks));
+  let strong = Buffer.alloc(weak.length * DELTA_STRONG_BYTES);
+  const add = async (bytes: Buffer): Promise<void> => {
+    weak[block - firstBlock] = weakChecksum(bytes, 0, bytes.length);
+    blockStrongHash(bytes).copy(strong, (block - firstBlock) * DELTA_STRONG_BYTES);
+    block++;
+    if (block - firstBlock < weak.length) return;
+    await send({ type: 'DELTA_BLOCKS', ref, oldSize: size, blockBytes, firstBlock, weak, strong });
+    firstBlock = block;
+    weak = new Uint32Array(Math.min(MAX_DELTA_RECORD_BLOCKS, totalBlocks - block));
+    strong = Buffer.alloc(weak.length * DELTA_STRONG_BYTES);
+  };
+  for (let at = 0; at < size; at += LEAF_BYTES) {
+    const piece = leaf.subarray(0, Math.min(LEAF_BYTES, size - at));
+    await source.readExactly(piece, 0, piece.length, at);
+    leafHashes?.set(at / LEAF_BYTES, leafHash(piece));
+    for (let i = 0; i < piece.length;) {
+      const want = deltaBlockLength(block, size, blockBytes) - spanned;
+      const take = Math.min(want, piece.length - i);
+      if (spanned === 0 && take === want) {
+        await add(piece.subarray(i, i + take));
+      } else {
+        piece.copy(spanning, spanned, i, i + take);
+        spanned += take;
+        if (take === want) {
+          await add(spanning.subarray(0, spanned));
+          spanned = 0;
+        }
+      }
+      i += take;
+    }
   }
 }

@@ -80,3 +80,77 @@ test('get --overwrite of a file with 1 KiB inserted near the start receives a sm
   const down = proxy!.totalBytes('serverToClient') - before;
   assert.ok(down < 2 * 64 * 1024 + 8 * 1024, `${down} bytes server->client for a ${next.length}-byte file`);
 });
+
+test('send --overwrite --no-delta sends the whole file again, byte-exact', async () => {
+  const { old, next } = oldAndNext();
+  await writeFile(join(root, 'up-whole.img'), old);
+  const source = join(dir, 'up-whole.img');
+  await writeFile(source, next);
+  const before = proxy!.totalBytes('clientToServer');
+  const sent = await runFerry([
+    '--home',
+    clientHome,
+    'send',
+    source,
+    `${proxy!.addressText}/up-whole.img`,
+    '--expect',
+    serverId,
+    '--overwrite',
+    '--no-delta',
+  ]);
+  assertExit(sent, 0, 'send --overwrite --no-delta');
+  assert.ok((await readFile(join(root, 'up-whole.img'))).equals(next), 'byte-exact');
+  const up = proxy!.totalBytes('clientToServer') - before;
+  assert.ok(up >= next.length, `${up} bytes client->server: the whole ${next.length}-byte file`);
+});
+
+test('get --overwrite --no-delta receives the whole file again, byte-exact', async () => {
+  const { old, next } = oldAndNext();
+  await writeFile(join(root, 'down-whole.img'), next);
+  const local = join(dir, 'local-whole');
+  await mkdir(local);
+  await writeFile(join(local, 'down-whole.img'), old);
+  const before = proxy!.totalBytes('serverToClient');
+  const got = await runFerry([
+    '--home',
+    clientHome,
+    'get',
+    `${proxy!.addressText}/down-whole.img`,
+    local,
+    '--expect',
+    serverId,
+    '--overwrite',
+    '--no-delta',
+  ]);
+  assertExit(got, 0, 'get --overwrite --no-delta');
+  assert.ok((await readFile(join(local, 'down-whole.img'))).equals(next), 'byte-exact');
+  const down = proxy!.totalBytes('serverToClient') - before;
+  assert.ok(down >= next.length, `${down} bytes server->client: the whole ${next.length}-byte file`);
+});
+
+test('sync --no-delta sends a changed file whole, and its help says so', async () => {
+  const help = await runFerry(['sync', '--help']);
+  assertExit(help, 0, 'sync --help');
+  assert.match(help.stdout, /--no-delta\b/);
+  const { old, next } = oldAndNext();
+  await mkdir(join(root, 'mirror'));
+  await writeFile(join(root, 'mirror', 'a.img'), old);
+  const tree = join(dir, 'tree-whole');
+  await mkdir(tree);
+  await writeFile(join(tree, 'a.img'), next);
+  const before = proxy!.totalBytes('clientToServer');
+  const synced = await runFerry([
+    '--home',
+    clientHome,
+    'sync',
+    tree,
+    `${proxy!.addressText}/mirror`,
+    '--expect',
+    serverId,
+    '--no-delta',
+  ]);
+  assertExit(synced, 0, 'sync --no-delta');
+  assert.ok((await readFile(join(root, 'mirror', 'a.img'))).equals(next), 'byte-exact');
+  const up = proxy!.totalBytes('clientToServer') - before;
+  assert.ok(up >= next.length, `${up} bytes client->server: the whole ${next.length}-byte file`);
+});

@@ -8,19 +8,23 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getFiles, type GetEvent, type GetFilesOptions } from '../../src/client/index.js';
-import { PERMISSION_DOWNLOAD } from '../../src/protocol/index.js';
+import { PERMISSION_DOWNLOAD, deltaBlockBytesFor } from '../../src/protocol/index.js';
 import type { FaultPlan, PlanFor } from '../helpers/fault-proxy.js';
 import { startProxiedServer, type ProxiedServer } from '../helpers/proxied-server.js';
+import { rewriteKeepingSizeAndMtime } from '../helpers/rewrite-keeping-size-and-mtime.js';
 
 const LEAF = 64 * 1024;
 const OLD_BYTES = 3 * 1024 * 1024 + 12_345;
 const NAME = 'image.bin';
 /**
  * Server->client bytes besides the leaves that changed: the handshake and session (2 KiB), the signature
- * (20 bytes a leaf, 49 leaves here, in one record), two offers and GET_ENDs, and 90 bytes of GET_DATA and
- * GET_CHUNK framing per leaf sent.
+ * (20 bytes a block of §5.15.2's size for the file: 1792 bytes for 3 MiB, 1764 blocks in one record),
+ * two offers and GET_ENDs, and 90 bytes of GET_DATA and GET_CHUNK framing per leaf sent.
  */
-const signatureBytes = (size: number): number => Math.ceil(size / LEAF) * 20 + 64;
+const signatureBytes = (size: number): number => {
+  const blocks = Math.ceil(size / deltaBlockBytesFor(size));
+  return blocks * 20 + Math.ceil(blocks / 2048) * 64 + 64;
+};
 const overheadBytes = (size: number, leaves: number): number => 4096 + signatureBytes(size) + leaves * 90;
 
 interface Rig extends ProxiedServer {
@@ -101,6 +105,86 @@ const cases: Array<{ name: string; next: Buffer; leaves: number }> = [
     leaves: 1,
   },
 ];
+
+// PROTOCOL.md §5.17.4: files under 16 MiB are signed in blocks of about sqrt(size) and only the bytes of
+// the blocks not found travel, each leaf checked whole against its chunk hash.
+const SMALL_OLD = randomBytes(40 * 1024);
+const MIB_OLD = randomBytes(1024 * 1024);
+const blockCases: Array<{ name: string; old: Buffer; next: Buffer; blocks: number }> = [
+  {
+    name: 'a 40 KiB file with 100 bytes changed',
+    old: SMALL_OLD,
+    next: Buffer.concat([SMALL_OLD.subarray(0, 20_000), randomBytes(100), SMALL_OLD.subarray(20_100)]),
+    // 100 bytes at 20,000 lie in block 19 of 1 KiB, perhaps across into block 20.
+    blocks: 2,
+  },
+  {
+    name: 'a 1 MiB file with 1 KiB inserted near the start',
+    old: MIB_OLD,
+    next: Buffer.concat([MIB_OLD.subarray(0, 3000), randomBytes(1024), MIB_OLD.subarray(3000)]),
+    // The insertion and the block it cuts (2 blocks of 1 KiB), and the new file's short last block.
+    blocks: 3,
+  },
+];
+
+for (const c of blockCases) {
+  test(`delta download in small blocks, ${c.name}: byte-exact, about ${c.blocks} blocks received`, async (t) => {
+    const r = await rig(t, c.old, c.next);
+    const { down, up, events } = await r.get();
+    assert.ok((await readFile(join(r.dest, NAME))).equals(c.next), 'the new file, byte-exact');
+    assert.deepEqual(await leftovers(r.dest), [], 'no partial left');
+    const finished = events.find((e) => e.type === 'transfer-finished');
+    assert.ok(finished?.type === 'transfer-finished');
+    const blockBytes = deltaBlockBytesFor(c.next.length);
+    t.diagnostic(
+      `${c.name}: ${c.next.length} bytes in ${blockBytes}-byte blocks, ${down} server->client, ${up} client->server, received ${finished.transferredBytes}`,
+    );
+    assert.ok(
+      finished.transferredBytes <= c.blocks * blockBytes,
+      `${finished.transferredBytes} file bytes received, at most ${c.blocks} blocks`,
+    );
+    // Framing: one GET_DATA per piece, one GET_CHUNK per leaf touched (90 bytes), both leaves at most.
+    const bound = c.blocks * blockBytes + overheadBytes(c.next.length, c.blocks);
+    assert.ok(down <= bound, `${down} bytes server->client, bound ${bound}`);
+    assert.ok(down < c.next.length / 4, `${down} bytes server->client: not the whole file`);
+  });
+}
+
+test('delta download in small blocks: a found block of the old file rewritten after the scan fails the chunk (CHUNK_MISMATCH); asked again, the file arrives byte-exact', async (t) => {
+  // The bytes around the pieces are read from the old file only as they are written (§5.17.4), so a change
+  // made after the signature was matched and before the pieces arrive reaches the partial, and the chunk's
+  // hash must catch it. The rewrite is synchronous, from the `transfer-started` event of the second request
+  // (emitted once its GET_OFFER is in, before any GET_DATA is taken), in place: the client's handle sees it.
+  const c = blockCases[0]!;
+  const r = await rig(t, c.old, c.next);
+  const local = join(r.dest, NAME);
+  // Block 2 (1 KiB blocks): found in place, in the one leaf that is patched (the change is at 20,000).
+  const rewriteAt = 2 * deltaBlockBytesFor(c.next.length) + 10;
+  let rewritten = 0;
+  const error = await r
+    .get({
+      retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
+      onEvent: (e) => {
+        if (e.type === 'transfer-started' && rewritten++ === 0)
+          rewriteKeepingSizeAndMtime(local, rewriteAt, 1);
+      },
+    })
+    .then(
+      () => undefined,
+      (err: unknown) => err as { code?: string },
+    );
+  assert.equal(rewritten, 1, 'the old file was rewritten once, between the scan and the pieces');
+  assert.equal(error?.code, 'CHUNK_MISMATCH', 'the chunk built from the changed old file fails its hash');
+  const changed = Buffer.from(c.old);
+  changed.fill(0x58, rewriteAt, rewriteAt + 100);
+  assert.ok((await readFile(local)).equals(changed), 'the local file is not replaced');
+  // Asked again, the old file as it is now is scanned: the rewritten block is not found and comes as a piece.
+  const { events } = await r.get();
+  assert.ok((await readFile(local)).equals(c.next), 'the new file, byte-exact');
+  assert.deepEqual(await leftovers(r.dest), [], 'no partial left');
+  const finished = events.find((e) => e.type === 'transfer-finished');
+  assert.ok(finished?.type === 'transfer-finished' && !finished.identical);
+});
 
 async function leftovers(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((n) => /\.ferry-(part|state)$/.test(n));
@@ -195,7 +279,7 @@ test('the claim after a signature is answered from the server’s hash cache: th
   assert.equal(r.server.hashCache.hashedBytes, cases[0]!.next.length, 'the file was hashed once');
 });
 
-test('delta download of a file of several scan windows (4 MiB each), shifted: leaves across window edges are found', async (t) => {
+test('delta download of a file of several scan windows (1 MiB each below 16 MiB), shifted: blocks across window edges are found', async (t) => {
   const big = randomBytes(9 * 1024 * 1024 + 1234);
   // 1 KiB inserted near the start and 7 bytes deleted at 5 MiB: every later leaf sits at an odd offset of the
   // old file, so matches straddle the windows' edges.

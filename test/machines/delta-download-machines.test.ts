@@ -11,6 +11,7 @@ import {
   type DownloadEffect,
 } from '../../src/machines/index.js';
 import {
+  ChunkHashes,
   DeltaLeafSources,
   DeltaMatcher,
   LEAF_BYTES,
@@ -18,6 +19,7 @@ import {
   MAX_DELTA_BLOCKS,
   boundedHeldRanges,
   decodeMessage,
+  deltaBlockBytesFor,
   deltaSignatureOf,
   encodeMessage,
   fileDigest,
@@ -75,11 +77,13 @@ function serveSignature(file: Buffer): {
     kinds.push(effect.kind);
     if (effect.kind === 'send') messages.push(wire(effect.message));
     else if (effect.kind === 'sign') {
-      const signature = deltaSignatureOf(file);
-      for (let block = 0; block < signature.weak.length; block++)
-        machine.hashes.set(block, leafHash(file.subarray(block * LEAF_BYTES, (block + 1) * LEAF_BYTES)));
-      for (let first = 0; first < signature.weak.length; first += 3) {
-        const count = Math.min(3, signature.weak.length - first);
+      // PROTOCOL.md §5.17.2: in the blocks §5.15.2's rule picks for the size; the leaf hashes on the same read.
+      const signature = deltaSignatureOf(file, effect.blockBytes);
+      for (let leaf = 0; leaf * LEAF_BYTES < file.length; leaf++)
+        machine.hashes.set(leaf, leafHash(file.subarray(leaf * LEAF_BYTES, (leaf + 1) * LEAF_BYTES)));
+      // Records of 200 blocks, so a file of 449 blocks takes three.
+      for (let first = 0; first < signature.weak.length; first += 200) {
+        const count = Math.min(200, signature.weak.length - first);
         messages.push(
           wire({
             type: 'DELTA_BLOCKS',
@@ -99,7 +103,7 @@ function serveSignature(file: Buffer): {
   return { messages, machine, kinds };
 }
 
-test('a SIGNATURE request is answered GET_OFFER with SIGNATURE, the leaves’ records, then GET_END with the digest (§5.17.2)', () => {
+test('a SIGNATURE request is answered GET_OFFER with SIGNATURE, the blocks’ records, then GET_END with the digest (§5.17.2)', () => {
   const file = fileOf(7 * LEAF_BYTES + 123);
   const { messages, machine, kinds } = serveSignature(file);
   assert.deepEqual(messages[0], {
@@ -152,7 +156,8 @@ test('DeltaSignatureReceiver rebuilds the signature and the digest from the serv
   for (const message of messages) signed = receiver.receive(message) ?? signed;
   assert.ok(signed);
   assert.equal(receiver.state, 'complete');
-  const expected = deltaSignatureOf(file);
+  const expected = deltaSignatureOf(file, deltaBlockBytesFor(file.length));
+  assert.equal(signed.signature.blockBytes, 1024, 'a file under 1 MiB in 1 KiB blocks');
   assert.deepEqual([...signed.signature.weak], [...expected.weak]);
   assert.ok(signed.signature.strong.equals(expected.strong));
   assert.ok(signed.digest.equals(leafDigest(file)));
@@ -199,16 +204,22 @@ test('DeltaSignatureReceiver refuses records of another size, GET_END before the
     'MESSAGE_MALFORMED',
     'not the next block',
   );
-  // PROTOCOL.md §5.17.2: a download's blocks are leaves; 1 KiB blocks (valid for an upload) are refused.
-  const smallBlocks = wire({
-    ...(first as Extract<Message, { type: 'DELTA_BLOCKS' }>),
-    blockBytes: 1024,
-  });
-  assert.equal(
-    code(() => afterOffer().receive(smallBlocks)),
-    'MESSAGE_MALFORMED',
-    'blocks other than leaves',
-  );
+  // PROTOCOL.md §5.17.2: a download's blocks are those §5.15.2's rule picks for the offered size; leaves
+  // (valid from 16 MiB on) and 2 KiB blocks are refused for this file of 1 KiB blocks.
+  for (const blockBytes of [LEAF_BYTES, 2048]) {
+    const record = first as Extract<Message, { type: 'DELTA_BLOCKS' }>;
+    const otherBlocks = wire({
+      ...record,
+      blockBytes,
+      weak: record.weak.subarray(0, 3),
+      strong: record.strong.subarray(0, 3 * 16),
+    });
+    assert.equal(
+      code(() => afterOffer().receive(otherBlocks)),
+      'MESSAGE_MALFORMED',
+      `blocks of ${blockBytes} bytes`,
+    );
+  }
   assert.equal(
     code(() => afterOffer().receive(messages.at(-1)!)),
     'MESSAGE_UNEXPECTED',
@@ -296,3 +307,63 @@ test('boundedHeldRanges keeps at most 4096 ranges, the largest, in order', () =>
   );
   assert.deepEqual(boundedHeldRanges(ranges.slice(0, 5)), ranges.slice(0, 5));
 });
+
+test('a PATCH request gets its pieces when the claim holds or there is none, every chunk whole otherwise (§5.17.4)', () => {
+  const size = 3 * LEAF_BYTES + 500;
+  const patch = [
+    { offset: 1024, length: 1024 },
+    { offset: 2 * LEAF_BYTES, length: 64 },
+  ];
+  const patchRequest = (fields: Partial<GetRequestMessage>): GetRequestMessage =>
+    wire(signatureRequest({ signature: undefined, patch, ...fields }));
+  const streamOf = (effects: readonly DownloadEffect[]): Extract<DownloadEffect, { kind: 'stream' }> => {
+    const stream = effects.find((e) => e.kind === 'stream');
+    assert.ok(stream?.kind === 'stream');
+    return stream;
+  };
+  const offerOf = (effects: readonly DownloadEffect[]): Message =>
+    (effects.find((e) => e.kind === 'send') as { message: Message }).message;
+  // No claim: the pieces apply.
+  const bare = new DownloadSenderMachine(patchRequest({}), { size, ...FACTS });
+  const started = bare.start();
+  assert.deepEqual(streamOf(started).patch, patch);
+  const bareOffer = offerOf(started);
+  assert.ok(bareOffer.type === 'GET_OFFER' && bareOffer.patched === true && !bareOffer.heldAccepted);
+  // A claim that holds: the pieces apply to the chunks not held.
+  const file = fileOf(size);
+  const leaf1 = leafHash(file.subarray(LEAF_BYTES, 2 * LEAF_BYTES));
+  const claim = { heldSize: size, ranges: [{ first: 1, count: 1 }], haveDigest: claimDigest(size, 1, leaf1) };
+  const holds = new DownloadSenderMachine(patchRequest(claim), { size, ...FACTS });
+  assert.deepEqual(
+    holds.start().map((e) => e.kind),
+    ['hash'],
+  );
+  holds.hashes.set(1, leaf1);
+  const accepted = holds.hashed();
+  const acceptedOffer = offerOf(accepted);
+  assert.ok(
+    acceptedOffer.type === 'GET_OFFER' && acceptedOffer.patched === true && acceptedOffer.heldAccepted,
+  );
+  const chunks = streamOf(accepted).chunks;
+  const sent: number[] = [];
+  for (let next = chunks.next(); !next.done; next = chunks.next()) sent.push(next.value);
+  assert.deepEqual(sent, [0, 2, 3]);
+  // A claim that differs (the file changed since its signature): every chunk whole, no pieces.
+  const differs = new DownloadSenderMachine(patchRequest(claim), { size, ...FACTS });
+  differs.start();
+  differs.hashes.set(1, Buffer.alloc(32, 9));
+  const refused = differs.hashed();
+  assert.equal(streamOf(refused).patch, undefined);
+  const refusedOffer = offerOf(refused);
+  assert.ok(refusedOffer.type === 'GET_OFFER' && !refusedOffer.patched);
+  // Pieces past the end of the file (it shrank): every chunk whole.
+  const shrunk = new DownloadSenderMachine(patchRequest({}), { size: LEAF_BYTES, ...FACTS });
+  assert.equal(streamOf(shrunk.start()).patch, undefined);
+});
+
+/** The haveDigest of a claim of chunk `index` alone (PROTOCOL.md §5.4), as a client computes it. */
+function claimDigest(size: number, index: number, hash: Buffer): Buffer {
+  const held = new ChunkHashes(size, LEAF_BYTES);
+  held.set(index, hash);
+  return held.haveDigest();
+}

@@ -93,6 +93,36 @@ const VECTORS: readonly [string, Message][] = [
     '21 00000005 0000000000000801 0000018bcfe56800 01a4 01',
     { type: 'GET_OFFER', ref: 5, size: 2049, mtimeMs: 1_700_000_000_000, mode: 0o644, heldAccepted: true },
   ],
+  // PATCH (PROTOCOL.md §5.17.4): the pieces follow the path; the offer says they apply.
+  [
+    `20 00000005 00010000 08 000000000000a000 ${AB32} 0001 00000000 00000001 0001 61 0002 0000000000000400 00000080 0000000000010000 00000010`,
+    {
+      type: 'GET_REQUEST',
+      ref: 5,
+      chunkBytes: 64 * 1024,
+      verifyOnly: false,
+      heldSize: 40960,
+      haveDigest: Buffer.alloc(32, 0xab),
+      ranges: [{ first: 0, count: 1 }],
+      path: 'a',
+      patch: [
+        { offset: 1024, length: 128 },
+        { offset: 65536, length: 16 },
+      ],
+    },
+  ],
+  [
+    '21 00000005 0000000000000801 0000018bcfe56800 01a4 09',
+    {
+      type: 'GET_OFFER',
+      ref: 5,
+      size: 2049,
+      mtimeMs: 1_700_000_000_000,
+      mode: 0o644,
+      heldAccepted: true,
+      patched: true,
+    },
+  ],
   ['22 00000005 0000000000000400 abcd', { type: 'GET_DATA', ref: 5, offset: 1024, data: h('abcd') }],
   [`23 00000005 00000002 ${ZERO32}`, { type: 'GET_CHUNK', ref: 5, index: 2, chunkHash: Buffer.alloc(32) }],
   [`24 00000005 ${ZERO32}`, { type: 'GET_END', ref: 5, fileDigest: Buffer.alloc(32) }],
@@ -174,7 +204,31 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
   ['a GET_REQUEST with chunkBytes 1000', request({ chunk: '000003e8' }), 'MESSAGE_MALFORMED'],
   ['a GET_REQUEST with chunkBytes 512', request({ chunk: '00000200' }), 'MESSAGE_MALFORMED'],
   ['a GET_REQUEST with chunkBytes 2^27', request({ chunk: '08000000' }), 'MESSAGE_MALFORMED'],
-  ['a GET_REQUEST with reserved flag bits', request({ flags: '08' }), 'MESSAGE_MALFORMED'],
+  ['a GET_REQUEST with reserved flag bits', request({ flags: '10' }), 'MESSAGE_MALFORMED'],
+  // PATCH (PROTOCOL.md §5.17.4): 1 to 4096 pieces in order, apart, each inside one 64 KiB chunk.
+  ['a PATCH GET_REQUEST without its pieces', request({ flags: '08' }), 'MESSAGE_MALFORMED'],
+  ['a PATCH GET_REQUEST of no piece', request({ flags: '08', path: '0001 61 0000' }), 'MESSAGE_MALFORMED'],
+  [
+    'a PATCH GET_REQUEST whose piece crosses a chunk',
+    request({ flags: '08', path: '0001 61 0001 000000000000ffff 00000002' }),
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PATCH GET_REQUEST whose pieces overlap',
+    request({ flags: '08', path: '0001 61 0002 0000000000000010 00000010 0000000000000018 00000001' }),
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PATCH GET_REQUEST with a piece of 0 bytes',
+    request({ flags: '08', path: '0001 61 0001 0000000000000010 00000000' }),
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PATCH GET_REQUEST of 128 KiB chunks',
+    request({ flags: '08', chunk: '00020000', path: '0001 61 0001 0000000000000010 00000001' }),
+    'MESSAGE_MALFORMED',
+  ],
+  ['a PATCH GET_REQUEST of 4097 pieces', request({ flags: '08', path: '0001 61 1001' }), 'MESSAGE_MALFORMED'],
   ['a STRIPED GET_REQUEST without its stripe', request({ flags: '02' }), 'MESSAGE_MALFORMED'],
   [
     'a STRIPED GET_REQUEST of 17 stripes',
@@ -268,7 +322,12 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
   ],
   [
     'a GET_OFFER with reserved flag bits',
-    '21 00000001 0000000000000000 0000000000000000 01a4 08',
+    '21 00000001 0000000000000000 0000000000000000 01a4 10',
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a GET_OFFER both PATCHED and SIGNATURE',
+    '21 00000001 0000000000000000 0000000000000000 01a4 0c',
     'MESSAGE_MALFORMED',
   ],
   ['a GET_OFFER one byte short', '21 00000001 0000000000000000 0000000000000000 01a4', 'MESSAGE_MALFORMED'],
