@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
-import { getPaths } from '../index.js';
+import { getPaths } from '../client-api.js';
 import { homeOf } from './cli-context.js';
 import { parseTarget, type Target } from './parse-target.js';
 import { DEFAULT_THREADS } from '../transfer/index.js';

@@ -1,8 +1,8 @@
 import { lstat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
-import { DEFAULT_CHUNK_BYTES, DEFAULT_STREAMS, DEFAULT_THREADS, syncTree } from '../index.js';
-import type { SyncEvent, SyncSummary } from '../index.js';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_STREAMS, DEFAULT_THREADS, syncTree } from '../client-api.js';
+import type { SyncEvent, SyncSummary } from '../client-api.js';
 import { parseRemotePath } from '../protocol/index.js';
 import { homeOf } from './cli-context.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
