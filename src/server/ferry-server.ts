@@ -25,6 +25,7 @@ import { FileHashCache } from './file-hash-cache.js';
 import { HashBudget, type HashBudgetOptions } from './hash-budget.js';
 import { PairingAdmission, type PairingOptions } from './pairing-admission.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
+import { BATCH_TEMPORARY_MAX_AGE_MS, sweepBatchTemporaries } from './batch-temporaries.js';
 import { serverPartialStore } from './server-partial-store.js';
 import type { ServerObjectStore } from './server-object-store.js';
 
@@ -176,6 +177,17 @@ export class FerryServer {
     for (const id of removed) this.#storage.released(id);
     if (removed.length > 0)
       this.#logger.info({ event: 'partials-swept', count: removed.length }, 'removed abandoned partials');
+    if (this.#objectStore === undefined) {
+      const temporaries = await sweepBatchTemporaries(this.#partialDir, {
+        maxAgeMs: BATCH_TEMPORARY_MAX_AGE_MS,
+        now,
+      });
+      if (temporaries > 0)
+        this.#logger.info(
+          { event: 'batch-temporaries-swept', count: temporaries },
+          'removed temporaries of batches a stopped server left',
+        );
+    }
     return removed;
   }
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { FerryServer } from '../../src/server/index.js';
 import { sweepPartials } from '../../src/server/partial-sweeper.js';
+import { BATCH_TEMPORARY_MAX_AGE_MS } from '../../src/server/batch-temporaries.js';
 import { MemoryPartialStore } from '../../src/transfer/index.js';
 import { sendFiles } from '../../src/client/index.js';
 import { PERMISSION_UPLOAD } from '../../src/protocol/index.js';
@@ -132,4 +133,32 @@ test('sweepPartials works through the store port: it removes what is untouched f
     }),
     [RECENT_ID],
   );
+});
+
+test('the sweep also removes batch temporaries a server killed mid-batch left (by ctime, not the sent mtime), and nothing else', async (t) => {
+  const dir = await makeTempDir('ferry-sweeper-batch-');
+  t.after(() => removeTempDir(dir));
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    host: '127.0.0.1',
+    port: 0,
+    identity: generateKeyPair(),
+    authorize: () => undefined,
+    partialSweepIntervalMs: 0,
+  });
+  t.after(() => server.close());
+  const partialDir = join(server.root, '.ferry', 'partial');
+  // As staging leaves them: the sent file's mtime (years ago), written just now (ctime).
+  const leftover = join(partialDir, 'batch-0123456789abcdef-7');
+  await writeFile(leftover, 'staged bytes');
+  await utimes(leftover, new Date('2001-01-01'), new Date('2001-01-01'));
+  await writeFile(join(partialDir, 'batch-notours'), 'kept');
+  await writeFile(join(server.root, 'batch-0123456789abcdef-8'), 'outside the partial directory');
+  // Just now: the temporary may belong to a batch still arriving, whatever its mtime says.
+  await server.sweepPartials(Date.now());
+  assert.deepEqual((await readdir(partialDir)).sort(), ['batch-0123456789abcdef-7', 'batch-notours']);
+  // An hour and more later it is a leftover.
+  await server.sweepPartials(Date.now() + BATCH_TEMPORARY_MAX_AGE_MS + 1000);
+  assert.deepEqual(await readdir(partialDir), ['batch-notours']);
+  assert.deepEqual((await readdir(server.root)).sort(), ['.ferry', 'batch-0123456789abcdef-8']);
 });
