@@ -93,11 +93,27 @@ describe('the bundled CLI', () => {
       await removeTempDir(dir);
     });
 
-    test('--version reads package.json from the bundle', async () => {
-      const result = await runFerry(['--version']);
-      assertExit(result, 0, '--version');
+    test('--version and -V read package.json from the bundle', async () => {
       const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
-      assert.equal(result.stdout.trim(), pkg.version);
+      for (const flag of ['--version', '-V']) {
+        const result = await runFerry([flag]);
+        assertExit(result, 0, flag);
+        assert.equal(result.stdout.trim(), pkg.version);
+      }
+    });
+
+    test('--debug prints a stack trace in terms of the TypeScript sources (the source map)', async () => {
+      const result = await runFerry([
+        '--debug',
+        '--home',
+        join(dir, 'no-home'),
+        'send',
+        join(dir, 'missing.bin'),
+        server!.address,
+      ]);
+      assertExit(result, 3, 'send with a home that has no identity');
+      assert.match(result.stderr, /KEY_NOT_FOUND/);
+      assert.match(result.stderr, /\bsrc\/cli\/send-command\.ts:\d+/, `stack trace:\n${result.stderr}`);
     });
 
     test('serve places a batch of small files through its worker thread', async () => {
