@@ -37,8 +37,13 @@ export function buildProgram(registrars: readonly Registrar[]): Command {
   return program;
 }
 
+/** `ferry --version` alone needs no subcommand: loading them all (as for `--help`) would double its start-up. */
+const VERSION_ONLY = new Set(['--version', '-V']);
+
 async function main(argv: string[]): Promise<number> {
-  const program = buildProgram(await registrarsFor(subcommandOf(argv.slice(2))));
+  const args = argv.slice(2);
+  const versionOnly = args.length === 1 && VERSION_ONLY.has(args[0]!);
+  const program = buildProgram(versionOnly ? [] : await registrarsFor(subcommandOf(args)));
   try {
     await program.parseAsync(argv);
     return 0;

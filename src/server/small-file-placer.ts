@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { FerryError } from '../errors/index.js';
 import type { SmallFile, SmallFileOutcome, StagedPlacement, StagedSmallFile } from '../transfer/index.js';
@@ -64,10 +62,11 @@ export class SmallFilePlacer {
 
   #start(): Worker {
     if (this.#worker) return this.#worker;
-    // Built code runs the .js file beside this one; tests run the sources (tsx), where it is the .ts.
-    const built = fileURLToPath(new URL('./small-file-worker.js', import.meta.url));
-    const worker = existsSync(built)
-      ? new Worker(built)
+    // Built code (dist/, or the CLI's bundle in dist/cli-bundle/, where import.meta.url is this code's chunk)
+    // runs the .js file beside this one; tests run the sources (tsx), where it is the .ts. Chosen by what runs
+    // here, not by which file exists: built code without its worker must fail, not fall back to tsx.
+    const worker = !import.meta.url.endsWith('.ts')
+      ? new Worker(new URL('./small-file-worker.js', import.meta.url))
       : // The sources: register tsx's loader in the thread before the worker's module is loaded.
         new Worker(
           `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(

@@ -91,7 +91,9 @@ after(async () => {
 });
 
 test('npm pack ships the compiled dist/, the bin and the bundled runtime dependencies, and no sources or tests', () => {
-  for (const file of ['bin/ferry', 'dist/cli/main.js', 'dist/index.js', 'dist/index.d.ts', 'package.json'])
+  // dist/cli-bundle/: the bundled CLI bin/ferry runs, with its worker threads' entry files (scripts/bundle-cli.mjs).
+  const bundle = ['main.js', 'seal-worker.js', 'small-file-worker.js'].map((f) => `dist/cli-bundle/${f}`);
+  for (const file of ['bin/ferry', ...bundle, 'dist/index.js', 'dist/index.d.ts', 'package.json'])
     assert.ok(packedFiles.includes(file), `${file} is in the tarball`);
   for (const dependency of Object.keys(pkg.dependencies))
     assert.ok(
@@ -122,7 +124,7 @@ test('npm install -g of the tarball puts a `ferry` on the PATH that runs with no
   assert.ok(!existsSync(join(installedPackage, 'src')), 'the TypeScript sources were installed');
 });
 
-test('the installed ferry serves, and sends a file to itself over loopback, verified', async () => {
+test('the installed ferry serves, and sends a file to itself over loopback on worker threads, verified', async () => {
   const cli = { bin: installedBin, env: PATH_ENV };
   const serverHome = join(dir, 'server-home');
   const clientHome = join(dir, 'client-home');
@@ -139,7 +141,8 @@ test('the installed ferry serves, and sends a file to itself over loopback, veri
   const file = join(dir, 'report.bin');
   const digest = await writeRandomFile(file, FILE_BYTES);
   const sent = await runFerry(
-    ['--home', clientHome, 'send', file, server.address, '--expect', server.id],
+    // --threads 2: the seal pool's workers start from the installed bundle, with no tsx to fall back on.
+    ['--home', clientHome, 'send', file, server.address, '--expect', server.id, '--threads', '2'],
     cli,
   );
   assertOk(sent, 'ferry send');
