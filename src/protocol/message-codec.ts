@@ -1,8 +1,14 @@
 import { Buffer } from 'node:buffer';
 import { FerryError } from '../errors/index.js';
 import type { ChunkRange } from './chunk-ranges.js';
-import { HASH_BYTES, MAX_ACCEPT_RANGES, MAX_MESSAGE_BYTES, PUT_DATA_HEADER_BYTES } from './constants.js';
-import { checkChunkIndex, checkDataEnd, checkRef } from './message-checks.js';
+import {
+  HASH_BYTES,
+  MAX_ACCEPT_RANGES,
+  MAX_MESSAGE_BYTES,
+  MAX_PATH_BYTES,
+  PUT_DATA_HEADER_BYTES,
+} from './constants.js';
+import { checkChunkIndex, checkDataEnd, checkMode, checkRef } from './message-checks.js';
 import type { MessageReader } from './message-reader.js';
 import {
   MESSAGE_TYPE_CODES,
@@ -15,9 +21,11 @@ import {
   type MessageType,
   type PutChunkMessage,
   type PutDataMessage,
+  type PutDirMessage,
   type PutEndMessage,
+  type SetAttributesMessage,
 } from './message-types.js';
-import { MessageWriter } from './message-writer.js';
+import { MessageWriter, encodeUtf8 } from './message-writer.js';
 
 /**
  * How one message type is written and read (PROTOCOL.md §5). The two halves sit side by side so that they
@@ -107,6 +115,46 @@ export function writeDataHeader(
 
 // The codecs below serve two message types each whose layouts are the same: an upload message and its
 // download mirror (PROTOCOL.md §5.11.2), or ACK and CANCEL. The overloads give each its own message type.
+
+/**
+ * The codec of `u32 ref`, `u16 mode`, `u64 mtimeMs`, `str path` (PUT_DIR §5.10, SET_ATTRIBUTES §5.19). The
+ * mode is permission bits only, as PUT_OFFER's (§5.3; the server narrows them further). SET_ATTRIBUTES names a
+ * file, never the client's root, so its empty path is malformed; PUT_DIR's '' is the root itself.
+ */
+export function pathAttributesCodec(type: 'PUT_DIR'): MessageCodec<PutDirMessage>;
+export function pathAttributesCodec(type: 'SET_ATTRIBUTES'): MessageCodec<SetAttributesMessage>;
+export function pathAttributesCodec(
+  type: 'PUT_DIR' | 'SET_ATTRIBUTES',
+): MessageCodec<PutDirMessage | SetAttributesMessage> {
+  const context = type.toLowerCase();
+  const rootAllowed = type === 'PUT_DIR';
+  return {
+    encode(message) {
+      checkRef(message.ref, context);
+      checkMode(message.mode, context);
+      if (!rootAllowed && message.path === '')
+        throw new FerryError('MESSAGE_MALFORMED', `${context}: empty path`);
+      const path = encodeUtf8(message.path, `${context}: path`);
+      return startMessage(type, 4 + 2 + 8 + 2 + path.length)
+        .u32(message.ref, 'ref')
+        .u16(message.mode, 'mode')
+        .u64(message.mtimeMs, 'mtimeMs')
+        .str(path, MAX_PATH_BYTES, 'path')
+        .finish();
+    },
+    decode(r) {
+      const ref = r.u32('ref');
+      const mode = r.u16('mode');
+      const mtimeMs = r.u64('mtimeMs');
+      const path = r.str(MAX_PATH_BYTES, 'path');
+      r.end();
+      checkRef(ref, context);
+      checkMode(mode, context);
+      if (!rootAllowed && path === '') throw r.fail('empty path');
+      return { type, ref, mode, mtimeMs, path };
+    },
+  };
+}
 
 /** The codec of a message that is only `u32 ref` (ACK, CANCEL). */
 export function refCodec(type: 'ACK'): MessageCodec<AckMessage>;

@@ -21,12 +21,13 @@ import {
   chunkCodec,
   dataCodec,
   endCodec,
+  pathAttributesCodec,
   readRanges,
   startMessage,
   writeRanges,
   type MessageCodecTable,
 } from './message-codec.js';
-import { checkLinkTarget, checkMode, checkOffer, checkRanges, checkRef } from './message-checks.js';
+import { checkLinkTarget, checkOffer, checkRanges, checkRef } from './message-checks.js';
 import type { PutOfferMessage } from './message-types.js';
 import { encodeUtf8 } from './message-writer.js';
 
@@ -211,30 +212,7 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       return { type: 'PROGRESS', ref, verifiedBytes };
     },
   },
-  PUT_DIR: {
-    encode(message) {
-      checkRef(message.ref, 'put_dir');
-      checkMode(message.mode, 'put_dir');
-      const path = encodeUtf8(message.path, 'put_dir: path');
-      return startMessage('PUT_DIR', 4 + 2 + 8 + 2 + path.length)
-        .u32(message.ref, 'ref')
-        .u16(message.mode, 'mode')
-        .u64(message.mtimeMs, 'mtimeMs')
-        .str(path, MAX_PATH_BYTES, 'path')
-        .finish();
-    },
-    decode(r) {
-      const ref = r.u32('ref');
-      const mode = r.u16('mode');
-      const mtimeMs = r.u64('mtimeMs');
-      const path = r.str(MAX_PATH_BYTES, 'path');
-      r.end();
-      checkRef(ref, 'put_dir');
-      // PROTOCOL.md §5.10: permission bits only, as for files (§5.3); the server narrows them further.
-      checkMode(mode, 'put_dir');
-      return { type: 'PUT_DIR', ref, mode, mtimeMs, path };
-    },
-  },
+  PUT_DIR: pathAttributesCodec('PUT_DIR'),
   PUT_LINK: {
     encode(message) {
       checkRef(message.ref, 'put_link');
