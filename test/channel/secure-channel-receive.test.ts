@@ -1,40 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, connect, type Socket } from 'node:net';
 import { FramedSocket, SecureChannel } from '../../src/channel/index.js';
-import { CipherState, SessionCipher } from '../../src/crypto/index.js';
 import { FerryError } from '../../src/errors/index.js';
 import { sealOne } from '../../src/transfer/pipeline/seal-block.js';
 import { encodeMessage, writeFrameHeader, type Message } from '../../src/protocol/index.js';
-
-function keyed(key: Buffer, rekeyIntervalMessages?: number): SessionCipher {
-  const send = new CipherState();
-  const receive = new CipherState();
-  send.initializeKey(key);
-  receive.initializeKey(key);
-  return new SessionCipher(send, receive, { rekeyIntervalMessages });
-}
-
-/** A real loopback TCP pair: the accepted socket and the dialled one. */
-async function socketPair(): Promise<{ accepted: Socket; dialled: Socket; close: () => void }> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  const accepting = once(server, 'connection') as Promise<[Socket]>;
-  const dialled = connect(port, '127.0.0.1');
-  const [[accepted]] = await Promise.all([accepting, once(dialled, 'connect')]);
-  return {
-    accepted,
-    dialled,
-    close: () => {
-      accepted.destroy();
-      dialled.destroy();
-      server.close();
-    },
-  };
-}
+import { CipherState, SessionCipher } from '../../src/crypto/index.js';
+import { keyedCipher as keyed, socketPair } from '../helpers/loopback-socket-pair.js';
 
 function record(cipher: SessionCipher, message: Message): Buffer {
   const sealed = cipher.seal(encodeMessage(message));

@@ -1,9 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, connect, type Socket } from 'node:net';
 import { FramedSocket, SecureChannel } from '../../../src/channel/index.js';
-import { CipherState, SessionCipher } from '../../../src/crypto/index.js';
 import { FerryError } from '../../../src/errors/index.js';
 import {
   ChunkHasher,
@@ -20,33 +18,10 @@ import {
 } from '../../../src/protocol/index.js';
 import { SealPool } from '../../../src/transfer/pipeline/seal-pool.js';
 import { SeededRandom } from '../../helpers/seeded-random.js';
+import { keyedCipher, socketPair } from '../../helpers/loopback-socket-pair.js';
 
-function keyed(rekeyIntervalMessages: number): SessionCipher {
-  const send = new CipherState();
-  const receive = new CipherState();
-  send.initializeKey(Buffer.alloc(32, 11));
-  receive.initializeKey(Buffer.alloc(32, 11));
-  return new SessionCipher(send, receive, { rekeyIntervalMessages });
-}
-
-async function socketPair(): Promise<{ accepted: Socket; dialled: Socket; close: () => void }> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  const accepting = once(server, 'connection') as Promise<[Socket]>;
-  const dialled = connect(port, '127.0.0.1');
-  const [[accepted]] = await Promise.all([accepting, once(dialled, 'connect')]);
-  return {
-    accepted,
-    dialled,
-    close: () => {
-      accepted.destroy();
-      dialled.destroy();
-      server.close();
-    },
-  };
-}
+/** Both keys 11…11: one side's records open with the other's cipher. */
+const keyed = (rekeyIntervalMessages: number) => keyedCipher(Buffer.alloc(32, 11), rekeyIntervalMessages);
 
 function frame([body, tag]: [Buffer, Buffer]): Buffer {
   const out = Buffer.alloc(2 + body.length + tag.length);

@@ -1,0 +1,34 @@
+// A real loopback TCP connection for channel tests, and a session cipher keyed the same both ways (so one
+// side's records open with another cipher built from the same key).
+import { once } from 'node:events';
+import { connect, createServer, type Socket } from 'node:net';
+import { CipherState, SessionCipher } from '../../src/crypto/index.js';
+
+/** A real loopback TCP pair: the accepted socket and the dialled one; `close` ends both and the listener. */
+export async function socketPair(): Promise<{ accepted: Socket; dialled: Socket; close: () => void }> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  const accepting = once(server, 'connection') as Promise<[Socket]>;
+  const dialled = connect(port, '127.0.0.1');
+  const [[accepted]] = await Promise.all([accepting, once(dialled, 'connect')]);
+  return {
+    accepted,
+    dialled,
+    close: () => {
+      accepted.destroy();
+      dialled.destroy();
+      server.close();
+    },
+  };
+}
+
+/** A SessionCipher whose send and receive keys are both `key`. */
+export function keyedCipher(key: Buffer, rekeyIntervalMessages?: number): SessionCipher {
+  const send = new CipherState();
+  const receive = new CipherState();
+  send.initializeKey(key);
+  receive.initializeKey(key);
+  return new SessionCipher(send, receive, { rekeyIntervalMessages });
+}
