@@ -1,3 +1,4 @@
+import { FerryError } from '../errors/index.js';
 import {
   ChunkHashes,
   DELTA_STRONG_BYTES,
@@ -20,6 +21,56 @@ import type { PartialTransfer, SourceFile } from '../transfer/index.js';
  * at about 135 MiB instead of 140-190 MiB.
  */
 const SCAN_WINDOW_BYTES = 1024 * 1024;
+
+/**
+ * Writes a PATCHED answer into the partial (PROTOCOL.md §5.17.4): of a patched chunk only the pieces asked for
+ * arrive; the bytes before each piece and after the last are read from the old file where its blocks were
+ * found (`found`, at most one chunk at a time) and written in order, so the partial hashes the whole chunk and
+ * GET_CHUNK's hash checks what was built, not only what arrived: an old file changed since its scan fails it
+ * (CHUNK_MISMATCH). A GET_DATA or GET_CHUNK for a leaf that was not asked for in pieces is MESSAGE_MALFORMED
+ * once it would need bytes from here.
+ */
+export class PatchWriter {
+  readonly #found: FoundBlocks;
+  readonly #write: (offset: number, data: Buffer) => Promise<void>;
+  /** The chunk being built and how far into the file it is written. */
+  #open: { index: number; at: number } | undefined;
+
+  constructor(found: FoundBlocks, write: (offset: number, data: Buffer) => Promise<void>) {
+    this.#found = found;
+    this.#write = write;
+  }
+
+  /** Before a GET_DATA at `offset`: the local bytes of its chunk up to there. */
+  async beforeData(offset: number): Promise<void> {
+    await this.#fill(Math.floor(offset / LEAF_BYTES), offset);
+  }
+
+  /** After a GET_DATA's bytes up to `end` were written. */
+  wrote(end: number): void {
+    if (this.#open) this.#open.at = end;
+  }
+
+  /** Before GET_CHUNK `index` is checked: the rest of a patched chunk. */
+  async beforeChunk(index: number): Promise<void> {
+    if (this.#found.isPatched(index))
+      await this.#fill(index, index * LEAF_BYTES + this.#found.leafLength(index));
+    this.#open = undefined;
+  }
+
+  async #fill(index: number, to: number): Promise<void> {
+    if (this.#open === undefined || this.#open.index !== index)
+      this.#open = { index, at: index * LEAF_BYTES };
+    const open = this.#open;
+    if (to <= open.at) return;
+    if (!this.#found.isPatched(index))
+      throw new FerryError('MESSAGE_MALFORMED', `patched chunk ${index} was not asked for in pieces`);
+    // Data past the chunk's end is the partial's to refuse, as for any download.
+    const end = Math.min(to, index * LEAF_BYTES + this.#found.leafLength(index));
+    if (end > open.at) await this.#write(open.at, await this.#found.read(open.at, end));
+    open.at = to;
+  }
+}
 
 /** No block of the new file was found in the old one at this offset. */
 const NOT_FOUND = -1;

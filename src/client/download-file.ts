@@ -26,7 +26,7 @@ import {
   siblingTempName,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
-import { takeBlocks, type FoundBlocks } from './delta-blocks-download.js';
+import { PatchWriter, takeBlocks, type FoundBlocks } from './delta-blocks-download.js';
 import { takeLeaves, type TakenLeaves } from './delta-download.js';
 import { withOldFileScan } from './old-file-scans.js';
 import { PARALLEL_MIN_BYTES } from './upload-file.js';
@@ -501,34 +501,17 @@ async function receiveChunks(
   local?: FoundBlocks,
 ): Promise<{ bytes: number; endDigest: Buffer }> {
   let bytes = 0;
-  // PROTOCOL.md §5.17.4: of a patched chunk only the pieces asked for arrive; the bytes before each piece and
-  // after the last are read from the old file where its blocks were found (`local`, at most one chunk at a
-  // time) and written in order, so the partial hashes the whole chunk and GET_CHUNK's hash checks what was
-  // built, not only what arrived: an old file changed since its scan fails it (CHUNK_MISMATCH).
-  let open: { index: number; at: number } | undefined;
-  const fill = async (index: number, to: number): Promise<void> => {
-    if (open === undefined || open.index !== index) open = { index, at: index * LEAF_BYTES };
-    if (to <= open.at) return;
-    if (!local?.isPatched(index))
-      throw new FerryError('MESSAGE_MALFORMED', `patched chunk ${index} was not asked for in pieces`);
-    // Data past the chunk's end is the partial's to refuse, as for any download.
-    const end = Math.min(to, index * LEAF_BYTES + local.leafLength(index));
-    if (end > open.at) await partial.writeData(open.at, await local.read(open.at, end), session);
-    open.at = to;
-  };
+  // PROTOCOL.md §5.17.4: a patched chunk is built from the pieces that arrive and the old file's bytes.
+  const patch = local && new PatchWriter(local, (offset, data) => partial.writeData(offset, data, session));
   for (;;) {
     const message = await session.take(ref);
     if (message.type === 'GET_DATA') {
-      if (local) await fill(Math.floor(message.offset / LEAF_BYTES), message.offset);
+      await patch?.beforeData(message.offset);
       await partial.writeData(message.offset, message.data, session);
-      if (open) open.at = message.offset + message.data.length;
+      patch?.wrote(message.offset + message.data.length);
       bytes += message.data.length;
     } else if (message.type === 'GET_CHUNK') {
-      if (local) {
-        if (local.isPatched(message.index))
-          await fill(message.index, message.index * LEAF_BYTES + local.leafLength(message.index));
-        open = undefined;
-      }
+      await patch?.beforeChunk(message.index);
       partial.completeChunk(message.index, message.chunkHash, session);
     } else if (message.type === 'GET_END') {
       return { bytes, endDigest: message.fileDigest };
