@@ -4,45 +4,28 @@
 // upload permission), and that nothing outside the root is touched.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { lstat, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { ERROR_CODES } from '../../src/errors/index.js';
-import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
-import { FramedSocket, clientHandshake, type SecureChannel } from '../../src/channel/index.js';
+import { generateKeyPair } from '../../src/crypto/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import { FerryServer } from '../../src/server/index.js';
+import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 let dir: string;
 let server: FerryServer | undefined;
-const sockets: Socket[] = [];
 
 before(async () => {
   dir = await makeTempDir('ferry-remove-');
 });
 
 after(async () => {
-  for (const socket of sockets) socket.destroy();
   await server?.close();
   await removeTempDir(dir);
 });
 
-async function open(identity: KeyPair): Promise<SecureChannel> {
-  const socket = connect({ host: server!.address.host, port: server!.address.port });
-  sockets.push(socket);
-  socket.on('error', () => undefined);
-  await once(socket, 'connect');
-  const channel = await clientHandshake(new FramedSocket(socket), {
-    identity,
-    verifyServer: () => undefined,
-  });
-  assert.equal((await channel.receive()).type, 'WELCOME');
-  return channel;
-}
-
-test('REMOVE_REQUEST removes a file, a link (not its target) and an empty directory, and refuses the rest per ref', async () => {
+test('REMOVE_REQUEST removes a file, a link (not its target) and an empty directory, and refuses the rest per ref', async (t) => {
   const writer = generateKeyPair();
   const reader = generateKeyPair();
   const outside = join(dir, 'outside');
@@ -67,7 +50,7 @@ test('REMOVE_REQUEST removes a file, a link (not its target) and an empty direct
   await writeFile(join(root, 'full', 'inside.txt'), 'y');
   await symlink(outside, join(root, 'planted'));
 
-  const guest = await open(reader);
+  const guest = await openAdmittedSession(t, server.address, reader);
   await guest.send({ type: 'REMOVE_REQUEST', ref: 1, path: 'file.txt' });
   const refused = await guest.receive();
   assert.equal(refused.type, 'ERROR');
@@ -75,7 +58,7 @@ test('REMOVE_REQUEST removes a file, a link (not its target) and an empty direct
   assert.ok((await lstat(join(root, 'file.txt'))).isFile(), 'a client without upload removes nothing');
   guest.close();
 
-  const channel = await open(writer);
+  const channel = await openAdmittedSession(t, server.address, writer);
   const cases: Array<[path: string, answer: 'ACK' | keyof typeof ERROR_CODES]> = [
     ['file.txt', 'ACK'],
     ['to-victim', 'ACK'],

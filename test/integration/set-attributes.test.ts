@@ -5,30 +5,15 @@
 // the root touched.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { chmod, lstat, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { ERROR_CODES } from '../../src/errors/index.js';
-import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
-import { FramedSocket, clientHandshake, type SecureChannel } from '../../src/channel/index.js';
+import { generateKeyPair } from '../../src/crypto/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
-import type { FerryServer } from '../../src/server/index.js';
+import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { startTempDirServer } from '../helpers/temp-dir-server.js';
 
 const MTIME_MS = 1_600_000_000_123;
-
-async function open(server: FerryServer, identity: KeyPair): Promise<SecureChannel> {
-  const socket = connect({ host: server.address.host, port: server.address.port });
-  socket.on('error', () => undefined);
-  await once(socket, 'connect');
-  const channel = await clientHandshake(new FramedSocket(socket), {
-    identity,
-    verifyServer: () => undefined,
-  });
-  assert.equal((await channel.receive()).type, 'WELCOME');
-  return channel;
-}
 
 test('SET_ATTRIBUTES gives an existing file a received mode and an mtime, never through a link, and refuses the rest per ref', async (t) => {
   const writer = generateKeyPair();
@@ -56,14 +41,14 @@ test('SET_ATTRIBUTES gives an existing file a received mode and an mtime, never 
   await symlink(outside, join(root, 'planted'));
   const before = await stat(join(root, 'file.txt'));
 
-  const guest = await open(server, reader);
+  const guest = await openAdmittedSession(t, server.address, reader);
   await guest.send({ type: 'SET_ATTRIBUTES', ref: 1, mode: 0o600, mtimeMs: MTIME_MS, path: 'file.txt' });
   const refused = await guest.receive();
   assert.equal(refused.type === 'ERROR' && refused.code, ERROR_CODES.PERMISSION_DENIED.wire);
   assert.equal((await stat(join(root, 'file.txt'))).mode & 0o7777, 0o644, 'a reader changes nothing');
   guest.close();
 
-  const channel = await open(server, writer);
+  const channel = await openAdmittedSession(t, server.address, writer);
   const cases: Array<[path: string, mode: number, answer: 'ACK' | keyof typeof ERROR_CODES]> = [
     // 0o6777: setuid, setgid, sticky and write for all asked; a received file gets at most 0o755.
     ['file.txt', 0o6777, 'ACK'],
