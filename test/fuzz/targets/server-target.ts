@@ -310,7 +310,11 @@ export class ServerFuzzTarget implements FuzzTarget {
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 400,
       idleTimeoutMs: options.idleTimeoutMs ?? 400,
       concurrency: options.concurrency ?? 16,
-      slackMs: options.slackMs ?? 2500,
+      // A hung connection stays open for ever. With some inputs (FERRY_FUZZ_SEED=1967364089, inputs 226-235,
+      // already so at e41b10e) the server closes the connections in flight ~5.8 s late while its event loop
+      // keeps running (a CPU profile shows no gap over 7 ms); not yet explained (see the stop-22 note). 10 s
+      // of slack still fails a connection held for ever, not one closed late.
+      slackMs: options.slackMs ?? 10_000,
     };
     const root = join(options.workDir, 'root');
     await mkdir(join(root, 'fuzz'), { recursive: true });
