@@ -53,6 +53,7 @@ import {
   perGiB,
   writeSourceFile,
 } from './lib/pipeline-case.js';
+import type { ThreadCpu } from './lib/thread-cpu.js';
 
 const BENCH = 'ferry-bench';
 const MIB = 2 ** 20;
@@ -1105,6 +1106,7 @@ async function runPipeline(dir: string): Promise<void> {
       for (const threads of [1, 2]) {
         const cpu: number[] = [];
         const wall: number[] = [];
+        const perThread: ThreadCpu[] = [];
         for (let run = 0; run < options.runs; run++) {
           log(`pipeline: ${side}, ${threads} thread(s) (run ${run + 1}/${options.runs})`);
           const m =
@@ -1113,7 +1115,11 @@ async function runPipeline(dir: string): Promise<void> {
               : await measureReceive(join(dir, 'receive'), bytes, threads);
           cpu.push(m.cpuSeconds);
           wall.push(m.wallMs);
+          perThread.push(m.threads);
         }
+        // Each kind of thread's CPU per GiB in the run of median CPU: the main thread's is the critical path.
+        const medianRun =
+          perThread[cpu.indexOf([...cpu].sort((a, b) => a - b)[Math.floor(cpu.length / 2)]!)]!;
         const wallMs = Math.round(median(wall));
         oneThreadWall ??= wallMs;
         const cpuPerGiB = perGiB(median(cpu), bytes);
@@ -1128,6 +1134,12 @@ async function runPipeline(dir: string): Promise<void> {
           cpuSecondsPerGiB: cpuPerGiB,
           vsFloor: round(cpuPerGiB / floor, 2),
           speedupVs1Thread: round(oneThreadWall / wallMs, 2),
+          threadCpuSecondsPerGiB: {
+            main: perGiB(medianRun.main, bytes),
+            workers: medianRun.workers.filter((s) => s > 0).map((s) => perGiB(s, bytes)),
+            libuv: perGiB(medianRun.libuv, bytes),
+            other: perGiB(medianRun.other, bytes),
+          },
         });
       }
     }

@@ -28,6 +28,7 @@ import {
 import { FilePartialStore, PartialTransfer, SourceFile, streamChunks } from '../../src/transfer/index.js';
 import { SealPool } from '../../src/transfer/pipeline/seal-pool.js';
 import { streamChunksPooled } from '../../src/transfer/pipeline/stream-chunks-pooled.js';
+import { findLibuvThreads, threadCpuBetween, threadCpuSeconds, type ThreadCpu } from './thread-cpu.js';
 
 const GIB = 2 ** 30;
 /** The receiving side replays one sealed image of this many bytes (a fresh partial and cipher per pass). */
@@ -35,19 +36,39 @@ const PASS_BYTES = 64 * 2 ** 20;
 /** Bytes per simulated socket read on the receiving side (what Node's TCP reads deliver). */
 const READ_BYTES = 64 * 1024;
 
-/** One measured step: CPU seconds (user + system, every thread of this process) and wall time. */
+/**
+ * One measured step: CPU seconds (user + system, every thread of this process), wall time, and the CPU of
+ * each kind of thread (the main thread's is the pipeline's critical path once workers take the rest).
+ */
 export interface PipelineMeasure {
   cpuSeconds: number;
   wallMs: number;
+  threads: ThreadCpu;
 }
 
-async function measured(run: () => Promise<void> | void): Promise<PipelineMeasure> {
+async function measured(
+  run: () => Promise<void> | void,
+  workers: ReadonlySet<number> = new Set(),
+): Promise<PipelineMeasure> {
+  const libuv = await findLibuvThreads();
+  const threads0 = threadCpuSeconds();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await run();
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  return { cpuSeconds: (cpu.user + cpu.system) / 1e6, wallMs };
+  const threads = threadCpuBetween(threads0, threadCpuSeconds(), workers, libuv);
+  return { cpuSeconds: (cpu.user + cpu.system) / 1e6, wallMs, threads };
+}
+
+/** Starts a pool of `threads` workers and waits for it; also returns its workers' thread ids. */
+async function startedPool(threads: number): Promise<{ pool: SealPool; workers: Set<number> }> {
+  const before = threadCpuSeconds();
+  const pool = new SealPool(threads);
+  await pool.ready(); // a long-lived server starts its pool once: its start-up is not per GiB
+  const workers = new Set<number>();
+  for (const tid of threadCpuSeconds().keys()) if (!before.has(tid)) workers.add(tid);
+  return { pool, workers };
 }
 
 function keyedCipher(key: Buffer): SessionCipher {
@@ -116,9 +137,8 @@ export async function measureSend(path: string, threads: number): Promise<Pipeli
     const chunks = (): Iterator<number> =>
       Array.from({ length: chunkCount(source.size, DEFAULT_CHUNK_BYTES) }, (_, i) => i).values();
     if (threads > 1) {
-      const pool = new SealPool(threads);
+      const { pool, workers } = await startedPool(threads);
       try {
-        await pool.ready(); // a long-lived server starts its pool once: its start-up is not per GiB
         return await measured(async () => {
           await streamChunksPooled(source, {
             chunkBytes: DEFAULT_CHUNK_BYTES,
@@ -134,7 +154,7 @@ export async function measureSend(path: string, threads: number): Promise<Pipeli
                 encodeMessage({ type: 'PUT_CHUNK', ref: 1, index, chunkHash }),
             },
           });
-        });
+        }, workers);
       } finally {
         await pool.close();
       }
@@ -200,17 +220,18 @@ function sealedImage(key: Buffer, chunkBytes: number): Buffer {
  * More than one thread opens and hashes on a `SealPool` of that many workers (`SecureChannel.openInParallel`).
  */
 export async function measureReceive(dir: string, bytes: number, threads = 1): Promise<PipelineMeasure> {
-  const pool = threads > 1 ? new SealPool(threads) : undefined;
+  const started = threads > 1 ? await startedPool(threads) : undefined;
+  const pool = started?.pool;
   try {
-    await pool?.ready(); // a long-lived server starts its pool once: its start-up is not per GiB
     const key = randomBytes(32);
     const image = sealedImage(key, DEFAULT_CHUNK_BYTES);
     await mkdir(dir, { recursive: true });
     // One pass before the clock, at either thread count: a long-lived server's code (and its workers') is
     // compiled once, not per GiB.
     await receivePasses(dir, key, image, 1, pool);
-    return await measured(() =>
-      receivePasses(dir, key, image, Math.max(1, Math.round(bytes / PASS_BYTES)), pool),
+    return await measured(
+      () => receivePasses(dir, key, image, Math.max(1, Math.round(bytes / PASS_BYTES)), pool),
+      started?.workers,
     );
   } finally {
     await pool?.close();

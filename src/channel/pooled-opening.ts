@@ -1,6 +1,13 @@
-import type { NonceRange } from '../crypto/index.js';
+import { AEAD_TAG_BYTES, type NonceRange } from '../crypto/index.js';
 import { FerryError, toFerryError } from '../errors/index.js';
-import { MAX_RECORD_BYTES, noteLeafHash } from '../protocol/index.js';
+import {
+  MAX_RECORD_BYTES,
+  MESSAGE_TYPE_CODES,
+  PUT_DATA_HEADER_BYTES,
+  forgetLeafHashes,
+  leaseReceived,
+  noteLeafHash,
+} from '../protocol/index.js';
 import type { OpenResult, ParallelOpener } from '../protocol/index.js';
 
 /** Records per block handed to a worker: about 1 MiB, as on the sending side (`RECORDS_PER_BLOCK`). */
@@ -14,6 +21,20 @@ const BLOCK_BYTES = BLOCK_RECORDS * MAX_RECORD_BYTES;
 export const MIN_POOLED_RECORD_BYTES = 1024;
 /** Blocks with workers per thread: one being opened, one waiting, so no worker idles between blocks. */
 const BLOCKS_PER_THREAD = 2;
+/**
+ * Blocks kept for reuse, by every channel of the process: what the workers hold and what the writer still has
+ * queued (up to ~9 MiB: `BatchedWriter`) at 2 threads, so a stream past its first few MiB allocates none, and
+ * a session after another starts with blocks made. More are dropped as they come free.
+ */
+const MAX_SPARE_BLOCKS = 16;
+/**
+ * Free blocks, shared by every channel: ones whose every record was file data, released by the writer once
+ * written (`leaseReceived`). A block that held anything else is never reused: its views may be kept. Not
+ * zeroed: a worker reads only the bytes copied in, and only records it opened are handed out.
+ */
+const spareBlocks: ArrayBuffer[] = [];
+const PUT_DATA = MESSAGE_TYPE_CODES.PUT_DATA;
+const GET_DATA = MESSAGE_TYPE_CODES.GET_DATA;
 
 /** Where opened records go, in arrival order. */
 export interface OpenedSink {
@@ -72,8 +93,6 @@ export class PooledOpening {
   #current: BlockEntry | undefined;
   #inFlight = 0;
   #stopped = false;
-  /** Blocks back from the workers, for the next records (at most one per block ever in flight). */
-  readonly #free: ArrayBuffer[] = [];
   /** Ciphertext bytes gathered or with workers, not yet delivered. */
   bytes = 0;
 
@@ -120,9 +139,7 @@ export class PooledOpening {
       current = undefined;
     }
     if (current === undefined) {
-      // Blocks hold ciphertext only and come back from the workers free: a few are reused for the whole
-      // stream (the plaintexts are the workers' own buffers). Not zeroed: only the bytes copied in are read.
-      const block = this.#free.pop() ?? Buffer.allocUnsafeSlow(BLOCK_BYTES).buffer;
+      const block = spareBlocks.pop() ?? Buffer.allocUnsafeSlow(BLOCK_BYTES).buffer;
       current = {
         kind: 'block',
         block,
@@ -210,9 +227,9 @@ export class PooledOpening {
       )
       .finally(() => {
         this.#inFlight -= 1;
-        if (entry.result) this.#free.push(entry.result.block);
         if (this.#stopped) {
-          for (const plaintext of entry.result?.plaintexts ?? []) new Uint8Array(plaintext).fill(0);
+          // Opened in place: plaintext nobody will read must not linger.
+          if (entry.result) new Uint8Array(entry.result.block).fill(0);
           return;
         }
         this.#pump();
@@ -240,15 +257,7 @@ export class PooledOpening {
       this.#queue.shift();
       this.bytes -= head.used;
       const result = head.result;
-      if (result !== undefined) {
-        const hashes = Buffer.from(result.leafHashes);
-        result.leafAt.forEach((at, j) =>
-          noteLeafHash(result.plaintexts[result.leafRecord[j]!]!, at, hashes.subarray(32 * j, 32 * j + 32)),
-        );
-        // Each plaintext is the worker's decryption output, moved here: it reaches the writer without a copy,
-        // and is freed like any received record once written.
-        for (const plaintext of result.plaintexts) this.#sink.deliver(Buffer.from(plaintext));
-      }
+      if (result !== undefined) this.#deliverBlock(head, result);
       if (head.error !== undefined) {
         this.stop();
         this.#sink.fail(head.error);
@@ -256,6 +265,38 @@ export class PooledOpening {
       }
     }
   }
+
+  /**
+   * Hands out the records a worker opened in place, as views of the block (no copy, no buffer per record).
+   * When every record of the block is file data, the block is leased (`leaseReceived`): it comes back for
+   * reuse once the writer released each record's data, written. Otherwise it is left to the garbage collector.
+   */
+  #deliverBlock(entry: BlockEntry, result: OpenResult): void {
+    const block = result.block;
+    const hashes = Buffer.from(result.leafHashes);
+    result.leafAt.forEach((at, j) => noteLeafHash(block, at, hashes.subarray(32 * j, 32 * j + 32)));
+    const views: Buffer[] = [];
+    const regions: Array<[number, number]> = [];
+    let onlyData = result.opened === entry.offsets.length;
+    for (let i = 0; i < result.opened; i++) {
+      const start = entry.offsets[i]!;
+      const view = Buffer.from(block, start, entry.lengths[i]! - AEAD_TAG_BYTES);
+      if (onlyData && (view[0] === PUT_DATA || view[0] === GET_DATA) && view.length > PUT_DATA_HEADER_BYTES)
+        regions.push([start + PUT_DATA_HEADER_BYTES, view.length - PUT_DATA_HEADER_BYTES]);
+      else onlyData = false;
+      views.push(view);
+    }
+    if (onlyData) leaseReceived(block, regions, () => reuseBlock(block));
+    for (const view of views) this.#sink.deliver(view);
+  }
+}
+
+/** A leased block whose data was all written: kept for the next records, up to MAX_SPARE_BLOCKS. */
+function reuseBlock(block: ArrayBuffer): void {
+  if (spareBlocks.length >= MAX_SPARE_BLOCKS) return;
+  // Its leaf hashes were taken as its records were hashed; any left over are for bytes about to change.
+  forgetLeafHashes(block);
+  spareBlocks.push(block);
 }
 
 /** The nonce of the `index`th record of `ranges`. */

@@ -162,7 +162,8 @@ export {
 } from './file-digest.js';
 export { ChunkHashes } from './chunk-hashes.js';
 export { ChunkHasher, chunkHashOf, leafHashOfParts } from './chunk-hasher.js';
-export { noteLeafHash, takeLeafHash } from './leaf-hints.js';
+export { forgetLeafHashes, noteLeafHash, takeLeafHash } from './leaf-hints.js';
+export { leaseReceived, releaseReceived } from './received-leases.js';
 export type { OpenJob, OpenResult, ParallelOpener } from './parallel-opener.js';
 export { MerkleStack, leafHash, nodeHash } from './merkle-tree-hash.js';
 export { ChunkSet, indicesFromRanges, rangesFromIndices, type ChunkRange } from './chunk-ranges.js';

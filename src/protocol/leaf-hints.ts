@@ -27,3 +27,8 @@ export function takeLeafHash(view: Uint8Array, at: number): Buffer | undefined {
   if (hash !== undefined) leaves.delete(position);
   return hash;
 }
+
+/** Forgets every hash noted in `memory`: it is about to hold other bytes (a reused receive block). */
+export function forgetLeafHashes(memory: ArrayBufferLike): void {
+  known.delete(memory);
+}

@@ -13,17 +13,15 @@ export interface OpenJob {
 }
 
 /**
- * The opened records of a job: `plaintexts[i]` is record i's plaintext, each its own memory (node:crypto's
- * output, moved from the worker, not copied), for every i below `opened`; record `opened`, if there is one,
- * failed authentication, and nothing of it or after it is handed back. `block` comes back as it went, free for
- * the next job. `leafAt[j]` is where in `plaintexts[leafRecord[j]]` a leaf of file data starts whose RFC 6962
+ * The opened records of a job, in place: for every i below `opened`, record i's plaintext is
+ * `block[offsets[i] .. offsets[i] + lengths[i] - AEAD_TAG_BYTES)`, over its ciphertext (so no buffer per record
+ * is made on the receiving thread); record `opened`, if there is one, failed authentication, and nothing of it
+ * or after it is plaintext. `leafAt[j]` is the byte of `block` where a leaf of file data starts whose RFC 6962
  * leaf hash is `leafHashes[32j .. 32j+32)` (computed by the worker from exactly those bytes; `leaf-hints.ts`).
  */
 export interface OpenResult {
   block: ArrayBuffer;
   opened: number;
-  plaintexts: ArrayBuffer[];
-  leafRecord: number[];
   leafAt: number[];
   leafHashes: ArrayBuffer;
 }

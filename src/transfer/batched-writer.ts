@@ -1,4 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
+import { releaseReceived } from '../protocol/index.js';
 
 /** Contiguous data is gathered into one `pwritev` of about this many bytes. */
 const BATCH_BYTES = 1024 * 1024;
@@ -9,6 +10,8 @@ const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
  * Positional writes without a round trip each: contiguous pieces are gathered into batches written with
  * `writev` while the caller goes on, and the caller waits only when too much is in flight. Buffers handed
  * in must not change until `flush()` resolves. The first write error is kept and thrown to the next caller.
+ * Each buffer is the writer's alone once handed in: once its batch is written, it is released
+ * (`releaseReceived`), so a receive block whose data it was may be reused.
  */
 export class BatchedWriter {
   readonly #handle: FileHandle;
@@ -50,7 +53,9 @@ export class BatchedWriter {
     if (!batch) return;
     this.#inFlightBytes += batch.bytes;
     const run = writeAll(this.#handle, batch.buffers, batch.position).then(
-      () => undefined,
+      () => {
+        for (const buffer of batch.buffers) releaseReceived(buffer);
+      },
       (err: unknown) => {
         this.#error ??= err instanceof Error ? err : new Error(String(err));
       },

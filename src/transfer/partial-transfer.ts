@@ -141,7 +141,9 @@ export class PartialTransfer<Target = RootPath> {
    * Writes a data payload at its offset for `stream` (one value per session; parallel streams, §5.13),
    * once the machine has checked it against PROTOCOL.md §5.5.1 and §5.5.3 and hashed it. The write is
    * queued from the same buffer that was hashed, which the caller no longer changes (the store's
-   * contract; decrypted records are fresh buffers), so the bytes stored are the bytes hashed.
+   * contract), so the bytes stored are the bytes hashed. `data` is handed over: the caller neither keeps it
+   * nor writes it again, since a received record's bytes may live in a block the channel reuses once the
+   * store has written them (`releaseReceived`).
    */
   async writeData(offset: number, data: Buffer, stream: unknown = this): Promise<void> {
     if (this.#flushError !== undefined) throw this.#flushError;

@@ -15,10 +15,12 @@ const GET_DATA = MESSAGE_TYPE_CODES.GET_DATA;
 /**
  * Opens each record of `job` under its reserved nonce, exactly as `CipherState.decryptWithAd` does
  * (AES-256-GCM, empty associated data, nonce = 4 zero bytes || u64 n; PROTOCOL.md §4.2); stops at the first
- * record that fails (its plaintext is zeroed and dropped). Each plaintext is node:crypto's own output buffer,
- * handed back as is (moved, not copied: no update-into, so this is the one copy decryption makes). Then hashes
- * every whole leaf of file data (PUT_DATA, GET_DATA) lying in consecutive records of the block, for the
- * receiver's ChunkHasher to take ready-made. Zeroes the ranges' keys. Runs in a worker thread.
+ * record that fails (its plaintext is zeroed and dropped). Each plaintext is copied over its own ciphertext in
+ * the block (node:crypto has no update-into): the block goes back whole and the receiving thread hands out
+ * views of it, so no buffer per record reaches it (its garbage collector would be driven by them), while
+ * node:crypto's output dies young here, where a minor GC frees it. Then hashes every whole leaf of file data
+ * (PUT_DATA, GET_DATA) lying in consecutive records of the block, for the receiver's ChunkHasher to take
+ * ready-made. Zeroes the ranges' keys. Runs in a worker thread.
  */
 export function openBlock(job: OpenJob): OpenResult {
   const view = Buffer.from(job.block);
@@ -37,37 +39,26 @@ export function openBlock(job: OpenJob): OpenResult {
         const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: AEAD_TAG_BYTES });
         decipher.setAuthTag(view.subarray(at + bodyBytes, at + bodyBytes + AEAD_TAG_BYTES));
         decipher.setAAD(EMPTY);
-        let plaintext = decipher.update(view.subarray(at, at + bodyBytes));
+        const plaintext = decipher.update(view.subarray(at, at + bodyBytes));
         try {
           decipher.final();
         } catch {
           plaintext.fill(0); // GCM hands out plaintext before the tag is checked; it must not linger
           break opening;
         }
-        // Moved whole to the event loop: a view of a shared slab (never seen for these sizes) is copied out.
-        if (plaintext.byteOffset !== 0 || plaintext.buffer.byteLength !== plaintext.length) {
-          plaintext = Buffer.from(plaintext);
-        }
-        opened.push(plaintext);
+        plaintext.copy(view, at);
+        opened.push(view.subarray(at, at + bodyBytes));
       }
     }
   } finally {
     for (const range of job.ranges) range.key.fill(0);
   }
-  const { leafRecord, leafAt, leafHashes } = hashLeaves(opened);
-  return {
-    block: job.block,
-    opened: opened.length,
-    plaintexts: opened.map((p) => p.buffer as ArrayBuffer),
-    leafRecord,
-    leafAt,
-    leafHashes,
-  };
+  const { leafAt, leafHashes } = hashLeaves(opened);
+  return { block: job.block, opened: opened.length, leafAt, leafHashes };
 }
 
-/** A record's file data: which record, where its data starts, its file offset and length, message and ref. */
+/** A record's file data: the record's plaintext, its file offset and length, message and ref. */
 interface DataRecord {
-  record: number;
   plaintext: Buffer;
   offset: number;
   length: number;
@@ -75,11 +66,10 @@ interface DataRecord {
   ref: number;
 }
 
-function dataRecordOf(plaintext: Buffer, record: number): DataRecord | undefined {
+function dataRecordOf(plaintext: Buffer): DataRecord | undefined {
   const type = plaintext[0]!;
   if ((type !== PUT_DATA && type !== GET_DATA) || plaintext.length <= PUT_DATA_HEADER_BYTES) return undefined;
   return {
-    record,
     plaintext,
     ref: plaintext.readUInt32BE(1),
     offset: plaintext.readUInt32BE(5) * 0x100000000 + plaintext.readUInt32BE(9),
@@ -89,7 +79,6 @@ function dataRecordOf(plaintext: Buffer, record: number): DataRecord | undefined
 }
 
 interface Leaves {
-  leafRecord: number[];
   leafAt: number[];
   leafHashes: ArrayBuffer;
 }
@@ -103,7 +92,6 @@ interface Leaves {
  */
 function hashLeaves(plaintexts: readonly Buffer[]): Leaves {
   const found: Leaves & { hashes: Buffer[] } = {
-    leafRecord: [],
     leafAt: [],
     leafHashes: new ArrayBuffer(0),
     hashes: [],
@@ -113,11 +101,11 @@ function hashLeaves(plaintexts: readonly Buffer[]): Leaves {
     if (run.length > 0) hashRun(run, found);
     run = [];
   };
-  plaintexts.forEach((plaintext, i) => {
-    const record = dataRecordOf(plaintext, i);
+  for (const plaintext of plaintexts) {
+    const record = dataRecordOf(plaintext);
     if (record === undefined) {
       flush();
-      return;
+      continue;
     }
     const last = run[run.length - 1];
     if (
@@ -127,18 +115,15 @@ function hashLeaves(plaintexts: readonly Buffer[]): Leaves {
       flush();
     }
     run.push(record);
-  });
+  }
   flush();
   const leafHashes = new ArrayBuffer(32 * found.hashes.length);
   const out = Buffer.from(leafHashes);
   found.hashes.forEach((hash, j) => hash.copy(out, 32 * j));
-  return { leafRecord: found.leafRecord, leafAt: found.leafAt, leafHashes };
+  return { leafAt: found.leafAt, leafHashes };
 }
 
-function hashRun(
-  run: DataRecord[],
-  found: { leafRecord: number[]; leafAt: number[]; hashes: Buffer[] },
-): void {
+function hashRun(run: DataRecord[], found: { leafAt: number[]; hashes: Buffer[] }): void {
   const first = run[0]!;
   const last = run[run.length - 1]!;
   const end = last.offset + last.length;
@@ -157,8 +142,8 @@ function hashRun(
       from = to;
       k++;
     }
-    found.leafRecord.push(run[r]!.record);
-    found.leafAt.push(PUT_DATA_HEADER_BYTES + (leaf - run[r]!.offset));
+    const first = run[r]!.plaintext;
+    found.leafAt.push(first.byteOffset + PUT_DATA_HEADER_BYTES + (leaf - run[r]!.offset));
     found.hashes.push(leafHashOfParts(parts));
     leaf += LEAF_BYTES;
   }

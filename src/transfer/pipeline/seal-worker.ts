@@ -36,8 +36,8 @@ port.on('message', (message: { id: number; job?: SealJob; open?: OpenJob }) => {
   if (open !== undefined) {
     try {
       const result = openBlock(open);
-      // The plaintexts go back moved, like the block (free for reuse) and the hashes: the writer takes views.
-      port.postMessage({ id, opened: result }, [result.block, result.leafHashes, ...result.plaintexts]);
+      // The block goes back moved, plaintext in place, and the leaf hashes: the writer takes views of both.
+      port.postMessage({ id, opened: result }, [result.block, result.leafHashes]);
       collectSometimes();
     } catch (err) {
       for (const range of open.ranges) range.key.fill(0);

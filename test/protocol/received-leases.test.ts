@@ -1,0 +1,58 @@
+// Leases on reused receive blocks (issue 14): a block comes back only once every file-data region it handed
+// out was released whole, exactly once; anything else keeps it from ever being reused.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { leaseReceived, releaseReceived } from '../../src/protocol/index.js';
+
+function leased(regions: Array<[number, number]>): { block: ArrayBuffer; freed: () => number } {
+  const block = new ArrayBuffer(1024);
+  let freed = 0;
+  leaseReceived(block, regions, () => (freed += 1));
+  return { block, freed: () => freed };
+}
+
+test('`releaseReceived` frees a block once each of its regions was released whole, in any order', () => {
+  const { block, freed } = leased([
+    [13, 100],
+    [129, 200],
+    [400, 50],
+  ]);
+  releaseReceived(Buffer.from(block, 400, 50));
+  releaseReceived(Buffer.from(block, 13, 100));
+  assert.equal(freed(), 0, 'one region is still held');
+  releaseReceived(Buffer.from(block, 129, 200));
+  assert.equal(freed(), 1);
+  // Released again after it came back: the lease is gone, nothing happens twice.
+  releaseReceived(Buffer.from(block, 129, 200));
+  assert.equal(freed(), 1);
+});
+
+test('`releaseReceived` of a part of a region ends the lease: the block is never reused', () => {
+  const { block, freed } = leased([
+    [0, 100],
+    [100, 100],
+  ]);
+  releaseReceived(Buffer.from(block, 0, 50)); // a piece written on its own
+  releaseReceived(Buffer.from(block, 50, 50));
+  releaseReceived(Buffer.from(block, 100, 100));
+  assert.equal(freed(), 0);
+});
+
+test('`releaseReceived` of a region twice ends the lease before it could free the block early', () => {
+  const { block, freed } = leased([
+    [0, 100],
+    [100, 100],
+  ]);
+  const view = Buffer.from(block, 0, 100);
+  releaseReceived(view);
+  releaseReceived(view); // a second write of the same bytes would still be in flight
+  releaseReceived(Buffer.from(block, 100, 100));
+  assert.equal(freed(), 0);
+});
+
+test('a block with no regions is never freed, and memory never leased ignores releases', () => {
+  const { block, freed } = leased([]);
+  releaseReceived(Buffer.from(block, 0, 10));
+  assert.equal(freed(), 0);
+  releaseReceived(Buffer.alloc(64)); // any other buffer: nothing to do
+});
