@@ -218,7 +218,11 @@ export class FramedSocket {
     try {
       if (pooled !== undefined) {
         try {
-          this.#decoder!.pushEach(data, (record) => pooled.add(record));
+          this.#decoder!.pushEach(
+            data,
+            (record) => pooled.add(record),
+            (length) => pooled.place(length),
+          );
         } finally {
           pooled.dispatch();
         }

@@ -1,18 +1,18 @@
 import { AEAD_TAG_BYTES, type NonceRange } from '../crypto/index.js';
 import { FerryError, toFerryError } from '../errors/index.js';
 import {
-  MAX_RECORD_BYTES,
-  MESSAGE_TYPE_CODES,
   PUT_DATA_HEADER_BYTES,
-  forgetLeafHashes,
+  holdReceived,
   leaseReceived,
   noteLeafHash,
+  sealReceived,
 } from '../protocol/index.js';
+import { RECEIVE_BLOCK_BYTES, isDataRecord, reuseReceiveBlock, takeReceiveBlock } from './receive-blocks.js';
 import type { OpenResult, ParallelOpener } from '../protocol/index.js';
 
 /** Records per block handed to a worker: about 1 MiB, as on the sending side (`RECORDS_PER_BLOCK`). */
 const BLOCK_RECORDS = 16;
-const BLOCK_BYTES = BLOCK_RECORDS * MAX_RECORD_BYTES;
+const BLOCK_BYTES = RECEIVE_BLOCK_BYTES;
 /**
  * Records shorter than this are opened on the event loop at once, in arrival order: control messages, and
  * every REKEY (17 bytes), so the key of the records after a REKEY is known before their nonces are reserved
@@ -21,20 +21,6 @@ const BLOCK_BYTES = BLOCK_RECORDS * MAX_RECORD_BYTES;
 export const MIN_POOLED_RECORD_BYTES = 1024;
 /** Blocks with workers per thread: one being opened, one waiting, so no worker idles between blocks. */
 const BLOCKS_PER_THREAD = 2;
-/**
- * Blocks kept for reuse, by every channel of the process: what the workers hold and what the writer still has
- * queued (up to ~9 MiB: `BatchedWriter`) at 2 threads, so a stream past its first few MiB allocates none, and
- * a session after another starts with blocks made. More are dropped as they come free.
- */
-const MAX_SPARE_BLOCKS = 16;
-/**
- * Free blocks, shared by every channel: ones whose every record was file data, released by the writer once
- * written (`leaseReceived`). A block that held anything else is never reused: its views may be kept. Not
- * zeroed: a worker reads only the bytes copied in, and only records it opened are handed out.
- */
-const spareBlocks: ArrayBuffer[] = [];
-const PUT_DATA = MESSAGE_TYPE_CODES.PUT_DATA;
-const GET_DATA = MESSAGE_TYPE_CODES.GET_DATA;
 
 /** Where opened records go, in arrival order. */
 export interface OpenedSink {
@@ -93,6 +79,8 @@ export class PooledOpening {
   #current: BlockEntry | undefined;
   #inFlight = 0;
   #stopped = false;
+  /** A record is being assembled in the block being filled (`place`), not yet added. */
+  #placing = false;
   /** Ciphertext bytes gathered or with workers, not yet delivered. */
   bytes = 0;
 
@@ -112,9 +100,23 @@ export class PooledOpening {
     return (this.#opener.threads * BLOCKS_PER_THREAD + 1) * BLOCK_BYTES;
   }
 
-  /** Takes one record (a view valid only during the call), in arrival order. */
+  /**
+   * Where a record of `length` bytes split across socket reads is to be assembled: its place in the block
+   * being filled, so `add` then finds it there and copies nothing (the framing would otherwise assemble it in
+   * its own buffer, to be copied into the block). Undefined for a record opened here (a short one). The block
+   * is not posted until the record is added.
+   */
+  place(length: number): Buffer | undefined {
+    if (this.#stopped || length < MIN_POOLED_RECORD_BYTES) return undefined;
+    const current = this.#blockWithRoom(length);
+    this.#placing = true;
+    return current.view.subarray(current.used, current.used + length);
+  }
+
+  /** Takes one record (a view valid only during the call, or the place `place` gave), in arrival order. */
   add(record: Buffer): void {
     if (this.#stopped) throw new OpeningStopped();
+    this.#placing = false;
     if (record.length < MIN_POOLED_RECORD_BYTES) {
       this.#close();
       let plaintext: Buffer;
@@ -130,36 +132,46 @@ export class PooledOpening {
       this.#pump();
       return;
     }
-    let current = this.#current;
-    if (
-      current !== undefined &&
-      (current.offsets.length === BLOCK_RECORDS || current.used + record.length > BLOCK_BYTES)
-    ) {
-      this.#close();
-      current = undefined;
+    const current = this.#blockWithRoom(record.length);
+    // Assembled in place (`place`): already where it goes.
+    if (record.buffer !== current.block || record.byteOffset !== current.used) {
+      record.copy(current.view, current.used);
     }
-    if (current === undefined) {
-      const block = spareBlocks.pop() ?? Buffer.allocUnsafeSlow(BLOCK_BYTES).buffer;
-      current = {
-        kind: 'block',
-        block,
-        view: Buffer.from(block),
-        offsets: [],
-        lengths: [],
-        used: 0,
-        ranges: undefined,
-        posted: false,
-        result: undefined,
-        error: undefined,
-      };
-      this.#current = current;
-      this.#queue.push(current);
-    }
-    record.copy(current.view, current.used);
     current.offsets.push(current.used);
     current.lengths.push(record.length);
     current.used += record.length;
     this.bytes += record.length;
+  }
+
+  /** The block being filled, closed and replaced first if a record of `length` bytes does not fit. */
+  #blockWithRoom(length: number): BlockEntry {
+    const current = this.#current;
+    if (
+      current !== undefined &&
+      current.offsets.length < BLOCK_RECORDS &&
+      current.used + length <= BLOCK_BYTES
+    ) {
+      return current;
+    }
+    this.#close();
+    // A few blocks are reused for the whole stream, once the writer released their data (`#pump`). Not
+    // zeroed: only the bytes copied in are read.
+    const block = takeReceiveBlock();
+    const next: BlockEntry = {
+      kind: 'block',
+      block,
+      view: Buffer.from(block),
+      offsets: [],
+      lengths: [],
+      used: 0,
+      ranges: undefined,
+      posted: false,
+      result: undefined,
+      error: undefined,
+    };
+    this.#current = next;
+    this.#queue.push(next);
+    return next;
   }
 
   /**
@@ -171,7 +183,8 @@ export class PooledOpening {
     if (this.#stopped) return;
     for (const entry of this.#queue) {
       if (entry.kind !== 'block' || entry.posted) continue;
-      if (entry === this.#current && !this.#postPartFull(entry)) return;
+      // A record being assembled in it (`place`) holds the block being filled back.
+      if (entry === this.#current && (this.#placing || !this.#postPartFull(entry))) return;
       if (this.#inFlight >= this.#opener.threads * BLOCKS_PER_THREAD) return;
       if (entry === this.#current) this.#close();
       this.#post(entry);
@@ -281,22 +294,18 @@ export class PooledOpening {
     for (let i = 0; i < result.opened; i++) {
       const start = entry.offsets[i]!;
       const view = Buffer.from(block, start, entry.lengths[i]! - AEAD_TAG_BYTES);
-      if (onlyData && (view[0] === PUT_DATA || view[0] === GET_DATA) && view.length > PUT_DATA_HEADER_BYTES)
+      if (onlyData && isDataRecord(view))
         regions.push([start + PUT_DATA_HEADER_BYTES, view.length - PUT_DATA_HEADER_BYTES]);
       else onlyData = false;
       views.push(view);
     }
-    if (onlyData) leaseReceived(block, regions, () => reuseBlock(block));
+    if (onlyData) {
+      leaseReceived(block, () => reuseReceiveBlock(block));
+      for (const [start, length] of regions) holdReceived(block, start, length);
+      sealReceived(block);
+    }
     for (const view of views) this.#sink.deliver(view);
   }
-}
-
-/** A leased block whose data was all written: kept for the next records, up to MAX_SPARE_BLOCKS. */
-function reuseBlock(block: ArrayBuffer): void {
-  if (spareBlocks.length >= MAX_SPARE_BLOCKS) return;
-  // Its leaf hashes were taken as its records were hashed; any left over are for bytes about to change.
-  forgetLeafHashes(block);
-  spareBlocks.push(block);
 }
 
 /** The nonce of the `index`th record of `ranges`. */

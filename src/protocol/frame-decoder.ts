@@ -72,19 +72,31 @@ export class FrameDecoder {
    * until `onFrame` returns: a frame split across chunks is assembled in one reused buffer, a whole one is a
    * view of `chunk`. The receive hot path (PROTOCOL.md §4) opens each record inside `onFrame`, so no record
    * needs a buffer of its own. An error thrown by `onFrame` propagates, and the decoder is poisoned: the rest
-   * of `chunk` was not read, so the stream can no longer be framed.
+   * of `chunk` was not read, so the stream can no longer be framed. With `place`, a frame split across chunks
+   * is assembled where `place(length)` says (exactly `length` bytes the caller keeps for it until `onFrame`
+   * gets it), so a caller that copies each frame somewhere anyway saves a copy; undefined: the reused buffer.
    */
-  pushEach(chunk: Uint8Array, onFrame: (body: Buffer) => void): void {
-    this.#guarded(chunk, onFrame, true);
+  pushEach(
+    chunk: Uint8Array,
+    onFrame: (body: Buffer) => void,
+    place?: (length: number) => Buffer | undefined,
+  ): void {
+    this.#guarded(chunk, onFrame, true, place);
   }
 
-  #guarded(chunk: Uint8Array, onFrame: (body: Buffer) => void, reuse: boolean): void {
+  #guarded(
+    chunk: Uint8Array,
+    onFrame: (body: Buffer) => void,
+    reuse: boolean,
+    place?: (length: number) => Buffer | undefined,
+  ): void {
     if (this.#failure !== null) throw this.#failure;
     try {
       this.#push(
         Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length),
         onFrame,
         reuse,
+        place,
       );
     } catch (err) {
       if (err instanceof FrameCallbackError) {
@@ -101,7 +113,12 @@ export class FrameDecoder {
     }
   }
 
-  #push(input: Buffer, onFrame: (body: Buffer) => void, reuse: boolean): void {
+  #push(
+    input: Buffer,
+    onFrame: (body: Buffer) => void,
+    reuse: boolean,
+    place: ((length: number) => Buffer | undefined) | undefined,
+  ): void {
     let pos = 0;
     while (pos < input.length) {
       const body = this.#body;
@@ -137,8 +154,12 @@ export class FrameDecoder {
         pos += length;
         deliver(onFrame, body);
       } else if (reuse) {
-        this.#scratch ??= Buffer.allocUnsafe(this.#maxLength);
-        this.#body = this.#scratch.subarray(0, length);
+        const placed = place?.(length);
+        if (placed !== undefined && placed.length === length) this.#body = placed;
+        else {
+          this.#scratch ??= Buffer.allocUnsafe(this.#maxLength);
+          this.#body = this.#scratch.subarray(0, length);
+        }
         this.#filled = 0;
       } else {
         this.#body = Buffer.allocUnsafe(length);

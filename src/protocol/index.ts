@@ -163,7 +163,7 @@ export {
 export { ChunkHashes } from './chunk-hashes.js';
 export { ChunkHasher, chunkHashOf, leafHashOfParts } from './chunk-hasher.js';
 export { forgetLeafHashes, noteLeafHash, takeLeafHash } from './leaf-hints.js';
-export { leaseReceived, releaseReceived } from './received-leases.js';
+export { holdReceived, leaseReceived, releaseReceived, sealReceived } from './received-leases.js';
 export type { OpenJob, OpenResult, ParallelOpener } from './parallel-opener.js';
 export { MerkleStack, leafHash, nodeHash } from './merkle-tree-hash.js';
 export { ChunkSet, indicesFromRanges, rangesFromIndices, type ChunkRange } from './chunk-ranges.js';

@@ -1,13 +1,16 @@
-// Leases on reused receive blocks (issue 14): a block comes back only once every file-data region it handed
-// out was released whole, exactly once; anything else keeps it from ever being reused.
+// Leases on reused receive blocks (issue 14): a block comes back only once it is sealed and every file-data
+// region it handed out was released whole, exactly once; anything else keeps it from ever being reused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { leaseReceived, releaseReceived } from '../../src/protocol/index.js';
+import { holdReceived, leaseReceived, releaseReceived, sealReceived } from '../../src/protocol/index.js';
 
-function leased(regions: Array<[number, number]>): { block: ArrayBuffer; freed: () => number } {
+/** A block leased with `regions` held, sealed unless `open`. */
+function leased(regions: Array<[number, number]>, open = false): { block: ArrayBuffer; freed: () => number } {
   const block = new ArrayBuffer(1024);
   let freed = 0;
-  leaseReceived(block, regions, () => (freed += 1));
+  leaseReceived(block, () => (freed += 1));
+  for (const [start, length] of regions) holdReceived(block, start, length);
+  if (!open) sealReceived(block);
   return { block, freed: () => freed };
 }
 
@@ -50,9 +53,18 @@ test('`releaseReceived` of a region twice ends the lease before it could free th
   assert.equal(freed(), 0);
 });
 
-test('a block with no regions is never freed, and memory never leased ignores releases', () => {
-  const { block, freed } = leased([]);
-  releaseReceived(Buffer.from(block, 0, 10));
+test('a lease still open is not freed though all its regions were released; sealing it then frees it', () => {
+  const { block, freed } = leased([[0, 100]], true);
+  releaseReceived(Buffer.from(block, 0, 100)); // written before the block was full
+  assert.equal(freed(), 0, 'more records may still go into it');
+  holdReceived(block, 100, 50);
+  sealReceived(block);
   assert.equal(freed(), 0);
-  releaseReceived(Buffer.alloc(64)); // any other buffer: nothing to do
+  releaseReceived(Buffer.from(block, 100, 50));
+  assert.equal(freed(), 1);
+});
+
+test('memory never leased ignores releases', () => {
+  releaseReceived(Buffer.alloc(64));
+  releaseReceived(Buffer.from(new ArrayBuffer(100), 0, 50));
 });

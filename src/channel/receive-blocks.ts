@@ -1,0 +1,43 @@
+import { Buffer } from 'node:buffer';
+import {
+  MAX_RECORD_BYTES,
+  MESSAGE_TYPE_CODES,
+  PUT_DATA_HEADER_BYTES,
+  forgetLeafHashes,
+} from '../protocol/index.js';
+
+/** Bytes of a receive block: 16 full records (about 1 MiB), as the sending side's blocks. */
+export const RECEIVE_BLOCK_BYTES = 16 * MAX_RECORD_BYTES;
+/**
+ * Blocks kept for reuse, by every channel of the process: what the pool's workers hold and what the writer
+ * still has queued (up to ~9 MiB: `BatchedWriter`), so a stream past its first few MiB allocates none, and a
+ * session after another starts with blocks made. More are dropped as they come free.
+ */
+const MAX_SPARE_BLOCKS = 16;
+/**
+ * Free blocks, shared by every channel: ones whose every record was file data, released by the writer once
+ * written (`leaseReceived`). A block that held anything else is never reused: its views may be kept. Not
+ * zeroed: only bytes written into it since are read or handed out.
+ */
+const spareBlocks: ArrayBuffer[] = [];
+
+const PUT_DATA = MESSAGE_TYPE_CODES.PUT_DATA;
+const GET_DATA = MESSAGE_TYPE_CODES.GET_DATA;
+
+/** A free receive block (RECEIVE_BLOCK_BYTES), reused if one is spare. */
+export function takeReceiveBlock(): ArrayBuffer {
+  return spareBlocks.pop() ?? Buffer.allocUnsafeSlow(RECEIVE_BLOCK_BYTES).buffer;
+}
+
+/** A leased block whose data was all written: kept for the next records, up to MAX_SPARE_BLOCKS. */
+export function reuseReceiveBlock(block: ArrayBuffer): void {
+  if (spareBlocks.length >= MAX_SPARE_BLOCKS) return;
+  // Its leaf hashes were taken as its records were hashed; any left over are for bytes about to change.
+  forgetLeafHashes(block);
+  spareBlocks.push(block);
+}
+
+/** Whether `plaintext` is a PUT_DATA or GET_DATA record with data: a record whose one holder is the writer. */
+export function isDataRecord(plaintext: Uint8Array): boolean {
+  return (plaintext[0] === PUT_DATA || plaintext[0] === GET_DATA) && plaintext.length > PUT_DATA_HEADER_BYTES;
+}
