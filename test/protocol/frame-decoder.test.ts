@@ -139,6 +139,41 @@ test('`FrameDecoder.pushEach` hands out the same frames for seeded random splits
   }
 });
 
+test('`FrameDecoder.pushEach` assembles a split frame where `place` says, and in its own buffer when it declines', () => {
+  const bodies = sampleBodies(new SeededRandom(9));
+  const stream = Buffer.concat(bodies.map(encodeFrame));
+  const random = new SeededRandom(10);
+  let placed = 0;
+  let inPlace = 0;
+  for (let round = 0; round < 20; round++) {
+    const decoder = recordDecoder();
+    const seen: Buffer[] = [];
+    let offered: Buffer | undefined;
+    const place = (length: number): Buffer | undefined => {
+      // Declines every other frame, and offers a wrong length once: the decoder then uses its own buffer.
+      placed += 1;
+      if (placed % 2 === 0) return undefined;
+      offered = Buffer.alloc(placed === 3 ? length + 1 : length);
+      return offered;
+    };
+    for (let at = 0; at < stream.length;) {
+      const piece = Buffer.from(stream.subarray(at, at + 1 + random.int(0, 9000)));
+      at += piece.length;
+      decoder.pushEach(
+        piece,
+        (body) => {
+          seen.push(Buffer.from(body));
+          if (offered !== undefined && body === offered) inPlace += 1;
+          offered = undefined;
+        },
+        place,
+      );
+    }
+    assert.deepEqual(seen, bodies);
+  }
+  assert.ok(inPlace > 0 && inPlace < placed, `${inPlace} of ${placed} split frames placed`);
+});
+
 test('`FrameDecoder.pushEach` rethrows what the callback throws and refuses the rest of the stream', () => {
   const decoder = recordDecoder();
   const stream = Buffer.concat([encodeFrame(Buffer.alloc(20)), encodeFrame(Buffer.alloc(30))]);
