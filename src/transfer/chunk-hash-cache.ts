@@ -5,6 +5,9 @@ import { ChunkHashes, PROTOCOL_VERSION } from '../protocol/index.js';
 import { ChunkLog, type ChunkEntry } from './chunk-log.js';
 import type { SourceFile } from './source-file.js';
 
+/** Entries a cache file may carry beyond one per chunk (chunks hashed again) before it is started again. */
+const MAX_EXTRA_RECORDS = 64;
+
 /**
  * The client's memory of chunk hashes it computed while sending a file, so a resume can check the
  * server's held chunks (PROTOCOL.md §5.4) without reading them again. An entry is used only while the
@@ -38,10 +41,25 @@ export class ChunkHashCache {
     // The protocol version names how a chunk hash is computed (PROTOCOL.md §7.2): a cache written by another
     // version holds hashes of another kind, so it starts empty rather than failing the held-digest check.
     const header = Buffer.concat([source.identity, Buffer.from(`v${PROTOCOL_VERSION}:${chunkBytes}`)]);
-    const previous = await ChunkLog.load(path);
-    const entries = previous?.header.equals(header) ? previous.entries : [];
-    const log = await ChunkLog.create(path, header, entries, { durable: false });
     const known = new ChunkHashes(source.size, chunkBytes);
+    // Issue 14: a cache for this very file is appended to as it stands, not rewritten (a resume's first
+    // step). Otherwise (another version of the file, a torn tail, grown past one entry per chunk plus a
+    // margin) it is rewritten with the intact entries it has for this version, if any.
+    const reopened = await ChunkLog.reopen(path, { durable: false }).catch(() => undefined);
+    let entries: readonly ChunkEntry[];
+    let log: ChunkLog;
+    if (
+      reopened?.decoded.header.equals(header) === true &&
+      reopened.decoded.records <= known.count + MAX_EXTRA_RECORDS
+    ) {
+      ({ log } = reopened);
+      entries = reopened.decoded.entries;
+    } else {
+      await reopened?.log.close();
+      const previous = await ChunkLog.load(path);
+      entries = previous?.header.equals(header) ? previous.entries : [];
+      log = await ChunkLog.create(path, header, entries, { durable: false });
+    }
     // A cache is never trusted to be well formed: an entry past the file's end is skipped, not an error.
     for (const entry of entries) if (entry.index < known.count) known.set(entry.index, entry.hash);
     return new ChunkHashCache(log, known);

@@ -75,6 +75,10 @@ export interface DecodedChunkLog {
    * Undefined for a log that was not closed cleanly (a crash, a torn record) or written to after closing.
    */
   readonly closing: { readonly seal: Buffer; readonly logDigest: Buffer } | undefined;
+  /** Bytes up to the end of the last intact record: the whole log unless it has a torn or damaged tail. */
+  readonly intactBytes: number;
+  /** Intact records after the header (entries and closing records). */
+  readonly records: number;
 }
 
 /**
@@ -91,9 +95,12 @@ export function decodeChunkLog(bytes: Buffer): DecodedChunkLog | undefined {
   const header = Buffer.from(bytes.subarray(MAGIC.length + 2, headEnd));
   const entries: ChunkEntry[] = [];
   let closingAt: number | undefined;
-  for (let at = headEnd + CHECK_BYTES; at + ENTRY_BYTES <= bytes.length; at += ENTRY_BYTES) {
+  let at = headEnd + CHECK_BYTES;
+  let records = 0;
+  for (; at + ENTRY_BYTES <= bytes.length; at += ENTRY_BYTES) {
     const body = bytes.subarray(at, at + 4 + HASH_BYTES);
     if (!check(body).equals(bytes.subarray(at + 4 + HASH_BYTES, at + ENTRY_BYTES))) break;
+    records++;
     const index = body.readUInt32BE(0);
     if (index === CLOSING_INDEX) {
       closingAt = at;
@@ -109,7 +116,7 @@ export function decodeChunkLog(bytes: Buffer): DecodedChunkLog | undefined {
           seal: Buffer.from(bytes.subarray(closingAt + 4, closingAt + 4 + HASH_BYTES)),
           logDigest: createHash('sha256').update(bytes.subarray(0, closingAt)).digest(),
         };
-  return { header, entries, closing };
+  return { header, entries, closing, intactBytes: at, records };
 }
 
 /**
@@ -172,6 +179,38 @@ export class ChunkLog {
     }
     if (options.durable) await fsyncDir(dirname(path));
     return new ChunkLog(path, handle, body, options.durable);
+  }
+
+  /**
+   * Opens an existing log to append to it as it stands, instead of rewriting it (issue 14: a resume whose
+   * log needs no change skips the temporary, its fsync, the rename and the directory's fsync). Read through
+   * the handle that will be appended to (O_NOFOLLOW, a regular file only), so what the caller checks is
+   * what grows. Undefined when there is nothing intact to append to: no log, a damaged head, or a torn or
+   * damaged tail (an entry appended after one would never be read back).
+   */
+  static async reopen(
+    path: string,
+    options: { durable: boolean },
+  ): Promise<{ log: ChunkLog; decoded: DecodedChunkLog } | undefined> {
+    let handle: FileHandle;
+    try {
+      handle = await openNoFollow(path, 'update');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    try {
+      const bytes = await handle.readFile();
+      const decoded = decodeChunkLog(bytes);
+      if (decoded === undefined || decoded.intactBytes !== bytes.length) {
+        await handle.close();
+        return undefined;
+      }
+      return { log: new ChunkLog(path, handle, bytes, options.durable), decoded };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
   }
 
   /** The temporary a log at `path` is written to before its rename (removed with the log's partial). */

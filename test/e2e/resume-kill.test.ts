@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runFerry, spawnFerry, startServe, type ServeProcess, type SpawnedFerry } from '../helpers/cli.js';
+import { ChunkLog } from '../../src/transfer/index.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
@@ -169,6 +170,14 @@ describe('ferry send resumes after kill -9 through a byte-counting proxy', () =>
     // The dead client's kernel closes its socket; the stalled link would swallow that, so pass it on.
     connection.destroy();
     await connection.closed;
+    // The chunk hashes it sent are in its home's cache, written as it went (never only at the end), so the
+    // resume need not read the held half again (issue 14).
+    const cacheDir = join(clientHome, 'cache');
+    const cacheFiles = (await readdir(cacheDir)).filter((n) => n.endsWith('.hashes'));
+    assert.equal(cacheFiles.length, 1, `one cache file after the kill: ${cacheFiles.join(', ')}`);
+    const cached = new Set(
+      (await ChunkLog.load(join(cacheDir, cacheFiles[0]!)))?.entries.map((e) => e.index),
+    );
 
     const mark = proxy.connections.length;
     const rerun = spawnFerry(args);
@@ -182,7 +191,11 @@ describe('ferry send resumes after kill -9 through a byte-counting proxy', () =>
       `resumed run sent ${resumedBytes} bytes client->server; bound ${bound}; ${result.stderr.trim()}`,
     );
     assert.ok(resumedBytes <= bound, `resumed run sent ${resumedBytes} bytes, bound ${bound}`);
-    assert.match(result.stderr, /resumed from \d+/);
+    const resumedFrom = Number(/resumed from (\d+)/.exec(result.stderr)?.[1]);
+    assert.ok(resumedFrom >= heldAtLeast, result.stderr);
+    for (let i = 0; i < resumedFrom / CHUNK_BYTES; i++)
+      assert.ok(cached.has(i), `held chunk ${i} was in the killed client's cache`);
+    assert.deepEqual(await readdir(cacheDir), [], 'the cache is gone once the file is placed');
   });
 
   test('--retries 0 fails fast on a cut connection with the network exit code 5 and leaves no file', async () => {

@@ -235,3 +235,32 @@ test('encodeClosingRecord and closingSeal agree with the formula of PROTOCOL.md 
   assert.deepEqual(record.subarray(36), sha256(record.subarray(0, 36)).subarray(0, 4));
   assert.throws(() => closingSeal(digest, Buffer.alloc(39)), { code: 'INTERNAL' });
 });
+
+test('ChunkLog.reopen appends to an intact log as it stands (the seal covers every byte before it) and refuses a torn, damaged or missing one', async (t) => {
+  const path = await tempLog(t);
+  const identity = Buffer.alloc(40, 3);
+  const first = await ChunkLog.create(path, HEADER, [entry(0)], { durable: true });
+  await first.closeWith(identity);
+  const { ino } = await stat(path);
+  const reopened = await ChunkLog.reopen(path, { durable: true });
+  assert.ok(reopened, 'an intact log reopens');
+  assert.deepEqual(reopened.decoded.entries, [entry(0)]);
+  assert.equal(reopened.decoded.records, 2, 'one entry and one closing record');
+  assert.equal(reopened.decoded.intactBytes, (await stat(path)).size);
+  await reopened.log.append([entry(1)]);
+  await reopened.log.closeWith(identity);
+  assert.equal((await stat(path)).ino, ino, 'the same file, appended to');
+  const bytes = await readFile(path);
+  const log = decodeChunkLog(bytes);
+  assert.deepEqual(log?.entries, [entry(0), entry(1)], 'a closing record in the middle is no entry');
+  assert.ok(log && closedAs(log, identity), 'the last closing record seals every byte before it');
+  assert.equal(log.records, 4);
+
+  await writeFile(path, bytes.subarray(0, bytes.length - 1));
+  assert.equal(await ChunkLog.reopen(path, { durable: true }), undefined, 'a torn tail');
+  assert.equal(decodeChunkLog(bytes.subarray(0, bytes.length - 1))?.intactBytes, bytes.length - ENTRY_BYTES);
+  await writeFile(path, bytes);
+  await flipByteAt(path, bytes.length - ENTRY_BYTES - 1);
+  assert.equal(await ChunkLog.reopen(path, { durable: true }), undefined, 'a damaged record');
+  assert.equal(await ChunkLog.reopen(`${path}.none`, { durable: true }), undefined, 'no log');
+});
