@@ -18,6 +18,9 @@ const SCAN_WINDOW_BYTES = 4 * 1024 * 1024;
 /** The most bytes of the old file one read of leaves found earlier holds. */
 const PLACE_READ_BYTES = 4 * 1024 * 1024;
 
+/** What a delta download reads of its old file: a `SourceFile` (its identity checked before trusting a scan). */
+export type OldFile = Pick<SourceFile, 'size' | 'readExactly' | 'assertUnchanged'>;
+
 /** What the old file gave a delta download (PROTOCOL.md §5.17.3). */
 export interface TakenLeaves {
   /** The leaves now verified in the partial, with their hashes. */
@@ -36,7 +39,7 @@ export interface TakenLeaves {
  * file (same size), nothing is written: an identical file is recognised by its digest and left alone.
  */
 export async function takeLeaves(
-  old: SourceFile,
+  old: OldFile,
   signed: { signature: DeltaSignature; digest: Buffer },
   partial: PartialTransfer,
 ): Promise<TakenLeaves> {
@@ -49,12 +52,16 @@ export async function takeLeaves(
   let deferring = old.size === size;
   const found: Array<{ block: number; offset: number; hash: Buffer }> = [];
   const matcher = new DeltaMatcher(signature, (block, offset, hash) => found.push({ block, offset, hash }));
+  // No read passes the old file's end: a run of leaves placed later is inside it too.
+  const buffers = new ReadBuffers(partial, Math.min(old.size, SCAN_WINDOW_BYTES + 2 * LEAF_BYTES));
   // Each window is read while the one before it is scanned: a read covers any start the scan may leave
-  // (from `to` to a leaf past it) and a whole window after it. A fresh buffer each time: the partial's
-  // writes may still read one after this loop moves on.
+  // (from `to` to a leaf past it) and a whole window after it.
   const readAhead = (at: number): Promise<{ at: number; bytes: Buffer }> => {
-    const bytes = Buffer.allocUnsafe(Math.min(old.size, at + SCAN_WINDOW_BYTES + 2 * LEAF_BYTES) - at);
-    const read = old.readExactly(bytes, 0, bytes.length, at).then(() => ({ at, bytes }));
+    const read = (async () => {
+      const bytes = await buffers.take(Math.min(old.size, at + SCAN_WINDOW_BYTES + 2 * LEAF_BYTES) - at);
+      await old.readExactly(bytes, 0, bytes.length, at);
+      return { at, bytes };
+    })();
     read.catch(() => undefined); // awaited below; a read left running when the scan fails is not unhandled
     return read;
   };
@@ -79,6 +86,7 @@ export async function takeLeaves(
       // The matcher hashed these very bytes, which stay as they are: the partial takes the hash, not hashes
       // again (a whole leaf only: a hint stands for LEAF_BYTES bytes).
       if (length === LEAF_BYTES) noteLeafHash(leaf.buffer, leaf.byteOffset, hash);
+      buffers.written(leaf);
       await partial.writeData(block * LEAF_BYTES, leaf);
       partial.completeChunk(block, hash);
       held.set(block, hash);
@@ -90,24 +98,28 @@ export async function takeLeaves(
     return { held, identical: true };
   // The leaves left: those seen in place before the first difference, and repeats of a leaf found once.
   sources.fillRepeats();
-  await placeLeaves(old, sources, signature, partial, held, inPlace);
+  await placeLeaves(old, sources, signature, partial, held, inPlace, buffers);
   return { held, identical: false };
 }
 
 /**
  * Copies the leaves `sources` found and `held` lacks into the partial, each read again and counted only if
  * its leaf hash begins with the signature's strong hash, or, for a leaf the scan hashed (`scanned`), only if
- * the partial finds the bytes read again to have that hash. A leaf changed since the scan is left to be
- * received.
+ * the bytes read again are the ones the scan hashed: the old file's identity (device, inode, size, mtime and
+ * ctime in ns) still the one it had when opened, checked after the read (any write moves the ctime, which no
+ * one can set back), or else the partial finding them to have that hash. A leaf changed since the scan is
+ * left to be received.
  */
 async function placeLeaves(
-  old: SourceFile,
+  old: OldFile,
   sources: DeltaLeafSources,
   signature: DeltaSignature,
   partial: PartialTransfer,
   held: ChunkHashes,
   scanned: ChunkHashes,
+  buffers: ReadBuffers,
 ): Promise<void> {
+  let unchanged = true;
   const size = signature.oldSize;
   for (let block = 0; block < sources.count;) {
     const start = sources.offsetOf(block);
@@ -127,11 +139,17 @@ async function placeLeaves(
       bytes += deltaBlockLength(end, size);
       end++;
     }
-    const run = Buffer.allocUnsafe(bytes);
+    const run = await buffers.take(bytes);
     const read = await old.readExactly(run, 0, bytes, start).then(
       () => true,
       () => false, // the old file shrank under us: this run is received instead
     );
+    // Once the file changed, for good: every leaf the scan hashed is hashed again as it is written.
+    if (unchanged && read)
+      unchanged = await old.assertUnchanged().then(
+        () => true,
+        () => false,
+      );
     for (let at = 0; read && block < end; block++) {
       const length = deltaBlockLength(block, size);
       const leaf = run.subarray(at, at + length);
@@ -141,9 +159,11 @@ async function placeLeaves(
       const strongAt = block * DELTA_STRONG_BYTES;
       const strong = signature.strong.subarray(strongAt, strongAt + DELTA_STRONG_BYTES);
       if (!hash.subarray(0, DELTA_STRONG_BYTES).equals(strong)) continue;
-      // A leaf hashed just now from `run` is not hashed again by the partial; one the scan hashed is: the
-      // partial's hash of the bytes read again is what shows they did not change since.
-      if (known === undefined && length === LEAF_BYTES) noteLeafHash(leaf.buffer, leaf.byteOffset, hash);
+      // A leaf hashed just now from `run` is not hashed again by the partial, nor one the scan hashed from
+      // the same, unchanged file; otherwise the partial's hash of the bytes read again is the check.
+      if ((known === undefined || unchanged) && length === LEAF_BYTES)
+        noteLeafHash(leaf.buffer, leaf.byteOffset, Buffer.from(hash));
+      buffers.written(leaf);
       await partial.writeData(block * LEAF_BYTES, leaf);
       try {
         // The partial hashes what it writes: for a leaf hashed by the scan, that is the check.
@@ -157,3 +177,42 @@ async function placeLeaves(
     block = end;
   }
 }
+
+/**
+ * Three read buffers taken in turn, so reading the old file allocates nothing after the first rounds (a
+ * fresh few-MiB buffer per read was a large part of a delta download's CPU, in collections and page
+ * faults). The partial's writes hold a buffer until they reach the file: a buffer written from is reused
+ * only after `flushWrites`, which by then (two reads later) has usually nothing left to wait for.
+ */
+class ReadBuffers {
+  readonly #partial: PartialTransfer;
+  readonly #bytes: number;
+  readonly #buffers: Buffer[] = [];
+  readonly #dirty = new Set<ArrayBufferLike>();
+  #turn = 0;
+
+  constructor(partial: PartialTransfer, bytes: number) {
+    this.#partial = partial;
+    this.#bytes = bytes;
+  }
+
+  /** The next buffer, `bytes` long (at most the size given at construction), free of pending writes. */
+  async take(bytes: number): Promise<Buffer> {
+    if (bytes > this.#bytes) throw new RangeError('a read larger than the buffers');
+    const i = this.#turn++ % READ_BUFFERS;
+    const buffer = (this.#buffers[i] ??= Buffer.allocUnsafe(this.#bytes));
+    if (this.#dirty.has(buffer.buffer)) {
+      await this.#partial.flushWrites();
+      this.#dirty.delete(buffer.buffer);
+    }
+    return buffer.subarray(0, bytes);
+  }
+
+  /** Notes that `view` (of a buffer from `take`) is handed to the partial's writes. */
+  written(view: Uint8Array): void {
+    this.#dirty.add(view.buffer);
+  }
+}
+
+/** Read buffers of one old-file scan: the one scanned, the one read ahead, and one whose writes settle. */
+const READ_BUFFERS = 3;
