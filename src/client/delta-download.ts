@@ -21,6 +21,9 @@ const PLACE_READ_BYTES = 4 * 1024 * 1024;
 /** What a delta download reads of its old file: a `SourceFile` (its identity checked before trusting a scan). */
 export type OldFile = Pick<SourceFile, 'size' | 'readExactly' | 'assertUnchanged'>;
 
+/** What a delta download writes the leaves it found into: the download's partial. */
+type LeafPartial = Pick<PartialTransfer<unknown>, 'writeData' | 'completeChunk' | 'flushWrites'>;
+
 /** What the old file gave a delta download (PROTOCOL.md §5.17.3). */
 export interface TakenLeaves {
   /** The leaves now verified in the partial, with their hashes. */
@@ -30,6 +33,24 @@ export interface TakenLeaves {
 }
 
 /**
+ * The signature of a delta download as it arrives (PROTOCOL.md §5.17.2: DELTA_BLOCKS in block order, then
+ * GET_END), so the old file is scanned while the server still signs.
+ */
+export interface SignatureArrival {
+  /** Resolves once at least `blocks` blocks arrived (all, at most), with the number arrived. */
+  waitFor(blocks: number): Promise<number>;
+  /** The file digest (GET_END), once the signature is whole. */
+  digest(): Promise<Buffer>;
+}
+
+/**
+ * Blocks of the signature a window's scan waits for beyond the window's own end: an old file's bytes found
+ * up to 4 MiB earlier in the server's file (an insertion) are found on the first pass; bytes moved further
+ * are found by the scan again, once the signature is whole, of what stayed unmatched.
+ */
+const LOOKAHEAD_BLOCKS = 64;
+
+/**
  * Finds the server's leaves in the client's old file and copies them into the download's partial
  * (PROTOCOL.md §5.17.3): the rolling checksum over every byte offset of `old`, each candidate confirmed by
  * its leaf hash (`DeltaMatcher`, the delta upload's matcher with old and new swapped), read in windows of a
@@ -37,21 +58,35 @@ export interface TakenLeaves {
  * over those very bytes as its chunk hash, so it is a verified chunk of the partial (its chunks are leaves),
  * held exactly as a resumed download's chunk is. While every leaf so far lies where it lies in the server's
  * file (same size), nothing is written: an identical file is recognised by its digest and left alone.
+ *
+ * With `arrival`, `signature` is still arriving (its arrays at full size, filled in block order): a window is
+ * scanned once the blocks up to a little past its end arrived, while the server signs the rest (issue 16:
+ * signing and scanning took turns, each about a read and a hash of the file). What a window scanned before
+ * the signature was whole left unmatched is scanned again once it is, so the leaves found are those a scan
+ * of the whole signature finds.
  */
 export async function takeLeaves(
   old: OldFile,
-  signed: { signature: DeltaSignature; digest: Buffer },
-  partial: PartialTransfer,
+  signed: { signature: DeltaSignature; digest?: Buffer },
+  partial: LeafPartial,
+  arrival?: SignatureArrival,
 ): Promise<TakenLeaves> {
   const { signature } = signed;
   const size = signature.oldSize;
+  const total = signature.weak.length;
   const held = new ChunkHashes(size, LEAF_BYTES);
   const sources = new DeltaLeafSources(signature);
-  if (signature.weak.length === 0) return { held, identical: old.size === 0 };
+  if (total === 0) return { held, identical: old.size === 0 };
   const inPlace = new ChunkHashes(size, LEAF_BYTES);
   let deferring = old.size === size;
   const found: Array<{ block: number; offset: number; hash: Buffer }> = [];
-  const matcher = new DeltaMatcher(signature, (block, offset, hash) => found.push({ block, offset, hash }));
+  const matcher = new DeltaMatcher(
+    signature,
+    (block, offset, hash) => found.push({ block, offset, hash }),
+    arrival ? 0 : total,
+  );
+  /** Old-file ranges left unmatched by a scan of part of the signature: scanned again once it is whole. */
+  const again: Array<{ from: number; to: number }> = [];
   // No read passes the old file's end: a run of leaves placed later is inside it too.
   const buffers = new ReadBuffers(partial, Math.min(old.size, SCAN_WINDOW_BYTES + 2 * LEAF_BYTES));
   // Each window is read while the one before it is scanned: a read covers any start the scan may leave
@@ -65,22 +100,15 @@ export async function takeLeaves(
     read.catch(() => undefined); // awaited below; a read left running when the scan fails is not unhandled
     return read;
   };
-  let ahead = readAhead(0);
-  for (let from = 0; from < old.size;) {
-    const to = Math.min(old.size, from + SCAN_WINDOW_BYTES);
-    const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
-    const piece = await ahead;
-    if (to < old.size) ahead = readAhead(to);
-    const window = piece.bytes.subarray(from - piece.at, readEnd - piece.at);
-    const scan = matcher.scan(window, from, from, to, readEnd === old.size);
-    sources.add(scan.ops);
+  /** Writes the leaves the last scan of `window` (old-file bytes from `from`) found into the partial. */
+  const takeFound = async (window: Buffer, from: number, rescan: boolean): Promise<void> => {
     for (const { block, offset, hash } of found) {
-      if (deferring && offset === block * LEAF_BYTES && block === inPlace.knownCount) {
+      if (!rescan && deferring && offset === block * LEAF_BYTES && block === inPlace.knownCount) {
         inPlace.set(block, hash);
         continue;
       }
       deferring = false;
-      if (held.has(block)) continue;
+      if (held.has(block) || (rescan && inPlace.has(block))) continue;
       const length = deltaBlockLength(block, size);
       const leaf = window.subarray(offset - from, offset - from + length);
       // The matcher hashed these very bytes, which stay as they are: the partial takes the hash, not hashes
@@ -90,11 +118,44 @@ export async function takeLeaves(
       await partial.writeData(block * LEAF_BYTES, leaf);
       partial.completeChunk(block, hash);
       held.set(block, hash);
+      if (rescan) sources.add([{ newOffset: offset, length, oldOffset: block * LEAF_BYTES }]);
     }
     found.length = 0;
+  };
+  let ahead = readAhead(0);
+  for (let from = 0; from < old.size;) {
+    const to = Math.min(old.size, from + SCAN_WINDOW_BYTES);
+    const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
+    if (matcher.knownBlocks < total)
+      matcher.extend(
+        await arrival!.waitFor(Math.min(total, Math.ceil(readEnd / LEAF_BYTES) + LOOKAHEAD_BLOCKS)),
+      );
+    const whole = matcher.knownBlocks === total;
+    const piece = await ahead;
+    if (to < old.size) ahead = readAhead(to);
+    const window = piece.bytes.subarray(from - piece.at, readEnd - piece.at);
+    const scan = matcher.scan(window, from, from, to, readEnd === old.size);
+    sources.add(scan.ops);
+    if (!whole)
+      for (const op of scan.ops)
+        if (op.oldOffset < 0) again.push({ from: op.newOffset, to: op.newOffset + op.length });
+    await takeFound(window, from, false);
     from = scan.next;
   }
-  if (deferring && inPlace.knownCount === inPlace.count && inPlace.digest().equals(signed.digest))
+  if (matcher.knownBlocks < total) matcher.extend(await arrival!.waitFor(total));
+  for (const range of again) {
+    for (let from = range.from; from < range.to;) {
+      const to = Math.min(range.to, from + SCAN_WINDOW_BYTES);
+      const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
+      const window = await buffers.take(readEnd - from);
+      await old.readExactly(window, 0, window.length, from);
+      const scan = matcher.scan(window, from, from, to, readEnd === old.size);
+      await takeFound(window, from, true);
+      from = scan.next;
+    }
+  }
+  const digest = signed.digest ?? (await arrival!.digest());
+  if (deferring && inPlace.knownCount === inPlace.count && inPlace.digest().equals(digest))
     return { held, identical: true };
   // The leaves left: those seen in place before the first difference, and repeats of a leaf found once.
   sources.fillRepeats();
@@ -114,7 +175,7 @@ async function placeLeaves(
   old: OldFile,
   sources: DeltaLeafSources,
   signature: DeltaSignature,
-  partial: PartialTransfer,
+  partial: LeafPartial,
   held: ChunkHashes,
   scanned: ChunkHashes,
   buffers: ReadBuffers,
@@ -154,7 +215,8 @@ async function placeLeaves(
       const length = deltaBlockLength(block, size);
       const leaf = run.subarray(at, at + length);
       at += length;
-      const known = scanned.get(block);
+      // The scan's hash is of the leaf where it lies in place; a repeat found elsewhere is hashed here.
+      const known = start + (at - length) === block * LEAF_BYTES ? scanned.get(block) : undefined;
       const hash = known ?? leafHash(leaf);
       const strongAt = block * DELTA_STRONG_BYTES;
       const strong = signature.strong.subarray(strongAt, strongAt + DELTA_STRONG_BYTES);
@@ -185,13 +247,13 @@ async function placeLeaves(
  * only after `flushWrites`, which by then (two reads later) has usually nothing left to wait for.
  */
 class ReadBuffers {
-  readonly #partial: PartialTransfer;
+  readonly #partial: LeafPartial;
   readonly #bytes: number;
   readonly #buffers: Buffer[] = [];
   readonly #dirty = new Set<ArrayBufferLike>();
   #turn = 0;
 
-  constructor(partial: PartialTransfer, bytes: number) {
+  constructor(partial: LeafPartial, bytes: number) {
     this.#partial = partial;
     this.#bytes = bytes;
   }
@@ -216,3 +278,70 @@ class ReadBuffers {
 
 /** Read buffers of one old-file scan: the one scanned, the one read ahead, and one whose writes settle. */
 const READ_BUFFERS = 3;
+
+/**
+ * A delta download's signature as its records arrive (`SignatureArrival`), fed by the loop that receives
+ * them: how many blocks are in, then the digest, or the failure that ended the answer.
+ */
+export class ArrivingSignature implements SignatureArrival {
+  #blocks = 0;
+  #digest: Buffer | undefined;
+  #failure: unknown;
+  #failed = false;
+  readonly #waiting: Array<{
+    blocks: number;
+    resolve: (blocks: number) => void;
+    reject: (err: unknown) => void;
+  }> = [];
+  #ended: Array<{ resolve: (digest: Buffer) => void; reject: (err: unknown) => void }> = [];
+
+  /** The records so far hold `blocks` blocks. */
+  arrived(blocks: number): void {
+    this.#blocks = blocks;
+    this.#settle();
+  }
+
+  /** GET_END: the signature is whole (its last record arrived before), with the file digest. */
+  end(digest: Buffer): void {
+    this.#digest = digest;
+    this.#settle();
+  }
+
+  /** The answer failed: every wait fails with `err`. */
+  fail(err: unknown): void {
+    this.#failed = true;
+    this.#failure = err;
+    this.#settle();
+  }
+
+  waitFor(blocks: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ blocks, resolve, reject });
+      this.#settle();
+    });
+  }
+
+  digest(): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      this.#ended.push({ resolve, reject });
+      this.#settle();
+    });
+  }
+
+  #settle(): void {
+    for (let i = 0; i < this.#waiting.length;) {
+      const wait = this.#waiting[i]!;
+      if (this.#failed) wait.reject(this.#failure);
+      else if (this.#blocks >= wait.blocks) wait.resolve(this.#blocks);
+      else {
+        i++;
+        continue;
+      }
+      this.#waiting.splice(i, 1);
+    }
+    if (this.#failed) for (const wait of this.#ended) wait.reject(this.#failure);
+    else if (this.#digest !== undefined) for (const wait of this.#ended) wait.resolve(this.#digest);
+    else return;
+    this.#ended = [];
+  }
+}

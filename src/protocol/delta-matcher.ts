@@ -40,10 +40,18 @@ export class DeltaMatcher {
   readonly #tail: { block: number; length: number } | undefined;
 
   #onMatch: DeltaMatchListener | undefined;
+  /** Blocks `[0, #known)` are looked for; the rest of the signature has not arrived yet (`extend`). */
+  #known = 0;
   /** The signature's block size (PROTOCOL.md §5.15.2): the window the weak checksum rolls over. */
   readonly blockBytes: number;
 
-  constructor(signature: DeltaSignature, onMatch?: DeltaMatchListener) {
+  /**
+   * With `known`, only the signature's first `known` blocks have arrived (their records filled in, the rest
+   * of its arrays not yet): the matcher looks for those alone until `extend` says more came, so a scan can
+   * run while the signature still streams (a block arriving later is found by scanning again what stayed
+   * unmatched).
+   */
+  constructor(signature: DeltaSignature, onMatch?: DeltaMatchListener, known = signature.weak.length) {
     this.#signature = signature;
     this.#onMatch = onMatch;
     const blockBytes = signature.blockBytes;
@@ -51,15 +59,30 @@ export class DeltaMatcher {
     const last = signature.weak.length - 1;
     const tailLength = last >= 0 ? deltaBlockLength(last, signature.oldSize, blockBytes) : blockBytes;
     this.#tail = tailLength < blockBytes ? { block: last, length: tailLength } : undefined;
-    signature.weak.forEach((weak, block) => {
-      if (block === this.#tail?.block) return;
+    this.extend(known);
+  }
+
+  /** The signature's blocks looked for: all of them once it is whole. */
+  get knownBlocks(): number {
+    return this.#known;
+  }
+
+  /** The signature's first `known` blocks have arrived: look for them from now on. */
+  extend(known: number): void {
+    const weakOf = this.#signature.weak;
+    if (!Number.isInteger(known) || known < this.#known || known > weakOf.length)
+      throw new RangeError('a signature only grows, up to its blocks');
+    for (let block = this.#known; block < known; block++) {
+      if (block === this.#tail?.block) continue;
+      const weak = weakOf[block]!;
       const list = this.#byWeak.get(weak | 0);
       // Keys as int32 (`| 0`): a uint32 above 2^31 is a heap number, boxed at every byte of the scan.
       const bit = filterIndex(weak | 0);
       this.#filter[bit >>> 5]! |= 1 << (bit & 31);
       if (list === undefined) this.#byWeak.set(weak | 0, [block]);
       else list.push(block);
-    });
+    }
+    this.#known = known;
   }
 
   /** The length of old block `block` (the last may be short, §5.15.2). */
@@ -100,7 +123,7 @@ export class DeltaMatcher {
     }
     // The per-byte path stays in locals: the filter first, the Map and the strong hash only on a hit.
     const filter = this.#filter;
-    const blocks = this.#signature.weak.length;
+    const blocks = this.#known;
     // After a match, the block after it is tried first by its strong hash alone, at the very next offset:
     // edits leave long runs of consecutive blocks, and this spares the weak checksum of every block of a run.
     let chained = -1;
@@ -164,7 +187,7 @@ export class DeltaMatcher {
   /** Where the old file's short last block matches the new file's last bytes, within the scan, or −1. */
   #tailAt(bytes: Uint8Array, base: number, literalStart: number, to: number): number {
     const tail = this.#tail;
-    if (!tail) return -1;
+    if (!tail || tail.block >= this.#known) return -1;
     const start = base + bytes.length - tail.length;
     if (start < literalStart || start >= to || start < base) return -1;
     const piece = bytes.subarray(start - base);
