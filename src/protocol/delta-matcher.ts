@@ -1,4 +1,5 @@
 import { DELTA_STRONG_BYTES, deltaBlockLength, type DeltaSignature } from './delta-signature.js';
+import { LEAF_BYTES } from './constants.js';
 import { leafHash } from './merkle-tree-hash.js';
 import { weakChecksum } from './rolling-checksum.js';
 
@@ -40,6 +41,7 @@ export class DeltaMatcher {
   readonly #tail: { block: number; length: number } | undefined;
 
   #onMatch: DeltaMatchListener | undefined;
+  #knownLeaf: KnownLeafHash | undefined;
   /** Blocks `[0, #known)` are looked for; the rest of the signature has not arrived yet (`extend`). */
   #known = 0;
   /** The signature's block size (PROTOCOL.md §5.15.2): the window the weak checksum rolls over. */
@@ -88,6 +90,15 @@ export class DeltaMatcher {
   /** The length of old block `block` (the last may be short, §5.15.2). */
   blockLength(block: number): number {
     return deltaBlockLength(block, this.#signature.oldSize, this.blockBytes);
+  }
+
+  /**
+   * Where `known` has the leaf hash of the scanned bytes' leaf at an offset (the sender hashed its file's
+   * leaves while the signature arrived, `delta-streamer.ts`), a block of one leaf there is checked with that
+   * hash instead of hashing the bytes again. The caller vouches that it is the hash of the bytes scanned.
+   */
+  useKnownLeafHashes(known: KnownLeafHash | undefined): void {
+    this.#knownLeaf = known;
   }
 
   /** Tells `listener` (in place of the constructor's; undefined: no one) of every block found from now on. */
@@ -200,7 +211,7 @@ export class DeltaMatcher {
 
   /** `block` at `at` by its strong hash alone (the block after the last match), or −1. */
   #chainAt(bytes: Uint8Array, base: number, at: number, block: number): number {
-    const hash = leafHash(bytes.subarray(at - base, at - base + this.blockBytes));
+    const hash = this.#blockHash(bytes, base, at);
     if (!this.#strongEquals(block, hash.subarray(0, DELTA_STRONG_BYTES))) return -1;
     this.#onMatch?.(block, at, hash);
     return block;
@@ -209,7 +220,7 @@ export class DeltaMatcher {
   #matchAt(bytes: Uint8Array, base: number, at: number, weak: number): number {
     const candidates = this.#byWeak.get(weak);
     if (candidates === undefined) return -1;
-    const hash = leafHash(bytes.subarray(at - base, at - base + this.blockBytes));
+    const hash = this.#blockHash(bytes, base, at);
     const strong = hash.subarray(0, DELTA_STRONG_BYTES);
     // The block after the last match first: edits leave long runs of consecutive blocks (as rsync does).
     const expected = this.#lastBlock + 1;
@@ -225,11 +236,23 @@ export class DeltaMatcher {
     return found;
   }
 
+  /** The leaf hash of the block of the scanned bytes at `at`: known ahead (a leaf), or hashed now. */
+  #blockHash(bytes: Uint8Array, base: number, at: number): Buffer {
+    const known = this.blockBytes === LEAF_BYTES ? this.#knownLeaf?.(at) : undefined;
+    return known ?? leafHash(bytes.subarray(at - base, at - base + this.blockBytes));
+  }
+
   #strongEquals(block: number, strong: Uint8Array): boolean {
     const at = block * DELTA_STRONG_BYTES;
     return this.#signature.strong.subarray(at, at + DELTA_STRONG_BYTES).equals(strong);
   }
 }
+
+/**
+ * The leaf hash of the scanned bytes' whole leaf starting at `offset`, when known ahead; undefined otherwise
+ * (any offset not on a leaf boundary, or a leaf not hashed ahead).
+ */
+export type KnownLeafHash = (offset: number) => Buffer | undefined;
 
 /** Bits of the candidate filter: 2^20 (128 KiB), about 4 times the most blocks a signature has. */
 const FILTER_BITS = 2 ** 20;
