@@ -18,6 +18,12 @@ const SCAN_WINDOW_BYTES = 4 * 1024 * 1024;
 /** The most bytes of the old file one read of leaves found earlier holds. */
 const PLACE_READ_BYTES = 4 * 1024 * 1024;
 
+/** What a delta download reads of its old file: a `SourceFile` (its identity checked before trusting a scan). */
+export type OldFile = Pick<SourceFile, 'size' | 'readExactly' | 'assertUnchanged'>;
+
+/** What a delta download writes the leaves it found into: the download's partial. */
+type LeafPartial = Pick<PartialTransfer<unknown>, 'writeData' | 'completeChunk' | 'flushWrites'>;
+
 /** What the old file gave a delta download (PROTOCOL.md §5.17.3). */
 export interface TakenLeaves {
   /** The leaves now verified in the partial, with their hashes. */
@@ -27,6 +33,24 @@ export interface TakenLeaves {
 }
 
 /**
+ * The signature of a delta download as it arrives (PROTOCOL.md §5.17.2: DELTA_BLOCKS in block order, then
+ * GET_END), so the old file is scanned while the server still signs.
+ */
+export interface SignatureArrival {
+  /** Resolves once at least `blocks` blocks arrived (all, at most), with the number arrived. */
+  waitFor(blocks: number): Promise<number>;
+  /** The file digest (GET_END), once the signature is whole. */
+  digest(): Promise<Buffer>;
+}
+
+/**
+ * Blocks of the signature a window's scan waits for beyond the window's own end: an old file's bytes found
+ * up to 4 MiB earlier in the server's file (an insertion) are found on the first pass; bytes moved further
+ * are found by the scan again, once the signature is whole, of what stayed unmatched.
+ */
+const LOOKAHEAD_BLOCKS = 64;
+
+/**
  * Finds the server's leaves in the client's old file and copies them into the download's partial
  * (PROTOCOL.md §5.17.3): the rolling checksum over every byte offset of `old`, each candidate confirmed by
  * its leaf hash (`DeltaMatcher`, the delta upload's matcher with old and new swapped), read in windows of a
@@ -34,80 +58,129 @@ export interface TakenLeaves {
  * over those very bytes as its chunk hash, so it is a verified chunk of the partial (its chunks are leaves),
  * held exactly as a resumed download's chunk is. While every leaf so far lies where it lies in the server's
  * file (same size), nothing is written: an identical file is recognised by its digest and left alone.
+ *
+ * With `arrival`, `signature` is still arriving (its arrays at full size, filled in block order): a window is
+ * scanned once the blocks up to a little past its end arrived, while the server signs the rest (issue 16:
+ * signing and scanning took turns, each about a read and a hash of the file). What a window scanned before
+ * the signature was whole left unmatched is scanned again once it is, so the leaves found are those a scan
+ * of the whole signature finds.
  */
 export async function takeLeaves(
-  old: SourceFile,
-  signed: { signature: DeltaSignature; digest: Buffer },
-  partial: PartialTransfer,
+  old: OldFile,
+  signed: { signature: DeltaSignature; digest?: Buffer },
+  partial: LeafPartial,
+  arrival?: SignatureArrival,
 ): Promise<TakenLeaves> {
   const { signature } = signed;
   const size = signature.oldSize;
+  const total = signature.weak.length;
   const held = new ChunkHashes(size, LEAF_BYTES);
   const sources = new DeltaLeafSources(signature);
-  if (signature.weak.length === 0) return { held, identical: old.size === 0 };
+  if (total === 0) return { held, identical: old.size === 0 };
   const inPlace = new ChunkHashes(size, LEAF_BYTES);
   let deferring = old.size === size;
   const found: Array<{ block: number; offset: number; hash: Buffer }> = [];
-  const matcher = new DeltaMatcher(signature, (block, offset, hash) => found.push({ block, offset, hash }));
+  const matcher = new DeltaMatcher(
+    signature,
+    (block, offset, hash) => found.push({ block, offset, hash }),
+    arrival ? 0 : total,
+  );
+  /** Old-file ranges left unmatched by a scan of part of the signature: scanned again once it is whole. */
+  const again: Array<{ from: number; to: number }> = [];
+  // No read passes the old file's end: a run of leaves placed later is inside it too.
+  const buffers = new ReadBuffers(partial, Math.min(old.size, SCAN_WINDOW_BYTES + 2 * LEAF_BYTES));
   // Each window is read while the one before it is scanned: a read covers any start the scan may leave
-  // (from `to` to a leaf past it) and a whole window after it. A fresh buffer each time: the partial's
-  // writes may still read one after this loop moves on.
+  // (from `to` to a leaf past it) and a whole window after it.
   const readAhead = (at: number): Promise<{ at: number; bytes: Buffer }> => {
-    const bytes = Buffer.allocUnsafe(Math.min(old.size, at + SCAN_WINDOW_BYTES + 2 * LEAF_BYTES) - at);
-    const read = old.readExactly(bytes, 0, bytes.length, at).then(() => ({ at, bytes }));
+    const read = (async () => {
+      const bytes = await buffers.take(Math.min(old.size, at + SCAN_WINDOW_BYTES + 2 * LEAF_BYTES) - at);
+      await old.readExactly(bytes, 0, bytes.length, at);
+      return { at, bytes };
+    })();
     read.catch(() => undefined); // awaited below; a read left running when the scan fails is not unhandled
     return read;
   };
-  let ahead = readAhead(0);
-  for (let from = 0; from < old.size;) {
-    const to = Math.min(old.size, from + SCAN_WINDOW_BYTES);
-    const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
-    const piece = await ahead;
-    if (to < old.size) ahead = readAhead(to);
-    const window = piece.bytes.subarray(from - piece.at, readEnd - piece.at);
-    const scan = matcher.scan(window, from, from, to, readEnd === old.size);
-    sources.add(scan.ops);
+  /** Writes the leaves the last scan of `window` (old-file bytes from `from`) found into the partial. */
+  const takeFound = async (window: Buffer, from: number, rescan: boolean): Promise<void> => {
     for (const { block, offset, hash } of found) {
-      if (deferring && offset === block * LEAF_BYTES && block === inPlace.knownCount) {
+      if (!rescan && deferring && offset === block * LEAF_BYTES && block === inPlace.knownCount) {
         inPlace.set(block, hash);
         continue;
       }
       deferring = false;
-      if (held.has(block)) continue;
+      if (held.has(block) || (rescan && inPlace.has(block))) continue;
       const length = deltaBlockLength(block, size);
       const leaf = window.subarray(offset - from, offset - from + length);
       // The matcher hashed these very bytes, which stay as they are: the partial takes the hash, not hashes
       // again (a whole leaf only: a hint stands for LEAF_BYTES bytes).
       if (length === LEAF_BYTES) noteLeafHash(leaf.buffer, leaf.byteOffset, hash);
+      buffers.written(leaf);
       await partial.writeData(block * LEAF_BYTES, leaf);
       partial.completeChunk(block, hash);
       held.set(block, hash);
+      if (rescan) sources.add([{ newOffset: offset, length, oldOffset: block * LEAF_BYTES }]);
     }
     found.length = 0;
+  };
+  let ahead = readAhead(0);
+  for (let from = 0; from < old.size;) {
+    const to = Math.min(old.size, from + SCAN_WINDOW_BYTES);
+    const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
+    if (matcher.knownBlocks < total)
+      matcher.extend(
+        await arrival!.waitFor(Math.min(total, Math.ceil(readEnd / LEAF_BYTES) + LOOKAHEAD_BLOCKS)),
+      );
+    const whole = matcher.knownBlocks === total;
+    const piece = await ahead;
+    if (to < old.size) ahead = readAhead(to);
+    const window = piece.bytes.subarray(from - piece.at, readEnd - piece.at);
+    const scan = matcher.scan(window, from, from, to, readEnd === old.size);
+    sources.add(scan.ops);
+    if (!whole)
+      for (const op of scan.ops)
+        if (op.oldOffset < 0) again.push({ from: op.newOffset, to: op.newOffset + op.length });
+    await takeFound(window, from, false);
     from = scan.next;
   }
-  if (deferring && inPlace.knownCount === inPlace.count && inPlace.digest().equals(signed.digest))
+  if (matcher.knownBlocks < total) matcher.extend(await arrival!.waitFor(total));
+  for (const range of again) {
+    for (let from = range.from; from < range.to;) {
+      const to = Math.min(range.to, from + SCAN_WINDOW_BYTES);
+      const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
+      const window = await buffers.take(readEnd - from);
+      await old.readExactly(window, 0, window.length, from);
+      const scan = matcher.scan(window, from, from, to, readEnd === old.size);
+      await takeFound(window, from, true);
+      from = scan.next;
+    }
+  }
+  const digest = signed.digest ?? (await arrival!.digest());
+  if (deferring && inPlace.knownCount === inPlace.count && inPlace.digest().equals(digest))
     return { held, identical: true };
   // The leaves left: those seen in place before the first difference, and repeats of a leaf found once.
   sources.fillRepeats();
-  await placeLeaves(old, sources, signature, partial, held, inPlace);
+  await placeLeaves(old, sources, signature, partial, held, inPlace, buffers);
   return { held, identical: false };
 }
 
 /**
  * Copies the leaves `sources` found and `held` lacks into the partial, each read again and counted only if
  * its leaf hash begins with the signature's strong hash, or, for a leaf the scan hashed (`scanned`), only if
- * the partial finds the bytes read again to have that hash. A leaf changed since the scan is left to be
- * received.
+ * the bytes read again are the ones the scan hashed: the old file's identity (device, inode, size, mtime and
+ * ctime in ns) still the one it had when opened, checked after the read (any write moves the ctime, which no
+ * one can set back), or else the partial finding them to have that hash. A leaf changed since the scan is
+ * left to be received.
  */
 async function placeLeaves(
-  old: SourceFile,
+  old: OldFile,
   sources: DeltaLeafSources,
   signature: DeltaSignature,
-  partial: PartialTransfer,
+  partial: LeafPartial,
   held: ChunkHashes,
   scanned: ChunkHashes,
+  buffers: ReadBuffers,
 ): Promise<void> {
+  let unchanged = true;
   const size = signature.oldSize;
   for (let block = 0; block < sources.count;) {
     const start = sources.offsetOf(block);
@@ -127,23 +200,32 @@ async function placeLeaves(
       bytes += deltaBlockLength(end, size);
       end++;
     }
-    const run = Buffer.allocUnsafe(bytes);
+    const run = await buffers.take(bytes);
     const read = await old.readExactly(run, 0, bytes, start).then(
       () => true,
       () => false, // the old file shrank under us: this run is received instead
     );
+    // Once the file changed, for good: every leaf the scan hashed is hashed again as it is written.
+    if (unchanged && read)
+      unchanged = await old.assertUnchanged().then(
+        () => true,
+        () => false,
+      );
     for (let at = 0; read && block < end; block++) {
       const length = deltaBlockLength(block, size);
       const leaf = run.subarray(at, at + length);
       at += length;
-      const known = scanned.get(block);
+      // The scan's hash is of the leaf where it lies in place; a repeat found elsewhere is hashed here.
+      const known = start + (at - length) === block * LEAF_BYTES ? scanned.get(block) : undefined;
       const hash = known ?? leafHash(leaf);
       const strongAt = block * DELTA_STRONG_BYTES;
       const strong = signature.strong.subarray(strongAt, strongAt + DELTA_STRONG_BYTES);
       if (!hash.subarray(0, DELTA_STRONG_BYTES).equals(strong)) continue;
-      // A leaf hashed just now from `run` is not hashed again by the partial; one the scan hashed is: the
-      // partial's hash of the bytes read again is what shows they did not change since.
-      if (known === undefined && length === LEAF_BYTES) noteLeafHash(leaf.buffer, leaf.byteOffset, hash);
+      // A leaf hashed just now from `run` is not hashed again by the partial, nor one the scan hashed from
+      // the same, unchanged file; otherwise the partial's hash of the bytes read again is the check.
+      if ((known === undefined || unchanged) && length === LEAF_BYTES)
+        noteLeafHash(leaf.buffer, leaf.byteOffset, Buffer.from(hash));
+      buffers.written(leaf);
       await partial.writeData(block * LEAF_BYTES, leaf);
       try {
         // The partial hashes what it writes: for a leaf hashed by the scan, that is the check.
@@ -155,5 +237,111 @@ async function placeLeaves(
       held.set(block, hash);
     }
     block = end;
+  }
+}
+
+/**
+ * Three read buffers taken in turn, so reading the old file allocates nothing after the first rounds (a
+ * fresh few-MiB buffer per read was a large part of a delta download's CPU, in collections and page
+ * faults). The partial's writes hold a buffer until they reach the file: a buffer written from is reused
+ * only after `flushWrites`, which by then (two reads later) has usually nothing left to wait for.
+ */
+class ReadBuffers {
+  readonly #partial: LeafPartial;
+  readonly #bytes: number;
+  readonly #buffers: Buffer[] = [];
+  readonly #dirty = new Set<ArrayBufferLike>();
+  #turn = 0;
+
+  constructor(partial: LeafPartial, bytes: number) {
+    this.#partial = partial;
+    this.#bytes = bytes;
+  }
+
+  /** The next buffer, `bytes` long (at most the size given at construction), free of pending writes. */
+  async take(bytes: number): Promise<Buffer> {
+    if (bytes > this.#bytes) throw new RangeError('a read larger than the buffers');
+    const i = this.#turn++ % READ_BUFFERS;
+    const buffer = (this.#buffers[i] ??= Buffer.allocUnsafe(this.#bytes));
+    if (this.#dirty.has(buffer.buffer)) {
+      await this.#partial.flushWrites();
+      this.#dirty.delete(buffer.buffer);
+    }
+    return buffer.subarray(0, bytes);
+  }
+
+  /** Notes that `view` (of a buffer from `take`) is handed to the partial's writes. */
+  written(view: Uint8Array): void {
+    this.#dirty.add(view.buffer);
+  }
+}
+
+/** Read buffers of one old-file scan: the one scanned, the one read ahead, and one whose writes settle. */
+const READ_BUFFERS = 3;
+
+/**
+ * A delta download's signature as its records arrive (`SignatureArrival`), fed by the loop that receives
+ * them: how many blocks are in, then the digest, or the failure that ended the answer.
+ */
+export class ArrivingSignature implements SignatureArrival {
+  #blocks = 0;
+  #digest: Buffer | undefined;
+  #failure: unknown;
+  #failed = false;
+  readonly #waiting: Array<{
+    blocks: number;
+    resolve: (blocks: number) => void;
+    reject: (err: unknown) => void;
+  }> = [];
+  #ended: Array<{ resolve: (digest: Buffer) => void; reject: (err: unknown) => void }> = [];
+
+  /** The records so far hold `blocks` blocks. */
+  arrived(blocks: number): void {
+    this.#blocks = blocks;
+    this.#settle();
+  }
+
+  /** GET_END: the signature is whole (its last record arrived before), with the file digest. */
+  end(digest: Buffer): void {
+    this.#digest = digest;
+    this.#settle();
+  }
+
+  /** The answer failed: every wait fails with `err`. */
+  fail(err: unknown): void {
+    this.#failed = true;
+    this.#failure = err;
+    this.#settle();
+  }
+
+  waitFor(blocks: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ blocks, resolve, reject });
+      this.#settle();
+    });
+  }
+
+  digest(): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      this.#ended.push({ resolve, reject });
+      this.#settle();
+    });
+  }
+
+  #settle(): void {
+    for (let i = 0; i < this.#waiting.length;) {
+      const wait = this.#waiting[i]!;
+      if (this.#failed) wait.reject(this.#failure);
+      else if (this.#blocks >= wait.blocks) wait.resolve(this.#blocks);
+      else {
+        i++;
+        continue;
+      }
+      this.#waiting.splice(i, 1);
+    }
+    if (this.#failed) for (const wait of this.#ended) wait.reject(this.#failure);
+    else if (this.#digest !== undefined) for (const wait of this.#ended) wait.resolve(this.#digest);
+    else return;
+    this.#ended = [];
   }
 }

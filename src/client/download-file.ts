@@ -11,6 +11,7 @@ import {
   chunkBytesFor,
   indicesFromRanges,
   type BytePiece,
+  type DeltaSignature,
   type GetOfferMessage,
   type GetStripe,
 } from '../protocol/index.js';
@@ -27,7 +28,7 @@ import {
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { PatchWriter, takeBlocks, type FoundBlocks } from './delta-blocks-download.js';
-import { takeLeaves, type TakenLeaves } from './delta-download.js';
+import { ArrivingSignature, takeLeaves, type TakenLeaves } from './delta-download.js';
 import { withOldFileScan } from './old-file-scans.js';
 import { PARALLEL_MIN_BYTES } from './upload-file.js';
 
@@ -218,78 +219,64 @@ async function receiveDelta(
 ): Promise<DownloadResult> {
   const receiver = new DeltaSignatureReceiver();
   let signed: SignedFile | undefined;
-  while (signed === undefined) {
-    signed = receiver.receive(await session.take(ref));
-    // A file too large for a signature comes whole (PROTOCOL.md §5.17.2), in leaf-sized chunks.
-    if (receiver.state === 'plain')
-      return receiveDownload(
-        session,
-        ref,
-        receiver.offer!,
-        target,
-        paths,
-        LEAF_BYTES,
-        false,
-        undefined,
-        partialIsOurs,
-        options,
-        { remotePath, stripe: undefined, answered, reusedBytes: 0 },
-      );
+  // PROTOCOL.md §5.17.3: in leaves, the old file is scanned while the records arrive (the server signs as it
+  // sends them), from the first record on; a signature in smaller blocks (a file under 16 MiB) is scanned
+  // once whole.
+  const arrival = new ArrivingSignature();
+  let scanning: Promise<OldFileScan> | undefined;
+  try {
+    while (signed === undefined) {
+      signed = receiver.receive(await session.take(ref));
+      // A file too large for a signature comes whole (PROTOCOL.md §5.17.2), in leaf-sized chunks.
+      if (receiver.state === 'plain')
+        return receiveDownload(
+          session,
+          ref,
+          receiver.offer!,
+          target,
+          paths,
+          LEAF_BYTES,
+          false,
+          undefined,
+          partialIsOurs,
+          options,
+          { remotePath, stripe: undefined, answered, reusedBytes: 0 },
+        );
+      const arrived = receiver.arrived;
+      if (arrived === undefined) continue;
+      if (scanning === undefined && arrived.signature.blockBytes >= LEAF_BYTES) {
+        scanning = scanOldFile(target, receiver.offer!, { signature: arrived.signature }, options, arrival);
+        scanning.catch(() => undefined); // awaited below, or after the failure that stops it
+      }
+      arrival.arrived(arrived.blocks);
+    }
+  } catch (err) {
+    // The answer failed: a scan waiting for more of it stops, closing what it opened, before the error goes on.
+    arrival.fail(err);
+    await scanning?.catch(() => undefined);
+    throw err;
   }
+  arrival.end(signed.digest);
   answered.complete = true;
   session.closeRef(ref);
   const { offer } = signed;
-  const old = await SourceFile.open(target.path, { noFollow: true });
-  let taken: TakenLeaves;
-  let patch: Patch | undefined;
-  // A patched download reads the bytes around its pieces from the old file as it writes them (§5.17.4), so
-  // the handle stays open until that download ends; otherwise it closes once the old file is scanned.
-  let keepOld = false;
-  try {
-    const partial = await PartialTransfer.open(downloadPartials, target, {
+  const scanned = await (scanning ?? scanOldFile(target, offer, signed, options, undefined));
+  if (scanned.kind === 'identical') {
+    if (partialIsOurs) {
+      await rm(paths.dataPath, { force: true });
+      await rm(paths.logPath, { force: true });
+    }
+    options.onStarted?.({ size: offer.size, heldBytes: offer.size, reusedBytes: offer.size });
+    return {
       size: offer.size,
-      mtimeMs: 0,
-      chunkBytes: LEAF_BYTES,
-      fresh: true,
-      durableBatchBytes: options.durableBatchBytes,
-    });
-    try {
-      // PROTOCOL.md §5.17.4: a file under 16 MiB is signed in blocks under one leaf; the bytes of leaves not
-      // wholly found are asked for as pieces, the rest of those leaves read from the old file around them.
-      // A few scans at once, each with the writes of the leaves it takes (memory per download in flight).
-      taken = await withOldFileScan(async () => {
-        if (signed.signature.blockBytes >= LEAF_BYTES) return takeLeaves(old, signed, partial);
-        const blocks = await takeBlocks(old, signed, partial);
-        if (blocks.patch.length > 0) patch = { pieces: blocks.patch, found: blocks.found };
-        return blocks;
-      });
-    } catch (err) {
-      await partial.close();
-      throw err;
-    }
-    if (taken.identical) {
-      // The old file is the server's: it stays as it is, and the partial opened for nothing goes.
-      await partial.discard();
-      if (partialIsOurs) {
-        await rm(paths.dataPath, { force: true });
-        await rm(paths.logPath, { force: true });
-      }
-      options.onStarted?.({ size: offer.size, heldBytes: offer.size, reusedBytes: offer.size });
-      return {
-        size: offer.size,
-        digest: signed.digest,
-        receivedBytes: 0,
-        resumedBytes: 0,
-        reusedBytes: offer.size,
-        identical: true,
-      };
-    }
-    // Made durable: a cut from here on resumes with these leaves held.
-    await partial.close();
-    keepOld = patch !== undefined;
-  } finally {
-    if (!keepOld) await old.close();
+      digest: signed.digest,
+      receivedBytes: 0,
+      resumedBytes: 0,
+      reusedBytes: offer.size,
+      identical: true,
+    };
   }
+  const { taken, patch, old } = scanned;
   // PROTOCOL.md §5.4: at most 4096 ranges may be claimed; a more scattered set gives up its smallest ranges.
   const held = new ChunkHashes(offer.size, LEAF_BYTES);
   let reusedBytes = 0;
@@ -552,4 +539,71 @@ async function receiveStripe(
   } finally {
     session.closeRef(ref);
   }
+}
+
+/** What scanning the old file gave a delta download: it is the server's file, or the leaves it holds. */
+type OldFileScan =
+  | { kind: 'identical' }
+  | {
+      kind: 'taken';
+      taken: TakenLeaves;
+      patch: Patch | undefined;
+      /** The old file, open while a patched download reads from it (§5.17.4), else closed. */
+      old: SourceFile;
+    };
+
+/**
+ * Opens the old file and the download's partial and takes what the old file holds of the server's file
+ * (PROTOCOL.md §5.17.3, §5.17.4), a few scans at once in the process, each with the writes of the leaves it
+ * takes (memory per download in flight). With `arrival` the signature (in leaves) is still arriving.
+ */
+async function scanOldFile(
+  target: RootPath,
+  offer: { size: number },
+  signed: { signature: DeltaSignature; digest?: Buffer },
+  options: DownloadOptions,
+  arrival: ArrivingSignature | undefined,
+): Promise<OldFileScan> {
+  const { signature, digest } = signed;
+  const old = await SourceFile.open(target.path, { noFollow: true });
+  let taken: TakenLeaves;
+  let patch: Patch | undefined;
+  // A patched download reads the bytes around its pieces from the old file as it writes them (§5.17.4), so
+  // the handle stays open until that download ends; otherwise it closes once the old file is scanned.
+  let keepOld = false;
+  try {
+    const partial = await PartialTransfer.open(downloadPartials, target, {
+      size: offer.size,
+      mtimeMs: 0,
+      chunkBytes: LEAF_BYTES,
+      fresh: true,
+      durableBatchBytes: options.durableBatchBytes,
+    });
+    try {
+      // PROTOCOL.md §5.17.4: a file under 16 MiB is signed in blocks under one leaf; the bytes of leaves not
+      // wholly found are asked for as pieces, the rest of those leaves read from the old file around them.
+      taken = await withOldFileScan(async () => {
+        if (signature.blockBytes >= LEAF_BYTES) return takeLeaves(old, signed, partial, arrival);
+        if (digest === undefined)
+          throw new FerryError('INTERNAL', 'blocks are scanned once the signature is whole');
+        const blocks = await takeBlocks(old, { signature, digest }, partial);
+        if (blocks.patch.length > 0) patch = { pieces: blocks.patch, found: blocks.found };
+        return blocks;
+      });
+    } catch (err) {
+      await partial.close();
+      throw err;
+    }
+    if (taken.identical) {
+      // The old file is the server's: it stays as it is, and the partial opened for nothing goes.
+      await partial.discard();
+      return { kind: 'identical' };
+    }
+    // Made durable: a cut from here on resumes with these leaves held.
+    await partial.close();
+    keepOld = patch !== undefined;
+  } finally {
+    if (!keepOld) await old.close();
+  }
+  return { kind: 'taken', taken, patch, old };
 }

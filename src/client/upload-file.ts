@@ -21,6 +21,7 @@ import {
   streamChunks,
   streamChunksPooled,
   streamDeltaChunks,
+  LeafHashesAhead,
   type SealPool,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
@@ -135,6 +136,8 @@ class UploadDriver {
   #issuedJoinToken: Buffer | undefined;
   /** A delta upload's matcher over the old file's signature (PROTOCOL.md §5.15), set by PUT_ACCEPT DELTA. */
   #matcher: DeltaMatcher | undefined;
+  /** A delta upload's leaf hashes of the new file, taken while the signature arrived. */
+  #ahead: LeafHashesAhead | undefined;
 
   constructor(session: ClientSession, machine: UploadSenderMachine, job: UploadJob, joinWith?: Buffer) {
     this.#session = session;
@@ -279,12 +282,20 @@ class UploadDriver {
     if (!deltaWanted(this.#job.source.size, this.#job.options, this.#joinWith))
       throw new FerryError('MESSAGE_UNEXPECTED', 'PUT_ACCEPT DELTA for an offer without DELTA');
     const receiver = new DeltaBlocksReceiver();
-    for (;;) {
-      const signature = receiver.receive(await this.#session.take(accept.ref));
-      if (signature) {
-        this.#matcher = new DeltaMatcher(signature);
-        return;
+    // The new file's leaves are hashed while the server signs (delta-streamer.ts): no data may go before
+    // the last record (§5.15.2), and the scan then takes these hashes instead of hashing again.
+    const ahead = LeafHashesAhead.start(this.#job.source);
+    try {
+      for (;;) {
+        const signature = receiver.receive(await this.#session.take(accept.ref));
+        if (signature) {
+          this.#matcher = new DeltaMatcher(signature);
+          this.#ahead = ahead;
+          return;
+        }
       }
+    } finally {
+      await ahead.stop();
     }
   }
 
@@ -305,6 +316,7 @@ class UploadDriver {
         matcher,
         signal: options.signal,
         onChunk,
+        ahead: this.#ahead,
         sink: {
           sendCopy: (offset, oldOffset, length) =>
             session.send({ type: 'PUT_COPY', ref, offset, oldOffset, length }),

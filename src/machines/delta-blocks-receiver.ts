@@ -59,6 +59,15 @@ export class DeltaBlocksReceiver {
     return this.#state;
   }
 
+  /**
+   * The signature so far, once a record arrived: its arrays at full size with the first `blocks` filled in
+   * (PROTOCOL.md §5.17: a delta download's scan starts on them while the rest arrives).
+   */
+  get arrived(): { signature: DeltaSignature; blocks: number } | undefined {
+    const builder = this.#builder;
+    return builder && { signature: builder.growing, blocks: builder.count };
+  }
+
   /** Feeds the next message of the ref; returns the signature once the last record arrived. */
   receive(message: Message): DeltaSignature | undefined {
     if (message.type !== 'DELTA_BLOCKS') {

@@ -85,6 +85,11 @@ export class DeltaSignatureReceiver {
     return this.#offer;
   }
 
+  /** The signature's records so far (`DeltaBlocksReceiver.arrived`), before GET_END says it is whole. */
+  get arrived(): { signature: DeltaSignature; blocks: number } | undefined {
+    return this.#blocks.arrived;
+  }
+
   /**
    * Feeds the next message of the ref. Returns the signed file once GET_END arrived; `plain` state means the
    * server sends the file instead (the caller receives it as a download holding nothing).

@@ -1,4 +1,5 @@
 import { DELTA_STRONG_BYTES, deltaBlockLength, type DeltaSignature } from './delta-signature.js';
+import { LEAF_BYTES } from './constants.js';
 import { leafHash } from './merkle-tree-hash.js';
 import { weakChecksum } from './rolling-checksum.js';
 
@@ -40,10 +41,19 @@ export class DeltaMatcher {
   readonly #tail: { block: number; length: number } | undefined;
 
   #onMatch: DeltaMatchListener | undefined;
+  #knownLeaf: KnownLeafHash | undefined;
+  /** Blocks `[0, #known)` are looked for; the rest of the signature has not arrived yet (`extend`). */
+  #known = 0;
   /** The signature's block size (PROTOCOL.md §5.15.2): the window the weak checksum rolls over. */
   readonly blockBytes: number;
 
-  constructor(signature: DeltaSignature, onMatch?: DeltaMatchListener) {
+  /**
+   * With `known`, only the signature's first `known` blocks have arrived (their records filled in, the rest
+   * of its arrays not yet): the matcher looks for those alone until `extend` says more came, so a scan can
+   * run while the signature still streams (a block arriving later is found by scanning again what stayed
+   * unmatched).
+   */
+  constructor(signature: DeltaSignature, onMatch?: DeltaMatchListener, known = signature.weak.length) {
     this.#signature = signature;
     this.#onMatch = onMatch;
     const blockBytes = signature.blockBytes;
@@ -51,20 +61,44 @@ export class DeltaMatcher {
     const last = signature.weak.length - 1;
     const tailLength = last >= 0 ? deltaBlockLength(last, signature.oldSize, blockBytes) : blockBytes;
     this.#tail = tailLength < blockBytes ? { block: last, length: tailLength } : undefined;
-    signature.weak.forEach((weak, block) => {
-      if (block === this.#tail?.block) return;
+    this.extend(known);
+  }
+
+  /** The signature's blocks looked for: all of them once it is whole. */
+  get knownBlocks(): number {
+    return this.#known;
+  }
+
+  /** The signature's first `known` blocks have arrived: look for them from now on. */
+  extend(known: number): void {
+    const weakOf = this.#signature.weak;
+    if (!Number.isInteger(known) || known < this.#known || known > weakOf.length)
+      throw new RangeError('a signature only grows, up to its blocks');
+    for (let block = this.#known; block < known; block++) {
+      if (block === this.#tail?.block) continue;
+      const weak = weakOf[block]!;
       const list = this.#byWeak.get(weak | 0);
       // Keys as int32 (`| 0`): a uint32 above 2^31 is a heap number, boxed at every byte of the scan.
       const bit = filterIndex(weak | 0);
       this.#filter[bit >>> 5]! |= 1 << (bit & 31);
       if (list === undefined) this.#byWeak.set(weak | 0, [block]);
       else list.push(block);
-    });
+    }
+    this.#known = known;
   }
 
   /** The length of old block `block` (the last may be short, §5.15.2). */
   blockLength(block: number): number {
     return deltaBlockLength(block, this.#signature.oldSize, this.blockBytes);
+  }
+
+  /**
+   * Where `known` has the leaf hash of the scanned bytes' leaf at an offset (the sender hashed its file's
+   * leaves while the signature arrived, `delta-streamer.ts`), a block of one leaf there is checked with that
+   * hash instead of hashing the bytes again. The caller vouches that it is the hash of the bytes scanned.
+   */
+  useKnownLeafHashes(known: KnownLeafHash | undefined): void {
+    this.#knownLeaf = known;
   }
 
   /** Tells `listener` (in place of the constructor's; undefined: no one) of every block found from now on. */
@@ -100,7 +134,7 @@ export class DeltaMatcher {
     }
     // The per-byte path stays in locals: the filter first, the Map and the strong hash only on a hit.
     const filter = this.#filter;
-    const blocks = this.#signature.weak.length;
+    const blocks = this.#known;
     // After a match, the block after it is tried first by its strong hash alone, at the very next offset:
     // edits leave long runs of consecutive blocks, and this spares the weak checksum of every block of a run.
     let chained = -1;
@@ -164,7 +198,7 @@ export class DeltaMatcher {
   /** Where the old file's short last block matches the new file's last bytes, within the scan, or −1. */
   #tailAt(bytes: Uint8Array, base: number, literalStart: number, to: number): number {
     const tail = this.#tail;
-    if (!tail) return -1;
+    if (!tail || tail.block >= this.#known) return -1;
     const start = base + bytes.length - tail.length;
     if (start < literalStart || start >= to || start < base) return -1;
     const piece = bytes.subarray(start - base);
@@ -177,7 +211,7 @@ export class DeltaMatcher {
 
   /** `block` at `at` by its strong hash alone (the block after the last match), or −1. */
   #chainAt(bytes: Uint8Array, base: number, at: number, block: number): number {
-    const hash = leafHash(bytes.subarray(at - base, at - base + this.blockBytes));
+    const hash = this.#blockHash(bytes, base, at);
     if (!this.#strongEquals(block, hash.subarray(0, DELTA_STRONG_BYTES))) return -1;
     this.#onMatch?.(block, at, hash);
     return block;
@@ -186,7 +220,7 @@ export class DeltaMatcher {
   #matchAt(bytes: Uint8Array, base: number, at: number, weak: number): number {
     const candidates = this.#byWeak.get(weak);
     if (candidates === undefined) return -1;
-    const hash = leafHash(bytes.subarray(at - base, at - base + this.blockBytes));
+    const hash = this.#blockHash(bytes, base, at);
     const strong = hash.subarray(0, DELTA_STRONG_BYTES);
     // The block after the last match first: edits leave long runs of consecutive blocks (as rsync does).
     const expected = this.#lastBlock + 1;
@@ -202,11 +236,23 @@ export class DeltaMatcher {
     return found;
   }
 
+  /** The leaf hash of the block of the scanned bytes at `at`: known ahead (a leaf), or hashed now. */
+  #blockHash(bytes: Uint8Array, base: number, at: number): Buffer {
+    const known = this.blockBytes === LEAF_BYTES ? this.#knownLeaf?.(at) : undefined;
+    return known ?? leafHash(bytes.subarray(at - base, at - base + this.blockBytes));
+  }
+
   #strongEquals(block: number, strong: Uint8Array): boolean {
     const at = block * DELTA_STRONG_BYTES;
     return this.#signature.strong.subarray(at, at + DELTA_STRONG_BYTES).equals(strong);
   }
 }
+
+/**
+ * The leaf hash of the scanned bytes' whole leaf starting at `offset`, when known ahead; undefined otherwise
+ * (any offset not on a leaf boundary, or a leaf not hashed ahead).
+ */
+export type KnownLeafHash = (offset: number) => Buffer | undefined;
 
 /** Bits of the candidate filter: 2^20 (128 KiB), about 4 times the most blocks a signature has. */
 const FILTER_BITS = 2 ** 20;

@@ -120,6 +120,14 @@ export class DeltaSignatureBuilder {
     return this.#count;
   }
 
+  /**
+   * The signature as it is being built: its arrays at their full size, the first `count` blocks filled in
+   * (what a matcher that `extend`s as records arrive may look at), the same arrays `finish` returns.
+   */
+  get growing(): DeltaSignature {
+    return { oldSize: this.#oldSize, blockBytes: this.#blockBytes, weak: this.#weak, strong: this.#strong };
+  }
+
   finish(): DeltaSignature {
     if (!this.complete) throw new RangeError('signature incomplete');
     return { oldSize: this.#oldSize, blockBytes: this.#blockBytes, weak: this.#weak, strong: this.#strong };

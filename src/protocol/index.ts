@@ -191,5 +191,6 @@ export {
   deltaOpsWithin,
   type DeltaOp,
   type DeltaScan,
+  type KnownLeafHash,
 } from './delta-matcher.js';
 export { DeltaLeafSources, boundedHeldRanges } from './delta-leaf-sources.js';

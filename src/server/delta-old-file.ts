@@ -6,6 +6,7 @@ import {
   PERMISSION_DOWNLOAD,
   deltaBlockBytesFor,
   deltaBlockCount,
+  noteLeafHash,
   type PutCopyMessage,
   type PutOfferMessage,
 } from '../protocol/index.js';
@@ -27,6 +28,13 @@ const COPY_PIECE_BYTES = 1024 * 1024;
  */
 export class DeltaOldFile {
   readonly #old: SourceFile;
+  /**
+   * The old file's leaf hashes from its signing (blocks of one leaf), kept while the open file's identity
+   * (device, inode, size, mtime and ctime in ns) is the one it had when opened, checked after the signing and
+   * after every read of a PUT_COPY: bound to those very bytes, they spare hashing a copied leaf again.
+   * Undefined for smaller blocks, and dropped for good at the first identity that differs.
+   */
+  #leafHashes: ChunkHashes | undefined;
 
   private constructor(old: SourceFile) {
     this.#old = old;
@@ -69,8 +77,11 @@ export class DeltaOldFile {
     const blockBytes = deltaBlockBytesFor(old.size);
     await io.ctx.hashCache.spend(io.clientKey, old.size);
     if (blockBytes === LEAF_BYTES) {
-      // The leaf hashes are not kept: a PUT_COPY's bytes are read again and hashed as they are written.
-      await signLeaves(old, ref, new ChunkHashes(old.size, LEAF_BYTES), (record) => io.send(record));
+      // The leaf hashes are kept for the copies (`copyInto`) when the file did not change while it was read:
+      // any write moves its ctime, which no one can set back, so an equal identity means the bytes signed.
+      const hashes = new ChunkHashes(old.size, LEAF_BYTES);
+      await signLeaves(old, ref, hashes, (record) => io.send(record));
+      if (await this.#unchanged()) this.#leafHashes = hashes;
       return;
     }
     await signBlocks(old, ref, blockBytes, (record) => io.send(record));
@@ -90,8 +101,41 @@ export class DeltaOldFile {
       const n = Math.min(COPY_PIECE_BYTES, message.length - done);
       const piece = Buffer.allocUnsafe(n);
       await old.readExactly(piece, 0, n, message.oldOffset + done);
+      await this.#noteSignedLeaves(piece, message.offset + done, message.oldOffset + done);
       await partial.writeData(message.offset + done, piece, stream);
       done += n;
+    }
+  }
+
+  /**
+   * Tells the partial's chunk hasher (leaf hints, `noteLeafHash`) the hash of every whole leaf `piece` holds
+   * that is a whole leaf of the old file and lands on a leaf of the new one (both offsets on a leaf boundary),
+   * taken from the signing when the file is still the version signed, checked after `piece` was read. The
+   * chunk is still checked against the client's chunk hash at PUT_CHUNK; only the SHA-256 of bytes already
+   * hashed, unchanged since, is spared. Any doubt hashes the bytes as they are written, as before.
+   */
+  async #noteSignedLeaves(piece: Buffer, offset: number, oldOffset: number): Promise<void> {
+    const hashes = this.#leafHashes;
+    if (!hashes || offset % LEAF_BYTES !== 0 || oldOffset % LEAF_BYTES !== 0 || piece.length < LEAF_BYTES)
+      return;
+    if (!(await this.#unchanged())) {
+      this.#leafHashes = undefined;
+      return;
+    }
+    for (let at = 0; at + LEAF_BYTES <= piece.length; at += LEAF_BYTES) {
+      const hash = hashes.get((oldOffset + at) / LEAF_BYTES);
+      // A copy: the hasher owns what it is given, and the table stays as signed.
+      if (hash !== undefined) noteLeafHash(piece.buffer, piece.byteOffset + at, Buffer.from(hash));
+    }
+  }
+
+  /** Whether the open old file is still the version opened (its identity, `SourceFile.assertUnchanged`). */
+  async #unchanged(): Promise<boolean> {
+    try {
+      await this.#old.assertUnchanged();
+      return true;
+    } catch {
+      return false;
     }
   }
 

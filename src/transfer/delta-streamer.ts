@@ -1,21 +1,25 @@
 import { FerryError } from '../errors/index.js';
 import {
   ChunkHasher,
+  ChunkHashes,
   LEAF_BYTES,
+  MAX_DELTA_BLOCKS,
+  leafHash,
   MAX_PUT_DATA_BYTES,
   chunkLength,
   deltaOpsWithin,
   noteLeafHash,
-  type ChunkHashes,
   type DeltaMatcher,
   type DeltaOp,
   type DeltaScan,
+  type KnownLeafHash,
 } from '../protocol/index.js';
 import type { ChunkSource } from './chunk-source.js';
 
 /** Where a delta streamer puts a chunk's pieces (PROTOCOL.md §5.15.3): copies, literals, then the hash. */
 export interface DeltaSink {
   sendCopy(offset: number, oldOffset: number, length: number): Promise<void>;
+  /** `data` lies in the streamer's read buffer, reused for the next chunk once this resolves: copy it. */
   sendData(offset: number, data: Buffer): Promise<void>;
   sendChunk(index: number, chunkHash: Buffer): Promise<void>;
 }
@@ -28,6 +32,8 @@ export interface StreamDeltaOptions {
   sink: DeltaSink;
   signal?: AbortSignal | undefined;
   onChunk?: (index: number, chunkHash: Buffer, bytes: number) => void | Promise<void>;
+  /** The file's leaf hashes taken while the signature arrived (`LeafHashesAhead`), used where they hold. */
+  ahead?: LeafHashesAhead | undefined;
 }
 
 /** What a delta stream sent: file bytes covered, and how many of them travelled as literals. */
@@ -52,6 +58,7 @@ export async function streamDeltaChunks(
   let bytes = 0;
   let literalBytes = 0;
   let carry: { chunk: number; next: number; ops: DeltaOp[] } | undefined;
+  let scratch: Buffer | undefined;
   for (let item = chunks.next(); !item.done; item = chunks.next()) {
     if (options.signal?.aborted) throw new FerryError('ABORTED');
     const chunk = item.value;
@@ -59,8 +66,14 @@ export async function streamDeltaChunks(
     const length = chunkLength(chunk, source.size, chunkBytes);
     const end = start + length;
     const windowEnd = Math.min(source.size, end + matcher.blockBytes - 1);
-    const window = Buffer.allocUnsafe(windowEnd - start);
+    // One read buffer for every chunk: a fresh chunk-sized buffer each time was the client's main garbage
+    // (a third of its CPU in collections at 256 MiB). Safe to reuse: the sink copies what it sends before it
+    // resolves (the channel seals at once), and every leaf hint noted below is taken by the chunk hash.
+    scratch ??= Buffer.allocUnsafe(Math.min(source.size, chunkBytes + matcher.blockBytes - 1));
+    const window = scratch.subarray(0, windowEnd - start);
     await source.readExactly(window, 0, window.length, start);
+    const known = await knownLeaves(source, options.ahead, window, start, end);
+    matcher.useKnownLeafHashes(known);
     const carried = carry?.chunk === chunk ? carry : undefined;
     const from = carried ? Math.min(carried.next, end) : start;
     // A block found at a leaf of this chunk was hashed by the matcher over these very bytes, which stay as
@@ -80,6 +93,7 @@ export async function streamDeltaChunks(
       scan = matcher.scan(window, start, from, end, windowEnd === source.size);
     } finally {
       matcher.listen(undefined);
+      matcher.useKnownLeafHashes(undefined);
     }
     const ops = [...(carried ? deltaOpsWithin(carried.ops, start, from) : []), ...scan.ops];
     carry =
@@ -104,4 +118,93 @@ export async function streamDeltaChunks(
     await options.onChunk?.(chunk, chunkHash, length);
   }
   return { bytes, literalBytes };
+}
+
+/** Bytes of the file read at once while its leaves are hashed ahead: 64 leaves. */
+const AHEAD_READ_BYTES = 64 * LEAF_BYTES;
+
+/**
+ * A delta upload's new file hashed leaf by leaf from its start while the server signs its old file and the
+ * signature arrives (PROTOCOL.md §5.15.2: no data may go before the last record, so the sender would
+ * otherwise wait), until `stop`. The chunk hashes and the matcher's checks of blocks on a leaf boundary then
+ * take these hashes instead of hashing the same bytes again: both passes of the scan (the chunk hash over
+ * the leaves, and the matcher's leaf hashes where blocks lie in place) cost a hash of the file each.
+ * At most MAX_DELTA_BLOCKS leaves (8 MiB of hashes), the most a signature describes.
+ */
+export class LeafHashesAhead {
+  readonly hashes: ChunkHashes;
+  #stopped = false;
+  readonly #running: Promise<void>;
+
+  private constructor(source: ChunkSource) {
+    this.hashes = new ChunkHashes(Math.min(source.size, MAX_DELTA_BLOCKS * LEAF_BYTES), LEAF_BYTES);
+    this.#running = this.#run(source).catch(() => undefined); // a failed read just ends the work ahead
+  }
+
+  /** Starts hashing `source`'s leaves from its start. */
+  static start(source: ChunkSource): LeafHashesAhead {
+    return new LeafHashesAhead(source);
+  }
+
+  /** Resolves once every leaf is hashed (or the work stopped). */
+  settled(): Promise<void> {
+    return this.#running;
+  }
+
+  /** Stops after the read in flight; resolves once nothing runs. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#running;
+  }
+
+  async #run(source: ChunkSource): Promise<void> {
+    const size = Math.min(source.size, MAX_DELTA_BLOCKS * LEAF_BYTES);
+    const buffer = Buffer.allocUnsafe(Math.min(AHEAD_READ_BYTES, size));
+    for (let at = 0; at < size && !this.#stopped; at += AHEAD_READ_BYTES) {
+      const n = Math.min(AHEAD_READ_BYTES, size - at);
+      await source.readExactly(buffer, 0, n, at);
+      for (let leaf = 0; leaf < n && !this.#stopped; leaf += LEAF_BYTES)
+        this.hashes.set(
+          (at + leaf) / LEAF_BYTES,
+          leafHash(buffer.subarray(leaf, Math.min(n, leaf + LEAF_BYTES))),
+        );
+      // The signature's records are received between two reads: the hashing never holds the loop long.
+    }
+  }
+}
+
+/**
+ * The leaf hashes taken ahead for the whole leaves of chunk `[start, end)`, read into `window`: noted for
+ * the chunk hash (leaf hints) and returned for the matcher. Only when the source's identity (device, inode,
+ * size, mtime and ctime in ns) is still the one it had when opened, checked after the window was read: then
+ * the bytes hashed ahead are the bytes read (any write moves the ctime). A source that changed fails the
+ * upload with SOURCE_CHANGED here, as the check before the digest would.
+ */
+async function knownLeaves(
+  source: ChunkSource,
+  ahead: LeafHashesAhead | undefined,
+  window: Buffer,
+  start: number,
+  end: number,
+): Promise<KnownLeafHash | undefined> {
+  const hashes = ahead?.hashes;
+  if (hashes === undefined || start % LEAF_BYTES !== 0 || !hashes.has(start / LEAF_BYTES)) return undefined;
+  await source.assertUnchanged();
+  const wholeEnd = Math.min(end, source.size - (source.size % LEAF_BYTES));
+  for (let at = start; at + LEAF_BYTES <= wholeEnd; at += LEAF_BYTES) {
+    const hash = hashes.get(at / LEAF_BYTES);
+    if (hash !== undefined) noteLeafHash(window.buffer, window.byteOffset + (at - start), Buffer.from(hash));
+  }
+  // For the matcher: whole leaves of this chunk's window, on a leaf boundary, hashed ahead.
+  return (offset) =>
+    offset % LEAF_BYTES === 0 &&
+    offset >= start &&
+    offset + LEAF_BYTES <= Math.min(source.size, start + window.length)
+      ? copyOf(hashes.get(offset / LEAF_BYTES))
+      : undefined;
+}
+
+/** A hash the matcher may hand on as its own (a leaf hint's hash is kept by the chunk hasher). */
+function copyOf(hash: Buffer | undefined): Buffer | undefined {
+  return hash && Buffer.from(hash);
 }

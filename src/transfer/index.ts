@@ -45,6 +45,7 @@ export { ChunkHashCache } from './chunk-hash-cache.js';
 export { hashAllChunks, type HashChunksInto } from './hash-all-chunks.js';
 export { streamChunks, hashChunks, type ChunkSink, type StreamChunksOptions } from './chunk-streamer.js';
 export {
+  LeafHashesAhead,
   streamDeltaChunks,
   type DeltaSink,
   type DeltaStreamed,

@@ -155,6 +155,14 @@ export class PartialTransfer<Target = RootPath> {
   }
 
   /**
+   * Resolves once every `writeData` so far has reached the file (not durably: no sync), so their buffers
+   * may be reused (a delta download's read buffers, `delta-download.ts`).
+   */
+  async flushWrites(): Promise<void> {
+    await this.#stored.flushWrites();
+  }
+
+  /**
    * Closes a chunk whose data is all written: its hash must match (PROTOCOL.md §5.5.2), else it stays
    * unverified (CHUNK_MISMATCH) and the transfer cannot finish until it is received again.
    */

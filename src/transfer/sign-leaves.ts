@@ -1,3 +1,4 @@
+import { webcrypto } from 'node:crypto';
 import {
   DELTA_STRONG_BYTES,
   LEAF_BYTES,
@@ -12,14 +13,36 @@ import {
 } from '../protocol/index.js';
 import type { ChunkSource } from './chunk-source.js';
 
-/** Bytes of the file read at once while signing: 64 leaves, so reads stay large and memory small. */
-const SIGN_READ_BYTES = 64 * LEAF_BYTES;
+/** Leaves of the file read at once while signing: 64 (4 MiB), so reads stay large and memory small. */
+const SIGN_READ_LEAVES = 64;
+
+/**
+ * Blocks per DELTA_BLOCKS record sent while signing in leaves: one read's worth (4 MiB of the file, a
+ * 1.3 KiB record), not the most a record holds (2048: 128 MiB of the file), so the receiver of a delta
+ * download scans its old file right behind the signing instead of a record's signing later (§5.17.3); the
+ * records cost ~30 bytes each of header and MAC, 8 KiB per GiB.
+ */
+const SIGN_RECORD_BLOCKS = SIGN_READ_LEAVES;
+
+/**
+ * A leaf's place in a signing buffer: 3 bytes of padding, the RFC 6962 prefix 0x00, then the leaf, so the
+ * leaf starts on a 4-byte boundary (the weak checksum's word loop) and the prefix and leaf are one view
+ * hashed in place (no copy).
+ */
+const SLOT_BYTES = 4 + LEAF_BYTES;
+
+/** RFC 6962's leaf prefix: a leaf hash is SHA-256(0x00 || leaf) (PROTOCOL.md §7.2). */
+const LEAF_PREFIX = 0x00;
 
 /**
  * The signature of `source` as DELTA_BLOCKS records of `ref` (PROTOCOL.md §5.17.2, the records of §5.15.2),
  * each handed to `send` as soon as it is full, while every leaf hash goes into `hashes` (whose chunks are
  * leaves): the file is read once for the signature, its digest and the hash cache. An empty file has no
  * record.
+ *
+ * The leaf hashes run on libuv's thread pool (WebCrypto's digest) while this thread takes the weak
+ * checksums of the same leaves: the two halves of the work overlap on two cores instead of following each
+ * other (issue 16: signing is the part of a delta nothing else overlaps, the client waiting for it).
  */
 export async function signLeaves(
   source: ChunkSource,
@@ -31,35 +54,42 @@ export async function signLeaves(
   const size = source.size;
   const totalBlocks = deltaBlockCount(size);
   // Two buffers: the next piece is read (on libuv's pool) while this one is checksummed and hashed.
-  const pieceBytes = Math.min(SIGN_READ_BYTES, Math.max(size, 1));
-  const buffers = [Buffer.allocUnsafe(pieceBytes), Buffer.allocUnsafe(pieceBytes)];
+  const slots = Math.min(SIGN_READ_LEAVES, Math.max(totalBlocks, 1));
+  const buffers = [Buffer.allocUnsafe(slots * SLOT_BYTES), Buffer.allocUnsafe(slots * SLOT_BYTES)];
+  for (const buffer of buffers) for (let i = 0; i < slots; i++) buffer[i * SLOT_BYTES + 3] = LEAF_PREFIX;
   let turn = 0;
-  const readPiece = (at: number): Promise<Buffer> => {
+  /** Reads the leaves from `block` on (at most a piece) into the next buffer; their views, prefix first. */
+  const readPiece = (block: number): Promise<Buffer[]> => {
     const buffer = buffers[turn++ % 2]!;
-    const n = Math.min(pieceBytes, size - at);
-    const piece = source.readExactly(buffer, 0, n, at).then(() => buffer.subarray(0, n));
+    const views: Buffer[] = [];
+    for (let i = 0; i < slots && block + i < totalBlocks; i++) {
+      const at = i * SLOT_BYTES + 4;
+      views.push(buffer.subarray(at, at + deltaBlockLength(block + i, size)));
+    }
+    const piece = source.readvExactly(views, block * LEAF_BYTES).then(() => views);
     // A read still running when the signing stops (the session ended) must not become an unhandled rejection.
     piece.catch(() => undefined);
     return piece;
   };
-  let next = size > 0 ? readPiece(0) : undefined;
-  for (let firstBlock = 0; firstBlock < totalBlocks; firstBlock += MAX_DELTA_RECORD_BLOCKS) {
-    const count = Math.min(MAX_DELTA_RECORD_BLOCKS, totalBlocks - firstBlock);
+  let next = totalBlocks > 0 ? readPiece(0) : undefined;
+  for (let firstBlock = 0; firstBlock < totalBlocks; firstBlock += SIGN_RECORD_BLOCKS) {
+    const count = Math.min(SIGN_RECORD_BLOCKS, totalBlocks - firstBlock);
     const weak = new Uint32Array(count);
     const strong = Buffer.alloc(count * DELTA_STRONG_BYTES);
-    const start = firstBlock * LEAF_BYTES;
-    const end = Math.min(size, (firstBlock + count) * LEAF_BYTES);
-    for (let at = start; at < end; at += pieceBytes) {
-      const piece = await next!;
-      next = at + pieceBytes < size ? readPiece(at + pieceBytes) : undefined;
-      for (let leafAt = 0; leafAt < piece.length; leafAt += LEAF_BYTES) {
-        const leaf = piece.subarray(leafAt, Math.min(piece.length, leafAt + LEAF_BYTES));
-        const block = (at + leafAt) / LEAF_BYTES;
-        const hash = leafHash(leaf);
-        hashes.set(block, hash);
-        weak[block - firstBlock] = weakChecksum(leaf, 0, leaf.length);
-        hash.copy(strong, (block - firstBlock) * DELTA_STRONG_BYTES, 0, DELTA_STRONG_BYTES);
+    for (let block = firstBlock; block < firstBlock + count;) {
+      const leaves = await next!;
+      next = block + leaves.length < totalBlocks ? readPiece(block + leaves.length) : undefined;
+      // Every leaf hash of the piece started on the pool before the first weak checksum here.
+      const digests = leaves.map((leaf) => webcrypto.subtle.digest('SHA-256', prefixed(leaf)));
+      for (let i = 0; i < leaves.length; i++)
+        weak[block + i - firstBlock] = weakChecksum(leaves[i]!, 0, leaves[i]!.length);
+      const done = await Promise.all(digests);
+      for (let i = 0; i < leaves.length; i++) {
+        const hash = Buffer.from(done[i]!);
+        hashes.set(block + i, hash);
+        hash.copy(strong, (block + i - firstBlock) * DELTA_STRONG_BYTES, 0, DELTA_STRONG_BYTES);
       }
+      block += leaves.length;
     }
     await send({
       type: 'DELTA_BLOCKS',
@@ -71,6 +101,11 @@ export async function signLeaves(
       strong,
     });
   }
+}
+
+/** The leaf `leaf` (a view of a signing buffer) with the prefix byte before it: the bytes its hash covers. */
+function prefixed(leaf: Buffer): Buffer {
+  return Buffer.from(leaf.buffer, leaf.byteOffset - 1, leaf.length + 1);
 }
 
 /**

@@ -298,3 +298,21 @@ test('delta download of a file of several scan windows (1 MiB each below 16 MiB)
   // The leaf with the insertion, the one with the deletion, and the short last one.
   assert.ok(finished.transferredBytes <= 3 * LEAF, `${finished.transferredBytes} bytes received`);
 });
+
+test('delta download in leaves (16 MiB and more), scanned while the signature arrives: shifted and moved data is found', async (t) => {
+  // 20 MiB: the server signs in leaves and sends a record per 64 of them as it reads (sign-leaves.ts); the
+  // client scans each 4 MiB window of its old file once the records reach a little past it, and scans again
+  // what stayed unmatched once the signature is whole. The new file moves the old file's last 6 MiB to the
+  // front (found only by that second scan) and has 1 KiB inserted after them.
+  const big = randomBytes(20 * 1024 * 1024 + 4321);
+  const cut = 14 * 1024 * 1024;
+  const next = Buffer.concat([big.subarray(cut), randomBytes(1024), big.subarray(0, cut)]);
+  const r = await rig(t, big, next);
+  const { events } = await r.get();
+  assert.ok((await readFile(join(r.dest, NAME))).equals(next), 'the new file, byte-exact');
+  const finished = events.find((e) => e.type === 'transfer-finished');
+  assert.ok(finished?.type === 'transfer-finished');
+  t.diagnostic(`moved and shifted: received ${finished.transferredBytes} of ${next.length}`);
+  // The leaves holding the moved block's short end, the insertion, and the short last one.
+  assert.ok(finished.transferredBytes <= 4 * LEAF, `${finished.transferredBytes} bytes received`);
+});

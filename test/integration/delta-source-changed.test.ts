@@ -136,3 +136,43 @@ test('upload: the client’s source changes while the delta is sent: SOURCE_CHAN
   await sendFiles({ ...r.common, files: [source], chunkBytes: 256 * 1024 });
   assert.ok((await readFile(join(r.root, NAME))).equals(await readFile(source)));
 });
+
+test('upload: the server’s old file changes after it was signed: the copies are hashed as written, never a wrong file', async (t) => {
+  // 16 MiB and more: the signature is in leaves (PROTOCOL.md §5.15.2), whose hashes the server keeps for the
+  // copies while its old file's identity holds (delta-old-file.ts). A rewrite keeping size and mtime moves
+  // the ctime alone: those hashes must then not be trusted, or the rewritten bytes would pass as the client's.
+  const r = await rig(t);
+  const size = 16 * 1024 * 1024 + 4321;
+  const old = randomBytes(size);
+  const next = Buffer.from(old);
+  randomBytes(1000).copy(next, 3 * LEAF + 10);
+  const held = join(r.root, NAME);
+  await writeFile(held, old);
+  await utimes(held, MTIME_S, MTIME_S);
+  const source = join(r.src, NAME);
+  await writeFile(source, next);
+  let rewritten = false;
+  const error = await failure(
+    sendFiles({
+      ...r.common,
+      files: [source],
+      chunkBytes: 256 * 1024,
+      onEvent: (event) => {
+        // After the whole signature arrived, before any copy: a leaf the client copies, in a later chunk.
+        if (event.type === 'transfer-started' && !rewritten) {
+          rewritten = true;
+          rewriteKeepingSizeAndMtime(held, 100 * LEAF, MTIME_S);
+        }
+      },
+    }),
+  );
+  assert.ok(rewritten, 'the old file was rewritten during the delta');
+  const now = await readFile(held);
+  assert.equal(error?.code, 'CHUNK_MISMATCH', 'the chunk built from the rewritten bytes is refused');
+  assert.ok(!now.equals(next), 'nothing replaced the old file');
+  assert.equal(
+    now.subarray(100 * LEAF, 100 * LEAF + 100).toString(),
+    'X'.repeat(100),
+    'the old file as rewritten',
+  );
+});
