@@ -1,27 +1,12 @@
-import type { Command } from 'commander';
 import { pino, type Logger } from 'pino';
-import { FerryError } from '../errors/index.js';
 import type { TransferEvent } from '../index.js';
+import { logLevelOf, type LogFlags } from './log-level.js';
 import { digestPrefix } from './progress-format.js';
 import { escapeJsonText } from './escape-for-terminal.js';
 import { colorsFor } from './progress-display.js';
 import { prettyLogStream } from './pretty-log-stream.js';
 
-/** Levels `--log-level` accepts. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-/** `--log-level` and `--log-file`, as every command that logs has them. */
-export interface LogFlags {
-  logLevel?: string;
-  logFile?: string;
-}
-
-/** Adds `--log-level` and `--log-file` to `command`; `defaultLevel` documents what applies without them. */
-export function addLogFlags(command: Command, defaultLevel: string): Command {
-  return command
-    .option('--log-level <level>', `${LOG_LEVELS.join(', ')} (default ${defaultLevel})`)
-    .option('--log-file <path>', 'append JSON log lines to this file instead of stderr');
-}
+export { LOG_LEVELS, addLogFlags, type LogFlags } from './log-level.js';
 
 /**
  * A pino logger writing JSON lines synchronously (no worker transports, so nothing is lost on exit) to
@@ -33,14 +18,7 @@ export function createLogger(
   flags: LogFlags,
   options: { role: 'server' | 'client'; defaultLevel: string; fileDefaultLevel?: string },
 ): Logger {
-  const fallback =
-    flags.logFile !== undefined ? (options.fileDefaultLevel ?? options.defaultLevel) : options.defaultLevel;
-  const level = flags.logLevel ?? fallback;
-  if (!(LOG_LEVELS as readonly string[]).includes(level))
-    throw new FerryError(
-      'USAGE_INVALID',
-      `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${level}`,
-    );
+  const level = logLevelOf(flags, options);
   const destination =
     flags.logFile !== undefined
       ? pino.destination({ dest: flags.logFile, sync: true, append: true, mkdir: true, mode: 0o600 })

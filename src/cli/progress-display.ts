@@ -1,4 +1,5 @@
-import { MultiBar, type Options, type Params, type SingleBar } from 'cli-progress';
+import type { MultiBar, Options, Params, SingleBar } from 'cli-progress';
+import { createRequire } from 'node:module';
 import picocolors from 'picocolors';
 import type { TransferEvent, TransferSubject } from '../index.js';
 import { digestPrefix, formatBytes, formatDuration, formatRate } from './progress-format.js';
@@ -6,6 +7,16 @@ import { fitAround, fitPath, fitRoute, visibleWidth } from './progress-line.js';
 import { SpeedMeter } from './progress-speed.js';
 import type { TallySummary } from './progress-tally.js';
 import { escapeForTerminal, escapeStringFields } from './escape-for-terminal.js';
+
+/**
+ * cli-progress's bars, loaded when the first bar is drawn: a run that draws none (`--quiet`, `--json`, plain
+ * lines off a terminal) does not pay its loading (issue 14: ~10 ms of every client start before connecting).
+ * It is CommonJS, so `require` loads it synchronously, from where an `import` would.
+ */
+function newMultiBar(options: Options): MultiBar {
+  const bars = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress');
+  return new bars.MultiBar(options);
+}
 
 /** picocolors' colour functions (its types do not export the interface under a usable name). */
 export type Colors = ReturnType<typeof picocolors.createColors>;
@@ -222,7 +233,7 @@ export class ProgressDisplay {
 
   #startTotal(files: number, bytes: number): void {
     if (this.#total) return;
-    this.#multi ??= new MultiBar(this.#barOptions());
+    this.#multi ??= newMultiBar(this.#barOptions());
     const speed = new SpeedMeter();
     speed.observe(0, this.#now());
     const bar = this.#multi.create(Math.max(bytes, 1), 0, {
@@ -250,7 +261,7 @@ export class ProgressDisplay {
   #startBar(subject: TransferSubject, size: number, heldBytes: number): void {
     const key = keyOf(subject);
     if (this.#bars.has(key)) return;
-    this.#multi ??= new MultiBar(this.#barOptions());
+    this.#multi ??= newMultiBar(this.#barOptions());
     const speed = new SpeedMeter();
     speed.observe(heldBytes, this.#now());
     const bar = this.#multi.create(Math.max(size, 1), size === 0 ? 1 : heldBytes, {

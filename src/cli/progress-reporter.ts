@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { toFerryError } from '../errors/index.js';
 import type { TransferEvent } from '../index.js';
 import { JsonEventWriter } from './json-events.js';
-import { addLogFlags, createLogger, logTransferEvent, type LogFlags } from './logger.js';
+import { addLogFlags, logLevelOf, type LogFlags } from './log-level.js';
 import { ProgressDisplay, colorsFor, displayModeOf } from './progress-display.js';
 import { TransferTally, type TallySummary } from './progress-tally.js';
 
@@ -25,6 +25,9 @@ export function addOutputFlags(command: Command): Command {
   return addLogFlags(command, 'silent; info with --log-file');
 }
 
+/** A client logs nothing by default, and `info` and up to a `--log-file`. */
+const CLIENT_LOG_LEVELS = { defaultLevel: 'silent', fileDefaultLevel: 'info' } as const;
+
 /**
  * Everything a transfer command shows, fed from the one TransferEvent stream: the progress display on
  * stderr (bars on a terminal, plain lines elsewhere, nothing with `--quiet`), `--json` lines on stdout,
@@ -34,7 +37,11 @@ export class ProgressReporter {
   readonly #display: ProgressDisplay;
   readonly #json: JsonEventWriter | undefined;
   readonly #tally: TransferTally;
-  readonly #logger: Logger;
+  /** Undefined until `run` (and for good when nothing is logged: pino is then never loaded). */
+  #logger: Logger | undefined;
+  readonly #logFlags: LogFlags;
+  readonly #logLevel: string;
+  #logEvent: (logger: Logger, event: TransferEvent) => void = () => undefined;
   readonly #verb: string;
 
   constructor(flags: OutputFlags, options: { verb: 'sent' | 'received'; now?: () => number }) {
@@ -49,21 +56,23 @@ export class ProgressReporter {
     });
     this.#json = flags.json ? new JsonEventWriter(process.stdout, now) : undefined;
     this.#tally = new TransferTally(now);
-    this.#logger = createLogger(flags, { role: 'client', defaultLevel: 'silent', fileDefaultLevel: 'info' });
+    // Checked here, before anything connects; the logger itself is made by `run`.
+    this.#logFlags = flags;
+    this.#logLevel = logLevelOf(flags, CLIENT_LOG_LEVELS);
     this.#verb = options.verb;
   }
 
   /** The `onEvent` callback to hand to `sendFiles`, `sendTree` or `getFiles`. */
   readonly onEvent = (event: TransferEvent): void => {
     this.#tally.add(event);
-    logTransferEvent(this.#logger, event);
+    if (this.#logger) this.#logEvent(this.#logger, event);
     this.#json?.write(event);
     this.#display.handle(event);
   };
 
   /** A local entry left out (sendTree's `onSkip`). */
   readonly onSkip = (path: string, reason: string): void => {
-    this.#logger.info({ event: 'entry-skipped', path, reason }, 'entry skipped');
+    this.#logger?.info({ event: 'entry-skipped', path, reason }, 'entry skipped');
     if (this.#json) this.#json.skipped(path, reason);
     else this.#display.skipped(path, reason);
   };
@@ -73,19 +82,24 @@ export class ProgressReporter {
    * what was stored and what failed when anything got that far; the error line is left to the caller.
    */
   async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#logLevel !== 'silent') {
+      const { createLogger, logTransferEvent } = await import('./logger.js');
+      this.#logger = createLogger(this.#logFlags, { role: 'client', ...CLIENT_LOG_LEVELS });
+      this.#logEvent = logTransferEvent;
+    }
     try {
       const result = await work();
       const summary = this.#tally.summary();
       this.#display.close(summary, this.#verb);
       this.#json?.summary(summary, { ok: true });
-      this.#logger.info({ event: 'done', ...loggable(summary) }, 'done');
+      this.#logger?.info({ event: 'done', ...loggable(summary) }, 'done');
       return result;
     } catch (err) {
       const error = toFerryError(err);
       const summary = this.#tally.summary();
       this.#display.close(this.#tally.hasOutcomes ? summary : undefined, this.#verb);
       this.#json?.summary(summary, { ok: false, code: error.code, message: error.message });
-      this.#logger.error({ event: 'done', code: error.code, ...loggable(summary) }, 'failed');
+      this.#logger?.error({ event: 'done', code: error.code, ...loggable(summary) }, 'failed');
       throw err;
     }
   }

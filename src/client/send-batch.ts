@@ -43,7 +43,7 @@ export type BatchJobOutcome = Promise<UploadResult>;
 
 /**
  * Sends small files as one batch (PROTOCOL.md §5.14): reads each whole, computes its digest, packs the
- * entries into PUT_BATCH records, ends with BATCH_END, and returns at once with one promise per job
+ * entries into PUT_BATCH records (each sent once full), ends with BATCH_END, and returns at once with one promise per job
  * that settles when BATCH_DONE answers it. A file that cannot be read, or is no longer small, settles with
  * its own error (`fallback` for one to send by the one-file path instead). Events come out per file as
  * on the one-file path: started, progress, finished, or nothing (the caller reports the failure).
@@ -55,35 +55,18 @@ export async function sendBatch(
   { emit, open: openTransfers, noteProgress }: TransferReporting,
 ): Promise<Array<BatchJobOutcome | 'fallback'>> {
   const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-  const read = await readAll(jobs, (job) => readSmallFile(job, chunkBytes));
   const outcomes: Array<BatchJobOutcome | 'fallback'> = [];
   const entries: Array<{ job: SmallFileJob; entry: BatchEntry; at: number }> = [];
-  jobs.forEach((job, k) => {
-    const subject: TransferSubject = { direction: 'upload', file: job.localPath, remotePath: job.remotePath };
-    const entry = read[k]!;
-    if (entry === 'fallback') {
-      outcomes.push('fallback');
-      return;
-    }
-    openTransfers.begin(subject);
-    if (entry instanceof Error) {
-      const failed = Promise.reject(entry);
-      failed.catch(() => undefined);
-      outcomes.push(failed);
-      return;
-    }
-    entries.push({ job, entry, at: outcomes.length });
-    outcomes.push(Promise.resolve(undefined as never)); // replaced below
-  });
-  if (entries.length === 0) return outcomes;
-  const ref = session.openRef();
-  // Pack the entries into records of at most MAX_MESSAGE_BYTES (an entry always fits one, §5.14).
+  // The ref is opened with the first entry: a batch whose files all went another way sends nothing.
+  let ref: number | undefined;
+  // Each record goes out as soon as it is full (issue 14: the server stages a record's files as it arrives,
+  // so reading the whole batch first kept it waiting ~20 ms per batch); an entry always fits one (§5.14).
   let record: BatchEntry[] = [];
   let recordBytes = PUT_BATCH_HEADER_BYTES;
   const flush = async (): Promise<void> => {
     await session.send({
       type: 'PUT_BATCH',
-      ref,
+      ref: ref!,
       overwrite: options.overwrite ?? false,
       chunkBytes,
       entries: record,
@@ -91,23 +74,48 @@ export async function sendBatch(
     record = [];
     recordBytes = PUT_BATCH_HEADER_BYTES;
   };
-  for (const { entry } of entries) {
+  for (let k = 0; k < jobs.length; k++) {
+    // The reads are synchronous (see READS_PER_TURN): the event loop still turns between some of them.
+    if (k > 0 && k % READS_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    const job = jobs[k]!;
+    let entry: BatchEntry | 'fallback' | Error;
+    try {
+      entry = readSmallFile(job, chunkBytes);
+    } catch (err) {
+      entry = toFerryError(err);
+    }
+    if (entry === 'fallback') {
+      outcomes.push('fallback');
+      continue;
+    }
+    openTransfers.begin({ direction: 'upload', file: job.localPath, remotePath: job.remotePath });
+    if (entry instanceof Error) {
+      const failed = Promise.reject(entry);
+      failed.catch(() => undefined);
+      outcomes.push(failed);
+      continue;
+    }
+    entries.push({ job, entry, at: outcomes.length });
+    outcomes.push(Promise.resolve(undefined as never)); // replaced below
+    ref ??= session.openRef();
     const bytes = batchEntryBytes(entry);
     if (record.length > 0 && recordBytes + bytes > MAX_MESSAGE_BYTES) await flush();
     record.push(entry);
     recordBytes += bytes;
   }
+  if (ref === undefined) return outcomes;
   await flush();
-  await session.send({ type: 'BATCH_END', ref, totalEntries: entries.length });
-  const answered = session.take(ref).then(
+  const batchRef = ref;
+  await session.send({ type: 'BATCH_END', ref: batchRef, totalEntries: entries.length });
+  const answered = session.take(batchRef).then(
     (message) => {
-      session.closeRef(ref);
+      session.closeRef(batchRef);
       if (message.type !== 'BATCH_DONE' || message.results.length !== entries.length)
-        throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} for batch ${ref}`);
+        throw new FerryError('MESSAGE_UNEXPECTED', `${message.type} for batch ${batchRef}`);
       return message.results;
     },
     (err: unknown) => {
-      session.closeRef(ref);
+      session.closeRef(batchRef);
       throw err;
     },
   );
@@ -159,29 +167,12 @@ export async function sendBatch(
   return outcomes;
 }
 
-/** Files read between two turns of the event loop (see readAll). */
-const READS_PER_TURN = 32;
-
 /**
- * `read` of every job, in job order; a failure is returned as its error. The reads are synchronous: a small
- * file is four system calls of a few microseconds, where the promise API spent ~0.1 ms of CPU per file
- * (issue 14); READS_PER_TURN at a time, so the event loop still turns (the socket drains meanwhile).
+ * Files read between two turns of the event loop. The reads are synchronous: a small file is four system
+ * calls of a few microseconds, where the promise API spent ~0.1 ms of CPU per file (issue 14); so many at a
+ * time, so the event loop still turns (the socket drains meanwhile).
  */
-async function readAll<T>(
-  jobs: readonly SmallFileJob[],
-  read: (job: SmallFileJob) => T,
-): Promise<Array<T | Error>> {
-  const results: Array<T | Error> = new Array<T | Error>(jobs.length);
-  for (let k = 0; k < jobs.length; k++) {
-    if (k > 0 && k % READS_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    try {
-      results[k] = read(jobs[k]!);
-    } catch (err) {
-      results[k] = toFerryError(err);
-    }
-  }
-  return results;
-}
+const READS_PER_TURN = 32;
 
 /**
  * Reads a small file whole, never through a link at its name; 'fallback' when it grew past what a batch

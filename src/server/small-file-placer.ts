@@ -53,6 +53,11 @@ export class SmallFilePlacer {
     this.#start();
   }
 
+  /** Whether the thread is started (by `warm` or a first job) and has not stopped. */
+  get running(): boolean {
+    return this.#worker !== undefined;
+  }
+
   /** Stops the thread; batches still queued fail. Idempotent. */
   async close(): Promise<void> {
     const worker = this.#worker;
@@ -74,7 +79,6 @@ export class SmallFilePlacer {
           )}); });`,
           { eval: true },
         );
-    worker.unref();
     worker.on('message', ({ id, outcomes }: { id: number; outcomes: unknown[] }) => {
       const pending = this.#pending.get(id);
       this.#pending.delete(id);
@@ -89,6 +93,9 @@ export class SmallFilePlacer {
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`exit ${code}`)));
+    // After the listeners: adding a 'message' listener refs the worker again (Node 20), and a thread that was
+    // only warmed (see warm) would keep the process alive for ever.
+    worker.unref();
     this.#worker = worker;
     return worker;
   }

@@ -7,7 +7,7 @@ import {
   stageSmallFiles,
   type SmallFile,
   type StagedPlacement,
-} from '../transfer/index.js';
+} from '../transfer/place-small-files.js';
 
 /**
  * One job for the worker: `place` a batch's files whole, through temporaries in `tempDir`; `stage` them

@@ -150,3 +150,29 @@ test('stageSmallFiles writes temporaries with the mode and mtime and no final na
   assert.equal(await readFile(join(dir, 'taken'), 'utf8'), 'theirs');
   assert.deepEqual(await readdir(temp), []);
 });
+
+test('placeSmallFiles without OVERWRITE refuses a name that became a symbolic link or a directory, and never writes through it', async (t) => {
+  const { temp, dir } = await rig(t);
+  const outside = join(dir, '..', 'outside.txt');
+  await writeFile(outside, 'keep');
+  await symlink(outside, join(dir, 'link'));
+  await symlink(join(dir, '..', 'missing'), join(dir, 'dangling'));
+  await mkdir(join(dir, 'sub'));
+  const outcomes = await placeSmallFiles(temp, [
+    file(dir, 'link', 'x'),
+    file(dir, 'dangling', 'y'),
+    file(dir, 'sub', 'z'),
+    file(dir, 'new', 'n'),
+  ]);
+  assert.deepEqual(statuses(outcomes), [
+    { status: 'refused', code: 'PATH_ESCAPES_ROOT' },
+    { status: 'refused', code: 'PATH_ESCAPES_ROOT' },
+    { status: 'refused', code: 'PATH_INVALID' },
+    { status: 'placed' },
+  ]);
+  assert.equal(await readFile(outside, 'utf8'), 'keep');
+  await assert.rejects(lstat(join(dir, '..', 'missing')), { code: 'ENOENT' });
+  assert.deepEqual(await readdir(join(dir, 'sub')), []);
+  assert.equal(await readFile(join(dir, 'new'), 'utf8'), 'n');
+  assert.deepEqual(await readdir(temp), []);
+});
