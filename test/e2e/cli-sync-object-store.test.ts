@@ -3,11 +3,12 @@
 // skips every file (the listing reports the mtimes kept in metadata), a mode-only change and (with
 // --checksum) an mtime-only change are set without sending data (SET_ATTRIBUTES, PROTOCOL.md §5.19: also on
 // an object Swift assembled from parts), and --delete removes what SRC lacks, bottom-up (REMOVE_REQUEST,
-// §5.16), objects read back from Swift after each step. Each test builds on the one before, in order.
+// §5.16), objects read back from Swift after each step; then sync down from the store, where the listing's
+// modes and mtimes are what a local quick check compares. Each test builds on the one before, in order.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { MODE_METADATA, MTIME_METADATA } from '../../src/objectstore/index.js';
@@ -66,14 +67,22 @@ interface Summary {
 }
 
 /** `ferry sync SRC SERVER/mirror ARGS --json`: exits 0, and its closing summary. */
-async function syncUp(what: string, ...args: string[]): Promise<Summary> {
+function syncUp(what: string, ...args: string[]): Promise<Summary> {
+  return sync(what, () => [src, `${rig!.proxy.addressText}/mirror`], args);
+}
+
+/** `ferry sync SERVER/mirror DST ARGS --json`, the other way. */
+function syncDown(what: string, dst: string, ...args: string[]): Promise<Summary> {
+  return sync(what, () => [`${rig!.proxy.addressText}/mirror`, dst], args);
+}
+
+async function sync(what: string, ends: () => string[], args: string[]): Promise<Summary> {
   await setUp();
   const result = await runFerry([
     '--home',
     rig!.clientHome,
     'sync',
-    src,
-    `${rig!.proxy.addressText}/mirror`,
+    ...ends(),
     '--expect',
     rig!.serverId,
     '--chunk-size',
@@ -171,4 +180,24 @@ test('sync --delete removes from the object store what SRC lacks, files first, a
   await assertMirrors(KEPT, 'after --delete');
   const again = await syncUp('sync up --delete, nothing left to remove', '--delete');
   assert.deepEqual([again.deleted, again.filesSkipped], [0, 3]);
+});
+
+test('sync down from the object store: modes and mtimes from the listing, a re-sync skips every file, --delete removes local extras', async () => {
+  await setUp();
+  const back = join(rig!.dir, 'back');
+  const first = await syncDown('sync down', back);
+  assert.deepEqual([first.filesSent, first.filesSkipped], [3, 0]);
+  for (const path of KEPT) {
+    const [mine, theirs] = [await stat(join(src, path)), await stat(join(back, path))];
+    assert.deepEqual(
+      [theirs.size, theirs.mode & 0o7777, Math.trunc(theirs.mtimeMs)],
+      [mine.size, mine.mode & 0o755, Math.trunc(mine.mtimeMs)],
+      path,
+    );
+  }
+  assert.ok((await readFile(join(back, 'sub', 'big.bin'))).equals(big), 'byte-exact');
+  await writeFile(join(back, 'extra.txt'), 'only here\n');
+  const again = await syncDown('sync down, unchanged', back, '--delete');
+  assert.deepEqual([again.filesSent, again.filesSkipped, again.deleted], [0, 3, 1]);
+  await assert.rejects(stat(join(back, 'extra.txt')), { code: 'ENOENT' });
 });
