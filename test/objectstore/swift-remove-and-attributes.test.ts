@@ -1,10 +1,11 @@
 // REMOVE_REQUEST (PROTOCOL.md §5.16) and SET_ATTRIBUTES (§5.19) on an object store, against a real OpenStack
 // Swift (s3api) on loopback: the store's half (one key deleted and no other, a prefix refused as a non-empty
-// directory, metadata rewritten by a copy onto itself and bound to the version checked, also on an object
-// Swift assembled from parts), what a listing then reports, and the server's half over raw sessions (the
-// permission and path checks the disk path makes, answered per ref).
+// directory, an upload in flight to a removed path left whole, metadata rewritten by a copy onto itself and
+// bound to the version checked, also on an object Swift assembled from parts), what a listing then reports,
+// and the server's half over raw sessions (the permission and path checks of the disk path, per ref).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import {
   CompleteMultipartUploadCommand,
@@ -16,7 +17,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { ERROR_CODES } from '../../src/errors/index.js';
 import { generateKeyPair } from '../../src/crypto/index.js';
-import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
+import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD, chunkHashOf } from '../../src/protocol/index.js';
+import { verifyLoggedChunks } from '../../src/transfer/index.js';
 import { FerryServer } from '../../src/server/index.js';
 import { MODE_METADATA, MTIME_METADATA, S3PartialStore, s3StoreClient } from '../../src/objectstore/index.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
@@ -94,6 +96,35 @@ test('removeEntry deletes the one object named, refuses a prefix that holds keys
   assert.equal(await store.statFile('d'), undefined);
   assert.equal(await store.removeEntry('never'), 'nothing');
   assert.ok(await read(s, 'rm/.ferry/partial/k.state'), "the server's own state is untouched");
+});
+
+test('a removal of a path whose upload is in flight leaves the partial whole: resumed from its log, the upload places its object exact', async () => {
+  const s = swift();
+  const store = new S3PartialStore(s.client, { bucket: s.bucket, prefix: 'flight/' });
+  await put(s, 'flight/f.bin', 'the old object\n');
+  const chunkBytes = MIB;
+  const content = randomBytes(6 * MIB + 5); // two parts: 5 MiB and the rest
+  const header = { size: content.length, mtimeMs: 1_700_000_000_000, chunkBytes };
+  const entries = (from: number, to: number) =>
+    Array.from({ length: to - from }, (_, i) => ({
+      index: from + i,
+      hash: chunkHashOf(content.subarray((from + i) * chunkBytes, (from + i + 1) * chunkBytes)),
+    }));
+  const first = await store.open('upload-f', header, { fresh: true, keepLog: true });
+  await first.write(0, content.subarray(0, 5 * MIB));
+  await first.makeDurable(entries(0, 5));
+  await first.close();
+
+  assert.equal(await store.removeEntry('f.bin'), 'file', 'the old object goes');
+  assert.equal(await store.removeEntry('f.bin'), 'nothing');
+
+  const resumed = await store.open('upload-f', header, { fresh: false, keepLog: true });
+  assert.equal(resumed.resumed, true, 'the partial is still there');
+  await resumed.resetLog(await verifyLoggedChunks(resumed, resumed.logged, header));
+  await resumed.write(5 * MIB, content.subarray(5 * MIB));
+  await resumed.makeDurable(entries(5, 7));
+  await resumed.finish(store.targetOf('f.bin'), { mode: 0o644, mtimeMs: header.mtimeMs, overwrite: false });
+  assert.ok((await read(s, 'flight/f.bin'))?.bytes.equals(content), 'the upload placed its object whole');
 });
 
 test('setAttributes rewrites mode and mtime by a copy onto itself: content, ETag and the placing transfer kept; listed so', async () => {
