@@ -1,7 +1,14 @@
-import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type HeadObjectCommandOutput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { FerryError } from '../errors/index.js';
 import { MAX_LIST_ENTRIES, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
-import { fileAttributesOf } from './object-source.js';
+import { MODE_METADATA, MTIME_METADATA, fileAttributesOf } from './object-source.js';
 import type { S3Location } from './s3-location.js';
 
 /** A file or directory as an object store shows it: directories are the prefixes of keys. */
@@ -15,6 +22,19 @@ export interface ObjectTreeEntry {
 }
 
 const DIR_MODE = 0o755;
+
+/**
+ * HEAD requests in flight while a listing reads the attributes of a page's files: a listing is one HEAD per
+ * file (S3's LIST carries no user metadata), so they overlap, but a bounded few per listing.
+ */
+const ATTRIBUTE_HEADS_IN_FLIGHT = 16;
+
+/** What {@link ObjectTree.remove} found at the path: an object it deleted, or nothing at all. */
+export type ObjectRemoval = 'file' | 'nothing';
+
+function statusOf(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+}
 
 function storeError(err: unknown, what: string): FerryError {
   const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -47,35 +67,109 @@ export class ObjectTree {
   /** What `relativePath` is ('' is the root, a directory), or undefined when nothing is there. */
   async stat(relativePath: string): Promise<ObjectTreeEntry | undefined> {
     if (relativePath === '') return { kind: 'dir', path: '', size: 0, mode: DIR_MODE, mtimeMs: 0 };
-    const key = `${this.#location.prefix}${relativePath}`;
-    try {
-      const head = await this.#client.send(
-        new HeadObjectCommand({ Bucket: this.#location.bucket, Key: key }),
-      );
+    const key = this.#keyOf(relativePath);
+    const head = await this.#head(key);
+    if (head)
       return {
         kind: 'file',
         path: relativePath,
         size: head.ContentLength ?? 0,
         ...fileAttributesOf(head.Metadata, head.LastModified),
       };
-    } catch (err) {
-      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-      if (status !== 404) throw storeError(err, 'HEAD');
-    }
-    const page = await this.#client
-      .send(new ListObjectsV2Command({ Bucket: this.#location.bucket, Prefix: `${key}/`, MaxKeys: 1 }))
-      .catch((err: unknown) => {
-        throw storeError(err, 'LIST');
-      });
-    return (page.KeyCount ?? page.Contents?.length ?? 0) > 0
+    return (await this.#holdsKeys(key))
       ? { kind: 'dir', path: relativePath, size: 0, mode: DIR_MODE, mtimeMs: 0 }
       : undefined;
   }
 
   /**
+   * REMOVE_REQUEST on an object store (PROTOCOL.md §5.16): the object at `relativePath` (already checked
+   * and confined by the caller, §7.1) is deleted, that key alone. A directory is only the prefix of the
+   * keys under it, so it is empty exactly when nothing is there: a prefix that still holds keys is refused
+   * PATH_INVALID as a non-empty directory is on a disk (nothing is deleted: a tree is removed bottom-up, one
+   * entry per request), and a path with neither an object nor keys under it is 'nothing', which the caller
+   * acknowledges: the directory whose last file went has gone with it, and the store cannot tell it from a
+   * name that never was. At most three requests (HEAD, LIST of one key, DELETE) whatever the prefix holds.
+   * Partials and the parts of an upload in flight live under `<prefix>.ferry/`, which no client path names;
+   * a multipart upload completing at this key later places its object whole, as a rename after an unlink.
+   */
+  async remove(relativePath: string): Promise<ObjectRemoval> {
+    const key = this.#keyOf(relativePath);
+    if (await this.#head(key)) {
+      try {
+        await this.#client.send(new DeleteObjectCommand({ Bucket: this.#location.bucket, Key: key }));
+      } catch (err) {
+        if (statusOf(err) !== 404) throw storeError(err, 'DELETE');
+      }
+      return 'file';
+    }
+    if (await this.#holdsKeys(key)) throw new FerryError('PATH_INVALID', 'directory is not empty');
+    return 'nothing';
+  }
+
+  /**
+   * SET_ATTRIBUTES on an object store (PROTOCOL.md §5.19): gives the object at `relativePath` (checked and
+   * confined by the caller) the mode and mtime a listing and a download report (MODE_METADATA,
+   * MTIME_METADATA), the way S3 changes metadata: a CopyObject of the object onto itself with
+   * `MetadataDirective: REPLACE`, every other metadata (the placing transfer's id) and the content type kept.
+   * The copy is bound to the version the HEAD saw by `x-amz-copy-source-if-match` (its ETag), so an object
+   * replaced between the two gets no attributes meant for the old one (SOURCE_CHANGED, nothing changed).
+   * Swift's s3api cannot evaluate that condition on an object it assembled from parts (412 while the ETag is
+   * unchanged); then the copy is bound by `x-amz-copy-source-if-unmodified-since` to the HEAD's Last-Modified
+   * instead, which the store keeps to the second: a replacement placed within the same second as the version
+   * seen, between the HEAD and the copy, is not told apart there (docs/ARCHITECTURE.md, "The object store").
+   * A missing object is PATH_NOT_FOUND, a directory (a prefix) PATH_INVALID.
+   */
+  async setAttributes(relativePath: string, attributes: { mode: number; mtimeMs: number }): Promise<void> {
+    const key = this.#keyOf(relativePath);
+    const head = await this.#head(key);
+    if (!head) {
+      if (await this.#holdsKeys(key)) throw new FerryError('PATH_INVALID', 'not a file');
+      throw new FerryError('PATH_NOT_FOUND', 'no file there');
+    }
+    const copy = (condition: { CopySourceIfMatch: string } | { CopySourceIfUnmodifiedSince: Date }) =>
+      this.#client.send(
+        new CopyObjectCommand({
+          Bucket: this.#location.bucket,
+          Key: key,
+          CopySource: `${this.#location.bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}`,
+          MetadataDirective: 'REPLACE',
+          Metadata: {
+            ...head.Metadata,
+            [MODE_METADATA]: (attributes.mode & 0o7777).toString(8),
+            [MTIME_METADATA]: String(Math.max(0, Math.trunc(attributes.mtimeMs))),
+          },
+          ...(head.ContentType !== undefined ? { ContentType: head.ContentType } : {}),
+          ...condition,
+        }),
+      );
+    const changed = (): FerryError =>
+      new FerryError('SOURCE_CHANGED', 'the object changed while its attributes were set');
+    try {
+      await copy({ CopySourceIfMatch: head.ETag ?? '' });
+      return;
+    } catch (err) {
+      if (statusOf(err) === 404) throw changed();
+      if (statusOf(err) !== 412) throw storeError(err, 'COPY');
+    }
+    // 412: replaced since the HEAD, or a store that cannot check this object's ETag (see above).
+    const again = await this.#head(key);
+    if (!again || again.ETag !== head.ETag || head.LastModified === undefined) throw changed();
+    try {
+      await copy({ CopySourceIfUnmodifiedSince: head.LastModified });
+    } catch (err) {
+      if (statusOf(err) === 412 || statusOf(err) === 404) throw changed();
+      throw storeError(err, 'COPY');
+    }
+  }
+
+  /**
    * The entries under the directory `relativeDir` in tree order (a directory before its contents, names
    * sorted), all levels when `recursive`; at most MAX_LIST_ENTRIES (PROTOCOL.md §10), else FILE_TOO_LARGE.
-   * A listing reports the time an object was stored; its file mtime travels with a download.
+   * A file's mode and mtime are those ferry keeps in its metadata (set by the upload that placed it or by
+   * SET_ATTRIBUTES; the time it was stored for an object ferry did not place), as a download and a
+   * SELF_ONLY listing report them: S3's LIST carries no user metadata, so each file of a page costs a HEAD,
+   * ATTRIBUTE_HEADS_IN_FLIGHT at a time. Without them `ferry sync`'s size-and-mtime check would find every
+   * file changed.
    */
   async list(relativeDir: string, recursive: boolean): Promise<ObjectTreeEntry[]> {
     const base = `${this.#location.prefix}${relativeDir === '' ? '' : `${relativeDir}/`}`;
@@ -105,6 +199,7 @@ export class ObjectTree {
         if (name && !(relativeDir === '' && name === RESERVED_ROOT_COMPONENT))
           add({ kind: 'dir', path: name, size: 0, mode: DIR_MODE, mtimeMs: 0 });
       }
+      const files: Array<{ key: string; path: string; size: number }> = [];
       for (const item of page.Contents ?? []) {
         const rest = item.Key?.slice(base.length) ?? '';
         const parts = rest.split('/');
@@ -113,16 +208,61 @@ export class ObjectTree {
         // Every directory on the way is an entry of its own.
         for (let depth = 1; depth < parts.length; depth++)
           add({ kind: 'dir', path: parts.slice(0, depth).join('/'), size: 0, mode: DIR_MODE, mtimeMs: 0 });
-        add({
-          kind: 'file',
-          path: rest,
-          size: item.Size ?? 0,
-          mode: 0o644,
-          mtimeMs: item.LastModified?.getTime() ?? 0,
-        });
+        if (entries.has(rest)) continue;
+        files.push({ key: item.Key!, path: rest, size: item.Size ?? 0 });
+        // Counted now, attributes filled below: the limit holds before any HEAD is sent.
+        add({ kind: 'file', path: rest, size: item.Size ?? 0, mode: 0o644, mtimeMs: 0 });
       }
+      await this.#fillAttributes(files, entries);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
     return [...entries.values()].sort((a, b) => treeOrder(a.path, b.path));
+  }
+
+  /** Sets each listed file's mode and mtime from its HEAD; a file gone since the LIST is left out. */
+  async #fillAttributes(
+    files: ReadonlyArray<{ key: string; path: string; size: number }>,
+    entries: Map<string, ObjectTreeEntry>,
+  ): Promise<void> {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < files.length) {
+        const file = files[next++]!;
+        const head = await this.#head(file.key);
+        if (!head) entries.delete(file.path);
+        else
+          entries.set(file.path, {
+            kind: 'file',
+            path: file.path,
+            size: head.ContentLength ?? file.size,
+            ...fileAttributesOf(head.Metadata, head.LastModified),
+          });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(ATTRIBUTE_HEADS_IN_FLIGHT, files.length) }, worker));
+  }
+
+  #keyOf(relativePath: string): string {
+    return `${this.#location.prefix}${relativePath}`;
+  }
+
+  /** The object's HEAD, or undefined when there is no object at `key`. */
+  async #head(key: string): Promise<HeadObjectCommandOutput | undefined> {
+    try {
+      return await this.#client.send(new HeadObjectCommand({ Bucket: this.#location.bucket, Key: key }));
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw storeError(err, 'HEAD');
+    }
+  }
+
+  /** Whether any key lies under `key/`: a directory, in a store whose directories are prefixes. */
+  async #holdsKeys(key: string): Promise<boolean> {
+    const page = await this.#client
+      .send(new ListObjectsV2Command({ Bucket: this.#location.bucket, Prefix: `${key}/`, MaxKeys: 1 }))
+      .catch((err: unknown) => {
+        throw storeError(err, 'LIST');
+      });
+    return (page.KeyCount ?? page.Contents?.length ?? 0) > 0;
   }
 }

@@ -11,7 +11,7 @@ import {
 } from '../transfer/index.js';
 import { PartLayout } from './part-layout.js';
 import { ObjectSource } from './object-source.js';
-import { ObjectTree, type ObjectTreeEntry } from './object-tree.js';
+import { ObjectTree, type ObjectRemoval, type ObjectTreeEntry } from './object-tree.js';
 import {
   KEY,
   checkedKey,
@@ -78,6 +78,16 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
   /** The served tree under `relativeDir` (see ObjectTree.list). */
   listFiles(relativeDir: string, recursive: boolean): Promise<ObjectTreeEntry[]> {
     return this.#tree.list(relativeDir, recursive);
+  }
+
+  /** Removes the object at `relativePath`, one key (see ObjectTree.remove: PROTOCOL.md §5.16). */
+  removeEntry(relativePath: string): Promise<ObjectRemoval> {
+    return this.#tree.remove(relativePath);
+  }
+
+  /** Gives the object at `relativePath` a mode and mtime (see ObjectTree.setAttributes: §5.19). */
+  setAttributes(relativePath: string, attributes: { mode: number; mtimeMs: number }): Promise<void> {
+    return this.#tree.setAttributes(relativePath, attributes);
   }
 
   /** The file at `relativePath`, for a download (ranged GETs of the version opened). */

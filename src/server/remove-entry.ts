@@ -6,11 +6,19 @@ import type { SessionIo } from './session-io.js';
  * REMOVE_REQUEST (PROTOCOL.md §5.16): removes one file, link or empty directory under the client's root.
  * It changes the root as an upload does, so it needs the upload permission; the path rules are those of
  * every write (§7.1: validated, confined, no link followed, `removeUnderRoot`). A non-empty directory is
- * refused (PATH_INVALID): the client removes a tree bottom-up, one entry per request.
+ * refused (PATH_INVALID): the client removes a tree bottom-up, one entry per request. On an object store
+ * the same checks come first, here, once for both, and the store removes the one object the path names
+ * (`ServerObjectStore.removeEntry`: a prefix still holding keys is a non-empty directory, refused alike).
  */
 export async function removeEntry(io: SessionIo, message: RemoveRequestMessage): Promise<void> {
   io.require(PERMISSION_UPLOAD, 'upload');
   // rooted() adds the client's confinement, so at least one component follows it: a client never removes
   // its own root (§5.16: `path` is never '').
-  await removeUnderRoot(io.ctx.root, io.rooted(message.path));
+  const components = io.rooted(message.path);
+  if (io.ctx.objectStore) {
+    // 'nothing' is acknowledged too: the directory emptied by the removals before this one is gone already.
+    await io.ctx.objectStore.removeEntry(components.join('/'));
+    return;
+  }
+  await removeUnderRoot(io.ctx.root, components);
 }

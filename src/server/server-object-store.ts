@@ -29,6 +29,18 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
   statFile(relativePath: string): Promise<ObjectFileEntry | undefined>;
   /** The entries under the directory `relativeDir`, a directory before its contents, names sorted. */
   listFiles(relativeDir: string, recursive: boolean): Promise<readonly ObjectFileEntry[]>;
+  /**
+   * REMOVE_REQUEST's store half (PROTOCOL.md §5.16; the caller checked the permission and the path, §7.1):
+   * deletes the object at `relativePath`, that key alone; a directory (a prefix) still holding keys is
+   * PATH_INVALID, nothing there is 'nothing' (an empty directory of an object store is no key at all).
+   */
+  removeEntry(relativePath: string): Promise<'file' | 'nothing'>;
+  /**
+   * SET_ATTRIBUTES's store half (§5.19; permission, path and mode narrowing done by the caller): the object
+   * at `relativePath` gets this mode and mtime, its content untouched and bound to the version checked
+   * (SOURCE_CHANGED if it was replaced meanwhile); PATH_NOT_FOUND, or PATH_INVALID for a directory.
+   */
+  setAttributes(relativePath: string, attributes: { mode: number; mtimeMs: number }): Promise<void>;
   /** The file at `relativePath`, to send (PATH_NOT_FOUND when there is none). */
   openSource(relativePath: string): Promise<ChunkSource>;
   /**

@@ -29,12 +29,13 @@ const END_LINGER_MS = 2000;
 const OPERATION_SCOPED = new Set(['trust', 'path', 'transfer', 'storage']);
 
 /**
- * What an object-store server (issue 15) does not serve yet: refused for the one operation, saying so,
- * rather than answered from the local root the files are not in.
+ * What an object-store server (issue 15) does not serve: links (PUT_LINK), refused for the one operation,
+ * saying so, rather than answered from the local root the files are not in. S3 has no link, and an object
+ * standing for one would be a file to every other reader of the bucket (docs/ARCHITECTURE.md).
  */
 function refuseOnObjectStore(io: SessionIo, what: string): void {
   if (io.ctx.objectStore)
-    throw new FerryError('PERMISSION_DENIED', `${what} are not served from an object store yet`);
+    throw new FerryError('PERMISSION_DENIED', `${what} are not served from an object store`);
 }
 
 /**
@@ -299,16 +300,14 @@ export class ServerSession {
           await io.send({ type: 'ACK', ref });
           return;
         case 'REMOVE_REQUEST':
-          // PROTOCOL.md §5.16: an object store has no removal here yet; refused with a coded error.
-          refuseOnObjectStore(io, 'removals');
+          // PROTOCOL.md §5.16, on a disk or an object store alike (removeEntry holds both halves).
           // Arrival order, as for PUT_DIR: a batch sent before the removal is placed before it.
           await this.#batches?.close();
           await removeEntry(io, message);
           await io.send({ type: 'ACK', ref });
           return;
         case 'SET_ATTRIBUTES':
-          // PROTOCOL.md §5.19: an object store keeps no mode here; refused with a coded error, as removals.
-          refuseOnObjectStore(io, 'attribute changes');
+          // PROTOCOL.md §5.19, on a disk or an object store alike (setEntryAttributes holds both halves).
           // Arrival order, as for PUT_DIR: a batch sent before it is placed first.
           await this.#batches?.close();
           await setEntryAttributes(io, message);

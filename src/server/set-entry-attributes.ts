@@ -1,17 +1,25 @@
 import { PERMISSION_UPLOAD, type SetAttributesMessage } from '../protocol/index.js';
-import { setAttributesUnderRoot } from '../transfer/index.js';
+import { receivedFileMode, setAttributesUnderRoot } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 
 /**
  * SET_ATTRIBUTES (PROTOCOL.md §5.19): gives one existing file under the client's root the mode and mtime of
  * the client's copy, without its data (`ferry sync` when only those differ). It changes the root as an
  * upload does, so it needs the upload permission; the path rules are those of every write (§7.1: validated,
- * confined, no link followed, `setAttributesUnderRoot`), and the mode is narrowed as a received file's.
+ * confined, no link followed, `setAttributesUnderRoot`), and the mode is narrowed as a received file's. On
+ * an object store the same checks and the same narrowing come first, here, once for both, and the store
+ * rewrites the object's metadata (`ServerObjectStore.setAttributes`: a copy onto itself bound to the
+ * version it checked).
  */
 export async function setEntryAttributes(io: SessionIo, message: SetAttributesMessage): Promise<void> {
   io.require(PERMISSION_UPLOAD, 'upload');
-  await setAttributesUnderRoot(io.ctx.root, io.rooted(message.path), {
-    mode: message.mode,
-    mtimeMs: message.mtimeMs,
-  });
+  const components = io.rooted(message.path);
+  if (io.ctx.objectStore) {
+    await io.ctx.objectStore.setAttributes(components.join('/'), {
+      mode: receivedFileMode(message.mode),
+      mtimeMs: message.mtimeMs,
+    });
+    return;
+  }
+  await setAttributesUnderRoot(io.ctx.root, components, { mode: message.mode, mtimeMs: message.mtimeMs });
 }
