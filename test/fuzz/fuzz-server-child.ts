@@ -3,6 +3,7 @@
 // environment variables; prints one JSON line ({ port, serverPublicKey }) once listening, then answers
 // 'stats' requests over IPC. It installs no 'uncaughtException' handler: a crash must kill it.
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { FerryServer } from '../../src/server/index.js';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
@@ -20,6 +21,11 @@ function procStatus(): { vmHwm: number; vmRss: number } {
     Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
   return { vmHwm: field('VmHWM'), vmRss: field('VmRSS') };
 }
+
+// The longest the event loop was held: every connection's deadline waits behind it. A late close with a long
+// hold here is the server doing slow synchronous work (seed 1967364089: a cubic link check), not a timer.
+const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
+eventLoopDelay.enable();
 
 const allowed = Buffer.from(env('FUZZ_CLIENT_KEY'), 'hex');
 const identity = generateKeyPair();
@@ -82,6 +88,7 @@ function sendStats(): void {
     sessionsAdmitted,
     ended,
     openSockets: process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length,
+    eventLoopMaxMs: Math.round(eventLoopDelay.max / 1e6),
   });
 }
 process.on('disconnect', () => void server.close().then(() => process.exit(0)));

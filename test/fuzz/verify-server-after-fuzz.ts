@@ -20,12 +20,21 @@ const MIB = 1024 * 1024;
 export const HEAP_GROWTH_LIMIT_BYTES = 16 * MIB;
 export const RSS_GROWTH_LIMIT_BYTES = 160 * MIB;
 
+/**
+ * The longest the server's event loop may be held by any input, in ms. Every handshake deadline and idle
+ * timeout of every connection waits behind a hold, so one input holding it is a denial of service for all
+ * (seed 1967364089: one PUT_LINK held it 5.8 s, a cubic link check). The fuzz's own holds (a burst of
+ * post-quantum handshakes, a GC) stay far below this on a loaded 2-core machine.
+ */
+export const EVENT_LOOP_HOLD_LIMIT_MS = 1000;
+
 export interface AfterFuzz {
   connections: number;
   sessionsEnded: number;
   heapGrowthMiB: number;
   rssGrowthMiB: number;
   peakRssMiB: number;
+  eventLoopMaxMs: number;
   honestUploadMs: number;
   endedBy: Record<string, number>;
 }
@@ -34,6 +43,10 @@ export interface AfterFuzz {
 export async function verifyServerAfterFuzz(target: ServerFuzzTarget, workDir: string): Promise<AfterFuzz> {
   if (target.crashed) throw new FuzzFailure(target.crashed);
   const stats: ServerStats = await target.waitForSessionsEnded(15_000);
+  if (stats.eventLoopMaxMs > EVENT_LOOP_HOLD_LIMIT_MS)
+    throw new FuzzFailure(
+      `the server's event loop was held ${stats.eventLoopMaxMs} ms at once (limit ${EVENT_LOOP_HOLD_LIMIT_MS} ms): every connection's deadline waited`,
+    );
   const heapGrowth = stats.heapUsed - target.baseline.heapUsed;
   const rssGrowth = stats.rss - target.baseline.rss;
   if (heapGrowth > HEAP_GROWTH_LIMIT_BYTES)
@@ -69,6 +82,7 @@ export async function verifyServerAfterFuzz(target: ServerFuzzTarget, workDir: s
     heapGrowthMiB: Number((heapGrowth / MIB).toFixed(1)),
     rssGrowthMiB: Number((rssGrowth / MIB).toFixed(1)),
     peakRssMiB: Number((stats.vmHwm / MIB).toFixed(1)),
+    eventLoopMaxMs: stats.eventLoopMaxMs,
     honestUploadMs,
     endedBy: stats.ended,
   };
