@@ -50,11 +50,42 @@ async function nodeOf(
   const key = components.join('/');
   const seen = known.get(key);
   if (seen !== undefined) return seen;
-  const parent = components.length === 1 ? TOP : await nodeOf(root, components.slice(0, -1), known);
+  const last = components.length - 1;
+  // The parent is almost always known (the resolution asks from the top down): one lookup, not a walk.
+  const parent =
+    last === 0
+      ? TOP
+      : (known.get(key.slice(0, key.length - components[last]!.length - 1)) ??
+        (await learnPrefixes(root, components.slice(0, last), known)));
   // Below anything but a real directory there is nothing: never look through a link or a file.
   const node = parent.kind === 'dir' ? await nodeAt(join(root, ...components)) : MISSING;
   known.set(key, node);
   return node;
+}
+
+/**
+ * What is at `components`, learning each of its prefixes not known yet from the top down (a client's root
+ * never asked about, the link's directories below a missing one), each key built from the one above it.
+ */
+async function learnPrefixes(
+  root: string,
+  components: readonly string[],
+  known: Map<string, TreeNode>,
+): Promise<TreeNode> {
+  let parent = TOP;
+  let key = '';
+  for (let i = 0; i < components.length; i++) {
+    // Below anything but a real directory there is nothing: the rest need neither a look nor a key.
+    if (parent.kind !== 'dir') return MISSING;
+    key = i === 0 ? components[0]! : `${key}/${components[i]!}`;
+    let node = known.get(key);
+    if (node === undefined) {
+      node = await nodeAt(join(root, ...components.slice(0, i + 1)));
+      known.set(key, node);
+    }
+    parent = node;
+  }
+  return parent;
 }
 
 async function nodeAt(path: string): Promise<TreeNode> {
