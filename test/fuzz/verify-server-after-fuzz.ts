@@ -21,12 +21,12 @@ export const HEAP_GROWTH_LIMIT_BYTES = 16 * MIB;
 export const RSS_GROWTH_LIMIT_BYTES = 160 * MIB;
 
 /**
- * The longest the server's event loop may be held by any input, in ms. Every handshake deadline and idle
- * timeout of every connection waits behind a hold, so one input holding it is a denial of service for all
- * (seed 1967364089: one PUT_LINK held it 5.8 s, a cubic link check). The fuzz's own holds (a burst of
- * post-quantum handshakes, a GC) stay far below this on a loaded 2-core machine.
+ * The most CPU time the server may spend without letting its event loop turn, in ms. Every handshake deadline
+ * and idle timeout of every connection waits behind a hold, so one input holding it is a denial of service
+ * for all (seed 1967364089: one PUT_LINK held it 5.8 s, a cubic link check). CPU time, not wall time: at a
+ * load average of 25 on this 2-core machine wall-clock holds reached 2 s with nothing wrong.
  */
-export const EVENT_LOOP_HOLD_LIMIT_MS = 1000;
+export const EVENT_LOOP_HOLD_LIMIT_CPU_MS = 1000;
 
 export interface AfterFuzz {
   connections: number;
@@ -35,6 +35,7 @@ export interface AfterFuzz {
   rssGrowthMiB: number;
   peakRssMiB: number;
   eventLoopMaxMs: number;
+  eventLoopMaxCpuMs: number;
   honestUploadMs: number;
   endedBy: Record<string, number>;
 }
@@ -43,9 +44,9 @@ export interface AfterFuzz {
 export async function verifyServerAfterFuzz(target: ServerFuzzTarget, workDir: string): Promise<AfterFuzz> {
   if (target.crashed) throw new FuzzFailure(target.crashed);
   const stats: ServerStats = await target.waitForSessionsEnded(15_000);
-  if (stats.eventLoopMaxMs > EVENT_LOOP_HOLD_LIMIT_MS)
+  if (stats.eventLoopMaxCpuMs > EVENT_LOOP_HOLD_LIMIT_CPU_MS)
     throw new FuzzFailure(
-      `the server's event loop was held ${stats.eventLoopMaxMs} ms at once (limit ${EVENT_LOOP_HOLD_LIMIT_MS} ms): every connection's deadline waited`,
+      `the server spent ${stats.eventLoopMaxCpuMs} ms of CPU without an event-loop turn (limit ${EVENT_LOOP_HOLD_LIMIT_CPU_MS} ms, ${stats.eventLoopMaxMs} ms of wall time): every connection's deadline waited`,
     );
   const heapGrowth = stats.heapUsed - target.baseline.heapUsed;
   const rssGrowth = stats.rss - target.baseline.rss;
@@ -83,6 +84,7 @@ export async function verifyServerAfterFuzz(target: ServerFuzzTarget, workDir: s
     rssGrowthMiB: Number((rssGrowth / MIB).toFixed(1)),
     peakRssMiB: Number((stats.vmHwm / MIB).toFixed(1)),
     eventLoopMaxMs: stats.eventLoopMaxMs,
+    eventLoopMaxCpuMs: stats.eventLoopMaxCpuMs,
     honestUploadMs,
     endedBy: stats.ended,
   };

@@ -65,6 +65,8 @@ export interface ServerStats {
   openSockets: number;
   /** The longest the server's event loop was held so far, in ms (every timer waits behind it). */
   eventLoopMaxMs: number;
+  /** The most CPU time the server spent between two turns of its event loop so far, in ms. */
+  eventLoopMaxCpuMs: number;
 }
 
 export interface ServerTargetOptions {
@@ -726,7 +728,7 @@ export class ServerFuzzTarget implements FuzzTarget {
     if (outcome.closedAt === undefined && !socket.destroyed) {
       // Whether the server was busy (its event loop held: every timer late) or a deadline never fired.
       const held = await this.serverStats().then(
-        (stats) => `${stats.eventLoopMaxMs} ms`,
+        (stats) => `${stats.eventLoopMaxMs} ms, ${stats.eventLoopMaxCpuMs} ms of CPU`,
         () => 'unknown',
       );
       throw new FuzzFailure(
