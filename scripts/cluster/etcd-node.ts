@@ -3,7 +3,7 @@
 // speaks to it through its HTTP/JSON gateway (src/server/etcd-gateway.ts). `stop()` kills it and removes
 // the dir; `pause()`/`resume()` stop and restart the same member on the same ports and data, so a test can
 // make the coordination service briefly unreachable.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { freePort } from './free-port.js';
+import { spawnDaemon } from './daemon-process.js';
 
 /** The Debian package and the command it provides. */
 export const ETCD_PACKAGE = { pkg: 'etcd-server', command: 'etcd' } as const;
@@ -82,7 +83,8 @@ export async function startEtcdNode(): Promise<EtcdNode> {
     if (running()) return;
     if (stopped) throw new Error('etcd was stopped');
     const peer = `http://127.0.0.1:${peerPort}`;
-    child = spawn(
+    // Dies with this process even when it is killed with SIGKILL (daemon-process.ts).
+    child = spawnDaemon(
       ETCD_PACKAGE.command,
       [
         '--name=ferry',

@@ -3,12 +3,13 @@
 // end-to-end tests (test/e2e/cli-cluster.test.ts), the kill -9 script (kill-test.ts) and the bench's cluster
 // case. Each server logs JSON lines at trace level (its progress lines too) to a pipe; `waitForLog` waits on a line (an event the
 // server reports), never on a timer. The caller starts and stops Swift and etcd; `stop()` stops the rest.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { startHaproxy, type HaproxyNode } from './haproxy-node.js';
 import { freePort } from './free-port.js';
+import { spawnDaemon } from './daemon-process.js';
 import type { SwiftNode } from './swift-node.js';
 
 /** The CLI entry point; it runs the compiled `dist/`, so `npm run build` must have run. */
@@ -89,7 +90,8 @@ function startServer(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
 ) {
-  const child = spawn(process.execPath, [bin, ...args], {
+  // Dies with this process even when it is killed with SIGKILL (daemon-process.ts).
+  const child = spawnDaemon(process.execPath, [bin, ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -101,7 +103,7 @@ function startServer(
   const waiters = new Set<{ match: (r: LogRecord) => boolean; resolve: (r: LogRecord) => void }>();
   let stderrTail = '';
   const exited = once(child, 'exit');
-  const lines = createInterface({ input: child.stderr });
+  const lines = createInterface({ input: child.stderr! });
   // Every line the process wrote before it died is read once this closes.
   const drained = once(lines, 'close');
   lines.on('line', (line) => {
@@ -147,7 +149,7 @@ function startServer(
   };
   const ready = new Promise<void>((resolve, reject) => {
     let out = '';
-    child.stdout.on('data', (data: Buffer) => {
+    child.stdout!.on('data', (data: Buffer) => {
       out += data.toString();
       if (out.includes('ferry server ready')) resolve();
     });

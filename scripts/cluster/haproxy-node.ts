@@ -2,13 +2,14 @@
 // `balance first` sends every new connection to the first server that is up, health checks every 100 ms
 // take a dead one out, and `option redispatch` with `retries` moves a connection that could not reach its
 // server to another. `stop()` kills it and removes its temp dir.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { freePort } from './free-port.js';
+import { spawnDaemon } from './daemon-process.js';
 
 /** A running HAProxy. */
 export interface HaproxyNode {
@@ -60,11 +61,12 @@ export async function startHaproxy(
     '',
   ].join('\n');
   await writeFile(join(dir, 'haproxy.cfg'), config);
-  const child = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], {
+  // Dies with this process even when it is killed with SIGKILL (daemon-process.ts).
+  const child = spawnDaemon('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let output = '';
-  child.stderr.on('data', (data: Buffer) => (output += data.toString()));
+  child.stderr!.on('data', (data: Buffer) => (output += data.toString()));
   let stopped = false;
   const onExit = (): void => void child.kill('SIGKILL');
   process.once('exit', onExit);

@@ -2,7 +2,7 @@
 // tests and for people (`npm run cluster`). Everything lives in one temp dir: swift.conf, the three rings,
 // the four servers' configs, the device folder and the daemons' output. `stop()` kills every process it
 // started (each runs in its own process group, since every Swift server forks a worker) and removes the dir.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +11,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { freePort } from './free-port.js';
+import { spawnDaemon, tieProcessGroup } from './daemon-process.js';
 
 /** The Debian packages a Swift node needs, and the command each provides that we run. */
 export const SWIFT_PACKAGES: ReadonlyArray<{ pkg: string; command: string }> = [
@@ -155,6 +156,8 @@ export async function startSwiftNode(): Promise<SwiftNode> {
   }
   const dir = await mkdtemp(join(tmpdir(), 'ferry-swift-'));
   const children: ChildProcess[] = [];
+  /** Releases the ties of the daemons' process groups to this process (`tieProcessGroup`). */
+  const untie: Array<() => void> = [];
   const logPath = join(dir, 'daemons.log');
   const log = createWriteStream(logPath);
   const password = randomBytes(12).toString('hex');
@@ -171,7 +174,8 @@ export async function startSwiftNode(): Promise<SwiftNode> {
       }
     }
   };
-  // A test process that dies without calling stop() must not leave daemons behind.
+  // A test process that ends without calling stop() must not leave daemons behind. This covers a normal
+  // exit; a process killed with SIGKILL is covered by how they were spawned (daemon-process.ts).
   const onExit = (): void => killAll('SIGKILL');
   process.once('exit', onExit);
 
@@ -186,6 +190,7 @@ export async function startSwiftNode(): Promise<SwiftNode> {
     await Promise.race([Promise.all(exits), delay(5000)]);
     // Whatever ignored SIGTERM (a worker whose parent died first) goes now.
     killAll('SIGKILL');
+    for (const release of untie) release();
     await new Promise<void>((resolve) => log.end(() => resolve()));
     await rm(dir, { recursive: true, force: true, maxRetries: 3 });
   };
@@ -218,10 +223,16 @@ export async function startSwiftNode(): Promise<SwiftNode> {
     await writeFile(join(dir, 'proxy-server.conf'), proxyConf(dir, ports, password));
 
     const start = (command: string, args: string[]): void => {
-      const child = spawn(command, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout.pipe(log, { end: false });
-      child.stderr.pipe(log, { end: false });
+      const child = spawnDaemon(command, args, {
+        cwd: dir,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout!.pipe(log, { end: false });
+      child.stderr!.pipe(log, { end: false });
       children.push(child);
+      // The server dies with this process (spawnDaemon); the worker it forks, in its group, with this tie.
+      if (child.pid !== undefined) untie.push(tieProcessGroup(child.pid));
     };
     start('memcached', [
       '-l',

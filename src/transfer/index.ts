@@ -57,9 +57,11 @@ export {
   assertLinkStaysInside,
   manifestLookup,
   MAX_LINK_HOPS,
+  linkResolution,
   type TreeNode,
   type TreeLookup,
   type LinkVerdict,
+  type FinalLinkVerdict,
 } from './link-target.js';
 export { linkVerdictOnDisk } from './link-verdict-on-disk.js';
 export { walkLocalTree, type LocalTree } from './local-tree.js';

@@ -40,28 +40,21 @@ interface Step {
 
 type Token = { readonly part: string } | { readonly endOfLink: true };
 
+/** A verdict once every path the resolution needed is known. */
+export type FinalLinkVerdict = Exclude<LinkVerdict, { verdict: 'unknown' }>;
+
 /**
- * Decides whether the symbolic link at `link` (components from the top of the tree) with `target` stays
- * inside the tree's first `rootDepth` components, resolving the target *physically* the way the kernel
- * would: component by component, following every link the tree holds (at most MAX_LINK_HOPS), so
- * `y/..` where `y` is itself a link climbs from where `y` leads, not from the link's own directory
- * (PROTOCOL.md §5.10).
- *
- * The answer must hold for the tree as it will exist, whatever is created after the check (a later entry
- * of the same manifest, a later session, another client): `..` may only climb out of a real directory
- * reached without a link. Then a later change of any link, each checked by this same rule when it is
- * made, or a later directory, file or link at a name that is missing now, cannot move this link's
- * resolution out of the tree: its climbs are over directories that stay, and what follows a link or a
- * missing name only descends. The directories of `link` itself must be real directories (or missing, to
- * be created); absolute targets, backslashes, empty components and the reserved `.ferry` at the top of
- * the tree are refused. Pure: the caller supplies the tree through `lookup`.
+ * {@link resolveLinkTarget} as a resumable walk: it yields each path (components from the top of the tree)
+ * whose node it needs, to be resumed with that node, and returns the verdict. A caller that must fetch nodes
+ * (a directory on disk, `linkVerdictOnDisk`) answers every question once, in one pass: restarting the
+ * resolution after each answer would redo the whole walk per path learnt, cubic in the depth of a 4 KiB
+ * path, which held a server's event loop for seconds (server fuzz, seed 1967364089).
  */
-export function resolveLinkTarget(
-  lookup: TreeLookup,
+export function* linkResolution(
   link: readonly string[],
   target: string,
   rootDepth: number,
-): LinkVerdict {
+): Generator<readonly string[], FinalLinkVerdict, TreeNode> {
   const own = targetParts(target);
   if (typeof own === 'string')
     return refuse(
@@ -69,14 +62,16 @@ export function resolveLinkTarget(
       `link target ${own}`,
     );
   const stack: Step[] = [];
+  // Below a missing directory of the link's path the rest are missing too, to be created with it: not asked.
+  let belowMissing = false;
   for (let i = 0; i < link.length - 1; i++) {
     const name = link[i]!;
-    if (i >= rootDepth) {
-      const node = lookup(link.slice(0, i + 1));
-      if (node === undefined) return { verdict: 'unknown', components: link.slice(0, i + 1) };
+    if (i >= rootDepth && !belowMissing) {
+      const node = yield link.slice(0, i + 1);
       if (node.kind === 'link') return refuse('PATH_ESCAPES_ROOT', 'a directory on its path is a link');
       if (node.kind !== 'dir' && node.kind !== 'missing')
         return refuse('PATH_INVALID', 'a directory on its path is not a directory');
+      belowMissing = node.kind === 'missing';
     }
     stack.push({ name, stable: true, hollow: false });
   }
@@ -103,9 +98,7 @@ export function resolveLinkTarget(
       stack.push({ name: part, stable: false, hollow: true });
       continue;
     }
-    const components = [...stack.map((step) => step.name), part];
-    const node = lookup(components);
-    if (node === undefined) return { verdict: 'unknown', components };
+    const node = yield [...stack.map((step) => step.name), part];
     if (node.kind === 'dir') {
       stack.push({ name: part, stable: true, hollow: false });
     } else if (node.kind === 'link') {
@@ -120,6 +113,37 @@ export function resolveLinkTarget(
     }
   }
   return { verdict: 'inside' };
+}
+
+/**
+ * Decides whether the symbolic link at `link` (components from the top of the tree) with `target` stays
+ * inside the tree's first `rootDepth` components, resolving the target *physically* the way the kernel
+ * would: component by component, following every link the tree holds (at most MAX_LINK_HOPS), so
+ * `y/..` where `y` is itself a link climbs from where `y` leads, not from the link's own directory
+ * (PROTOCOL.md §5.10).
+ *
+ * The answer must hold for the tree as it will exist, whatever is created after the check (a later entry
+ * of the same manifest, a later session, another client): `..` may only climb out of a real directory
+ * reached without a link. Then a later change of any link, each checked by this same rule when it is
+ * made, or a later directory, file or link at a name that is missing now, cannot move this link's
+ * resolution out of the tree: its climbs are over directories that stay, and what follows a link or a
+ * missing name only descends. The directories of `link` itself must be real directories (or missing, to
+ * be created); absolute targets, backslashes, empty components and the reserved `.ferry` at the top of
+ * the tree are refused. Pure: the caller supplies the tree through `lookup`.
+ */
+export function resolveLinkTarget(
+  lookup: TreeLookup,
+  link: readonly string[],
+  target: string,
+  rootDepth: number,
+): LinkVerdict {
+  const walk = linkResolution(link, target, rootDepth);
+  for (let step = walk.next(); ;) {
+    if (step.done) return step.value;
+    const node = lookup(step.value);
+    if (node === undefined) return { verdict: 'unknown', components: step.value };
+    step = walk.next(node);
+  }
 }
 
 /**
@@ -152,6 +176,6 @@ function targetParts(target: string): string[] | 'is absolute' | 'has an empty c
   return parts;
 }
 
-function refuse(code: 'PATH_ESCAPES_ROOT' | 'PATH_INVALID', reason: string): LinkVerdict {
+function refuse(code: 'PATH_ESCAPES_ROOT' | 'PATH_INVALID', reason: string): FinalLinkVerdict {
   return { verdict: 'outside', code, reason };
 }

@@ -3,6 +3,7 @@
 // environment variables; prints one JSON line ({ port, serverPublicKey }) once listening, then answers
 // 'stats' requests over IPC. It installs no 'uncaughtException' handler: a crash must kill it.
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { FerryServer } from '../../src/server/index.js';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
@@ -20,6 +21,20 @@ function procStatus(): { vmHwm: number; vmRss: number } {
     Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0) * 1024;
   return { vmHwm: field('VmHWM'), vmRss: field('VmRSS') };
 }
+
+// The longest the event loop was held: every connection's deadline waits behind it. A late close with a long
+// hold here is the server doing slow synchronous work (seed 1967364089: a cubic link check), not a timer.
+const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
+eventLoopDelay.enable();
+// The same holds in CPU time (this process's, between two turns of a 10 ms interval): a loaded machine
+// stretches wall-clock holds (a process waiting for a core) but not the CPU spent without yielding.
+let holdCpuMaxMs = 0;
+let lastCpu = process.cpuUsage();
+setInterval(() => {
+  const spent = process.cpuUsage(lastCpu);
+  holdCpuMaxMs = Math.max(holdCpuMaxMs, (spent.user + spent.system) / 1000);
+  lastCpu = process.cpuUsage();
+}, 10).unref();
 
 const allowed = Buffer.from(env('FUZZ_CLIENT_KEY'), 'hex');
 const identity = generateKeyPair();
@@ -82,6 +97,8 @@ function sendStats(): void {
     sessionsAdmitted,
     ended,
     openSockets: process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length,
+    eventLoopMaxMs: Math.round(eventLoopDelay.max / 1e6),
+    eventLoopMaxCpuMs: Math.round(holdCpuMaxMs),
   });
 }
 process.on('disconnect', () => void server.close().then(() => process.exit(0)));

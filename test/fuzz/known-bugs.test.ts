@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { FerryError } from '../../src/errors/index.js';
@@ -17,6 +17,8 @@ import {
 } from '../../src/protocol/index.js';
 import { FerryServer } from '../../src/server/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { openAdmittedSession } from '../helpers/admitted-session.js';
+import { measureEventLoopHold } from '../helpers/event-loop-hold.js';
 
 test('`HandshakeState` used after close() refuses with a coded error, not INTERNAL', () => {
   const prologue = versionPrologue(encodeVersionOffer(), encodePreamble());
@@ -94,4 +96,39 @@ test('a PUT_OFFER whose size needs 2^32-1 chunks, or more bytes than the file sy
   }
   channel.close();
   assert.deepEqual(await readdir(join(server.root, '.ferry', 'partial')), [], 'no partial left behind');
+});
+
+// Found by the server fuzz (FERRY_FUZZ_SEED=1967364089, inputs 226-235): the connections in flight were closed
+// ~5.8 s past their deadlines. Not a timer: one PUT_LINK whose path was 'fuzz/' x 800 + 'x' held the server's
+// event loop that long (the link check restarted its resolution per path learnt, cubic in the depth), and
+// every handshake deadline and idle timeout waited behind it. The server shares this test's process, so the
+// longest stretch without an event-loop turn here is the server's.
+test('a PUT_LINK whose 4 KiB path is 800 components deep is answered without holding the server event loop', async (t) => {
+  const dir = await makeTempDir('ferry-known-bug-');
+  const client = generateKeyPair();
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    port: 0,
+    identity: generateKeyPair(),
+    authorize: (key) => (key.equals(client.publicKey) ? { permissions: PERMISSION_UPLOAD } : undefined),
+    partialSweepIntervalMs: 0,
+  });
+  t.after(async () => {
+    await server.close();
+    await removeTempDir(dir);
+  });
+  await mkdir(join(server.root, 'fuzz'));
+  const channel = await openAdmittedSession(t, server.address, client);
+  const path = `${'fuzz/'.repeat(800)}x`;
+  const hold = await measureEventLoopHold(async () => {
+    await channel.send({ type: 'PUT_LINK', ref: 1, overwrite: false, mtimeMs: 0, target: 'y', path });
+    return channel.receive();
+  });
+  // CPU time without an event-loop turn (a loaded machine does not stretch it): 5.2-23 s before the fix,
+  // a few ms after.
+  const held = `${Math.round(hold.longestCpuMs)} ms of CPU (${Math.round(hold.longestMs)} ms of wall time)`;
+  assert.ok(hold.longestCpuMs < 250, `the server's event loop was held ${held}`);
+  const reply = hold.result;
+  assert.ok(reply.type === 'ERROR' || reply.type === 'ACK', `answered: ${reply.type}`);
+  t.diagnostic(`answer ${JSON.stringify(reply)}, event loop held ${held} at most`);
 });
