@@ -50,13 +50,6 @@ export interface FilePartialStoreOptions {
 
 const HEADER_BYTES = 20;
 
-/**
- * Records a kept log may carry beyond one entry per chunk (closing records of earlier resumes, chunks logged
- * twice) before a resume rewrites it compactly: an offer/CANCEL loop appends a closing record per round,
- * so without this bound the log would grow for ever.
- */
-const MAX_EXTRA_LOG_RECORDS = 64;
-
 function encodeTransferHeader(header: TransferHeader): Buffer {
   const out = Buffer.alloc(HEADER_BYTES);
   out.writeBigUInt64BE(BigInt(header.size), 0);
@@ -111,9 +104,6 @@ export class FilePartialStore<Key> implements SweepablePartialStore<Key, RootPat
     // Taken before anything below touches the file (the truncate may move its ctime).
     const unchangedSinceClose =
       data !== undefined && (await unchangedSince(previous!, data).catch(() => false));
-    // Issue 14: a log that vouches for the partial as it stands is appended to as it is, not rewritten
-    // (no temporary, fsync, rename and directory fsync before the answer); any doubt rewrites it.
-    const kept = unchangedSinceClose ? await keptLog(logPath, previous!).catch(() => undefined) : undefined;
     let log: ChunkLog | undefined;
     if (data === undefined) {
       // The state file comes first, so a data file ferry made is never without the state that marks it.
@@ -140,11 +130,9 @@ export class FilePartialStore<Key> implements SweepablePartialStore<Key, RootPat
     } catch (err) {
       await data.close();
       await log?.close();
-      await kept?.close();
       throw err;
     }
     return new FileStoredPartial({
-      kept,
       data,
       log,
       dataPath,
@@ -233,8 +221,6 @@ class FileReader implements StoredPartialReader {
 interface FileStoredPartialParts {
   readonly data: FileHandle;
   readonly log: ChunkLog | undefined;
-  /** The resumed partial's own log, open for appending, when `resetLog` may keep it (see `keptLog`). */
-  readonly kept: ChunkLog | undefined;
   readonly dataPath: string;
   readonly logPath: string;
   readonly header: Buffer;
@@ -256,8 +242,6 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
   readonly #writer: BatchedWriter;
   /** The durable log; none until `resetLog` on a resumed partial, none at all without `keepLog`. */
   #log: ChunkLog | undefined;
-  /** Until `resetLog`: the log as it is on disk, kept if `resetLog` asks for exactly what it lists. */
-  #kept: ChunkLog | undefined;
   readonly #dataPath: string;
   readonly #logPath: string;
   readonly #header: Buffer;
@@ -270,7 +254,6 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
     this.#data = parts.data;
     this.#writer = new BatchedWriter(parts.data);
     this.#log = parts.log;
-    this.#kept = parts.kept;
     this.#dataPath = parts.dataPath;
     this.#logPath = parts.logPath;
     this.#header = parts.header;
@@ -301,15 +284,6 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
   }
 
   async resetLog(entries: readonly ChunkEntry[]): Promise<void> {
-    const kept = this.#kept;
-    this.#kept = undefined;
-    if (kept && listsExactly(this.logged, entries)) {
-      // Already exactly these entries, durable, and closed cleanly (PROTOCOL.md §9.2): appended to as is.
-      // Its closing record stays in the middle, where it vouches for nothing (only a last one counts).
-      this.#log = kept;
-      return;
-    }
-    await kept?.close();
     if (!this.#keepLog) return;
     await this.#log?.close();
     this.#log = undefined;
@@ -378,8 +352,6 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
         await super.close();
       } finally {
         await log?.close();
-        await this.#kept?.close();
-        this.#kept = undefined;
       }
     }
   }
@@ -406,38 +378,6 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
 async function unchangedSince(log: DecodedChunkLog, data: FileHandle): Promise<boolean> {
   if (log.closing === undefined) return false;
   return closedAs(log, identityOf(await data.stat({ bigint: true })));
-}
-
-/**
- * The log at `logPath` open for appending, if it is still exactly the log `vetted` (read before, and found
- * to vouch for the partial as it stands), with no torn tail and at most MAX_EXTRA_LOG_RECORDS records
- * beyond one per chunk; undefined otherwise (the caller rewrites it).
- */
-async function keptLog(logPath: string, vetted: DecodedChunkLog): Promise<ChunkLog | undefined> {
-  const reopened = await ChunkLog.reopen(logPath, { durable: true });
-  if (!reopened) return undefined;
-  const { log, decoded } = reopened;
-  const same =
-    decoded.closing !== undefined &&
-    vetted.closing !== undefined &&
-    decoded.closing.seal.equals(vetted.closing.seal) &&
-    decoded.closing.logDigest.equals(vetted.closing.logDigest) &&
-    decoded.records <= new Set(decoded.entries.map((e) => e.index)).size + MAX_EXTRA_LOG_RECORDS;
-  if (same) return log;
-  await log.close();
-  return undefined;
-}
-
-/** Whether `entries` are exactly the last logged entry of each chunk `logged` names, and nothing else. */
-function listsExactly(logged: readonly ChunkEntry[], entries: readonly ChunkEntry[]): boolean {
-  const latest = new Map<number, Buffer>();
-  for (const { index, hash } of logged) latest.set(index, hash);
-  const seen = new Set<number>();
-  for (const { index, hash } of entries) {
-    if (seen.has(index) || latest.get(index)?.equals(hash) !== true) return false;
-    seen.add(index);
-  }
-  return seen.size === latest.size;
 }
 
 /** Opens an existing data file to resume it; undefined when it is gone. */

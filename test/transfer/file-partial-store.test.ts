@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, readdir, rename, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  ChunkLog,
   FilePartialStore,
   resolveUnderRoot,
   siblingTempName,
@@ -127,38 +126,4 @@ test('FilePartialStore re-checks the destination directory before placing: one s
   });
   assert.deepEqual(await readdir(elsewhere), [], 'nothing placed through the link');
   await partial.close();
-});
-
-test('FilePartialStore appends to the state file of a partial unchanged since its close, rewrites it compactly once closing records pile up, and whenever fewer entries hold', async (t) => {
-  // Issue 14: a resume whose log already lists exactly what holds skips the rewrite (temporary, fsync,
-  // rename, directory fsync); an offer/CANCEL loop appends a closing record per round, so that is bounded.
-  const { partials, store } = await storeIn(t);
-  const logPath = join(partials, 'a.state');
-  const entry = { index: 0, hash: Buffer.alloc(32, 9) };
-  const first = await store.open('a', HEADER, LOGGED);
-  await first.write(0, Buffer.alloc(HEADER.size, 1));
-  await first.makeDurable([entry]);
-  await first.close();
-  const { ino } = await stat(logPath);
-  const inodes = new Set<number>();
-  let largest = 0;
-  for (let round = 0; round < 80; round++) {
-    const again = await store.open('a', HEADER, LOGGED);
-    assert.equal(again.unchangedSinceClose, true, `round ${round}: closed cleanly the round before`);
-    await again.resetLog([entry]);
-    if (round === 0) assert.equal((await stat(logPath)).ino, ino, 'appended to as it is, not replaced');
-    inodes.add((await stat(logPath)).ino);
-    await again.close();
-    largest = Math.max(largest, (await stat(logPath)).size);
-  }
-  assert.ok(inodes.size > 1, 'rewritten once the closing records piled up');
-  // Head: magic, length, the 20-byte transfer header, check; then 40-byte records: one entry, at most 64
-  // more, and the closing record of the last close.
-  assert.ok(largest <= 8 + 2 + 20 + 4 + (1 + 64 + 1) * 40, `the state file stays bounded: ${largest} bytes`);
-
-  const fewer = await store.open('a', HEADER, LOGGED);
-  await fewer.resetLog([]);
-  await fewer.close();
-  const log = await ChunkLog.load(logPath);
-  assert.deepEqual(log?.entries, [], 'a reset to fewer entries rewrites the log with exactly those');
 });
