@@ -5,9 +5,10 @@ import { pino, type Logger } from 'pino';
 import { FerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
 import { DEFAULT_THREADS, SealPool, type PartialStore, type RootPath } from '../transfer/index.js';
-import { HANDSHAKE_TIMEOUT_MS } from '../channel/index.js';
+import { HANDSHAKE_TIMEOUT_MS, ReusedReads } from '../channel/index.js';
 import { DEFAULT_PORT, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { ServerSession } from './server-session.js';
+import { readingIntoReusedBuffer } from './reading-into-reused-buffer.js';
 import { AdmittedSessions } from './admitted-sessions.js';
 import type { Authorize, ServerKeyRotation } from './session-io.js';
 import { TransferRegistry } from './transfer-registry.js';
@@ -224,7 +225,8 @@ export class FerryServer {
     });
     // Partials left by an earlier run are promised their size before the first offer is weighed.
     await storage.load();
-    const server = createServer({ noDelay: true, pauseOnConnect: false });
+    // Paused at accept: nothing is read before the socket is re-wrapped to read into its reused buffer.
+    const server = createServer({ noDelay: true, pauseOnConnect: true });
     const ferry = new FerryServer(server, options, root, partialDir, registry, storage, logger);
     // Sessions, refusals and transfers are logged from the event stream alone (server-log.ts); what is
     // logged directly below (listening, sweeps, connection limits, pairing) has no event.
@@ -260,15 +262,20 @@ export class FerryServer {
       keepaliveMs: options.keepaliveMs,
       partialStore: options.partialStore?.(partialDir),
     };
-    server.on('connection', (socket) => {
+    server.on('connection', (accepted) => {
       // An RST from a peer must never become an uncaught exception.
-      socket.on('error', () => undefined);
+      accepted.on('error', () => undefined);
       // Too many handshakes from this source (docs/SECURITY.md, "Handshakes under load"): closed before a
       // byte is read or written, so the refusal costs no X25519/ML-KEM work and answers nothing.
-      if (!handshakeRate.allow(socket.remoteAddress)) {
-        socket.destroy();
+      if (!handshakeRate.allow(accepted.remoteAddress)) {
+        accepted.destroy();
         return;
       }
+      // Every read of this connection lands in one reused buffer (issue 14); from here on only `socket`
+      // holds the connection, and net.Server no longer counts it: #sessions does, for close().
+      const reads = new ReusedReads();
+      const socket = readingIntoReusedBuffer(accepted, reads);
+      socket.on('error', () => undefined);
       // Over the total limit: closed before a byte is read, so refusing costs nothing.
       if (!gate.admit(socket)) {
         socket.destroy();
@@ -276,7 +283,7 @@ export class FerryServer {
       }
       ferry.#sessions.add(socket);
       socket.once('close', () => ferry.#sessions.delete(socket));
-      const run = new ServerSession(context, socket).run(ferry.#abort.signal);
+      const run = new ServerSession(context, socket, reads).run(ferry.#abort.signal);
       ferry.#running.add(run);
       void run.finally(() => ferry.#running.delete(run));
     });

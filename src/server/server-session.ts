@@ -2,7 +2,13 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { FerryError, toFerryError, type ErrorCode } from '../errors/index.js';
 import { formatFerryId, serverRotationProof, shortFerryId } from '../crypto/index.js';
-import { FramedSocket, MODE_NORMAL, serverHandshake, type SecureChannel } from '../channel/index.js';
+import {
+  FramedSocket,
+  MODE_NORMAL,
+  serverHandshake,
+  type ReusedReads,
+  type SecureChannel,
+} from '../channel/index.js';
 import { MAX_PIPELINED, errorMessageFor, type GetRequestMessage, type Message } from '../protocol/index.js';
 import { UploadLane } from '../machines/index.js';
 import { SessionIo, type ClientGrant, type SessionContext } from './session-io.js';
@@ -70,10 +76,11 @@ export class ServerSession {
   #sentBytes = 0;
   #filesSent = 0;
 
-  constructor(ctx: SessionContext, socket: Socket) {
+  /** With `reads`, the `onread` `socket` was created with: records arrive in its reused buffer (issue 14). */
+  constructor(ctx: SessionContext, socket: Socket, reads?: ReusedReads) {
     this.#ctx = ctx;
     this.#socket = socket;
-    this.#framed = new FramedSocket(socket);
+    this.#framed = new FramedSocket(socket, reads);
     this.#log = ctx.logger.child({ remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
     this.#events = ctx.events.openSession(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
   }
