@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
 import { generatePairingCode, pairingMacKey, parsePairingCode } from '../src/crypto/index.js';
 import { encodeMessage } from '../src/protocol/index.js';
-import { PairingClient, PairingServer, type PairingStep } from '../src/machines/index.js';
+import { PairingClient, PairingServer, type PairingStep } from '../src/machines/pairing-exchange.js';
 
 const OUT = new URL('../test/vectors/ferry-pairing-messages.json', import.meta.url);
 

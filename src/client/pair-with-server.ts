@@ -7,7 +7,7 @@ import {
   decodePairMessage,
   type PairMessageOfType,
 } from '../protocol/index.js';
-import { PairingClient } from '../machines/index.js';
+import type { PairingClient } from '../machines/pairing-exchange.js';
 import { CONNECT_TIMEOUT_MS, connectSocket, type ServerAddress } from './client-session.js';
 
 /** The client's deadline for the pairing exchange after the handshake (PAIR_HELLO to PAIR_DONE). */
@@ -64,6 +64,9 @@ export async function pairWithServer(options: PairWithServerOptions): Promise<Pa
   // §12.6 step 1: a typo is caught here, before connecting, so it never voids the invite.
   const owned = typeof options.code === 'string' ? parsePairingCode(options.code) : undefined;
   const code = owned ?? (options.code as PairingCode);
+  // Loaded here, not at the top: the pairing exchange brings CPace's group (@noble/curves, ~25 ms of CPU), and
+  // this file is reached through the client barrel by every command, of which only `ferry pair` pairs (issue 14).
+  const { PairingClient } = await import('../machines/pairing-exchange.js');
   let channel: SecureChannel | undefined;
   let pairing: PairingClient | undefined;
   try {

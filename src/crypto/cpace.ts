@@ -2,6 +2,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { ristretto255, ristretto255_hasher } from '@noble/curves/ed25519.js';
 import { FerryError } from '../errors/index.js';
+import {
+  CPACE_ISK_BYTES,
+  CPACE_POINT_BYTES,
+  CPACE_SCALAR_BYTES,
+  cpaceLvCat,
+  cpacePrependLen,
+} from './cpace-encoding.js';
+
+export { CPACE_ISK_BYTES, CPACE_POINT_BYTES, CPACE_SCALAR_BYTES, cpaceLvCat, cpacePrependLen };
 
 /**
  * CPace (draft-irtf-cfrg-cpace), cipher suite CPACE-RISTR255-SHA512: the group ristretto255 (RFC 9496) with
@@ -11,13 +20,6 @@ import { FerryError } from '../errors/index.js';
  * The group arithmetic is @noble/curves (audited). Scalars become bigints for it, which JS cannot wipe; every
  * byte buffer holding a scalar, K or a hash of the password is zeroed once used.
  */
-
-/** Bytes of an encoded ristretto255 element (Ya, Yb, g). */
-export const CPACE_POINT_BYTES = 32;
-/** Bytes of a scalar (little-endian). */
-export const CPACE_SCALAR_BYTES = 32;
-/** Bytes of the intermediate session key (one SHA-512 output). */
-export const CPACE_ISK_BYTES = 64;
 
 const DSI = Buffer.from('CPaceRistretto255', 'ascii');
 const DSI_ISK = Buffer.from('CPaceRistretto255_ISK', 'ascii');
@@ -32,23 +34,6 @@ type RistrettoPoint = InstanceType<typeof Point>;
 
 /** Which transcript goes into ISK: initiator-responder (`transcript_ir`) or ordered concatenation (`transcript_oc`). */
 export type CpaceTranscript = 'ir' | 'oc';
-
-/** `prepend_len`: the LEB128 encoding of the length, then the data. */
-export function cpacePrependLen(data: Uint8Array): Buffer {
-  const length: number[] = [];
-  let rest = data.length;
-  do {
-    const low = rest & 0x7f;
-    rest = Math.floor(rest / 128);
-    length.push(rest > 0 ? low | 0x80 : low);
-  } while (rest > 0);
-  return Buffer.concat([Buffer.from(length), data]);
-}
-
-/** `lv_cat`: each argument length-prefixed with {@link cpacePrependLen}, concatenated (a prefix-free encoding). */
-export function cpaceLvCat(...parts: readonly Uint8Array[]): Buffer {
-  return Buffer.concat(parts.map((part) => cpacePrependLen(part)));
-}
 
 /**
  * `calculate_generator` for ristretto255: the encoded generator g derived from the password-related string,

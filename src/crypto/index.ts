@@ -46,22 +46,11 @@ export {
   keyPairFromPrivateBytes,
   publicKeyFromBytes,
 } from './x25519.js';
-// Pairing (PROTOCOL.md §12): CPace on ristretto255/SHA-512, the pairing code, and pairing's keys and tags;
-// the exchange of PAIR_* messages is machines/pairing-exchange.ts.
-// K and the raw CPace building blocks (scalar_mult_vfy, ISK from K) stay inside cpace.ts.
-export {
-  CPACE_ISK_BYTES,
-  CPACE_POINT_BYTES,
-  CPACE_SCALAR_BYTES,
-  CpaceInitiatorState,
-  cpaceGenerator,
-  cpaceInitiatorFinish,
-  cpaceInitiatorStart,
-  cpaceResponderRespond,
-  cpaceSampleScalar,
-  type CpaceInputs,
-  type CpaceTranscript,
-} from './cpace.js';
+// Pairing (PROTOCOL.md §12): the pairing code, and pairing's keys and tags; the exchange of PAIR_* messages is
+// machines/pairing-exchange.ts. CPace on ristretto255/SHA-512 (crypto/cpace.ts) is imported from its own file,
+// not through this barrel: its group (@noble/curves) costs ~25 ms of CPU to load, and every command loads this
+// barrel while only pairing runs CPace (issue 14). Its sizes come from here.
+export { CPACE_ISK_BYTES, CPACE_POINT_BYTES, CPACE_SCALAR_BYTES } from './cpace-encoding.js';
 export {
   INVITE_ID_CHARS,
   PAIRING_CODE_CHARS,

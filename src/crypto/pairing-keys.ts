@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { inspect } from 'node:util';
-import { cpaceLvCat } from './cpace.js';
+import { cpaceLvCat } from './cpace-encoding.js';
 
 /**
  * The key material of pairing (PROTOCOL.md §12.2, §12.3): the password-related string, the channel id, the

@@ -40,17 +40,9 @@ export {
   type DownloadSenderState,
   type SentFile,
 } from './download-sender-machine.js';
-export {
-  PairingClient,
-  PairingServer,
-  PAIRING_CLIENT_TRANSITIONS,
-  PAIRING_SERVER_TRANSITIONS,
-  readPairHelloInviteId,
-  type PairingClientOptions,
-  type PairingServerOptions,
-  type PairingSessionBinding,
-  type PairingStep,
-} from './pairing-exchange.js';
+// The pairing exchange (machines/pairing-exchange.ts) is imported from its own file, not through this barrel:
+// it runs CPace, whose group (@noble/curves) costs ~25 ms of CPU to load, and every transfer loads this barrel
+// while only pairing needs it (issue 14).
 export {
   ListingReceiver,
   ListingTally,

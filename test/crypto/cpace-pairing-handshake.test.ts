@@ -14,7 +14,7 @@ import {
   PairingServer,
   readPairHelloInviteId,
   type PairingStep,
-} from '../../src/machines/index.js';
+} from '../../src/machines/pairing-exchange.js';
 import { FerryError, isFerryError } from '../../src/errors/index.js';
 
 // A Noise session as the pairing sees it: its handshake hash and the two static keys it authenticated.

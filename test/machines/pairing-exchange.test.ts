@@ -12,7 +12,7 @@ import {
   PairingClient,
   PairingServer,
   type PairingStep,
-} from '../../src/machines/index.js';
+} from '../../src/machines/pairing-exchange.js';
 import { encodeMessage } from '../../src/protocol/index.js';
 
 function leg(): { sid: Buffer; clientStaticKey: Buffer; serverStaticKey: Buffer } {

@@ -13,12 +13,11 @@ import {
 } from '../../src/machines/index.js';
 import { RECEIVER_TRANSITIONS } from '../../src/machines/index.js';
 import { DOWNLOAD_SENDER_TRANSITIONS, UPLOAD_SENDER_TRANSITIONS } from '../../src/machines/index.js';
+import { ENTRY_TRANSITIONS, LISTING_TRANSITIONS } from '../../src/machines/index.js';
 import {
-  ENTRY_TRANSITIONS,
-  LISTING_TRANSITIONS,
   PAIRING_CLIENT_TRANSITIONS,
   PAIRING_SERVER_TRANSITIONS,
-} from '../../src/machines/index.js';
+} from '../../src/machines/pairing-exchange.js';
 
 /**
  * The `state | event | next` triples of the first table under `heading` (columns found by their header

@@ -11,7 +11,7 @@ import {
   encodeMessage,
   type PairMessageType,
 } from '../../src/protocol/index.js';
-import { PairingClient, PairingServer } from '../../src/machines/index.js';
+import { PairingClient, PairingServer } from '../../src/machines/pairing-exchange.js';
 
 const leg = () => ({
   sid: randomBytes(32),

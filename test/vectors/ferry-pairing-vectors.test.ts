@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { pairingMacKey, parsePairingCode } from '../../src/crypto/index.js';
 import { cpaceLvCat } from '../../src/crypto/cpace.js';
 import { decodePairMessage, encodeMessage, type PairMessageType } from '../../src/protocol/index.js';
-import { PairingClient, PairingServer, type PairingStep } from '../../src/machines/index.js';
+import { PairingClient, PairingServer, type PairingStep } from '../../src/machines/pairing-exchange.js';
 
 interface PairingVector {
   name: string;
