@@ -1,13 +1,13 @@
 // Bugs the fuzzers found, one test each. Those not fixed yet carry `todo` (the runner shows them as TODO
 // without failing the run); when a fix lands, the `todo` goes and the test guards the fix.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdir, readdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { FerryError } from '../../src/errors/index.js';
-import { HandshakeState, generateKeyPair } from '../../src/crypto/index.js';
+import { HandshakeState, generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import { FramedSocket, NOISE_PROTOCOL_NAME, clientHandshake } from '../../src/channel/index.js';
 import {
   PERMISSION_UPLOAD,
@@ -43,12 +43,8 @@ test('`HandshakeState` used after close() refuses with a coded error, not INTERN
   );
 });
 
-// Found by the server fuzz target (huge offers): PartialTransfer truncated the .part to the claimed size and
-// wrote the .state before sizing its chunk-hash table by the claim (Buffer.alloc(count * 32): 128 GiB for
-// 2^32-1 chunks -> RangeError), and ftruncate past the file system limit failed EFBIG: both became INTERNAL,
-// the session was dropped without an ERROR and a 4 TiB sparse .part stayed behind. Refused with a coded
-// ERROR since the server limits landed; this test keeps it so.
-test('a PUT_OFFER whose size needs 2^32-1 chunks, or more bytes than the file system allows, gets a coded ERROR for its ref and leaves no partial', async (t) => {
+/** A server on loopback that admits one fresh client key with upload permission, closed after the test. */
+async function uploadOnlyServer(t: TestContext): Promise<{ client: KeyPair; server: FerryServer }> {
   const dir = await makeTempDir('ferry-known-bug-');
   const client = generateKeyPair();
   const server = await FerryServer.start({
@@ -62,6 +58,16 @@ test('a PUT_OFFER whose size needs 2^32-1 chunks, or more bytes than the file sy
     await server.close();
     await removeTempDir(dir);
   });
+  return { client, server };
+}
+
+// Found by the server fuzz target (huge offers): PartialTransfer truncated the .part to the claimed size and
+// wrote the .state before sizing its chunk-hash table by the claim (Buffer.alloc(count * 32): 128 GiB for
+// 2^32-1 chunks -> RangeError), and ftruncate past the file system limit failed EFBIG: both became INTERNAL,
+// the session was dropped without an ERROR and a 4 TiB sparse .part stayed behind. Refused with a coded
+// ERROR since the server limits landed; this test keeps it so.
+test('a PUT_OFFER whose size needs 2^32-1 chunks, or more bytes than the file system allows, gets a coded ERROR for its ref and leaves no partial', async (t) => {
+  const { client, server } = await uploadOnlyServer(t);
   const socket = connect({ host: '127.0.0.1', port: server.address.port });
   socket.on('error', () => undefined);
   await once(socket, 'connect');
@@ -104,19 +110,7 @@ test('a PUT_OFFER whose size needs 2^32-1 chunks, or more bytes than the file sy
 // every handshake deadline and idle timeout waited behind it. The server shares this test's process, so the
 // longest stretch without an event-loop turn here is the server's.
 test('a PUT_LINK whose 4 KiB path is 800 components deep is answered without holding the server event loop', async (t) => {
-  const dir = await makeTempDir('ferry-known-bug-');
-  const client = generateKeyPair();
-  const server = await FerryServer.start({
-    root: join(dir, 'root'),
-    port: 0,
-    identity: generateKeyPair(),
-    authorize: (key) => (key.equals(client.publicKey) ? { permissions: PERMISSION_UPLOAD } : undefined),
-    partialSweepIntervalMs: 0,
-  });
-  t.after(async () => {
-    await server.close();
-    await removeTempDir(dir);
-  });
+  const { client, server } = await uploadOnlyServer(t);
   await mkdir(join(server.root, 'fuzz'));
   const channel = await openAdmittedSession(t, server.address, client);
   const path = `${'fuzz/'.repeat(800)}x`;
