@@ -11,7 +11,6 @@ import {
   chunkBytesFor,
   indicesFromRanges,
   type BytePiece,
-  type DeltaSignature,
   type GetOfferMessage,
   type GetStripe,
 } from '../protocol/index.js';
@@ -27,9 +26,9 @@ import {
   siblingTempName,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
-import { PatchWriter, takeBlocks, type FoundBlocks } from './delta-blocks-download.js';
-import { ArrivingSignature, takeLeaves, type TakenLeaves } from './delta-download.js';
-import { withOldFileScan } from './old-file-scans.js';
+import { PatchWriter, type FoundBlocks } from './delta-blocks-download.js';
+import { ArrivingSignature } from './delta-download.js';
+import { scanOldFile, type OldFileScan, type Patch } from './old-file-scans.js';
 import { PARALLEL_MIN_BYTES } from './upload-file.js';
 
 export interface DownloadOptions {
@@ -194,12 +193,6 @@ interface ReceiveContext {
   readonly patch?: Patch | undefined;
 }
 
-/** What a PATCH request asked for, and where the old file holds the rest of those leaves (§5.17.4). */
-interface Patch {
-  readonly pieces: BytePiece[];
-  readonly found: FoundBlocks;
-}
-
 /**
  * A delta download (PROTOCOL.md §5.17): the signature of the server's file on `ref`, its leaves found in the
  * old local file and copied into the partial (each verified), then a second request that holds them, so the
@@ -245,7 +238,14 @@ async function receiveDelta(
       const arrived = receiver.arrived;
       if (arrived === undefined) continue;
       if (scanning === undefined && arrived.signature.blockBytes >= LEAF_BYTES) {
-        scanning = scanOldFile(target, receiver.offer!, { signature: arrived.signature }, options, arrival);
+        scanning = scanOldFile(
+          downloadPartials,
+          target,
+          receiver.offer!,
+          { signature: arrived.signature },
+          options,
+          arrival,
+        );
         scanning.catch(() => undefined); // awaited below, or after the failure that stops it
       }
       arrival.arrived(arrived.blocks);
@@ -260,7 +260,8 @@ async function receiveDelta(
   answered.complete = true;
   session.closeRef(ref);
   const { offer } = signed;
-  const scanned = await (scanning ?? scanOldFile(target, offer, signed, options, undefined));
+  const scanned = await (scanning ??
+    scanOldFile(downloadPartials, target, offer, signed, options, undefined));
   if (scanned.kind === 'identical') {
     if (partialIsOurs) {
       await rm(paths.dataPath, { force: true });
@@ -539,71 +540,4 @@ async function receiveStripe(
   } finally {
     session.closeRef(ref);
   }
-}
-
-/** What scanning the old file gave a delta download: it is the server's file, or the leaves it holds. */
-type OldFileScan =
-  | { kind: 'identical' }
-  | {
-      kind: 'taken';
-      taken: TakenLeaves;
-      patch: Patch | undefined;
-      /** The old file, open while a patched download reads from it (§5.17.4), else closed. */
-      old: SourceFile;
-    };
-
-/**
- * Opens the old file and the download's partial and takes what the old file holds of the server's file
- * (PROTOCOL.md §5.17.3, §5.17.4), a few scans at once in the process, each with the writes of the leaves it
- * takes (memory per download in flight). With `arrival` the signature (in leaves) is still arriving.
- */
-async function scanOldFile(
-  target: RootPath,
-  offer: { size: number },
-  signed: { signature: DeltaSignature; digest?: Buffer },
-  options: DownloadOptions,
-  arrival: ArrivingSignature | undefined,
-): Promise<OldFileScan> {
-  const { signature, digest } = signed;
-  const old = await SourceFile.open(target.path, { noFollow: true });
-  let taken: TakenLeaves;
-  let patch: Patch | undefined;
-  // A patched download reads the bytes around its pieces from the old file as it writes them (§5.17.4), so
-  // the handle stays open until that download ends; otherwise it closes once the old file is scanned.
-  let keepOld = false;
-  try {
-    const partial = await PartialTransfer.open(downloadPartials, target, {
-      size: offer.size,
-      mtimeMs: 0,
-      chunkBytes: LEAF_BYTES,
-      fresh: true,
-      durableBatchBytes: options.durableBatchBytes,
-    });
-    try {
-      // PROTOCOL.md §5.17.4: a file under 16 MiB is signed in blocks under one leaf; the bytes of leaves not
-      // wholly found are asked for as pieces, the rest of those leaves read from the old file around them.
-      taken = await withOldFileScan(async () => {
-        if (signature.blockBytes >= LEAF_BYTES) return takeLeaves(old, signed, partial, arrival);
-        if (digest === undefined)
-          throw new FerryError('INTERNAL', 'blocks are scanned once the signature is whole');
-        const blocks = await takeBlocks(old, { signature, digest }, partial);
-        if (blocks.patch.length > 0) patch = { pieces: blocks.patch, found: blocks.found };
-        return blocks;
-      });
-    } catch (err) {
-      await partial.close();
-      throw err;
-    }
-    if (taken.identical) {
-      // The old file is the server's: it stays as it is, and the partial opened for nothing goes.
-      await partial.discard();
-      return { kind: 'identical' };
-    }
-    // Made durable: a cut from here on resumes with these leaves held.
-    await partial.close();
-    keepOld = patch !== undefined;
-  } finally {
-    if (!keepOld) await old.close();
-  }
-  return { kind: 'taken', taken, patch, old };
 }

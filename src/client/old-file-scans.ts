@@ -1,8 +1,15 @@
+import { FerryError } from '../errors/index.js';
+import { LEAF_BYTES, type BytePiece, type DeltaSignature } from '../protocol/index.js';
+import { PartialTransfer, SourceFile, type PartialStore, type RootPath } from '../transfer/index.js';
+import { takeBlocks, type FoundBlocks } from './delta-blocks-download.js';
+import { takeLeaves, type ArrivingSignature, type TakenLeaves } from './delta-download.js';
+
 /**
- * Old files scanned at once for delta downloads (PROTOCOL.md §5.17.3, §5.17.4), in this process. A `get -r`
- * has up to MAX_PIPELINED downloads in flight, and each scan holds its read window and the partial's pending
- * writes of the leaves it takes; the scan itself runs on the event loop, so more than two at once gain only
- * overlapped reads, and cost memory per file (16 changed 15 MiB files: about 135 MiB peak all at once).
+ * Scanning the old file of a delta download (`scanOldFile`, PROTOCOL.md §5.17.3, §5.17.4), and how many
+ * scans run at once in this process. A `get -r` has up to MAX_PIPELINED downloads in flight, and each scan
+ * holds its read window and the partial's pending writes of the leaves it takes; the scan itself runs on the
+ * event loop, so more than two at once gain only overlapped reads, and cost memory per file (16 changed
+ * 15 MiB files: about 135 MiB peak all at once).
  */
 const MAX_SCANS = 2;
 
@@ -21,4 +28,78 @@ export async function withOldFileScan<T>(scan: () => Promise<T>): Promise<T> {
     if (next) next();
     else running--;
   }
+}
+
+/** What a PATCH request asked for, and where the old file holds the rest of those leaves (§5.17.4). */
+export interface Patch {
+  readonly pieces: BytePiece[];
+  readonly found: FoundBlocks;
+}
+
+/** What scanning the old file gave a delta download: it is the server's file, or the leaves it holds. */
+export type OldFileScan =
+  | { kind: 'identical' }
+  | {
+      kind: 'taken';
+      taken: TakenLeaves;
+      patch: Patch | undefined;
+      /** The old file, open while a patched download reads from it (§5.17.4), else closed. */
+      old: SourceFile;
+    };
+
+/**
+ * Opens the old file and the download's partial and takes what the old file holds of the server's file
+ * (PROTOCOL.md §5.17.3, §5.17.4), a few scans at once in the process, each with the writes of the leaves it
+ * takes (memory per download in flight). With `arrival` the signature (in leaves) is still arriving.
+ */
+export async function scanOldFile(
+  partials: PartialStore<RootPath, RootPath>,
+  target: RootPath,
+  offer: { size: number },
+  signed: { signature: DeltaSignature; digest?: Buffer },
+  options: { durableBatchBytes?: number | undefined },
+  arrival: ArrivingSignature | undefined,
+): Promise<OldFileScan> {
+  const { signature, digest } = signed;
+  const old = await SourceFile.open(target.path, { noFollow: true });
+  let taken: TakenLeaves;
+  let patch: Patch | undefined;
+  // A patched download reads the bytes around its pieces from the old file as it writes them (§5.17.4), so
+  // the handle stays open until that download ends; otherwise it closes once the old file is scanned.
+  let keepOld = false;
+  try {
+    const partial = await PartialTransfer.open(partials, target, {
+      size: offer.size,
+      mtimeMs: 0,
+      chunkBytes: LEAF_BYTES,
+      fresh: true,
+      durableBatchBytes: options.durableBatchBytes,
+    });
+    try {
+      // PROTOCOL.md §5.17.4: a file under 16 MiB is signed in blocks under one leaf; the bytes of leaves not
+      // wholly found are asked for as pieces, the rest of those leaves read from the old file around them.
+      taken = await withOldFileScan(async () => {
+        if (signature.blockBytes >= LEAF_BYTES) return takeLeaves(old, signed, partial, arrival);
+        if (digest === undefined)
+          throw new FerryError('INTERNAL', 'blocks are scanned once the signature is whole');
+        const blocks = await takeBlocks(old, { signature, digest }, partial);
+        if (blocks.patch.length > 0) patch = { pieces: blocks.patch, found: blocks.found };
+        return blocks;
+      });
+    } catch (err) {
+      await partial.close();
+      throw err;
+    }
+    if (taken.identical) {
+      // The old file is the server's: it stays as it is, and the partial opened for nothing goes.
+      await partial.discard();
+      return { kind: 'identical' };
+    }
+    // Made durable: a cut from here on resumes with these leaves held.
+    await partial.close();
+    keepOld = patch !== undefined;
+  } finally {
+    if (!keepOld) await old.close();
+  }
+  return { kind: 'taken', taken, patch, old };
 }
