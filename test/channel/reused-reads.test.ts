@@ -2,45 +2,15 @@
 // read (handshake bytes, records) must not change when the next read overwrites the buffer. Real loopback TCP.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { connect, createServer, type Socket } from 'node:net';
 import { FramedSocket, ReusedReads, SecureChannel } from '../../src/channel/index.js';
-import { CipherState, SessionCipher } from '../../src/crypto/index.js';
 import { FerryError } from '../../src/errors/index.js';
 import { encodeMessage, writeFrameHeader, type Message } from '../../src/protocol/index.js';
-
-function keyed(key: Buffer): SessionCipher {
-  const send = new CipherState();
-  const receive = new CipherState();
-  send.initializeKey(key);
-  receive.initializeKey(key);
-  return new SessionCipher(send, receive);
-}
-
-/** A loopback server whose accepted socket is handed out, and a client socket created with `reads.onread`. */
-async function pair(reads: ReusedReads): Promise<{ accepted: Socket; dialled: Socket; close: () => void }> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  const accepting = once(server, 'connection') as Promise<[Socket]>;
-  const dialled = connect({ host: '127.0.0.1', port, onread: reads.onread });
-  const [[accepted]] = await Promise.all([accepting, once(dialled, 'connect')]);
-  return {
-    accepted,
-    dialled,
-    close: () => {
-      accepted.destroy();
-      dialled.destroy();
-      server.close();
-    },
-  };
-}
+import { keyedCipher as keyed, socketPair } from '../helpers/loopback-socket-pair.js';
 
 test('handshake bytes and records read through one small reused buffer arrive intact and in order', async () => {
   // 1000 bytes: every record straddles several reads, and each read overwrites the last.
   const reads = new ReusedReads(1000);
-  const sockets = await pair(reads);
+  const sockets = await socketPair(reads.onread);
   try {
     const framed = new FramedSocket(sockets.dialled, reads);
     const preamble = Buffer.alloc(3000);

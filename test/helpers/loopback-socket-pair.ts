@@ -1,17 +1,22 @@
 // A real loopback TCP connection for channel tests, and a session cipher keyed the same both ways (so one
 // side's records open with another cipher built from the same key).
 import { once } from 'node:events';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, createServer, type OnReadOpts, type Socket } from 'node:net';
 import { CipherState, SessionCipher } from '../../src/crypto/index.js';
 
-/** A real loopback TCP pair: the accepted socket and the dialled one; `close` ends both and the listener. */
-export async function socketPair(): Promise<{ accepted: Socket; dialled: Socket; close: () => void }> {
+/**
+ * A real loopback TCP pair: the accepted socket and the dialled one (reading through `onread` if given);
+ * `close` ends both and the listener.
+ */
+export async function socketPair(
+  onread?: OnReadOpts,
+): Promise<{ accepted: Socket; dialled: Socket; close: () => void }> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as { port: number };
   const accepting = once(server, 'connection') as Promise<[Socket]>;
-  const dialled = connect(port, '127.0.0.1');
+  const dialled = connect({ host: '127.0.0.1', port, ...(onread ? { onread } : {}) });
   const [[accepted]] = await Promise.all([accepting, once(dialled, 'connect')]);
   return {
     accepted,
