@@ -4,7 +4,6 @@ import { FrameDecoder, MAX_RECORD_BYTES, MIN_RECORD_BYTES } from '../protocol/in
 import type { ParallelOpener } from '../protocol/index.js';
 import { OpeningStopped, PooledOpening, type ReceiveCipher } from './pooled-opening.js';
 import type { ReusedReads } from './reused-reads.js';
-import { ReusedPlaintexts } from './reused-plaintexts.js';
 
 /** Frames queued unread beyond this many bytes pause the socket, so a slow consumer bounds memory. */
 const RECEIVE_HIGH_WATER_BYTES = 1024 * 1024;
@@ -41,8 +40,6 @@ export class FramedSocket {
   #open: ((record: Buffer) => Buffer) | undefined;
   /** What `#open` threw: handed out after the records before it, in order; nothing after it is read. */
   #openFailure: FerryError | undefined;
-  /** Where the file data of records opened here is kept (`ReusedPlaintexts`). */
-  readonly #plaintexts = new ReusedPlaintexts();
   /** Records opened on worker threads (`openInParallel`), delivered in order. */
   #pooled: PooledOpening | undefined;
   /** A record failed (its failure queued in order): what the socket still delivers is not read. */
@@ -136,7 +133,6 @@ export class FramedSocket {
       },
     });
     this.#pooled = pooled;
-    this.#plaintexts.close();
   }
 
   /** What opening a record failed with, if it did (the session is over then). */
@@ -242,7 +238,7 @@ export class FramedSocket {
           } catch (err) {
             throw new OpenFailure(toFerryError(err));
           }
-          this.#deliver(this.#plaintexts.keep(opened));
+          this.#deliver(opened);
         });
       }
     } catch (err) {
@@ -325,7 +321,6 @@ export class FramedSocket {
     if (this.#error) return;
     this.#error = err;
     this.#pooled?.stop();
-    this.#plaintexts.close();
     const raw = this.#rawWaiter;
     this.#rawWaiter = undefined;
     raw?.reject(err);
