@@ -9,6 +9,15 @@ import {
 } from '../../protocol/index.js';
 
 const EMPTY = Buffer.alloc(0);
+/**
+ * node:crypto hands a record's plaintext out in a fresh, zero-filled buffer (there is no update-into). As one
+ * 64 KiB buffer per record, glibc served each from memory it had given back to the system at the last
+ * collection: faulted in and zeroed again per record, 35 % of a worker's time (perf, pipeline receive at 2
+ * threads: page faults 17 %, memset 17-19 %, against SHA-256 42 % and AES-GCM 14 %). In 8 KiB pieces the
+ * memory is reused as it is freed: page faults and memset under 1 %, the allocation itself 12-14 %, the
+ * workers' samples 7 % fewer (16 KiB pieces still faulted: 13-15 %).
+ */
+const OPEN_PIECE_BYTES = 8 * 1024;
 const PUT_DATA = MESSAGE_TYPE_CODES.PUT_DATA;
 const GET_DATA = MESSAGE_TYPE_CODES.GET_DATA;
 
@@ -39,14 +48,22 @@ export function openBlock(job: OpenJob): OpenResult {
         const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: AEAD_TAG_BYTES });
         decipher.setAuthTag(view.subarray(at + bodyBytes, at + bodyBytes + AEAD_TAG_BYTES));
         decipher.setAAD(EMPTY);
-        const plaintext = decipher.update(view.subarray(at, at + bodyBytes));
+        // Opened in pieces: see OPEN_PIECE_BYTES. Copied into place only once the tag checked.
+        const pieces: Buffer[] = [];
+        for (let from = at; from < at + bodyBytes; from += OPEN_PIECE_BYTES) {
+          pieces.push(
+            decipher.update(view.subarray(from, Math.min(at + bodyBytes, from + OPEN_PIECE_BYTES))),
+          );
+        }
         try {
           decipher.final();
         } catch {
-          plaintext.fill(0); // GCM hands out plaintext before the tag is checked; it must not linger
+          // GCM hands out plaintext before the tag is checked; it must not linger
+          for (const piece of pieces) piece.fill(0);
           break opening;
         }
-        plaintext.copy(view, at);
+        let to = at;
+        for (const piece of pieces) to += piece.copy(view, to);
         opened.push(view.subarray(at, at + bodyBytes));
       }
     }
