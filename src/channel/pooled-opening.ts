@@ -7,24 +7,11 @@ import {
   noteLeafHash,
   sealReceived,
 } from '../protocol/index.js';
-import {
-  RECEIVE_BLOCK_BYTES,
-  RECEIVE_BLOCK_RECORDS,
-  isDataRecord,
-  reuseReceiveBlock,
-  takeReceiveBlock,
-} from './receive-blocks.js';
+import { RECEIVE_BLOCK_BYTES, isDataRecord, reuseReceiveBlock, takeReceiveBlock } from './receive-blocks.js';
 import type { OpenResult, ParallelOpener } from '../protocol/index.js';
 
-/**
- * Records per block handed to a worker (about 2 MiB): a default 4 MiB chunk arrives as 65 records (64 full
- * ones and a short one, PROTOCOL.md §5.5) and its PUT_CHUNK, which closes the block (`add`), so the chunk
- * goes to the workers as two blocks (33 + 32 records). With 16 it went as five (16, 16, 16, 16 and 1): a
- * hand-over and a result for a block of 1,920 bytes, and a leaf split between two blocks at each of four
- * boundaries, which neither worker can hash (the event loop hashes it: 4 of the chunk's 64 leaves, measured
- * 8 % of the event loop's time at 2 threads); now one.
- */
-const BLOCK_RECORDS = RECEIVE_BLOCK_RECORDS;
+/** Records per block handed to a worker: about 1 MiB, as on the sending side (`RECORDS_PER_BLOCK`). */
+const BLOCK_RECORDS = 16;
 const BLOCK_BYTES = RECEIVE_BLOCK_BYTES;
 /**
  * Records shorter than this are opened on the event loop at once, in arrival order: control messages, and

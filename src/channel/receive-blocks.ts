@@ -6,17 +6,14 @@ import {
   forgetLeafHashes,
 } from '../protocol/index.js';
 
-/** Records of a receive block at most: half a default chunk's records and one more (`pooled-opening.ts`). */
-export const RECEIVE_BLOCK_RECORDS = 33;
-/** Bytes of a receive block: RECEIVE_BLOCK_RECORDS full records (about 2 MiB). */
-export const RECEIVE_BLOCK_BYTES = RECEIVE_BLOCK_RECORDS * MAX_RECORD_BYTES;
+/** Bytes of a receive block: 16 full records (about 1 MiB), as the sending side's blocks. */
+export const RECEIVE_BLOCK_BYTES = 16 * MAX_RECORD_BYTES;
 /**
  * Blocks kept for reuse, by every channel of the process: what the pool's workers hold and what the writer
  * still has queued (up to ~9 MiB: `BatchedWriter`), so a stream past its first few MiB allocates none, and a
- * session after another starts with blocks made. More are dropped as they come free. 16 MiB, as when blocks
- * were half as big and twice as many were kept.
+ * session after another starts with blocks made. More are dropped as they come free.
  */
-const MAX_SPARE_BLOCKS = 8;
+const MAX_SPARE_BLOCKS = 16;
 /**
  * Free blocks, shared by every channel: ones whose every record was file data, released by the writer once
  * written (`leaseReceived`). A block that held anything else is never reused: its views may be kept. Not
