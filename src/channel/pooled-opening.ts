@@ -7,11 +7,17 @@ import {
   noteLeafHash,
   sealReceived,
 } from '../protocol/index.js';
-import { RECEIVE_BLOCK_BYTES, isDataRecord, reuseReceiveBlock, takeReceiveBlock } from './receive-blocks.js';
+import {
+  RECEIVE_BLOCK_BYTES,
+  RECEIVE_BLOCK_RECORDS,
+  isDataRecord,
+  reuseReceiveBlock,
+  takeReceiveBlock,
+} from './receive-blocks.js';
 import type { OpenResult, ParallelOpener } from '../protocol/index.js';
 
-/** Records per block handed to a worker: about 1 MiB, as on the sending side (`RECORDS_PER_BLOCK`). */
-const BLOCK_RECORDS = 16;
+/** Records per block handed to a worker: 16 full ones and a chunk's short last one (`RECEIVE_BLOCK_RECORDS`). */
+const BLOCK_RECORDS = RECEIVE_BLOCK_RECORDS;
 const BLOCK_BYTES = RECEIVE_BLOCK_BYTES;
 /**
  * Records shorter than this are opened on the event loop at once, in arrival order: control messages, and

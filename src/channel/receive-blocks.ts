@@ -6,8 +6,24 @@ import {
   forgetLeafHashes,
 } from '../protocol/index.js';
 
-/** Bytes of a receive block: 16 full records (about 1 MiB), as the sending side's blocks. */
-export const RECEIVE_BLOCK_BYTES = 16 * MAX_RECORD_BYTES;
+/**
+ * Room in a receive block past its 16 full records: enough for the short record that ends a chunk (the
+ * chunk's bytes past its full records: 1,920 for a 4 MiB chunk, at most 15,360 for chunks up to 32 MiB).
+ */
+const CHUNK_TAIL_BYTES = 16 * 1024;
+/**
+ * Bytes of a receive block: 16 full records (about 1 MiB, as the sending side's blocks) and a chunk's short
+ * last record (`RECEIVE_BLOCK_RECORDS`).
+ */
+export const RECEIVE_BLOCK_BYTES = 16 * MAX_RECORD_BYTES + CHUNK_TAIL_BYTES;
+/**
+ * Records of a receive block at most: 16 full ones and a short one. A default 4 MiB chunk arrives as 64 full
+ * records, a short one and its PUT_CHUNK (which closes the block, `pooled-opening.ts`): with room for 16
+ * records it went to the workers as five blocks (16, 16, 16, 16 and one of 1,949 bytes), now as four. That
+ * is a hand-over and a result fewer per chunk, and a leaf split between two blocks fewer (hashed on the event
+ * loop, since neither worker holds all of it): 3 of the chunk's 64 leaves instead of 4.
+ */
+export const RECEIVE_BLOCK_RECORDS = 17;
 /**
  * Blocks kept for reuse, by every channel of the process: what the pool's workers hold and what the writer
  * still has queued (up to ~9 MiB: `BatchedWriter`), so a stream past its first few MiB allocates none, and a
