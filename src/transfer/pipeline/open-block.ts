@@ -11,11 +11,11 @@ import {
 const EMPTY = Buffer.alloc(0);
 /**
  * node:crypto hands a record's plaintext out in a fresh, zero-filled buffer (there is no update-into). As one
- * 64 KiB buffer per record, glibc served each from memory it had given back to the system at the last
- * collection: faulted in and zeroed again per record, 35 % of a worker's time (perf, pipeline receive at 2
- * threads: page faults 17 %, memset 17-19 %, against SHA-256 42 % and AES-GCM 14 %). In 8 KiB pieces the
- * memory is reused as it is freed: page faults and memset under 1 %, the allocation itself 12-14 %, the
- * workers' samples 7 % fewer (16 KiB pieces still faulted: 13-15 %).
+ * 64 KiB buffer per record, its memory was faulted in and zeroed afresh per record: 25-35 % of a worker's time
+ * (perf, pipeline receive at 2 threads: page faults 11-17 %, memset 13-19 %, against SHA-256 37-42 % and
+ * AES-GCM 14-16 %). In 8 KiB pieces glibc reuses the memory as it is freed: in 4 of the 5 workers measured
+ * both fell under 2 % (the fifth: 11 % and 6 %), the allocation itself 12-20 %, and the workers took 3-10 %
+ * fewer samples (16 KiB pieces still faulted: 13-15 %). Sealing gains nothing this way (measured).
  */
 const OPEN_PIECE_BYTES = 8 * 1024;
 const PUT_DATA = MESSAGE_TYPE_CODES.PUT_DATA;
