@@ -79,7 +79,9 @@ export class SecureChannel {
   /**
    * Seals `plaintexts` as consecutive records and writes them in one gathered write (a block of PUT_DATA or
    * GET_DATA): one system call and at most one wait for 'drain' per block instead of per record, and the
-   * peer is woken once per block. The buffers may be reused as soon as this returns its promise.
+   * peer is woken once per block. The buffers may be reused as soon as this returns its promise. node:crypto's
+   * outputs go out as they are (no copy into one buffer: measured 5 % more sender CPU); a sender collects
+   * their garbage young (`collectYoungGarbage`, chunk-streamer.ts).
    */
   async sendPlaintexts(plaintexts: readonly Buffer[]): Promise<void> {
     if (this.#closed) throw this.#socket.error ?? new FerryError('CONNECTION_CLOSED', 'channel closed');

@@ -1,6 +1,7 @@
 import { ChunkHasher, MAX_MESSAGE_BYTES, chunkLength, type ChunkHashes } from '../protocol/index.js';
 import { FerryError } from '../errors/index.js';
 import type { ChunkSource } from './chunk-source.js';
+import { collectYoungGarbage } from './young-garbage.js';
 
 /** Where a streamer puts its messages: the sending half of a session, for one transfer. */
 export interface ChunkSink {
@@ -38,6 +39,9 @@ export interface StreamChunksOptions {
 /** Records read with one `readv` per block: 16 records, about 1 MiB of file data. */
 export const RECORDS_PER_BLOCK = 16;
 
+/** Blocks (about 16 MiB) sent between two minor collections of their garbage (`collectYoungGarbage`). */
+const BLOCKS_PER_GC = 16;
+
 /** A run of consecutive records of one chunk, read together. */
 export interface Block {
   readonly chunk: number;
@@ -74,6 +78,7 @@ export async function streamChunks(source: ChunkSource, options: StreamChunksOpt
   let sent = 0;
   let hasher: ChunkHasher | undefined;
   let which = 0;
+  let blocksSinceGc = 0;
   const first = blocks.next();
   let pending = first.done ? undefined : read(first.value, buffers[0]!);
   while (pending) {
@@ -96,6 +101,11 @@ export async function streamChunks(source: ChunkSource, options: StreamChunksOpt
         offset += length;
       }
       await sink.sendDataBlock(slots);
+      // Once the block is written, its sealed outputs are garbage: collected young, before they pile up.
+      if (++blocksSinceGc === BLOCKS_PER_GC) {
+        blocksSinceGc = 0;
+        collectYoungGarbage();
+      }
     } else {
       for (let i = 0; i < block.lengths.length; i++) {
         const length = block.lengths[i]!;
