@@ -77,6 +77,28 @@ export class SecureChannel {
   }
 
   /**
+   * Seals `plaintexts` as consecutive records and writes them in one gathered write (a block of PUT_DATA or
+   * GET_DATA): one system call and at most one wait for 'drain' per block instead of per record, and the
+   * peer is woken once per block. The buffers may be reused as soon as this returns its promise. node:crypto's
+   * outputs go out as they are (no copy into one buffer: measured 5 % more sender CPU); a sender collects
+   * their garbage young (`collectYoungGarbage`, chunk-streamer.ts).
+   */
+  async sendPlaintexts(plaintexts: readonly Buffer[]): Promise<void> {
+    if (this.#closed) throw this.#socket.error ?? new FerryError('CONNECTION_CLOSED', 'channel closed');
+    const headers = Buffer.allocUnsafe(2 * plaintexts.length);
+    const parts: Buffer[] = [];
+    for (let i = 0; i < plaintexts.length; i++) {
+      // PROTOCOL.md §4.3: a send key past its time bound is replaced, announced by a REKEY record first.
+      if (this.#cipher.rekeyDue) parts.push(...framed(...this.#cipher.sealRekey()));
+      const [body, tag] = this.#cipher.sealParts(plaintexts[i]!);
+      const header = headers.subarray(2 * i, 2 * i + 2);
+      writeFrameHeader(body.length + tag.length, header, 0);
+      parts.push(header, body, tag);
+    }
+    if (!this.#writeParts(parts)) await this.#socket.drained();
+  }
+
+  /**
    * Receives, authenticates and decodes the next message. A session's messages are read with
    * `decodeMessage`; a pairing exchange passes the protocol decoder of the message it waits for (e.g.
    * `decodePairMessage`, PROTOCOL.md §12.4), since 0x40-0x43 are no session's messages.
@@ -172,13 +194,23 @@ export class SecureChannel {
   }
 
   #writeRecord(body: Buffer, tag: Buffer): boolean {
-    const header = Buffer.allocUnsafe(2);
-    writeFrameHeader(body.length + tag.length, header, 0);
+    return this.#writeParts(framed(body, tag));
+  }
+
+  /** Writes framed records' parts in one gathered write, or holds them behind reserved records. */
+  #writeParts(parts: Buffer[]): boolean {
     if (this.#order.length > 0) {
       // Behind records reserved for sealing elsewhere: held until they are written (fresh buffers, safe).
-      this.#order.push({ parts: [header, body, tag] });
+      this.#order.push({ parts });
       return true;
     }
-    return this.#socket.write(header, body, tag);
+    return this.#socket.write(...parts);
   }
+}
+
+/** One sealed record's parts as they go on the wire: u16 length, ciphertext, tag (PROTOCOL.md §4.1). */
+function framed(body: Buffer, tag: Buffer): Buffer[] {
+  const header = Buffer.allocUnsafe(2);
+  writeFrameHeader(body.length + tag.length, header, 0);
+  return [header, body, tag];
 }

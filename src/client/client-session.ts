@@ -216,6 +216,12 @@ export class ClientSession {
     return this.channel.sendPlaintext(plaintext);
   }
 
+  /** A block of PUT_DATA plaintexts at once, in one gathered write (`SecureChannel.sendPlaintexts`). */
+  sendDataBlock(plaintexts: readonly Buffer[]): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    return this.channel.sendPlaintexts(plaintexts);
+  }
+
   /**
    * The sending half of `ref`'s data for a `SealPool` (`streamChunksPooled`): nonces reserved here, records
    * sealed by the workers and written in nonce order, with the same failure check as `sendData`.

@@ -416,6 +416,7 @@ function dataSink(session: ClientSession, ref: number): Parameters<typeof stream
     headerBytes: PUT_DATA_HEADER_BYTES,
     writeDataHeader: (target, fileOffset) => writePutDataHeader(target, 0, ref, fileOffset),
     sendData: (plaintext) => session.sendData(plaintext),
+    sendDataBlock: (plaintexts) => session.sendDataBlock(plaintexts),
     sendChunk: (index, chunkHash) => session.send({ type: 'PUT_CHUNK', ref, index, chunkHash }),
   };
 }

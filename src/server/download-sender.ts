@@ -137,6 +137,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
                     headerBytes: GET_DATA_HEADER_BYTES,
                     writeDataHeader: (slot, fileOffset) => writeGetDataHeader(slot, 0, ref, fileOffset),
                     sendData: (plaintext) => io.sendPlaintext(plaintext),
+                    sendDataBlock: (plaintexts) => io.sendPlaintexts(plaintexts),
                     sendChunk: async (index, chunkHash) => {
                       await io.send({ type: 'GET_CHUNK', ref, index, chunkHash });
                       verifiedBytes += hashes.lengthOf(index);

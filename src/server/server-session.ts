@@ -146,6 +146,7 @@ export class ServerSession {
         {
           send: (message) => channel.send(message),
           sendPlaintext: (plaintext) => channel.sendPlaintext(plaintext),
+          sendPlaintexts: (plaintexts) => channel.sendPlaintexts(plaintexts),
           reserveRecords: (count) => channel.reserveRecords(count),
           writeFramed: (framed, records) => channel.writeFramed(framed, records),
         },

@@ -91,6 +91,8 @@ export class SessionIo {
   readonly log: Logger;
   readonly send: (message: Message) => Promise<void>;
   readonly sendPlaintext: (plaintext: Buffer) => Promise<void>;
+  /** Seals and writes a block of plaintexts in one gathered write (`SecureChannel.sendPlaintexts`). */
+  readonly sendPlaintexts: (plaintexts: readonly Buffer[]) => Promise<void>;
   /** Reserves nonces for records sealed on the pool (`SecureChannel.reserveRecords`). */
   readonly reserveRecords: (count: number) => NonceRange[];
   /** Writes records sealed on the pool under reserved nonces (`SecureChannel.writeFramed`). */
@@ -107,6 +109,8 @@ export class SessionIo {
     senders: {
       send: (message: Message) => Promise<void>;
       sendPlaintext: (plaintext: Buffer) => Promise<void>;
+      /** Without it, a block goes record by record through `sendPlaintext`. */
+      sendPlaintexts?: (plaintexts: readonly Buffer[]) => Promise<void>;
       /** Needed only with a `sealPool`. */
       reserveRecords?: (count: number) => NonceRange[];
       writeFramed?: (framed: Buffer, records: number) => Promise<void>;
@@ -119,6 +123,11 @@ export class SessionIo {
     this.log = log;
     this.send = senders.send;
     this.sendPlaintext = senders.sendPlaintext;
+    this.sendPlaintexts =
+      senders.sendPlaintexts ??
+      (async (plaintexts) => {
+        for (const plaintext of plaintexts) await senders.sendPlaintext(plaintext);
+      });
     this.reserveRecords = senders.reserveRecords ?? noPoolSink;
     this.writeFramed = senders.writeFramed ?? noPoolSink;
     this.events = events;
@@ -139,6 +148,7 @@ export class SessionIo {
       {
         send: (message) => (signal.aborted ? stopped() : this.send(message)),
         sendPlaintext: (plaintext) => (signal.aborted ? stopped() : this.sendPlaintext(plaintext)),
+        sendPlaintexts: (plaintexts) => (signal.aborted ? stopped() : this.sendPlaintexts(plaintexts)),
         reserveRecords: (count) => {
           if (signal.aborted) throw toFerryError(signal.reason);
           return this.reserveRecords(count);
