@@ -5,6 +5,7 @@ import {
   MAX_DELTA_BLOCKS,
   PERMISSION_DOWNLOAD,
   deltaBlockBytesFor,
+  forgetLeafHashes,
   deltaBlockCount,
   noteLeafHash,
   type PutCopyMessage,
@@ -22,6 +23,12 @@ import type { SessionIo } from './session-io.js';
 
 /** The most bytes of the old file one read of a PUT_COPY holds (PROTOCOL.md §5.15.3). */
 const COPY_PIECE_BYTES = 1024 * 1024;
+
+/**
+ * Read buffers of the copies, used in turn (4 MiB per delta upload): writes from them land before one is
+ * read into again, so this many pieces are in flight at most.
+ */
+const COPY_PIECES = 4;
 
 /** Placed leaves (`DeltaOldFile.#placed`) taken by the rules at once: 64 (4 MiB of the file). */
 const PLACED_RUN_LEAVES = 64;
@@ -48,6 +55,9 @@ export class DeltaOldFile {
    * place over such leaves writes nothing (`copyInto`). Undefined when none.
    */
   #placed: Uint8Array | undefined;
+  /** The copies' read buffers (`#nextPiece`), at most COPY_PIECES, and whose turn is next once all exist. */
+  #pieces: Buffer[] | undefined;
+  #pieceTurn = 0;
 
   private constructor(old: SourceFile) {
     this.#old = old;
@@ -160,13 +170,32 @@ export class DeltaOldFile {
         continue;
       }
       const n = Math.min(COPY_PIECE_BYTES, message.length - done);
-      const piece = Buffer.allocUnsafe(n);
+      const piece = (await this.#nextPiece(partial)).subarray(0, n);
       await old.readExactly(piece, 0, n, message.oldOffset + done);
       await this.#noteSignedLeaves(piece, message.offset + done, message.oldOffset + done);
       this.overwritten(message.offset + done, n);
       await partial.writeData(message.offset + done, piece, stream);
       done += n;
     }
+  }
+
+  /**
+   * The next of the copies' read buffers, made on first need and used in turn (a fresh 1 MiB per piece was
+   * the server's main garbage on a shifted copy). Before the first is used again, every write queued from
+   * them has landed (`flushWrites`), and no leaf hint noted in one outlives its bytes (`forgetLeafHashes`).
+   */
+  async #nextPiece<T>(partial: PartialTransfer<T>): Promise<Buffer> {
+    const pieces = (this.#pieces ??= []);
+    if (pieces.length < COPY_PIECES) {
+      const piece = Buffer.allocUnsafeSlow(COPY_PIECE_BYTES);
+      pieces.push(piece);
+      return piece;
+    }
+    const turn = this.#pieceTurn++ % COPY_PIECES;
+    if (turn === 0) await partial.flushWrites();
+    const piece = pieces[turn]!;
+    forgetLeafHashes(piece.buffer);
+    return piece;
   }
 
   /**
