@@ -2,7 +2,9 @@
 // --overwrite`) and with rsync over ssh, same run, loopback. Two edits of a random file of `--size`: 1 MiB
 // rewritten in place at 3 places, and 1 KiB inserted near the start. Wire bytes are counted at a proxy in
 // front of each server (both directions, everything on the connection: handshake, signature, data, MACs),
-// time is the client process's wall clock, from spawn to exit.
+// time is the client process's wall clock, from spawn to exit. Not the same work: ferry makes the new file
+// durable (fsync) before its rename and checks every chunk and the whole file with SHA-256; rsync (3.2+) does
+// not fsync and checks with xxh128. ferry keeps both (durability and security), and the note says so.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, open, rm, utimes } from 'node:fs/promises';
@@ -267,8 +269,10 @@ function summarize(
       ...row,
       note:
         row.tool === 'ferry'
-          ? 'bin/ferry send/get --overwrite (delta, PROTOCOL.md §5.15, §5.17); wire bytes at a proxy, both directions'
-          : 'rsync -e ssh, no options; wire bytes at a proxy in front of sshd, both directions',
+          ? 'bin/ferry send/get --overwrite (delta, PROTOCOL.md §5.15, §5.17); wire bytes at a proxy, both directions; ' +
+            'fsyncs the new file before the rename and checks it with SHA-256'
+          : 'rsync -e ssh, no options; wire bytes at a proxy in front of sshd, both directions; ' +
+            'rsync 3.2+ does not fsync and checks with xxh128',
     });
   return rows;
 }

@@ -5,6 +5,7 @@ import {
   MAX_DELTA_BLOCKS,
   PERMISSION_DOWNLOAD,
   deltaBlockBytesFor,
+  forgetLeafHashes,
   deltaBlockCount,
   noteLeafHash,
   type PutCopyMessage,
@@ -15,12 +16,22 @@ import {
   signBlocks,
   signLeaves,
   type PartialTransfer,
+  type SignedPieceHook,
   type RootPath,
 } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 
 /** The most bytes of the old file one read of a PUT_COPY holds (PROTOCOL.md §5.15.3). */
 const COPY_PIECE_BYTES = 1024 * 1024;
+
+/**
+ * Read buffers of the copies, used in turn (4 MiB per delta upload): writes from them land before one is
+ * read into again, so this many pieces are in flight at most.
+ */
+const COPY_PIECES = 4;
+
+/** Placed leaves (`DeltaOldFile.#placed`) taken by the rules at once: 64 (4 MiB of the file). */
+const PLACED_RUN_LEAVES = 64;
 
 /**
  * The server's side of a delta upload (PROTOCOL.md §5.15): the old file, open from the offer until the
@@ -35,6 +46,18 @@ export class DeltaOldFile {
    * Undefined for smaller blocks, and dropped for good at the first identity that differs.
    */
   #leafHashes: ChunkHashes | undefined;
+  /**
+   * Leaves of the old file written into the partial at their own offset while they were signed (an offer of
+   * the old file's size onto an empty partial, `sendSignature`): 1 for leaf i when the partial holds the old
+   * file's leaf i, whose hash is `#leafHashes`' i, and nothing has written there since. Kept only when the
+   * old file's identity after the signing is the one it had when opened (the bytes written are the bytes
+   * signed); a leaf is cleared by any other write over it (PUT_DATA, a copy from elsewhere). A PUT_COPY in
+   * place over such leaves writes nothing (`copyInto`). Undefined when none.
+   */
+  #placed: Uint8Array | undefined;
+  /** The copies' read buffers (`#nextPiece`), at most COPY_PIECES, and whose turn is next once all exist. */
+  #pieces: Buffer[] | undefined;
+  #pieceTurn = 0;
 
   private constructor(old: SourceFile) {
     this.#old = old;
@@ -72,7 +95,12 @@ export class DeltaOldFile {
    * as a download's do. Either way at most one record of 2048 blocks is in memory. Hashing on request is
    * paid for like an EXISTING answer (docs/SECURITY.md "Hashing on request").
    */
-  async sendSignature(io: SessionIo, ref: number): Promise<void> {
+  async sendSignature<T>(
+    io: SessionIo,
+    ref: number,
+    partial: PartialTransfer<T>,
+    newSize: number,
+  ): Promise<void> {
     const old = this.#old;
     const blockBytes = deltaBlockBytesFor(old.size);
     await io.ctx.hashCache.spend(io.clientKey, old.size);
@@ -80,11 +108,48 @@ export class DeltaOldFile {
       // The leaf hashes are kept for the copies (`copyInto`) when the file did not change while it was read:
       // any write moves its ctime, which no one can set back, so an equal identity means the bytes signed.
       const hashes = new ChunkHashes(old.size, LEAF_BYTES);
-      await signLeaves(old, ref, hashes, (record) => io.send(record));
+      const placing = this.#placing(partial, newSize);
+      await signLeaves(old, ref, hashes, (record) => io.send(record), placing);
       if (await this.#unchanged()) this.#leafHashes = hashes;
+      else this.#placed = undefined;
       return;
     }
     await signBlocks(old, ref, blockBytes, (record) => io.send(record));
+  }
+
+  /**
+   * The signing's hook that writes each piece of the old file into `partial` where it lies, so a PUT_COPY in
+   * place later writes nothing and the old file is read once (issue 16: a second read of it, then a write,
+   * was most of a delta upload's copying). Only for a new file of the old one's size, the sign of data
+   * changed in place (after an insertion the old bytes land elsewhere and these writes would be wasted),
+   * onto a partial holding nothing verified (those bytes stay as they are). Undefined otherwise. A failed
+   * write just leaves its leaves unplaced: their copies read the old file, as before.
+   */
+  #placing<T>(partial: PartialTransfer<T>, newSize: number): SignedPieceHook | undefined {
+    const old = this.#old;
+    if (newSize !== old.size || partial.verifiedBytes > 0 || partial.heldRanges().length > 0)
+      return undefined;
+    const placed = new Uint8Array(Math.ceil(old.size / LEAF_BYTES));
+    this.#placed = placed;
+    return async (offset, leaves) => {
+      // Whole leaves only: a short last leaf has no hint (`noteLeafHash` takes whole leaves) and is copied.
+      const whole = leaves.filter((leaf) => leaf.length === LEAF_BYTES);
+      if (whole.length === 0) return;
+      try {
+        await partial.placeUnverified(offset, whole);
+      } catch {
+        return;
+      }
+      // Marked only once landed, and only while placing is on (a write in flight when it stopped is not).
+      if (this.#placed === placed) placed.fill(1, offset / LEAF_BYTES, offset / LEAF_BYTES + whole.length);
+    };
+  }
+
+  /** Another write lands on `[offset, offset + length)` of the partial: the leaves it touches are not placed. */
+  overwritten(offset: number, length: number): void {
+    const placed = this.#placed;
+    if (placed === undefined || length <= 0) return;
+    placed.fill(0, Math.floor(offset / LEAF_BYTES), Math.ceil((offset + length) / LEAF_BYTES));
   }
 
   /**
@@ -98,13 +163,58 @@ export class DeltaOldFile {
     if (message.oldOffset + message.length > old.size)
       throw new FerryError('MESSAGE_MALFORMED', 'put_copy past the old file');
     for (let done = 0; done < message.length;) {
+      const placed = this.#placedRun(message.offset + done, message.oldOffset + done, message.length - done);
+      if (placed.length > 0) {
+        partial.acceptPlacedLeaves(message.offset + done, placed, stream);
+        done += placed.length * LEAF_BYTES;
+        continue;
+      }
       const n = Math.min(COPY_PIECE_BYTES, message.length - done);
-      const piece = Buffer.allocUnsafe(n);
+      const piece = (await this.#nextPiece(partial)).subarray(0, n);
       await old.readExactly(piece, 0, n, message.oldOffset + done);
       await this.#noteSignedLeaves(piece, message.offset + done, message.oldOffset + done);
+      this.overwritten(message.offset + done, n);
       await partial.writeData(message.offset + done, piece, stream);
       done += n;
     }
+  }
+
+  /**
+   * The next of the copies' read buffers, made on first need and used in turn (a fresh 1 MiB per piece was
+   * the server's main garbage on a shifted copy). Before the first is used again, every write queued from
+   * them has landed (`flushWrites`), and no leaf hint noted in one outlives its bytes (`forgetLeafHashes`).
+   */
+  async #nextPiece<T>(partial: PartialTransfer<T>): Promise<Buffer> {
+    const pieces = (this.#pieces ??= []);
+    if (pieces.length < COPY_PIECES) {
+      const piece = Buffer.allocUnsafeSlow(COPY_PIECE_BYTES);
+      pieces.push(piece);
+      return piece;
+    }
+    const turn = this.#pieceTurn++ % COPY_PIECES;
+    if (turn === 0) await partial.flushWrites();
+    const piece = pieces[turn]!;
+    forgetLeafHashes(piece.buffer);
+    return piece;
+  }
+
+  /**
+   * The signing's hashes of the placed leaves (`#placed`) that a copy of `length` bytes from `oldOffset` to
+   * `offset` covers whole from its start, at most 64 (4 MiB): none unless the copy is in place and on a leaf
+   * boundary.
+   */
+  #placedRun(offset: number, oldOffset: number, length: number): Buffer[] {
+    const placed = this.#placed;
+    const hashes = this.#leafHashes;
+    const run: Buffer[] = [];
+    if (!placed || !hashes || offset !== oldOffset || offset % LEAF_BYTES !== 0) return run;
+    for (let leaf = offset / LEAF_BYTES; run.length < PLACED_RUN_LEAVES; leaf++) {
+      if ((run.length + 1) * LEAF_BYTES > length || placed[leaf] !== 1) break;
+      const hash = hashes.get(leaf);
+      if (hash === undefined) break;
+      run.push(hash);
+    }
+    return run;
   }
 
   /**

@@ -131,6 +131,8 @@ export class UploadReceiver implements TransferClaim {
       case 'PUT_DATA': {
         const active = this.#expect(message.ref, message.type);
         if (active.kind === 'existing') return NOTHING_PENDING; // pipelined data for an existing file: the digest decides
+        // A delta's old leaves written in place while signing are no longer there (delta-old-file.ts).
+        if (active.kind === 'partial') active.old?.overwritten(message.offset, message.data.length);
         // `this` names the stream: a chunk travels whole on one session (PROTOCOL.md §5.13.3).
         await active.partial.writeData(message.offset, message.data, this);
         active.receivedBytes += message.data.length;
@@ -182,7 +184,9 @@ export class UploadReceiver implements TransferClaim {
   /** The partial of `transferId` and its join token if this session is receiving it (§5.13.2). */
   joinTargetOf(transferId: string): JoinTarget | undefined {
     const active = this.#active;
-    return active?.kind === 'partial' && active.transferId === transferId
+    // A delta upload is one stream (PROTOCOL.md §5.15.3) and may write old leaves in place while it signs,
+    // tracking every write to its partial itself (delta-old-file.ts): a joined stream's would escape that.
+    return active?.kind === 'partial' && active.transferId === transferId && active.old === undefined
       ? { partial: active.partial, token: active.joinToken }
       : undefined;
   }
@@ -405,7 +409,7 @@ export class UploadReceiver implements TransferClaim {
       joinToken,
       ranges: partial.heldRanges(),
     });
-    if (old) await old.sendSignature(io, offer.ref);
+    if (old) await old.sendSignature(io, offer.ref, partial, offer.size);
   }
 
   /** PROTOCOL.md §5.4 EXISTING: offer the existing content's chunk hashes so the client can tell if it is identical. */

@@ -51,7 +51,7 @@ export {
   type DeltaStreamed,
   type StreamDeltaOptions,
 } from './delta-streamer.js';
-export { signBlocks, signLeaves } from './sign-leaves.js';
+export { signBlocks, signLeaves, type SignedPieceHook } from './sign-leaves.js';
 export {
   resolveLinkTarget,
   assertLinkStaysInside,

@@ -1,5 +1,12 @@
 import { FerryError } from '../errors/index.js';
-import { chunkCount, chunkLength, type ChunkRange } from '../protocol/index.js';
+import {
+  LEAF_BYTES,
+  chunkCount,
+  chunkLength,
+  forgetLeafHashes,
+  noteLeafHash,
+  type ChunkRange,
+} from '../protocol/index.js';
 import { receivedFileMode } from './received-mode.js';
 import type { RootPath } from './root-path.js';
 import type { ChunkEntry } from './chunk-log.js';
@@ -48,6 +55,8 @@ export class PartialTransfer<Target = RootPath> {
   #flushing: Promise<void> = Promise.resolve();
   #flushError: Error | undefined;
   #closed = false;
+  /** `acceptPlacedLeaves`' zeros, made on first need and never written. */
+  #carrier: Buffer | undefined;
 
   private constructor(
     options: PartialTransferOptions,
@@ -160,6 +169,48 @@ export class PartialTransfer<Target = RootPath> {
    */
   async flushWrites(): Promise<void> {
     await this.#stored.flushWrites();
+  }
+
+  /**
+   * Writes `pieces` (contiguous, from `offset`) into the partial outside the rules: they count for nothing,
+   * are hashed by nothing and may be written over, until `acceptPlacedLeaves` names them. Resolves once they
+   * have landed (not durably). For a delta upload's server, which writes the old file's leaves where they
+   * lie while it signs them (`delta-old-file.ts`); never for a partial that holds verified chunks.
+   */
+  async placeUnverified(offset: number, pieces: readonly Buffer[]): Promise<void> {
+    if (this.#flushError !== undefined) throw this.#flushError;
+    if (this.#machine.verifiedBytes > 0 || this.heldRanges().length > 0)
+      throw new FerryError('INTERNAL', 'placing unverified bytes over held chunks');
+    let at = offset;
+    for (const piece of pieces) {
+      await this.#stored.write(at, piece);
+      at += piece.length;
+    }
+    await this.#stored.flushWrites();
+  }
+
+  /**
+   * Data for `stream` at `offset` (on a leaf boundary) that is already in the partial: whole leaves, one per
+   * hash of `leafHashes`, placed by `placeUnverified` from the very bytes each hash was taken over and not
+   * written since (the caller's to ensure). The rules check and hash it as PUT_DATA's (§5.5.1, §5.5.3): the
+   * chunk hasher takes each leaf's hash ready-made (`noteLeafHash`) from a carrier of zeros that is never
+   * written, so the chunk is still checked against the sender's hash at PUT_CHUNK. Nothing is written.
+   */
+  acceptPlacedLeaves(offset: number, leafHashes: readonly Buffer[], stream: unknown = this): void {
+    if (this.#flushError !== undefined) throw this.#flushError;
+    if (offset % LEAF_BYTES !== 0) throw new FerryError('INTERNAL', 'placed leaves off a leaf boundary');
+    const bytes = leafHashes.length * LEAF_BYTES;
+    if (this.#carrier === undefined || this.#carrier.length < bytes) this.#carrier = Buffer.alloc(bytes);
+    const carrier = this.#carrier.subarray(0, bytes);
+    try {
+      leafHashes.forEach((hash, i) =>
+        noteLeafHash(carrier.buffer, carrier.byteOffset + i * LEAF_BYTES, Buffer.from(hash)),
+      );
+      this.#machine.data(stream, offset, carrier);
+    } finally {
+      // A hint left by a refusal must not stand for other bytes later.
+      forgetLeafHashes(carrier.buffer);
+    }
   }
 
   /**

@@ -49,6 +49,7 @@ export async function signLeaves(
   ref: number,
   hashes: ChunkHashes,
   send: (record: DeltaBlocksMessage) => Promise<void>,
+  onPiece?: SignedPieceHook,
 ): Promise<void> {
   if (hashes.chunkBytes !== LEAF_BYTES) throw new RangeError('a signature is taken over leaves');
   const size = source.size;
@@ -58,15 +59,19 @@ export async function signLeaves(
   const buffers = [Buffer.allocUnsafe(slots * SLOT_BYTES), Buffer.allocUnsafe(slots * SLOT_BYTES)];
   for (const buffer of buffers) for (let i = 0; i < slots; i++) buffer[i * SLOT_BYTES + 3] = LEAF_PREFIX;
   let turn = 0;
+  /** What `onPiece` still does with each buffer's last piece: the buffer is read into again only after. */
+  const handedOut: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
   /** Reads the leaves from `block` on (at most a piece) into the next buffer; their views, prefix first. */
   const readPiece = (block: number): Promise<Buffer[]> => {
-    const buffer = buffers[turn++ % 2]!;
+    const which = turn++ % 2;
+    const buffer = buffers[which]!;
     const views: Buffer[] = [];
     for (let i = 0; i < slots && block + i < totalBlocks; i++) {
       const at = i * SLOT_BYTES + 4;
       views.push(buffer.subarray(at, at + deltaBlockLength(block + i, size)));
     }
-    const piece = source.readvExactly(views, block * LEAF_BYTES).then(() => views);
+    const read = (): Promise<Buffer[]> => source.readvExactly(views, block * LEAF_BYTES).then(() => views);
+    const piece = onPiece ? handedOut[which]!.then(read) : read();
     // A read still running when the signing stops (the session ended) must not become an unhandled rejection.
     piece.catch(() => undefined);
     return piece;
@@ -78,6 +83,8 @@ export async function signLeaves(
     const strong = Buffer.alloc(count * DELTA_STRONG_BYTES);
     for (let block = firstBlock; block < firstBlock + count;) {
       const leaves = await next!;
+      // Handed out before the next read is queued behind it: that read goes to the other buffer.
+      if (onPiece) handedOut[(turn - 1) % 2] = onPiece(block * LEAF_BYTES, leaves);
       next = block + leaves.length < totalBlocks ? readPiece(block + leaves.length) : undefined;
       // Every leaf hash of the piece started on the pool before the first weak checksum here.
       const digests = leaves.map((leaf) => webcrypto.subtle.digest('SHA-256', prefixed(leaf)));
@@ -101,7 +108,16 @@ export async function signLeaves(
       strong,
     });
   }
+  // The caller learns the signing is over once every piece handed out is done with.
+  await Promise.all(handedOut);
 }
+
+/**
+ * Called by `signLeaves` with each piece of the file as read (`leaves`: views of whole leaves, in order, from
+ * file offset `offset`), before it is hashed; the views stay unchanged until the returned promise settles,
+ * which must never reject (a delta upload's server writes them into the new file, `delta-old-file.ts`).
+ */
+export type SignedPieceHook = (offset: number, leaves: readonly Buffer[]) => Promise<void>;
 
 /** The leaf `leaf` (a view of a signing buffer) with the prefix byte before it: the bytes its hash covers. */
 function prefixed(leaf: Buffer): Buffer {

@@ -137,14 +137,21 @@ test('upload: the client’s source changes while the delta is sent: SOURCE_CHAN
   assert.ok((await readFile(join(r.root, NAME))).equals(await readFile(source)));
 });
 
-test('upload: the server’s old file changes after it was signed: the copies are hashed as written, never a wrong file', async (t) => {
-  // 16 MiB and more: the signature is in leaves (PROTOCOL.md §5.15.2), whose hashes the server keeps for the
-  // copies while its old file's identity holds (delta-old-file.ts). A rewrite keeping size and mtime moves
-  // the ctime alone: those hashes must then not be trusted, or the rewritten bytes would pass as the client's.
+/**
+ * A delta upload of a file of 16 MiB and more (the signature is in leaves, PROTOCOL.md §5.15.2, whose hashes
+ * the server keeps for the copies while its old file's identity holds: delta-old-file.ts) during which the
+ * server's old file is rewritten in a leaf the client copies, after the whole signature arrived and before
+ * any copy; the new file is the old one with 1000 bytes changed early, and `grownBy` bytes appended (a size
+ * other than the old one's: the server writes no old leaf in place while signing, so the copies read it).
+ */
+async function oldRewrittenAfterSigning(
+  t: TestContext,
+  grownBy: number,
+): Promise<{ error: { code: string } | undefined; now: Buffer; next: Buffer }> {
   const r = await rig(t);
   const size = 16 * 1024 * 1024 + 4321;
   const old = randomBytes(size);
-  const next = Buffer.from(old);
+  const next = Buffer.concat([old, randomBytes(grownBy)]);
   randomBytes(1000).copy(next, 3 * LEAF + 10);
   const held = join(r.root, NAME);
   await writeFile(held, old);
@@ -167,7 +174,14 @@ test('upload: the server’s old file changes after it was signed: the copies ar
     }),
   );
   assert.ok(rewritten, 'the old file was rewritten during the delta');
-  const now = await readFile(held);
+  return { error, now: await readFile(held), next };
+}
+
+test('upload: the server’s old file changes after it was signed: the copies are hashed as written, never a wrong file', async (t) => {
+  // A new file of another size: the copies read the old file as it is now. A rewrite keeping size and mtime
+  // moves the ctime alone: the signing's hashes must then not be trusted, or the rewritten bytes would pass
+  // as the client's.
+  const { error, now, next } = await oldRewrittenAfterSigning(t, 100);
   assert.equal(error?.code, 'CHUNK_MISMATCH', 'the chunk built from the rewritten bytes is refused');
   assert.ok(!now.equals(next), 'nothing replaced the old file');
   assert.equal(
