@@ -30,7 +30,9 @@ export type UploadJob =
       size?: number;
       /**
        * The destination holds a file at this path (sync's changed files): with delta, it goes on its own,
-       * never in a batch, so it can be sent as a delta (PROTOCOL.md §5.15).
+       * never in a batch, so it can be sent as a delta (PROTOCOL.md §5.15). `false`: the caller knows it
+       * holds none (sync's new files), so the offer asks for no delta: one that does waits a round trip for
+       * the server's answer before any data, one file at a time (issue 16).
        */
       replaces?: boolean;
     }
@@ -345,7 +347,7 @@ async function startJob(
     const pending = await beginUpload(session, subject.file, subject.remotePath, {
       chunkBytes: options.chunkBytes,
       overwrite: options.overwrite,
-      delta: options.delta ?? options.overwrite,
+      delta: job.replaces !== false && (options.delta ?? options.overwrite),
       signal: options.signal,
       cacheDir: options.cacheDir,
       extraStreams: options.extras.size > 0 ? () => options.extras.open() : undefined,

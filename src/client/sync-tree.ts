@@ -17,6 +17,7 @@ import { jobsFailedError, failsOnlyThisJob, type JobFailure } from './job-failur
 import { listRemote } from './list-remote.js';
 import { remoteDigest } from './remote-digest.js';
 import { aboutRemotePath } from './remote-name.js';
+import { batchable } from './send-batch.js';
 import { runUploadJobs, withRetries, type ConnectOptions, type UploadJob } from './send-files.js';
 import { localDestinationEntries, localTreeEntries, remoteListingEntries } from './sync-entries.js';
 import {
@@ -133,7 +134,7 @@ async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promise<SyncC
     counts = tally.planned(actions, 'upload', remotePath);
     if (options.dryRun) return [];
     requestFailures.push(...(await requestRemote(session, actions, options, tally)));
-    return uploadJobsOf(actions, remotePath, localOf);
+    return uploadJobsOf(actions, remotePath, localOf, options);
   };
   // A file or link refused on its own fails the run once the others are done (runUploadJobs); a refused
   // removal was reported as it happened and fails the run after everything else went.
@@ -257,32 +258,43 @@ async function sameDigests(
   return identical;
 }
 
-/** The upload jobs of a plan: files, then links, then directories (PROTOCOL.md §5.10's order). */
+/**
+ * The upload jobs of a plan: files, then links, then directories (PROTOCOL.md §5.10's order). Of the files,
+ * those a batch can carry (small, and new or sent whole) come first, side by side: `runUploadJobs` batches
+ * only consecutive small files (§5.14), and in a tree's walk order they alternate with larger ones, so most
+ * batches held one or two files and the rest went one by one (issue 16). The server writes a batch in the
+ * background while the files after it arrive.
+ */
 function uploadJobsOf(
   actions: readonly SyncAction[],
   remotePath: string,
   localOf: ReadonlyMap<string, string>,
+  options: Pick<SyncTreeOptions, 'chunkBytes' | 'delta'>,
 ): UploadJob[] {
   const remote = (path: string): string => (path === '' ? remotePath : joinRemotePath(remotePath, path));
-  const jobs: UploadJob[] = [];
+  const batched: UploadJob[] = [];
+  const files: UploadJob[] = [];
+  const others: UploadJob[] = [];
   for (const a of actions) {
-    if (a.action === 'send')
-      jobs.push({
+    if (a.action === 'send') {
+      // A changed file goes on its own when it may travel as a delta (send-files.ts); a new one never asks.
+      const whole = a.reason === 'new' || options.delta === false;
+      (whole && batchable(a.size, options.chunkBytes) ? batched : files).push({
         kind: 'file',
         localPath: localOf.get(a.path)!,
         remotePath: remote(a.path),
         size: a.size,
         replaces: a.reason === 'changed',
       });
-    else if (a.action === 'link')
-      jobs.push({ kind: 'link', remotePath: remote(a.path), target: a.target, mtimeMs: a.mtimeMs });
+    } else if (a.action === 'link')
+      others.push({ kind: 'link', remotePath: remote(a.path), target: a.target, mtimeMs: a.mtimeMs });
     else if (a.action === 'dir') {
       // The client's root itself ('' as DST) is the server's to make; it takes no PUT_DIR.
       if (remote(a.path) !== '')
-        jobs.push({ kind: 'dir', remotePath: remote(a.path), mode: a.mode, mtimeMs: a.mtimeMs });
+        others.push({ kind: 'dir', remotePath: remote(a.path), mode: a.mode, mtimeMs: a.mtimeMs });
     }
   }
-  return jobs;
+  return [...batched, ...files, ...others];
 }
 
 /** The get plan of a plan's files, links and directories (the top directory is set apart). */
