@@ -2,7 +2,7 @@ import { lstat, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FerryError, isFerryError, toFerryError } from '../errors/index.js';
 import { EntryRequest } from '../machines/index.js';
-import { MAX_PIPELINED, joinRemotePath, parseRemotePath } from '../protocol/index.js';
+import { FILE_MODE_MASK, MAX_PIPELINED, joinRemotePath, parseRemotePath } from '../protocol/index.js';
 import {
   digestFile,
   receivedDirectoryMode,
@@ -74,7 +74,7 @@ export interface SyncSummary extends SyncCounts {
  * `planSync` decides, and the actions go the ways `send -r` and `get -r` go: new files sent, unchanged ones
  * (same size and mtime, or with `checksum` the same digest) skipped without reading, changed ones sent with
  * OVERWRITE, as deltas where the transfer offers one (§5.15), links and directories with their modes and
- * mtimes, a file whose content is the same but whose mode (or, with `checksum`, mtime) is not given SRC's
+ * mtimes (a directory only where its attributes differ or the plan changes its entries), a file whose content is the same but whose mode (or, with `checksum`, mtime) is not given SRC's
  * without its data (SET_ATTRIBUTES §5.19 on the server; here the same rule), and with `delete` the entries
  * SRC lacks removed, deepest first (REMOVE_REQUEST §5.16 on the server; here the same rule, never following
  * a link). Resolves with the summary; rejects like `sendTree`/`getFiles`
@@ -117,7 +117,7 @@ async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promise<SyncC
   let counts: SyncCounts | undefined;
   const requestFailures: JobFailure[] = [];
   const plan = async (session: ClientSession): Promise<UploadJob[]> => {
-    const [{ top, source, localOf }, destination] = await Promise.all([
+    const [{ top, source, localOf }, { entries: destination, top: destinationTop }] = await Promise.all([
       walked,
       remoteTree(session, options, { dropOutsideLinks: false }),
     ]);
@@ -128,7 +128,7 @@ async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promise<SyncC
         }))
       : undefined;
     const actions = planSync(
-      { source, destination, top: { mode: top.mode, mtimeMs: top.mtimeMs } },
+      { source, destination, top: { mode: top.mode, mtimeMs: top.mtimeMs }, destinationTop },
       { checksum: options.checksum ?? false, delete: options.delete ?? false, identical },
     );
     counts = tally.planned(actions, 'upload', remotePath);
@@ -151,6 +151,7 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
   if (existing && !existing.isDirectory())
     throw new FerryError('USAGE_INVALID', 'the destination is not a directory', { subject: requested });
   let counts: SyncCounts | undefined;
+  // SRC's top directory's attributes, when DST's top needs them (the plan's `dir` of '').
   let top: { mode: number; mtimeMs: number } | undefined;
   const planOn = async (session: ClientSession, localDir: string | undefined): Promise<SyncAction[]> => {
     const onSkip = (path: string, reason: string): void =>
@@ -159,6 +160,8 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
     const local =
       localDir === undefined ? Promise.resolve<SyncEntry[]>([]) : localDestinationEntries(localDir);
     local.catch(() => undefined);
+    const localTop =
+      localDir === undefined ? Promise.resolve(undefined) : lstat(localDir).catch(() => undefined);
     const listed = await listRemote(session, options.remotePath, { recursive: true }).catch(
       (err: unknown) => {
         throw aboutRemotePath(err, options.server, options.remotePath);
@@ -168,7 +171,12 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
       throw new FerryError('USAGE_INVALID', 'the source is a file: sync mirrors directories');
     const source = remoteListingEntries(listed, options.remotePath, { dropOutsideLinks: true, onSkip });
     const destination = await local;
-    top = { mode: listed.mode, mtimeMs: listed.mtimeMs };
+    const there = await localTop;
+    const destinationTop = there && {
+      mode: there.mode & FILE_MODE_MASK,
+      mtimeMs: Math.trunc(there.mtimeMs),
+    };
+    const sourceTop = { mode: listed.mode, mtimeMs: listed.mtimeMs };
     const identical = options.checksum
       ? await sameDigests(filesToCompare({ source, destination }), (path) => ({
           local: digestFile(join(localDir!, ...path.split('/')), { signal: options.signal }),
@@ -176,10 +184,11 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
         }))
       : undefined;
     const actions = planSync(
-      { source, destination, top },
+      { source, destination, top: sourceTop, destinationTop },
       { checksum: options.checksum ?? false, delete: options.delete ?? false, identical },
     );
     counts = tally.planned(actions, 'download', options.remotePath);
+    top = actions.some((a) => a.action === 'dir' && a.path === '') ? sourceTop : undefined;
     return actions;
   };
   if (options.dryRun) {
@@ -216,19 +225,25 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
   return counts!;
 }
 
-/** The remote DST (or SRC) as sync entries; a missing DST holds nothing, a file is refused. */
+/**
+ * The remote DST as sync entries, and its top directory's mode and mtime; a missing DST holds nothing, a file
+ * is refused.
+ */
 async function remoteTree(
   session: ClientSession,
   options: SyncTreeOptions,
   how: { dropOutsideLinks: boolean },
-): Promise<SyncEntry[]> {
+): Promise<{ entries: SyncEntry[]; top: { mode: number; mtimeMs: number } | undefined }> {
   try {
     const listing = await listRemote(session, options.remotePath, { recursive: true });
     if (listing.isFile)
       throw new FerryError('USAGE_INVALID', 'the destination is a file: sync mirrors directories');
-    return remoteListingEntries(listing, options.remotePath, how);
+    return {
+      entries: remoteListingEntries(listing, options.remotePath, how),
+      top: { mode: listing.mode, mtimeMs: listing.mtimeMs },
+    };
   } catch (err) {
-    if (isFerryError(err, 'PATH_NOT_FOUND')) return [];
+    if (isFerryError(err, 'PATH_NOT_FOUND')) return { entries: [], top: undefined };
     throw aboutRemotePath(err, options.server, options.remotePath);
   }
 }
