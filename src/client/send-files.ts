@@ -30,9 +30,9 @@ export type UploadJob =
       size?: number;
       /**
        * The destination holds a file at this path (sync's changed files): with delta, it goes on its own,
-       * never in a batch, so it can be sent as a delta (PROTOCOL.md §5.15). `false`: the caller knows it
-       * holds none (sync's new files), so the offer asks for no delta: one that does waits a round trip for
-       * the server's answer before any data, one file at a time (issue 16).
+       * never in a batch, so it can be sent as a delta (PROTOCOL.md §5.15). `false`: sent whole, the offer
+       * asks for no delta (sync's new files, and changed ones too small for a delta to pay): one that asks
+       * waits a round trip for the server's answer before any data, one file at a time (issue 16).
        */
       replaces?: boolean;
     }

@@ -110,6 +110,14 @@ export async function syncTree(options: SyncTreeOptions): Promise<SyncSummary> {
  */
 export const SYNC_DELTA_SESSIONS = 3;
 
+/**
+ * A changed file of at most this size is sent whole (in a batch) rather than as a delta. Measured on the
+ * bench tree (10 files of 7-62 KiB, 300 bytes rewritten in each): a delta cost 1.7 KB up and 0.9 KB down
+ * (its offer, the signature, a 1-2 KiB literal), a round trip before its data and the server's signing; a
+ * file of 4 KiB in a batch costs 4.1 KB and neither.
+ */
+export const WHOLE_CHANGED_MAX_BYTES = 4 * 1024;
+
 /** Local SRC to remote DST: planned on the upload's first session, then the upload jobs. */
 async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promise<SyncCounts> {
   const { remotePath } = options;
@@ -308,14 +316,15 @@ function uploadJobsOf(
   const others: UploadJob[] = [];
   for (const a of actions) {
     if (a.action === 'send') {
-      // A changed file goes on its own when it may travel as a delta (send-files.ts); a new one never asks.
-      const whole = a.reason === 'new' || options.delta === false;
+      // A changed file goes on its own when it travels as a delta (send-files.ts); a new one, or one too
+      // small for a delta to pay, goes whole.
+      const whole = a.reason === 'new' || options.delta === false || a.size <= WHOLE_CHANGED_MAX_BYTES;
       (whole && batchable(a.size, options.chunkBytes) ? batched : files).push({
         kind: 'file',
         localPath: localOf.get(a.path)!,
         remotePath: remote(a.path),
         size: a.size,
-        replaces: a.reason === 'changed',
+        replaces: !whole,
       });
     } else if (a.action === 'link')
       others.push({ kind: 'link', remotePath: remote(a.path), target: a.target, mtimeMs: a.mtimeMs });

@@ -4,12 +4,12 @@
 // nothing to do; and a lane's connection cut mid-delta is retried like the primary's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, open, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { syncTree, type ConnectOptions, type SyncEvent } from '../../src/client/index.js';
-import { SYNC_DELTA_SESSIONS } from '../../src/client/sync-tree.js';
+import { SYNC_DELTA_SESSIONS, WHOLE_CHANGED_MAX_BYTES } from '../../src/client/sync-tree.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import { FaultProxy, type FaultPlan } from '../helpers/fault-proxy.js';
 import { assertSameTree, snapshotTree } from '../helpers/tree-snapshot.js';
@@ -140,4 +140,43 @@ test("syncTree's deltas complete after a delta session's connection is cut in th
     await snapshotTree(src, { includeTop: true }),
     'mirror',
   );
+});
+
+test('syncTree sends a changed file of at most WHOLE_CHANGED_MAX_BYTES whole, in a batch on the primary, and a larger one as a delta', async (t) => {
+  const { dir, root, connect, proxy } = await startRig(t);
+  const src = join(dir, 'src');
+  await mkdir(src);
+  const small = join(src, 'small.txt');
+  const large = join(src, 'large.bin');
+  await writeFile(small, randomBytes(WHOLE_CHANGED_MAX_BYTES));
+  await writeFile(large, randomBytes(WHOLE_CHANGED_MAX_BYTES + 1));
+  await syncTree({ ...connect, direction: 'upload', localDir: src, remotePath: 'mirror' });
+  for (const [path, when] of [
+    [small, 1_700_000_000_000],
+    [large, 1_700_000_001_000],
+  ] as const) {
+    const data = randomBytes(WHOLE_CHANGED_MAX_BYTES + (path === large ? 1 : 0));
+    (await readFile(path)).copy(data, 0, 0, 2048); // the first half kept
+    await writeFile(path, data);
+    await utimes(path, secondsOf(when), secondsOf(when));
+  }
+  const events: SyncEvent[] = [];
+  const mark = proxy.connections.length;
+  const summary = await syncTree({
+    ...connect,
+    direction: 'upload',
+    localDir: src,
+    remotePath: 'mirror',
+    onEvent: (e) => events.push(e),
+  });
+  assert.equal(summary.filesChanged, 2);
+  const finished = (path: string): number | undefined => {
+    const e = events.find((e) => e.type === 'transfer-finished' && e.file === path);
+    return e?.type === 'transfer-finished' ? e.transferredBytes : undefined;
+  };
+  assert.equal(finished(small), WHOLE_CHANGED_MAX_BYTES, 'the small one whole');
+  const deltas = events.flatMap((e) => (e.type === 'transfer-delta' ? [e.remotePath] : []));
+  assert.deepEqual(deltas, ['mirror/large.bin'], 'the larger one alone as a delta');
+  assert.equal(proxy.connections.length - mark, 2, 'the primary and one delta session');
+  assertSameTree(await snapshotTree(join(root, 'mirror')), await snapshotTree(src), 'mirror');
 });
