@@ -163,10 +163,13 @@ export async function runUploadJobs(
       try {
         const all = jobs!;
         const reporting = { emit, open, noteProgress };
+        // Whether a file or a batch was started since the window last drained.
+        let filesInFlight = false;
         for (let index = 0; index < all.length; index++) {
           if (results[index] !== undefined) continue;
           const group = smallFilesFrom(all, index, results, options);
           if (group.length > 1) {
+            filesInFlight = true;
             if (batches.length >= MAX_BATCHES_IN_FLIGHT) await batches.shift();
             await window.addGroup(group, async () => {
               const outcomes = await beginBatch(
@@ -185,8 +188,16 @@ export async function runUploadJobs(
             continue;
           }
           const job = all[index]!;
-          // A directory is given its mtime after every file in it (PROTOCOL.md §5.10): the lanes' too.
-          if (job.kind === 'dir') await deltaLanes.settled();
+          // A directory is given its mtime after every file sent before it is in place (PROTOCOL.md §5.10).
+          // The server places a file after its PUT_END, in the background, and may take a PUT_DIR first:
+          // the rename would then move the mtime just set (issue 16: seen once sync stopped re-sending
+          // every directory). So the files answered first, on the lanes too.
+          if (job.kind === 'dir' && filesInFlight) {
+            await window.drain();
+            await deltaLanes.settled();
+            filesInFlight = false;
+          }
+          if (job.kind === 'file') filesInFlight = true;
           const lane = deltaLanes.laneFor(job);
           await window.add(index, () =>
             lane
@@ -473,7 +484,8 @@ export class ExtraStreams {
 /**
  * The queues of {@link SendFilesOptions.deltaSessions}: each an extra session of its own (connected on its
  * first job) that runs its jobs one after another, as the primary would, while the primary and the other
- * lanes go on. Jobs are dealt in turn; none when the option is 0 or no job left to do replaces a file.
+ * lanes go on. Delta jobs are dealt in turn to the lanes and the primary; no lane when the option is 0 or
+ * fewer than four jobs left to do replace a file.
  */
 class DeltaLanes {
   readonly #lanes: DeltaLane[] = [];
@@ -486,14 +498,19 @@ class DeltaLanes {
   ) {
     const delta = (options.delta ?? options.overwrite) === true;
     const pending = jobs.filter((job, i) => results[i] === undefined && delta && isDeltaJob(job)).length;
-    const count = Math.min(options.deltaSessions ?? 0, pending);
+    // Each lane takes at least two of the deltas (the primary its share): a handshake for one delta costs
+    // more than it saves.
+    const count = Math.min(options.deltaSessions ?? 0, Math.floor(pending / 2) - 1);
     for (let i = 0; i < count; i++) this.#lanes.push(new DeltaLane(options));
   }
 
-  /** The lane a job goes on, or undefined for the primary session. */
+  /**
+   * The lane a job goes on, or undefined for the primary session. The primary takes its turn too: while it
+   * runs one delta, each lane runs the one dealt to it before.
+   */
   laneFor(job: UploadJob): DeltaLane | undefined {
     if (this.#lanes.length === 0 || !isDeltaJob(job)) return undefined;
-    return this.#lanes[this.#next++ % this.#lanes.length];
+    return this.#lanes[this.#next++ % (this.#lanes.length + 1)];
   }
 
   /** Resolves once every job given to a lane so far settled (whatever its outcome). */

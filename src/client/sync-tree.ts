@@ -104,11 +104,12 @@ export async function syncTree(options: SyncTreeOptions): Promise<SyncSummary> {
 
 /**
  * Extra sessions that carry an upload sync's deltas beside the primary (`deltaSessions` of runUploadJobs):
- * the changed files of a tree went one after the other, each a round trip for its signature plus the
- * server's work on it (issue 16). Each session costs a handshake: about 2.6 KB on the wire and 1.6 ms of
- * client CPU.
+ * none by default. Measured on this machine's 2 shared cores at load 13-20 (the bench tree, 10 changed
+ * files, 6-10 runs each, the median), one extra session made the changed-tree sync slower (657 -> 897 ms),
+ * three too (970 -> 1307 ms): each costs a handshake, about 9 ms of client CPU here and 2.6 KB on the wire,
+ * and the deltas it overlaps wait mostly on the same busy cores. Not measured on an idle machine (issue 16).
  */
-export const SYNC_DELTA_SESSIONS = 3;
+export const SYNC_DELTA_SESSIONS = 0;
 
 /**
  * A changed file of at most this size is sent whole (in a batch) rather than as a delta. Measured on the

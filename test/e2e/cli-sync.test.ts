@@ -263,7 +263,7 @@ test('sync gives a file whose mode alone changed the new mode both ways, without
   assert.equal((await stat(join(back, 'run.sh'))).mode & 0o7777, 0o700);
 });
 
-test('sync up of many changed files sends each as a delta on extra sessions; the re-sync then asks the server for nothing but the listing', async () => {
+test('sync up of many changed files sends each as a delta; the re-sync then asks the server for nothing but the listing', async () => {
   const many = join(src, 'many');
   await mkdir(many);
   const files = Array.from({ length: 6 }, (_, i) => join(many, `m${i}.bin`));
@@ -274,11 +274,9 @@ test('sync up of many changed files sends each as a delta on extra sessions; the
     randomBytes(200).copy(data, 20_000);
     await writeFile(path, data);
   }
-  const connections = proxy!.connections.length;
   const changed = await sync(src, remote());
   assertExit(changed, 0, 'sync up the changed files');
   assert.match(changed.stderr, /sync: sent 6 files \(0 new, 6 changed\)/);
-  assert.ok(proxy!.connections.length - connections > 1, 'the deltas had sessions of their own');
   for (const path of files)
     assert.ok(
       (await readFile(join(root, 'mirror', 'many', path.slice(many.length + 1)))).equals(
