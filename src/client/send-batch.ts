@@ -184,6 +184,12 @@ function readSmallFile(job: SmallFileJob, chunkBytes: number): BatchEntry | 'fal
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw new FerryError('PATH_INVALID', 'not a regular file');
     if (!batchable(stats.size, chunkBytes)) return 'fallback';
+    // An entry never spans records (§5.14): a file near the limit with a long path goes the one-file way.
+    if (
+      PUT_BATCH_HEADER_BYTES + batchEntryBytes({ size: stats.size, path: job.remotePath }) >
+      MAX_MESSAGE_BYTES
+    )
+      return 'fallback';
     const data = Buffer.allocUnsafe(stats.size);
     let offset = 0;
     while (offset < data.length) {

@@ -30,7 +30,9 @@ export type UploadJob =
       size?: number;
       /**
        * The destination holds a file at this path (sync's changed files): with delta, it goes on its own,
-       * never in a batch, so it can be sent as a delta (PROTOCOL.md §5.15).
+       * never in a batch, so it can be sent as a delta (PROTOCOL.md §5.15). `false`: sent whole, the offer
+       * asks for no delta (sync's new files, and changed ones too small for a delta to pay): one that asks
+       * waits a round trip for the server's answer before any data, one file at a time (issue 16).
        */
       replaces?: boolean;
     }
@@ -96,6 +98,14 @@ export interface SendFilesOptions extends ConnectOptions {
    */
   threads?: number;
   onEvent?: (event: TransferEvent) => void;
+  /**
+   * Extra sessions that carry the jobs sent as deltas (`replaces: true`), each its own queue beside the
+   * primary (default 0: every job on the primary). A delta waits a round trip for the server's signature
+   * and the server takes one upload at a time per session (PROTOCOL.md §5.15, §6.2), so many changed
+   * files went one after the other (issue 16); sessions run side by side, at about 1.6 ms of client CPU
+   * for the handshake each.
+   */
+  deltaSessions?: number;
 }
 
 /**
@@ -146,16 +156,20 @@ export async function runUploadJobs(
         if (options.onEvent) emit(await planOf(jobs));
       }
       const extras = new ExtraStreams(options, (options.streams ?? DEFAULT_STREAMS) - 1);
+      const deltaLanes = new DeltaLanes(options, jobs!, results);
       const window = new InFlightWindow(results, noteProgress);
       // Batches sent and not yet answered (PROTOCOL.md §5.14: at most MAX_BATCHES_IN_FLIGHT).
       const batches: Array<Promise<unknown>> = [];
       try {
         const all = jobs!;
         const reporting = { emit, open, noteProgress };
+        // Whether a file or a batch was started since the window last drained.
+        let filesInFlight = false;
         for (let index = 0; index < all.length; index++) {
           if (results[index] !== undefined) continue;
           const group = smallFilesFrom(all, index, results, options);
           if (group.length > 1) {
+            filesInFlight = true;
             if (batches.length >= MAX_BATCHES_IN_FLIGHT) await batches.shift();
             await window.addGroup(group, async () => {
               const outcomes = await beginBatch(
@@ -173,14 +187,31 @@ export async function runUploadJobs(
             index = group[group.length - 1]!;
             continue;
           }
+          const job = all[index]!;
+          // A directory is given its mtime after every file sent before it is in place (PROTOCOL.md §5.10).
+          // The server places a file after its PUT_END, in the background, and may take a PUT_DIR first:
+          // the rename would then move the mtime just set (issue 16: seen once sync stopped re-sending
+          // every directory). So the files answered first, on the lanes too.
+          if (job.kind === 'dir' && filesInFlight) {
+            await window.drain();
+            await deltaLanes.settled();
+            filesInFlight = false;
+          }
+          if (job.kind === 'file') filesInFlight = true;
+          const lane = deltaLanes.laneFor(job);
           await window.add(index, () =>
-            beginJob(session, all[index]!, { ...options, extras, sealPool }, reporting),
+            lane
+              ? lane.start((laneSession) =>
+                  beginJob(laneSession, job, { ...options, extras, sealPool }, reporting),
+                )
+              : beginJob(session, job, { ...options, extras, sealPool }, reporting),
           );
         }
         await window.drain();
-        await extras.end();
+        await Promise.all([extras.end(), deltaLanes.end()]);
       } finally {
         extras.close();
+        deltaLanes.close();
         window.abandon();
       }
     });
@@ -345,7 +376,7 @@ async function startJob(
     const pending = await beginUpload(session, subject.file, subject.remotePath, {
       chunkBytes: options.chunkBytes,
       overwrite: options.overwrite,
-      delta: options.delta ?? options.overwrite,
+      delta: job.replaces !== false && (options.delta ?? options.overwrite),
       signal: options.signal,
       cacheDir: options.cacheDir,
       extraStreams: options.extras.size > 0 ? () => options.extras.open() : undefined,
@@ -447,6 +478,96 @@ export class ExtraStreams {
       (sessions) => sessions.forEach((s) => s.close()),
       () => undefined,
     );
+  }
+}
+
+/**
+ * The queues of {@link SendFilesOptions.deltaSessions}: each an extra session of its own (connected on its
+ * first job) that runs its jobs one after another, as the primary would, while the primary and the other
+ * lanes go on. Delta jobs are dealt in turn to the lanes and the primary; no lane when the option is 0 or
+ * fewer than four jobs left to do replace a file.
+ */
+class DeltaLanes {
+  readonly #lanes: DeltaLane[] = [];
+  #next = 0;
+
+  constructor(
+    options: SendFilesOptions,
+    jobs: readonly UploadJob[],
+    results: readonly (JobResult | undefined)[],
+  ) {
+    const delta = (options.delta ?? options.overwrite) === true;
+    const pending = jobs.filter((job, i) => results[i] === undefined && delta && isDeltaJob(job)).length;
+    // Each lane takes at least two of the deltas (the primary its share): a handshake for one delta costs
+    // more than it saves.
+    const count = Math.min(options.deltaSessions ?? 0, Math.floor(pending / 2) - 1);
+    for (let i = 0; i < count; i++) this.#lanes.push(new DeltaLane(options));
+  }
+
+  /**
+   * The lane a job goes on, or undefined for the primary session. The primary takes its turn too: while it
+   * runs one delta, each lane runs the one dealt to it before.
+   */
+  laneFor(job: UploadJob): DeltaLane | undefined {
+    if (this.#lanes.length === 0 || !isDeltaJob(job)) return undefined;
+    return this.#lanes[this.#next++ % (this.#lanes.length + 1)];
+  }
+
+  /** Resolves once every job given to a lane so far settled (whatever its outcome). */
+  async settled(): Promise<void> {
+    await Promise.all(this.#lanes.map((lane) => lane.settled));
+  }
+
+  /** Ends every lane's session cleanly once its jobs are done. */
+  async end(): Promise<void> {
+    await Promise.all(this.#lanes.map((lane) => lane.end()));
+  }
+
+  /** Closes every lane's session at once. Idempotent. */
+  close(): void {
+    for (const lane of this.#lanes) lane.close();
+  }
+}
+
+function isDeltaJob(job: UploadJob): boolean {
+  return job.kind === 'file' && job.replaces === true;
+}
+
+/** One extra session and the chain of the jobs given to it. */
+class DeltaLane {
+  readonly #session: ExtraStreams;
+  /** Settles once the last job given so far was begun (its PUT_END sent) or failed to begin. */
+  #tail: Promise<unknown> = Promise.resolve();
+  /** Settles once every job given so far is done, or failed. */
+  settled: Promise<unknown> = Promise.resolve();
+
+  constructor(options: ConnectOptions) {
+    this.#session = new ExtraStreams(options, 1);
+  }
+
+  /**
+   * Queues `begin` behind the lane's earlier jobs and returns at once: its `done` settles with the job. A
+   * session that cannot be opened fails the job like a lost primary (the run retries).
+   */
+  start(
+    begin: (session: ClientSession) => Promise<{ done: Promise<JobResult> }>,
+  ): Promise<{ done: Promise<JobResult> }> {
+    const begun = this.#tail.then(async () => begin((await this.#session.open())[0]!));
+    this.#tail = begun.catch(() => undefined);
+    const done = begun.then((started) => started.done);
+    done.catch(() => undefined);
+    const before = this.settled;
+    this.settled = Promise.all([before, done.catch(() => undefined)]);
+    return Promise.resolve({ done });
+  }
+
+  async end(): Promise<void> {
+    await this.#tail;
+    await this.#session.end();
+  }
+
+  close(): void {
+    this.#session.close();
   }
 }
 

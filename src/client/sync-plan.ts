@@ -1,4 +1,4 @@
-import { receivedFileMode } from '../transfer/index.js';
+import { receivedDirectoryMode, receivedFileMode } from '../transfer/index.js';
 
 /**
  * One entry of a tree as `ferry sync` compares it, on either side: `path` is relative to the tree's top,
@@ -16,6 +16,8 @@ export interface SyncTrees {
   destination: readonly SyncEntry[];
   /** The mode and mtime of SRC's top directory, given to DST's top directory. */
   top: { mode: number; mtimeMs: number };
+  /** DST's top directory as it is now, if it exists and is known: the top is then left alone when right. */
+  destinationTop?: { mode: number; mtimeMs: number } | undefined;
 }
 
 export interface SyncPlanOptions {
@@ -35,14 +37,14 @@ export interface SyncPlanOptions {
  * content, sent as a delta). `skip`: unchanged, nothing read or sent. `attributes`: the content is the
  * same (by the quick check, or by digest with `checksum`) but the mode or the mtime is not: DST's file is
  * given SRC's (the mode as a received file gets it, `receivedFileMode`) without any data (PROTOCOL.md §5.19). `link`: made, or replaced when it
- * points elsewhere. `dir`: made if missing and given SRC's mode and mtime (every directory, deepest first,
- * `''` for the top). `delete`: removed from DST (`extra`: SRC lacks it, only with `delete`; `replaced`: an
+ * points elsewhere. `dir`: made if missing and given SRC's mode and mtime (deepest first, `''` for the top), unless
+ * DST's already has them and nothing of the plan changes its entries (then `skip` of kind `dir`). `delete`: removed from DST (`extra`: SRC lacks it, only with `delete`; `replaced`: an
  * entry of another kind is in the way of SRC's). `conflict`: SRC's entry cannot be placed because a
  * directory is in the way and removing it needs `delete`.
  */
 export type SyncAction =
   | { action: 'send'; path: string; reason: 'new' | 'changed'; size: number; mtimeMs: number; mode: number }
-  | { action: 'skip'; path: string; kind: 'file' | 'link'; size: number }
+  | { action: 'skip'; path: string; kind: 'file' | 'link' | 'dir'; size: number }
   | { action: 'attributes'; path: string; mode: number; mtimeMs: number; size: number }
   | { action: 'link'; path: string; target: string; mtimeMs: number; replace: boolean }
   | { action: 'dir'; path: string; mode: number; mtimeMs: number }
@@ -77,6 +79,20 @@ export function sameAttributes(
 }
 
 /**
+ * Whether DST's directory already has what SRC's would get: the mode a received directory gets
+ * (`receivedDirectoryMode`) and the same mtime to the millisecond.
+ */
+export function sameDirectoryAttributes(
+  source: { mode: number; mtimeMs: number },
+  destination: { mode: number; mtimeMs: number },
+): boolean {
+  return (
+    receivedDirectoryMode(source.mode) === destination.mode &&
+    Math.trunc(source.mtimeMs) === Math.trunc(destination.mtimeMs)
+  );
+}
+
+/**
  * With `--checksum`, the paths whose content must be compared by digest: files on both sides with the same
  * size (another size is a change without reading anything).
  */
@@ -105,6 +121,8 @@ export function planSync(trees: SyncTrees, options: SyncPlanOptions = {}): SyncA
   const files: SyncAction[] = [];
   const links: SyncAction[] = [];
   const dirs: Array<Extract<SyncAction, { action: 'dir' }>> = [];
+  // SRC's directories DST already holds as directories, with their attributes there.
+  const kept = new Map<string, { mode: number; mtimeMs: number }>();
   const conflicts: SyncAction[] = [];
   // DST entries removed so far, by path: what lies under a removed directory goes with it.
   const removed = new Set<string>();
@@ -147,6 +165,7 @@ export function planSync(trees: SyncTrees, options: SyncPlanOptions = {}): SyncA
         links.push({ action: 'skip', path, kind: 'link', size: 0 });
       else links.push({ action: 'link', path, target, mtimeMs, replace: present !== undefined });
     } else {
+      if (present?.kind === 'dir' && !removed.has(entry.path)) kept.set(entry.path, present);
       dirs.push({ action: 'dir', path: entry.path, mode: entry.mode, mtimeMs: entry.mtimeMs });
     }
   }
@@ -155,7 +174,26 @@ export function planSync(trees: SyncTrees, options: SyncPlanOptions = {}): SyncA
   removals.sort((a, b) => depthOf(b.path) - depthOf(a.path) || compareText(a.path, b.path));
   dirs.sort((a, b) => depthOf(b.path) - depthOf(a.path) || compareText(a.path, b.path));
   dirs.push({ action: 'dir', path: '', mode: trees.top.mode, mtimeMs: trees.top.mtimeMs });
-  return [...removals, ...conflicts, ...files, ...links, ...dirs];
+  if (trees.destinationTop) kept.set('', trees.destinationTop);
+  // A directory whose entries the plan adds, replaces or removes gets a new mtime from that (the renames,
+  // links and removals), so it is given SRC's again afterwards; one left as it is and already right needs
+  // no request at all (issue 16: an unchanged tree's re-sync sent a PUT_DIR per directory).
+  const touched = new Set<string>();
+  for (const a of [...removals, ...files, ...links, ...dirs])
+    if (
+      a.action === 'delete' ||
+      a.action === 'send' ||
+      a.action === 'link' ||
+      (a.action === 'dir' && !kept.has(a.path))
+    )
+      if (a.path !== '') touched.add(parentOf(a.path));
+  const settled = dirs.map((d): SyncAction => {
+    const there = kept.get(d.path);
+    return there && !touched.has(d.path) && sameDirectoryAttributes(d, there)
+      ? { action: 'skip', path: d.path, kind: 'dir', size: 0 }
+      : d;
+  });
+  return [...removals, ...conflicts, ...files, ...links, ...settled];
 }
 
 /** How many of each a plan holds, and the bytes of the files it sends (before any delta). */
@@ -202,6 +240,12 @@ export function countSyncActions(actions: readonly SyncAction[]): SyncCounts {
 
 function byPath(entries: readonly SyncEntry[]): Map<string, SyncEntry> {
   return new Map(entries.map((entry) => [entry.path, entry]));
+}
+
+/** The directory holding `path` ('' for the top). */
+function parentOf(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash < 0 ? '' : path.slice(0, slash);
 }
 
 function depthOf(path: string): number {

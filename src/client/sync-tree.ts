@@ -2,7 +2,7 @@ import { lstat, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FerryError, isFerryError, toFerryError } from '../errors/index.js';
 import { EntryRequest } from '../machines/index.js';
-import { MAX_PIPELINED, joinRemotePath, parseRemotePath } from '../protocol/index.js';
+import { FILE_MODE_MASK, MAX_PIPELINED, joinRemotePath, parseRemotePath } from '../protocol/index.js';
 import {
   digestFile,
   receivedDirectoryMode,
@@ -17,6 +17,7 @@ import { jobsFailedError, failsOnlyThisJob, type JobFailure } from './job-failur
 import { listRemote } from './list-remote.js';
 import { remoteDigest } from './remote-digest.js';
 import { aboutRemotePath } from './remote-name.js';
+import { batchable } from './send-batch.js';
 import { runUploadJobs, withRetries, type ConnectOptions, type UploadJob } from './send-files.js';
 import { localDestinationEntries, localTreeEntries, remoteListingEntries } from './sync-entries.js';
 import {
@@ -48,6 +49,8 @@ export interface SyncTreeOptions extends ConnectOptions {
   delete?: boolean;
   /** False: changed files travel whole, not as deltas (PROTOCOL.md §5.15, §5.17); default true. */
   delta?: boolean;
+  /** Extra sessions for an upload's deltas, beside the primary; default SYNC_DELTA_SESSIONS, 0 for none. */
+  deltaSessions?: number;
   /** Plan and report (`sync-action` events), change nothing. */
   dryRun?: boolean;
   chunkBytes?: number;
@@ -73,7 +76,7 @@ export interface SyncSummary extends SyncCounts {
  * `planSync` decides, and the actions go the ways `send -r` and `get -r` go: new files sent, unchanged ones
  * (same size and mtime, or with `checksum` the same digest) skipped without reading, changed ones sent with
  * OVERWRITE, as deltas where the transfer offers one (§5.15), links and directories with their modes and
- * mtimes, a file whose content is the same but whose mode (or, with `checksum`, mtime) is not given SRC's
+ * mtimes (a directory only where its attributes differ or the plan changes its entries), a file whose content is the same but whose mode (or, with `checksum`, mtime) is not given SRC's
  * without its data (SET_ATTRIBUTES §5.19 on the server; here the same rule), and with `delete` the entries
  * SRC lacks removed, deepest first (REMOVE_REQUEST §5.16 on the server; here the same rule, never following
  * a link). Resolves with the summary; rejects like `sendTree`/`getFiles`
@@ -99,6 +102,23 @@ export async function syncTree(options: SyncTreeOptions): Promise<SyncSummary> {
   };
 }
 
+/**
+ * Extra sessions that carry an upload sync's deltas beside the primary (`deltaSessions` of runUploadJobs):
+ * none by default. Measured on this machine's 2 shared cores at load 13-20 (the bench tree, 10 changed
+ * files, 6-10 runs each, the median), one extra session made the changed-tree sync slower (657 -> 897 ms),
+ * three too (970 -> 1307 ms): each costs a handshake, about 9 ms of client CPU here and 2.6 KB on the wire,
+ * and the deltas it overlaps wait mostly on the same busy cores. Not measured on an idle machine (issue 16).
+ */
+export const SYNC_DELTA_SESSIONS = 0;
+
+/**
+ * A changed file of at most this size is sent whole (in a batch) rather than as a delta. Measured on the
+ * bench tree (10 files of 7-62 KiB, 300 bytes rewritten in each): a delta cost 1.7 KB up and 0.9 KB down
+ * (its offer, the signature, a 1-2 KiB literal), a round trip before its data and the server's signing; a
+ * file of 4 KiB in a batch costs 4.1 KB and neither.
+ */
+export const WHOLE_CHANGED_MAX_BYTES = 4 * 1024;
+
 /** Local SRC to remote DST: planned on the upload's first session, then the upload jobs. */
 async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promise<SyncCounts> {
   const { remotePath } = options;
@@ -116,7 +136,7 @@ async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promise<SyncC
   let counts: SyncCounts | undefined;
   const requestFailures: JobFailure[] = [];
   const plan = async (session: ClientSession): Promise<UploadJob[]> => {
-    const [{ top, source, localOf }, destination] = await Promise.all([
+    const [{ top, source, localOf }, { entries: destination, top: destinationTop }] = await Promise.all([
       walked,
       remoteTree(session, options, { dropOutsideLinks: false }),
     ]);
@@ -127,17 +147,23 @@ async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promise<SyncC
         }))
       : undefined;
     const actions = planSync(
-      { source, destination, top: { mode: top.mode, mtimeMs: top.mtimeMs } },
+      { source, destination, top: { mode: top.mode, mtimeMs: top.mtimeMs }, destinationTop },
       { checksum: options.checksum ?? false, delete: options.delete ?? false, identical },
     );
     counts = tally.planned(actions, 'upload', remotePath);
     if (options.dryRun) return [];
     requestFailures.push(...(await requestRemote(session, actions, options, tally)));
-    return uploadJobsOf(actions, remotePath, localOf);
+    return uploadJobsOf(actions, remotePath, localOf, options);
   };
   // A file or link refused on its own fails the run once the others are done (runUploadJobs); a refused
   // removal was reported as it happened and fails the run after everything else went.
-  await runUploadJobs(plan, { ...options, files: [], overwrite: true, onEvent: tally.onEvent });
+  await runUploadJobs(plan, {
+    ...options,
+    files: [],
+    overwrite: true,
+    deltaSessions: options.deltaSessions ?? SYNC_DELTA_SESSIONS,
+    onEvent: tally.onEvent,
+  });
   if (requestFailures.length > 0)
     throw jobsFailedError(requestFailures, { total: requestFailures.length, files: false });
   return counts!;
@@ -150,6 +176,7 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
   if (existing && !existing.isDirectory())
     throw new FerryError('USAGE_INVALID', 'the destination is not a directory', { subject: requested });
   let counts: SyncCounts | undefined;
+  // SRC's top directory's attributes, when DST's top needs them (the plan's `dir` of '').
   let top: { mode: number; mtimeMs: number } | undefined;
   const planOn = async (session: ClientSession, localDir: string | undefined): Promise<SyncAction[]> => {
     const onSkip = (path: string, reason: string): void =>
@@ -158,6 +185,8 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
     const local =
       localDir === undefined ? Promise.resolve<SyncEntry[]>([]) : localDestinationEntries(localDir);
     local.catch(() => undefined);
+    const localTop =
+      localDir === undefined ? Promise.resolve(undefined) : lstat(localDir).catch(() => undefined);
     const listed = await listRemote(session, options.remotePath, { recursive: true }).catch(
       (err: unknown) => {
         throw aboutRemotePath(err, options.server, options.remotePath);
@@ -167,7 +196,12 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
       throw new FerryError('USAGE_INVALID', 'the source is a file: sync mirrors directories');
     const source = remoteListingEntries(listed, options.remotePath, { dropOutsideLinks: true, onSkip });
     const destination = await local;
-    top = { mode: listed.mode, mtimeMs: listed.mtimeMs };
+    const there = await localTop;
+    const destinationTop = there && {
+      mode: there.mode & FILE_MODE_MASK,
+      mtimeMs: Math.trunc(there.mtimeMs),
+    };
+    const sourceTop = { mode: listed.mode, mtimeMs: listed.mtimeMs };
     const identical = options.checksum
       ? await sameDigests(filesToCompare({ source, destination }), (path) => ({
           local: digestFile(join(localDir!, ...path.split('/')), { signal: options.signal }),
@@ -175,10 +209,11 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
         }))
       : undefined;
     const actions = planSync(
-      { source, destination, top },
+      { source, destination, top: sourceTop, destinationTop },
       { checksum: options.checksum ?? false, delete: options.delete ?? false, identical },
     );
     counts = tally.planned(actions, 'download', options.remotePath);
+    top = actions.some((a) => a.action === 'dir' && a.path === '') ? sourceTop : undefined;
     return actions;
   };
   if (options.dryRun) {
@@ -215,19 +250,25 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
   return counts!;
 }
 
-/** The remote DST (or SRC) as sync entries; a missing DST holds nothing, a file is refused. */
+/**
+ * The remote DST as sync entries, and its top directory's mode and mtime; a missing DST holds nothing, a file
+ * is refused.
+ */
 async function remoteTree(
   session: ClientSession,
   options: SyncTreeOptions,
   how: { dropOutsideLinks: boolean },
-): Promise<SyncEntry[]> {
+): Promise<{ entries: SyncEntry[]; top: { mode: number; mtimeMs: number } | undefined }> {
   try {
     const listing = await listRemote(session, options.remotePath, { recursive: true });
     if (listing.isFile)
       throw new FerryError('USAGE_INVALID', 'the destination is a file: sync mirrors directories');
-    return remoteListingEntries(listing, options.remotePath, how);
+    return {
+      entries: remoteListingEntries(listing, options.remotePath, how),
+      top: { mode: listing.mode, mtimeMs: listing.mtimeMs },
+    };
   } catch (err) {
-    if (isFerryError(err, 'PATH_NOT_FOUND')) return [];
+    if (isFerryError(err, 'PATH_NOT_FOUND')) return { entries: [], top: undefined };
     throw aboutRemotePath(err, options.server, options.remotePath);
   }
 }
@@ -257,32 +298,44 @@ async function sameDigests(
   return identical;
 }
 
-/** The upload jobs of a plan: files, then links, then directories (PROTOCOL.md §5.10's order). */
+/**
+ * The upload jobs of a plan: files, then links, then directories (PROTOCOL.md §5.10's order). Of the files,
+ * those a batch can carry (small, and new or sent whole) come first, side by side: `runUploadJobs` batches
+ * only consecutive small files (§5.14), and in a tree's walk order they alternate with larger ones, so most
+ * batches held one or two files and the rest went one by one (issue 16). The server writes a batch in the
+ * background while the files after it arrive.
+ */
 function uploadJobsOf(
   actions: readonly SyncAction[],
   remotePath: string,
   localOf: ReadonlyMap<string, string>,
+  options: Pick<SyncTreeOptions, 'chunkBytes' | 'delta'>,
 ): UploadJob[] {
   const remote = (path: string): string => (path === '' ? remotePath : joinRemotePath(remotePath, path));
-  const jobs: UploadJob[] = [];
+  const batched: UploadJob[] = [];
+  const files: UploadJob[] = [];
+  const others: UploadJob[] = [];
   for (const a of actions) {
-    if (a.action === 'send')
-      jobs.push({
+    if (a.action === 'send') {
+      // A changed file goes on its own when it travels as a delta (send-files.ts); a new one, or one too
+      // small for a delta to pay, goes whole.
+      const whole = a.reason === 'new' || options.delta === false || a.size <= WHOLE_CHANGED_MAX_BYTES;
+      (whole && batchable(a.size, options.chunkBytes) ? batched : files).push({
         kind: 'file',
         localPath: localOf.get(a.path)!,
         remotePath: remote(a.path),
         size: a.size,
-        replaces: a.reason === 'changed',
+        replaces: !whole,
       });
-    else if (a.action === 'link')
-      jobs.push({ kind: 'link', remotePath: remote(a.path), target: a.target, mtimeMs: a.mtimeMs });
+    } else if (a.action === 'link')
+      others.push({ kind: 'link', remotePath: remote(a.path), target: a.target, mtimeMs: a.mtimeMs });
     else if (a.action === 'dir') {
       // The client's root itself ('' as DST) is the server's to make; it takes no PUT_DIR.
       if (remote(a.path) !== '')
-        jobs.push({ kind: 'dir', remotePath: remote(a.path), mode: a.mode, mtimeMs: a.mtimeMs });
+        others.push({ kind: 'dir', remotePath: remote(a.path), mode: a.mode, mtimeMs: a.mtimeMs });
     }
   }
-  return jobs;
+  return [...batched, ...files, ...others];
 }
 
 /** The get plan of a plan's files, links and directories (the top directory is set apart). */

@@ -215,11 +215,11 @@ export const FILE_MODE_MASK = 0o7777;
 export { HASH_BYTES };
 
 /**
- * Largest file a PUT_BATCH entry carries (PROTOCOL.md §5.14): 32 KiB, so one record always has room for an
- * entry with the longest path (12 + 32768 + 48 + 4096 bytes < MAX_MESSAGE_BYTES), and a file
- * larger than this costs the one-file path only a few messages more than its data.
+ * Largest file a PUT_BATCH entry carries (PROTOCOL.md §5.14): 60 KiB, the largest round size whose entry fits
+ * one record with any path up to 4019 bytes (12 + 61440 + 48 + 4019 = MAX_MESSAGE_BYTES; a longer path goes the
+ * one-file way). Up to here a file's own bytes cost less than a transfer of its own (issue 16).
  */
-export const MAX_BATCH_FILE_BYTES = 32 * 1024;
+export const MAX_BATCH_FILE_BYTES = 60 * 1024;
 
 /** Most entries one batch holds (PROTOCOL.md §5.14): bounds the BATCH_DONE answer and the server's work. */
 export const MAX_BATCH_ENTRIES = 512;

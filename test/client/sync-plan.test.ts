@@ -105,7 +105,8 @@ test('planSync never removes without delete, and with it removes the extras deep
     ],
     top: TOP,
   };
-  assert.deepEqual(lines(planSync(trees)), ['skip keep/a', 'send b new', 'dir keep', 'dir ']);
+  // Nothing of `keep` changes without delete: it is left alone; with delete, its removal moves its mtime.
+  assert.deepEqual(lines(planSync(trees)), ['skip keep/a', 'send b new', 'skip keep', 'dir ']);
   assert.deepEqual(lines(planSync(trees, { delete: true })), [
     'delete gone/sub/x extra',
     'delete gone/sub extra',
@@ -221,4 +222,63 @@ test('planSync without checksum sends a file whose mtime alone differs (the quic
     'send a changed',
     'dir ',
   ]);
+});
+
+test('planSync leaves a directory alone when DST has its attributes and nothing of the plan changes its entries', () => {
+  const source = [
+    dir('same'),
+    file('same/a', 1, 1),
+    dir('grows'),
+    file('grows/a', 1, 1),
+    file('grows/new', 1, 1),
+    dir('chmodded'),
+    file('chmodded/a', 1, 1),
+    dir('parent'),
+    dir('parent/made'),
+    dir('touched-file'),
+    file('touched-file/a', 1, 9, 0o600),
+  ];
+  const destination = [
+    dir('same'),
+    file('same/a', 1, 1),
+    dir('grows'),
+    file('grows/a', 1, 1),
+    { kind: 'dir', path: 'chmodded', mode: 0o700, mtimeMs: 5 } as const,
+    file('chmodded/a', 1, 1),
+    dir('parent'),
+    dir('touched-file'),
+    file('touched-file/a', 1, 9, 0o644),
+  ];
+  // A new file or directory in it moves a directory's mtime; a file's new mode (SET_ATTRIBUTES) does not.
+  assert.deepEqual(lines(planSync({ source, destination, top: TOP, destinationTop: TOP })), [
+    'skip same/a',
+    'skip grows/a',
+    'send grows/new new',
+    'skip chmodded/a',
+    'attributes touched-file/a 600 9',
+    'dir parent/made',
+    'dir chmodded',
+    'dir grows',
+    'dir parent',
+    'skip same',
+    'skip touched-file',
+    'skip ',
+  ]);
+  // The top as any directory: its attributes, and what the plan does right under it.
+  const unchanged = { source: [dir('a')], destination: [dir('a')], top: TOP };
+  assert.deepEqual(lines(planSync({ ...unchanged, destinationTop: TOP })), ['skip a', 'skip ']);
+  assert.deepEqual(lines(planSync(unchanged)), ['skip a', 'dir '], 'DST top unknown');
+  assert.deepEqual(lines(planSync({ ...unchanged, destinationTop: { mode: 0o755, mtimeMs: 999 } })), [
+    'skip a',
+    'dir ',
+  ]);
+  assert.deepEqual(
+    lines(planSync({ ...unchanged, source: [dir('a'), file('b', 1, 1)], destinationTop: TOP })),
+    ['send b new', 'skip a', 'dir '],
+  );
+  assert.deepEqual(lines(planSync({ ...unchanged, source: [], destinationTop: TOP }, { delete: true })), [
+    'delete a extra',
+    'dir ',
+  ]);
+  assert.equal(countSyncActions(planSync({ ...unchanged, destinationTop: TOP })).filesSkipped, 0);
 });

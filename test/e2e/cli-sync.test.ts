@@ -262,3 +262,36 @@ test('sync gives a file whose mode alone changed the new mode both ways, without
   assert.match(down.stderr, /sync: sent 0 files .*\(1 given a new mode or mtime\)/);
   assert.equal((await stat(join(back, 'run.sh'))).mode & 0o7777, 0o700);
 });
+
+test('sync up of many changed files sends each as a delta; the re-sync then asks the server for nothing but the listing', async () => {
+  const many = join(src, 'many');
+  await mkdir(many);
+  const files = Array.from({ length: 6 }, (_, i) => join(many, `m${i}.bin`));
+  for (const path of files) await writeFile(path, randomBytes(40_000));
+  assertExit(await sync(src, remote()), 0, 'sync up the new files');
+  for (const path of files) {
+    const data = await readFile(path);
+    randomBytes(200).copy(data, 20_000);
+    await writeFile(path, data);
+  }
+  const changed = await sync(src, remote());
+  assertExit(changed, 0, 'sync up the changed files');
+  assert.match(changed.stderr, /sync: sent 6 files \(0 new, 6 changed\)/);
+  for (const path of files)
+    assert.ok(
+      (await readFile(join(root, 'mirror', 'many', path.slice(many.length + 1)))).equals(
+        await readFile(path),
+      ),
+    );
+  const saved = /the delta saved ([\d.]+) KiB/.exec(changed.stderr);
+  assert.ok(saved && Number(saved[1]) > 150, changed.stderr);
+  // Nothing changed since: no file, no directory (their mtimes are right), one session, the listing alone.
+  const again = await runFerry(['--home', clientHome, 'sync', src, remote(), '--expect', serverId, '--json']);
+  assertExit(again, 0, 'the re-sync');
+  const actions = again.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { type: string; action?: string })
+    .filter((e) => e.type === 'sync-action' && e.action !== 'skip');
+  assert.deepEqual(actions, []);
+});

@@ -90,6 +90,8 @@ for (const direction of ['upload', 'download'] as const) {
 
     const again = await sync();
     assert.deepEqual(actionsOf(again, 'attributes'), []);
-    assert.equal(actionsOf(again, 'skip').length, 3, 'nothing left to do');
+    // The three files, `sub` and the top: no directory needs its attributes again either.
+    assert.equal(actionsOf(again, 'skip').length, 5, 'nothing left to do');
+    assert.deepEqual(actionsOf(again, 'dir'), []);
   });
 }

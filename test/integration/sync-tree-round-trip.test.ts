@@ -116,6 +116,15 @@ test('syncTree mirrors a tree up and back with its metadata, emits the send/get 
     assert.equal(again.filesSkipped, 3, direction);
     assert.equal(again.dataBytes, 0, direction);
     assert.equal(count(events, 'transfer-started'), 0, `${direction}: no file was offered or requested`);
+    // Every directory, the top too, already has its mode and mtime: none is given them again (no PUT_DIR).
+    const dirs = events.filter((e) => e.type === 'sync-action' && e.action === 'dir');
+    assert.deepEqual(dirs, [], `${direction}: no directory touched`);
+    assert.equal(count(events, 'entry-created'), 0, direction);
   }
   assertSameTree(await snapshotTree(back, { includeTop: true }), expected, 'back after the re-sync');
+  assertSameTree(
+    await snapshotTree(join(server.root, 'mirror'), { includeTop: true }),
+    expected,
+    'mirror after the re-sync',
+  );
 });

@@ -108,6 +108,8 @@ test('BatchReceiver bounds a batch: MAX_BATCH_ENTRIES entries and MAX_BATCH_DATA
     );
     sent += MAX_BATCH_FILE_BYTES;
   }
+  // The rest of MAX_BATCH_DATA_BYTES (it need not be a multiple of MAX_BATCH_FILE_BYTES), then a byte more.
+  if (sent < MAX_BATCH_DATA_BYTES) big.receive(batch(1, [entry('rest', MAX_BATCH_DATA_BYTES - sent)]));
   assertFerryCode(() => big.receive(batch(1, [entry('over', 1)])), 'MESSAGE_MALFORMED');
 });
 

@@ -77,7 +77,7 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
   ['a PUT_BATCH with a trailing byte', `19 00000001 00 00000400 0001 ${ENTRY_B} 00`, 'MESSAGE_MALFORMED'],
   [
     'a PUT_BATCH entry larger than MAX_BATCH_FILE_BYTES',
-    `19 00000001 00 00010000 0001 00008001 0000000000000000 01a4 ${D1} 0001 62 ${'00'.repeat(0x8001)}`,
+    `19 00000001 00 00010000 0001 ${(MAX_BATCH_FILE_BYTES + 1).toString(16).padStart(8, '0')} 0000000000000000 01a4 ${D1} 0001 62 ${'00'.repeat(MAX_BATCH_FILE_BYTES + 1)}`,
     'MESSAGE_MALFORMED',
   ],
   [

@@ -252,8 +252,26 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
         mtimeMs: 1,
         mode: 0o644,
         fileDigest: filled(3),
-        path: longestPath(),
+        // The longest path an entry of MAX_BATCH_FILE_BYTES fits one record with: 4019 bytes.
+        path: `${Array.from({ length: 15 }, () => 'd'.repeat(255)).join('/')}/${'x'.repeat(179)}`,
         data: Buffer.alloc(MAX_BATCH_FILE_BYTES, 7),
+      },
+    ],
+  },
+  {
+    // The longest path leaves room for a little less than MAX_BATCH_FILE_BYTES in one record (§5.14).
+    type: 'PUT_BATCH',
+    ref: 2,
+    overwrite: true,
+    chunkBytes: MAX_CHUNK_BYTES,
+    entries: [
+      {
+        size: MAX_BATCH_FILE_BYTES - 77,
+        mtimeMs: 1,
+        mode: 0o644,
+        fileDigest: filled(3),
+        path: longestPath(),
+        data: Buffer.alloc(MAX_BATCH_FILE_BYTES - 77, 7),
       },
     ],
   },
