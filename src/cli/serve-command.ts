@@ -15,6 +15,7 @@ import { parseListen } from './parse-target.js';
 import { formatByteSize, parseByteSize, parseCount, parseMs, parseThreads } from './parse-option.js';
 import { createLogger } from './logger.js';
 import { applyServeConfig } from './serve-config.js';
+import { tuneServeHeap } from './serve-heap.js';
 import { objectStoreFromFlags } from './object-store-flags.js';
 import { admissionFromFlags, ownershipFromFlags } from './coordination-flags.js';
 import { isLoopbackHost, startDashboard, type Dashboard } from '../index.js';
@@ -148,6 +149,7 @@ export function registerServeCommand(program: Command): void {
       String(DEFAULT_THREADS),
     )
     .action(async (_flags: ServeFlags, command: Command) => {
+      tuneServeHeap();
       const flags = await applyServeConfig<ServeFlags>(command);
       const home = homeOf(command);
       const { keyPair, created } = flags.init
