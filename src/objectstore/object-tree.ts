@@ -169,9 +169,14 @@ export class ObjectTree {
    * SET_ATTRIBUTES; the time it was stored for an object ferry did not place), as a download and a
    * SELF_ONLY listing report them: S3's LIST carries no user metadata, so each file of a page costs a HEAD,
    * ATTRIBUTE_HEADS_IN_FLIGHT at a time. Without them `ferry sync`'s size-and-mtime check would find every
-   * file changed.
+   * file changed. With `attributes: false` (LIST_REQUEST NAMES_ONLY, PROTOCOL.md §5.12) no HEAD is sent and
+   * files' mode and mtime are 0: the listing is its LIST pages alone.
    */
-  async list(relativeDir: string, recursive: boolean): Promise<ObjectTreeEntry[]> {
+  async list(
+    relativeDir: string,
+    recursive: boolean,
+    options: { attributes: boolean } = { attributes: true },
+  ): Promise<ObjectTreeEntry[]> {
     const base = `${this.#location.prefix}${relativeDir === '' ? '' : `${relativeDir}/`}`;
     const entries = new Map<string, ObjectTreeEntry>();
     const add = (entry: ObjectTreeEntry): void => {
@@ -211,9 +216,9 @@ export class ObjectTree {
         if (entries.has(rest)) continue;
         files.push({ key: item.Key!, path: rest, size: item.Size ?? 0 });
         // Counted now, attributes filled below: the limit holds before any HEAD is sent.
-        add({ kind: 'file', path: rest, size: item.Size ?? 0, mode: 0o644, mtimeMs: 0 });
+        add({ kind: 'file', path: rest, size: item.Size ?? 0, mode: 0, mtimeMs: 0 });
       }
-      await this.#fillAttributes(files, entries);
+      if (options.attributes) await this.#fillAttributes(files, entries);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
     return [...entries.values()].sort((a, b) => treeOrder(a.path, b.path));

@@ -76,8 +76,12 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
   }
 
   /** The served tree under `relativeDir` (see ObjectTree.list). */
-  listFiles(relativeDir: string, recursive: boolean): Promise<ObjectTreeEntry[]> {
-    return this.#tree.list(relativeDir, recursive);
+  listFiles(
+    relativeDir: string,
+    recursive: boolean,
+    options?: { attributes: boolean },
+  ): Promise<ObjectTreeEntry[]> {
+    return this.#tree.list(relativeDir, recursive, options);
   }
 
   /** Removes the object at `relativePath`, one key (see ObjectTree.remove: PROTOCOL.md §5.16). */
