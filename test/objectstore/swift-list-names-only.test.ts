@@ -39,8 +39,8 @@ function countingClient(s: SwiftForTests): { client: S3Client; counts: Map<strin
 }
 
 /** The files placed in the bucket: path under the prefix, body, the mode and mtime kept in metadata. */
-const FILES = Array.from({ length: 24 }, (_, i) => {
-  const path = i < 12 ? `f${String(i).padStart(2, '0')}` : i < 18 ? `d/x${i}` : `d/e/y${i}`;
+const FILES = Array.from({ length: 10 }, (_, i) => {
+  const path = i < 4 ? `f${String(i).padStart(2, '0')}` : i < 7 ? `d/x${i}` : `d/e/y${i}`;
   return {
     path,
     body: `file ${i}\n`.repeat(i + 1),
