@@ -1,13 +1,19 @@
 // Daemons the tests and `npm run cluster` start (etcd, HAProxy, memcached, the Swift servers and their
-// workers, ferry servers) must die with the process that started them, even one killed with SIGKILL:
+// workers, ferry servers, and every `ferry` test/helpers/cli.ts starts) must die with the process that started them, even one killed with SIGKILL:
 // scripts/run-tests.mjs and node's test runner kill a test file past its timeout, before its `after` hooks,
 // and an 'exit' listener never runs then. Two ties, both kept by the kernel rather than by our code:
 // `spawnDaemon` for a daemon itself, `tieProcessGroup` for the processes a daemon forks.
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
-/** Whether util-linux's setpriv is here (Debian's util-linux is an essential package: it always is). */
+let setprivFound: boolean | undefined;
+
+/**
+ * Whether util-linux's setpriv is here (Debian's util-linux is an essential package: it always is). Asked
+ * once per process: test/helpers/cli.ts spawns every `ferry` of the e2e tests through it.
+ */
 export function setprivInstalled(): boolean {
-  return spawnSync('sh', ['-c', 'command -v setpriv'], { stdio: 'ignore' }).status === 0;
+  setprivFound ??= spawnSync('sh', ['-c', 'command -v setpriv'], { stdio: 'ignore' }).status === 0;
+  return setprivFound;
 }
 
 /**

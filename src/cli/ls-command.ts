@@ -12,6 +12,7 @@ interface LsFlags extends ClientFlags {
   recursive?: boolean;
   json?: boolean;
   humanReadable?: boolean;
+  namesOnly?: boolean;
 }
 
 /** `ferry ls HOST[:PORT][/REMOTE_DIR]`. */
@@ -23,6 +24,10 @@ export function registerLsCommand(program: Command): void {
     .option('-r, --recursive', 'list the whole tree')
     .option('-h, --human-readable', 'sizes as 1.5 MiB rather than bytes')
     .option('--json', 'one JSON object per entry, one per line')
+    .option(
+      '--names-only',
+      'kinds, names and sizes without modes and mtimes (a server on an object store then skips a request per file)',
+    )
     // `-h` is ls's habit for human sizes, so help is `--help` only here.
     .helpOption('--help', 'display help for command');
   addClientFlags(command).action(async (text: string, flags: LsFlags, cmd: Command) => {
@@ -35,6 +40,7 @@ export function registerLsCommand(program: Command): void {
         ...connect,
         remotePath: target.remotePath,
         recursive: flags.recursive ?? false,
+        namesOnly: flags.namesOnly ?? false,
         onEvent: (event: SessionEvent): void => {
           if (event.type === 'retrying')
             process.stderr.write(
@@ -42,20 +48,31 @@ export function registerLsCommand(program: Command): void {
             );
         },
       });
+      const namesOnly = flags.namesOnly ?? false;
       for (const entry of listing.entries)
         process.stdout.write(
           flags.json
-            ? `${jsonForTerminal({ v: JSON_EVENTS_VERSION, ...entry })}\n`
-            : `${formatEntry(entry, flags.humanReadable ?? false)}\n`,
+            ? `${jsonForTerminal({ v: JSON_EVENTS_VERSION, ...shownOf(entry, namesOnly) })}\n`
+            : `${formatEntry(entry, { human: flags.humanReadable ?? false, namesOnly })}\n`,
         );
     });
   });
 }
 
-/** One `ls -l`-like line; the names come from the server, so they are escaped for the terminal. */
-function formatEntry(entry: ListEntry, human: boolean): string {
+/** An entry as `--json` shows it: with `--names-only`, no mode or mtime (the server may have sent 0s). */
+function shownOf(entry: ListEntry, namesOnly: boolean): Partial<ListEntry> {
+  if (!namesOnly) return entry;
+  const { mode: _mode, mtimeMs: _mtimeMs, ...rest } = entry;
+  return rest;
+}
+
+/**
+ * One `ls -l`-like line; the names come from the server, so they are escaped for the terminal. With
+ * `namesOnly` the kind, size and name alone: the mode and mtime were not asked for.
+ */
+function formatEntry(entry: ListEntry, how: { human: boolean; namesOnly: boolean }): string {
+  const { human, namesOnly } = how;
   const kind = entry.kind === 'dir' ? 'd' : entry.kind === 'link' ? 'l' : '-';
-  const mode = kind + rwx(entry.mode >> 6) + rwx(entry.mode >> 3) + rwx(entry.mode);
   const when = new Date(entry.mtimeMs).toISOString().slice(0, 16).replace('T', ' ');
   const path = escapeForTerminal(entry.path);
   const name =
@@ -65,6 +82,8 @@ function formatEntry(entry: ListEntry, human: boolean): string {
         ? `${path} -> ${escapeForTerminal(entry.linkTarget)}`
         : path;
   const size = human ? formatBytes(entry.size) : String(entry.size);
+  if (namesOnly) return `${kind} ${size.padStart(12)} ${name}`;
+  const mode = kind + rwx(entry.mode >> 6) + rwx(entry.mode >> 3) + rwx(entry.mode);
   return `${mode} ${size.padStart(12)} ${when} ${name}`;
 }
 

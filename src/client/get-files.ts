@@ -234,12 +234,16 @@ async function planDownloads(
       plan.files.push({ remotePath, local: [name] });
       continue;
     }
-    const listing = await listRemote(session, remotePath, { recursive: true }).catch((err: unknown) => {
-      const error = aboutRemotePath(err, options.server, remotePath);
-      // A source refused on its own (missing, not permitted) fails alone, in its turn, like a file does.
-      if (name && failsOnlyThisJob(error, session)) return error;
-      throw error;
-    });
+    // NAMES_ONLY (PROTOCOL.md §5.12): the plan takes files' sizes alone, each download brings its file's mode
+    // and mtime in GET_OFFER; directories and links keep theirs in the listing.
+    const listing = await listRemote(session, remotePath, { recursive: true, namesOnly: true }).catch(
+      (err: unknown) => {
+        const error = aboutRemotePath(err, options.server, remotePath);
+        // A source refused on its own (missing, not permitted) fails alone, in its turn, like a file does.
+        if (name && failsOnlyThisJob(error, session)) return error;
+        throw error;
+      },
+    );
     if (listing instanceof FerryError) {
       plan.files.push({ remotePath, local: [name!], size: 0, refused: listing });
       continue;
@@ -294,7 +298,7 @@ async function planDownloads(
  */
 async function listedSize(session: ClientSession, remotePath: string): Promise<number> {
   try {
-    const { entries, isFile } = await listRemote(session, remotePath, { recursive: false });
+    const { entries, isFile } = await listRemote(session, remotePath, { recursive: false, namesOnly: true });
     return isFile ? (entries[0]?.size ?? 0) : 0;
   } catch (err) {
     const error = toFerryError(err);

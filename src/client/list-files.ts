@@ -9,6 +9,11 @@ export interface ListFilesOptions extends ConnectOptions {
   remotePath: string;
   /** The whole tree under it, not just its entries. */
   recursive?: boolean;
+  /**
+   * Kinds, paths, sizes and link targets only (LIST_REQUEST NAMES_ONLY, PROTOCOL.md §5.12): files' `mode`
+   * and `mtimeMs` may be 0, and a server on an object store answers without a request per file.
+   */
+  namesOnly?: boolean;
   /** Told about each session opened and each retry (`retrying` says after which error and how long). */
   onEvent?: (event: SessionEvent) => void;
 }
@@ -26,11 +31,12 @@ export async function listFiles(options: ListFilesOptions): Promise<RemoteListin
     options,
     options.onEvent ?? (() => undefined),
     async (session, results) => {
-      results[0] = await listRemote(session, remotePath, { recursive: options.recursive ?? false }).catch(
-        (err: unknown) => {
-          throw aboutRemotePath(err, options.server, remotePath);
-        },
-      );
+      results[0] = await listRemote(session, remotePath, {
+        recursive: options.recursive ?? false,
+        namesOnly: options.namesOnly ?? false,
+      }).catch((err: unknown) => {
+        throw aboutRemotePath(err, options.server, remotePath);
+      });
     },
   );
   return listing!;

@@ -11,11 +11,13 @@ export type { RemoteListing };
  * every path before using it (`parseRemotePath`). A listing is held whole, so its limits (MAX_LIST_ENTRIES,
  * MAX_LIST_BYTES) are enforced as it streams in: a server that sends more fails the session as
  * MESSAGE_MALFORMED before the excess is kept. The rules are `ListingReceiver`'s (machines/, PROTOCOL.md §6.5).
+ * `namesOnly` asks for kinds, paths, sizes and link targets alone (§5.12 NAMES_ONLY): files' `mode` and
+ * `mtimeMs` may then be 0, and a server on an object store skips a HEAD request per file.
  */
 export async function listRemote(
   session: ClientSession,
   path: string,
-  options: { recursive: boolean; selfOnly?: boolean },
+  options: { recursive: boolean; selfOnly?: boolean; namesOnly?: boolean },
 ): Promise<RemoteListing> {
   const listing = new ListingReceiver();
   const ref = session.openRef();

@@ -121,11 +121,11 @@ export class ListingReceiver {
     return this.#state;
   }
 
-  /** The LIST_REQUEST for `path` under `ref`. */
+  /** The LIST_REQUEST for `path` under `ref`; `namesOnly` when files' modes and mtimes are not needed. */
   request(
     ref: number,
     path: string,
-    options: { recursive: boolean; selfOnly?: boolean },
+    options: { recursive: boolean; selfOnly?: boolean; namesOnly?: boolean },
   ): ListRequestMessage {
     const selfOnly = options.selfOnly ?? false;
     this.#state = stepOf(
@@ -133,7 +133,14 @@ export class ListingReceiver {
       this.#state,
       selfOnly ? 'LIST_REQUEST SELF_ONLY' : 'LIST_REQUEST',
     ).next;
-    return { type: 'LIST_REQUEST', ref, recursive: options.recursive, selfOnly, path };
+    return {
+      type: 'LIST_REQUEST',
+      ref,
+      recursive: options.recursive,
+      selfOnly,
+      ...(options.namesOnly === true ? { namesOnly: true } : {}),
+      path,
+    };
   }
 
   /** Takes the next message of the listing; the complete listing after LIST_END, else undefined. */

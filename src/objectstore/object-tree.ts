@@ -10,6 +10,12 @@ import { FerryError } from '../errors/index.js';
 import { MAX_LIST_ENTRIES, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { MODE_METADATA, MTIME_METADATA, fileAttributesOf } from './object-source.js';
 import type { S3Location } from './s3-location.js';
+import {
+  DEFAULT_SELF_COPY_LIMITS,
+  selfCopyInParts,
+  type CopySourceCondition,
+  type SelfCopyLimits,
+} from './self-copy-in-parts.js';
 
 /** A file or directory as an object store shows it: directories are the prefixes of keys. */
 export interface ObjectTreeEntry {
@@ -58,10 +64,13 @@ function treeOrder(a: string, b: string): number {
 export class ObjectTree {
   readonly #client: S3Client;
   readonly #location: S3Location;
+  readonly #selfCopy: SelfCopyLimits;
 
-  constructor(client: S3Client, location: S3Location) {
+  /** `selfCopy`: when SET_ATTRIBUTES copies in parts (S3's 5 GiB by default; smaller in tests). */
+  constructor(client: S3Client, location: S3Location, selfCopy: SelfCopyLimits = DEFAULT_SELF_COPY_LIMITS) {
     this.#client = client;
     this.#location = location;
+    this.#selfCopy = selfCopy;
   }
 
   /** What `relativePath` is ('' is the root, a directory), or undefined when nothing is there. */
@@ -117,7 +126,9 @@ export class ObjectTree {
    * unchanged); then the copy is bound by `x-amz-copy-source-if-unmodified-since` to the HEAD's Last-Modified
    * instead, which the store keeps to the second: a replacement placed within the same second as the version
    * seen, between the HEAD and the copy, is not told apart there (docs/ARCHITECTURE.md, "The object store").
-   * A missing object is PATH_NOT_FOUND, a directory (a prefix) PATH_INVALID.
+   * An object above S3's 5 GiB limit on one copy gets its metadata by a multipart upload of part copies
+   * instead, bound the same way (selfCopyInParts). A missing object is PATH_NOT_FOUND, a directory (a prefix)
+   * PATH_INVALID.
    */
   async setAttributes(relativePath: string, attributes: { mode: number; mtimeMs: number }): Promise<void> {
     const key = this.#keyOf(relativePath);
@@ -126,28 +137,36 @@ export class ObjectTree {
       if (await this.#holdsKeys(key)) throw new FerryError('PATH_INVALID', 'not a file');
       throw new FerryError('PATH_NOT_FOUND', 'no file there');
     }
-    const copy = (condition: { CopySourceIfMatch: string } | { CopySourceIfUnmodifiedSince: Date }) =>
-      this.#client.send(
+    const metadata = {
+      ...head.Metadata,
+      [MODE_METADATA]: (attributes.mode & 0o7777).toString(8),
+      [MTIME_METADATA]: String(Math.max(0, Math.trunc(attributes.mtimeMs))),
+    };
+    const copy = async (condition: CopySourceCondition): Promise<void> => {
+      if ((head.ContentLength ?? 0) > this.#selfCopy.copyLimitBytes) {
+        const bucket = this.#location.bucket;
+        await selfCopyInParts(this.#client, { bucket, key, head, metadata }, condition, this.#selfCopy);
+        return;
+      }
+      await this.#client.send(
         new CopyObjectCommand({
           Bucket: this.#location.bucket,
           Key: key,
           CopySource: `${this.#location.bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}`,
           MetadataDirective: 'REPLACE',
-          Metadata: {
-            ...head.Metadata,
-            [MODE_METADATA]: (attributes.mode & 0o7777).toString(8),
-            [MTIME_METADATA]: String(Math.max(0, Math.trunc(attributes.mtimeMs))),
-          },
+          Metadata: metadata,
           ...(head.ContentType !== undefined ? { ContentType: head.ContentType } : {}),
           ...condition,
         }),
       );
+    };
     const changed = (): FerryError =>
       new FerryError('SOURCE_CHANGED', 'the object changed while its attributes were set');
     try {
       await copy({ CopySourceIfMatch: head.ETag ?? '' });
       return;
     } catch (err) {
+      if (err instanceof FerryError) throw err;
       if (statusOf(err) === 404) throw changed();
       if (statusOf(err) !== 412) throw storeError(err, 'COPY');
     }
@@ -157,6 +176,7 @@ export class ObjectTree {
     try {
       await copy({ CopySourceIfUnmodifiedSince: head.LastModified });
     } catch (err) {
+      if (err instanceof FerryError) throw err;
       if (statusOf(err) === 412 || statusOf(err) === 404) throw changed();
       throw storeError(err, 'COPY');
     }
@@ -169,9 +189,14 @@ export class ObjectTree {
    * SET_ATTRIBUTES; the time it was stored for an object ferry did not place), as a download and a
    * SELF_ONLY listing report them: S3's LIST carries no user metadata, so each file of a page costs a HEAD,
    * ATTRIBUTE_HEADS_IN_FLIGHT at a time. Without them `ferry sync`'s size-and-mtime check would find every
-   * file changed.
+   * file changed. With `attributes: false` (LIST_REQUEST NAMES_ONLY, PROTOCOL.md §5.12) no HEAD is sent and
+   * files' mode and mtime are 0: the listing is its LIST pages alone.
    */
-  async list(relativeDir: string, recursive: boolean): Promise<ObjectTreeEntry[]> {
+  async list(
+    relativeDir: string,
+    recursive: boolean,
+    options: { attributes: boolean } = { attributes: true },
+  ): Promise<ObjectTreeEntry[]> {
     const base = `${this.#location.prefix}${relativeDir === '' ? '' : `${relativeDir}/`}`;
     const entries = new Map<string, ObjectTreeEntry>();
     const add = (entry: ObjectTreeEntry): void => {
@@ -211,9 +236,9 @@ export class ObjectTree {
         if (entries.has(rest)) continue;
         files.push({ key: item.Key!, path: rest, size: item.Size ?? 0 });
         // Counted now, attributes filled below: the limit holds before any HEAD is sent.
-        add({ kind: 'file', path: rest, size: item.Size ?? 0, mode: 0o644, mtimeMs: 0 });
+        add({ kind: 'file', path: rest, size: item.Size ?? 0, mode: 0, mtimeMs: 0 });
       }
-      await this.#fillAttributes(files, entries);
+      if (options.attributes) await this.#fillAttributes(files, entries);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
     return [...entries.values()].sort((a, b) => treeOrder(a.path, b.path));

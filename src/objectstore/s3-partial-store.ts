@@ -32,6 +32,7 @@ import {
 } from './s3-requests.js';
 import { S3PartReader, S3StoredPartial } from './s3-stored-partial.js';
 import type { S3Location } from './s3-location.js';
+import type { SelfCopyLimits } from './self-copy-in-parts.js';
 
 /** A finished transfer's object key in the bucket (the store's prefix included). */
 export type S3Target = string;
@@ -59,9 +60,10 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
   readonly location: S3Location;
   readonly #tree: ObjectTree;
 
-  constructor(client: S3Client, location: S3Location) {
+  /** `options.selfCopy`: when SET_ATTRIBUTES copies an object in parts (S3's 5 GiB limit unless given). */
+  constructor(client: S3Client, location: S3Location, options: { selfCopy?: SelfCopyLimits } = {}) {
     this.location = location;
-    this.#tree = new ObjectTree(client, location);
+    this.#tree = new ObjectTree(client, location, options.selfCopy);
     this.#ctx = { client, bucket: location.bucket, partialPrefix: `${location.prefix}.ferry/partial/` };
   }
 
@@ -76,8 +78,12 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
   }
 
   /** The served tree under `relativeDir` (see ObjectTree.list). */
-  listFiles(relativeDir: string, recursive: boolean): Promise<ObjectTreeEntry[]> {
-    return this.#tree.list(relativeDir, recursive);
+  listFiles(
+    relativeDir: string,
+    recursive: boolean,
+    options?: { attributes: boolean },
+  ): Promise<ObjectTreeEntry[]> {
+    return this.#tree.list(relativeDir, recursive, options);
   }
 
   /** Removes the object at `relativePath`, one key (see ObjectTree.remove: PROTOCOL.md §5.16). */

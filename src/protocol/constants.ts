@@ -204,6 +204,11 @@ export const MAX_GET_STRIPES = 16;
 export const LIST_FLAG_RECURSIVE = 1;
 /** LIST_REQUEST flag bit 1 (PROTOCOL.md §5.12): describe the path itself in LIST_END, list no entries. */
 export const LIST_FLAG_SELF_ONLY = 2;
+/**
+ * LIST_REQUEST flag bit 2 (PROTOCOL.md §5.12): the client needs each entry's kind, path, size and link target
+ * only, so a server for which a file's mode and mtime cost a request each (an object store) may send them as 0.
+ */
+export const LIST_FLAG_NAMES_ONLY = 4;
 
 /** LIST_END flag bit 0 (PROTOCOL.md §5.12): the listed path is a file, not a directory. */
 export const LIST_END_FLAG_IS_FILE = 1;

@@ -4,6 +4,7 @@ import {
   LIST_ENTRIES_HEADER_BYTES,
   LIST_FLAG_RECURSIVE,
   LIST_FLAG_SELF_ONLY,
+  LIST_FLAG_NAMES_ONLY,
   LIST_END_FLAG_IS_FILE,
   MAX_LINK_TARGET_BYTES,
   MAX_MESSAGE_BYTES,
@@ -43,7 +44,9 @@ export const LIST_CODECS: MessageCodecTable<'LIST_REQUEST' | 'LIST_ENTRIES' | 'L
       return startMessage('LIST_REQUEST', 4 + 1 + 2 + path.length)
         .u32(message.ref, 'ref')
         .u8(
-          (message.recursive ? LIST_FLAG_RECURSIVE : 0) | (message.selfOnly ? LIST_FLAG_SELF_ONLY : 0),
+          (message.recursive ? LIST_FLAG_RECURSIVE : 0) |
+            (message.selfOnly ? LIST_FLAG_SELF_ONLY : 0) |
+            (message.namesOnly === true ? LIST_FLAG_NAMES_ONLY : 0),
           'flags',
         )
         .str(path, MAX_PATH_BYTES, 'path')
@@ -54,14 +57,16 @@ export const LIST_CODECS: MessageCodecTable<'LIST_REQUEST' | 'LIST_ENTRIES' | 'L
       const flags = r.u8('flags');
       const path = r.str(MAX_PATH_BYTES, 'path');
       r.end();
-      // PROTOCOL.md §5.12: only RECURSIVE and SELF_ONLY are defined.
-      checkFlags(r, flags, LIST_FLAG_RECURSIVE | LIST_FLAG_SELF_ONLY);
+      // PROTOCOL.md §5.12: only RECURSIVE, SELF_ONLY and NAMES_ONLY are defined.
+      checkFlags(r, flags, LIST_FLAG_RECURSIVE | LIST_FLAG_SELF_ONLY | LIST_FLAG_NAMES_ONLY);
       checkRef(ref, 'list_request');
       return {
         type: 'LIST_REQUEST',
         ref,
         recursive: (flags & LIST_FLAG_RECURSIVE) !== 0,
         selfOnly: (flags & LIST_FLAG_SELF_ONLY) !== 0,
+        // Present only when set, so a request decodes to what its sender built (the field is optional).
+        ...((flags & LIST_FLAG_NAMES_ONLY) !== 0 ? { namesOnly: true } : {}),
         path,
       };
     },

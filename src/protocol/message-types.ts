@@ -377,6 +377,11 @@ export interface ListRequestMessage {
   ref: number;
   recursive: boolean;
   selfOnly: boolean;
+  /**
+   * NAMES_ONLY (§5.12): kinds, paths, sizes and link targets are all the client needs; files' `mode` and
+   * `mtimeMs` may then come as 0. Absent is false (a flag added after the message, so older literals hold).
+   */
+  namesOnly?: boolean;
   path: string;
 }
 

@@ -48,7 +48,8 @@ export async function sendObjectListing(
   };
   const entries =
     base.kind === 'dir'
-      ? await store.listFiles(relative, request.recursive)
+      ? // NAMES_ONLY (PROTOCOL.md §5.12): the client needs no file's mode or mtime, so no HEAD per file.
+        await store.listFiles(relative, request.recursive, { attributes: request.namesOnly !== true })
       : [{ ...base, path: components[components.length - 1] ?? '' }];
   for (const entry of entries) {
     const listed: ListEntry = {

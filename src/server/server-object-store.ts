@@ -27,8 +27,16 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
   exists(target: string): Promise<boolean>;
   /** What is at `relativePath` ('' is the root directory), or undefined. */
   statFile(relativePath: string): Promise<ObjectFileEntry | undefined>;
-  /** The entries under the directory `relativeDir`, a directory before its contents, names sorted. */
-  listFiles(relativeDir: string, recursive: boolean): Promise<readonly ObjectFileEntry[]>;
+  /**
+   * The entries under the directory `relativeDir`, a directory before its contents, names sorted. With
+   * `attributes: false` files' `mode` and `mtimeMs` are 0: they cost a request per file (LIST_REQUEST
+   * NAMES_ONLY, PROTOCOL.md §5.12).
+   */
+  listFiles(
+    relativeDir: string,
+    recursive: boolean,
+    options?: { attributes: boolean },
+  ): Promise<readonly ObjectFileEntry[]>;
   /**
    * REMOVE_REQUEST's store half (PROTOCOL.md §5.16; the caller checked the permission and the path, §7.1):
    * deletes the object at `relativePath`, that key alone; a directory (a prefix) still holding keys is

@@ -136,6 +136,28 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
     assert.equal(lines.length, 2, plain.stdout);
     assert.match(lines[0]!, /^-rw-r--r-- +1234 2020-09-13 12:26 a\.txt$/);
     assert.match(lines[1]!, /^drwxr-xr-x +0 .* sub\/$/);
+    // --names-only (LIST_REQUEST NAMES_ONLY, PROTOCOL.md §5.12): kind, size and name, no mode or mtime shown.
+    const names = await ferry(clientHome, 'ls', '--names-only', `${server.address}/listing`);
+    assertExit(names, 0, 'ls --names-only');
+    assert.deepEqual(names.stdout.trim().split('\n'), [
+      `- ${'1234'.padStart(12)} a.txt`,
+      `d ${'0'.padStart(12)} sub/`,
+    ]);
+    const namesJson = await ferry(
+      clientHome,
+      'ls',
+      '-r',
+      '--json',
+      '--names-only',
+      `${server.address}/listing`,
+    );
+    assertExit(namesJson, 0, 'ls -r --json --names-only');
+    const first = JSON.parse(namesJson.stdout.split('\n')[0]!) as Record<string, unknown>;
+    assert.deepEqual(
+      Object.keys(first).sort(),
+      ['kind', 'linkTarget', 'path', 'size', 'v'],
+      namesJson.stdout,
+    );
 
     const json = await ferry(clientHome, 'ls', '-r', '--json', `${server.address}/listing`);
     assertExit(json, 0, 'ls -r --json');

@@ -80,6 +80,12 @@ process.on('message', (message: unknown) => {
   setImmediate(() => setImmediate(sendStats));
 });
 
+function countsOf(names: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
+  return counts;
+}
+
 function sendStats(): void {
   // Two collections: the first may only schedule finalizers whose memory the second frees.
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -97,6 +103,10 @@ function sendStats(): void {
     sessionsAdmitted,
     ended,
     openSockets: process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length,
+    // What the server still waits on (file system requests on libuv's pool, timers, sockets): named in a
+    // failure, so a session that never ends says whether it waits on the disk or on nothing at all.
+    pending: countsOf(process.getActiveResourcesInfo()),
+    gate: { ...server.gate?.stats },
     eventLoopMaxMs: Math.round(eventLoopDelay.max / 1e6),
     eventLoopMaxCpuMs: Math.round(holdCpuMaxMs),
   });

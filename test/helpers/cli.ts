@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { spawnDaemon } from '../../scripts/cluster/daemon-process.js';
 
 /** The CLI entry point; it runs the compiled `dist/`, so `npm run build` must have run. */
 export const FERRY_BIN = fileURLToPath(new URL('../../bin/ferry', import.meta.url));
@@ -41,11 +42,17 @@ export function ferryEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return env;
 }
 
+/**
+ * Every `ferry` of a test (a server above all) dies with the test process, even one SIGKILLed past its
+ * timeout before any `after` hook or deadline timer runs: spawned through `setpriv --pdeathsig KILL`
+ * (scripts/cluster/daemon-process.ts), which execs it, so the ChildProcess is still ferry itself (its pid,
+ * signals and exit code). ferry forks no process of its own, so no process group needs tying.
+ */
 function spawnChild(args: readonly string[], options: CliOptions): ChildProcess {
   // Never a shell, never stdin: tests must not read a terminal (ECOSYSTEM.md, "Traps seen here").
   const [command, commandArgs] =
     options.bin === undefined ? [process.execPath, [FERRY_BIN, ...args]] : [options.bin, [...args]];
-  return spawn(command, commandArgs, {
+  return spawnDaemon(command, commandArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: ferryEnv(options.env),
     ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),

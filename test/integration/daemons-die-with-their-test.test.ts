@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 const HOLDER = fileURLToPath(new URL('../helpers/daemon-holder.ts', import.meta.url));
 
@@ -53,9 +54,12 @@ function alive(pids: readonly number[]): number[] {
   });
 }
 
-for (const daemon of ['etcd', 'haproxy', 'swift'] as const) {
+// ferry-serve: `ferry serve` as test/helpers/cli.ts starts it for the e2e tests (needs `npm run build`).
+for (const daemon of ['etcd', 'haproxy', 'swift', 'ferry-serve'] as const) {
   test(`${daemon} started by a test helper dies when its test process is killed with SIGKILL`, async (t) => {
-    const holder = spawn(process.execPath, ['--import', 'tsx', HOLDER, daemon], {
+    const dir = await makeTempDir('ferry-holder-');
+    t.after(() => removeTempDir(dir));
+    const holder = spawn(process.execPath, ['--import', 'tsx', HOLDER, daemon, dir], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

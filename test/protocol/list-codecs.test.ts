@@ -24,6 +24,10 @@ const VECTORS: readonly [string, Message][] = [
   ],
   ['30 00000006 02 0001 61', { type: 'LIST_REQUEST', ref: 6, recursive: false, selfOnly: true, path: 'a' }],
   [
+    '30 00000007 05 0000',
+    { type: 'LIST_REQUEST', ref: 7, recursive: true, selfOnly: false, namesOnly: true, path: '' },
+  ],
+  [
     '31 00000005 0003' +
       ' 01 01a4 0000000000000801 0000018bcfe56800 0001 61 0000' +
       ' 02 01ed 0000000000001000 0000018bcfe56800 0001 64 0000' +
@@ -150,7 +154,7 @@ function entryHex(
 
 const MALFORMED: readonly [string, string, ErrorCode][] = [
   ['a LIST_REQUEST with ref 0', '30 00000000 00 0000', 'MESSAGE_MALFORMED'],
-  ['a LIST_REQUEST with reserved flag bits', '30 00000001 04 0000', 'MESSAGE_MALFORMED'],
+  ['a LIST_REQUEST with reserved flag bits', '30 00000001 08 0000', 'MESSAGE_MALFORMED'],
   ['a LIST_REQUEST path over 4096 bytes', `30 00000001 00 1001 ${'61'.repeat(4097)}`, 'MESSAGE_MALFORMED'],
   ['a LIST_REQUEST without its path', '30 00000001 00', 'MESSAGE_MALFORMED'],
   ['a LIST_REQUEST with a trailing byte', '30 00000001 00 0000 00', 'MESSAGE_MALFORMED'],

@@ -379,6 +379,7 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
   { type: 'GET_END', ref: 3, fileDigest: filled(0x23) },
   { type: 'LIST_REQUEST', ref: 1, recursive: false, selfOnly: false, path: '' },
   { type: 'LIST_REQUEST', ref: MAX_U32, recursive: true, selfOnly: false, path: longestPath() },
+  { type: 'LIST_REQUEST', ref: 2, recursive: false, selfOnly: false, namesOnly: true, path: 'a' },
   { type: 'LIST_ENTRIES', ref: 1, entries: [entry('file', 'a')] },
   {
     type: 'LIST_ENTRIES',

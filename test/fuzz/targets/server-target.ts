@@ -67,6 +67,10 @@ export interface ServerStats {
   eventLoopMaxMs: number;
   /** The most CPU time the server spent between two turns of its event loop so far, in ms. */
   eventLoopMaxCpuMs: number;
+  /** The server's active resources by type (`process.getActiveResourcesInfo()`): what it still waits on. */
+  pending: Record<string, number>;
+  /** The connection gate's refusals (`ConnectionGate.stats`). */
+  gate: Record<string, number>;
 }
 
 export interface ServerTargetOptions {
@@ -272,6 +276,13 @@ export class ServerFuzzTarget implements FuzzTarget {
   readonly #watched = new Map<string, (end: ServerEnd) => void>();
   readonly #endsSeen = new Map<string, ServerEnd>();
   readonly #addressOf = new WeakMap<Socket, string>();
+  /**
+   * Every connection whose end the server has not reported yet, by client address: its input's kind and
+   * index, named when sessions never end. `#endedFirst` holds ends reported before the client saw its own
+   * connect. Both stay as small as the lanes, unless sessions really are stuck.
+   */
+  readonly #unended = new Map<string, { kind: string; index: number }>();
+  readonly #endedFirst = new Set<string>();
   /** RSS samples (after GC) taken every `sampleEvery` inputs, to show a plateau rather than growth. */
   readonly rssSamples: Array<{ inputs: number; rss: number; heapUsed: number }> = [];
 
@@ -301,6 +312,7 @@ export class ServerFuzzTarget implements FuzzTarget {
       const m = message as { type?: string; address?: string } & Partial<ServerEnd>;
       if (m.type !== 'ended' || m.address === undefined) return;
       const end = { code: m.code ?? '?', durationMs: m.durationMs ?? 0 };
+      if (!this.#unended.delete(m.address)) this.#endedFirst.add(m.address);
       const waiter = this.#watched.get(m.address);
       if (waiter) waiter(end);
     });
@@ -374,7 +386,7 @@ export class ServerFuzzTarget implements FuzzTarget {
     return this.#connections;
   }
 
-  async one(random: SeededRandom): Promise<void> {
+  async one(random: SeededRandom, index = -1): Promise<void> {
     if (this.#crashed) throw new FuzzFailure(this.#crashed);
     const kind = random.pick(KINDS);
     this.#kinds[kind] = (this.#kinds[kind] ?? 0) + 1;
@@ -401,6 +413,7 @@ export class ServerFuzzTarget implements FuzzTarget {
     try {
       await once(socket, 'connect');
       address = `${socket.localAddress}:${socket.localPort}`;
+      if (!this.#endedFirst.delete(address)) this.#unended.set(address, { kind, index });
       if (kind === 'mutated-handshake' || kind === 'unknown-client' || kind === 'authenticated') {
         this.#watch(address);
         this.#addressOf.set(socket, address);
@@ -472,8 +485,9 @@ export class ServerFuzzTarget implements FuzzTarget {
         const onExit = (): void => finish(new Error('server child exited'));
         const timer = setTimeout(
           () =>
-            finish(
-              new FuzzFailure(`${target - stats.sessionsEnded} sessions never ended within ${timeoutMs} ms`),
+            void this.serverStats().then(
+              (now) => finish(new FuzzFailure(this.#neverEnded(target - now.sessionsEnded, timeoutMs, now))),
+              () => finish(new FuzzFailure(`${target - stats.sessionsEnded} sessions never ended`)),
             ),
           timeoutMs,
         );
@@ -487,6 +501,23 @@ export class ServerFuzzTarget implements FuzzTarget {
     if (stats.openSockets !== 0)
       throw new FuzzFailure(`${stats.openSockets} sockets still open after every session ended`);
     return stats;
+  }
+
+  /**
+   * Sessions that never ended, with what can tell why: which inputs they were (replay them with
+   * FERRY_FUZZ_SEED and the index), what the server still waits on, its gate's refusals and event-loop holds.
+   */
+  #neverEnded(count: number, timeoutMs: number, stats: ServerStats): string {
+    const inputs = [...this.#unended.values()]
+      .slice(0, 8)
+      .map(({ kind, index }) => `input ${index} (${kind})`)
+      .join(', ');
+    return (
+      `${count} sessions never ended within ${timeoutMs} ms; connections without a reported end: ` +
+      `${this.#unended.size}${inputs ? ` (${inputs})` : ''}; the server waits on ${JSON.stringify(stats.pending)}` +
+      `; gate ${JSON.stringify(stats.gate)}; event loop held up to ${stats.eventLoopMaxMs} ms ` +
+      `(${stats.eventLoopMaxCpuMs} ms of CPU); ended ${JSON.stringify(stats.ended)}`
+    );
   }
 
   /** Whether the server process died, and its last stderr. */
@@ -670,7 +701,11 @@ export class ServerFuzzTarget implements FuzzTarget {
     }
     const server =
       end === undefined
-        ? 'the server reported no end of this connection'
+        ? `the server reported no end of this connection within ${this.#handshakeMs + this.#slackMs} ms (${await this.serverStats().then(
+            (stats) =>
+              `it waits on ${JSON.stringify(stats.pending)}, gate ${JSON.stringify(stats.gate)}, event loop held up to ${stats.eventLoopMaxMs} ms`,
+            () => 'no stats',
+          )})`
         : `the server ended it with ${end.code} after ${end.durationMs} ms (deadline ${this.#handshakeMs} ms)`;
     throw new FuzzFailure(`${failure}; ${server}`, input);
   }
