@@ -144,10 +144,13 @@ export class ProxiedConnection {
     );
   }
 
-  /** Cuts the connection now, with an RST both ways (as a planned cut does). Idempotent. */
+  /**
+   * Cuts the connection now, with an RST both ways (as a planned cut does), except on a socket whose write
+   * side was already ended (a FIN passed on): that one is closed plainly. Idempotent.
+   */
   reset(): void {
-    if (!this.#client.destroyed) this.#client.resetAndDestroy();
-    if (!this.#upstream.destroyed) this.#upstream.resetAndDestroy();
+    resetOrDestroy(this.#client);
+    resetOrDestroy(this.#upstream);
     this.#markCut();
   }
 
@@ -253,6 +256,17 @@ export class ProxiedConnection {
       if (!to.destroyed && !to.writableEnded) to.end();
     });
   }
+}
+
+/**
+ * Destroys `socket` with an RST, or plainly once its write side was ended. libuv refuses an RST while a
+ * shutdown is pending (uv_tcp_close_reset: EINVAL) and Node 20 then never closes the handle: no 'close', and
+ * the test process can never exit (the file hung after its last test passed).
+ */
+function resetOrDestroy(socket: Socket): void {
+  if (socket.destroyed) return;
+  if (socket.writableEnded) socket.destroy();
+  else socket.resetAndDestroy();
 }
 
 /** Resolves on 'close' (events.once would reject on an 'error' that comes first). */
