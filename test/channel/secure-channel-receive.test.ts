@@ -5,7 +5,7 @@ import { FerryError } from '../../src/errors/index.js';
 import { sealOne } from '../../src/transfer/pipeline/seal-block.js';
 import { encodeMessage, writeFrameHeader, type Message } from '../../src/protocol/index.js';
 import { CipherState, SessionCipher } from '../../src/crypto/index.js';
-import { keyedCipher as keyed, socketPair } from '../helpers/loopback-socket-pair.js';
+import { keyedChannel, keyedCipher as keyed, socketPair } from '../helpers/loopback-socket-pair.js';
 
 function record(cipher: SessionCipher, message: Message): Buffer {
   const sealed = cipher.seal(encodeMessage(message));
@@ -27,12 +27,7 @@ test('records opened on arrival come out in order, split anyhow across reads and
   try {
     const key = Buffer.alloc(32, 7);
     const sender = keyed(key, 3);
-    const channel = new SecureChannel(
-      new FramedSocket(pair.accepted),
-      keyed(key, 3),
-      Buffer.alloc(32),
-      Buffer.alloc(32),
-    );
+    const channel = keyedChannel(pair.accepted, key, 3);
     const messages = Array.from({ length: 10 }, (_, i) => data(i * 65000, 60_000 + i));
     const wire = Buffer.concat(messages.map((m) => record(sender, m)));
     // Odd-sized writes, so records straddle the reads.
@@ -49,12 +44,7 @@ test('a corrupted record is refused after the records before it, and ends the ch
   try {
     const key = Buffer.alloc(32, 9);
     const sender = keyed(key);
-    const channel = new SecureChannel(
-      new FramedSocket(pair.accepted),
-      keyed(key),
-      Buffer.alloc(32),
-      Buffer.alloc(32),
-    );
+    const channel = keyedChannel(pair.accepted, key);
     const good = [data(0, 1000), data(1000, 70), data(1070, 5)];
     const goodRecords = good.map((m) => record(sender, m));
     const bad = record(sender, data(2000, 500));
@@ -79,18 +69,8 @@ test('a message sent while records are reserved for sealing elsewhere is held an
   const pair = await socketPair();
   try {
     const key = Buffer.alloc(32, 5);
-    const sending = new SecureChannel(
-      new FramedSocket(pair.dialled),
-      keyed(key, 2),
-      Buffer.alloc(32),
-      Buffer.alloc(32),
-    );
-    const receiving = new SecureChannel(
-      new FramedSocket(pair.accepted),
-      keyed(key, 2),
-      Buffer.alloc(32),
-      Buffer.alloc(32),
-    );
+    const sending = keyedChannel(pair.dialled, key, 2);
+    const receiving = keyedChannel(pair.accepted, key, 2);
     const reserved = [data(0, 100), data(100, 200), data(300, 300)];
     // A rekey interval of 2: the three reserved nonces span a key change.
     const ranges = sending.reserveRecords(reserved.length);
@@ -143,12 +123,7 @@ test('a send key passing its time bound while records are reserved: the REKEY ta
       Buffer.alloc(32),
       Buffer.alloc(32),
     );
-    const receiving = new SecureChannel(
-      new FramedSocket(pair.accepted),
-      keyed(key),
-      Buffer.alloc(32),
-      Buffer.alloc(32),
-    );
+    const receiving = keyedChannel(pair.accepted, key);
     const sealAll = (ranges: ReturnType<SecureChannel['reserveRecords']>, messages: Message[]): Buffer => {
       const framed: Buffer[] = [];
       let next = 0;

@@ -17,7 +17,7 @@ import {
 } from '../../src/protocol/index.js';
 import { SourceFile, streamChunks } from '../../src/transfer/index.js';
 import { sealOne } from '../../src/transfer/pipeline/seal-block.js';
-import { keyedCipher as keyed, socketPair } from '../helpers/loopback-socket-pair.js';
+import { keyedChannel, socketPair } from '../helpers/loopback-socket-pair.js';
 
 const data = (offset: number, length: number): Message => ({
   type: 'PUT_DATA',
@@ -43,12 +43,7 @@ async function wireOf(
   const pair = await socketPair();
   try {
     const received = allBytes(pair.accepted);
-    const channel = new SecureChannel(
-      new FramedSocket(pair.dialled),
-      keyed(key, rekeyInterval),
-      Buffer.alloc(32),
-      Buffer.alloc(32),
-    );
+    const channel = keyedChannel(pair.dialled, key, rekeyInterval);
     await send(channel);
     await channel.end();
     return await received;
@@ -73,18 +68,8 @@ test('a block sent with sendPlaintexts is opened by the peer in order, and its p
   const pair = await socketPair();
   try {
     const key = Buffer.alloc(32, 12);
-    const sending = new SecureChannel(
-      new FramedSocket(pair.dialled),
-      keyed(key, 4),
-      Buffer.alloc(32),
-      Buffer.alloc(32),
-    );
-    const receiving = new SecureChannel(
-      new FramedSocket(pair.accepted),
-      keyed(key, 4),
-      Buffer.alloc(32),
-      Buffer.alloc(32),
-    );
+    const sending = keyedChannel(pair.dialled, key, 4);
+    const receiving = keyedChannel(pair.accepted, key, 4);
     const messages = Array.from({ length: 7 }, (_, i) => data(i * 1000, 900 + i));
     const plaintexts = messages.map((m) => encodeMessage(m));
     const sent = sending.sendPlaintexts(plaintexts);
@@ -152,18 +137,8 @@ test('a block sent while records are reserved for sealing elsewhere is held and 
   const pair = await socketPair();
   try {
     const key = Buffer.alloc(32, 14);
-    const sending = new SecureChannel(
-      new FramedSocket(pair.dialled),
-      keyed(key),
-      Buffer.alloc(32),
-      Buffer.alloc(32),
-    );
-    const receiving = new SecureChannel(
-      new FramedSocket(pair.accepted),
-      keyed(key),
-      Buffer.alloc(32),
-      Buffer.alloc(32),
-    );
+    const sending = keyedChannel(pair.dialled, key);
+    const receiving = keyedChannel(pair.accepted, key);
     const reserved = [data(0, 100), data(100, 200)];
     const [range] = sending.reserveRecords(reserved.length);
     const block = [data(300, 5), data(305, 6)];

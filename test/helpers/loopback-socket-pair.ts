@@ -2,6 +2,7 @@
 // side's records open with another cipher built from the same key).
 import { once } from 'node:events';
 import { connect, createServer, type OnReadOpts, type Socket } from 'node:net';
+import { FramedSocket, SecureChannel } from '../../src/channel/index.js';
 import { CipherState, SessionCipher } from '../../src/crypto/index.js';
 
 /**
@@ -36,4 +37,14 @@ export function keyedCipher(key: Buffer, rekeyIntervalMessages?: number): Sessio
   send.initializeKey(key);
   receive.initializeKey(key);
   return new SessionCipher(send, receive, { rekeyIntervalMessages });
+}
+
+/** A SecureChannel over `socket` whose records are sealed and opened under `key` (`keyedCipher`), no handshake hash. */
+export function keyedChannel(socket: Socket, key: Buffer, rekeyIntervalMessages?: number): SecureChannel {
+  return new SecureChannel(
+    new FramedSocket(socket),
+    keyedCipher(key, rekeyIntervalMessages),
+    Buffer.alloc(32),
+    Buffer.alloc(32),
+  );
 }
