@@ -92,6 +92,11 @@ export class UploadReceiver implements TransferClaim {
   #active: Active | undefined;
   readonly #finishing = new Set<Promise<void>>();
   readonly #finishingById = new Map<string, Promise<void>>();
+  /**
+   * Offers between their claim and their answer, by transfer id: the claim is held but no partial is open
+   * yet (#active is unset), so a takeover waits for the offer to settle instead of finding nothing to stop.
+   */
+  readonly #offeringById = new Map<string, Promise<void>>();
   /** Directories under the root this session already checked (see resolveUnderRoot). */
   readonly #knownDirs = new Set<string>();
   files = 0;
@@ -193,6 +198,9 @@ export class UploadReceiver implements TransferClaim {
 
   /** Called by the registry when a newer session of this client offers a transfer we hold. */
   async surrender(transferId: string): Promise<void> {
+    // An offer still opening the partial settles first: otherwise the newer session would open the same
+    // partial files while this one does (seed 2016104715: a retried upload's files removed under it).
+    await this.#offeringById.get(transferId);
     // A finish (or close) under way completes first: after a finish the newer session finds the file in
     // place and settles as identical.
     await this.#finishingById.get(transferId);
@@ -243,6 +251,7 @@ export class UploadReceiver implements TransferClaim {
     if (this.#active)
       throw new FerryError('INTERNAL', `PUT_OFFER while transfer ${this.#active.ref} is open`);
     const io = this.#io;
+    let offering: { transferId: string; promise: Promise<void>; settle: () => void } | undefined;
     try {
       io.require(PERMISSION_UPLOAD, 'upload');
       // PROTOCOL.md §10: a hash per chunk is kept, so the chunk count is bounded.
@@ -269,6 +278,11 @@ export class UploadReceiver implements TransferClaim {
       // Claim first: a session of this client still writing or finishing the same file completes or
       // lets go before we look at the destination and the partial (PROTOCOL.md §6.2).
       const transferId = transferIdOf(io.clientKey, rooted.join('/'));
+      // Tracked from before the claim: the claim holds the transfer from inside registry.claim on.
+      let settle = (): void => undefined;
+      const promise = new Promise<void>((resolve) => (settle = resolve));
+      offering = { transferId, promise, settle };
+      this.#offeringById.set(transferId, promise);
       await io.ctx.registry.claim(transferId, this);
       let target: RootPath;
       try {
@@ -306,6 +320,8 @@ export class UploadReceiver implements TransferClaim {
         // The claim's one owner: the open partial once there is one (closeActive or the finish lets it go,
         // after its files are closed), else this offer, here.
         if (!this.#holdsPartial()) io.ctx.registry.release(transferId, this);
+        // Settled here, not after hashing an existing file, which no longer needs the claim.
+        this.#settleOffering(offering);
       }
       // PROTOCOL.md §5.4: an existing file is compared, never written, so it is hashed without the claim.
       if (target.exists && !offer.overwrite) await this.#offerExisting(offer, { file: target }, transferId);
@@ -314,7 +330,18 @@ export class UploadReceiver implements TransferClaim {
       // go, or its file stays open and the transfer held until another session takes it over.
       await this.closeActive();
       throw err;
+    } finally {
+      this.#settleOffering(offering);
     }
+  }
+
+  #settleOffering(
+    offering: { transferId: string; promise: Promise<void>; settle: () => void } | undefined,
+  ): void {
+    if (!offering) return;
+    if (this.#offeringById.get(offering.transferId) === offering.promise)
+      this.#offeringById.delete(offering.transferId);
+    offering.settle();
   }
 
   /**
