@@ -21,7 +21,8 @@ import { InFlightWindow } from './in-flight-window.js';
 import { listRemote } from './list-remote.js';
 import { aboutRemotePath, remoteName } from './remote-name.js';
 import { failsOnlyThisJob, jobsFailedError } from './job-failure.js';
-import { DEFAULT_STREAMS, ExtraStreams, withRetries, type ConnectOptions } from './send-files.js';
+import { DEFAULT_STREAMS, ExtraStreams } from './extra-sessions.js';
+import { withRetries, type ConnectOptions } from './send-files.js';
 import {
   OpenTransfers,
   type TransferEvent,

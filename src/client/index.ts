@@ -21,10 +21,10 @@ export {
   type DownloadResult,
   type PendingDownload,
 } from './download-file.js';
+export { DEFAULT_STREAMS } from './extra-sessions.js';
 export {
   sendFiles,
   runUploadJobs,
-  DEFAULT_STREAMS,
   withRetries,
   type SendFilesOptions,
   type SendEvent,

@@ -81,6 +81,13 @@ export interface UploadOutcome {
 
 const NOTHING_PENDING: UploadOutcome = {};
 
+/** An offer between its claim and its answer (`#offeringById`): settled once it opened its partial or let go. */
+interface OfferInProgress {
+  transferId: string;
+  promise: Promise<void>;
+  settle: () => void;
+}
+
 /**
  * The upload half of a server session (PROTOCOL.md §5.3–§5.9, §6.2): one transfer receives data at a time,
  * while earlier ones finish (durably) in the background so many small files do not wait on each fsync.
@@ -251,7 +258,7 @@ export class UploadReceiver implements TransferClaim {
     if (this.#active)
       throw new FerryError('INTERNAL', `PUT_OFFER while transfer ${this.#active.ref} is open`);
     const io = this.#io;
-    let offering: { transferId: string; promise: Promise<void>; settle: () => void } | undefined;
+    let offering: OfferInProgress | undefined;
     try {
       io.require(PERMISSION_UPLOAD, 'upload');
       // PROTOCOL.md §10: a hash per chunk is kept, so the chunk count is bounded.
@@ -335,9 +342,7 @@ export class UploadReceiver implements TransferClaim {
     }
   }
 
-  #settleOffering(
-    offering: { transferId: string; promise: Promise<void>; settle: () => void } | undefined,
-  ): void {
+  #settleOffering(offering: OfferInProgress | undefined): void {
     if (!offering) return;
     if (this.#offeringById.get(offering.transferId) === offering.promise)
       this.#offeringById.delete(offering.transferId);
