@@ -28,6 +28,7 @@ import { missingParents } from './missing-parents.js';
 import { serverPartialStore } from './server-partial-store.js';
 import type { JoinTarget, TransferClaim } from './transfer-registry.js';
 import { transferIdOf } from './transfer-id.js';
+import { TransferStages } from './transfer-stages.js';
 
 /** Where a finished upload goes: a file under the root, or an object's key (`SessionContext.objectStore`). */
 type UploadTarget = RootPath | string;
@@ -81,13 +82,6 @@ export interface UploadOutcome {
 
 const NOTHING_PENDING: UploadOutcome = {};
 
-/** An offer between its claim and its answer (`#offeringById`): settled once it opened its partial or let go. */
-interface OfferInProgress {
-  transferId: string;
-  promise: Promise<void>;
-  settle: () => void;
-}
-
 /**
  * The upload half of a server session (PROTOCOL.md §5.3–§5.9, §6.2): one transfer receives data at a time,
  * while earlier ones finish (durably) in the background so many small files do not wait on each fsync.
@@ -97,13 +91,13 @@ interface OfferInProgress {
 export class UploadReceiver implements TransferClaim {
   readonly #io: SessionIo;
   #active: Active | undefined;
+  /** Background finishes, at most MAX_CONCURRENT_FINISHES (each settles, never rejects). */
   readonly #finishing = new Set<Promise<void>>();
-  readonly #finishingById = new Map<string, Promise<void>>();
   /**
-   * Offers between their claim and their answer, by transfer id: the claim is held but no partial is open
-   * yet (#active is unset), so a takeover waits for the offer to settle instead of finding nothing to stop.
+   * What each transfer this session claims is doing now, from just before its claim until the claim is let
+   * go: what a takeover (`surrender`) and a new offer of the same transfer wait on.
    */
-  readonly #offeringById = new Map<string, Promise<void>>();
+  readonly #stages = new TransferStages();
   /** Directories under the root this session already checked (see resolveUnderRoot). */
   readonly #knownDirs = new Set<string>();
   files = 0;
@@ -157,8 +151,8 @@ export class UploadReceiver implements TransferClaim {
         return NOTHING_PENDING;
       }
       case 'PUT_END': {
-        const active = this.#expect(message.ref, message.type);
-        this.#active = undefined;
+        this.#expect(message.ref, message.type);
+        const active = this.#endActive()!;
         if (active.kind === 'joined') {
           // PROTOCOL.md §5.13.4: this stream's chunks were processed in order, so its part is verified; a
           // chunk it left half-sent is not, and stays for another stream to send.
@@ -203,54 +197,69 @@ export class UploadReceiver implements TransferClaim {
       : undefined;
   }
 
-  /** Called by the registry when a newer session of this client offers a transfer we hold. */
+  /**
+   * Called by the registry when a newer session of this client offers a transfer we hold; resolves once this
+   * session no longer touches it. An offer still opening the partial settles first (else both sessions open
+   * the same partial files: seed 2016104715); a transfer receiving is taken over and closed; a close or a
+   * finish under way, or waiting for a finish slot, completes (after a finish the newer session finds the
+   * file in place and settles as identical).
+   */
   async surrender(transferId: string): Promise<void> {
-    // An offer still opening the partial settles first: otherwise the newer session would open the same
-    // partial files while this one does (seed 2016104715: a retried upload's files removed under it).
-    await this.#offeringById.get(transferId);
-    // A finish (or close) under way completes first: after a finish the newer session finds the file in
-    // place and settles as identical.
-    await this.#finishingById.get(transferId);
+    for (let stage = this.#stages.stageOf(transferId); stage; stage = this.#stages.stageOf(transferId)) {
+      if (stage !== 'receiving') {
+        await this.#stages.changed(transferId);
+        continue;
+      }
+      const active = this.#active;
+      // `receiving` is entered and left with #active (`#offerPartial`, `#endActive`).
+      if (active?.kind !== 'partial' || active.transferId !== transferId)
+        throw new FerryError('INTERNAL', 'a receiving transfer that is not the open upload');
+      // The session learns it now, before the close's flush, so its ERROR goes out at once and a message of
+      // the ref already being handled is discarded rather than failing the session.
+      active.takeOver();
+      await this.closeActive();
+    }
+  }
+
+  /**
+   * Clears the open upload and returns it; a partial's transfer enters `ending` in the same step, so a
+   * takeover from now on waits for its close or finish instead of finding nothing (closing-24).
+   */
+  #endActive(): Active | undefined {
     const active = this.#active;
-    if (active?.kind !== 'partial' || active.transferId !== transferId) return;
-    // The session learns it now, before the close's flush, so its ERROR goes out at once and a message of
-    // the ref already being handled is discarded rather than failing the session.
-    active.takeOver();
-    await this.closeActive();
+    this.#active = undefined;
+    if (active?.kind === 'partial') this.#stages.enter(active.transferId, 'ending');
+    return active;
   }
 
   /** Closes the receiving transfer, keeping its partial for a later resume. */
   async closeActive(): Promise<void> {
-    const active = this.#active;
-    this.#active = undefined;
+    const active = this.#endActive();
     // A joined stream's half-sent chunk goes back to unverified; the partial itself is the primary's.
     if (active?.kind === 'joined') active.partial.abandonChunks(this);
     if (active?.kind !== 'partial') return;
-    await active.old?.close();
-    const closing = (async () => {
-      try {
-        await active.partial.close();
-      } catch (err) {
-        // A local fault with no event (the transfer already ended): logged here, not through server-log.ts.
-        this.#io.log.warn({ code: toFerryError(err).code }, 'could not close partial');
-      } finally {
-        this.#io.ctx.registry.release(active.transferId, this);
-      }
-    })();
-    // A takeover arriving meanwhile waits for the flush and close, like it waits for a finish.
-    this.#finishingById.set(active.transferId, closing);
     try {
-      await closing;
+      await active.old?.close();
+      await active.partial.close();
+    } catch (err) {
+      // A local fault with no event (the transfer already ended): logged here, not through server-log.ts.
+      this.#io.log.warn({ code: toFerryError(err).code }, 'could not close partial');
     } finally {
-      if (this.#finishingById.get(active.transferId) === closing)
-        this.#finishingById.delete(active.transferId);
+      this.#letGo(active.transferId);
     }
   }
 
-  /** Waits for background finishes, then closes the receiving transfer. */
+  /** Waits for background finishes, then closes the receiving transfer and waits for every other close. */
   async close(): Promise<void> {
     await Promise.allSettled([...this.#finishing]);
     await this.closeActive();
+    await this.#stages.allLeft();
+  }
+
+  /** The last step of a claimed transfer: its files closed or placed, the claim goes, then the stage. */
+  #letGo(transferId: string): void {
+    this.#io.ctx.registry.release(transferId, this);
+    this.#stages.leave(transferId);
   }
 
   async #offer(offer: PutOfferMessage, onTakeOver: (takenOver: Promise<void>) => void): Promise<void> {
@@ -258,7 +267,6 @@ export class UploadReceiver implements TransferClaim {
     if (this.#active)
       throw new FerryError('INTERNAL', `PUT_OFFER while transfer ${this.#active.ref} is open`);
     const io = this.#io;
-    let offering: OfferInProgress | undefined;
     try {
       io.require(PERMISSION_UPLOAD, 'upload');
       // PROTOCOL.md §10: a hash per chunk is kept, so the chunk count is bounded.
@@ -285,14 +293,14 @@ export class UploadReceiver implements TransferClaim {
       // Claim first: a session of this client still writing or finishing the same file completes or
       // lets go before we look at the destination and the partial (PROTOCOL.md §6.2).
       const transferId = transferIdOf(io.clientKey, rooted.join('/'));
+      // This session's own earlier use of the file ends first: a finish still placing it (PUT_END answers
+      // before the file is placed) must not have its partial reopened under it.
+      await this.#stages.left(transferId);
       // Tracked from before the claim: the claim holds the transfer from inside registry.claim on.
-      let settle = (): void => undefined;
-      const promise = new Promise<void>((resolve) => (settle = resolve));
-      offering = { transferId, promise, settle };
-      this.#offeringById.set(transferId, promise);
-      await io.ctx.registry.claim(transferId, this);
+      this.#stages.enter(transferId, 'offering');
       let target: RootPath;
       try {
+        await io.ctx.registry.claim(transferId, this);
         const objects = io.ctx.objectStore;
         if (objects) {
           // Issue 15: the file becomes an object; there are no directories to make or to charge.
@@ -325,10 +333,9 @@ export class UploadReceiver implements TransferClaim {
           );
       } finally {
         // The claim's one owner: the open partial once there is one (closeActive or the finish lets it go,
-        // after its files are closed), else this offer, here.
-        if (!this.#holdsPartial()) io.ctx.registry.release(transferId, this);
-        // Settled here, not after hashing an existing file, which no longer needs the claim.
-        this.#settleOffering(offering);
+        // after its files are closed), else this offer, here; not after hashing an existing file, which no
+        // longer needs the claim.
+        if (this.#stages.stageOf(transferId) === 'offering') this.#letGo(transferId);
       }
       // PROTOCOL.md §5.4: an existing file is compared, never written, so it is hashed without the claim.
       if (target.exists && !offer.overwrite) await this.#offerExisting(offer, { file: target }, transferId);
@@ -337,16 +344,7 @@ export class UploadReceiver implements TransferClaim {
       // go, or its file stays open and the transfer held until another session takes it over.
       await this.closeActive();
       throw err;
-    } finally {
-      this.#settleOffering(offering);
     }
-  }
-
-  #settleOffering(offering: OfferInProgress | undefined): void {
-    if (!offering) return;
-    if (this.#offeringById.get(offering.transferId) === offering.promise)
-      this.#offeringById.delete(offering.transferId);
-    offering.settle();
   }
 
   /**
@@ -420,6 +418,8 @@ export class UploadReceiver implements TransferClaim {
       joinToken,
       old,
     };
+    // In the same step as #active: a takeover from now on takes this transfer over (`surrender`).
+    this.#stages.enter(transferId, 'receiving');
     // Opening a resumed partial that changed since it closed re-hashed every chunk it holds: an offer/CANCEL
     // loop must not repeat that for free (docs/SECURITY.md "Hashing on request"). Paid after the fact,
     // before the answer; one unchanged since its clean close read nothing (PROTOCOL.md §9.2).
@@ -476,22 +476,19 @@ export class UploadReceiver implements TransferClaim {
     await this.#io.send({ type: 'PUT_DONE', ref: offer.ref, identical: true, fileDigest: digest });
   }
 
-  /** Starts the finish and returns it (the session turns its failure into an ERROR for the ref). */
+  /**
+   * Starts the finish once a slot is free and returns it (the session turns its failure into an ERROR for
+   * the ref). The transfer is `ending` already (`#endActive`), so a takeover waits for the slot too.
+   */
   async #finishInBackground(
     active: Extract<Active, { kind: 'partial' }>,
     expected: Buffer,
   ): Promise<UploadOutcome> {
     while (this.#finishing.size >= MAX_CONCURRENT_FINISHES) await Promise.race(this.#finishing);
     const finished = this.#finish(active, expected);
-    // Tracked settled, never rejecting: close() and a takeover only wait for it to be over.
-    const tracked = finished
-      .catch(() => undefined)
-      .finally(() => {
-        this.#finishing.delete(tracked);
-        this.#finishingById.delete(active.transferId);
-      });
+    // Tracked settled, never rejecting: close() only waits for it to be over.
+    const tracked = finished.catch(() => undefined).finally(() => this.#finishing.delete(tracked));
     this.#finishing.add(tracked);
-    this.#finishingById.set(active.transferId, tracked);
     return { finished };
   }
 
@@ -518,7 +515,7 @@ export class UploadReceiver implements TransferClaim {
       throw err;
     } finally {
       await active.old?.close();
-      io.ctx.registry.release(active.transferId, this);
+      this.#letGo(active.transferId);
     }
   }
 
@@ -533,11 +530,6 @@ export class UploadReceiver implements TransferClaim {
     } catch {
       // Replaced or removed already: then there is nothing of ours to recognise later.
     }
-  }
-
-  /** Whether an open partial owns this session's transfer claim (read afresh: awaits may have changed it). */
-  #holdsPartial(): boolean {
-    return this.#active?.kind === 'partial';
   }
 
   #expect(ref: number, type: string): Active {
