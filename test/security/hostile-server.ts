@@ -1,0 +1,140 @@
+// A hostile ferry server for the client-side attacks of test/security: a real Noise handshake (its own test
+// key) on loopback, a WELCOME, then answers of its choosing: a recursive listing of any entries (names the
+// client must validate, kinds that clash with the destination), files served with planted content, GET
+// refused with an ERROR detail of its choosing. It records what the client asked for.
+import { once } from 'node:events';
+import { createServer, type Server, type Socket } from 'node:net';
+import { formatFerryId, generateKeyPair } from '../../src/crypto/index.js';
+import { FramedSocket, serverHandshake, type SecureChannel } from '../../src/channel/index.js';
+import { ERROR_CODES } from '../../src/errors/index.js';
+import { chunkHashOf, fileDigest, type ListEntry, type Message } from '../../src/protocol/index.js';
+
+/** What the server answers. */
+export interface HostileScript {
+  /** Entries of every recursive listing, relative to the listed path. */
+  entries: ListEntry[];
+  /** Refuse every GET_REQUEST with this ERROR. */
+  getError?: { code: keyof typeof ERROR_CODES; detail: string };
+}
+
+export class HostileServer {
+  readonly identity = generateKeyPair();
+  /** Every message the clients sent after their handshakes, in order. */
+  readonly received: Message[] = [];
+  script: HostileScript = { entries: [] };
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+
+  private constructor(server: Server) {
+    this.#server = server;
+  }
+
+  static async start(): Promise<HostileServer> {
+    const server = createServer();
+    const hostile = new HostileServer(server);
+    server.on('connection', (socket) => void hostile.#serve(socket));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return hostile;
+  }
+
+  get address(): { host: string; port: number } {
+    const info = this.#server.address();
+    if (info === null || typeof info === 'string') throw new Error('not listening');
+    return { host: info.address, port: info.port };
+  }
+
+  get id(): string {
+    return formatFerryId(this.identity.publicKey);
+  }
+
+  /** The remote paths of every GET_REQUEST so far. */
+  get requestedPaths(): string[] {
+    return this.received.flatMap((m) => (m.type === 'GET_REQUEST' ? [m.path] : []));
+  }
+
+  close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    return new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  async #serve(socket: Socket): Promise<void> {
+    socket.on('error', () => undefined);
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    let channel: SecureChannel | undefined;
+    try {
+      ({ channel } = await serverHandshake(new FramedSocket(socket), { identity: this.identity }));
+      await channel.send({ type: 'WELCOME', permissions: 3, maxFileBytes: 0 });
+      for (;;) {
+        const message = await channel.receive();
+        this.received.push(message);
+        await this.#answer(channel, message);
+      }
+    } catch {
+      // The client hung up or refused us.
+    } finally {
+      channel?.close();
+      socket.destroy();
+    }
+  }
+
+  async #answer(channel: SecureChannel, message: Message): Promise<void> {
+    if (message.type === 'LIST_REQUEST') {
+      const self = message.selfOnly ?? false;
+      const { entries } = this.script;
+      if (!self && entries.length > 0)
+        await channel.send({ type: 'LIST_ENTRIES', ref: message.ref, entries });
+      await channel.send({
+        type: 'LIST_END',
+        ref: message.ref,
+        totalEntries: self ? 0 : entries.length,
+        isFile: false,
+        mode: 0o755,
+        mtimeMs: 1_700_000_000_000,
+      });
+      return;
+    }
+    if (message.type !== 'GET_REQUEST') return;
+    const { ref, chunkBytes } = message;
+    const { getError } = this.script;
+    if (getError) {
+      await channel.send({
+        type: 'ERROR',
+        ref,
+        code: ERROR_CODES[getError.code].wire!,
+        detail: getError.detail,
+      });
+      return;
+    }
+    const data = Buffer.from(`planted by a hostile server as ${message.path}\n`);
+    await channel.send({
+      type: 'GET_OFFER',
+      ref,
+      size: data.length,
+      mtimeMs: 0,
+      mode: 0o644,
+      heldAccepted: false,
+    });
+    const hashes: Buffer[] = [];
+    for (let offset = 0; offset < data.length; offset += chunkBytes) {
+      const chunk = data.subarray(offset, offset + chunkBytes);
+      hashes.push(chunkHashOf(chunk));
+      await channel.send({ type: 'GET_DATA', ref, offset, data: chunk });
+      await channel.send({ type: 'GET_CHUNK', ref, index: hashes.length - 1, chunkHash: hashes.at(-1)! });
+    }
+    await channel.send({ type: 'GET_END', ref, fileDigest: fileDigest(data.length, chunkBytes, hashes) });
+  }
+}
+
+export function file(path: string, size = 10): ListEntry {
+  return { kind: 'file', mode: 0o644, size, mtimeMs: 1_700_000_000_000, path, linkTarget: '' };
+}
+
+export function dir(path: string): ListEntry {
+  return { kind: 'dir', mode: 0o755, size: 0, mtimeMs: 1_700_000_000_000, path, linkTarget: '' };
+}
+
+export function link(path: string, linkTarget: string): ListEntry {
+  return { kind: 'link', mode: 0o777, size: 0, mtimeMs: 1_700_000_000_000, path, linkTarget };
+}
