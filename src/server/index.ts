@@ -33,6 +33,8 @@ export {
   HashBudget,
   CHECK_HASH_BYTES_PER_SECOND,
   CHECK_HASH_BURST_BYTES,
+  CHECK_HASH_TOTAL_BYTES_PER_SECOND,
+  CHECK_HASH_TOTAL_BURST_BYTES,
   type HashBudgetOptions,
 } from './hash-budget.js';
 export { SERVER_DEFAULTS } from './server-defaults.js';
