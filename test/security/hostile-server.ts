@@ -95,6 +95,14 @@ export class HostileServer {
       });
       return;
     }
+    if (
+      message.type === 'REMOVE_REQUEST' ||
+      message.type === 'SET_ATTRIBUTES' ||
+      message.type === 'PUT_DIR'
+    ) {
+      await channel.send({ type: 'ACK', ref: message.ref });
+      return;
+    }
     if (message.type !== 'GET_REQUEST') return;
     const { ref, chunkBytes } = message;
     const { getError } = this.script;

@@ -5,7 +5,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, readlink, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { syncTree } from '../../src/client/index.js';
@@ -184,4 +184,53 @@ test('`ferry sync HOST/SRC DST` prints a hostile server`s link targets and error
     assertNothingRaw(result.stderr, `${extra.join(' ')} stderr`);
     assert.deepEqual(await snapshot(rig.outside), before);
   }
+});
+
+test('sync up with delete against a hostile listing: escaping or invalid names are refused before any request, and nothing local is touched', async (t) => {
+  const rig = await startRig(t);
+  const source = join(rig.work, 'src');
+  await mkdir(join(source, 'kept'), { recursive: true });
+  await writeFile(join(source, 'kept', 'k.txt'), 'k\n');
+  await chmod(join(source, 'kept', 'k.txt'), 0o644);
+  await utimes(join(source, 'kept', 'k.txt'), 1_700_000_000, 1_700_000_000);
+  const sync = (): Promise<unknown> =>
+    syncTree({
+      server: rig.hostile.address,
+      identity: generateKeyPair(),
+      verifyServer: () => undefined,
+      retry: { retries: 0, sleep: () => Promise.resolve(), random: () => 0 },
+      direction: 'upload',
+      localDir: source,
+      remotePath: 'tree',
+      chunkBytes: 64 * 1024,
+      delete: true,
+    }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+  for (const path of ['../x', '/etc/passwd', 'a/../../x', 'esc\u001b[2J', 'a//b']) {
+    const before = await snapshot(rig.work);
+    const sent = rig.hostile.received.length;
+    rig.hostile.script = { entries: [file('extra.txt'), file(path)] };
+    const err = await sync();
+    assert.equal((err as { code?: string } | undefined)?.code, 'PATH_INVALID', JSON.stringify(path));
+    assert.deepEqual(await snapshot(rig.work), before, `${JSON.stringify(path)}: nothing local changed`);
+    const asked = rig.hostile.received.slice(sent).filter((m) => m.type !== 'LIST_REQUEST');
+    assert.deepEqual(asked, [], `${JSON.stringify(path)}: no request after the bad listing`);
+  }
+  // A valid listing: its extra entries are removed on the server only, by requests naming them under DST.
+  const before = await snapshot(source);
+  const sent = rig.hostile.received.length;
+  // SRC's own file listed as it is, so nothing is sent (this server takes no upload).
+  rig.hostile.script = {
+    entries: [dir('kept'), file('kept/k.txt', 2), dir('gone'), file('gone/x.txt'), file('extra.txt')],
+  };
+  const result = await sync();
+  assert.equal(result, undefined);
+  assert.deepEqual(await snapshot(source), before, 'nothing local changed');
+  const removed = rig.hostile.received
+    .slice(sent)
+    .flatMap((m) => (m.type === 'REMOVE_REQUEST' ? [m.path] : []))
+    .sort();
+  assert.deepEqual(removed, ['tree/extra.txt', 'tree/gone', 'tree/gone/x.txt']);
 });
