@@ -62,6 +62,8 @@ interface OpenBatch {
   chain: Promise<void>;
   /** Settles the entries' claims once they are placed (see #claims). */
   readonly placed: () => void;
+  /** Gives back this batch's place among the batches the server holds (BatchAdmission); idempotent. */
+  readonly admission: () => void;
   readonly placement: Promise<void>;
 }
 
@@ -86,6 +88,8 @@ export class BatchUploads implements TransferClaim {
   readonly #takenOver = new Set<string>();
   /** Where the entries land: the one place the disk and the object store differ. */
   readonly #destination: BatchDestination;
+  /** The place of the batch the next PUT_BATCH opens, taken before its first record is received. */
+  #admitted: (() => void) | undefined;
   files = 0;
   bytes = 0;
 
@@ -97,6 +101,16 @@ export class BatchUploads implements TransferClaim {
   constructor(io: SessionIo) {
     this.#io = io;
     this.#destination = batchDestinationOf(io);
+  }
+
+  /**
+   * Resolves once the batch a PUT_BATCH opens may be held (BatchAdmission: per client and in total, a batch's
+   * data is in memory until it is placed); a record of the open batch goes on at once. The session waits here
+   * with its reading, so a client past the bound is slowed by TCP, never refused.
+   */
+  async admit(): Promise<void> {
+    if (this.#open !== undefined || this.#admitted !== undefined) return;
+    this.#admitted = await this.#io.ctx.batchAdmission.admit(this.#io.clientKey.toString('hex'));
   }
 
   /**
@@ -136,6 +150,8 @@ export class BatchUploads implements TransferClaim {
   async abandon(): Promise<void> {
     const batch = this.#open;
     this.#open = undefined;
+    this.#admitted?.();
+    this.#admitted = undefined;
     if (batch) {
       await batch.chain.catch(() => undefined);
       const staged = await Promise.allSettled(batch.records.map((record) => record.staged));
@@ -168,6 +184,9 @@ export class BatchUploads implements TransferClaim {
   }
 
   #openBatch(message: PutBatchMessage): OpenBatch {
+    const admission = this.#admitted;
+    if (admission === undefined) throw new FerryError('INTERNAL', 'a batch opened without its admission');
+    this.#admitted = undefined;
     let placed = (): void => undefined;
     const placement = new Promise<void>((resolve) => (placed = resolve));
     return {
@@ -184,6 +203,7 @@ export class BatchUploads implements TransferClaim {
       chain: Promise.resolve(),
       placed,
       placement,
+      admission,
     };
   }
 
@@ -432,6 +452,7 @@ export class BatchUploads implements TransferClaim {
   #release(batch: OpenBatch): void {
     const io = this.#io;
     io.ctx.storage.released(batch.promiseId);
+    batch.admission();
     batch.placed();
     for (const transferId of batch.claimed) {
       this.#takenOver.delete(transferId);

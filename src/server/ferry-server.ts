@@ -24,6 +24,7 @@ import { ServerEvents } from './server-events.js';
 import { logServerEvents } from './server-log.js';
 import { FileHashCache } from './file-hash-cache.js';
 import { HashBudget, type HashBudgetOptions } from './hash-budget.js';
+import { BatchAdmission, type BatchAdmissionOptions } from './batch-admission.js';
 import { PairingAdmission, type PairingOptions } from './pairing-admission.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
 import { BATCH_TEMPORARY_MAX_AGE_MS, sweepBatchTemporaries } from './batch-temporaries.js';
@@ -87,10 +88,15 @@ export interface ServeOptions {
    */
   threads?: number;
   /**
-   * Each client's budget for hashing that sends no data (defaults: 4 GiB at once, then 512 MiB/s); the
-   * clock and the wait are injectable for tests.
+   * Each client's budget for hashing that sends no data (defaults: 4 GiB at once, then 512 MiB/s) and the
+   * budget all clients share (8 GiB, then 1 GiB/s); the clock and the wait are injectable for tests.
    */
   hashBudget?: HashBudgetOptions;
+  /**
+   * Upload batches open at once (PROTOCOL.md §5.14), per client and in total (defaults 8 and 128: a batch's
+   * data is held in memory until it is placed); a batch past either waits for one to end.
+   */
+  batchAdmission?: BatchAdmissionOptions;
   /** Key rotation (PROTOCOL.md §13): the next key's commitment, or a rotation under way. */
   keyRotation?: ServerKeyRotation;
   /** The random source of join tokens (PROTOCOL.md §5.13.2); the system CSPRNG unless a test injects one. */
@@ -255,6 +261,7 @@ export class FerryServer {
       gate,
       storage,
       hashCache: ferry.hashCache,
+      batchAdmission: new BatchAdmission(options.batchAdmission),
       keyRotation: options.keyRotation,
       objectStore: options.objectStore,
       sealPool: ferry.#sealPool,

@@ -37,6 +37,12 @@ export {
   CHECK_HASH_TOTAL_BURST_BYTES,
   type HashBudgetOptions,
 } from './hash-budget.js';
+export {
+  BatchAdmission,
+  MAX_OPEN_BATCHES_PER_CLIENT,
+  MAX_OPEN_BATCHES_TOTAL,
+  type BatchAdmissionOptions,
+} from './batch-admission.js';
 export { SERVER_DEFAULTS } from './server-defaults.js';
 export { LocalTransferOwnership, type OwnershipClaim, type TransferOwnership } from './transfer-ownership.js';
 export { EtcdTransferOwnership, type EtcdOwnershipOptions } from './etcd-transfer-ownership.js';

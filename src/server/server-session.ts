@@ -283,6 +283,8 @@ export class ServerSession {
         case 'PUT_BATCH':
         case 'BATCH_END': {
           // PROTOCOL.md §5.14: a batch is written in the background; what fails it ends the session.
+          // A new batch first waits for room among the batches the server holds (BatchAdmission).
+          if (message.type === 'PUT_BATCH') await this.#busy(this.#batches!.admit());
           const { finished } = this.#batches!.receive(message);
           if (finished)
             void this.#busy(finished).catch((err: unknown) => {

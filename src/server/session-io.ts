@@ -6,6 +6,7 @@ import { parseRemotePath, type Message } from '../protocol/index.js';
 import type { TransferRegistry } from './transfer-registry.js';
 import type { ConnectionGate } from './connection-gate.js';
 import type { StorageLimits } from './storage-limits.js';
+import type { BatchAdmission } from './batch-admission.js';
 import type { FileHashCache } from './file-hash-cache.js';
 import type { PairingAdmission } from './pairing-admission.js';
 import { SessionEvents, type ServerEvents } from './server-events.js';
@@ -48,6 +49,8 @@ export interface SessionContext {
   readonly storage: StorageLimits;
   /** Chunk hashes computed for checks that send no data (VERIFY_ONLY, held claims, EXISTING). */
   readonly hashCache: FileHashCache;
+  /** Open upload batches, per client and in total (PROTOCOL.md §5.14: their data is held in memory). */
+  readonly batchAdmission: BatchAdmission;
   /** Received files go to this object store instead of under `root` (issue 15); undefined: the root. */
   readonly objectStore?: ServerObjectStore | undefined;
   /** What this server says about its keys after WELCOME (PROTOCOL.md §13); nothing when undefined. */
