@@ -78,6 +78,12 @@ export class BatchUploads implements TransferClaim {
   readonly #io: SessionIo;
   readonly #machine = new BatchReceiver();
   readonly #settling = new Set<Promise<void>>();
+  /**
+   * The settling of the batch ended last (never rejects): the next one places its names after it, so names
+   * are placed in arrival order (a name in both batches in flight ends as the later one sent) and BATCH_DONEs
+   * go out in that order. Its entries are still staged as they arrive.
+   */
+  #lastSettling: Promise<void> = Promise.resolve();
   #open: OpenBatch | undefined;
   /**
    * The entries this session claimed (PROTOCOL.md §6.2, one writer per file): before their batch is placing,
@@ -132,9 +138,10 @@ export class BatchUploads implements TransferClaim {
     this.#machine.end(message);
     const batch = this.#open!;
     this.#open = undefined;
-    const finished = this.#settle(batch);
+    const finished = this.#lastSettling.then(() => this.#settle(batch));
     const tracked = finished.catch(() => undefined).finally(() => this.#settling.delete(tracked));
     this.#settling.add(tracked);
+    this.#lastSettling = tracked;
     return { finished };
   }
 
