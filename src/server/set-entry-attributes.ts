@@ -15,6 +15,11 @@ export async function setEntryAttributes(io: SessionIo, message: SetAttributesMe
   io.require(PERMISSION_UPLOAD, 'upload');
   const components = io.rooted(message.path);
   if (io.ctx.objectStore) {
+    // A copy onto itself moves the object's every byte inside the store (in parts past 5 GiB) for a request of
+    // a few bytes: paid from the client's budget for work that sends no data (docs/SECURITY.md "Hashing on
+    // request"), per client and in total, before the copy. A path with nothing there costs nothing.
+    const entry = await io.ctx.objectStore.statFile(components.join('/'));
+    if (entry?.kind === 'file') await io.ctx.hashCache.spend(io.clientKey, entry.size);
     await io.ctx.objectStore.setAttributes(components.join('/'), {
       mode: receivedFileMode(message.mode),
       mtimeMs: message.mtimeMs,
