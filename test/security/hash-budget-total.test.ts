@@ -69,3 +69,49 @@ test('delta signatures asked by two client keys are paid from the budget they sh
   await signed(clients[1]!, 'b.bin'); // its own burst is full, the shared one 1 MiB short at 1 MiB/s
   assert.deepEqual(waits, [1000]);
 });
+
+test('a delta upload taken over again and again pays for every signature: one client`s repeated offers wait for its budget', async (t) => {
+  let clock = 1_000_000;
+  const waits: number[] = [];
+  const client = generateKeyPair();
+  const { dir, server } = await startTempDirServer(t, 'ferry-hash-takeovers-', {
+    authorize: (key) =>
+      key.equals(client.publicKey) ? { permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD } : undefined,
+    hashBudget: {
+      bytesPerSecond: MiB,
+      burstBytes: 2 * MiB,
+      now: () => clock,
+      sleep: (ms) => {
+        waits.push(ms);
+        clock += ms;
+        return Promise.resolve();
+      },
+    },
+  });
+  const size = 2 * MiB;
+  await writeFile(join(dir, 'root', 'old.bin'), Buffer.alloc(size, 3));
+  const blocks = deltaBlockCount(size, deltaBlockBytesFor(size));
+  // Each offer comes on a newer session of the client and takes the transfer over from the one before.
+  for (let round = 0; round < 3; round++) {
+    const session = await openAdmittedSession(t, server.address, client);
+    await session.send({
+      type: 'PUT_OFFER',
+      ref: 1,
+      size,
+      mtimeMs: 1_700_000_000_000,
+      chunkBytes: MiB,
+      mode: 0o644,
+      overwrite: true,
+      fresh: false,
+      delta: true,
+      path: 'old.bin',
+    });
+    assert.equal((await receiveMessage(session, 'PUT_ACCEPT')).delta, true);
+    for (let n = 0; n < blocks;) {
+      const record = await receiveMessage(session, 'DELTA_BLOCKS');
+      n = record.firstBlock + record.weak.length;
+    }
+  }
+  // 2 MiB a signature: the first takes the burst, each later one waits 2 s at 1 MiB/s.
+  assert.deepEqual(waits, [2000, 2000]);
+});
