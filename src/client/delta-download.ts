@@ -156,56 +156,67 @@ export async function takeLeaves(
     found.length = 0;
     placeRun();
   };
-  let ahead = readAhead(0);
-  for (let from = 0; from < old.size;) {
-    const to = Math.min(old.size, from + SCAN_WINDOW_BYTES);
-    const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
-    if (matcher.knownBlocks < total)
-      matcher.extend(
-        await arrival!.waitFor(Math.min(total, Math.ceil(readEnd / LEAF_BYTES) + LOOKAHEAD_BLOCKS)),
-      );
-    const whole = matcher.knownBlocks === total;
-    const piece = await ahead;
-    if (to < old.size) ahead = readAhead(to);
-    const window = piece.bytes.subarray(from - piece.at, readEnd - piece.at);
-    const scan = matcher.scan(window, from, from, to, readEnd === old.size);
-    sources.add(scan.ops);
-    if (!whole)
-      for (const op of scan.ops)
-        if (op.oldOffset < 0) again.push({ from: op.newOffset, to: op.newOffset + op.length });
-    await takeFound(window, from, false);
-    from = scan.next;
-  }
-  if (matcher.knownBlocks < total) matcher.extend(await arrival!.waitFor(total));
-  for (const range of again) {
-    for (let from = range.from; from < range.to;) {
-      const to = Math.min(range.to, from + SCAN_WINDOW_BYTES);
+  // The scan, then the leaves left; a failure leaves no placing write in flight behind it (the caller
+  // closes the partial).
+  const scanAndPlace = async (): Promise<TakenLeaves> => {
+    let ahead = readAhead(0);
+    for (let from = 0; from < old.size;) {
+      const to = Math.min(old.size, from + SCAN_WINDOW_BYTES);
       const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
-      const window = await buffers.take(readEnd - from);
-      await old.readExactly(window, 0, window.length, from);
+      if (matcher.knownBlocks < total)
+        matcher.extend(
+          await arrival!.waitFor(Math.min(total, Math.ceil(readEnd / LEAF_BYTES) + LOOKAHEAD_BLOCKS)),
+        );
+      const whole = matcher.knownBlocks === total;
+      const piece = await ahead;
+      if (to < old.size) ahead = readAhead(to);
+      const window = piece.bytes.subarray(from - piece.at, readEnd - piece.at);
       const scan = matcher.scan(window, from, from, to, readEnd === old.size);
-      await takeFound(window, from, true);
+      sources.add(scan.ops);
+      if (!whole)
+        for (const op of scan.ops)
+          if (op.oldOffset < 0) again.push({ from: op.newOffset, to: op.newOffset + op.length });
+      await takeFound(window, from, false);
       from = scan.next;
     }
-  }
-  const digest = signed.digest ?? (await arrival!.digest());
-  if (deferring && inPlace.knownCount === inPlace.count && inPlace.digest().equals(digest)) {
-    // The caller discards the partial: the placing writes land first.
+    if (matcher.knownBlocks < total) matcher.extend(await arrival!.waitFor(total));
+    for (const range of again) {
+      for (let from = range.from; from < range.to;) {
+        const to = Math.min(range.to, from + SCAN_WINDOW_BYTES);
+        const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
+        const window = await buffers.take(readEnd - from);
+        await old.readExactly(window, 0, window.length, from);
+        const scan = matcher.scan(window, from, from, to, readEnd === old.size);
+        await takeFound(window, from, true);
+        from = scan.next;
+      }
+    }
+    const digest = signed.digest ?? (await arrival!.digest());
+    if (deferring && inPlace.knownCount === inPlace.count && inPlace.digest().equals(digest)) {
+      // The caller discards the partial: the placing writes land first.
+      await placed?.settle();
+      return { held, identical: true };
+    }
+    // The leaves placed count now, with the scan's hashes, if the old file is still the version scanned.
+    const unchanged = (): Promise<boolean> =>
+      old.assertUnchanged().then(
+        () => true,
+        () => false,
+      );
+    for (const block of (await placed?.accept(unchanged, (index) => inPlace.get(index))) ?? [])
+      held.set(block, inPlace.get(block)!);
+    // The leaves left: those seen in place but not placed, and repeats of a leaf found once.
+    sources.fillRepeats();
+    await placeLeaves(old, sources, signature, partial, held, inPlace, buffers);
+    return { held, identical: false };
+  };
+  try {
+    return await scanAndPlace();
+  } catch (err) {
+    placed?.stop();
     await placed?.settle();
-    return { held, identical: true };
+    throw err;
   }
-  // The leaves placed count now, with the scan's hashes, if the old file is still the version scanned.
-  const unchanged = (): Promise<boolean> =>
-    old.assertUnchanged().then(
-      () => true,
-      () => false,
-    );
-  for (const block of (await placed?.accept(unchanged, (index) => inPlace.get(index))) ?? [])
-    held.set(block, inPlace.get(block)!);
-  // The leaves left: those seen in place but not placed, and repeats of a leaf found once.
-  sources.fillRepeats();
-  await placeLeaves(old, sources, signature, partial, held, inPlace, buffers);
-  return { held, identical: false };
 }
 
 /**
