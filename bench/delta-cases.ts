@@ -78,6 +78,14 @@ const EDITS: Edit[] = [
   },
 ];
 
+/**
+ * The directions run, both unless `FERRY_BENCH_DELTA_DIRECTIONS` names one (`upload` or `download`), for
+ * loops on one side's work; each direction measures the same as in a full run.
+ */
+const DIRECTIONS = (['upload', 'download'] as const).filter((d) =>
+  (process.env.FERRY_BENCH_DELTA_DIRECTIONS ?? 'upload,download').split(',').includes(d),
+);
+
 interface DeltaSample {
   wallMs: number;
   wireBytes: number;
@@ -100,7 +108,7 @@ export async function runDeltaCases(b: DeltaBench): Promise<boolean> {
   for (const edit of EDITS) {
     await edit.make(old, next, b.sizeBytes);
     const want = await sha256File(next);
-    for (const direction of ['upload', 'download'] as const) {
+    for (const direction of DIRECTIONS) {
       const samples = new Map<string, DeltaSample[]>();
       const errors = new Map<string, string>();
       for (let run = 0; run < b.runs; run++) {

@@ -11,6 +11,7 @@ import {
 } from '../protocol/index.js';
 import { isFerryError } from '../errors/index.js';
 import type { PartialTransfer, SourceFile } from '../transfer/index.js';
+import { PlacedLeaves, type PlacingPartial } from './placed-leaves.js';
 
 /** Old-file offsets scanned per read (the read holds one leaf more, for matches across its end). */
 const SCAN_WINDOW_BYTES = 4 * 1024 * 1024;
@@ -22,7 +23,11 @@ const PLACE_READ_BYTES = 4 * 1024 * 1024;
 export type OldFile = Pick<SourceFile, 'size' | 'readExactly' | 'assertUnchanged'>;
 
 /** What a delta download writes the leaves it found into: the download's partial. */
-type LeafPartial = Pick<PartialTransfer<unknown>, 'writeData' | 'completeChunk' | 'flushWrites'>;
+type LeafPartial = Pick<
+  PartialTransfer<unknown>,
+  'writeData' | 'completeChunk' | 'flushWrites' | 'verifiedBytes' | 'heldRanges'
+> &
+  PlacingPartial;
 
 /** What the old file gave a delta download (PROTOCOL.md §5.17.3). */
 export interface TakenLeaves {
@@ -57,7 +62,9 @@ const LOOKAHEAD_BLOCKS = 64;
  * few MiB. A leaf found is written from the window it was found in, with the leaf hash the matcher computed
  * over those very bytes as its chunk hash, so it is a verified chunk of the partial (its chunks are leaves),
  * held exactly as a resumed download's chunk is. While every leaf so far lies where it lies in the server's
- * file (same size), nothing is written: an identical file is recognised by its digest and left alone.
+ * file (same size), those leaves are placed (`PlacedLeaves`): written from the window they were found in,
+ * but counted only once the digest says the file differs, and only while the old file is unchanged (else
+ * read again). An identical file is recognised by its digest and left alone; its partial goes unsynced.
  *
  * With `arrival`, `signature` is still arriving (its arrays at full size, filled in block order): a window is
  * scanned once the blocks up to a little past its end arrived, while the server signs the rest (issue 16:
@@ -79,6 +86,12 @@ export async function takeLeaves(
   if (total === 0) return { held, identical: old.size === 0 };
   const inPlace = new ChunkHashes(size, LEAF_BYTES);
   let deferring = old.size === size;
+  // The leaves seen in place before the first difference are written as they are scanned, onto a partial
+  // holding nothing (so the old file is read once), and counted only once the file is known to differ.
+  const placed =
+    deferring && partial.verifiedBytes === 0 && partial.heldRanges().length === 0
+      ? new PlacedLeaves(partial, size)
+      : undefined;
   const found: Array<{ block: number; offset: number; hash: Buffer }> = [];
   const matcher = new DeltaMatcher(
     signature,
@@ -88,7 +101,13 @@ export async function takeLeaves(
   /** Old-file ranges left unmatched by a scan of part of the signature: scanned again once it is whole. */
   const again: Array<{ from: number; to: number }> = [];
   // No read passes the old file's end: a run of leaves placed later is inside it too.
-  const buffers = new ReadBuffers(partial, Math.min(old.size, SCAN_WINDOW_BYTES + 2 * LEAF_BYTES));
+  // A buffer is read into again only once its writes landed, the placing ones (queued piece by piece, so
+  // settled first) and the partial's.
+  const landed = async (): Promise<void> => {
+    await placed?.settle();
+    await partial.flushWrites();
+  };
+  const buffers = new ReadBuffers(landed, Math.min(old.size, SCAN_WINDOW_BYTES + 2 * LEAF_BYTES));
   // Each window is read while the one before it is scanned: a read covers any start the scan may leave
   // (from `to` to a leaf past it) and a whole window after it.
   const readAhead = (at: number): Promise<{ at: number; bytes: Buffer }> => {
@@ -102,15 +121,29 @@ export async function takeLeaves(
   };
   /** Writes the leaves the last scan of `window` (old-file bytes from `from`) found into the partial. */
   const takeFound = async (window: Buffer, from: number, rescan: boolean): Promise<void> => {
+    // Leaves in place, one after another, placed in one write once the run ends.
+    let run: { first: number; leaves: Buffer[] } | undefined;
+    const placeRun = (): void => {
+      if (run) placed?.place(run.first, run.leaves);
+      run = undefined;
+    };
     for (const { block, offset, hash } of found) {
-      if (!rescan && deferring && offset === block * LEAF_BYTES && block === inPlace.knownCount) {
-        inPlace.set(block, hash);
-        continue;
-      }
-      deferring = false;
-      if (held.has(block) || (rescan && inPlace.has(block))) continue;
       const length = deltaBlockLength(block, size);
       const leaf = window.subarray(offset - from, offset - from + length);
+      if (!rescan && deferring && offset === block * LEAF_BYTES && block === inPlace.knownCount) {
+        inPlace.set(block, hash);
+        // A short last leaf is not placed (no hint for it): it is read again if the file differs.
+        if (placed !== undefined && length === LEAF_BYTES) {
+          buffers.written(leaf);
+          (run ??= { first: block, leaves: [] }).leaves.push(leaf);
+        }
+        continue;
+      }
+      // Placed before any chunk is verified: placing is for a partial that holds nothing.
+      placeRun();
+      deferring = false;
+      if (held.has(block) || (rescan && inPlace.has(block))) continue;
+      await placed?.overwrite(block);
       // The matcher hashed these very bytes, which stay as they are: the partial takes the hash, not hashes
       // again (a whole leaf only: a hint stands for LEAF_BYTES bytes).
       if (length === LEAF_BYTES) noteLeafHash(leaf.buffer, leaf.byteOffset, hash);
@@ -121,46 +154,69 @@ export async function takeLeaves(
       if (rescan) sources.add([{ newOffset: offset, length, oldOffset: block * LEAF_BYTES }]);
     }
     found.length = 0;
+    placeRun();
   };
-  let ahead = readAhead(0);
-  for (let from = 0; from < old.size;) {
-    const to = Math.min(old.size, from + SCAN_WINDOW_BYTES);
-    const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
-    if (matcher.knownBlocks < total)
-      matcher.extend(
-        await arrival!.waitFor(Math.min(total, Math.ceil(readEnd / LEAF_BYTES) + LOOKAHEAD_BLOCKS)),
-      );
-    const whole = matcher.knownBlocks === total;
-    const piece = await ahead;
-    if (to < old.size) ahead = readAhead(to);
-    const window = piece.bytes.subarray(from - piece.at, readEnd - piece.at);
-    const scan = matcher.scan(window, from, from, to, readEnd === old.size);
-    sources.add(scan.ops);
-    if (!whole)
-      for (const op of scan.ops)
-        if (op.oldOffset < 0) again.push({ from: op.newOffset, to: op.newOffset + op.length });
-    await takeFound(window, from, false);
-    from = scan.next;
-  }
-  if (matcher.knownBlocks < total) matcher.extend(await arrival!.waitFor(total));
-  for (const range of again) {
-    for (let from = range.from; from < range.to;) {
-      const to = Math.min(range.to, from + SCAN_WINDOW_BYTES);
+  // The scan, then the leaves left; a failure leaves no placing write in flight behind it (the caller
+  // closes the partial).
+  const scanAndPlace = async (): Promise<TakenLeaves> => {
+    let ahead = readAhead(0);
+    for (let from = 0; from < old.size;) {
+      const to = Math.min(old.size, from + SCAN_WINDOW_BYTES);
       const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
-      const window = await buffers.take(readEnd - from);
-      await old.readExactly(window, 0, window.length, from);
+      if (matcher.knownBlocks < total)
+        matcher.extend(
+          await arrival!.waitFor(Math.min(total, Math.ceil(readEnd / LEAF_BYTES) + LOOKAHEAD_BLOCKS)),
+        );
+      const whole = matcher.knownBlocks === total;
+      const piece = await ahead;
+      if (to < old.size) ahead = readAhead(to);
+      const window = piece.bytes.subarray(from - piece.at, readEnd - piece.at);
       const scan = matcher.scan(window, from, from, to, readEnd === old.size);
-      await takeFound(window, from, true);
+      sources.add(scan.ops);
+      if (!whole)
+        for (const op of scan.ops)
+          if (op.oldOffset < 0) again.push({ from: op.newOffset, to: op.newOffset + op.length });
+      await takeFound(window, from, false);
       from = scan.next;
     }
+    if (matcher.knownBlocks < total) matcher.extend(await arrival!.waitFor(total));
+    for (const range of again) {
+      for (let from = range.from; from < range.to;) {
+        const to = Math.min(range.to, from + SCAN_WINDOW_BYTES);
+        const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
+        const window = await buffers.take(readEnd - from);
+        await old.readExactly(window, 0, window.length, from);
+        const scan = matcher.scan(window, from, from, to, readEnd === old.size);
+        await takeFound(window, from, true);
+        from = scan.next;
+      }
+    }
+    const digest = signed.digest ?? (await arrival!.digest());
+    if (deferring && inPlace.knownCount === inPlace.count && inPlace.digest().equals(digest)) {
+      // The caller discards the partial: the placing writes land first.
+      await placed?.settle();
+      return { held, identical: true };
+    }
+    // The leaves placed count now, with the scan's hashes, if the old file is still the version scanned.
+    const unchanged = (): Promise<boolean> =>
+      old.assertUnchanged().then(
+        () => true,
+        () => false,
+      );
+    for (const block of (await placed?.accept(unchanged, (index) => inPlace.get(index))) ?? [])
+      held.set(block, inPlace.get(block)!);
+    // The leaves left: those seen in place but not placed, and repeats of a leaf found once.
+    sources.fillRepeats();
+    await placeLeaves(old, sources, signature, partial, held, inPlace, buffers);
+    return { held, identical: false };
+  };
+  try {
+    return await scanAndPlace();
+  } catch (err) {
+    placed?.stop();
+    await placed?.settle();
+    throw err;
   }
-  const digest = signed.digest ?? (await arrival!.digest());
-  if (deferring && inPlace.knownCount === inPlace.count && inPlace.digest().equals(digest))
-    return { held, identical: true };
-  // The leaves left: those seen in place before the first difference, and repeats of a leaf found once.
-  sources.fillRepeats();
-  await placeLeaves(old, sources, signature, partial, held, inPlace, buffers);
-  return { held, identical: false };
 }
 
 /**
@@ -244,17 +300,18 @@ async function placeLeaves(
  * Three read buffers taken in turn, so reading the old file allocates nothing after the first rounds (a
  * fresh few-MiB buffer per read was a large part of a delta download's CPU, in collections and page
  * faults). The partial's writes hold a buffer until they reach the file: a buffer written from is reused
- * only after `flushWrites`, which by then (two reads later) has usually nothing left to wait for.
+ * only after they landed, which by then (two reads later) has usually nothing left to wait for.
  */
 class ReadBuffers {
-  readonly #partial: LeafPartial;
+  readonly #landed: () => Promise<void>;
   readonly #bytes: number;
   readonly #buffers: Buffer[] = [];
   readonly #dirty = new Set<ArrayBufferLike>();
   #turn = 0;
 
-  constructor(partial: LeafPartial, bytes: number) {
-    this.#partial = partial;
+  /** `landed` resolves once every write handed a buffer so far has landed. */
+  constructor(landed: () => Promise<void>, bytes: number) {
+    this.#landed = landed;
     this.#bytes = bytes;
   }
 
@@ -264,7 +321,7 @@ class ReadBuffers {
     const i = this.#turn++ % READ_BUFFERS;
     const buffer = (this.#buffers[i] ??= Buffer.allocUnsafe(this.#bytes));
     if (this.#dirty.has(buffer.buffer)) {
-      await this.#partial.flushWrites();
+      await this.#landed();
       this.#dirty.delete(buffer.buffer);
     }
     return buffer.subarray(0, bytes);

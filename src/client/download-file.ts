@@ -191,6 +191,11 @@ interface ReceiveContext {
   readonly reusedBytes: number;
   /** A PATCHED answer's pieces and the bytes around them (PROTOCOL.md §5.17.4). */
   readonly patch?: Patch | undefined;
+  /**
+   * A delta's partial, still open from its scan and holding exactly the held set claimed: received into
+   * as it is (not closed and opened again) when the offer accepts that claim; otherwise closed first.
+   */
+  readonly open?: PartialTransfer | undefined;
 }
 
 /**
@@ -217,6 +222,12 @@ async function receiveDelta(
   // once whole.
   const arrival = new ArrivingSignature();
   let scanning: Promise<OldFileScan> | undefined;
+  // Progress counts once the download has started (`onStarted`); the scan's partial says so as it goes on.
+  let progress: ((verified: number) => void) | undefined;
+  const scanOptions = {
+    durableBatchBytes: options.durableBatchBytes,
+    onDurable: (verified: number) => progress?.(verified),
+  };
   try {
     while (signed === undefined) {
       signed = receiver.receive(await session.take(ref));
@@ -243,7 +254,7 @@ async function receiveDelta(
           target,
           receiver.offer!,
           { signature: arrived.signature },
-          options,
+          scanOptions,
           arrival,
         );
         scanning.catch(() => undefined); // awaited below, or after the failure that stops it
@@ -261,7 +272,7 @@ async function receiveDelta(
   session.closeRef(ref);
   const { offer } = signed;
   const scanned = await (scanning ??
-    scanOldFile(downloadPartials, target, offer, signed, options, undefined));
+    scanOldFile(downloadPartials, target, offer, signed, scanOptions, undefined));
   if (scanned.kind === 'identical') {
     if (partialIsOurs) {
       await rm(paths.dataPath, { force: true });
@@ -277,7 +288,7 @@ async function receiveDelta(
       identical: true,
     };
   }
-  const { taken, patch, old } = scanned;
+  const { taken, patch, old, partial } = scanned;
   // PROTOCOL.md §5.4: at most 4096 ranges may be claimed; a more scattered set gives up its smallest ranges.
   const held = new ChunkHashes(offer.size, LEAF_BYTES);
   let reusedBytes = 0;
@@ -285,6 +296,9 @@ async function receiveDelta(
     held.set(index, taken.held.get(index)!);
     reusedBytes += held.lengthOf(index);
   }
+  // The partial holds verified chunks beyond the claim: the server would send them again, so it is made
+  // durable and closed, and opened again with the claim alone.
+  if (held.knownCount !== taken.held.knownCount) await partial.close();
   const second = session.openRef();
   answered.ref = second;
   answered.complete = false;
@@ -305,6 +319,11 @@ async function receiveDelta(
       throw new FerryError('MESSAGE_MALFORMED', 'a patched GET_OFFER for a request without that patch');
     // Not patched (the claim failed, say): every chunk not held comes whole, and the old file is done with.
     if (!next.patched) await old.close();
+    // The scan's partial is received into when it holds exactly what the offer accepted; otherwise it is
+    // made durable and closed before the download opens it again (fresh when the claim failed).
+    const reuse = next.heldAccepted && next.size === offer.size && held.knownCount === taken.held.knownCount;
+    if (!reuse) await partial.close();
+    progress = (verified) => options.onVerified?.(verified, offer.size);
     return await receiveDownload(
       session,
       second,
@@ -316,11 +335,19 @@ async function receiveDelta(
       held.knownCount > 0 ? held : undefined,
       partialIsOurs,
       options,
-      { remotePath, stripe, answered, reusedBytes, patch: next.patched ? patch : undefined },
+      {
+        remotePath,
+        stripe,
+        answered,
+        reusedBytes,
+        patch: next.patched ? patch : undefined,
+        open: reuse ? partial : undefined,
+      },
     );
   } finally {
     session.closeRef(second);
     await old.close();
+    await partial.close();
   }
 }
 
@@ -388,18 +415,20 @@ async function receiveDownload(
       identical: true,
     };
   }
-  const partial = await PartialTransfer.open(downloadPartials, target, {
-    // mtime 0: a download's partial is identified by size and chunk size; its content by the chunk hashes.
-    size: offer.size,
-    mtimeMs: 0,
-    chunkBytes,
-    fresh: !offer.heldAccepted,
-    verified: keep ? [...keep.entries()] : [],
-    durableBatchBytes: options.durableBatchBytes,
-    // A stripe's GET_END names the digest over the chunks it sent (PROTOCOL.md §5.13.6).
-    checkPartDigests: true,
-    onDurable: (verified) => options.onVerified?.(verified, offer.size),
-  });
+  const partial =
+    context.open ??
+    (await PartialTransfer.open(downloadPartials, target, {
+      // mtime 0: a download's partial is identified by size and chunk size; its content by the chunk hashes.
+      size: offer.size,
+      mtimeMs: 0,
+      chunkBytes,
+      fresh: !offer.heldAccepted,
+      verified: keep ? [...keep.entries()] : [],
+      durableBatchBytes: options.durableBatchBytes,
+      // A stripe's GET_END names the digest over the chunks it sent (PROTOCOL.md §5.13.6).
+      checkPartDigests: true,
+      onDurable: (verified) => options.onVerified?.(verified, offer.size),
+    }));
   const joined: Array<Promise<number>> = [];
   let extras: readonly ClientSession[] = [];
   try {

@@ -45,6 +45,11 @@ export type OldFileScan =
       patch: Patch | undefined;
       /** The old file, open while a patched download reads from it (§5.17.4), else closed. */
       old: SourceFile;
+      /**
+       * The download's partial holding `taken.held`, still open (its last leaves made durable behind the
+       * second request, not before it): the caller receives the rest into it or closes it.
+       */
+      partial: PartialTransfer;
     };
 
 /**
@@ -57,7 +62,11 @@ export async function scanOldFile(
   target: RootPath,
   offer: { size: number },
   signed: { signature: DeltaSignature; digest?: Buffer },
-  options: { durableBatchBytes?: number | undefined },
+  options: {
+    durableBatchBytes?: number | undefined;
+    /** Told the bytes verified and durable whenever they grow (the partial's `onDurable`). */
+    onDurable?: ((verifiedBytes: number) => void) | undefined;
+  },
   arrival: ArrivingSignature | undefined,
 ): Promise<OldFileScan> {
   const { signature, digest } = signed;
@@ -67,13 +76,17 @@ export async function scanOldFile(
   // A patched download reads the bytes around its pieces from the old file as it writes them (§5.17.4), so
   // the handle stays open until that download ends; otherwise it closes once the old file is scanned.
   let keepOld = false;
+  let partial: PartialTransfer;
   try {
-    const partial = await PartialTransfer.open(partials, target, {
+    partial = await PartialTransfer.open(partials, target, {
       size: offer.size,
       mtimeMs: 0,
       chunkBytes: LEAF_BYTES,
       fresh: true,
       durableBatchBytes: options.durableBatchBytes,
+      onDurable: options.onDurable,
+      // As a download's own open: a stripe's GET_END names the digest over the chunks it sent (§5.13.6).
+      checkPartDigests: true,
     });
     try {
       // PROTOCOL.md §5.17.4: a file under 16 MiB is signed in blocks under one leaf; the bytes of leaves not
@@ -95,11 +108,11 @@ export async function scanOldFile(
       await partial.discard();
       return { kind: 'identical' };
     }
-    // Made durable: a cut from here on resumes with these leaves held.
-    await partial.close();
+    // Left open: the second request goes out while its last leaves are made durable (a cut resumes with
+    // the leaves durable by then), and the rest is received into it without closing and opening it again.
     keepOld = patch !== undefined;
   } finally {
     if (!keepOld) await old.close();
   }
-  return { kind: 'taken', taken, patch, old };
+  return { kind: 'taken', taken, patch, old, partial };
 }

@@ -36,22 +36,24 @@ function wordsChecksum(bytes: Uint8Array, start: number, end: number): number {
   let t3 = 0;
   let k = 0;
   for (const stop = words - SEGMENT_WORDS; k <= stop; k += SEGMENT_WORDS) {
-    // Lanes of bytes 0 and 2 (`even`) and of bytes 1 and 3 (`odd`); below 2^32, so exact without wrapping.
+    // Lanes of bytes 0 and 2 (`even`) and of bytes 1 and 3 (`odd`); below 2^32, so exact in 32 bits. Every
+    // step wraps as an int32 (`| 0`, `Math.imul`): the bits are the same, and V8 keeps the loop in 32-bit
+    // integers instead of deoptimizing when a sum passes 2^31 (it did, at every call, issue 16's profile).
     let even = 0;
     let odd = 0;
     let evenT = 0;
     let oddT = 0;
     for (let m = k; m < k + SEGMENT_WORDS; m++) {
       const v = w[m]!;
-      even += v & 0x00ff00ff;
-      odd += (v >>> 8) & 0x00ff00ff;
-      evenT += even;
-      oddT += odd;
+      even = (even + (v & 0x00ff00ff)) | 0;
+      odd = (odd + ((v >>> 8) & 0x00ff00ff)) | 0;
+      evenT = (evenT + even) | 0;
+      oddT = (oddT + odd) | 0;
     }
-    t0 = (t0 + SEGMENT_WORDS * s0 + (evenT & 0xffff)) | 0;
-    t2 = (t2 + SEGMENT_WORDS * s2 + (evenT >>> 16)) | 0;
-    t1 = (t1 + SEGMENT_WORDS * s1 + (oddT & 0xffff)) | 0;
-    t3 = (t3 + SEGMENT_WORDS * s3 + (oddT >>> 16)) | 0;
+    t0 = (((t0 + Math.imul(SEGMENT_WORDS, s0)) | 0) + (evenT & 0xffff)) | 0;
+    t2 = (((t2 + Math.imul(SEGMENT_WORDS, s2)) | 0) + (evenT >>> 16)) | 0;
+    t1 = (((t1 + Math.imul(SEGMENT_WORDS, s1)) | 0) + (oddT & 0xffff)) | 0;
+    t3 = (((t3 + Math.imul(SEGMENT_WORDS, s3)) | 0) + (oddT >>> 16)) | 0;
     s0 = (s0 + (even & 0xffff)) | 0;
     s2 = (s2 + (even >>> 16)) | 0;
     s1 = (s1 + (odd & 0xffff)) | 0;
@@ -68,8 +70,10 @@ function wordsChecksum(bytes: Uint8Array, start: number, end: number): number {
     t2 = (t2 + s2) | 0;
     t3 = (t3 + s3) | 0;
   }
-  let a = (s0 + s1 + s2 + s3) | 0;
-  let b = (4 * ((t0 + t1 + t2 + t3) | 0) - (s1 + 2 * s2 + 3 * s3)) | 0;
+  let a = (((s0 + s1) | 0) + ((s2 + s3) | 0)) | 0;
+  const t = (((t0 + t1) | 0) + ((t2 + t3) | 0)) | 0;
+  const weighted = (((s1 + Math.imul(2, s2)) | 0) + Math.imul(3, s3)) | 0;
+  let b = (Math.imul(4, t) - weighted) | 0;
   // The last 0-3 bytes, byte at a time: b gains the new a at each.
   for (let i = start + 4 * words; i < end; i++) {
     a = (a + bytes[i]!) | 0;
