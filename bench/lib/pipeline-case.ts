@@ -44,21 +44,35 @@ export interface PipelineMeasure {
   cpuSeconds: number;
   wallMs: number;
   threads: ThreadCpu;
+  /**
+   * Share of the wall time each event loop was busy (event loop utilization): the main thread's, and each
+   * worker's (empty at 1 thread). A worker's idle share is time it waited for a block: where the pool idles.
+   */
+  busy: { main: number; workers: number[] };
 }
 
 async function measured(
   run: () => Promise<void> | void,
   workers: ReadonlySet<number> = new Set(),
+  pool?: SealPool,
 ): Promise<PipelineMeasure> {
   const libuv = await findLibuvThreads();
   const threads0 = threadCpuSeconds();
   const cpu0 = process.cpuUsage();
+  const main0 = performance.eventLoopUtilization();
+  const pool0 = pool?.utilization() ?? [];
   const t0 = performance.now();
   await run();
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const threads = threadCpuBetween(threads0, threadCpuSeconds(), workers, libuv);
-  return { cpuSeconds: (cpu.user + cpu.system) / 1e6, wallMs, threads };
+  const main = performance.eventLoopUtilization(main0).utilization;
+  const pool1 = pool?.utilization() ?? [];
+  const busy = {
+    main,
+    workers: pool1.map((after, i) => performance.eventLoopUtilization(after, pool0[i]).utilization),
+  };
+  return { cpuSeconds: (cpu.user + cpu.system) / 1e6, wallMs, threads, busy };
 }
 
 /** Starts a pool of `threads` workers and waits for it; also returns its workers' thread ids. */
@@ -139,22 +153,26 @@ export async function measureSend(path: string, threads: number): Promise<Pipeli
     if (threads > 1) {
       const { pool, workers } = await startedPool(threads);
       try {
-        return await measured(async () => {
-          await streamChunksPooled(source, {
-            chunkBytes: DEFAULT_CHUNK_BYTES,
-            chunks: chunks(),
-            hashes,
-            sink: {
-              pool,
-              headerBytes: PUT_DATA_HEADER_BYTES,
-              writeDataHeader: (target, fileOffset) => writePutDataHeader(target, 0, 1, fileOffset),
-              reserve: (count) => cipher.reserveSend(count),
-              writeFramed: () => Promise.resolve(),
-              chunkMessage: (index, chunkHash) =>
-                encodeMessage({ type: 'PUT_CHUNK', ref: 1, index, chunkHash }),
-            },
-          });
-        }, workers);
+        return await measured(
+          async () => {
+            await streamChunksPooled(source, {
+              chunkBytes: DEFAULT_CHUNK_BYTES,
+              chunks: chunks(),
+              hashes,
+              sink: {
+                pool,
+                headerBytes: PUT_DATA_HEADER_BYTES,
+                writeDataHeader: (target, fileOffset) => writePutDataHeader(target, 0, 1, fileOffset),
+                reserve: (count) => cipher.reserveSend(count),
+                writeFramed: () => Promise.resolve(),
+                chunkMessage: (index, chunkHash) =>
+                  encodeMessage({ type: 'PUT_CHUNK', ref: 1, index, chunkHash }),
+              },
+            });
+          },
+          workers,
+          pool,
+        );
       } finally {
         await pool.close();
       }
@@ -232,6 +250,7 @@ export async function measureReceive(dir: string, bytes: number, threads = 1): P
     return await measured(
       () => receivePasses(dir, key, image, Math.max(1, Math.round(bytes / PASS_BYTES)), pool),
       started?.workers,
+      pool,
     );
   } finally {
     await pool?.close();

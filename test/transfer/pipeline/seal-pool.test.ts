@@ -32,15 +32,24 @@ function pairOfCiphers(rekeyIntervalMessages: number): { sender: SessionCipher; 
   return { sender: make(), receiver: make() };
 }
 
-for (const threads of [1, 2]) {
-  test(`a file streamed through a ${threads}-thread SealPool opens in order on the peer, across rekeys, byte-exact`, async () => {
+const KIB = 1024;
+const streamCases = [
+  // 5 chunks of 256 KiB and a short one: one block per chunk, chunks on alternating workers.
+  { threads: 1, chunkBytes: 256 * KIB, size: 5 * 256 * KIB + 12345, order: [0, 1, 2, 3, 4, 5] },
+  { threads: 2, chunkBytes: 256 * KIB, size: 5 * 256 * KIB + 12345, order: [0, 1, 2, 3, 4, 5] },
+  // Chunks of 2 MiB: a chunk spans blocks (16 records, not a whole number of leaves: leaves cross blocks),
+  // chunks out of order (a resumed transfer's), and a short last chunk of one whole leaf and a short one.
+  { threads: 2, chunkBytes: 2048 * KIB, size: 2 * 2048 * KIB + 70000, order: [2, 0, 1] },
+  { threads: 3, chunkBytes: 2048 * KIB, size: 2 * 2048 * KIB + 70000, order: [1, 2, 0] },
+];
+
+for (const { threads, chunkBytes, size, order } of streamCases) {
+  test(`a file streamed through a ${threads}-thread SealPool (chunks of ${chunkBytes / KIB} KiB, ${order.join(',')}) opens in order on the peer, across rekeys, byte-exact, with every chunk hash`, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ferry-seal-pool-'));
     const pool = new SealPool(threads);
     try {
-      const random = new SeededRandom(threads);
-      // 5 chunks of 256 KiB and a short one: several blocks per chunk, chunks on alternating workers.
-      const chunkBytes = 256 * 1024;
-      const content = random.bytes(5 * chunkBytes + 12345);
+      const random = new SeededRandom(threads + chunkBytes);
+      const content = random.bytes(size);
       const path = join(dir, 'source');
       await writeFile(path, content);
       const source = await SourceFile.open(path);
@@ -51,7 +60,7 @@ for (const threads of [1, 2]) {
       const hashes = new ChunkHashes(content.length, chunkBytes);
       const sent = await streamChunksPooled(source, {
         chunkBytes,
-        chunks: [0, 1, 2, 3, 4, 5].values(),
+        chunks: order.values(),
         hashes,
         sink: {
           pool,
@@ -82,7 +91,7 @@ for (const threads of [1, 2]) {
         const message = decodeMessage(receiver.open(record));
         if (message.type === 'PUT_DATA') message.data.copy(received, message.offset);
         else if (message.type === 'PUT_CHUNK') {
-          assert.equal(message.index, chunksClosed++);
+          assert.equal(message.index, order[chunksClosed++]);
           const start = message.index * chunkBytes;
           assert.deepEqual(
             message.chunkHash,
