@@ -52,6 +52,7 @@ import {
   measureSend,
   perGiB,
   writeSourceFile,
+  type PipelineMeasure,
 } from './lib/pipeline-case.js';
 import type { ThreadCpu } from './lib/thread-cpu.js';
 
@@ -1107,6 +1108,7 @@ async function runPipeline(dir: string): Promise<void> {
         const cpu: number[] = [];
         const wall: number[] = [];
         const perThread: ThreadCpu[] = [];
+        const busyShares: Array<PipelineMeasure['busy']> = [];
         for (let run = 0; run < options.runs; run++) {
           log(`pipeline: ${side}, ${threads} thread(s) (run ${run + 1}/${options.runs})`);
           const m =
@@ -1116,10 +1118,14 @@ async function runPipeline(dir: string): Promise<void> {
           cpu.push(m.cpuSeconds);
           wall.push(m.wallMs);
           perThread.push(m.threads);
+          busyShares.push(m.busy);
         }
         // Each kind of thread's CPU per GiB in the run of median CPU: the main thread's is the critical path.
-        const medianRun =
-          perThread[cpu.indexOf([...cpu].sort((a, b) => a - b)[Math.floor(cpu.length / 2)]!)]!;
+        const medianIndex = cpu.indexOf([...cpu].sort((a, b) => a - b)[Math.floor(cpu.length / 2)]!);
+        const medianRun = perThread[medianIndex]!;
+        // Share of the wall time each event loop was busy, same run: a worker's rest is waiting for a block.
+        const { main: mainBusy, workers: workersBusy } = busyShares[medianIndex]!;
+        const busyOfRun = { main: round(mainBusy, 2), workers: workersBusy.map((b) => round(b, 2)) };
         const wallMs = Math.round(median(wall));
         oneThreadWall ??= wallMs;
         const cpuPerGiB = perGiB(median(cpu), bytes);
@@ -1140,6 +1146,7 @@ async function runPipeline(dir: string): Promise<void> {
             libuv: perGiB(medianRun.libuv, bytes),
             other: perGiB(medianRun.other, bytes),
           },
+          busy: busyOfRun,
         });
       }
     }

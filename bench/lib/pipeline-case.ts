@@ -31,8 +31,17 @@ import { streamChunksPooled } from '../../src/transfer/pipeline/stream-chunks-po
 import { findLibuvThreads, threadCpuBetween, threadCpuSeconds, type ThreadCpu } from './thread-cpu.js';
 
 const GIB = 2 ** 30;
-/** The receiving side replays one sealed image of this many bytes (a fresh partial and cipher per pass). */
+/** Bytes of randomness the floor and the source file are made of (repeated). */
 const PASS_BYTES = 64 * 2 ** 20;
+/**
+ * The receiving side replays one sealed image of this many bytes: a fresh partial (a file of this size) and
+ * cipher per pass. Each pass ends as a real file does (its last chunks made durable, the partial closed) and
+ * the next starts as one (a partial created and opened, the pool's blocks ramping up from none): with 64 MiB
+ * passes that was 16 ends of a file per GiB, where a real 1 GiB upload has one, and both workers idled
+ * through each (under load: 40-120 ms per pass, 22-35 % of the 2-thread run's wall time; 19 % of it with no
+ * block at a worker, under 1 % with 256 MiB passes). Four per GiB still costs more than the real path.
+ */
+const RECEIVE_PASS_BYTES = 256 * 2 ** 20;
 /** Bytes per simulated socket read on the receiving side (what Node's TCP reads deliver). */
 const READ_BYTES = 64 * 1024;
 
@@ -44,21 +53,35 @@ export interface PipelineMeasure {
   cpuSeconds: number;
   wallMs: number;
   threads: ThreadCpu;
+  /**
+   * Share of the wall time each event loop was busy (event loop utilization): the main thread's, and each
+   * worker's (empty at 1 thread). A worker's idle share is time it waited for a block: where the pool idles.
+   */
+  busy: { main: number; workers: number[] };
 }
 
 async function measured(
   run: () => Promise<void> | void,
   workers: ReadonlySet<number> = new Set(),
+  pool?: SealPool,
 ): Promise<PipelineMeasure> {
   const libuv = await findLibuvThreads();
   const threads0 = threadCpuSeconds();
   const cpu0 = process.cpuUsage();
+  const main0 = performance.eventLoopUtilization();
+  const pool0 = pool?.utilization() ?? [];
   const t0 = performance.now();
   await run();
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const threads = threadCpuBetween(threads0, threadCpuSeconds(), workers, libuv);
-  return { cpuSeconds: (cpu.user + cpu.system) / 1e6, wallMs, threads };
+  const main = performance.eventLoopUtilization(main0).utilization;
+  const pool1 = pool?.utilization() ?? [];
+  const busy = {
+    main,
+    workers: pool1.map((after, i) => performance.eventLoopUtilization(after, pool0[i]).utilization),
+  };
+  return { cpuSeconds: (cpu.user + cpu.system) / 1e6, wallMs, threads, busy };
 }
 
 /** Starts a pool of `threads` workers and waits for it; also returns its workers' thread ids. */
@@ -139,22 +162,26 @@ export async function measureSend(path: string, threads: number): Promise<Pipeli
     if (threads > 1) {
       const { pool, workers } = await startedPool(threads);
       try {
-        return await measured(async () => {
-          await streamChunksPooled(source, {
-            chunkBytes: DEFAULT_CHUNK_BYTES,
-            chunks: chunks(),
-            hashes,
-            sink: {
-              pool,
-              headerBytes: PUT_DATA_HEADER_BYTES,
-              writeDataHeader: (target, fileOffset) => writePutDataHeader(target, 0, 1, fileOffset),
-              reserve: (count) => cipher.reserveSend(count),
-              writeFramed: () => Promise.resolve(),
-              chunkMessage: (index, chunkHash) =>
-                encodeMessage({ type: 'PUT_CHUNK', ref: 1, index, chunkHash }),
-            },
-          });
-        }, workers);
+        return await measured(
+          async () => {
+            await streamChunksPooled(source, {
+              chunkBytes: DEFAULT_CHUNK_BYTES,
+              chunks: chunks(),
+              hashes,
+              sink: {
+                pool,
+                headerBytes: PUT_DATA_HEADER_BYTES,
+                writeDataHeader: (target, fileOffset) => writePutDataHeader(target, 0, 1, fileOffset),
+                reserve: (count) => cipher.reserveSend(count),
+                writeFramed: () => Promise.resolve(),
+                chunkMessage: (index, chunkHash) =>
+                  encodeMessage({ type: 'PUT_CHUNK', ref: 1, index, chunkHash }),
+              },
+            });
+          },
+          workers,
+          pool,
+        );
       } finally {
         await pool.close();
       }
@@ -185,9 +212,9 @@ export async function measureSend(path: string, threads: number): Promise<Pipeli
   }
 }
 
-/** One pass's wire bytes: PUT_DATA records and PUT_CHUNKs of a PASS_BYTES file, sealed from nonce 0. */
-function sealedImage(key: Buffer, chunkBytes: number): Buffer {
-  const data = randomBytes(PASS_BYTES);
+/** One pass's wire bytes: PUT_DATA records and PUT_CHUNKs of a `passBytes` file, sealed from nonce 0. */
+function sealedImage(key: Buffer, chunkBytes: number, passBytes: number): Buffer {
+  const data = randomBytes(passBytes);
   const cipher = keyedCipher(key);
   const pieces: Buffer[] = [];
   const push = (plaintext: Buffer): void => {
@@ -196,9 +223,9 @@ function sealedImage(key: Buffer, chunkBytes: number): Buffer {
     writeFrameHeader(body.length + tag.length, header, 0);
     pieces.push(header, body, tag);
   };
-  for (let index = 0; index < chunkCount(PASS_BYTES, chunkBytes); index++) {
+  for (let index = 0; index < chunkCount(passBytes, chunkBytes); index++) {
     const start = index * chunkBytes;
-    const end = start + chunkLength(index, PASS_BYTES, chunkBytes);
+    const end = start + chunkLength(index, passBytes, chunkBytes);
     for (let at = start; at < end; at += MAX_PUT_DATA_BYTES) {
       const length = Math.min(MAX_PUT_DATA_BYTES, end - at);
       const plaintext = Buffer.alloc(PUT_DATA_HEADER_BYTES + length);
@@ -216,7 +243,8 @@ function sealedImage(key: Buffer, chunkBytes: number): Buffer {
 /**
  * The receiving side: sealed records arrive in socket-sized pieces and are framed, opened, decoded, hashed,
  * verified, written and made durable by ferry's receive path into a partial under `dir`, `bytes` in all
- * (the one sealed image replayed under a fresh cipher and partial per PASS_BYTES, so sealing is not counted).
+ * (the one sealed image replayed under a fresh cipher and partial per RECEIVE_PASS_BYTES, or per `bytes` if
+ * less, so sealing is not counted).
  * More than one thread opens and hashes on a `SealPool` of that many workers (`SecureChannel.openInParallel`).
  */
 export async function measureReceive(dir: string, bytes: number, threads = 1): Promise<PipelineMeasure> {
@@ -224,14 +252,19 @@ export async function measureReceive(dir: string, bytes: number, threads = 1): P
   const pool = started?.pool;
   try {
     const key = randomBytes(32);
-    const image = sealedImage(key, DEFAULT_CHUNK_BYTES);
+    const passBytes = Math.min(
+      RECEIVE_PASS_BYTES,
+      Math.max(DEFAULT_CHUNK_BYTES, bytes - (bytes % DEFAULT_CHUNK_BYTES)),
+    );
+    const image = sealedImage(key, DEFAULT_CHUNK_BYTES, passBytes);
     await mkdir(dir, { recursive: true });
     // One pass before the clock, at either thread count: a long-lived server's code (and its workers') is
     // compiled once, not per GiB.
-    await receivePasses(dir, key, image, 1, pool);
+    await receivePasses(dir, key, image, passBytes, 1, pool);
     return await measured(
-      () => receivePasses(dir, key, image, Math.max(1, Math.round(bytes / PASS_BYTES)), pool),
+      () => receivePasses(dir, key, image, passBytes, Math.max(1, Math.round(bytes / passBytes)), pool),
       started?.workers,
+      pool,
     );
   } finally {
     await pool?.close();
@@ -242,11 +275,12 @@ async function receivePasses(
   dir: string,
   key: Buffer,
   image: Buffer,
+  passBytes: number,
   passes: number,
   pool: SealPool | undefined,
 ): Promise<void> {
   const chunkBytes = DEFAULT_CHUNK_BYTES;
-  const lastChunk = chunkCount(PASS_BYTES, chunkBytes) - 1;
+  const lastChunk = chunkCount(passBytes, chunkBytes) - 1;
   const store = new FilePartialStore<number>({
     pathsOf: (pass) => ({ dataPath: join(dir, `${pass}.part`), logPath: join(dir, `${pass}.state`) }),
   });
@@ -256,7 +290,7 @@ async function receivePasses(
     const channel = new SecureChannel(framed, keyedCipher(key), Buffer.alloc(32), Buffer.alloc(32));
     if (pool) channel.openInParallel(pool);
     const partial = await PartialTransfer.open(store, pass, {
-      size: PASS_BYTES,
+      size: passBytes,
       mtimeMs: 0,
       chunkBytes,
       fresh: true,
@@ -275,7 +309,7 @@ async function receivePasses(
       } else throw new Error(`unexpected ${message.type}`);
     }
     await feeding;
-    if (partial.verifiedBytes !== 0 && partial.verifiedBytes > PASS_BYTES) throw new Error('overcounted');
+    if (partial.verifiedBytes !== 0 && partial.verifiedBytes > passBytes) throw new Error('overcounted');
     await partial.discard();
     channel.close();
   }

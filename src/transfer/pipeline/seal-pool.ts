@@ -1,3 +1,4 @@
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { OpenJob, OpenResult, ParallelOpener } from '../../protocol/index.js';
 import { FerryError } from '../../errors/index.js';
@@ -92,6 +93,15 @@ export class SealPool implements ParallelOpener {
       worker.unref();
       this.#workers.push(entry);
     }
+  }
+
+  /**
+   * Each worker's event loop utilization since it started (`worker.performance.eventLoopUtilization()`): the
+   * share of its wall time spent on jobs rather than waiting for one. Diff two readings with
+   * `performance.eventLoopUtilization(after, before)` to see how busy the pool was over a stretch (bench).
+   */
+  utilization(): EventLoopUtilization[] {
+    return this.#workers.map((entry) => entry.worker.performance.eventLoopUtilization());
   }
 
   /** A new id naming one chunk's running hash across its jobs (`SealJob.chunk`). */
