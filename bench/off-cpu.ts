@@ -66,10 +66,15 @@ function threadsOf(pid: number): Map<number, Thread> | undefined {
   return out;
 }
 
-function cpuOf(threads: Map<number, Thread>): number {
-  let sum = 0;
-  for (const t of threads.values()) sum += t.cpuSeconds;
-  return sum;
+/** CPU seconds (user + system) of process `pid` so far, threads that already ended included (proc(5)). */
+function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What one side was doing in a sample where nothing of either side ran: its main thread's wait, and any disk waits. */
@@ -93,8 +98,12 @@ interface RunResult {
   /** Samples with the client's / the server's main thread not runnable. */
   clientMainWaiting: number;
   serverMainWaiting: number;
+  /** CPU seconds per GiB moved: the client's whole process (its start included: ~0.18 s here), the server's session. */
   clientCpuPerGiB: number;
   serverCpuPerGiB: number;
+  /** Of those, the main thread's (the event loop's); the rest is libuv's pool and V8's threads. */
+  clientMainCpuPerGiB: number;
+  serverMainCpuPerGiB: number;
   /** Sampling's own CPU seconds (this process), to judge how much it disturbed the run. */
   samplerCpuSeconds: number;
   /** The most frequent (client wait | server wait) pairs among the both-idle samples, with their share of all samples. */
@@ -117,7 +126,8 @@ async function runOnce(peers: FerryPeers, dir: string, direction: string, size: 
         ? ['send', '-q', '-p', source, `${address}/up/`]
         : ['get', '-q', '-p', `${address}/dl/f`, `${dest}/`];
     const [command, full] = peers.clientCommand(args);
-    const serverBefore = cpuOf(threadsOf(server.pid) ?? new Map());
+    const serverBefore = processCpuSeconds(server.pid) ?? 0;
+    const serverMainBefore = threadsOf(server.pid)?.get(server.pid)?.cpuSeconds ?? 0;
     const samplerBefore = process.cpuUsage();
     const started = performance.now();
     const client = track(spawn(command, full, { stdio: ['ignore', 'ignore', 'pipe'], env: ferryEnv() }));
@@ -126,6 +136,7 @@ async function runOnce(peers: FerryPeers, dir: string, direction: string, size: 
     const exited = once(client, 'exit');
     const pid = client.pid!;
     let clientCpu = 0;
+    let clientMainCpu = 0;
     const r = { samples: 0, bothIdle: 0, bothIdleDisk: 0, clientMainWaiting: 0, serverMainWaiting: 0 };
     const pairs = new Map<string, number>();
     let done = false;
@@ -134,7 +145,9 @@ async function runOnce(peers: FerryPeers, dir: string, direction: string, size: 
       const c = threadsOf(pid);
       const s = threadsOf(server.pid);
       if (c && s && c.size > 0) {
-        clientCpu = cpuOf(c);
+        // Sampled while the client lives: its last sample is within a millisecond or so of its exit.
+        clientCpu = processCpuSeconds(pid) ?? clientCpu;
+        clientMainCpu = c.get(pid)?.cpuSeconds ?? clientMainCpu;
         r.samples++;
         const all = [...c.values(), ...s.values()];
         if (c.get(pid)?.state !== 'R') r.clientMainWaiting++;
@@ -153,7 +166,8 @@ async function runOnce(peers: FerryPeers, dir: string, direction: string, size: 
     const [code] = (await exited) as [number | null];
     if (code !== 0) throw new Error(`ferry ${args[0]} exited ${code}: ${stderr.trim()}`);
     const samplerUsage = process.cpuUsage(samplerBefore);
-    const serverCpu = cpuOf(threadsOf(server.pid) ?? new Map()) - serverBefore;
+    const serverCpu = (processCpuSeconds(server.pid) ?? 0) - serverBefore;
+    const serverMainCpu = (threadsOf(server.pid)?.get(server.pid)?.cpuSeconds ?? 0) - serverMainBefore;
     const n = Math.max(1, r.samples);
     return {
       direction,
@@ -162,6 +176,8 @@ async function runOnce(peers: FerryPeers, dir: string, direction: string, size: 
       ...r,
       clientCpuPerGiB: (clientCpu * GIB) / size,
       serverCpuPerGiB: (serverCpu * GIB) / size,
+      clientMainCpuPerGiB: (clientMainCpu * GIB) / size,
+      serverMainCpuPerGiB: (serverMainCpu * GIB) / size,
       samplerCpuSeconds: (samplerUsage.user + samplerUsage.system) / 1e6,
       bothIdleWaits: [...pairs.entries()]
         .sort((a, b) => b[1] - a[1])
@@ -194,7 +210,7 @@ try {
     console.log(JSON.stringify({ bench: 'ferry-off-cpu', ...result }));
     const pct = (k: number): string => `${((100 * k) / Math.max(1, result.samples)).toFixed(1)} %`;
     console.log(
-      `${result.direction} ${values.size}: ${result.wallSeconds.toFixed(2)} s, CPU s/GiB client ${result.clientCpuPerGiB.toFixed(2)} / server ${result.serverCpuPerGiB.toFixed(2)}; ` +
+      `${result.direction} ${values.size}: ${result.wallSeconds.toFixed(2)} s, CPU s/GiB client ${result.clientCpuPerGiB.toFixed(2)} (main ${result.clientMainCpuPerGiB.toFixed(2)}) / server ${result.serverCpuPerGiB.toFixed(2)} (main ${result.serverMainCpuPerGiB.toFixed(2)}); ` +
         `${result.samples} samples: both idle ${pct(result.bothIdle)} (disk wait among them ${pct(result.bothIdleDisk)}); ` +
         `main thread waiting: client ${pct(result.clientMainWaiting)}, server ${pct(result.serverMainWaiting)}; sampler ${result.samplerCpuSeconds.toFixed(2)} CPU s`,
     );
