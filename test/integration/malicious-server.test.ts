@@ -14,7 +14,9 @@ import { formatFerryId, generateKeyPair } from '../../src/crypto/index.js';
 import { FramedSocket, serverHandshake, type SecureChannel } from '../../src/channel/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
 import {
+  DEFAULT_CHUNK_BYTES,
   LIST_ENTRIES_HEADER_BYTES,
+  MAX_BATCH_FILE_BYTES,
   MAX_LIST_BYTES,
   MAX_LIST_ENTRIES,
   MAX_MESSAGE_BYTES,
@@ -22,6 +24,8 @@ import {
   encodeMessage,
   fileDigest,
   listEntryBytes,
+  smallFileDigest,
+  type GetBatchEntry,
   type ListEntry,
   type Message,
 } from '../../src/protocol/index.js';
@@ -142,6 +146,25 @@ class MaliciousServer {
         mode: 0o777,
         mtimeMs: 0,
       });
+    } else if (message.type === 'GET_BATCH') {
+      // PROTOCOL.md §5.20: a batch names only paths the client listed; its answer names none. A script that
+      // answers GET_REQUESTs by hand refuses every entry, so each file comes by the one-file path it tests.
+      this.requestedPaths.push(...message.paths);
+      const { answerGet, getError } = this.#script;
+      for (const path of message.paths) {
+        const data = this.#planted(path);
+        const entry: GetBatchEntry =
+          answerGet || getError || data.length > MAX_BATCH_FILE_BYTES
+            ? { status: 'refused', code: ERROR_CODES.FILE_TOO_LARGE.wire! }
+            : {
+                status: 'file',
+                mtimeMs: 0,
+                mode: this.#script.fileMode ?? 0o755,
+                fileDigest: smallFileDigest(data, DEFAULT_CHUNK_BYTES),
+                data,
+              };
+        await channel.send({ type: 'GET_BATCH_DATA', ref: message.ref, entries: [entry] });
+      }
     } else if (message.type === 'GET_REQUEST') {
       this.requestedPaths.push(message.path);
       if (this.#script.answerGet) return this.#script.answerGet(channel, message);
@@ -151,9 +174,8 @@ class MaliciousServer {
         await channel.send({ type: 'ERROR', ref: message.ref, code, detail: getError.detail });
         return;
       }
-      const line = Buffer.from(`planted by a hostile server as ${message.path}\n`);
-      const size = this.#script.fileBytes ?? line.length;
-      const data = Buffer.alloc(size, line);
+      const data = this.#planted(message.path);
+      const size = data.length;
       const { ref, chunkBytes } = message;
       await channel.send({
         type: 'GET_OFFER',
@@ -172,6 +194,12 @@ class MaliciousServer {
       }
       await channel.send({ type: 'GET_END', ref, fileDigest: fileDigest(size, chunkBytes, hashes) });
     }
+  }
+
+  /** The planted content of `path`: one line naming it, repeated to `fileBytes` if the script says so. */
+  #planted(path: string): Buffer {
+    const line = Buffer.from(`planted by a hostile server as ${path}\n`);
+    return Buffer.alloc(this.#script.fileBytes ?? line.length, line);
   }
 
   /**
@@ -597,7 +625,7 @@ test('a hostile server learns neither the size nor a hash of local files it name
   );
   // Nothing after the requests tells the server which guess was right: no CANCEL, no other message for a ref.
   const afterRequests = rig.fake.received.filter(
-    (m) => m.type !== 'LIST_REQUEST' && m.type !== 'GET_REQUEST',
+    (m) => m.type !== 'LIST_REQUEST' && m.type !== 'GET_REQUEST' && m.type !== 'GET_BATCH',
   );
   assert.deepEqual(
     afterRequests.map((m) => m.type),
