@@ -155,7 +155,7 @@ class MaliciousServer {
         const data = this.#planted(path);
         const entry: GetBatchEntry =
           answerGet || getError || data.length > MAX_BATCH_FILE_BYTES
-            ? { status: 'refused', code: ERROR_CODES.FILE_TOO_LARGE.wire! }
+            ? { status: 'refused', code: ERROR_CODES.FILE_TOO_LARGE.wire }
             : {
                 status: 'file',
                 mtimeMs: 0,
