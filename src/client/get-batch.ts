@@ -1,4 +1,5 @@
 import { lstatSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { FerryError, toFerryError } from '../errors/index.js';
 import {
   DEFAULT_CHUNK_BYTES,
@@ -91,8 +92,51 @@ export async function getBatch(
   options: { overwrite?: boolean | undefined },
 ): Promise<GetBatchOutcome[]> {
   const outcomes: GetBatchOutcome[] = jobs.map(() => 'fallback');
+  const overwrite = options.overwrite ?? false;
+  const files = new Map<number, SmallFile>();
+  const staged = new Map<number, string>();
+  // Each record's files are staged as it arrives, while the rest of the answer travels (as the upload
+  // receiver stages a PUT_BATCH record's, §5.14); nothing is placed before the whole batch is answered.
+  const staging: Array<Promise<void>> = [];
+  const stage = (first: number, entries: readonly GetBatchEntry[]): void => {
+    const byDir = new Map<string, Array<{ index: number; file: SmallFile }>>();
+    entries.forEach((entry, k) => {
+      // Refused by the server: the one-file path asks again and reports exactly what it says (§5.20).
+      if (entry.status !== 'file') return;
+      const index = first + k;
+      const { target } = jobs[index]!;
+      const file: SmallFile = {
+        data: entry.data,
+        fileDigest: entry.fileDigest,
+        chunkBytes: DEFAULT_CHUNK_BYTES,
+        mode: entry.mode,
+        mtimeMs: entry.mtimeMs,
+        dir: target.dir,
+        path: target.path,
+        overwrite,
+        compareExisting: target.exists && !overwrite,
+      };
+      files.set(index, file);
+      byDir.set(file.dir, [...(byDir.get(file.dir) ?? []), { index, file }]);
+    });
+    // Temporaries beside their destinations, so each is placed on its own file system; the directories'
+    // files are staged side by side, so their fsyncs overlap as one batch's do (§5.14).
+    for (const [dir, items] of byDir) {
+      const done = stageSmallFiles(
+        dir,
+        items.map(({ file }) => file),
+        { tempPrefix: '.ferry-batch-' },
+      ).then((results) =>
+        results.forEach((result, k) => {
+          const { index, file } = items[k]!;
+          if (result.status === 'staged') staged.set(index, result.temp);
+          else outcomes[index] = outcomeOf(result, file);
+        }),
+      );
+      staging.push(done);
+    }
+  };
   const ref = session.openRef();
-  const answers: Array<GetBatchEntry | undefined> = jobs.map(() => undefined);
   try {
     await session.send({ type: 'GET_BATCH', ref, paths: jobs.map((job) => job.remotePath) });
     const receiver = new GetBatchReceiver(jobs.length);
@@ -108,61 +152,25 @@ export async function getBatch(
         break;
       }
       const { first, entries } = receiver.receive(message);
-      entries.forEach((entry, k) => (answers[first + k] = entry));
+      stage(first, entries);
     }
+  } catch (err) {
+    // Nothing of a batch that failed is placed: its temporaries go (stageSmallFiles removed its own failures).
+    await Promise.allSettled(staging);
+    for (const temp of staged.values()) await rm(temp, { force: true });
+    throw err;
   } finally {
     session.closeRef(ref);
   }
-  const overwrite = options.overwrite ?? false;
-  const files: Array<{ index: number; file: SmallFile }> = [];
-  answers.forEach((entry, index) => {
-    // Refused by the server: the one-file path asks again and reports exactly what it says (§5.20).
-    if (entry?.status !== 'file') return;
-    const { target } = jobs[index]!;
-    files.push({
-      index,
-      file: {
-        data: entry.data,
-        fileDigest: entry.fileDigest,
-        chunkBytes: DEFAULT_CHUNK_BYTES,
-        mode: entry.mode,
-        mtimeMs: entry.mtimeMs,
-        dir: target.dir,
-        path: target.path,
-        overwrite,
-        compareExisting: target.exists && !overwrite,
-      },
-    });
-  });
-  // Temporaries beside their destinations, so each is placed on its own file system; the directories' files
-  // are staged side by side, so their fsyncs overlap as one batch's do (§5.14).
-  const byDir = new Map<string, Array<{ index: number; file: SmallFile }>>();
-  for (const item of files) byDir.set(item.file.dir, [...(byDir.get(item.file.dir) ?? []), item]);
-  const staged = new Map<number, string>();
-  await Promise.all(
-    [...byDir].map(async ([dir, items]) => {
-      const results = await stageSmallFiles(
-        dir,
-        items.map(({ file }) => file),
-        { tempPrefix: '.ferry-batch-' },
-      );
-      results.forEach((result, k) => {
-        const { index } = items[k]!;
-        if (result.status === 'staged') staged.set(index, result.temp);
-        else outcomes[index] = outcomeOf(result, items[k]!.file);
-      });
-    }),
-  );
+  await Promise.all(staging);
   // Placed in batch order, every staged file at once; a file is done once its directory is durable.
-  const toPlace = files.filter(({ index }) => staged.has(index));
-  const placements: StagedPlacement[] = toPlace.map(({ index, file }) => ({
-    temp: staged.get(index)!,
-    dir: file.dir,
-    path: file.path,
-    overwrite: file.overwrite,
-  }));
+  const order = [...staged.keys()].sort((a, b) => a - b);
+  const placements: StagedPlacement[] = order.map((index) => {
+    const file = files.get(index)!;
+    return { temp: staged.get(index)!, dir: file.dir, path: file.path, overwrite: file.overwrite };
+  });
   const placed = await placeStagedFiles(placements);
-  placed.forEach((result, k) => (outcomes[toPlace[k]!.index] = outcomeOf(result, toPlace[k]!.file)));
+  placed.forEach((result, k) => (outcomes[order[k]!] = outcomeOf(result, files.get(order[k]!)!)));
   return outcomes;
 }
 
