@@ -36,7 +36,15 @@ export interface BatchDownloadSent {
  * At most one record's entries are held at once: the bytes in flight per session are one record, the
  * reads are synchronous and bounded by MAX_BATCH_FILE_BYTES, and the batch's data by MAX_BATCH_DATA_BYTES.
  */
-export async function sendBatchDownload(io: SessionIo, request: GetBatchMessage): Promise<BatchDownloadSent> {
+export async function sendBatchDownload(
+  io: SessionIo,
+  request: GetBatchMessage,
+  /**
+   * Called as the record answering the last path goes out: for the client the batch is answered once that
+   * record arrives, and it may send another GET_BATCH at once (§5.20), maybe before this send resolves.
+   */
+  onAnswered: () => void = () => undefined,
+): Promise<BatchDownloadSent> {
   io.require(PERMISSION_DOWNLOAD, 'download');
   // An object store's files are read with ranged requests, one file at a time: the one-file path serves them.
   if (io.ctx.objectStore)
@@ -90,6 +98,7 @@ export async function sendBatchDownload(io: SessionIo, request: GetBatchMessage)
     record.push(entry);
     recordBytes += entryBytes;
   }
+  onAnswered();
   await flush();
   return { files, bytes };
 }

@@ -363,7 +363,9 @@ export class ServerSession {
     this.#downloads.add(ref, async (signal) => {
       try {
         if (request.type === 'GET_BATCH') {
-          const sent = await this.#busy(sendBatchDownload(io.until(signal), request));
+          // Counted answered as its last record goes (§5.20): the lane's bound is on what the client may send.
+          const answered = (): void => this.#lane.downloadEnded(ref);
+          const sent = await this.#busy(sendBatchDownload(io.until(signal), request, answered));
           this.#sentBytes += sent.bytes;
           this.#filesSent += sent.files;
           return;
