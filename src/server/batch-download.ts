@@ -46,9 +46,6 @@ export async function sendBatchDownload(
   onAnswered: () => void = () => undefined,
 ): Promise<BatchDownloadSent> {
   io.require(PERMISSION_DOWNLOAD, 'download');
-  // An object store's files are read with ranged requests, one file at a time: the one-file path serves them.
-  if (io.ctx.objectStore)
-    throw new FerryError('PERMISSION_DENIED', 'batched downloads are not served from an object store');
   const { ref } = request;
   const knownDirs = new Set<string>();
   let files = 0;
@@ -69,7 +66,10 @@ export async function sendBatchDownload(
     const path = request.paths[index]!;
     let entry: GetBatchEntry;
     try {
-      const read = readSmallFile(io, path, knownDirs, MAX_BATCH_DATA_BYTES - dataBytes);
+      const room = MAX_BATCH_DATA_BYTES - dataBytes;
+      const read = io.ctx.objectStore
+        ? await readStoredFile(io, path, room)
+        : readSmallFile(io, path, knownDirs, room);
       entry = read;
       dataBytes += read.data.length;
       files++;
@@ -101,6 +101,35 @@ export async function sendBatchDownload(
   onAnswered();
   await flush();
   return { files, bytes };
+}
+
+/**
+ * Reads one object of a batch whole (issue 15), as GET_REQUEST opens one: its key from the validated path,
+ * read with the store's ranged requests bound to the version first seen (SOURCE_CHANGED if it was replaced).
+ */
+async function readStoredFile(
+  io: SessionIo,
+  remotePath: string,
+  roomBytes: number,
+): Promise<Extract<GetBatchEntry, { status: 'file' }>> {
+  const source = await io.ctx.objectStore!.openSource(io.rooted(remotePath).join('/'));
+  try {
+    const { size } = source;
+    if (size > Math.min(MAX_BATCH_FILE_BYTES, roomBytes))
+      throw new FerryError('FILE_TOO_LARGE', `${size} bytes is more than a batch entry carries`);
+    const data = Buffer.allocUnsafe(size);
+    if (size > 0) await source.readExactly(data, 0, size, 0);
+    await source.assertUnchanged();
+    return {
+      status: 'file',
+      mtimeMs: source.mtimeMs,
+      mode: source.mode & FILE_MODE_MASK,
+      fileDigest: smallFileDigest(data, DEFAULT_CHUNK_BYTES),
+      data,
+    };
+  } finally {
+    await source.close();
+  }
 }
 
 /** Error categories answered for one entry (PROTOCOL.md §5.20), as the session answers them for one ref. */
