@@ -415,10 +415,21 @@ async function runDownloads(
   const startBatch = async (group: readonly BatchedDownload[]): Promise<GetJobResult[]> => {
     for (const { subject } of group) open.begin(subject);
     const outcomes = await getBatch(session, group, { overwrite: options.overwrite });
+    // The files the batch did not settle go the one-file path, FALLBACKS_IN_FLIGHT requests at a time: they
+    // share this batch's one place in the window (§5.11.4 bounds what a client pipelines).
+    const fallbacks = new Map<number, Promise<GetJobResult>>();
+    const inFlight: Array<Promise<unknown>> = [];
+    for (const [k, outcome] of outcomes.entries()) {
+      if (outcome !== 'fallback') continue;
+      if (inFlight.length >= FALLBACKS_IN_FLIGHT) await inFlight.shift();
+      const { done } = await start(group[k]!.job);
+      fallbacks.set(k, done);
+      inFlight.push(done.catch(() => undefined));
+    }
     return Promise.all(
       outcomes.map(async (outcome, k): Promise<GetJobResult> => {
         const { job, subject, target } = group[k]!;
-        if (outcome === 'fallback') return (await start(job)).done;
+        if (outcome === 'fallback') return fallbacks.get(k)!;
         if (outcome instanceof FerryError) {
           // Compared locally, as VERIFY_ONLY's answer is (§5.11.1): *our* file differs from the server's.
           const error =
@@ -492,6 +503,9 @@ async function runDownloads(
     window.abandon();
   }
 }
+
+/** Requests in flight for the files of one batch that go the one-file path (see runDownloads). */
+const FALLBACKS_IN_FLIGHT = 16;
 
 /** One download of a batch: its plan index and job, named as events name it, its destination resolved. */
 interface BatchedDownload {
