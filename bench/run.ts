@@ -55,6 +55,7 @@ import {
   type PipelineMeasure,
 } from './lib/pipeline-case.js';
 import type { ThreadCpu } from './lib/thread-cpu.js';
+import { smallDownTools } from './small-down-case.js';
 
 const BENCH = 'ferry-bench';
 const MIB = 2 ** 20;
@@ -65,6 +66,7 @@ const CASES = [
   'upload',
   'download',
   'small',
+  'small-down',
   'resume',
   'link',
   'handshake',
@@ -522,6 +524,32 @@ function smallFileTools(): ToolRun[] {
         expectTree(join(b.ferryRoot, `r${dest.split('/').pop()}`, 'small'), b.smallDir, deep),
     },
   ];
+}
+
+/** The `small-down` case's tools (bench/small-down-case.ts) as ToolRuns of this bench. */
+function smallDownToolRuns(b: Bench): ToolRun[] {
+  return smallDownTools<Sample>({
+    smallDir: b.smallDir,
+    ferryListen: b.ferryListen,
+    ferryArgs: options.ferryArgs,
+    sshCipher: SSH_CIPHER,
+    withSshd: (client, what) => withServer(startSshd(b), direct, client, what),
+    withFerry: (client, what) => withServer(startFerry(b), direct, client, what),
+    sshOptions: () => b.sshd!.sshOptions(),
+    rshCommand: (port) => b.sshd!.rshCommand(port),
+    runTimed: (command, args) => runTimed(command, [...args]),
+    ferryClient: (args) => ferryClient(b, args),
+    expectTree,
+  }).map((t) => ({ ...t, run: (_b, dest) => t.run(dest), verify: (_b, dest, deep) => t.verify(dest, deep) }));
+}
+
+/** Hard links (or copies) of every file of `source` under `target`, for the server to serve. */
+async function linkTree(source: string, target: string): Promise<void> {
+  await mkdir(target, { recursive: true });
+  for (const name of await readdir(source))
+    await link(join(source, name), join(target, name)).catch(() =>
+      copyFile(join(source, name), join(target, name)),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -983,7 +1011,7 @@ async function main(): Promise<number> {
     await writeRandomFile(largeFile, options.sizeBytes);
   }
   if (options.cases.has('link')) await writeRandomFile(linkFile, options.linkBytes);
-  if (options.cases.has('small')) {
+  if (options.cases.has('small') || options.cases.has('small-down')) {
     log(`writing ${options.fileCount} files of ${formatSize(options.smallFileBytes)}...`);
     for (let i = 0; i < options.fileCount; i++)
       await writeRandomFile(join(smallDir, `f${String(i).padStart(5, '0')}.bin`), options.smallFileBytes);
@@ -995,6 +1023,7 @@ async function main(): Promise<number> {
     await link(largeFile, join(ferryRoot, 'dl', 'large.bin')).catch(() =>
       copyFile(largeFile, join(ferryRoot, 'dl', 'large.bin')),
     );
+  if (options.cases.has('small-down')) await linkTree(smallDir, join(ferryRoot, 'dl', 'small'));
   const ferry = await FerryPeers.create(ferryBin, join(dir, 'ferry'));
   const ferryListen = `127.0.0.1:${await freePort()}`;
   await ferry.trust(ferryListen);
@@ -1041,6 +1070,14 @@ async function main(): Promise<number> {
       options.fileCount * options.smallFileBytes,
       options.fileCount,
       usable(smallFileTools()),
+    );
+  if (options.cases.has('small-down'))
+    await runCase(
+      b,
+      `get ${options.fileCount} x ${formatSize(options.smallFileBytes)}`,
+      options.fileCount * options.smallFileBytes,
+      options.fileCount,
+      usable(smallDownToolRuns(b)),
     );
   if (options.cases.has('link')) {
     const rtt = options.oneWayDelayMs * 2;

@@ -1,7 +1,8 @@
 import { lstat, mkdir, readlink, realpath, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
-import { parseRemotePath } from '../protocol/index.js';
+import { MIN_DELTA_BLOCK_BYTES, getBatchPathBytes, parseRemotePath } from '../protocol/index.js';
+import { MAX_BATCHES_IN_FLIGHT } from '../machines/index.js';
 import {
   linkVerdictOnDisk,
   makeReceivedDirectory,
@@ -13,11 +14,19 @@ import {
   setDirectoryAttributes,
   DEFAULT_THREADS,
   SealPool,
+  type RootPath,
   type TreeNode,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { beginDownload, type DownloadResult } from './download-file.js';
 import { InFlightWindow } from './in-flight-window.js';
+import {
+  EMPTY_GET_BATCH_BYTES,
+  batchableDownload,
+  batchableSize,
+  getBatch,
+  getBatchHasRoom,
+} from './get-batch.js';
 import { listRemote } from './list-remote.js';
 import { aboutRemotePath, remoteName } from './remote-name.js';
 import { failsOnlyThisJob, jobsFailedError } from './job-failure.js';
@@ -402,14 +411,150 @@ async function runDownloads(
     tracked.catch(() => undefined);
     return { done: tracked };
   };
+  /** Small files (PROTOCOL.md §5.20): one request and a few records for many, each placed as one file is. */
+  const startBatch = async (group: readonly BatchedDownload[]): Promise<GetJobResult[]> => {
+    for (const { subject } of group) open.begin(subject);
+    const outcomes = await getBatch(session, group, { overwrite: options.overwrite });
+    // The files the batch did not settle go the one-file path, FALLBACKS_IN_FLIGHT requests at a time: they
+    // share this batch's one place in the window (§5.11.4 bounds what a client pipelines).
+    const fallbacks = new Map<number, Promise<GetJobResult>>();
+    const inFlight: Array<Promise<unknown>> = [];
+    for (const [k, outcome] of outcomes.entries()) {
+      if (outcome !== 'fallback') continue;
+      if (inFlight.length >= FALLBACKS_IN_FLIGHT) await inFlight.shift();
+      const { done } = await start(group[k]!.job);
+      fallbacks.set(k, done);
+      inFlight.push(done.catch(() => undefined));
+    }
+    return Promise.all(
+      outcomes.map(async (outcome, k): Promise<GetJobResult> => {
+        const { job, subject, target } = group[k]!;
+        if (outcome === 'fallback') return fallbacks.get(k)!;
+        if (outcome instanceof FerryError) {
+          // Compared locally, as VERIFY_ONLY's answer is (§5.11.1): *our* file differs from the server's.
+          const error =
+            outcome.code === 'FILE_EXISTS'
+              ? new FerryError('FILE_EXISTS', `differs from ${remoteName(options.server, job.remotePath)}`, {
+                  subject: target.path,
+                  cause: outcome,
+                })
+              : outcome.about(target.path);
+          return failedBatched(job, subject, error);
+        }
+        noteProgress();
+        const { size, identical } = outcome;
+        emit({
+          type: 'transfer-started',
+          ...subject,
+          size,
+          heldBytes: identical ? size : 0,
+          restarted: false,
+        });
+        if (!identical) emit({ type: 'progress', ...subject, verifiedBytes: size, size });
+        open.end(subject);
+        emit({
+          type: 'transfer-finished',
+          ...subject,
+          size,
+          digest: outcome.digest,
+          transferredBytes: outcome.receivedBytes,
+          resumedBytes: 0,
+          reusedBytes: 0,
+          restarted: false,
+          identical,
+        });
+        return { kind: 'file', result: outcome };
+      }),
+    );
+  };
+  const failedBatched = (job: FileJob, subject: TransferSubject, error: FerryError): GetJobResult => {
+    if (!failsOnlyThisJob(error, session)) throw error;
+    open.end(subject);
+    emit({ type: 'transfer-failed', ...subject, code: error.code, message: error.message });
+    return { kind: 'failed', file: subject.file, remotePath: job.remotePath, error };
+  };
+  // GET_BATCHes sent and not yet answered (PROTOCOL.md §5.20: at most MAX_BATCHES_IN_FLIGHT).
+  const batches: Array<Promise<unknown>> = [];
+  // Directories of this run found real once (resolveUnderRoot's `knownDirs`): placing re-checks each.
+  const knownDirs = new Set<string>();
   try {
     for (let index = 0; index < plan.files.length; index++) {
-      if (done[index] === undefined) await window.add(index, () => start(plan.files[index]!));
+      if (done[index] !== undefined) continue;
+      const group = await smallDownloadsFrom(plan, index, done, localDir, options, knownDirs);
+      if (group.length > 1) {
+        if (batches.length >= MAX_BATCHES_IN_FLIGHT) await batches.shift();
+        await window.addGroup(
+          group.map(({ index: at }) => at),
+          () => {
+            // Sent before anything later is asked for: startBatch sends its GET_BATCH before its first await.
+            const settled = startBatch(group);
+            settled.catch(() => undefined);
+            batches.push(settled.catch(() => undefined));
+            return Promise.resolve({ done: settled });
+          },
+        );
+        index = group[group.length - 1]!.index;
+        continue;
+      }
+      await window.add(index, () => start(plan.files[index]!));
     }
     await window.drain();
   } finally {
     window.abandon();
   }
+}
+
+/** Requests in flight for the files of one batch that go the one-file path (see runDownloads). */
+const FALLBACKS_IN_FLIGHT = 16;
+
+/** One download of a batch: its plan index and job, named as events name it, its destination resolved. */
+interface BatchedDownload {
+  readonly index: number;
+  readonly job: FileJob;
+  readonly subject: TransferSubject;
+  readonly target: RootPath;
+  readonly remotePath: string;
+}
+
+/**
+ * The downloads from `index` on that go in one batch (PROTOCOL.md §5.20): small as listed, not done yet, not
+ * refused, their destination resolved here and routed to a batch by {@link batchableDownload}, within the
+ * batch's bounds. Fewer than two is no batch: the first goes the one-file path (a destination that fails to
+ * resolve too, which then reports its failure).
+ */
+async function smallDownloadsFrom(
+  plan: GetPlan,
+  index: number,
+  done: readonly (GetJobResult | undefined)[],
+  localDir: string,
+  options: GetFilesOptions,
+  knownDirs: Set<string>,
+): Promise<BatchedDownload[]> {
+  const group: BatchedDownload[] = [];
+  let bytes = 0;
+  let requestBytes = EMPTY_GET_BATCH_BYTES;
+  for (let i = index; i < plan.files.length && done[i] === undefined; i++) {
+    const job = plan.files[i]!;
+    if (job.refused || !batchableSize(job.size)) break;
+    if (!getBatchHasRoom(group.length, bytes, requestBytes, { size: job.size, remotePath: job.remotePath }))
+      break;
+    let target: RootPath;
+    try {
+      target = await resolveUnderRoot(localDir, job.local, { createDirs: true, knownDirs });
+    } catch {
+      break;
+    }
+    if (!batchableDownload(target, { ...options, deltaMinBytes: MIN_DELTA_BLOCK_BYTES })) break;
+    const subject = {
+      direction: 'download',
+      file: join(localDir, ...job.local),
+      remotePath: job.remotePath,
+    } as const;
+    group.push({ index: i, job, subject, target, remotePath: job.remotePath });
+    bytes += job.size;
+    requestBytes += getBatchPathBytes(job.remotePath);
+  }
+  return group;
 }
 
 /** Creates links and empty directories, then gives directories their mode and mtime, deepest first. */

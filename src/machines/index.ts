@@ -62,3 +62,9 @@ export {
   type DeltaSignatureState,
   type SignedFile,
 } from './delta-signature-receiver.js';
+export {
+  GET_BATCH_RECEIVER_TRANSITIONS,
+  GetBatchReceiver,
+  type AnsweredEntries,
+  type GetBatchReceiverState,
+} from './get-batch-receiver.js';

@@ -1,6 +1,7 @@
 import { FerryError } from '../errors/index.js';
 import type { Message } from '../protocol/index.js';
 import { stepOf, type Transition } from './transition.js';
+import { MAX_BATCHES_IN_FLIGHT } from './batch-receiver.js';
 
 /** The two states of an open session on the server: no upload open, or one receiving (PROTOCOL.md §6.1). */
 export type UploadLaneState = 'open' | 'uploading';
@@ -75,6 +76,19 @@ export const UPLOAD_LANE_TRANSITIONS = [
     'queued: downloads are sent one at a time in arrival order while messages are still read (§5.11.4)',
   ),
   ...inEveryState(
+    'GET_BATCH',
+    'queued with the downloads, sent in arrival order while messages are still read (§5.20)',
+  ),
+  ...EVERY_STATE.map(
+    (state) =>
+      ({
+        state,
+        event: 'GET_BATCH with 2 unanswered',
+        next: 'closed',
+        action: 'MESSAGE_UNEXPECTED: the client did not wait for an answer (§5.20)',
+      }) as const,
+  ),
+  ...inEveryState(
     'CANCEL of a download',
     'the download stops at its next record, or never starts; nothing more is sent for the ref (§5.9)',
   ),
@@ -101,7 +115,7 @@ type LaneEvent = (typeof UPLOAD_LANE_TRANSITIONS)[number]['event'];
 /**
  * Which handler gets a client's message (PROTOCOL.md §6.1): `offer` (PUT_OFFER), `upload` (PUT_DATA,
  * PUT_COPY, PUT_CHUNK, PUT_END of the open upload), `end-upload` (its CANCEL or ERROR), `download` (GET_REQUEST),
- * `cancel-download` (CANCEL of a queued or running download), `listing`, `tree` (PUT_DIR, PUT_LINK, REMOVE_REQUEST,
+ * `cancel-download` (CANCEL of a queued or running download or GET_BATCH), `listing`, `tree` (PUT_DIR, PUT_LINK, REMOVE_REQUEST,
  * SET_ATTRIBUTES),
  * `batch` (PUT_BATCH, BATCH_END), or `discard`. A word, not an object: the router has the message, and PUT_DATA must not allocate per record.
  */
@@ -129,6 +143,8 @@ export class UploadLane {
   readonly #discarded = new Set<number>();
   /** Downloads queued or being sent, which a CANCEL stops (§5.9). */
   readonly #downloads = new Set<number>();
+  /** The GET_BATCHes among them (§5.20: at most MAX_BATCHES_IN_FLIGHT). */
+  readonly #getBatches = new Set<number>();
 
   get state(): UploadLaneState {
     return this.#state;
@@ -197,6 +213,14 @@ export class UploadLane {
         this.#step('GET_REQUEST');
         this.#downloads.add(ref);
         return 'download';
+      case 'GET_BATCH':
+        // §5.20: each GET_BATCH holds a record of paths until it is answered; two are enough to overlap.
+        this.#step(
+          this.#getBatches.size >= MAX_BATCHES_IN_FLIGHT ? 'GET_BATCH with 2 unanswered' : 'GET_BATCH',
+        );
+        this.#downloads.add(ref);
+        this.#getBatches.add(ref);
+        return 'download';
       case 'LIST_REQUEST':
         this.#step('LIST_REQUEST');
         return 'listing';
@@ -229,6 +253,7 @@ export class UploadLane {
    */
   operationFailed(ref: number): { closeUpload: boolean } {
     this.#downloads.delete(ref);
+    this.#getBatches.delete(ref);
     if (ref !== this.#openRef) return { closeUpload: false };
     this.#step('upload refused');
     this.#discarded.add(ref);
@@ -249,6 +274,7 @@ export class UploadLane {
   /** The download of `ref` ended (sent, failed or stopped): a CANCEL for it is ignored from now on. */
   downloadEnded(ref: number): void {
     this.#downloads.delete(ref);
+    this.#getBatches.delete(ref);
   }
 
   #step(event: LaneEvent): void {

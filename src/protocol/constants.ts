@@ -237,3 +237,9 @@ export const PUT_BATCH_HEADER_BYTES = 1 + 4 + 1 + 4 + 2;
 
 /** PUT_BATCH flag: every entry may replace an existing file (§5.14, as PUT_OFFER's OVERWRITE). */
 export const PUT_BATCH_FLAG_OVERWRITE = 1;
+
+/** The bytes of a GET_BATCH before its paths: type, ref, flags, path count (PROTOCOL.md §5.20). */
+export const GET_BATCH_HEADER_BYTES = 1 + 4 + 1 + 2;
+
+/** The bytes of a GET_BATCH_DATA before its entries: type, ref, entry count (PROTOCOL.md §5.20). */
+export const GET_BATCH_DATA_HEADER_BYTES = 1 + 4 + 2;

@@ -195,3 +195,11 @@ export {
   type KnownLeafHash,
 } from './delta-matcher.js';
 export { DeltaLeafSources, boundedHeldRanges } from './delta-leaf-sources.js';
+export { GET_BATCH_DATA_HEADER_BYTES, GET_BATCH_HEADER_BYTES } from './constants.js';
+export {
+  getBatchEntryBytes,
+  getBatchPathBytes,
+  type GetBatchDataMessage,
+  type GetBatchEntry,
+  type GetBatchMessage,
+} from './messages.js';

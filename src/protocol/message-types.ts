@@ -34,6 +34,8 @@ export const MESSAGE_TYPE_CODES = {
   SET_ATTRIBUTES: 0x35,
   KEY_COMMIT: 0x50,
   KEY_ROTATE: 0x51,
+  GET_BATCH: 0x25,
+  GET_BATCH_DATA: 0x26,
 } as const;
 
 /** The name of a message type, the `type` of a {@link Message}. */
@@ -452,7 +454,9 @@ export type Message =
   | KeyRotateMessage
   | RemoveRequestMessage
   | SetAttributesMessage
-  | KeepaliveMessage;
+  | KeepaliveMessage
+  | GetBatchMessage
+  | GetBatchDataMessage;
 
 /** The message whose `type` is `T`. */
 export type MessageOfType<T extends MessageType> = Extract<Message, { type: T }>;
@@ -502,3 +506,26 @@ export type PairMessage = PairHelloMessage | PairReplyMessage | PairConfirmMessa
 
 /** The pairing message whose `type` is `T`. */
 export type PairMessageOfType<T extends PairMessageType> = Extract<PairMessage, { type: T }>;
+
+/** GET_BATCH (PROTOCOL.md §5.20): many small files asked for at once, by the paths the client listed. */
+export interface GetBatchMessage {
+  type: 'GET_BATCH';
+  ref: number;
+  /** Each still needs parseRemotePath (§7.1) on the server. */
+  paths: string[];
+}
+
+/**
+ * One answer of a GET_BATCH_DATA (PROTOCOL.md §5.20), for the path at its place in the request: the file's
+ * whole content with its mode, mtime and file digest (§7.2), or the wire code (§8) that refused it alone.
+ */
+export type GetBatchEntry =
+  | { status: 'file'; mtimeMs: number; mode: number; fileDigest: Buffer; data: Buffer }
+  | { status: 'refused'; code: number };
+
+/** GET_BATCH_DATA (PROTOCOL.md §5.20): the next entries of batch `ref`, in request order, whole. */
+export interface GetBatchDataMessage {
+  type: 'GET_BATCH_DATA';
+  ref: number;
+  entries: GetBatchEntry[];
+}

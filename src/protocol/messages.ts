@@ -22,6 +22,7 @@ import { PUT_CODECS } from './put-codecs.js';
 import { REMOVE_CODECS } from './remove-codecs.js';
 import { ATTRIBUTES_CODECS } from './attributes-codecs.js';
 import { SESSION_CODECS } from './session-codecs.js';
+import { GET_BATCH_CODECS } from './get-batch-codecs.js';
 
 // The message shapes live in message-types.ts; they are re-exported so callers can import from here.
 export {
@@ -74,9 +75,13 @@ export {
   type WelcomeMessage,
   type RemoveRequestMessage,
   type SetAttributesMessage,
+  type GetBatchMessage,
+  type GetBatchDataMessage,
+  type GetBatchEntry,
 } from './message-types.js';
 export { listEntryBytes } from './list-codecs.js';
 export { batchEntryBytes } from './batch-codecs.js';
+export { getBatchEntryBytes, getBatchPathBytes } from './get-batch-codecs.js';
 
 // One table of every message type, per family in its own file. The type annotation makes the compiler
 // insist on a codec for every name in MESSAGE_TYPE_CODES.
@@ -90,6 +95,7 @@ const CODECS: MessageCodecTable<MessageType> = {
   ...KEY_CODECS,
   ...REMOVE_CODECS,
   ...ATTRIBUTES_CODECS,
+  ...GET_BATCH_CODECS,
 };
 
 // The same codecs by type byte, for the decoder, with the name its errors use (`put_offer`). A codec of one

@@ -9,12 +9,19 @@ import {
   type ReusedReads,
   type SecureChannel,
 } from '../channel/index.js';
-import { MAX_PIPELINED, errorMessageFor, type GetRequestMessage, type Message } from '../protocol/index.js';
+import {
+  MAX_PIPELINED,
+  errorMessageFor,
+  type GetBatchMessage,
+  type GetRequestMessage,
+  type Message,
+} from '../protocol/index.js';
 import { UploadLane } from '../machines/index.js';
 import { SessionIo, type ClientGrant, type SessionContext } from './session-io.js';
 import { UploadReceiver, type UploadOutcome } from './upload-receiver.js';
 import { BatchUploads } from './batch-uploads.js';
 import { sendDownload } from './download-sender.js';
+import { sendBatchDownload } from './batch-download.js';
 import { CANCELLED_BY_CLIENT, DownloadQueue } from './download-queue.js';
 import { sendListing } from './listing.js';
 import type { SessionEvents } from './server-events.js';
@@ -253,7 +260,7 @@ export class ServerSession {
     if (route === 'discard' || !('ref' in message)) return;
     const { ref } = message;
     if (route === 'cancel-download') return this.#downloads.cancel(ref);
-    if (message.type === 'GET_REQUEST') {
+    if (message.type === 'GET_REQUEST' || message.type === 'GET_BATCH') {
       // Bounded like every pipelined operation (PROTOCOL.md §10): past it the loop waits, as it used to
       // while a download was sent, and TCP pushes back on the client.
       await this.#downloads.roomFor(MAX_PIPELINED);
@@ -352,11 +359,19 @@ export class ServerSession {
       );
   }
 
-  /** Queues a GET_REQUEST; its job reports every way the download ends. */
-  #queueDownload(io: SessionIo, request: GetRequestMessage): void {
+  /** Queues a GET_REQUEST or a GET_BATCH (§5.20); its job reports every way the download ends. */
+  #queueDownload(io: SessionIo, request: GetRequestMessage | GetBatchMessage): void {
     const { ref } = request;
     this.#downloads.add(ref, async (signal) => {
       try {
+        if (request.type === 'GET_BATCH') {
+          // Counted answered as its last record goes (§5.20): the lane's bound is on what the client may send.
+          const answered = (): void => this.#lane.downloadEnded(ref);
+          const sent = await this.#busy(sendBatchDownload(io.until(signal), request, answered));
+          this.#sentBytes += sent.bytes;
+          this.#filesSent += sent.files;
+          return;
+        }
         // Before GET_OFFER the server may hash the file (§5.11.1, §5.11.2); after it, data flows anyway.
         this.#sentBytes += await this.#busy(sendDownload(io.until(signal), request));
         this.#filesSent++;
@@ -369,7 +384,7 @@ export class ServerSession {
           return;
         }
         if (OPERATION_SCOPED.has(error.category)) {
-          await this.#failOperation(ref, error, request.path);
+          await this.#failOperation(ref, error, 'path' in request ? request.path : undefined);
           return;
         }
         // Anything else ends the session, as it would have inside the receive loop.

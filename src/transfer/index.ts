@@ -3,6 +3,7 @@ export {
   resolveExisting,
   assertWritableTarget,
   assertWritableTargetSync,
+  resolveParentSync,
   type RootPath,
 } from './root-path.js';
 export { PartialTransfer, DURABLE_BATCH_BYTES, type PartialTransferOptions } from './partial-transfer.js';
@@ -36,7 +37,7 @@ export {
   type DecodedChunkLog,
 } from './chunk-log.js';
 export { partialOwner } from './partial-owner.js';
-export { openNoFollow, type NoFollowMode } from './open-no-follow.js';
+export { noFollowFlags, openNoFollow, type NoFollowMode } from './open-no-follow.js';
 export { SourceFile, identityOf } from './source-file.js';
 export { type ChunkSource } from './chunk-source.js';
 export { digestFile } from './digest-file.js';

@@ -101,12 +101,16 @@ export async function placeSmallFiles(
 export async function stageSmallFiles(
   tempDir: string,
   files: readonly SmallFile[],
+  options: {
+    /** How the temporaries' names start (`batch-`); a client's, beside the user's files, hides them (`.`). */
+    tempPrefix?: string;
+  } = {},
 ): Promise<StagedSmallFile[]> {
   const staged: StagedSmallFile[] = files.map(() => ({ status: 'refused', code: 'INTERNAL' }));
   const refuse = (index: number, err: unknown): void => {
     staged[index] = { status: 'refused', code: toFerryError(err).code };
   };
-  const prefix = `batch-${randomBytes(8).toString('hex')}-`;
+  const prefix = `${options.tempPrefix ?? 'batch-'}${randomBytes(8).toString('hex')}-`;
   const written: Array<{ index: number; fd: number; temp: string }> = [];
   const nowSeconds = Date.now() / 1000;
   // 1. Check and write every file; nothing is fsync'd yet. Creating a file waits on the file system's

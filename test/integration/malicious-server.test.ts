@@ -14,7 +14,9 @@ import { formatFerryId, generateKeyPair } from '../../src/crypto/index.js';
 import { FramedSocket, serverHandshake, type SecureChannel } from '../../src/channel/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
 import {
+  DEFAULT_CHUNK_BYTES,
   LIST_ENTRIES_HEADER_BYTES,
+  MAX_BATCH_FILE_BYTES,
   MAX_LIST_BYTES,
   MAX_LIST_ENTRIES,
   MAX_MESSAGE_BYTES,
@@ -22,6 +24,8 @@ import {
   encodeMessage,
   fileDigest,
   listEntryBytes,
+  smallFileDigest,
+  type GetBatchEntry,
   type ListEntry,
   type Message,
 } from '../../src/protocol/index.js';
@@ -57,6 +61,10 @@ interface Script {
   getError?: { code: keyof typeof ERROR_CODES; detail: string };
   /** Size of every file served (its text repeated), so a file can span several chunks; default one line. */
   fileBytes?: number;
+  /** Answers a GET_BATCH's path by hand (PROTOCOL.md §5.20), instead of with the planted file. */
+  batchEntry?: (path: string) => GetBatchEntry;
+  /** Entries the answer to a GET_BATCH carries beyond the paths asked for. */
+  extraBatchEntries?: number;
 }
 
 /** A server that speaks the protocol correctly but lies about names. Records every GET path requested. */
@@ -142,6 +150,44 @@ class MaliciousServer {
         mode: 0o777,
         mtimeMs: 0,
       });
+    } else if (message.type === 'GET_BATCH') {
+      // PROTOCOL.md §5.20: a batch names only paths the client listed; its answer names none. A script that
+      // answers GET_REQUESTs by hand refuses every entry, so each file comes by the one-file path it tests.
+      this.requestedPaths.push(...message.paths);
+      const { answerGet, getError } = this.#script;
+      const { batchEntry, extraBatchEntries = 0 } = this.#script;
+      if (extraBatchEntries > 0) {
+        // One record answering more paths than were asked for.
+        const data = Buffer.from('extra');
+        const entry: GetBatchEntry = {
+          status: 'file',
+          mtimeMs: 0,
+          mode: 0o644,
+          fileDigest: smallFileDigest(data, DEFAULT_CHUNK_BYTES),
+          data,
+        };
+        const count = message.paths.length + extraBatchEntries;
+        await channel.send({ type: 'GET_BATCH_DATA', ref: message.ref, entries: Array(count).fill(entry) });
+        return;
+      }
+      for (const path of message.paths) {
+        if (batchEntry) {
+          await channel.send({ type: 'GET_BATCH_DATA', ref: message.ref, entries: [batchEntry(path)] });
+          continue;
+        }
+        const data = this.#planted(path);
+        const entry: GetBatchEntry =
+          answerGet || getError || data.length > MAX_BATCH_FILE_BYTES
+            ? { status: 'refused', code: ERROR_CODES.FILE_TOO_LARGE.wire }
+            : {
+                status: 'file',
+                mtimeMs: 0,
+                mode: this.#script.fileMode ?? 0o755,
+                fileDigest: smallFileDigest(data, DEFAULT_CHUNK_BYTES),
+                data,
+              };
+        await channel.send({ type: 'GET_BATCH_DATA', ref: message.ref, entries: [entry] });
+      }
     } else if (message.type === 'GET_REQUEST') {
       this.requestedPaths.push(message.path);
       if (this.#script.answerGet) return this.#script.answerGet(channel, message);
@@ -151,9 +197,8 @@ class MaliciousServer {
         await channel.send({ type: 'ERROR', ref: message.ref, code, detail: getError.detail });
         return;
       }
-      const line = Buffer.from(`planted by a hostile server as ${message.path}\n`);
-      const size = this.#script.fileBytes ?? line.length;
-      const data = Buffer.alloc(size, line);
+      const data = this.#planted(message.path);
+      const size = data.length;
       const { ref, chunkBytes } = message;
       await channel.send({
         type: 'GET_OFFER',
@@ -172,6 +217,12 @@ class MaliciousServer {
       }
       await channel.send({ type: 'GET_END', ref, fileDigest: fileDigest(size, chunkBytes, hashes) });
     }
+  }
+
+  /** The planted content of `path`: one line naming it, repeated to `fileBytes` if the script says so. */
+  #planted(path: string): Buffer {
+    const line = Buffer.from(`planted by a hostile server as ${path}\n`);
+    return Buffer.alloc(this.#script.fileBytes ?? line.length, line);
   }
 
   /**
@@ -597,7 +648,7 @@ test('a hostile server learns neither the size nor a hash of local files it name
   );
   // Nothing after the requests tells the server which guess was right: no CANCEL, no other message for a ref.
   const afterRequests = rig.fake.received.filter(
-    (m) => m.type !== 'LIST_REQUEST' && m.type !== 'GET_REQUEST',
+    (m) => m.type !== 'LIST_REQUEST' && m.type !== 'GET_REQUEST' && m.type !== 'GET_BATCH',
   );
   assert.deepEqual(
     afterRequests.map((m) => m.type),
@@ -980,4 +1031,52 @@ test('syncTree from a server refuses every escaping or invalid listed name with 
   }
   assert.deepEqual(rig.fake.requestedPaths, [], 'a bad listing stops the sync before any request');
   assert.equal(await readFile(join(rig.dest, 'keep.txt'), 'utf8'), 'kept\n');
+});
+
+test('a batch entry whose bytes do not match its digest is refused alone and nothing of it is written (PROTOCOL.md §5.20)', async (t) => {
+  const rig = await startRig(t);
+  const good = Buffer.from('good content\n');
+  rig.fake.script = {
+    entries: [file('a.txt'), file('b.txt'), file('c.txt')],
+    batchEntry: (path) => ({
+      status: 'file',
+      mtimeMs: 0,
+      mode: 0o644,
+      // b.txt: the digest of other bytes, as a lying or corrupting server would send.
+      fileDigest: smallFileDigest(path === 'b.txt' ? Buffer.from('other') : good, DEFAULT_CHUNK_BYTES),
+      data: good,
+    }),
+  };
+  const before = await snapshot(rig.work);
+  const events: GetEvent[] = [];
+  const err = await get(rig, [''], events);
+  assert.equal((err as { code?: string } | undefined)?.code, 'DIGEST_MISMATCH', String(err));
+  const after = await snapshot(rig.work);
+  assert.deepEqual(
+    Object.keys(after)
+      .filter((k) => !(k in before))
+      .sort(),
+    ['outer/dest/a.txt', 'outer/dest/c.txt'],
+    'only the verified files, and no temporary, are written',
+  );
+  assert.deepEqual(
+    events
+      .filter((e) => e.type === 'transfer-failed')
+      .map((e) => (e.type === 'transfer-failed' ? [e.remotePath, e.code] : [])),
+    [['b.txt', 'DIGEST_MISMATCH']],
+  );
+});
+
+test('an answer to a GET_BATCH with more entries than paths fails the session and places nothing (PROTOCOL.md §5.20)', async (t) => {
+  const rig = await startRig(t);
+  rig.fake.script = { entries: [file('a.txt'), file('b.txt')], extraBatchEntries: 1 };
+  const before = await snapshot(rig.work);
+  const err = await get(rig, ['']);
+  assert.equal((err as { code?: string } | undefined)?.code, 'MESSAGE_MALFORMED', String(err));
+  const after = await snapshot(rig.work);
+  assert.deepEqual(
+    Object.keys(after).filter((k) => !(k in before)),
+    [],
+    'no file and no temporary',
+  );
 });

@@ -9,6 +9,7 @@ import {
   BATCH_RECEIVER_TRANSITIONS,
   DELTA_BLOCKS_TRANSITIONS,
   DELTA_SIGNATURE_TRANSITIONS,
+  GET_BATCH_RECEIVER_TRANSITIONS,
   UPLOAD_LANE_TRANSITIONS,
 } from '../../src/machines/index.js';
 import { RECEIVER_TRANSITIONS } from '../../src/machines/index.js';
@@ -102,4 +103,11 @@ test('PROTOCOL.md §6.10 shows exactly the transitions of the delta signature on
 
 test('PROTOCOL.md §6.11 shows exactly the transitions of the delta download signature (DELTA_SIGNATURE_TRANSITIONS)', () => {
   assert.deepEqual(documentedTransitions('### 6.11'), codeTransitions(DELTA_SIGNATURE_TRANSITIONS));
+});
+
+test('PROTOCOL.md §6.12 shows exactly the transitions of a batched download on the client (GET_BATCH_RECEIVER_TRANSITIONS)', () => {
+  assert.deepEqual(
+    documentedTransitions('### 6.12 Batched download on the client'),
+    codeTransitions(GET_BATCH_RECEIVER_TRANSITIONS),
+  );
 });

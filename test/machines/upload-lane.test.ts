@@ -252,3 +252,23 @@ test('UploadLane refuses a KEEPALIVE from the client in either state (MESSAGE_UN
   lane.route(fromBytes(wire.offer(1)));
   refusedAsUnexpected(lane, { type: 'KEEPALIVE' }, /KEEPALIVE from a client/);
 });
+
+test('UploadLane queues GET_BATCHes with the downloads in either state and refuses a third unanswered one (§5.20)', () => {
+  const lane = new UploadLane();
+  const batch = (ref: number): Message => ({ type: 'GET_BATCH', ref, paths: ['a', 'b'] });
+  assert.equal(route(lane, batch(1)), 'download');
+  route(lane, wire.offer(2));
+  assert.equal(route(lane, batch(3)), 'download');
+  assert.equal(lane.state, 'uploading');
+  refusedAsUnexpected(lane, batch(4), /GET_BATCH with 2 unanswered/);
+  // Answered (or failed): room for the next; a CANCEL stops a queued one like a download.
+  const answered = new UploadLane();
+  route(answered, batch(1));
+  route(answered, batch(2));
+  answered.downloadEnded(1);
+  assert.equal(route(answered, batch(3)), 'download');
+  answered.operationFailed(2);
+  assert.equal(route(answered, batch(4)), 'download');
+  assert.equal(route(answered, wire.cancel(4)), 'cancel-download');
+  assert.equal(answered.openDownloads, 1);
+});

@@ -613,6 +613,33 @@ test('ferry serve with an object store: a tree of small files sent in batches la
   await send(true);
   await assertObjectsHold(second, 'after OVERWRITE');
   assert.deepEqual(await readdir(root), ['.ferry']);
+
+  // Got back with `get -r`: the small objects in batches (PROTOCOL.md §5.20), read as GET_REQUEST reads one.
+  const back = join(dir, 'back');
+  const downloadRefs: number[] = [];
+  server.events.on('transfer-finished', (event) => {
+    if (event.transfer.direction === 'download') downloadRefs.push(event.transfer.ref);
+  });
+  await getFiles({
+    server: server.address,
+    identity: clientIdentity,
+    verifyServer: (key: Buffer) => assert.ok(key.equals(serverIdentity.publicKey)),
+    retry: { retries: 0, random: () => 0, sleep: () => Promise.resolve() },
+    remotePaths: ['tree'],
+    localDir: back,
+    recursive: true,
+  });
+  for (const [name, bytes] of second) {
+    assert.ok((await readFile(join(back, 'tree', name))).equals(bytes), `${name}: got back exact`);
+    assert.equal(
+      Math.trunc((await stat(join(back, 'tree', name))).mtimeMs),
+      Math.trunc((await stat(join(tree, name))).mtimeMs),
+      `${name}: mtime kept`,
+    );
+  }
+  // The 20 small files under one ref (one GET_BATCH), the large one under its own.
+  assert.equal(downloadRefs.length, files.length);
+  assert.equal(new Set(downloadRefs).size, 2);
 });
 
 test('ferry serve with an object store: a batch entry whose digest does not match is refused DIGEST_MISMATCH and leaves no object', async (t) => {

@@ -408,4 +408,35 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
   { type: 'REMOVE_REQUEST', ref: MAX_U32, path: longestPath() },
   { type: 'SET_ATTRIBUTES', ref: 1, mode: 0, mtimeMs: 0, path: 'a' },
   { type: 'SET_ATTRIBUTES', ref: MAX_U32, mode: 0o7777, mtimeMs: MAX_U53, path: longestPath() },
+  { type: 'GET_BATCH', ref: 1, paths: ['a'] },
+  { type: 'GET_BATCH', ref: MAX_U32, paths: ['d/é', 'x'.repeat(MAX_PATH_BYTES), ...Array(14).fill('f')] },
+  { type: 'GET_BATCH', ref: 5, paths: Array.from({ length: MAX_BATCH_ENTRIES }, (_, i) => `f${i}`) },
+  {
+    type: 'GET_BATCH_DATA',
+    ref: 6,
+    entries: [
+      { status: 'file', mtimeMs: MAX_U53, mode: 0o7777, fileDigest: filled(1), data: Buffer.from('hi') },
+      { status: 'refused', code: 0xffff },
+      { status: 'file', mtimeMs: 0, mode: 0, fileDigest: filled(2), data: Buffer.alloc(0) },
+    ],
+  },
+  {
+    // The largest entry: one record whatever the path (PROTOCOL.md §5.20).
+    type: 'GET_BATCH_DATA',
+    ref: MAX_U32,
+    entries: [
+      {
+        status: 'file',
+        mtimeMs: 1,
+        mode: 0o644,
+        fileDigest: filled(3),
+        data: Buffer.alloc(MAX_BATCH_FILE_BYTES, 7),
+      },
+    ],
+  },
+  {
+    type: 'GET_BATCH_DATA',
+    ref: 8,
+    entries: Array.from({ length: MAX_BATCH_ENTRIES }, () => ({ status: 'refused' as const, code: 1 })),
+  },
 ];
