@@ -13,7 +13,7 @@ import {
   type GetBatchEntry,
   type GetBatchMessage,
 } from '../protocol/index.js';
-import { identityOf, noFollowFlags, resolveParentSync } from '../transfer/index.js';
+import { assertOpenedAt, identityOf, noFollowFlags, resolveParentSync } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 
 /**
@@ -160,6 +160,9 @@ function readSmallFile(
     throw err;
   }
   try {
+    // The walk's directories are cached for the batch (knownDirs): the kernel's own path of what it opened
+    // is the check that none of them was swapped for a link since.
+    assertOpenedAt(fd, path);
     const before = fstatSync(fd, { bigint: true });
     if (!before.isFile()) throw new FerryError('PATH_INVALID', 'not a regular file', { subject: path });
     const size = Number(before.size);

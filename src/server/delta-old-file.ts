@@ -77,7 +77,7 @@ export class DeltaOldFile {
     if (!offer.delta || !io.may(PERMISSION_DOWNLOAD)) return undefined;
     let old: SourceFile;
     try {
-      old = await SourceFile.open(target.path, { noFollow: true });
+      old = await SourceFile.open(target.path, { noFollow: true, rooted: true });
     } catch {
       return undefined; // a directory, a link or gone: the plain path answers as it always has
     }

@@ -42,7 +42,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
     const resolved = await resolveUnderRoot(io.ctx.root, io.rooted(request.path), { createDirs: false });
     if (!resolved.exists) throw new FerryError('PATH_NOT_FOUND');
     target = resolved;
-    source = await SourceFile.open(resolved.path, { noFollow: true });
+    source = await SourceFile.open(resolved.path, { noFollow: true, rooted: true });
   }
   try {
     const machine = new DownloadSenderMachine(request, source);

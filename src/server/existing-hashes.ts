@@ -35,7 +35,7 @@ export async function existingHashes(
       await object.close();
     }
   }
-  const source = await SourceFile.open(at.file.path, { noFollow: true });
+  const source = await SourceFile.open(at.file.path, { noFollow: true, rooted: true });
   try {
     const mayLearn = io.may(PERMISSION_DOWNLOAD) || io.ctx.registry.placedIt(transferId, source.identity);
     if (!mayLearn || source.size !== offer.size) throw new FerryError('FILE_EXISTS');

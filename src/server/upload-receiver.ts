@@ -524,7 +524,7 @@ export class UploadReceiver implements TransferClaim {
     // An object carries its transfer id instead (TRANSFER_METADATA, read by existingHashes).
     if (typeof active.target === 'string') return;
     try {
-      const placed = await SourceFile.open(active.target.path, { noFollow: true });
+      const placed = await SourceFile.open(active.target.path, { noFollow: true, rooted: true });
       await placed.close();
       this.#io.ctx.registry.recordPlaced(active.transferId, placed.identity);
     } catch {

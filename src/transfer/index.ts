@@ -39,6 +39,7 @@ export {
 export { partialOwner } from './partial-owner.js';
 export { noFollowFlags, openNoFollow, type NoFollowMode } from './open-no-follow.js';
 export { SourceFile, identityOf } from './source-file.js';
+export { assertOpenedAt } from './opened-at.js';
 export { type ChunkSource } from './chunk-source.js';
 export { digestFile } from './digest-file.js';
 export { fsyncDir } from './fsync-dir.js';

@@ -3,6 +3,7 @@ import type { BigIntStats } from 'node:fs';
 import { constants as fsConstants } from 'node:fs';
 import { FerryError } from '../errors/index.js';
 import { ChunkHasher, FILE_MODE_MASK, chunkLength } from '../protocol/index.js';
+import { assertOpenedAt } from './opened-at.js';
 
 /** Largest single read while hashing a chunk: keeps memory flat whatever the chunk size. */
 export const HASH_READ_BYTES = 1024 * 1024;
@@ -46,9 +47,14 @@ export class SourceFile {
 
   /**
    * Opens a regular file for reading; anything else (directory, device, fifo) is refused. With
-   * `noFollow` a symbolic link in the last component is refused too (the server never reads through one).
+   * `noFollow` a symbolic link in the last component is refused too (the server never reads through one),
+   * With `rooted` (`path` is a real root joined with checked names: the server's), a file the kernel reached
+   * by another way than `path` is refused too (a directory on it swapped for a link after the walk).
    */
-  static async open(path: string, options: { noFollow?: boolean } = {}): Promise<SourceFile> {
+  static async open(
+    path: string,
+    options: { noFollow?: boolean; rooted?: boolean } = {},
+  ): Promise<SourceFile> {
     let handle: FileHandle;
     try {
       // O_NONBLOCK: opening a fifo must not hang; it is refused below as not a regular file.
@@ -63,6 +69,13 @@ export class SourceFile {
         throw new FerryError('PATH_NOT_FOUND', 'file does not exist', { cause: err, subject: path });
       if (code === 'ELOOP')
         throw new FerryError('PATH_ESCAPES_ROOT', 'file is a symbolic link', { cause: err, subject: path });
+      throw err;
+    }
+    try {
+      // A path under a real root: the file opened must be the one the walk checked.
+      if (options.rooted) assertOpenedAt(handle.fd, path);
+    } catch (err) {
+      await handle.close();
       throw err;
     }
     const st = await handle.stat({ bigint: true });
