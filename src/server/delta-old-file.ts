@@ -34,6 +34,13 @@ const COPY_PIECES = 4;
 const PLACED_RUN_LEAVES = 64;
 
 /**
+ * Bytes placed while signing (`DeltaOldFile.#placing`) between two syncs of the partial started behind them
+ * (`PartialTransfer.syncWritten`, not waited for): the disk writes the placed leaves back while the signing
+ * goes on, and the fsync after the chunks are verified finds at most this much, plus the literals, left.
+ */
+const PLACED_SYNC_BYTES = 64 * 1024 * 1024;
+
+/**
  * The server's side of a delta upload (PROTOCOL.md §5.15): the old file, open from the offer until the
  * transfer ends; it sends its signature and serves PUT_COPY from it.
  */
@@ -131,6 +138,8 @@ export class DeltaOldFile {
       return undefined;
     const placed = new Uint8Array(Math.ceil(old.size / LEAF_BYTES));
     this.#placed = placed;
+    let unsynced = 0;
+    let syncing: Promise<void> | undefined;
     return async (offset, leaves) => {
       // Whole leaves only: a short last leaf has no hint (`noteLeafHash` takes whole leaves) and is copied.
       const whole = leaves.filter((leaf) => leaf.length === LEAF_BYTES);
@@ -142,6 +151,15 @@ export class DeltaOldFile {
       }
       // Marked only once landed, and only while placing is on (a write in flight when it stopped is not).
       if (this.#placed === placed) placed.fill(1, offset / LEAF_BYTES, offset / LEAF_BYTES + whole.length);
+      unsynced += whole.length * LEAF_BYTES;
+      if (unsynced >= PLACED_SYNC_BYTES && syncing === undefined) {
+        unsynced = 0;
+        // One at a time; a failure is the partial's to report (its next write, finish or close).
+        syncing = partial.syncWritten().then(
+          () => (syncing = undefined),
+          () => undefined,
+        );
+      }
     };
   }
 
