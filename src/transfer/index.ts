@@ -50,6 +50,7 @@ export {
   type DeltaSink,
   type DeltaStreamed,
   type StreamDeltaOptions,
+  type UploadSignatureArrival,
 } from './delta-streamer.js';
 export { signBlocks, signLeaves, type SignedPieceHook } from './sign-leaves.js';
 export {
