@@ -180,21 +180,33 @@ export class DeltaOldFile {
     const old = this.#old;
     if (message.oldOffset + message.length > old.size)
       throw new FerryError('MESSAGE_MALFORMED', 'put_copy past the old file');
+    // Each piece is read while the one before it is hashed and queued for writing (issue 16: a shifted
+    // copy read, hashed and wrote one piece after another, the read's wait on the pool idling this thread).
+    let last: { at: number; piece: Buffer; read: Promise<void> } | undefined;
+    const land = async ({ at, piece, read }: { at: number; piece: Buffer; read: Promise<void> }) => {
+      await read;
+      await this.#noteSignedLeaves(piece, message.offset + at, message.oldOffset + at);
+      this.overwritten(message.offset + at, piece.length);
+      await partial.writeData(message.offset + at, piece, stream);
+    };
     for (let done = 0; done < message.length;) {
       const placed = this.#placedRun(message.offset + done, message.oldOffset + done, message.length - done);
       if (placed.length > 0) {
+        if (last) await land(last);
+        last = undefined;
         partial.acceptPlacedLeaves(message.offset + done, placed, stream);
         done += placed.length * LEAF_BYTES;
         continue;
       }
       const n = Math.min(COPY_PIECE_BYTES, message.length - done);
       const piece = (await this.#nextPiece(partial)).subarray(0, n);
-      await old.readExactly(piece, 0, n, message.oldOffset + done);
-      await this.#noteSignedLeaves(piece, message.offset + done, message.oldOffset + done);
-      this.overwritten(message.offset + done, n);
-      await partial.writeData(message.offset + done, piece, stream);
+      const read = old.readExactly(piece, 0, n, message.oldOffset + done);
+      read.catch(() => undefined); // awaited by `land`; a failure before then must not go unhandled
+      if (last) await land(last);
+      last = { at: done, piece, read };
       done += n;
     }
+    if (last) await land(last);
   }
 
   /**
