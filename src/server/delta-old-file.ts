@@ -7,11 +7,13 @@ import {
   deltaBlockBytesFor,
   forgetLeafHashes,
   deltaBlockCount,
+  leafHash,
   noteLeafHash,
   type PutCopyMessage,
   type PutOfferMessage,
 } from '../protocol/index.js';
 import {
+  LEAF_HASH_THREAD,
   SourceFile,
   signBlocks,
   signLeaves,
@@ -183,9 +185,12 @@ export class DeltaOldFile {
     // Each piece is read while the one before it is hashed and queued for writing (issue 16: a shifted
     // copy read, hashed and wrote one piece after another, the read's wait on the pool idling this thread).
     let last: { at: number; piece: Buffer; read: Promise<void> } | undefined;
+    // Old leaves landing off the new file's leaf boundaries (an insertion or deletion before them).
+    const shifted = (message.offset - message.oldOffset) % LEAF_BYTES !== 0;
     const land = async ({ at, piece, read }: { at: number; piece: Buffer; read: Promise<void> }) => {
       await read;
-      await this.#noteSignedLeaves(piece, message.offset + at, message.oldOffset + at);
+      if (shifted) await hashShiftedLeaves(piece, message.offset + at);
+      else await this.#noteSignedLeaves(piece, message.offset + at, message.oldOffset + at);
       this.overwritten(message.offset + at, piece.length);
       await partial.writeData(message.offset + at, piece, stream);
     };
@@ -217,7 +222,8 @@ export class DeltaOldFile {
   async #nextPiece<T>(partial: PartialTransfer<T>): Promise<Buffer> {
     const pieces = (this.#pieces ??= []);
     if (pieces.length < COPY_PIECES) {
-      const piece = Buffer.allocUnsafeSlow(COPY_PIECE_BYTES);
+      // Shared memory, so the leaf hash thread reads it in place (`hashShiftedLeaves`).
+      const piece = Buffer.from(new SharedArrayBuffer(COPY_PIECE_BYTES));
       pieces.push(piece);
       return piece;
     }
@@ -283,4 +289,38 @@ export class DeltaOldFile {
   async close(): Promise<void> {
     await this.#old.close().catch(() => undefined);
   }
+}
+
+/**
+ * Hashes the whole leaves of the new file that `piece` holds (at new-file `offset`, read from the old file
+ * off its leaf boundaries), half on the leaf hash thread and half here at the same time, and notes each hash
+ * as a leaf hint of its bytes, which the partial's chunk hasher takes instead of hashing them again (issue
+ * 16: a shifted copy's SHA-256 ran on this thread alone, the other core idle while the client waits). The
+ * hashes are of the very bytes then written: `piece` is not read into again before its write landed and its
+ * hints were forgotten (`#nextPiece`). Should the thread fail, its half is hashed by the chunk hasher, here.
+ */
+async function hashShiftedLeaves(piece: Buffer, offset: number): Promise<void> {
+  const starts: number[] = [];
+  for (
+    let at = (LEAF_BYTES - (offset % LEAF_BYTES)) % LEAF_BYTES;
+    at + LEAF_BYTES <= piece.length;
+    at += LEAF_BYTES
+  )
+    starts.push(at);
+  const shared = piece.buffer;
+  if (starts.length < 2 || !(shared instanceof SharedArrayBuffer)) return;
+  const half = starts.length >> 1;
+  const theirs = starts.slice(half);
+  const hashing = LEAF_HASH_THREAD.hashLeaves(
+    shared,
+    theirs.map((at) => piece.byteOffset + at),
+    LEAF_BYTES,
+  ).catch(() => undefined);
+  for (const at of starts.slice(0, half))
+    noteLeafHash(shared, piece.byteOffset + at, leafHash(piece.subarray(at, at + LEAF_BYTES)));
+  const hashes = await hashing;
+  if (hashes === undefined) return;
+  theirs.forEach((at, i) =>
+    noteLeafHash(shared, piece.byteOffset + at, Buffer.from(hashes.subarray(i * 32, (i + 1) * 32))),
+  );
 }

@@ -53,6 +53,7 @@ export {
   type UploadSignatureArrival,
 } from './delta-streamer.js';
 export { signBlocks, signLeaves, type SignedPieceHook } from './sign-leaves.js';
+export { LEAF_HASH_THREAD, LeafHashThread } from './leaf-hash-thread.js';
 export {
   resolveLinkTarget,
   assertLinkStaysInside,
