@@ -28,7 +28,10 @@ const COPY_PIECE_BYTES = 1024 * 1024;
 
 /**
  * Read buffers of the copies, used in turn (4 MiB per delta upload): writes from them land before one is
- * read into again, so this many pieces are in flight at most.
+ * read into again, so this many pieces are in flight at most. A copy queues a piece's write only after the
+ * next piece's buffer is taken (that piece is read meanwhile), so when buffer k is taken the writes queued
+ * are those of pieces up to k − 2: a flush at every other turn (`#nextPiece`) covers the write of piece
+ * k − 4, the one whose buffer is reused.
  */
 const COPY_PIECES = 4;
 
@@ -216,8 +219,9 @@ export class DeltaOldFile {
 
   /**
    * The next of the copies' read buffers, made on first need and used in turn (a fresh 1 MiB per piece was
-   * the server's main garbage on a shifted copy). Before the first is used again, every write queued from
-   * them has landed (`flushWrites`), and no leaf hint noted in one outlives its bytes (`forgetLeafHashes`).
+   * the server's main garbage on a shifted copy). Before one is used again, every write queued from it has
+   * landed (`flushWrites` at every other turn, see COPY_PIECES), and no leaf hint noted in it outlives its
+   * bytes (`forgetLeafHashes`).
    */
   async #nextPiece<T>(partial: PartialTransfer<T>): Promise<Buffer> {
     const pieces = (this.#pieces ??= []);
@@ -228,7 +232,7 @@ export class DeltaOldFile {
       return piece;
     }
     const turn = this.#pieceTurn++ % COPY_PIECES;
-    if (turn === 0) await partial.flushWrites();
+    if (turn % 2 === 0) await partial.flushWrites();
     const piece = pieces[turn]!;
     forgetLeafHashes(piece.buffer);
     return piece;
