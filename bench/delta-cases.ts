@@ -21,6 +21,18 @@ import { expectSuccess, runTimed, type TimedResult } from './lib/timed-process.j
 
 const MIB = 2 ** 20;
 
+/**
+ * The directions measured: both, or the one FERRY_BENCH_DELTA_DIRECTION names (`upload` or `download`), for
+ * loops on one side's work. Every edit and both tools still run; nothing in a case changes.
+ */
+function deltaDirections(): ReadonlyArray<'upload' | 'download'> {
+  const only = process.env['FERRY_BENCH_DELTA_DIRECTION'];
+  if (only === undefined || only === '') return ['upload', 'download'];
+  if (only !== 'upload' && only !== 'download')
+    throw new Error(`FERRY_BENCH_DELTA_DIRECTION must be upload or download, not ${only}`);
+  return [only];
+}
+
 /** What the case needs from bench/run.ts. */
 export interface DeltaBench {
   dir: string;
@@ -78,14 +90,6 @@ const EDITS: Edit[] = [
   },
 ];
 
-/**
- * The directions run, both unless `FERRY_BENCH_DELTA_DIRECTIONS` names one (`upload` or `download`), for
- * loops on one side's work; each direction measures the same as in a full run.
- */
-const DIRECTIONS = (['upload', 'download'] as const).filter((d) =>
-  (process.env.FERRY_BENCH_DELTA_DIRECTIONS ?? 'upload,download').split(',').includes(d),
-);
-
 interface DeltaSample {
   wallMs: number;
   wireBytes: number;
@@ -108,7 +112,7 @@ export async function runDeltaCases(b: DeltaBench): Promise<boolean> {
   for (const edit of EDITS) {
     await edit.make(old, next, b.sizeBytes);
     const want = await sha256File(next);
-    for (const direction of DIRECTIONS) {
+    for (const direction of deltaDirections()) {
       const samples = new Map<string, DeltaSample[]>();
       const errors = new Map<string, string>();
       for (let run = 0; run < b.runs; run++) {

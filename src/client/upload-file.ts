@@ -8,12 +8,7 @@ import {
   errorMessageFor,
   writePutDataHeader,
 } from '../protocol/index.js';
-import {
-  DeltaBlocksReceiver,
-  UploadSenderMachine,
-  type UploadEffect,
-  type UploadOutcome,
-} from '../machines/index.js';
+import { UploadSenderMachine, type UploadEffect, type UploadOutcome } from '../machines/index.js';
 import {
   ChunkHashCache,
   SourceFile,
@@ -24,6 +19,7 @@ import {
   LeafHashesAhead,
   type SealPool,
 } from '../transfer/index.js';
+import { ArrivingUploadSignature } from './arriving-upload-signature.js';
 import type { ClientSession } from './client-session.js';
 
 export interface UploadOptions {
@@ -138,6 +134,8 @@ class UploadDriver {
   #matcher: DeltaMatcher | undefined;
   /** A delta upload's leaf hashes of the new file, taken while the signature arrived. */
   #ahead: LeafHashesAhead | undefined;
+  /** A delta upload's signature as it arrives (the matcher's), set with `#matcher`. */
+  #arrival: ArrivingUploadSignature | undefined;
 
   constructor(session: ClientSession, machine: UploadSenderMachine, job: UploadJob, joinWith?: Buffer) {
     this.#session = session;
@@ -212,6 +210,7 @@ class UploadDriver {
     switch (effect.kind) {
       case 'offer':
         this.#matcher = undefined;
+        this.#arrival = undefined;
         machine.offered(
           sendOffer(
             session,
@@ -281,22 +280,17 @@ class UploadDriver {
   async #takeSignature(accept: { ref: number }): Promise<void> {
     if (!deltaWanted(this.#job.source.size, this.#job.options, this.#joinWith))
       throw new FerryError('MESSAGE_UNEXPECTED', 'PUT_ACCEPT DELTA for an offer without DELTA');
-    const receiver = new DeltaBlocksReceiver();
-    // The new file's leaves are hashed while the server signs (delta-streamer.ts): no data may go before
-    // the last record (§5.15.2), and the scan then takes these hashes instead of hashing again.
+    // The new file's leaves are hashed while the server signs (delta-streamer.ts), and the chunks are
+    // scanned as the records arrive (§5.15.2: chunks of copies alone before the last record, PUT_DATA only
+    // after it); the scan takes these hashes instead of hashing again.
     const ahead = LeafHashesAhead.start(this.#job.source);
-    try {
-      for (;;) {
-        const signature = receiver.receive(await this.#session.take(accept.ref));
-        if (signature) {
-          this.#matcher = new DeltaMatcher(signature);
-          this.#ahead = ahead;
-          return;
-        }
-      }
-    } finally {
-      await ahead.stop();
-    }
+    const arrival = await ArrivingUploadSignature.start(
+      () => this.#session.take(accept.ref),
+      () => ahead.stop(),
+    );
+    this.#matcher = arrival.matcher;
+    this.#arrival = arrival;
+    this.#ahead = ahead;
   }
 
   /** Sends the chunks `chunks` yields on this session and, for a large file, on joined streams too. */
@@ -317,6 +311,7 @@ class UploadDriver {
         signal: options.signal,
         onChunk,
         ahead: this.#ahead,
+        arriving: this.#arrival,
         sink: {
           sendCopy: (offset, oldOffset, length) =>
             session.send({ type: 'PUT_COPY', ref, offset, oldOffset, length }),
@@ -324,7 +319,10 @@ class UploadDriver {
           sendChunk: (index, chunkHash) => session.send({ type: 'PUT_CHUNK', ref, index, chunkHash }),
         },
       });
+      // Every record is taken before PUT_END (§5.15.2), and a signature that failed fails the upload.
+      await this.#arrival?.whole;
       options.onDelta?.({ literalBytes: streamed.literalBytes, size: source.size });
+      process.stderr.write(`T ${(performance.timeOrigin + performance.now()).toFixed(1)} cli-streamed\n`);
       return streamed.bytes;
     }
     const pool = options.sealPool;

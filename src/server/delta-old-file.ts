@@ -7,11 +7,13 @@ import {
   deltaBlockBytesFor,
   forgetLeafHashes,
   deltaBlockCount,
+  leafHash,
   noteLeafHash,
   type PutCopyMessage,
   type PutOfferMessage,
 } from '../protocol/index.js';
 import {
+  LEAF_HASH_THREAD,
   SourceFile,
   signBlocks,
   signLeaves,
@@ -26,12 +28,22 @@ const COPY_PIECE_BYTES = 1024 * 1024;
 
 /**
  * Read buffers of the copies, used in turn (4 MiB per delta upload): writes from them land before one is
- * read into again, so this many pieces are in flight at most.
+ * read into again, so this many pieces are in flight at most. A copy queues a piece's write only after the
+ * next piece's buffer is taken (that piece is read meanwhile), so when buffer k is taken the writes queued
+ * are those of pieces up to k − 2: a flush at every other turn (`#nextPiece`) covers the write of piece
+ * k − 4, the one whose buffer is reused.
  */
 const COPY_PIECES = 4;
 
 /** Placed leaves (`DeltaOldFile.#placed`) taken by the rules at once: 64 (4 MiB of the file). */
 const PLACED_RUN_LEAVES = 64;
+
+/**
+ * Bytes placed while signing (`DeltaOldFile.#placing`) between two syncs of the partial started behind them
+ * (`PartialTransfer.syncWritten`, not waited for): the disk writes the placed leaves back while the signing
+ * goes on, and the fsync after the chunks are verified finds at most this much, plus the literals, left.
+ */
+const PLACED_SYNC_BYTES = 64 * 1024 * 1024;
 
 /**
  * The server's side of a delta upload (PROTOCOL.md §5.15): the old file, open from the offer until the
@@ -131,6 +143,8 @@ export class DeltaOldFile {
       return undefined;
     const placed = new Uint8Array(Math.ceil(old.size / LEAF_BYTES));
     this.#placed = placed;
+    let unsynced = 0;
+    let syncing: Promise<void> | undefined;
     return async (offset, leaves) => {
       // Whole leaves only: a short last leaf has no hint (`noteLeafHash` takes whole leaves) and is copied.
       const whole = leaves.filter((leaf) => leaf.length === LEAF_BYTES);
@@ -142,6 +156,15 @@ export class DeltaOldFile {
       }
       // Marked only once landed, and only while placing is on (a write in flight when it stopped is not).
       if (this.#placed === placed) placed.fill(1, offset / LEAF_BYTES, offset / LEAF_BYTES + whole.length);
+      unsynced += whole.length * LEAF_BYTES;
+      if (unsynced >= PLACED_SYNC_BYTES && syncing === undefined) {
+        unsynced = 0;
+        // One at a time; a failure is the partial's to report (its next write, finish or close).
+        syncing = partial.syncWritten().then(
+          () => (syncing = undefined),
+          () => undefined,
+        );
+      }
     };
   }
 
@@ -162,37 +185,54 @@ export class DeltaOldFile {
     const old = this.#old;
     if (message.oldOffset + message.length > old.size)
       throw new FerryError('MESSAGE_MALFORMED', 'put_copy past the old file');
+    // Each piece is read while the one before it is hashed and queued for writing (issue 16: a shifted
+    // copy read, hashed and wrote one piece after another, the read's wait on the pool idling this thread).
+    let last: { at: number; piece: Buffer; read: Promise<void> } | undefined;
+    // Old leaves landing off the new file's leaf boundaries (an insertion or deletion before them).
+    const shifted = (message.offset - message.oldOffset) % LEAF_BYTES !== 0;
+    const land = async ({ at, piece, read }: { at: number; piece: Buffer; read: Promise<void> }) => {
+      await read;
+      if (shifted) await hashShiftedLeaves(piece, message.offset + at);
+      else await this.#noteSignedLeaves(piece, message.offset + at, message.oldOffset + at);
+      this.overwritten(message.offset + at, piece.length);
+      await partial.writeData(message.offset + at, piece, stream);
+    };
     for (let done = 0; done < message.length;) {
       const placed = this.#placedRun(message.offset + done, message.oldOffset + done, message.length - done);
       if (placed.length > 0) {
+        if (last) await land(last);
+        last = undefined;
         partial.acceptPlacedLeaves(message.offset + done, placed, stream);
         done += placed.length * LEAF_BYTES;
         continue;
       }
       const n = Math.min(COPY_PIECE_BYTES, message.length - done);
       const piece = (await this.#nextPiece(partial)).subarray(0, n);
-      await old.readExactly(piece, 0, n, message.oldOffset + done);
-      await this.#noteSignedLeaves(piece, message.offset + done, message.oldOffset + done);
-      this.overwritten(message.offset + done, n);
-      await partial.writeData(message.offset + done, piece, stream);
+      const read = old.readExactly(piece, 0, n, message.oldOffset + done);
+      read.catch(() => undefined); // awaited by `land`; a failure before then must not go unhandled
+      if (last) await land(last);
+      last = { at: done, piece, read };
       done += n;
     }
+    if (last) await land(last);
   }
 
   /**
    * The next of the copies' read buffers, made on first need and used in turn (a fresh 1 MiB per piece was
-   * the server's main garbage on a shifted copy). Before the first is used again, every write queued from
-   * them has landed (`flushWrites`), and no leaf hint noted in one outlives its bytes (`forgetLeafHashes`).
+   * the server's main garbage on a shifted copy). Before one is used again, every write queued from it has
+   * landed (`flushWrites` at every other turn, see COPY_PIECES), and no leaf hint noted in it outlives its
+   * bytes (`forgetLeafHashes`).
    */
   async #nextPiece<T>(partial: PartialTransfer<T>): Promise<Buffer> {
     const pieces = (this.#pieces ??= []);
     if (pieces.length < COPY_PIECES) {
-      const piece = Buffer.allocUnsafeSlow(COPY_PIECE_BYTES);
+      // Shared memory, so the leaf hash thread reads it in place (`hashShiftedLeaves`).
+      const piece = Buffer.from(new SharedArrayBuffer(COPY_PIECE_BYTES));
       pieces.push(piece);
       return piece;
     }
     const turn = this.#pieceTurn++ % COPY_PIECES;
-    if (turn === 0) await partial.flushWrites();
+    if (turn % 2 === 0) await partial.flushWrites();
     const piece = pieces[turn]!;
     forgetLeafHashes(piece.buffer);
     return piece;
@@ -253,4 +293,38 @@ export class DeltaOldFile {
   async close(): Promise<void> {
     await this.#old.close().catch(() => undefined);
   }
+}
+
+/**
+ * Hashes the whole leaves of the new file that `piece` holds (at new-file `offset`, read from the old file
+ * off its leaf boundaries), half on the leaf hash thread and half here at the same time, and notes each hash
+ * as a leaf hint of its bytes, which the partial's chunk hasher takes instead of hashing them again (issue
+ * 16: a shifted copy's SHA-256 ran on this thread alone, the other core idle while the client waits). The
+ * hashes are of the very bytes then written: `piece` is not read into again before its write landed and its
+ * hints were forgotten (`#nextPiece`). Should the thread fail, its half is hashed by the chunk hasher, here.
+ */
+async function hashShiftedLeaves(piece: Buffer, offset: number): Promise<void> {
+  const starts: number[] = [];
+  for (
+    let at = (LEAF_BYTES - (offset % LEAF_BYTES)) % LEAF_BYTES;
+    at + LEAF_BYTES <= piece.length;
+    at += LEAF_BYTES
+  )
+    starts.push(at);
+  const shared = piece.buffer;
+  if (starts.length < 2 || !(shared instanceof SharedArrayBuffer)) return;
+  const half = starts.length >> 1;
+  const theirs = starts.slice(half);
+  const hashing = LEAF_HASH_THREAD.hashLeaves(
+    shared,
+    theirs.map((at) => piece.byteOffset + at),
+    LEAF_BYTES,
+  ).catch(() => undefined);
+  for (const at of starts.slice(0, half))
+    noteLeafHash(shared, piece.byteOffset + at, leafHash(piece.subarray(at, at + LEAF_BYTES)));
+  const hashes = await hashing;
+  if (hashes === undefined) return;
+  theirs.forEach((at, i) =>
+    noteLeafHash(shared, piece.byteOffset + at, Buffer.from(hashes.subarray(i * 32, (i + 1) * 32))),
+  );
 }

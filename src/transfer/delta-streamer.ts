@@ -8,6 +8,7 @@ import {
   MAX_PUT_DATA_BYTES,
   chunkLength,
   deltaOpsWithin,
+  forgetLeafHashes,
   noteLeafHash,
   type DeltaMatcher,
   type DeltaOp,
@@ -34,7 +35,27 @@ export interface StreamDeltaOptions {
   onChunk?: (index: number, chunkHash: Buffer, bytes: number) => void | Promise<void>;
   /** The file's leaf hashes taken while the signature arrived (`LeafHashesAhead`), used where they hold. */
   ahead?: LeafHashesAhead | undefined;
+  /**
+   * With `arriving`, the matcher's signature is still arriving (its arrays at full size, filled in block
+   * order, PROTOCOL.md §5.15.2): see `streamDeltaChunks`.
+   */
+  arriving?: UploadSignatureArrival | undefined;
 }
+
+/** A delta upload's signature as its records arrive (PROTOCOL.md §5.15.2), fed by the loop receiving them. */
+export interface UploadSignatureArrival {
+  /** The blocks the whole signature has. */
+  readonly totalBlocks: number;
+  /** Resolves once at least `blocks` blocks arrived (all, at most), with the number arrived. */
+  waitFor(blocks: number): Promise<number>;
+}
+
+/**
+ * Blocks of the signature a chunk's scan waits for beyond its window's end (64 leaves, one record of the
+ * server's signing): bytes found up to 4 MiB further on in the old file (a deletion) are found on the first
+ * pass; a chunk left with literal bytes is scanned again once the signature is whole.
+ */
+const LOOKAHEAD_BLOCKS = 64;
 
 /** What a delta stream sent: file bytes covered, and how many of them travelled as literals. */
 export interface DeltaStreamed {
@@ -48,33 +69,51 @@ export interface DeltaStreamed {
  * past the chunk's end is carried into the next chunk when that is the next one sent (a resume skips held
  * chunks, and the carry is dropped). The chunk hash is computed over the chunk's bytes as read, as for a
  * plain upload: the server rebuilds the chunk and checks it against that hash.
+ *
+ * With `arriving`, the scan runs while the server still signs (issue 16: the signing and the scan followed
+ * each other): a chunk is scanned once the records reach LOOKAHEAD_BLOCKS past its window, and sent at once
+ * when it is copies alone; a chunk with literal bytes is kept (only its number and carry) and scanned again
+ * once the signature is whole, so no literal goes that a block arriving later would have spared, and no
+ * PUT_DATA goes before the last record (PROTOCOL.md §5.15.2).
  */
 export async function streamDeltaChunks(
   source: ChunkSource,
   options: StreamDeltaOptions,
 ): Promise<DeltaStreamed> {
-  const { chunkBytes, chunks, hashes, matcher, sink } = options;
+  const { chunkBytes, chunks, hashes, matcher, sink, arriving } = options;
   const hasher = new ChunkHasher();
   let bytes = 0;
   let literalBytes = 0;
-  let carry: { chunk: number; next: number; ops: DeltaOp[] } | undefined;
+  let carry: Carry | undefined;
   let scratch: Buffer | undefined;
-  for (let item = chunks.next(); !item.done; item = chunks.next()) {
-    if (options.signal?.aborted) throw new FerryError('ABORTED');
-    const chunk = item.value;
+  /** Chunks scanned while the signature arrived that kept literal bytes, each with the carry it had. */
+  const later: Array<{ chunk: number; carried: Carry | undefined }> = [];
+  const whole = (): boolean => matcher.knownBlocks >= (arriving?.totalBlocks ?? 0);
+  /** Reads chunk `chunk` with the block after it and scans it from `carried` on. */
+  const scanChunk = async (
+    chunk: number,
+    carried: Carry | undefined,
+  ): Promise<{ window: Buffer; ops: DeltaOp[]; next: Carry | undefined }> => {
     const start = chunk * chunkBytes;
     const length = chunkLength(chunk, source.size, chunkBytes);
     const end = start + length;
     const windowEnd = Math.min(source.size, end + matcher.blockBytes - 1);
+    if (arriving && !whole()) {
+      const want = Math.min(
+        arriving.totalBlocks,
+        Math.ceil(windowEnd / matcher.blockBytes) + LOOKAHEAD_BLOCKS,
+      );
+      matcher.extend(Math.max(matcher.knownBlocks, await arriving.waitFor(want)));
+    }
     // One read buffer for every chunk: a fresh chunk-sized buffer each time was the client's main garbage
     // (a third of its CPU in collections at 256 MiB). Safe to reuse: the sink copies what it sends before it
-    // resolves (the channel seals at once), and every leaf hint noted below is taken by the chunk hash.
+    // resolves (the channel seals at once), and every leaf hint noted below is taken by the chunk hash, or
+    // forgotten when the chunk is kept for later.
     scratch ??= Buffer.allocUnsafe(Math.min(source.size, chunkBytes + matcher.blockBytes - 1));
     const window = scratch.subarray(0, windowEnd - start);
     await source.readExactly(window, 0, window.length, start);
     const known = await knownLeaves(source, options.ahead, window, start, end);
     matcher.useKnownLeafHashes(known);
-    const carried = carry?.chunk === chunk ? carry : undefined;
     const from = carried ? Math.min(carried.next, end) : start;
     // A block found at a leaf of this chunk was hashed by the matcher over these very bytes, which stay as
     // they are: the chunk hash below takes that leaf hash (a leaf hint) instead of hashing the leaf again.
@@ -96,11 +135,17 @@ export async function streamDeltaChunks(
       matcher.useKnownLeafHashes(undefined);
     }
     const ops = [...(carried ? deltaOpsWithin(carried.ops, start, from) : []), ...scan.ops];
-    carry =
+    const next =
       scan.next > end
         ? { chunk: chunk + 1, next: scan.next, ops: deltaOpsWithin(scan.ops, end, scan.next) }
         : undefined;
-    for (const op of deltaOpsWithin(ops, start, end)) {
+    return { window, ops: deltaOpsWithin(ops, start, end), next };
+  };
+  /** Sends a scanned chunk: its copies and literals, then its hash. */
+  const sendChunk = async (chunk: number, window: Buffer, ops: readonly DeltaOp[]): Promise<void> => {
+    const start = chunk * chunkBytes;
+    const length = chunkLength(chunk, source.size, chunkBytes);
+    for (const op of ops) {
       if (op.oldOffset >= 0) {
         await sink.sendCopy(op.newOffset, op.oldOffset, op.length);
         continue;
@@ -116,8 +161,36 @@ export async function streamDeltaChunks(
     await sink.sendChunk(chunk, chunkHash);
     bytes += length;
     await options.onChunk?.(chunk, chunkHash, length);
+  };
+  for (let item = chunks.next(); !item.done; item = chunks.next()) {
+    if (options.signal?.aborted) throw new FerryError('ABORTED');
+    const chunk = item.value;
+    const carried = carry?.chunk === chunk ? carry : undefined;
+    const { window, ops, next } = await scanChunk(chunk, carried);
+    carry = next;
+    // PROTOCOL.md §5.15.2: no PUT_DATA before the signature is whole. A chunk of copies alone goes now (no
+    // block arriving later could spare it a literal byte); one with literals waits to be scanned again.
+    if (!whole() && ops.some((op) => op.oldOffset < 0)) {
+      forgetLeafHashes(window.buffer);
+      later.push({ chunk, carried });
+      continue;
+    }
+    await sendChunk(chunk, window, ops);
+  }
+  if (later.length > 0 && arriving) matcher.extend(await arriving.waitFor(arriving.totalBlocks));
+  for (const { chunk, carried } of later) {
+    if (options.signal?.aborted) throw new FerryError('ABORTED');
+    const { window, ops } = await scanChunk(chunk, carried);
+    await sendChunk(chunk, window, ops);
   }
   return { bytes, literalBytes };
+}
+
+/** A match running past a chunk's end, carried into the next chunk when that is the next one scanned. */
+interface Carry {
+  readonly chunk: number;
+  readonly next: number;
+  readonly ops: DeltaOp[];
 }
 
 /** Bytes of the file read at once while its leaves are hashed ahead: 64 leaves. */

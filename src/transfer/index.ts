@@ -52,8 +52,10 @@ export {
   type DeltaSink,
   type DeltaStreamed,
   type StreamDeltaOptions,
+  type UploadSignatureArrival,
 } from './delta-streamer.js';
 export { signBlocks, signLeaves, type SignedPieceHook } from './sign-leaves.js';
+export { LEAF_HASH_THREAD, LeafHashThread } from './leaf-hash-thread.js';
 export {
   resolveLinkTarget,
   assertLinkStaysInside,

@@ -1,0 +1,85 @@
+import { Worker } from 'node:worker_threads';
+import { FerryError } from '../errors/index.js';
+
+/**
+ * The thread's whole program: the RFC 6962 leaf hash, SHA-256(0x00 || bytes), of each named range of a
+ * shared buffer, read in place (no copy), the hashes back in one transferred buffer. Plain CommonJS with
+ * node:crypto alone, so it runs the same from the sources, from dist/ and from the CLI's bundle, with nothing
+ * to load but itself.
+ */
+const PROGRAM = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const PREFIX = Buffer.from([0]);
+parentPort.on('message', ({ id, shared, starts, length }) => {
+  const out = new Uint8Array(32 * starts.length);
+  for (let i = 0; i < starts.length; i++)
+    out.set(createHash('sha256').update(PREFIX).update(new Uint8Array(shared, starts[i], length)).digest(), 32 * i);
+  parentPort.postMessage({ id, hashes: out.buffer }, [out.buffer]);
+});
+`;
+
+/**
+ * Leaf hashes of ranges of a SharedArrayBuffer on a worker thread of its own, while the caller's thread
+ * hashes others (issue 16: a delta upload's server hashed every byte of a shifted copy on its event loop,
+ * the client idle, one of two cores unused). One thread per process, started on first use and shared in turn
+ * by every caller, each with at most one job queued; it does not keep the process alive. A speed-up, never a
+ * requirement: a caller whose job fails (the thread could not start or died) hashes the bytes itself.
+ */
+export class LeafHashThread {
+  #worker: Worker | undefined;
+  #nextId = 1;
+  readonly #pending = new Map<number, { resolve: (hashes: Buffer) => void; reject: (e: Error) => void }>();
+
+  /**
+   * The leaf hashes of the `length`-byte ranges of `shared` starting at `starts`, in order, 32 bytes each.
+   * The caller leaves those bytes unchanged until the promise settles.
+   */
+  hashLeaves(shared: SharedArrayBuffer, starts: readonly number[], length: number): Promise<Buffer> {
+    let worker: Worker;
+    try {
+      worker = this.#start();
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      if (this.#pending.size === 1) worker.ref();
+      worker.postMessage({ id, shared, starts, length });
+    });
+  }
+
+  /** Stops the thread; jobs in flight fail (their callers hash on their own). Idempotent. */
+  async close(): Promise<void> {
+    const worker = this.#worker;
+    this.#worker = undefined;
+    if (worker) await worker.terminate();
+  }
+
+  #start(): Worker {
+    if (this.#worker) return this.#worker;
+    const worker = new Worker(PROGRAM, { eval: true });
+    worker.on('message', ({ id, hashes }: { id: number; hashes: ArrayBuffer }) => {
+      const pending = this.#pending.get(id);
+      this.#pending.delete(id);
+      if (this.#pending.size === 0) worker.unref();
+      pending?.resolve(Buffer.from(hashes));
+    });
+    const fail = (err: Error): void => {
+      if (this.#worker === worker) this.#worker = undefined;
+      const error = new FerryError('INTERNAL', 'the leaf hash thread stopped', { cause: err });
+      for (const pending of this.#pending.values()) pending.reject(error);
+      this.#pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`exit ${code}`)));
+    // After the listeners: adding a 'message' listener refs the worker again (Node 20).
+    worker.unref();
+    this.#worker = worker;
+    return worker;
+  }
+}
+
+/** The process's one leaf hash thread (see LeafHashThread). */
+export const LEAF_HASH_THREAD = new LeafHashThread();
