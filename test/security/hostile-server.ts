@@ -1,13 +1,20 @@
 // A hostile ferry server for the client-side attacks of test/security: a real Noise handshake (its own test
 // key) on loopback, a WELCOME, then answers of its choosing: a recursive listing of any entries (names the
 // client must validate, kinds that clash with the destination), files served with planted content, GET
-// refused with an ERROR detail of its choosing. It records what the client asked for.
+// (one by one or batched) refused with an ERROR detail of its choosing. It records what the client asked for.
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { formatFerryId, generateKeyPair } from '../../src/crypto/index.js';
 import { FramedSocket, serverHandshake, type SecureChannel } from '../../src/channel/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
-import { chunkHashOf, fileDigest, type ListEntry, type Message } from '../../src/protocol/index.js';
+import {
+  DEFAULT_CHUNK_BYTES,
+  chunkHashOf,
+  fileDigest,
+  smallFileDigest,
+  type ListEntry,
+  type Message,
+} from '../../src/protocol/index.js';
 
 /** What the server answers. */
 export interface HostileScript {
@@ -103,9 +110,26 @@ export class HostileServer {
       await channel.send({ type: 'ACK', ref: message.ref });
       return;
     }
+    const { getError } = this.script;
+    if (message.type === 'GET_BATCH') {
+      // Batched small files (PROTOCOL.md §5.20): planted content for each path asked, in order; with
+      // `getError`, every entry refused, so the client asks again by GET_REQUEST and meets the ERROR.
+      const entries = message.paths.map((path) => {
+        if (getError) return { status: 'refused' as const, code: ERROR_CODES[getError.code].wire! };
+        const data = plantedContent(path);
+        return {
+          status: 'file' as const,
+          mtimeMs: 0,
+          mode: 0o644,
+          fileDigest: smallFileDigest(data, DEFAULT_CHUNK_BYTES),
+          data,
+        };
+      });
+      await channel.send({ type: 'GET_BATCH_DATA', ref: message.ref, entries });
+      return;
+    }
     if (message.type !== 'GET_REQUEST') return;
     const { ref, chunkBytes } = message;
-    const { getError } = this.script;
     if (getError) {
       await channel.send({
         type: 'ERROR',
@@ -115,7 +139,7 @@ export class HostileServer {
       });
       return;
     }
-    const data = Buffer.from(`planted by a hostile server as ${message.path}\n`);
+    const data = plantedContent(message.path);
     await channel.send({
       type: 'GET_OFFER',
       ref,
@@ -133,6 +157,11 @@ export class HostileServer {
     }
     await channel.send({ type: 'GET_END', ref, fileDigest: fileDigest(data.length, chunkBytes, hashes) });
   }
+}
+
+/** What the hostile server serves as the file at `path`. */
+function plantedContent(path: string): Buffer {
+  return Buffer.from(`planted by a hostile server as ${path}\n`);
 }
 
 export function file(path: string, size = 10): ListEntry {
