@@ -39,6 +39,11 @@ const WORKERS = {
 };
 /** A deadline for each warm-up command: a hung one fails the build instead of stalling it. */
 const WARM_UP_DEADLINE_MS = 60_000;
+/**
+ * The warm-up's environment: no FERRY_HOME, and no NODE_OPTIONS, whose V8 flags (say a heap limit set for a
+ * test run) would be part of the cache's flag hash, and V8 would reject the cache in a plain `ferry`.
+ */
+const { NODE_OPTIONS: _nodeOptions, ...WARM_UP_ENV } = { ...process.env, FERRY_HOME: '' };
 
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
@@ -81,7 +86,7 @@ async function warmCodeCache() {
       encoding: 'utf8',
       timeout: WARM_UP_DEADLINE_MS,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FERRY_HOME: '', FERRY_WRITE_CODE_CACHE: cache ? '1' : '' },
+      env: { ...WARM_UP_ENV, FERRY_WRITE_CODE_CACHE: cache ? '1' : '' },
     });
     if (result.status !== 0)
       throw new Error(
@@ -124,7 +129,7 @@ function startServer(home, root) {
     [BIN, '--home', home, 'serve', '--root', root, '--listen', '127.0.0.1:0', '--log-level', 'warn'],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FERRY_HOME: '', FERRY_WRITE_CODE_CACHE: '' },
+      env: { ...WARM_UP_ENV, FERRY_WRITE_CODE_CACHE: '' },
     },
   );
   let stderr = '';
