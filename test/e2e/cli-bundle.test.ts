@@ -76,7 +76,7 @@ describe('the bundled CLI', () => {
   test('bin/ferry runs the bundle, and the bundle reaches nothing of dist/ outside its own folder', () => {
     assert.match(
       readFileSync(FERRY_BIN, 'utf8'),
-      /new URL\('\.\.\/dist\/cli-bundle\/main\.cjs', import\.meta\.url\)/,
+      /join\(__dirname, '\.\.', 'dist', 'cli-bundle', 'main\.cjs'\)/,
     );
     const files = readdirSync(BUNDLE).filter((f) => f.endsWith('.js') || f.endsWith('.cjs'));
     for (const entry of ['main.cjs', 'seal-worker.js', 'small-file-worker.js'])
