@@ -1,46 +1,153 @@
 #!/usr/bin/env node
-// The second step of `npm run build`, after tsc: bundles the CLI that bin/ferry runs into dist/cli-bundle/
-// (issues 14 and 16: loading ~250-330 separate ES modules from dist/ cost ~0.1-0.2 s of CPU before a command's
-// first byte). Library users keep tsc's one-file-per-module dist/ (dist/index.js).
+// The second step of `npm run build`, after tsc: bundles the CLI that bin/ferry runs into dist/cli-bundle/,
+// then warms V8's code cache for it (issues 14 and 16: every command pays its start-up before its first byte;
+// loading ~250-330 separate ES modules cost ~0.1-0.2 s of CPU, ~20 ES chunks still ~70 ms over a bare node).
+// Library users keep tsc's one-file-per-module dist/ (dist/index.js).
 //
+// - main.cjs: the whole CLI in one CommonJS script. bin/ferry compiles it with a code cache (node:vm), which
+//   Node 20 offers for scripts but not for ES modules. esbuild keeps command-modules.ts's lazy loading: a
+//   module reached only through a dynamic import is evaluated on its first use, so `ferry send` still
+//   evaluates none of the server, dashboard, pairing or config code.
 // - Input is tsc's output (dist/), so the bundle runs exactly the JavaScript tsc emitted; esbuild follows
 //   tsc's source maps, so the bundle's map points into src/.
-// - Code splitting keeps command-modules.ts's lazy loading: each subcommand's dynamic import becomes a chunk.
-// - The two worker threads' entry files are bundled too, under their own names, in the same folder as every
-//   chunk: the code that starts them (seal-pool.ts, small-file-placer.ts) resolves `./seal-worker.js` and
-//   `./small-file-worker.js` against its own import.meta.url, which in a bundle is its chunk's, in this folder.
-//   Likewise main.ts finds package.json at `../../package.json`: dist/cli-bundle/ is as deep as dist/cli/.
-// - Dependencies stay external: they ship in node_modules (the package bundles them for `npm pack`).
-import { build } from 'esbuild';
-import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+// - The small pure-JavaScript dependencies every command loads (commander, picocolors, @noble/*) are bundled,
+//   so their compiled code is in the cache too; the large or rarely used ones (the S3 client, pino, zod,
+//   cli-progress) stay in node_modules and are required when used.
+// - import.meta.url (which the sources resolve worker files and package.json against) is the bundle's own
+//   URL, so `../../package.json` and `./seal-worker.js` resolve as from dist/cli/ and dist/transfer/pipeline/.
+// - The two worker threads' entry files are ES module bundles of their own, beside main.cjs.
+// - The code cache (main.cjs.cache) is written by a warm-up: bin/ferry run with FERRY_WRITE_CODE_CACHE=1
+//   through `--help` (every command module evaluated) and real loopback sessions (send, sync, get, ls), each
+//   run starting from the cache the last one wrote, so the cache holds every function they compiled.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const OUT = 'dist/cli-bundle';
-/** Entry name (the output file's base name) -> tsc's output it is built from. */
-const ENTRIES = {
-  main: 'dist/cli/main.js',
+const OUT = `${ROOT}dist/cli-bundle`;
+const BIN = `${ROOT}bin/ferry`;
+/** Packages left in node_modules: large (the S3 client) or loaded by few commands. */
+const EXTERNAL = ['@aws-sdk/*', 'pino', 'zod', 'cli-progress'];
+/** Worker entry (the output file's base name) -> tsc's output it is built from. */
+const WORKERS = {
   'seal-worker': 'dist/transfer/pipeline/seal-worker.js',
   'small-file-worker': 'dist/server/small-file-worker.js',
 };
+/** A deadline for each warm-up command: a hung one fails the build instead of stalling it. */
+const WARM_UP_DEADLINE_MS = 60_000;
+/**
+ * The warm-up's environment: no FERRY_HOME, and no NODE_OPTIONS, whose V8 flags (say a heap limit set for a
+ * test run) would be part of the cache's flag hash, and V8 would reject the cache in a plain `ferry`.
+ */
+const { NODE_OPTIONS: _nodeOptions, ...WARM_UP_ENV } = { ...process.env, FERRY_HOME: '' };
 
-// Chunk names carry a content hash: without a clean folder, stale chunks of earlier builds would pile up.
-await rm(`${ROOT}${OUT}`, { recursive: true, force: true });
-await build({
+rmSync(OUT, { recursive: true, force: true });
+mkdirSync(OUT, { recursive: true });
+const shared = {
   absWorkingDir: ROOT,
-  entryPoints: Object.entries(ENTRIES).map(([out, input]) => ({ in: input, out })),
-  outdir: OUT,
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
-  packages: 'external',
-  chunkNames: 'chunk-[hash]',
   sourcemap: 'linked',
   logLevel: 'warning',
+};
+await build({
+  ...shared,
+  entryPoints: ['dist/cli/main.js'],
+  outfile: `${OUT}/main.cjs`,
+  format: 'cjs',
+  external: EXTERNAL,
+  define: { 'import.meta.url': 'importMetaUrl' },
+  banner: { js: "var importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
-for (const name of Object.keys(ENTRIES))
-  if (!existsSync(`${ROOT}${OUT}/${name}.js`))
-    throw new Error(`bundle-cli: ${OUT}/${name}.js was not written`);
+await build({
+  ...shared,
+  entryPoints: Object.entries(WORKERS).map(([out, input]) => ({ in: input, out })),
+  outdir: OUT,
+  format: 'esm',
+  packages: 'external',
+});
+for (const name of ['main.cjs', ...Object.keys(WORKERS).map((w) => `${w}.js`)])
+  if (!existsSync(`${OUT}/${name}`)) throw new Error(`bundle-cli: dist/cli-bundle/${name} was not written`);
+
+await warmCodeCache();
+if (!existsSync(`${OUT}/main.cjs.cache`)) throw new Error('bundle-cli: the code cache was not written');
+
+/** Runs the warm-up commands in a temporary directory, on loopback; throws with their output on a failure. */
+async function warmCodeCache() {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-code-cache-'));
+  const home = { client: join(dir, 'client'), server: join(dir, 'server') };
+  const ferry = (args, { cache = true } = {}) => {
+    const result = spawnSync(process.execPath, [BIN, ...args], {
+      encoding: 'utf8',
+      timeout: WARM_UP_DEADLINE_MS,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...WARM_UP_ENV, FERRY_WRITE_CODE_CACHE: cache ? '1' : '' },
+    });
+    if (result.status !== 0)
+      throw new Error(
+        `bundle-cli warm-up: ferry ${args.join(' ')} exited ${result.status}\n${result.stderr}`,
+      );
+    return result.stdout;
+  };
+  let server;
+  try {
+    ferry(['--help']);
+    ferry(['--home', home.client, 'keygen']);
+    ferry(['--home', home.server, 'keygen'], { cache: false });
+    const clientId = ferry(['--home', home.client, 'id']).trim();
+    ferry(['--home', home.server, 'allow', clientId], { cache: false });
+    server = await startServer(home.server, join(dir, 'root'));
+    const tree = join(dir, 'tree');
+    mkdirSync(join(tree, 'sub'), { recursive: true });
+    for (let i = 0; i < 8; i++)
+      writeFileSync(join(tree, 'sub', `f${i}.bin`), Buffer.alloc(3000 + i * 5000, i));
+    const remote = (path) => `${server.address}/${path}`;
+    const client = ['--home', home.client];
+    ferry([...client, 'send', join(tree, 'sub', 'f7.bin'), remote('one/'), '--mkdir', '--expect', server.id]);
+    ferry([...client, 'sync', tree, remote('mirror')]);
+    // A second sync with a changed file: the delta path.
+    writeFileSync(join(tree, 'sub', 'f6.bin'), Buffer.alloc(3000 + 6 * 5000, 99));
+    ferry([...client, 'sync', tree, remote('mirror')]);
+    ferry([...client, 'ls', remote('mirror/sub')]);
+    mkdirSync(join(dir, 'back'));
+    ferry([...client, 'get', remote('one/f7.bin'), join(dir, 'back')]);
+  } finally {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `ferry serve` on 127.0.0.1:0 (no cache writes of its own); resolves with its address and ID from the banner. */
+function startServer(home, root) {
+  const child = spawn(
+    process.execPath,
+    [BIN, '--home', home, 'serve', '--root', root, '--listen', '127.0.0.1:0', '--log-level', 'warn'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...WARM_UP_ENV, FERRY_WRITE_CODE_CACHE: '' },
+    },
+  );
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (s) => (stderr += s));
+  return new Promise((resolve, reject) => {
+    let id;
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      id ??= /^\s*id:\s+(\S+)/.exec(line)?.[1];
+      const address = /^\s*listen:\s+(\S+)/.exec(line)?.[1];
+      if (address && id) resolve({ address, id, stop });
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`bundle-cli warm-up: ferry serve exited ${code}\n${stderr}`)),
+    );
+    const exited = new Promise((done) => child.once('exit', done));
+    const stop = () => {
+      child.kill('SIGTERM');
+      return exited;
+    };
+  });
+}

@@ -62,4 +62,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
   throw err;
 });
-process.exitCode = await main(process.argv);
+// Not a top-level await: the bundle bin/ferry runs is a CommonJS script (scripts/bundle-cli.mjs).
+void main(process.argv).then((code) => {
+  process.exitCode = code;
+});

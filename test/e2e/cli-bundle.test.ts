@@ -1,14 +1,16 @@
-// The CLI that bin/ferry runs is a bundle (dist/cli-bundle/, scripts/bundle-cli.mjs; issues 14 and 16: module
-// loading was most of a command's start-up). In a bundle, import.meta.url is the chunk's path, not the source
-// file's: everything the sources find relative to it (the worker threads' entry files, package.json) must be
-// where the chunks are, and the worker threads must still start. Run against the built CLI: `npm run build`.
+// The CLI that bin/ferry runs is a bundle (dist/cli-bundle/main.cjs, scripts/bundle-cli.mjs; issues 14 and 16:
+// module loading and compiling were most of a command's start-up), compiled from V8's code cache the build
+// wrote. In the bundle, import.meta.url is the bundle's path, not the source file's: everything the sources
+// find relative to it (the worker threads' entry files, package.json) must be beside it or above it as from
+// the sources, and the worker threads must still start. Run against the built CLI: `npm run build`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assertExit, FERRY_BIN, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
+import { assertExit, FERRY_BIN, ferryEnv, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 import { SeededRandom } from '../helpers/seeded-random.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
@@ -19,6 +21,51 @@ const SMALL_FILES = 40;
 /** Several of the pool's blocks, so both worker threads of `--threads 2` get chunks to seal and open. */
 const LARGE_FILE_BYTES = 3 * 1024 * 1024 + 12_345;
 
+/**
+ * Preloaded into a `ferry` child: reports on stderr at exit whether the bundle was compiled with a code cache
+ * and whether V8 took it (`code-cache accepted|rejected|none`), and which packages were required
+ * (`packages a,b`), by wrapping node:vm's Script before bin/ferry imports it.
+ */
+const PROBE = `data:text/javascript,${encodeURIComponent(`
+import vm from 'node:vm';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+const Original = vm.Script;
+let verdict = 'not compiled';
+vm.Script = class extends Original {
+  constructor(code, options) {
+    super(code, options);
+    if (String(options?.filename).endsWith('main.cjs'))
+      verdict = options.cachedData ? (this.cachedDataRejected ? 'rejected' : 'accepted') : 'none';
+  }
+};
+syncBuiltinESMExports();
+process.on('exit', () => {
+  const packages = new Set(Object.keys(createRequire(process.argv[1]).cache)
+    .map((path) => /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(path)?.[1]).filter(Boolean));
+  process.stderr.write('code-cache ' + verdict + '\\npackages ' + [...packages].sort().join(',') + '\\n');
+});
+`)}`;
+
+/** `ferry ARGS...` under the probe, from `bin` (default the checkout's bin/ferry). */
+function probedFerry(
+  args: readonly string[],
+  bin = FERRY_BIN,
+): { code: number | null; stdout: string; stderr: string; cache: string; packages: string[] } {
+  const result = spawnSync(process.execPath, ['--import', PROBE, bin, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: ferryEnv(),
+    timeout: 60_000,
+  });
+  return {
+    code: result.status,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    cache: /^code-cache (.+)$/m.exec(result.stderr)?.[1] ?? `no report: ${result.stderr}`,
+    packages: (/^packages (.*)$/m.exec(result.stderr)?.[1] ?? '').split(',').filter(Boolean),
+  };
+}
+
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
@@ -27,27 +74,25 @@ function sourceFiles(dir: string): string[] {
 
 describe('the bundled CLI', () => {
   test('bin/ferry runs the bundle, and the bundle reaches nothing of dist/ outside its own folder', () => {
-    assert.match(readFileSync(FERRY_BIN, 'utf8'), /await import\('\.\.\/dist\/cli-bundle\/main\.js'\)/);
-    const files = readdirSync(BUNDLE).filter((f) => f.endsWith('.js'));
-    for (const entry of ['main.js', 'seal-worker.js', 'small-file-worker.js'])
+    assert.match(
+      readFileSync(FERRY_BIN, 'utf8'),
+      /join\(__dirname, '\.\.', 'dist', 'cli-bundle', 'main\.cjs'\)/,
+    );
+    const files = readdirSync(BUNDLE).filter((f) => f.endsWith('.js') || f.endsWith('.cjs'));
+    for (const entry of ['main.cjs', 'seal-worker.js', 'small-file-worker.js'])
       assert.ok(files.includes(entry), `${entry} is in dist/cli-bundle/ (npm run build)`);
-    // Relative imports stay inside the bundle (chunks); everything else is a package or a node: builtin.
+    // Each file is whole: it imports or requires nothing relative, only packages and node: builtins.
     for (const file of files) {
       const code = readFileSync(join(BUNDLE, file), 'utf8');
-      for (const [, specifier] of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^import\s*)"([^"]+)"/gm)) {
-        if (!specifier!.startsWith('.')) continue;
-        assert.ok(
-          specifier!.startsWith('./') && !specifier!.includes('/', 2),
-          `${file} imports ${specifier}`,
-        );
-        assert.ok(existsSync(join(BUNDLE, specifier!)), `${file} imports ${specifier}, which exists`);
-      }
+      const pattern = /(?:\bfrom\s*|\bimport\s*\(\s*|^import\s*|\brequire\(\s*)"([^"]+)"/gm;
+      for (const [, specifier] of code.matchAll(pattern))
+        assert.ok(!specifier!.startsWith('.'), `${file} loads ${specifier}`);
     }
   });
 
   test('every file the sources find relative to import.meta.url is there relative to the bundle too', () => {
-    // A source that resolves a path against import.meta.url, resolved as its code would from any chunk of
-    // dist/cli-bundle/ (all chunks sit in that one folder). A new worker entry not added to
+    // A source that resolves a path against import.meta.url, resolved as its code would from the bundle in
+    // dist/cli-bundle/ (its import.meta.url is main.cjs's). A new worker entry not added to
     // scripts/bundle-cli.mjs fails here instead of at a user's first transfer.
     let checked = 0;
     for (const file of sourceFiles(join(REPO_ROOT, 'src'))) {
@@ -67,6 +112,35 @@ describe('the bundled CLI', () => {
     }
     // seal-worker.js, small-file-worker.js, ../../package.json at least: the scan found what it looks for.
     assert.ok(checked >= 3, `${checked} paths checked`);
+  });
+
+  test('bin/ferry compiles the bundle from the code cache the build made, and V8 takes it', () => {
+    const run = probedFerry(['sync', '--help']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.cache, 'accepted');
+  });
+
+  test('a code cache made from other bytes is not used: the bundle is compiled from its source', async () => {
+    // V8 checks only a cache's source length, so the same length with other bytes would run the old code: a
+    // copy of the CLI whose bundle says one word differently, of the same length, beside the original cache.
+    const copy = await makeTempDir('ferry-e2e-code-cache-');
+    try {
+      await cp(join(REPO_ROOT, 'bin'), join(copy, 'bin'), { recursive: true });
+      await cp(join(REPO_ROOT, 'package.json'), join(copy, 'package.json'));
+      await symlink(join(REPO_ROOT, 'node_modules'), join(copy, 'node_modules'));
+      const bundle = join(copy, 'dist', 'cli-bundle');
+      await cp(BUNDLE, bundle, { recursive: true });
+      const code = await readFile(join(bundle, 'main.cjs'), 'utf8');
+      const original = 'secure, verifiable, resumable file transfer';
+      assert.ok(code.includes(original), 'the program description is in the bundle');
+      await writeFile(join(bundle, 'main.cjs'), code.replace(original, original.toUpperCase()));
+      const run = probedFerry(['--help'], join(copy, 'bin', 'ferry'));
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.cache, 'none');
+      assert.match(run.stdout, /SECURE, VERIFIABLE, RESUMABLE FILE TRANSFER/);
+    } finally {
+      await removeTempDir(copy);
+    }
   });
 
   describe('serve, send and get through the built CLI', () => {
@@ -114,6 +188,22 @@ describe('the bundled CLI', () => {
       assertExit(result, 3, 'send with a home that has no identity');
       assert.match(result.stderr, /KEY_NOT_FOUND/);
       assert.match(result.stderr, /\bsrc\/cli\/send-command\.ts:\d+/, `stack trace:\n${result.stderr}`);
+    });
+
+    test('a send evaluates only the client: none of the server logger, config schema or S3 packages', async () => {
+      const file = join(dir, 'lazy.bin');
+      await writeRandomFile(file, 5000);
+      const run = probedFerry(['send', file, `${server!.address}/lazy/`, '-p', ...common]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(run.cache, 'accepted');
+      // Required by `serve` (pino, zod) and by object-store flags (@aws-sdk): a send that evaluated the server's
+      // modules, or every command's, would have required them.
+      for (const unwanted of ['pino', 'zod', '@aws-sdk'])
+        assert.ok(
+          !run.packages.some((p) => p.startsWith(unwanted)),
+          `${unwanted} was required: ${run.packages.join(', ')}`,
+        );
+      assert.equal(await sha256File(join(root, 'lazy', 'lazy.bin')), await sha256File(file));
     });
 
     test('serve places a batch of small files through its worker thread', async () => {

@@ -1,80 +1,72 @@
-// What a transfer command loads before it connects (issue 14: every ms of a `ferry send -r` counts). CPace's
+// What a transfer command evaluates before it connects (issue 14: every ms of a `ferry send -r` counts). CPace's
 // group, @noble/curves's ristretto255 (~25 ms of CPU to load), is pairing's alone: send, get and sync must not
-// load it. The command's --help loads the same modules as a run of it (its module is loaded to register it),
-// without a server. A module hook in the child records every package it resolves; `serve --help` (the server
-// answers pairing, so it loads CPace) shows that the hook sees the curve when it is loaded. Run against the
-// built CLI: `npm run build`.
+// evaluate it. The command's --help evaluates the same modules as a run of it (its module is loaded to register
+// it), without a server. The packages are inside the CLI's bundle (scripts/bundle-cli.mjs), where each module
+// reached through a dynamic import is a function evaluated on first use, named after the module's path: V8's
+// coverage of the child (NODE_V8_COVERAGE) says which of those functions ran. `serve --help` (the server
+// answers pairing, so it evaluates CPace) shows that the coverage sees the curve when it is evaluated. Run
+// against the built CLI: `npm run build`.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { assertExit, runFerry } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 const CURVE = '@noble/curves/ed25519.js';
+const ML_KEM = '@noble/post-quantum/ml-kem.js';
 
-/** Registers a resolve hook that appends each resolved package file's URL to the file named by its data. */
-const HOOK_SOURCE = `
-import { appendFileSync } from 'node:fs';
-let out;
-export function initialize(data) { out = data.out; }
-export async function resolve(specifier, context, next) {
-  const result = await next(specifier, context);
-  if (result.url.includes('/node_modules/')) appendFileSync(out, result.url + '\\n');
-  return result;
+/** The part of V8's coverage report this test reads. */
+interface Coverage {
+  result: Array<{
+    url: string;
+    functions: Array<{ functionName: string; ranges: Array<{ count: number }> }>;
+  }>;
 }
-`;
 
-describe('the modules a command loads before connecting', () => {
+describe('the modules a command evaluates before connecting', () => {
   let dir: string;
-  let hooks: string;
-  let register: string;
 
   before(async () => {
     dir = await makeTempDir('ferry-start-modules-');
-    hooks = join(dir, 'hooks.mjs');
-    register = join(dir, 'register.mjs');
-    await writeFile(hooks, HOOK_SOURCE);
   });
   after(async () => {
     await removeTempDir(dir);
   });
 
-  /** The package files `ferry ARGS` resolved, one URL each. */
-  async function packagesLoadedBy(args: readonly string[], name: string): Promise<string[]> {
-    const out = join(dir, `${name}.txt`);
-    await writeFile(out, '');
-    await writeFile(
-      register,
-      `import { register } from 'node:module';\n` +
-        `register(${JSON.stringify(pathToFileURL(hooks).href)}, { data: { out: ${JSON.stringify(out)} } });\n`,
-    );
-    const result = await runFerry(args, {
-      env: {
-        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${pathToFileURL(register).href}`.trim(),
-      },
-    });
+  /** The package modules of the bundle that `ferry ARGS` evaluated (their functions ran at least once). */
+  async function packagesEvaluatedBy(args: readonly string[], name: string): Promise<string[]> {
+    const out = join(dir, name);
+    const result = await runFerry(args, { env: { NODE_V8_COVERAGE: out } });
     assertExit(result, 0, `ferry ${args.join(' ')}`);
-    return (await readFile(out, 'utf8')).split('\n').filter((line) => line !== '');
+    const evaluated: string[] = [];
+    for (const file of await readdir(out)) {
+      const coverage = JSON.parse(await readFile(join(out, file), 'utf8')) as Coverage;
+      for (const script of coverage.result.filter((s) => s.url.endsWith('/cli-bundle/main.cjs')))
+        for (const fn of script.functions)
+          if (fn.functionName.includes('node_modules/') && fn.ranges[0]!.count > 0)
+            evaluated.push(fn.functionName);
+    }
+    assert.ok(evaluated.length > 0, `the coverage of ferry ${args.join(' ')} shows the bundle's packages`);
+    return evaluated;
   }
 
-  test("serve loads CPace's curve (the hook sees it when it is loaded)", async () => {
-    const loaded = await packagesLoadedBy(['serve', '--help'], 'serve');
+  test("serve evaluates CPace's curve (the coverage sees it when it is evaluated)", async () => {
+    const evaluated = await packagesEvaluatedBy(['serve', '--help'], 'serve');
     assert.ok(
-      loaded.some((url) => url.endsWith(CURVE)),
-      `serve --help resolved: ${loaded.join(', ')}`,
+      evaluated.some((path) => path.endsWith(CURVE)),
+      `serve --help evaluated: ${evaluated.join(', ')}`,
     );
   });
 
   for (const command of ['send', 'get', 'sync']) {
-    test(`${command} does not load CPace's curve, but does load the handshake's ML-KEM`, async () => {
-      const loaded = await packagesLoadedBy([command, '--help'], command);
+    test(`${command} does not evaluate CPace's curve, but does evaluate the handshake's ML-KEM`, async () => {
+      const evaluated = await packagesEvaluatedBy([command, '--help'], command);
       assert.ok(
-        loaded.some((url) => url.endsWith('@noble/post-quantum/ml-kem.js')),
-        `${command} --help resolved: ${loaded.join(', ')}`,
+        evaluated.some((path) => path.endsWith(ML_KEM)),
+        `${command} --help evaluated: ${evaluated.join(', ')}`,
       );
-      assert.ok(!loaded.some((url) => url.endsWith(CURVE)), `${command} --help loaded ${CURVE}`);
+      assert.ok(!evaluated.some((path) => path.endsWith(CURVE)), `${command} --help evaluated ${CURVE}`);
     });
   }
 });

@@ -91,9 +91,19 @@ after(async () => {
 });
 
 test('npm pack ships the compiled dist/, the bin and the bundled runtime dependencies, and no sources or tests', () => {
-  // dist/cli-bundle/: the bundled CLI bin/ferry runs, with its worker threads' entry files (scripts/bundle-cli.mjs).
-  const bundle = ['main.js', 'seal-worker.js', 'small-file-worker.js'].map((f) => `dist/cli-bundle/${f}`);
-  for (const file of ['bin/ferry', ...bundle, 'dist/index.js', 'dist/index.d.ts', 'package.json'])
+  // dist/cli-bundle/: the bundled CLI bin/ferry runs, its code cache, and its worker threads' entry files
+  // (scripts/bundle-cli.mjs). bin/package.json makes bin/ferry a CommonJS script (see its first lines).
+  const bundle = ['main.cjs', 'main.cjs.cache', 'seal-worker.js', 'small-file-worker.js'].map(
+    (f) => `dist/cli-bundle/${f}`,
+  );
+  for (const file of [
+    'bin/ferry',
+    'bin/package.json',
+    ...bundle,
+    'dist/index.js',
+    'dist/index.d.ts',
+    'package.json',
+  ])
     assert.ok(packedFiles.includes(file), `${file} is in the tarball`);
   for (const dependency of Object.keys(pkg.dependencies))
     assert.ok(

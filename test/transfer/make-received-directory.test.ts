@@ -44,7 +44,9 @@ test(
   async (t) => {
     const dir = await tempDir(t);
     await mkdir(join(dir, 'there'), { mode: 0o700 });
-    await makeReceivedDirectory(join(dir, 'there'));
+    // Not made: the server's PUT_DIR then has no new name to flush in the parent.
+    assert.equal(await makeReceivedDirectory(join(dir, 'there')), false);
+    assert.equal(await makeReceivedDirectory(join(dir, 'new')), true, 'made');
     assert.equal(
       (await stat(join(dir, 'there'))).mode & 0o7777,
       0o700,
