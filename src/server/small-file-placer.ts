@@ -1,6 +1,11 @@
 import { Worker } from 'node:worker_threads';
-import { FerryError } from '../errors/index.js';
-import type { SmallFile, SmallFileOutcome, StagedPlacement, StagedSmallFile } from '../transfer/index.js';
+import {
+  OneWorkerThread,
+  type SmallFile,
+  type SmallFileOutcome,
+  type StagedPlacement,
+  type StagedSmallFile,
+} from '../transfer/index.js';
 import type { SmallFileJob } from './small-file-worker.js';
 
 /**
@@ -10,12 +15,11 @@ import type { SmallFileJob } from './small-file-worker.js';
  * keep the process alive.
  */
 export class SmallFilePlacer {
-  #worker: Worker | undefined;
-  #nextId = 1;
-  readonly #pending = new Map<
-    number,
-    { resolve: (outcomes: unknown[]) => void; reject: (e: Error) => void }
-  >();
+  readonly #thread = new OneWorkerThread<SmallFileJob, { id: number; outcomes: unknown[] }, unknown[]>(
+    startSmallFileWorker,
+    'small-file worker',
+    (answer) => answer.outcomes,
+  );
 
   /** Places `files` (see placeSmallFiles); rejects only if the thread itself fails. */
   place(tempDir: string, files: readonly SmallFile[]): Promise<SmallFileOutcome[]> {
@@ -36,13 +40,7 @@ export class SmallFilePlacer {
   }
 
   #run<T>(job: SmallFileJob): Promise<T[]> {
-    const worker = this.#start();
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (o: unknown[]) => void, reject });
-      if (this.#pending.size === 1) worker.ref();
-      worker.postMessage({ ...job, id } satisfies SmallFileJob);
-    });
+    return this.#thread.run(job) as Promise<T[]>;
   }
 
   /**
@@ -50,55 +48,36 @@ export class SmallFilePlacer {
    * its modules (~0.1 s here) while the rest of the batch is still arriving, not after its end.
    */
   warm(): void {
-    this.#start();
+    this.#thread.start();
   }
 
   /** Whether the thread is started (by `warm` or a first job) and has not stopped. */
   get running(): boolean {
-    return this.#worker !== undefined;
+    return this.#thread.running;
   }
 
   /** Stops the thread; batches still queued fail. Idempotent. */
-  async close(): Promise<void> {
-    const worker = this.#worker;
-    this.#worker = undefined;
-    if (worker) await worker.terminate();
+  close(): Promise<void> {
+    return this.#thread.close();
   }
+}
 
-  #start(): Worker {
-    if (this.#worker) return this.#worker;
-    // Built code (dist/, or the CLI's bundle in dist/cli-bundle/, where import.meta.url is this code's chunk)
-    // runs the .js file beside this one; tests run the sources (tsx), where it is the .ts. Chosen by what runs
-    // here, not by which file exists: built code without its worker must fail, not fall back to tsx.
-    const worker = !import.meta.url.endsWith('.ts')
-      ? new Worker(new URL('./small-file-worker.js', import.meta.url))
-      : // The sources: register tsx's loader in the thread before the worker's module is loaded.
-        new Worker(
-          `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(
-            new URL('./small-file-worker.ts', import.meta.url).href,
-          )}); });`,
-          { eval: true },
-        );
-    worker.on('message', ({ id, outcomes }: { id: number; outcomes: unknown[] }) => {
-      const pending = this.#pending.get(id);
-      this.#pending.delete(id);
-      if (this.#pending.size === 0) worker.unref();
-      pending?.resolve(outcomes);
-    });
-    const fail = (err: Error): void => {
-      if (this.#worker === worker) this.#worker = undefined;
-      const error = new FerryError('INTERNAL', 'the small-file worker stopped', { cause: err });
-      for (const pending of this.#pending.values()) pending.reject(error);
-      this.#pending.clear();
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`exit ${code}`)));
-    // After the listeners: adding a 'message' listener refs the worker again (Node 20), and a thread that was
-    // only warmed (see warm) would keep the process alive for ever.
-    worker.unref();
-    this.#worker = worker;
-    return worker;
-  }
+/**
+ * Starts the small-file worker. Built code (dist/, or the CLI's bundle in dist/cli-bundle/, where
+ * import.meta.url is this code's chunk) runs the .js file beside this one; tests run the sources (tsx), where
+ * it is the .ts. Chosen by what runs here, not by which file exists: built code without its worker must
+ * fail, not fall back to tsx.
+ */
+function startSmallFileWorker(): Worker {
+  return !import.meta.url.endsWith('.ts')
+    ? new Worker(new URL('./small-file-worker.js', import.meta.url))
+    : // The sources: register tsx's loader in the thread before the worker's module is loaded.
+      new Worker(
+        `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(
+          new URL('./small-file-worker.ts', import.meta.url).href,
+        )}); });`,
+        { eval: true },
+      );
 }
 
 /** The server process's one placer (see SmallFilePlacer). */

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { FerryError } from '../errors/index.js';
+import { OneWorkerThread } from './one-worker-thread.js';
 
 /**
  * The thread's whole program: the RFC 6962 leaf hash, SHA-256(0x00 || bytes), of each named range of a
@@ -27,58 +27,31 @@ parentPort.on('message', ({ id, shared, starts, length }) => {
  * requirement: a caller whose job fails (the thread could not start or died) hashes the bytes itself.
  */
 export class LeafHashThread {
-  #worker: Worker | undefined;
-  #nextId = 1;
-  readonly #pending = new Map<number, { resolve: (hashes: Buffer) => void; reject: (e: Error) => void }>();
+  readonly #thread = new OneWorkerThread<LeafHashJob, { id: number; hashes: ArrayBuffer }, Buffer>(
+    () => new Worker(PROGRAM, { eval: true }),
+    'leaf hash thread',
+    (answer) => Buffer.from(answer.hashes),
+  );
 
   /**
    * The leaf hashes of the `length`-byte ranges of `shared` starting at `starts`, in order, 32 bytes each.
    * The caller leaves those bytes unchanged until the promise settles.
    */
   hashLeaves(shared: SharedArrayBuffer, starts: readonly number[], length: number): Promise<Buffer> {
-    let worker: Worker;
-    try {
-      worker = this.#start();
-    } catch (err) {
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-    }
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      if (this.#pending.size === 1) worker.ref();
-      worker.postMessage({ id, shared, starts, length });
-    });
+    return this.#thread.run({ shared, starts, length });
   }
 
   /** Stops the thread; jobs in flight fail (their callers hash on their own). Idempotent. */
-  async close(): Promise<void> {
-    const worker = this.#worker;
-    this.#worker = undefined;
-    if (worker) await worker.terminate();
+  close(): Promise<void> {
+    return this.#thread.close();
   }
+}
 
-  #start(): Worker {
-    if (this.#worker) return this.#worker;
-    const worker = new Worker(PROGRAM, { eval: true });
-    worker.on('message', ({ id, hashes }: { id: number; hashes: ArrayBuffer }) => {
-      const pending = this.#pending.get(id);
-      this.#pending.delete(id);
-      if (this.#pending.size === 0) worker.unref();
-      pending?.resolve(Buffer.from(hashes));
-    });
-    const fail = (err: Error): void => {
-      if (this.#worker === worker) this.#worker = undefined;
-      const error = new FerryError('INTERNAL', 'the leaf hash thread stopped', { cause: err });
-      for (const pending of this.#pending.values()) pending.reject(error);
-      this.#pending.clear();
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`exit ${code}`)));
-    // After the listeners: adding a 'message' listener refs the worker again (Node 20).
-    worker.unref();
-    this.#worker = worker;
-    return worker;
-  }
+/** A job of the leaf hash thread: the ranges of `shared` to hash. */
+interface LeafHashJob {
+  readonly shared: SharedArrayBuffer;
+  readonly starts: readonly number[];
+  readonly length: number;
 }
 
 /** The process's one leaf hash thread (see LeafHashThread). */
