@@ -63,3 +63,22 @@ export function assertSameTree(
   for (const path of actual.keys()) if (!expected.has(path)) problems.push(`${path}: unexpected`);
   assert.deepEqual(problems, [], `${what}:\n${problems.join('\n')}`);
 }
+
+/**
+ * Everything under `top` in one comparable record: a file's SHA-256, a link's `-> target`, `dir` for a
+ * directory (no modes or mtimes), for attack tests proving nothing around a destination or root changed.
+ */
+export async function contentsUnder(top: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const entry of await readdir(top, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath, entry.name);
+    const key = path.slice(top.length + 1);
+    if (entry.isSymbolicLink()) out[key] = `-> ${await readlink(path)}`;
+    else if (entry.isDirectory()) out[key] = 'dir';
+    else
+      out[key] = createHash('sha256')
+        .update(await readFile(path))
+        .digest('hex');
+  }
+  return out;
+}

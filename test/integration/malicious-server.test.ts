@@ -5,13 +5,11 @@
 // snapshotted before and after, and the client must fail with a path error or skip the link with a warning.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { lstat, mkdir, readFile, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
+import { lstat, mkdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { formatFerryId, generateKeyPair } from '../../src/crypto/index.js';
-import { FramedSocket, serverHandshake, type SecureChannel } from '../../src/channel/index.js';
+import { generateKeyPair } from '../../src/crypto/index.js';
+import type { SecureChannel } from '../../src/channel/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
 import {
   DEFAULT_CHUNK_BYTES,
@@ -31,7 +29,9 @@ import {
 } from '../../src/protocol/index.js';
 import { getFiles, syncTree, type GetEvent, type GetFilesOptions } from '../../src/client/index.js';
 import { runFerry } from '../helpers/cli.js';
+import { FakeFerryServer } from '../helpers/fake-ferry-server.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { contentsUnder } from '../helpers/tree-snapshot.js';
 
 /** Sends `data` at `offset` as GET_DATA messages of at most 32 KiB: a 64 KiB chunk does not fit one record. */
 async function sendGetData(channel: SecureChannel, ref: number, offset: number, data: Buffer): Promise<void> {
@@ -68,27 +68,15 @@ interface Script {
 }
 
 /** A server that speaks the protocol correctly but lies about names. Records every GET path requested. */
-class MaliciousServer {
-  readonly identity = generateKeyPair();
+class MaliciousServer extends FakeFerryServer {
   readonly requestedPaths: string[] = [];
-  /** Every message a client sent after the handshake, in order. */
-  readonly received: Message[] = [];
   /** Entries of `script.stream` sent before the client hung up (or all of them). */
   streamedEntries = 0;
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
   #script: Script = {};
 
-  private constructor(server: Server) {
-    this.#server = server;
-  }
-
   static async start(): Promise<MaliciousServer> {
-    const server = createServer();
-    const fake = new MaliciousServer(server);
-    server.on('connection', (socket) => void fake.#serve(socket));
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
+    const fake = new MaliciousServer();
+    await fake.listen();
     return fake;
   }
 
@@ -96,43 +84,7 @@ class MaliciousServer {
     this.#script = script;
   }
 
-  get address(): { host: string; port: number } {
-    const info = this.#server.address();
-    if (info === null || typeof info === 'string') throw new Error('not listening');
-    return { host: info.address, port: info.port };
-  }
-
-  get id(): string {
-    return formatFerryId(this.identity.publicKey);
-  }
-
-  close(): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy();
-    return new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
-
-  async #serve(socket: Socket): Promise<void> {
-    socket.on('error', () => undefined);
-    this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
-    let channel: SecureChannel | undefined;
-    try {
-      ({ channel } = await serverHandshake(new FramedSocket(socket), { identity: this.identity }));
-      await channel.send({ type: 'WELCOME', permissions: 3, maxFileBytes: 0 });
-      for (;;) {
-        const message = await channel.receive();
-        this.received.push(message);
-        await this.#answer(channel, message, socket);
-      }
-    } catch {
-      // The client hung up (or refused us): that is the point of most tests here.
-    } finally {
-      channel?.close();
-      socket.destroy();
-    }
-  }
-
-  async #answer(channel: SecureChannel, message: Message, socket: Socket): Promise<void> {
+  protected override async answer(channel: SecureChannel, message: Message, socket: Socket): Promise<void> {
     if (message.type === 'LIST_REQUEST') {
       const { entries = [], rawListPlaintexts = [], isFile = false, stream } = this.#script;
       if (stream) await this.#stream(channel, message.ref, stream, socket);
@@ -280,22 +232,6 @@ function link(path: string, linkTarget: string): ListEntry {
   return { kind: 'link', mode: 0o777, size: 0, mtimeMs: 0, path, linkTarget };
 }
 
-/** Everything under `top` with file contents and link targets, to prove nothing changed around the destination. */
-async function snapshot(top: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const entry of await readdir(top, { recursive: true, withFileTypes: true })) {
-    const path = join(entry.parentPath, entry.name);
-    const key = path.slice(top.length + 1);
-    if (entry.isSymbolicLink()) out[key] = `-> ${await readlink(path)}`;
-    else if (entry.isDirectory()) out[key] = 'dir';
-    else
-      out[key] = createHash('sha256')
-        .update(await readFile(path))
-        .digest('hex');
-  }
-  return out;
-}
-
 interface Rig {
   work: string;
   /** The destination: `work/outer/dest`, so `../../x` lands in `work` where the snapshot sees it. */
@@ -372,7 +308,7 @@ test('getFiles -r refuses every escaping or invalid name a server lists with PAT
   const rig = await startRig(t);
   // The absolute path a hostile server would most like to reach: our victim file.
   for (const path of [...ESCAPING_PATHS, rig.victim]) {
-    const before = await snapshot(rig.work);
+    const before = await contentsUnder(rig.work);
     rig.fake.script = { entries: [file('innocent.txt'), file(path)] };
     const err = await get(rig, ['tree']);
     assert.equal(
@@ -380,7 +316,7 @@ test('getFiles -r refuses every escaping or invalid name a server lists with PAT
       'PATH_INVALID',
       `listing with ${JSON.stringify(path)}`,
     );
-    assert.deepEqual(await snapshot(rig.work), before, `nothing changed for ${JSON.stringify(path)}`);
+    assert.deepEqual(await contentsUnder(rig.work), before, `nothing changed for ${JSON.stringify(path)}`);
   }
   assert.deepEqual(rig.fake.requestedPaths, [], 'a bad listing stops the download before any request');
   await assert.rejects(lstat('/etc/ferry-malicious-test'), { code: 'ENOENT' });
@@ -388,7 +324,7 @@ test('getFiles -r refuses every escaping or invalid name a server lists with PAT
 
 test('getFiles -r skips, with a warning, links whose target is absolute or climbs out of the download', async (t) => {
   const rig = await startRig(t);
-  const before = await snapshot(rig.work);
+  const before = await contentsUnder(rig.work);
   rig.fake.script = {
     entries: [
       dir('d'),
@@ -413,7 +349,7 @@ test('getFiles -r skips, with a warning, links whose target is absolute or climb
     'tree/up',
     'tree/victim',
   ]);
-  const after = await snapshot(rig.work);
+  const after = await contentsUnder(rig.work);
   const created = Object.keys(after).filter((k) => !(k in before));
   assert.deepEqual(created.sort(), ['outer/dest/tree', 'outer/dest/tree/d', 'outer/dest/tree/fine']);
   assert.equal(after['outer/dest/tree/fine'], '-> d', 'a link that stays inside is recreated');
@@ -430,11 +366,11 @@ test('a listed directory that collides with a symlink planted in the destination
     'top-planted/victim.txt',
     'deep/planted',
   ]) {
-    const before = await snapshot(rig.work);
+    const before = await contentsUnder(rig.work);
     rig.fake.script = { entries: [dir('deep'), dir('deep/planted'), file(path)] };
     const err = await get(rig, ['tree']);
     assert.equal((err as { code?: string } | undefined)?.code, 'PATH_ESCAPES_ROOT', path);
-    assert.deepEqual(await snapshot(rig.work), before, `nothing changed for ${path}`);
+    assert.deepEqual(await contentsUnder(rig.work), before, `nothing changed for ${path}`);
   }
   assert.equal(await readFile(rig.victim, 'utf8'), 'original victim content\n');
 });
@@ -452,11 +388,11 @@ test('a listing with bytes the encoder refuses (NUL in a link target, an empty p
     ],
   ];
   for (const [what, raw] of cases) {
-    const before = await snapshot(rig.work);
+    const before = await contentsUnder(rig.work);
     rig.fake.script = { rawListPlaintexts: [raw] };
     const err = await get(rig, ['tree']);
     assert.equal((err as { code?: string } | undefined)?.code, 'MESSAGE_MALFORMED', what);
-    assert.deepEqual(await snapshot(rig.work), before, `nothing changed for ${what}`);
+    assert.deepEqual(await contentsUnder(rig.work), before, `nothing changed for ${what}`);
   }
 });
 
@@ -481,20 +417,20 @@ test('`ferry get -r` against a hostile server exits 7 for an escaping name, warn
   ];
 
   for (const path of ['../../x', 'a/../../x', rig.victim, 'a\\..\\x', 'bell\u0007name']) {
-    const before = await snapshot(rig.work);
+    const before = await contentsUnder(rig.work);
     rig.fake.script = { entries: [file(path)] };
     const result = await runFerry(args);
     assert.equal(result.code, 7, `${JSON.stringify(path)}: exit ${result.code}\n${result.stderr}`);
     assert.match(result.stderr, /PATH_INVALID/);
-    assert.deepEqual(await snapshot(rig.work), before, `nothing changed for ${JSON.stringify(path)}`);
+    assert.deepEqual(await contentsUnder(rig.work), before, `nothing changed for ${JSON.stringify(path)}`);
   }
 
-  const before = await snapshot(rig.work);
+  const before = await contentsUnder(rig.work);
   rig.fake.script = { entries: [link('evil', '../../../etc/passwd'), file('ok.txt')] };
   const result = await runFerry(args);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stderr, /skipped tree\/evil: symbolic link points outside the tree/);
-  const after = await snapshot(rig.work);
+  const after = await contentsUnder(rig.work);
   assert.deepEqual(
     Object.keys(after)
       .filter((k) => !(k in before))
@@ -828,10 +764,10 @@ test('a nested `.ferry` directory downloads like any other name; `.ferry` first 
   assert.deepEqual(rig.fake.requestedPaths.sort(), ['photos/.FERRY/y', 'photos/.ferry/x']);
 
   for (const path of ['.ferry/partial/x', '.FERRY/x', '.Ferry']) {
-    const before = await snapshot(rig.work);
+    const before = await contentsUnder(rig.work);
     rig.fake.script = { entries: [file(path)] };
     assert.equal(((await get(rig, [''])) as { code?: string } | undefined)?.code, 'PATH_INVALID', path);
-    assert.deepEqual(await snapshot(rig.work), before, path);
+    assert.deepEqual(await contentsUnder(rig.work), before, path);
   }
 });
 
@@ -853,7 +789,7 @@ test('getFiles -r skips link chains (y -> .., u1 -> y/.., ...) and links to link
   const rig = await startRig(t);
   for (const entries of [CHAIN, [...CHAIN].reverse()]) {
     await rm(join(rig.dest, 'tree'), { recursive: true, force: true });
-    const before = await snapshot(rig.work);
+    const before = await contentsUnder(rig.work);
     rig.fake.script = { entries: [...entries, link('d/e/fine', 'y/e')] };
     const events: GetEvent[] = [];
     const err = await get(rig, ['tree'], events);
@@ -863,7 +799,7 @@ test('getFiles -r skips link chains (y -> .., u1 -> y/.., ...) and links to link
       skipped,
       ['m', 'n', 'u1', 'u2', 'u3', 'u4'].map((name) => `tree/d/e/${name}`),
     );
-    const after = await snapshot(rig.work);
+    const after = await contentsUnder(rig.work);
     assert.deepEqual(
       Object.keys(after)
         .filter((k) => !(k in before))
@@ -1007,7 +943,7 @@ test('syncTree from a server refuses every escaping or invalid listed name with 
   // With `delete`, an accepted listing would remove this file: a refused one must leave it.
   await writeFile(join(rig.dest, 'keep.txt'), 'kept\n');
   for (const path of [...ESCAPING_PATHS, rig.victim]) {
-    const before = await snapshot(rig.work);
+    const before = await contentsUnder(rig.work);
     rig.fake.script = { entries: [file('innocent.txt'), file(path)] };
     const err = await syncTree({
       server: rig.fake.address,
@@ -1027,7 +963,7 @@ test('syncTree from a server refuses every escaping or invalid listed name with 
       'PATH_INVALID',
       `listing with ${JSON.stringify(path)}`,
     );
-    assert.deepEqual(await snapshot(rig.work), before, `nothing changed for ${JSON.stringify(path)}`);
+    assert.deepEqual(await contentsUnder(rig.work), before, `nothing changed for ${JSON.stringify(path)}`);
   }
   assert.deepEqual(rig.fake.requestedPaths, [], 'a bad listing stops the sync before any request');
   assert.equal(await readFile(join(rig.dest, 'keep.txt'), 'utf8'), 'kept\n');
@@ -1047,11 +983,11 @@ test('a batch entry whose bytes do not match its digest is refused alone and not
       data: good,
     }),
   };
-  const before = await snapshot(rig.work);
+  const before = await contentsUnder(rig.work);
   const events: GetEvent[] = [];
   const err = await get(rig, [''], events);
   assert.equal((err as { code?: string } | undefined)?.code, 'DIGEST_MISMATCH', String(err));
-  const after = await snapshot(rig.work);
+  const after = await contentsUnder(rig.work);
   assert.deepEqual(
     Object.keys(after)
       .filter((k) => !(k in before))
@@ -1070,10 +1006,10 @@ test('a batch entry whose bytes do not match its digest is refused alone and not
 test('an answer to a GET_BATCH with more entries than paths fails the session and places nothing (PROTOCOL.md §5.20)', async (t) => {
   const rig = await startRig(t);
   rig.fake.script = { entries: [file('a.txt'), file('b.txt')], extraBatchEntries: 1 };
-  const before = await snapshot(rig.work);
+  const before = await contentsUnder(rig.work);
   const err = await get(rig, ['']);
   assert.equal((err as { code?: string } | undefined)?.code, 'MESSAGE_MALFORMED', String(err));
-  const after = await snapshot(rig.work);
+  const after = await contentsUnder(rig.work);
   assert.deepEqual(
     Object.keys(after).filter((k) => !(k in before)),
     [],

@@ -5,8 +5,7 @@
 // bytes its digest names; nothing may appear outside the root; the session stays usable.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SecureChannel } from '../../src/channel/index.js';
 import { generateKeyPair } from '../../src/crypto/index.js';
@@ -21,6 +20,7 @@ import {
 } from '../../src/protocol/index.js';
 import { openAdmittedSession, receiveMessage } from '../helpers/admitted-session.js';
 import { startTempDirServer } from '../helpers/temp-dir-server.js';
+import { contentsUnder } from '../helpers/tree-snapshot.js';
 
 const CHUNK = 64 * 1024;
 
@@ -34,22 +34,6 @@ function entry(path: string, text: string): BatchEntry {
     path,
     data,
   };
-}
-
-/** Everything under `top`: file digests, link targets, directories. */
-async function snapshot(top: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const e of await readdir(top, { recursive: true, withFileTypes: true })) {
-    const path = join(e.parentPath, e.name);
-    const key = path.slice(top.length + 1);
-    if (e.isSymbolicLink()) out[key] = `-> ${await readlink(path)}`;
-    else if (e.isDirectory()) out[key] = 'dir';
-    else
-      out[key] = createHash('sha256')
-        .update(await readFile(path))
-        .digest('hex');
-  }
-  return out;
 }
 
 async function rig(t: TestContext): Promise<{ root: string; outside: string; session: SecureChannel }> {
@@ -120,7 +104,7 @@ test('a name repeated within a batch, in one record or across two, fails the ses
       `split ${split}`,
     );
     assert.deepEqual(
-      Object.keys(await snapshot(root)).filter((k) => !k.startsWith('.ferry')),
+      Object.keys(await contentsUnder(root)).filter((k) => !k.startsWith('.ferry')),
       ['lnk'],
     );
   }
@@ -144,7 +128,7 @@ test('a file and a directory of the same name in one batch: one is refused with 
 
 test('batch entries that climb out, are absolute, name .ferry or go through a link to outside are refused, and nothing appears outside the root', async (t) => {
   const { root, outside, session } = await rig(t);
-  const before = await snapshot(outside);
+  const before = await contentsUnder(outside);
   const hostile = [
     '../escape.txt',
     'a/../../escape.txt',
@@ -164,8 +148,8 @@ test('batch entries that climb out, are absolute, name .ferry or go through a li
     assert.equal(results[i]!.status, 'refused', `${JSON.stringify(p)}: ${JSON.stringify(results[i])}`),
   );
   assert.deepEqual(results.at(-1), { status: 'placed' });
-  assert.deepEqual(await snapshot(outside), before, 'nothing outside the root changed');
-  const inRoot = await snapshot(root);
+  assert.deepEqual(await contentsUnder(outside), before, 'nothing outside the root changed');
+  const inRoot = await contentsUnder(root);
   for (const key of Object.keys(inRoot))
     assert.ok(
       key === 'fine.txt' || key === 'lnk' || key === '.ferry' || key.startsWith('.ferry/'),

@@ -2,10 +2,7 @@
 // key) on loopback, a WELCOME, then answers of its choosing: a recursive listing of any entries (names the
 // client must validate, kinds that clash with the destination), files served with planted content, GET
 // (one by one or batched) refused with an ERROR detail of its choosing. It records what the client asked for.
-import { once } from 'node:events';
-import { createServer, type Server, type Socket } from 'node:net';
-import { formatFerryId, generateKeyPair } from '../../src/crypto/index.js';
-import { FramedSocket, serverHandshake, type SecureChannel } from '../../src/channel/index.js';
+import type { SecureChannel } from '../../src/channel/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
 import {
   DEFAULT_CHUNK_BYTES,
@@ -15,6 +12,7 @@ import {
   type ListEntry,
   type Message,
 } from '../../src/protocol/index.js';
+import { FakeFerryServer } from '../helpers/fake-ferry-server.js';
 
 /** What the server answers. */
 export interface HostileScript {
@@ -24,35 +22,13 @@ export interface HostileScript {
   getError?: { code: keyof typeof ERROR_CODES; detail: string };
 }
 
-export class HostileServer {
-  readonly identity = generateKeyPair();
-  /** Every message the clients sent after their handshakes, in order. */
-  readonly received: Message[] = [];
+export class HostileServer extends FakeFerryServer {
   script: HostileScript = { entries: [] };
-  readonly #server: Server;
-  readonly #sockets = new Set<Socket>();
-
-  private constructor(server: Server) {
-    this.#server = server;
-  }
 
   static async start(): Promise<HostileServer> {
-    const server = createServer();
-    const hostile = new HostileServer(server);
-    server.on('connection', (socket) => void hostile.#serve(socket));
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
+    const hostile = new HostileServer();
+    await hostile.listen();
     return hostile;
-  }
-
-  get address(): { host: string; port: number } {
-    const info = this.#server.address();
-    if (info === null || typeof info === 'string') throw new Error('not listening');
-    return { host: info.address, port: info.port };
-  }
-
-  get id(): string {
-    return formatFerryId(this.identity.publicKey);
   }
 
   /** The remote paths of every GET_REQUEST so far. */
@@ -60,33 +36,7 @@ export class HostileServer {
     return this.received.flatMap((m) => (m.type === 'GET_REQUEST' ? [m.path] : []));
   }
 
-  close(): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy();
-    return new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
-
-  async #serve(socket: Socket): Promise<void> {
-    socket.on('error', () => undefined);
-    this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
-    let channel: SecureChannel | undefined;
-    try {
-      ({ channel } = await serverHandshake(new FramedSocket(socket), { identity: this.identity }));
-      await channel.send({ type: 'WELCOME', permissions: 3, maxFileBytes: 0 });
-      for (;;) {
-        const message = await channel.receive();
-        this.received.push(message);
-        await this.#answer(channel, message);
-      }
-    } catch {
-      // The client hung up or refused us.
-    } finally {
-      channel?.close();
-      socket.destroy();
-    }
-  }
-
-  async #answer(channel: SecureChannel, message: Message): Promise<void> {
+  protected override async answer(channel: SecureChannel, message: Message): Promise<void> {
     if (message.type === 'LIST_REQUEST') {
       const self = message.selfOnly ?? false;
       const { entries } = this.script;

@@ -4,30 +4,14 @@
 // character to the terminal (docs/SECURITY.md "Malicious server", "Removals", "Terminal output").
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { chmod, mkdir, readFile, readdir, readlink, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { syncTree } from '../../src/client/index.js';
 import { runFerry } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { contentsUnder } from '../helpers/tree-snapshot.js';
 import { HostileServer, dir, file, link } from './hostile-server.js';
-
-/** Everything under `top`: file digests, link targets, directories. */
-async function snapshot(top: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const entry of await readdir(top, { recursive: true, withFileTypes: true })) {
-    const path = join(entry.parentPath, entry.name);
-    const key = path.slice(top.length + 1);
-    if (entry.isSymbolicLink()) out[key] = `-> ${await readlink(path)}`;
-    else if (entry.isDirectory()) out[key] = 'dir';
-    else
-      out[key] = createHash('sha256')
-        .update(await readFile(path))
-        .digest('hex');
-  }
-  return out;
-}
 
 interface Rig {
   work: string;
@@ -103,11 +87,11 @@ const CLASHING_LISTINGS = [
 test('sync down without delete: a hostile listing that omits or clashes with every local entry removes nothing and writes nothing outside DST', async (t) => {
   const rig = await startRig(t);
   for (const { name, entries } of CLASHING_LISTINGS) {
-    const outsideBefore = await snapshot(rig.outside);
+    const outsideBefore = await contentsUnder(rig.outside);
     rig.hostile.script = { entries };
     await syncDown(rig, { delete: false });
-    assert.deepEqual(await snapshot(rig.outside), outsideBefore, `${name}: nothing outside DST changed`);
-    const after = await snapshot(rig.dest);
+    assert.deepEqual(await contentsUnder(rig.outside), outsideBefore, `${name}: nothing outside DST changed`);
+    const after = await contentsUnder(rig.dest);
     // Nothing the listing lacks, and no directory, is removed without `delete`. (A file the listing names
     // may be replaced, by another kind too, as rsync replaces a non-directory without --delete.)
     assert.equal(after['d/keep2.txt'] !== undefined, true, `${name}: d/keep2.txt kept`);
@@ -119,11 +103,11 @@ test('sync down without delete: a hostile listing that omits or clashes with eve
 test('sync down with delete: a link in DST is removed or replaced as a link, never followed, whatever the listing says is there', async (t) => {
   for (const { name, entries } of CLASHING_LISTINGS) {
     const rig = await startRig(t);
-    const outsideBefore = await snapshot(rig.outside);
+    const outsideBefore = await contentsUnder(rig.outside);
     rig.hostile.script = { entries };
     await syncDown(rig, { delete: true });
-    assert.deepEqual(await snapshot(rig.outside), outsideBefore, `${name}: nothing outside DST changed`);
-    const after = await snapshot(rig.dest);
+    assert.deepEqual(await contentsUnder(rig.outside), outsideBefore, `${name}: nothing outside DST changed`);
+    const after = await contentsUnder(rig.dest);
     for (const [path, what] of Object.entries(after)) {
       if (what.startsWith('-> '))
         assert.ok(
@@ -178,11 +162,11 @@ test('`ferry sync HOST/SRC DST` prints a hostile server`s link targets and error
     ['--delete', '--verbose'],
     ['--delete', '--json'],
   ]) {
-    const before = await snapshot(rig.outside);
+    const before = await contentsUnder(rig.outside);
     const result = await runFerry([...args, ...extra]);
     assertNothingRaw(result.stdout, `${extra.join(' ')} stdout`);
     assertNothingRaw(result.stderr, `${extra.join(' ')} stderr`);
-    assert.deepEqual(await snapshot(rig.outside), before);
+    assert.deepEqual(await contentsUnder(rig.outside), before);
   }
 });
 
@@ -209,17 +193,17 @@ test('sync up with delete against a hostile listing: escaping or invalid names a
       (err: unknown) => err,
     );
   for (const path of ['../x', '/etc/passwd', 'a/../../x', 'esc\u001b[2J', 'a//b']) {
-    const before = await snapshot(rig.work);
+    const before = await contentsUnder(rig.work);
     const sent = rig.hostile.received.length;
     rig.hostile.script = { entries: [file('extra.txt'), file(path)] };
     const err = await sync();
     assert.equal((err as { code?: string } | undefined)?.code, 'PATH_INVALID', JSON.stringify(path));
-    assert.deepEqual(await snapshot(rig.work), before, `${JSON.stringify(path)}: nothing local changed`);
+    assert.deepEqual(await contentsUnder(rig.work), before, `${JSON.stringify(path)}: nothing local changed`);
     const asked = rig.hostile.received.slice(sent).filter((m) => m.type !== 'LIST_REQUEST');
     assert.deepEqual(asked, [], `${JSON.stringify(path)}: no request after the bad listing`);
   }
   // A valid listing: its extra entries are removed on the server only, by requests naming them under DST.
-  const before = await snapshot(source);
+  const before = await contentsUnder(source);
   const sent = rig.hostile.received.length;
   // SRC's own file listed as it is, so nothing is sent (this server takes no upload).
   rig.hostile.script = {
@@ -227,7 +211,7 @@ test('sync up with delete against a hostile listing: escaping or invalid names a
   };
   const result = await sync();
   assert.equal(result, undefined);
-  assert.deepEqual(await snapshot(source), before, 'nothing local changed');
+  assert.deepEqual(await contentsUnder(source), before, 'nothing local changed');
   const removed = rig.hostile.received
     .slice(sent)
     .flatMap((m) => (m.type === 'REMOVE_REQUEST' ? [m.path] : []))
