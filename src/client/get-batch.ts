@@ -1,5 +1,6 @@
 import { lstatSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
 import {
   DEFAULT_CHUNK_BYTES,
@@ -8,12 +9,14 @@ import {
   MAX_BATCH_ENTRIES,
   MAX_BATCH_FILE_BYTES,
   MAX_MESSAGE_BYTES,
+  MIN_DELTA_BLOCK_BYTES,
   getBatchPathBytes,
   type GetBatchEntry,
 } from '../protocol/index.js';
 import { GetBatchReceiver } from '../machines/index.js';
 import {
   placeStagedFiles,
+  resolveUnderRoot,
   stageSmallFiles,
   type RootPath,
   type SmallFile,
@@ -21,6 +24,8 @@ import {
   type StagedPlacement,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
+import type { FileJob } from './get-files.js';
+import type { TransferSubject } from './transfer-events.js';
 import { downloadPartialPaths, type DownloadResult } from './download-file.js';
 
 /** A download that may travel in a batch (see {@link batchableDownload}): its destination already resolved. */
@@ -37,7 +42,7 @@ export interface SmallGetJob {
 export type GetBatchOutcome = DownloadResult | FerryError | 'fallback';
 
 /** Whether a listed size may go in a batch (PROTOCOL.md §5.20): at most MAX_BATCH_FILE_BYTES. */
-export function batchableSize(size: number | undefined): size is number {
+function batchableSize(size: number | undefined): size is number {
   return size !== undefined && size <= MAX_BATCH_FILE_BYTES;
 }
 
@@ -48,7 +53,7 @@ export function batchableSize(size: number | undefined): size is number {
  * sync's changed files receive only what changed, §5.17). An existing file without `overwrite` goes: its
  * entry is compared with it locally, as VERIFY_ONLY compares (§5.11.1), and the server learns nothing of it.
  */
-export function batchableDownload(
+function batchableDownload(
   target: RootPath,
   options: { overwrite?: boolean | undefined; delta?: boolean | undefined; deltaMinBytes: number },
 ): boolean {
@@ -61,7 +66,7 @@ export function batchableDownload(
 }
 
 /** Whether a batch of `count` paths holding `bytes` of listed data and a request of `requestBytes` has room. */
-export function getBatchHasRoom(
+function getBatchHasRoom(
   count: number,
   bytes: number,
   requestBytes: number,
@@ -74,8 +79,55 @@ export function getBatchHasRoom(
   );
 }
 
-/** The size of a GET_BATCH asking for no path yet, to count a request's bytes from. */
-export const EMPTY_GET_BATCH_BYTES = GET_BATCH_HEADER_BYTES;
+/** One download of a batch: its plan index and job, named as events name it, its destination resolved. */
+export interface BatchedDownload {
+  readonly index: number;
+  readonly job: FileJob;
+  readonly subject: TransferSubject;
+  readonly target: RootPath;
+  readonly remotePath: string;
+}
+
+/**
+ * The downloads from `index` on that go in one batch (PROTOCOL.md §5.20): small as listed, not done yet, not
+ * refused, their destination resolved here and routed to a batch by {@link batchableDownload}, within the
+ * batch's bounds. Fewer than two is no batch: the first goes the one-file path (a destination that fails to
+ * resolve too, which then reports its failure).
+ */
+export async function smallDownloadsFrom(
+  files: readonly FileJob[],
+  index: number,
+  done: readonly unknown[],
+  localDir: string,
+  options: { overwrite?: boolean | undefined; delta?: boolean | undefined },
+  knownDirs: Set<string>,
+): Promise<BatchedDownload[]> {
+  const group: BatchedDownload[] = [];
+  let bytes = 0;
+  let requestBytes = GET_BATCH_HEADER_BYTES;
+  for (let i = index; i < files.length && done[i] === undefined; i++) {
+    const job = files[i]!;
+    if (job.refused || !batchableSize(job.size)) break;
+    if (!getBatchHasRoom(group.length, bytes, requestBytes, { size: job.size, remotePath: job.remotePath }))
+      break;
+    let target: RootPath;
+    try {
+      target = await resolveUnderRoot(localDir, job.local, { createDirs: true, knownDirs });
+    } catch {
+      break;
+    }
+    if (!batchableDownload(target, { ...options, deltaMinBytes: MIN_DELTA_BLOCK_BYTES })) break;
+    const subject = {
+      direction: 'download',
+      file: join(localDir, ...job.local),
+      remotePath: job.remotePath,
+    } as const;
+    group.push({ index: i, job, subject, target, remotePath: job.remotePath });
+    bytes += job.size;
+    requestBytes += getBatchPathBytes(job.remotePath);
+  }
+  return group;
+}
 
 /**
  * Fetches small files in one batch (PROTOCOL.md §5.20): one GET_BATCH naming them, their entries read as

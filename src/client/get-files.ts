@@ -1,7 +1,7 @@
 import { lstat, mkdir, readlink, realpath, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
-import { MIN_DELTA_BLOCK_BYTES, getBatchPathBytes, parseRemotePath } from '../protocol/index.js';
+import { parseRemotePath } from '../protocol/index.js';
 import { MAX_BATCHES_IN_FLIGHT } from '../machines/index.js';
 import {
   linkVerdictOnDisk,
@@ -14,19 +14,12 @@ import {
   setDirectoryAttributes,
   DEFAULT_THREADS,
   SealPool,
-  type RootPath,
   type TreeNode,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { beginDownload, type DownloadResult } from './download-file.js';
 import { InFlightWindow } from './in-flight-window.js';
-import {
-  EMPTY_GET_BATCH_BYTES,
-  batchableDownload,
-  batchableSize,
-  getBatch,
-  getBatchHasRoom,
-} from './get-batch.js';
+import { getBatch, smallDownloadsFrom, type BatchedDownload } from './get-batch.js';
 import { listRemote } from './list-remote.js';
 import { aboutRemotePath, remoteName } from './remote-name.js';
 import { failsOnlyThisJob, jobsFailedError } from './job-failure.js';
@@ -480,7 +473,7 @@ async function runDownloads(
   try {
     for (let index = 0; index < plan.files.length; index++) {
       if (done[index] !== undefined) continue;
-      const group = await smallDownloadsFrom(plan, index, done, localDir, options, knownDirs);
+      const group = await smallDownloadsFrom(plan.files, index, done, localDir, options, knownDirs);
       if (group.length > 1) {
         if (batches.length >= MAX_BATCHES_IN_FLIGHT) await batches.shift();
         await window.addGroup(
@@ -506,56 +499,6 @@ async function runDownloads(
 
 /** Requests in flight for the files of one batch that go the one-file path (see runDownloads). */
 const FALLBACKS_IN_FLIGHT = 16;
-
-/** One download of a batch: its plan index and job, named as events name it, its destination resolved. */
-interface BatchedDownload {
-  readonly index: number;
-  readonly job: FileJob;
-  readonly subject: TransferSubject;
-  readonly target: RootPath;
-  readonly remotePath: string;
-}
-
-/**
- * The downloads from `index` on that go in one batch (PROTOCOL.md §5.20): small as listed, not done yet, not
- * refused, their destination resolved here and routed to a batch by {@link batchableDownload}, within the
- * batch's bounds. Fewer than two is no batch: the first goes the one-file path (a destination that fails to
- * resolve too, which then reports its failure).
- */
-async function smallDownloadsFrom(
-  plan: GetPlan,
-  index: number,
-  done: readonly (GetJobResult | undefined)[],
-  localDir: string,
-  options: GetFilesOptions,
-  knownDirs: Set<string>,
-): Promise<BatchedDownload[]> {
-  const group: BatchedDownload[] = [];
-  let bytes = 0;
-  let requestBytes = EMPTY_GET_BATCH_BYTES;
-  for (let i = index; i < plan.files.length && done[i] === undefined; i++) {
-    const job = plan.files[i]!;
-    if (job.refused || !batchableSize(job.size)) break;
-    if (!getBatchHasRoom(group.length, bytes, requestBytes, { size: job.size, remotePath: job.remotePath }))
-      break;
-    let target: RootPath;
-    try {
-      target = await resolveUnderRoot(localDir, job.local, { createDirs: true, knownDirs });
-    } catch {
-      break;
-    }
-    if (!batchableDownload(target, { ...options, deltaMinBytes: MIN_DELTA_BLOCK_BYTES })) break;
-    const subject = {
-      direction: 'download',
-      file: join(localDir, ...job.local),
-      remotePath: job.remotePath,
-    } as const;
-    group.push({ index: i, job, subject, target, remotePath: job.remotePath });
-    bytes += job.size;
-    requestBytes += getBatchPathBytes(job.remotePath);
-  }
-  return group;
-}
 
 /** Creates links and empty directories, then gives directories their mode and mtime, deepest first. */
 async function finishTree(
