@@ -13,7 +13,7 @@ import { ferryEnv } from '../test/helpers/cli.js';
 import { FaultProxy } from '../test/helpers/fault-proxy.js';
 import { sha256File, writeRandomFile } from '../test/helpers/random-file.js';
 import type { FerryPeers } from './lib/ferry-peers.js';
-import { freePort } from './lib/free-port.js';
+import { freePort } from '../scripts/cluster/free-port.js';
 import type { LoopbackSshd } from './lib/loopback-sshd.js';
 import { formatSize } from './lib/parse-size.js';
 import { ServerMeter } from './lib/server-meter.js';

@@ -30,7 +30,7 @@ import { DelayProxy } from './lib/delay-proxy.js';
 import { ensureTools, type ToolName } from './lib/ensure-tools.js';
 import { FerryPeers } from './lib/ferry-peers.js';
 import { snapshotFerry } from './lib/ferry-snapshot.js';
-import { freePort } from './lib/free-port.js';
+import { freePort } from '../scripts/cluster/free-port.js';
 import { LoopbackSshd, SSH_CIPHER, type SshdProcess } from './lib/loopback-sshd.js';
 import { markdownTable } from './lib/markdown-table.js';
 import { median } from './lib/median.js';

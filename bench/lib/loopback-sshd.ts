@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { killTree, track } from './child-registry.js';
-import { freePort } from './free-port.js';
+import { freePort } from '../../scripts/cluster/free-port.js';
 
 export const SSHD = '/usr/sbin/sshd';
 /** The cipher every SSH-based baseline uses (the fastest OpenSSH offers here, as ECOSYSTEM.md measured). */
