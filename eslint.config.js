@@ -165,6 +165,19 @@ export default tseslint.config(
       message: 'the CLI uses whole operations (sendPaths, getPaths, listFiles), like any embedder',
     })),
   }),
+  // The library never writes to the terminal: only the CLI decides what a user sees (events, --json, -q).
+  {
+    files: ['src/**'],
+    ignores: ['src/cli/**'],
+    rules: {
+      'no-console': 'error',
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'stdout', message: 'only src/cli writes to the terminal' },
+        { object: 'process', property: 'stderr', message: 'only src/cli writes to the terminal' },
+      ],
+    },
+  },
   {
     files: ['test/**', 'bench/**', 'scripts/**'],
     rules: {

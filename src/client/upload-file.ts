@@ -322,7 +322,6 @@ class UploadDriver {
       // Every record is taken before PUT_END (§5.15.2), and a signature that failed fails the upload.
       await this.#arrival?.whole;
       options.onDelta?.({ literalBytes: streamed.literalBytes, size: source.size });
-      process.stderr.write(`T ${(performance.timeOrigin + performance.now()).toFixed(1)} cli-streamed\n`);
       return streamed.bytes;
     }
     const pool = options.sealPool;

@@ -52,7 +52,10 @@ async function sendReplacing(name: string, flags: string[]): Promise<{ up: numbe
     '--overwrite',
     ...flags,
   ];
-  assertExit(await runFerry(['--home', clientHome, ...args]), 0, args.join(' '));
+  const run = await runFerry(['--home', clientHome, ...args]);
+  assertExit(run, 0, args.join(' '));
+  if (flags.includes('--quiet'))
+    assert.equal(run.stdout + run.stderr, '', '--quiet prints nothing on success');
   assert.ok((await readFile(join(root, name))).equals(next), 'byte-exact');
   return { up: proxy!.totalBytes('clientToServer') - before, size: next.length };
 }
@@ -71,8 +74,8 @@ async function getReplacing(name: string, flags: string[]): Promise<{ down: numb
   return { down: proxy!.totalBytes('serverToClient') - before, size: next.length };
 }
 
-test('send --overwrite of a file with 1 KiB inserted near the start sends a small part of it, byte-exact', async () => {
-  const { up, size } = await sendReplacing('up.img', ['--chunk-size', '256k']);
+test('send --overwrite --quiet of a file with 1 KiB inserted near the start sends a small part of it, byte-exact, silently', async () => {
+  const { up, size } = await sendReplacing('up.img', ['--chunk-size', '256k', '--quiet']);
   assert.ok(up < 96 * 1024, `${up} bytes client->server for a ${size}-byte file`);
 });
 
