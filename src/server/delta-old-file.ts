@@ -327,9 +327,18 @@ export class DeltaOldFile {
    * Idempotent.
    */
   async close(): Promise<void> {
+    await this.stopSigning();
+    await this.#old.close().catch(() => undefined);
+  }
+
+  /**
+   * Stops the signing before its next read and waits until it is over (`done` then resolves, unless it
+   * failed first). At PUT_END: a client that followed §5.15.2 has every record by then, so this only waits
+   * for the signing's last steps; one that ended early gets no record after its PUT_DONE. Idempotent.
+   */
+  async stopSigning(): Promise<void> {
     this.#stop ??= new FerryError('ABORTED', 'the delta upload ended while its old file was signed');
     await this.#signing;
-    await this.#old.close().catch(() => undefined);
   }
 }
 

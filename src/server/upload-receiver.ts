@@ -182,6 +182,8 @@ export class UploadReceiver implements TransferClaim {
           await this.#compareExisting(active, message.fileDigest);
           return NOTHING_PENDING;
         }
+        // A delta's signing runs behind the copies (DeltaOldFile.startSignature): over before PUT_DONE.
+        await active.old?.stopSigning();
         return await this.#finishInBackground(active, message.fileDigest);
       }
     }
