@@ -9,6 +9,7 @@ import {
   deltaBlockCount,
   leafHash,
   noteLeafHash,
+  type DeltaBlocksMessage,
   type PutCopyMessage,
   type PutOfferMessage,
 } from '../protocol/index.js';
@@ -72,11 +73,16 @@ export class DeltaOldFile {
   #pieceTurn = 0;
   /** The signing once started (`startSignature`), settled and never rejecting; `close` waits for it. */
   #signing: Promise<void> | undefined;
-  /** Set by `close`: the signing stops before its next read, with this error (which `done` swallows). */
+  /** Set by `stopSigning`: the signing stops before its next read, with this error (`done` swallows it). */
   #stop: Error | undefined;
+  /** Rejects with `#stop` once it is set: what the signing's waits race (`#sign`). */
+  readonly #stopped: Promise<never>;
+  #rejectStopped: (stop: Error) => void = () => undefined;
 
   private constructor(old: SourceFile) {
     this.#old = old;
+    this.#stopped = new Promise<never>((_, reject) => (this.#rejectStopped = reject));
+    this.#stopped.catch(() => undefined);
   }
 
   /**
@@ -140,24 +146,22 @@ export class DeltaOldFile {
   async #sign(io: SessionIo, ref: number, placing: SignedPieceHook | undefined): Promise<void> {
     const old = this.#old;
     const blockBytes = deltaBlockBytesFor(old.size);
-    await io.ctx.hashCache.spend(io.clientKey, old.size);
+    // A wait for the hashing budget or for a record's send (a client not reading) ends at once when the
+    // signing is stopped: `stopSigning` must not wait for the client (a send left parked fails when the
+    // channel closes).
+    const unlessStopped = <R>(work: Promise<R>): Promise<R> => Promise.race([work, this.#stopped]);
+    const send = (record: DeltaBlocksMessage): Promise<void> => unlessStopped(io.send(record));
+    await unlessStopped(io.ctx.hashCache.spend(io.clientKey, old.size));
     if (blockBytes === LEAF_BYTES) {
       // The leaf hashes are kept for the copies (`copyInto`) when the file did not change while it was read:
       // any write moves its ctime, which no one can set back, so an equal identity means the bytes signed.
       const hashes = new ChunkHashes(old.size, LEAF_BYTES);
-      await signLeaves(
-        old,
-        ref,
-        hashes,
-        (record) => io.send(record),
-        placing,
-        () => this.#stop,
-      );
+      await signLeaves(old, ref, hashes, send, placing, () => this.#stop);
       if (await this.#unchanged()) this.#leafHashes = hashes;
       else this.#placed = undefined;
       return;
     }
-    await signBlocks(old, ref, blockBytes, (record) => io.send(record));
+    await signBlocks(old, ref, blockBytes, send);
   }
 
   /**
@@ -338,6 +342,7 @@ export class DeltaOldFile {
    */
   async stopSigning(): Promise<void> {
     this.#stop ??= new FerryError('ABORTED', 'the delta upload ended while its old file was signed');
+    this.#rejectStopped(this.#stop);
     await this.#signing;
   }
 }

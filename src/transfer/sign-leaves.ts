@@ -88,39 +88,51 @@ export async function signLeaves(
     return piece;
   };
   let next = totalBlocks > 0 ? readPiece(0) : undefined;
-  for (let firstBlock = 0; firstBlock < totalBlocks; firstBlock += SIGN_RECORD_BLOCKS) {
-    const count = Math.min(SIGN_RECORD_BLOCKS, totalBlocks - firstBlock);
-    const weak = new Uint32Array(count);
-    const strong = Buffer.alloc(count * DELTA_STRONG_BYTES);
-    for (let block = firstBlock; block < firstBlock + count;) {
-      const leaves = await next!;
-      // Handed out before the next read is queued behind it: that read goes to the other buffer, and waits
-      // for this piece's hashing too (`next` is read only after this loop turn awaited it).
-      if (onPiece) handedOut[(turn - 1) % 2] = onPiece(block * LEAF_BYTES, leaves);
-      const hashing = leafHashesOf(leaves);
-      next = block + leaves.length < totalBlocks ? readPiece(block + leaves.length) : undefined;
-      for (let i = 0; i < leaves.length; i++)
-        weak[block + i - firstBlock] = weakChecksum(leaves[i]!, 0, leaves[i]!.length);
-      const leafHashes = await hashing;
-      for (let i = 0; i < leaves.length; i++) {
-        const hash = leafHashes.subarray(i * 32, (i + 1) * 32);
-        hashes.set(block + i, hash);
-        hash.copy(strong, (block + i - firstBlock) * DELTA_STRONG_BYTES, 0, DELTA_STRONG_BYTES);
-      }
-      block += leaves.length;
-    }
-    await send({
-      type: 'DELTA_BLOCKS',
-      ref,
-      oldSize: size,
-      blockBytes: LEAF_BYTES,
-      firstBlock,
-      weak,
-      strong,
-    });
+  try {
+    await signPieces();
+  } catch (err) {
+    // Stopped or failed: still, no read queued and nothing `onPiece` does with a buffer outlives the signing
+    // (its caller may close the files read and written once this returns).
+    await next?.catch(() => undefined);
+    await Promise.all(handedOut);
+    throw err;
   }
   // The caller learns the signing is over once every piece handed out is done with.
   await Promise.all(handedOut);
+
+  async function signPieces(): Promise<void> {
+    for (let firstBlock = 0; firstBlock < totalBlocks; firstBlock += SIGN_RECORD_BLOCKS) {
+      const count = Math.min(SIGN_RECORD_BLOCKS, totalBlocks - firstBlock);
+      const weak = new Uint32Array(count);
+      const strong = Buffer.alloc(count * DELTA_STRONG_BYTES);
+      for (let block = firstBlock; block < firstBlock + count;) {
+        const leaves = await next!;
+        // Handed out before the next read is queued behind it: that read goes to the other buffer, and waits
+        // for this piece's hashing too (`next` is read only after this loop turn awaited it).
+        if (onPiece) handedOut[(turn - 1) % 2] = onPiece(block * LEAF_BYTES, leaves);
+        const hashing = leafHashesOf(leaves);
+        next = block + leaves.length < totalBlocks ? readPiece(block + leaves.length) : undefined;
+        for (let i = 0; i < leaves.length; i++)
+          weak[block + i - firstBlock] = weakChecksum(leaves[i]!, 0, leaves[i]!.length);
+        const leafHashes = await hashing;
+        for (let i = 0; i < leaves.length; i++) {
+          const hash = leafHashes.subarray(i * 32, (i + 1) * 32);
+          hashes.set(block + i, hash);
+          hash.copy(strong, (block + i - firstBlock) * DELTA_STRONG_BYTES, 0, DELTA_STRONG_BYTES);
+        }
+        block += leaves.length;
+      }
+      await send({
+        type: 'DELTA_BLOCKS',
+        ref,
+        oldSize: size,
+        blockBytes: LEAF_BYTES,
+        firstBlock,
+        weak,
+        strong,
+      });
+    }
+  }
 }
 
 /**

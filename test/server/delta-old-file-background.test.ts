@@ -140,6 +140,15 @@ test('closing the old file stops its signing before the next read, and the signi
   assert.ok(r.records.length < 5, `stopped early: ${r.records.length} of 5 records sent`);
 });
 
+test('stopping the signing does not wait for a record the client never reads: close returns, and the signing ends without an error', async (t) => {
+  const r = await started(t);
+  await r.held;
+  // The first record's send stays parked (a client that stopped reading): never released here.
+  await r.file.close();
+  await r.signing.done;
+  assert.equal(r.records.length, 1, 'nothing was sent after the parked record');
+});
+
 test('a signing that fails (its record could not be sent) rejects with that failure', async (t) => {
   const failure = new Error('the session is gone');
   const r = await started(t, failure);
