@@ -119,7 +119,7 @@ export class DeltaOldFile {
    * "Hashing on request").
    *
    * `done` settles when the signing is over: it rejects with what failed it (a read, a send), and resolves
-   * when `close` stopped it. When `placing` (the new file has the old one's size and the partial holds
+   * when `stopSigning` (or `close`) stopped it. When `placing` (the new file has the old one's size and the partial holds
    * nothing verified: the signing writes each old leaf where it lies, `#placing`), the caller waits for `done`
    * before it reads the session's next message, so no other write races the placing. Otherwise the signing
    * runs in the background while the session's messages are handled: PUT_COPY of blocks already sent, which
