@@ -9,6 +9,7 @@ import {
   deltaBlockCount,
   leafHash,
   noteLeafHash,
+  type DeltaBlocksMessage,
   type PutCopyMessage,
   type PutOfferMessage,
 } from '../protocol/index.js';
@@ -70,9 +71,18 @@ export class DeltaOldFile {
   /** The copies' read buffers (`#nextPiece`), at most COPY_PIECES, and whose turn is next once all exist. */
   #pieces: Buffer[] | undefined;
   #pieceTurn = 0;
+  /** The signing once started (`startSignature`), settled and never rejecting; `close` waits for it. */
+  #signing: Promise<void> | undefined;
+  /** Set by `stopSigning`: the signing stops before its next read, with this error (`done` swallows it). */
+  #stop: Error | undefined;
+  /** Rejects with `#stop` once it is set: what the signing's waits race (`#sign`). */
+  readonly #stopped: Promise<never>;
+  #rejectStopped: (stop: Error) => void = () => undefined;
 
   private constructor(old: SourceFile) {
     this.#old = old;
+    this.#stopped = new Promise<never>((_, reject) => (this.#rejectStopped = reject));
+    this.#stopped.catch(() => undefined);
   }
 
   /**
@@ -101,32 +111,57 @@ export class DeltaOldFile {
   }
 
   /**
-   * PROTOCOL.md §5.15.2: the old file's signature in DELTA_BLOCKS records, in the block size its size picks.
-   * Leaf-sized blocks go through the download's signing (`signLeaves`, §5.17.2: the same records): read in
-   * large pieces, one leaf hash per block. Smaller blocks (old files under 16 MiB) go through `signBlocks`,
-   * as a download's do. Either way at most one record of 2048 blocks is in memory. Hashing on request is
-   * paid for like an EXISTING answer (docs/SECURITY.md "Hashing on request").
+   * PROTOCOL.md §5.15.2: starts sending the old file's signature in DELTA_BLOCKS records, in the block size
+   * its size picks. Leaf-sized blocks go through the download's signing (`signLeaves`, §5.17.2: the same
+   * records): read in large pieces, one leaf hash per block, hashed on the leaf hash thread. Smaller blocks
+   * (old files under 16 MiB) go through `signBlocks`, as a download's do. Either way at most one record of
+   * 2048 blocks is in memory. Hashing on request is paid for like an EXISTING answer (docs/SECURITY.md
+   * "Hashing on request").
+   *
+   * `done` settles when the signing is over: it rejects with what failed it (a read, a send), and resolves
+   * when `stopSigning` (or `close`) stopped it. When `placing` (the new file has the old one's size and the partial holds
+   * nothing verified: the signing writes each old leaf where it lies, `#placing`), the caller waits for `done`
+   * before it reads the session's next message, so no other write races the placing. Otherwise the signing
+   * runs in the background while the session's messages are handled: PUT_COPY of blocks already sent, which
+   * a client may send before the last record (§5.15.2), is served while the rest is signed (issue 16: an
+   * insertion's copy waited for the whole signing, then ran, one core idle each time).
    */
-  async sendSignature<T>(
+  startSignature<T>(
     io: SessionIo,
     ref: number,
     partial: PartialTransfer<T>,
     newSize: number,
-  ): Promise<void> {
+  ): { readonly done: Promise<void>; readonly placing: boolean } {
+    if (this.#signing !== undefined) throw new FerryError('INTERNAL', 'a delta signature sent twice');
+    const placing = this.#placing(partial, newSize);
+    const signing = this.#sign(io, ref, placing);
+    // Settled, never rejecting: `close` waits for it before the file is closed under its reads.
+    this.#signing = signing.catch(() => undefined);
+    const done = signing.catch((err: unknown) => {
+      if (this.#stop === undefined) throw err;
+    });
+    return { done, placing: placing !== undefined };
+  }
+
+  async #sign(io: SessionIo, ref: number, placing: SignedPieceHook | undefined): Promise<void> {
     const old = this.#old;
     const blockBytes = deltaBlockBytesFor(old.size);
-    await io.ctx.hashCache.spend(io.clientKey, old.size);
+    // A wait for the hashing budget or for a record's send (a client not reading) ends at once when the
+    // signing is stopped: `stopSigning` must not wait for the client (a send left parked fails when the
+    // channel closes).
+    const unlessStopped = <R>(work: Promise<R>): Promise<R> => Promise.race([work, this.#stopped]);
+    const send = (record: DeltaBlocksMessage): Promise<void> => unlessStopped(io.send(record));
+    await unlessStopped(io.ctx.hashCache.spend(io.clientKey, old.size));
     if (blockBytes === LEAF_BYTES) {
       // The leaf hashes are kept for the copies (`copyInto`) when the file did not change while it was read:
       // any write moves its ctime, which no one can set back, so an equal identity means the bytes signed.
       const hashes = new ChunkHashes(old.size, LEAF_BYTES);
-      const placing = this.#placing(partial, newSize);
-      await signLeaves(old, ref, hashes, (record) => io.send(record), placing);
+      await signLeaves(old, ref, hashes, send, placing, () => this.#stop);
       if (await this.#unchanged()) this.#leafHashes = hashes;
       else this.#placed = undefined;
       return;
     }
-    await signBlocks(old, ref, blockBytes, (record) => io.send(record));
+    await signBlocks(old, ref, blockBytes, send);
   }
 
   /**
@@ -139,6 +174,7 @@ export class DeltaOldFile {
    */
   #placing<T>(partial: PartialTransfer<T>, newSize: number): SignedPieceHook | undefined {
     const old = this.#old;
+    if (deltaBlockBytesFor(old.size) !== LEAF_BYTES) return undefined; // `signBlocks` hands out no pieces
     if (newSize !== old.size || partial.verifiedBytes > 0 || partial.heldRanges().length > 0)
       return undefined;
     const placed = new Uint8Array(Math.ceil(old.size / LEAF_BYTES));
@@ -289,9 +325,25 @@ export class DeltaOldFile {
     }
   }
 
-  /** Closes the old file; never throws (the transfer is ending either way). */
+  /**
+   * Stops the signing, waits for it to end (its reads use the open file: a descriptor closed under them could
+   * be reused by another open), then closes the old file; never throws (the transfer is ending either way).
+   * Idempotent.
+   */
   async close(): Promise<void> {
+    await this.stopSigning();
     await this.#old.close().catch(() => undefined);
+  }
+
+  /**
+   * Stops the signing before its next read and waits until it is over (`done` then resolves, unless it
+   * failed first). At PUT_END: a client that followed §5.15.2 has every record by then, so this only waits
+   * for the signing's last steps; one that ended early gets no record after its PUT_DONE. Idempotent.
+   */
+  async stopSigning(): Promise<void> {
+    this.#stop ??= new FerryError('ABORTED', 'the delta upload ended while its old file was signed');
+    this.#rejectStopped(this.#stop);
+    await this.#signing;
   }
 }
 

@@ -76,7 +76,11 @@ type Active =
 export interface UploadOutcome {
   /** Resolves if another session of this client takes the transfer over (PROTOCOL.md §6.2). */
   readonly takenOver?: Promise<void>;
-  /** The background finish after PUT_END: resolves once PUT_DONE is sent, rejects with what ends the ref. */
+  /**
+   * Work this step left running: the background finish after PUT_END (resolves once PUT_DONE is sent), or a
+   * delta upload's signing after PUT_ACCEPT (resolves once the signature is sent); rejects with what ends
+   * the ref.
+   */
   readonly finished?: Promise<void>;
 }
 
@@ -115,10 +119,18 @@ export class UploadReceiver implements TransferClaim {
   /** Answers a PUT_OFFER (PROTOCOL.md §5.3, §5.4, §5.13.2); the lane has checked no upload is open. */
   async offer(offer: PutOfferMessage): Promise<UploadOutcome> {
     let takenOver: Promise<void> | undefined;
-    await this.#offer(offer, (promise) => {
-      takenOver = promise;
-    });
-    return takenOver ? { takenOver } : NOTHING_PENDING;
+    let signing: Promise<void> | undefined;
+    await this.#offer(
+      offer,
+      (promise) => {
+        takenOver = promise;
+      },
+      (promise) => {
+        signing = promise;
+      },
+    );
+    // A delta's signing left running (PROTOCOL.md §5.15.2): what fails it ends the ref, as a finish's would.
+    return { ...(takenOver ? { takenOver } : {}), ...(signing ? { finished: signing } : {}) };
   }
 
   /** Handles a message of the open upload (the lane routes only those here). */
@@ -170,6 +182,8 @@ export class UploadReceiver implements TransferClaim {
           await this.#compareExisting(active, message.fileDigest);
           return NOTHING_PENDING;
         }
+        // A delta's signing runs behind the copies (DeltaOldFile.startSignature): over before PUT_DONE.
+        await active.old?.stopSigning();
         return await this.#finishInBackground(active, message.fileDigest);
       }
     }
@@ -262,7 +276,11 @@ export class UploadReceiver implements TransferClaim {
     this.#stages.leave(transferId);
   }
 
-  async #offer(offer: PutOfferMessage, onTakeOver: (takenOver: Promise<void>) => void): Promise<void> {
+  async #offer(
+    offer: PutOfferMessage,
+    onTakeOver: (takenOver: Promise<void>) => void,
+    onSigning: (signing: Promise<void>) => void,
+  ): Promise<void> {
     // PROTOCOL.md §6.2: one transfer receives data at a time per session (the lane refuses a second offer).
     if (this.#active)
       throw new FerryError('INTERNAL', `PUT_OFFER while transfer ${this.#active.ref} is open`);
@@ -309,7 +327,7 @@ export class UploadReceiver implements TransferClaim {
             await this.#offerExisting(offer, { objectKey: key }, transferId);
             return;
           }
-          await this.#offerPartial(offer, key, transferId, onTakeOver);
+          await this.#offerPartial(offer, key, transferId, onTakeOver, onSigning);
           return;
         }
         // Bounded: a session touching very many directories just checks some of them again.
@@ -329,6 +347,7 @@ export class UploadReceiver implements TransferClaim {
             target,
             transferId,
             onTakeOver,
+            onSigning,
             target.exists ? await DeltaOldFile.open(io, offer, target) : undefined,
           );
       } finally {
@@ -374,6 +393,7 @@ export class UploadReceiver implements TransferClaim {
     target: UploadTarget,
     transferId: string,
     onTakeOver: (takenOver: Promise<void>) => void,
+    onSigning: (signing: Promise<void>) => void,
     old?: DeltaOldFile,
   ): Promise<void> {
     const io = this.#io;
@@ -441,7 +461,13 @@ export class UploadReceiver implements TransferClaim {
       joinToken,
       ranges: partial.heldRanges(),
     });
-    if (old) await old.sendSignature(io, offer.ref, partial, offer.size);
+    if (old) {
+      const signing = old.startSignature(io, offer.ref, partial, offer.size);
+      // Placing old leaves while signing: nothing else may write meanwhile (`DeltaOldFile.startSignature`).
+      // Otherwise the session goes on to its next message: copies are served while the signing runs.
+      if (signing.placing) await signing.done;
+      else onSigning(signing.done);
+    }
   }
 
   /** PROTOCOL.md §5.4 EXISTING: offer the existing content's chunk hashes so the client can tell if it is identical. */

@@ -21,8 +21,9 @@ parentPort.on('message', ({ id, shared, starts, length }) => {
 
 /**
  * Leaf hashes of ranges of a SharedArrayBuffer on a worker thread of its own, while the caller's thread
- * hashes others (issue 16: a delta upload's server hashed every byte of a shifted copy on its event loop,
- * the client idle, one of two cores unused). One thread per process, started on first use and shared in turn
+ * does other work (issue 16: a delta upload's server hashed every byte of a shifted copy, and its whole old
+ * file while signing it, on its event loop, the client idle, one of two cores unused): the signing's leaves
+ * (`signLeaves`) and half of a shifted copy's (`delta-old-file.ts`). One thread per process, started on first use and shared in turn
  * by every caller, each with at most one job queued; it does not keep the process alive. A speed-up, never a
  * requirement: a caller whose job fails (the thread could not start or died) hashes the bytes itself.
  */

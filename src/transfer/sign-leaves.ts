@@ -12,6 +12,7 @@ import {
   type DeltaBlocksMessage,
 } from '../protocol/index.js';
 import type { ChunkSource } from './chunk-source.js';
+import { LEAF_HASH_THREAD } from './leaf-hash-thread.js';
 
 /** Leaves of the file read at once while signing: 64 (4 MiB), so reads stay large and memory small. */
 const SIGN_READ_LEAVES = 64;
@@ -40,11 +41,13 @@ const LEAF_PREFIX = 0x00;
  * leaves): the file is read once for the signature, its digest and the hash cache. An empty file has no
  * record.
  *
- * Both halves of a leaf's signature are taken here, on this thread, over the bytes in the read buffer: the
- * leaf hash with a synchronous SHA-256 of the prefixed view (no copy), then the weak checksum. WebCrypto's
- * digest on libuv's pool ran the hashes beside the checksums, but copied every leaf, wiped the copy and
- * paid a thread hand-over per leaf: ~0.6 CPU s per GiB more on the server, on a machine whose other core is
- * the client's (issue 16, measured A/B at 256 MiB: server 0.81 -> 0.65 CPU s).
+ * The leaf hashes of a piece are taken on the leaf hash thread (`LEAF_HASH_THREAD`), which reads the piece
+ * in place from shared memory, while this thread takes the piece's weak checksums and reads the next piece
+ * (issue 16: a delta upload's server hashed its whole old file on the session's event loop, and only then
+ * served the copies; now the copies run on this thread while the thread hashes). One job per piece, not per
+ * leaf: WebCrypto on libuv's pool, a copy and a hand-over per leaf, cost ~0.6 CPU s per GiB more. Should the
+ * thread fail, the piece is hashed here, as before; a short last leaf always is. `stopped`, asked before
+ * each read, ends the signing early with its error (the transfer ended: its file is about to close).
  */
 export async function signLeaves(
   source: ChunkSource,
@@ -52,13 +55,15 @@ export async function signLeaves(
   hashes: ChunkHashes,
   send: (record: DeltaBlocksMessage) => Promise<void>,
   onPiece?: SignedPieceHook,
+  stopped?: () => Error | undefined,
 ): Promise<void> {
   if (hashes.chunkBytes !== LEAF_BYTES) throw new RangeError('a signature is taken over leaves');
   const size = source.size;
   const totalBlocks = deltaBlockCount(size);
-  // Two buffers: the next piece is read (on libuv's pool) while this one is checksummed and hashed.
+  // Two buffers: the next piece is read (on libuv's pool) while this one is checksummed and hashed. Shared
+  // memory, so the leaf hash thread reads them in place.
   const slots = Math.min(SIGN_READ_LEAVES, Math.max(totalBlocks, 1));
-  const buffers = [Buffer.allocUnsafe(slots * SLOT_BYTES), Buffer.allocUnsafe(slots * SLOT_BYTES)];
+  const buffers = [0, 1].map(() => Buffer.from(new SharedArrayBuffer(slots * SLOT_BYTES)));
   for (const buffer of buffers) for (let i = 0; i < slots; i++) buffer[i * SLOT_BYTES + 3] = LEAF_PREFIX;
   let turn = 0;
   /** What `onPiece` still does with each buffer's last piece: the buffer is read into again only after. */
@@ -72,42 +77,86 @@ export async function signLeaves(
       const at = i * SLOT_BYTES + 4;
       views.push(buffer.subarray(at, at + deltaBlockLength(block + i, size)));
     }
-    const read = (): Promise<Buffer[]> => source.readvExactly(views, block * LEAF_BYTES).then(() => views);
+    const read = (): Promise<Buffer[]> => {
+      const stop = stopped?.();
+      if (stop !== undefined) return Promise.reject(stop);
+      return source.readvExactly(views, block * LEAF_BYTES).then(() => views);
+    };
     const piece = onPiece ? handedOut[which]!.then(read) : read();
     // A read still running when the signing stops (the session ended) must not become an unhandled rejection.
     piece.catch(() => undefined);
     return piece;
   };
   let next = totalBlocks > 0 ? readPiece(0) : undefined;
-  for (let firstBlock = 0; firstBlock < totalBlocks; firstBlock += SIGN_RECORD_BLOCKS) {
-    const count = Math.min(SIGN_RECORD_BLOCKS, totalBlocks - firstBlock);
-    const weak = new Uint32Array(count);
-    const strong = Buffer.alloc(count * DELTA_STRONG_BYTES);
-    for (let block = firstBlock; block < firstBlock + count;) {
-      const leaves = await next!;
-      // Handed out before the next read is queued behind it: that read goes to the other buffer.
-      if (onPiece) handedOut[(turn - 1) % 2] = onPiece(block * LEAF_BYTES, leaves);
-      next = block + leaves.length < totalBlocks ? readPiece(block + leaves.length) : undefined;
-      for (let i = 0; i < leaves.length; i++) {
-        weak[block + i - firstBlock] = weakChecksum(leaves[i]!, 0, leaves[i]!.length);
-        const hash = createHash('sha256').update(prefixed(leaves[i]!)).digest();
-        hashes.set(block + i, hash);
-        hash.copy(strong, (block + i - firstBlock) * DELTA_STRONG_BYTES, 0, DELTA_STRONG_BYTES);
-      }
-      block += leaves.length;
-    }
-    await send({
-      type: 'DELTA_BLOCKS',
-      ref,
-      oldSize: size,
-      blockBytes: LEAF_BYTES,
-      firstBlock,
-      weak,
-      strong,
-    });
+  try {
+    await signPieces();
+  } catch (err) {
+    // Stopped or failed: still, no read queued and nothing `onPiece` does with a buffer outlives the signing
+    // (its caller may close the files read and written once this returns).
+    await next?.catch(() => undefined);
+    await Promise.all(handedOut);
+    throw err;
   }
   // The caller learns the signing is over once every piece handed out is done with.
   await Promise.all(handedOut);
+
+  async function signPieces(): Promise<void> {
+    for (let firstBlock = 0; firstBlock < totalBlocks; firstBlock += SIGN_RECORD_BLOCKS) {
+      const count = Math.min(SIGN_RECORD_BLOCKS, totalBlocks - firstBlock);
+      const weak = new Uint32Array(count);
+      const strong = Buffer.alloc(count * DELTA_STRONG_BYTES);
+      for (let block = firstBlock; block < firstBlock + count;) {
+        const leaves = await next!;
+        // Handed out before the next read is queued behind it: that read goes to the other buffer, and waits
+        // for this piece's hashing too (`next` is read only after this loop turn awaited it).
+        if (onPiece) handedOut[(turn - 1) % 2] = onPiece(block * LEAF_BYTES, leaves);
+        const hashing = leafHashesOf(leaves);
+        next = block + leaves.length < totalBlocks ? readPiece(block + leaves.length) : undefined;
+        for (let i = 0; i < leaves.length; i++)
+          weak[block + i - firstBlock] = weakChecksum(leaves[i]!, 0, leaves[i]!.length);
+        const leafHashes = await hashing;
+        for (let i = 0; i < leaves.length; i++) {
+          const hash = leafHashes.subarray(i * 32, (i + 1) * 32);
+          hashes.set(block + i, hash);
+          hash.copy(strong, (block + i - firstBlock) * DELTA_STRONG_BYTES, 0, DELTA_STRONG_BYTES);
+        }
+        block += leaves.length;
+      }
+      await send({
+        type: 'DELTA_BLOCKS',
+        ref,
+        oldSize: size,
+        blockBytes: LEAF_BYTES,
+        firstBlock,
+        weak,
+        strong,
+      });
+    }
+  }
+}
+
+/**
+ * The leaf hashes of `leaves` (views of a shared signing buffer, each after its prefix byte), 32 bytes each
+ * in order: the whole leaves on the leaf hash thread, a short last leaf here; all here if the thread fails.
+ */
+async function leafHashesOf(leaves: readonly Buffer[]): Promise<Buffer> {
+  const out = Buffer.allocUnsafe(32 * leaves.length);
+  const whole = leaves.length > 0 && leaves.at(-1)!.length < LEAF_BYTES ? leaves.length - 1 : leaves.length;
+  const shared = leaves[0]?.buffer;
+  let threaded: Buffer | undefined;
+  if (whole > 0 && shared instanceof SharedArrayBuffer) {
+    const starts = leaves.slice(0, whole).map((leaf) => leaf.byteOffset);
+    threaded = await LEAF_HASH_THREAD.hashLeaves(shared, starts, LEAF_BYTES).catch(() => undefined);
+  }
+  for (let i = 0; i < leaves.length; i++) {
+    if (threaded !== undefined && i < whole) threaded.copy(out, 32 * i, 32 * i, 32 * (i + 1));
+    else
+      createHash('sha256')
+        .update(prefixed(leaves[i]!))
+        .digest()
+        .copy(out, 32 * i);
+  }
+  return out;
 }
 
 /**

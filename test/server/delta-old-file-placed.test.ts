@@ -70,7 +70,9 @@ async function signed(
     durableBatchBytes: CHUNK,
   });
   t.after(() => partial.close());
-  await file.sendSignature(io, 1, partial, SIZE);
+  const signing = file.startSignature(io, 1, partial, SIZE);
+  assert.ok(signing.placing, 'an offer of the old size places while signing');
+  await signing.done;
   return { old, oldPath, file, store, partial };
 }
 

@@ -1,5 +1,5 @@
 // `signLeaves` (PROTOCOL.md §5.15.2, §5.17.2): the signature of a real file in leaves, read 64 leaves at a
-// time with the leaf hashes taken on libuv's pool, equals the one built from the bytes in memory, and the leaf
+// time with the leaf hashes taken on the leaf hash thread (a short last leaf on the caller's), equals the one built from the bytes in memory, and the leaf
 // hashes it keeps are the file's: several pieces (a record each), a short last leaf, one leaf, a file under
 // one leaf, none.
 import { test } from 'node:test';
