@@ -263,10 +263,13 @@ export class PartialTransfer<Target = RootPath> {
     options: { mode: number; overwrite: boolean; mtimeMs?: number },
   ): Promise<Buffer> {
     // The machine finishes only over hashes of the bytes now in the partial (every chunk verified, none
-    // open), after making the rest of the verified chunks durable.
+    // open). The last batch it would make durable is not logged: the store's finish makes every byte
+    // durable before it places the file (PROTOCOL.md §9.3), and the log goes with the placement, so a sync of
+    // the data and one of the log per file are spared (issue 14). Those chunks are never claimed held: a
+    // finish that fails (FILE_EXISTS) keeps the partial without them, and a resume receives them again.
     let digest: Buffer | undefined;
     for (const effect of this.#machine.end(expectedDigest)) {
-      if (effect.kind === 'make-durable') this.#makeDurable(effect.entries);
+      if (effect.kind === 'make-durable') continue;
       else if (effect.kind === 'finish') digest = effect.digest;
       else {
         // Every chunk matched its hash yet the whole does not: the chunks are from different versions of

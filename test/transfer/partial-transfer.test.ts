@@ -337,6 +337,71 @@ async function spyOnFileHandles(t: TestContext): Promise<Array<{ op: string; pat
   return calls;
 }
 
+test('PartialTransfer finishes without logging its last batch: the placement fsyncs the file once, after every write, and writes nothing to the log (issue 14)', async (t) => {
+  const f = await fixture(t);
+  const calls = await spyOnFileHandles(t);
+  // Batches of 3 chunks: chunks 0-2 are made durable and logged while receiving; 3 and 4 are left at the end.
+  const partial = await PartialTransfer.open(
+    f.store,
+    'id',
+    f.options({ durableBatchBytes: 3 * CHUNK_BYTES }),
+  );
+  const target = await resolveUnderRoot(f.dir, ['out.bin'], { createDirs: true });
+  for (let index = 0; index < f.hashes.length; index++) await receiveChunk(partial, f, index);
+  await partial.flushWrites();
+  // The first batch's make-durable runs behind the receiving; finish waits for it before placing.
+  const before = calls.length;
+  assert.deepEqual(await partial.finish(f.digest, target, { mode: 0o644, overwrite: false }), f.digest);
+  assert.deepEqual(await readFile(target.path), f.content);
+  const atFinish = calls
+    .slice(before)
+    .map(
+      (c) => `${c.op}:${c.path.endsWith('.part') ? 'part' : c.path.endsWith('.state') ? 'state' : 'other'}`,
+    );
+  const last = calls.slice(before).filter((c) => c.path === f.dataPath || c.path === f.logPath);
+  // Whatever of the first batch was still queued (its datasync, then its log entry) may come first; after
+  // the last log write, the data is only fsync'd, once, by the placement (PROTOCOL.md §9.3).
+  const lastLog = last.map((c) => c.path).lastIndexOf(f.logPath);
+  assert.deepEqual(
+    last.slice(lastLog + 1).map((c) => `${c.op}:${c.path === f.dataPath ? 'part' : 'state'}`),
+    ['sync:part'],
+    `calls at finish: ${JSON.stringify(atFinish)}`,
+  );
+  const logWritesAtFinish = last.filter((c) => c.path === f.logPath && c.op === 'write').length;
+  assert.ok(
+    logWritesAtFinish <= 1,
+    `at most the first batch's entry is logged at finish: ${JSON.stringify(atFinish)}`,
+  );
+});
+
+test('PartialTransfer whose placement fails (FILE_EXISTS) keeps the partial without claiming the unlogged last batch: a resume holds the logged chunks and receives the rest again', async (t) => {
+  const f = await fixture(t);
+  const target = await resolveUnderRoot(f.dir, ['taken.bin'], { createDirs: true });
+  await writeFile(target.path, 'the old content');
+  const refused = await PartialTransfer.open(
+    f.store,
+    'id',
+    f.options({ durableBatchBytes: 3 * CHUNK_BYTES }),
+  );
+  for (let index = 0; index < f.hashes.length; index++) await receiveChunk(refused, f, index);
+  await assert.rejects(refused.finish(f.digest, target, { mode: 0o644, overwrite: false }), {
+    code: 'FILE_EXISTS',
+  });
+  await refused.close();
+  assert.equal(await readFile(target.path, 'utf8'), 'the old content');
+  assert.deepEqual(await loggedIndices(f.logPath), [0, 1, 2], 'the last batch (chunks 3, 4) is not claimed');
+
+  const resumed = await PartialTransfer.open(
+    f.store,
+    'id',
+    f.options({ durableBatchBytes: 3 * CHUNK_BYTES }),
+  );
+  assert.deepEqual(resumed.heldRanges(), [{ first: 0, count: 3 }]);
+  for (const index of [3, 4]) await receiveChunk(resumed, f, index);
+  await resumed.finish(f.digest, target, { mode: 0o644, overwrite: true });
+  assert.deepEqual(await readFile(target.path), f.content);
+});
+
 test('PartialTransfer counts the chunks of a partial unchanged since its clean close without re-reading them, and inspect agrees (§9.2)', async (t) => {
   const f = await fixture(t);
   const first = await PartialTransfer.open(f.store, 'id', f.options());
