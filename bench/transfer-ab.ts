@@ -24,7 +24,7 @@ import { makeTempDir, removeTempDir } from '../test/helpers/temp-dir.js';
 import { killTrackedOnExit, killTree, track } from './lib/child-registry.js';
 import { FerryPeers } from './lib/ferry-peers.js';
 import { snapshotFerry } from './lib/ferry-snapshot.js';
-import { freePort } from './lib/free-port.js';
+import { freePort } from '../scripts/cluster/free-port.js';
 import { parseSize } from './lib/parse-size.js';
 
 const TICKS_PER_SECOND = 100;
