@@ -6,7 +6,7 @@ import type { SourceFile } from './source-file.js';
  * A local file also lends its descriptor (`lendFd`), so a `SealPool` worker reads its own blocks; an object
  * has none and is read on the event loop.
  */
-export type ChunkSource = Partial<Pick<SourceFile, 'lendFd' | 'returnFd'>> &
+export type ChunkSource = Partial<Pick<SourceFile, 'lendFd' | 'returnFd' | 'closing'>> &
   Pick<
     SourceFile,
     | 'size'

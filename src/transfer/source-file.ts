@@ -169,6 +169,14 @@ export class SourceFile {
     return this.#handle.fd;
   }
 
+  /**
+   * True once `close` was called: a stream reading through a lent descriptor stops taking blocks then, as
+   * reads through the handle would fail, and its `close` waits only for the blocks already taken.
+   */
+  get closing(): boolean {
+    return this.#closed;
+  }
+
   /** Gives back a descriptor from `lendFd`, once nothing reads through it any more. */
   returnFd(): void {
     this.#lent -= 1;

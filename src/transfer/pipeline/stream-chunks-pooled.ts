@@ -136,6 +136,8 @@ export async function streamChunksPooled(
     for (const block of planBlocks(source.size, chunkBytes, chunks, dataPerRecord)) {
       if (options.signal?.aborted) throw new FerryError('ABORTED');
       if (readFailure !== undefined) break;
+      // Closed under us (another stream of the transfer failed): no more reads through its descriptor.
+      if (source.closing === true) throw new FerryError('ABORTED', 'source file closed');
       while (queue.length >= depth || (free.length === 0 && allocated >= depth)) await writeHead();
       let memory = free.pop();
       if (memory === undefined) {

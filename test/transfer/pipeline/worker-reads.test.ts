@@ -136,3 +136,50 @@ test('SourceFile.close waits until every lent descriptor is returned', async () 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a stream whose SourceFile is closed meanwhile takes no more blocks; the close waits only for those taken', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-worker-reads-'));
+  const pool = new SealPool(2);
+  try {
+    const chunkBytes = 4096 * KIB;
+    const content = new SeededRandom(13).bytes(4 * chunkBytes);
+    const path = join(dir, 'source');
+    await writeFile(path, content);
+    const source = await SourceFile.open(path);
+    const sender = keyed();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let firstWrite!: () => void;
+    const writing = new Promise<void>((resolve) => (firstWrite = resolve));
+    let records = 0;
+    const streaming = streamChunksPooled(source, {
+      chunkBytes,
+      chunks: [0, 1, 2, 3].values(),
+      hashes: new ChunkHashes(content.length, chunkBytes),
+      sink: {
+        pool,
+        headerBytes: PUT_DATA_HEADER_BYTES,
+        writeDataHeader: (target, offset) => writePutDataHeader(target, 0, 4, offset),
+        reserve: (count) => sender.reserveSend(count),
+        // The socket holds the first write back until the file is being closed.
+        writeFramed: async (_framed, count) => {
+          firstWrite();
+          await released;
+          records += count;
+        },
+        chunkMessage: (index, chunkHash) => encodeMessage({ type: 'PUT_CHUNK', ref: 4, index, chunkHash }),
+      },
+    });
+    streaming.catch(() => undefined);
+    await writing;
+    const closing = source.close();
+    release();
+    await assert.rejects(streaming, { code: 'ABORTED' });
+    await closing;
+    // What was taken went out (its nonces are reserved); the rest of the file was never read.
+    assert.ok(records > 0 && records < content.length / (64 * KIB), `${records} records went out`);
+  } finally {
+    await pool.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
