@@ -2,7 +2,9 @@ import { AEAD_TAG_BYTES, type NonceRange } from '../crypto/index.js';
 import { FerryError, toFerryError } from '../errors/index.js';
 import {
   PUT_DATA_HEADER_BYTES,
+  copyBytes,
   holdReceived,
+  landOffThread,
   leaseReceived,
   noteLeafHash,
   sealReceived,
@@ -14,7 +16,7 @@ import {
   reuseReceiveBlock,
   takeReceiveBlock,
 } from './receive-blocks.js';
-import type { OpenResult, ParallelOpener } from '../protocol/index.js';
+import type { OffThreadWriter, OpenResult, ParallelOpener } from '../protocol/index.js';
 
 /** Records per block handed to a worker: 16 full ones and a chunk's short last one (`RECEIVE_BLOCK_RECORDS`). */
 const BLOCK_RECORDS = RECEIVE_BLOCK_RECORDS;
@@ -45,8 +47,8 @@ export interface ReceiveCipher {
 
 interface BlockEntry {
   kind: 'block';
-  /** The ciphertexts, copied in as they arrive; moved to a worker once posted. */
-  block: ArrayBuffer;
+  /** The ciphertexts, copied in as they arrive; lent to a worker once posted (shared memory). */
+  block: SharedArrayBuffer;
   view: Buffer;
   offsets: number[];
   lengths: number[];
@@ -78,6 +80,8 @@ export class OpeningStopped extends Error {
  */
 export class PooledOpening {
   readonly #opener: ParallelOpener;
+  /** The opener's threads also write the file data out of its blocks, if it can (`landOffThread`). */
+  readonly #writer: OffThreadWriter | undefined;
   readonly #cipher: ReceiveCipher;
   readonly #sink: OpenedSink;
   readonly #queue: Entry[] = [];
@@ -90,8 +94,9 @@ export class PooledOpening {
   /** Ciphertext bytes gathered or with workers, not yet delivered. */
   bytes = 0;
 
-  constructor(opener: ParallelOpener, cipher: ReceiveCipher, sink: OpenedSink) {
+  constructor(opener: ParallelOpener & Partial<OffThreadWriter>, cipher: ReceiveCipher, sink: OpenedSink) {
     this.#opener = opener;
+    this.#writer = typeof opener.writev === 'function' ? (opener as OffThreadWriter) : undefined;
     this.#cipher = cipher;
     this.#sink = sink;
   }
@@ -141,7 +146,7 @@ export class PooledOpening {
     const current = this.#blockWithRoom(record.length);
     // Assembled in place (`place`): already where it goes.
     if (record.buffer !== current.block || record.byteOffset !== current.used) {
-      record.copy(current.view, current.used);
+      copyBytes(record, current.view, current.used);
     }
     current.offsets.push(current.used);
     current.lengths.push(record.length);
@@ -248,7 +253,7 @@ export class PooledOpening {
         this.#inFlight -= 1;
         if (this.#stopped) {
           // Opened in place: plaintext nobody will read must not linger.
-          if (entry.result) new Uint8Array(entry.result.block).fill(0);
+          if (entry.result) new Uint8Array(entry.block).fill(0);
           return;
         }
         this.#pump();
@@ -291,7 +296,7 @@ export class PooledOpening {
    * reuse once the writer released each record's data, written. Otherwise it is left to the garbage collector.
    */
   #deliverBlock(entry: BlockEntry, result: OpenResult): void {
-    const block = result.block;
+    const block = entry.block;
     const hashes = Buffer.from(result.leafHashes);
     result.leafAt.forEach((at, j) => noteLeafHash(block, at, hashes.subarray(32 * j, 32 * j + 32)));
     const views: Buffer[] = [];
@@ -307,6 +312,8 @@ export class PooledOpening {
     }
     if (onlyData) {
       leaseReceived(block, () => reuseReceiveBlock(block));
+      // Its data may land from the workers' side: the write then never touches the event loop (issue 14).
+      if (this.#writer !== undefined) landOffThread(block, this.#writer);
       for (const [start, length] of regions) holdReceived(block, start, length);
       sealReceived(block);
     }

@@ -1,9 +1,9 @@
-import { Buffer } from 'node:buffer';
 import {
   MAX_RECORD_BYTES,
   MESSAGE_TYPE_CODES,
   PUT_DATA_HEADER_BYTES,
   forgetLeafHashes,
+  forgetOffThreadWriter,
 } from '../protocol/index.js';
 
 /**
@@ -35,21 +35,25 @@ const MAX_SPARE_BLOCKS = 16;
  * written (`leaseReceived`). A block that held anything else is never reused: its views may be kept. Not
  * zeroed: only bytes written into it since are read or handed out.
  */
-const spareBlocks: ArrayBuffer[] = [];
+const spareBlocks: SharedArrayBuffer[] = [];
 
 const PUT_DATA = MESSAGE_TYPE_CODES.PUT_DATA;
 const GET_DATA = MESSAGE_TYPE_CODES.GET_DATA;
 
-/** A free receive block (RECEIVE_BLOCK_BYTES), reused if one is spare. */
-export function takeReceiveBlock(): ArrayBuffer {
-  return spareBlocks.pop() ?? Buffer.allocUnsafeSlow(RECEIVE_BLOCK_BYTES).buffer;
+/**
+ * A free receive block (RECEIVE_BLOCK_BYTES), reused if one is spare. Shared memory: a worker opens it in
+ * place and may write its data to the file, while this thread reads the same bytes, and nothing moves.
+ */
+export function takeReceiveBlock(): SharedArrayBuffer {
+  return spareBlocks.pop() ?? new SharedArrayBuffer(RECEIVE_BLOCK_BYTES);
 }
 
 /** A leased block whose data was all written: kept for the next records, up to MAX_SPARE_BLOCKS. */
-export function reuseReceiveBlock(block: ArrayBuffer): void {
+export function reuseReceiveBlock(block: SharedArrayBuffer): void {
   if (spareBlocks.length >= MAX_SPARE_BLOCKS) return;
   // Its leaf hashes were taken as its records were hashed; any left over are for bytes about to change.
   forgetLeafHashes(block);
+  forgetOffThreadWriter(block);
   spareBlocks.push(block);
 }
 

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { FerryError } from '../errors/index.js';
+import { copyBytes } from './copy-bytes.js';
 
 // Every frame on the wire starts with a u16 big-endian length (PROTOCOL.md §3.1, §4).
 const FRAME_HEADER_BYTES = 2;
@@ -124,7 +125,7 @@ export class FrameDecoder {
       const body = this.#body;
       if (body !== null) {
         const n = Math.min(body.length - this.#filled, input.length - pos);
-        input.copy(body, this.#filled, pos, pos + n);
+        copyBytes(input.subarray(pos, pos + n), body, this.#filled);
         this.#filled += n;
         pos += n;
         if (this.#filled === body.length) {

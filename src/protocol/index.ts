@@ -203,3 +203,10 @@ export {
   type GetBatchEntry,
   type GetBatchMessage,
 } from './messages.js';
+export { copyBytes } from './copy-bytes.js';
+export {
+  forgetOffThreadWriter,
+  landOffThread,
+  offThreadWriterOf,
+  type OffThreadWriter,
+} from './off-thread-writer.js';

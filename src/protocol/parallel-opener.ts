@@ -6,7 +6,8 @@ import type { NonceRange } from '../crypto/index.js';
  * next of `ranges` (in order; the counts add up to the record count).
  */
 export interface OpenJob {
-  block: ArrayBuffer;
+  /** Shared memory (the receive blocks): opened in place, seen at once by the thread that posted it. */
+  block: ArrayBuffer | SharedArrayBuffer;
   offsets: number[];
   lengths: number[];
   ranges: NonceRange[];
@@ -20,7 +21,8 @@ export interface OpenJob {
  * leaf hash is `leafHashes[32j .. 32j+32)` (computed by the worker from exactly those bytes; `leaf-hints.ts`).
  */
 export interface OpenResult {
-  block: ArrayBuffer;
+  /** The job's block moved back; undefined when it is shared memory, which never moved. */
+  block?: ArrayBuffer | undefined;
   opened: number;
   leafAt: number[];
   leafHashes: ArrayBuffer;
@@ -29,6 +31,9 @@ export interface OpenResult {
 /** Opens blocks of records on other threads (the transfer layer's `SealPool`); results may come in any order. */
 export interface ParallelOpener {
   readonly threads: number;
-  /** Moves `job.block` to a worker (unusable here until the result gives it back); zeroes the ranges' keys once posted. */
+  /**
+   * Moves `job.block` to a worker (unusable here until the result gives it back) or, shared, lends it (not
+   * touched here until the result); zeroes the ranges' keys once posted.
+   */
   open(job: OpenJob): Promise<OpenResult>;
 }

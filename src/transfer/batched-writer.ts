@@ -1,5 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
-import { releaseReceived } from '../protocol/index.js';
+import { offThreadWriterOf, releaseReceived } from '../protocol/index.js';
 
 /** Contiguous data is gathered into one `pwritev` of about this many bytes. */
 const BATCH_BYTES = 1024 * 1024;
@@ -11,7 +11,10 @@ const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
  * `writev` while the caller goes on, and the caller waits only when too much is in flight. Buffers handed
  * in must not change until `flush()` resolves. The first write error is kept and thrown to the next caller.
  * Each buffer is the writer's alone once handed in: once its batch is written, it is released
- * (`releaseReceived`), so a receive block whose data it was may be reused.
+ * (`releaseReceived`), so a receive block whose data it was may be reused. A batch made only of data in the
+ * receive blocks of a pool that writes (`offThreadWriterOf`) is written by the pool's worker through the
+ * handle's descriptor, so the bytes never pass through the event loop or libuv's pool (issue 14); any other
+ * batch by `writev` on the handle. Either way it counts as written only once it landed.
  */
 export class BatchedWriter {
   readonly #handle: FileHandle;
@@ -40,6 +43,14 @@ export class BatchedWriter {
     this.#throwIfFailed();
   }
 
+  /**
+   * Resolves once no write is in flight, failed or not: before the handle is closed, since a worker writes
+   * through its descriptor number, which a later open could reuse.
+   */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#inFlight]);
+  }
+
   /** Resolves once everything queued so far is written; throws the first write error. */
   async flush(): Promise<void> {
     this.#submit();
@@ -52,7 +63,11 @@ export class BatchedWriter {
     this.#batch = undefined;
     if (!batch) return;
     this.#inFlightBytes += batch.bytes;
-    const run = writeAll(this.#handle, batch.buffers, batch.position).then(
+    const offThread = offThreadWriterOf(batch.buffers);
+    const writing = offThread
+      ? offThread.writev(this.#handle.fd, batch.buffers, batch.position)
+      : writeAll(this.#handle, batch.buffers, batch.position);
+    const run = writing.then(
       () => {
         for (const buffer of batch.buffers) releaseReceived(buffer);
       },

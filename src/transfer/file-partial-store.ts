@@ -349,6 +349,8 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
       }
     } finally {
       try {
+        // A write still in flight on a pool worker goes through the descriptor number: it must land first.
+        await this.#writer.settled();
         await super.close();
       } finally {
         await log?.close();

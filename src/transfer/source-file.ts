@@ -36,6 +36,9 @@ export class SourceFile {
   readonly identity: Buffer;
   readonly #handle: FileHandle;
   #closed = false;
+  /** Descriptors lent out (`lendFd`) and not yet returned: the file stays open until they are. */
+  #lent = 0;
+  #allReturned: (() => void) | undefined;
 
   private constructor(handle: FileHandle, st: BigIntStats) {
     this.#handle = handle;
@@ -155,10 +158,36 @@ export class SourceFile {
     throw new FerryError('SOURCE_CHANGED', detail);
   }
 
-  /** Idempotent. */
+  /**
+   * The open file's descriptor, for positional reads on another thread of this process (a `SealPool` worker
+   * reads its own blocks, issue 14). `close` waits until every lent descriptor is returned (`returnFd`): a
+   * descriptor closed under a reader could be reused by the next file opened, and read from as this one.
+   */
+  lendFd(): number {
+    if (this.#closed) throw new FerryError('INTERNAL', 'source file is closed');
+    this.#lent += 1;
+    return this.#handle.fd;
+  }
+
+  /**
+   * True once `close` was called: a stream reading through a lent descriptor stops taking blocks then, as
+   * reads through the handle would fail, and its `close` waits only for the blocks already taken.
+   */
+  get closing(): boolean {
+    return this.#closed;
+  }
+
+  /** Gives back a descriptor from `lendFd`, once nothing reads through it any more. */
+  returnFd(): void {
+    this.#lent -= 1;
+    if (this.#lent === 0) this.#allReturned?.();
+  }
+
+  /** Idempotent; waits for every lent descriptor to be returned first. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#lent > 0) await new Promise<void>((resolve) => (this.#allReturned = resolve));
     await this.#handle.close();
   }
 }

@@ -5,6 +5,7 @@ import {
   LEAF_BYTES,
   MESSAGE_TYPE_CODES,
   PUT_DATA_HEADER_BYTES,
+  copyBytes,
   leafHashOfParts,
 } from '../../protocol/index.js';
 
@@ -63,7 +64,7 @@ export function openBlock(job: OpenJob): OpenResult {
           break opening;
         }
         let to = at;
-        for (const piece of pieces) to += piece.copy(view, to);
+        for (const piece of pieces) to += copyBytes(piece, view, to);
         opened.push(view.subarray(at, at + bodyBytes));
       }
     }
@@ -71,7 +72,9 @@ export function openBlock(job: OpenJob): OpenResult {
     for (const range of job.ranges) range.key.fill(0);
   }
   const { leafAt, leafHashes } = hashLeaves(opened);
-  return { block: job.block, opened: opened.length, leafAt, leafHashes };
+  // Shared memory never moved: the thread that posted it sees the plaintext where it is.
+  const block = job.block instanceof SharedArrayBuffer ? undefined : job.block;
+  return { block, opened: opened.length, leafAt, leafHashes };
 }
 
 /** A record's file data: the record's plaintext, its file offset and length, message and ref. */

@@ -1,4 +1,5 @@
 import { createCipheriv, createSecretKey } from 'node:crypto';
+import { readvSync } from 'node:fs';
 import { AEAD_TAG_BYTES, type NonceRange } from '../../crypto/index.js';
 import { ChunkHasher } from '../../protocol/index.js';
 
@@ -20,7 +21,19 @@ export interface SealJob {
   last: boolean;
   /** Where the sealed records go, framed (`u16 length || ciphertext || tag`, PROTOCOL.md §4.1), back to back. */
   out: ArrayBuffer;
+  /**
+   * Read the file data here first: from descriptor `fd` (lent by the source, `SourceFile.lendFd`) at file
+   * offset `position` on, into each slot past its header, so neither the event loop nor libuv's pool touches
+   * the bytes (issue 14). Without it the slots hold the data already.
+   */
+  read?: { fd: number; position: number } | undefined;
 }
+
+/**
+ * Why a job's read came up short: the file ended at `endedAt` (it shrank: SOURCE_CHANGED), or the read failed
+ * with `code`. The records were sealed over zeros in place of the missing bytes, so their nonces are used.
+ */
+export type ReadFailure = { endedAt: number } | { code: string; message: string };
 
 /** The sealed records of a job: the job's two buffers back, `out` holding `outBytes` of framed records. */
 export interface SealResult {
@@ -28,6 +41,8 @@ export interface SealResult {
   out: ArrayBuffer;
   outBytes: number;
   chunkHash?: Buffer | undefined;
+  /** Set when `read` came up short: these records and the chunk's hash are not the file's. */
+  readFailed?: ReadFailure | undefined;
 }
 
 /** Bytes `out` needs for a job of `records` records of at most `slotBytes` plaintext each. */
@@ -45,6 +60,7 @@ const EMPTY = Buffer.alloc(0);
 export function sealBlock(job: SealJob, hasher: ChunkHasher): SealResult {
   const view = Buffer.from(job.block);
   const out = Buffer.from(job.out);
+  const readFailed = job.read === undefined ? undefined : readSlots(job, view, job.read);
   let at = 0;
   const nonce = Buffer.alloc(12);
   let record = 0;
@@ -70,7 +86,50 @@ export function sealBlock(job: SealJob, hasher: ChunkHasher): SealResult {
   } finally {
     for (const range of job.ranges) range.key.fill(0);
   }
-  return { block: job.block, out: job.out, outBytes: at, chunkHash: job.last ? hasher.digest() : undefined };
+  return {
+    block: job.block,
+    out: job.out,
+    outBytes: at,
+    chunkHash: job.last ? hasher.digest() : undefined,
+    readFailed,
+  };
+}
+
+/**
+ * Fills each slot past its header with the file's bytes from `read.position` on, in as few `readv` calls as
+ * the kernel allows. A short file or a failed read leaves zeros in place of what is missing (the records are
+ * still sealed: their nonces are reserved, and the peer waits for them in order) and says why.
+ */
+function readSlots(
+  job: SealJob,
+  view: Buffer,
+  read: { fd: number; position: number },
+): ReadFailure | undefined {
+  const pending = job.lengths.map((length, i) =>
+    view.subarray(i * job.slotBytes + job.headerBytes, i * job.slotBytes + length),
+  );
+  let position = read.position;
+  let failure: ReadFailure | undefined;
+  while (pending.length > 0) {
+    let bytesRead: number;
+    try {
+      bytesRead = readvSync(read.fd, pending, position);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      failure = { code: e.code ?? 'EIO', message: e.message };
+      break;
+    }
+    if (bytesRead === 0) {
+      failure = { endedAt: position };
+      break;
+    }
+    position += bytesRead;
+    let skip = bytesRead;
+    while (pending.length > 0 && skip >= pending[0]!.length) skip -= pending.shift()!.length;
+    if (skip > 0) pending[0] = pending[0]!.subarray(skip);
+  }
+  for (const rest of pending) rest.fill(0);
+  return failure;
 }
 
 /** Seals one record (a chunk's closing message) under a one-nonce range, framed; zeroes the range's key. */

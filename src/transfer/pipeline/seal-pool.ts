@@ -1,12 +1,12 @@
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import type { OpenJob, OpenResult, ParallelOpener } from '../../protocol/index.js';
+import type { OffThreadWriter, OpenJob, OpenResult, ParallelOpener } from '../../protocol/index.js';
 import { FerryError } from '../../errors/index.js';
 import type { SealJob, SealResult } from './seal-block.js';
 
 interface Pending {
   resolve: (result: SealResult | OpenResult) => void;
-  reject: (err: FerryError) => void;
+  reject: (err: Error) => void;
 }
 
 interface PoolWorker {
@@ -29,11 +29,12 @@ function workerScript(): { script: string | URL; eval: boolean } {
 /**
  * A pool of worker threads that hash and seal blocks of records, and open and hash blocks of received ones
  * (`open`, for `SecureChannel.openInParallel`) (issue 14's pipeline): the event loop keeps the sockets and the
- * bookkeeping, the workers the AES-GCM and SHA-256. Blocks move to a worker and back
+ * bookkeeping, the workers the AES-GCM and SHA-256, and the file I/O of the data: a sending worker reads its
+ * own block (`SealJob.read`), and received data is written from the blocks it was opened in (`writev`). Blocks move to a worker and back
  * without copies (transferred ArrayBuffers); a chunk's blocks all go to one worker, in order, since its hash
  * is one running state. Results come back per job; the caller writes them in nonce order.
  */
-export class SealPool implements ParallelOpener {
+export class SealPool implements ParallelOpener, OffThreadWriter {
   readonly threads: number;
   readonly #workers: PoolWorker[] = [];
   readonly #chunkWorker = new Map<number, PoolWorker>();
@@ -53,16 +54,29 @@ export class SealPool implements ParallelOpener {
       const entry: PoolWorker = { worker, pending: new Map() };
       worker.on(
         'message',
-        (message: { id: number; result?: SealResult; opened?: OpenResult; error?: string; ready?: true }) => {
+        (message: {
+          id: number;
+          result?: SealResult;
+          opened?: OpenResult;
+          error?: string;
+          code?: string;
+          ready?: true;
+          written?: true;
+        }) => {
           const waiter = entry.pending.get(message.id);
           entry.pending.delete(message.id);
           if (entry.pending.size === 0) worker.unref();
-          if (message.ready === true) {
+          if (message.ready === true || message.written === true) {
             waiter?.resolve(undefined as unknown as SealResult);
             return;
           }
           if (message.opened !== undefined) {
             waiter?.resolve(message.opened);
+            return;
+          }
+          if (message.code !== undefined) {
+            // A failed write: the file's error as `fs` gives it (ENOSPC, EIO...), for the store to report.
+            waiter?.reject(Object.assign(new Error(message.error), { code: message.code }));
             return;
           }
           if (message.error !== undefined || message.result === undefined) {
@@ -175,12 +189,38 @@ export class SealPool implements ParallelOpener {
       target.pending.set(id, { resolve: resolve as (result: SealResult | OpenResult) => void, reject });
       target.worker.ref();
       try {
-        target.worker.postMessage({ id, open: job }, [job.block]);
+        // Shared memory is lent, not moved: it cannot be in a transfer list.
+        target.worker.postMessage(
+          { id, open: job },
+          job.block instanceof SharedArrayBuffer ? [] : [job.block],
+        );
       } catch (err) {
         target.pending.delete(id);
         reject(new FerryError('INTERNAL', 'could not hand a block to a pool worker', { cause: err }));
       } finally {
         for (const range of job.ranges) range.key.fill(0);
+      }
+    });
+  }
+
+  /**
+   * Writes `buffers` (views of shared memory: receive blocks) at `position` of the file open as `fd`, on the
+   * least busy worker (`OffThreadWriter`, issue 14): the bytes go from the block to the page cache without
+   * the event loop or libuv's pool. Resolves once all landed. The caller keeps `fd` open until this settles.
+   */
+  writev(fd: number, buffers: readonly Uint8Array[], position: number): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure);
+    let target = this.#workers[0]!;
+    for (const entry of this.#workers) if (entry.pending.size < target.pending.size) target = entry;
+    const id = this.#ids++;
+    return new Promise<void>((resolve, reject) => {
+      target.pending.set(id, { resolve: () => resolve(), reject });
+      target.worker.ref();
+      try {
+        target.worker.postMessage({ id, write: { fd, position, buffers } });
+      } catch (err) {
+        target.pending.delete(id);
+        reject(new FerryError('INTERNAL', 'could not hand a write to a pool worker', { cause: err }));
       }
     });
   }

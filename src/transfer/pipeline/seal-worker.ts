@@ -1,6 +1,7 @@
 // The worker thread of a SealPool: hashes and seals the blocks it is given, in the order given, keeping one
 // ChunkHasher per chunk in progress (a chunk's blocks all come to the same worker); and opens and hashes
 // blocks of received records (`openBlock`), each on its own.
+import { writevSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort } from 'node:worker_threads';
@@ -31,13 +32,49 @@ function collectSometimes(): void {
   }
 }
 
-port.on('message', (message: { id: number; job?: SealJob; open?: OpenJob }) => {
-  const { id, job, open } = message;
+/** One positional write of file data lying in shared receive blocks (`SealPool.writev`). */
+interface WriteJob {
+  fd: number;
+  position: number;
+  buffers: Uint8Array[];
+}
+
+/** Writes every byte of `job` (a short write goes on from where it stopped). */
+function writeAll(job: WriteJob): void {
+  let pending = job.buffers;
+  let position = job.position;
+  while (pending.length > 0) {
+    let skip = writevSync(job.fd, pending, position);
+    position += skip;
+    while (pending.length > 0 && skip >= pending[0]!.length) {
+      skip -= pending[0]!.length;
+      pending = pending.slice(1);
+    }
+    if (skip > 0) pending = [pending[0]!.subarray(skip), ...pending.slice(1)];
+  }
+}
+
+port.on('message', (message: { id: number; job?: SealJob; open?: OpenJob; write?: WriteJob }) => {
+  const { id, job, open, write } = message;
+  if (write !== undefined) {
+    try {
+      writeAll(write);
+      port.postMessage({ id, written: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      port.postMessage({ id, error: err instanceof Error ? err.message : String(err), code });
+    }
+    return;
+  }
   if (open !== undefined) {
     try {
       const result = openBlock(open);
-      // The block goes back moved, plaintext in place, and the leaf hashes: the writer takes views of both.
-      port.postMessage({ id, opened: result }, [result.block, result.leafHashes]);
+      // The leaf hashes go back moved, and the block too unless shared (then it never left): the writer takes
+      // views of both.
+      port.postMessage(
+        { id, opened: result },
+        result.block === undefined ? [result.leafHashes] : [result.block, result.leafHashes],
+      );
       collectSometimes();
     } catch (err) {
       for (const range of open.ranges) range.key.fill(0);

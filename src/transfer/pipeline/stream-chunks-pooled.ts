@@ -3,7 +3,7 @@ import { FerryError } from '../../errors/index.js';
 import { MAX_MESSAGE_BYTES, chunkLength, type ChunkHashes } from '../../protocol/index.js';
 import { RECORDS_PER_BLOCK, planBlocks, type Block } from '../chunk-streamer.js';
 import type { ChunkSource } from '../chunk-source.js';
-import { sealOne, sealedCapacity, type SealResult } from './seal-block.js';
+import { sealOne, sealedCapacity, type ReadFailure, type SealResult } from './seal-block.js';
 import type { SealPool } from './seal-pool.js';
 
 /** Blocks (about 1 MiB each) in flight per worker: enough to keep each busy while the next is read. */
@@ -64,11 +64,24 @@ interface InFlight {
 }
 
 /**
+ * A chunk hash no chunk has (SHA-256 gives all zeros for no known input): sent in place of the hash of a
+ * chunk whose bytes were not all read, so the peer finds it CHUNK_MISMATCH and never counts it.
+ */
+const NO_CHUNK_HASH = Buffer.alloc(32);
+
+/**
  * Sends the chunks `chunks` yields, in order, like `streamChunks`, with the hashing and the AES-GCM on the
  * pool's workers. Nonces are reserved on the event loop as blocks are dispatched (a chunk's closing message
  * gets the nonce after its last block), results are written strictly in dispatch order, and at most
  * `inFlightBlocks` blocks are in flight, so memory stays flat and the socket's backpressure
  * (`writeSealed` waiting) stops the reading. Returns the number of file bytes sent.
+ *
+ * A source that lends its descriptor (a local file) is read by the workers themselves, each its own block
+ * (issue 14: the event loop and libuv's pool then never touch the data); others are read here. A worker's
+ * read happens after the block's nonces were reserved, so a file that shrank meanwhile cannot stop the
+ * records: they are sealed over zeros and sent, every chunk closed from then on carries NO_CHUNK_HASH (the
+ * peer counts none of them), nothing more is read, and the stream fails with SOURCE_CHANGED, as a short
+ * read on the event loop does. The session goes on.
  */
 export async function streamChunksPooled(
   source: ChunkSource,
@@ -94,13 +107,20 @@ export async function streamChunksPooled(
   // A chunk's hasher in the worker is named by an id unique in the pool (transfers share a pool).
   const hashIds = new Map<number, number>();
   let sent = 0;
+  // The first short read of a worker (`SealJob.read`): from then on nothing is read and no chunk counts.
+  let readFailure: Error | undefined;
 
   const writeHead = async (): Promise<void> => {
     const head = queue.shift()!;
     const result = await head.sealing;
+    if (result.readFailed !== undefined) readFailure ??= readError(result.readFailed, source.size);
     await sink.writeFramed(Buffer.from(result.out, 0, result.outBytes), head.block.lengths.length);
     free.push({ block: result.block, out: result.out });
     if (head.closing !== undefined) {
+      if (readFailure !== undefined) {
+        await sink.writeFramed(sealOne(head.closing, sink.chunkMessage(head.block.chunk, NO_CHUNK_HASH)), 1);
+        return;
+      }
       const chunkHash = result.chunkHash!;
       hashes.set(head.block.chunk, chunkHash);
       await sink.writeFramed(sealOne(head.closing, sink.chunkMessage(head.block.chunk, chunkHash)), 1);
@@ -110,9 +130,14 @@ export async function streamChunksPooled(
     }
   };
 
+  // Lent until every job that may read through it has settled (the `finally` below).
+  const fd = source.lendFd?.();
   try {
     for (const block of planBlocks(source.size, chunkBytes, chunks, dataPerRecord)) {
       if (options.signal?.aborted) throw new FerryError('ABORTED');
+      if (readFailure !== undefined) break;
+      // Closed under us (another stream of the transfer failed): no more reads through its descriptor.
+      if (source.closing === true) throw new FerryError('ABORTED', 'source file closed');
       while (queue.length >= depth || (free.length === 0 && allocated >= depth)) await writeHead();
       let memory = free.pop();
       if (memory === undefined) {
@@ -123,23 +148,25 @@ export async function streamChunksPooled(
         allocated += 1;
       }
       const buffer = Buffer.from(memory.block);
-      const lengths: number[] = [];
-      const views = block.lengths.map((length, i) => {
-        lengths.push(sink.headerBytes + length);
-        return buffer.subarray(i * slotBytes + sink.headerBytes, i * slotBytes + sink.headerBytes + length);
-      });
-      try {
-        await source.readvExactly(views, block.offset);
-      } catch (err) {
-        free.push(memory);
-        throw err;
+      const lengths = block.lengths.map((length) => sink.headerBytes + length);
+      if (fd === undefined) {
+        const views = block.lengths.map((length, i) =>
+          buffer.subarray(i * slotBytes + sink.headerBytes, i * slotBytes + sink.headerBytes + length),
+        );
+        try {
+          await source.readvExactly(views, block.offset);
+        } catch (err) {
+          free.push(memory);
+          throw err;
+        }
       }
       let offset = block.offset;
       for (let i = 0; i < block.lengths.length; i++) {
         sink.writeDataHeader(buffer.subarray(i * slotBytes), offset);
         offset += block.lengths[i]!;
       }
-      // Nonces are taken only now, with the data in hand: nothing can fail between this and the write.
+      // Nonces are taken only now, with the data in hand or (`fd`) read by the worker, which seals what it
+      // could not read as zeros: nothing can fail between this and the write.
       const ranges = sink.reserve(block.lengths.length + (block.last ? 1 : 0));
       const closing = block.last ? splitLast(ranges) : undefined;
       const sealing = sink.pool.seal({
@@ -151,11 +178,13 @@ export async function streamChunksPooled(
         ranges,
         chunk: hashIds.get(block.chunk) ?? hashIds.set(block.chunk, sink.pool.hashId()).get(block.chunk)!,
         last: block.last,
+        read: fd === undefined ? undefined : { fd, position: block.offset },
       });
       sealing.catch(() => undefined); // awaited in order by writeHead
       queue.push({ block, sealing, closing });
     }
     while (queue.length > 0) await writeHead();
+    if (readFailure !== undefined) throw readFailure;
   } finally {
     // Reserved nonces must still reach the peer in order, or the session could not go on: what was dispatched
     // is written even when reading or the caller stopped; the keys of closing ranges never used are zeroed.
@@ -170,8 +199,21 @@ export async function streamChunksPooled(
       }
     }
     for (const rest of queue) rest.closing?.key.fill(0);
+    if (fd !== undefined) {
+      // Jobs not written (the session failed) may still be reading through the descriptor.
+      await Promise.allSettled(queue.map((rest) => rest.sealing));
+      source.returnFd?.();
+    }
   }
   return sent;
+}
+
+/** The error a worker's short read stands for: SOURCE_CHANGED when the file ended early, as `readvExactly`'s. */
+function readError(failure: ReadFailure, size: number): Error {
+  if ('endedAt' in failure) {
+    return new FerryError('SOURCE_CHANGED', `file ended at ${failure.endedAt}, expected ${size} bytes`);
+  }
+  return Object.assign(new Error(failure.message), { code: failure.code });
 }
 
 /** Takes the last nonce of `ranges` off into its own range (the chunk's closing message). */

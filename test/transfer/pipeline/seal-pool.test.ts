@@ -16,7 +16,7 @@ import {
   encodeMessage,
   writePutDataHeader,
 } from '../../../src/protocol/index.js';
-import { SourceFile } from '../../../src/transfer/index.js';
+import { SourceFile, type ChunkSource } from '../../../src/transfer/index.js';
 import { SealPool } from '../../../src/transfer/pipeline/seal-pool.js';
 import { inFlightBlocks, streamChunksPooled } from '../../../src/transfer/pipeline/stream-chunks-pooled.js';
 import { SeededRandom } from '../../helpers/seeded-random.js';
@@ -41,10 +41,28 @@ const streamCases = [
   // chunks out of order (a resumed transfer's), and a short last chunk of one whole leaf and a short one.
   { threads: 2, chunkBytes: 2048 * KIB, size: 2 * 2048 * KIB + 70000, order: [2, 0, 1] },
   { threads: 3, chunkBytes: 2048 * KIB, size: 2 * 2048 * KIB + 70000, order: [1, 2, 0] },
+  // A source without a descriptor to lend (an object store's): read on the event loop, as before.
+  { threads: 2, chunkBytes: 2048 * KIB, size: 2 * 2048 * KIB + 70000, order: [2, 0, 1], lend: false },
 ];
 
-for (const { threads, chunkBytes, size, order } of streamCases) {
-  test(`a file streamed through a ${threads}-thread SealPool (chunks of ${chunkBytes / KIB} KiB, ${order.join(',')}) opens in order on the peer, across rekeys, byte-exact, with every chunk hash`, async () => {
+/** `source` as a ChunkSource that lends no descriptor (like an object store's `ObjectSource`). */
+function withoutDescriptor(source: SourceFile): ChunkSource {
+  return {
+    size: source.size,
+    mtimeMs: source.mtimeMs,
+    mode: source.mode,
+    identity: source.identity,
+    readExactly: (...args) => source.readExactly(...args),
+    readvExactly: (...args) => source.readvExactly(...args),
+    chunkHash: (...args) => source.chunkHash(...args),
+    assertUnchanged: () => source.assertUnchanged(),
+    close: () => source.close(),
+  };
+}
+
+for (const { threads, chunkBytes, size, order, lend = true } of streamCases) {
+  const reads = lend ? 'read by the workers' : 'read on the event loop (no descriptor)';
+  test(`a file streamed through a ${threads}-thread SealPool (chunks of ${chunkBytes / KIB} KiB, ${order.join(',')}, ${reads}) opens in order on the peer, across rekeys, byte-exact, with every chunk hash`, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ferry-seal-pool-'));
     const pool = new SealPool(threads);
     try {
@@ -58,7 +76,7 @@ for (const { threads, chunkBytes, size, order } of streamCases) {
       const wire: Buffer[] = [];
       const reservedKeys: Buffer[] = [];
       const hashes = new ChunkHashes(content.length, chunkBytes);
-      const sent = await streamChunksPooled(source, {
+      const sent = await streamChunksPooled(lend ? source : withoutDescriptor(source), {
         chunkBytes,
         chunks: order.values(),
         hashes,
