@@ -4,6 +4,8 @@ import {
   DeltaLeafSources,
   DeltaMatcher,
   LEAF_BYTES,
+  type DeltaScan,
+  type KnownLeafHash,
   deltaBlockLength,
   leafHash,
   noteLeafHash,
@@ -12,6 +14,7 @@ import {
 import { isFerryError } from '../errors/index.js';
 import type { PartialTransfer, SourceFile } from '../transfer/index.js';
 import { PlacedLeaves, type PlacingPartial } from './placed-leaves.js';
+import { ScanHashesAhead } from './scan-hashes-ahead.js';
 
 /** Old-file offsets scanned per read (the read holds one leaf more, for matches across its end). */
 const SCAN_WINDOW_BYTES = 4 * 1024 * 1024;
@@ -108,9 +111,10 @@ export async function takeLeaves(
     await partial.flushWrites();
   };
   const buffers = new ReadBuffers(landed, Math.min(old.size, SCAN_WINDOW_BYTES + 2 * LEAF_BYTES));
+  const hashesAhead = new ScanHashesAhead();
   // Each window is read while the one before it is scanned: a read covers any start the scan may leave
   // (from `to` to a leaf past it) and a whole window after it.
-  const readAhead = (at: number): Promise<{ at: number; bytes: Buffer }> => {
+  const readAhead = (at: number): Promise<Piece> => {
     const read = (async () => {
       const bytes = await buffers.take(Math.min(old.size, at + SCAN_WINDOW_BYTES + 2 * LEAF_BYTES) - at);
       await old.readExactly(bytes, 0, bytes.length, at);
@@ -160,6 +164,17 @@ export async function takeLeaves(
   // closes the partial).
   const scanAndPlace = async (): Promise<TakenLeaves> => {
     let ahead = readAhead(0);
+    // The leaves a window's scan will check are hashed on the leaf hash thread once the scan before it
+    // ended (its matches set the phase, `ScanHashesAhead`) and the window is read, over its very buffer,
+    // while this thread takes the leaves found and waits for the signature.
+    const hashesOf = (read: Promise<Piece>): Promise<KnownLeafHash | undefined> =>
+      read.then(
+        // A scan of this piece starts less than a leaf past `at` and checks blocks starting before its end.
+        ({ at, bytes }) =>
+          hashesAhead.start(bytes, at, Math.min(old.size, at + SCAN_WINDOW_BYTES + LEAF_BYTES)),
+        () => undefined, // the read's failure is the scan's, below
+      );
+    let hashes = hashesOf(ahead);
     for (let from = 0; from < old.size;) {
       const to = Math.min(old.size, from + SCAN_WINDOW_BYTES);
       const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
@@ -171,7 +186,16 @@ export async function takeLeaves(
       const piece = await ahead;
       if (to < old.size) ahead = readAhead(to);
       const window = piece.bytes.subarray(from - piece.at, readEnd - piece.at);
-      const scan = matcher.scan(window, from, from, to, readEnd === old.size);
+      // The hashes taken ahead were taken over `piece.bytes`, which `window` views: the bytes scanned.
+      matcher.useKnownLeafHashes(await hashes);
+      let scan: DeltaScan;
+      try {
+        scan = matcher.scan(window, from, from, to, readEnd === old.size);
+      } finally {
+        matcher.useKnownLeafHashes(undefined);
+      }
+      hashesAhead.follow(found.map((match) => match.offset));
+      if (to < old.size) hashes = hashesOf(ahead);
       sources.add(scan.ops);
       if (!whole)
         for (const op of scan.ops)
@@ -319,7 +343,8 @@ class ReadBuffers {
   async take(bytes: number): Promise<Buffer> {
     if (bytes > this.#bytes) throw new RangeError('a read larger than the buffers');
     const i = this.#turn++ % READ_BUFFERS;
-    const buffer = (this.#buffers[i] ??= Buffer.allocUnsafe(this.#bytes));
+    // Shared memory, so the leaf hash thread reads a piece in place (`ScanHashesAhead`).
+    const buffer = (this.#buffers[i] ??= Buffer.from(new SharedArrayBuffer(this.#bytes)));
     if (this.#dirty.has(buffer.buffer)) {
       await this.#landed();
       this.#dirty.delete(buffer.buffer);
@@ -331,6 +356,12 @@ class ReadBuffers {
   written(view: Uint8Array): void {
     this.#dirty.add(view.buffer);
   }
+}
+
+/** A piece of the old file read ahead of its scan: file bytes from `at`. */
+interface Piece {
+  readonly at: number;
+  readonly bytes: Buffer;
 }
 
 /** Read buffers of one old-file scan: the one scanned, the one read ahead, and one whose writes settle. */

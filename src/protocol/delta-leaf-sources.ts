@@ -53,17 +53,39 @@ export class DeltaLeafSources {
    */
   fillRepeats(): void {
     const { strong, weak, oldSize } = this.#signature;
-    const byKey = new Map<string, number>();
-    const key = (block: number): string =>
-      `${weak[block]}:${deltaBlockLength(block, oldSize)}:` +
-      strong.toString('hex', block * DELTA_STRONG_BYTES, (block + 1) * DELTA_STRONG_BYTES);
-    for (let block = 0; block < this.#offsets.length; block++)
-      if (this.#offsets[block]! >= 0) byKey.set(key(block), this.#offsets[block]!);
-    if (byKey.size === 0) return;
+    if (this.#found === 0 || this.#found === this.#offsets.length) return;
+    // The leaves not found, by weak checksum (usually few: the changed ones); each found leaf is looked up
+    // there by its weak checksum first, and its whole signature compared only on a hit.
+    const missing = new Map<number, number[]>();
     for (let block = 0; block < this.#offsets.length; block++) {
       if (this.#offsets[block]! >= 0) continue;
-      const at = byKey.get(key(block));
-      if (at !== undefined) this.#set(block, at);
+      const list = missing.get(weak[block]!);
+      if (list === undefined) missing.set(weak[block]!, [block]);
+      else list.push(block);
+    }
+    const same = (a: number, b: number): boolean =>
+      deltaBlockLength(a, oldSize) === deltaBlockLength(b, oldSize) &&
+      strong.compare(
+        strong,
+        a * DELTA_STRONG_BYTES,
+        (a + 1) * DELTA_STRONG_BYTES,
+        b * DELTA_STRONG_BYTES,
+        (b + 1) * DELTA_STRONG_BYTES,
+      ) === 0;
+    for (let block = 0; block < this.#offsets.length && missing.size > 0; block++) {
+      const at = this.#offsets[block]!;
+      if (at < 0) continue;
+      const list = missing.get(weak[block]!);
+      if (list === undefined) continue;
+      for (let i = 0; i < list.length;) {
+        // A leaf not found takes the offset of the first found leaf with its signature.
+        const other = list[i]!;
+        if (same(block, other)) {
+          this.#set(other, at);
+          list.splice(i, 1);
+        } else i++;
+      }
+      if (list.length === 0) missing.delete(weak[block]!);
     }
   }
 

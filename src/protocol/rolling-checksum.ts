@@ -1,3 +1,5 @@
+import { simdWeakChecksum } from './simd-weak-checksum.js';
+
 /**
  * rsync's weak rolling checksum (Tridgell, "Efficient Algorithms for Sorting and Synchronization", 1999,
  * §3.2; rsync's `get_checksum1` with CHAR_OFFSET 0), the candidate filter of a delta upload (PROTOCOL.md
@@ -6,11 +8,26 @@
  * the checksum only picks candidates: a strong hash (the block's leaf hash, §7.2) decides every match.
  */
 export function weakChecksum(bytes: Uint8Array, start: number, end: number): number {
+  if (end - start >= SIMD_MIN_BYTES) {
+    const fast = simdWeakChecksum(bytes, start, end);
+    if (fast !== undefined) return fast;
+  }
+  return scalarWeakChecksum(bytes, start, end);
+}
+
+/** The weak checksum in JavaScript alone: short windows, and runtimes without WebAssembly's SIMD. */
+export function scalarWeakChecksum(bytes: Uint8Array, start: number, end: number): number {
   const at = bytes.byteOffset + start;
   if (!LITTLE_ENDIAN || (at & 3) !== 0 || end - start < 4 * SEGMENT_WORDS)
     return bytesChecksum(bytes, start, end);
   return wordsChecksum(bytes, start, end);
 }
+
+/**
+ * Windows from this long on go to the SIMD module (a leaf or a block of a delta's signing or scan); shorter
+ * ones stay in JavaScript, where the copy into the module's memory and the call would cost more than they save.
+ */
+const SIMD_MIN_BYTES = 256;
 
 /** Words summed as two 16-bit lanes before the lanes are moved to their own sums (see `wordsChecksum`). */
 const SEGMENT_WORDS = 22;

@@ -293,6 +293,33 @@ test('DeltaLeafSources: the server’s leaves found at shifted offsets of the ol
   assert.equal(same.inPlace(server.length), true);
 });
 
+test('DeltaLeafSources: a leaf not found takes a repeat only of the same signature, never one of the same weak checksum alone', () => {
+  const x = Buffer.alloc(LEAF_BYTES, 0x40);
+  for (let i = 0; i < x.length; i++) x[i] = (i * 13 + (i >> 7)) & 0x7f;
+  // +1, −2, +1 on three bytes in a row: the sum and the weighted sum stay, so the weak checksum does.
+  const y = Buffer.from(x);
+  y[100] = y[100]! + 1;
+  y[101] = y[101]! - 2; // 33 here: no byte leaves its range
+  y[102] = y[102]! + 1;
+  const server = Buffer.concat([y, fileOf(LEAF_BYTES, 5), x]);
+  const signature = deltaSignatureOf(server);
+  assert.equal(signature.weak[0], signature.weak[2], 'the same weak checksum');
+  // The old file holds x alone (and a leaf of neither): x is found, y is not, nor taken for a repeat of x.
+  const local = Buffer.concat([fileOf(LEAF_BYTES, 9), x]);
+  const sources = new DeltaLeafSources(signature);
+  sources.add(new DeltaMatcher(signature).scan(local, 0, 0, local.length, true).ops);
+  sources.fillRepeats();
+  assert.equal(sources.offsetOf(2), LEAF_BYTES);
+  assert.equal(sources.offsetOf(0), -1, 'y is not x');
+  // With y's twin in the server's file too, it is filled from the leaf found.
+  const twice = Buffer.concat([x, fileOf(LEAF_BYTES, 5), x]);
+  const both = new DeltaLeafSources(deltaSignatureOf(twice));
+  both.add([{ newOffset: LEAF_BYTES, length: LEAF_BYTES, oldOffset: 2 * LEAF_BYTES }]);
+  both.fillRepeats();
+  assert.equal(both.offsetOf(0), LEAF_BYTES);
+  assert.equal(both.found, 2);
+});
+
 test('boundedHeldRanges keeps at most 4096 ranges, the largest, in order', () => {
   const ranges = Array.from({ length: MAX_ACCEPT_RANGES + 10 }, (_, i) => ({
     first: i * 3,

@@ -1,10 +1,13 @@
 // The weak rolling checksum's fast loop (src/protocol/rolling-checksum.ts, PROTOCOL.md §5.15) against the
 // textbook definition, byte at a time: random data, random windows (every remainder of the 8-byte step), and
-// the extremes where the sums wrap (all 0xff over a whole leaf and more).
+// the extremes where the sums wrap (all 0xff over a whole leaf and more). Each of its two paths on its own:
+// the JavaScript loops and the WebAssembly SIMD module (src/protocol/simd-weak-checksum.ts), and the
+// function that picks between them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LEAF_BYTES } from '../../src/protocol/constants.js';
-import { rollChecksum, weakChecksum } from '../../src/protocol/rolling-checksum.js';
+import { rollChecksum, scalarWeakChecksum, weakChecksum } from '../../src/protocol/rolling-checksum.js';
+import { simdWeakChecksum, simdWeakChecksumAvailable } from '../../src/protocol/simd-weak-checksum.js';
 import { SeededRandom } from '../helpers/seeded-random.js';
 
 /** rsync's get_checksum1 as written in Tridgell 1999 §3.2: a = Σ x_i, b = Σ (l − i + 1)·x_i, both mod 2^16. */
@@ -18,6 +21,17 @@ function referenceChecksum(bytes: Uint8Array, start: number, end: number): numbe
   return a + b * 65536;
 }
 
+/** The checksum's paths, each checked against the reference alone. */
+const PATHS: ReadonlyArray<readonly [string, (bytes: Uint8Array, start: number, end: number) => number]> = [
+  ['weakChecksum', weakChecksum],
+  ['JavaScript', scalarWeakChecksum],
+  ['SIMD', (bytes, start, end) => simdWeakChecksum(bytes, start, end) ?? Number.NaN],
+];
+
+test('the SIMD checksum runs here (Node 20 has WebAssembly SIMD): its tests below test it', () => {
+  assert.ok(simdWeakChecksumAvailable(), 'WebAssembly SIMD is not available in this runtime');
+});
+
 /** A seeded source of 32-bit numbers (SeededRandom): every failure reproduces from the seed in its message. */
 function prng(seed: number): () => number {
   const random = new SeededRandom(seed);
@@ -25,70 +39,78 @@ function prng(seed: number): () => number {
 }
 
 test('weakChecksum equals the reference over random data and windows of every length remainder', () => {
-  for (const seed of [1, 7, 0x9e3779b9]) {
-    const next = prng(seed);
-    const bytes = new Uint8Array(3 * LEAF_BYTES + 13);
-    for (let i = 0; i < bytes.length; i++) bytes[i] = next() & 0xff;
-    for (let trial = 0; trial < 200; trial++) {
-      const start = next() % bytes.length;
-      const end = start + (next() % (bytes.length - start + 1));
+  for (const [path, checksum] of PATHS) {
+    for (const seed of [1, 7, 0x9e3779b9]) {
+      const next = prng(seed);
+      const bytes = new Uint8Array(3 * LEAF_BYTES + 13);
+      for (let i = 0; i < bytes.length; i++) bytes[i] = next() & 0xff;
+      for (let trial = 0; trial < 200; trial++) {
+        const start = next() % bytes.length;
+        const end = start + (next() % (bytes.length - start + 1));
+        assert.equal(
+          checksum(bytes, start, end),
+          referenceChecksum(bytes, start, end),
+          `${path} seed ${seed} [${start}, ${end})`,
+        );
+      }
+      for (let n = 0; n <= 17; n++)
+        assert.equal(
+          checksum(bytes, 5, 5 + n),
+          referenceChecksum(bytes, 5, 5 + n),
+          `${path} seed ${seed} length ${n}`,
+        );
       assert.equal(
-        weakChecksum(bytes, start, end),
-        referenceChecksum(bytes, start, end),
-        `seed ${seed} [${start}, ${end})`,
+        checksum(bytes, 0, LEAF_BYTES),
+        referenceChecksum(bytes, 0, LEAF_BYTES),
+        `${path} seed ${seed} leaf`,
       );
     }
-    for (let n = 0; n <= 17; n++)
-      assert.equal(
-        weakChecksum(bytes, 5, 5 + n),
-        referenceChecksum(bytes, 5, 5 + n),
-        `seed ${seed} length ${n}`,
-      );
-    assert.equal(
-      weakChecksum(bytes, 0, LEAF_BYTES),
-      referenceChecksum(bytes, 0, LEAF_BYTES),
-      `seed ${seed} leaf`,
-    );
   }
 });
 
 test('weakChecksum is the same on and off a 4-byte boundary (the word path and the byte path)', () => {
-  const next = prng(3);
-  const memory = new Uint8Array(2 * LEAF_BYTES + 64);
-  for (let i = 0; i < memory.length; i++) memory[i] = next() & 0xff;
-  for (let shift = 0; shift < 8; shift++) {
-    // A view starting `shift` bytes into the memory, as a Buffer from a pool or a subarray would.
-    const view = memory.subarray(shift);
-    for (const [start, end] of [
-      [0, LEAF_BYTES],
-      [3, LEAF_BYTES + 3],
-      [4, 4 + 88],
-      [8, 8 + 87],
-      [0, 2 * LEAF_BYTES],
-    ] as const)
-      assert.equal(
-        weakChecksum(view, start, end),
-        referenceChecksum(view, start, end),
-        `shift ${shift} [${start}, ${end})`,
-      );
+  for (const [path, checksum] of PATHS) {
+    const next = prng(3);
+    const memory = new Uint8Array(2 * LEAF_BYTES + 64);
+    for (let i = 0; i < memory.length; i++) memory[i] = next() & 0xff;
+    for (let shift = 0; shift < 8; shift++) {
+      // A view starting `shift` bytes into the memory, as a Buffer from a pool or a subarray would.
+      const view = memory.subarray(shift);
+      for (const [start, end] of [
+        [0, LEAF_BYTES],
+        [3, LEAF_BYTES + 3],
+        [4, 4 + 88],
+        [8, 8 + 87],
+        [0, 2 * LEAF_BYTES],
+      ] as const)
+        assert.equal(
+          checksum(view, start, end),
+          referenceChecksum(view, start, end),
+          `${path} shift ${shift} [${start}, ${end})`,
+        );
+    }
   }
 });
 
 test('weakChecksum wraps right where the sums are largest: all 0xff, a leaf and 4 MiB + 3', () => {
-  const ff = new Uint8Array(4 * 1024 * 1024 + 3).fill(0xff);
-  for (const n of [LEAF_BYTES, LEAF_BYTES - 1, ff.length])
-    assert.equal(weakChecksum(ff, 0, n), referenceChecksum(ff, 0, n), `length ${n}`);
+  for (const [path, checksum] of PATHS) {
+    const ff = new Uint8Array(4 * 1024 * 1024 + 3).fill(0xff);
+    for (const n of [LEAF_BYTES, LEAF_BYTES - 1, ff.length])
+      assert.equal(checksum(ff, 0, n), referenceChecksum(ff, 0, n), `${path} length ${n}`);
+  }
 });
 
 test('the fast checksum rolled a byte on equals the fast checksum recomputed, over random data', () => {
-  const next = prng(42);
-  const window = LEAF_BYTES;
-  const bytes = new Uint8Array(window + 4096);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = next() & 0xff;
-  let value = weakChecksum(bytes, 0, window);
-  for (let at = 1; at + window <= bytes.length; at++) {
-    value = rollChecksum(value, window, bytes[at - 1]!, bytes[at + window - 1]!);
-    if (at % 97 === 0 || at + window === bytes.length)
-      assert.equal(value, referenceChecksum(bytes, at, at + window), `offset ${at}`);
+  for (const [path, checksum] of PATHS) {
+    const next = prng(42);
+    const window = LEAF_BYTES;
+    const bytes = new Uint8Array(window + 4096);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = next() & 0xff;
+    let value = checksum(bytes, 0, window);
+    for (let at = 1; at + window <= bytes.length; at++) {
+      value = rollChecksum(value, window, bytes[at - 1]!, bytes[at + window - 1]!);
+      if (at % 97 === 0 || at + window === bytes.length)
+        assert.equal(value, referenceChecksum(bytes, at, at + window), `${path} offset ${at}`);
+    }
   }
 });

@@ -1,0 +1,288 @@
+/**
+ * rsync's weak checksum (`rolling-checksum.ts`, PROTOCOL.md §5.15) with WebAssembly's 128-bit SIMD, 16 bytes
+ * a step: the signing of a delta (every leaf of a file, both directions) spent about as long on the weak
+ * checksum in JavaScript as on the leaf's SHA-256 (issue 16, server profile of a 1 GiB delta download:
+ * 0.98 s against 1.22 s). Measured on this machine over 1 GiB of 64 KiB windows: 0.42-0.56 s for the
+ * JavaScript word loop, 0.10-0.20 s here (0.04-0.06 s of it the copy into the module's memory).
+ *
+ * The module is assembled below from named instructions (the WebAssembly 2.0 binary format, with the SIMD
+ * opcodes of its §5.4.8), so what it does is read here rather than in an opaque blob; it is checked against
+ * the textbook definition in test/protocol/rolling-checksum.test.ts. It reads nothing but its own memory,
+ * into which each window is copied.
+ *
+ * The arithmetic: over 16-byte steps k = 0..K−1 of a window of n = 16K bytes, with p_m the sum of the step's
+ * bytes 2m and 2m+1 and e_m its byte 2m (m = 0..7), a = Σ_k Σ_m p_m and b = Σ (n − i)·x_i =
+ * 16·Σ_k (K−1−k)·S_k + Σ_m (15 − 2m)·P_m + Σ_m E_m, where S_k is step k's sum and P_m, E_m sum p_m, e_m over
+ * the steps. The loop keeps P (`sums`), E (`evens`) and Σ_k (K−1−k)·S_k per lane (`earlier`: before each step,
+ * it gains every step so far) in sixteen-bit lanes. Only a mod 2^16 and b mod 2^16 are wanted, and every one
+ * of these is a sum of integer multiples of the bytes, so lanes that wrap at 2^16 give the same result. The
+ * last n mod 16 bytes are added one at a time, as the textbook loop does (a += x; b += a).
+ */
+
+/** The module's memory: 2 pages (128 KiB); a longer window is taken in pieces of this size and joined. */
+const MEMORY_PAGES = 2;
+const PIECE_BYTES = MEMORY_PAGES * 65536;
+
+/** The exported function, `(start, end) → checksum` over its own memory, and that memory. */
+interface Module {
+  readonly checksum: (start: number, end: number) => number;
+  readonly memory: Uint8Array;
+}
+
+let loaded: Module | null | undefined;
+
+/**
+ * The weak checksum of `bytes[start, end)` (as `weakChecksum`), or undefined when this runtime cannot run
+ * the SIMD module (no WebAssembly, or it is switched off): the caller's JavaScript loop answers instead.
+ */
+export function simdWeakChecksum(bytes: Uint8Array, start: number, end: number): number | undefined {
+  const simd = (loaded ??= instantiate());
+  if (simd === null) return undefined;
+  let a = 0;
+  let b = 0;
+  for (let at = start; at < end; at += PIECE_BYTES) {
+    const stop = Math.min(end, at + PIECE_BYTES);
+    simd.memory.set(bytes.subarray(at, stop), 0);
+    const piece = simd.checksum(0, stop - at);
+    // Joining windows X then Y: every byte of X weighs |Y| more, so b = b_X + |Y|·a_X + b_Y.
+    b = (b + Math.imul(stop - at, a) + (piece >>> 16)) | 0;
+    a = (a + (piece & 0xffff)) | 0;
+  }
+  return ((a & 0xffff) | (b << 16)) >>> 0;
+}
+
+/** Whether this runtime runs the SIMD module (a test asserts it does here, so the fast path is the one tested). */
+export function simdWeakChecksumAvailable(): boolean {
+  return (loaded ??= instantiate()) !== null;
+}
+
+/**
+ * The part of the WebAssembly JavaScript API used here (its global is not in this project's type libraries,
+ * which hold Node's and no DOM).
+ */
+interface WebAssemblyApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: Record<string, unknown> };
+}
+
+function instantiate(): Module | null {
+  try {
+    const wasm = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+    const bytes = moduleBytes();
+    if (wasm === undefined || !wasm.validate(bytes)) return null;
+    const { exports } = new wasm.Instance(new wasm.Module(bytes));
+    const checksum = exports['checksum'] as (start: number, end: number) => number;
+    const memory = exports['memory'] as { buffer: ArrayBuffer };
+    // The memory never grows (nothing in the module grows it), so this view stays valid.
+    return { checksum, memory: new Uint8Array(memory.buffer) };
+  } catch {
+    return null;
+  }
+}
+
+// ---- The module, from named instructions (WebAssembly 2.0 binary format). ----
+
+const I32 = 0x7f;
+const V128 = 0x7b;
+
+/** Unsigned LEB128 (binary format §5.2.2). */
+function uleb(value: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value >>>= 7;
+    if (value !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (value !== 0);
+  return out;
+}
+
+/** Signed LEB128, for i32.const. */
+function sleb(value: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = value & 0x7f;
+    value >>= 7;
+    if ((value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+const vector = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
+const name = (text: string): number[] => [...uleb(text.length), ...Buffer.from(text, 'ascii')];
+/** A SIMD instruction: prefix 0xfd, then its opcode as LEB128 (§5.4.8). */
+const simd = (opcode: number): number[] => [0xfd, ...uleb(opcode)];
+/** A v128 constant of eight 16-bit lanes, little-endian. */
+const lanes16 = (values: readonly number[]): number[] => [
+  ...simd(0x0c),
+  ...values.flatMap((v) => [v & 0xff, v >>> 8]),
+];
+
+const get = (local: number): number[] => [0x20, ...uleb(local)];
+const set = (local: number): number[] => [0x21, ...uleb(local)];
+const tee = (local: number): number[] => [0x22, ...uleb(local)];
+const i32Const = (value: number): number[] => [0x41, ...sleb(value)];
+const I32_ADD = [0x6a];
+const I32_AND = [0x71];
+const I32_OR = [0x72];
+const I32_SHL = [0x74];
+const I32_GE_U = [0x4f];
+const I32_GT_U = [0x4b];
+/** i32.load8_u with alignment 1, offset 0. */
+const I32_LOAD8_U = [0x2d, 0x00, 0x00];
+const BLOCK = [0x02, 0x40];
+const LOOP = [0x03, 0x40];
+const END = [0x0b];
+const brIf = (depth: number): number[] => [0x0d, ...uleb(depth)];
+const br = (depth: number): number[] => [0x0c, ...uleb(depth)];
+/** v128.load with alignment 1 (2^0), offset 0. */
+const V128_LOAD = [...simd(0x00), 0x00, 0x00];
+const V128_AND = simd(0x4e);
+const I16X8_ADD = simd(0x8e);
+const I16X8_MUL = simd(0x95);
+const I16X8_EXTADD_PAIRWISE_I8X16_U = simd(0x7d);
+const I32X4_EXTADD_PAIRWISE_I16X8_U = simd(0x7f);
+const i32x4ExtractLane = (lane: number): number[] => [...simd(0x1b), lane];
+
+// Locals: parameters start (0) and end (1); then v128 sums (2), earlier (3), evens (4), mask (5), weights (6),
+// step (7); then i32 a (8), b (9), at (10).
+const [START, END_AT, SUMS, EARLIER, EVENS, MASK, WEIGHTS, STEP, A, B, AT] = [
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+];
+
+/** The sum of a v128 local's eight 16-bit lanes (as i32; only its low 16 bits matter). */
+function sumOfLanes(local: number): number[] {
+  return [
+    ...get(local),
+    ...I32X4_EXTADD_PAIRWISE_I16X8_U,
+    ...set(STEP),
+    ...get(STEP),
+    ...i32x4ExtractLane(0),
+    ...[1, 2, 3].flatMap((lane) => [...get(STEP), ...i32x4ExtractLane(lane), ...I32_ADD]),
+  ];
+}
+
+function checksumBody(): number[] {
+  return [
+    ...lanes16([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+    ...set(MASK),
+    ...lanes16([15, 13, 11, 9, 7, 5, 3, 1]),
+    ...set(WEIGHTS),
+    ...get(START),
+    ...set(AT),
+    // 16 bytes a step while 16 remain.
+    ...BLOCK,
+    ...LOOP,
+    ...get(AT),
+    ...i32Const(16),
+    ...I32_ADD,
+    ...get(END_AT),
+    ...I32_GT_U,
+    ...brIf(1),
+    // earlier += sums (every step so far weighs 16 more for each step after it)
+    ...get(EARLIER),
+    ...get(SUMS),
+    ...I16X8_ADD,
+    ...set(EARLIER),
+    // sums += the step's pairs; evens += its even bytes
+    ...get(AT),
+    ...V128_LOAD,
+    ...tee(STEP),
+    ...I16X8_EXTADD_PAIRWISE_I8X16_U,
+    ...get(SUMS),
+    ...I16X8_ADD,
+    ...set(SUMS),
+    ...get(STEP),
+    ...get(MASK),
+    ...V128_AND,
+    ...get(EVENS),
+    ...I16X8_ADD,
+    ...set(EVENS),
+    ...get(AT),
+    ...i32Const(16),
+    ...I32_ADD,
+    ...set(AT),
+    ...br(0),
+    ...END,
+    ...END,
+    // a = Σ sums; b = 16·Σ earlier + Σ (15 − 2m)·sums_m + Σ evens
+    ...sumOfLanes(SUMS),
+    ...set(A),
+    ...sumOfLanes(EARLIER),
+    ...i32Const(4),
+    ...I32_SHL,
+    ...get(SUMS),
+    ...get(WEIGHTS),
+    ...I16X8_MUL,
+    ...set(EARLIER),
+    ...sumOfLanes(EARLIER),
+    ...I32_ADD,
+    ...sumOfLanes(EVENS),
+    ...I32_ADD,
+    ...set(B),
+    // The last bytes one at a time: a += x; b += a.
+    ...BLOCK,
+    ...LOOP,
+    ...get(AT),
+    ...get(END_AT),
+    ...I32_GE_U,
+    ...brIf(1),
+    ...get(A),
+    ...get(AT),
+    ...I32_LOAD8_U,
+    ...I32_ADD,
+    ...tee(A),
+    ...get(B),
+    ...I32_ADD,
+    ...set(B),
+    ...get(AT),
+    ...i32Const(1),
+    ...I32_ADD,
+    ...set(AT),
+    ...br(0),
+    ...END,
+    ...END,
+    // a | b << 16 (the caller takes it unsigned)
+    ...get(A),
+    ...i32Const(0xffff),
+    ...I32_AND,
+    ...get(B),
+    ...i32Const(16),
+    ...I32_SHL,
+    ...I32_OR,
+    ...END,
+  ];
+}
+
+function moduleBytes(): Uint8Array {
+  const locals = vector([
+    [...uleb(6), V128],
+    [...uleb(3), I32],
+  ]);
+  const code = [...locals, ...checksumBody()];
+  return Uint8Array.from([
+    // magic, version 1
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    // type section: (i32, i32) → i32
+    ...section(1, vector([[0x60, ...vector([[I32], [I32]]), ...vector([[I32]])]])),
+    // function section: one function of type 0
+    ...section(3, vector([[0x00]])),
+    // memory section: MEMORY_PAGES pages, no maximum
+    ...section(5, vector([[0x00, ...uleb(MEMORY_PAGES)]])),
+    // export section: the function and the memory
+    ...section(
+      7,
+      vector([
+        [...name('checksum'), 0x00, 0x00],
+        [...name('memory'), 0x02, 0x00],
+      ]),
+    ),
+    // code section
+    ...section(10, vector([[...uleb(code.length), ...code]])),
+  ]);
+}
