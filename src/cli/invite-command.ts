@@ -63,7 +63,16 @@ export function registerInviteCommands(program: Command): void {
       // A cluster's invite lives in etcd, and may be made from any machine that reaches it.
       if (flags.coordination === undefined) await loadIdentity(home);
       // Where the server on this home really listens (it notes it at start), unless told otherwise.
-      const address = flags.address ?? (await readServeAddress(home)) ?? DEFAULT_SERVE_ADDRESS;
+      const served = flags.coordination === undefined ? await readServeAddress(home) : undefined;
+      const address = flags.address ?? served ?? DEFAULT_SERVE_ADDRESS;
+      // A server redeems only the invites of its own home: one made in a home no server ever ran on (the
+      // client's default home, say, while `npm start` serves ./.ferry-home) fails at pairing as "wrong
+      // code", far from the cause. It may still be meant for a server not started yet: warn, never refuse.
+      if (flags.coordination === undefined && served === undefined)
+        process.stderr.write(
+          `ferry: note: no \`ferry serve\` has run on the home ${home}; a server started on another home will ` +
+            'not know this code: make the invite there with `ferry --home SERVER_HOME invite`\n',
+        );
       const target = parseTarget(address);
       if (target.remotePath !== '')
         throw new FerryError('USAGE_INVALID', `--address takes HOST:PORT, got ${JSON.stringify(address)}`);
@@ -87,7 +96,7 @@ export function registerInviteCommands(program: Command): void {
           `pairing code: ${invite.code}`,
           `expires:      ${invite.expiresAt} (one use)`,
           '',
-          'On the client:',
+          'On the client (after `ferry keygen`, once, if it has no identity yet):',
           `  ferry pair ${target.address} ${invite.code}`,
           `(or \`ferry pair ${target.address}\` and type the code when asked: a code on a command line is`,
           'visible to other users of that machine until it is used)',

@@ -46,6 +46,11 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
       result.stdout,
       new RegExp(`^  ferry pair ${server.address} [a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$`, 'm'),
     );
+    assert.match(
+      result.stdout,
+      /^On the client \(after `ferry keygen`, once, if it has no identity yet\):$/m,
+    );
+    assert.doesNotMatch(result.stderr, /note:/, 'a server ran on this home: nothing to warn about');
     const explicit = await runFerry([
       '--home',
       serverHome,
@@ -56,6 +61,19 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
       'files.example:7443',
     ]);
     assert.match(explicit.stdout, /^ {2}ferry pair files\.example:7443 /m, '--address still wins');
+  });
+
+  test('invite in a home no server ever ran on (a client home, say) still prints a code, and warns on stderr that a server on another home will not know it', async () => {
+    const home = join(dir, 'not-a-server-home');
+    assert.equal((await runFerry(['--home', home, 'keygen'])).code, 0);
+    const result = await runFerry(['--home', home, 'invite', '--ttl', '1m']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^pairing code: [a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/m);
+    assert.ok(
+      result.stderr.includes(`ferry: note: no \`ferry serve\` has run on the home ${home};`),
+      result.stderr,
+    );
+    assert.match(result.stderr, /ferry --home SERVER_HOME invite/);
   });
 
   test('ferry serve on a terminal logs readable lines, not JSON', async () => {
@@ -103,6 +121,8 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
     // The banner leads with pairing, the smoothest first contact, and says where `ferry` comes from.
     assert.match(output, /here: +ferry --home \S+ invite --name laptop/);
     assert.match(output, /ferry pair \.\.\./);
+    // A client needs an identity before it can pair: the banner says so where pairing is offered.
+    assert.match(output, /on the client: +ferry keygen +# once/);
     assert.match(output, /No `ferry` on the PATH\? Use \.\/bin\/ferry/);
   });
 });
