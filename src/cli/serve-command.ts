@@ -203,12 +203,16 @@ export function registerServeCommand(program: Command): void {
         ...(keyRotation ? { keyRotation } : {}),
       });
       admission?.attach(server, logger);
+      const cluster = flags.coordination === undefined ? '' : ` --coordination ${flags.coordination}`;
+      // How the operator reaches this server's home, for every hint printed or shown (banner, dashboard).
+      const admin = `ferry --home ${shellWord(home)}`;
       let dashboard: Dashboard | undefined;
       if (dashboardAt) {
         try {
           dashboard = await startDashboard({
             server,
             ...dashboardAt,
+            adminCommand: `${admin}${cluster}`,
             allowPublic: flags.dashboardPublic ?? false,
             listClients: async () =>
               (await (admission ? admission.allowList.current() : watcher.current())).clients.map(
@@ -242,7 +246,6 @@ export function registerServeCommand(program: Command): void {
       // `ferry invite` on this home prints a `ferry pair` line with this address.
       await recordServeAddress(home, server.addressText);
       const id = formatFerryId(keyPair.publicKey);
-      const cluster = flags.coordination === undefined ? '' : ` --coordination ${flags.coordination}`;
       process.stdout.write(
         [
           'ferry server ready',
@@ -253,13 +256,13 @@ export function registerServeCommand(program: Command): void {
           `  home:       ${home}`,
           '',
           'Next, let a client in. Easiest, with a one-time pairing code:',
-          `  here:           ferry --home ${home} invite --name laptop${cluster}`,
+          `  here:           ${admin} invite --name laptop${cluster}`,
           '  on the client:  ferry keygen            # once, if it has no identity yet',
           '                  the `ferry pair ...` line invite prints, then',
           `                  ferry send FILE ${server.addressText}`,
           'Or by key:',
           '  on the client:  ferry keygen            # once; prints the client ID',
-          `  here:           ferry --home ${home} allow CLIENT_ID --name laptop${cluster}`,
+          `  here:           ${admin} allow CLIENT_ID --name laptop${cluster}`,
           `  on the client:  ferry send FILE ${server.addressText} --expect ${id}`,
           ...(dashboard ? ['Watch it: open the dashboard URL above in a browser.'] : []),
           'No `ferry` on the PATH? Use ./bin/ferry in a checkout, or install it (README.md, "Install").',
@@ -280,4 +283,9 @@ export function registerServeCommand(program: Command): void {
         process.on('SIGTERM', stop);
       });
     });
+}
+
+/** `text` as one shell word: as is when it needs no quoting, else in single quotes (a home with spaces). */
+function shellWord(text: string): string {
+  return /^[A-Za-z0-9_.,:@%+=/-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }

@@ -240,7 +240,7 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       tr.appendChild(td('', r.clientId ? el('code', 'client-id', r.clientId) : el('span', 'muted', 'unknown (no key shown)')));
       tr.appendChild(td('', badge('failed', r.code)));
       tr.appendChild(td('', r.clientId && r.code === 'CLIENT_NOT_ALLOWED'
-        ? el('code', 'admit', 'ferry allow ' + r.clientId + ' --name NAME')
+        ? el('code', 'admit', adminCommand() + ' allow ' + r.clientId + ' --name NAME')
         : el('span', 'muted', '–')));
       return tr;
     }));
@@ -248,8 +248,16 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     $('refused-empty').hidden = rows.length > 0;
   }
 
+  /** How the operator runs ferry for this server: with its --home, so a copied hint reaches it. */
+  function adminCommand() {
+    return last && last.server.adminCommand ? last.server.adminCommand : 'ferry';
+  }
+
   function render(s) {
     last = s;
+    Array.prototype.forEach.call(document.querySelectorAll('.admin-command'), function (span) {
+      span.textContent = adminCommand();
+    });
     clockSkew = Date.now() - s.now;
     $('server-id').textContent = s.server.id;
     $('server-address').textContent = s.server.address;

@@ -62,6 +62,11 @@ export interface DashboardOptions {
   listClients?: () => Promise<DashboardClient[]> | DashboardClient[];
   /** The open pairing invites to list (never their codes); called for every update. */
   listInvites?: () => Promise<DashboardInvite[]> | DashboardInvite[];
+  /**
+   * The command that administers this server (`ferry --home DIR`), for the page's hints; default `ferry`
+   * (right only for a server on the default home).
+   */
+  adminCommand?: string;
   /** How often live transfers are sampled for their sparkline and pushed; default 1 s. */
   sampleIntervalMs?: number;
   now?: () => number;
@@ -99,6 +104,7 @@ export class Dashboard {
       id: formatFerryId(options.server.publicKey),
       address: options.server.addressText,
       startedAt: this.#now(),
+      adminCommand: options.adminCommand ?? 'ferry',
     });
     this.#onEvent = (event) => {
       this.#state.apply(event);
