@@ -3,14 +3,13 @@ import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_STREAMS, DEFAULT_THREADS, syncTree } from '../client-api.js';
 import type { SyncEvent, SyncSummary } from '../client-api.js';
-import { parseRemotePath } from '../protocol/index.js';
 import { homeOf } from './cli-context.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
 import { escapeForTerminal, jsonForTerminal } from './escape-for-terminal.js';
 import { JSON_EVENTS_VERSION } from './json-events.js';
 import { formatByteSize, parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
 import { formatBytes } from './progress-format.js';
-import { parseTarget, type Target } from './parse-target.js';
+import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 import { DELTA_FLAG_HELP } from './transfer-flags.js';
 
@@ -66,7 +65,7 @@ export function registerSyncCommand(program: Command): void {
         },
       );
     const target: Target = parseTarget(upload ? dst : src);
-    if (target.remotePath !== '') parseRemotePath(target.remotePath);
+    checkRemotePath(target);
     const localDir = upload ? src : dst;
     const printer = new SyncPrinter(flags);
     await withInterrupt(async (signal) => {

@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -157,6 +158,70 @@ describe('errors that name the thing and the next step', () => {
       ),
     );
     assert.doesNotMatch(result.stderr, /retrying/);
+  });
+
+  test('a port where no ferry server listens (a web server, the dashboard, ssh) fails the handshake naming the address and saying what answered', async () => {
+    const http = createHttpServer((_req, res) => res.end('dashboard'));
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    const banner = createServer((socket) => socket.end('SSH-2.0-OpenSSH_9.6\r\n'));
+    banner.listen(0, '127.0.0.1');
+    await once(banner, 'listening');
+    try {
+      const web = `127.0.0.1:${(http.address() as { port: number }).port}`;
+      const result = await runFerry(['--home', clientHome, 'ls', web, '--accept-new', '--retries', '0']);
+      assertExit(result, 6, 'ls against an HTTP server');
+      assert.ok(
+        result.stderr.includes(
+          `ferry: HANDSHAKE_FAILED: handshake failed: ${web}: an HTTP server answered, not a ferry server: check the port`,
+        ),
+        result.stderr,
+      );
+      const ssh = `127.0.0.1:${(banner.address() as { port: number }).port}`;
+      const other = await runFerry([
+        '--home',
+        clientHome,
+        'send',
+        file,
+        ssh,
+        '--accept-new',
+        '--retries',
+        '0',
+      ]);
+      assertExit(other, 6, 'send to something that is not ferry');
+      assert.ok(
+        other.stderr.includes(
+          `${ssh}: no version answer where the server must send one: is this a ferry server?`,
+        ),
+        other.stderr,
+      );
+    } finally {
+      http.closeAllConnections();
+      http.close();
+      banner.close();
+    }
+  });
+
+  test('a remote path with .. (or an empty component) is refused before connecting, naming the argument as typed', async () => {
+    for (const [command, args] of [
+      ['send', [file, `${server.address}/../etc/x`]],
+      ['get', [`${server.address}/../etc/passwd`, dir]],
+      ['ls', [`${server.address}/docs/../..`]],
+      ['sync', [dir, `${server.address}/../up`]],
+    ] as const) {
+      const result = await ferry(command, ...args);
+      assertExit(result, 7, `${command} with ..`);
+      const typed = args.find((a) => a.startsWith(server.address))!;
+      assert.ok(
+        result.stderr.includes(
+          `ferry: PATH_INVALID: path is not a valid relative path: ${typed}: component ${typed.includes('docs') ? 1 : 0} is ".." (a remote path is relative to your root on the server and never climbs out of it)`,
+        ),
+        `${command}: ${result.stderr}`,
+      );
+    }
+    const empty = await ferry('send', file, `${server.address}/a//b`);
+    assertExit(empty, 7, 'send to a//b');
+    assert.ok(empty.stderr.includes(`${server.address}/a//b: component 1 is empty\n`), empty.stderr);
   });
 
   test('sending a directory without -r says to add -r; a missing source is named', async () => {
