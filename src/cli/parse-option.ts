@@ -51,6 +51,18 @@ export function parseMs(text: string, flag: string, options: { unitRequired?: bo
   return ms;
 }
 
+/**
+ * Formats milliseconds the way parseMs reads them, in the largest unit that divides them (`30s`, `24h`,
+ * `500ms`): what `--help` shows as a default, so it reads as the README does rather than as `86400000`.
+ */
+export function formatMs(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const size = DURATION_UNIT_MS[unit]!;
+    if (ms > 0 && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
 /** Parses a non-negative whole count. */
 export function parseCount(text: string, flag: string): number {
   if (!/^\d+$/.test(text.trim()))

@@ -12,7 +12,14 @@ import {
 import { DEFAULT_THREADS, SERVER_DEFAULTS, FerryServer, allowListAuthorize } from '../index.js';
 import { homeOf } from './cli-context.js';
 import { parseListen } from './parse-target.js';
-import { formatByteSize, parseByteSize, parseCount, parseMs, parseThreads } from './parse-option.js';
+import {
+  formatByteSize,
+  formatMs,
+  parseByteSize,
+  parseCount,
+  parseMs,
+  parseThreads,
+} from './parse-option.js';
 import { createLogger } from './logger.js';
 import { applyServeConfig } from './serve-config.js';
 import { tuneServeHeap } from './serve-heap.js';
@@ -77,12 +84,12 @@ export function registerServeCommand(program: Command): void {
     .option(
       '--handshake-timeout <duration>',
       'close connections that do not finish the handshake in time',
-      String(SERVER_DEFAULTS.handshakeTimeoutMs),
+      formatMs(SERVER_DEFAULTS.handshakeTimeoutMs),
     )
     .option(
       '--idle-timeout <duration>',
       'close sessions idle for this long',
-      String(SERVER_DEFAULTS.idleTimeoutMs),
+      formatMs(SERVER_DEFAULTS.idleTimeoutMs),
     )
     .option(
       '--durable-batch <bytes>',
@@ -92,7 +99,7 @@ export function registerServeCommand(program: Command): void {
     .option(
       '--partial-max-age <duration>',
       'remove partial transfers untouched for this long',
-      String(SERVER_DEFAULTS.partialMaxAgeMs),
+      formatMs(SERVER_DEFAULTS.partialMaxAgeMs),
     )
     .option(
       '--max-connections <n>',
