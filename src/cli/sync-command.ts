@@ -67,7 +67,7 @@ export function registerSyncCommand(program: Command): void {
     const target: Target = parseTarget(upload ? dst : src);
     checkRemotePath(target);
     const localDir = upload ? src : dst;
-    const printer = new SyncPrinter(flags);
+    const printer = new SyncPrinter(flags, upload);
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);
       const reporter = flags.dryRun
@@ -122,9 +122,12 @@ async function existsHere(path: string): Promise<boolean> {
  */
 class SyncPrinter {
   readonly #flags: SyncFlags;
+  /** `send` up, `receive` down: a sync down that said "sent" read as if it had uploaded. */
+  readonly #verb: { now: string; past: string };
 
-  constructor(flags: SyncFlags) {
+  constructor(flags: SyncFlags, upload: boolean) {
     this.#flags = flags;
+    this.#verb = upload ? { now: 'send', past: 'sent' } : { now: 'receive', past: 'received' };
   }
 
   action(event: Extract<SyncEvent, { type: 'sync-action' }>): void {
@@ -140,7 +143,9 @@ class SyncPrinter {
     const line = ((): string | undefined => {
       switch (event.action) {
         case 'send':
-          return listed ? `send ${path} (${event.reason}, ${formatBytes(event.size)})` : undefined;
+          return listed
+            ? `${this.#verb.now} ${path} (${event.reason}, ${formatBytes(event.size)})`
+            : undefined;
         case 'delete':
           return `delete ${path}${event.reason === 'replaced' ? ' (in the way)' : ''}`;
         case 'link':
@@ -168,7 +173,7 @@ class SyncPrinter {
     const split = `${summary.filesNew} new, ${summary.filesChanged} changed`;
     if (summary.dryRun) {
       process.stderr.write(
-        `dry run: would send ${files} (${split}, ${formatBytes(summary.bytesToSend)}), skip ${summary.filesSkipped} unchanged, delete ${summary.deleted}; nothing was changed\n`,
+        `dry run: would ${this.#verb.now} ${files} (${split}, ${formatBytes(summary.bytesToSend)}), skip ${summary.filesSkipped} unchanged, delete ${summary.deleted}; nothing was changed\n`,
       );
       return;
     }
@@ -176,7 +181,7 @@ class SyncPrinter {
     const attributes =
       summary.attributesSet > 0 ? ` (${summary.attributesSet} given a new mode or mtime)` : '';
     process.stderr.write(
-      `sync: sent ${files} (${split}), skipped ${summary.filesSkipped} unchanged${attributes}, deleted ${summary.deleted}; file data on the wire ${formatBytes(summary.dataBytes)}, the delta saved ${formatBytes(summary.savedBytes)}\n`,
+      `sync: ${this.#verb.past} ${files} (${split}), skipped ${summary.filesSkipped} unchanged${attributes}, deleted ${summary.deleted}; file data on the wire ${formatBytes(summary.dataBytes)}, the delta saved ${formatBytes(summary.savedBytes)}\n`,
     );
   }
 
