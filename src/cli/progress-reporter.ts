@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { toFerryError } from '../errors/index.js';
+import { toFerryError, type ErrorCode } from '../errors/index.js';
 import type { TransferEvent } from '../index.js';
 import { JsonEventWriter } from './json-events.js';
 import { addLogFlags, logLevelOf, type LogFlags } from './log-level.js';
@@ -24,6 +24,12 @@ export function addOutputFlags(command: Command): Command {
     .option('-v, --verbose', 'with -r, a line for every file, not only for failed and skipped ones');
   return addLogFlags(command, 'silent; info with --log-file');
 }
+
+/**
+ * Refusals of the client itself, never of one file: the server admits keys, not files. A run they end prints
+ * their error line alone, with no file named failed and no summary of files that were never considered.
+ */
+const SESSION_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['CLIENT_NOT_ALLOWED']);
 
 /** A client logs nothing by default, and `info` and up to a `--log-file`. */
 const CLIENT_LOG_LEVELS = { defaultLevel: 'silent', fileDefaultLevel: 'info' } as const;
@@ -67,6 +73,9 @@ export class ProgressReporter {
     this.#tally.add(event);
     if (this.#logger) this.#logEvent(this.#logger, event);
     this.#json?.write(event);
+    // The files a refused session had offered are reported failed with its code (--json keeps them), but on
+    // the terminal they would blame the first file for what concerns the client: the error line says it.
+    if (event.type === 'transfer-failed' && SESSION_REFUSALS.has(event.code)) return;
     this.#display.handle(event);
   };
 
@@ -97,7 +106,8 @@ export class ProgressReporter {
     } catch (err) {
       const error = toFerryError(err);
       const summary = this.#tally.summary();
-      this.#display.close(this.#tally.hasOutcomes ? summary : undefined, this.#verb);
+      const refused = SESSION_REFUSALS.has(error.code);
+      this.#display.close(this.#tally.hasOutcomes && !refused ? summary : undefined, this.#verb);
       this.#json?.summary(summary, { ok: false, code: error.code, message: error.message });
       this.#logger?.error({ event: 'done', code: error.code, ...loggable(summary) }, 'failed');
       throw err;

@@ -132,6 +132,32 @@ describe('errors that name the thing and the next step', () => {
     assert.ok(result.stderr.includes(`this client is ${stranger}`), result.stderr);
     assert.ok(result.stderr.includes(`ferry allow ${stranger}`), result.stderr);
     assert.match(result.stderr, /ferry pair/);
+    // A send is refused the same way: the one error line, with no file blamed for it and no file summary.
+    const other = join(dir, 'b.txt');
+    await writeFile(other, 'bbb');
+    const sent = await runFerry([
+      '--home',
+      strangerHome,
+      'send',
+      file,
+      other,
+      server.address,
+      '--expect',
+      serverId,
+    ]);
+    assertExit(sent, 4, 'send from a client not on the allow-list');
+    assert.deepEqual(
+      sent.stderr.trimEnd().split('\n'),
+      [result.stderr.trimEnd()],
+      'the same single line as ls: no "failed: a.txt", no "sent 0 files", no "not sent"',
+    );
+    const json = await runFerry([
+      ...['--home', strangerHome, 'send', '--json', file, server.address, '--expect', serverId],
+    ]);
+    assertExit(json, 4, 'send --json from a client not on the allow-list');
+    const summary = JSON.parse(json.stdout.trimEnd().split('\n').at(-1)!) as Record<string, unknown>;
+    assert.equal(summary['type'], 'summary');
+    assert.equal(summary['code'], 'CLIENT_NOT_ALLOWED', '--json still says it all');
   });
 
   test('connection refused on the first attempt fails at once with the address, whatever --retries says', async () => {
