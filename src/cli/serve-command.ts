@@ -67,7 +67,7 @@ function parseBurst(text: string): number {
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('run a server that receives files from allowed clients')
+    .description('run a server: allowed clients send files to it and get files from it')
     .option('--config <file>', 'read these settings from a JSON file (keys are the flags; flags win)')
     .option('--root <dir>', 'directory to receive files into', './ferry-data')
     .option(
