@@ -229,6 +229,20 @@ describe('web dashboard (headless Chromium)', () => {
         `ferry --home ${join(dir, 'server-home')} allow ${strangerId} --name NAME`,
       );
 
+      // A client that does not trust this server's key hangs up before showing its own: the row says
+      // what that most likely means, since the server cannot know.
+      const wary = await runFerry([
+        ...['--home', strangerHome, 'ls', `${serve!.address.host}:${serve!.address.port}`],
+        ...['--expect', strangerId, '--retries', '0'],
+      ]);
+      assert.match(wary.stderr, /SERVER_KEY_/, wary.stderr);
+      const hungUp = page.locator('#refused tbody tr[data-code="CONNECTION_CLOSED"] .hung-up');
+      await hungUp.first().waitFor();
+      assert.equal(
+        await hungUp.first().textContent(),
+        "it hung up before showing its key: does it trust this server's key?",
+      );
+
       // A quick file: it lands in "recent" as verified.
       const [notes] = await send('notes.txt');
       await page.waitForSelector(
