@@ -26,10 +26,11 @@ export function addOutputFlags(command: Command): Command {
 }
 
 /**
- * Refusals of the client itself, never of one file: the server admits keys, not files. A run they end prints
- * their error line alone, with no file named failed and no summary of files that were never considered.
+ * What stops a run as a whole, never one file: the server refusing the client's key (it admits keys, not
+ * files), and Ctrl-C. The files in flight are not named failed for it, nor listed as "not sent"; the error
+ * line says what happened (and, for Ctrl-C, that the verified part is kept).
  */
-const SESSION_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['CLIENT_NOT_ALLOWED']);
+const RUN_STOPS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['CLIENT_NOT_ALLOWED', 'ABORTED']);
 
 /** A client logs nothing by default, and `info` and up to a `--log-file`. */
 const CLIENT_LOG_LEVELS = { defaultLevel: 'silent', fileDefaultLevel: 'info' } as const;
@@ -73,9 +74,9 @@ export class ProgressReporter {
     this.#tally.add(event);
     if (this.#logger) this.#logEvent(this.#logger, event);
     this.#json?.write(event);
-    // The files a refused session had offered are reported failed with its code (--json keeps them), but on
-    // the terminal they would blame the first file for what concerns the client: the error line says it.
-    if (event.type === 'transfer-failed' && SESSION_REFUSALS.has(event.code)) return;
+    // The files in flight when the run stopped as a whole are reported failed with its code (--json keeps
+    // them), but on the terminal they would blame a file for what concerns the run: the error line says it.
+    if (event.type === 'transfer-failed' && RUN_STOPS.has(event.code)) return;
     this.#display.handle(event);
   };
 
@@ -106,8 +107,10 @@ export class ProgressReporter {
     } catch (err) {
       const error = toFerryError(err);
       const summary = this.#tally.summary();
-      const refused = SESSION_REFUSALS.has(error.code);
-      this.#display.close(this.#tally.hasOutcomes && !refused ? summary : undefined, this.#verb);
+      // A stopped run summarises the files it finished; with none, the error line alone says it all.
+      const stopped = RUN_STOPS.has(error.code);
+      const worthSaying = stopped ? summary.files > 0 : this.#tally.hasOutcomes;
+      this.#display.close(worthSaying ? summary : undefined, this.#verb);
       this.#json?.summary(summary, { ok: false, code: error.code, message: error.message });
       this.#logger?.error({ event: 'done', code: error.code, ...loggable(summary) }, 'failed');
       throw err;
