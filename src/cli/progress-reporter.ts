@@ -16,12 +16,18 @@ export interface OutputFlags extends LogFlags {
   recursive?: boolean;
 }
 
-/** Adds `--json`, `--quiet`, `--verbose`, `--log-level` and `--log-file` to a transfer command. */
-export function addOutputFlags(command: Command): Command {
+/**
+ * Adds `--json`, `--quiet`, `--verbose`, `--log-level` and `--log-file` to a transfer command. `tree`: the
+ * command always works on trees (`sync`), so `--verbose` needs no `-r` there.
+ */
+export function addOutputFlags(command: Command, options: { tree?: boolean } = {}): Command {
   command
     .option('--json', 'newline-delimited JSON events on stdout (README: "JSON events") instead of bars')
     .option('-q, --quiet', 'print nothing on success')
-    .option('-v, --verbose', 'with -r, a line for every file, not only for failed and skipped ones');
+    .option(
+      '-v, --verbose',
+      `${options.tree ? '' : 'with -r, '}a line for every file, not only for failed and skipped ones`,
+    );
   return addLogFlags(command, 'silent; info with --log-file');
 }
 

@@ -7,7 +7,13 @@ import { homeOf } from './cli-context.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
 import { escapeForTerminal, jsonForTerminal } from './escape-for-terminal.js';
 import { JSON_EVENTS_VERSION } from './json-events.js';
-import { formatByteSize, parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
+import {
+  CHUNK_SIZE_HELP,
+  formatByteSize,
+  parseChunkSize,
+  parseStreams,
+  parseThreads,
+} from './parse-option.js';
 import { formatBytes } from './progress-format.js';
 import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
@@ -41,18 +47,14 @@ export function registerSyncCommand(program: Command): void {
     .option('-n, --dry-run', 'print what would be done and change nothing')
     .option('-c, --checksum', 'compare file contents by digest instead of size and mtime')
     .option('--no-delta', DELTA_FLAG_HELP)
-    .option(
-      '--chunk-size <bytes>',
-      'chunk size, a power of two from 64k to 64M',
-      formatByteSize(DEFAULT_CHUNK_BYTES),
-    )
+    .option('--chunk-size <bytes>', CHUNK_SIZE_HELP, formatByteSize(DEFAULT_CHUNK_BYTES))
     .option('--streams <n>', 'TCP connections carrying a large file in parallel', String(DEFAULT_STREAMS))
     .option(
       '--threads <n>',
       'threads for file data: hashing and encrypting up, decrypting and hashing down (README "Speed: threads")',
       String(DEFAULT_THREADS),
     );
-  addOutputFlags(command);
+  addOutputFlags(command, { tree: true });
   addClientFlags(command).action(async (src: string, dst: string, flags: SyncFlags, cmd: Command) => {
     const upload = await existsHere(src);
     // Neither side here: a mistyped local SRC would otherwise be dialled as a host.

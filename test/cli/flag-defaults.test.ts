@@ -10,7 +10,7 @@ import { registerSyncCommand } from '../../src/cli/sync-command.js';
 import { registerLsCommand } from '../../src/cli/ls-command.js';
 import { registerDigestCommand } from '../../src/cli/digest-command.js';
 import { registerPairCommand } from '../../src/cli/pair-command.js';
-import { formatMs, parseByteSize, parseMs } from '../../src/cli/parse-option.js';
+import { formatMs, parseByteSize, parseChunkSize, parseMs } from '../../src/cli/parse-option.js';
 import {
   CONNECT_TIMEOUT_MS,
   DEFAULT_CHUNK_BYTES,
@@ -28,7 +28,7 @@ function ms(value: unknown): number {
 }
 
 // main.ts runs the command line when imported, so the commands are registered here as buildProgram does.
-function defaultsOf(name: string): Map<string, unknown> {
+function commandOf(name: string): Command {
   const program = new Command('ferry');
   for (const register of [
     registerServeCommand,
@@ -42,7 +42,15 @@ function defaultsOf(name: string): Map<string, unknown> {
     register(program);
   const command = program.commands.find((c) => c.name() === name);
   assert.ok(command, `ferry has a ${name} command`);
-  return new Map(command.options.map((option) => [option.long!, option.defaultValue]));
+  return command;
+}
+
+function defaultsOf(name: string): Map<string, unknown> {
+  return new Map(commandOf(name).options.map((option) => [option.long!, option.defaultValue]));
+}
+
+function helpOf(name: string, flag: string): string {
+  return commandOf(name).options.find((option) => option.long === flag)!.description;
 }
 
 test('ferry serve defaults to SERVER_DEFAULTS for every tunable it shows', () => {
@@ -102,4 +110,18 @@ test('formatMs writes a duration in the largest unit that divides it, and parseM
     assert.equal(formatMs(ms), text);
     assert.equal(parseMs(text, '--x'), ms);
   }
+});
+
+test('--chunk-size help and error give the bounds the check applies (64k to 64M), on send, get and sync alike', () => {
+  for (const name of ['send', 'get', 'sync'])
+    assert.equal(helpOf(name, '--chunk-size'), 'chunk size, a power of two from 64k to 64M', name);
+  assert.equal(parseChunkSize('64k'), 64 * 1024);
+  assert.throws(() => parseChunkSize('4k'), {
+    message: 'invalid usage: --chunk-size must be a power of two from 64k to 64M, got 4k',
+  });
+});
+
+test("sync's --verbose does not ask for a -r that sync does not have", () => {
+  assert.doesNotMatch(helpOf('sync', '--verbose'), /-r/);
+  assert.match(helpOf('send', '--verbose'), /^with -r, /);
 });
