@@ -273,6 +273,16 @@ describe('errors that name the thing and the next step', () => {
     const clients = await runFerry(['--home', join(dir, 'typo-home'), 'clients']);
     assertExit(clients, 3, 'clients on a missing home');
     assert.ok(clients.stderr.includes(`no such home directory: ${join(dir, 'typo-home')}`), clients.stderr);
+    // A home that exists but allows nobody (a client's, say) says so, naming it, rather than print nothing.
+    const none = await runFerry(['--home', clientHome, 'clients']);
+    assertExit(none, 0, 'clients on a home that allows nobody');
+    assert.equal(none.stdout, '');
+    assert.equal(
+      none.stderr,
+      `no client is allowed in the home ${clientHome} (a server started with another --home has its own list)\n`,
+    );
+    const json = await runFerry(['--home', clientHome, 'clients', '--json']);
+    assert.deepEqual([json.stdout, json.stderr], ['[]\n', ''], '--json stays quiet about it');
   });
 
   test('digest without a file uses the ferry: CODE: message format; a missing file is named', async () => {
