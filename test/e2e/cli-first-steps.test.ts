@@ -24,6 +24,16 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
     await removeTempDir(dir);
   });
 
+  test('ferry --help ends with the first steps in order, server and client, and the --home a server needs', async () => {
+    const result = await runFerry(['--help']);
+    assert.equal(result.code, 0, result.stderr);
+    const steps = result.stdout.slice(result.stdout.indexOf('First steps'));
+    assert.match(steps, /on the server: +ferry serve --init --root DIR, then ferry invite --name NAME/);
+    assert.match(steps, /on a client: +ferry keygen, then ferry pair HOST:PORT/);
+    assert.match(steps, /ferry send FILE HOST:PORT/);
+    assert.match(steps, /--home DIR \(npm start: \.\/\.ferry-home\) needs it on invite, allow and clients/);
+  });
+
   test('keygen prints the ID alone on stdout and, on stderr, where the key is and what to do next', async () => {
     const home = join(dir, 'client-home');
     const result = await runFerry(['--home', home, 'keygen']);
