@@ -47,6 +47,13 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
 };
 
+/** What to do when the dashboard cannot bind, as the server's own listen errors say (a second npm start). */
+const DASHBOARD_LISTEN_HINTS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'already in use; is another ferry serve running? choose another with --dashboard HOST:PORT',
+  EACCES: 'permission denied; ports below 1024 need privileges, choose another with --dashboard HOST:PORT',
+  EADDRNOTAVAIL: 'not an address of this machine; choose another with --dashboard HOST:PORT',
+};
+
 export interface DashboardOptions {
   /** The server whose `events` the dashboard shows. */
   server: FerryServer;
@@ -129,9 +136,11 @@ export class Dashboard {
     await new Promise<void>((resolve, reject) => {
       dashboard.#http.once('error', (err: NodeJS.ErrnoException) =>
         reject(
-          new FerryError('LISTEN_FAILED', `the dashboard's address: ${(err.code ?? 'error').toLowerCase()}`, {
-            subject: `${host}:${options.port ?? DEFAULT_DASHBOARD_PORT}`,
-          }),
+          new FerryError(
+            'LISTEN_FAILED',
+            `the dashboard's address: ${DASHBOARD_LISTEN_HINTS[err.code ?? ''] ?? 'failed'} (${(err.code ?? 'error').toLowerCase()})`,
+            { cause: err, subject: `${host}:${options.port ?? DEFAULT_DASHBOARD_PORT}` },
+          ),
         ),
       );
       dashboard.#http.listen({ host, port: options.port ?? DEFAULT_DASHBOARD_PORT }, resolve);

@@ -94,6 +94,18 @@ describe('errors that name the thing and the next step', () => {
       result.stderr,
       /^ferry: LISTEN_FAILED: cannot listen: 127\.0\.0\.1:\d+: address already in use.*--listen/m,
     );
+    // The dashboard's port taken (a second npm start): the same kind of line, naming --dashboard.
+    const dashboard = await runFerry([
+      ...['--home', serverHome, 'serve', '--root', root, '--log-level', 'silent'],
+      ...['--listen', '127.0.0.1:0', '--dashboard', server.address],
+    ]);
+    assertExit(dashboard, 5, 'serve with its dashboard on a busy address');
+    assert.ok(
+      dashboard.stderr.includes(
+        `ferry: LISTEN_FAILED: cannot listen: ${server.address}: the dashboard's address: already in use; is another ferry serve running? choose another with --dashboard HOST:PORT (eaddrinuse)`,
+      ),
+      dashboard.stderr,
+    );
   });
 
   test('--root naming a file is refused naming it', async () => {
