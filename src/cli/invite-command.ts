@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { FerryError } from '../errors/index.js';
+import { FerryError, isFerryError } from '../errors/index.js';
 import { isInviteId } from '../crypto/index.js';
 import {
   createInvite,
@@ -61,7 +61,16 @@ export function registerInviteCommands(program: Command): void {
       }
       // An invite is only useful to a server: refuse a home without an identity (likely the wrong --home).
       // A cluster's invite lives in etcd, and may be made from any machine that reaches it.
-      if (flags.coordination === undefined) await loadIdentity(home);
+      if (flags.coordination === undefined)
+        await loadIdentity(home).catch((err: unknown) => {
+          // "run ferry keygen first" would make a second identity in the wrong home: name the right one.
+          if (!isFerryError(err, 'KEY_NOT_FOUND')) throw err;
+          throw new FerryError(
+            'KEY_NOT_FOUND',
+            "invite makes a code for the server of this home, which holds its identity: pass the server's home (ferry --home DIR invite; npm start's is ./.ferry-home)",
+            { subject: home, cause: err },
+          );
+        });
       // Where the server on this home really listens (it notes it at start), unless told otherwise.
       const served = flags.coordination === undefined ? await readServeAddress(home) : undefined;
       const address = flags.address ?? served ?? DEFAULT_SERVE_ADDRESS;

@@ -86,6 +86,16 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
     assert.match(result.stderr, /ferry --home SERVER_HOME invite/);
   });
 
+  test("invite in a home with no identity names the home and asks for the server's, not for a keygen there", async () => {
+    const home = join(dir, 'no-identity-home');
+    const result = await runFerry(['--home', home, 'invite']);
+    assert.equal(result.code, 3, result.stderr);
+    assert.equal(
+      result.stderr,
+      `ferry: KEY_NOT_FOUND: no identity in this home; run \`ferry keygen\` first: ${home}: invite makes a code for the server of this home, which holds its identity: pass the server's home (ferry --home DIR invite; npm start's is ./.ferry-home)\n`,
+    );
+  });
+
   test('ferry serve on a terminal logs readable lines, not JSON', async () => {
     const home = join(dir, 'tty-home');
     assert.equal((await runFerry(['--home', home, 'keygen'])).code, 0);
