@@ -174,7 +174,14 @@ async function readAnswer(socket: FramedSocket): Promise<Buffer> {
   try {
     decodePreamble(answer);
   } catch {
-    throw new FerryError('HANDSHAKE_FAILED', 'no version answer where the server must send one');
+    // Dialled by mistake, a web server (the dashboard's port, say) answers the binary offer with an HTTP
+    // error: say so, since "no version answer" alone sends the user looking for a protocol bug.
+    throw new FerryError(
+      'HANDSHAKE_FAILED',
+      answer.subarray(0, 5).toString('latin1') === 'HTTP/'
+        ? 'an HTTP server answered, not a ferry server: check the port (the dashboard has its own)'
+        : 'no version answer where the server must send one: is this a ferry server?',
+    );
   }
   return answer;
 }

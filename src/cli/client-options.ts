@@ -10,7 +10,7 @@ import {
   type ConnectOptions,
 } from '../client-api.js';
 import { confirmOnTty } from './confirm-on-tty.js';
-import { parseCount, parseMs } from './parse-option.js';
+import { formatMs, parseCount, parseMs } from './parse-option.js';
 import type { Target } from './parse-target.js';
 
 /** Flags every command that talks to a server shares. */
@@ -32,13 +32,13 @@ export function addClientFlags(command: Command): Command {
     .option(
       '--connect-timeout <duration>',
       'TCP connect deadline (500ms, 30s, 10m; a bare number is ms)',
-      String(CONNECT_TIMEOUT_MS),
+      formatMs(CONNECT_TIMEOUT_MS),
     )
-    .option('--handshake-timeout <duration>', 'handshake deadline', String(HANDSHAKE_TIMEOUT_MS))
+    .option('--handshake-timeout <duration>', 'handshake deadline', formatMs(HANDSHAKE_TIMEOUT_MS))
     .option(
       '--stall-timeout <duration>',
       'drop and resume a session that moves no bytes for this long',
-      String(STALL_TIMEOUT_MS),
+      formatMs(STALL_TIMEOUT_MS),
     )
     .option(
       '--retries <n>',
@@ -48,7 +48,7 @@ export function addClientFlags(command: Command): Command {
     .option(
       '--retry-delay <duration>',
       'first backoff delay; doubles per retry, with jitter',
-      String(DEFAULT_RETRY_POLICY.baseDelayMs),
+      formatMs(DEFAULT_RETRY_POLICY.baseDelayMs),
     );
 }
 

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
 import { getPaths } from '../client-api.js';
 import { homeOf } from './cli-context.js';
-import { parseTarget, type Target } from './parse-target.js';
+import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
 import { DEFAULT_THREADS } from '../transfer/index.js';
 import { parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
 import { addTransferFlags, type TransferFlags } from './transfer-flags.js';
@@ -86,6 +86,8 @@ function splitSources(args: string[]): { sources: Target[]; local: string } {
     const target = parseTarget(text);
     if (target.address !== first.address)
       throw new FerryError('USAGE_INVALID', 'all sources must be on the same server');
+    // Refused here, naming the argument, rather than after connecting.
+    checkRemotePath(target);
     return target;
   });
   return { sources, local: hasLocal ? last : '.' };

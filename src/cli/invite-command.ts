@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { FerryError } from '../errors/index.js';
+import { FerryError, isFerryError } from '../errors/index.js';
 import { isInviteId } from '../crypto/index.js';
 import {
   createInvite,
@@ -61,9 +61,27 @@ export function registerInviteCommands(program: Command): void {
       }
       // An invite is only useful to a server: refuse a home without an identity (likely the wrong --home).
       // A cluster's invite lives in etcd, and may be made from any machine that reaches it.
-      if (flags.coordination === undefined) await loadIdentity(home);
+      if (flags.coordination === undefined)
+        await loadIdentity(home).catch((err: unknown) => {
+          // "run ferry keygen first" would make a second identity in the wrong home: name the right one.
+          if (!isFerryError(err, 'KEY_NOT_FOUND')) throw err;
+          throw new FerryError(
+            'KEY_NOT_FOUND',
+            "invite makes a code for the server of this home, which holds its identity: pass the server's home (ferry --home DIR invite; npm start's is ./.ferry-home)",
+            { subject: home, cause: err },
+          );
+        });
       // Where the server on this home really listens (it notes it at start), unless told otherwise.
-      const address = flags.address ?? (await readServeAddress(home)) ?? DEFAULT_SERVE_ADDRESS;
+      const served = flags.coordination === undefined ? await readServeAddress(home) : undefined;
+      const address = flags.address ?? served ?? DEFAULT_SERVE_ADDRESS;
+      // A server redeems only the invites of its own home: one made in a home no server ever ran on (the
+      // client's default home, say, while `npm start` serves ./.ferry-home) fails at pairing as "wrong
+      // code", far from the cause. It may still be meant for a server not started yet: warn, never refuse.
+      if (flags.coordination === undefined && served === undefined)
+        process.stderr.write(
+          `ferry: note: no \`ferry serve\` has run on the home ${home}; a server started on another home will ` +
+            'not know this code: make the invite there with `ferry --home SERVER_HOME invite`\n',
+        );
       const target = parseTarget(address);
       if (target.remotePath !== '')
         throw new FerryError('USAGE_INVALID', `--address takes HOST:PORT, got ${JSON.stringify(address)}`);
@@ -87,7 +105,7 @@ export function registerInviteCommands(program: Command): void {
           `pairing code: ${invite.code}`,
           `expires:      ${invite.expiresAt} (one use)`,
           '',
-          'On the client:',
+          'On the client (after `ferry keygen`, once, if it has no identity yet):',
           `  ferry pair ${target.address} ${invite.code}`,
           `(or \`ferry pair ${target.address}\` and type the code when asked: a code on a command line is`,
           'visible to other users of that machine until it is used)',

@@ -126,6 +126,14 @@ export function registerKeyCommands(program: Command): void {
         process.stdout.write(`${JSON.stringify(clients)}\n`);
         return;
       }
+      // Silence would read as "the list is empty" when the likelier cause is the wrong home: a bare
+      // `ferry clients` reads the default home, not the one `npm start` or `--home` gave the server.
+      if (clients.length === 0)
+        process.stderr.write(
+          opts.coordination === undefined
+            ? `no client is allowed in the home ${homeOf(command)} (a server started with another --home has its own list)\n`
+            : 'no client is allowed in this cluster\n',
+        );
       for (const c of clients) {
         process.stdout.write(
           `${c.id}  ${c.permissions.join(',')}${c.root ? `  root=${c.root}` : ''}${c.name ? `  ${c.name}` : ''}\n`,

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { listFiles, type ListEntry, type SessionEvent } from '../client-api.js';
-import { parseRemotePath } from '../protocol/index.js';
 import { homeOf } from './cli-context.js';
 import { escapeForTerminal, jsonForTerminal } from './escape-for-terminal.js';
-import { parseTarget } from './parse-target.js';
+import { checkRemotePath, parseTarget } from './parse-target.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
 import { JSON_EVENTS_VERSION } from './json-events.js';
 import { formatBytes } from './progress-format.js';
@@ -33,7 +32,7 @@ export function registerLsCommand(program: Command): void {
   addClientFlags(command).action(async (text: string, flags: LsFlags, cmd: Command) => {
     const target = parseTarget(text);
     // Refuse a bad path before the identity is loaded, like send and get do (listFiles checks it too).
-    if (target.remotePath !== '') parseRemotePath(target.remotePath);
+    checkRemotePath(target);
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);
       const listing = await listFiles({

@@ -20,6 +20,19 @@ export function buildProgram(registrars: readonly Registrar[]): Command {
     .version(FERRY_VERSION)
     .option('--home <dir>', 'home directory for keys and trust (default $FERRY_HOME or ~/.config/ferry)')
     .option('--debug', 'print stack traces on errors')
+    // The list of commands says what each does, not where to begin: a first-time reader needs the order.
+    .addHelpText(
+      'after',
+      [
+        '',
+        'First steps (README.md, "Quick start"):',
+        '  on the server:  ferry serve --init --root DIR, then ferry invite --name NAME (prints a code)',
+        '  on a client:    ferry keygen, then ferry pair HOST:PORT (asks for the code),',
+        '                  then ferry send FILE HOST:PORT, ferry get HOST:PORT/FILE, ferry ls HOST:PORT',
+        'A server started with --home DIR (npm start: ./.ferry-home) needs it on invite, allow and clients too.',
+        '',
+      ].join('\n'),
+    )
     .enablePositionalOptions(false)
     .exitOverride()
     // Commander's own complaints (a missing argument, an unknown option) in ferry's one error format.

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
-import { FerryError } from '../errors/index.js';
+import { FerryError, isFerryError } from '../errors/index.js';
 import { parsePairingCode, type PairingCode } from '../crypto/index.js';
 import { loadIdentity, permissionNames } from '../home/index.js';
 import {
@@ -14,7 +14,7 @@ import {
 import { homeOf } from './cli-context.js';
 import { withInterrupt } from './client-options.js';
 import { parseTarget } from './parse-target.js';
-import { parseMs } from './parse-option.js';
+import { formatMs, parseMs } from './parse-option.js';
 
 interface PairFlags {
   codeFile?: string;
@@ -37,10 +37,10 @@ export function registerPairCommand(program: Command): void {
     .option(
       '--connect-timeout <duration>',
       'TCP connect deadline (500ms, 30s; a bare number is ms)',
-      String(CONNECT_TIMEOUT_MS),
+      formatMs(CONNECT_TIMEOUT_MS),
     )
-    .option('--handshake-timeout <duration>', 'handshake deadline', String(HANDSHAKE_TIMEOUT_MS))
-    .option('--timeout <duration>', 'pairing deadline after the handshake', String(PAIRING_TIMEOUT_MS))
+    .option('--handshake-timeout <duration>', 'handshake deadline', formatMs(HANDSHAKE_TIMEOUT_MS))
+    .option('--timeout <duration>', 'pairing deadline after the handshake', formatMs(PAIRING_TIMEOUT_MS))
     .addHelpText(
       'after',
       '\nWithout CODE or --code-file, the code is asked for on the terminal. A code is good for one\n' +
@@ -67,7 +67,16 @@ export function registerPairCommand(program: Command): void {
             timeoutMs: parseMs(flags.timeout, '--timeout'),
             signal,
           }),
-        );
+        ).catch((err: unknown) => {
+          // The wire says only "wrong, expired or used" (§12.5, on purpose): the next step is the same for
+          // all three, and a typed code that fails has voided its invite too.
+          if (!isFerryError(err, 'PAIRING_FAILED')) throw err;
+          throw new FerryError(
+            'PAIRING_FAILED',
+            "ask the server's operator for a new code (`ferry invite` on the server's home); a wrong code also voids the invite it was meant for",
+            { cause: err, remote: err.remote, subject: target.address },
+          );
+        });
         process.stdout.write(`${outcome.serverId}\n`);
         process.stderr.write(
           `paired with ${target.address}: its key is pinned, and it allowed this client` +

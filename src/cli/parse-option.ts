@@ -22,11 +22,20 @@ export function formatByteSize(bytes: number): string {
   return String(bytes);
 }
 
+/**
+ * What `--chunk-size` takes, from the protocol's bounds (PROTOCOL.md §5.3), for its help and its error, so
+ * neither drifts from the check (both once said 1k where 64k was the least).
+ */
+const CHUNK_SIZE_RANGE = `a power of two from ${formatByteSize(MIN_CHUNK_BYTES).toLowerCase()} to ${formatByteSize(MAX_CHUNK_BYTES)}`;
+
+/** `--chunk-size`'s help line. */
+export const CHUNK_SIZE_HELP = `chunk size, ${CHUNK_SIZE_RANGE}`;
+
 /** Parses `--chunk-size`: a size that is a power of two within PROTOCOL.md §5.3's bounds. */
 export function parseChunkSize(text: string): number {
   const bytes = parseByteSize(text);
   if (bytes < MIN_CHUNK_BYTES || bytes > MAX_CHUNK_BYTES || (bytes & (bytes - 1)) !== 0) {
-    throw new FerryError('USAGE_INVALID', `--chunk-size must be a power of two from 1k to 64M, got ${text}`);
+    throw new FerryError('USAGE_INVALID', `--chunk-size must be ${CHUNK_SIZE_RANGE}, got ${text}`);
   }
   return bytes;
 }
@@ -49,6 +58,18 @@ export function parseMs(text: string, flag: string, options: { unitRequired?: bo
   if (!Number.isSafeInteger(ms))
     throw new FerryError('USAGE_INVALID', `${flag}: duration too large: ${JSON.stringify(text)}`);
   return ms;
+}
+
+/**
+ * Formats milliseconds the way parseMs reads them, in the largest unit that divides them (`30s`, `24h`,
+ * `500ms`): what `--help` shows as a default, so it reads as the README does rather than as `86400000`.
+ */
+export function formatMs(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const size = DURATION_UNIT_MS[unit]!;
+    if (ms > 0 && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
 }
 
 /** Parses a non-negative whole count. */

@@ -1,6 +1,6 @@
 import { FerryError } from '../errors/index.js';
 import { parseServerAddress } from '../home/index.js';
-import { DEFAULT_PORT } from '../protocol/index.js';
+import { DEFAULT_PORT, parseRemotePath } from '../protocol/index.js';
 
 /** A parsed `HOST[:PORT][/REMOTE_PATH]` argument. */
 export interface Target {
@@ -74,4 +74,24 @@ export function parseListen(text: string): { host: string; port: number } {
   if (target.remotePath !== '')
     throw new FerryError('USAGE_INVALID', `--listen takes HOST:PORT, got ${JSON.stringify(text)}`);
   return { host: target.host, port: anyPort ? 0 : target.port };
+}
+
+/**
+ * Refuses a target's remote path that no server would take (PROTOCOL.md §7.1), before connecting, naming
+ * it as typed: the rule's own detail never echoes the path (it may go on the wire), which left the user to
+ * guess which argument was meant. A `..` gets why: remote paths are relative to the client's root there.
+ */
+export function checkRemotePath(target: Target): void {
+  if (target.remotePath === '') return;
+  try {
+    parseRemotePath(target.remotePath);
+  } catch (err) {
+    if (!(err instanceof FerryError)) throw err;
+    const climbs = target.remotePath.split('/').includes('..');
+    throw new FerryError(
+      err.code,
+      `${err.detail ?? ''}${climbs ? ' (a remote path is relative to your root on the server and never climbs out of it)' : ''}`,
+      { cause: err, subject: `${target.address}/${target.remotePath}` },
+    );
+  }
 }

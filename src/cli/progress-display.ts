@@ -172,11 +172,11 @@ export class ProgressDisplay {
         this.#endBar(event, event.size, true);
         return;
       case 'transfer-failed':
-        this.#say(this.#failedLine(event.file, event.remotePath, event.code, event.message));
+        this.#say(this.#failedLine(event, event.code, event.message));
         this.#endBar(event, 0, false);
         return;
       case 'entry-failed':
-        this.#say(this.#failedLine(undefined, event.remotePath, event.code, event.message));
+        this.#say(this.#failedLine({ remotePath: event.remotePath }, event.code, event.message));
         return;
       case 'entry-skipped':
         this.#skippedLine(event.path, event.reason); // already escaped with the whole event
@@ -347,12 +347,24 @@ export class ProgressDisplay {
       : fitAround(parts, width);
   }
 
-  #failedLine(file: string | undefined, remotePath: string, code: string, message: string): string {
+  /** A failed file (or tree entry), its route in the direction it travels, as `#finishedLine` writes it. */
+  #failedLine(
+    subject: Partial<TransferSubject> & { remotePath: string },
+    code: string,
+    message: string,
+  ): string {
     const c = this.#c;
+    const { file, remotePath } = subject;
     const tail = ` ${c.red(code)}: ${message}`;
     // Under the bars a file is named as its bar was (its remote path); the message gives way first.
     if (this.#mode === 'bars') return this.#fit({ head: `${c.red('✗')} `, path: remotePath, tail });
-    return `failed: ${file === undefined ? remotePath : `${file} -> ${remotePath}`}${tail}`;
+    const route =
+      file === undefined
+        ? remotePath
+        : subject.direction === 'download'
+          ? `${remotePath} -> ${file}`
+          : `${file} -> ${remotePath}`;
+    return `failed: ${route}${tail}`;
   }
 
   #finishedLine(event: Extract<TransferEvent, { type: 'transfer-finished' }>): string {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { toFerryError } from '../errors/index.js';
+import { toFerryError, type ErrorCode } from '../errors/index.js';
 import type { TransferEvent } from '../index.js';
 import { JsonEventWriter } from './json-events.js';
 import { addLogFlags, logLevelOf, type LogFlags } from './log-level.js';
@@ -16,14 +16,27 @@ export interface OutputFlags extends LogFlags {
   recursive?: boolean;
 }
 
-/** Adds `--json`, `--quiet`, `--verbose`, `--log-level` and `--log-file` to a transfer command. */
-export function addOutputFlags(command: Command): Command {
+/**
+ * Adds `--json`, `--quiet`, `--verbose`, `--log-level` and `--log-file` to a transfer command. `tree`: the
+ * command always works on trees (`sync`), so `--verbose` needs no `-r` there.
+ */
+export function addOutputFlags(command: Command, options: { tree?: boolean } = {}): Command {
   command
     .option('--json', 'newline-delimited JSON events on stdout (README: "JSON events") instead of bars')
     .option('-q, --quiet', 'print nothing on success')
-    .option('-v, --verbose', 'with -r, a line for every file, not only for failed and skipped ones');
+    .option(
+      '-v, --verbose',
+      `${options.tree ? '' : 'with -r, '}a line for every file, not only for failed and skipped ones`,
+    );
   return addLogFlags(command, 'silent; info with --log-file');
 }
+
+/**
+ * What stops a run as a whole, never one file: the server refusing the client's key (it admits keys, not
+ * files), and Ctrl-C. The files in flight are not named failed for it, nor listed as "not sent"; the error
+ * line says what happened (and, for Ctrl-C, that the verified part is kept).
+ */
+const RUN_STOPS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['CLIENT_NOT_ALLOWED', 'ABORTED']);
 
 /** A client logs nothing by default, and `info` and up to a `--log-file`. */
 const CLIENT_LOG_LEVELS = { defaultLevel: 'silent', fileDefaultLevel: 'info' } as const;
@@ -67,6 +80,9 @@ export class ProgressReporter {
     this.#tally.add(event);
     if (this.#logger) this.#logEvent(this.#logger, event);
     this.#json?.write(event);
+    // The files in flight when the run stopped as a whole are reported failed with its code (--json keeps
+    // them), but on the terminal they would blame a file for what concerns the run: the error line says it.
+    if (event.type === 'transfer-failed' && RUN_STOPS.has(event.code)) return;
     this.#display.handle(event);
   };
 
@@ -97,7 +113,10 @@ export class ProgressReporter {
     } catch (err) {
       const error = toFerryError(err);
       const summary = this.#tally.summary();
-      this.#display.close(this.#tally.hasOutcomes ? summary : undefined, this.#verb);
+      // A stopped run summarises the files it finished; with none, the error line alone says it all.
+      const stopped = RUN_STOPS.has(error.code);
+      const worthSaying = stopped ? summary.files > 0 : this.#tally.hasOutcomes;
+      this.#display.close(worthSaying ? summary : undefined, this.#verb);
       this.#json?.summary(summary, { ok: false, code: error.code, message: error.message });
       this.#logger?.error({ event: 'done', code: error.code, ...loggable(summary) }, 'failed');
       throw err;

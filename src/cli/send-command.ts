@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
 import { DEFAULT_THREADS, sendPaths } from '../client-api.js';
-import { parseRemotePath } from '../protocol/index.js';
 import { homeOf } from './cli-context.js';
-import { parseTarget } from './parse-target.js';
+import { checkRemotePath, parseTarget } from './parse-target.js';
 import { parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
 import { addTransferFlags, type TransferFlags } from './transfer-flags.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
@@ -41,7 +40,7 @@ export function registerSendCommand(program: Command): void {
       throw new FerryError('USAGE_INVALID', 'usage: ferry send [-r] PATH... HOST[:PORT][/REMOTE_PATH]');
     const target = parseTarget(args[args.length - 1]!);
     // Refuse a bad path here, before connecting, rather than let the server refuse it.
-    if (target.remotePath !== '') parseRemotePath(target.remotePath);
+    checkRemotePath(target);
     const reporter = new ProgressReporter(flags, { verb: 'sent' });
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);

@@ -12,7 +12,14 @@ import {
 import { DEFAULT_THREADS, SERVER_DEFAULTS, FerryServer, allowListAuthorize } from '../index.js';
 import { homeOf } from './cli-context.js';
 import { parseListen } from './parse-target.js';
-import { formatByteSize, parseByteSize, parseCount, parseMs, parseThreads } from './parse-option.js';
+import {
+  formatByteSize,
+  formatMs,
+  parseByteSize,
+  parseCount,
+  parseMs,
+  parseThreads,
+} from './parse-option.js';
 import { createLogger } from './logger.js';
 import { applyServeConfig } from './serve-config.js';
 import { tuneServeHeap } from './serve-heap.js';
@@ -60,7 +67,7 @@ function parseBurst(text: string): number {
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('run a server that receives files from allowed clients')
+    .description('run a server: allowed clients send files to it and get files from it')
     .option('--config <file>', 'read these settings from a JSON file (keys are the flags; flags win)')
     .option('--root <dir>', 'directory to receive files into', './ferry-data')
     .option(
@@ -77,12 +84,12 @@ export function registerServeCommand(program: Command): void {
     .option(
       '--handshake-timeout <duration>',
       'close connections that do not finish the handshake in time',
-      String(SERVER_DEFAULTS.handshakeTimeoutMs),
+      formatMs(SERVER_DEFAULTS.handshakeTimeoutMs),
     )
     .option(
       '--idle-timeout <duration>',
       'close sessions idle for this long',
-      String(SERVER_DEFAULTS.idleTimeoutMs),
+      formatMs(SERVER_DEFAULTS.idleTimeoutMs),
     )
     .option(
       '--durable-batch <bytes>',
@@ -92,7 +99,7 @@ export function registerServeCommand(program: Command): void {
     .option(
       '--partial-max-age <duration>',
       'remove partial transfers untouched for this long',
-      String(SERVER_DEFAULTS.partialMaxAgeMs),
+      formatMs(SERVER_DEFAULTS.partialMaxAgeMs),
     )
     .option(
       '--max-connections <n>',
@@ -203,12 +210,16 @@ export function registerServeCommand(program: Command): void {
         ...(keyRotation ? { keyRotation } : {}),
       });
       admission?.attach(server, logger);
+      const cluster = flags.coordination === undefined ? '' : ` --coordination ${flags.coordination}`;
+      // How the operator reaches this server's home, for every hint printed or shown (banner, dashboard).
+      const admin = `ferry --home ${shellWord(home)}`;
       let dashboard: Dashboard | undefined;
       if (dashboardAt) {
         try {
           dashboard = await startDashboard({
             server,
             ...dashboardAt,
+            adminCommand: `${admin}${cluster}`,
             allowPublic: flags.dashboardPublic ?? false,
             listClients: async () =>
               (await (admission ? admission.allowList.current() : watcher.current())).clients.map(
@@ -242,7 +253,6 @@ export function registerServeCommand(program: Command): void {
       // `ferry invite` on this home prints a `ferry pair` line with this address.
       await recordServeAddress(home, server.addressText);
       const id = formatFerryId(keyPair.publicKey);
-      const cluster = flags.coordination === undefined ? '' : ` --coordination ${flags.coordination}`;
       process.stdout.write(
         [
           'ferry server ready',
@@ -253,12 +263,13 @@ export function registerServeCommand(program: Command): void {
           `  home:       ${home}`,
           '',
           'Next, let a client in. Easiest, with a one-time pairing code:',
-          `  here:           ferry --home ${home} invite --name laptop${cluster}`,
-          '  on the client:  run the `ferry pair ...` line it prints, then',
+          `  here:           ${admin} invite --name laptop${cluster}`,
+          '  on the client:  ferry keygen            # once, if it has no identity yet',
+          '                  the `ferry pair ...` line invite prints, then',
           `                  ferry send FILE ${server.addressText}`,
           'Or by key:',
           '  on the client:  ferry keygen            # once; prints the client ID',
-          `  here:           ferry --home ${home} allow CLIENT_ID --name laptop${cluster}`,
+          `  here:           ${admin} allow CLIENT_ID --name laptop${cluster}`,
           `  on the client:  ferry send FILE ${server.addressText} --expect ${id}`,
           ...(dashboard ? ['Watch it: open the dashboard URL above in a browser.'] : []),
           'No `ferry` on the PATH? Use ./bin/ferry in a checkout, or install it (README.md, "Install").',
@@ -279,4 +290,9 @@ export function registerServeCommand(program: Command): void {
         process.on('SIGTERM', stop);
       });
     });
+}
+
+/** `text` as one shell word: as is when it needs no quoting, else in single quotes (a home with spaces). */
+function shellWord(text: string): string {
+  return /^[A-Za-z0-9_.,:@%+=/-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }

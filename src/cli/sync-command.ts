@@ -3,14 +3,19 @@ import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_STREAMS, DEFAULT_THREADS, syncTree } from '../client-api.js';
 import type { SyncEvent, SyncSummary } from '../client-api.js';
-import { parseRemotePath } from '../protocol/index.js';
 import { homeOf } from './cli-context.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
 import { escapeForTerminal, jsonForTerminal } from './escape-for-terminal.js';
 import { JSON_EVENTS_VERSION } from './json-events.js';
-import { formatByteSize, parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
+import {
+  CHUNK_SIZE_HELP,
+  formatByteSize,
+  parseChunkSize,
+  parseStreams,
+  parseThreads,
+} from './parse-option.js';
 import { formatBytes } from './progress-format.js';
-import { parseTarget, type Target } from './parse-target.js';
+import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 import { DELTA_FLAG_HELP } from './transfer-flags.js';
 
@@ -42,18 +47,14 @@ export function registerSyncCommand(program: Command): void {
     .option('-n, --dry-run', 'print what would be done and change nothing')
     .option('-c, --checksum', 'compare file contents by digest instead of size and mtime')
     .option('--no-delta', DELTA_FLAG_HELP)
-    .option(
-      '--chunk-size <bytes>',
-      'chunk size, a power of two from 64k to 64M',
-      formatByteSize(DEFAULT_CHUNK_BYTES),
-    )
+    .option('--chunk-size <bytes>', CHUNK_SIZE_HELP, formatByteSize(DEFAULT_CHUNK_BYTES))
     .option('--streams <n>', 'TCP connections carrying a large file in parallel', String(DEFAULT_STREAMS))
     .option(
       '--threads <n>',
       'threads for file data: hashing and encrypting up, decrypting and hashing down (README "Speed: threads")',
       String(DEFAULT_THREADS),
     );
-  addOutputFlags(command);
+  addOutputFlags(command, { tree: true });
   addClientFlags(command).action(async (src: string, dst: string, flags: SyncFlags, cmd: Command) => {
     const upload = await existsHere(src);
     // Neither side here: a mistyped local SRC would otherwise be dialled as a host.
@@ -66,9 +67,9 @@ export function registerSyncCommand(program: Command): void {
         },
       );
     const target: Target = parseTarget(upload ? dst : src);
-    if (target.remotePath !== '') parseRemotePath(target.remotePath);
+    checkRemotePath(target);
     const localDir = upload ? src : dst;
-    const printer = new SyncPrinter(flags);
+    const printer = new SyncPrinter(flags, upload);
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);
       const reporter = flags.dryRun
@@ -123,9 +124,12 @@ async function existsHere(path: string): Promise<boolean> {
  */
 class SyncPrinter {
   readonly #flags: SyncFlags;
+  /** `send` up, `receive` down: a sync down that said "sent" read as if it had uploaded. */
+  readonly #verb: { now: string; past: string };
 
-  constructor(flags: SyncFlags) {
+  constructor(flags: SyncFlags, upload: boolean) {
     this.#flags = flags;
+    this.#verb = upload ? { now: 'send', past: 'sent' } : { now: 'receive', past: 'received' };
   }
 
   action(event: Extract<SyncEvent, { type: 'sync-action' }>): void {
@@ -141,7 +145,9 @@ class SyncPrinter {
     const line = ((): string | undefined => {
       switch (event.action) {
         case 'send':
-          return listed ? `send ${path} (${event.reason}, ${formatBytes(event.size)})` : undefined;
+          return listed
+            ? `${this.#verb.now} ${path} (${event.reason}, ${formatBytes(event.size)})`
+            : undefined;
         case 'delete':
           return `delete ${path}${event.reason === 'replaced' ? ' (in the way)' : ''}`;
         case 'link':
@@ -169,7 +175,7 @@ class SyncPrinter {
     const split = `${summary.filesNew} new, ${summary.filesChanged} changed`;
     if (summary.dryRun) {
       process.stderr.write(
-        `dry run: would send ${files} (${split}, ${formatBytes(summary.bytesToSend)}), skip ${summary.filesSkipped} unchanged, delete ${summary.deleted}; nothing was changed\n`,
+        `dry run: would ${this.#verb.now} ${files} (${split}, ${formatBytes(summary.bytesToSend)}), skip ${summary.filesSkipped} unchanged, delete ${summary.deleted}; nothing was changed\n`,
       );
       return;
     }
@@ -177,7 +183,7 @@ class SyncPrinter {
     const attributes =
       summary.attributesSet > 0 ? ` (${summary.attributesSet} given a new mode or mtime)` : '';
     process.stderr.write(
-      `sync: sent ${files} (${split}), skipped ${summary.filesSkipped} unchanged${attributes}, deleted ${summary.deleted}; file data on the wire ${formatBytes(summary.dataBytes)}, the delta saved ${formatBytes(summary.savedBytes)}\n`,
+      `sync: ${this.#verb.past} ${files} (${split}), skipped ${summary.filesSkipped} unchanged${attributes}, deleted ${summary.deleted}; file data on the wire ${formatBytes(summary.dataBytes)}, the delta saved ${formatBytes(summary.savedBytes)}\n`,
     );
   }
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_STREAMS } from '../client-api.js';
-import { formatByteSize } from './parse-option.js';
+import { CHUNK_SIZE_HELP, formatByteSize } from './parse-option.js';
 
 /** The flags `send` and `get` share, parsed by `parseChunkSize` and `parseStreams`. */
 export interface TransferFlags {
@@ -30,11 +30,7 @@ export function addTransferFlags(command: Command, receiver: 'remote' | 'local')
         : `replace existing ${receiver} files atomically, receiving only what changed (default: identical files are skipped, others refused)`,
     )
     .option('--no-delta', DELTA_FLAG_HELP)
-    .option(
-      '--chunk-size <bytes>',
-      'chunk size, a power of two from 1k to 64M',
-      formatByteSize(DEFAULT_CHUNK_BYTES),
-    )
+    .option('--chunk-size <bytes>', CHUNK_SIZE_HELP, formatByteSize(DEFAULT_CHUNK_BYTES))
     .option(
       '--streams <n>',
       'TCP connections carrying a large file in parallel (helps on long links)',

@@ -139,6 +139,13 @@ export class ClientSession {
       timeoutMs: options.handshakeTimeoutMs,
       signal: options.signal,
       ...(options.rekey === undefined ? {} : { rekey: options.rekey }),
+    }).catch((err: unknown) => {
+      // A handshake that fails names where it was tried, as a refused connect does: "handshake failed"
+      // alone does not say that the port was the wrong one (the dashboard's, say).
+      const coded = toFerryError(err);
+      throw coded.subject === undefined && coded.code !== 'ABORTED'
+        ? coded.about(remoteName(address, ''))
+        : coded;
     });
     if (options.openPool) channel.openInParallel(options.openPool);
     // Node refreshes a socket's timeout on every read and every write it accepts; a write parked for

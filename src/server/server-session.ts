@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { FerryError, toFerryError, type ErrorCode } from '../errors/index.js';
-import { formatFerryId, serverRotationProof, shortFerryId } from '../crypto/index.js';
+import { formatFerryId, shortFerryId } from '../crypto/index.js';
 import {
   FramedSocket,
   MODE_NORMAL,
@@ -25,31 +25,13 @@ import { sendBatchDownload } from './batch-download.js';
 import { CANCELLED_BY_CLIENT, DownloadQueue } from './download-queue.js';
 import { sendListing } from './listing.js';
 import type { SessionEvents } from './server-events.js';
-import { writeDirectory, writeLink } from './tree-writer.js';
-import { removeEntry } from './remove-entry.js';
-import { setEntryAttributes } from './set-entry-attributes.js';
+import { handleTreeEntryRequest } from './tree-entry-request.js';
 import { SessionKeepalive } from './session-keepalive.js';
-
-/**
- * After an ERROR that ends a session and the end of stream, how long the server waits for the client to
- * close before it does: a close with the client's last records unread would answer them with a reset, and
- * a reset can reach the client before it reads the ERROR, hiding the code (SERVER_BUSY, CLIENT_NOT_ALLOWED)
- * behind a bare CONNECTION_CLOSED.
- */
-const END_LINGER_MS = 2000;
+import { sendKeyRotation } from './send-key-rotation.js';
+import { lingerForClientClose } from './linger-for-client-close.js';
 
 /** Error categories that end one operation but leave the session open (PROTOCOL.md §5.1). */
 const OPERATION_SCOPED = new Set(['trust', 'path', 'transfer', 'storage']);
-
-/**
- * What an object-store server (issue 15) does not serve: links (PUT_LINK), refused for the one operation,
- * saying so, rather than answered from the local root the files are not in. S3 has no link, and an object
- * standing for one would be a file to every other reader of the bucket (docs/ARCHITECTURE.md).
- */
-function refuseOnObjectStore(io: SessionIo, what: string): void {
-  if (io.ctx.objectStore)
-    throw new FerryError('PERMISSION_DENIED', `${what} are not served from an object store`);
-}
 
 /**
  * Serves one session: handshake, admission before anything else (PROTOCOL.md §3.2.2), then a router from
@@ -125,7 +107,7 @@ export class ServerSession {
         result = looked.code;
         await this.#sendError(0, looked);
         await channel.end();
-        await this.#linger();
+        await lingerForClientClose(this.#socket);
         return;
       }
       const grant = looked;
@@ -173,7 +155,7 @@ export class ServerSession {
         permissions: grant.permissions,
         maxFileBytes: this.#ctx.maxFileBytes,
       });
-      await this.#sendKeyRotation(channel);
+      await sendKeyRotation(this.#ctx, channel);
       for (;;) await this.#route(io, this.#uploads, await channel.receive());
     } catch (err) {
       const error = this.#fatal ?? toFerryError(err);
@@ -230,26 +212,9 @@ export class ServerSession {
     this.#fatal = error;
     this.#ending = this.#sendError(0, error)
       .then(() => this.#channel?.end())
-      .then(() => this.#linger())
+      .then(() => lingerForClientClose(this.#socket))
       .catch(() => undefined)
       .finally(() => this.#channel?.close(error));
-  }
-
-  /** Waits, at most END_LINGER_MS, for the client to end or close its side after our end of stream. */
-  async #linger(): Promise<void> {
-    const socket = this.#socket;
-    if (socket.destroyed || socket.readableEnded) return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        socket.off('close', done);
-        socket.off('end', done);
-        resolve();
-      };
-      const timer = setTimeout(done, END_LINGER_MS).unref();
-      socket.once('close', done);
-      socket.once('end', done);
-    });
   }
 
   /** Hands one message to its handler, as the lane says (a message it refuses fails the session). */
@@ -304,31 +269,10 @@ export class ServerSession {
         }
         case 'PUT_DIR':
         case 'PUT_LINK':
-          // In an object store a directory is only a prefix of its files' keys: nothing to make.
-          if (message.type === 'PUT_DIR' && io.ctx.objectStore) {
-            await io.send({ type: 'ACK', ref });
-            return;
-          }
-          refuseOnObjectStore(io, 'links');
-          // Arrival order (§5.10, §5.14): files of earlier batches are in place before a directory gets
-          // its mtime, which placing them would move.
-          await this.#batches?.close();
-          await (message.type === 'PUT_DIR' ? writeDirectory(io, message) : writeLink(io, message));
-          await io.send({ type: 'ACK', ref });
-          return;
         case 'REMOVE_REQUEST':
-          // PROTOCOL.md §5.16, on a disk or an object store alike (removeEntry holds both halves).
-          // Arrival order, as for PUT_DIR: a batch sent before the removal is placed before it.
-          await this.#batches?.close();
-          await removeEntry(io, message);
-          await io.send({ type: 'ACK', ref });
-          return;
         case 'SET_ATTRIBUTES':
-          // PROTOCOL.md §5.19, on a disk or an object store alike (setEntryAttributes holds both halves).
-          // Arrival order, as for PUT_DIR: a batch sent before it is placed first.
-          await this.#batches?.close();
-          await setEntryAttributes(io, message);
-          await io.send({ type: 'ACK', ref });
+          // In arrival order, after the batches sent before them (tree-entry-request.ts).
+          await handleTreeEntryRequest(io, message, this.#batches);
           return;
         default:
           // The lane lets no other message through.
@@ -430,25 +374,6 @@ export class ServerSession {
    * Protocol errors are named to the peer; anything unexpected goes out as a bare INTERNAL, so the client
    * sees a coded error rather than a silent close (and learns nothing about the cause).
    */
-  /**
-   * PROTOCOL.md §13: right after WELCOME, a server rotating its key sends KEY_ROTATE (the new key, proved for
-   * this client and this session), and one with a prepared next key sends KEY_COMMIT.
-   */
-  async #sendKeyRotation(channel: SecureChannel): Promise<void> {
-    const rotation = this.#ctx.keyRotation;
-    if (rotation?.rotateTo) {
-      const { identity, nextCommitment } = rotation.rotateTo;
-      const proof = serverRotationProof(identity, channel.remotePublicKey, {
-        handshakeHash: channel.handshakeHash,
-        oldKey: this.#ctx.identity.publicKey,
-        nextCommitment,
-      });
-      await channel.send({ type: 'KEY_ROTATE', newKey: identity.publicKey, nextCommitment, proof });
-    } else if (rotation?.nextCommitment) {
-      await channel.send({ type: 'KEY_COMMIT', commitment: rotation.nextCommitment });
-    }
-  }
-
   async #reportSessionError(error: FerryError): Promise<void> {
     const reportable = error.category === 'protocol' || error.category === 'internal';
     if (reportable && error.wireCode !== null && this.#channel && !this.#channel.closed)

@@ -65,7 +65,7 @@ export function dashboardPage(token: string): string {
       <thead><tr><th>Name</th><th>Client ID</th><th>May</th><th>Confined to</th></tr></thead>
       <tbody></tbody>
     </table>
-    <p class="empty" id="clients-empty" hidden>No client is allowed yet: <code>ferry invite --name NAME</code> prints a pairing code, or <code>ferry allow CLIENT_ID --name NAME</code>.</p>
+    <p class="empty" id="clients-empty" hidden>No client is allowed yet: <code><span class="admin-command">ferry</span> invite --name NAME</code> prints a pairing code, or <code><span class="admin-command">ferry</span> allow CLIENT_ID --name NAME</code>.</p>
   </section>
 
   <section class="panel" aria-labelledby="invites-title">
@@ -74,7 +74,7 @@ export function dashboardPage(token: string): string {
       <thead><tr><th>Invite</th><th>For</th><th>May</th><th>Expires</th></tr></thead>
       <tbody></tbody>
     </table>
-    <p class="empty" id="invites-empty" hidden>No open invites. <code>ferry invite --name NAME</code> prints a one-time pairing code (shown only there, never here).</p>
+    <p class="empty" id="invites-empty" hidden>No open invites. <code><span class="admin-command">ferry</span> invite --name NAME</code> prints a one-time pairing code (shown only there, never here).</p>
   </section>
 
   <section class="panel" aria-labelledby="refused-title">

@@ -239,17 +239,29 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       tr.appendChild(td('', el('code', '', r.address)));
       tr.appendChild(td('', r.clientId ? el('code', 'client-id', r.clientId) : el('span', 'muted', 'unknown (no key shown)')));
       tr.appendChild(td('', badge('failed', r.code)));
+      // A client checks the server's key before it shows its own (PROTOCOL.md §3.2.1): one that hangs up
+      // before that most likely refused this server's key, new (a fresh npm start) or changed.
       tr.appendChild(td('', r.clientId && r.code === 'CLIENT_NOT_ALLOWED'
-        ? el('code', 'admit', 'ferry allow ' + r.clientId + ' --name NAME')
-        : el('span', 'muted', '–')));
+        ? el('code', 'admit', adminCommand() + ' allow ' + r.clientId + ' --name NAME')
+        : !r.clientId && r.code === 'CONNECTION_CLOSED'
+          ? el('span', 'muted hung-up', 'it hung up before showing its key: does it trust this server\'s key?')
+          : el('span', 'muted', '–')));
       return tr;
     }));
     $('refused').hidden = rows.length === 0;
     $('refused-empty').hidden = rows.length > 0;
   }
 
+  /** How the operator runs ferry for this server: with its --home, so a copied hint reaches it. */
+  function adminCommand() {
+    return last && last.server.adminCommand ? last.server.adminCommand : 'ferry';
+  }
+
   function render(s) {
     last = s;
+    Array.prototype.forEach.call(document.querySelectorAll('.admin-command'), function (span) {
+      span.textContent = adminCommand();
+    });
     clockSkew = Date.now() - s.now;
     $('server-id').textContent = s.server.id;
     $('server-address').textContent = s.server.address;

@@ -47,6 +47,13 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
 };
 
+/** What to do when the dashboard cannot bind, as the server's own listen errors say (a second npm start). */
+const DASHBOARD_LISTEN_HINTS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'already in use; is another ferry serve running? choose another with --dashboard HOST:PORT',
+  EACCES: 'permission denied; ports below 1024 need privileges, choose another with --dashboard HOST:PORT',
+  EADDRNOTAVAIL: 'not an address of this machine; choose another with --dashboard HOST:PORT',
+};
+
 export interface DashboardOptions {
   /** The server whose `events` the dashboard shows. */
   server: FerryServer;
@@ -62,6 +69,11 @@ export interface DashboardOptions {
   listClients?: () => Promise<DashboardClient[]> | DashboardClient[];
   /** The open pairing invites to list (never their codes); called for every update. */
   listInvites?: () => Promise<DashboardInvite[]> | DashboardInvite[];
+  /**
+   * The command that administers this server (`ferry --home DIR`), for the page's hints; default `ferry`
+   * (right only for a server on the default home).
+   */
+  adminCommand?: string;
   /** How often live transfers are sampled for their sparkline and pushed; default 1 s. */
   sampleIntervalMs?: number;
   now?: () => number;
@@ -99,6 +111,7 @@ export class Dashboard {
       id: formatFerryId(options.server.publicKey),
       address: options.server.addressText,
       startedAt: this.#now(),
+      adminCommand: options.adminCommand ?? 'ferry',
     });
     this.#onEvent = (event) => {
       this.#state.apply(event);
@@ -123,9 +136,11 @@ export class Dashboard {
     await new Promise<void>((resolve, reject) => {
       dashboard.#http.once('error', (err: NodeJS.ErrnoException) =>
         reject(
-          new FerryError('LISTEN_FAILED', `the dashboard's address: ${(err.code ?? 'error').toLowerCase()}`, {
-            subject: `${host}:${options.port ?? DEFAULT_DASHBOARD_PORT}`,
-          }),
+          new FerryError(
+            'LISTEN_FAILED',
+            `the dashboard's address: ${DASHBOARD_LISTEN_HINTS[err.code ?? ''] ?? 'failed'} (${(err.code ?? 'error').toLowerCase()})`,
+            { cause: err, subject: `${host}:${options.port ?? DEFAULT_DASHBOARD_PORT}` },
+          ),
         ),
       );
       dashboard.#http.listen({ host, port: options.port ?? DEFAULT_DASHBOARD_PORT }, resolve);

@@ -97,7 +97,16 @@ export interface DashboardStorage {
 
 /** Everything the page shows, sent whole on every update (it is small). */
 export interface DashboardSnapshot {
-  server: { id: string; address: string; startedAt: number };
+  server: {
+    id: string;
+    address: string;
+    startedAt: number;
+    /**
+     * How the operator runs ferry for this server (`ferry --home DIR`), which the page's hints use (`ferry
+     * invite`, `ferry allow`): a bare `ferry` works only when the server's home is the default one.
+     */
+    adminCommand?: string;
+  };
   now: number;
   sessions: { open: number; total: number; refused: number };
   totals: { finished: number; failed: number; interrupted: number; bytes: number };

@@ -399,3 +399,34 @@ test('ProgressDisplay says how much of a delta download came from the old file (
     `disk.img -> disk.img (1048576 bytes, received 65536, 983040 from the old file) digest ${'ab'.repeat(8)}`,
   );
 });
+
+test('ProgressDisplay names a failed file in the direction it travels, as its finished line does: local -> remote up, remote -> local down', () => {
+  const lines = (direction: 'upload' | 'download'): string[] => {
+    const { stream, text } = sink(false);
+    const display = new ProgressDisplay({ mode: 'lines', stream, colors: colorsFor(stream, {}) });
+    const subject = { direction, file: '/home/me/b.txt', remotePath: 'docs/b.txt' } as const;
+    display.handle({
+      type: 'transfer-failed',
+      ...subject,
+      code: 'FILE_EXISTS',
+      message: 'destination exists',
+    });
+    display.handle({
+      type: 'transfer-finished',
+      ...subject,
+      size: 1,
+      digest: DIGEST,
+      transferredBytes: 1,
+      resumedBytes: 0,
+      restarted: false,
+      identical: false,
+    });
+    return text().trimEnd().split('\n');
+  };
+  const [upFailed, upFinished] = lines('upload');
+  assert.equal(upFailed, 'failed: /home/me/b.txt -> docs/b.txt FILE_EXISTS: destination exists');
+  assert.match(upFinished!, /^\/home\/me\/b\.txt -> docs\/b\.txt \(/);
+  const [downFailed, downFinished] = lines('download');
+  assert.equal(downFailed, 'failed: docs/b.txt -> /home/me/b.txt FILE_EXISTS: destination exists');
+  assert.match(downFinished!, /^docs\/b\.txt -> \/home\/me\/b\.txt \(/);
+});

@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { once } from 'node:events';
 import { join } from 'node:path';
@@ -93,6 +94,18 @@ describe('errors that name the thing and the next step', () => {
       result.stderr,
       /^ferry: LISTEN_FAILED: cannot listen: 127\.0\.0\.1:\d+: address already in use.*--listen/m,
     );
+    // The dashboard's port taken (a second npm start): the same kind of line, naming --dashboard.
+    const dashboard = await runFerry([
+      ...['--home', serverHome, 'serve', '--root', root, '--log-level', 'silent'],
+      ...['--listen', '127.0.0.1:0', '--dashboard', server.address],
+    ]);
+    assertExit(dashboard, 5, 'serve with its dashboard on a busy address');
+    assert.ok(
+      dashboard.stderr.includes(
+        `ferry: LISTEN_FAILED: cannot listen: ${server.address}: the dashboard's address: already in use; is another ferry serve running? choose another with --dashboard HOST:PORT (eaddrinuse)`,
+      ),
+      dashboard.stderr,
+    );
   });
 
   test('--root naming a file is refused naming it', async () => {
@@ -131,6 +144,32 @@ describe('errors that name the thing and the next step', () => {
     assert.ok(result.stderr.includes(`this client is ${stranger}`), result.stderr);
     assert.ok(result.stderr.includes(`ferry allow ${stranger}`), result.stderr);
     assert.match(result.stderr, /ferry pair/);
+    // A send is refused the same way: the one error line, with no file blamed for it and no file summary.
+    const other = join(dir, 'b.txt');
+    await writeFile(other, 'bbb');
+    const sent = await runFerry([
+      '--home',
+      strangerHome,
+      'send',
+      file,
+      other,
+      server.address,
+      '--expect',
+      serverId,
+    ]);
+    assertExit(sent, 4, 'send from a client not on the allow-list');
+    assert.deepEqual(
+      sent.stderr.trimEnd().split('\n'),
+      [result.stderr.trimEnd()],
+      'the same single line as ls: no "failed: a.txt", no "sent 0 files", no "not sent"',
+    );
+    const json = await runFerry([
+      ...['--home', strangerHome, 'send', '--json', file, server.address, '--expect', serverId],
+    ]);
+    assertExit(json, 4, 'send --json from a client not on the allow-list');
+    const summary = JSON.parse(json.stdout.trimEnd().split('\n').at(-1)!) as Record<string, unknown>;
+    assert.equal(summary['type'], 'summary');
+    assert.equal(summary['code'], 'CLIENT_NOT_ALLOWED', '--json still says it all');
   });
 
   test('connection refused on the first attempt fails at once with the address, whatever --retries says', async () => {
@@ -159,6 +198,70 @@ describe('errors that name the thing and the next step', () => {
     assert.doesNotMatch(result.stderr, /retrying/);
   });
 
+  test('a port where no ferry server listens (a web server, the dashboard, ssh) fails the handshake naming the address and saying what answered', async () => {
+    const http = createHttpServer((_req, res) => res.end('dashboard'));
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    const banner = createServer((socket) => socket.end('SSH-2.0-OpenSSH_9.6\r\n'));
+    banner.listen(0, '127.0.0.1');
+    await once(banner, 'listening');
+    try {
+      const web = `127.0.0.1:${(http.address() as { port: number }).port}`;
+      const result = await runFerry(['--home', clientHome, 'ls', web, '--accept-new', '--retries', '0']);
+      assertExit(result, 6, 'ls against an HTTP server');
+      assert.ok(
+        result.stderr.includes(
+          `ferry: HANDSHAKE_FAILED: handshake failed: ${web}: an HTTP server answered, not a ferry server: check the port`,
+        ),
+        result.stderr,
+      );
+      const ssh = `127.0.0.1:${(banner.address() as { port: number }).port}`;
+      const other = await runFerry([
+        '--home',
+        clientHome,
+        'send',
+        file,
+        ssh,
+        '--accept-new',
+        '--retries',
+        '0',
+      ]);
+      assertExit(other, 6, 'send to something that is not ferry');
+      assert.ok(
+        other.stderr.includes(
+          `${ssh}: no version answer where the server must send one: is this a ferry server?`,
+        ),
+        other.stderr,
+      );
+    } finally {
+      http.closeAllConnections();
+      http.close();
+      banner.close();
+    }
+  });
+
+  test('a remote path with .. (or an empty component) is refused before connecting, naming the argument as typed', async () => {
+    for (const [command, args] of [
+      ['send', [file, `${server.address}/../etc/x`]],
+      ['get', [`${server.address}/../etc/passwd`, dir]],
+      ['ls', [`${server.address}/docs/../..`]],
+      ['sync', [dir, `${server.address}/../up`]],
+    ] as const) {
+      const result = await ferry(command, ...args);
+      assertExit(result, 7, `${command} with ..`);
+      const typed = args.find((a) => a.startsWith(server.address))!;
+      assert.ok(
+        result.stderr.includes(
+          `ferry: PATH_INVALID: path is not a valid relative path: ${typed}: component ${typed.includes('docs') ? 1 : 0} is ".." (a remote path is relative to your root on the server and never climbs out of it)`,
+        ),
+        `${command}: ${result.stderr}`,
+      );
+    }
+    const empty = await ferry('send', file, `${server.address}/a//b`);
+    assertExit(empty, 7, 'send to a//b');
+    assert.ok(empty.stderr.includes(`${server.address}/a//b: component 1 is empty\n`), empty.stderr);
+  });
+
   test('sending a directory without -r says to add -r; a missing source is named', async () => {
     const tree = join(dir, 'tree');
     await mkdir(tree);
@@ -182,6 +285,16 @@ describe('errors that name the thing and the next step', () => {
     const clients = await runFerry(['--home', join(dir, 'typo-home'), 'clients']);
     assertExit(clients, 3, 'clients on a missing home');
     assert.ok(clients.stderr.includes(`no such home directory: ${join(dir, 'typo-home')}`), clients.stderr);
+    // A home that exists but allows nobody (a client's, say) says so, naming it, rather than print nothing.
+    const none = await runFerry(['--home', clientHome, 'clients']);
+    assertExit(none, 0, 'clients on a home that allows nobody');
+    assert.equal(none.stdout, '');
+    assert.equal(
+      none.stderr,
+      `no client is allowed in the home ${clientHome} (a server started with another --home has its own list)\n`,
+    );
+    const json = await runFerry(['--home', clientHome, 'clients', '--json']);
+    assert.deepEqual([json.stdout, json.stderr], ['[]\n', ''], '--json stays quiet about it');
   });
 
   test('digest without a file uses the ferry: CODE: message format; a missing file is named', async () => {

@@ -24,6 +24,16 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
     await removeTempDir(dir);
   });
 
+  test('ferry --help ends with the first steps in order, server and client, and the --home a server needs', async () => {
+    const result = await runFerry(['--help']);
+    assert.equal(result.code, 0, result.stderr);
+    const steps = result.stdout.slice(result.stdout.indexOf('First steps'));
+    assert.match(steps, /on the server: +ferry serve --init --root DIR, then ferry invite --name NAME/);
+    assert.match(steps, /on a client: +ferry keygen, then ferry pair HOST:PORT/);
+    assert.match(steps, /ferry send FILE HOST:PORT/);
+    assert.match(steps, /--home DIR \(npm start: \.\/\.ferry-home\) needs it on invite, allow and clients/);
+  });
+
   test('keygen prints the ID alone on stdout and, on stderr, where the key is and what to do next', async () => {
     const home = join(dir, 'client-home');
     const result = await runFerry(['--home', home, 'keygen']);
@@ -46,6 +56,11 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
       result.stdout,
       new RegExp(`^  ferry pair ${server.address} [a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$`, 'm'),
     );
+    assert.match(
+      result.stdout,
+      /^On the client \(after `ferry keygen`, once, if it has no identity yet\):$/m,
+    );
+    assert.doesNotMatch(result.stderr, /note:/, 'a server ran on this home: nothing to warn about');
     const explicit = await runFerry([
       '--home',
       serverHome,
@@ -56,6 +71,29 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
       'files.example:7443',
     ]);
     assert.match(explicit.stdout, /^ {2}ferry pair files\.example:7443 /m, '--address still wins');
+  });
+
+  test('invite in a home no server ever ran on (a client home, say) still prints a code, and warns on stderr that a server on another home will not know it', async () => {
+    const home = join(dir, 'not-a-server-home');
+    assert.equal((await runFerry(['--home', home, 'keygen'])).code, 0);
+    const result = await runFerry(['--home', home, 'invite', '--ttl', '1m']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^pairing code: [a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/m);
+    assert.ok(
+      result.stderr.includes(`ferry: note: no \`ferry serve\` has run on the home ${home};`),
+      result.stderr,
+    );
+    assert.match(result.stderr, /ferry --home SERVER_HOME invite/);
+  });
+
+  test("invite in a home with no identity names the home and asks for the server's, not for a keygen there", async () => {
+    const home = join(dir, 'no-identity-home');
+    const result = await runFerry(['--home', home, 'invite']);
+    assert.equal(result.code, 3, result.stderr);
+    assert.equal(
+      result.stderr,
+      `ferry: KEY_NOT_FOUND: no identity in this home; run \`ferry keygen\` first: ${home}: invite makes a code for the server of this home, which holds its identity: pass the server's home (ferry --home DIR invite; npm start's is ./.ferry-home)\n`,
+    );
   });
 
   test('ferry serve on a terminal logs readable lines, not JSON', async () => {
@@ -103,6 +141,8 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
     // The banner leads with pairing, the smoothest first contact, and says where `ferry` comes from.
     assert.match(output, /here: +ferry --home \S+ invite --name laptop/);
     assert.match(output, /ferry pair \.\.\./);
+    // A client needs an identity before it can pair: the banner says so where pairing is offered.
+    assert.match(output, /on the client: +ferry keygen +# once/);
     assert.match(output, /No `ferry` on the PATH\? Use \.\/bin\/ferry/);
   });
 });

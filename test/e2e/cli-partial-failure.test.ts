@@ -228,7 +228,7 @@ describe('ferry get: one file of several fails', () => {
     await assert.rejects(readFile(join(local, 'b')), { code: 'ENOENT' }, 'nothing stored for b');
     const lines = result.stderr.trimEnd().split('\n');
     assert.ok(
-      lines.some((l) => /^failed: .*\/b -> gtext\/b PATH_NOT_FOUND: /.test(l)),
+      lines.some((l) => /^failed: gtext\/b -> .*\/b PATH_NOT_FOUND: /.test(l)),
       result.stderr,
     );
     assert.match(lines.at(-3)!, /^received 2 files, .*, 1 failed$/);

@@ -166,8 +166,10 @@ test('sync down --dry-run into a missing directory creates nothing', async () =>
   const nowhere = join(dir, 'nowhere');
   const dry = await sync(remote(), nowhere, '--dry-run');
   assertExit(dry, 0, 'sync down --dry-run');
-  assert.match(dry.stderr, /would send a\.txt \(new/);
-  assert.match(dry.stderr, /dry run: would send 3 files/);
+  // A sync down says receive, not send, in its lines as in its summary.
+  assert.match(dry.stderr, /would receive a\.txt \(new/);
+  assert.match(dry.stderr, /dry run: would receive 3 files/);
+  assert.doesNotMatch(dry.stderr, /send/);
   await assert.rejects(lstat(nowhere), { code: 'ENOENT' });
 });
 
@@ -180,7 +182,7 @@ test('sync HOST/SRC DST downloads a tree, then skips what the quick check finds 
   await rewriteKeepingSizeAndMtime(join(back, 'a.txt'), 'alpha ALPHA alpha\n');
   const quick = await sync(remote(), back);
   assertExit(quick, 0, 'sync down, quick check');
-  assert.match(quick.stderr, /sent 0 files/);
+  assert.match(quick.stderr, /sync: received 0 files .* skipped 3 unchanged/);
   assert.equal(await readFile(join(back, 'a.txt'), 'utf8'), 'alpha ALPHA alpha\n', 'skipped, not read');
   const checked = await sync(remote(), back, '--checksum');
   assertExit(checked, 0, 'sync down --checksum');
@@ -259,7 +261,7 @@ test('sync gives a file whose mode alone changed the new mode both ways, without
   const down = await sync(remote(), back, '-v');
   assertExit(down, 0, 'sync down a mode change');
   assert.match(down.stderr, /set mode and mtime of run\.sh/);
-  assert.match(down.stderr, /sync: sent 0 files .*\(1 given a new mode or mtime\)/);
+  assert.match(down.stderr, /sync: received 0 files .*\(1 given a new mode or mtime\)/);
   assert.equal((await stat(join(back, 'run.sh'))).mode & 0o7777, 0o700);
 });
 

@@ -189,6 +189,13 @@ describe('web dashboard (headless Chromium)', () => {
         'and its free disk',
       );
 
+      // The hint for a first invite names this server's home, as the banner does: `ferry invite` alone
+      // would make the code in the default home, which this server never reads.
+      assert.equal(
+        await page.textContent('#invites-empty code'),
+        `ferry --home ${join(dir, 'server-home')} invite --name NAME`,
+      );
+
       // An open invite is listed by id and name, never with its code.
       const invite = await runFerry([
         '--home',
@@ -216,7 +223,25 @@ describe('web dashboard (headless Chromium)', () => {
       const refused = page.locator('#refused tbody tr[data-code="CLIENT_NOT_ALLOWED"]');
       await refused.waitFor();
       assert.equal(await refused.locator('.client-id').textContent(), strangerId);
-      assert.equal(await refused.locator('.admit').textContent(), `ferry allow ${strangerId} --name NAME`);
+      // With this server's home: a bare `ferry allow` would write another home's allow-list.
+      assert.equal(
+        await refused.locator('.admit').textContent(),
+        `ferry --home ${join(dir, 'server-home')} allow ${strangerId} --name NAME`,
+      );
+
+      // A client that does not trust this server's key hangs up before showing its own: the row says
+      // what that most likely means, since the server cannot know.
+      const wary = await runFerry([
+        ...['--home', strangerHome, 'ls', `${serve!.address.host}:${serve!.address.port}`],
+        ...['--expect', strangerId, '--retries', '0'],
+      ]);
+      assert.match(wary.stderr, /SERVER_KEY_/, wary.stderr);
+      const hungUp = page.locator('#refused tbody tr[data-code="CONNECTION_CLOSED"] .hung-up');
+      await hungUp.first().waitFor();
+      assert.equal(
+        await hungUp.first().textContent(),
+        "it hung up before showing its key: does it trust this server's key?",
+      );
 
       // A quick file: it lands in "recent" as verified.
       const [notes] = await send('notes.txt');

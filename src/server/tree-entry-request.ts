@@ -1,0 +1,67 @@
+import { FerryError } from '../errors/index.js';
+import type {
+  PutDirMessage,
+  PutLinkMessage,
+  RemoveRequestMessage,
+  SetAttributesMessage,
+} from '../protocol/index.js';
+import type { BatchUploads } from './batch-uploads.js';
+import type { SessionIo } from './session-io.js';
+import { writeDirectory, writeLink } from './tree-writer.js';
+import { removeEntry } from './remove-entry.js';
+import { setEntryAttributes } from './set-entry-attributes.js';
+
+/** The requests about one tree entry that is not a file's data: made, linked, removed, given attributes. */
+export type TreeEntryRequest = PutDirMessage | PutLinkMessage | RemoveRequestMessage | SetAttributesMessage;
+
+/**
+ * What an object-store server (issue 15) does not serve: links (PUT_LINK), refused for the one operation,
+ * saying so, rather than answered from the local root the files are not in. S3 has no link, and an object
+ * standing for one would be a file to every other reader of the bucket (docs/ARCHITECTURE.md).
+ */
+function refuseOnObjectStore(io: SessionIo, what: string): void {
+  if (io.ctx.objectStore)
+    throw new FerryError('PERMISSION_DENIED', `${what} are not served from an object store`);
+}
+
+/**
+ * Carries out one tree-entry request in the session's arrival order and ACKs it (PROTOCOL.md §5.10, §5.16,
+ * §5.19); throws the coded error that refuses it. `batches`: the session's upload batches, placed first.
+ */
+export async function handleTreeEntryRequest(
+  io: SessionIo,
+  message: TreeEntryRequest,
+  batches: BatchUploads | undefined,
+): Promise<void> {
+  const { ref } = message;
+  switch (message.type) {
+    case 'PUT_DIR':
+    case 'PUT_LINK':
+      // In an object store a directory is only a prefix of its files' keys: nothing to make.
+      if (message.type === 'PUT_DIR' && io.ctx.objectStore) {
+        await io.send({ type: 'ACK', ref });
+        return;
+      }
+      refuseOnObjectStore(io, 'links');
+      // Arrival order (§5.10, §5.14): files of earlier batches are in place before a directory gets
+      // its mtime, which placing them would move.
+      await batches?.close();
+      await (message.type === 'PUT_DIR' ? writeDirectory(io, message) : writeLink(io, message));
+      await io.send({ type: 'ACK', ref });
+      return;
+    case 'REMOVE_REQUEST':
+      // PROTOCOL.md §5.16, on a disk or an object store alike (removeEntry holds both halves).
+      // Arrival order, as for PUT_DIR: a batch sent before the removal is placed before it.
+      await batches?.close();
+      await removeEntry(io, message);
+      await io.send({ type: 'ACK', ref });
+      return;
+    case 'SET_ATTRIBUTES':
+      // PROTOCOL.md §5.19, on a disk or an object store alike (setEntryAttributes holds both halves).
+      // Arrival order, as for PUT_DIR: a batch sent before it is placed first.
+      await batches?.close();
+      await setEntryAttributes(io, message);
+      await io.send({ type: 'ACK', ref });
+      return;
+  }
+}
