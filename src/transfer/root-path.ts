@@ -11,6 +11,11 @@ export interface RootPath {
   readonly path: string;
   /** Whether a regular file already exists at `path`. */
   readonly exists: boolean;
+  /**
+   * An entry of another kind at `path` that the new file replaces when it is placed (`ferry sync`, which saw
+   * it in its walk): a link, or with `--delete` a directory (`clearForReplacement`). Never set by a peer.
+   */
+  readonly replaces?: 'link' | 'dir' | undefined;
 }
 
 /**
