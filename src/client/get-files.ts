@@ -72,6 +72,8 @@ export interface GetFilesOptions extends ConnectOptions {
    */
   threads?: number;
   onEvent?: (event: TransferEvent) => void;
+  /** Age from which a batch temporary a killed client left is swept (BATCH_TEMPORARY_MAX_AGE_MS); for tests. */
+  batchTemporaryMaxAgeMs?: number;
 }
 
 /** One download as planned from the request and the server's listing. */
@@ -424,7 +426,10 @@ async function runDownloads(
   /** Small files (PROTOCOL.md §5.20): one request and a few records for many, each placed as one file is. */
   const startBatch = async (group: readonly BatchedDownload[]): Promise<GetJobResult[]> => {
     for (const { subject } of group) open.begin(subject);
-    const outcomes = await getBatch(session, group, { overwrite: options.overwrite });
+    const outcomes = await getBatch(session, group, {
+      overwrite: options.overwrite,
+      temporaryMaxAgeMs: options.batchTemporaryMaxAgeMs,
+    });
     // The files the batch did not settle go the one-file path, FALLBACKS_IN_FLIGHT requests at a time: they
     // share this batch's one place in the window (§5.11.4 bounds what a client pipelines).
     const fallbacks = new Map<number, Promise<GetJobResult>>();

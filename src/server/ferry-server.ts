@@ -4,7 +4,15 @@ import { isAbsolute, join, relative, sep } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { FerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
-import { DEFAULT_THREADS, SealPool, type PartialStore, type RootPath } from '../transfer/index.js';
+import {
+  BATCH_TEMPORARY_MAX_AGE_MS,
+  DEFAULT_THREADS,
+  SERVER_BATCH_TEMP_PREFIX,
+  SealPool,
+  sweepBatchTemporaries,
+  type PartialStore,
+  type RootPath,
+} from '../transfer/index.js';
 import { HANDSHAKE_TIMEOUT_MS, ReusedReads } from '../channel/index.js';
 import { DEFAULT_PORT, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { ServerSession } from './server-session.js';
@@ -27,7 +35,6 @@ import { HashBudget, type HashBudgetOptions } from './hash-budget.js';
 import { BatchAdmission, type BatchAdmissionOptions } from './batch-admission.js';
 import { PairingAdmission, type PairingOptions } from './pairing-admission.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
-import { BATCH_TEMPORARY_MAX_AGE_MS, sweepBatchTemporaries } from './batch-temporaries.js';
 import { serverPartialStore } from './server-partial-store.js';
 import { SMALL_FILE_PLACER } from './small-file-placer.js';
 import type { ServerObjectStore } from './server-object-store.js';
@@ -187,6 +194,7 @@ export class FerryServer {
       this.#logger.info({ event: 'partials-swept', count: removed.length }, 'removed abandoned partials');
     if (this.#objectStore === undefined) {
       const temporaries = await sweepBatchTemporaries(this.#partialDir, {
+        prefix: SERVER_BATCH_TEMP_PREFIX,
         maxAgeMs: BATCH_TEMPORARY_MAX_AGE_MS,
         now,
       });
