@@ -21,6 +21,7 @@ import {
   type SignedPieceHook,
   type RootPath,
 } from '../transfer/index.js';
+import { deltaMemoryBytes } from './delta-memory.js';
 import type { SessionIo } from './session-io.js';
 
 /** The most bytes of the old file one read of a PUT_COPY holds (PROTOCOL.md §5.15.3). */
@@ -70,9 +71,12 @@ export class DeltaOldFile {
   /** The copies' read buffers (`#nextPiece`), at most COPY_PIECES, and whose turn is next once all exist. */
   #pieces: Buffer[] | undefined;
   #pieceTurn = 0;
+  /** Gives back this upload's share of the server's delta memory (`DeltaMemory`, sec's hook). */
+  readonly #release: () => void;
 
-  private constructor(old: SourceFile) {
+  private constructor(old: SourceFile, release: () => void) {
     this.#old = old;
+    this.#release = release;
   }
 
   /**
@@ -94,8 +98,14 @@ export class DeltaOldFile {
       return undefined; // a directory, a link or gone: the plain path answers as it always has
     }
     const blockBytes = deltaBlockBytesFor(old.size);
-    if (old.size >= blockBytes && deltaBlockCount(old.size, blockBytes) <= MAX_DELTA_BLOCKS)
-      return new DeltaOldFile(old);
+    if (old.size >= blockBytes && deltaBlockCount(old.size, blockBytes) <= MAX_DELTA_BLOCKS) {
+      // Waits while the clients' deltas hold their share of memory (docs/SECURITY.md "Delta memory").
+      const release = await io.ctx.deltaMemory.reserve(
+        io.clientKey.toString('hex'),
+        deltaMemoryBytes(old.size),
+      );
+      return new DeltaOldFile(old, release);
+    }
     await old.close();
     return undefined;
   }
@@ -292,6 +302,7 @@ export class DeltaOldFile {
   /** Closes the old file; never throws (the transfer is ending either way). */
   async close(): Promise<void> {
     await this.#old.close().catch(() => undefined);
+    this.#release();
   }
 }
 

@@ -33,6 +33,7 @@ import { logServerEvents } from './server-log.js';
 import { FileHashCache } from './file-hash-cache.js';
 import { HashBudget, type HashBudgetOptions } from './hash-budget.js';
 import { BatchAdmission, type BatchAdmissionOptions } from './batch-admission.js';
+import { DeltaMemory, type DeltaMemoryOptions } from './delta-memory.js';
 import { PairingAdmission, type PairingOptions } from './pairing-admission.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
 import { serverPartialStore } from './server-partial-store.js';
@@ -104,6 +105,11 @@ export interface ServeOptions {
    * data is held in memory until it is placed); a batch past either waits for one to end.
    */
   batchAdmission?: BatchAdmissionOptions;
+  /**
+   * Memory delta uploads may hold at once (copy buffers, the old file's leaf hashes), per client and in total
+   * (defaults 64 and 256 MiB); an upload past either waits for others to end.
+   */
+  deltaMemory?: DeltaMemoryOptions;
   /** Key rotation (PROTOCOL.md §13): the next key's commitment, or a rotation under way. */
   keyRotation?: ServerKeyRotation;
   /** The random source of join tokens (PROTOCOL.md §5.13.2); the system CSPRNG unless a test injects one. */
@@ -139,6 +145,8 @@ export class FerryServer {
   readonly root: string;
   /** Chunk hashes computed for checks that send no file data; `hashCache.hashedBytes` counts the misses. */
   readonly hashCache: FileHashCache;
+  /** Memory held by delta uploads, shared by every client (`DeltaMemory`). */
+  readonly deltaMemory: DeltaMemory;
   /** The worker threads sealing download data, when `threads` > 1. */
   readonly #sealPool: SealPool | undefined;
   readonly #partialDir: string;
@@ -170,6 +178,7 @@ export class FerryServer {
     this.#partialDir = partialDir;
     this.#registry = registry;
     this.hashCache = new FileHashCache(options.hashCacheBytes, new HashBudget(options.hashBudget));
+    this.deltaMemory = new DeltaMemory(options.deltaMemory);
     const threads = options.threads ?? DEFAULT_THREADS;
     this.#sealPool = threads > 1 ? new SealPool(threads) : undefined;
     this.#storage = storage;
@@ -270,6 +279,7 @@ export class FerryServer {
       storage,
       hashCache: ferry.hashCache,
       batchAdmission: new BatchAdmission(options.batchAdmission),
+      deltaMemory: ferry.deltaMemory,
       keyRotation: options.keyRotation,
       objectStore: options.objectStore,
       sealPool: ferry.#sealPool,
