@@ -34,6 +34,7 @@ import { FileHashCache } from './file-hash-cache.js';
 import { HashBudget, type HashBudgetOptions } from './hash-budget.js';
 import { BatchAdmission, type BatchAdmissionOptions } from './batch-admission.js';
 import { DeltaMemory, type DeltaMemoryOptions } from './delta-memory.js';
+import { ListingHeads, type ListingHeadsOptions } from './object-listing.js';
 import { PairingAdmission, type PairingOptions } from './pairing-admission.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
 import { serverPartialStore } from './server-partial-store.js';
@@ -110,6 +111,11 @@ export interface ServeOptions {
    * (defaults 64 and 256 MiB); an upload past either waits for others to end.
    */
   deltaMemory?: DeltaMemoryOptions;
+  /**
+   * HEADs an object store's listing may make (files' mode and mtime): per listing (default 100 000), per
+   * client and in total (defaults 1000/s and 2000/s past bursts of 100 000 and 200 000); past a rate it waits.
+   */
+  listingHeads?: ListingHeadsOptions;
   /** Key rotation (PROTOCOL.md §13): the next key's commitment, or a rotation under way. */
   keyRotation?: ServerKeyRotation;
   /** The random source of join tokens (PROTOCOL.md §5.13.2); the system CSPRNG unless a test injects one. */
@@ -280,6 +286,7 @@ export class FerryServer {
       hashCache: ferry.hashCache,
       batchAdmission: new BatchAdmission(options.batchAdmission),
       deltaMemory: ferry.deltaMemory,
+      listingHeads: new ListingHeads(options.listingHeads),
       keyRotation: options.keyRotation,
       objectStore: options.objectStore,
       sealPool: ferry.#sealPool,
