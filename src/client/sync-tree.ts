@@ -317,17 +317,21 @@ function uploadJobsOf(
   const batched: UploadJob[] = [];
   const files: UploadJob[] = [];
   const others: UploadJob[] = [];
+  // A file replacing a remote link goes on its own: a batch's entry never replaces one (§5.14).
+  const replaced = replacedAtCreation(actions);
   for (const a of actions) {
     if (a.action === 'send') {
       // A changed file goes on its own when it travels as a delta (send-files.ts); a new one, or one too
       // small for a delta to pay, goes whole.
       const whole = a.reason === 'new' || options.delta === false || a.size <= WHOLE_CHANGED_MAX_BYTES;
-      (whole && batchable(a.size, options.chunkBytes) ? batched : files).push({
+      const alone = replaced.get(a.path) === 'link';
+      (whole && !alone && batchable(a.size, options.chunkBytes) ? batched : files).push({
         kind: 'file',
         localPath: localOf.get(a.path)!,
         remotePath: remote(a.path),
         size: a.size,
         replaces: !whole,
+        ...(alone ? { alone } : {}),
       });
     } else if (a.action === 'link')
       others.push({ kind: 'link', remotePath: remote(a.path), target: a.target, mtimeMs: a.mtimeMs });
@@ -427,8 +431,13 @@ async function requestRemote(
       session.closeRef(ref);
     }
   };
+  // A remote file or link that a file or link replaces goes by the upload's own rename (OVERWRITE,
+  // PROTOCOL.md §5.3, §5.10), not before: a run that fails first leaves it. A directory in the way is still
+  // removed here first: the server replaces no directory by a file.
+  const replaced = replacedAtCreation(actions);
   for (const a of actions) {
     if (a.action !== 'delete' && a.action !== 'attributes') continue;
+    if (a.action === 'delete' && a.kind !== 'dir' && replaced.has(a.path)) continue;
     if (inFlight.length >= MAX_PIPELINED) await settleOldest();
     const path = joinRemotePath(options.remotePath, a.path);
     const ref = session.openRef();

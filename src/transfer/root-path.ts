@@ -34,6 +34,11 @@ export async function resolveUnderRoot(
     allowDirectory?: boolean;
     allowLink?: boolean;
     /**
+     * A link at the final name is accepted as the entry a new file replaces when it is placed (`replaces:
+     * 'link'`; PUT_OFFER with OVERWRITE, PROTOCOL.md §5.3), renamed over, never followed.
+     */
+    replaceLink?: boolean;
+    /**
      * Directories this caller already walked and found to be real directories (a session's many files in
      * one tree are checked once). Safe because every write re-checks its directory's real path right
      * before the final rename (`FilePartialStore`'s `finish`).
@@ -74,6 +79,7 @@ export async function resolveUnderRoot(
   // The last component is checked but never followed: a directory or link there is only accepted by the
   // callers that create one (PUT_DIR, PUT_LINK).
   const kind = await entryKind(path);
+  if (kind === 'link' && options.replaceLink) return { dir, name, path, exists: false, replaces: 'link' };
   if (kind === 'link' && !options.allowLink)
     throw new FerryError('PATH_ESCAPES_ROOT', 'destination is a symbolic link');
   if (kind === 'dir' && !options.allowDirectory)
