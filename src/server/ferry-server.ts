@@ -34,7 +34,7 @@ import { FileHashCache } from './file-hash-cache.js';
 import { HashBudget, type HashBudgetOptions } from './hash-budget.js';
 import { BatchAdmission, type BatchAdmissionOptions } from './batch-admission.js';
 import { DeltaMemory, type DeltaMemoryOptions } from './delta-memory.js';
-import { ListingHeads, type ListingHeadsOptions } from './object-listing.js';
+import { StoreHeads, type StoreHeadsOptions } from './store-heads.js';
 import { PairingAdmission, type PairingOptions } from './pairing-admission.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
 import { serverPartialStore } from './server-partial-store.js';
@@ -112,10 +112,11 @@ export interface ServeOptions {
    */
   deltaMemory?: DeltaMemoryOptions;
   /**
-   * HEADs an object store's listing may make (files' mode and mtime): per listing (default 100 000), per
-   * client and in total (defaults 1000/s and 2000/s past bursts of 100 000 and 200 000); past a rate it waits.
+   * HEADs an object store makes for requests that send no data (a listing's files' attributes, a batched
+   * download's entries): per listing (default 100 000), per client and in total (defaults 1000/s and 2000/s
+   * past bursts of 100 000 and 200 000); past a rate the request waits.
    */
-  listingHeads?: ListingHeadsOptions;
+  storeHeads?: StoreHeadsOptions;
   /** Key rotation (PROTOCOL.md §13): the next key's commitment, or a rotation under way. */
   keyRotation?: ServerKeyRotation;
   /** The random source of join tokens (PROTOCOL.md §5.13.2); the system CSPRNG unless a test injects one. */
@@ -286,7 +287,7 @@ export class FerryServer {
       hashCache: ferry.hashCache,
       batchAdmission: new BatchAdmission(options.batchAdmission),
       deltaMemory: ferry.deltaMemory,
-      listingHeads: new ListingHeads(options.listingHeads),
+      storeHeads: new StoreHeads(options.storeHeads),
       keyRotation: options.keyRotation,
       objectStore: options.objectStore,
       sealPool: ferry.#sealPool,

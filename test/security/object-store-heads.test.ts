@@ -2,8 +2,10 @@
 // metadata), so one LIST_REQUEST could make up to MAX_LIST_ENTRIES (a million) requests to the store, and
 // clients under many keys as many again each. Now a listing makes at most MAX_LISTING_HEADS (FILE_TOO_LARGE
 // before the page that would pass it; NAMES_ONLY lists any tree), and its HEADs are paid from a budget per
-// client and one shared by all clients, where a listing waits (docs/SECURITY.md "Object-store listings").
-// Against a real Swift; every HEAD on the wire counted by the store client's middleware.
+// client and one shared by all clients, where a listing waits (docs/SECURITY.md "Object store"). So are the
+// HEADs of a batched download's entries (GET_BATCH, PROTOCOL.md §5.20): 512 paths of nothing were 512 store
+// requests for a request of a few KiB, unpaid. Against a real Swift; every HEAD on the wire counted by the
+// store client's middleware.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -24,7 +26,7 @@ const FILES = 5;
 async function start(
   t: import('node:test').TestContext,
   prefix: string,
-  listingHeads: ServeOptions['listingHeads'],
+  storeHeads: ServeOptions['storeHeads'],
 ): Promise<{ server: FerryServer; heads: () => number; clients: KeyPair[] }> {
   const s = swift();
   for (let i = 0; i < FILES; i++)
@@ -42,7 +44,7 @@ async function start(
         : undefined,
     partialSweepIntervalMs: 0,
     objectStore: new S3PartialStore(client, { bucket: s.bucket, prefix }),
-    listingHeads,
+    storeHeads,
   });
   t.after(async () => {
     await server.close();
@@ -78,7 +80,7 @@ async function list(
 }
 
 test('an object-store listing with attributes of more files than its HEAD bound is refused before those HEADs; names only lists it', async (t) => {
-  const { server, heads, clients } = await start(t, 'heads-per-request/', { maxPerRequest: FILES - 2 });
+  const { server, heads, clients } = await start(t, 'heads-per-request/', { maxPerListing: FILES - 2 });
   assert.equal(await list(t, server, clients[0]!, false), 'FILE_TOO_LARGE');
   assert.ok(heads() <= FILES - 2, `${heads()} HEADs for one listing, bound ${FILES - 2}`);
   assert.equal(await list(t, server, clients[0]!, true), FILES);
@@ -107,4 +109,37 @@ test('object-store listings of two client keys pay their HEADs from the budget t
   assert.deepEqual(waits, [(FILES - 1) * 1000]);
   // A HEAD per file of each listing, and one each for the stat of `t` (no object of that name).
   assert.equal(heads(), 2 * FILES + 2);
+});
+
+test('a GET_BATCH of paths with nothing there on an object store pays a HEAD per entry from the client`s budget before it goes', async (t) => {
+  let clock = 1_000_000;
+  const waits: number[] = [];
+  const { server, heads, clients } = await start(t, 'heads-get-batch/', {
+    perClientPerSecond: 10,
+    perClientBurst: 10,
+    now: () => clock,
+    sleep: (ms) => {
+      waits.push(ms);
+      clock += ms;
+      return Promise.resolve();
+    },
+  });
+  const session = await openAdmittedSession(t, server.address, clients[0]!);
+  const paths = Array.from({ length: 30 }, (_, i) => `missing-${i}`);
+  await session.send({ type: 'GET_BATCH', ref: 1, paths });
+  let answered = 0;
+  while (answered < paths.length) {
+    const message = await session.receive();
+    assert.equal(message.type, 'GET_BATCH_DATA');
+    if (message.type !== 'GET_BATCH_DATA') return;
+    for (const entry of message.entries) assert.equal(entry.status, 'refused');
+    answered += message.entries.length;
+  }
+  // Ten HEADs in the burst, then one every 100 ms for the other twenty.
+  assert.equal(waits.length, 20);
+  assert.equal(
+    waits.reduce((a, b) => a + b, 0),
+    2000,
+  );
+  assert.equal(heads(), paths.length);
 });
