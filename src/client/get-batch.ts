@@ -15,7 +15,10 @@ import {
 } from '../protocol/index.js';
 import { GetBatchReceiver } from '../machines/index.js';
 import {
+  BATCH_TEMPORARY_MAX_AGE_MS,
+  CLIENT_BATCH_TEMP_PREFIX,
   placeStagedFiles,
+  sweepBatchTemporaries,
   resolveUnderRoot,
   stageSmallFiles,
   type RootPath,
@@ -141,7 +144,11 @@ export async function smallDownloadsFrom(
 export async function getBatch(
   session: ClientSession,
   jobs: readonly SmallGetJob[],
-  options: { overwrite?: boolean | undefined },
+  options: {
+    overwrite?: boolean | undefined;
+    /** How old a batch temporary must be to be swept (BATCH_TEMPORARY_MAX_AGE_MS); tests shorten it. */
+    temporaryMaxAgeMs?: number | undefined;
+  },
 ): Promise<GetBatchOutcome[]> {
   const outcomes: GetBatchOutcome[] = jobs.map(() => 'fallback');
   const overwrite = options.overwrite ?? false;
@@ -150,6 +157,25 @@ export async function getBatch(
   // Each record's files are staged as it arrives, while the rest of the answer travels (as the upload
   // receiver stages a PUT_BATCH record's, §5.14); nothing is placed before the whole batch is answered.
   const staging: Array<Promise<void>> = [];
+  // The temporaries a client killed mid-batch left in a directory this batch writes into are swept first,
+  // once per session: every batch of the session staging there waits for that sweep, so it never meets
+  // temporaries of this client's own batches, whatever their age.
+  const swept = sweptDirsOf(session);
+  const sweep = (dir: string): Promise<unknown> => {
+    let done = swept.get(dir);
+    if (!done) {
+      const maxAgeMs = options.temporaryMaxAgeMs ?? BATCH_TEMPORARY_MAX_AGE_MS;
+      const now = Date.now();
+      done = sweepBatchTemporaries(dir, {
+        prefix: CLIENT_BATCH_TEMP_PREFIX,
+        maxAgeMs,
+        now,
+        real: true,
+      }).catch(() => 0);
+      swept.set(dir, done);
+    }
+    return done;
+  };
   const stage = (first: number, entries: readonly GetBatchEntry[]): void => {
     const byDir = new Map<string, Array<{ index: number; file: SmallFile }>>();
     entries.forEach((entry, k) => {
@@ -174,17 +200,21 @@ export async function getBatch(
     // Temporaries beside their destinations, so each is placed on its own file system; the directories'
     // files are staged side by side, so their fsyncs overlap as one batch's do (§5.14).
     for (const [dir, items] of byDir) {
-      const done = stageSmallFiles(
-        dir,
-        items.map(({ file }) => file),
-        { tempPrefix: '.ferry-batch-' },
-      ).then((results) =>
-        results.forEach((result, k) => {
-          const { index, file } = items[k]!;
-          if (result.status === 'staged') staged.set(index, result.temp);
-          else outcomes[index] = outcomeOf(result, file);
-        }),
-      );
+      const done = sweep(dir)
+        .then(() =>
+          stageSmallFiles(
+            dir,
+            items.map(({ file }) => file),
+            { tempPrefix: CLIENT_BATCH_TEMP_PREFIX },
+          ),
+        )
+        .then((results) =>
+          results.forEach((result, k) => {
+            const { index, file } = items[k]!;
+            if (result.status === 'staged') staged.set(index, result.temp);
+            else outcomes[index] = outcomeOf(result, file);
+          }),
+        );
       staging.push(done);
     }
   };
@@ -224,6 +254,18 @@ export async function getBatch(
   const placed = await placeStagedFiles(placements);
   placed.forEach((result, k) => (outcomes[order[k]!] = outcomeOf(result, files.get(order[k]!)!)));
   return outcomes;
+}
+
+/**
+ * The directories a session's batches have swept (sweepBatchTemporaries): each is read once per connection,
+ * not once per batch; forgotten with the session.
+ */
+const sweptDirs = new WeakMap<ClientSession, Map<string, Promise<unknown>>>();
+
+function sweptDirsOf(session: ClientSession): Map<string, Promise<unknown>> {
+  let dirs = sweptDirs.get(session);
+  if (!dirs) sweptDirs.set(session, (dirs = new Map<string, Promise<unknown>>()));
+  return dirs;
 }
 
 /** One file's outcome from what placing said of it. */

@@ -4,6 +4,7 @@ import { FerryError, toFerryError } from '../errors/index.js';
 import { parseRemotePath } from '../protocol/index.js';
 import { MAX_BATCHES_IN_FLIGHT } from '../machines/index.js';
 import {
+  clearForReplacement,
   linkVerdictOnDisk,
   makeReceivedDirectory,
   manifestLookup,
@@ -71,6 +72,8 @@ export interface GetFilesOptions extends ConnectOptions {
    */
   threads?: number;
   onEvent?: (event: TransferEvent) => void;
+  /** Age from which a batch temporary a killed client left is swept (BATCH_TEMPORARY_MAX_AGE_MS); for tests. */
+  batchTemporaryMaxAgeMs?: number;
 }
 
 /** One download as planned from the request and the server's listing. */
@@ -82,6 +85,8 @@ export interface FileJob {
   size?: number;
   /** The listing of this source was refused on its own: it fails with this error when its turn comes. */
   refused?: FerryError;
+  /** `ferry sync`: the local entry of another kind this file replaces once it is ready (RootPath.replaces). */
+  replaces?: 'link' | 'dir';
 }
 
 /**
@@ -96,8 +101,17 @@ type GetJobResult =
 export interface GetPlan {
   files: FileJob[];
   dirs: Array<{ local: string[]; mode: number; mtimeMs: number }>;
-  /** `rootDepth`: how many components of `local` name the downloaded tree a link must stay inside. */
-  links: Array<{ local: string[]; target: string; mtimeMs: number; rootDepth: number }>;
+  /**
+   * `rootDepth`: how many components of `local` name the downloaded tree a link must stay inside. `replaces`
+   * (`ferry sync`): the local entry of another kind the link replaces when it is placed.
+   */
+  links: Array<{
+    local: string[];
+    target: string;
+    mtimeMs: number;
+    rootDepth: number;
+    replaces?: 'file' | 'dir';
+  }>;
 }
 
 /**
@@ -355,7 +369,12 @@ async function runDownloads(
   ): Promise<{ done: Promise<GetJobResult> }> => {
     open.begin(subject);
     if (job.refused) throw job.refused;
-    const target = await resolveUnderRoot(localDir, job.local, { createDirs: true });
+    const resolved = await resolveUnderRoot(localDir, job.local, {
+      createDirs: true,
+      allowLink: job.replaces !== undefined,
+      allowDirectory: job.replaces === 'dir',
+    });
+    const target = job.replaces ? { ...resolved, replaces: job.replaces } : resolved;
     const pending = await beginDownload(session, subject.remotePath, target, {
       chunkBytes: options.chunkBytes,
       overwrite: options.overwrite,
@@ -407,7 +426,10 @@ async function runDownloads(
   /** Small files (PROTOCOL.md §5.20): one request and a few records for many, each placed as one file is. */
   const startBatch = async (group: readonly BatchedDownload[]): Promise<GetJobResult[]> => {
     for (const { subject } of group) open.begin(subject);
-    const outcomes = await getBatch(session, group, { overwrite: options.overwrite });
+    const outcomes = await getBatch(session, group, {
+      overwrite: options.overwrite,
+      temporaryMaxAgeMs: options.batchTemporaryMaxAgeMs,
+    });
     // The files the batch did not settle go the one-file path, FALLBACKS_IN_FLIGHT requests at a time: they
     // share this batch's one place in the window (§5.11.4 bounds what a client pipelines).
     const fallbacks = new Map<number, Promise<GetJobResult>>();
@@ -514,9 +536,13 @@ async function finishTree(
     });
   }
   for (const link of plan.links) {
-    const target = await resolveUnderRoot(localDir, link.local, { createDirs: true, allowLink: true });
+    const target = await resolveUnderRoot(localDir, link.local, {
+      createDirs: true,
+      allowLink: true,
+      allowDirectory: link.replaces === 'dir',
+    });
     const existing = await lstat(target.path).catch(() => undefined);
-    if (existing && !existing.isSymbolicLink()) {
+    if (existing && !existing.isSymbolicLink() && link.replaces === undefined) {
       emit({ type: 'entry-skipped', path: link.local.join('/'), reason: 'a file is in the way of the link' });
       continue;
     }
@@ -531,6 +557,8 @@ async function finishTree(
       skipLink(emit, link.local);
       continue;
     }
+    // A file in the way that sync replaces goes by the rename itself; a directory just before it.
+    if (existing && link.replaces) await clearForReplacement(target, link.replaces);
     await placeLink(target, link.target, link.mtimeMs, { replace: existing !== undefined });
   }
   const deepestFirst = [...plan.dirs].sort((a, b) => b.local.length - a.local.length);

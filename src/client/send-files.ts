@@ -36,6 +36,8 @@ export type UploadJob =
        * waits a round trip for the server's answer before any data, one file at a time (issue 16).
        */
       replaces?: boolean;
+      /** Never in a batch: it replaces a remote link, which only a PUT_OFFER with OVERWRITE does (§5.3). */
+      alone?: boolean;
     }
   | { kind: 'dir'; remotePath: string; mode: number; mtimeMs: number }
   | { kind: 'link'; remotePath: string; target: string; mtimeMs: number };
@@ -273,7 +275,7 @@ function smallFilesFrom(
   for (let i = index; i < jobs.length && results[i] === undefined; i++) {
     const job = jobs[i]!;
     if (job.kind !== 'file' || !batchable(job.size, chunkBytes) || paths.has(job.remotePath)) break;
-    if (delta && job.replaces === true) break;
+    if ((delta && job.replaces === true) || job.alone === true) break;
     if (!batchHasRoom(group.length, bytes, job.size)) break;
     group.push(i);
     paths.add(job.remotePath);

@@ -2,7 +2,13 @@ import { lstat, opendir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { FILE_MODE_MASK, parseRemotePath } from '../protocol/index.js';
-import { manifestLookup, resolveLinkTarget, type LocalTree, type TreeNode } from '../transfer/index.js';
+import {
+  isBatchTemporary,
+  manifestLookup,
+  resolveLinkTarget,
+  type LocalTree,
+  type TreeNode,
+} from '../transfer/index.js';
 import type { RemoteListing } from './list-remote.js';
 import type { SyncEntry } from './sync-plan.js';
 
@@ -79,7 +85,8 @@ export async function localDestinationEntries(root: string): Promise<SyncEntry[]
     for (const name of names) {
       // ferry's own temporaries beside a destination (a download's partial, a link being placed) are not
       // entries: a later run resumes from them, so --delete must never take them.
-      if (FERRY_TEMPORARY.test(name)) continue;
+      // A batch's temporary (`.ferry-batch-*`) may be another live client's: never compared nor removed here.
+      if (FERRY_TEMPORARY.test(name) || isBatchTemporary(name)) continue;
       const path = relative === '' ? name : `${relative}/${name}`;
       try {
         parseRemotePath(path);

@@ -5,7 +5,9 @@ import { EntryRequest } from '../machines/index.js';
 import { FILE_MODE_MASK, MAX_PIPELINED, joinRemotePath, parseRemotePath } from '../protocol/index.js';
 import {
   digestFile,
+  makeReceivedDirectory,
   receivedDirectoryMode,
+  resolveUnderRoot,
   removeUnderRoot,
   setAttributesUnderRoot,
   setDirectoryAttributes,
@@ -315,17 +317,21 @@ function uploadJobsOf(
   const batched: UploadJob[] = [];
   const files: UploadJob[] = [];
   const others: UploadJob[] = [];
+  // A file replacing a remote link goes on its own: a batch's entry never replaces one (§5.14).
+  const replaced = replacedAtCreation(actions);
   for (const a of actions) {
     if (a.action === 'send') {
       // A changed file goes on its own when it travels as a delta (send-files.ts); a new one, or one too
       // small for a delta to pay, goes whole.
       const whole = a.reason === 'new' || options.delta === false || a.size <= WHOLE_CHANGED_MAX_BYTES;
-      (whole && batchable(a.size, options.chunkBytes) ? batched : files).push({
+      const alone = replaced.get(a.path) === 'link';
+      (whole && !alone && batchable(a.size, options.chunkBytes) ? batched : files).push({
         kind: 'file',
         localPath: localOf.get(a.path)!,
         remotePath: remote(a.path),
         size: a.size,
         replaces: !whole,
+        ...(alone ? { alone } : {}),
       });
     } else if (a.action === 'link')
       others.push({ kind: 'link', remotePath: remote(a.path), target: a.target, mtimeMs: a.mtimeMs });
@@ -338,18 +344,62 @@ function uploadJobsOf(
   return [...batched, ...files, ...others];
 }
 
-/** The get plan of a plan's files, links and directories (the top directory is set apart). */
+/**
+ * The get plan of a plan's files, links and directories (the top directory is set apart). A file or link
+ * that replaces a local entry of another kind carries it (`replaces`): the entry goes when its replacement
+ * is placed, not before (see {@link replacedAtCreation}).
+ */
 function getPlanOf(actions: readonly SyncAction[], remotePath: string): GetPlan {
   const plan: GetPlan = { files: [], dirs: [], links: [] };
+  const replaced = replacedAtCreation(actions);
   for (const a of actions) {
     const local = a.path === '' ? [] : a.path.split('/');
+    const replaces = replaced.get(a.path);
     if (a.action === 'send')
-      plan.files.push({ remotePath: joinRemotePath(remotePath, a.path), local, size: a.size });
+      plan.files.push({
+        remotePath: joinRemotePath(remotePath, a.path),
+        local,
+        size: a.size,
+        ...(replaces === 'link' || replaces === 'dir' ? { replaces } : {}),
+      });
     else if (a.action === 'link')
-      plan.links.push({ local, target: a.target, mtimeMs: a.mtimeMs, rootDepth: 0 });
+      plan.links.push({
+        local,
+        target: a.target,
+        mtimeMs: a.mtimeMs,
+        rootDepth: 0,
+        ...(replaces === 'file' || replaces === 'dir' ? { replaces } : {}),
+      });
     else if (a.action === 'dir' && a.path !== '') plan.dirs.push({ local, mode: a.mode, mtimeMs: a.mtimeMs });
   }
   return plan;
+}
+
+/**
+ * The local entries of another kind that a download's file or link replaces, by path, with their kind: they
+ * are not removed before the transfers (a run that fails then would lose them with nothing in their place)
+ * but when the replacement is ready beside them and renamed over (a file's verified partial, a link made
+ * under a temporary name), as rsync does. A file or link in the way goes by the rename itself, a directory
+ * (only with `--delete`) with what it holds right before it. A directory that replaces a file or link cannot
+ * be renamed over it: that one is made in the same step as the removal (`changeLocal`), before the
+ * transfers, since what it holds arrives into it.
+ */
+function replacedAtCreation(actions: readonly SyncAction[]): Map<string, SyncEntry['kind']> {
+  const replacing = new Set<string>();
+  for (const a of actions) if (a.action === 'send' || a.action === 'link') replacing.add(a.path);
+  const replaced = new Map<string, SyncEntry['kind']>();
+  for (const a of actions)
+    if (a.action === 'delete' && a.reason === 'replaced' && replacing.has(a.path))
+      replaced.set(a.path, a.kind);
+  return replaced;
+}
+
+/** Whether `path` is, or lies below, one of `tops`. */
+function atOrBelow(path: string, tops: ReadonlyMap<string, unknown>): boolean {
+  for (let at = path; ; at = at.slice(0, at.lastIndexOf('/'))) {
+    if (tops.has(at)) return true;
+    if (!at.includes('/')) return false;
+  }
 }
 
 /**
@@ -381,8 +431,13 @@ async function requestRemote(
       session.closeRef(ref);
     }
   };
+  // A remote file or link that a file or link replaces goes by the upload's own rename (OVERWRITE,
+  // PROTOCOL.md §5.3, §5.10), not before: a run that fails first leaves it. A directory in the way is still
+  // removed here first: the server replaces no directory by a file.
+  const replaced = replacedAtCreation(actions);
   for (const a of actions) {
     if (a.action !== 'delete' && a.action !== 'attributes') continue;
+    if (a.action === 'delete' && a.kind !== 'dir' && replaced.has(a.path)) continue;
     if (inFlight.length >= MAX_PIPELINED) await settleOldest();
     const path = joinRemotePath(options.remotePath, a.path);
     const ref = session.openRef();
@@ -411,11 +466,24 @@ async function changeLocal(
   tally: SyncTally,
 ): Promise<JobFailure[]> {
   const failures: JobFailure[] = [];
+  // Replaced by a file or link when that is ready (getPlanOf), with what a directory there holds.
+  const atCreation = replacedAtCreation(actions);
+  const newDirs = new Set(actions.flatMap((a) => (a.action === 'dir' ? [a.path] : [])));
   for (const a of actions) {
     if (a.action !== 'delete' && a.action !== 'attributes') continue;
+    if (a.action === 'delete' && a.reason === 'replaced' && atOrBelow(a.path, atCreation)) continue;
     try {
-      if (a.action === 'delete') await removeUnderRoot(root, a.path.split('/'));
-      else await setAttributesUnderRoot(root, a.path.split('/'), { mode: a.mode, mtimeMs: a.mtimeMs });
+      if (a.action === 'delete') {
+        await removeUnderRoot(root, a.path.split('/'));
+        // A directory in place of a file or link: made in the same step (see replacedAtCreation).
+        if (a.reason === 'replaced' && newDirs.has(a.path)) {
+          const target = await resolveUnderRoot(root, a.path.split('/'), {
+            createDirs: false,
+            allowDirectory: true,
+          });
+          await makeReceivedDirectory(target.path);
+        }
+      } else await setAttributesUnderRoot(root, a.path.split('/'), { mode: a.mode, mtimeMs: a.mtimeMs });
     } catch (err) {
       // One entry that cannot be changed (not empty any more, a link above it, no permission) stays, is
       // reported, and the others go on, as a refused request on the server does.

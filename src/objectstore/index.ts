@@ -1,6 +1,11 @@
 export { S3PartialStore, type S3Target } from './s3-partial-store.js';
 export { ObjectSource, MODE_METADATA, MTIME_METADATA } from './object-source.js';
-export { ObjectTree, type ObjectRemoval, type ObjectTreeEntry } from './object-tree.js';
+export {
+  ObjectTree,
+  type ListingAttributes,
+  type ObjectRemoval,
+  type ObjectTreeEntry,
+} from './object-tree.js';
 export { PartLayout, MIN_PART_BYTES } from './part-layout.js';
 export { parseS3Location, type S3Location } from './s3-location.js';
 export { s3StoreClient, type S3StoreClientOptions } from './s3-store-client.js';

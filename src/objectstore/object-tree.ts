@@ -38,6 +38,17 @@ const ATTRIBUTE_HEADS_IN_FLIGHT = 16;
 /** What {@link ObjectTree.remove} found at the path: an object it deleted, or nothing at all. */
 export type ObjectRemoval = 'file' | 'nothing';
 
+/**
+ * How a listing reads files' attributes (one HEAD each): `attributes: false` sends none (NAMES_ONLY). With
+ * them, at most `maxHeads` HEADs for the whole listing (FILE_TOO_LARGE before the page that would pass it),
+ * and `beforeHeads` told each page's count before its HEADs go, to pay for them (it may wait).
+ */
+export interface ListingAttributes {
+  attributes: boolean;
+  maxHeads?: number | undefined;
+  beforeHeads?: ((count: number) => Promise<void>) | undefined;
+}
+
 function statusOf(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 }
@@ -195,8 +206,9 @@ export class ObjectTree {
   async list(
     relativeDir: string,
     recursive: boolean,
-    options: { attributes: boolean } = { attributes: true },
+    options: ListingAttributes = { attributes: true },
   ): Promise<ObjectTreeEntry[]> {
+    let heads = 0;
     const base = `${this.#location.prefix}${relativeDir === '' ? '' : `${relativeDir}/`}`;
     const entries = new Map<string, ObjectTreeEntry>();
     const add = (entry: ObjectTreeEntry): void => {
@@ -238,7 +250,17 @@ export class ObjectTree {
         // Counted now, attributes filled below: the limit holds before any HEAD is sent.
         add({ kind: 'file', path: rest, size: item.Size ?? 0, mode: 0, mtimeMs: 0 });
       }
-      if (options.attributes) await this.#fillAttributes(files, entries);
+      if (options.attributes && files.length > 0) {
+        // Bounded per listing, and paid for before they go (docs/SECURITY.md "Object-store listings").
+        heads += files.length;
+        if (options.maxHeads !== undefined && heads > options.maxHeads)
+          throw new FerryError(
+            'FILE_TOO_LARGE',
+            `a listing with the attributes of more than ${options.maxHeads} files (list names only)`,
+          );
+        await options.beforeHeads?.(files.length);
+        await this.#fillAttributes(files, entries);
+      }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
     return [...entries.values()].sort((a, b) => treeOrder(a.path, b.path));

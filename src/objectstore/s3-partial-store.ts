@@ -11,7 +11,12 @@ import {
 } from '../transfer/index.js';
 import { PartLayout } from './part-layout.js';
 import { ObjectSource } from './object-source.js';
-import { ObjectTree, type ObjectRemoval, type ObjectTreeEntry } from './object-tree.js';
+import {
+  ObjectTree,
+  type ListingAttributes,
+  type ObjectRemoval,
+  type ObjectTreeEntry,
+} from './object-tree.js';
 import {
   KEY,
   checkedKey,
@@ -81,7 +86,7 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
   listFiles(
     relativeDir: string,
     recursive: boolean,
-    options?: { attributes: boolean },
+    options?: ListingAttributes,
   ): Promise<ObjectTreeEntry[]> {
     return this.#tree.list(relativeDir, recursive, options);
   }

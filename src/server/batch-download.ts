@@ -112,7 +112,11 @@ async function readStoredFile(
   remotePath: string,
   roomBytes: number,
 ): Promise<Extract<GetBatchEntry, { status: 'file' }>> {
-  const source = await io.ctx.objectStore!.openSource(io.rooted(remotePath).join('/'));
+  const rooted = io.rooted(remotePath).join('/');
+  // One HEAD per entry, answered or not: 512 paths of nothing cost the store 512 requests for a few bytes
+  // of request and answer, so they are paid like a listing's (StoreHeads), before the HEAD.
+  await io.ctx.storeHeads.budget.spend(io.clientKey.toString('hex'), 1);
+  const source = await io.ctx.objectStore!.openSource(rooted);
   try {
     const { size } = source;
     if (size > Math.min(MAX_BATCH_FILE_BYTES, roomBytes))

@@ -22,6 +22,7 @@ import {
   type SignedPieceHook,
   type RootPath,
 } from '../transfer/index.js';
+import { deltaMemoryBytes } from './delta-memory.js';
 import type { SessionIo } from './session-io.js';
 
 /** The most bytes of the old file one read of a PUT_COPY holds (PROTOCOL.md §5.15.3). */
@@ -78,11 +79,14 @@ export class DeltaOldFile {
   /** Rejects with `#stop` once it is set: what the signing's waits race (`#sign`). */
   readonly #stopped: Promise<never>;
   #rejectStopped: (stop: Error) => void = () => undefined;
+  /** Gives back this upload's share of the server's delta memory (`DeltaMemory`). */
+  readonly #release: () => void;
 
-  private constructor(old: SourceFile) {
+  private constructor(old: SourceFile, release: () => void) {
     this.#old = old;
     this.#stopped = new Promise<never>((_, reject) => (this.#rejectStopped = reject));
     this.#stopped.catch(() => undefined);
+    this.#release = release;
   }
 
   /**
@@ -104,8 +108,14 @@ export class DeltaOldFile {
       return undefined; // a directory, a link or gone: the plain path answers as it always has
     }
     const blockBytes = deltaBlockBytesFor(old.size);
-    if (old.size >= blockBytes && deltaBlockCount(old.size, blockBytes) <= MAX_DELTA_BLOCKS)
-      return new DeltaOldFile(old);
+    if (old.size >= blockBytes && deltaBlockCount(old.size, blockBytes) <= MAX_DELTA_BLOCKS) {
+      // Waits while the clients' deltas hold their share of memory (docs/SECURITY.md "Delta memory").
+      const release = await io.ctx.deltaMemory.reserve(
+        io.clientKey.toString('hex'),
+        deltaMemoryBytes(old.size),
+      );
+      return new DeltaOldFile(old, release);
+    }
     await old.close();
     return undefined;
   }
@@ -333,6 +343,7 @@ export class DeltaOldFile {
   async close(): Promise<void> {
     await this.stopSigning();
     await this.#old.close().catch(() => undefined);
+    this.#release();
   }
 
   /**

@@ -4,7 +4,15 @@ import { isAbsolute, join, relative, sep } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { FerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
-import { DEFAULT_THREADS, SealPool, type PartialStore, type RootPath } from '../transfer/index.js';
+import {
+  BATCH_TEMPORARY_MAX_AGE_MS,
+  DEFAULT_THREADS,
+  SERVER_BATCH_TEMP_PREFIX,
+  SealPool,
+  sweepBatchTemporaries,
+  type PartialStore,
+  type RootPath,
+} from '../transfer/index.js';
 import { HANDSHAKE_TIMEOUT_MS, ReusedReads } from '../channel/index.js';
 import { DEFAULT_PORT, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { ServerSession } from './server-session.js';
@@ -25,9 +33,10 @@ import { logServerEvents } from './server-log.js';
 import { FileHashCache } from './file-hash-cache.js';
 import { HashBudget, type HashBudgetOptions } from './hash-budget.js';
 import { BatchAdmission, type BatchAdmissionOptions } from './batch-admission.js';
+import { DeltaMemory, type DeltaMemoryOptions } from './delta-memory.js';
+import { StoreHeads, type StoreHeadsOptions } from './store-heads.js';
 import { PairingAdmission, type PairingOptions } from './pairing-admission.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
-import { BATCH_TEMPORARY_MAX_AGE_MS, sweepBatchTemporaries } from './batch-temporaries.js';
 import { serverPartialStore } from './server-partial-store.js';
 import { SMALL_FILE_PLACER } from './small-file-placer.js';
 import type { ServerObjectStore } from './server-object-store.js';
@@ -97,6 +106,17 @@ export interface ServeOptions {
    * data is held in memory until it is placed); a batch past either waits for one to end.
    */
   batchAdmission?: BatchAdmissionOptions;
+  /**
+   * Memory delta uploads may hold at once (copy buffers, the old file's leaf hashes), per client and in total
+   * (defaults 64 and 256 MiB); an upload past either waits for others to end.
+   */
+  deltaMemory?: DeltaMemoryOptions;
+  /**
+   * HEADs an object store makes for requests that send no data (a listing's files' attributes, a batched
+   * download's entries): per listing (default 100 000), per client and in total (defaults 1000/s and 2000/s
+   * past bursts of 100 000 and 200 000); past a rate the request waits.
+   */
+  storeHeads?: StoreHeadsOptions;
   /** Key rotation (PROTOCOL.md §13): the next key's commitment, or a rotation under way. */
   keyRotation?: ServerKeyRotation;
   /** The random source of join tokens (PROTOCOL.md §5.13.2); the system CSPRNG unless a test injects one. */
@@ -132,6 +152,8 @@ export class FerryServer {
   readonly root: string;
   /** Chunk hashes computed for checks that send no file data; `hashCache.hashedBytes` counts the misses. */
   readonly hashCache: FileHashCache;
+  /** Memory held by delta uploads, shared by every client (`DeltaMemory`). */
+  readonly deltaMemory: DeltaMemory;
   /** The worker threads sealing download data, when `threads` > 1. */
   readonly #sealPool: SealPool | undefined;
   readonly #partialDir: string;
@@ -163,6 +185,7 @@ export class FerryServer {
     this.#partialDir = partialDir;
     this.#registry = registry;
     this.hashCache = new FileHashCache(options.hashCacheBytes, new HashBudget(options.hashBudget));
+    this.deltaMemory = new DeltaMemory(options.deltaMemory);
     const threads = options.threads ?? DEFAULT_THREADS;
     this.#sealPool = threads > 1 ? new SealPool(threads) : undefined;
     this.#storage = storage;
@@ -187,6 +210,7 @@ export class FerryServer {
       this.#logger.info({ event: 'partials-swept', count: removed.length }, 'removed abandoned partials');
     if (this.#objectStore === undefined) {
       const temporaries = await sweepBatchTemporaries(this.#partialDir, {
+        prefix: SERVER_BATCH_TEMP_PREFIX,
         maxAgeMs: BATCH_TEMPORARY_MAX_AGE_MS,
         now,
       });
@@ -262,6 +286,8 @@ export class FerryServer {
       storage,
       hashCache: ferry.hashCache,
       batchAdmission: new BatchAdmission(options.batchAdmission),
+      deltaMemory: ferry.deltaMemory,
+      storeHeads: new StoreHeads(options.storeHeads),
       keyRotation: options.keyRotation,
       objectStore: options.objectStore,
       sealPool: ferry.#sealPool,

@@ -21,6 +21,17 @@ export interface HashBudgetOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** A {@link RateBudget}'s rates, in units of whatever it counts (bytes hashed, requests to a store). */
+export interface RateBudgetOptions {
+  perClientPerSecond: number;
+  perClientBurst: number;
+  totalPerSecond: number;
+  totalBurst: number;
+  /** The clock and the wait, injected by tests. */
+  now?: (() => number) | undefined;
+  sleep?: ((ms: number) => Promise<void>) | undefined;
+}
+
 /** Tokens left (negative while waits are owed) and when they were counted. */
 interface Bucket {
   tokens: number;
@@ -28,53 +39,69 @@ interface Bucket {
 }
 
 /**
- * Token buckets for the server's hashing that sends no file data (VERIFY_ONLY, held claims, EXISTING, a delta
- * upload's signature; see FileHashCache): one per client and one the clients share. The cache keeps the same
- * bytes from being hashed twice; this bounds the rest (distinct files, chunk sizes, cache evictions): past
- * its burst, a client's checks wait so that on average it causes at most `bytesPerSecond` of such hashing,
- * however many requests it pipelines, and all clients together at most `totalBytesPerSecond`, however many
- * keys they hold. Waiting rather than refusing keeps an honest client's large verification correct, only
- * slower.
+ * Token buckets for work a client asks of the server that sends no file data back: one per client and one
+ * the clients share. Past its burst, a client's requests wait so that on average it causes at most
+ * `perClientPerSecond` of that work, however many requests it pipelines, and all clients together at most
+ * `totalPerSecond`, however many keys they hold. Waiting rather than refusing keeps an honest client's
+ * large request correct, only slower.
  */
-export class HashBudget {
-  readonly #bytesPerSecond: number;
-  readonly #burstBytes: number;
-  readonly #totalBytesPerSecond: number;
-  readonly #totalBurstBytes: number;
+export class RateBudget {
+  readonly #perSecond: number;
+  readonly #burst: number;
+  readonly #totalPerSecond: number;
+  readonly #totalBurst: number;
   readonly #now: () => number;
   readonly #sleep: (ms: number) => Promise<void>;
   /** Per client (hex key). */
   readonly #buckets = new Map<string, Bucket>();
   #total: Bucket | undefined;
 
-  constructor(options: HashBudgetOptions = {}) {
-    this.#bytesPerSecond = options.bytesPerSecond ?? CHECK_HASH_BYTES_PER_SECOND;
-    this.#burstBytes = options.burstBytes ?? CHECK_HASH_BURST_BYTES;
-    this.#totalBytesPerSecond = options.totalBytesPerSecond ?? CHECK_HASH_TOTAL_BYTES_PER_SECOND;
-    this.#totalBurstBytes = options.totalBurstBytes ?? CHECK_HASH_TOTAL_BURST_BYTES;
+  constructor(options: RateBudgetOptions) {
+    this.#perSecond = options.perClientPerSecond;
+    this.#burst = options.perClientBurst;
+    this.#totalPerSecond = options.totalPerSecond;
+    this.#totalBurst = options.totalBurst;
     this.#now = options.now ?? Date.now;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms).unref()));
   }
 
   /**
-   * Spends `bytes` of `client`'s budget and of the shared one, first waiting as long as either is in debt
+   * Spends `amount` of `client`'s budget and of the shared one, first waiting as long as either is in debt
    * (the longer of the two waits).
    */
-  async spend(client: string, bytes: number): Promise<void> {
-    if (bytes <= 0) return;
+  async spend(client: string, amount: number): Promise<void> {
+    if (amount <= 0) return;
     const now = this.#now();
-    const bucket = this.#buckets.get(client) ?? { tokens: this.#burstBytes, at: now };
-    const total = (this.#total ??= { tokens: this.#totalBurstBytes, at: now });
+    const bucket = this.#buckets.get(client) ?? { tokens: this.#burst, at: now };
+    const total = (this.#total ??= { tokens: this.#totalBurst, at: now });
     const wait = Math.max(
-      take(bucket, bytes, now, this.#bytesPerSecond, this.#burstBytes),
-      take(total, bytes, now, this.#totalBytesPerSecond, this.#totalBurstBytes),
+      take(bucket, amount, now, this.#perSecond, this.#burst),
+      take(total, amount, now, this.#totalPerSecond, this.#totalBurst),
     );
     // Bounded memory: a client whose bucket is full again needs no entry.
     this.#buckets.set(client, bucket);
     if (wait > 0) await this.#sleep(wait);
     for (const [key, b] of this.#buckets)
-      if (b.tokens + ((this.#now() - b.at) * this.#bytesPerSecond) / 1000 >= this.#burstBytes)
+      if (b.tokens + ((this.#now() - b.at) * this.#perSecond) / 1000 >= this.#burst)
         this.#buckets.delete(key);
+  }
+}
+
+/**
+ * The budget for the server's hashing that sends no file data (VERIFY_ONLY, held claims, EXISTING, a delta
+ * upload's signature; see FileHashCache), in bytes. The cache keeps the same bytes from being hashed twice;
+ * this bounds the rest (distinct files, chunk sizes, cache evictions).
+ */
+export class HashBudget extends RateBudget {
+  constructor(options: HashBudgetOptions = {}) {
+    super({
+      perClientPerSecond: options.bytesPerSecond ?? CHECK_HASH_BYTES_PER_SECOND,
+      perClientBurst: options.burstBytes ?? CHECK_HASH_BURST_BYTES,
+      totalPerSecond: options.totalBytesPerSecond ?? CHECK_HASH_TOTAL_BYTES_PER_SECOND,
+      totalBurst: options.totalBurstBytes ?? CHECK_HASH_TOTAL_BURST_BYTES,
+      now: options.now,
+      sleep: options.sleep,
+    });
   }
 }
 

@@ -49,7 +49,11 @@ export async function sendObjectListing(
   const entries =
     base.kind === 'dir'
       ? // NAMES_ONLY (PROTOCOL.md §5.12): the client needs no file's mode or mtime, so no HEAD per file.
-        await store.listFiles(relative, request.recursive, { attributes: request.namesOnly !== true })
+        await store.listFiles(relative, request.recursive, {
+          attributes: request.namesOnly !== true,
+          maxHeads: io.ctx.storeHeads.maxPerListing,
+          beforeHeads: (count) => io.ctx.storeHeads.budget.spend(io.clientKey.toString('hex'), count),
+        })
       : [{ ...base, path: components[components.length - 1] ?? '' }];
   for (const entry of entries) {
     const listed: ListEntry = {

@@ -30,12 +30,17 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
   /**
    * The entries under the directory `relativeDir`, a directory before its contents, names sorted. With
    * `attributes: false` files' `mode` and `mtimeMs` are 0: they cost a request per file (LIST_REQUEST
-   * NAMES_ONLY, PROTOCOL.md §5.12).
+   * NAMES_ONLY, PROTOCOL.md §5.12); with them, at most `maxHeads` such requests, each page's paid for by
+   * `beforeHeads` before it goes.
    */
   listFiles(
     relativeDir: string,
     recursive: boolean,
-    options?: { attributes: boolean },
+    options?: {
+      attributes: boolean;
+      maxHeads?: number | undefined;
+      beforeHeads?: ((count: number) => Promise<void>) | undefined;
+    },
   ): Promise<readonly ObjectFileEntry[]>;
   /**
    * REMOVE_REQUEST's store half (PROTOCOL.md §5.16; the caller checked the permission and the path, §7.1):

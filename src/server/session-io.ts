@@ -7,6 +7,8 @@ import type { TransferRegistry } from './transfer-registry.js';
 import type { ConnectionGate } from './connection-gate.js';
 import type { StorageLimits } from './storage-limits.js';
 import type { BatchAdmission } from './batch-admission.js';
+import type { DeltaMemory } from './delta-memory.js';
+import type { StoreHeads } from './store-heads.js';
 import type { FileHashCache } from './file-hash-cache.js';
 import type { PairingAdmission } from './pairing-admission.js';
 import { SessionEvents, type ServerEvents } from './server-events.js';
@@ -51,6 +53,10 @@ export interface SessionContext {
   readonly hashCache: FileHashCache;
   /** Open upload batches, per client and in total (PROTOCOL.md §5.14: their data is held in memory). */
   readonly batchAdmission: BatchAdmission;
+  /** Memory delta uploads hold (PROTOCOL.md §5.15), per client and in total. */
+  readonly deltaMemory: DeltaMemory;
+  /** HEADs an object store makes for requests that send no data: per listing, per client, in total. */
+  readonly storeHeads: StoreHeads;
   /** Received files go to this object store instead of under `root` (issue 15); undefined: the root. */
   readonly objectStore?: ServerObjectStore | undefined;
   /** What this server says about its keys after WELCOME (PROTOCOL.md §13); nothing when undefined. */

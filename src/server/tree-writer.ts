@@ -55,7 +55,8 @@ export async function writeLink(io: SessionIo, message: PutLinkMessage): Promise
   const target = await resolveUnderRoot(io.ctx.root, components, { createDirs: true, allowLink: true });
   const existing = await lstat(target.path).catch(() => undefined);
   if (existing) {
-    if (!existing.isSymbolicLink())
+    // PROTOCOL.md §5.10: OVERWRITE replaces a link or a file (renamed over, atomically), never a directory.
+    if (!existing.isSymbolicLink() && !(message.overwrite && existing.isFile()))
       throw new FerryError('FILE_EXISTS', 'a file or directory is in the way of the link');
     if (!message.overwrite) {
       // PROTOCOL.md §5.10: "same target, nothing to do" would answer guesses about the link to a client

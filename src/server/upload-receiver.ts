@@ -340,6 +340,8 @@ export class UploadReceiver implements TransferClaim {
         target = await resolveUnderRoot(io.ctx.root, rooted, {
           createDirs: true,
           knownDirs: this.#knownDirs,
+          // PROTOCOL.md §5.3: OVERWRITE replaces a link too, the link itself, when the file is placed.
+          replaceLink: offer.overwrite,
         });
         if (!target.exists || offer.overwrite)
           await this.#offerPartial(

@@ -6,6 +6,7 @@ import { ChunkLog, closedAs, type ChunkEntry, type DecodedChunkLog } from './chu
 import { fsTimeOf } from './fs-names.js';
 import { fsyncDir } from './fsync-dir.js';
 import { openNoFollow } from './open-no-follow.js';
+import { clearForReplacement } from './remove-under-root.js';
 import {
   sameTransferHeader,
   type InspectedPartial,
@@ -307,7 +308,9 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
     if ((await realpath(target.dir)) !== target.dir) {
       throw new FerryError('PATH_ESCAPES_ROOT', 'a directory on the path became a symbolic link');
     }
-    await assertWritableTarget(target.path);
+    // A replaced entry of another kind (ferry sync) goes only now, with its replacement ready beside it.
+    if (target.replaces && options.overwrite) await clearForReplacement(target, target.replaces);
+    else await assertWritableTarget(target.path);
     if (options.overwrite) {
       await rename(this.#dataPath, target.path);
     } else {

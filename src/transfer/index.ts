@@ -71,7 +71,14 @@ export { linkVerdictOnDisk } from './link-verdict-on-disk.js';
 export { walkLocalTree, type LocalTree } from './local-tree.js';
 export { fsTimeOf, siblingTempName } from './fs-names.js';
 export { placeLink } from './place-link.js';
-export { removeUnderRoot, type RemovedKind } from './remove-under-root.js';
+export {
+  BATCH_TEMPORARY_MAX_AGE_MS,
+  CLIENT_BATCH_TEMP_PREFIX,
+  SERVER_BATCH_TEMP_PREFIX,
+  isBatchTemporary,
+  sweepBatchTemporaries,
+} from './batch-temporaries.js';
+export { clearForReplacement, removeUnderRoot, type RemovedKind } from './remove-under-root.js';
 export { setAttributesUnderRoot } from './set-attributes-under-root.js';
 export { receivedFileMode, receivedDirectoryMode } from './received-mode.js';
 export { makeReceivedDirectory } from './make-received-directory.js';

@@ -19,6 +19,7 @@ import {
 import { join } from 'node:path';
 import { FerryError, toFerryError, type ErrorCode } from '../errors/index.js';
 import { smallFileDigest } from '../protocol/index.js';
+import { SERVER_BATCH_TEMP_PREFIX } from './batch-temporaries.js';
 import { fsTimeOf } from './fs-names.js';
 import { noFollowFlags } from './open-no-follow.js';
 import { receivedFileMode } from './received-mode.js';
@@ -102,7 +103,10 @@ export async function stageSmallFiles(
   tempDir: string,
   files: readonly SmallFile[],
   options: {
-    /** How the temporaries' names start (`batch-`); a client's, beside the user's files, hides them (`.`). */
+    /**
+     * How the temporaries' names start (SERVER_BATCH_TEMP_PREFIX); a client's, beside the user's files, hides
+     * them (CLIENT_BATCH_TEMP_PREFIX). Both are swept by age only (sweepBatchTemporaries).
+     */
     tempPrefix?: string;
   } = {},
 ): Promise<StagedSmallFile[]> {
@@ -110,7 +114,7 @@ export async function stageSmallFiles(
   const refuse = (index: number, err: unknown): void => {
     staged[index] = { status: 'refused', code: toFerryError(err).code };
   };
-  const prefix = `${options.tempPrefix ?? 'batch-'}${randomBytes(8).toString('hex')}-`;
+  const prefix = `${options.tempPrefix ?? SERVER_BATCH_TEMP_PREFIX}${randomBytes(8).toString('hex')}-`;
   const written: Array<{ index: number; fd: number; temp: string }> = [];
   const nowSeconds = Date.now() / 1000;
   // 1. Check and write every file; nothing is fsync'd yet. Creating a file waits on the file system's

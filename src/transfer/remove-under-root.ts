@@ -1,4 +1,5 @@
-import { lstat, realpath, rmdir, unlink } from 'node:fs/promises';
+import { lstat, opendir, realpath, rmdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { fsyncDir } from './fsync-dir.js';
 import { resolveUnderRoot } from './root-path.js';
@@ -39,4 +40,48 @@ export async function removeUnderRoot(root: string, components: readonly string[
   }
   await fsyncDir(target.dir);
   return stats.isDirectory() ? 'dir' : stats.isSymbolicLink() ? 'link' : 'file';
+}
+
+/**
+ * Clears `target.path` for a new entry of another kind that is renamed over it right after: `ferry sync`
+ * replaces an entry at the moment its replacement is ready, as rsync does, so a run that fails before
+ * leaves the old entry in place. A file or a link needs nothing (rename(2) replaces either, a link itself,
+ * never its target). A directory, only when the caller said it replaces one (`replaces: 'dir'`, which sync
+ * asks only with `--delete`), is removed with everything below it, bottom-up, never following a link: each
+ * directory is `lstat`ed before it is read and its real path checked right before (Node has no `openat`, as
+ * for every removal, `removeUnderRoot`). Anything else there (a special file, or a directory not declared)
+ * is refused as before. `target.dir` is a real path its caller checked.
+ */
+export async function clearForReplacement(
+  target: { readonly dir: string; readonly path: string },
+  replaces: RemovedKind,
+): Promise<void> {
+  const stats = await lstat(target.path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (!stats || stats.isFile() || stats.isSymbolicLink()) return;
+  if (!stats.isDirectory() || replaces !== 'dir')
+    throw new FerryError('PATH_INVALID', 'destination is not a regular file');
+  await removeTree(target.path);
+  await fsyncDir(target.dir);
+}
+
+/** Removes the real directory `dir` and everything below it, never following a link (see above). */
+async function removeTree(dir: string): Promise<void> {
+  if ((await realpath(dir)) !== dir)
+    throw new FerryError('PATH_ESCAPES_ROOT', 'a directory being replaced became a symbolic link');
+  const names: string[] = [];
+  for await (const entry of await opendir(dir)) names.push(entry.name);
+  for (const name of names) {
+    const path = join(dir, name);
+    const stats = await lstat(path).catch(() => undefined);
+    if (stats?.isDirectory()) await removeTree(path);
+    else if (stats) await unlink(path).catch(ignoreMissing);
+  }
+  await rmdir(dir);
+}
+
+function ignoreMissing(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'ENOENT') throw err;
 }

@@ -11,6 +11,11 @@ export interface RootPath {
   readonly path: string;
   /** Whether a regular file already exists at `path`. */
   readonly exists: boolean;
+  /**
+   * An entry of another kind at `path` that the new file replaces when it is placed (`ferry sync`, which saw
+   * it in its walk): a link, or with `--delete` a directory (`clearForReplacement`). Never set by a peer.
+   */
+  readonly replaces?: 'link' | 'dir' | undefined;
 }
 
 /**
@@ -28,6 +33,11 @@ export async function resolveUnderRoot(
     createDirs: boolean;
     allowDirectory?: boolean;
     allowLink?: boolean;
+    /**
+     * A link at the final name is accepted as the entry a new file replaces when it is placed (`replaces:
+     * 'link'`; PUT_OFFER with OVERWRITE, PROTOCOL.md §5.3), renamed over, never followed.
+     */
+    replaceLink?: boolean;
     /**
      * Directories this caller already walked and found to be real directories (a session's many files in
      * one tree are checked once). Safe because every write re-checks its directory's real path right
@@ -69,6 +79,7 @@ export async function resolveUnderRoot(
   // The last component is checked but never followed: a directory or link there is only accepted by the
   // callers that create one (PUT_DIR, PUT_LINK).
   const kind = await entryKind(path);
+  if (kind === 'link' && options.replaceLink) return { dir, name, path, exists: false, replaces: 'link' };
   if (kind === 'link' && !options.allowLink)
     throw new FerryError('PATH_ESCAPES_ROOT', 'destination is a symbolic link');
   if (kind === 'dir' && !options.allowDirectory)

@@ -72,3 +72,23 @@ export function useSwiftNode(): () => SwiftForTests {
     return running;
   };
 }
+
+/** An S3 client for the node whose every HTTP request (each retry too) is counted by command name. */
+export function countingClient(s: SwiftForTests): { client: S3Client; counts: Map<string, number> } {
+  const client = s3StoreClient({
+    endpoint: s.node.endpoint,
+    region: s.node.region,
+    credentials: { accessKeyId: s.node.accessKeyId, secretAccessKey: s.node.secretAccessKey },
+  });
+  const counts = new Map<string, number>();
+  // The deserialize step runs once per attempt, inside the SDK's retry loop: a count per request on the wire.
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      const name = context.commandName ?? 'unnamed';
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+      return next(args);
+    },
+    { step: 'deserialize', name: 'countRequests' },
+  );
+  return { client, counts };
+}

@@ -62,6 +62,7 @@ test('an allowed client offering paths that escape the root gets PATH_INVALID or
     ['.ferry/partial/x', 'PATH_INVALID'],
     ['planted/x', 'PATH_ESCAPES_ROOT'],
     ['real/link/x', 'PATH_ESCAPES_ROOT'],
+    // Without OVERWRITE: with it, the link itself would be replaced, never followed (PROTOCOL.md §5.3).
     ['planted', 'PATH_ESCAPES_ROOT'],
   ];
   let ref = 0;
@@ -74,7 +75,7 @@ test('an allowed client offering paths that escape the root gets PATH_INVALID or
       mtimeMs: 0,
       chunkBytes: 64 * 1024,
       mode: 0o644,
-      overwrite: true,
+      overwrite: path !== 'planted',
       fresh: false,
       path,
     });

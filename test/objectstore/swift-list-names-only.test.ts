@@ -7,36 +7,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { FerryServer } from '../../src/server/index.js';
 import { getFiles, listFiles } from '../../src/client/index.js';
-import { MODE_METADATA, MTIME_METADATA, S3PartialStore, s3StoreClient } from '../../src/objectstore/index.js';
+import { MODE_METADATA, MTIME_METADATA, S3PartialStore } from '../../src/objectstore/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { useSwiftNode, type SwiftForTests } from '../helpers/swift-node.js';
+import { countingClient, useSwiftNode } from '../helpers/swift-node.js';
 
 const swift = useSwiftNode();
-
-/** An S3 client for the node whose every HTTP request (each retry too) is counted by command name. */
-function countingClient(s: SwiftForTests): { client: S3Client; counts: Map<string, number> } {
-  const client = s3StoreClient({
-    endpoint: s.node.endpoint,
-    region: s.node.region,
-    credentials: { accessKeyId: s.node.accessKeyId, secretAccessKey: s.node.secretAccessKey },
-  });
-  const counts = new Map<string, number>();
-  // The deserialize step runs once per attempt, inside the SDK's retry loop: a count per request on the wire.
-  client.middlewareStack.add(
-    (next, context) => (args) => {
-      const name = context.commandName ?? 'unnamed';
-      counts.set(name, (counts.get(name) ?? 0) + 1);
-      return next(args);
-    },
-    { step: 'deserialize', name: 'countRequests' },
-  );
-  return { client, counts };
-}
 
 /** The files placed in the bucket: path under the prefix, body, the mode and mtime kept in metadata. */
 const FILES = Array.from({ length: 10 }, (_, i) => {

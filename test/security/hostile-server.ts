@@ -2,6 +2,7 @@
 // key) on loopback, a WELCOME, then answers of its choosing: a recursive listing of any entries (names the
 // client must validate, kinds that clash with the destination), files served with planted content, GET
 // (one by one or batched) refused with an ERROR detail of its choosing. It records what the client asked for.
+import type { Socket } from 'node:net';
 import type { SecureChannel } from '../../src/channel/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
 import {
@@ -20,6 +21,8 @@ export interface HostileScript {
   entries: ListEntry[];
   /** Refuse every GET_REQUEST with this ERROR. */
   getError?: { code: keyof typeof ERROR_CODES; detail: string };
+  /** Drop the connection at the first GET_REQUEST or GET_BATCH: the run fails before any file arrives. */
+  dropOnGet?: boolean;
 }
 
 export class HostileServer extends FakeFerryServer {
@@ -36,7 +39,11 @@ export class HostileServer extends FakeFerryServer {
     return this.received.flatMap((m) => (m.type === 'GET_REQUEST' ? [m.path] : []));
   }
 
-  protected override async answer(channel: SecureChannel, message: Message): Promise<void> {
+  protected override async answer(channel: SecureChannel, message: Message, socket: Socket): Promise<void> {
+    if (this.script.dropOnGet && (message.type === 'GET_REQUEST' || message.type === 'GET_BATCH')) {
+      socket.destroy();
+      return;
+    }
     if (message.type === 'LIST_REQUEST') {
       const self = message.selfOnly ?? false;
       const { entries } = this.script;

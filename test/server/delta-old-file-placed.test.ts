@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeltaOldFile } from '../../src/server/delta-old-file.js';
+import { DeltaMemory } from '../../src/server/delta-memory.js';
 import { FileHashCache } from '../../src/server/file-hash-cache.js';
 import type { SessionIo } from '../../src/server/session-io.js';
 import {
@@ -51,7 +52,7 @@ async function signed(
   const io = {
     may: () => true,
     clientKey: Buffer.alloc(32, 1),
-    ctx: { hashCache: new FileHashCache() },
+    ctx: { hashCache: new FileHashCache(), deltaMemory: new DeltaMemory() },
     send: (record: DeltaBlocksMessage) => {
       onRecord?.(record, oldPath);
       return Promise.resolve();

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeltaOldFile } from '../../src/server/delta-old-file.js';
+import { DeltaMemory } from '../../src/server/delta-memory.js';
 import type { SessionIo } from '../../src/server/session-io.js';
 import { ChunkHashes, LEAF_BYTES, chunkHashOf, type PutOfferMessage } from '../../src/protocol/index.js';
 import {
@@ -36,7 +37,11 @@ test('copies shifted off the leaf boundaries verify chunk by chunk and place the
   const oldPath = join(dir, 'old.bin');
   await writeFile(oldPath, old);
   const next = Buffer.concat([randomBytes(INSERTED), old]);
-  const io = { may: () => true } as unknown as SessionIo;
+  const io = {
+    may: () => true,
+    clientKey: Buffer.alloc(32),
+    ctx: { deltaMemory: new DeltaMemory() },
+  } as unknown as SessionIo;
   const file = await DeltaOldFile.open(
     io,
     { delta: true, size: next.length } as PutOfferMessage,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { FerryServer } from '../../src/server/index.js';
 import { sweepPartials } from '../../src/server/partial-sweeper.js';
-import { BATCH_TEMPORARY_MAX_AGE_MS } from '../../src/server/batch-temporaries.js';
+import { BATCH_TEMPORARY_MAX_AGE_MS } from '../../src/transfer/batch-temporaries.js';
 import { MemoryPartialStore } from '../../src/transfer/index.js';
 import { sendFiles } from '../../src/client/index.js';
 import { PERMISSION_UPLOAD } from '../../src/protocol/index.js';

@@ -131,7 +131,7 @@ test('PUT_LINK of a confined client may not climb out of its subdirectory, even 
   assert.equal(await readlink(join(root, 'sub', 'in')), 'x', 'the link lands under the client root');
 });
 
-test('PUT_LINK never replaces a file or directory, replaces a link only with OVERWRITE, and accepts the same link again', async (t) => {
+test('PUT_LINK never replaces a directory, replaces a file or a link only with OVERWRITE, and accepts the same link again', async (t) => {
   const { root, io } = await rig(t);
   await writeFile(join(root, 'file'), 'content');
   await mkdir(join(root, 'dir'));
@@ -139,7 +139,7 @@ test('PUT_LINK never replaces a file or directory, replaces a link only with OVE
     writeLink(io, {
       type: 'PUT_LINK',
       ref: 1,
-      overwrite: true,
+      overwrite: false,
       mtimeMs: MTIME_MS,
       target: 'x',
       path: 'file',
@@ -153,6 +153,16 @@ test('PUT_LINK never replaces a file or directory, replaces a link only with OVE
   );
   assert.equal(await readFile(join(root, 'file'), 'utf8'), 'content');
   assert.ok((await lstat(join(root, 'dir'))).isDirectory());
+  // PROTOCOL.md §5.10: OVERWRITE renames the new link over a file (ferry sync's file that became a link).
+  await writeLink(io, {
+    type: 'PUT_LINK',
+    ref: 1,
+    overwrite: true,
+    mtimeMs: MTIME_MS,
+    target: 'x',
+    path: 'file',
+  });
+  assert.equal(await readlink(join(root, 'file')), 'x');
 
   const put = (target: string, overwrite: boolean) =>
     writeLink(io, { type: 'PUT_LINK', ref: 1, overwrite, mtimeMs: MTIME_MS, target, path: 'link' });

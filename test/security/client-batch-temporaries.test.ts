@@ -1,0 +1,99 @@
+// A client killed mid GET_BATCH leaves hidden `.ferry-batch-*` temporaries beside the files it was placing
+// (PROTOCOL.md §5.20). A later batched download into that directory sweeps them by age, the server's policy
+// for its own batch temporaries (docs/SECURITY.md "Batch temporaries"): only that exact name pattern, only
+// regular files (a link of that name is not followed nor removed), never a young one (another live client's),
+// and `sync --delete` never takes one as an entry of DST.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generateKeyPair } from '../../src/crypto/index.js';
+import { getFiles, syncTree } from '../../src/client/index.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { contentsUnder } from '../helpers/tree-snapshot.js';
+import { HostileServer, file } from './hostile-server.js';
+
+const LEFTOVER = '.ferry-batch-0123456789abcdef-0';
+
+interface Rig {
+  work: string;
+  dest: string;
+  hostile: HostileServer;
+}
+
+/** `dest/tree` holds what a killed client left, and names that only look like it. */
+async function startRig(t: TestContext): Promise<Rig> {
+  const work = await makeTempDir('ferry-batch-temps-');
+  const hostile = await HostileServer.start();
+  t.after(async () => {
+    await hostile.close();
+    await removeTempDir(work);
+  });
+  const dest = join(work, 'dest');
+  const tree = join(dest, 'tree');
+  await mkdir(join(tree, '.ferry-batch-0123456789abcdef-2'), { recursive: true });
+  await writeFile(join(work, 'outside.txt'), 'outside\n');
+  await writeFile(join(tree, LEFTOVER), 'left by a killed client\n');
+  await symlink('../../outside.txt', join(tree, '.ferry-batch-0123456789abcdef-1'));
+  await writeFile(join(tree, '.ferry-batch-notours'), 'a user file\n');
+  await writeFile(join(tree, '.ferry-batch-0123456789abcdef-3.keep'), 'a user file\n');
+  hostile.script = { entries: [file('a.txt'), file('b.txt'), file('c.txt')] };
+  return { work, dest, hostile };
+}
+
+async function getTree(rig: Rig, temporaryMaxAgeMs?: number): Promise<void> {
+  await getFiles({
+    server: rig.hostile.address,
+    identity: generateKeyPair(),
+    verifyServer: () => undefined,
+    retry: { retries: 0, sleep: () => Promise.resolve(), random: () => 0 },
+    remotePaths: ['tree'],
+    localDir: rig.dest,
+    recursive: true,
+    overwrite: true,
+    ...(temporaryMaxAgeMs === undefined ? {} : { batchTemporaryMaxAgeMs: temporaryMaxAgeMs }),
+  });
+}
+
+test('get -r sweeps the old `.ferry-batch-*` temporaries of a killed client from a directory it batches into, and nothing else', async (t) => {
+  const rig = await startRig(t);
+  // Every temporary counts as old: what must stay, stays by its name or kind alone.
+  await getTree(rig, 0);
+  const after = await contentsUnder(join(rig.dest, 'tree'));
+  assert.equal(after[LEFTOVER], undefined, 'the leftover temporary is gone');
+  assert.equal(after['.ferry-batch-0123456789abcdef-1'], '-> ../../outside.txt', 'a link of that name stays');
+  assert.equal(await readFile(join(rig.work, 'outside.txt'), 'utf8'), 'outside\n');
+  assert.equal(after['.ferry-batch-0123456789abcdef-2'], 'dir', 'a directory of that name stays');
+  assert.notEqual(after['.ferry-batch-notours'], undefined, 'another name stays');
+  assert.notEqual(after['.ferry-batch-0123456789abcdef-3.keep'], undefined, 'a longer name stays');
+  for (const name of ['a.txt', 'b.txt', 'c.txt']) assert.match(after[name] ?? '', /^[0-9a-f]{64}$/);
+  // The batch's own temporaries are gone too.
+  assert.deepEqual(
+    Object.keys(after).filter((name) => /^\.ferry-batch-[0-9a-f]{16}-\d+$/.test(name)),
+    ['.ferry-batch-0123456789abcdef-1', '.ferry-batch-0123456789abcdef-2'],
+  );
+});
+
+test('get -r leaves a young `.ferry-batch-*` temporary alone: it may be another live client`s', async (t) => {
+  const rig = await startRig(t);
+  await getTree(rig);
+  const after = await contentsUnder(join(rig.dest, 'tree'));
+  assert.notEqual(after[LEFTOVER], undefined, 'a temporary younger than an hour stays');
+});
+
+test('sync --delete neither compares nor removes a `.ferry-batch-*` temporary in DST', async (t) => {
+  const rig = await startRig(t);
+  await syncTree({
+    server: rig.hostile.address,
+    identity: generateKeyPair(),
+    verifyServer: () => undefined,
+    retry: { retries: 0, sleep: () => Promise.resolve(), random: () => 0 },
+    direction: 'download',
+    localDir: join(rig.dest, 'tree'),
+    remotePath: 'tree',
+    delete: true,
+  });
+  const after = await contentsUnder(join(rig.dest, 'tree'));
+  assert.notEqual(after[LEFTOVER], undefined, 'the young temporary stays');
+  assert.equal(after['.ferry-batch-notours'], undefined, 'a user file of another name is an extra entry');
+});
