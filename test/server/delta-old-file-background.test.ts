@@ -11,6 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeltaOldFile } from '../../src/server/delta-old-file.js';
 import { FileHashCache } from '../../src/server/file-hash-cache.js';
+import { DeltaMemory } from '../../src/server/delta-memory.js';
 import type { SessionIo } from '../../src/server/session-io.js';
 import {
   ChunkHashes,
@@ -58,7 +59,7 @@ async function started(t: TestContext, sendFailure?: Error): Promise<Rig> {
   const io = {
     may: () => true,
     clientKey: Buffer.alloc(32, 1),
-    ctx: { hashCache: new FileHashCache() },
+    ctx: { hashCache: new FileHashCache(), deltaMemory: new DeltaMemory() },
     send: async (record: DeltaBlocksMessage) => {
       records.push(record);
       if (records.length === 1) {
