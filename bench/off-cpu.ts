@@ -27,6 +27,7 @@ import { FerryPeers } from './lib/ferry-peers.js';
 import { snapshotFerry } from './lib/ferry-snapshot.js';
 import { freePort } from '../scripts/cluster/free-port.js';
 import { parseSize } from './lib/parse-size.js';
+import { readProcCpu } from './lib/proc-stats.js';
 
 const TICKS_PER_SECOND = 100;
 const GIB = 2 ** 30;
@@ -64,17 +65,6 @@ function threadsOf(pid: number): Map<number, Thread> | undefined {
     }
   }
   return out;
-}
-
-/** CPU seconds (user + system) of process `pid` so far, threads that already ended included (proc(5)). */
-function processCpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-  } catch {
-    return undefined;
-  }
 }
 
 /** What one side was doing in a sample where nothing of either side ran: its main thread's wait, and any disk waits. */
@@ -126,7 +116,7 @@ async function runOnce(peers: FerryPeers, dir: string, direction: string, size: 
         ? ['send', '-q', '-p', source, `${address}/up/`]
         : ['get', '-q', '-p', `${address}/dl/f`, `${dest}/`];
     const [command, full] = peers.clientCommand(args);
-    const serverBefore = processCpuSeconds(server.pid) ?? 0;
+    const serverBefore = (await readProcCpu(server.pid))?.selfSeconds ?? 0;
     const serverMainBefore = threadsOf(server.pid)?.get(server.pid)?.cpuSeconds ?? 0;
     const samplerBefore = process.cpuUsage();
     const started = performance.now();
@@ -146,7 +136,7 @@ async function runOnce(peers: FerryPeers, dir: string, direction: string, size: 
       const s = threadsOf(server.pid);
       if (c && s && c.size > 0) {
         // Sampled while the client lives: its last sample is within a millisecond or so of its exit.
-        clientCpu = processCpuSeconds(pid) ?? clientCpu;
+        clientCpu = (await readProcCpu(pid))?.selfSeconds ?? clientCpu;
         clientMainCpu = c.get(pid)?.cpuSeconds ?? clientMainCpu;
         r.samples++;
         const all = [...c.values(), ...s.values()];
@@ -166,7 +156,7 @@ async function runOnce(peers: FerryPeers, dir: string, direction: string, size: 
     const [code] = (await exited) as [number | null];
     if (code !== 0) throw new Error(`ferry ${args[0]} exited ${code}: ${stderr.trim()}`);
     const samplerUsage = process.cpuUsage(samplerBefore);
-    const serverCpu = (processCpuSeconds(server.pid) ?? 0) - serverBefore;
+    const serverCpu = ((await readProcCpu(server.pid))?.selfSeconds ?? 0) - serverBefore;
     const serverMainCpu = (threadsOf(server.pid)?.get(server.pid)?.cpuSeconds ?? 0) - serverMainBefore;
     const n = Math.max(1, r.samples);
     return {

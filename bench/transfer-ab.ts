@@ -26,6 +26,7 @@ import { FerryPeers } from './lib/ferry-peers.js';
 import { snapshotFerry } from './lib/ferry-snapshot.js';
 import { freePort } from '../scripts/cluster/free-port.js';
 import { parseSize } from './lib/parse-size.js';
+import { readProcCpu } from './lib/proc-stats.js';
 
 const TICKS_PER_SECOND = 100;
 const GIB = 2 ** 30;
@@ -52,16 +53,6 @@ function threadCpu(pid: number): Map<string, number> | undefined {
     }
   }
   return out;
-}
-
-function processCpu(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-  } catch {
-    return undefined;
-  }
 }
 
 interface Variant {
@@ -132,7 +123,7 @@ async function runOnce(v: Variant, dir: string, direction: string, size: number)
         ? ['send', '-q', '-p', ...v.clientArgs, source, `${address}/up/`]
         : ['get', '-q', '-p', ...v.clientArgs, `${address}/dl/f`, `${dest}/`];
     const serverPid = server.pid!;
-    const serverBefore = processCpu(serverPid) ?? 0;
+    const serverBefore = (await readProcCpu(serverPid))?.selfSeconds ?? 0;
     const serverThreadsBefore = threadCpu(serverPid);
     const started = performance.now();
     const client = track(
@@ -149,14 +140,14 @@ async function runOnce(v: Variant, dir: string, direction: string, size: number)
     let clientCpu = 0;
     let clientThreads = new Map<string, number>();
     while (!done) {
-      clientCpu = processCpu(client.pid!) ?? clientCpu;
+      clientCpu = (await readProcCpu(client.pid!))?.selfSeconds ?? clientCpu;
       clientThreads = threadCpu(client.pid!) ?? clientThreads;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     const wall = (performance.now() - started) / 1000;
     const [code] = (await exited) as [number | null];
     if (code !== 0) throw new Error(`ferry ${args[0]} exited ${code}: ${stderr.trim()}`);
-    const serverCpu = (processCpu(serverPid) ?? 0) - serverBefore;
+    const serverCpu = ((await readProcCpu(serverPid))?.selfSeconds ?? 0) - serverBefore;
     return {
       variant: v.name,
       wall: Number(wall.toFixed(3)),
