@@ -1,27 +1,23 @@
 import { lstat, mkdir, readlink, realpath, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
-import { parseRemotePath } from '../protocol/index.js';
 import { MAX_BATCHES_IN_FLIGHT } from '../machines/index.js';
 import {
   clearForReplacement,
   linkVerdictOnDisk,
   makeReceivedDirectory,
-  manifestLookup,
   placeLink,
   receivedDirectoryMode,
-  resolveLinkTarget,
   resolveUnderRoot,
   setDirectoryAttributes,
   DEFAULT_THREADS,
   SealPool,
-  type TreeNode,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { beginDownload, type DownloadResult } from './download-file.js';
 import { InFlightWindow } from './in-flight-window.js';
 import { getBatch, smallDownloadsFrom, type BatchedDownload } from './get-batch.js';
-import { listRemote } from './list-remote.js';
+import { planDownloads, skipLink } from './get-plan.js';
 import { aboutRemotePath, remoteName } from './remote-name.js';
 import { failsOnlyThisJob, jobsFailedError } from './job-failure.js';
 import { DEFAULT_STREAMS, ExtraStreams } from './extra-sessions.js';
@@ -234,93 +230,6 @@ async function removeIfEmpty(dir: string, top: string | undefined): Promise<void
       return; // not empty (a partial to resume from) or already gone
     }
     if (current === top || dirname(current) === current) return;
-  }
-}
-
-async function planDownloads(
-  session: ClientSession,
-  options: GetFilesOptions,
-  emit: (event: TransferEvent) => void,
-): Promise<GetPlan> {
-  const plan: GetPlan = { files: [], dirs: [], links: [] };
-  for (const remotePath of options.remotePaths) {
-    const requested = remotePath === '' ? [] : parseRemotePath(remotePath);
-    const name = options.localName ?? requested[requested.length - 1];
-    if (!options.recursive) {
-      if (!name) throw new FerryError('USAGE_INVALID', 'name a file to get, or use -r for the root');
-      plan.files.push({ remotePath, local: [name] });
-      continue;
-    }
-    // NAMES_ONLY (PROTOCOL.md §5.12): the plan takes files' sizes alone, each download brings its file's mode
-    // and mtime in GET_OFFER; directories and links keep theirs in the listing.
-    const listing = await listRemote(session, remotePath, { recursive: true, namesOnly: true }).catch(
-      (err: unknown) => {
-        const error = aboutRemotePath(err, options.server, remotePath);
-        // A source refused on its own (missing, not permitted) fails alone, in its turn, like a file does.
-        if (name && failsOnlyThisJob(error, session)) return error;
-        throw error;
-      },
-    );
-    if (listing instanceof FerryError) {
-      plan.files.push({ remotePath, local: [name!], size: 0, refused: listing });
-      continue;
-    }
-    const { entries, isFile, mode, mtimeMs } = listing;
-    if (isFile) {
-      // PROTOCOL.md §5.12: the listing of a file is that one file.
-      plan.files.push({ remotePath, local: [name!], size: entries[0]?.size ?? 0 });
-      continue;
-    }
-    const base = name ? [name] : [];
-    if (name) plan.dirs.push({ local: base, mode, mtimeMs });
-    // The whole listing as the tree will be, so a link is resolved through every other link in it.
-    const nodes = new Map<string, TreeNode>();
-    const links: GetPlan['links'] = [];
-    for (const entry of entries) {
-      // PROTOCOL.md §5.12: names from the server are validated before anything is created, as the remote
-      // path they name (§7.1), so `.ferry` is refused only where it is reserved: first in that path.
-      const remote = remotePath === '' ? entry.path : `${remotePath}/${entry.path}`;
-      const relative = parseRemotePath(remote).slice(requested.length);
-      const local = [...base, ...relative];
-      nodes.set(
-        local.join('/'),
-        entry.kind === 'link' ? { kind: 'link', target: entry.linkTarget } : { kind: entry.kind },
-      );
-      if (entry.kind === 'file') plan.files.push({ remotePath: remote, local, size: entry.size });
-      else if (entry.kind === 'dir') plan.dirs.push({ local, mode: entry.mode, mtimeMs: entry.mtimeMs });
-      else links.push({ local, target: entry.linkTarget, mtimeMs: entry.mtimeMs, rootDepth: base.length });
-    }
-    if (name) nodes.set(name, { kind: 'dir' });
-    const lookup = manifestLookup(nodes);
-    for (const link of links) {
-      if (resolveLinkTarget(lookup, link.local, link.target, link.rootDepth).verdict === 'inside')
-        plan.links.push(link);
-      else skipLink(emit, link.local);
-    }
-  }
-  // Files named without -r were not listed: their sizes are asked for together (pipelined, §5.8).
-  await Promise.all(
-    plan.files
-      .filter((job) => job.size === undefined)
-      .map(async (job) => {
-        job.size = await listedSize(session, job.remotePath);
-      }),
-  );
-  return plan;
-}
-
-/**
- * The size of a remote file for the `planned` event. A refusal that concerns this file alone counts 0, as an
- * unreadable file does for `send`: its failure is reported when its turn comes.
- */
-async function listedSize(session: ClientSession, remotePath: string): Promise<number> {
-  try {
-    const { entries, isFile } = await listRemote(session, remotePath, { recursive: false, namesOnly: true });
-    return isFile ? (entries[0]?.size ?? 0) : 0;
-  } catch (err) {
-    const error = toFerryError(err);
-    if (failsOnlyThisJob(error, session)) return 0;
-    throw error;
   }
 }
 
@@ -566,8 +475,4 @@ async function finishTree(
     const target = await resolveUnderRoot(localDir, dir.local, { createDirs: false, allowDirectory: true });
     await setDirectoryAttributes(target.path, receivedDirectoryMode(dir.mode), dir.mtimeMs);
   }
-}
-
-function skipLink(emit: (event: TransferEvent) => void, local: readonly string[]): void {
-  emit({ type: 'entry-skipped', path: local.join('/'), reason: 'symbolic link points outside the tree' });
 }

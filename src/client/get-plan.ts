@@ -1,0 +1,108 @@
+// What a `get` fetches: the remote paths named, listed when -r, turned into the files, directories and links
+// to make under the local directory (a `GetPlan`), with every name from the server validated first.
+import { FerryError, toFerryError } from '../errors/index.js';
+import { parseRemotePath } from '../protocol/index.js';
+import { manifestLookup, resolveLinkTarget, type TreeNode } from '../transfer/index.js';
+import type { ClientSession } from './client-session.js';
+import type { GetFilesOptions, GetPlan } from './get-files.js';
+import { failsOnlyThisJob } from './job-failure.js';
+import { listRemote } from './list-remote.js';
+import { aboutRemotePath } from './remote-name.js';
+import type { TransferEvent } from './transfer-events.js';
+
+/**
+ * The plan of `getFiles`: each remote path a file (without -r) or the whole tree under it (NAMES_ONLY
+ * listing, PROTOCOL.md §5.12), links kept only when they resolve inside the tree; sizes of files named
+ * without -r asked for together.
+ */
+export async function planDownloads(
+  session: ClientSession,
+  options: GetFilesOptions,
+  emit: (event: TransferEvent) => void,
+): Promise<GetPlan> {
+  const plan: GetPlan = { files: [], dirs: [], links: [] };
+  for (const remotePath of options.remotePaths) {
+    const requested = remotePath === '' ? [] : parseRemotePath(remotePath);
+    const name = options.localName ?? requested[requested.length - 1];
+    if (!options.recursive) {
+      if (!name) throw new FerryError('USAGE_INVALID', 'name a file to get, or use -r for the root');
+      plan.files.push({ remotePath, local: [name] });
+      continue;
+    }
+    // NAMES_ONLY (PROTOCOL.md §5.12): the plan takes files' sizes alone, each download brings its file's mode
+    // and mtime in GET_OFFER; directories and links keep theirs in the listing.
+    const listing = await listRemote(session, remotePath, { recursive: true, namesOnly: true }).catch(
+      (err: unknown) => {
+        const error = aboutRemotePath(err, options.server, remotePath);
+        // A source refused on its own (missing, not permitted) fails alone, in its turn, like a file does.
+        if (name && failsOnlyThisJob(error, session)) return error;
+        throw error;
+      },
+    );
+    if (listing instanceof FerryError) {
+      plan.files.push({ remotePath, local: [name!], size: 0, refused: listing });
+      continue;
+    }
+    const { entries, isFile, mode, mtimeMs } = listing;
+    if (isFile) {
+      // PROTOCOL.md §5.12: the listing of a file is that one file.
+      plan.files.push({ remotePath, local: [name!], size: entries[0]?.size ?? 0 });
+      continue;
+    }
+    const base = name ? [name] : [];
+    if (name) plan.dirs.push({ local: base, mode, mtimeMs });
+    // The whole listing as the tree will be, so a link is resolved through every other link in it.
+    const nodes = new Map<string, TreeNode>();
+    const links: GetPlan['links'] = [];
+    for (const entry of entries) {
+      // PROTOCOL.md §5.12: names from the server are validated before anything is created, as the remote
+      // path they name (§7.1), so `.ferry` is refused only where it is reserved: first in that path.
+      const remote = remotePath === '' ? entry.path : `${remotePath}/${entry.path}`;
+      const relative = parseRemotePath(remote).slice(requested.length);
+      const local = [...base, ...relative];
+      nodes.set(
+        local.join('/'),
+        entry.kind === 'link' ? { kind: 'link', target: entry.linkTarget } : { kind: entry.kind },
+      );
+      if (entry.kind === 'file') plan.files.push({ remotePath: remote, local, size: entry.size });
+      else if (entry.kind === 'dir') plan.dirs.push({ local, mode: entry.mode, mtimeMs: entry.mtimeMs });
+      else links.push({ local, target: entry.linkTarget, mtimeMs: entry.mtimeMs, rootDepth: base.length });
+    }
+    if (name) nodes.set(name, { kind: 'dir' });
+    const lookup = manifestLookup(nodes);
+    for (const link of links) {
+      if (resolveLinkTarget(lookup, link.local, link.target, link.rootDepth).verdict === 'inside')
+        plan.links.push(link);
+      else skipLink(emit, link.local);
+    }
+  }
+  // Files named without -r were not listed: their sizes are asked for together (pipelined, §5.8).
+  await Promise.all(
+    plan.files
+      .filter((job) => job.size === undefined)
+      .map(async (job) => {
+        job.size = await listedSize(session, job.remotePath);
+      }),
+  );
+  return plan;
+}
+
+/**
+ * The size of a remote file for the `planned` event. A refusal that concerns this file alone counts 0, as an
+ * unreadable file does for `send`: its failure is reported when its turn comes.
+ */
+async function listedSize(session: ClientSession, remotePath: string): Promise<number> {
+  try {
+    const { entries, isFile } = await listRemote(session, remotePath, { recursive: false, namesOnly: true });
+    return isFile ? (entries[0]?.size ?? 0) : 0;
+  } catch (err) {
+    const error = toFerryError(err);
+    if (failsOnlyThisJob(error, session)) return 0;
+    throw error;
+  }
+}
+
+/** Reports a link that is not made: it would point outside the tree. */
+export function skipLink(emit: (event: TransferEvent) => void, local: readonly string[]): void {
+  emit({ type: 'entry-skipped', path: local.join('/'), reason: 'symbolic link points outside the tree' });
+}
