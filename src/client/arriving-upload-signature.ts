@@ -1,6 +1,7 @@
 import { DeltaBlocksReceiver } from '../machines/index.js';
 import { DeltaMatcher, type Message } from '../protocol/index.js';
 import type { UploadSignatureArrival } from '../transfer/index.js';
+import { ArrivedBlocks } from './arrived-blocks.js';
 
 /**
  * A delta upload's signature as its DELTA_BLOCKS records arrive (PROTOCOL.md §5.15.2), through the
@@ -16,11 +17,7 @@ export class ArrivingUploadSignature implements UploadSignatureArrival {
   readonly matcher: DeltaMatcher;
   /** Resolves once the signature is whole; rejects with what ended the receiving (always handled here). */
   readonly whole: Promise<void>;
-  #blocks: number;
-  #failed = false;
-  #failure: unknown;
-  readonly #waiting: Array<{ blocks: number; resolve: (n: number) => void; reject: (e: unknown) => void }> =
-    [];
+  readonly #arrived: ArrivedBlocks;
 
   private constructor(
     receiver: DeltaBlocksReceiver,
@@ -29,7 +26,7 @@ export class ArrivingUploadSignature implements UploadSignatureArrival {
   ) {
     const arrived = receiver.arrived!;
     this.totalBlocks = arrived.signature.weak.length;
-    this.#blocks = arrived.blocks;
+    this.#arrived = new ArrivedBlocks(arrived.blocks);
     this.matcher = new DeltaMatcher(arrived.signature, undefined, arrived.blocks);
     this.whole = this.#receive(receiver, take).finally(onEnd);
     this.whole.catch(() => undefined); // reported through the waits and to whoever awaits `whole`
@@ -54,37 +51,18 @@ export class ArrivingUploadSignature implements UploadSignatureArrival {
   }
 
   waitFor(blocks: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.#waiting.push({ blocks: Math.min(blocks, this.totalBlocks), resolve, reject });
-      this.#settle();
-    });
+    return this.#arrived.waitFor(Math.min(blocks, this.totalBlocks));
   }
 
   async #receive(receiver: DeltaBlocksReceiver, take: () => Promise<Message>): Promise<void> {
     try {
       while (receiver.state !== 'complete') {
         receiver.receive(await take());
-        this.#blocks = receiver.arrived!.blocks;
-        this.#settle();
+        this.#arrived.arrived(receiver.arrived!.blocks);
       }
     } catch (err) {
-      this.#failed = true;
-      this.#failure = err;
-      this.#settle();
+      this.#arrived.fail(err);
       throw err;
-    }
-  }
-
-  #settle(): void {
-    for (let i = 0; i < this.#waiting.length;) {
-      const wait = this.#waiting[i]!;
-      if (this.#failed) wait.reject(this.#failure);
-      else if (this.#blocks >= wait.blocks) wait.resolve(this.#blocks);
-      else {
-        i++;
-        continue;
-      }
-      this.#waiting.splice(i, 1);
     }
   }
 }

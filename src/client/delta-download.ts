@@ -11,6 +11,7 @@ import {
   noteLeafHash,
   type DeltaSignature,
 } from '../protocol/index.js';
+import { ArrivedBlocks } from './arrived-blocks.js';
 import { isFerryError } from '../errors/index.js';
 import type { PartialTransfer, SourceFile } from '../transfer/index.js';
 import { PlacedLeaves, type PlacingPartial } from './placed-leaves.js';
@@ -372,21 +373,13 @@ const READ_BUFFERS = 3;
  * them: how many blocks are in, then the digest, or the failure that ended the answer.
  */
 export class ArrivingSignature implements SignatureArrival {
-  #blocks = 0;
+  readonly #arrived = new ArrivedBlocks();
   #digest: Buffer | undefined;
-  #failure: unknown;
-  #failed = false;
-  readonly #waiting: Array<{
-    blocks: number;
-    resolve: (blocks: number) => void;
-    reject: (err: unknown) => void;
-  }> = [];
   #ended: Array<{ resolve: (digest: Buffer) => void; reject: (err: unknown) => void }> = [];
 
   /** The records so far hold `blocks` blocks. */
   arrived(blocks: number): void {
-    this.#blocks = blocks;
-    this.#settle();
+    this.#arrived.arrived(blocks);
   }
 
   /** GET_END: the signature is whole (its last record arrived before), with the file digest. */
@@ -397,16 +390,12 @@ export class ArrivingSignature implements SignatureArrival {
 
   /** The answer failed: every wait fails with `err`. */
   fail(err: unknown): void {
-    this.#failed = true;
-    this.#failure = err;
+    this.#arrived.fail(err);
     this.#settle();
   }
 
   waitFor(blocks: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.#waiting.push({ blocks, resolve, reject });
-      this.#settle();
-    });
+    return this.#arrived.waitFor(blocks);
   }
 
   digest(): Promise<Buffer> {
@@ -416,18 +405,10 @@ export class ArrivingSignature implements SignatureArrival {
     });
   }
 
+  /** Answers the digest's waits once the signature ended or failed. */
   #settle(): void {
-    for (let i = 0; i < this.#waiting.length;) {
-      const wait = this.#waiting[i]!;
-      if (this.#failed) wait.reject(this.#failure);
-      else if (this.#blocks >= wait.blocks) wait.resolve(this.#blocks);
-      else {
-        i++;
-        continue;
-      }
-      this.#waiting.splice(i, 1);
-    }
-    if (this.#failed) for (const wait of this.#ended) wait.reject(this.#failure);
+    const { failed, error } = this.#arrived.failure;
+    if (failed) for (const wait of this.#ended) wait.reject(error);
     else if (this.#digest !== undefined) for (const wait of this.#ended) wait.resolve(this.#digest);
     else return;
     this.#ended = [];
