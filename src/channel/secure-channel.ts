@@ -11,6 +11,15 @@ import type { FramedSocket } from './framed-socket.js';
 import type { ParallelOpener } from '../protocol/index.js';
 
 /**
+ * A block send (`sendPlaintexts`) returns once at most this many of its bytes are still queued in this
+ * process (issue 14). Waiting for 'drain' instead, i.e. for the queue to empty, the sender sealed its next
+ * block while only the kernel's buffer fed the receiver, and the two ends took turns: on loopback, upload,
+ * both event loops were runnable at once in 65-67 % of samples before and 75-83 % after. One block
+ * (16 records, just under 1 MiB) may wait here while the next is sealed: memory stays flat.
+ */
+export const SEND_QUEUE_BYTES = 1024 * 1024;
+
+/**
  * An authenticated, encrypted session over one socket (PROTOCOL.md §4): every message becomes one
  * record sealed under the direction's cipher state. Built by `clientHandshake` / `serverHandshake`.
  */
@@ -95,7 +104,8 @@ export class SecureChannel {
       writeFrameHeader(body.length + tag.length, header, 0);
       parts.push(header, body, tag);
     }
-    if (!this.#writeParts(parts)) await this.#socket.drained();
+    this.#writeParts(parts);
+    await this.#socket.queuedAtMost(SEND_QUEUE_BYTES);
   }
 
   /**
