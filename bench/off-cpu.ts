@@ -4,6 +4,7 @@
 // the ends never wait on each other at once; this measures how far from that a run is, and why.
 //
 //   npm run build && node --import tsx bench/off-cpu.ts [--direction upload|download] [--size 256M] [--runs 1]
+//     [--cli DIR]   (DIR: another built checkout to run instead of this work tree's snapshot)
 //
 // Every ~1 ms it reads /proc/PID/task/*/stat of both processes (state R running or runnable, S sleeping,
 // D uninterruptible: disk) and, for a thread not running, /proc/PID/task/TID/wchan (the kernel function it
@@ -88,6 +89,12 @@ interface RunResult {
   /** Samples with the client's / the server's main thread not runnable. */
   clientMainWaiting: number;
   serverMainWaiting: number;
+  /**
+   * Samples with both main threads runnable (running, or waiting only for a core): the two ends working at
+   * once. Unlike wall time this does not fall when others load the machine, so it tells two builds apart
+   * there: the lower it is, the more the ends take turns instead of overlapping.
+   */
+  bothMainsRunnable: number;
   /** CPU seconds per GiB moved: the client's whole process (its start included: ~0.18 s here), the server's session. */
   clientCpuPerGiB: number;
   serverCpuPerGiB: number;
@@ -127,7 +134,14 @@ async function runOnce(peers: FerryPeers, dir: string, direction: string, size: 
     const pid = client.pid!;
     let clientCpu = 0;
     let clientMainCpu = 0;
-    const r = { samples: 0, bothIdle: 0, bothIdleDisk: 0, clientMainWaiting: 0, serverMainWaiting: 0 };
+    const r = {
+      samples: 0,
+      bothIdle: 0,
+      bothIdleDisk: 0,
+      clientMainWaiting: 0,
+      serverMainWaiting: 0,
+      bothMainsRunnable: 0,
+    };
     const pairs = new Map<string, number>();
     let done = false;
     void exited.then(() => (done = true));
@@ -142,6 +156,7 @@ async function runOnce(peers: FerryPeers, dir: string, direction: string, size: 
         const all = [...c.values(), ...s.values()];
         if (c.get(pid)?.state !== 'R') r.clientMainWaiting++;
         if (s.get(server.pid)?.state !== 'R') r.serverMainWaiting++;
+        if (c.get(pid)?.state === 'R' && s.get(server.pid)?.state === 'R') r.bothMainsRunnable++;
         if (!all.some((t) => t.state === 'R')) {
           r.bothIdle++;
           if (all.some((t) => t.state === 'D')) r.bothIdleDisk++;
@@ -184,6 +199,8 @@ const { values } = parseArgs({
     direction: { type: 'string', default: 'upload' },
     size: { type: 'string', default: '256M' },
     runs: { type: 'string', default: '1' },
+    /** A built copy of the CLI to run (a worktree of another commit, built) instead of this work tree's. */
+    cli: { type: 'string' },
   },
 });
 if (values.direction !== 'upload' && values.direction !== 'download') {
@@ -193,7 +210,9 @@ const size = parseSize(values.size);
 const dir = await makeTempDir('ferry-bench-off-cpu-');
 killTrackedOnExit();
 try {
-  const peers = await FerryPeers.create(await snapshotFerry(join(dir, 'cli')), dir);
+  const bin =
+    values.cli === undefined ? await snapshotFerry(join(dir, 'cli')) : join(values.cli, 'bin', 'ferry');
+  const peers = await FerryPeers.create(bin, dir);
   await writeRandomFile(join(dir, 'source'), size);
   for (let run = 0; run < Number(values.runs); run++) {
     const result = await runOnce(peers, dir, values.direction, size);
@@ -202,7 +221,8 @@ try {
     console.log(
       `${result.direction} ${values.size}: ${result.wallSeconds.toFixed(2)} s, CPU s/GiB client ${result.clientCpuPerGiB.toFixed(2)} (main ${result.clientMainCpuPerGiB.toFixed(2)}) / server ${result.serverCpuPerGiB.toFixed(2)} (main ${result.serverMainCpuPerGiB.toFixed(2)}); ` +
         `${result.samples} samples: both idle ${pct(result.bothIdle)} (disk wait among them ${pct(result.bothIdleDisk)}); ` +
-        `main thread waiting: client ${pct(result.clientMainWaiting)}, server ${pct(result.serverMainWaiting)}; sampler ${result.samplerCpuSeconds.toFixed(2)} CPU s`,
+        `main thread waiting: client ${pct(result.clientMainWaiting)}, server ${pct(result.serverMainWaiting)}; ` +
+        `both main threads runnable ${pct(result.bothMainsRunnable)}; sampler ${result.samplerCpuSeconds.toFixed(2)} CPU s`,
     );
     for (const [key, share] of result.bothIdleWaits) console.log(`  ${share.toFixed(2)} %  ${key}`);
   }

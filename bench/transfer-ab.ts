@@ -7,7 +7,7 @@
 //   npm run build && node --import tsx bench/transfer-ab.ts --variant A=/path/to/snapA \
 //     --variant 'B=/path/to/snapB|--threads 2|--threads 2' [--direction upload|download] [--size 256M] [--runs 3]
 //
-// A variant is NAME=DIR[|CLIENT ARGS[|SERVER ARGS]], DIR a copy of the CLI (`bench/lib/ferry-snapshot.ts`:
+// A variant is NAME=DIR[|CLIENT ARGS[|SERVER ARGS[|NODE ARGS]]] (NODE ARGS: node's own options, both sides), DIR a copy of the CLI (`bench/lib/ferry-snapshot.ts`:
 // dist/, bin/, package.json, node_modules linked; '.' for this work tree's as built now, snapshotted once).
 // Both sides of a variant run its DIR. Linux only (/proc).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -60,13 +60,17 @@ interface Variant {
   bin: string;
   clientArgs: string[];
   serverArgs: string[];
+  /** Node's own options before the script (e.g. V8 flags), for both sides. */
+  nodeArgs: string[];
   peers: FerryPeers;
 }
 
 async function startServer(v: Variant, root: string, address: string): Promise<ChildProcess> {
   const args = [v.bin, '--home', v.peers.serverHome, 'serve', '--root', root, '--listen', address];
   args.push('--log-level', 'warn', ...v.serverArgs);
-  const child = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: ferryEnv() }));
+  const child = track(
+    spawn(process.execPath, [...v.nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: ferryEnv() }),
+  );
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-8192)));
   await new Promise<void>((resolve, reject) => {
@@ -127,7 +131,7 @@ async function runOnce(v: Variant, dir: string, direction: string, size: number)
     const serverThreadsBefore = threadCpu(serverPid);
     const started = performance.now();
     const client = track(
-      spawn(process.execPath, [v.bin, '--home', v.peers.clientHome, ...args], {
+      spawn(process.execPath, [...v.nodeArgs, v.bin, '--home', v.peers.clientHome, ...args], {
         stdio: ['ignore', 'ignore', 'pipe'],
         env: ferryEnv(),
       }),
@@ -187,7 +191,7 @@ try {
   let here: string | undefined;
   for (const spec of values.variant) {
     const eq = spec.indexOf('=');
-    const [where, clientArgs = '', serverArgs = ''] = spec.slice(eq + 1).split('|');
+    const [where, clientArgs = '', serverArgs = '', nodeArgs = ''] = spec.slice(eq + 1).split('|');
     let bin: string;
     if (where === '.') bin = here ??= await snapshotFerry(join(dir, 'cli-here'));
     else bin = join(where!, 'bin', 'ferry');
@@ -198,6 +202,7 @@ try {
       bin,
       clientArgs: clientArgs.split(' ').filter(Boolean),
       serverArgs: serverArgs.split(' ').filter(Boolean),
+      nodeArgs: nodeArgs.split(' ').filter(Boolean),
       peers: await FerryPeers.create(bin, home),
     });
   }
