@@ -57,6 +57,14 @@ export class ScanHashesAhead {
   }
 
   /**
+   * The phase followed now, as a value that changes whenever what `start` would hash changes (a phase, or
+   * not following): hashes started at another one are of the wrong leaves.
+   */
+  get phase(): string {
+    return this.#following ? String(this.#phase) : 'none';
+  }
+
+  /**
    * What a scan found, in order (file offsets of its matches): the last one sets the phase of the pieces
    * hashed from now on; none stops hashing ahead until a scan finds one again.
    */
