@@ -382,7 +382,7 @@ interface Piece {
 
 /** The leaf hashes of a piece, started as soon as it was read, at the phase followed then. */
 interface EarlyHashes {
-  readonly phase: string;
+  readonly phase: number | undefined;
   readonly piece: Piece;
   readonly hashes: Promise<KnownLeafHash | undefined>;
 }
