@@ -74,13 +74,15 @@ const LOOKAHEAD_BLOCKS = 64;
  * scanned once the blocks up to a little past its end arrived, while the server signs the rest (issue 16:
  * signing and scanning took turns, each about a read and a hash of the file). What a window scanned before
  * the signature was whole left unmatched is scanned again once it is, so the leaves found are those a scan
- * of the whole signature finds.
+ * of the whole signature finds. `hashesAhead` takes the leaf hashes ahead of the scan (on the process's leaf
+ * hash thread unless a test gives its own).
  */
 export async function takeLeaves(
   old: OldFile,
   signed: { signature: DeltaSignature; digest?: Buffer },
   partial: LeafPartial,
   arrival?: SignatureArrival,
+  hashesAhead: ScanHashesAhead = new ScanHashesAhead(),
 ): Promise<TakenLeaves> {
   const { signature } = signed;
   const size = signature.oldSize;
@@ -112,7 +114,6 @@ export async function takeLeaves(
     await partial.flushWrites();
   };
   const buffers = new ReadBuffers(landed, Math.min(old.size, SCAN_WINDOW_BYTES + 2 * LEAF_BYTES));
-  const hashesAhead = new ScanHashesAhead();
   // Each window is read while the one before it is scanned: a read covers any start the scan may leave
   // (from `to` to a leaf past it) and a whole window after it.
   const readAhead = (at: number): Promise<Piece> => {
@@ -165,17 +166,28 @@ export async function takeLeaves(
   // closes the partial).
   const scanAndPlace = async (): Promise<TakenLeaves> => {
     let ahead = readAhead(0);
-    // The leaves a window's scan will check are hashed on the leaf hash thread once the scan before it
-    // ended (its matches set the phase, `ScanHashesAhead`) and the window is read, over its very buffer,
-    // while this thread takes the leaves found and waits for the signature.
-    const hashesOf = (read: Promise<Piece>): Promise<KnownLeafHash | undefined> =>
+    // The leaves a window's scan will check are hashed on the leaf hash thread as soon as the window is read,
+    // over its very buffer, at the phase the scans so far set (`ScanHashesAhead`): while this thread scans
+    // the window before it, takes its leaves and waits for the signature (issue 16: started only once the
+    // scan before it ended, the hash thread, the client's busiest, sat idle during every scan). Should that
+    // scan move the phase (an edit), they are taken again at the new one.
+    const startHashes = ({ at, bytes }: Piece): Promise<KnownLeafHash | undefined> =>
+      // A scan of this piece starts less than a leaf past `at` and checks blocks starting before its end.
+      hashesAhead.start(bytes, at, Math.min(old.size, at + SCAN_WINDOW_BYTES + LEAF_BYTES));
+    const hashesOf = (read: Promise<Piece>): Promise<EarlyHashes | undefined> =>
       read.then(
-        // A scan of this piece starts less than a leaf past `at` and checks blocks starting before its end.
-        ({ at, bytes }) =>
-          hashesAhead.start(bytes, at, Math.min(old.size, at + SCAN_WINDOW_BYTES + LEAF_BYTES)),
+        (piece) => ({ phase: hashesAhead.phase, piece, hashes: startHashes(piece) }),
         () => undefined, // the read's failure is the scan's, below
       );
-    let hashes = hashesOf(ahead);
+    /** The hashes of a piece at the phase followed now: those taken early if at the same phase. */
+    const atPhase = (early: Promise<EarlyHashes | undefined>): Promise<KnownLeafHash | undefined> => {
+      const phase = hashesAhead.phase;
+      return early.then((e) =>
+        e === undefined ? undefined : e.phase === phase ? e.hashes : startHashes(e.piece),
+      );
+    };
+    let early = hashesOf(ahead);
+    let hashes = atPhase(early);
     for (let from = 0; from < old.size;) {
       const to = Math.min(old.size, from + SCAN_WINDOW_BYTES);
       const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
@@ -185,7 +197,10 @@ export async function takeLeaves(
         );
       const whole = matcher.knownBlocks === total;
       const piece = await ahead;
-      if (to < old.size) ahead = readAhead(to);
+      if (to < old.size) {
+        ahead = readAhead(to);
+        early = hashesOf(ahead);
+      }
       const window = piece.bytes.subarray(from - piece.at, readEnd - piece.at);
       // The hashes taken ahead were taken over `piece.bytes`, which `window` views: the bytes scanned.
       matcher.useKnownLeafHashes(await hashes);
@@ -196,7 +211,7 @@ export async function takeLeaves(
         matcher.useKnownLeafHashes(undefined);
       }
       hashesAhead.follow(found.map((match) => match.offset));
-      if (to < old.size) hashes = hashesOf(ahead);
+      if (to < old.size) hashes = atPhase(early);
       sources.add(scan.ops);
       if (!whole)
         for (const op of scan.ops)
@@ -363,6 +378,13 @@ class ReadBuffers {
 interface Piece {
   readonly at: number;
   readonly bytes: Buffer;
+}
+
+/** The leaf hashes of a piece, started as soon as it was read, at the phase followed then. */
+interface EarlyHashes {
+  readonly phase: number | undefined;
+  readonly piece: Piece;
+  readonly hashes: Promise<KnownLeafHash | undefined>;
 }
 
 /** Read buffers of one old-file scan: the one scanned, the one read ahead, and one whose writes settle. */

@@ -1,10 +1,11 @@
+import { LeafPlacing } from '../machines/index.js';
 import { LEAF_BYTES } from '../protocol/index.js';
-import type { PartialTransfer } from '../transfer/index.js';
+import { PLACED_SYNC_BYTES, type PartialTransfer } from '../transfer/index.js';
 
 /** What placing writes into and accepts from: the download's partial. */
 export type PlacingPartial = Pick<
   PartialTransfer<unknown>,
-  'placeUnverified' | 'acceptPlacedLeaves' | 'completeChunk'
+  'placeUnverified' | 'acceptPlacedLeaves' | 'completeChunk' | 'syncWritten'
 >;
 
 /**
@@ -12,61 +13,71 @@ export type PlacingPartial = Pick<
  * difference, PROTOCOL.md §5.17.3) and wrote into the partial at once, from the very window buffer the scan
  * hashed them in, outside the partial's rules (`placeUnverified`), before the digest can say whether the old
  * file is the server's (issue 16: the scan read them, and they were read a second time to be written once a
- * difference showed up). The delta upload's server does the same while it signs (`delta-old-file.ts`).
+ * difference showed up). The delta upload's server does the same while it signs (`delta-old-file.ts`); both
+ * follow one per-leaf rule, `LeafPlacing` (src/machines/leaf-placing.ts): a leaf counts only once its placing
+ * write landed and nothing wrote over it since, and a write over it (`overwrite`) wins, after any placing
+ * write in flight there landed.
  *
- * A leaf is marked only once its write has landed, and only while placing is on; any other write over it
- * clears it (`overwrite`). The marks are taken (`accept`) only while the old file's identity (device, inode,
- * size, mtime and ctime in ns) is the one it had when opened, after every read: any write moves its ctime,
- * so the bytes placed are the bytes the old file held and the scan hashed. Otherwise nothing is accepted and
- * the caller reads those leaves again. Chunks accepted are still claimed (the server checks the claim) and
- * the whole file's digest is checked before the rename.
+ * The leaves placed are taken (`accept`) only while the old file's identity (device, inode, size, mtime and
+ * ctime in ns) is the one it had when opened, after every read: any write moves its ctime, so the bytes
+ * placed are the bytes the old file held and the scan hashed. Otherwise nothing is accepted and the caller
+ * reads those leaves again. Chunks accepted are still claimed (the server checks the claim) and the whole
+ * file's digest is checked before the rename.
+ *
+ * Every PLACED_SYNC_BYTES placed, a sync of the partial starts behind them (`syncWritten`, vouching for
+ * nothing), as the upload's server does: the disk writes the placed leaves back while the scan goes on, and
+ * the sync after they are accepted has little left to write.
  */
 export class PlacedLeaves {
   readonly #partial: PlacingPartial;
-  /** 1 for a leaf whose placing write landed and that nothing wrote over since; undefined once stopped. */
-  #marks: Uint8Array | undefined;
+  readonly #placing: LeafPlacing;
   readonly #pending = new Set<Promise<void>>();
+  /** Bytes placed since the last sync started behind them. */
+  #unsynced = 0;
+  #syncing: Promise<void> | undefined;
+  readonly #syncBytes: number;
 
-  constructor(partial: PlacingPartial, size: number) {
+  /** `syncBytes`: bytes placed between two syncs behind them (PLACED_SYNC_BYTES; smaller in tests). */
+  constructor(partial: PlacingPartial, size: number, syncBytes = PLACED_SYNC_BYTES) {
     this.#partial = partial;
-    this.#marks = new Uint8Array(Math.ceil(size / LEAF_BYTES));
+    this.#placing = new LeafPlacing(size);
+    this.#syncBytes = syncBytes;
   }
 
   /**
    * Writes `leaves` (whole leaves, contiguous from leaf `first`) where they lie, without waiting: the
-   * caller keeps the buffers unchanged until the partial's writes have landed (`flushWrites`). A write that
-   * fails leaves its leaves unmarked: they are read again.
+   * caller keeps the buffers unchanged until the partial's writes have landed (`flushWrites`). Only leaves
+   * nothing else wrote are placed; a write that fails leaves its leaves unplaced: they are read again.
    */
   place(first: number, leaves: readonly Buffer[]): void {
-    const marks = this.#marks;
-    if (marks === undefined || leaves.length === 0) return;
+    if (leaves.length === 0) return;
     if (leaves.some((leaf) => leaf.length !== LEAF_BYTES))
       throw new RangeError('only whole leaves are placed (a leaf hint stands for LEAF_BYTES bytes)');
-    const write = this.#partial.placeUnverified(first * LEAF_BYTES, leaves).then(
-      // Marked once landed, and only while placing is on (a write in flight when it stopped is not).
-      () => {
-        if (this.#marks === marks) marks.fill(1, first, first + leaves.length);
-      },
-      () => undefined,
-    );
-    this.#pending.add(write);
-    void write.finally(() => this.#pending.delete(write));
+    for (const run of this.#placing.place(first, leaves.length)) {
+      const pieces = leaves.slice(run.first - first, run.first - first + run.count);
+      const write = this.#partial.placeUnverified(run.first * LEAF_BYTES, pieces).then(
+        () => {
+          this.#placing.landed(run, true);
+          this.#placedBytes(run.count * LEAF_BYTES);
+        },
+        () => this.#placing.landed(run, false),
+      );
+      this.#pending.add(write);
+      void write.finally(() => this.#pending.delete(write));
+    }
   }
 
   /** Whether leaf `index` is placed and nothing wrote over it since. */
   has(index: number): boolean {
-    return this.#marks?.[index] === 1;
+    return this.#placing.stateOf(index) === 'placed';
   }
 
   /**
    * Another write is about to land on leaf `index`: it is no longer placed, and a placing write still in
-   * flight lands first, so the other write is the one that stays.
+   * flight there lands first, so the other write is the one that stays.
    */
   async overwrite(index: number): Promise<void> {
-    if (this.#marks === undefined) return;
-    // Cleared after any placing write in flight landed, which would mark it again.
-    await this.settle();
-    if (this.#marks !== undefined) this.#marks[index] = 0;
+    if (this.#placing.arrive(index * LEAF_BYTES, LEAF_BYTES)) await this.settle();
   }
 
   /** Resolves once every placing write has landed or failed. */
@@ -84,23 +95,38 @@ export class PlacedLeaves {
     hashOf: (index: number) => Buffer | undefined,
   ): Promise<number[]> {
     await this.settle();
-    const marks = this.#marks;
-    this.#marks = undefined;
-    if (marks === undefined || !marks.includes(1) || !(await unchanged())) return [];
-    const accepted: number[] = [];
-    for (let index = marks.indexOf(1); index >= 0; index = marks.indexOf(1, index + 1)) {
-      const hash = hashOf(index);
-      if (hash === undefined) continue;
-      // The rules check and hash the leaf as a received one (the hint is the scan's hash of the bytes placed).
-      this.#partial.acceptPlacedLeaves(index * LEAF_BYTES, [hash]);
-      this.#partial.completeChunk(index, hash);
-      accepted.push(index);
+    const placing = this.#placing;
+    try {
+      const placed = placing.stopped ? [] : placing.placedLeaves();
+      if (placed.length === 0 || !(await unchanged())) return [];
+      const accepted: number[] = [];
+      for (const index of placed) {
+        const hash = hashOf(index);
+        if (hash === undefined || placing.take(index, 1) !== 1) continue;
+        // The rules check and hash the leaf as a received one (the hint is the scan's hash of the bytes placed).
+        this.#partial.acceptPlacedLeaves(index * LEAF_BYTES, [hash]);
+        this.#partial.completeChunk(index, hash);
+        accepted.push(index);
+      }
+      return accepted;
+    } finally {
+      placing.stop();
     }
-    return accepted;
   }
 
-  /** Placing stops: no leaf is marked from now on, and none is accepted. */
+  /** Placing stops: nothing is placed from now on, and nothing accepted. */
   stop(): void {
-    this.#marks = undefined;
+    this.#placing.stop();
+  }
+
+  /** One sync at a time behind the placed bytes; its failure is the partial's to report (next write, close). */
+  #placedBytes(bytes: number): void {
+    this.#unsynced += bytes;
+    if (this.#unsynced < this.#syncBytes || this.#syncing !== undefined) return;
+    this.#unsynced = 0;
+    this.#syncing = this.#partial.syncWritten().then(
+      () => (this.#syncing = undefined),
+      () => undefined,
+    );
   }
 }

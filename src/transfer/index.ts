@@ -6,7 +6,12 @@ export {
   resolveParentSync,
   type RootPath,
 } from './root-path.js';
-export { PartialTransfer, DURABLE_BATCH_BYTES, type PartialTransferOptions } from './partial-transfer.js';
+export {
+  PartialTransfer,
+  DURABLE_BATCH_BYTES,
+  PLACED_SYNC_BYTES,
+  type PartialTransferOptions,
+} from './partial-transfer.js';
 export {
   sameTransferHeader,
   type PartialStore,
