@@ -18,7 +18,7 @@ import {
 } from './receive-blocks.js';
 import type { OffThreadWriter, OpenResult, ParallelOpener } from '../protocol/index.js';
 
-/** Records per block handed to a worker: 16 full ones and a chunk's short last one (`RECEIVE_BLOCK_RECORDS`). */
+/** Records per block handed to a worker: 32 full ones and a chunk's short last one (`RECEIVE_BLOCK_RECORDS`). */
 const BLOCK_RECORDS = RECEIVE_BLOCK_RECORDS;
 const BLOCK_BYTES = RECEIVE_BLOCK_BYTES;
 /**

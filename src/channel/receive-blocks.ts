@@ -12,24 +12,27 @@ import {
  */
 const CHUNK_TAIL_BYTES = 16 * 1024;
 /**
- * Bytes of a receive block: 16 full records (about 1 MiB, as the sending side's blocks) and a chunk's short
- * last record (`RECEIVE_BLOCK_RECORDS`).
+ * Bytes of a receive block: 32 full records (about 2 MiB) and a chunk's short last record
+ * (`RECEIVE_BLOCK_RECORDS`).
  */
-export const RECEIVE_BLOCK_BYTES = 16 * MAX_RECORD_BYTES + CHUNK_TAIL_BYTES;
+export const RECEIVE_BLOCK_BYTES = 32 * MAX_RECORD_BYTES + CHUNK_TAIL_BYTES;
 /**
- * Records of a receive block at most: 16 full ones and a short one. A default 4 MiB chunk arrives as 64 full
- * records, a short one and its PUT_CHUNK (which closes the block, `pooled-opening.ts`): with room for 16
- * records it went to the workers as five blocks (16, 16, 16, 16 and one of 1,949 bytes), now as four. That
- * is a hand-over and a result fewer per chunk, and a leaf split between two blocks fewer (hashed on the event
- * loop, since neither worker holds all of it): 3 of the chunk's 64 leaves instead of 4.
+ * Records of a receive block at most: 32 full ones and a short one. A default 4 MiB chunk arrives as 64 full
+ * records, a short one and its PUT_CHUNK (which closes the block, `pooled-opening.ts`): it goes to the workers
+ * as two blocks (32, and 32 with the short one). A leaf split between two blocks is hashed on the event loop,
+ * since neither worker holds all of it (a record carries 65,506 bytes of data, a leaf 65,536, so block
+ * boundaries never fall on leaf boundaries): 1 of the chunk's 64 leaves, where blocks of 17 records (16 full)
+ * split 3 and cost twice the hand-overs and results (issue 14: the pipeline case's main thread, measured
+ * 0.53-0.66 -> 0.46-0.52 CPU s/GiB at 2 threads).
  */
-export const RECEIVE_BLOCK_RECORDS = 17;
+export const RECEIVE_BLOCK_RECORDS = 33;
 /**
  * Blocks kept for reuse, by every channel of the process: what the pool's workers hold and what the writer
  * still has queued (up to ~9 MiB: `BatchedWriter`), so a stream past its first few MiB allocates none, and a
- * session after another starts with blocks made. More are dropped as they come free.
+ * session after another starts with blocks made. More are dropped as they come free. 16 MiB, as 16 blocks of
+ * 16 records were.
  */
-const MAX_SPARE_BLOCKS = 16;
+const MAX_SPARE_BLOCKS = 8;
 /**
  * Free blocks, shared by every channel: ones whose every record was file data, released by the writer once
  * written (`leaseReceived`). A block that held anything else is never reused: its views may be kept. Not

@@ -2,7 +2,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { offThreadWriterOf, releaseReceived } from '../protocol/index.js';
 
 /** Contiguous data is gathered into one `pwritev` of about this many bytes. */
-const BATCH_BYTES = 1024 * 1024;
+export const BATCH_BYTES = 1024 * 1024;
 /** Writes in flight beyond this many bytes make the caller wait: the disk pushes back on the socket. */
 const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
 

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import type { Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { FramedSocket, SecureChannel } from '../../../src/channel/index.js';
 import { FerryError } from '../../../src/errors/index.js';
 import {
@@ -270,6 +272,45 @@ test('a reader that stops reading bounds what the pool holds: the socket pauses,
     receiving.close();
   } finally {
     pair.close();
+    await pool.close();
+  }
+});
+
+test('a default 4 MiB chunk goes to the workers as two blocks, and at most one of its leaves is hashed on the event loop', async () => {
+  const pool = new SealPool(2);
+  // One read holding the whole stream: every block is filled as far as it goes before any is posted, so where
+  // blocks end depends only on the block's size, not on how the socket happened to split the bytes.
+  const wire = new PassThrough({ highWaterMark: 64 * 1024 * 1024 });
+  try {
+    const chunkBytes = 4 * 1024 * 1024;
+    const chunks = 2;
+    const content = new SeededRandom(12).bytes(chunks * chunkBytes);
+    const messages = fileMessages(content, chunkBytes);
+    const sender = keyed(100_000);
+    const receiving = new SecureChannel(
+      new FramedSocket(wire as unknown as Socket),
+      keyed(100_000),
+      Buffer.alloc(32),
+      Buffer.alloc(32),
+    );
+    const opener = new ReversingOpener(pool);
+    receiving.openInParallel(opener);
+    wire.write(Buffer.concat(messages.map((m) => frame(sender.sealParts(encodeMessage(m))))));
+    let hinted = 0;
+    for (const expected of messages) {
+      const got = await receiving.receive();
+      assert.deepEqual(got, expected);
+      if (got.type !== 'PUT_DATA') continue;
+      const first = Math.ceil(got.offset / LEAF_BYTES) * LEAF_BYTES;
+      if (first < got.offset + got.data.length && takeLeafHash(got.data, first - got.offset) !== undefined)
+        hinted += 1;
+    }
+    // 65 data records and a PUT_CHUNK per chunk: blocks of 32 full records and the short one (16 and 17 before).
+    assert.equal(opener.jobs, 2 * chunks);
+    assert.equal(hinted, chunks * (chunkBytes / LEAF_BYTES - 1));
+    receiving.close();
+  } finally {
+    wire.destroy();
     await pool.close();
   }
 });
