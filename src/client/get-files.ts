@@ -260,10 +260,14 @@ async function runDownloads(
     } as const;
     // One file refused on its own does not end the run (the policy uploads follow too).
     const failed = (err: unknown): GetJobResult => {
-      const error = onThisMachine(aboutRemotePath(err, options.server, job.remotePath), {
-        root: localDir,
-        local: job.local,
-      });
+      const error = directoryWithoutRecursive(
+        onThisMachine(aboutRemotePath(err, options.server, job.remotePath), {
+          root: localDir,
+          local: job.local,
+        }),
+        options,
+        job.remotePath,
+      );
       if (!failsOnlyThisJob(error, session)) throw error;
       open.end(subject);
       emit({ type: 'transfer-failed', ...subject, code: error.code, message: error.message });
@@ -437,6 +441,24 @@ async function runDownloads(
   } finally {
     window.abandon();
   }
+}
+
+/**
+ * The server's refusal of a directory asked for as a file (its path is a directory: PATH_INVALID,
+ * `destination is a directory`) in a get without -r: the user named a directory and forgot -r, as `send`
+ * says of a local one. With -r the listing never asks for a directory as a file.
+ */
+function directoryWithoutRecursive(
+  error: FerryError,
+  options: GetFilesOptions,
+  remotePath: string,
+): FerryError {
+  if (options.recursive || !error.remote || error.code !== 'PATH_INVALID') return error;
+  if (error.detail !== 'destination is a directory') return error;
+  return new FerryError('USAGE_INVALID', 'is a directory on the server: add -r to get it as a tree', {
+    cause: error,
+    subject: remoteName(options.server, remotePath),
+  });
 }
 
 /** Requests in flight for the files of one batch that go the one-file path (see runDownloads). */
