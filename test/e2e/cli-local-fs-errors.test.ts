@@ -54,6 +54,8 @@ describe('local file system failures of a download name the path asked for and w
     await writeFile(join(root, 'tree', 'one.txt'), '1');
     await writeFile(join(root, 'tree', 'two.txt'), '2');
     await writeFile(join(root, 'tree', 'sub', 'three.txt'), '3');
+    await mkdir(join(root, 'many'));
+    for (const n of [1, 2, 3, 4]) await writeFile(join(root, 'many', `m${n}.txt`), `${n}`);
     server = await startServe(['--home', serverHome, '--root', root, '--log-level', 'warn']);
   });
 
@@ -107,6 +109,18 @@ describe('local file system failures of a download name the path asked for and w
     assert.ok(into.stderr.includes(`${join(existing, 'sub')}: permission denied (eacces)`), into.stderr);
     assert.doesNotMatch(into.stderr, /^ferry: .*: sub: /m, 'the summary names the local path, not "sub"');
     assertNamesNoInternals(into);
+    // Small files in one directory come in a batch (PROTOCOL.md §5.20), staged as temporaries: the same.
+    const batched = await readOnlyDir('ro-batch', 'many');
+    const batch = await ferry('get', '-r', `${server.address}/many`, join(dir, 'ro-batch'));
+    assertExit(batch, 9, 'get -r of a batch into a read-only directory');
+    for (const n of [1, 2, 3, 4])
+      assert.ok(
+        batch.stderr.includes(
+          `${join(batched, `m${n}.txt`)}: permission denied (eacces): cannot create files in ${batched}\n`,
+        ),
+        batch.stderr,
+      );
+    assertNamesNoInternals(batch);
     const sync = await ferry('sync', `${server.address}/tree`, existing);
     assertExit(sync, 9, 'sync down into a read-only tree');
     assert.ok(sync.stderr.includes(`${join(existing, 'one.txt')}: permission denied (eacces)`), sync.stderr);
