@@ -128,6 +128,13 @@ export function registerInviteCommands(program: Command): void {
         process.stdout.write(`${JSON.stringify(invites)}\n`);
         return;
       }
+      // As `ferry clients` does: silence would read as "none", when the likelier cause is the wrong home.
+      if (invites.length === 0)
+        process.stderr.write(
+          flags.coordination === undefined
+            ? `no open invite in the home ${homeOf(command)} (\`ferry invite\` there makes one; a server started with another --home has its own)\n`
+            : 'no open invite in this cluster\n',
+        );
       for (const invite of invites) {
         process.stdout.write(
           `${invite.id}  expires ${invite.expiresAt}  ${invite.permissions.join(',')}${invite.name ? `  ${invite.name}` : ''}\n`,

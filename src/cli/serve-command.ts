@@ -21,6 +21,7 @@ import {
   parseThreads,
 } from './parse-option.js';
 import { createLogger } from './logger.js';
+import { LOG_LEVELS } from './log-level.js';
 import { applyServeConfig } from './serve-config.js';
 import { tuneServeHeap } from './serve-heap.js';
 import { objectStoreFromFlags } from './object-store-flags.js';
@@ -76,7 +77,7 @@ export function registerServeCommand(program: Command): void {
       `127.0.0.1:${SERVER_DEFAULTS.port}`,
     )
     .option('--init', 'create an identity first if this home has none')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug or silent', 'info')
+    .option('--log-level <level>', LOG_LEVELS.join(', '), 'info')
     .option('--log-file <path>', 'append JSON log lines to this file instead of stderr')
     .option('--dashboard <host:port>', 'serve a read-only web dashboard there (e.g. 127.0.0.1:7080)')
     .option('--dashboard-public', 'allow the dashboard on a non-loopback address (plain HTTP, token only)')

@@ -283,6 +283,6 @@ function outcomeOf(result: SmallFileOutcome, file: SmallFile): GetBatchOutcome {
     case 'refused':
       return result.code === 'FILE_EXISTS'
         ? new FerryError('FILE_EXISTS', 'a different file is in the way (use overwrite to replace it)')
-        : new FerryError(result.code);
+        : (result.error ?? new FerryError(result.code));
   }
 }

@@ -19,6 +19,7 @@ import { InFlightWindow } from './in-flight-window.js';
 import { getBatch, smallDownloadsFrom, type BatchedDownload } from './get-batch.js';
 import { planDownloads, skipLink } from './get-plan.js';
 import { aboutRemotePath, remoteName } from './remote-name.js';
+import { onThisMachine } from './on-this-machine.js';
 import { failsOnlyThisJob, jobsFailedError } from './job-failure.js';
 import { DEFAULT_STREAMS, ExtraStreams } from './extra-sessions.js';
 import { withRetries, type ConnectOptions } from './send-files.js';
@@ -214,7 +215,9 @@ async function makeLocalDir(dir: string, create: boolean): Promise<string | unde
     throw new FerryError('PATH_NOT_FOUND', 'no such directory on this machine; add --mkdir to create it', {
       subject: dir,
     });
-  return mkdir(dir, { recursive: true });
+  return mkdir(dir, { recursive: true }).catch((err: unknown) => {
+    throw onThisMachine(err, { root: dir, local: [] });
+  });
 }
 
 /**
@@ -257,7 +260,14 @@ async function runDownloads(
     } as const;
     // One file refused on its own does not end the run (the policy uploads follow too).
     const failed = (err: unknown): GetJobResult => {
-      const error = aboutRemotePath(err, options.server, job.remotePath);
+      const error = directoryWithoutRecursive(
+        onThisMachine(aboutRemotePath(err, options.server, job.remotePath), {
+          root: localDir,
+          local: job.local,
+        }),
+        options,
+        job.remotePath,
+      );
       if (!failsOnlyThisJob(error, session)) throw error;
       open.end(subject);
       emit({ type: 'transfer-failed', ...subject, code: error.code, message: error.message });
@@ -305,7 +315,10 @@ async function runDownloads(
       },
     });
     const named = (err: unknown): never => {
-      const error = aboutRemotePath(err, options.server, job.remotePath);
+      const error = onThisMachine(aboutRemotePath(err, options.server, job.remotePath), {
+        root: localDir,
+        local: job.local,
+      });
       // VERIFY_ONLY (PROTOCOL.md §5.11.1): our own comparison found *our* file differs from the server's copy.
       if (error.code === 'FILE_EXISTS' && target.exists && !options.overwrite && !error.remote)
         throw new FerryError('FILE_EXISTS', `differs from ${remoteName(options.server, job.remotePath)}`, {
@@ -362,7 +375,9 @@ async function runDownloads(
                   subject: target.path,
                   cause: outcome,
                 })
-              : outcome.about(target.path);
+              : outcome.remote
+                ? outcome.about(target.path)
+                : onThisMachine(outcome, { root: localDir, local: job.local });
           return failedBatched(job, subject, error);
         }
         noteProgress();
@@ -428,6 +443,24 @@ async function runDownloads(
   }
 }
 
+/**
+ * The server's refusal of a directory asked for as a file (its path is a directory: PATH_INVALID,
+ * `destination is a directory`) in a get without -r: the user named a directory and forgot -r, as `send`
+ * says of a local one. With -r the listing never asks for a directory as a file.
+ */
+function directoryWithoutRecursive(
+  error: FerryError,
+  options: GetFilesOptions,
+  remotePath: string,
+): FerryError {
+  if (options.recursive || !error.remote || error.code !== 'PATH_INVALID') return error;
+  if (error.detail !== 'destination is a directory') return error;
+  return new FerryError('USAGE_INVALID', 'is a directory on the server: add -r to get it as a tree', {
+    cause: error,
+    subject: remoteName(options.server, remotePath),
+  });
+}
+
 /** Requests in flight for the files of one batch that go the one-file path (see runDownloads). */
 const FALLBACKS_IN_FLIGHT = 16;
 
@@ -438,18 +471,25 @@ async function finishTree(
   options: GetFilesOptions,
   emit: (event: TransferEvent) => void,
 ): Promise<void> {
+  // A local failure names the entry under the destination the user named, as a file's failure does.
+  const here = <T>(local: readonly string[], step: () => Promise<T>): Promise<T> =>
+    step().catch((err: unknown) => {
+      throw onThisMachine(err, { root: localDir, local });
+    });
   for (const dir of plan.dirs) {
-    const target = await resolveUnderRoot(localDir, dir.local, { createDirs: true, allowDirectory: true });
-    await makeReceivedDirectory(target.path).catch((err: unknown) => {
-      throw toFerryError(err).about(dir.local.join('/'));
+    await here(dir.local, async () => {
+      const target = await resolveUnderRoot(localDir, dir.local, { createDirs: true, allowDirectory: true });
+      await makeReceivedDirectory(target.path);
     });
   }
   for (const link of plan.links) {
-    const target = await resolveUnderRoot(localDir, link.local, {
-      createDirs: true,
-      allowLink: true,
-      allowDirectory: link.replaces === 'dir',
-    });
+    const target = await here(link.local, () =>
+      resolveUnderRoot(localDir, link.local, {
+        createDirs: true,
+        allowLink: true,
+        allowDirectory: link.replaces === 'dir',
+      }),
+    );
     const existing = await lstat(target.path).catch(() => undefined);
     if (existing && !existing.isSymbolicLink() && link.replaces === undefined) {
       emit({ type: 'entry-skipped', path: link.local.join('/'), reason: 'a file is in the way of the link' });
@@ -467,12 +507,16 @@ async function finishTree(
       continue;
     }
     // A file in the way that sync replaces goes by the rename itself; a directory just before it.
-    if (existing && link.replaces) await clearForReplacement(target, link.replaces);
-    await placeLink(target, link.target, link.mtimeMs, { replace: existing !== undefined });
+    await here(link.local, async () => {
+      if (existing && link.replaces) await clearForReplacement(target, link.replaces);
+      await placeLink(target, link.target, link.mtimeMs, { replace: existing !== undefined });
+    });
   }
   const deepestFirst = [...plan.dirs].sort((a, b) => b.local.length - a.local.length);
   for (const dir of deepestFirst) {
-    const target = await resolveUnderRoot(localDir, dir.local, { createDirs: false, allowDirectory: true });
-    await setDirectoryAttributes(target.path, receivedDirectoryMode(dir.mode), dir.mtimeMs);
+    await here(dir.local, async () => {
+      const target = await resolveUnderRoot(localDir, dir.local, { createDirs: false, allowDirectory: true });
+      await setDirectoryAttributes(target.path, receivedDirectoryMode(dir.mode), dir.mtimeMs);
+    });
   }
 }

@@ -57,7 +57,20 @@ export type SmallFileOutcome =
    * as for a name that existed: compare it, or FILE_EXISTS.
    */
   | { status: 'taken' }
-  | { status: 'refused'; code: ErrorCode };
+  /**
+   * `error`: a failed system call's error (its path and errno, for this side's own message: a client names
+   * the file it asked for and why); ferry's own refusals are said by `code`, the only part on the wire.
+   */
+  | { status: 'refused'; code: ErrorCode; error?: FerryError };
+
+/** A refused outcome for `err`, keeping a system call's error (see SmallFileOutcome). */
+function refusal(err: unknown): { status: 'refused'; code: ErrorCode; error?: FerryError } {
+  const error = toFerryError(err);
+  const errno = (error.cause as { code?: unknown } | undefined)?.code;
+  return typeof errno === 'string'
+    ? { status: 'refused', code: error.code, error }
+    : { status: 'refused', code: error.code };
+}
 
 /** What staging left of one {@link SmallFile}: its durable temporary, or already its outcome. */
 export type StagedSmallFile = { status: 'staged'; temp: string } | SmallFileOutcome;
@@ -112,7 +125,7 @@ export async function stageSmallFiles(
 ): Promise<StagedSmallFile[]> {
   const staged: StagedSmallFile[] = files.map(() => ({ status: 'refused', code: 'INTERNAL' }));
   const refuse = (index: number, err: unknown): void => {
-    staged[index] = { status: 'refused', code: toFerryError(err).code };
+    staged[index] = refusal(err);
   };
   const prefix = `${options.tempPrefix ?? SERVER_BATCH_TEMP_PREFIX}${randomBytes(8).toString('hex')}-`;
   const written: Array<{ index: number; fd: number; temp: string }> = [];
@@ -177,7 +190,7 @@ export async function stageSmallFiles(
 export async function placeStagedFiles(files: readonly StagedPlacement[]): Promise<SmallFileOutcome[]> {
   const outcomes: SmallFileOutcome[] = files.map(() => ({ status: 'placed' }));
   const refuse = (index: number, err: unknown): void => {
-    outcomes[index] = { status: 'refused', code: toFerryError(err).code };
+    outcomes[index] = refusal(err);
   };
   const byDir = new Map<string, number[]>();
   // Each directory is checked once per batch, right before the first name placed in it.

@@ -1,4 +1,4 @@
-// End to end through a real cluster (issue 15, "Done means"): `ferry send` of a tree of 200 files of
+// End to end through a real cluster (issue 15, "Done means"): `ferry send` of a tree of 100 files of
 // 1 KiB (bin/ferry, compiled dist/) through a byte-counting proxy to HAProxy in TCP mode in front of two
 // `ferry serve` on one Swift bucket and one etcd (test/helpers/cluster-rig.ts). The server receiving the
 // tree (found by its own log lines) is killed with SIGKILL once it has stored half the files; the client's
@@ -7,8 +7,10 @@
 // the files not yet stored (plus their records), not the whole tree again. Nothing sleeps: the test waits
 // on log lines and process exits.
 //
-// 200 files, not the issue's 1,000: each small file is several requests to Swift (about 9 files a second on
-// this shared machine), so 1,000 files do not fit the runner's 120 s per file beside Swift's start-up;
+// 100 files, not the issue's 1,000: each small file is several requests to Swift (about 9 files a second on
+// an idle shared machine, a third of that at load 28), and the whole file, Swift's start-up included, ran
+// past the runner's per-file deadline with 200 on a loaded machine (46 s of test at load 12); the behaviour
+// does not depend on the count, which is well above a batch's in-flight bound either way.
 // `scripts/cluster/kill-test.ts --cases tree --files 1000` runs the 1,000. The retry's first batch waits for
 // the killed server's etcd lease (10 s) and then for Swift, with no byte on the wire: the client's stall
 // timeout is raised so that wait is not taken for a dead link.
@@ -18,14 +20,14 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { useClusterRig } from '../helpers/cluster-rig.js';
 
-const FILES = 200;
+const FILES = 100;
 const FILE_BYTES = 1024;
 /** Per small file on the wire: its record, path, size, mode, mtime and digest; measured ~150, bounded 512. */
 const PER_FILE_BYTES = 512;
 /**
  * Files a retry may send again: the batches not yet answered when the server died (PROTOCOL.md §5.14: at
  * most MAX_BATCHES_IN_FLIGHT = 2 of at most MAX_BATCH_ENTRIES = 512). Those already stored come back
- * IDENTICAL (the object read back and compared) and are not written again. At 200 files that is the whole
+ * IDENTICAL (the object read back and compared) and are not written again. At 100 files that is the whole
  * tree: the bytes after the cut are bounded by the batches in flight, the writes by the files missing.
  */
 const IN_FLIGHT_FILES = Math.min(FILES, 2 * 512);
@@ -33,7 +35,7 @@ const IN_FLIGHT_FILES = Math.min(FILES, 2 * 512);
 describe('ferry send of a tree to a cluster, kill -9 of the receiving server', () => {
   const rig = useClusterRig();
 
-  test('200 files through HAProxy, kill -9 once half are stored: the retry sends the rest to the other server, every object is exact', async (t) => {
+  test('100 files through HAProxy, kill -9 once half are stored: the retry sends the rest to the other server, every object is exact', async (t) => {
     const { dir, cluster } = rig();
     const tree = join(dir, 'tree');
     const files = new Map<string, Buffer>();

@@ -276,6 +276,23 @@ describe('errors that name the thing and the next step', () => {
     );
   });
 
+  test('getting a directory without -r says to add -r, naming it on the server', async () => {
+    await mkdir(join(root, 'docs'), { recursive: true });
+    await writeFile(join(root, 'docs', 'x.txt'), 'x');
+    const local = join(dir, 'get-a-directory');
+    await mkdir(local);
+    const result = await ferry('get', `${server.address}/docs`, local);
+    assertExit(result, 2, 'get a directory without -r');
+    assert.ok(
+      result.stderr.includes(
+        `ferry: USAGE_INVALID: invalid usage: ${server.address}/docs: is a directory on the server: add -r to get it as a tree\n`,
+      ),
+      result.stderr,
+    );
+    assert.doesNotMatch(result.stderr, /not a valid relative path/);
+    assert.deepEqual(await readdir(local), [], 'nothing was made');
+  });
+
   test('allow into a home with no identity and clients on a missing home are errors naming the home', async () => {
     const empty = join(dir, 'empty-home');
     const allow = await runFerry(['--home', empty, 'allow', clientId]);

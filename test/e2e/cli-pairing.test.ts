@@ -100,6 +100,16 @@ describe('ferry invite / pair against a running ferry serve', () => {
       [{ id: client.id, name: 'laptop', permissions: ['upload'] }],
     );
     assert.deepEqual(await openInviteIds(), [], 'the invite is used up');
+    // None left: said on stderr, naming the home (silence read as "nothing" when the home was the wrong one).
+    const none = await runFerry(['--home', serverHome, 'invites']);
+    assertExit(none, 0, 'invites with none open');
+    assert.deepEqual(
+      [none.stdout, none.stderr],
+      [
+        '',
+        `no open invite in the home ${serverHome} (\`ferry invite\` there makes one; a server started with another --home has its own)\n`,
+      ],
+    );
 
     const source = join(dir, 'hello.txt');
     await writeFile(source, 'paired and sent\n');

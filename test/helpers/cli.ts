@@ -29,6 +29,12 @@ export interface CliOptions {
    * packed tarball; by default the checkout's bin/ferry under this node.
    */
   bin?: string;
+  /**
+   * Run as a user whom file modes bind: root (CI containers, this machine) normally writes into a
+   * read-only directory and reads a mode-000 file, so the child runs without CAP_DAC_OVERRIDE and
+   * CAP_DAC_READ_SEARCH (`setpriv --bounding-set`); any other user is bound already.
+   */
+  heedModes?: boolean;
 }
 
 /**
@@ -50,8 +56,12 @@ export function ferryEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
  */
 function spawnChild(args: readonly string[], options: CliOptions): ChildProcess {
   // Never a shell, never stdin: tests must not read a terminal (ECOSYSTEM.md, "Traps seen here").
-  const [command, commandArgs] =
+  const [ferry, ferryArgs] =
     options.bin === undefined ? [process.execPath, [FERRY_BIN, ...args]] : [options.bin, [...args]];
+  const [command, commandArgs] =
+    options.heedModes && process.getuid?.() === 0
+      ? ['setpriv', ['--bounding-set', '-dac_override,-dac_read_search', '--', ferry, ...ferryArgs]]
+      : [ferry, ferryArgs];
   return spawnDaemon(command, commandArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: ferryEnv(options.env),

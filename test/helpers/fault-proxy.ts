@@ -154,6 +154,15 @@ export class ProxiedConnection {
     this.#markCut();
   }
 
+  /**
+   * Resets only the client's socket (an RST), leaving the server's open and, on a stalled link, frozen: what
+   * the client sees when its end of the link dies, while the server, told nothing, still holds its session.
+   * The event-driven stand-in for a client's stall watchdog, whose timer depends on the machine's speed.
+   */
+  resetClient(): void {
+    resetOrDestroy(this.#client);
+  }
+
   /** Destroys both sockets (without an RST). Idempotent. */
   destroy(): void {
     this.#client.destroy();
