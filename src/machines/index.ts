@@ -25,6 +25,7 @@ export {
 } from './batch-receiver.js';
 export { missingChunks } from './missing-chunks.js';
 export { judgeHeldClaim } from './held-claim.js';
+export { LeafPlacing, type LeafPlacingState, type LeafRun } from './leaf-placing.js';
 export {
   UploadSenderMachine,
   UPLOAD_SENDER_TRANSITIONS,
