@@ -27,6 +27,14 @@ export class ScanHashesAhead {
   }
 
   /**
+   * The phase (offset mod LEAF_BYTES) of the leaves `start` hashes now, undefined while it hashes nothing: a
+   * delta upload's scan skips phase 0, whose leaves its new file's hashes taken ahead already hold.
+   */
+  get phase(): number | undefined {
+    return this.#following ? this.#phase : undefined;
+  }
+
+  /**
    * Starts hashing the leaves of `piece` (file bytes from offset `at`, in a SharedArrayBuffer) that start at
    * the phase before offset `before`; resolves with them for the matcher (`useKnownLeafHashes`), or
    * undefined when nothing is hashed ahead or the thread failed (the matcher then hashes what it checks).
