@@ -65,7 +65,10 @@ interface WindowRead {
   readonly chunk: number;
   readonly window: Buffer;
   readonly read: Promise<void>;
+  /** Its leaves at the last match's phase, off the boundaries (`ScanAhead`). */
   readonly known: Promise<KnownLeafHash | undefined>;
+  /** Its whole leaves on the boundaries, when the new file's hashes taken ahead do not hold them. */
+  readonly boundaries: Promise<Buffer | undefined>;
 }
 
 /** A delta upload's signature as its records arrive (PROTOCOL.md §5.15.2), fed by the loop receiving them. */
@@ -137,15 +140,20 @@ export async function streamDeltaChunks(
     buffers ??= [0, 1].map(() => Buffer.from(new SharedArrayBuffer(bytes)));
     const window = buffers[turn++ % 2]!.subarray(0, windowEnd - start);
     const read = source.readExactly(window, 0, window.length, start).then(() => undefined);
-    // At the phase known when the read lands; leaves on the boundaries are `ahead`'s (`knownLeaves`).
+    // At the phase known when the read lands; leaves on the boundaries are `ahead`'s (`knownLeaves`) or
+    // hashed here: the hashing ahead stops once the signature is whole (`LeafHashesAhead.stop`), and the
+    // chunks past it were hashed on this thread (issue 16: most of an insertion's client CPU).
     const known = read.then(() => {
       const phase = options.scanAhead?.phase;
-      if (phase === undefined || (phase === 0 && options.ahead)) return undefined;
-      return options.scanAhead!.start(window, start, end);
+      return phase === undefined || phase === 0 ? undefined : options.scanAhead!.start(window, start, end);
     });
+    const boundaries = read.then(() =>
+      options.ahead?.hashes.has(start / LEAF_BYTES) ? undefined : wholeLeafHashes(window, end - start),
+    );
     // Awaited by the scan; one left behind by a failure or an abort must not go unhandled.
     known.catch(() => undefined);
-    return { chunk, window, read, known };
+    boundaries.catch(() => undefined);
+    return { chunk, window, read, known, boundaries };
   };
   /** Scans the chunk read by `reading` from `carried` on. */
   const scanChunk = async (
@@ -165,7 +173,9 @@ export async function streamDeltaChunks(
       matcher.extend(Math.max(matcher.knownBlocks, await arriving.waitFor(want)));
     }
     await reading.read;
-    const onBoundaries = await knownLeaves(source, options.ahead, window, start, end);
+    const onBoundaries =
+      (await knownLeaves(source, options.ahead, window, start, end)) ??
+      boundaryLeaves(window, start, await reading.boundaries);
     const shifted = await reading.known;
     matcher.useKnownLeafHashes(
       onBoundaries && shifted
@@ -246,6 +256,7 @@ export async function streamDeltaChunks(
   } finally {
     // A read ahead left by a failure: over before the caller may close the source.
     await reading?.known.catch(() => undefined);
+    await reading?.boundaries.catch(() => undefined);
   }
   if (later.length > 0 && arriving) matcher.extend(await arriving.waitFor(arriving.totalBlocks));
   for (const { chunk, carried } of later) {
@@ -375,6 +386,44 @@ async function knownLeaves(
     offset + LEAF_BYTES <= Math.min(source.size, start + window.length)
       ? copyOf(hashes.get(offset / LEAF_BYTES))
       : undefined;
+}
+
+/**
+ * The leaf hashes of the whole leaves among the first `length` bytes of `window` (a chunk read into shared
+ * memory), 32 bytes each in order, taken on the leaf hash thread; undefined if it could not (the chunk is
+ * then hashed here, as before).
+ */
+function wholeLeafHashes(window: Buffer, length: number): Promise<Buffer | undefined> {
+  const whole = Math.floor(length / LEAF_BYTES);
+  if (whole === 0 || !(window.buffer instanceof SharedArrayBuffer)) return Promise.resolve(undefined);
+  const starts = Array.from({ length: whole }, (_, i) => window.byteOffset + i * LEAF_BYTES);
+  return LEAF_HASH_THREAD.hashLeaves(window.buffer, starts, LEAF_BYTES).catch(() => undefined);
+}
+
+/**
+ * The leaf hashes `hashes` (`wholeLeafHashes`) of the chunk at `start` read into `window`: noted for the
+ * chunk hash (leaf hints) and returned for the matcher. Taken over these very bytes, which stay as they are
+ * until the chunk is sent or kept for later (its hints then forgotten), so no identity check is needed.
+ */
+function boundaryLeaves(
+  window: Buffer,
+  start: number,
+  hashes: Buffer | undefined,
+): KnownLeafHash | undefined {
+  if (hashes === undefined) return undefined;
+  const count = hashes.length / 32;
+  for (let i = 0; i < count; i++)
+    noteLeafHash(
+      window.buffer,
+      window.byteOffset + i * LEAF_BYTES,
+      Buffer.from(hashes.subarray(32 * i, 32 * i + 32)),
+    );
+  return (offset) => {
+    const i = (offset - start) / LEAF_BYTES;
+    return Number.isInteger(i) && i >= 0 && i < count
+      ? Buffer.from(hashes.subarray(32 * i, 32 * i + 32))
+      : undefined;
+  };
 }
 
 /** A hash the matcher may hand on as its own (a leaf hint's hash is kept by the chunk hasher). */

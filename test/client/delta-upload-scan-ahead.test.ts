@@ -17,6 +17,7 @@ import {
   deltaSignatureOf,
 } from '../../src/protocol/index.js';
 import {
+  LEAF_HASH_THREAD,
   LeafHashThread,
   LeafHashesAhead,
   SourceFile,
@@ -38,7 +39,11 @@ interface Streamed {
   usedByPhase: Map<number, number>;
 }
 
-async function stream(t: TestContext, scanAhead: 'none' | 'thread' | 'zeros'): Promise<Streamed> {
+async function stream(
+  t: TestContext,
+  scanAhead: 'none' | 'thread' | 'zeros',
+  hashedAhead = true,
+): Promise<Streamed> {
   const dir = await makeTempDir('ferry-upload-scan-ahead-');
   t.after(() => removeTempDir(dir));
   const path = join(dir, 'next.bin');
@@ -74,8 +79,8 @@ async function stream(t: TestContext, scanAhead: 'none' | 'thread' | 'zeros'): P
     },
   };
   try {
-    const ahead = LeafHashesAhead.start(source);
-    await ahead.settled();
+    const ahead = hashedAhead ? LeafHashesAhead.start(source) : undefined;
+    await ahead?.settled();
     const hashes = new ChunkHashes(source.size, CHUNK_BYTES);
     const pieces: string[] = [];
     await streamDeltaChunks(source, {
@@ -83,7 +88,7 @@ async function stream(t: TestContext, scanAhead: 'none' | 'thread' | 'zeros'): P
       chunks: Array.from({ length: hashes.count }, (_, i) => i)[Symbol.iterator](),
       hashes,
       matcher: new DeltaMatcher(deltaSignatureOf(old, LEAF_BYTES)),
-      ahead,
+      ...(ahead ? { ahead } : {}),
       ...(scanAhead === 'none' ? {} : { scanAhead: counted }),
       sink: {
         sendCopy: (offset, oldOffset, length) => {
@@ -134,4 +139,25 @@ test('a delta upload scan whose thread answers wrong hashes counts none of them:
   const copied = (pieces: string[]) =>
     pieces.filter((p) => p.startsWith('copy')).reduce((n, p) => n + Number(p.split(/[+@]/)[1]), 0);
   assert.ok(copied(wrong.pieces) < copied(plain.pieces), 'the wrong hashes matched nothing');
+});
+
+test('a delta upload scan past the new file’s hashes taken ahead hashes each chunk’s leaves on the thread as it reads it, for the chunk hash', async (t) => {
+  // The hashing ahead stops once the signature is whole: here it never ran. The leaf hash thread's jobs are
+  // counted (the real thread still does them).
+  const hashLeaves = LEAF_HASH_THREAD.hashLeaves.bind(LEAF_HASH_THREAD);
+  let leavesOnThread = 0;
+  LEAF_HASH_THREAD.hashLeaves = (shared, starts, length) => {
+    leavesOnThread += starts.length;
+    return hashLeaves(shared, starts, length);
+  };
+  t.after(() => {
+    LEAF_HASH_THREAD.hashLeaves = hashLeaves;
+  });
+  const plain = await stream(t, 'none');
+  leavesOnThread = 0;
+  const unhashed = await stream(t, 'none', false);
+  assert.deepEqual(unhashed.pieces, plain.pieces);
+  assertTheFilesChunkHashes(unhashed.hashes);
+  const wholeLeaves = Math.floor(next.length / LEAF_BYTES);
+  assert.equal(leavesOnThread, wholeLeaves, 'every whole leaf hashed on the thread');
 });
