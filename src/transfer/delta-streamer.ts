@@ -147,9 +147,14 @@ export async function streamDeltaChunks(
       const phase = options.scanAhead?.phase;
       return phase === undefined || phase === 0 ? undefined : options.scanAhead!.start(window, start, end);
     });
-    const boundaries = read.then(() =>
-      options.ahead?.hashes.has(start / LEAF_BYTES) ? undefined : wholeLeafHashes(window, end - start),
-    );
+    const boundaries = read.then(() => {
+      const ahead = options.ahead;
+      if (ahead?.hashes.has(start / LEAF_BYTES)) return undefined;
+      // The scan has caught up with the hashing ahead: from here on the scan's own reads are hashed, and
+      // the hashing ahead would only hash the same leaves again.
+      void ahead?.stop();
+      return wholeLeafHashes(window, end - start);
+    });
     // Awaited by the scan; one left behind by a failure or an abort must not go unhandled.
     known.catch(() => undefined);
     boundaries.catch(() => undefined);
