@@ -247,9 +247,12 @@ export class DeltaOldFile {
     if (placing.arrive(offset, length)) await this.#placingLanded();
   }
 
-  /** Resolves once every placing write in flight now has landed (or failed). */
+  /**
+   * Resolves once every placing write in flight now has landed (or failed); not those started later, which
+   * skip the leaves that arrived (a wait for every write could last until the signing ends).
+   */
   async #placingLanded(): Promise<void> {
-    while (this.#placingWrites.size > 0) await Promise.all([...this.#placingWrites]);
+    await Promise.all([...this.#placingWrites]);
   }
 
   /**
