@@ -6,7 +6,10 @@
 // medians per variant.
 //
 //   npm run build && node --import tsx bench/delta-ab.ts --variant A=/path/to/old --variant B=. \
-//     [--edit in-place|insert] [--size 256M] [--runs 3]
+//     [--edit in-place|insert] [--size 256M] [--runs 3] [--profile DIR]
+//
+// --profile DIR: both processes run with node's --cpu-prof, their profiles written to DIR; --node-arg ARG
+// (repeated): more of node's flags for both (`--perf-basic-prof` for `perf record -p`).
 //
 // A variant is NAME=DIR, DIR a built work tree (its bin/ferry), '.' for this one as built now (snapshotted
 // once, `bench/lib/ferry-snapshot.ts`). Linux only (/proc).
@@ -35,10 +38,16 @@ const { values } = parseArgs({
     edit: { type: 'string', default: 'in-place' },
     size: { type: 'string', default: '256M' },
     runs: { type: 'string', default: '3' },
+    profile: { type: 'string' },
+    'node-arg': { type: 'string', multiple: true, default: [] },
   },
 });
 if (values.edit !== 'in-place' && values.edit !== 'insert') throw new Error('--edit in-place|insert');
 const size = parseSize(values.size);
+const nodeArgs = [
+  ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []),
+  ...values['node-arg'],
+];
 
 /** Writes the edited copy of `old` to `next`, as bench/delta-cases.ts' edits do. */
 async function makeEdit(old: string, next: string): Promise<void> {
@@ -106,7 +115,7 @@ try {
       await utimes(join(root, 'f'), 1_600_000_000, 1_600_000_000);
       spawnSync('sync');
       const address = `127.0.0.1:${await freePort()}`;
-      const server = await v.peers.startServer(root, address);
+      const server = await v.peers.startServer(root, address, nodeArgs);
       try {
         await v.peers.trust(address);
         const serverBefore = processThreadCpu(server.pid);
@@ -114,7 +123,17 @@ try {
         const client = track(
           spawn(
             process.execPath,
-            [v.bin, '--home', v.peers.clientHome, 'send', '-q', '--overwrite', next, `${address}/f`],
+            [
+              ...nodeArgs,
+              v.bin,
+              '--home',
+              v.peers.clientHome,
+              'send',
+              '-q',
+              '--overwrite',
+              next,
+              `${address}/f`,
+            ],
             {
               stdio: ['ignore', 'ignore', 'pipe'],
               env: ferryEnv(),
