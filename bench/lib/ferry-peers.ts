@@ -49,8 +49,11 @@ export class FerryPeers {
     await runCommand(this.bin, ['--home', this.clientHome, 'trust', address, this.serverId]);
   }
 
-  /** Starts `ferry serve --root ROOT --listen ADDRESS` (warnings only) and resolves once it listens. */
-  async startServer(root: string, listen: string): Promise<FerryServer> {
+  /**
+   * Starts `ferry serve --root ROOT --listen ADDRESS` (warnings only) and resolves once it listens; `nodeArgs`
+   * go to node before the script (`--cpu-prof`: bench/delta-ab.ts --profile).
+   */
+  async startServer(root: string, listen: string, nodeArgs: readonly string[] = []): Promise<FerryServer> {
     const args = [
       '--home',
       this.serverHome,
@@ -63,7 +66,10 @@ export class FerryPeers {
       'warn',
     ];
     const child = track(
-      spawn(process.execPath, [this.bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: ferryEnv() }),
+      spawn(process.execPath, [...nodeArgs, this.bin, ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: ferryEnv(),
+      }),
     );
     const pid = child.pid!;
     let stderr = '';

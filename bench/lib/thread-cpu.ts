@@ -82,3 +82,30 @@ export function threadCpuBetween(
   }
   return out;
 }
+
+/**
+ * CPU seconds of each thread of process `pid` by thread name (comm; the main thread is 'main'), summed over
+ * threads of the same name, or undefined once the process is gone: another process's split, sampled while it
+ * runs (`bench/delta-ab.ts`).
+ */
+export function processThreadCpu(pid: number): Map<string, number> | undefined {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  const out = new Map<string, number>();
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = Number(tid) === pid ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cpu = (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+      out.set(name, (out.get(name) ?? 0) + cpu);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}

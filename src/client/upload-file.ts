@@ -21,6 +21,7 @@ import {
 } from '../transfer/index.js';
 import { ArrivingUploadSignature } from './arriving-upload-signature.js';
 import type { ClientSession } from './client-session.js';
+import { ScanHashesAhead } from './scan-hashes-ahead.js';
 
 export interface UploadOptions {
   /** Chunk size (PROTOCOL.md §5.3); defaults to 4 MiB. */
@@ -311,6 +312,8 @@ class UploadDriver {
         signal: options.signal,
         onChunk,
         ahead: this.#ahead,
+        // The download's policy of hashing a scan's leaves ahead, on the leaf hash thread (issue 16).
+        scanAhead: new ScanHashesAhead(),
         arriving: this.#arrival,
         sink: {
           sendCopy: (offset, oldOffset, length) =>

@@ -22,6 +22,7 @@ import {
   type SignedPieceHook,
   type RootPath,
 } from '../transfer/index.js';
+import { LeafPlacing } from '../machines/index.js';
 import { deltaMemoryBytes } from './delta-memory.js';
 import type { SessionIo } from './session-io.js';
 
@@ -37,7 +38,7 @@ const COPY_PIECE_BYTES = 1024 * 1024;
  */
 const COPY_PIECES = 4;
 
-/** Placed leaves (`DeltaOldFile.#placed`) taken by the rules at once: 64 (4 MiB of the file). */
+/** Placed leaves (`DeltaOldFile.#placing`) taken by the rules at once: 64 (4 MiB of the file). */
 const PLACED_RUN_LEAVES = 64;
 
 /**
@@ -54,21 +55,24 @@ const PLACED_SYNC_BYTES = 64 * 1024 * 1024;
 export class DeltaOldFile {
   readonly #old: SourceFile;
   /**
-   * The old file's leaf hashes from its signing (blocks of one leaf), kept while the open file's identity
-   * (device, inode, size, mtime and ctime in ns) is the one it had when opened, checked after the signing and
-   * after every read of a PUT_COPY: bound to those very bytes, they spare hashing a copied leaf again.
-   * Undefined for smaller blocks, and dropped for good at the first identity that differs.
+   * The old file's leaf hashes from its signing (blocks of one leaf), filled while it signs and kept while
+   * the open file's identity (device, inode, size, mtime and ctime in ns) is the one it had when opened,
+   * checked after the signing and after every read of a PUT_COPY: bound to those very bytes, they spare
+   * hashing a copied leaf again. Undefined for smaller blocks, and dropped for good at the first identity
+   * that differs.
    */
   #leafHashes: ChunkHashes | undefined;
   /**
-   * Leaves of the old file written into the partial at their own offset while they were signed (an offer of
-   * the old file's size onto an empty partial, `sendSignature`): 1 for leaf i when the partial holds the old
-   * file's leaf i, whose hash is `#leafHashes`' i, and nothing has written there since. Kept only when the
-   * old file's identity after the signing is the one it had when opened (the bytes written are the bytes
-   * signed); a leaf is cleared by any other write over it (PUT_DATA, a copy from elsewhere). A PUT_COPY in
-   * place over such leaves writes nothing (`copyInto`). Undefined when none.
+   * The old file's leaves written into the partial at their own offset while they are signed (an offer of the
+   * old file's size onto an empty partial, `#placingHook`), by the per-leaf rule of `LeafPlacing`: arrived
+   * data (PUT_DATA, a copy from elsewhere, `arrive`) wins and waits for a placing write in flight under it; a
+   * PUT_COPY in place takes placed leaves, each once, and writes nothing (`copyInto`). The session's messages
+   * are served while it signs (issue 16: the same-size upload waited for its whole signing first). Stopped
+   * when the old file's identity differs after the signing. Undefined when not placing.
    */
-  #placed: Uint8Array | undefined;
+  #placing: LeafPlacing | undefined;
+  /** The placing writes in flight (`#placingHook`); what an arrival over one of them waits for. */
+  readonly #placingWrites = new Set<Promise<void>>();
   /** The copies' read buffers (`#nextPiece`), at most COPY_PIECES, and whose turn is next once all exist. */
   #pieces: Buffer[] | undefined;
   #pieceTurn = 0;
@@ -129,12 +133,12 @@ export class DeltaOldFile {
    * "Hashing on request").
    *
    * `done` settles when the signing is over: it rejects with what failed it (a read, a send), and resolves
-   * when `stopSigning` (or `close`) stopped it. When `placing` (the new file has the old one's size and the partial holds
-   * nothing verified: the signing writes each old leaf where it lies, `#placing`), the caller waits for `done`
-   * before it reads the session's next message, so no other write races the placing. Otherwise the signing
-   * runs in the background while the session's messages are handled: PUT_COPY of blocks already sent, which
-   * a client may send before the last record (§5.15.2), is served while the rest is signed (issue 16: an
-   * insertion's copy waited for the whole signing, then ran, one core idle each time).
+   * when `stopSigning` (or `close`) stopped it. The signing runs in the background while the session's
+   * messages are handled: PUT_COPY of blocks already sent, which a client may send before the last record
+   * (§5.15.2), is served while the rest is signed (issue 16: an insertion's copy waited for the whole
+   * signing, then ran, one core idle each time). When `placing` (the new file has the old one's size and the
+   * partial holds nothing verified), the signing also writes each old leaf where it lies (`#placingHook`),
+   * and every other write into the partial goes through `arrive` (`LeafPlacing`'s rule).
    */
   startSignature<T>(
     io: SessionIo,
@@ -143,7 +147,7 @@ export class DeltaOldFile {
     newSize: number,
   ): { readonly done: Promise<void>; readonly placing: boolean } {
     if (this.#signing !== undefined) throw new FerryError('INTERNAL', 'a delta signature sent twice');
-    const placing = this.#placing(partial, newSize);
+    const placing = this.#placingHook(partial, newSize);
     const signing = this.#sign(io, ref, placing);
     // Settled, never rejecting: `close` waits for it before the file is closed under its reads.
     this.#signing = signing.catch(() => undefined);
@@ -165,10 +169,18 @@ export class DeltaOldFile {
     if (blockBytes === LEAF_BYTES) {
       // The leaf hashes are kept for the copies (`copyInto`) when the file did not change while it was read:
       // any write moves its ctime, which no one can set back, so an equal identity means the bytes signed.
+      // Filled as it signs: a copy in place takes a placed leaf with its hash before the signing is over.
       const hashes = new ChunkHashes(old.size, LEAF_BYTES);
-      await signLeaves(old, ref, hashes, send, placing, () => this.#stop);
-      if (await this.#unchanged()) this.#leafHashes = hashes;
-      else this.#placed = undefined;
+      this.#leafHashes = hashes;
+      try {
+        await signLeaves(old, ref, hashes, send, placing, () => this.#stop);
+      } finally {
+        // Every placing write has landed (`signLeaves` waits for its hook): nothing is placed from now on.
+        if (!(await this.#unchanged())) {
+          this.#leafHashes = undefined;
+          this.#placing?.stop();
+        }
+      }
       return;
     }
     await signBlocks(old, ref, blockBytes, send);
@@ -182,27 +194,36 @@ export class DeltaOldFile {
    * onto a partial holding nothing verified (those bytes stay as they are). Undefined otherwise. A failed
    * write just leaves its leaves unplaced: their copies read the old file, as before.
    */
-  #placing<T>(partial: PartialTransfer<T>, newSize: number): SignedPieceHook | undefined {
+  #placingHook<T>(partial: PartialTransfer<T>, newSize: number): SignedPieceHook | undefined {
     const old = this.#old;
     if (deltaBlockBytesFor(old.size) !== LEAF_BYTES) return undefined; // `signBlocks` hands out no pieces
     if (newSize !== old.size || partial.verifiedBytes > 0 || partial.heldRanges().length > 0)
       return undefined;
-    const placed = new Uint8Array(Math.ceil(old.size / LEAF_BYTES));
-    this.#placed = placed;
+    const placing = new LeafPlacing(old.size);
+    this.#placing = placing;
     let unsynced = 0;
     let syncing: Promise<void> | undefined;
     return async (offset, leaves) => {
       // Whole leaves only: a short last leaf has no hint (`noteLeafHash` takes whole leaves) and is copied.
       const whole = leaves.filter((leaf) => leaf.length === LEAF_BYTES);
-      if (whole.length === 0) return;
-      try {
-        await partial.placeUnverified(offset, whole);
-      } catch {
-        return;
-      }
-      // Marked only once landed, and only while placing is on (a write in flight when it stopped is not).
-      if (this.#placed === placed) placed.fill(1, offset / LEAF_BYTES, offset / LEAF_BYTES + whole.length);
-      unsynced += whole.length * LEAF_BYTES;
+      const first = offset / LEAF_BYTES;
+      // Only the leaves no data arrived at: arrived data wins (`LeafPlacing`).
+      const writes = placing.place(first, whole.length).map(async (run) => {
+        const at = run.first - first;
+        let ok = true;
+        try {
+          await partial.placeUnverified(run.first * LEAF_BYTES, whole.slice(at, at + run.count));
+        } catch {
+          ok = false; // those leaves are copied from the old file, as when not placing
+        }
+        placing.landed(run, ok);
+        if (ok) unsynced += run.count * LEAF_BYTES;
+      });
+      if (writes.length === 0) return;
+      const landed = Promise.all(writes).then(() => undefined);
+      this.#placingWrites.add(landed);
+      await landed;
+      this.#placingWrites.delete(landed);
       if (unsynced >= PLACED_SYNC_BYTES && syncing === undefined) {
         unsynced = 0;
         // One at a time; a failure is the partial's to report (its next write, finish or close).
@@ -214,11 +235,24 @@ export class DeltaOldFile {
     };
   }
 
-  /** Another write lands on `[offset, offset + length)` of the partial: the leaves it touches are not placed. */
-  overwritten(offset: number, length: number): void {
-    const placed = this.#placed;
-    if (placed === undefined || length <= 0) return;
-    placed.fill(0, Math.floor(offset / LEAF_BYTES), Math.ceil((offset + length) / LEAF_BYTES));
+  /**
+   * Arrived data (PUT_DATA, a copy's bytes) is about to be written at `[offset, offset + length)` of the
+   * partial: the leaves it touches are never placed or taken from now on, and it resolves once no placing
+   * write is in flight under them, so the arrived bytes are the ones that stay (`LeafPlacing`). Every write
+   * into a delta upload's partial other than placing comes through here.
+   */
+  async arrive(offset: number, length: number): Promise<void> {
+    const placing = this.#placing;
+    if (placing === undefined || length <= 0 || offset + length > placing.leafCount * LEAF_BYTES) return;
+    if (placing.arrive(offset, length)) await this.#placingLanded();
+  }
+
+  /**
+   * Resolves once every placing write in flight now has landed (or failed); not those started later, which
+   * skip the leaves that arrived (a wait for every write could last until the signing ends).
+   */
+  async #placingLanded(): Promise<void> {
+    await Promise.all([...this.#placingWrites]);
   }
 
   /**
@@ -240,11 +274,15 @@ export class DeltaOldFile {
       await read;
       if (shifted) await hashShiftedLeaves(piece, message.offset + at);
       else await this.#noteSignedLeaves(piece, message.offset + at, message.oldOffset + at);
-      this.overwritten(message.offset + at, piece.length);
+      await this.arrive(message.offset + at, piece.length);
       await partial.writeData(message.offset + at, piece, stream);
     };
     for (let done = 0; done < message.length;) {
-      const placed = this.#placedRun(message.offset + done, message.oldOffset + done, message.length - done);
+      const placed = await this.#takePlaced(
+        message.offset + done,
+        message.oldOffset + done,
+        message.length - done,
+      );
       if (placed.length > 0) {
         if (last) await land(last);
         last = undefined;
@@ -285,21 +323,27 @@ export class DeltaOldFile {
   }
 
   /**
-   * The signing's hashes of the placed leaves (`#placed`) that a copy of `length` bytes from `oldOffset` to
-   * `offset` covers whole from its start, at most 64 (4 MiB): none unless the copy is in place and on a leaf
-   * boundary.
+   * The signing's hashes of the placed leaves (`#placing`) that a copy of `length` bytes from `oldOffset` to
+   * `offset` covers whole from its start, at most 64 (4 MiB), now taken (`LeafPlacing.take`: each once): none
+   * unless the copy is in place and on a leaf boundary. A placing write in flight there lands first. Each
+   * hash was taken over the very buffer the leaf was written from (`signLeaves` reuses it only after both),
+   * so it is the hash of the bytes placed whatever the old file does later; placing stops when the old
+   * file's identity moved during the signing, and each chunk is still checked at PUT_CHUNK.
    */
-  #placedRun(offset: number, oldOffset: number, length: number): Buffer[] {
-    const placed = this.#placed;
-    const hashes = this.#leafHashes;
+  async #takePlaced(offset: number, oldOffset: number, length: number): Promise<Buffer[]> {
+    const placing = this.#placing;
     const run: Buffer[] = [];
-    if (!placed || !hashes || offset !== oldOffset || offset % LEAF_BYTES !== 0) return run;
-    for (let leaf = offset / LEAF_BYTES; run.length < PLACED_RUN_LEAVES; leaf++) {
-      if ((run.length + 1) * LEAF_BYTES > length || placed[leaf] !== 1) break;
-      const hash = hashes.get(leaf);
-      if (hash === undefined) break;
-      run.push(hash);
-    }
+    if (!placing || offset !== oldOffset || offset % LEAF_BYTES !== 0 || length < LEAF_BYTES) return run;
+    const first = offset / LEAF_BYTES;
+    if (placing.inFlight(first, 1)) await this.#placingLanded();
+    const hashes = this.#leafHashes;
+    if (!hashes || placing.stateOf(first) !== 'placed') return run;
+    const most = Math.min(PLACED_RUN_LEAVES, Math.floor(length / LEAF_BYTES));
+    let known = 0;
+    while (known < most && hashes.get(first + known) !== undefined) known++;
+    if (known === 0) return run;
+    const taken = placing.take(first, known);
+    for (let leaf = first; leaf < first + taken; leaf++) run.push(hashes.get(leaf)!);
     return run;
   }
 

@@ -149,8 +149,8 @@ export class UploadReceiver implements TransferClaim {
       case 'PUT_DATA': {
         const active = this.#expect(message.ref, message.type);
         if (active.kind === 'existing') return NOTHING_PENDING; // pipelined data for an existing file: the digest decides
-        // A delta's old leaves written in place while signing are no longer there (delta-old-file.ts).
-        if (active.kind === 'partial') active.old?.overwritten(message.offset, message.data.length);
+        // Arrived data wins over a delta's old leaves placed while signing, and lands after them (LeafPlacing).
+        if (active.kind === 'partial') await active.old?.arrive(message.offset, message.data.length);
         // `this` names the stream: a chunk travels whole on one session (PROTOCOL.md §5.13.3).
         await active.partial.writeData(message.offset, message.data, this);
         active.receivedBytes += message.data.length;
@@ -464,11 +464,9 @@ export class UploadReceiver implements TransferClaim {
       ranges: partial.heldRanges(),
     });
     if (old) {
-      const signing = old.startSignature(io, offer.ref, partial, offer.size);
-      // Placing old leaves while signing: nothing else may write meanwhile (`DeltaOldFile.startSignature`).
-      // Otherwise the session goes on to its next message: copies are served while the signing runs.
-      if (signing.placing) await signing.done;
-      else onSigning(signing.done);
+      // The session goes on to its next message: copies and data are served while the signing runs, placing
+      // or not (`DeltaOldFile.startSignature`, `LeafPlacing`).
+      onSigning(old.startSignature(io, offer.ref, partial, offer.size).done);
     }
   }
 

@@ -37,10 +37,38 @@ export interface StreamDeltaOptions {
   /** The file's leaf hashes taken while the signature arrived (`LeafHashesAhead`), used where they hold. */
   ahead?: LeafHashesAhead | undefined;
   /**
+   * Hashes each chunk's window on the leaf hash thread as soon as it is read, at the phase of the last match
+   * (the client's `ScanHashesAhead`: one policy for both directions' scans), while the chunk before it is
+   * scanned here; undefined: the matcher hashes what it checks itself.
+   */
+  scanAhead?: ScanAhead | undefined;
+  /**
    * With `arriving`, the matcher's signature is still arriving (its arrays at full size, filled in block
    * order, PROTOCOL.md §5.15.2): see `streamDeltaChunks`.
    */
   arriving?: UploadSignatureArrival | undefined;
+}
+
+/**
+ * Leaf hashes of a scan's window taken off the scanning thread (src/client/scan-hashes-ahead.ts): `start`
+ * over a window read into shared memory, `follow` with the offsets a scan matched at, `phase` the offset mod
+ * LEAF_BYTES it hashes at now (undefined while it hashes nothing).
+ */
+export interface ScanAhead {
+  start(piece: Buffer, at: number, before: number): Promise<KnownLeafHash | undefined>;
+  follow(offsets: readonly number[]): void;
+  readonly phase: number | undefined;
+}
+
+/** A chunk's window being read (`streamDeltaChunks`), and its leaves hashed ahead once read. */
+interface WindowRead {
+  readonly chunk: number;
+  readonly window: Buffer;
+  readonly read: Promise<void>;
+  /** Its leaves at the last match's phase, off the boundaries (`ScanAhead`). */
+  readonly known: Promise<KnownLeafHash | undefined>;
+  /** Its whole leaves on the boundaries, when the new file's hashes taken ahead do not hold them. */
+  readonly boundaries: Promise<Buffer | undefined>;
 }
 
 /** A delta upload's signature as its records arrive (PROTOCOL.md §5.15.2), fed by the loop receiving them. */
@@ -76,6 +104,11 @@ export interface DeltaStreamed {
  * when it is copies alone; a chunk with literal bytes is kept (only its number and carry) and scanned again
  * once the signature is whole, so no literal goes that a block arriving later would have spared, and no
  * PUT_DATA goes before the last record (PROTOCOL.md §5.15.2).
+ *
+ * The next chunk's window is read while this one is scanned, into the other of two shared buffers, and with
+ * `scanAhead` its leaves at the last match's phase are hashed on the leaf hash thread meanwhile (issue 16:
+ * after an insertion every leaf the matcher checks is shifted off the leaf boundaries hashed ahead, and the
+ * scan hashed them on this thread, ~0.6 s per GiB, reading and hashing one after the other).
  */
 export async function streamDeltaChunks(
   source: ChunkSource,
@@ -86,19 +119,57 @@ export async function streamDeltaChunks(
   let bytes = 0;
   let literalBytes = 0;
   let carry: Carry | undefined;
-  let scratch: Buffer | undefined;
+  /**
+   * Two read buffers, used in turn: a fresh chunk-sized buffer each time was the client's main garbage (a
+   * third of its CPU in collections at 256 MiB). Shared memory, so the leaf hash thread reads a window in
+   * place. A buffer is read into again only once the chunk read into it two turns before is sent (the sink
+   * copies what it sends before it resolves) or kept for later, so every hash taken ahead and every leaf
+   * hint noted in it is of the bytes there (the hints are taken by the chunk hash, or forgotten).
+   */
+  let buffers: Buffer[] | undefined;
+  let turn = 0;
   /** Chunks scanned while the signature arrived that kept literal bytes, each with the carry it had. */
   const later: Array<{ chunk: number; carried: Carry | undefined }> = [];
   const whole = (): boolean => matcher.knownBlocks >= (arriving?.totalBlocks ?? 0);
-  /** Reads chunk `chunk` with the block after it and scans it from `carried` on. */
+  /** Starts reading chunk `chunk` with the block after it, and hashing its leaves ahead once read. */
+  const readWindow = (chunk: number): WindowRead => {
+    const start = chunk * chunkBytes;
+    const end = start + chunkLength(chunk, source.size, chunkBytes);
+    const windowEnd = Math.min(source.size, end + matcher.blockBytes - 1);
+    const bytes = Math.min(source.size, chunkBytes + matcher.blockBytes - 1);
+    buffers ??= [0, 1].map(() => Buffer.from(new SharedArrayBuffer(bytes)));
+    const window = buffers[turn++ % 2]!.subarray(0, windowEnd - start);
+    const read = source.readExactly(window, 0, window.length, start).then(() => undefined);
+    // At the phase known when the read lands; leaves on the boundaries are `ahead`'s (`knownLeaves`) or
+    // hashed here: the hashing ahead stops once the signature is whole (`LeafHashesAhead.stop`), and the
+    // chunks past it were hashed on this thread (issue 16: most of an insertion's client CPU).
+    const known = read.then(() => {
+      const phase = options.scanAhead?.phase;
+      return phase === undefined || phase === 0 ? undefined : options.scanAhead!.start(window, start, end);
+    });
+    const boundaries = read.then(() => {
+      const ahead = options.ahead;
+      if (ahead?.hashes.has(start / LEAF_BYTES)) return undefined;
+      // The scan has caught up with the hashing ahead: from here on the scan's own reads are hashed, and
+      // the hashing ahead would only hash the same leaves again.
+      void ahead?.stop();
+      return wholeLeafHashes(window, end - start);
+    });
+    // Awaited by the scan; one left behind by a failure or an abort must not go unhandled.
+    known.catch(() => undefined);
+    boundaries.catch(() => undefined);
+    return { chunk, window, read, known, boundaries };
+  };
+  /** Scans the chunk read by `reading` from `carried` on. */
   const scanChunk = async (
-    chunk: number,
+    reading: WindowRead,
     carried: Carry | undefined,
   ): Promise<{ window: Buffer; ops: DeltaOp[]; next: Carry | undefined }> => {
+    const { chunk, window } = reading;
     const start = chunk * chunkBytes;
     const length = chunkLength(chunk, source.size, chunkBytes);
     const end = start + length;
-    const windowEnd = Math.min(source.size, end + matcher.blockBytes - 1);
+    const windowEnd = start + window.length;
     if (arriving && !whole()) {
       const want = Math.min(
         arriving.totalBlocks,
@@ -106,15 +177,16 @@ export async function streamDeltaChunks(
       );
       matcher.extend(Math.max(matcher.knownBlocks, await arriving.waitFor(want)));
     }
-    // One read buffer for every chunk: a fresh chunk-sized buffer each time was the client's main garbage
-    // (a third of its CPU in collections at 256 MiB). Safe to reuse: the sink copies what it sends before it
-    // resolves (the channel seals at once), and every leaf hint noted below is taken by the chunk hash, or
-    // forgotten when the chunk is kept for later.
-    scratch ??= Buffer.allocUnsafe(Math.min(source.size, chunkBytes + matcher.blockBytes - 1));
-    const window = scratch.subarray(0, windowEnd - start);
-    await source.readExactly(window, 0, window.length, start);
-    const known = await knownLeaves(source, options.ahead, window, start, end);
-    matcher.useKnownLeafHashes(known);
+    await reading.read;
+    const onBoundaries =
+      (await knownLeaves(source, options.ahead, window, start, end)) ??
+      boundaryLeaves(window, start, await reading.boundaries);
+    const shifted = await reading.known;
+    matcher.useKnownLeafHashes(
+      onBoundaries && shifted
+        ? (offset) => onBoundaries(offset) ?? shifted(offset)
+        : (onBoundaries ?? shifted),
+    );
     const from = carried ? Math.min(carried.next, end) : start;
     // A block found at a leaf of this chunk was hashed by the matcher over these very bytes, which stay as
     // they are: the chunk hash below takes that leaf hash (a leaf hint) instead of hashing the leaf again.
@@ -135,6 +207,7 @@ export async function streamDeltaChunks(
       matcher.listen(undefined);
       matcher.useKnownLeafHashes(undefined);
     }
+    options.scanAhead?.follow(scan.ops.filter((op) => op.oldOffset >= 0).map((op) => op.newOffset));
     const ops = [...(carried ? deltaOpsWithin(carried.ops, start, from) : []), ...scan.ops];
     const next =
       scan.next > end
@@ -163,25 +236,37 @@ export async function streamDeltaChunks(
     bytes += length;
     await options.onChunk?.(chunk, chunkHash, length);
   };
-  for (let item = chunks.next(); !item.done; item = chunks.next()) {
-    if (options.signal?.aborted) throw new FerryError('ABORTED');
-    const chunk = item.value;
-    const carried = carry?.chunk === chunk ? carry : undefined;
-    const { window, ops, next } = await scanChunk(chunk, carried);
-    carry = next;
-    // PROTOCOL.md §5.15.2: no PUT_DATA before the signature is whole. A chunk of copies alone goes now (no
-    // block arriving later could spare it a literal byte); one with literals waits to be scanned again.
-    if (!whole() && ops.some((op) => op.oldOffset < 0)) {
-      forgetLeafHashes(window.buffer);
-      later.push({ chunk, carried });
-      continue;
+  let item = chunks.next();
+  let reading = item.done ? undefined : readWindow(item.value);
+  try {
+    while (reading !== undefined) {
+      if (options.signal?.aborted) throw new FerryError('ABORTED');
+      const chunk = reading.chunk;
+      const carried = carry?.chunk === chunk ? carry : undefined;
+      const scanning = reading;
+      // The next window is read (and hashed ahead) into the other buffer while this one is scanned and sent.
+      item = chunks.next();
+      reading = item.done ? undefined : readWindow(item.value);
+      const { window, ops, next } = await scanChunk(scanning, carried);
+      carry = next;
+      // PROTOCOL.md §5.15.2: no PUT_DATA before the signature is whole. A chunk of copies alone goes now (no
+      // block arriving later could spare it a literal byte); one with literals waits to be scanned again.
+      if (!whole() && ops.some((op) => op.oldOffset < 0)) {
+        forgetLeafHashes(window.buffer);
+        later.push({ chunk, carried });
+        continue;
+      }
+      await sendChunk(chunk, window, ops);
     }
-    await sendChunk(chunk, window, ops);
+  } finally {
+    // A read ahead left by a failure: over before the caller may close the source.
+    await reading?.known.catch(() => undefined);
+    await reading?.boundaries.catch(() => undefined);
   }
   if (later.length > 0 && arriving) matcher.extend(await arriving.waitFor(arriving.totalBlocks));
   for (const { chunk, carried } of later) {
     if (options.signal?.aborted) throw new FerryError('ABORTED');
-    const { window, ops } = await scanChunk(chunk, carried);
+    const { window, ops } = await scanChunk(readWindow(chunk), carried);
     await sendChunk(chunk, window, ops);
   }
   return { bytes, literalBytes };
@@ -306,6 +391,44 @@ async function knownLeaves(
     offset + LEAF_BYTES <= Math.min(source.size, start + window.length)
       ? copyOf(hashes.get(offset / LEAF_BYTES))
       : undefined;
+}
+
+/**
+ * The leaf hashes of the whole leaves among the first `length` bytes of `window` (a chunk read into shared
+ * memory), 32 bytes each in order, taken on the leaf hash thread; undefined if it could not (the chunk is
+ * then hashed here, as before).
+ */
+function wholeLeafHashes(window: Buffer, length: number): Promise<Buffer | undefined> {
+  const whole = Math.floor(length / LEAF_BYTES);
+  if (whole === 0 || !(window.buffer instanceof SharedArrayBuffer)) return Promise.resolve(undefined);
+  const starts = Array.from({ length: whole }, (_, i) => window.byteOffset + i * LEAF_BYTES);
+  return LEAF_HASH_THREAD.hashLeaves(window.buffer, starts, LEAF_BYTES).catch(() => undefined);
+}
+
+/**
+ * The leaf hashes `hashes` (`wholeLeafHashes`) of the chunk at `start` read into `window`: noted for the
+ * chunk hash (leaf hints) and returned for the matcher. Taken over these very bytes, which stay as they are
+ * until the chunk is sent or kept for later (its hints then forgotten), so no identity check is needed.
+ */
+function boundaryLeaves(
+  window: Buffer,
+  start: number,
+  hashes: Buffer | undefined,
+): KnownLeafHash | undefined {
+  if (hashes === undefined) return undefined;
+  const count = hashes.length / 32;
+  for (let i = 0; i < count; i++)
+    noteLeafHash(
+      window.buffer,
+      window.byteOffset + i * LEAF_BYTES,
+      Buffer.from(hashes.subarray(32 * i, 32 * i + 32)),
+    );
+  return (offset) => {
+    const i = (offset - start) / LEAF_BYTES;
+    return Number.isInteger(i) && i >= 0 && i < count
+      ? Buffer.from(hashes.subarray(32 * i, 32 * i + 32))
+      : undefined;
+  };
 }
 
 /** A hash the matcher may hand on as its own (a leaf hint's hash is kept by the chunk hasher). */

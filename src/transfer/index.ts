@@ -54,6 +54,7 @@ export { streamChunks, hashChunks, type ChunkSink, type StreamChunksOptions } fr
 export {
   LeafHashesAhead,
   streamDeltaChunks,
+  type ScanAhead,
   type DeltaSink,
   type DeltaStreamed,
   type StreamDeltaOptions,

@@ -187,13 +187,17 @@ export class PartialTransfer<Target = RootPath> {
   /**
    * Writes `pieces` (contiguous, from `offset`) into the partial outside the rules: they count for nothing,
    * are hashed by nothing and may be written over, until `acceptPlacedLeaves` names them. Resolves once they
-   * have landed (not durably). For a delta upload's server, which writes the old file's leaves where they
-   * lie while it signs them (`delta-old-file.ts`); never for a partial that holds verified chunks.
+   * have landed (not durably). For a delta's receiver, which writes the old file's leaves where they lie
+   * while it signs or scans them (`delta-old-file.ts`, `LeafPlacing`); never over a verified chunk (other
+   * chunks may be verified meanwhile: the upload's server serves the session while it signs).
    */
   async placeUnverified(offset: number, pieces: readonly Buffer[]): Promise<void> {
     if (this.#flushError !== undefined) throw this.#flushError;
-    if (this.#machine.verifiedBytes > 0 || this.heldRanges().length > 0)
-      throw new FerryError('INTERNAL', 'placing unverified bytes over held chunks');
+    const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
+    const chunkBytes = this.header.chunkBytes;
+    for (let index = Math.floor(offset / chunkBytes); index * chunkBytes < offset + length; index++)
+      if (this.#machine.stateOf(index) === 'verified')
+        throw new FerryError('INTERNAL', 'placing unverified bytes over a verified chunk');
     let at = offset;
     for (const piece of pieces) {
       await this.#stored.write(at, piece);

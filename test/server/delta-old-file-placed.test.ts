@@ -124,7 +124,7 @@ test('data written over a leaf placed while signing: a later copy in place of it
   // First attempt at chunk 0: its first leaf as data (not the old bytes), the rest copied; the hash named is
   // the old chunk's, so it fails, and the junk stays in the partial until the chunk is sent again.
   const junk = randomBytes(LEAF_BYTES);
-  r.file.overwritten(0, junk.length);
+  await r.file.arrive(0, junk.length);
   await r.partial.writeData(0, junk, r);
   await r.file.copyInto(
     r.partial,

@@ -1,0 +1,187 @@
+// Question (issue 16): is build B's delta upload cheaper or faster than build A's? One old file on the
+// server, replaced by an edited copy (`send --overwrite`): 1 MiB rewritten at 3 places (`--edit in-place`, the
+// delta case's first edit) or 1 KiB inserted near the start (`--edit insert`). Runs A, B, A, B, ... back to
+// back (load from others falls on both alike), each a fresh `ferry serve`, and prints per run the wall time
+// and each side's CPU seconds by thread (from /proc/PID/task/*/stat, sampled while the client runs), then
+// medians per variant.
+//
+//   npm run build && node --import tsx bench/delta-ab.ts --variant A=/path/to/old --variant B=. \
+//     [--edit in-place|insert] [--size 256M] [--runs 3] [--profile DIR]
+//
+// --profile DIR: both processes run with node's --cpu-prof, their profiles written to DIR; --node-arg ARG
+// (repeated): more of node's flags for both (`--perf-basic-prof` for `perf record -p`).
+//
+// A variant is NAME=DIR, DIR a built work tree (its bin/ferry), '.' for this one as built now (snapshotted
+// once, `bench/lib/ferry-snapshot.ts`). Linux only (/proc).
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { copyFile, mkdir, open, rm, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { ferryEnv } from '../test/helpers/cli.js';
+import { sha256File, writeRandomFile } from '../test/helpers/random-file.js';
+import { makeTempDir, removeTempDir } from '../test/helpers/temp-dir.js';
+import { freePort } from '../scripts/cluster/free-port.js';
+import { killTrackedOnExit, track } from './lib/child-registry.js';
+import { FerryPeers } from './lib/ferry-peers.js';
+import { snapshotFerry } from './lib/ferry-snapshot.js';
+import { parseSize } from './lib/parse-size.js';
+import { processThreadCpu } from './lib/thread-cpu.js';
+
+const MIB = 2 ** 20;
+
+const { values } = parseArgs({
+  options: {
+    variant: { type: 'string', multiple: true, default: [] },
+    edit: { type: 'string', default: 'in-place' },
+    size: { type: 'string', default: '256M' },
+    runs: { type: 'string', default: '3' },
+    profile: { type: 'string' },
+    'node-arg': { type: 'string', multiple: true, default: [] },
+  },
+});
+if (values.edit !== 'in-place' && values.edit !== 'insert') throw new Error('--edit in-place|insert');
+const size = parseSize(values.size);
+const nodeArgs = [
+  ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []),
+  ...values['node-arg'],
+];
+
+/** Writes the edited copy of `old` to `next`, as bench/delta-cases.ts' edits do. */
+async function makeEdit(old: string, next: string): Promise<void> {
+  if (values.edit === 'in-place') {
+    await copyFile(old, next);
+    const file = await open(next, 'r+');
+    for (const at of [size / 4, size / 2, (3 * size) / 4])
+      await file.write(randomBytes(MIB), 0, MIB, Math.floor(at));
+    await file.close();
+    return;
+  }
+  const from = await open(old, 'r');
+  const to = await open(next, 'w');
+  const buffer = Buffer.allocUnsafe(8 * MIB);
+  await from.read(buffer, 0, 10_000, 0);
+  await to.write(buffer, 0, 10_000, 0);
+  await to.write(randomBytes(1024), 0, 1024, 10_000);
+  for (let at = 10_000, out = 11_024; ;) {
+    const { bytesRead } = await from.read(buffer, 0, buffer.length, at);
+    if (bytesRead === 0) break;
+    await to.write(buffer, 0, bytesRead, out);
+    at += bytesRead;
+    out += bytesRead;
+  }
+  await from.close();
+  await to.close();
+}
+
+const sum = (m: Map<string, number> | undefined, before?: Map<string, number>): Record<string, number> => {
+  const out: Record<string, number> = {};
+  for (const [k, v] of m ?? []) out[k] = Number((v - (before?.get(k) ?? 0)).toFixed(2));
+  return out;
+};
+const total = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
+
+const dir = await makeTempDir('ferry-delta-ab-');
+killTrackedOnExit();
+try {
+  const variants: { name: string; peers: FerryPeers; bin: string }[] = [];
+  for (const spec of values.variant) {
+    const eq = spec.indexOf('=');
+    const where = spec.slice(eq + 1);
+    const bin = where === '.' ? await snapshotFerry(join(dir, 'cli-here')) : join(where, 'bin', 'ferry');
+    const home = join(dir, `homes-${variants.length}`);
+    await mkdir(home);
+    variants.push({ name: spec.slice(0, eq), bin, peers: await FerryPeers.create(bin, home) });
+  }
+  const old = join(dir, 'old');
+  const next = join(dir, 'next');
+  await writeRandomFile(old, size);
+  await makeEdit(old, next);
+  const want = await sha256File(next);
+  const runs: {
+    variant: string;
+    wall: number;
+    client: Record<string, number>;
+    server: Record<string, number>;
+  }[] = [];
+  for (let i = 0; i < Number(values.runs); i++) {
+    for (const v of variants) {
+      const root = join(dir, 'root');
+      await rm(root, { recursive: true, force: true });
+      await mkdir(root);
+      await copyFile(old, join(root, 'f'));
+      await utimes(join(root, 'f'), 1_600_000_000, 1_600_000_000);
+      spawnSync('sync');
+      const address = `127.0.0.1:${await freePort()}`;
+      const server = await v.peers.startServer(root, address, nodeArgs);
+      try {
+        await v.peers.trust(address);
+        const serverBefore = processThreadCpu(server.pid);
+        const started = performance.now();
+        const client = track(
+          spawn(
+            process.execPath,
+            [
+              ...nodeArgs,
+              v.bin,
+              '--home',
+              v.peers.clientHome,
+              'send',
+              '-q',
+              '--overwrite',
+              next,
+              `${address}/f`,
+            ],
+            {
+              stdio: ['ignore', 'ignore', 'pipe'],
+              env: ferryEnv(),
+            },
+          ),
+        );
+        let stderr = '';
+        client.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+        const exited = once(client, 'exit');
+        let done = false;
+        void exited.then(() => (done = true));
+        const clientThreads = new Map<string, number>();
+        while (!done) {
+          // The most each name reached: threads that end before the process (a worker, at exit) keep theirs.
+          for (const [name, cpu] of processThreadCpu(client.pid!) ?? [])
+            clientThreads.set(name, Math.max(cpu, clientThreads.get(name) ?? 0));
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        const wall = (performance.now() - started) / 1000;
+        const [code] = (await exited) as [number | null];
+        if (code !== 0) throw new Error(`ferry send exited ${code}: ${stderr.trim()}`);
+        const run = {
+          variant: v.name,
+          wall: Number(wall.toFixed(3)),
+          client: sum(clientThreads),
+          server: sum(processThreadCpu(server.pid), serverBefore),
+        };
+        if ((await sha256File(join(root, 'f'))) !== want) throw new Error('the replaced file differs');
+        runs.push(run);
+        console.log(JSON.stringify(run));
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  };
+  for (const v of variants) {
+    const mine = runs.filter((r) => r.variant === v.name);
+    const m = (f: (r: (typeof mine)[0]) => number) => median(mine.map(f)).toFixed(2);
+    console.log(
+      `${v.name} delta upload ${values.edit} ${values.size}: median wall ${m((r) => r.wall)} s, CPU s client ` +
+        `${m((r) => total(r.client))} (main ${m((r) => r.client['main'] ?? 0)}) server ${m((r) => total(r.server))} ` +
+        `(main ${m((r) => r.server['main'] ?? 0)})`,
+    );
+  }
+} finally {
+  await removeTempDir(dir);
+}
