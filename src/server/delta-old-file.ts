@@ -15,6 +15,7 @@ import {
 } from '../protocol/index.js';
 import {
   LEAF_HASH_THREAD,
+  PLACED_SYNC_BYTES,
   SourceFile,
   signBlocks,
   signLeaves,
@@ -40,13 +41,6 @@ const COPY_PIECES = 4;
 
 /** Placed leaves (`DeltaOldFile.#placing`) taken by the rules at once: 64 (4 MiB of the file). */
 const PLACED_RUN_LEAVES = 64;
-
-/**
- * Bytes placed while signing (`DeltaOldFile.#placing`) between two syncs of the partial started behind them
- * (`PartialTransfer.syncWritten`, not waited for): the disk writes the placed leaves back while the signing
- * goes on, and the fsync after the chunks are verified finds at most this much, plus the literals, left.
- */
-const PLACED_SYNC_BYTES = 64 * 1024 * 1024;
 
 /**
  * The server's side of a delta upload (PROTOCOL.md §5.15): the old file, open from the offer until the
