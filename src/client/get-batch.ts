@@ -29,7 +29,8 @@ import {
 import type { ClientSession } from './client-session.js';
 import type { FileJob } from './get-files.js';
 import type { TransferSubject } from './transfer-events.js';
-import { downloadPartialPaths, type DownloadResult } from './download-file.js';
+import { downloadPartialPaths } from './download-partials.js';
+import type { DownloadResult } from './download-file.js';
 
 /** A download that may travel in a batch (see {@link batchableDownload}): its destination already resolved. */
 export interface SmallGetJob {

@@ -1,0 +1,180 @@
+import { lstat, rm } from 'node:fs/promises';
+import { FerryError } from '../errors/index.js';
+import {
+  ChunkHashes,
+  LEAF_BYTES,
+  MIN_DELTA_BLOCK_BYTES,
+  boundedHeldRanges,
+  indicesFromRanges,
+  type GetStripe,
+} from '../protocol/index.js';
+import { DeltaSignatureReceiver, type SignedFile } from '../machines/index.js';
+import type { PartialPaths, RootPath } from '../transfer/index.js';
+import type { ClientSession } from './client-session.js';
+import { ArrivingSignature } from './delta-download.js';
+import { scanOldFile, type OldFileScan } from './old-file-scans.js';
+import { downloadPartials } from './download-partials.js';
+import { receiveDownload, sendRequest } from './receive-download.js';
+import type { DownloadOptions, DownloadResult } from './download-file.js';
+
+/**
+ * Whether the local file at `path` can be a delta's base: a regular file of at least the smallest block
+ * (1 KiB, §5.17.1): the server's file may be signed in blocks that small (§5.15.2).
+ */
+export async function deltaBase(path: string): Promise<boolean> {
+  const stats = await lstat(path).catch(() => undefined);
+  return stats !== undefined && stats.isFile() && stats.size >= MIN_DELTA_BLOCK_BYTES;
+}
+
+/**
+ * A delta download (PROTOCOL.md §5.17): the signature of the server's file on `ref`, its leaves found in the
+ * old local file and copied into the partial (each verified), then a second request that holds them, so the
+ * server sends only the rest. The old file is only read; it is replaced by the rename of the verified new
+ * file (§5.11.3). An identical old file is left as it is.
+ */
+export async function receiveDelta(
+  session: ClientSession,
+  ref: number,
+  target: RootPath,
+  paths: PartialPaths,
+  partialIsOurs: boolean,
+  options: DownloadOptions,
+  remotePath: string,
+  stripe: GetStripe | undefined,
+  answered: { ref: number; complete: boolean },
+): Promise<DownloadResult> {
+  const receiver = new DeltaSignatureReceiver();
+  let signed: SignedFile | undefined;
+  // PROTOCOL.md §5.17.3: in leaves, the old file is scanned while the records arrive (the server signs as it
+  // sends them), from the first record on; a signature in smaller blocks (a file under 16 MiB) is scanned
+  // once whole.
+  const arrival = new ArrivingSignature();
+  let scanning: Promise<OldFileScan> | undefined;
+  // Progress counts once the download has started (`onStarted`); the scan's partial says so as it goes on.
+  let progress: ((verified: number) => void) | undefined;
+  const scanOptions = {
+    durableBatchBytes: options.durableBatchBytes,
+    onDurable: (verified: number) => progress?.(verified),
+  };
+  try {
+    while (signed === undefined) {
+      signed = receiver.receive(await session.take(ref));
+      // A file too large for a signature comes whole (PROTOCOL.md §5.17.2), in leaf-sized chunks.
+      if (receiver.state === 'plain')
+        return receiveDownload(
+          session,
+          ref,
+          receiver.offer!,
+          target,
+          paths,
+          LEAF_BYTES,
+          false,
+          undefined,
+          partialIsOurs,
+          options,
+          { remotePath, stripe: undefined, answered, reusedBytes: 0 },
+        );
+      const arrived = receiver.arrived;
+      if (arrived === undefined) continue;
+      if (scanning === undefined && arrived.signature.blockBytes >= LEAF_BYTES) {
+        scanning = scanOldFile(
+          downloadPartials,
+          target,
+          receiver.offer!,
+          { signature: arrived.signature },
+          scanOptions,
+          arrival,
+        );
+        scanning.catch(() => undefined); // awaited below, or after the failure that stops it
+      }
+      arrival.arrived(arrived.blocks);
+    }
+  } catch (err) {
+    // The answer failed: a scan waiting for more of it stops, closing what it opened, before the error goes on.
+    arrival.fail(err);
+    await scanning?.catch(() => undefined);
+    throw err;
+  }
+  arrival.end(signed.digest);
+  answered.complete = true;
+  session.closeRef(ref);
+  const { offer } = signed;
+  const scanned = await (scanning ??
+    scanOldFile(downloadPartials, target, offer, signed, scanOptions, undefined));
+  if (scanned.kind === 'identical') {
+    if (partialIsOurs) {
+      await rm(paths.dataPath, { force: true });
+      await rm(paths.logPath, { force: true });
+    }
+    options.onStarted?.({ size: offer.size, heldBytes: offer.size, reusedBytes: offer.size });
+    return {
+      size: offer.size,
+      digest: signed.digest,
+      receivedBytes: 0,
+      resumedBytes: 0,
+      reusedBytes: offer.size,
+      identical: true,
+    };
+  }
+  const { taken, patch, old, partial } = scanned;
+  // PROTOCOL.md §5.4: at most 4096 ranges may be claimed; a more scattered set gives up its smallest ranges.
+  const held = new ChunkHashes(offer.size, LEAF_BYTES);
+  let reusedBytes = 0;
+  for (const index of indicesFromRanges(boundedHeldRanges(taken.held.knownRanges()))) {
+    held.set(index, taken.held.get(index)!);
+    reusedBytes += held.lengthOf(index);
+  }
+  // The partial holds verified chunks beyond the claim: the server would send them again, so it is made
+  // durable and closed, and opened again with the claim alone.
+  if (held.knownCount !== taken.held.knownCount) await partial.close();
+  const second = session.openRef();
+  answered.ref = second;
+  answered.complete = false;
+  try {
+    // A patch is never striped (§5.17.4): it is a file under 16 MiB, one stream's work.
+    await sendRequest(
+      session,
+      second,
+      remotePath,
+      LEAF_BYTES,
+      false,
+      held.knownCount > 0 ? held : undefined,
+      patch ? undefined : stripe,
+      patch?.pieces,
+    );
+    const next = await session.expect(second, 'GET_OFFER');
+    if (next.patched && (patch === undefined || next.size !== offer.size))
+      throw new FerryError('MESSAGE_MALFORMED', 'a patched GET_OFFER for a request without that patch');
+    // Not patched (the claim failed, say): every chunk not held comes whole, and the old file is done with.
+    if (!next.patched) await old.close();
+    // The scan's partial is received into when it holds exactly what the offer accepted; otherwise it is
+    // made durable and closed before the download opens it again (fresh when the claim failed).
+    const reuse = next.heldAccepted && next.size === offer.size && held.knownCount === taken.held.knownCount;
+    if (!reuse) await partial.close();
+    progress = (verified) => options.onVerified?.(verified, offer.size);
+    return await receiveDownload(
+      session,
+      second,
+      next,
+      target,
+      paths,
+      LEAF_BYTES,
+      false,
+      held.knownCount > 0 ? held : undefined,
+      partialIsOurs,
+      options,
+      {
+        remotePath,
+        stripe,
+        answered,
+        reusedBytes,
+        patch: next.patched ? patch : undefined,
+        open: reuse ? partial : undefined,
+      },
+    );
+  } finally {
+    session.closeRef(second);
+    await old.close();
+    await partial.close();
+  }
+}
