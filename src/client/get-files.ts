@@ -1,25 +1,16 @@
-import { lstat, mkdir, readlink, realpath, rmdir } from 'node:fs/promises';
+import { lstat, mkdir, realpath, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { MAX_BATCHES_IN_FLIGHT } from '../machines/index.js';
-import {
-  clearForReplacement,
-  linkVerdictOnDisk,
-  makeReceivedDirectory,
-  placeLink,
-  receivedDirectoryMode,
-  resolveUnderRoot,
-  setDirectoryAttributes,
-  DEFAULT_THREADS,
-  SealPool,
-} from '../transfer/index.js';
+import { resolveUnderRoot, DEFAULT_THREADS, SealPool } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { beginDownload, type DownloadResult } from './download-file.js';
 import { InFlightWindow } from './in-flight-window.js';
 import { getBatch, smallDownloadsFrom, type BatchedDownload } from './get-batch.js';
-import { planDownloads, skipLink } from './get-plan.js';
+import { planDownloads } from './get-plan.js';
 import { aboutRemotePath, remoteName } from './remote-name.js';
 import { onThisMachine } from './on-this-machine.js';
+import { finishTree } from './finish-tree.js';
 import { failsOnlyThisJob, jobsFailedError } from './job-failure.js';
 import { DEFAULT_STREAMS, ExtraStreams } from './extra-sessions.js';
 import { withRetries, type ConnectOptions } from './send-files.js';
@@ -463,60 +454,3 @@ function directoryWithoutRecursive(
 
 /** Requests in flight for the files of one batch that go the one-file path (see runDownloads). */
 const FALLBACKS_IN_FLIGHT = 16;
-
-/** Creates links and empty directories, then gives directories their mode and mtime, deepest first. */
-async function finishTree(
-  plan: GetPlan,
-  localDir: string,
-  options: GetFilesOptions,
-  emit: (event: TransferEvent) => void,
-): Promise<void> {
-  // A local failure names the entry under the destination the user named, as a file's failure does.
-  const here = <T>(local: readonly string[], step: () => Promise<T>): Promise<T> =>
-    step().catch((err: unknown) => {
-      throw onThisMachine(err, { root: localDir, local });
-    });
-  for (const dir of plan.dirs) {
-    await here(dir.local, async () => {
-      const target = await resolveUnderRoot(localDir, dir.local, { createDirs: true, allowDirectory: true });
-      await makeReceivedDirectory(target.path);
-    });
-  }
-  for (const link of plan.links) {
-    const target = await here(link.local, () =>
-      resolveUnderRoot(localDir, link.local, {
-        createDirs: true,
-        allowLink: true,
-        allowDirectory: link.replaces === 'dir',
-      }),
-    );
-    const existing = await lstat(target.path).catch(() => undefined);
-    if (existing && !existing.isSymbolicLink() && link.replaces === undefined) {
-      emit({ type: 'entry-skipped', path: link.local.join('/'), reason: 'a file is in the way of the link' });
-      continue;
-    }
-    if (existing && !options.overwrite) {
-      if ((await readlink(target.path)) !== link.target)
-        emit({ type: 'entry-skipped', path: link.local.join('/'), reason: 'exists' });
-      continue;
-    }
-    // Checked again against the destination as it is now: links already there (an earlier download, a
-    // local user) are followed too, so this link cannot be the last step of a chain out of the tree.
-    if ((await linkVerdictOnDisk(localDir, link.local, link.target, link.rootDepth)).verdict !== 'inside') {
-      skipLink(emit, link.local);
-      continue;
-    }
-    // A file in the way that sync replaces goes by the rename itself; a directory just before it.
-    await here(link.local, async () => {
-      if (existing && link.replaces) await clearForReplacement(target, link.replaces);
-      await placeLink(target, link.target, link.mtimeMs, { replace: existing !== undefined });
-    });
-  }
-  const deepestFirst = [...plan.dirs].sort((a, b) => b.local.length - a.local.length);
-  for (const dir of deepestFirst) {
-    await here(dir.local, async () => {
-      const target = await resolveUnderRoot(localDir, dir.local, { createDirs: false, allowDirectory: true });
-      await setDirectoryAttributes(target.path, receivedDirectoryMode(dir.mode), dir.mtimeMs);
-    });
-  }
-}
