@@ -23,6 +23,7 @@ import {
 import { DeltaOldFile } from './delta-old-file.js';
 import { existingHashes, type ExistingAt } from './existing-hashes.js';
 import type { SessionIo } from './session-io.js';
+import { STORE_REQUESTS } from './store-heads.js';
 import { StorageLimits } from './storage-limits.js';
 import { missingParents } from './missing-parents.js';
 import { serverPartialStore } from './server-partial-store.js';
@@ -323,6 +324,9 @@ export class UploadReceiver implements TransferClaim {
         if (objects) {
           // Issue 15: the file becomes an object; there are no directories to make or to charge.
           const key = objects.targetOf(rooted.join('/'));
+          // Paid first (STORE_REQUESTS), as a GET_REQUEST's HEAD is: the HEAD of the object it would replace,
+          // or the read of its partial's state; an offer refused or cancelled at once was free store work.
+          await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.open);
           if (!offer.overwrite && (await objects.exists(key))) {
             await this.#offerExisting(offer, { objectKey: key }, transferId);
             return;
