@@ -317,7 +317,7 @@ function uploadJobsOf(
   const batched: UploadJob[] = [];
   const files: UploadJob[] = [];
   const others: UploadJob[] = [];
-  // A file replacing a remote link goes on its own: a batch's entry never replaces one (§5.14).
+  // A file replacing a remote link or directory goes on its own: a batch's entry never replaces one (§5.14).
   const replaced = replacedAtCreation(actions);
   for (const a of actions) {
     if (a.action === 'send') {
@@ -325,16 +325,25 @@ function uploadJobsOf(
       // small for a delta to pay, goes whole.
       const whole = a.reason === 'new' || options.delta === false || a.size <= WHOLE_CHANGED_MAX_BYTES;
       const alone = replaced.get(a.path) === 'link';
-      (whole && !alone && batchable(a.size, options.chunkBytes) ? batched : files).push({
+      // A directory in the way goes with the upload's own placing (REPLACE_DIR, §5.3), not before.
+      const replaceDir = replaced.get(a.path) === 'dir';
+      (whole && !alone && !replaceDir && batchable(a.size, options.chunkBytes) ? batched : files).push({
         kind: 'file',
         localPath: localOf.get(a.path)!,
         remotePath: remote(a.path),
         size: a.size,
         replaces: !whole,
         ...(alone ? { alone } : {}),
+        ...(replaceDir ? { replaceDir } : {}),
       });
     } else if (a.action === 'link')
-      others.push({ kind: 'link', remotePath: remote(a.path), target: a.target, mtimeMs: a.mtimeMs });
+      others.push({
+        kind: 'link',
+        remotePath: remote(a.path),
+        target: a.target,
+        mtimeMs: a.mtimeMs,
+        ...(replaced.get(a.path) === 'dir' ? { replaceDir: true } : {}),
+      });
     else if (a.action === 'dir') {
       // The client's root itself ('' as DST) is the server's to make; it takes no PUT_DIR.
       if (remote(a.path) !== '')
@@ -431,13 +440,13 @@ async function requestRemote(
       session.closeRef(ref);
     }
   };
-  // A remote file or link that a file or link replaces goes by the upload's own rename (OVERWRITE,
-  // PROTOCOL.md §5.3, §5.10), not before: a run that fails first leaves it. A directory in the way is still
-  // removed here first: the server replaces no directory by a file.
+  // A remote entry that a file or link replaces goes by the upload's own placing (OVERWRITE for a file or
+  // link, REPLACE_DIR for a directory with all it holds, PROTOCOL.md §5.3, §5.10), not before: a run that
+  // fails first leaves it.
   const replaced = replacedAtCreation(actions);
   for (const a of actions) {
     if (a.action !== 'delete' && a.action !== 'attributes') continue;
-    if (a.action === 'delete' && a.kind !== 'dir' && replaced.has(a.path)) continue;
+    if (a.action === 'delete' && a.reason === 'replaced' && atOrBelow(a.path, replaced)) continue;
     if (inFlight.length >= MAX_PIPELINED) await settleOldest();
     const path = joinRemotePath(options.remotePath, a.path);
     const ref = session.openRef();
