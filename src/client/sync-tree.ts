@@ -4,6 +4,8 @@ import { FerryError, isFerryError, toFerryError } from '../errors/index.js';
 import { EntryRequest } from '../machines/index.js';
 import { FILE_MODE_MASK, MAX_PIPELINED, joinRemotePath, parseRemotePath } from '../protocol/index.js';
 import {
+  BATCH_TEMPORARY_MAX_AGE_MS,
+  CLIENT_BATCH_TEMP_PREFIX,
   digestFile,
   makeReceivedDirectory,
   receivedDirectoryMode,
@@ -11,6 +13,7 @@ import {
   removeUnderRoot,
   setAttributesUnderRoot,
   setDirectoryAttributes,
+  sweepBatchTemporaries,
   walkLocalTree,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
@@ -61,6 +64,11 @@ export interface SyncTreeOptions extends ConnectOptions {
   onEvent?: (event: SyncEvent) => void;
   /** Local entries of an upload's SRC left out (links leading outside it, special files). */
   onSkip?: (relative: string, reason: string) => void;
+  /**
+   * Downloading: a client batch temporary older than this (by ctime) in DST is a killed client's leftover
+   * and is swept (default BATCH_TEMPORARY_MAX_AGE_MS; tests set it).
+   */
+  batchTemporaryMaxAgeMs?: number;
 }
 
 /** What a sync did (or, in a dry run, would do). */
@@ -180,12 +188,17 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
   let counts: SyncCounts | undefined;
   // SRC's top directory's attributes, when DST's top needs them (the plan's `dir` of '').
   let top: { mode: number; mtimeMs: number } | undefined;
+  // The client batch temporaries the walk of DST saw, by directory (swept by their own policy, below).
+  const temporaries = new Map<string, string[]>();
   const planOn = async (session: ClientSession, localDir: string | undefined): Promise<SyncAction[]> => {
     const onSkip = (path: string, reason: string): void =>
       tally.onEvent({ type: 'entry-skipped', path, reason });
+    temporaries.clear();
     // DST here is walked while the server lists SRC (issue 16: one after the other before).
     const local =
-      localDir === undefined ? Promise.resolve<SyncEntry[]>([]) : localDestinationEntries(localDir);
+      localDir === undefined
+        ? Promise.resolve<SyncEntry[]>([])
+        : localDestinationEntries(localDir, { batchTemporaries: temporaries });
     local.catch(() => undefined);
     const localTop =
       localDir === undefined ? Promise.resolve(undefined) : lstat(localDir).catch(() => undefined);
@@ -228,6 +241,7 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
   const requestFailures: JobFailure[] = [];
   const planner = async (session: ClientSession, localDir: string): Promise<GetPlan> => {
     const actions = await planOn(session, localDir);
+    await sweepSeenTemporaries(temporaries, options.batchTemporaryMaxAgeMs);
     requestFailures.push(...(await changeLocal(localDir, actions, tally)));
     return getPlanOf(actions, options.remotePath);
   };
@@ -250,6 +264,29 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
   if (requestFailures.length > 0)
     throw jobsFailedError(requestFailures, { total: requestFailures.length, files: false });
   return counts!;
+}
+
+/**
+ * Sweeps the client batch temporaries a sync's walk of DST saw (`.ferry-batch-*`, left by a killed client's
+ * GET_BATCH, PROTOCOL.md §5.20) by their one policy (`sweepBatchTemporaries`: that exact pattern, regular
+ * files only, never through a link, only while the directory's real path is itself, older than the age by
+ * ctime). A batched download sweeps only the directories it stages into, so a leftover in a directory no
+ * later batch writes into stayed forever; the walk sees every directory. Before any batch of this run is
+ * staged, so none of its own is ever met. A sweep that fails leaves them, as the batch's own sweep does.
+ */
+async function sweepSeenTemporaries(
+  temporaries: ReadonlyMap<string, readonly string[]>,
+  maxAgeMs = BATCH_TEMPORARY_MAX_AGE_MS,
+): Promise<void> {
+  const now = Date.now();
+  for (const [dir, names] of temporaries)
+    await sweepBatchTemporaries(dir, {
+      prefix: CLIENT_BATCH_TEMP_PREFIX,
+      maxAgeMs,
+      now,
+      real: true,
+      names,
+    }).catch(() => 0);
 }
 
 /**
