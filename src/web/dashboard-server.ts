@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { FerryError } from '../errors/index.js';
+import { FerryError, escapeForTerminal } from '../errors/index.js';
 import { formatFerryId } from '../crypto/index.js';
 import type { FerryServer, ServerEvent } from '../server/index.js';
 import { statfs } from 'node:fs/promises';
@@ -284,7 +284,12 @@ export class Dashboard {
       freeBytesUnder(this.#options.server.root),
     ]);
     const storage = { root: this.#options.server.root, freeBytes };
-    return JSON.stringify(this.#state.snapshot(this.#now(), { clients, invites, storage }));
+    // Paths, names and error details come from clients: a path may hold bidi overrides, isolates and
+    // invisible characters (PROTOCOL.md §7.1 refuses only controls), which `textContent` shows as they act,
+    // so `a\u202Etxt.exe` reads "aexe.txt". Every string reaches the page as the terminal shows it.
+    return JSON.stringify(this.#state.snapshot(this.#now(), { clients, invites, storage }), (_key, value) =>
+      typeof value === 'string' ? escapeForTerminal(value) : (value as unknown),
+    );
   }
 }
 
