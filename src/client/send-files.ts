@@ -38,9 +38,21 @@ export type UploadJob =
       replaces?: boolean;
       /** Never in a batch: it replaces a remote link, which only a PUT_OFFER with OVERWRITE does (§5.3). */
       alone?: boolean;
+      /**
+       * It replaces a remote directory, with all it holds, when it is placed (REPLACE_DIR, §5.3; sync's
+       * `--delete`): never in a batch, never a delta.
+       */
+      replaceDir?: boolean;
     }
   | { kind: 'dir'; remotePath: string; mode: number; mtimeMs: number }
-  | { kind: 'link'; remotePath: string; target: string; mtimeMs: number };
+  | {
+      kind: 'link';
+      remotePath: string;
+      target: string;
+      mtimeMs: number;
+      /** It replaces a remote directory, with all it holds, when it is placed (REPLACE_DIR, §5.10). */
+      replaceDir?: boolean;
+    };
 
 /**
  * The outcome of one job. `failed`: this job alone was refused or could not be read, and the run carried
@@ -275,7 +287,7 @@ function smallFilesFrom(
   for (let i = index; i < jobs.length && results[i] === undefined; i++) {
     const job = jobs[i]!;
     if (job.kind !== 'file' || !batchable(job.size, chunkBytes) || paths.has(job.remotePath)) break;
-    if ((delta && job.replaces === true) || job.alone === true) break;
+    if ((delta && job.replaces === true) || job.alone === true || job.replaceDir === true) break;
     if (!batchHasRoom(group.length, bytes, job.size)) break;
     group.push(i);
     paths.add(job.remotePath);
@@ -380,6 +392,7 @@ async function startJob(
       chunkBytes: options.chunkBytes,
       overwrite: options.overwrite,
       delta: job.replaces !== false && (options.delta ?? options.overwrite),
+      replaceDir: job.replaceDir,
       signal: options.signal,
       cacheDir: options.cacheDir,
       extraStreams: options.extras.size > 0 ? () => options.extras.open() : undefined,
@@ -420,8 +433,17 @@ async function startJob(
     );
   } else {
     const { target, mtimeMs, remotePath: path } = job;
+    const overwrite = options.overwrite ?? false;
     await session.send(
-      entry.request({ type: 'PUT_LINK', ref, overwrite: options.overwrite ?? false, mtimeMs, target, path }),
+      entry.request({
+        type: 'PUT_LINK',
+        ref,
+        overwrite,
+        ...(overwrite && job.replaceDir === true ? { replaceDir: true as const } : {}),
+        mtimeMs,
+        target,
+        path,
+      }),
     );
   }
   const done = session

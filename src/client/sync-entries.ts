@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { FILE_MODE_MASK, parseRemotePath } from '../protocol/index.js';
 import {
+  CLIENT_BATCH_TEMP_PREFIX,
   isBatchTemporary,
   manifestLookup,
   resolveLinkTarget,
@@ -74,9 +75,13 @@ const FERRY_TEMPORARY = /^\..*\.ferry-(part|state|link)$/;
  * What a local destination directory holds, as sync entries relative to it: every file, directory and
  * link (wherever it points: a link is an entry to compare or remove, never followed), nothing below a link.
  * Special files, ferry's temporaries and names that are not valid remote path components are left out: a sync neither compares
- * nor removes them. A missing `root` holds nothing.
+ * nor removes them. A missing `root` holds nothing. `batchTemporaries`: where to note the names of a client's
+ * batch temporaries seen, by directory (`sweepBatchTemporaries` decides which of them go).
  */
-export async function localDestinationEntries(root: string): Promise<SyncEntry[]> {
+export async function localDestinationEntries(
+  root: string,
+  options: { batchTemporaries?: Map<string, string[]> } = {},
+): Promise<SyncEntry[]> {
   const entries: SyncEntry[] = [];
   const visit = async (dir: string, relative: string): Promise<void> => {
     const names: string[] = [];
@@ -85,8 +90,17 @@ export async function localDestinationEntries(root: string): Promise<SyncEntry[]
     for (const name of names) {
       // ferry's own temporaries beside a destination (a download's partial, a link being placed) are not
       // entries: a later run resumes from them, so --delete must never take them.
-      // A batch's temporary (`.ferry-batch-*`) may be another live client's: never compared nor removed here.
-      if (FERRY_TEMPORARY.test(name) || isBatchTemporary(name)) continue;
+      // A batch's temporary (`.ferry-batch-*`) may be another live client's: never compared nor removed here
+      // (its caller sweeps the old ones by the batch temporaries' own policy).
+      if (isBatchTemporary(name)) {
+        if (name.startsWith(CLIENT_BATCH_TEMP_PREFIX)) {
+          const seen = options.batchTemporaries?.get(dir);
+          if (seen) seen.push(name);
+          else options.batchTemporaries?.set(dir, [name]);
+        }
+        continue;
+      }
+      if (FERRY_TEMPORARY.test(name)) continue;
       const path = relative === '' ? name : `${relative}/${name}`;
       try {
         parseRemotePath(path);

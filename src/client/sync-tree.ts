@@ -4,6 +4,8 @@ import { FerryError, isFerryError, toFerryError } from '../errors/index.js';
 import { EntryRequest } from '../machines/index.js';
 import { FILE_MODE_MASK, MAX_PIPELINED, joinRemotePath, parseRemotePath } from '../protocol/index.js';
 import {
+  BATCH_TEMPORARY_MAX_AGE_MS,
+  CLIENT_BATCH_TEMP_PREFIX,
   digestFile,
   makeReceivedDirectory,
   receivedDirectoryMode,
@@ -11,6 +13,7 @@ import {
   removeUnderRoot,
   setAttributesUnderRoot,
   setDirectoryAttributes,
+  sweepBatchTemporaries,
   walkLocalTree,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
@@ -61,6 +64,11 @@ export interface SyncTreeOptions extends ConnectOptions {
   onEvent?: (event: SyncEvent) => void;
   /** Local entries of an upload's SRC left out (links leading outside it, special files). */
   onSkip?: (relative: string, reason: string) => void;
+  /**
+   * Downloading: a client batch temporary older than this (by ctime) in DST is a killed client's leftover
+   * and is swept (default BATCH_TEMPORARY_MAX_AGE_MS; tests set it).
+   */
+  batchTemporaryMaxAgeMs?: number;
 }
 
 /** What a sync did (or, in a dry run, would do). */
@@ -180,12 +188,17 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
   let counts: SyncCounts | undefined;
   // SRC's top directory's attributes, when DST's top needs them (the plan's `dir` of '').
   let top: { mode: number; mtimeMs: number } | undefined;
+  // The client batch temporaries the walk of DST saw, by directory (swept by their own policy, below).
+  const temporaries = new Map<string, string[]>();
   const planOn = async (session: ClientSession, localDir: string | undefined): Promise<SyncAction[]> => {
     const onSkip = (path: string, reason: string): void =>
       tally.onEvent({ type: 'entry-skipped', path, reason });
+    temporaries.clear();
     // DST here is walked while the server lists SRC (issue 16: one after the other before).
     const local =
-      localDir === undefined ? Promise.resolve<SyncEntry[]>([]) : localDestinationEntries(localDir);
+      localDir === undefined
+        ? Promise.resolve<SyncEntry[]>([])
+        : localDestinationEntries(localDir, { batchTemporaries: temporaries });
     local.catch(() => undefined);
     const localTop =
       localDir === undefined ? Promise.resolve(undefined) : lstat(localDir).catch(() => undefined);
@@ -228,6 +241,7 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
   const requestFailures: JobFailure[] = [];
   const planner = async (session: ClientSession, localDir: string): Promise<GetPlan> => {
     const actions = await planOn(session, localDir);
+    await sweepSeenTemporaries(temporaries, options.batchTemporaryMaxAgeMs);
     requestFailures.push(...(await changeLocal(localDir, actions, tally)));
     return getPlanOf(actions, options.remotePath);
   };
@@ -250,6 +264,29 @@ async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<Syn
   if (requestFailures.length > 0)
     throw jobsFailedError(requestFailures, { total: requestFailures.length, files: false });
   return counts!;
+}
+
+/**
+ * Sweeps the client batch temporaries a sync's walk of DST saw (`.ferry-batch-*`, left by a killed client's
+ * GET_BATCH, PROTOCOL.md §5.20) by their one policy (`sweepBatchTemporaries`: that exact pattern, regular
+ * files only, never through a link, only while the directory's real path is itself, older than the age by
+ * ctime). A batched download sweeps only the directories it stages into, so a leftover in a directory no
+ * later batch writes into stayed forever; the walk sees every directory. Before any batch of this run is
+ * staged, so none of its own is ever met. A sweep that fails leaves them, as the batch's own sweep does.
+ */
+async function sweepSeenTemporaries(
+  temporaries: ReadonlyMap<string, readonly string[]>,
+  maxAgeMs = BATCH_TEMPORARY_MAX_AGE_MS,
+): Promise<void> {
+  const now = Date.now();
+  for (const [dir, names] of temporaries)
+    await sweepBatchTemporaries(dir, {
+      prefix: CLIENT_BATCH_TEMP_PREFIX,
+      maxAgeMs,
+      now,
+      real: true,
+      names,
+    }).catch(() => 0);
 }
 
 /**
@@ -317,7 +354,7 @@ function uploadJobsOf(
   const batched: UploadJob[] = [];
   const files: UploadJob[] = [];
   const others: UploadJob[] = [];
-  // A file replacing a remote link goes on its own: a batch's entry never replaces one (§5.14).
+  // A file replacing a remote link or directory goes on its own: a batch's entry never replaces one (§5.14).
   const replaced = replacedAtCreation(actions);
   for (const a of actions) {
     if (a.action === 'send') {
@@ -325,16 +362,25 @@ function uploadJobsOf(
       // small for a delta to pay, goes whole.
       const whole = a.reason === 'new' || options.delta === false || a.size <= WHOLE_CHANGED_MAX_BYTES;
       const alone = replaced.get(a.path) === 'link';
-      (whole && !alone && batchable(a.size, options.chunkBytes) ? batched : files).push({
+      // A directory in the way goes with the upload's own placing (REPLACE_DIR, §5.3), not before.
+      const replaceDir = replaced.get(a.path) === 'dir';
+      (whole && !alone && !replaceDir && batchable(a.size, options.chunkBytes) ? batched : files).push({
         kind: 'file',
         localPath: localOf.get(a.path)!,
         remotePath: remote(a.path),
         size: a.size,
         replaces: !whole,
         ...(alone ? { alone } : {}),
+        ...(replaceDir ? { replaceDir } : {}),
       });
     } else if (a.action === 'link')
-      others.push({ kind: 'link', remotePath: remote(a.path), target: a.target, mtimeMs: a.mtimeMs });
+      others.push({
+        kind: 'link',
+        remotePath: remote(a.path),
+        target: a.target,
+        mtimeMs: a.mtimeMs,
+        ...(replaced.get(a.path) === 'dir' ? { replaceDir: true } : {}),
+      });
     else if (a.action === 'dir') {
       // The client's root itself ('' as DST) is the server's to make; it takes no PUT_DIR.
       if (remote(a.path) !== '')
@@ -431,13 +477,13 @@ async function requestRemote(
       session.closeRef(ref);
     }
   };
-  // A remote file or link that a file or link replaces goes by the upload's own rename (OVERWRITE,
-  // PROTOCOL.md §5.3, §5.10), not before: a run that fails first leaves it. A directory in the way is still
-  // removed here first: the server replaces no directory by a file.
+  // A remote entry that a file or link replaces goes by the upload's own placing (OVERWRITE for a file or
+  // link, REPLACE_DIR for a directory with all it holds, PROTOCOL.md §5.3, §5.10), not before: a run that
+  // fails first leaves it.
   const replaced = replacedAtCreation(actions);
   for (const a of actions) {
     if (a.action !== 'delete' && a.action !== 'attributes') continue;
-    if (a.action === 'delete' && a.kind !== 'dir' && replaced.has(a.path)) continue;
+    if (a.action === 'delete' && a.reason === 'replaced' && atOrBelow(a.path, replaced)) continue;
     if (inFlight.length >= MAX_PIPELINED) await settleOldest();
     const path = joinRemotePath(options.remotePath, a.path);
     const ref = session.openRef();

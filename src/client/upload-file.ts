@@ -33,6 +33,11 @@ export interface UploadOptions {
    * instead of being pipelined.
    */
   delta?: boolean | undefined;
+  /**
+   * With `overwrite`: a remote directory at the path goes, with all it holds, when the file is placed, not
+   * before (REPLACE_DIR, PROTOCOL.md §5.3; `ferry sync --delete`). Never with a delta.
+   */
+  replaceDir?: boolean | undefined;
   /** Called once a delta upload's chunks are sent: how many file bytes went as literals (PROTOCOL.md §5.15). */
   onDelta?: (info: { literalBytes: number; size: number }) => void;
   signal?: AbortSignal | undefined;
@@ -391,6 +396,9 @@ function sendOffer(
       fresh,
       ...(join ? { join } : {}),
       ...(deltaWanted(source.size, options, join) ? { delta: true as const } : {}),
+      ...(options.replaceDir === true && options.overwrite === true && join === undefined
+        ? { replaceDir: true as const }
+        : {}),
       path,
     })
     .catch(() => undefined);
@@ -406,6 +414,7 @@ function deltaWanted(size: number, options: UploadOptions, join: Buffer | undefi
   return (
     options.delta === true &&
     options.overwrite === true &&
+    options.replaceDir !== true &&
     join === undefined &&
     size >= MIN_DELTA_BLOCK_BYTES
   );

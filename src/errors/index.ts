@@ -7,3 +7,9 @@ export {
 } from './error-codes.js';
 export { FerryError, isFerryError, toFerryError } from './ferry-error.js';
 export { EXIT_CODES } from './exit-codes.js';
+export {
+  escapeForTerminal,
+  escapeJsonText,
+  escapeStringFields,
+  jsonForTerminal,
+} from './escape-for-terminal.js';

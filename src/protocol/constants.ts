@@ -141,6 +141,12 @@ export const PUT_OFFER_FLAG_JOIN = 4;
 export const PUT_OFFER_FLAG_DELTA = 8;
 
 /**
+ * PUT_OFFER flags bit 4 `REPLACE_DIR`: with OVERWRITE, a directory at `path` is replaced, with all it holds,
+ * when the file is placed (PROTOCOL.md §5.3; `ferry sync --delete`).
+ */
+export const PUT_OFFER_FLAG_REPLACE_DIR = 16;
+
+/**
  * Bytes of a join token (PROTOCOL.md §5.13.2): random, issued in the primary's PUT_ACCEPT, required on JOIN, so
  * only the sessions the primary's client hands it to can add streams to its transfer (as MPTCP's MP_JOIN).
  */
@@ -163,6 +169,9 @@ export const PUT_DONE_FLAG_PART = 2;
 
 /** PUT_LINK flag bit 0: replace an existing link (never a file or directory) (PROTOCOL.md §5.10). */
 export const PUT_LINK_FLAG_OVERWRITE = 1;
+
+/** PUT_LINK flag bit 1 `REPLACE_DIR`: with OVERWRITE, replace a directory too, when the link is placed (§5.10). */
+export const PUT_LINK_FLAG_REPLACE_DIR = 2;
 
 /** GET_REQUEST flag bit 0: the client holds the whole file, asks only if identical (PROTOCOL.md §5.11.1). */
 export const GET_FLAG_VERIFY_ONLY = 1;

@@ -210,3 +210,4 @@ export {
   offThreadWriterOf,
   type OffThreadWriter,
 } from './off-thread-writer.js';
+export { PUT_LINK_FLAG_REPLACE_DIR, PUT_OFFER_FLAG_REPLACE_DIR } from './constants.js';

@@ -113,6 +113,11 @@ export interface PutOfferMessage {
   join?: Buffer;
   /** DELTA (PROTOCOL.md §5.15.1): with `overwrite`, ask for the old file's signature; absent means no. */
   delta?: true;
+  /**
+   * REPLACE_DIR (PROTOCOL.md §5.3): with `overwrite`, a directory at `path` goes, with all it holds, when the
+   * file is placed; absent means no.
+   */
+  replaceDir?: true;
   path: string;
 }
 
@@ -216,6 +221,8 @@ export interface PutLinkMessage {
   type: 'PUT_LINK';
   ref: number;
   overwrite: boolean;
+  /** REPLACE_DIR (PROTOCOL.md §5.10): with `overwrite`, a directory at `path` goes too; absent means no. */
+  replaceDir?: true;
   mtimeMs: number;
   target: string;
   path: string;

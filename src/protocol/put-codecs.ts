@@ -10,10 +10,12 @@ import {
   PUT_DONE_FLAG_IDENTICAL,
   PUT_DONE_FLAG_PART,
   PUT_LINK_FLAG_OVERWRITE,
+  PUT_LINK_FLAG_REPLACE_DIR,
   PUT_OFFER_FLAG_DELTA,
   PUT_OFFER_FLAG_FRESH,
   PUT_OFFER_FLAG_JOIN,
   PUT_OFFER_FLAG_OVERWRITE,
+  PUT_OFFER_FLAG_REPLACE_DIR,
 } from './constants.js';
 import {
   RANGE_BYTES,
@@ -32,7 +34,11 @@ import type { PutOfferMessage } from './message-types.js';
 import { encodeUtf8 } from './message-writer.js';
 
 const KNOWN_OFFER_FLAGS =
-  PUT_OFFER_FLAG_OVERWRITE | PUT_OFFER_FLAG_FRESH | PUT_OFFER_FLAG_JOIN | PUT_OFFER_FLAG_DELTA;
+  PUT_OFFER_FLAG_OVERWRITE |
+  PUT_OFFER_FLAG_FRESH |
+  PUT_OFFER_FLAG_JOIN |
+  PUT_OFFER_FLAG_DELTA |
+  PUT_OFFER_FLAG_REPLACE_DIR;
 const KNOWN_ACCEPT_FLAGS = PUT_ACCEPT_FLAG_RESTARTED | PUT_ACCEPT_FLAG_EXISTING | PUT_ACCEPT_FLAG_DELTA;
 
 type PutType =
@@ -57,13 +63,17 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       if (message.delta && !message.overwrite) {
         throw new FerryError('MESSAGE_MALFORMED', 'put_offer: DELTA without OVERWRITE');
       }
+      if (message.replaceDir && (!message.overwrite || message.delta)) {
+        throw new FerryError('MESSAGE_MALFORMED', 'put_offer: REPLACE_DIR without OVERWRITE or with DELTA');
+      }
       const path = encodeUtf8(message.path, 'put_offer: path');
       const join = message.join;
       const flags =
         (message.overwrite ? PUT_OFFER_FLAG_OVERWRITE : 0) |
         (message.fresh ? PUT_OFFER_FLAG_FRESH : 0) |
         (join ? PUT_OFFER_FLAG_JOIN : 0) |
-        (message.delta ? PUT_OFFER_FLAG_DELTA : 0);
+        (message.delta ? PUT_OFFER_FLAG_DELTA : 0) |
+        (message.replaceDir ? PUT_OFFER_FLAG_REPLACE_DIR : 0);
       const writer = startMessage(
         'PUT_OFFER',
         4 + 8 + 8 + 4 + 2 + 1 + 2 + path.length + (join ? JOIN_TOKEN_BYTES : 0),
@@ -94,6 +104,12 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       // PROTOCOL.md §5.15.1: DELTA asks how to replace a file, so it goes only with OVERWRITE.
       if ((flags & PUT_OFFER_FLAG_DELTA) !== 0 && (flags & PUT_OFFER_FLAG_OVERWRITE) === 0)
         throw r.fail('DELTA without OVERWRITE');
+      // PROTOCOL.md §5.3: REPLACE_DIR widens OVERWRITE, so it goes only with it, and never asks for a delta.
+      if (
+        (flags & PUT_OFFER_FLAG_REPLACE_DIR) !== 0 &&
+        ((flags & PUT_OFFER_FLAG_OVERWRITE) === 0 || (flags & PUT_OFFER_FLAG_DELTA) !== 0)
+      )
+        throw r.fail('REPLACE_DIR without OVERWRITE or with DELTA');
       const join = (flags & PUT_OFFER_FLAG_JOIN) !== 0 ? r.copy(JOIN_TOKEN_BYTES, 'joinToken') : undefined;
       r.end();
       const message: PutOfferMessage = {
@@ -107,6 +123,7 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
         fresh: (flags & PUT_OFFER_FLAG_FRESH) !== 0,
         ...(join ? { join } : {}),
         ...((flags & PUT_OFFER_FLAG_DELTA) !== 0 ? { delta: true as const } : {}),
+        ...((flags & PUT_OFFER_FLAG_REPLACE_DIR) !== 0 ? { replaceDir: true as const } : {}),
         path,
       };
       checkOffer(message);
@@ -217,11 +234,17 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
     encode(message) {
       checkRef(message.ref, 'put_link');
       checkLinkTarget(message.target, 'target', 'put_link');
+      if (message.replaceDir && !message.overwrite)
+        throw new FerryError('MESSAGE_MALFORMED', 'put_link: REPLACE_DIR without OVERWRITE');
       const target = encodeUtf8(message.target, 'put_link: target');
       const path = encodeUtf8(message.path, 'put_link: path');
       return startMessage('PUT_LINK', 4 + 1 + 8 + 2 + target.length + 2 + path.length)
         .u32(message.ref, 'ref')
-        .u8(message.overwrite ? PUT_LINK_FLAG_OVERWRITE : 0, 'flags')
+        .u8(
+          (message.overwrite ? PUT_LINK_FLAG_OVERWRITE : 0) |
+            (message.replaceDir ? PUT_LINK_FLAG_REPLACE_DIR : 0),
+          'flags',
+        )
         .u64(message.mtimeMs, 'mtimeMs')
         .str(target, MAX_LINK_TARGET_BYTES, 'target')
         .str(path, MAX_PATH_BYTES, 'path')
@@ -234,14 +257,16 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       const target = r.str(MAX_LINK_TARGET_BYTES, 'target');
       const path = r.str(MAX_PATH_BYTES, 'path');
       r.end();
-      // PROTOCOL.md §5.10: only OVERWRITE is defined.
-      checkFlags(r, flags, PUT_LINK_FLAG_OVERWRITE);
+      // PROTOCOL.md §5.10: only OVERWRITE and REPLACE_DIR are defined, REPLACE_DIR only with OVERWRITE.
+      checkFlags(r, flags, PUT_LINK_FLAG_OVERWRITE | PUT_LINK_FLAG_REPLACE_DIR);
+      if (flags === PUT_LINK_FLAG_REPLACE_DIR) throw r.fail('REPLACE_DIR without OVERWRITE');
       checkRef(ref, 'put_link');
       checkLinkTarget(target, 'target', 'put_link');
       return {
         type: 'PUT_LINK',
         ref,
         overwrite: (flags & PUT_LINK_FLAG_OVERWRITE) !== 0,
+        ...((flags & PUT_LINK_FLAG_REPLACE_DIR) !== 0 ? { replaceDir: true as const } : {}),
         mtimeMs,
         target,
         path,

@@ -15,6 +15,7 @@ import {
 } from '../protocol/index.js';
 import { assertOpenedAt, identityOf, noFollowFlags, resolveParentSync } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
+import { STORE_REQUESTS } from './store-heads.js';
 
 /**
  * Files read between two turns of the event loop: each is a few synchronous system calls of microseconds
@@ -115,7 +116,7 @@ async function readStoredFile(
   const rooted = io.rooted(remotePath).join('/');
   // One HEAD per entry, answered or not: 512 paths of nothing cost the store 512 requests for a few bytes
   // of request and answer, so they are paid like a listing's (StoreHeads), before the HEAD.
-  await io.ctx.storeHeads.budget.spend(io.clientKey.toString('hex'), 1);
+  await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.open);
   const source = await io.ctx.objectStore!.openSource(rooted);
   try {
     const { size } = source;

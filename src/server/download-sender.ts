@@ -20,6 +20,7 @@ import {
 } from '../transfer/index.js';
 import { patchedSink } from './patched-sink.js';
 import type { SessionIo } from './session-io.js';
+import { STORE_REQUESTS } from './store-heads.js';
 
 /**
  * Serves one GET_REQUEST (PROTOCOL.md §5.11): checks the client's claimed chunks against the file, then
@@ -37,6 +38,8 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
     // never finds a file there, so an object's hashes are computed, never taken from the cache.
     const relative = io.rooted(request.path).join('/');
     target = { path: objects.targetOf(relative) };
+    // Its HEAD is paid first: a request for nothing is a store request for a few bytes (STORE_REQUESTS).
+    await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.open);
     source = await objects.openSource(relative);
   } else {
     const resolved = await resolveUnderRoot(io.ctx.root, io.rooted(request.path), { createDirs: false });

@@ -9,6 +9,7 @@ import {
 import { ListingTally } from '../machines/index.js';
 import type { ServerObjectStore } from './server-object-store.js';
 import type { SessionIo } from './session-io.js';
+import { STORE_REQUESTS } from './store-heads.js';
 
 /**
  * Serves one LIST_REQUEST (PROTOCOL.md §5.12) from an object store (issue 15), as `sendListing` does from
@@ -22,6 +23,8 @@ export async function sendObjectListing(
 ): Promise<number> {
   const components = io.rooted(request.path, { allowEmpty: true });
   const relative = components.join('/');
+  // The stat is paid first, as the listing's HEADs are (STORE_REQUESTS): a LIST_REQUEST of nothing was free.
+  await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.stat);
   const base = await store.statFile(relative);
   if (!base) throw new FerryError('PATH_NOT_FOUND');
   if (request.selfOnly) {
@@ -52,7 +55,7 @@ export async function sendObjectListing(
         await store.listFiles(relative, request.recursive, {
           attributes: request.namesOnly !== true,
           maxHeads: io.ctx.storeHeads.maxPerListing,
-          beforeHeads: (count) => io.ctx.storeHeads.budget.spend(io.clientKey.toString('hex'), count),
+          beforeHeads: (count) => io.ctx.storeHeads.spend(io.clientKey, count),
         })
       : [{ ...base, path: components[components.length - 1] ?? '' }];
   for (const entry of entries) {

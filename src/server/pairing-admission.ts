@@ -19,6 +19,13 @@ import { grantOf } from './allow-list-authorize.js';
 export const MAX_CONCURRENT_PAIRINGS = 4;
 /** Pairing sessions a server starts per minute by default; more get SERVER_BUSY (§12.5, rate limit). */
 export const MAX_PAIRINGS_PER_MINUTE = 30;
+/**
+ * Of those, what one source (`sourceOf`: an IPv4 address, an IPv6 /64) may hold at once and start per minute:
+ * without them one source held all four slots for a handshake timeout each, or spent the minute's thirty, and
+ * nobody else could pair. An honest user pairs once, and retries a typo or two.
+ */
+export const MAX_CONCURRENT_PAIRINGS_PER_SOURCE = 1;
+export const MAX_PAIRINGS_PER_MINUTE_PER_SOURCE = 5;
 
 const MINUTE_MS = 60_000;
 
@@ -46,6 +53,10 @@ export interface PairingOptions {
   maxConcurrent?: number;
   /** Pairing sessions started per sliding minute; default {@link MAX_PAIRINGS_PER_MINUTE}. */
   maxPerMinute?: number;
+  /** Of those, at once from one source; default {@link MAX_CONCURRENT_PAIRINGS_PER_SOURCE}. */
+  maxConcurrentPerSource?: number;
+  /** Of those, started per sliding minute from one source; default {@link MAX_PAIRINGS_PER_MINUTE_PER_SOURCE}. */
+  maxPerMinutePerSource?: number;
   /** The clock for the rate limit and invite expiry, injected by tests. */
   now?: () => Date;
 }
@@ -60,6 +71,8 @@ export interface PairingAttempt {
   acceptedAt: number;
   /** The whole exchange up to PAIR_DONE must end within this many ms of `acceptedAt`. */
   timeoutMs: number;
+  /** Where the connection came from (`sourceOf` of its address): the per-source limits count by it. */
+  source: string;
   signal?: AbortSignal | undefined;
 }
 
@@ -78,6 +91,14 @@ export class PairingAdmission {
   /** Start times of the pairings of the last minute, oldest first. */
   readonly #recentStarts: number[] = [];
   #active = 0;
+  readonly #maxConcurrentPerSource: number;
+  readonly #maxPerMinutePerSource: number;
+  /**
+   * Per source with a pairing running or started within the minute: how many run, and their start times.
+   * Bounded: every entry holds a start of the last minute or a running pairing, so at most the minute's
+   * limit plus the concurrent one.
+   */
+  readonly #bySource = new Map<string, { active: number; starts: number[] }>();
   // allowClient is a read-modify-write of the allow-list: concurrent pairings in this process take turns.
   #allowQueue: Promise<unknown> = Promise.resolve();
 
@@ -86,6 +107,8 @@ export class PairingAdmission {
     this.#stores = options.stores;
     this.#maxConcurrent = options.maxConcurrent ?? MAX_CONCURRENT_PAIRINGS;
     this.#maxPerMinute = options.maxPerMinute ?? MAX_PAIRINGS_PER_MINUTE;
+    this.#maxConcurrentPerSource = options.maxConcurrentPerSource ?? MAX_CONCURRENT_PAIRINGS_PER_SOURCE;
+    this.#maxPerMinutePerSource = options.maxPerMinutePerSource ?? MAX_PAIRINGS_PER_MINUTE_PER_SOURCE;
     this.#now = options.now ?? (() => new Date());
   }
 
@@ -102,7 +125,7 @@ export class PairingAdmission {
   async admit(attempt: PairingAttempt): Promise<ClientGrant> {
     const { channel, log } = attempt;
     const peer = shortFerryId(channel.remotePublicKey);
-    if (!this.#takeSlot()) {
+    if (!this.#takeSlot(attempt.source)) {
       log.warn({ event: 'pairing-refused', code: 'SERVER_BUSY', active: this.#active }, 'pairing refused');
       return fail(channel, new FerryError('SERVER_BUSY', 'too many pairing attempts; try again shortly'));
     }
@@ -162,16 +185,32 @@ export class PairingAdmission {
     } finally {
       clearTimeout(timer);
       this.#active--;
+      const source = this.#bySource.get(attempt.source);
+      if (source) source.active--;
     }
   }
 
-  #takeSlot(): boolean {
+  #takeSlot(sourceKey: string): boolean {
     const now = this.#now().getTime();
     while (this.#recentStarts.length > 0 && this.#recentStarts[0]! <= now - MINUTE_MS)
       this.#recentStarts.shift();
-    if (this.#active >= this.#maxConcurrent || this.#recentStarts.length >= this.#maxPerMinute) return false;
+    for (const [key, entry] of this.#bySource) {
+      while (entry.starts.length > 0 && entry.starts[0]! <= now - MINUTE_MS) entry.starts.shift();
+      if (entry.active === 0 && entry.starts.length === 0) this.#bySource.delete(key);
+    }
+    const source = this.#bySource.get(sourceKey) ?? { active: 0, starts: [] };
+    if (
+      this.#active >= this.#maxConcurrent ||
+      this.#recentStarts.length >= this.#maxPerMinute ||
+      source.active >= this.#maxConcurrentPerSource ||
+      source.starts.length >= this.#maxPerMinutePerSource
+    )
+      return false;
     this.#active++;
     this.#recentStarts.push(now);
+    source.active++;
+    source.starts.push(now);
+    this.#bySource.set(sourceKey, source);
     return true;
   }
 

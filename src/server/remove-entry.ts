@@ -1,6 +1,7 @@
 import { PERMISSION_UPLOAD, type RemoveRequestMessage } from '../protocol/index.js';
 import { removeUnderRoot } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
+import { STORE_REQUESTS } from './store-heads.js';
 
 /**
  * REMOVE_REQUEST (PROTOCOL.md §5.16): removes one file, link or empty directory under the client's root.
@@ -17,6 +18,8 @@ export async function removeEntry(io: SessionIo, message: RemoveRequestMessage):
   const components = io.rooted(message.path);
   if (io.ctx.objectStore) {
     // 'nothing' is acknowledged too: the directory emptied by the removals before this one is gone already.
+    // Its store requests are paid first (STORE_REQUESTS): a removal of nothing was three, unpaid.
+    await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.remove);
     await io.ctx.objectStore.removeEntry(components.join('/'));
     return;
   }

@@ -29,6 +29,7 @@ import { handleTreeEntryRequest } from './tree-entry-request.js';
 import { SessionKeepalive } from './session-keepalive.js';
 import { sendKeyRotation } from './send-key-rotation.js';
 import { lingerForClientClose } from './linger-for-client-close.js';
+import { sourceOf } from './handshake-rate-limit.js';
 
 /** Error categories that end one operation but leave the session open (PROTOCOL.md §5.1). */
 const OPERATION_SCOPED = new Set(['trust', 'path', 'transfer', 'storage']);
@@ -100,6 +101,7 @@ export class ServerSession {
               log: this.#log,
               acceptedAt: startedAt,
               timeoutMs: this.#ctx.handshakeTimeoutMs,
+              source: sourceOf(this.#socket.remoteAddress ?? ''),
               signal,
             });
       if (looked instanceof FerryError) {

@@ -1,6 +1,7 @@
 import { PERMISSION_UPLOAD, type SetAttributesMessage } from '../protocol/index.js';
 import { receivedFileMode, setAttributesUnderRoot } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
+import { STORE_REQUESTS } from './store-heads.js';
 
 /**
  * SET_ATTRIBUTES (PROTOCOL.md §5.19): gives one existing file under the client's root the mode and mtime of
@@ -17,7 +18,9 @@ export async function setEntryAttributes(io: SessionIo, message: SetAttributesMe
   if (io.ctx.objectStore) {
     // A copy onto itself moves the object's every byte inside the store (in parts past 5 GiB) for a request of
     // a few bytes: paid from the client's budget for work that sends no data (docs/SECURITY.md "Hashing on
-    // request"), per client and in total, before the copy. A path with nothing there costs nothing.
+    // request"), per client and in total, before the copy; its stat and HEAD from the store requests'
+    // (STORE_REQUESTS), before them.
+    await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.attributes);
     const entry = await io.ctx.objectStore.statFile(components.join('/'));
     if (entry?.kind === 'file') await io.ctx.hashCache.spend(io.clientKey, entry.size);
     await io.ctx.objectStore.setAttributes(components.join('/'), {

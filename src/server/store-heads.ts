@@ -26,12 +26,29 @@ export interface StoreHeadsOptions {
 }
 
 /**
- * The HEAD requests an object store makes for client requests that send no file data back: a listing's
- * files' attributes (one each) and a batched download's entries (one each, even for a path with nothing
- * there, GET_BATCH, PROTOCOL.md §5.20) (docs/SECURITY.md "Object store"). At most `maxPerListing` per
- * listing (FILE_TOO_LARGE past it, before the page that would pass it), and all paid from a budget per
- * client and one shared by every client (RateBudget, as hashing is), where a request past either waits,
- * never refused.
+ * Store requests of at most one object store (HEAD, one-key LIST, DELETE) that each of these client
+ * requests may make before it has sent any file data, paid before it goes: a stat is a HEAD and, for a
+ * name that is no object, a LIST of one key (`ObjectTree.stat`); a removal those and a DELETE.
+ */
+export const STORE_REQUESTS = {
+  /** GET_REQUEST, and an upload offer's look at the object it would replace: one HEAD. */
+  open: 1,
+  /** LIST_REQUEST's look at the path it names, before any listing page. */
+  stat: 2,
+  /** REMOVE_REQUEST (PROTOCOL.md §5.16): HEAD, LIST, DELETE. */
+  remove: 3,
+  /** SET_ATTRIBUTES (§5.19): a stat, then the HEAD of the object it copies onto itself (the copy is paid as hashing). */
+  attributes: 3,
+} as const;
+
+/**
+ * The requests an object store makes for client requests that send no file data back: a listing's files'
+ * attributes (one HEAD each), a batched download's entries (one each, even for a path with nothing there,
+ * GET_BATCH, PROTOCOL.md §5.20), and every request's own look at the object it names (`STORE_REQUESTS`: a
+ * GET_REQUEST of nothing was one unpaid HEAD per request) (docs/SECURITY.md "Object store"). At most
+ * `maxPerListing` HEADs per listing (FILE_TOO_LARGE past it, before the page that would pass it), and all
+ * paid from a budget per client and one shared by every client (RateBudget, as hashing is), where a request
+ * past either waits, never refused.
  */
 export class StoreHeads {
   readonly maxPerListing: number;
@@ -47,5 +64,10 @@ export class StoreHeads {
       now: options.now,
       sleep: options.sleep,
     });
+  }
+
+  /** Pays `count` store requests of `clientKey`'s, before they go (waits past either budget). */
+  spend(clientKey: Buffer, count: number): Promise<void> {
+    return this.budget.spend(clientKey.toString('hex'), count);
   }
 }

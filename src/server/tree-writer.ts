@@ -1,4 +1,4 @@
-import { lstat, readlink } from 'node:fs/promises';
+import { lstat, readlink, realpath } from 'node:fs/promises';
 import { FerryError } from '../errors/index.js';
 import {
   PERMISSION_DOWNLOAD,
@@ -7,6 +7,7 @@ import {
   type PutLinkMessage,
 } from '../protocol/index.js';
 import {
+  clearForReplacement,
   fsyncDir,
   linkVerdictOnDisk,
   makeReceivedDirectory,
@@ -52,12 +53,20 @@ export async function writeLink(io: SessionIo, message: PutLinkMessage): Promise
   // The link and any missing parents count against the quota and the reserve (ENTRY_BYTES each).
   const missing = await missingParents(io.ctx.root, [...components, '']);
   await io.ctx.storage.chargeEntries(io.clientKey, missing);
-  const target = await resolveUnderRoot(io.ctx.root, components, { createDirs: true, allowLink: true });
+  const target = await resolveUnderRoot(io.ctx.root, components, {
+    createDirs: true,
+    allowLink: true,
+    allowDirectory: message.overwrite && message.replaceDir === true,
+  });
   const existing = await lstat(target.path).catch(() => undefined);
   if (existing) {
-    // PROTOCOL.md §5.10: OVERWRITE replaces a link or a file (renamed over, atomically), never a directory.
-    if (!existing.isSymbolicLink() && !(message.overwrite && existing.isFile()))
-      throw new FerryError('FILE_EXISTS', 'a file or directory is in the way of the link');
+    // PROTOCOL.md §5.10: OVERWRITE replaces a link or a file (renamed over, atomically), a directory only
+    // with REPLACE_DIR too: then it goes, with all it holds, right before the link is renamed in its place.
+    const replaceable =
+      existing.isSymbolicLink() ||
+      (message.overwrite && existing.isFile()) ||
+      (message.overwrite && message.replaceDir === true && existing.isDirectory());
+    if (!replaceable) throw new FerryError('FILE_EXISTS', 'a file or directory is in the way of the link');
     if (!message.overwrite) {
       // PROTOCOL.md §5.10: "same target, nothing to do" would answer guesses about the link to a client
       // that may not list it.
@@ -65,6 +74,12 @@ export async function writeLink(io: SessionIo, message: PutLinkMessage): Promise
       if ((await readlink(target.path)) !== message.target) throw new FerryError('FILE_EXISTS');
       return;
     }
+  }
+  if (existing?.isDirectory()) {
+    // As a file's finish: a directory on the way swapped for a link since the walk is refused first.
+    if ((await realpath(target.dir)) !== target.dir)
+      throw new FerryError('PATH_ESCAPES_ROOT', 'a directory on the path became a symbolic link');
+    await clearForReplacement(target, 'dir');
   }
   await placeLink(target, message.target, message.mtimeMs, { replace: existing !== undefined });
   await fsyncDir(target.dir);

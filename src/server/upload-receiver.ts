@@ -23,6 +23,7 @@ import {
 import { DeltaOldFile } from './delta-old-file.js';
 import { existingHashes, type ExistingAt } from './existing-hashes.js';
 import type { SessionIo } from './session-io.js';
+import { STORE_REQUESTS } from './store-heads.js';
 import { StorageLimits } from './storage-limits.js';
 import { missingParents } from './missing-parents.js';
 import { serverPartialStore } from './server-partial-store.js';
@@ -323,6 +324,9 @@ export class UploadReceiver implements TransferClaim {
         if (objects) {
           // Issue 15: the file becomes an object; there are no directories to make or to charge.
           const key = objects.targetOf(rooted.join('/'));
+          // Paid first (STORE_REQUESTS), as a GET_REQUEST's HEAD is: the HEAD of the object it would replace,
+          // or the read of its partial's state; an offer refused or cancelled at once was free store work.
+          await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.open);
           if (!offer.overwrite && (await objects.exists(key))) {
             await this.#offerExisting(offer, { objectKey: key }, transferId);
             return;
@@ -330,8 +334,9 @@ export class UploadReceiver implements TransferClaim {
           await this.#offerPartial(offer, key, transferId, onTakeOver, onSigning);
           return;
         }
-        // Bounded: a session touching very many directories just checks some of them again.
-        if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
+        // Bounded: a session touching very many directories just checks some of them again. A directory this
+        // offer replaces (REPLACE_DIR) may be one of them, or hold some: they are all looked at again.
+        if (this.#knownDirs.size > 10_000 || offer.replaceDir) this.#knownDirs.clear();
         // Directories this offer creates count against the quota and the reserve (StorageLimits.ENTRY_BYTES).
         await io.ctx.storage.chargeEntries(
           io.clientKey,
@@ -340,8 +345,10 @@ export class UploadReceiver implements TransferClaim {
         target = await resolveUnderRoot(io.ctx.root, rooted, {
           createDirs: true,
           knownDirs: this.#knownDirs,
-          // PROTOCOL.md §5.3: OVERWRITE replaces a link too, the link itself, when the file is placed.
+          // PROTOCOL.md §5.3: OVERWRITE replaces a link too, the link itself, when the file is placed;
+          // REPLACE_DIR a directory, with all it holds, then too (FilePartialStore.finish), never before.
           replaceLink: offer.overwrite,
+          replaceDir: offer.overwrite && offer.replaceDir === true,
         });
         if (!target.exists || offer.overwrite)
           await this.#offerPartial(
@@ -526,6 +533,8 @@ export class UploadReceiver implements TransferClaim {
         overwrite: active.offer.overwrite,
       });
       io.ctx.storage.placed(active.transferId);
+      if (typeof active.target === 'string' && active.offer.replaceDir)
+        await this.#removeKeysBelow(active.offer);
       await this.#recordPlaced(active);
       this.files++;
       io.events.transferFinished(active.ref, {
@@ -542,6 +551,24 @@ export class UploadReceiver implements TransferClaim {
     } finally {
       await active.old?.close();
       this.#letGo(active.transferId);
+    }
+  }
+
+  /**
+   * PROTOCOL.md §5.3 REPLACE_DIR on an object store: the directory a file replaces is the prefix of the keys
+   * below its name, so they go once the object is placed (an upload that fails first leaves them), one key at
+   * a time as REMOVE_REQUESTs would, each paid as one is (STORE_REQUESTS), the listing as a stat.
+   */
+  async #removeKeysBelow(offer: PutOfferMessage): Promise<void> {
+    const io = this.#io;
+    const objects = io.ctx.objectStore!;
+    const relative = io.rooted(offer.path).join('/');
+    await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.stat);
+    const below = await objects.listFiles(relative, true, { attributes: false });
+    for (const entry of [...below].reverse()) {
+      if (entry.kind !== 'file') continue;
+      await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.remove);
+      await objects.removeEntry(`${relative}/${entry.path}`);
     }
   }
 

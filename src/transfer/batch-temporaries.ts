@@ -30,15 +30,17 @@ export function isBatchTemporary(name: string): boolean {
  * writes the file; the mtime is the sent file's own and may be years old. Only that exact name pattern,
  * only regular files: names are lstat'ed and unlinked, never followed. With `real` (a directory under a
  * client's destination, which others may write to), `dir` is skipped when its real path is no longer
- * itself: a directory swapped for a link since its caller resolved it. Returns how many were removed.
+ * itself: a directory swapped for a link since its caller resolved it. `names`: the names of `dir` its
+ * caller already read (`ferry sync` down walks its whole destination, so a leftover in a directory no later
+ * batch writes into is swept too), each still checked here as if read now. Returns how many were removed.
  */
 export async function sweepBatchTemporaries(
   dir: string,
-  options: { prefix: string; maxAgeMs: number; now: number; real?: boolean },
+  options: { prefix: string; maxAgeMs: number; now: number; real?: boolean; names?: readonly string[] },
 ): Promise<number> {
   if (options.real && (await realpath(dir)) !== dir) return 0;
   let removed = 0;
-  for (const name of await readdir(dir)) {
+  for (const name of options.names ?? (await readdir(dir))) {
     if (!name.startsWith(options.prefix) || !isBatchTemporary(name)) continue;
     const path = join(dir, name);
     const stats = await lstat(path).catch(() => undefined);

@@ -13,7 +13,8 @@ export interface RootPath {
   readonly exists: boolean;
   /**
    * An entry of another kind at `path` that the new file replaces when it is placed (`ferry sync`, which saw
-   * it in its walk): a link, or with `--delete` a directory (`clearForReplacement`). Never set by a peer.
+   * it in its walk): a link, or with `--delete` a directory (`clearForReplacement`). On a server, only what
+   * the offer's flags allow (PROTOCOL.md §5.3: OVERWRITE a link, REPLACE_DIR a directory).
    */
   readonly replaces?: 'link' | 'dir' | undefined;
 }
@@ -38,6 +39,11 @@ export async function resolveUnderRoot(
      * 'link'`; PUT_OFFER with OVERWRITE, PROTOCOL.md §5.3), renamed over, never followed.
      */
     replaceLink?: boolean;
+    /**
+     * A directory at the final name is accepted as the entry a new file replaces, with all it holds, when it
+     * is placed (`replaces: 'dir'`; PUT_OFFER with REPLACE_DIR, PROTOCOL.md §5.3), not before.
+     */
+    replaceDir?: boolean;
     /**
      * Directories this caller already walked and found to be real directories (a session's many files in
      * one tree are checked once). Safe because every write re-checks its directory's real path right
@@ -80,6 +86,7 @@ export async function resolveUnderRoot(
   // callers that create one (PUT_DIR, PUT_LINK).
   const kind = await entryKind(path);
   if (kind === 'link' && options.replaceLink) return { dir, name, path, exists: false, replaces: 'link' };
+  if (kind === 'dir' && options.replaceDir) return { dir, name, path, exists: false, replaces: 'dir' };
   if (kind === 'link' && !options.allowLink)
     throw new FerryError('PATH_ESCAPES_ROOT', 'destination is a symbolic link');
   if (kind === 'dir' && !options.allowDirectory)

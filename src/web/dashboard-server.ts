@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { FerryError } from '../errors/index.js';
+import { FerryError, escapeForTerminal } from '../errors/index.js';
 import { formatFerryId } from '../crypto/index.js';
 import type { FerryServer, ServerEvent } from '../server/index.js';
 import { statfs } from 'node:fs/promises';
@@ -14,6 +14,16 @@ import { isLoopbackHost } from './loopback-host.js';
 export const DEFAULT_DASHBOARD_PORT = 7080;
 /** Updates reach the page at most this often, however busy the server is. */
 const PUSH_THROTTLE_MS = 250;
+
+/**
+ * Connections the dashboard holds at once (more are closed at accept), and how long one may take to send
+ * its request's headers. It runs in the ferry server's process: without a bound, anyone who can reach the
+ * port (any local user; anyone with `--dashboard-public`) could hold idle connections until the process ran
+ * out of file descriptors, and the server's own accepts and opens failed (`EMFILE`). Sixty-four are many
+ * tabs of event streams for the few operators who hold the token.
+ */
+export const DASHBOARD_MAX_CONNECTIONS = 64;
+export const DASHBOARD_HEADERS_TIMEOUT_MS = 10_000;
 /** Live transfers are sampled (sparkline, speed decay) and pushed this often by default. */
 const SAMPLE_INTERVAL_MS = 1_000;
 /** With nothing live, a fresh snapshot is still pushed every this many sample ticks. */
@@ -118,6 +128,9 @@ export class Dashboard {
       this.#schedulePush();
     };
     this.#http = createServer((req, res) => this.#route(req, res));
+    this.#http.maxConnections = DASHBOARD_MAX_CONNECTIONS;
+    this.#http.headersTimeout = DASHBOARD_HEADERS_TIMEOUT_MS;
+    this.#http.requestTimeout = DASHBOARD_HEADERS_TIMEOUT_MS;
   }
 
   /** Starts serving; resolves once the port is bound. */
@@ -284,7 +297,12 @@ export class Dashboard {
       freeBytesUnder(this.#options.server.root),
     ]);
     const storage = { root: this.#options.server.root, freeBytes };
-    return JSON.stringify(this.#state.snapshot(this.#now(), { clients, invites, storage }));
+    // Paths, names and error details come from clients: a path may hold bidi overrides, isolates and
+    // invisible characters (PROTOCOL.md §7.1 refuses only controls), which `textContent` shows as they act,
+    // so `a\u202Etxt.exe` reads "aexe.txt". Every string reaches the page as the terminal shows it.
+    return JSON.stringify(this.#state.snapshot(this.#now(), { clients, invites, storage }), (_key, value) =>
+      typeof value === 'string' ? escapeForTerminal(value) : (value as unknown),
+    );
   }
 }
 

@@ -259,7 +259,8 @@ test('a PUT_OFFER in place of PAIR_CONFIRM is refused, and the invite named by P
 });
 
 test('over the concurrent pairing limit a session gets SERVER_BUSY before anything is read; the invite survives', async (t) => {
-  const fx = await fixture(t, { pairing: { maxConcurrent: 2 } });
+  // Both held from this one source: its own limit is raised so the total one is what refuses.
+  const fx = await fixture(t, { pairing: { maxConcurrent: 2, maxConcurrentPerSource: 2 } });
   const { code } = await createInvite(fx.home);
   const held = [await rawPairingChannel(fx, t), await rawPairingChannel(fx, t)];
   let started = 0;

@@ -131,6 +131,18 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
   },
   {
     type: 'PUT_OFFER',
+    ref: 45,
+    size: 3,
+    mtimeMs: 1_700_000_000_000,
+    chunkBytes: 1 << 22,
+    mode: 0o644,
+    overwrite: true,
+    fresh: false,
+    replaceDir: true,
+    path: 'was-a-dir',
+  },
+  {
+    type: 'PUT_OFFER',
     ref: 43,
     size: 1 << 30,
     mtimeMs: 1_700_000_000_000,
@@ -223,6 +235,7 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
     path: longestPath(),
   },
   { type: 'PUT_LINK', ref: 8, overwrite: false, mtimeMs: 1, target: '../été/🗻', path: 'photos/latest' },
+  { type: 'PUT_LINK', ref: 9, overwrite: true, replaceDir: true, mtimeMs: 1, target: 'x', path: 'was-a-dir' },
   // PROTOCOL.md §5.14: an empty file and a largest one with the longest path, in one record.
   {
     type: 'PUT_BATCH',

@@ -2,16 +2,17 @@
 // (PROTOCOL.md §5.20). A later batched download into that directory sweeps them by age, the server's policy
 // for its own batch temporaries (docs/SECURITY.md "Batch temporaries"): only that exact name pattern, only
 // regular files (a link of that name is not followed nor removed), never a young one (another live client's),
-// and `sync --delete` never takes one as an entry of DST.
+// and `sync --delete` never takes one as an entry of DST. `sync` down walks all of DST, so it sweeps what it
+// sees by the same policy, also in a directory no batch of it writes into (stop 27: such a leftover stayed).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { getFiles, syncTree } from '../../src/client/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { contentsUnder } from '../helpers/tree-snapshot.js';
-import { HostileServer, file } from './hostile-server.js';
+import { HostileServer, dir, file } from './hostile-server.js';
 
 const LEFTOVER = '.ferry-batch-0123456789abcdef-0';
 
@@ -96,4 +97,49 @@ test('sync --delete neither compares nor removes a `.ferry-batch-*` temporary in
   const after = await contentsUnder(join(rig.dest, 'tree'));
   assert.notEqual(after[LEFTOVER], undefined, 'the young temporary stays');
   assert.equal(after['.ferry-batch-notours'], undefined, 'a user file of another name is an extra entry');
+});
+
+test('sync down sweeps an old `.ferry-batch-*` leftover in a directory none of its batches writes into, by the same policy', async (t) => {
+  const rig = await startRig(t);
+  const tree = join(rig.dest, 'tree');
+  // `quiet` holds only a file identical to SRC's: the sync writes nothing there.
+  const quiet = join(tree, 'quiet');
+  await mkdir(join(quiet, '.ferry-batch-0123456789abcdef-2'), { recursive: true });
+  await writeFile(join(quiet, 'same.txt'), '0123456789');
+  await chmod(join(quiet, 'same.txt'), 0o644);
+  await utimes(join(quiet, 'same.txt'), 1_700_000_000, 1_700_000_000);
+  await writeFile(join(quiet, LEFTOVER), 'left by a killed client\n');
+  await symlink('../../../outside.txt', join(quiet, '.ferry-batch-0123456789abcdef-1'));
+  await writeFile(join(quiet, '.ferry-batch-notours'), 'a user file\n');
+  await chmod(quiet, 0o755);
+  await utimes(quiet, 1_700_000_000, 1_700_000_000);
+  rig.hostile.script = { entries: [file('a.txt'), dir('quiet'), file('quiet/same.txt')] };
+  await syncTree({
+    server: rig.hostile.address,
+    identity: generateKeyPair(),
+    verifyServer: () => undefined,
+    retry: { retries: 0, sleep: () => Promise.resolve(), random: () => 0 },
+    direction: 'download',
+    localDir: tree,
+    remotePath: 'tree',
+    // Every temporary counts as old: what must stay, stays by its name or kind alone.
+    batchTemporaryMaxAgeMs: 0,
+  });
+  const asked = rig.hostile.received.flatMap((m) =>
+    m.type === 'GET_REQUEST' ? [m.path] : m.type === 'GET_BATCH' ? m.paths : [],
+  );
+  assert.deepEqual(asked, ['tree/a.txt'], 'nothing of quiet was fetched');
+  const after = await contentsUnder(quiet);
+  assert.equal(after[LEFTOVER], undefined, 'the leftover temporary is gone');
+  assert.equal(
+    after['.ferry-batch-0123456789abcdef-1'],
+    '-> ../../../outside.txt',
+    'a link of that name stays',
+  );
+  assert.equal(await readFile(join(rig.work, 'outside.txt'), 'utf8'), 'outside\n');
+  assert.equal(after['.ferry-batch-0123456789abcdef-2'], 'dir', 'a directory of that name stays');
+  assert.notEqual(after['.ferry-batch-notours'], undefined, 'another name stays');
+  assert.equal(await readFile(join(quiet, 'same.txt'), 'utf8'), '0123456789', 'the identical file stays');
+  // The top directory's leftover went too (its batch of a.txt swept it, or the walk did).
+  assert.equal((await contentsUnder(tree))[LEFTOVER], undefined);
 });

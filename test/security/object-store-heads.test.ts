@@ -4,7 +4,9 @@
 // before the page that would pass it; NAMES_ONLY lists any tree), and its HEADs are paid from a budget per
 // client and one shared by all clients, where a listing waits (docs/SECURITY.md "Object store"). So are the
 // HEADs of a batched download's entries (GET_BATCH, PROTOCOL.md §5.20): 512 paths of nothing were 512 store
-// requests for a request of a few KiB, unpaid. Against a real Swift; every HEAD on the wire counted by the
+// requests for a request of a few KiB, unpaid; and every request's own look at the object it names
+// (GET_REQUEST, LIST_REQUEST, REMOVE_REQUEST, SET_ATTRIBUTES, PUT_OFFER), one to three store requests each for
+// a request of a few bytes, was unpaid until stop 27. Against a real Swift; every HEAD on the wire counted by the
 // store client's middleware.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +20,7 @@ import { S3PartialStore } from '../../src/objectstore/index.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { countingClient, useSwiftNode } from '../helpers/swift-node.js';
+import { STORE_REQUESTS } from '../../src/server/store-heads.js';
 
 const swift = useSwiftNode();
 const FILES = 5;
@@ -94,7 +97,8 @@ test('object-store listings of two client keys pay their HEADs from the budget t
     perClientPerSecond: 100,
     perClientBurst: 100,
     totalPerSecond: 1,
-    totalBurst: FILES + 1,
+    // A listing pays its stat of `t` (STORE_REQUESTS.stat) and a HEAD per file.
+    totalBurst: FILES + STORE_REQUESTS.stat + 1 + STORE_REQUESTS.stat,
     now: () => clock,
     sleep: (ms) => {
       waits.push(ms);
@@ -105,7 +109,7 @@ test('object-store listings of two client keys pay their HEADs from the budget t
   assert.equal(await list(t, server, clients[0]!, false), FILES);
   assert.deepEqual(waits, [], 'the first listing fits the shared burst');
   assert.equal(await list(t, server, clients[1]!, false), FILES);
-  // One HEAD left of the shared burst, FILES needed at one per second.
+  // The second's stat and one HEAD left of the shared burst, FILES needed at one per second.
   assert.deepEqual(waits, [(FILES - 1) * 1000]);
   // A HEAD per file of each listing, and one each for the stat of `t` (no object of that name).
   assert.equal(heads(), 2 * FILES + 2);
@@ -142,4 +146,81 @@ test('a GET_BATCH of paths with nothing there on an object store pays a HEAD per
     2000,
   );
   assert.equal(heads(), paths.length);
+});
+
+test('GET_REQUESTs, LIST_REQUESTs, REMOVE_REQUESTs, SET_ATTRIBUTES and PUT_OFFERs of nothing on an object store pay their store requests from the client`s budget before they go', async (t) => {
+  let clock = 1_000_000;
+  const waits: number[] = [];
+  const { server, heads, clients } = await start(t, 'heads-per-request-kind/', {
+    perClientPerSecond: 10,
+    perClientBurst: 10,
+    now: () => clock,
+    sleep: (ms) => {
+      waits.push(ms);
+      clock += ms;
+      return Promise.resolve();
+    },
+  });
+  const session = await openAdmittedSession(t, server.address, clients[0]!);
+  const REQUESTS = 15;
+  const costs: Record<string, number> = {
+    GET_REQUEST: STORE_REQUESTS.open,
+    LIST_REQUEST: STORE_REQUESTS.stat,
+    REMOVE_REQUEST: STORE_REQUESTS.remove,
+    SET_ATTRIBUTES: STORE_REQUESTS.attributes,
+    PUT_OFFER: STORE_REQUESTS.open,
+  };
+  let spent = 0;
+  let ref = 1;
+  for (const kind of Object.keys(costs)) {
+    for (let i = 0; i < REQUESTS; i++, ref++) {
+      const path = `missing-${ref}`;
+      if (kind === 'GET_REQUEST')
+        await session.send({
+          type: 'GET_REQUEST',
+          ref,
+          chunkBytes: 1 << 20,
+          verifyOnly: false,
+          heldSize: 0,
+          haveDigest: Buffer.alloc(32),
+          ranges: [],
+          path,
+        });
+      else if (kind === 'LIST_REQUEST')
+        await session.send({
+          type: 'LIST_REQUEST',
+          ref,
+          path,
+          recursive: true,
+          namesOnly: false,
+          selfOnly: false,
+        });
+      else if (kind === 'REMOVE_REQUEST') await session.send({ type: 'REMOVE_REQUEST', ref, path });
+      else if (kind === 'SET_ATTRIBUTES')
+        await session.send({ type: 'SET_ATTRIBUTES', ref, mode: 0o644, mtimeMs: 0, path });
+      else
+        await session.send({
+          type: 'PUT_OFFER',
+          ref,
+          size: 1,
+          mtimeMs: 0,
+          chunkBytes: 1 << 20,
+          mode: 0o644,
+          overwrite: false,
+          fresh: false,
+          path,
+        });
+      const answer = await session.receive();
+      if (kind === 'PUT_OFFER') {
+        assert.equal(answer.type, 'PUT_ACCEPT', kind);
+        await session.send({ type: 'CANCEL', ref });
+      } else if (kind === 'REMOVE_REQUEST') assert.equal(answer.type, 'ACK', kind);
+      else assert.equal(answer.type, 'ERROR', kind);
+      spent += costs[kind]!;
+    }
+    // Ten in the burst, then each at 10 per second: every request of every kind so far paid its own.
+    const waited = waits.reduce((a, b) => a + b, 0);
+    assert.equal(waited, Math.max(0, spent - 10) * 100, `after the ${kind}s`);
+  }
+  assert.ok(heads() > 0);
 });

@@ -50,3 +50,49 @@ test('sync up keeps a remote link that a file too large for the server was to re
   assert.equal(await readFile(join(dst, 'l'), 'utf8'), 'now a file\n');
   assert.equal(await readFile(join(dst, 'keep.txt'), 'utf8'), 'keep\n', 'the link target is untouched');
 });
+
+test('sync up --delete keeps a remote directory, with all it holds, that a file too large for the server was to replace, and replaces directories by a file and a link at their placing, never following a link inside', async (t) => {
+  const { dir, server } = await startTempDirServer(t, 'ferry-sync-up-replace-dir-', {
+    authorize: () => ({ permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD }),
+    maxFileBytes: LIMIT,
+  });
+  const root = join(dir, 'root');
+  const dst = join(root, 'dst');
+  const outside = join(dir, 'outside.txt');
+  await writeFile(outside, 'outside\n');
+  for (const name of ['big', 'small', 'link']) {
+    await mkdir(join(dst, name, 'sub'), { recursive: true });
+    await writeFile(join(dst, name, 'a.txt'), 'a\n');
+    await writeFile(join(dst, name, 'sub', 'b.txt'), 'b\n');
+    // A link inside the directory replaced points outside the root: its removal never follows it.
+    await symlink(outside, join(dst, name, 'sub', 'out'));
+  }
+  await writeFile(join(dst, 'keep.txt'), 'keep\n');
+  const src = join(dir, 'src');
+  await mkdir(src);
+  await writeFile(join(src, 'keep.txt'), 'keep\n');
+  await writeFile(join(src, 'big'), Buffer.alloc(2 * LIMIT, 7));
+  await writeFile(join(src, 'small'), 'now a file\n');
+  await symlink('keep.txt', join(src, 'link'));
+  const err = await syncTree({
+    server: server.address,
+    identity: generateKeyPair(),
+    verifyServer: () => undefined,
+    retry: { retries: 0, sleep: () => Promise.resolve(), random: () => 0 },
+    direction: 'upload',
+    localDir: src,
+    remotePath: 'dst',
+    delete: true,
+  }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.equal((err as { code?: string } | undefined)?.code, 'FILE_TOO_LARGE', 'big was refused');
+  assert.equal(await readFile(join(dst, 'big', 'a.txt'), 'utf8'), 'a\n', 'the directory big is still there');
+  assert.equal(await readFile(join(dst, 'big', 'sub', 'b.txt'), 'utf8'), 'b\n', 'with what it holds');
+  assert.equal(await readlink(join(dst, 'big', 'sub', 'out')), outside);
+  assert.ok((await lstat(join(dst, 'small'))).isFile(), 'the directory small is now a file');
+  assert.equal(await readFile(join(dst, 'small'), 'utf8'), 'now a file\n');
+  assert.equal(await readlink(join(dst, 'link')), 'keep.txt', 'the directory link is now a link');
+  assert.equal(await readFile(outside, 'utf8'), 'outside\n', 'no removal followed a link');
+});
