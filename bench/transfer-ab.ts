@@ -12,7 +12,6 @@
 // Both sides of a variant run its DIR. Linux only (/proc).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, readdirSync } from 'node:fs';
 import { link, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -27,33 +26,10 @@ import { snapshotFerry } from './lib/ferry-snapshot.js';
 import { freePort } from '../scripts/cluster/free-port.js';
 import { parseSize } from './lib/parse-size.js';
 import { readProcCpu } from './lib/proc-stats.js';
+import { processThreadCpu } from './lib/thread-cpu.js';
 
-const TICKS_PER_SECOND = 100;
 const GIB = 2 ** 30;
 const SERVE_DEADLINE_MS = 60_000;
-
-/** CPU seconds of each thread of `pid` by thread name (comm; the main thread is 'main'), summed over same names. */
-function threadCpu(pid: number): Map<string, number> | undefined {
-  let tids: string[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return undefined;
-  }
-  const out = new Map<string, number>();
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = Number(tid) === pid ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const cpu = (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-      out.set(name, (out.get(name) ?? 0) + cpu);
-    } catch {
-      // ended meanwhile
-    }
-  }
-  return out;
-}
 
 interface Variant {
   name: string;
@@ -128,7 +104,7 @@ async function runOnce(v: Variant, dir: string, direction: string, size: number)
         : ['get', '-q', '-p', ...v.clientArgs, `${address}/dl/f`, `${dest}/`];
     const serverPid = server.pid!;
     const serverBefore = (await readProcCpu(serverPid))?.selfSeconds ?? 0;
-    const serverThreadsBefore = threadCpu(serverPid);
+    const serverThreadsBefore = processThreadCpu(serverPid);
     const started = performance.now();
     const client = track(
       spawn(process.execPath, [...v.nodeArgs, v.bin, '--home', v.peers.clientHome, ...args], {
@@ -145,7 +121,7 @@ async function runOnce(v: Variant, dir: string, direction: string, size: number)
     let clientThreads = new Map<string, number>();
     while (!done) {
       clientCpu = (await readProcCpu(client.pid!))?.selfSeconds ?? clientCpu;
-      clientThreads = threadCpu(client.pid!) ?? clientThreads;
+      clientThreads = processThreadCpu(client.pid!) ?? clientThreads;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     const wall = (performance.now() - started) / 1000;
@@ -158,7 +134,7 @@ async function runOnce(v: Variant, dir: string, direction: string, size: number)
       client: Number(((clientCpu * GIB) / size).toFixed(2)),
       server: Number(((serverCpu * GIB) / size).toFixed(2)),
       clientThreads: perGiB(clientThreads, undefined, size),
-      serverThreads: perGiB(threadCpu(serverPid) ?? new Map(), serverThreadsBefore, size),
+      serverThreads: perGiB(processThreadCpu(serverPid) ?? new Map(), serverThreadsBefore, size),
     };
   } finally {
     server.kill('SIGTERM');
