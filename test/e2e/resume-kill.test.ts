@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdir } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { runFerry, spawnFerry, startServe, type ServeProcess, type SpawnedFerry } from '../helpers/cli.js';
 import { ChunkLog } from '../../src/transfer/index.js';
@@ -22,16 +23,28 @@ import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 
 const FILE_BYTES = 2 * 1024 * 1024;
 const CHUNK_BYTES = 64 * 1024;
-const CHUNKS = FILE_BYTES / CHUNK_BYTES;
 const CHUNK_OVERHEAD_BYTES = 121;
 const SESSION_OVERHEAD_BYTES = 2048;
+
 /**
- * Server->client frames before the first PROGRESS of a fresh transfer: handshake message 2, WELCOME, one
- * 9-byte record before PUT_ACCEPT (this `send --mkdir`), PUT_ACCEPT. Measured at the proxy, frame bodies:
- * 1200, 26, 25, 72, then 29 per PROGRESS. With 3 the tests counted one PROGRESS too many, so `heldAtLeast`
- * was a chunk high and the server-kill bound had no room left for the chunk in flight.
+ * Resolves once the send's `--json` events on stdout report at least `bytes` verified and durable on the
+ * server (a `progress` event mirrors a PROGRESS record, sent only once its chunks are fsynced and logged:
+ * PROTOCOL.md §5.7, §9.2), with the bytes reported. Not a count of PROGRESS frames at the proxy: the server
+ * joins batches that queue behind a running sync into one, and so one record, so their number varies.
  */
-const FRAMES_BEFORE_PROGRESS = 4;
+async function verifiedAtLeast(send: SpawnedFerry, bytes: number): Promise<number> {
+  const stdout = send.process.stdout!;
+  const lines = createInterface({ input: stdout, crlfDelay: Infinity });
+  try {
+    for await (const line of lines) {
+      const event = JSON.parse(line) as { type?: string; verifiedBytes?: number };
+      if (event.type === 'progress' && event.verifiedBytes! >= bytes) return event.verifiedBytes!;
+    }
+  } finally {
+    stdout.resume(); // the send's later events are not read, but must not fill the pipe and block it
+  }
+  throw new Error(`the send ended before ${bytes} bytes were verified on the server`);
+}
 
 /** Sends SIGKILL to `child` and resolves once it has exited (its sockets are then closed by the kernel). */
 async function killNow(child: ChildProcess): Promise<void> {
@@ -139,13 +152,11 @@ describe('ferry send resumes after kill -9 through a byte-counting proxy', () =>
     proxy.setPlan((i) =>
       i === 0 ? { stall: { afterBytes: stallAt, direction: 'clientToServer', freeze: 'one' } } : undefined,
     );
-    const send = spawnFerry(args);
+    const send = spawnFerry([...args, '--json']);
     children.push(send);
     const connection = await proxy.connection(0);
-    // Each PROGRESS record is sent only once its chunk is fsynced and logged (PROTOCOL.md §5.7, §9.2):
-    // half the file's chunks reported means at least half the file is durable on the server.
-    await connection.waitForFrames('serverToClient', FRAMES_BEFORE_PROGRESS + CHUNKS / 2);
-    const heldAtLeast = (CHUNKS / 2) * CHUNK_BYTES;
+    // Half the file reported verified means at least half the file is durable on the server.
+    const heldAtLeast = await verifiedAtLeast(send, FILE_BYTES / 2);
     // A real SIGKILL of the real server process, mid-transfer; we go on once it has exited.
     await killNow(first.process);
     assert.ok(
@@ -192,11 +203,10 @@ describe('ferry send resumes after kill -9 through a byte-counting proxy', () =>
     proxy.setPlan((i) => (i === 0 ? { stall: { afterBytes: FILE_BYTES * 0.6, freeze: 'one' } } : undefined));
     const args = sendArgs(source, proxy, 'in');
 
-    const send = spawnFerry(args);
+    const send = spawnFerry([...args, '--json']);
     children.push(send);
     const connection = await proxy.connection(0);
-    await connection.waitForFrames('serverToClient', FRAMES_BEFORE_PROGRESS + CHUNKS / 2);
-    const heldAtLeast = (CHUNKS / 2) * CHUNK_BYTES;
+    const heldAtLeast = await verifiedAtLeast(send, FILE_BYTES / 2);
     send.process.kill('SIGKILL');
     const killed = await send.done;
     assert.equal(killed.signal, 'SIGKILL');
