@@ -47,10 +47,6 @@ export class FramedSocket {
   /** The end of the stream, held until the records still with workers are delivered. */
   #endAfterPool: FerryError | undefined;
   #drainWaiters: Array<{ resolve: () => void; reject: (err: FerryError) => void }> = [];
-  /** Callers of `queuedAtMost`, each with the bound it waits for. */
-  #queueWaiters: Array<{ bytes: number; resolve: () => void; reject: (err: FerryError) => void }> = [];
-  /** Called back once each write's bytes reached the kernel: wakes `queuedAtMost`'s callers. */
-  readonly #written = (): void => this.#wakeQueueWaiters();
   #error: FerryError | undefined;
   /** True when reads land in one reused buffer (`ReusedReads`): whatever is kept past the call is copied. */
   readonly #reused: boolean;
@@ -71,7 +67,6 @@ export class FramedSocket {
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];
       for (const w of waiters) w.resolve();
-      this.#wakeQueueWaiters();
     });
   }
 
@@ -151,38 +146,12 @@ export class FramedSocket {
    */
   write(...buffers: Buffer[]): boolean {
     if (this.#error) throw this.#error;
-    if (buffers.length === 1) return this.socket.write(buffers[0]!, this.#written);
+    if (buffers.length === 1) return this.socket.write(buffers[0]!);
     this.socket.cork();
-    const last = buffers.length - 1;
-    for (let i = 0; i < last; i++) this.socket.write(buffers[i]!);
-    const ok = this.socket.write(buffers[last]!, this.#written);
+    let ok = true;
+    for (const b of buffers) ok = this.socket.write(b);
     this.socket.uncork();
     return ok;
-  }
-
-  /**
-   * Resolves once at most `bytes` written here are still queued in this process, not yet taken by the kernel;
-   * rejects if the socket fails first. 'drain' (`drained`) comes only once that queue is empty, so a sender
-   * waiting for it prepares its next block while the kernel's buffer is all the receiver has left; waiting for
-   * this instead, it writes the next block while the one before is still going out.
-   */
-  queuedAtMost(bytes: number): Promise<void> {
-    if (this.#error) return Promise.reject(this.#error);
-    if (this.socket.writableLength <= bytes) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => this.#queueWaiters.push({ bytes, resolve, reject }));
-  }
-
-  #wakeQueueWaiters(): void {
-    // A destroyed socket's writes are called back with an error and its queue reads empty: its waiters are
-    // failed by 'close' (`#fail`), never released as if their bytes went out.
-    if (this.#queueWaiters.length === 0 || this.socket.destroyed) return;
-    const queued = this.socket.writableLength;
-    const waiting = this.#queueWaiters;
-    this.#queueWaiters = [];
-    for (const w of waiting) {
-      if (queued <= w.bytes) w.resolve();
-      else this.#queueWaiters.push(w);
-    }
   }
 
   /**
@@ -361,8 +330,5 @@ export class FramedSocket {
     const drains = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const w of drains) w.reject(err);
-    const queued = this.#queueWaiters;
-    this.#queueWaiters = [];
-    for (const w of queued) w.reject(err);
   }
 }

@@ -1,6 +1,6 @@
 export { FramedSocket } from './framed-socket.js';
 export { REUSED_READ_BYTES, ReusedReads } from './reused-reads.js';
-export { SEND_QUEUE_BYTES, SecureChannel } from './secure-channel.js';
+export { SecureChannel } from './secure-channel.js';
 export {
   clientHandshake,
   serverHandshake,

@@ -11,17 +11,6 @@ import type { FramedSocket } from './framed-socket.js';
 import type { ParallelOpener } from '../protocol/index.js';
 
 /**
- * A block send (`sendPlaintexts`) returns once at most this many of its bytes are still queued in this
- * process (issue 14). Waiting for 'drain' instead, i.e. for the queue to empty, the sender seals its next
- * block while only the kernel's buffer feeds the receiver, and the two ends can take turns instead of
- * overlapping. One block (16 records, just under 1 MiB) may wait here while the next is sealed: memory stays
- * flat. Measured on a machine loaded by others (load 14-25, bench/off-cpu.ts, 512 MiB upload): both event
- * loops runnable at once in 56-67 % of samples before, 54-83 % after (medians 65 / 72 %); CPU per GiB equal,
- * wall times too noisy there to tell.
- */
-export const SEND_QUEUE_BYTES = 1024 * 1024;
-
-/**
  * An authenticated, encrypted session over one socket (PROTOCOL.md §4): every message becomes one
  * record sealed under the direction's cipher state. Built by `clientHandshake` / `serverHandshake`.
  */
@@ -106,8 +95,7 @@ export class SecureChannel {
       writeFrameHeader(body.length + tag.length, header, 0);
       parts.push(header, body, tag);
     }
-    this.#writeParts(parts);
-    await this.#socket.queuedAtMost(SEND_QUEUE_BYTES);
+    if (!this.#writeParts(parts)) await this.#socket.drained();
   }
 
   /**

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { FramedSocket, SEND_QUEUE_BYTES, SecureChannel } from '../../src/channel/index.js';
+import { FramedSocket, SecureChannel } from '../../src/channel/index.js';
 import { CipherState, SessionCipher, isRekeyMessage } from '../../src/crypto/index.js';
 import {
   ChunkHashes,
@@ -190,82 +190,5 @@ test('streamChunks with a block sink puts the same bytes on the wire as record b
     assert.ok(gathered.equals(oneByOne), 'block writes changed the bytes on the wire');
   } finally {
     await rm(dir, { recursive: true, force: true });
-  }
-});
-
-/** A block of 16 records (as a transfer sends: just under 1 MiB on the wire, below SEND_QUEUE_BYTES). */
-const fullBlock = (): Buffer[] => Array.from({ length: 16 }, (_, i) => Buffer.alloc(65_500, i));
-
-/** 'returned' if `sent` settles before the event loop's next turn, else 'waiting' (the peer reads nothing meanwhile). */
-async function settlesAtOnce(sent: Promise<void>): Promise<'returned' | 'waiting'> {
-  const turn = new Promise<'waiting'>((resolve) => setImmediate(() => resolve('waiting')));
-  return Promise.race([sent.then(() => 'returned' as const), turn]);
-}
-
-/**
- * Sends blocks to a peer that reads nothing until some bytes stay queued in this process (the kernel's
- * buffers are full): returns that last block's send, unawaited.
- */
-async function sendUntilQueued(
-  pair: Awaited<ReturnType<typeof socketPair>>,
-  channel: SecureChannel,
-): Promise<{ sent: Promise<void> }> {
-  pair.accepted.pause();
-  for (let blocks = 1; ; blocks++) {
-    const sent = channel.sendPlaintexts(fullBlock());
-    if (pair.dialled.writableLength > 0) return { sent };
-    await sent;
-    assert.ok(blocks < 1000, 'the kernel took 1000 blocks without the peer reading');
-  }
-}
-
-test('sendPlaintexts returns while its block is still going out, with at most SEND_QUEUE_BYTES queued in the process', async () => {
-  const pair = await socketPair();
-  try {
-    const channel = keyedChannel(pair.dialled, Buffer.alloc(32, 13));
-    const { sent } = await sendUntilQueued(pair, channel);
-    const queued = pair.dialled.writableLength;
-    assert.ok(queued > 0 && queued <= SEND_QUEUE_BYTES, `queued ${queued}`);
-    // Waiting for 'drain' (the queue empty) the sender would seal its next block only once the kernel's buffer
-    // is all the receiver has left: here the peer reads nothing, so that send would wait.
-    assert.equal(await settlesAtOnce(sent), 'returned');
-    channel.close();
-  } finally {
-    pair.close();
-  }
-});
-
-test('sendPlaintexts waits while more than SEND_QUEUE_BYTES are queued, and returns once the peer reads', async () => {
-  const pair = await socketPair();
-  try {
-    const channel = keyedChannel(pair.dialled, Buffer.alloc(32, 14));
-    await sendUntilQueued(pair, channel);
-    const sent = channel.sendPlaintexts(fullBlock());
-    assert.ok(pair.dialled.writableLength > SEND_QUEUE_BYTES, `queued ${pair.dialled.writableLength}`);
-    let queuedWhenReturned = -1;
-    const returned = sent.then(() => (queuedWhenReturned = pair.dialled.writableLength));
-    assert.equal(await settlesAtOnce(sent), 'waiting');
-    pair.accepted.resume();
-    await returned;
-    assert.ok(queuedWhenReturned <= SEND_QUEUE_BYTES, `returned with ${queuedWhenReturned} bytes queued`);
-    channel.close();
-  } finally {
-    pair.close();
-  }
-});
-
-test('a block send waiting for the queue fails when the connection closes, and the channel writes no more', async () => {
-  const pair = await socketPair();
-  try {
-    const channel = keyedChannel(pair.dialled, Buffer.alloc(32, 15));
-    await sendUntilQueued(pair, channel);
-    const sent = channel.sendPlaintexts(fullBlock());
-    assert.equal(await settlesAtOnce(sent), 'waiting');
-    pair.accepted.destroy();
-    pair.dialled.destroy();
-    await assert.rejects(sent, (err: Error & { code?: string }) => err.code === 'CONNECTION_CLOSED');
-    await assert.rejects(channel.sendPlaintexts(fullBlock()));
-  } finally {
-    pair.close();
   }
 });
