@@ -100,7 +100,7 @@ export class StorageLimits {
       if (used + bytes > this.#clientQuotaBytes)
         throw new FerryError(
           'QUOTA_EXCEEDED',
-          `${used} of ${this.#clientQuotaBytes} bytes used or promised, ${count} entries of ${ENTRY_BYTES} more asked`,
+          `${used} of ${this.#clientQuotaBytes} bytes used or promised, ${entries(count)} of ${ENTRY_BYTES} more asked`,
         );
     }
     if (this.#minFreeDiskBytes > 0) {
@@ -109,7 +109,7 @@ export class StorageLimits {
       if (free - bytes < this.#minFreeDiskBytes)
         throw new FerryError(
           'DISK_FULL',
-          `${count} new entries need ${readableBytes(bytes)} and the server keeps ${readableBytes(this.#minFreeDiskBytes)} free (its operator can lower ferry serve --min-free-disk)`,
+          `${entries(count, 'new ')} need ${readableBytes(bytes)} and the server keeps ${readableBytes(this.#minFreeDiskBytes)} free (its operator can lower ferry serve --min-free-disk)`,
         );
     }
     this.#placed.set(client, (this.#placed.get(client) ?? 0) + bytes);
@@ -273,4 +273,9 @@ function readableBytes(bytes: number): string {
     unit++;
   }
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** `1 entry`, `2 entries`: directories or links counted in a refusal a user reads. */
+function entries(count: number, what = ''): string {
+  return `${count} ${what}${count === 1 ? 'entry' : 'entries'}`;
 }

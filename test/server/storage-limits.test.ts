@@ -2,7 +2,8 @@
 // forgotten when time passes (docs/SECURITY.md "Quota and disk reserve").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StorageLimits } from '../../src/server/index.js';
 import { isFerryError } from '../../src/errors/index.js';
@@ -39,4 +40,23 @@ test('StorageLimits keeps promises to sparse partials reserved however much time
   // Removing a partial ends its promise, and the room is there again.
   limits.released(ids[0]!);
   await limits.reserve(client, ids[2]!, 11 * MiB);
+});
+
+test('a refused directory or link counts its entries in words a user reads: 1 entry, 2 entries', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'ferry-storage-entries-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const partialDir = join(root, '.ferry', 'partial');
+  await mkdir(partialDir, { recursive: true });
+  const limits = new StorageLimits(root, partialDir, { minFreeDiskBytes: 0, clientQuotaBytes: 1 });
+  const client = Buffer.alloc(32, 9);
+  for (const [count, words] of [
+    [1, '1 entry of'],
+    [2, '2 entries of'],
+  ] as const) {
+    await assert.rejects(limits.chargeEntries(client, count), (err: unknown) => {
+      assert.ok(isFerryError(err, 'QUOTA_EXCEEDED'), String(err));
+      assert.match(err.message, new RegExp(`, ${words} `));
+      return true;
+    });
+  }
 });
