@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { syncTree, type ConnectOptions, type SyncEvent } from '../../src/client/index.js';
-import { WHOLE_CHANGED_MAX_BYTES } from '../../src/client/sync-tree.js';
+import { WHOLE_CHANGED_MAX_BYTES } from '../../src/client/sync-up.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import { FaultProxy, type FaultPlan } from '../helpers/fault-proxy.js';
 import { assertSameTree, snapshotTree } from '../helpers/tree-snapshot.js';

@@ -1,0 +1,210 @@
+// `ferry sync` of a remote SRC onto a local DST (see sync-tree.ts' syncTree): the plan, the get plan it
+// makes, and the local removals and attribute changes.
+import { lstat, realpath } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { FerryError, toFerryError } from '../errors/index.js';
+import { FILE_MODE_MASK, joinRemotePath } from '../protocol/index.js';
+import {
+  BATCH_TEMPORARY_MAX_AGE_MS,
+  CLIENT_BATCH_TEMP_PREFIX,
+  digestFile,
+  makeReceivedDirectory,
+  receivedDirectoryMode,
+  resolveUnderRoot,
+  removeUnderRoot,
+  setAttributesUnderRoot,
+  setDirectoryAttributes,
+  sweepBatchTemporaries,
+} from '../transfer/index.js';
+import type { ClientSession } from './client-session.js';
+import { getPlanned, type GetPlan } from './get-files.js';
+import { jobsFailedError, type JobFailure } from './job-failure.js';
+import { listRemote } from './list-remote.js';
+import { remoteDigest } from './remote-digest.js';
+import { aboutRemotePath } from './remote-name.js';
+import { withRetries } from './send-files.js';
+import { localDestinationEntries, remoteListingEntries } from './sync-entries.js';
+import { filesToCompare, planSync, type SyncAction, type SyncCounts, type SyncEntry } from './sync-plan.js';
+import { atOrBelow, replacedAtCreation, sameDigests, type SyncTally } from './sync-shared.js';
+import type { SyncTreeOptions } from './sync-tree.js';
+
+/** Remote SRC to local DST: planned on the get's first session, then the downloads, links, directories. */
+export async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<SyncCounts> {
+  const requested = resolve(options.localDir);
+  const existing = await lstat(requested).catch(() => undefined);
+  if (existing && !existing.isDirectory())
+    throw new FerryError('USAGE_INVALID', 'the destination is not a directory', { subject: requested });
+  let counts: SyncCounts | undefined;
+  // SRC's top directory's attributes, when DST's top needs them (the plan's `dir` of '').
+  let top: { mode: number; mtimeMs: number } | undefined;
+  // The client batch temporaries the walk of DST saw, by directory (swept by their own policy, below).
+  const temporaries = new Map<string, string[]>();
+  const planOn = async (session: ClientSession, localDir: string | undefined): Promise<SyncAction[]> => {
+    const onSkip = (path: string, reason: string): void =>
+      tally.onEvent({ type: 'entry-skipped', path, reason });
+    temporaries.clear();
+    // DST here is walked while the server lists SRC (issue 16: one after the other before).
+    const local =
+      localDir === undefined
+        ? Promise.resolve<SyncEntry[]>([])
+        : localDestinationEntries(localDir, { batchTemporaries: temporaries });
+    local.catch(() => undefined);
+    const localTop =
+      localDir === undefined ? Promise.resolve(undefined) : lstat(localDir).catch(() => undefined);
+    const listed = await listRemote(session, options.remotePath, { recursive: true }).catch(
+      (err: unknown) => {
+        throw aboutRemotePath(err, options.server, options.remotePath);
+      },
+    );
+    if (listed.isFile)
+      throw new FerryError('USAGE_INVALID', 'the source is a file: sync mirrors directories');
+    const source = remoteListingEntries(listed, options.remotePath, { dropOutsideLinks: true, onSkip });
+    const destination = await local;
+    const there = await localTop;
+    const destinationTop = there && {
+      mode: there.mode & FILE_MODE_MASK,
+      mtimeMs: Math.trunc(there.mtimeMs),
+    };
+    const sourceTop = { mode: listed.mode, mtimeMs: listed.mtimeMs };
+    const identical = options.checksum
+      ? await sameDigests(filesToCompare({ source, destination }), (path) => ({
+          local: digestFile(join(localDir!, ...path.split('/')), { signal: options.signal }),
+          remote: remoteDigest(session, joinRemotePath(options.remotePath, path)).then((d) => d.digest),
+        }))
+      : undefined;
+    const actions = planSync(
+      { source, destination, top: sourceTop, destinationTop },
+      { checksum: options.checksum ?? false, delete: options.delete ?? false, identical },
+    );
+    counts = tally.planned(actions, 'download', options.remotePath);
+    top = actions.some((a) => a.action === 'dir' && a.path === '') ? sourceTop : undefined;
+    return actions;
+  };
+  if (options.dryRun) {
+    const real = existing ? await realpath(requested) : undefined;
+    await withRetries(options, tally.onEvent, async (session) => {
+      if (counts === undefined) await planOn(session, real);
+    });
+    return counts!;
+  }
+  const requestFailures: JobFailure[] = [];
+  const planner = async (session: ClientSession, localDir: string): Promise<GetPlan> => {
+    const actions = await planOn(session, localDir);
+    await sweepSeenTemporaries(temporaries, options.batchTemporaryMaxAgeMs);
+    requestFailures.push(...(await changeLocal(localDir, actions, tally)));
+    return getPlanOf(actions, options.remotePath);
+  };
+  await getPlanned(
+    {
+      ...options,
+      remotePaths: [options.remotePath],
+      localDir: requested,
+      recursive: true,
+      overwrite: true,
+      createLocalDir: true,
+      onEvent: tally.onEvent,
+    },
+    planner,
+  );
+  if (top) {
+    // The top directory is DST itself, the one entry a get plan cannot name: its attributes come last.
+    await setDirectoryAttributes(await realpath(requested), receivedDirectoryMode(top.mode), top.mtimeMs);
+  }
+  if (requestFailures.length > 0)
+    throw jobsFailedError(requestFailures, { total: requestFailures.length, files: false });
+  return counts!;
+}
+
+/**
+ * Sweeps the client batch temporaries a sync's walk of DST saw (`.ferry-batch-*`, left by a killed client's
+ * GET_BATCH, PROTOCOL.md §5.20) by their one policy (`sweepBatchTemporaries`: that exact pattern, regular
+ * files only, never through a link, only while the directory's real path is itself, older than the age by
+ * ctime). A batched download sweeps only the directories it stages into, so a leftover in a directory no
+ * later batch writes into stayed forever; the walk sees every directory. Before any batch of this run is
+ * staged, so none of its own is ever met. A sweep that fails leaves them, as the batch's own sweep does.
+ */
+async function sweepSeenTemporaries(
+  temporaries: ReadonlyMap<string, readonly string[]>,
+  maxAgeMs = BATCH_TEMPORARY_MAX_AGE_MS,
+): Promise<void> {
+  const now = Date.now();
+  for (const [dir, names] of temporaries)
+    await sweepBatchTemporaries(dir, {
+      prefix: CLIENT_BATCH_TEMP_PREFIX,
+      maxAgeMs,
+      now,
+      real: true,
+      names,
+    }).catch(() => 0);
+}
+
+/**
+ * The get plan of a plan's files, links and directories (the top directory is set apart). A file or link
+ * that replaces a local entry of another kind carries it (`replaces`): the entry goes when its replacement
+ * is placed, not before (see {@link replacedAtCreation}).
+ */
+function getPlanOf(actions: readonly SyncAction[], remotePath: string): GetPlan {
+  const plan: GetPlan = { files: [], dirs: [], links: [] };
+  const replaced = replacedAtCreation(actions);
+  for (const a of actions) {
+    const local = a.path === '' ? [] : a.path.split('/');
+    const replaces = replaced.get(a.path);
+    if (a.action === 'send')
+      plan.files.push({
+        remotePath: joinRemotePath(remotePath, a.path),
+        local,
+        size: a.size,
+        ...(replaces === 'link' || replaces === 'dir' ? { replaces } : {}),
+      });
+    else if (a.action === 'link')
+      plan.links.push({
+        local,
+        target: a.target,
+        mtimeMs: a.mtimeMs,
+        rootDepth: 0,
+        ...(replaces === 'file' || replaces === 'dir' ? { replaces } : {}),
+      });
+    else if (a.action === 'dir' && a.path !== '') plan.dirs.push({ local, mode: a.mode, mtimeMs: a.mtimeMs });
+  }
+  return plan;
+}
+
+/**
+ * The plan's removals, then its attribute changes, on this machine, under the real `root`, never following a
+ * link (`removeUnderRoot`, `setAttributesUnderRoot`: the rules the server applies to the same requests).
+ */
+async function changeLocal(
+  root: string,
+  actions: readonly SyncAction[],
+  tally: SyncTally,
+): Promise<JobFailure[]> {
+  const failures: JobFailure[] = [];
+  // Replaced by a file or link when that is ready (getPlanOf), with what a directory there holds.
+  const atCreation = replacedAtCreation(actions);
+  const newDirs = new Set(actions.flatMap((a) => (a.action === 'dir' ? [a.path] : [])));
+  for (const a of actions) {
+    if (a.action !== 'delete' && a.action !== 'attributes') continue;
+    if (a.action === 'delete' && a.reason === 'replaced' && atOrBelow(a.path, atCreation)) continue;
+    try {
+      if (a.action === 'delete') {
+        await removeUnderRoot(root, a.path.split('/'));
+        // A directory in place of a file or link: made in the same step (see replacedAtCreation).
+        if (a.reason === 'replaced' && newDirs.has(a.path)) {
+          const target = await resolveUnderRoot(root, a.path.split('/'), {
+            createDirs: false,
+            allowDirectory: true,
+          });
+          await makeReceivedDirectory(target.path);
+        }
+      } else await setAttributesUnderRoot(root, a.path.split('/'), { mode: a.mode, mtimeMs: a.mtimeMs });
+    } catch (err) {
+      // One entry that cannot be changed (not empty any more, a link above it, no permission) stays, is
+      // reported, and the others go on, as a refused request on the server does.
+      const error = toFerryError(err);
+      const what = a.action === 'delete' ? 'not removed' : 'mode and mtime not set';
+      tally.onEvent({ type: 'entry-skipped', path: a.path, reason: `${what}: ${error.message}` });
+      failures.push({ error, name: join(root, a.path) });
+    }
+  }
+  return failures;
+}
