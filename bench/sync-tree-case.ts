@@ -43,7 +43,7 @@ const CHANGED_BYTES = 300;
 export async function runSyncTreeCase(ctx: SyncTreeCaseContext): Promise<SyncTreeRow[]> {
   const fileCount = ctx.fileCount ?? 1000;
   const src = join(ctx.dir, 'sync-src');
-  const files = await writeTree(src, fileCount);
+  const files = await writeSyncTree(src, fileCount);
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
   ctx.log(`sync: a tree of ${fileCount} files, ${(totalBytes / 2 ** 20).toFixed(1)} MiB`);
   const tools: Array<{ tool: SyncTreeRow['tool']; start: () => Promise<Mirror> }> = [
@@ -58,7 +58,7 @@ export async function runSyncTreeCase(ctx: SyncTreeCaseContext): Promise<SyncTre
     for (const { tool, mirror } of mirrors) samples.set(`${tool}/full`, [await mirror.run('full')]);
     for (let run = 0; run < ctx.runs; run++) {
       // The same change for every tool: each re-syncs the same edited tree.
-      await changeFiles(files, run);
+      await changeTreeFiles(files, run);
       for (const { mirror } of mirrors) {
         for (const phase of ['changed', 'unchanged'] as const) {
           const row = await mirror.run(phase);
@@ -99,13 +99,13 @@ export async function runSyncTreeCase(ctx: SyncTreeCaseContext): Promise<SyncTre
   return rows;
 }
 
-interface TreeFile {
+export interface TreeFile {
   path: string;
   size: number;
 }
 
 /** 1,000 files of random data, 4 to 64 KiB (spread evenly by index), 100 to a directory. */
-async function writeTree(root: string, count: number): Promise<TreeFile[]> {
+export async function writeSyncTree(root: string, count: number): Promise<TreeFile[]> {
   const files: TreeFile[] = [];
   for (let i = 0; i < count; i++) {
     const dir = join(root, `d${String(Math.floor(i / 100)).padStart(2, '0')}`);
@@ -119,7 +119,7 @@ async function writeTree(root: string, count: number): Promise<TreeFile[]> {
 }
 
 /** Rewrites CHANGED_BYTES bytes in the middle of 10 files (other ones each run); their mtime moves. */
-async function changeFiles(files: readonly TreeFile[], run: number): Promise<void> {
+export async function changeTreeFiles(files: readonly TreeFile[], run: number): Promise<void> {
   const step = Math.floor(files.length / CHANGED_FILES);
   for (let k = 0; k < CHANGED_FILES; k++) {
     const file = files[(k * step + run * 7 + 3) % files.length]!;
@@ -152,7 +152,7 @@ async function ferryMirror(ctx: SyncTreeCaseContext, src: string): Promise<Mirro
         const [command, args] = ctx.ferry.clientCommand(['sync', src, `${proxy.addressText}/mirror`]);
         return runTimed(command, args, { env: ferryEnv() });
       }),
-    verify: (files) => sameContent(files, src, join(root, 'mirror')),
+    verify: (files) => sameTreeContent(files, src, join(root, 'mirror')),
     close: async () => {
       await proxy.close();
       await server.stop();
@@ -175,7 +175,7 @@ async function rsyncMirror(ctx: SyncTreeCaseContext, sshd: LoopbackSshd, src: st
           `root@127.0.0.1:${dest}/`,
         ]),
       ),
-    verify: (files) => sameContent(files, src, dest),
+    verify: (files) => sameTreeContent(files, src, dest),
     close: async () => {
       await proxy.close();
       await daemon.stop();
@@ -201,7 +201,7 @@ async function measure(
 }
 
 /** Every file of the tree arrived with the source's content. */
-async function sameContent(files: readonly TreeFile[], src: string, dest: string): Promise<void> {
+export async function sameTreeContent(files: readonly TreeFile[], src: string, dest: string): Promise<void> {
   for (const file of files) {
     const copy = join(dest, file.path.slice(src.length + 1));
     const [a, b] = await Promise.all([readFile(file.path), readFile(copy)]);
