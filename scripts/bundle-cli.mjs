@@ -21,6 +21,7 @@
 //   run starting from the cache the last one wrote, so the cache holds every function they compiled.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +64,7 @@ await build({
   external: EXTERNAL,
   define: { 'import.meta.url': 'importMetaUrl' },
   banner: { js: "var importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [lazyChildProcessInCommander()],
 });
 await build({
   ...shared,
@@ -76,6 +78,33 @@ for (const name of ['main.cjs', ...Object.keys(WORKERS).map((w) => `${w}.js`)])
 
 await warmCodeCache();
 if (!existsSync(`${OUT}/main.cjs.cache`)) throw new Error('bundle-cli: the code cache was not written');
+
+/**
+ * commander requires node:child_process at its top for one feature ferry does not use (a subcommand run as
+ * its own executable), and every command paid for loading it, with the net and dgram modules it pulls
+ * (issue 16). In the bundle, commander's `childProcess` loads it on its first use instead. A commander whose
+ * line differs fails the build, rather than loading it eagerly again unnoticed.
+ */
+function lazyChildProcessInCommander() {
+  const EAGER = "const childProcess = require('node:child_process');";
+  const LAZY =
+    'let childProcessModule; const childProcess = { spawn: (...args) => ' +
+    "(childProcessModule ??= require('node:child_process')).spawn(...args) };";
+  return {
+    name: 'lazy-child-process-in-commander',
+    setup(esbuild) {
+      esbuild.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, async (args) => {
+        const code = await readFile(args.path, 'utf8');
+        if (
+          !code.includes(EAGER) ||
+          code.split('childProcess.').length - 1 !== code.split('childProcess.spawn(').length - 1
+        )
+          throw new Error(`bundle-cli: ${args.path} no longer loads child_process as expected`);
+        return { contents: code.replace(EAGER, LAZY), loader: 'js' };
+      });
+    },
+  };
+}
 
 /** Runs the warm-up commands in a temporary directory, on loopback; throws with their output on a failure. */
 async function warmCodeCache() {
