@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline/promises';
 import { isatty } from 'node:tty';
 
 /**
@@ -5,13 +6,13 @@ import { isatty } from 'node:tty';
  * terminal to ask on: the caller then refuses, as OpenSSH does in batch mode.
  *
  * Every client command calls this before it connects, and nearly every one never asks: the file descriptors
- * are tested (`isatty`) rather than `process.stdin`, whose first use builds a stream for fd 0, and readline
- * is loaded only to ask (issue 16: what a command does not need costs every command's start).
+ * are tested (`isatty`) rather than `process.stdin`, whose first use builds a stream for fd 0 (issue 16: what a
+ * command does not need costs every command's start). readline stays a static import: the CLI's bundle runs
+ * as a script, where a dynamic `import()` of a builtin fails.
  */
 export function confirmOnTty(): ((address: string, id: string) => Promise<boolean>) | undefined {
   if (!isatty(0) || !isatty(2)) return undefined;
   return async (address, id) => {
-    const { createInterface } = await import('node:readline/promises');
     const rl = createInterface({ input: process.stdin, output: process.stderr });
     try {
       process.stderr.write(`The server at ${address} is not known.\nIts ferry ID is ${id}\n`);
