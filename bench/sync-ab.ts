@@ -1,9 +1,10 @@
 // Question (issue 16): is build B's `ferry sync` of a tree cheaper or faster than build A's? The bench's sync
 // tree (bench/sync-tree-case.ts: 1,000 files of 4-64 KiB, 10 of them changed a little between syncs), mirrored
 // onto a fresh `ferry serve` of each build: the first full copy, a re-sync after the change, and a re-sync of
-// the unchanged tree, as the bench case runs them. Runs A, B, A, B, ... back to back (load from others falls
-// on both alike) and prints per phase the client's wall time and CPU seconds (all threads, from
-// /proc/PID/task/*/stat sampled while it runs) and the server's CPU seconds in that phase, then medians.
+// the unchanged tree, as the bench case runs them. Runs A, B, B, A, A, B, ... back to back (load from others
+// falls on both alike; the order alternates, as the second of a pair runs slower) and prints per phase the
+// client's wall time and CPU seconds (all threads, from /proc/PID/task/*/stat sampled while it runs) and the
+// server's CPU seconds in that phase, then medians.
 //
 //   npm run build && node --import tsx bench/sync-ab.ts --variant A=/path/to/old --variant B=. \
 //     [--runs 3] [--files 1000] [--direction up|down] [--profile DIR]
@@ -120,7 +121,9 @@ try {
       // Every variant's full copy, then the same change, then every variant's re-syncs.
       for (const phase of PHASES) {
         if (phase === 'changed') await changeTreeFiles(files, run);
-        for (const v of variants) {
+        // The order alternates between runs: the second of a pair ran measurably slower (the first's file
+        // writes still being written back, its server's exit), whichever build it was.
+        for (const v of run % 2 === 0 ? variants : [...variants].reverse()) {
           const root = join(dir, `root-${v.name}`);
           const local = join(dir, `local-${v.name}`);
           if (phase === 'full') {
