@@ -177,6 +177,25 @@ test('sync up: a directory in the way of a file fails the run (SYNC_CONFLICT, ex
   assert.deepEqual(await listTree(mirror), await listTree(src));
 });
 
+test('sync of a file, local or remote, is refused before anything changes: sync mirrors directories (exit 2)', async () => {
+  const up = await sync(join(src, 'a.txt'), remote('/file-up'));
+  assertExit(up, 2, 'sync up of a local file');
+  assert.ok(
+    up.stderr.includes(
+      `ferry: USAGE_INVALID: invalid usage: ${join(src, 'a.txt')}: the source is a file: sync mirrors directories\n`,
+    ),
+    up.stderr,
+  );
+  await assert.rejects(lstat(join(root, 'mirror', 'file-up')), { code: 'ENOENT' });
+  const down = await sync(remote('/a.txt'), join(dir, 'file-down'));
+  assertExit(down, 2, 'sync down of a remote file');
+  assert.match(
+    down.stderr,
+    /^ferry: USAGE_INVALID: invalid usage: the source is a file: sync mirrors directories$/m,
+  );
+  await assert.rejects(lstat(join(dir, 'file-down')), { code: 'ENOENT' });
+});
+
 test('sync down --dry-run into a missing directory creates nothing', async () => {
   const nowhere = join(dir, 'nowhere');
   const dry = await sync(remote(), nowhere, '--dry-run');
