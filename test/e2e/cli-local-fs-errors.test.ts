@@ -5,11 +5,13 @@
 // loopback; the client runs as a user file modes bind (root without CAP_DAC_OVERRIDE: `heedModes`).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { ERROR_CODES, EXIT_CODES } from '../../src/errors/index.js';
 import { assertExit, runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
-import { writeRandomFile } from '../helpers/random-file.js';
+import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 import { mountSmallFilesystem } from '../helpers/small-filesystem.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
@@ -23,6 +25,7 @@ describe('local file system failures of a download name the path asked for and w
   let serverId: string;
   let root: string;
   let server: ServeProcess;
+  let bigSha256: string;
   /** Directories made read-only, given their write bit back before the temporary tree is removed. */
   const readOnly: string[] = [];
 
@@ -63,7 +66,7 @@ describe('local file system failures of a download name the path asked for and w
     await writeFile(join(root, 'tree', 'sub', 'three.txt'), '3');
     await mkdir(join(root, 'many'));
     for (const n of [1, 2, 3, 4]) await writeFile(join(root, 'many', `m${n}.txt`), `${n}`);
-    await writeRandomFile(join(root, 'big.bin'), BIG_BYTES);
+    bigSha256 = await writeRandomFile(join(root, 'big.bin'), BIG_BYTES);
     server = await startServe(['--home', serverHome, '--root', root, '--log-level', 'warn']);
   });
 
@@ -97,6 +100,14 @@ describe('local file system failures of a download name the path asked for and w
       .find((e) => e.type === 'summary');
     assert.equal(summary?.code, 'DISK_FULL', synced.stdout);
     assert.ok(summary?.message?.startsWith(`no space left on the device: ${mirror}/`), summary?.message);
+    // What README says: the partial stays beside the file (holding the space), and the same command
+    // completes the file once there is room (the file system grown in place, as freeing space would).
+    assert.ok((await readdir(small)).includes('.big.bin.ferry-part'), 'the partial is left');
+    await promisify(execFile)('mount', ['-o', `remount,size=${8 * SMALL_FS_BYTES}`, small]);
+    const rerun = await ferry('get', `${server.address}/big.bin`, small);
+    assertExit(rerun, 0, 'the same get once there is room');
+    assert.equal(await sha256File(join(small, 'big.bin')), bigSha256);
+    assert.ok(!(await readdir(small)).includes('.big.bin.ferry-part'), 'the partial is gone once placed');
   });
 
   test('a get into a read-only directory names the file asked for and the directory that refused it', async () => {
