@@ -114,7 +114,6 @@ export function registerSyncCommand(program: Command): void {
   });
 }
 
-/** Whether `path` names an entry on this machine (a link included). */
 /**
  * The local SRC is there and is not a directory, nor a link to one (the directory the user names is theirs,
  * as with `send -r`). A link that leads nowhere is left to the walk, which names why.
@@ -126,6 +125,7 @@ async function isNoDirectoryHere(path: string): Promise<boolean> {
   );
 }
 
+/** Whether `path` names an entry on this machine (a link included). */
 async function existsHere(path: string): Promise<boolean> {
   return lstat(path).then(
     () => true,
