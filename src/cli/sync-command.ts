@@ -1,4 +1,4 @@
-import { lstat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_STREAMS, DEFAULT_THREADS, syncTree } from '../client-api.js';
@@ -66,6 +66,11 @@ export function registerSyncCommand(program: Command): void {
           subject: src,
         },
       );
+    // As a sync down says of a remote file: not the table's "not a valid relative path" of the walk below.
+    if (upload && (await isNoDirectoryHere(src)))
+      throw new FerryError('USAGE_INVALID', 'the source is a file: sync mirrors directories', {
+        subject: src,
+      });
     const target: Target = parseTarget(upload ? dst : src);
     checkRemotePath(target);
     const localDir = upload ? src : dst;
@@ -107,6 +112,17 @@ export function registerSyncCommand(program: Command): void {
       }
     });
   });
+}
+
+/**
+ * The local SRC is there and is not a directory, nor a link to one (the directory the user names is theirs,
+ * as with `send -r`). A link that leads nowhere is left to the walk, which names why.
+ */
+async function isNoDirectoryHere(path: string): Promise<boolean> {
+  return stat(path).then(
+    (stats) => !stats.isDirectory(),
+    () => false,
+  );
 }
 
 /** Whether `path` names an entry on this machine (a link included). */

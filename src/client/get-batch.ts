@@ -283,7 +283,7 @@ function outcomeOf(result: SmallFileOutcome, file: SmallFile): GetBatchOutcome {
       return 'fallback';
     case 'refused':
       return result.code === 'FILE_EXISTS'
-        ? new FerryError('FILE_EXISTS', 'a different file is in the way (use overwrite to replace it)')
+        ? new FerryError('FILE_EXISTS', 'a different file is in the way')
         : (result.error ?? new FerryError(result.code));
   }
 }

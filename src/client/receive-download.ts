@@ -83,8 +83,7 @@ export async function receiveDownload(
     } finally {
       await local.close();
     }
-    if (!ours?.equals(end.fileDigest))
-      throw new FerryError('FILE_EXISTS', 'a different file is in the way (use overwrite to replace it)');
+    if (!ours?.equals(end.fileDigest)) throw new FerryError('FILE_EXISTS', 'a different file is in the way');
     // The file is complete: a partial of ours left beside it (an attempt killed while finishing) is of no
     // more use. The data goes first, so it is never left without the state that marks it as ferry's.
     if (partialIsOurs) {

@@ -4,23 +4,17 @@ import { FerryError, toFerryError } from '../errors/index.js';
 import { formatFerryId, type KeyPair } from '../crypto/index.js';
 import type { RekeyClock } from '../channel/index.js';
 import { joinRemotePath, type ParallelOpener } from '../protocol/index.js';
-import { EntryRequest } from '../machines/index.js';
 import { DEFAULT_THREADS, SealPool } from '../transfer/index.js';
 import { ClientSession, type ServerAddress, type ServerKeyHandler } from './client-session.js';
 import { DEFAULT_STREAMS, DeltaLanes, ExtraStreams } from './extra-sessions.js';
 import { InFlightWindow } from './in-flight-window.js';
-import { failsOnlyThisJob, jobsFailedError, type JobFailure } from './job-failure.js';
-import { aboutRemotePath } from './remote-name.js';
-import { beginUpload, type UploadResult } from './upload-file.js';
+import { jobsFailedError, type JobFailure } from './job-failure.js';
+import type { UploadResult } from './upload-file.js';
 import { MAX_BATCHES_IN_FLIGHT } from '../machines/index.js';
-import { batchHasRoom, batchable, sendBatch } from './send-batch.js';
+import { beginBatch, beginJob } from './begin-job.js';
+import { batchHasRoom, batchable } from './send-batch.js';
 import { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './retry-policy.js';
-import {
-  OpenTransfers,
-  type SessionEvent,
-  type TransferEvent,
-  type TransferReporting,
-} from './transfer-events.js';
+import { OpenTransfers, type SessionEvent, type TransferEvent } from './transfer-events.js';
 
 /** One thing to create on the server: a file's content, a directory, or a symbolic link. */
 export type UploadJob =
@@ -294,174 +288,6 @@ function smallFilesFrom(
     bytes += job.size;
   }
   return group;
-}
-
-/**
- * Sends the small files `group` (indexes into `jobs`) as one batch; each job settles on its own, like
- * {@link beginJob}'s. A file that grew past a batch's bounds meanwhile goes by the one-file path.
- */
-async function beginBatch(
-  session: ClientSession,
-  group: readonly number[],
-  jobs: readonly UploadJob[],
-  options: SendFilesOptions & { extras: ExtraStreams; sealPool: SealPool | undefined },
-  reporting: TransferReporting,
-): Promise<Array<Promise<{ done: Promise<JobResult> }>>> {
-  const files = group.map((i) => jobs[i] as Extract<UploadJob, { kind: 'file' }> & { size: number });
-  const outcomes = await sendBatch(session, files, options, reporting);
-  return outcomes.map(async (outcome, k) => {
-    const job = files[k]!;
-    if (outcome === 'fallback') return beginJob(session, job, options, reporting);
-    const done = outcome.then(
-      (result): JobResult => ({ kind: 'file', result }),
-      (err: unknown) => jobFailed(session, job, reporting, err),
-    );
-    done.catch(() => undefined);
-    return { done };
-  });
-}
-
-/**
- * A job's failure: when it belongs to this job alone (see failsOnlyThisJob) it is reported and settles the
- * job as `failed`; anything else is rethrown and ends the run.
- */
-function jobFailed(
-  session: ClientSession,
-  job: UploadJob,
-  reporting: TransferReporting,
-  err: unknown,
-): JobResult {
-  const error = toFerryError(err);
-  if (!failsOnlyThisJob(error, session)) throw error;
-  if (job.kind === 'file') {
-    const subject = { direction: 'upload', file: job.localPath, remotePath: job.remotePath } as const;
-    reporting.open.end(subject);
-    reporting.emit({ type: 'transfer-failed', ...subject, code: error.code, message: error.message });
-  } else {
-    reporting.emit({
-      type: 'entry-failed',
-      kind: job.kind,
-      remotePath: job.remotePath,
-      code: error.code,
-      message: error.message,
-    });
-  }
-  return { kind: 'failed', job, error };
-}
-
-/** Starts one job; a failure of this job alone settles it as `failed` instead of ending the run. */
-async function beginJob(
-  session: ClientSession,
-  job: UploadJob,
-  options: SendFilesOptions & { extras: ExtraStreams; sealPool: SealPool | undefined },
-  reporting: TransferReporting,
-): Promise<{ done: Promise<JobResult> }> {
-  const failed = (err: unknown): JobResult => jobFailed(session, job, reporting, err);
-  try {
-    const { done } = await startJob(session, job, options, reporting);
-    const settled = done.catch(failed);
-    settled.catch(() => undefined);
-    return { done: settled };
-  } catch (err) {
-    return { done: Promise.resolve(failed(err)) };
-  }
-}
-
-async function startJob(
-  session: ClientSession,
-  job: UploadJob,
-  options: SendFilesOptions & { extras: ExtraStreams; sealPool: SealPool | undefined },
-  { emit, open, noteProgress }: TransferReporting,
-): Promise<{ done: Promise<JobResult> }> {
-  if (job.kind === 'file') {
-    const subject = { direction: 'upload', file: job.localPath, remotePath: job.remotePath } as const;
-    let started = false;
-    // Displays draw a bar from the start: it must come before any progress, also for an identical file
-    // that is settled without an accept.
-    const start = (size: number, heldBytes: number, restarted: boolean): void => {
-      if (started) return;
-      started = true;
-      emit({ type: 'transfer-started', ...subject, size, heldBytes, restarted });
-      if (heldBytes > 0) emit({ type: 'transfer-resumed', ...subject, size, fromBytes: heldBytes });
-    };
-    open.begin(subject);
-    const named = (err: unknown): never => {
-      throw aboutRemotePath(err, options.server, job.remotePath);
-    };
-    const pending = await beginUpload(session, subject.file, subject.remotePath, {
-      chunkBytes: options.chunkBytes,
-      overwrite: options.overwrite,
-      delta: job.replaces !== false && (options.delta ?? options.overwrite),
-      replaceDir: job.replaceDir,
-      signal: options.signal,
-      cacheDir: options.cacheDir,
-      extraStreams: options.extras.size > 0 ? () => options.extras.open() : undefined,
-      parallelMinBytes: options.parallelMinBytes,
-      sealPool: options.sealPool,
-      onAccepted: ({ heldBytes, restarted, size }) => start(size, heldBytes, restarted),
-      onDelta: ({ literalBytes, size }) =>
-        emit({ type: 'transfer-delta', ...subject, coveredBytes: size, literalBytes }),
-      onVerified: (verifiedBytes, size) => {
-        noteProgress();
-        start(size, 0, false);
-        emit({ type: 'progress', ...subject, verifiedBytes, size });
-      },
-    }).catch(named);
-    const done = pending.done.then((result): JobResult => {
-      start(result.size, 0, false);
-      open.end(subject);
-      emit({
-        type: 'transfer-finished',
-        ...subject,
-        size: result.size,
-        digest: result.digest,
-        transferredBytes: result.sentBytes,
-        resumedBytes: result.resumedBytes,
-        restarted: result.restarted,
-        identical: result.identical,
-      });
-      return { kind: 'file', result };
-    }, named);
-    done.catch(() => undefined);
-    return { done };
-  }
-  const ref = session.openRef();
-  const entry = new EntryRequest();
-  if (job.kind === 'dir') {
-    await session.send(
-      entry.request({ type: 'PUT_DIR', ref, mode: job.mode, mtimeMs: job.mtimeMs, path: job.remotePath }),
-    );
-  } else {
-    const { target, mtimeMs, remotePath: path } = job;
-    const overwrite = options.overwrite ?? false;
-    await session.send(
-      entry.request({
-        type: 'PUT_LINK',
-        ref,
-        overwrite,
-        ...(overwrite && job.replaceDir === true ? { replaceDir: true as const } : {}),
-        mtimeMs,
-        target,
-        path,
-      }),
-    );
-  }
-  const done = session
-    .take(ref)
-    .then((message) => entry.receive(message))
-    .then(
-      () => {
-        session.closeRef(ref);
-        emit({ type: 'entry-created', kind: job.kind, remotePath: job.remotePath });
-        return { kind: job.kind };
-      },
-      (err: unknown) => {
-        session.closeRef(ref);
-        throw aboutRemotePath(err, options.server, job.remotePath);
-      },
-    );
-  done.catch(() => undefined);
-  return { done };
 }
 
 /**

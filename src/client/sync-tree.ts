@@ -62,7 +62,7 @@ export interface SyncSummary extends SyncCounts {
  * without its data (SET_ATTRIBUTES §5.19 on the server; here the same rule), and with `delete` the entries
  * SRC lacks removed, deepest first (REMOVE_REQUEST §5.16 on the server; here the same rule, never following
  * a link). Resolves with the summary; rejects like `sendTree`/`getFiles`
- * when some entries failed, once the others are done, and with FILE_EXISTS when a directory in DST stood in
+ * when some entries failed, once the others are done, and with SYNC_CONFLICT when a directory in DST stood in
  * the way of an entry of SRC and `delete` was not given (a `conflict` action).
  */
 export async function syncTree(options: SyncTreeOptions): Promise<SyncSummary> {
@@ -73,8 +73,8 @@ export async function syncTree(options: SyncTreeOptions): Promise<SyncSummary> {
   // Everything else went: DST is still no mirror where a directory stood in the way of an entry of SRC.
   if (counts.conflicts > 0 && !options.dryRun)
     throw new FerryError(
-      'FILE_EXISTS',
-      `${counts.conflicts} ${counts.conflicts === 1 ? 'entry' : 'entries'} of the source not placed: a directory is in the way (--delete replaces it)`,
+      'SYNC_CONFLICT',
+      `${counts.conflicts} ${counts.conflicts === 1 ? 'entry' : 'entries'} not placed`,
     );
   return {
     ...counts,

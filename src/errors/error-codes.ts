@@ -227,6 +227,15 @@ export const ERROR_CODES = {
 
   ABORTED: { category: 'aborted', wire: null, retryable: false, message: 'aborted' },
   INTERNAL: { category: 'internal', wire: 0xffff, retryable: false, message: 'internal error' },
+
+  // Appended (table order is not meaning). FILE_EXISTS' text names `--overwrite`, which `sync` does not have:
+  // a sync replaces changed files anyway, and what it cannot place without `--delete` is a directory.
+  SYNC_CONFLICT: {
+    category: 'transfer',
+    wire: null,
+    retryable: false,
+    message: 'a directory is in the way of an entry of the source (sync --delete replaces it)',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

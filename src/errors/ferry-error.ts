@@ -71,7 +71,12 @@ export function toFerryError(err: unknown): FerryError {
   switch (sysCode) {
     case 'ENOSPC':
     case 'EDQUOT':
-      return new FerryError('DISK_FULL', undefined, { cause: err });
+      // The path (when the system names one) is this side's; a quota is told apart from a full disk, since
+      // `df` shows free space then and the user would look for the wrong cause.
+      return new FerryError('DISK_FULL', sysCode === 'EDQUOT' ? 'disk quota exceeded (edquot)' : undefined, {
+        cause: err,
+        subject: pathOf(sys),
+      });
     case 'ECONNREFUSED':
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':

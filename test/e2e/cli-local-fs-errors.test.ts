@@ -5,10 +5,19 @@
 // loopback; the client runs as a user file modes bind (root without CAP_DAC_OVERRIDE: `heedModes`).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ERROR_CODES, EXIT_CODES } from '../../src/errors/index.js';
 import { assertExit, runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
+import { sha256File, writeRandomFile } from '../helpers/random-file.js';
+import { mountSmallFilesystem } from '../helpers/small-filesystem.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+/** Larger than the small file system below, so a download into it meets a real ENOSPC. */
+const BIG_BYTES = 2 * 1024 * 1024;
+const SMALL_FS_BYTES = 1024 * 1024;
 
 describe('local file system failures of a download name the path asked for and why', () => {
   let dir: string;
@@ -16,6 +25,7 @@ describe('local file system failures of a download name the path asked for and w
   let serverId: string;
   let root: string;
   let server: ServeProcess;
+  let bigSha256: string;
   /** Directories made read-only, given their write bit back before the temporary tree is removed. */
   const readOnly: string[] = [];
 
@@ -56,6 +66,7 @@ describe('local file system failures of a download name the path asked for and w
     await writeFile(join(root, 'tree', 'sub', 'three.txt'), '3');
     await mkdir(join(root, 'many'));
     for (const n of [1, 2, 3, 4]) await writeFile(join(root, 'many', `m${n}.txt`), `${n}`);
+    bigSha256 = await writeRandomFile(join(root, 'big.bin'), BIG_BYTES);
     server = await startServe(['--home', serverHome, '--root', root, '--log-level', 'warn']);
   });
 
@@ -63,6 +74,40 @@ describe('local file system failures of a download name the path asked for and w
     await server.stop();
     for (const made of readOnly) await chmod(made, 0o755);
     await removeTempDir(dir);
+  });
+
+  // A real ENOSPC needs a small file system: RLIMIT_FSIZE gives EFBIG instead, a loop device or a tmpfs needs
+  // root. The suite runs as root here; elsewhere this test fails saying so (mountSmallFilesystem), never skips.
+  test('a get onto a full file system names the file asked for and "no space left", with the IO_ERROR exit code', async (t) => {
+    const small = await mountSmallFilesystem(t, SMALL_FS_BYTES);
+    const storageExit = EXIT_CODES[ERROR_CODES.IO_ERROR.category];
+    assert.equal(EXIT_CODES[ERROR_CODES.DISK_FULL.category], storageExit, 'a full disk exits as an IO error');
+    const one = await ferry('get', `${server.address}/big.bin`, small);
+    assertExit(one, storageExit, 'get onto a full file system');
+    assert.ok(
+      one.stderr.includes(`ferry: DISK_FULL: no space left on the device: ${join(small, 'big.bin')}\n`),
+      one.stderr,
+    );
+    assertNamesNoInternals(one);
+    // The same in a sync down, which creates its DST there first; --json's summary gives the code.
+    const mirror = join(small, 'mirror');
+    const synced = await ferry('sync', `${server.address}/`, mirror, '--json');
+    assertExit(synced, storageExit, 'sync down onto a full file system');
+    const summary = synced.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; code?: string; message?: string })
+      .find((e) => e.type === 'summary');
+    assert.equal(summary?.code, 'DISK_FULL', synced.stdout);
+    assert.ok(summary?.message?.startsWith(`no space left on the device: ${mirror}/`), summary?.message);
+    // What README says: the partial stays beside the file (holding the space), and the same command
+    // completes the file once there is room (the file system grown in place, as freeing space would).
+    assert.ok((await readdir(small)).includes('.big.bin.ferry-part'), 'the partial is left');
+    await promisify(execFile)('mount', ['-o', `remount,size=${8 * SMALL_FS_BYTES}`, small]);
+    const rerun = await ferry('get', `${server.address}/big.bin`, small);
+    assertExit(rerun, 0, 'the same get once there is room');
+    assert.equal(await sha256File(join(small, 'big.bin')), bigSha256);
+    assert.ok(!(await readdir(small)).includes('.big.bin.ferry-part'), 'the partial is gone once placed');
   });
 
   test('a get into a read-only directory names the file asked for and the directory that refused it', async () => {

@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertExit, runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
@@ -73,6 +73,31 @@ describe('ferry serve --config', () => {
     const { result, sha256 } = await send(server, 'a.bin', 10_000);
     assertExit(result, 0, 'send');
     assert.equal(await sha256File(join(dir, 'sets-root', 'received', 'a.bin')), sha256);
+  });
+
+  test("README's and contrib/systemd's example configs are accepted as written (root and listen moved to a test's own)", async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('### Config file'));
+    const block = /```json\n([\s\S]*?)\n```/.exec(section);
+    assert.ok(block, 'README\'s "Config file" section has a json example');
+    const unit = await readFile(new URL('../../contrib/systemd/serve.json', import.meta.url), 'utf8');
+    for (const [name, text] of [
+      ['readme', block[1]!],
+      ['systemd', unit],
+    ] as const) {
+      // Every key and value as the docs give it, except where it listens and keeps files (loopback, here).
+      const example = JSON.parse(text) as Record<string, unknown>;
+      const config = await writeConfig(`example-${name}`, {
+        ...example,
+        root: 'files',
+        listen: '127.0.0.1:0',
+      });
+      const server = await startServe(['--home', serverHome, '--config', config]);
+      servers.push(server);
+      const { result, sha256 } = await send(server, `${name}.bin`, 10_000);
+      assertExit(result, 0, `send to a server run by the ${name} example`);
+      assert.equal(await sha256File(join(dir, `example-${name}`, 'files', `${name}.bin`)), sha256);
+    }
   });
 
   test('a flag overrides the same key of the config, and the other keys still apply', async () => {

@@ -146,20 +146,54 @@ test('sync up removes what SRC lacks only with --delete, deepest first; a dry ru
   assert.deepEqual(await listTree(mirror), await listTree(src));
 });
 
-test('sync up: a directory in the way of a file fails the run (FILE_EXISTS, exit 8) and is replaced only with --delete', async () => {
+/** The one error line sync ends with when a directory stood in the way: it names only sync's own flags. */
+function assertConflictLine(result: CliResult, count: string): void {
+  assert.ok(
+    result.stderr.includes(
+      `ferry: SYNC_CONFLICT: a directory is in the way of an entry of the source (sync --delete replaces it): ${count} not placed\n`,
+    ),
+    result.stderr,
+  );
+  // FILE_EXISTS' table text says `--overwrite`, a flag of send and get that sync does not have.
+  assert.doesNotMatch(result.stderr, /--overwrite|FILE_EXISTS/);
+}
+
+test('sync up: a directory in the way of a file fails the run (SYNC_CONFLICT, exit 8) and is replaced only with --delete', async () => {
   const mirror = join(root, 'mirror');
   await rm(join(mirror, 'new.txt'));
   await mkdir(join(mirror, 'new.txt'));
   await writeFile(join(mirror, 'new.txt', 'inner'), 'inner\n');
   const refused = await sync(src, remote());
   assertExit(refused, 8, 'sync up with a directory in the way');
-  assert.match(refused.stderr, /conflict new\.txt: a directory is in the way/);
-  assert.match(refused.stderr, /FILE_EXISTS/);
+  assert.match(
+    refused.stderr,
+    /^conflict new\.txt: a directory is in the way \(use --delete to replace it\)$/m,
+  );
+  assertConflictLine(refused, '1 entry');
   assert.ok((await lstat(join(mirror, 'new.txt', 'inner'))).isFile(), 'nothing removed without --delete');
   const replaced = await sync(src, remote(), '--delete');
   assertExit(replaced, 0, 'sync up --delete with a directory in the way');
   assert.equal(await readFile(join(mirror, 'new.txt'), 'utf8'), 'newer\n');
   assert.deepEqual(await listTree(mirror), await listTree(src));
+});
+
+test('sync of a file, local or remote, is refused before anything changes: sync mirrors directories (exit 2)', async () => {
+  const up = await sync(join(src, 'a.txt'), remote('/file-up'));
+  assertExit(up, 2, 'sync up of a local file');
+  assert.ok(
+    up.stderr.includes(
+      `ferry: USAGE_INVALID: invalid usage: ${join(src, 'a.txt')}: the source is a file: sync mirrors directories\n`,
+    ),
+    up.stderr,
+  );
+  await assert.rejects(lstat(join(root, 'mirror', 'file-up')), { code: 'ENOENT' });
+  const down = await sync(remote('/a.txt'), join(dir, 'file-down'));
+  assertExit(down, 2, 'sync down of a remote file');
+  assert.match(
+    down.stderr,
+    /^ferry: USAGE_INVALID: invalid usage: the source is a file: sync mirrors directories$/m,
+  );
+  await assert.rejects(lstat(join(dir, 'file-down')), { code: 'ENOENT' });
 });
 
 test('sync down --dry-run into a missing directory creates nothing', async () => {
@@ -225,6 +259,33 @@ test('sync down --delete removes local extras, a link as a link (its target outs
   assertExit(removed, 0, 'sync down --delete');
   assert.deepEqual(await listTree(back), await listTree(src));
   assert.equal(await readFile(outside, 'utf8'), 'not in the tree\n', 'the link was removed, not followed');
+});
+
+test('sync down: a local directory in the way of a remote file fails the run (SYNC_CONFLICT, exit 8) naming only sync flags, and the --json summary gives its code', async () => {
+  await rm(join(back, 'a.txt'));
+  await mkdir(join(back, 'a.txt', 'inner'), { recursive: true });
+  const refused = await sync(remote(), back);
+  assertExit(refused, 8, 'sync down with a directory in the way');
+  assert.match(
+    refused.stderr,
+    /^conflict a\.txt: a directory is in the way \(use --delete to replace it\)$/m,
+  );
+  assertConflictLine(refused, '1 entry');
+  assert.ok((await lstat(join(back, 'a.txt', 'inner'))).isDirectory(), 'nothing removed without --delete');
+  const json = await sync(remote(), back, '--json');
+  assertExit(json, 8, 'sync down --json with a directory in the way');
+  const events = json.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { type: string; action?: string; path?: string; code?: string });
+  assert.ok(events.some((e) => e.type === 'sync-action' && e.action === 'conflict' && e.path === 'a.txt'));
+  assert.ok(
+    events.some((e) => e.type === 'summary' && e.code === 'SYNC_CONFLICT'),
+    json.stdout,
+  );
+  const replaced = await sync(remote(), back, '--delete');
+  assertExit(replaced, 0, 'sync down --delete with a directory in the way');
+  assert.deepEqual(await listTree(back), await listTree(src));
 });
 
 test('sync down never makes a link the server lists that leads out of the tree', async () => {

@@ -32,6 +32,17 @@ test('toFerryError maps system errors to coded ones', () => {
   assert.equal(toFerryError(new Error('x')).code, 'INTERNAL');
 });
 
+test('toFerryError tells a disk quota from a full disk, names the file when the system does, and keeps it off the wire detail', () => {
+  const full = toFerryError(Object.assign(new Error('ENOSPC'), { code: 'ENOSPC', path: '/data/a.bin' }));
+  assert.equal(full.code, 'DISK_FULL');
+  assert.equal(full.message, 'no space left on the device: /data/a.bin');
+  assert.equal(full.detail, undefined);
+  const quota = toFerryError(Object.assign(new Error('EDQUOT'), { code: 'EDQUOT', path: '/home/me/a.bin' }));
+  assert.equal(quota.code, 'DISK_FULL');
+  assert.equal(quota.message, 'no space left on the device: /home/me/a.bin: disk quota exceeded (edquot)');
+  assert.equal(quota.detail, 'disk quota exceeded (edquot)', 'the detail, which travels, has no path');
+});
+
 test('toFerryError names the file of a system error and says what the errno means, but keeps the path out of the wire detail', () => {
   const denied = Object.assign(new Error('EACCES: permission denied'), {
     code: 'EACCES',

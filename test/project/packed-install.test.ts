@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { readFile, readlink } from 'node:fs/promises';
+import { lstat, readFile, readlink } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
@@ -45,6 +45,44 @@ async function runNpm(args: readonly string[], cwd: string): Promise<CliResult> 
   return { code, stdout, stderr };
 }
 
+/** The packages `npm ci --omit=dev` installs, by their node_modules path: what the tarball must bundle. */
+async function productionPackages(): Promise<string[]> {
+  const lock = JSON.parse(await readFile(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { dev?: boolean; optional?: boolean }>;
+  };
+  return Object.entries(lock.packages)
+    .filter(
+      ([path, entry]) => path.startsWith('node_modules/') && entry.dev !== true && entry.optional !== true,
+    )
+    .map(([path]) => path);
+}
+
+/**
+ * Why npm pack left bundled packages out, when the checkout's node_modules is laid out so that npm's tree
+ * loader (arborist) misreads it. Both were found in real checkouts: a git worktree sharing another checkout's
+ * node_modules through a symlink (npm then packs the linked top-level packages but none of their own
+ * dependencies), and a `node_modules/node_modules` link back to node_modules itself, left by running
+ * `ln -s .../node_modules node_modules` a second time (npm then sees every dependency as missing).
+ */
+async function nodeModulesLayoutProblem(): Promise<string | undefined> {
+  const nodeModules = join(REPO_ROOT, 'node_modules');
+  const stats = await lstat(nodeModules).catch(() => undefined);
+  if (stats === undefined) return `${nodeModules} does not exist: run \`npm ci\` first`;
+  if (stats.isSymbolicLink())
+    return (
+      `${nodeModules} is a symlink (to ${await readlink(nodeModules)}): npm pack bundles a linked ` +
+      "node_modules' top-level packages but not their own dependencies; give this checkout a node_modules " +
+      'of its own (`rm node_modules && npm ci`)'
+    );
+  const nested = join(nodeModules, 'node_modules');
+  if ((await lstat(nested).catch(() => undefined))?.isSymbolicLink())
+    return (
+      `${nested} is a symlink (to ${await readlink(nested)}): npm's tree loader then finds none of the ` +
+      `dependencies, so npm pack bundles none; remove it (\`rm ${nested}\`)`
+    );
+  return undefined;
+}
+
 function assertOk(result: CliResult, what: string): void {
   assert.equal(result.code, 0, `${what} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
 }
@@ -65,6 +103,18 @@ before(async () => {
   assertOk(packed, 'npm pack');
   const [report] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
   packedFiles = report.files.map((f) => f.path);
+  // A tarball missing a bundled package fails only later, at `require` in the installed ferry, with a message
+  // that says nothing about the checkout; say here which packages are missing and, when known, why.
+  const missing = (await productionPackages()).filter(
+    (path) => !packedFiles.includes(`${path}/package.json`),
+  );
+  if (missing.length > 0) {
+    const problem = (await nodeModulesLayoutProblem()) ?? 'no known cause in the layout of node_modules';
+    assert.fail(
+      `npm pack in ${REPO_ROOT} left out ${missing.length} of the production packages in ` +
+        `package-lock.json (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}): ${problem}`,
+    );
+  }
   // Into a temporary prefix, from a folder outside the checkout (so its .npmrc plays no part), offline.
   const prefix = join(dir, 'prefix');
   const installed = await runNpm(
