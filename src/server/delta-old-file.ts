@@ -235,7 +235,17 @@ export class DeltaOldFile {
     this.#placing = placing;
     let unsynced = 0;
     let syncing: Promise<void> | undefined;
+    const known = this.#known?.leaves !== undefined;
     return async (offset, leaves) => {
+      // The placing rule counts a placed leaf with the signing's hash of it (`#takePlaced`): hashed from this
+      // very buffer when signed cold, but known from the store when warm, so the bytes read must be that
+      // version's: the identity is checked after this piece's read (any write moves the ctime). If it moved,
+      // nothing is placed from now on, and no known hash is taken for a copy.
+      if (known && !(await this.#unchanged())) {
+        this.#leafHashes = undefined;
+        placing.stop();
+        return;
+      }
       // Whole leaves only: a short last leaf has no hint (`noteLeafHash` takes whole leaves) and is copied.
       const whole = leaves.filter((leaf) => leaf.length === LEAF_BYTES);
       const first = offset / LEAF_BYTES;
