@@ -76,6 +76,13 @@ export class KnownLeafHashes {
   #writing: Promise<void> = Promise.resolve();
   #made: Promise<void> | undefined;
 
+  /** The one store of `dir` in this process (records to one directory go one after another). */
+  static at(dir: string): KnownLeafHashes {
+    let store = SHARED.get(dir);
+    if (store === undefined) SHARED.set(dir, (store = new KnownLeafHashes(dir)));
+    return store;
+  }
+
   /** A store in `dir` (made on first record, 0700) of at most `maxBytes` in all. */
   constructor(dir: string, options: { maxBytes?: number | undefined } = {}) {
     this.dir = dir;
@@ -205,6 +212,8 @@ export class KnownLeafHashes {
     return join(this.dir, `${placeHash(place).toString('hex').slice(0, 40)}.leaves`);
   }
 }
+
+const SHARED = new Map<string, KnownLeafHashes>();
 
 /** The hash that names a place (an absolute path): an entry's name, and bound into its checksum. */
 function placeHash(place: string): Buffer {
