@@ -214,12 +214,7 @@ async function takeLeavesOf(
           : hashesAhead.start(bytes, at, Math.min(old.size, at + SCAN_WINDOW_BYTES + LEAF_BYTES));
       if (stored === undefined) return ahead;
       // Leaves in place (phase 0) from the store; those at another phase (after an edit) hashed ahead.
-      return ahead.then((other) => (offset: number) => {
-        if (offset % LEAF_BYTES !== 0 || offset + LEAF_BYTES > old.size) return other?.(offset);
-        OLD_FILE_SCAN_COUNTERS.knownLeaves++;
-        // A copy for each use: the partial and the chunk hasher keep the hashes they are given.
-        return Buffer.from(stored.get(offset / LEAF_BYTES)!);
-      });
+      return ahead.then((other) => storedLeafHashes(stored, old.size, other));
     };
     const hashesOf = (read: Promise<Piece>): Promise<EarlyHashes | undefined> =>
       read.then(
@@ -273,7 +268,15 @@ async function takeLeavesOf(
         const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
         const window = await buffers.take(readEnd - from);
         await old.readExactly(window, 0, window.length, from);
-        const scan = matcher.scan(window, from, from, to, readEnd === old.size);
+        // The store's hashes for this window too, only while the identity after its read is the one opened.
+        if (known !== undefined && !(await unchangedNow())) known = undefined;
+        matcher.useKnownLeafHashes(known && storedLeafHashes(known, old.size, undefined));
+        let scan: DeltaScan;
+        try {
+          scan = matcher.scan(window, from, from, to, readEnd === old.size);
+        } finally {
+          matcher.useKnownLeafHashes(undefined);
+        }
         await takeFound(window, from, true);
         from = scan.next;
       }
@@ -421,6 +424,24 @@ class ReadBuffers {
   written(view: Uint8Array): void {
     this.#dirty.add(view.buffer);
   }
+}
+
+/**
+ * The matcher's leaf hashes of an old file of `size` bytes from its store entry `stored` (a whole leaf at a
+ * leaf boundary, phase 0), and from `other` elsewhere (leaves hashed ahead at another phase, if any). The
+ * caller vouches that the bytes scanned are that version's (the identity checked after their read).
+ */
+function storedLeafHashes(
+  stored: ChunkHashes,
+  size: number,
+  other: KnownLeafHash | undefined,
+): KnownLeafHash {
+  return (offset) => {
+    if (offset % LEAF_BYTES !== 0 || offset + LEAF_BYTES > size) return other?.(offset);
+    OLD_FILE_SCAN_COUNTERS.knownLeaves++;
+    // A copy for each use: the partial and the chunk hasher keep the hashes they are given.
+    return Buffer.from(stored.get(offset / LEAF_BYTES)!);
+  };
 }
 
 /** A piece of the old file read ahead of its scan: file bytes from `at`. */
