@@ -40,6 +40,13 @@ async function rig(t: TestContext, plan?: PlanFor): Promise<Rig> {
   return { r, dest, cacheDir, store: KnownLeafHashes.at(join(cacheDir, 'leaves')) };
 }
 
+/**
+ * Leaves a warm scan may still hash: none in place, but where the scan rolls over bytes the server's file
+ * lacks (an edit, literals), a weak checksum that happens to equal a block's (rsync's 32-bit sum) is
+ * confirmed by hashing the window there. A few per run at most, against every leaf of the file cold.
+ */
+const STRAY_CANDIDATES = 16;
+
 /** Serves `bytes` and gets it over the local file; what the scan hashed and took from the store meanwhile. */
 async function get(g: Rig, bytes: Buffer) {
   await writeFile(join(g.r.root, NAME), bytes);
@@ -75,12 +82,12 @@ test('a delta download over a file ferry downloaded takes its leaf hashes from t
   await get(g, first); // nothing there: a plain download, recorded after its rename
   assert.equal(g.store.counters.recorded, 1, 'the downloaded file is known');
   const warm = await get(g, edited(first, [0, 8 * 1024 * 1024 + 5, OLD_BYTES - 70_000]));
-  assert.equal(warm.hashed, 0, 'no leaf of the old file hashed');
+  assert.ok(warm.hashed <= STRAY_CANDIDATES, `${warm.hashed} leaves hashed: none in place`);
   assert.ok(warm.known >= WHOLE_LEAVES - 3, `${warm.known} leaves known`);
   assert.ok(warm.down < 1024 * 1024, `${warm.down} bytes received`);
   // The delta's own result is known too: the next one is warm again.
   const again = await get(g, edited(first, [4 * 1024 * 1024]));
-  assert.equal(again.hashed, 0);
+  assert.ok(again.hashed <= STRAY_CANDIDATES, `${again.hashed} leaves hashed`);
 });
 
 test('a delta download over a file changed behind ferry is scanned cold, and right', async (t) => {
@@ -107,5 +114,5 @@ test('a warm delta download cut in the middle resumes and places the file byte-e
   const next = Buffer.concat([first.subarray(0, 6 * 1024 * 1024), randomBytes(OLD_BYTES - 6 * 1024 * 1024)]);
   const warm = await get(g, next);
   assert.ok(g.r.proxy.connections.length >= 3, 'cut once, resumed');
-  assert.equal(warm.hashed, 0, 'the old file was never hashed');
+  assert.ok(warm.hashed <= STRAY_CANDIDATES, `${warm.hashed} leaves hashed: none in place`);
 });
