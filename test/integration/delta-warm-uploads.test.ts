@@ -55,7 +55,7 @@ function edited(from: Buffer, at: readonly number[]): Buffer {
   return next;
 }
 
-test('a delta upload against a file ferry uploaded signs from the known leaf hashes, and the next one reads nothing to sign', async (t) => {
+test('a delta upload against a file ferry uploaded signs from the known leaf hashes, and so does the next one', async (t) => {
   const { r, source } = await rig(t);
   const first = randomBytes(OLD_BYTES);
   // Not a delta (nothing there): recorded after the rename.
@@ -69,8 +69,7 @@ test('a delta upload against a file ferry uploaded signs from the known leaf has
   assert.equal(warm.known, LEAVES);
   assert.ok(warm.up < 1024 * 1024, `${warm.up} bytes sent`);
   assert.equal(store.counters.hits, 1);
-  // That upload's file is known too, with weak checksums from its signing; an insertion (no placing) then
-  // signs without a read.
+  // That upload's file is known too (recorded after its rename): an insertion against it signs from it too.
   const third = Buffer.concat([second.subarray(0, 1000), randomBytes(1024), second.subarray(1000)]);
   const warmer = await send(r, source, third);
   assert.equal(warmer.hashed, 0);

@@ -18,7 +18,9 @@ import {
   ChunkHashes,
   LEAF_BYTES,
   chunkHashOf,
+  deltaSignatureOf,
   leafHash,
+  weakChecksum,
   type DeltaBlocksMessage,
   type PutOfferMessage,
 } from '../../src/protocol/index.js';
@@ -197,4 +199,66 @@ test('the old file changed while placing: a copy served while signing takes no l
   assert.equal(whileSigning, 'CHUNK_MISMATCH', 'the changed bytes are never counted with the known hash');
   assert.ok(r.taken <= 2 * 64, `only leaves placed before the change could count (${r.taken})`);
   assert.deepEqual(await copyAll(r, r.old), [chunk], 'the other chunks verify from the bytes read');
+});
+
+test('a signing of a file known with its weak checksums, with nothing to place, reads nothing and sends the cold signature', async (t) => {
+  const dir = await makeTempDir('ferry-delta-known-');
+  t.after(() => removeTempDir(dir));
+  const old = randomBytes(SIZE);
+  const oldPath = join(dir, 'old.bin');
+  await writeFile(oldPath, old);
+  const store = new KnownLeafHashes(join(dir, 'leaves'));
+  const leaves = new ChunkHashes(SIZE, LEAF_BYTES);
+  const weak = new Uint32Array(leaves.count);
+  for (let i = 0; i < leaves.count; i++) {
+    const leaf = old.subarray(i * LEAF_BYTES, (i + 1) * LEAF_BYTES);
+    leaves.set(i, leafHash(leaf));
+    weak[i] = weakChecksum(leaf, 0, leaf.length);
+  }
+  const probe = await SourceFile.open(oldPath);
+  await store.record(oldPath, probe.identity, leaves, weak);
+  await probe.close();
+  const records: DeltaBlocksMessage[] = [];
+  const io = {
+    may: () => true,
+    clientKey: Buffer.alloc(32, 1),
+    ctx: { hashCache: new FileHashCache(), deltaMemory: new DeltaMemory(), knownLeafHashes: store },
+    send: (record: DeltaBlocksMessage) => {
+      records.push(record);
+      return Promise.resolve();
+    },
+  } as unknown as SessionIo;
+  const file = await DeltaOldFile.open(
+    io,
+    { delta: true, size: SIZE + 1024 } as PutOfferMessage,
+    {
+      path: oldPath,
+    } as RootPath,
+  );
+  assert.ok(file);
+  t.after(() => file.close());
+  const partial = await PartialTransfer.open(new MemoryPartialStore<string>(), 'k', {
+    size: SIZE + 1024,
+    mtimeMs: 0,
+    chunkBytes: CHUNK,
+    fresh: true,
+  });
+  t.after(() => partial.close());
+  const before = { ...SIGNING_COUNTERS };
+  // Another size (an insertion): nothing is placed, so nothing of the old file is wanted while signing.
+  const started = file.startSignature(io, 1, partial, SIZE + 1024);
+  assert.equal(started.placing, false);
+  await started.done;
+  assert.equal(SIGNING_COUNTERS.readLeaves - before.readLeaves, 0, 'no leaf read');
+  assert.equal(SIGNING_COUNTERS.hashedLeaves - before.hashedLeaves, 0, 'no leaf hashed');
+  // The very records a cold signing sends: every block's weak checksum and strong hash.
+  const cold = deltaSignatureOf(old, LEAF_BYTES);
+  const weakSent = Buffer.concat(
+    records.map((r) => Buffer.from(r.weak.buffer, r.weak.byteOffset, r.weak.byteLength)),
+  );
+  assert.ok(
+    weakSent.equals(Buffer.from(cold.weak.buffer, cold.weak.byteOffset, cold.weak.byteLength)),
+    'weak checksums',
+  );
+  assert.ok(Buffer.concat(records.map((r) => r.strong)).equals(cold.strong), 'strong hashes');
 });
