@@ -6,7 +6,11 @@
 // medians per variant.
 //
 //   npm run build && node --import tsx bench/delta-ab.ts --variant A=/path/to/old --variant B=. \
-//     [--edit in-place|insert] [--size 256M] [--runs 3] [--profile DIR]
+//     [--edit in-place|insert] [--size 256M] [--runs 3] [--profile DIR] [--direction upload|download] [--warm]
+//
+// --direction download: the client holds the old file and `get --overwrite`s the edited one. --warm: the
+// receiver's old file is put there by ferry first (`send`, or `get`, of the old file through a server of its
+// own, untimed), so a build that remembers the leaf hashes of files it wrote (issue 16) signs or scans warm.
 //
 // --profile DIR: both processes run with node's --cpu-prof, their profiles written to DIR; --node-arg ARG
 // (repeated): more of node's flags for both (`--perf-basic-prof` for `perf record -p`).
@@ -40,9 +44,14 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     profile: { type: 'string' },
     'node-arg': { type: 'string', multiple: true, default: [] },
+    direction: { type: 'string', default: 'upload' },
+    warm: { type: 'boolean', default: false },
   },
 });
 if (values.edit !== 'in-place' && values.edit !== 'insert') throw new Error('--edit in-place|insert');
+if (values.direction !== 'upload' && values.direction !== 'download')
+  throw new Error('--direction upload|download');
+const upload = values.direction === 'upload';
 const size = parseSize(values.size);
 const nodeArgs = [
   ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []),
@@ -97,6 +106,34 @@ try {
   }
   const old = join(dir, 'old');
   const next = join(dir, 'next');
+  /**
+   * --warm: the receiver's old file put there by ferry (`send` of `old` into `root`, or `get` of it into
+   * `local`), through a server of its own, untimed; its mtime set before, carried by the transfer.
+   */
+  const placeByFerry = async (
+    v: (typeof variants)[number],
+    up: boolean,
+    root: string,
+    local: string,
+  ): Promise<void> => {
+    const from = up ? join(dir, 'prepare-f') : join(root, 'f');
+    await copyFile(old, from);
+    await utimes(from, 1_600_000_000, 1_600_000_000);
+    const address = `127.0.0.1:${await freePort()}`;
+    const server = await v.peers.startServer(root, address, []);
+    try {
+      await v.peers.trust(address);
+      const args = up ? ['send', '-q', from, `${address}/f`] : ['get', '-q', `${address}/f`, `${local}/`];
+      const result = spawnSync(process.execPath, [v.bin, '--home', v.peers.clientHome, ...args], {
+        env: ferryEnv(),
+        encoding: 'utf8',
+      });
+      if (result.status !== 0) throw new Error(`warm-up ferry ${args[0]}: ${result.stderr}`);
+    } finally {
+      await server.stop();
+      if (up) await rm(from, { force: true });
+    }
+  };
   await writeRandomFile(old, size);
   await makeEdit(old, next);
   const want = await sha256File(next);
@@ -109,10 +146,19 @@ try {
   for (let i = 0; i < Number(values.runs); i++) {
     for (const v of variants) {
       const root = join(dir, 'root');
-      await rm(root, { recursive: true, force: true });
-      await mkdir(root);
-      await copyFile(old, join(root, 'f'));
-      await utimes(join(root, 'f'), 1_600_000_000, 1_600_000_000);
+      const local = join(dir, 'local');
+      for (const place of [root, local]) {
+        await rm(place, { recursive: true, force: true });
+        await mkdir(place);
+      }
+      // The receiver's old file (older than the new one), and the sender's new one.
+      const [held, sent] = upload ? [join(root, 'f'), join(local, 'f')] : [join(local, 'f'), join(root, 'f')];
+      if (values.warm) await placeByFerry(v, upload, root, local);
+      else {
+        await copyFile(old, held);
+        await utimes(held, 1_600_000_000, 1_600_000_000);
+      }
+      await copyFile(next, sent);
       spawnSync('sync');
       const address = `127.0.0.1:${await freePort()}`;
       const server = await v.peers.startServer(root, address, nodeArgs);
@@ -128,11 +174,9 @@ try {
               v.bin,
               '--home',
               v.peers.clientHome,
-              'send',
-              '-q',
-              '--overwrite',
-              next,
-              `${address}/f`,
+              ...(upload
+                ? ['send', '-q', '--overwrite', sent, `${address}/f`]
+                : ['get', '-q', '--overwrite', `${address}/f`, `${local}/`]),
             ],
             {
               stdio: ['ignore', 'ignore', 'pipe'],
@@ -154,14 +198,14 @@ try {
         }
         const wall = (performance.now() - started) / 1000;
         const [code] = (await exited) as [number | null];
-        if (code !== 0) throw new Error(`ferry send exited ${code}: ${stderr.trim()}`);
+        if (code !== 0) throw new Error(`ferry ${values.direction} exited ${code}: ${stderr.trim()}`);
         const run = {
           variant: v.name,
           wall: Number(wall.toFixed(3)),
           client: sum(clientThreads),
           server: sum(processThreadCpu(server.pid), serverBefore),
         };
-        if ((await sha256File(join(root, 'f'))) !== want) throw new Error('the replaced file differs');
+        if ((await sha256File(held)) !== want) throw new Error('the replaced file differs');
         runs.push(run);
         console.log(JSON.stringify(run));
       } finally {
@@ -177,7 +221,7 @@ try {
     const mine = runs.filter((r) => r.variant === v.name);
     const m = (f: (r: (typeof mine)[0]) => number) => median(mine.map(f)).toFixed(2);
     console.log(
-      `${v.name} delta upload ${values.edit} ${values.size}: median wall ${m((r) => r.wall)} s, CPU s client ` +
+      `${v.name} delta ${values.direction}${values.warm ? ' warm' : ''} ${values.edit} ${values.size}: median wall ${m((r) => r.wall)} s, CPU s client ` +
         `${m((r) => total(r.client))} (main ${m((r) => r.client['main'] ?? 0)}) server ${m((r) => total(r.server))} ` +
         `(main ${m((r) => r.server['main'] ?? 0)})`,
     );

@@ -5,6 +5,12 @@
 // time is the client process's wall clock, from spawn to exit. Not the same work: ferry makes the new file
 // durable (fsync) before its rename and checks every chunk and the whole file with SHA-256; rsync (3.2+) does
 // not fsync and checks with xxh128. ferry keeps both (durability and security), and the note says so.
+//
+// WARM rows beside them (issue 16): the same edits, but the receiver's old file was written by an earlier
+// ferry transfer of it (upload: `ferry send` of the old file first; download: `ferry get` of it first; both
+// untimed, through their own server and proxy), so ferry's store of leaf hashes (`KnownLeafHashes`) knows it
+// and the timed delta hashes none of it. rsync runs beside it in the same run exactly as in the cold rows: it
+// keeps no such memory between runs, so its rows are the cold ones' again.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, open, rm, utimes } from 'node:fs/promises';
@@ -112,13 +118,16 @@ export async function runDeltaCases(b: DeltaBench): Promise<boolean> {
   for (const edit of EDITS) {
     await edit.make(old, next, b.sizeBytes);
     const want = await sha256File(next);
-    for (const direction of deltaDirections()) {
+    for (const [direction, warm] of deltaDirections().flatMap((d) => [
+      [d, false] as const,
+      [d, true] as const,
+    ])) {
       const samples = new Map<string, DeltaSample[]>();
       const errors = new Map<string, string>();
       for (let run = 0; run < b.runs; run++) {
         for (const tool of ['ferry', 'rsync'] as const) {
           if (errors.has(tool) || (tool === 'rsync' && !b.sshd)) continue;
-          const label = `delta ${direction}, ${edit.name}: ${tool} (run ${run + 1}/${b.runs})`;
+          const label = `delta ${direction}, ${edit.name}${warm ? ', warm' : ''}: ${tool} (run ${run + 1}/${b.runs})`;
           b.log(label);
           const place = join(dir, `run-${tool}`);
           await rm(place, { recursive: true, force: true });
@@ -129,9 +138,15 @@ export async function runDeltaCases(b: DeltaBench): Promise<boolean> {
             direction === 'upload'
               ? [join(place, 'remote', 'large.bin'), join(place, 'local', 'large.bin')]
               : [join(place, 'local', 'large.bin'), join(place, 'remote', 'large.bin')];
-          await copyFile(old, held);
+          if (warm && tool === 'ferry') {
+            // Written by ferry: its mtime (older than the new file's) set before, and carried by the transfer
+            // (a utimes after it would move the ctime: the store would no longer know the file).
+            await ferryPlaceOld(b, direction, place, old);
+          } else {
+            await copyFile(old, held);
+            await utimes(held, 1_600_000_000, 1_600_000_000);
+          }
           await copyFile(next, sent);
-          await utimes(held, 1_600_000_000, 1_600_000_000);
           spawnSync('sync');
           try {
             const sample =
@@ -149,9 +164,10 @@ export async function runDeltaCases(b: DeltaBench): Promise<boolean> {
       }
       const caseRows = summarize(
         b,
-        `delta ${direction} ${formatSize(b.sizeBytes)}, ${edit.name}`,
+        `delta ${direction} ${formatSize(b.sizeBytes)}, ${edit.name}${warm ? WARM_LABEL : ''}`,
         samples,
         errors,
+        warm,
       );
       rows.push(...caseRows);
     }
@@ -159,6 +175,45 @@ export async function runDeltaCases(b: DeltaBench): Promise<boolean> {
   await rm(dir, { recursive: true, force: true });
   process.stdout.write(`\n${deltaTable(rows)}\n`);
   return rows.every((r) => r.error === undefined);
+}
+
+/** What a WARM row's case says: the receiver's old file was written by ferry before the timed delta. */
+const WARM_LABEL = ', WARM (old file written by ferry)';
+
+/**
+ * A WARM row's preparation, untimed: the receiver's old file is put there by ferry itself (upload: `send` of
+ * `old` into a fresh `place/remote`; download: `get` of it into `place/local`), through a server and proxy of
+ * its own, so the timed run's server and proxy count only the delta. The old file's mtime is set before the
+ * transfer carries it.
+ */
+async function ferryPlaceOld(
+  b: DeltaBench,
+  direction: 'upload' | 'download',
+  place: string,
+  old: string,
+): Promise<void> {
+  const from =
+    direction === 'upload' ? join(place, 'prepare', 'large.bin') : join(place, 'remote', 'large.bin');
+  await mkdir(join(place, 'prepare'), { recursive: true });
+  await copyFile(old, from);
+  await utimes(from, 1_600_000_000, 1_600_000_000);
+  const listen = `127.0.0.1:${await freePort()}`;
+  const server = await b.ferry.startServer(join(place, 'remote'), listen);
+  const [host, port] = listen.split(':');
+  const proxy = await FaultProxy.start({ target: { host: host!, port: Number(port) } });
+  try {
+    await b.ferry.trust(proxy.addressText);
+    const args =
+      direction === 'upload'
+        ? ['send', '-q', from, `${proxy.addressText}/large.bin`]
+        : ['get', '-q', `${proxy.addressText}/large.bin`, join(place, 'local')];
+    const [command, full] = b.ferry.clientCommand(args);
+    expectSuccess(await runTimed(command, full, { env: ferryEnv() }), `ferry ${args[0]} (warm-up)`);
+  } finally {
+    await proxy.close();
+    await server.stop();
+    await rm(join(place, 'prepare'), { recursive: true, force: true });
+  }
 }
 
 /** One ferry replacement through a counting proxy in front of a fresh `ferry serve` of `place/remote`. */
@@ -250,6 +305,7 @@ function summarize(
   label: string,
   samples: Map<string, DeltaSample[]>,
   errors: Map<string, string>,
+  warm = false,
 ): DeltaRow[] {
   const med = (values: number[]): number => {
     const sorted = [...values].sort((x, y) => x - y);
@@ -282,9 +338,13 @@ function summarize(
       note:
         row.tool === 'ferry'
           ? 'bin/ferry send/get --overwrite (delta, PROTOCOL.md §5.15, §5.17); wire bytes at a proxy, both directions; ' +
-            'fsyncs the new file before the rename and checks it with SHA-256'
+            'fsyncs the new file before the rename and checks it with SHA-256' +
+            (warm
+              ? '; WARM: the old file was written by an earlier ferry transfer (untimed), its leaf hashes known'
+              : '')
           : 'rsync -e ssh, no options; wire bytes at a proxy in front of sshd, both directions; ' +
-            'rsync 3.2+ does not fsync and checks with xxh128',
+            'rsync 3.2+ does not fsync and checks with xxh128' +
+            (warm ? '; rsync keeps no memory of files it wrote: the same work as the cold row' : ''),
     });
   return rows;
 }

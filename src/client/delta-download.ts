@@ -83,6 +83,29 @@ export async function takeLeaves(
   partial: LeafPartial,
   arrival?: SignatureArrival,
   hashesAhead: ScanHashesAhead = new ScanHashesAhead(),
+  knownOld?: ChunkHashes,
+): Promise<TakenLeaves> {
+  try {
+    return await takeLeavesOf(old, signed, partial, arrival, hashesAhead, knownOld);
+  } finally {
+    OLD_FILE_SCAN_COUNTERS.hashedLeaves += hashesAhead.hashedLeaves;
+  }
+}
+
+/**
+ * What delta downloads' scans of their old files did in this process, for tests and benches: leaves hashed
+ * (ahead on the thread, or by the matcher) and leaves whose hash came from the client's store (a warm delta,
+ * issue 16).
+ */
+export const OLD_FILE_SCAN_COUNTERS = { hashedLeaves: 0, knownLeaves: 0 };
+
+async function takeLeavesOf(
+  old: OldFile,
+  signed: { signature: DeltaSignature; digest?: Buffer },
+  partial: LeafPartial,
+  arrival: SignatureArrival | undefined,
+  hashesAhead: ScanHashesAhead,
+  knownOld: ChunkHashes | undefined,
 ): Promise<TakenLeaves> {
   const { signature } = signed;
   const size = signature.oldSize;
@@ -104,6 +127,17 @@ export async function takeLeaves(
     (block, offset, hash) => found.push({ block, offset, hash }),
     arrival ? 0 : total,
   );
+  /**
+   * The old file's leaf hashes from the client's store (issue 16, WARM deltas), for the version of it opened;
+   * trusted for a piece only when the old file's identity, checked after that piece was read, is still the
+   * one opened (any write moves the ctime), and dropped for good at the first that differs.
+   */
+  let known = knownOld?.size === old.size && knownOld.knownCount === knownOld.count ? knownOld : undefined;
+  const unchangedNow = (): Promise<boolean> =>
+    old.assertUnchanged().then(
+      () => true,
+      () => false,
+    );
   /** Old-file ranges left unmatched by a scan of part of the signature: scanned again once it is whole. */
   const again: Array<{ from: number; to: number }> = [];
   // No read passes the old file's end: a run of leaves placed later is inside it too.
@@ -120,7 +154,8 @@ export async function takeLeaves(
     const read = (async () => {
       const bytes = await buffers.take(Math.min(old.size, at + SCAN_WINDOW_BYTES + 2 * LEAF_BYTES) - at);
       await old.readExactly(bytes, 0, bytes.length, at);
-      return { at, bytes };
+      if (known !== undefined && !(await unchangedNow())) known = undefined;
+      return { at, bytes, known };
     })();
     read.catch(() => undefined); // awaited below; a read left running when the scan fails is not unhandled
     return read;
@@ -171,9 +206,16 @@ export async function takeLeaves(
     // the window before it, takes its leaves and waits for the signature (issue 16: started only once the
     // scan before it ended, the hash thread, the client's busiest, sat idle during every scan). Should that
     // scan move the phase (an edit), they are taken again at the new one.
-    const startHashes = ({ at, bytes }: Piece): Promise<KnownLeafHash | undefined> =>
+    const startHashes = ({ at, bytes, known: stored }: Piece): Promise<KnownLeafHash | undefined> => {
       // A scan of this piece starts less than a leaf past `at` and checks blocks starting before its end.
-      hashesAhead.start(bytes, at, Math.min(old.size, at + SCAN_WINDOW_BYTES + LEAF_BYTES));
+      const ahead =
+        stored !== undefined && hashesAhead.phase === 0
+          ? Promise.resolve(undefined)
+          : hashesAhead.start(bytes, at, Math.min(old.size, at + SCAN_WINDOW_BYTES + LEAF_BYTES));
+      if (stored === undefined) return ahead;
+      // Leaves in place (phase 0) from the store; those at another phase (after an edit) hashed ahead.
+      return ahead.then((other) => storedLeafHashes(stored, old.size, other));
+    };
     const hashesOf = (read: Promise<Piece>): Promise<EarlyHashes | undefined> =>
       read.then(
         (piece) => ({ phase: hashesAhead.phase, piece, hashes: startHashes(piece) }),
@@ -226,7 +268,15 @@ export async function takeLeaves(
         const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
         const window = await buffers.take(readEnd - from);
         await old.readExactly(window, 0, window.length, from);
-        const scan = matcher.scan(window, from, from, to, readEnd === old.size);
+        // The store's hashes for this window too, only while the identity after its read is the one opened.
+        if (known !== undefined && !(await unchangedNow())) known = undefined;
+        matcher.useKnownLeafHashes(known && storedLeafHashes(known, old.size, undefined));
+        let scan: DeltaScan;
+        try {
+          scan = matcher.scan(window, from, from, to, readEnd === old.size);
+        } finally {
+          matcher.useKnownLeafHashes(undefined);
+        }
         await takeFound(window, from, true);
         from = scan.next;
       }
@@ -256,6 +306,8 @@ export async function takeLeaves(
     placed?.stop();
     await placed?.settle();
     throw err;
+  } finally {
+    OLD_FILE_SCAN_COUNTERS.hashedLeaves += matcher.hashedBlocks;
   }
 }
 
@@ -374,10 +426,30 @@ class ReadBuffers {
   }
 }
 
+/**
+ * The matcher's leaf hashes of an old file of `size` bytes from its store entry `stored` (a whole leaf at a
+ * leaf boundary, phase 0), and from `other` elsewhere (leaves hashed ahead at another phase, if any). The
+ * caller vouches that the bytes scanned are that version's (the identity checked after their read).
+ */
+function storedLeafHashes(
+  stored: ChunkHashes,
+  size: number,
+  other: KnownLeafHash | undefined,
+): KnownLeafHash {
+  return (offset) => {
+    if (offset % LEAF_BYTES !== 0 || offset + LEAF_BYTES > size) return other?.(offset);
+    OLD_FILE_SCAN_COUNTERS.knownLeaves++;
+    // A copy for each use: the partial and the chunk hasher keep the hashes they are given.
+    return Buffer.from(stored.get(offset / LEAF_BYTES)!);
+  };
+}
+
 /** A piece of the old file read ahead of its scan: file bytes from `at`. */
 interface Piece {
   readonly at: number;
   readonly bytes: Buffer;
+  /** The old file's known leaf hashes, when its identity after this read was still the one opened. */
+  readonly known?: ChunkHashes | undefined;
 }
 
 /** The leaf hashes of a piece, started as soon as it was read, at the phase followed then. */

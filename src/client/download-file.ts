@@ -7,7 +7,7 @@ import {
   LEAF_BYTES,
   type GetStripe,
 } from '../protocol/index.js';
-import { PartialTransfer, partialOwner, type RootPath } from '../transfer/index.js';
+import { PartialTransfer, partialOwner, type KnownLeafHashes, type RootPath } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { PARALLEL_MIN_BYTES } from './upload-file.js';
 import { downloadPartialPaths, downloadPartials } from './download-partials.js';
@@ -36,6 +36,11 @@ export interface DownloadOptions {
   /** Files smaller than this use one stream; default PARALLEL_MIN_BYTES. */
   parallelMinBytes?: number | undefined;
   onVerified?: (verifiedBytes: number, size: number) => void;
+  /**
+   * The client's store of leaf hashes (issue 16, WARM deltas): a file downloaded is recorded there, and a
+   * delta download against a file known there takes its old leaves' hashes from it instead of hashing them.
+   */
+  knownLeafHashes?: KnownLeafHashes | undefined;
 }
 
 export interface DownloadResult {

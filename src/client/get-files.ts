@@ -2,7 +2,7 @@ import { lstat, mkdir, realpath, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { MAX_BATCHES_IN_FLIGHT } from '../machines/index.js';
-import { resolveUnderRoot, DEFAULT_THREADS, SealPool } from '../transfer/index.js';
+import { resolveUnderRoot, DEFAULT_THREADS, KnownLeafHashes, SealPool } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { beginDownload, type DownloadResult } from './download-file.js';
 import { InFlightWindow } from './in-flight-window.js';
@@ -49,6 +49,11 @@ export interface GetFilesOptions extends ConnectOptions {
    */
   delta?: boolean;
   durableBatchBytes?: number;
+  /**
+   * Where the leaf hashes of files downloaded are remembered (`<cacheDir>/leaves`), so a later delta
+   * download against one of them hashes nothing of it (issue 16); none when undefined.
+   */
+  cacheDir?: string;
   /** TCP connections (each its own session) a large file is striped over; default DEFAULT_STREAMS. */
   streams?: number;
   /** Files from this size on use the extra streams; default PARALLEL_MIN_BYTES (64 MiB). */
@@ -290,6 +295,8 @@ async function runDownloads(
       overwrite: options.overwrite,
       delta: options.delta,
       durableBatchBytes: options.durableBatchBytes,
+      knownLeafHashes:
+        options.cacheDir === undefined ? undefined : KnownLeafHashes.at(join(options.cacheDir, 'leaves')),
       streams: options.extras.size + 1,
       extraStreams: options.extras.size > 0 ? () => options.extras.open() : undefined,
       parallelMinBytes: options.parallelMinBytes,

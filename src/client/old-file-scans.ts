@@ -1,6 +1,12 @@
 import { FerryError } from '../errors/index.js';
 import { LEAF_BYTES, type BytePiece, type DeltaSignature } from '../protocol/index.js';
-import { PartialTransfer, SourceFile, type PartialStore, type RootPath } from '../transfer/index.js';
+import {
+  PartialTransfer,
+  SourceFile,
+  type KnownLeafHashes,
+  type PartialStore,
+  type RootPath,
+} from '../transfer/index.js';
 import { takeBlocks, type FoundBlocks } from './delta-blocks-download.js';
 import { takeLeaves, type ArrivingSignature, type TakenLeaves } from './delta-download.js';
 
@@ -66,11 +72,20 @@ export async function scanOldFile(
     durableBatchBytes?: number | undefined;
     /** Told the bytes verified and durable whenever they grow (the partial's `onDurable`). */
     onDurable?: ((verifiedBytes: number) => void) | undefined;
+    /** The client's store of leaf hashes (issue 16): the old file's, if known; the new file's, once placed. */
+    knownLeafHashes?: KnownLeafHashes | undefined;
   },
   arrival: ArrivingSignature | undefined,
 ): Promise<OldFileScan> {
   const { signature, digest } = signed;
   const old = await SourceFile.open(target.path, { noFollow: true });
+  const store = options.knownLeafHashes;
+  // The old file's leaf hashes, if ferry wrote or signed this very version of it (the identity of the
+  // descriptor just opened): the scan then hashes none of its leaves in place (issue 16, WARM deltas).
+  const known =
+    store !== undefined && signature.blockBytes === LEAF_BYTES
+      ? await store.find(target.path, old.identity).catch(() => undefined)
+      : undefined;
   let taken: TakenLeaves;
   let patch: Patch | undefined;
   // A patched download reads the bytes around its pieces from the old file as it writes them (§5.17.4), so
@@ -85,6 +100,7 @@ export async function scanOldFile(
       fresh: true,
       durableBatchBytes: options.durableBatchBytes,
       onDurable: options.onDurable,
+      knownLeafHashes: store && { store, place: target.path },
       // As a download's own open: a stripe's GET_END names the digest over the chunks it sent (§5.13.6).
       checkPartDigests: true,
     });
@@ -92,7 +108,8 @@ export async function scanOldFile(
       // PROTOCOL.md §5.17.4: a file under 16 MiB is signed in blocks under one leaf; the bytes of leaves not
       // wholly found are asked for as pieces, the rest of those leaves read from the old file around them.
       taken = await withOldFileScan(async () => {
-        if (signature.blockBytes >= LEAF_BYTES) return takeLeaves(old, signed, partial, arrival);
+        if (signature.blockBytes >= LEAF_BYTES)
+          return takeLeaves(old, signed, partial, arrival, undefined, known?.hashes);
         if (digest === undefined)
           throw new FerryError('INTERNAL', 'blocks are scanned once the signature is whole');
         const blocks = await takeBlocks(old, { signature, digest }, partial);

@@ -54,6 +54,7 @@ export async function receiveDelta(
   let progress: ((verified: number) => void) | undefined;
   const scanOptions = {
     durableBatchBytes: options.durableBatchBytes,
+    knownLeafHashes: options.knownLeafHashes,
     onDurable: (verified: number) => progress?.(verified),
   };
   try {

@@ -112,6 +112,7 @@ export async function receiveDownload(
       durableBatchBytes: options.durableBatchBytes,
       // A stripe's GET_END names the digest over the chunks it sent (PROTOCOL.md §5.13.6).
       checkPartDigests: true,
+      knownLeafHashes: options.knownLeafHashes && { store: options.knownLeafHashes, place: target.path },
       onDurable: (verified) => options.onVerified?.(verified, offer.size),
     }));
   const joined: Array<Promise<number>> = [];

@@ -21,6 +21,8 @@ export class ScanHashesAhead {
   readonly #thread: LeafHashThread;
   #phase = 0;
   #following = true;
+  /** Leaves handed to the thread to hash so far (a warm delta download hashes none, issue 16). */
+  hashedLeaves = 0;
 
   constructor(thread: LeafHashThread = LEAF_HASH_THREAD) {
     this.#thread = thread;
@@ -51,6 +53,7 @@ export class ScanHashesAhead {
       offsets.push(offset);
     if (offsets.length === 0) return Promise.resolve(undefined);
     const starts = offsets.map((offset) => piece.byteOffset + (offset - at));
+    this.hashedLeaves += offsets.length;
     return this.#thread.hashLeaves(piece.buffer, starts, LEAF_BYTES).then(
       (hashes) => {
         const byOffset = new Map<number, number>(offsets.map((offset, i) => [offset, i]));

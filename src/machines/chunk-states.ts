@@ -1,5 +1,5 @@
 import { FerryError } from '../errors/index.js';
-import { ChunkHasher, ChunkHashes, ChunkSet } from '../protocol/index.js';
+import { ChunkHasher, ChunkHashes, ChunkSet, LEAF_BYTES } from '../protocol/index.js';
 
 /** One chunk and its hash: a verified chunk, or an entry of a partial's durable log (PROTOCOL.md §9.2). */
 export interface ChunkEntry {
@@ -46,12 +46,17 @@ export class ChunkStates {
   readonly #open = new Map<number, OpenChunk>();
   /** Unverified chunks that received bytes in this transfer (whose writes may still be in flight). */
   readonly #dirty: ChunkSet;
+  /**
+   * With `keepLeafHashes`: the leaf hashes of the verified chunks' bytes, taken as they were hashed (a
+   * receiver remembers them for a later delta against the file, issue 16). 32 bytes per 64 KiB.
+   */
+  readonly #leafHashes: ChunkHashes | undefined;
 
   /** `verified`: chunks whose bytes the caller re-hashed from the partial (a resumed transfer, §9.2). */
   constructor(
     size: number,
     chunkBytes: number,
-    options: { verified?: readonly ChunkEntry[]; maxOpen?: number } = {},
+    options: { verified?: readonly ChunkEntry[]; maxOpen?: number; keepLeafHashes?: boolean } = {},
   ) {
     this.size = size;
     this.chunkBytes = chunkBytes;
@@ -59,6 +64,18 @@ export class ChunkStates {
     this.count = this.#verified.count;
     this.#maxOpen = options.maxOpen ?? MAX_OPEN_CHUNKS;
     this.#dirty = new ChunkSet(this.count);
+    if (options.keepLeafHashes) {
+      this.#leafHashes = new ChunkHashes(size, LEAF_BYTES);
+      // Chunks of one leaf held from before: their hashes are leaf hashes. Larger ones' leaves stay unknown.
+      if (chunkBytes === LEAF_BYTES)
+        for (const { index, hash } of options.verified ?? []) this.#leafHashes.set(index, hash);
+    }
+  }
+
+  /** The leaf hashes of every leaf when each is known (`keepLeafHashes`), else undefined. */
+  leafHashes(): ChunkHashes | undefined {
+    const table = this.#leafHashes;
+    return table !== undefined && table.knownCount === table.count ? table : undefined;
   }
 
   stateOf(index: number): ChunkState {
@@ -109,7 +126,12 @@ export class ChunkStates {
       if (this.#open.size >= this.#maxOpen) {
         throw new FerryError('MESSAGE_MALFORMED', `more than ${this.#maxOpen} chunks open at once`);
       }
-      current = { stream, position: offset, end: offset + this.lengthOf(index), hash: new ChunkHasher() };
+      current = {
+        stream,
+        position: offset,
+        end: offset + this.lengthOf(index),
+        hash: new ChunkHasher(this.#leafHashes !== undefined),
+      };
       rewrite = this.#dirty.has(index);
     } else if (current.stream !== stream) {
       // §5.13.3: a chunk travels whole on one stream; another stream cannot add to it or restart it.
@@ -143,9 +165,12 @@ export class ChunkStates {
     }
     this.#open.delete(index);
     const actual = current.hash.digest();
+    const leaves = this.#leafHashes === undefined ? undefined : current.hash.lastLeafHashes();
     if (!actual.equals(chunkHash)) throw new FerryError('CHUNK_MISMATCH', `chunk ${index}`);
     this.#dirty.delete(index);
     this.#verified.set(index, actual);
+    const first = (index * this.chunkBytes) / LEAF_BYTES;
+    leaves?.forEach((hash, i) => this.#leafHashes!.set(first + i, hash));
     return actual;
   }
 

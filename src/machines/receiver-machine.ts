@@ -178,6 +178,8 @@ export interface ReceiverOptions {
   readonly checkPartDigests?: boolean | undefined;
   /** Chunks open at once; default MAX_OPEN_CHUNKS (§5.5.1). */
   readonly maxOpen?: number | undefined;
+  /** Keep the verified chunks' leaf hashes (`leafHashes`), for a store of them (issue 16). */
+  readonly keepLeafHashes?: boolean | undefined;
 }
 
 /**
@@ -213,12 +215,21 @@ export class ReceiverMachine {
     this.#chunks = new ChunkStates(size, chunkBytes, {
       verified: held,
       ...(options.maxOpen === undefined ? {} : { maxOpen: options.maxOpen }),
+      keepLeafHashes: options.keepLeafHashes === true,
     });
     this.#held = new ChunkSet(this.#chunks.count);
     for (const { index } of held) if (this.#held.add(index)) this.#heldBytes += this.#chunks.lengthOf(index);
     this.#logged = this.#chunks.count > 1;
     this.#batchBytes = options.durableBatchBytes ?? DURABLE_BATCH_BYTES;
     this.#byStream = options.checkPartDigests === true ? new Map() : undefined;
+  }
+
+  /**
+   * Every leaf's hash, of the bytes the verified chunks were hashed from, once each is known (with
+   * `keepLeafHashes`; chunks held from an earlier session count only when they are leaves); else undefined.
+   */
+  leafHashes(): ReturnType<ChunkStates['leafHashes']> {
+    return this.#chunks.leafHashes();
   }
 
   get state(): ReceiverState {

@@ -27,6 +27,21 @@ export class ChunkHasher {
   readonly #tree = new MerkleStack();
   /** Bytes still to come of a leaf whose hash was taken ready-made (`leaf-hints.ts`): fed, not hashed again. */
   #skip = 0;
+  /** The chunk's leaf hashes so far, when kept (`keepLeaves`): a receiver remembers them (issue 16). */
+  readonly #leaves: Buffer[] | undefined;
+
+  /** With `keepLeaves`, the leaf hashes of the chunk are kept until `digest` (`leafHashes`). */
+  constructor(keepLeaves = false) {
+    this.#leaves = keepLeaves ? [] : undefined;
+  }
+
+  /** The leaf hashes of the chunk the last `digest` was of, in order, when kept. */
+  #digested: readonly Buffer[] | undefined;
+
+  /** The leaf hashes of the chunk the last `digest` was of (its short last leaf too), when kept. */
+  lastLeafHashes(): readonly Buffer[] | undefined {
+    return this.#digested;
+  }
 
   /**
    * Feeds the next bytes of the chunk. A leaf starting here whose hash a worker already computed from these
@@ -46,13 +61,16 @@ export class ChunkHasher {
         const known = takeLeafHash(bytes, at);
         if (known !== undefined) {
           this.#tree.pushOwned(known);
+          this.#leaves?.push(known);
           this.#skip = LEAF_BYTES;
           continue;
         }
       }
       if (this.#filled === 0 && bytes.length - at >= LEAF_BYTES) {
         const leaf = bytes.subarray(at, at + LEAF_BYTES);
-        this.#tree.pushOwned(createHash('sha256').update(LEAF_PREFIX).update(leaf).digest());
+        const hash = createHash('sha256').update(LEAF_PREFIX).update(leaf).digest();
+        this.#tree.pushOwned(hash);
+        this.#leaves?.push(hash);
         at += LEAF_BYTES;
         continue;
       }
@@ -73,6 +91,7 @@ export class ChunkHasher {
     // A partial last leaf, or the one empty leaf of a chunk of no bytes.
     if (this.#filled > 0 || this.#tree.size === 0) this.#closeLeaf();
     const root = this.#tree.root();
+    if (this.#leaves !== undefined) this.#digested = [...this.#leaves];
     this.reset();
     return root;
   }
@@ -82,13 +101,16 @@ export class ChunkHasher {
     this.#filled = 0;
     this.#skip = 0;
     this.#tree.clear();
+    if (this.#leaves !== undefined) this.#leaves.length = 0;
   }
 
   #closeLeaf(): void {
     // #leaf[0] is the leaf prefix 0x00 (Buffer.alloc) and is never written; no #leaf yet: nothing filled,
     // the one empty leaf of an empty chunk.
     const leaf = this.#leaf === undefined ? LEAF_PREFIX : this.#leaf.subarray(0, 1 + this.#filled);
-    this.#tree.pushOwned(sha256(leaf));
+    const hash = sha256(leaf);
+    this.#tree.pushOwned(hash);
+    this.#leaves?.push(hash);
     this.#filled = 0;
   }
 }

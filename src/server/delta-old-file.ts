@@ -19,6 +19,8 @@ import {
   SourceFile,
   signBlocks,
   signLeaves,
+  type KnownLeafHashes,
+  type KnownLeaves,
   type PartialTransfer,
   type SignedPieceHook,
   type RootPath,
@@ -79,9 +81,22 @@ export class DeltaOldFile {
   #rejectStopped: (stop: Error) => void = () => undefined;
   /** Gives back this upload's share of the server's delta memory (`DeltaMemory`). */
   readonly #release: () => void;
+  /**
+   * What the server's store of leaf hashes (`KnownLeafHashes`) knew of the old file, for the identity it was
+   * opened with: the signing then hashes nothing (issue 16, WARM deltas), and the identity is checked after
+   * its last read as for hashes it took itself. Undefined: signed cold, and recorded for the next delta.
+   */
+  readonly #known: { store: KnownLeafHashes; place: string; leaves: KnownLeaves | undefined } | undefined;
+  /** The signing's record into the store, if any: `close` waits for it. */
+  #recording: Promise<void> = Promise.resolve();
 
-  private constructor(old: SourceFile, release: () => void) {
+  private constructor(
+    old: SourceFile,
+    release: () => void,
+    known: { store: KnownLeafHashes; place: string; leaves: KnownLeaves | undefined } | undefined,
+  ) {
     this.#old = old;
+    this.#known = known;
     this.#stopped = new Promise<never>((_, reject) => (this.#rejectStopped = reject));
     this.#stopped.catch(() => undefined);
     this.#release = release;
@@ -112,7 +127,14 @@ export class DeltaOldFile {
         io.clientKey.toString('hex'),
         deltaMemoryBytes(old.size),
       );
-      return new DeltaOldFile(old, release);
+      // The signing's seam to the store: its hashes only for the version of the file opened (fstat of this
+      // very descriptor), leaves only (a signature in smaller blocks is not made of leaf hashes).
+      const store = io.ctx.knownLeafHashes;
+      const known =
+        store !== undefined && blockBytes === LEAF_BYTES
+          ? { store, place: target.path, leaves: await store.find(target.path, old.identity) }
+          : undefined;
+      return new DeltaOldFile(old, release, known);
     }
     await old.close();
     return undefined;
@@ -159,21 +181,37 @@ export class DeltaOldFile {
     // channel closes).
     const unlessStopped = <R>(work: Promise<R>): Promise<R> => Promise.race([work, this.#stopped]);
     const send = (record: DeltaBlocksMessage): Promise<void> => unlessStopped(io.send(record));
-    await unlessStopped(io.ctx.hashCache.spend(io.clientKey, old.size));
+    const known = this.#known?.leaves;
+    // Hashing on request is paid for; a signing from known hashes hashes nothing.
+    if (known === undefined) await unlessStopped(io.ctx.hashCache.spend(io.clientKey, old.size));
     if (blockBytes === LEAF_BYTES) {
       // The leaf hashes are kept for the copies (`copyInto`) when the file did not change while it was read:
       // any write moves its ctime, which no one can set back, so an equal identity means the bytes signed.
       // Filled as it signs: a copy in place takes a placed leaf with its hash before the signing is over.
       const hashes = new ChunkHashes(old.size, LEAF_BYTES);
       this.#leafHashes = hashes;
+      // Weak checksums taken for the store when it lacks them (a file recorded at its upload's finish).
+      const weakOut = known?.weak === undefined ? new Uint32Array(hashes.count) : undefined;
+      let unchanged: boolean;
       try {
-        await signLeaves(old, ref, hashes, send, placing, () => this.#stop);
+        await signLeaves(old, ref, hashes, send, placing, () => this.#stop, {
+          known: known?.hashes,
+          knownWeak: known?.weak,
+          weakOut,
+        });
       } finally {
         // Every placing write has landed (`signLeaves` waits for its hook): nothing is placed from now on.
-        if (!(await this.#unchanged())) {
+        // Known hashes too are trusted only for the version opened, after the last byte read and placed.
+        unchanged = await this.#unchanged();
+        if (!unchanged) {
           this.#leafHashes = undefined;
           this.#placing?.stop();
         }
+      }
+      // A whole signing of an unchanged file: what it took is known for the next delta against it.
+      if (unchanged && weakOut !== undefined && this.#known !== undefined) {
+        const { store, place } = this.#known;
+        this.#recording = store.record(place, old.identity, hashes, weakOut);
       }
       return;
     }
@@ -197,7 +235,17 @@ export class DeltaOldFile {
     this.#placing = placing;
     let unsynced = 0;
     let syncing: Promise<void> | undefined;
+    const known = this.#known?.leaves !== undefined;
     return async (offset, leaves) => {
+      // The placing rule counts a placed leaf with the signing's hash of it (`#takePlaced`): hashed from this
+      // very buffer when signed cold, but known from the store when warm, so the bytes read must be that
+      // version's: the identity is checked after this piece's read (any write moves the ctime). If it moved,
+      // nothing is placed from now on, and no known hash is taken for a copy.
+      if (known && !(await this.#unchanged())) {
+        this.#leafHashes = undefined;
+        placing.stop();
+        return;
+      }
       // Whole leaves only: a short last leaf has no hint (`noteLeafHash` takes whole leaves) and is copied.
       const whole = leaves.filter((leaf) => leaf.length === LEAF_BYTES);
       const first = offset / LEAF_BYTES;
@@ -380,6 +428,7 @@ export class DeltaOldFile {
    */
   async close(): Promise<void> {
     await this.stopSigning();
+    await this.#recording;
     await this.#old.close().catch(() => undefined);
     this.#release();
   }

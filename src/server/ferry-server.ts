@@ -8,6 +8,7 @@ import {
   BATCH_TEMPORARY_MAX_AGE_MS,
   DEFAULT_THREADS,
   SERVER_BATCH_TEMP_PREFIX,
+  KnownLeafHashes,
   SealPool,
   sweepBatchTemporaries,
   type PartialStore,
@@ -154,6 +155,11 @@ export class FerryServer {
   readonly hashCache: FileHashCache;
   /** Memory held by delta uploads, shared by every client (`DeltaMemory`). */
   readonly deltaMemory: DeltaMemory;
+  /**
+   * Leaf hashes of files this server verified or signed, bound to their identity, under the root's `.ferry/`
+   * (issue 16, WARM deltas; `KnownLeafHashes`); undefined with an object store.
+   */
+  readonly knownLeafHashes: KnownLeafHashes | undefined;
   /** The worker threads sealing download data, when `threads` > 1. */
   readonly #sealPool: SealPool | undefined;
   readonly #partialDir: string;
@@ -186,6 +192,9 @@ export class FerryServer {
     this.#registry = registry;
     this.hashCache = new FileHashCache(options.hashCacheBytes, new HashBudget(options.hashBudget));
     this.deltaMemory = new DeltaMemory(options.deltaMemory);
+    this.knownLeafHashes = options.objectStore
+      ? undefined
+      : new KnownLeafHashes(join(root, RESERVED_ROOT_COMPONENT, 'leaves'));
     const threads = options.threads ?? DEFAULT_THREADS;
     this.#sealPool = threads > 1 ? new SealPool(threads) : undefined;
     this.#storage = storage;
@@ -287,6 +296,7 @@ export class FerryServer {
       hashCache: ferry.hashCache,
       batchAdmission: new BatchAdmission(options.batchAdmission),
       deltaMemory: ferry.deltaMemory,
+      knownLeafHashes: ferry.knownLeafHashes,
       storeHeads: new StoreHeads(options.storeHeads),
       keyRotation: options.keyRotation,
       objectStore: options.objectStore,

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { FerryError, toFerryError } from '../errors/index.js';
 import type { KeyPair, NonceRange } from '../crypto/index.js';
-import type { PartialStore, RootPath, SealPool } from '../transfer/index.js';
+import type { KnownLeafHashes, PartialStore, RootPath, SealPool } from '../transfer/index.js';
 import { parseRemotePath, type Message } from '../protocol/index.js';
 import type { TransferRegistry } from './transfer-registry.js';
 import type { ConnectionGate } from './connection-gate.js';
@@ -55,6 +55,8 @@ export interface SessionContext {
   readonly batchAdmission: BatchAdmission;
   /** Memory delta uploads hold (PROTOCOL.md §5.15), per client and in total. */
   readonly deltaMemory: DeltaMemory;
+  /** Leaf hashes of files verified or signed, bound to their identity (issue 16); undefined: none kept. */
+  readonly knownLeafHashes?: KnownLeafHashes | undefined;
   /** HEADs an object store makes for requests that send no data: per listing, per client, in total. */
   readonly storeHeads: StoreHeads;
   /** Received files go to this object store instead of under `root` (issue 15); undefined: the root. */

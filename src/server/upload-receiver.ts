@@ -422,6 +422,11 @@ export class UploadReceiver implements TransferClaim {
         chunkBytes: offer.chunkBytes,
         fresh: offer.fresh,
         durableBatchBytes: io.ctx.durableBatchBytes,
+        // The file's leaf hashes, remembered once it is placed under the root (issue 16, WARM deltas).
+        knownLeafHashes:
+          io.ctx.knownLeafHashes && typeof target !== 'string'
+            ? { store: io.ctx.knownLeafHashes, place: target.path }
+            : undefined,
         onDurable: (verifiedBytes) => {
           io.events.transferProgress(offer.ref, verifiedBytes);
           void io.send({ type: 'PROGRESS', ref: offer.ref, verifiedBytes }).catch(() => undefined);

@@ -1,4 +1,4 @@
-import { link, readdir, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { link, lstat, readdir, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { BatchedWriter } from './batched-writer.js';
@@ -301,6 +301,7 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
     // Through the open file, never by name: the name could have become a link meanwhile.
     await this.#data.utimes(Date.now() / 1000, fsTimeOf(options.mtimeMs));
     await this.#data.sync();
+    const written = await this.#data.stat({ bigint: true });
     await super.close();
     // Check again right before the rename: the target may have changed since the offer, and a directory
     // on its way may have been swapped for a link (rename(2) would follow it). This narrows the window to
@@ -325,7 +326,20 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
     }
     await fsyncDir(target.dir);
     await this.#removeLog();
+    // The rename (or link and unlink) moved the ctime: the identity is taken after it, by name, and kept only
+    // if it is the inode written, with the size and mtime set (a write meanwhile would have moved the mtime).
+    const placed = await lstat(target.path, { bigint: true }).catch(() => undefined);
+    if (
+      placed?.isFile() === true &&
+      placed.dev === written.dev &&
+      placed.ino === written.ino &&
+      placed.size === written.size &&
+      placed.mtimeNs === written.mtimeNs
+    )
+      this.placedIdentity = identityOf(placed);
   }
+
+  placedIdentity: Buffer | undefined;
 
   override async close(): Promise<void> {
     await this.#close(true);

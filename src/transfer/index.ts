@@ -49,6 +49,13 @@ export { type ChunkSource } from './chunk-source.js';
 export { digestFile } from './digest-file.js';
 export { fsyncDir } from './fsync-dir.js';
 export { ChunkHashCache } from './chunk-hash-cache.js';
+export {
+  KnownLeafHashes,
+  KNOWN_LEAF_HASHES_MAX_BYTES,
+  worthKnowing,
+  type KnownLeaves,
+  type KnownLeafHashesCounters,
+} from './known-leaf-hashes.js';
 export { hashAllChunks, type HashChunksInto } from './hash-all-chunks.js';
 export { streamChunks, hashChunks, type ChunkSink, type StreamChunksOptions } from './chunk-streamer.js';
 export {
@@ -60,7 +67,13 @@ export {
   type StreamDeltaOptions,
   type UploadSignatureArrival,
 } from './delta-streamer.js';
-export { signBlocks, signLeaves, type SignedPieceHook } from './sign-leaves.js';
+export {
+  SIGNING_COUNTERS,
+  signBlocks,
+  signLeaves,
+  type SignedPieceHook,
+  type SigningMemory,
+} from './sign-leaves.js';
 export { LEAF_HASH_THREAD, LeafHashThread } from './leaf-hash-thread.js';
 export {
   resolveLinkTarget,

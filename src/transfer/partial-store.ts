@@ -95,6 +95,13 @@ export interface StoredPartial<Target> extends StoredPartialReader {
    */
   finish(target: Target, options: { mode: number; mtimeMs: number; overwrite: boolean }): Promise<void>;
   /**
+   * After `finish`, the placed file's identity (`identityOf`: device, inode, size, mtime and ctime in ns),
+   * taken after the rename and the times were set, when the store can tell that it is the file it wrote;
+   * undefined otherwise (a store of objects, or a file changed as it was placed). What a store of leaf
+   * hashes binds them to (issue 16).
+   */
+  readonly placedIdentity?: Buffer | undefined;
+  /**
    * Keeps bytes and log for a later resume; what was not made durable may be lost. Idempotent. A store
    * that can (PROTOCOL.md §9.2) makes the bytes durable and closes the log with the partial's identity, so
    * the next open finds it `unchangedSinceClose` unless something changed it meanwhile.

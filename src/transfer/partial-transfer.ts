@@ -13,6 +13,7 @@ import type { ChunkEntry } from './chunk-log.js';
 import { DURABLE_BATCH_BYTES, ReceiverMachine, type FailEffect } from '../machines/index.js';
 import type { PartialStore, StoredPartial, TransferHeader } from './partial-store.js';
 import { heldLoggedChunks } from './verify-logged-chunks.js';
+import { worthKnowing, type KnownLeafHashes } from './known-leaf-hashes.js';
 
 export type { TransferHeader } from './partial-store.js';
 
@@ -35,6 +36,11 @@ export interface PartialTransferOptions extends TransferHeader {
   readonly onDurable?: (verifiedBytes: number) => void;
   /** Check a joined stream's end digest against its chunks (downloads' stripes, PROTOCOL.md §5.13.6). */
   readonly checkPartDigests?: boolean | undefined;
+  /**
+   * Where the finished file's leaf hashes are remembered, bound to its identity once placed (issue 16, WARM
+   * deltas): the store and the file's place (its absolute path). Only for a file worth it (`worthKnowing`).
+   */
+  readonly knownLeafHashes?: { readonly store: KnownLeafHashes; readonly place: string } | undefined;
 }
 
 /**
@@ -70,6 +76,7 @@ export class PartialTransfer<Target = RootPath> {
   #closed = false;
   /** `acceptPlacedLeaves`' zeros, made on first need and never written. */
   #carrier: Buffer | undefined;
+  readonly #known: PartialTransferOptions['knownLeafHashes'];
 
   private constructor(
     options: PartialTransferOptions,
@@ -85,8 +92,10 @@ export class PartialTransfer<Target = RootPath> {
       held,
       durableBatchBytes: options.durableBatchBytes,
       checkPartDigests: options.checkPartDigests,
+      keepLeafHashes: options.knownLeafHashes !== undefined && worthKnowing(options.size),
     });
     this.#onDurable = options.onDurable;
+    this.#known = options.knownLeafHashes;
   }
 
   /**
@@ -310,7 +319,22 @@ export class PartialTransfer<Target = RootPath> {
     }
     this.#closed = true;
     this.#machine.finished();
+    this.#remember();
     return digest!;
+  }
+
+  /**
+   * Records the placed file's leaf hashes (every one hashed from the bytes verified here) under its identity
+   * after the rename, for a later delta against it (`KnownLeafHashes`). In the background: a cache, never on
+   * the way to PUT_DONE or the client's success; a file whose identity the store could not vouch for (or
+   * whose leaves are not all known: chunks held from an earlier session) is not recorded.
+   */
+  #remember(): void {
+    const known = this.#known;
+    const identity = this.#stored.placedIdentity;
+    const leaves = this.#machine.leafHashes();
+    if (known === undefined || identity === undefined || leaves === undefined) return;
+    void known.store.record(known.place, identity, leaves);
   }
 
   /** Makes what is verified durable and closes the partial, keeping it for a later resume. Idempotent. */

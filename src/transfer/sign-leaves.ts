@@ -56,10 +56,44 @@ export async function signLeaves(
   send: (record: DeltaBlocksMessage) => Promise<void>,
   onPiece?: SignedPieceHook,
   stopped?: () => Error | undefined,
+  memory: SigningMemory = {},
 ): Promise<void> {
   if (hashes.chunkBytes !== LEAF_BYTES) throw new RangeError('a signature is taken over leaves');
   const size = source.size;
   const totalBlocks = deltaBlockCount(size);
+  const { known, weakOut } = memory;
+  if (known !== undefined && (known.count !== totalBlocks || known.knownCount !== totalBlocks))
+    throw new RangeError('known leaf hashes of another file');
+  if (weakOut !== undefined && weakOut.length !== totalBlocks)
+    throw new RangeError('weak checksums of another file');
+  const knownWeak = known === undefined ? undefined : memory.knownWeak;
+  // Known hashes and weak checksums, and no one wants the bytes: the signature is sent without a read.
+  if (known !== undefined && knownWeak !== undefined && onPiece === undefined) {
+    for (let firstBlock = 0; firstBlock < totalBlocks; firstBlock += SIGN_RECORD_BLOCKS) {
+      const stop = stopped?.();
+      if (stop !== undefined) throw stop;
+      const count = Math.min(SIGN_RECORD_BLOCKS, totalBlocks - firstBlock);
+      const weak = knownWeak.slice(firstBlock, firstBlock + count);
+      const strong = Buffer.alloc(count * DELTA_STRONG_BYTES);
+      for (let i = 0; i < count; i++) {
+        const hash = known.get(firstBlock + i)!;
+        hashes.set(firstBlock + i, hash);
+        hash.copy(strong, i * DELTA_STRONG_BYTES, 0, DELTA_STRONG_BYTES);
+      }
+      weakOut?.set(weak, firstBlock);
+      SIGNING_COUNTERS.knownLeaves += count;
+      await send({
+        type: 'DELTA_BLOCKS',
+        ref,
+        oldSize: size,
+        blockBytes: LEAF_BYTES,
+        firstBlock,
+        weak,
+        strong,
+      });
+    }
+    return;
+  }
   // Two buffers: the next piece is read (on libuv's pool) while this one is checksummed and hashed. Shared
   // memory, so the leaf hash thread reads them in place.
   const slots = Math.min(SIGN_READ_LEAVES, Math.max(totalBlocks, 1));
@@ -80,6 +114,7 @@ export async function signLeaves(
     const read = (): Promise<Buffer[]> => {
       const stop = stopped?.();
       if (stop !== undefined) return Promise.reject(stop);
+      SIGNING_COUNTERS.readLeaves += views.length;
       return source.readvExactly(views, block * LEAF_BYTES).then(() => views);
     };
     const piece = onPiece ? handedOut[which]!.then(read) : read();
@@ -110,11 +145,16 @@ export async function signLeaves(
         // Handed out before the next read is queued behind it: that read goes to the other buffer, and waits
         // for this piece's hashing too (`next` is read only after this loop turn awaited it).
         if (onPiece) handedOut[(turn - 1) % 2] = onPiece(block * LEAF_BYTES, leaves);
-        const hashing = leafHashesOf(leaves);
+        // Known hashes (of this very version of the file, the caller's to ensure) are not taken again.
+        const hashing = known === undefined ? leafHashesOf(leaves) : undefined;
+        if (hashing === undefined) SIGNING_COUNTERS.knownLeaves += leaves.length;
+        else SIGNING_COUNTERS.hashedLeaves += leaves.length;
         next = block + leaves.length < totalBlocks ? readPiece(block + leaves.length) : undefined;
         for (let i = 0; i < leaves.length; i++)
-          weak[block + i - firstBlock] = weakChecksum(leaves[i]!, 0, leaves[i]!.length);
-        const leafHashes = await hashing;
+          weak[block + i - firstBlock] =
+            knownWeak?.[block + i] ?? weakChecksum(leaves[i]!, 0, leaves[i]!.length);
+        const leafHashes =
+          hashing === undefined ? knownHashesOf(known!, block, leaves.length) : await hashing;
         for (let i = 0; i < leaves.length; i++) {
           const hash = leafHashes.subarray(i * 32, (i + 1) * 32);
           hashes.set(block + i, hash);
@@ -122,6 +162,7 @@ export async function signLeaves(
         }
         block += leaves.length;
       }
+      weakOut?.set(weak, firstBlock);
       await send({
         type: 'DELTA_BLOCKS',
         ref,
@@ -133,6 +174,34 @@ export async function signLeaves(
       });
     }
   }
+}
+
+/**
+ * What a signing may know of its file already, and keep of it (issue 16, WARM deltas, `KnownLeafHashes`):
+ * - `known`: every leaf's hash, of the very version of the file being signed (the caller compared the
+ *   identity it was stored with to the open file's, and checks it again after the signing's last read):
+ *   the leaves are then not hashed. With `knownWeak` (their weak checksums) too, and no `onPiece` wanting
+ *   the bytes, the file is not read at all.
+ * - `weakOut`: filled with every leaf's weak checksum as the records go, for the store.
+ */
+export interface SigningMemory {
+  readonly known?: ChunkHashes | undefined;
+  readonly knownWeak?: Uint32Array | undefined;
+  readonly weakOut?: Uint32Array | undefined;
+}
+
+/**
+ * Leaves a signing in leaves hashed (`hashedLeaves`), took from known hashes (`knownLeaves`) and read
+ * (`readLeaves`) in this process, for tests and benches: a warm delta signs with no leaf hashed, and with
+ * known weak checksums and nothing to place, with no leaf read.
+ */
+export const SIGNING_COUNTERS = { hashedLeaves: 0, knownLeaves: 0, readLeaves: 0 };
+
+/** The known hashes of leaves `[first, first + count)`, 32 bytes each in order, as `leafHashesOf` gives. */
+function knownHashesOf(known: ChunkHashes, first: number, count: number): Buffer {
+  const out = Buffer.allocUnsafe(32 * count);
+  for (let i = 0; i < count; i++) known.get(first + i)!.copy(out, 32 * i);
+  return out;
 }
 
 /**
