@@ -6,14 +6,19 @@
 // medians per variant.
 //
 //   npm run build && node --import tsx bench/delta-ab.ts --variant A=/path/to/old --variant B=. \
-//     [--edit in-place|insert] [--size 256M] [--runs 3] [--profile DIR]
+//     [--direction upload|download] [--edit in-place|insert] [--size 256M] [--runs 3] [--profile DIR] \
+//     [--strace DIR]
+//
+// --direction download: the client holds the old file and fetches the edited one (`get --overwrite`).
+// --strace DIR: both processes run under `strace -f -tt` (syncs, renames, unlinks, copies), one log per
+// process and run in DIR: the critical path's end (when each sync, rename and unlink starts and returns).
 //
 // --profile DIR: both processes run with node's --cpu-prof, their profiles written to DIR; --node-arg ARG
 // (repeated): more of node's flags for both (`--perf-basic-prof` for `perf record -p`).
 //
 // A variant is NAME=DIR, DIR a built work tree (its bin/ferry), '.' for this one as built now (snapshotted
 // once, `bench/lib/ferry-snapshot.ts`). Linux only (/proc).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { copyFile, mkdir, open, rm, utimes } from 'node:fs/promises';
@@ -36,6 +41,8 @@ const { values } = parseArgs({
   options: {
     variant: { type: 'string', multiple: true, default: [] },
     edit: { type: 'string', default: 'in-place' },
+    direction: { type: 'string', default: 'upload' },
+    strace: { type: 'string' },
     size: { type: 'string', default: '256M' },
     runs: { type: 'string', default: '3' },
     profile: { type: 'string' },
@@ -43,6 +50,30 @@ const { values } = parseArgs({
   },
 });
 if (values.edit !== 'in-place' && values.edit !== 'insert') throw new Error('--edit in-place|insert');
+if (values.direction !== 'upload' && values.direction !== 'download')
+  throw new Error('--direction upload|download');
+const upload = values.direction === 'upload';
+const STRACE_CALLS =
+  'trace=fdatasync,fsync,rename,renameat,renameat2,link,linkat,unlink,unlinkat,copy_file_range,exit_group';
+/**
+ * With --strace, attaches strace to process `pid` (and its threads) logging to DIR/`tag`; resolves once it
+ * is attached (its banner). Attached rather than wrapping, so the pid whose threads are read stays node's.
+ */
+async function traced(pid: number, tag: string): Promise<ChildProcess | undefined> {
+  if (!values.strace) return undefined;
+  const tracer = track(
+    spawn(
+      'strace',
+      ['-f', '-tt', '-T', '-e', STRACE_CALLS, '-o', join(values.strace, tag), '-p', String(pid)],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    ),
+  );
+  const attached = new Promise<void>((resolve) => tracer.stderr!.once('data', () => resolve()));
+  await Promise.race([attached, once(tracer, 'exit')]);
+  return tracer;
+}
 const size = parseSize(values.size);
 const nodeArgs = [
   ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []),
@@ -109,37 +140,36 @@ try {
   for (let i = 0; i < Number(values.runs); i++) {
     for (const v of variants) {
       const root = join(dir, 'root');
-      await rm(root, { recursive: true, force: true });
-      await mkdir(root);
-      await copyFile(old, join(root, 'f'));
-      await utimes(join(root, 'f'), 1_600_000_000, 1_600_000_000);
+      const local = join(dir, 'local');
+      for (const d of [root, local]) {
+        await rm(d, { recursive: true, force: true });
+        await mkdir(d);
+      }
+      // The receiver's old file, copied (not written by ferry: signed by reading it), an old mtime.
+      const receiverOld = join(upload ? root : local, 'f');
+      await copyFile(old, receiverOld);
+      await utimes(receiverOld, 1_600_000_000, 1_600_000_000);
+      if (!upload) await copyFile(next, join(root, 'f'));
       spawnSync('sync');
       const address = `127.0.0.1:${await freePort()}`;
       const server = await v.peers.startServer(root, address, nodeArgs);
+      const tracers: (ChildProcess | undefined)[] = [];
       try {
         await v.peers.trust(address);
+        tracers.push(await traced(server.pid, `${v.name}-${i}-server`));
         const serverBefore = processThreadCpu(server.pid);
         const started = performance.now();
+        const startedAt = new Date().toISOString();
+        const command = upload
+          ? ['send', '-q', '--overwrite', next, `${address}/f`]
+          : ['get', '-q', '--overwrite', `${address}/f`, local];
         const client = track(
-          spawn(
-            process.execPath,
-            [
-              ...nodeArgs,
-              v.bin,
-              '--home',
-              v.peers.clientHome,
-              'send',
-              '-q',
-              '--overwrite',
-              next,
-              `${address}/f`,
-            ],
-            {
-              stdio: ['ignore', 'ignore', 'pipe'],
-              env: ferryEnv(),
-            },
-          ),
+          spawn(process.execPath, [...nodeArgs, v.bin, '--home', v.peers.clientHome, ...command], {
+            stdio: ['ignore', 'ignore', 'pipe'],
+            env: ferryEnv(),
+          }),
         );
+        tracers.push(await traced(client.pid!, `${v.name}-${i}-client`));
         let stderr = '';
         client.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
         const exited = once(client, 'exit');
@@ -154,18 +184,20 @@ try {
         }
         const wall = (performance.now() - started) / 1000;
         const [code] = (await exited) as [number | null];
-        if (code !== 0) throw new Error(`ferry send exited ${code}: ${stderr.trim()}`);
+        if (code !== 0) throw new Error(`ferry ${command[0]} exited ${code}: ${stderr.trim()}`);
         const run = {
           variant: v.name,
           wall: Number(wall.toFixed(3)),
+          ...(values.strace ? { startedAt } : {}),
           client: sum(clientThreads),
           server: sum(processThreadCpu(server.pid), serverBefore),
         };
-        if ((await sha256File(join(root, 'f'))) !== want) throw new Error('the replaced file differs');
+        if ((await sha256File(receiverOld)) !== want) throw new Error('the replaced file differs');
         runs.push(run);
         console.log(JSON.stringify(run));
       } finally {
         await server.stop();
+        for (const tracer of tracers) if (tracer && tracer.exitCode === null) await once(tracer, 'exit');
       }
     }
   }
@@ -177,7 +209,7 @@ try {
     const mine = runs.filter((r) => r.variant === v.name);
     const m = (f: (r: (typeof mine)[0]) => number) => median(mine.map(f)).toFixed(2);
     console.log(
-      `${v.name} delta upload ${values.edit} ${values.size}: median wall ${m((r) => r.wall)} s, CPU s client ` +
+      `${v.name} delta ${values.direction} ${values.edit} ${values.size}: median wall ${m((r) => r.wall)} s, CPU s client ` +
         `${m((r) => total(r.client))} (main ${m((r) => r.client['main'] ?? 0)}) server ${m((r) => total(r.server))} ` +
         `(main ${m((r) => r.server['main'] ?? 0)})`,
     );

@@ -18,6 +18,7 @@ import {
   type TransferHeader,
 } from './partial-store.js';
 import { assertWritableTarget, type RootPath } from './root-path.js';
+import { freeReplacedLater, holdReplaced } from './replaced-file.js';
 import { identityOf } from './source-file.js';
 
 /** Where a partial transfer keeps its bytes and its log of verified chunks. */
@@ -47,6 +48,8 @@ export interface FilePartialStoreOptions {
    * `.NAME.ferry-part` is what marks that file as ferry's (`partialOwner`).
    */
   readonly markWithState?: boolean;
+  /** How a finish lets go of the file it replaced (`freeReplacedLater`'s seam; tests hold it). */
+  readonly freeReplaced?: (release: () => Promise<void>) => void;
 }
 
 const HEADER_BYTES = 20;
@@ -81,10 +84,12 @@ function decodeTransferHeader(bytes: Buffer): TransferHeader | undefined {
 export class FilePartialStore<Key> implements SweepablePartialStore<Key, RootPath> {
   readonly #layout: FilePartialLayout<Key>;
   readonly #markWithState: boolean;
+  readonly #freeReplaced: FilePartialStoreOptions['freeReplaced'];
 
   constructor(layout: FilePartialLayout<Key>, options: FilePartialStoreOptions = {}) {
     this.#layout = layout;
     this.#markWithState = options.markWithState ?? false;
+    this.#freeReplaced = options.freeReplaced;
   }
 
   async open(
@@ -145,6 +150,7 @@ export class FilePartialStore<Key> implements SweepablePartialStore<Key, RootPat
       resumed,
       logged: resumed ? previous!.entries : [],
       unchangedSinceClose,
+      freeReplaced: this.#freeReplaced,
     });
   }
 
@@ -231,6 +237,7 @@ interface FileStoredPartialParts {
   readonly resumed: boolean;
   readonly logged: readonly ChunkEntry[];
   readonly unchangedSinceClose: boolean;
+  readonly freeReplaced: FilePartialStoreOptions['freeReplaced'];
 }
 
 /** One open partial of a {@link FilePartialStore}. */
@@ -249,6 +256,7 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
   readonly #keepLog: boolean;
   /** The state file that only marks a one-chunk partial as ferry's (`markWithState`), removed with it. */
   readonly #markPath: string | undefined;
+  readonly #freeReplaced: FilePartialStoreOptions['freeReplaced'];
 
   constructor(parts: FileStoredPartialParts) {
     super(parts.data);
@@ -264,6 +272,7 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
     this.resumed = parts.resumed;
     this.logged = parts.logged;
     this.unchangedSinceClose = parts.unchangedSinceClose;
+    this.#freeReplaced = parts.freeReplaced;
   }
 
   write(offset: number, data: Buffer): Promise<void> {
@@ -311,8 +320,17 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
     // A replaced entry of another kind (ferry sync) goes only now, with its replacement ready beside it.
     if (target.replaces && options.overwrite) await clearForReplacement(target, target.replaces);
     else await assertWritableTarget(target.path);
+    let replaced: FileHandle | undefined;
     if (options.overwrite) {
-      await rename(this.#dataPath, target.path);
+      // Held, so the rename only unlinks its name: the old file is freed after the new one is placed and
+      // its directory durable, without anyone waiting (replaced-file.ts; issue 16: 0.26 s of 1 GiB).
+      replaced = await holdReplaced(target.path);
+      try {
+        await rename(this.#dataPath, target.path);
+      } catch (err) {
+        freeReplacedLater(replaced, this.#freeReplaced);
+        throw err;
+      }
     } else {
       // link(2) fails if the name exists, so a file that appeared meanwhile is never clobbered.
       try {
@@ -323,8 +341,12 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
       }
       await rm(this.#dataPath, { force: true });
     }
-    await fsyncDir(target.dir);
-    await this.#removeLog();
+    try {
+      await fsyncDir(target.dir);
+      await this.#removeLog();
+    } finally {
+      freeReplacedLater(replaced, this.#freeReplaced);
+    }
   }
 
   override async close(): Promise<void> {
