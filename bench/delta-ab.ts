@@ -12,6 +12,8 @@
 // --direction download: the client holds the old file and fetches the edited one (`get --overwrite`).
 // --strace DIR: both processes run under `strace -f -tt` (syncs, renames, unlinks, copies), one log per
 // process and run in DIR: the critical path's end (when each sync, rename and unlink starts and returns).
+// --timeline: per 100 ms of the run, the CPU each side's main thread and its other threads used (in
+// hundredths of a core): which side works, which waits, and when.
 //
 // --profile DIR: both processes run with node's --cpu-prof, their profiles written to DIR; --node-arg ARG
 // (repeated): more of node's flags for both (`--perf-basic-prof` for `perf record -p`).
@@ -43,6 +45,7 @@ const { values } = parseArgs({
     edit: { type: 'string', default: 'in-place' },
     direction: { type: 'string', default: 'upload' },
     strace: { type: 'string' },
+    timeline: { type: 'boolean', default: false },
     size: { type: 'string', default: '256M' },
     runs: { type: 'string', default: '3' },
     profile: { type: 'string' },
@@ -112,6 +115,14 @@ const sum = (m: Map<string, number> | undefined, before?: Map<string, number>): 
   for (const [k, v] of m ?? []) out[k] = Number((v - (before?.get(k) ?? 0)).toFixed(2));
   return out;
 };
+/** CPU seconds of process `pid`: its main thread and all its other threads (0, 0 once it has ended). */
+const mainAndRest = (pid: number): [number, number] => {
+  const threads = processThreadCpu(pid);
+  const main = threads?.get('main') ?? 0;
+  let rest = 0;
+  for (const [name, cpu] of threads ?? []) if (name !== 'main') rest += cpu;
+  return [main, rest];
+};
 const total = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
 
 const dir = await makeTempDir('ferry-delta-ab-');
@@ -176,13 +187,29 @@ try {
         let done = false;
         void exited.then(() => (done = true));
         const clientThreads = new Map<string, number>();
+        const timeline: string[] = [];
+        let binStart = performance.now();
+        let binBefore = [mainAndRest(client.pid!), mainAndRest(server.pid)];
         while (!done) {
+          if (values.timeline && performance.now() - binStart >= 100) {
+            const now = [mainAndRest(client.pid!), mainAndRest(server.pid)];
+            const ms = performance.now() - binStart;
+            const pct = (a: number, b: number): string => String(Math.round((100 * (a - b) * 1000) / ms));
+            timeline.push(
+              `${((binStart - started) / 1000).toFixed(1)}s c ${pct(now[0]![0], binBefore[0]![0])}/${pct(now[0]![1], binBefore[0]![1])} ` +
+                `s ${pct(now[1]![0], binBefore[1]![0])}/${pct(now[1]![1], binBefore[1]![1])}`,
+            );
+            binStart = performance.now();
+            binBefore = now;
+          }
           // The most each name reached: threads that end before the process (a worker, at exit) keep theirs.
           for (const [name, cpu] of processThreadCpu(client.pid!) ?? [])
             clientThreads.set(name, Math.max(cpu, clientThreads.get(name) ?? 0));
           await new Promise((resolve) => setTimeout(resolve, 10));
         }
         const wall = (performance.now() - started) / 1000;
+        if (values.timeline)
+          console.log(`CPU per 100 ms, client main/rest server main/rest:\n${timeline.join('\n')}`);
         const [code] = (await exited) as [number | null];
         if (code !== 0) throw new Error(`ferry ${command[0]} exited ${code}: ${stderr.trim()}`);
         const run = {
