@@ -12,6 +12,7 @@
 // --direction download: the client holds the old file and fetches the edited one (`get --overwrite`).
 // --strace DIR: both processes run under `strace -f -tt` (syncs, renames, unlinks, copies), one log per
 // process and run in DIR: the critical path's end (when each sync, rename and unlink starts and returns).
+// --no-delta: the same replacement sent whole (`--no-delta`): what a plain `--overwrite` pays at its end.
 // --timeline: per 100 ms of the run, the CPU each side's main thread and its other threads used (in
 // hundredths of a core): which side works, which waits, and when.
 //
@@ -46,6 +47,7 @@ const { values } = parseArgs({
     direction: { type: 'string', default: 'upload' },
     strace: { type: 'string' },
     timeline: { type: 'boolean', default: false },
+    'no-delta': { type: 'boolean', default: false },
     size: { type: 'string', default: '256M' },
     runs: { type: 'string', default: '3' },
     profile: { type: 'string' },
@@ -171,9 +173,10 @@ try {
         const serverBefore = processThreadCpu(server.pid);
         const started = performance.now();
         const startedAt = new Date().toISOString();
+        const whole = values['no-delta'] ? ['--no-delta'] : [];
         const command = upload
-          ? ['send', '-q', '--overwrite', next, `${address}/f`]
-          : ['get', '-q', '--overwrite', `${address}/f`, local];
+          ? ['send', '-q', '--overwrite', ...whole, next, `${address}/f`]
+          : ['get', '-q', '--overwrite', ...whole, `${address}/f`, local];
         const client = track(
           spawn(process.execPath, [...nodeArgs, v.bin, '--home', v.peers.clientHome, ...command], {
             stdio: ['ignore', 'ignore', 'pipe'],
