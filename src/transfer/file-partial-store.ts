@@ -323,8 +323,10 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
     let replaced: FileHandle | undefined;
     if (options.overwrite) {
       // Held, so the rename only unlinks its name: the old file is freed after the new one is placed and
-      // its directory durable, without anyone waiting (replaced-file.ts; issue 16: 0.26 s of 1 GiB).
-      replaced = await holdReplaced(target.path);
+      // its directory durable, without anyone waiting (replaced-file.ts; issue 16: 0.26 s of 1 GiB). Not for
+      // a file of one chunk (no log): a small file's replacement is the common case, and the hold's two
+      // system calls would cost it more than it saves.
+      if (this.#keepLog) replaced = await holdReplaced(target.path);
       try {
         await rename(this.#dataPath, target.path);
       } catch (err) {

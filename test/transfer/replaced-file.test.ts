@@ -10,7 +10,9 @@ import { FilePartialStore, resolveUnderRoot, type RootPath } from '../../src/tra
 import { replacedFilesFreed } from '../../src/transfer/replaced-file.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
-const NEW = Buffer.from('the new content, placed whole');
+/** Two chunks of the smallest size: a file with a log, the files a hold is for (one chunk holds nothing). */
+const CHUNK_BYTES = 65536;
+const NEW = Buffer.alloc(CHUNK_BYTES + 10, 'new content ');
 
 /** What this process's open descriptors point at (a removed file reads `PATH (deleted)`). */
 async function openPaths(): Promise<string[]> {
@@ -40,10 +42,15 @@ async function setUp(
   return { store, target: await resolveUnderRoot(dir, ['out', 'f'], { createDirs: true }) };
 }
 
-async function place(store: FilePartialStore<string>, target: RootPath, overwrite: boolean): Promise<void> {
-  const header = { size: NEW.length, mtimeMs: 1_600_000_000_000, chunkBytes: 1024 * 1024 };
-  const partial = await store.open('id', header, { fresh: true, keepLog: false });
-  await partial.write(0, NEW);
+async function place(
+  store: FilePartialStore<string>,
+  target: RootPath,
+  overwrite: boolean,
+  bytes: Buffer = NEW,
+): Promise<void> {
+  const header = { size: bytes.length, mtimeMs: 1_600_000_000_000, chunkBytes: CHUNK_BYTES };
+  const partial = await store.open('id', header, { fresh: true, keepLog: bytes.length > CHUNK_BYTES });
+  await partial.write(0, bytes);
   await partial.finish(target, { mode: 0o644, mtimeMs: header.mtimeMs, overwrite });
 }
 
@@ -66,7 +73,7 @@ test('a finish over an existing file places the new one with the old inode still
   assert.ok(!(await openPaths()).includes(`${target.path} (deleted)`), 'let go: nothing holds it any more');
 });
 
-test('a finish with nothing to replace, or without overwrite, holds nothing', async (t) => {
+test('a finish with nothing to replace, without overwrite, or of one chunk, holds nothing', async (t) => {
   const releases: Array<() => Promise<void>> = [];
   const { store, target } = await setUp(t, (release) => releases.push(release));
   await place(store, target, false);
@@ -74,6 +81,10 @@ test('a finish with nothing to replace, or without overwrite, holds nothing', as
   const other = await setUp(t, (release) => releases.push(release));
   await place(other.store, other.target, true);
   assert.deepEqual(await readFile(other.target.path), NEW);
+  const small = await setUp(t, (release) => releases.push(release));
+  await writeFile(small.target.path, 'the old content');
+  await place(small.store, small.target, true, Buffer.from('one chunk'));
+  assert.equal(await readFile(small.target.path, 'utf8'), 'one chunk');
   assert.equal(releases.length, 0);
 });
 
