@@ -6,13 +6,15 @@
 // medians per variant.
 //
 //   npm run build && node --import tsx bench/delta-ab.ts --variant A=/path/to/old --variant B=. \
-//     [--direction upload|download] [--edit in-place|insert] [--size 256M] [--runs 3] [--profile DIR] \
-//     [--strace DIR]
+//     [--edit in-place|insert] [--size 256M] [--runs 3] [--profile DIR] [--direction upload|download] [--warm]
 //
-// --direction download: the client holds the old file and fetches the edited one (`get --overwrite`).
-// --strace DIR: both processes run under `strace -f -tt` (syncs, renames, unlinks, copies), one log per
-// process and run in DIR: the critical path's end (when each sync, rename and unlink starts and returns).
+// --direction download: the client holds the old file and `get --overwrite`s the edited one. --warm: the
+// receiver's old file is put there by ferry first (`send`, or `get`, of the old file through a server of its
+// own, untimed), so a build that remembers the leaf hashes of files it wrote (issue 16) signs or scans warm.
+//
 // --no-delta: the same replacement sent whole (`--no-delta`): what a plain `--overwrite` pays at its end.
+// --strace DIR: strace (-f -tt -T) attached to both processes, syncs, renames, links, unlinks and copies, one
+// log per process and run in DIR: when each step of the critical path's end starts and how long it takes.
 // --timeline: per 100 ms of the run, the CPU each side's main thread and its other threads used (in
 // hundredths of a core): which side works, which waits, and when.
 //
@@ -44,14 +46,15 @@ const { values } = parseArgs({
   options: {
     variant: { type: 'string', multiple: true, default: [] },
     edit: { type: 'string', default: 'in-place' },
-    direction: { type: 'string', default: 'upload' },
-    strace: { type: 'string' },
-    timeline: { type: 'boolean', default: false },
-    'no-delta': { type: 'boolean', default: false },
     size: { type: 'string', default: '256M' },
     runs: { type: 'string', default: '3' },
     profile: { type: 'string' },
     'node-arg': { type: 'string', multiple: true, default: [] },
+    direction: { type: 'string', default: 'upload' },
+    warm: { type: 'boolean', default: false },
+    'no-delta': { type: 'boolean', default: false },
+    strace: { type: 'string' },
+    timeline: { type: 'boolean', default: false },
   },
 });
 if (values.edit !== 'in-place' && values.edit !== 'insert') throw new Error('--edit in-place|insert');
@@ -141,6 +144,34 @@ try {
   }
   const old = join(dir, 'old');
   const next = join(dir, 'next');
+  /**
+   * --warm: the receiver's old file put there by ferry (`send` of `old` into `root`, or `get` of it into
+   * `local`), through a server of its own, untimed; its mtime set before, carried by the transfer.
+   */
+  const placeByFerry = async (
+    v: (typeof variants)[number],
+    up: boolean,
+    root: string,
+    local: string,
+  ): Promise<void> => {
+    const from = up ? join(dir, 'prepare-f') : join(root, 'f');
+    await copyFile(old, from);
+    await utimes(from, 1_600_000_000, 1_600_000_000);
+    const address = `127.0.0.1:${await freePort()}`;
+    const server = await v.peers.startServer(root, address, []);
+    try {
+      await v.peers.trust(address);
+      const args = up ? ['send', '-q', from, `${address}/f`] : ['get', '-q', `${address}/f`, `${local}/`];
+      const result = spawnSync(process.execPath, [v.bin, '--home', v.peers.clientHome, ...args], {
+        env: ferryEnv(),
+        encoding: 'utf8',
+      });
+      if (result.status !== 0) throw new Error(`warm-up ferry ${args[0]}: ${result.stderr}`);
+    } finally {
+      await server.stop();
+      if (up) await rm(from, { force: true });
+    }
+  };
   await writeRandomFile(old, size);
   await makeEdit(old, next);
   const want = await sha256File(next);
@@ -154,15 +185,18 @@ try {
     for (const v of variants) {
       const root = join(dir, 'root');
       const local = join(dir, 'local');
-      for (const d of [root, local]) {
-        await rm(d, { recursive: true, force: true });
-        await mkdir(d);
+      for (const place of [root, local]) {
+        await rm(place, { recursive: true, force: true });
+        await mkdir(place);
       }
-      // The receiver's old file, copied (not written by ferry: signed by reading it), an old mtime.
-      const receiverOld = join(upload ? root : local, 'f');
-      await copyFile(old, receiverOld);
-      await utimes(receiverOld, 1_600_000_000, 1_600_000_000);
-      if (!upload) await copyFile(next, join(root, 'f'));
+      // The receiver's old file (older than the new one), and the sender's new one.
+      const [held, sent] = upload ? [join(root, 'f'), join(local, 'f')] : [join(local, 'f'), join(root, 'f')];
+      if (values.warm) await placeByFerry(v, upload, root, local);
+      else {
+        await copyFile(old, held);
+        await utimes(held, 1_600_000_000, 1_600_000_000);
+      }
+      await copyFile(next, sent);
       spawnSync('sync');
       const address = `127.0.0.1:${await freePort()}`;
       const server = await v.peers.startServer(root, address, nodeArgs);
@@ -174,14 +208,23 @@ try {
         const started = performance.now();
         const startedAt = new Date().toISOString();
         const whole = values['no-delta'] ? ['--no-delta'] : [];
-        const command = upload
-          ? ['send', '-q', '--overwrite', ...whole, next, `${address}/f`]
-          : ['get', '-q', '--overwrite', ...whole, `${address}/f`, local];
         const client = track(
-          spawn(process.execPath, [...nodeArgs, v.bin, '--home', v.peers.clientHome, ...command], {
-            stdio: ['ignore', 'ignore', 'pipe'],
-            env: ferryEnv(),
-          }),
+          spawn(
+            process.execPath,
+            [
+              ...nodeArgs,
+              v.bin,
+              '--home',
+              v.peers.clientHome,
+              ...(upload
+                ? ['send', '-q', '--overwrite', ...whole, sent, `${address}/f`]
+                : ['get', '-q', '--overwrite', ...whole, `${address}/f`, `${local}/`]),
+            ],
+            {
+              stdio: ['ignore', 'ignore', 'pipe'],
+              env: ferryEnv(),
+            },
+          ),
         );
         tracers.push(await traced(client.pid!, `${v.name}-${i}-client`));
         let stderr = '';
@@ -214,7 +257,7 @@ try {
         if (values.timeline)
           console.log(`CPU per 100 ms, client main/rest server main/rest:\n${timeline.join('\n')}`);
         const [code] = (await exited) as [number | null];
-        if (code !== 0) throw new Error(`ferry ${command[0]} exited ${code}: ${stderr.trim()}`);
+        if (code !== 0) throw new Error(`ferry ${values.direction} exited ${code}: ${stderr.trim()}`);
         const run = {
           variant: v.name,
           wall: Number(wall.toFixed(3)),
@@ -222,7 +265,7 @@ try {
           client: sum(clientThreads),
           server: sum(processThreadCpu(server.pid), serverBefore),
         };
-        if ((await sha256File(receiverOld)) !== want) throw new Error('the replaced file differs');
+        if ((await sha256File(held)) !== want) throw new Error('the replaced file differs');
         runs.push(run);
         console.log(JSON.stringify(run));
       } finally {
@@ -239,7 +282,7 @@ try {
     const mine = runs.filter((r) => r.variant === v.name);
     const m = (f: (r: (typeof mine)[0]) => number) => median(mine.map(f)).toFixed(2);
     console.log(
-      `${v.name} delta ${values.direction} ${values.edit} ${values.size}: median wall ${m((r) => r.wall)} s, CPU s client ` +
+      `${v.name} delta ${values.direction}${values.warm ? ' warm' : ''} ${values.edit} ${values.size}: median wall ${m((r) => r.wall)} s, CPU s client ` +
         `${m((r) => total(r.client))} (main ${m((r) => r.client['main'] ?? 0)}) server ${m((r) => total(r.server))} ` +
         `(main ${m((r) => r.server['main'] ?? 0)})`,
     );
