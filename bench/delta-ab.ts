@@ -15,6 +15,11 @@
 // --no-delta: the same replacement sent whole (`--no-delta`): what a plain `--overwrite` pays at its end.
 // --strace DIR: strace (-f -tt -T) attached to both processes, syncs, renames, links, unlinks and copies, one
 // log per process and run in DIR: when each step of the critical path's end starts and how long it takes.
+// --strace-calls LIST: the system calls traced instead (strace's `trace=` list: `pread64,pwritev,fdatasync`
+// shows how often the old file is read and the partial written and synced, and in what sizes).
+//
+// Each run also splits the client's CPU by thread (`clientThreads`): main, its busiest other thread (a delta's
+// leaf hash thread) and the rest (libuv's pool: the old file's reads, the partial's writes and syncs; V8's).
 // --timeline: per 100 ms of the run, the CPU each side's main thread and its other threads used (in
 // hundredths of a core): which side works, which waits, and when.
 //
@@ -27,6 +32,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { copyFile, mkdir, open, rm, utimes } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -54,6 +60,7 @@ const { values } = parseArgs({
     warm: { type: 'boolean', default: false },
     'no-delta': { type: 'boolean', default: false },
     strace: { type: 'string' },
+    'strace-calls': { type: 'string' },
     timeline: { type: 'boolean', default: false },
   },
 });
@@ -62,7 +69,9 @@ if (values.direction !== 'upload' && values.direction !== 'download')
   throw new Error('--direction upload|download');
 const upload = values.direction === 'upload';
 const STRACE_CALLS =
-  'trace=fdatasync,fsync,rename,renameat,renameat2,link,linkat,unlink,unlinkat,copy_file_range,exit_group';
+  values['strace-calls'] !== undefined
+    ? `trace=${values['strace-calls']}`
+    : 'trace=fdatasync,fsync,rename,renameat,renameat2,link,linkat,unlink,unlinkat,copy_file_range,exit_group';
 /**
  * With --strace, attaches strace to process `pid` (and its threads) logging to DIR/`tag`; resolves once it
  * is attached (its banner). Attached rather than wrapping, so the pid whose threads are read stays node's.
@@ -128,6 +137,35 @@ const mainAndRest = (pid: number): [number, number] => {
   for (const [name, cpu] of threads ?? []) if (name !== 'main') rest += cpu;
   return [main, rest];
 };
+/**
+ * CPU seconds of each thread of process `pid` by thread id (Node names nearly every thread "node"): with the
+ * most each reached kept in `into`, the busiest one apart from the main thread is a delta's leaf hash thread.
+ */
+const threadsById = (pid: number, into: Map<number, number>): void => {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cpu = (Number(fields[11]) + Number(fields[12])) / 100;
+      into.set(Number(tid), Math.max(cpu, into.get(Number(tid)) ?? 0));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+};
+/** The client's threads as main, its busiest other thread, and the rest (`threadsById`). */
+const split = (pid: number, byId: Map<number, number>): Record<string, number> => {
+  const others = [...byId].filter(([tid]) => tid !== pid).map(([, cpu]) => cpu);
+  const busiest = Math.max(0, ...others);
+  const rest = others.reduce((a, b) => a + b, 0) - busiest;
+  return { main: byId.get(pid) ?? 0, busiest, rest: Number(rest.toFixed(2)) };
+};
 const total = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
 
 const dir = await makeTempDir('ferry-delta-ab-');
@@ -179,6 +217,7 @@ try {
     variant: string;
     wall: number;
     client: Record<string, number>;
+    clientThreads: Record<string, number>;
     server: Record<string, number>;
   }[] = [];
   for (let i = 0; i < Number(values.runs); i++) {
@@ -233,6 +272,7 @@ try {
         let done = false;
         void exited.then(() => (done = true));
         const clientThreads = new Map<string, number>();
+        const clientById = new Map<number, number>();
         const timeline: string[] = [];
         let binStart = performance.now();
         let binBefore = [mainAndRest(client.pid!), mainAndRest(server.pid)];
@@ -251,6 +291,7 @@ try {
           // The most each name reached: threads that end before the process (a worker, at exit) keep theirs.
           for (const [name, cpu] of processThreadCpu(client.pid!) ?? [])
             clientThreads.set(name, Math.max(cpu, clientThreads.get(name) ?? 0));
+          threadsById(client.pid!, clientById);
           await new Promise((resolve) => setTimeout(resolve, 10));
         }
         const wall = (performance.now() - started) / 1000;
@@ -263,6 +304,7 @@ try {
           wall: Number(wall.toFixed(3)),
           ...(values.strace ? { startedAt } : {}),
           client: sum(clientThreads),
+          clientThreads: split(client.pid!, clientById),
           server: sum(processThreadCpu(server.pid), serverBefore),
         };
         if ((await sha256File(held)) !== want) throw new Error('the replaced file differs');
@@ -284,7 +326,8 @@ try {
     console.log(
       `${v.name} delta ${values.direction}${values.warm ? ' warm' : ''} ${values.edit} ${values.size}: median wall ${m((r) => r.wall)} s, CPU s client ` +
         `${m((r) => total(r.client))} (main ${m((r) => r.client['main'] ?? 0)}) server ${m((r) => total(r.server))} ` +
-        `(main ${m((r) => r.server['main'] ?? 0)})`,
+        `(main ${m((r) => r.server['main'] ?? 0)}); client busiest other thread ${m((r) => r.clientThreads['busiest']!)}, ` +
+        `the rest ${m((r) => r.clientThreads['rest']!)}`,
     );
   }
 } finally {
