@@ -12,15 +12,27 @@
 // receiver's old file is put there by ferry first (`send`, or `get`, of the old file through a server of its
 // own, untimed), so a build that remembers the leaf hashes of files it wrote (issue 16) signs or scans warm.
 //
+// --no-delta: the same replacement sent whole (`--no-delta`): what a plain `--overwrite` pays at its end.
+// --strace DIR: strace (-f -tt -T) attached to both processes, syncs, renames, links, unlinks and copies, one
+// log per process and run in DIR: when each step of the critical path's end starts and how long it takes.
+// --strace-calls LIST: the system calls traced instead (strace's `trace=` list: `pread64,pwritev,fdatasync`
+// shows how often the old file is read and the partial written and synced, and in what sizes).
+//
+// Each run also splits the client's CPU by thread (`clientThreads`): main, its busiest other thread (a delta's
+// leaf hash thread) and the rest (libuv's pool: the old file's reads, the partial's writes and syncs; V8's).
+// --timeline: per 100 ms of the run, the CPU each side's main thread and its other threads used (in
+// hundredths of a core): which side works, which waits, and when.
+//
 // --profile DIR: both processes run with node's --cpu-prof, their profiles written to DIR; --node-arg ARG
 // (repeated): more of node's flags for both (`--perf-basic-prof` for `perf record -p`).
 //
 // A variant is NAME=DIR, DIR a built work tree (its bin/ferry), '.' for this one as built now (snapshotted
 // once, `bench/lib/ferry-snapshot.ts`). Linux only (/proc).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { copyFile, mkdir, open, rm, utimes } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -46,12 +58,39 @@ const { values } = parseArgs({
     'node-arg': { type: 'string', multiple: true, default: [] },
     direction: { type: 'string', default: 'upload' },
     warm: { type: 'boolean', default: false },
+    'no-delta': { type: 'boolean', default: false },
+    strace: { type: 'string' },
+    'strace-calls': { type: 'string' },
+    timeline: { type: 'boolean', default: false },
   },
 });
 if (values.edit !== 'in-place' && values.edit !== 'insert') throw new Error('--edit in-place|insert');
 if (values.direction !== 'upload' && values.direction !== 'download')
   throw new Error('--direction upload|download');
 const upload = values.direction === 'upload';
+const STRACE_CALLS =
+  values['strace-calls'] !== undefined
+    ? `trace=${values['strace-calls']}`
+    : 'trace=fdatasync,fsync,rename,renameat,renameat2,link,linkat,unlink,unlinkat,copy_file_range,exit_group';
+/**
+ * With --strace, attaches strace to process `pid` (and its threads) logging to DIR/`tag`; resolves once it
+ * is attached (its banner). Attached rather than wrapping, so the pid whose threads are read stays node's.
+ */
+async function traced(pid: number, tag: string): Promise<ChildProcess | undefined> {
+  if (!values.strace) return undefined;
+  const tracer = track(
+    spawn(
+      'strace',
+      ['-f', '-tt', '-T', '-e', STRACE_CALLS, '-o', join(values.strace, tag), '-p', String(pid)],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    ),
+  );
+  const attached = new Promise<void>((resolve) => tracer.stderr!.once('data', () => resolve()));
+  await Promise.race([attached, once(tracer, 'exit')]);
+  return tracer;
+}
 const size = parseSize(values.size);
 const nodeArgs = [
   ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []),
@@ -89,6 +128,43 @@ const sum = (m: Map<string, number> | undefined, before?: Map<string, number>): 
   const out: Record<string, number> = {};
   for (const [k, v] of m ?? []) out[k] = Number((v - (before?.get(k) ?? 0)).toFixed(2));
   return out;
+};
+/** CPU seconds of process `pid`: its main thread and all its other threads (0, 0 once it has ended). */
+const mainAndRest = (pid: number): [number, number] => {
+  const threads = processThreadCpu(pid);
+  const main = threads?.get('main') ?? 0;
+  let rest = 0;
+  for (const [name, cpu] of threads ?? []) if (name !== 'main') rest += cpu;
+  return [main, rest];
+};
+/**
+ * CPU seconds of each thread of process `pid` by thread id (Node names nearly every thread "node"): with the
+ * most each reached kept in `into`, the busiest one apart from the main thread is a delta's leaf hash thread.
+ */
+const threadsById = (pid: number, into: Map<number, number>): void => {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cpu = (Number(fields[11]) + Number(fields[12])) / 100;
+      into.set(Number(tid), Math.max(cpu, into.get(Number(tid)) ?? 0));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+};
+/** The client's threads as main, its busiest other thread, and the rest (`threadsById`). */
+const split = (pid: number, byId: Map<number, number>): Record<string, number> => {
+  const others = [...byId].filter(([tid]) => tid !== pid).map(([, cpu]) => cpu);
+  const busiest = Math.max(0, ...others);
+  const rest = others.reduce((a, b) => a + b, 0) - busiest;
+  return { main: byId.get(pid) ?? 0, busiest, rest: Number(rest.toFixed(2)) };
 };
 const total = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
 
@@ -141,6 +217,7 @@ try {
     variant: string;
     wall: number;
     client: Record<string, number>;
+    clientThreads: Record<string, number>;
     server: Record<string, number>;
   }[] = [];
   for (let i = 0; i < Number(values.runs); i++) {
@@ -162,10 +239,14 @@ try {
       spawnSync('sync');
       const address = `127.0.0.1:${await freePort()}`;
       const server = await v.peers.startServer(root, address, nodeArgs);
+      const tracers: (ChildProcess | undefined)[] = [];
       try {
         await v.peers.trust(address);
+        tracers.push(await traced(server.pid, `${v.name}-${i}-server`));
         const serverBefore = processThreadCpu(server.pid);
         const started = performance.now();
+        const startedAt = new Date().toISOString();
+        const whole = values['no-delta'] ? ['--no-delta'] : [];
         const client = track(
           spawn(
             process.execPath,
@@ -175,8 +256,8 @@ try {
               '--home',
               v.peers.clientHome,
               ...(upload
-                ? ['send', '-q', '--overwrite', sent, `${address}/f`]
-                : ['get', '-q', '--overwrite', `${address}/f`, `${local}/`]),
+                ? ['send', '-q', '--overwrite', ...whole, sent, `${address}/f`]
+                : ['get', '-q', '--overwrite', ...whole, `${address}/f`, `${local}/`]),
             ],
             {
               stdio: ['ignore', 'ignore', 'pipe'],
@@ -184,25 +265,46 @@ try {
             },
           ),
         );
+        tracers.push(await traced(client.pid!, `${v.name}-${i}-client`));
         let stderr = '';
         client.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
         const exited = once(client, 'exit');
         let done = false;
         void exited.then(() => (done = true));
         const clientThreads = new Map<string, number>();
+        const clientById = new Map<number, number>();
+        const timeline: string[] = [];
+        let binStart = performance.now();
+        let binBefore = [mainAndRest(client.pid!), mainAndRest(server.pid)];
         while (!done) {
+          if (values.timeline && performance.now() - binStart >= 100) {
+            const now = [mainAndRest(client.pid!), mainAndRest(server.pid)];
+            const ms = performance.now() - binStart;
+            const pct = (a: number, b: number): string => String(Math.round((100 * (a - b) * 1000) / ms));
+            timeline.push(
+              `${((binStart - started) / 1000).toFixed(1)}s c ${pct(now[0]![0], binBefore[0]![0])}/${pct(now[0]![1], binBefore[0]![1])} ` +
+                `s ${pct(now[1]![0], binBefore[1]![0])}/${pct(now[1]![1], binBefore[1]![1])}`,
+            );
+            binStart = performance.now();
+            binBefore = now;
+          }
           // The most each name reached: threads that end before the process (a worker, at exit) keep theirs.
           for (const [name, cpu] of processThreadCpu(client.pid!) ?? [])
             clientThreads.set(name, Math.max(cpu, clientThreads.get(name) ?? 0));
+          threadsById(client.pid!, clientById);
           await new Promise((resolve) => setTimeout(resolve, 10));
         }
         const wall = (performance.now() - started) / 1000;
+        if (values.timeline)
+          console.log(`CPU per 100 ms, client main/rest server main/rest:\n${timeline.join('\n')}`);
         const [code] = (await exited) as [number | null];
         if (code !== 0) throw new Error(`ferry ${values.direction} exited ${code}: ${stderr.trim()}`);
         const run = {
           variant: v.name,
           wall: Number(wall.toFixed(3)),
+          ...(values.strace ? { startedAt } : {}),
           client: sum(clientThreads),
+          clientThreads: split(client.pid!, clientById),
           server: sum(processThreadCpu(server.pid), serverBefore),
         };
         if ((await sha256File(held)) !== want) throw new Error('the replaced file differs');
@@ -210,6 +312,7 @@ try {
         console.log(JSON.stringify(run));
       } finally {
         await server.stop();
+        for (const tracer of tracers) if (tracer && tracer.exitCode === null) await once(tracer, 'exit');
       }
     }
   }
@@ -223,7 +326,8 @@ try {
     console.log(
       `${v.name} delta ${values.direction}${values.warm ? ' warm' : ''} ${values.edit} ${values.size}: median wall ${m((r) => r.wall)} s, CPU s client ` +
         `${m((r) => total(r.client))} (main ${m((r) => r.client['main'] ?? 0)}) server ${m((r) => total(r.server))} ` +
-        `(main ${m((r) => r.server['main'] ?? 0)})`,
+        `(main ${m((r) => r.server['main'] ?? 0)}); client busiest other thread ${m((r) => r.clientThreads['busiest']!)}, ` +
+        `the rest ${m((r) => r.clientThreads['rest']!)}`,
     );
   }
 } finally {

@@ -114,3 +114,25 @@ test('the fast checksum rolled a byte on equals the fast checksum recomputed, ov
     }
   }
 });
+
+test('weakChecksum over shared memory (the signing and scan buffers) equals the reference, windows past one piece included', () => {
+  // The SIMD path copies a shared window into its memory with one memcpy (Buffer#fill), not TypedArray#set's
+  // element-wise relaxed copy (issue 16): the same bytes must arrive, at any offset and length.
+  const next = prng(11);
+  const bytes = Buffer.from(new SharedArrayBuffer(2 * LEAF_BYTES + 2 * 65536 + 7)).subarray(3);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = next() & 0xff;
+  for (const [path, checksum] of PATHS)
+    for (const [start, end] of [
+      [0, LEAF_BYTES],
+      [1, LEAF_BYTES + 1],
+      [5, bytes.length],
+      [LEAF_BYTES - 9, LEAF_BYTES + 300],
+      [0, 0],
+      [17, 17 + 255],
+    ] as const)
+      assert.equal(
+        checksum(bytes, start, end),
+        referenceChecksum(bytes, start, end),
+        `${path} [${start}, ${end})`,
+      );
+});
