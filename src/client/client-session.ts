@@ -20,6 +20,7 @@ import {
   type WelcomeMessage,
 } from '../protocol/index.js';
 import type { PooledChunkSink, SealPool } from '../transfer/index.js';
+import { ProgressWatchdog } from './progress-watchdog.js';
 import { RefMailbox } from './ref-mailbox.js';
 import { remoteName } from './remote-name.js';
 
@@ -43,6 +44,13 @@ export interface ClientSessionOptions {
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
   stallTimeoutMs?: number;
+  /**
+   * How long a server may send only KEEPALIVE, on top of the time the sizes it may be hashing allow
+   * (`ProgressWatchdog`; default `PROGRESS_TIMEOUT_MS`), before the session fails with NO_PROGRESS.
+   */
+  progressTimeoutMs?: number;
+  /** The progress watchdog's clock (ms); tests inject one. Default `performance.now`. */
+  progressClock?: () => number;
   signal?: AbortSignal | undefined;
   /**
    * What to do with the server's word on its keys after WELCOME (KEY_COMMIT, KEY_ROTATE; PROTOCOL.md §13):
@@ -96,6 +104,8 @@ export class ClientSession {
   #keySeen = false;
   #failure: FerryError | undefined;
   #nextRef = 1;
+  /** Bounds a server that keeps the session alive without progress (PROTOCOL.md §5.18). */
+  readonly #watchdog: ProgressWatchdog;
 
   /** Our own ferry ID, which the operator of a server that refuses us needs to allow us. */
   readonly #clientId: string;
@@ -106,8 +116,10 @@ export class ClientSession {
     channel: SecureChannel,
     address: ServerAddress,
     clientId: string,
+    watchdog: ProgressWatchdog,
     onServerKey?: (message: KeyCommitMessage | KeyRotateMessage) => Promise<void>,
   ) {
+    this.#watchdog = watchdog;
     this.#onServerKey = onServerKey;
     this.channel = channel;
     this.address = address;
@@ -159,6 +171,7 @@ export class ClientSession {
       channel,
       address,
       formatFerryId(identity.publicKey),
+      new ProgressWatchdog(options.progressTimeoutMs, options.progressClock),
       onServerKey &&
         ((message) =>
           onServerKey(message, {
@@ -193,6 +206,7 @@ export class ClientSession {
     this.#mailboxes.get(ref)?.fail(new FerryError('ABORTED', `ref ${ref} closed`));
     this.#mailboxes.delete(ref);
     this.#progress.delete(ref);
+    this.#watchdog.closed(ref);
   }
 
   /**
@@ -209,6 +223,7 @@ export class ClientSession {
   /** Sends one message. */
   async send(message: Message): Promise<void> {
     if (this.#failure) throw this.#failure;
+    this.#watchdog.sent(message);
     await this.channel.send(message);
   }
 
@@ -301,6 +316,7 @@ export class ClientSession {
   }
 
   async #dispatch(message: Message): Promise<void> {
+    this.#watchdog.received(message, 'ref' in message && this.#mailboxes.has(message.ref));
     if (message.type === 'WELCOME') {
       const settle = this.#welcomeSettle;
       if (!settle) throw new FerryError('MESSAGE_UNEXPECTED', 'second WELCOME');
