@@ -34,6 +34,8 @@ export class ProgressWatchdog {
   readonly #baseMs: number;
   readonly #now: () => number;
   readonly #bytesByRef = new Map<number, number>();
+  /** The largest PROGRESS seen per open ref: only more is progress. */
+  readonly #verifiedByRef = new Map<number, number>();
   #bytes = 0;
   #lastProgressAt: number;
 
@@ -68,13 +70,16 @@ export class ProgressWatchdog {
 
   /**
    * A message from the server (after the session routed it, so `refOpen` says whether the client still
-   * waits on its ref). Anything but KEEPALIVE is progress; a KEEPALIVE past the allowance throws NO_PROGRESS.
+   * waits on its ref). Progress is a message for a ref the client still waits on (one for a ref it closed
+   * is dropped unread, and a server could repeat it forever), or one of the session's own; a PROGRESS only
+   * when it reports more than before for its ref. A KEEPALIVE, or anything else that is not progress,
+   * past the allowance throws NO_PROGRESS.
    */
   received(message: Message, refOpen: boolean): void {
-    if (message.type !== 'KEEPALIVE') {
+    if (this.#isProgress(message, refOpen)) {
       this.#lastProgressAt = this.#now();
-      if (refOpen && message.type === 'GET_OFFER') this.#add(message.ref, message.size);
-      if (refOpen && message.type === 'DELTA_BLOCKS') this.#add(message.ref, message.oldSize);
+      if (message.type === 'GET_OFFER') this.#add(message.ref, message.size);
+      if (message.type === 'DELTA_BLOCKS') this.#add(message.ref, message.oldSize);
       return;
     }
     const waitedMs = this.#now() - this.#lastProgressAt;
@@ -87,8 +92,20 @@ export class ProgressWatchdog {
       );
   }
 
+  #isProgress(message: Message, refOpen: boolean): boolean {
+    if (message.type === 'KEEPALIVE') return false;
+    if (!('ref' in message) || message.ref === 0) return true;
+    if (!refOpen) return false;
+    if (message.type !== 'PROGRESS') return true;
+    const before = this.#verifiedByRef.get(message.ref) ?? -1;
+    if (message.verifiedBytes <= before) return false;
+    this.#verifiedByRef.set(message.ref, message.verifiedBytes);
+    return true;
+  }
+
   /** The client closed `ref`: whatever it named is no longer work the server may be doing for it. */
   closed(ref: number): void {
+    this.#verifiedByRef.delete(ref);
     const bytes = this.#bytesByRef.get(ref);
     if (bytes === undefined) return;
     this.#bytesByRef.delete(ref);

@@ -34,6 +34,8 @@ class KeepaliveOnlyServer extends FakeFerryServer {
   clockReads = 0;
   /** KEEPALIVEs per request before the server gives up and answers `QUOTA_EXCEEDED` instead. */
   keepalives = 10_000;
+  /** Sent after each KEEPALIVE, if set: what a server might pass off as progress. */
+  between: ((ref: number) => Message) | undefined;
 
   static async start(): Promise<KeepaliveOnlyServer> {
     const server = new KeepaliveOnlyServer();
@@ -57,6 +59,7 @@ class KeepaliveOnlyServer extends FakeFerryServer {
     if (message.type !== 'GET_REQUEST' && message.type !== 'PUT_OFFER') return;
     for (let i = 0; i < this.keepalives; i++) {
       await channel.send({ type: 'KEEPALIVE' });
+      if (this.between) await channel.send(this.between(message.ref));
     }
     await channel.send({
       type: 'ERROR',
@@ -102,6 +105,28 @@ test('a download answered by keepalives only fails with NO_PROGRESS after the ba
   // 10,000 the server was ready to send, and not retried.
   assert.ok(server.clockReads <= BASE_MS / STEP_MS + 5, `${server.clockReads} clock readings`);
   assert.equal(server.received.filter((m) => m.type === 'GET_REQUEST').length, 1);
+});
+
+test('a PROGRESS that reports nothing new, or a message for a ref the client closed, is no progress either', async (t) => {
+  const server = await KeepaliveOnlyServer.start();
+  const work = await makeTempDir('ferry-keepalive-only-');
+  t.after(async () => {
+    await server.close();
+    await removeTempDir(work);
+  });
+  for (const between of [
+    (ref: number): Message => ({ type: 'PROGRESS', ref, verifiedBytes: 0 }),
+    // Ref 1 is the size check's listing, closed before the download asks for the file.
+    (): Message => ({ type: 'LIST_END', ref: 1, totalEntries: 0, isFile: true, mode: 0o644, mtimeMs: 0 }),
+  ]) {
+    server.between = between;
+    server.clockReads = 0;
+    const err = await getFiles({ ...connectOptions(server), remotePaths: ['f.bin'], localDir: work }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.equal(codeOf(err), 'NO_PROGRESS', String(err));
+  }
 });
 
 test('an upload waits through keepalives for as long as hashing its size may take, and no longer', async (t) => {
@@ -168,10 +193,15 @@ test('the allowance: base plus the open refs sizes at the floor rate; server siz
   now = BASE_MS;
   watchdog.received({ type: 'KEEPALIVE' }, false);
   now = 2 * BASE_MS;
-  watchdog.received({ type: 'PROGRESS', ref: 5, verifiedBytes: 1 }, false);
+  watchdog.received({ type: 'PROGRESS', ref: 5, verifiedBytes: 1 }, true);
   now = 3 * BASE_MS;
   watchdog.received({ type: 'KEEPALIVE' }, false);
   now = 3 * BASE_MS + 1;
+  // The same PROGRESS again reports nothing new: it is checked like a KEEPALIVE.
+  assert.throws(
+    () => watchdog.received({ type: 'PROGRESS', ref: 5, verifiedBytes: 1 }, true),
+    (err: unknown) => err instanceof FerryError && err.code === 'NO_PROGRESS',
+  );
   assert.throws(
     () => watchdog.received({ type: 'KEEPALIVE' }, false),
     (err: unknown) => err instanceof FerryError && err.code === 'NO_PROGRESS',
