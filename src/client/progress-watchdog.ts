@@ -38,11 +38,57 @@ export class ProgressWatchdog {
   readonly #verifiedByRef = new Map<number, number>();
   #bytes = 0;
   #lastProgressAt: number;
+  /** The session's bytes read when its last message had been taken, and when (`arrivalCheck`). */
+  #bytesAtMessage = 0;
+  #messageAt: number;
+  /** When the last message was received (the one clock reading per message). */
+  #receivedAt: number;
+  /** The client is handling a message: its own slowness is not the server's. */
+  #clientBusy = false;
+  /** A check found the client busy: the next one restarts the clock. */
+  #busyAtCheck = false;
 
   constructor(baseMs: number = PROGRESS_TIMEOUT_MS, now: () => number = () => performance.now()) {
     this.#baseMs = baseMs;
     this.#now = now;
     this.#lastProgressAt = now();
+    this.#messageAt = this.#lastProgressAt;
+    this.#receivedAt = this.#lastProgressAt;
+  }
+
+  /** The client takes a message (busy) or is done with it, having read `bytesRead` bytes of the session. */
+  taking(busy: boolean, bytesRead: number): void {
+    this.#clientBusy = busy;
+    if (busy) return;
+    this.#bytesAtMessage = bytesRead;
+    this.#messageAt = this.#receivedAt;
+  }
+
+  /**
+   * Run every few seconds: a message that began arriving (the session read bytes since its last message)
+   * must be whole within the base timeout, or the server is trickling it (a byte now and then keeps the stall
+   * watchdog quiet and no message ever completes): NO_PROGRESS. At the slowest honest link that still moves
+   * a 64 KiB record in 5 minutes (218 bytes/s) this never fires; nor while the client itself holds a message.
+   */
+  arrivalCheck(bytesRead: number): void {
+    if (this.#clientBusy) {
+      this.#busyAtCheck = true;
+      return;
+    }
+    if (bytesRead <= this.#bytesAtMessage) return;
+    const now = this.#now();
+    if (this.#busyAtCheck) {
+      // The client held a message past a check: the server's time starts now.
+      this.#busyAtCheck = false;
+      this.#messageAt = now;
+      return;
+    }
+    const waitedMs = now - this.#messageAt;
+    if (waitedMs > this.#baseMs)
+      throw new FerryError(
+        'NO_PROGRESS',
+        `the server has been sending one message for ${formatSeconds(waitedMs)}, longer than --progress-timeout (${formatSeconds(this.#baseMs)}): bytes trickle in and nothing completes`,
+      );
   }
 
   /** The time the server has now, since its last progress, before a KEEPALIVE fails the session. */
@@ -76,13 +122,15 @@ export class ProgressWatchdog {
    * past the allowance throws NO_PROGRESS.
    */
   received(message: Message, refOpen: boolean): void {
+    const now = this.#now();
+    this.#receivedAt = now;
     if (this.#isProgress(message, refOpen)) {
-      this.#lastProgressAt = this.#now();
+      this.#lastProgressAt = now;
       if (message.type === 'GET_OFFER') this.#add(message.ref, message.size);
       if (message.type === 'DELTA_BLOCKS') this.#add(message.ref, message.oldSize);
       return;
     }
-    const waitedMs = this.#now() - this.#lastProgressAt;
+    const waitedMs = now - this.#lastProgressAt;
     const allowanceMs = this.allowanceMs;
     if (waitedMs > allowanceMs)
       throw new FerryError(

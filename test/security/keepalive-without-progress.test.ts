@@ -7,7 +7,9 @@
 // nothing sleeps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { open } from 'node:fs/promises';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { SecureChannel } from '../../src/channel/index.js';
 import { generateKeyPair } from '../../src/crypto/index.js';
@@ -34,6 +36,10 @@ class KeepaliveOnlyServer extends FakeFerryServer {
   clockReads = 0;
   /** KEEPALIVEs per request before the server gives up and answers `QUOTA_EXCEEDED` instead. */
   keepalives = 10_000;
+  /** Send PROGRESS (more each time) instead of KEEPALIVE. */
+  progressOnly = false;
+  /** Called when a request arrives, before anything is answered. */
+  onRequest: (() => void) | undefined;
   /** Sent after each KEEPALIVE, if set: what a server might pass off as progress. */
   between: ((ref: number) => Message) | undefined;
 
@@ -57,8 +63,14 @@ class KeepaliveOnlyServer extends FakeFerryServer {
       return;
     }
     if (message.type !== 'GET_REQUEST' && message.type !== 'PUT_OFFER') return;
+    this.onRequest?.();
     for (let i = 0; i < this.keepalives; i++) {
-      await channel.send({ type: 'KEEPALIVE' });
+      // PROGRESS that reports more each time is progress, unlike KEEPALIVE: only its pace can be wrong.
+      await channel.send(
+        this.progressOnly
+          ? { type: 'PROGRESS', ref: message.ref, verifiedBytes: i + 1 }
+          : { type: 'KEEPALIVE' },
+      );
       if (this.between) await channel.send(this.between(message.ref));
     }
     await channel.send({
@@ -127,6 +139,108 @@ test('a PROGRESS that reports nothing new, or a message for a ref the client clo
     );
     assert.equal(codeOf(err), 'NO_PROGRESS', String(err));
   }
+});
+
+/**
+ * A TCP relay in front of a server that passes everything until `trickle` is set, then holds the server's
+ * bytes and lets one through per `drip()`: a server trickling its messages.
+ */
+class TrickleRelay {
+  readonly #server: Server = createServer();
+  readonly #held: Buffer[] = [];
+  readonly #sockets: Socket[] = [];
+  #toClient: Socket | undefined;
+  trickle = false;
+
+  static async start(target: { host: string; port: number }): Promise<TrickleRelay> {
+    const relay = new TrickleRelay();
+    relay.#server.on('connection', (client) => {
+      const upstream = connect(target);
+      relay.#sockets.push(client, upstream);
+      client.on('error', () => undefined);
+      upstream.on('error', () => undefined);
+      client.pipe(upstream);
+      relay.#toClient = client;
+      upstream.on('data', (chunk: Buffer) => {
+        if (relay.trickle) relay.#held.push(chunk);
+        else client.write(chunk);
+      });
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    relay.#server.listen(0, '127.0.0.1');
+    await once(relay.#server, 'listening');
+    return relay;
+  }
+
+  get address(): { host: string; port: number } {
+    const info = this.#server.address() as AddressInfo;
+    return { host: info.address, port: info.port };
+  }
+
+  /** Lets one held byte through; false when none is held. */
+  drip(): boolean {
+    const first = this.#held[0];
+    if (first === undefined || this.#toClient === undefined) return false;
+    this.#toClient.write(first.subarray(0, 1));
+    if (first.length === 1) this.#held.shift();
+    else this.#held[0] = first.subarray(1);
+    return true;
+  }
+
+  close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    return new Promise((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+test('a server trickling its messages a byte at a time fails with NO_PROGRESS once one takes longer than the base timeout', async (t) => {
+  const server = await KeepaliveOnlyServer.start();
+  const relay = await TrickleRelay.start(server.address);
+  const work = await makeTempDir('ferry-keepalive-only-');
+  t.after(async () => {
+    await relay.close();
+    await server.close();
+    await removeTempDir(work);
+  });
+  let requested!: () => void;
+  const request = new Promise<void>((resolve) => (requested = resolve));
+  server.progressOnly = true;
+  server.onRequest = () => {
+    relay.trickle = true;
+    requested();
+  };
+  let check: (() => void) | undefined;
+  let clockMs = 0;
+  const outcome = getFiles({
+    ...connectOptions(server),
+    server: relay.address,
+    remotePaths: ['f.bin'],
+    localDir: work,
+    progressClock: () => clockMs,
+    progressTicker: (tick) => {
+      check = tick;
+      return () => (check = undefined);
+    },
+  }).then(
+    () => 'done',
+    (e: unknown) => `${codeOf(e)}: ${(e as Error).message}`,
+  );
+  let settled: string | undefined;
+  void outcome.then((code) => (settled = code));
+  await Promise.race([request, outcome]);
+  // One byte, 2 s of the client's clock and a check per round, until the client gives up: a PROGRESS
+  // record (about 30 bytes) never completes within the 10 s base.
+  for (let round = 0; round < 200 && settled === undefined; round++) {
+    relay.drip();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    clockMs += 2000;
+    check?.();
+  }
+  assert.match(
+    await Promise.race([outcome, Promise.resolve(settled ?? 'still waiting')]),
+    /^NO_PROGRESS: .*the server has been sending one message for \d+ s, .* nothing completes$/,
+  );
 });
 
 test('an upload waits through keepalives for as long as hashing its size may take, and no longer', async (t) => {
