@@ -37,6 +37,7 @@ export {
   DEFAULT_THREADS,
   CONNECT_TIMEOUT_MS,
   STALL_TIMEOUT_MS,
+  PROGRESS_TIMEOUT_MS,
   serverKeyUpdater,
   type ServerKeyHandler,
   type ConnectOptions,

@@ -1,3 +1,4 @@
+import { FerryError } from '../errors/index.js';
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { checkServerKey, loadIdentity } from '../home/index.js';
@@ -6,6 +7,7 @@ import {
   DEFAULT_RETRY_POLICY,
   HANDSHAKE_TIMEOUT_MS,
   STALL_TIMEOUT_MS,
+  PROGRESS_TIMEOUT_MS,
   serverKeyUpdater,
   type ConnectOptions,
 } from '../client-api.js';
@@ -20,6 +22,7 @@ export interface ClientFlags {
   connectTimeout: string;
   handshakeTimeout: string;
   stallTimeout: string;
+  progressTimeout: string;
   retries: string;
   retryDelay: string;
 }
@@ -39,6 +42,11 @@ export function addClientFlags(command: Command): Command {
       '--stall-timeout <duration>',
       'drop and resume a session that moves no bytes for this long',
       formatMs(STALL_TIMEOUT_MS),
+    )
+    .option(
+      '--progress-timeout <duration>',
+      'fail a server that keeps the session alive but gets nowhere for this long, plus 16 s per GiB it may be hashing',
+      formatMs(PROGRESS_TIMEOUT_MS),
     )
     .option(
       '--retries <n>',
@@ -75,6 +83,7 @@ export async function connectOptionsOf(
     connectTimeoutMs: parseMs(flags.connectTimeout, '--connect-timeout'),
     handshakeTimeoutMs: parseMs(flags.handshakeTimeout, '--handshake-timeout'),
     stallTimeoutMs: parseMs(flags.stallTimeout, '--stall-timeout'),
+    progressTimeoutMs: positiveMs(flags.progressTimeout, '--progress-timeout'),
     retry: {
       retries: parseCount(flags.retries, '--retries'),
       baseDelayMs: parseMs(flags.retryDelay, '--retry-delay'),
@@ -99,4 +108,11 @@ export async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** A duration that must not be zero: a zero progress timeout would fail every busy server at once. */
+function positiveMs(text: string, flag: string): number {
+  const ms = parseMs(text, flag);
+  if (ms === 0) throw new FerryError('USAGE_INVALID', `${flag} must be longer than 0`);
+  return ms;
 }

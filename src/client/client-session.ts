@@ -20,6 +20,7 @@ import {
   type WelcomeMessage,
 } from '../protocol/index.js';
 import type { PooledChunkSink, SealPool } from '../transfer/index.js';
+import { ProgressWatchdog } from './progress-watchdog.js';
 import { RefMailbox } from './ref-mailbox.js';
 import { remoteName } from './remote-name.js';
 
@@ -30,6 +31,14 @@ export const CONNECT_TIMEOUT_MS = 10_000;
  * (STALLED, retryable), and the transfer resumes on a new session.
  */
 export const STALL_TIMEOUT_MS = 30_000;
+/** How often a session checks that a message it began receiving has not been trickling for too long. */
+export const PROGRESS_CHECK_MS = 10_000;
+
+function tickEvery(check: () => void): () => void {
+  const timer = setInterval(check, PROGRESS_CHECK_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
 
 export interface ServerAddress {
   readonly host: string;
@@ -43,6 +52,18 @@ export interface ClientSessionOptions {
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
   stallTimeoutMs?: number;
+  /**
+   * How long a server may send only KEEPALIVE, on top of the time the sizes it may be hashing allow
+   * (`ProgressWatchdog`; default `PROGRESS_TIMEOUT_MS`), before the session fails with NO_PROGRESS.
+   */
+  progressTimeoutMs?: number;
+  /** The progress watchdog's clock (ms); tests inject one. Default `performance.now`. */
+  progressClock?: () => number;
+  /**
+   * Starts calling `check` now and then (the arrival check of `ProgressWatchdog`) and returns how to stop;
+   * tests inject one to call it themselves. Default: every PROGRESS_CHECK_MS, unref'd.
+   */
+  progressTicker?: (check: () => void) => () => void;
   signal?: AbortSignal | undefined;
   /**
    * What to do with the server's word on its keys after WELCOME (KEY_COMMIT, KEY_ROTATE; PROTOCOL.md §13):
@@ -96,6 +117,9 @@ export class ClientSession {
   #keySeen = false;
   #failure: FerryError | undefined;
   #nextRef = 1;
+  /** Bounds a server that keeps the session alive without progress (PROTOCOL.md §5.18). */
+  readonly #watchdog: ProgressWatchdog;
+  readonly #bytesRead: () => number;
 
   /** Our own ferry ID, which the operator of a server that refuses us needs to allow us. */
   readonly #clientId: string;
@@ -106,8 +130,12 @@ export class ClientSession {
     channel: SecureChannel,
     address: ServerAddress,
     clientId: string,
+    watchdog: ProgressWatchdog,
+    bytesRead: () => number,
     onServerKey?: (message: KeyCommitMessage | KeyRotateMessage) => Promise<void>,
   ) {
+    this.#watchdog = watchdog;
+    this.#bytesRead = bytesRead;
     this.#onServerKey = onServerKey;
     this.channel = channel;
     this.address = address;
@@ -155,10 +183,14 @@ export class ClientSession {
       channel.close(new FerryError('STALLED', `no bytes moved for ${stall} ms`)),
     );
     const { onServerKey, identity } = options;
+    const watchdog = new ProgressWatchdog(options.progressTimeoutMs, options.progressClock);
+    watchdog.taking(false, socket.bytesRead);
     const session = new ClientSession(
       channel,
       address,
       formatFerryId(identity.publicKey),
+      watchdog,
+      () => socket.bytesRead,
       onServerKey &&
         ((message) =>
           onServerKey(message, {
@@ -167,6 +199,15 @@ export class ClientSession {
             identity,
           })),
     );
+    // A message trickled in a byte at a time moves bytes (no stall) and completes nothing (no message).
+    const stopTicking = (options.progressTicker ?? tickEvery)(() => {
+      try {
+        watchdog.arrivalCheck(socket.bytesRead);
+      } catch (err) {
+        session.close(toFerryError(err));
+      }
+    });
+    socket.once('close', stopTicking);
     const onAbort = (): void => session.close(new FerryError('ABORTED'));
     options.signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('close', () => options.signal?.removeEventListener('abort', onAbort));
@@ -193,6 +234,7 @@ export class ClientSession {
     this.#mailboxes.get(ref)?.fail(new FerryError('ABORTED', `ref ${ref} closed`));
     this.#mailboxes.delete(ref);
     this.#progress.delete(ref);
+    this.#watchdog.closed(ref);
   }
 
   /**
@@ -209,6 +251,7 @@ export class ClientSession {
   /** Sends one message. */
   async send(message: Message): Promise<void> {
     if (this.#failure) throw this.#failure;
+    this.#watchdog.sent(message);
     await this.channel.send(message);
   }
 
@@ -291,7 +334,12 @@ export class ClientSession {
 
   async #receiveLoop(): Promise<void> {
     try {
-      for (;;) await this.#dispatch(await this.channel.receive());
+      for (;;) {
+        const message = await this.channel.receive();
+        this.#watchdog.taking(true, 0);
+        await this.#dispatch(message);
+        this.#watchdog.taking(false, this.#bytesRead());
+      }
     } catch (err) {
       this.#fail(toFerryError(err));
       // Closed with the session's failure, so a send parked on backpressure fails with it too (say the
@@ -301,6 +349,7 @@ export class ClientSession {
   }
 
   async #dispatch(message: Message): Promise<void> {
+    this.#watchdog.received(message, 'ref' in message && this.#mailboxes.has(message.ref));
     if (message.type === 'WELCOME') {
       const settle = this.#welcomeSettle;
       if (!settle) throw new FerryError('MESSAGE_UNEXPECTED', 'second WELCOME');

@@ -9,6 +9,11 @@ export {
 } from './client-session.js';
 export { serverKeyUpdater } from './server-key-update.js';
 export {
+  ProgressWatchdog,
+  PROGRESS_TIMEOUT_MS,
+  HASH_FLOOR_BYTES_PER_SECOND,
+} from './progress-watchdog.js';
+export {
   uploadFile,
   beginUpload,
   type UploadOptions,

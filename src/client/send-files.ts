@@ -72,6 +72,10 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   handshakeTimeoutMs?: number;
   stallTimeoutMs?: number;
+  /** A server sending only KEEPALIVE: see ClientSessionOptions.progressTimeoutMs (and progressClock). */
+  progressTimeoutMs?: number;
+  progressClock?: () => number;
+  progressTicker?: (check: () => void) => () => void;
   /** Retry behaviour; fields left out take DEFAULT_RETRY_POLICY's. */
   retry?: Partial<RetryPolicy>;
   signal?: AbortSignal;

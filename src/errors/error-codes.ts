@@ -120,6 +120,13 @@ export const ERROR_CODES = {
     retryable: true,
     message: 'no progress within the stall timeout',
   },
+  // A live server that sends only KEEPALIVE past what its work may take (src/client/progress-watchdog.ts).
+  NO_PROGRESS: {
+    category: 'network',
+    wire: null,
+    retryable: false,
+    message: 'the server kept the session alive without making progress',
+  },
   SERVER_BUSY: { category: 'network', wire: 0x0202, retryable: true, message: 'server is at its limit' },
 
   // protocol: bytes that do not follow docs/PROTOCOL.md

@@ -231,7 +231,7 @@ export class BatchUploads implements TransferClaim {
         // Claimed like a transfer (§6.2), before the destination is looked at: a session of this client
         // still writing this file completes or lets go first, so a re-send after a cut finds what the cut
         // batch placed.
-        await io.ctx.registry.claim(transferId, this);
+        await io.ctx.registry.claim(transferId, this, io.clientKey);
         this.#claims.set(transferId, undefined);
         batch.claimed.push(transferId);
         located[k] = { transferId, target: await this.#destination.locate(rooted) };

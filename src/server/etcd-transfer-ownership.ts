@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { FerryError } from '../errors/index.js';
 import { prefixEnd, type EtcdGateway } from './etcd-gateway.js';
+import type { ClaimPayment } from './coordination-budget.js';
 import type { OwnershipClaim, TransferOwnership } from './transfer-ownership.js';
 
 export interface EtcdOwnershipOptions {
@@ -71,12 +72,15 @@ export class EtcdTransferOwnership implements TransferOwnership {
     return run;
   }
 
-  acquire(transferId: string, onLost: () => void): Promise<OwnershipClaim> {
-    return this.#serially(transferId, () => this.#acquire(transferId, onLost));
+  acquire(transferId: string, onLost: () => void, payment?: ClaimPayment): Promise<OwnershipClaim> {
+    return this.#serially(transferId, () => this.#acquire(transferId, onLost, payment));
   }
 
-  async #acquire(id: string, onLost: () => void): Promise<OwnershipClaim> {
+  async #acquire(id: string, onLost: () => void, payment: ClaimPayment | undefined): Promise<OwnershipClaim> {
     if (this.#closed) throw new FerryError('SERVER_BUSY', 'the server is closing');
+    // Paid before etcd hears of it (docs/SECURITY.md "Admission in a cluster"): an offer bouncing between
+    // two servers made every round's requests with nothing to slow it but etcd's own answers.
+    await payment?.claim();
     const lease = await this.#currentLease();
     const holder = `${this.#server}:${++this.#counter}`;
     const owner = this.#ownerKey(id);
@@ -114,6 +118,7 @@ export class EtcdTransferOwnership implements TransferOwnership {
           .then(resolve, reject);
       });
       try {
+        await payment?.takeover();
         await this.#etcd.txn([], [{ put: { key: this.#takeoverKey(id), value: holder, lease: lease.id } }]);
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([

@@ -22,6 +22,7 @@ import { AdmittedSessions } from './admitted-sessions.js';
 import type { Authorize, ServerKeyRotation } from './session-io.js';
 import { TransferRegistry } from './transfer-registry.js';
 import type { TransferOwnership } from './transfer-ownership.js';
+import { CoordinationBudget, type CoordinationBudgetOptions } from './coordination-budget.js';
 import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-gate.js';
 import {
   DEFAULT_HANDSHAKE_RATE_LIMITS,
@@ -132,6 +133,8 @@ export interface ServeOptions {
    * `--coordination etcd://...`): default this server alone. The caller closes it after the server.
    */
   ownership?: TransferOwnership;
+  /** What one client and all clients may cause at the coordination service (defaults: CoordinationBudget). */
+  coordinationBudget?: CoordinationBudgetOptions;
   /** How often a session busy for its client sends KEEPALIVE (PROTOCOL.md §5.18); default 10 s. */
   keepaliveMs?: number;
   /**
@@ -254,7 +257,9 @@ export class FerryServer {
     const logger = options.logger ?? pino({ enabled: false });
     const registry = new TransferRegistry({
       ...(options.random ? { random: options.random } : {}),
-      ...(options.ownership ? { ownership: options.ownership } : {}),
+      ...(options.ownership
+        ? { ownership: options.ownership, budget: new CoordinationBudget(options.coordinationBudget) }
+        : {}),
     });
     const storage = new StorageLimits(root, partialDir, {
       // An object store has no free space to read: its capacity is the bucket's (docs/SECURITY.md).

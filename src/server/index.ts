@@ -38,6 +38,11 @@ export {
   type HashBudgetOptions,
 } from './hash-budget.js';
 export {
+  CoordinationBudget,
+  type CoordinationBudgetOptions,
+  type ClaimPayment,
+} from './coordination-budget.js';
+export {
   BatchAdmission,
   MAX_OPEN_BATCHES_PER_CLIENT,
   MAX_OPEN_BATCHES_TOTAL,

@@ -1,6 +1,7 @@
 // Who writes a transfer right now, across every server that shares one store (PROTOCOL.md §6.2: at most
 // one writer per transfer; docs/ARCHITECTURE.md, "Coordination"). TransferRegistry keeps the rule among
 // one server's sessions; this port keeps it among servers.
+import type { ClaimPayment } from './coordination-budget.js';
 
 /** A server's hold on one transfer, until released or taken over. */
 export interface OwnershipClaim {
@@ -15,8 +16,10 @@ export interface TransferOwnership {
    * `onLost` is called, at most once, when this claim is taken over by another server or can no longer
    * be vouched for (the lease could not be kept alive): the holder must stop writing and then release.
    * Rejects with SERVER_BUSY (retryable) when the coordination service cannot be reached: fail closed.
+   * `payment`, when given, is paid before the requests the claim makes (CoordinationBudget: the claim's own,
+   * each takeover round's).
    */
-  acquire(transferId: string, onLost: () => void): Promise<OwnershipClaim>;
+  acquire(transferId: string, onLost: () => void, payment?: ClaimPayment): Promise<OwnershipClaim>;
   /** Lets every claim go and stops talking to the coordination service. */
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { FerryError } from '../errors/index.js';
 import { JOIN_TOKEN_BYTES } from '../protocol/index.js';
 import type { PartialTransfer } from '../transfer/index.js';
+import type { CoordinationBudget } from './coordination-budget.js';
 import { LocalTransferOwnership, type OwnershipClaim, type TransferOwnership } from './transfer-ownership.js';
 
 /** The partial a holder receives and the token a joined stream must present for it (PROTOCOL.md §5.13.2). */
@@ -42,16 +43,25 @@ export class TransferRegistry {
   /** Files placed by a finished transfer: transfer id -> the file's identity (SourceFile.identity). */
   readonly #placed = new Map<string, Buffer>();
   readonly #ownership: TransferOwnership;
+  /** Pays the coordination service's requests per client (a cluster only). */
+  readonly #budget: CoordinationBudget | undefined;
   /** The cross-server hold of each held transfer (the local holder's). */
   readonly #owned = new Map<string, { claim: TransferClaim; owned: OwnershipClaim }>();
 
   /**
    * `random` makes join tokens: the system CSPRNG unless a test injects one. `ownership`: who writes a
-   * transfer across servers (default: this server alone).
+   * transfer across servers (default: this server alone); `budget` pays its requests per client.
    */
-  constructor(options: { random?: (bytes: number) => Uint8Array; ownership?: TransferOwnership } = {}) {
+  constructor(
+    options: {
+      random?: (bytes: number) => Uint8Array;
+      ownership?: TransferOwnership;
+      budget?: CoordinationBudget;
+    } = {},
+  ) {
     this.#random = options.random ?? randomBytes;
     this.#ownership = options.ownership ?? new LocalTransferOwnership();
+    this.#budget = options.budget;
   }
 
   /** A fresh join token for a transfer whose PUT_ACCEPT is about to go out (PROTOCOL.md §5.13.2). */
@@ -65,8 +75,9 @@ export class TransferRegistry {
    * Claims `transferId` for `claim`, first making any other holder surrender: a session of this server,
    * then another server (through the ownership port, which resolves once that server let go). Rejects
    * with SERVER_BUSY when the other servers cannot be asked (the coordination service is unreachable).
+   * `clientKey` (the claiming client's) pays the coordination service's requests from the budget.
    */
-  async claim(transferId: string, claim: TransferClaim): Promise<void> {
+  async claim(transferId: string, claim: TransferClaim, clientKey?: Buffer): Promise<void> {
     for (;;) {
       const current = this.#holders.get(transferId);
       if (current === undefined || current === claim) break;
@@ -82,13 +93,17 @@ export class TransferRegistry {
     if (this.#owned.get(transferId)?.claim === claim) return;
     let owned: OwnershipClaim;
     try {
-      owned = await this.#ownership.acquire(transferId, () => {
-        // Another server took it over (or our lease lapsed): stop writing, then let it go there.
-        claim.surrender(transferId).then(
-          () => this.release(transferId, claim),
-          () => this.release(transferId, claim),
-        );
-      });
+      owned = await this.#ownership.acquire(
+        transferId,
+        () => {
+          // Another server took it over (or our lease lapsed): stop writing, then let it go there.
+          claim.surrender(transferId).then(
+            () => this.release(transferId, claim),
+            () => this.release(transferId, claim),
+          );
+        },
+        clientKey && this.#budget?.paymentFor(clientKey),
+      );
     } catch (err) {
       if (this.#holders.get(transferId) === claim) this.#holders.delete(transferId);
       throw err;

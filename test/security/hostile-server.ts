@@ -23,6 +23,8 @@ export interface HostileScript {
   getError?: { code: keyof typeof ERROR_CODES; detail: string };
   /** Drop the connection at the first GET_REQUEST or GET_BATCH: the run fails before any file arrives. */
   dropOnGet?: boolean;
+  /** Refuse every upload (PUT_OFFER, and a batch at its BATCH_END) with this ERROR. */
+  putError?: { code: keyof typeof ERROR_CODES; detail: string };
 }
 
 export class HostileServer extends FakeFerryServer {
@@ -67,7 +69,12 @@ export class HostileServer extends FakeFerryServer {
       await channel.send({ type: 'ACK', ref: message.ref });
       return;
     }
-    const { getError } = this.script;
+    const { getError, putError } = this.script;
+    if (putError && (message.type === 'PUT_OFFER' || message.type === 'BATCH_END')) {
+      const code = ERROR_CODES[putError.code].wire!;
+      await channel.send({ type: 'ERROR', ref: message.ref, code, detail: putError.detail });
+      return;
+    }
     if (message.type === 'GET_BATCH') {
       // Batched small files (PROTOCOL.md §5.20): planted content for each path asked, in order; with
       // `getError`, every entry refused, so the client asks again by GET_REQUEST and meets the ERROR.
