@@ -182,8 +182,11 @@ export class DeltaOldFile {
     const unlessStopped = <R>(work: Promise<R>): Promise<R> => Promise.race([work, this.#stopped]);
     const send = (record: DeltaBlocksMessage): Promise<void> => unlessStopped(io.send(record));
     const known = this.#known?.leaves;
-    // Hashing on request is paid for; a signing from known hashes hashes nothing.
-    if (known === undefined) await unlessStopped(io.ctx.hashCache.spend(io.clientKey, old.size));
+    // Reading the old file on request is paid for, as hashing is (docs/SECURITY.md "Hashing on request"): a
+    // signing from known hashes hashes nothing but still reads every leaf it places or takes weak checksums
+    // of, for an offer a client may cancel and make again. Only a signing that reads nothing is free.
+    const readsNothing = known?.weak !== undefined && placing === undefined;
+    if (!readsNothing) await unlessStopped(io.ctx.hashCache.spend(io.clientKey, old.size));
     if (blockBytes === LEAF_BYTES) {
       // The leaf hashes are kept for the copies (`copyInto`) when the file did not change while it was read:
       // any write moves its ctime, which no one can set back, so an equal identity means the bytes signed.
