@@ -116,6 +116,8 @@ export class ClientSession {
   /** A KEY_COMMIT or KEY_ROTATE was read (§13: at most one per session). */
   #keySeen = false;
   #failure: FerryError | undefined;
+  /** The receive loop: it ends once the channel is closed and the records it still held were dispatched. */
+  readonly #receiving: Promise<void>;
   #nextRef = 1;
   /** Bounds a server that keeps the session alive without progress (PROTOCOL.md §5.18). */
   readonly #watchdog: ProgressWatchdog;
@@ -146,7 +148,7 @@ export class ClientSession {
     }) as Promise<WelcomeMessage>;
     // Callers that never await the welcome must not see an unhandled rejection.
     this.welcome.catch(() => undefined);
-    void this.#receiveLoop();
+    this.#receiving = this.#receiveLoop();
   }
 
   /** Connects to `address` and completes the handshake. */
@@ -324,6 +326,24 @@ export class ClientSession {
   async end(): Promise<void> {
     await this.channel.end();
     this.close();
+  }
+
+  /**
+   * Closes the session after its work failed with `err` and says what ended it. A close that may be retried
+   * first lets the receive loop read the records that arrived before it (FramedSocket hands out what it holds
+   * before its end): a session ERROR the server sent before it closed (CLIENT_NOT_ALLOWED) wins over the bare
+   * CONNECTION_CLOSED the work may have hit first, so a refused client sees the refusal and does not retry.
+   */
+  async closeAfter(err: FerryError): Promise<FerryError> {
+    if (this.#failure === undefined && err.retryable) {
+      // Nobody takes from the mailboxes any more: failed, they never hold the receive loop up.
+      for (const mailbox of this.#mailboxes.values()) mailbox.fail(err);
+      this.channel.close(err);
+      await this.#receiving;
+    }
+    const failure = this.#failure;
+    this.close(err);
+    return err.retryable && failure?.remote === true ? failure : err;
   }
 
   /** Closes the session; every open ref fails with `err`. Idempotent. */

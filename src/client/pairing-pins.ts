@@ -20,9 +20,10 @@ export function pairingPins(
       if (pinned !== undefined && pinned !== offered) {
         throw new FerryError(
           'SERVER_KEY_CHANGED',
-          `${address} is pinned to ferry id ${pinned} but offered ${offered}; pairing never ` +
+          `pinned to ferry id ${pinned} but offered ${offered}; pairing never ` +
             'replaces a pin. Someone may be intercepting the connection; only if the server operator ' +
             `confirms the new id, run \`ferry trust ${address} ${offered}\``,
+          { subject: address },
         );
       }
     },

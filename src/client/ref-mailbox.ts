@@ -24,7 +24,8 @@ export class RefMailbox {
       return Promise.resolve();
     }
     this.#queue.push(message);
-    if (this.#queue.length < MAILBOX_CAPACITY) return Promise.resolve();
+    // A failed mailbox has nobody left to make room: the receive loop must not wait on it.
+    if (this.#queue.length < MAILBOX_CAPACITY || this.#failure) return Promise.resolve();
     return new Promise<void>((resolve) => this.#spaceWaiters.push(resolve));
   }
 

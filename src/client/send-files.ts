@@ -326,8 +326,9 @@ export async function withRetries<R>(
       await session.end();
       return results;
     } catch (err) {
-      const error = options.signal?.aborted ? new FerryError('ABORTED') : toFerryError(err);
-      session?.close(error);
+      const thrown = options.signal?.aborted ? new FerryError('ABORTED') : toFerryError(err);
+      // What the server said before it closed decides, not the close the work hit first.
+      const error = session ? await session.closeAfter(thrown) : thrown;
       if (error.code === 'STALLED') emit({ type: 'stalled', attempt, message: error.message });
       failures = progressed ? 1 : failures + 1;
       // Retries are for connections that worked once: a server that refuses or a host that does not

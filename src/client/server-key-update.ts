@@ -34,7 +34,8 @@ export function serverKeyUpdater(
     if (!timingSafeEqual(expected, message.proof)) {
       throw new FerryError(
         'SERVER_KEY_CHANGED',
-        `${address} offered a new key without proving it holds it; the pin was not moved`,
+        'offered a new key without proving it holds it; the pin was not moved',
+        { subject: address },
       );
     }
     await rotateServerPin(

@@ -243,6 +243,14 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'a directory is in the way of an entry of the source (sync --delete replaces it)',
   },
+  // Appended. A download's resume state (`.NAME.ferry-state`) cannot be written because a file ferry did not
+  // make has its name: FILE_EXISTS' `--overwrite` does not help (ferry never removes what it did not make).
+  STATE_FILE_IN_THE_WAY: {
+    category: 'transfer',
+    wire: null,
+    retryable: false,
+    message: 'a file ferry did not make has the name of the download state',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

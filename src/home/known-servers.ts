@@ -186,8 +186,9 @@ export async function checkServerKey(
   if (expected !== undefined && expected !== offeredId) {
     throw new FerryError(
       'SERVER_KEY_CHANGED',
-      `${address} offered ferry id ${offeredId}, which does not match --expect ${expected}; ` +
+      `offered ferry id ${offeredId}, which does not match --expect ${expected}; ` +
         'someone may be intercepting the connection, or the expected id belongs to another server',
+      { subject: address },
     );
   }
   if (pinned?.prev !== undefined && !previousKey) {
@@ -208,9 +209,10 @@ export async function checkServerKey(
   if (!trusted) {
     throw new FerryError(
       'SERVER_KEY_UNKNOWN',
-      `${address} offered ferry id ${offeredId}${confirm === undefined ? '' : ' and it was not accepted'}; ` +
+      `offered ferry id ${offeredId}${confirm === undefined ? '' : ' and it was not accepted'}; ` +
         `if that is the id the operator of the server gave you, run \`ferry trust ${address} ${offeredId}\` ` +
         `or pass \`--expect ${offeredId}\` (or \`--accept-new\` to trust whatever key it offers the first time)`,
+      { subject: address },
     );
   }
   // Read again right before writing: another ferry may have pinned this address while we were asking.
@@ -231,11 +233,12 @@ export async function checkServerKey(
 function keyChanged(homeDir: string, address: string, pinnedId: string, offeredId: string): FerryError {
   return new FerryError(
     'SERVER_KEY_CHANGED',
-    `WARNING: REMOTE SERVER IDENTIFICATION HAS CHANGED for ${address}! ` +
+    'WARNING: REMOTE SERVER IDENTIFICATION HAS CHANGED! ' +
       'someone could be intercepting the connection (a man-in-the-middle attack), or the server key was replaced. ' +
       `pinned ferry id: ${pinnedId}; offered ferry id: ${offeredId}. ` +
       `only if the operator of the server confirms the new id, run \`ferry trust ${address} ${offeredId}\` ` +
       `or edit ${knownServersPath(homeDir)}`,
+    { subject: address },
   );
 }
 
@@ -323,16 +326,16 @@ export async function rotateServerPin(
     // Moved already (another session of this run, or an earlier run while the server still used oldKey).
     if (entry?.id === newId && entry.prev === oldId) return;
     if (entry?.id !== oldId) {
-      throw new FerryError(
-        'SERVER_KEY_CHANGED',
-        `${address} is not pinned to ${oldId}; the pin was not moved`,
-      );
+      throw new FerryError('SERVER_KEY_CHANGED', `not pinned to ${oldId}; the pin was not moved`, {
+        subject: address,
+      });
     }
     if (entry.next === undefined || entry.next !== keyCommitment(rotation.newKey).toString('hex')) {
       throw new FerryError(
         'SERVER_KEY_CHANGED',
-        `${address} offered a new key ${newId} that its recorded commitment does not name; the pin stays ` +
+        `offered a new key ${newId} that its recorded commitment does not name; the pin stays ` +
           `${oldId}. The server's current key may be in other hands: ask its operator`,
+        { subject: address },
       );
     }
     servers.set(address, {

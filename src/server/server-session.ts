@@ -118,12 +118,17 @@ export class ServerSession {
         result = 'CLIENT_NOT_ALLOWED';
         await this.#sendError(0, new FerryError('CLIENT_NOT_ALLOWED'));
         await channel.end();
+        // The client's first requests are on the way (pipelined behind the handshake): closing now would
+        // answer them with a reset, which can reach the client before the ERROR is read (a retry instead of
+        // the refusal).
+        await lingerForClientClose(this.#socket);
         return;
       }
       if (!this.#ctx.gate.authenticated(this.#socket, channel.remotePublicKey)) {
         result = 'SERVER_BUSY';
         await this.#sendError(0, new FerryError('SERVER_BUSY', 'too many sessions for this client'));
         await channel.end();
+        await lingerForClientClose(this.#socket);
         return;
       }
       unregister = this.#ctx.admitted?.add(channel.remotePublicKey, (error) => this.#endBy(error));

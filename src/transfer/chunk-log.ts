@@ -166,7 +166,9 @@ export class ChunkLog {
     const tmp = ChunkLog.temporaryOf(path);
     const body = Buffer.concat([encodeHead(header), encodeEntries(entries)]);
     if ((await ChunkLog.identify(path)) === 'other')
-      throw new FerryError('FILE_EXISTS', 'something other than a file is in the way of a state file');
+      throw new FerryError('FILE_EXISTS', 'something other than a file is in the way of a state file', {
+        subject: path,
+      });
     const handle = await createTemporary(tmp);
     try {
       await handle.writeFile(body);
@@ -304,7 +306,10 @@ async function createTemporary(tmp: string): Promise<FileHandle> {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
   if ((await ChunkLog.identify(tmp)) !== 'ferry')
-    throw new FerryError('FILE_EXISTS', 'a file ferry did not make is in the way of a state file');
+    // The subject names the file in the way (this side's own path: never on the wire, PROTOCOL.md §5.1).
+    throw new FerryError('FILE_EXISTS', 'a file ferry did not make is in the way of a state file', {
+      subject: tmp,
+    });
   await unlink(tmp);
   return openNoFollow(tmp, 'create');
 }

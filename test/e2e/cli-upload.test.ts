@@ -16,6 +16,16 @@ const ID_LINE = /^[a-z2-7]{9}(-[a-z2-7]{9}){5}\n$/;
 
 /** Fails with everything the process printed, so a red test explains itself. */
 
+/**
+ * The error line names `address` once, as its subject (OpenSSH names the host once too): the commands quoted in
+ * backticks (`ferry trust ADDRESS ID`) repeat it on purpose and are not counted.
+ */
+function assertNamesAddressOnce(stderr: string, address: string): void {
+  const prose = stderr.replace(/`[^`]*`/g, '``');
+  const count = prose.split(address).length - 1;
+  assert.equal(count, 1, `the address is named ${count} times outside the quoted commands:\n${stderr}`);
+}
+
 async function keygen(home: string): Promise<string> {
   const result = await runFerry(['--home', home, 'keygen']);
   assertExit(result, 0, 'keygen');
@@ -140,7 +150,23 @@ describe('ferry CLI: send to serve over loopback', () => {
     const refused = await runFerry(['--home', freshHome, 'send', source, target, ...CHUNK]);
     assertExit(refused, 4, 'send to an unknown server');
     assert.match(refused.stderr, /SERVER_KEY_UNKNOWN/);
+    assertNamesAddressOnce(refused.stderr, server!.address);
     await assert.rejects(stat(join(root, 'tofu')), { code: 'ENOENT' });
+
+    // Another id than the one offered: CHANGED (the user said which key is right), the address named once.
+    const wrongId = await runFerry([
+      '--home',
+      freshHome,
+      'send',
+      source,
+      target,
+      '--expect',
+      clientId,
+      ...CHUNK,
+    ]);
+    assertExit(wrongId, 4, 'send --expect ANOTHER_ID');
+    assert.match(wrongId.stderr, /SERVER_KEY_CHANGED.*does not match --expect/);
+    assertNamesAddressOnce(wrongId.stderr, server!.address);
 
     const accepted = await runFerry([
       '--home',
@@ -186,6 +212,7 @@ describe('ferry CLI: send to serve over loopback', () => {
     const result = await runFerry(['--home', clientHome, 'send', source, `${address}/changed`, ...CHUNK]);
     assertExit(result, 4, 'send to a server with a changed key');
     assert.match(result.stderr, /SERVER_KEY_CHANGED/);
+    assertNamesAddressOnce(result.stderr, address);
     assert.deepEqual(await listTree(newRoot), treeBefore, 'the impostor root is untouched');
     // --accept-new never overrides a changed key (PROTOCOL.md §3.5).
     const forced = await runFerry([
