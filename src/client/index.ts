@@ -8,11 +8,7 @@ export {
   type ServerKeyHandler,
 } from './client-session.js';
 export { serverKeyUpdater } from './server-key-update.js';
-export {
-  ProgressWatchdog,
-  PROGRESS_TIMEOUT_MS,
-  HASH_FLOOR_BYTES_PER_SECOND,
-} from './progress-watchdog.js';
+export { ProgressWatchdog, PROGRESS_TIMEOUT_MS, HASH_FLOOR_BYTES_PER_SECOND } from './progress-watchdog.js';
 export {
   uploadFile,
   beginUpload,
