@@ -5,7 +5,7 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { FerryError } from '../errors/index.js';
-import type { ChunkEntry, StoredPartial, StoredPartialReader } from '../transfer/index.js';
+import type { ChunkEntry, FinishOptions, StoredPartial, StoredPartialReader } from '../transfer/index.js';
 import { MODE_METADATA, MTIME_METADATA, TRANSFER_METADATA } from './object-source.js';
 import { PartLayout } from './part-layout.js';
 import { parseState, partWriters, type PartialState } from './partial-state-object.js';
@@ -209,7 +209,7 @@ export class S3StoredPartial extends S3PartReader implements StoredPartial<S3Tar
     });
   }
 
-  finish(target: S3Target, options: { mode: number; mtimeMs: number; overwrite: boolean }): Promise<void> {
+  finish(target: S3Target, options: FinishOptions): Promise<void> {
     return this.#serial(async () => {
       this.assertOpen();
       const metadata = {

@@ -44,6 +44,13 @@ const COPY_PIECES = 4;
 /** Placed leaves (`DeltaOldFile.#placing`) taken by the rules at once: 64 (4 MiB of the file). */
 const PLACED_RUN_LEAVES = 64;
 
+/** Where the old file's leaf hashes are kept (`KnownLeafHashes`), and what was known of it when opened. */
+interface OldFileInStore {
+  readonly store: KnownLeafHashes;
+  readonly place: string;
+  readonly leaves: KnownLeaves | undefined;
+}
+
 /**
  * The server's side of a delta upload (PROTOCOL.md §5.15): the old file, open from the offer until the
  * transfer ends; it sends its signature and serves PUT_COPY from it.
@@ -86,15 +93,11 @@ export class DeltaOldFile {
    * opened with: the signing then hashes nothing (issue 16, WARM deltas), and the identity is checked after
    * its last read as for hashes it took itself. Undefined: signed cold, and recorded for the next delta.
    */
-  readonly #known: { store: KnownLeafHashes; place: string; leaves: KnownLeaves | undefined } | undefined;
+  readonly #known: OldFileInStore | undefined;
   /** The signing's record into the store, if any: `close` waits for it. */
   #recording: Promise<void> = Promise.resolve();
 
-  private constructor(
-    old: SourceFile,
-    release: () => void,
-    known: { store: KnownLeafHashes; place: string; leaves: KnownLeaves | undefined } | undefined,
-  ) {
+  private constructor(old: SourceFile, release: () => void, known: OldFileInStore | undefined) {
     this.#old = old;
     this.#known = known;
     this.#stopped = new Promise<never>((_, reject) => (this.#rejectStopped = reject));

@@ -15,6 +15,7 @@ import {
   type StoredPartial,
   type StoredPartialReader,
   type SweepablePartialStore,
+  type FinishOptions,
   type TransferHeader,
 } from './partial-store.js';
 import { assertWritableTarget, type RootPath } from './root-path.js';
@@ -301,10 +302,7 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
     this.#log = await ChunkLog.create(this.#logPath, this.#header, entries, { durable: true });
   }
 
-  async finish(
-    target: RootPath,
-    options: { mode: number; mtimeMs: number; overwrite: boolean },
-  ): Promise<void> {
+  async finish(target: RootPath, options: FinishOptions): Promise<void> {
     // The file to be replaced is held, so the rename only unlinks its name: it is freed once the new one is
     // placed and its directory durable, without anyone waiting (replaced-file.ts; issue 16: 0.26 s of 1 GiB
     // inside rename(2)). Not for a file of one chunk (no log): a small file's replacement is the common case,
@@ -320,16 +318,13 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
     }
   }
 
-  async #place(
-    target: RootPath,
-    options: { mode: number; mtimeMs: number; overwrite: boolean },
-  ): Promise<void> {
+  async #place(target: RootPath, options: FinishOptions): Promise<void> {
     await this.#writer.flush();
     await this.#data.chmod(options.mode);
     // Through the open file, never by name: the name could have become a link meanwhile.
     await this.#data.utimes(Date.now() / 1000, fsTimeOf(options.mtimeMs));
     await this.#data.sync();
-    const written = await this.#data.stat({ bigint: true });
+    const written = options.identity === true ? await this.#data.stat({ bigint: true }) : undefined;
     await super.close();
     // Check again right before the rename: the target may have changed since the offer, and a directory
     // on its way may have been swapped for a link (rename(2) would follow it). This narrows the window to
@@ -356,6 +351,7 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
     await this.#removeLog();
     // The rename (or link and unlink) moved the ctime: the identity is taken after it, by name, and kept only
     // if it is the inode written, with the size and mtime set (a write meanwhile would have moved the mtime).
+    if (written === undefined) return;
     const placed = await lstat(target.path, { bigint: true }).catch(() => undefined);
     if (
       placed?.isFile() === true &&

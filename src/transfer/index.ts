@@ -18,6 +18,7 @@ export {
   type SweepablePartialStore,
   type StoredPartial,
   type StoredPartialReader,
+  type FinishOptions,
   type InspectedPartial,
   type ListedPartial,
   type OpenPartialOptions,

@@ -2,6 +2,7 @@ import { FerryError } from '../errors/index.js';
 import type { ChunkEntry } from './chunk-log.js';
 import {
   sameTransferHeader,
+  type FinishOptions,
   type InspectedPartial,
   type ListedPartial,
   type OpenPartialOptions,
@@ -278,10 +279,7 @@ class MemoryStoredPartial extends MemoryReader implements StoredPartial<string> 
     this.#logReady = true;
   }
 
-  async finish(
-    target: string,
-    options: { mode: number; mtimeMs: number; overwrite: boolean },
-  ): Promise<void> {
+  async finish(target: string, options: FinishOptions): Promise<void> {
     await Promise.resolve();
     const record = this.live();
     const bytes = Buffer.from(record.bytes.subarray(0, record.length));

@@ -48,6 +48,18 @@ export interface InspectedPartial {
   readonly reader: StoredPartialReader;
 }
 
+/** How `StoredPartial.finish` places a file. */
+export interface FinishOptions {
+  readonly mode: number;
+  readonly mtimeMs: number;
+  readonly overwrite: boolean;
+  /**
+   * Take the placed file's identity (`placedIdentity`), for a store of its leaf hashes (issue 16): two more
+   * system calls, so asked only by a transfer that will record them.
+   */
+  readonly identity?: boolean | undefined;
+}
+
 /**
  * One open partial transfer in a store. Its order of durability is the store's promise (PROTOCOL.md
  * §9.2): bytes are durable before the log entry that vouches for them, so a crash only ever forgets
@@ -93,9 +105,9 @@ export interface StoredPartial<Target> extends StoredPartialReader {
    * replaces an existing target unless `overwrite` (FILE_EXISTS, and the target is left as it was). The
    * partial and its log are gone afterwards. `mode` is applied as given (the caller's policy decides it).
    */
-  finish(target: Target, options: { mode: number; mtimeMs: number; overwrite: boolean }): Promise<void>;
+  finish(target: Target, options: FinishOptions): Promise<void>;
   /**
-   * After `finish`, the placed file's identity (`identityOf`: device, inode, size, mtime and ctime in ns),
+   * After a `finish` asked for it (`FinishOptions.identity`), the placed file's identity (`identityOf`: device, inode, size, mtime and ctime in ns),
    * taken after the rename and the times were set, when the store can tell that it is the file it wrote;
    * undefined otherwise (a store of objects, or a file changed as it was placed). What a store of leaf
    * hashes binds them to (issue 16).

@@ -311,6 +311,7 @@ export class PartialTransfer<Target = RootPath> {
         mode: receivedFileMode(options.mode),
         mtimeMs: options.mtimeMs ?? this.header.mtimeMs,
         overwrite: options.overwrite,
+        identity: this.#known !== undefined && this.#machine.leafHashes() !== undefined,
       });
     } catch (err) {
       // Not placed (e.g. FILE_EXISTS): the partial stays, and the machine no longer receives.

@@ -67,6 +67,8 @@ export async function signLeaves(
   if (weakOut !== undefined && weakOut.length !== totalBlocks)
     throw new RangeError('weak checksums of another file');
   const knownWeak = known === undefined ? undefined : memory.knownWeak;
+  const sendRecord = (firstBlock: number, weak: Uint32Array, strong: Buffer): Promise<void> =>
+    send({ type: 'DELTA_BLOCKS', ref, oldSize: size, blockBytes: LEAF_BYTES, firstBlock, weak, strong });
   // Known hashes and weak checksums, and no one wants the bytes: the signature is sent without a read.
   if (known !== undefined && knownWeak !== undefined && onPiece === undefined) {
     for (let firstBlock = 0; firstBlock < totalBlocks; firstBlock += SIGN_RECORD_BLOCKS) {
@@ -82,15 +84,7 @@ export async function signLeaves(
       }
       weakOut?.set(weak, firstBlock);
       SIGNING_COUNTERS.knownLeaves += count;
-      await send({
-        type: 'DELTA_BLOCKS',
-        ref,
-        oldSize: size,
-        blockBytes: LEAF_BYTES,
-        firstBlock,
-        weak,
-        strong,
-      });
+      await sendRecord(firstBlock, weak, strong);
     }
     return;
   }
@@ -163,15 +157,7 @@ export async function signLeaves(
         block += leaves.length;
       }
       weakOut?.set(weak, firstBlock);
-      await send({
-        type: 'DELTA_BLOCKS',
-        ref,
-        oldSize: size,
-        blockBytes: LEAF_BYTES,
-        firstBlock,
-        weak,
-        strong,
-      });
+      await sendRecord(firstBlock, weak, strong);
     }
   }
 }
