@@ -11,10 +11,10 @@ import {
   noteLeafHash,
   type DeltaSignature,
 } from '../protocol/index.js';
-import { ArrivedBlocks } from './arrived-blocks.js';
 import { isFerryError } from '../errors/index.js';
 import type { PartialTransfer, SourceFile } from '../transfer/index.js';
 import { PlacedLeaves, type PlacingPartial } from './placed-leaves.js';
+import { ReadBuffers } from './read-buffers.js';
 import { ScanHashesAhead } from './scan-hashes-ahead.js';
 
 /** Old-file offsets scanned per read (the read holds one leaf more, for matches across its end). */
@@ -389,44 +389,6 @@ async function placeLeaves(
 }
 
 /**
- * Three read buffers taken in turn, so reading the old file allocates nothing after the first rounds (a
- * fresh few-MiB buffer per read was a large part of a delta download's CPU, in collections and page
- * faults). The partial's writes hold a buffer until they reach the file: a buffer written from is reused
- * only after they landed, which by then (two reads later) has usually nothing left to wait for.
- */
-class ReadBuffers {
-  readonly #landed: () => Promise<void>;
-  readonly #bytes: number;
-  readonly #buffers: Buffer[] = [];
-  readonly #dirty = new Set<ArrayBufferLike>();
-  #turn = 0;
-
-  /** `landed` resolves once every write handed a buffer so far has landed. */
-  constructor(landed: () => Promise<void>, bytes: number) {
-    this.#landed = landed;
-    this.#bytes = bytes;
-  }
-
-  /** The next buffer, `bytes` long (at most the size given at construction), free of pending writes. */
-  async take(bytes: number): Promise<Buffer> {
-    if (bytes > this.#bytes) throw new RangeError('a read larger than the buffers');
-    const i = this.#turn++ % READ_BUFFERS;
-    // Shared memory, so the leaf hash thread reads a piece in place (`ScanHashesAhead`).
-    const buffer = (this.#buffers[i] ??= Buffer.from(new SharedArrayBuffer(this.#bytes)));
-    if (this.#dirty.has(buffer.buffer)) {
-      await this.#landed();
-      this.#dirty.delete(buffer.buffer);
-    }
-    return buffer.subarray(0, bytes);
-  }
-
-  /** Notes that `view` (of a buffer from `take`) is handed to the partial's writes. */
-  written(view: Uint8Array): void {
-    this.#dirty.add(view.buffer);
-  }
-}
-
-/**
  * The matcher's leaf hashes of an old file of `size` bytes from its store entry `stored` (a whole leaf at a
  * leaf boundary, phase 0), and from `other` elsewhere (leaves hashed ahead at another phase, if any). The
  * caller vouches that the bytes scanned are that version's (the identity checked after their read).
@@ -457,54 +419,4 @@ interface EarlyHashes {
   readonly phase: number | undefined;
   readonly piece: Piece;
   readonly hashes: Promise<KnownLeafHash | undefined>;
-}
-
-/** Read buffers of one old-file scan: the one scanned, the one read ahead, and one whose writes settle. */
-const READ_BUFFERS = 3;
-
-/**
- * A delta download's signature as its records arrive (`SignatureArrival`), fed by the loop that receives
- * them: how many blocks are in, then the digest, or the failure that ended the answer.
- */
-export class ArrivingSignature implements SignatureArrival {
-  readonly #arrived = new ArrivedBlocks();
-  #digest: Buffer | undefined;
-  #ended: Array<{ resolve: (digest: Buffer) => void; reject: (err: unknown) => void }> = [];
-
-  /** The records so far hold `blocks` blocks. */
-  arrived(blocks: number): void {
-    this.#arrived.arrived(blocks);
-  }
-
-  /** GET_END: the signature is whole (its last record arrived before), with the file digest. */
-  end(digest: Buffer): void {
-    this.#digest = digest;
-    this.#settle();
-  }
-
-  /** The answer failed: every wait fails with `err`. */
-  fail(err: unknown): void {
-    this.#arrived.fail(err);
-    this.#settle();
-  }
-
-  waitFor(blocks: number): Promise<number> {
-    return this.#arrived.waitFor(blocks);
-  }
-
-  digest(): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      this.#ended.push({ resolve, reject });
-      this.#settle();
-    });
-  }
-
-  /** Answers the digest's waits once the signature ended or failed. */
-  #settle(): void {
-    const { failed, error } = this.#arrived.failure;
-    if (failed) for (const wait of this.#ended) wait.reject(error);
-    else if (this.#digest !== undefined) for (const wait of this.#ended) wait.resolve(this.#digest);
-    else return;
-    this.#ended = [];
-  }
 }

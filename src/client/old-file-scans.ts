@@ -8,7 +8,8 @@ import {
   type RootPath,
 } from '../transfer/index.js';
 import { takeBlocks, type FoundBlocks } from './delta-blocks-download.js';
-import { takeLeaves, type ArrivingSignature, type TakenLeaves } from './delta-download.js';
+import type { ArrivingSignature } from './arriving-signature.js';
+import { takeLeaves, type TakenLeaves } from './delta-download.js';
 
 /**
  * Scanning the old file of a delta download (`scanOldFile`, PROTOCOL.md §5.17.3, §5.17.4), and how many

@@ -11,7 +11,7 @@ import {
 import { DeltaSignatureReceiver, type SignedFile } from '../machines/index.js';
 import type { PartialPaths, RootPath } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
-import { ArrivingSignature } from './delta-download.js';
+import { ArrivingSignature } from './arriving-signature.js';
 import { scanOldFile, type OldFileScan } from './old-file-scans.js';
 import { downloadPartials } from './download-partials.js';
 import { receiveDownload, sendRequest } from './receive-download.js';
