@@ -44,6 +44,7 @@ import { killTrackedOnExit, track } from './lib/child-registry.js';
 import { FerryPeers } from './lib/ferry-peers.js';
 import { snapshotFerry } from './lib/ferry-snapshot.js';
 import { parseSize } from './lib/parse-size.js';
+import { settleMemory } from './lib/settle-memory.js';
 import { processThreadCpu } from './lib/thread-cpu.js';
 
 const MIB = 2 ** 20;
@@ -237,6 +238,7 @@ try {
       }
       await copyFile(next, sent);
       spawnSync('sync');
+      settleMemory();
       const address = `127.0.0.1:${await freePort()}`;
       const server = await v.peers.startServer(root, address, nodeArgs);
       const tracers: (ChildProcess | undefined)[] = [];

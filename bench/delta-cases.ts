@@ -21,6 +21,7 @@ import { sha256File, writeRandomFile } from '../test/helpers/random-file.js';
 import type { FerryPeers } from './lib/ferry-peers.js';
 import { freePort } from '../scripts/cluster/free-port.js';
 import type { LoopbackSshd } from './lib/loopback-sshd.js';
+import { settleMemory } from './lib/settle-memory.js';
 import { formatSize } from './lib/parse-size.js';
 import { ServerMeter } from './lib/server-meter.js';
 import { expectSuccess, runTimed, type TimedResult } from './lib/timed-process.js';
@@ -96,6 +97,9 @@ const EDITS: Edit[] = [
   },
 ];
 
+/** The tools of every delta case, in the order of even runs (odd runs take them in reverse). */
+const TOOLS = ['ferry', 'rsync'] as const;
+
 interface DeltaSample {
   wallMs: number;
   wireBytes: number;
@@ -125,7 +129,8 @@ export async function runDeltaCases(b: DeltaBench): Promise<boolean> {
       const samples = new Map<string, DeltaSample[]>();
       const errors = new Map<string, string>();
       for (let run = 0; run < b.runs; run++) {
-        for (const tool of ['ferry', 'rsync'] as const) {
+        // Who goes first alternates from run to run: what one tool leaves behind reaches both alike.
+        for (const tool of run % 2 === 0 ? TOOLS : [...TOOLS].reverse()) {
           if (errors.has(tool) || (tool === 'rsync' && !b.sshd)) continue;
           const label = `delta ${direction}, ${edit.name}${warm ? ', warm' : ''}: ${tool} (run ${run + 1}/${b.runs})`;
           b.log(label);
@@ -148,6 +153,7 @@ export async function runDeltaCases(b: DeltaBench): Promise<boolean> {
           }
           await copyFile(next, sent);
           spawnSync('sync');
+          settleMemory();
           try {
             const sample =
               tool === 'ferry' ? await ferryRun(b, direction, place) : await rsyncRun(b, direction, place);

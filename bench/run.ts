@@ -34,6 +34,7 @@ import { freePort } from '../scripts/cluster/free-port.js';
 import { LoopbackSshd, SSH_CIPHER, type SshdProcess } from './lib/loopback-sshd.js';
 import { markdownTable } from './lib/markdown-table.js';
 import { median } from './lib/median.js';
+import { reportsFreePages, settleMemory } from './lib/settle-memory.js';
 import { formatSize, parseSize } from './lib/parse-size.js';
 import { ServerMeter, type ServerUsage } from './lib/server-meter.js';
 import {
@@ -909,6 +910,8 @@ function machineFacts(): Record<string, unknown> {
     openssh: opensshVersion(),
     // Other work on the machine skews every tool alike only roughly: a busy machine shows here.
     loadAverage1m: round(loadavg()[0]!, 2),
+    // A VM that hands freed memory to its host: every large case's timed runs start on settled memory.
+    reportsFreePages: reportsFreePages(),
     ferryCommit: `${rev}${dirty ? '+uncommitted src' : ''}`,
     options: { ...options, cases: [...options.cases] },
   };
@@ -916,6 +919,9 @@ function machineFacts(): Record<string, unknown> {
 
 // ---------------------------------------------------------------------------------------------------------
 // Main
+
+/** Cases of this many bytes or more start each timed run on settled memory (`bench/lib/settle-memory.ts`). */
+const SETTLE_FROM_BYTES = 64 * 2 ** 20;
 
 async function runCase(
   b: Bench,
@@ -927,13 +933,15 @@ async function runCase(
   const samples = new Map<ToolRun, Sample[]>(tools.map((t) => [t, []]));
   const errors = new Map<ToolRun, string>();
   for (let run = 0; run < options.runs; run++) {
-    // Tools take turns within each run, so drift on the machine reaches all of them alike.
-    for (const tool of tools) {
+    // Tools take turns within each run, starting one further each run, so drift on the machine and what one
+    // tool leaves behind reach all of them alike.
+    for (const tool of [...tools.slice(run % tools.length), ...tools.slice(0, run % tools.length)]) {
       if (errors.has(tool)) continue;
       const dest = join(b.out, unique());
       await mkdir(dest, { recursive: true });
       log(`${label}: ${tool.tool} (run ${run + 1}/${options.runs})`);
       try {
+        if (bytes >= SETTLE_FROM_BYTES) settleMemory();
         const sample = await tool.run(b, dest);
         const deep = options.verify === 'all' || (options.verify === 'first' && run === 0);
         if (options.verify !== 'none') await tool.verify(b, dest, deep);
@@ -1211,6 +1219,7 @@ async function runResume(b: Bench): Promise<void> {
       const dest = join(b.out, unique());
       await mkdir(dest, { recursive: true });
       try {
+        settleMemory();
         const sample = kind === 'ferry' ? await resumeFerry(b, unique()) : await resumeSsh(b, kind, dest);
         samples.set(kind, [...(samples.get(kind) ?? []), sample]);
       } catch (err) {
