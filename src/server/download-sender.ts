@@ -16,6 +16,7 @@ import {
   signLeaves,
   streamChunks,
   type ChunkSource,
+  type KnownLeafHashes,
   streamChunksPooled,
 } from '../transfer/index.js';
 import { patchedSink } from './patched-sink.js';
@@ -47,6 +48,10 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
     target = resolved;
     source = await SourceFile.open(resolved.path, { noFollow: true, rooted: true });
   }
+  /** A whole signing's leaf hashes and weak checksums, recorded once the file is found unchanged after it. */
+  let toRecord: { store: KnownLeafHashes; identity: Buffer; weak: Uint32Array } | undefined;
+  /** The record into the store, if any: awaited before the file closes (nothing outlives the request). */
+  let recording: Promise<void> = Promise.resolve();
   try {
     const machine = new DownloadSenderMachine(request, source);
     const { hashes } = machine;
@@ -150,20 +155,55 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
                 }),
             (sent) => machine.sent(sent),
           );
-        case 'sign':
+        case 'sign': {
+          // The file's leaf hashes from the server's store (issue 16, WARM deltas), for the version opened
+          // (fstat of this very descriptor): the signing then hashes nothing, and with the leaves' weak
+          // checksums too reads nothing; the identity is checked after it as after a cold one
+          // (`check-unchanged`, which the signing is always followed by).
+          const store = io.ctx.knownLeafHashes;
+          const known =
+            effect.blockBytes === LEAF_BYTES && store !== undefined && source instanceof SourceFile
+              ? await store.find(target.path, source.identity).catch(() => undefined)
+              : undefined;
           // PROTOCOL.md §5.17.2: every leaf read and hashed once, paid for like any hashing on request
-          // (docs/SECURITY.md "Hashing on request"); the leaf hashes then answer the delta's held claim.
-          await io.ctx.hashCache.spend(io.clientKey, source.size);
+          // (docs/SECURITY.md "Hashing on request"); the leaf hashes then answer the delta's held claim. A
+          // signing from known hashes still reads every leaf it takes weak checksums of, and pays as much;
+          // only one that reads nothing is free (as a delta upload's, "Known leaf hashes").
+          if (known?.weak === undefined) await io.ctx.hashCache.spend(io.clientKey, source.size);
           // Below 16 MiB in the blocks a delta upload's signature uses (one rule, §5.15.2), the leaf hashes
           // taken on the same read; from 16 MiB on in the leaves themselves.
+          if (effect.blockBytes !== LEAF_BYTES)
+            return reading(
+              signBlocks(source, ref, effect.blockBytes, (record) => io.send(record), hashes),
+              () => machine.signed(),
+            );
+          // Weak checksums taken for the store when it lacks them (a file recorded at its upload's finish).
+          const weakOut =
+            store !== undefined && known?.weak === undefined ? new Uint32Array(hashes.count) : undefined;
           return reading(
-            effect.blockBytes === LEAF_BYTES
-              ? signLeaves(source, ref, hashes, (record) => io.send(record))
-              : signBlocks(source, ref, effect.blockBytes, (record) => io.send(record), hashes),
-            () => machine.signed(),
+            signLeaves(source, ref, hashes, (record) => io.send(record), undefined, undefined, {
+              known: known?.hashes,
+              knownWeak: known?.weak,
+              weakOut,
+            }),
+            () => {
+              // What a whole signing took is known for the next delta against this version, once the check
+              // that follows says the file is still the one opened.
+              if (weakOut !== undefined && store !== undefined && source instanceof SourceFile)
+                toRecord = { store, identity: source.identity, weak: weakOut };
+              return machine.signed();
+            },
           );
+        }
         case 'check-unchanged':
-          return reading(source.assertUnchanged(), () => machine.unchanged());
+          return reading(source.assertUnchanged(), () => {
+            if (toRecord !== undefined) {
+              const { store, identity, weak } = toRecord;
+              recording = store.record(target.path, identity, hashes, weak).catch(() => undefined);
+              toRecord = undefined;
+            }
+            return machine.unchanged();
+          });
         case 'hashed-whole':
           await io.ctx.hashCache.rememberAll(source, target.path, hashes);
           return [];
@@ -188,6 +228,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
     }
     throw new FerryError('INTERNAL', 'download stopped without an outcome');
   } finally {
+    await recording;
     await source.close();
   }
 }
