@@ -21,6 +21,7 @@ const NAME = 'disk.img';
 async function rig(t: TestContext): Promise<{ r: ProxiedServer; dest: string }> {
   const r = await startProxiedServer(t, 'ferry-delta-get-server-known-', {
     authorize: () => ({ permissions: PERMISSION_DOWNLOAD }),
+    retries: 0,
   });
   const dest = join(r.dir, 'dest');
   await mkdir(dest);
