@@ -97,8 +97,13 @@ const EDITS: Edit[] = [
   },
 ];
 
-/** The tools of every delta case, in the order of even runs (odd runs take them in reverse). */
-const TOOLS = ['ferry', 'rsync'] as const;
+/**
+ * The tools of every delta case, in the order of even runs (odd runs take them in reverse). `rsync --fsync`
+ * syncs each file it writes before its rename, as ferry does: what the same durability costs rsync. The
+ * targets are against plain rsync.
+ */
+const TOOLS = ['ferry', 'rsync', 'rsync --fsync'] as const;
+type Tool = (typeof TOOLS)[number];
 
 interface DeltaSample {
   wallMs: number;
@@ -126,12 +131,12 @@ export async function runDeltaCases(b: DeltaBench): Promise<boolean> {
       [d, false] as const,
       [d, true] as const,
     ])) {
-      const samples = new Map<string, DeltaSample[]>();
-      const errors = new Map<string, string>();
+      const samples = new Map<Tool, DeltaSample[]>();
+      const errors = new Map<Tool, string>();
       for (let run = 0; run < b.runs; run++) {
         // Who goes first alternates from run to run: what one tool leaves behind reaches both alike.
         for (const tool of run % 2 === 0 ? TOOLS : [...TOOLS].reverse()) {
-          if (errors.has(tool) || (tool === 'rsync' && !b.sshd)) continue;
+          if (errors.has(tool) || (tool !== 'ferry' && !b.sshd)) continue;
           const label = `delta ${direction}, ${edit.name}${warm ? ', warm' : ''}: ${tool} (run ${run + 1}/${b.runs})`;
           b.log(label);
           const place = join(dir, `run-${tool}`);
@@ -156,7 +161,9 @@ export async function runDeltaCases(b: DeltaBench): Promise<boolean> {
           settleMemory();
           try {
             const sample =
-              tool === 'ferry' ? await ferryRun(b, direction, place) : await rsyncRun(b, direction, place);
+              tool === 'ferry'
+                ? await ferryRun(b, direction, place)
+                : await rsyncRun(b, direction, place, tool === 'rsync --fsync');
             if ((await sha256File(held)) !== want)
               throw new Error('the replaced file differs from the new one');
             samples.set(tool, [...(samples.get(tool) ?? []), sample]);
@@ -256,6 +263,7 @@ async function rsyncRun(
   b: DeltaBench,
   direction: 'upload' | 'download',
   place: string,
+  fsync: boolean,
 ): Promise<DeltaSample> {
   const sshd = await b.sshd!.start();
   const proxy = await FaultProxy.start({ target: { host: '127.0.0.1', port: sshd.port } });
@@ -263,7 +271,8 @@ async function rsyncRun(
     const rsh = b.sshd!.rshCommand(proxy.address.port);
     const remote = `root@127.0.0.1:${join(place, 'remote', 'large.bin')}`;
     const local = join(place, 'local', 'large.bin');
-    const args = direction === 'upload' ? ['-e', rsh, local, remote] : ['-e', rsh, remote, local];
+    const options = fsync ? ['--fsync', '-e', rsh] : ['-e', rsh];
+    const args = direction === 'upload' ? [...options, local, remote] : [...options, remote, local];
     return await measure(sshd.pid, proxy, () => runTimed('rsync', args), 'rsync');
   } finally {
     await proxy.close();
@@ -303,14 +312,16 @@ export interface DeltaRow {
   /** ferry's over rsync's, in the same case (targets: wire ≤ 2, time ≤ 1). */
   wireVsRsync?: number;
   timeVsRsync?: number;
+  /** ferry's time over `rsync --fsync`'s: against the same durability. */
+  timeVsRsyncFsync?: number;
   error?: string;
 }
 
 function summarize(
   b: DeltaBench,
   label: string,
-  samples: Map<string, DeltaSample[]>,
-  errors: Map<string, string>,
+  samples: Map<Tool, DeltaSample[]>,
+  errors: Map<Tool, string>,
   warm = false,
 ): DeltaRow[] {
   const med = (values: number[]): number => {
@@ -319,7 +330,7 @@ function summarize(
     return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
   };
   const rows: DeltaRow[] = [];
-  for (const tool of ['ferry', 'rsync']) {
+  for (const tool of TOOLS) {
     const s = samples.get(tool) ?? [];
     const error = errors.get(tool) ?? (s.length === 0 ? 'not run (no sshd or rsync)' : undefined);
     rows.push({
@@ -332,11 +343,13 @@ function summarize(
       ...(error !== undefined ? { error } : {}),
     });
   }
-  const [ferry, rsync] = rows;
+  const [ferry, rsync, rsyncFsync] = rows;
   if (ferry && rsync && ferry.error === undefined && rsync.error === undefined) {
     ferry.wireVsRsync = round(ferry.wireBytes / rsync.wireBytes);
     ferry.timeVsRsync = round(ferry.wallMs / rsync.wallMs);
   }
+  if (ferry && rsyncFsync && ferry.error === undefined && rsyncFsync.error === undefined)
+    ferry.timeVsRsyncFsync = round(ferry.wallMs / rsyncFsync.wallMs);
   for (const row of rows)
     b.emit({
       bench: 'ferry-bench',
@@ -348,9 +361,12 @@ function summarize(
             (warm
               ? '; WARM: the old file was written by an earlier ferry transfer (untimed), its leaf hashes known'
               : '')
-          : 'rsync -e ssh, no options; wire bytes at a proxy in front of sshd, both directions; ' +
-            'rsync 3.2+ does not fsync and checks with xxh128' +
-            (warm ? '; rsync keeps no memory of files it wrote: the same work as the cold row' : ''),
+          : row.tool === 'rsync --fsync'
+            ? 'rsync --fsync -e ssh: syncs the file it wrote before its rename, as ferry does; otherwise as rsync' +
+              (warm ? '; the same work as the cold row' : '')
+            : 'rsync -e ssh, no options; wire bytes at a proxy in front of sshd, both directions; ' +
+              'rsync 3.2+ does not fsync and checks with xxh128' +
+              (warm ? '; rsync keeps no memory of files it wrote: the same work as the cold row' : ''),
     });
   return rows;
 }
@@ -358,17 +374,18 @@ function summarize(
 /** The delta table (markdown), for the run's summary. */
 function deltaTable(rows: readonly DeltaRow[]): string {
   const lines = [
-    '| case | tool | wire MiB | s | wire vs rsync | time vs rsync | CPU s client | CPU s server |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| case | tool | wire MiB | s | wire vs rsync | time vs rsync | time vs rsync --fsync | CPU s client | CPU s server |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     if (r.error !== undefined) {
-      lines.push(`| ${r.case} | ${r.tool} | failed: ${r.error} | | | | | |`);
+      lines.push(`| ${r.case} | ${r.tool} | failed: ${r.error} | | | | | | |`);
       continue;
     }
     lines.push(
       `| ${r.case} | ${r.tool} | ${(r.wireBytes / MIB).toFixed(2)} | ${(r.wallMs / 1000).toFixed(2)} | ` +
         `${r.wireVsRsync?.toFixed(2) ?? ''} | ${r.timeVsRsync?.toFixed(2) ?? ''} | ` +
+        `${r.timeVsRsyncFsync?.toFixed(2) ?? ''} | ` +
         `${r.clientCpuSeconds.toFixed(2)} | ${r.serverCpuSeconds.toFixed(2)} |`,
     );
   }
