@@ -8,7 +8,8 @@ import {
   type PairMessageOfType,
 } from '../protocol/index.js';
 import type { PairingClient } from '../machines/pairing-exchange.js';
-import { CONNECT_TIMEOUT_MS, connectSocket, type ServerAddress } from './client-session.js';
+import { CONNECT_TIMEOUT_MS, connectSocket } from './connect-socket.js';
+import type { ServerAddress } from './server-address.js';
 
 /** The client's deadline for the pairing exchange after the handshake (PAIR_HELLO to PAIR_DONE). */
 export const PAIRING_TIMEOUT_MS = 10_000;
