@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { format, resolveConfig } from 'prettier';
 import { generatePairingCode, pairingMacKey, parsePairingCode } from '../src/crypto/index.js';
 import { encodeMessage } from '../src/protocol/index.js';
-import { PairingClient, PairingServer, type PairingStep } from '../src/machines/pairing-exchange.js';
+import { PairingClient } from '../src/machines/pairing-client.js';
+import { type PairingStep } from '../src/machines/pairing-exchange.js';
+import { PairingServer } from '../src/machines/pairing-server.js';
 
 const OUT = new URL('../test/vectors/ferry-pairing-messages.json', import.meta.url);
 

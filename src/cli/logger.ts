@@ -3,7 +3,7 @@ import type { TransferEvent } from '../index.js';
 import { logLevelOf, type LogFlags } from './log-level.js';
 import { digestPrefix } from './progress-format.js';
 import { escapeJsonText } from './escape-for-terminal.js';
-import { colorsFor } from './progress-display.js';
+import { colorsFor } from './terminal-colors.js';
 import { prettyLogStream } from './pretty-log-stream.js';
 
 export { LOG_LEVELS, addLogFlags, type LogFlags } from './log-level.js';

@@ -1,6 +1,6 @@
 import picocolors from 'picocolors';
 import { escapeForTerminal, jsonForTerminal } from './escape-for-terminal.js';
-import type { Colors } from './progress-display.js';
+import type { Colors } from './terminal-colors.js';
 
 /** pino's numeric levels, by name, as people read them. */
 const LEVEL_NAMES: Record<number, string> = {

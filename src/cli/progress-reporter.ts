@@ -4,7 +4,9 @@ import { toFerryError, type ErrorCode } from '../errors/index.js';
 import type { TransferEvent } from '../index.js';
 import { JsonEventWriter } from './json-events.js';
 import { addLogFlags, logLevelOf, type LogFlags } from './log-level.js';
-import { ProgressDisplay, colorsFor, displayModeOf } from './progress-display.js';
+import { displayModeOf } from './display-mode.js';
+import { ProgressDisplay } from './progress-display.js';
+import { colorsFor } from './terminal-colors.js';
 import { TransferTally, type TallySummary } from './progress-tally.js';
 
 /** Output flags of `send` and `get`. */

@@ -1,14 +1,6 @@
-import { connect as netConnect, type Socket } from 'node:net';
-import { FerryError, codeFromWire, toFerryError } from '../errors/index.js';
-import { formatFerryId, type KeyPair } from '../crypto/index.js';
-import {
-  FramedSocket,
-  SecureChannel,
-  clientHandshake,
-  MODE_NORMAL,
-  ReusedReads,
-  type RekeyClock,
-} from '../channel/index.js';
+import { FerryError, toFerryError } from '../errors/index.js';
+import { formatFerryId } from '../crypto/index.js';
+import type { SecureChannel } from '../channel/index.js';
 import {
   PUT_DATA_HEADER_BYTES,
   encodeMessage,
@@ -16,16 +8,16 @@ import {
   type KeyCommitMessage,
   type KeyRotateMessage,
   type Message,
-  type ParallelOpener,
   type WelcomeMessage,
 } from '../protocol/index.js';
 import type { PooledChunkSink, SealPool } from '../transfer/index.js';
+import type { ClientSessionOptions } from './client-session-options.js';
+import { openClientChannel } from './open-client-channel.js';
 import { ProgressWatchdog } from './progress-watchdog.js';
-import { RefMailbox } from './ref-mailbox.js';
-import { remoteName } from './remote-name.js';
+import type { ServerAddress } from './server-address.js';
+import { sessionErrorFrom } from './session-error.js';
+import { SessionRefs, type RefMessage } from './session-refs.js';
 
-/** Default deadline for the TCP connect. */
-export const CONNECT_TIMEOUT_MS = 10_000;
 /**
  * Default stall watchdog: a session that moves no bytes in either direction for this long is dropped
  * (STALLED, retryable), and the transfer resumes on a new session.
@@ -40,63 +32,7 @@ function tickEvery(check: () => void): () => void {
   return () => clearInterval(timer);
 }
 
-export interface ServerAddress {
-  readonly host: string;
-  readonly port: number;
-}
-
-export interface ClientSessionOptions {
-  identity: KeyPair;
-  /** Checks the server's key before the client reveals its own (PROTOCOL.md §3.2.1); throws to refuse. */
-  verifyServer: (publicKey: Buffer) => Promise<void> | void;
-  connectTimeoutMs?: number;
-  handshakeTimeoutMs?: number;
-  stallTimeoutMs?: number;
-  /**
-   * How long a server may send only KEEPALIVE, on top of the time the sizes it may be hashing allow
-   * (`ProgressWatchdog`; default `PROGRESS_TIMEOUT_MS`), before the session fails with NO_PROGRESS.
-   */
-  progressTimeoutMs?: number;
-  /** The progress watchdog's clock (ms); tests inject one. Default `performance.now`. */
-  progressClock?: () => number;
-  /**
-   * Starts calling `check` now and then (the arrival check of `ProgressWatchdog`) and returns how to stop;
-   * tests inject one to call it themselves. Default: every PROGRESS_CHECK_MS, unref'd.
-   */
-  progressTicker?: (check: () => void) => () => void;
-  signal?: AbortSignal | undefined;
-  /**
-   * What to do with the server's word on its keys after WELCOME (KEY_COMMIT, KEY_ROTATE; PROTOCOL.md §13):
-   * record the commitment, or check the rotation and move the pin (see serverKeyUpdater). Awaited before the
-   * next message is read; a throw fails the session. Without it both messages are ignored.
-   */
-  onServerKey?: ServerKeyHandler | undefined;
-  /** The session keys' time bound (PROTOCOL.md §4.3); tests inject a clock. Default: 2 minutes, `performance.now`. */
-  rekey?: RekeyClock;
-  /**
-   * Worker threads that open and hash the records this session receives (downloads; issue 14): a `SealPool`.
-   * Undefined: the event loop opens them as they arrive.
-   */
-  openPool?: ParallelOpener | undefined;
-}
-
-/** The facts of this session a key-rotation check needs (PROTOCOL.md §13.3). */
-export interface ServerKeyContext {
-  readonly handshakeHash: Buffer;
-  /** The key this session was authenticated with (the pinned one). */
-  readonly serverKey: Buffer;
-  readonly identity: KeyPair;
-}
-
-export type ServerKeyHandler = (
-  message: KeyCommitMessage | KeyRotateMessage,
-  context: ServerKeyContext,
-) => Promise<void>;
-
 type Pending = { resolve: (message: Message) => void; reject: (err: FerryError) => void };
-
-/** Messages that belong to a transfer ref and are routed to its mailbox. */
-type RefMessage = Extract<Message, { ref: number }>;
 
 /**
  * One client session: connects, runs the handshake, and routes each incoming message to the mailbox of
@@ -110,15 +46,13 @@ export class ClientSession {
   readonly address: ServerAddress;
   readonly serverPublicKey: Buffer;
   readonly welcome: Promise<WelcomeMessage>;
-  readonly #mailboxes = new Map<number, RefMailbox>();
-  readonly #progress = new Map<number, (verifiedBytes: number) => void>();
+  readonly #refs = new SessionRefs();
   #welcomeSettle: Pending | undefined;
   /** A KEY_COMMIT or KEY_ROTATE was read (§13: at most one per session). */
   #keySeen = false;
   #failure: FerryError | undefined;
   /** The receive loop: it ends once the channel is closed and the records it still held were dispatched. */
   readonly #receiving: Promise<void>;
-  #nextRef = 1;
   /** Bounds a server that keeps the session alive without progress (PROTOCOL.md §5.18). */
   readonly #watchdog: ProgressWatchdog;
   readonly #bytesRead: () => number;
@@ -153,30 +87,7 @@ export class ClientSession {
 
   /** Connects to `address` and completes the handshake. */
   static async connect(address: ServerAddress, options: ClientSessionOptions): Promise<ClientSession> {
-    // A session's records arrive into one reused read buffer (issue 14: no 64 KiB buffer per read).
-    const reads = new ReusedReads();
-    const socket = await connectSocket(
-      address,
-      options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
-      options.signal,
-      reads,
-    );
-    const framed = new FramedSocket(socket, reads);
-    const channel = await clientHandshake(framed, {
-      identity: options.identity,
-      verifyServer: options.verifyServer,
-      mode: MODE_NORMAL,
-      timeoutMs: options.handshakeTimeoutMs,
-      signal: options.signal,
-      ...(options.rekey === undefined ? {} : { rekey: options.rekey }),
-    }).catch((err: unknown) => {
-      // A handshake that fails names where it was tried, as a refused connect does: "handshake failed"
-      // alone does not say that the port was the wrong one (the dashboard's, say).
-      const coded = toFerryError(err);
-      throw coded.subject === undefined && coded.code !== 'ABORTED'
-        ? coded.about(remoteName(address, ''))
-        : coded;
-    });
+    const { socket, channel } = await openClientChannel(address, options);
     if (options.openPool) channel.openInParallel(options.openPool);
     // Node refreshes a socket's timeout on every read and every write it accepts; a write parked for
     // 'drain' does not refresh it, so this fires when bytes stop moving either way.
@@ -224,18 +135,12 @@ export class ClientSession {
   /** Opens a fresh ref (PROTOCOL.md §5.3: non-zero, never reused in a session) with its mailbox. */
   openRef(): number {
     if (this.#failure) throw this.#failure;
-    const ref = this.#nextRef++;
-    this.#mailboxes.set(ref, new RefMailbox());
-    return ref;
+    return this.#refs.open();
   }
 
   /** Closes a ref: messages still arriving for it are dropped. */
   closeRef(ref: number): void {
-    // Failing the mailbox releases a receive loop waiting for room in it: a ref given up on while its
-    // mailbox was full must not stop every other ref's messages.
-    this.#mailboxes.get(ref)?.fail(new FerryError('ABORTED', `ref ${ref} closed`));
-    this.#mailboxes.delete(ref);
-    this.#progress.delete(ref);
+    this.#refs.close(ref);
     this.#watchdog.closed(ref);
   }
 
@@ -301,9 +206,7 @@ export class ClientSession {
 
   /** The next message for `ref`; an ERROR for the ref rejects with the server's coded error. */
   take(ref: number): Promise<RefMessage> {
-    const mailbox = this.#mailboxes.get(ref);
-    if (!mailbox) return Promise.reject(new FerryError('INTERNAL', `ref ${ref} is not open`));
-    return mailbox.take() as Promise<RefMessage>;
+    return this.#refs.take(ref);
   }
 
   /** The next message for `ref`, which must be of `type`. */
@@ -319,7 +222,7 @@ export class ClientSession {
 
   /** Registers a listener for PROGRESS of `ref`. */
   onProgress(ref: number, listener: (verifiedBytes: number) => void): void {
-    this.#progress.set(ref, listener);
+    this.#refs.onProgress(ref, listener);
   }
 
   /** Ends the session cleanly once everything written is flushed. */
@@ -337,7 +240,7 @@ export class ClientSession {
   async closeAfter(err: FerryError): Promise<FerryError> {
     if (this.#failure === undefined && err.retryable) {
       // Nobody takes from the mailboxes any more: failed, they never hold the receive loop up.
-      for (const mailbox of this.#mailboxes.values()) mailbox.fail(err);
+      this.#refs.fail(err);
       this.channel.close(err);
       await this.#receiving;
     }
@@ -369,7 +272,7 @@ export class ClientSession {
   }
 
   async #dispatch(message: Message): Promise<void> {
-    this.#watchdog.received(message, 'ref' in message && this.#mailboxes.has(message.ref));
+    this.#watchdog.received(message, 'ref' in message && this.#refs.has(message.ref));
     if (message.type === 'WELCOME') {
       const settle = this.#welcomeSettle;
       if (!settle) throw new FerryError('MESSAGE_UNEXPECTED', 'second WELCOME');
@@ -385,41 +288,13 @@ export class ClientSession {
       await this.#onServerKey?.(message);
       return;
     }
-    if (message.type === 'ERROR' && message.ref === 0) {
-      const code = codeFromWire(message.code);
-      if (code === 'CLIENT_NOT_ALLOWED') {
-        // The refusal carries nothing (PROTOCOL.md §3.2.2); the next step needs our ID, which we know.
-        const id = this.#clientId;
-        throw new FerryError(
-          code,
-          `this client is ${id}; on the server run \`ferry allow ${id}\`, or pair with \`ferry pair\` and a code from the server's \`ferry invite\``,
-          { remote: true, subject: remoteName(this.address, '') },
-        );
-      }
-      throw new FerryError(code, message.detail || undefined, { remote: true });
-    }
+    if (message.type === 'ERROR' && message.ref === 0)
+      throw sessionErrorFrom(message, { clientId: this.#clientId, address: this.address });
     // PROTOCOL.md §5.18: the server is busy for us; its bytes already fed the stall watchdog.
     if (message.type === 'KEEPALIVE') return;
     if (!('ref' in message))
       throw new FerryError('MESSAGE_UNEXPECTED', `${(message as Message).type} from the server`);
-    if (message.type === 'PROGRESS') {
-      this.#progress.get(message.ref)?.(message.verifiedBytes);
-      return;
-    }
-    const mailbox = this.#mailboxes.get(message.ref);
-    if (!mailbox) {
-      // A ref we closed (cancelled, failed locally) may still have messages in flight: drop them.
-      if (message.ref < this.#nextRef) return;
-      throw new FerryError(
-        'MESSAGE_UNEXPECTED',
-        `${message.type} for ref ${message.ref}, which was never opened`,
-      );
-    }
-    if (message.type === 'ERROR') {
-      mailbox.fail(new FerryError(codeFromWire(message.code), message.detail || undefined, { remote: true }));
-      return;
-    }
-    await mailbox.put(message);
+    await this.#refs.route(message);
   }
 
   #fail(err: FerryError): void {
@@ -427,63 +302,6 @@ export class ClientSession {
     this.#failure = err;
     this.#welcomeSettle?.reject(err);
     this.#welcomeSettle = undefined;
-    for (const mailbox of this.#mailboxes.values()) mailbox.fail(err);
+    this.#refs.fail(err);
   }
-}
-
-/**
- * Opens the TCP connection to `address` within `timeoutMs` (TIMEOUT), or fails with a network error. With
- * `reads`, the socket reads into its reused buffer (then `new FramedSocket(socket, reads)`).
- */
-export function connectSocket(
-  address: ServerAddress,
-  timeoutMs: number,
-  signal: AbortSignal | undefined,
-  reads?: ReusedReads,
-): Promise<Socket> {
-  return new Promise<Socket>((resolve, reject) => {
-    if (signal?.aborted) return reject(new FerryError('ABORTED'));
-    const socket = netConnect({
-      host: address.host,
-      port: address.port,
-      noDelay: true,
-      ...(reads === undefined ? {} : { onread: reads.onread }),
-    });
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      socket.off('connect', onConnect);
-      socket.off('error', onError);
-    };
-    const onConnect = (): void => {
-      cleanup();
-      resolve(socket);
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      socket.destroy();
-      const coded = toFerryError(err);
-      if (coded.code === 'ABORTED') return reject(coded);
-      // Name the address: "connection refused" alone does not say where to.
-      const where = remoteName(address, '');
-      reject(
-        coded.category === 'network'
-          ? coded.about(where)
-          : new FerryError('CONNECT_FAILED', undefined, { cause: err, subject: where }),
-      );
-    };
-    const onAbort = (): void => onError(Object.assign(new Error('aborted'), { name: 'AbortError' }));
-    const timer = setTimeout(() => {
-      cleanup();
-      socket.destroy();
-      reject(
-        new FerryError('TIMEOUT', `connect not done within ${timeoutMs} ms`, {
-          subject: remoteName(address, ''),
-        }),
-      );
-    }, timeoutMs);
-    socket.once('connect', onConnect);
-    socket.once('error', onError);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

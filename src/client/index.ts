@@ -1,12 +1,11 @@
+export { ClientSession, STALL_TIMEOUT_MS } from './client-session.js';
 export {
-  ClientSession,
-  CONNECT_TIMEOUT_MS,
-  STALL_TIMEOUT_MS,
   type ClientSessionOptions,
-  type ServerAddress,
   type ServerKeyContext,
   type ServerKeyHandler,
-} from './client-session.js';
+} from './client-session-options.js';
+export { CONNECT_TIMEOUT_MS } from './connect-socket.js';
+export { type ServerAddress } from './server-address.js';
 export { serverKeyUpdater } from './server-key-update.js';
 export { ProgressWatchdog, PROGRESS_TIMEOUT_MS, HASH_FLOOR_BYTES_PER_SECOND } from './progress-watchdog.js';
 export {

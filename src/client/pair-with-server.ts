@@ -7,8 +7,9 @@ import {
   decodePairMessage,
   type PairMessageOfType,
 } from '../protocol/index.js';
-import type { PairingClient } from '../machines/pairing-exchange.js';
-import { CONNECT_TIMEOUT_MS, connectSocket, type ServerAddress } from './client-session.js';
+import type { PairingClient } from '../machines/pairing-client.js';
+import { CONNECT_TIMEOUT_MS, connectSocket } from './connect-socket.js';
+import type { ServerAddress } from './server-address.js';
 
 /** The client's deadline for the pairing exchange after the handshake (PAIR_HELLO to PAIR_DONE). */
 export const PAIRING_TIMEOUT_MS = 10_000;
@@ -66,7 +67,7 @@ export async function pairWithServer(options: PairWithServerOptions): Promise<Pa
   const code = owned ?? (options.code as PairingCode);
   // Loaded here, not at the top: the pairing exchange brings CPace's group (@noble/curves, ~25 ms of CPU), and
   // this file is reached through the client barrel by every command, of which only `ferry pair` pairs (issue 14).
-  const { PairingClient } = await import('../machines/pairing-exchange.js');
+  const { PairingClient } = await import('../machines/pairing-client.js');
   let channel: SecureChannel | undefined;
   let pairing: PairingClient | undefined;
   try {

@@ -1,5 +1,5 @@
 import { toFerryError, type FerryError } from '../errors/index.js';
-import type { ServerAddress } from './client-session.js';
+import type { ServerAddress } from './server-address.js';
 
 /** `HOST:PORT/path` as the user writes a remote path (IPv6 hosts in brackets); `HOST:PORT` for the root. */
 export function remoteName(server: ServerAddress, path: string): string {

@@ -14,7 +14,7 @@ import {
 } from '../protocol/index.js';
 import type { ClientSession } from './client-session.js';
 import { aboutRemotePath } from './remote-name.js';
-import type { ServerAddress } from './client-session.js';
+import type { ServerAddress } from './server-address.js';
 import type { TransferReporting, TransferSubject } from './transfer-events.js';
 import type { UploadResult } from './upload-file.js';
 

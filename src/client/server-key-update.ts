@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { FerryError } from '../errors/index.js';
 import { clientRotationProof } from '../crypto/index.js';
 import { recordKeyCommitment, rotateServerPin } from '../home/index.js';
-import type { ServerKeyHandler } from './client-session.js';
+import type { ServerKeyHandler } from './client-session-options.js';
 
 /**
  * The client's side of server key rotation (PROTOCOL.md §13), for the pins in `homeDir` of the server reached

@@ -28,22 +28,18 @@ export {
   type AllowListWatcherOptions,
 } from './allow-list.js';
 export { PERMISSIONS, isPermission, permissionBits, permissionNames } from './permissions.js';
+export { normaliseServerAddress, parseServerAddress } from './parse-server-address.js';
 export {
-  normaliseServerAddress,
-  parseServerAddress,
   lookupServer,
   listKnownServers,
   pinServer,
   checkServerKey,
-  lookupKeyCommitment,
-  recordKeyCommitment,
-  rotateServerPin,
-  knownServersPath,
-  KNOWN_SERVERS_FILE,
   type ServerPin,
   type OfferedServerKey,
   type CheckServerKeyOptions,
 } from './known-servers.js';
+export { lookupKeyCommitment, recordKeyCommitment, rotateServerPin } from './server-pin-rotation.js';
+export { knownServersPath, KNOWN_SERVERS_FILE } from './known-servers-file.js';
 export {
   createInvite,
   consumeInvite,

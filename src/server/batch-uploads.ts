@@ -1,71 +1,23 @@
-import { randomBytes } from 'node:crypto';
-import { ERROR_CODES, FerryError, toFerryError } from '../errors/index.js';
+import { ERROR_CODES, FerryError } from '../errors/index.js';
 import { BatchReceiver } from '../machines/index.js';
 import {
   PERMISSION_DOWNLOAD,
-  PERMISSION_UPLOAD,
   type BatchEntryResult,
   type BatchEndMessage,
   type BatchEntry,
   type PutBatchMessage,
 } from '../protocol/index.js';
-import type { SmallFile, SmallFileOutcome } from '../transfer/index.js';
-import {
-  batchDestinationOf,
-  type BatchDestination,
-  type BatchTarget,
-  type StagedEntry,
-} from './batch-destination.js';
+import type { SmallFile } from '../transfer/index.js';
+import { BatchClaims } from './batch-claims.js';
+import { entryRefusal } from './entry-refusal.js';
+import { placeStagedEntries } from './place-staged-entries.js';
+import { batchDestinationOf, type BatchDestination, type StagedEntry } from './batch-destination.js';
+import { locateBatchEntries } from './locate-batch-entries.js';
+import { openBatch, type OpenBatch, type StagingEntry } from './open-batch.js';
+import { stagedEntriesOf } from './staged-entries-of.js';
 import type { SessionIo } from './session-io.js';
 import { StorageLimits } from './storage-limits.js';
 import type { JoinTarget, TransferClaim } from './transfer-registry.js';
-import { transferIdOf } from './transfer-id.js';
-
-/** Entries of a batch checked and located at once (see BatchUploads.#locateAll). */
-const LOCATES_AT_ONCE = 16;
-
-/** Error categories that refuse one entry of a batch; anything else ends the session (as in §5.1). */
-const ENTRY_SCOPED = new Set(['trust', 'path', 'transfer', 'storage']);
-
-/** An entry checked, claimed and charged, on its way to its name (BatchUploads.#stageRecord). */
-interface StagingEntry {
-  readonly index: number;
-  /** What its storage promise grew by (0 for an entry compared with an existing file). */
-  readonly bytes: number;
-  readonly transferId: string;
-  /** The entry as the client sent it (its path for the log and the dashboard). */
-  readonly entry: BatchEntry;
-  readonly file: SmallFile;
-}
-
-/**
- * The batch whose records are arriving (PROTOCOL.md §5.14): each record's entries are checked, claimed,
- * charged and staged (verified and written durable to temporaries) as the record arrives; BATCH_END then
- * only places the names.
- */
-interface OpenBatch {
-  readonly ref: number;
-  readonly overwrite: boolean;
-  readonly chunkBytes: number;
-  /** One storage promise for the whole batch, grown entry by entry in batch order. */
-  readonly promiseId: string;
-  promised: number;
-  /** Entries received so far: the index of the next record's first entry. */
-  received: number;
-  /** Directories an entry of this batch went into already (see #locate). */
-  readonly dirs: Set<string>;
-  readonly claimed: string[];
-  readonly results: BatchEntryResult[];
-  /** Each record's entries being staged, and their staging (rejects only if the worker fails). */
-  readonly records: Array<{ entries: StagingEntry[]; staged: Promise<StagedEntry[]> }>;
-  /** The records' checks, one record after the other; rejects with what ends the session. */
-  chain: Promise<void>;
-  /** Settles the entries' claims once they are placed (see #claims). */
-  readonly placed: () => void;
-  /** Gives back this batch's place among the batches the server holds (BatchAdmission); idempotent. */
-  readonly admission: () => void;
-  readonly placement: Promise<void>;
-}
 
 /**
  * The batch half of a server session (PROTOCOL.md §5.14): the BatchReceiver machine checks the exchange;
@@ -85,13 +37,8 @@ export class BatchUploads implements TransferClaim {
    */
   #lastSettling: Promise<void> = Promise.resolve();
   #open: OpenBatch | undefined;
-  /**
-   * The entries this session claimed (PROTOCOL.md §6.2, one writer per file): before their batch is placing,
-   * `undefined` (a newer session's claim takes the entry, which is then refused TRANSFER_TAKEN_OVER); once
-   * placing, the placement, which a newer claim waits for.
-   */
-  readonly #claims = new Map<string, Promise<void> | undefined>();
-  readonly #takenOver = new Set<string>();
+  /** The entries this session claimed (PROTOCOL.md §6.2, one writer per file). */
+  readonly #claims: BatchClaims;
   /** Where the entries land: the one place the disk and the object store differ. */
   readonly #destination: BatchDestination;
   /** The place of the batch the next PUT_BATCH opens, taken before its first record is received. */
@@ -107,6 +54,7 @@ export class BatchUploads implements TransferClaim {
   constructor(io: SessionIo) {
     this.#io = io;
     this.#destination = batchDestinationOf(io);
+    this.#claims = new BatchClaims((transferId) => io.ctx.registry.release(transferId, this));
   }
 
   /**
@@ -175,14 +123,8 @@ export class BatchUploads implements TransferClaim {
   }
 
   /** TransferClaim: a newer session of this client wants an entry's file (TransferRegistry.claim). */
-  async surrender(transferId: string): Promise<void> {
-    if (!this.#claims.has(transferId)) return;
-    const placing = this.#claims.get(transferId);
-    if (placing) return placing;
-    // Not placing yet: the entry lets go at once (so two sessions never wait on each other) and is refused.
-    this.#takenOver.add(transferId);
-    this.#claims.delete(transferId);
-    this.#io.ctx.registry.release(transferId, this);
+  surrender(transferId: string): Promise<void> {
+    return this.#claims.surrender(transferId);
   }
 
   /** TransferClaim: a batch entry has no partial to join. */
@@ -194,81 +136,7 @@ export class BatchUploads implements TransferClaim {
     const admission = this.#admitted;
     if (admission === undefined) throw new FerryError('INTERNAL', 'a batch opened without its admission');
     this.#admitted = undefined;
-    let placed = (): void => undefined;
-    const placement = new Promise<void>((resolve) => (placed = resolve));
-    return {
-      ref: message.ref,
-      overwrite: message.overwrite,
-      chunkBytes: message.chunkBytes,
-      promiseId: `batch-${randomBytes(12).toString('hex')}`,
-      promised: 0,
-      received: 0,
-      dirs: new Set(),
-      claimed: [],
-      results: [],
-      records: [],
-      chain: Promise.resolve(),
-      placed,
-      placement,
-      admission,
-    };
-  }
-
-  /**
-   * Checks, claims and locates every entry of one record (PROTOCOL.md §5.14, §6.2), LOCATES_AT_ONCE at a
-   * time. The first entry into each directory goes alone, in
-   * batch order, so a directory the batch creates is created and charged once, then known to the rest.
-   */
-  async #locateAll(
-    batch: OpenBatch,
-    entries: readonly BatchEntry[],
-  ): Promise<Array<{ transferId: string; target: BatchTarget } | Error>> {
-    const io = this.#io;
-    const located: Array<{ transferId: string; target: BatchTarget } | Error> = [];
-    const locate = async (k: number, rooted: readonly string[]): Promise<void> => {
-      try {
-        const transferId = transferIdOf(io.clientKey, rooted.join('/'));
-        // Claimed like a transfer (§6.2), before the destination is looked at: a session of this client
-        // still writing this file completes or lets go first, so a re-send after a cut finds what the cut
-        // batch placed.
-        await io.ctx.registry.claim(transferId, this, io.clientKey);
-        this.#claims.set(transferId, undefined);
-        batch.claimed.push(transferId);
-        located[k] = { transferId, target: await this.#destination.locate(rooted) };
-      } catch (err) {
-        located[k] = toFerryError(err);
-      }
-    };
-    const later: Array<[number, string[]]> = [];
-    for (let k = 0; k < entries.length; k++) {
-      const entry = entries[k]!;
-      let rooted: string[];
-      try {
-        io.require(PERMISSION_UPLOAD, 'upload');
-        if (io.ctx.maxFileBytes > 0 && entry.size > io.ctx.maxFileBytes)
-          throw new FerryError('FILE_TOO_LARGE', `${entry.size} bytes, limit ${io.ctx.maxFileBytes}`);
-        rooted = io.rooted(entry.path);
-      } catch (err) {
-        located[k] = toFerryError(err);
-        continue;
-      }
-      const dir = rooted.slice(0, -1).join('/');
-      if (batch.dirs.has(dir)) {
-        later.push([k, rooted]);
-      } else {
-        batch.dirs.add(dir);
-        await locate(k, rooted);
-      }
-    }
-    let next = 0;
-    const lane = async (): Promise<void> => {
-      while (next < later.length) {
-        const [k, rooted] = later[next++]!;
-        await locate(k, rooted);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(LOCATES_AT_ONCE, later.length) }, lane));
-    return located;
+    return openBatch(message, admission);
   }
 
   /**
@@ -285,8 +153,7 @@ export class BatchUploads implements TransferClaim {
 
   /** Refuses entry `index` of `batch` for `err`, or throws it when it ends the session. */
   #refuse(batch: OpenBatch, index: number, path: string, err: unknown): void {
-    const error = toFerryError(err);
-    if (!ENTRY_SCOPED.has(error.category)) throw error;
+    const error = entryRefusal(err);
     batch.results[index] = { status: 'refused', code: error.wireCode ?? ERROR_CODES.INTERNAL.wire };
     // The log and the dashboard see each file as on the one-file path (server-log.ts).
     this.#io.events.operationRefused(batch.ref, error, path);
@@ -305,7 +172,12 @@ export class BatchUploads implements TransferClaim {
     for (let k = 0; k < entries.length; k++) batch.results[first + k] = { status: 'placed' };
     // 1. Each entry's checks, claim and destination, side by side: each waits on a few filesystem calls
     // (issue 14: one after the other they were most of a batch's time on the event loop).
-    const located = await this.#locateAll(batch, entries);
+    const located = await locateBatchEntries(batch, entries, {
+      io,
+      owner: this,
+      claims: this.#claims,
+      destination: this.#destination,
+    });
     const staging: StagingEntry[] = [];
     for (let k = 0; k < entries.length; k++) {
       const entry = entries[k]!;
@@ -347,35 +219,6 @@ export class BatchUploads implements TransferClaim {
     batch.records.push({ entries: staging, staged });
   }
 
-  /**
-   * Places `entries` (staged); an entry whose name was taken between locating and placing it (a session of
-   * this client still settling the batch this one re-sends, or any other writer) is decided again as an
-   * existing one: compared when #mayCompare allows it, FILE_EXISTS otherwise.
-   */
-  async #placeAll(
-    entries: ReadonlyArray<{ transferId: string; file: SmallFile; staged: StagedEntry }>,
-  ): Promise<SmallFileOutcome[]> {
-    const outcomes = await this.#destination.placeStaged(entries.map(({ staged }) => staged));
-    const again: Array<{ k: number; transferId: string; file: SmallFile }> = [];
-    for (let k = 0; k < entries.length; k++) {
-      if (outcomes[k]!.status !== 'taken') continue;
-      const { transferId, file } = entries[k]!;
-      try {
-        await this.#mayCompare(transferId, file.path, file.data.length);
-        again.push({ k, transferId, file: { ...file, compareExisting: true } });
-      } catch (err) {
-        const error = toFerryError(err);
-        if (!ENTRY_SCOPED.has(error.category)) throw error;
-        outcomes[k] = { status: 'refused', code: error.code };
-      }
-    }
-    if (again.length > 0) {
-      const compared = await this.#destination.place(again);
-      again.forEach(({ k }, j) => (outcomes[k] = compared[j]!));
-    }
-    return outcomes;
-  }
-
   async #settle(batch: OpenBatch): Promise<void> {
     let results: BatchEntryResult[];
     try {
@@ -394,30 +237,21 @@ export class BatchUploads implements TransferClaim {
     const io = this.#io;
     const { storage } = io.ctx;
     const { results } = batch;
-    await batch.chain;
-    const settled = await Promise.allSettled(batch.records.map((record) => record.staged));
-    const failed = settled.find((result) => result.status === 'rejected');
-    if (failed) {
-      for (const result of settled)
-        if (result.status === 'fulfilled') await this.#destination.discard(result.value);
-      throw failed.reason;
-    }
-    const all: Array<StagingEntry & { staged: StagedEntry }> = [];
-    batch.records.forEach((record, r) => {
-      const staged = (settled[r] as PromiseFulfilledResult<StagedEntry[]>).value;
-      record.entries.forEach((entry, k) => all.push({ ...entry, staged: staged[k]! }));
-    });
+    const all = await stagedEntriesOf(batch, this.#destination);
     // Entries a newer session took over meanwhile are left to it; the others are placing from here on.
     const dropped: StagedEntry[] = [];
     const kept = all.filter(({ index, transferId, entry, staged }) => {
-      if (!this.#takenOver.delete(transferId)) return true;
+      if (!this.#claims.tookOver(transferId)) return true;
       dropped.push(staged);
       this.#refuse(batch, index, entry.path, new FerryError('TRANSFER_TAKEN_OVER'));
       return false;
     });
-    for (const { transferId } of kept) this.#claims.set(transferId, batch.placement);
+    for (const { transferId } of kept) this.#claims.placing(transferId, batch.placement);
     await this.#destination.discard(dropped);
-    const outcomes = await this.#placeAll(kept);
+    const outcomes = await placeStagedEntries(kept, {
+      destination: this.#destination,
+      mayCompare: (transferId, path, size) => this.#mayCompare(transferId, path, size),
+    });
     let placedBytes = 0;
     outcomes.forEach((outcome, k) => {
       const { index, bytes, transferId, entry } = kept[k]!;
@@ -461,12 +295,6 @@ export class BatchUploads implements TransferClaim {
     io.ctx.storage.released(batch.promiseId);
     batch.admission();
     batch.placed();
-    for (const transferId of batch.claimed) {
-      this.#takenOver.delete(transferId);
-      if (this.#claims.get(transferId) === batch.placement || this.#claims.get(transferId) === undefined) {
-        this.#claims.delete(transferId);
-        io.ctx.registry.release(transferId, this);
-      }
-    }
+    this.#claims.released(batch.claimed, batch.placement);
   }
 }

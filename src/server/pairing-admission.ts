@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { formatFerryId, shortFerryId } from '../crypto/index.js';
 import { decodePairMessage, errorMessageFor } from '../protocol/index.js';
-import { PairingServer } from '../machines/pairing-exchange.js';
+import { PairingServer } from '../machines/pairing-server.js';
 import type { SecureChannel } from '../channel/index.js';
 import {
   allowClient,

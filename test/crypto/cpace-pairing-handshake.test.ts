@@ -10,12 +10,9 @@ import {
   type PairingCode,
 } from '../../src/crypto/pairing-code.js';
 import { PAIR_MESSAGE_TYPE_CODES, encodeMessage } from '../../src/protocol/index.js';
-import {
-  PairingClient,
-  PairingServer,
-  readPairHelloInviteId,
-  type PairingStep,
-} from '../../src/machines/pairing-exchange.js';
+import { PairingClient } from '../../src/machines/pairing-client.js';
+import { readPairHelloInviteId, type PairingStep } from '../../src/machines/pairing-exchange.js';
+import { PairingServer } from '../../src/machines/pairing-server.js';
 import { FerryError, isFerryError } from '../../src/errors/index.js';
 
 // A Noise session as the pairing sees it: its handshake hash and the two static keys it authenticated.

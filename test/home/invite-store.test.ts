@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { parsePairingCode, randomPairingSecret } from '../../src/crypto/pairing-code.js';
 import { encodeMessage } from '../../src/protocol/index.js';
-import { PairingClient, PairingServer, readPairHelloInviteId } from '../../src/machines/pairing-exchange.js';
+import { PairingClient } from '../../src/machines/pairing-client.js';
+import { readPairHelloInviteId } from '../../src/machines/pairing-exchange.js';
+import { PairingServer } from '../../src/machines/pairing-server.js';
 import { isFerryError } from '../../src/errors/index.js';
 import {
   MAX_LIVE_INVITES,

@@ -16,7 +16,7 @@ import {
   type KeyPair,
 } from '../../src/crypto/index.js';
 import { FramedSocket, MODE_PAIRING, clientHandshake, type SecureChannel } from '../../src/channel/index.js';
-import { PairingClient } from '../../src/machines/pairing-exchange.js';
+import { PairingClient } from '../../src/machines/pairing-client.js';
 import { createInvite, invitesPath, listAllowedClients, listInvites } from '../../src/home/index.js';
 import { ClientSession, pairWithServer, type PairWithServerOptions } from '../../src/client/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';

@@ -10,7 +10,9 @@ import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { FerryError, codeFromWire, toFerryError } from '../../src/errors/index.js';
 import { MESSAGE_TYPE_CODES, decodeMessage } from '../../src/protocol/index.js';
-import { PairingClient, PairingServer, readPairHelloInviteId } from '../../src/machines/pairing-exchange.js';
+import { PairingClient } from '../../src/machines/pairing-client.js';
+import { readPairHelloInviteId } from '../../src/machines/pairing-exchange.js';
+import { PairingServer } from '../../src/machines/pairing-server.js';
 import {
   formatPairingCode,
   generateKeyPair,

@@ -6,13 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { generatePairingCode } from '../../src/crypto/index.js';
 import { isFerryError } from '../../src/errors/index.js';
+import { PairingClient } from '../../src/machines/pairing-client.js';
 import {
   PAIRING_CLIENT_TRANSITIONS,
   PAIRING_SERVER_TRANSITIONS,
-  PairingClient,
-  PairingServer,
   type PairingStep,
 } from '../../src/machines/pairing-exchange.js';
+import { PairingServer } from '../../src/machines/pairing-server.js';
 import { encodeMessage } from '../../src/protocol/index.js';
 
 function leg(): { sid: Buffer; clientStaticKey: Buffer; serverStaticKey: Buffer } {

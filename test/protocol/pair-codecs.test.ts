@@ -11,7 +11,8 @@ import {
   encodeMessage,
   type PairMessageType,
 } from '../../src/protocol/index.js';
-import { PairingClient, PairingServer } from '../../src/machines/pairing-exchange.js';
+import { PairingClient } from '../../src/machines/pairing-client.js';
+import { PairingServer } from '../../src/machines/pairing-server.js';
 
 const leg = () => ({
   sid: randomBytes(32),

@@ -9,7 +9,9 @@ import { readFileSync } from 'node:fs';
 import { pairingMacKey, parsePairingCode } from '../../src/crypto/index.js';
 import { cpaceLvCat } from '../../src/crypto/cpace.js';
 import { decodePairMessage, encodeMessage, type PairMessageType } from '../../src/protocol/index.js';
-import { PairingClient, PairingServer, type PairingStep } from '../../src/machines/pairing-exchange.js';
+import { PairingClient } from '../../src/machines/pairing-client.js';
+import { type PairingStep } from '../../src/machines/pairing-exchange.js';
+import { PairingServer } from '../../src/machines/pairing-server.js';
 
 interface PairingVector {
   name: string;
