@@ -69,7 +69,17 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
   constructor(client: S3Client, location: S3Location, options: { selfCopy?: SelfCopyLimits } = {}) {
     this.location = location;
     this.#tree = new ObjectTree(client, location, options.selfCopy);
-    this.#ctx = { client, bucket: location.bucket, partialPrefix: `${location.prefix}.ferry/partial/` };
+    this.#ctx = {
+      client,
+      bucket: location.bucket,
+      partialPrefix: `${location.prefix}.ferry/partial/`,
+      partLoads: {},
+    };
+  }
+
+  /** ServerObjectStore: who pays a part loaded back while a partial is written (see there). */
+  payPartLoads(pay: (transferId: string, bytes: number) => Promise<void>): void {
+    this.#ctx.partLoads!.pay = pay;
   }
 
   /** The object key of a file at `relativePath` (already checked by the caller, PROTOCOL.md §7.1). */

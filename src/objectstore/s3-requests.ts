@@ -38,6 +38,11 @@ export interface S3Context {
   readonly bucket: string;
   /** `<prefix>.ferry/partial/`: where partials live, beside (and hidden from) the files. */
   readonly partialPrefix: string;
+  /**
+   * Pays for a part loaded back from the store while a partial is written (`S3PartialStore.payPartLoads`),
+   * by the partial's key (its transfer id) and the part's bytes; until a server sets it, nothing is paid.
+   */
+  readonly partLoads?: { pay?: ((key: string, bytes: number) => Promise<void>) | undefined };
 }
 
 export async function getBytes(ctx: S3Context, key: string, range?: string): Promise<Buffer | undefined> {

@@ -280,7 +280,9 @@ export class S3StoredPartial extends S3PartReader implements StoredPartial<S3Tar
     buffer = { bytes: Buffer.alloc(this.layout.lengthOf(part)), high: 0, dirty: false };
     const existing = this.partKey(part);
     if (existing !== undefined) {
-      // Another writer's (or an earlier open's) part: its bytes are the start of ours.
+      // Another writer's (or an earlier open's) part: its bytes are the start of ours. Loading it back is paid
+      // first: writes spread over more parts than are held load and upload a part each, whatever their size.
+      await this.ctx.partLoads?.pay?.(this.#key, this.layout.lengthOf(part));
       const stored = await getBytes(this.ctx, existing);
       if (stored) buffer.high = stored.copy(buffer.bytes, 0, 0, Math.min(stored.length, buffer.bytes.length));
     }

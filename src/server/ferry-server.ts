@@ -203,6 +203,11 @@ export class FerryServer {
     this.#storage = storage;
     this.#partialMaxAgeMs = options.partialMaxAgeMs ?? PARTIAL_MAX_AGE_MS;
     this.#objectStore = options.objectStore;
+    // A part loaded back while an upload is written is store work its data did not pay for: the client pays it.
+    options.objectStore?.payPartLoads?.(async (transferId, bytes) => {
+      const client = registry.clientOf(transferId);
+      if (client) await this.hashCache.spend(client, bytes);
+    });
     this.#logger = logger;
   }
 

@@ -54,6 +54,13 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
    * (SOURCE_CHANGED if it was replaced meanwhile); PATH_NOT_FOUND, or PATH_INVALID for a directory.
    */
   setAttributes(relativePath: string, attributes: { mode: number; mtimeMs: number }): Promise<void>;
+  /**
+   * Sets who pays for a part of a partial loaded back from the store while it is written (by the partial's
+   * transfer id and the part's bytes): an upload holds a few parts in memory, and writes spread over more
+   * parts (open chunks in many parts, fed a few bytes at a time) made each PUT_DATA upload one part and load
+   * another back (docs/SECURITY.md "Object store"). The server pays it from the client's hashing budget.
+   */
+  payPartLoads?(pay: (transferId: string, bytes: number) => Promise<void>): void;
   /** The file at `relativePath`, to send (PATH_NOT_FOUND when there is none). */
   openSource(relativePath: string): Promise<ChunkSource>;
   /**

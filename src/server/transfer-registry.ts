@@ -39,6 +39,8 @@ const MAX_PLACED_REMEMBERED = 10_000;
  */
 export class TransferRegistry {
   readonly #holders = new Map<string, TransferClaim>();
+  /** The client key of each held transfer that was claimed with one (a transfer id is one client's). */
+  readonly #clients = new Map<string, Buffer>();
   readonly #random: (bytes: number) => Uint8Array;
   /** Files placed by a finished transfer: transfer id -> the file's identity (SourceFile.identity). */
   readonly #placed = new Map<string, Buffer>();
@@ -90,6 +92,7 @@ export class TransferRegistry {
       if (this.#holders.get(transferId) === current) this.#holders.delete(transferId);
     }
     this.#holders.set(transferId, claim);
+    if (clientKey) this.#clients.set(transferId, clientKey);
     if (this.#owned.get(transferId)?.claim === claim) return;
     let owned: OwnershipClaim;
     try {
@@ -106,6 +109,7 @@ export class TransferRegistry {
       );
     } catch (err) {
       if (this.#holders.get(transferId) === claim) this.#holders.delete(transferId);
+      if (!this.#holders.has(transferId)) this.#clients.delete(transferId);
       throw err;
     }
     if (this.#holders.get(transferId) !== claim) {
@@ -119,6 +123,7 @@ export class TransferRegistry {
   /** Releases the claim if `claim` holds it (here and, in a cluster, across servers). */
   release(transferId: string, claim: TransferClaim): void {
     if (this.#holders.get(transferId) === claim) this.#holders.delete(transferId);
+    if (!this.#holders.has(transferId)) this.#clients.delete(transferId);
     const owned = this.#owned.get(transferId);
     if (owned?.claim === claim) {
       this.#owned.delete(transferId);
@@ -135,6 +140,11 @@ export class TransferRegistry {
     const target = this.#holders.get(transferId)?.joinTargetOf(transferId);
     if (target === undefined || token.length !== target.token.length) return undefined;
     return timingSafeEqual(target.token, token) ? target.partial : undefined;
+  }
+
+  /** The key of the client whose session holds `transferId` (who pays its store's part loads), if any. */
+  clientOf(transferId: string): Buffer | undefined {
+    return this.#clients.get(transferId);
   }
 
   /** Whether any session holds `transferId` (the partial sweeper leaves those alone). */

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, rename, rm, utimes } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import {
   ChunkHashes,
@@ -25,6 +25,8 @@ const CHECKSUM_BYTES = 32;
 /** An entry's name: 40 hex digits of its place's hash, never a name from a peer. */
 const ENTRY_NAME = /^[0-9a-f]{40}\.leaves$/;
 const TEMP_NAME = /^[0-9a-f]{40}\.leaves\.[0-9a-f]{16}\.tmp$/;
+/** The directory is read again once this fraction of the bound was recorded since (see #evict). */
+const RESCAN_FRACTION = 8;
 
 /** The leaf hashes of one version of a file (PROTOCOL.md §7.2), and its leaves' weak checksums if known. */
 export interface KnownLeaves {
@@ -41,6 +43,8 @@ export interface KnownLeafHashesCounters {
   hits: number;
   misses: number;
   recorded: number;
+  /** Reads of the whole store's directory (at the first record, then after each eighth of its bound recorded). */
+  scans: number;
 }
 
 /**
@@ -71,10 +75,18 @@ export function worthKnowing(size: number): boolean {
 export class KnownLeafHashes {
   readonly dir: string;
   readonly maxBytes: number;
-  readonly counters: KnownLeafHashesCounters = { hits: 0, misses: 0, recorded: 0 };
+  readonly counters: KnownLeafHashesCounters = { hits: 0, misses: 0, recorded: 0, scans: 0 };
   /** Records (and their evictions) one after another, so two never count the directory at once. */
   #writing: Promise<void> = Promise.resolve();
   #made: Promise<void> | undefined;
+  /**
+   * The entries as this process knows them (see #evict), name to bytes, least recently used first (a Map
+   * iterates in insertion order, and a use moves its entry to the end); undefined before the first scan.
+   */
+  #entries: Map<string, number> | undefined;
+  #total = 0;
+  /** Bytes recorded since the directory was last read. */
+  #sinceScan = 0;
 
   /** The one store of `dir` in this process (records to one directory go one after another). */
   static at(dir: string): KnownLeafHashes {
@@ -104,7 +116,10 @@ export class KnownLeafHashes {
     this.counters.hits++;
     // Recently used: eviction takes the oldest modification time first.
     const now = new Date();
-    await utimes(this.#pathOf(place), now, now).catch(() => undefined);
+    const path = this.#pathOf(place);
+    const bytes = this.#entries?.get(basename(path));
+    if (bytes !== undefined) this.#note(basename(path), bytes);
+    await utimes(path, now, now).catch(() => undefined);
     return found;
   }
 
@@ -133,6 +148,7 @@ export class KnownLeafHashes {
 
   /** Removes the entry of `place`, if any (its file is known to have changed). Never throws. */
   async forget(place: string): Promise<void> {
+    this.#drop(basename(this.#pathOf(place)));
     await rm(this.#pathOf(place), { force: true }).catch(() => undefined);
   }
 
@@ -151,27 +167,56 @@ export class KnownLeafHashes {
     await handle.close();
     await rename(temp, path);
     this.counters.recorded++;
+    this.#note(basename(path), bytes.length);
+    this.#sinceScan += bytes.length;
     await this.#evict();
   }
 
-  /** Removes the least recently used entries (and stray temporaries) until the store is within its bound. */
+  /**
+   * Removes the least recently used entries (and stray temporaries) until the store is within its bound. The
+   * directory is read only at the first record and again once an eighth of the bound was recorded since (then
+   * what other processes wrote there counts too); in between, this process's own view is kept current. Reading
+   * it at every record cost O(entries) file system calls per file received (~80 ms of CPU with a full store).
+   */
   async #evict(): Promise<void> {
-    const files: Array<{ path: string; bytes: number; usedMs: number }> = [];
-    let total = 0;
+    if (this.#entries === undefined || this.#sinceScan >= this.maxBytes / RESCAN_FRACTION) await this.#scan();
+    for (const name of [...this.#entries!.keys()]) {
+      if (this.#total <= this.maxBytes) break;
+      await rm(join(this.dir, name), { force: true });
+      this.#drop(name);
+    }
+  }
+
+  /** Reads the directory: every entry and stray temporary, by its size and time of last use (its mtime). */
+  async #scan(): Promise<void> {
+    this.counters.scans++;
+    const files: Array<{ name: string; bytes: number; usedMs: number }> = [];
     for (const name of await readdir(this.dir)) {
       if (!ENTRY_NAME.test(name) && !TEMP_NAME.test(name)) continue;
       const st = await lstat(join(this.dir, name)).catch(() => undefined);
       if (st === undefined || !st.isFile()) continue;
-      files.push({ path: join(this.dir, name), bytes: st.size, usedMs: st.mtimeMs });
-      total += st.size;
+      files.push({ name, bytes: st.size, usedMs: st.mtimeMs });
     }
-    if (total <= this.maxBytes) return;
     files.sort((a, b) => a.usedMs - b.usedMs);
-    for (const file of files) {
-      if (total <= this.maxBytes) break;
-      await rm(file.path, { force: true });
-      total -= file.bytes;
-    }
+    this.#entries = new Map();
+    this.#total = 0;
+    this.#sinceScan = 0;
+    for (const file of files) this.#note(file.name, file.bytes);
+  }
+
+  /** Counts the entry `name` of `bytes` as the most recently used (written or found). */
+  #note(name: string, bytes: number): void {
+    if (this.#entries === undefined) return;
+    this.#drop(name);
+    this.#entries.set(name, bytes);
+    this.#total += bytes;
+  }
+
+  #drop(name: string): void {
+    const bytes = this.#entries?.get(name);
+    if (bytes === undefined) return;
+    this.#entries!.delete(name);
+    this.#total -= bytes;
   }
 
   /** Makes the store's directory (0700), and refuses one that is a link. */
@@ -204,7 +249,10 @@ export class KnownLeafHashes {
       await handle.close();
     }
     const decoded = decodeEntry(bytes, placeHash(place));
-    if (decoded === undefined) await rm(path, { force: true }).catch(() => undefined);
+    if (decoded === undefined) {
+      this.#drop(basename(path));
+      await rm(path, { force: true }).catch(() => undefined);
+    }
     return decoded;
   }
 

@@ -32,6 +32,14 @@ const IDLE_REFRESH_TICKS = 3;
 const KEEPALIVE_MS = 15_000;
 
 /**
+ * An event stream is written only while what it holds unsent is below this. Each snapshot replaces the one
+ * before, so a viewer that does not read (a stalled tab, a suspended laptop, a script that never reads)
+ * loses nothing by missing frames, while writing every frame to it grew the server's memory by a snapshot
+ * per push (4 a second, each up to a few MiB with many live transfers or clients) until TCP gave up.
+ */
+export const DASHBOARD_STREAM_BACKLOG_BYTES = 64 * 1024;
+
+/**
  * The page's Content-Security-Policy: scripts and styles only from this origin (no inline code), data only
  * from this origin, no framing, no forms.
  */
@@ -171,7 +179,7 @@ export class Dashboard {
       dashboard.#schedulePush();
     }, interval).unref();
     dashboard.#keepaliveTimer = setInterval(() => {
-      for (const res of dashboard.#streams) res.write(': keep-alive\n\n');
+      for (const res of dashboard.#streams) writeIfRead(res, ': keep-alive\n\n');
     }, KEEPALIVE_MS).unref();
     return dashboard;
   }
@@ -278,7 +286,7 @@ export class Dashboard {
     this.#pushing = true;
     try {
       const frame = `event: snapshot\ndata: ${await this.#snapshotText()}\n\n`;
-      for (const res of this.#streams) res.write(frame);
+      for (const res of this.#streams) writeIfRead(res, frame);
     } catch {
       // The clients list could not be read this time; the next update tries again.
     } finally {
@@ -314,6 +322,11 @@ export function startDashboard(options: DashboardOptions): Promise<Dashboard> {
 function send(res: ServerResponse, type: string, body: string): void {
   res.writeHead(200, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
   res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+/** Writes `text` to an event stream unless it still holds a backlog: a viewer that does not read misses it. */
+function writeIfRead(res: ServerResponse, text: string): void {
+  if (res.writableLength < DASHBOARD_STREAM_BACKLOG_BYTES) res.write(text);
 }
 
 function plain(res: ServerResponse, status: number, text: string): void {
