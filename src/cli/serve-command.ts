@@ -28,6 +28,7 @@ import { objectStoreFromFlags } from './object-store-flags.js';
 import { admissionFromFlags, ownershipFromFlags } from './coordination-flags.js';
 import { isLoopbackHost, startDashboard, type Dashboard } from '../index.js';
 import { FerryError } from '../errors/index.js';
+import { shellWord } from './shell-word.js';
 
 interface ServeFlags {
   root: string;
@@ -291,9 +292,4 @@ export function registerServeCommand(program: Command): void {
         process.on('SIGTERM', stop);
       });
     });
-}
-
-/** `text` as one shell word: as is when it needs no quoting, else in single quotes (a home with spaces). */
-function shellWord(text: string): string {
-  return /^[A-Za-z0-9_.,:@%+=/-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
