@@ -1,4 +1,4 @@
-import { toFerryError, type FerryError } from '../errors/index.js';
+import { FerryError, toFerryError } from '../errors/index.js';
 import type { ServerAddress } from './client-session.js';
 
 /** `HOST:PORT/path` as the user writes a remote path (IPv6 hosts in brackets); `HOST:PORT` for the root. */
@@ -21,4 +21,20 @@ export function aboutRemotePath(err: unknown, server: ServerAddress, path: strin
     error.category === 'storage' ||
     error.code === 'PERMISSION_DENIED';
   return aboutOperation ? error.about(remoteName(server, path)) : error;
+}
+
+/**
+ * An upload's destination that is a directory on the server: the server refuses it as PATH_INVALID
+ * (`destination is a directory`), which printed "path is not a valid relative path" of a valid path. Said
+ * as a download says it of a local directory (`onThisMachine`): IO_ERROR, is a directory, which neither a
+ * rerun nor `--overwrite` changes.
+ */
+export function directoryOnServer(err: unknown): unknown {
+  const error = toFerryError(err);
+  if (!error.remote || error.code !== 'PATH_INVALID' || error.detail !== 'destination is a directory')
+    return err;
+  return new FerryError('IO_ERROR', 'is a directory (eisdir), which ferry never replaces by a file', {
+    remote: true,
+    cause: error,
+  });
 }
