@@ -1,8 +1,11 @@
-// End to end: `send` whose destination is a directory on the server (`send a.txt HOST/dir/` where dir/a.txt is
-// a directory). The server refuses it as PATH_INVALID `destination is a directory`, which the CLI printed as
-// "path is not a valid relative path" of a valid path, exit 7. It now says what a download says of a local
-// directory in the way: IO_ERROR, is a directory (exit 9, README "Exit codes"), which `--overwrite` does not
-// change; the directory is left as it was, and the other files of the run are still sent.
+// End to end: `send` where the server holds an entry of the other kind: a directory where a file goes
+// (`send a.txt HOST/dir/` where dir/a.txt is a directory), a file where `send -r` makes a directory. The
+// server refuses them as PATH_INVALID (`destination is a directory`, `component N is not a directory`) and
+// FILE_EXISTS (`a file is in the way of the directory`), which the CLI printed as "path is not a valid
+// relative path" of a valid path, "component 2", and "use --overwrite" (which does not help). It now says
+// what a download says of this machine: IO_ERROR, is a directory / not a directory, naming the entry in the
+// way (exit 9, README "Exit codes"), with or without `--overwrite`; nothing is replaced, and the other files
+// of the run are still sent.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -23,6 +26,10 @@ before(async () => {
   await mkdir(join(root, 'dir', 'a.txt', 'inside'), { recursive: true });
   await writeFile(join(dir, 'a.txt'), 'a\n');
   await writeFile(join(dir, 'b.txt'), 'b\n');
+  await mkdir(join(dir, 'tree', 'sub'), { recursive: true });
+  await writeFile(join(dir, 'tree', 'sub', 'f'), 'f\n');
+  await mkdir(join(root, 'tree'));
+  await writeFile(join(root, 'tree', 'sub'), 'a file where the tree has a directory\n');
   ({ clientHome, serverId, server } = await startAdmittedServe(dir, root, ['--log-level', 'warn']));
 });
 
@@ -56,4 +63,25 @@ test('one of several files onto a directory: the others are sent, the run names 
   assertExit(result, 9, 'send of two files');
   assert.match(result.stderr, /^not sent: .*a\.txt IO_ERROR$/m, result.stderr);
   assert.equal(await readFile(join(root, 'dir', 'b.txt'), 'utf8'), 'b\n');
+});
+
+test('send -r of a directory where the server holds a file: not a directory, naming it, not component 2', async () => {
+  const sub = `${server!.address}/tree/sub`;
+  for (const flags of [[], ['--overwrite']]) {
+    const result = await send('-r', ...flags, join(dir, 'tree'), server!.address);
+    assertExit(result, 9, `send -r ${flags.join(' ')}`);
+    const which = `send -r ${flags.join(' ')}:\n${result.stderr}`;
+    assert.ok(
+      result.stderr.includes(`IO_ERROR: file system error: ${sub}: not a directory (enotdir)\n`),
+      which,
+    );
+    assert.ok(
+      result.stderr.includes(
+        `IO_ERROR: file system error: ${sub}: not a directory (enotdir): a file is in the way, which send never replaces by a directory\n`,
+      ),
+      which,
+    );
+    assert.doesNotMatch(result.stderr, /component \d|not a valid relative path|use --overwrite/, which);
+  }
+  assert.equal(await readFile(join(root, 'tree', 'sub'), 'utf8'), 'a file where the tree has a directory\n');
 });
