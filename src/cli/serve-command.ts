@@ -250,7 +250,10 @@ export function registerServeCommand(program: Command): void {
           throw err;
         }
         // The address only: the token is for the operator's terminal, never for a log file.
-        logger.info({ event: 'dashboard', address: dashboard.address }, 'dashboard ready');
+        // `host:port` as the listening line gives its address (an object read `{"host":...}` on a terminal).
+        const { host, port } = dashboard.address;
+        const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+        logger.info({ event: 'dashboard', address }, 'dashboard ready');
       }
       // `ferry invite` on this home prints a `ferry pair` line with this address.
       await recordServeAddress(home, server.addressText);
