@@ -37,7 +37,7 @@ export function registerGetCommand(program: Command): void {
   addTransferFlags(command, 'local');
   addOutputFlags(command);
   addClientFlags(command).action(async (args: string[], flags: GetFlags, cmd: Command) => {
-    const { sources, local } = splitSources(args);
+    const { sources, local } = splitSources(args, flags.recursive ?? false);
     const reporter = new ProgressReporter(flags, { verb: 'received' });
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), sources[0]!, signal);
@@ -74,7 +74,7 @@ export function registerGetCommand(program: Command): void {
  * Remote sources all name the first one's server; a last argument that does not start with that
  * `HOST[:PORT]/` is the local directory (default: the current one).
  */
-function splitSources(args: string[]): { sources: Target[]; local: string } {
+function splitSources(args: string[], recursive: boolean): { sources: Target[]; local: string } {
   if (args.length === 0)
     throw new FerryError('USAGE_INVALID', 'usage: ferry get [-r] HOST[:PORT]/REMOTE_PATH... [LOCAL]');
   const first = parseTarget(args[0]!);
@@ -90,5 +90,12 @@ function splitSources(args: string[]): { sources: Target[]; local: string } {
     checkRemotePath(target);
     return target;
   });
+  // The root alone is a directory: without -r the server would refuse an empty path, naming nothing.
+  if (!recursive && sources.some((source) => source.remotePath === ''))
+    throw new FerryError(
+      'USAGE_INVALID',
+      `is your root on the server, a directory: add -r to get it as a tree, or name a file in it (ferry ls ${first.address} lists them)`,
+      { subject: first.address },
+    );
   return { sources, local: hasLocal ? last : '.' };
 }

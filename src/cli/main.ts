@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_CODES } from '../errors/index.js';
 import { registrarsFor, subcommandOf, type Registrar } from './command-modules.js';
 import { reportError } from './report-error.js';
+import { withKeygenHint } from './keygen-hint.js';
 import type { GlobalOptions } from './cli-context.js';
 
 /** package.json's version: a packed and installed ferry reports the version it was packed as. */
@@ -66,7 +67,8 @@ async function main(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : EXIT_CODES.usage;
     }
     const debug = program.opts<GlobalOptions>().debug === true || argv.includes('--debug');
-    return reportError(err, debug);
+    const command = program.commands.find((c) => c.name() === subcommandOf(args));
+    return reportError(withKeygenHint(err, command), debug);
   }
 }
 

@@ -19,6 +19,14 @@ export interface Target {
  * 7443.
  */
 export function parseTarget(text: string): Target {
+  // `/tmp/x`, `./x`, `~/x` were read as an empty host, `.` or `~`: "not a host name" left the user to find
+  // that the argument in a server's place names a path here (a swapped send/get, a mistyped local side).
+  if (isLocalPathForm(text))
+    throw new FerryError(
+      'USAGE_INVALID',
+      'is a path on this machine, where a server was expected: HOST[:PORT][/REMOTE_PATH]',
+      { subject: text },
+    );
   let hostPort: string;
   let remotePath: string;
   if (text.startsWith('[')) {
@@ -49,6 +57,11 @@ export function parseTarget(text: string): Target {
     remotePath: remotePath.replace(/\/+$/, ''),
     directory: remotePath === '' ? text.endsWith('/') : remotePath.endsWith('/'),
   };
+}
+
+/** `text` can only be a local path: absolute, or starting with `.`, `..` or `~` and a `/` (or alone). */
+export function isLocalPathForm(text: string): boolean {
+  return /^(\/|\.{1,2}(\/|$)|~(\/|$))/.test(text);
 }
 
 /**

@@ -28,6 +28,7 @@ import { objectStoreFromFlags } from './object-store-flags.js';
 import { admissionFromFlags, ownershipFromFlags } from './coordination-flags.js';
 import { isLoopbackHost, startDashboard, type Dashboard } from '../index.js';
 import { FerryError } from '../errors/index.js';
+import { shellWord } from './shell-word.js';
 
 interface ServeFlags {
   root: string;
@@ -249,7 +250,10 @@ export function registerServeCommand(program: Command): void {
           throw err;
         }
         // The address only: the token is for the operator's terminal, never for a log file.
-        logger.info({ event: 'dashboard', address: dashboard.address }, 'dashboard ready');
+        // `host:port` as the listening line gives its address (an object read `{"host":...}` on a terminal).
+        const { host, port } = dashboard.address;
+        const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+        logger.info({ event: 'dashboard', address }, 'dashboard ready');
       }
       // `ferry invite` on this home prints a `ferry pair` line with this address.
       await recordServeAddress(home, server.addressText);
@@ -291,9 +295,4 @@ export function registerServeCommand(program: Command): void {
         process.on('SIGTERM', stop);
       });
     });
-}
-
-/** `text` as one shell word: as is when it needs no quoting, else in single quotes (a home with spaces). */
-function shellWord(text: string): string {
-  return /^[A-Za-z0-9_.,:@%+=/-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }

@@ -15,7 +15,7 @@ import {
   parseThreads,
 } from './parse-option.js';
 import { formatBytes } from './progress-format.js';
-import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
+import { checkRemotePath, isLocalPathForm, parseTarget, type Target } from './parse-target.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 import { DELTA_FLAG_HELP } from './transfer-flags.js';
 
@@ -57,6 +57,9 @@ export function registerSyncCommand(program: Command): void {
   addOutputFlags(command, { tree: true });
   addClientFlags(command).action(async (src: string, dst: string, flags: SyncFlags, cmd: Command) => {
     const upload = await existsHere(src);
+    // A missing SRC spelt as a path here (`/x`, `./x`) is not a server's: said as `send` says it.
+    if (!upload && isLocalPathForm(src))
+      throw new FerryError('PATH_NOT_FOUND', 'nothing to sync from there on this machine', { subject: src });
     // Neither side here: a mistyped local SRC would otherwise be dialled as a host.
     if (!upload && !src.includes('/'))
       throw new FerryError(

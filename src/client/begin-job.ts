@@ -7,7 +7,7 @@ import type { SealPool } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import type { ExtraStreams } from './extra-sessions.js';
 import { failsOnlyThisJob } from './job-failure.js';
-import { aboutRemotePath } from './remote-name.js';
+import { aboutUploadPath } from './remote-name.js';
 import { sendBatch } from './send-batch.js';
 import type { JobResult, SendFilesOptions, UploadJob } from './send-files.js';
 import type { TransferReporting } from './transfer-events.js';
@@ -103,7 +103,7 @@ async function startJob(
     };
     open.begin(subject);
     const named = (err: unknown): never => {
-      throw aboutRemotePath(err, options.server, job.remotePath);
+      throw aboutUploadPath(err, options.server, job.remotePath);
     };
     const pending = await beginUpload(session, subject.file, subject.remotePath, {
       chunkBytes: options.chunkBytes,
@@ -174,7 +174,7 @@ async function startJob(
       },
       (err: unknown) => {
         session.closeRef(ref);
-        throw aboutRemotePath(err, options.server, job.remotePath);
+        throw aboutUploadPath(err, options.server, job.remotePath);
       },
     );
   done.catch(() => undefined);

@@ -1,4 +1,3 @@
-import { basename } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
 import {
   ChunkHashes,
@@ -7,7 +6,7 @@ import {
   LEAF_BYTES,
   type GetStripe,
 } from '../protocol/index.js';
-import { PartialTransfer, partialOwner, type KnownLeafHashes, type RootPath } from '../transfer/index.js';
+import { PartialTransfer, partialOwnership, type KnownLeafHashes, type RootPath } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { PARALLEL_MIN_BYTES } from './upload-file.js';
 import { downloadPartialPaths, downloadPartials } from './download-partials.js';
@@ -92,12 +91,14 @@ export async function beginDownload(
       ? { index: 0, count: streams, minBytes: options.parallelMinBytes ?? PARALLEL_MIN_BYTES }
       : undefined;
   // A server names the file, and so the partial's names: only a partial ferry made is reused or removed.
-  const owner = await partialOwner(paths);
-  if (owner === 'foreign' && !verifyOnly)
-    throw new FerryError(
-      'FILE_EXISTS',
-      `${basename(paths.dataPath)} or ${basename(paths.logPath)} is in the way and was not made by ferry`,
-    );
+  const ownership = await partialOwnership(paths);
+  // Its subject is the file in the way, beside the destination: `onThisMachine` tells the user to remove it
+  // (STATE_FILE_IN_THE_WAY), as `--overwrite` never would.
+  if (ownership.owner === 'foreign' && !verifyOnly)
+    throw new FerryError('FILE_EXISTS', 'a file ferry did not make is in the way of the partial', {
+      subject: ownership.inTheWay,
+    });
+  const owner = ownership.owner;
   if (!verifyOnly) {
     const partial = await PartialTransfer.inspect(downloadPartials, target);
     if (partial && partial.header.chunkBytes === chunkBytes && partial.held.length > 0)

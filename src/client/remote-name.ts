@@ -1,4 +1,4 @@
-import { toFerryError, type FerryError } from '../errors/index.js';
+import { FerryError, toFerryError } from '../errors/index.js';
 import type { ServerAddress } from './server-address.js';
 
 /** `HOST:PORT/path` as the user writes a remote path (IPv6 hosts in brackets); `HOST:PORT` for the root. */
@@ -21,4 +21,41 @@ export function aboutRemotePath(err: unknown, server: ServerAddress, path: strin
     error.category === 'storage' ||
     error.code === 'PERMISSION_DENIED';
   return aboutOperation ? error.about(remoteName(server, path)) : error;
+}
+
+/**
+ * {@link aboutRemotePath} for an upload, with the server's refusals of where an entry goes said as a download
+ * says them of this machine (`onThisMachine`), which neither a rerun nor `--overwrite` changes. The server
+ * put them as PATH_INVALID (`destination is a directory`: "not a valid relative path" of a valid path;
+ * `component N is not a directory`: a number, as the wire carries no path) and FILE_EXISTS (`a file is in
+ * the way of the directory`, whose `--overwrite` advice does not help).
+ */
+export function aboutUploadPath(err: unknown, server: ServerAddress, path: string): FerryError {
+  const error = toFerryError(err);
+  const at = (prefix: string): { cause: FerryError; remote: true; subject: string } => ({
+    cause: error,
+    remote: true,
+    subject: remoteName(server, prefix),
+  });
+  if (!error.remote || error.subject !== undefined) return aboutRemotePath(error, server, path);
+  if (error.code === 'PATH_INVALID' && error.detail === 'destination is a directory')
+    return new FerryError(
+      'IO_ERROR',
+      'is a directory (eisdir), which ferry never replaces by a file',
+      at(path),
+    );
+  const component = /^component (\d+) is not a directory$/.exec(error.detail ?? '');
+  if (error.code === 'PATH_INVALID' && component)
+    return new FerryError(
+      'IO_ERROR',
+      'not a directory (enotdir)',
+      at(path.split('/').slice(0, Number(component[1])).join('/')),
+    );
+  if (error.code === 'FILE_EXISTS' && error.detail === 'a file is in the way of the directory')
+    return new FerryError(
+      'IO_ERROR',
+      'not a directory (enotdir): a file is in the way, which send never replaces by a directory',
+      at(path),
+    );
+  return aboutRemotePath(error, server, path);
 }

@@ -42,7 +42,7 @@ export {
   type ChunkEntry,
   type DecodedChunkLog,
 } from './chunk-log.js';
-export { partialOwner } from './partial-owner.js';
+export { partialOwner, partialOwnership, type PartialOwnership } from './partial-owner.js';
 export { noFollowFlags, openNoFollow, type NoFollowMode } from './open-no-follow.js';
 export { SourceFile, identityOf } from './source-file.js';
 export { assertOpenedAt } from './opened-at.js';

@@ -12,8 +12,19 @@ import type { PartialPaths } from './file-partial-store.js';
  * "Partials ferry did not make").
  */
 export async function partialOwner(paths: PartialPaths): Promise<'none' | 'ferry' | 'foreign'> {
+  return (await partialOwnership(paths)).owner;
+}
+
+/** {@link partialOwner}'s answer, with the file ferry did not make when it is `foreign`. */
+export type PartialOwnership = { owner: 'none' | 'ferry' } | { owner: 'foreign'; inTheWay: string };
+
+/**
+ * As {@link partialOwner}, and which of the two names holds what ferry did not make (the state file when
+ * both do), so a user can be told what to remove: `--overwrite` never replaces it.
+ */
+export async function partialOwnership(paths: PartialPaths): Promise<PartialOwnership> {
   const state = await ChunkLog.identify(paths.logPath);
-  if (state === 'foreign' || state === 'other') return 'foreign';
+  if (state === 'foreign' || state === 'other') return { owner: 'foreign', inTheWay: paths.logPath };
   let dataKind: 'absent' | 'file' | 'other';
   try {
     dataKind = (await lstat(paths.dataPath)).isFile() ? 'file' : 'other';
@@ -21,7 +32,8 @@ export async function partialOwner(paths: PartialPaths): Promise<'none' | 'ferry
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     dataKind = 'absent';
   }
-  if (dataKind === 'other') return 'foreign';
-  if (state === 'absent') return dataKind === 'absent' ? 'none' : 'foreign';
-  return 'ferry';
+  if (dataKind === 'other') return { owner: 'foreign', inTheWay: paths.dataPath };
+  if (state === 'absent')
+    return dataKind === 'absent' ? { owner: 'none' } : { owner: 'foreign', inTheWay: paths.dataPath };
+  return { owner: 'ferry' };
 }

@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { FerryError, toFerryError } from '../errors/index.js';
+import type { GlobalOptions } from './cli-context.js';
+import { shellWord } from './shell-word.js';
+
+/**
+ * KEY_NOT_FOUND says "run `ferry keygen` first", which makes an identity in the default home: a command
+ * given `--home DIR` then failed the same way after it. Names the keygen for the home this command read,
+ * and `serve`'s own `--init`. A refusal that already says which home to pass (`invite`, `allow`: a server's
+ * home was likely meant) carries its home as its subject and is left as it is.
+ */
+export function withKeygenHint(err: unknown, command: Command | undefined): unknown {
+  const error = toFerryError(err);
+  if (error.code !== 'KEY_NOT_FOUND' || error.subject !== undefined || command === undefined) return err;
+  const home = command.optsWithGlobals<GlobalOptions>().home;
+  const hints = [
+    ...(home === undefined ? [] : [`for this home, that is \`ferry --home ${shellWord(home)} keygen\``]),
+    ...(command.name() === 'serve' ? ['or start the server with --init'] : []),
+  ];
+  if (hints.length === 0) return err;
+  return new FerryError('KEY_NOT_FOUND', [error.detail, hints.join(', ')].filter(Boolean).join(': '), {
+    cause: error,
+  });
+}

@@ -1,0 +1,80 @@
+// End to end: `npm start`, the README's first command after `npm ci`, as a user runs it (npm, the package's
+// start script, scripts/start.mjs, `ferry serve`). It rebuilt everything on every start (tsc and the CLI
+// bundle: ~16 CPU s, 40-80 s on a loaded 2-core machine) before the server said a word; on a build that is up
+// to date it now starts the server at once, leaves the build as it is, and the banner says what to do next.
+// Its own ports and directories (extra arguments pass through); its process group dies with the test.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { spawnDaemon, tieProcessGroup } from '../../scripts/cluster/daemon-process.js';
+import { ferryEnv } from '../helpers/cli.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** What `npm run build` writes last (scripts/build-state.mjs). */
+const BUILT = join(ROOT, 'dist', 'cli-bundle', 'main.cjs.cache');
+
+test('npm start on an up-to-date build starts the server without building, and says what to do next', async (t) => {
+  // Never let this test rebuild dist/ under the other tests: it runs only on a build start.mjs finds fresh.
+  const fresh = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      "process.exit((await import('./scripts/build-state.mjs')).buildIsStale() ? 1 : 0)",
+    ],
+    { cwd: ROOT },
+  );
+  assert.equal(fresh.status, 0, 'dist/ is older than src/: run `npm run build` before the tests');
+  const builtAt = (await stat(BUILT)).mtimeMs;
+
+  const dir = await makeTempDir('ferry-e2e-npm-start-');
+  const args = [
+    'start',
+    '--',
+    '--listen',
+    '127.0.0.1:0',
+    '--dashboard',
+    '127.0.0.1:0',
+    '--root',
+    join(dir, 'data'),
+  ];
+  const child = spawnDaemon('npm', args, {
+    cwd: ROOT,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: ferryEnv({ FERRY_HOME: join(dir, 'home'), NO_COLOR: '1' }),
+  });
+  const release = tieProcessGroup(child.pid!);
+  const exited = once(child, 'exit');
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      process.kill(-child.pid!, 'SIGTERM');
+      await exited;
+    }
+    release();
+    await removeTempDir(dir);
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  let stdout = '';
+  const lines = createInterface({ input: child.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    lines.on('line', (line) => {
+      stdout += `${line}\n`;
+      if (/^Watch it: /.test(line)) resolve();
+    });
+    void exited.then(() => reject(new Error(`npm start exited before its banner:\n${stdout}\n${stderr}`)));
+  });
+  assert.match(stderr, /ferry: the build is up to date with src\//, stderr);
+  assert.doesNotMatch(stdout + stderr, /tsc -p|bundle-cli/, 'no build ran');
+  assert.equal((await stat(BUILT)).mtimeMs, builtAt, 'the build is left as it was');
+  assert.ok(stdout.includes(join(dir, 'home')), `serves the home of $FERRY_HOME:\n${stdout}`);
+  assert.match(stdout, /^ {2}dashboard: {2}http:\/\/127\.0\.0\.1:\d+\/\?token=/m, stdout);
+  assert.match(stdout, /^Next, let a client in\./m, stdout);
+});
