@@ -27,9 +27,9 @@
  * The module's memory, shared (its `buffer` is a SharedArrayBuffer, so the leaf hash thread reads it in place
  * too): first the copy area, 2 pages (128 KiB), into which a window held elsewhere is copied, in pieces of
  * that size joined; then, added as they are first taken, at most MAX_SLABS slabs of SLAB_PAGES pages (4 MiB
- * and 192 KiB each: a signing's read buffer of 64 leaves of 4 + 64 KiB, `sign-leaves.ts`), lent to readers
- * whose windows are then summed where they are, with no copy (issue 16: the copy was ~0.085 of the signing's
- * ~0.15 CPU s per GiB for the weak checksums). A WebAssembly memory never shrinks, so the slabs are reused:
+ * and 192 KiB each: a signing's read buffer, 64 leaves of 4 + 64 KiB (`sign-leaves.ts`), or a scan's of
+ * 4 MiB + 2 leaves), lent to readers whose windows are then summed where they are, with no copy (issue 16:
+ * 16384 leaves of 64 KiB took 0.076-0.088 CPU s copied, 0.043-0.057 in place). A WebAssembly memory never shrinks, so the slabs are reused:
  * at most 128 KiB + 4 × 4.19 MiB (16.9 MiB) per process, touched only as far as slabs were lent at once; a
  * buffer asked for beyond that (or larger than a slab, or with no WebAssembly) is a plain SharedArrayBuffer,
  * whose windows are copied.
