@@ -7,11 +7,12 @@
  *
  * The module is assembled below from named instructions (the WebAssembly 2.0 binary format, with the SIMD
  * opcodes of its §5.4.8), so what it does is read here rather than in an opaque blob; it is checked against
- * the textbook definition in test/protocol/rolling-checksum.test.ts. It reads nothing but its own memory,
- * into which each window is copied with Node's one memcpy (`Buffer#fill` with a value of the range's length):
- * the windows mostly live in shared memory (the signing's and the scans' read buffers), and V8's
- * `TypedArray#set` copies out of a SharedArrayBuffer element by element with relaxed atomic loads: 0.28 CPU s
- * per GiB of 64 KiB leaves against 0.08 (the checksum included) this way (issue 16).
+ * the textbook definition in test/protocol/rolling-checksum.test.ts. It reads nothing but its own memory:
+ * a window read into it (`takeWeakChecksumBuffer`, the signing's read buffers) is summed in place; any other
+ * is copied into it with Node's one memcpy (`Buffer#fill` with a value of the range's length): the windows
+ * mostly live in shared memory (the scans' read buffers), and V8's `TypedArray#set` copies out of a
+ * SharedArrayBuffer element by element with relaxed atomic loads: 0.28 CPU s per GiB of 64 KiB leaves
+ * against 0.08 (the checksum included) this way (issue 16).
  *
  * The arithmetic: over 16-byte steps k = 0..K−1 of a window of n = 16K bytes, with p_m the sum of the step's
  * bytes 2m and 2m+1 and e_m its byte 2m (m = 0..7), a = Σ_k Σ_m p_m and b = Σ (n − i)·x_i =
@@ -22,15 +23,33 @@
  * last n mod 16 bytes are added one at a time, as the textbook loop does (a += x; b += a).
  */
 
-/** The module's memory: 2 pages (128 KiB); a longer window is taken in pieces of this size and joined. */
-const MEMORY_PAGES = 2;
-const PIECE_BYTES = MEMORY_PAGES * 65536;
+/**
+ * The module's memory, shared (its `buffer` is a SharedArrayBuffer, so the leaf hash thread reads it in place
+ * too): first the copy area, 2 pages (128 KiB), into which a window held elsewhere is copied, in pieces of
+ * that size joined; then, added as they are first taken, at most MAX_SLABS slabs of SLAB_PAGES pages (4 MiB
+ * and 192 KiB each: a signing's read buffer, 64 leaves of 4 + 64 KiB (`sign-leaves.ts`), or a scan's of
+ * 4 MiB + 2 leaves), lent to readers whose windows are then summed where they are, with no copy (issue 16:
+ * 16384 leaves of 64 KiB took 0.076-0.088 CPU s copied, 0.043-0.057 in place). A WebAssembly memory never shrinks, so the slabs are reused:
+ * at most 128 KiB + 4 × 4.19 MiB (16.9 MiB) per process, touched only as far as slabs were lent at once; a
+ * buffer asked for beyond that (or larger than a slab, or with no WebAssembly) is a plain SharedArrayBuffer,
+ * whose windows are copied.
+ */
+const COPY_PAGES = 2;
+const PIECE_BYTES = COPY_PAGES * 65536;
+const SLAB_PAGES = 67;
+const SLAB_BYTES = SLAB_PAGES * 65536;
+const MAX_SLABS = 4;
 
 /** The exported function, `(start, end) → checksum` over its own memory, and that memory. */
 interface Module {
   readonly checksum: (start: number, end: number) => number;
-  readonly memory: Uint8Array;
+  readonly memory: { readonly buffer: ArrayBufferLike; grow(pages: number): number };
   readonly memoryBuffer: Buffer;
+  /** The memory's buffers (one more at each growth, all views of the same memory from address 0). */
+  readonly views: Set<ArrayBufferLike>;
+  /** Addresses of the slabs not lent now, and how many slabs there are. */
+  readonly freeSlabs: number[];
+  slabs: number;
 }
 
 let loaded: Module | null | undefined;
@@ -38,10 +57,13 @@ let loaded: Module | null | undefined;
 /**
  * The weak checksum of `bytes[start, end)` (as `weakChecksum`), or undefined when this runtime cannot run
  * the SIMD module (no WebAssembly, or it is switched off): the caller's JavaScript loop answers instead.
+ * Bytes in the module's memory (`takeWeakChecksumBuffer`) are summed where they are; others are copied first.
  */
 export function simdWeakChecksum(bytes: Uint8Array, start: number, end: number): number | undefined {
   const simd = (loaded ??= instantiate());
   if (simd === null) return undefined;
+  if (simd.views.has(bytes.buffer))
+    return simd.checksum(bytes.byteOffset + start, bytes.byteOffset + end) >>> 0;
   let a = 0;
   let b = 0;
   for (let at = start; at < end; at += PIECE_BYTES) {
@@ -53,6 +75,40 @@ export function simdWeakChecksum(bytes: Uint8Array, start: number, end: number):
     a = (a + (piece & 0xffff)) | 0;
   }
   return ((a & 0xffff) | (b << 16)) >>> 0;
+}
+
+/**
+ * A buffer of `bytes` bytes of shared memory to read windows into: in the module's memory if a slab is free
+ * (or may still be added), so their weak checksums take no copy; else a plain SharedArrayBuffer. Its bytes
+ * are what the last borrower left. Give it back with `releaseWeakChecksumBuffer` once nothing reads it.
+ */
+export function takeWeakChecksumBuffer(bytes: number): Buffer {
+  const simd = (loaded ??= instantiate());
+  if (simd === null || bytes > SLAB_BYTES) return Buffer.from(new SharedArrayBuffer(bytes));
+  let at = simd.freeSlabs.pop();
+  if (at === undefined && simd.slabs < MAX_SLABS) {
+    try {
+      at = simd.memory.grow(SLAB_PAGES) * 65536;
+      simd.slabs++;
+      simd.views.add(simd.memory.buffer);
+    } catch {
+      // Out of memory for the slab: a plain buffer does.
+    }
+  }
+  if (at === undefined) return Buffer.from(new SharedArrayBuffer(bytes));
+  return Buffer.from(simd.memory.buffer, at, bytes);
+}
+
+/** Whether `bytes` lie in the module's memory, so their checksums take no copy (for tests and benches). */
+export function inWeakChecksumMemory(bytes: Uint8Array): boolean {
+  return loaded?.views.has(bytes.buffer) === true;
+}
+
+/** Gives back a buffer from `takeWeakChecksumBuffer` (a plain one is just left to the collector). */
+export function releaseWeakChecksumBuffer(buffer: Buffer): void {
+  const simd = loaded;
+  if (!simd || !simd.views.has(buffer.buffer) || buffer.byteOffset < PIECE_BYTES) return;
+  if (!simd.freeSlabs.includes(buffer.byteOffset)) simd.freeSlabs.push(buffer.byteOffset);
 }
 
 /** Whether this runtime runs the SIMD module (a test asserts it does here, so the fast path is the one tested). */
@@ -77,9 +133,16 @@ function instantiate(): Module | null {
     if (wasm === undefined || !wasm.validate(bytes)) return null;
     const { exports } = new wasm.Instance(new wasm.Module(bytes));
     const checksum = exports['checksum'] as (start: number, end: number) => number;
-    const memory = exports['memory'] as { buffer: ArrayBuffer };
-    // The memory never grows (nothing in the module grows it), so this view stays valid.
-    return { checksum, memory: new Uint8Array(memory.buffer), memoryBuffer: Buffer.from(memory.buffer) };
+    const memory = exports['memory'] as Module['memory'];
+    // Shared memory is never detached: this view of the copy area stays valid as slabs are added.
+    return {
+      checksum,
+      memory,
+      memoryBuffer: Buffer.from(memory.buffer, 0, PIECE_BYTES),
+      views: new Set([memory.buffer]),
+      freeSlabs: [],
+      slabs: 0,
+    };
   } catch {
     return null;
   }
@@ -276,8 +339,8 @@ function moduleBytes(): Uint8Array {
     ...section(1, vector([[0x60, ...vector([[I32], [I32]]), ...vector([[I32]])]])),
     // function section: one function of type 0
     ...section(3, vector([[0x00]])),
-    // memory section: MEMORY_PAGES pages, no maximum
-    ...section(5, vector([[0x00, ...uleb(MEMORY_PAGES)]])),
+    // memory section: shared (flags 3: a maximum, shared), COPY_PAGES pages, room for MAX_SLABS slabs more
+    ...section(5, vector([[0x03, ...uleb(COPY_PAGES), ...uleb(COPY_PAGES + MAX_SLABS * SLAB_PAGES)]])),
     // export section: the function and the memory
     ...section(
       7,

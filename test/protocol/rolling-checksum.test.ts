@@ -7,7 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LEAF_BYTES } from '../../src/protocol/constants.js';
 import { rollChecksum, scalarWeakChecksum, weakChecksum } from '../../src/protocol/rolling-checksum.js';
-import { simdWeakChecksum, simdWeakChecksumAvailable } from '../../src/protocol/simd-weak-checksum.js';
+import {
+  inWeakChecksumMemory,
+  releaseWeakChecksumBuffer,
+  simdWeakChecksum,
+  simdWeakChecksumAvailable,
+  takeWeakChecksumBuffer,
+} from '../../src/protocol/simd-weak-checksum.js';
 import { SeededRandom } from '../helpers/seeded-random.js';
 
 /** rsync's get_checksum1 as written in Tridgell 1999 §3.2: a = Σ x_i, b = Σ (l − i + 1)·x_i, both mod 2^16. */
@@ -135,4 +141,57 @@ test('weakChecksum over shared memory (the signing and scan buffers) equals the 
         referenceChecksum(bytes, start, end),
         `${path} [${start}, ${end})`,
       );
+});
+
+test('windows in the module memory (summed in place) and the same bytes in a plain Buffer (copied) give equal checksums', () => {
+  // The signing's read buffers live in the SIMD module's memory and are summed where they are (issue 16);
+  // any other bytes are copied in first. Random data at random offsets and lengths, both paths, and the
+  // reference now and then.
+  const next = prng(29);
+  const taken = [4 * LEAF_BYTES + 16, 64 * (LEAF_BYTES + 4)].map((bytes) => takeWeakChecksumBuffer(bytes));
+  try {
+    for (const inPlace of taken) {
+      assert.ok(inWeakChecksumMemory(inPlace), 'a buffer taken is in the module memory');
+      for (let i = 0; i < inPlace.length; i++) inPlace[i] = next() & 0xff;
+      const plain = Buffer.from(inPlace);
+      assert.ok(!inWeakChecksumMemory(plain));
+      for (let round = 0; round < 200; round++) {
+        const length = round % 4 === 0 ? LEAF_BYTES : next() % (3 * LEAF_BYTES);
+        const start = next() % (inPlace.length - length + 1);
+        const view = round % 2 === 0 ? inPlace : inPlace.subarray(start & 0xfff);
+        const from = round % 2 === 0 ? start : start - (start & 0xfff);
+        const other = round % 2 === 0 ? plain : plain.subarray(start & 0xfff);
+        const fast = simdWeakChecksum(view, from, from + length);
+        assert.equal(fast, simdWeakChecksum(other, from, from + length), `[${start}, +${length})`);
+        assert.equal(fast, weakChecksum(view, from, from + length), `[${start}, +${length})`);
+        if (round % 25 === 0) assert.equal(fast, referenceChecksum(view, from, from + length));
+      }
+    }
+  } finally {
+    taken.forEach(releaseWeakChecksumBuffer);
+  }
+});
+
+test('the module memory lends at most its slabs, then plain shared buffers, and takes back what it lent', () => {
+  const taken: Buffer[] = [];
+  try {
+    for (let i = 0; i < 8; i++) taken.push(takeWeakChecksumBuffer(LEAF_BYTES));
+    const inMemory = taken.filter(inWeakChecksumMemory);
+    assert.ok(inMemory.length >= 1 && inMemory.length <= 4, `${inMemory.length} slabs lent`);
+    assert.ok(taken.every((buffer) => buffer.buffer instanceof SharedArrayBuffer));
+    assert.equal(
+      new Set(inMemory.map((buffer) => buffer.byteOffset)).size,
+      inMemory.length,
+      'no slab lent twice',
+    );
+    assert.ok(!inWeakChecksumMemory(takeWeakChecksumBuffer(8 * 1024 * 1024)), 'a buffer larger than a slab');
+    const given = inMemory[0]!;
+    releaseWeakChecksumBuffer(given);
+    taken.splice(taken.indexOf(given), 1);
+    const again = takeWeakChecksumBuffer(LEAF_BYTES);
+    taken.push(again);
+    assert.equal(again.byteOffset, given.byteOffset, 'the slab given back is lent again');
+  } finally {
+    taken.forEach(releaseWeakChecksumBuffer);
+  }
 });
