@@ -58,8 +58,10 @@ export type S3Target = string;
  *
  * Bytes are kept in memory per part until they are uploaded: by `makeDurable` (every part written to, then
  * the state object: data before the log entry vouching for it, PROTOCOL.md §9.2), by `flushWrites`, or when
- * more than `MAX_CACHED_PARTS` (s3-stored-partial.ts) parts are open; `close` drops what was not uploaded. A part is uploaded as its bytes so far (gaps as zeros) and
- * replaced as it grows, so a resume resends at most the missing bytes plus one part.
+ * more than `MAX_CACHED_PARTS` (s3-stored-partial.ts) parts are open or the server's part memory is short
+ * (`holdPartsWith`); a part the store has whole is freed once uploaded; `close` drops what was not uploaded.
+ * A part is uploaded as its bytes so far (gaps as zeros) and replaced as it grows, so a resume resends at most
+ * the missing bytes plus one part.
  */
 export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
   readonly #ctx: S3Context;

@@ -7,18 +7,13 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import type { SecureChannel } from '../../src/channel/index.js';
-import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
-import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
-import { FerryServer } from '../../src/server/index.js';
 import type { PartMemoryOptions } from '../../src/server/part-memory.js';
-import { S3PartialStore } from '../../src/objectstore/index.js';
 import { openAdmittedSession, receiveMessage } from '../helpers/admitted-session.js';
+import { serveObjectStore } from '../helpers/object-store-server.js';
 import { RawUpload } from '../helpers/raw-upload.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { countingClient, useSwiftNode } from '../helpers/swift-node.js';
+import { useSwiftNode } from '../helpers/swift-node.js';
 
 const swift = useSwiftNode();
 const MiB = 1024 * 1024;
@@ -30,33 +25,11 @@ const CHUNKS = SIZE / CHUNK;
 /** The server makes its partials durable every MiB: a part is uploaded (as it is so far) five times. */
 const BATCH = MiB;
 
-async function startServer(
-  t: TestContext,
-  partMemory: PartMemoryOptions,
-): Promise<{ server: FerryServer; key: KeyPair; counts: Map<string, number> }> {
-  const s = swift();
-  const { client, counts } = countingClient(s);
-  const dir = await makeTempDir('ferry-part-memory-');
-  const key = generateKeyPair();
-  const server = await FerryServer.start({
-    root: join(dir, 'root'),
-    port: 0,
-    identity: generateKeyPair(),
-    authorize: (k) =>
-      k.equals(key.publicKey) ? { permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD } : undefined,
-    partialSweepIntervalMs: 0,
-    objectStore: new S3PartialStore(client, {
-      bucket: s.bucket,
-      prefix: `${randomBytes(4).toString('hex')}/`,
-    }),
+function startServer(t: TestContext, partMemory: PartMemoryOptions): ReturnType<typeof serveObjectStore> {
+  return serveObjectStore(t, swift(), `${randomBytes(4).toString('hex')}/`, {
     durableBatchBytes: BATCH,
     partMemory,
   });
-  t.after(async () => {
-    await server.close();
-    await removeTempDir(dir);
-  });
-  return { server, key, counts };
 }
 
 /**
