@@ -33,6 +33,7 @@ import {
   getBytes,
   listKeys,
   putBytes,
+  type PartHold,
   type S3Context,
 } from './s3-requests.js';
 import { S3PartReader, S3StoredPartial } from './s3-stored-partial.js';
@@ -57,8 +58,10 @@ export type S3Target = string;
  *
  * Bytes are kept in memory per part until they are uploaded: by `makeDurable` (every part written to, then
  * the state object: data before the log entry vouching for it, PROTOCOL.md §9.2), by `flushWrites`, or when
- * more than `MAX_CACHED_PARTS` (s3-stored-partial.ts) parts are open; `close` drops what was not uploaded. A part is uploaded as its bytes so far (gaps as zeros) and
- * replaced as it grows, so a resume resends at most the missing bytes plus one part.
+ * more than `MAX_CACHED_PARTS` (s3-stored-partial.ts) parts are open or the server's part memory is short
+ * (`holdPartsWith`); a part the store has whole is freed once uploaded; `close` drops what was not uploaded.
+ * A part is uploaded as its bytes so far (gaps as zeros) and replaced as it grows, so a resume resends at most
+ * the missing bytes plus one part.
  */
 export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
   readonly #ctx: S3Context;
@@ -74,12 +77,18 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
       bucket: location.bucket,
       partialPrefix: `${location.prefix}.ferry/partial/`,
       partLoads: {},
+      partMemory: {},
     };
   }
 
   /** ServerObjectStore: who pays a part loaded back while a partial is written (see there). */
   payPartLoads(pay: (transferId: string, bytes: number) => Promise<void>): void {
     this.#ctx.partLoads!.pay = pay;
+  }
+
+  /** ServerObjectStore: what reserves the memory a partial holds in parts (see there). */
+  holdPartsWith(hold: (transferId: string, floorBytes: number) => PartHold): void {
+    this.#ctx.partMemory!.hold = hold;
   }
 
   /** The object key of a file at `relativePath` (already checked by the caller, PROTOCOL.md §7.1). */
@@ -131,6 +140,25 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
     header: TransferHeader,
     options: OpenPartialOptions,
   ): Promise<StoredPartial<S3Target>> {
+    // Refused (SERVER_BUSY) before a request is made when its largest part does not fit (PartMemory).
+    const hold = this.#ctx.partMemory?.hold?.(
+      key,
+      new PartLayout(header.size, header.chunkBytes).lengthOf(1),
+    );
+    try {
+      return await this.#open(key, header, options, hold);
+    } catch (err) {
+      hold?.release();
+      throw err;
+    }
+  }
+
+  async #open(
+    key: string,
+    header: TransferHeader,
+    options: OpenPartialOptions,
+    hold: PartHold | undefined,
+  ): Promise<StoredPartial<S3Target>> {
     const stateKey = this.#stateKey(key);
     const previous = options.fresh || !options.keepLog ? undefined : await this.#loadState(key);
     if (previous?.finishing !== undefined) {
@@ -148,6 +176,7 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
         restarted: false,
         resumed: true,
         logged: entriesOf(previous),
+        hold,
       });
     }
     // Another source, FRESH, or no log: whatever was there goes, and a new generation starts empty.
@@ -169,6 +198,7 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
       restarted: previous !== undefined,
       resumed: false,
       logged: [],
+      hold,
     });
   }
 

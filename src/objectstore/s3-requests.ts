@@ -43,6 +43,21 @@ export interface S3Context {
    * by the partial's key (its transfer id) and the part's bytes; until a server sets it, nothing is paid.
    */
   readonly partLoads?: { pay?: ((key: string, bytes: number) => Promise<void>) | undefined };
+  /**
+   * Reserves the memory a partial holds in parts (`S3PartialStore.holdPartsWith`), by its key and its largest
+   * part's bytes (the floor, taken at open or thrown); until a server sets it, nothing is bounded but the count.
+   */
+  readonly partMemory?: { hold?: ((key: string, floorBytes: number) => PartHold) | undefined };
+}
+
+/** A partial's share of the server's part memory (the server's PartMemory.hold). */
+export interface PartHold {
+  /** Takes `bytes` more if they fit now, never waiting. */
+  grow(bytes: number): boolean;
+  /** Gives back `bytes` of what grow took. */
+  shrink(bytes: number): void;
+  /** Gives back all; a second call does nothing. */
+  release(): void;
 }
 
 export async function getBytes(ctx: S3Context, key: string, range?: string): Promise<Buffer | undefined> {

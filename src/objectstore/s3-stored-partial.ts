@@ -17,11 +17,15 @@ import {
   getBytes,
   putBytes,
   storeError,
+  type PartHold,
   type S3Context,
 } from './s3-requests.js';
 import type { S3Target } from './s3-partial-store.js';
 
-/** Parts kept in memory per open partial before the least recently used is uploaded and dropped. */
+/**
+ * Parts kept in memory per open partial before the least recently used is uploaded and dropped; fewer when the
+ * server's part memory (the partial's hold) is short. A part the store has whole is dropped at once.
+ */
 const MAX_CACHED_PARTS = 8;
 
 /** Reads a partial's bytes from its part objects with ranged GETs. */
@@ -80,11 +84,35 @@ export class S3PartReader implements StoredPartialReader {
   }
 }
 
-/** A part's bytes in memory: what was written up to `high`, and whether the store has them yet. */
+/**
+ * A part's bytes in memory: what was written up to `high`, which ranges were written (`written`, sorted and
+ * apart: the part is complete when one range covers it), and whether the store has them yet.
+ */
 interface PartBuffer {
   bytes: Buffer;
   high: number;
+  written: Array<[number, number]>;
   dirty: boolean;
+}
+
+/** `ranges` with `[start, end)` added, merged (a sequential writer keeps one range). */
+function withRange(ranges: Array<[number, number]>, start: number, end: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const [a, b] of ranges) {
+    if (b < start || a > end) out.push([a, b]);
+    else {
+      start = Math.min(start, a);
+      end = Math.max(end, b);
+    }
+  }
+  out.push([start, end]);
+  return out.sort((x, y) => x[0] - y[0]);
+}
+
+/** Whether every byte of the part was written (or loaded). */
+function complete(buffer: PartBuffer): boolean {
+  const [first] = buffer.written;
+  return buffer.written.length === 1 && first![0] === 0 && first![1] === buffer.bytes.length;
 }
 
 export interface S3StoredPartialParts {
@@ -95,6 +123,8 @@ export interface S3StoredPartialParts {
   readonly restarted: boolean;
   readonly resumed: boolean;
   readonly logged: readonly ChunkEntry[];
+  /** This partial's share of the server's part memory (its largest part taken already), if bounded. */
+  readonly hold?: PartHold | undefined;
 }
 
 export class S3StoredPartial extends S3PartReader implements StoredPartial<S3Target> {
@@ -118,6 +148,10 @@ export class S3StoredPartial extends S3PartReader implements StoredPartial<S3Tar
   readonly #writer = randomBytes(8).toString('hex');
   /** A resumed partial appends only after `resetLog`, as the file store does. */
   #logReady: boolean;
+  readonly #hold: PartHold | undefined;
+  /** Bytes of the buffers in #parts, and what the hold covers: the floor (the largest part) and what grew. */
+  #heldBytes = 0;
+  #reservedBytes: number;
   /** Every operation runs in order: a write after a read, a makeDurable after the writes it covers. */
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -132,6 +166,8 @@ export class S3StoredPartial extends S3PartReader implements StoredPartial<S3Tar
     this.resumed = parts.resumed;
     this.logged = parts.logged;
     this.#logReady = !parts.resumed;
+    this.#hold = parts.hold;
+    this.#reservedBytes = layout.lengthOf(1);
   }
 
   #serial<T>(run: () => Promise<T>): Promise<T> {
@@ -166,6 +202,7 @@ export class S3StoredPartial extends S3PartReader implements StoredPartial<S3Tar
         const n = Math.min(data.length - done, buffer.bytes.length - within);
         data.copy(buffer.bytes, within, done, done + n);
         buffer.high = Math.max(buffer.high, within + n);
+        buffer.written = withRange(buffer.written, within, within + n);
         buffer.dirty = true;
         done += n;
       }
@@ -267,9 +304,51 @@ export class S3StoredPartial extends S3PartReader implements StoredPartial<S3Tar
   #drop(): void {
     this.closed = true;
     this.#parts.clear();
+    this.#heldBytes = 0;
+    this.#hold?.release();
   }
 
-  /** The part's buffer, loaded from its object when the store has one; evicts the oldest beyond the bound. */
+  /** Frees a part's buffer, and what the hold took for it beyond the floor. */
+  #forget(part: number): void {
+    const buffer = this.#parts.get(part);
+    if (!buffer) return;
+    this.#parts.delete(part);
+    this.#heldBytes -= buffer.bytes.length;
+    const floor = this.layout.lengthOf(1);
+    const spare = this.#reservedBytes - Math.max(floor, this.#heldBytes);
+    if (spare > 0) {
+      this.#hold?.shrink(spare);
+      this.#reservedBytes -= spare;
+    }
+  }
+
+  /** Frees every part the store has whole: no write needs it again (a resume or a stray write loads it, paid). */
+  #forgetStored(): void {
+    for (const [part, buffer] of [...this.#parts]) if (!buffer.dirty && complete(buffer)) this.#forget(part);
+  }
+
+  /**
+   * Room for `bytes` more in memory: within the count, and taken from the hold, or made by storing and freeing
+   * this partial's least recently used parts (the floor covers its largest part, so one always fits).
+   */
+  async #makeRoom(bytes: number): Promise<void> {
+    this.#forgetStored();
+    for (;;) {
+      const short = this.#heldBytes + bytes - this.#reservedBytes;
+      const fits =
+        this.#parts.size < MAX_CACHED_PARTS &&
+        (short <= 0 || this.#hold === undefined || this.#hold.grow(short));
+      if (fits) {
+        if (short > 0 && this.#hold !== undefined) this.#reservedBytes += short;
+        return;
+      }
+      const [oldest, old] = this.#parts.entries().next().value as [number, PartBuffer];
+      if (old.dirty) await this.#upload(oldest, old);
+      this.#forget(oldest);
+    }
+  }
+
+  /** The part's buffer, loaded from its object when the store has one; makes room first (#makeRoom). */
   async #buffer(part: number): Promise<PartBuffer> {
     let buffer = this.#parts.get(part);
     if (buffer) {
@@ -277,7 +356,9 @@ export class S3StoredPartial extends S3PartReader implements StoredPartial<S3Tar
       this.#parts.set(part, buffer);
       return buffer;
     }
-    buffer = { bytes: Buffer.alloc(this.layout.lengthOf(part)), high: 0, dirty: false };
+    const length = this.layout.lengthOf(part);
+    await this.#makeRoom(length);
+    buffer = { bytes: Buffer.alloc(length), high: 0, written: [], dirty: false };
     const existing = this.partKey(part);
     if (existing !== undefined) {
       // Another writer's (or an earlier open's) part: its bytes are the start of ours. Loading it back is paid
@@ -285,13 +366,10 @@ export class S3StoredPartial extends S3PartReader implements StoredPartial<S3Tar
       await this.ctx.partLoads?.pay?.(this.#key, this.layout.lengthOf(part));
       const stored = await getBytes(this.ctx, existing);
       if (stored) buffer.high = stored.copy(buffer.bytes, 0, 0, Math.min(stored.length, buffer.bytes.length));
+      if (buffer.high > 0) buffer.written = [[0, buffer.high]];
     }
     this.#parts.set(part, buffer);
-    while (this.#parts.size > MAX_CACHED_PARTS) {
-      const [oldest, old] = this.#parts.entries().next().value as [number, PartBuffer];
-      if (old.dirty) await this.#upload(oldest, old);
-      this.#parts.delete(oldest);
-    }
+    this.#heldBytes += length;
     return buffer;
   }
 
@@ -307,6 +385,7 @@ export class S3StoredPartial extends S3PartReader implements StoredPartial<S3Tar
 
   async #uploadDirty(): Promise<void> {
     for (const [part, buffer] of this.#parts) if (buffer.dirty) await this.#upload(part, buffer);
+    this.#forgetStored();
   }
 
   /** The object of a part `finish` copies; every part must have been stored by then. */

@@ -36,6 +36,7 @@ import { FileHashCache } from './file-hash-cache.js';
 import { HashBudget, type HashBudgetOptions } from './hash-budget.js';
 import { BatchAdmission, type BatchAdmissionOptions } from './batch-admission.js';
 import { DeltaMemory, type DeltaMemoryOptions } from './delta-memory.js';
+import { PartMemory, type PartMemoryOptions } from './part-memory.js';
 import { StoreHeads, type StoreHeadsOptions } from './store-heads.js';
 import { PairingAdmission, type PairingOptions } from './pairing-admission.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
@@ -114,6 +115,11 @@ export interface ServeOptions {
    */
   deltaMemory?: DeltaMemoryOptions;
   /**
+   * Memory uploads to an `objectStore` may hold in parts at once, per client and in total (defaults 256 MiB and
+   * 1 GiB); an offer whose largest part does not fit is refused with SERVER_BUSY (`PartMemory`).
+   */
+  partMemory?: PartMemoryOptions;
+  /**
    * HEADs an object store makes for requests that send no data (a listing's files' attributes, a batched
    * download's entries): per listing (default 100 000), per client and in total (defaults 1000/s and 2000/s
    * past bursts of 100 000 and 200 000); past a rate the request waits.
@@ -158,6 +164,8 @@ export class FerryServer {
   readonly hashCache: FileHashCache;
   /** Memory held by delta uploads, shared by every client (`DeltaMemory`). */
   readonly deltaMemory: DeltaMemory;
+  /** Memory held in parts by uploads to an object store, shared by every client (`PartMemory`). */
+  readonly partMemory: PartMemory;
   /**
    * Leaf hashes of files this server verified or signed, bound to their identity, under the root's `.ferry/`
    * (issue 16, WARM deltas; `KnownLeafHashes`); undefined with an object store.
@@ -195,6 +203,7 @@ export class FerryServer {
     this.#registry = registry;
     this.hashCache = new FileHashCache(options.hashCacheBytes, new HashBudget(options.hashBudget));
     this.deltaMemory = new DeltaMemory(options.deltaMemory);
+    this.partMemory = new PartMemory(options.partMemory);
     this.knownLeafHashes = options.objectStore
       ? undefined
       : new KnownLeafHashes(join(root, RESERVED_ROOT_COMPONENT, 'leaves'));
@@ -208,6 +217,10 @@ export class FerryServer {
       const client = registry.clientOf(transferId);
       if (client) await this.hashCache.spend(client, bytes);
     });
+    // An upload's parts in memory count for its client (a partial no session claimed, for itself) and in total.
+    options.objectStore?.holdPartsWith?.((transferId, floorBytes) =>
+      this.partMemory.hold(registry.clientOf(transferId)?.toString('hex') ?? transferId, floorBytes),
+    );
     this.#logger = logger;
   }
 

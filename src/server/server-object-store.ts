@@ -1,3 +1,4 @@
+import type { PartHold } from './part-memory.js';
 import type { ChunkSource, SweepablePartialStore } from '../transfer/index.js';
 
 /** An object read back: a ChunkSource of one version, and which upload placed it. */
@@ -61,6 +62,11 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
    * another back (docs/SECURITY.md "Object store"). The server pays it from the client's hashing budget.
    */
   payPartLoads?(pay: (transferId: string, bytes: number) => Promise<void>): void;
+  /**
+   * Sets what reserves the memory a partial holds in parts while it is written (by its transfer id and its
+   * largest part's bytes, taken when it opens: SERVER_BUSY refuses the offer): the server's PartMemory.
+   */
+  holdPartsWith?(hold: (transferId: string, floorBytes: number) => PartHold): void;
   /** The file at `relativePath`, to send (PATH_NOT_FOUND when there is none). */
   openSource(relativePath: string): Promise<ChunkSource>;
   /**

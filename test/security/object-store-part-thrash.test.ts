@@ -10,14 +10,10 @@
 // by the store client's middleware, the budget on an injected clock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { generateKeyPair } from '../../src/crypto/index.js';
-import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD, chunkHashOf } from '../../src/protocol/index.js';
-import { FerryServer } from '../../src/server/index.js';
-import { S3PartialStore } from '../../src/objectstore/index.js';
+import { chunkHashOf } from '../../src/protocol/index.js';
 import { openAdmittedSession, receiveMessage } from '../helpers/admitted-session.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { countingClient, useSwiftNode } from '../helpers/swift-node.js';
+import { serveObjectStore } from '../helpers/object-store-server.js';
+import { useSwiftNode } from '../helpers/swift-node.js';
 
 const swift = useSwiftNode();
 const MiB = 1024 * 1024;
@@ -41,25 +37,10 @@ test('PUT_DATA of a few bytes spread over more parts than the server holds pays 
     clock += ms;
     return Promise.resolve();
   };
-  const s = swift();
-  const { client, counts } = countingClient(s);
-  const dir = await makeTempDir('ferry-part-thrash-');
-  const key = generateKeyPair();
-  const server = await FerryServer.start({
-    root: join(dir, 'root'),
-    port: 0,
-    identity: generateKeyPair(),
-    authorize: (k) =>
-      k.equals(key.publicKey) ? { permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD } : undefined,
-    partialSweepIntervalMs: 0,
-    objectStore: new S3PartialStore(client, { bucket: s.bucket, prefix: 'thrash/' }),
+  const { server, key, counts } = await serveObjectStore(t, swift(), 'thrash/', {
     durableBatchBytes: CHUNK,
     // One MiB at once and one a second, for this client and for all: a part's load waits 5 s of the clock.
     hashBudget: { ...budgetOf(MiB), totalBytesPerSecond: MiB, totalBurstBytes: MiB, now: () => clock, sleep },
-  });
-  t.after(async () => {
-    await server.close();
-    await removeTempDir(dir);
   });
   const session = await openAdmittedSession(t, server.address, key);
   await session.send({

@@ -1,0 +1,37 @@
+// A FerryServer whose root is an object store (a prefix of the Swift node's bucket), for one client key
+// allowed to upload and download, closed with its temporary directory after the test.
+import type { TestContext } from 'node:test';
+import { join } from 'node:path';
+import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
+import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
+import { FerryServer, type ServeOptions } from '../../src/server/index.js';
+import { S3PartialStore } from '../../src/objectstore/index.js';
+import { countingClient, type SwiftForTests } from './swift-node.js';
+import { makeTempDir, removeTempDir } from './temp-dir.js';
+
+/** The server, its client's key, and the store requests it made by command name (countingClient). */
+export async function serveObjectStore(
+  t: TestContext,
+  s: SwiftForTests,
+  prefix: string,
+  options: Partial<ServeOptions>,
+): Promise<{ server: FerryServer; key: KeyPair; counts: Map<string, number> }> {
+  const { client, counts } = countingClient(s);
+  const dir = await makeTempDir('ferry-object-store-');
+  const key = generateKeyPair();
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    port: 0,
+    identity: generateKeyPair(),
+    authorize: (k) =>
+      k.equals(key.publicKey) ? { permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD } : undefined,
+    partialSweepIntervalMs: 0,
+    objectStore: new S3PartialStore(client, { bucket: s.bucket, prefix }),
+    ...options,
+  });
+  t.after(async () => {
+    await server.close();
+    await removeTempDir(dir);
+  });
+  return { server, key, counts };
+}
