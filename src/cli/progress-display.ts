@@ -224,13 +224,16 @@ export class ProgressDisplay {
     const c = this.#c;
     const seconds = summary.durationMs / 1000;
     const rate = seconds > 0 ? summary.transferredBytes / seconds : undefined;
+    const files = `${summary.files} file${summary.files === 1 ? '' : 's'}`;
+    // Identical files were verified in place and nothing of them was sent: "sent 3 files, 3 identical" said
+    // otherwise. The count moved comes first, then how many of them were already there.
     const parts = [
-      `${verb} ${summary.files} file${summary.files === 1 ? '' : 's'}`,
+      summary.identical > 0 ? `${verb} ${summary.files - summary.identical} of ${files}` : `${verb} ${files}`,
       `${formatBytes(summary.bytes)} in ${formatDuration(summary.durationMs)}`,
     ];
     if (summary.transferredBytes > 0) parts.push(`avg ${formatRate(rate)}`);
     if (summary.resumedBytes > 0) parts.push(`${formatBytes(summary.resumedBytes)} resumed`);
-    if (summary.identical > 0) parts.push(`${summary.identical} identical`);
+    if (summary.identical > 0) parts.push(`${summary.identical} already identical, left as they were`);
     if (summary.failed > 0) parts.push(`${summary.failed} failed`);
     if (summary.digest !== undefined) parts.push(`digest ${digestPrefix(summary.digest)}`);
     const text = parts.join(', ');

@@ -96,6 +96,33 @@ test('ProgressDisplay off a terminal prints plain lines: the retry, the file wit
   ]);
 });
 
+test('ProgressDisplay counts identical files apart in its summary: nothing of them was sent', () => {
+  const { stream, text } = sink(false);
+  let now = 0;
+  const clock = (): number => (now += 250);
+  const display = new ProgressDisplay({ mode: 'lines', stream, colors: colorsFor(stream, {}), now: clock });
+  const tally = new TransferTally(clock);
+  const finished = (file: string, identical: boolean): TransferEvent => ({
+    type: 'transfer-finished',
+    direction: 'upload',
+    file,
+    remotePath: file,
+    size: 10,
+    digest: DIGEST,
+    transferredBytes: identical ? 0 : 10,
+    resumedBytes: 0,
+    restarted: false,
+    identical,
+  });
+  for (const event of [finished('a', true), finished('b', true), finished('c', false)]) {
+    tally.add(event);
+    display.handle(event);
+  }
+  display.close(tally.summary(), 'sent');
+  const summary = text().trimEnd().split('\n').at(-1)!;
+  assert.match(summary, /^sent 1 of 3 files, 30 B in .*, 2 already identical, left as they were/);
+});
+
 test('ProgressDisplay on a terminal draws a bar with bytes, percent, speed and ETA, and says when it resumes', () => {
   const text = show('bars', true);
   assert.match(text, ESCAPE, 'a terminal gets cursor control');

@@ -107,7 +107,10 @@ describe(
       const text = screen.join('\n');
       assert.equal(screen.at(-1), 'exit=0', text);
       assert.equal(screen.length, 2, text);
-      assert.match(screen[0]!, /^✓ sent 6 files, 1\.72 MiB in .*, 6 identical$/);
+      assert.match(
+        screen[0]!,
+        /^✓ sent 0 of 6 files, 1\.72 MiB in .*, 6 already identical, left as they were$/,
+      );
     });
   },
 );

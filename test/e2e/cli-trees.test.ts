@@ -116,7 +116,10 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
     assert.doesNotMatch(again.stderr, /identical, skipped/);
     assert.match(
       again.stderr,
-      new RegExp(`^sent ${files.length} files, .*, ${files.length} identical$`, 'm'),
+      new RegExp(
+        `^sent 0 of ${files.length} files, .*, ${files.length} already identical, left as they were$`,
+        'm',
+      ),
     );
     const verbose = await ferry(clientHome, 'send', '-r', '-v', source, `${server.address}/trees`, ...CHUNK);
     assertExit(verbose, 0, 'send -r -v again');
