@@ -101,7 +101,8 @@ export function registerSyncCommand(program: Command): void {
           streams: parseStreams(flags.streams),
           threads: parseThreads(flags.threads),
           onEvent,
-          onSkip: reporter?.onSkip,
+          // A dry run has no progress display: it says what it leaves out itself, as the real run's does.
+          onSkip: reporter?.onSkip ?? ((path, reason) => printer.skipped(path, reason)),
         });
       try {
         printer.summary(reporter ? await reporter.run(work) : await work());
@@ -182,6 +183,16 @@ class SyncPrinter {
       }
     })();
     if (line !== undefined) process.stderr.write(`${this.#flags.dryRun ? 'would ' : ''}${line}\n`);
+  }
+
+  /** A local entry a dry run leaves out (a link out of the tree), said as a real run's display says it. */
+  skipped(path: string, reason: string): void {
+    if (this.#flags.json) {
+      this.#json({ type: 'entry-skipped', path, reason });
+      return;
+    }
+    if (this.#flags.quiet) return;
+    process.stderr.write(`ferry: skipped ${escapeForTerminal(path)}: ${escapeForTerminal(reason)}\n`);
   }
 
   summary(summary: SyncSummary): void {

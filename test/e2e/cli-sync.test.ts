@@ -358,3 +358,34 @@ test('sync up of many changed files sends each as a delta; the re-sync then asks
     .filter((e) => e.type === 'sync-action' && e.action !== 'skip');
   assert.deepEqual(actions, []);
 });
+
+test('sync -n names a link out of the tree it leaves out, as the real run does, in lines and in --json', async () => {
+  const tree = join(dir, 'dry-links');
+  await mkdir(tree);
+  await writeFile(join(tree, 'kept.txt'), 'kept\n');
+  await symlink('../../outside-of-the-tree', join(tree, 'out'));
+  const dry = await sync(tree, remote('-dry-links'), '-n');
+  assertExit(dry, 0, 'sync -n');
+  assert.match(
+    dry.stderr,
+    /^ferry: skipped dry-links\/out: symbolic link points outside the tree$/m,
+    dry.stderr,
+  );
+  const json = await sync(tree, remote('-dry-links'), '-n', '--json');
+  assertExit(json, 0, 'sync -n --json');
+  const events = json.stdout
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.ok(
+    events.some((e) => e['type'] === 'entry-skipped' && e['path'] === 'dry-links/out'),
+    json.stdout,
+  );
+  const real = await sync(tree, remote('-dry-links'));
+  assertExit(real, 0, 'sync');
+  assert.match(
+    real.stderr,
+    /ferry: skipped dry-links\/out: symbolic link points outside the tree/,
+    real.stderr,
+  );
+});
