@@ -1,11 +1,10 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
-import { formatFerryId, type KeyPair } from '../crypto/index.js';
-import type { RekeyClock } from '../channel/index.js';
-import { joinRemotePath, type ParallelOpener } from '../protocol/index.js';
+import { formatFerryId } from '../crypto/index.js';
+import { joinRemotePath } from '../protocol/index.js';
 import { DEFAULT_THREADS, SealPool } from '../transfer/index.js';
-import type { ServerKeyHandler } from './client-session-options.js';
+import type { ClientSessionOptions } from './client-session-options.js';
 import { ClientSession } from './client-session.js';
 import type { ServerAddress } from './server-address.js';
 import { DEFAULT_STREAMS, DeltaLanes, ExtraStreams } from './extra-sessions.js';
@@ -65,28 +64,28 @@ export type SendEvent = TransferEvent;
 
 export type { SessionEvent };
 
-/** How to reach and trust the server, shared by every client operation. */
-export interface ConnectOptions {
+/**
+ * How to reach and trust the server, shared by every client operation: the session's own options
+ * (`ClientSessionOptions`, one place for what they mean) plus where the server is and how to retry.
+ */
+export interface ConnectOptions extends Pick<
+  ClientSessionOptions,
+  | 'identity'
+  | 'verifyServer'
+  | 'connectTimeoutMs'
+  | 'handshakeTimeoutMs'
+  | 'stallTimeoutMs'
+  | 'progressTimeoutMs'
+  | 'progressClock'
+  | 'progressTicker'
+  | 'onServerKey'
+  | 'openPool'
+  | 'rekey'
+> {
   server: ServerAddress;
-  identity: KeyPair;
-  /** Checks the server key before ours is revealed (PROTOCOL.md §3.2.1). */
-  verifyServer: (publicKey: Buffer) => Promise<void> | void;
-  connectTimeoutMs?: number;
-  handshakeTimeoutMs?: number;
-  stallTimeoutMs?: number;
-  /** A server sending only KEEPALIVE: see ClientSessionOptions.progressTimeoutMs (and progressClock). */
-  progressTimeoutMs?: number;
-  progressClock?: () => number;
-  progressTicker?: (check: () => void) => () => void;
   /** Retry behaviour; fields left out take DEFAULT_RETRY_POLICY's. */
   retry?: Partial<RetryPolicy>;
   signal?: AbortSignal;
-  /** Key rotation (PROTOCOL.md §13): see ClientSessionOptions.onServerKey and serverKeyUpdater. */
-  onServerKey?: ServerKeyHandler;
-  /** Worker threads opening and hashing received records: see ClientSessionOptions.openPool. */
-  openPool?: ParallelOpener | undefined;
-  /** The session keys' time bound (PROTOCOL.md §4.3); tests inject a clock. */
-  rekey?: RekeyClock;
 }
 
 export interface SendFilesOptions extends ConnectOptions {
