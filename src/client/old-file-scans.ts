@@ -3,6 +3,7 @@ import { LEAF_BYTES, type BytePiece, type DeltaSignature } from '../protocol/ind
 import {
   PartialTransfer,
   SourceFile,
+  deltaDurableBatchBytes,
   type KnownLeafHashes,
   type PartialStore,
   type RootPath,
@@ -99,7 +100,8 @@ export async function scanOldFile(
       mtimeMs: 0,
       chunkBytes: LEAF_BYTES,
       fresh: true,
-      durableBatchBytes: options.durableBatchBytes,
+      // Mostly the old file's leaves, verified at the speed of memory: batched as a delta upload's server does.
+      durableBatchBytes: deltaDurableBatchBytes(options.durableBatchBytes),
       onDurable: options.onDurable,
       knownLeafHashes: store && { store, place: target.path },
       // As a download's own open: a stripe's GET_END names the digest over the chunks it sent (§5.13.6).

@@ -14,7 +14,7 @@ import {
   type PutOfferMessage,
 } from '../protocol/index.js';
 import {
-  DURABLE_BATCH_BYTES,
+  deltaDurableBatchBytes,
   PartialTransfer,
   SourceFile,
   resolveUnderRoot,
@@ -37,16 +37,6 @@ type UploadTarget = RootPath | string;
 
 /** Finishing (fsync, rename, fsync directory) overlaps the next transfers up to this many at once. */
 const MAX_CONCURRENT_FINISHES = 32;
-
-/**
- * A delta upload makes its verified chunks durable in batches this many times the server's (`durableBatchBytes`,
- * 64 MiB for the default 16): its chunks are mostly copies of the old file, verified at the speed of memory, and
- * every batch is an fdatasync of the data, one of the log and a journal commit each, in a row behind the
- * receiving (issue 16: 60 such pairs for 1 GiB; 1 GiB written with a pair every 16 MiB took 1.25-1.43 s to be
- * durable, every 64 MiB 0.79-1.16 s, at the same CPU). A cut then forgets up to that many verified bytes, which a resume asks for again:
- * copies of the old file, which the server still holds, cheap to send again.
- */
-const DELTA_DURABLE_BATCH_FACTOR = 4;
 
 /** The transfer currently receiving data. */
 type Active =
@@ -433,9 +423,7 @@ export class UploadReceiver implements TransferClaim {
         chunkBytes: offer.chunkBytes,
         fresh: offer.fresh,
         durableBatchBytes:
-          old === undefined
-            ? io.ctx.durableBatchBytes
-            : DELTA_DURABLE_BATCH_FACTOR * (io.ctx.durableBatchBytes ?? DURABLE_BATCH_BYTES),
+          old === undefined ? io.ctx.durableBatchBytes : deltaDurableBatchBytes(io.ctx.durableBatchBytes),
         // The file's leaf hashes, remembered once it is placed under the root (issue 16, WARM deltas).
         knownLeafHashes:
           io.ctx.knownLeafHashes && typeof target !== 'string'

@@ -30,6 +30,7 @@ export {
   type FilePartialStoreOptions,
   type PartialPaths,
 } from './file-partial-store.js';
+export { DELTA_DURABLE_BATCH_FACTOR, deltaDurableBatchBytes } from './delta-durable-batch.js';
 export { MemoryPartialStore, type MemoryPlacedFile } from './memory-partial-store.js';
 export { heldLoggedChunks, verifyLoggedChunks } from './verify-logged-chunks.js';
 export {

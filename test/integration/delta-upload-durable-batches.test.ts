@@ -1,4 +1,4 @@
-// A delta upload's server makes verified chunks durable in batches 4 times its own (upload-receiver.ts,
+// A delta upload's server makes verified chunks durable in batches 4 times its own (delta-durable-batch.ts,
 // DELTA_DURABLE_BATCH_FACTOR): each batch is a sync of the data and one of the log, and a delta's chunks are
 // mostly copies verified at the speed of memory (issue 16). Seen through the server's progress events, which
 // count durable bytes only (PROTOCOL.md §5.7): real TCP on loopback, real files.
