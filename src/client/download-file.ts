@@ -117,8 +117,8 @@ export async function beginDownload(
   // A delta's signature is held in memory until the download ends: a few at once in the process.
   const releaseSlot = delta ? await deltaDownloadSlot() : undefined;
   if (releaseSlot) {
-    try {
-      await session.send({
+    await session
+      .send({
         type: 'GET_REQUEST',
         ref,
         chunkBytes: LEAF_BYTES,
@@ -128,11 +128,11 @@ export async function beginDownload(
         haveDigest: Buffer.alloc(HASH_BYTES),
         ranges: [],
         path: remotePath,
+      })
+      .catch((err: unknown) => {
+        releaseSlot();
+        throw err;
       });
-    } catch (err) {
-      releaseSlot();
-      throw err;
-    }
     receiving = receiveDelta(session, ref, target, paths, ours, options, remotePath, stripe, answered);
   } else {
     await sendRequest(session, ref, remotePath, chunkBytes, verifyOnly, held, stripe);
