@@ -10,6 +10,7 @@ import { PartialTransfer, partialOwnership, type KnownLeafHashes, type RootPath 
 import type { ClientSession } from './client-session.js';
 import { PARALLEL_MIN_BYTES } from './upload-file.js';
 import { downloadPartialPaths, downloadPartials } from './download-partials.js';
+import { deltaDownloadSlot } from './delta-download-slots.js';
 import { deltaBase, receiveDelta } from './receive-delta.js';
 import { receiveDownload, sendRequest } from './receive-download.js';
 
@@ -113,18 +114,25 @@ export async function beginDownload(
   // on to a second ref once its signature is in.
   const answered = { ref, complete: false };
   let receiving: Promise<DownloadResult>;
-  if (delta) {
-    await session.send({
-      type: 'GET_REQUEST',
-      ref,
-      chunkBytes: LEAF_BYTES,
-      verifyOnly: false,
-      signature: true,
-      heldSize: 0,
-      haveDigest: Buffer.alloc(HASH_BYTES),
-      ranges: [],
-      path: remotePath,
-    });
+  // A delta's signature is held in memory until the download ends: a few at once in the process.
+  const releaseSlot = delta ? await deltaDownloadSlot() : undefined;
+  if (releaseSlot) {
+    await session
+      .send({
+        type: 'GET_REQUEST',
+        ref,
+        chunkBytes: LEAF_BYTES,
+        verifyOnly: false,
+        signature: true,
+        heldSize: 0,
+        haveDigest: Buffer.alloc(HASH_BYTES),
+        ranges: [],
+        path: remotePath,
+      })
+      .catch((err: unknown) => {
+        releaseSlot();
+        throw err;
+      });
     receiving = receiveDelta(session, ref, target, paths, ours, options, remotePath, stripe, answered);
   } else {
     await sendRequest(session, ref, remotePath, chunkBytes, verifyOnly, held, stripe);
@@ -143,7 +151,10 @@ export async function beginDownload(
       if (!toFerryError(err).remote && !answered.complete) session.cancelRef(answered.ref);
       throw err;
     })
-    .finally(() => session.closeRef(answered.ref));
+    .finally(() => {
+      session.closeRef(answered.ref);
+      releaseSlot?.();
+    });
   done.catch(() => undefined);
   return { ref, done };
 }

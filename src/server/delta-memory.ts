@@ -1,11 +1,13 @@
 import { LEAF_BYTES } from '../protocol/index.js';
 
+/** The signing's two reads of 64 leaves (sign-leaves.ts, SIGN_READ_LEAVES, with their weak checksums' slots). */
+export const DELTA_SIGNING_READ_BYTES = 8 * 1024 * 1024;
 /**
  * Memory one delta upload's server side may hold apart from the leaf hashes (PROTOCOL.md §5.15): the copies'
- * four 1 MiB read buffers (delta-old-file.ts, COPY_PIECES x COPY_PIECE_BYTES) and the signing's two reads of
- * 64 leaves (sign-leaves.ts, SIGN_READ_LEAVES): 4 + 8 MiB, counted for the whole upload.
+ * four 1 MiB read buffers (delta-old-file.ts, COPY_PIECES x COPY_PIECE_BYTES) and the signing's reads:
+ * 4 + 8 MiB, counted for the whole upload.
  */
-export const DELTA_FIXED_BYTES = 12 * 1024 * 1024;
+export const DELTA_FIXED_BYTES = 4 * 1024 * 1024 + DELTA_SIGNING_READ_BYTES;
 /** Per leaf of the old file: its SHA-256 kept for the copies (32 bytes) and its placed mark (1 byte). */
 export const DELTA_BYTES_PER_LEAF = 33;
 /** Delta memory one client may hold at once, over all its sessions: about four uploads of 1 GiB files. */
@@ -19,6 +21,14 @@ export const DELTA_MEMORY_TOTAL_BYTES = 256 * 1024 * 1024;
 /** What a delta upload of an old file of `oldSize` bytes holds on the server at most. */
 export function deltaMemoryBytes(oldSize: number): number {
   return DELTA_FIXED_BYTES + Math.ceil(oldSize / LEAF_BYTES) * DELTA_BYTES_PER_LEAF;
+}
+
+/**
+ * What signing a file of `size` bytes in leaves for a delta download holds on the server (PROTOCOL.md §5.17.2):
+ * the signing's reads, and per leaf its hash (the download's table, 32 bytes) and weak checksum (4 bytes).
+ */
+export function deltaSigningBytes(size: number): number {
+  return DELTA_SIGNING_READ_BYTES + Math.ceil(size / LEAF_BYTES) * 36;
 }
 
 export interface DeltaMemoryOptions {

@@ -19,6 +19,7 @@ import {
   type KnownLeafHashes,
   streamChunksPooled,
 } from '../transfer/index.js';
+import { deltaSigningBytes } from './delta-memory.js';
 import { patchedSink } from './patched-sink.js';
 import type { SessionIo } from './session-io.js';
 import { STORE_REQUESTS } from './store-heads.js';
@@ -177,6 +178,12 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
               signBlocks(source, ref, effect.blockBytes, (record) => io.send(record), hashes),
               () => machine.signed(),
             );
+          // The signing's reads and tables are held while a client reads its records, as slowly as it likes:
+          // from the delta memory delta uploads reserve, per client and in total (docs/SECURITY.md).
+          const release = await io.ctx.deltaMemory.reserve(
+            io.clientKey.toString('hex'),
+            deltaSigningBytes(source.size),
+          );
           // Weak checksums taken for the store when it lacks them (a file recorded at its upload's finish).
           const weakOut =
             store !== undefined && known?.weak === undefined ? new Uint32Array(hashes.count) : undefined;
@@ -185,7 +192,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
               known: known?.hashes,
               knownWeak: known?.weak,
               weakOut,
-            }),
+            }).finally(release),
             () => {
               // What a whole signing took is known for the next delta against this version, once the check
               // that follows says the file is still the one opened.

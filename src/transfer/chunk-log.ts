@@ -6,6 +6,7 @@ import { HASH_BYTES } from '../protocol/index.js';
 import type { ChunkEntry } from '../machines/index.js';
 import { fsyncDir } from './fsync-dir.js';
 import { openNoFollow } from './open-no-follow.js';
+import { refuseUnlessOurs, writableOnlyByUs } from './writable-only-by-us.js';
 
 // One type for a chunk and its hash, the receiver machine's: what it verified is what the log records.
 export type { ChunkEntry };
@@ -202,6 +203,7 @@ export class ChunkLog {
       throw err;
     }
     try {
+      refuseUnlessOurs(await handle.stat(), path);
       const bytes = await handle.readFile();
       const decoded = decodeChunkLog(bytes);
       if (decoded === undefined || decoded.intactBytes !== bytes.length) {
@@ -228,7 +230,10 @@ export class ChunkLog {
    */
   static async identify(path: string): Promise<'absent' | 'ferry' | 'foreign' | 'other'> {
     try {
-      if (!(await lstat(path)).isFile()) return 'other';
+      const stats = await lstat(path);
+      if (!stats.isFile()) return 'other';
+      // Another user's file (or one others may write) is never ferry's own, whatever it holds.
+      if (!writableOnlyByUs(stats)) return 'foreign';
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
       throw err;
@@ -317,6 +322,8 @@ async function createTemporary(tmp: string): Promise<FileHandle> {
 async function readAll(path: string): Promise<Buffer> {
   const handle = await openNoFollow(path, 'read');
   try {
+    // Checked through the handle read: a log swapped in after `identify` is refused too.
+    refuseUnlessOurs(await handle.stat(), path);
     return await handle.readFile();
   } finally {
     await handle.close();

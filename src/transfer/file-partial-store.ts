@@ -21,6 +21,7 @@ import {
 import { assertWritableTarget, type RootPath } from './root-path.js';
 import { freeReplacedLater, holdReplaced } from './replaced-file.js';
 import { identityOf } from './source-file.js';
+import { refuseUnlessOurs } from './writable-only-by-us.js';
 
 /** Where a partial transfer keeps its bytes and its log of verified chunks. */
 export interface PartialPaths {
@@ -165,6 +166,12 @@ export class FilePartialStore<Key> implements SweepablePartialStore<Key, RootPat
       data = await openNoFollow(dataPath, 'read');
     } catch {
       return undefined;
+    }
+    try {
+      refuseUnlessOurs(await data.stat(), dataPath);
+    } catch (err) {
+      await data.close();
+      throw err;
     }
     // Any doubt (the identity cannot be read) re-hashes.
     const unchangedSinceClose = await unchangedSince(log, data).catch(() => false);
@@ -425,10 +432,19 @@ async function unchangedSince(log: DecodedChunkLog, data: FileHandle): Promise<b
 
 /** Opens an existing data file to resume it; undefined when it is gone. */
 async function openIfPresent(path: string): Promise<FileHandle | undefined> {
+  let handle: FileHandle;
   try {
-    return await openNoFollow(path, 'update');
+    handle = await openNoFollow(path, 'update');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    // Checked through the handle resumed: a data file swapped in after `partialOwner` is refused too.
+    refuseUnlessOurs(await handle.stat(), path);
+    return handle;
+  } catch (err) {
+    await handle.close();
     throw err;
   }
 }

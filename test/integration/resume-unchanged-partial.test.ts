@@ -12,8 +12,8 @@ import { open, readdir, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { FerryServer, serverPartialStore } from '../../src/server/index.js';
-import { getFiles, sendFiles, type SendEvent, type SendFilesOptions } from '../../src/client/index.js';
-import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
+import { sendFiles, type SendEvent, type SendFilesOptions } from '../../src/client/index.js';
+import { PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import {
   ChunkLog,
   type ChunkEntry,
@@ -25,6 +25,7 @@ import {
   type TransferHeader,
 } from '../../src/transfer/index.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
+import { cutDownloadRig } from '../helpers/cut-download-rig.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 
@@ -252,56 +253,9 @@ test('a state file without its closing record (a crash) makes the resume re-hash
   assert.equal(await sha256File(r.finalPath), r.sourceSha);
 });
 
-/** A server to download from through a proxy that cuts the first connection at half, server->client. */
-async function downloadRig(t: TestContext): Promise<{
-  sourceSha: string;
-  dest: string;
-  get: (retries: number) => Promise<{ resumedBytes: number }>;
-}> {
-  const dir = await makeTempDir('ferry-resume-unchanged-get-');
-  const clientIdentity = generateKeyPair();
-  const server = await FerryServer.start({
-    root: join(dir, 'root'),
-    host: '127.0.0.1',
-    port: 0,
-    identity: generateKeyPair(),
-    authorize: () => ({ permissions: PERMISSION_DOWNLOAD }),
-    partialSweepIntervalMs: 0,
-  });
-  const proxy = await FaultProxy.start({
-    target: server.address,
-    plan: (i) =>
-      i === 0 ? { cut: { afterBytes: Math.floor(FILE_BYTES / 2), direction: 'serverToClient' } } : undefined,
-  });
-  t.after(async () => {
-    await proxy.close();
-    await server.close();
-    await removeTempDir(dir);
-  });
-  const sourceSha = await writeRandomFile(join(server.root, 'payload.bin'), FILE_BYTES);
-  const dest = join(dir, 'dest');
-  return {
-    sourceSha,
-    dest,
-    get: async (retries) => {
-      const [result] = await getFiles({
-        server: proxy.address,
-        identity: clientIdentity,
-        verifyServer: () => undefined,
-        retry: { retries },
-        remotePaths: ['payload.bin'],
-        localDir: dest,
-        chunkBytes: CHUNK_BYTES,
-        durableBatchBytes: CHUNK_BYTES,
-      });
-      return result!;
-    },
-  };
-}
-
 test("a cut download's partial is closed with its identity, resumed whole when unchanged, and re-hashed without the chunk rewritten since", async (t) => {
   for (const rewrite of [false, true]) {
-    const r = await downloadRig(t);
+    const r = await cutDownloadRig(t, FILE_BYTES, CHUNK_BYTES);
     await assert.rejects(r.get(0), 'the cut download fails (no retries)');
     const logPath = join(r.dest, '.payload.bin.ferry-state');
     const log = await ChunkLog.load(logPath);
