@@ -1,11 +1,20 @@
 import { FerryError } from '../errors/index.js';
-import { loadS3Store, parseS3Location, type ServerObjectStore } from '../index.js';
+import {
+  SERVER_DEFAULTS,
+  loadS3Store,
+  parseS3Location,
+  type ServeOptions,
+  type ServerObjectStore,
+} from '../index.js';
+import { formatByteSize, parseByteSize } from './parse-option.js';
 
 /** `ferry serve`'s object-store flags (issue 15). */
 export interface ObjectStoreFlags {
   store?: string | undefined;
   s3Endpoint?: string | undefined;
   s3Region?: string | undefined;
+  partMemory?: string | undefined;
+  partMemoryPerClient?: string | undefined;
 }
 
 /**
@@ -15,8 +24,16 @@ export interface ObjectStoreFlags {
  */
 export async function objectStoreFromFlags(flags: ObjectStoreFlags): Promise<ServerObjectStore | undefined> {
   if (flags.store === undefined) {
-    if (flags.s3Endpoint !== undefined || flags.s3Region !== undefined)
-      throw new FerryError('USAGE_INVALID', '--s3-endpoint and --s3-region need --store s3://BUCKET/PREFIX');
+    if (
+      flags.s3Endpoint !== undefined ||
+      flags.s3Region !== undefined ||
+      flags.partMemory !== undefined ||
+      flags.partMemoryPerClient !== undefined
+    )
+      throw new FerryError(
+        'USAGE_INVALID',
+        '--s3-endpoint, --s3-region and --part-memory[-per-client] need --store s3://BUCKET/PREFIX',
+      );
     return undefined;
   }
   const location = parseS3Location(flags.store);
@@ -34,4 +51,36 @@ export async function objectStoreFromFlags(flags: ObjectStoreFlags): Promise<Ser
     endpoint: endpoint?.href.replace(/\/$/, ''),
     region: flags.s3Region ?? process.env.AWS_REGION ?? 'us-east-1',
   });
+}
+
+/** `--part-memory` and `--part-memory-per-client`, for their help: what they bound and their defaults. */
+export const PART_MEMORY_HELP = {
+  total: `with --store: bytes all uploads may hold in memory as parts at once; an offer whose part does not fit is refused with SERVER_BUSY, which clients retry (default ${formatByteSize(SERVER_DEFAULTS.partMemory.totalBytes)})`,
+  perClient: `with --store: the same for one client key, over all its sessions (default ${formatByteSize(SERVER_DEFAULTS.partMemory.perClientBytes)})`,
+};
+
+/**
+ * The server's part memory (`PartMemory`: bytes uploads to an object store hold as parts, per client and in
+ * total) from `--part-memory-per-client` and `--part-memory`, each defaulting to SERVER_DEFAULTS. Refuses 0
+ * (no upload could ever start) and a per-client bound above the total, which could never be reached.
+ */
+export function partMemoryFromFlags(flags: ObjectStoreFlags): NonNullable<ServeOptions['partMemory']> {
+  const bound = (text: string | undefined, flag: string, fallback: number): number => {
+    if (text === undefined) return fallback;
+    const bytes = parseByteSize(text);
+    if (bytes < 1) throw new FerryError('USAGE_INVALID', `${flag} takes 1 byte or more, got ${text}`);
+    return bytes;
+  };
+  const totalBytes = bound(flags.partMemory, '--part-memory', SERVER_DEFAULTS.partMemory.totalBytes);
+  const perClientBytes = bound(
+    flags.partMemoryPerClient,
+    '--part-memory-per-client',
+    SERVER_DEFAULTS.partMemory.perClientBytes,
+  );
+  if (perClientBytes > totalBytes)
+    throw new FerryError(
+      'USAGE_INVALID',
+      `--part-memory-per-client ${formatByteSize(perClientBytes)} is more than --part-memory ${formatByteSize(totalBytes)}`,
+    );
+  return { perClientBytes, totalBytes };
 }

@@ -24,7 +24,7 @@ import { createLogger } from './logger.js';
 import { LOG_LEVELS } from './log-level.js';
 import { applyServeConfig } from './serve-config.js';
 import { tuneServeHeap } from './serve-heap.js';
-import { objectStoreFromFlags } from './object-store-flags.js';
+import { PART_MEMORY_HELP, objectStoreFromFlags, partMemoryFromFlags } from './object-store-flags.js';
 import { admissionFromFlags, ownershipFromFlags } from './coordination-flags.js';
 import { isLoopbackHost, startDashboard, type Dashboard } from '../index.js';
 import { FerryError } from '../errors/index.js';
@@ -54,6 +54,8 @@ interface ServeFlags {
   store?: string;
   s3Endpoint?: string;
   s3Region?: string;
+  partMemory?: string;
+  partMemoryPerClient?: string;
   coordination?: string;
   threads: string;
 }
@@ -148,6 +150,8 @@ export function registerServeCommand(program: Command): void {
     )
     .option('--s3-endpoint <url>', "the object store's S3 endpoint (default AWS's)")
     .option('--s3-region <region>', "the object store's region (default AWS_REGION, else us-east-1)")
+    .option('--part-memory <bytes>', PART_MEMORY_HELP.total)
+    .option('--part-memory-per-client <bytes>', PART_MEMORY_HELP.perClient)
     .option(
       '--coordination <etcd://host:port/prefix>',
       'etcd 3.4 the servers of a cluster share: who may connect (allow-list, invites, revokes) and, with --store, who writes each transfer',
@@ -181,6 +185,7 @@ export function registerServeCommand(program: Command): void {
       const server = await FerryServer.start({
         root: resolve(flags.root),
         objectStore,
+        ...(objectStore ? { partMemory: partMemoryFromFlags(flags) } : {}),
         ...(ownership ? { ownership } : {}),
         host,
         port,

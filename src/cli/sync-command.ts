@@ -1,4 +1,3 @@
-import { lstat, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_STREAMS, DEFAULT_THREADS, syncTree } from '../client-api.js';
@@ -15,8 +14,9 @@ import {
   parseThreads,
 } from './parse-option.js';
 import { formatBytes } from './progress-format.js';
-import { checkRemotePath, isLocalPathForm, parseTarget, type Target } from './parse-target.js';
+import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
+import { syncSides } from './sync-sides.js';
 import { DELTA_FLAG_HELP } from './transfer-flags.js';
 
 interface SyncFlags extends ClientFlags, OutputFlags {
@@ -56,24 +56,7 @@ export function registerSyncCommand(program: Command): void {
     );
   addOutputFlags(command, { tree: true });
   addClientFlags(command).action(async (src: string, dst: string, flags: SyncFlags, cmd: Command) => {
-    const upload = await existsHere(src);
-    // A missing SRC spelt as a path here (`/x`, `./x`) is not a server's: said as `send` says it.
-    if (!upload && isLocalPathForm(src))
-      throw new FerryError('PATH_NOT_FOUND', 'nothing to sync from there on this machine', { subject: src });
-    // Neither side here: a mistyped local SRC would otherwise be dialled as a host.
-    if (!upload && !src.includes('/'))
-      throw new FerryError(
-        'USAGE_INVALID',
-        'no such directory on this machine; a remote SRC is HOST[:PORT]/DIR',
-        {
-          subject: src,
-        },
-      );
-    // As a sync down says of a remote file: not the table's "not a valid relative path" of the walk below.
-    if (upload && (await isNoDirectoryHere(src)))
-      throw new FerryError('USAGE_INVALID', 'the source is a file: sync mirrors directories', {
-        subject: src,
-      });
+    const { upload } = await syncSides(src, dst);
     const target: Target = parseTarget(upload ? dst : src);
     checkRemotePath(target);
     const localDir = upload ? src : dst;
@@ -116,25 +99,6 @@ export function registerSyncCommand(program: Command): void {
       }
     });
   });
-}
-
-/**
- * The local SRC is there and is not a directory, nor a link to one (the directory the user names is theirs,
- * as with `send -r`). A link that leads nowhere is left to the walk, which names why.
- */
-async function isNoDirectoryHere(path: string): Promise<boolean> {
-  return stat(path).then(
-    (stats) => !stats.isDirectory(),
-    () => false,
-  );
-}
-
-/** Whether `path` names an entry on this machine (a link included). */
-async function existsHere(path: string): Promise<boolean> {
-  return lstat(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 /**

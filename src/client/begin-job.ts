@@ -1,7 +1,7 @@
 // Starting the upload jobs of runUploadJobs (send-files.ts) on a session: one file, directory or link
 // (beginJob), or a batch of small files (beginBatch), each settling on its own, a failure of that job alone
 // reported and settled as `failed` instead of ending the run.
-import { toFerryError } from '../errors/index.js';
+import { toFerryError, type FerryError } from '../errors/index.js';
 import { EntryRequest } from '../machines/index.js';
 import type { SealPool } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
@@ -31,11 +31,37 @@ export async function beginBatch(
     if (outcome === 'fallback') return beginJob(session, job, options, reporting);
     const done = outcome.then(
       (result): JobResult => ({ kind: 'file', result }),
-      (err: unknown) => jobFailed(session, job, reporting, err),
+      (err: unknown) => {
+        const error = toFerryError(err);
+        if (!saysNotWhere(error)) return jobFailed(session, job, reporting, error);
+        // Not reported yet: runUploadJobs asks again for this file alone (toAskAlone), whose refusal says it.
+        reporting.open.end({ direction: 'upload', file: job.localPath, remotePath: job.remotePath });
+        const result: JobResult = { kind: 'failed', job, error };
+        askAlone.add(result);
+        return result;
+      },
     );
     done.catch(() => undefined);
     return { done };
   });
+}
+
+/**
+ * The batch's files refused with a code that cannot say what is wrong where (PATH_INVALID: the client checked
+ * the path's form, so the server's tree refused it: a directory where the file goes, a file where a directory
+ * of its path is). BATCH_DONE carries a code per entry and nothing else (PROTOCOL.md §5.14), and the user saw
+ * "path is not a valid relative path" of a valid path; the one-file path's refusal names the entry in the way
+ * (aboutUploadPath), so runUploadJobs asks the server again for each of these files alone.
+ */
+const askAlone = new WeakSet<JobResult>();
+
+/** Whether `result` is a batched file's refusal not reported yet, to ask again alone (see askAlone). */
+export function toAskAlone(result: JobResult | undefined): boolean {
+  return result !== undefined && askAlone.has(result);
+}
+
+function saysNotWhere(error: FerryError): boolean {
+  return error.remote && error.code === 'PATH_INVALID';
 }
 
 /**

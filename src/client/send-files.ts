@@ -12,7 +12,7 @@ import { InFlightWindow } from './in-flight-window.js';
 import { jobsFailedError, type JobFailure } from './job-failure.js';
 import type { UploadResult } from './upload-file.js';
 import { MAX_BATCHES_IN_FLIGHT } from '../machines/index.js';
-import { beginBatch, beginJob } from './begin-job.js';
+import { beginBatch, beginJob, toAskAlone } from './begin-job.js';
 import { batchHasRoom, batchable } from './send-batch.js';
 import { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './retry-policy.js';
 import { OpenTransfers, type SessionEvent, type TransferEvent } from './transfer-events.js';
@@ -220,6 +220,14 @@ export async function runUploadJobs(
                 )
               : beginJob(session, job, { ...options, extras, sealPool }, reporting),
           );
+        }
+        await window.drain();
+        // Batched files refused with a code that says nothing of where (toAskAlone), asked again alone now
+        // that no batch is in flight (PROTOCOL.md §5.14: no PUT_BATCH while an upload is open).
+        for (let index = 0; index < all.length; index++) {
+          if (!toAskAlone(results[index])) continue;
+          const job = all[index]!;
+          await window.add(index, () => beginJob(session, job, { ...options, extras, sealPool }, reporting));
         }
         await window.drain();
         await Promise.all([extras.end(), deltaLanes.end()]);

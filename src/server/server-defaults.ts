@@ -4,6 +4,11 @@ import { DURABLE_BATCH_BYTES } from '../transfer/index.js';
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-gate.js';
 import { DEFAULT_HANDSHAKE_RATE_LIMITS, type HandshakeRateLimits } from './handshake-rate-limit.js';
 import { SERVER_IDLE_TIMEOUT_MS } from './ferry-server.js';
+import {
+  PART_MEMORY_PER_CLIENT_BYTES,
+  PART_MEMORY_TOTAL_BYTES,
+  type PartMemoryOptions,
+} from './part-memory.js';
 import { PARTIAL_MAX_AGE_MS } from './partial-sweeper.js';
 import { MAX_PARTIALS_PER_CLIENT, MIN_FREE_DISK_BYTES } from './storage-limits.js';
 
@@ -27,6 +32,8 @@ export const SERVER_DEFAULTS: {
    * (docs/SECURITY.md, "Handshakes under load"; the reasoning in full at DEFAULT_HANDSHAKE_RATE_LIMITS).
    */
   readonly handshakeRate: Readonly<HandshakeRateLimits>;
+  /** Bytes uploads to an object store may hold in parts, per client and in total (`PartMemory`). */
+  readonly partMemory: Readonly<Required<PartMemoryOptions>>;
 } = Object.freeze({
   port: DEFAULT_PORT,
   handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
@@ -37,4 +44,8 @@ export const SERVER_DEFAULTS: {
   maxPartialsPerClient: MAX_PARTIALS_PER_CLIENT,
   limits: DEFAULT_CONNECTION_LIMITS,
   handshakeRate: DEFAULT_HANDSHAKE_RATE_LIMITS,
+  partMemory: Object.freeze({
+    perClientBytes: PART_MEMORY_PER_CLIENT_BYTES,
+    totalBytes: PART_MEMORY_TOTAL_BYTES,
+  }),
 });

@@ -6,6 +6,11 @@
 // what a download says of this machine: IO_ERROR, is a directory / not a directory, naming the entry in the
 // way (exit 9, README "Exit codes"), with or without `--overwrite`; nothing is replaced, and the other files
 // of the run are still sent.
+//
+// Small files of `send -r` travel in batches (PROTOCOL.md §5.14), whose answer carries a code per file and
+// nothing else: such a file onto a directory, or under a file, said PATH_INVALID "path is not a valid relative
+// path" (exit 7). It is now asked for again alone once no batch is in flight (no wire change: the server still
+// sends no path) and says what the one-file path says; each failure is reported once.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -30,6 +35,12 @@ before(async () => {
   await writeFile(join(dir, 'tree', 'sub', 'f'), 'f\n');
   await mkdir(join(root, 'tree'));
   await writeFile(join(root, 'tree', 'sub'), 'a file where the tree has a directory\n');
+  const batch = join(dir, 'batch');
+  await mkdir(join(batch, 'sub'), { recursive: true });
+  for (const name of ['a.txt', 'b.txt', 'c.txt', 'sub/f', 'sub/g'])
+    await writeFile(join(batch, name), `${name}\n`);
+  await mkdir(join(root, 'batch', 'b.txt', 'inside'), { recursive: true });
+  await writeFile(join(root, 'batch', 'sub'), 'a file where the tree has a directory\n');
   ({ clientHome, serverId, server } = await startAdmittedServe(dir, root, ['--log-level', 'warn']));
 });
 
@@ -84,4 +95,58 @@ test('send -r of a directory where the server holds a file: not a directory, nam
     assert.doesNotMatch(result.stderr, /component \d|not a valid relative path|use --overwrite/, which);
   }
   assert.equal(await readFile(join(root, 'tree', 'sub'), 'utf8'), 'a file where the tree has a directory\n');
+});
+
+test('a batched file onto a directory, or under a file, says what the one-file path says', async () => {
+  const at = (path: string): string => `${server!.address}/${path}`;
+  for (const flags of [[], ['--overwrite']]) {
+    const result = await send('-r', ...flags, join(dir, 'batch'), server!.address);
+    const which = `send -r ${flags.join(' ')}:\n${result.stderr}`;
+    assertExit(result, 9, which);
+    assert.ok(
+      result.stderr.includes(
+        `b.txt IO_ERROR: file system error: ${at('batch/b.txt')}: is a directory (eisdir), which ferry never replaces by a file\n`,
+      ),
+      which,
+    );
+    for (const name of ['f', 'g'])
+      assert.ok(
+        result.stderr.includes(
+          `sub/${name} IO_ERROR: file system error: ${at('batch/sub')}: not a directory (enotdir)\n`,
+        ),
+        which,
+      );
+    assert.doesNotMatch(result.stderr, /PATH_INVALID|not a valid relative path|component \d/, which);
+  }
+  assert.deepEqual(
+    await readdir(join(root, 'batch', 'b.txt')),
+    ['inside'],
+    'the directory is left as it was',
+  );
+  assert.equal(await readFile(join(root, 'batch', 'a.txt'), 'utf8'), 'a.txt\n');
+  assert.equal(await readFile(join(root, 'batch', 'c.txt'), 'utf8'), 'c.txt\n');
+});
+
+test('--json: each such file fails once, with the one-file code and message', async () => {
+  const result = await send('-r', '--json', join(dir, 'batch'), server!.address);
+  assertExit(result, 9, 'send -r --json');
+  const events = result.stdout
+    .trim()
+    .split('\n')
+    .map(
+      (line) => JSON.parse(line) as { type: string; remotePath?: string; code?: string; message?: string },
+    );
+  const failed = events.filter((event) => event.type === 'transfer-failed');
+  assert.deepEqual(
+    failed.map((event) => [event.remotePath, event.code]).sort(),
+    [
+      ['batch/b.txt', 'IO_ERROR'],
+      ['batch/sub/f', 'IO_ERROR'],
+      ['batch/sub/g', 'IO_ERROR'],
+    ],
+    result.stdout,
+  );
+  const summary = events.at(-1) as { type: string; code?: string; failed?: number };
+  assert.equal(summary.type, 'summary');
+  assert.equal(summary.code, 'IO_ERROR');
 });
