@@ -51,6 +51,8 @@ export interface FilePartialStoreOptions {
   readonly markWithState?: boolean;
   /** How a finish lets go of the file it replaced (`freeReplacedLater`'s seam; tests hold it). */
   readonly freeReplaced?: (release: () => Promise<void>) => void;
+  /** Each partial's writes through libuv's pool go one at a time (`BatchedWriterOptions.oneAtATime`). */
+  readonly oneWriteAtATime?: boolean;
 }
 
 const HEADER_BYTES = 20;
@@ -86,11 +88,13 @@ export class FilePartialStore<Key> implements SweepablePartialStore<Key, RootPat
   readonly #layout: FilePartialLayout<Key>;
   readonly #markWithState: boolean;
   readonly #freeReplaced: FilePartialStoreOptions['freeReplaced'];
+  readonly #oneWriteAtATime: boolean;
 
   constructor(layout: FilePartialLayout<Key>, options: FilePartialStoreOptions = {}) {
     this.#layout = layout;
     this.#markWithState = options.markWithState ?? false;
     this.#freeReplaced = options.freeReplaced;
+    this.#oneWriteAtATime = options.oneWriteAtATime ?? false;
   }
 
   async open(
@@ -152,6 +156,7 @@ export class FilePartialStore<Key> implements SweepablePartialStore<Key, RootPat
       logged: resumed ? previous!.entries : [],
       unchangedSinceClose,
       freeReplaced: this.#freeReplaced,
+      oneWriteAtATime: this.#oneWriteAtATime,
     });
   }
 
@@ -239,6 +244,7 @@ interface FileStoredPartialParts {
   readonly logged: readonly ChunkEntry[];
   readonly unchangedSinceClose: boolean;
   readonly freeReplaced: FilePartialStoreOptions['freeReplaced'];
+  readonly oneWriteAtATime: boolean;
 }
 
 /** One open partial of a {@link FilePartialStore}. */
@@ -262,7 +268,7 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
   constructor(parts: FileStoredPartialParts) {
     super(parts.data);
     this.#data = parts.data;
-    this.#writer = new BatchedWriter(parts.data);
+    this.#writer = new BatchedWriter(parts.data, { oneAtATime: parts.oneWriteAtATime });
     this.#log = parts.log;
     this.#dataPath = parts.dataPath;
     this.#logPath = parts.logPath;
