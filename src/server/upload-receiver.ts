@@ -538,6 +538,7 @@ export class UploadReceiver implements TransferClaim {
       const digest = await active.partial.finish(expected, active.target, {
         mode: active.offer.mode,
         overwrite: active.offer.overwrite,
+        rememberLater: true,
       });
       io.ctx.storage.placed(active.transferId);
       if (typeof active.target === 'string' && active.offer.replaceDir)
@@ -549,7 +550,11 @@ export class UploadReceiver implements TransferClaim {
         transferredBytes: active.receivedBytes,
         identical: false,
       });
-      await io.send({ type: 'PUT_DONE', ref: active.ref, identical: false, fileDigest: digest });
+      const answered = io.send({ type: 'PUT_DONE', ref: active.ref, identical: false, fileDigest: digest });
+      // A cache for the next delta against the file, recorded once PUT_DONE is sealed and handed to the
+      // socket (before any wait for it to drain): the answer does not wait for the record's encoding.
+      active.partial.rememberPlaced();
+      await answered;
     } catch (err) {
       await active.partial.close().catch(() => undefined);
       // A failed finish may have discarded the partial (DIGEST_MISMATCH): then its promise ends too.

@@ -6,9 +6,20 @@ export const BATCH_BYTES = 1024 * 1024;
 /** Writes in flight beyond this many bytes make the caller wait: the disk pushes back on the socket. */
 const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
 
+export interface BatchedWriterOptions {
+  /**
+   * Batches written through libuv's pool go one at a time, the next queued behind the last (the receive
+   * pool's writes never wait): several pool threads writing one file at once spin on its inode lock, which a
+   * buffered write holds throughout (issue 16: 0.12 CPU s of a 1 GiB delta upload's server placing the old
+   * file's leaves, for no more speed). Not for every writer: queued, a download's receiver releases its
+   * receive blocks later and pays for new ones (client CPU +0.6 s per GiB downloaded).
+   */
+  readonly oneAtATime?: boolean;
+}
+
 /**
  * Positional writes without a round trip each: contiguous pieces are gathered into batches written with
- * `writev` while the caller goes on, one batch at a time, and the caller waits only when too much is queued. Buffers handed
+ * `writev` while the caller goes on, and the caller waits only when too much is in flight. Buffers handed
  * in must not change until `flush()` resolves. The first write error is kept and thrown to the next caller.
  * Each buffer is the writer's alone once handed in: once its batch is written, it is released
  * (`releaseReceived`), so a receive block whose data it was may be reused. A batch made only of data in the
@@ -21,12 +32,16 @@ export class BatchedWriter {
   #batch: { position: number; buffers: Buffer[]; bytes: number } | undefined;
   readonly #inFlight = new Set<Promise<void>>();
   #inFlightBytes = 0;
-  /** The last batch's write, queued or running: the next one starts after it (`#submit`). */
-  #writing: Promise<void> = Promise.resolve();
+  /** The last batch written through libuv's pool, queued or running: the next one starts after it. */
+  #libuvWrites: Promise<void> = Promise.resolve();
   #error: Error | undefined;
 
-  constructor(handle: FileHandle) {
+  /** Whether batches written through libuv's pool go one at a time (`BatchedWriterOptions`). */
+  readonly #oneAtATime: boolean;
+
+  constructor(handle: FileHandle, options: BatchedWriterOptions = {}) {
     this.#handle = handle;
+    this.#oneAtATime = options.oneAtATime ?? false;
   }
 
   /** Queues `data` for `position`; resolves at once unless too much is already in flight. */
@@ -65,29 +80,28 @@ export class BatchedWriter {
     this.#batch = undefined;
     if (!batch) return;
     this.#inFlightBytes += batch.bytes;
-    // One write of this file at a time, the next batch queued behind it (issue 16: several of libuv's pool
-    // threads writing one file at once spun on its inode lock, ~0.1 CPU s per GiB written, for no more speed:
-    // a buffered write holds that lock throughout).
-    const run = this.#writing.then(() => this.#writeBatch(batch));
-    this.#writing = run;
+    const offThread = offThreadWriterOf(batch.buffers);
+    const written = (): Promise<void> =>
+      offThread
+        ? offThread.writev(this.#handle.fd, batch.buffers, batch.position)
+        : writeAll(this.#handle, batch.buffers, batch.position);
+    const writing =
+      offThread || !this.#oneAtATime
+        ? written()
+        : (this.#libuvWrites = this.#libuvWrites.then(written, written));
+    const run = writing.then(
+      () => {
+        for (const buffer of batch.buffers) releaseReceived(buffer);
+      },
+      (err: unknown) => {
+        this.#error ??= err instanceof Error ? err : new Error(String(err));
+      },
+    );
     const tracked = run.finally(() => {
       this.#inFlight.delete(tracked);
       this.#inFlightBytes -= batch.bytes;
     });
     this.#inFlight.add(tracked);
-  }
-
-  /** Writes `batch`; never rejects (the first error is kept for the next caller). */
-  async #writeBatch(batch: { position: number; buffers: Buffer[] }): Promise<void> {
-    const offThread = offThreadWriterOf(batch.buffers);
-    try {
-      await (offThread
-        ? offThread.writev(this.#handle.fd, batch.buffers, batch.position)
-        : writeAll(this.#handle, batch.buffers, batch.position));
-      for (const buffer of batch.buffers) releaseReceived(buffer);
-    } catch (err) {
-      this.#error ??= err instanceof Error ? err : new Error(String(err));
-    }
   }
 
   #throwIfFailed(): void {
