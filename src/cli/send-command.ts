@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
 import { DEFAULT_THREADS, sendPaths } from '../client-api.js';
 import { homeOf } from './cli-context.js';
+import { withLocalNameHint } from './local-name-hint.js';
 import { checkRemotePath, parseTarget } from './parse-target.js';
 import { parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
 import { addTransferFlags, type TransferFlags } from './transfer-flags.js';
@@ -45,22 +46,24 @@ export function registerSendCommand(program: Command): void {
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);
       try {
-        await reporter.run(() =>
-          sendPaths({
-            ...connect,
-            paths: args.slice(0, -1),
-            remotePath: target.remotePath,
-            remoteIsDirectory: target.directory,
-            recursive: flags.recursive ?? false,
-            mkdir: flags.mkdir ?? false,
-            chunkBytes: parseChunkSize(flags.chunkSize),
-            streams: parseStreams(flags.streams),
-            threads: parseThreads(flags.threads),
-            overwrite: flags.overwrite ?? false,
-            delta: flags.delta,
-            onEvent: reporter.onEvent,
-            onSkip: reporter.onSkip,
-          }),
+        await withLocalNameHint(args[args.length - 1]!, () =>
+          reporter.run(() =>
+            sendPaths({
+              ...connect,
+              paths: args.slice(0, -1),
+              remotePath: target.remotePath,
+              remoteIsDirectory: target.directory,
+              recursive: flags.recursive ?? false,
+              mkdir: flags.mkdir ?? false,
+              chunkBytes: parseChunkSize(flags.chunkSize),
+              streams: parseStreams(flags.streams),
+              threads: parseThreads(flags.threads),
+              overwrite: flags.overwrite ?? false,
+              delta: flags.delta,
+              onEvent: reporter.onEvent,
+              onSkip: reporter.onSkip,
+            }),
+          ),
         );
       } catch (err) {
         if (signal.aborted)

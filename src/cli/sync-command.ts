@@ -17,6 +17,7 @@ import { formatBytes } from './progress-format.js';
 import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 import { syncSides } from './sync-sides.js';
+import { withLocalNameHint } from './local-name-hint.js';
 import { DELTA_FLAG_HELP } from './transfer-flags.js';
 
 interface SyncFlags extends ClientFlags, OutputFlags {
@@ -88,7 +89,8 @@ export function registerSyncCommand(program: Command): void {
           onSkip: reporter?.onSkip ?? ((path, reason) => printer.skipped(path, reason)),
         });
       try {
-        printer.summary(reporter ? await reporter.run(work) : await work());
+        const run = (): Promise<SyncSummary> => (reporter ? reporter.run(work) : work());
+        printer.summary(await withLocalNameHint(upload ? dst : src, run));
       } catch (err) {
         if (signal.aborted)
           throw new FerryError(
