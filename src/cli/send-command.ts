@@ -46,24 +46,22 @@ export function registerSendCommand(program: Command): void {
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);
       try {
-        await withLocalNameHint(args[args.length - 1]!, () =>
-          reporter.run(() =>
-            sendPaths({
-              ...connect,
-              paths: args.slice(0, -1),
-              remotePath: target.remotePath,
-              remoteIsDirectory: target.directory,
-              recursive: flags.recursive ?? false,
-              mkdir: flags.mkdir ?? false,
-              chunkBytes: parseChunkSize(flags.chunkSize),
-              streams: parseStreams(flags.streams),
-              threads: parseThreads(flags.threads),
-              overwrite: flags.overwrite ?? false,
-              delta: flags.delta,
-              onEvent: reporter.onEvent,
-              onSkip: reporter.onSkip,
-            }),
-          ),
+        await reporter.run(() =>
+          sendPaths({
+            ...connect,
+            paths: args.slice(0, -1),
+            remotePath: target.remotePath,
+            remoteIsDirectory: target.directory,
+            recursive: flags.recursive ?? false,
+            mkdir: flags.mkdir ?? false,
+            chunkBytes: parseChunkSize(flags.chunkSize),
+            streams: parseStreams(flags.streams),
+            threads: parseThreads(flags.threads),
+            overwrite: flags.overwrite ?? false,
+            delta: flags.delta,
+            onEvent: reporter.onEvent,
+            onSkip: reporter.onSkip,
+          }),
         );
       } catch (err) {
         if (signal.aborted)
@@ -71,7 +69,7 @@ export function registerSendCommand(program: Command): void {
             'ABORTED',
             'interrupted; verified chunks are kept on the server: run the same command again to resume',
           );
-        throw err;
+        throw withLocalNameHint(err, args[args.length - 1]!);
       }
     });
   });

@@ -89,15 +89,14 @@ export function registerSyncCommand(program: Command): void {
           onSkip: reporter?.onSkip ?? ((path, reason) => printer.skipped(path, reason)),
         });
       try {
-        const run = (): Promise<SyncSummary> => (reporter ? reporter.run(work) : work());
-        printer.summary(await withLocalNameHint(upload ? dst : src, run));
+        printer.summary(reporter ? await reporter.run(work) : await work());
       } catch (err) {
         if (signal.aborted)
           throw new FerryError(
             'ABORTED',
             'interrupted; verified chunks are kept: run the same command again to resume',
           );
-        throw err;
+        throw withLocalNameHint(err, upload ? dst : src);
       }
     });
   });
