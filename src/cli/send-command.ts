@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
 import { DEFAULT_THREADS, sendPaths } from '../client-api.js';
 import { homeOf } from './cli-context.js';
+import { withLocalNameHint } from './local-name-hint.js';
 import { checkRemotePath, parseTarget } from './parse-target.js';
 import { parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
 import { addTransferFlags, type TransferFlags } from './transfer-flags.js';
@@ -68,7 +69,7 @@ export function registerSendCommand(program: Command): void {
             'ABORTED',
             'interrupted; verified chunks are kept on the server: run the same command again to resume',
           );
-        throw err;
+        throw withLocalNameHint(err, args[args.length - 1]!);
       }
     });
   });

@@ -17,6 +17,7 @@ import { formatBytes } from './progress-format.js';
 import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 import { syncSides } from './sync-sides.js';
+import { withLocalNameHint } from './local-name-hint.js';
 import { DELTA_FLAG_HELP } from './transfer-flags.js';
 
 interface SyncFlags extends ClientFlags, OutputFlags {
@@ -95,7 +96,7 @@ export function registerSyncCommand(program: Command): void {
             'ABORTED',
             'interrupted; verified chunks are kept: run the same command again to resume',
           );
-        throw err;
+        throw withLocalNameHint(err, upload ? dst : src);
       }
     });
   });

@@ -21,7 +21,7 @@ import { getPlanned, type GetPlan } from './get-files.js';
 import { jobsFailedError, type JobFailure } from './job-failure.js';
 import { listRemote } from './list-remote.js';
 import { remoteDigest } from './remote-digest.js';
-import { aboutRemotePath } from './remote-name.js';
+import { aboutRemotePath, remoteName } from './remote-name.js';
 import { withRetries } from './send-files.js';
 import { localDestinationEntries, remoteListingEntries } from './sync-entries.js';
 import { filesToCompare, planSync, type SyncAction, type SyncCounts, type SyncEntry } from './sync-plan.js';
@@ -57,7 +57,9 @@ export async function syncDown(options: SyncTreeOptions, tally: SyncTally): Prom
       },
     );
     if (listed.isFile)
-      throw new FerryError('USAGE_INVALID', 'the source is a file: sync mirrors directories');
+      throw new FerryError('USAGE_INVALID', 'the source is a file: sync mirrors directories', {
+        subject: remoteName(options.server, options.remotePath),
+      });
     const source = remoteListingEntries(listed, options.remotePath, { dropOutsideLinks: true, onSkip });
     const destination = await local;
     const there = await localTop;

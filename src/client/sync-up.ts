@@ -9,7 +9,7 @@ import type { ClientSession } from './client-session.js';
 import { jobsFailedError, failsOnlyThisJob, type JobFailure } from './job-failure.js';
 import { listRemote } from './list-remote.js';
 import { remoteDigest } from './remote-digest.js';
-import { aboutRemotePath } from './remote-name.js';
+import { aboutRemotePath, remoteName } from './remote-name.js';
 import { batchable } from './send-batch.js';
 import { runUploadJobs, type UploadJob } from './send-files.js';
 import { localTreeEntries, remoteListingEntries } from './sync-entries.js';
@@ -96,7 +96,9 @@ async function remoteTree(
   try {
     const listing = await listRemote(session, options.remotePath, { recursive: true });
     if (listing.isFile)
-      throw new FerryError('USAGE_INVALID', 'the destination is a file: sync mirrors directories');
+      throw new FerryError('USAGE_INVALID', 'the destination is a file: sync mirrors directories', {
+        subject: remoteName(options.server, options.remotePath),
+      });
     return {
       entries: remoteListingEntries(listing, options.remotePath, how),
       top: { mode: listing.mode, mtimeMs: listing.mtimeMs },

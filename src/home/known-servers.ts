@@ -100,7 +100,8 @@ export async function checkServerKey(
   const offeredId = formatFerryId(offered.publicKey);
   const expected = expectId === undefined ? undefined : formatFerryId(parseFerryId(expectId));
 
-  const pinned = (await readKnownServerEntries(homeDir, signal)).get(address);
+  const entries = await readKnownServerEntries(homeDir, signal);
+  const pinned = entries.get(address);
   const pinnedId = pinned?.id;
   // §13.4: after a rotation the old key is still the server's until its operator finishes the rotation.
   const previousKey = pinned?.prev !== undefined && pinned.prev === offeredId;
@@ -130,9 +131,16 @@ export async function checkServerKey(
     expected !== undefined || acceptNew || (confirm !== undefined && (await confirm(address, offeredId)));
   signal?.throwIfAborted();
   if (!trusted) {
+    // `ferry pair localhost:7443` then `ferry send F 127.0.0.1:7443`: pins are by address, as OpenSSH's are,
+    // and the user was left to guess why a server just paired with is unknown.
+    const elsewhere = [...entries].filter(([other, entry]) => other !== address && entry.id === offeredId);
+    const sameKey =
+      elsewhere.length === 0
+        ? ''
+        : `; this key is pinned for ${elsewhere.map(([other]) => other).join(', ')} (the same server by another name?)`;
     throw new FerryError(
       'SERVER_KEY_UNKNOWN',
-      `offered ferry id ${offeredId}${confirm === undefined ? '' : ' and it was not accepted'}; ` +
+      `offered ferry id ${offeredId}${confirm === undefined ? '' : ' and it was not accepted'}${sameKey}; ` +
         `if that is the id the operator of the server gave you, run \`ferry trust ${address} ${offeredId}\` ` +
         `or pass \`--expect ${offeredId}\` (or \`--accept-new\` to trust whatever key it offers the first time)`,
       { subject: address },

@@ -1,9 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { mkdir, realpath, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { FerryError } from '../errors/index.js';
-import { formatFerryId, type KeyPair } from '../crypto/index.js';
+import { formatFerryId } from '../crypto/index.js';
 import {
   BATCH_TEMPORARY_MAX_AGE_MS,
   DEFAULT_THREADS,
@@ -11,144 +10,33 @@ import {
   KnownLeafHashes,
   SealPool,
   sweepBatchTemporaries,
-  type PartialStore,
-  type RootPath,
 } from '../transfer/index.js';
 import { HANDSHAKE_TIMEOUT_MS, ReusedReads } from '../channel/index.js';
 import { DEFAULT_PORT, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { ServerSession } from './server-session.js';
 import { readingIntoReusedBuffer } from './reading-into-reused-buffer.js';
 import { AdmittedSessions } from './admitted-sessions.js';
-import type { Authorize, ServerKeyRotation } from './session-io.js';
 import { TransferRegistry } from './transfer-registry.js';
-import type { TransferOwnership } from './transfer-ownership.js';
-import { CoordinationBudget, type CoordinationBudgetOptions } from './coordination-budget.js';
-import { ConnectionGate, DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-gate.js';
-import {
-  DEFAULT_HANDSHAKE_RATE_LIMITS,
-  HandshakeRateLimit,
-  type HandshakeRateLimits,
-} from './handshake-rate-limit.js';
+import { CoordinationBudget } from './coordination-budget.js';
+import { ConnectionGate, DEFAULT_CONNECTION_LIMITS } from './connection-gate.js';
+import { DEFAULT_HANDSHAKE_RATE_LIMITS, HandshakeRateLimit } from './handshake-rate-limit.js';
 import { MAX_PARTIALS_PER_CLIENT, MIN_FREE_DISK_BYTES, StorageLimits } from './storage-limits.js';
 import { ServerEvents } from './server-events.js';
 import { logServerEvents } from './server-log.js';
 import { FileHashCache } from './file-hash-cache.js';
-import { HashBudget, type HashBudgetOptions } from './hash-budget.js';
-import { BatchAdmission, type BatchAdmissionOptions } from './batch-admission.js';
-import { DeltaMemory, type DeltaMemoryOptions } from './delta-memory.js';
-import { PartMemory, type PartMemoryOptions } from './part-memory.js';
-import { StoreHeads, type StoreHeadsOptions } from './store-heads.js';
-import { PairingAdmission, type PairingOptions } from './pairing-admission.js';
+import { HashBudget } from './hash-budget.js';
+import { BatchAdmission } from './batch-admission.js';
+import { DeltaMemory } from './delta-memory.js';
+import { PartMemory } from './part-memory.js';
+import { StoreHeads } from './store-heads.js';
+import { PairingAdmission } from './pairing-admission.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
 import { serverPartialStore } from './server-partial-store.js';
 import { SMALL_FILE_PLACER } from './small-file-placer.js';
 import type { ServerObjectStore } from './server-object-store.js';
-
-/** PROTOCOL.md §10: a session that sends nothing for this long is closed. */
-export const SERVER_IDLE_TIMEOUT_MS = 60_000;
-
-export interface ServeOptions {
-  /** Directory files are received into; created if missing. */
-  root: string;
-  host?: string;
-  /** 0 picks a free port (tests). Defaults to 7443. */
-  port?: number;
-  identity: KeyPair;
-  /**
-   * The ferry home holding this server's identity key, allow-list and invites (defaults to
-   * `pairing.homeDir`). `start` refuses a root that contains it or lies inside it.
-   */
-  home?: string;
-  /** Admission: the allow-list lookup (PROTOCOL.md §3.2.2). */
-  authorize: Authorize;
-  handshakeTimeoutMs?: number;
-  idleTimeoutMs?: number;
-  /** Largest accepted file; 0 for no limit. */
-  maxFileBytes?: number;
-  /** How many verified bytes are batched per durability flush (PROTOCOL.md §9.2). */
-  durableBatchBytes?: number;
-  /** Partials untouched for this long are removed (default 24 h). */
-  partialMaxAgeMs?: number;
-  /** How often to look for abandoned partials (default 1 h); 0 disables the timer (tests sweep by hand). */
-  partialSweepIntervalMs?: number;
-  logger?: Logger;
-  signal?: AbortSignal;
-  /** Accept pairing sessions (mode 1, PROTOCOL.md §12) against this home's invites; off when absent. */
-  pairing?: PairingOptions;
-  /** Connection limits; fields left out take DEFAULT_CONNECTION_LIMITS'. */
-  limits?: Partial<ConnectionLimits>;
-  /**
-   * Handshakes one source (IPv4 address, IPv6 /64) may start, per second and at once; fields left out take
-   * DEFAULT_HANDSHAKE_RATE_LIMITS'. `now` is the clock (milliseconds), injectable so tests never sleep.
-   */
-  handshakeRate?: Partial<HandshakeRateLimits> & { now?: () => number };
-  /** Free disk space kept: a transfer that would leave less is refused with DISK_FULL (default 64 MiB). */
-  minFreeDiskBytes?: number;
-  /**
-   * Bytes one client key may store per server run (files it placed plus its open partials, see
-   * StorageLimits); 0 (the default) for no limit.
-   */
-  clientQuotaBytes?: number;
-  /** Partial transfers one client key may hold open (default 256); 0 for no limit. */
-  maxPartialsPerClient?: number;
-  /** Memory for chunk hashes of checks that send no data (default FILE_HASH_CACHE_BYTES, 32 MiB). */
-  hashCacheBytes?: number;
-  /**
-   * Threads hashing and sealing download data and opening and hashing upload data (issue 14): 1 keeps it on
-   * the event loop, more starts one `SealPool` of that many worker threads for the server's life. Default
-   * DEFAULT_THREADS (by cores: `defaultThreadsFor`).
-   */
-  threads?: number;
-  /**
-   * Each client's budget for hashing that sends no data (defaults: 4 GiB at once, then 512 MiB/s) and the
-   * budget all clients share (8 GiB, then 1 GiB/s); the clock and the wait are injectable for tests.
-   */
-  hashBudget?: HashBudgetOptions;
-  /**
-   * Upload batches open at once (PROTOCOL.md §5.14), per client and in total (defaults 8 and 128: a batch's
-   * data is held in memory until it is placed); a batch past either waits for one to end.
-   */
-  batchAdmission?: BatchAdmissionOptions;
-  /**
-   * Memory delta uploads may hold at once (copy buffers, the old file's leaf hashes), per client and in total
-   * (defaults 64 and 256 MiB); an upload past either waits for others to end.
-   */
-  deltaMemory?: DeltaMemoryOptions;
-  /**
-   * Memory uploads to an `objectStore` may hold in parts at once, per client and in total (defaults 256 MiB and
-   * 1 GiB); an offer whose largest part does not fit is refused with SERVER_BUSY (`PartMemory`).
-   */
-  partMemory?: PartMemoryOptions;
-  /**
-   * HEADs an object store makes for requests that send no data (a listing's files' attributes, a batched
-   * download's entries): per listing (default 100 000), per client and in total (defaults 1000/s and 2000/s
-   * past bursts of 100 000 and 200 000); past a rate the request waits.
-   */
-  storeHeads?: StoreHeadsOptions;
-  /** Key rotation (PROTOCOL.md §13): the next key's commitment, or a rotation under way. */
-  keyRotation?: ServerKeyRotation;
-  /** The random source of join tokens (PROTOCOL.md §5.13.2); the system CSPRNG unless a test injects one. */
-  random?: (bytes: number) => Uint8Array;
-  /**
-   * Keep received files in this object store instead of under `root` (issue 15, `--store s3://...`).
-   * An object store reports no free space, so `minFreeDiskBytes` is not checked (docs/SECURITY.md).
-   */
-  objectStore?: ServerObjectStore;
-  /**
-   * Who writes a transfer across the servers sharing `objectStore` (PROTOCOL.md §6.2 across servers;
-   * `--coordination etcd://...`): default this server alone. The caller closes it after the server.
-   */
-  ownership?: TransferOwnership;
-  /** What one client and all clients may cause at the coordination service (defaults: CoordinationBudget). */
-  coordinationBudget?: CoordinationBudgetOptions;
-  /** How often a session busy for its client sends KEEPALIVE (PROTOCOL.md §5.18); default 10 s. */
-  keepaliveMs?: number;
-  /**
-   * Wraps the store of partials under the root (uploads only; tests make storage slow with it). Unused with
-   * an `objectStore`.
-   */
-  partialStore?: (partialDir: string) => PartialStore<string, RootPath>;
-}
+import { listenError } from './listen-error.js';
+import { prepareServerRoot } from './server-root.js';
+import { SERVER_IDLE_TIMEOUT_MS, type ServeOptions } from './serve-options.js';
 
 /** A running ferry server. */
 export class FerryServer {
@@ -255,23 +143,7 @@ export class FerryServer {
 
   /** Starts listening; resolves once the port is bound. */
   static async start(options: ServeOptions): Promise<FerryServer> {
-    const existing = await stat(options.root).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
-      throw err;
-    });
-    if (existing && !existing.isDirectory())
-      throw new FerryError(
-        'USAGE_INVALID',
-        'the server root is a file, not a directory: name a directory (it is created if missing)',
-        { subject: options.root },
-      );
-    await mkdir(options.root, { recursive: true, mode: 0o755 });
-    // Resolve the root once: every path check below compares against the real directory.
-    const root = await realpath(options.root);
-    const home = options.home ?? options.pairing?.homeDir;
-    if (home !== undefined) await assertApart(root, home);
-    const partialDir = join(root, RESERVED_ROOT_COMPONENT, 'partial');
-    await mkdir(partialDir, { recursive: true, mode: 0o700 });
+    const { root, partialDir } = await prepareServerRoot(options);
     const logger = options.logger ?? pino({ enabled: false });
     const registry = new TransferRegistry({
       ...(options.random ? { random: options.random } : {}),
@@ -415,43 +287,4 @@ export class FerryServer {
     })();
     return this.#closing;
   }
-}
-
-/**
- * A client that may read the root must never reach the server's own home: with `--root ~` it could download
- * `identity.key` and, with upload permission, rewrite the allow-list and the invites (docs/SECURITY.md,
- * "Root and home kept apart"). Real paths are compared, so a link to either side does not hide an overlap.
- */
-async function assertApart(root: string, home: string): Promise<void> {
-  const realHome = await realpath(home).catch(() => undefined);
-  if (realHome === undefined) return; // no home yet: nothing in it to expose
-  const inside = (outer: string, inner: string): boolean => {
-    const rel = relative(outer, inner);
-    return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
-  };
-  if (inside(root, realHome))
-    throw new FerryError(
-      'ROOT_CONTAINS_HOME',
-      'the root contains the ferry home; choose a root apart from it',
-    );
-  if (inside(realHome, root))
-    throw new FerryError(
-      'ROOT_CONTAINS_HOME',
-      'the root is inside the ferry home; choose a root apart from it',
-    );
-}
-
-/** Why `host:port` could not be bound, with what to do about it. */
-function listenError(err: unknown, host: string, port: number): FerryError {
-  const code = (err as NodeJS.ErrnoException).code ?? 'error';
-  const why: Record<string, string> = {
-    EADDRINUSE:
-      'address already in use; is another server running there? choose another address with --listen',
-    EACCES: 'permission denied; ports below 1024 need privileges, choose another with --listen',
-    EADDRNOTAVAIL: 'not an address of this machine; choose another with --listen',
-  };
-  return new FerryError('LISTEN_FAILED', `${why[code] ?? 'failed'} (${code.toLowerCase()})`, {
-    cause: err,
-    subject: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`,
-  });
 }

@@ -3,7 +3,7 @@ import { DEFAULT_PORT } from '../protocol/index.js';
 import { DURABLE_BATCH_BYTES } from '../transfer/index.js';
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-gate.js';
 import { DEFAULT_HANDSHAKE_RATE_LIMITS, type HandshakeRateLimits } from './handshake-rate-limit.js';
-import { SERVER_IDLE_TIMEOUT_MS } from './ferry-server.js';
+import { SERVER_IDLE_TIMEOUT_MS } from './serve-options.js';
 import {
   PART_MEMORY_PER_CLIENT_BYTES,
   PART_MEMORY_TOTAL_BYTES,

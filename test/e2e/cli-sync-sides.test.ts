@@ -79,3 +79,19 @@ test('a local DST really named like the server is still a local directory', asyn
     await rm(named, { recursive: true, force: true });
   }
 });
+
+test('a remote file as SRC or DST is named in the refusal (it read "the destination is a file", naming nothing)', async () => {
+  const file = `${server!.address}/src/a.txt`;
+  const up = await sync('tree', file);
+  assertExit(up, 2, 'sync up onto a remote file');
+  assert.equal(
+    up.stderr,
+    `ferry: USAGE_INVALID: invalid usage: ${file}: the destination is a file: sync mirrors directories\n`,
+  );
+  const down = await sync(file, 'fresh');
+  assertExit(down, 2, 'sync down from a remote file');
+  assert.equal(
+    down.stderr,
+    `ferry: USAGE_INVALID: invalid usage: ${file}: the source is a file: sync mirrors directories\n`,
+  );
+});

@@ -191,7 +191,7 @@ test('sync of a file, local or remote, is refused before anything changes: sync 
   assertExit(down, 2, 'sync down of a remote file');
   assert.match(
     down.stderr,
-    /^ferry: USAGE_INVALID: invalid usage: the source is a file: sync mirrors directories$/m,
+    /^ferry: USAGE_INVALID: invalid usage: \S+:\d+\/mirror\/a\.txt: the source is a file: sync mirrors directories$/m,
   );
   await assert.rejects(lstat(join(dir, 'file-down')), { code: 'ENOENT' });
 });
