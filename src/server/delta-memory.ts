@@ -1,3 +1,4 @@
+import { toFerryError } from '../errors/index.js';
 import { LEAF_BYTES } from '../protocol/index.js';
 
 /** The signing's two reads of 64 leaves (sign-leaves.ts, SIGN_READ_LEAVES, with their weak checksums' slots). */
@@ -90,16 +91,34 @@ export class DeltaMemory {
 
   /**
    * Resolves once `bytes` more fit for `client` (its key, hex), with their release: call it once when the
-   * delta upload's memory is gone (a second call does nothing).
+   * delta upload's memory is gone (a second call does nothing). With `signal` (the operation's: a CANCEL, the
+   * session's end), a reservation still waiting when it aborts leaves the queue and rejects with its reason:
+   * a session that ended must not leave a waiter behind (with the file it opened) for memory it never uses.
    */
-  async reserve(client: string, bytes: number): Promise<() => void> {
+  async reserve(client: string, bytes: number, signal?: AbortSignal): Promise<() => void> {
     const counted = Math.min(Math.max(0, bytes), this.#perClient);
+    if (signal?.aborted) throw toFerryError(signal.reason);
     // One waiting never fits (each release wakes the first that does), so one that fits goes at once,
     // unless others wait before it: arrival order.
     if (this.#waiting.length === 0 && this.#fits(client, counted)) this.#take(client, counted);
     else {
-      await new Promise<void>((admit) => {
-        this.#waiting.push({ client, bytes: counted, admit });
+      await new Promise<void>((admit, reject) => {
+        const gone = (): void => {
+          const at = this.#waiting.indexOf(waiter);
+          if (at < 0) return;
+          this.#waiting.splice(at, 1);
+          reject(toFerryError(signal!.reason));
+        };
+        const waiter: Waiter = {
+          client,
+          bytes: counted,
+          admit: () => {
+            signal?.removeEventListener('abort', gone);
+            admit();
+          },
+        };
+        this.#waiting.push(waiter);
+        signal?.addEventListener('abort', gone, { once: true });
         this.#onWait?.(client);
       }); // taken when woken
     }

@@ -183,6 +183,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
           const release = await io.ctx.deltaMemory.reserve(
             io.clientKey.toString('hex'),
             deltaSigningBytes(source.size),
+            io.stopped,
           );
           // Weak checksums taken for the store when it lacks them (a file recorded at its upload's finish).
           const weakOut =
