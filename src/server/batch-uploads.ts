@@ -148,7 +148,7 @@ export class BatchUploads implements TransferClaim {
     const io = this.#io;
     if (!io.may(PERMISSION_DOWNLOAD) && !(await this.#destination.placedIt(transferId, path)))
       throw new FerryError('FILE_EXISTS');
-    await io.ctx.hashCache.spend(io.clientKey, size);
+    await io.ctx.hashCache.spend(io.clientKey, size, io.stopped);
   }
 
   /** Refuses entry `index` of `batch` for `err`, or throws it when it ends the session. */

@@ -197,7 +197,7 @@ export class DeltaOldFile {
     // signing from known hashes hashes nothing but still reads every leaf it places or takes weak checksums
     // of, for an offer a client may cancel and make again. Only a signing that reads nothing is free.
     const readsNothing = known?.weak !== undefined && placing === undefined;
-    if (!readsNothing) await unlessStopped(io.ctx.hashCache.spend(io.clientKey, old.size));
+    if (!readsNothing) await unlessStopped(io.ctx.hashCache.spend(io.clientKey, old.size, io.stopped));
     if (blockBytes === LEAF_BYTES) {
       // The leaf hashes are kept for the copies (`copyInto`) when the file did not change while it was read:
       // any write moves its ctime, which no one can set back, so an equal identity means the bytes signed.

@@ -22,7 +22,7 @@ export async function setEntryAttributes(io: SessionIo, message: SetAttributesMe
     // (STORE_REQUESTS), before them.
     await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.attributes);
     const entry = await io.ctx.objectStore.statFile(components.join('/'));
-    if (entry?.kind === 'file') await io.ctx.hashCache.spend(io.clientKey, entry.size);
+    if (entry?.kind === 'file') await io.ctx.hashCache.spend(io.clientKey, entry.size, io.stopped);
     await io.ctx.objectStore.setAttributes(components.join('/'), {
       mode: receivedFileMode(message.mode),
       mtimeMs: message.mtimeMs,

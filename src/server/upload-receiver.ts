@@ -471,7 +471,7 @@ export class UploadReceiver implements TransferClaim {
     // Opening a resumed partial that changed since it closed re-hashed every chunk it holds: an offer/CANCEL
     // loop must not repeat that for free (docs/SECURITY.md "Hashing on request"). Paid after the fact,
     // before the answer; one unchanged since its clean close read nothing (PROTOCOL.md §9.2).
-    await io.ctx.hashCache.spend(io.clientKey, partial.rehashedBytes);
+    await io.ctx.hashCache.spend(io.clientKey, partial.rehashedBytes, io.stopped);
     io.events.transferStarted(offer.ref, {
       direction: 'upload',
       path: offer.path,
