@@ -64,7 +64,10 @@ export class BatchUploads implements TransferClaim {
    */
   async admit(): Promise<void> {
     if (this.#open !== undefined || this.#admitted !== undefined) return;
-    this.#admitted = await this.#io.ctx.batchAdmission.admit(this.#io.clientKey.toString('hex'));
+    this.#admitted = await this.#io.ctx.batchAdmission.admit(
+      this.#io.clientKey.toString('hex'),
+      this.#io.stopped,
+    );
   }
 
   /**

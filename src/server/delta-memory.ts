@@ -1,5 +1,5 @@
-import { toFerryError } from '../errors/index.js';
 import { LEAF_BYTES } from '../protocol/index.js';
+import { queuedUntilAdmitted } from './queued-until-admitted.js';
 
 /** The signing's two reads of 64 leaves (sign-leaves.ts, SIGN_READ_LEAVES, with their weak checksums' slots). */
 export const DELTA_SIGNING_READ_BYTES = 8 * 1024 * 1024;
@@ -97,30 +97,18 @@ export class DeltaMemory {
    */
   async reserve(client: string, bytes: number, signal?: AbortSignal): Promise<() => void> {
     const counted = Math.min(Math.max(0, bytes), this.#perClient);
-    if (signal?.aborted) throw toFerryError(signal.reason);
     // One waiting never fits (each release wakes the first that does), so one that fits goes at once,
     // unless others wait before it: arrival order.
-    if (this.#waiting.length === 0 && this.#fits(client, counted)) this.#take(client, counted);
+    if (this.#waiting.length === 0 && this.#fits(client, counted) && !signal?.aborted)
+      this.#take(client, counted);
     else {
-      await new Promise<void>((admit, reject) => {
-        const gone = (): void => {
-          const at = this.#waiting.indexOf(waiter);
-          if (at < 0) return;
-          this.#waiting.splice(at, 1);
-          reject(toFerryError(signal!.reason));
-        };
-        const waiter: Waiter = {
-          client,
-          bytes: counted,
-          admit: () => {
-            signal?.removeEventListener('abort', gone);
-            admit();
-          },
-        };
-        this.#waiting.push(waiter);
-        signal?.addEventListener('abort', gone, { once: true });
-        this.#onWait?.(client);
-      }); // taken when woken
+      const queued = queuedUntilAdmitted(
+        this.#waiting,
+        (admit) => ({ client, bytes: counted, admit }),
+        signal,
+      );
+      this.#onWait?.(client);
+      await queued; // taken when woken
     }
     let released = false;
     return () => {

@@ -41,7 +41,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
     const relative = io.rooted(request.path).join('/');
     target = { path: objects.targetOf(relative) };
     // Its HEAD is paid first: a request for nothing is a store request for a few bytes (STORE_REQUESTS).
-    await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.open);
+    await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.open, io.stopped);
     source = await objects.openSource(relative);
   } else {
     const resolved = await resolveUnderRoot(io.ctx.root, io.rooted(request.path), { createDirs: false });
