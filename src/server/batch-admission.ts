@@ -1,4 +1,5 @@
 import { MAX_BATCH_DATA_BYTES } from '../protocol/index.js';
+import { queuedUntilAdmitted } from './queued-until-admitted.js';
 
 /**
  * Batches (PROTOCOL.md §5.14) one client may have open on the server at once, over all its sessions: 16 MiB of
@@ -44,12 +45,14 @@ export class BatchAdmission {
 
   /**
    * Resolves once one more batch of `client` (its key, hex) fits, with the batch's release: call it, once, when
-   * the batch is placed or dropped (a second call does nothing).
+   * the batch is placed or dropped (a second call does nothing). With `signal` (its connection's), a batch
+   * still waiting when it aborts leaves the queue and rejects with its reason: a client that hung up must not
+   * leave a waiter (and its session, with the batch's first record) behind.
    */
-  async admit(client: string): Promise<() => void> {
+  async admit(client: string, signal?: AbortSignal): Promise<() => void> {
     // A batch waiting never fits (each release wakes the first that does), so one that fits goes at once.
-    if (this.#fits(client)) this.#take(client);
-    else await new Promise<void>((admit) => this.#waiting.push({ client, admit })); // taken when woken
+    if (this.#fits(client) && !signal?.aborted) this.#take(client);
+    else await queuedUntilAdmitted(this.#waiting, (admit) => ({ client, admit }), signal); // taken when woken
     let released = false;
     return () => {
       if (released) return;

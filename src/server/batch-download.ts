@@ -116,7 +116,7 @@ async function readStoredFile(
   const rooted = io.rooted(remotePath).join('/');
   // One HEAD per entry, answered or not: 512 paths of nothing cost the store 512 requests for a few bytes
   // of request and answer, so they are paid like a listing's (StoreHeads), before the HEAD.
-  await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.open);
+  await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.open, io.stopped);
   const source = await io.ctx.objectStore!.openSource(rooted);
   try {
     const { size } = source;

@@ -64,7 +64,10 @@ export class BatchUploads implements TransferClaim {
    */
   async admit(): Promise<void> {
     if (this.#open !== undefined || this.#admitted !== undefined) return;
-    this.#admitted = await this.#io.ctx.batchAdmission.admit(this.#io.clientKey.toString('hex'));
+    this.#admitted = await this.#io.ctx.batchAdmission.admit(
+      this.#io.clientKey.toString('hex'),
+      this.#io.stopped,
+    );
   }
 
   /**
@@ -148,7 +151,7 @@ export class BatchUploads implements TransferClaim {
     const io = this.#io;
     if (!io.may(PERMISSION_DOWNLOAD) && !(await this.#destination.placedIt(transferId, path)))
       throw new FerryError('FILE_EXISTS');
-    await io.ctx.hashCache.spend(io.clientKey, size);
+    await io.ctx.hashCache.spend(io.clientKey, size, io.stopped);
   }
 
   /** Refuses entry `index` of `batch` for `err`, or throws it when it ends the session. */

@@ -1,4 +1,5 @@
 import { LEAF_BYTES } from '../protocol/index.js';
+import { queuedUntilAdmitted } from './queued-until-admitted.js';
 
 /** The signing's two reads of 64 leaves (sign-leaves.ts, SIGN_READ_LEAVES, with their weak checksums' slots). */
 export const DELTA_SIGNING_READ_BYTES = 8 * 1024 * 1024;
@@ -90,18 +91,24 @@ export class DeltaMemory {
 
   /**
    * Resolves once `bytes` more fit for `client` (its key, hex), with their release: call it once when the
-   * delta upload's memory is gone (a second call does nothing).
+   * delta upload's memory is gone (a second call does nothing). With `signal` (the operation's: a CANCEL, the
+   * session's end), a reservation still waiting when it aborts leaves the queue and rejects with its reason:
+   * a session that ended must not leave a waiter behind (with the file it opened) for memory it never uses.
    */
-  async reserve(client: string, bytes: number): Promise<() => void> {
+  async reserve(client: string, bytes: number, signal?: AbortSignal): Promise<() => void> {
     const counted = Math.min(Math.max(0, bytes), this.#perClient);
     // One waiting never fits (each release wakes the first that does), so one that fits goes at once,
     // unless others wait before it: arrival order.
-    if (this.#waiting.length === 0 && this.#fits(client, counted)) this.#take(client, counted);
+    if (this.#waiting.length === 0 && this.#fits(client, counted) && !signal?.aborted)
+      this.#take(client, counted);
     else {
-      await new Promise<void>((admit) => {
-        this.#waiting.push({ client, bytes: counted, admit });
-        this.#onWait?.(client);
-      }); // taken when woken
+      const queued = queuedUntilAdmitted(
+        this.#waiting,
+        (admit) => ({ client, bytes: counted, admit }),
+        signal,
+      );
+      this.#onWait?.(client);
+      await queued; // taken when woken
     }
     let released = false;
     return () => {

@@ -125,11 +125,19 @@ export class DeltaOldFile {
     }
     const blockBytes = deltaBlockBytesFor(old.size);
     if (old.size >= blockBytes && deltaBlockCount(old.size, blockBytes) <= MAX_DELTA_BLOCKS) {
-      // Waits while the clients' deltas hold their share of memory (docs/SECURITY.md "Delta memory").
-      const release = await io.ctx.deltaMemory.reserve(
-        io.clientKey.toString('hex'),
-        deltaMemoryBytes(old.size),
-      );
+      // Waits while the clients' deltas hold their share of memory (docs/SECURITY.md "Delta memory"), until
+      // the session ends: a waiter of a closed session would keep the old file open for nothing.
+      let release: () => void;
+      try {
+        release = await io.ctx.deltaMemory.reserve(
+          io.clientKey.toString('hex'),
+          deltaMemoryBytes(old.size),
+          io.stopped,
+        );
+      } catch (err) {
+        await old.close();
+        throw err;
+      }
       // The signing's seam to the store: its hashes only for the version of the file opened (fstat of this
       // very descriptor), leaves only (a signature in smaller blocks is not made of leaf hashes).
       const store = io.ctx.knownLeafHashes;
@@ -189,7 +197,7 @@ export class DeltaOldFile {
     // signing from known hashes hashes nothing but still reads every leaf it places or takes weak checksums
     // of, for an offer a client may cancel and make again. Only a signing that reads nothing is free.
     const readsNothing = known?.weak !== undefined && placing === undefined;
-    if (!readsNothing) await unlessStopped(io.ctx.hashCache.spend(io.clientKey, old.size));
+    if (!readsNothing) await unlessStopped(io.ctx.hashCache.spend(io.clientKey, old.size, io.stopped));
     if (blockBytes === LEAF_BYTES) {
       // The leaf hashes are kept for the copies (`copyInto`) when the file did not change while it was read:
       // any write moves its ctime, which no one can set back, so an equal identity means the bytes signed.

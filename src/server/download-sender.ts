@@ -41,7 +41,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
     const relative = io.rooted(request.path).join('/');
     target = { path: objects.targetOf(relative) };
     // Its HEAD is paid first: a request for nothing is a store request for a few bytes (STORE_REQUESTS).
-    await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.open);
+    await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.open, io.stopped);
     source = await objects.openSource(relative);
   } else {
     const resolved = await resolveUnderRoot(io.ctx.root, io.rooted(request.path), { createDirs: false });
@@ -83,7 +83,14 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
           // the server's cache where it can (docs/SECURITY.md "Hashing on request").
           if (effect.check) {
             return reading(
-              io.ctx.hashCache.hashChunks(io.clientKey, source, target.path, effect.chunks, hashes),
+              io.ctx.hashCache.hashChunks(
+                io.clientKey,
+                source,
+                target.path,
+                effect.chunks,
+                hashes,
+                io.stopped,
+              ),
               () => machine.hashed(),
             );
           }
@@ -170,7 +177,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
           // (docs/SECURITY.md "Hashing on request"); the leaf hashes then answer the delta's held claim. A
           // signing from known hashes still reads every leaf it takes weak checksums of, and pays as much;
           // only one that reads nothing is free (as a delta upload's, "Known leaf hashes").
-          if (known?.weak === undefined) await io.ctx.hashCache.spend(io.clientKey, source.size);
+          if (known?.weak === undefined) await io.ctx.hashCache.spend(io.clientKey, source.size, io.stopped);
           // Below 16 MiB in the blocks a delta upload's signature uses (one rule, §5.15.2), the leaf hashes
           // taken on the same read; from 16 MiB on in the leaves themselves.
           if (effect.blockBytes !== LEAF_BYTES)
@@ -183,6 +190,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
           const release = await io.ctx.deltaMemory.reserve(
             io.clientKey.toString('hex'),
             deltaSigningBytes(source.size),
+            io.stopped,
           );
           // Weak checksums taken for the store when it lacks them (a file recorded at its upload's finish).
           const weakOut =

@@ -29,7 +29,7 @@ export async function existingHashes(
     try {
       const mayLearn = io.may(PERMISSION_DOWNLOAD) || object.placedBy === transferId;
       if (!mayLearn || object.size !== offer.size) throw new FerryError('FILE_EXISTS');
-      await io.ctx.hashCache.spend(io.clientKey, object.size);
+      await io.ctx.hashCache.spend(io.clientKey, object.size, io.stopped);
       return await hashAllChunks(object, offer.chunkBytes);
     } finally {
       await object.close();
@@ -40,7 +40,7 @@ export async function existingHashes(
     const mayLearn = io.may(PERMISSION_DOWNLOAD) || io.ctx.registry.placedIt(transferId, source.identity);
     if (!mayLearn || source.size !== offer.size) throw new FerryError('FILE_EXISTS');
     const hashes = await hashAllChunks(source, offer.chunkBytes, (chunks, into) =>
-      io.ctx.hashCache.hashChunks(io.clientKey, source, at.file.path, chunks, into),
+      io.ctx.hashCache.hashChunks(io.clientKey, source, at.file.path, chunks, into, io.stopped),
     );
     await source.assertUnchanged();
     return hashes;

@@ -43,13 +43,14 @@ export class FileHashCache {
     path: string,
     chunks: Iterable<number>,
     hashes: ChunkHashes,
+    signal?: AbortSignal,
   ): Promise<void> {
     const key = `${source.identity.toString('hex')}:${hashes.chunkBytes}`;
     const entry = this.#entries.get(key);
     // What the cache cannot answer is paid from the client's budget first (HashBudget).
     const wanted = [...chunks];
     const missing = wanted.filter((index) => !entry?.has(index));
-    await this.#budget.spend(client.toString('hex'), hashes.bytesOf(missing));
+    await this.#budget.spend(client.toString('hex'), hashes.bytesOf(missing), signal);
     await hashChunks(source, wanted, hashes, (index) => entry?.get(index));
     this.hashedBytes += hashes.bytesOf(missing);
     if (missing.length > 0) await this.#remember(key, source, path, hashes, missing);
@@ -60,9 +61,9 @@ export class FileHashCache {
    * Pays, from `client`'s budget, for hashing done elsewhere that sent no data: re-verifying the chunks a
    * resumed upload's partial holds (PROTOCOL.md §9.2), which every offer of that transfer repeats.
    */
-  async spend(client: Buffer, bytes: number): Promise<void> {
+  async spend(client: Buffer, bytes: number, signal?: AbortSignal): Promise<void> {
     this.hashedBytes += bytes;
-    await this.#budget.spend(client.toString('hex'), bytes);
+    await this.#budget.spend(client.toString('hex'), bytes, signal);
   }
 
   /** Remembers every chunk hash of a file just streamed whole (a later check of it then reads nothing). */

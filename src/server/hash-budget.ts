@@ -1,3 +1,4 @@
+import { toFerryError } from '../errors/index.js';
 /** Default rate at which one client's budget for hashing that sends no data refills. */
 export const CHECK_HASH_BYTES_PER_SECOND = 512 * 1024 * 1024;
 /** Default budget one client may spend at once before it is slowed to the rate above. */
@@ -67,9 +68,11 @@ export class RateBudget {
 
   /**
    * Spends `amount` of `client`'s budget and of the shared one, first waiting as long as either is in debt
-   * (the longer of the two waits).
+   * (the longer of the two waits). With `signal` (the operation's, or its connection's), the wait ends when it
+   * aborts, rejecting with its reason: a request of a client that hung up must not hold what it opened (a
+   * file) for as long as its debt lasts, while its connection's slots are free again. The debt stays.
    */
-  async spend(client: string, amount: number): Promise<void> {
+  async spend(client: string, amount: number, signal?: AbortSignal): Promise<void> {
     if (amount <= 0) return;
     const now = this.#now();
     const bucket = this.#buckets.get(client) ?? { tokens: this.#burst, at: now };
@@ -80,7 +83,7 @@ export class RateBudget {
     );
     // Bounded memory: a client whose bucket is full again needs no entry.
     this.#buckets.set(client, bucket);
-    if (wait > 0) await this.#sleep(wait);
+    if (wait > 0) await untilAborted(this.#sleep(wait), signal);
     for (const [key, b] of this.#buckets)
       if (b.tokens + ((this.#now() - b.at) * this.#perSecond) / 1000 >= this.#burst)
         this.#buckets.delete(key);
@@ -117,4 +120,24 @@ function take(
   bucket.at = now;
   bucket.tokens -= bytes;
   return bucket.tokens < 0 ? Math.ceil((-bucket.tokens * 1000) / bytesPerSecond) : 0;
+}
+
+/** `wait`, or its end with `signal`'s reason once it aborts (the timer itself is left to run out, unref'd). */
+function untilAborted(wait: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return wait;
+  if (signal.aborted) return Promise.reject(toFerryError(signal.reason));
+  return new Promise<void>((resolve, reject) => {
+    const stop = (): void => reject(toFerryError(signal.reason));
+    signal.addEventListener('abort', stop, { once: true });
+    wait.then(
+      () => {
+        signal.removeEventListener('abort', stop);
+        resolve();
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', stop);
+        reject(toFerryError(err));
+      },
+    );
+  });
 }

@@ -24,7 +24,7 @@ export async function sendObjectListing(
   const components = io.rooted(request.path, { allowEmpty: true });
   const relative = components.join('/');
   // The stat is paid first, as the listing's HEADs are (STORE_REQUESTS): a LIST_REQUEST of nothing was free.
-  await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.stat);
+  await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.stat, io.stopped);
   const base = await store.statFile(relative);
   if (!base) throw new FerryError('PATH_NOT_FOUND');
   if (request.selfOnly) {
@@ -55,7 +55,7 @@ export async function sendObjectListing(
         await store.listFiles(relative, request.recursive, {
           attributes: request.namesOnly !== true,
           maxHeads: io.ctx.storeHeads.maxPerListing,
-          beforeHeads: (count) => io.ctx.storeHeads.spend(io.clientKey, count),
+          beforeHeads: (count) => io.ctx.storeHeads.spend(io.clientKey, count, io.stopped),
         })
       : [{ ...base, path: components[components.length - 1] ?? '' }];
   for (const entry of entries) {

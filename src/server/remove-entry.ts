@@ -19,7 +19,7 @@ export async function removeEntry(io: SessionIo, message: RemoveRequestMessage):
   if (io.ctx.objectStore) {
     // 'nothing' is acknowledged too: the directory emptied by the removals before this one is gone already.
     // Its store requests are paid first (STORE_REQUESTS): a removal of nothing was three, unpaid.
-    await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.remove);
+    await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.remove, io.stopped);
     await io.ctx.objectStore.removeEntry(components.join('/'));
     return;
   }

@@ -134,6 +134,11 @@ export class ServerSession {
       unregister = this.#ctx.admitted?.add(channel.remotePublicKey, (error) => this.#endBy(error));
       if (grant.name) this.#log.setBindings({ client: grant.name });
       this.#events.admitted(grant.name);
+      // Waits of the session's own (an upload's delta memory) end with its connection, not after it.
+      const connection = new AbortController();
+      this.#socket.once('close', () =>
+        connection.abort(new FerryError('CONNECTION_CLOSED', 'the connection closed')),
+      );
       const io = new SessionIo(
         this.#ctx,
         channel.remotePublicKey,
@@ -147,6 +152,7 @@ export class ServerSession {
           writeFramed: (framed, records) => channel.writeFramed(framed, records),
         },
         this.#events,
+        connection.signal,
       );
       this.#keepalive = new SessionKeepalive(
         () => channel.send({ type: 'KEEPALIVE' }),

@@ -110,6 +110,8 @@ export class SessionIo {
   readonly writeFramed: (framed: Buffer, records: number) => Promise<void>;
   /** Where handlers report transfers (ServerEvents); reports nothing when the session has no server. */
   readonly events: SessionEvents;
+  /** Aborts when the operation this view is for stops (`until`): its waits should end with it. */
+  readonly stopped: AbortSignal | undefined;
   readonly #rootPrefix: readonly string[];
 
   constructor(
@@ -127,6 +129,7 @@ export class SessionIo {
       writeFramed?: (framed: Buffer, records: number) => Promise<void>;
     },
     events: SessionEvents = SessionEvents.none(),
+    stopped?: AbortSignal,
   ) {
     this.ctx = ctx;
     this.clientKey = clientKey;
@@ -142,6 +145,7 @@ export class SessionIo {
     this.reserveRecords = senders.reserveRecords ?? noPoolSink;
     this.writeFramed = senders.writeFramed ?? noPoolSink;
     this.events = events;
+    this.stopped = stopped;
     this.#rootPrefix = grant.root ? parseRemotePath(grant.root) : [];
   }
 
@@ -168,6 +172,7 @@ export class SessionIo {
         writeFramed: (framed, records) => this.writeFramed(framed, records),
       },
       this.events,
+      signal,
     );
   }
 

@@ -20,9 +20,9 @@ export async function setEntryAttributes(io: SessionIo, message: SetAttributesMe
     // a few bytes: paid from the client's budget for work that sends no data (docs/SECURITY.md "Hashing on
     // request"), per client and in total, before the copy; its stat and HEAD from the store requests'
     // (STORE_REQUESTS), before them.
-    await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.attributes);
+    await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.attributes, io.stopped);
     const entry = await io.ctx.objectStore.statFile(components.join('/'));
-    if (entry?.kind === 'file') await io.ctx.hashCache.spend(io.clientKey, entry.size);
+    if (entry?.kind === 'file') await io.ctx.hashCache.spend(io.clientKey, entry.size, io.stopped);
     await io.ctx.objectStore.setAttributes(components.join('/'), {
       mode: receivedFileMode(message.mode),
       mtimeMs: message.mtimeMs,

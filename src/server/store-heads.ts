@@ -67,7 +67,7 @@ export class StoreHeads {
   }
 
   /** Pays `count` store requests of `clientKey`'s, before they go (waits past either budget). */
-  spend(clientKey: Buffer, count: number): Promise<void> {
-    return this.budget.spend(clientKey.toString('hex'), count);
+  spend(clientKey: Buffer, count: number, signal?: AbortSignal): Promise<void> {
+    return this.budget.spend(clientKey.toString('hex'), count, signal);
   }
 }

@@ -327,7 +327,7 @@ export class UploadReceiver implements TransferClaim {
           const key = objects.targetOf(rooted.join('/'));
           // Paid first (STORE_REQUESTS), as a GET_REQUEST's HEAD is: the HEAD of the object it would replace,
           // or the read of its partial's state; an offer refused or cancelled at once was free store work.
-          await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.open);
+          await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.open, io.stopped);
           if (!offer.overwrite && (await objects.exists(key))) {
             await this.#offerExisting(offer, { objectKey: key }, transferId);
             return;
@@ -459,7 +459,7 @@ export class UploadReceiver implements TransferClaim {
     // Opening a resumed partial that changed since it closed re-hashed every chunk it holds: an offer/CANCEL
     // loop must not repeat that for free (docs/SECURITY.md "Hashing on request"). Paid after the fact,
     // before the answer; one unchanged since its clean close read nothing (PROTOCOL.md §9.2).
-    await io.ctx.hashCache.spend(io.clientKey, partial.rehashedBytes);
+    await io.ctx.hashCache.spend(io.clientKey, partial.rehashedBytes, io.stopped);
     io.events.transferStarted(offer.ref, {
       direction: 'upload',
       path: offer.path,
@@ -575,11 +575,11 @@ export class UploadReceiver implements TransferClaim {
     const io = this.#io;
     const objects = io.ctx.objectStore!;
     const relative = io.rooted(offer.path).join('/');
-    await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.stat);
+    await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.stat, io.stopped);
     const below = await objects.listFiles(relative, true, { attributes: false });
     for (const entry of [...below].reverse()) {
       if (entry.kind !== 'file') continue;
-      await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.remove);
+      await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.remove, io.stopped);
       await objects.removeEntry(`${relative}/${entry.path}`);
     }
   }

@@ -1,5 +1,6 @@
 import { lstat, readdir, realpath, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writableOnlyByUs } from './writable-only-by-us.js';
 
 /**
  * A batch's temporary lives from its data's arrival to the batch's end: seconds on any live session (a
@@ -28,7 +29,7 @@ export function isBatchTemporary(name: string): boolean {
  * sibling: they are not partials, they have no state file): the server's in its partial directory, a
  * client's in a directory it receives a batch into. Age counts from the ctime, which staging sets when it
  * writes the file; the mtime is the sent file's own and may be years old. Only that exact name pattern,
- * only regular files: names are lstat'ed and unlinked, never followed. With `real` (a directory under a
+ * only regular files of this user's (`writableOnlyByUs`): names are lstat'ed and unlinked, never followed. With `real` (a directory under a
  * client's destination, which others may write to), `dir` is skipped when its real path is no longer
  * itself: a directory swapped for a link since its caller resolved it. `names`: the names of `dir` its
  * caller already read (`ferry sync` down walks its whole destination, so a leftover in a directory no later
@@ -44,7 +45,9 @@ export async function sweepBatchTemporaries(
     if (!name.startsWith(options.prefix) || !isBatchTemporary(name)) continue;
     const path = join(dir, name);
     const stats = await lstat(path).catch(() => undefined);
-    if (!stats?.isFile() || options.now - stats.ctimeMs < options.maxAgeMs) continue;
+    // Another user's file of that name (a shared folder) is theirs to remove, whatever its age.
+    if (!stats?.isFile() || !writableOnlyByUs(stats) || options.now - stats.ctimeMs < options.maxAgeMs)
+      continue;
     await unlink(path).catch(() => undefined);
     removed++;
   }

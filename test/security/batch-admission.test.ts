@@ -136,3 +136,22 @@ test('past the total of open batches every client waits, and a session that ends
   await endBatch(c, 1);
   assert.deepEqual((await receiveMessage(c, 'BATCH_DONE')).results, [{ status: 'placed' }]);
 });
+
+test(
+  'a batch waiting for admission leaves the queue when its connection closes, and the next one goes',
+  { timeout: 60_000 },
+  async () => {
+    // Stop 30: the wait sat in the session's receive loop and ignored the client's end, so a client holding
+    // its open batches could send a batch's first record, hang up and repeat, leaving sessions behind.
+    const admission = new BatchAdmission({ perClient: 1, total: 4 });
+    const held = await admission.admit('a');
+    const connection = new AbortController();
+    const gone = admission.admit('a', connection.signal);
+    const next = admission.admit('a');
+    connection.abort(new Error('the connection closed'));
+    await assert.rejects(gone, /the connection closed/);
+    held();
+    const release = await next;
+    release();
+  },
+);

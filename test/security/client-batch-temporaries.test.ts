@@ -1,12 +1,13 @@
 // A client killed mid GET_BATCH leaves hidden `.ferry-batch-*` temporaries beside the files it was placing
 // (PROTOCOL.md §5.20). A later batched download into that directory sweeps them by age, the server's policy
 // for its own batch temporaries (docs/SECURITY.md "Batch temporaries"): only that exact name pattern, only
-// regular files (a link of that name is not followed nor removed), never a young one (another live client's),
+// regular files of the user's own (a link of that name is not followed nor removed; another local user's
+// file in a shared folder stays, stop 30), never a young one (another live client's),
 // and `sync --delete` never takes one as an entry of DST. `sync` down walks all of DST, so it sweeps what it
 // sees by the same policy, also in a directory no batch of it writes into (stop 27: such a leftover stayed).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, mkdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { getFiles, syncTree } from '../../src/client/index.js';
@@ -15,6 +16,9 @@ import { contentsUnder } from '../helpers/tree-snapshot.js';
 import { HostileServer, dir, file } from './hostile-server.js';
 
 const LEFTOVER = '.ferry-batch-0123456789abcdef-0';
+/** A leftover of another local user's (uid 65534, when the test runs as root). */
+const OTHERS = '.ferry-batch-0123456789abcdef-4';
+const asRoot = process.geteuid?.() === 0;
 
 interface Rig {
   work: string;
@@ -38,6 +42,9 @@ async function startRig(t: TestContext): Promise<Rig> {
   await symlink('../../outside.txt', join(tree, '.ferry-batch-0123456789abcdef-1'));
   await writeFile(join(tree, '.ferry-batch-notours'), 'a user file\n');
   await writeFile(join(tree, '.ferry-batch-0123456789abcdef-3.keep'), 'a user file\n');
+  // Another user's leftover in a shared folder (stop 30): theirs to remove. Only root can give it away.
+  await writeFile(join(tree, OTHERS), 'left by another user\n');
+  if (asRoot) await chown(join(tree, OTHERS), 65534, 65534);
   hostile.script = { entries: [file('a.txt'), file('b.txt'), file('c.txt')] };
   return { work, dest, hostile };
 }
@@ -67,11 +74,12 @@ test('get -r sweeps the old `.ferry-batch-*` temporaries of a killed client from
   assert.equal(after['.ferry-batch-0123456789abcdef-2'], 'dir', 'a directory of that name stays');
   assert.notEqual(after['.ferry-batch-notours'], undefined, 'another name stays');
   assert.notEqual(after['.ferry-batch-0123456789abcdef-3.keep'], undefined, 'a longer name stays');
+  if (asRoot) assert.notEqual(after[OTHERS], undefined, "another user's temporary stays");
   for (const name of ['a.txt', 'b.txt', 'c.txt']) assert.match(after[name] ?? '', /^[0-9a-f]{64}$/);
   // The batch's own temporaries are gone too.
   assert.deepEqual(
     Object.keys(after).filter((name) => /^\.ferry-batch-[0-9a-f]{16}-\d+$/.test(name)),
-    ['.ferry-batch-0123456789abcdef-1', '.ferry-batch-0123456789abcdef-2'],
+    ['.ferry-batch-0123456789abcdef-1', '.ferry-batch-0123456789abcdef-2', ...(asRoot ? [OTHERS] : [])],
   );
 });
 
