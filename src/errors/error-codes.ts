@@ -251,6 +251,14 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'a file ferry did not make has the name of the download state',
   },
+  // Appended. The server's `.ferry` or `.ferry/partial` under its root is a link, not a directory, another
+  // user's or writable by others: the server refuses to start rather than keep its partials there.
+  SERVER_STATE_UNSAFE: {
+    category: 'config',
+    wire: null,
+    retryable: false,
+    message: "the server's state directory under its root is not its own",
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

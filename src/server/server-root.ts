@@ -1,12 +1,15 @@
-import { mkdir, realpath, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { lstat, mkdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
+import { writableOnlyByUs } from '../transfer/index.js';
 import type { ServeOptions } from './serve-options.js';
 
 /**
  * Makes the server's root ready before it listens: a directory (created if missing, refused if a file), by its
- * real path, apart from the server's home, with the partials' directory under `.ferry/` (mode 0700).
+ * real path, apart from the server's home, with the partials' directory under `.ferry/` (mode 0700), both
+ * checked as the server's own.
  */
 export async function prepareServerRoot(
   options: Pick<ServeOptions, 'root' | 'home' | 'pairing'>,
@@ -26,9 +29,47 @@ export async function prepareServerRoot(
   const root = await realpath(options.root);
   const home = options.home ?? options.pairing?.homeDir;
   if (home !== undefined) await assertApart(root, home);
-  const partialDir = join(root, RESERVED_ROOT_COMPONENT, 'partial');
-  await mkdir(partialDir, { recursive: true, mode: 0o700 });
+  const stateDir = join(root, RESERVED_ROOT_COMPONENT);
+  const partialDir = join(stateDir, 'partial');
+  await ownDirectory(stateDir);
+  await ownDirectory(partialDir);
   return { root, partialDir };
+}
+
+/**
+ * Makes `path` (mode 0700) unless something is there, never through a link, and refuses to start unless it is
+ * a directory of the server's own that no one else may write, as OpenSSH's StrictModes asks of `~/.ssh`.
+ * `mkdir -p` followed a link planted before the first start: a local user who could write the root then
+ * could point the server's partials (whose logs are not keyed, SECURITY.md "Resuming from a partial closed
+ * cleanly") into a directory of theirs and rewrite them between sessions.
+ */
+async function ownDirectory(path: string): Promise<void> {
+  const found = await lstatOrNone(path);
+  if (found === undefined)
+    await mkdir(path, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err; // made meanwhile: judged below like any other
+    });
+  const stats = found ?? (await lstat(path));
+  const why = stats.isSymbolicLink()
+    ? 'is a symbolic link'
+    : !stats.isDirectory()
+      ? 'is not a directory'
+      : !writableOnlyByUs(stats)
+        ? "is not the server user's own (another owner, or writable by others)"
+        : undefined;
+  if (why !== undefined)
+    throw new FerryError(
+      'SERVER_STATE_UNSAFE',
+      `the server's state directory ${why}: remove it, or make it the server user's with mode 0700`,
+      { subject: path },
+    );
+}
+
+async function lstatOrNone(path: string): Promise<Stats | undefined> {
+  return lstat(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
 }
 
 /**

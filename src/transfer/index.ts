@@ -44,6 +44,7 @@ export {
   type DecodedChunkLog,
 } from './chunk-log.js';
 export { partialOwner, partialOwnership, type PartialOwnership } from './partial-owner.js';
+export { writableOnlyByUs } from './writable-only-by-us.js';
 export { noFollowFlags, openNoFollow, type NoFollowMode } from './open-no-follow.js';
 export { SourceFile, identityOf } from './source-file.js';
 export { assertOpenedAt } from './opened-at.js';
