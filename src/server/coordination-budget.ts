@@ -80,14 +80,18 @@ export class CoordinationBudget {
     });
   }
 
-  /** The payment of one claim of `clientKey`'s. */
-  paymentFor(clientKey: Buffer): ClaimPayment {
+  /**
+   * The payment of one claim of `clientKey`'s. With `signal` (its connection's), a wait for the budget ends
+   * with the signal's reason once it aborts, as the hashing budget's: a client in debt that hangs up leaves no
+   * claim waiting (and holding its offer's session open) until its debt is paid.
+   */
+  paymentFor(clientKey: Buffer, signal?: AbortSignal): ClaimPayment {
     const client = clientKey.toString('hex');
     return {
-      claim: () => this.#requests.spend(client, CLAIM_REQUESTS),
+      claim: () => this.#requests.spend(client, CLAIM_REQUESTS, signal),
       takeover: async () => {
-        await this.#takeovers.spend(client, 1);
-        await this.#requests.spend(client, TAKEOVER_REQUESTS);
+        await this.#takeovers.spend(client, 1, signal);
+        await this.#requests.spend(client, TAKEOVER_REQUESTS, signal);
       },
     };
   }

@@ -36,7 +36,7 @@ export async function locateBatchEntries(
       // Claimed like a transfer (§6.2), before the destination is looked at: a session of this client
       // still writing this file completes or lets go first, so a re-send after a cut finds what the cut
       // batch placed.
-      await io.ctx.registry.claim(transferId, owner, io.clientKey);
+      await io.ctx.registry.claim(transferId, owner, io.clientKey, io.stopped);
       claims.claimed(transferId);
       batch.claimed.push(transferId);
       located[k] = { transferId, target: await destination.locate(rooted) };

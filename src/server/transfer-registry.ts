@@ -77,9 +77,15 @@ export class TransferRegistry {
    * Claims `transferId` for `claim`, first making any other holder surrender: a session of this server,
    * then another server (through the ownership port, which resolves once that server let go). Rejects
    * with SERVER_BUSY when the other servers cannot be asked (the coordination service is unreachable).
-   * `clientKey` (the claiming client's) pays the coordination service's requests from the budget.
+   * `clientKey` (the claiming client's) pays the coordination service's requests from the budget; a wait for
+   * it ends once `signal` (the claiming connection's) aborts.
    */
-  async claim(transferId: string, claim: TransferClaim, clientKey?: Buffer): Promise<void> {
+  async claim(
+    transferId: string,
+    claim: TransferClaim,
+    clientKey?: Buffer,
+    signal?: AbortSignal,
+  ): Promise<void> {
     for (;;) {
       const current = this.#holders.get(transferId);
       if (current === undefined || current === claim) break;
@@ -105,7 +111,7 @@ export class TransferRegistry {
             () => this.release(transferId, claim),
           );
         },
-        clientKey && this.#budget?.paymentFor(clientKey),
+        clientKey && this.#budget?.paymentFor(clientKey, signal),
       );
     } catch (err) {
       if (this.#holders.get(transferId) === claim) this.#holders.delete(transferId);

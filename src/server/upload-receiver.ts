@@ -320,7 +320,7 @@ export class UploadReceiver implements TransferClaim {
       this.#stages.enter(transferId, 'offering');
       let target: RootPath;
       try {
-        await io.ctx.registry.claim(transferId, this, io.clientKey);
+        await io.ctx.registry.claim(transferId, this, io.clientKey, io.stopped);
         const objects = io.ctx.objectStore;
         if (objects) {
           // Issue 15: the file becomes an object; there are no directories to make or to charge.
