@@ -287,6 +287,9 @@ async function takeLeavesOf(
         for (const op of scan.ops)
           if (op.oldOffset < 0) again.push({ from: op.newOffset, to: op.newOffset + op.length });
       await takeFound(window, from, false);
+      // Every write from this piece's buffer was handed over (the placing ones started, the partial's
+      // queued, and submitted by the flush): the buffer is read into again once those have landed.
+      buffers.done(piece.bytes, Promise.all([placed?.startedLanded(), partial.flushWrites()]));
       from = scan.next;
       // The signature is whole before the scan's end (the scan lags the signing): what earlier windows left
       // unmatched is scanned again now, while this window's writes land and the next window is read, not

@@ -80,6 +80,11 @@ export class PlacedLeaves {
     if (this.#placing.arrive(index * LEAF_BYTES, LEAF_BYTES)) await this.settle();
   }
 
+  /** Resolves once the placing writes started so far have landed or failed (not those started later). */
+  startedLanded(): Promise<void> {
+    return Promise.all([...this.#pending]).then(() => undefined);
+  }
+
   /** Resolves once every placing write has landed or failed. */
   async settle(): Promise<void> {
     while (this.#pending.size > 0) await Promise.all([...this.#pending]);

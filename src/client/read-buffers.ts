@@ -5,13 +5,16 @@ const READ_BUFFERS = 3;
  * Three read buffers taken in turn, so reading the old file allocates nothing after the first rounds (a
  * fresh few-MiB buffer per read was a large part of a delta download's CPU, in collections and page
  * faults). The partial's writes hold a buffer until they reach the file: a buffer written from is reused
- * only after they landed, which by then (two reads later) has usually nothing left to wait for.
+ * only after they landed (its own, once the caller says they were all handed over, `done`), which by then
+ * (two reads later) has usually nothing left to wait for.
  */
 export class ReadBuffers {
   readonly #landed: () => Promise<void>;
   readonly #bytes: number;
   readonly #buffers: Buffer[] = [];
   readonly #dirty = new Set<ArrayBufferLike>();
+  /** Of the dirty buffers, those whose writes were all handed over: when those writes have landed. */
+  readonly #doneWrites = new Map<ArrayBufferLike, Promise<void>>();
   #turn = 0;
 
   /** `landed` resolves once every write handed a buffer so far has landed. */
@@ -27,8 +30,10 @@ export class ReadBuffers {
     // Shared memory, so the leaf hash thread reads a piece in place (`ScanHashesAhead`).
     const buffer = (this.#buffers[i] ??= Buffer.from(new SharedArrayBuffer(this.#bytes)));
     if (this.#dirty.has(buffer.buffer)) {
-      await this.#landed();
+      // Its own writes when they were all handed over (`done`), else every write so far.
+      await (this.#doneWrites.get(buffer.buffer) ?? this.#landed());
       this.#dirty.delete(buffer.buffer);
+      this.#doneWrites.delete(buffer.buffer);
     }
     return buffer.subarray(0, bytes);
   }
@@ -36,5 +41,21 @@ export class ReadBuffers {
   /** Notes that `view` (of a buffer from `take`) is handed to the partial's writes. */
   written(view: Uint8Array): void {
     this.#dirty.add(view.buffer);
+    // A write handed over after `done`: its landing is no longer what `done` was given.
+    this.#doneWrites.delete(view.buffer);
+  }
+
+  /**
+   * Every write from `view`'s buffer has been handed over, and `landed` resolves once they have landed (a
+   * snapshot of the writes in flight now, taken by the caller): the buffer is read into again once that
+   * resolves, not once every later write has landed too (issue 16: the read of a window waited for the
+   * writes of the window before it, so reading and writing the partial took turns). Nothing to wait for if
+   * it was not written from.
+   */
+  done(view: Uint8Array, landed: Promise<unknown>): void {
+    if (!this.#dirty.has(view.buffer)) return;
+    const settled = landed.then(() => undefined);
+    settled.catch(() => undefined); // awaited by the next take of this buffer, if any: not unhandled
+    this.#doneWrites.set(view.buffer, settled);
   }
 }
