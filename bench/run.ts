@@ -34,7 +34,7 @@ import { freePort } from '../scripts/cluster/free-port.js';
 import { LoopbackSshd, SSH_CIPHER, type SshdProcess } from './lib/loopback-sshd.js';
 import { markdownTable } from './lib/markdown-table.js';
 import { median } from './lib/median.js';
-import { reportsFreePages, settleMemory } from './lib/settle-memory.js';
+import { memoryAtStart, reportsFreePages, settleMemory } from './lib/settle-memory.js';
 import { formatSize, parseSize } from './lib/parse-size.js';
 import { ServerMeter, type ServerUsage } from './lib/server-meter.js';
 import {
@@ -912,6 +912,8 @@ function machineFacts(): Record<string, unknown> {
     loadAverage1m: round(loadavg()[0]!, 2),
     // A VM that hands freed memory to its host: every large case's timed runs start on settled memory.
     reportsFreePages: reportsFreePages(),
+    // Other files' page cache at the start (free GiB, page cache GiB): a full cache slows every writer.
+    memoryAtStart: memoryAtStart(),
     ferryCommit: `${rev}${dirty ? '+uncommitted src' : ''}`,
     options: { ...options, cases: [...options.cases] },
   };
