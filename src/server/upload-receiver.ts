@@ -13,27 +13,17 @@ import {
   type PutEndMessage,
   type PutOfferMessage,
 } from '../protocol/index.js';
-import {
-  deltaDurableBatchBytes,
-  PartialTransfer,
-  SourceFile,
-  resolveUnderRoot,
-  type PartialStore,
-  type RootPath,
-} from '../transfer/index.js';
+import { PartialTransfer, SourceFile, resolveUnderRoot, type RootPath } from '../transfer/index.js';
 import { DeltaOldFile } from './delta-old-file.js';
 import { existingHashes, type ExistingAt } from './existing-hashes.js';
 import type { SessionIo } from './session-io.js';
 import { STORE_REQUESTS } from './store-heads.js';
-import { StorageLimits } from './storage-limits.js';
 import { missingParents } from './missing-parents.js';
-import { serverPartialStore } from './server-partial-store.js';
 import type { JoinTarget, TransferClaim } from './transfer-registry.js';
 import { transferIdOf } from './transfer-id.js';
 import { TransferStages } from './transfer-stages.js';
-
-/** Where a finished upload goes: a file under the root, or an object's key (`SessionContext.objectStore`). */
-type UploadTarget = RootPath | string;
+import { openUploadPartial, type UploadTarget } from './upload-partial.js';
+import { removeKeysBelow } from './remove-keys-below.js';
 
 /** Finishing (fsync, rename, fsync directory) overlaps the next transfers up to this many at once. */
 const MAX_CONCURRENT_FINISHES = 32;
@@ -409,34 +399,9 @@ export class UploadReceiver implements TransferClaim {
     const io = this.#io;
     let partial: PartialTransfer<UploadTarget>;
     try {
-      // Refused before a byte is written: the disk keeps its reserve, the client stays within its quota.
-      await io.ctx.storage.reserve(
-        io.clientKey,
-        transferId,
-        StorageLimits.promiseOf(offer.size, offer.chunkBytes),
-      );
-      const store: PartialStore<string, UploadTarget> =
-        io.ctx.objectStore ?? io.ctx.partialStore ?? serverPartialStore(io.ctx.partialDir);
-      partial = await PartialTransfer.open(store, transferId, {
-        size: offer.size,
-        mtimeMs: offer.mtimeMs,
-        chunkBytes: offer.chunkBytes,
-        fresh: offer.fresh,
-        durableBatchBytes:
-          old === undefined ? io.ctx.durableBatchBytes : deltaDurableBatchBytes(io.ctx.durableBatchBytes),
-        // The file's leaf hashes, remembered once it is placed under the root (issue 16, WARM deltas).
-        knownLeafHashes:
-          io.ctx.knownLeafHashes && typeof target !== 'string'
-            ? { store: io.ctx.knownLeafHashes, place: target.path }
-            : undefined,
-        onDurable: (verifiedBytes) => {
-          io.events.transferProgress(offer.ref, verifiedBytes);
-          void io.send({ type: 'PROGRESS', ref: offer.ref, verifiedBytes }).catch(() => undefined);
-        },
-      });
+      partial = await openUploadPartial(io, offer, target, transferId, old !== undefined);
     } catch (err) {
       await old?.close();
-      await io.ctx.storage.releaseIfAbsent(transferId);
       throw err;
     }
     let takeOver = (): void => undefined;
@@ -542,7 +507,7 @@ export class UploadReceiver implements TransferClaim {
       });
       io.ctx.storage.placed(active.transferId);
       if (typeof active.target === 'string' && active.offer.replaceDir)
-        await this.#removeKeysBelow(active.offer);
+        await removeKeysBelow(io, active.offer);
       await this.#recordPlaced(active);
       this.files++;
       io.events.transferFinished(active.ref, {
@@ -563,24 +528,6 @@ export class UploadReceiver implements TransferClaim {
     } finally {
       await active.old?.close();
       this.#letGo(active.transferId);
-    }
-  }
-
-  /**
-   * PROTOCOL.md §5.3 REPLACE_DIR on an object store: the directory a file replaces is the prefix of the keys
-   * below its name, so they go once the object is placed (an upload that fails first leaves them), one key at
-   * a time as REMOVE_REQUESTs would, each paid as one is (STORE_REQUESTS), the listing as a stat.
-   */
-  async #removeKeysBelow(offer: PutOfferMessage): Promise<void> {
-    const io = this.#io;
-    const objects = io.ctx.objectStore!;
-    const relative = io.rooted(offer.path).join('/');
-    await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.stat, io.stopped);
-    const below = await objects.listFiles(relative, true, { attributes: false });
-    for (const entry of [...below].reverse()) {
-      if (entry.kind !== 'file') continue;
-      await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.remove, io.stopped);
-      await objects.removeEntry(`${relative}/${entry.path}`);
     }
   }
 
