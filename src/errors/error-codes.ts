@@ -259,6 +259,15 @@ export const ERROR_CODES = {
     retryable: false,
     message: "the server's state directory under its root is not its own",
   },
+  // Appended. A file of the home (identity key, allow-list, known servers, invites, rotation state) or the
+  // home directory holding it is another user's, or the directory is writable by others (OpenSSH's
+  // secure_path): its owner could change whom ferry trusts, whatever the file's mode now.
+  HOME_UNSAFE: {
+    category: 'config',
+    wire: null,
+    retryable: false,
+    message: 'a file or directory of the home is not your own',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

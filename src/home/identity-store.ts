@@ -6,6 +6,7 @@ import { formatFerryId } from '../crypto/ferry-id.js';
 import { generateKeyPair, KeyPair } from '../crypto/x25519.js';
 import { atomicWriteFile } from './atomic-write-file.js';
 import { ensureHomeDir } from './home-dir.js';
+import { refuseUnlessHomeDirOurs, refuseUnlessOwnedByUs } from './owned-by-us.js';
 
 /** File name of the private key (PKCS#8 PEM, mode 0600) inside the home directory. */
 export const IDENTITY_KEY_FILE = 'identity.key';
@@ -52,7 +53,8 @@ export async function createIdentity(homeDir: string, options: CreateIdentityOpt
 /**
  * Loads this host's identity from `identity.key`. Refuses, like OpenSSH's "UNPROTECTED PRIVATE KEY FILE",
  * a key file with any group or other permission bit (KEY_FILE_INSECURE): a key others could read must be
- * assumed stolen. Missing is KEY_NOT_FOUND; anything but an unencrypted X25519 PKCS#8 key is
+ * assumed stolen; a key file another user owns, or in a directory not the user's own, is HOME_UNSAFE (its
+ * owner could swap the key at any time). Missing is KEY_NOT_FOUND; anything but an unencrypted X25519 PKCS#8 key is
  * KEY_FILE_INVALID. The file's bytes are read into one Buffer, imported, and zeroed.
  */
 export async function loadIdentity(
@@ -106,6 +108,8 @@ export async function loadKeyFile(keyPath: string, options: { signal?: AbortSign
         `permissions ${mode} for ${keyPath} are too open; run \`chmod 600 ${keyPath}\``,
       );
     }
+    refuseUnlessOwnedByUs(stats, keyPath);
+    await refuseUnlessHomeDirOurs(keyPath);
     if (stats.size > MAX_KEY_FILE_BYTES) {
       throw new FerryError('KEY_FILE_INVALID', `${keyPath} is ${stats.size} bytes, too big for a key file`);
     }

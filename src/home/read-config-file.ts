@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { FerryError } from '../errors/index.js';
+import { refuseUnlessHomeDirOurs, refuseUnlessOwnedByUs } from './owned-by-us.js';
 
 /** Config files (allow-list, known servers) are small; a bigger one is a mistake, not something to parse. */
 export const MAX_CONFIG_FILE_BYTES = 4 * 1024 * 1024;
@@ -34,7 +35,7 @@ export interface ReadConfigFileOptions {
 /**
  * Reads a JSON config file that decides who is trusted. Like OpenSSH's StrictModes for authorized_keys, a
  * file that group or others may write is refused (CONFIG_INVALID): whoever can edit it could trust
- * themselves. The stat and the read use one handle, so the stamp always describes the bytes that were read.
+ * themselves; so is one another user owns, or in a directory not the user's own (HOME_UNSAFE). The stat and the read use one handle, so the stamp always describes the bytes that were read.
  */
 export async function readConfigFile(
   path: string,
@@ -58,6 +59,8 @@ export async function readConfigFile(
         `${path} is writable by group or others (mode ${formatMode(stats.mode)}); run \`chmod 600 ${path}\``,
       );
     }
+    refuseUnlessOwnedByUs(stats, path);
+    await refuseUnlessHomeDirOurs(path);
     const stamp = stampOf(stats);
     if (unlessStamp !== undefined && sameStamp(stamp, unlessStamp)) return { status: 'unchanged', stamp };
     if (stats.size > BigInt(MAX_CONFIG_FILE_BYTES)) {
