@@ -9,7 +9,7 @@
 // time gives up every claim before etcd would expire it, so a server cut off from etcd stops writing
 // before another can take its transfers over.
 import { randomBytes } from 'node:crypto';
-import { FerryError } from '../errors/index.js';
+import { FerryError, toFerryError } from '../errors/index.js';
 import { prefixEnd, type EtcdGateway } from './etcd-gateway.js';
 import type { ClaimPayment } from './coordination-budget.js';
 import type { OwnershipClaim, TransferOwnership } from './transfer-ownership.js';
@@ -72,12 +72,23 @@ export class EtcdTransferOwnership implements TransferOwnership {
     return run;
   }
 
-  acquire(transferId: string, onLost: () => void, payment?: ClaimPayment): Promise<OwnershipClaim> {
-    return this.#serially(transferId, () => this.#acquire(transferId, onLost, payment));
+  acquire(
+    transferId: string,
+    onLost: () => void,
+    payment?: ClaimPayment,
+    signal?: AbortSignal,
+  ): Promise<OwnershipClaim> {
+    return this.#serially(transferId, () => this.#acquire(transferId, onLost, payment, signal));
   }
 
-  async #acquire(id: string, onLost: () => void, payment: ClaimPayment | undefined): Promise<OwnershipClaim> {
+  async #acquire(
+    id: string,
+    onLost: () => void,
+    payment: ClaimPayment | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<OwnershipClaim> {
     if (this.#closed) throw new FerryError('SERVER_BUSY', 'the server is closing');
+    if (signal?.aborted) throw toFerryError(signal.reason);
     // Paid before etcd hears of it (docs/SECURITY.md "Admission in a cluster"): an offer bouncing between
     // two servers made every round's requests with nothing to slow it but etcd's own answers.
     await payment?.claim();
@@ -87,6 +98,7 @@ export class EtcdTransferOwnership implements TransferOwnership {
     // A holder that neither lets go nor loses its lease in this long is not to be waited for longer.
     const deadline = Date.now() + 3 * this.#ttlSeconds * 1000;
     for (;;) {
+      if (signal?.aborted) throw toFerryError(signal.reason);
       const taken = await this.#etcd.txn(
         [{ key: owner, target: 'VERSION', result: 'EQUAL', version: '0' }],
         [{ put: { key: owner, value: holder, lease: lease.id } }],
@@ -106,6 +118,7 @@ export class EtcdTransferOwnership implements TransferOwnership {
       const current = taken.kvs[0];
       if (current === undefined) continue; // deleted between the compare and the read: try again
       if (Date.now() > deadline) {
+        await this.#withdraw(id, holder);
         throw new FerryError('SERVER_BUSY', 'the transfer is held by another server that does not let go');
       }
       // Watch for the holder's delete from just after its put, then ask it to let go.
@@ -117,19 +130,42 @@ export class EtcdTransferOwnership implements TransferOwnership {
           })
           .then(resolve, reject);
       });
+      let timer: NodeJS.Timeout | undefined;
+      let hungUp: (() => void) | undefined;
       try {
         await payment?.takeover();
         await this.#etcd.txn([], [{ put: { key: this.#takeoverKey(id), value: holder, lease: lease.id } }]);
-        let timer: NodeJS.Timeout | undefined;
         await Promise.race([
           gone,
           // Re-ask after a lease's time (the holder may have missed the request across a restart).
           new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#ttlSeconds * 1000))),
-        ]).finally(() => clearTimeout(timer));
+          // The claiming connection's end: before, the wait ran on to the deadline with no one to answer.
+          new Promise<void>((_, reject) => {
+            hungUp = () => reject(toFerryError(signal!.reason));
+            if (signal?.aborted) hungUp();
+            else signal?.addEventListener('abort', hungUp, { once: true });
+          }),
+        ]);
+      } catch (err) {
+        // The request must not outlive the claim (it would still make the holder let go): withdrawn.
+        await this.#withdraw(id, holder);
+        throw err;
       } finally {
+        clearTimeout(timer);
+        if (hungUp) signal?.removeEventListener('abort', hungUp);
         stop.abort();
       }
     }
+  }
+
+  /** Deletes the takeover request of `id` if it is still `holder`'s; etcd unreachable: it goes with the lease. */
+  async #withdraw(id: string, holder: string): Promise<void> {
+    await this.#etcd
+      .txn(
+        [{ key: this.#takeoverKey(id), target: 'VALUE', result: 'EQUAL', value: holder }],
+        [{ delete: { key: this.#takeoverKey(id) } }],
+      )
+      .catch(() => undefined);
   }
 
   async #release(id: string, holder: string): Promise<void> {

@@ -17,9 +17,16 @@ export interface TransferOwnership {
    * be vouched for (the lease could not be kept alive): the holder must stop writing and then release.
    * Rejects with SERVER_BUSY (retryable) when the coordination service cannot be reached: fail closed.
    * `payment`, when given, is paid before the requests the claim makes (CoordinationBudget: the claim's own,
-   * each takeover round's).
+   * each takeover round's). `signal` (the claiming connection's) ends a wait for another server: the claim
+   * rejects with its reason and withdraws its takeover request, so a client that hung up neither keeps a
+   * session waiting nor keeps asking the holder to let go.
    */
-  acquire(transferId: string, onLost: () => void, payment?: ClaimPayment): Promise<OwnershipClaim>;
+  acquire(
+    transferId: string,
+    onLost: () => void,
+    payment?: ClaimPayment,
+    signal?: AbortSignal,
+  ): Promise<OwnershipClaim>;
   /** Lets every claim go and stops talking to the coordination service. */
   close(): Promise<void>;
 }

@@ -112,6 +112,7 @@ export class TransferRegistry {
           );
         },
         clientKey && this.#budget?.paymentFor(clientKey, signal),
+        signal,
       );
     } catch (err) {
       if (this.#holders.get(transferId) === claim) this.#holders.delete(transferId);
