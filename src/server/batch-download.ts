@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { close, fstat, open, read, type BigIntStats } from 'node:fs';
 import { ERROR_CODES, FerryError, toFerryError } from '../errors/index.js';
 import {
   DEFAULT_CHUNK_BYTES,
@@ -13,15 +13,20 @@ import {
   type GetBatchEntry,
   type GetBatchMessage,
 } from '../protocol/index.js';
-import { assertOpenedAt, identityOf, noFollowFlags, resolveParentSync } from '../transfer/index.js';
+import { assertOpenedAt, identityOf, noFollowFlags, resolveParent } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 import { STORE_REQUESTS } from './store-heads.js';
 
 /**
- * Files read between two turns of the event loop: each is a few synchronous system calls of microseconds
- * (the promise API cost ~0.1 ms of CPU per call, issue 14), so many at a time, and the socket still drains.
+ * Files of a batch read at once, ahead of the one being answered: its reads are the libuv pool's, off the
+ * event loop (a synchronous read of a file not in the page cache stalled every other session for as long as
+ * the disk took), and a few in flight keep the pool busy while the loop sends. At most this many files of
+ * MAX_BATCH_FILE_BYTES each are held ahead of the answer record.
  */
-const READS_PER_TURN = 32;
+const READ_AHEAD = 4;
+
+/** One file of a batch, read. */
+type FileEntry = Extract<GetBatchEntry, { status: 'file' }>;
 
 /** What a batched download sent: the files and their bytes, for the session's tally. */
 export interface BatchDownloadSent {
@@ -34,8 +39,9 @@ export interface BatchDownloadSent {
  * (§7.1: no link on the way, O_NOFOLLOW at the name), read whole and hashed, and answered in request order by
  * GET_BATCH_DATA records, each entry whole in one record. A path refused on its own (missing, not a regular
  * file, larger than a batch carries, changed while read) is answered by its code and does not fail the batch.
- * At most one record's entries are held at once: the bytes in flight per session are one record, the
- * reads are synchronous and bounded by MAX_BATCH_FILE_BYTES, and the batch's data by MAX_BATCH_DATA_BYTES.
+ * At most one record's entries are held at once and READ_AHEAD files read ahead of it (each bounded by
+ * MAX_BATCH_FILE_BYTES); the reads are asynchronous and answered in request order, and the batch's data is
+ * bounded by MAX_BATCH_DATA_BYTES.
  */
 export async function sendBatchDownload(
   io: SessionIo,
@@ -61,16 +67,30 @@ export async function sendBatchDownload(
     recordBytes = GET_BATCH_DATA_HEADER_BYTES;
     await io.send({ type: 'GET_BATCH_DATA', ref, entries });
   };
+  // A store's reads stay one at a time: each is paid (StoreHeads) and sized against the room left exactly.
+  const window = io.ctx.objectStore ? 1 : READ_AHEAD;
+  const ahead: Promise<FileEntry>[] = [];
+  let started = 0;
   for (let index = 0; index < request.paths.length; index++) {
-    if (index > 0 && index % READS_PER_TURN === 0)
-      await new Promise<void>((resolve) => setImmediate(resolve));
+    while (started < request.paths.length && ahead.length < window) {
+      const path = request.paths[started++]!;
+      const reading = io.ctx.objectStore
+        ? readStoredFile(io, path, MAX_BATCH_DATA_BYTES - dataBytes)
+        : readSmallFile(io, path, knownDirs);
+      // Awaited in order below; one left behind by a batch that failed must not be an unhandled rejection.
+      reading.catch(() => undefined);
+      ahead.push(reading);
+    }
     const path = request.paths[index]!;
     let entry: GetBatchEntry;
     try {
-      const room = MAX_BATCH_DATA_BYTES - dataBytes;
-      const read = io.ctx.objectStore
-        ? await readStoredFile(io, path, room)
-        : readSmallFile(io, path, knownDirs, room);
+      const read = await ahead.shift()!;
+      // The room left is known only in order: a file read ahead that does not fit is refused here.
+      if (read.data.length > MAX_BATCH_DATA_BYTES - dataBytes)
+        throw new FerryError(
+          'FILE_TOO_LARGE',
+          `${read.data.length} bytes is more than a batch entry carries`,
+        );
       entry = read;
       dataBytes += read.data.length;
       files++;
@@ -108,11 +128,7 @@ export async function sendBatchDownload(
  * Reads one object of a batch whole (issue 15), as GET_REQUEST opens one: its key from the validated path,
  * read with the store's ranged requests bound to the version first seen (SOURCE_CHANGED if it was replaced).
  */
-async function readStoredFile(
-  io: SessionIo,
-  remotePath: string,
-  roomBytes: number,
-): Promise<Extract<GetBatchEntry, { status: 'file' }>> {
+async function readStoredFile(io: SessionIo, remotePath: string, roomBytes: number): Promise<FileEntry> {
   const rooted = io.rooted(remotePath).join('/');
   // One HEAD per entry, answered or not: 512 paths of nothing cost the store 512 requests for a few bytes
   // of request and answer, so they are paid like a listing's (StoreHeads), before the HEAD.
@@ -144,18 +160,14 @@ const ENTRY_SCOPED = new Set(['trust', 'path', 'transfer', 'storage']);
  * Reads one file of a batch whole, as GET_REQUEST opens a file (§5.11, §7.1): the path validated, the
  * directories walked without following a link, the name opened with O_NOFOLLOW and O_NONBLOCK and kept only
  * if it is a regular file. Changed while read (its identity moved, or it ended early): SOURCE_CHANGED.
- * Larger than MAX_BATCH_FILE_BYTES, or than `roomBytes`: FILE_TOO_LARGE, for the one-file path.
+ * Larger than MAX_BATCH_FILE_BYTES: FILE_TOO_LARGE, for the one-file path. Every call is the libuv pool's
+ * (fs callbacks: the promise API cost ~0.1 ms of CPU per call, issue 14), none blocks the event loop.
  */
-function readSmallFile(
-  io: SessionIo,
-  remotePath: string,
-  knownDirs: Set<string>,
-  roomBytes: number,
-): Extract<GetBatchEntry, { status: 'file' }> {
-  const { path } = resolveParentSync(io.ctx.root, io.rooted(remotePath), knownDirs);
+async function readSmallFile(io: SessionIo, remotePath: string, knownDirs: Set<string>): Promise<FileEntry> {
+  const { path } = await resolveParent(io.ctx.root, io.rooted(remotePath), knownDirs);
   let fd: number;
   try {
-    fd = openSync(path, noFollowFlags('read'));
+    fd = await callback<number>((done) => open(path, noFollowFlags('read'), done));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // `subject` names the file on this side only; it never travels (PROTOCOL.md §5.1).
@@ -166,23 +178,24 @@ function readSmallFile(
   }
   try {
     // The walk's directories are cached for the batch (knownDirs): the kernel's own path of what it opened
-    // is the check that none of them was swapped for a link since.
+    // is the check that none of them was swapped for a link since (a readlink of /proc: no disk).
     assertOpenedAt(fd, path);
-    const before = fstatSync(fd, { bigint: true });
+    const before = await statOf(fd);
     if (!before.isFile()) throw new FerryError('PATH_INVALID', 'not a regular file', { subject: path });
     const size = Number(before.size);
-    if (size > Math.min(MAX_BATCH_FILE_BYTES, roomBytes))
+    if (size > MAX_BATCH_FILE_BYTES)
       throw new FerryError('FILE_TOO_LARGE', `${size} bytes is more than a batch entry carries`);
     const data = Buffer.allocUnsafe(size);
     let offset = 0;
     while (offset < size) {
-      const read = readSync(fd, data, offset, size - offset, offset);
-      if (read === 0)
+      const at = offset;
+      const got = await callback<number>((done) => read(fd, data, at, size - at, at, done));
+      if (got === 0)
         throw new FerryError('SOURCE_CHANGED', `file ended at ${offset}, expected ${size} bytes`);
-      offset += read;
+      offset += got;
     }
     // PROTOCOL.md §5.6.1: the bytes sent are the file's as it was opened, or the entry is refused.
-    if (!identityOf(fstatSync(fd, { bigint: true })).equals(identityOf(before)))
+    if (!identityOf(await statOf(fd)).equals(identityOf(before)))
       throw new FerryError('SOURCE_CHANGED', 'file changed while it was read');
     return {
       status: 'file',
@@ -193,6 +206,17 @@ function readSmallFile(
       data,
     };
   } finally {
-    closeSync(fd);
+    await callback<void>((done) => close(fd, done));
   }
+}
+
+function statOf(fd: number): Promise<BigIntStats> {
+  return callback<BigIntStats>((done) => fstat(fd, { bigint: true }, done));
+}
+
+/** One node:fs callback call as a promise (its first value). */
+function callback<T>(
+  call: (done: (err: NodeJS.ErrnoException | null, value: T) => void) => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => call((err, value) => (err ? reject(err) : resolve(value))));
 }

@@ -3,7 +3,7 @@ export {
   resolveExisting,
   assertWritableTarget,
   assertWritableTargetSync,
-  resolveParentSync,
+  resolveParent,
   type RootPath,
 } from './root-path.js';
 export {

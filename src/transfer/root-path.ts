@@ -96,37 +96,35 @@ export async function resolveUnderRoot(
 }
 
 /**
- * The directory walk of {@link resolveUnderRoot} without `createDirs`, for synchronous code reading many
- * existing files (a batched download, PROTOCOL.md §5.20): the same refusals, one `lstat` per directory not
- * already in `knownDirs`. The final name is not looked at: the caller opens it with O_NOFOLLOW, which
- * refuses a link there as resolveUnderRoot does.
+ * The directory walk of {@link resolveUnderRoot} without `createDirs`, for code reading many existing files
+ * (a batched download, PROTOCOL.md §5.20): the same refusals, one `lstat` per directory not already in
+ * `knownDirs`. The final name is not looked at: the caller opens it with O_NOFOLLOW, which refuses a link
+ * there as resolveUnderRoot does.
  */
-export function resolveParentSync(
+export async function resolveParent(
   root: string,
   components: readonly string[],
   knownDirs: Set<string>,
-): { dir: string; name: string; path: string } {
+): Promise<{ dir: string; name: string; path: string }> {
   if (components.length === 0) throw new FerryError('PATH_INVALID', 'empty path');
   let dir = root;
   for (let i = 0; i < components.length - 1; i++) {
     const next = join(dir, components[i]!);
     if (!knownDirs.has(next)) {
-      let kind: EntryKind;
-      try {
-        kind = kindOf(lstatSync(next));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        kind = 'missing';
-      }
-      if (kind === 'missing') throw new FerryError('PATH_NOT_FOUND', `component ${i + 1} does not exist`);
-      if (kind === 'link') throw new FerryError('PATH_ESCAPES_ROOT', `component ${i + 1} is a symbolic link`);
-      if (kind !== 'dir') throw new FerryError('PATH_INVALID', `component ${i + 1} is not a directory`);
+      assertWalkedDir(await entryKind(next), i);
       knownDirs.add(next);
     }
     dir = next;
   }
   const name = components[components.length - 1]!;
   return { dir, name, path: join(dir, name) };
+}
+
+/** The refusals of a directory component (`i`, from 0) of a walk that creates nothing. */
+function assertWalkedDir(kind: EntryKind, i: number): void {
+  if (kind === 'missing') throw new FerryError('PATH_NOT_FOUND', `component ${i + 1} does not exist`);
+  if (kind === 'link') throw new FerryError('PATH_ESCAPES_ROOT', `component ${i + 1} is a symbolic link`);
+  if (kind !== 'dir') throw new FerryError('PATH_INVALID', `component ${i + 1} is not a directory`);
 }
 
 /** Refuses a destination that is a link or not a regular file; a missing one is fine. */

@@ -10,7 +10,12 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
-import { MAX_BATCH_FILE_BYTES, PERMISSION_DOWNLOAD, type GetBatchEntry } from '../../src/protocol/index.js';
+import {
+  MAX_BATCH_DATA_BYTES,
+  MAX_BATCH_FILE_BYTES,
+  PERMISSION_DOWNLOAD,
+  type GetBatchEntry,
+} from '../../src/protocol/index.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { startTempDirServer } from '../helpers/temp-dir-server.js';
 
@@ -73,4 +78,46 @@ test('GET_BATCH answers escaping, linked, special, reserved and oversized paths 
     selfOnly: true,
   });
   assert.equal((await session.receive()).type, 'LIST_END');
+});
+
+test('a GET_BATCH carries at most its data bound though files are read ahead: past it entries are refused in order, a smaller one after still fits', async (t) => {
+  const client = generateKeyPair();
+  const { dir, server } = await startTempDirServer(t, 'ferry-get-batch-room-', {
+    authorize: (key) => (key.equals(client.publicKey) ? { permissions: PERMISSION_DOWNLOAD } : undefined),
+  });
+  const root = join(dir, 'root');
+  await mkdir(root, { recursive: true });
+  const fitting = Math.floor(MAX_BATCH_DATA_BYTES / MAX_BATCH_FILE_BYTES);
+  const left = MAX_BATCH_DATA_BYTES - fitting * MAX_BATCH_FILE_BYTES;
+  assert.ok(left > 1, 'room is left for a small file after the full ones');
+  const paths: string[] = [];
+  for (let i = 0; i < fitting + 3; i++) {
+    paths.push(`full-${i}.bin`);
+    await writeFile(join(root, `full-${i}.bin`), Buffer.alloc(MAX_BATCH_FILE_BYTES, i));
+  }
+  await writeFile(join(root, 'small.bin'), Buffer.alloc(left, 7));
+  paths.push('small.bin', 'full-0.bin');
+  const session = await openAdmittedSession(t, server.address, client);
+  await session.send({ type: 'GET_BATCH', ref: 1, paths });
+  const answered: GetBatchEntry[] = [];
+  while (answered.length < paths.length) {
+    const message = await session.receive();
+    assert.equal(message.type, 'GET_BATCH_DATA', JSON.stringify(message));
+    if (message.type === 'GET_BATCH_DATA') answered.push(...message.entries);
+  }
+  let carried = 0;
+  answered.forEach((entry, k) => {
+    const path = paths[k]!;
+    if (k < fitting || path === 'small.bin') {
+      assert.equal(entry.status, 'file', path);
+      if (entry.status !== 'file') return;
+      carried += entry.data.length;
+      const fill = path === 'small.bin' ? 7 : k;
+      assert.ok(Buffer.from(entry.data).equals(Buffer.alloc(entry.data.length, fill)), `${path}'s bytes`);
+    } else {
+      assert.equal(entry.status, 'refused', path);
+      if (entry.status === 'refused') assert.equal(entry.code, ERROR_CODES.FILE_TOO_LARGE.wire, path);
+    }
+  });
+  assert.equal(carried, MAX_BATCH_DATA_BYTES);
 });
