@@ -156,6 +156,11 @@ export class FerryServer {
       minFreeDiskBytes: options.objectStore ? 0 : (options.minFreeDiskBytes ?? MIN_FREE_DISK_BYTES),
       clientQuotaBytes: options.clientQuotaBytes ?? 0,
       maxPartialsPerClient: options.maxPartialsPerClient ?? MAX_PARTIALS_PER_CLIENT,
+      isHeld: (id) => registry.isHeld(id),
+      partialMaxAgeMs:
+        (options.partialSweepIntervalMs ?? PARTIAL_SWEEP_INTERVAL_MS) > 0
+          ? (options.partialMaxAgeMs ?? PARTIAL_MAX_AGE_MS)
+          : undefined,
     });
     // Partials left by an earlier run are promised their size before the first offer is weighed.
     await storage.load();

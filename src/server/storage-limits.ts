@@ -38,6 +38,13 @@ export interface StorageLimitOptions {
   maxPartialsPerClient?: number;
   /** The clock, injected by tests. */
   now?: () => number;
+  /**
+   * Whether a session holds transfer `id` now (TransferRegistry.isHeld): a promise no session holds is a
+   * partial of an interrupted upload, which a DISK_FULL refusal names by its bytes.
+   */
+  isHeld?: (transferId: string) => boolean;
+  /** How long a partial is kept without a write before the sweeper removes it; undefined: never swept. */
+  partialMaxAgeMs?: number | undefined;
 }
 
 /**
@@ -62,6 +69,8 @@ export class StorageLimits {
   readonly #clientQuotaBytes: number;
   readonly #maxPartialsPerClient: number;
   readonly #now: () => number;
+  readonly #isHeld: (transferId: string) => boolean;
+  readonly #partialMaxAgeMs: number | undefined;
   readonly #promises = new Map<string, Promised>();
   /** Bytes placed under a final name per client (hex key), this server run. */
   readonly #placed = new Map<string, number>();
@@ -79,6 +88,8 @@ export class StorageLimits {
     this.#clientQuotaBytes = options.clientQuotaBytes;
     this.#maxPartialsPerClient = options.maxPartialsPerClient ?? MAX_PARTIALS_PER_CLIENT;
     this.#now = options.now ?? Date.now;
+    this.#isHeld = options.isHeld ?? (() => true);
+    this.#partialMaxAgeMs = options.partialMaxAgeMs;
   }
 
   /** The bytes a partial of `size` in chunks of `chunkBytes` may take on disk, state log included. */
@@ -145,7 +156,7 @@ export class StorageLimits {
       if (free - bytes < this.#minFreeDiskBytes)
         throw new FerryError(
           'DISK_FULL',
-          `the file needs ${readableBytes(bytes)}, which would leave ${readableBytes(Math.max(0, free - bytes))} free, less than the ${readableBytes(this.#minFreeDiskBytes)} the server keeps (its operator can lower ferry serve --min-free-disk)`,
+          `the file needs ${readableBytes(bytes)}, which would leave ${readableBytes(Math.max(0, free - bytes))} free, less than the ${readableBytes(this.#minFreeDiskBytes)} the server keeps${this.#interruptedNote(transferId)} (its operator can lower ferry serve --min-free-disk)`,
         );
     }
     this.#promises.set(transferId, { client, bytes });
@@ -221,6 +232,26 @@ export class StorageLimits {
     return free - since - outstanding + (allocated.get(transferId) ?? 0);
   }
 
+  /**
+   * What partials of interrupted uploads (promises no session holds, but `transferId`'s own) take of the disk,
+   * for a DISK_FULL refusal a person reads: their count and bytes and when the sweeper removes them, never a
+   * path or whose they are (the text travels, PROTOCOL.md §5.1). Empty when there are none.
+   */
+  #interruptedNote(transferId: string): string {
+    let count = 0;
+    let bytes = 0;
+    for (const [id, promise] of this.#promises) {
+      if (id === transferId || this.#isHeld(id)) continue;
+      count++;
+      bytes += promise.bytes;
+    }
+    if (count === 0) return '';
+    const held = `; ${count} ${count === 1 ? 'partial' : 'partials'} of interrupted uploads hold ${readableBytes(bytes)} of the disk, which resuming them uses, not frees,`;
+    return this.#partialMaxAgeMs === undefined
+      ? `${held} kept until the operator removes them`
+      : `${held} removed ${readableAge(this.#partialMaxAgeMs)} after their last write`;
+  }
+
   /** Bytes the partial of `transferId` (data and state log) takes on disk now. */
   async #allocated(transferId: string): Promise<number> {
     const { dataPath, logPath } = serverPartialPaths(this.#partialDir, transferId);
@@ -273,6 +304,13 @@ function readableBytes(bytes: number): string {
     unit++;
   }
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** `ms` as a person reads an age: `24 h`, `90 min`, `30 s`. */
+function readableAge(ms: number): string {
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+  if (ms >= 60_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Math.round(ms / 1000)} s`;
 }
 
 /** `1 entry`, `2 entries`: directories or links counted in a refusal a user reads. */
