@@ -8,6 +8,7 @@ import { resolveDestination } from './destination.js';
 import { remoteDestination } from './destination-sides.js';
 import { runUploadJobs, type JobResult, type SendFilesOptions, type UploadJob } from './send-files.js';
 import { treeJobs } from './send-tree.js';
+import { failingAfter } from './after-background.js';
 
 export interface SendPathsOptions extends Omit<SendFilesOptions, 'files' | 'remoteDir'> {
   /** Local files, and with `recursive` directories (sent as trees, PROTOCOL.md §5.10). */
@@ -67,7 +68,7 @@ export async function sendPaths(options: SendPathsOptions): Promise<JobResult[]>
       }));
     return [...files, ...(await treeJobs(dirs, destination, onSkip, (dir) => walks.get(dir)!))];
   };
-  return runUploadJobs(plan, { ...options, files: paths });
+  return failingAfter(runUploadJobs(plan, { ...options, files: paths }), walks.values());
 }
 
 /**

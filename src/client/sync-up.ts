@@ -16,6 +16,7 @@ import { localTreeEntries, remoteListingEntries } from './sync-entries.js';
 import { filesToCompare, planSync, type SyncAction, type SyncCounts, type SyncEntry } from './sync-plan.js';
 import { atOrBelow, replacedAtCreation, sameDigests, type SyncTally } from './sync-shared.js';
 import type { SyncTreeOptions } from './sync-tree.js';
+import { failingAfter } from './after-background.js';
 
 /**
  * Extra sessions that carry an upload sync's deltas beside the primary (`deltaSessions` of runUploadJobs):
@@ -72,13 +73,16 @@ export async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promis
   };
   // A file or link refused on its own fails the run once the others are done (runUploadJobs); a refused
   // removal was reported as it happened and fails the run after everything else went.
-  await runUploadJobs(plan, {
-    ...options,
-    files: [],
-    overwrite: true,
-    deltaSessions: options.deltaSessions ?? SYNC_DELTA_SESSIONS,
-    onEvent: tally.onEvent,
-  });
+  await failingAfter(
+    runUploadJobs(plan, {
+      ...options,
+      files: [],
+      overwrite: true,
+      deltaSessions: options.deltaSessions ?? SYNC_DELTA_SESSIONS,
+      onEvent: tally.onEvent,
+    }),
+    [walked],
+  );
   if (requestFailures.length > 0)
     throw jobsFailedError(requestFailures, { total: requestFailures.length, files: false });
   return counts!;
