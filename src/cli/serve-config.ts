@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command, Option, OptionValues } from 'commander';
 import { z } from 'zod';
 import { FerryError } from '../errors/index.js';
+import { refuseUnlessOwnedByUs } from '../home/index.js';
 
 /** `serve` options that are not server settings: the global ones, and --config itself. */
 const NOT_SETTINGS = new Set(['--config', '--home', '--debug']);
@@ -56,19 +57,36 @@ function describeIssues(error: z.ZodError): string {
 /**
  * Applies `--config FILE` (JSON) to the `serve` command's options and returns them: a key sets its option
  * unless the flag was given on the command line, which always wins. Throws USAGE_INVALID when the file
- * cannot be read, CONFIG_INVALID naming the file and the key when it is not JSON or does not fit the schema.
+ * cannot be read, CONFIG_INVALID naming the file when group or others may write it or another user (not
+ * root) owns it, and naming the key when it is not JSON or does not fit the schema.
  */
 export async function applyServeConfig<T extends OptionValues>(command: Command): Promise<T> {
   const file = command.getOptionValue('config') as string | undefined;
   if (file === undefined) return command.opts<T>();
   let text: string;
+  let handle;
   try {
-    text = await readFile(file, 'utf8');
+    handle = await open(file, 'r');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
     throw new FerryError('USAGE_INVALID', `--config ${file} cannot be read: ${code.toLowerCase()}`, {
       cause: err,
     });
+  }
+  try {
+    // It chooses the root, the coordination service (whose allow-list admits clients) and every limit: a
+    // file someone else may write is refused as the home's files are (OpenSSH's StrictModes), checked on the
+    // handle read.
+    const stats = await handle.stat();
+    if (process.platform !== 'win32' && (stats.mode & 0o022) !== 0)
+      throw new FerryError(
+        'CONFIG_INVALID',
+        `${file} is writable by group or others (mode 0${(stats.mode & 0o777).toString(8)}); run \`chmod go-w ${file}\``,
+      );
+    refuseUnlessOwnedByUs(stats, file, 'CONFIG_INVALID');
+    text = await handle.readFile('utf8');
+  } finally {
+    await handle.close();
   }
   let json: unknown;
   try {

@@ -8,14 +8,19 @@ import { FerryError } from '../errors/index.js';
  * directories above it (owner the user or root). The mode checks beside each read say who else may write a
  * file; the owner may always `chmod` it back, so a file another user owns (the key, the allow-list, the known
  * servers) is theirs to change whenever they like, whatever its mode now. No uids, nothing to check (Windows).
+ * `code`: CONFIG_INVALID for a file outside the home (`ferry serve --config`).
  */
-export function refuseUnlessOwnedByUs(stats: { readonly uid: number | bigint }, path: string): void {
+export function refuseUnlessOwnedByUs(
+  stats: { readonly uid: number | bigint },
+  path: string,
+  code: 'HOME_UNSAFE' | 'CONFIG_INVALID' = 'HOME_UNSAFE',
+): void {
   const euid = process.geteuid?.();
   if (euid === undefined) return;
   const uid = Number(stats.uid);
   if (uid === euid || uid === 0) return;
   throw new FerryError(
-    'HOME_UNSAFE',
+    code,
     `${path} is owned by uid ${uid}, not by you (uid ${euid}) or root, so its owner may change whom ferry ` +
       `trusts; if it is yours, run \`chown ${euid} ${path}\`, else remove it`,
   );
