@@ -185,18 +185,27 @@ export class DeltaMatcher {
       }
       at++;
     }
-    for (; at < stop; at++) {
-      const weak = a | (b << 16);
-      const bit = filterIndex(weak);
-      if ((filter[bit >>> 5]! & (1 << (bit & 31))) !== 0) break;
-      if (at + blockBytes < end) {
-        // rollChecksum inlined; for 64 KiB blocks outFactor is 0, so b gains a' alone.
-        const out = bytes[at - base]!;
-        a = (a - out + bytes[at - base + blockBytes]!) & 0xffff;
-        b = (b - outFactor * out + a) & 0xffff;
-      }
+    // Every offset below `rolled` rolls on to the next; the last block of `bytes`, at `end − blockBytes`, has
+    // no byte after it to roll in.
+    const rolled = Math.min(stop, end - blockBytes);
+    let i = at - base;
+    for (const last = rolled - base; i < last; i++) {
+      const bit = filterIndex(a | (b << 16));
+      if ((filter[bit >>> 5]! & (1 << (bit & 31))) !== 0) return this.#stopAt(i + base, a, b);
+      // rollChecksum inlined; for 64 KiB blocks outFactor is 0, so b gains a' alone.
+      const out = bytes[i]!;
+      a = (a - out + bytes[i + blockBytes]!) & 0xffff;
+      b = (b - outFactor * out + a) & 0xffff;
     }
+    at = i + base;
+    if (at < stop && !this.#candidate(a | (b << 16))) at++;
     return this.#stopAt(at, a, b);
+  }
+
+  /** Whether some block's weak checksum may be `weak` (the filter's bit for it is set). */
+  #candidate(weak: number): boolean {
+    const bit = filterIndex(weak);
+    return (this.#filter[bit >>> 5]! & (1 << (bit & 31))) !== 0;
   }
 
   #stopAt(at: number, a: number, b: number): number {
