@@ -160,31 +160,42 @@ async function takeLeavesOf(
     read.catch(() => undefined); // awaited below; a read left running when the scan fails is not unhandled
     return read;
   };
-  /** Writes the leaves the last scan of `window` (old-file bytes from `from`) found into the partial. */
-  const takeFound = async (window: Buffer, from: number, rescan: boolean): Promise<void> => {
-    // Leaves in place, one after another, placed in one write once the run ends.
-    let run: { first: number; leaves: Buffer[] } | undefined;
-    const placeRun = (): void => {
-      if (run) placed?.place(run.first, run.leaves);
-      run = undefined;
-    };
-    for (const { block, offset, hash } of found) {
+  /**
+   * Of the leaves the last scan of `window` (old-file bytes from `from`) found, the first ones while every
+   * leaf so far lies in place: noted, and those whole placed in one write. Returns how many it took. Apart
+   * from `takeMoved` (the leaves after the first difference): V8 optimizes this before an edit is met, and a
+   * path first taken then throws the optimized code away (issue 16).
+   */
+  const takeInPlace = (window: Buffer, from: number): number => {
+    let taken = 0;
+    const leaves: Buffer[] = [];
+    for (; taken < found.length; taken++) {
+      const { block, offset, hash } = found[taken]!;
+      if (offset !== block * LEAF_BYTES || block !== inPlace.knownCount) break;
+      inPlace.set(block, hash);
+      const length = deltaBlockLength(block, size);
+      // A short last leaf is not placed (no hint for it): it is read again if the file differs.
+      if (placed !== undefined && length === LEAF_BYTES) {
+        const leaf = window.subarray(offset - from, offset - from + length);
+        buffers.written(leaf);
+        leaves.push(leaf);
+      }
+    }
+    // Leaves in place, one after another, placed in one write.
+    if (leaves.length > 0) placed!.place(found[0]!.block, leaves);
+    return taken;
+  };
+  /** Writes the leaves the last scan of `window` found from `found[first]` on into the partial. */
+  const takeMoved = async (window: Buffer, from: number, rescan: boolean, first: number): Promise<void> => {
+    // Placed before any chunk is verified: placing is for a partial that holds nothing.
+    deferring = false;
+    for (let i = first; i < found.length; i++) {
+      const { block, offset, hash } = found[i]!;
+      if (held.has(block) || (rescan && inPlace.has(block))) continue;
       const length = deltaBlockLength(block, size);
       const leaf = window.subarray(offset - from, offset - from + length);
-      if (!rescan && deferring && offset === block * LEAF_BYTES && block === inPlace.knownCount) {
-        inPlace.set(block, hash);
-        // A short last leaf is not placed (no hint for it): it is read again if the file differs.
-        if (placed !== undefined && length === LEAF_BYTES) {
-          buffers.written(leaf);
-          (run ??= { first: block, leaves: [] }).leaves.push(leaf);
-        }
-        continue;
-      }
-      // Placed before any chunk is verified: placing is for a partial that holds nothing.
-      placeRun();
-      deferring = false;
-      if (held.has(block) || (rescan && inPlace.has(block))) continue;
-      await placed?.overwrite(block);
+      const placing = placed?.overwrite(block);
+      if (placing !== undefined) await placing;
       // The matcher hashed these very bytes, which stay as they are: the partial takes the hash, not hashes
       // again (a whole leaf only: a hint stands for LEAF_BYTES bytes).
       if (length === LEAF_BYTES) noteLeafHash(leaf.buffer, leaf.byteOffset, hash);
@@ -194,8 +205,12 @@ async function takeLeavesOf(
       held.set(block, hash);
       if (rescan) sources.add([{ newOffset: offset, length, oldOffset: block * LEAF_BYTES }]);
     }
+  };
+  /** Writes the leaves the last scan of `window` (old-file bytes from `from`) found into the partial. */
+  const takeFound = async (window: Buffer, from: number, rescan: boolean): Promise<void> => {
+    const taken = !rescan && deferring ? takeInPlace(window, from) : 0;
+    if (taken < found.length) await takeMoved(window, from, rescan, taken);
     found.length = 0;
-    placeRun();
   };
   /**
    * Buffers of the scans again: their own, since those may run between two windows of the first pass while

@@ -74,10 +74,11 @@ export class PlacedLeaves {
 
   /**
    * Another write is about to land on leaf `index`: it is no longer placed, and a placing write still in
-   * flight there lands first, so the other write is the one that stays.
+   * flight there lands first (the promise returned), so the other write is the one that stays. Undefined
+   * when there is nothing to wait for: the caller awaits nothing then (called once per leaf written).
    */
-  async overwrite(index: number): Promise<void> {
-    if (this.#placing.arrive(index * LEAF_BYTES, LEAF_BYTES)) await this.settle();
+  overwrite(index: number): Promise<void> | undefined {
+    return this.#placing.arrive(index * LEAF_BYTES, LEAF_BYTES) ? this.settle() : undefined;
   }
 
   /** Resolves once the placing writes started so far have landed or failed (not those started later). */

@@ -6,6 +6,7 @@ import {
   MIN_DELTA_BLOCK_BYTES,
   boundedHeldRanges,
   indicesFromRanges,
+  type DeltaSignature,
   type GetStripe,
 } from '../protocol/index.js';
 import { DeltaSignatureReceiver, type SignedFile } from '../machines/index.js';
@@ -44,12 +45,12 @@ export async function receiveDelta(
   answered: { ref: number; complete: boolean },
 ): Promise<DownloadResult> {
   const receiver = new DeltaSignatureReceiver();
-  let signed: SignedFile | undefined;
   // PROTOCOL.md §5.17.3: in leaves, the old file is scanned while the records arrive (the server signs as it
   // sends them), from the first record on; a signature in smaller blocks (a file under 16 MiB) is scanned
   // once whole.
   const arrival = new ArrivingSignature();
   let scanning: Promise<OldFileScan> | undefined;
+  let signed: SignedFile | undefined;
   // Progress counts once the download has started (`onStarted`); the scan's partial says so as it goes on.
   let progress: ((verified: number) => void) | undefined;
   const scanOptions = {
@@ -58,25 +59,7 @@ export async function receiveDelta(
     onDurable: (verified: number) => progress?.(verified),
   };
   try {
-    while (signed === undefined) {
-      signed = receiver.receive(await session.take(ref));
-      // A file too large for a signature comes whole (PROTOCOL.md §5.17.2), in leaf-sized chunks.
-      if (receiver.state === 'plain')
-        return receiveDownload(
-          session,
-          ref,
-          receiver.offer!,
-          target,
-          paths,
-          LEAF_BYTES,
-          false,
-          undefined,
-          partialIsOurs,
-          options,
-          { remotePath, stripe: undefined, answered, reusedBytes: 0 },
-        );
-      const arrived = receiver.arrived;
-      if (arrived === undefined) continue;
+    signed = await receiveSignature(session, ref, receiver, (arrived) => {
       if (scanning === undefined && arrived.signature.blockBytes >= LEAF_BYTES) {
         scanning = scanOldFile(
           downloadPartials,
@@ -89,13 +72,28 @@ export async function receiveDelta(
         scanning.catch(() => undefined); // awaited below, or after the failure that stops it
       }
       arrival.arrived(arrived.blocks);
-    }
+    });
   } catch (err) {
     // The answer failed: a scan waiting for more of it stops, closing what it opened, before the error goes on.
     arrival.fail(err);
     await scanning?.catch(() => undefined);
     throw err;
   }
+  // A file too large for a signature comes whole (PROTOCOL.md §5.17.2), in leaf-sized chunks.
+  if (signed === undefined)
+    return receiveDownload(
+      session,
+      ref,
+      receiver.offer!,
+      target,
+      paths,
+      LEAF_BYTES,
+      false,
+      undefined,
+      partialIsOurs,
+      options,
+      { remotePath, stripe: undefined, answered, reusedBytes: 0 },
+    );
   arrival.end(signed.digest);
   answered.complete = true;
   session.closeRef(ref);
@@ -177,5 +175,26 @@ export async function receiveDelta(
     session.closeRef(second);
     await old.close();
     await partial.close();
+  }
+}
+
+/**
+ * Receives the answer's signature records on `ref` until the signature is whole (GET_END: the signed file),
+ * telling `onArrived` of the blocks in after each record; undefined when the file comes whole instead
+ * (PROTOCOL.md §5.17.2). A function of its own: it runs once per record, so V8 optimizes it while it runs,
+ * and a large function around it was compiled with it and thrown away at its end (issue 16).
+ */
+async function receiveSignature(
+  session: ClientSession,
+  ref: number,
+  receiver: DeltaSignatureReceiver,
+  onArrived: (arrived: { signature: DeltaSignature; blocks: number }) => void,
+): Promise<SignedFile | undefined> {
+  for (;;) {
+    const signed = receiver.receive(await session.take(ref));
+    if (receiver.state === 'plain') return undefined;
+    const arrived = receiver.arrived;
+    if (arrived !== undefined) onArrived(arrived);
+    if (signed !== undefined) return signed;
   }
 }

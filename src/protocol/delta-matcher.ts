@@ -40,6 +40,11 @@ export class DeltaMatcher {
   /** The old file's short last block, which matches only at the new file's end. */
   readonly #tail: { block: number; length: number } | undefined;
 
+  /** The weak checksum's halves where the last roll stopped (`#rollToCandidate`), and the two as an int32. */
+  #a = 0;
+  #b = 0;
+  #weak = 0;
+
   #onMatch: DeltaMatchListener | undefined;
   #knownLeaf: KnownLeafHash | undefined;
   /** Blocks `[0, #known)` are looked for; the rest of the signature has not arrived yet (`extend`). */
@@ -119,81 +124,115 @@ export class DeltaMatcher {
     const ops: DeltaOp[] = [];
     const end = base + bytes.length;
     const blockBytes = this.blockBytes;
-    // Rolling out a byte takes `blockBytes × out` from b (PROTOCOL.md §5.15), 0 mod 2^16 for 64 KiB blocks.
-    const outFactor = blockBytes & 0xffff;
+    const blocks = this.#known;
+    const tailBlock = this.#tail?.block ?? -1;
     let literalStart = from;
     let at = from;
-    // The checksum's two halves (PROTOCOL.md §5.15) rolled here and joined as an int32 key (the Map's keys
-    // are int32 too): a uint32 above 2^31 would be a heap number at every byte.
-    let a = 0;
-    let b = 0;
-    let weak = 0;
-    if (at + blockBytes <= end) {
-      weak = weakChecksum(bytes, at - base, at - base + blockBytes);
-      a = weak & 0xffff;
-      b = weak >>> 16;
-      weak = a | (b << 16);
-    }
-    // The per-byte path stays in locals: the filter first, the Map and the strong hash only on a hit.
-    const filter = this.#filter;
-    const blocks = this.#known;
+    // Whether the weak checksum is to be taken afresh at `at` (after a match), or rolled on from `at` (after a
+    // candidate that was no match).
+    let fresh = true;
     // After a match, the block after it is tried first by its strong hash alone, at the very next offset:
     // edits leave long runs of consecutive blocks, and this spares the weak checksum of every block of a run.
     let chained = -1;
+    // The rare paths (a literal run, the end's short block) are functions of their own, and the per-byte
+    // roll too: V8 optimizes this loop before an edit is ever met, and each path first taken afterwards
+    // throws the optimized code away, a recompile of whatever it holds (issue 16: six per 1 GiB download).
     while (at < to && at + blockBytes <= end) {
-      let block = -1;
-      if (chained >= 0) {
-        block = this.#chainAt(bytes, base, at, chained);
-        chained = -1;
-        if (block < 0) {
-          weak = weakChecksum(bytes, at - base, at - base + blockBytes);
-          a = weak & 0xffff;
-          b = weak >>> 16;
-          weak = a | (b << 16);
-        }
-      }
+      let block = chained >= 0 ? this.#chainAt(bytes, base, at, chained) : -1;
+      chained = -1;
       if (block < 0) {
-        const bit = filterIndex(weak);
-        block = (filter[bit >>> 5]! & (1 << (bit & 31))) === 0 ? -1 : this.#matchAt(bytes, base, at, weak);
+        at = this.#rollToCandidate(bytes, base, at, Math.min(to, end - blockBytes + 1), fresh);
+        fresh = false;
+        if (at >= to || at + blockBytes > end) break;
+        block = this.#matchAt(bytes, base, at, this.#weak);
+        if (block < 0) continue;
       }
-      if (block >= 0) {
-        if (at > literalStart)
-          ops.push({ newOffset: literalStart, length: at - literalStart, oldOffset: -1 });
-        pushCopy(ops, at, block * blockBytes, blockBytes);
-        this.#lastBlock = block;
-        at += blockBytes;
-        literalStart = at;
-        if (at < to && at + blockBytes <= end) {
-          if (block + 1 < blocks && block + 1 !== this.#tail?.block) {
-            chained = block + 1;
-            continue;
-          }
-          weak = weakChecksum(bytes, at - base, at - base + blockBytes);
-          a = weak & 0xffff;
-          b = weak >>> 16;
-          weak = a | (b << 16);
-        }
-        continue;
-      }
+      if (at > literalStart) pushLiteral(ops, literalStart, at);
+      pushCopy(ops, at, block * blockBytes, blockBytes);
+      this.#lastBlock = block;
+      at += blockBytes;
+      literalStart = at;
+      fresh = true;
+      if (block + 1 < blocks && block + 1 !== tailBlock) chained = block + 1;
+    }
+    return this.#scanEnd(ops, bytes, base, literalStart, Math.max(at, to), to, atEnd);
+  }
+
+  /**
+   * The first offset from `at` (or from the one after it, when not `fresh`: `at` was a candidate and no
+   * match) and below `stop` whose weak checksum passes the filter, or `stop`; its checksum in `#weak`. The
+   * per-byte path, alone in a loop of its own. A block starts at every offset below `stop`.
+   */
+  #rollToCandidate(bytes: Uint8Array, base: number, at: number, stop: number, fresh: boolean): number {
+    const blockBytes = this.blockBytes;
+    const end = base + bytes.length;
+    // Rolling out a byte takes `blockBytes × out` from b (PROTOCOL.md §5.15), 0 mod 2^16 for 64 KiB blocks.
+    const outFactor = blockBytes & 0xffff;
+    const filter = this.#filter;
+    // The checksum's two halves (PROTOCOL.md §5.15) rolled here and joined as an int32 key (the Map's keys
+    // are int32 too): a uint32 above 2^31 would be a heap number at every byte.
+    let a = this.#a;
+    let b = this.#b;
+    if (fresh) {
+      const weak = weakChecksum(bytes, at - base, at - base + blockBytes);
+      a = weak & 0xffff;
+      b = weak >>> 16;
+    } else {
       if (at + blockBytes < end) {
-        // rollChecksum inlined; for 64 KiB blocks outFactor is 0, so b gains a' alone.
         const out = bytes[at - base]!;
         a = (a - out + bytes[at - base + blockBytes]!) & 0xffff;
         b = (b - outFactor * out + a) & 0xffff;
-        weak = a | (b << 16);
       }
       at++;
     }
-    const next = Math.max(at, to);
+    // Every offset below `rolled` rolls on to the next; the last block of `bytes`, at `end − blockBytes`, has
+    // no byte after it to roll in.
+    const rolled = Math.min(stop, end - blockBytes);
+    let i = at - base;
+    for (const last = rolled - base; i < last; i++) {
+      const bit = filterIndex(a | (b << 16));
+      if ((filter[bit >>> 5]! & (1 << (bit & 31))) !== 0) return this.#stopAt(i + base, a, b);
+      // rollChecksum inlined; for 64 KiB blocks outFactor is 0, so b gains a' alone.
+      const out = bytes[i]!;
+      a = (a - out + bytes[i + blockBytes]!) & 0xffff;
+      b = (b - outFactor * out + a) & 0xffff;
+    }
+    at = i + base;
+    if (at < stop && !this.#candidate(a | (b << 16))) at++;
+    return this.#stopAt(at, a, b);
+  }
+
+  /** Whether some block's weak checksum may be `weak` (the filter's bit for it is set). */
+  #candidate(weak: number): boolean {
+    const bit = filterIndex(weak);
+    return (this.#filter[bit >>> 5]! & (1 << (bit & 31))) !== 0;
+  }
+
+  #stopAt(at: number, a: number, b: number): number {
+    this.#a = a;
+    this.#b = b;
+    this.#weak = a | (b << 16);
+    return at;
+  }
+
+  /** The scan's last ops: the literal bytes left up to `next`, or up to the old file's short last block. */
+  #scanEnd(
+    ops: DeltaOp[],
+    bytes: Uint8Array,
+    base: number,
+    literalStart: number,
+    next: number,
+    to: number,
+    atEnd: boolean,
+  ): DeltaScan {
+    const end = base + bytes.length;
     const tail = atEnd ? this.#tailAt(bytes, base, literalStart, to) : -1;
     if (tail >= 0) {
-      if (tail > literalStart)
-        ops.push({ newOffset: literalStart, length: tail - literalStart, oldOffset: -1 });
-      ops.push({ newOffset: tail, length: end - tail, oldOffset: this.#tail!.block * blockBytes });
+      if (tail > literalStart) pushLiteral(ops, literalStart, tail);
+      ops.push({ newOffset: tail, length: end - tail, oldOffset: this.#tail!.block * this.blockBytes });
       return { ops, next: end };
     }
-    if (next > literalStart)
-      ops.push({ newOffset: literalStart, length: next - literalStart, oldOffset: -1 });
+    if (next > literalStart) pushLiteral(ops, literalStart, next);
     return { ops, next };
   }
 
@@ -265,6 +304,10 @@ const FILTER_BITS = 2 ** 20;
 /** The weak checksum folded to FILTER_BITS. */
 function filterIndex(weak: number): number {
   return (weak ^ (weak >>> 12)) & (FILTER_BITS - 1);
+}
+
+function pushLiteral(ops: DeltaOp[], from: number, to: number): void {
+  ops.push({ newOffset: from, length: to - from, oldOffset: -1 });
 }
 
 function pushCopy(ops: DeltaOp[], newOffset: number, oldOffset: number, blockBytes: number): void {

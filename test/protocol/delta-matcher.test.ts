@@ -229,3 +229,36 @@ test('small blocks: 100 bytes rewritten or 10 inserted in 20 KiB send about a bl
   const inserted = Buffer.concat([old.subarray(0, 9000), randomBytes(next, 10), old.subarray(9000)]);
   assert.ok(literal(inserted) <= blockBytes + 10, `inserted: ${literal(inserted)}`);
 });
+
+test('a block found by rolling at the last offset a window reaches: the very end of the bytes, or the scan range', () => {
+  const blockBytes = 1024;
+  const old = randomBytes(prng(11), 4 * blockBytes);
+  const signature = deltaSignatureOf(old, blockBytes);
+  const block2 = old.subarray(2 * blockBytes, 3 * blockBytes);
+  // Literal bytes, then block 2 ending exactly where the bytes end: found only at the last offset rolled to.
+  for (const lead of [1, 100, blockBytes - 1, blockBytes + 7]) {
+    const bytes = Buffer.concat([randomBytes(prng(lead), lead), block2]);
+    const matcher = new DeltaMatcher(signature);
+    const scan = matcher.scan(bytes, 0, 0, bytes.length, true);
+    assert.deepEqual(
+      scan.ops,
+      [
+        { newOffset: 0, length: lead, oldOffset: -1 },
+        { newOffset: lead, length: blockBytes, oldOffset: 2 * blockBytes },
+      ],
+      `lead ${lead}`,
+    );
+    assert.equal(scan.next, bytes.length);
+    // A scan of offsets up to `lead` (the window's last start) finds it too, the bytes reaching a block past it.
+    const upTo = new DeltaMatcher(signature).scan(bytes, 0, 0, lead + 1);
+    assert.deepEqual(upTo.ops[upTo.ops.length - 1], {
+      newOffset: lead,
+      length: blockBytes,
+      oldOffset: 2 * blockBytes,
+    });
+    // One offset short of it, it is not found, and the next scan starts there.
+    const short = new DeltaMatcher(signature).scan(bytes, 0, 0, lead);
+    assert.deepEqual(short.ops, [{ newOffset: 0, length: lead, oldOffset: -1 }]);
+    assert.equal(short.next, lead);
+  }
+});
