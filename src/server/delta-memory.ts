@@ -1,12 +1,15 @@
 import { LEAF_BYTES } from '../protocol/index.js';
 import { queuedUntilAdmitted } from './queued-until-admitted.js';
 
-/** The signing's two reads of 64 leaves (sign-leaves.ts, SIGN_READ_LEAVES, with their weak checksums' slots). */
-export const DELTA_SIGNING_READ_BYTES = 8 * 1024 * 1024;
+/**
+ * The signing's three reads of 64 leaves (sign-leaves.ts, SIGN_PIECES x SIGN_READ_LEAVES, with their weak
+ * checksums' slots).
+ */
+export const DELTA_SIGNING_READ_BYTES = 12 * 1024 * 1024;
 /**
  * Memory one delta upload's server side may hold apart from the leaf hashes (PROTOCOL.md §5.15): the copies'
  * four 1 MiB read buffers (delta-old-file.ts, COPY_PIECES x COPY_PIECE_BYTES) and the signing's reads:
- * 4 + 8 MiB, counted for the whole upload.
+ * 4 + 12 MiB, counted for the whole upload.
  */
 export const DELTA_FIXED_BYTES = 4 * 1024 * 1024 + DELTA_SIGNING_READ_BYTES;
 /** Per leaf of the old file: its SHA-256 kept for the copies (32 bytes) and its placed mark (1 byte). */

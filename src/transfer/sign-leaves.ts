@@ -27,6 +27,9 @@ const SIGN_READ_LEAVES = 64;
  */
 const SIGN_RECORD_BLOCKS = SIGN_READ_LEAVES;
 
+/** Pieces of a signing in leaves read, hashed and handed out at once (`signLeaves`): 3 of 4 MiB. */
+const SIGN_PIECES = 3;
+
 /**
  * A leaf's place in a signing buffer: 3 bytes of padding, the RFC 6962 prefix 0x00, then the leaf, so the
  * leaf starts on a 4-byte boundary (the weak checksum's word loop) and the prefix and leaf are one view
@@ -90,20 +93,30 @@ export async function signLeaves(
     }
     return;
   }
-  // Two buffers: the next piece is read (on libuv's pool) while this one is checksummed and hashed. Shared
-  // memory, so the leaf hash thread reads them in place; in the weak checksum's module's memory when it has
-  // room, so the weak checksums read them in place too (issue 16: their copy was ~0.085 CPU s per GiB).
+  // SIGN_PIECES buffers, so the pieces after this one are read, hashed and handed out while this one's weak
+  // checksums are taken: each piece's leaf hashes are asked of the leaf hash thread (and it is handed to
+  // `onPiece`) as soon as it is read, so the thread's jobs and the hook's writes queue back to back instead
+  // of one piece at a time behind this thread's turn (issue 16: with two buffers a piece's read waited for
+  // the write of the one before the last, and its hook and hashing for this thread to take it, so a delta
+  // upload's server wrote its partial at the pace of its signing and went on writing after it). Shared memory, so the leaf hash thread reads them in
+  // place; in the weak checksum's module's memory when it has room, so the weak checksums read them in place
+  // too (issue 16: their copy was ~0.085 CPU s per GiB).
   const slots = Math.min(SIGN_READ_LEAVES, Math.max(totalBlocks, 1));
-  const buffers = [0, 1].map(() => takeWeakChecksumBuffer(slots * SLOT_BYTES));
-  /** Once no read or hook uses them (both ends below wait for that): the next signing takes them. */
+  const buffers = Array.from({ length: SIGN_PIECES }, () => takeWeakChecksumBuffer(slots * SLOT_BYTES));
+  /** Once no read, hashing or hook uses them (both ends below wait for that): the next signing takes them. */
   const release = (): void => buffers.forEach(releaseWeakChecksumBuffer);
   for (const buffer of buffers) for (let i = 0; i < slots; i++) buffer[i * SLOT_BYTES + 3] = LEAF_PREFIX;
   let turn = 0;
-  /** What `onPiece` still does with each buffer's last piece: the buffer is read into again only after. */
-  const handedOut: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
-  /** Reads the leaves from `block` on (at most a piece) into the next buffer; their views, prefix first. */
-  const readPiece = (block: number): Promise<Buffer[]> => {
-    const which = turn++ % 2;
+  /** Settles once nothing uses each buffer's last piece (its hook and its hashing): read into again only after. */
+  const inUse: Promise<unknown>[] = buffers.map(() => Promise.resolve());
+  /** The pieces started and not yet taken by `signPieces`, in file order. */
+  const ahead: Promise<SignedPiece>[] = [];
+  /**
+   * Reads the leaves from `block` on (at most a piece) into the next buffer once its last piece is done
+   * with, then hands them to `onPiece` and starts their hashing, in file order (after the piece before).
+   */
+  const startPiece = (block: number): void => {
+    const which = turn++ % SIGN_PIECES;
     const buffer = buffers[which]!;
     const views: Buffer[] = [];
     for (let i = 0; i < slots && block + i < totalBlocks; i++) {
@@ -116,24 +129,42 @@ export async function signLeaves(
       SIGNING_COUNTERS.readLeaves += views.length;
       return source.readvExactly(views, block * LEAF_BYTES).then(() => views);
     };
-    const piece = onPiece ? handedOut[which]!.then(read) : read();
+    const before = ahead.at(-1);
+    const reading = inUse[which]!.then(read);
+    const piece = (before === undefined ? reading : Promise.all([reading, before])).then((): SignedPiece => {
+      const handed = onPiece?.(block * LEAF_BYTES, views);
+      // Known hashes (of this very version of the file, the caller's to ensure) are not taken again.
+      const hashing = known === undefined ? leafHashesOf(views) : undefined;
+      return { block, leaves: views, handed, hashing };
+    });
+    // Free again once the hook and the hashing are done with it, or once its read failed.
+    inUse[which] = piece.then(
+      ({ handed, hashing }) => Promise.all([handed, hashing?.catch(() => undefined)]),
+      () => undefined,
+    );
     // A read still running when the signing stops (the session ended) must not become an unhandled rejection.
     piece.catch(() => undefined);
-    return piece;
+    ahead.push(piece);
   };
-  let next = totalBlocks > 0 ? readPiece(0) : undefined;
+  let nextBlock = 0;
+  const startNext = (): void => {
+    if (nextBlock >= totalBlocks) return;
+    startPiece(nextBlock);
+    nextBlock += slots;
+  };
+  for (let i = 0; i < SIGN_PIECES; i++) startNext();
   try {
     await signPieces();
   } catch (err) {
-    // Stopped or failed: still, no read queued and nothing `onPiece` does with a buffer outlives the signing
-    // (its caller may close the files read and written once this returns).
-    await next?.catch(() => undefined);
-    await Promise.all(handedOut);
+    // Stopped or failed: still, no read queued and nothing `onPiece` or the hashing does with a buffer
+    // outlives the signing (its caller may close the files read and written once this returns).
+    await Promise.all(ahead.map((piece) => piece.catch(() => undefined)));
+    await Promise.all(inUse);
     release();
     throw err;
   }
   // The caller learns the signing is over once every piece handed out is done with.
-  await Promise.all(handedOut);
+  await Promise.all(inUse);
   release();
 
   async function signPieces(): Promise<void> {
@@ -142,20 +173,17 @@ export async function signLeaves(
       const weak = new Uint32Array(count);
       const strong = Buffer.alloc(count * DELTA_STRONG_BYTES);
       for (let block = firstBlock; block < firstBlock + count;) {
-        const leaves = await next!;
-        // Handed out before the next read is queued behind it: that read goes to the other buffer, and waits
-        // for this piece's hashing too (`next` is read only after this loop turn awaited it).
-        if (onPiece) handedOut[(turn - 1) % 2] = onPiece(block * LEAF_BYTES, leaves);
-        // Known hashes (of this very version of the file, the caller's to ensure) are not taken again.
-        const hashing = known === undefined ? leafHashesOf(leaves) : undefined;
+        const { leaves, hashing } = await ahead.shift()!;
         if (hashing === undefined) SIGNING_COUNTERS.knownLeaves += leaves.length;
         else SIGNING_COUNTERS.hashedLeaves += leaves.length;
-        next = block + leaves.length < totalBlocks ? readPiece(block + leaves.length) : undefined;
         for (let i = 0; i < leaves.length; i++)
           weak[block + i - firstBlock] =
             knownWeak?.[block + i] ?? weakChecksum(leaves[i]!, 0, leaves[i]!.length);
         const leafHashes =
           hashing === undefined ? knownHashesOf(known!, block, leaves.length) : await hashing;
+        // This buffer's weak checksums and hashes are taken: the piece it holds next may be read once its
+        // hook is done with it.
+        startNext();
         for (let i = 0; i < leaves.length; i++) {
           const hash = leafHashes.subarray(i * 32, (i + 1) * 32);
           hashes.set(block + i, hash);
@@ -167,6 +195,16 @@ export async function signLeaves(
       await sendRecord(firstBlock, weak, strong);
     }
   }
+}
+
+/** A piece of a signing in leaves, read, handed to the hook and being hashed (`signLeaves`). */
+interface SignedPiece {
+  readonly block: number;
+  readonly leaves: Buffer[];
+  /** What the hook (`onPiece`) still does with it. */
+  readonly handed: Promise<void> | undefined;
+  /** Its leaf hashes, unless known. */
+  readonly hashing: Promise<Buffer> | undefined;
 }
 
 /**

@@ -1,7 +1,7 @@
 // The server's memory for signing a file for a delta download (stop 30). A delta upload's share (its copies'
 // buffers, the signing's reads, the old file's leaf hashes) has been reserved from DeltaMemory, per client and
-// in total, since stop 28; a delta download's signing (PROTOCOL.md §5.17.2) holds the same reads (two of 64
-// leaves, 8 MiB) and its tables of leaf hashes and weak checksums (36 bytes a leaf) for as long as the client
+// in total, since stop 28; a delta download's signing (PROTOCOL.md §5.17.2) holds the same reads (three of 64
+// leaves, 12 MiB) and its tables of leaf hashes and weak checksums (36 bytes a leaf) for as long as the client
 // takes to read its records, and reserved nothing: 32 sessions of each key, each signing a file it reads a
 // byte at a time, held ~300 MiB per key, bounded only by the connection limit (1024 sessions: ~9 GiB). The
 // signing now reserves deltaSigningBytes from the same DeltaMemory first. Here the client's share is already
