@@ -35,7 +35,8 @@ export interface ReadConfigFileOptions {
 /**
  * Reads a JSON config file that decides who is trusted. Like OpenSSH's StrictModes for authorized_keys, a
  * file that group or others may write is refused (CONFIG_INVALID): whoever can edit it could trust
- * themselves; so is one another user owns, or in a directory not the user's own (HOME_UNSAFE). The stat and the read use one handle, so the stamp always describes the bytes that were read.
+ * themselves; so is one another user owns, or in a directory not the user's own (HOME_UNSAFE). The stat and
+ * the read use one handle, so the stamp always describes the bytes that were read.
  */
 export async function readConfigFile(
   path: string,

@@ -98,16 +98,19 @@ export async function signLeaves(
   // `onPiece`) as soon as it is read, so the thread's jobs and the hook's writes queue back to back instead
   // of one piece at a time behind this thread's turn (issue 16: with two buffers a piece's read waited for
   // the write of the one before the last, and its hook and hashing for this thread to take it, so a delta
-  // upload's server wrote its partial at the pace of its signing and went on writing after it). Shared memory, so the leaf hash thread reads them in
-  // place; in the weak checksum's module's memory when it has room, so the weak checksums read them in place
-  // too (issue 16: their copy was ~0.085 CPU s per GiB).
+  // upload's server wrote its partial at the pace of its signing and went on writing after it). Shared
+  // memory, so the leaf hash thread reads them in place; in the weak checksum's module's memory when it has
+  // room, so the weak checksums read them in place too (issue 16: their copy was ~0.085 CPU s per GiB).
   const slots = Math.min(SIGN_READ_LEAVES, Math.max(totalBlocks, 1));
   const buffers = Array.from({ length: SIGN_PIECES }, () => takeWeakChecksumBuffer(slots * SLOT_BYTES));
   /** Once no read, hashing or hook uses them (both ends below wait for that): the next signing takes them. */
   const release = (): void => buffers.forEach(releaseWeakChecksumBuffer);
   for (const buffer of buffers) for (let i = 0; i < slots; i++) buffer[i * SLOT_BYTES + 3] = LEAF_PREFIX;
   let turn = 0;
-  /** Settles once nothing uses each buffer's last piece (its hook and its hashing): read into again only after. */
+  /**
+   * Settles once nothing uses each buffer's last piece (its hook and its hashing): read into again only
+   * after.
+   */
   const inUse: Promise<unknown>[] = buffers.map(() => Promise.resolve());
   /** The pieces started and not yet taken by `signPieces`, in file order. */
   const ahead: Promise<SignedPiece>[] = [];
