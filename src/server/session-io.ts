@@ -78,7 +78,21 @@ export interface SessionContext {
    * wanted: tests wrap it to make storage slow. Unused with an `objectStore`.
    */
   readonly partialStore?: PartialStore<string, RootPath> | undefined;
+  /**
+   * Tests only: runs inside a PUT_LINK between a check of its path and the act it guards (a test swaps a
+   * directory on the way for a link there, as a local user racing the server could).
+   */
+  readonly beforeTreeWrite?: BeforeTreeWrite | undefined;
 }
+
+/**
+ * Where a PUT_LINK is when `beforeTreeWrite` runs: 'walked', its path's directories `lstat`ed (and missing
+ * ones made), before the parent's re-check and the entry's making.
+ */
+export type TreeWriteStep = 'walked';
+
+/** A test's hook into a tree write (`SessionContext.beforeTreeWrite`): `path` is the entry's, on this side. */
+export type BeforeTreeWrite = (path: string, step: TreeWriteStep) => Promise<void>;
 
 /**
  * The server's side of key rotation (PROTOCOL.md §13): the commitment to its next key, or a rotation under

@@ -1,4 +1,4 @@
-import { lstat, readlink, realpath } from 'node:fs/promises';
+import { lstat, readlink } from 'node:fs/promises';
 import { FerryError } from '../errors/index.js';
 import {
   PERMISSION_DOWNLOAD,
@@ -7,6 +7,7 @@ import {
   type PutLinkMessage,
 } from '../protocol/index.js';
 import {
+  assertDirUnmoved,
   clearForReplacement,
   fsyncDir,
   linkVerdictOnDisk,
@@ -58,6 +59,7 @@ export async function writeLink(io: SessionIo, message: PutLinkMessage): Promise
     allowLink: true,
     allowDirectory: message.overwrite && message.replaceDir === true,
   });
+  await io.ctx.beforeTreeWrite?.(target.path, 'walked');
   const existing = await lstat(target.path).catch(() => undefined);
   if (existing) {
     // PROTOCOL.md §5.10: OVERWRITE replaces a link or a file (renamed over, atomically), a directory only
@@ -75,12 +77,10 @@ export async function writeLink(io: SessionIo, message: PutLinkMessage): Promise
       return;
     }
   }
-  if (existing?.isDirectory()) {
-    // As a file's finish: a directory on the way swapped for a link since the walk is refused first.
-    if ((await realpath(target.dir)) !== target.dir)
-      throw new FerryError('PATH_ESCAPES_ROOT', 'a directory on the path became a symbolic link');
-    await clearForReplacement(target, 'dir');
-  }
+  // As a file's finish: a directory on the way swapped for a link since the walk is refused before the
+  // replaced directory is cleared and the link is made there (symlink(2) and rename(2) by name follow it).
+  await assertDirUnmoved(target.dir);
+  if (existing?.isDirectory()) await clearForReplacement(target, 'dir');
   await placeLink(target, message.target, message.mtimeMs, { replace: existing !== undefined });
   await fsyncDir(target.dir);
 }

@@ -1,6 +1,7 @@
-import { lstat, opendir, realpath, rmdir, unlink } from 'node:fs/promises';
+import { lstat, opendir, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
+import { assertDirUnmoved } from './dir-unmoved.js';
 import { fsyncDir } from './fsync-dir.js';
 import { resolveUnderRoot } from './root-path.js';
 
@@ -22,8 +23,7 @@ export async function removeUnderRoot(root: string, components: readonly string[
     allowDirectory: true,
     allowLink: true,
   });
-  if ((await realpath(target.dir)) !== target.dir)
-    throw new FerryError('PATH_ESCAPES_ROOT', 'a directory above the entry moved');
+  await assertDirUnmoved(target.dir);
   const stats = await lstat(target.path).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') throw new FerryError('PATH_NOT_FOUND', 'nothing to remove there');
     throw err;
@@ -69,8 +69,7 @@ export async function clearForReplacement(
 
 /** Removes the real directory `dir` and everything below it, never following a link (see above). */
 async function removeTree(dir: string): Promise<void> {
-  if ((await realpath(dir)) !== dir)
-    throw new FerryError('PATH_ESCAPES_ROOT', 'a directory being replaced became a symbolic link');
+  await assertDirUnmoved(dir);
   const names: string[] = [];
   for await (const entry of await opendir(dir)) names.push(entry.name);
   for (const name of names) {

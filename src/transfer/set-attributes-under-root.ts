@@ -1,6 +1,6 @@
-import { realpath } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { FerryError } from '../errors/index.js';
+import { assertDirUnmoved } from './dir-unmoved.js';
 import { fsTimeOf } from './fs-names.js';
 import { openNoFollow } from './open-no-follow.js';
 import { receivedFileMode } from './received-mode.js';
@@ -23,8 +23,7 @@ export async function setAttributesUnderRoot(
 ): Promise<void> {
   const target = await resolveUnderRoot(root, components, { createDirs: false });
   if (!target.exists) throw new FerryError('PATH_NOT_FOUND', 'no file there');
-  if ((await realpath(target.dir)) !== target.dir)
-    throw new FerryError('PATH_ESCAPES_ROOT', 'a directory above the entry moved');
+  await assertDirUnmoved(target.dir);
   const handle = await openExisting(target.path);
   try {
     await handle.chmod(receivedFileMode(attributes.mode));

@@ -1,0 +1,70 @@
+// A local user who can write the server's root races a PUT_LINK (stop 31): between the walk of the entry's
+// path (every directory `lstat`ed) and the act, it swaps a directory on the way for a link to outside the
+// root. symlink(2) and rename(2) by name follow it. The server re-checks the parent's real path right before
+// it makes the entry, as a file's finish does (`assertDirUnmoved`): refused with PATH_ESCAPES_ROOT, nothing
+// made outside. The swap runs in the server's test hook between the
+// check and the act (`beforeTreeWrite`), so it happens every run. Real FerryServer, raw session on loopback.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readdir, rename, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SecureChannel } from '../../src/channel/index.js';
+import { generateKeyPair } from '../../src/crypto/index.js';
+import { ERROR_CODES } from '../../src/errors/index.js';
+import { PERMISSION_UPLOAD, type Message } from '../../src/protocol/index.js';
+import type { TreeWriteStep } from '../../src/server/session-io.js';
+import { openAdmittedSession } from '../helpers/admitted-session.js';
+import { startTempDirServer } from '../helpers/temp-dir-server.js';
+
+const MTIME_MS = 1_650_000_000_000;
+
+/**
+ * A server whose root holds the directory `a`, and a directory `outside` beside the root; at `step` of the
+ * first tree write, `a` is moved aside and a link to `outside` takes its name.
+ */
+async function racedServer(
+  t: TestContext,
+  step: TreeWriteStep,
+): Promise<{ outside: string; channel: SecureChannel; swapped: () => boolean }> {
+  let root = '';
+  let outside = '';
+  let swapped = false;
+  const { dir, server } = await startTempDirServer(t, 'ferry-tree-write-races-', {
+    authorize: () => ({ permissions: PERMISSION_UPLOAD }),
+    beforeTreeWrite: async (_path, at) => {
+      if (at !== step || swapped) return;
+      swapped = true;
+      await rename(join(root, 'a'), join(root, 'a-was'));
+      await symlink(outside, join(root, 'a'));
+    },
+  });
+  root = join(dir, 'root');
+  outside = join(dir, 'outside');
+  await mkdir(join(root, 'a'));
+  await mkdir(outside);
+  const channel = await openAdmittedSession(t, server.address, generateKeyPair());
+  return { outside, channel, swapped: () => swapped };
+}
+
+/** Sends `message` and returns its answer: 'ACK', or 'ERROR ' and the code's name. */
+async function answer(channel: SecureChannel, message: Message): Promise<string> {
+  await channel.send(message);
+  const reply = await channel.receive();
+  if (reply.type !== 'ERROR') return reply.type;
+  return `ERROR ${Object.entries(ERROR_CODES).find(([, spec]) => spec.wire === reply.code)?.[0]}`;
+}
+
+test('PUT_LINK whose parent is swapped for a link after the walk is refused, and no link is made outside', async (t) => {
+  const { outside, channel, swapped } = await racedServer(t, 'walked');
+  const link: Message = {
+    type: 'PUT_LINK',
+    ref: 1,
+    overwrite: false,
+    mtimeMs: MTIME_MS,
+    target: 'x',
+    path: 'a/lnk',
+  };
+  assert.equal(await answer(channel, link), 'ERROR PATH_ESCAPES_ROOT');
+  assert.ok(swapped(), 'the swap ran');
+  assert.deepEqual(await readdir(outside), [], 'nothing was made outside the root');
+});
