@@ -118,6 +118,6 @@ export interface ServeOptions {
    * an `objectStore`.
    */
   partialStore?: (partialDir: string) => PartialStore<string, RootPath>;
-  /** Tests only: runs inside a PUT_LINK between its checks and its acts (`TreeWriteStep`). */
+  /** Tests only: runs inside a PUT_DIR or PUT_LINK between its checks and its acts (`TreeWriteStep`). */
   beforeTreeWrite?: BeforeTreeWrite;
 }

@@ -31,8 +31,15 @@ export async function writeDirectory(io: SessionIo, message: PutDirMessage): Pro
     createDirs: true,
     allowDirectory: true,
   });
+  await io.ctx.beforeTreeWrite?.(target.path, 'walked');
+  // mkdir(2) by name follows a directory on the way swapped for a link since the walk: checked right before.
+  await assertDirUnmoved(target.dir);
   const made = await makeReceivedDirectory(target.path);
-  await setDirectoryAttributes(target.path, receivedDirectoryMode(message.mode), message.mtimeMs);
+  await io.ctx.beforeTreeWrite?.(target.path, 'made');
+  // Changed through a descriptor whose kernel path is checked: a swap after the mkdir is refused too.
+  await setDirectoryAttributes(target.path, receivedDirectoryMode(message.mode), message.mtimeMs, {
+    rooted: true,
+  });
   // A new directory's name must survive a crash. An existing one only got its own mode and mtime, which no
   // later step depends on (a lost mtime is set again by the next sync): no flush of its parent (issue 16: a
   // changed-tree sync sends one PUT_DIR per directory a changed file is in, each waited on in order, and each

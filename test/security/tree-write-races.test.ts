@@ -1,12 +1,14 @@
-// A local user who can write the server's root races a PUT_LINK (stop 31): between the walk of the entry's
-// path (every directory `lstat`ed) and the act, it swaps a directory on the way for a link to outside the
-// root. symlink(2) and rename(2) by name follow it. The server re-checks the parent's real path right before
-// it makes the entry, as a file's finish does (`assertDirUnmoved`): refused with PATH_ESCAPES_ROOT, nothing
-// made outside. The swap runs in the server's test hook between the
+// A local user who can write the server's root races a PUT_LINK or PUT_DIR (stop 31): between the walk of the
+// entry's path (every directory `lstat`ed) and the act, it swaps a directory on the way for a link to outside
+// the root. symlink(2), rename(2) and mkdir(2) by name follow it, and so does an open of the new directory
+// for its mode and mtime (O_NOFOLLOW guards the last name only). The server re-checks the parent's real path
+// right before it makes the entry, as a file's finish does (`assertDirUnmoved`), and checks that the kernel
+// opened the directory whose attributes it sets at the path it walked (`assertOpenedAt`): refused with
+// PATH_ESCAPES_ROOT, nothing made or changed outside. The swap runs in the server's test hook between the
 // check and the act (`beforeTreeWrite`), so it happens every run. Real FerryServer, raw session on loopback.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readdir, rename, symlink } from 'node:fs/promises';
+import { mkdir, readdir, rename, stat, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SecureChannel } from '../../src/channel/index.js';
 import { generateKeyPair } from '../../src/crypto/index.js';
@@ -25,7 +27,7 @@ const MTIME_MS = 1_650_000_000_000;
 async function racedServer(
   t: TestContext,
   step: TreeWriteStep,
-): Promise<{ outside: string; channel: SecureChannel; swapped: () => boolean }> {
+): Promise<{ root: string; outside: string; channel: SecureChannel; swapped: () => boolean }> {
   let root = '';
   let outside = '';
   let swapped = false;
@@ -43,7 +45,7 @@ async function racedServer(
   await mkdir(join(root, 'a'));
   await mkdir(outside);
   const channel = await openAdmittedSession(t, server.address, generateKeyPair());
-  return { outside, channel, swapped: () => swapped };
+  return { root, outside, channel, swapped: () => swapped };
 }
 
 /** Sends `message` and returns its answer: 'ACK', or 'ERROR ' and the code's name. */
@@ -67,4 +69,26 @@ test('PUT_LINK whose parent is swapped for a link after the walk is refused, and
   assert.equal(await answer(channel, link), 'ERROR PATH_ESCAPES_ROOT');
   assert.ok(swapped(), 'the swap ran');
   assert.deepEqual(await readdir(outside), [], 'nothing was made outside the root');
+});
+
+test('PUT_DIR whose parent is swapped for a link after the walk is refused, and no directory is made outside', async (t) => {
+  const { outside, channel, swapped } = await racedServer(t, 'walked');
+  const dir: Message = { type: 'PUT_DIR', ref: 1, mode: 0o755, mtimeMs: MTIME_MS, path: 'a/new' };
+  assert.equal(await answer(channel, dir), 'ERROR PATH_ESCAPES_ROOT');
+  assert.ok(swapped(), 'the swap ran');
+  assert.deepEqual(await readdir(outside), [], 'nothing was made outside the root');
+});
+
+test('PUT_DIR whose parent is swapped for a link before the directory is opened changes nothing outside', async (t) => {
+  const { root, outside, channel, swapped } = await racedServer(t, 'made');
+  // The directory exists on both sides: the server's walk finds its own, the open would reach the other.
+  await mkdir(join(root, 'a', 'same'), { mode: 0o700 });
+  await mkdir(join(outside, 'same'), { mode: 0o700 });
+  const before = await stat(join(outside, 'same'));
+  const dir: Message = { type: 'PUT_DIR', ref: 1, mode: 0o755, mtimeMs: MTIME_MS, path: 'a/same' };
+  assert.equal(await answer(channel, dir), 'ERROR PATH_ESCAPES_ROOT');
+  assert.ok(swapped(), 'the swap ran');
+  const after = await stat(join(outside, 'same'));
+  assert.equal(after.mode & 0o7777, 0o700, 'the mode outside is unchanged');
+  assert.equal(after.mtimeMs, before.mtimeMs, 'the mtime outside is unchanged');
 });
