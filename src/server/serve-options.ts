@@ -118,6 +118,9 @@ export interface ServeOptions {
    * an `objectStore`.
    */
   partialStore?: (partialDir: string) => PartialStore<string, RootPath>;
-  /** Tests only: runs inside a PUT_DIR or PUT_LINK between its checks and its acts (`TreeWriteStep`). */
+  /**
+   * Tests only: runs inside a PUT_DIR, PUT_LINK or SET_ATTRIBUTES between its checks and its acts
+   * (`TreeWriteStep`).
+   */
   beforeTreeWrite?: BeforeTreeWrite;
 }

@@ -79,18 +79,19 @@ export interface SessionContext {
    */
   readonly partialStore?: PartialStore<string, RootPath> | undefined;
   /**
-   * Tests only: runs inside a PUT_DIR or PUT_LINK between a check of its path and the act it guards (a test
-   * swaps a directory on the way for a link there, as a local user racing the server could).
+   * Tests only: runs inside a PUT_DIR, PUT_LINK or SET_ATTRIBUTES between a check of its path and the act it
+   * guards (a test swaps a directory on the way for a link there, as a local user racing the server could).
    */
   readonly beforeTreeWrite?: BeforeTreeWrite | undefined;
 }
 
 /**
- * Where a PUT_DIR or PUT_LINK is when `beforeTreeWrite` runs: 'walked', its path's directories `lstat`ed
- * (and missing ones made), before the parent's re-check and the entry's making; 'made' (PUT_DIR), the
- * directory made, before it is opened to set its mode and mtime.
+ * Where a tree write is when `beforeTreeWrite` runs: 'walked' (PUT_DIR, PUT_LINK), its path's directories
+ * `lstat`ed (and missing ones made), before the parent's re-check and the entry's making; 'made' (PUT_DIR),
+ * the directory made, before it is opened to set its mode and mtime; 'checked' (SET_ATTRIBUTES), the parent
+ * re-checked, before the file is opened to set its mode and mtime.
  */
-export type TreeWriteStep = 'walked' | 'made';
+export type TreeWriteStep = 'walked' | 'made' | 'checked';
 
 /** A test's hook into a tree write (`SessionContext.beforeTreeWrite`): `path` is the entry's, on this side. */
 export type BeforeTreeWrite = (path: string, step: TreeWriteStep) => Promise<void>;

@@ -1,14 +1,14 @@
-// A local user who can write the server's root races a PUT_LINK or PUT_DIR (stop 31): between the walk of the
-// entry's path (every directory `lstat`ed) and the act, it swaps a directory on the way for a link to outside
-// the root. symlink(2), rename(2) and mkdir(2) by name follow it, and so does an open of the new directory
-// for its mode and mtime (O_NOFOLLOW guards the last name only). The server re-checks the parent's real path
-// right before it makes the entry, as a file's finish does (`assertDirUnmoved`), and checks that the kernel
-// opened the directory whose attributes it sets at the path it walked (`assertOpenedAt`): refused with
+// A local user who can write the server's root races a PUT_LINK, PUT_DIR or SET_ATTRIBUTES (stop 31): between
+// the walk of the entry's path (every directory `lstat`ed) and the act, it swaps a directory on the way for a
+// link to outside the root. symlink(2), rename(2) and mkdir(2) by name follow it, and so does an open of the
+// directory or file whose mode and mtime are set (O_NOFOLLOW guards the last name only). The server re-checks
+// the parent's real path right before it makes the entry, as a file's finish does (`assertDirUnmoved`), and
+// checks that the kernel opened what it changes at the path it walked (`assertOpenedAt`): refused with
 // PATH_ESCAPES_ROOT, nothing made or changed outside. The swap runs in the server's test hook between the
 // check and the act (`beforeTreeWrite`), so it happens every run. Real FerryServer, raw session on loopback.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readdir, rename, stat, symlink } from 'node:fs/promises';
+import { mkdir, readdir, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SecureChannel } from '../../src/channel/index.js';
 import { generateKeyPair } from '../../src/crypto/index.js';
@@ -79,16 +79,44 @@ test('PUT_DIR whose parent is swapped for a link after the walk is refused, and 
   assert.deepEqual(await readdir(outside), [], 'nothing was made outside the root');
 });
 
-test('PUT_DIR whose parent is swapped for a link before the directory is opened changes nothing outside', async (t) => {
-  const { root, outside, channel, swapped } = await racedServer(t, 'made');
-  // The directory exists on both sides: the server's walk finds its own, the open would reach the other.
-  await mkdir(join(root, 'a', 'same'), { mode: 0o700 });
-  await mkdir(join(outside, 'same'), { mode: 0o700 });
+/**
+ * Sends `message` (its path `a/same`) to a server racing it at `step`, with `same` made on both sides by
+ * `make` (the server's checks find its own, the open would reach the other), and checks it is refused and
+ * the one outside keeps its mode and mtime.
+ */
+async function refusedUnchangedOutside(
+  t: TestContext,
+  step: TreeWriteStep,
+  make: (path: string) => Promise<unknown>,
+  message: Message,
+): Promise<void> {
+  const { root, outside, channel, swapped } = await racedServer(t, step);
+  await make(join(root, 'a', 'same'));
+  await make(join(outside, 'same'));
   const before = await stat(join(outside, 'same'));
-  const dir: Message = { type: 'PUT_DIR', ref: 1, mode: 0o755, mtimeMs: MTIME_MS, path: 'a/same' };
-  assert.equal(await answer(channel, dir), 'ERROR PATH_ESCAPES_ROOT');
+  assert.equal(await answer(channel, message), 'ERROR PATH_ESCAPES_ROOT');
   assert.ok(swapped(), 'the swap ran');
   const after = await stat(join(outside, 'same'));
-  assert.equal(after.mode & 0o7777, 0o700, 'the mode outside is unchanged');
+  assert.equal(after.mode & 0o7777, before.mode & 0o7777, 'the mode outside is unchanged');
   assert.equal(after.mtimeMs, before.mtimeMs, 'the mtime outside is unchanged');
+}
+
+test('PUT_DIR whose parent is swapped for a link before the directory is opened changes nothing outside', async (t) => {
+  await refusedUnchangedOutside(t, 'made', (path) => mkdir(path, { mode: 0o700 }), {
+    type: 'PUT_DIR',
+    ref: 1,
+    mode: 0o755,
+    mtimeMs: MTIME_MS,
+    path: 'a/same',
+  });
+});
+
+test('SET_ATTRIBUTES whose parent is swapped for a link before the file is opened changes nothing outside', async (t) => {
+  await refusedUnchangedOutside(t, 'checked', (path) => writeFile(path, 'content', { mode: 0o600 }), {
+    type: 'SET_ATTRIBUTES',
+    ref: 1,
+    mode: 0o644,
+    mtimeMs: MTIME_MS,
+    path: 'a/same',
+  });
 });
