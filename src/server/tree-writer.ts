@@ -87,7 +87,9 @@ export async function writeLink(io: SessionIo, message: PutLinkMessage): Promise
   // As a file's finish: a directory on the way swapped for a link since the walk is refused before the
   // replaced directory is cleared and the link is made there (symlink(2) and rename(2) by name follow it).
   await assertDirUnmoved(target.dir);
-  if (existing?.isDirectory()) await clearForReplacement(target, 'dir');
+  const hook = io.ctx.beforeTreeWrite;
+  if (existing?.isDirectory())
+    await clearForReplacement(target, 'dir', { beforeRead: hook && ((dir) => hook(dir, 'clearing')) });
   await placeLink(target, message.target, message.mtimeMs, { replace: existing !== undefined });
   await fsyncDir(target.dir);
 }

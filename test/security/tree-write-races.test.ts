@@ -120,3 +120,24 @@ test('SET_ATTRIBUTES whose parent is swapped for a link before the file is opene
     path: 'a/same',
   });
 });
+
+test('PUT_LINK replacing a directory swapped for a link while it is cleared removes nothing outside', async (t) => {
+  const { root, outside, channel, swapped } = await racedServer(t, 'clearing');
+  // The directory the link replaces, and one of the same name and content outside.
+  for (const base of [join(root, 'a'), outside]) {
+    await mkdir(join(base, 'd'));
+    await writeFile(join(base, 'd', 'f'), 'content');
+  }
+  const link: Message = {
+    type: 'PUT_LINK',
+    ref: 1,
+    overwrite: true,
+    replaceDir: true,
+    mtimeMs: MTIME_MS,
+    target: 'x',
+    path: 'a/d',
+  };
+  assert.equal(await answer(channel, link), 'ERROR PATH_ESCAPES_ROOT');
+  assert.ok(swapped(), 'the swap ran');
+  assert.deepEqual(await readdir(join(outside, 'd')), ['f'], 'nothing outside was removed');
+});
