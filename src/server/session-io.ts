@@ -86,13 +86,14 @@ export interface SessionContext {
 }
 
 /**
- * Where a tree write is when `beforeTreeWrite` runs: 'walked' (PUT_DIR, PUT_LINK), its path's directories
- * `lstat`ed (and missing ones made), before the parent's re-check and the entry's making; 'made' (PUT_DIR),
- * the directory made, before it is opened to set its mode and mtime; 'checked' (SET_ATTRIBUTES), the parent
- * re-checked, before the file is opened to set its mode and mtime; 'clearing' (PUT_LINK with REPLACE_DIR),
- * a directory being removed checked, before it is read (`path` is that directory's).
+ * Where a tree write is when `beforeTreeWrite` runs: 'creating' (PUT_DIR, PUT_LINK), a missing directory on
+ * the way about to be made in the directory `path`, which was `lstat`ed; 'walked' (PUT_DIR, PUT_LINK), its
+ * path's directories `lstat`ed (and missing ones made), before the parent's re-check and the entry's making;
+ * 'made' (PUT_DIR), the directory made, before it is opened to set its mode and mtime; 'checked'
+ * (SET_ATTRIBUTES), the parent re-checked, before the file is opened to set its mode and mtime; 'clearing'
+ * (PUT_LINK with REPLACE_DIR), a directory being removed checked, before it is read (`path` is that one's).
  */
-export type TreeWriteStep = 'walked' | 'made' | 'checked' | 'clearing';
+export type TreeWriteStep = 'creating' | 'walked' | 'made' | 'checked' | 'clearing';
 
 /** A test's hook into a tree write (`SessionContext.beforeTreeWrite`): `path` is the entry's, on this side. */
 export type BeforeTreeWrite = (path: string, step: TreeWriteStep) => Promise<void>;

@@ -30,6 +30,7 @@ export async function writeDirectory(io: SessionIo, message: PutDirMessage): Pro
   const target = await resolveUnderRoot(io.ctx.root, components, {
     createDirs: true,
     allowDirectory: true,
+    beforeMkdir: creating(io),
   });
   await io.ctx.beforeTreeWrite?.(target.path, 'walked');
   // mkdir(2) by name follows a directory on the way swapped for a link since the walk: checked right before.
@@ -65,6 +66,7 @@ export async function writeLink(io: SessionIo, message: PutLinkMessage): Promise
     createDirs: true,
     allowLink: true,
     allowDirectory: message.overwrite && message.replaceDir === true,
+    beforeMkdir: creating(io),
   });
   await io.ctx.beforeTreeWrite?.(target.path, 'walked');
   const existing = await lstat(target.path).catch(() => undefined);
@@ -92,4 +94,10 @@ export async function writeLink(io: SessionIo, message: PutLinkMessage): Promise
     await clearForReplacement(target, 'dir', { beforeRead: hook && ((dir) => hook(dir, 'clearing')) });
   await placeLink(target, message.target, message.mtimeMs, { replace: existing !== undefined });
   await fsyncDir(target.dir);
+}
+
+/** The test hook's 'creating' step, for `resolveUnderRoot`'s `beforeMkdir`; none without a hook. */
+function creating(io: SessionIo): ((dir: string) => Promise<void>) | undefined {
+  const hook = io.ctx.beforeTreeWrite;
+  return hook && ((dir) => hook(dir, 'creating'));
 }

@@ -56,27 +56,33 @@ async function answer(channel: SecureChannel, message: Message): Promise<string>
   return `ERROR ${Object.entries(ERROR_CODES).find(([, spec]) => spec.wire === reply.code)?.[0]}`;
 }
 
+/** Sends `message` to a server racing it at `step`, and checks it is refused with nothing made outside. */
+async function refusedNothingOutside(t: TestContext, step: TreeWriteStep, message: Message): Promise<void> {
+  const { outside, channel, swapped } = await racedServer(t, step);
+  assert.equal(await answer(channel, message), 'ERROR PATH_ESCAPES_ROOT');
+  assert.ok(swapped(), 'the swap ran');
+  assert.deepEqual(await readdir(outside), [], 'nothing was made outside the root');
+}
+
 test('PUT_LINK whose parent is swapped for a link after the walk is refused, and no link is made outside', async (t) => {
-  const { outside, channel, swapped } = await racedServer(t, 'walked');
-  const link: Message = {
+  await refusedNothingOutside(t, 'walked', {
     type: 'PUT_LINK',
     ref: 1,
     overwrite: false,
     mtimeMs: MTIME_MS,
     target: 'x',
     path: 'a/lnk',
-  };
-  assert.equal(await answer(channel, link), 'ERROR PATH_ESCAPES_ROOT');
-  assert.ok(swapped(), 'the swap ran');
-  assert.deepEqual(await readdir(outside), [], 'nothing was made outside the root');
+  });
 });
 
 test('PUT_DIR whose parent is swapped for a link after the walk is refused, and no directory is made outside', async (t) => {
-  const { outside, channel, swapped } = await racedServer(t, 'walked');
-  const dir: Message = { type: 'PUT_DIR', ref: 1, mode: 0o755, mtimeMs: MTIME_MS, path: 'a/new' };
-  assert.equal(await answer(channel, dir), 'ERROR PATH_ESCAPES_ROOT');
-  assert.ok(swapped(), 'the swap ran');
-  assert.deepEqual(await readdir(outside), [], 'nothing was made outside the root');
+  await refusedNothingOutside(t, 'walked', {
+    type: 'PUT_DIR',
+    ref: 1,
+    mode: 0o755,
+    mtimeMs: MTIME_MS,
+    path: 'a/new',
+  });
 });
 
 /**
@@ -140,4 +146,9 @@ test('PUT_LINK replacing a directory swapped for a link while it is cleared remo
   assert.equal(await answer(channel, link), 'ERROR PATH_ESCAPES_ROOT');
   assert.ok(swapped(), 'the swap ran');
   assert.deepEqual(await readdir(join(outside, 'd')), ['f'], 'nothing outside was removed');
+});
+
+test('PUT_DIR whose missing parent would be made in a directory swapped for a link makes nothing outside', async (t) => {
+  const dir: Message = { type: 'PUT_DIR', ref: 1, mode: 0o755, mtimeMs: MTIME_MS, path: 'a/missing/new' };
+  await refusedNothingOutside(t, 'creating', dir);
 });
