@@ -13,6 +13,7 @@ import { FerryError, toFerryError } from '../errors/index.js';
 import { prefixEnd, type EtcdGateway } from './etcd-gateway.js';
 import type { ClaimPayment } from './coordination-budget.js';
 import type { OwnershipClaim, TransferOwnership } from './transfer-ownership.js';
+import { untilAborted } from './until-aborted.js';
 
 export interface EtcdOwnershipOptions {
   /** Key prefix of this cluster, e.g. `ferry/`; every server of the cluster names the same one. */
@@ -44,7 +45,7 @@ export class EtcdTransferOwnership implements TransferOwnership {
   #lease: Promise<Lease> | undefined;
   readonly #held = new Map<string, Held>();
   /** Per transfer, the last acquire under way: acquires of one server run in order. */
-  readonly #queue = new Map<string, Promise<unknown>>();
+  readonly #queue = new Map<string, Promise<void>>();
   #closed = false;
 
   constructor(etcd: EtcdGateway, options: EtcdOwnershipOptions) {
@@ -61,10 +62,15 @@ export class EtcdTransferOwnership implements TransferOwnership {
     return `${this.#prefix}takeover/${id}`;
   }
 
-  #serially<T>(id: string, work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` once the calls before it for `id` settled. A call whose `signal` aborts while it is queued
+   * ends then, with the signal's reason (its client hung up: waiting on for the claim ahead, itself maybe
+   * waiting three TTLs for another server, kept the session); the next one still waits for those ahead.
+   */
+  #serially<T>(id: string, signal: AbortSignal | undefined, work: () => Promise<T>): Promise<T> {
     const before = this.#queue.get(id) ?? Promise.resolve();
-    const run = before.then(work, work);
-    const settled = run.catch(() => undefined);
+    const run = untilAborted(before, signal).then(work);
+    const settled = Promise.all([before, run.catch(() => undefined)]).then(() => undefined);
     this.#queue.set(id, settled);
     void settled.then(() => {
       if (this.#queue.get(id) === settled) this.#queue.delete(id);
@@ -78,7 +84,7 @@ export class EtcdTransferOwnership implements TransferOwnership {
     payment?: ClaimPayment,
     signal?: AbortSignal,
   ): Promise<OwnershipClaim> {
-    return this.#serially(transferId, () => this.#acquire(transferId, onLost, payment, signal));
+    return this.#serially(transferId, signal, () => this.#acquire(transferId, onLost, payment, signal));
   }
 
   async #acquire(

@@ -204,6 +204,7 @@ export class FerryServer {
       admitted: ferry.#admitted,
       keepaliveMs: options.keepaliveMs,
       partialStore: options.partialStore?.(partialDir),
+      beforeTreeWrite: options.beforeTreeWrite,
     };
     server.on('connection', (accepted) => {
       // An RST from a peer must never become an uncaught exception.

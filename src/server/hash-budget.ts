@@ -1,4 +1,4 @@
-import { toFerryError } from '../errors/index.js';
+import { untilAborted } from './until-aborted.js';
 /** Default rate at which one client's budget for hashing that sends no data refills. */
 export const CHECK_HASH_BYTES_PER_SECOND = 512 * 1024 * 1024;
 /** Default budget one client may spend at once before it is slowed to the rate above. */
@@ -120,24 +120,4 @@ function take(
   bucket.at = now;
   bucket.tokens -= bytes;
   return bucket.tokens < 0 ? Math.ceil((-bucket.tokens * 1000) / bytesPerSecond) : 0;
-}
-
-/** `wait`, or its end with `signal`'s reason once it aborts (the timer itself is left to run out, unref'd). */
-function untilAborted(wait: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (signal === undefined) return wait;
-  if (signal.aborted) return Promise.reject(toFerryError(signal.reason));
-  return new Promise<void>((resolve, reject) => {
-    const stop = (): void => reject(toFerryError(signal.reason));
-    signal.addEventListener('abort', stop, { once: true });
-    wait.then(
-      () => {
-        signal.removeEventListener('abort', stop);
-        resolve();
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', stop);
-        reject(toFerryError(err));
-      },
-    );
-  });
 }

@@ -10,7 +10,7 @@ import type { HashBudgetOptions } from './hash-budget.js';
 import type { PairingOptions } from './pairing-admission.js';
 import type { PartMemoryOptions } from './part-memory.js';
 import type { ServerObjectStore } from './server-object-store.js';
-import type { Authorize, ServerKeyRotation } from './session-io.js';
+import type { Authorize, BeforeTreeWrite, ServerKeyRotation } from './session-io.js';
 import type { StoreHeadsOptions } from './store-heads.js';
 import type { TransferOwnership } from './transfer-ownership.js';
 
@@ -118,4 +118,9 @@ export interface ServeOptions {
    * an `objectStore`.
    */
   partialStore?: (partialDir: string) => PartialStore<string, RootPath>;
+  /**
+   * Tests only: runs inside a PUT_DIR, PUT_LINK or SET_ATTRIBUTES between its checks and its acts
+   * (`TreeWriteStep`).
+   */
+  beforeTreeWrite?: BeforeTreeWrite;
 }

@@ -78,7 +78,25 @@ export interface SessionContext {
    * wanted: tests wrap it to make storage slow. Unused with an `objectStore`.
    */
   readonly partialStore?: PartialStore<string, RootPath> | undefined;
+  /**
+   * Tests only: runs inside a PUT_DIR, PUT_LINK or SET_ATTRIBUTES between a check of its path and the act it
+   * guards (a test swaps a directory on the way for a link there, as a local user racing the server could).
+   */
+  readonly beforeTreeWrite?: BeforeTreeWrite | undefined;
 }
+
+/**
+ * Where a tree write is when `beforeTreeWrite` runs: 'creating' (PUT_DIR, PUT_LINK), a missing directory on
+ * the way about to be made in the directory `path`, which was `lstat`ed; 'walked' (PUT_DIR, PUT_LINK), its
+ * path's directories `lstat`ed (and missing ones made), before the parent's re-check and the entry's making;
+ * 'made' (PUT_DIR), the directory made, before it is opened to set its mode and mtime; 'checked'
+ * (SET_ATTRIBUTES), the parent re-checked, before the file is opened to set its mode and mtime; 'clearing'
+ * (PUT_LINK with REPLACE_DIR), a directory being removed checked, before it is read (`path` is that one's).
+ */
+export type TreeWriteStep = 'creating' | 'walked' | 'made' | 'checked' | 'clearing';
+
+/** A test's hook into a tree write (`SessionContext.beforeTreeWrite`): `path` is the entry's, on this side. */
+export type BeforeTreeWrite = (path: string, step: TreeWriteStep) => Promise<void>;
 
 /**
  * The server's side of key rotation (PROTOCOL.md §13): the commitment to its next key, or a rotation under

@@ -29,5 +29,11 @@ export async function setEntryAttributes(io: SessionIo, message: SetAttributesMe
     });
     return;
   }
-  await setAttributesUnderRoot(io.ctx.root, components, { mode: message.mode, mtimeMs: message.mtimeMs });
+  const hook = io.ctx.beforeTreeWrite;
+  await setAttributesUnderRoot(
+    io.ctx.root,
+    components,
+    { mode: message.mode, mtimeMs: message.mtimeMs },
+    { beforeOpen: hook && ((path) => hook(path, 'checked')) },
+  );
 }

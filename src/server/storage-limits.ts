@@ -120,7 +120,7 @@ export class StorageLimits {
       if (free - bytes < this.#minFreeDiskBytes)
         throw new FerryError(
           'DISK_FULL',
-          `${entries(count, 'new ')} need ${readableBytes(bytes)} and the server keeps ${readableBytes(this.#minFreeDiskBytes)} free (its operator can lower ferry serve --min-free-disk)`,
+          `${entries(count, 'new ')} need ${readableBytes(bytes)} and the server keeps ${readableBytes(this.#minFreeDiskBytes)} free${this.#interruptedNote()} (its operator can lower ferry serve --min-free-disk)`,
         );
     }
     this.#placed.set(client, (this.#placed.get(client) ?? 0) + bytes);
@@ -235,9 +235,10 @@ export class StorageLimits {
   /**
    * What partials of interrupted uploads (promises no session holds, but `transferId`'s own) take of the disk,
    * for a DISK_FULL refusal a person reads: their count and bytes and when the sweeper removes them, never a
-   * path or whose they are (the text travels, PROTOCOL.md §5.1). Empty when there are none.
+   * path or whose they are (the text travels, PROTOCOL.md §5.1). Empty when there are none. The one note of
+   * every DISK_FULL: an upload's (`reserve`) and new directories' and links' (`chargeEntries`, no transfer).
    */
-  #interruptedNote(transferId: string): string {
+  #interruptedNote(transferId?: string): string {
     let count = 0;
     let bytes = 0;
     for (const [id, promise] of this.#promises) {

@@ -1,4 +1,4 @@
-import { lstat, readlink, realpath } from 'node:fs/promises';
+import { lstat, readlink } from 'node:fs/promises';
 import { FerryError } from '../errors/index.js';
 import {
   PERMISSION_DOWNLOAD,
@@ -7,6 +7,7 @@ import {
   type PutLinkMessage,
 } from '../protocol/index.js';
 import {
+  assertDirUnmoved,
   clearForReplacement,
   fsyncDir,
   linkVerdictOnDisk,
@@ -29,9 +30,17 @@ export async function writeDirectory(io: SessionIo, message: PutDirMessage): Pro
   const target = await resolveUnderRoot(io.ctx.root, components, {
     createDirs: true,
     allowDirectory: true,
+    beforeMkdir: creating(io),
   });
+  await io.ctx.beforeTreeWrite?.(target.path, 'walked');
+  // mkdir(2) by name follows a directory on the way swapped for a link since the walk: checked right before.
+  await assertDirUnmoved(target.dir);
   const made = await makeReceivedDirectory(target.path);
-  await setDirectoryAttributes(target.path, receivedDirectoryMode(message.mode), message.mtimeMs);
+  await io.ctx.beforeTreeWrite?.(target.path, 'made');
+  // Changed through a descriptor whose kernel path is checked: a swap after the mkdir is refused too.
+  await setDirectoryAttributes(target.path, receivedDirectoryMode(message.mode), message.mtimeMs, {
+    rooted: true,
+  });
   // A new directory's name must survive a crash. An existing one only got its own mode and mtime, which no
   // later step depends on (a lost mtime is set again by the next sync): no flush of its parent (issue 16: a
   // changed-tree sync sends one PUT_DIR per directory a changed file is in, each waited on in order, and each
@@ -57,7 +66,9 @@ export async function writeLink(io: SessionIo, message: PutLinkMessage): Promise
     createDirs: true,
     allowLink: true,
     allowDirectory: message.overwrite && message.replaceDir === true,
+    beforeMkdir: creating(io),
   });
+  await io.ctx.beforeTreeWrite?.(target.path, 'walked');
   const existing = await lstat(target.path).catch(() => undefined);
   if (existing) {
     // PROTOCOL.md §5.10: OVERWRITE replaces a link or a file (renamed over, atomically), a directory only
@@ -75,12 +86,18 @@ export async function writeLink(io: SessionIo, message: PutLinkMessage): Promise
       return;
     }
   }
-  if (existing?.isDirectory()) {
-    // As a file's finish: a directory on the way swapped for a link since the walk is refused first.
-    if ((await realpath(target.dir)) !== target.dir)
-      throw new FerryError('PATH_ESCAPES_ROOT', 'a directory on the path became a symbolic link');
-    await clearForReplacement(target, 'dir');
-  }
+  // As a file's finish: a directory on the way swapped for a link since the walk is refused before the
+  // replaced directory is cleared and the link is made there (symlink(2) and rename(2) by name follow it).
+  await assertDirUnmoved(target.dir);
+  const hook = io.ctx.beforeTreeWrite;
+  if (existing?.isDirectory())
+    await clearForReplacement(target, 'dir', { beforeRead: hook && ((dir) => hook(dir, 'clearing')) });
   await placeLink(target, message.target, message.mtimeMs, { replace: existing !== undefined });
   await fsyncDir(target.dir);
+}
+
+/** The test hook's 'creating' step, for `resolveUnderRoot`'s `beforeMkdir`; none without a hook. */
+function creating(io: SessionIo): ((dir: string) => Promise<void>) | undefined {
+  const hook = io.ctx.beforeTreeWrite;
+  return hook && ((dir) => hook(dir, 'creating'));
 }

@@ -1,8 +1,9 @@
-import { link, lstat, readdir, realpath, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { link, lstat, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { BatchedWriter } from './batched-writer.js';
 import { ChunkLog, closedAs, type ChunkEntry, type DecodedChunkLog } from './chunk-log.js';
+import { assertDirUnmoved } from './dir-unmoved.js';
 import { fsTimeOf } from './fs-names.js';
 import { fsyncDir } from './fsync-dir.js';
 import { openNoFollow } from './open-no-follow.js';
@@ -342,9 +343,7 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
     // Check again right before the rename: the target may have changed since the offer, and a directory
     // on its way may have been swapped for a link (rename(2) would follow it). This narrows the window to
     // microseconds; closing it needs renameat2 with RESOLVE_BENEATH, which Node lacks (SECURITY.md).
-    if ((await realpath(target.dir)) !== target.dir) {
-      throw new FerryError('PATH_ESCAPES_ROOT', 'a directory on the path became a symbolic link');
-    }
+    await assertDirUnmoved(target.dir);
     // A replaced entry of another kind (ferry sync) goes only now, with its replacement ready beside it.
     if (target.replaces && options.overwrite) await clearForReplacement(target, target.replaces);
     else await assertWritableTarget(target.path);

@@ -48,6 +48,7 @@ export { writableOnlyByUs } from './writable-only-by-us.js';
 export { noFollowFlags, openNoFollow, type NoFollowMode } from './open-no-follow.js';
 export { SourceFile, identityOf } from './source-file.js';
 export { assertOpenedAt } from './opened-at.js';
+export { assertDirUnmoved } from './dir-unmoved.js';
 export { type ChunkSource } from './chunk-source.js';
 export { digestFile } from './digest-file.js';
 export { fsyncDir } from './fsync-dir.js';

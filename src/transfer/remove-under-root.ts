@@ -1,6 +1,7 @@
-import { lstat, opendir, realpath, rmdir, unlink } from 'node:fs/promises';
+import { lstat, opendir, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
+import { assertDirUnmoved } from './dir-unmoved.js';
 import { fsyncDir } from './fsync-dir.js';
 import { resolveUnderRoot } from './root-path.js';
 
@@ -22,8 +23,7 @@ export async function removeUnderRoot(root: string, components: readonly string[
     allowDirectory: true,
     allowLink: true,
   });
-  if ((await realpath(target.dir)) !== target.dir)
-    throw new FerryError('PATH_ESCAPES_ROOT', 'a directory above the entry moved');
+  await assertDirUnmoved(target.dir);
   const stats = await lstat(target.path).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') throw new FerryError('PATH_NOT_FOUND', 'nothing to remove there');
     throw err;
@@ -48,13 +48,16 @@ export async function removeUnderRoot(root: string, components: readonly string[
  * leaves the old entry in place. A file or a link needs nothing (rename(2) replaces either, a link itself,
  * never its target). A directory, only when the caller said it replaces one (`replaces: 'dir'`, which sync
  * asks only with `--delete`), is removed with everything below it, bottom-up, never following a link: each
- * directory is `lstat`ed before it is read and its real path checked right before (Node has no `openat`, as
- * for every removal, `removeUnderRoot`). Anything else there (a special file, or a directory not declared)
- * is refused as before. `target.dir` is a real path its caller checked.
+ * directory is `lstat`ed before it is read, and its real path checked before it is read and again right
+ * before each removal in it (Node has no `openat`/`unlinkat`, as for every removal, `removeUnderRoot`): names
+ * read through a directory swapped for a link meanwhile are never removed. Anything else there (a special
+ * file, or a directory not declared) is refused as before. `target.dir` is a real path its caller checked.
+ * `beforeRead` is a test's seam (the server's `beforeTreeWrite`): it runs before each directory is read.
  */
 export async function clearForReplacement(
   target: { readonly dir: string; readonly path: string },
   replaces: RemovedKind,
+  options: { beforeRead?: ((dir: string) => Promise<void>) | undefined } = {},
 ): Promise<void> {
   const stats = await lstat(target.path).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
@@ -63,21 +66,28 @@ export async function clearForReplacement(
   if (!stats || stats.isFile() || stats.isSymbolicLink()) return;
   if (!stats.isDirectory() || replaces !== 'dir')
     throw new FerryError('PATH_INVALID', 'destination is not a regular file');
-  await removeTree(target.path);
+  await removeTree(target.path, options.beforeRead);
   await fsyncDir(target.dir);
 }
 
 /** Removes the real directory `dir` and everything below it, never following a link (see above). */
-async function removeTree(dir: string): Promise<void> {
-  if ((await realpath(dir)) !== dir)
-    throw new FerryError('PATH_ESCAPES_ROOT', 'a directory being replaced became a symbolic link');
+async function removeTree(
+  dir: string,
+  beforeRead: ((dir: string) => Promise<void>) | undefined,
+): Promise<void> {
+  await assertDirUnmoved(dir);
+  await beforeRead?.(dir);
   const names: string[] = [];
   for await (const entry of await opendir(dir)) names.push(entry.name);
   for (const name of names) {
     const path = join(dir, name);
     const stats = await lstat(path).catch(() => undefined);
-    if (stats?.isDirectory()) await removeTree(path);
-    else if (stats) await unlink(path).catch(ignoreMissing);
+    if (stats?.isDirectory()) await removeTree(path, beforeRead);
+    else if (stats) {
+      // opendir and lstat by name follow `dir` swapped for a link since its check: nothing read there goes.
+      await assertDirUnmoved(dir);
+      await unlink(path).catch(ignoreMissing);
+    }
   }
   await rmdir(dir);
 }

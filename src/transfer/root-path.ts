@@ -2,6 +2,7 @@ import { lstat, mkdir } from 'node:fs/promises';
 import { lstatSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
+import { assertDirUnmoved } from './dir-unmoved.js';
 import { RECEIVED_MODE_LIMIT } from './received-mode.js';
 
 /** Where a remote path lands under a root: the parent directory (which exists) and the final name. */
@@ -50,6 +51,8 @@ export async function resolveUnderRoot(
      * before the final rename (`FilePartialStore`'s `finish`).
      */
     knownDirs?: Set<string>;
+    /** A test's seam (the server's `beforeTreeWrite`): runs before a missing directory is made in `dir`. */
+    beforeMkdir?: ((dir: string) => Promise<void>) | undefined;
   },
 ): Promise<RootPath> {
   if (components.length === 0) throw new FerryError('PATH_INVALID', 'empty path');
@@ -63,6 +66,10 @@ export async function resolveUnderRoot(
     const kind = await entryKind(next);
     if (kind === 'missing') {
       if (!options.createDirs) throw new FerryError('PATH_NOT_FOUND', `component ${i + 1} does not exist`);
+      await options.beforeMkdir?.(dir);
+      // mkdir(2) by name follows a directory above swapped for a link since its lstat: checked right before,
+      // so no directory is made outside the root.
+      await assertDirUnmoved(dir);
       try {
         // A missing parent of what a receiver writes: no more open than anything it receives (§5.3).
         await mkdir(next, { mode: RECEIVED_MODE_LIMIT });

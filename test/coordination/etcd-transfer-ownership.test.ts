@@ -141,3 +141,44 @@ test('a server whose etcd is unreachable refuses an upload with SERVER_BUSY (ret
   await node.resume();
   await send();
 });
+
+test(
+  "a claim queued behind another claim of the same transfer ends with its own connection's signal",
+  { timeout: 20_000 },
+  async (t) => {
+    const prefix = `t-${newId()}/`;
+    // The holder never lets go; with a 60 s TTL the first waiting claim waits up to 180 s for it.
+    const holder = server(prefix, 60);
+    const waiting = server(prefix, 60);
+    t.after(async () => {
+      await waiting.close();
+      await holder.close();
+    });
+    const id = newId();
+    let asked!: () => void;
+    const askedToLetGo = new Promise<void>((resolve) => (asked = resolve));
+    await holder.acquire(id, () => asked());
+    const first = new AbortController();
+    const firstClaim = waiting.acquire(id, () => undefined, undefined, first.signal);
+    const firstEnded = firstClaim.then(
+      () => assert.fail('the first claim took a transfer its holder never let go'),
+      (err: unknown) => err,
+    );
+    await askedToLetGo;
+    // Same server, same transfer: queued behind the first claim (one claim of a transfer at a time).
+    const second = new AbortController();
+    const secondClaim = waiting.acquire(id, () => undefined, undefined, second.signal);
+    second.abort(new FerryError('CONNECTION_CLOSED', 'the client hung up'));
+    // Without the signal on the queue the second ends only after the first: when its wait runs out (180 s).
+    await assert.rejects(
+      secondClaim,
+      (err: unknown) => err instanceof FerryError && err.code === 'CONNECTION_CLOSED',
+    );
+    let firstSettled = false;
+    void firstEnded.then(() => (firstSettled = true));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    assert.equal(firstSettled, false, 'the first claim still waits for the holder');
+    first.abort(new FerryError('CONNECTION_CLOSED', 'the client hung up'));
+    assert.ok((await firstEnded) instanceof FerryError);
+  },
+);

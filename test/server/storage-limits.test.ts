@@ -1,17 +1,22 @@
 // StorageLimits against a real small filesystem, with its clock injected: promises to sparse partials are not
 // forgotten when time passes (docs/SECURITY.md "Quota and disk reserve").
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StorageLimits } from '../../src/server/index.js';
+import type { StorageLimitOptions } from '../../src/server/storage-limits.js';
 import { isFerryError } from '../../src/errors/index.js';
 import { mountSmallFilesystem } from '../helpers/small-filesystem.js';
 
 const MiB = 1024 * 1024;
 
-test('StorageLimits keeps promises to sparse partials reserved however much time passes: three 11 MiB offers 400 ms apart on 32 MiB with an 8 MiB reserve, the third is DISK_FULL', async (t) => {
+/** Limits on a real 32 MiB filesystem keeping 8 MiB free, no quota; `later(ms)` moves their clock on. */
+async function smallDisk(
+  t: TestContext,
+  options: Partial<StorageLimitOptions> = {},
+): Promise<{ root: string; partialDir: string; limits: StorageLimits; later: (ms: number) => void }> {
   const root = await mountSmallFilesystem(t, 32 * MiB);
   const partialDir = join(root, '.ferry', 'partial');
   await mkdir(partialDir, { recursive: true });
@@ -20,7 +25,13 @@ test('StorageLimits keeps promises to sparse partials reserved however much time
     minFreeDiskBytes: 8 * MiB,
     clientQuotaBytes: 0,
     now: () => now,
+    ...options,
   });
+  return { root, partialDir, limits, later: (ms) => void (now += ms) };
+}
+
+test('StorageLimits keeps promises to sparse partials reserved however much time passes: three 11 MiB offers 400 ms apart on 32 MiB with an 8 MiB reserve, the third is DISK_FULL', async (t) => {
+  const { partialDir, limits, later } = await smallDisk(t);
   const client = Buffer.alloc(32, 7);
   const ids = ['a', 'b', 'c'].map((c) => c.repeat(32));
   for (const [i, id] of ids.entries()) {
@@ -34,7 +45,7 @@ test('StorageLimits keeps promises to sparse partials reserved however much time
     } else {
       await assert.rejects(offered, (err: unknown) => isFerryError(err, 'DISK_FULL'));
     }
-    now += 400;
+    later(400);
   }
   assert.equal(limits.promisedBytes, 22 * MiB);
   // Removing a partial ends its promise, and the room is there again.
@@ -59,4 +70,24 @@ test('a refused directory or link counts its entries in words a user reads: 1 en
       return true;
     });
   }
+});
+
+test('DISK_FULL for new directories or links names partials of interrupted uploads as an upload refusal does', async (t) => {
+  // No session holds the promise: the partial of an upload cut off.
+  const { root, limits, later } = await smallDisk(t, {
+    isHeld: () => false,
+    partialMaxAgeMs: 2 * 3600 * 1000,
+  });
+  const client = Buffer.alloc(32, 5);
+  await limits.reserve(client, 'c'.repeat(32), 12 * MiB);
+  // Another program fills the disk: with the 12 MiB promised, less than the 8 MiB reserve is left.
+  await writeFile(join(root, 'filler'), Buffer.alloc(13 * MiB));
+  later(400);
+  await assert.rejects(limits.chargeEntries(client, 1), (err: unknown) => {
+    assert.ok(isFerryError(err, 'DISK_FULL'), String(err));
+    assert.match(err.message, /: 1 new entry need /);
+    assert.match(err.message, /1 partial of interrupted uploads hold 12\.0 MiB of the disk/);
+    assert.match(err.message, /removed 2 h after their last write/);
+    return true;
+  });
 });
