@@ -120,7 +120,7 @@ export class StorageLimits {
       if (free - bytes < this.#minFreeDiskBytes)
         throw new FerryError(
           'DISK_FULL',
-          `${entries(count, 'new ')} need ${readableBytes(bytes)} and the server keeps ${readableBytes(this.#minFreeDiskBytes)} free${this.#interruptedNote()} (its operator can lower ferry serve --min-free-disk)`,
+          `${entries(count, 'new ')} need ${readableBytes(bytes)} and the server keeps ${readableBytes(this.#minFreeDiskBytes)} free${this.#interruptedNote(client)} (its operator can lower ferry serve --min-free-disk)`,
         );
     }
     this.#placed.set(client, (this.#placed.get(client) ?? 0) + bytes);
@@ -156,7 +156,7 @@ export class StorageLimits {
       if (free - bytes < this.#minFreeDiskBytes)
         throw new FerryError(
           'DISK_FULL',
-          `the file needs ${readableBytes(bytes)}, which would leave ${readableBytes(Math.max(0, free - bytes))} free, less than the ${readableBytes(this.#minFreeDiskBytes)} the server keeps${this.#interruptedNote(transferId)} (its operator can lower ferry serve --min-free-disk)`,
+          `the file needs ${readableBytes(bytes)}, which would leave ${readableBytes(Math.max(0, free - bytes))} free, less than the ${readableBytes(this.#minFreeDiskBytes)} the server keeps${this.#interruptedNote(client, transferId)} (its operator can lower ferry serve --min-free-disk)`,
         );
     }
     this.#promises.set(transferId, { client, bytes });
@@ -233,21 +233,22 @@ export class StorageLimits {
   }
 
   /**
-   * What partials of interrupted uploads (promises no session holds, but `transferId`'s own) take of the disk,
-   * for a DISK_FULL refusal a person reads: their count and bytes and when the sweeper removes them, never a
-   * path or whose they are (the text travels, PROTOCOL.md §5.1). Empty when there are none. The one note of
-   * every DISK_FULL: an upload's (`reserve`) and new directories' and links' (`chargeEntries`, no transfer).
+   * What `client`'s own partials of interrupted uploads (its promises no session holds, but `transferId`'s)
+   * take of the disk, for a DISK_FULL refusal a person reads: their count and bytes and when the sweeper
+   * removes them, never a path (the text travels, PROTOCOL.md §5.1). Only the client's own: another client's
+   * interrupted uploads, their number and sizes, are not this one's to learn. Empty when there are none. The
+   * one note of every DISK_FULL: an upload's (`reserve`) and new directories' and links' (`chargeEntries`).
    */
-  #interruptedNote(transferId?: string): string {
+  #interruptedNote(client: string, transferId?: string): string {
     let count = 0;
     let bytes = 0;
     for (const [id, promise] of this.#promises) {
-      if (id === transferId || this.#isHeld(id)) continue;
+      if (promise.client !== client || id === transferId || this.#isHeld(id)) continue;
       count++;
       bytes += promise.bytes;
     }
     if (count === 0) return '';
-    const held = `; ${count} ${count === 1 ? 'partial' : 'partials'} of interrupted uploads hold ${readableBytes(bytes)} of the disk, which resuming them uses, not frees,`;
+    const held = `; ${count} ${count === 1 ? 'partial of your interrupted uploads holds' : 'partials of your interrupted uploads hold'} ${readableBytes(bytes)} of the disk, which resuming them uses, not frees,`;
     return this.#partialMaxAgeMs === undefined
       ? `${held} kept until the operator removes them`
       : `${held} removed ${readableAge(this.#partialMaxAgeMs)} after their last write`;

@@ -59,7 +59,7 @@ test('DISK_FULL names the bytes partials of interrupted uploads hold and when th
   await channel.send({ type: 'CANCEL', ref: 1 });
   const refused = await offer(channel, 2, 'next.bin', 12 * MiB);
   assert.match(refused, /^ERROR DISK_FULL: /);
-  assert.match(refused, /1 partial of interrupted uploads hold 12\.0 MiB of the disk/, refused);
+  assert.match(refused, /1 partial of your interrupted uploads holds 12\.0 MiB of the disk/, refused);
   assert.match(refused, /resuming them uses, not frees/, refused);
   assert.match(refused, /removed 2 h after their last write/, refused);
   assert.ok(!refused.includes(root) && !refused.includes('cut-upload'), `no path in ${refused}`);

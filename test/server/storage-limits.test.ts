@@ -86,8 +86,14 @@ test('DISK_FULL for new directories or links names partials of interrupted uploa
   await assert.rejects(limits.chargeEntries(client, 1), (err: unknown) => {
     assert.ok(isFerryError(err, 'DISK_FULL'), String(err));
     assert.match(err.message, /: 1 new entry need /);
-    assert.match(err.message, /1 partial of interrupted uploads hold 12\.0 MiB of the disk/);
+    assert.match(err.message, /1 partial of your interrupted uploads holds 12\.0 MiB of the disk/);
     assert.match(err.message, /removed 2 h after their last write/);
+    return true;
+  });
+  // Another client's refusal says nothing of this client's interrupted uploads: theirs to know, not its.
+  await assert.rejects(limits.chargeEntries(Buffer.alloc(32, 6), 1), (err: unknown) => {
+    assert.ok(isFerryError(err, 'DISK_FULL'), String(err));
+    assert.doesNotMatch(err.message, /interrupted/);
     return true;
   });
 });
