@@ -54,8 +54,8 @@ export async function createIdentity(homeDir: string, options: CreateIdentityOpt
  * Loads this host's identity from `identity.key`. Refuses, like OpenSSH's "UNPROTECTED PRIVATE KEY FILE",
  * a key file with any group or other permission bit (KEY_FILE_INSECURE): a key others could read must be
  * assumed stolen; a key file another user owns, or in a directory not the user's own, is HOME_UNSAFE (its
- * owner could swap the key at any time). Missing is KEY_NOT_FOUND; anything but an unencrypted X25519 PKCS#8 key is
- * KEY_FILE_INVALID. The file's bytes are read into one Buffer, imported, and zeroed.
+ * owner could swap the key at any time). Missing is KEY_NOT_FOUND; anything but an unencrypted X25519 PKCS#8
+ * key is KEY_FILE_INVALID. The file's bytes are read into one Buffer, imported, and zeroed.
  */
 export async function loadIdentity(
   homeDir: string,
