@@ -15,7 +15,8 @@ import { resolveUnderRoot } from './root-path.js';
  * real path is checked again right before the change, and the file itself is opened O_NOFOLLOW, at the path
  * walked (`assertOpenedAt`), and changed through the descriptor (fchmod, futimens): chmod(2) and utimes(2) by
  * name follow a link swapped in after the check. `beforeOpen` is a test's seam (the server's
- * `beforeTreeWrite`): it runs between the re-check and the open. A missing file is PATH_NOT_FOUND; a directory, link or anything else is refused, nothing changed.
+ * `beforeTreeWrite`): it runs between the re-check and the open. A missing file is PATH_NOT_FOUND; a
+ * directory, link or anything else is refused, nothing changed.
  * The one rule of both sides: the server's SET_ATTRIBUTES and `ferry sync` downloading onto this machine.
  */
 export async function setAttributesUnderRoot(
