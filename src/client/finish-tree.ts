@@ -1,5 +1,6 @@
 import { lstat, readlink } from 'node:fs/promises';
 import {
+  assertDirUnmoved,
   clearForReplacement,
   linkVerdictOnDisk,
   makeReceivedDirectory,
@@ -17,7 +18,7 @@ import type { GetFilesOptions, GetPlan } from './get-files.js';
 export async function finishTree(
   plan: GetPlan,
   localDir: string,
-  options: GetFilesOptions,
+  options: Pick<GetFilesOptions, 'overwrite' | 'beforeTreeWrite'>,
   emit: (event: TransferEvent) => void,
 ): Promise<void> {
   // A local failure names the entry under the destination the user named, as a file's failure does.
@@ -25,9 +26,20 @@ export async function finishTree(
     step().catch((err: unknown) => {
       throw onThisMachine(err, { root: localDir, local });
     });
+  // The server's checks of a tree write (PUT_DIR, PUT_LINK), as DST may be a folder others can write: each
+  // act by name re-checks its directory's real path right before (missing parents too), and attributes are
+  // set through a descriptor whose kernel path is checked. `hook` is a test's seam between check and act.
+  const hook = options.beforeTreeWrite;
+  const beforeMkdir = hook && ((dir: string) => hook(dir, 'creating'));
   for (const dir of plan.dirs) {
     await here(dir.local, async () => {
-      const target = await resolveUnderRoot(localDir, dir.local, { createDirs: true, allowDirectory: true });
+      const target = await resolveUnderRoot(localDir, dir.local, {
+        createDirs: true,
+        allowDirectory: true,
+        beforeMkdir,
+      });
+      await hook?.(target.path, 'walked');
+      await assertDirUnmoved(target.dir);
       await makeReceivedDirectory(target.path);
     });
   }
@@ -37,6 +49,7 @@ export async function finishTree(
         createDirs: true,
         allowLink: true,
         allowDirectory: link.replaces === 'dir',
+        beforeMkdir,
       }),
     );
     const existing = await lstat(target.path).catch(() => undefined);
@@ -57,7 +70,12 @@ export async function finishTree(
     }
     // A file in the way that sync replaces goes by the rename itself; a directory just before it.
     await here(link.local, async () => {
-      if (existing && link.replaces) await clearForReplacement(target, link.replaces);
+      await hook?.(target.path, 'walked');
+      await assertDirUnmoved(target.dir);
+      if (existing && link.replaces)
+        await clearForReplacement(target, link.replaces, {
+          beforeRead: hook && ((d) => hook(d, 'clearing')),
+        });
       await placeLink(target, link.target, link.mtimeMs, { replace: existing !== undefined });
     });
   }
@@ -65,7 +83,10 @@ export async function finishTree(
   for (const dir of deepestFirst) {
     await here(dir.local, async () => {
       const target = await resolveUnderRoot(localDir, dir.local, { createDirs: false, allowDirectory: true });
-      await setDirectoryAttributes(target.path, receivedDirectoryMode(dir.mode), dir.mtimeMs);
+      await hook?.(target.path, 'made');
+      await setDirectoryAttributes(target.path, receivedDirectoryMode(dir.mode), dir.mtimeMs, {
+        rooted: true,
+      });
     });
   }
 }

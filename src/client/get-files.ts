@@ -2,7 +2,13 @@ import { lstat, mkdir, realpath, rmdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { MAX_BATCHES_IN_FLIGHT } from '../machines/index.js';
-import { resolveUnderRoot, DEFAULT_THREADS, KnownLeafHashes, SealPool } from '../transfer/index.js';
+import {
+  resolveUnderRoot,
+  DEFAULT_THREADS,
+  KnownLeafHashes,
+  SealPool,
+  type BeforeTreeWrite,
+} from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { beginDownload, type DownloadResult } from './download-file.js';
 import { InFlightWindow } from './in-flight-window.js';
@@ -67,6 +73,11 @@ export interface GetFilesOptions extends ConnectOptions {
   onEvent?: (event: TransferEvent) => void;
   /** Age from which a batch temporary a killed client left is swept (BATCH_TEMPORARY_MAX_AGE_MS); for tests. */
   batchTemporaryMaxAgeMs?: number;
+  /**
+   * Tests only: runs while the tree is finished (`finishTree`) between a check of a path and the act it
+   * guards, as the server's `beforeTreeWrite` (a test swaps a directory on the way for a link there).
+   */
+  beforeTreeWrite?: BeforeTreeWrite;
 }
 
 /** One download as planned from the request and the server's listing. */

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { FILE_MODE_MASK, joinRemotePath } from '../protocol/index.js';
 import {
+  assertDirUnmoved,
   BATCH_TEMPORARY_MAX_AGE_MS,
   CLIENT_BATCH_TEMP_PREFIX,
   digestFile,
@@ -15,6 +16,7 @@ import {
   setAttributesUnderRoot,
   setDirectoryAttributes,
   sweepBatchTemporaries,
+  type BeforeTreeWrite,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { getPlanned, type GetPlan } from './get-files.js';
@@ -93,7 +95,7 @@ export async function syncDown(options: SyncTreeOptions, tally: SyncTally): Prom
   const planner = async (session: ClientSession, localDir: string): Promise<GetPlan> => {
     const actions = await planOn(session, localDir);
     await sweepSeenTemporaries(temporaries, options.batchTemporaryMaxAgeMs);
-    requestFailures.push(...(await changeLocal(localDir, actions, tally)));
+    requestFailures.push(...(await changeLocal(localDir, actions, tally, options.beforeTreeWrite)));
     return getPlanOf(actions, options.remotePath);
   };
   await getPlanned(
@@ -110,7 +112,10 @@ export async function syncDown(options: SyncTreeOptions, tally: SyncTally): Prom
   );
   if (top) {
     // The top directory is DST itself, the one entry a get plan cannot name: its attributes come last.
-    await setDirectoryAttributes(await realpath(requested), receivedDirectoryMode(top.mode), top.mtimeMs);
+    // Through a descriptor whose kernel path is checked, as every directory of the tree (finishTree).
+    const real = await realpath(requested);
+    await options.beforeTreeWrite?.(real, 'made');
+    await setDirectoryAttributes(real, receivedDirectoryMode(top.mode), top.mtimeMs, { rooted: true });
   }
   if (requestFailures.length > 0)
     throw jobsFailedError(requestFailures, { total: requestFailures.length, files: false });
@@ -179,6 +184,7 @@ async function changeLocal(
   root: string,
   actions: readonly SyncAction[],
   tally: SyncTally,
+  hook: BeforeTreeWrite | undefined,
 ): Promise<JobFailure[]> {
   const failures: JobFailure[] = [];
   // Replaced by a file or link when that is ready (getPlanOf), with what a directory there holds.
@@ -196,6 +202,9 @@ async function changeLocal(
             createDirs: false,
             allowDirectory: true,
           });
+          await hook?.(target.path, 'walked');
+          // mkdir(2) by name follows a directory above swapped for a link since the walk (as PUT_DIR).
+          await assertDirUnmoved(target.dir);
           await makeReceivedDirectory(target.path);
         }
       } else await setAttributesUnderRoot(root, a.path.split('/'), { mode: a.mode, mtimeMs: a.mtimeMs });

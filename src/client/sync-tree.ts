@@ -1,5 +1,6 @@
 import { FerryError } from '../errors/index.js';
 import { parseRemotePath } from '../protocol/index.js';
+import type { BeforeTreeWrite } from '../transfer/index.js';
 import type { ConnectOptions } from './send-files.js';
 import { syncDown } from './sync-down.js';
 import type { SyncAction, SyncCounts } from './sync-plan.js';
@@ -41,6 +42,11 @@ export interface SyncTreeOptions extends ConnectOptions {
    * and is swept (default BATCH_TEMPORARY_MAX_AGE_MS; tests set it).
    */
   batchTemporaryMaxAgeMs?: number;
+  /**
+   * Tests only, downloading: `GetFilesOptions.beforeTreeWrite`, run in DST's removals and in the setting of
+   * DST's own attributes too.
+   */
+  beforeTreeWrite?: BeforeTreeWrite;
 }
 
 /** What a sync did (or, in a dry run, would do). */

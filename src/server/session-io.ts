@@ -1,7 +1,13 @@
 import type { Logger } from 'pino';
 import { FerryError, toFerryError } from '../errors/index.js';
 import type { KeyPair, NonceRange } from '../crypto/index.js';
-import type { KnownLeafHashes, PartialStore, RootPath, SealPool } from '../transfer/index.js';
+import type {
+  BeforeTreeWrite,
+  KnownLeafHashes,
+  PartialStore,
+  RootPath,
+  SealPool,
+} from '../transfer/index.js';
 import { parseRemotePath, type Message } from '../protocol/index.js';
 import type { TransferRegistry } from './transfer-registry.js';
 import type { ConnectionGate } from './connection-gate.js';
@@ -85,18 +91,8 @@ export interface SessionContext {
   readonly beforeTreeWrite?: BeforeTreeWrite | undefined;
 }
 
-/**
- * Where a tree write is when `beforeTreeWrite` runs: 'creating' (PUT_DIR, PUT_LINK), a missing directory on
- * the way about to be made in the directory `path`, which was `lstat`ed; 'walked' (PUT_DIR, PUT_LINK), its
- * path's directories `lstat`ed (and missing ones made), before the parent's re-check and the entry's making;
- * 'made' (PUT_DIR), the directory made, before it is opened to set its mode and mtime; 'checked'
- * (SET_ATTRIBUTES), the parent re-checked, before the file is opened to set its mode and mtime; 'clearing'
- * (PUT_LINK with REPLACE_DIR), a directory being removed checked, before it is read (`path` is that one's).
- */
-export type TreeWriteStep = 'creating' | 'walked' | 'made' | 'checked' | 'clearing';
-
-/** A test's hook into a tree write (`SessionContext.beforeTreeWrite`): `path` is the entry's, on this side. */
-export type BeforeTreeWrite = (path: string, step: TreeWriteStep) => Promise<void>;
+/** The test hook's type is transfer's: the client's tree download takes the same one. */
+export type { BeforeTreeWrite, TreeWriteStep } from '../transfer/index.js';
 
 /**
  * The server's side of key rotation (PROTOCOL.md §13): the commitment to its next key, or a rotation under

@@ -49,6 +49,7 @@ export { noFollowFlags, openNoFollow, type NoFollowMode } from './open-no-follow
 export { SourceFile, identityOf } from './source-file.js';
 export { assertOpenedAt } from './opened-at.js';
 export { assertDirUnmoved } from './dir-unmoved.js';
+export type { BeforeTreeWrite, TreeWriteStep } from './tree-write-hook.js';
 export { type ChunkSource } from './chunk-source.js';
 export { digestFile } from './digest-file.js';
 export { fsyncDir } from './fsync-dir.js';

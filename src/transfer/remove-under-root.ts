@@ -50,7 +50,7 @@ export async function removeUnderRoot(root: string, components: readonly string[
  * asks only with `--delete`), is removed with everything below it, bottom-up, never following a link: each
  * directory is `lstat`ed before it is read, and its real path checked before it is read and again right
  * before each removal in it (Node has no `openat`/`unlinkat`, as for every removal, `removeUnderRoot`): names
- * read through a directory swapped for a link meanwhile are never removed. Anything else there (a special
+ * read through a directory swapped for a link meanwhile are never removed, nor is the directory itself. Anything else there (a special
  * file, or a directory not declared) is refused as before. `target.dir` is a real path its caller checked.
  * `beforeRead` is a test's seam (the server's `beforeTreeWrite`): it runs before each directory is read.
  */
@@ -89,6 +89,9 @@ async function removeTree(
       await unlink(path).catch(ignoreMissing);
     }
   }
+  // rmdir(2) by name follows a directory above swapped for a link since: an empty one of that name outside
+  // would go. Checked right before, as each unlink is.
+  await assertDirUnmoved(dir);
   await rmdir(dir);
 }
 
