@@ -64,7 +64,6 @@ export {
 export { hashAllChunks, type HashChunksInto } from './hash-all-chunks.js';
 export { streamChunks, hashChunks, type ChunkSink, type StreamChunksOptions } from './chunk-streamer.js';
 export {
-  LeafHashesAhead,
   streamDeltaChunks,
   type ScanAhead,
   type DeltaSink,
@@ -72,6 +71,7 @@ export {
   type StreamDeltaOptions,
   type UploadSignatureArrival,
 } from './delta-streamer.js';
+export { LeafHashesAhead } from './leaf-hashes-ahead.js';
 export {
   SIGNING_COUNTERS,
   signBlocks,
