@@ -8,6 +8,7 @@ export const FUZZ_TARGET_NAMES = [
   'preamble',
   'handshake',
   'server',
+  'client-delta',
 ] as const;
 export type FuzzTargetName = (typeof FUZZ_TARGET_NAMES)[number];
 
@@ -17,7 +18,8 @@ export function isFuzzTargetName(name: string): name is FuzzTargetName {
 
 /**
  * Creates a target (imported on demand, so one target's imports never stop another from running); the
- * server target needs a work directory and starts a server child.
+ * server target needs a work directory and starts a server child, the client-delta target a work directory
+ * for its server's root and the client's files.
  */
 export async function createFuzzTarget(
   name: FuzzTargetName,
@@ -36,6 +38,11 @@ export async function createFuzzTarget(
       if (server === undefined) throw new Error('the server target needs a work directory');
       const { ServerFuzzTarget } = await import('./targets/server-target.js');
       return ServerFuzzTarget.start(server);
+    }
+    case 'client-delta': {
+      if (server === undefined) throw new Error('the client-delta target needs a work directory');
+      const { ClientDeltaFuzzTarget } = await import('./targets/client-delta-target.js');
+      return ClientDeltaFuzzTarget.start(server);
     }
   }
 }
