@@ -57,8 +57,9 @@ async function worker(name: FuzzTargetName): Promise<void> {
   const from = intFlag('--from', 0);
   let lastIndex = from;
   let inputs = 0;
-  // The targets that run a real server need a directory for its root (and the client-delta one its files).
-  const work = name === 'server' || name === 'client-delta' ? await makeTempDir('ferry-fuzz-') : undefined;
+  // The targets that run a real server need a directory for its root (the delta relays' for their files too).
+  const realServer = name === 'server' || name === 'client-delta' || name === 'server-delta';
+  const work = realServer ? await makeTempDir('ferry-fuzz-') : undefined;
   const target = await createFuzzTarget(name, work === undefined ? undefined : { workDir: work });
   const serverTarget = name === 'server' ? (target as ServerFuzzTarget) : undefined;
   // The timer only fires while the event loop turns: a synchronous hang stops the heartbeat.
@@ -73,7 +74,7 @@ async function worker(name: FuzzTargetName): Promise<void> {
       { seed, ms, runs },
       {
         startIndex: from,
-        slowInputMs: name === 'server' || name === 'client-delta' ? 60_000 : 10_000,
+        slowInputMs: realServer ? 60_000 : 10_000,
         onInput: (index) => {
           lastIndex = index;
           inputs++;

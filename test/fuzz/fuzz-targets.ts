@@ -9,6 +9,7 @@ export const FUZZ_TARGET_NAMES = [
   'handshake',
   'server',
   'client-delta',
+  'server-delta',
 ] as const;
 export type FuzzTargetName = (typeof FUZZ_TARGET_NAMES)[number];
 
@@ -18,8 +19,8 @@ export function isFuzzTargetName(name: string): name is FuzzTargetName {
 
 /**
  * Creates a target (imported on demand, so one target's imports never stop another from running); the
- * server target needs a work directory and starts a server child, the client-delta target a work directory
- * for its server's root and the client's files.
+ * server target needs a work directory and starts a server child, the delta relay targets a work directory
+ * for their server's root and the client's files.
  */
 export async function createFuzzTarget(
   name: FuzzTargetName,
@@ -39,10 +40,11 @@ export async function createFuzzTarget(
       const { ServerFuzzTarget } = await import('./targets/server-target.js');
       return ServerFuzzTarget.start(server);
     }
-    case 'client-delta': {
-      if (server === undefined) throw new Error('the client-delta target needs a work directory');
-      const { ClientDeltaFuzzTarget } = await import('./targets/client-delta-target.js');
-      return ClientDeltaFuzzTarget.start(server);
+    case 'client-delta':
+    case 'server-delta': {
+      if (server === undefined) throw new Error(`the ${name} target needs a work directory`);
+      const { DeltaRelayFuzzTarget } = await import('./targets/delta-relay-target.js');
+      return DeltaRelayFuzzTarget.start(name === 'client-delta' ? 'client' : 'server', server);
     }
   }
 }
