@@ -47,6 +47,8 @@ export class ClientSession {
   readonly serverPublicKey: Buffer;
   readonly welcome: Promise<WelcomeMessage>;
   readonly #refs = new SessionRefs();
+  /** Work of this session still in flight when the work around it failed (`leaveRunning`). */
+  readonly #leftRunning: Array<Promise<unknown>> = [];
   #welcomeSettle: Pending | undefined;
   /** A KEY_COMMIT or KEY_ROTATE was read (§13: at most one per session). */
   #keySeen = false;
@@ -247,6 +249,22 @@ export class ClientSession {
     const failure = this.#failure;
     this.close(err);
     return err.retryable && failure?.remote === true ? failure : err;
+  }
+
+  /**
+   * Hands over work of this session still in flight when the work around it failed (a pipelined run's
+   * downloads or uploads, each ending soon once the session is closed): `withRetries` waits for it after the
+   * close and before a retry or the throw, so nothing of a failed attempt still writes once its caller hears
+   * of the failure (a download's partial, a batch's temporaries: found by the client-sync fuzz target, an `rm
+   * -r` of DST failing with ENOTEMPTY).
+   */
+  leaveRunning(pending: Iterable<Promise<unknown>>): void {
+    for (const work of pending) this.#leftRunning.push(work.catch(() => undefined));
+  }
+
+  /** Resolves once all work handed to `leaveRunning` has settled. */
+  async leftRunningSettled(): Promise<void> {
+    await Promise.allSettled(this.#leftRunning.splice(0));
   }
 
   /** Closes the session; every open ref fails with `err`. Idempotent. */

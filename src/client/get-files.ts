@@ -372,6 +372,8 @@ async function runDownloads(
       fallbacks.set(k, done);
       inFlight.push(done.catch(() => undefined));
     }
+    // Every fallback settled first: one failing with its session must not leave the others writing.
+    await Promise.allSettled(fallbacks.values());
     return Promise.all(
       outcomes.map(async (outcome, k): Promise<GetJobResult> => {
         const { job, subject, target } = group[k]!;
@@ -448,7 +450,7 @@ async function runDownloads(
     }
     await window.drain();
   } finally {
-    window.abandon();
+    session.leaveRunning(window.leftOver());
   }
 }
 

@@ -39,9 +39,12 @@ export class InFlightWindow<R> {
     while (this.#queue.length > 0) await this.#settleOldest();
   }
 
-  /** After a failure nobody awaits what is left: keep it from counting as an unhandled rejection. */
-  abandon(): void {
-    for (const job of this.#queue) job.done.catch(() => undefined);
+  /**
+   * After a failure: the operations still in flight, taken out of the window, for the session's
+   * `leaveRunning` (settled once the session is closed).
+   */
+  leftOver(): Array<Promise<unknown>> {
+    return this.#queue.splice(0).map((job) => job.done);
   }
 
   async #settleOldest(): Promise<void> {

@@ -234,7 +234,7 @@ export async function runUploadJobs(
       } finally {
         extras.close();
         deltaLanes.close();
-        window.abandon();
+        session.leaveRunning(window.leftOver());
       }
     });
     const failures = results.filter((r): r is Extract<JobResult, { kind: 'failed' }> => r.kind === 'failed');
@@ -338,6 +338,9 @@ export async function withRetries<R>(
       const thrown = options.signal?.aborted ? new FerryError('ABORTED') : toFerryError(err);
       // What the server said before it closed decides, not the close the work hit first.
       const error = session ? await session.closeAfter(thrown) : thrown;
+      // The attempt's work still in flight ends with its session: it all settles before a retry starts or the
+      // caller hears of the failure.
+      await session?.leftRunningSettled();
       if (error.code === 'STALLED') emit({ type: 'stalled', attempt, message: error.message });
       failures = progressed ? 1 : failures + 1;
       // Retries are for connections that worked once: a server that refuses or a host that does not
