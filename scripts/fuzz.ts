@@ -58,7 +58,7 @@ async function worker(name: FuzzTargetName): Promise<void> {
   let lastIndex = from;
   let inputs = 0;
   // The targets that run a real server need a directory for its root (the delta relays' for their files too).
-  const realServer = name === 'server' || name === 'client-delta' || name === 'server-delta';
+  const realServer = name === 'server' || name.endsWith('-delta') || name.endsWith('-sync');
   const work = realServer ? await makeTempDir('ferry-fuzz-') : undefined;
   const target = await createFuzzTarget(name, work === undefined ? undefined : { workDir: work });
   const serverTarget = name === 'server' ? (target as ServerFuzzTarget) : undefined;

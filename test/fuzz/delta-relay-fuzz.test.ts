@@ -2,11 +2,12 @@
 // and a real server's delta upload against a hostile client, each through a relay in front of a real server
 // (targets/delta-relay-target.ts), a few seconds each with a fresh seed (printed).
 import { test } from 'node:test';
-import { DeltaRelayFuzzTarget, type DeltaVictim } from './targets/delta-relay-target.js';
+import { DeltaRelayFuzzTarget } from './targets/delta-relay-target.js';
+import type { Victim } from './hostile-relay.js';
 import { fuzzInTest } from './fuzz-test-run.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
-const VICTIMS: ReadonlyArray<{ victim: DeltaVictim; what: string }> = [
+const VICTIMS: ReadonlyArray<{ victim: Victim; what: string }> = [
   { victim: 'client', what: 'a hostile server never makes a delta download' },
   { victim: 'server', what: 'a hostile client never makes a delta upload' },
 ];

@@ -10,6 +10,8 @@ export const FUZZ_TARGET_NAMES = [
   'server',
   'client-delta',
   'server-delta',
+  'client-sync',
+  'server-sync',
 ] as const;
 export type FuzzTargetName = (typeof FUZZ_TARGET_NAMES)[number];
 
@@ -45,6 +47,12 @@ export async function createFuzzTarget(
       if (server === undefined) throw new Error(`the ${name} target needs a work directory`);
       const { DeltaRelayFuzzTarget } = await import('./targets/delta-relay-target.js');
       return DeltaRelayFuzzTarget.start(name === 'client-delta' ? 'client' : 'server', server);
+    }
+    case 'client-sync':
+    case 'server-sync': {
+      if (server === undefined) throw new Error(`the ${name} target needs a work directory`);
+      const { TreeRelayFuzzTarget } = await import('./targets/tree-relay-target.js');
+      return TreeRelayFuzzTarget.start(name === 'client-sync' ? 'client' : 'server', server);
     }
   }
 }

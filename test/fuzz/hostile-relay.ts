@@ -1,0 +1,209 @@
+// The hostile peer of the relay fuzz targets (targets/delta-relay-target.ts, targets/tree-relay-target.ts): a
+// loopback listener that ends a real client's Noise session with a key of its own, carries every record to a
+// real FerryServer over a session of its own and back, and changes one record of the attacking side on the
+// way. Working through a real server, the attacker's records are well-formed conversations to begin with, so
+// one change reaches deep into the victim's state instead of stopping at its decoder.
+import { once } from 'node:events';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { generateKeyPair } from '../../src/crypto/index.js';
+import {
+  FramedSocket,
+  clientHandshake,
+  serverHandshake,
+  type SecureChannel,
+} from '../../src/channel/index.js';
+import { MAX_MESSAGE_BYTES, decodeMessage, encodeMessage, type Message } from '../../src/protocol/index.js';
+import type { FerryServer } from '../../src/server/index.js';
+import type { SeededRandom } from '../helpers/seeded-random.js';
+import { mutate } from './mutate-bytes.js';
+
+/** How the relay changes the attacker's records of one input. */
+export type Change = 'none' | 'mutate' | 'drop' | 'repeat' | 'swap' | 'cut' | 'lie';
+export const CHANGES: readonly Change[] = [
+  'none',
+  'mutate',
+  'mutate',
+  'drop',
+  'repeat',
+  'swap',
+  'cut',
+  'lie',
+  'lie',
+];
+
+/** The side under attack: the client (the server's records change) or the server (the client's do). */
+export type Victim = 'client' | 'server';
+
+/**
+ * One input's plan: on every connection, the relay changes the attacker's record `at` (counted from its
+ * first, 0) by `change`; `lie` changes the first record from `at` on that `lie` turns into a well-formed lie.
+ */
+export interface RelayPlan {
+  readonly change: Change;
+  readonly at: number;
+  readonly random: SeededRandom;
+  /** The record a lie puts in place of `message`, or undefined when `message` is none to lie in. */
+  readonly lie: (message: Message) => Message | undefined;
+}
+
+export class HostileRelay {
+  readonly #victim: Victim;
+  readonly #server: FerryServer;
+  readonly #listener: Server;
+  readonly #relayIdentity = generateKeyPair();
+  readonly #upstreamIdentity = generateKeyPair();
+  readonly #sockets = new Set<Socket>();
+  #plan: RelayPlan | undefined;
+  /** The digests of the end messages (GET_END, PUT_END) the victim got since the last `arm`. */
+  readonly vouched: Buffer[] = [];
+  /** The changes made, by kind (a plan whose record never comes changes nothing). */
+  readonly applied: Record<string, number> = {};
+
+  private constructor(victim: Victim, server: FerryServer, listener: Server) {
+    this.#victim = victim;
+    this.#server = server;
+    this.#listener = listener;
+    listener.on('connection', (socket) => void this.#carry(socket));
+  }
+
+  /** Listens on a loopback port in front of `server` (which must admit any client key). */
+  static async start(victim: Victim, server: FerryServer): Promise<HostileRelay> {
+    const listener = createServer();
+    listener.listen(0, '127.0.0.1');
+    await once(listener, 'listening');
+    return new HostileRelay(victim, server, listener);
+  }
+
+  /** Where a client connects. */
+  get address(): { host: string; port: number } {
+    const address = this.#listener.address();
+    if (address === null || typeof address === 'string') throw new Error('relay not listening');
+    return { host: '127.0.0.1', port: address.port };
+  }
+
+  /** The plan of the connections from now on; forgets the digests vouched for so far. */
+  arm(plan: RelayPlan): void {
+    this.#plan = plan;
+    this.vouched.length = 0;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.#listener.close(() => resolve()));
+  }
+
+  /** Carries one client connection to the real server and back, changing one of the attacker's records. */
+  async #carry(socket: Socket): Promise<void> {
+    const plan = this.#plan;
+    socket.on('error', () => undefined);
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    const up = connect(this.#server.address.port, '127.0.0.1');
+    up.on('error', () => undefined);
+    this.#sockets.add(up);
+    up.once('close', () => this.#sockets.delete(up));
+    let client: SecureChannel | undefined;
+    let server: SecureChannel | undefined;
+    try {
+      await once(up, 'connect');
+      const toClient = (await serverHandshake(new FramedSocket(socket), { identity: this.#relayIdentity }))
+        .channel;
+      client = toClient;
+      const toServer = await clientHandshake(new FramedSocket(up), {
+        identity: this.#upstreamIdentity,
+        verifyServer: () => undefined,
+      });
+      server = toServer;
+      const [attacker, victim] = this.#victim === 'client' ? [toServer, toClient] : [toClient, toServer];
+      const raw = (plaintext: Buffer): Buffer => plaintext;
+      const honest = (async () => {
+        for (;;) await attacker.sendPlaintext(await victim.receive(raw));
+      })();
+      const hostile = (async () => {
+        /** A record held back to go after the next one (`swap`). */
+        let held: Buffer | undefined;
+        let lied = false;
+        for (let i = 0; ; i++) {
+          const plaintext = await attacker.receive(raw);
+          const changed =
+            plan !== undefined &&
+            (plan.change === 'lie'
+              ? !lied && i >= plan.at && lieIn(plan, plaintext) !== undefined
+              : i === plan.at);
+          if (changed && plan.change === 'lie') lied = true;
+          if (changed) this.applied[plan.change] = (this.applied[plan.change] ?? 0) + 1;
+          if (changed && plan.change === 'swap') {
+            held = plaintext;
+            continue;
+          }
+          const out = changed ? change(plan, plaintext) : [plaintext];
+          if (held !== undefined) out.push(held);
+          held = undefined;
+          for (const message of out) {
+            this.#noteVouched(message);
+            await victim.sendPlaintext(message);
+          }
+          if (changed && plan.change === 'cut') throw new Error('cut');
+        }
+      })();
+      await Promise.race([honest, hostile]);
+    } catch {
+      // Either side hung up, or the plan cut the connection.
+    } finally {
+      client?.close();
+      server?.close();
+      socket.destroy();
+      up.destroy();
+    }
+  }
+
+  /** Notes the digest of an end message the victim gets (GET_END to a client, PUT_END to a server). */
+  #noteVouched(plaintext: Buffer): void {
+    try {
+      const message = decodeMessage(plaintext);
+      if (message.type === 'GET_END' || message.type === 'PUT_END')
+        this.vouched.push(Buffer.from(message.fileDigest));
+    } catch {
+      // Not a message the victim can decode either.
+    }
+  }
+}
+
+/** The records the victim gets in place of `plaintext` under `plan` (swap and cut handled by the caller). */
+function change(plan: RelayPlan, plaintext: Buffer): Buffer[] {
+  switch (plan.change) {
+    case 'none':
+    case 'swap':
+    case 'cut':
+      return [plaintext];
+    case 'drop':
+      return [];
+    case 'repeat':
+      return [plaintext, plaintext];
+    case 'mutate':
+      return [mutate(plan.random, plaintext, { maxSteps: 2, maxLength: MAX_MESSAGE_BYTES }).bytes];
+    case 'lie':
+      return [lieIn(plan, plaintext) ?? plaintext];
+  }
+}
+
+/** `plaintext` as `plan`'s lie re-encodes it, or undefined when it is no record to lie in. */
+function lieIn(plan: RelayPlan, plaintext: Buffer): Buffer | undefined {
+  let message: Message;
+  try {
+    message = decodeMessage(plaintext);
+  } catch {
+    return undefined;
+  }
+  const lie = plan.lie(message);
+  return lie === undefined ? undefined : encodeMessageSafely(lie);
+}
+
+/** The encoding of `message`, or undefined when the encoder refuses it (a lie the wire cannot carry). */
+function encodeMessageSafely(message: Message): Buffer | undefined {
+  try {
+    return encodeMessage(message);
+  } catch {
+    return undefined;
+  }
+}
