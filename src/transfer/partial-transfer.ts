@@ -209,6 +209,7 @@ export class PartialTransfer<Target = RootPath> {
     for (let index = Math.floor(offset / chunkBytes); index * chunkBytes < offset + length; index++)
       if (this.#machine.stateOf(index) === 'verified')
         throw new FerryError('INTERNAL', 'placing unverified bytes over a verified chunk');
+    if ((await this.#stored.writeUnbuffered?.(offset, pieces)) === true) return;
     let at = offset;
     for (const piece of pieces) {
       await this.#stored.write(at, piece);
