@@ -13,7 +13,7 @@ import {
   type DeltaBlocksMessage,
 } from '../protocol/index.js';
 import type { ChunkSource } from './chunk-source.js';
-import { LEAF_HASH_THREAD } from './leaf-hash-thread.js';
+import { leafHashesOf } from './leaf-hashes-of.js';
 
 /** Leaves of the file read at once while signing: 64 (4 MiB), so reads stay large and memory small. */
 const SIGN_READ_LEAVES = 64;
@@ -117,6 +117,8 @@ export async function signLeaves(
       const at = i * LEAF_BYTES;
       views.push(buffer.subarray(at, at + deltaBlockLength(block + i, size)));
     }
+    // One after another from the buffer's start: the piece of the file they make, hashed as one.
+    const leafBytes = buffer.subarray(0, (views.length - 1) * LEAF_BYTES + views.at(-1)!.length);
     const read = (): Promise<Buffer[]> => {
       const stop = stopped?.();
       if (stop !== undefined) return Promise.reject(stop);
@@ -128,7 +130,7 @@ export async function signLeaves(
     const piece = (before === undefined ? reading : Promise.all([reading, before])).then((): SignedPiece => {
       const handed = onPiece?.(block * LEAF_BYTES, views);
       // Known hashes (of this very version of the file, the caller's to ensure) are not taken again.
-      const hashing = known === undefined ? leafHashesOf(views) : undefined;
+      const hashing = known === undefined ? leafHashesOf(leafBytes) : undefined;
       return { block, leaves: views, handed, hashing };
     });
     // Free again once the hook and the hashing are done with it, or once its read failed.
@@ -226,26 +228,6 @@ export const SIGNING_COUNTERS = { hashedLeaves: 0, knownLeaves: 0, readLeaves: 0
 function knownHashesOf(known: ChunkHashes, first: number, count: number): Buffer {
   const out = Buffer.allocUnsafe(32 * count);
   for (let i = 0; i < count; i++) known.get(first + i)!.copy(out, 32 * i);
-  return out;
-}
-
-/**
- * The leaf hashes of `leaves` (views of a shared signing buffer), 32 bytes each in order: the whole leaves
- * on the leaf hash thread, a short last leaf here; all here if the thread fails.
- */
-async function leafHashesOf(leaves: readonly Buffer[]): Promise<Buffer> {
-  const out = Buffer.allocUnsafe(32 * leaves.length);
-  const whole = leaves.length > 0 && leaves.at(-1)!.length < LEAF_BYTES ? leaves.length - 1 : leaves.length;
-  const shared = leaves[0]?.buffer;
-  let threaded: Buffer | undefined;
-  if (whole > 0 && shared instanceof SharedArrayBuffer) {
-    const starts = leaves.slice(0, whole).map((leaf) => leaf.byteOffset);
-    threaded = await LEAF_HASH_THREAD.hashLeaves(shared, starts, LEAF_BYTES).catch(() => undefined);
-  }
-  for (let i = 0; i < leaves.length; i++) {
-    if (threaded !== undefined && i < whole) threaded.copy(out, 32 * i, 32 * i, 32 * (i + 1));
-    else leafHash(leaves[i]!).copy(out, 32 * i);
-  }
   return out;
 }
 
