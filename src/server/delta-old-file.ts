@@ -268,7 +268,11 @@ export class DeltaOldFile {
         const at = run.first - first;
         let ok = true;
         try {
-          await partial.placeUnverified(run.first * LEAF_BYTES, whole.slice(at, at + run.count));
+          // Around the page cache where the store can: the signing's pieces are aligned for it, and these
+          // bytes are not read back (the chunk takes the signing's hashes).
+          await partial.placeUnverified(run.first * LEAF_BYTES, whole.slice(at, at + run.count), {
+            unbuffered: true,
+          });
         } catch {
           ok = false; // those leaves are copied from the old file, as when not placing
         }

@@ -109,7 +109,8 @@ export class BatchedWriter {
   }
 }
 
-async function writeAll(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+/** Writes every byte of `buffers` at `position` on, however short each `pwritev` is. */
+export async function writeAll(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
   let pending = buffers;
   let at = position;
   for (;;) {

@@ -152,7 +152,7 @@ export async function streamDeltaChunks(
       // The scan has caught up with the hashing ahead: from here on the scan's own reads are hashed, and
       // the hashing ahead would only hash the same leaves again.
       void ahead?.stop();
-      return wholeLeafHashes(window, end - start);
+      return LEAF_HASH_THREAD.wholeLeaves(window.subarray(0, end - start));
     });
     // Awaited by the scan; one left behind by a failure or an abort must not go unhandled.
     known.catch(() => undefined);
@@ -310,19 +310,7 @@ async function knownLeaves(
 }
 
 /**
- * The leaf hashes of the whole leaves among the first `length` bytes of `window` (a chunk read into shared
- * memory), 32 bytes each in order, taken on the leaf hash thread; undefined if it could not (the chunk is
- * then hashed here, as before).
- */
-function wholeLeafHashes(window: Buffer, length: number): Promise<Buffer | undefined> {
-  const whole = Math.floor(length / LEAF_BYTES);
-  if (whole === 0 || !(window.buffer instanceof SharedArrayBuffer)) return Promise.resolve(undefined);
-  const starts = Array.from({ length: whole }, (_, i) => window.byteOffset + i * LEAF_BYTES);
-  return LEAF_HASH_THREAD.hashLeaves(window.buffer, starts, LEAF_BYTES).catch(() => undefined);
-}
-
-/**
- * The leaf hashes `hashes` (`wholeLeafHashes`) of the chunk at `start` read into `window`: noted for the
+ * The leaf hashes `hashes` (`wholeLeaves`) of the chunk at `start` read into `window`: noted for the
  * chunk hash (leaf hints) and returned for the matcher. Taken over these very bytes, which stay as they are
  * until the chunk is sent or kept for later (its hints then forgotten), so no identity check is needed.
  */

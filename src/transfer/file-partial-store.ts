@@ -2,6 +2,7 @@ import { link, lstat, readdir, rename, rm, stat, type FileHandle } from 'node:fs
 import { join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { BatchedWriter } from './batched-writer.js';
+import { DirectWriter } from './direct-writer.js';
 import { ChunkLog, closedAs, type ChunkEntry, type DecodedChunkLog } from './chunk-log.js';
 import { assertDirUnmoved } from './dir-unmoved.js';
 import { fsTimeOf } from './fs-names.js';
@@ -263,6 +264,8 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
   readonly unchangedSinceClose: boolean;
   readonly #data: FileHandle;
   readonly #writer: BatchedWriter;
+  /** Writes around the page cache (`writeUnbuffered`), through a descriptor of its own. */
+  readonly #direct: DirectWriter;
   /** The durable log; none until `resetLog` on a resumed partial, none at all without `keepLog`. */
   #log: ChunkLog | undefined;
   readonly #dataPath: string;
@@ -277,6 +280,7 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
     super(parts.data);
     this.#data = parts.data;
     this.#writer = new BatchedWriter(parts.data, { oneAtATime: parts.oneWriteAtATime });
+    this.#direct = new DirectWriter(parts.data);
     this.#log = parts.log;
     this.#dataPath = parts.dataPath;
     this.#logPath = parts.logPath;
@@ -296,6 +300,10 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
 
   flushWrites(): Promise<void> {
     return this.#writer.flush();
+  }
+
+  writeUnbuffered(offset: number, pieces: readonly Buffer[]): Promise<boolean> {
+    return this.#direct.write(offset, pieces);
   }
 
   async makeDurable(entries: readonly ChunkEntry[]): Promise<void> {
@@ -334,6 +342,7 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
 
   async #place(target: RootPath, options: FinishOptions): Promise<void> {
     await this.#writer.flush();
+    await this.#direct.close();
     await this.#data.chmod(options.mode);
     // Through the open file, never by name: the name could have become a link meanwhile.
     await this.#data.utimes(Date.now() / 1000, fsTimeOf(options.mtimeMs));
@@ -393,6 +402,8 @@ class FileStoredPartial extends FileReader implements StoredPartial<RootPath> {
     const log = this.#log;
     this.#log = undefined;
     try {
+      // Its writes land before the seal's sync, and its descriptor goes with the file's.
+      await this.#direct.close();
       if (seal && log && this.handle) {
         try {
           await this.#writer.flush();

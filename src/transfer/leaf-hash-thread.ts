@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { LEAF_BYTES } from '../protocol/index.js';
 import { OneWorkerThread } from './one-worker-thread.js';
 
 /**
@@ -40,6 +41,19 @@ export class LeafHashThread {
    */
   hashLeaves(shared: SharedArrayBuffer, starts: readonly number[], length: number): Promise<Buffer> {
     return this.#thread.run({ shared, starts, length });
+  }
+
+  /**
+   * The leaf hashes of the whole leaves of `bytes` from its start (a view of shared memory, read in place),
+   * 32 bytes each in order; undefined when it could not (no whole leaf, memory that is not shared, the
+   * thread failed): the caller hashes those bytes itself, as it would without the thread. The one way the
+   * callers that hash a buffer's leaves ask (`leafHashesOf`, a delta upload's scan).
+   */
+  async wholeLeaves(bytes: Buffer): Promise<Buffer | undefined> {
+    const whole = Math.floor(bytes.length / LEAF_BYTES);
+    if (whole === 0 || !(bytes.buffer instanceof SharedArrayBuffer)) return undefined;
+    const starts = Array.from({ length: whole }, (_, i) => bytes.byteOffset + i * LEAF_BYTES);
+    return this.hashLeaves(bytes.buffer, starts, LEAF_BYTES).catch(() => undefined);
   }
 
   /** Stops the thread; jobs in flight fail (their callers hash on their own). Idempotent. */

@@ -1,6 +1,6 @@
-import { ChunkHashes, LEAF_BYTES, MAX_DELTA_BLOCKS, leafHash } from '../protocol/index.js';
+import { ChunkHashes, LEAF_BYTES, MAX_DELTA_BLOCKS } from '../protocol/index.js';
 import type { ChunkSource } from './chunk-source.js';
-import { LEAF_HASH_THREAD } from './leaf-hash-thread.js';
+import { leafHashesOf } from './leaf-hashes-of.js';
 
 /** Bytes of the file read at once while its leaves are hashed ahead: 64 leaves. */
 const AHEAD_READ_BYTES = 64 * LEAF_BYTES;
@@ -54,33 +54,14 @@ export class LeafHashesAhead {
     let next = size > 0 ? read(0) : undefined;
     for (let at = 0; at < size && !this.#stopped; at += AHEAD_READ_BYTES) {
       const piece = await next!;
-      const hashing = this.#hashPiece(piece);
+      const hashing = leafHashesOf(piece);
       // The next read goes to the other buffer, which no hashing reads any more (awaited below, last turn).
       next = at + AHEAD_READ_BYTES < size && !this.#stopped ? read(at + AHEAD_READ_BYTES) : undefined;
       next?.catch(() => undefined); // awaited next turn; one left behind by a stop must not be unhandled
       const hashes = await hashing;
-      for (let i = 0; i < hashes.length; i++) this.hashes.set(at / LEAF_BYTES + i, hashes[i]!);
+      for (let i = 0; i < hashes.length / 32; i++)
+        this.hashes.set(at / LEAF_BYTES + i, hashes.subarray(32 * i, 32 * i + 32));
     }
     await next?.catch(() => undefined);
-  }
-
-  /** The leaf hashes of `piece` (whole leaves, but for a file's short last leaf): on the thread if it can. */
-  async #hashPiece(piece: Buffer): Promise<Buffer[]> {
-    const whole = Math.floor(piece.length / LEAF_BYTES);
-    const starts = Array.from({ length: whole }, (_, i) => piece.byteOffset + i * LEAF_BYTES);
-    const threaded =
-      whole > 0
-        ? await LEAF_HASH_THREAD.hashLeaves(piece.buffer as SharedArrayBuffer, starts, LEAF_BYTES).catch(
-            () => undefined, // the thread could not run: the leaves are hashed here
-          )
-        : undefined;
-    const out: Buffer[] = [];
-    for (let leaf = 0; leaf * LEAF_BYTES < piece.length; leaf++)
-      out.push(
-        threaded !== undefined && leaf < whole
-          ? threaded.subarray(32 * leaf, 32 * leaf + 32)
-          : leafHash(piece.subarray(leaf * LEAF_BYTES, Math.min(piece.length, (leaf + 1) * LEAF_BYTES))),
-      );
-    return out;
   }
 }

@@ -200,15 +200,23 @@ export class PartialTransfer<Target = RootPath> {
    * are hashed by nothing and may be written over, until `acceptPlacedLeaves` names them. Resolves once they
    * have landed (not durably). For a delta's receiver, which writes the old file's leaves where they lie
    * while it signs or scans them (`delta-old-file.ts`, `LeafPlacing`); never over a verified chunk (other
-   * chunks may be verified meanwhile: the upload's server serves the session while it signs).
+   * chunks may be verified meanwhile: the upload's server serves the session while it signs). With
+   * `unbuffered`, written around the page cache where the store can (`StoredPartial.writeUnbuffered`: the
+   * pieces must be aligned for direct I/O, as the signing's are).
    */
-  async placeUnverified(offset: number, pieces: readonly Buffer[]): Promise<void> {
+  async placeUnverified(
+    offset: number,
+    pieces: readonly Buffer[],
+    options: { readonly unbuffered?: boolean } = {},
+  ): Promise<void> {
     if (this.#flushError !== undefined) throw this.#flushError;
     const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
     const chunkBytes = this.header.chunkBytes;
     for (let index = Math.floor(offset / chunkBytes); index * chunkBytes < offset + length; index++)
       if (this.#machine.stateOf(index) === 'verified')
         throw new FerryError('INTERNAL', 'placing unverified bytes over a verified chunk');
+    if (options.unbuffered === true && (await this.#stored.writeUnbuffered?.(offset, pieces)) === true)
+      return;
     let at = offset;
     for (const piece of pieces) {
       await this.#stored.write(at, piece);

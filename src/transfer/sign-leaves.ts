@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   DELTA_STRONG_BYTES,
   LEAF_BYTES,
@@ -14,7 +13,7 @@ import {
   type DeltaBlocksMessage,
 } from '../protocol/index.js';
 import type { ChunkSource } from './chunk-source.js';
-import { LEAF_HASH_THREAD } from './leaf-hash-thread.js';
+import { leafHashesOf } from './leaf-hashes-of.js';
 
 /** Leaves of the file read at once while signing: 64 (4 MiB), so reads stay large and memory small. */
 const SIGN_READ_LEAVES = 64;
@@ -29,16 +28,6 @@ const SIGN_RECORD_BLOCKS = SIGN_READ_LEAVES;
 
 /** Pieces of a signing in leaves read, hashed and handed out at once (`signLeaves`): 3 of 4 MiB. */
 const SIGN_PIECES = 3;
-
-/**
- * A leaf's place in a signing buffer: 3 bytes of padding, the RFC 6962 prefix 0x00, then the leaf, so the
- * leaf starts on a 4-byte boundary (the weak checksum's word loop) and the prefix and leaf are one view
- * hashed in place (no copy).
- */
-const SLOT_BYTES = 4 + LEAF_BYTES;
-
-/** RFC 6962's leaf prefix: a leaf hash is SHA-256(0x00 || leaf) (PROTOCOL.md §7.2). */
-const LEAF_PREFIX = 0x00;
 
 /**
  * The signature of `source` as DELTA_BLOCKS records of `ref` (PROTOCOL.md §5.17.2, the records of §5.15.2),
@@ -100,12 +89,14 @@ export async function signLeaves(
   // the write of the one before the last, and its hook and hashing for this thread to take it, so a delta
   // upload's server wrote its partial at the pace of its signing and went on writing after it). Shared
   // memory, so the leaf hash thread reads them in place; in the weak checksum's module's memory when it has
-  // room, so the weak checksums read them in place too (issue 16: their copy was ~0.085 CPU s per GiB).
+  // room, so the weak checksums read them in place too (issue 16: their copy was ~0.085 CPU s per GiB). A
+  // piece's leaves lie one after another from its buffer's start, which the module's memory aligns to its
+  // pages, so a delta upload's server writes them into the new file around the page cache
+  // (`StoredPartial.writeUnbuffered`, which needs that alignment; issue 16: 0.3-2 CPU s per GiB less).
   const slots = Math.min(SIGN_READ_LEAVES, Math.max(totalBlocks, 1));
-  const buffers = Array.from({ length: SIGN_PIECES }, () => takeWeakChecksumBuffer(slots * SLOT_BYTES));
+  const buffers = Array.from({ length: SIGN_PIECES }, () => takeWeakChecksumBuffer(slots * LEAF_BYTES));
   /** Once no read, hashing or hook uses them (both ends below wait for that): the next signing takes them. */
   const release = (): void => buffers.forEach(releaseWeakChecksumBuffer);
-  for (const buffer of buffers) for (let i = 0; i < slots; i++) buffer[i * SLOT_BYTES + 3] = LEAF_PREFIX;
   let turn = 0;
   /**
    * Settles once nothing uses each buffer's last piece (its hook and its hashing): read into again only
@@ -123,9 +114,11 @@ export async function signLeaves(
     const buffer = buffers[which]!;
     const views: Buffer[] = [];
     for (let i = 0; i < slots && block + i < totalBlocks; i++) {
-      const at = i * SLOT_BYTES + 4;
+      const at = i * LEAF_BYTES;
       views.push(buffer.subarray(at, at + deltaBlockLength(block + i, size)));
     }
+    // One after another from the buffer's start: the piece of the file they make, hashed as one.
+    const leafBytes = buffer.subarray(0, (views.length - 1) * LEAF_BYTES + views.at(-1)!.length);
     const read = (): Promise<Buffer[]> => {
       const stop = stopped?.();
       if (stop !== undefined) return Promise.reject(stop);
@@ -137,7 +130,7 @@ export async function signLeaves(
     const piece = (before === undefined ? reading : Promise.all([reading, before])).then((): SignedPiece => {
       const handed = onPiece?.(block * LEAF_BYTES, views);
       // Known hashes (of this very version of the file, the caller's to ensure) are not taken again.
-      const hashing = known === undefined ? leafHashesOf(views) : undefined;
+      const hashing = known === undefined ? leafHashesOf(leafBytes) : undefined;
       return { block, leaves: views, handed, hashing };
     });
     // Free again once the hook and the hashing are done with it, or once its read failed.
@@ -239,40 +232,11 @@ function knownHashesOf(known: ChunkHashes, first: number, count: number): Buffer
 }
 
 /**
- * The leaf hashes of `leaves` (views of a shared signing buffer, each after its prefix byte), 32 bytes each
- * in order: the whole leaves on the leaf hash thread, a short last leaf here; all here if the thread fails.
- */
-async function leafHashesOf(leaves: readonly Buffer[]): Promise<Buffer> {
-  const out = Buffer.allocUnsafe(32 * leaves.length);
-  const whole = leaves.length > 0 && leaves.at(-1)!.length < LEAF_BYTES ? leaves.length - 1 : leaves.length;
-  const shared = leaves[0]?.buffer;
-  let threaded: Buffer | undefined;
-  if (whole > 0 && shared instanceof SharedArrayBuffer) {
-    const starts = leaves.slice(0, whole).map((leaf) => leaf.byteOffset);
-    threaded = await LEAF_HASH_THREAD.hashLeaves(shared, starts, LEAF_BYTES).catch(() => undefined);
-  }
-  for (let i = 0; i < leaves.length; i++) {
-    if (threaded !== undefined && i < whole) threaded.copy(out, 32 * i, 32 * i, 32 * (i + 1));
-    else
-      createHash('sha256')
-        .update(prefixed(leaves[i]!))
-        .digest()
-        .copy(out, 32 * i);
-  }
-  return out;
-}
-
-/**
  * Called by `signLeaves` with each piece of the file as read (`leaves`: views of whole leaves, in order, from
  * file offset `offset`), before it is hashed; the views stay unchanged until the returned promise settles,
  * which must never reject (a delta upload's server writes them into the new file, `delta-old-file.ts`).
  */
 export type SignedPieceHook = (offset: number, leaves: readonly Buffer[]) => Promise<void>;
-
-/** The leaf `leaf` (a view of a signing buffer) with the prefix byte before it: the bytes its hash covers. */
-function prefixed(leaf: Buffer): Buffer {
-  return Buffer.from(leaf.buffer, leaf.byteOffset - 1, leaf.length + 1);
-}
 
 /**
  * The signature of `source` in blocks of `blockBytes` under one leaf (PROTOCOL.md §5.15.2, the size

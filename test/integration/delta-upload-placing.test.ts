@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { sendFiles } from '../../src/client/index.js';
+import { DIRECT_WRITE_COUNTERS } from '../../src/transfer/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import type { PlanFor } from '../helpers/fault-proxy.js';
 import { startProxiedServer } from '../helpers/proxied-server.js';
@@ -35,11 +38,27 @@ async function replace(t: TestContext, next: Buffer, plan?: PlanFor) {
   return { r, up, placed: await readFile(join(r.root, NAME)) };
 }
 
+/** Whether files in `dir` can be opened for direct I/O (not on every file system). */
+async function directIo(dir: string): Promise<boolean> {
+  try {
+    await (
+      await open(join(dir, '.probe'), constants.O_CREAT | constants.O_WRONLY | constants.O_DIRECT)
+    ).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 test('a same-size delta upload of leaf-sized blocks, rewritten at the start, middle and end: replaced byte-exact, the literals sent', async (t) => {
   const next = Buffer.from(old);
   for (const at of [0, 8 * 1024 * 1024 + 5, OLD_BYTES - 3000]) randomBytes(2000).copy(next, at);
-  const { up, placed } = await replace(t, next);
+  const directBefore = DIRECT_WRITE_COUNTERS.bytes;
+  const { r, up, placed } = await replace(t, next);
   assert.ok(placed.equals(next), 'the new file, byte-exact');
+  // The old leaves went into the new file around the page cache (most of them: data arriving first wins).
+  if (await directIo(r.dir))
+    assert.ok(DIRECT_WRITE_COUNTERS.bytes - directBefore >= 8 * 1024 * 1024, 'placed with direct writes');
   // Three leaves of literals (64 KiB each) and the records: far below the file.
   assert.ok(up < 1024 * 1024, `${up} bytes sent for ${OLD_BYTES}`);
 });
