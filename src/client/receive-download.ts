@@ -18,7 +18,7 @@ import {
 import type { ClientSession } from './client-session.js';
 import { PatchWriter, type FoundBlocks } from './delta-blocks-download.js';
 import type { Patch } from './old-file-scans.js';
-import { downloadPartials } from './download-partials.js';
+import { downloadPartialsFrom } from './download-partials.js';
 import { checkOfferFits } from './offer-fits.js';
 import type { DownloadOptions, DownloadResult } from './download-file.js';
 
@@ -109,7 +109,7 @@ export async function receiveDownload(
   await checkOfferFits(offer, { chunkBytes, dir: target.dir, heldBytes });
   const partial =
     context.open ??
-    (await PartialTransfer.open(downloadPartials, target, {
+    (await PartialTransfer.open(downloadPartialsFrom(session.serverPublicKey), target, {
       // mtime 0: a download's partial is identified by size and chunk size; its content by the chunk hashes.
       size: offer.size,
       mtimeMs: 0,
