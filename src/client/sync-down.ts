@@ -18,6 +18,7 @@ import {
   sweepBatchTemporaries,
   type BeforeTreeWrite,
 } from '../transfer/index.js';
+import { HomeInDestination } from './home-in-destination.js';
 import type { ClientSession } from './client-session.js';
 import { getPlanned, type GetPlan } from './get-files.js';
 import { jobsFailedError, type JobFailure } from './job-failure.js';
@@ -62,8 +63,11 @@ export async function syncDown(options: SyncTreeOptions, tally: SyncTally): Prom
       throw new FerryError('USAGE_INVALID', 'the source is a file: sync mirrors directories', {
         subject: remoteName(options.server, options.remotePath),
       });
-    const source = remoteListingEntries(listed, options.remotePath, { dropOutsideLinks: true, onSkip });
-    const destination = await local;
+    const listedSource = remoteListingEntries(listed, options.remotePath, { dropOutsideLinks: true, onSkip });
+    const home = localDir === undefined ? undefined : await HomeInDestination.of(localDir, options.homeDir);
+    const { source, destination } = home
+      ? home.leaveOutOfSync({ source: listedSource, destination: await local }, onSkip)
+      : { source: listedSource, destination: await local };
     const there = await localTop;
     const destinationTop = there && {
       mode: there.mode & FILE_MODE_MASK,
