@@ -89,7 +89,10 @@ export async function syncDown(options: SyncTreeOptions, tally: SyncTally): Prom
       { checksum: options.checksum ?? false, delete: options.delete ?? false, identical },
     );
     counts = tally.planned(actions, 'download', options.remotePath);
-    top = actions.some((a) => a.action === 'dir' && a.path === '') ? sourceTop : undefined;
+    // DST itself is the home, or inside it: its mode is left as it is too.
+    const topChanges =
+      actions.some((a) => a.action === 'dir' && a.path === '') && !home?.leavesOut('', 'dir');
+    top = topChanges ? sourceTop : undefined;
     return actions;
   };
   if (options.dryRun) {

@@ -6,7 +6,7 @@
 // and warns. The real CLI against a scripted hostile server on loopback.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runFerry } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
@@ -83,4 +83,27 @@ test('`sync HOST/SRC DST --delete` into a directory holding ferry`s home neither
   // Before: identity.key was removed and known-servers.json held the server's content.
   assert.deepEqual(await contentsUnder(rig.home), before);
   assert.ok((await readdir(rig.home)).includes('identity.key'));
+});
+
+test('`sync HOST/SRC HOME` (the home itself as DST) changes nothing of it, its mode included', async (t) => {
+  const rig = await startRig(t);
+  const before = await contentsUnder(rig.home);
+  const mode = (await stat(rig.home)).mode & 0o777;
+  rig.hostile.script = { entries: [file('identity.key'), file('ok.txt')] };
+  const { host, port } = rig.hostile.address;
+  await runFerry([
+    '--home',
+    rig.home,
+    'sync',
+    `${host}:${port}/dot`,
+    rig.home,
+    '--delete',
+    '--expect',
+    rig.hostile.id,
+    '--retries',
+    '0',
+  ]);
+  assert.deepEqual(await contentsUnder(rig.home), before);
+  // The listing says 0755; the home stays as it was (0700).
+  assert.equal((await stat(rig.home)).mode & 0o777, mode);
 });
