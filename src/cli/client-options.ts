@@ -89,6 +89,8 @@ export async function connectOptionsOf(
       baseDelayMs: parseMs(flags.retryDelay, '--retry-delay'),
     },
     cacheDir: join(home, 'cache'),
+    // A recursive download into a directory that holds the home leaves the home alone (HomeInDestination).
+    homeDir: home,
     signal,
   };
 }

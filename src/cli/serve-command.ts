@@ -191,6 +191,10 @@ export function registerServeCommand(program: Command): void {
         port,
         identity: keyPair,
         home,
+        // Its settings and its log must lie outside the root (ServeOptions.ownFiles).
+        ownFiles: [command.getOptionValue('config') as string | undefined, flags.logFile].flatMap((file) =>
+          file === undefined ? [] : [resolve(file)],
+        ),
         authorize: admission ? admission.authorize : allowListAuthorize(watcher),
         logger,
         maxFileBytes: flags.maxFileSize ? parseByteSize(flags.maxFileSize) : 0,

@@ -9,7 +9,7 @@ import {
 import { PartialTransfer, partialOwnership, type KnownLeafHashes, type RootPath } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { PARALLEL_MIN_BYTES } from './upload-file.js';
-import { downloadPartialPaths, downloadPartials } from './download-partials.js';
+import { downloadPartialPaths, downloadPartialsFrom } from './download-partials.js';
 import { deltaDownloadSlot } from './delta-download-slots.js';
 import { deltaBase, receiveDelta } from './receive-delta.js';
 import { receiveDownload, sendRequest } from './receive-download.js';
@@ -101,7 +101,7 @@ export async function beginDownload(
     });
   const owner = ownership.owner;
   if (!verifyOnly) {
-    const partial = await PartialTransfer.inspect(downloadPartials, target);
+    const partial = await PartialTransfer.inspect(downloadPartialsFrom(session.serverPublicKey), target);
     if (partial && partial.header.chunkBytes === chunkBytes && partial.held.length > 0)
       held = ChunkHashes.of(partial.header.size, chunkBytes, partial.held);
   }

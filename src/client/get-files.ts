@@ -9,6 +9,7 @@ import {
   SealPool,
   type BeforeTreeWrite,
 } from '../transfer/index.js';
+import { HomeInDestination } from './home-in-destination.js';
 import type { ClientSession } from './client-session.js';
 import { beginDownload, type DownloadResult } from './download-file.js';
 import { InFlightWindow } from './in-flight-window.js';
@@ -165,12 +166,14 @@ async function getPlannedWith(options: GetFilesOptions, planner: GetPlanner): Pr
   // here, and only what lies under it is held to the no-link rule (and re-checked before each rename).
   const localDir = await realpath(requestedDir);
   const emit = options.onEvent ?? (() => undefined);
+  const home = await HomeInDestination.of(localDir, options.homeDir);
   let plan: GetPlan | undefined;
   const open = new OpenTransfers();
   try {
     const results = await withRetries<GetJobResult>(options, emit, async (session, done, noteProgress) => {
       if (!plan) {
         plan = await planner(session, localDir, emit);
+        if (home) plan = home.leaveOut(plan, emit);
         emit(plannedOf(plan));
       }
       // Opened on the first striped file of this attempt, ended with it (PROTOCOL.md §5.13.6).

@@ -14,7 +14,7 @@ import type { PartialPaths, RootPath } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { ArrivingSignature } from './arriving-signature.js';
 import { scanOldFile, type OldFileScan } from './old-file-scans.js';
-import { downloadPartials } from './download-partials.js';
+import { downloadPartialsFrom } from './download-partials.js';
 import { receiveDownload, sendRequest } from './receive-download.js';
 import type { DownloadOptions, DownloadResult } from './download-file.js';
 
@@ -45,6 +45,8 @@ export async function receiveDelta(
   answered: { ref: number; complete: boolean },
 ): Promise<DownloadResult> {
   const receiver = new DeltaSignatureReceiver();
+  // Its partial is this server's (a partial another server left is not resumed here: download-partials.ts).
+  const downloadPartials = downloadPartialsFrom(session.serverPublicKey);
   // PROTOCOL.md §5.17.3: in leaves, the old file is scanned while the records arrive (the server signs as it
   // sends them), from the first record on; a signature in smaller blocks (a file under 16 MiB) is scanned
   // once whole.

@@ -18,7 +18,8 @@ import {
 import type { ClientSession } from './client-session.js';
 import { PatchWriter, type FoundBlocks } from './delta-blocks-download.js';
 import type { Patch } from './old-file-scans.js';
-import { downloadPartials } from './download-partials.js';
+import { downloadPartialsFrom } from './download-partials.js';
+import { checkOfferFits } from './offer-fits.js';
 import type { DownloadOptions, DownloadResult } from './download-file.js';
 
 /** What `receiveDownload` needs beyond the request's own facts. */
@@ -71,19 +72,24 @@ export async function receiveDownload(
         'MESSAGE_MALFORMED',
         'a GET_OFFER answering VERIFY_ONLY accepted a held set or a stripe',
       );
-    const end = await session.expect(ref, 'GET_END');
-    answered.complete = true;
     // Any chunk size gives the same digest (§7.2); the size is compared first, so a differing file of
-    // another size is not read at all.
+    // another size is not read at all, and its digest not waited for: the size a server offers buys it
+    // time to hash (`progress-watchdog.ts`), and an offer of another size than ours needs none. The ref is
+    // then over for us without a CANCEL (`answered.complete`): the GET_END still to come is dropped unread.
     const local = await SourceFile.open(target.path, { noFollow: true });
     let ours: Buffer | undefined;
+    let end: { fileDigest: Buffer } | undefined;
     try {
-      if (local.size === offer.size)
+      if (local.size === offer.size) {
+        end = await session.expect(ref, 'GET_END');
         ours = (await hashAllChunks(local, chunkBytesFor(local.size, chunkBytes))).digest();
+      }
     } finally {
+      answered.complete = true;
       await local.close();
     }
-    if (!ours?.equals(end.fileDigest)) throw new FerryError('FILE_EXISTS', 'a different file is in the way');
+    if (end === undefined || !ours?.equals(end.fileDigest))
+      throw new FerryError('FILE_EXISTS', 'a different file is in the way');
     // The file is complete: a partial of ours left beside it (an attempt killed while finishing) is of no
     // more use. The data goes first, so it is never left without the state that marks it as ferry's.
     if (partialIsOurs) {
@@ -100,9 +106,10 @@ export async function receiveDownload(
       identical: true,
     };
   }
+  await checkOfferFits(offer, { chunkBytes, dir: target.dir, heldBytes });
   const partial =
     context.open ??
-    (await PartialTransfer.open(downloadPartials, target, {
+    (await PartialTransfer.open(downloadPartialsFrom(session.serverPublicKey), target, {
       // mtime 0: a download's partial is identified by size and chunk size; its content by the chunk hashes.
       size: offer.size,
       mtimeMs: 0,

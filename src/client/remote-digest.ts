@@ -15,8 +15,15 @@ export interface RemoteDigest {
  * compare an existing file, and `sync --checksum` to compare content: no new hash, the server's hash cache
  * answers. The client states nothing about its own file. Any other answer breaks §5.11.2 and fails the
  * session (MESSAGE_MALFORMED / MESSAGE_UNEXPECTED); an ERROR for the ref rejects with its code.
+ * With `expectedSize` (the size the caller compares with), an offer of another size answers at once with an
+ * empty digest, which equals none: the GET_END is not waited for, since the size a server offers buys it time
+ * to hash (`progress-watchdog.ts`) and a file of another size differs whatever its digest.
  */
-export async function remoteDigest(session: ClientSession, path: string): Promise<RemoteDigest> {
+export async function remoteDigest(
+  session: ClientSession,
+  path: string,
+  expectedSize?: number,
+): Promise<RemoteDigest> {
   const ref = session.openRef();
   try {
     await session.send({
@@ -38,6 +45,8 @@ export async function remoteDigest(session: ClientSession, path: string): Promis
       return broken(new FerryError('MESSAGE_UNEXPECTED', `${offer.type} in answer to a verify-only get`));
     if (offer.heldAccepted || offer.striped)
       return broken(new FerryError('MESSAGE_MALFORMED', 'get_offer: flags set for a verify-only get'));
+    if (expectedSize !== undefined && offer.size !== expectedSize)
+      return { size: offer.size, digest: Buffer.alloc(0) };
     const end = await session.take(ref);
     if (end.type !== 'GET_END')
       return broken(new FerryError('MESSAGE_UNEXPECTED', `${end.type} in answer to a verify-only get`));

@@ -83,6 +83,11 @@ export interface ConnectOptions extends Pick<
   | 'rekey'
 > {
   server: ServerAddress;
+  /**
+   * Ferry's home on this machine (`ferry --home`): a recursive download into a directory that holds it
+   * never writes or removes anything of it (`HomeInDestination`). The CLI always sets it.
+   */
+  homeDir?: string;
   /** Retry behaviour; fields left out take DEFAULT_RETRY_POLICY's. */
   retry?: Partial<RetryPolicy>;
   signal?: AbortSignal;

@@ -18,6 +18,7 @@ import {
   sweepBatchTemporaries,
   type BeforeTreeWrite,
 } from '../transfer/index.js';
+import { HomeInDestination } from './home-in-destination.js';
 import type { ClientSession } from './client-session.js';
 import { getPlanned, type GetPlan } from './get-files.js';
 import { jobsFailedError, type JobFailure } from './job-failure.js';
@@ -62,18 +63,25 @@ export async function syncDown(options: SyncTreeOptions, tally: SyncTally): Prom
       throw new FerryError('USAGE_INVALID', 'the source is a file: sync mirrors directories', {
         subject: remoteName(options.server, options.remotePath),
       });
-    const source = remoteListingEntries(listed, options.remotePath, { dropOutsideLinks: true, onSkip });
-    const destination = await local;
+    const listedSource = remoteListingEntries(listed, options.remotePath, { dropOutsideLinks: true, onSkip });
+    const home = localDir === undefined ? undefined : await HomeInDestination.of(localDir, options.homeDir);
+    const { source, destination } = home
+      ? home.leaveOutOfSync({ source: listedSource, destination: await local }, onSkip)
+      : { source: listedSource, destination: await local };
     const there = await localTop;
     const destinationTop = there && {
       mode: there.mode & FILE_MODE_MASK,
       mtimeMs: Math.trunc(there.mtimeMs),
     };
     const sourceTop = { mode: listed.mode, mtimeMs: listed.mtimeMs };
+    // A digest is asked for a file of this size: an offer of another size answers at once (remoteDigest).
+    const sizes = new Map(source.flatMap((e) => (e.kind === 'file' ? [[e.path, e.size] as const] : [])));
     const identical = options.checksum
       ? await sameDigests(filesToCompare({ source, destination }), (path) => ({
           local: digestFile(join(localDir!, ...path.split('/')), { signal: options.signal }),
-          remote: remoteDigest(session, joinRemotePath(options.remotePath, path)).then((d) => d.digest),
+          remote: remoteDigest(session, joinRemotePath(options.remotePath, path), sizes.get(path)).then(
+            (d) => d.digest,
+          ),
         }))
       : undefined;
     const actions = planSync(
@@ -81,7 +89,10 @@ export async function syncDown(options: SyncTreeOptions, tally: SyncTally): Prom
       { checksum: options.checksum ?? false, delete: options.delete ?? false, identical },
     );
     counts = tally.planned(actions, 'download', options.remotePath);
-    top = actions.some((a) => a.action === 'dir' && a.path === '') ? sourceTop : undefined;
+    // DST itself is the home, or inside it: its mode is left as it is too.
+    const topChanges =
+      actions.some((a) => a.action === 'dir' && a.path === '') && !home?.leavesOut('', 'dir');
+    top = topChanges ? sourceTop : undefined;
     return actions;
   };
   if (options.dryRun) {

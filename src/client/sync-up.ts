@@ -56,10 +56,14 @@ export async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promis
       walked,
       remoteTree(session, options, { dropOutsideLinks: false }),
     ]);
+    // A digest is asked for a file of this size: an offer of another size answers at once (remoteDigest).
+    const sizes = new Map(source.flatMap((e) => (e.kind === 'file' ? [[e.path, e.size] as const] : [])));
     const identical = options.checksum
       ? await sameDigests(filesToCompare({ source, destination }), (path) => ({
           local: digestFile(localOf.get(path)!, { signal: options.signal }),
-          remote: remoteDigest(session, joinRemotePath(remotePath, path)).then((d) => d.digest),
+          remote: remoteDigest(session, joinRemotePath(remotePath, path), sizes.get(path)).then(
+            (d) => d.digest,
+          ),
         }))
       : undefined;
     const actions = planSync(

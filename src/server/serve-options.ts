@@ -29,6 +29,13 @@ export interface ServeOptions {
    * `pairing.homeDir`). `start` refuses a root that contains it or lies inside it.
    */
   home?: string;
+  /**
+   * Files of the server's own outside the root: the settings it was started with (`ferry serve --config`) and
+   * its log (`--log-file`). `start` refuses a root that contains any of them: a client that may upload could
+   * rewrite the settings (a root of `/`, an etcd of its own for the allow-list) for the next start, and one
+   * that may download read the log (every client's paths and addresses).
+   */
+  ownFiles?: readonly string[];
   /** Admission: the allow-list lookup (PROTOCOL.md §3.2.2). */
   authorize: Authorize;
   handshakeTimeoutMs?: number;

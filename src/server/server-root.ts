@@ -12,7 +12,7 @@ import type { ServeOptions } from './serve-options.js';
  * checked as the server's own.
  */
 export async function prepareServerRoot(
-  options: Pick<ServeOptions, 'root' | 'home' | 'pairing'>,
+  options: Pick<ServeOptions, 'root' | 'home' | 'ownFiles' | 'pairing'>,
 ): Promise<{ root: string; partialDir: string }> {
   const existing = await stat(options.root).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
@@ -29,6 +29,7 @@ export async function prepareServerRoot(
   const root = await realpath(options.root);
   const home = options.home ?? options.pairing?.homeDir;
   if (home !== undefined) await assertApart(root, home);
+  for (const file of options.ownFiles ?? []) await assertOutside(root, file);
   const stateDir = join(root, RESERVED_ROOT_COMPONENT);
   const partialDir = join(stateDir, 'partial');
   await ownDirectory(stateDir);
@@ -80,10 +81,6 @@ async function lstatOrNone(path: string): Promise<Stats | undefined> {
 async function assertApart(root: string, home: string): Promise<void> {
   const realHome = await realpath(home).catch(() => undefined);
   if (realHome === undefined) return; // no home yet: nothing in it to expose
-  const inside = (outer: string, inner: string): boolean => {
-    const rel = relative(outer, inner);
-    return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
-  };
   if (inside(root, realHome))
     throw new FerryError(
       'ROOT_CONTAINS_HOME',
@@ -94,4 +91,25 @@ async function assertApart(root: string, home: string): Promise<void> {
       'ROOT_CONTAINS_HOME',
       'the root is inside the ferry home; choose a root apart from it',
     );
+}
+
+/**
+ * A file of the server's own (`ServeOptions.ownFiles`: its settings, its log) must lie outside the root, its
+ * real path compared as the home's is: inside, a client could rewrite it or read it (docs/SECURITY.md, "Root
+ * and home kept apart").
+ */
+async function assertOutside(root: string, file: string): Promise<void> {
+  const real = await realpath(file).catch(() => undefined);
+  if (real !== undefined && inside(root, real))
+    throw new FerryError(
+      'CONFIG_INVALID',
+      "the server root contains this file of the server's own, which a client could rewrite or read; keep it outside the root",
+      { subject: file },
+    );
+}
+
+/** Whether `inner` is `outer` or lies under it (both real paths). */
+function inside(outer: string, inner: string): boolean {
+  const rel = relative(outer, inner);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }

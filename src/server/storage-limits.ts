@@ -78,7 +78,17 @@ export class StorageLimits {
    * One reading of the disk: free bytes, what each promise had allocated then, and bytes that became real
    * since (placed files, new entries) which that `free` does not show yet.
    */
-  #sample: { at: number; free: number; allocated: Map<string, number>; since: number } | undefined;
+  #sample:
+    | {
+        at: number;
+        free: number;
+        allocated: Map<string, number>;
+        since: number;
+        /** Free inodes then (Infinity on a file system that makes them as needed: btrfs), and taken since. */
+        freeInodes: number;
+        inodesSince: number;
+      }
+    | undefined;
   #loaded: Promise<void> | undefined;
 
   constructor(root: string, partialDir: string, options: StorageLimitOptions) {
@@ -122,6 +132,7 @@ export class StorageLimits {
           'DISK_FULL',
           `${entries(count, 'new ')} need ${readableBytes(bytes)} and the server keeps ${readableBytes(this.#minFreeDiskBytes)} free${this.#interruptedNote(client)} (its operator can lower ferry serve --min-free-disk)`,
         );
+      this.#takeInodes(count);
     }
     this.#placed.set(client, (this.#placed.get(client) ?? 0) + bytes);
     if (this.#sample) this.#sample.since += bytes;
@@ -158,6 +169,8 @@ export class StorageLimits {
           'DISK_FULL',
           `the file needs ${readableBytes(bytes)}, which would leave ${readableBytes(Math.max(0, free - bytes))} free, less than the ${readableBytes(this.#minFreeDiskBytes)} the server keeps${this.#interruptedNote(client, transferId)} (its operator can lower ferry serve --min-free-disk)`,
         );
+      // One inode for each call: a file's, or a batch's next entry (its promise grows entry by entry).
+      this.#takeInodes(1);
     }
     this.#promises.set(transferId, { client, bytes });
   }
@@ -223,13 +236,40 @@ export class StorageLimits {
       const fs = await statfs(this.#root);
       const allocated = new Map<string, number>();
       for (const id of this.#promises.keys()) allocated.set(id, await this.#allocated(id));
-      this.#sample = { at: now, free: fs.bavail * fs.bsize, allocated, since: 0 };
+      this.#sample = {
+        at: now,
+        free: fs.bavail * fs.bsize,
+        allocated,
+        since: 0,
+        freeInodes: fs.files > 0 ? fs.ffree : Infinity,
+        inodesSince: 0,
+      };
     }
     const { free, allocated, since } = this.#sample;
     let outstanding = 0;
     for (const [id, promise] of this.#promises)
       if (id !== transferId) outstanding += Math.max(0, promise.bytes - (allocated.get(id) ?? 0));
     return free - since - outstanding + (allocated.get(transferId) ?? 0);
+  }
+
+  /**
+   * The reserve in inodes: every file, directory and link takes one, whatever its bytes, so a client making
+   * entries of no bytes (empty or one-byte files, directories, links) would exhaust a file system's inodes
+   * while its free bytes stayed far above the reserve, and the server's own bookkeeping (partials, state
+   * logs, the files pairing writes) could make no new file. One inode is kept per ENTRY_BYTES of the byte
+   * reserve (64 MiB: 16,384), as the quota counts an entry ENTRY_BYTES. Counted against the reading `#freeBytes`
+   * took, and what was taken since, so it only errs low.
+   */
+  #takeInodes(count: number): void {
+    const sample = this.#sample!;
+    const reserved = Math.ceil(this.#minFreeDiskBytes / ENTRY_BYTES);
+    const free = sample.freeInodes - sample.inodesSince;
+    if (free - count < reserved)
+      throw new FerryError(
+        'DISK_FULL',
+        `${count === 1 ? 'a new entry needs an inode' : `${count} new entries need ${count} inodes`}, which would leave ${Math.max(0, free - count)} free, less than the ${reserved} the server keeps (one per ${ENTRY_BYTES} bytes of ferry serve --min-free-disk, which its operator can lower)`,
+      );
+    sample.inodesSince += count;
   }
 
   /**

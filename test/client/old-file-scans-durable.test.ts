@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { downloadPartials } from '../../src/client/download-partials.js';
+import { downloadPartialsFrom } from '../../src/client/download-partials.js';
 import { scanOldFile } from '../../src/client/old-file-scans.js';
 import { LEAF_BYTES, deltaSignatureOf } from '../../src/protocol/index.js';
 import { resolveUnderRoot } from '../../src/transfer/index.js';
@@ -27,7 +27,7 @@ test('a delta download’s scan makes the leaves it takes durable 4 batches of t
   const target = await resolveUnderRoot(dir, ['f'], { createDirs: false });
   const durable: number[] = [];
   const scanned = await scanOldFile(
-    downloadPartials,
+    downloadPartialsFrom(Buffer.alloc(32)),
     target,
     { size: served.length },
     // Its digest is not this one: the old file is not taken for the server's.

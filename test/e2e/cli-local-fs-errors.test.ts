@@ -85,7 +85,7 @@ describe('local file system failures of a download name the path asked for and w
     const one = await ferry('get', `${server.address}/big.bin`, small);
     assertExit(one, storageExit, 'get onto a full file system');
     assert.ok(
-      one.stderr.includes(`ferry: DISK_FULL: no space left on the device: ${join(small, 'big.bin')}\n`),
+      one.stderr.includes(`ferry: DISK_FULL: no space left on the device: ${join(small, 'big.bin')}`),
       one.stderr,
     );
     assertNamesNoInternals(one);
@@ -100,9 +100,10 @@ describe('local file system failures of a download name the path asked for and w
       .find((e) => e.type === 'summary');
     assert.equal(summary?.code, 'DISK_FULL', synced.stdout);
     assert.ok(summary?.message?.startsWith(`no space left on the device: ${mirror}/`), summary?.message);
-    // What README says: the partial stays beside the file (holding the space), and the same command
-    // completes the file once there is room (the file system grown in place, as freeing space would).
-    assert.ok((await readdir(small)).includes('.big.bin.ferry-part'), 'the partial is left');
+    // What README says: a file that does not fit the free space is refused at its offer, before a partial is
+    // made (docs/SECURITY.md, "An offer beyond what the client can take"), and the same command completes the
+    // file once there is room (the file system grown in place, as freeing space would).
+    assert.ok(!(await readdir(small)).includes('.big.bin.ferry-part'), 'a partial was made');
     await promisify(execFile)('mount', ['-o', `remount,size=${8 * SMALL_FS_BYTES}`, small]);
     const rerun = await ferry('get', `${server.address}/big.bin`, small);
     assertExit(rerun, 0, 'the same get once there is room');

@@ -6,13 +6,15 @@ import { makeTempDir, removeTempDir } from './temp-dir.js';
 const run = promisify(execFile);
 
 /**
- * Mounts a fresh tmpfs of `bytes` on a new temp directory for the test's duration, so disk-full behaviour is
- * tested against a real filesystem. Throws (never skips) when it cannot: mounting needs root.
+ * Mounts a fresh tmpfs of `bytes` (and at most `inodes` files and directories, when given) on a new temp
+ * directory for the test's duration, so disk-full behaviour is tested against a real filesystem. Throws
+ * (never skips) when it cannot: mounting needs root.
  */
-export async function mountSmallFilesystem(t: TestContext, bytes: number): Promise<string> {
+export async function mountSmallFilesystem(t: TestContext, bytes: number, inodes?: number): Promise<string> {
   const dir = await makeTempDir('ferry-small-fs-');
+  const limits = `size=${bytes}${inodes === undefined ? '' : `,nr_inodes=${inodes}`},mode=0700`;
   try {
-    await run('mount', ['-t', 'tmpfs', '-o', `size=${bytes},mode=0700`, 'tmpfs', dir]);
+    await run('mount', ['-t', 'tmpfs', '-o', limits, 'tmpfs', dir]);
   } catch (err) {
     await removeTempDir(dir);
     throw new Error(`cannot mount a ${bytes}-byte tmpfs (these tests need root)`, { cause: err });
