@@ -18,6 +18,7 @@ import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 import { syncSides } from './sync-sides.js';
 import { withLocalNameHint } from './local-name-hint.js';
+import { withDiskFullHint } from './disk-full-hint.js';
 import { DELTA_FLAG_HELP } from './transfer-flags.js';
 
 interface SyncFlags extends ClientFlags, OutputFlags {
@@ -96,7 +97,7 @@ export function registerSyncCommand(program: Command): void {
             'ABORTED',
             'interrupted; verified chunks are kept: run the same command again to resume',
           );
-        throw withLocalNameHint(err, upload ? dst : src);
+        throw withLocalNameHint(upload ? err : await withDiskFullHint(err), upload ? dst : src);
       }
     });
   });
