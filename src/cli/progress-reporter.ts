@@ -65,7 +65,15 @@ export class ProgressReporter {
   #oneFile = false;
   readonly #tree: boolean;
 
-  constructor(flags: OutputFlags, options: { verb: 'sent' | 'received'; now?: () => number }) {
+  /** The summary of the run that last succeeded (`run`), for a caller that closes with its own line. */
+  succeeded: TallySummary | undefined;
+  /** False: a successful run prints no closing line of its own (`sync` says it in its own). */
+  readonly #closingLine: boolean;
+
+  constructor(
+    flags: OutputFlags,
+    options: { verb: 'sent' | 'received'; now?: () => number; closingLine?: boolean },
+  ) {
     const now = options.now ?? Date.now;
     const stderr = process.stderr;
     this.#display = new ProgressDisplay({
@@ -82,6 +90,7 @@ export class ProgressReporter {
     this.#logLevel = logLevelOf(flags, CLIENT_LOG_LEVELS);
     this.#verb = options.verb;
     this.#tree = flags.recursive ?? false;
+    this.#closingLine = options.closingLine ?? true;
   }
 
   /** The `onEvent` callback to hand to `sendFiles`, `sendTree` or `getFiles`. */
@@ -118,7 +127,8 @@ export class ProgressReporter {
     try {
       const result = await work();
       const summary = this.#tally.summary();
-      this.#display.close(summary, this.#verb);
+      this.succeeded = summary;
+      this.#display.close(this.#closingLine ? summary : undefined, this.#verb);
       this.#json?.summary(summary, { ok: true });
       this.#logger?.info({ event: 'done', ...loggable(summary) }, 'done');
       return result;
