@@ -60,6 +60,12 @@ export function registerInviteCommands(program: Command): void {
         await revoke(home, flags, command);
         return;
       }
+      // The flags first: a mistyped --ttl said its usage error after a note about the home.
+      const options = {
+        ttlMs: parseDuration(flags.ttl),
+        permissions: parsePermissions(flags.permissions),
+        ...(flags.name === undefined ? {} : { name: flags.name }),
+      };
       // An invite is only useful to a server: refuse a home without an identity (likely the wrong --home).
       // A cluster's invite lives in etcd, and may be made from any machine that reaches it.
       if (flags.coordination === undefined)
@@ -86,11 +92,6 @@ export function registerInviteCommands(program: Command): void {
       const target = parseTarget(address);
       if (target.remotePath !== '')
         throw new FerryError('USAGE_INVALID', `--address takes HOST:PORT, got ${JSON.stringify(address)}`);
-      const options = {
-        ttlMs: parseDuration(flags.ttl),
-        permissions: parsePermissions(flags.permissions),
-        ...(flags.name === undefined ? {} : { name: flags.name }),
-      };
       const invite =
         flags.coordination === undefined
           ? await createInvite(home, options)

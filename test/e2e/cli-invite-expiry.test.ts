@@ -30,3 +30,14 @@ test('ferry invite --ttl 10m: "expires: in 10m00s, at YYYY-MM-DD HH:MM:SS UTC (o
   const at = Date.parse(`${line[3]}T${line[4]}Z`);
   assert.ok(Math.abs(at - (before + 10 * 60_000)) < 60_000, `expires at ${line[3]} ${line[4]}`);
 });
+
+test('ferry invite --ttl 10 (no unit) is a usage error alone, before any note about the home', async () => {
+  const home = join(dir, 'fresh-home');
+  assertExit(await runFerry(['--home', home, 'keygen']), 0, 'keygen');
+  const result = await runFerry(['--home', home, 'invite', '--ttl', '10']);
+  assertExit(result, 2, 'invite --ttl 10');
+  assert.equal(
+    result.stderr,
+    'ferry: USAGE_INVALID: invalid usage: --ttl takes a duration like 500ms, 30s, 10m, 24h or 7d, got "10"\n',
+  );
+});
