@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
 import { getPaths } from '../client-api.js';
 import { homeOf } from './cli-context.js';
+import { withDiskFullHint } from './disk-full-hint.js';
 import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
 import { DEFAULT_THREADS } from '../transfer/index.js';
 import { parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
@@ -64,7 +65,7 @@ export function registerGetCommand(program: Command): void {
             'ABORTED',
             'interrupted; verified chunks are kept locally: run the same command again to resume',
           );
-        throw err;
+        throw await withDiskFullHint(err);
       }
     });
   });

@@ -13,6 +13,7 @@ import { homeOf } from './cli-context.js';
 import { parsePermissions } from './key-commands.js';
 import { parseTarget } from './parse-target.js';
 import { parseMs } from './parse-option.js';
+import { formatDuration } from './progress-format.js';
 import { COORDINATION_HELP, clusterInvites } from './coordination-flags.js';
 
 /** The address the printed client command names when neither `--address` nor a served address is known. */
@@ -59,6 +60,12 @@ export function registerInviteCommands(program: Command): void {
         await revoke(home, flags, command);
         return;
       }
+      // The flags first: a mistyped --ttl said its usage error after a note about the home.
+      const options = {
+        ttlMs: parseDuration(flags.ttl),
+        permissions: parsePermissions(flags.permissions),
+        ...(flags.name === undefined ? {} : { name: flags.name }),
+      };
       // An invite is only useful to a server: refuse a home without an identity (likely the wrong --home).
       // A cluster's invite lives in etcd, and may be made from any machine that reaches it.
       if (flags.coordination === undefined)
@@ -85,11 +92,6 @@ export function registerInviteCommands(program: Command): void {
       const target = parseTarget(address);
       if (target.remotePath !== '')
         throw new FerryError('USAGE_INVALID', `--address takes HOST:PORT, got ${JSON.stringify(address)}`);
-      const options = {
-        ttlMs: parseDuration(flags.ttl),
-        permissions: parsePermissions(flags.permissions),
-        ...(flags.name === undefined ? {} : { name: flags.name }),
-      };
       const invite =
         flags.coordination === undefined
           ? await createInvite(home, options)
@@ -103,7 +105,7 @@ export function registerInviteCommands(program: Command): void {
       process.stdout.write(
         [
           `pairing code: ${invite.code}`,
-          `expires:      ${invite.expiresAt} (one use)`,
+          `expires:      ${whenItExpires(invite.expiresAt, Date.now())} (one use)`,
           '',
           'On the client (after `ferry keygen`, once, if it has no identity yet):',
           `  ferry pair ${target.address} ${invite.code}`,
@@ -167,4 +169,14 @@ export function parseDuration(text: string): number {
   if (ms <= 0 || ms > MAX_INVITE_TTL_MS)
     throw new FerryError('USAGE_INVALID', `--ttl must be more than 0 and at most 7d, got ${text}`);
   return ms;
+}
+
+/**
+ * `in 10m00s, at 2026-12-06 05:29:48 UTC`: how long the code works, then when. The bare ISO time
+ * (`2026-12-06T05:29:48.589Z`) left the reader to work out from the UTC offset whether the code still works.
+ */
+function whenItExpires(expiresAt: string, nowMs: number): string {
+  const at = new Date(expiresAt);
+  const utc = `${at.toISOString().slice(0, 10)} ${at.toISOString().slice(11, 19)} UTC`;
+  return `in ${formatDuration(Math.max(0, at.getTime() - nowMs))}, at ${utc}`;
 }

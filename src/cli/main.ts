@@ -4,6 +4,7 @@ import { EXIT_CODES } from '../errors/index.js';
 import { registrarsFor, subcommandOf, type Registrar } from './command-modules.js';
 import { reportError } from './report-error.js';
 import { withKeygenHint } from './keygen-hint.js';
+import { usageErrorLine } from './usage-error-line.js';
 import type { GlobalOptions } from './cli-context.js';
 
 /** package.json's version: a packed and installed ferry reports the version it was packed as. */
@@ -37,9 +38,7 @@ export function buildProgram(registrars: readonly Registrar[]): Command {
     .enablePositionalOptions(false)
     .exitOverride()
     // Commander's own complaints (a missing argument, an unknown option) in ferry's one error format.
-    .configureOutput({
-      writeErr: (s) => process.stderr.write(s.replace(/^error: /, 'ferry: USAGE_INVALID: ')),
-    });
+    .configureOutput({ writeErr: (s) => process.stderr.write(usageErrorLine(s, 'ferry --help')) });
   for (const register of registrars) register(program);
   // `--home` and `--debug` also work after the subcommand name (`ferry id --home DIR`).
   for (const command of program.commands) {
@@ -47,8 +46,15 @@ export function buildProgram(registrars: readonly Registrar[]): Command {
       .option('--home <dir>', 'home directory for keys and trust')
       .option('--debug', 'print stack traces on errors');
     command.exitOverride();
+    pointToHelp(command, `ferry ${command.name()}`);
   }
   return program;
+}
+
+/** A usage error of `command` (and of its own subcommands, `ferry key prepare`) ends with its `--help`. */
+function pointToHelp(command: Command, name: string): void {
+  command.configureOutput({ writeErr: (s) => process.stderr.write(usageErrorLine(s, `${name} --help`)) });
+  for (const sub of command.commands) pointToHelp(sub, `${name} ${sub.name()}`);
 }
 
 /** `ferry --version` alone needs no subcommand: loading them all (as for `--help`) would double its start-up. */

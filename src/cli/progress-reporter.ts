@@ -58,8 +58,22 @@ export class ProgressReporter {
   readonly #logLevel: string;
   #logEvent: (logger: Logger, event: TransferEvent) => void = () => undefined;
   readonly #verb: string;
+  /**
+   * A run of one file, not a tree (`planned`): when it fails its error line says it all. A tree of one file
+   * keeps its lines: its directories and links may fail too, and the summary names each.
+   */
+  #oneFile = false;
+  readonly #tree: boolean;
 
-  constructor(flags: OutputFlags, options: { verb: 'sent' | 'received'; now?: () => number }) {
+  /** The summary of the run that last succeeded (`run`), for a caller that closes with its own line. */
+  succeeded: TallySummary | undefined;
+  /** False: a successful run prints no closing line of its own (`sync` says it in its own). */
+  readonly #closingLine: boolean;
+
+  constructor(
+    flags: OutputFlags,
+    options: { verb: 'sent' | 'received'; now?: () => number; closingLine?: boolean },
+  ) {
     const now = options.now ?? Date.now;
     const stderr = process.stderr;
     this.#display = new ProgressDisplay({
@@ -75,6 +89,8 @@ export class ProgressReporter {
     this.#logFlags = flags;
     this.#logLevel = logLevelOf(flags, CLIENT_LOG_LEVELS);
     this.#verb = options.verb;
+    this.#tree = flags.recursive ?? false;
+    this.#closingLine = options.closingLine ?? true;
   }
 
   /** The `onEvent` callback to hand to `sendFiles`, `sendTree` or `getFiles`. */
@@ -82,9 +98,12 @@ export class ProgressReporter {
     this.#tally.add(event);
     if (this.#logger) this.#logEvent(this.#logger, event);
     this.#json?.write(event);
+    if (event.type === 'planned') this.#oneFile = !this.#tree && event.files === 1;
     // The files in flight when the run stopped as a whole are reported failed with its code (--json keeps
     // them), but on the terminal they would blame a file for what concerns the run: the error line says it.
-    if (event.type === 'transfer-failed' && RUN_STOPS.has(event.code)) return;
+    // So does the error line of a run of one file, as scp's one line does: "failed: a -> a FILE_EXISTS...",
+    // "sent 0 files, 1 failed", "not sent: a FILE_EXISTS" and the error said the same thing four times.
+    if (event.type === 'transfer-failed' && (RUN_STOPS.has(event.code) || this.#oneFile)) return;
     this.#display.handle(event);
   };
 
@@ -108,7 +127,8 @@ export class ProgressReporter {
     try {
       const result = await work();
       const summary = this.#tally.summary();
-      this.#display.close(summary, this.#verb);
+      this.succeeded = summary;
+      this.#display.close(this.#closingLine ? summary : undefined, this.#verb);
       this.#json?.summary(summary, { ok: true });
       this.#logger?.info({ event: 'done', ...loggable(summary) }, 'done');
       return result;
@@ -117,7 +137,8 @@ export class ProgressReporter {
       const summary = this.#tally.summary();
       // A stopped run summarises the files it finished; with none, the error line alone says it all.
       const stopped = RUN_STOPS.has(error.code);
-      const worthSaying = stopped ? summary.files > 0 : this.#tally.hasOutcomes;
+      const oneFileFailed = this.#oneFile && summary.files === 0 && summary.failed === 1;
+      const worthSaying = stopped ? summary.files > 0 : this.#tally.hasOutcomes && !oneFileFailed;
       this.#display.close(worthSaying ? summary : undefined, this.#verb);
       this.#json?.summary(summary, { ok: false, code: error.code, message: error.message });
       this.#logger?.error({ event: 'done', code: error.code, ...loggable(summary) }, 'failed');

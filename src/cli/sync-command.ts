@@ -13,11 +13,12 @@ import {
   parseStreams,
   parseThreads,
 } from './parse-option.js';
-import { formatBytes } from './progress-format.js';
+import { formatBytes, formatDuration, formatRate } from './progress-format.js';
 import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 import { syncSides } from './sync-sides.js';
 import { withLocalNameHint } from './local-name-hint.js';
+import { withDiskFullHint } from './disk-full-hint.js';
 import { DELTA_FLAG_HELP } from './transfer-flags.js';
 
 interface SyncFlags extends ClientFlags, OutputFlags {
@@ -66,7 +67,12 @@ export function registerSyncCommand(program: Command): void {
       const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);
       const reporter = flags.dryRun
         ? undefined
-        : new ProgressReporter({ ...flags, recursive: true }, { verb: upload ? 'sent' : 'received' });
+        : new ProgressReporter(
+            { ...flags, recursive: true },
+            // One closing line, the sync's: a transfer summary above it ("received 0 of 1 file, 20.0 MiB
+            // ..., 1 already identical" over "sync: received 1 file (0 new, 1 changed)") counted otherwise.
+            { verb: upload ? 'sent' : 'received', closingLine: false },
+          );
       const onEvent = (event: SyncEvent): void => {
         if (event.type === 'sync-action') printer.action(event);
         else reporter?.onEvent(event);
@@ -89,14 +95,14 @@ export function registerSyncCommand(program: Command): void {
           onSkip: reporter?.onSkip ?? ((path, reason) => printer.skipped(path, reason)),
         });
       try {
-        printer.summary(reporter ? await reporter.run(work) : await work());
+        printer.summary(reporter ? await reporter.run(work) : await work(), reporter?.succeeded?.durationMs);
       } catch (err) {
         if (signal.aborted)
           throw new FerryError(
             'ABORTED',
             'interrupted; verified chunks are kept: run the same command again to resume',
           );
-        throw withLocalNameHint(err, upload ? dst : src);
+        throw withLocalNameHint(upload ? err : await withDiskFullHint(err), upload ? dst : src);
       }
     });
   });
@@ -160,7 +166,8 @@ class SyncPrinter {
     process.stderr.write(`ferry: skipped ${escapeForTerminal(path)}: ${escapeForTerminal(reason)}\n`);
   }
 
-  summary(summary: SyncSummary): void {
+  /** The closing line; `durationMs`: the transfers' time (from the first session), for a real run. */
+  summary(summary: SyncSummary, durationMs: number | undefined): void {
     if (this.#flags.json) {
       this.#json({ type: 'sync-summary', ...summary });
       return;
@@ -177,8 +184,13 @@ class SyncPrinter {
     // Said only when it happened: most syncs change no mode.
     const attributes =
       summary.attributesSet > 0 ? ` (${summary.attributesSet} given a new mode or mtime)` : '';
+    // rsync's closing "sent B bytes ... B bytes/sec": the time, and the speed of what crossed.
+    const time =
+      durationMs === undefined
+        ? ''
+        : `; ${formatDuration(durationMs)}${summary.dataBytes > 0 && durationMs > 0 ? `, avg ${formatRate((summary.dataBytes * 1000) / durationMs)}` : ''}`;
     process.stderr.write(
-      `sync: ${this.#verb.past} ${files} (${split}), skipped ${summary.filesSkipped} unchanged${attributes}, deleted ${summary.deleted}; file data on the wire ${formatBytes(summary.dataBytes)}, the delta saved ${formatBytes(summary.savedBytes)}\n`,
+      `sync: ${this.#verb.past} ${files} (${split}), skipped ${summary.filesSkipped} unchanged${attributes}, deleted ${summary.deleted}; file data on the wire ${formatBytes(summary.dataBytes)}, the delta saved ${formatBytes(summary.savedBytes)}${time}\n`,
     );
   }
 

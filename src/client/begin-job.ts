@@ -128,6 +128,8 @@ async function startJob(
       if (heldBytes > 0) emit({ type: 'transfer-resumed', ...subject, size, fromBytes: heldBytes });
     };
     open.begin(subject);
+    /** What a delta upload sent as data (PROTOCOL.md §5.15), once it said. */
+    let literal: number | undefined;
     const named = (err: unknown): never => {
       throw aboutUploadPath(err, options.server, job.remotePath);
     };
@@ -142,8 +144,10 @@ async function startJob(
       parallelMinBytes: options.parallelMinBytes,
       sealPool: options.sealPool,
       onAccepted: ({ heldBytes, restarted, size }) => start(size, heldBytes, restarted),
-      onDelta: ({ literalBytes, size }) =>
-        emit({ type: 'transfer-delta', ...subject, coveredBytes: size, literalBytes }),
+      onDelta: ({ literalBytes, size }) => {
+        literal = literalBytes;
+        emit({ type: 'transfer-delta', ...subject, coveredBytes: size, literalBytes });
+      },
       onVerified: (verifiedBytes, size) => {
         noteProgress();
         start(size, 0, false);
@@ -158,7 +162,8 @@ async function startJob(
         ...subject,
         size: result.size,
         digest: result.digest,
-        transferredBytes: result.sentBytes,
+        // A delta's file data on the wire is its literals; `sentBytes` counts the chunks it covered.
+        transferredBytes: literal ?? result.sentBytes,
         resumedBytes: result.resumedBytes,
         restarted: result.restarted,
         identical: result.identical,

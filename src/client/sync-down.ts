@@ -103,8 +103,14 @@ export async function syncDown(options: SyncTreeOptions, tally: SyncTally): Prom
     return counts!;
   }
   const requestFailures: JobFailure[] = [];
+  // The files the plan receives, by remote path: one found identical gets SRC's mode and mtime after.
+  const receiving = new Map<string, Extract<SyncAction, { action: 'send' }>>();
+  const identical: Array<Extract<SyncAction, { action: 'send' }>> = [];
   const planner = async (session: ClientSession, localDir: string): Promise<GetPlan> => {
     const actions = await planOn(session, localDir);
+    receiving.clear();
+    for (const a of actions)
+      if (a.action === 'send') receiving.set(joinRemotePath(options.remotePath, a.path), a);
     await sweepSeenTemporaries(temporaries, options.batchTemporaryMaxAgeMs);
     requestFailures.push(...(await changeLocal(localDir, actions, tally, options.beforeTreeWrite)));
     return getPlanOf(actions, options.remotePath);
@@ -117,10 +123,20 @@ export async function syncDown(options: SyncTreeOptions, tally: SyncTally): Prom
       recursive: true,
       overwrite: true,
       createLocalDir: true,
-      onEvent: tally.onEvent,
+      onEvent: (event) => {
+        const a = event.type === 'transfer-finished' && event.identical && receiving.get(event.remotePath);
+        if (a) identical.push(a);
+        tally.onEvent(event);
+      },
     },
     planner,
   );
+  if (identical.length > 0) {
+    // Same content under another mtime (a `touch`, a copy without -p): the quick check saw it changed and
+    // the download left it untouched. It gets SRC's attributes, as rsync -a's do, or every run re-reads it.
+    const real = await realpath(requested);
+    requestFailures.push(...(await changeLocal(real, identical.map(attributesOf), tally, undefined)));
+  }
   if (top) {
     // The top directory is DST itself, the one entry a get plan cannot name: its attributes come last.
     // Through a descriptor whose kernel path is checked, as every directory of the tree (finishTree).
@@ -185,6 +201,11 @@ function getPlanOf(actions: readonly SyncAction[], remotePath: string): GetPlan 
     else if (a.action === 'dir' && a.path !== '') plan.dirs.push({ local, mode: a.mode, mtimeMs: a.mtimeMs });
   }
   return plan;
+}
+
+/** The attribute change that gives a file the plan receives SRC's mode and mtime. */
+function attributesOf(a: Extract<SyncAction, { action: 'send' }>): SyncAction {
+  return { action: 'attributes', path: a.path, mode: a.mode, mtimeMs: a.mtimeMs, size: a.size };
 }
 
 /**

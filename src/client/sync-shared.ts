@@ -85,11 +85,12 @@ export class SyncTally {
 
   readonly onEvent = (event: TransferEvent): void => {
     if (event.type === 'transfer-delta') this.#literal.set(event.remotePath, event.literalBytes);
-    if (event.type === 'transfer-finished' && !event.identical) {
+    if (event.type === 'transfer-finished') {
       const wire = this.#literal.get(event.remotePath) ?? event.transferredBytes;
       this.dataBytes += wire;
-      // What did not cross the wire in this run: copies of the receiver's old file (a delta), and the
-      // verified part of an interrupted attempt, whichever way the transfer counts them.
+      // What did not cross the wire in this run: copies of the receiver's old file (a delta), the verified
+      // part of an interrupted attempt, whichever way the transfer counts them, and a changed file found
+      // identical (a download of it moves nothing; an upload alone, not batched, sends it as a delta).
       if (this.#changed.has(event.remotePath)) this.savedBytes += Math.max(0, event.size - wire);
     }
     this.#emit(event);

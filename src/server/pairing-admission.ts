@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { FerryError, toFerryError } from '../errors/index.js';
-import { formatFerryId, shortFerryId } from '../crypto/index.js';
+import { formatFerryId } from '../crypto/index.js';
 import { decodePairMessage, errorMessageFor } from '../protocol/index.js';
 import { PairingServer } from '../machines/pairing-server.js';
 import type { SecureChannel } from '../channel/index.js';
@@ -124,7 +124,6 @@ export class PairingAdmission {
    */
   async admit(attempt: PairingAttempt): Promise<ClientGrant> {
     const { channel, log } = attempt;
-    const peer = shortFerryId(channel.remotePublicKey);
     if (!this.#takeSlot(attempt.source)) {
       log.warn({ event: 'pairing-refused', code: 'SERVER_BUSY', active: this.#active }, 'pairing refused');
       return fail(channel, new FerryError('SERVER_BUSY', 'too many pairing attempts; try again shortly'));
@@ -163,10 +162,8 @@ export class PairingAdmission {
         const grant = await this.#allow(channel.remotePublicKey, invite!, attempt.signal);
         // §12.5 step 6: the allow-list change is durable before the client learns it succeeded.
         await channel.send(done.send);
-        log.info(
-          { event: 'paired', invite: inviteId, peer, client: grant.name },
-          'client paired and allowed',
-        );
+        // The session's log names the peer already (a second `peer` made the line's JSON repeat a key).
+        log.info({ event: 'paired', invite: inviteId, client: grant.name }, 'client paired and allowed');
         return grant;
       } finally {
         pairing.dispose();

@@ -241,11 +241,15 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       tr.appendChild(td('', badge('failed', r.code)));
       // A client checks the server's key before it shows its own (PROTOCOL.md §3.2.1): one that hangs up
       // before that most likely refused this server's key, new (a fresh npm start) or changed.
+      // A failed pairing is a code that was wrong, expired or used (and a wrong one voids its invite): the
+      // client needs a new one, which only the operator can make.
       tr.appendChild(td('', r.clientId && r.code === 'CLIENT_NOT_ALLOWED'
         ? el('code', 'admit', adminCommand() + ' allow ' + r.clientId + ' --name NAME')
         : !r.clientId && r.code === 'CONNECTION_CLOSED'
           ? el('span', 'muted hung-up', 'it hung up before showing its key: does it trust this server\'s key?')
-          : el('span', 'muted', '–')));
+          : r.code === 'PAIRING_FAILED'
+            ? el('code', 'admit', adminCommand() + ' invite --name NAME')
+            : el('span', 'muted', '–')));
       return tr;
     }));
     $('refused').hidden = rows.length === 0;

@@ -92,7 +92,7 @@ test('ProgressDisplay off a terminal prints plain lines: the retry, the file wit
   assert.deepEqual(text.trimEnd().split('\n'), [
     'ferry: CONNECTION_CLOSED: retrying in 0.5 s (attempt 2)',
     `photos/cat.jpg -> inbox/cat.jpg (1048576 bytes, resumed from 262144) digest ${'ab'.repeat(8)}`,
-    `sent 1 file, 1.00 MiB in 250 ms, avg 3.00 MiB/s, 256 KiB resumed, digest ${'ab'.repeat(8)}`,
+    `sent 1 file, 1.00 MiB in 250 ms, 768 KiB of it on the wire at 3.00 MiB/s, 256 KiB resumed, digest ${'ab'.repeat(8)}`,
   ]);
 });
 
@@ -408,27 +408,37 @@ test('ProgressDisplay draws the overall bar for a download of a tree: getFiles -
   assert.match(drawn.at(-1)!, /^✓ received 3 files, /);
 });
 
-test('ProgressDisplay says how much of a delta download came from the old file (PROTOCOL.md §5.17)', () => {
-  const { stream, text } = sink(false);
-  const display = new ProgressDisplay({ mode: 'lines', stream, colors: colorsFor(stream, {}), now: () => 0 });
-  display.handle({
-    type: 'transfer-finished',
-    direction: 'download',
-    file: 'disk.img',
-    remotePath: 'disk.img',
-    size: 1048576,
-    digest: DIGEST,
-    transferredBytes: 65536,
-    resumedBytes: 0,
-    reusedBytes: 983040,
-    restarted: false,
-    identical: false,
+for (const [direction, verb] of [
+  ['download', 'received'],
+  ['upload', 'sent'],
+] as const)
+  test(`ProgressDisplay says how much of a delta ${direction} came from the old file (PROTOCOL.md §5.15, §5.17)`, () => {
+    const { stream, text } = sink(false);
+    const display = new ProgressDisplay({
+      mode: 'lines',
+      stream,
+      colors: colorsFor(stream, {}),
+      now: () => 0,
+    });
+    // A delta upload names no reusedBytes: what it did not send came from the server's old file.
+    display.handle({
+      type: 'transfer-finished',
+      direction,
+      file: 'disk.img',
+      remotePath: 'disk.img',
+      size: 1048576,
+      digest: DIGEST,
+      transferredBytes: 65536,
+      resumedBytes: 0,
+      ...(direction === 'download' ? { reusedBytes: 983040 } : {}),
+      restarted: false,
+      identical: false,
+    });
+    assert.equal(
+      text().trimEnd(),
+      `disk.img -> disk.img (1048576 bytes, ${verb} 65536, 983040 from the old file) digest ${'ab'.repeat(8)}`,
+    );
   });
-  assert.equal(
-    text().trimEnd(),
-    `disk.img -> disk.img (1048576 bytes, received 65536, 983040 from the old file) digest ${'ab'.repeat(8)}`,
-  );
-});
 
 test('ProgressDisplay names a failed file in the direction it travels, as its finished line does: local -> remote up, remote -> local down', () => {
   const lines = (direction: 'upload' | 'download'): string[] => {

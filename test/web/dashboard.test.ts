@@ -229,6 +229,22 @@ describe('web dashboard (headless Chromium)', () => {
         `ferry --home ${join(dir, 'server-home')} allow ${strangerId} --name NAME`,
       );
 
+      // A pairing code this server never made (another home's): refused, with the command that makes a
+      // new code, the one thing that helps (the failure does not say whether it was wrong, expired or used).
+      await runFerry(['--home', join(dir, 'other-home'), 'keygen']);
+      const otherInvite = await runFerry(['--home', join(dir, 'other-home'), 'invite', '--json']);
+      const otherCode = (JSON.parse(otherInvite.stdout) as { code: string }).code;
+      const paired = await runFerry([
+        ...['--home', strangerHome, 'pair', `${serve!.address.host}:${serve!.address.port}`, otherCode],
+      ]);
+      assert.match(paired.stderr, /PAIRING_FAILED/, paired.stderr);
+      const failedPairing = page.locator('#refused tbody tr[data-code="PAIRING_FAILED"]');
+      await failedPairing.waitFor();
+      assert.equal(
+        await failedPairing.locator('.admit').textContent(),
+        `ferry --home ${join(dir, 'server-home')} invite --name NAME`,
+      );
+
       // A client that does not trust this server's key hangs up before showing its own: the row says
       // what that most likely means, since the server cannot know.
       const wary = await runFerry([

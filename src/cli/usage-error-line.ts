@@ -1,0 +1,17 @@
+/**
+ * Commander's complaint (`error: missing required argument 'sources'`, maybe followed by a line
+ * `(Did you mean send?)`) as ferry's one error line, `ferry: USAGE_INVALID: ...`, ending with where the usage
+ * is: the complaint alone named an argument (`'sources'`) the user never typed, and no way to find its form.
+ * Anything else commander writes to stderr (a help text shown for a command that needs a subcommand) passes.
+ */
+export function usageErrorLine(text: string, helpCommand: string): string {
+  if (!text.startsWith('error: ')) return text;
+  const said = text
+    .slice('error: '.length)
+    .trim()
+    .split('\n')
+    .map((line) => line.trim().replace(/^\(Did you mean/, '(did you mean'))
+    .join(' ')
+    .replace(/\.$/, '');
+  return `ferry: USAGE_INVALID: ${said}; see \`${helpCommand}\`\n`;
+}

@@ -1,0 +1,45 @@
+// End to end: `ferry sync` closes with one line, its own, as rsync closes with its "sent ... bytes/sec". It
+// printed the transfer summary of `send`/`get` above it, which counted otherwise: "received 0 of 1 file,
+// 20.0 MiB in 87 ms, 1 already identical, left as they were" over "sync: received 1 file (0 new, 1
+// changed)", and "sent 0 files, 0 B in 6 ms" over every unchanged re-sync. The time moved into the sync line.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assertExit, runFerry, type CliResult } from '../helpers/cli.js';
+import { startServeBehindProxy, type ServeBehindProxy } from '../helpers/serve-behind-proxy.js';
+
+let rig: ServeBehindProxy | undefined;
+let src: string;
+
+before(async () => {
+  rig = await startServeBehindProxy('ferry-cli-sync-closing-line-');
+  src = join(rig.dir, 'src');
+  await mkdir(src);
+  await writeFile(join(src, 'a.txt'), 'alpha\n');
+  await writeFile(join(src, 'b.txt'), 'beta\n');
+});
+
+after(() => rig?.close());
+
+async function syncUp(): Promise<CliResult> {
+  const { clientHome, serverId, proxy } = rig!;
+  const result = await runFerry([
+    ...['--home', clientHome, 'sync', src, `${proxy.addressText}/mirror`, '--expect', serverId],
+  ]);
+  assertExit(result, 0, 'sync up');
+  return result;
+}
+
+test('sync closes with its own line alone, with the time and the speed of what crossed', async () => {
+  const first = await syncUp();
+  assert.match(
+    first.stderr,
+    /^sync: sent 2 files \(2 new, 0 changed\), skipped 0 unchanged, deleted 0; file data on the wire 11 B, the delta saved 0 B; [\d.]+ m?s, avg [\d.]+ [KM]?i?B\/s\n$/,
+  );
+  const again = await syncUp();
+  assert.match(
+    again.stderr,
+    /^sync: sent 0 files \(0 new, 0 changed\), skipped 2 unchanged, deleted 0; file data on the wire 0 B, the delta saved 0 B; [\d.]+ m?s\n$/,
+  );
+});

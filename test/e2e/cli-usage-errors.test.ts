@@ -1,0 +1,28 @@
+// End to end: a usage error commander finds (a missing argument, an unknown option or command, too many
+// arguments) is ferry's one error line, exit 2, and says where the usage is. It named an argument the user
+// never typed (`missing required argument 'sources'`) and nothing more, and a suggestion went on a second line.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { assertExit, runFerry } from '../helpers/cli.js';
+
+const CASES: ReadonlyArray<[args: string[], line: string]> = [
+  [['get'], "ferry: USAGE_INVALID: missing required argument 'sources'; see `ferry get --help`"],
+  [['send', '--bogus', 'a', 'b'], "ferry: USAGE_INVALID: unknown option '--bogus'; see `ferry send --help`"],
+  [['sedn'], "ferry: USAGE_INVALID: unknown command 'sedn' (did you mean send?); see `ferry --help`"],
+  [
+    ['ls', 'a', 'b'],
+    "ferry: USAGE_INVALID: too many arguments for 'ls'. Expected 1 argument but got 2; see `ferry ls --help`",
+  ],
+  [
+    ['key', 'prepare'],
+    "ferry: USAGE_INVALID: required option '--out <file>' not specified; see `ferry key prepare --help`",
+  ],
+];
+
+for (const [args, line] of CASES)
+  test(`ferry ${args.join(' ')}: one line naming the help to read, exit 2`, async () => {
+    const result = await runFerry(args);
+    assertExit(result, 2, args.join(' '));
+    assert.equal(result.stderr, `${line}\n`);
+    assert.equal(result.stdout, '');
+  });
