@@ -48,14 +48,15 @@ export class PlacedLeaves {
    * Writes `leaves` (whole leaves, contiguous from leaf `first`) where they lie, without waiting: the
    * caller keeps the buffers unchanged until the partial's writes have landed (`flushWrites`). Only leaves
    * nothing else wrote are placed; a write that fails leaves its leaves unplaced: they are read again.
+   * `unbuffered`: the leaves are aligned for direct I/O (`alignedForDirect`), written around the page cache.
    */
-  place(first: number, leaves: readonly Buffer[]): void {
+  place(first: number, leaves: readonly Buffer[], unbuffered = false): void {
     if (leaves.length === 0) return;
     if (leaves.some((leaf) => leaf.length !== LEAF_BYTES))
       throw new RangeError('only whole leaves are placed (a leaf hint stands for LEAF_BYTES bytes)');
     for (const run of this.#placing.place(first, leaves.length)) {
       const pieces = leaves.slice(run.first - first, run.first - first + run.count);
-      const write = this.#partial.placeUnverified(run.first * LEAF_BYTES, pieces).then(
+      const write = this.#partial.placeUnverified(run.first * LEAF_BYTES, pieces, { unbuffered }).then(
         () => {
           this.#placing.landed(run, true);
           this.#placedBytes(run.count * LEAF_BYTES);

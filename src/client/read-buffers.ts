@@ -1,3 +1,10 @@
+import {
+  inWeakChecksumMemory,
+  releaseWeakChecksumBuffer,
+  takeWeakChecksumBuffer,
+} from '../protocol/index.js';
+import { DIRECT_ALIGN_BYTES } from '../transfer/index.js';
+
 /** Read buffers of one old-file scan: the one scanned, the one read ahead, and one whose writes settle. */
 const READ_BUFFERS = 3;
 
@@ -27,8 +34,10 @@ export class ReadBuffers {
   async take(bytes: number): Promise<Buffer> {
     if (bytes > this.#bytes) throw new RangeError('a read larger than the buffers');
     const i = this.#turn++ % READ_BUFFERS;
-    // Shared memory, so the leaf hash thread reads a piece in place (`ScanHashesAhead`).
-    const buffer = (this.#buffers[i] ??= Buffer.from(new SharedArrayBuffer(this.#bytes)));
+    // Shared memory, so the leaf hash thread reads a piece in place (`ScanHashesAhead`); from the weak
+    // checksum's slabs where it has room: page-aligned (its leaves may be written around the page cache,
+    // `alignedForDirect`) and summed in place.
+    const buffer = (this.#buffers[i] ??= takeWeakChecksumBuffer(this.#bytes));
     if (this.#dirty.has(buffer.buffer)) {
       // Its own writes when they were all handed over (`done`), else every write so far.
       await (this.#doneWrites.get(buffer.buffer) ?? this.#landed());
@@ -36,6 +45,14 @@ export class ReadBuffers {
       this.#doneWrites.delete(buffer.buffer);
     }
     return buffer.subarray(0, bytes);
+  }
+
+  /**
+   * Gives the buffers back (the slabs to the next scan); the caller has let every write from them land
+   * (`landed`). Idempotent.
+   */
+  release(): void {
+    for (const buffer of this.#buffers.splice(0)) releaseWeakChecksumBuffer(buffer);
   }
 
   /** Notes that `view` (of a buffer from `take`) is handed to the partial's writes. */
@@ -58,4 +75,12 @@ export class ReadBuffers {
     settled.catch(() => undefined); // awaited by the next take of this buffer, if any: not unhandled
     this.#doneWrites.set(view.buffer, settled);
   }
+}
+
+/**
+ * Whether `leaf` (a view of a buffer from `take`) may be written around the page cache: in a slab, whose
+ * start is page-aligned, at an offset aligned for direct I/O (a window after an edit may start anywhere).
+ */
+export function alignedForDirect(leaf: Buffer): boolean {
+  return inWeakChecksumMemory(leaf) && leaf.byteOffset % DIRECT_ALIGN_BYTES === 0;
 }

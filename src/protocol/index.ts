@@ -170,7 +170,11 @@ export { MerkleStack, leafHash, nodeHash } from './merkle-tree-hash.js';
 export { ChunkSet, indicesFromRanges, rangesFromIndices, type ChunkRange } from './chunk-ranges.js';
 export { smallFileDigest } from './small-file-digest.js';
 export { weakChecksum, rollChecksum } from './rolling-checksum.js';
-export { takeWeakChecksumBuffer, releaseWeakChecksumBuffer } from './simd-weak-checksum.js';
+export {
+  takeWeakChecksumBuffer,
+  releaseWeakChecksumBuffer,
+  inWeakChecksumMemory,
+} from './simd-weak-checksum.js';
 export {
   DELTA_BLOCK_RECORD_BYTES,
   DELTA_STRONG_BYTES,

@@ -80,7 +80,7 @@ export {
   type SigningMemory,
 } from './sign-leaves.js';
 export { LEAF_HASH_THREAD, LeafHashThread } from './leaf-hash-thread.js';
-export { DIRECT_WRITE_COUNTERS } from './direct-writer.js';
+export { DIRECT_ALIGN_BYTES, DIRECT_WRITE_COUNTERS } from './direct-writer.js';
 export {
   resolveLinkTarget,
   assertLinkStaysInside,
