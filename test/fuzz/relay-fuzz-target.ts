@@ -25,12 +25,28 @@ export abstract class RelayFuzzTarget implements FuzzTarget {
   /** A fresh directory: the server's root is `root/` in it; inputs put their own files beside it. */
   protected readonly work: string;
   readonly #counts: Record<string, number> = {};
+  /** The server's sessions open now, and who waits for none to be (`serverIdle`). */
+  #sessions = 0;
+  readonly #idle: Array<() => void> = [];
 
   protected constructor(victim: Victim, server: FerryServer, relay: HostileRelay, work: string) {
     this.victim = victim;
     this.#server = server;
     this.relay = relay;
     this.work = work;
+    server.events.on('session-opened', () => this.#sessions++);
+    server.events.on('session-closed', () => {
+      if (--this.#sessions === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    });
+  }
+
+  /**
+   * Resolves once the server has no session open: its side of an input (a failed upload's partial, a batch's
+   * temporaries) is done with the files, which the client's return does not say (the relay's cut reaches the
+   * server after it). The checks and the cleanup of an input wait for it.
+   */
+  protected serverIdle(): Promise<void> {
+    return this.#sessions === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve));
   }
 
   /** A real server (root `workDir/root`, any client key admitted both ways) and a relay in front of it. */

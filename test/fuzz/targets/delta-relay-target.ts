@@ -72,6 +72,7 @@ export class DeltaRelayFuzzTarget extends RelayFuzzTarget {
     } catch (err) {
       failure = err;
     }
+    await this.serverIdle();
     try {
       await this.#check(download ? local : remote, old, edited, change, failure);
     } finally {

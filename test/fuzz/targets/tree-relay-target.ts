@@ -73,6 +73,7 @@ export class TreeRelayFuzzTarget extends RelayFuzzTarget {
     } catch (err) {
       failure = err;
     }
+    await this.serverIdle();
     try {
       const outsideAfter = await snapshotTree(outside, { includeTop: true });
       if (!sameTree(outsideAfter, outsideBefore))
