@@ -40,6 +40,23 @@ export abstract class FakeFerryServer {
     return new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
+  /**
+   * Answers a LIST_REQUEST (the client asking whether its path is a directory, §5.12 SELF_ONLY) with "a file";
+   * true if `message` was one. For subclasses that serve one file and attack what follows.
+   */
+  protected async answerAsFile(channel: SecureChannel, message: Message): Promise<boolean> {
+    if (message.type !== 'LIST_REQUEST') return false;
+    await channel.send({
+      type: 'LIST_END',
+      ref: message.ref,
+      totalEntries: 0,
+      isFile: true,
+      mode: 0o644,
+      mtimeMs: 1_700_000_000_000,
+    });
+    return true;
+  }
+
   /** Answers one message of a session (after it was recorded in `received`). */
   protected abstract answer(channel: SecureChannel, message: Message, socket: Socket): Promise<void>;
 

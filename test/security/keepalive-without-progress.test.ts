@@ -50,18 +50,8 @@ class KeepaliveOnlyServer extends FakeFerryServer {
   }
 
   protected override async answer(channel: SecureChannel, message: Message): Promise<void> {
-    if (message.type === 'LIST_REQUEST') {
-      // "Is it a directory?" (§5.12 SELF_ONLY): a file.
-      await channel.send({
-        type: 'LIST_END',
-        ref: message.ref,
-        totalEntries: 0,
-        isFile: true,
-        mode: 0o644,
-        mtimeMs: 1_700_000_000_000,
-      });
-      return;
-    }
+    // "Is it a directory?" (§5.12 SELF_ONLY): a file.
+    if (await this.answerAsFile(channel, message)) return;
     if (message.type !== 'GET_REQUEST' && message.type !== 'PUT_OFFER') return;
     this.onRequest?.();
     for (let i = 0; i < this.keepalives; i++) {

@@ -26,17 +26,7 @@ class RecordingServer extends FakeFerryServer {
   }
 
   protected override async answer(channel: SecureChannel, message: Message): Promise<void> {
-    if (message.type === 'LIST_REQUEST') {
-      await channel.send({
-        type: 'LIST_END',
-        ref: message.ref,
-        totalEntries: 0,
-        isFile: true,
-        mode: 0o644,
-        mtimeMs: 1_700_000_000_000,
-      });
-      return;
-    }
+    if (await this.answerAsFile(channel, message)) return;
     if (message.type !== 'GET_REQUEST') return;
     const code = ERROR_CODES.PATH_NOT_FOUND.wire;
     await channel.send({ type: 'ERROR', ref: message.ref, code, detail: 'recorded' });
