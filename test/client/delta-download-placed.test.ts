@@ -1,5 +1,5 @@
-// takeLeaves (PROTOCOL.md §5.17.3) writes the leaves it sees in place, before the first difference, into the
-// partial as it scans them (`PlacedLeaves`, issue 16: the old file read once), and counts them only once the
+// takeLeaves (PROTOCOL.md §5.17.3) writes the leaves it sees in place (where they lie in the served file) into
+// the partial as it scans them (`PlacedLeaves`, issue 16: the old file read once), and counts them only once the
 // file is known to differ, only if their write landed, only if nothing wrote over them since, and only while
 // the old file is the version scanned (that last rule: delta-download-rescan.test.ts). Real old file on disk,
 // real PartialTransfer in the memory store (the port's conformance-tested store), whose bytes are read back:
@@ -96,6 +96,55 @@ test('takeLeaves places the leaves seen in place as it scans: the old file is re
     scanned.readBytes <= SIZE + 2 * LEAF_BYTES + 100,
     `read ${scanned.readBytes} bytes of a ${SIZE}-byte old file`,
   );
+});
+
+/** Scans with every placing write recorded: its first leaf and how many leaves it wrote. */
+async function scanPlacing(
+  t: TestContext,
+  oldBytes: Buffer,
+  served: Buffer,
+): Promise<Scanned & { writes: Array<{ first: number; count: number }> }> {
+  const writes: Array<{ first: number; count: number }> = [];
+  const scanned = await scan(t, oldBytes, served, (partial) => {
+    const placeUnverified = partial.placeUnverified.bind(partial);
+    partial.placeUnverified = async (offset, pieces, options) => {
+      writes.push({ first: offset / LEAF_BYTES, count: pieces.length });
+      await placeUnverified(offset, pieces, options);
+    };
+    return partial;
+  });
+  return { ...scanned, writes };
+}
+
+test('takeLeaves places the leaves seen in place after the first difference too, in runs', async (t) => {
+  const oldBytes = randomBytes(SIZE);
+  const served = Buffer.from(oldBytes);
+  // Differences in both windows, the first at leaf 2: 97 whole leaves in place around them.
+  randomBytes(100).copy(served, 2 * LEAF_BYTES + 10);
+  randomBytes(100).copy(served, 70 * LEAF_BYTES + 10);
+  const scanned = await scanPlacing(t, oldBytes, served);
+  assert.equal(scanned.taken.identical, false);
+  for (let leaf = 0; leaf <= LEAVES; leaf++)
+    assert.equal(scanned.taken.held.has(leaf), leaf !== 2 && leaf !== 70, `leaf ${leaf} held`);
+  assertHeldBytes(scanned, served);
+  const placed = scanned.writes.reduce((sum, write) => sum + write.count, 0);
+  // Every whole leaf in place (not the short last one), each once; a run per stretch between differences
+  // and window ends, not a write per leaf.
+  assert.equal(placed, LEAVES - 2, `${placed} leaves placed`);
+  assert.ok(scanned.writes.length <= 6, `${scanned.writes.length} placing writes`);
+  assert.ok(scanned.readBytes <= SIZE + 2 * LEAF_BYTES + 100, `read ${scanned.readBytes} bytes`);
+});
+
+test('takeLeaves places the leaves seen in place in a file that grew', async (t) => {
+  const oldBytes = randomBytes(SIZE);
+  // The served file is the old one with a MiB more at its end: the old file's whole leaves are all in place.
+  const served = Buffer.concat([oldBytes, randomBytes(1024 * 1024)]);
+  const scanned = await scanPlacing(t, oldBytes, served);
+  assert.equal(scanned.taken.identical, false);
+  for (let leaf = 0; leaf < LEAVES; leaf++) assert.ok(scanned.taken.held.has(leaf), `leaf ${leaf} held`);
+  assertHeldBytes(scanned, served);
+  const placed = scanned.writes.reduce((sum, write) => sum + write.count, 0);
+  assert.equal(placed, LEAVES, `${placed} leaves placed`);
 });
 
 test('takeLeaves: a placed leaf whose write never landed is not counted from the scan, but read again', async (t) => {
