@@ -166,7 +166,7 @@ export { ChunkHasher, chunkHashOf, leafHashOfParts } from './chunk-hasher.js';
 export { forgetLeafHashes, noteLeafHash, takeLeafHash } from './leaf-hints.js';
 export { holdReceived, leaseReceived, releaseReceived, sealReceived } from './received-leases.js';
 export type { OpenJob, OpenResult, ParallelOpener } from './parallel-opener.js';
-export { MerkleStack, leafHash, nodeHash } from './merkle-tree-hash.js';
+export { MerkleStack, leafHash, nodeHash, sha256 } from './merkle-tree-hash.js';
 export { ChunkSet, indicesFromRanges, rangesFromIndices, type ChunkRange } from './chunk-ranges.js';
 export { smallFileDigest } from './small-file-digest.js';
 export { weakChecksum, rollChecksum } from './rolling-checksum.js';
