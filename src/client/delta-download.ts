@@ -9,7 +9,7 @@ import {
   noteLeafHash,
   type DeltaSignature,
 } from '../protocol/index.js';
-import type { PartialTransfer, SourceFile } from '../transfer/index.js';
+import { DIRECT_ALIGN_BYTES, type PartialTransfer, type SourceFile } from '../transfer/index.js';
 import { PlacedLeaves, type PlacingPartial } from './placed-leaves.js';
 import { placeLeaves } from './place-found-leaves.js';
 import { ReadBuffers, alignedForDirect } from './read-buffers.js';
@@ -17,6 +17,13 @@ import { ScanHashesAhead } from './scan-hashes-ahead.js';
 
 /** Old-file offsets scanned per read (the read holds one leaf more, for matches across its end). */
 const SCAN_WINDOW_BYTES = 4 * 1024 * 1024;
+
+/**
+ * The most bytes one read of the scan holds: a window, the leaf past its end, the leaf a scan may start past
+ * the window before it (a match across its end), and up to DIRECT_ALIGN_BYTES before that, where the read
+ * starts so that the leaves it will likely place lie aligned for direct I/O in its buffer.
+ */
+const SCAN_READ_BYTES = SCAN_WINDOW_BYTES + 2 * LEAF_BYTES + DIRECT_ALIGN_BYTES;
 
 /** What a delta download reads of its old file: a `SourceFile` (its identity checked before trusting a scan). */
 export type OldFile = Pick<SourceFile, 'size' | 'readExactly' | 'assertUnchanged'>;
@@ -110,6 +117,8 @@ async function takeLeavesOf(
   const sources = new DeltaLeafSources(signature);
   if (total === 0) return { held, identical: old.size === 0 };
   const inPlace = new ChunkHashes(size, LEAF_BYTES);
+  /** The leaves placed from elsewhere in the old file (after an insertion or a deletion), by the scan's hash. */
+  const moved = new ChunkHashes(size, LEAF_BYTES);
   let deferring = old.size === size;
   // The leaves seen in place are written as they are scanned, onto a partial holding nothing (so the old
   // file is read once), and counted only once the file is known to differ (and the scan is over).
@@ -143,12 +152,19 @@ async function takeLeavesOf(
     await placed?.settle();
     await partial.flushWrites();
   };
-  const buffers = new ReadBuffers(landed, Math.min(old.size, SCAN_WINDOW_BYTES + 2 * LEAF_BYTES));
+  const buffers = new ReadBuffers(landed, Math.min(old.size, SCAN_READ_BYTES));
   // Each window is read while the one before it is scanned: a read covers any start the scan may leave
-  // (from `to` to a leaf past it) and a whole window after it.
-  const readAhead = (at: number): Promise<Piece> => {
+  // (from `to` to a leaf past it) and a whole window after it. It starts where the leaves at the phase the
+  // scans follow (the leaf boundaries, or those shifted by an insertion or a deletion) lie aligned for
+  // direct I/O in its buffer (a slab's, page-aligned), so that runs of them are placed around the page cache.
+  const readAhead = (to: number): Promise<Piece> => {
+    const phase = hashesAhead.phase ?? 0;
+    const at = Math.max(
+      0,
+      to - ((((to - phase) % DIRECT_ALIGN_BYTES) + DIRECT_ALIGN_BYTES) % DIRECT_ALIGN_BYTES),
+    );
     const read = (async () => {
-      const bytes = await buffers.take(Math.min(old.size, at + SCAN_WINDOW_BYTES + 2 * LEAF_BYTES) - at);
+      const bytes = await buffers.take(Math.min(old.size, to + SCAN_WINDOW_BYTES + 2 * LEAF_BYTES) - at);
       await old.readExactly(bytes, 0, bytes.length, at);
       if (known !== undefined && !(await unchangedNow())) known = undefined;
       return { at, bytes, known };
@@ -183,31 +199,34 @@ async function takeLeavesOf(
     return taken;
   };
   /**
-   * Writes the leaves the last scan of `window` found from `found[first]` on into the partial: those in place
-   * placed as before the first difference, in runs (accepted with the others once the scan is over; issue
-   * 16: written one by one as verified chunks, they went through the page cache, 0.3-2 CPU s per GiB), the
-   * others written and verified at once.
+   * Writes the leaves the last scan of `window` found from `found[first]` on into the partial. The whole
+   * leaves are placed as before the first difference, in runs of leaves that lie one after another in both
+   * files (accepted with the others once the scan is over; issue 16: written one by one as verified chunks,
+   * they went through the page cache, 0.3-2 CPU s per GiB); a short last leaf, and those a scan again found,
+   * are written and verified at once.
    */
   const takeMoved = async (window: Buffer, from: number, rescan: boolean, first: number): Promise<void> => {
     deferring = false;
     let run: Buffer[] = [];
     let runFirst = 0;
+    let runOffset = 0;
     const placeRun = (): void => {
       if (run.length > 0) placed!.place(runFirst, run, alignedForDirect(run[0]!));
       run = [];
     };
     for (let i = first; i < found.length; i++) {
       const { block, offset, hash } = found[i]!;
-      // A leaf seen in place is taken there (placed, or read again at the end): a repeat of it found
+      // A leaf seen once is taken from there (placed, or read again at the end): a repeat of it found
       // elsewhere adds nothing.
-      if (held.has(block) || inPlace.has(block)) continue;
+      if (held.has(block) || inPlace.has(block) || moved.has(block)) continue;
       const length = deltaBlockLength(block, size);
       const leaf = window.subarray(offset - from, offset - from + length);
-      if (!rescan && placed !== undefined && offset === block * LEAF_BYTES && length === LEAF_BYTES) {
-        inPlace.set(block, hash);
+      if (!rescan && placed !== undefined && length === LEAF_BYTES) {
+        (offset === block * LEAF_BYTES ? inPlace : moved).set(block, hash);
         buffers.written(leaf);
-        if (block !== runFirst + run.length) placeRun();
-        if (run.length === 0) runFirst = block;
+        // A run is contiguous in the window too: aligned for direct I/O as a whole if its first leaf is.
+        if (block !== runFirst + run.length || offset !== runOffset + run.length * LEAF_BYTES) placeRun();
+        if (run.length === 0) [runFirst, runOffset] = [block, offset];
         run.push(leaf);
         continue;
       }
@@ -344,8 +363,8 @@ async function takeLeavesOf(
         () => true,
         () => false,
       );
-    for (const block of (await placed?.accept(unchanged, (index) => inPlace.get(index))) ?? [])
-      held.set(block, inPlace.get(block)!);
+    const scanHash = (index: number): Buffer | undefined => inPlace.get(index) ?? moved.get(index);
+    for (const block of (await placed?.accept(unchanged, scanHash)) ?? []) held.set(block, scanHash(block)!);
     // The leaves left: those seen in place but not placed, and repeats of a leaf found once.
     sources.fillRepeats();
     await placeLeaves(old, sources, signature, partial, held, inPlace, buffers);

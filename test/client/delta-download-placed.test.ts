@@ -147,6 +147,27 @@ test('takeLeaves places the leaves seen in place in a file that grew', async (t)
   assert.equal(placed, LEAVES, `${placed} leaves placed`);
 });
 
+test('takeLeaves places the leaves an insertion shifted, in runs', async (t) => {
+  const oldBytes = randomBytes(SIZE);
+  // 1 KiB inserted in leaf 2: the served file's leaves from 3 on are found 1 KiB before their place in the
+  // old file, off its leaf boundaries.
+  const served = Buffer.concat([
+    oldBytes.subarray(0, 2 * LEAF_BYTES + 10),
+    randomBytes(1024),
+    oldBytes.subarray(2 * LEAF_BYTES + 10),
+  ]);
+  const scanned = await scanPlacing(t, oldBytes, served);
+  assert.equal(scanned.taken.identical, false);
+  const servedLeaves = Math.ceil(served.length / LEAF_BYTES);
+  for (let leaf = 0; leaf < servedLeaves - 1; leaf++)
+    assert.equal(scanned.taken.held.has(leaf), leaf !== 2, `leaf ${leaf} held`);
+  assertHeldBytes(scanned, served);
+  const placed = scanned.writes.reduce((sum, write) => sum + write.count, 0);
+  // Leaves 0 and 1 in place, 3.. shifted (the served file's last leaf is short: not placed).
+  assert.equal(placed, servedLeaves - 2, `${placed} leaves placed`);
+  assert.ok(scanned.writes.length <= 6, `${scanned.writes.length} placing writes`);
+});
+
 test('takeLeaves: a placed leaf whose write never landed is not counted from the scan, but read again', async (t) => {
   const oldBytes = randomBytes(SIZE);
   const served = Buffer.from(oldBytes);
