@@ -21,7 +21,8 @@
 // Each run also splits the client's CPU by thread (`clientThreads`): main, its busiest other thread (a delta's
 // leaf hash thread) and the rest (libuv's pool: the old file's reads, the partial's writes and syncs; V8's).
 // --timeline: per 100 ms of the run, the CPU each side's main thread and its other threads used (in
-// hundredths of a core): which side works, which waits, and when.
+// hundredths of a core; the client's busiest other thread, a delta's leaf hash thread, apart): which side
+// works, which waits, and when.
 //
 // --profile DIR: both processes run with node's --cpu-prof, their profiles written to DIR; --node-arg ARG
 // (repeated): more of node's flags for both (`--perf-basic-prof` for `perf record -p`).
@@ -169,6 +170,38 @@ const split = (pid: number, byId: Map<number, number>): Record<string, number> =
 };
 const total = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
 
+/** One 100 ms bin of --timeline: the server's CPU in it, and the client's per thread so far (by id). */
+interface Bin {
+  at: number;
+  ms: number;
+  server: [number, number];
+  client: Map<number, number>;
+}
+
+/**
+ * The timeline in hundredths of a core per bin: the client's main thread, its busiest other thread over the
+ * run (a delta's leaf hash thread) and the rest; the server's main thread and the rest.
+ */
+const formatTimeline = (bins: readonly Bin[], pid: number, byId: Map<number, number>): string => {
+  const busiest = [...byId].filter(([tid]) => tid !== pid).sort((a, b) => b[1] - a[1])[0]?.[0];
+  let before = new Map<number, number>();
+  const lines = bins.map((bin) => {
+    const pct = (cpu: number): number => Math.round((100 * cpu * 1000) / bin.ms);
+    let main = 0;
+    let hash = 0;
+    let rest = 0;
+    for (const [tid, cpu] of bin.client) {
+      const used = cpu - (before.get(tid) ?? 0);
+      if (tid === pid) main += used;
+      else if (tid === busiest) hash += used;
+      else rest += used;
+    }
+    before = bin.client;
+    return `${bin.at.toFixed(1)}s c ${pct(main)}/${pct(hash)}/${pct(rest)} s ${pct(bin.server[0])}/${pct(bin.server[1])}`;
+  });
+  return `CPU per 100 ms, client main/busiest/rest server main/rest:\n${lines.join('\n')}`;
+};
+
 const dir = await makeTempDir('ferry-delta-ab-');
 killTrackedOnExit();
 try {
@@ -275,18 +308,19 @@ try {
         void exited.then(() => (done = true));
         const clientThreads = new Map<string, number>();
         const clientById = new Map<number, number>();
-        const timeline: string[] = [];
+        const timeline: Bin[] = [];
         let binStart = performance.now();
-        let binBefore = [mainAndRest(client.pid!), mainAndRest(server.pid)];
+        let binBefore = mainAndRest(server.pid);
         while (!done) {
           if (values.timeline && performance.now() - binStart >= 100) {
-            const now = [mainAndRest(client.pid!), mainAndRest(server.pid)];
-            const ms = performance.now() - binStart;
-            const pct = (a: number, b: number): string => String(Math.round((100 * (a - b) * 1000) / ms));
-            timeline.push(
-              `${((binStart - started) / 1000).toFixed(1)}s c ${pct(now[0]![0], binBefore[0]![0])}/${pct(now[0]![1], binBefore[0]![1])} ` +
-                `s ${pct(now[1]![0], binBefore[1]![0])}/${pct(now[1]![1], binBefore[1]![1])}`,
-            );
+            threadsById(client.pid!, clientById);
+            const now = mainAndRest(server.pid);
+            timeline.push({
+              at: (binStart - started) / 1000,
+              ms: performance.now() - binStart,
+              server: [now[0] - binBefore[0], now[1] - binBefore[1]],
+              client: new Map(clientById),
+            });
             binStart = performance.now();
             binBefore = now;
           }
@@ -297,8 +331,7 @@ try {
           await new Promise((resolve) => setTimeout(resolve, 10));
         }
         const wall = (performance.now() - started) / 1000;
-        if (values.timeline)
-          console.log(`CPU per 100 ms, client main/rest server main/rest:\n${timeline.join('\n')}`);
+        if (values.timeline) console.log(formatTimeline(timeline, client.pid!, clientById));
         const [code] = (await exited) as [number | null];
         if (code !== 0) throw new Error(`ferry ${values.direction} exited ${code}: ${stderr.trim()}`);
         const run = {
