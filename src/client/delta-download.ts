@@ -67,11 +67,11 @@ const LOOKAHEAD_BLOCKS = 64;
  * its leaf hash (`DeltaMatcher`, the delta upload's matcher with old and new swapped), read in windows of a
  * few MiB. A leaf found is written from the window it was found in, with the leaf hash the matcher computed
  * over those very bytes as its chunk hash, so it is a verified chunk of the partial (its chunks are leaves),
- * held exactly as a resumed download's chunk is. The leaves found where they lie in the server's file are
- * placed (`PlacedLeaves`, onto a partial that held nothing): written in runs from the window they were
- * found in, around the page cache where aligned, but counted only once the scan is over and the digest says
- * the file differs, and only while the old file is unchanged (else read again). An identical file is
- * recognised by its digest and left alone; its partial goes unsynced.
+ * held exactly as a resumed download's chunk is. Into a partial that held nothing, the whole leaves found
+ * are placed (`PlacedLeaves`): written in runs from the window they were found in, around the page cache
+ * where aligned, but counted only once the file is known to differ (a leaf not in place, or the digest at
+ * the end) and their write landed, and only while the old file is unchanged (else read again). An identical
+ * file is recognised by its digest and left alone; its partial goes unsynced.
  *
  * With `arrival`, `signature` is still arriving (its arrays at full size, filled in block order): a window is
  * scanned once the blocks up to a little past its end arrived, while the server signs the rest (issue 16:
@@ -121,7 +121,7 @@ async function takeLeavesOf(
   const moved = new ChunkHashes(size, LEAF_BYTES);
   let deferring = old.size === size;
   // The leaves seen in place are written as they are scanned, onto a partial holding nothing (so the old
-  // file is read once), and counted only once the file is known to differ (and the scan is over).
+  // file is read once), and counted only once the file is known to differ.
   const placed =
     partial.verifiedBytes === 0 && partial.heldRanges().length === 0
       ? new PlacedLeaves(partial, size)
@@ -143,6 +143,17 @@ async function takeLeavesOf(
       () => true,
       () => false,
     );
+  /** The scan's hash of a leaf it placed: where it lies in place, or found elsewhere. */
+  const scanHash = (index: number): Buffer | undefined => inPlace.get(index) ?? moved.get(index);
+  /**
+   * The leaves placed so far whose writes landed count now, once the file is known to differ, while the old
+   * file is still the version opened (its identity checked after their reads: the bytes placed are the
+   * bytes the scan hashed); the rest at the end.
+   */
+  const acceptLanded = async (): Promise<void> => {
+    if (deferring || placed === undefined) return;
+    for (const block of await placed.acceptLanded(unchangedNow, scanHash)) held.set(block, scanHash(block)!);
+  };
   /** Old-file ranges left unmatched by a scan of part of the signature: scanned again once it is whole. */
   const again: Array<{ from: number; to: number }> = [];
   // No read passes the old file's end: a run of leaves placed later is inside it too.
@@ -201,9 +212,9 @@ async function takeLeavesOf(
   /**
    * Writes the leaves the last scan of `window` found from `found[first]` on into the partial. The whole
    * leaves are placed as before the first difference, in runs of leaves that lie one after another in both
-   * files (accepted with the others once the scan is over; issue 16: written one by one as verified chunks,
-   * they went through the page cache, 0.3-2 CPU s per GiB); a short last leaf, and those a scan again found,
-   * are written and verified at once.
+   * files (counted once landed, `acceptLanded`; issue 16: written one by one as verified chunks, they went
+   * through the page cache, 0.3-2 CPU s per GiB); a short last leaf, and those a scan again found, are
+   * written and verified at once.
    */
   const takeMoved = async (window: Buffer, from: number, rescan: boolean, first: number): Promise<void> => {
     deferring = false;
@@ -343,6 +354,7 @@ async function takeLeavesOf(
       // Every write from this piece's buffer was handed over (the placing ones started, the partial's
       // queued, and submitted by the flush): the buffer is read into again once those have landed.
       buffers.done(piece.bytes, Promise.all([placed?.startedLanded(), partial.flushWrites()]));
+      await acceptLanded();
       from = scan.next;
       // The signature is whole before the scan's end (the scan lags the signing): what earlier windows left
       // unmatched is scanned again now, while this window's writes land and the next window is read, not
@@ -357,14 +369,10 @@ async function takeLeavesOf(
       await placed?.settle();
       return { held, identical: true };
     }
-    // The leaves placed count now, with the scan's hashes, if the old file is still the version scanned.
-    const unchanged = (): Promise<boolean> =>
-      old.assertUnchanged().then(
-        () => true,
-        () => false,
-      );
-    const scanHash = (index: number): Buffer | undefined => inPlace.get(index) ?? moved.get(index);
-    for (const block of (await placed?.accept(unchanged, scanHash)) ?? []) held.set(block, scanHash(block)!);
+    // The leaves placed and not yet counted count now, with the scan's hashes, if the old file is still the
+    // version scanned.
+    for (const block of (await placed?.accept(unchangedNow, scanHash)) ?? [])
+      held.set(block, scanHash(block)!);
     // The leaves left: those seen in place but not placed, and repeats of a leaf found once.
     sources.fillRepeats();
     await placeLeaves(old, sources, signature, partial, held, inPlace, buffers);

@@ -102,23 +102,37 @@ export class PlacedLeaves {
     hashOf: (index: number) => Buffer | undefined,
   ): Promise<number[]> {
     await this.settle();
-    const placing = this.#placing;
     try {
-      const placed = placing.stopped ? [] : placing.placedLeaves();
-      if (placed.length === 0 || !(await unchanged())) return [];
-      const accepted: number[] = [];
-      for (const index of placed) {
-        const hash = hashOf(index);
-        if (hash === undefined || placing.take(index, 1) !== 1) continue;
-        // The rules check and hash the leaf as a received one (the hint is the scan's hash of the bytes placed).
-        this.#partial.acceptPlacedLeaves(index * LEAF_BYTES, [hash]);
-        this.#partial.completeChunk(index, hash);
-        accepted.push(index);
-      }
-      return accepted;
+      return await this.acceptLanded(unchanged, hashOf);
     } finally {
-      placing.stop();
+      this.#placing.stop();
     }
+  }
+
+  /**
+   * As `accept`, for the leaves whose placing write has landed so far, without waiting for those in flight
+   * and without stopping placing: once the file is known to differ, the scan takes its placed leaves as it
+   * goes (issue 16: 16,336 leaves accepted at once took 80-100 ms of a 1 GiB download's end, its main thread
+   * otherwise idle during the scan). Returns the leaves accepted, in order.
+   */
+  async acceptLanded(
+    unchanged: () => Promise<boolean>,
+    hashOf: (index: number) => Buffer | undefined,
+  ): Promise<number[]> {
+    const placing = this.#placing;
+    const placed = placing.stopped ? [] : placing.placedLeaves();
+    if (placed.length === 0 || !(await unchanged())) return [];
+    const accepted: number[] = [];
+    for (const index of placed) {
+      const hash = hashOf(index);
+      // Still placed after the check (nothing wrote over it meanwhile), and taken once.
+      if (hash === undefined || placing.take(index, 1) !== 1) continue;
+      // The rules check and hash the leaf as a received one (the hint is the scan's hash of the bytes placed).
+      this.#partial.acceptPlacedLeaves(index * LEAF_BYTES, [hash]);
+      this.#partial.completeChunk(index, hash);
+      accepted.push(index);
+    }
+    return accepted;
   }
 
   /** Placing stops: nothing is placed from now on, and nothing accepted. */
