@@ -11,9 +11,14 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { ERROR_CODES } from '../../src/errors/index.js';
+import { connect } from 'node:net';
+import { FramedSocket, clientHandshake } from '../../src/channel/index.js';
 import { generateKeyPair } from '../../src/crypto/index.js';
+import { PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import { FerryServer } from '../../src/server/index.js';
+import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { connectRefusedClient } from '../helpers/refused-client.js';
+import { startTempDirServer } from '../helpers/temp-dir-server.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 /** What the refused client sends after its handshake: 8 MiB of sealed records, eight times the old queue. */
@@ -58,4 +63,33 @@ test('a refused client sending 8 MiB of records during the linger is read and dr
   // linger's timeout with bytes unread (ECONNRESET here).
   assert.deepEqual(errors, [], 'the client saw no reset');
   assert.deepEqual(order, ['client ended', 'server ended the session']);
+});
+
+test('a session refused for its client limit (SERVER_BUSY) lingers as unauthenticated: the oldest such is dropped first', async (t) => {
+  const client = generateKeyPair();
+  const { server } = await startTempDirServer(t, 'ferry-busy-linger-', {
+    limits: { maxSessionsPerClient: 1, maxUnauthenticated: 1 },
+    authorize: (key) => (key.equals(client.publicKey) ? { permissions: PERMISSION_UPLOAD } : undefined),
+  });
+  await openAdmittedSession(t, server.address, client);
+  // The key's second session is refused SERVER_BUSY; it reads nor closes nothing, so the server lingers.
+  const busy = connect(server.address);
+  busy.on('error', () => undefined);
+  t.after(() => busy.destroy());
+  await once(busy, 'connect');
+  const channel = await clientHandshake(new FramedSocket(busy), {
+    identity: client,
+    verifyServer: () => undefined,
+  });
+  const reply = await channel.receive();
+  assert.equal(reply.type === 'ERROR' && reply.code, ERROR_CODES.SERVER_BUSY.wire);
+  busy.pause();
+  const busyClosed = once(busy, 'close');
+  // A new connection takes the one unauthenticated slot: the lingering socket is the oldest, dropped.
+  const next = connect(server.address);
+  next.on('error', () => undefined);
+  t.after(() => next.destroy());
+  await busyClosed;
+  // Before: the refused socket counted nowhere, lived out its 2 s linger, and nothing was dropped.
+  assert.equal(server.gate!.stats.droppedUnauthenticated, 1);
 });
