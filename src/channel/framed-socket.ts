@@ -186,12 +186,29 @@ export class FramedSocket {
     });
   }
 
+  /**
+   * From now on reads and drops whatever the peer sends, and frees the records queued unread. For a session
+   * that is over but for the peer's close (a refusal's linger, PROTOCOL.md §3.2.2): before, a refused peer
+   * could fill the queue up to RECEIVE_HIGH_WATER_BYTES for the linger's length (1 MiB in each of the 128
+   * unauthenticated slots), and the paused socket never saw the peer's end of stream, so the close came at
+   * the linger's timeout with bytes unread, a reset. Nothing is decoded or opened: reading costs a copy.
+   */
+  discardIncoming(): void {
+    this.#readStopped = true;
+    this.#frames = [];
+    this.#frameBytes = 0;
+    this.#raw = [];
+    this.#rawBytes = 0;
+    if (this.socket.isPaused()) this.socket.resume();
+  }
+
   /** The error that ended this socket, if any. */
   get error(): FerryError | undefined {
     return this.#error;
   }
 
   #onData(data: Buffer): void {
+    if (this.#readStopped) return;
     if (this.#decoder) {
       this.#decode(data);
       return;

@@ -140,6 +140,7 @@ async function startJob(
       replaceDir: job.replaceDir,
       signal: options.signal,
       cacheDir: options.cacheDir,
+      walked: job.walked,
       extraStreams: options.extras.size > 0 ? () => options.extras.open() : undefined,
       parallelMinBytes: options.parallelMinBytes,
       sealPool: options.sealPool,

@@ -80,7 +80,10 @@ export async function scanOldFile(
   arrival: ArrivingSignature | undefined,
 ): Promise<OldFileScan> {
   const { signature, digest } = signed;
-  const old = await SourceFile.open(target.path, { noFollow: true });
+  // Only the file where the destination was resolved (`rooted`: the descriptor's kernel path): a directory on
+  // the way swapped for a link since would have the scan read, and the second request tell the server about,
+  // a file elsewhere (docs/SECURITY.md, "The old file of a delta download, reached through a swapped link").
+  const old = await SourceFile.open(target.path, { noFollow: true, rooted: true });
   const store = options.knownLeafHashes;
   // The old file's leaf hashes, if ferry wrote or signed this very version of it (the identity of the
   // descriptor just opened): the scan then hashes none of its leaves in place (issue 16, WARM deltas).

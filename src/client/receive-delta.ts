@@ -16,6 +16,7 @@ import { ArrivingSignature } from './arriving-signature.js';
 import { scanOldFile, type OldFileScan } from './old-file-scans.js';
 import { downloadPartialsFrom } from './download-partials.js';
 import { receiveDownload, sendRequest } from './receive-download.js';
+import { checkOfferFits } from './offer-fits.js';
 import type { DownloadOptions, DownloadResult } from './download-file.js';
 
 /**
@@ -61,7 +62,7 @@ export async function receiveDelta(
     onDurable: (verified: number) => progress?.(verified),
   };
   try {
-    signed = await receiveSignature(session, ref, receiver, (arrived) => {
+    signed = await receiveSignature(session, ref, receiver, target, (arrived) => {
       if (scanning === undefined && arrived.signature.blockBytes >= LEAF_BYTES) {
         scanning = scanOldFile(
           downloadPartials,
@@ -190,11 +191,20 @@ async function receiveSignature(
   session: ClientSession,
   ref: number,
   receiver: DeltaSignatureReceiver,
+  target: RootPath,
   onArrived: (arrived: { signature: DeltaSignature; blocks: number }) => void,
 ): Promise<SignedFile | undefined> {
+  let checked = false;
   for (;;) {
     const signed = receiver.receive(await session.take(ref));
     if (receiver.state === 'plain') return undefined;
+    if (!checked) {
+      // The offer is refused before its signature is held or the scan makes a partial of its size (a
+      // sparse file of up to 16 GiB), as a plain download's is (offer-fits.ts): the scan's partial is fresh,
+      // so the whole size is to come. A plain answer is checked by `receiveDownload`.
+      checked = true;
+      await checkOfferFits(receiver.offer!, { chunkBytes: LEAF_BYTES, dir: target.dir, heldBytes: 0 });
+    }
     const arrived = receiver.arrived;
     if (arrived !== undefined) onArrived(arrived);
     if (signed !== undefined) return signed;

@@ -76,7 +76,8 @@ export async function receiveDownload(
     // another size is not read at all, and its digest not waited for: the size a server offers buys it
     // time to hash (`progress-watchdog.ts`), and an offer of another size than ours needs none. The ref is
     // then over for us without a CANCEL (`answered.complete`): the GET_END still to come is dropped unread.
-    const local = await SourceFile.open(target.path, { noFollow: true });
+    // Where the destination was resolved only (`rooted`), as a delta's scan opens the old file.
+    const local = await SourceFile.open(target.path, { noFollow: true, rooted: true });
     let ours: Buffer | undefined;
     let end: { fileDigest: Buffer } | undefined;
     try {

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import { codeFromWire, FerryError, toFerryError } from '../errors/index.js';
 import {
   DEFAULT_CHUNK_BYTES,
@@ -12,6 +12,7 @@ import {
   type BatchEntry,
   type BatchEntryResult,
 } from '../protocol/index.js';
+import { assertWalkedInode, type WalkedInode } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { aboutRemotePath } from './remote-name.js';
 import type { ServerAddress } from './server-address.js';
@@ -23,6 +24,8 @@ export interface SmallFileJob {
   readonly localPath: string;
   readonly remotePath: string;
   readonly size: number;
+  /** Found by a walk of a local tree: the file it found there, the only one read (`readSmallFile`). */
+  readonly walked?: WalkedInode | undefined;
 }
 
 /**
@@ -179,10 +182,16 @@ const READS_PER_TURN = 32;
  * holds since the tree was walked (the one-file path then sends it).
  */
 function readSmallFile(job: SmallFileJob, chunkBytes: number): BatchEntry | 'fallback' {
-  const fd = openSync(job.localPath, 'r');
+  // A walked name is opened as SourceFile.open opens it (O_NOFOLLOW, O_NONBLOCK for a fifo swapped in) and
+  // must be the file the walk found; a name the user gave is theirs to follow, as `cp` does.
+  const fd = openSync(
+    job.localPath,
+    fsConstants.O_RDONLY | (job.walked ? fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK : 0),
+  );
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw new FerryError('PATH_INVALID', 'not a regular file');
+    if (job.walked) assertWalkedInode(stats, job.walked, job.localPath);
     if (!batchable(stats.size, chunkBytes)) return 'fallback';
     // An entry never spans records (§5.14): a file near the limit with a long path goes the one-file way.
     if (

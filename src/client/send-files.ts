@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { formatFerryId } from '../crypto/index.js';
 import { joinRemotePath } from '../protocol/index.js';
-import { DEFAULT_THREADS, SealPool } from '../transfer/index.js';
+import { DEFAULT_THREADS, SealPool, type WalkedInode } from '../transfer/index.js';
 import type { ClientSessionOptions } from './client-session-options.js';
 import { ClientSession } from './client-session.js';
 import type { ServerAddress } from './server-address.js';
@@ -24,6 +24,8 @@ export type UploadJob =
       localPath: string;
       remotePath: string;
       size?: number;
+      /** Found by a walk of a local tree: the file it found there, the only one read (`SourceFile.open`). */
+      walked?: WalkedInode;
       /**
        * The destination holds a file at this path (sync's changed files): with delta, it goes on its own,
        * never in a batch, so it can be sent as a delta (PROTOCOL.md §5.15). `false`: sent whole, the offer

@@ -54,6 +54,7 @@ export async function treeJobs(
         localPath: file.localPath,
         remotePath: place(file.relative),
         size: file.size,
+        walked: file.walked,
       });
     for (const link of tree.links)
       linkJobs.push({

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { FerryError, isFerryError } from '../errors/index.js';
 import { EntryRequest } from '../machines/index.js';
 import { MAX_PIPELINED, joinRemotePath } from '../protocol/index.js';
-import { digestFile, walkLocalTree } from '../transfer/index.js';
+import { digestFile, walkLocalTree, type WalkedInode } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { jobsFailedError, failsOnlyThisJob, type JobFailure } from './job-failure.js';
 import { listRemote } from './list-remote.js';
@@ -44,7 +44,7 @@ export async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promis
     throw new FerryError('PATH_INVALID', 'not a directory', { subject: options.localDir });
   const walked = walkLocalTree(options.localDir, options.onSkip ?? (() => undefined)).then((tree) => {
     const top = tree.dirs[tree.dirs.length - 1]!;
-    const localOf = new Map(tree.files.map((f) => [f.relative.slice(top.relative.length + 1), f.localPath]));
+    const localOf = new Map(tree.files.map((f) => [f.relative.slice(top.relative.length + 1), f]));
     return { top, source: localTreeEntries(tree), localOf };
   });
   // Awaited by the plan; a walk that fails before then must not count as unhandled.
@@ -60,7 +60,7 @@ export async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promis
     const sizes = new Map(source.flatMap((e) => (e.kind === 'file' ? [[e.path, e.size] as const] : [])));
     const identical = options.checksum
       ? await sameDigests(filesToCompare({ source, destination }), (path) => ({
-          local: digestFile(localOf.get(path)!, { signal: options.signal }),
+          local: digestFile(localOf.get(path)!.localPath, { signal: options.signal }),
           remote: remoteDigest(session, joinRemotePath(remotePath, path), sizes.get(path)).then(
             (d) => d.digest,
           ),
@@ -127,7 +127,7 @@ async function remoteTree(
 function uploadJobsOf(
   actions: readonly SyncAction[],
   remotePath: string,
-  localOf: ReadonlyMap<string, string>,
+  localOf: ReadonlyMap<string, { localPath: string; walked: WalkedInode }>,
   options: Pick<SyncTreeOptions, 'chunkBytes' | 'delta'>,
 ): UploadJob[] {
   const remote = (path: string): string => (path === '' ? remotePath : joinRemotePath(remotePath, path));
@@ -146,7 +146,8 @@ function uploadJobsOf(
       const replaceDir = replaced.get(a.path) === 'dir';
       (whole && !alone && !replaceDir && batchable(a.size, options.chunkBytes) ? batched : files).push({
         kind: 'file',
-        localPath: localOf.get(a.path)!,
+        localPath: localOf.get(a.path)!.localPath,
+        walked: localOf.get(a.path)!.walked,
         remotePath: remote(a.path),
         size: a.size,
         replaces: !whole,

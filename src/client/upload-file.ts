@@ -18,6 +18,7 @@ import {
   streamDeltaChunks,
   LeafHashesAhead,
   type SealPool,
+  type WalkedInode,
 } from '../transfer/index.js';
 import { ArrivingUploadSignature } from './arriving-upload-signature.js';
 import type { ClientSession } from './client-session.js';
@@ -47,6 +48,8 @@ export interface UploadOptions {
   onAccepted?: (info: { heldBytes: number; restarted: boolean; size: number }) => void;
   /** Directory for the chunk-hash cache that spares a resume from re-reading what the server holds. */
   cacheDir?: string | undefined;
+  /** The file a tree's walk found at `localPath`: the name is not followed, and must still be it. */
+  walked?: WalkedInode | undefined;
   /**
    * Opens (once) further sessions to the same server that carry chunks of large files in parallel
    * (PROTOCOL.md §5.13); called only for a file with at least two chunks to send.
@@ -98,7 +101,7 @@ export async function beginUpload(
   remotePath: string,
   options: UploadOptions = {},
 ): Promise<PendingUpload> {
-  const source = await SourceFile.open(localPath);
+  const source = await SourceFile.open(localPath, { walked: options.walked });
   const chunkBytes = chunkBytesFor(source.size, options.chunkBytes ?? DEFAULT_CHUNK_BYTES);
   try {
     // Only a file the server may hold part of (more than one chunk: not pipelined) is worth a cache.

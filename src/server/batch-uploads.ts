@@ -196,7 +196,8 @@ export class BatchUploads implements TransferClaim {
           await this.#mayCompare(transferId, target.path, entry.size);
         } else {
           bytes = StorageLimits.promiseOf(entry.size, batch.chunkBytes);
-          await storage.reserve(io.clientKey, batch.promiseId, batch.promised + bytes);
+          // Each entry is a new file: an inode, though the batch's promise is already there.
+          await storage.reserve(io.clientKey, batch.promiseId, batch.promised + bytes, 1);
           batch.promised += bytes;
         }
         const file: SmallFile = {

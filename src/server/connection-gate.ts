@@ -62,15 +62,19 @@ export class ConnectionGate {
     return true;
   }
 
-  /** After admission of `clientKey`: false means the client holds too many sessions already. */
+  /**
+   * After admission of `clientKey`: false means the client holds too many sessions already. A socket refused
+   * so stays unauthenticated for its refusal's linger (linger-for-client-close.ts): it counts against no
+   * client, and an allowed key at its limit could otherwise hold sockets outside both bounds.
+   */
   authenticated(socket: Socket, clientKey: Buffer): boolean {
-    this.#unauthenticated.delete(socket);
     const id = clientKey.toString('hex');
     const count = this.#byClient.get(id) ?? 0;
     if (count >= this.#limits.maxSessionsPerClient) {
       this.stats.refusedPerClient++;
       return false;
     }
+    this.#unauthenticated.delete(socket);
     this.#byClient.set(id, count + 1);
     this.#clientOf.set(socket, id);
     return true;

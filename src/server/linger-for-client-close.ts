@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { FramedSocket } from '../channel/index.js';
 
 /**
  * After an ERROR that ends a session and the end of stream, how long the server waits for the client to
@@ -8,9 +8,15 @@ import type { Socket } from 'node:net';
  */
 const END_LINGER_MS = 2000;
 
-/** Waits, at most END_LINGER_MS, for the client to end or close its side after our end of stream. */
-export async function lingerForClientClose(socket: Socket): Promise<void> {
+/**
+ * Waits, at most END_LINGER_MS, for the client to end or close its side after our end of stream. What the
+ * client sends meanwhile is read and dropped (`discardIncoming`): nothing is kept for a session that is over,
+ * and its end of stream is seen behind whatever it still sends.
+ */
+export async function lingerForClientClose(framed: FramedSocket): Promise<void> {
+  const { socket } = framed;
   if (socket.destroyed || socket.readableEnded) return;
+  framed.discardIncoming();
   await new Promise<void>((resolve) => {
     const done = (): void => {
       clearTimeout(timer);

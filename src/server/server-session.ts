@@ -109,7 +109,7 @@ export class ServerSession {
         result = looked.code;
         await this.#sendError(0, looked);
         await channel.end();
-        await lingerForClientClose(this.#socket);
+        await lingerForClientClose(this.#framed);
         return;
       }
       const grant = looked;
@@ -121,14 +121,14 @@ export class ServerSession {
         // The client's first requests are on the way (pipelined behind the handshake): closing now would
         // answer them with a reset, which can reach the client before the ERROR is read (a retry instead of
         // the refusal).
-        await lingerForClientClose(this.#socket);
+        await lingerForClientClose(this.#framed);
         return;
       }
       if (!this.#ctx.gate.authenticated(this.#socket, channel.remotePublicKey)) {
         result = 'SERVER_BUSY';
         await this.#sendError(0, new FerryError('SERVER_BUSY', 'too many sessions for this client'));
         await channel.end();
-        await lingerForClientClose(this.#socket);
+        await lingerForClientClose(this.#framed);
         return;
       }
       unregister = this.#ctx.admitted?.add(channel.remotePublicKey, (error) => this.#endBy(error));
@@ -225,7 +225,7 @@ export class ServerSession {
     this.#fatal = error;
     this.#ending = this.#sendError(0, error)
       .then(() => this.#channel?.end())
-      .then(() => lingerForClientClose(this.#socket))
+      .then(() => lingerForClientClose(this.#framed))
       .catch(() => undefined)
       .finally(() => this.#channel?.close(error));
   }

@@ -140,9 +140,12 @@ export class StorageLimits {
 
   /**
    * Promises `bytes` to transfer `transferId` of `clientKey` (replacing any earlier promise of the same
-   * transfer): QUOTA_EXCEEDED or DISK_FULL, before anything is written, when it does not fit.
+   * transfer): QUOTA_EXCEEDED or DISK_FULL, before anything is written, when it does not fit. `newEntries` is
+   * how many files the promise makes, each an inode: by default one for a new transfer and none for one
+   * already promised (a resume: its partial is on disk), which a batch, whose one promise grows with every
+   * entry, overrides.
    */
-  async reserve(clientKey: Buffer, transferId: string, bytes: number): Promise<void> {
+  async reserve(clientKey: Buffer, transferId: string, bytes: number, newEntries?: number): Promise<void> {
     await this.load();
     const client = clientKey.toString('hex');
     const prior = this.#promises.get(transferId);
@@ -169,8 +172,9 @@ export class StorageLimits {
           'DISK_FULL',
           `the file needs ${readableBytes(bytes)}, which would leave ${readableBytes(Math.max(0, free - bytes))} free, less than the ${readableBytes(this.#minFreeDiskBytes)} the server keeps${this.#interruptedNote(client, transferId)} (its operator can lower ferry serve --min-free-disk)`,
         );
-      // One inode for each call: a file's, or a batch's next entry (its promise grows entry by entry).
-      this.#takeInodes(1);
+      // Only what the offer makes: a resumed offer at the inode reserve was refused, though its partial
+      // (data and state log) is there already.
+      this.#takeInodes(newEntries ?? (prior === undefined ? 1 : 0));
     }
     this.#promises.set(transferId, { client, bytes });
   }
@@ -261,6 +265,7 @@ export class StorageLimits {
    * took, and what was taken since, so it only errs low.
    */
   #takeInodes(count: number): void {
+    if (count === 0) return;
     const sample = this.#sample!;
     const reserved = Math.ceil(this.#minFreeDiskBytes / ENTRY_BYTES);
     const free = sample.freeInodes - sample.inodesSince;

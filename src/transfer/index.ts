@@ -46,7 +46,7 @@ export {
 export { partialOwner, partialOwnership, type PartialOwnership } from './partial-owner.js';
 export { writableOnlyByUs } from './writable-only-by-us.js';
 export { noFollowFlags, openNoFollow, type NoFollowMode } from './open-no-follow.js';
-export { SourceFile, identityOf } from './source-file.js';
+export { SourceFile, assertWalkedInode, identityOf, type WalkedInode } from './source-file.js';
 export { assertOpenedAt } from './opened-at.js';
 export { assertDirUnmoved } from './dir-unmoved.js';
 export type { BeforeTreeWrite, TreeWriteStep } from './tree-write-hook.js';

@@ -2,13 +2,22 @@ import type { Stats } from 'node:fs';
 import { lstat, opendir, readlink, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FerryError } from '../errors/index.js';
+import type { WalkedInode } from './source-file.js';
 import { FILE_MODE_MASK, parseRemotePath } from '../protocol/index.js';
 import { manifestLookup, resolveLinkTarget, type TreeNode } from './link-target.js';
 
 /** A local directory tree as a manifest (PROTOCOL.md §5.10): relative paths use '/', whatever the OS. */
 export interface LocalTree {
   /** `mtimeMs` in whole milliseconds, `mode` permission bits: what `ferry sync`'s quick check compares. */
-  files: Array<{ localPath: string; relative: string; size: number; mtimeMs: number; mode: number }>;
+  files: Array<{
+    localPath: string;
+    relative: string;
+    size: number;
+    mtimeMs: number;
+    mode: number;
+    /** The file the walk found at `localPath`: the only one a read of that name may open. */
+    walked: WalkedInode;
+  }>;
   /** Every directory including the top one, deepest first, so each is finished after its contents. */
   dirs: Array<{ relative: string; mode: number; mtimeMs: number }>;
   /** Links whose target, resolved through the other links of the tree, stays inside it. */
@@ -68,6 +77,7 @@ export async function walkLocalTree(
           size: stats.size,
           mtimeMs: Math.trunc(stats.mtimeMs),
           mode: stats.mode & FILE_MODE_MASK,
+          walked: { dev: stats.dev, ino: stats.ino },
         });
       } else if (stats.isSymbolicLink()) {
         const target = await readlink(full);

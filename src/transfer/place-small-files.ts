@@ -22,6 +22,7 @@ import { smallFileDigest } from '../protocol/index.js';
 import { SERVER_BATCH_TEMP_PREFIX } from './batch-temporaries.js';
 import { fsTimeOf } from './fs-names.js';
 import { noFollowFlags } from './open-no-follow.js';
+import { assertOpenedAt } from './opened-at.js';
 import { receivedFileMode } from './received-mode.js';
 import { assertWritableTargetSync } from './root-path.js';
 import { identityOf } from './source-file.js';
@@ -278,10 +279,15 @@ function syncFd(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
 }
 
-/** Whether the existing file at `file.path` (never through a link) holds exactly `file.data`. */
+/**
+ * Whether the existing file at `file.path` (never through a link, nor through a directory on its way swapped
+ * for one since it was resolved: the answer tells the other side whether the file holds its bytes) holds
+ * exactly `file.data`.
+ */
 function holdsSame(file: SmallFile): boolean {
   const fd = openSync(file.path, noFollowFlags('read'));
   try {
+    assertOpenedAt(fd, file.path);
     const stats = fstatSync(fd);
     if (!stats.isFile() || stats.size !== file.data.length) return false;
     const held = Buffer.alloc(file.data.length);

@@ -21,6 +21,32 @@ export function identityOf(st: BigIntStats): Buffer {
 }
 
 /**
+ * The file a walk of a local tree found at a name (`walkLocalTree`'s lstat): what a later read of that name
+ * must open, for the name (or a directory on its way) may have been swapped for a link since.
+ */
+export interface WalkedInode {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+/**
+ * Refuses a file opened at a walked name that is not the one the walk found there: a local user who may
+ * write inside a tree someone sends could swap a directory on its way for a link to theirs, after the walk
+ * and before the read, and have the sender's own files uploaded under the walked name (rsync's
+ * CVE-2024-12747 on its sending side). The name itself is opened with O_NOFOLLOW by the caller.
+ */
+export function assertWalkedInode(
+  opened: { readonly dev: number | bigint; readonly ino: number | bigint },
+  walked: WalkedInode,
+  path: string,
+): void {
+  if (Number(opened.dev) === walked.dev && Number(opened.ino) === walked.ino) return;
+  throw new FerryError('SOURCE_CHANGED', 'the file was replaced since the tree was walked', {
+    subject: path,
+  });
+}
+
+/**
  * A local file being sent: opened once (so a rename under us does not switch files), read with
  * positional reads, and checked for changes before its digest is claimed.
  */
@@ -52,18 +78,21 @@ export class SourceFile {
    * Opens a regular file for reading; anything else (directory, device, fifo) is refused. With
    * `noFollow` a symbolic link in the last component is refused too (the server never reads through one),
    * With `rooted` (`path` is a real root joined with checked names: the server's), a file the kernel reached
-   * by another way than `path` is refused too (a directory on it swapped for a link after the walk).
+   * by another way than `path` is refused too (a directory on it swapped for a link after the walk). With
+   * `walked` (a name a walk of a local tree found, `walkLocalTree`), the name is never followed and the file
+   * must be the one the walk found (`assertWalkedInode`).
    */
   static async open(
     path: string,
-    options: { noFollow?: boolean; rooted?: boolean } = {},
+    options: { noFollow?: boolean; rooted?: boolean; walked?: WalkedInode | undefined } = {},
   ): Promise<SourceFile> {
     let handle: FileHandle;
+    const noFollow = options.noFollow === true || options.walked !== undefined;
     try {
       // O_NONBLOCK: opening a fifo must not hang; it is refused below as not a regular file.
       handle = await open(
         path,
-        fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | (options.noFollow ? fsConstants.O_NOFOLLOW : 0),
+        fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | (noFollow ? fsConstants.O_NOFOLLOW : 0),
       );
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -82,9 +111,12 @@ export class SourceFile {
       throw err;
     }
     const st = await handle.stat({ bigint: true });
-    if (!st.isFile()) {
+    try {
+      if (!st.isFile()) throw new FerryError('PATH_INVALID', 'not a regular file', { subject: path });
+      if (options.walked) assertWalkedInode(st, options.walked, path);
+    } catch (err) {
       await handle.close();
-      throw new FerryError('PATH_INVALID', 'not a regular file', { subject: path });
+      throw err;
     }
     return new SourceFile(handle, st);
   }

@@ -5,14 +5,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { ERROR_CODES, FerryError, isFerryError } from '../../src/errors/index.js';
 import { generateKeyPair } from '../../src/crypto/index.js';
-import { FramedSocket, clientHandshake } from '../../src/channel/index.js';
 import { FerryServer } from '../../src/server/index.js';
 import { withRetries } from '../../src/client/index.js';
 import type { SessionEvent } from '../../src/client/index.js';
+import { connectRefusedClient } from '../helpers/refused-client.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 let dir: string;
@@ -35,19 +34,7 @@ after(async () => {
 });
 
 test('after CLIENT_NOT_ALLOWED the server ends its session only once the client closed, and sends no reset', async () => {
-  const order: string[] = [];
-  const refused = once(server.events, 'session-refused').then(([event]) => {
-    order.push('server ended the session');
-    return event as { code: string };
-  });
-  const socket = connect({ ...server.address, noDelay: true, allowHalfOpen: true });
-  const errors: Error[] = [];
-  socket.on('error', (err) => errors.push(err));
-  await once(socket, 'connect');
-  const client = await clientHandshake(new FramedSocket(socket), {
-    identity: generateKeyPair(),
-    verifyServer: () => undefined,
-  });
+  const { socket, channel: client, errors, order, refused } = await connectRefusedClient(server);
   const reply = await client.receive();
   assert.equal(reply.type, 'ERROR');
   assert.equal(reply.type === 'ERROR' && reply.code, ERROR_CODES.CLIENT_NOT_ALLOWED.wire);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SecureChannel } from '../../src/channel/index.js';
-import { generateKeyPair } from '../../src/crypto/index.js';
+import { generateKeyPair, type KeyPair } from '../../src/crypto/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
 import { FerryServer } from '../../src/server/index.js';
 import { ENTRY_BYTES } from '../../src/server/storage-limits.js';
@@ -22,6 +22,7 @@ import {
   type Message,
 } from '../../src/protocol/index.js';
 import { openAdmittedSession, receiveMessage } from '../helpers/admitted-session.js';
+import { RawUpload } from '../helpers/raw-upload.js';
 import { mountSmallFilesystem } from '../helpers/small-filesystem.js';
 
 const MiB = 1024 * 1024;
@@ -32,7 +33,12 @@ const RESERVED_INODES = RESERVE_BYTES / ENTRY_BYTES;
 /** Inodes of the test's file system: the reserve and 400 more. */
 const INODES = RESERVED_INODES + 400;
 
-async function rig(t: TestContext): Promise<{ root: string; session: SecureChannel }> {
+async function rig(t: TestContext): Promise<{
+  root: string;
+  session: SecureChannel;
+  address: { host: string; port: number };
+  client: KeyPair;
+}> {
   const fs = await mountSmallFilesystem(t, 64 * MiB, INODES);
   const root = join(fs, 'root');
   const client = generateKeyPair();
@@ -45,7 +51,8 @@ async function rig(t: TestContext): Promise<{ root: string; session: SecureChann
     authorize: (key) => (key.equals(client.publicKey) ? { permissions: PERMISSION_UPLOAD } : undefined),
   });
   t.after(() => server.close());
-  return { root, session: await openAdmittedSession(t, server.address, client) };
+  const session = await openAdmittedSession(t, server.address, client);
+  return { root, session, address: server.address, client };
 }
 
 function oneByte(path: string): BatchEntry {
@@ -108,4 +115,27 @@ test('directories and links made one request at a time stop at the inode reserve
   assert.equal(answer.code, ERROR_CODES.DISK_FULL.wire);
   const left = await freeInodes(root);
   assert.ok(left >= RESERVED_INODES - 2, `${left} inodes left, ${RESERVED_INODES} kept`);
+});
+
+test('a resumed upload at the inode reserve is accepted: its partial is there, it makes no new file', async (t) => {
+  const { root, session, address, client } = await rig(t);
+  const upload = new RawUpload(Buffer.alloc(4 * CHUNK, 7), CHUNK);
+  await session.send(upload.offer(1));
+  assert.deepEqual((await receiveMessage(session, 'PUT_ACCEPT')).ranges, []);
+  // Cut: the partial (data and state log) stays for a resume.
+  session.close();
+  const again = await openAdmittedSession(t, address, client);
+  // Directories until the reserve refuses one: then exactly the reserved inodes are free.
+  let answer: Message | undefined;
+  for (let ref = 1; ref <= INODES; ref++) {
+    await again.send({ type: 'PUT_DIR', ref, path: `dir-${ref}`, mode: 0o755, mtimeMs: 1_700_000_000_000 });
+    answer = await again.receive();
+    if (answer.type !== 'ACK') break;
+  }
+  assert.equal(answer?.type === 'ERROR' && answer.code, ERROR_CODES.DISK_FULL.wire);
+  assert.equal(await freeInodes(root), RESERVED_INODES);
+  // Before: refused DISK_FULL like a new file ("a new entry needs an inode").
+  await again.send(upload.offer(INODES + 1));
+  const resumed = await again.receive();
+  assert.equal(resumed.type, 'PUT_ACCEPT', JSON.stringify(resumed));
 });

@@ -15,8 +15,9 @@ import type { SecureChannel } from '../../src/channel/index.js';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { ERROR_CODES, isFerryError } from '../../src/errors/index.js';
 import { getFiles, syncTree } from '../../src/client/index.js';
-import { MAX_TRANSFER_CHUNKS, MIN_CHUNK_BYTES, type Message } from '../../src/protocol/index.js';
+import { LEAF_BYTES, MAX_TRANSFER_CHUNKS, MIN_CHUNK_BYTES, type Message } from '../../src/protocol/index.js';
 import { FakeFerryServer } from '../helpers/fake-ferry-server.js';
+import { mountSmallFilesystem } from '../helpers/small-filesystem.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { file } from './hostile-server.js';
 
@@ -54,6 +55,7 @@ class HugeOfferServer extends FakeFerryServer {
     }
     if (message.type !== 'GET_REQUEST') return;
     const { ref } = message;
+    const signature = message.signature === true;
     await channel.send({
       type: 'GET_OFFER',
       ref,
@@ -61,7 +63,19 @@ class HugeOfferServer extends FakeFerryServer {
       mtimeMs: 0,
       mode: 0o644,
       heldAccepted: false,
+      ...(signature ? { signature } : {}),
     });
+    // A delta download's answer (PROTOCOL.md §5.17.2): the signature's first record, in leaves.
+    if (signature)
+      await channel.send({
+        type: 'DELTA_BLOCKS',
+        ref,
+        oldSize: this.size,
+        blockBytes: LEAF_BYTES,
+        firstBlock: 0,
+        weak: new Uint32Array([1]),
+        strong: Buffer.alloc(16, 7),
+      });
     for (let i = 0; i < KEEPALIVES; i++) await channel.send({ type: 'KEEPALIVE' });
     await channel.send({ type: 'ERROR', ref, code: ERROR_CODES.QUOTA_EXCEEDED.wire, detail: 'kept alive' });
   }
@@ -106,6 +120,26 @@ test('a download offered more bytes than the disk holds is refused at the offer 
   // Refused at the offer: before, the client waited through every keepalive (its allowance was hours) for
   // the server's late QUOTA_EXCEEDED, with a sparse partial of the offered size made; now nothing is made.
   assert.deepEqual(await readdir(work), []);
+});
+
+test('a delta download offered more bytes than the disk holds is refused at the offer, before its scan makes a partial', async (t) => {
+  const { server } = await rig(t);
+  // A 16 MiB file system holding an old file of 2 KiB: replacing it with --overwrite is a delta download.
+  const dest = await mountSmallFilesystem(t, 16 * 2 ** 20);
+  await writeFile(join(dest, 'f.bin'), Buffer.alloc(2048, 1));
+  server.size = 2 ** 30;
+  const code = await failure(
+    getFiles({ ...clientOptions(server), remotePaths: ['f.bin'], localDir: dest, overwrite: true }),
+  );
+  assert.equal(code, 'DISK_FULL');
+  assert.equal(
+    server.received.some((m) => m.type === 'GET_REQUEST' && m.signature === true),
+    true,
+    'a signature was asked for',
+  );
+  // Before, the scan opened the download's partial (a sparse file of the offered 1 GiB) at the first
+  // signature record, and the client waited through every keepalive for the server's late QUOTA_EXCEEDED.
+  assert.deepEqual(await readdir(dest), ['f.bin']);
 });
 
 test('an offer of more chunks than a transfer may have (2^20 of the asked size) is MESSAGE_MALFORMED at once', async (t) => {

@@ -176,3 +176,18 @@ test('placeSmallFiles without OVERWRITE refuses a name that became a symbolic li
   assert.equal(await readFile(join(dir, 'new'), 'utf8'), 'n');
   assert.deepEqual(await readdir(temp), []);
 });
+
+test('placeSmallFiles compares an existing file only where it was resolved: a directory swapped for a link since is refused', async (t) => {
+  const { temp, dir } = await rig(t);
+  await writeFile(join(dir, 'f'), 'walked');
+  // Outside the root, a file of the same name the server may read; `d` becomes a link to its directory
+  // after the entry was resolved (a local user on the server, in a shared root).
+  const outside = join(dir, '..', '..', 'outside');
+  await mkdir(outside);
+  await writeFile(join(outside, 'f'), 'a guess');
+  await rename(dir, `${dir}.moved`);
+  await symlink(outside, dir);
+  const [outcome] = await placeSmallFiles(temp, [file(dir, 'f', 'a guess', { compareExisting: true })]);
+  // Before: `identical`, the answer to whether a file outside the root holds the client's guess.
+  assert.equal(outcome!.status === 'refused' && outcome!.code, 'PATH_ESCAPES_ROOT');
+});
