@@ -10,6 +10,7 @@ import {
   type BeforeTreeWrite,
 } from '../transfer/index.js';
 import { HomeInDestination } from './home-in-destination.js';
+import { assertDestinationWritable } from './destination-writable.js';
 import type { ClientSession } from './client-session.js';
 import { beginDownload, type DownloadResult } from './download-file.js';
 import { InFlightWindow } from './in-flight-window.js';
@@ -174,6 +175,7 @@ async function getPlannedWith(options: GetFilesOptions, planner: GetPlanner): Pr
       if (!plan) {
         plan = await planner(session, localDir, emit);
         if (home) plan = home.leaveOut(plan, emit);
+        await assertDestinationWritable(localDir, plan);
         emit(plannedOf(plan));
       }
       // Opened on the first striped file of this attempt, ended with it (PROTOCOL.md §5.13.6).
