@@ -149,7 +149,10 @@ class SyncPrinter {
         case 'conflict':
           return `conflict ${path}: ${event.reason} (use --delete to replace it)`;
         case 'skip':
-          return this.#flags.verbose ? `skip ${path} (unchanged)` : undefined;
+          // A directory as rsync -v lists one, `d/`, and SRC's top `./`: its path is empty.
+          return this.#flags.verbose
+            ? `skip ${event.kind === 'dir' ? `${path || '.'}/` : path} (unchanged)`
+            : undefined;
         case 'attributes':
           return listed ? `set mode and mtime of ${path}` : undefined;
         case 'dir':
