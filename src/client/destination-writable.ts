@@ -17,7 +17,9 @@ export async function assertDestinationWritable(localDir: string, plan: GetPlan)
   );
   if (refusal === undefined || refusal.code !== 'IO_ERROR') return;
   const tops = new Set<string>();
-  for (const entry of [...plan.files, ...plan.links, ...plan.dirs])
+  // A file the server's listing refused fails with the server's reason (PATH_NOT_FOUND...), not with ours.
+  const files = plan.files.filter((job) => job.refused === undefined);
+  for (const entry of [...files, ...plan.links, ...plan.dirs])
     if (entry.local[0] !== undefined) tops.add(entry.local[0]);
   for (const top of tops) {
     const path = join(localDir, top);

@@ -175,7 +175,9 @@ async function getPlannedWith(options: GetFilesOptions, planner: GetPlanner): Pr
       if (!plan) {
         plan = await planner(session, localDir, emit);
         if (home) plan = home.leaveOut(plan, emit);
-        await assertDestinationWritable(localDir, plan);
+        // A tree (`-r`, a sync down) is listed first, so what exists is known; a plain get of a missing file
+        // says the server's PATH_NOT_FOUND before anything local, as scp does.
+        if (options.recursive) await assertDestinationWritable(localDir, plan);
         emit(plannedOf(plan));
       }
       // Opened on the first striped file of this attempt, ended with it (PROTOCOL.md §5.13.6).

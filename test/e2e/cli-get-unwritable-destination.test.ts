@@ -1,4 +1,4 @@
-// End to end: a get (-r, several files, or a sync down) into a destination directory this user cannot write
+// End to end: a get -r (or a sync down) into a destination directory this user cannot write
 // fails once, before any file starts, with one line naming what it had to create and the directory that
 // refused it (as `scp -r` and rsync say it once), not one `failed:` line per file and a list of them all.
 // An identical file already there needs no write: that get still succeeds. The client runs as a user file
@@ -53,13 +53,8 @@ describe('a get into a directory that cannot be written fails once, early', () =
     await removeTempDir(dir);
   });
 
-  test('get -r, a get of several files and a sync down each print one line and exit 9', async () => {
+  test('get -r and a sync down each print one line and exit 9', async () => {
     assertOneLine(await ferry('get', '-r', `${server.address}/tree`, ro), 'tree', 'get -r');
-    assertOneLine(
-      await ferry('get', `${server.address}/tree/one.txt`, `${server.address}/tree/two.txt`, ro),
-      'one.txt',
-      'get of two files',
-    );
     assertOneLine(await ferry('sync', `${server.address}/tree`, join(ro, 'mirror')), 'mirror', 'sync down');
     assert.deepEqual(await readdir(ro), ['a.txt'], 'nothing was made');
   });
@@ -67,5 +62,12 @@ describe('a get into a directory that cannot be written fails once, early', () =
   test('an identical file already there is still verified and left as it was', async () => {
     const same = await ferry('get', `${server.address}/a.txt`, ro);
     assertExit(same, 0, 'get of a file identical to the one in a read-only directory');
+  });
+
+  test("a file the server does not have is refused with the server's reason, not ours", async () => {
+    const missing = await ferry('get', '-r', `${server.address}/missing.txt`, ro);
+    assertExit(missing, EXIT_CODES[ERROR_CODES.PATH_NOT_FOUND.category], 'get of a missing file');
+    assert.match(missing.stderr, /^ferry: PATH_NOT_FOUND: .*missing\.txt \(from the server\)$/m);
+    assert.doesNotMatch(missing.stderr, /IO_ERROR/);
   });
 });
