@@ -60,8 +60,8 @@ export function registerGetCommand(program: Command): void {
           }),
         );
       } catch (err) {
-        if (signal.aborted) throw reporter.interrupted('locally');
-        throw await withDiskFullHint(reporter.withKeptNote(err, 'locally'));
+        if (signal.aborted) throw reporter.interrupted();
+        throw await withDiskFullHint(reporter.withKeptNote(err));
       }
     });
   });

@@ -60,6 +60,8 @@ export class ProgressReporter {
   readonly #logLevel: string;
   #logEvent: (logger: Logger, event: TransferEvent) => void = () => undefined;
   readonly #verb: string;
+  /** Where a stopped run's verified part stays: the receiver's side. */
+  readonly #keptWhere: string;
   /**
    * A run of one file, not a tree (`planned`): when it fails its error line says it all. A tree of one file
    * keeps its lines: its directories and links may fail too, and the summary names each.
@@ -96,6 +98,7 @@ export class ProgressReporter {
     this.#logFlags = flags;
     this.#logLevel = logLevelOf(flags, CLIENT_LOG_LEVELS);
     this.#verb = options.verb;
+    this.#keptWhere = options.verb === 'sent' ? 'on the server' : 'locally';
     this.#tree = flags.recursive ?? false;
     this.#closingLine = options.closingLine ?? true;
   }
@@ -114,22 +117,25 @@ export class ProgressReporter {
     this.#display.handle(event);
   };
 
-  /** Ctrl-C's error: what was kept, and that the same command resumes from it. `where`: see keptPartialsNote. */
-  interrupted(where: string): FerryError {
-    return new FerryError('ABORTED', `interrupted; ${keptPartialsNote(this.#tally.keptPartials(), where)}`);
+  /** Ctrl-C's error: what was kept (on the server for an upload, locally for a download), and that the same command resumes from it. */
+  interrupted(): FerryError {
+    return new FerryError(
+      'ABORTED',
+      `interrupted; ${keptPartialsNote(this.#tally.keptPartials(), this.#keptWhere)}`,
+    );
   }
 
   /**
    * A run cut by the network (after its retries) says, as Ctrl-C does, what it kept for the same command to
    * resume from; any other error is left as it is.
    */
-  withKeptNote(err: unknown, where: string): unknown {
+  withKeptNote(err: unknown): unknown {
     const error = toFerryError(err);
     const partials = this.#tally.keptPartials();
     if (error.category !== 'network' || error.remote || partials.length === 0) return err;
     return new FerryError(
       error.code,
-      `${error.detail ?? error.code.toLowerCase()}; ${keptPartialsNote(partials, where)}`,
+      `${error.detail ?? error.code.toLowerCase()}; ${keptPartialsNote(partials, this.#keptWhere)}`,
       {
         cause: error,
         subject: error.subject,
@@ -176,7 +182,9 @@ export class ProgressReporter {
       const oneFileFailed = this.#oneFile && summary.files === 0 && summary.failed === 1;
       const worthSaying = stopped ? summary.files > 0 : this.#tally.hasOutcomes && !oneFileFailed;
       this.#display.close(worthSaying ? summary : undefined, this.#verb);
-      this.#json?.summary(summary, { ok: false, code: error.code, message: error.message });
+      // The line the error ends with on stderr, what was kept included.
+      const said = error.code === 'ABORTED' ? this.interrupted() : toFerryError(this.withKeptNote(error));
+      this.#json?.summary(summary, { ok: false, code: said.code, message: said.message });
       this.#logger?.error({ event: 'done', code: error.code, ...loggable(summary) }, 'failed');
       throw err;
     }

@@ -64,8 +64,8 @@ export function registerSendCommand(program: Command): void {
           }),
         );
       } catch (err) {
-        if (signal.aborted) throw reporter.interrupted('on the server');
-        throw withLocalNameHint(reporter.withKeptNote(err, 'on the server'), args[args.length - 1]!);
+        if (signal.aborted) throw reporter.interrupted();
+        throw withLocalNameHint(reporter.withKeptNote(err), args[args.length - 1]!);
       }
       if (reporter.leftOut) throw reporter.leftOut;
     });

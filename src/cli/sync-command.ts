@@ -98,9 +98,8 @@ export function registerSyncCommand(program: Command): void {
       try {
         printer.summary(reporter ? await reporter.run(work) : await work(), reporter?.succeeded?.durationMs);
       } catch (err) {
-        const where = upload ? 'on the server' : 'locally';
-        if (signal.aborted && reporter) throw reporter.interrupted(where);
-        const kept = reporter ? reporter.withKeptNote(err, where) : err;
+        if (signal.aborted && reporter) throw reporter.interrupted();
+        const kept = reporter ? reporter.withKeptNote(err) : err;
         throw withLocalNameHint(upload ? kept : await withDiskFullHint(kept), upload ? dst : src);
       }
       if (reporter?.leftOut) throw reporter.leftOut;

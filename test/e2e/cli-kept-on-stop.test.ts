@@ -19,6 +19,7 @@ const FROZEN_AFTER_BYTES = 400 * 1024;
 
 interface JsonLine {
   type: string;
+  message?: string;
   verifiedBytes?: number;
   resumedBytes?: number;
 }
@@ -47,7 +48,7 @@ describe('a stopped run says what it kept and that the same command resumes from
     args: readonly string[],
     plan: FaultPlan,
     stop: (child: ReturnType<typeof spawn>, connection: number) => Promise<void>,
-  ): Promise<{ code: number | null; stderr: string; kept: number }> {
+  ): Promise<{ code: number | null; stderr: string; kept: number; summary: string | undefined }> {
     // The proxy numbers connections over the whole file: this run's first is the next one.
     const first = proxy.connections.length;
     proxy.setPlan((index) => (index === first ? plan : undefined));
@@ -60,16 +61,18 @@ describe('a stopped run says what it kept and that the same command resumes from
     child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
     const closed = once(child, 'close');
     let kept = 0;
+    let summary: string | undefined;
     let stopping: Promise<void> | undefined;
     for await (const line of createInterface({ input: child.stdout })) {
       const event = JSON.parse(line) as JsonLine;
+      if (event.type === 'summary') summary = event.message;
       if (event.type !== 'progress' || !(event.verifiedBytes! > 0)) continue;
       kept = event.verifiedBytes!;
       stopping ??= stop(child, first);
     }
     await stopping;
     const [code] = (await closed) as [number | null];
-    return { code, stderr, kept };
+    return { code, stderr, kept, summary };
   }
 
   function keptLine(file: string, kept: number, where: string): string {
@@ -112,9 +115,9 @@ describe('a stopped run says what it kept and that the same command resumes from
       },
     );
     assert.equal(stopped.code, 130, stopped.stderr);
-    assert.deepEqual(stopped.stderr.trimEnd().split('\n'), [
-      `ferry: ABORTED: aborted: interrupted; ${keptLine(file, stopped.kept, where)}`,
-    ]);
+    const said = `aborted: interrupted; ${keptLine(file, stopped.kept, where)}`;
+    assert.deepEqual(stopped.stderr.trimEnd().split('\n'), [`ferry: ABORTED: ${said}`]);
+    assert.equal(stopped.summary, said, '--json summary says the same');
     assert.ok((await resumedBytesOf(args)) >= stopped.kept, 'the rerun resumed from what was kept');
   }
 
