@@ -62,7 +62,7 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs'] },
+        projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs', 'docs/examples/*.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },

@@ -60,12 +60,8 @@ export function registerGetCommand(program: Command): void {
           }),
         );
       } catch (err) {
-        if (signal.aborted)
-          throw new FerryError(
-            'ABORTED',
-            'interrupted; verified chunks are kept locally: run the same command again to resume',
-          );
-        throw await withDiskFullHint(err);
+        if (signal.aborted) throw reporter.interrupted();
+        throw await withDiskFullHint(reporter.withKeptNote(err));
       }
     });
   });

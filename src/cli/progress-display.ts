@@ -158,7 +158,7 @@ export class ProgressDisplay {
     const c = this.#c;
     for (const failure of summary.failedFiles.slice(0, MAX_FAILED_LINES))
       this.#write(
-        `${this.#mode === 'bars' ? `${c.red('✗')} ` : ''}not ${verb}: ${escapeForTerminal(failure.file ?? failure.remotePath)} ${c.red(failure.code)}`,
+        `${this.#mode === 'bars' ? `${c.red('✗')} ` : ''}not ${verb}: ${escapeForTerminal(failure.file ?? failure.remotePath ?? '')} ${c.red(failure.code)}`,
       );
     if (summary.failedFiles.length > MAX_FAILED_LINES)
       this.#write(

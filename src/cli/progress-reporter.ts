@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { toFerryError, type ErrorCode } from '../errors/index.js';
+import { FerryError, toFerryError, type ErrorCode } from '../errors/index.js';
+import { UNSENDABLE_NAME } from '../transfer/index.js';
+import { keptPartialsNote } from './kept-partials-note.js';
 import type { TransferEvent } from '../index.js';
 import { JsonEventWriter } from './json-events.js';
 import { addLogFlags, logLevelOf, type LogFlags } from './log-level.js';
@@ -58,6 +60,8 @@ export class ProgressReporter {
   readonly #logLevel: string;
   #logEvent: (logger: Logger, event: TransferEvent) => void = () => undefined;
   readonly #verb: string;
+  /** Where a stopped run's verified part stays: the receiver's side. */
+  readonly #keptWhere: string;
   /**
    * A run of one file, not a tree (`planned`): when it fails its error line says it all. A tree of one file
    * keeps its lines: its directories and links may fail too, and the summary names each.
@@ -67,6 +71,11 @@ export class ProgressReporter {
 
   /** The summary of the run that last succeeded (`run`), for a caller that closes with its own line. */
   succeeded: TallySummary | undefined;
+  /**
+   * Set by a run that did all it could but left out local files whose names the wire cannot carry: the
+   * error the command ends with once it printed its closing line (exit 7, as rsync's 23 says "partial").
+   */
+  leftOut: FerryError | undefined;
   /** False: a successful run prints no closing line of its own (`sync` says it in its own). */
   readonly #closingLine: boolean;
 
@@ -89,6 +98,7 @@ export class ProgressReporter {
     this.#logFlags = flags;
     this.#logLevel = logLevelOf(flags, CLIENT_LOG_LEVELS);
     this.#verb = options.verb;
+    this.#keptWhere = options.verb === 'sent' ? 'on the server' : 'locally';
     this.#tree = flags.recursive ?? false;
     this.#closingLine = options.closingLine ?? true;
   }
@@ -107,8 +117,35 @@ export class ProgressReporter {
     this.#display.handle(event);
   };
 
+  /** Ctrl-C's error: what was kept (on the server for an upload, locally for a download), and that the same command resumes from it. */
+  interrupted(): FerryError {
+    return new FerryError(
+      'ABORTED',
+      `interrupted; ${keptPartialsNote(this.#tally.keptPartials(), this.#keptWhere)}`,
+    );
+  }
+
+  /**
+   * A run cut by the network (after its retries) says, as Ctrl-C does, what it kept for the same command to
+   * resume from; any other error is left as it is.
+   */
+  withKeptNote(err: unknown): unknown {
+    const error = toFerryError(err);
+    const partials = this.#tally.keptPartials();
+    if (error.category !== 'network' || error.remote || partials.length === 0) return err;
+    return new FerryError(
+      error.code,
+      `${error.detail ?? error.code.toLowerCase()}; ${keptPartialsNote(partials, this.#keptWhere)}`,
+      {
+        cause: error,
+        subject: error.subject,
+      },
+    );
+  }
+
   /** A local entry left out (sendTree's `onSkip`). */
   readonly onSkip = (path: string, reason: string): void => {
+    if (reason.startsWith(UNSENDABLE_NAME)) this.#tally.addUnsendable(path, reason);
     this.#logger?.info({ event: 'entry-skipped', path, reason }, 'entry skipped');
     if (this.#json) this.#json.skipped(path, reason);
     else this.#display.skipped(path, reason);
@@ -128,8 +165,13 @@ export class ProgressReporter {
       const result = await work();
       const summary = this.#tally.summary();
       this.succeeded = summary;
+      this.leftOut = leftOutError(summary);
       this.#display.close(this.#closingLine ? summary : undefined, this.#verb);
-      this.#json?.summary(summary, { ok: true });
+      const left = this.leftOut;
+      this.#json?.summary(
+        summary,
+        left ? { ok: false, code: left.code, message: left.message } : { ok: true },
+      );
       this.#logger?.info({ event: 'done', ...loggable(summary) }, 'done');
       return result;
     } catch (err) {
@@ -140,11 +182,26 @@ export class ProgressReporter {
       const oneFileFailed = this.#oneFile && summary.files === 0 && summary.failed === 1;
       const worthSaying = stopped ? summary.files > 0 : this.#tally.hasOutcomes && !oneFileFailed;
       this.#display.close(worthSaying ? summary : undefined, this.#verb);
-      this.#json?.summary(summary, { ok: false, code: error.code, message: error.message });
+      // The line the error ends with on stderr, what was kept included.
+      const said = error.code === 'ABORTED' ? this.interrupted() : toFerryError(this.withKeptNote(error));
+      this.#json?.summary(summary, { ok: false, code: said.code, message: said.message });
       this.#logger?.error({ event: 'done', code: error.code, ...loggable(summary) }, 'failed');
       throw err;
     }
   }
+}
+
+/**
+ * The error of a run whose only failures are local files it could not name on the wire (every other
+ * failure ends the run with its own error), naming the first and counting them all.
+ */
+function leftOutError(summary: TallySummary): FerryError | undefined {
+  const [first] = summary.failedFiles;
+  if (first === undefined) return undefined;
+  const total = summary.files + summary.failed;
+  return new FerryError('PATH_INVALID', `${first.message}; ${summary.failed} of ${total} files not sent`, {
+    subject: first.file,
+  });
 }
 
 /**

@@ -1,11 +1,20 @@
-import type { ErrorCode } from '../errors/index.js';
+import { ERROR_CODES, type ErrorCode } from '../errors/index.js';
 import type { TransferEvent } from '../index.js';
 
 /** One file or entry in the closing summary, named as on both sides. */
 export interface TalliedFile {
   /** The local path (the source of an upload, the destination of a download); absent for tree entries. */
   file?: string;
-  remotePath: string;
+  /** Absent for a local file whose name cannot be sent: it never got one. */
+  remotePath?: string;
+}
+
+/** A file a stopped run leaves part of: what the same command resumes from. */
+export interface KeptPartial {
+  file: string;
+  size: number;
+  /** Verified and durable on the receiver (the server for an upload, here for a download). */
+  keptBytes: number;
 }
 
 /** A file or entry that failed, with why. */
@@ -38,6 +47,9 @@ export interface TallySummary {
   failedFiles: TalliedFailure[];
 }
 
+/** Error categories that end a transfer with its session or run, its verified part kept for a rerun. */
+const CUT_WITH_THE_RUN: ReadonlySet<string> = new Set(['aborted', 'network', 'protocol', 'internal']);
+
 /**
  * Adds up the transfer events of one command run. The clock starts when the first session is
  * authenticated, so time at a trust prompt (which runs inside the handshake) is not counted in the
@@ -56,6 +68,8 @@ export class TransferTally {
   readonly #stored: TalliedFile[] = [];
   readonly #identicalFiles: TalliedFile[] = [];
   readonly #failed: TalliedFailure[] = [];
+  /** Files started and not finished, by their route: what a run stopped as a whole leaves behind. */
+  readonly #open = new Map<string, KeptPartial>();
 
   constructor(now: () => number = Date.now) {
     this.#now = now;
@@ -63,6 +77,7 @@ export class TransferTally {
   }
 
   add(event: TransferEvent): void {
+    this.#trackOpen(event);
     if (event.type === 'session-opened') {
       if (!this.#sessionSeen) this.#startedMs = this.#now();
       this.#sessionSeen = true;
@@ -89,6 +104,33 @@ export class TransferTally {
     } else if (event.type === 'entry-failed') {
       this.#failed.push({ remotePath: event.remotePath, code: event.code, message: event.message });
     }
+  }
+
+  /**
+   * A local file left out because the wire cannot carry its name (a control character in it): the user
+   * meant to send it, so it counts as failed, as rsync counts it in its exit code 23.
+   */
+  addUnsendable(file: string, message: string): void {
+    this.#failed.push({ file, code: 'PATH_INVALID', message });
+  }
+
+  /** Files started and not finished that hold verified bytes on the receiver, in the order they started. */
+  keptPartials(): KeptPartial[] {
+    return [...this.#open.values()].filter((partial) => partial.keptBytes > 0);
+  }
+
+  #trackOpen(event: TransferEvent): void {
+    if (!('remotePath' in event) || !('file' in event)) return;
+    const key = `${event.file}\0${event.remotePath}`;
+    if (event.type === 'transfer-started')
+      this.#open.set(key, { file: event.file, size: event.size, keptBytes: event.heldBytes });
+    else if (event.type === 'progress') {
+      const partial = this.#open.get(key);
+      if (partial) partial.keptBytes = event.verifiedBytes;
+    } else if (event.type === 'transfer-finished') this.#open.delete(key);
+    // A file refused on its own is done with; one cut with the session (Ctrl-C, the network) resumes.
+    else if (event.type === 'transfer-failed' && !CUT_WITH_THE_RUN.has(ERROR_CODES[event.code].category))
+      this.#open.delete(key);
   }
 
   /** True once any file finished or failed: a failed run then still has something to summarise. */

@@ -64,13 +64,10 @@ export function registerSendCommand(program: Command): void {
           }),
         );
       } catch (err) {
-        if (signal.aborted)
-          throw new FerryError(
-            'ABORTED',
-            'interrupted; verified chunks are kept on the server: run the same command again to resume',
-          );
-        throw withLocalNameHint(err, args[args.length - 1]!);
+        if (signal.aborted) throw reporter.interrupted();
+        throw withLocalNameHint(reporter.withKeptNote(err), args[args.length - 1]!);
       }
+      if (reporter.leftOut) throw reporter.leftOut;
     });
   });
 }

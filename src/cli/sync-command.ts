@@ -20,6 +20,7 @@ import { syncSides } from './sync-sides.js';
 import { withLocalNameHint } from './local-name-hint.js';
 import { withDiskFullHint } from './disk-full-hint.js';
 import { DELTA_FLAG_HELP } from './transfer-flags.js';
+import { UNSENDABLE_NAME } from '../transfer/index.js';
 
 interface SyncFlags extends ClientFlags, OutputFlags {
   delete?: boolean;
@@ -97,13 +98,12 @@ export function registerSyncCommand(program: Command): void {
       try {
         printer.summary(reporter ? await reporter.run(work) : await work(), reporter?.succeeded?.durationMs);
       } catch (err) {
-        if (signal.aborted)
-          throw new FerryError(
-            'ABORTED',
-            'interrupted; verified chunks are kept: run the same command again to resume',
-          );
-        throw withLocalNameHint(upload ? err : await withDiskFullHint(err), upload ? dst : src);
+        if (signal.aborted && reporter) throw reporter.interrupted();
+        const kept = reporter ? reporter.withKeptNote(err) : err;
+        throw withLocalNameHint(upload ? kept : await withDiskFullHint(kept), upload ? dst : src);
       }
+      if (reporter?.leftOut) throw reporter.leftOut;
+      if (printer.leftOut) throw printer.leftOut;
     });
   });
 }
@@ -117,6 +117,8 @@ class SyncPrinter {
   readonly #flags: SyncFlags;
   /** `send` up, `receive` down: a sync down that said "sent" read as if it had uploaded. */
   readonly #verb: { now: string; past: string };
+  /** Local files a dry run would leave out because the wire cannot carry their names. */
+  readonly #unsendable: Array<{ path: string; reason: string }> = [];
 
   constructor(flags: SyncFlags, upload: boolean) {
     this.#flags = flags;
@@ -146,7 +148,10 @@ class SyncPrinter {
         case 'conflict':
           return `conflict ${path}: ${event.reason} (use --delete to replace it)`;
         case 'skip':
-          return this.#flags.verbose ? `skip ${path} (unchanged)` : undefined;
+          // A directory as rsync -v lists one, `d/`, and SRC's top `./`: its path is empty.
+          return this.#flags.verbose
+            ? `skip ${event.kind === 'dir' ? `${path || '.'}/` : path} (unchanged)`
+            : undefined;
         case 'attributes':
           return listed ? `set mode and mtime of ${path}` : undefined;
         case 'dir':
@@ -156,8 +161,21 @@ class SyncPrinter {
     if (line !== undefined) process.stderr.write(`${this.#flags.dryRun ? 'would ' : ''}${line}\n`);
   }
 
+  /**
+   * A dry run's error when it would leave out files whose names cannot be sent, as the real run's
+   * (ProgressReporter.leftOut): the dry run exits as the run would.
+   */
+  get leftOut(): FerryError | undefined {
+    const [first] = this.#unsendable;
+    if (first === undefined) return undefined;
+    return new FerryError('PATH_INVALID', `${first.reason}; ${this.#unsendable.length} would not be sent`, {
+      subject: first.path,
+    });
+  }
+
   /** A local entry a dry run leaves out (a link out of the tree), said as a real run's display says it. */
   skipped(path: string, reason: string): void {
+    if (reason.startsWith(UNSENDABLE_NAME)) this.#unsendable.push({ path, reason });
     if (this.#flags.json) {
       this.#json({ type: 'entry-skipped', path, reason });
       return;
@@ -177,7 +195,7 @@ class SyncPrinter {
     const split = `${summary.filesNew} new, ${summary.filesChanged} changed`;
     if (summary.dryRun) {
       process.stderr.write(
-        `dry run: would ${this.#verb.now} ${files} (${split}, ${formatBytes(summary.bytesToSend)}), skip ${summary.filesSkipped} unchanged, delete ${summary.deleted}; nothing was changed\n`,
+        `dry run: would ${this.#verb.now} ${files} (${split}, ${formatBytes(summary.bytesToSend)}), skip ${summary.filesSkipped} unchanged, delete ${summary.deleted}${this.#unsendable.length > 0 ? `, leave out ${this.#unsendable.length} whose names cannot be sent` : ''}; nothing was changed\n`,
       );
       return;
     }

@@ -1,3 +1,5 @@
+import { familiarFlagHint } from './familiar-flag-hint.js';
+
 /**
  * Commander's complaint (`error: missing required argument 'sources'`, maybe followed by a line
  * `(Did you mean send?)`) as ferry's one error line, `ferry: USAGE_INVALID: ...`, ending with where the usage
@@ -13,5 +15,8 @@ export function usageErrorLine(text: string, helpCommand: string): string {
     .map((line) => line.trim().replace(/^\(Did you mean/, '(did you mean'))
     .join(' ')
     .replace(/\.$/, '');
-  return `ferry: USAGE_INVALID: ${said}; see \`${helpCommand}\`\n`;
+  const unknown = /^unknown option '([^']+)'/.exec(said);
+  const command = /^ferry (\S+) --help$/.exec(helpCommand)?.[1];
+  const hint = unknown && command ? familiarFlagHint(command, unknown[1]!) : undefined;
+  return `ferry: USAGE_INVALID: ${said}${hint ? ` (${hint})` : ''}; see \`${helpCommand}\`\n`;
 }

@@ -10,6 +10,7 @@ import {
   type BeforeTreeWrite,
 } from '../transfer/index.js';
 import { HomeInDestination } from './home-in-destination.js';
+import { assertDestinationWritable } from './destination-writable.js';
 import type { ClientSession } from './client-session.js';
 import { beginDownload, type DownloadResult } from './download-file.js';
 import { InFlightWindow } from './in-flight-window.js';
@@ -174,6 +175,9 @@ async function getPlannedWith(options: GetFilesOptions, planner: GetPlanner): Pr
       if (!plan) {
         plan = await planner(session, localDir, emit);
         if (home) plan = home.leaveOut(plan, emit);
+        // A tree (`-r`, a sync down) is listed first, so what exists is known; a plain get of a missing file
+        // says the server's PATH_NOT_FOUND before anything local, as scp does.
+        if (options.recursive) await assertDestinationWritable(localDir, plan);
         emit(plannedOf(plan));
       }
       // Opened on the first striped file of this attempt, ended with it (PROTOCOL.md §5.13.6).

@@ -6,6 +6,13 @@ import type { WalkedInode } from './source-file.js';
 import { FILE_MODE_MASK, parseRemotePath } from '../protocol/index.js';
 import { manifestLookup, resolveLinkTarget, type TreeNode } from './link-target.js';
 
+/**
+ * The start of the reason `walkLocalTree` gives for a name the wire refuses (a control character, a
+ * component too long: PROTOCOL.md §7.1): unlike a link out of the tree, such a file is one the user meant
+ * to send, so a caller counts it as not sent.
+ */
+export const UNSENDABLE_NAME = 'name cannot be sent';
+
 /** A local directory tree as a manifest (PROTOCOL.md §5.10): relative paths use '/', whatever the OS. */
 export interface LocalTree {
   /** `mtimeMs` in whole milliseconds, `mode` permission bits: what `ferry sync`'s quick check compares. */
@@ -53,8 +60,12 @@ export async function walkLocalTree(
       try {
         parseRemotePath(`${relative}/${name}`);
         return true;
-      } catch {
-        onSkip(`${relative}/${name}`, 'name cannot be sent');
+      } catch (err) {
+        // `path contains byte 0x1b at character 7` -> `contains byte 0x1b`: the name is said beside it.
+        const why = ((err as FerryError).detail ?? 'invalid')
+          .replace(/^path /, '')
+          .replace(/ at character \d+$/, '');
+        onSkip(`${relative}/${name}`, `${UNSENDABLE_NAME}: ${why}`);
         return false;
       }
     });

@@ -1,0 +1,40 @@
+/**
+ * Flags rsync and scp users type out of habit, per ferry command, and what ferry does instead. Commander only
+ * says `unknown option '-av'`; the hint saves a trip to `--help` for what ferry does anyway or spells
+ * otherwise.
+ */
+const HINTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  sync: {
+    '-a': 'ferry sync always keeps modes, mtimes, links and empty directories, as rsync -a does: leave out -a',
+    '--archive':
+      'ferry sync always keeps modes, mtimes, links and empty directories, as rsync -a does: leave it out',
+    '-P': 'ferry always keeps partial files and shows progress on a terminal: leave out -P',
+    '--partial': 'ferry always keeps partial files: leave it out',
+    '--progress': 'ferry shows progress on a terminal by itself: leave it out',
+    '-e': 'ferry makes its own encrypted connection, no ssh: give HOST[:PORT] in the path',
+    '-z': 'ferry does not compress: leave out -z',
+  },
+  send: {
+    '-P': 'the port goes in the address: HOST:PORT/PATH',
+    '-C': 'ferry does not compress: leave out -C',
+  },
+  get: {
+    '-P': 'the port goes in the address: HOST:PORT/PATH',
+    '-C': 'ferry does not compress: leave out -C',
+  },
+};
+
+/**
+ * The hint for `option` (as commander quotes it: `-av`, `--archive`) given to `command`, if it is a familiar
+ * flag ferry does not take; each letter of a bundle of short flags (`-avz`) is looked up.
+ */
+export function familiarFlagHint(command: string, option: string): string | undefined {
+  const hints = HINTS[command];
+  if (hints === undefined) return undefined;
+  if (option.startsWith('--')) return hints[option.split('=')[0]!];
+  for (const letter of option.slice(1)) {
+    const hint = hints[`-${letter}`];
+    if (hint !== undefined) return hint;
+  }
+  return undefined;
+}

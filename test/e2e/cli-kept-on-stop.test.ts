@@ -1,0 +1,153 @@
+// End to end: a run stopped as a whole, by Ctrl-C or by the network (after its retries), says what it kept
+// for the same command to resume from (the file, the bytes verified and kept, and where), and the same
+// command then resumes from at least that much. The link is frozen by a proxy after a known number of
+// bytes and the test acts once the CLI's own `--json` progress says bytes are verified: no timer.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { formatBytes } from '../../src/cli/progress-format.js';
+import { FERRY_BIN, assertExit, ferryEnv, runFerry } from '../helpers/cli.js';
+import type { FaultPlan, FaultProxy } from '../helpers/fault-proxy.js';
+import { startServeBehindProxy, type ServeBehindProxy } from '../helpers/serve-behind-proxy.js';
+import { writeRandomFile } from '../helpers/random-file.js';
+
+const FILE_BYTES = 1024 * 1024;
+const FROZEN_AFTER_BYTES = 400 * 1024;
+
+interface JsonLine {
+  type: string;
+  message?: string;
+  verifiedBytes?: number;
+  resumedBytes?: number;
+}
+
+describe('a stopped run says what it kept and that the same command resumes from it', () => {
+  let rig: ServeBehindProxy;
+  let clientHome: string;
+  let root: string;
+  let proxy: FaultProxy;
+  let serverId: string;
+  let dir: string;
+
+  before(async () => {
+    rig = await startServeBehindProxy('ferry-e2e-kept-', ['--durable-batch', '64k', '--log-level', 'warn']);
+    ({ dir, clientHome, root, proxy, serverId } = rig);
+  });
+
+  after(() => rig.close());
+
+  /**
+   * Runs `ferry ARGS --json` through the proxy, whose first connection freezes as `plan` says; once a
+   * `progress` line shows verified bytes, `stop` acts (a signal, a reset). Returns the exit code, stderr and
+   * the last verified byte count the CLI reported (what its tally holds when it stops).
+   */
+  async function stoppedRun(
+    args: readonly string[],
+    plan: FaultPlan,
+    stop: (child: ReturnType<typeof spawn>, connection: number) => Promise<void>,
+  ): Promise<{ code: number | null; stderr: string; kept: number; summary: string | undefined }> {
+    // The proxy numbers connections over the whole file: this run's first is the next one.
+    const first = proxy.connections.length;
+    proxy.setPlan((index) => (index === first ? plan : undefined));
+    const child = spawn(
+      process.execPath,
+      [FERRY_BIN, '--home', clientHome, ...args, '--expect', serverId, '--chunk-size', '64k', '--json'],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: ferryEnv() },
+    );
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const closed = once(child, 'close');
+    let kept = 0;
+    let summary: string | undefined;
+    let stopping: Promise<void> | undefined;
+    for await (const line of createInterface({ input: child.stdout })) {
+      const event = JSON.parse(line) as JsonLine;
+      if (event.type === 'summary') summary = event.message;
+      if (event.type !== 'progress' || !(event.verifiedBytes! > 0)) continue;
+      kept = event.verifiedBytes!;
+      stopping ??= stop(child, first);
+    }
+    await stopping;
+    const [code] = (await closed) as [number | null];
+    return { code, stderr, kept, summary };
+  }
+
+  function keptLine(file: string, kept: number, where: string): string {
+    return `${file}: ${formatBytes(kept)} of ${formatBytes(FILE_BYTES)} verified and kept ${where}: run the same command again to resume from there`;
+  }
+
+  async function resumedBytesOf(args: readonly string[]): Promise<number> {
+    const rerun = await runFerry([
+      '--home',
+      clientHome,
+      ...args,
+      '--expect',
+      serverId,
+      '--chunk-size',
+      '64k',
+      '--json',
+    ]);
+    assertExit(rerun, 0, 'the same command again');
+    const summary = rerun.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as JsonLine)
+      .find((e) => e.type === 'summary');
+    return summary!.resumedBytes!;
+  }
+
+  /** Ctrl-C once bytes are verified, the link frozen in `direction`: one line, then the rerun resumes. */
+  async function interruptAndResume(
+    args: readonly string[],
+    direction: 'clientToServer' | 'serverToClient',
+    file: string,
+    where: string,
+  ): Promise<void> {
+    const stopped = await stoppedRun(
+      args,
+      { stall: { afterBytes: FROZEN_AFTER_BYTES, direction, freeze: 'one' } },
+      (child) => {
+        child.kill('SIGINT');
+        return Promise.resolve();
+      },
+    );
+    assert.equal(stopped.code, 130, stopped.stderr);
+    const said = `aborted: interrupted; ${keptLine(file, stopped.kept, where)}`;
+    assert.deepEqual(stopped.stderr.trimEnd().split('\n'), [`ferry: ABORTED: ${said}`]);
+    assert.equal(stopped.summary, said, '--json summary says the same');
+    assert.ok((await resumedBytesOf(args)) >= stopped.kept, 'the rerun resumed from what was kept');
+  }
+
+  test('Ctrl-C in a send names the file and the bytes kept on the server; the rerun resumes from them', async () => {
+    const source = join(dir, 'up.bin');
+    await writeRandomFile(source, FILE_BYTES);
+    const args = ['send', source, proxy.addressText];
+    await interruptAndResume(args, 'clientToServer', source, 'on the server');
+  });
+
+  test('a send cut by the network (no retries left) says the same after its error', async () => {
+    const source = join(dir, 'cut.bin');
+    await writeRandomFile(source, FILE_BYTES);
+    const args = ['send', source, proxy.addressText];
+    const stopped = await stoppedRun(
+      [...args, '--retries', '0'],
+      { stall: { afterBytes: FROZEN_AFTER_BYTES, direction: 'clientToServer', freeze: 'one' } },
+      async (_child, connection) => (await proxy.connection(connection)).reset(),
+    );
+    assert.equal(stopped.code, 5, stopped.stderr);
+    const last = stopped.stderr.trimEnd().split('\n').at(-1)!;
+    assert.match(last, /^ferry: CONNECTION_CLOSED: /, stopped.stderr);
+    assert.ok(last.endsWith(`; ${keptLine(source, stopped.kept, 'on the server')}`), stopped.stderr);
+    assert.ok((await resumedBytesOf(args)) >= stopped.kept, 'the rerun resumed from what was kept');
+  });
+
+  test('Ctrl-C in a get names the local file and the bytes kept locally; the rerun resumes from them', async () => {
+    await writeRandomFile(join(root, 'down.bin'), FILE_BYTES);
+    const local = join(dir, 'down.bin');
+    const args = ['get', `${proxy.addressText}/down.bin`, local];
+    await interruptAndResume(args, 'serverToClient', local, 'locally');
+  });
+});
