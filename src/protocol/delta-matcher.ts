@@ -108,6 +108,30 @@ export class DeltaMatcher {
     this.#knownLeaf = known;
   }
 
+  /**
+   * Whether arrived block `block` is a whole leaf whose strong hash is that of the leaf hash `leafHash`: a
+   * leaf of the new file at the block's own offset is then found in place by its hash alone, as a scan's
+   * run of blocks after a match is (`#chainAt`), without its bytes (a delta upload's chunks whose every leaf
+   * was hashed ahead, `delta-streamer.ts`).
+   */
+  holdsLeaf(block: number, leafHash: Uint8Array): boolean {
+    return (
+      this.blockBytes === LEAF_BYTES &&
+      block >= 0 &&
+      block < this.#known &&
+      this.blockLength(block) === LEAF_BYTES &&
+      this.#strongEquals(block, leafHash.subarray(0, DELTA_STRONG_BYTES))
+    );
+  }
+
+  /**
+   * Block `block` was found without a scan (`holdsLeaf`): the next scan prefers the block after it among
+   * equal candidates, as after a match of its own.
+   */
+  foundWithoutScan(block: number): void {
+    this.#lastBlock = block;
+  }
+
   /** Tells `listener` (in place of the constructor's; undefined: no one) of every block found from now on. */
   listen(listener: DeltaMatchListener | undefined): void {
     this.#onMatch = listener;

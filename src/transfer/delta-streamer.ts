@@ -4,6 +4,7 @@ import {
   ChunkHashes,
   LEAF_BYTES,
   MAX_PUT_DATA_BYTES,
+  MerkleStack,
   chunkLength,
   deltaOpsWithin,
   forgetLeafHashes,
@@ -63,7 +64,14 @@ export interface ScanAhead {
 interface WindowRead {
   readonly chunk: number;
   readonly window: Buffer;
+  /**
+   * The chunk's leaf hashes (taken ahead) when every leaf of it is found in place by its hash alone: it is
+   * then not read (`read` resolves without reading, and nothing is hashed ahead).
+   */
+  readonly inPlace: Promise<Buffer[] | undefined>;
   readonly read: Promise<void>;
+  /** Whether its read started (it starts once `inPlace` said no, unless the stream failed meanwhile). */
+  readStarted(): boolean;
   /** Its leaves at the last match's phase, off the boundaries (`ScanAhead`). */
   readonly known: Promise<KnownLeafHash | undefined>;
   /** Its whole leaves on the boundaries, when the new file's hashes taken ahead do not hold them. */
@@ -130,23 +138,75 @@ export async function streamDeltaChunks(
   /** Chunks scanned while the signature arrived that kept literal bytes, each with the carry it had. */
   const later: Array<{ chunk: number; carried: Carry | undefined }> = [];
   const whole = (): boolean => matcher.knownBlocks >= (arriving?.totalBlocks ?? 0);
-  /** Starts reading chunk `chunk` with the block after it, and hashing its leaves ahead once read. */
-  const readWindow = (chunk: number): WindowRead => {
+  /**
+   * Whether the last chunk scanned ended on a block found in place: the chunks read next are first tried
+   * whole in place (`leavesInPlace`). After an insertion or deletion they are read at once, as before.
+   */
+  let lastInPlace = true;
+  /** Set when the stream fails: no window is read from then on (the caller may close the source). */
+  let failed = false;
+  /**
+   * The leaf hashes of chunk `[start, end)` taken ahead (`options.ahead`) when every one of them is the
+   * signature's block at the same offset: the chunk is then one copy in place, known without reading or
+   * scanning it (issue 16: a file changed in place was read twice, once ahead and once by the scan, and
+   * every chunk scanned). Waits for the blocks of the chunk and for the hashing ahead to reach it (the one
+   * hashing of those bytes either way). Undefined otherwise: it is read and scanned.
+   */
+  const leavesInPlace = async (start: number, end: number): Promise<Buffer[] | undefined> => {
+    const ahead = options.ahead;
+    if (ahead === undefined || !lastInPlace || matcher.blockBytes !== LEAF_BYTES) return undefined;
+    if (start % LEAF_BYTES !== 0 || end % LEAF_BYTES !== 0) return undefined;
+    const first = start / LEAF_BYTES;
+    const last = end / LEAF_BYTES;
+    // Past the old file's end (a file that grew): no block to wait for.
+    if (last > (arriving?.totalBlocks ?? matcher.knownBlocks)) return undefined;
+    if (arriving && matcher.knownBlocks < last)
+      matcher.extend(Math.max(matcher.knownBlocks, await arriving.waitFor(last)));
+    if (matcher.knownBlocks < last) return undefined;
+    await ahead.hashedThrough(last);
+    const leaves: Buffer[] = [];
+    for (let leaf = first; leaf < last; leaf++) {
+      const hash = ahead.hashes.get(leaf);
+      if (hash === undefined || !matcher.holdsLeaf(leaf, hash)) return undefined;
+      leaves.push(hash);
+    }
+    return leaves;
+  };
+  /**
+   * Starts reading chunk `chunk` with the block after it, and hashing its leaves ahead once read, unless it
+   * is found in place whole first. With `scanOnly`, it is not tried in place (a chunk to scan again, or one
+   * found in place that must be scanned after all), and read into `scanOnly.into` when given, without
+   * taking a buffer's turn.
+   */
+  const readWindow = (chunk: number, scanOnly?: { readonly into?: Buffer }): WindowRead => {
     const start = chunk * chunkBytes;
     const end = start + chunkLength(chunk, source.size, chunkBytes);
     const windowEnd = Math.min(source.size, end + matcher.blockBytes - 1);
     const bytes = Math.min(source.size, chunkBytes + matcher.blockBytes - 1);
     buffers ??= [0, 1].map(() => Buffer.from(new SharedArrayBuffer(bytes)));
-    const window = buffers[turn++ % 2]!.subarray(0, windowEnd - start);
-    const read = source.readExactly(window, 0, window.length, start).then(() => undefined);
+    const window = scanOnly?.into ?? buffers[turn++ % 2]!.subarray(0, windowEnd - start);
+    // A failure while deciding (the signature's) is met again by the scan's own wait for the blocks.
+    const inPlace =
+      scanOnly === undefined ? leavesInPlace(start, end).catch(() => undefined) : Promise.resolve(undefined);
+    let started = false;
+    const wasRead = inPlace.then(async (leaves) => {
+      if (leaves !== undefined || failed) return false;
+      started = true;
+      await source.readExactly(window, 0, window.length, start);
+      return true;
+    });
+    const read = wasRead.then(() => undefined);
     // At the phase known when the read lands; leaves on the boundaries are `ahead`'s (`knownLeaves`) or
     // hashed here: the hashing ahead stops once the signature is whole (`LeafHashesAhead.stop`), and the
     // chunks past it were hashed on this thread (issue 16: most of an insertion's client CPU).
-    const known = read.then(() => {
+    const known = wasRead.then((was) => {
       const phase = options.scanAhead?.phase;
-      return phase === undefined || phase === 0 ? undefined : options.scanAhead!.start(window, start, end);
+      return !was || phase === undefined || phase === 0
+        ? undefined
+        : options.scanAhead!.start(window, start, end);
     });
-    const boundaries = read.then(() => {
+    const boundaries = wasRead.then((was) => {
+      if (!was) return undefined;
       const ahead = options.ahead;
       if (ahead?.hashes.has(start / LEAF_BYTES)) return undefined;
       // The scan has caught up with the hashing ahead: from here on the scan's own reads are hashed, and
@@ -155,15 +215,16 @@ export async function streamDeltaChunks(
       return LEAF_HASH_THREAD.wholeLeaves(window.subarray(0, end - start));
     });
     // Awaited by the scan; one left behind by a failure or an abort must not go unhandled.
+    read.catch(() => undefined);
     known.catch(() => undefined);
     boundaries.catch(() => undefined);
-    return { chunk, window, read, known, boundaries };
+    return { chunk, window, inPlace, read, readStarted: () => started, known, boundaries };
   };
   /** Scans the chunk read by `reading` from `carried` on. */
   const scanChunk = async (
     reading: WindowRead,
     carried: Carry | undefined,
-  ): Promise<{ window: Buffer; ops: DeltaOp[]; next: Carry | undefined }> => {
+  ): Promise<{ window: Buffer; ops: DeltaOp[]; next: Carry | undefined; scannedWhole: boolean }> => {
     const { chunk, window } = reading;
     const start = chunk * chunkBytes;
     const length = chunkLength(chunk, source.size, chunkBytes);
@@ -212,10 +273,20 @@ export async function streamDeltaChunks(
       scan.next > end
         ? { chunk: chunk + 1, next: scan.next, ops: deltaOpsWithin(scan.ops, end, scan.next) }
         : undefined;
-    return { window, ops: deltaOpsWithin(ops, start, end), next };
+    // Whether it was scanned over the whole signature: the blocks arrived since (`leavesInPlace` takes them
+    // too) were not looked for.
+    return { window, ops: deltaOpsWithin(ops, start, end), next, scannedWhole: whole() };
   };
-  /** Sends a scanned chunk: its copies and literals, then its hash. */
-  const sendChunk = async (chunk: number, window: Buffer, ops: readonly DeltaOp[]): Promise<void> => {
+  /**
+   * Sends a scanned chunk: its copies and literals, then its hash: `leaves`' (the chunk's leaf hashes, when
+   * it was found in place without being read) or that of its bytes in `window`.
+   */
+  const sendChunk = async (
+    chunk: number,
+    window: Buffer,
+    ops: readonly DeltaOp[],
+    leaves?: readonly Buffer[],
+  ): Promise<void> => {
     const start = chunk * chunkBytes;
     const length = chunkLength(chunk, source.size, chunkBytes);
     for (const op of ops) {
@@ -229,7 +300,8 @@ export async function streamDeltaChunks(
         await sink.sendData(at, window.subarray(at - start, at - start + n));
       }
     }
-    const chunkHash = hasher.update(window.subarray(0, length)).digest();
+    const chunkHash =
+      leaves === undefined ? hasher.update(window.subarray(0, length)).digest() : rootOf(leaves);
     hashes.set(chunk, chunkHash);
     await sink.sendChunk(chunk, chunkHash);
     bytes += length;
@@ -237,38 +309,76 @@ export async function streamDeltaChunks(
   };
   let item = chunks.next();
   let reading = item.done ? undefined : readWindow(item.value);
+  let scanning: WindowRead | undefined;
   try {
     while (reading !== undefined) {
       if (options.signal?.aborted) throw new FerryError('ABORTED');
       const chunk = reading.chunk;
       const carried = carry?.chunk === chunk ? carry : undefined;
-      const scanning = reading;
+      scanning = reading;
       // The next window is read (and hashed ahead) into the other buffer while this one is scanned and sent.
       item = chunks.next();
       reading = item.done ? undefined : readWindow(item.value);
-      const { window, ops, next } = await scanChunk(scanning, carried);
+      const leaves = await scanning.inPlace;
+      if (leaves !== undefined && carried === undefined) {
+        await sendInPlace(chunk, scanning.window, leaves);
+        carry = undefined;
+        continue;
+      }
+      // A match carried into a chunk found in place: it is read and scanned from the carry's end after all.
+      if (leaves !== undefined) scanning = readWindow(chunk, { into: scanning.window });
+      const { window, ops, next, scannedWhole } = await scanChunk(scanning, carried);
+      const lastCopy = ops.findLast((op) => op.oldOffset >= 0);
+      if (lastCopy !== undefined) lastInPlace = lastCopy.oldOffset === lastCopy.newOffset;
       carry = next;
       // PROTOCOL.md §5.15.2: no PUT_DATA before the signature is whole. A chunk of copies alone goes now (no
       // block arriving later could spare it a literal byte); one with literals waits to be scanned again.
-      if (!whole() && ops.some((op) => op.oldOffset < 0)) {
+      if (!scannedWhole && ops.some((op) => op.oldOffset < 0)) {
         forgetLeafHashes(window.buffer);
         later.push({ chunk, carried });
         continue;
       }
       await sendChunk(chunk, window, ops);
     }
-  } finally {
-    // A read ahead left by a failure: over before the caller may close the source.
-    await reading?.known.catch(() => undefined);
-    await reading?.boundaries.catch(() => undefined);
+  } catch (err) {
+    // A read left by a failure: over before the caller may close the source; one not started never starts.
+    failed = true;
+    for (const left of [scanning, reading])
+      if (left?.readStarted()) {
+        await left.known.catch(() => undefined);
+        await left.boundaries.catch(() => undefined);
+      }
+    throw err;
   }
   if (later.length > 0 && arriving) matcher.extend(await arriving.waitFor(arriving.totalBlocks));
   for (const { chunk, carried } of later) {
     if (options.signal?.aborted) throw new FerryError('ABORTED');
-    const { window, ops } = await scanChunk(readWindow(chunk), carried);
+    // Scanned before with literal bytes, so not in place whole: read and scanned again.
+    const { window, ops } = await scanChunk(readWindow(chunk, {}), carried);
     await sendChunk(chunk, window, ops);
   }
   return { bytes, literalBytes };
+
+  /**
+   * Sends chunk `chunk` found in place whole (`leavesInPlace`) as one copy, its hash that of its leaf hashes
+   * taken ahead: only while the source is still the version opened (as `knownLeaves` checks after a read),
+   * so those hashes are of the bytes it holds; a source that changed fails with SOURCE_CHANGED.
+   */
+  async function sendInPlace(chunk: number, window: Buffer, leaves: readonly Buffer[]): Promise<void> {
+    await source.assertUnchanged();
+    const start = chunk * chunkBytes;
+    const length = chunkLength(chunk, source.size, chunkBytes);
+    matcher.foundWithoutScan((start + length) / LEAF_BYTES - 1);
+    await sendChunk(chunk, window, [{ newOffset: start, length, oldOffset: start }], leaves);
+    options.scanAhead?.follow([start + length - LEAF_BYTES]);
+  }
+}
+
+/** The chunk hash (PROTOCOL.md §7.2) of a chunk of whole leaves, from their leaf hashes (each copied). */
+function rootOf(leaves: readonly Buffer[]): Buffer {
+  const tree = new MerkleStack();
+  for (const leaf of leaves) tree.push(leaf);
+  return tree.root();
 }
 
 /** A match running past a chunk's end, carried into the next chunk when that is the next one scanned. */

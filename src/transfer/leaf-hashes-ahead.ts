@@ -17,10 +17,16 @@ export class LeafHashesAhead {
   readonly hashes: ChunkHashes;
   #stopped = false;
   readonly #running: Promise<void>;
+  /** Leaves hashed from the file's start (they are hashed in order), or Infinity once the work ended. */
+  #through = 0;
+  /** Who waits for `#through` to reach a count (`hashedThrough`). */
+  #waiting: Array<{ readonly leaves: number; readonly resolve: () => void }> = [];
 
   private constructor(source: ChunkSource) {
     this.hashes = new ChunkHashes(Math.min(source.size, MAX_DELTA_BLOCKS * LEAF_BYTES), LEAF_BYTES);
-    this.#running = this.#run(source).catch(() => undefined); // a failed read just ends the work ahead
+    this.#running = this.#run(source)
+      .catch(() => undefined) // a failed read just ends the work ahead
+      .finally(() => this.#reached(Infinity));
   }
 
   /** Starts hashing `source`'s leaves from its start. */
@@ -31,6 +37,23 @@ export class LeafHashesAhead {
   /** Resolves once every leaf is hashed (or the work stopped). */
   settled(): Promise<void> {
     return this.#running;
+  }
+
+  /**
+   * Resolves once the first `leaves` leaves are hashed, or once the work ended short of them (stopped,
+   * failed): the caller then finds what `hashes` holds.
+   */
+  hashedThrough(leaves: number): Promise<void> {
+    if (leaves <= this.#through) return Promise.resolve();
+    return new Promise((resolve) => this.#waiting.push({ leaves, resolve }));
+  }
+
+  #reached(leaves: number): void {
+    this.#through = leaves;
+    const due = this.#waiting.filter((waiter) => waiter.leaves <= leaves);
+    if (due.length === 0) return;
+    this.#waiting = this.#waiting.filter((waiter) => waiter.leaves > leaves);
+    for (const waiter of due) waiter.resolve();
   }
 
   /** Stops after the read in flight; resolves once nothing runs. */
@@ -61,6 +84,7 @@ export class LeafHashesAhead {
       const hashes = await hashing;
       for (let i = 0; i < hashes.length / 32; i++)
         this.hashes.set(at / LEAF_BYTES + i, hashes.subarray(32 * i, 32 * i + 32));
+      this.#reached(at / LEAF_BYTES + hashes.length / 32);
     }
     await next?.catch(() => undefined);
   }

@@ -7,15 +7,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  ChunkHashes,
-  DeltaMatcher,
-  LEAF_BYTES,
-  chunkHashOf,
-  deltaSignatureOf,
-} from '../../src/protocol/index.js';
-import { LeafHashesAhead, SourceFile, streamDeltaChunks } from '../../src/transfer/index.js';
+import { ChunkHashes, LEAF_BYTES, chunkHashOf } from '../../src/protocol/index.js';
+import { LeafHashesAhead, SourceFile } from '../../src/transfer/index.js';
 import { rewriteKeepingSizeAndMtime } from '../helpers/rewrite-keeping-size-and-mtime.js';
+import { deltaStreamPieces } from '../helpers/delta-stream-pieces.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 const CHUNK_BYTES = 256 * 1024;
@@ -41,30 +36,7 @@ async function stream(
       assert.equal(leaves.hashes.knownCount, leaves.hashes.count, 'every leaf hashed ahead');
       if (ahead === 'rewritten') rewriteKeepingSizeAndMtime(path, 30 * LEAF_BYTES, 1_700_000_000);
     }
-    const hashes = new ChunkHashes(source.size, CHUNK_BYTES);
-    const pieces: string[] = [];
-    await streamDeltaChunks(source, {
-      chunkBytes: CHUNK_BYTES,
-      chunks: Array.from({ length: hashes.count }, (_, i) => i)[Symbol.iterator](),
-      hashes,
-      matcher: new DeltaMatcher(deltaSignatureOf(old, LEAF_BYTES)),
-      ahead: leaves,
-      sink: {
-        sendCopy: (offset, oldOffset, length) => {
-          pieces.push(`copy ${offset}+${length}@${oldOffset}`);
-          return Promise.resolve();
-        },
-        sendData: (offset, data) => {
-          pieces.push(`data ${offset}+${data.length}`);
-          return Promise.resolve();
-        },
-        sendChunk: (index) => {
-          pieces.push(`chunk ${index}`);
-          return Promise.resolve();
-        },
-      },
-    });
-    return { pieces, hashes };
+    return await deltaStreamPieces(source, old, CHUNK_BYTES, leaves);
   } finally {
     await source.close();
   }
