@@ -120,8 +120,8 @@ async function takeLeavesOf(
   /** The leaves placed from elsewhere in the old file (after an insertion or a deletion), by the scan's hash. */
   const moved = new ChunkHashes(size, LEAF_BYTES);
   let deferring = old.size === size;
-  // The leaves seen in place are written as they are scanned, onto a partial holding nothing (so the old
-  // file is read once), and counted only once the file is known to differ.
+  // The whole leaves found are written as they are scanned, onto a partial holding nothing (so the old file
+  // is read once), and counted only once the file is known to differ.
   const placed =
     partial.verifiedBytes === 0 && partial.heldRanges().length === 0
       ? new PlacedLeaves(partial, size)

@@ -9,8 +9,8 @@ export type PlacingPartial = Pick<
 >;
 
 /**
- * The leaves a delta download's scan found in place in its old file (where they lie in the server's file,
- * PROTOCOL.md §5.17.3) and wrote into the partial at once, from the very window buffer the scan
+ * The leaves a delta download's scan found in its old file (in place, or shifted by an insertion or a
+ * deletion, PROTOCOL.md §5.17.3) and wrote into the partial at once, from the very window buffer the scan
  * hashed them in, outside the partial's rules (`placeUnverified`), before the digest can say whether the old
  * file is the server's (issue 16: the scan read them, and they were read a second time to be written once a
  * difference showed up). The delta upload's server does the same while it signs (`delta-old-file.ts`); both
