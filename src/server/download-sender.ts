@@ -178,6 +178,8 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
           // signing from known hashes still reads every leaf it takes weak checksums of, and pays as much;
           // only one that reads nothing is free (as a delta upload's, "Known leaf hashes").
           if (known?.weak === undefined) await io.ctx.hashCache.spend(io.clientKey, source.size, io.stopped);
+          // The client's next request for this file claims what it found in its old file: a delta.
+          io.events.signed(request.path);
           // Below 16 MiB in the blocks a delta upload's signature uses (one rule, §5.15.2), the leaf hashes
           // taken on the same read; from 16 MiB on in the leaves themselves.
           if (effect.blockBytes !== LEAF_BYTES)

@@ -33,6 +33,11 @@ export interface ServerTransfer extends SessionPeer {
   readonly size: number;
   /** When the transfer started (ms since the epoch, from the server's clock). */
   readonly startedAt: number;
+  /**
+   * True for a delta (PROTOCOL.md §5.17): the bytes held at its start are the receiver's old file's, not an
+   * earlier attempt's, so it did not resume anything.
+   */
+  readonly delta?: boolean;
 }
 
 /** What one session carried, reported when it ends (admitted or not). */
@@ -153,7 +158,12 @@ export interface TransferStart {
   size: number;
   heldBytes: number;
   restarted: boolean;
+  /** A delta upload (its old file signed for it). A download is one if this session signed its file before. */
+  delta?: boolean;
 }
+
+/** Paths a session remembers having signed for a delta download, most recent last. */
+const SIGNED_PATHS = 64;
 
 /**
  * The events of one session, keyed by the client's refs. It remembers which transfers are open, so a
@@ -166,6 +176,8 @@ export class SessionEvents {
   readonly #publish: Publish | undefined;
   readonly #now: () => number;
   readonly #open = new Map<number, ServerTransfer>();
+  /** Paths this session sent a delta download's signature of (`signed`), not yet requested since. */
+  readonly #signed = new Set<string>();
   #peerId: string | undefined;
   #clientId: string | undefined;
   #clientName: string | undefined;
@@ -240,8 +252,19 @@ export class SessionEvents {
     this.#publish?.({ type: 'session-closed', time, result, ...stats, ...this.#peer });
   }
 
+  /**
+   * This session sent the signature of `path` for a delta download (PROTOCOL.md §5.17.2): the client's next
+   * request for it claims the leaves it found in its old file, which is a delta, not a resume.
+   */
+  signed(path: string): void {
+    this.#signed.delete(path);
+    this.#signed.add(path);
+    if (this.#signed.size > SIGNED_PATHS) this.#signed.delete(this.#signed.values().next().value!);
+  }
+
   transferStarted(ref: number, start: TransferStart): void {
     const time = this.#now();
+    const signed = start.direction === 'download' && this.#signed.delete(start.path);
     const transfer: ServerTransfer = {
       ...this.#peer,
       transferId: `${this.#sessionId}:${ref}`,
@@ -250,6 +273,7 @@ export class SessionEvents {
       path: start.path,
       size: start.size,
       startedAt: time,
+      ...((start.delta ?? signed) ? { delta: true } : {}),
     };
     this.#open.set(ref, transfer);
     this.#publish?.({

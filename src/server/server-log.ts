@@ -86,6 +86,7 @@ export function logServerEvent(logger: Logger, event: ServerEvent): void {
           size: transfer.size,
           heldBytes: event.heldBytes,
           restarted: event.restarted,
+          ...(transfer.delta === true ? { delta: true } : {}),
         },
         `${transfer.direction} started`,
       );

@@ -431,6 +431,7 @@ export class UploadReceiver implements TransferClaim {
       size: offer.size,
       heldBytes: partial.verifiedBytes,
       restarted: partial.restarted,
+      delta: old !== undefined,
     });
     await io.send({
       type: 'PUT_ACCEPT',

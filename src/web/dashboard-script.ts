@@ -129,6 +129,20 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     return b;
   }
 
+  function deltaBadge() {
+    var b = badge('delta', 'Δ delta');
+    b.title = 'only what changed crossed the network; the rest came from the old file';
+    return b;
+  }
+
+  /** The file cell with what the transfer built on: an earlier attempt (resumed) or the old file (delta). */
+  function fileWithBadges(t) {
+    var file = fileCell(t.direction, t.path);
+    if (t.delta) file.appendChild(deltaBadge());
+    else if (t.resumedFromBytes > 0) file.appendChild(resumedBadge(t.resumedFromBytes));
+    return file;
+  }
+
   function resultBadge(t) {
     if (t.outcome === 'finished') return badge('finished', t.identical ? '✓ identical' : '✓ verified');
     if (t.outcome === 'interrupted') {
@@ -149,10 +163,9 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       tr.dataset.state = t.state;
       tr.dataset.verified = String(t.verifiedBytes);
       tr.dataset.resumedFrom = String(t.resumedFromBytes);
+      tr.dataset.delta = String(t.delta);
       tr.appendChild(td('', clientCell(t.client, t.peerId)));
-      var file = fileCell(t.direction, t.path);
-      if (t.resumedFromBytes > 0) file.appendChild(resumedBadge(t.resumedFromBytes));
-      tr.appendChild(td('', file));
+      tr.appendChild(td('', fileWithBadges(t)));
       tr.appendChild(td('progress-col', meter(t.verifiedBytes, t.size)));
       tr.appendChild(td('num', rate(t.bytesPerSecond)));
       tr.appendChild(td('num', eta(t.etaSeconds)));
@@ -174,10 +187,9 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       var when = el('span', 'when', ago(t.endedAt));
       when.title = new Date(t.endedAt).toLocaleString();
       tr.appendChild(td('', when));
+      tr.dataset.delta = String(t.delta);
       tr.appendChild(td('', clientCell(t.client, t.peerId)));
-      var file = fileCell(t.direction, t.path);
-      if (t.resumedFromBytes > 0) file.appendChild(resumedBadge(t.resumedFromBytes));
-      tr.appendChild(td('', file));
+      tr.appendChild(td('', fileWithBadges(t)));
       tr.appendChild(td('num', bytes(t.size)));
       tr.appendChild(td('', resultBadge(t)));
       var digest = el('span', 'digest', t.digest ? t.digest.slice(0, 16) + '…' : '–');

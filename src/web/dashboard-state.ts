@@ -29,6 +29,8 @@ export interface LiveTransferView {
   peerId: string | undefined;
   path: string;
   size: number;
+  /** A delta (only what changed crosses the network): what it held at its start is the old file's. */
+  delta: boolean;
   verifiedBytes: number;
   /** Bytes per second over the last few seconds; 0 when nothing moved. */
   bytesPerSecond: number;
@@ -37,7 +39,7 @@ export interface LiveTransferView {
   startedAt: number;
   /** Throughput samples (bytes per second), oldest first, one per sampling tick. */
   samples: number[];
-  /** Bytes already held verified when it started (> 0: it resumed an interrupted transfer). */
+  /** Bytes already held verified when it started (> 0: it resumed an interrupted transfer; 0 for a delta). */
   resumedFromBytes: number;
 }
 
@@ -49,6 +51,8 @@ export interface RecentTransferView {
   peerId: string | undefined;
   path: string;
   size: number;
+  /** A delta (only what changed crossed the network): it resumed nothing. */
+  delta: boolean;
   /**
    * `interrupted`: the connection went (network, stall, Ctrl-C, a newer session took it over) and the
    * verified part is kept, so the same command resumes it; `failed`: refused or broken for good.
@@ -56,7 +60,7 @@ export interface RecentTransferView {
   outcome: 'finished' | 'interrupted' | 'failed';
   /** Bytes held verified when it ended (interrupted: what a resume starts from). */
   heldBytes: number;
-  /** Bytes already held when it started (> 0: this transfer resumed an earlier one). */
+  /** Bytes already held when it started (> 0: this transfer resumed an earlier one; 0 for a delta). */
   resumedFromBytes: number;
   digest: string | undefined;
   code: ErrorCode | undefined;
@@ -228,7 +232,7 @@ export class DashboardState {
           ...this.#identity(event.transfer),
           outcome: 'finished',
           heldBytes: event.transfer.size,
-          resumedFromBytes: event.identical ? 0 : heldAtStart,
+          resumedFromBytes: event.identical || event.transfer.delta === true ? 0 : heldAtStart,
           digest: event.digest,
           code: undefined,
           identical: event.identical,
@@ -249,7 +253,7 @@ export class DashboardState {
           ...this.#identity(event.transfer),
           outcome: resumable ? 'interrupted' : 'failed',
           heldBytes: live?.verifiedBytes ?? 0,
-          resumedFromBytes: live?.heldAtStart ?? 0,
+          resumedFromBytes: event.transfer.delta === true ? 0 : (live?.heldAtStart ?? 0),
           digest: undefined,
           code: event.code,
           identical: false,
@@ -292,7 +296,7 @@ export class DashboardState {
         state,
         startedAt: entry.transfer.startedAt,
         samples: [...entry.samples],
-        resumedFromBytes: entry.heldAtStart,
+        resumedFromBytes: entry.transfer.delta === true ? 0 : entry.heldAtStart,
       };
     });
     return {
@@ -316,7 +320,7 @@ export class DashboardState {
 
   #identity(
     transfer: ServerTransfer,
-  ): Pick<LiveTransferView, 'id' | 'direction' | 'client' | 'peerId' | 'path' | 'size'> {
+  ): Pick<LiveTransferView, 'id' | 'direction' | 'client' | 'peerId' | 'path' | 'size' | 'delta'> {
     return {
       id: transfer.transferId,
       direction: transfer.direction,
@@ -324,6 +328,7 @@ export class DashboardState {
       peerId: transfer.peerId,
       path: transfer.path,
       size: transfer.size,
+      delta: transfer.delta === true,
     };
   }
 

@@ -67,6 +67,26 @@ test('DashboardState labels a transfer that started from held bytes as resumed, 
   assert.deepEqual([done!.outcome, done!.resumedFromBytes], ['finished', 3 * MIB]);
 });
 
+test("DashboardState marks a delta as one, never as resumed: the bytes held at its start are the old file's", () => {
+  const delta = { ...transfer(1, 8 * MIB), delta: true };
+  const state = stateWith([
+    { type: 'transfer-started', time: 1_000, transfer: delta, heldBytes: 7 * MIB, restarted: false },
+  ]);
+  const [live] = state.snapshot(1_500, { clients: [] }).live;
+  assert.deepEqual([live!.delta, live!.resumedFromBytes], [true, 0]);
+  state.apply({
+    type: 'transfer-finished',
+    time: 2_000,
+    transfer: delta,
+    digest: 'ab'.repeat(32),
+    transferredBytes: MIB,
+    identical: false,
+    durationMs: 1_000,
+  });
+  const [done] = state.snapshot(2_500, { clients: [] }).recent;
+  assert.deepEqual([done!.outcome, done!.delta, done!.resumedFromBytes], ['finished', true, 0]);
+});
+
 test("DashboardState averages the file's speed, not one stream's: with --streams 4 the session carried a quarter", () => {
   const file = transfer(1, 8 * MIB);
   const state = stateWith([

@@ -114,7 +114,10 @@ describe('web dashboard (headless Chromium)', () => {
   });
 
   /** Sends one file through the gate with the library; resolves with its verified result. */
-  function send(name: string, options: { retries?: number } = {}): Promise<UploadResult[]> {
+  function send(
+    name: string,
+    options: { retries?: number; overwrite?: boolean } = {},
+  ): Promise<UploadResult[]> {
     return sendFiles({
       server: gate!.address,
       identity,
@@ -122,6 +125,7 @@ describe('web dashboard (headless Chromium)', () => {
       files: [join(files, name)],
       chunkBytes: CHUNK_BYTES,
       retry: { retries: options.retries ?? 0 },
+      ...(options.overwrite === true ? { overwrite: true } : {}),
     });
   }
 
@@ -265,6 +269,20 @@ describe('web dashboard (headless Chromium)', () => {
         `#recent tbody tr[data-outcome="finished"]:has-text("notes.txt") .digest[data-digest="${notes!.digest.toString('hex')}"]`,
       );
 
+      // The same file changed a little and sent again over it: a delta, marked as one and never as resumed
+      // (the server held the old file's bytes at its start).
+      await writeFile(
+        join(files, 'notes.txt'),
+        'meeting notes: ship the dashboard\n'.repeat(1999) + 'shipped\n',
+      );
+      await send('notes.txt', { overwrite: true });
+      const delta = page.locator('#recent tbody tr[data-outcome="finished"][data-delta="true"]', {
+        hasText: 'notes.txt',
+      });
+      await delta.waitFor();
+      assert.match((await delta.textContent()) ?? '', /Δ delta/);
+      assert.doesNotMatch((await delta.textContent()) ?? '', /resumed/);
+
       // A transfer cut in the middle: live first, then failed with the code the server saw.
       gate!.allow(512 * KIB);
       const cut = send('cut.bin');
@@ -318,7 +336,7 @@ describe('web dashboard (headless Chromium)', () => {
         `#recent tbody tr[data-outcome="finished"]:has-text("live.bin") .digest[data-digest="${digest}"]`,
       );
       await waitForLive(page, 'live.bin', { gone: true });
-      assert.equal(await page.textContent('#stat-finished'), '3');
+      assert.equal(await page.textContent('#stat-finished'), '4');
       assert.equal(await page.textContent('#stat-failed'), '0', 'an interrupted transfer is not a failure');
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard-finished.png'), fullPage: true });
       await page.emulateMedia({ colorScheme: 'dark' });
