@@ -78,7 +78,8 @@ export async function syncDown(options: SyncTreeOptions, tally: SyncTally): Prom
     const sizes = new Map(source.flatMap((e) => (e.kind === 'file' ? [[e.path, e.size] as const] : [])));
     const identical = options.checksum
       ? await sameDigests(filesToCompare({ source, destination }), (path) => ({
-          local: digestFile(join(localDir!, ...path.split('/')), { signal: options.signal }),
+          // Only the file the walk of DST saw there: whether it is fetched tells the server if it matched.
+          local: digestFile(join(localDir!, ...path.split('/')), { signal: options.signal, rooted: true }),
           remote: remoteDigest(session, joinRemotePath(options.remotePath, path), sizes.get(path)).then(
             (d) => d.digest,
           ),

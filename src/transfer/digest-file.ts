@@ -7,10 +7,15 @@ import { HASH_READ_BYTES, SourceFile } from './source-file.js';
  * GET_END carries for the same content whatever chunk size the transfer used, since the digest is defined
  * over fixed leaves. One pass; a stack of hashes, no table of chunk hashes, is held.
  */
-export async function digestFile(path: string, options: { signal?: AbortSignal } = {}): Promise<Buffer> {
+export async function digestFile(
+  path: string,
+  options: { signal?: AbortSignal | undefined; rooted?: boolean } = {},
+): Promise<Buffer> {
   // Any chunk size gives the same digest; this one only sets how much is read per chunk hash.
   const chunkBytes = DEFAULT_CHUNK_BYTES;
-  const source = await SourceFile.open(path);
+  // `rooted` (`path` a real root joined with checked names): neither a link at the name nor one on the way
+  // swapped in since, as every read under a root (SourceFile.open).
+  const source = await SourceFile.open(path, options.rooted ? { noFollow: true, rooted: true } : {});
   try {
     const builder = new FileDigestBuilder(source.size, chunkBytes);
     const scratch = Buffer.allocUnsafe(Math.min(chunkBytes, HASH_READ_BYTES));

@@ -15,7 +15,6 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SecureChannel } from '../../src/channel/index.js';
 import { generateKeyPair } from '../../src/crypto/index.js';
-import { ERROR_CODES } from '../../src/errors/index.js';
 import { getFiles } from '../../src/client/index.js';
 import {
   LEAF_BYTES,
@@ -25,23 +24,15 @@ import {
   fileDigest,
   type Message,
 } from '../../src/protocol/index.js';
-import { FakeFerryServer } from '../helpers/fake-ferry-server.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { refuseRef, SwappingServer } from './hostile-server.js';
 
 /** The user's secret, 8 KiB: the server guesses all of it but its last KiB. */
 const SECRET = Buffer.alloc(8192, 's');
 const GUESS = Buffer.concat([SECRET.subarray(0, 7168), Buffer.alloc(1024, 'g')]);
 
 /** Serves GUESS's signature to a delta request, after running `swap`; then refuses the second request. */
-class GuessingServer extends FakeFerryServer {
-  swap: () => void = () => undefined;
-
-  static async start(): Promise<GuessingServer> {
-    const server = new GuessingServer();
-    await server.listen();
-    return server;
-  }
-
+class GuessingServer extends SwappingServer {
   /** The second requests of the download: each tells which blocks of GUESS the old file held. */
   get told(): Message[] {
     return this.received.filter((m) => m.type === 'GET_REQUEST' && !m.signature);
@@ -51,11 +42,7 @@ class GuessingServer extends FakeFerryServer {
     if (await this.answerAsFile(channel, message)) return;
     if (message.type !== 'GET_REQUEST') return;
     const { ref } = message;
-    if (!message.signature) {
-      const detail = 'seen enough';
-      await channel.send({ type: 'ERROR', ref, code: ERROR_CODES.QUOTA_EXCEEDED.wire, detail });
-      return;
-    }
+    if (!message.signature) return refuseRef(channel, ref, 'seen enough');
     this.swap();
     const offer = { size: GUESS.length, mtimeMs: 0, mode: 0o644, heldAccepted: false, signature: true };
     await channel.send({ type: 'GET_OFFER', ref, ...offer });

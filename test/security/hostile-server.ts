@@ -139,3 +139,22 @@ export function dir(path: string): ListEntry {
 export function link(path: string, linkTarget: string): ListEntry {
   return { kind: 'link', mode: 0o777, size: 0, mtimeMs: 1_700_000_000_000, path, linkTarget };
 }
+
+/** Ends `ref` with an ERROR of the server's choosing (QUOTA_EXCEEDED): a request the script does not serve. */
+export async function refuseRef(channel: SecureChannel, ref: number, detail: string): Promise<void> {
+  await channel.send({ type: 'ERROR', ref, code: ERROR_CODES.QUOTA_EXCEEDED.wire, detail });
+}
+
+/**
+ * A hostile server with a local accomplice on the client's machine: the subclass runs `swap` (the
+ * accomplice's move on the client's files) at the moment its answers choose, so a race is won without waiting.
+ */
+export abstract class SwappingServer extends FakeFerryServer {
+  swap: () => void = () => undefined;
+
+  static async start<T extends SwappingServer>(this: new () => T): Promise<T> {
+    const server = new this();
+    await server.listen();
+    return server;
+  }
+}
