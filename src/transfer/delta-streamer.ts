@@ -143,6 +143,11 @@ export async function streamDeltaChunks(
    * whole in place (`leavesInPlace`). After an insertion or deletion they are read at once, as before.
    */
   let lastInPlace = true;
+  /**
+   * Leaves hashed ahead whose bytes are known to be the version opened: hashed before the source's identity
+   * was last checked unchanged (`sendInPlace`).
+   */
+  let checkedLeaves = 0;
   /** Set when the stream fails: no window is read from then on (the caller may close the source). */
   let failed = false;
   /**
@@ -361,13 +366,20 @@ export async function streamDeltaChunks(
 
   /**
    * Sends chunk `chunk` found in place whole (`leavesInPlace`) as one copy, its hash that of its leaf hashes
-   * taken ahead: only while the source is still the version opened (as `knownLeaves` checks after a read),
-   * so those hashes are of the bytes it holds; a source that changed fails with SOURCE_CHANGED.
+   * taken ahead: only once the source was found still the version opened after they were hashed (as
+   * `knownLeaves` checks after a read), so those hashes are of the bytes it holds; a source that changed
+   * fails with SOURCE_CHANGED.
    */
   async function sendInPlace(chunk: number, window: Buffer, leaves: readonly Buffer[]): Promise<void> {
-    await source.assertUnchanged();
     const start = chunk * chunkBytes;
     const length = chunkLength(chunk, source.size, chunkBytes);
+    // One check covers every leaf whose read was over before it started, usually far ahead of this chunk:
+    // not a round trip to the pool per chunk (its latency, chunk after chunk, held a loaded client back).
+    if ((start + length) / LEAF_BYTES > checkedLeaves) {
+      const hashed = options.ahead?.hashedLeaves ?? 0;
+      await source.assertUnchanged();
+      checkedLeaves = hashed;
+    }
     matcher.foundWithoutScan((start + length) / LEAF_BYTES - 1);
     await sendChunk(chunk, window, [{ newOffset: start, length, oldOffset: start }], leaves);
     options.scanAhead?.follow([start + length - LEAF_BYTES]);
