@@ -143,6 +143,12 @@ export async function streamDeltaChunks(
    * whole in place (`leavesInPlace`). After an insertion or deletion they are read at once, as before.
    */
   let lastInPlace = true;
+  // Only a new file of the old one's size is tried in place, the sign of data changed in place (as the
+  // server's placing, `DeltaOldFile`): after an insertion or deletion the old leaves lie elsewhere.
+  const totalBlocks = arriving?.totalBlocks ?? matcher.knownBlocks;
+  const sameSize =
+    totalBlocks > 0 &&
+    (totalBlocks - 1) * matcher.blockBytes + matcher.blockLength(totalBlocks - 1) === source.size;
   /**
    * Leaves hashed ahead whose bytes are known to be the version opened: hashed before the source's identity
    * was last checked unchanged (`sendInPlace`).
@@ -159,12 +165,11 @@ export async function streamDeltaChunks(
    */
   const leavesInPlace = async (start: number, end: number): Promise<Buffer[] | undefined> => {
     const ahead = options.ahead;
-    if (ahead === undefined || !lastInPlace || matcher.blockBytes !== LEAF_BYTES) return undefined;
+    if (ahead === undefined || !sameSize || !lastInPlace || matcher.blockBytes !== LEAF_BYTES)
+      return undefined;
     if (start % LEAF_BYTES !== 0 || end % LEAF_BYTES !== 0) return undefined;
     const first = start / LEAF_BYTES;
     const last = end / LEAF_BYTES;
-    // Past the old file's end (a file that grew): no block to wait for.
-    if (last > (arriving?.totalBlocks ?? matcher.knownBlocks)) return undefined;
     if (arriving && matcher.knownBlocks < last)
       matcher.extend(Math.max(matcher.knownBlocks, await arriving.waitFor(last)));
     if (matcher.knownBlocks < last) return undefined;
