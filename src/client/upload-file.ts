@@ -312,13 +312,22 @@ class UploadDriver {
     if (matcher) {
       // PROTOCOL.md §5.15.3: one stream; the bytes the server lacks are few, so no joined streams.
       const session = this.#session;
-      const streamed = await streamDeltaChunks(source, {
+      // The cache's records go behind the stream (positional appends) and are waited for once it is over:
+      // a chunk of copies alone is a few small messages, and a wait for each record's write held the next.
+      const recording: Promise<void>[] = [];
+      const recordBehind = (index: number, hash: Buffer): void => {
+        const record = onChunk(index, hash);
+        if (record === undefined) return;
+        record.catch(() => undefined); // awaited below
+        recording.push(record);
+      };
+      const streaming = streamDeltaChunks(source, {
         chunkBytes: hashes.chunkBytes,
         chunks,
         hashes,
         matcher,
         signal: options.signal,
-        onChunk,
+        onChunk: recordBehind,
         ahead: this.#ahead,
         // The download's policy of hashing a scan's leaves ahead, on the leaf hash thread (issue 16).
         scanAhead: new ScanHashesAhead(),
@@ -330,6 +339,9 @@ class UploadDriver {
           sendChunk: (index, chunkHash) => session.send({ type: 'PUT_CHUNK', ref, index, chunkHash }),
         },
       });
+      // Over before the cache may be closed, either way; a record that failed fails the upload, as before.
+      const streamed = await streaming.finally(() => Promise.allSettled(recording));
+      await Promise.all(recording);
       // Every record is taken before PUT_END (§5.15.2), and a signature that failed fails the upload.
       await this.#arrival?.whole;
       options.onDelta?.({ literalBytes: streamed.literalBytes, size: source.size });

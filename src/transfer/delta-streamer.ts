@@ -143,6 +143,17 @@ export async function streamDeltaChunks(
    * whole in place (`leavesInPlace`). After an insertion or deletion they are read at once, as before.
    */
   let lastInPlace = true;
+  // Only a new file of the old one's size is tried in place, the sign of data changed in place (as the
+  // server's placing, `DeltaOldFile`): after an insertion or deletion the old leaves lie elsewhere.
+  const totalBlocks = arriving?.totalBlocks ?? matcher.knownBlocks;
+  const sameSize =
+    totalBlocks > 0 &&
+    (totalBlocks - 1) * matcher.blockBytes + matcher.blockLength(totalBlocks - 1) === source.size;
+  /**
+   * Leaves hashed ahead whose bytes are known to be the version opened: hashed before the source's identity
+   * was last checked unchanged (`sendInPlace`).
+   */
+  let checkedLeaves = 0;
   /** Set when the stream fails: no window is read from then on (the caller may close the source). */
   let failed = false;
   /**
@@ -154,12 +165,11 @@ export async function streamDeltaChunks(
    */
   const leavesInPlace = async (start: number, end: number): Promise<Buffer[] | undefined> => {
     const ahead = options.ahead;
-    if (ahead === undefined || !lastInPlace || matcher.blockBytes !== LEAF_BYTES) return undefined;
+    if (ahead === undefined || !sameSize || !lastInPlace || matcher.blockBytes !== LEAF_BYTES)
+      return undefined;
     if (start % LEAF_BYTES !== 0 || end % LEAF_BYTES !== 0) return undefined;
     const first = start / LEAF_BYTES;
     const last = end / LEAF_BYTES;
-    // Past the old file's end (a file that grew): no block to wait for.
-    if (last > (arriving?.totalBlocks ?? matcher.knownBlocks)) return undefined;
     if (arriving && matcher.knownBlocks < last)
       matcher.extend(Math.max(matcher.knownBlocks, await arriving.waitFor(last)));
     if (matcher.knownBlocks < last) return undefined;
@@ -361,13 +371,20 @@ export async function streamDeltaChunks(
 
   /**
    * Sends chunk `chunk` found in place whole (`leavesInPlace`) as one copy, its hash that of its leaf hashes
-   * taken ahead: only while the source is still the version opened (as `knownLeaves` checks after a read),
-   * so those hashes are of the bytes it holds; a source that changed fails with SOURCE_CHANGED.
+   * taken ahead: only once the source was found still the version opened after they were hashed (as
+   * `knownLeaves` checks after a read), so those hashes are of the bytes it holds; a source that changed
+   * fails with SOURCE_CHANGED.
    */
   async function sendInPlace(chunk: number, window: Buffer, leaves: readonly Buffer[]): Promise<void> {
-    await source.assertUnchanged();
     const start = chunk * chunkBytes;
     const length = chunkLength(chunk, source.size, chunkBytes);
+    // One check covers every leaf whose read was over before it started, usually far ahead of this chunk:
+    // not a round trip to the pool per chunk (its latency, chunk after chunk, held a loaded client back).
+    if ((start + length) / LEAF_BYTES > checkedLeaves) {
+      const hashed = options.ahead?.hashedLeaves ?? 0;
+      await source.assertUnchanged();
+      checkedLeaves = hashed;
+    }
     matcher.foundWithoutScan((start + length) / LEAF_BYTES - 1);
     await sendChunk(chunk, window, [{ newOffset: start, length, oldOffset: start }], leaves);
     options.scanAhead?.follow([start + length - LEAF_BYTES]);

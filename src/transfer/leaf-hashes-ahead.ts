@@ -48,6 +48,11 @@ export class LeafHashesAhead {
     return new Promise((resolve) => this.#waiting.push({ leaves, resolve }));
   }
 
+  /** Leaves hashed from the file's start so far (all of them once the work ended, Infinity). */
+  get hashedLeaves(): number {
+    return this.#through;
+  }
+
   #reached(leaves: number): void {
     this.#through = leaves;
     const due = this.#waiting.filter((waiter) => waiter.leaves <= leaves);
