@@ -62,6 +62,10 @@ export abstract class RelayFuzzTarget implements FuzzTarget {
       host: '127.0.0.1',
       identity: generateKeyPair(),
       partialSweepIntervalMs: 0,
+      // Every input reaches the server through the relay's one key, and a failed upload keeps its partial
+      // (resumable): the per-client bound on open partials (256) refused honest inputs after a few hundred
+      // (`npm run fuzz`). Not what these targets attack.
+      maxPartialsPerClient: 0,
       // A delta upload needs the download permission too (the signature shows the old file, §5.15.1).
       authorize: () => ({ permissions: PERMISSION_DOWNLOAD | PERMISSION_UPLOAD }),
     });
