@@ -1,6 +1,7 @@
 import { FerryError, toFerryError } from '../errors/index.js';
 import { HandshakeState, SessionCipher, type KeyPair, type SplitCipherStates } from '../crypto/index.js';
 import {
+  DEFAULT_PORT,
   MODE_NORMAL,
   NOISE_PROTOCOL_NAME,
   PREAMBLE_BYTES,
@@ -175,12 +176,16 @@ async function readAnswer(socket: FramedSocket): Promise<Buffer> {
     decodePreamble(answer);
   } catch {
     // Dialled by mistake, a web server (the dashboard's port, say) answers the binary offer with an HTTP
-    // error: say so, since "no version answer" alone sends the user looking for a protocol bug.
+    // error, and an SSH server greets with its banner (scp's habit: HOST:22): say so, since "no version
+    // answer" alone sends the user looking for a protocol bug.
+    const head = answer.toString('latin1');
     throw new FerryError(
       'HANDSHAKE_FAILED',
-      answer.subarray(0, 5).toString('latin1') === 'HTTP/'
+      head.startsWith('HTTP/')
         ? 'an HTTP server answered, not a ferry server: check the port (the dashboard has its own)'
-        : 'no version answer where the server must send one: is this a ferry server?',
+        : head.startsWith('SSH-')
+          ? `an SSH server answered, not a ferry server: check the port (ferry's is ${DEFAULT_PORT} unless its server chose another)`
+          : 'no version answer where the server must send one: is this a ferry server?',
     );
   }
   return answer;

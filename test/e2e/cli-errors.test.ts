@@ -205,6 +205,9 @@ describe('errors that name the thing and the next step', () => {
     const banner = createServer((socket) => socket.end('SSH-2.0-OpenSSH_9.6\r\n'));
     banner.listen(0, '127.0.0.1');
     await once(banner, 'listening');
+    const garbage = createServer((socket) => socket.end(Buffer.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])));
+    garbage.listen(0, '127.0.0.1');
+    await once(garbage, 'listening');
     try {
       const web = `127.0.0.1:${(http.address() as { port: number }).port}`;
       const result = await runFerry(['--home', clientHome, 'ls', web, '--accept-new', '--retries', '0']);
@@ -226,17 +229,28 @@ describe('errors that name the thing and the next step', () => {
         '--retries',
         '0',
       ]);
-      assertExit(other, 6, 'send to something that is not ferry');
+      assertExit(other, 6, 'send to an SSH server');
       assert.ok(
         other.stderr.includes(
-          `${ssh}: no version answer where the server must send one: is this a ferry server?`,
+          `${ssh}: an SSH server answered, not a ferry server: check the port (ferry's is 7443 unless its server chose another)`,
         ),
         other.stderr,
+      );
+      // Anything else that answers: the plain question.
+      const odd = `127.0.0.1:${(garbage.address() as { port: number }).port}`;
+      const third = await runFerry(['--home', clientHome, 'ls', odd, '--accept-new', '--retries', '0']);
+      assertExit(third, 6, 'ls against something else');
+      assert.ok(
+        third.stderr.includes(
+          `${odd}: no version answer where the server must send one: is this a ferry server?`,
+        ),
+        third.stderr,
       );
     } finally {
       http.closeAllConnections();
       http.close();
       banner.close();
+      garbage.close();
     }
   });
 
