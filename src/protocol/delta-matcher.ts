@@ -71,6 +71,11 @@ export class DeltaMatcher {
     this.extend(known);
   }
 
+  /** The size of the file the signature is of (the receiver's old file), known from its first record. */
+  get oldSize(): number {
+    return this.#signature.oldSize;
+  }
+
   /** The signature's blocks looked for: all of them once it is whole. */
   get knownBlocks(): number {
     return this.#known;

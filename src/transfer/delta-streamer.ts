@@ -145,10 +145,7 @@ export async function streamDeltaChunks(
   let lastInPlace = true;
   // Only a new file of the old one's size is tried in place, the sign of data changed in place (as the
   // server's placing, `DeltaOldFile`): after an insertion or deletion the old leaves lie elsewhere.
-  const totalBlocks = arriving?.totalBlocks ?? matcher.knownBlocks;
-  const sameSize =
-    totalBlocks > 0 &&
-    (totalBlocks - 1) * matcher.blockBytes + matcher.blockLength(totalBlocks - 1) === source.size;
+  const sameSize = source.size > 0 && matcher.oldSize === source.size;
   /**
    * Leaves hashed ahead whose bytes are known to be the version opened: hashed before the source's identity
    * was last checked unchanged (`sendInPlace`).
