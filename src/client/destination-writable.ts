@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { access, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
-import type { GetPlan } from './get-files.js';
+import type { GetPlan } from './download-plan.js';
 
 /**
  * Refuses, once and before any file starts, a get whose destination directory cannot be written while the

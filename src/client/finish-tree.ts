@@ -12,7 +12,8 @@ import {
 import { skipLink } from './get-plan.js';
 import { onThisMachine } from './on-this-machine.js';
 import type { TransferEvent } from './transfer-events.js';
-import type { GetFilesOptions, GetPlan } from './get-files.js';
+import type { GetPlan } from './download-plan.js';
+import type { GetFilesOptions } from './get-files.js';
 
 /** Creates links and empty directories, then gives directories their mode and mtime, deepest first. */
 export async function finishTree(

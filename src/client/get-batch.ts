@@ -27,7 +27,7 @@ import {
   type StagedPlacement,
 } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
-import type { FileJob } from './get-files.js';
+import type { FileJob } from './download-plan.js';
 import type { TransferSubject } from './transfer-events.js';
 import { downloadPartialPaths } from './download-partials.js';
 import type { DownloadResult } from './download-file.js';

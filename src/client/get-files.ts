@@ -1,33 +1,22 @@
 import { lstat, mkdir, realpath, rmdir } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
-import { MAX_BATCHES_IN_FLIGHT } from '../machines/index.js';
-import {
-  resolveUnderRoot,
-  DEFAULT_THREADS,
-  KnownLeafHashes,
-  SealPool,
-  type BeforeTreeWrite,
-} from '../transfer/index.js';
+import { DEFAULT_THREADS, SealPool, type BeforeTreeWrite } from '../transfer/index.js';
 import { HomeInDestination } from './home-in-destination.js';
 import { assertDestinationWritable } from './destination-writable.js';
 import type { ClientSession } from './client-session.js';
-import { beginDownload, type DownloadResult } from './download-file.js';
-import { InFlightWindow } from './in-flight-window.js';
-import { getBatch, smallDownloadsFrom, type BatchedDownload } from './get-batch.js';
+import type { DownloadResult } from './download-file.js';
+import { plannedOf, type GetPlan } from './download-plan.js';
+import type { GetJobResult } from './download-starter.js';
 import { planDownloads } from './get-plan.js';
-import { aboutRemotePath, remoteName } from './remote-name.js';
+import { remoteName } from './remote-name.js';
 import { onThisMachine } from './on-this-machine.js';
 import { finishTree } from './finish-tree.js';
-import { failsOnlyThisJob, jobsFailedError } from './job-failure.js';
+import { jobsFailedError } from './job-failure.js';
 import { DEFAULT_STREAMS, ExtraStreams } from './extra-sessions.js';
+import { runDownloads } from './run-downloads.js';
 import { withRetries, type ConnectOptions } from './send-files.js';
-import {
-  OpenTransfers,
-  type TransferEvent,
-  type TransferReporting,
-  type TransferSubject,
-} from './transfer-events.js';
+import { OpenTransfers, type TransferEvent } from './transfer-events.js';
 
 /** What happens during `getFiles`: the one client event stream (see {@link TransferEvent}). */
 export type GetEvent = TransferEvent;
@@ -80,44 +69,6 @@ export interface GetFilesOptions extends ConnectOptions {
    * guards, as the server's `beforeTreeWrite` (a test swaps a directory on the way for a link there).
    */
   beforeTreeWrite?: BeforeTreeWrite;
-}
-
-/** One download as planned from the request and the server's listing. */
-export interface FileJob {
-  remotePath: string;
-  /** Components under the local directory, already validated. */
-  local: string[];
-  /** As the server listed it, for the `planned` event; 0 when the listing refused it. */
-  size?: number;
-  /** The listing of this source was refused on its own: it fails with this error when its turn comes. */
-  refused?: FerryError;
-  /** `ferry sync`: the local entry of another kind this file replaces once it is ready (RootPath.replaces). */
-  replaces?: 'link' | 'dir';
-}
-
-/**
- * The outcome of one download. `failed`: this file alone was refused, and the run carried on with the
- * others (the same policy as uploads: {@link failsOnlyThisJob}).
- */
-type GetJobResult =
-  | { kind: 'file'; result: DownloadResult }
-  | { kind: 'failed'; file: string; remotePath: string; error: FerryError };
-
-/** The whole plan: files to fetch, then links to make, then directories to finish (deepest first). */
-export interface GetPlan {
-  files: FileJob[];
-  dirs: Array<{ local: string[]; mode: number; mtimeMs: number }>;
-  /**
-   * `rootDepth`: how many components of `local` name the downloaded tree a link must stay inside. `replaces`
-   * (`ferry sync`): the local entry of another kind the link replaces when it is placed.
-   */
-  links: Array<{
-    local: string[];
-    target: string;
-    mtimeMs: number;
-    rootDepth: number;
-    replaces?: 'file' | 'dir';
-  }>;
 }
 
 /**
@@ -249,235 +200,3 @@ async function removeIfEmpty(dir: string, top: string | undefined): Promise<void
     if (current === top || dirname(current) === current) return;
   }
 }
-
-/** The `planned` event: how many files and bytes the get means to fetch. */
-function plannedOf(plan: GetPlan): TransferEvent {
-  const bytes = plan.files.reduce((total, job) => total + (job.size ?? 0), 0);
-  return { type: 'planned', files: plan.files.length, bytes };
-}
-
-async function runDownloads(
-  session: ClientSession,
-  plan: GetPlan,
-  localDir: string,
-  done: GetJobResult[],
-  options: GetFilesOptions & { extras: ExtraStreams },
-  { emit, open, noteProgress }: TransferReporting,
-): Promise<void> {
-  const window = new InFlightWindow(done, noteProgress);
-  const start = async (job: FileJob): Promise<{ done: Promise<GetJobResult> }> => {
-    // Named before anything can fail, so a failure of this file alone is reported with its name.
-    const subject = {
-      direction: 'download',
-      file: join(localDir, ...job.local),
-      remotePath: job.remotePath,
-    } as const;
-    // One file refused on its own does not end the run (the policy uploads follow too).
-    const failed = (err: unknown): GetJobResult => {
-      const error = directoryWithoutRecursive(
-        onThisMachine(aboutRemotePath(err, options.server, job.remotePath), {
-          root: localDir,
-          local: job.local,
-        }),
-        options,
-        job.remotePath,
-      );
-      if (!failsOnlyThisJob(error, session)) throw error;
-      open.end(subject);
-      emit({ type: 'transfer-failed', ...subject, code: error.code, message: error.message });
-      return { kind: 'failed', file: subject.file, remotePath: job.remotePath, error };
-    };
-    try {
-      const { done } = await startFile(job, subject);
-      const settled = done.catch(failed);
-      settled.catch(() => undefined);
-      return { done: settled };
-    } catch (err) {
-      return { done: Promise.resolve(failed(err)) };
-    }
-  };
-  const startFile = async (
-    job: FileJob,
-    subject: TransferSubject,
-  ): Promise<{ done: Promise<GetJobResult> }> => {
-    open.begin(subject);
-    if (job.refused) throw job.refused;
-    const resolved = await resolveUnderRoot(localDir, job.local, {
-      createDirs: true,
-      allowLink: job.replaces !== undefined,
-      allowDirectory: job.replaces === 'dir',
-    });
-    const target = job.replaces ? { ...resolved, replaces: job.replaces } : resolved;
-    const pending = await beginDownload(session, subject.remotePath, target, {
-      chunkBytes: options.chunkBytes,
-      overwrite: options.overwrite,
-      delta: options.delta,
-      durableBatchBytes: options.durableBatchBytes,
-      knownLeafHashes:
-        options.cacheDir === undefined ? undefined : KnownLeafHashes.at(join(options.cacheDir, 'leaves')),
-      streams: options.extras.size + 1,
-      extraStreams: options.extras.size > 0 ? () => options.extras.open() : undefined,
-      parallelMinBytes: options.parallelMinBytes,
-      onStarted: ({ size, heldBytes, reusedBytes }) => {
-        emit({ type: 'transfer-started', ...subject, size, heldBytes, restarted: false });
-        // Leaves a delta took from the old file (PROTOCOL.md §5.17) are held, but nothing was resumed.
-        const resumed = heldBytes - reusedBytes;
-        if (resumed > 0 && heldBytes < size)
-          emit({ type: 'transfer-resumed', ...subject, size, fromBytes: resumed });
-      },
-      onVerified: (verifiedBytes, size) => {
-        noteProgress();
-        emit({ type: 'progress', ...subject, verifiedBytes, size });
-      },
-    });
-    const named = (err: unknown): never => {
-      const error = onThisMachine(aboutRemotePath(err, options.server, job.remotePath), {
-        root: localDir,
-        local: job.local,
-      });
-      // VERIFY_ONLY (PROTOCOL.md §5.11.1): our own comparison found *our* file differs from the server's copy.
-      if (error.code === 'FILE_EXISTS' && target.exists && !options.overwrite && !error.remote)
-        throw new FerryError('FILE_EXISTS', `differs from ${remoteName(options.server, job.remotePath)}`, {
-          subject: target.path,
-          cause: error,
-        });
-      throw error;
-    };
-    const tracked = pending.done.then((result) => {
-      open.end(subject);
-      emit({
-        type: 'transfer-finished',
-        ...subject,
-        size: result.size,
-        digest: result.digest,
-        transferredBytes: result.receivedBytes,
-        resumedBytes: result.resumedBytes,
-        reusedBytes: result.reusedBytes,
-        restarted: false,
-        identical: result.identical,
-      });
-      return { kind: 'file', result } as const;
-    }, named);
-    tracked.catch(() => undefined);
-    return { done: tracked };
-  };
-  /** Small files (PROTOCOL.md §5.20): one request and a few records for many, each placed as one file is. */
-  const startBatch = async (group: readonly BatchedDownload[]): Promise<GetJobResult[]> => {
-    for (const { subject } of group) open.begin(subject);
-    const outcomes = await getBatch(session, group, {
-      overwrite: options.overwrite,
-      temporaryMaxAgeMs: options.batchTemporaryMaxAgeMs,
-    });
-    // The files the batch did not settle go the one-file path, FALLBACKS_IN_FLIGHT requests at a time: they
-    // share this batch's one place in the window (§5.11.4 bounds what a client pipelines).
-    const fallbacks = new Map<number, Promise<GetJobResult>>();
-    const inFlight: Array<Promise<unknown>> = [];
-    for (const [k, outcome] of outcomes.entries()) {
-      if (outcome !== 'fallback') continue;
-      if (inFlight.length >= FALLBACKS_IN_FLIGHT) await inFlight.shift();
-      const { done } = await start(group[k]!.job);
-      fallbacks.set(k, done);
-      inFlight.push(done.catch(() => undefined));
-    }
-    // Every fallback settled first: one failing with its session must not leave the others writing.
-    await Promise.allSettled(fallbacks.values());
-    return Promise.all(
-      outcomes.map(async (outcome, k): Promise<GetJobResult> => {
-        const { job, subject, target } = group[k]!;
-        if (outcome === 'fallback') return fallbacks.get(k)!;
-        if (outcome instanceof FerryError) {
-          // Compared locally, as VERIFY_ONLY's answer is (§5.11.1): *our* file differs from the server's.
-          const error =
-            outcome.code === 'FILE_EXISTS'
-              ? new FerryError('FILE_EXISTS', `differs from ${remoteName(options.server, job.remotePath)}`, {
-                  subject: target.path,
-                  cause: outcome,
-                })
-              : outcome.remote
-                ? outcome.about(target.path)
-                : onThisMachine(outcome, { root: localDir, local: job.local });
-          return failedBatched(job, subject, error);
-        }
-        noteProgress();
-        const { size, identical } = outcome;
-        emit({
-          type: 'transfer-started',
-          ...subject,
-          size,
-          heldBytes: identical ? size : 0,
-          restarted: false,
-        });
-        if (!identical) emit({ type: 'progress', ...subject, verifiedBytes: size, size });
-        open.end(subject);
-        emit({
-          type: 'transfer-finished',
-          ...subject,
-          size,
-          digest: outcome.digest,
-          transferredBytes: outcome.receivedBytes,
-          resumedBytes: 0,
-          reusedBytes: 0,
-          restarted: false,
-          identical,
-        });
-        return { kind: 'file', result: outcome };
-      }),
-    );
-  };
-  const failedBatched = (job: FileJob, subject: TransferSubject, error: FerryError): GetJobResult => {
-    if (!failsOnlyThisJob(error, session)) throw error;
-    open.end(subject);
-    emit({ type: 'transfer-failed', ...subject, code: error.code, message: error.message });
-    return { kind: 'failed', file: subject.file, remotePath: job.remotePath, error };
-  };
-  // GET_BATCHes sent and not yet answered (PROTOCOL.md §5.20: at most MAX_BATCHES_IN_FLIGHT).
-  const batches: Array<Promise<unknown>> = [];
-  // Directories of this run found real once (resolveUnderRoot's `knownDirs`): placing re-checks each.
-  const knownDirs = new Set<string>();
-  try {
-    for (let index = 0; index < plan.files.length; index++) {
-      if (done[index] !== undefined) continue;
-      const group = await smallDownloadsFrom(plan.files, index, done, localDir, options, knownDirs);
-      if (group.length > 1) {
-        if (batches.length >= MAX_BATCHES_IN_FLIGHT) await batches.shift();
-        await window.addGroup(
-          group.map(({ index: at }) => at),
-          () => {
-            // Sent before anything later is asked for: startBatch sends its GET_BATCH before its first await.
-            const settled = startBatch(group);
-            settled.catch(() => undefined);
-            batches.push(settled.catch(() => undefined));
-            return Promise.resolve({ done: settled });
-          },
-        );
-        index = group[group.length - 1]!.index;
-        continue;
-      }
-      await window.add(index, () => start(plan.files[index]!));
-    }
-    await window.drain();
-  } finally {
-    session.leaveRunning(window.leftOver());
-  }
-}
-
-/**
- * The server's refusal of a directory asked for as a file (its path is a directory: PATH_INVALID,
- * `destination is a directory`) in a get without -r: the user named a directory and forgot -r, as `send`
- * says of a local one. With -r the listing never asks for a directory as a file.
- */
-function directoryWithoutRecursive(
-  error: FerryError,
-  options: GetFilesOptions,
-  remotePath: string,
-): FerryError {
-  if (options.recursive || !error.remote || error.code !== 'PATH_INVALID') return error;
-  if (error.detail !== 'destination is a directory') return error;
-  return new FerryError('USAGE_INVALID', 'is a directory on the server: add -r to get it as a tree', {
-    cause: error,
-    subject: remoteName(options.server, remotePath),
-  });
-}
-
-/** Requests in flight for the files of one batch that go the one-file path (see runDownloads). */
-const FALLBACKS_IN_FLIGHT = 16;

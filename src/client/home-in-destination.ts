@@ -1,6 +1,6 @@
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, relative, sep } from 'node:path';
-import type { GetPlan } from './get-files.js';
+import type { GetPlan } from './download-plan.js';
 import type { SyncEntry } from './sync-plan.js';
 import type { TransferEvent } from './transfer-events.js';
 

@@ -20,7 +20,8 @@ import {
 } from '../transfer/index.js';
 import { HomeInDestination } from './home-in-destination.js';
 import type { ClientSession } from './client-session.js';
-import { getPlanned, type GetPlan } from './get-files.js';
+import type { GetPlan } from './download-plan.js';
+import { getPlanned } from './get-files.js';
 import { jobsFailedError, type JobFailure } from './job-failure.js';
 import { listRemote } from './list-remote.js';
 import { remoteDigest } from './remote-digest.js';

@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, readdir, realpath, rename, rm, stat, symlink } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finishTree } from '../../src/client/finish-tree.js';
-import type { GetPlan } from '../../src/client/get-files.js';
+import type { GetPlan } from '../../src/client/download-plan.js';
 import type { TreeWriteStep } from '../../src/transfer/index.js';
 
 const MTIME_MS = 1_650_000_000_000;
