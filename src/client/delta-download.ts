@@ -5,14 +5,13 @@ import {
   LEAF_BYTES,
   type DeltaScan,
   type KnownLeafHash,
-  deltaBlockLength,
-  noteLeafHash,
   type DeltaSignature,
 } from '../protocol/index.js';
 import { DIRECT_ALIGN_BYTES, type PartialTransfer, type SourceFile } from '../transfer/index.js';
 import { PlacedLeaves, type PlacingPartial } from './placed-leaves.js';
+import { FoundLeaves } from './found-leaves.js';
 import { placeLeaves } from './place-found-leaves.js';
-import { ReadBuffers, alignedForDirect } from './read-buffers.js';
+import { ReadBuffers } from './read-buffers.js';
 import { ScanHashesAhead } from './scan-hashes-ahead.js';
 
 /** Old-file offsets scanned per read (the read holds one leaf more, for matches across its end). */
@@ -113,25 +112,14 @@ async function takeLeavesOf(
   const { signature } = signed;
   const size = signature.oldSize;
   const total = signature.weak.length;
-  const held = new ChunkHashes(size, LEAF_BYTES);
   const sources = new DeltaLeafSources(signature);
-  if (total === 0) return { held, identical: old.size === 0 };
-  const inPlace = new ChunkHashes(size, LEAF_BYTES);
-  /** The leaves placed from elsewhere in the old file (after an insertion or a deletion), by the scan's hash. */
-  const moved = new ChunkHashes(size, LEAF_BYTES);
-  let deferring = old.size === size;
+  if (total === 0) return { held: new ChunkHashes(size, LEAF_BYTES), identical: old.size === 0 };
   // The whole leaves found are written as they are scanned, onto a partial holding nothing (so the old file
   // is read once), and counted only once the file is known to differ.
   const placed =
     partial.verifiedBytes === 0 && partial.heldRanges().length === 0
       ? new PlacedLeaves(partial, size)
       : undefined;
-  const found: Array<{ block: number; offset: number; hash: Buffer }> = [];
-  const matcher = new DeltaMatcher(
-    signature,
-    (block, offset, hash) => found.push({ block, offset, hash }),
-    arrival ? 0 : total,
-  );
   /**
    * The old file's leaf hashes from the client's store (issue 16, WARM deltas), for the version of it opened;
    * trusted for a piece only when the old file's identity, checked after that piece was read, is still the
@@ -143,17 +131,6 @@ async function takeLeavesOf(
       () => true,
       () => false,
     );
-  /** The scan's hash of a leaf it placed: where it lies in place, or found elsewhere. */
-  const scanHash = (index: number): Buffer | undefined => inPlace.get(index) ?? moved.get(index);
-  /**
-   * The leaves placed so far whose writes landed count now, once the file is known to differ, while the old
-   * file is still the version opened (its identity checked after their reads: the bytes placed are the
-   * bytes the scan hashed); the rest at the end.
-   */
-  const acceptLanded = async (): Promise<void> => {
-    if (deferring || placed === undefined) return;
-    for (const block of await placed.acceptLanded(unchangedNow, scanHash)) held.set(block, scanHash(block)!);
-  };
   /** Old-file ranges left unmatched by a scan of part of the signature: scanned again once it is whole. */
   const again: Array<{ from: number; to: number }> = [];
   // No read passes the old file's end: a run of leaves placed later is inside it too.
@@ -164,6 +141,8 @@ async function takeLeavesOf(
     await partial.flushWrites();
   };
   const buffers = new ReadBuffers(landed, Math.min(old.size, SCAN_READ_BYTES));
+  const taken = new FoundLeaves(partial, sources, placed, buffers, unchangedNow, { size, oldSize: old.size });
+  const matcher = new DeltaMatcher(signature, taken.note, arrival ? 0 : total);
   // Each window is read while the one before it is scanned: a read covers any start the scan may leave
   // (from `to` to a leaf past it) and a whole window after it. It starts where the leaves at the phase the
   // scans follow (the leaf boundaries, or those shifted by an insertion or a deletion) lie aligned for
@@ -182,84 +161,6 @@ async function takeLeavesOf(
     })();
     read.catch(() => undefined); // awaited below; a read left running when the scan fails is not unhandled
     return read;
-  };
-  /**
-   * Of the leaves the last scan of `window` (old-file bytes from `from`) found, the first ones while every
-   * leaf so far lies in place: noted, and those whole placed in one write. Returns how many it took. Apart
-   * from `takeMoved` (the leaves after the first difference): V8 optimizes this before an edit is met, and a
-   * path first taken then throws the optimized code away (issue 16).
-   */
-  const takeInPlace = (window: Buffer, from: number): number => {
-    let taken = 0;
-    const leaves: Buffer[] = [];
-    for (; taken < found.length; taken++) {
-      const { block, offset, hash } = found[taken]!;
-      if (offset !== block * LEAF_BYTES || block !== inPlace.knownCount) break;
-      inPlace.set(block, hash);
-      const length = deltaBlockLength(block, size);
-      // A short last leaf is not placed (no hint for it): it is read again if the file differs.
-      if (placed !== undefined && length === LEAF_BYTES) {
-        const leaf = window.subarray(offset - from, offset - from + length);
-        buffers.written(leaf);
-        leaves.push(leaf);
-      }
-    }
-    // Leaves in place, one after another, placed in one write: around the page cache when aligned for it
-    // (issue 16: 1 GiB of new page cache cost a delta's receiver 0.3-2 CPU s by the VM's memory state).
-    if (leaves.length > 0) placed!.place(found[0]!.block, leaves, alignedForDirect(leaves[0]!));
-    return taken;
-  };
-  /**
-   * Writes the leaves the last scan of `window` found from `found[first]` on into the partial. The whole
-   * leaves are placed as before the first difference, in runs of leaves that lie one after another in both
-   * files (counted once landed, `acceptLanded`; issue 16: written one by one as verified chunks, they went
-   * through the page cache, 0.3-2 CPU s per GiB); a short last leaf, and those a scan again found, are
-   * written and verified at once.
-   */
-  const takeMoved = async (window: Buffer, from: number, rescan: boolean, first: number): Promise<void> => {
-    deferring = false;
-    let run: Buffer[] = [];
-    let runFirst = 0;
-    let runOffset = 0;
-    const placeRun = (): void => {
-      if (run.length > 0) placed!.place(runFirst, run, alignedForDirect(run[0]!));
-      run = [];
-    };
-    for (let i = first; i < found.length; i++) {
-      const { block, offset, hash } = found[i]!;
-      // A leaf seen once is taken from there (placed, or read again at the end): a repeat of it found
-      // elsewhere adds nothing.
-      if (held.has(block) || inPlace.has(block) || moved.has(block)) continue;
-      const length = deltaBlockLength(block, size);
-      const leaf = window.subarray(offset - from, offset - from + length);
-      if (!rescan && placed !== undefined && length === LEAF_BYTES) {
-        (offset === block * LEAF_BYTES ? inPlace : moved).set(block, hash);
-        buffers.written(leaf);
-        // A run is contiguous in the window too: aligned for direct I/O as a whole if its first leaf is.
-        if (block !== runFirst + run.length || offset !== runOffset + run.length * LEAF_BYTES) placeRun();
-        if (run.length === 0) [runFirst, runOffset] = [block, offset];
-        run.push(leaf);
-        continue;
-      }
-      placeRun();
-      const placing = placed?.overwrite(block);
-      if (placing !== undefined) await placing;
-      // The matcher hashed these very bytes, which stay as they are: the partial takes the hash, not hashes
-      // again (a whole leaf only: a hint stands for LEAF_BYTES bytes).
-      if (length === LEAF_BYTES) noteLeafHash(leaf.buffer, leaf.byteOffset, hash);
-      buffers.written(leaf);
-      await partial.writeData(block * LEAF_BYTES, leaf);
-      partial.completeChunk(block, hash);
-      held.set(block, hash);
-      if (rescan) sources.add([{ newOffset: offset, length, oldOffset: block * LEAF_BYTES }]);
-    }
-    placeRun();
-  };
-  /** Writes the leaves the last scan of `window` (old-file bytes from `from`) found into the partial. */
-  const takeFound = async (window: Buffer, from: number, rescan: boolean): Promise<void> => {
-    const taken = !rescan && deferring ? takeInPlace(window, from) : 0;
-    if (taken < found.length) await takeMoved(window, from, rescan, taken);
-    found.length = 0;
   };
   /**
    * Buffers of the scans again: their own, since those may run between two windows of the first pass while
@@ -284,7 +185,7 @@ async function takeLeavesOf(
         } finally {
           matcher.useKnownLeafHashes(undefined);
         }
-        await takeFound(window, from, true);
+        await taken.take(window, from, true);
         from = scan.next;
       }
     }
@@ -344,17 +245,17 @@ async function takeLeavesOf(
       } finally {
         matcher.useKnownLeafHashes(undefined);
       }
-      hashesAhead.follow(found.map((match) => match.offset));
+      hashesAhead.follow(taken.offsets());
       if (to < old.size) hashes = atPhase(early);
       sources.add(scan.ops);
       if (!whole)
         for (const op of scan.ops)
           if (op.oldOffset < 0) again.push({ from: op.newOffset, to: op.newOffset + op.length });
-      await takeFound(window, from, false);
+      await taken.take(window, from, false);
       // Every write from this piece's buffer was handed over (the placing ones started, the partial's
       // queued, and submitted by the flush): the buffer is read into again once those have landed.
       buffers.done(piece.bytes, Promise.all([placed?.startedLanded(), partial.flushWrites()]));
-      await acceptLanded();
+      await taken.acceptLanded();
       from = scan.next;
       // The signature is whole before the scan's end (the scan lags the signing): what earlier windows left
       // unmatched is scanned again now, while this window's writes land and the next window is read, not
@@ -364,19 +265,16 @@ async function takeLeavesOf(
     if (matcher.knownBlocks < total) matcher.extend(await arrival!.waitFor(total));
     await scanAgain();
     const digest = signed.digest ?? (await arrival!.digest());
-    if (deferring && inPlace.knownCount === inPlace.count && inPlace.digest().equals(digest)) {
+    if (taken.identical(digest)) {
       // The caller discards the partial: the placing writes land first.
       await placed?.settle();
-      return { held, identical: true };
+      return { held: taken.held, identical: true };
     }
-    // The leaves placed and not yet counted count now, with the scan's hashes, if the old file is still the
-    // version scanned.
-    for (const block of (await placed?.accept(unchangedNow, scanHash)) ?? [])
-      held.set(block, scanHash(block)!);
+    await taken.acceptRest();
     // The leaves left: those seen in place but not placed, and repeats of a leaf found once.
     sources.fillRepeats();
-    await placeLeaves(old, sources, signature, partial, held, inPlace, buffers);
-    return { held, identical: false };
+    await placeLeaves(old, sources, signature, partial, taken.held, taken.inPlace, buffers);
+    return { held: taken.held, identical: false };
   };
   try {
     return await scanAndPlace();
