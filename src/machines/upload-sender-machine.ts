@@ -239,7 +239,7 @@ const ZERO_DIGEST = Buffer.alloc(HASH_BYTES);
 
 /**
  * One upload as the client sends it, without I/O: messages and local facts in, effects out. The driver
- * (client/upload-file.ts) opens refs, hashes and streams the source and talks to the session; this machine
+ * (client/upload-driver.ts) opens refs, hashes and streams the source and talks to the session; this machine
  * decides what is sent, what is checked and when the upload is over. Its state also says who owns the ref:
  * until PUT_END is sent the sending does, from then on the wait for PUT_DONE (`ended`).
  */
