@@ -3,225 +3,26 @@ import {
   ChunkHashes,
   ChunkSet,
   HASH_BYTES,
-  type CancelMessage,
   type Message,
   type PutAcceptMessage,
   type PutDoneMessage,
-  type PutEndMessage,
 } from '../protocol/index.js';
 import { judgeHeldClaim } from './held-claim.js';
 import { missingChunks } from './missing-chunks.js';
-import { stepOf, type Transition } from './transition.js';
+import { stepOf } from './transition.js';
+import type { UploadEffect } from './upload-effect.js';
+import {
+  UPLOAD_SENDER_TRANSITIONS,
+  type UploadSenderEvent,
+  type UploadSenderRow,
+  type UploadSenderState,
+} from './upload-sender-transitions.js';
 
-/**
- * The rules of sending one file up (PROTOCOL.md §5.3-§5.8, §5.13), as the client applies them: PROTOCOL.md
- * §6.3 prints this table, and a test holds the two together. A state says what the client waits for.
- */
-export const UPLOAD_SENDER_TRANSITIONS = [
-  { state: 'new', event: 'start', next: 'offered', action: 'PUT_OFFER, then wait for PUT_ACCEPT' },
-  {
-    state: 'new',
-    event: 'start, at most one chunk',
-    next: 'pipelining',
-    action: 'PUT_OFFER, its chunk right behind it without waiting for PUT_ACCEPT (§5.8)',
-  },
-  {
-    state: 'new',
-    event: 'start JOIN',
-    next: 'joining',
-    action: 'PUT_OFFER with JOIN and the primary’s join token on an extra session (§5.13.2)',
-  },
-  {
-    state: 'offered',
-    event: 'PUT_ACCEPT, none held',
-    next: 'sending',
-    action: 'send every chunk; one cursor shared with the joined streams (§5.13.3)',
-  },
-  {
-    state: 'offered',
-    event: 'PUT_ACCEPT, chunks held',
-    next: 'checking',
-    action: 'hash our own chunks that the claim names (§5.4)',
-  },
-  {
-    state: 'offered',
-    event: 'PUT_ACCEPT EXISTING',
-    next: 'checking',
-    action: 'hash our own chunks that the claim names (§5.4)',
-  },
-  {
-    state: 'checking',
-    event: 'hashed, claim holds',
-    next: 'sending',
-    action: 'send only the chunks not held (resume)',
-  },
-  {
-    state: 'checking',
-    event: 'hashed, claim differs',
-    next: 'reoffered',
-    action: 'CANCEL the ref, then PUT_OFFER with FRESH on a new ref; the transfer restarted (§5.4)',
-  },
-  {
-    state: 'checking',
-    event: 'hashed, EXISTING identical',
-    next: 'closing',
-    action: 'no data: PUT_END at once (§5.4)',
-  },
-  {
-    state: 'checking',
-    event: 'hashed, EXISTING differs',
-    next: 'failed',
-    action: 'CANCEL the ref; FILE_EXISTS',
-  },
-  {
-    state: 'checking',
-    event: 'source changed',
-    next: 'failed',
-    action: 'ERROR SOURCE_CHANGED for the ref (§5.6.1)',
-  },
-  {
-    state: 'reoffered',
-    event: 'PUT_ACCEPT, none held',
-    next: 'sending',
-    action: 'send every chunk; report the restart',
-  },
-  {
-    state: 'reoffered',
-    event: 'PUT_ACCEPT EXISTING',
-    next: 'checking',
-    action: 'hash our own chunks that the claim names (§5.4)',
-  },
-  {
-    state: 'pipelining',
-    event: 'sent',
-    next: 'closing-unanswered',
-    action: 'check the source is unchanged (§5.6.1)',
-  },
-  {
-    state: 'pipelining',
-    event: 'source changed',
-    next: 'failed',
-    action: 'ERROR SOURCE_CHANGED for the ref (§5.6.1)',
-  },
-  { state: 'sending', event: 'sent', next: 'closing', action: 'check the source is unchanged (§5.6.1)' },
-  {
-    state: 'sending',
-    event: 'source changed',
-    next: 'failed',
-    action: 'ERROR SOURCE_CHANGED for the ref (§5.6.1)',
-  },
-  { state: 'closing', event: 'unchanged', next: 'ended', action: 'PUT_END with the file digest (§5.6)' },
-  {
-    state: 'closing',
-    event: 'source changed',
-    next: 'failed',
-    action: 'ERROR SOURCE_CHANGED for the ref in place of PUT_END (§5.6.1)',
-  },
-  {
-    state: 'closing-unanswered',
-    event: 'unchanged',
-    next: 'ended-unanswered',
-    action: 'PUT_END with the file digest (§5.6)',
-  },
-  {
-    state: 'closing-unanswered',
-    event: 'source changed',
-    next: 'failed',
-    action: 'ERROR SOURCE_CHANGED for the ref in place of PUT_END (§5.6.1)',
-  },
-  {
-    state: 'ended-unanswered',
-    event: 'PUT_ACCEPT, none held',
-    next: 'ended',
-    action: 'report the answer; wait for PUT_DONE',
-  },
-  {
-    state: 'ended-unanswered',
-    event: 'PUT_ACCEPT, chunks held',
-    next: 'ended',
-    action: 'report the answer; wait for PUT_DONE (the chunk was sent anyway)',
-  },
-  {
-    state: 'ended-unanswered',
-    event: 'PUT_ACCEPT EXISTING',
-    next: 'ended',
-    action: 'ignored: the digest in PUT_END settles it (§5.8)',
-  },
-  {
-    state: 'ended',
-    event: 'PUT_DONE, our digest',
-    next: 'done',
-    action: 'success (IDENTICAL: the destination was left untouched)',
-  },
-  { state: 'ended', event: 'PUT_DONE, another digest', next: 'failed', action: 'DIGEST_MISMATCH (§5.6)' },
-  {
-    state: 'joining',
-    event: 'PUT_ACCEPT, none held',
-    next: 'joined-sending',
-    action: 'take chunks from the primary’s cursor (§5.13.3)',
-  },
-  {
-    state: 'joined-sending',
-    event: 'sent',
-    next: 'joined-ended',
-    action: 'PUT_END with 32 zero bytes (§5.13.4)',
-  },
-  {
-    state: 'joined-sending',
-    event: 'source changed',
-    next: 'failed',
-    action: 'ERROR SOURCE_CHANGED for the ref (§5.6.1)',
-  },
-  {
-    state: 'joined-ended',
-    event: 'PUT_DONE PART',
-    next: 'done',
-    action: 'the primary may end once every joined stream is done (§5.13.4)',
-  },
-] as const satisfies readonly Transition[];
+export type { UploadEffect } from './upload-effect.js';
+export type { UploadOutcome } from './upload-outcome.js';
+export { UPLOAD_SENDER_TRANSITIONS, type UploadSenderState } from './upload-sender-transitions.js';
 
-type Row = (typeof UPLOAD_SENDER_TRANSITIONS)[number];
-export type UploadSenderState = Row['state'] | Row['next'];
-type UploadSenderEvent = Row['event'];
-
-/** What a finished upload reports (the client's `UploadResult`). */
-export interface UploadOutcome {
-  readonly size: number;
-  /** The file digest (PROTOCOL.md §7.2) the server verified; 32 zero bytes for a joined stream. */
-  readonly digest: Buffer;
-  /** File bytes sent in this session (excludes chunks the server already held). */
-  readonly sentBytes: number;
-  /** Bytes the server already held verified when this session started (0 for an identical file). */
-  readonly resumedBytes: number;
-  /** True when the server's partial did not match this source and the transfer started over. */
-  readonly restarted: boolean;
-  /** True when the destination already held identical content and was left untouched. */
-  readonly identical: boolean;
-}
-
-/** What the driver must do next, in order. */
-export type UploadEffect =
-  /** Open a new ref, send PUT_OFFER on it (FRESH after a mismatch; JOIN for a joined stream), call `offered(ref)`. */
-  | { readonly kind: 'offer'; readonly fresh: boolean }
-  /** Send this message; a CANCEL's ref is closed first, so what the server still sends for it is dropped. */
-  | { readonly kind: 'send'; readonly message: CancelMessage | PutEndMessage }
-  /** The server answered the offer: tell the caller how much it holds and whether it restarted. */
-  | { readonly kind: 'accepted'; readonly heldBytes: number; readonly restarted: boolean }
-  /** Hash these chunks of the source into `hashes` (a check that sends no data), then call `hashed()`. */
-  | { readonly kind: 'hash'; readonly chunks: ChunkSet }
-  /**
-   * Send the chunks `chunks` yields (`streamChunks` into `hashes`), then call `sent(bytes)`. `chunks` is the one
-   * cursor joined streams share (PROTOCOL.md §5.13.3); `missing` is how many it yields in all.
-   */
-  | { readonly kind: 'stream'; readonly chunks: Iterator<number>; readonly missing: number }
-  /** Check the source is the file opened, unchanged (PROTOCOL.md §5.6.1); call `unchanged()` or `sourceChanged()`. */
-  | { readonly kind: 'check-unchanged' }
-  /** Read the ref's next message and pass it to `received()`. */
-  | { readonly kind: 'receive' }
-  | { readonly kind: 'done'; readonly outcome: UploadOutcome }
-  /** The upload failed; with `report`, the server is told with ERROR for the ref (PROTOCOL.md §5.1, §5.6.1). */
-  | { readonly kind: 'fail'; readonly error: FerryError; readonly report: boolean };
-
+/** How an upload starts: a joined stream, or an offer that waits for its answer. */
 export interface UploadSenderOptions {
   /**
    * A joined stream (PROTOCOL.md §5.13): it takes its chunks from the primary's cursor and records their hashes
@@ -239,7 +40,7 @@ const ZERO_DIGEST = Buffer.alloc(HASH_BYTES);
 
 /**
  * One upload as the client sends it, without I/O: messages and local facts in, effects out. The driver
- * (client/upload-file.ts) opens refs, hashes and streams the source and talks to the session; this machine
+ * (client/upload-driver.ts) opens refs, hashes and streams the source and talks to the session; this machine
  * decides what is sent, what is checked and when the upload is over. Its state also says who owns the ref:
  * until PUT_END is sent the sending does, from then on the wait for PUT_DONE (`ended`).
  */
@@ -448,7 +249,7 @@ export class UploadSenderMachine {
     throw new FerryError('INTERNAL', `${event} has a row in state ${this.#state} but no handler`);
   }
 
-  #step(event: UploadSenderEvent): Row {
+  #step(event: UploadSenderEvent): UploadSenderRow {
     const row = stepOf(UPLOAD_SENDER_TRANSITIONS, this.#state, event);
     this.#state = row.next;
     return row;

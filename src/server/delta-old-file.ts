@@ -5,17 +5,12 @@ import {
   MAX_DELTA_BLOCKS,
   PERMISSION_DOWNLOAD,
   deltaBlockBytesFor,
-  forgetLeafHashes,
   deltaBlockCount,
-  leafHash,
-  noteLeafHash,
   type DeltaBlocksMessage,
   type PutCopyMessage,
   type PutOfferMessage,
 } from '../protocol/index.js';
 import {
-  LEAF_HASH_THREAD,
-  PLACED_SYNC_BYTES,
   SourceFile,
   signBlocks,
   signLeaves,
@@ -25,24 +20,12 @@ import {
   type SignedPieceHook,
   type RootPath,
 } from '../transfer/index.js';
-import { LeafPlacing } from '../machines/index.js';
+import { copyOldBytes, type CopySource } from './copy-old-bytes.js';
+import { CopyPieces } from './copy-pieces.js';
 import { deltaMemoryBytes } from './delta-memory.js';
+import { noteSignedLeaves } from './note-signed-leaves.js';
+import { OldLeafPlacer } from './old-leaf-placer.js';
 import type { SessionIo } from './session-io.js';
-
-/** The most bytes of the old file one read of a PUT_COPY holds (PROTOCOL.md §5.15.3). */
-const COPY_PIECE_BYTES = 1024 * 1024;
-
-/**
- * Read buffers of the copies, used in turn (4 MiB per delta upload): writes from them land before one is
- * read into again, so this many pieces are in flight at most. A copy queues a piece's write only after the
- * next piece's buffer is taken (that piece is read meanwhile), so when buffer k is taken the writes queued
- * are those of pieces up to k − 2: a flush at every other turn (`#nextPiece`) covers the write of piece
- * k − 4, the one whose buffer is reused.
- */
-const COPY_PIECES = 4;
-
-/** Placed leaves (`DeltaOldFile.#placing`) taken by the rules at once: 64 (4 MiB of the file). */
-const PLACED_RUN_LEAVES = 64;
 
 /** Where the old file's leaf hashes are kept (`KnownLeafHashes`), and what was known of it when opened. */
 interface OldFileInStore {
@@ -67,18 +50,12 @@ export class DeltaOldFile {
   #leafHashes: ChunkHashes | undefined;
   /**
    * The old file's leaves written into the partial at their own offset while they are signed (an offer of the
-   * old file's size onto an empty partial, `#placingHook`), by the per-leaf rule of `LeafPlacing`: arrived
-   * data (PUT_DATA, a copy from elsewhere, `arrive`) wins and waits for a placing write in flight under it; a
-   * PUT_COPY in place takes placed leaves, each once, and writes nothing (`copyInto`). The session's messages
-   * are served while it signs (issue 16: the same-size upload waited for its whole signing first). Stopped
-   * when the old file's identity differs after the signing. Undefined when not placing.
+   * old file's size onto an empty partial, `OldLeafPlacer`): a PUT_COPY in place takes placed leaves and
+   * writes nothing (`copyInto`). The session's messages are served while it signs (issue 16: the same-size
+   * upload waited for its whole signing first). Stopped when the old file's identity differs after the
+   * signing. Undefined when not placing.
    */
-  #placing: LeafPlacing | undefined;
-  /** The placing writes in flight (`#placingHook`); what an arrival over one of them waits for. */
-  readonly #placingWrites = new Set<Promise<void>>();
-  /** The copies' read buffers (`#nextPiece`), at most COPY_PIECES, and whose turn is next once all exist. */
-  #pieces: Buffer[] | undefined;
-  #pieceTurn = 0;
+  #placer: OldLeafPlacer | undefined;
   /** The signing once started (`startSignature`), settled and never rejecting; `close` waits for it. */
   #signing: Promise<void> | undefined;
   /** Set by `stopSigning`: the signing stops before its next read, with this error (`done` swallows it). */
@@ -96,6 +73,8 @@ export class DeltaOldFile {
   readonly #known: OldFileInStore | undefined;
   /** The signing's record into the store, if any: `close` waits for it. */
   #recording: Promise<void> = Promise.resolve();
+  /** What `copyOldBytes` reads from: the old file, its pieces, and this file's placing and hashes. */
+  readonly #copySource: CopySource;
 
   private constructor(old: SourceFile, release: () => void, known: OldFileInStore | undefined) {
     this.#old = old;
@@ -103,6 +82,14 @@ export class DeltaOldFile {
     this.#stopped = new Promise<never>((_, reject) => (this.#rejectStopped = reject));
     this.#stopped.catch(() => undefined);
     this.#release = release;
+    this.#copySource = {
+      old,
+      pieces: new CopyPieces(),
+      takePlaced: async (offset, oldOffset, length) =>
+        (await this.#placer?.take(offset, oldOffset, length, () => this.#leafHashes)) ?? [],
+      noteSigned: (piece, offset, oldOffset) => this.#noteSignedLeaves(piece, offset, oldOffset),
+      arrive: (offset, length) => this.arrive(offset, length),
+    };
   }
 
   /**
@@ -219,7 +206,7 @@ export class DeltaOldFile {
         unchanged = await this.#unchanged();
         if (!unchanged) {
           this.#leafHashes = undefined;
-          this.#placing?.stop();
+          this.#placer?.stop();
         }
       }
       // A whole signing of an unchanged file: what it took is known for the next delta against it.
@@ -233,66 +220,23 @@ export class DeltaOldFile {
   }
 
   /**
-   * The signing's hook that writes each piece of the old file into `partial` where it lies, so a PUT_COPY in
-   * place later writes nothing and the old file is read once (issue 16: a second read of it, then a write,
-   * was most of a delta upload's copying). Only for a new file of the old one's size, the sign of data
-   * changed in place (after an insertion the old bytes land elsewhere and these writes would be wasted),
-   * onto a partial holding nothing verified (those bytes stay as they are). Undefined otherwise. A failed
-   * write just leaves its leaves unplaced: their copies read the old file, as before.
+   * The signing's hook that places each piece of the old file in `partial` where it lies (`OldLeafPlacer`),
+   * or undefined when not placing. The placing rule counts a placed leaf with the signing's hash of it
+   * (`OldLeafPlacer.take`): hashed from this very buffer when signed cold, but known from the store when
+   * warm, so the bytes read must be that version's: the identity is then checked after each piece's read
+   * (any write moves the ctime). If it moved, nothing is placed from then on, and no known hash is taken for
+   * a copy.
    */
   #placingHook<T>(partial: PartialTransfer<T>, newSize: number): SignedPieceHook | undefined {
-    const old = this.#old;
-    if (deltaBlockBytesFor(old.size) !== LEAF_BYTES) return undefined; // `signBlocks` hands out no pieces
-    if (newSize !== old.size || partial.verifiedBytes > 0 || partial.heldRanges().length > 0)
-      return undefined;
-    const placing = new LeafPlacing(old.size);
-    this.#placing = placing;
-    let unsynced = 0;
-    let syncing: Promise<void> | undefined;
-    const known = this.#known?.leaves !== undefined;
-    return async (offset, leaves) => {
-      // The placing rule counts a placed leaf with the signing's hash of it (`#takePlaced`): hashed from this
-      // very buffer when signed cold, but known from the store when warm, so the bytes read must be that
-      // version's: the identity is checked after this piece's read (any write moves the ctime). If it moved,
-      // nothing is placed from now on, and no known hash is taken for a copy.
-      if (known && !(await this.#unchanged())) {
-        this.#leafHashes = undefined;
-        placing.stop();
-        return;
-      }
-      // Whole leaves only: a short last leaf has no hint (`noteLeafHash` takes whole leaves) and is copied.
-      const whole = leaves.filter((leaf) => leaf.length === LEAF_BYTES);
-      const first = offset / LEAF_BYTES;
-      // Only the leaves no data arrived at: arrived data wins (`LeafPlacing`).
-      const writes = placing.place(first, whole.length).map(async (run) => {
-        const at = run.first - first;
-        let ok = true;
-        try {
-          // Around the page cache where the store can: the signing's pieces are aligned for it, and these
-          // bytes are not read back (the chunk takes the signing's hashes).
-          await partial.placeUnverified(run.first * LEAF_BYTES, whole.slice(at, at + run.count), {
-            unbuffered: true,
-          });
-        } catch {
-          ok = false; // those leaves are copied from the old file, as when not placing
-        }
-        placing.landed(run, ok);
-        if (ok) unsynced += run.count * LEAF_BYTES;
-      });
-      if (writes.length === 0) return;
-      const landed = Promise.all(writes).then(() => undefined);
-      this.#placingWrites.add(landed);
-      await landed;
-      this.#placingWrites.delete(landed);
-      if (unsynced >= PLACED_SYNC_BYTES && syncing === undefined) {
-        unsynced = 0;
-        // One at a time; a failure is the partial's to report (its next write, finish or close).
-        syncing = partial.syncWritten().then(
-          () => (syncing = undefined),
-          () => undefined,
-        );
-      }
-    };
+    const placer = OldLeafPlacer.for(partial, this.#old.size, newSize);
+    if (placer === undefined) return undefined;
+    this.#placer = placer;
+    if (this.#known?.leaves === undefined) return placer.hook(partial);
+    return placer.hook(partial, async () => {
+      if (await this.#unchanged()) return true;
+      this.#leafHashes = undefined;
+      return false;
+    });
   }
 
   /**
@@ -302,117 +246,18 @@ export class DeltaOldFile {
    * into a delta upload's partial other than placing comes through here.
    */
   async arrive(offset: number, length: number): Promise<void> {
-    const placing = this.#placing;
-    if (placing === undefined || length <= 0 || offset + length > placing.leafCount * LEAF_BYTES) return;
-    if (placing.arrive(offset, length)) await this.#placingLanded();
+    await this.#placer?.arrive(offset, length);
   }
 
-  /**
-   * Resolves once every placing write in flight now has landed (or failed); not those started later, which
-   * skip the leaves that arrived (a wait for every write could last until the signing ends).
-   */
-  async #placingLanded(): Promise<void> {
-    await Promise.all([...this.#placingWrites]);
-  }
-
-  /**
-   * PROTOCOL.md §5.15.3: a PUT_COPY's bytes come from the old file opened at the offer and are written into
-   * the chunk exactly as PUT_DATA's (same offset rules, same hash check at PUT_CHUNK), in pieces of at most
-   * 1 MiB so a copy of a whole 64 MiB chunk does not hold it all in memory. `stream` names the writer, as
-   * PUT_DATA's does (PROTOCOL.md §5.13.3).
-   */
+  /** PROTOCOL.md §5.15.3: writes a PUT_COPY's bytes into `partial` (`copyOldBytes`). */
   async copyInto<T>(partial: PartialTransfer<T>, message: PutCopyMessage, stream: unknown): Promise<void> {
-    const old = this.#old;
-    if (message.oldOffset + message.length > old.size)
-      throw new FerryError('MESSAGE_MALFORMED', 'put_copy past the old file');
-    // Each piece is read while the one before it is hashed and queued for writing (issue 16: a shifted
-    // copy read, hashed and wrote one piece after another, the read's wait on the pool idling this thread).
-    let last: { at: number; piece: Buffer; read: Promise<void> } | undefined;
-    // Old leaves landing off the new file's leaf boundaries (an insertion or deletion before them).
-    const shifted = (message.offset - message.oldOffset) % LEAF_BYTES !== 0;
-    const land = async ({ at, piece, read }: { at: number; piece: Buffer; read: Promise<void> }) => {
-      await read;
-      if (shifted) await hashShiftedLeaves(piece, message.offset + at);
-      else await this.#noteSignedLeaves(piece, message.offset + at, message.oldOffset + at);
-      await this.arrive(message.offset + at, piece.length);
-      await partial.writeData(message.offset + at, piece, stream);
-    };
-    for (let done = 0; done < message.length;) {
-      const placed = await this.#takePlaced(
-        message.offset + done,
-        message.oldOffset + done,
-        message.length - done,
-      );
-      if (placed.length > 0) {
-        if (last) await land(last);
-        last = undefined;
-        partial.acceptPlacedLeaves(message.offset + done, placed, stream);
-        done += placed.length * LEAF_BYTES;
-        continue;
-      }
-      const n = Math.min(COPY_PIECE_BYTES, message.length - done);
-      const piece = (await this.#nextPiece(partial)).subarray(0, n);
-      const read = old.readExactly(piece, 0, n, message.oldOffset + done);
-      read.catch(() => undefined); // awaited by `land`; a failure before then must not go unhandled
-      if (last) await land(last);
-      last = { at: done, piece, read };
-      done += n;
-    }
-    if (last) await land(last);
+    await copyOldBytes(this.#copySource, partial, message, stream);
   }
 
   /**
-   * The next of the copies' read buffers, made on first need and used in turn (a fresh 1 MiB per piece was
-   * the server's main garbage on a shifted copy). Before one is used again, every write queued from it has
-   * landed (`flushWrites` at every other turn, see COPY_PIECES), and no leaf hint noted in it outlives its
-   * bytes (`forgetLeafHashes`).
-   */
-  async #nextPiece<T>(partial: PartialTransfer<T>): Promise<Buffer> {
-    const pieces = (this.#pieces ??= []);
-    if (pieces.length < COPY_PIECES) {
-      // Shared memory, so the leaf hash thread reads it in place (`hashShiftedLeaves`).
-      const piece = Buffer.from(new SharedArrayBuffer(COPY_PIECE_BYTES));
-      pieces.push(piece);
-      return piece;
-    }
-    const turn = this.#pieceTurn++ % COPY_PIECES;
-    if (turn % 2 === 0) await partial.flushWrites();
-    const piece = pieces[turn]!;
-    forgetLeafHashes(piece.buffer);
-    return piece;
-  }
-
-  /**
-   * The signing's hashes of the placed leaves (`#placing`) that a copy of `length` bytes from `oldOffset` to
-   * `offset` covers whole from its start, at most 64 (4 MiB), now taken (`LeafPlacing.take`: each once): none
-   * unless the copy is in place and on a leaf boundary. A placing write in flight there lands first. Each
-   * hash was taken over the very buffer the leaf was written from (`signLeaves` reuses it only after both),
-   * so it is the hash of the bytes placed whatever the old file does later; placing stops when the old
-   * file's identity moved during the signing, and each chunk is still checked at PUT_CHUNK.
-   */
-  async #takePlaced(offset: number, oldOffset: number, length: number): Promise<Buffer[]> {
-    const placing = this.#placing;
-    const run: Buffer[] = [];
-    if (!placing || offset !== oldOffset || offset % LEAF_BYTES !== 0 || length < LEAF_BYTES) return run;
-    const first = offset / LEAF_BYTES;
-    if (placing.inFlight(first, 1)) await this.#placingLanded();
-    const hashes = this.#leafHashes;
-    if (!hashes || placing.stateOf(first) !== 'placed') return run;
-    const most = Math.min(PLACED_RUN_LEAVES, Math.floor(length / LEAF_BYTES));
-    let known = 0;
-    while (known < most && hashes.get(first + known) !== undefined) known++;
-    if (known === 0) return run;
-    const taken = placing.take(first, known);
-    for (let leaf = first; leaf < first + taken; leaf++) run.push(hashes.get(leaf)!);
-    return run;
-  }
-
-  /**
-   * Tells the partial's chunk hasher (leaf hints, `noteLeafHash`) the hash of every whole leaf `piece` holds
-   * that is a whole leaf of the old file and lands on a leaf of the new one (both offsets on a leaf boundary),
-   * taken from the signing when the file is still the version signed, checked after `piece` was read. The
-   * chunk is still checked against the client's chunk hash at PUT_CHUNK; only the SHA-256 of bytes already
-   * hashed, unchanged since, is spared. Any doubt hashes the bytes as they are written, as before.
+   * Notes the signing's hash of each whole old leaf `piece` holds that lands on a leaf of the new file
+   * (`noteSignedLeaves`), if the old file is still the version signed after `piece` was read (else its
+   * hashes are dropped for good). Any doubt hashes the bytes as they are written, as before.
    */
   async #noteSignedLeaves(piece: Buffer, offset: number, oldOffset: number): Promise<void> {
     const hashes = this.#leafHashes;
@@ -422,11 +267,7 @@ export class DeltaOldFile {
       this.#leafHashes = undefined;
       return;
     }
-    for (let at = 0; at + LEAF_BYTES <= piece.length; at += LEAF_BYTES) {
-      const hash = hashes.get((oldOffset + at) / LEAF_BYTES);
-      // A copy: the hasher owns what it is given, and the table stays as signed.
-      if (hash !== undefined) noteLeafHash(piece.buffer, piece.byteOffset + at, Buffer.from(hash));
-    }
+    noteSignedLeaves(piece, offset, oldOffset, hashes);
   }
 
   /** Whether the open old file is still the version opened (its identity, `SourceFile.assertUnchanged`). */
@@ -461,38 +302,4 @@ export class DeltaOldFile {
     this.#rejectStopped(this.#stop);
     await this.#signing;
   }
-}
-
-/**
- * Hashes the whole leaves of the new file that `piece` holds (at new-file `offset`, read from the old file
- * off its leaf boundaries), half on the leaf hash thread and half here at the same time, and notes each hash
- * as a leaf hint of its bytes, which the partial's chunk hasher takes instead of hashing them again (issue
- * 16: a shifted copy's SHA-256 ran on this thread alone, the other core idle while the client waits). The
- * hashes are of the very bytes then written: `piece` is not read into again before its write landed and its
- * hints were forgotten (`#nextPiece`). Should the thread fail, its half is hashed by the chunk hasher, here.
- */
-async function hashShiftedLeaves(piece: Buffer, offset: number): Promise<void> {
-  const starts: number[] = [];
-  for (
-    let at = (LEAF_BYTES - (offset % LEAF_BYTES)) % LEAF_BYTES;
-    at + LEAF_BYTES <= piece.length;
-    at += LEAF_BYTES
-  )
-    starts.push(at);
-  const shared = piece.buffer;
-  if (starts.length < 2 || !(shared instanceof SharedArrayBuffer)) return;
-  const half = starts.length >> 1;
-  const theirs = starts.slice(half);
-  const hashing = LEAF_HASH_THREAD.hashLeaves(
-    shared,
-    theirs.map((at) => piece.byteOffset + at),
-    LEAF_BYTES,
-  ).catch(() => undefined);
-  for (const at of starts.slice(0, half))
-    noteLeafHash(shared, piece.byteOffset + at, leafHash(piece.subarray(at, at + LEAF_BYTES)));
-  const hashes = await hashing;
-  if (hashes === undefined) return;
-  theirs.forEach((at, i) =>
-    noteLeafHash(shared, piece.byteOffset + at, Buffer.from(hashes.subarray(i * 32, (i + 1) * 32))),
-  );
 }

@@ -1,10 +1,5 @@
 import { FerryError, codeFromWire, toFerryError } from '../errors/index.js';
 import {
-  ChunkHashes,
-  JOIN_TOKEN_BYTES,
-  MAX_TRANSFER_CHUNKS,
-  PERMISSION_UPLOAD,
-  chunkCount,
   type CancelMessage,
   type ErrorMessage,
   type PutChunkMessage,
@@ -13,68 +8,32 @@ import {
   type PutEndMessage,
   type PutOfferMessage,
 } from '../protocol/index.js';
-import { PartialTransfer, SourceFile, resolveUnderRoot, type RootPath } from '../transfer/index.js';
+import type { RootPath } from '../transfer/index.js';
+import { acceptPartialUpload } from './accept-partial-upload.js';
+import type { ActiveUpload, PartialUpload } from './active-upload.js';
 import { DeltaOldFile } from './delta-old-file.js';
-import { existingHashes, type ExistingAt } from './existing-hashes.js';
+import type { ExistingAt } from './existing-hashes.js';
+import { existingUpload } from './existing-upload.js';
+import { finishUpload } from './finish-upload.js';
+import { joinedUpload } from './joined-upload.js';
 import type { SessionIo } from './session-io.js';
+import { checkUploadOffer } from './upload-offer-limits.js';
+import type { UploadOutcome } from './upload-outcome.js';
+import { BackgroundFinishes } from './background-finishes.js';
 import { STORE_REQUESTS } from './store-heads.js';
-import { missingParents } from './missing-parents.js';
+import { openPartialUpload, type PartialUploadOffer } from './open-partial-upload.js';
 import type { JoinTarget, TransferClaim } from './transfer-registry.js';
 import { transferIdOf } from './transfer-id.js';
 import { TransferStages } from './transfer-stages.js';
-import { openUploadPartial, type UploadTarget } from './upload-partial.js';
-import { removeKeysBelow } from './remove-keys-below.js';
+import { uploadTarget } from './upload-target.js';
 
 /** Finishing (fsync, rename, fsync directory) overlaps the next transfers up to this many at once. */
 const MAX_CONCURRENT_FINISHES = 32;
 
-/** The transfer currently receiving data. */
-type Active =
-  | {
-      kind: 'partial';
-      ref: number;
-      transferId: string;
-      partial: PartialTransfer<UploadTarget>;
-      target: UploadTarget;
-      offer: PutOfferMessage;
-      receivedBytes: number;
-      /** Settles `UploadOutcome.takenOver` when another session takes this transfer over (§6.2). */
-      takeOver: () => void;
-      /** What a joined stream must present (PROTOCOL.md §5.13.2), sent in this offer's PUT_ACCEPT. */
-      joinToken: Buffer;
-      /** A delta upload's old file (PROTOCOL.md §5.15), open since the offer: PUT_COPY reads from it. */
-      old?: DeltaOldFile | undefined;
-    }
-  | {
-      // PROTOCOL.md §5.4 EXISTING: the destination may already hold this content; only the digest decides.
-      kind: 'existing';
-      ref: number;
-      hashes: ChunkHashes;
-      offer: PutOfferMessage;
-    }
-  | {
-      // PROTOCOL.md §5.13: an extra stream writing chunks into a partial another session holds.
-      kind: 'joined';
-      ref: number;
-      partial: PartialTransfer<UploadTarget>;
-      offer: PutOfferMessage;
-      receivedBytes: number;
-    };
+export type { UploadOutcome } from './upload-outcome.js';
 
-/**
- * What the session learns from an upload step besides its errors (it never calls back into the session):
- * how the transfer may still end after the step returned.
- */
-export interface UploadOutcome {
-  /** Resolves if another session of this client takes the transfer over (PROTOCOL.md §6.2). */
-  readonly takenOver?: Promise<void>;
-  /**
-   * Work this step left running: the background finish after PUT_END (resolves once PUT_DONE is sent), or a
-   * delta upload's signing after PUT_ACCEPT (resolves once the signature is sent); rejects with what ends
-   * the ref.
-   */
-  readonly finished?: Promise<void>;
-}
+/** What an offer leaves running, filled as it goes (`UploadOutcome`). */
+type Pending = { -readonly [K in keyof UploadOutcome]: UploadOutcome[K] };
 
 const NOTHING_PENDING: UploadOutcome = {};
 
@@ -86,9 +45,8 @@ const NOTHING_PENDING: UploadOutcome = {};
  */
 export class UploadReceiver implements TransferClaim {
   readonly #io: SessionIo;
-  #active: Active | undefined;
-  /** Background finishes, at most MAX_CONCURRENT_FINISHES (each settles, never rejects). */
-  readonly #finishing = new Set<Promise<void>>();
+  #active: ActiveUpload | undefined;
+  readonly #finishing = new BackgroundFinishes(MAX_CONCURRENT_FINISHES);
   /**
    * What each transfer this session claims is doing now, from just before its claim until the claim is let
    * go: what a takeover (`surrender`) and a new offer of the same transfer wait on.
@@ -110,19 +68,11 @@ export class UploadReceiver implements TransferClaim {
 
   /** Answers a PUT_OFFER (PROTOCOL.md §5.3, §5.4, §5.13.2); the lane has checked no upload is open. */
   async offer(offer: PutOfferMessage): Promise<UploadOutcome> {
-    let takenOver: Promise<void> | undefined;
-    let signing: Promise<void> | undefined;
-    await this.#offer(
-      offer,
-      (promise) => {
-        takenOver = promise;
-      },
-      (promise) => {
-        signing = promise;
-      },
-    );
-    // A delta's signing left running (PROTOCOL.md §5.15.2): what fails it ends the ref, as a finish's would.
-    return { ...(takenOver ? { takenOver } : {}), ...(signing ? { finished: signing } : {}) };
+    // A delta's signing left running (PROTOCOL.md §5.15.2) is its `finished`: what fails it ends the ref, as
+    // a finish's would.
+    const pending: Pending = {};
+    await this.#offer(offer, pending);
+    return { ...pending };
   }
 
   /** Handles a message of the open upload (the lane routes only those here). */
@@ -158,20 +108,11 @@ export class UploadReceiver implements TransferClaim {
         this.#expect(message.ref, message.type);
         const active = this.#endActive()!;
         if (active.kind === 'joined') {
-          // PROTOCOL.md §5.13.4: this stream's chunks were processed in order, so its part is verified; a
-          // chunk it left half-sent is not, and stays for another stream to send.
-          active.partial.endPart(this, message.fileDigest);
-          await this.#io.send({
-            type: 'PUT_DONE',
-            ref: active.ref,
-            identical: false,
-            part: true,
-            fileDigest: Buffer.alloc(32),
-          });
+          await joinedUpload.end(this.#io, active, message.fileDigest, this);
           return NOTHING_PENDING;
         }
         if (active.kind === 'existing') {
-          await this.#compareExisting(active, message.fileDigest);
+          await existingUpload.end(this.#io, active, message.fileDigest, () => this.files++);
           return NOTHING_PENDING;
         }
         // A delta's signing runs behind the copies (DeltaOldFile.startSignature): over before PUT_DONE.
@@ -231,7 +172,7 @@ export class UploadReceiver implements TransferClaim {
    * Clears the open upload and returns it; a partial's transfer enters `ending` in the same step, so a
    * takeover from now on waits for its close or finish instead of finding nothing (closing-24).
    */
-  #endActive(): Active | undefined {
+  #endActive(): ActiveUpload | undefined {
     const active = this.#active;
     this.#active = undefined;
     if (active?.kind === 'partial') this.#stages.enter(active.transferId, 'ending');
@@ -257,7 +198,7 @@ export class UploadReceiver implements TransferClaim {
 
   /** Waits for background finishes, then closes the receiving transfer and waits for every other close. */
   async close(): Promise<void> {
-    await Promise.allSettled([...this.#finishing]);
+    await this.#finishing.allSettled();
     await this.closeActive();
     await this.#stages.allLeft();
   }
@@ -268,36 +209,19 @@ export class UploadReceiver implements TransferClaim {
     this.#stages.leave(transferId);
   }
 
-  async #offer(
-    offer: PutOfferMessage,
-    onTakeOver: (takenOver: Promise<void>) => void,
-    onSigning: (signing: Promise<void>) => void,
-  ): Promise<void> {
+  async #offer(offer: PutOfferMessage, pending: Pending): Promise<void> {
     // PROTOCOL.md §6.2: one transfer receives data at a time per session (the lane refuses a second offer).
     if (this.#active)
       throw new FerryError('INTERNAL', `PUT_OFFER while transfer ${this.#active.ref} is open`);
     const io = this.#io;
     try {
-      io.require(PERMISSION_UPLOAD, 'upload');
-      // PROTOCOL.md §10: a hash per chunk is kept, so the chunk count is bounded.
-      if (chunkCount(offer.size, offer.chunkBytes) > MAX_TRANSFER_CHUNKS) {
-        throw new FerryError('FILE_TOO_LARGE', `more than ${MAX_TRANSFER_CHUNKS} chunks; use larger chunks`);
-      }
-      if (io.ctx.maxFileBytes > 0 && offer.size > io.ctx.maxFileBytes) {
-        throw new FerryError('FILE_TOO_LARGE', `${offer.size} bytes, limit ${io.ctx.maxFileBytes}`);
-      }
+      checkUploadOffer(io, offer);
       const rooted = io.rooted(offer.path);
       if (offer.join) {
-        this.#join({ ...offer, join: offer.join }, transferIdOf(io.clientKey, rooted.join('/')));
-        await io.send({
-          type: 'PUT_ACCEPT',
-          ref: offer.ref,
-          restarted: false,
-          existing: false,
-          haveDigest: Buffer.alloc(32),
-          joinToken: Buffer.alloc(JOIN_TOKEN_BYTES),
-          ranges: [],
-        });
+        const joinAt = transferIdOf(io.clientKey, rooted.join('/'));
+        const joined = joinedUpload.open(io, { ...offer, join: offer.join }, joinAt);
+        this.#active = joined;
+        await joinedUpload.accept(io, joined);
         return;
       }
       // Claim first: a session of this client still writing or finishing the same file completes or
@@ -322,33 +246,19 @@ export class UploadReceiver implements TransferClaim {
             await this.#offerExisting(offer, { objectKey: key }, transferId);
             return;
           }
-          await this.#offerPartial(offer, key, transferId, onTakeOver, onSigning);
+          await this.#offerPartial({ offer, target: key, transferId }, pending);
           return;
         }
-        // Bounded: a session touching very many directories just checks some of them again. A directory this
-        // offer replaces (REPLACE_DIR) may be one of them, or hold some: they are all looked at again.
-        if (this.#knownDirs.size > 10_000 || offer.replaceDir) this.#knownDirs.clear();
-        // Directories this offer creates count against the quota and the reserve (StorageLimits.ENTRY_BYTES).
-        await io.ctx.storage.chargeEntries(
-          io.clientKey,
-          await missingParents(io.ctx.root, rooted, this.#knownDirs),
-        );
-        target = await resolveUnderRoot(io.ctx.root, rooted, {
-          createDirs: true,
-          knownDirs: this.#knownDirs,
-          // PROTOCOL.md §5.3: OVERWRITE replaces a link too, the link itself, when the file is placed;
-          // REPLACE_DIR a directory, with all it holds, then too (FilePartialStore.finish), never before.
-          replaceLink: offer.overwrite,
-          replaceDir: offer.overwrite && offer.replaceDir === true,
-        });
+        target = await uploadTarget(io, offer, rooted, this.#knownDirs);
         if (!target.exists || offer.overwrite)
           await this.#offerPartial(
-            offer,
-            target,
-            transferId,
-            onTakeOver,
-            onSigning,
-            target.exists ? await DeltaOldFile.open(io, offer, target) : undefined,
+            {
+              offer,
+              target,
+              transferId,
+              old: target.exists ? await DeltaOldFile.open(io, offer, target) : undefined,
+            },
+            pending,
           );
       } finally {
         // The claim's one owner: the open partial once there is one (closeActive or the finish lets it go,
@@ -366,186 +276,39 @@ export class UploadReceiver implements TransferClaim {
     }
   }
 
-  /**
-   * PROTOCOL.md §5.13.2: attach to the partial another session of this client is receiving, if the offer
-   * carries the token the primary's PUT_ACCEPT issued. The held set was already answered to the primary; a
-   * joined stream only needs to know it may send. Refused before anything is touched.
-   */
-  #join(offer: PutOfferMessage & { join: Buffer }, transferId: string): void {
-    const partial = this.#io.ctx.registry.joinable(transferId, offer.join);
-    const header = partial?.header;
-    if (
-      !partial ||
-      header?.size !== offer.size ||
-      header.mtimeMs !== offer.mtimeMs ||
-      header.chunkBytes !== offer.chunkBytes
-    ) {
-      // Scoped to this ref: the stream may simply have arrived after the transfer finished. A wrong token
-      // gets the same answer as no transfer, so it tells a session without the token nothing.
-      throw new FerryError('PATH_NOT_FOUND', 'no matching transfer to join');
-    }
-    this.#active = { kind: 'joined', ref: offer.ref, partial, offer, receivedBytes: 0 };
-  }
-
-  /** Opens the partial of a transfer this session has claimed. */
-  async #offerPartial(
-    offer: PutOfferMessage,
-    target: UploadTarget,
-    transferId: string,
-    onTakeOver: (takenOver: Promise<void>) => void,
-    onSigning: (signing: Promise<void>) => void,
-    old?: DeltaOldFile,
-  ): Promise<void> {
-    const io = this.#io;
-    let partial: PartialTransfer<UploadTarget>;
-    try {
-      partial = await openUploadPartial(io, offer, target, transferId, old !== undefined);
-    } catch (err) {
-      await old?.close();
-      throw err;
-    }
-    let takeOver = (): void => undefined;
-    const joinToken = io.ctx.registry.newJoinToken();
-    onTakeOver(new Promise<void>((resolve) => (takeOver = resolve)));
-    this.#active = {
-      kind: 'partial',
-      ref: offer.ref,
-      transferId,
-      partial,
-      target,
-      offer,
-      receivedBytes: 0,
-      takeOver,
-      joinToken,
-      old,
-    };
+  /** Opens the partial of a transfer this session has claimed, and answers the offer. */
+  async #offerPartial(opening: PartialUploadOffer, pending: Pending): Promise<void> {
+    const { active, takenOver } = await openPartialUpload(this.#io, opening);
+    pending.takenOver = takenOver;
+    this.#active = active;
     // In the same step as #active: a takeover from now on takes this transfer over (`surrender`).
-    this.#stages.enter(transferId, 'receiving');
-    // Opening a resumed partial that changed since it closed re-hashed every chunk it holds: an offer/CANCEL
-    // loop must not repeat that for free (docs/SECURITY.md "Hashing on request"). Paid after the fact,
-    // before the answer; one unchanged since its clean close read nothing (PROTOCOL.md §9.2).
-    await io.ctx.hashCache.spend(io.clientKey, partial.rehashedBytes, io.stopped);
-    io.events.transferStarted(offer.ref, {
-      direction: 'upload',
-      path: offer.path,
-      size: offer.size,
-      heldBytes: partial.verifiedBytes,
-      restarted: partial.restarted,
-      delta: old !== undefined,
-    });
-    await io.send({
-      type: 'PUT_ACCEPT',
-      ref: offer.ref,
-      restarted: partial.restarted,
-      existing: false,
-      ...(old ? { delta: true as const } : {}),
-      haveDigest: partial.heldDigest(),
-      joinToken,
-      ranges: partial.heldRanges(),
-    });
-    if (old) {
-      // The session goes on to its next message: copies and data are served while the signing runs, placing
-      // or not (`DeltaOldFile.startSignature`, `LeafPlacing`).
-      onSigning(old.startSignature(io, offer.ref, partial, offer.size).done);
-    }
+    this.#stages.enter(active.transferId, 'receiving');
+    const signing = await acceptPartialUpload(this.#io, active);
+    if (signing) pending.finished = signing;
   }
 
-  /** PROTOCOL.md §5.4 EXISTING: offer the existing content's chunk hashes so the client can tell if it is identical. */
+  /** PROTOCOL.md §5.4 EXISTING: the content is compared, never written (`existingUpload`). */
   async #offerExisting(offer: PutOfferMessage, at: ExistingAt, transferId: string): Promise<void> {
-    const hashes = await existingHashes(this.#io, offer, at, transferId);
-    this.#active = { kind: 'existing', ref: offer.ref, hashes, offer };
-    await this.#io.send({
-      type: 'PUT_ACCEPT',
-      ref: offer.ref,
-      restarted: false,
-      existing: true,
-      haveDigest: hashes.haveDigest(),
-      // An existing file is compared, never written: nothing to join.
-      joinToken: Buffer.alloc(JOIN_TOKEN_BYTES),
-      ranges: hashes.knownRanges(),
-    });
-  }
-
-  async #compareExisting(active: Extract<Active, { kind: 'existing' }>, expected: Buffer): Promise<void> {
-    const { offer, hashes } = active;
-    const digest = hashes.digest();
-    if (!digest.equals(expected)) throw new FerryError('FILE_EXISTS');
-    this.files++;
-    this.#io.events.transferStarted(offer.ref, {
-      direction: 'upload',
-      path: offer.path,
-      size: offer.size,
-      heldBytes: offer.size,
-      restarted: false,
-    });
-    this.#io.events.transferFinished(offer.ref, { digest, transferredBytes: 0, identical: true });
-    await this.#io.send({ type: 'PUT_DONE', ref: offer.ref, identical: true, fileDigest: digest });
+    const active = await existingUpload.open(this.#io, offer, at, transferId);
+    this.#active = active;
+    await existingUpload.accept(this.#io, active);
   }
 
   /**
    * Starts the finish once a slot is free and returns it (the session turns its failure into an ERROR for
    * the ref). The transfer is `ending` already (`#endActive`), so a takeover waits for the slot too.
    */
-  async #finishInBackground(
-    active: Extract<Active, { kind: 'partial' }>,
-    expected: Buffer,
-  ): Promise<UploadOutcome> {
-    while (this.#finishing.size >= MAX_CONCURRENT_FINISHES) await Promise.race(this.#finishing);
-    const finished = this.#finish(active, expected);
-    // Tracked settled, never rejecting: close() only waits for it to be over.
-    const tracked = finished.catch(() => undefined).finally(() => this.#finishing.delete(tracked));
-    this.#finishing.add(tracked);
-    return { finished };
+  async #finishInBackground(active: PartialUpload, expected: Buffer): Promise<UploadOutcome> {
+    return await this.#finishing.start(async () => {
+      try {
+        await finishUpload(this.#io, active, expected, () => this.files++);
+      } finally {
+        this.#letGo(active.transferId);
+      }
+    });
   }
 
-  async #finish(active: Extract<Active, { kind: 'partial' }>, expected: Buffer): Promise<void> {
-    const io = this.#io;
-    try {
-      const digest = await active.partial.finish(expected, active.target, {
-        mode: active.offer.mode,
-        overwrite: active.offer.overwrite,
-        rememberLater: true,
-      });
-      io.ctx.storage.placed(active.transferId);
-      if (typeof active.target === 'string' && active.offer.replaceDir)
-        await removeKeysBelow(io, active.offer);
-      await this.#recordPlaced(active);
-      this.files++;
-      io.events.transferFinished(active.ref, {
-        digest,
-        transferredBytes: active.receivedBytes,
-        identical: false,
-      });
-      const answered = io.send({ type: 'PUT_DONE', ref: active.ref, identical: false, fileDigest: digest });
-      // A cache for the next delta against the file, recorded once PUT_DONE is sealed and handed to the
-      // socket (before any wait for it to drain): the answer does not wait for the record's encoding.
-      active.partial.rememberPlaced();
-      await answered;
-    } catch (err) {
-      await active.partial.close().catch(() => undefined);
-      // A failed finish may have discarded the partial (DIGEST_MISMATCH): then its promise ends too.
-      await io.ctx.storage.releaseIfAbsent(active.transferId);
-      throw err;
-    } finally {
-      await active.old?.close();
-      this.#letGo(active.transferId);
-    }
-  }
-
-  /** Remembers the file this transfer placed (see TransferRegistry.recordPlaced), before the claim ends. */
-  async #recordPlaced(active: Extract<Active, { kind: 'partial' }>): Promise<void> {
-    // An object carries its transfer id instead (TRANSFER_METADATA, read by existingHashes).
-    if (typeof active.target === 'string') return;
-    try {
-      const placed = await SourceFile.open(active.target.path, { noFollow: true, rooted: true });
-      await placed.close();
-      this.#io.ctx.registry.recordPlaced(active.transferId, placed.identity);
-    } catch {
-      // Replaced or removed already: then there is nothing of ours to recognise later.
-    }
-  }
-
-  #expect(ref: number, type: string): Active {
+  #expect(ref: number, type: string): ActiveUpload {
     const active = this.#active;
     if (!active || active.ref !== ref)
       throw new FerryError('MESSAGE_UNEXPECTED', `${type} for ref ${ref}, which is not open`);

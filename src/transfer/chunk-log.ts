@@ -5,6 +5,7 @@ import { FerryError } from '../errors/index.js';
 import { HASH_BYTES, sha256 } from '../protocol/index.js';
 import type { ChunkEntry } from '../machines/index.js';
 import { fsyncDir } from './fsync-dir.js';
+import { openIfPresent } from './open-if-present.js';
 import { openNoFollow } from './open-no-follow.js';
 import { refuseUnlessOurs, writableOnlyByUs } from './writable-only-by-us.js';
 
@@ -199,15 +200,9 @@ export class ChunkLog {
     path: string,
     options: { durable: boolean },
   ): Promise<{ log: ChunkLog; decoded: DecodedChunkLog } | undefined> {
-    let handle: FileHandle;
+    const handle = await openIfPresent(path);
+    if (handle === undefined) return undefined;
     try {
-      handle = await openNoFollow(path, 'update');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    try {
-      refuseUnlessOurs(await handle.stat(), path);
       const bytes = await handle.readFile();
       const decoded = decodeChunkLog(bytes);
       if (decoded === undefined || decoded.intactBytes !== bytes.length) {
