@@ -47,6 +47,8 @@ export interface ListingAttributes {
   attributes: boolean;
   maxHeads?: number | undefined;
   beforeHeads?: ((count: number) => Promise<void>) | undefined;
+  /** Paths (relative to the listed directory) left out, with every key below them; before any HEAD. */
+  leaveOut?: ((path: string) => boolean) | undefined;
 }
 
 function statusOf(err: unknown): number | undefined {
@@ -233,7 +235,7 @@ export class ObjectTree {
         });
       for (const common of page.CommonPrefixes ?? []) {
         const name = common.Prefix?.slice(base.length).replace(/\/$/, '');
-        if (name && !(relativeDir === '' && name === RESERVED_ROOT_COMPONENT))
+        if (name && !(relativeDir === '' && name === RESERVED_ROOT_COMPONENT) && !options.leaveOut?.(name))
           add({ kind: 'dir', path: name, size: 0, mode: DIR_MODE, mtimeMs: 0 });
       }
       const files: Array<{ key: string; path: string; size: number }> = [];
@@ -242,6 +244,7 @@ export class ObjectTree {
         const parts = rest.split('/');
         if (rest === '' || parts.some((p) => p === '')) continue;
         if (relativeDir === '' && parts[0] === RESERVED_ROOT_COMPONENT) continue;
+        if (options.leaveOut?.(rest)) continue;
         // Every directory on the way is an entry of its own.
         for (let depth = 1; depth < parts.length; depth++)
           add({ kind: 'dir', path: parts.slice(0, depth).join('/'), size: 0, mode: DIR_MODE, mtimeMs: 0 });

@@ -10,6 +10,7 @@ import { ListingTally } from '../machines/index.js';
 import type { ServerObjectStore } from './server-object-store.js';
 import type { SessionIo } from './session-io.js';
 import { STORE_REQUESTS } from './store-heads.js';
+import { listablePath } from './listable-path.js';
 
 /**
  * Serves one LIST_REQUEST (PROTOCOL.md §5.12) from an object store (issue 15), as `sendListing` does from
@@ -56,6 +57,8 @@ export async function sendObjectListing(
           attributes: request.namesOnly !== true,
           maxHeads: io.ctx.storeHeads.maxPerListing,
           beforeHeads: (count) => io.ctx.storeHeads.spend(io.clientKey, count, io.stopped),
+          // Keys another tool wrote that no remote path can name, left out as on a disk (listablePath).
+          leaveOut: (path) => !listablePath(path),
         })
       : [{ ...base, path: components[components.length - 1] ?? '' }];
   for (const entry of entries) {

@@ -41,6 +41,7 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
       attributes: boolean;
       maxHeads?: number | undefined;
       beforeHeads?: ((count: number) => Promise<void>) | undefined;
+      leaveOut?: ((path: string) => boolean) | undefined;
     },
   ): Promise<readonly ObjectFileEntry[]>;
   /**
