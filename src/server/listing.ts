@@ -10,7 +10,6 @@ import {
   MAX_PATH_BYTES,
   PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
-  RESERVED_ROOT_COMPONENT,
   type ListEntry,
   type ListRequestMessage,
 } from '../protocol/index.js';
@@ -102,10 +101,10 @@ async function walk(
   }
   names.sort();
   for (const name of names) {
-    if (hideReserved && name.toLowerCase() === RESERVED_ROOT_COMPONENT) continue;
     const path = prefix === '' ? name : `${prefix}/${name}`;
-    // Names that cannot travel as a remote path component (PROTOCOL.md §7.1) are left out.
-    if (!listablePath(path)) continue;
+    // Names that cannot travel as a remote path component (PROTOCOL.md §7.1), and `.ferry` at the top of the
+    // client's root, are left out.
+    if (!listablePath(path, hideReserved)) continue;
     const full = join(dir, name);
     let stats: Stats;
     try {

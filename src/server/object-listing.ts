@@ -57,8 +57,9 @@ export async function sendObjectListing(
           attributes: request.namesOnly !== true,
           maxHeads: io.ctx.storeHeads.maxPerListing,
           beforeHeads: (count) => io.ctx.storeHeads.spend(io.clientKey, count, io.stopped),
-          // Keys another tool wrote that no remote path can name, left out as on a disk (listablePath).
-          leaveOut: (path) => !listablePath(path),
+          // Keys another tool wrote that no remote path can name, and `.ferry` at the top of the client's
+          // root, left out as on a disk (listablePath).
+          leaveOut: (path) => !listablePath(path, request.path === ''),
         })
       : [{ ...base, path: components[components.length - 1] ?? '' }];
   for (const entry of entries) {

@@ -77,3 +77,58 @@ test('an object store lists no key a remote path cannot name: a tree beside such
     ['t/c1/ok.txt', 't/good.txt'],
   );
 });
+
+// Its sibling: `.ferry` first in a remote path is reserved in any case (§7.1), so a server hides it at the top
+// of the client's own root, whatever its confinement. An object store hid only `.ferry` spelt so, and only at
+// the bucket's top: a client confined to `sub` was listed `sub/.ferry/x` (which an unconfined client may
+// upload), and anyone `.FERRY/x`, and each failed that client's `get -r` of its root.
+test('an object store hides .ferry in any case at the top of a confined client root', async (t) => {
+  const s = swift();
+  const prefix = `reserved-${Date.now()}/`;
+  for (const key of ['sub/mine.txt', 'sub/.ferry/x', 'sub/.FERRY/y', '.FERRY/z', 'top.txt'])
+    await s.client.send(new PutObjectCommand({ Bucket: s.bucket, Key: `${prefix}${key}`, Body: `${key}\n` }));
+  const dir = await makeTempDir('ferry-reserved-keys-');
+  const confined = generateKeyPair();
+  const whole = generateKeyPair();
+  const server = await FerryServer.start({
+    root: join(dir, 'root'),
+    port: 0,
+    identity: generateKeyPair(),
+    authorize: (key) =>
+      key.equals(confined.publicKey)
+        ? { permissions: PERMISSION_DOWNLOAD, root: 'sub' }
+        : key.equals(whole.publicKey)
+          ? { permissions: PERMISSION_DOWNLOAD }
+          : undefined,
+    partialSweepIntervalMs: 0,
+    objectStore: new S3PartialStore(s.client, { bucket: s.bucket, prefix }),
+  });
+  t.after(async () => {
+    await server.close();
+    await removeTempDir(dir);
+  });
+  for (const [identity, name, want] of [
+    [confined, 'confined', ['mine.txt']],
+    [whole, 'whole', ['sub/.ferry/x', 'sub/.FERRY/y', 'sub/mine.txt', 'top.txt']],
+  ] as const) {
+    const local = join(dir, name);
+    // Before: PATH_INVALID at the listing, nothing fetched.
+    await getFiles({
+      server: server.address,
+      identity,
+      verifyServer: () => undefined,
+      retry: { retries: 0 },
+      remotePaths: [''],
+      localDir: local,
+      recursive: true,
+    });
+    const arrived = await readdir(local, { recursive: true, withFileTypes: true });
+    assert.deepEqual(
+      arrived
+        .filter((e) => e.isFile())
+        .map((e) => join(e.parentPath, e.name).slice(local.length + 1))
+        .sort(),
+      [...want].sort(),
+    );
+  }
+});
