@@ -104,6 +104,32 @@ export class ObjectTree {
   }
 
   /**
+   * Refuses to place a file at `relativePath` (checked and confined by the caller, §7.1) where a disk would
+   * refuse it, since an object store keeps no tree shape of its own: an object on the way (a file where a
+   * directory must be: PATH_INVALID "component N is not a directory") or, unless `replaceDir` (REPLACE_DIR,
+   * PROTOCOL.md §5.3), keys below the name (a directory in the way: "destination is a directory"). Else a
+   * client placed `a/x` under the file `a`, or `a` over the directory `a/` without OVERWRITE, and the listing
+   * then named a file with entries below it, which every recursive download fails. `checked`: directories
+   * above already found to be no object (a batch's entries share them). Requests: one HEAD per directory above
+   * not in `checked`, and one LIST unless `replaceDir`.
+   */
+  async assertPlaceable(
+    relativePath: string,
+    options: { replaceDir: boolean; checked?: Set<string> },
+  ): Promise<void> {
+    const parts = relativePath.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const above = parts.slice(0, i).join('/');
+      if (options.checked?.has(above)) continue;
+      if (await this.#head(this.#keyOf(above)))
+        throw new FerryError('PATH_INVALID', `component ${i} is not a directory`);
+      options.checked?.add(above);
+    }
+    if (!options.replaceDir && (await this.#holdsKeys(this.#keyOf(relativePath))))
+      throw new FerryError('PATH_INVALID', 'destination is a directory');
+  }
+
+  /**
    * REMOVE_REQUEST on an object store (PROTOCOL.md §5.16): the object at `relativePath` (already checked
    * and confined by the caller, §7.1) is deleted, that key alone. A directory is only the prefix of the
    * keys under it, so it is empty exactly when nothing is there: a prefix that still holds keys is refused

@@ -96,6 +96,14 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
     return `${this.location.prefix}${relativePath}`;
   }
 
+  /** Refuses a file at `relativePath` under an object or over a directory (see ObjectTree.assertPlaceable). */
+  assertPlaceable(
+    relativePath: string,
+    options: { replaceDir: boolean; checked?: Set<string> },
+  ): Promise<void> {
+    return this.#tree.assertPlaceable(relativePath, options);
+  }
+
   /** What is at `relativePath` of the served tree (a file, a directory: a prefix), or undefined. */
   statFile(relativePath: string): Promise<ObjectTreeEntry | undefined> {
     return this.#tree.stat(relativePath);

@@ -26,6 +26,14 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
   targetOf(relativePath: string): string;
   /** Whether `target` exists now. */
   exists(target: string): Promise<boolean>;
+  /**
+   * Throws PATH_INVALID where a disk would refuse a file at `relativePath`: an object on the way, or keys
+   * below it unless `replaceDir`. `checked`: directories above already found to be no object.
+   */
+  assertPlaceable(
+    relativePath: string,
+    options: { replaceDir: boolean; checked?: Set<string> },
+  ): Promise<void>;
   /** What is at `relativePath` ('' is the root directory), or undefined. */
   statFile(relativePath: string): Promise<ObjectFileEntry | undefined>;
   /**
