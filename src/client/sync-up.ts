@@ -41,9 +41,10 @@ export async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promis
   // A missing or non-directory SRC costs no connection (one stat).
   if (!(await stat(options.localDir)).isDirectory())
     throw new FerryError('PATH_INVALID', 'not a directory', { subject: options.localDir });
-  // SRC is walked once per plan: a plan re-made on a retry (an attempt that failed before its jobs were
-  // planned) walks again, as a new run would, so a file an editor replaced in between is the one sent, and
-  // each job still reads only the file its own plan's walk saw (`walked`: never through a link).
+  // SRC is walked for each plan, never before the attempt that plans: a plan made on a retry (the attempts
+  // before it failed before their jobs were planned: connecting, listing, removing) walks again, as a new run
+  // would, so a file an editor replaced in between is the one sent, and each job still reads only the file
+  // its own plan's walk saw (`walked`: never through a link).
   const walks: Array<Promise<unknown>> = [];
   const walk = (): Promise<WalkedSource> => {
     const walked = walkLocalTree(options.localDir, options.onSkip ?? (() => undefined)).then((tree) => {
@@ -56,8 +57,8 @@ export async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promis
     walks.push(walked);
     return walked;
   };
-  // The first walk runs while the session connects, shakes hands and lists DST (issue 16: they were one
-  // after the other).
+  // The first attempt's walk runs while its session connects, shakes hands and lists DST (issue 16: they
+  // were one after the other); a retry drops it unused.
   let nextWalk: Promise<WalkedSource> | undefined = walk();
   let counts: SyncCounts | undefined;
   const requestFailures: JobFailure[] = [];
@@ -95,7 +96,10 @@ export async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promis
       files: [],
       overwrite: true,
       deltaSessions: options.deltaSessions ?? SYNC_DELTA_SESSIONS,
-      onEvent: tally.onEvent,
+      onEvent: (event) => {
+        if (event.type === 'retrying') nextWalk = undefined;
+        tally.onEvent(event);
+      },
     }),
     walks,
   );

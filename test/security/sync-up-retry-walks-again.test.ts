@@ -19,69 +19,75 @@ import { snapshotTree } from '../helpers/tree-snapshot.js';
 
 const SECRET = 'the sender alone may read this\n';
 
-test('a sync up re-planned on a retry walks SRC again: a file replaced in between is sent, a link swapped in is not followed', async (t) => {
-  const client = generateKeyPair();
-  const { dir, server } = await startTempDirServer(t, 'ferry-sync-retry-walk-', {
-    authorize: (key) =>
-      key.equals(client.publicKey) ? { permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD } : undefined,
-  });
-  const root = join(dir, 'root');
-  const tree = join(dir, 'tree');
-  await mkdir(tree);
-  await writeFile(join(tree, 'edited.txt'), 'first version\n');
-  await writeFile(join(tree, 'swapped.txt'), 'walked\n');
-  await writeFile(join(dir, 'secret'), SECRET);
-  // A remote file SRC lacks: with --delete the plan asks its removal before it returns its jobs.
-  await mkdir(join(root, 'dst'), { recursive: true });
-  await writeFile(join(root, 'dst', 'stale.txt'), 'stale\n');
+for (const cutAt of ['the plan', 'the handshake'] as const)
+  test(`a sync up planned on a retry (the first session cut at ${cutAt}) walks SRC again: a file replaced in between is sent, a link swapped in is not followed`, async (t) => {
+    const client = generateKeyPair();
+    const { dir, server } = await startTempDirServer(t, 'ferry-sync-retry-walk-', {
+      authorize: (key) =>
+        key.equals(client.publicKey) ? { permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD } : undefined,
+    });
+    const root = join(dir, 'root');
+    const tree = join(dir, 'tree');
+    await mkdir(tree);
+    await writeFile(join(tree, 'edited.txt'), 'first version\n');
+    await writeFile(join(tree, 'swapped.txt'), 'walked\n');
+    await writeFile(join(dir, 'secret'), SECRET);
+    // A remote file SRC lacks: with --delete the plan asks its removal before it returns its jobs.
+    await mkdir(join(root, 'dst'), { recursive: true });
+    await writeFile(join(root, 'dst', 'stale.txt'), 'stale\n');
 
-  const proxy = await FaultProxy.start({ target: server.address });
-  t.after(() => proxy.close());
-  const first = proxy.connection(0);
-  let cut = false;
-  const onEvent = (event: SyncEvent): void => {
-    // The first plan is made: cut its session before the removal is answered (the plan then fails).
-    if (event.type === 'sync-action' && !cut) {
+    const proxy = await FaultProxy.start({ target: server.address });
+    t.after(() => proxy.close());
+    const first = proxy.connection(0);
+    let cut = false;
+    // The handshake: the version offer goes, then the connection is reset (no plan was made on it).
+    if (cutAt === 'the handshake') {
+      proxy.setPlan((index) => (index === 0 ? { cut: { afterBytes: 10 } } : undefined));
       cut = true;
-      void first.then((c) => c.reset());
     }
-  };
-  const skipped: string[] = [];
-  const summary = await syncTree({
-    server: proxy.address,
-    identity: client,
-    verifyServer: () => undefined,
-    direction: 'upload',
-    localDir: tree,
-    remotePath: 'dst',
-    delete: true,
-    onEvent,
-    onSkip: (relative) => skipped.push(relative),
-    retry: {
-      retries: 2,
-      // Between the attempts: an editor saves edited.txt by a rename, a local user swaps swapped.txt for a
-      // link to a file only the sender may read.
-      sleep: async () => {
-        await writeFile(join(tree, '.edited.txt.swp'), 'second version\n');
-        await rename(join(tree, '.edited.txt.swp'), join(tree, 'edited.txt'));
-        await rename(join(tree, 'swapped.txt'), join(dir, 'moved'));
-        await symlink(join(dir, 'secret'), join(tree, 'swapped.txt'));
+    const onEvent = (event: SyncEvent): void => {
+      // The first plan is made: cut its session before the removal is answered (the plan then fails).
+      if (event.type === 'sync-action' && !cut) {
+        cut = true;
+        void first.then((c) => c.reset());
+      }
+    };
+    const skipped: string[] = [];
+    const summary = await syncTree({
+      server: proxy.address,
+      identity: client,
+      verifyServer: () => undefined,
+      direction: 'upload',
+      localDir: tree,
+      remotePath: 'dst',
+      delete: true,
+      onEvent,
+      onSkip: (relative) => skipped.push(relative),
+      retry: {
+        retries: 2,
+        // Between the attempts: an editor saves edited.txt by a rename, a local user swaps swapped.txt for a
+        // link to a file only the sender may read.
+        sleep: async () => {
+          await writeFile(join(tree, '.edited.txt.swp'), 'second version\n');
+          await rename(join(tree, '.edited.txt.swp'), join(tree, 'edited.txt'));
+          await rename(join(tree, 'swapped.txt'), join(dir, 'moved'));
+          await symlink(join(dir, 'secret'), join(tree, 'swapped.txt'));
+        },
       },
-    },
+    });
+    assert.equal(cut, true);
+    assert.equal(await proxy.connection(1).then(() => true), true);
+    // Before: edited.txt failed the run with SOURCE_CHANGED (the first walk's inode).
+    assert.equal(await readFile(join(root, 'dst', 'edited.txt'), 'utf8'), 'second version\n');
+    // The link leads outside SRC: left out by the new walk, never read through.
+    assert.ok(
+      skipped.some((s) => s.endsWith('swapped.txt')),
+      `skipped: ${skipped.join(', ')}`,
+    );
+    const held = await snapshotTree(root);
+    for (const [path, entry] of held)
+      if (entry.kind === 'file')
+        assert.ok(!(await readFile(join(root, path), 'utf8')).includes(SECRET), `${path} holds the secret`);
+    assert.equal(held.has('dst/stale.txt'), false);
+    assert.equal(summary.dryRun, false);
   });
-  assert.equal(cut, true);
-  assert.equal(await proxy.connection(1).then(() => true), true);
-  // Before: edited.txt failed the run with SOURCE_CHANGED (the first walk's inode).
-  assert.equal(await readFile(join(root, 'dst', 'edited.txt'), 'utf8'), 'second version\n');
-  // The link leads outside SRC: left out by the new walk, never read through.
-  assert.ok(
-    skipped.some((s) => s.endsWith('swapped.txt')),
-    `skipped: ${skipped.join(', ')}`,
-  );
-  const held = await snapshotTree(root);
-  for (const [path, entry] of held)
-    if (entry.kind === 'file')
-      assert.ok(!(await readFile(join(root, path), 'utf8')).includes(SECRET), `${path} holds the secret`);
-  assert.equal(held.has('dst/stale.txt'), false);
-  assert.equal(summary.dryRun, false);
-});
