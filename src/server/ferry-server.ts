@@ -28,6 +28,7 @@ import { HashBudget } from './hash-budget.js';
 import { BatchAdmission } from './batch-admission.js';
 import { DeltaMemory } from './delta-memory.js';
 import { PartMemory } from './part-memory.js';
+import { LISTING_MEMORY } from './listing-memory.js';
 import { StoreHeads } from './store-heads.js';
 import { PairingAdmission } from './pairing-admission.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
@@ -54,6 +55,8 @@ export class FerryServer {
   readonly deltaMemory: DeltaMemory;
   /** Memory held in parts by uploads to an object store, shared by every client (`PartMemory`). */
   readonly partMemory: PartMemory;
+  /** Memory object-store listings hold while they collect their entries, shared by every client. */
+  readonly listingMemory: PartMemory;
   /**
    * Leaf hashes of files this server verified or signed, bound to their identity, under the root's `.ferry/`
    * (issue 16, WARM deltas; `KnownLeafHashes`); undefined with an object store.
@@ -92,6 +95,7 @@ export class FerryServer {
     this.hashCache = new FileHashCache(options.hashCacheBytes, new HashBudget(options.hashBudget));
     this.deltaMemory = new DeltaMemory(options.deltaMemory);
     this.partMemory = new PartMemory(options.partMemory);
+    this.listingMemory = new PartMemory({ ...LISTING_MEMORY, ...options.listingMemory });
     this.knownLeafHashes = options.objectStore
       ? undefined
       : new KnownLeafHashes(join(root, RESERVED_ROOT_COMPONENT, 'leaves'));
@@ -198,6 +202,7 @@ export class FerryServer {
       deltaMemory: ferry.deltaMemory,
       knownLeafHashes: ferry.knownLeafHashes,
       storeHeads: new StoreHeads(options.storeHeads),
+      listingMemory: ferry.listingMemory,
       keyRotation: options.keyRotation,
       objectStore: options.objectStore,
       sealPool: ferry.#sealPool,

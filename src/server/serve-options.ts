@@ -97,6 +97,13 @@ export interface ServeOptions {
    */
   partMemory?: PartMemoryOptions;
   /**
+   * Memory object-store listings may hold while they collect their entries (S3 lists in byte order, so a
+   * listing is sorted whole before it is sent), per client and in total (defaults 384 MiB and 1 GiB, counted
+   * as each entry's encoded bytes plus 256); a listing past either is refused with SERVER_BUSY
+   * (listing-memory.ts).
+   */
+  listingMemory?: PartMemoryOptions;
+  /**
    * HEADs an object store makes for requests that send no data (a listing's files' attributes, a batched
    * download's entries): per listing (default 100 000), per client and in total (defaults 1000/s and 2000/s
    * past bursts of 100 000 and 200 000); past a rate the request waits.

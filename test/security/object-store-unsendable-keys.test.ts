@@ -160,3 +160,25 @@ test('an object store refuses a file below a file and a file over a directory, a
     ['t/a', 't/c', 't/file', 'u/b/kept'],
   );
 });
+
+// PUT_DIR on an object store makes nothing (a directory is a prefix) and was acknowledged without a look, where
+// a disk refuses a directory at the name of a file (FILE_EXISTS) or below one (PATH_INVALID). Refused the same
+// way now, by the same check as a file's (assertPlaceable).
+test('an object store refuses a directory over a file, as a disk does', async (t) => {
+  const { dir, connect } = await storeWith(t, 'putdir', ['t/a', 't/ok/kept']);
+  const local = join(dir, 'local');
+  await mkdir(join(local, 'a', 'e'), { recursive: true });
+  await mkdir(join(local, 'ok', 'new'), { recursive: true });
+  const outcome = (run: Promise<unknown>): Promise<string> =>
+    run.then(
+      () => 'made',
+      (err: { code?: string; message?: string }) => `${err.code}: ${err.message}`,
+    );
+  // Before: made (acknowledged), the listing still naming t/a a file.
+  // Both entries (t/a at a file, t/a/e below it) refused, as a disk refuses them.
+  assert.match(
+    await outcome(sendTree({ ...connect, dirs: [join(local, 'a')], remoteDir: 't' })),
+    /^IO_ERROR: .*\/t\/a: not a directory .*2 of 2 entries failed$/,
+  );
+  assert.equal(await outcome(sendTree({ ...connect, dirs: [join(local, 'ok')], remoteDir: 't' })), 'made');
+});
