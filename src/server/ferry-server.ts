@@ -39,6 +39,13 @@ import { listenError } from './listen-error.js';
 import { prepareServerRoot } from './server-root.js';
 import { SERVER_IDLE_TIMEOUT_MS, type ServeOptions } from './serve-options.js';
 
+/**
+ * Blocks (about 2 MiB each: plaintext and sealed records) downloads on the server's seal pool may hold in
+ * flight beyond each stream's first, all together: 512 MiB, so a client's 16 streams (`--streams 16`) still
+ * get their full window (12 to 14 blocks each), while 1024 stalled sessions hold about 2.5 GiB, not 26-30.
+ */
+export const SHARED_SEAL_BLOCKS = 256;
+
 /** A running ferry server. */
 export class FerryServer {
   readonly #server: Server;
@@ -62,6 +69,11 @@ export class FerryServer {
    * (issue 16, WARM deltas; `KnownLeafHashes`); undefined with an object store.
    */
   readonly knownLeafHashes: KnownLeafHashes | undefined;
+  /** The most blocks ever sealing at once on the server's pool (0 without one), for tests. */
+  get peakSealingBlocks(): number {
+    return this.#sealPool?.peakSealing ?? 0;
+  }
+
   /** The worker threads sealing download data, when `threads` > 1. */
   readonly #sealPool: SealPool | undefined;
   readonly #partialDir: string;
@@ -100,7 +112,12 @@ export class FerryServer {
       ? undefined
       : new KnownLeafHashes(join(root, RESERVED_ROOT_COMPONENT, 'leaves'));
     const threads = options.threads ?? DEFAULT_THREADS;
-    this.#sealPool = threads > 1 ? new SealPool(threads) : undefined;
+    // Downloads' blocks in flight beyond each stream's first are shared (`SealPool.takeBlock`): a client that
+    // stops reading kept all of its pipeline's, about 25 MiB a session, with nothing bounding the sum.
+    this.#sealPool =
+      threads > 1
+        ? new SealPool(threads, { sharedBlocks: options.sharedSealBlocks ?? SHARED_SEAL_BLOCKS })
+        : undefined;
     this.#storage = storage;
     this.#partialMaxAgeMs = options.partialMaxAgeMs ?? PARTIAL_MAX_AGE_MS;
     this.#objectStore = options.objectStore;

@@ -77,6 +77,11 @@ export interface ServeOptions {
    */
   threads?: number;
   /**
+   * Blocks downloads sealed on those threads may hold in flight beyond each stream's first, all together
+   * (default SHARED_SEAL_BLOCKS, 256 of about 2 MiB); past it a stream waits on its own blocks.
+   */
+  sharedSealBlocks?: number;
+  /**
    * Each client's budget for hashing that sends no data (defaults: 4 GiB at once, then 512 MiB/s) and the
    * budget all clients share (8 GiB, then 1 GiB/s); the clock and the wait are injectable for tests.
    */
