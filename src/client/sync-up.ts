@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { FerryError, isFerryError } from '../errors/index.js';
 import { EntryRequest } from '../machines/index.js';
 import { MAX_PIPELINED, joinRemotePath } from '../protocol/index.js';
-import { digestFile, walkLocalTree, type WalkedInode } from '../transfer/index.js';
+import { digestFile, walkLocalTree, type LocalTree, type WalkedInode } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { jobsFailedError, failsOnlyThisJob, type JobFailure } from './job-failure.js';
 import { listRemote } from './list-remote.js';
@@ -38,20 +38,33 @@ export const WHOLE_CHANGED_MAX_BYTES = 4 * 1024;
 /** Local SRC to remote DST: planned on the upload's first session, then the upload jobs. */
 export async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promise<SyncCounts> {
   const { remotePath } = options;
-  // A missing or non-directory SRC costs no connection (one stat); the walk itself runs while the session
-  // connects, shakes hands and lists DST (issue 16: they were one after the other).
+  // A missing or non-directory SRC costs no connection (one stat).
   if (!(await stat(options.localDir)).isDirectory())
     throw new FerryError('PATH_INVALID', 'not a directory', { subject: options.localDir });
-  const walked = walkLocalTree(options.localDir, options.onSkip ?? (() => undefined)).then((tree) => {
-    const top = tree.dirs[tree.dirs.length - 1]!;
-    const localOf = new Map(tree.files.map((f) => [f.relative.slice(top.relative.length + 1), f]));
-    return { top, source: localTreeEntries(tree), localOf };
-  });
-  // Awaited by the plan; a walk that fails before then must not count as unhandled.
-  walked.catch(() => undefined);
+  // SRC is walked for each plan, never before the attempt that plans: a plan made on a retry (the attempts
+  // before it failed before their jobs were planned: connecting, listing, removing) walks again, as a new run
+  // would, so a file an editor replaced in between is the one sent, and each job still reads only the file
+  // its own plan's walk saw (`walked`: never through a link).
+  const walks: Array<Promise<unknown>> = [];
+  const walk = (): Promise<WalkedSource> => {
+    const walked = walkLocalTree(options.localDir, options.onSkip ?? (() => undefined)).then((tree) => {
+      const top = tree.dirs[tree.dirs.length - 1]!;
+      const localOf = new Map(tree.files.map((f) => [f.relative.slice(top.relative.length + 1), f]));
+      return { top, source: localTreeEntries(tree), localOf };
+    });
+    // Awaited by the plan; a walk that fails before then must not count as unhandled.
+    walked.catch(() => undefined);
+    walks.push(walked);
+    return walked;
+  };
+  // The first attempt's walk runs while its session connects, shakes hands and lists DST (issue 16: they
+  // were one after the other); a retry drops it unused.
+  let nextWalk: Promise<WalkedSource> | undefined = walk();
   let counts: SyncCounts | undefined;
   const requestFailures: JobFailure[] = [];
   const plan = async (session: ClientSession): Promise<UploadJob[]> => {
+    const walked = nextWalk ?? walk();
+    nextWalk = undefined;
     const [{ top, source, localOf }, { entries: destination, top: destinationTop }] = await Promise.all([
       walked,
       remoteTree(session, options, { dropOutsideLinks: false }),
@@ -83,13 +96,23 @@ export async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promis
       files: [],
       overwrite: true,
       deltaSessions: options.deltaSessions ?? SYNC_DELTA_SESSIONS,
-      onEvent: tally.onEvent,
+      onEvent: (event) => {
+        if (event.type === 'retrying') nextWalk = undefined;
+        tally.onEvent(event);
+      },
     }),
-    [walked],
+    walks,
   );
   if (requestFailures.length > 0)
     throw jobsFailedError(requestFailures, { total: requestFailures.length, files: false });
   return counts!;
+}
+
+/** What a walk of SRC gives a plan: its top directory, its entries, and each file as the walk saw it. */
+interface WalkedSource {
+  top: LocalTree['dirs'][number];
+  source: SyncEntry[];
+  localOf: Map<string, LocalTree['files'][number]>;
 }
 
 /**

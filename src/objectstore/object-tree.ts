@@ -47,6 +47,13 @@ export interface ListingAttributes {
   attributes: boolean;
   maxHeads?: number | undefined;
   beforeHeads?: ((count: number) => Promise<void>) | undefined;
+  /** Paths (relative to the listed directory) left out, with every key below them; before any HEAD. */
+  leaveOut?: ((path: string) => boolean) | undefined;
+  /**
+   * Told each entry as it is collected, before the next LIST page: the listing is held whole until it is
+   * sorted, so the caller bounds what it holds here (it throws to end the listing).
+   */
+  onEntry?: ((entry: ObjectTreeEntry) => void) | undefined;
 }
 
 function statusOf(err: unknown): number | undefined {
@@ -102,6 +109,39 @@ export class ObjectTree {
   }
 
   /**
+   * Refuses to place a file at `relativePath` (checked and confined by the caller, §7.1) where a disk would
+   * refuse it, since an object store keeps no tree shape of its own: an object on the way (a file where a
+   * directory must be: PATH_INVALID "component N is not a directory") or, unless `replaceDir` (REPLACE_DIR,
+   * PROTOCOL.md §5.3), keys below the name (a directory in the way: "destination is a directory"). Else a
+   * client placed `a/x` under the file `a`, or `a` over the directory `a/` without OVERWRITE, and the listing
+   * then named a file with entries below it, which every recursive download fails. `checked`: directories
+   * above already found to be no object (a batch's entries share them). Requests: one HEAD per directory above
+   * not in `checked`, and one LIST unless `replaceDir`. With `directory` (PUT_DIR, §5.10) the same look above,
+   * and instead of the LIST a HEAD of the name: an object there is FILE_EXISTS, "a file is in the way of the
+   * directory", as a disk's mkdir finds it (nothing is made either way: a directory is a prefix).
+   */
+  async assertPlaceable(
+    relativePath: string,
+    options: { replaceDir: boolean; checked?: Set<string>; directory?: boolean },
+  ): Promise<void> {
+    const parts = relativePath.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const above = parts.slice(0, i).join('/');
+      if (options.checked?.has(above)) continue;
+      if (await this.#head(this.#keyOf(above)))
+        throw new FerryError('PATH_INVALID', `component ${i} is not a directory`);
+      options.checked?.add(above);
+    }
+    if (options.directory === true) {
+      if (await this.#head(this.#keyOf(relativePath)))
+        throw new FerryError('FILE_EXISTS', 'a file is in the way of the directory');
+      return;
+    }
+    if (!options.replaceDir && (await this.#holdsKeys(this.#keyOf(relativePath))))
+      throw new FerryError('PATH_INVALID', 'destination is a directory');
+  }
+
+  /**
    * REMOVE_REQUEST on an object store (PROTOCOL.md §5.16): the object at `relativePath` (already checked
    * and confined by the caller, §7.1) is deleted, that key alone. A directory is only the prefix of the
    * keys under it, so it is empty exactly when nothing is there: a prefix that still holds keys is refused
@@ -124,6 +164,37 @@ export class ObjectTree {
     }
     if (await this.#holdsKeys(key)) throw new FerryError('PATH_INVALID', 'directory is not empty');
     return 'nothing';
+  }
+
+  /**
+   * Deletes every key below the directory `relativeDir` (REPLACE_DIR's removal of the directory a file
+   * replaced, PROTOCOL.md §5.3), one LIST page at a time, each key told to `beforeEach` (which pays for it)
+   * before it goes: nothing is collected, so a prefix of any size holds one page (1000 keys) in memory. Keys
+   * with an empty component (`a//b`, `a/`), which no listing names, are left as a listing leaves them.
+   */
+  async removeBelow(relativeDir: string, beforeEach: () => Promise<void>): Promise<void> {
+    const base = `${this.#keyOf(relativeDir)}/`;
+    let token: string | undefined;
+    do {
+      const page = await this.#client
+        .send(
+          new ListObjectsV2Command({ Bucket: this.#location.bucket, Prefix: base, ContinuationToken: token }),
+        )
+        .catch((err: unknown) => {
+          throw storeError(err, 'LIST');
+        });
+      for (const item of page.Contents ?? []) {
+        const rest = item.Key?.slice(base.length) ?? '';
+        if (rest === '' || rest.split('/').some((p) => p === '')) continue;
+        await beforeEach();
+        try {
+          await this.#client.send(new DeleteObjectCommand({ Bucket: this.#location.bucket, Key: item.Key }));
+        } catch (err) {
+          if (statusOf(err) !== 404) throw storeError(err, 'DELETE');
+        }
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
   }
 
   /**
@@ -215,6 +286,7 @@ export class ObjectTree {
       if (entries.has(entry.path)) return;
       if (entries.size >= MAX_LIST_ENTRIES)
         throw new FerryError('FILE_TOO_LARGE', `a listing of more than ${MAX_LIST_ENTRIES} entries`);
+      options.onEntry?.(entry);
       entries.set(entry.path, entry);
     };
     let token: string | undefined;
@@ -233,7 +305,7 @@ export class ObjectTree {
         });
       for (const common of page.CommonPrefixes ?? []) {
         const name = common.Prefix?.slice(base.length).replace(/\/$/, '');
-        if (name && !(relativeDir === '' && name === RESERVED_ROOT_COMPONENT))
+        if (name && !(relativeDir === '' && name === RESERVED_ROOT_COMPONENT) && !options.leaveOut?.(name))
           add({ kind: 'dir', path: name, size: 0, mode: DIR_MODE, mtimeMs: 0 });
       }
       const files: Array<{ key: string; path: string; size: number }> = [];
@@ -242,6 +314,7 @@ export class ObjectTree {
         const parts = rest.split('/');
         if (rest === '' || parts.some((p) => p === '')) continue;
         if (relativeDir === '' && parts[0] === RESERVED_ROOT_COMPONENT) continue;
+        if (options.leaveOut?.(rest)) continue;
         // Every directory on the way is an entry of its own.
         for (let depth = 1; depth < parts.length; depth++)
           add({ kind: 'dir', path: parts.slice(0, depth).join('/'), size: 0, mode: DIR_MODE, mtimeMs: 0 });

@@ -96,6 +96,14 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
     return `${this.location.prefix}${relativePath}`;
   }
 
+  /** Refuses a file at `relativePath` under an object or over a directory (see ObjectTree.assertPlaceable). */
+  assertPlaceable(
+    relativePath: string,
+    options: { replaceDir: boolean; checked?: Set<string>; directory?: boolean },
+  ): Promise<void> {
+    return this.#tree.assertPlaceable(relativePath, options);
+  }
+
   /** What is at `relativePath` of the served tree (a file, a directory: a prefix), or undefined. */
   statFile(relativePath: string): Promise<ObjectTreeEntry | undefined> {
     return this.#tree.stat(relativePath);
@@ -113,6 +121,11 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
   /** Removes the object at `relativePath`, one key (see ObjectTree.remove: PROTOCOL.md §5.16). */
   removeEntry(relativePath: string): Promise<ObjectRemoval> {
     return this.#tree.remove(relativePath);
+  }
+
+  /** Deletes every key below the directory `relativeDir`, a page at a time (see ObjectTree.removeBelow). */
+  removeBelow(relativeDir: string, beforeEach: () => Promise<void>): Promise<void> {
+    return this.#tree.removeBelow(relativeDir, beforeEach);
   }
 
   /** Gives the object at `relativePath` a mode and mtime (see ObjectTree.setAttributes: §5.19). */

@@ -11,6 +11,7 @@ import {
   type StagedPlacement,
 } from '../transfer/index.js';
 import { missingParents } from './missing-parents.js';
+import { assertObjectPlaceable } from './object-placeable.js';
 import type { ServerObjectStore } from './server-object-store.js';
 import type { SessionIo } from './session-io.js';
 import { SMALL_FILE_PLACER } from './small-file-placer.js';
@@ -70,7 +71,7 @@ export interface BatchDestination {
 
 /** The session's destination: its object store when the server has one, else its root on disk. */
 export function batchDestinationOf(io: SessionIo): BatchDestination {
-  return io.ctx.objectStore ? new StoreBatchDestination(io.ctx.objectStore) : new DiskBatchDestination(io);
+  return io.ctx.objectStore ? new StoreBatchDestination(io) : new DiskBatchDestination(io);
 }
 
 /** Files under the client's root, placed by the worker thread (SmallFilePlacer, placeSmallFiles). */
@@ -165,13 +166,19 @@ const STORE_PLACES_AT_ONCE = 8;
  * with the same no-clobber rule (FILE_EXISTS unless OVERWRITE). Nothing is written under the root.
  */
 class StoreBatchDestination implements BatchDestination {
+  readonly #io: SessionIo;
   readonly #store: ServerObjectStore;
+  /** Directories above this batch's entries found to be no object: a batch's entries share them. */
+  readonly #checked = new Set<string>();
 
-  constructor(store: ServerObjectStore) {
-    this.#store = store;
+  constructor(io: SessionIo) {
+    this.#io = io;
+    this.#store = io.ctx.objectStore!;
   }
 
   async locate(rooted: readonly string[]): Promise<BatchTarget> {
+    // No tree shape of its own: refused where a disk would refuse it (a batch entry never replaces a directory).
+    await assertObjectPlaceable(this.#io, rooted, { replaceDir: false, checked: this.#checked });
     const key = this.#store.targetOf(rooted.join('/'));
     return { exists: await this.#store.exists(key), dir: '', path: key };
   }

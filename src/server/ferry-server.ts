@@ -28,6 +28,7 @@ import { HashBudget } from './hash-budget.js';
 import { BatchAdmission } from './batch-admission.js';
 import { DeltaMemory } from './delta-memory.js';
 import { PartMemory } from './part-memory.js';
+import { LISTING_MEMORY } from './listing-memory.js';
 import { StoreHeads } from './store-heads.js';
 import { PairingAdmission } from './pairing-admission.js';
 import { PARTIAL_MAX_AGE_MS, PARTIAL_SWEEP_INTERVAL_MS, sweepPartials } from './partial-sweeper.js';
@@ -37,6 +38,13 @@ import type { ServerObjectStore } from './server-object-store.js';
 import { listenError } from './listen-error.js';
 import { prepareServerRoot } from './server-root.js';
 import { SERVER_IDLE_TIMEOUT_MS, type ServeOptions } from './serve-options.js';
+
+/**
+ * Blocks (about 2 MiB each: plaintext and sealed records) downloads on the server's seal pool may hold in
+ * flight beyond each stream's first, all together: 512 MiB, so a client's 16 streams (`--streams 16`) still
+ * get their full window (12 to 14 blocks each), while 1024 stalled sessions hold about 2.5 GiB, not 26-30.
+ */
+export const SHARED_SEAL_BLOCKS = 256;
 
 /** A running ferry server. */
 export class FerryServer {
@@ -54,11 +62,18 @@ export class FerryServer {
   readonly deltaMemory: DeltaMemory;
   /** Memory held in parts by uploads to an object store, shared by every client (`PartMemory`). */
   readonly partMemory: PartMemory;
+  /** Memory object-store listings hold while they collect their entries, shared by every client. */
+  readonly listingMemory: PartMemory;
   /**
    * Leaf hashes of files this server verified or signed, bound to their identity, under the root's `.ferry/`
    * (issue 16, WARM deltas; `KnownLeafHashes`); undefined with an object store.
    */
   readonly knownLeafHashes: KnownLeafHashes | undefined;
+  /** The most blocks ever sealing at once on the server's pool (0 without one), for tests. */
+  get peakSealingBlocks(): number {
+    return this.#sealPool?.peakSealing ?? 0;
+  }
+
   /** The worker threads sealing download data, when `threads` > 1. */
   readonly #sealPool: SealPool | undefined;
   readonly #partialDir: string;
@@ -92,11 +107,17 @@ export class FerryServer {
     this.hashCache = new FileHashCache(options.hashCacheBytes, new HashBudget(options.hashBudget));
     this.deltaMemory = new DeltaMemory(options.deltaMemory);
     this.partMemory = new PartMemory(options.partMemory);
+    this.listingMemory = new PartMemory({ ...LISTING_MEMORY, ...options.listingMemory });
     this.knownLeafHashes = options.objectStore
       ? undefined
       : new KnownLeafHashes(join(root, RESERVED_ROOT_COMPONENT, 'leaves'));
     const threads = options.threads ?? DEFAULT_THREADS;
-    this.#sealPool = threads > 1 ? new SealPool(threads) : undefined;
+    // Downloads' blocks in flight beyond each stream's first are shared (`SealPool.takeBlock`): a client that
+    // stops reading kept all of its pipeline's, about 25 MiB a session, with nothing bounding the sum.
+    this.#sealPool =
+      threads > 1
+        ? new SealPool(threads, { sharedBlocks: options.sharedSealBlocks ?? SHARED_SEAL_BLOCKS })
+        : undefined;
     this.#storage = storage;
     this.#partialMaxAgeMs = options.partialMaxAgeMs ?? PARTIAL_MAX_AGE_MS;
     this.#objectStore = options.objectStore;
@@ -198,6 +219,7 @@ export class FerryServer {
       deltaMemory: ferry.deltaMemory,
       knownLeafHashes: ferry.knownLeafHashes,
       storeHeads: new StoreHeads(options.storeHeads),
+      listingMemory: ferry.listingMemory,
       keyRotation: options.keyRotation,
       objectStore: options.objectStore,
       sealPool: ferry.#sealPool,

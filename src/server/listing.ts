@@ -5,14 +5,11 @@ import { FerryError } from '../errors/index.js';
 import {
   FILE_MODE_MASK,
   LIST_ENTRIES_HEADER_BYTES,
-  MAX_COMPONENT_BYTES,
   MAX_LIST_ENTRIES,
   MAX_MESSAGE_BYTES,
   MAX_PATH_BYTES,
   PERMISSION_DOWNLOAD,
   PERMISSION_UPLOAD,
-  RESERVED_ROOT_COMPONENT,
-  forbiddenCharacterAt,
   type ListEntry,
   type ListRequestMessage,
 } from '../protocol/index.js';
@@ -20,6 +17,7 @@ import { ListingTally } from '../machines/index.js';
 import { resolveExisting } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 import { sendObjectListing } from './object-listing.js';
+import { listablePath } from './listable-path.js';
 
 /**
  * Serves one LIST_REQUEST (PROTOCOL.md §5.12): walks the requested directory without following links,
@@ -103,15 +101,10 @@ async function walk(
   }
   names.sort();
   for (const name of names) {
-    if (hideReserved && name.toLowerCase() === RESERVED_ROOT_COMPONENT) continue;
     const path = prefix === '' ? name : `${prefix}/${name}`;
-    if (
-      // Names that cannot travel as a remote path component (PROTOCOL.md §7.1) are left out.
-      forbiddenCharacterAt(name) >= 0 ||
-      Buffer.byteLength(name) > MAX_COMPONENT_BYTES ||
-      Buffer.byteLength(path) > MAX_PATH_BYTES
-    )
-      continue;
+    // Names that cannot travel as a remote path component (PROTOCOL.md §7.1), and `.ferry` at the top of the
+    // client's root, are left out.
+    if (!listablePath(path, hideReserved)) continue;
     const full = join(dir, name);
     let stats: Stats;
     try {

@@ -10,6 +10,9 @@ import { ListingTally } from '../machines/index.js';
 import type { ServerObjectStore } from './server-object-store.js';
 import type { SessionIo } from './session-io.js';
 import { STORE_REQUESTS } from './store-heads.js';
+import { listablePath } from './listable-path.js';
+import { heldListing } from './listing-memory.js';
+import type { ObjectFileEntry } from './server-object-store.js';
 
 /**
  * Serves one LIST_REQUEST (PROTOCOL.md §5.12) from an object store (issue 15), as `sendListing` does from
@@ -49,31 +52,34 @@ export async function sendObjectListing(
     batch = [];
     batchBytes = LIST_ENTRIES_HEADER_BYTES;
   };
-  const entries =
-    base.kind === 'dir'
-      ? // NAMES_ONLY (PROTOCOL.md §5.12): the client needs no file's mode or mtime, so no HEAD per file.
-        await store.listFiles(relative, request.recursive, {
-          attributes: request.namesOnly !== true,
-          maxHeads: io.ctx.storeHeads.maxPerListing,
-          beforeHeads: (count) => io.ctx.storeHeads.spend(io.clientKey, count, io.stopped),
-        })
-      : [{ ...base, path: components[components.length - 1] ?? '' }];
-  for (const entry of entries) {
-    const listed: ListEntry = {
-      kind: entry.kind,
-      mode: entry.mode,
-      size: entry.kind === 'file' ? entry.size : 0,
-      mtimeMs: Math.max(0, Math.trunc(entry.mtimeMs)),
-      path: entry.path,
-      linkTarget: '',
-    };
-    // The tally refuses names and sizes a client would refuse (PROTOCOL.md §10), as FILE_TOO_LARGE.
-    const size = tally.add(listed);
-    if (batchBytes + size > MAX_MESSAGE_BYTES) await flush();
-    batch.push(listed);
-    batchBytes += size;
+  // Collected whole before it is sorted and sent: bounded by bytes while it is (listing-memory.ts).
+  const held = heldListing(io.ctx.listingMemory, io.clientKey);
+  try {
+    const entries =
+      base.kind === 'dir'
+        ? // NAMES_ONLY (PROTOCOL.md §5.12): the client needs no file's mode or mtime, so no HEAD per file.
+          await store.listFiles(relative, request.recursive, {
+            attributes: request.namesOnly !== true,
+            maxHeads: io.ctx.storeHeads.maxPerListing,
+            beforeHeads: (count) => io.ctx.storeHeads.spend(io.clientKey, count, io.stopped),
+            // Keys another tool wrote that no remote path can name, and `.ferry` at the top of the client's
+            // root, left out as on a disk (listablePath).
+            leaveOut: (path) => !listablePath(path, request.path === ''),
+            onEntry: (entry) => held.hold(listEntryOf(entry)),
+          })
+        : [{ ...base, path: components[components.length - 1] ?? '' }];
+    for (const entry of entries) {
+      const listed = listEntryOf(entry);
+      // The tally refuses names and sizes a client would refuse (PROTOCOL.md §10), as FILE_TOO_LARGE.
+      const size = tally.add(listed);
+      if (batchBytes + size > MAX_MESSAGE_BYTES) await flush();
+      batch.push(listed);
+      batchBytes += size;
+    }
+    await flush();
+  } finally {
+    held.release();
   }
-  await flush();
   await io.send({
     type: 'LIST_END',
     ref: request.ref,
@@ -83,4 +89,16 @@ export async function sendObjectListing(
     mtimeMs: Math.max(0, Math.trunc(base.mtimeMs)),
   });
   return tally.entries;
+}
+
+/** An object-store entry as LIST_ENTRIES carries it. */
+function listEntryOf(entry: ObjectFileEntry): ListEntry {
+  return {
+    kind: entry.kind,
+    mode: entry.mode,
+    size: entry.kind === 'file' ? entry.size : 0,
+    mtimeMs: Math.max(0, Math.trunc(entry.mtimeMs)),
+    path: entry.path,
+    linkTarget: '',
+  };
 }

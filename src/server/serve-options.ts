@@ -77,6 +77,11 @@ export interface ServeOptions {
    */
   threads?: number;
   /**
+   * Blocks downloads sealed on those threads may hold in flight beyond each stream's first, all together
+   * (default SHARED_SEAL_BLOCKS, 256 of about 2 MiB); past it a stream waits on its own blocks.
+   */
+  sharedSealBlocks?: number;
+  /**
    * Each client's budget for hashing that sends no data (defaults: 4 GiB at once, then 512 MiB/s) and the
    * budget all clients share (8 GiB, then 1 GiB/s); the clock and the wait are injectable for tests.
    */
@@ -96,6 +101,13 @@ export interface ServeOptions {
    * 1 GiB); an offer whose largest part does not fit is refused with SERVER_BUSY (`PartMemory`).
    */
   partMemory?: PartMemoryOptions;
+  /**
+   * Memory object-store listings may hold while they collect their entries (S3 lists in byte order, so a
+   * listing is sorted whole before it is sent), per client and in total (defaults 384 MiB and 1 GiB, counted
+   * as each entry's encoded bytes plus 256); a listing past either is refused with SERVER_BUSY
+   * (listing-memory.ts).
+   */
+  listingMemory?: PartMemoryOptions;
   /**
    * HEADs an object store makes for requests that send no data (a listing's files' attributes, a batched
    * download's entries): per listing (default 100 000), per client and in total (defaults 1000/s and 2000/s

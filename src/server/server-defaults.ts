@@ -10,6 +10,7 @@ import {
   type PartMemoryOptions,
 } from './part-memory.js';
 import { PARTIAL_MAX_AGE_MS } from './partial-sweeper.js';
+import { LISTING_MEMORY } from './listing-memory.js';
 import { MAX_PARTIALS_PER_CLIENT, MIN_FREE_DISK_BYTES } from './storage-limits.js';
 
 /**
@@ -34,6 +35,8 @@ export const SERVER_DEFAULTS: {
   readonly handshakeRate: Readonly<HandshakeRateLimits>;
   /** Bytes uploads to an object store may hold in parts, per client and in total (`PartMemory`). */
   readonly partMemory: Readonly<Required<PartMemoryOptions>>;
+  /** Bytes object-store listings may hold while they collect, per client and in total (listing-memory.ts). */
+  readonly listingMemory: Readonly<Required<PartMemoryOptions>>;
 } = Object.freeze({
   port: DEFAULT_PORT,
   handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
@@ -48,4 +51,5 @@ export const SERVER_DEFAULTS: {
     perClientBytes: PART_MEMORY_PER_CLIENT_BYTES,
     totalBytes: PART_MEMORY_TOTAL_BYTES,
   }),
+  listingMemory: LISTING_MEMORY,
 });

@@ -26,6 +26,15 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
   targetOf(relativePath: string): string;
   /** Whether `target` exists now. */
   exists(target: string): Promise<boolean>;
+  /**
+   * Throws PATH_INVALID where a disk would refuse a file at `relativePath`: an object on the way, or keys
+   * below it unless `replaceDir`. `checked`: directories above already found to be no object. `directory`
+   * (PUT_DIR): an object at the name is FILE_EXISTS instead, keys below it are the directory itself.
+   */
+  assertPlaceable(
+    relativePath: string,
+    options: { replaceDir: boolean; checked?: Set<string>; directory?: boolean },
+  ): Promise<void>;
   /** What is at `relativePath` ('' is the root directory), or undefined. */
   statFile(relativePath: string): Promise<ObjectFileEntry | undefined>;
   /**
@@ -41,6 +50,9 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
       attributes: boolean;
       maxHeads?: number | undefined;
       beforeHeads?: ((count: number) => Promise<void>) | undefined;
+      leaveOut?: ((path: string) => boolean) | undefined;
+      /** Told each entry as it is collected (the listing is held whole): throws to end it. */
+      onEntry?: ((entry: ObjectFileEntry) => void) | undefined;
     },
   ): Promise<readonly ObjectFileEntry[]>;
   /**
@@ -49,6 +61,8 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
    * PATH_INVALID, nothing there is 'nothing' (an empty directory of an object store is no key at all).
    */
   removeEntry(relativePath: string): Promise<'file' | 'nothing'>;
+  /** Deletes every key below the directory `relativeDir`, `beforeEach` told before each goes (REPLACE_DIR). */
+  removeBelow(relativeDir: string, beforeEach: () => Promise<void>): Promise<void>;
   /**
    * SET_ATTRIBUTES's store half (§5.19; permission, path and mode narrowing done by the caller): the object
    * at `relativePath` gets this mode and mtime, its content untouched and bound to the version checked

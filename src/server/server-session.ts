@@ -296,7 +296,10 @@ export class ServerSession {
       if (this.#lane.discards(ref)) return; // already ended (taken over) while this step ran
       // An offer whose claim the coordination service could not grant (etcd unreachable, docs/ARCHITECTURE.md
       // "Coordination") fails closed for that offer alone, with the retryable SERVER_BUSY.
-      const unclaimable = message.type === 'PUT_OFFER' && error.code === 'SERVER_BUSY';
+      // A listing past the listing memory (listing-memory.ts) likewise fails alone: the session held nothing
+      // of it after, and a retry later may fit.
+      const unclaimable =
+        (message.type === 'PUT_OFFER' || message.type === 'LIST_REQUEST') && error.code === 'SERVER_BUSY';
       if (!OPERATION_SCOPED.has(error.category) && !unclaimable) throw error;
       await this.#failOperation(ref, error, 'path' in message ? message.path : undefined);
     }

@@ -15,6 +15,7 @@ import type { StorageLimits } from './storage-limits.js';
 import type { BatchAdmission } from './batch-admission.js';
 import type { DeltaMemory } from './delta-memory.js';
 import type { StoreHeads } from './store-heads.js';
+import type { PartMemory } from './part-memory.js';
 import type { FileHashCache } from './file-hash-cache.js';
 import type { PairingAdmission } from './pairing-admission.js';
 import { SessionEvents, type ServerEvents } from './server-events.js';
@@ -65,6 +66,11 @@ export interface SessionContext {
   readonly knownLeafHashes?: KnownLeafHashes | undefined;
   /** HEADs an object store makes for requests that send no data: per listing, per client, in total. */
   readonly storeHeads: StoreHeads;
+  /**
+   * Bytes object-store listings hold while they collect their entries (listing-memory.ts), per client and in
+   * total; undefined: each listing alone is bounded by the defaults.
+   */
+  readonly listingMemory?: PartMemory | undefined;
   /** Received files go to this object store instead of under `root` (issue 15); undefined: the root. */
   readonly objectStore?: ServerObjectStore | undefined;
   /** What this server says about its keys after WELCOME (PROTOCOL.md §13); nothing when undefined. */

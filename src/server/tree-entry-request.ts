@@ -1,15 +1,17 @@
 import { FerryError } from '../errors/index.js';
-import type {
-  PutDirMessage,
-  PutLinkMessage,
-  RemoveRequestMessage,
-  SetAttributesMessage,
+import {
+  PERMISSION_UPLOAD,
+  type PutDirMessage,
+  type PutLinkMessage,
+  type RemoveRequestMessage,
+  type SetAttributesMessage,
 } from '../protocol/index.js';
 import type { BatchUploads } from './batch-uploads.js';
 import type { SessionIo } from './session-io.js';
 import { writeDirectory, writeLink } from './tree-writer.js';
 import { removeEntry } from './remove-entry.js';
 import { setEntryAttributes } from './set-entry-attributes.js';
+import { assertObjectPlaceable } from './object-placeable.js';
 
 /** The requests about one tree entry that is not a file's data: made, linked, removed, given attributes. */
 export type TreeEntryRequest = PutDirMessage | PutLinkMessage | RemoveRequestMessage | SetAttributesMessage;
@@ -37,8 +39,13 @@ export async function handleTreeEntryRequest(
   switch (message.type) {
     case 'PUT_DIR':
     case 'PUT_LINK':
-      // In an object store a directory is only a prefix of its files' keys: nothing to make.
+      // In an object store a directory is only a prefix of its files' keys: nothing to make, but refused
+      // where a disk refuses it (an object on the way or at the name), so that a client is told what a disk
+      // tells it, and with the permission a disk asks.
       if (message.type === 'PUT_DIR' && io.ctx.objectStore) {
+        io.require(PERMISSION_UPLOAD, 'upload');
+        await batches?.close(); // arrival order: a file an earlier batch places is in the way
+        await assertObjectPlaceable(io, io.rooted(message.path), { replaceDir: true, directory: true });
         await io.send({ type: 'ACK', ref });
         return;
       }

@@ -26,6 +26,7 @@ import type { JoinTarget, TransferClaim } from './transfer-registry.js';
 import { transferIdOf } from './transfer-id.js';
 import { TransferStages } from './transfer-stages.js';
 import { uploadTarget } from './upload-target.js';
+import { assertObjectPlaceable } from './object-placeable.js';
 
 /** Finishing (fsync, rename, fsync directory) overlaps the next transfers up to this many at once. */
 const MAX_CONCURRENT_FINISHES = 32;
@@ -242,6 +243,10 @@ export class UploadReceiver implements TransferClaim {
           // Paid first (STORE_REQUESTS), as a GET_REQUEST's HEAD is: the HEAD of the object it would replace,
           // or the read of its partial's state; an offer refused or cancelled at once was free store work.
           await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.open, io.stopped);
+          // No tree shape of its own: refused where a disk would refuse it (docs/SECURITY.md, stop 34).
+          await assertObjectPlaceable(io, rooted, {
+            replaceDir: offer.overwrite && offer.replaceDir === true,
+          });
           if (!offer.overwrite && (await objects.exists(key))) {
             await this.#offerExisting(offer, { objectKey: key }, transferId);
             return;

@@ -103,6 +103,12 @@ export async function streamChunksPooled(
   const depth = inFlightBlocks(sink.pool.threads, chunkBlocks);
   const free: Array<{ block: ArrayBuffer; out: ArrayBuffer }> = [];
   let allocated = 0;
+  let taken = 0;
+  const takeExtra = (): boolean => {
+    if (!sink.pool.takeBlock()) return false;
+    taken++;
+    return true;
+  };
   const queue: InFlight[] = [];
   // A chunk's hasher in the worker is named by an id unique in the pool (transfers share a pool).
   const hashIds = new Map<number, number>();
@@ -138,7 +144,13 @@ export async function streamChunksPooled(
       if (readFailure !== undefined) break;
       // Closed under us (another stream of the transfer failed): no more reads through its descriptor.
       if (source.closing === true) throw new FerryError('ABORTED', 'source file closed');
-      while (queue.length >= depth || (free.length === 0 && allocated >= depth)) await writeHead();
+      // A block beyond the stream's first is taken from the pool's shared bound (`takeBlock`), else the
+      // stream waits on its own head block: a stalled stream holds no more than the bound lets it.
+      while (
+        queue.length >= depth ||
+        (free.length === 0 && (allocated >= depth || (allocated >= 1 && !takeExtra())))
+      )
+        await writeHead();
       let memory = free.pop();
       if (memory === undefined) {
         memory = {
@@ -204,6 +216,8 @@ export async function streamChunksPooled(
       await Promise.allSettled(queue.map((rest) => rest.sealing));
       source.returnFd?.();
     }
+    // The blocks taken go back once no job holds them (a failed session's may still be sealing).
+    void Promise.allSettled(queue.map((rest) => rest.sealing)).then(() => sink.pool.giveBlocks(taken));
   }
   return sent;
 }
