@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { FerryError, toFerryError, type ErrorCode } from '../errors/index.js';
-import { UNSENDABLE_NAME } from '../transfer/index.js';
+import type { SkipKind } from '../transfer/index.js';
 import { keptPartialsNote } from './kept-partials-note.js';
 import type { TransferEvent } from '../index.js';
 import { JsonEventWriter } from './json-events.js';
@@ -144,8 +144,8 @@ export class ProgressReporter {
   }
 
   /** A local entry left out (sendTree's `onSkip`). */
-  readonly onSkip = (path: string, reason: string): void => {
-    if (reason.startsWith(UNSENDABLE_NAME)) this.#tally.addUnsendable(path, reason);
+  readonly onSkip = (path: string, reason: string, kind?: SkipKind): void => {
+    if (kind === 'unsendable-name') this.#tally.addUnsendable(path, reason);
     this.#logger?.info({ event: 'entry-skipped', path, reason }, 'entry skipped');
     if (this.#json) this.#json.skipped(path, reason);
     else this.#display.skipped(path, reason);

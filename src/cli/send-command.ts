@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
 import { DEFAULT_THREADS, sendPaths } from '../client-api.js';
 import { homeOf } from './cli-context.js';
+import { resultDespiteUnsentNames } from './result-despite-unsent-names.js';
 import { withLocalNameHint } from './local-name-hint.js';
 import { checkRemotePath, parseTarget } from './parse-target.js';
 import { parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
@@ -61,7 +62,7 @@ export function registerSendCommand(program: Command): void {
             delta: flags.delta,
             onEvent: reporter.onEvent,
             onSkip: reporter.onSkip,
-          }),
+          }).catch(resultDespiteUnsentNames),
         );
       } catch (err) {
         if (signal.aborted) throw reporter.interrupted();
