@@ -147,7 +147,7 @@ export class ProgressReporter {
   readonly onSkip = (path: string, reason: string, kind?: SkipKind): void => {
     if (kind === 'unsendable-name') this.#tally.addUnsendable(path, reason);
     this.#logger?.info({ event: 'entry-skipped', path, reason }, 'entry skipped');
-    if (this.#json) this.#json.skipped(path, reason);
+    if (this.#json) this.#json.skipped(path, reason, kind);
     else this.#display.skipped(path, reason);
   };
 

@@ -178,7 +178,7 @@ class SyncPrinter {
   skipped(path: string, reason: string, kind: SkipKind): void {
     if (kind === 'unsendable-name') this.#unsendable.push({ path, reason });
     if (this.#flags.json) {
-      this.#json({ type: 'entry-skipped', path, reason });
+      this.#json({ type: 'entry-skipped', path, reason, kind });
       return;
     }
     if (this.#flags.quiet) return;
@@ -213,7 +213,9 @@ class SyncPrinter {
     );
   }
 
-  #json(fields: Record<string, unknown>): void {
-    process.stdout.write(`${jsonForTerminal({ v: JSON_EVENTS_VERSION, time: Date.now(), ...fields })}\n`);
+  /** One `--json` line, its keys led by `v`, `type`, `time` as every other line's (json-events.ts). */
+  #json({ type, ...fields }: { type: string } & Record<string, unknown>): void {
+    const line = { v: JSON_EVENTS_VERSION, type, time: Date.now(), ...fields };
+    process.stdout.write(`${jsonForTerminal(line)}\n`);
   }
 }
