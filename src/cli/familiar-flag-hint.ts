@@ -3,6 +3,14 @@
  * says `unknown option '-av'`; the hint saves a trip to `--help` for what ferry does anyway or spells
  * otherwise.
  */
+const SCP_HINTS: Readonly<Record<string, string>> = {
+  '-P': 'the port goes in the address: HOST:PORT/PATH',
+  '-C': 'ferry does not compress: leave out -C',
+  '-i': "ferry's identity is the one in its home, made by ferry keygen: --home DIR picks another",
+  '-o': 'ferry makes its own encrypted connection, no ssh: its options are its own flags (--help)',
+  '--progress': 'ferry shows progress on a terminal by itself: leave it out',
+};
+
 const HINTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   sync: {
     '-a': 'ferry sync always keeps modes, mtimes, links and empty directories, as rsync -a does: leave out -a',
@@ -13,15 +21,13 @@ const HINTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
     '--progress': 'ferry shows progress on a terminal by itself: leave it out',
     '-e': 'ferry makes its own encrypted connection, no ssh: give HOST[:PORT] in the path',
     '-z': 'ferry does not compress: leave out -z',
+    '-r': 'ferry sync always mirrors the whole tree: leave out -r',
+    '--recursive': 'ferry sync always mirrors the whole tree: leave it out',
+    '--exclude': 'ferry sync mirrors all of SRC and has no filters: sync a narrower directory instead',
+    '--include': 'ferry sync mirrors all of SRC and has no filters: sync a narrower directory instead',
   },
-  send: {
-    '-P': 'the port goes in the address: HOST:PORT/PATH',
-    '-C': 'ferry does not compress: leave out -C',
-  },
-  get: {
-    '-P': 'the port goes in the address: HOST:PORT/PATH',
-    '-C': 'ferry does not compress: leave out -C',
-  },
+  send: SCP_HINTS,
+  get: SCP_HINTS,
 };
 
 /**
