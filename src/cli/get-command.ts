@@ -3,6 +3,7 @@ import { FerryError } from '../errors/index.js';
 import { getPaths } from '../client-api.js';
 import { homeOf } from './cli-context.js';
 import { checkDistinctNames } from './distinct-source-names.js';
+import { refuseStandardStream } from './standard-stream-argument.js';
 import { withDiskFullHint } from './disk-full-hint.js';
 import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
 import { DEFAULT_THREADS } from '../transfer/index.js';
@@ -40,6 +41,7 @@ export function registerGetCommand(program: Command): void {
   addOutputFlags(command);
   addClientFlags(command).action(async (args: string[], flags: GetFlags, cmd: Command) => {
     const { sources, local } = splitSources(args, flags.recursive ?? false);
+    refuseStandardStream(local, 'destination');
     if (sources.length > 1)
       checkDistinctNames(
         sources.map((s) => ({

@@ -4,6 +4,7 @@ import { DEFAULT_THREADS, sendPaths } from '../client-api.js';
 import { basename, resolve } from 'node:path';
 import { homeOf } from './cli-context.js';
 import { checkDistinctNames } from './distinct-source-names.js';
+import { refuseStandardStream } from './standard-stream-argument.js';
 import { resultDespiteUnsentNames } from './result-despite-unsent-names.js';
 import { withLocalNameHint } from './local-name-hint.js';
 import { checkRemotePath, parseTarget } from './parse-target.js';
@@ -46,6 +47,7 @@ export function registerSendCommand(program: Command): void {
     // Refuse a bad path here, before connecting, rather than let the server refuse it.
     checkRemotePath(target);
     const paths = args.slice(0, -1);
+    for (const path of paths) refuseStandardStream(path, 'source');
     if (paths.length > 1)
       checkDistinctNames(paths.map((path) => ({ shown: path, name: basename(resolve(path)) })));
     const reporter = new ProgressReporter(flags, { verb: 'sent' });
