@@ -22,7 +22,10 @@ for (const [args, hint] of [
     ['send', '-i', 'key.pem', 'f', '127.0.0.1/'],
     "ferry's identity is the one in its home, made by ferry keygen: --home DIR picks another",
   ],
-  [['get', '--progress', '127.0.0.1/f'], 'ferry shows progress on a terminal by itself: leave it out'],
+  [
+    ['get', '--progress', '127.0.0.1/f'],
+    'ferry shows progress by itself: bars on a terminal, elsewhere a line every 30 s (--progress-every): leave it out',
+  ],
 ] as const) {
   test(`\`ferry ${args.join(' ')}\` says what ferry does instead`, async () => {
     const result = await runFerry(['--home', dir, ...args], { cwd: dir });
