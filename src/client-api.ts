@@ -6,7 +6,7 @@
  * by one, as in src/index.ts.
  */
 export { DEFAULT_CHUNK_BYTES } from './protocol/index.js';
-export { digestFile } from './transfer/index.js';
+export { digestFile, UNSENDABLE_NAME, type OnSkip, type SkipKind } from './transfer/index.js';
 export { HANDSHAKE_TIMEOUT_MS } from './channel/index.js';
 export {
   ClientSession,
@@ -16,6 +16,7 @@ export {
   getFiles,
   getPaths,
   syncTree,
+  UnsentNamesError,
   planSync,
   listRemote,
   listFiles,
@@ -52,6 +53,7 @@ export {
   type GetFilesOptions,
   type GetPathsOptions,
   type SyncTreeOptions,
+  type UnsentName,
   type SyncSummary,
   type SyncEvent,
   type SyncAction,

@@ -55,6 +55,10 @@ try {
         if (event.type === 'transfer-finished')
           console.log(`stored: ${event.remotePath} (${event.size} bytes)`);
       },
+      // What the walk leaves out, with its kind: `link-outside-tree`, `special-file`, `unsendable-name` (a
+      // name the wire cannot carry: the sync then rejects with UnsentNamesError, code PATH_INVALID, once the
+      // rest went, as rsync exits 23).
+      onSkip: (path, reason, kind) => console.log(`left out (${kind}): ${path}: ${reason}`),
     });
     console.log(`sync up: ${up.filesSent} sent, ${up.filesSkipped} unchanged`);
     // `ferry sync HOST/backup restored --delete`: the mirror the other way.

@@ -3,6 +3,18 @@
  * says `unknown option '-av'`; the hint saves a trip to `--help` for what ferry does anyway or spells
  * otherwise.
  */
+/** Progress needs no flag: bars on a terminal, elsewhere a line per file in flight every --progress-every. */
+const PROGRESS_HINT =
+  'ferry shows progress by itself: bars on a terminal, elsewhere a line every 30 s (--progress-every): leave it out';
+
+const SCP_HINTS: Readonly<Record<string, string>> = {
+  '-P': 'the port goes in the address: HOST:PORT/PATH',
+  '-C': 'ferry does not compress: leave out -C',
+  '-i': "ferry's identity is the one in its home, made by ferry keygen: --home DIR picks another",
+  '-o': 'ferry makes its own encrypted connection, no ssh: its options are its own flags (--help)',
+  '--progress': PROGRESS_HINT,
+};
+
 const HINTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   sync: {
     '-a': 'ferry sync always keeps modes, mtimes, links and empty directories, as rsync -a does: leave out -a',
@@ -10,18 +22,16 @@ const HINTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
       'ferry sync always keeps modes, mtimes, links and empty directories, as rsync -a does: leave it out',
     '-P': 'ferry always keeps partial files and shows progress on a terminal: leave out -P',
     '--partial': 'ferry always keeps partial files: leave it out',
-    '--progress': 'ferry shows progress on a terminal by itself: leave it out',
+    '--progress': PROGRESS_HINT,
     '-e': 'ferry makes its own encrypted connection, no ssh: give HOST[:PORT] in the path',
     '-z': 'ferry does not compress: leave out -z',
+    '-r': 'ferry sync always mirrors the whole tree: leave out -r',
+    '--recursive': 'ferry sync always mirrors the whole tree: leave it out',
+    '--exclude': 'ferry sync mirrors all of SRC and has no filters: sync a narrower directory instead',
+    '--include': 'ferry sync mirrors all of SRC and has no filters: sync a narrower directory instead',
   },
-  send: {
-    '-P': 'the port goes in the address: HOST:PORT/PATH',
-    '-C': 'ferry does not compress: leave out -C',
-  },
-  get: {
-    '-P': 'the port goes in the address: HOST:PORT/PATH',
-    '-C': 'ferry does not compress: leave out -C',
-  },
+  send: SCP_HINTS,
+  get: SCP_HINTS,
 };
 
 /**

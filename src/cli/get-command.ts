@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
 import { getPaths } from '../client-api.js';
 import { homeOf } from './cli-context.js';
+import { checkDistinctNames } from './distinct-source-names.js';
+import { refuseStandardStream } from './standard-stream-argument.js';
 import { withDiskFullHint } from './disk-full-hint.js';
 import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
 import { DEFAULT_THREADS } from '../transfer/index.js';
@@ -39,6 +41,14 @@ export function registerGetCommand(program: Command): void {
   addOutputFlags(command);
   addClientFlags(command).action(async (args: string[], flags: GetFlags, cmd: Command) => {
     const { sources, local } = splitSources(args, flags.recursive ?? false);
+    refuseStandardStream(local, 'destination');
+    if (sources.length > 1)
+      checkDistinctNames(
+        sources.map((s) => ({
+          shown: `${s.address}/${s.remotePath}`,
+          name: s.remotePath.split('/').at(-1)!,
+        })),
+      );
     const reporter = new ProgressReporter(flags, { verb: 'received' });
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), sources[0]!, signal);

@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../errors/index.js';
 import type { TransferEvent } from '../index.js';
+import type { SkipKind } from '../transfer/index.js';
 import type { TallySummary } from './progress-tally.js';
 import { jsonForTerminal } from './escape-for-terminal.js';
 
@@ -74,9 +75,19 @@ export class JsonEventWriter {
     this.#line(summaryJsonEvent(summary, outcome, this.#now()));
   }
 
-  /** A local entry left out of a tree (not a TransferEvent: it never reaches the server). */
-  skipped(path: string, reason: string): void {
-    this.#line({ v: JSON_EVENTS_VERSION, type: 'entry-skipped', time: this.#now(), path, reason });
+  /**
+   * A local entry left out of a tree (not a TransferEvent: it never reaches the server), with its kind
+   * (`unsendable-name`...) for a program to act on, as the library's `onSkip` gets it.
+   */
+  skipped(path: string, reason: string, kind: SkipKind | undefined): void {
+    this.#line({
+      v: JSON_EVENTS_VERSION,
+      type: 'entry-skipped',
+      time: this.#now(),
+      path,
+      reason,
+      ...(kind === undefined ? {} : { kind }),
+    });
   }
 
   #line(event: JsonEvent): void {

@@ -23,6 +23,11 @@ export interface ProgressDisplayOptions {
    * skipped files get a line; the others are counted in the overall bar and the summary.
    */
   fileLines?: boolean;
+  /**
+   * Plain lines only (no terminal): a line for a file in flight at most this often, from its progress
+   * events (a CI that kills a job silent for 10 minutes sees it alive); 0 or absent for none.
+   */
+  progressEveryMs?: number;
 }
 
 /**
@@ -37,8 +42,12 @@ export class ProgressDisplay {
   readonly #now: () => number;
   readonly #fileLines: boolean;
   readonly #bars: ProgressBars;
+  readonly #progressEveryMs: number;
+  /** Plain lines: each file in flight (routeOf), when it last had a progress line and its bytes then. */
+  readonly #lastProgressLine = new Map<string, { at: number; bytes: number }>();
 
   constructor(options: ProgressDisplayOptions) {
+    this.#progressEveryMs = options.progressEveryMs ?? 0;
     this.#mode = options.mode;
     this.#stream = options.stream;
     this.#c = options.colors;
@@ -82,6 +91,8 @@ export class ProgressDisplay {
             }),
           );
         if (this.#mode === 'bars') this.#bars.start(event, event.size, event.heldBytes);
+        else if (this.#progressEveryMs > 0)
+          this.#lastProgressLine.set(routeOf(event), { at: this.#now(), bytes: event.heldBytes });
         return;
       case 'transfer-resumed':
         if (this.#mode === 'bars' && this.#fileLines)
@@ -97,6 +108,7 @@ export class ProgressDisplay {
         return;
       case 'progress':
         this.#bars.progress(event, event.verifiedBytes);
+        this.#plainProgress(event);
         return;
       case 'stalled':
         this.#say(c.yellow(`ferry: STALLED: ${event.message}`));
@@ -112,8 +124,10 @@ export class ProgressDisplay {
       case 'transfer-finished':
         if (this.#fileLines) this.#say(this.#finishedLine(event));
         this.#bars.end(event, event.size, true);
+        this.#lastProgressLine.delete(routeOf(event));
         return;
       case 'transfer-failed':
+        this.#lastProgressLine.delete(routeOf(event));
         this.#say(this.#failedLine(event, event.code, event.message));
         this.#bars.end(event, 0, false);
         return;
@@ -126,6 +140,24 @@ export class ProgressDisplay {
       default:
         return;
     }
+  }
+
+  /**
+   * Plain lines: `a.iso -> a.iso: 1.20 GiB of 4.00 GiB (30%), 41.0 MiB/s` once `progressEveryMs` passed since
+   * the file started or last had one, with the speed since then. Driven by progress events, no timer: a
+   * stalled session has its own line (`stalled`).
+   */
+  #plainProgress(event: Extract<TransferEvent, { type: 'progress' }>): void {
+    const route = routeOf(event);
+    const last = this.#lastProgressLine.get(route);
+    if (last === undefined) return; // not a plain display, or no lines asked for
+    const now = this.#now();
+    if (now - last.at < this.#progressEveryMs) return;
+    this.#lastProgressLine.set(route, { at: now, bytes: event.verifiedBytes });
+    const rate = ((event.verifiedBytes - last.bytes) * 1000) / (now - last.at);
+    this.#say(
+      `${route}: ${formatBytes(event.verifiedBytes)} of ${formatBytes(event.size)} (${percent(event.verifiedBytes, event.size)}), ${formatRate(rate)}`,
+    );
   }
 
   /** Tells the user something outside the event stream (a skipped local entry, say); escaped like events. */
@@ -188,9 +220,7 @@ export class ProgressDisplay {
     const route =
       file === undefined
         ? remotePath
-        : subject.direction === 'download'
-          ? `${remotePath} -> ${file}`
-          : `${file} -> ${remotePath}`;
+        : routeOf({ file, remotePath, direction: subject.direction ?? 'upload' });
     return `failed: ${route}${tail}`;
   }
 
@@ -260,6 +290,13 @@ export class ProgressDisplay {
   #write(line: string): void {
     this.#stream.write(`${line}\n`);
   }
+}
+
+/** A file as a plain line names it: from where to where it travels. */
+function routeOf(subject: TransferSubject): string {
+  return subject.direction === 'download'
+    ? `${subject.remotePath} -> ${subject.file}`
+    : `${subject.file} -> ${subject.remotePath}`;
 }
 
 function percent(part: number, whole: number): string {

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { FerryError, toFerryError, type ErrorCode } from '../errors/index.js';
-import { UNSENDABLE_NAME } from '../transfer/index.js';
+import type { SkipKind } from '../transfer/index.js';
 import { keptPartialsNote } from './kept-partials-note.js';
+import { parseMs } from './parse-option.js';
 import type { TransferEvent } from '../index.js';
 import { JsonEventWriter } from './json-events.js';
 import { addLogFlags, logLevelOf, type LogFlags } from './log-level.js';
@@ -18,10 +19,15 @@ export interface OutputFlags extends LogFlags {
   verbose?: boolean;
   /** A tree (`-r`): one line per failed or skipped file only, unless `--verbose`. */
   recursive?: boolean;
+  /** Without a terminal: a progress line per file in flight at most this often (a duration; `0`: none). */
+  progressEvery?: string;
 }
 
+/** How often a file in flight gets a progress line without a terminal: often enough for a CI's no-output limit. */
+export const PLAIN_PROGRESS_EVERY = '30s';
+
 /**
- * Adds `--json`, `--quiet`, `--verbose`, `--log-level` and `--log-file` to a transfer command. `tree`: the
+ * Adds `--json`, `--quiet`, `--verbose`, `--progress-every`, `--log-level` and `--log-file` to a transfer command. `tree`: the
  * command always works on trees (`sync`), so `--verbose` needs no `-r` there.
  */
 export function addOutputFlags(command: Command, options: { tree?: boolean } = {}): Command {
@@ -31,6 +37,11 @@ export function addOutputFlags(command: Command, options: { tree?: boolean } = {
     .option(
       '-v, --verbose',
       `${options.tree ? '' : 'with -r, '}a line for every file, not only for failed and skipped ones`,
+    )
+    .option(
+      '--progress-every <duration>',
+      'without a terminal (a pipe, a file, CI): a progress line per file in flight at most this often, so a long transfer shows it is alive; 0 for none',
+      PLAIN_PROGRESS_EVERY,
     );
   return addLogFlags(command, 'silent; info with --log-file');
 }
@@ -91,6 +102,7 @@ export class ProgressReporter {
       colors: colorsFor(stderr),
       now,
       fileLines: !flags.recursive || (flags.verbose ?? false),
+      progressEveryMs: parseMs(flags.progressEvery ?? PLAIN_PROGRESS_EVERY, '--progress-every'),
     });
     this.#json = flags.json ? new JsonEventWriter(process.stdout, now) : undefined;
     this.#tally = new TransferTally(now);
@@ -144,10 +156,10 @@ export class ProgressReporter {
   }
 
   /** A local entry left out (sendTree's `onSkip`). */
-  readonly onSkip = (path: string, reason: string): void => {
-    if (reason.startsWith(UNSENDABLE_NAME)) this.#tally.addUnsendable(path, reason);
+  readonly onSkip = (path: string, reason: string, kind?: SkipKind): void => {
+    if (kind === 'unsendable-name') this.#tally.addUnsendable(path, reason);
     this.#logger?.info({ event: 'entry-skipped', path, reason }, 'entry skipped');
-    if (this.#json) this.#json.skipped(path, reason);
+    if (this.#json) this.#json.skipped(path, reason, kind);
     else this.#display.skipped(path, reason);
   };
 

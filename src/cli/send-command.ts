@@ -1,7 +1,11 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
 import { DEFAULT_THREADS, sendPaths } from '../client-api.js';
+import { basename, resolve } from 'node:path';
 import { homeOf } from './cli-context.js';
+import { checkDistinctNames } from './distinct-source-names.js';
+import { refuseStandardStream } from './standard-stream-argument.js';
+import { resultDespiteUnsentNames } from './result-despite-unsent-names.js';
 import { withLocalNameHint } from './local-name-hint.js';
 import { checkRemotePath, parseTarget } from './parse-target.js';
 import { parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
@@ -42,6 +46,10 @@ export function registerSendCommand(program: Command): void {
     const target = parseTarget(args[args.length - 1]!);
     // Refuse a bad path here, before connecting, rather than let the server refuse it.
     checkRemotePath(target);
+    const paths = args.slice(0, -1);
+    for (const path of paths) refuseStandardStream(path, 'source');
+    if (paths.length > 1)
+      checkDistinctNames(paths.map((path) => ({ shown: path, name: basename(resolve(path)) })));
     const reporter = new ProgressReporter(flags, { verb: 'sent' });
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);
@@ -49,7 +57,7 @@ export function registerSendCommand(program: Command): void {
         await reporter.run(() =>
           sendPaths({
             ...connect,
-            paths: args.slice(0, -1),
+            paths,
             remotePath: target.remotePath,
             remoteIsDirectory: target.directory,
             recursive: flags.recursive ?? false,
@@ -61,7 +69,7 @@ export function registerSendCommand(program: Command): void {
             delta: flags.delta,
             onEvent: reporter.onEvent,
             onSkip: reporter.onSkip,
-          }),
+          }).catch(resultDespiteUnsentNames),
         );
       } catch (err) {
         if (signal.aborted) throw reporter.interrupted();

@@ -20,7 +20,8 @@ import { syncSides } from './sync-sides.js';
 import { withLocalNameHint } from './local-name-hint.js';
 import { withDiskFullHint } from './disk-full-hint.js';
 import { DELTA_FLAG_HELP } from './transfer-flags.js';
-import { UNSENDABLE_NAME } from '../transfer/index.js';
+import type { SkipKind } from '../transfer/index.js';
+import { resultDespiteUnsentNames } from './result-despite-unsent-names.js';
 
 interface SyncFlags extends ClientFlags, OutputFlags {
   delete?: boolean;
@@ -93,8 +94,8 @@ export function registerSyncCommand(program: Command): void {
           threads: parseThreads(flags.threads),
           onEvent,
           // A dry run has no progress display: it says what it leaves out itself, as the real run's does.
-          onSkip: reporter?.onSkip ?? ((path, reason) => printer.skipped(path, reason)),
-        });
+          onSkip: reporter?.onSkip ?? ((path, reason, kind) => printer.skipped(path, reason, kind)),
+        }).catch(resultDespiteUnsentNames<SyncSummary>);
       try {
         printer.summary(reporter ? await reporter.run(work) : await work(), reporter?.succeeded?.durationMs);
       } catch (err) {
@@ -174,10 +175,10 @@ class SyncPrinter {
   }
 
   /** A local entry a dry run leaves out (a link out of the tree), said as a real run's display says it. */
-  skipped(path: string, reason: string): void {
-    if (reason.startsWith(UNSENDABLE_NAME)) this.#unsendable.push({ path, reason });
+  skipped(path: string, reason: string, kind: SkipKind): void {
+    if (kind === 'unsendable-name') this.#unsendable.push({ path, reason });
     if (this.#flags.json) {
-      this.#json({ type: 'entry-skipped', path, reason });
+      this.#json({ type: 'entry-skipped', path, reason, kind });
       return;
     }
     if (this.#flags.quiet) return;
@@ -212,7 +213,9 @@ class SyncPrinter {
     );
   }
 
-  #json(fields: Record<string, unknown>): void {
-    process.stdout.write(`${jsonForTerminal({ v: JSON_EVENTS_VERSION, time: Date.now(), ...fields })}\n`);
+  /** One `--json` line, its keys led by `v`, `type`, `time` as every other line's (json-events.ts). */
+  #json({ type, ...fields }: { type: string } & Record<string, unknown>): void {
+    const line = { v: JSON_EVENTS_VERSION, type, time: Date.now(), ...fields };
+    process.stdout.write(`${jsonForTerminal(line)}\n`);
   }
 }

@@ -1,6 +1,7 @@
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, relative, sep } from 'node:path';
 import type { GetPlan } from './download-plan.js';
+import type { OnSkip } from '../transfer/index.js';
 import type { SyncEntry } from './sync-plan.js';
 import type { TransferEvent } from './transfer-events.js';
 
@@ -62,12 +63,12 @@ export class HomeInDestination {
    */
   leaveOutOfSync(
     trees: { source: SyncEntry[]; destination: SyncEntry[] },
-    onSkip: (path: string, reason: string) => void,
+    onSkip: OnSkip,
   ): { source: SyncEntry[]; destination: SyncEntry[] } {
     return {
       source: trees.source.filter((entry) => {
         if (!this.leavesOut(entry.path, entry.kind)) return true;
-        onSkip(entry.path, REASON);
+        onSkip(entry.path, REASON, 'in-ferry-home');
         return false;
       }),
       // A directory above the home is left as it is too: a removal of it (`--delete`) would take the home.

@@ -35,6 +35,7 @@ export {
 } from './send-files.js';
 export { sendTree, treeJobs, type SendTreeOptions } from './send-tree.js';
 export { sendPaths, type SendPathsOptions } from './send-paths.js';
+export { UnsentNamesError, type UnsentName } from './unsent-names.js';
 export {
   resolveDestination,
   type Destination,

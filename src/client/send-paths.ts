@@ -2,13 +2,14 @@ import { lstat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { joinRemotePath, parseRemotePath } from '../protocol/index.js';
-import { walkLocalTree } from '../transfer/index.js';
+import { walkLocalTree, type OnSkip } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { resolveDestination } from './destination.js';
 import { remoteDestination } from './destination-sides.js';
 import { runUploadJobs, type JobResult, type SendFilesOptions, type UploadJob } from './send-files.js';
 import { treeJobs } from './send-tree.js';
 import { failingAfter } from './after-background.js';
+import { UnsentNames } from './unsent-names.js';
 
 export interface SendPathsOptions extends Omit<SendFilesOptions, 'files' | 'remoteDir'> {
   /** Local files, and with `recursive` directories (sent as trees, PROTOCOL.md §5.10). */
@@ -25,8 +26,11 @@ export interface SendPathsOptions extends Omit<SendFilesOptions, 'files' | 'remo
   recursive?: boolean;
   /** Create missing remote directories instead of refusing them (PATH_NOT_FOUND naming the missing one). */
   mkdir?: boolean;
-  /** Told about every local entry of a tree left out (links leading outside it, special files). */
-  onSkip?: (relative: string, reason: string) => void;
+  /**
+   * Told about every local entry of a tree left out, with its kind (links leading outside it, special files,
+   * names the wire cannot carry: those make the run reject, {@link UnsentNamesError}).
+   */
+  onSkip?: OnSkip;
 }
 
 /**
@@ -34,7 +38,8 @@ export interface SendPathsOptions extends Omit<SendFilesOptions, 'files' | 'remo
  * the remote path against PROTOCOL.md §7.1 before a connection is made; where they land is decided on the
  * first session (LIST SELF_ONLY, §5.12), once, and then every file, link and directory goes as in
  * {@link runUploadJobs}: pipelined, resumed after a retryable failure, one refused file not stopping the
- * others. Resolves once the server verified and stored all of them.
+ * others. Resolves once the server verified and stored all of them; a tree's file whose name the wire cannot
+ * carry (PROTOCOL.md §7.1) is told to `onSkip` and, once the rest went, rejects the run (UnsentNamesError).
  */
 export async function sendPaths(options: SendPathsOptions): Promise<JobResult[]> {
   const { paths, remotePath } = options;
@@ -42,7 +47,8 @@ export async function sendPaths(options: SendPathsOptions): Promise<JobResult[]>
   if (remotePath !== '') parseRemotePath(remotePath);
   const kinds = await sourceKinds(paths, options.recursive ?? false);
   const dirs = paths.filter((_, i) => kinds[i] === 'dir');
-  const onSkip = options.onSkip ?? (() => undefined);
+  const unsent = new UnsentNames(options.onSkip);
+  const { onSkip } = unsent;
   // The trees are walked beside the connection and the handshake, which need nothing from them (issue 14:
   // a 1000-file tree's lstats were ~20-60 ms after the handshake); a failure surfaces where it did, once
   // the destination is known.
@@ -68,7 +74,8 @@ export async function sendPaths(options: SendPathsOptions): Promise<JobResult[]>
       }));
     return [...files, ...(await treeJobs(dirs, destination, onSkip, (dir) => walks.get(dir)!))];
   };
-  return failingAfter(runUploadJobs(plan, { ...options, files: paths }), walks.values());
+  const results = await failingAfter(runUploadJobs(plan, { ...options, files: paths }), walks.values());
+  return unsent.settleJobs(results);
 }
 
 /**

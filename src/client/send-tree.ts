@@ -1,29 +1,29 @@
 import { FerryError } from '../errors/index.js';
 import { joinRemotePath } from '../protocol/index.js';
-import { walkLocalTree, type LocalTree } from '../transfer/index.js';
+import { walkLocalTree, type LocalTree, type OnSkip } from '../transfer/index.js';
 import type { Destination } from './destination.js';
+import { UnsentNames } from './unsent-names.js';
 import { runUploadJobs, type JobResult, type SendFilesOptions, type UploadJob } from './send-files.js';
 
 export interface SendTreeOptions extends Omit<SendFilesOptions, 'files'> {
   /** Local directories; each arrives as `remoteDir/<its base name>/...`. */
   dirs: readonly string[];
-  /** Told about every local entry left out (links leading outside the tree, special files). */
-  onSkip?: (relative: string, reason: string) => void;
+  /** Told about every local entry left out, with its kind (as sendPaths' `onSkip`). */
+  onSkip?: OnSkip;
 }
 
 /**
  * Uploads directory trees as manifests of entries (PROTOCOL.md §5.10): files first (pipelined, resumable;
  * files already identical on the server are skipped), then links that stay inside the tree, then every
- * directory deepest first, which creates empty ones and gives each its mode and mtime.
+ * directory deepest first, which creates empty ones and gives each its mode and mtime. A file whose name the
+ * wire cannot carry rejects the run once the rest went (UnsentNamesError), as in sendPaths.
  */
 export async function sendTree(options: SendTreeOptions): Promise<JobResult[]> {
   if (options.dirs.length === 0) throw new FerryError('USAGE_INVALID', 'no directories to send');
-  const jobs = await treeJobs(
-    options.dirs,
-    { kind: 'into', dir: options.remoteDir ?? '' },
-    options.onSkip ?? (() => undefined),
-  );
-  return runUploadJobs(jobs, { ...options, files: [] });
+  const unsent = new UnsentNames(options.onSkip);
+  const jobs = await treeJobs(options.dirs, { kind: 'into', dir: options.remoteDir ?? '' }, unsent.onSkip);
+  const results = await runUploadJobs(jobs, { ...options, files: [] });
+  return unsent.settleJobs(results);
 }
 
 /**
@@ -34,7 +34,7 @@ export async function sendTree(options: SendTreeOptions): Promise<JobResult[]> {
 export async function treeJobs(
   dirs: readonly string[],
   destination: Destination,
-  onSkip: (relative: string, reason: string) => void,
+  onSkip: OnSkip,
   walk: (dir: string) => Promise<LocalTree> = (dir) => walkLocalTree(dir, onSkip),
 ): Promise<UploadJob[]> {
   const jobs: UploadJob[] = [];

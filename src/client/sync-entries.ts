@@ -8,6 +8,7 @@ import {
   manifestLookup,
   resolveLinkTarget,
   type LocalTree,
+  type OnSkip,
   type TreeNode,
 } from '../transfer/index.js';
 import type { RemoteListing } from './list-remote.js';
@@ -39,7 +40,7 @@ export function localTreeEntries(tree: LocalTree): SyncEntry[] {
 export function remoteListingEntries(
   listing: RemoteListing,
   base: string,
-  options: { dropOutsideLinks: boolean; onSkip?: (path: string, reason: string) => void },
+  options: { dropOutsideLinks: boolean; onSkip?: OnSkip },
 ): SyncEntry[] {
   const depth = base === '' ? 0 : parseRemotePath(base).length;
   const entries: SyncEntry[] = [];
@@ -63,7 +64,7 @@ export function remoteListingEntries(
   return entries.filter((e) => {
     if (e.kind !== 'link') return true;
     const inside = resolveLinkTarget(lookup, [TOP, ...e.path.split('/')], e.target, 1).verdict === 'inside';
-    if (!inside) options.onSkip?.(e.path, 'symbolic link points outside the tree');
+    if (!inside) options.onSkip?.(e.path, 'symbolic link points outside the tree', 'link-outside-tree');
     return inside;
   });
 }

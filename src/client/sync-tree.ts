@@ -1,11 +1,12 @@
 import { FerryError } from '../errors/index.js';
 import { parseRemotePath } from '../protocol/index.js';
-import type { BeforeTreeWrite } from '../transfer/index.js';
+import type { BeforeTreeWrite, OnSkip } from '../transfer/index.js';
 import type { ConnectOptions } from './send-files.js';
 import { syncDown } from './sync-down.js';
 import type { SyncAction, SyncCounts } from './sync-plan.js';
 import { SyncTally } from './sync-shared.js';
 import { syncUp } from './sync-up.js';
+import { UnsentNames } from './unsent-names.js';
 import type { TransferDirection, TransferEvent } from './transfer-events.js';
 
 /**
@@ -35,8 +36,11 @@ export interface SyncTreeOptions extends ConnectOptions {
   streams?: number;
   threads?: number;
   onEvent?: (event: SyncEvent) => void;
-  /** Local entries of an upload's SRC left out (links leading outside it, special files). */
-  onSkip?: (relative: string, reason: string) => void;
+  /**
+   * Local entries of an upload's SRC left out, with their kind (links leading outside it, special files,
+   * names the wire cannot carry: those make the sync reject once the rest went, UnsentNamesError).
+   */
+  onSkip?: OnSkip;
   /**
    * Downloading: a client batch temporary older than this (by ctime) in DST is a killed client's leftover
    * and is swept (default BATCH_TEMPORARY_MAX_AGE_MS; tests set it).
@@ -69,23 +73,27 @@ export interface SyncSummary extends SyncCounts {
  * SRC lacks removed, deepest first (REMOVE_REQUEST §5.16 on the server; here the same rule, never following
  * a link). Resolves with the summary; rejects like `sendTree`/`getFiles`
  * when some entries failed, once the others are done, and with SYNC_CONFLICT when a directory in DST stood in
- * the way of an entry of SRC and `delete` was not given (a `conflict` action).
+ * the way of an entry of SRC and `delete` was not given (a `conflict` action), and with UnsentNamesError
+ * (PATH_INVALID, carrying the summary) when SRC held a file whose name the wire cannot carry (PROTOCOL.md §7.1),
+ * in a dry run too.
  */
 export async function syncTree(options: SyncTreeOptions): Promise<SyncSummary> {
   if (options.remotePath !== '') parseRemotePath(options.remotePath);
   const tally = new SyncTally(options.onEvent);
-  const counts =
-    options.direction === 'upload' ? await syncUp(options, tally) : await syncDown(options, tally);
+  const unsent = new UnsentNames(options.onSkip);
+  const sides = { ...options, onSkip: unsent.onSkip };
+  const counts = options.direction === 'upload' ? await syncUp(sides, tally) : await syncDown(sides, tally);
   // Everything else went: DST is still no mirror where a directory stood in the way of an entry of SRC.
   if (counts.conflicts > 0 && !options.dryRun)
     throw new FerryError(
       'SYNC_CONFLICT',
       `${counts.conflicts} ${counts.conflicts === 1 ? 'entry' : 'entries'} not placed`,
     );
-  return {
+  const summary: SyncSummary = {
     ...counts,
     dryRun: options.dryRun ?? false,
     dataBytes: tally.dataBytes,
     savedBytes: tally.savedBytes,
   };
+  return unsent.settle(summary, counts.filesSent + counts.filesSkipped);
 }

@@ -1,5 +1,5 @@
 import { PERMISSION_UPLOAD, type RemoveRequestMessage } from '../protocol/index.js';
-import { removeUnderRoot } from '../transfer/index.js';
+import { removeUnderRoot, type RemovedKind } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 import { STORE_REQUESTS } from './store-heads.js';
 
@@ -10,8 +10,12 @@ import { STORE_REQUESTS } from './store-heads.js';
  * refused (PATH_INVALID): the client removes a tree bottom-up, one entry per request. On an object store
  * the same checks come first, here, once for both, and the store removes the one object the path names
  * (`ServerObjectStore.removeEntry`: a prefix still holding keys is a non-empty directory, refused alike).
+ * Resolves with what it removed, undefined when an object store held nothing there.
  */
-export async function removeEntry(io: SessionIo, message: RemoveRequestMessage): Promise<void> {
+export async function removeEntry(
+  io: SessionIo,
+  message: RemoveRequestMessage,
+): Promise<RemovedKind | undefined> {
   io.require(PERMISSION_UPLOAD, 'upload');
   // rooted() adds the client's confinement, so at least one component follows it: a client never removes
   // its own root (§5.16: `path` is never '').
@@ -20,8 +24,7 @@ export async function removeEntry(io: SessionIo, message: RemoveRequestMessage):
     // 'nothing' is acknowledged too: the directory emptied by the removals before this one is gone already.
     // Its store requests are paid first (STORE_REQUESTS): a removal of nothing was three, unpaid.
     await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.remove, io.stopped);
-    await io.ctx.objectStore.removeEntry(components.join('/'));
-    return;
+    return (await io.ctx.objectStore.removeEntry(components.join('/'))) === 'file' ? 'file' : undefined;
   }
-  await removeUnderRoot(io.ctx.root, components);
+  return removeUnderRoot(io.ctx.root, components);
 }

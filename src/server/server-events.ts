@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { ErrorCode, FerryError } from '../errors/index.js';
+import type { RemovedKind } from '../transfer/index.js';
 
 /** Which way file data travels, seen from the client: `upload` (into the server) or `download`. */
 export type ServerTransferDirection = 'upload' | 'download';
@@ -69,6 +70,11 @@ export interface SessionStats {
  *   (with the file digest), `transfer-failed` (with its code), for both directions. For an upload
  *   `verifiedBytes` counts bytes the server verified and made durable; for a download, bytes it hashed and
  *   sent (the client verifies them on arrival).
+ * - `entry-removed`: the server removed one file, link or empty directory at the client's request
+ *   (REMOVE_REQUEST, PROTOCOL.md §5.16: `ferry sync --delete`, or an entry of SRC's replaced by one of another
+ *   kind). `attributes-set`: it gave one file the client's mode and mtime without its data (SET_ATTRIBUTES,
+ *   §5.19: a sync where only those differ); `mode` is the one it set (narrowed as a received file's). Neither
+ *   moves file data; a refused one is an `operation-refused`.
  */
 export type ServerEvent =
   | ({ type: 'session-opened'; time: number } & SessionPeer)
@@ -108,7 +114,26 @@ export type ServerEvent =
       identical: boolean;
       durationMs: number;
     }
-  | { type: 'transfer-failed'; time: number; transfer: ServerTransfer; code: ErrorCode };
+  | { type: 'transfer-failed'; time: number; transfer: ServerTransfer; code: ErrorCode }
+  | ({
+      type: 'entry-removed';
+      time: number;
+      ref: number;
+      /** The remote path as the client named it (relative to the client's root): never a server path. */
+      path: string;
+      /** What was there: an object store's removals are always `file` (a directory is no object). */
+      kind: RemovedKind;
+    } & SessionPeer)
+  | ({
+      type: 'attributes-set';
+      time: number;
+      ref: number;
+      /** The remote path as the client named it (relative to the client's root): never a server path. */
+      path: string;
+      /** The permission bits set. */
+      mode: number;
+      mtimeMs: number;
+    } & SessionPeer);
 
 /** The `type` of every {@link ServerEvent}. */
 export type ServerEventType = ServerEvent['type'];
@@ -307,6 +332,16 @@ export class SessionEvents {
       identical: facts.identical,
       durationMs: time - transfer.startedAt,
     });
+  }
+
+  /** The server removed the entry at the client's `path` (REMOVE_REQUEST `ref`): a file, link or directory. */
+  entryRemoved(ref: number, path: string, kind: RemovedKind): void {
+    this.#publish?.({ type: 'entry-removed', time: this.#now(), ref, path, kind, ...this.#peer });
+  }
+
+  /** The server gave the file at the client's `path` this mode and mtime (SET_ATTRIBUTES `ref`), no data. */
+  attributesSet(ref: number, path: string, attributes: { mode: number; mtimeMs: number }): void {
+    this.#publish?.({ type: 'attributes-set', time: this.#now(), ref, path, ...attributes, ...this.#peer });
   }
 
   /**

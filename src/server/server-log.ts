@@ -141,5 +141,24 @@ export function logServerEvent(logger: Logger, event: ServerEvent): void {
         `${event.transfer.direction} failed`,
       );
       return;
+    case 'entry-removed':
+      logger.info(
+        { event: event.type, ...peerFields(event), ref: event.ref, path: event.path, kind: event.kind },
+        `${event.kind} removed`,
+      );
+      return;
+    case 'attributes-set':
+      logger.info(
+        {
+          event: event.type,
+          ...peerFields(event),
+          ref: event.ref,
+          path: event.path,
+          mode: `0${event.mode.toString(8)}`,
+          mtimeMs: event.mtimeMs,
+        },
+        'mode and mtime set',
+      );
+      return;
   }
 }

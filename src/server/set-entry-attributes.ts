@@ -10,11 +10,16 @@ import { STORE_REQUESTS } from './store-heads.js';
  * confined, no link followed, `setAttributesUnderRoot`), and the mode is narrowed as a received file's. On
  * an object store the same checks and the same narrowing come first, here, once for both, and the store
  * rewrites the object's metadata (`ServerObjectStore.setAttributes`: a copy onto itself bound to the
- * version it checked).
+ * version it checked). Resolves with the mode and mtime set.
  */
-export async function setEntryAttributes(io: SessionIo, message: SetAttributesMessage): Promise<void> {
+export async function setEntryAttributes(
+  io: SessionIo,
+  message: SetAttributesMessage,
+): Promise<{ mode: number; mtimeMs: number }> {
   io.require(PERMISSION_UPLOAD, 'upload');
   const components = io.rooted(message.path);
+  // What the file gets, on a disk and a store alike, and what the server's events report.
+  const attributes = { mode: receivedFileMode(message.mode), mtimeMs: message.mtimeMs };
   if (io.ctx.objectStore) {
     // A copy onto itself moves the object's every byte inside the store (in parts past 5 GiB) for a request of
     // a few bytes: paid from the client's budget for work that sends no data (docs/SECURITY.md "Hashing on
@@ -23,11 +28,8 @@ export async function setEntryAttributes(io: SessionIo, message: SetAttributesMe
     await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.attributes, io.stopped);
     const entry = await io.ctx.objectStore.statFile(components.join('/'));
     if (entry?.kind === 'file') await io.ctx.hashCache.spend(io.clientKey, entry.size, io.stopped);
-    await io.ctx.objectStore.setAttributes(components.join('/'), {
-      mode: receivedFileMode(message.mode),
-      mtimeMs: message.mtimeMs,
-    });
-    return;
+    await io.ctx.objectStore.setAttributes(components.join('/'), attributes);
+    return attributes;
   }
   const hook = io.ctx.beforeTreeWrite;
   await setAttributesUnderRoot(
@@ -36,4 +38,5 @@ export async function setEntryAttributes(io: SessionIo, message: SetAttributesMe
     { mode: message.mode, mtimeMs: message.mtimeMs },
     { beforeOpen: hook && ((path) => hook(path, 'checked')) },
   );
+  return attributes;
 }

@@ -56,18 +56,21 @@ export async function handleTreeEntryRequest(
       await (message.type === 'PUT_DIR' ? writeDirectory(io, message) : writeLink(io, message));
       await io.send({ type: 'ACK', ref });
       return;
-    case 'REMOVE_REQUEST':
+    case 'REMOVE_REQUEST': {
       // PROTOCOL.md §5.16, on a disk or an object store alike (removeEntry holds both halves).
       // Arrival order, as for PUT_DIR: a batch sent before the removal is placed before it.
       await batches?.close();
-      await removeEntry(io, message);
+      const removed = await removeEntry(io, message);
+      // Reported once done, before the ACK: a dashboard shows what a sync --delete took away.
+      if (removed !== undefined) io.events.entryRemoved(ref, message.path, removed);
       await io.send({ type: 'ACK', ref });
       return;
+    }
     case 'SET_ATTRIBUTES':
       // PROTOCOL.md §5.19, on a disk or an object store alike (setEntryAttributes holds both halves).
       // Arrival order, as for PUT_DIR: a batch sent before it is placed first.
       await batches?.close();
-      await setEntryAttributes(io, message);
+      io.events.attributesSet(ref, message.path, await setEntryAttributes(io, message));
       await io.send({ type: 'ACK', ref });
       return;
   }

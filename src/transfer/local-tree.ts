@@ -13,6 +13,18 @@ import { manifestLookup, resolveLinkTarget, type TreeNode } from './link-target.
  */
 export const UNSENDABLE_NAME = 'name cannot be sent';
 
+/**
+ * Why an entry of a tree was left out, for a program to act on (`onSkip`'s third argument; the reason beside
+ * it is for people and may change): `unsendable-name`, a name the wire refuses (PROTOCOL.md §7.1), a file
+ * the user meant to send, counted as not sent; `link-outside-tree`, a link whose target leaves the tree;
+ * `special-file`, a socket, fifo or device; `in-ferry-home`, an entry inside ferry's own home, which a sync
+ * never changes.
+ */
+export type SkipKind = 'unsendable-name' | 'link-outside-tree' | 'special-file' | 'in-ferry-home';
+
+/** Told about each entry of a tree left out: its '/'-separated path, a reason for people, its {@link SkipKind}. */
+export type OnSkip = (relative: string, reason: string, kind: SkipKind) => void;
+
 /** A local directory tree as a manifest (PROTOCOL.md §5.10): relative paths use '/', whatever the OS. */
 export interface LocalTree {
   /** `mtimeMs` in whole milliseconds, `mode` permission bits: what `ferry sync`'s quick check compares. */
@@ -37,10 +49,7 @@ export interface LocalTree {
  * the tree (absolute, or climbing out, also through other links of the tree: `resolveLinkTarget`),
  * special files (sockets, fifos, devices), and names that are not valid remote path components.
  */
-export async function walkLocalTree(
-  root: string,
-  onSkip: (relative: string, reason: string) => void,
-): Promise<LocalTree> {
+export async function walkLocalTree(root: string, onSkip: OnSkip): Promise<LocalTree> {
   // The directory the user names is theirs, even through a link (`send -r ~/photos-link` like `scp -r`);
   // only what lies under it is never followed.
   const top = await stat(root);
@@ -65,7 +74,7 @@ export async function walkLocalTree(
         const why = ((err as FerryError).detail ?? 'invalid')
           .replace(/^path /, '')
           .replace(/ at character \d+$/, '');
-        onSkip(`${relative}/${name}`, `${UNSENDABLE_NAME}: ${why}`);
+        onSkip(`${relative}/${name}`, `${UNSENDABLE_NAME}: ${why}`, 'unsendable-name');
         return false;
       }
     });
@@ -96,7 +105,7 @@ export async function walkLocalTree(
         links.push({ relative: childRelative, target, mtimeMs: Math.trunc(stats.mtimeMs) });
       } else {
         nodes.set(childRelative, { kind: 'other' });
-        onSkip(childRelative, 'not a regular file, directory or link');
+        onSkip(childRelative, 'not a regular file, directory or link', 'special-file');
       }
     }
     tree.dirs.push({ relative, mode, mtimeMs });
@@ -113,7 +122,7 @@ export async function walkLocalTree(
   for (const link of links) {
     if (resolveLinkTarget(lookup, link.relative.split('/'), link.target, 1).verdict === 'inside')
       tree.links.push(link);
-    else onSkip(link.relative, 'symbolic link points outside the tree');
+    else onSkip(link.relative, 'symbolic link points outside the tree', 'link-outside-tree');
   }
   return tree;
 }

@@ -51,12 +51,12 @@ export function dashboardPage(token: string): string {
   </section>
 
   <section class="panel" aria-labelledby="recent-title">
-    <h2 id="recent-title">Recent transfers</h2>
+    <h2 id="recent-title">Recent transfers and changes</h2>
     <table id="recent" class="grid">
       <thead><tr><th>When</th><th>Client</th><th>File</th><th class="num">Size</th><th>Result</th><th>Digest</th><th class="num">Took</th><th class="num">Avg speed</th></tr></thead>
       <tbody></tbody>
     </table>
-    <p class="empty" id="recent-empty" hidden>No finished or failed transfers yet.</p>
+    <p class="empty" id="recent-empty" hidden>No finished or failed transfers yet; what a client's sync removes or only gives a new mode shows here too.</p>
   </section>
 
   <section class="panel" aria-labelledby="clients-title">

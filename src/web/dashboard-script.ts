@@ -143,7 +143,25 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
     return file;
   }
 
+  var REMOVED_TEXT = { file: '− removed', dir: '− directory removed', link: '− link removed' };
+
+  function octal(mode) { return '0' + (mode & 4095).toString(8).padStart(3, '0'); }
+
+  /** A sync's change without data: an entry removed (--delete), or only a file's mode and mtime set. */
+  function changeBadge(c) {
+    if (c.kind === 'removed') {
+      var removed = badge('removed', REMOVED_TEXT[c.entry] || '− removed');
+      removed.title = 'the client\'s sync removed it: its source no longer holds it (--delete)';
+      return removed;
+    }
+    var set = badge('attributes', '✎ mode ' + octal(c.mode) + ' · mtime');
+    set.title = 'only the mode and mtime changed: set to mode ' + octal(c.mode) + ', mtime ' +
+      new Date(c.mtimeMs).toLocaleString() + '; no file data crossed';
+    return set;
+  }
+
   function resultBadge(t) {
+    if (t.change) return changeBadge(t.change);
     if (t.outcome === 'finished') return badge('finished', t.identical ? '✓ identical' : '✓ verified');
     if (t.outcome === 'interrupted') {
       var b = badge('interrupted', '‖ interrupted · ' + bytes(t.heldBytes) + ' held');
@@ -190,12 +208,12 @@ export const DASHBOARD_SCRIPT = String.raw`'use strict';
       tr.dataset.delta = String(t.delta);
       tr.appendChild(td('', clientCell(t.client, t.peerId)));
       tr.appendChild(td('', fileWithBadges(t)));
-      tr.appendChild(td('num', bytes(t.size)));
+      tr.appendChild(td('num', t.change ? '–' : bytes(t.size)));
       tr.appendChild(td('', resultBadge(t)));
       var digest = el('span', 'digest', t.digest ? t.digest.slice(0, 16) + '…' : '–');
       if (t.digest) { digest.title = t.digest; digest.dataset.digest = t.digest; }
       tr.appendChild(td('', digest));
-      tr.appendChild(td('num', duration(t.durationMs)));
+      tr.appendChild(td('num', t.change ? '–' : duration(t.durationMs)));
       tr.appendChild(td('num', rate(t.bytesPerSecond)));
       return tr;
     }));

@@ -43,7 +43,15 @@ export interface LiveTransferView {
   resumedFromBytes: number;
 }
 
-/** A transfer that ended. */
+/** What a sync did to one entry without moving file data (server events `entry-removed`, `attributes-set`). */
+export type EntryChange =
+  | { kind: 'removed'; entry: Extract<ServerEvent, { type: 'entry-removed' }>['kind'] }
+  | { kind: 'attributes-set'; mode: number; mtimeMs: number };
+
+/**
+ * A transfer that ended, or an entry a client's sync changed without moving data (`outcome` `removed` or
+ * `attributes-set`, with `change`; its size, digest, time and speed say nothing then).
+ */
 export interface RecentTransferView {
   id: string;
   direction: ServerTransferDirection;
@@ -57,7 +65,9 @@ export interface RecentTransferView {
    * `interrupted`: the connection went (network, stall, Ctrl-C, a newer session took it over) and the
    * verified part is kept, so the same command resumes it; `failed`: refused or broken for good.
    */
-  outcome: 'finished' | 'interrupted' | 'failed';
+  outcome: 'finished' | 'interrupted' | 'failed' | 'removed' | 'attributes-set';
+  /** For `removed` and `attributes-set`: what was removed, or the mode and mtime given. */
+  change?: EntryChange;
   /** Bytes held verified when it ended (interrupted: what a resume starts from). */
   heldBytes: number;
   /** Bytes already held when it started (> 0: this transfer resumed an earlier one; 0 for a delta). */
@@ -113,7 +123,15 @@ export interface DashboardSnapshot {
   };
   now: number;
   sessions: { open: number; total: number; refused: number };
-  totals: { finished: number; failed: number; interrupted: number; bytes: number };
+  /** `removed`, `attributesSet`: entries clients' syncs removed, or gave a mode and mtime without data. */
+  totals: {
+    finished: number;
+    failed: number;
+    interrupted: number;
+    bytes: number;
+    removed: number;
+    attributesSet: number;
+  };
   live: LiveTransferView[];
   recent: RecentTransferView[];
   refused: RefusedView[];
@@ -167,6 +185,8 @@ export class DashboardState {
   #failed = 0;
   #interrupted = 0;
   #bytes = 0;
+  #removed = 0;
+  #attributesSet = 0;
 
   constructor(server: DashboardSnapshot['server']) {
     this.#server = server;
@@ -263,6 +283,35 @@ export class DashboardState {
         });
         return;
       }
+      case 'entry-removed':
+      case 'attributes-set': {
+        const removed = event.type === 'entry-removed';
+        if (removed) this.#removed++;
+        else this.#attributesSet++;
+        this.#remember({
+          id: `${event.sessionId}:${event.ref}`,
+          // A change the client made to the server's tree, as an upload is.
+          direction: 'upload',
+          client: event.clientName ?? event.peerId ?? event.address,
+          peerId: event.peerId,
+          path: event.path,
+          size: 0,
+          delta: false,
+          outcome: removed ? 'removed' : 'attributes-set',
+          change: removed
+            ? { kind: 'removed', entry: event.kind }
+            : { kind: 'attributes-set', mode: event.mode, mtimeMs: event.mtimeMs },
+          heldBytes: 0,
+          resumedFromBytes: 0,
+          digest: undefined,
+          code: undefined,
+          identical: false,
+          durationMs: 0,
+          bytesPerSecond: undefined,
+          endedAt: event.time,
+        });
+        return;
+      }
     }
   }
 
@@ -308,6 +357,8 @@ export class DashboardState {
         failed: this.#failed,
         interrupted: this.#interrupted,
         bytes: this.#bytes,
+        removed: this.#removed,
+        attributesSet: this.#attributesSet,
       },
       live,
       recent: [...this.#recent],

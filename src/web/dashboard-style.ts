@@ -149,6 +149,8 @@ main { max-width: 1280px; margin: 0 auto; padding: 24px 32px 8px; }
 .badge.interrupted { background: var(--warn-soft); color: var(--warn); }
 .badge.resumed { background: var(--accent-soft); color: var(--accent); margin-left: 6px; }
 .badge.delta { background: var(--accent-soft); color: var(--accent); margin-left: 6px; }
+.badge.removed, .badge.attributes { background: var(--track); color: var(--muted); }
+tr[data-outcome="removed"] .path { text-decoration: line-through; color: var(--muted); }
 .status[data-state="expired"] .dot { background: var(--warn); }
 .banner { margin: 0 0 20px; padding: 14px 16px; border-radius: 10px; background: var(--warn-soft); color: var(--warn); }
 .banner code, .hint code { user-select: all; }

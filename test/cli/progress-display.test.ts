@@ -470,3 +470,33 @@ test('ProgressDisplay names a failed file in the direction it travels, as its fi
   assert.equal(downFailed, 'failed: docs/b.txt -> /home/me/b.txt FILE_EXISTS: destination exists');
   assert.match(downFinished!, /^docs\/b\.txt -> \/home\/me\/b\.txt \(/);
 });
+
+test('ProgressDisplay off a terminal says a file in flight is alive at most every progressEveryMs, with the speed since', () => {
+  const { stream, text } = sink(false);
+  let now = 0;
+  const display = new ProgressDisplay({
+    mode: 'lines',
+    stream,
+    colors: colorsFor(stream, {}),
+    now: () => now,
+    progressEveryMs: 30_000,
+  });
+  const subject = { direction: 'download', file: 'got/a.iso', remotePath: 'a.iso' } as const;
+  const size = 100 * 1024 * 1024;
+  display.handle({ type: 'transfer-started', ...subject, size, heldBytes: 0, restarted: false });
+  // Progress at 10 s, 29.999 s (too soon), 30 s (a line), 45 s (too soon after it), 60 s (a line).
+  for (const [atMs, mib] of [
+    [10_000, 10],
+    [29_999, 29],
+    [30_000, 30],
+    [45_000, 45],
+    [60_000, 90],
+  ] as const) {
+    now = atMs;
+    display.handle({ type: 'progress', ...subject, verifiedBytes: mib * 1024 * 1024, size });
+  }
+  assert.deepEqual(text().trimEnd().split('\n'), [
+    'a.iso -> got/a.iso: 30.0 MiB of 100 MiB (30%), 1.00 MiB/s',
+    'a.iso -> got/a.iso: 90.0 MiB of 100 MiB (90%), 2.00 MiB/s',
+  ]);
+});

@@ -4,12 +4,12 @@
 // failed with the code. Refusals keep their code.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { FerryServer, type ServerEvent, type ServerEventType } from '../../src/server/index.js';
-import { getFiles, sendFiles, type TransferEvent } from '../../src/client/index.js';
+import { getFiles, sendFiles, syncTree, type TransferEvent } from '../../src/client/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { rewriteKeepingSizeAndMtime } from '../helpers/rewrite-keeping-size-and-mtime.js';
@@ -30,6 +30,8 @@ const LINE_OF: Record<ServerEventType, (event: ServerEvent) => string> = {
   'transfer-finished': (event) =>
     event.type === 'transfer-finished' && event.identical ? 'transfer-identical' : 'transfer-done',
   'transfer-failed': () => 'transfer-failed',
+  'entry-removed': () => 'entry-removed',
+  'attributes-set': () => 'attributes-set',
 };
 
 type Line = Record<string, unknown>;
@@ -123,6 +125,20 @@ test('every ServerEvent of a real server becomes its log line exactly once, down
   assert.equal((await download)?.code, 'SOURCE_CHANGED');
   server.events.off('event', rewrite);
 
+  // A sync up, then again with --delete after one file lost its group bits and another was removed here:
+  // the server gives the first SRC's mode without its data, and removes the second.
+  const tree = join(dir, 'tree');
+  await mkdir(tree);
+  await writeFile(join(tree, 'keep.txt'), 'keep');
+  await writeFile(join(tree, 'gone.txt'), 'gone');
+  await chmod(join(tree, 'keep.txt'), 0o640);
+  const sync = { ...common, direction: 'upload' as const, localDir: tree, remotePath: 'mirror' };
+  await syncTree(sync);
+  await chmod(join(tree, 'keep.txt'), 0o600);
+  await rm(join(tree, 'gone.txt'));
+  const mirrored = await syncTree({ ...sync, delete: true });
+  assert.deepEqual([mirrored.attributesSet, mirrored.deleted], [1, 1]);
+
   // A client not on the allow-list.
   const refused = await failure(sendFiles({ ...common, identity: stranger, files: [source] }));
   assert.equal(refused?.code, 'CLIENT_NOT_ALLOWED');
@@ -171,6 +187,15 @@ test('every ServerEvent of a real server becomes its log line exactly once, down
   assert.equal(uploadDone?.['msg'], 'upload verified');
   assert.equal(typeof uploadDone?.['digest'], 'string');
   assert.ok(lines.some((l) => l['event'] === 'transfer-identical' && l['direction'] === 'upload'));
+
+  // What a sync changed without moving data, by the client's path, with what it did.
+  const removed = lines.find((l) => l['event'] === 'entry-removed');
+  assert.deepEqual(
+    [removed?.['path'], removed?.['kind'], removed?.['client']],
+    ['mirror/gone.txt', 'file', 'laptop'],
+  );
+  const attributes = lines.find((l) => l['event'] === 'attributes-set');
+  assert.deepEqual([attributes?.['path'], attributes?.['mode']], ['mirror/keep.txt', '0600']);
 
   // Refusals with their codes.
   assert.ok(

@@ -134,3 +134,44 @@ test('DashboardState lists refused connections with the full client ID, and pass
   assert.deepEqual(snapshot.storage, storage);
   assert.ok(!JSON.stringify(snapshot).includes('"code":"xyz'), 'an invite carries no code field');
 });
+
+test("DashboardState lists a sync's removals and attribute-only updates among the recent rows, and counts them", () => {
+  const peer = {
+    sessionId: 2,
+    address: '127.0.0.1:5000',
+    peerId: 'abcdefghi',
+    clientId: CLIENT_ID,
+    clientName: 'laptop',
+  };
+  const state = stateWith([
+    { type: 'entry-removed', time: 1_000, ref: 7, path: 'mirror/old', kind: 'dir', ...peer },
+    {
+      type: 'attributes-set',
+      time: 1_100,
+      ref: 8,
+      path: 'mirror/keep.txt',
+      mode: 0o600,
+      mtimeMs: 1_700_000_000_000,
+      ...peer,
+    },
+  ]);
+  const snapshot = state.snapshot(2_000, { clients: [] });
+  const [attributes, removed] = snapshot.recent;
+  assert.deepEqual(
+    [removed!.id, removed!.outcome, removed!.path, removed!.client, removed!.change],
+    ['2:7', 'removed', 'mirror/old', 'laptop', { kind: 'removed', entry: 'dir' }],
+  );
+  assert.deepEqual(
+    [attributes!.outcome, attributes!.change],
+    ['attributes-set', { kind: 'attributes-set', mode: 0o600, mtimeMs: 1_700_000_000_000 }],
+  );
+  assert.deepEqual(
+    [
+      snapshot.totals.removed,
+      snapshot.totals.attributesSet,
+      snapshot.totals.finished,
+      snapshot.totals.failed,
+    ],
+    [1, 1, 0, 0],
+  );
+});

@@ -5,11 +5,18 @@
 // the page to show the outcome.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { formatFerryId, loadIdentity, sendFiles, type KeyPair, type UploadResult } from '../../src/index.js';
+import {
+  formatFerryId,
+  loadIdentity,
+  sendFiles,
+  syncTree,
+  type KeyPair,
+  type UploadResult,
+} from '../../src/index.js';
 import { runFerry } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { writeRandomFile } from '../helpers/random-file.js';
@@ -342,6 +349,58 @@ describe('web dashboard (headless Chromium)', () => {
       await page.emulateMedia({ colorScheme: 'dark' });
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard-dark.png'), fullPage: true });
       assert.deepEqual(problems, [], 'no script errors or CSP violations in the page');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("a sync's removals (--delete) and mode-only updates show as rows with their badges", async () => {
+    const tree = join(dir, 'sync-src');
+    await mkdir(join(tree, 'old-dir'), { recursive: true });
+    await writeFile(join(tree, 'keep.txt'), 'keep');
+    await writeFile(join(tree, 'gone.txt'), 'gone');
+    await writeFile(join(tree, 'old-dir', 'inner.txt'), 'inner');
+    await chmod(join(tree, 'keep.txt'), 0o644);
+    const sync = {
+      server: serve!.address,
+      identity,
+      verifyServer: (key: Buffer): void => assert.equal(formatFerryId(key), serve!.id),
+      retry: { retries: 0 },
+      direction: 'upload' as const,
+      localDir: tree,
+      remotePath: 'mirror',
+    };
+    await syncTree(sync);
+    const context = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(15_000);
+    const problems: string[] = [];
+    page.on('pageerror', (err) => problems.push(err.message));
+    try {
+      await page.goto(serve!.dashboardUrl);
+      await page.waitForSelector('#connection[data-state="live"]');
+      await chmod(join(tree, 'keep.txt'), 0o600);
+      await rm(join(tree, 'gone.txt'));
+      await rm(join(tree, 'old-dir'), { recursive: true });
+      const summary = await syncTree({ ...sync, delete: true });
+      assert.deepEqual([summary.attributesSet, summary.deleted], [1, 3]);
+      const row = (outcome: string, name: string) =>
+        page.locator(`#recent tbody tr[data-outcome="${outcome}"]`, { hasText: name });
+      await row('attributes-set', 'mirror/keep.txt').waitFor();
+      assert.match((await row('attributes-set', 'keep.txt').textContent()) ?? '', /✎ mode 0600 · mtime/);
+      for (const [name, badge] of [
+        ['mirror/gone.txt', '− removed'],
+        ['mirror/old-dir/inner.txt', '− removed'],
+        ['mirror/old-dir', '− directory removed'],
+      ] as const) {
+        const removed = page.locator('#recent tbody tr[data-outcome="removed"]').filter({
+          has: page.locator('.path', { hasText: new RegExp(`^${name}$`) }),
+        });
+        await removed.waitFor();
+        assert.match((await removed.textContent()) ?? '', new RegExp(badge), name);
+      }
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-sync-changes.png'), fullPage: true });
+      assert.deepEqual(problems, [], 'no script errors in the page');
     } finally {
       await context.close();
     }
