@@ -149,11 +149,6 @@ export class SealPool implements ParallelOpener, OffThreadWriter {
     );
   }
 
-  /**
-   * Hands `job` to a worker: `job.block` and `job.out` are moved (unusable here until the result gives them
-   * back) and the
-   * ranges' keys are zeroed here once posted (the worker zeroes its copy after sealing).
-   */
   /** Takes one block beyond a stream's first from the shared bound, if one is left now; never waits. */
   takeBlock(): boolean {
     if (this.#takenBlocks >= this.#sharedBlocks) return false;
@@ -171,6 +166,10 @@ export class SealPool implements ParallelOpener, OffThreadWriter {
     return this.#peakSealing;
   }
 
+  /**
+   * Hands `job` to a worker: `job.block` and `job.out` are moved (unusable here until the result gives them
+   * back) and the ranges' keys are zeroed here once posted (the worker zeroes its copy after sealing).
+   */
   seal(job: SealJob): Promise<SealResult> {
     this.#sealing++;
     this.#peakSealing = Math.max(this.#peakSealing, this.#sealing);
