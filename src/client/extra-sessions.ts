@@ -1,6 +1,7 @@
 // The extra sessions a send or a get opens beside its primary: the streams a large file is striped over,
 // and the lanes that carry a sync's deltas side by side (each its own session, since the server takes one
 // upload at a time per session).
+import { setMaxListeners } from 'node:events';
 import { ClientSession } from './client-session.js';
 import type { ConnectOptions, JobResult, SendFilesOptions, UploadJob } from './send-files.js';
 
@@ -19,8 +20,8 @@ export class ExtraStreams {
   #opening: Promise<ClientSession[]> | undefined;
 
   constructor(options: ConnectOptions, size: number) {
-    this.#options = options;
     this.size = Math.max(0, size);
+    this.#options = { ...options, signal: scopedSignal(options.signal, this.size) };
   }
 
   /** Connects the extra sessions (once; later calls share the result). */
@@ -44,6 +45,19 @@ export class ExtraStreams {
       () => undefined,
     );
   }
+}
+
+/**
+ * A signal that aborts with `signal`, for `sessions` sessions to listen on. Each session listens for the
+ * abort while it connects and for its whole life: on the caller's signal, `--streams 11` and more went past
+ * node's 10 listeners and printed a "possible EventTarget memory leak" warning on the user's terminal. Ours
+ * is allowed the listeners its sessions add, and puts one on the caller's.
+ */
+function scopedSignal(signal: AbortSignal | undefined, sessions: number): AbortSignal | undefined {
+  if (signal === undefined || sessions === 0) return signal;
+  const scoped = AbortSignal.any([signal]);
+  setMaxListeners(2 * sessions + 1, scoped);
+  return scoped;
 }
 
 /**
