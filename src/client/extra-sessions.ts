@@ -16,12 +16,14 @@ export const DEFAULT_STREAMS = 1;
 /** The extra sessions of a send, opened on first need and closed with the primary. */
 export class ExtraStreams {
   readonly #options: ConnectOptions;
+  readonly #signal: SessionsSignal;
   readonly size: number;
   #opening: Promise<ClientSession[]> | undefined;
 
   constructor(options: ConnectOptions, size: number) {
     this.size = Math.max(0, size);
-    this.#options = { ...options, signal: scopedSignal(options.signal, this.size) };
+    this.#signal = new SessionsSignal(options.signal, this.size);
+    this.#options = { ...options, signal: this.#signal.signal };
   }
 
   /** Connects the extra sessions (once; later calls share the result). */
@@ -44,20 +46,39 @@ export class ExtraStreams {
       (sessions) => sessions.forEach((s) => s.close()),
       () => undefined,
     );
+    this.#signal.release();
   }
 }
 
 /**
- * A signal that aborts with `signal`, for `sessions` sessions to listen on. Each session listens for the
- * abort while it connects and for its whole life: on the caller's signal, `--streams 11` and more went past
- * node's 10 listeners and printed a "possible EventTarget memory leak" warning on the user's terminal. Ours
- * is allowed the listeners its sessions add, and puts one on the caller's.
+ * A signal of our own that aborts with the caller's, for `sessions` sessions to listen on. Each session
+ * listens for the abort while it connects and for its whole life: on the caller's signal, `--streams 11` and
+ * more went past node's 10 listeners and printed a "possible EventTarget memory leak" warning on the user's
+ * terminal. Ours is allowed the listeners its sessions add and puts one on the caller's, taken off by
+ * `release` (not `AbortSignal.any`, which keeps what it makes for as long as the caller's signal lives).
  */
-function scopedSignal(signal: AbortSignal | undefined, sessions: number): AbortSignal | undefined {
-  if (signal === undefined || sessions === 0) return signal;
-  const scoped = AbortSignal.any([signal]);
-  setMaxListeners(2 * sessions + 1, scoped);
-  return scoped;
+class SessionsSignal {
+  readonly signal: AbortSignal | undefined;
+  readonly #release: () => void;
+
+  constructor(parent: AbortSignal | undefined, sessions: number) {
+    if (parent === undefined || sessions === 0) {
+      this.signal = parent;
+      this.#release = () => undefined;
+      return;
+    }
+    const ours = new AbortController();
+    setMaxListeners(2 * sessions + 1, ours.signal);
+    const abort = (): void => ours.abort(parent.reason);
+    if (parent.aborted) abort();
+    else parent.addEventListener('abort', abort, { once: true });
+    this.signal = ours.signal;
+    this.#release = () => parent.removeEventListener('abort', abort);
+  }
+
+  release(): void {
+    this.#release();
+  }
 }
 
 /**

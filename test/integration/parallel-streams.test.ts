@@ -92,3 +92,20 @@ test('16 streams under the caller`s AbortSignal: no listener-leak warning (each 
     [],
   );
 });
+
+test('an abort during a send on 16 streams stops it ABORTED and closes every connection', async (t) => {
+  const { proxy, options } = await rig(t, undefined, SPREAD_FILE_BYTES);
+  const controller = new AbortController();
+  const sent = sendFiles({
+    ...options,
+    streams: 16,
+    retries: 0,
+    signal: controller.signal,
+    onEvent: (event) => {
+      if (event.type === 'progress') controller.abort();
+    },
+  });
+  await assert.rejects(sent, { code: 'ABORTED' });
+  assert.ok(proxy.connections.length > 1, `${proxy.connections.length} connections`);
+  await Promise.all(proxy.connections.map((connection) => connection.closed));
+});
