@@ -72,7 +72,12 @@ function shownOf(entry: ListEntry, namesOnly: boolean): Partial<ListEntry> {
 function formatEntry(entry: ListEntry, how: { human: boolean; namesOnly: boolean }): string {
   const { human, namesOnly } = how;
   const kind = entry.kind === 'dir' ? 'd' : entry.kind === 'link' ? 'l' : '-';
-  const when = new Date(entry.mtimeMs).toISOString().slice(0, 16).replace('T', ' ');
+  // The server's mtime may lie past what a Date holds (8.64e15 ms: a far-future file on btrfs, a hostile
+  // server): shown as unknown in its column (`--json` gives the number), never an error for the listing.
+  const date = new Date(entry.mtimeMs);
+  const when = Number.isNaN(date.getTime())
+    ? '????-??-?? ??:??'
+    : date.toISOString().slice(0, 16).replace('T', ' ');
   const path = escapeForTerminal(entry.path);
   const name =
     entry.kind === 'dir'

@@ -6,7 +6,8 @@ import {
   type ServeOptions,
   type ServerObjectStore,
 } from '../index.js';
-import { formatByteSize, parseByteSize } from './parse-option.js';
+import { formatByteSize } from './parse-option.js';
+import { memoryFromFlags } from './serve-memory-flags.js';
 
 /** `ferry serve`'s object-store flags (issue 15). */
 export interface ObjectStoreFlags {
@@ -61,26 +62,13 @@ export const PART_MEMORY_HELP = {
 
 /**
  * The server's part memory (`PartMemory`: bytes uploads to an object store hold as parts, per client and in
- * total) from `--part-memory-per-client` and `--part-memory`, each defaulting to SERVER_DEFAULTS. Refuses 0
- * (no upload could ever start) and a per-client bound above the total, which could never be reached.
+ * total) from `--part-memory-per-client` and `--part-memory` (`memoryFromFlags`).
  */
 export function partMemoryFromFlags(flags: ObjectStoreFlags): NonNullable<ServeOptions['partMemory']> {
-  const bound = (text: string | undefined, flag: string, fallback: number): number => {
-    if (text === undefined) return fallback;
-    const bytes = parseByteSize(text);
-    if (bytes < 1) throw new FerryError('USAGE_INVALID', `${flag} takes 1 byte or more, got ${text}`);
-    return bytes;
-  };
-  const totalBytes = bound(flags.partMemory, '--part-memory', SERVER_DEFAULTS.partMemory.totalBytes);
-  const perClientBytes = bound(
-    flags.partMemoryPerClient,
-    '--part-memory-per-client',
-    SERVER_DEFAULTS.partMemory.perClientBytes,
-  );
-  if (perClientBytes > totalBytes)
-    throw new FerryError(
-      'USAGE_INVALID',
-      `--part-memory-per-client ${formatByteSize(perClientBytes)} is more than --part-memory ${formatByteSize(totalBytes)}`,
-    );
-  return { perClientBytes, totalBytes };
+  return memoryFromFlags({
+    flag: '--part-memory',
+    total: flags.partMemory,
+    perClient: flags.partMemoryPerClient,
+    defaults: SERVER_DEFAULTS.partMemory,
+  });
 }

@@ -25,6 +25,7 @@ import { LOG_LEVELS } from './log-level.js';
 import { applyServeConfig } from './serve-config.js';
 import { tuneServeHeap } from './serve-heap.js';
 import { PART_MEMORY_HELP, objectStoreFromFlags, partMemoryFromFlags } from './object-store-flags.js';
+import { SERVE_MEMORY_HELP, serveMemoryFromFlags } from './serve-memory-flags.js';
 import {
   admissionFromFlags,
   CLAIM_TTL_DEFAULT,
@@ -61,6 +62,10 @@ interface ServeFlags {
   s3Region?: string;
   partMemory?: string;
   partMemoryPerClient?: string;
+  listingMemory?: string;
+  listingMemoryPerClient?: string;
+  downloadMemory?: string;
+  downloadMemoryPerClient?: string;
   coordination?: string;
   claimTtl: string;
   threads: string;
@@ -158,6 +163,10 @@ export function registerServeCommand(program: Command): void {
     .option('--s3-region <region>', "the object store's region (default AWS_REGION, else us-east-1)")
     .option('--part-memory <bytes>', PART_MEMORY_HELP.total)
     .option('--part-memory-per-client <bytes>', PART_MEMORY_HELP.perClient)
+    .option('--listing-memory <bytes>', SERVE_MEMORY_HELP.listingTotal)
+    .option('--listing-memory-per-client <bytes>', SERVE_MEMORY_HELP.listingPerClient)
+    .option('--download-memory <bytes>', SERVE_MEMORY_HELP.downloadTotal)
+    .option('--download-memory-per-client <bytes>', SERVE_MEMORY_HELP.downloadPerClient)
     .option(
       '--coordination <etcd://host:port/prefix>',
       'etcd 3.4 the servers of a cluster share: who may connect (allow-list, invites, revokes) and, with --store, who writes each transfer',
@@ -193,6 +202,7 @@ export function registerServeCommand(program: Command): void {
         root: resolve(flags.root),
         objectStore,
         ...(objectStore ? { partMemory: partMemoryFromFlags(flags) } : {}),
+        ...serveMemoryFromFlags(flags),
         ...(ownership ? { ownership } : {}),
         host,
         port,

@@ -133,6 +133,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
                   hashes,
                   sink: {
                     pool: io.ctx.sealPool,
+                    memory: io.ctx.downloadMemory?.hold(io.clientKey.toString('hex'), 0),
                     headerBytes: GET_DATA_HEADER_BYTES,
                     writeDataHeader: (slot, fileOffset) => writeGetDataHeader(slot, 0, ref, fileOffset),
                     reserve: (count) => io.reserveRecords(count),

@@ -28,6 +28,7 @@ import { HashBudget } from './hash-budget.js';
 import { BatchAdmission } from './batch-admission.js';
 import { DeltaMemory } from './delta-memory.js';
 import { PartMemory } from './part-memory.js';
+import { DOWNLOAD_MEMORY } from './download-memory.js';
 import { LISTING_MEMORY } from './listing-memory.js';
 import { StoreHeads } from './store-heads.js';
 import { PairingAdmission } from './pairing-admission.js';
@@ -38,13 +39,6 @@ import type { ServerObjectStore } from './server-object-store.js';
 import { listenError } from './listen-error.js';
 import { prepareServerRoot } from './server-root.js';
 import { SERVER_IDLE_TIMEOUT_MS, type ServeOptions } from './serve-options.js';
-
-/**
- * Blocks (about 2 MiB each: plaintext and sealed records) downloads on the server's seal pool may hold in
- * flight beyond each stream's first, all together: 512 MiB, so a client's 16 streams (`--streams 16`) still
- * get their full window (12 to 14 blocks each), while 1024 stalled sessions hold about 2.5 GiB, not 26-30.
- */
-export const SHARED_SEAL_BLOCKS = 256;
 
 /** A running ferry server. */
 export class FerryServer {
@@ -64,6 +58,11 @@ export class FerryServer {
   readonly partMemory: PartMemory;
   /** Memory object-store listings hold while they collect their entries, shared by every client. */
   readonly listingMemory: PartMemory;
+  /**
+   * Bytes downloads sealed on the server's threads hold in blocks beyond each stream's first, per client and
+   * in total (download-memory.ts).
+   */
+  readonly downloadMemory: PartMemory;
   /**
    * Leaf hashes of files this server verified or signed, bound to their identity, under the root's `.ferry/`
    * (issue 16, WARM deltas; `KnownLeafHashes`); undefined with an object store.
@@ -108,16 +107,15 @@ export class FerryServer {
     this.deltaMemory = new DeltaMemory(options.deltaMemory);
     this.partMemory = new PartMemory(options.partMemory);
     this.listingMemory = new PartMemory({ ...LISTING_MEMORY, ...options.listingMemory });
+    // A client that stops reading kept all of its pipelines' blocks, about 25 MiB a session, with nothing
+    // bounding the sum, then one client's 32 sessions could take the whole shared bound: each stream's
+    // blocks beyond its first now come from its client's share and the total (`PooledChunkSink.memory`).
+    this.downloadMemory = new PartMemory({ ...DOWNLOAD_MEMORY, ...options.downloadMemory });
     this.knownLeafHashes = options.objectStore
       ? undefined
       : new KnownLeafHashes(join(root, RESERVED_ROOT_COMPONENT, 'leaves'));
     const threads = options.threads ?? DEFAULT_THREADS;
-    // Downloads' blocks in flight beyond each stream's first are shared (`SealPool.takeBlock`): a client that
-    // stops reading kept all of its pipeline's, about 25 MiB a session, with nothing bounding the sum.
-    this.#sealPool =
-      threads > 1
-        ? new SealPool(threads, { sharedBlocks: options.sharedSealBlocks ?? SHARED_SEAL_BLOCKS })
-        : undefined;
+    this.#sealPool = threads > 1 ? new SealPool(threads) : undefined;
     this.#storage = storage;
     this.#partialMaxAgeMs = options.partialMaxAgeMs ?? PARTIAL_MAX_AGE_MS;
     this.#objectStore = options.objectStore;
@@ -223,6 +221,7 @@ export class FerryServer {
       keyRotation: options.keyRotation,
       objectStore: options.objectStore,
       sealPool: ferry.#sealPool,
+      downloadMemory: ferry.downloadMemory,
       admitted: ferry.#admitted,
       keepaliveMs: options.keepaliveMs,
       partialStore: options.partialStore?.(partialDir),

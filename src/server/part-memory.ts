@@ -53,6 +53,11 @@ export class PartMemory {
     return this.#heldTotal;
   }
 
+  /** Bytes held now by `client`'s (its key, hex) uploads, listings or downloads, over all its sessions. */
+  heldBy(client: string): number {
+    return this.#byClient.get(client) ?? 0;
+  }
+
   /** The most ever held at once. */
   get peakBytes(): number {
     return this.#peak;

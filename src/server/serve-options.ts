@@ -77,10 +77,11 @@ export interface ServeOptions {
    */
   threads?: number;
   /**
-   * Blocks downloads sealed on those threads may hold in flight beyond each stream's first, all together
-   * (default SHARED_SEAL_BLOCKS, 256 of about 2 MiB); past it a stream waits on its own blocks.
+   * Memory downloads sealed on those threads may hold in blocks beyond each stream's first (about 2 MiB
+   * each), per client over all its sessions and in total (defaults 128 MiB and 512 MiB, download-memory.ts);
+   * past either a stream waits on its own blocks, so no stream waits on another's.
    */
-  sharedSealBlocks?: number;
+  downloadMemory?: PartMemoryOptions;
   /**
    * Each client's budget for hashing that sends no data (defaults: 4 GiB at once, then 512 MiB/s) and the
    * budget all clients share (8 GiB, then 1 GiB/s); the clock and the wait are injectable for tests.

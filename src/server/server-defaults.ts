@@ -11,6 +11,7 @@ import {
 } from './part-memory.js';
 import { PARTIAL_MAX_AGE_MS } from './partial-sweeper.js';
 import { LISTING_MEMORY } from './listing-memory.js';
+import { DOWNLOAD_MEMORY } from './download-memory.js';
 import { MAX_PARTIALS_PER_CLIENT, MIN_FREE_DISK_BYTES } from './storage-limits.js';
 
 /**
@@ -37,6 +38,8 @@ export const SERVER_DEFAULTS: {
   readonly partMemory: Readonly<Required<PartMemoryOptions>>;
   /** Bytes object-store listings may hold while they collect, per client and in total (listing-memory.ts). */
   readonly listingMemory: Readonly<Required<PartMemoryOptions>>;
+  /** Bytes downloads' blocks beyond each stream's first may hold, per client and in total (download-memory.ts). */
+  readonly downloadMemory: Readonly<Required<PartMemoryOptions>>;
 } = Object.freeze({
   port: DEFAULT_PORT,
   handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
@@ -52,4 +55,5 @@ export const SERVER_DEFAULTS: {
     totalBytes: PART_MEMORY_TOTAL_BYTES,
   }),
   listingMemory: LISTING_MEMORY,
+  downloadMemory: DOWNLOAD_MEMORY,
 });

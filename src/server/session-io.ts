@@ -81,6 +81,11 @@ export interface SessionContext {
    */
   readonly sealPool?: SealPool | undefined;
   /**
+   * Bytes downloads sealed on `sealPool` hold in blocks beyond each stream's first, per client and in total
+   * (download-memory.ts); undefined: each stream keeps its whole window.
+   */
+  readonly downloadMemory?: PartMemory | undefined;
+  /**
    * How often a session busy for its client sends KEEPALIVE (PROTOCOL.md §5.18, `SessionKeepalive`); default
    * KEEPALIVE_INTERVAL_MS. Tests inject a short one.
    */

@@ -2,7 +2,10 @@
 // key) on loopback, a WELCOME, then answers of its choosing: a recursive listing of any entries (names the
 // client must validate, kinds that clash with the destination), files served with planted content, GET
 // (one by one or batched) refused with an ERROR detail of its choosing. It records what the client asked for.
+import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import type { SecureChannel } from '../../src/channel/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
 import {
@@ -13,7 +16,40 @@ import {
   type ListEntry,
   type Message,
 } from '../../src/protocol/index.js';
+import { runFerry } from '../helpers/cli.js';
 import { FakeFerryServer } from '../helpers/fake-ferry-server.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+/** A hostile server and a client home to run the CLI against it, removed after the test. */
+export interface HostileRig {
+  work: string;
+  home: string;
+  hostile: HostileServer;
+  /** `--home HOME --expect ID --retries 0`, for every command. */
+  common: string[];
+  /** `host:port` of the hostile server. */
+  target: string;
+}
+
+/** Starts a hostile server and makes a client home (`ferry keygen`) in a fresh directory named `prefix...`. */
+export async function startHostileRig(t: TestContext, prefix: string): Promise<HostileRig> {
+  const work = await makeTempDir(prefix);
+  const hostile = await HostileServer.start();
+  t.after(async () => {
+    await hostile.close();
+    await removeTempDir(work);
+  });
+  const home = join(work, 'home');
+  assert.equal((await runFerry(['--home', home, 'keygen'])).code, 0);
+  const { host, port } = hostile.address;
+  return {
+    work,
+    home,
+    hostile,
+    common: ['--home', home, '--expect', hostile.id, '--retries', '0'],
+    target: `${host}:${port}`,
+  };
+}
 
 /** What the server answers. */
 export interface HostileScript {
@@ -25,6 +61,8 @@ export interface HostileScript {
   dropOnGet?: boolean;
   /** Refuse every upload (PUT_OFFER, and a batch at its BATCH_END) with this ERROR. */
   putError?: { code: keyof typeof ERROR_CODES; detail: string };
+  /** The mtime every file is served with (GET_OFFER, GET_BATCH_DATA); default 0. */
+  servedMtimeMs?: number;
 }
 
 export class HostileServer extends FakeFerryServer {
@@ -83,7 +121,7 @@ export class HostileServer extends FakeFerryServer {
         const data = plantedContent(path);
         return {
           status: 'file' as const,
-          mtimeMs: 0,
+          mtimeMs: this.script.servedMtimeMs ?? 0,
           mode: 0o644,
           fileDigest: smallFileDigest(data, DEFAULT_CHUNK_BYTES),
           data,
@@ -108,7 +146,7 @@ export class HostileServer extends FakeFerryServer {
       type: 'GET_OFFER',
       ref,
       size: data.length,
-      mtimeMs: 0,
+      mtimeMs: this.script.servedMtimeMs ?? 0,
       mode: 0o644,
       heldAccepted: false,
     });

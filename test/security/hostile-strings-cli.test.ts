@@ -6,15 +6,14 @@
 // sync-down-hostile-server.test.ts (sync down): the upload side's errors (`send`, single and batched),
 // `sync` up with `--delete` (the remote names it removes), and the progress bars a terminal sees (`get` and
 // `send` under a pseudo-terminal, through util-linux `script`).
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FERRY_BIN, runFerry } from '../helpers/cli.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { HostileServer, dir, file, link } from './hostile-server.js';
+import { dir, file, link, startHostileRig } from './hostile-server.js';
 
 /** Control characters, C1 and bidi controls (Unicode Cc, Cf, and the line/paragraph separators). */
 const RAW_UNSAFE = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
@@ -43,33 +42,6 @@ const HOSTILE_NAMES = [
   link('title', 'x\u001b]0;owned\u0007'),
 ];
 
-interface Rig {
-  work: string;
-  home: string;
-  hostile: HostileServer;
-  common: string[];
-  target: string;
-}
-
-async function startRig(t: TestContext): Promise<Rig> {
-  const work = await makeTempDir('ferry-hostile-strings-');
-  const hostile = await HostileServer.start();
-  t.after(async () => {
-    await hostile.close();
-    await removeTempDir(work);
-  });
-  const home = join(work, 'home');
-  assert.equal((await runFerry(['--home', home, 'keygen'])).code, 0);
-  const { host, port } = hostile.address;
-  return {
-    work,
-    home,
-    hostile,
-    common: ['--home', home, '--expect', hostile.id, '--retries', '0'],
-    target: `${host}:${port}`,
-  };
-}
-
 function jsonLines(stdout: string): Array<Record<string, unknown>> {
   return stdout
     .trimEnd()
@@ -79,7 +51,7 @@ function jsonLines(stdout: string): Array<Record<string, unknown>> {
 }
 
 test('`send` shows a hostile server`s refusal escaped, one file or a batch of small ones, and --json keeps it exact', async (t) => {
-  const rig = await startRig(t);
+  const rig = await startHostileRig(t, 'ferry-hostile-strings-');
   rig.hostile.script = { entries: [], putError: { code: 'PERMISSION_DENIED', detail: DETAIL } };
   const one = join(rig.work, 'big.bin');
   await writeFile(one, Buffer.alloc(300 * 1024, 1));
@@ -104,7 +76,7 @@ test('`send` shows a hostile server`s refusal escaped, one file or a batch of sm
 });
 
 test('`sync LOCAL HOST/DIR --delete` shows the remote names it removes escaped, with --verbose, --dry-run and --json', async (t) => {
-  const rig = await startRig(t);
+  const rig = await startHostileRig(t, 'ferry-hostile-strings-');
   const source = join(rig.work, 'src');
   await mkdir(source);
   await writeFile(join(source, 'keep.txt'), 'keep\n');
@@ -149,7 +121,7 @@ async function runOnTerminal(args: string[]): Promise<{ code: number | null; out
 }
 
 test('on a terminal, progress bars and lines show a hostile server`s names escaped: no title, clear or bidi reaches the screen', async (t) => {
-  const rig = await startRig(t);
+  const rig = await startHostileRig(t, 'ferry-hostile-strings-');
   rig.hostile.script = { entries: [file('lrm\u200f.txt'), file('invoice\u202efdp.exe')] };
   const dest = join(rig.work, 'dest');
   const got = await runOnTerminal(['get', '-r', `${rig.target}/tree`, dest, ...rig.common]);

@@ -42,19 +42,11 @@ export class SealPool implements ParallelOpener, OffThreadWriter {
   #ids = 0;
   #hashIds = 0;
   #failure: FerryError | undefined;
-  /** Blocks streams may take beyond their first (`takeBlock`), shared by all; taken now; most ever sealing. */
-  readonly #sharedBlocks: number;
-  #takenBlocks = 0;
+  /** Seal jobs in flight now; most ever. */
   #sealing = 0;
   #peakSealing = 0;
 
-  /**
-   * `sharedBlocks`: blocks in flight all the streams on this pool may hold beyond their first one each
-   * (`takeBlock`); unbounded by default (a client's own streams). A server bounds it: a download whose client
-   * stops reading keeps its blocks (about 2 MiB each) until the socket drains.
-   */
-  constructor(threads: number, options: { sharedBlocks?: number } = {}) {
-    this.#sharedBlocks = options.sharedBlocks ?? Infinity;
+  constructor(threads: number) {
     if (!Number.isSafeInteger(threads) || threads < 1 || threads > 256) {
       throw new FerryError('USAGE_INVALID', `threads must be 1 to 256, got ${threads}`);
     }
@@ -147,18 +139,6 @@ export class SealPool implements ParallelOpener, OffThreadWriter {
           }),
       ),
     );
-  }
-
-  /** Takes one block beyond a stream's first from the shared bound, if one is left now; never waits. */
-  takeBlock(): boolean {
-    if (this.#takenBlocks >= this.#sharedBlocks) return false;
-    this.#takenBlocks++;
-    return true;
-  }
-
-  /** Gives back `count` blocks `takeBlock` took. */
-  giveBlocks(count: number): void {
-    this.#takenBlocks -= count;
   }
 
   /** The most seal jobs (blocks) ever in flight at once, over all streams. */

@@ -54,6 +54,12 @@ export interface PooledChunkSink {
   abandon?(err: unknown): void;
   /** Called once a chunk's closing message is written. */
   chunkSent?(index: number, chunkHash: Buffer, bytes: number): void | Promise<void>;
+  /**
+   * Where the memory of blocks beyond the stream's first comes from (a server's share per client and in
+   * total, `PartHold`): `grow` takes a block's bytes now or says no, never waiting; `release` gives all back
+   * once no job holds them. Without it a stream keeps its whole window (a client's own uploads).
+   */
+  readonly memory?: { grow(bytes: number): boolean; release(): void } | undefined;
 }
 
 interface InFlight {
@@ -103,12 +109,8 @@ export async function streamChunksPooled(
   const depth = inFlightBlocks(sink.pool.threads, chunkBlocks);
   const free: Array<{ block: ArrayBuffer; out: ArrayBuffer }> = [];
   let allocated = 0;
-  let taken = 0;
-  const takeExtra = (): boolean => {
-    if (!sink.pool.takeBlock()) return false;
-    taken++;
-    return true;
-  };
+  const blockBytes = slots * slotBytes + sealedCapacity(slots, slotBytes);
+  const takeExtra = (): boolean => sink.memory?.grow(blockBytes) ?? true;
   const queue: InFlight[] = [];
   // A chunk's hasher in the worker is named by an id unique in the pool (transfers share a pool).
   const hashIds = new Map<number, number>();
@@ -144,8 +146,8 @@ export async function streamChunksPooled(
       if (readFailure !== undefined) break;
       // Closed under us (another stream of the transfer failed): no more reads through its descriptor.
       if (source.closing === true) throw new FerryError('ABORTED', 'source file closed');
-      // A block beyond the stream's first is taken from the pool's shared bound (`takeBlock`), else the
-      // stream waits on its own head block: a stalled stream holds no more than the bound lets it.
+      // A block beyond the stream's first is taken from the sink's memory (`memory.grow`), else the stream
+      // waits on its own head block: a stalled stream holds no more than its share lets it.
       while (
         queue.length >= depth ||
         (free.length === 0 && (allocated >= depth || (allocated >= 1 && !takeExtra())))
@@ -217,7 +219,7 @@ export async function streamChunksPooled(
       source.returnFd?.();
     }
     // The blocks taken go back once no job holds them (a failed session's may still be sealing).
-    void Promise.allSettled(queue.map((rest) => rest.sealing)).then(() => sink.pool.giveBlocks(taken));
+    void Promise.allSettled(queue.map((rest) => rest.sealing)).then(() => sink.memory?.release());
   }
   return sent;
 }

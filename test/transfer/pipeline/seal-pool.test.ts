@@ -189,8 +189,6 @@ test(
         return released.then(() => sealing);
       };
       gated.hashId = () => pool.hashId();
-      gated.takeBlock = () => pool.takeBlock();
-      gated.giveBlocks = (count) => pool.giveBlocks(count);
       const streaming = streamChunksPooled(source, {
         chunkBytes,
         chunks: [0, 1].values(),
