@@ -99,7 +99,7 @@ test('an abort during a send on 16 streams stops it ABORTED and closes every con
   const sent = sendFiles({
     ...options,
     streams: 16,
-    retries: 0,
+    retry: { ...options.retry, retries: 0 },
     signal: controller.signal,
     onEvent: (event) => {
       if (event.type === 'progress') controller.abort();
