@@ -16,6 +16,8 @@ export {
   getFiles,
   getPaths,
   syncTree,
+  ExcludePatterns,
+  excludePatternsOfFile,
   UnsentNamesError,
   planSync,
   listRemote,

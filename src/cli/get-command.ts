@@ -11,8 +11,9 @@ import { parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
 import { addTransferFlags, type TransferFlags } from './transfer-flags.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
+import { addExcludeFlags, excludePatternsOf, type ExcludeFlags } from './exclude-flags.js';
 
-interface GetFlags extends ClientFlags, OutputFlags, TransferFlags {
+interface GetFlags extends ClientFlags, OutputFlags, TransferFlags, ExcludeFlags {
   recursive?: boolean;
   threads: string;
 }
@@ -38,6 +39,7 @@ export function registerGetCommand(program: Command): void {
       String(DEFAULT_THREADS),
     );
   addTransferFlags(command, 'local');
+  addExcludeFlags(command);
   addOutputFlags(command);
   addClientFlags(command).action(async (args: string[], flags: GetFlags, cmd: Command) => {
     const { sources, local } = splitSources(args, flags.recursive ?? false);
@@ -49,6 +51,7 @@ export function registerGetCommand(program: Command): void {
           name: s.remotePath.split('/').at(-1)!,
         })),
       );
+    const exclude = await excludePatternsOf(flags, flags.recursive ?? false);
     const reporter = new ProgressReporter(flags, { verb: 'received' });
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), sources[0]!, signal);
@@ -61,6 +64,7 @@ export function registerGetCommand(program: Command): void {
             localIsDirectory: local.endsWith('/'),
             mkdir: flags.mkdir ?? false,
             recursive: flags.recursive ?? false,
+            exclude,
             chunkBytes: parseChunkSize(flags.chunkSize),
             streams: parseStreams(flags.streams),
             threads: parseThreads(flags.threads),

@@ -12,8 +12,9 @@ import { parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
 import { addTransferFlags, type TransferFlags } from './transfer-flags.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
+import { addExcludeFlags, excludePatternsOf, type ExcludeFlags } from './exclude-flags.js';
 
-interface SendFlags extends ClientFlags, OutputFlags, TransferFlags {
+interface SendFlags extends ClientFlags, OutputFlags, TransferFlags, ExcludeFlags {
   threads: string;
   recursive?: boolean;
 }
@@ -39,6 +40,7 @@ export function registerSendCommand(program: Command): void {
       String(DEFAULT_THREADS),
     );
   addTransferFlags(command, 'remote');
+  addExcludeFlags(command);
   addOutputFlags(command);
   addClientFlags(command).action(async (args: string[], flags: SendFlags, cmd: Command) => {
     if (args.length < 2)
@@ -50,6 +52,7 @@ export function registerSendCommand(program: Command): void {
     for (const path of paths) refuseStandardStream(path, 'source');
     if (paths.length > 1)
       checkDistinctNames(paths.map((path) => ({ shown: path, name: basename(resolve(path)) })));
+    const exclude = await excludePatternsOf(flags, flags.recursive ?? false);
     const reporter = new ProgressReporter(flags, { verb: 'sent' });
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);
@@ -61,6 +64,7 @@ export function registerSendCommand(program: Command): void {
             remotePath: target.remotePath,
             remoteIsDirectory: target.directory,
             recursive: flags.recursive ?? false,
+            exclude,
             mkdir: flags.mkdir ?? false,
             chunkBytes: parseChunkSize(flags.chunkSize),
             streams: parseStreams(flags.streams),

@@ -10,6 +10,7 @@ import { failsOnlyThisJob } from './job-failure.js';
 import { listRemote } from './list-remote.js';
 import { aboutRemotePath } from './remote-name.js';
 import type { TransferEvent } from './transfer-events.js';
+import type { ExcludePatterns } from './sync-exclude.js';
 
 /**
  * The plan of `getFiles`: each remote path a file (without -r) or the whole tree under it (NAMES_ONLY
@@ -18,7 +19,7 @@ import type { TransferEvent } from './transfer-events.js';
  */
 export async function planDownloads(
   session: ClientSession,
-  options: GetFilesOptions,
+  options: GetFilesOptions & { excluded: ExcludePatterns },
   emit: (event: TransferEvent) => void,
 ): Promise<GetPlan> {
   const plan: GetPlan = { files: [], dirs: [], links: [] };
@@ -44,10 +45,13 @@ export async function planDownloads(
       plan.files.push({ remotePath, local: [name!], size: 0, refused: listing });
       continue;
     }
-    const { entries, isFile, mode, mtimeMs } = listing;
+    const { isFile, mode, mtimeMs } = listing;
+    // The patterns are ours, matched against the listing's paths below the tree's top: an excluded entry,
+    // and all below an excluded directory, is as if the server had not listed it.
+    const entries = options.excluded.filter(listing.entries);
     if (isFile) {
       // PROTOCOL.md §5.12: the listing of a file is that one file.
-      plan.files.push({ remotePath, local: [name!], size: entries[0]?.size ?? 0 });
+      plan.files.push({ remotePath, local: [name!], size: listing.entries[0]?.size ?? 0 });
       continue;
     }
     const base = name ? [name] : [];

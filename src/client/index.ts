@@ -48,6 +48,7 @@ export { aboutRemotePath, remoteName } from './remote-name.js';
 export { getFiles, type GetFilesOptions, type GetEvent } from './get-files.js';
 export { getPaths, type GetPathsOptions } from './get-paths.js';
 export { syncTree, type SyncTreeOptions, type SyncSummary, type SyncEvent } from './sync-tree.js';
+export { ExcludePatterns, excludePatternsOfFile } from './sync-exclude.js';
 export {
   planSync,
   filesToCompare,

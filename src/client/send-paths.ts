@@ -10,6 +10,7 @@ import { runUploadJobs, type JobResult, type SendFilesOptions, type UploadJob } 
 import { treeJobs } from './send-tree.js';
 import { failingAfter } from './after-background.js';
 import { UnsentNames } from './unsent-names.js';
+import { ExcludePatterns } from './sync-exclude.js';
 
 export interface SendPathsOptions extends Omit<SendFilesOptions, 'files' | 'remoteDir'> {
   /** Local files, and with `recursive` directories (sent as trees, PROTOCOL.md §5.10). */
@@ -26,6 +27,11 @@ export interface SendPathsOptions extends Omit<SendFilesOptions, 'files' | 'remo
   recursive?: boolean;
   /** Create missing remote directories instead of refusing them (PATH_NOT_FOUND naming the missing one). */
   mkdir?: boolean;
+  /**
+   * With `recursive`: patterns of the entries of each tree to leave out, relative to the tree's top, as
+   * `syncTree`'s `exclude` (an excluded directory is not read); files named in `paths` are always sent.
+   */
+  exclude?: readonly string[];
   /**
    * Told about every local entry of a tree left out, with its kind (links leading outside it, special files,
    * names the wire cannot carry: those make the run reject, {@link UnsentNamesError}).
@@ -52,7 +58,8 @@ export async function sendPaths(options: SendPathsOptions): Promise<JobResult[]>
   // The trees are walked beside the connection and the handshake, which need nothing from them (issue 14:
   // a 1000-file tree's lstats were ~20-60 ms after the handshake); a failure surfaces where it did, once
   // the destination is known.
-  const walks = new Map(dirs.map((dir) => [dir, walkLocalTree(dir, onSkip)] as const));
+  const { walkOptions } = new ExcludePatterns(options.exclude ?? []);
+  const walks = new Map(dirs.map((dir) => [dir, walkLocalTree(dir, onSkip, walkOptions)] as const));
   for (const walk of walks.values()) walk.catch(() => undefined);
   const plan = async (session: ClientSession): Promise<UploadJob[]> => {
     const destination = await resolveDestination(
