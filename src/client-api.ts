@@ -15,6 +15,8 @@ export {
   sendPaths,
   getFiles,
   getPaths,
+  refuseSameNameGets,
+  refuseSameNameSends,
   syncTree,
   ExcludePatterns,
   excludePatternsOfFile,

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
-import { getPaths } from '../client-api.js';
+import { getPaths, refuseSameNameGets } from '../client-api.js';
 import { homeOf } from './cli-context.js';
-import { checkDistinctNames } from './distinct-source-names.js';
 import { refuseStandardStream } from './standard-stream-argument.js';
 import { withDiskFullHint } from './disk-full-hint.js';
 import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
@@ -44,12 +43,11 @@ export function registerGetCommand(program: Command): void {
   addClientFlags(command).action(async (args: string[], flags: GetFlags, cmd: Command) => {
     const { sources, local } = splitSources(args, flags.recursive ?? false);
     refuseStandardStream(local, 'destination');
+    // The library's own check, before the identity is loaded or anything connects.
     if (sources.length > 1)
-      checkDistinctNames(
-        sources.map((s) => ({
-          shown: `${s.address}/${s.remotePath}`,
-          name: s.remotePath.split('/').at(-1)!,
-        })),
+      refuseSameNameGets(
+        sources[0]!,
+        sources.map((s) => s.remotePath),
       );
     const exclude = await excludePatternsOf(flags, flags.recursive ?? false);
     const reporter = new ProgressReporter(flags, { verb: 'received' });

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
-import { DEFAULT_THREADS, sendPaths } from '../client-api.js';
-import { basename, resolve } from 'node:path';
+import { DEFAULT_THREADS, refuseSameNameSends, sendPaths } from '../client-api.js';
 import { homeOf } from './cli-context.js';
-import { checkDistinctNames } from './distinct-source-names.js';
 import { refuseStandardStream } from './standard-stream-argument.js';
 import { resultDespiteUnsentNames } from './result-despite-unsent-names.js';
 import { withLocalNameHint } from './local-name-hint.js';
@@ -50,8 +48,8 @@ export function registerSendCommand(program: Command): void {
     checkRemotePath(target);
     const paths = args.slice(0, -1);
     for (const path of paths) refuseStandardStream(path, 'source');
-    if (paths.length > 1)
-      checkDistinctNames(paths.map((path) => ({ shown: path, name: basename(resolve(path)) })));
+    // The library's own check, before the identity is loaded or anything connects.
+    if (paths.length > 1) refuseSameNameSends(paths);
     const exclude = await excludePatternsOf(flags, flags.recursive ?? false);
     const reporter = new ProgressReporter(flags, { verb: 'sent' });
     await withInterrupt(async (signal) => {

@@ -37,10 +37,11 @@ export class DownloadStarter {
 
   /** Starts one file; `done` settles with its outcome, rejecting only for what ends the whole session. */
   async start(job: FileJob): Promise<{ done: Promise<GetJobResult> }> {
-    // Named before anything can fail, so a failure of this file alone is reported with its name.
+    // Named before anything can fail, so a failure of this file alone is reported with its name: under the
+    // destination as the caller named it (`x/a.txt`, as `send` names its source), not its real path.
     const subject = {
       direction: 'download',
-      file: join(this.localDir, ...job.local),
+      file: join(this.options.localDir, ...job.local),
       remotePath: job.remotePath,
     } as const;
     // One file refused on its own does not end the run (the policy uploads follow too).

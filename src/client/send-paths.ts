@@ -11,6 +11,7 @@ import { treeJobs } from './send-tree.js';
 import { failingAfter } from './after-background.js';
 import { UnsentNames } from './unsent-names.js';
 import { ExcludePatterns } from './sync-exclude.js';
+import { refuseSameNameSends } from './distinct-source-names.js';
 
 export interface SendPathsOptions extends Omit<SendFilesOptions, 'files' | 'remoteDir'> {
   /** Local files, and with `recursive` directories (sent as trees, PROTOCOL.md §5.10). */
@@ -51,6 +52,7 @@ export async function sendPaths(options: SendPathsOptions): Promise<JobResult[]>
   const { paths, remotePath } = options;
   if (paths.length === 0) throw new FerryError('USAGE_INVALID', 'nothing to send');
   if (remotePath !== '') parseRemotePath(remotePath);
+  if (paths.length > 1) refuseSameNameSends(paths);
   const kinds = await sourceKinds(paths, options.recursive ?? false);
   const dirs = paths.filter((_, i) => kinds[i] === 'dir');
   const unsent = new UnsentNames(options.onSkip);

@@ -124,7 +124,8 @@ export async function syncDown(options: SyncSideOptions, tally: SyncTally): Prom
     {
       ...options,
       remotePaths: [options.remotePath],
-      localDir: requested,
+      // As the caller named it: events name files under it (getPaths' rule).
+      localDir: options.localDir,
       recursive: true,
       overwrite: true,
       createLocalDir: true,
