@@ -1,6 +1,6 @@
 import type { Stats } from 'node:fs';
 import { lstat, opendir, readlink, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import type { WalkedInode } from './source-file.js';
 import { FILE_MODE_MASK, parseRemotePath } from '../protocol/index.js';
@@ -66,7 +66,9 @@ export async function walkLocalTree(
   const top = await stat(root);
   if (!top.isDirectory()) throw new FerryError('PATH_INVALID', 'not a directory');
   const tree: LocalTree = { files: [], dirs: [], links: [] };
-  const topName = basename(root.replace(/\/+$/, '')) || 'root';
+  // `.` and `..` are named as the directory they are (`send -r .` in ~/proj sends `proj`): their own names are
+  // no path component, and every entry below them was refused as unsendable (`./a`: component 0 is ".").
+  const topName = basename(resolve(root)) || 'root';
   // Every entry, so each link is checked against the whole tree, not only what was walked before it.
   const nodes = new Map<string, TreeNode>();
   const links: LocalTree['links'] = [];

@@ -187,6 +187,16 @@ describe('sync --exclude', () => {
     );
   });
 
+  test('sync, send and get --help show the flags without an empty default', async () => {
+    for (const command of ['sync', 'send', 'get']) {
+      const help = await runFerry([command, '--help']);
+      assertExit(help, 0, `${command} --help`);
+      assert.match(help.stdout, /--exclude <pattern> +leave out the entries PATTERN matches/);
+      assert.match(help.stdout, /--exclude-from <file>/);
+      assert.doesNotMatch(help.stdout, /default: \[\]/);
+    }
+  });
+
   test('a pattern that names nothing, and a missing --exclude-from file, are refused before connecting', async () => {
     const src = join(dir, 'up-src');
     const empty = await runFerry(['--home', rig.clientHome, 'sync', src, '127.0.0.1:1/m', '--exclude', '']);
