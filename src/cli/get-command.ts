@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { FerryError } from '../errors/index.js';
 import { getPaths, refuseSameNameGets } from '../client-api.js';
 import { homeOf } from './cli-context.js';
@@ -99,6 +100,16 @@ function splitSources(args: string[], recursive: boolean): { sources: Target[]; 
     checkRemotePath(target);
     return target;
   });
+  // `ferry get notes.txt`: a bare word is a host, and its root a directory (refused without -r below), but a
+  // name of this machine's was most likely meant as the file (it was told "notes.txt:7443: is your root on
+  // the server"). Only without -r, so a command that works is never refused.
+  const local = recursive ? undefined : remote.find((text) => !/[/:[]/.test(text) && existsSync(text));
+  if (local !== undefined)
+    throw new FerryError(
+      'USAGE_INVALID',
+      `is on this machine: get downloads HOST[:PORT]/PATH from a server (ferry send ${local} HOST[:PORT] uploads it)`,
+      { subject: local },
+    );
   // The root alone is a directory: without -r the server would refuse an empty path, naming nothing.
   if (!recursive && sources.some((source) => source.remotePath === ''))
     throw new FerryError(

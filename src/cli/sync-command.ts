@@ -19,6 +19,7 @@ import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-r
 import { syncSides } from './sync-sides.js';
 import { withLocalNameHint } from './local-name-hint.js';
 import { withDiskFullHint } from './disk-full-hint.js';
+import { withListingNotGrantedHint } from './listing-not-granted-hint.js';
 import { DELTA_FLAG_HELP } from './transfer-flags.js';
 import type { SkipKind } from '../transfer/index.js';
 import { resultDespiteUnsentNames } from './result-despite-unsent-names.js';
@@ -108,7 +109,8 @@ export function registerSyncCommand(program: Command): void {
       } catch (err) {
         if (signal.aborted && reporter) throw reporter.interrupted();
         const kept = reporter ? reporter.withKeptNote(err) : err;
-        throw withLocalNameHint(upload ? kept : await withDiskFullHint(kept), upload ? dst : src);
+        if (upload) throw withListingNotGrantedHint(withLocalNameHint(kept, dst), { src, dst });
+        throw withLocalNameHint(await withDiskFullHint(kept), src);
       }
       if (reporter?.leftOut) throw reporter.leftOut;
       if (printer.leftOut) throw printer.leftOut;
