@@ -8,7 +8,8 @@ import type { GetPlan } from './download-plan.js';
 import type { GetFilesOptions } from './get-files.js';
 import { failsOnlyThisJob } from './job-failure.js';
 import { listRemote } from './list-remote.js';
-import { aboutRemotePath } from './remote-name.js';
+import { aboutRemotePath, remoteName } from './remote-name.js';
+import type { ServerAddress } from './server-address.js';
 import type { TransferEvent } from './transfer-events.js';
 import type { ExcludePatterns } from './sync-exclude.js';
 
@@ -86,23 +87,42 @@ export async function planDownloads(
     plan.files
       .filter((job) => job.size === undefined)
       .map(async (job) => {
-        job.size = await listedSize(session, job.remotePath);
+        const listed = await listedSize(session, job.remotePath);
+        job.size = listed.size;
+        // Said before anything local is resolved: a directory of that name here (a `get -r` of it before)
+        // was reported as "file system error: DIR: is a directory (eisdir)", the -r never mentioned.
+        if (listed.directory) job.refused = directoryNeedsRecursive(options.server, job.remotePath);
       }),
   );
   return plan;
+}
+
+/** A directory named in a get without -r: the user forgot -r, as `send` says of a local one. */
+export function directoryNeedsRecursive(
+  server: ServerAddress,
+  remotePath: string,
+  cause?: FerryError,
+): FerryError {
+  return new FerryError('USAGE_INVALID', 'is a directory on the server: add -r to get it as a tree', {
+    cause,
+    subject: remoteName(server, remotePath),
+  });
 }
 
 /**
  * The size of a remote file for the `planned` event. A refusal that concerns this file alone counts 0, as an
  * unreadable file does for `send`: its failure is reported when its turn comes.
  */
-async function listedSize(session: ClientSession, remotePath: string): Promise<number> {
+async function listedSize(
+  session: ClientSession,
+  remotePath: string,
+): Promise<{ size: number; directory: boolean }> {
   try {
     const { entries, isFile } = await listRemote(session, remotePath, { recursive: false, namesOnly: true });
-    return isFile ? (entries[0]?.size ?? 0) : 0;
+    return isFile ? { size: entries[0]?.size ?? 0, directory: false } : { size: 0, directory: true };
   } catch (err) {
     const error = toFerryError(err);
-    if (failsOnlyThisJob(error, session)) return 0;
+    if (failsOnlyThisJob(error, session)) return { size: 0, directory: false };
     throw error;
   }
 }
