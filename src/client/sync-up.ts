@@ -47,16 +47,12 @@ export async function syncUp(options: SyncSideOptions, tally: SyncTally): Promis
   // its own plan's walk saw (`walked`: never through a link).
   const walks: Array<Promise<unknown>> = [];
   const walk = (): Promise<WalkedSource> => {
-    const exclude = options.excluded.empty
-      ? {}
-      : { exclude: options.excluded.excludes.bind(options.excluded) };
-    const walked = walkLocalTree(options.localDir, options.onSkip ?? (() => undefined), exclude).then(
-      (tree) => {
-        const top = tree.dirs[tree.dirs.length - 1]!;
-        const localOf = new Map(tree.files.map((f) => [f.relative.slice(top.relative.length + 1), f]));
-        return { top, source: localTreeEntries(tree), localOf };
-      },
-    );
+    const onSkip = options.onSkip ?? (() => undefined);
+    const walked = walkLocalTree(options.localDir, onSkip, options.excluded.walkOptions).then((tree) => {
+      const top = tree.dirs[tree.dirs.length - 1]!;
+      const localOf = new Map(tree.files.map((f) => [f.relative.slice(top.relative.length + 1), f]));
+      return { top, source: localTreeEntries(tree), localOf };
+    });
     // Awaited by the plan; a walk that fails before then must not count as unhandled.
     walked.catch(() => undefined);
     walks.push(walked);
