@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { FerryError } from '../errors/index.js';
+import { FerryError, toFerryError } from '../errors/index.js';
 import { resolveUnderRoot, KnownLeafHashes } from '../transfer/index.js';
 import type { ClientSession } from './client-session.js';
 import { beginDownload, type DownloadResult } from './download-file.js';
@@ -144,6 +144,14 @@ export class DownloadStarter {
       createDirs: true,
       allowLink: job.replaces !== undefined,
       allowDirectory: job.replaces === 'dir',
+    }).catch((err: unknown) => {
+      // A directory here of the name of a directory there (a `get -r` of it before): the user forgot -r,
+      // which "file system error: DIR: is a directory (eisdir)" never said.
+      const local = toFerryError(err);
+      const directoryHere = local.code === 'PATH_INVALID' && local.detail === 'destination is a directory';
+      if (job.listedAsDirectory && !options.recursive && directoryHere)
+        throw directoryNeedsRecursive(options.server, job.remotePath, local);
+      throw err;
     });
     const target = job.replaces ? { ...resolved, replaces: job.replaces } : resolved;
     const pending = await beginDownload(this.session, subject.remotePath, target, {
@@ -212,8 +220,8 @@ export class DownloadStarter {
 /**
  * The server's refusal of a directory asked for as a file (its path is a directory: PATH_INVALID,
  * `destination is a directory`) in a get without -r: the user named a directory and forgot -r, as `send`
- * says of a local one (the plan says it first when its listing saw the directory, get-plan.ts). With -r the
- * listing never asks for a directory as a file.
+ * says of a local one (and `startFile` when a local directory is in the way of one the plan's listing saw).
+ * With -r the listing never asks for a directory as a file.
  */
 function directoryWithoutRecursive(
   error: FerryError,

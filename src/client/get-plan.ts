@@ -89,9 +89,7 @@ export async function planDownloads(
       .map(async (job) => {
         const listed = await listedSize(session, job.remotePath);
         job.size = listed.size;
-        // Said before anything local is resolved: a directory of that name here (a `get -r` of it before)
-        // was reported as "file system error: DIR: is a directory (eisdir)", the -r never mentioned.
-        if (listed.directory) job.refused = directoryNeedsRecursive(options.server, job.remotePath);
+        if (listed.directory) job.listedAsDirectory = true;
       }),
   );
   return plan;
