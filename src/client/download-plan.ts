@@ -10,6 +10,11 @@ export interface FileJob {
   size?: number;
   /** The listing of this source was refused on its own: it fails with this error when its turn comes. */
   refused?: FerryError;
+  /**
+   * Named without -r, the listing of its size found a directory (get-plan.ts): a local directory in the way
+   * of it then says "add -r", not only the local "is a directory (eisdir)".
+   */
+  listedAsDirectory?: boolean;
   /** `ferry sync`: the local entry of another kind this file replaces once it is ready (RootPath.replaces). */
   replaces?: 'link' | 'dir';
 }
