@@ -27,8 +27,9 @@ const HINTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
     '-z': 'ferry does not compress: leave out -z',
     '-r': 'ferry sync always mirrors the whole tree: leave out -r',
     '--recursive': 'ferry sync always mirrors the whole tree: leave it out',
-    '--exclude': 'ferry sync mirrors all of SRC and has no filters: sync a narrower directory instead',
-    '--include': 'ferry sync mirrors all of SRC and has no filters: sync a narrower directory instead',
+    '--include':
+      'ferry sync has --exclude but no include rules: exclude what to leave out, or sync a narrower directory',
+    '--delete-excluded': 'ferry sync never removes what --exclude matches in DST: remove it there yourself',
   },
   send: SCP_HINTS,
   get: SCP_HINTS,

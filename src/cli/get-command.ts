@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { FerryError } from '../errors/index.js';
-import { getPaths } from '../client-api.js';
+import { getPaths, refuseSameNameGets } from '../client-api.js';
 import { homeOf } from './cli-context.js';
-import { checkDistinctNames } from './distinct-source-names.js';
 import { refuseStandardStream } from './standard-stream-argument.js';
 import { withDiskFullHint } from './disk-full-hint.js';
 import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
@@ -11,8 +11,9 @@ import { parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
 import { addTransferFlags, type TransferFlags } from './transfer-flags.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
+import { addExcludeFlags, excludePatternsOf, type ExcludeFlags } from './exclude-flags.js';
 
-interface GetFlags extends ClientFlags, OutputFlags, TransferFlags {
+interface GetFlags extends ClientFlags, OutputFlags, TransferFlags, ExcludeFlags {
   recursive?: boolean;
   threads: string;
 }
@@ -38,17 +39,18 @@ export function registerGetCommand(program: Command): void {
       String(DEFAULT_THREADS),
     );
   addTransferFlags(command, 'local');
+  addExcludeFlags(command);
   addOutputFlags(command);
   addClientFlags(command).action(async (args: string[], flags: GetFlags, cmd: Command) => {
     const { sources, local } = splitSources(args, flags.recursive ?? false);
     refuseStandardStream(local, 'destination');
+    // The library's own check, before the identity is loaded or anything connects.
     if (sources.length > 1)
-      checkDistinctNames(
-        sources.map((s) => ({
-          shown: `${s.address}/${s.remotePath}`,
-          name: s.remotePath.split('/').at(-1)!,
-        })),
+      refuseSameNameGets(
+        sources[0]!,
+        sources.map((s) => s.remotePath),
       );
+    const exclude = await excludePatternsOf(flags, flags.recursive ?? false);
     const reporter = new ProgressReporter(flags, { verb: 'received' });
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), sources[0]!, signal);
@@ -61,6 +63,7 @@ export function registerGetCommand(program: Command): void {
             localIsDirectory: local.endsWith('/'),
             mkdir: flags.mkdir ?? false,
             recursive: flags.recursive ?? false,
+            exclude,
             chunkBytes: parseChunkSize(flags.chunkSize),
             streams: parseStreams(flags.streams),
             threads: parseThreads(flags.threads),
@@ -97,6 +100,16 @@ function splitSources(args: string[], recursive: boolean): { sources: Target[]; 
     checkRemotePath(target);
     return target;
   });
+  // `ferry get notes.txt`: a bare word is a host, and its root a directory (refused without -r below), but a
+  // name of this machine's was most likely meant as the file (it was told "notes.txt:7443: is your root on
+  // the server"). Only without -r, so a command that works is never refused.
+  const local = recursive ? undefined : remote.find((text) => !/[/:[]/.test(text) && existsSync(text));
+  if (local !== undefined)
+    throw new FerryError(
+      'USAGE_INVALID',
+      `is on this machine: get downloads HOST[:PORT]/PATH from a server (ferry send ${local} HOST[:PORT] uploads it)`,
+      { subject: local },
+    );
   // The root alone is a directory: without -r the server would refuse an empty path, naming nothing.
   if (!recursive && sources.some((source) => source.remotePath === ''))
     throw new FerryError(

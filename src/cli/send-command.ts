@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors/index.js';
-import { DEFAULT_THREADS, sendPaths } from '../client-api.js';
-import { basename, resolve } from 'node:path';
+import { DEFAULT_THREADS, refuseSameNameSends, sendPaths } from '../client-api.js';
 import { homeOf } from './cli-context.js';
-import { checkDistinctNames } from './distinct-source-names.js';
 import { refuseStandardStream } from './standard-stream-argument.js';
 import { resultDespiteUnsentNames } from './result-despite-unsent-names.js';
 import { withLocalNameHint } from './local-name-hint.js';
@@ -12,8 +10,9 @@ import { parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
 import { addTransferFlags, type TransferFlags } from './transfer-flags.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
+import { addExcludeFlags, excludePatternsOf, type ExcludeFlags } from './exclude-flags.js';
 
-interface SendFlags extends ClientFlags, OutputFlags, TransferFlags {
+interface SendFlags extends ClientFlags, OutputFlags, TransferFlags, ExcludeFlags {
   threads: string;
   recursive?: boolean;
 }
@@ -39,6 +38,7 @@ export function registerSendCommand(program: Command): void {
       String(DEFAULT_THREADS),
     );
   addTransferFlags(command, 'remote');
+  addExcludeFlags(command);
   addOutputFlags(command);
   addClientFlags(command).action(async (args: string[], flags: SendFlags, cmd: Command) => {
     if (args.length < 2)
@@ -48,8 +48,9 @@ export function registerSendCommand(program: Command): void {
     checkRemotePath(target);
     const paths = args.slice(0, -1);
     for (const path of paths) refuseStandardStream(path, 'source');
-    if (paths.length > 1)
-      checkDistinctNames(paths.map((path) => ({ shown: path, name: basename(resolve(path)) })));
+    // The library's own check, before the identity is loaded or anything connects.
+    if (paths.length > 1) refuseSameNameSends(paths);
+    const exclude = await excludePatternsOf(flags, flags.recursive ?? false);
     const reporter = new ProgressReporter(flags, { verb: 'sent' });
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);
@@ -61,6 +62,7 @@ export function registerSendCommand(program: Command): void {
             remotePath: target.remotePath,
             remoteIsDirectory: target.directory,
             recursive: flags.recursive ?? false,
+            exclude,
             mkdir: flags.mkdir ?? false,
             chunkBytes: parseChunkSize(flags.chunkSize),
             streams: parseStreams(flags.streams),

@@ -19,11 +19,13 @@ import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-r
 import { syncSides } from './sync-sides.js';
 import { withLocalNameHint } from './local-name-hint.js';
 import { withDiskFullHint } from './disk-full-hint.js';
+import { withListingNotGrantedHint } from './listing-not-granted-hint.js';
 import { DELTA_FLAG_HELP } from './transfer-flags.js';
 import type { SkipKind } from '../transfer/index.js';
 import { resultDespiteUnsentNames } from './result-despite-unsent-names.js';
+import { addExcludeFlags, excludePatternsOf, type ExcludeFlags } from './exclude-flags.js';
 
-interface SyncFlags extends ClientFlags, OutputFlags {
+interface SyncFlags extends ClientFlags, OutputFlags, ExcludeFlags {
   delete?: boolean;
   dryRun?: boolean;
   checksum?: boolean;
@@ -47,9 +49,13 @@ export function registerSyncCommand(program: Command): void {
     )
     .argument('<src>', 'a local directory, or HOST[:PORT]/REMOTE_DIR')
     .argument('<dst>', 'HOST[:PORT]/REMOTE_DIR when SRC is local, else a local directory (made if missing)')
-    .option('--delete', 'remove from DST what SRC does not hold (never without this flag)')
+    .option(
+      '--delete',
+      'remove from DST what SRC does not hold (never without this flag; what --exclude matches stays)',
+    )
     .option('-n, --dry-run', 'print what would be done and change nothing')
-    .option('-c, --checksum', 'compare file contents by digest instead of size and mtime')
+    .option('-c, --checksum', 'compare file contents by digest instead of size and mtime');
+  addExcludeFlags(command)
     .option('--no-delta', DELTA_FLAG_HELP)
     .option('--chunk-size <bytes>', CHUNK_SIZE_HELP, formatByteSize(DEFAULT_CHUNK_BYTES))
     .option('--streams <n>', 'TCP connections carrying a large file in parallel', String(DEFAULT_STREAMS))
@@ -64,6 +70,7 @@ export function registerSyncCommand(program: Command): void {
     const target: Target = parseTarget(upload ? dst : src);
     checkRemotePath(target);
     const localDir = upload ? src : dst;
+    const exclude = await excludePatternsOf(flags);
     const printer = new SyncPrinter(flags, upload);
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);
@@ -88,6 +95,7 @@ export function registerSyncCommand(program: Command): void {
           checksum: flags.checksum ?? false,
           delta: flags.delta,
           delete: flags.delete ?? false,
+          exclude,
           dryRun: flags.dryRun ?? false,
           chunkBytes: parseChunkSize(flags.chunkSize),
           streams: parseStreams(flags.streams),
@@ -101,7 +109,8 @@ export function registerSyncCommand(program: Command): void {
       } catch (err) {
         if (signal.aborted && reporter) throw reporter.interrupted();
         const kept = reporter ? reporter.withKeptNote(err) : err;
-        throw withLocalNameHint(upload ? kept : await withDiskFullHint(kept), upload ? dst : src);
+        if (upload) throw withListingNotGrantedHint(withLocalNameHint(kept, dst), { src, dst });
+        throw withLocalNameHint(await withDiskFullHint(kept), src);
       }
       if (reporter?.leftOut) throw reporter.leftOut;
       if (printer.leftOut) throw printer.leftOut;

@@ -18,5 +18,8 @@ export function usageErrorLine(text: string, helpCommand: string): string {
   const unknown = /^unknown option '([^']+)'/.exec(said);
   const command = /^ferry (\S+) --help$/.exec(helpCommand)?.[1];
   const hint = unknown && command ? familiarFlagHint(command, unknown[1]!) : undefined;
-  return `ferry: USAGE_INVALID: ${said}${hint ? ` (${hint})` : ''}; see \`${helpCommand}\`\n`;
+  // The hint says what ferry does instead; commander's spelling guess beside it (`--include`: "did you mean
+  // --exclude?") would point at the opposite.
+  const complaint = hint ? said.replace(/ \(did you mean [^)]*\)$/, '') : said;
+  return `ferry: USAGE_INVALID: ${complaint}${hint ? ` (${hint})` : ''}; see \`${helpCommand}\`\n`;
 }

@@ -6,6 +6,7 @@ import { beginDownload, type DownloadResult } from './download-file.js';
 import type { FileJob } from './download-plan.js';
 import { getBatch, type BatchedDownload } from './get-batch.js';
 import type { GetFilesOptions } from './get-files.js';
+import { directoryNeedsRecursive } from './get-plan.js';
 import { aboutRemotePath, remoteName } from './remote-name.js';
 import { onThisMachine } from './on-this-machine.js';
 import { failsOnlyThisJob } from './job-failure.js';
@@ -37,10 +38,11 @@ export class DownloadStarter {
 
   /** Starts one file; `done` settles with its outcome, rejecting only for what ends the whole session. */
   async start(job: FileJob): Promise<{ done: Promise<GetJobResult> }> {
-    // Named before anything can fail, so a failure of this file alone is reported with its name.
+    // Named before anything can fail, so a failure of this file alone is reported with its name: under the
+    // destination as the caller named it (`x/a.txt`, as `send` names its source), not its real path.
     const subject = {
       direction: 'download',
-      file: join(this.localDir, ...job.local),
+      file: join(this.options.localDir, ...job.local),
       remotePath: job.remotePath,
     } as const;
     // One file refused on its own does not end the run (the policy uploads follow too).
@@ -210,7 +212,8 @@ export class DownloadStarter {
 /**
  * The server's refusal of a directory asked for as a file (its path is a directory: PATH_INVALID,
  * `destination is a directory`) in a get without -r: the user named a directory and forgot -r, as `send`
- * says of a local one. With -r the listing never asks for a directory as a file.
+ * says of a local one (the plan says it first when its listing saw the directory, get-plan.ts). With -r the
+ * listing never asks for a directory as a file.
  */
 function directoryWithoutRecursive(
   error: FerryError,
@@ -219,8 +222,5 @@ function directoryWithoutRecursive(
 ): FerryError {
   if (options.recursive || !error.remote || error.code !== 'PATH_INVALID') return error;
   if (error.detail !== 'destination is a directory') return error;
-  return new FerryError('USAGE_INVALID', 'is a directory on the server: add -r to get it as a tree', {
-    cause: error,
-    subject: remoteName(options.server, remotePath),
-  });
+  return directoryNeedsRecursive(options.server, remotePath, error);
 }

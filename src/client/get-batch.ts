@@ -103,7 +103,8 @@ export async function smallDownloadsFrom(
   index: number,
   done: readonly unknown[],
   localDir: string,
-  options: { overwrite?: boolean | undefined; delta?: boolean | undefined },
+  /** `localDir` here: the destination as the caller named it, for the events' names (download-starter.ts). */
+  options: { overwrite?: boolean | undefined; delta?: boolean | undefined; localDir: string },
   knownDirs: Set<string>,
 ): Promise<BatchedDownload[]> {
   const group: BatchedDownload[] = [];
@@ -123,7 +124,7 @@ export async function smallDownloadsFrom(
     if (!batchableDownload(target, { ...options, deltaMinBytes: MIN_DELTA_BLOCK_BYTES })) break;
     const subject = {
       direction: 'download',
-      file: join(localDir, ...job.local),
+      file: join(options.localDir, ...job.local),
       remotePath: job.remotePath,
     } as const;
     group.push({ index: i, job, subject, target, remotePath: job.remotePath });

@@ -9,6 +9,7 @@ import type { DownloadResult } from './download-file.js';
 import { plannedOf, type GetPlan } from './download-plan.js';
 import type { GetJobResult } from './download-starter.js';
 import { planDownloads } from './get-plan.js';
+import { ExcludePatterns } from './sync-exclude.js';
 import { remoteName } from './remote-name.js';
 import { onThisMachine } from './on-this-machine.js';
 import { finishTree } from './finish-tree.js';
@@ -38,6 +39,11 @@ export interface GetFilesOptions extends ConnectOptions {
    */
   createLocalDir?: boolean;
   recursive?: boolean;
+  /**
+   * With `recursive`: patterns of the entries of each listed tree to leave out, relative to the tree's top,
+   * as `syncTree`'s `exclude`; remote paths named in `remotePaths` are always fetched.
+   */
+  exclude?: readonly string[];
   chunkBytes?: number;
   overwrite?: boolean;
   /**
@@ -82,7 +88,11 @@ export async function getFiles(options: GetFilesOptions): Promise<DownloadResult
   if (options.remotePaths.length === 0) throw new FerryError('USAGE_INVALID', 'nothing to get');
   if (options.localName !== undefined && options.remotePaths.length !== 1)
     throw new FerryError('USAGE_INVALID', 'a local name needs exactly one source');
-  return getPlanned(options, (session, _localDir, emit) => planDownloads(session, options, emit));
+  // Compiled here, so a pattern that names nothing is refused before any connection.
+  const excluded = new ExcludePatterns(options.exclude ?? []);
+  return getPlanned(options, (session, _localDir, emit) =>
+    planDownloads(session, { ...options, excluded }, emit),
+  );
 }
 
 /**

@@ -3,6 +3,7 @@ import { resolveDestination } from './destination.js';
 import { LOCAL_DESTINATION } from './destination-sides.js';
 import type { DownloadResult } from './download-file.js';
 import { getFiles, type GetFilesOptions } from './get-files.js';
+import { refuseSameNameGets } from './distinct-source-names.js';
 
 export interface GetPathsOptions extends Omit<GetFilesOptions, 'localDir' | 'localName' | 'createLocalDir'> {
   /**
@@ -23,13 +24,16 @@ export interface GetPathsOptions extends Omit<GetFilesOptions, 'localDir' | 'loc
  */
 export async function getPaths(options: GetPathsOptions): Promise<DownloadResult[]> {
   const { localPath, localIsDirectory = false, mkdir = false, ...rest } = options;
+  if (options.remotePaths.length > 1) refuseSameNameGets(options.server, options.remotePaths);
   const destination = await resolveDestination(
     { path: resolve(localPath), directory: localIsDirectory, sources: options.remotePaths.length, mkdir },
     LOCAL_DESTINATION,
   );
+  // The directory as the caller wrote it (`x/`, `.`): events name each file under it (`x/a.txt`), as
+  // `sendPaths` names its sources; getFiles resolves it the same way, from the same working directory.
   const placement =
     destination.kind === 'into'
-      ? { localDir: destination.dir }
-      : { localDir: dirname(destination.path), localName: basename(destination.path) };
+      ? { localDir: localPath }
+      : { localDir: dirname(localPath), localName: basename(destination.path) };
   return getFiles({ ...rest, ...placement, createLocalDir: mkdir });
 }

@@ -8,8 +8,10 @@ import type { GetPlan } from './download-plan.js';
 import type { GetFilesOptions } from './get-files.js';
 import { failsOnlyThisJob } from './job-failure.js';
 import { listRemote } from './list-remote.js';
-import { aboutRemotePath } from './remote-name.js';
+import { aboutRemotePath, remoteName } from './remote-name.js';
+import type { ServerAddress } from './server-address.js';
 import type { TransferEvent } from './transfer-events.js';
+import type { ExcludePatterns } from './sync-exclude.js';
 
 /**
  * The plan of `getFiles`: each remote path a file (without -r) or the whole tree under it (NAMES_ONLY
@@ -18,7 +20,7 @@ import type { TransferEvent } from './transfer-events.js';
  */
 export async function planDownloads(
   session: ClientSession,
-  options: GetFilesOptions,
+  options: GetFilesOptions & { excluded: ExcludePatterns },
   emit: (event: TransferEvent) => void,
 ): Promise<GetPlan> {
   const plan: GetPlan = { files: [], dirs: [], links: [] };
@@ -44,10 +46,13 @@ export async function planDownloads(
       plan.files.push({ remotePath, local: [name!], size: 0, refused: listing });
       continue;
     }
-    const { entries, isFile, mode, mtimeMs } = listing;
+    const { isFile, mode, mtimeMs } = listing;
+    // The patterns are ours, matched against the listing's paths below the tree's top: an excluded entry,
+    // and all below an excluded directory, is as if the server had not listed it.
+    const entries = options.excluded.filter(listing.entries);
     if (isFile) {
       // PROTOCOL.md §5.12: the listing of a file is that one file.
-      plan.files.push({ remotePath, local: [name!], size: entries[0]?.size ?? 0 });
+      plan.files.push({ remotePath, local: [name!], size: listing.entries[0]?.size ?? 0 });
       continue;
     }
     const base = name ? [name] : [];
@@ -82,23 +87,42 @@ export async function planDownloads(
     plan.files
       .filter((job) => job.size === undefined)
       .map(async (job) => {
-        job.size = await listedSize(session, job.remotePath);
+        const listed = await listedSize(session, job.remotePath);
+        job.size = listed.size;
+        // Said before anything local is resolved: a directory of that name here (a `get -r` of it before)
+        // was reported as "file system error: DIR: is a directory (eisdir)", the -r never mentioned.
+        if (listed.directory) job.refused = directoryNeedsRecursive(options.server, job.remotePath);
       }),
   );
   return plan;
+}
+
+/** A directory named in a get without -r: the user forgot -r, as `send` says of a local one. */
+export function directoryNeedsRecursive(
+  server: ServerAddress,
+  remotePath: string,
+  cause?: FerryError,
+): FerryError {
+  return new FerryError('USAGE_INVALID', 'is a directory on the server: add -r to get it as a tree', {
+    cause,
+    subject: remoteName(server, remotePath),
+  });
 }
 
 /**
  * The size of a remote file for the `planned` event. A refusal that concerns this file alone counts 0, as an
  * unreadable file does for `send`: its failure is reported when its turn comes.
  */
-async function listedSize(session: ClientSession, remotePath: string): Promise<number> {
+async function listedSize(
+  session: ClientSession,
+  remotePath: string,
+): Promise<{ size: number; directory: boolean }> {
   try {
     const { entries, isFile } = await listRemote(session, remotePath, { recursive: false, namesOnly: true });
-    return isFile ? (entries[0]?.size ?? 0) : 0;
+    return isFile ? { size: entries[0]?.size ?? 0, directory: false } : { size: 0, directory: true };
   } catch (err) {
     const error = toFerryError(err);
-    if (failsOnlyThisJob(error, session)) return 0;
+    if (failsOnlyThisJob(error, session)) return { size: 0, directory: false };
     throw error;
   }
 }

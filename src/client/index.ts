@@ -47,7 +47,9 @@ export { LOCAL_DESTINATION, remoteDestination } from './destination-sides.js';
 export { aboutRemotePath, remoteName } from './remote-name.js';
 export { getFiles, type GetFilesOptions, type GetEvent } from './get-files.js';
 export { getPaths, type GetPathsOptions } from './get-paths.js';
+export { refuseSameNameGets, refuseSameNameSends } from './distinct-source-names.js';
 export { syncTree, type SyncTreeOptions, type SyncSummary, type SyncEvent } from './sync-tree.js';
+export { ExcludePatterns, excludePatternsOfFile } from './sync-exclude.js';
 export {
   planSync,
   filesToCompare,

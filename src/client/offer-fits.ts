@@ -1,5 +1,5 @@
 import { statfs } from 'node:fs/promises';
-import { FerryError } from '../errors/index.js';
+import { FerryError, formatBytes } from '../errors/index.js';
 import { MAX_TRANSFER_CHUNKS, chunkCount } from '../protocol/index.js';
 
 /**
@@ -30,6 +30,7 @@ export async function checkOfferFits(
   if (needed > free)
     throw new FerryError(
       'DISK_FULL',
-      `the file is ${offer.size} bytes, ${needed} still to come, ${free} free`,
+      // Sizes as a person reads them (the CLI prints this line as it is), as every other size ferry shows.
+      `the file is ${formatBytes(offer.size)}, ${formatBytes(needed)} still to come, ${formatBytes(free)} free here`,
     );
 }

@@ -10,6 +10,8 @@ import { runUploadJobs, type JobResult, type SendFilesOptions, type UploadJob } 
 import { treeJobs } from './send-tree.js';
 import { failingAfter } from './after-background.js';
 import { UnsentNames } from './unsent-names.js';
+import { ExcludePatterns } from './sync-exclude.js';
+import { refuseSameNameSends } from './distinct-source-names.js';
 
 export interface SendPathsOptions extends Omit<SendFilesOptions, 'files' | 'remoteDir'> {
   /** Local files, and with `recursive` directories (sent as trees, PROTOCOL.md §5.10). */
@@ -26,6 +28,11 @@ export interface SendPathsOptions extends Omit<SendFilesOptions, 'files' | 'remo
   recursive?: boolean;
   /** Create missing remote directories instead of refusing them (PATH_NOT_FOUND naming the missing one). */
   mkdir?: boolean;
+  /**
+   * With `recursive`: patterns of the entries of each tree to leave out, relative to the tree's top, as
+   * `syncTree`'s `exclude` (an excluded directory is not read); files named in `paths` are always sent.
+   */
+  exclude?: readonly string[];
   /**
    * Told about every local entry of a tree left out, with its kind (links leading outside it, special files,
    * names the wire cannot carry: those make the run reject, {@link UnsentNamesError}).
@@ -45,6 +52,7 @@ export async function sendPaths(options: SendPathsOptions): Promise<JobResult[]>
   const { paths, remotePath } = options;
   if (paths.length === 0) throw new FerryError('USAGE_INVALID', 'nothing to send');
   if (remotePath !== '') parseRemotePath(remotePath);
+  if (paths.length > 1) refuseSameNameSends(paths);
   const kinds = await sourceKinds(paths, options.recursive ?? false);
   const dirs = paths.filter((_, i) => kinds[i] === 'dir');
   const unsent = new UnsentNames(options.onSkip);
@@ -52,7 +60,8 @@ export async function sendPaths(options: SendPathsOptions): Promise<JobResult[]>
   // The trees are walked beside the connection and the handshake, which need nothing from them (issue 14:
   // a 1000-file tree's lstats were ~20-60 ms after the handshake); a failure surfaces where it did, once
   // the destination is known.
-  const walks = new Map(dirs.map((dir) => [dir, walkLocalTree(dir, onSkip)] as const));
+  const { walkOptions } = new ExcludePatterns(options.exclude ?? []);
+  const walks = new Map(dirs.map((dir) => [dir, walkLocalTree(dir, onSkip, walkOptions)] as const));
   for (const walk of walks.values()) walk.catch(() => undefined);
   const plan = async (session: ClientSession): Promise<UploadJob[]> => {
     const destination = await resolveDestination(

@@ -30,10 +30,10 @@ import { withRetries } from './send-files.js';
 import { localDestinationEntries, remoteListingEntries } from './sync-entries.js';
 import { filesToCompare, planSync, type SyncAction, type SyncCounts, type SyncEntry } from './sync-plan.js';
 import { atOrBelow, replacedAtCreation, sameDigests, type SyncTally } from './sync-shared.js';
-import type { SyncTreeOptions } from './sync-tree.js';
+import type { SyncSideOptions } from './sync-tree.js';
 
 /** Remote SRC to local DST: planned on the get's first session, then the downloads, links, directories. */
-export async function syncDown(options: SyncTreeOptions, tally: SyncTally): Promise<SyncCounts> {
+export async function syncDown(options: SyncSideOptions, tally: SyncTally): Promise<SyncCounts> {
   const requested = resolve(options.localDir);
   const existing = await lstat(requested).catch(() => undefined);
   if (existing && !existing.isDirectory())
@@ -51,7 +51,7 @@ export async function syncDown(options: SyncTreeOptions, tally: SyncTally): Prom
     const local =
       localDir === undefined
         ? Promise.resolve<SyncEntry[]>([])
-        : localDestinationEntries(localDir, { batchTemporaries: temporaries });
+        : localDestinationEntries(localDir, { batchTemporaries: temporaries, excluded: options.excluded });
     local.catch(() => undefined);
     const localTop =
       localDir === undefined ? Promise.resolve(undefined) : lstat(localDir).catch(() => undefined);
@@ -64,7 +64,10 @@ export async function syncDown(options: SyncTreeOptions, tally: SyncTally): Prom
       throw new FerryError('USAGE_INVALID', 'the source is a file: sync mirrors directories', {
         subject: remoteName(options.server, options.remotePath),
       });
-    const listedSource = remoteListingEntries(listed, options.remotePath, { dropOutsideLinks: true, onSkip });
+    // Patterns are ours alone: the server's listing is only ever what they are matched against.
+    const listedSource = options.excluded.filter(
+      remoteListingEntries(listed, options.remotePath, { dropOutsideLinks: true, onSkip }),
+    );
     const home = localDir === undefined ? undefined : await HomeInDestination.of(localDir, options.homeDir);
     const { source, destination } = home
       ? home.leaveOutOfSync({ source: listedSource, destination: await local }, onSkip)
@@ -121,7 +124,8 @@ export async function syncDown(options: SyncTreeOptions, tally: SyncTally): Prom
     {
       ...options,
       remotePaths: [options.remotePath],
-      localDir: requested,
+      // As the caller named it: events name files under it (getPaths' rule).
+      localDir: options.localDir,
       recursive: true,
       overwrite: true,
       createLocalDir: true,

@@ -12,6 +12,7 @@ import {
   type TreeNode,
 } from '../transfer/index.js';
 import type { RemoteListing } from './list-remote.js';
+import type { ExcludePatterns } from './sync-exclude.js';
 import type { SyncEntry } from './sync-plan.js';
 
 /** A walked local tree (`walkLocalTree`) as sync entries, relative to its top directory. */
@@ -77,11 +78,12 @@ const FERRY_TEMPORARY = /^\..*\.ferry-(part|state|link)$/;
  * link (wherever it points: a link is an entry to compare or remove, never followed), nothing below a link.
  * Special files, ferry's temporaries and names that are not valid remote path components are left out: a sync neither compares
  * nor removes them. A missing `root` holds nothing. `batchTemporaries`: where to note the names of a client's
- * batch temporaries seen, by directory (`sweepBatchTemporaries` decides which of them go).
+ * batch temporaries seen, by directory (`sweepBatchTemporaries` decides which of them go). `excluded`: the
+ * sync's exclude patterns: an entry they match is left out (so `--delete` never takes it), a directory not read.
  */
 export async function localDestinationEntries(
   root: string,
-  options: { batchTemporaries?: Map<string, string[]> } = {},
+  options: { batchTemporaries?: Map<string, string[]>; excluded?: ExcludePatterns } = {},
 ): Promise<SyncEntry[]> {
   const entries: SyncEntry[] = [];
   const visit = async (dir: string, relative: string): Promise<void> => {
@@ -112,6 +114,7 @@ export async function localDestinationEntries(
       const stats = await lstat(full);
       const mtimeMs = Math.trunc(stats.mtimeMs);
       const mode = stats.mode & FILE_MODE_MASK;
+      if (options.excluded?.excludes(path, stats.isDirectory())) continue;
       if (stats.isDirectory()) {
         entries.push({ kind: 'dir', path, mode, mtimeMs });
         await visit(full, path);

@@ -6,6 +6,7 @@ import { syncDown } from './sync-down.js';
 import type { SyncAction, SyncCounts } from './sync-plan.js';
 import { SyncTally } from './sync-shared.js';
 import { syncUp } from './sync-up.js';
+import { ExcludePatterns } from './sync-exclude.js';
 import { UnsentNames } from './unsent-names.js';
 import type { TransferDirection, TransferEvent } from './transfer-events.js';
 
@@ -30,6 +31,12 @@ export interface SyncTreeOptions extends ConnectOptions {
   delta?: boolean;
   /** Extra sessions for an upload's deltas, beside the primary; default SYNC_DELTA_SESSIONS, 0 for none. */
   deltaSessions?: number;
+  /**
+   * Patterns of entries to leave out of the sync on both sides, rsync's subset (see {@link ExcludePatterns}:
+   * `*.log`, `/build/`, `docs/**`), relative to SRC's and DST's tops: an excluded entry is neither sent nor,
+   * in DST, removed by `delete`; an excluded local directory is not read. Never taken from the server.
+   */
+  exclude?: readonly string[];
   /** Plan and report (`sync-action` events), change nothing. */
   dryRun?: boolean;
   chunkBytes?: number;
@@ -51,6 +58,11 @@ export interface SyncTreeOptions extends ConnectOptions {
    * DST's own attributes too.
    */
   beforeTreeWrite?: BeforeTreeWrite;
+}
+
+/** What each direction of a sync is given: the options, with the exclude patterns compiled once. */
+export interface SyncSideOptions extends SyncTreeOptions {
+  excluded: ExcludePatterns;
 }
 
 /** What a sync did (or, in a dry run, would do). */
@@ -79,9 +91,11 @@ export interface SyncSummary extends SyncCounts {
  */
 export async function syncTree(options: SyncTreeOptions): Promise<SyncSummary> {
   if (options.remotePath !== '') parseRemotePath(options.remotePath);
+  // A pattern that names nothing is refused before any connection.
+  const excluded = new ExcludePatterns(options.exclude ?? []);
   const tally = new SyncTally(options.onEvent);
   const unsent = new UnsentNames(options.onSkip);
-  const sides = { ...options, onSkip: unsent.onSkip };
+  const sides = { ...options, onSkip: unsent.onSkip, excluded };
   const counts = options.direction === 'upload' ? await syncUp(sides, tally) : await syncDown(sides, tally);
   // Everything else went: DST is still no mirror where a directory stood in the way of an entry of SRC.
   if (counts.conflicts > 0 && !options.dryRun)

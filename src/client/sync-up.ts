@@ -15,7 +15,7 @@ import { runUploadJobs, type UploadJob } from './send-files.js';
 import { localTreeEntries, remoteListingEntries } from './sync-entries.js';
 import { filesToCompare, planSync, type SyncAction, type SyncCounts, type SyncEntry } from './sync-plan.js';
 import { atOrBelow, replacedAtCreation, sameDigests, type SyncTally } from './sync-shared.js';
-import type { SyncTreeOptions } from './sync-tree.js';
+import type { SyncSideOptions } from './sync-tree.js';
 import { failingAfter } from './after-background.js';
 
 /**
@@ -36,7 +36,7 @@ export const SYNC_DELTA_SESSIONS = 0;
 export const WHOLE_CHANGED_MAX_BYTES = 4 * 1024;
 
 /** Local SRC to remote DST: planned on the upload's first session, then the upload jobs. */
-export async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promise<SyncCounts> {
+export async function syncUp(options: SyncSideOptions, tally: SyncTally): Promise<SyncCounts> {
   const { remotePath } = options;
   // A missing or non-directory SRC costs no connection (one stat).
   if (!(await stat(options.localDir)).isDirectory())
@@ -47,11 +47,16 @@ export async function syncUp(options: SyncTreeOptions, tally: SyncTally): Promis
   // its own plan's walk saw (`walked`: never through a link).
   const walks: Array<Promise<unknown>> = [];
   const walk = (): Promise<WalkedSource> => {
-    const walked = walkLocalTree(options.localDir, options.onSkip ?? (() => undefined)).then((tree) => {
-      const top = tree.dirs[tree.dirs.length - 1]!;
-      const localOf = new Map(tree.files.map((f) => [f.relative.slice(top.relative.length + 1), f]));
-      return { top, source: localTreeEntries(tree), localOf };
-    });
+    const exclude = options.excluded.empty
+      ? {}
+      : { exclude: options.excluded.excludes.bind(options.excluded) };
+    const walked = walkLocalTree(options.localDir, options.onSkip ?? (() => undefined), exclude).then(
+      (tree) => {
+        const top = tree.dirs[tree.dirs.length - 1]!;
+        const localOf = new Map(tree.files.map((f) => [f.relative.slice(top.relative.length + 1), f]));
+        return { top, source: localTreeEntries(tree), localOf };
+      },
+    );
     // Awaited by the plan; a walk that fails before then must not count as unhandled.
     walked.catch(() => undefined);
     walks.push(walked);
@@ -121,7 +126,7 @@ interface WalkedSource {
  */
 async function remoteTree(
   session: ClientSession,
-  options: SyncTreeOptions,
+  options: SyncSideOptions,
   how: { dropOutsideLinks: boolean },
 ): Promise<{ entries: SyncEntry[]; top: { mode: number; mtimeMs: number } | undefined }> {
   try {
@@ -130,8 +135,9 @@ async function remoteTree(
       throw new FerryError('USAGE_INVALID', 'the destination is a file: sync mirrors directories', {
         subject: remoteName(options.server, options.remotePath),
       });
+    // DST's excluded entries are protected from `delete`, as rsync's are without --delete-excluded.
     return {
-      entries: remoteListingEntries(listing, options.remotePath, how),
+      entries: options.excluded.filter(remoteListingEntries(listing, options.remotePath, how)),
       top: { mode: listing.mode, mtimeMs: listing.mtimeMs },
     };
   } catch (err) {
@@ -151,7 +157,7 @@ function uploadJobsOf(
   actions: readonly SyncAction[],
   remotePath: string,
   localOf: ReadonlyMap<string, { localPath: string; walked: WalkedInode }>,
-  options: Pick<SyncTreeOptions, 'chunkBytes' | 'delta'>,
+  options: Pick<SyncSideOptions, 'chunkBytes' | 'delta'>,
 ): UploadJob[] {
   const remote = (path: string): string => (path === '' ? remotePath : joinRemotePath(remotePath, path));
   const batched: UploadJob[] = [];
@@ -203,7 +209,7 @@ function uploadJobsOf(
 async function requestRemote(
   session: ClientSession,
   actions: readonly SyncAction[],
-  options: SyncTreeOptions,
+  options: SyncSideOptions,
   tally: SyncTally,
 ): Promise<JobFailure[]> {
   const failures: JobFailure[] = [];

@@ -6,7 +6,10 @@ export type TransferDirection = 'upload' | 'download';
 /** Names one transfer in every event about it. */
 export interface TransferSubject {
   readonly direction: TransferDirection;
-  /** The local path: the source of an upload as given, the destination of a download. */
+  /**
+   * The local path as the caller wrote it: the source of an upload, the destination of a download under the
+   * local directory given (`out/a.txt`), never resolved to its real path.
+   */
   readonly file: string;
   /** The path on the server, relative to the client's root there. */
   readonly remotePath: string;

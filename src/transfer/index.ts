@@ -93,7 +93,14 @@ export {
   type FinalLinkVerdict,
 } from './link-target.js';
 export { linkVerdictOnDisk } from './link-verdict-on-disk.js';
-export { walkLocalTree, UNSENDABLE_NAME, type LocalTree, type OnSkip, type SkipKind } from './local-tree.js';
+export {
+  walkLocalTree,
+  UNSENDABLE_NAME,
+  type ExcludeEntry,
+  type LocalTree,
+  type OnSkip,
+  type SkipKind,
+} from './local-tree.js';
 export { fsTimeOf, siblingTempName } from './fs-names.js';
 export { placeLink } from './place-link.js';
 export {

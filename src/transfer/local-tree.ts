@@ -1,6 +1,6 @@
 import type { Stats } from 'node:fs';
 import { lstat, opendir, readlink, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import type { WalkedInode } from './source-file.js';
 import { FILE_MODE_MASK, parseRemotePath } from '../protocol/index.js';
@@ -24,6 +24,12 @@ export type SkipKind = 'unsendable-name' | 'link-outside-tree' | 'special-file' 
 
 /** Told about each entry of a tree left out: its '/'-separated path, a reason for people, its {@link SkipKind}. */
 export type OnSkip = (relative: string, reason: string, kind: SkipKind) => void;
+
+/**
+ * Whether the entry at `path` (relative to the walked top, '/'-separated, never '') is left out of a walk,
+ * silently, as the user asked (`ferry sync --exclude`): a directory so left out is not read.
+ */
+export type ExcludeEntry = (path: string, isDirectory: boolean) => boolean;
 
 /** A local directory tree as a manifest (PROTOCOL.md §5.10): relative paths use '/', whatever the OS. */
 export interface LocalTree {
@@ -49,35 +55,54 @@ export interface LocalTree {
  * the tree (absolute, or climbing out, also through other links of the tree: `resolveLinkTarget`),
  * special files (sockets, fifos, devices), and names that are not valid remote path components.
  */
-export async function walkLocalTree(root: string, onSkip: OnSkip): Promise<LocalTree> {
+export async function walkLocalTree(
+  root: string,
+  onSkip: OnSkip,
+  options: { exclude?: ExcludeEntry } = {},
+): Promise<LocalTree> {
+  const { exclude } = options;
   // The directory the user names is theirs, even through a link (`send -r ~/photos-link` like `scp -r`);
   // only what lies under it is never followed.
   const top = await stat(root);
   if (!top.isDirectory()) throw new FerryError('PATH_INVALID', 'not a directory');
   const tree: LocalTree = { files: [], dirs: [], links: [] };
-  const topName = basename(root.replace(/\/+$/, '')) || 'root';
+  // `.` and `..` are named as the directory they are (`send -r .` in ~/proj sends `proj`): their own names are
+  // no path component, and every entry below them was refused as unsendable (`./a`: component 0 is ".").
+  const topName = basename(resolve(root)) || 'root';
   // Every entry, so each link is checked against the whole tree, not only what was walked before it.
   const nodes = new Map<string, TreeNode>();
   const links: LocalTree['links'] = [];
+  /** A walked path (`TOP/a/b`) as the exclude patterns see it: `a/b`. */
+  const below = (walked: string): string => walked.slice(topName.length + 1);
   const visit = async (dir: string, relative: string, mode: number, mtimeMs: number): Promise<void> => {
     const names: string[] = [];
     for await (const dirent of await opendir(dir)) names.push(dirent.name);
     names.sort();
     // Every entry's lstat side by side (they wait on the file system, one after the other they were most of
     // a walk's time, issue 14), then each is taken in name order.
+    const unsendable = new Map<string, string>();
     const sendable = names.filter((name) => {
       try {
         parseRemotePath(`${relative}/${name}`);
         return true;
       } catch (err) {
-        // `path contains byte 0x1b at character 7` -> `contains byte 0x1b`: the name is said beside it.
-        const why = ((err as FerryError).detail ?? 'invalid')
-          .replace(/^path /, '')
-          .replace(/ at character \d+$/, '');
-        onSkip(`${relative}/${name}`, `${UNSENDABLE_NAME}: ${why}`, 'unsendable-name');
+        unsendable.set(name, (err as FerryError).detail ?? 'invalid');
         return false;
       }
     });
+    // A name the user excluded is left out without a word, even one the wire could not carry.
+    const excludedUnsendable =
+      exclude && unsendable.size > 0
+        ? await excludedOf(dir, [...unsendable.keys()], (name, isDir) =>
+            exclude(below(`${relative}/${name}`), isDir),
+          )
+        : new Set<string>();
+    for (const [name, detail] of unsendable) {
+      if (excludedUnsendable.has(name)) continue;
+      // `path contains byte 0x1b at character 7` -> `contains byte 0x1b`: the name is said beside it.
+      const why = detail.replace(/^path /, '').replace(/ at character \d+$/, '');
+      onSkip(`${relative}/${name}`, `${UNSENDABLE_NAME}: ${why}`, 'unsendable-name');
+    }
     const statted = await lstatAll(sendable.map((name) => join(dir, name)));
     for (let k = 0; k < sendable.length; k++) {
       const name = sendable[k]!;
@@ -85,6 +110,8 @@ export async function walkLocalTree(root: string, onSkip: OnSkip): Promise<Local
       const full = join(dir, name);
       const stats = statted[k]!;
       if (stats instanceof Error) throw stats;
+      // Never entered, never a node: a link into it is judged as the receiver will see it, without it.
+      if (exclude?.(below(childRelative), stats.isDirectory())) continue;
       if (stats.isDirectory()) {
         // Missing until a file shows it is made before the links (below).
         nodes.set(childRelative, { kind: 'missing' });
@@ -125,6 +152,21 @@ export async function walkLocalTree(root: string, onSkip: OnSkip): Promise<Local
     else onSkip(link.relative, 'symbolic link points outside the tree', 'link-outside-tree');
   }
   return tree;
+}
+
+/** The names of `dir` that `exclude` leaves out (rare: only names the wire refuses are asked here). */
+async function excludedOf(
+  dir: string,
+  names: readonly string[],
+  exclude: (name: string, isDirectory: boolean) => boolean,
+): Promise<Set<string>> {
+  const statted = await lstatAll(names.map((name) => join(dir, name)));
+  return new Set(
+    names.filter((name, k) => {
+      const stats = statted[k]!;
+      return exclude(name, !(stats instanceof Error) && stats.isDirectory());
+    }),
+  );
 }
 
 /** lstat calls in flight at once during a walk. */

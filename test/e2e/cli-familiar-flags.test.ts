@@ -1,6 +1,6 @@
 // End to end: more of what rsync and scp users type out of habit, refused before any connection with what
 // ferry does instead (src/cli/familiar-flag-hint.ts), not a bare "unknown option": rsync's `-r` and
-// `--exclude` on `sync`, scp's `-i KEY` and rsync's `--progress` on `send` and `get`.
+// `--include` on `sync`, scp's `-i KEY` and rsync's `--progress` on `send` and `get`.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertExit, runFerry } from '../helpers/cli.js';
@@ -15,8 +15,8 @@ after(() => removeTempDir(dir));
 for (const [args, hint] of [
   [['sync', '-r', 'src', '127.0.0.1/m'], 'ferry sync always mirrors the whole tree: leave out -r'],
   [
-    ['sync', '--exclude', '*.tmp', 'src', '127.0.0.1/m'],
-    'ferry sync mirrors all of SRC and has no filters: sync a narrower directory instead',
+    ['sync', '--include', '*.c', 'src', '127.0.0.1/m'],
+    'ferry sync has --exclude but no include rules: exclude what to leave out, or sync a narrower directory',
   ],
   [
     ['send', '-i', 'key.pem', 'f', '127.0.0.1/'],

@@ -1,0 +1,209 @@
+// The exclude patterns of `ferry sync --exclude` (and `syncTree`'s `exclude`): a subset of rsync's, decided
+// here once for both directions and for both trees of a sync. Pure: no file system. Patterns are the local
+// user's only; nothing the server sends is ever taken as a pattern.
+import { FerryError } from '../errors/index.js';
+import type { ExcludeEntry } from '../transfer/index.js';
+
+/** One piece of a compiled pattern. */
+type Token =
+  | { kind: 'char'; char: string }
+  /** `?`: one character, never `/`. */
+  | { kind: 'one' }
+  /** `*`: any run of characters without `/`. */
+  | { kind: 'star' }
+  /** `**`: any run of characters, `/` included. */
+  | { kind: 'globstar' }
+  /** `[...]`: one character (never `/`) in (or, negated, not in) the set. */
+  | { kind: 'class'; negated: boolean; ranges: Array<readonly [string, string]> };
+
+interface CompiledPattern {
+  tokens: Token[];
+  /** A leading `/`: matched against the whole path from SRC's top, not at any depth. */
+  anchored: boolean;
+  /** A `/` inside (or `**`): matched against whole trailing components of the path, not the name alone. */
+  wholePath: boolean;
+  /** A trailing `/`: directories only. */
+  dirOnly: boolean;
+}
+
+/**
+ * A list of exclude patterns, rsync's subset: a pattern without `/` matches an entry's name at any depth
+ * (`*`, `?`, `[...]`; `*` never crosses `/`); a leading `/` anchors it at SRC's top (`/build` is the top's
+ * `build` only); a `/` inside matches the trailing components of the path (`docs/*.tmp` matches
+ * `a/docs/x.tmp`); `**` crosses `/`; a trailing `/` matches directories only; `\` makes the next character
+ * literal. Paths are relative to the tree's top, '/'-separated, without a leading `/`.
+ */
+export class ExcludePatterns {
+  readonly #patterns: readonly CompiledPattern[];
+
+  /** Refuses an empty pattern (USAGE_INVALID): it would say nothing, and is most likely a slip. */
+  constructor(patterns: readonly string[]) {
+    this.#patterns = patterns.map(compile);
+  }
+
+  /** Whether there is any pattern at all (callers skip the work when not). */
+  get empty(): boolean {
+    return this.#patterns.length === 0;
+  }
+
+  /**
+   * Whether the entry at `path` (relative to the top, never '') of this kind is excluded by a pattern of its
+   * own. An entry below an excluded directory is never asked about by a walk, which does not enter it; a
+   * list of entries is filtered with {@link ExcludePatterns.filter}.
+   */
+  excludes(path: string, isDirectory: boolean): boolean {
+    return this.#patterns.some((p) => (!p.dirOnly || isDirectory) && matches(p, path));
+  }
+
+  /** The option of `walkLocalTree` that leaves these out, not entering an excluded directory. */
+  get walkOptions(): { exclude?: ExcludeEntry } {
+    return this.empty ? {} : { exclude: (path, isDirectory) => this.excludes(path, isDirectory) };
+  }
+
+  /**
+   * The entries of a listed tree that are not excluded, nor below an excluded directory (as a walk that does
+   * not enter it would have found them). `entries` hold parents before or after children, in any order.
+   */
+  filter<T extends { path: string; kind: string }>(entries: readonly T[]): T[] {
+    if (this.empty) return [...entries];
+    const excludedDirs = new Set<string>();
+    for (const e of entries) if (e.kind === 'dir' && this.excludes(e.path, true)) excludedDirs.add(e.path);
+    return entries.filter((e) => !this.excludes(e.path, e.kind === 'dir') && !below(e.path, excludedDirs));
+  }
+}
+
+/**
+ * The patterns of an exclude file's text (rsync's `--exclude-from`): one per line; blank lines and lines
+ * starting with `#` or `;` are comments; a trailing carriage return is dropped (a file written on Windows).
+ */
+export function excludePatternsOfFile(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) => line.replace(/\r$/, ''))
+    .filter((line) => line !== '' && !line.startsWith('#') && !line.startsWith(';'));
+}
+
+/** Whether a strict ancestor of `path` is in `dirs`. */
+function below(path: string, dirs: ReadonlySet<string>): boolean {
+  if (dirs.size === 0) return false;
+  for (let at = path.lastIndexOf('/'); at > 0; at = path.lastIndexOf('/', at - 1))
+    if (dirs.has(path.slice(0, at))) return true;
+  return false;
+}
+
+function compile(pattern: string): CompiledPattern {
+  if (pattern === '' || pattern === '/')
+    throw new FerryError(
+      'USAGE_INVALID',
+      `an exclude pattern must name something, not ${JSON.stringify(pattern)}`,
+    );
+  let body = pattern;
+  const anchored = body.startsWith('/');
+  if (anchored) body = body.slice(1);
+  const dirOnly = body.endsWith('/') && !body.endsWith('\\/');
+  if (dirOnly) body = body.replace(/\/+$/, '');
+  const tokens = tokenize(body, pattern);
+  const wholePath =
+    anchored || tokens.some((t) => t.kind === 'globstar' || (t.kind === 'char' && t.char === '/'));
+  return { tokens, anchored, wholePath, dirOnly };
+}
+
+function tokenize(body: string, pattern: string): Token[] {
+  const tokens: Token[] = [];
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i]!;
+    if (c === '\\' && i + 1 < body.length) tokens.push({ kind: 'char', char: body[++i]! });
+    else if (c === '?') tokens.push({ kind: 'one' });
+    else if (c === '*') {
+      let run = 1;
+      while (body[i + 1] === '*') {
+        i++;
+        run++;
+      }
+      tokens.push({ kind: run === 1 ? 'star' : 'globstar' });
+    } else if (c === '[') {
+      const parsed = parseClass(body, i);
+      // A `[` with no closing `]` is a literal, as in the shell and rsync.
+      if (parsed === undefined) tokens.push({ kind: 'char', char: c });
+      else {
+        tokens.push(parsed.token);
+        i = parsed.end;
+      }
+    } else tokens.push({ kind: 'char', char: c });
+  }
+  if (tokens.length === 0)
+    throw new FerryError(
+      'USAGE_INVALID',
+      `an exclude pattern must name something, not ${JSON.stringify(pattern)}`,
+    );
+  return tokens;
+}
+
+/** The class starting at `body[start] === '['`, and the index of its `]`, or undefined when unclosed. */
+function parseClass(body: string, start: number): { token: Token; end: number } | undefined {
+  let i = start + 1;
+  const negated = body[i] === '!' || body[i] === '^';
+  if (negated) i++;
+  const ranges: Array<readonly [string, string]> = [];
+  // A `]` first in the class is one of its characters.
+  let first = true;
+  for (; i < body.length; i++) {
+    const c = body[i]!;
+    if (c === ']' && !first) return { token: { kind: 'class', negated, ranges }, end: i };
+    first = false;
+    if (body[i + 1] === '-' && i + 2 < body.length && body[i + 2] !== ']') {
+      ranges.push([c, body[i + 2]!]);
+      i += 2;
+    } else ranges.push([c, c]);
+  }
+  return undefined;
+}
+
+/**
+ * Whether `p` matches `path`: the name alone (its last component), the whole path (anchored), or whole
+ * trailing components (a `/` inside). Each token moves a set of reachable positions in the text, so a
+ * pattern of many `*` costs tokens x length, never a backtracking blow-up.
+ */
+function matches(p: CompiledPattern, path: string): boolean {
+  const text = p.wholePath ? path : path.slice(path.lastIndexOf('/') + 1);
+  let reach = new Uint8Array(text.length + 1);
+  reach[0] = 1;
+  // Unanchored path patterns may start at any component.
+  if (p.wholePath && !p.anchored) for (let i = 0; i < text.length; i++) if (text[i] === '/') reach[i + 1] = 1;
+  for (const token of p.tokens) {
+    const next = new Uint8Array(text.length + 1);
+    let any = false;
+    for (let i = 0; i <= text.length; i++) {
+      if (reach[i] === 0) continue;
+      if (token.kind === 'star' || token.kind === 'globstar') {
+        next[i] = 1;
+        for (let j = i; j < text.length && (token.kind === 'globstar' || text[j] !== '/'); j++) {
+          // A later start extends from there itself: each position is walked once per token.
+          if (j > i && reach[j] === 1) break;
+          next[j + 1] = 1;
+        }
+        any = true;
+      } else if (i < text.length && one(token, text[i]!)) {
+        next[i + 1] = 1;
+        any = true;
+      }
+    }
+    if (!any) return false;
+    reach = next;
+  }
+  return reach[text.length] === 1;
+}
+
+function one(token: Exclude<Token, { kind: 'star' | 'globstar' }>, c: string): boolean {
+  switch (token.kind) {
+    case 'char':
+      return token.char === c;
+    case 'one':
+      return c !== '/';
+    case 'class': {
+      if (c === '/') return false;
+      const inside = token.ranges.some(([from, to]) => c >= from && c <= to);
+      return inside !== token.negated;
+    }
+  }
+}

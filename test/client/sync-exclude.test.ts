@@ -1,0 +1,127 @@
+// The exclude patterns of `ferry sync` (src/client/sync-exclude.ts) as a pure rule: patterns and paths in,
+// verdicts out, no file system. The walks that use it are exercised end to end in
+// test/e2e/cli-sync-exclude.test.ts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ExcludePatterns, excludePatternsOfFile } from '../../src/client/sync-exclude.js';
+import { isFerryError } from '../../src/errors/index.js';
+
+/** [pattern, path, isDirectory, excluded] */
+const CASES: Array<[string, string, boolean, boolean]> = [
+  // A name without `/` matches at any depth, the name alone.
+  ['*.log', 'a.log', false, true],
+  ['*.log', 'deep/er/a.log', false, true],
+  ['*.log', 'a.log.txt', false, false],
+  ['*.log', 'logs.d/a.txt', false, false],
+  ['node_modules', 'node_modules', true, true],
+  ['node_modules', 'pkg/node_modules', true, true],
+  ['node_modules', 'pkg/node_modules', false, true],
+  ['node_modules', 'node_modules2', true, false],
+  // `*` never crosses `/`: `a*b` is not `a/b`.
+  ['a*b', 'a/b', false, false],
+  ['a*b', 'axxb', false, true],
+  ['*', 'anything', false, true],
+  // `?` is one character, not `/`.
+  ['?.c', 'x.c', false, true],
+  ['?.c', 'xy.c', false, false],
+  ['a?b', 'a/b', false, false],
+  // `[...]`, negated with `!` or `^`, ranges, a `]` first.
+  ['[ab].txt', 'b.txt', false, true],
+  ['[ab].txt', 'c.txt', false, false],
+  ['[!ab].txt', 'c.txt', false, true],
+  ['[^ab].txt', 'a.txt', false, false],
+  ['file[0-9]', 'file7', false, true],
+  ['file[0-9]', 'filex', false, false],
+  ['[]x]', ']', false, true],
+  // An unclosed `[` is a literal.
+  ['a[b', 'a[b', false, true],
+  // A leading `/` anchors at SRC's top.
+  ['/build', 'build', true, true],
+  ['/build', 'src/build', true, false],
+  ['/docs/*.tmp', 'docs/x.tmp', false, true],
+  ['/docs/*.tmp', 'a/docs/x.tmp', false, false],
+  ['/*.o', 'x.o', false, true],
+  ['/*.o', 'd/x.o', false, false],
+  // A `/` inside: whole trailing components, at any depth.
+  ['docs/*.tmp', 'docs/x.tmp', false, true],
+  ['docs/*.tmp', 'a/docs/x.tmp', false, true],
+  ['docs/*.tmp', 'a/mydocs/x.tmp', false, false],
+  ['docs/*.tmp', 'docs/sub/x.tmp', false, false],
+  // A trailing `/`: directories only.
+  ['cache/', 'cache', true, true],
+  ['cache/', 'cache', false, false],
+  ['cache/', 'a/cache', true, true],
+  ['/cache/', 'cache', true, true],
+  ['/cache/', 'a/cache', true, false],
+  // `**` crosses `/`.
+  ['/a/**/z', 'a/b/c/z', false, true],
+  ['/a/**/z', 'a/z', false, false],
+  ['/a/**', 'a/b/c', false, true],
+  ['**/tmp', 'x/y/tmp', true, true],
+  ['x**y', 'x/a/b/y', false, true],
+  ['x**y', 'q/xa/by', false, true],
+  // ... but starts at a component, as any pattern with a `/` or `**` does.
+  ['x**y', 'zx/ay', false, false],
+  // `\` makes the next character literal.
+  ['\\*', '*', false, true],
+  ['\\*', 'a', false, false],
+  ['a\\?', 'a?', false, true],
+  ['a\\?', 'ab', false, false],
+  // Dots are plain characters; a leading dot is matched by `*` (rsync, not the shell).
+  ['*.txt', '.hidden.txt', false, true],
+  ['.git', '.git', true, true],
+];
+
+for (const [pattern, path, isDirectory, excluded] of CASES)
+  test(`ExcludePatterns ${JSON.stringify(pattern)} ${excluded ? 'excludes' : 'keeps'} ${isDirectory ? 'directory' : 'file'} ${path}`, () => {
+    assert.equal(new ExcludePatterns([pattern]).excludes(path, isDirectory), excluded);
+  });
+
+test('ExcludePatterns excludes what any of several patterns excludes, and nothing when empty', () => {
+  const patterns = new ExcludePatterns(['*.o', '/tmp/']);
+  assert.equal(patterns.excludes('x.o', false), true);
+  assert.equal(patterns.excludes('tmp', true), true);
+  assert.equal(patterns.excludes('x.c', false), false);
+  assert.equal(new ExcludePatterns([]).empty, true);
+  assert.equal(new ExcludePatterns([]).excludes('x', false), false);
+});
+
+test('ExcludePatterns.filter drops excluded entries and everything below an excluded directory', () => {
+  const entries = [
+    { kind: 'file', path: 'keep.txt' },
+    { kind: 'file', path: 'build/out.bin' },
+    { kind: 'dir', path: 'build/sub' },
+    { kind: 'file', path: 'build/sub/deep.txt' },
+    { kind: 'dir', path: 'build' },
+    { kind: 'file', path: 'src/build.txt' },
+    { kind: 'file', path: 'src/a.log' },
+    { kind: 'dir', path: 'src' },
+    // A file named like a directory-only pattern stays.
+    { kind: 'file', path: 'src/build' },
+  ];
+  const kept = new ExcludePatterns(['build/', '*.log']).filter(entries).map((e) => e.path);
+  assert.deepEqual(kept, ['keep.txt', 'src/build.txt', 'src', 'src/build']);
+});
+
+test('ExcludePatterns refuses an empty pattern', () => {
+  for (const pattern of ['', '/', '//'])
+    assert.throws(
+      () => new ExcludePatterns([pattern]),
+      (err) => isFerryError(err, 'USAGE_INVALID'),
+    );
+});
+
+test('ExcludePatterns matches a pattern of many stars against a long name without a blow-up', () => {
+  const patterns = new ExcludePatterns([`${'*a'.repeat(40)}b`]);
+  // Backtracking would take about 255^40 steps here; the position sets take 80 x 255.
+  assert.equal(patterns.excludes('a'.repeat(255), false), false);
+  assert.equal(patterns.excludes(`${'a'.repeat(254)}b`, false), true);
+});
+
+test('excludePatternsOfFile takes a pattern per line, leaving out blank lines and # or ; comments', () => {
+  assert.deepEqual(excludePatternsOfFile('*.o\r\n\n# comment\n; comment\n/build/\n  spaced\n'), [
+    '*.o',
+    '/build/',
+    '  spaced',
+  ]);
+});
