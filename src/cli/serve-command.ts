@@ -26,7 +26,12 @@ import { applyServeConfig } from './serve-config.js';
 import { tuneServeHeap } from './serve-heap.js';
 import { PART_MEMORY_HELP, objectStoreFromFlags, partMemoryFromFlags } from './object-store-flags.js';
 import { SERVE_MEMORY_HELP, serveMemoryFromFlags } from './serve-memory-flags.js';
-import { admissionFromFlags, ownershipFromFlags } from './coordination-flags.js';
+import {
+  admissionFromFlags,
+  CLAIM_TTL_DEFAULT,
+  CLAIM_TTL_HELP,
+  ownershipFromFlags,
+} from './coordination-flags.js';
 import { isLoopbackHost, startDashboard, type Dashboard } from '../index.js';
 import { FerryError } from '../errors/index.js';
 import { shellWord } from './shell-word.js';
@@ -62,6 +67,7 @@ interface ServeFlags {
   downloadMemory?: string;
   downloadMemoryPerClient?: string;
   coordination?: string;
+  claimTtl: string;
   threads: string;
 }
 
@@ -165,6 +171,7 @@ export function registerServeCommand(program: Command): void {
       '--coordination <etcd://host:port/prefix>',
       'etcd 3.4 the servers of a cluster share: who may connect (allow-list, invites, revokes) and, with --store, who writes each transfer',
     )
+    .option('--claim-ttl <duration>', CLAIM_TTL_HELP, CLAIM_TTL_DEFAULT)
     .option(
       '--threads <n>',
       'threads encrypting and hashing downloads, decrypting and hashing uploads (1: the event loop alone; more: a pool of worker threads; default by cores, README "Speed: threads")',
