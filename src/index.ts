@@ -70,6 +70,7 @@ export {
   EtcdGateway,
   EtcdTransferOwnership,
   DEFAULT_CLAIM_TTL_SECONDS,
+  MAX_CLAIM_TTL_SECONDS,
   MIN_CLAIM_TTL_SECONDS,
   LocalTransferOwnership,
   type EtcdOwnershipOptions,

@@ -3,6 +3,7 @@ import { formatMs, parseMs } from './parse-option.js';
 import {
   ClusterAdmission,
   DEFAULT_CLAIM_TTL_SECONDS,
+  MAX_CLAIM_TTL_SECONDS,
   MIN_CLAIM_TTL_SECONDS,
   EtcdAllowList,
   EtcdGateway,
@@ -66,13 +67,16 @@ export const CLAIM_TTL_DEFAULT = formatMs(DEFAULT_CLAIM_TTL_SECONDS * 1000);
 export const CLAIM_TTL_HELP =
   "with --coordination and --store: how long a killed server's transfers stay claimed before another server takes them over (its etcd lease)";
 
-/** Parses `--claim-ttl`: whole seconds (etcd's leases count in seconds), at least MIN_CLAIM_TTL_SECONDS. */
+/**
+ * Parses `--claim-ttl`: whole seconds (etcd's leases count in seconds), from MIN_CLAIM_TTL_SECONDS to
+ * MAX_CLAIM_TTL_SECONDS (node's timers).
+ */
 export function parseClaimTtl(text: string): number {
   const ms = parseMs(text, '--claim-ttl', { unitRequired: true });
-  if (ms % 1000 !== 0 || ms < MIN_CLAIM_TTL_SECONDS * 1000)
+  if (ms % 1000 !== 0 || ms < MIN_CLAIM_TTL_SECONDS * 1000 || ms > MAX_CLAIM_TTL_SECONDS * 1000)
     throw new FerryError(
       'USAGE_INVALID',
-      `--claim-ttl is whole seconds, at least ${MIN_CLAIM_TTL_SECONDS}s, got ${JSON.stringify(text)}`,
+      `--claim-ttl is whole seconds, from ${MIN_CLAIM_TTL_SECONDS}s to ${formatMs(MAX_CLAIM_TTL_SECONDS * 1000)}, got ${JSON.stringify(text)}`,
     );
   return ms / 1000;
 }

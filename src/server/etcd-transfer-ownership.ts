@@ -19,8 +19,9 @@ export interface EtcdOwnershipOptions {
   /** Key prefix of this cluster, e.g. `ferry/`; every server of the cluster names the same one. */
   readonly prefix: string;
   /**
-   * The lease's TTL in seconds (default {@link DEFAULT_CLAIM_TTL_SECONDS}, at least
-   * {@link MIN_CLAIM_TTL_SECONDS}): how long a dead server's transfers stay claimed.
+   * The lease's TTL in seconds (default {@link DEFAULT_CLAIM_TTL_SECONDS}, from
+   * {@link MIN_CLAIM_TTL_SECONDS} to {@link MAX_CLAIM_TTL_SECONDS}): how long a dead server's transfers stay
+   * claimed.
    */
   readonly ttlSeconds?: number;
 }
@@ -45,6 +46,12 @@ export const DEFAULT_CLAIM_TTL_SECONDS = 10;
  * (#renew), so a shorter one would let a stalled event loop of a second drop every transfer it holds.
  */
 export const MIN_CLAIM_TTL_SECONDS = 2;
+/**
+ * The longest TTL, 24 days: a takeover re-asks after a TTL (`setTimeout(ttl)`), and node runs a timer of more
+ * than 2^31 - 1 ms (24.8 days) after 1 ms instead, so a longer one had every waiting takeover re-ask etcd
+ * without pause (and past ~99 days, the renewal every quarter TTL too).
+ */
+export const MAX_CLAIM_TTL_SECONDS = 24 * 24 * 60 * 60;
 
 export class EtcdTransferOwnership implements TransferOwnership {
   readonly #etcd: EtcdGateway;
@@ -62,8 +69,11 @@ export class EtcdTransferOwnership implements TransferOwnership {
     this.#etcd = etcd;
     this.#prefix = options.prefix;
     this.#ttlSeconds = options.ttlSeconds ?? DEFAULT_CLAIM_TTL_SECONDS;
-    if (!Number.isInteger(this.#ttlSeconds) || this.#ttlSeconds < MIN_CLAIM_TTL_SECONDS)
-      throw new RangeError(`ttlSeconds must be a whole number of seconds >= ${MIN_CLAIM_TTL_SECONDS}`);
+    const ttl = this.#ttlSeconds;
+    if (!Number.isInteger(ttl) || ttl < MIN_CLAIM_TTL_SECONDS || ttl > MAX_CLAIM_TTL_SECONDS)
+      throw new RangeError(
+        `ttlSeconds must be a whole number of seconds from ${MIN_CLAIM_TTL_SECONDS} to ${MAX_CLAIM_TTL_SECONDS}`,
+      );
   }
 
   #ownerKey(id: string): string {

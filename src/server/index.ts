@@ -54,6 +54,7 @@ export { LocalTransferOwnership, type OwnershipClaim, type TransferOwnership } f
 export {
   DEFAULT_CLAIM_TTL_SECONDS,
   EtcdTransferOwnership,
+  MAX_CLAIM_TTL_SECONDS,
   MIN_CLAIM_TTL_SECONDS,
   type EtcdOwnershipOptions,
 } from './etcd-transfer-ownership.js';

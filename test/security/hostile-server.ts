@@ -16,6 +16,8 @@ import {
   type ListEntry,
   type Message,
 } from '../../src/protocol/index.js';
+import { syncTree, type SyncTreeOptions } from '../../src/client/index.js';
+import { generateKeyPair } from '../../src/crypto/index.js';
 import { runFerry } from '../helpers/cli.js';
 import { FakeFerryServer } from '../helpers/fake-ferry-server.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
@@ -195,4 +197,28 @@ export abstract class SwappingServer extends FakeFerryServer {
     await server.listen();
     return server;
   }
+}
+
+/**
+ * `syncTree` of the hostile server's `tree` onto `localDir` (a fresh identity, no retry), settled: resolves
+ * with its error, or undefined when it succeeded. `options`: `delete`, `exclude`, `chunkBytes`, ...
+ */
+export function syncDownFrom(
+  hostile: HostileServer,
+  localDir: string,
+  options: Partial<SyncTreeOptions> = {},
+): Promise<unknown> {
+  return syncTree({
+    server: hostile.address,
+    identity: generateKeyPair(),
+    verifyServer: () => undefined,
+    retry: { retries: 0, sleep: () => Promise.resolve(), random: () => 0 },
+    direction: 'download',
+    localDir,
+    remotePath: 'tree',
+    ...options,
+  }).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
 }

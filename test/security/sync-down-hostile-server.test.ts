@@ -11,7 +11,7 @@ import { syncTree } from '../../src/client/index.js';
 import { runFerry } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { contentsUnder } from '../helpers/tree-snapshot.js';
-import { HostileServer, dir, file, link } from './hostile-server.js';
+import { HostileServer, dir, file, link, syncDownFrom } from './hostile-server.js';
 
 interface Rig {
   work: string;
@@ -44,21 +44,8 @@ async function startRig(t: TestContext): Promise<Rig> {
   return { work, dest, outside, hostile };
 }
 
-async function syncDown(rig: Rig, options: { delete: boolean }): Promise<unknown> {
-  return syncTree({
-    server: rig.hostile.address,
-    identity: generateKeyPair(),
-    verifyServer: () => undefined,
-    retry: { retries: 0, sleep: () => Promise.resolve(), random: () => 0 },
-    direction: 'download',
-    localDir: rig.dest,
-    remotePath: 'tree',
-    chunkBytes: 64 * 1024,
-    delete: options.delete,
-  }).then(
-    () => undefined,
-    (err: unknown) => err,
-  );
+function syncDown(rig: Rig, options: { delete: boolean }): Promise<unknown> {
+  return syncDownFrom(rig.hostile, rig.dest, { chunkBytes: 64 * 1024, delete: options.delete });
 }
 
 /** Listings that omit local entries or clash with their kinds, each valid name by name (PROTOCOL.md §7.1). */

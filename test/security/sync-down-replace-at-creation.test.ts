@@ -6,11 +6,9 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, readlink, symlink, writeFile, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateKeyPair } from '../../src/crypto/index.js';
-import { syncTree } from '../../src/client/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { contentsUnder } from '../helpers/tree-snapshot.js';
-import { HostileServer, dir, file, link, type HostileScript } from './hostile-server.js';
+import { HostileServer, dir, file, link, syncDownFrom, type HostileScript } from './hostile-server.js';
 
 interface Rig {
   dest: string;
@@ -36,22 +34,9 @@ async function startRig(t: TestContext): Promise<Rig> {
   return { dest, hostile };
 }
 
-async function syncDown(rig: Rig, script: HostileScript, options: { delete: boolean }): Promise<unknown> {
+function syncDown(rig: Rig, script: HostileScript, options: { delete: boolean }): Promise<unknown> {
   rig.hostile.script = script;
-  return syncTree({
-    server: rig.hostile.address,
-    identity: generateKeyPair(),
-    verifyServer: () => undefined,
-    retry: { retries: 0, sleep: () => Promise.resolve(), random: () => 0 },
-    direction: 'download',
-    localDir: rig.dest,
-    remotePath: 'tree',
-    chunkBytes: 64 * 1024,
-    delete: options.delete,
-  }).then(
-    () => undefined,
-    (err: unknown) => err,
-  );
+  return syncDownFrom(rig.hostile, rig.dest, { chunkBytes: 64 * 1024, delete: options.delete });
 }
 
 test('sync down that fails at its first GET keeps a file the listing names as a link, and a link it names as a file', async (t) => {

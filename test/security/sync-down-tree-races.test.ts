@@ -8,11 +8,9 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, rename, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateKeyPair } from '../../src/crypto/index.js';
-import { syncTree } from '../../src/client/index.js';
 import type { BeforeTreeWrite } from '../../src/transfer/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { HostileServer, dir, type HostileScript } from './hostile-server.js';
+import { HostileServer, dir, syncDownFrom, type HostileScript } from './hostile-server.js';
 
 /** A work directory (real path) and a scripted server, both gone after the test. */
 async function startRig(t: TestContext): Promise<{ work: string; hostile: HostileServer }> {
@@ -26,27 +24,14 @@ async function startRig(t: TestContext): Promise<{ work: string; hostile: Hostil
 }
 
 /** Syncs the script's tree down onto `dest` with --delete and `hook`; resolves to the run's error. */
-async function syncDown(
+function syncDown(
   hostile: HostileServer,
   script: HostileScript,
   dest: string,
   hook: BeforeTreeWrite,
 ): Promise<unknown> {
   hostile.script = script;
-  return syncTree({
-    server: hostile.address,
-    identity: generateKeyPair(),
-    verifyServer: () => undefined,
-    retry: { retries: 0, sleep: () => Promise.resolve(), random: () => 0 },
-    direction: 'download',
-    localDir: dest,
-    remotePath: 'tree',
-    delete: true,
-    beforeTreeWrite: hook,
-  }).then(
-    () => undefined,
-    (err: unknown) => err,
-  );
+  return syncDownFrom(hostile, dest, { delete: true, beforeTreeWrite: hook });
 }
 
 /** A hook that, the first time at `step`, moves `dir` aside and puts a link to `to` in its place. */

@@ -1,0 +1,105 @@
+// `ferry sync HOST/SRC DST --exclude PATTERN` against a hostile server (hostile-server.ts: a real Noise session
+// on loopback). The patterns protect what they match in DST: the server's listing must not get a file written
+// into an excluded directory by leaving that directory out of the listing or naming it as another kind (its
+// entries' ancestors are directories whatever it says), and a deep listing must not cost the client more than
+// reading it does (docs/SECURITY.md "Malicious server", stop 35).
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ExcludePatterns } from '../../src/client/sync-exclude.js';
+import { remoteListingEntries } from '../../src/client/sync-entries.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { contentsUnder } from '../helpers/tree-snapshot.js';
+import { HostileServer, dir, file, link, syncDownFrom } from './hostile-server.js';
+
+async function startRig(t: TestContext): Promise<{ dest: string; hostile: HostileServer }> {
+  const work = await makeTempDir('ferry-sync-exclude-hostile-');
+  const hostile = await HostileServer.start();
+  t.after(async () => {
+    await hostile.close();
+    await removeTempDir(work);
+  });
+  const dest = join(work, 'dest');
+  await mkdir(join(dest, 'secrets', 'deep'), { recursive: true });
+  await writeFile(join(dest, 'secrets', 'key.txt'), 'mine\n');
+  await writeFile(join(dest, 'secrets', 'deep', 'key2.txt'), 'mine too\n');
+  return { dest, hostile };
+}
+
+/** Listings that reach into `secrets/` without naming it as the directory it is. */
+const LISTINGS = [
+  { name: 'the parent left out', entries: [file('secrets/key.txt'), file('secrets/deep/key2.txt')] },
+  {
+    name: 'the parent named a file',
+    entries: [file('secrets'), file('secrets/key.txt'), file('secrets/deep/key2.txt')],
+  },
+  {
+    name: 'the parent named a link',
+    entries: [
+      link('secrets', 'x'),
+      file('secrets/key.txt'),
+      dir('secrets/deep'),
+      file('secrets/deep/key2.txt'),
+    ],
+  },
+  { name: 'only the deeper directory named', entries: [dir('secrets/deep'), file('secrets/deep/key2.txt')] },
+];
+
+for (const pattern of ['secrets/', 'secrets', '/secrets', '/secrets/']) {
+  test(`sync down --exclude ${pattern}: a listing that reaches into the excluded directory writes and removes nothing there`, async (t) => {
+    for (const del of [false, true]) {
+      for (const { name, entries } of LISTINGS) {
+        const rig = await startRig(t);
+        rig.hostile.script = { entries };
+        await syncDownFrom(rig.hostile, rig.dest, { exclude: [pattern], delete: del });
+        const after = await contentsUnder(rig.dest);
+        assert.equal(after['secrets'], 'dir', `${name}, delete ${del}: secrets is still a directory`);
+        assert.equal(
+          await readFile(join(rig.dest, 'secrets', 'key.txt'), 'utf8'),
+          'mine\n',
+          `${name}, delete ${del}: secrets/key.txt untouched`,
+        );
+        assert.equal(
+          await readFile(join(rig.dest, 'secrets', 'deep', 'key2.txt'), 'utf8'),
+          'mine too\n',
+          `${name}, delete ${del}: secrets/deep/key2.txt untouched`,
+        );
+        assert.deepEqual(
+          rig.hostile.requestedPaths.filter((p) => p.startsWith('tree/secrets/')),
+          [],
+          `${name}, delete ${del}: nothing below secrets/ asked for`,
+        );
+      }
+    }
+  });
+}
+
+test('a deep hostile listing with an excluded directory in it costs the client no more than reading the listing', () => {
+  // Paths of MAX_PATH_BYTES, 2000 components deep: 128 MiB of listing holds some 30000 of them. Checking
+  // each entry's ancestors one by one (a Set lookup per ancestor hashes its whole prefix) cost ~6 ms an
+  // entry, 30x what reading the listing costs, ~3 CPU minutes for one listing.
+  const deep = Array.from({ length: 2000 }, () => 'a').join('/');
+  const listed = [dir('node_modules'), ...Array.from({ length: 400 }, (_, i) => file(`${deep}/${i}`, 1))];
+  const cpu = (work: () => unknown): number => {
+    const before = process.cpuUsage();
+    work();
+    const used = process.cpuUsage(before);
+    return used.user + used.system;
+  };
+  const listing = { entries: listed, isFile: false, mode: 0o755, mtimeMs: 0 };
+  const entries = remoteListingEntries(listing, 'tree', { dropOutsideLinks: true });
+  const excluded = new ExcludePatterns(['node_modules/', '/build/**', 'docs/*.tmp']);
+  // The same process, measured side by side: a ratio, not a time (the machine's load moves both alike).
+  let reading = 0;
+  let filtering = 0;
+  for (let round = 0; round < 3; round++) {
+    reading += cpu(() => remoteListingEntries(listing, 'tree', { dropOutsideLinks: true }));
+    filtering += cpu(() => excluded.filter(entries));
+  }
+  assert.equal(excluded.filter(entries).length, 400);
+  assert.ok(
+    filtering < 5 * reading,
+    `filtering took ${filtering / 1000} ms of CPU, reading the listing ${reading / 1000} ms`,
+  );
+});
