@@ -69,6 +69,8 @@ export { type PairingOptions, type ServerKeyRotation, type ServerObjectStore } f
 export {
   EtcdGateway,
   EtcdTransferOwnership,
+  DEFAULT_CLAIM_TTL_SECONDS,
+  MIN_CLAIM_TTL_SECONDS,
   LocalTransferOwnership,
   type EtcdOwnershipOptions,
   type OwnershipClaim,

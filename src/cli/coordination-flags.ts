@@ -1,6 +1,9 @@
 import { FerryError } from '../errors/index.js';
+import { formatMs, parseMs } from './parse-option.js';
 import {
   ClusterAdmission,
+  DEFAULT_CLAIM_TTL_SECONDS,
+  MIN_CLAIM_TTL_SECONDS,
   EtcdAllowList,
   EtcdGateway,
   EtcdInviteStore,
@@ -48,10 +51,30 @@ export function parseCoordination(text: string): CoordinationTarget {
 export function ownershipFromFlags(flags: {
   coordination?: string | undefined;
   store?: string | undefined;
+  claimTtl?: string | undefined;
 }): TransferOwnership | undefined {
   if (flags.coordination === undefined || flags.store === undefined) return undefined;
   const { endpoint, prefix } = parseCoordination(flags.coordination);
-  return new EtcdTransferOwnership(new EtcdGateway(endpoint), { prefix });
+  const ttlSeconds = parseClaimTtl(flags.claimTtl ?? CLAIM_TTL_DEFAULT);
+  return new EtcdTransferOwnership(new EtcdGateway(endpoint), { prefix, ttlSeconds });
+}
+
+/** `--claim-ttl`'s default, as its help shows it. */
+export const CLAIM_TTL_DEFAULT = formatMs(DEFAULT_CLAIM_TTL_SECONDS * 1000);
+
+/** `--claim-ttl`'s help line. */
+export const CLAIM_TTL_HELP =
+  "with --coordination and --store: how long a killed server's transfers stay claimed before another server takes them over (its etcd lease)";
+
+/** Parses `--claim-ttl`: whole seconds (etcd's leases count in seconds), at least MIN_CLAIM_TTL_SECONDS. */
+export function parseClaimTtl(text: string): number {
+  const ms = parseMs(text, '--claim-ttl', { unitRequired: true });
+  if (ms % 1000 !== 0 || ms < MIN_CLAIM_TTL_SECONDS * 1000)
+    throw new FerryError(
+      'USAGE_INVALID',
+      `--claim-ttl is whole seconds, at least ${MIN_CLAIM_TTL_SECONDS}s, got ${JSON.stringify(text)}`,
+    );
+  return ms / 1000;
 }
 
 /**

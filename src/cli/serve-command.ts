@@ -25,7 +25,12 @@ import { LOG_LEVELS } from './log-level.js';
 import { applyServeConfig } from './serve-config.js';
 import { tuneServeHeap } from './serve-heap.js';
 import { PART_MEMORY_HELP, objectStoreFromFlags, partMemoryFromFlags } from './object-store-flags.js';
-import { admissionFromFlags, ownershipFromFlags } from './coordination-flags.js';
+import {
+  admissionFromFlags,
+  CLAIM_TTL_DEFAULT,
+  CLAIM_TTL_HELP,
+  ownershipFromFlags,
+} from './coordination-flags.js';
 import { isLoopbackHost, startDashboard, type Dashboard } from '../index.js';
 import { FerryError } from '../errors/index.js';
 import { shellWord } from './shell-word.js';
@@ -57,6 +62,7 @@ interface ServeFlags {
   partMemory?: string;
   partMemoryPerClient?: string;
   coordination?: string;
+  claimTtl: string;
   threads: string;
 }
 
@@ -156,6 +162,7 @@ export function registerServeCommand(program: Command): void {
       '--coordination <etcd://host:port/prefix>',
       'etcd 3.4 the servers of a cluster share: who may connect (allow-list, invites, revokes) and, with --store, who writes each transfer',
     )
+    .option('--claim-ttl <duration>', CLAIM_TTL_HELP, CLAIM_TTL_DEFAULT)
     .option(
       '--threads <n>',
       'threads encrypting and hashing downloads, decrypting and hashing uploads (1: the event loop alone; more: a pool of worker threads; default by cores, README "Speed: threads")',

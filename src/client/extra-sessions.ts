@@ -1,6 +1,7 @@
 // The extra sessions a send or a get opens beside its primary: the streams a large file is striped over,
 // and the lanes that carry a sync's deltas side by side (each its own session, since the server takes one
 // upload at a time per session).
+import { setMaxListeners } from 'node:events';
 import { ClientSession } from './client-session.js';
 import type { ConnectOptions, JobResult, SendFilesOptions, UploadJob } from './send-files.js';
 
@@ -15,12 +16,14 @@ export const DEFAULT_STREAMS = 1;
 /** The extra sessions of a send, opened on first need and closed with the primary. */
 export class ExtraStreams {
   readonly #options: ConnectOptions;
+  readonly #signal: SessionsSignal;
   readonly size: number;
   #opening: Promise<ClientSession[]> | undefined;
 
   constructor(options: ConnectOptions, size: number) {
-    this.#options = options;
     this.size = Math.max(0, size);
+    this.#signal = new SessionsSignal(options.signal, this.size);
+    this.#options = { ...options, signal: this.#signal.signal };
   }
 
   /** Connects the extra sessions (once; later calls share the result). */
@@ -43,6 +46,38 @@ export class ExtraStreams {
       (sessions) => sessions.forEach((s) => s.close()),
       () => undefined,
     );
+    this.#signal.release();
+  }
+}
+
+/**
+ * A signal of our own that aborts with the caller's, for `sessions` sessions to listen on. Each session
+ * listens for the abort while it connects and for its whole life: on the caller's signal, `--streams 11` and
+ * more went past node's 10 listeners and printed a "possible EventTarget memory leak" warning on the user's
+ * terminal. Ours is allowed the listeners its sessions add and puts one on the caller's, taken off by
+ * `release` (not `AbortSignal.any`, which keeps what it makes for as long as the caller's signal lives).
+ */
+class SessionsSignal {
+  readonly signal: AbortSignal | undefined;
+  readonly #release: () => void;
+
+  constructor(parent: AbortSignal | undefined, sessions: number) {
+    if (parent === undefined || sessions === 0) {
+      this.signal = parent;
+      this.#release = () => undefined;
+      return;
+    }
+    const ours = new AbortController();
+    setMaxListeners(2 * sessions + 1, ours.signal);
+    const abort = (): void => ours.abort(parent.reason);
+    if (parent.aborted) abort();
+    else parent.addEventListener('abort', abort, { once: true });
+    this.signal = ours.signal;
+    this.#release = () => parent.removeEventListener('abort', abort);
+  }
+
+  release(): void {
+    this.#release();
   }
 }
 

@@ -1,3 +1,5 @@
+import { Wakeup } from '../transfer/index.js';
+
 /**
  * Uploads finishing (fsync, rename, fsync directory) in the background, so the next transfers overlap them
  * (many small files do not wait on each fsync), at most `most` at once.
@@ -6,6 +8,8 @@ export class BackgroundFinishes {
   readonly #most: number;
   /** Each settles, never rejects. */
   readonly #running = new Set<Promise<void>>();
+  /** Woken as each finish settles (one promise for every waiter, not a race over the running set). */
+  readonly #freed = new Wakeup();
 
   constructor(most: number) {
     this.#most = most;
@@ -16,10 +20,15 @@ export class BackgroundFinishes {
    * for it); it is tracked until it settles.
    */
   async start(finish: () => Promise<void>): Promise<{ readonly finished: Promise<void> }> {
-    while (this.#running.size >= this.#most) await Promise.race(this.#running);
+    while (this.#running.size >= this.#most) await this.#freed.next();
     const finished = finish();
     // Tracked settled, never rejecting: `allSettled` only waits for it to be over.
-    const tracked = finished.catch(() => undefined).finally(() => this.#running.delete(tracked));
+    const tracked = finished
+      .catch(() => undefined)
+      .finally(() => {
+        this.#running.delete(tracked);
+        this.#freed.wake();
+      });
     this.#running.add(tracked);
     return { finished };
   }

@@ -18,7 +18,10 @@ import { untilAborted } from './until-aborted.js';
 export interface EtcdOwnershipOptions {
   /** Key prefix of this cluster, e.g. `ferry/`; every server of the cluster names the same one. */
   readonly prefix: string;
-  /** The lease's TTL in seconds (default 10): how long a dead server's transfers stay claimed. */
+  /**
+   * The lease's TTL in seconds (default {@link DEFAULT_CLAIM_TTL_SECONDS}, at least
+   * {@link MIN_CLAIM_TTL_SECONDS}): how long a dead server's transfers stay claimed.
+   */
   readonly ttlSeconds?: number;
 }
 
@@ -34,7 +37,14 @@ interface Lease {
   lastRenewedMs: number;
 }
 
-const DEFAULT_TTL_SECONDS = 10;
+/** How long a killed server's transfers stay claimed by default (`ferry serve --claim-ttl`). */
+export const DEFAULT_CLAIM_TTL_SECONDS = 10;
+/**
+ * The shortest TTL: etcd grants no lease shorter than 1.5 election timeouts (1.5 s by its defaults) and
+ * silently lengthens one asked shorter; and a server gives its claims up after half a TTL without a renewal
+ * (#renew), so a shorter one would let a stalled event loop of a second drop every transfer it holds.
+ */
+export const MIN_CLAIM_TTL_SECONDS = 2;
 
 export class EtcdTransferOwnership implements TransferOwnership {
   readonly #etcd: EtcdGateway;
@@ -51,7 +61,9 @@ export class EtcdTransferOwnership implements TransferOwnership {
   constructor(etcd: EtcdGateway, options: EtcdOwnershipOptions) {
     this.#etcd = etcd;
     this.#prefix = options.prefix;
-    this.#ttlSeconds = options.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+    this.#ttlSeconds = options.ttlSeconds ?? DEFAULT_CLAIM_TTL_SECONDS;
+    if (!Number.isInteger(this.#ttlSeconds) || this.#ttlSeconds < MIN_CLAIM_TTL_SECONDS)
+      throw new RangeError(`ttlSeconds must be a whole number of seconds >= ${MIN_CLAIM_TTL_SECONDS}`);
   }
 
   #ownerKey(id: string): string {

@@ -51,7 +51,12 @@ export {
 } from './batch-admission.js';
 export { SERVER_DEFAULTS } from './server-defaults.js';
 export { LocalTransferOwnership, type OwnershipClaim, type TransferOwnership } from './transfer-ownership.js';
-export { EtcdTransferOwnership, type EtcdOwnershipOptions } from './etcd-transfer-ownership.js';
+export {
+  DEFAULT_CLAIM_TTL_SECONDS,
+  EtcdTransferOwnership,
+  MIN_CLAIM_TTL_SECONDS,
+  type EtcdOwnershipOptions,
+} from './etcd-transfer-ownership.js';
 export { EtcdGateway } from './etcd-gateway.js';
 export {
   EtcdAllowList,

@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { offThreadWriterOf, releaseReceived } from '../protocol/index.js';
+import { Wakeup } from './wakeup.js';
 
 /** Contiguous data is gathered into one `pwritev` of about this many bytes. */
 export const BATCH_BYTES = 1024 * 1024;
@@ -32,6 +33,8 @@ export class BatchedWriter {
   #batch: { position: number; buffers: Buffer[]; bytes: number } | undefined;
   readonly #inFlight = new Set<Promise<void>>();
   #inFlightBytes = 0;
+  /** Woken as each batch in flight settles: writers held by MAX_IN_FLIGHT_BYTES look again. */
+  readonly #landed = new Wakeup();
   /** The last batch written through libuv's pool, queued or running: the next one starts after it. */
   #libuvWrites: Promise<void> = Promise.resolve();
   #error: Error | undefined;
@@ -56,7 +59,7 @@ export class BatchedWriter {
       this.#batch = { position, buffers: [data], bytes: data.length };
     }
     if (this.#batch!.bytes >= BATCH_BYTES) this.#submit();
-    while (this.#inFlightBytes > MAX_IN_FLIGHT_BYTES) await Promise.race(this.#inFlight);
+    while (this.#inFlightBytes > MAX_IN_FLIGHT_BYTES) await this.#landed.next();
     this.#throwIfFailed();
   }
 
@@ -100,6 +103,7 @@ export class BatchedWriter {
     const tracked = run.finally(() => {
       this.#inFlight.delete(tracked);
       this.#inFlightBytes -= batch.bytes;
+      this.#landed.wake();
     });
     this.#inFlight.add(tracked);
   }

@@ -121,3 +121,4 @@ export { SealPool } from './pipeline/seal-pool.js';
 export { DEFAULT_THREADS, defaultThreadsFor } from './pipeline/default-threads.js';
 export { streamChunksPooled, type PooledChunkSink } from './pipeline/stream-chunks-pooled.js';
 export { OneWorkerThread } from './one-worker-thread.js';
+export { Wakeup } from './wakeup.js';

@@ -1,5 +1,6 @@
 import { constants as fsConstants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { Wakeup } from './wakeup.js';
 
 /**
  * Linux's O_PATH (Node's `fs.constants` lacks it): a descriptor that only refers to an inode. It reads
@@ -15,6 +16,8 @@ const O_PATH = 0o10000000;
 export const MAX_FREEING_REPLACED = 2;
 
 const freeing = new Set<Promise<void>>();
+/** Woken as each freeing settles. */
+const freed = new Wakeup();
 
 /**
  * A hold on the file a finish is about to replace at `path` (issue 16): with it open, rename(2) only
@@ -27,7 +30,7 @@ const freeing = new Set<Promise<void>>();
  */
 export async function holdReplaced(path: string): Promise<FileHandle | undefined> {
   if (process.platform !== 'linux') return undefined;
-  while (freeing.size >= MAX_FREEING_REPLACED) await Promise.race(freeing);
+  while (freeing.size >= MAX_FREEING_REPLACED) await freed.next();
   try {
     return await open(path, O_PATH | fsConstants.O_NOFOLLOW);
   } catch {
@@ -56,6 +59,9 @@ export async function replacedFilesFreed(): Promise<void> {
 }
 
 function track(release: () => Promise<void>): void {
-  const released: Promise<void> = release().finally(() => freeing.delete(released));
+  const released: Promise<void> = release().finally(() => {
+    freeing.delete(released);
+    freed.wake();
+  });
   freeing.add(released);
 }

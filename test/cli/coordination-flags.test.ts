@@ -1,13 +1,21 @@
-// `ferry serve --coordination etcd://HOST:PORT[/PREFIX]`: what the flag accepts and refuses.
+// `ferry serve --coordination etcd://HOST:PORT[/PREFIX]` and `--claim-ttl`: what the flags accept and refuse.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  CLAIM_TTL_DEFAULT,
   DEFAULT_COORDINATION_PREFIX,
   admissionFromFlags,
   ownershipFromFlags,
+  parseClaimTtl,
   parseCoordination,
 } from '../../src/cli/coordination-flags.js';
-import { ClusterAdmission, EtcdTransferOwnership } from '../../src/index.js';
+import {
+  ClusterAdmission,
+  DEFAULT_CLAIM_TTL_SECONDS,
+  EtcdGateway,
+  EtcdTransferOwnership,
+  MIN_CLAIM_TTL_SECONDS,
+} from '../../src/index.js';
 
 test('etcd://HOST:PORT[/PREFIX] names the client URL and the key prefix (default ferry/)', () => {
   assert.deepEqual(parseCoordination('etcd://127.0.0.1:2379'), {
@@ -45,4 +53,30 @@ test('transfers are handed over through etcd only with --store too; admission is
   // Nothing is asked of etcd until the first claim: building it needs no running etcd.
   const ownership = ownershipFromFlags({ coordination: 'etcd://127.0.0.1:2379/x', store: 's3://bucket/p' });
   assert.ok(ownership instanceof EtcdTransferOwnership);
+});
+
+test('--claim-ttl takes whole seconds from 2s (etcd leases count in seconds) and defaults to the library', () => {
+  assert.equal(parseClaimTtl('5s'), 5);
+  assert.equal(parseClaimTtl('2m'), 120);
+  assert.equal(parseClaimTtl(CLAIM_TTL_DEFAULT), DEFAULT_CLAIM_TTL_SECONDS);
+  assert.equal(parseClaimTtl(`${MIN_CLAIM_TTL_SECONDS}s`), MIN_CLAIM_TTL_SECONDS);
+  for (const bad of ['1s', '1500ms', '2500ms', '5', '0s', 'soon'])
+    assert.throws(() => parseClaimTtl(bad), { code: 'USAGE_INVALID' }, bad);
+  // The library refuses what etcd would silently lengthen, whoever builds it.
+  assert.throws(
+    () =>
+      new EtcdTransferOwnership(new EtcdGateway('http://127.0.0.1:2379'), { prefix: 'x/', ttlSeconds: 1 }),
+    RangeError,
+  );
+  assert.ok(
+    ownershipFromFlags({
+      coordination: 'etcd://127.0.0.1:2379/x',
+      store: 's3://b/p',
+      claimTtl: '3s',
+    }) instanceof EtcdTransferOwnership,
+  );
+  assert.throws(
+    () => ownershipFromFlags({ coordination: 'etcd://127.0.0.1:2379/x', store: 's3://b/p', claimTtl: '1s' }),
+    { code: 'USAGE_INVALID' },
+  );
 });

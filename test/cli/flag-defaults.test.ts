@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
 import { registerServeCommand } from '../../src/cli/serve-command.js';
+import { parseClaimTtl } from '../../src/cli/coordination-flags.js';
 import { registerSendCommand } from '../../src/cli/send-command.js';
 import { registerGetCommand } from '../../src/cli/get-command.js';
 import { registerSyncCommand } from '../../src/cli/sync-command.js';
@@ -14,6 +15,7 @@ import { formatMs, parseByteSize, parseChunkSize, parseMs } from '../../src/cli/
 import {
   CONNECT_TIMEOUT_MS,
   DEFAULT_CHUNK_BYTES,
+  DEFAULT_CLAIM_TTL_SECONDS,
   DEFAULT_RETRY_POLICY,
   DEFAULT_STREAMS,
   HANDSHAKE_TIMEOUT_MS,
@@ -67,6 +69,7 @@ test('ferry serve defaults to SERVER_DEFAULTS for every tunable it shows', () =>
   assert.equal(Number(flags.get('--handshake-burst')), SERVER_DEFAULTS.handshakeRate.handshakeBurst);
   assert.equal(parseByteSize(flags.get('--min-free-disk') as string), SERVER_DEFAULTS.minFreeDiskBytes);
   assert.equal(Number(flags.get('--max-partials-per-client')), SERVER_DEFAULTS.maxPartialsPerClient);
+  assert.equal(parseClaimTtl(flags.get('--claim-ttl') as string), DEFAULT_CLAIM_TTL_SECONDS);
   // Sizes and durations stay readable in --help, in the units the README uses.
   assert.equal(flags.get('--durable-batch'), '16M');
   assert.equal(flags.get('--partial-max-age'), '1d');

@@ -12,7 +12,7 @@
 // past the runner's per-file deadline with 200 on a loaded machine (46 s of test at load 12); the behaviour
 // does not depend on the count, which is well above a batch's in-flight bound either way.
 // `scripts/cluster/kill-test.ts --cases tree --files 1000` runs the 1,000. The retry's first batch waits for
-// the killed server's etcd lease (10 s) and then for Swift, with no byte on the wire: the client's stall
+// the killed server's etcd lease (`--claim-ttl`, 5 s in the rig) and then for Swift, with no byte on the wire: the client's stall
 // timeout is raised so that wait is not taken for a dead link.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';

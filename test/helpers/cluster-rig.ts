@@ -41,6 +41,14 @@ export interface ClusterRig {
   keysUnder(prefix: string): Promise<string[]>;
 }
 
+/**
+ * A killed server's transfers stay claimed for its etcd lease's TTL (`--claim-ttl`): the retry of every
+ * kill test waits that long with no byte on the wire. 5 s, not the 10 s default, as the ownership tests'
+ * (test/coordination/cluster-takeover.test.ts): long enough that a loaded machine's late renewal (every
+ * quarter TTL, given up after half) keeps the lease.
+ */
+const CLAIM_TTL = '5s';
+
 export function useClusterRig(serveArgs: readonly string[] = []): () => ClusterRig {
   const swift = useSwiftNode();
   const etcd = useEtcdNode();
@@ -61,7 +69,7 @@ export function useClusterRig(serveArgs: readonly string[] = []): () => ClusterR
       etcdEndpoint: etcd().endpoint,
       dir,
       clients: [client.stdout.trim()],
-      serveArgs,
+      serveArgs: ['--claim-ttl', CLAIM_TTL, ...serveArgs],
     });
     cluster = started;
     const workDir = dir;

@@ -75,3 +75,37 @@ test('a joined stream cut mid-transfer fails the attempt; the retry resumes from
   assert.ok(result!.resumedBytes > 0, 'the retry resumed from held chunks');
   assert.equal(result!.resumedBytes + result!.sentBytes, FILE_BYTES);
 });
+
+test('16 streams under the caller`s AbortSignal: no listener-leak warning (each session listens on a signal of its own scope)', async (t) => {
+  const { options, source, root } = await rig(t, undefined, SPREAD_FILE_BYTES);
+  const warnings: string[] = [];
+  const onWarning = (warning: Error): void => void warnings.push(`${warning.name}: ${warning.message}`);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const controller = new AbortController();
+  await sendFiles({ ...options, streams: 16, signal: controller.signal });
+  assert.equal(await sha256File(join(root, 'big.bin')), await sha256File(source));
+  // Node emits warnings on the next tick: let it run before looking.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.deepEqual(
+    warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')),
+    [],
+  );
+});
+
+test('an abort during a send on 16 streams stops it ABORTED and closes every connection', async (t) => {
+  const { proxy, options } = await rig(t, undefined, SPREAD_FILE_BYTES);
+  const controller = new AbortController();
+  const sent = sendFiles({
+    ...options,
+    streams: 16,
+    retry: { ...options.retry, retries: 0 },
+    signal: controller.signal,
+    onEvent: (event) => {
+      if (event.type === 'progress') controller.abort();
+    },
+  });
+  await assert.rejects(sent, { code: 'ABORTED' });
+  assert.ok(proxy.connections.length > 1, `${proxy.connections.length} connections`);
+  await Promise.all(proxy.connections.map((connection) => connection.closed));
+});
