@@ -12,8 +12,10 @@ const READ_BUFFERS = 3;
  * Three read buffers taken in turn, so reading the old file allocates nothing after the first rounds (a
  * fresh few-MiB buffer per read was a large part of a delta download's CPU, in collections and page
  * faults). The partial's writes hold a buffer until they reach the file: a buffer written from is reused
- * only after they landed (its own, once the caller says they were all handed over, `done`), which by then
- * (two reads later) has usually nothing left to wait for.
+ * only after they landed (its own, once the caller says they were all handed over, `done`). Those writes
+ * are the scan's pace: a 1 GiB WARM download's reads waited 0.49-1.04 s of its 1.2-1.6 s scan for them to
+ * land, with five buffers as with three (0.63-0.96 s; stop 35, 3 runs each): the disk writes the new file
+ * (1 GiB direct in 0.96-1.08 s here), so more buffers only queue more writes.
  */
 export class ReadBuffers {
   readonly #landed: () => Promise<void>;

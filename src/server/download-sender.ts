@@ -10,7 +10,6 @@ import {
 import { DownloadSenderMachine, type DownloadEffect } from '../machines/index.js';
 import {
   SourceFile,
-  hashChunks,
   resolveUnderRoot,
   signBlocks,
   signLeaves,
@@ -22,6 +21,7 @@ import {
 import { deltaSigningBytes } from './delta-memory.js';
 import { patchedSink } from './patched-sink.js';
 import type { SessionIo } from './session-io.js';
+import { StripeSentHashes } from './stripe-sent-hashes.js';
 import { STORE_REQUESTS } from './store-heads.js';
 
 /**
@@ -53,9 +53,22 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
   let toRecord: { store: KnownLeafHashes; identity: Buffer; weak: Uint32Array } | undefined;
   /** The record into the store, if any: awaited before the file closes (nothing outlives the request). */
   let recording: Promise<void> = Promise.resolve();
+  let stripeSent: StripeSentHashes | undefined;
   try {
     const machine = new DownloadSenderMachine(request, source);
     const { hashes } = machine;
+    // A stripe's chunk hashes go to the hash cache as it sends them: the primary's end digest takes them
+    // from there rather than reading the file a second time (§5.13.6, `FileHashCache.hashStriped`).
+    stripeSent =
+      request.stripe !== undefined && !objects
+        ? new StripeSentHashes(
+            io.ctx.hashCache,
+            source,
+            target.path,
+            hashes,
+            request.stripe.index > 0 ? io.clientKey : undefined,
+          )
+        : undefined;
     const { ref } = request;
     let verifiedBytes = 0;
     let patchedBytes = 0;
@@ -94,8 +107,10 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
               () => machine.hashed(),
             );
           }
-          return reading(hashChunks(source, effect.chunks, hashes), () => []);
-        case 'stream':
+          // The end digest of a striped download's primary (§5.13.6): the other stripes' chunks, which they
+          // remembered as they sent them (`stripeSent`), are not read again.
+          return reading(io.ctx.hashCache.hashStriped(io.clientKey, source, effect.chunks, hashes), () => []);
+        case 'stream': {
           verifiedBytes = effect.heldBytes;
           io.events.transferStarted(ref, {
             direction: 'download',
@@ -125,45 +140,49 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
               // The file bytes that went are the pieces' (PROTOCOL.md §5.17.4), not the chunks'.
               () => machine.sent(patchedBytes),
             );
-          return reading(
-            io.ctx.sealPool
-              ? streamChunksPooled(source, {
-                  chunkBytes: hashes.chunkBytes,
-                  chunks: effect.chunks,
-                  hashes,
-                  sink: {
-                    pool: io.ctx.sealPool,
-                    memory: io.ctx.downloadMemory?.hold(io.clientKey.toString('hex'), 0),
-                    headerBytes: GET_DATA_HEADER_BYTES,
-                    writeDataHeader: (slot, fileOffset) => writeGetDataHeader(slot, 0, ref, fileOffset),
-                    reserve: (count) => io.reserveRecords(count),
-                    writeFramed: (framed, records) => io.writeFramed(framed, records),
-                    chunkMessage: (index, chunkHash) =>
-                      encodeMessage({ type: 'GET_CHUNK', ref, index, chunkHash }),
-                    chunkSent: (index) => {
-                      verifiedBytes += hashes.lengthOf(index);
-                      io.events.transferProgress(ref, verifiedBytes);
-                    },
+          const streaming = io.ctx.sealPool
+            ? streamChunksPooled(source, {
+                chunkBytes: hashes.chunkBytes,
+                chunks: effect.chunks,
+                hashes,
+                sink: {
+                  pool: io.ctx.sealPool,
+                  memory: io.ctx.downloadMemory?.hold(io.clientKey.toString('hex'), 0),
+                  headerBytes: GET_DATA_HEADER_BYTES,
+                  writeDataHeader: (slot, fileOffset) => writeGetDataHeader(slot, 0, ref, fileOffset),
+                  reserve: (count) => io.reserveRecords(count),
+                  writeFramed: (framed, records) => io.writeFramed(framed, records),
+                  chunkMessage: (index, chunkHash) =>
+                    encodeMessage({ type: 'GET_CHUNK', ref, index, chunkHash }),
+                  chunkSent: (index) => {
+                    stripeSent?.sent(index);
+                    verifiedBytes += hashes.lengthOf(index);
+                    io.events.transferProgress(ref, verifiedBytes);
                   },
-                })
-              : streamChunks(source, {
-                  chunkBytes: hashes.chunkBytes,
-                  chunks: effect.chunks,
-                  hashes,
-                  sink: {
-                    headerBytes: GET_DATA_HEADER_BYTES,
-                    writeDataHeader: (slot, fileOffset) => writeGetDataHeader(slot, 0, ref, fileOffset),
-                    sendData: (plaintext) => io.sendPlaintext(plaintext),
-                    sendDataBlock: (plaintexts) => io.sendPlaintexts(plaintexts),
-                    sendChunk: async (index, chunkHash) => {
-                      await io.send({ type: 'GET_CHUNK', ref, index, chunkHash });
-                      verifiedBytes += hashes.lengthOf(index);
-                      io.events.transferProgress(ref, verifiedBytes);
-                    },
+                },
+              })
+            : streamChunks(source, {
+                chunkBytes: hashes.chunkBytes,
+                chunks: effect.chunks,
+                hashes,
+                sink: {
+                  headerBytes: GET_DATA_HEADER_BYTES,
+                  writeDataHeader: (slot, fileOffset) => writeGetDataHeader(slot, 0, ref, fileOffset),
+                  sendData: (plaintext) => io.sendPlaintext(plaintext),
+                  sendDataBlock: (plaintexts) => io.sendPlaintexts(plaintexts),
+                  sendChunk: async (index, chunkHash) => {
+                    await io.send({ type: 'GET_CHUNK', ref, index, chunkHash });
+                    stripeSent?.sent(index);
+                    verifiedBytes += hashes.lengthOf(index);
+                    io.events.transferProgress(ref, verifiedBytes);
                   },
-                }),
-            (sent) => machine.sent(sent),
+                },
+              });
+          const recorded = stripeSent;
+          return reading(recorded ? streaming.finally(() => recorded.end()) : streaming, (sent) =>
+            machine.sent(sent),
           );
+        }
         case 'sign': {
           // The file's leaf hashes from the server's store (issue 16, WARM deltas), for the version opened
           // (fstat of this very descriptor): the signing then hashes nothing, and with the leaves' weak
@@ -246,6 +265,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
     }
     throw new FerryError('INTERNAL', 'download stopped without an outcome');
   } finally {
+    await stripeSent?.end();
     await recording;
     await source.close();
   }

@@ -7,7 +7,8 @@ import { DURABLE_BATCH_BYTES } from '../machines/index.js';
  * of the log and a journal commit each, in a row behind the receiving (issue 16: 60 such pairs for 1 GiB;
  * 1 GiB written with a pair every 16 MiB took 1.25-1.43 s to be durable, every 64 MiB 0.79-1.16 s, at the
  * same CPU). A cut then forgets up to that many verified bytes, which a resume asks for again: copies of the
- * old file, which the receiver still holds, cheap to take again.
+ * old file, which the receiver still holds, cheap to take again. Larger batches gain nothing more: every
+ * 256 MiB (16 times), a 1 GiB WARM delta download took 2.11 s as at 64 MiB (stop 35, 4 alternating pairs).
  */
 export const DELTA_DURABLE_BATCH_FACTOR = 4;
 

@@ -4,7 +4,7 @@
 // events count sessions and the chunks each carried.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServerEvent } from '../../src/server/index.js';
 import { getFiles, type GetEvent, type GetFilesOptions } from '../../src/client/index.js';
@@ -105,4 +105,46 @@ test('a joined download stream cut mid-transfer fails the attempt; the retry res
   assert.ok(result!.resumedBytes > 0, 'the retry resumed from held chunks');
   assert.equal(result!.resumedBytes + result!.receivedBytes, FILE_BYTES);
   assert.deepEqual(await readdir(dest), ['big.bin'], 'no partial is left');
+});
+
+/** Bytes this process read (`rchar`: files and sockets alike; the server, the proxy and the client all run here). */
+async function bytesReadByProcess(): Promise<number> {
+  return Number(/^rchar: (\d+)$/m.exec(await readFile('/proc/self/io', 'utf8'))![1]);
+}
+
+test('the primary stripe`s end digest takes the chunks the other stripes sent from the hash cache: a second striped get reads the file once, as one stream does', async (t) => {
+  const { options, source, dest, server } = await rig(t);
+  const digest = await sha256File(source);
+  await getFiles(options);
+  assert.equal(await sha256File(join(dest, 'big.bin')), digest);
+  // The first: the other stripes' chunks come from the cache once they recorded them, or are read (a race
+  // between the stripes; at most what they sent).
+  const first = server.hashCache.stripeHashedBytes;
+  assert.ok(first <= FILE_BYTES - Math.floor(FILE_BYTES / STREAMS / CHUNK_BYTES) * CHUNK_BYTES, `${first}`);
+  const got = async (dir: string, streams: number): Promise<number> => {
+    const before = await bytesReadByProcess();
+    await getFiles({
+      ...options,
+      localDir: join(dest, dir),
+      streams,
+      parallelMinBytes: streams > 1 ? 1 : FILE_BYTES + 1,
+    });
+    const read = (await bytesReadByProcess()) - before;
+    assert.equal(await sha256File(join(dest, dir, 'big.bin')), digest);
+    return read;
+  };
+  const oneStream = await got('one', 1);
+  const striped = await got('striped', STREAMS);
+  t.diagnostic(`bytes read: one stream ${oneStream}, ${STREAMS} streams ${striped}`);
+  // Before, the primary read and hashed every chunk the other two stripes sent, each time: 2/3 of the file
+  // more than one stream reads.
+  assert.ok(
+    striped < oneStream + FILE_BYTES / 3,
+    `${striped} bytes read on ${STREAMS} streams, ${oneStream} on one`,
+  );
+  assert.equal(
+    server.hashCache.stripeHashedBytes,
+    first,
+    'the second striped get read no chunk a second time',
+  );
 });
