@@ -51,29 +51,34 @@ export class ExtraStreams {
 }
 
 /**
- * A signal of our own that aborts with the caller's, for `sessions` sessions to listen on. Each session
- * listens for the abort while it connects and for its whole life: on the caller's signal, `--streams 11` and
- * more went past node's 10 listeners and printed a "possible EventTarget memory leak" warning on the user's
- * terminal. Ours is allowed the listeners its sessions add and puts one on the caller's, taken off by
- * `release` (not `AbortSignal.any`, which keeps what it makes for as long as the caller's signal lives).
+ * A signal of our own for `sessions` sessions to listen on: it aborts with the caller's, and at `release`
+ * (the extras closed) so that one still connecting or in its handshake ends at once rather than at its
+ * timeouts. Each session listens for the abort while it connects and for its whole life: on the caller's
+ * signal, `--streams 11` and more went past node's 10 listeners and printed a "possible EventTarget memory
+ * leak" warning on the user's terminal. Ours is allowed the listeners its sessions add and puts one on the
+ * caller's, taken off at `release` (not `AbortSignal.any`, which keeps what it makes for as long as the
+ * caller's signal lives).
  */
 class SessionsSignal {
   readonly signal: AbortSignal | undefined;
   readonly #release: () => void;
 
   constructor(parent: AbortSignal | undefined, sessions: number) {
-    if (parent === undefined || sessions === 0) {
+    if (sessions === 0) {
       this.signal = parent;
       this.#release = () => undefined;
       return;
     }
     const ours = new AbortController();
     setMaxListeners(2 * sessions + 1, ours.signal);
-    const abort = (): void => ours.abort(parent.reason);
-    if (parent.aborted) abort();
-    else parent.addEventListener('abort', abort, { once: true });
+    const abort = (): void => ours.abort(parent?.reason);
+    if (parent?.aborted) abort();
+    else parent?.addEventListener('abort', abort, { once: true });
     this.signal = ours.signal;
-    this.#release = () => parent.removeEventListener('abort', abort);
+    this.#release = () => {
+      parent?.removeEventListener('abort', abort);
+      ours.abort();
+    };
   }
 
   release(): void {
