@@ -1,5 +1,5 @@
 import { stat, statfs } from 'node:fs/promises';
-import { FerryError } from '../errors/index.js';
+import { FerryError, formatBytes } from '../errors/index.js';
 import { chunkCount } from '../protocol/index.js';
 import { serverPartialPaths, serverPartialStore } from './server-partial-store.js';
 
@@ -130,7 +130,7 @@ export class StorageLimits {
       if (free - bytes < this.#minFreeDiskBytes)
         throw new FerryError(
           'DISK_FULL',
-          `${entries(count, 'new ')} need ${readableBytes(bytes)} and the server keeps ${readableBytes(this.#minFreeDiskBytes)} free${this.#interruptedNote(client)} (its operator can lower ferry serve --min-free-disk)`,
+          `${entries(count, 'new ')} need ${formatBytes(bytes)} and the server keeps ${formatBytes(this.#minFreeDiskBytes)} free${this.#interruptedNote(client)} (its operator can lower ferry serve --min-free-disk)`,
         );
       this.#takeInodes(count);
     }
@@ -170,7 +170,7 @@ export class StorageLimits {
       if (free - bytes < this.#minFreeDiskBytes)
         throw new FerryError(
           'DISK_FULL',
-          `the file needs ${readableBytes(bytes)}, which would leave ${readableBytes(Math.max(0, free - bytes))} free, less than the ${readableBytes(this.#minFreeDiskBytes)} the server keeps${this.#interruptedNote(client, transferId)} (its operator can lower ferry serve --min-free-disk)`,
+          `the file needs ${formatBytes(bytes)}, which would leave ${formatBytes(Math.max(0, free - bytes))} free, less than the ${formatBytes(this.#minFreeDiskBytes)} the server keeps${this.#interruptedNote(client, transferId)} (its operator can lower ferry serve --min-free-disk)`,
         );
       // Only what the offer makes: a resumed offer at the inode reserve was refused, though its partial
       // (data and state log) is there already.
@@ -293,7 +293,7 @@ export class StorageLimits {
       bytes += promise.bytes;
     }
     if (count === 0) return '';
-    const held = `; ${count} ${count === 1 ? 'partial of your interrupted uploads holds' : 'partials of your interrupted uploads hold'} ${readableBytes(bytes)} of the disk, which resuming them uses, not frees,`;
+    const held = `; ${count} ${count === 1 ? 'partial of your interrupted uploads holds' : 'partials of your interrupted uploads hold'} ${formatBytes(bytes)} of the disk, which resuming them uses, not frees,`;
     return this.#partialMaxAgeMs === undefined
       ? `${held} kept until the operator removes them`
       : `${held} removed ${readableAge(this.#partialMaxAgeMs)} after their last write`;
@@ -339,18 +339,6 @@ async function allocatedBytes(path: string): Promise<number | undefined> {
   } catch {
     return undefined;
   }
-}
-
-/** `bytes` as a person reads them (`3 B`, `1.5 MiB`, `64.0 GiB`), binary units as `--min-free-disk` takes. */
-function readableBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /** `ms` as a person reads an age: `24 h`, `90 min`, `30 s`. */

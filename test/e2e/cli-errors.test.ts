@@ -132,7 +132,7 @@ describe('errors that name the thing and the next step', () => {
     assertExit(result, 9, 'send past the free-disk reserve');
     assert.match(
       result.stderr,
-      /^ferry: DISK_FULL: no space left on the device: 127\.0\.0\.1:\d+\/a\.txt: the file needs [\d.]+ \w+, which would leave .* free, less than the 1000\.0 TiB the server keeps \(its operator can lower ferry serve --min-free-disk\) \(from the server\)$/m,
+      /^ferry: DISK_FULL: no space left on the device: 127\.0\.0\.1:\d+\/a\.txt: the file needs [\d.]+ \w+, which would leave .* free, less than the 1000 TiB the server keeps \(its operator can lower ferry serve --min-free-disk\) \(from the server\)$/m,
     );
   });
 
