@@ -1,6 +1,6 @@
 import type { Stats } from 'node:fs';
-import { lstat, opendir, readlink, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { lstat, opendir, readlink, realpath, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import type { WalkedInode } from './source-file.js';
 import { FILE_MODE_MASK, parseRemotePath } from '../protocol/index.js';
@@ -66,9 +66,14 @@ export async function walkLocalTree(
   const top = await stat(root);
   if (!top.isDirectory()) throw new FerryError('PATH_INVALID', 'not a directory');
   const tree: LocalTree = { files: [], dirs: [], links: [] };
-  // `.` and `..` are named as the directory they are (`send -r .` in ~/proj sends `proj`): their own names are
-  // no path component, and every entry below them was refused as unsendable (`./a`: component 0 is ".").
-  const topName = basename(resolve(root)) || 'root';
+  // A top with `..` in its text is walked from its real path: join() folds `link/..` to the link's own
+  // directory where the kernel goes to the link target's parent, so its entries were looked for elsewhere.
+  const start = root.split('/').includes('..') ? await realpath(root) : root;
+  // `.` is named as the directory it is (`send -r .` in ~/proj sends `proj`): it is no path component, and
+  // every entry below it was refused as unsendable (`./a`: component 0 is "."). Any other name stays as
+  // typed (`send -r ~/photos-link` sends `photos-link`, as scp does).
+  const typed = basename(start.replace(/\/+$/, ''));
+  const topName = (typed === '.' || typed === '' ? basename(await realpath(start)) : typed) || 'root';
   // Every entry, so each link is checked against the whole tree, not only what was walked before it.
   const nodes = new Map<string, TreeNode>();
   const links: LocalTree['links'] = [];
@@ -138,7 +143,7 @@ export async function walkLocalTree(
     tree.dirs.push({ relative, mode, mtimeMs });
   };
   nodes.set(topName, { kind: 'dir' });
-  await visit(root, topName, top.mode & FILE_MODE_MASK, Math.trunc(top.mtimeMs));
+  await visit(start, topName, top.mode & FILE_MODE_MASK, Math.trunc(top.mtimeMs));
   // The tree as the server holds it when the links arrive (files, then links, then directories, §5.10): a
   // directory exists only when a file below it made it, so the client judges a link as the server will.
   for (const { relative } of tree.files) {

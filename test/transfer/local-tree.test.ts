@@ -47,6 +47,28 @@ test('walkLocalTree names the top directory by its base name and lists files, li
   assert.equal(tree.dirs.find((d) => d.relative === 'photos/empty')!.mtimeMs, 1_600_000_000_250);
 });
 
+test('walkLocalTree names a top of `..` after the directory walked (a link`s `..` is its target`s parent), any other name as typed', async (t) => {
+  const dir = await tempDir(t);
+  await mkdir(join(dir, 'photos', 'albums'), { recursive: true });
+  await writeFile(join(dir, 'photos', 'cover.jpg'), 'cover');
+  await mkdir(join(dir, 'work'));
+  await symlink(join(dir, 'photos', 'albums'), join(dir, 'work', 'albums-link'));
+  // The text says `work`; the kernel walks `photos`, and the name must say what was walked.
+  // Built as text: join() would fold the `..` away before the kernel sees it.
+  const up = await walkLocalTree(`${join(dir, 'work', 'albums-link')}/..`, () => undefined);
+  assert.deepEqual(
+    up.files.map((f) => f.relative),
+    ['photos/cover.jpg'],
+  );
+  // A link named as the top keeps its own name, as scp -r does.
+  await symlink(join(dir, 'photos'), join(dir, 'photos-link'));
+  const linked = await walkLocalTree(join(dir, 'photos-link'), () => undefined);
+  assert.deepEqual(
+    linked.files.map((f) => f.relative),
+    ['photos-link/cover.jpg'],
+  );
+});
+
 test('walkLocalTree skips links that leave the tree or are absolute, and never follows a link to a directory', async (t) => {
   const dir = await tempDir(t);
   const top = join(dir, 'tree');
