@@ -98,16 +98,13 @@ export class DownloadStarter {
           // Compared locally, as VERIFY_ONLY's answer is (§5.11.1): *our* file differs from the server's.
           const error =
             outcome.code === 'FILE_EXISTS'
-              ? new FerryError('FILE_EXISTS', `differs from ${remoteName(options.server, job.remotePath)}`, {
-                  subject: target.path,
-                  cause: outcome,
-                })
+              ? differsHere(options, job.remotePath, target.path, outcome)
               : outcome.remote
                 ? outcome.about(target.path)
                 : onThisMachine(outcome, { root: this.localDir, local: job.local });
           return this.failed(job, subject, error);
         }
-        const { emit, open, noteProgress } = this.reporting;
+        const { emit, noteProgress } = this.reporting;
         noteProgress();
         const { size, identical } = outcome;
         emit({
@@ -118,19 +115,7 @@ export class DownloadStarter {
           restarted: false,
         });
         if (!identical) emit({ type: 'progress', ...subject, verifiedBytes: size, size });
-        open.end(subject);
-        emit({
-          type: 'transfer-finished',
-          ...subject,
-          size,
-          digest: outcome.digest,
-          transferredBytes: outcome.receivedBytes,
-          resumedBytes: 0,
-          reusedBytes: 0,
-          restarted: false,
-          identical,
-        });
-        return { kind: 'file', result: outcome };
+        return this.finished(subject, outcome);
       }),
     );
   }
@@ -183,29 +168,29 @@ export class DownloadStarter {
       });
       // VERIFY_ONLY (PROTOCOL.md §5.11.1): our own comparison found *our* file differs from the server's copy.
       if (error.code === 'FILE_EXISTS' && target.exists && !options.overwrite && !error.remote)
-        throw new FerryError('FILE_EXISTS', `differs from ${remoteName(options.server, job.remotePath)}`, {
-          subject: target.path,
-          cause: error,
-        });
+        throw differsHere(options, job.remotePath, target.path, error);
       throw error;
     };
-    const tracked = pending.done.then((result) => {
-      open.end(subject);
-      emit({
-        type: 'transfer-finished',
-        ...subject,
-        size: result.size,
-        digest: result.digest,
-        transferredBytes: result.receivedBytes,
-        resumedBytes: result.resumedBytes,
-        reusedBytes: result.reusedBytes,
-        restarted: false,
-        identical: result.identical,
-      });
-      return { kind: 'file', result } as const;
-    }, named);
+    const tracked = pending.done.then((result) => this.finished(subject, result), named);
     tracked.catch(() => undefined);
     return { done: tracked };
+  }
+
+  /** A file verified and in place, by a batch or on its own: its event, and the run's outcome. */
+  private finished(subject: TransferSubject, result: DownloadResult): GetJobResult {
+    this.reporting.open.end(subject);
+    this.reporting.emit({
+      type: 'transfer-finished',
+      ...subject,
+      size: result.size,
+      digest: result.digest,
+      transferredBytes: result.receivedBytes,
+      resumedBytes: result.resumedBytes,
+      reusedBytes: result.reusedBytes,
+      restarted: false,
+      identical: result.identical,
+    });
+    return { kind: 'file', result };
   }
 
   /** A file refused on its own: reported, and the run goes on; anything else ends the session. */
@@ -231,4 +216,20 @@ function directoryWithoutRecursive(
   if (options.recursive || !error.remote || error.code !== 'PATH_INVALID') return error;
   if (error.detail !== 'destination is a directory') return error;
   return directoryNeedsRecursive(options.server, remotePath, error);
+}
+
+/**
+ * VERIFY_ONLY's answer, or a batch's, compared here (PROTOCOL.md §5.11.1): *our* file at `local` differs from
+ * the server's copy, said as such rather than as the server's refusal.
+ */
+function differsHere(
+  options: GetFilesOptions,
+  remotePath: string,
+  local: string,
+  cause: FerryError,
+): FerryError {
+  return new FerryError('FILE_EXISTS', `differs from ${remoteName(options.server, remotePath)}`, {
+    subject: local,
+    cause,
+  });
 }
