@@ -195,6 +195,8 @@ export class FramedSocket {
    */
   discardIncoming(): void {
     this.#readStopped = true;
+    // Blocks gathered for the pool's workers are dropped too (a revoked session's linger): none is posted.
+    this.#pooled?.stop();
     this.#frames = [];
     this.#frameBytes = 0;
     this.#raw = [];

@@ -72,6 +72,10 @@ export class FerryServer {
   get peakSealingBlocks(): number {
     return this.#sealPool?.peakSealing ?? 0;
   }
+  /** Blocks of received records ever opened on the server's pool (0 without one), for tests. */
+  get openedBlocks(): number {
+    return this.#sealPool?.openedBlocks ?? 0;
+  }
 
   /** The worker threads sealing download data, when `threads` > 1. */
   readonly #sealPool: SealPool | undefined;

@@ -87,8 +87,6 @@ export class ServerSession {
         signal,
       });
       this.#channel = channel;
-      // Uploads' records are opened and hashed on the pool's workers (issue 14); short records stay here.
-      if (this.#ctx.sealPool) channel.openInParallel(this.#ctx.sealPool);
       this.#log.setBindings({ peer: shortFerryId(channel.remotePublicKey) });
       this.#events.identified(shortFerryId(channel.remotePublicKey), formatFerryId(channel.remotePublicKey));
       const looked =
@@ -131,6 +129,11 @@ export class ServerSession {
         await lingerForClientClose(this.#framed);
         return;
       }
+      // Uploads' records are opened and hashed on the pool's workers (issue 14); short records stay here. Only
+      // now, admitted: before, what a peer nobody allowed pipelined behind its handshake was decrypted on the
+      // workers, up to their window (~10-18 MiB a connection), while the allow-list or a pairing was awaited
+      // (docs/SECURITY.md, stop 36). Until here records are opened on the event loop, at most 1 MiB queued.
+      if (this.#ctx.sealPool) channel.openInParallel(this.#ctx.sealPool);
       unregister = this.#ctx.admitted?.add(channel.remotePublicKey, (error) => this.#endBy(error));
       if (grant.name) this.#log.setBindings({ client: grant.name });
       this.#events.admitted(grant.name);

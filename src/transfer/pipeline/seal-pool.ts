@@ -45,6 +45,8 @@ export class SealPool implements ParallelOpener, OffThreadWriter {
   /** Seal jobs in flight now; most ever. */
   #sealing = 0;
   #peakSealing = 0;
+  /** Blocks of received records handed to the workers to open, ever. */
+  #openedBlocks = 0;
 
   constructor(threads: number) {
     if (!Number.isSafeInteger(threads) || threads < 1 || threads > 256) {
@@ -146,6 +148,11 @@ export class SealPool implements ParallelOpener, OffThreadWriter {
     return this.#peakSealing;
   }
 
+  /** Blocks of received records ever handed to the workers to open (`open`), over all streams. */
+  get openedBlocks(): number {
+    return this.#openedBlocks;
+  }
+
   /**
    * Hands `job` to a worker: `job.block` and `job.out` are moved (unusable here until the result gives them
    * back) and the ranges' keys are zeroed here once posted (the worker zeroes its copy after sealing).
@@ -200,6 +207,7 @@ export class SealPool implements ParallelOpener, OffThreadWriter {
       for (const range of job.ranges) range.key.fill(0);
       return Promise.reject(this.#failure);
     }
+    this.#openedBlocks++;
     let target = this.#workers[0]!;
     for (const entry of this.#workers) if (entry.pending.size < target.pending.size) target = entry;
     const id = this.#ids++;
