@@ -1,7 +1,8 @@
 // `ferry sync HOST/SRC DST --exclude PATTERN` against a hostile server (hostile-server.ts: a real Noise session
 // on loopback). The patterns protect what they match in DST: the server's listing must not get a file written
 // into an excluded directory by leaving that directory out of the listing or naming it as another kind (its
-// entries' ancestors are directories whatever it says), and a deep listing must not cost the client more than
+// entries' ancestors are directories whatever it says), nor, with --delete, have it removed by naming a file or
+// a link of its path (a directory-only pattern leaves SRC's entry in), and a deep listing must not cost the client more than
 // reading it does (docs/SECURITY.md "Malicious server", stop 35).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,6 +45,11 @@ const LISTINGS = [
     ],
   },
   { name: 'only the deeper directory named', entries: [dir('secrets/deep'), file('secrets/deep/key2.txt')] },
+  // Nothing below it: a file of the excluded directory's name, which `secrets/` (directories only) does not
+  // exclude on SRC's side. It may meet the directory as a conflict; with --delete it must not remove it
+  // (stop 36: s36/ux replaced it, with what it holds, as rsync makes way).
+  { name: 'a file of its name alone', entries: [file('secrets'), file('other.txt')] },
+  { name: 'a link of its name alone', entries: [link('secrets', 'other.txt'), file('other.txt')] },
 ];
 
 for (const pattern of ['secrets/', 'secrets', '/secrets', '/secrets/']) {
