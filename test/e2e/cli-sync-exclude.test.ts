@@ -211,6 +211,12 @@ describe('sync --exclude', () => {
       assert.match(help.stdout, /--exclude-from <file>/);
       assert.doesNotMatch(help.stdout, /default: \[\]/);
     }
+    // --delete's line says the one exception to "what --exclude matches stays" (the in-the-way test above).
+    const sync = await runFerry(['sync', '--help']);
+    assert.match(
+      sync.stdout.replace(/\s+/g, ' '),
+      /what --exclude matches stays, unless SRC's own entry of that path replaces it/,
+    );
   });
 
   test('a pattern that names nothing, and a missing --exclude-from file, are refused before connecting', async () => {
