@@ -72,13 +72,15 @@ export async function syncDown(options: SyncSideOptions, tally: SyncTally): Prom
         subject: remoteName(options.server, options.remotePath),
       });
     // Patterns are ours alone: the server's listing is only ever what they are matched against.
-    const listedSource = options.excluded.filter(
-      remoteListingEntries(listed, options.remotePath, { dropOutsideLinks: true, onSkip }),
-    );
+    const listedEntries = remoteListingEntries(listed, options.remotePath, {
+      dropOutsideLinks: true,
+      onSkip,
+    });
+    const listedSource = options.excluded.filter(listedEntries);
     const home = localDir === undefined ? undefined : await HomeInDestination.of(localDir, options.homeDir);
     const walked = await local;
     // After the walk: it is what notes DST's excluded directories.
-    const inTheWay = excludedInTheWay(excludedTops, listedSource);
+    const inTheWay = excludedInTheWay(excludedTops, listedSource, listedEntries);
     const trees = { source: listedSource, destination: [...walked, ...inTheWay] };
     const { source, destination } = home ? home.leaveOutOfSync(trees, onSkip) : trees;
     const there = await localTop;

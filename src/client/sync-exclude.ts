@@ -97,14 +97,20 @@ export class ExcludePatterns {
  * protection of excluded names is from removal as extraneous, not from making way: its file meets the
  * directory (rsync: "could not make way for new regular file", exit 23, or with --delete the directory goes
  * with what it holds). So these are compared again: the plan's conflict, or with `delete` its replacement.
+ * `listed`: SRC's entries before the patterns, when `source` was filtered from a server's listing.
  */
 export function excludedInTheWay<T extends { path: string }>(
   excludedTops: readonly T[],
   source: readonly { path: string }[],
+  listed: readonly { path: string }[] = source,
 ): T[] {
   if (excludedTops.length === 0) return [];
   const paths = new Set(source.map((e) => e.path));
-  return excludedTops.filter((e) => paths.has(e.path));
+  const candidates = excludedTops.filter((e) => paths.has(e.path));
+  // `listed`: SRC before the patterns. A listing that names a path a file and lists entries below it (a
+  // hostile server's) makes it a directory whatever it says (`filter`), so it stays excluded and untouched.
+  // Candidates are DST's own excluded directories that SRC names: few, so one scan each.
+  return candidates.filter((c) => !listed.some((e) => e.path.startsWith(`${c.path}/`)));
 }
 
 /**

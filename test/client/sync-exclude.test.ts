@@ -123,6 +123,11 @@ test('ExcludePatterns.filter notes the excluded entries themselves, not what lie
     { kind: 'dir', path: 'cache' },
   ]);
   assert.deepEqual(excludedInTheWay([], [{ path: 'cache' }]), []);
+  // A listing that names `cache` a file and lists entries below it (a hostile server's) names a directory.
+  assert.deepEqual(
+    excludedInTheWay(tops, [{ path: 'cache' }], [{ path: 'cache' }, { path: 'cache/key' }]),
+    [],
+  );
 });
 
 test('ExcludePatterns refuses an empty pattern', () => {
