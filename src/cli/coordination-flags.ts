@@ -60,6 +60,28 @@ export function ownershipFromFlags(flags: {
   return new EtcdTransferOwnership(new EtcdGateway(endpoint), { prefix, ttlSeconds });
 }
 
+/**
+ * Refuses a `--claim-ttl` given (on the command line, in the environment or the config file: `source`, as
+ * commander tells it) to a server that claims no transfers: without `--coordination` and `--store` it would
+ * be ignored without a word, and the operator would believe a takeover waits that long.
+ */
+export function refuseClaimTtlAlone(
+  flags: { coordination?: string | undefined; store?: string | undefined },
+  source: string | undefined,
+): void {
+  if (source === undefined || source === 'default') return;
+  if (flags.coordination === undefined)
+    throw new FerryError(
+      'USAGE_INVALID',
+      "--claim-ttl needs --coordination and --store: it is how long a cluster's etcd keeps a killed server's transfers claimed; this server alone claims none",
+    );
+  if (flags.store === undefined)
+    throw new FerryError(
+      'USAGE_INVALID',
+      '--claim-ttl needs --store too: servers without a shared store share no transfers, so none are claimed (--coordination alone shares admission)',
+    );
+}
+
 /** `--claim-ttl`'s default, as its help shows it. */
 export const CLAIM_TTL_DEFAULT = formatMs(DEFAULT_CLAIM_TTL_SECONDS * 1000);
 

@@ -12,7 +12,8 @@ export function registerDigestCommand(program: Command): void {
     .description('print the ferry file digest of local files (PROTOCOL.md §7.2)')
     .argument('[files...]', 'local files')
     .action(async (files: string[]) => {
-      if (files.length === 0) throw new FerryError('USAGE_INVALID', 'usage: ferry digest FILE...');
+      if (files.length === 0)
+        throw new FerryError('USAGE_INVALID', 'name the files to digest: ferry digest FILE...');
       for (const file of files) {
         const digest = await digestFile(file);
         process.stdout.write(`${digest.toString('hex')}  ${file}\n`);

@@ -13,7 +13,11 @@ const SCP_HINTS: Readonly<Record<string, string>> = {
   '-i': "ferry's identity is the one in its home, made by ferry keygen: --home DIR picks another",
   '-o': 'ferry makes its own encrypted connection, no ssh: its options are its own flags (--help)',
   '--progress': PROGRESS_HINT,
+  '-l': 'ferry has no bandwidth limit: leave out -l',
 };
+
+/** rsync's `-e ssh` / `--rsh`: ferry is its own transport. */
+const RSH_HINT = 'ferry makes its own encrypted connection, no ssh: give HOST[:PORT] in the path';
 
 const HINTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   sync: {
@@ -23,7 +27,10 @@ const HINTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
     '-P': 'ferry always keeps partial files and shows progress on a terminal: leave out -P',
     '--partial': 'ferry always keeps partial files: leave it out',
     '--progress': PROGRESS_HINT,
-    '-e': 'ferry makes its own encrypted connection, no ssh: give HOST[:PORT] in the path',
+    '-e': RSH_HINT,
+    '--rsh': RSH_HINT,
+    '--mkpath': 'ferry sync makes a missing DST and the directories above it: leave it out',
+    '--bwlimit': 'ferry has no bandwidth limit: leave it out',
     '-z': 'ferry does not compress: leave out -z',
     '-r': 'ferry sync always mirrors the whole tree: leave out -r',
     '--recursive': 'ferry sync always mirrors the whole tree: leave it out',

@@ -86,7 +86,10 @@ export function registerGetCommand(program: Command): void {
  */
 function splitSources(args: string[], recursive: boolean): { sources: Target[]; local: string } {
   if (args.length === 0)
-    throw new FerryError('USAGE_INVALID', 'usage: ferry get [-r] HOST[:PORT]/REMOTE_PATH... [LOCAL]');
+    throw new FerryError(
+      'USAGE_INVALID',
+      'ferry get takes the server and what to get there, then where to put it: ferry get [-r] HOST[:PORT]/REMOTE_PATH... [LOCAL]',
+    );
   const first = parseTarget(args[0]!);
   const prefix = args[0]!.slice(0, args[0]!.indexOf('/') < 0 ? args[0]!.length : args[0]!.indexOf('/') + 1);
   const last = args[args.length - 1]!;

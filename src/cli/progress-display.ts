@@ -233,15 +233,16 @@ export class ProgressDisplay {
     const how = event.identical
       ? 'identical, skipped'
       : event.resumedBytes > 0
-        ? `resumed from ${event.resumedBytes}`
+        ? `resumed from ${formatBytes(event.resumedBytes)}`
         : reused > 0
-          ? `${verb} ${event.transferredBytes}, ${reused} from the old file`
+          ? `${verb} ${formatBytes(event.transferredBytes)}, ${formatBytes(reused)} from the old file`
           : verb;
     const route =
       event.direction === 'upload'
         ? `${event.file} -> ${event.remotePath}`
         : `${event.remotePath} -> ${event.file}`;
-    const tail = ` (${event.size} bytes, ${how})`;
+    // Sizes as the summary and the bars say them ('4.00 GiB'); --json keeps the exact numbers.
+    const tail = ` (${formatBytes(event.size)}, ${how})`;
     const keep = ` digest ${digestPrefix(event.digest)}`;
     const width = this.#width;
     if (width === undefined) return `${route}${tail}${keep}`;

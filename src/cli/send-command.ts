@@ -42,7 +42,11 @@ export function registerSendCommand(program: Command): void {
   addOutputFlags(command);
   addClientFlags(command).action(async (args: string[], flags: SendFlags, cmd: Command) => {
     if (args.length < 2)
-      throw new FerryError('USAGE_INVALID', 'usage: ferry send [-r] PATH... HOST[:PORT][/REMOTE_PATH]');
+      // Not "usage: ...": the line already says "invalid usage", and it read "invalid usage: usage: ferry send".
+      throw new FerryError(
+        'USAGE_INVALID',
+        'ferry send takes the files to send, then the server last: ferry send [-r] PATH... HOST[:PORT][/REMOTE_PATH]',
+      );
     const target = parseTarget(args[args.length - 1]!);
     // Refuse a bad path here, before connecting, rather than let the server refuse it.
     checkRemotePath(target);

@@ -31,6 +31,7 @@ import {
   CLAIM_TTL_DEFAULT,
   CLAIM_TTL_HELP,
   ownershipFromFlags,
+  refuseClaimTtlAlone,
 } from './coordination-flags.js';
 import { isLoopbackHost, startDashboard, type Dashboard } from '../index.js';
 import { FerryError } from '../errors/index.js';
@@ -180,6 +181,7 @@ export function registerServeCommand(program: Command): void {
     .action(async (_flags: ServeFlags, command: Command) => {
       tuneServeHeap();
       const flags = await applyServeConfig<ServeFlags>(command);
+      refuseClaimTtlAlone(flags, command.getOptionValueSource('claimTtl'));
       const home = homeOf(command);
       const { keyPair, created } = flags.init
         ? await loadOrCreateIdentity(home)

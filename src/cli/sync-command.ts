@@ -51,7 +51,7 @@ export function registerSyncCommand(program: Command): void {
     .argument('<dst>', 'HOST[:PORT]/REMOTE_DIR when SRC is local, else a local directory (made if missing)')
     .option(
       '--delete',
-      'remove from DST what SRC does not hold (never without this flag; what --exclude matches stays)',
+      "remove from DST what SRC does not hold (never without this flag; what --exclude matches stays, unless SRC's own entry of that path replaces it)",
     )
     .option('-n, --dry-run', 'print what would be done and change nothing')
     .option('-c, --checksum', 'compare file contents by digest instead of size and mtime');

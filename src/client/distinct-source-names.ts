@@ -1,14 +1,26 @@
 import { basename, resolve } from 'node:path';
 import { FerryError } from '../errors/index.js';
+import { localTopOf } from '../transfer/index.js';
 import { remoteName } from './remote-name.js';
 import type { ServerAddress } from './server-address.js';
 
 /**
  * Refuses, before connecting, two local sources of `sendPaths` that would land under one name in the
- * destination directory (`send d1/x d2/x HOST/dir/`, `send -r d1 d1/ HOST/`), naming both as given.
+ * destination directory (`send d1/x d2/x HOST/dir/`, `send -r d1 d1/ HOST/`), naming both as given. Each is
+ * named as the send names it (`localTopOf`): `link/..` after the link target's parent, which the kernel
+ * walks, not after the directory its text folds to.
  */
 export function refuseSameNameSends(paths: readonly string[]): void {
-  refuseSameNames(paths.map((path) => ({ shown: path, name: basename(resolve(path)) })));
+  refuseSameNames(paths.map((path) => ({ shown: path, name: localSourceName(path) })));
+}
+
+/** The name `path` is sent under; a source that cannot be resolved is named by its text (its send fails). */
+function localSourceName(path: string): string {
+  try {
+    return localTopOf(path).name;
+  } catch {
+    return basename(resolve(path));
+  }
 }
 
 /**

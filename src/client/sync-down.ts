@@ -29,6 +29,7 @@ import { aboutRemotePath, remoteName } from './remote-name.js';
 import { withRetries } from './send-files.js';
 import { localDestinationEntries, remoteListingEntries } from './sync-entries.js';
 import { filesToCompare, planSync, type SyncAction, type SyncCounts, type SyncEntry } from './sync-plan.js';
+import { excludedInTheWay } from './sync-exclude.js';
 import { atOrBelow, replacedAtCreation, sameDigests, type SyncTally } from './sync-shared.js';
 import type { SyncSideOptions } from './sync-tree.js';
 
@@ -47,11 +48,17 @@ export async function syncDown(options: SyncSideOptions, tally: SyncTally): Prom
     const onSkip = (path: string, reason: string): void =>
       tally.onEvent({ type: 'entry-skipped', path, reason });
     temporaries.clear();
+    // DST's excluded directories themselves, for `excludedInTheWay`.
+    const excludedTops: SyncEntry[] = [];
     // DST here is walked while the server lists SRC (issue 16: one after the other before).
     const local =
       localDir === undefined
         ? Promise.resolve<SyncEntry[]>([])
-        : localDestinationEntries(localDir, { batchTemporaries: temporaries, excluded: options.excluded });
+        : localDestinationEntries(localDir, {
+            batchTemporaries: temporaries,
+            excluded: options.excluded,
+            excludedTops,
+          });
     local.catch(() => undefined);
     const localTop =
       localDir === undefined ? Promise.resolve(undefined) : lstat(localDir).catch(() => undefined);
@@ -65,13 +72,17 @@ export async function syncDown(options: SyncSideOptions, tally: SyncTally): Prom
         subject: remoteName(options.server, options.remotePath),
       });
     // Patterns are ours alone: the server's listing is only ever what they are matched against.
-    const listedSource = options.excluded.filter(
-      remoteListingEntries(listed, options.remotePath, { dropOutsideLinks: true, onSkip }),
-    );
+    const listedEntries = remoteListingEntries(listed, options.remotePath, {
+      dropOutsideLinks: true,
+      onSkip,
+    });
+    const listedSource = options.excluded.filter(listedEntries);
     const home = localDir === undefined ? undefined : await HomeInDestination.of(localDir, options.homeDir);
-    const { source, destination } = home
-      ? home.leaveOutOfSync({ source: listedSource, destination: await local }, onSkip)
-      : { source: listedSource, destination: await local };
+    const walked = await local;
+    // After the walk: it is what notes DST's excluded directories.
+    const inTheWay = excludedInTheWay(excludedTops, listedSource, listedEntries);
+    const trees = { source: listedSource, destination: [...walked, ...inTheWay] };
+    const { source, destination } = home ? home.leaveOutOfSync(trees, onSkip) : trees;
     const there = await localTop;
     const destinationTop = there && {
       mode: there.mode & FILE_MODE_MASK,
@@ -91,7 +102,12 @@ export async function syncDown(options: SyncSideOptions, tally: SyncTally): Prom
       : undefined;
     const actions = planSync(
       { source, destination, top: sourceTop, destinationTop },
-      { checksum: options.checksum ?? false, delete: options.delete ?? false, identical },
+      {
+        checksum: options.checksum ?? false,
+        delete: options.delete ?? false,
+        identical,
+        excludedInTheWay: new Set(inTheWay.map((e) => e.path)),
+      },
     );
     counts = tally.planned(actions, 'download', options.remotePath);
     // DST itself is the home, or inside it: its mode is left as it is too.

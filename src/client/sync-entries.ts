@@ -79,11 +79,16 @@ const FERRY_TEMPORARY = /^\..*\.ferry-(part|state|link)$/;
  * Special files, ferry's temporaries and names that are not valid remote path components are left out: a sync neither compares
  * nor removes them. A missing `root` holds nothing. `batchTemporaries`: where to note the names of a client's
  * batch temporaries seen, by directory (`sweepBatchTemporaries` decides which of them go). `excluded`: the
- * sync's exclude patterns: an entry they match is left out (so `--delete` never takes it), a directory not read.
+ * sync's exclude patterns: an entry they match is left out (so `--delete` never takes it), a directory not read;
+ * `excludedTops` collects such entries (see `excludedInTheWay`).
  */
 export async function localDestinationEntries(
   root: string,
-  options: { batchTemporaries?: Map<string, string[]>; excluded?: ExcludePatterns } = {},
+  options: {
+    batchTemporaries?: Map<string, string[]>;
+    excluded?: ExcludePatterns;
+    excludedTops?: SyncEntry[];
+  } = {},
 ): Promise<SyncEntry[]> {
   const entries: SyncEntry[] = [];
   const visit = async (dir: string, relative: string): Promise<void> => {
@@ -114,7 +119,11 @@ export async function localDestinationEntries(
       const stats = await lstat(full);
       const mtimeMs = Math.trunc(stats.mtimeMs);
       const mode = stats.mode & FILE_MODE_MASK;
-      if (options.excluded?.excludes(path, stats.isDirectory())) continue;
+      if (options.excluded?.excludes(path, stats.isDirectory())) {
+        // Not read; but SRC's own entry may find it in its way (`excludedInTheWay`: only a directory can be).
+        if (stats.isDirectory()) options.excludedTops?.push({ kind: 'dir', path, mode, mtimeMs });
+        continue;
+      }
       if (stats.isDirectory()) {
         entries.push({ kind: 'dir', path, mode, mtimeMs });
         await visit(full, path);

@@ -68,23 +68,49 @@ export class ExcludePatterns {
    * pattern, its ancestors asked about on the way (a Set lookup per ancestor hashed each prefix: quadratic
    * in the depth, ~6 ms an entry 2000 deep, minutes of CPU for one listing).
    */
-  filter<T extends { path: string; kind: string }>(entries: readonly T[]): T[] {
+  filter<T extends { path: string; kind: string }>(entries: readonly T[], excludedTops?: T[]): T[] {
     if (this.empty) return [...entries];
     // Entries of one directory come together in a listing: its ancestors are read once for all of them.
     let parent: string | undefined;
     let parentExcluded = false;
     return entries.filter((e) => {
-      if (this.excludes(e.path, e.kind === 'dir')) return false;
       const at = e.path.lastIndexOf('/');
-      if (at < 0) return true;
-      const dir = e.path.slice(0, at);
-      if (dir !== parent) {
-        parent = dir;
-        parentExcluded = this.#patterns.some((p) => matchesAtOrAbove(p, dir));
+      if (at >= 0) {
+        const dir = e.path.slice(0, at);
+        if (dir !== parent) {
+          parent = dir;
+          parentExcluded = this.#patterns.some((p) => matchesAtOrAbove(p, dir));
+        }
+        if (parentExcluded) return false;
       }
-      return !parentExcluded;
+      if (!this.excludes(e.path, e.kind === 'dir')) return true;
+      excludedTops?.push(e);
+      return false;
     });
   }
+}
+
+/**
+ * DST's excluded entries (each the top of what a pattern leaves out, `filter`'s `excludedTops`) that SRC's own
+ * entry of the same path finds in its way. Only a directory-only pattern can leave out one side's entry and
+ * not the other's (`cache/`: SRC's file `cache`, DST's directory `cache`); SRC's file is sent, and rsync's
+ * protection of excluded names is from removal as extraneous, not from making way: its file meets the
+ * directory (rsync: "could not make way for new regular file", exit 23, or with --delete the directory goes
+ * with what it holds). So these are compared again: the plan's conflict, or with `delete` its replacement.
+ * `listed`: SRC's entries before the patterns, when `source` was filtered from a server's listing.
+ */
+export function excludedInTheWay<T extends { path: string }>(
+  excludedTops: readonly T[],
+  source: readonly { path: string }[],
+  listed: readonly { path: string }[] = source,
+): T[] {
+  if (excludedTops.length === 0) return [];
+  const paths = new Set(source.map((e) => e.path));
+  const candidates = excludedTops.filter((e) => paths.has(e.path));
+  // `listed`: SRC before the patterns. A listing that names a path a file and lists entries below it (a
+  // hostile server's) makes it a directory whatever it says (`filter`), so it stays excluded and untouched.
+  // Candidates are DST's own excluded directories that SRC names: few, so one scan each.
+  return candidates.filter((c) => !listed.some((e) => e.path.startsWith(`${c.path}/`)));
 }
 
 /**

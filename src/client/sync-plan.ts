@@ -30,6 +30,11 @@ export interface SyncPlanOptions {
    * Any other file of that list is sent.
    */
   identical?: ReadonlySet<string>;
+  /**
+   * DST's directories that a directory-only exclude pattern left out but SRC's file or link of that path
+   * meets (`excludedInTheWay`): their conflict says why the pattern did not keep them out of the way.
+   */
+  excludedInTheWay?: ReadonlySet<string>;
 }
 
 /**
@@ -137,7 +142,10 @@ export function planSync(trees: SyncTrees, options: SyncPlanOptions = {}): SyncA
       if (other.kind === 'dir') {
         // A directory in the way holds entries SRC does not have there: removing them is `--delete`'s call.
         if (!options.delete) {
-          conflicts.push({ action: 'conflict', path: entry.path, reason: 'a directory is in the way' });
+          const reason = options.excludedInTheWay?.has(entry.path)
+            ? `a directory is in the way (a pattern ending in / excludes directories only, not SRC's ${entry.kind})`
+            : 'a directory is in the way';
+          conflicts.push({ action: 'conflict', path: entry.path, reason });
           continue;
         }
         for (const below of trees.destination)

@@ -14,6 +14,7 @@ import { batchable } from './send-batch.js';
 import { runUploadJobs, type UploadJob } from './send-files.js';
 import { localTreeEntries, remoteListingEntries } from './sync-entries.js';
 import { filesToCompare, planSync, type SyncAction, type SyncCounts, type SyncEntry } from './sync-plan.js';
+import { excludedInTheWay } from './sync-exclude.js';
 import { atOrBelow, replacedAtCreation, sameDigests, type SyncTally } from './sync-shared.js';
 import type { SyncSideOptions } from './sync-tree.js';
 import { failingAfter } from './after-background.js';
@@ -66,10 +67,13 @@ export async function syncUp(options: SyncSideOptions, tally: SyncTally): Promis
   const plan = async (session: ClientSession): Promise<UploadJob[]> => {
     const walked = nextWalk ?? walk();
     nextWalk = undefined;
-    const [{ top, source, localOf }, { entries: destination, top: destinationTop }] = await Promise.all([
+    const [{ top, source, localOf }, there] = await Promise.all([
       walked,
       remoteTree(session, options, { dropOutsideLinks: false }),
     ]);
+    const inTheWay = excludedInTheWay(there.excludedTops, source);
+    const destination = [...there.entries, ...inTheWay];
+    const destinationTop = there.top;
     // A digest is asked for a file of this size: an offer of another size answers at once (remoteDigest).
     const sizes = new Map(source.flatMap((e) => (e.kind === 'file' ? [[e.path, e.size] as const] : [])));
     const identical = options.checksum
@@ -82,7 +86,12 @@ export async function syncUp(options: SyncSideOptions, tally: SyncTally): Promis
       : undefined;
     const actions = planSync(
       { source, destination, top: { mode: top.mode, mtimeMs: top.mtimeMs }, destinationTop },
-      { checksum: options.checksum ?? false, delete: options.delete ?? false, identical },
+      {
+        checksum: options.checksum ?? false,
+        delete: options.delete ?? false,
+        identical,
+        excludedInTheWay: new Set(inTheWay.map((e) => e.path)),
+      },
     );
     counts = tally.planned(actions, 'upload', remotePath);
     if (options.dryRun) return [];
@@ -124,7 +133,12 @@ async function remoteTree(
   session: ClientSession,
   options: SyncSideOptions,
   how: { dropOutsideLinks: boolean },
-): Promise<{ entries: SyncEntry[]; top: { mode: number; mtimeMs: number } | undefined }> {
+): Promise<{
+  entries: SyncEntry[];
+  /** DST's excluded entries themselves (`ExcludePatterns.filter`), for `excludedInTheWay`. */
+  excludedTops: SyncEntry[];
+  top: { mode: number; mtimeMs: number } | undefined;
+}> {
   try {
     const listing = await listRemote(session, options.remotePath, { recursive: true });
     if (listing.isFile)
@@ -132,12 +146,14 @@ async function remoteTree(
         subject: remoteName(options.server, options.remotePath),
       });
     // DST's excluded entries are protected from `delete`, as rsync's are without --delete-excluded.
+    const excludedTops: SyncEntry[] = [];
     return {
-      entries: options.excluded.filter(remoteListingEntries(listing, options.remotePath, how)),
+      entries: options.excluded.filter(remoteListingEntries(listing, options.remotePath, how), excludedTops),
+      excludedTops,
       top: { mode: listing.mode, mtimeMs: listing.mtimeMs },
     };
   } catch (err) {
-    if (isFerryError(err, 'PATH_NOT_FOUND')) return { entries: [], top: undefined };
+    if (isFerryError(err, 'PATH_NOT_FOUND')) return { entries: [], excludedTops: [], top: undefined };
     throw aboutRemotePath(err, options.server, options.remotePath);
   }
 }

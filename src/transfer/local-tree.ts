@@ -1,6 +1,7 @@
 import type { Stats } from 'node:fs';
-import { lstat, opendir, readlink, realpath, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { lstat, opendir, readlink, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { localTopOf } from './local-top.js';
 import { FerryError } from '../errors/index.js';
 import type { WalkedInode } from './source-file.js';
 import { FILE_MODE_MASK, parseRemotePath } from '../protocol/index.js';
@@ -66,14 +67,10 @@ export async function walkLocalTree(
   const top = await stat(root);
   if (!top.isDirectory()) throw new FerryError('PATH_INVALID', 'not a directory');
   const tree: LocalTree = { files: [], dirs: [], links: [] };
-  // A top with `..` in its text is walked from its real path: join() folds `link/..` to the link's own
-  // directory where the kernel goes to the link target's parent, so its entries were looked for elsewhere.
-  const start = root.split('/').includes('..') ? await realpath(root) : root;
-  // `.` is named as the directory it is (`send -r .` in ~/proj sends `proj`): it is no path component, and
-  // every entry below it was refused as unsendable (`./a`: component 0 is "."). Any other name stays as
-  // typed (`send -r ~/photos-link` sends `photos-link`, as scp does).
-  const typed = basename(start.replace(/\/+$/, ''));
-  const topName = (typed === '.' || typed === '' ? basename(await realpath(start)) : typed) || 'root';
+  // `link/..` walked from its real path, `.` named as the directory it is (localTopOf: the same-name check
+  // before a send names sources by the same rule).
+  const { start, name } = localTopOf(root);
+  const topName = name || 'root';
   // Every entry, so each link is checked against the whole tree, not only what was walked before it.
   const nodes = new Map<string, TreeNode>();
   const links: LocalTree['links'] = [];

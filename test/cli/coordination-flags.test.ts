@@ -8,7 +8,9 @@ import {
   ownershipFromFlags,
   parseClaimTtl,
   parseCoordination,
+  refuseClaimTtlAlone,
 } from '../../src/cli/coordination-flags.js';
+import { isFerryError } from '../../src/errors/index.js';
 import {
   ClusterAdmission,
   DEFAULT_CLAIM_TTL_SECONDS,
@@ -79,4 +81,19 @@ test('--claim-ttl takes whole seconds from 2s (etcd leases count in seconds) and
     () => ownershipFromFlags({ coordination: 'etcd://127.0.0.1:2379/x', store: 's3://b/p', claimTtl: '1s' }),
     { code: 'USAGE_INVALID' },
   );
+});
+
+test('refuseClaimTtlAlone refuses a --claim-ttl given to a server that claims no transfers, and lets its default pass', () => {
+  const refused = (flags: { coordination?: string; store?: string }, source: string, text: RegExp): void =>
+    assert.throws(
+      () => refuseClaimTtlAlone(flags, source),
+      (err) => isFerryError(err, 'USAGE_INVALID') && text.test(err.message),
+    );
+  for (const source of ['cli', 'env', 'config']) {
+    refused({}, source, /--claim-ttl needs --coordination and --store/);
+    refused({ coordination: 'etcd://127.0.0.1:2379' }, source, /--claim-ttl needs --store too/);
+  }
+  refuseClaimTtlAlone({}, 'default');
+  refuseClaimTtlAlone({}, undefined);
+  refuseClaimTtlAlone({ coordination: 'etcd://127.0.0.1:2379', store: 's3://b/p' }, 'cli');
 });

@@ -91,7 +91,7 @@ test('ProgressDisplay off a terminal prints plain lines: the retry, the file wit
   assert.doesNotMatch(text, ESCAPE);
   assert.deepEqual(text.trimEnd().split('\n'), [
     'ferry: CONNECTION_CLOSED: retrying in 0.5 s (attempt 2)',
-    `photos/cat.jpg -> inbox/cat.jpg (1048576 bytes, resumed from 262144) digest ${'ab'.repeat(8)}`,
+    `photos/cat.jpg -> inbox/cat.jpg (1.00 MiB, resumed from 256 KiB) digest ${'ab'.repeat(8)}`,
     `sent 1 file, 1.00 MiB in 250 ms, 768 KiB of it on the wire at 3.00 MiB/s, 256 KiB resumed, digest ${'ab'.repeat(8)}`,
   ]);
 });
@@ -296,7 +296,7 @@ test('ProgressDisplay at 80 columns keeps every bar and line above the bars narr
   for (const row of drawn)
     assert.ok(Array.from(row).length < 80, `${Array.from(row).length} columns: ${row}`);
   const finished = drawn.find((row) => row.startsWith('✓ '))!;
-  assert.match(finished, /^✓ …\S*-0001\.jpg0 \(1048576 bytes, sent\) digest abababababababab$/);
+  assert.match(finished, /^✓ …\S*-0001\.jpg0 \(1\.00 MiB, sent\) digest abababababababab$/);
   assert.ok(
     drawn.some((row) => /^✗ ….*photo-0001\.jpg1 FILE_EXISTS: destination/.test(row)),
     text,
@@ -436,7 +436,7 @@ for (const [direction, verb] of [
     });
     assert.equal(
       text().trimEnd(),
-      `disk.img -> disk.img (1048576 bytes, ${verb} 65536, 983040 from the old file) digest ${'ab'.repeat(8)}`,
+      `disk.img -> disk.img (1.00 MiB, ${verb} 64.0 KiB, 960 KiB from the old file) digest ${'ab'.repeat(8)}`,
     );
   });
 

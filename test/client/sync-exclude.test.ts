@@ -3,7 +3,7 @@
 // test/e2e/cli-sync-exclude.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ExcludePatterns, excludePatternsOfFile } from '../../src/client/sync-exclude.js';
+import { ExcludePatterns, excludePatternsOfFile, excludedInTheWay } from '../../src/client/sync-exclude.js';
 import { isFerryError } from '../../src/errors/index.js';
 
 /** [pattern, path, isDirectory, excluded] */
@@ -101,6 +101,33 @@ test('ExcludePatterns.filter drops excluded entries and everything below an excl
   ];
   const kept = new ExcludePatterns(['build/', '*.log']).filter(entries).map((e) => e.path);
   assert.deepEqual(kept, ['keep.txt', 'src/build.txt', 'src', 'src/build']);
+});
+
+test('ExcludePatterns.filter notes the excluded entries themselves, not what lies below them; excludedInTheWay keeps those SRC names', () => {
+  const destination = [
+    { kind: 'dir', path: 'cache' },
+    { kind: 'file', path: 'cache/inner' },
+    { kind: 'dir', path: 'cache/cache' },
+    { kind: 'file', path: 'a.log' },
+    { kind: 'dir', path: 'x/cache' },
+  ];
+  const tops: Array<{ kind: string; path: string }> = [];
+  const kept = new ExcludePatterns(['cache/', '*.log']).filter(destination, tops);
+  assert.deepEqual(kept, []);
+  assert.deepEqual(
+    tops.map((e) => e.path),
+    ['cache', 'a.log', 'x/cache'],
+  );
+  // SRC's file `cache` (a directory-only pattern leaves it in) meets DST's directory; `x/cache` SRC lacks.
+  assert.deepEqual(excludedInTheWay(tops, [{ path: 'cache' }, { path: 'keep.txt' }]), [
+    { kind: 'dir', path: 'cache' },
+  ]);
+  assert.deepEqual(excludedInTheWay([], [{ path: 'cache' }]), []);
+  // A listing that names `cache` a file and lists entries below it (a hostile server's) names a directory.
+  assert.deepEqual(
+    excludedInTheWay(tops, [{ path: 'cache' }], [{ path: 'cache' }, { path: 'cache/key' }]),
+    [],
+  );
 });
 
 test('ExcludePatterns refuses an empty pattern', () => {

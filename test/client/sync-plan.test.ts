@@ -167,6 +167,25 @@ test('planSync removes an entry of another kind in the way first; a directory in
   ]);
 });
 
+test("planSync says why an excluded directory is in the way of SRC's file: the pattern excludes directories only", () => {
+  const trees = {
+    source: [file('cache', 1, 1), link('tmp', 'x')],
+    destination: [dir('cache'), dir('tmp')],
+    top: TOP,
+  };
+  const conflicts = planSync(trees, { excludedInTheWay: new Set(['cache']) }).filter(
+    (a) => a.action === 'conflict',
+  );
+  assert.deepEqual(conflicts, [
+    {
+      action: 'conflict',
+      path: 'cache',
+      reason: "a directory is in the way (a pattern ending in / excludes directories only, not SRC's file)",
+    },
+    { action: 'conflict', path: 'tmp', reason: 'a directory is in the way' },
+  ]);
+});
+
 test('planSync gives a file of the same content but another mode that mode, without sending it', () => {
   const actions = planSync({
     source: [

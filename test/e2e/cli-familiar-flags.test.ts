@@ -1,6 +1,7 @@
 // End to end: more of what rsync and scp users type out of habit, refused before any connection with what
 // ferry does instead (src/cli/familiar-flag-hint.ts), not a bare "unknown option": rsync's `-r` and
-// `--include` on `sync`, scp's `-i KEY` and rsync's `--progress` on `send` and `get`.
+// `--include`, `--mkpath` and `--rsh` on `sync`, scp's `-i KEY` and `-l LIMIT` and rsync's `--progress` on
+// `send` and `get`.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertExit, runFerry } from '../helpers/cli.js';
@@ -26,6 +27,15 @@ for (const [args, hint] of [
     ['get', '--progress', '127.0.0.1/f'],
     'ferry shows progress by itself: bars on a terminal, elsewhere a line every 30 s (--progress-every): leave it out',
   ],
+  [
+    ['sync', '--mkpath', 'src', '127.0.0.1/a/b'],
+    'ferry sync makes a missing DST and the directories above it: leave it out',
+  ],
+  [
+    ['sync', '--rsh', 'ssh', 'src', '127.0.0.1/m'],
+    'ferry makes its own encrypted connection, no ssh: give HOST[:PORT] in the path',
+  ],
+  [['send', '-l', '800', 'f', '127.0.0.1/'], 'ferry has no bandwidth limit: leave out -l'],
 ] as const) {
   test(`\`ferry ${args.join(' ')}\` says what ferry does instead`, async () => {
     const result = await runFerry(['--home', dir, ...args], { cwd: dir });

@@ -119,7 +119,7 @@ describe('ferry get through the CLI', () => {
     assert.deepEqual((await readdir(several)).sort(), ['one.bin', 'three', 'two.txt']);
     assert.equal(await sha256File(join(several, 'two.txt')), shas['two.txt']);
     assert.equal((await stat(join(several, 'three'))).size, 0);
-    assert.match(result.stderr, /files\/two\.txt -> .*two\.txt \(10 bytes, received\)/);
+    assert.match(result.stderr, /files\/two\.txt -> .*two\.txt \(10 B, received\)/);
 
     const cwd = join(dir, 'cwd');
     await mkdir(cwd);
@@ -163,7 +163,7 @@ describe('ferry get through the CLI', () => {
     const before = await stat(local);
     const identical = await ferry('get', `${server.address}/ow/data.bin`, dest);
     assertExit(identical, 0, 'get of an identical file');
-    assert.match(identical.stderr, /ow\/data\.bin -> .*data\.bin \(196608 bytes, identical, skipped\)/);
+    assert.match(identical.stderr, /ow\/data\.bin -> .*data\.bin \(192 KiB, identical, skipped\)/);
     const after = await stat(local);
     assert.deepEqual(
       [after.ino, after.mtimeMs],
@@ -197,7 +197,7 @@ describe('ferry get through the CLI', () => {
     );
     assertExit(unchanged, 0, 'send -r --overwrite of identical files');
     // --overwrite replaces without comparing (README "Existing files"): the identical file is sent again.
-    assert.match(unchanged.stderr, /same\.txt -> send-ow\/again\/tree\/same\.txt \(4 bytes, sent\)/);
+    assert.match(unchanged.stderr, /same\.txt -> send-ow\/again\/tree\/same\.txt \(4 B, sent\)/);
 
     const identical = await ferry('send', '-r', source, `${server.address}/send-ow`);
     assertExit(identical, 8, 'still refused: changes.txt differs');
@@ -206,7 +206,7 @@ describe('ferry get through the CLI', () => {
     assert.equal(await readFile(join(root, 'send-ow', 'tree', 'changes.txt'), 'utf8'), 'version 2');
     const again = await ferry('send', '-r', '-v', source, `${server.address}/send-ow`);
     assertExit(again, 0, 'send -r of a tree now identical');
-    assert.match(again.stderr, /same\.txt -> send-ow\/tree\/same\.txt \(4 bytes, identical, skipped\)/);
+    assert.match(again.stderr, /same\.txt -> send-ow\/tree\/same\.txt \(4 B, identical, skipped\)/);
   });
 
   test('after kill -9 of `ferry get -r`, the same command skips the finished files as identical and resumes the partial one from `.NAME.ferry-part`', async (t) => {
@@ -264,18 +264,27 @@ describe('ferry get through the CLI', () => {
     );
 
     const mark = proxy.connections.length;
-    const rerun = spawnFerry(args);
+    // --json: the exact bytes it resumed from (a line says them rounded, `1.50 MiB`).
+    const rerun = spawnFerry([...args, '--json']);
     children.push(rerun);
+    let stdout = '';
+    rerun.process.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
     const result = await rerun.done;
     assert.equal(result.code, 0, result.stderr);
     for (const [name, sha] of Object.entries(shas))
       assert.equal(await sha256File(join(dest, 'tree', name)), sha, name);
     assert.deepEqual(await listTree(dest), ['tree/', 'tree/a-small', 'tree/b-small', 'tree/z-big.bin']);
-    assert.match(result.stderr, /a-small \(40000 bytes, identical, skipped\)/);
-    assert.match(result.stderr, /b-small \(1000 bytes, identical, skipped\)/);
-    const resumed = /z-big\.bin \(\d+ bytes, resumed from (\d+)\)/.exec(result.stderr);
-    assert.ok(resumed, `the big file resumed:\n${result.stderr}`);
-    const heldBytes = Number(resumed[1]);
+    const finished = new Map(
+      stdout
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((event) => event['type'] === 'transfer-finished')
+        .map((event) => [String(event['remotePath']).split('/').at(-1), event]),
+    );
+    assert.equal(finished.get('a-small')?.['identical'], true, stdout);
+    assert.equal(finished.get('b-small')?.['identical'], true, stdout);
+    const heldBytes = Number(finished.get('z-big.bin')?.['resumedBytes']);
     assert.ok(heldBytes >= DURABLE_BATCH_BYTES, `resumed from ${heldBytes}`);
     const missing = bigBytes - heldBytes;
     const bound =

@@ -67,6 +67,6 @@ describe('ferry send interrupted with Ctrl-C', () => {
     );
     const resumed = await runFerry(args);
     assertExit(resumed, 0, 'the same command again');
-    assert.match(resumed.stderr, /big\.bin -> big\.bin \(1048576 bytes, (sent|resumed from \d+)\)/);
+    assert.match(resumed.stderr, /big\.bin -> big\.bin \(1\.00 MiB, (sent|resumed from [\d.]+ [KM]iB)\)/);
   });
 });

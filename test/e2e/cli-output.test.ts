@@ -127,7 +127,7 @@ describe('ferry send/get output for scripts and pipes', () => {
     assert.equal(result.stdout, '', 'stdout stays empty for data');
     assert.doesNotMatch(result.stderr, ESCAPE);
     const lines = result.stderr.trimEnd().split('\n');
-    assert.match(lines[0]!, /report\.bin -> plain\/report\.bin \(300000 bytes, sent\) digest [0-9a-f]{16}$/);
+    assert.match(lines[0]!, /report\.bin -> plain\/report\.bin \(293 KiB, sent\) digest [0-9a-f]{16}$/);
     assert.match(lines[1]!, /^sent 1 file, 293 KiB in .*, digest [0-9a-f]{16}$/);
   });
 

@@ -125,7 +125,7 @@ describe('ferry send: one file of several fails', () => {
       result.stderr,
     );
     assert.ok(
-      lines.some((l) => /\/c -> text\/c \(200000 bytes, sent\) digest/.test(l)),
+      lines.some((l) => /\/c -> text\/c \(195 KiB, sent\) digest/.test(l)),
       result.stderr,
     );
     // The closing lines: what was done, what was not, then the error naming the file.

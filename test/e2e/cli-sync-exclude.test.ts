@@ -5,7 +5,7 @@
 // in test/client/sync-exclude.test.ts.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startAdmittedServe, type AdmittedCli } from '../helpers/admitted-cli.js';
 import { assertExit, runFerry, type CliResult } from '../helpers/cli.js';
@@ -14,6 +14,22 @@ import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 /** The lines of a dry run that say what it would do. */
 const wouldLines = (result: CliResult): string[] =>
   result.stderr.split('\n').filter((line) => line.startsWith('would '));
+
+const CONFLICT =
+  "conflict cache: a directory is in the way (a pattern ending in / excludes directories only, not SRC's file) (use --delete to replace it)";
+
+/** SRC: a file `cache` and `keep.txt`; DST: a directory `cache` holding `inner`. */
+async function makeFileAndDirectory(src: string, dst: string): Promise<void> {
+  await mkdir(src, { recursive: true });
+  await writeFile(join(src, 'cache'), 'a file named cache');
+  await writeFile(join(src, 'keep.txt'), 'keep');
+  await mkdir(join(dst, 'cache'), { recursive: true });
+  await writeFile(join(dst, 'cache', 'inner'), 'in the excluded directory');
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
 
 describe('sync --exclude', () => {
   let dir: string;
@@ -195,6 +211,12 @@ describe('sync --exclude', () => {
       assert.match(help.stdout, /--exclude-from <file>/);
       assert.doesNotMatch(help.stdout, /default: \[\]/);
     }
+    // --delete's line says the one exception to "what --exclude matches stays" (the in-the-way test above).
+    const sync = await runFerry(['sync', '--help']);
+    assert.match(
+      sync.stdout.replace(/\s+/g, ' '),
+      /what --exclude matches stays, unless SRC's own entry of that path replaces it/,
+    );
   });
 
   test('a pattern that names nothing, and a missing --exclude-from file, are refused before connecting', async () => {
@@ -215,4 +237,38 @@ describe('sync --exclude', () => {
     assert.match(noFile.stderr, new RegExp(`PATH_NOT_FOUND: .*${missing}`));
     assert.doesNotMatch(noFile.stderr, /connect/);
   });
+  // A directory-only pattern (`cache/`) leaves out DST's directory `cache` but not SRC's file `cache`. As in
+  // rsync (its exclude protects DST's names from removal as extraneous, not from making way for SRC's own
+  // entry: "cannot delete non-empty directory: cache / could not make way for new regular file: cache", exit
+  // 23; with --delete the directory goes with what it holds), the file meets the directory: without --delete
+  // a conflict saying why, SYNC_CONFLICT (exit 8), the other files still sent and the directory kept; with
+  // --delete the directory is replaced by the file.
+  for (const direction of ['up', 'down'] as const) {
+    test(`${direction}: a conflict without --delete, the directory replaced with it`, async () => {
+      const local = join(dir, `in-the-way-${direction}`);
+      const remote = join(root, `in-the-way-${direction}`);
+      if (direction === 'up') await makeFileAndDirectory(local, remote);
+      else await makeFileAndDirectory(remote, local);
+      const [src, dst] = direction === 'up' ? [local, remote] : [remote, local];
+      const sides =
+        direction === 'up'
+          ? [local, `${rig.server.address}/in-the-way-${direction}`]
+          : [`${rig.server.address}/in-the-way-${direction}`, local];
+
+      const dry = await sync(...sides, '--exclude', 'cache/', '-n');
+      assertExit(dry, 0, 'sync -n');
+      assert.match(dry.stderr, new RegExp(`^would ${escapeRegExp(CONFLICT)}$`, 'm'));
+
+      const refused = await sync(...sides, '--exclude', 'cache/');
+      assertExit(refused, 8, 'sync without --delete');
+      assert.match(refused.stderr, new RegExp(`^${escapeRegExp(CONFLICT)}$`, 'm'));
+      assert.match(refused.stderr, /^ferry: SYNC_CONFLICT: /m);
+      assert.deepEqual(await listTree(dst), ['cache/', 'cache/inner', 'keep.txt'], 'the directory is kept');
+
+      const replaced = await sync(...sides, '--exclude', 'cache/', '--delete');
+      assertExit(replaced, 0, 'sync --delete');
+      assert.deepEqual(await listTree(dst), ['cache', 'keep.txt']);
+      assert.equal(await readFile(join(dst, 'cache'), 'utf8'), await readFile(join(src, 'cache'), 'utf8'));
+    });
+  }
 });

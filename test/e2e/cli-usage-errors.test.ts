@@ -8,6 +8,11 @@ import { assertExit, runFerry } from '../helpers/cli.js';
 const CASES: ReadonlyArray<[args: string[], line: string]> = [
   [['get'], "ferry: USAGE_INVALID: missing required argument 'sources'; see `ferry get --help`"],
   [['send', '--bogus', 'a', 'b'], "ferry: USAGE_INVALID: unknown option '--bogus'; see `ferry send --help`"],
+  [
+    ['send', 'a.txt'],
+    'ferry: USAGE_INVALID: invalid usage: ferry send takes the files to send, then the server last: ferry send [-r] PATH... HOST[:PORT][/REMOTE_PATH]',
+  ],
+  [['digest'], 'ferry: USAGE_INVALID: invalid usage: name the files to digest: ferry digest FILE...'],
   [['sedn'], "ferry: USAGE_INVALID: unknown command 'sedn' (did you mean send?); see `ferry --help`"],
   [
     ['ls', 'a', 'b'],

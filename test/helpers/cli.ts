@@ -35,6 +35,8 @@ export interface CliOptions {
    * CAP_DAC_READ_SEARCH (`setpriv --bounding-set`); any other user is bound already.
    */
   heedModes?: boolean;
+  /** Written to the child's stdin through a pipe, then closed (`--exclude-from -`); else it has none. */
+  stdin?: string;
 }
 
 /**
@@ -55,7 +57,8 @@ export function ferryEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
  * signals and exit code). ferry forks no process of its own, so no process group needs tying.
  */
 function spawnChild(args: readonly string[], options: CliOptions): ChildProcess {
-  // Never a shell, never stdin: tests must not read a terminal (ECOSYSTEM.md, "Traps seen here").
+  // Never a shell, never our stdin: tests must not read a terminal (ECOSYSTEM.md, "Traps seen here"); a
+  // test that gives `stdin` writes it through a pipe of its own.
   const [ferry, ferryArgs] =
     options.bin === undefined ? [process.execPath, [FERRY_BIN, ...args]] : [options.bin, [...args]];
   const [command, commandArgs] =
@@ -63,7 +66,7 @@ function spawnChild(args: readonly string[], options: CliOptions): ChildProcess 
       ? ['setpriv', ['--bounding-set', '-dac_override,-dac_read_search', '--', ferry, ...ferryArgs]]
       : [ferry, ferryArgs];
   return spawnDaemon(command, commandArgs, {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     env: ferryEnv(options.env),
     ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
   });
@@ -72,6 +75,7 @@ function spawnChild(args: readonly string[], options: CliOptions): ChildProcess 
 /** Runs `ferry ARGS...` to completion and returns its exit code and output. */
 export async function runFerry(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
   const child = spawnChild(args, options);
+  if (options.stdin !== undefined) child.stdin!.end(options.stdin);
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
