@@ -51,7 +51,7 @@ export function registerSyncCommand(program: Command): void {
     .argument('<dst>', 'HOST[:PORT]/REMOTE_DIR when SRC is local, else a local directory (made if missing)')
     .option(
       '--delete',
-      "remove from DST what SRC does not hold (never without this flag; what --exclude matches stays, unless SRC's own entry of that path replaces it)",
+      'remove from DST what SRC does not hold (never without this flag; what --exclude matches always stays)',
     )
     .option('-n, --dry-run', 'print what would be done and change nothing')
     .option('-c, --checksum', 'compare file contents by digest instead of size and mtime');
@@ -156,7 +156,7 @@ class SyncPrinter {
         case 'link':
           return listed ? `link ${path} -> ${escapeForTerminal(event.target)}` : undefined;
         case 'conflict':
-          return `conflict ${path}: ${event.reason} (use --delete to replace it)`;
+          return `conflict ${path}: ${event.reason}${event.excluded === true ? '' : ' (use --delete to replace it)'}`;
         case 'skip':
           // A directory as rsync -v lists one, `d/`, and SRC's top `./`: its path is empty.
           return this.#flags.verbose

@@ -96,7 +96,8 @@ export class ExcludePatterns {
  * not the other's (`cache/`: SRC's file `cache`, DST's directory `cache`); SRC's file is sent, and rsync's
  * protection of excluded names is from removal as extraneous, not from making way: its file meets the
  * directory (rsync: "could not make way for new regular file", exit 23, or with --delete the directory goes
- * with what it holds). So these are compared again: the plan's conflict, or with `delete` its replacement.
+ * with what it holds). So these are compared again: the plan's conflict, with `delete` too (unlike rsync: an
+ * excluded entry is never removed, or a hostile server would list a file of its name to have it removed).
  * `listed`: SRC's entries before the patterns, when `source` was filtered from a server's listing.
  */
 export function excludedInTheWay<T extends { path: string }>(

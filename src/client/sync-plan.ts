@@ -54,7 +54,7 @@ export type SyncAction =
   | { action: 'link'; path: string; target: string; mtimeMs: number; replace: boolean }
   | { action: 'dir'; path: string; mode: number; mtimeMs: number }
   | { action: 'delete'; path: string; kind: SyncEntry['kind']; reason: 'extra' | 'replaced' }
-  | { action: 'conflict'; path: string; reason: string };
+  | { action: 'conflict'; path: string; reason: string; excluded?: boolean };
 
 /**
  * Whether two files of the same path are the same by rsync's quick check: the same size and the same mtime
@@ -140,12 +140,15 @@ export function planSync(trees: SyncTrees, options: SyncPlanOptions = {}): SyncA
     const other = destination.get(entry.path);
     if (other && other.kind !== entry.kind) {
       if (other.kind === 'dir') {
-        // A directory in the way holds entries SRC does not have there: removing them is `--delete`'s call.
-        if (!options.delete) {
-          const reason = options.excludedInTheWay?.has(entry.path)
-            ? `a directory is in the way (a pattern ending in / excludes directories only, not SRC's ${entry.kind})`
+        // A directory in the way holds entries SRC does not have there: removing them is `--delete`'s call,
+        // but never an excluded one's: the patterns protect what they match in DST, and a hostile server lists a
+        // file of an excluded directory's name to have it removed (SECURITY.md, stop 36).
+        const excluded = options.excludedInTheWay?.has(entry.path) === true;
+        if (!options.delete || excluded) {
+          const reason = excluded
+            ? `an excluded directory is in the way (a pattern ending in / excludes directories only, not SRC's ${entry.kind}; --delete keeps it)`
             : 'a directory is in the way';
-          conflicts.push({ action: 'conflict', path: entry.path, reason });
+          conflicts.push({ action: 'conflict', path: entry.path, reason, ...(excluded ? { excluded } : {}) });
           continue;
         }
         for (const below of trees.destination)

@@ -176,14 +176,27 @@ test("planSync says why an excluded directory is in the way of SRC's file: the p
   const conflicts = planSync(trees, { excludedInTheWay: new Set(['cache']) }).filter(
     (a) => a.action === 'conflict',
   );
+  const excluded = {
+    action: 'conflict',
+    path: 'cache',
+    reason:
+      "an excluded directory is in the way (a pattern ending in / excludes directories only, not SRC's file; --delete keeps it)",
+    excluded: true,
+  };
   assert.deepEqual(conflicts, [
-    {
-      action: 'conflict',
-      path: 'cache',
-      reason: "a directory is in the way (a pattern ending in / excludes directories only, not SRC's file)",
-    },
+    excluded,
     { action: 'conflict', path: 'tmp', reason: 'a directory is in the way' },
   ]);
+  // --delete replaces the other directory, never the excluded one (a hostile server names a file of its path).
+  const withDelete = planSync(trees, { excludedInTheWay: new Set(['cache']), delete: true });
+  assert.deepEqual(
+    withDelete.filter((a) => a.action === 'conflict'),
+    [excluded],
+  );
+  assert.deepEqual(
+    withDelete.filter((a) => a.action === 'delete').map((a) => a.path),
+    ['tmp'],
+  );
 });
 
 test('planSync gives a file of the same content but another mode that mode, without sending it', () => {

@@ -16,7 +16,7 @@ const wouldLines = (result: CliResult): string[] =>
   result.stderr.split('\n').filter((line) => line.startsWith('would '));
 
 const CONFLICT =
-  "conflict cache: a directory is in the way (a pattern ending in / excludes directories only, not SRC's file) (use --delete to replace it)";
+  "conflict cache: an excluded directory is in the way (a pattern ending in / excludes directories only, not SRC's file; --delete keeps it)";
 
 /** SRC: a file `cache` and `keep.txt`; DST: a directory `cache` holding `inner`. */
 async function makeFileAndDirectory(src: string, dst: string): Promise<void> {
@@ -211,12 +211,10 @@ describe('sync --exclude', () => {
       assert.match(help.stdout, /--exclude-from <file>/);
       assert.doesNotMatch(help.stdout, /default: \[\]/);
     }
-    // --delete's line says the one exception to "what --exclude matches stays" (the in-the-way test above).
+    // --delete's line says what --exclude matches is never removed (the in-the-way test above: not even for
+    // SRC's own entry of that path, which a hostile server could name to have it removed).
     const sync = await runFerry(['sync', '--help']);
-    assert.match(
-      sync.stdout.replace(/\s+/g, ' '),
-      /what --exclude matches stays, unless SRC's own entry of that path replaces it/,
-    );
+    assert.match(sync.stdout.replace(/\s+/g, ' '), /what --exclude matches always stays/);
   });
 
   test('a pattern that names nothing, and a missing --exclude-from file, are refused before connecting', async () => {
@@ -244,12 +242,12 @@ describe('sync --exclude', () => {
   // a conflict saying why, SYNC_CONFLICT (exit 8), the other files still sent and the directory kept; with
   // --delete the directory is replaced by the file.
   for (const direction of ['up', 'down'] as const) {
-    test(`${direction}: a conflict without --delete, the directory replaced with it`, async () => {
+    test(`${direction}: a conflict, with --delete or not: the excluded directory is kept`, async () => {
       const local = join(dir, `in-the-way-${direction}`);
       const remote = join(root, `in-the-way-${direction}`);
       if (direction === 'up') await makeFileAndDirectory(local, remote);
       else await makeFileAndDirectory(remote, local);
-      const [src, dst] = direction === 'up' ? [local, remote] : [remote, local];
+      const dst = direction === 'up' ? remote : local;
       const sides =
         direction === 'up'
           ? [local, `${rig.server.address}/in-the-way-${direction}`]
@@ -265,10 +263,12 @@ describe('sync --exclude', () => {
       assert.match(refused.stderr, /^ferry: SYNC_CONFLICT: /m);
       assert.deepEqual(await listTree(dst), ['cache/', 'cache/inner', 'keep.txt'], 'the directory is kept');
 
-      const replaced = await sync(...sides, '--exclude', 'cache/', '--delete');
-      assertExit(replaced, 0, 'sync --delete');
-      assert.deepEqual(await listTree(dst), ['cache', 'keep.txt']);
-      assert.equal(await readFile(join(dst, 'cache'), 'utf8'), await readFile(join(src, 'cache'), 'utf8'));
+      // Excluded, so never removed, --delete or not (SECURITY.md stop 36: a hostile server down names a file).
+      const kept = await sync(...sides, '--exclude', 'cache/', '--delete');
+      assertExit(kept, 8, 'sync --delete');
+      assert.match(kept.stderr, new RegExp(`^${escapeRegExp(CONFLICT)}$`, 'm'));
+      assert.deepEqual(await listTree(dst), ['cache/', 'cache/inner', 'keep.txt'], 'the directory is kept');
+      assert.equal(await readFile(join(dst, 'cache', 'inner'), 'utf8'), 'in the excluded directory');
     });
   }
 });
