@@ -12,8 +12,8 @@ import { Wakeup } from './wakeup.js';
 const O_PATH = 0o10000000;
 
 /**
- * A replaced file at least this large is freed by a child process rather than by this one (`freeReplacedLater`):
- * freeing it takes the filesystem ~0.25 s per GiB (here: ext4 mounted with `discard`, waiting on the device),
+ * A replaced file at least this large is freed by a child process rather than by this one where the store
+ * asks for it (`freeReplacedLater` with `inChild`, the client's): freeing it takes the filesystem ~0.25 s per GiB (here: ext4 mounted with `discard`, waiting on the device),
  * and a process cannot end before a freeing it started has (issue 16: a `get --overwrite` of 1 GiB exited
  * 0.19-0.29 s after its file was placed, waiting for nothing else). Smaller files cost less to free than a
  * child (a few ms) costs to start.
@@ -67,27 +67,28 @@ export async function holdReplaced(path: string): Promise<FileHandle | undefined
 }
 
 /**
- * Lets go of a hold from {@link holdReplaced} without waiting: the filesystem frees the old file in a child
- * process (a large one) or on a pool thread while the caller goes on (the server answers PUT_DONE, the
- * client removes its state and exits; a process that exits while a pool thread frees one still frees it
- * first, in the kernel). `free` is a test's seam to run the release itself.
+ * Lets go of a hold from {@link holdReplaced} without waiting: the filesystem frees the old file on a pool
+ * thread, or with `inChild` (a large one) in a child process, while the caller goes on (the server answers
+ * PUT_DONE, the client removes its state and exits; a process that exits while a pool thread frees one still
+ * frees it first, in the kernel, which a child's freeing spares it). `free` is a test's seam to run the
+ * release itself.
  */
 export function freeReplacedLater(
   held: FileHandle | undefined,
-  free: (release: () => Promise<void>) => void = track,
+  options: { inChild?: boolean; free?: ((release: () => Promise<void>) => void) | undefined } = {},
 ): void {
   if (held === undefined) return;
-  free(() => release(held));
+  (options.free ?? track)(() => release(held, options.inChild ?? false));
 }
 
 /**
- * Lets go of `held`: a large regular file is handed to a child process that holds it until this process
- * has closed its own descriptor and then exits, so the filesystem frees it in the child's exit, and this
- * process may end meanwhile (a CLI that placed the new file exits at once). Anything else, or where the
- * child cannot start, is closed here on a pool thread. Resolves once it is freed (the child has exited).
+ * Lets go of `held`: with `inChild`, a large regular file is handed to a child process that holds it until
+ * this process has closed its own descriptor and then exits, so the filesystem frees it in the child's exit,
+ * and this process may end meanwhile (a CLI that placed the new file exits at once). Anything else, or where
+ * the child cannot start, is closed here on a pool thread. Resolves once it is freed (the child has exited).
  */
-async function release(held: FileHandle): Promise<void> {
-  const stats = await held.stat().catch(() => undefined);
+async function release(held: FileHandle, inChild: boolean): Promise<void> {
+  const stats = inChild ? await held.stat().catch(() => undefined) : undefined;
   if (stats?.isFile() === true && stats.size >= FREE_IN_CHILD_MIN_BYTES) {
     const exited = await handOff(held).catch(() => undefined);
     if (exited !== undefined) return exited;

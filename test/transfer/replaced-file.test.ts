@@ -29,6 +29,7 @@ async function openPaths(): Promise<string[]> {
 async function setUp(
   t: TestContext,
   freeReplaced?: (release: () => Promise<void>) => void,
+  freeReplacedInChild = false,
 ): Promise<{ store: FilePartialStore<string>; target: RootPath }> {
   const dir = await makeTempDir('ferry-replaced-');
   t.after(() => removeTempDir(dir));
@@ -41,7 +42,7 @@ async function setUp(
         logPath: join(partials, `${key}.state`),
       }),
     },
-    freeReplaced ? { freeReplaced } : {},
+    { ...(freeReplaced ? { freeReplaced } : {}), freeReplacedInChild },
   );
   return { store, target: await resolveUnderRoot(dir, ['out', 'f'], { createDirs: true }) };
 }
@@ -103,18 +104,24 @@ test('by default the replaced file is freed without waiting, and replacedFilesFr
   assert.ok(!(await openPaths()).includes(`${target.path} (deleted)`), 'nothing of the old file is held');
 });
 
-test('a large replaced file is handed to a child process to be freed: this process holds nothing of it', async (t) => {
-  const { store, target } = await setUp(t);
-  // Sparse: as large as a file freed in a child, with no blocks to write or free.
-  await writeFile(target.path, 'the old content');
-  await truncate(target.path, FREE_IN_CHILD_MIN_BYTES);
-  const inChild = REPLACED_FILE_COUNTERS.freedInChild;
-  await place(store, target, true);
-  await replacedFilesFreed();
-  assert.equal(REPLACED_FILE_COUNTERS.freedInChild, inChild + 1, 'freed by a child process');
-  assert.deepEqual(await readFile(target.path), NEW);
-  assert.ok(
-    !(await openPaths()).includes(`${target.path} (deleted)`),
-    'nothing of the old file is held here',
-  );
+test('a large replaced file is handed to a child process to be freed where the store asks: this process holds nothing of it', async (t) => {
+  for (const inChild of [false, true]) {
+    const { store, target } = await setUp(t, undefined, inChild);
+    // Sparse: as large as a file freed in a child, with no blocks to write or free.
+    await writeFile(target.path, 'the old content');
+    await truncate(target.path, FREE_IN_CHILD_MIN_BYTES);
+    const before = REPLACED_FILE_COUNTERS.freedInChild;
+    await place(store, target, true);
+    await replacedFilesFreed();
+    assert.equal(
+      REPLACED_FILE_COUNTERS.freedInChild,
+      before + (inChild ? 1 : 0),
+      inChild ? 'freed by a child process' : 'freed here: this store forks nothing',
+    );
+    assert.deepEqual(await readFile(target.path), NEW);
+    assert.ok(
+      !(await openPaths()).includes(`${target.path} (deleted)`),
+      'nothing of the old file is held here',
+    );
+  }
 });
