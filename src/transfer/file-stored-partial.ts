@@ -28,6 +28,7 @@ export interface FileStoredPartialParts {
   readonly logged: readonly ChunkEntry[];
   readonly unchangedSinceClose: boolean;
   readonly freeReplaced: FilePartialStoreOptions['freeReplaced'];
+  readonly freeReplacedInChild: boolean;
   readonly oneWriteAtATime: boolean;
 }
 
@@ -50,6 +51,7 @@ export class FileStoredPartial extends PartialFileReader implements StoredPartia
   /** The state file that only marks a one-chunk partial as ferry's (`markWithState`), removed with it. */
   readonly #markPath: string | undefined;
   readonly #freeReplaced: FilePartialStoreOptions['freeReplaced'];
+  readonly #freeReplacedInChild: boolean;
 
   constructor(parts: FileStoredPartialParts) {
     super(parts.data);
@@ -67,6 +69,7 @@ export class FileStoredPartial extends PartialFileReader implements StoredPartia
     this.logged = parts.logged;
     this.unchangedSinceClose = parts.unchangedSinceClose;
     this.#freeReplaced = parts.freeReplaced;
+    this.#freeReplacedInChild = parts.freeReplacedInChild;
   }
 
   write(offset: number, data: Buffer): Promise<void> {
@@ -111,7 +114,7 @@ export class FileStoredPartial extends PartialFileReader implements StoredPartia
     try {
       await this.#place(target, options);
     } finally {
-      freeReplacedLater(replaced, this.#freeReplaced);
+      freeReplacedLater(replaced, { inChild: this.#freeReplacedInChild, free: this.#freeReplaced });
     }
   }
 

@@ -20,9 +20,10 @@ export type { TransferHeader } from './partial-store.js';
 export { DURABLE_BATCH_BYTES };
 
 /**
- * Bytes a delta's receiver places (`placeUnverified`) between two syncs started behind them (`syncWritten`,
- * not waited for): the disk writes the placed leaves back while the signing or the scan goes on, so the
- * fsync after they are verified finds at most this much left (issue 16: ~0.45 s of a 1 GiB delta's end).
+ * Bytes a delta's receiver places (`placeUnverified`) through the page cache between two syncs started
+ * behind them (`syncWritten`, not waited for): the disk writes the placed leaves back while the signing or
+ * the scan goes on, so the fsync after they are verified finds at most this much left (issue 16: ~0.45 s of
+ * a 1 GiB delta's end). Bytes placed around the page cache are not counted: they are on the disk already.
  */
 export const PLACED_SYNC_BYTES = 64 * 1024 * 1024;
 
@@ -202,13 +203,14 @@ export class PartialTransfer<Target = RootPath> {
    * while it signs or scans them (`delta-old-file.ts`, `LeafPlacing`); never over a verified chunk (other
    * chunks may be verified meanwhile: the upload's server serves the session while it signs). With
    * `unbuffered`, written around the page cache where the store can (`StoredPartial.writeUnbuffered`: the
-   * pieces must be aligned for direct I/O, as the signing's are).
+   * pieces must be aligned for direct I/O, as the signing's are). Resolves true when they were: nothing of
+   * them is left in the page cache for a sync to write back (`syncWritten` is for the other bytes).
    */
   async placeUnverified(
     offset: number,
     pieces: readonly Buffer[],
     options: { readonly unbuffered?: boolean } = {},
-  ): Promise<void> {
+  ): Promise<boolean> {
     if (this.#flushError !== undefined) throw this.#flushError;
     const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
     const chunkBytes = this.header.chunkBytes;
@@ -216,13 +218,14 @@ export class PartialTransfer<Target = RootPath> {
       if (this.#machine.stateOf(index) === 'verified')
         throw new FerryError('INTERNAL', 'placing unverified bytes over a verified chunk');
     if (options.unbuffered === true && (await this.#stored.writeUnbuffered?.(offset, pieces)) === true)
-      return;
+      return true;
     let at = offset;
     for (const piece of pieces) {
       await this.#stored.write(at, piece);
       at += piece.length;
     }
     await this.#stored.flushWrites();
+    return false;
   }
 
   /**

@@ -1,5 +1,7 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import type { Socket } from 'node:net';
 import { Wakeup } from './wakeup.js';
 
 /**
@@ -10,12 +12,37 @@ import { Wakeup } from './wakeup.js';
 const O_PATH = 0o10000000;
 
 /**
- * Replaced files whose freeing may run at once (each holds one of libuv's 4 pool threads for as long as
- * the filesystem takes: ~0.26 s for 1 GiB on ext4 here). A finish past this waits for one to end first.
+ * A replaced file at least this large is freed by a child process rather than by this one where the store
+ * asks for it (`freeReplacedLater` with `inChild`, the client's): freeing it takes the filesystem ~0.25 s per GiB (here: ext4 mounted with `discard`, waiting on the device),
+ * and a process cannot end before a freeing it started has (issue 16: a `get --overwrite` of 1 GiB exited
+ * 0.19-0.29 s after its file was placed, waiting for nothing else). Smaller files cost less to free than a
+ * child (a few ms) costs to start.
+ */
+export const FREE_IN_CHILD_MIN_BYTES = 64 * 1024 * 1024;
+
+/**
+ * What holds a replaced file for its freeing: it reads its input to the end and exits (its output goes
+ * nowhere), and its exit lets go of the file. Named absolutely: no PATH lookup.
+ */
+const HOLDER_PROGRAM = '/bin/cat';
+
+/** Replaced files handed to a child process to be freed there (tests, benches). */
+export const REPLACED_FILE_COUNTERS = { freedInChild: 0 };
+
+/**
+ * Replaced files whose freeing may run at once (each holds a child process, or one of libuv's 4 pool
+ * threads, for as long as the filesystem takes: ~0.26 s for 1 GiB on ext4 here). A finish past this waits
+ * for one to end first, so a sync replacing many large files keeps at most this many old ones on disk.
  */
 export const MAX_FREEING_REPLACED = 2;
 
 const freeing = new Set<Promise<void>>();
+/**
+ * The child processes freeing replaced files now (`handOff`): they keep the process alive only while
+ * someone waits in `replacedFilesFreed` (`waiting` of them).
+ */
+const holders = new Set<ChildProcess>();
+let waiting = 0;
 /** Woken as each freeing settles. */
 const freed = new Wakeup();
 
@@ -41,21 +68,71 @@ export async function holdReplaced(path: string): Promise<FileHandle | undefined
 
 /**
  * Lets go of a hold from {@link holdReplaced} without waiting: the filesystem frees the old file on a pool
- * thread while the caller goes on (the server answers PUT_DONE, the client removes its state and exits; a
- * process that exits meanwhile still frees it first, in the kernel). `free` is a test's seam to run the
+ * thread, or with `inChild` (a large one) in a child process, while the caller goes on (the server answers
+ * PUT_DONE, the client removes its state and exits; a process that exits while a pool thread frees one still
+ * frees it first, in the kernel, which a child's freeing spares it). `free` is a test's seam to run the
  * release itself.
  */
 export function freeReplacedLater(
   held: FileHandle | undefined,
-  free: (release: () => Promise<void>) => void = track,
+  options: { inChild?: boolean; free?: ((release: () => Promise<void>) => void) | undefined } = {},
 ): void {
   if (held === undefined) return;
-  free(() => held.close().catch(() => undefined));
+  (options.free ?? track)(() => release(held, options.inChild ?? false));
+}
+
+/**
+ * Lets go of `held`: with `inChild`, a large regular file is handed to a child process that holds it until
+ * this process has closed its own descriptor and then exits, so the filesystem frees it in the child's exit,
+ * and this process may end meanwhile (a CLI that placed the new file exits at once). Anything else, or where
+ * the child cannot start, is closed here on a pool thread. Resolves once it is freed (the child has exited).
+ */
+async function release(held: FileHandle, inChild: boolean): Promise<void> {
+  const stats = inChild ? await held.stat().catch(() => undefined) : undefined;
+  if (stats?.isFile() === true && stats.size >= FREE_IN_CHILD_MIN_BYTES) {
+    const exited = await handOff(held).catch(() => undefined);
+    if (exited !== undefined) return exited;
+  }
+  await held.close().catch(() => undefined);
+}
+
+/**
+ * Starts the holder with `held` as its descriptor 3, closes ours, then ends the holder's input: the holder's
+ * is the last reference, dropped as it exits. Resolves to a promise of its exit; undefined when it did not
+ * start (`held` still open). Neither the holder nor its input keeps this process alive.
+ */
+async function handOff(held: FileHandle): Promise<Promise<void> | undefined> {
+  const holder = spawn(HOLDER_PROGRAM, [], {
+    stdio: ['pipe', 'ignore', 'ignore', held.fd],
+    detached: true,
+  });
+  const exited = new Promise<void>((resolve) => {
+    holder.once('exit', () => resolve());
+    holder.once('error', () => resolve());
+  }).finally(() => holders.delete(holder));
+  if (holder.pid === undefined) return undefined;
+  if (waiting === 0) holder.unref();
+  holders.add(holder);
+  const input = holder.stdin as Socket;
+  input.on('error', () => undefined); // the holder gone early: its exit frees, or our close did
+  input.unref();
+  // Ours first, then the holder's input ends: its descriptor is the last one left.
+  await held.close().catch(() => undefined);
+  input.destroy();
+  REPLACED_FILE_COUNTERS.freedInChild++;
+  return exited;
 }
 
 /** Resolves once every replaced file let go of so far is freed (tests, and a caller that must know). */
 export async function replacedFilesFreed(): Promise<void> {
-  await Promise.all(freeing);
+  // A holder does not keep the process alive, unless someone waits for it.
+  waiting++;
+  for (const holder of holders) holder.ref();
+  try {
+    await Promise.all(freeing);
+  } finally {
+    waiting--;
+  }
 }
 
 function track(release: () => Promise<void>): void {

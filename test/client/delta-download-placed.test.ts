@@ -109,7 +109,7 @@ async function scanPlacing(
     const placeUnverified = partial.placeUnverified.bind(partial);
     partial.placeUnverified = async (offset, pieces, options) => {
       writes.push({ first: offset / LEAF_BYTES, count: pieces.length });
-      await placeUnverified(offset, pieces, options);
+      return placeUnverified(offset, pieces, options);
     };
     return partial;
   });
@@ -180,7 +180,7 @@ test('takeLeaves counts the leaves it placed as the scan goes, once the file is 
     const placeUnverified = partial.placeUnverified.bind(partial);
     partial.placeUnverified = async (offset, pieces, options) => {
       events.push('place');
-      await placeUnverified(offset, pieces, options);
+      return placeUnverified(offset, pieces, options);
     };
     const completeChunk = partial.completeChunk.bind(partial);
     partial.completeChunk = (index, hash, stream) => {
@@ -211,7 +211,7 @@ test('takeLeaves: a placed leaf whose write never landed is not counted from the
         failed++;
         throw new Error('injected: the write did not land');
       }
-      await placeUnverified(offset, pieces);
+      return placeUnverified(offset, pieces);
     };
     return partial;
   });

@@ -6,9 +6,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PlacedLeaves } from '../../src/client/placed-leaves.js';
-import { LEAF_BYTES, leafHash } from '../../src/protocol/index.js';
-import { MemoryPartialStore, PartialTransfer } from '../../src/transfer/index.js';
+import {
+  LEAF_BYTES,
+  leafHash,
+  releaseWeakChecksumBuffer,
+  takeWeakChecksumBuffer,
+} from '../../src/protocol/index.js';
+import { FilePartialStore, MemoryPartialStore, PartialTransfer } from '../../src/transfer/index.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 const LEAVES = 6;
 const SIZE = LEAVES * LEAF_BYTES;
@@ -81,4 +90,55 @@ test('PlacedLeaves: a leaf written over while its placing write is in flight is 
     'each leaf is taken once; placing stopped',
   );
   await partial.close();
+});
+
+test('PlacedLeaves starts no sync behind leaves placed around the page cache: they are on the disk once landed', async (t) => {
+  const dir = await makeTempDir('ferry-placed-direct-');
+  t.after(() => removeTempDir(dir));
+  try {
+    await (
+      await open(join(dir, 'probe'), constants.O_CREAT | constants.O_WRONLY | constants.O_DIRECT)
+    ).close();
+  } catch {
+    t.skip('no direct I/O on this file system');
+    return;
+  }
+  const store = new FilePartialStore<string>({
+    pathsOf: () => ({ dataPath: join(dir, 'part'), logPath: join(dir, 'state') }),
+  });
+  const partial = await PartialTransfer.open(store, 'k', { ...HEADER, fresh: true });
+  t.after(() => partial.close());
+  let syncs = 0;
+  const syncWritten = partial.syncWritten.bind(partial);
+  partial.syncWritten = () => {
+    syncs++;
+    return syncWritten();
+  };
+  const direct: boolean[] = [];
+  const placeUnverified = partial.placeUnverified.bind(partial);
+  partial.placeUnverified = async (offset, pieces, options) => {
+    const wrote = await placeUnverified(offset, pieces, options);
+    direct.push(wrote);
+    return wrote;
+  };
+  // Page-aligned memory, as a scan's read buffers are: the leaves go around the page cache.
+  const memory = takeWeakChecksumBuffer(SIZE);
+  t.after(() => releaseWeakChecksumBuffer(memory));
+  randomBytes(SIZE).copy(memory);
+  const leaves = Array.from({ length: LEAVES }, (_, i) =>
+    memory.subarray(i * LEAF_BYTES, (i + 1) * LEAF_BYTES),
+  );
+  // 2 leaves a sync, were they placed through the page cache.
+  const placing = new PlacedLeaves(partial, SIZE, 2 * LEAF_BYTES);
+  for (let first = 0; first < LEAVES; first += 2) {
+    placing.place(first, leaves.slice(first, first + 2), true);
+    await placing.settle();
+  }
+  assert.deepEqual(direct, [true, true, true], 'every run went around the page cache');
+  assert.equal(syncs, 0, 'no sync behind them');
+  const accepted = await placing.accept(
+    () => Promise.resolve(true),
+    (index) => leafHash(leaves[index]!),
+  );
+  assert.equal(accepted.length, LEAVES, 'the leaves placed count once accepted');
 });

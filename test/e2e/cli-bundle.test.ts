@@ -66,6 +66,16 @@ function probedFerry(
   };
 }
 
+/** A copy of the built CLI in `dir` (bin/, package.json, the bundle; node_modules linked); returns its bundle's folder. */
+async function copyCli(dir: string): Promise<string> {
+  await cp(join(REPO_ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
+  await cp(join(REPO_ROOT, 'package.json'), join(dir, 'package.json'));
+  await symlink(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
+  const bundle = join(dir, 'dist', 'cli-bundle');
+  await cp(BUNDLE, bundle, { recursive: true });
+  return bundle;
+}
+
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
     e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
@@ -125,11 +135,7 @@ describe('the bundled CLI', () => {
     // copy of the CLI whose bundle says one word differently, of the same length, beside the original cache.
     const copy = await makeTempDir('ferry-e2e-code-cache-');
     try {
-      await cp(join(REPO_ROOT, 'bin'), join(copy, 'bin'), { recursive: true });
-      await cp(join(REPO_ROOT, 'package.json'), join(copy, 'package.json'));
-      await symlink(join(REPO_ROOT, 'node_modules'), join(copy, 'node_modules'));
-      const bundle = join(copy, 'dist', 'cli-bundle');
-      await cp(BUNDLE, bundle, { recursive: true });
+      const bundle = await copyCli(copy);
       const code = await readFile(join(bundle, 'main.cjs'), 'utf8');
       const original = 'secure, verifiable, resumable file transfer';
       assert.ok(code.includes(original), 'the program description is in the bundle');
@@ -257,6 +263,32 @@ describe('the bundled CLI', () => {
       ]);
       assertExit(got, 0, 'get --threads 2');
       assert.equal(await sha256File(join(back, 'large.bin')), digest);
+    });
+
+    test('a code cache written by a command that ran worker threads is taken by the next command', async () => {
+      // The build's warm-up writes the cache at each command's exit (FERRY_WRITE_CODE_CACHE=1). V8 stamps it
+      // with a hash of its flags, and a worker thread's start puts back the flags bin/ferry set (the seal
+      // workers also set --expose-gc): unless bin/ferry restores its own first, V8 rejected that cache.
+      const copy = await makeTempDir('ferry-e2e-code-cache-');
+      try {
+        await copyCli(copy);
+        const bin = join(copy, 'bin', 'ferry');
+        const file = join(dir, 'cached.bin');
+        await writeRandomFile(file, LARGE_FILE_BYTES);
+        const args = ['send', file, `${server!.address}/cache/`, '-p', '--threads', '2', ...common];
+        const sent = spawnSync(process.execPath, [bin, ...args], {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: ferryEnv({ FERRY_WRITE_CODE_CACHE: '1' }),
+          timeout: 60_000,
+        });
+        assert.equal(sent.status, 0, sent.stderr);
+        const run = probedFerry(['--version'], bin);
+        assert.equal(run.code, 0, run.stderr);
+        assert.equal(run.cache, 'accepted');
+      } finally {
+        await removeTempDir(copy);
+      }
     });
   });
 });

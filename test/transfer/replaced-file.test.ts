@@ -4,10 +4,14 @@
 // freeing then runs without anyone waiting (0.26 s inside rename(2) for 1 GiB on ext4, before).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir, readlink, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FilePartialStore, resolveUnderRoot, type RootPath } from '../../src/transfer/index.js';
-import { replacedFilesFreed } from '../../src/transfer/replaced-file.js';
+import {
+  FREE_IN_CHILD_MIN_BYTES,
+  REPLACED_FILE_COUNTERS,
+  replacedFilesFreed,
+} from '../../src/transfer/replaced-file.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 /** Two chunks of the smallest size: a file with a log, the files a hold is for (one chunk holds nothing). */
@@ -25,6 +29,7 @@ async function openPaths(): Promise<string[]> {
 async function setUp(
   t: TestContext,
   freeReplaced?: (release: () => Promise<void>) => void,
+  freeReplacedInChild = false,
 ): Promise<{ store: FilePartialStore<string>; target: RootPath }> {
   const dir = await makeTempDir('ferry-replaced-');
   t.after(() => removeTempDir(dir));
@@ -37,7 +42,7 @@ async function setUp(
         logPath: join(partials, `${key}.state`),
       }),
     },
-    freeReplaced ? { freeReplaced } : {},
+    { ...(freeReplaced ? { freeReplaced } : {}), freeReplacedInChild },
   );
   return { store, target: await resolveUnderRoot(dir, ['out', 'f'], { createDirs: true }) };
 }
@@ -91,8 +96,32 @@ test('a finish with nothing to replace, without overwrite, or of one chunk, hold
 test('by default the replaced file is freed without waiting, and replacedFilesFreed sees it end', async (t) => {
   const { store, target } = await setUp(t);
   await writeFile(target.path, 'the old content');
+  const inChild = REPLACED_FILE_COUNTERS.freedInChild;
   await place(store, target, true);
   await replacedFilesFreed();
+  assert.equal(REPLACED_FILE_COUNTERS.freedInChild, inChild, 'a small file is freed here, not by a child');
   assert.deepEqual(await readFile(target.path), NEW);
   assert.ok(!(await openPaths()).includes(`${target.path} (deleted)`), 'nothing of the old file is held');
+});
+
+test('a large replaced file is handed to a child process to be freed where the store asks: this process holds nothing of it', async (t) => {
+  for (const inChild of [false, true]) {
+    const { store, target } = await setUp(t, undefined, inChild);
+    // Sparse: as large as a file freed in a child, with no blocks to write or free.
+    await writeFile(target.path, 'the old content');
+    await truncate(target.path, FREE_IN_CHILD_MIN_BYTES);
+    const before = REPLACED_FILE_COUNTERS.freedInChild;
+    await place(store, target, true);
+    await replacedFilesFreed();
+    assert.equal(
+      REPLACED_FILE_COUNTERS.freedInChild,
+      before + (inChild ? 1 : 0),
+      inChild ? 'freed by a child process' : 'freed here: this store forks nothing',
+    );
+    assert.deepEqual(await readFile(target.path), NEW);
+    assert.ok(
+      !(await openPaths()).includes(`${target.path} (deleted)`),
+      'nothing of the old file is held here',
+    );
+  }
 });
