@@ -36,6 +36,18 @@ export const REPLACED_FILE_COUNTERS = { freedInChild: 0 };
  */
 export const MAX_FREEING_REPLACED = 2;
 
+/**
+ * Whether this process hands replaced files to children at all (`freeReplacedFilesInChildren`): only a
+ * process about to exit gains from it, so the CLI turns it on; a library's caller that lives on, whose store
+ * asks for it too (the client's downloads), frees them on a pool thread and starts no process.
+ */
+let childrenAllowed = false;
+
+/** Lets a store that asks (`inChild`) hand large replaced files to a child process (the CLI's `main`). */
+export function freeReplacedFilesInChildren(): void {
+  childrenAllowed = true;
+}
+
 const freeing = new Set<Promise<void>>();
 /**
  * The child processes freeing replaced files now (`handOff`): they keep the process alive only while
@@ -88,7 +100,7 @@ export function freeReplacedLater(
  * the child cannot start, is closed here on a pool thread. Resolves once it is freed (the child has exited).
  */
 async function release(held: FileHandle, inChild: boolean): Promise<void> {
-  const stats = inChild ? await held.stat().catch(() => undefined) : undefined;
+  const stats = inChild && childrenAllowed ? await held.stat().catch(() => undefined) : undefined;
   if (stats?.isFile() === true && stats.size >= FREE_IN_CHILD_MIN_BYTES) {
     const exited = await handOff(held).catch(() => undefined);
     if (exited !== undefined) return exited;

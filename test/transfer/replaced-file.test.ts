@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { FilePartialStore, resolveUnderRoot, type RootPath } from '../../src/transfer/index.js';
 import {
   FREE_IN_CHILD_MIN_BYTES,
+  freeReplacedFilesInChildren,
   REPLACED_FILE_COUNTERS,
   replacedFilesFreed,
 } from '../../src/transfer/replaced-file.js';
@@ -104,8 +105,15 @@ test('by default the replaced file is freed without waiting, and replacedFilesFr
   assert.ok(!(await openPaths()).includes(`${target.path} (deleted)`), 'nothing of the old file is held');
 });
 
-test('a large replaced file is handed to a child process to be freed where the store asks: this process holds nothing of it', async (t) => {
-  for (const inChild of [false, true]) {
+test('a large replaced file is handed to a child process to be freed where the store asks and the process allows (the CLI): this process holds nothing of it', async (t) => {
+  // Last: allowing is for the whole process (its CLI's get and sync turn it on).
+  for (const [inChild, allowed] of [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ] as const) {
+    if (allowed) freeReplacedFilesInChildren();
     const { store, target } = await setUp(t, undefined, inChild);
     // Sparse: as large as a file freed in a child, with no blocks to write or free.
     await writeFile(target.path, 'the old content');
@@ -115,8 +123,10 @@ test('a large replaced file is handed to a child process to be freed where the s
     await replacedFilesFreed();
     assert.equal(
       REPLACED_FILE_COUNTERS.freedInChild,
-      before + (inChild ? 1 : 0),
-      inChild ? 'freed by a child process' : 'freed here: this store forks nothing',
+      before + (inChild && allowed ? 1 : 0),
+      inChild && allowed
+        ? 'freed by a child process'
+        : `freed here: ${inChild ? 'a library caller' : 'this store'} forks nothing`,
     );
     assert.deepEqual(await readFile(target.path), NEW);
     assert.ok(
