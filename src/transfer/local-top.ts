@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 export interface LocalTop {
   /** `root` as given, or its real path when its text holds `..`. */
   start: string;
-  /** The last component as typed, or the real directory's name for `.` and `..`; '' for `/`. */
+  /** The last component as typed, or the real directory's name for `.` and `..`; `root` for `/`. */
   name: string;
 }
 
@@ -21,5 +21,7 @@ export function localTopOf(root: string): LocalTop {
   // realpath(3) itself: realpathSync's JS version resolve()s the text first, folding `link/..` again.
   const start = root.split('/').includes('..') ? realpathSync.native(root) : root;
   const typed = basename(start.replace(/\/+$/, ''));
-  return { start, name: typed === '.' || typed === '' ? basename(realpathSync.native(start)) : typed };
+  const name = typed === '.' || typed === '' ? basename(realpathSync.native(start)) : typed;
+  // `/` has no name of its own: its entries go under `root`.
+  return { start, name: name || 'root' };
 }

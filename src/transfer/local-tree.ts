@@ -69,8 +69,7 @@ export async function walkLocalTree(
   const tree: LocalTree = { files: [], dirs: [], links: [] };
   // `link/..` walked from its real path, `.` named as the directory it is (localTopOf: the same-name check
   // before a send names sources by the same rule).
-  const { start, name } = localTopOf(root);
-  const topName = name || 'root';
+  const { start, name: topName } = localTopOf(root);
   // Every entry, so each link is checked against the whole tree, not only what was walked before it.
   const nodes = new Map<string, TreeNode>();
   const links: LocalTree['links'] = [];

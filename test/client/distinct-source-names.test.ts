@@ -37,3 +37,14 @@ test('refuseSameNameSends names `link/..` after the link target`s parent, as the
     refuseSameNameSends([`${join(dir, 'missing')}/..`, join(dir, 'backup', 'photos')]),
   );
 });
+
+test('refuseSameNameSends names `/` as the walk stores it, `root`: beside a directory `root`, refused', async (t) => {
+  const dir = await makeTempDir('ferry-same-name-');
+  t.after(() => removeTempDir(dir));
+  const named = join(dir, 'root');
+  await mkdir(named);
+  assert.throws(
+    () => refuseSameNameSends(['/', named]),
+    (err) => isFerryError(err, 'USAGE_INVALID') && err.message.includes('would both be stored as root'),
+  );
+});
