@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Socket } from 'node:net';
@@ -114,6 +114,8 @@ async function release(held: FileHandle, inChild: boolean): Promise<void> {
  * start (`held` still open). Neither the holder nor its input keeps this process alive.
  */
 async function handOff(held: FileHandle): Promise<Promise<void> | undefined> {
+  // Loaded here, not at start-up: a command that replaces no large file loads no child_process (cli-start-up).
+  const { spawn } = await import('node:child_process');
   const holder = spawn(HOLDER_PROGRAM, [], {
     stdio: ['pipe', 'ignore', 'ignore', held.fd],
     detached: true,

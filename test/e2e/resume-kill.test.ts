@@ -223,8 +223,11 @@ describe('ferry send resumes after kill -9 through a byte-counting proxy', () =>
     );
 
     const mark = proxy.connections.length;
-    const rerun = spawnFerry(args);
+    // --json: the exact bytes it resumed from (its line says them rounded, `1.19 MiB`).
+    const rerun = spawnFerry([...args, '--json']);
     children.push(rerun);
+    let stdout = '';
+    rerun.process.stdout!.setEncoding('utf8').on('data', (s: string) => (stdout += s));
     const result = await rerun.done;
     assert.equal(result.code, 0, result.stderr);
     assert.equal(await sha256File(join(root, 'in', 'client-kill.bin')), sourceSha);
@@ -234,8 +237,16 @@ describe('ferry send resumes after kill -9 through a byte-counting proxy', () =>
       `resumed run sent ${resumedBytes} bytes client->server; bound ${bound}; ${result.stderr.trim()}`,
     );
     assert.ok(resumedBytes <= bound, `resumed run sent ${resumedBytes} bytes, bound ${bound}`);
-    const resumedFrom = Number(/resumed from (\d+)/.exec(result.stderr)?.[1]);
-    assert.ok(resumedFrom >= heldAtLeast, result.stderr);
+    const finished = stdout
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as { type?: string; resumedBytes?: number })
+      .find((event) => event.type === 'transfer-finished');
+    const resumedFrom = Number(finished?.resumedBytes);
+    assert.ok(
+      resumedFrom >= heldAtLeast,
+      `resumed from ${resumedFrom}, held at least ${heldAtLeast}: ${stdout}`,
+    );
     // The client records a chunk's hash right after it has sent the chunk (chunk-streamer.ts,
     // stream-chunks-pooled.ts), one chunk at a time on this one stream: the server may make that last chunk
     // durable while the killed client's append never ran. So every held chunk but the last is cached; the
