@@ -13,10 +13,11 @@ const O_PATH = 0o10000000;
 
 /**
  * A replaced file at least this large is freed by a child process rather than by this one where the store
- * asks for it (`freeReplacedLater` with `inChild`, the client's): freeing it takes the filesystem ~0.25 s per GiB (here: ext4 mounted with `discard`, waiting on the device),
- * and a process cannot end before a freeing it started has (issue 16: a `get --overwrite` of 1 GiB exited
- * 0.19-0.29 s after its file was placed, waiting for nothing else). Smaller files cost less to free than a
- * child (a few ms) costs to start.
+ * asks for it (`freeReplacedLater` with `inChild`, the client's) and the process allows it
+ * (`freeReplacedFilesInChildren`): freeing it takes the filesystem ~0.25 s per GiB (here: ext4 mounted with
+ * `discard`, waiting on the device), and a process cannot end before a freeing it started has (issue 16: a
+ * `get --overwrite` of 1 GiB exited 0.19-0.29 s after its file was placed, waiting for nothing else). Smaller
+ * files cost less to free than a child (a few ms) costs to start.
  */
 export const FREE_IN_CHILD_MIN_BYTES = 64 * 1024 * 1024;
 
@@ -43,7 +44,7 @@ export const MAX_FREEING_REPLACED = 2;
  */
 let childrenAllowed = false;
 
-/** Lets a store that asks (`inChild`) hand large replaced files to a child process (the CLI's `main`). */
+/** Lets a store that asks (`inChild`) hand large replaced files to a child process (the CLI's get and sync). */
 export function freeReplacedFilesInChildren(): void {
   childrenAllowed = true;
 }
