@@ -167,11 +167,17 @@ export class StorageLimits {
     }
     if (this.#minFreeDiskBytes > 0) {
       const free = await this.#freeBytes(transferId);
-      if (free - bytes < this.#minFreeDiskBytes)
+      if (free - bytes < this.#minFreeDiskBytes) {
+        // More than is free at all: "would leave 0 B free" read as if it fitted exactly (a new user's pass).
+        const room =
+          bytes > free
+            ? `only ${formatBytes(Math.max(0, free))} is free, and the server keeps ${formatBytes(this.#minFreeDiskBytes)} of it`
+            : `which would leave ${formatBytes(free - bytes)} free, less than the ${formatBytes(this.#minFreeDiskBytes)} the server keeps`;
         throw new FerryError(
           'DISK_FULL',
-          `the file needs ${formatBytes(bytes)}, which would leave ${formatBytes(Math.max(0, free - bytes))} free, less than the ${formatBytes(this.#minFreeDiskBytes)} the server keeps${this.#interruptedNote(client, transferId)} (its operator can lower ferry serve --min-free-disk)`,
+          `the file needs ${formatBytes(bytes)}, ${room}${this.#interruptedNote(client, transferId)} (its operator can lower ferry serve --min-free-disk)`,
         );
+      }
       // Only what the offer makes: a resumed offer at the inode reserve was refused, though its partial
       // (data and state log) is there already.
       this.#takeInodes(newEntries ?? (prior === undefined ? 1 : 0));

@@ -97,3 +97,26 @@ test('DISK_FULL for new directories or links names partials of interrupted uploa
     return true;
   });
 });
+
+test('DISK_FULL for a file larger than what is free says how much is free, not that it would leave 0 B', async (t) => {
+  const { limits } = await smallDisk(t);
+  const client = Buffer.alloc(32, 8);
+  await assert.rejects(limits.reserve(client, 'd'.repeat(32), 64 * MiB), (err: unknown) => {
+    assert.ok(isFerryError(err, 'DISK_FULL'), String(err));
+    assert.match(
+      err.message,
+      /: the file needs 64\.0 MiB, only [\d.]+ [KM]iB is free, and the server keeps 8\.00 MiB of it /,
+    );
+    assert.doesNotMatch(err.message, /would leave/);
+    return true;
+  });
+  // Below what is free but into the reserve: what it would leave.
+  await assert.rejects(limits.reserve(client, 'e'.repeat(32), 28 * MiB), (err: unknown) => {
+    assert.ok(isFerryError(err, 'DISK_FULL'), String(err));
+    assert.match(
+      err.message,
+      /: the file needs 28\.0 MiB, which would leave [\d.]+ [KM]iB free, less than the 8\.00 MiB/,
+    );
+    return true;
+  });
+});
