@@ -19,8 +19,7 @@ export function downloadPartialPaths(target: RootPath): PartialPaths {
 /** A download's partial, keyed by its destination, marked as ferry's even for one chunk (`partialOwner`). */
 const downloadPartials = new FilePartialStore<RootPath>(
   { pathsOf: downloadPartialPaths },
-  // The CLI exits once its file is placed: a large file it replaced is freed by a child, not waited for.
-  { markWithState: true, freeReplacedInChild: true },
+  { markWithState: true },
 );
 
 /**

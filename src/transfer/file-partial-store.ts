@@ -49,12 +49,6 @@ export interface FilePartialStoreOptions {
   readonly markWithState?: boolean;
   /** How a finish lets go of the file it replaced (`freeReplacedLater`'s seam; tests hold it). */
   readonly freeReplaced?: (release: () => Promise<void>) => void;
-  /**
-   * A large replaced file is freed by a child process (`freeReplacedLater`), so this process may exit while
-   * the filesystem frees it: a client, whose CLI exits once its file is placed. A server lives on, and frees
-   * it on a pool thread without anyone waiting, forking nothing.
-   */
-  readonly freeReplacedInChild?: boolean;
   /** Each partial's writes through libuv's pool go one at a time (`BatchedWriterOptions.oneAtATime`). */
   readonly oneWriteAtATime?: boolean;
 }
@@ -73,14 +67,12 @@ export class FilePartialStore<Key> implements SweepablePartialStore<Key, RootPat
   readonly #layout: FilePartialLayout<Key>;
   readonly #markWithState: boolean;
   readonly #freeReplaced: FilePartialStoreOptions['freeReplaced'];
-  readonly #freeReplacedInChild: boolean;
   readonly #oneWriteAtATime: boolean;
 
   constructor(layout: FilePartialLayout<Key>, options: FilePartialStoreOptions = {}) {
     this.#layout = layout;
     this.#markWithState = options.markWithState ?? false;
     this.#freeReplaced = options.freeReplaced;
-    this.#freeReplacedInChild = options.freeReplacedInChild ?? false;
     this.#oneWriteAtATime = options.oneWriteAtATime ?? false;
   }
 
@@ -143,7 +135,6 @@ export class FilePartialStore<Key> implements SweepablePartialStore<Key, RootPat
       logged: resumed ? previous!.entries : [],
       unchangedSinceClose,
       freeReplaced: this.#freeReplaced,
-      freeReplacedInChild: this.#freeReplacedInChild,
       oneWriteAtATime: this.#oneWriteAtATime,
     });
   }

@@ -28,7 +28,6 @@ export interface FileStoredPartialParts {
   readonly logged: readonly ChunkEntry[];
   readonly unchangedSinceClose: boolean;
   readonly freeReplaced: FilePartialStoreOptions['freeReplaced'];
-  readonly freeReplacedInChild: boolean;
   readonly oneWriteAtATime: boolean;
 }
 
@@ -51,7 +50,6 @@ export class FileStoredPartial extends PartialFileReader implements StoredPartia
   /** The state file that only marks a one-chunk partial as ferry's (`markWithState`), removed with it. */
   readonly #markPath: string | undefined;
   readonly #freeReplaced: FilePartialStoreOptions['freeReplaced'];
-  readonly #freeReplacedInChild: boolean;
 
   constructor(parts: FileStoredPartialParts) {
     super(parts.data);
@@ -69,7 +67,6 @@ export class FileStoredPartial extends PartialFileReader implements StoredPartia
     this.logged = parts.logged;
     this.unchangedSinceClose = parts.unchangedSinceClose;
     this.#freeReplaced = parts.freeReplaced;
-    this.#freeReplacedInChild = parts.freeReplacedInChild;
   }
 
   write(offset: number, data: Buffer): Promise<void> {
@@ -114,7 +111,7 @@ export class FileStoredPartial extends PartialFileReader implements StoredPartia
     try {
       await this.#place(target, options);
     } finally {
-      freeReplacedLater(replaced, { inChild: this.#freeReplacedInChild, free: this.#freeReplaced });
+      freeReplacedLater(replaced, this.#freeReplaced);
     }
   }
 

@@ -12,9 +12,8 @@ import { Wakeup } from './wakeup.js';
 const O_PATH = 0o10000000;
 
 /**
- * A replaced file at least this large is freed by a child process rather than by this one where the store
- * asks for it (`freeReplacedLater` with `inChild`, the client's) and the process allows it
- * (`freeReplacedFilesInChildren`): freeing it takes the filesystem ~0.25 s per GiB (here: ext4 mounted with
+ * A replaced file at least this large is freed by a child process rather than by this one where the process
+ * allows it (`freeReplacedFilesInChildren`, the CLI's get and sync): freeing it takes the filesystem ~0.25 s per GiB (here: ext4 mounted with
  * `discard`, waiting on the device), and a process cannot end before a freeing it started has (issue 16: a
  * `get --overwrite` of 1 GiB exited 0.19-0.29 s after its file was placed, waiting for nothing else). Smaller
  * files cost less to free than a child (a few ms) costs to start.
@@ -38,13 +37,14 @@ export const REPLACED_FILE_COUNTERS = { freedInChild: 0 };
 export const MAX_FREEING_REPLACED = 2;
 
 /**
- * Whether this process hands replaced files to children at all (`freeReplacedFilesInChildren`): only a
- * process about to exit gains from it, so the CLI turns it on; a library's caller that lives on, whose store
- * asks for it too (the client's downloads), frees them on a pool thread and starts no process.
+ * Whether this process hands replaced files to children (`freeReplacedFilesInChildren`): only a process about
+ * to exit once its files are placed gains from it, so the CLI's get and sync turn it on. A server lives on
+ * (and a fork stalled its event loop 12-14 ms), as does a library's caller: they free them on a pool thread
+ * and start no process.
  */
 let childrenAllowed = false;
 
-/** Lets a store that asks (`inChild`) hand large replaced files to a child process (the CLI's get and sync). */
+/** Lets this process hand large replaced files to a child process to be freed (the CLI's get and sync). */
 export function freeReplacedFilesInChildren(): void {
   childrenAllowed = true;
 }
@@ -81,27 +81,27 @@ export async function holdReplaced(path: string): Promise<FileHandle | undefined
 
 /**
  * Lets go of a hold from {@link holdReplaced} without waiting: the filesystem frees the old file on a pool
- * thread, or with `inChild` (a large one) in a child process, while the caller goes on (the server answers
- * PUT_DONE, the client removes its state and exits; a process that exits while a pool thread frees one still
- * frees it first, in the kernel, which a child's freeing spares it). `free` is a test's seam to run the
- * release itself.
+ * thread, or (a large one, where this process allows it) in a child process, while the caller goes on (the
+ * server answers PUT_DONE, the client removes its state and exits; a process that exits while a pool thread
+ * frees one still frees it first, in the kernel, which a child's freeing spares it). `free` is a test's seam
+ * to run the release itself.
  */
 export function freeReplacedLater(
   held: FileHandle | undefined,
-  options: { inChild?: boolean; free?: ((release: () => Promise<void>) => void) | undefined } = {},
+  free: (release: () => Promise<void>) => void = track,
 ): void {
   if (held === undefined) return;
-  (options.free ?? track)(() => release(held, options.inChild ?? false));
+  free(() => release(held));
 }
 
 /**
- * Lets go of `held`: with `inChild`, a large regular file is handed to a child process that holds it until
- * this process has closed its own descriptor and then exits, so the filesystem frees it in the child's exit,
- * and this process may end meanwhile (a CLI that placed the new file exits at once). Anything else, or where
- * the child cannot start, is closed here on a pool thread. Resolves once it is freed (the child has exited).
+ * Lets go of `held`: where this process allows it, a large regular file is handed to a child process that
+ * holds it until this process has closed its own descriptor and then exits, so the filesystem frees it in the
+ * child's exit, and this process may end meanwhile (a CLI that placed the new file exits at once). Anything
+ * else, or where the child cannot start, is closed here on a pool thread. Resolves once it is freed.
  */
-async function release(held: FileHandle, inChild: boolean): Promise<void> {
-  const stats = inChild && childrenAllowed ? await held.stat().catch(() => undefined) : undefined;
+async function release(held: FileHandle): Promise<void> {
+  const stats = childrenAllowed ? await held.stat().catch(() => undefined) : undefined;
   if (stats?.isFile() === true && stats.size >= FREE_IN_CHILD_MIN_BYTES) {
     const exited = await handOff(held).catch(() => undefined);
     if (exited !== undefined) return exited;
