@@ -63,6 +63,10 @@ await build({
   format: 'cjs',
   external: EXTERNAL,
   define: { 'import.meta.url': 'importMetaUrl' },
+  // A dynamic import() of a module left out of the bundle (node:child_process in replaced-file.ts) fails in
+  // a script compiled by node:vm, as bin/ferry compiles this one (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING):
+  // esbuild turns each into a require() behind a promise, which the wrapper's `require` serves.
+  supported: { 'dynamic-import': false },
   banner: { js: "var importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [lazyChildProcessInCommander()],
 });

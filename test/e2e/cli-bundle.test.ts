@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, open, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertExit, FERRY_BIN, ferryEnv, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
@@ -44,6 +44,22 @@ process.on('exit', () => {
     .map((path) => /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(path)?.[1]).filter(Boolean));
   process.stderr.write('code-cache ' + verdict + '\\npackages ' + [...packages].sort().join(',') + '\\n');
 });
+`)}`;
+
+/**
+ * Preloaded into a `ferry` child: reports on stderr, as each starts, the programs it starts through
+ * child_process.spawn (`spawned PROGRAM`), by wrapping node:child_process's spawn before the bundle loads it.
+ */
+const SPAWN_PROBE = `data:text/javascript,${encodeURIComponent(`
+import childProcess from 'node:child_process';
+import { syncBuiltinESMExports } from 'node:module';
+import { writeSync } from 'node:fs';
+const original = childProcess.spawn;
+childProcess.spawn = function (command, ...rest) {
+  writeSync(2, 'spawned ' + command + '\\n');
+  return original.call(this, command, ...rest);
+};
+syncBuiltinESMExports();
 `)}`;
 
 /** `ferry ARGS...` under the probe, from `bin` (default the checkout's bin/ferry). */
@@ -263,6 +279,46 @@ describe('the bundled CLI', () => {
       ]);
       assertExit(got, 0, 'get --threads 2');
       assert.equal(await sha256File(join(back, 'large.bin')), digest);
+    });
+
+    test('get --overwrite hands the replaced file of 64 MiB to a child to free, through the bundle', async () => {
+      // replaced-file.ts loads node:child_process with a dynamic import() when it first hands a file over. In
+      // a script compiled by node:vm, as bin/ferry compiles the bundle, a dynamic import() of a module outside
+      // the bundle threw (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING): the hand-off failed silently and the CLI
+      // waited for the filesystem to free the old file before it could exit, which the library's tests did
+      // not see. The smallest file handed over (FREE_IN_CHILD_MIN_BYTES), one byte changed.
+      const sent = join(root, 'replaced.bin');
+      const digest = await writeRandomFile(sent, 64 * 1024 * 1024);
+      const into = join(dir, 'replace-into');
+      await mkdir(into);
+      await cp(sent, join(into, 'replaced.bin'));
+      const handle = await open(sent, 'r+');
+      await handle.write(Buffer.from([0]), 0, 1, 5000);
+      await handle.close();
+      const after = await sha256File(sent);
+      assert.notEqual(after, digest);
+      const got = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          SPAWN_PROBE,
+          FERRY_BIN,
+          'get',
+          '-q',
+          '--overwrite',
+          `${server!.address}/replaced.bin`,
+          into,
+          ...common,
+        ],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: ferryEnv(), timeout: 60_000 },
+      );
+      assert.equal(got.status, 0, got.stderr);
+      assert.equal(await sha256File(join(into, 'replaced.bin')), after);
+      assert.match(
+        got.stderr,
+        /^spawned \/bin\/cat$/m,
+        `the replaced file was freed in ferry: ${got.stderr}`,
+      );
     });
 
     test('a code cache written by a command that ran worker threads is taken by the next command', async () => {
