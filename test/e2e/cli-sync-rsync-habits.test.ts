@@ -35,7 +35,7 @@ describe('rsync and scp habits', () => {
     assertExit(port, 2, 'send -P');
     assert.equal(
       port.stderr,
-      "ferry: USAGE_INVALID: unknown option '-P' (the port goes in the address: HOST:PORT/PATH); see `ferry send --help`\n",
+      "ferry: USAGE_INVALID: unknown option '-P' (the port goes in the address: HOST:PORT/PATH; partial files are always kept and progress shown (rsync -P): leave it out); see `ferry send --help`\n",
     );
   });
 
