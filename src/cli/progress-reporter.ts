@@ -144,7 +144,8 @@ export class ProgressReporter {
   withKeptNote(err: unknown): unknown {
     const error = toFerryError(err);
     const partials = this.#tally.keptPartials();
-    if (error.category !== 'network' || error.remote || partials.length === 0) return err;
+    if (error.category !== 'network' || error.remote || partials.every((partial) => partial.keptBytes === 0))
+      return err;
     return new FerryError(
       error.code,
       `${error.detail ?? error.code.toLowerCase()}; ${keptPartialsNote(partials, this.#keptWhere)}`,

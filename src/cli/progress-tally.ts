@@ -114,9 +114,12 @@ export class TransferTally {
     this.#failed.push({ file, code: 'PATH_INVALID', message });
   }
 
-  /** Files started and not finished that hold verified bytes on the receiver, in the order they started. */
+  /**
+   * Files started and not finished, in the order they started, with the bytes the receiver last reported
+   * verified (0 when none was reported yet: it may still hold what was in flight).
+   */
   keptPartials(): KeptPartial[] {
-    return [...this.#open.values()].filter((partial) => partial.keptBytes > 0);
+    return [...this.#open.values()];
   }
 
   #trackOpen(event: TransferEvent): void {

@@ -63,7 +63,7 @@ describe('ferry send interrupted with Ctrl-C', () => {
     assert.equal(lines.length, 1, stopped.stderr);
     assert.match(
       lines[0]!,
-      /^ferry: ABORTED: aborted: interrupted; (.*big\.bin: .* of 1\.00 MiB verified and kept on the server: run the same command again to resume from there|no partial file was kept: run the same command again to start it over .*)$/,
+      /^ferry: ABORTED: aborted: interrupted; (.*big\.bin: at least .* of 1\.00 MiB verified and kept on the server: run the same command again to resume from there|no verified part was reported yet \(what was in flight may be kept on the server\): run the same command again to resume from what was kept)$/,
     );
     const resumed = await runFerry(args);
     assertExit(resumed, 0, 'the same command again');

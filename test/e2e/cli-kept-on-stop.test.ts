@@ -76,7 +76,7 @@ describe('a stopped run says what it kept and that the same command resumes from
   }
 
   function keptLine(file: string, kept: number, where: string): string {
-    return `${file}: ${formatBytes(kept)} of ${formatBytes(FILE_BYTES)} verified and kept ${where}: run the same command again to resume from there`;
+    return `${file}: at least ${formatBytes(kept)} of ${formatBytes(FILE_BYTES)} verified and kept ${where}: run the same command again to resume from there`;
   }
 
   async function resumedBytesOf(args: readonly string[]): Promise<number> {
