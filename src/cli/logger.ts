@@ -16,7 +16,16 @@ export { LOG_LEVELS, addLogFlags, type LogFlags } from './log-level.js';
  */
 export function createLogger(
   flags: LogFlags,
-  options: { role: 'server' | 'client'; defaultLevel: string; fileDefaultLevel?: string },
+  options: {
+    role: 'server' | 'client';
+    defaultLevel: string;
+    fileDefaultLevel?: string;
+    /**
+     * Where a terminal's readable lines go instead of straight to stderr: a client's progress display, which
+     * prints them above its bars (written between two redraws, a line landed on the bar's own row).
+     */
+    terminalLine?: (line: string) => void;
+  },
 ): Logger {
   const level = logLevelOf(flags, options);
   const destination =
@@ -24,7 +33,10 @@ export function createLogger(
       ? pino.destination({ dest: flags.logFile, sync: true, append: true, mkdir: true, mode: 0o600 })
       : // A person reads a terminal; a pipe, a file or a journal gets JSON lines.
         process.stderr.isTTY
-        ? prettyLogStream(process.stderr, colorsFor(process.stderr))
+        ? prettyLogStream(
+            options.terminalLine ?? ((line) => process.stderr.write(`${line}\n`)),
+            colorsFor(process.stderr),
+          )
         : pino.destination({ dest: 2, sync: true });
   // Log lines carry names from the other side: kept exact as JSON, without raw control characters (the
   // terminal formatter escapes what it prints again, after parsing).

@@ -47,16 +47,17 @@ function show(value: unknown): string {
 }
 
 /**
- * A pino destination for a terminal: each JSON line is written to `stream` formatted by
- * {@link formatLogLine}. Synchronous like `pino.destination({ sync: true })`, so nothing is lost on exit.
+ * A pino destination for a terminal: each JSON line is formatted by {@link formatLogLine} and handed to
+ * `writeLine` (without its newline): the terminal's stderr, or a client's progress display, which prints it
+ * above its bars. Synchronous like `pino.destination({ sync: true })`, so nothing is lost on exit.
  */
 export function prettyLogStream(
-  stream: NodeJS.WritableStream,
+  writeLine: (line: string) => void,
   colors: Colors,
 ): { write: (chunk: string) => void } {
   return {
     write: (chunk: string) => {
-      for (const line of chunk.split('\n')) if (line !== '') stream.write(`${formatLogLine(line, colors)}\n`);
+      for (const line of chunk.split('\n')) if (line !== '') writeLine(formatLogLine(line, colors));
     },
   };
 }

@@ -168,6 +168,14 @@ export class ProgressDisplay {
     this.#say(this.#c.yellow(width === undefined ? safe : fitAround({ head: '', path: safe }, width)));
   }
 
+  /**
+   * A log line (already escaped and coloured, `pretty-log-stream.ts`) above the bars, so a redraw neither
+   * runs into it nor erases it; in every mode, `--quiet` included: logs were asked for.
+   */
+  logLine(line: string): void {
+    if (!this.#bars.log(line)) this.#write(line);
+  }
+
   /** A local entry left out of a tree (a link leading outside it, a special file); escaped first. */
   skipped(path: string, reason: string): void {
     this.#skippedLine(escapeForTerminal(path), escapeForTerminal(reason));

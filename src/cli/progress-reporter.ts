@@ -171,7 +171,11 @@ export class ProgressReporter {
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.#logLevel !== 'silent') {
       const { createLogger, logTransferEvent } = await import('./logger.js');
-      this.#logger = createLogger(this.#logFlags, { role: 'client', ...CLIENT_LOG_LEVELS });
+      this.#logger = createLogger(this.#logFlags, {
+        role: 'client',
+        ...CLIENT_LOG_LEVELS,
+        terminalLine: (line) => this.#display.logLine(line),
+      });
       this.#logEvent = logTransferEvent;
     }
     try {
