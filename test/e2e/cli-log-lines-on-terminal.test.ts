@@ -5,33 +5,21 @@
 // clean-up could erase it. They now go through the display, above the bars, as its own lines do.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { FERRY_BIN, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { writeRandomFile } from '../helpers/random-file.js';
+import { HAS_TMUX, stopTmux, tmuxScreen } from '../helpers/tmux-screen.js';
 
-const run = promisify(execFile);
 const COLUMNS = 120;
 const FILES = 3;
 /** Several 64 KiB chunks each, so every file has progress events and its bar is drawn before it finishes. */
 const FILE_BYTES = 2 * 1024 * 1024 + 17;
 
-/** Single quotes for sh. */
-function quote(arg: string): string {
-  return `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-const hasTmux = await run('tmux', ['-V']).then(
-  () => true,
-  () => false,
-);
-
 describe(
   'log lines on a terminal with progress bars (tmux)',
-  { skip: hasTmux ? false : 'tmux is not installed' },
+  { skip: HAS_TMUX ? false : 'tmux is not installed' },
   () => {
     let dir: string;
     let server: ServeProcess | undefined;
@@ -54,13 +42,13 @@ describe(
     });
 
     after(async () => {
-      await run('tmux', ['-L', socket, 'kill-server']).catch(() => undefined);
+      await stopTmux(socket);
       await server?.stop();
       await removeTempDir(dir);
     });
 
     test('send -r --log-level info: every log line is a line of its own, none lost, beside the bars', async () => {
-      const command = [
+      const argv = [
         process.execPath,
         FERRY_BIN,
         'send',
@@ -69,30 +57,11 @@ describe(
         source,
         `${server!.address}/`,
         ...common,
-      ]
-        .concat(['--log-level', 'info'])
-        .map(quote)
-        .join(' ');
-      const script = `echo '$ ferry'; ${command}; echo "exit=$?"; tmux -L ${socket} wait-for -S ferry-done`;
-      await run('tmux', [
-        ...['-L', socket, '-f', '/dev/null', 'new-session', '-d', '-x', String(COLUMNS), '-y', '50'],
-        ...['-s', 'logs', `sh -c ${quote(script)}`, ';', 'set-option', '-t', 'logs', 'remain-on-exit', 'on'],
-      ]);
-      await run('tmux', ['-L', socket, 'wait-for', 'ferry-done'], { timeout: 60_000 });
-      const { stdout } = await run('tmux', [
-        '-L',
-        socket,
-        'capture-pane',
-        '-p',
-        '-J',
-        '-t',
-        'logs',
-        '-S',
-        '-',
-      ]);
-      const screen = stdout
-        .split('\n')
-        .filter((line) => line.trim() !== '' && !line.startsWith('Pane is dead'));
+      ];
+      const screen = await tmuxScreen(socket, [...argv, '--log-level', 'info'], {
+        columns: COLUMNS,
+        join: true,
+      });
       const text = screen.join('\n');
       assert.equal(screen.at(-1), 'exit=0', text);
       // No bar row left behind either (the raw writes threw off the rows the bars' clean-up erases).

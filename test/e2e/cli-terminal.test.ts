@@ -4,32 +4,20 @@
 // --expect, so no prompt is shown.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { FERRY_BIN, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { writeRandomFile } from '../helpers/random-file.js';
+import { HAS_TMUX, stopTmux, tmuxScreen } from '../helpers/tmux-screen.js';
 
-const run = promisify(execFile);
 const COLUMNS = 80;
 const FILES = 6;
 const NAME = 'a-rather-long-directory-name/holiday-pictures-from-the-summer-of-2026';
 
-/** Single quotes for sh. */
-function quote(arg: string): string {
-  return `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-const hasTmux = await run('tmux', ['-V']).then(
-  () => true,
-  () => false,
-);
-
 describe(
   'ferry send -r on an 80-column terminal (tmux)',
-  { skip: hasTmux ? false : 'tmux is not installed' },
+  { skip: HAS_TMUX ? false : 'tmux is not installed' },
   () => {
     let dir: string;
     let server: ServeProcess | undefined;
@@ -53,27 +41,14 @@ describe(
     });
 
     after(async () => {
-      await run('tmux', ['-L', socket, 'kill-server']).catch(() => undefined);
+      await stopTmux(socket);
       await server?.stop();
       await removeTempDir(dir);
     });
 
     /** Runs `ferry ARGS` in a fresh 80-column tmux pane and returns the screen once it exits. */
     async function onTerminal(args: string[]): Promise<string[]> {
-      const command = [process.execPath, FERRY_BIN, ...args].map(quote).join(' ');
-      // A first line, as a shell prompt would leave: tmux moves a screen cleared from its top-left corner
-      // (bars that started on the first row) into its history, where old bar rows would seem to survive.
-      const script = `echo '$ ferry'; ${command}; echo "exit=$?"; tmux -L ${socket} wait-for -S ferry-done`;
-      await run('tmux', [
-        ...['-L', socket, '-f', '/dev/null', 'new-session', '-d', '-x', String(COLUMNS), '-y', '50'],
-        ...['-s', 'send', `sh -c ${quote(script)}`, ';', 'set-option', '-t', 'send', 'remain-on-exit', 'on'],
-      ]);
-      await run('tmux', ['-L', socket, 'wait-for', 'ferry-done'], { timeout: 60_000 });
-      const { stdout } = await run('tmux', ['-L', socket, 'capture-pane', '-p', '-t', 'send', '-S', '-']);
-      await run('tmux', ['-L', socket, 'kill-session', '-t', 'send']);
-      const lines = stdout
-        .split('\n')
-        .filter((line) => line.trim() !== '' && !line.startsWith('Pane is dead'));
+      const lines = await tmuxScreen(socket, [process.execPath, FERRY_BIN, ...args], { columns: COLUMNS });
       assert.equal(lines[0], '$ ferry');
       return lines.slice(1);
     }

@@ -1,0 +1,64 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** Whether tmux runs here: the tests that need a real terminal skip without it. */
+export const HAS_TMUX = await run('tmux', ['-V']).then(
+  () => true,
+  () => false,
+);
+
+/** Single quotes for sh. */
+export function shellQuote(arg: string): string {
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * Runs `argv` in a fresh tmux pane `columns` wide (tmux server `socket`), waits for it to exit, and returns
+ * every non-empty line of the pane, its history included, after a first line `$ ferry` (as a prompt would
+ * leave: tmux moves a screen cleared from its top-left corner into its history, where old bar rows would
+ * seem to survive) and ending with `exit=CODE`. `join`: wrapped lines joined (capture-pane -J).
+ */
+export async function tmuxScreen(
+  socket: string,
+  argv: readonly string[],
+  options: { columns: number; join?: boolean },
+): Promise<string[]> {
+  const session = 'screen';
+  const script = `echo '$ ferry'; ${argv.map(shellQuote).join(' ')}; echo "exit=$?"; tmux -L ${socket} wait-for -S ferry-done`;
+  await run('tmux', [
+    ...['-L', socket, '-f', '/dev/null', 'new-session', '-d', '-x', String(options.columns), '-y', '50'],
+    ...[
+      '-s',
+      session,
+      `sh -c ${shellQuote(script)}`,
+      ';',
+      'set-option',
+      '-t',
+      session,
+      'remain-on-exit',
+      'on',
+    ],
+  ]);
+  await run('tmux', ['-L', socket, 'wait-for', 'ferry-done'], { timeout: 60_000 });
+  const capture = [
+    '-L',
+    socket,
+    'capture-pane',
+    '-p',
+    ...(options.join ? ['-J'] : []),
+    '-t',
+    session,
+    '-S',
+    '-',
+  ];
+  const { stdout } = await run('tmux', capture);
+  await run('tmux', ['-L', socket, 'kill-session', '-t', session]);
+  return stdout.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('Pane is dead'));
+}
+
+/** Stops the tmux server `socket` (the tests' `after`); no error when none runs. */
+export async function stopTmux(socket: string): Promise<void> {
+  await run('tmux', ['-L', socket, 'kill-server']).catch(() => undefined);
+}
