@@ -122,8 +122,9 @@ export function registerSyncCommand(program: Command): void {
 }
 
 /**
- * The lines of a sync beyond the transfer's own, on stderr: removals and conflicts always; in a dry run, or
- * with --verbose, every file and link to send too (`skip` only with --verbose). With --json a `sync-action`
+ * The lines of a sync beyond the transfer's own, on stderr: removals and conflicts always; in a dry run every
+ * file to send too, and in a dry run or with --verbose every link and attribute change (`skip` only with
+ * --verbose). With --json a `sync-action`
  * line on stdout for every action. Then the closing summary (`sync-summary` with --json).
  */
 class SyncPrinter {
@@ -151,7 +152,9 @@ class SyncPrinter {
     const line = ((): string | undefined => {
       switch (event.action) {
         case 'send':
-          return listed
+          // A real run's -v names each file once, as rsync -v does: the transfer's own line, when it is
+          // verified (with its digest); this one as well said every file twice.
+          return this.#flags.dryRun
             ? `${this.#verb.now} ${path} (${event.reason}, ${formatBytes(event.size)})`
             : undefined;
         case 'delete':
