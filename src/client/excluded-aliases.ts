@@ -3,16 +3,7 @@
 // `casefold` directories, macOS's default, which also takes either Unicode normalization of a name) opens
 // `SECRETS/key.txt` as the user's excluded `secrets/key.txt`, so a hostile server listing the other spelling had
 // a file written into what `--exclude secrets/` protects. Pure: no file system.
-
-/**
- * A name as a case- and normalization-insensitive file system may take it, made wider than any one does: NFKC
- * (a name in NFD is the same name to macOS), then upper and lower case (`ſ` and `K`, the Kelvin sign, fold to
- * `s` and `k`). Wider is safe: what it joins in vain is an entry left out that a case-sensitive DST would have
- * kept beside the excluded one, and said so.
- */
-function foldedName(name: string): string {
-  return name.normalize('NFKC').toUpperCase().toLowerCase();
-}
+import { foldedName } from './folded-name.js';
 
 /**
  * The entries of `source` (a server's listing, patterns applied) whose path, or a directory above it, is one
