@@ -48,6 +48,11 @@ export class FramedSocket {
   #endAfterPool: FerryError | undefined;
   #drainWaiters: Array<{ resolve: () => void; reject: (err: FerryError) => void }> = [];
   #error: FerryError | undefined;
+  /**
+   * From `holdRecords` until `releaseRecords`: the bytes after the handshake, kept as they came, neither decoded
+   * nor opened, the socket paused (a peer not yet admitted, PROTOCOL.md §3.2.2).
+   */
+  #held: Buffer[] | undefined;
   /** True when reads land in one reused buffer (`ReusedReads`): whatever is kept past the call is copied. */
   readonly #reused: boolean;
 
@@ -95,7 +100,30 @@ export class FramedSocket {
     const leftover = this.#raw;
     this.#raw = [];
     this.#rawBytes = 0;
-    for (const piece of leftover) this.#decode(piece);
+    if (this.#held !== undefined) this.#held.push(...leftover);
+    else for (const piece of leftover) this.#decode(piece);
+  }
+
+  /**
+   * Reads no record until {@link releaseRecords}: the socket is paused, and what was read behind the handshake
+   * is kept as it came, not decoded, not decrypted. For a peer whose key is not admitted yet (PROTOCOL.md
+   * §3.2.2: refuse before reading a single record): what it pipelined stays in the kernel's buffers, not opened
+   * on the event loop (up to 1 MiB a connection before). Call before `startRecords`. A refusal's
+   * `discardIncoming` drops it all.
+   */
+  holdRecords(): void {
+    if (this.#decoder) throw new FerryError('INTERNAL', 'holdRecords after startRecords');
+    this.#held = [];
+    this.socket.pause();
+  }
+
+  /** Reads records again after {@link holdRecords}: those held first, in order. */
+  releaseRecords(): void {
+    const held = this.#held;
+    if (held === undefined) return;
+    this.#held = undefined;
+    for (const piece of held) this.#decode(piece);
+    if (!this.#overHighWater()) this.#maybeResume();
   }
 
   /** The next record body, in arrival order. Rejects once the socket failed or ended. */
@@ -195,6 +223,7 @@ export class FramedSocket {
    */
   discardIncoming(): void {
     this.#readStopped = true;
+    this.#held = undefined;
     // Blocks gathered for the pool's workers are dropped too (a revoked session's linger): none is posted.
     this.#pooled?.stop();
     this.#frames = [];
@@ -212,7 +241,9 @@ export class FramedSocket {
   #onData(data: Buffer): void {
     if (this.#readStopped) return;
     if (this.#decoder) {
-      this.#decode(data);
+      // Paused: at most the read already under way arrives.
+      if (this.#held !== undefined) this.#held.push(this.#reused ? Buffer.from(data) : data);
+      else this.#decode(data);
       return;
     }
     // Handshake bytes wait for readExactly: a reused read buffer is overwritten by the next read.
@@ -290,7 +321,7 @@ export class FramedSocket {
   }
 
   #maybeResume(): void {
-    if (!this.socket.isPaused() || this.#openFailure || this.#error) return;
+    if (!this.socket.isPaused() || this.#openFailure || this.#error || this.#held !== undefined) return;
     const pooled = this.#pooled;
     if (this.#frameBytes >= RECEIVE_HIGH_WATER_BYTES / 2) return;
     if (pooled !== undefined && pooled.bytes > pooled.highWater / 2) return;

@@ -113,6 +113,11 @@ export interface ServerHandshakeOptions {
   signal?: AbortSignal | undefined;
   /** The session keys' time bound (PROTOCOL.md §4.3). */
   rekey?: RekeyClock;
+  /**
+   * A normal session's records are held unread until the caller admits the key (`SecureChannel.releaseRecords`,
+   * PROTOCOL.md §3.2.2); a pairing's are read at once (its exchange is records).
+   */
+  holdUntilAdmitted?: boolean;
 }
 
 /**
@@ -149,6 +154,7 @@ export async function serverHandshake(
       const mode = decodeClientHello(hs.readMessage(await readHandshakeMessage(socket)));
       const clientKey = hs.remoteStaticPublicKey;
       if (!clientKey) throw new FerryError('HANDSHAKE_FAILED', 'no client static key');
+      if (options.holdUntilAdmitted === true && mode === MODE_NORMAL) socket.holdRecords();
       const channel = new SecureChannel(
         socket,
         sessionCipher(hs.split(), options.rekey),

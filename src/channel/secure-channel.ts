@@ -41,6 +41,11 @@ export class SecureChannel {
     socket.startRecords((record) => this.#openHere(record));
   }
 
+  /** Reads the records held since the handshake (`holdUntilAdmitted`), once the peer is admitted. */
+  releaseRecords(): void {
+    this.#socket.releaseRecords();
+  }
+
   /**
    * From the next record on, opens and hashes received records on `opener`'s worker threads (issue 14),
    * each under the nonce it would have had here (reserved in arrival order, PROTOCOL.md §4.2); short records,

@@ -1,6 +1,7 @@
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, relative, sep } from 'node:path';
 import type { GetPlan } from './download-plan.js';
+import { foldedName } from './folded-name.js';
 import type { OnSkip } from '../transfer/index.js';
 import type { SyncEntry } from './sync-plan.js';
 import type { TransferEvent } from './transfer-events.js';
@@ -20,11 +21,21 @@ const REASON = "inside ferry's home, which a download never changes";
  * or link there would replace the directory that holds the home), with an `entry-skipped` each.
  */
 export class HomeInDestination {
-  /** The home relative to the destination, '/'-separated; '' when the destination is the home or inside it. */
+  /**
+   * The home relative to the destination, '/'-separated, each name folded (`foldedName`: on a case-insensitive
+   * destination, macOS's default, `.CONFIG/Ferry` is the home too); '' when the destination is the home or
+   * inside it.
+   */
   readonly #path: string;
+  /** How many names `#path` has: only as many of an entry's are folded. */
+  readonly #depth: number;
+  /** `#path`'s first name. */
+  readonly #first: string;
 
   private constructor(path: string) {
-    this.#path = path;
+    this.#path = path === '' ? '' : path.split('/').map(foldedName).join('/');
+    this.#depth = path === '' ? 0 : path.split('/').length;
+    this.#first = this.#path.split('/', 1)[0]!;
   }
 
   /** The home under `localDir` (a real path), or undefined when it is elsewhere (or there is none). */
@@ -41,8 +52,15 @@ export class HomeInDestination {
   /** Whether a server's entry at `path` (relative to the destination) of `kind` is left out. */
   leavesOut(path: string, kind: SyncEntry['kind']): boolean {
     const home = this.#path;
-    if (home === '' || path === home || path.startsWith(`${home}/`)) return true;
-    return kind !== 'dir' && home.startsWith(`${path}/`);
+    if (home === '') return true;
+    // Most entries part from the home at their first name: one name folded each.
+    const slash = path.indexOf('/');
+    if (foldedName(slash < 0 ? path : path.slice(0, slash)) !== this.#first) return false;
+    const names = path.split('/', this.#depth + 1);
+    const head = names.slice(0, this.#depth).map(foldedName).join('/');
+    // At or below the home, or (anything but a directory) above it.
+    if (names.length >= this.#depth) return head === home;
+    return kind !== 'dir' && home.startsWith(`${head}/`);
   }
 
   /** `plan` without what it would write at or below the home, each left out reported. */

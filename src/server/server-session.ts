@@ -85,6 +85,7 @@ export class ServerSession {
         identity: this.#ctx.identity,
         timeoutMs: this.#ctx.handshakeTimeoutMs,
         signal,
+        holdUntilAdmitted: true,
       });
       this.#channel = channel;
       this.#log.setBindings({ peer: shortFerryId(channel.remotePublicKey) });
@@ -132,8 +133,10 @@ export class ServerSession {
       // Uploads' records are opened and hashed on the pool's workers (issue 14); short records stay here. Only
       // now, admitted: before, what a peer nobody allowed pipelined behind its handshake was decrypted on the
       // workers, up to their window (~10-18 MiB a connection), while the allow-list or a pairing was awaited
-      // (docs/SECURITY.md, stop 36). Until here records are opened on the event loop, at most 1 MiB queued.
+      // (docs/SECURITY.md, stop 36). Until here a normal session's records are not read at all (stop 37: they
+      // were opened on the event loop, up to 1 MiB); a pairing's are, on the event loop.
       if (this.#ctx.sealPool) channel.openInParallel(this.#ctx.sealPool);
+      channel.releaseRecords();
       unregister = this.#ctx.admitted?.add(channel.remotePublicKey, (error) => this.#endBy(error));
       if (grant.name) this.#log.setBindings({ client: grant.name });
       this.#events.admitted(grant.name);

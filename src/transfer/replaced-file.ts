@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Socket } from 'node:net';
+import { openDescriptors } from './open-descriptors.js';
 import { Wakeup } from './wakeup.js';
 
 /**
@@ -50,6 +51,8 @@ export function freeReplacedFilesInChildren(): void {
 }
 
 const freeing = new Set<Promise<void>>();
+/** Holds taken by {@link holdReplaced} and not yet let go of: each becomes a freeing. */
+let holding = 0;
 /**
  * The child processes freeing replaced files now (`handOff`): they keep the process alive only while
  * someone waits in `replacedFilesFreed` (`waiting` of them).
@@ -70,11 +73,17 @@ const freed = new Wakeup();
  */
 export async function holdReplaced(path: string): Promise<FileHandle | undefined> {
   if (process.platform !== 'linux') return undefined;
-  while (freeing.size >= MAX_FREEING_REPLACED) await freed.next();
+  // Holds not yet let go count too: finishes that all passed the check before any let go (many clients'
+  // uploads finishing at once on a server) would each free one, past the bound, all of libuv's pool threads
+  // busy freeing.
+  while (freeing.size + holding >= MAX_FREEING_REPLACED) await freed.next();
+  holding++;
   try {
     return await open(path, O_PATH | fsConstants.O_NOFOLLOW);
   } catch {
     // Missing, or not ours to hold: the rename decides what happens to it, as without a hold.
+    holding--;
+    freed.wake();
     return undefined;
   }
 }
@@ -91,7 +100,9 @@ export function freeReplacedLater(
   free: (release: () => Promise<void>) => void = track,
 ): void {
   if (held === undefined) return;
+  holding--;
   free(() => release(held));
+  freed.wake();
 }
 
 /**
@@ -115,12 +126,13 @@ async function release(held: FileHandle): Promise<void> {
  * start (`held` still open). Neither the holder nor its input keeps this process alive.
  */
 async function handOff(held: FileHandle): Promise<Promise<void> | undefined> {
+  const stdio = holderStdio(held.fd);
+  if (stdio === undefined) return undefined;
   // Loaded here, not at start-up: a command that replaces no large file loads no child_process (cli-start-up).
   const { spawn } = await import('node:child_process');
-  const holder = spawn(HOLDER_PROGRAM, [], {
-    stdio: ['pipe', 'ignore', 'ignore', held.fd],
-    detached: true,
-  });
+  // No environment and `/` as its directory: the holder needs neither, and our cwd's mount stays busy for as
+  // long as it lives otherwise.
+  const holder = spawn(HOLDER_PROGRAM, [], { stdio, detached: true, env: {}, cwd: '/' });
   const exited = new Promise<void>((resolve) => {
     holder.once('exit', () => resolve());
     holder.once('error', () => resolve());
@@ -136,6 +148,27 @@ async function handOff(held: FileHandle): Promise<Promise<void> | undefined> {
   input.destroy();
   REPLACED_FILE_COUNTERS.freedInChild++;
   return exited;
+}
+
+/**
+ * The holder's descriptors: its input, `/dev/null` out, `held` as 3, and nothing else. A descriptor this
+ * process inherited without close-on-exec (a caller's pipe, a shell's `5>log`) would be inherited by the
+ * holder and kept until its exit, the freeing's time after our own (0.25 s a GiB): someone reading that pipe
+ * to its end waited that long after ferry exited. libuv closes nothing it is not told of (`'ignore'` above 2
+ * leaves a descriptor as it is), so every number open here gets `held` there, which the holder's exit drops
+ * with the rest. Node's own descriptors (close-on-exec, closed by the exec anyway) get it too: telling them
+ * apart cost a read of `/proc/self/fdinfo` each (2.3 ms of CPU for 45, loaded), covering them a `dup2` each in
+ * the child. Undefined where they cannot be listed: then the file is freed here.
+ */
+function holderStdio(held: number): Array<'pipe' | 'ignore' | number> | undefined {
+  const open = openDescriptors();
+  if (open === undefined) return undefined;
+  const stdio: Array<'pipe' | 'ignore' | number> = ['pipe', 'ignore', 'ignore', held];
+  for (const fd of open) {
+    while (stdio.length <= fd) stdio.push('ignore');
+    stdio[fd] = held;
+  }
+  return stdio;
 }
 
 /** Resolves once every replaced file let go of so far is freed (tests, and a caller that must know). */

@@ -107,3 +107,34 @@ test('`sync HOST/SRC HOME` (the home itself as DST) changes nothing of it, its m
   // The listing says 0755; the home stays as it was (0700).
   assert.equal((await stat(rig.home)).mode & 0o777, mode);
 });
+
+test('`get -r` and `sync` leave out the home named in other letters (a case-insensitive destination, macOS`s default, takes them as the home)', async (t) => {
+  // On this (case-sensitive) file system the same listing would make a .CONFIG/Ferry/ beside the home, which
+  // is left out too; on APFS, vfat or ext4 casefold it is the home.
+  const rig = await startRig(t);
+  const entries = [
+    dir('.CONFIG'),
+    dir('.CONFIG/Ferry'),
+    file('.CONFIG/Ferry/allowed-clients.json'),
+    file('.config/FERRY/invites.json'),
+    file('.Config'), // a file where a directory above the home is, in other letters
+    file('ok.txt'),
+  ];
+  for (const command of [
+    ['get', '-r'],
+    ['sync', '--delete'],
+  ]) {
+    rig.hostile.script = { entries };
+    const result = await runFerry([...rig.args(command[0]!, ...command.slice(1)), '--verbose']);
+    // A directory above the home may be made (.CONFIG here), nothing in it, and no file of its name.
+    const tree = await contentsUnder(rig.dest);
+    const written = Object.keys(tree).filter((p) => /^\.config(\/|$)/i.test(p));
+    assert.ok(
+      written.every(
+        (p) => p.startsWith('.config/') || p === '.config' || (p === '.CONFIG' && tree[p] === 'dir'),
+      ),
+      `${command.join(' ')}: nothing named like .config/ferry written (${written.join(', ')}): ${result.stderr}`,
+    );
+    assert.match(result.stderr, /allowed-clients\.json.*ferry's home/, command.join(' '));
+  }
+});

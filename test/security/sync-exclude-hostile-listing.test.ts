@@ -8,6 +8,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { aliasesOfExcluded } from '../../src/client/excluded-aliases.js';
 import { ExcludePatterns } from '../../src/client/sync-exclude.js';
 import { remoteListingEntries } from '../../src/client/sync-entries.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
@@ -80,6 +81,73 @@ for (const pattern of ['secrets/', 'secrets', '/secrets', '/secrets/']) {
     }
   });
 }
+
+test('sync down --exclude secrets/: a listing naming it in other letters has nothing written there (a case-insensitive DST is that directory)', async (t) => {
+  // On vfat, exFAT, CIFS, ext4 casefold or macOS, SECRETS/key.txt is opened as secrets/key.txt; on this
+  // (case-sensitive) file system the same listing would make a SECRETS/ beside it, which is left out too.
+  for (const del of [false, true]) {
+    const rig = await startRig(t);
+    const events: Array<{ type: string; path?: string }> = [];
+    rig.hostile.script = {
+      entries: [
+        dir('SECRETS'),
+        file('SECRETS/key.txt'),
+        file('Secrets/deep/key2.txt'),
+        file('secre\u0074s\u212a/x'), // not an alias: another name (the Kelvin sign folds to k)
+        file('other.txt'),
+      ],
+    };
+    await syncDownFrom(rig.hostile, rig.dest, {
+      exclude: ['secrets/'],
+      delete: del,
+      onEvent: (e) => events.push(e),
+    });
+    const after = await contentsUnder(rig.dest);
+    assert.deepEqual(
+      Object.keys(after).filter((p) => /^secrets/i.test(p) && p !== 'secrets' && !p.startsWith('secrets/')),
+      ['secrets\u212a', 'secrets\u212a/x'],
+      `delete ${del}: only the name that is not the excluded one's in other letters is written`,
+    );
+    assert.ok(
+      after['other.txt'] !== undefined && after['other.txt'] !== 'dir',
+      `delete ${del}: the rest is synced`,
+    );
+    assert.equal(await readFile(join(rig.dest, 'secrets', 'key.txt'), 'utf8'), 'mine\n');
+    assert.deepEqual(
+      rig.hostile.requestedPaths.filter((p) => /^tree\/secrets\//i.test(p)),
+      [],
+      `delete ${del}: nothing named like secrets/ asked for`,
+    );
+    const skipped = events.filter((e) => e.type === 'entry-skipped').map((e) => e.path);
+    assert.deepEqual(
+      skipped.sort(),
+      ['SECRETS', 'Secrets/deep/key2.txt'],
+      `delete ${del}: each top said once`,
+    );
+  }
+});
+
+test('aliasesOfExcluded: other case, the other Unicode normalization and compatibility forms are the excluded entry; other names are not', () => {
+  const tops = [{ path: 'café' }, { path: 'a/kit' }, { path: 'files' }];
+  const listed = [
+    'CAFE\u0301/x',
+    'Café',
+    'a/\u212Ait',
+    'a/KIT/y',
+    '\uFB01les/z',
+    'cafe/x',
+    'a/kits',
+    'kit',
+    'café',
+  ];
+  assert.deepEqual(
+    aliasesOfExcluded(
+      tops,
+      listed.map((path) => ({ path })),
+    ).map((e) => e.path),
+    ['CAFE\u0301/x', 'Café', 'a/\u212Ait', 'a/KIT/y', '\uFB01les/z'],
+  );
+});
 
 test('a deep hostile listing with an excluded directory in it costs the client no more than reading the listing', () => {
   // Paths of MAX_PATH_BYTES, 2000 components deep: 128 MiB of listing holds some 30000 of them. Checking

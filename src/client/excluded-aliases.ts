@@ -1,0 +1,43 @@
+// A server's entries that name one of DST's excluded entries in other letters (stop 37's security pass).
+// Patterns match names as written, as rsync's do; but a case-insensitive DST (vfat and exFAT media, CIFS, ext4
+// `casefold` directories, macOS's default, which also takes either Unicode normalization of a name) opens
+// `SECRETS/key.txt` as the user's excluded `secrets/key.txt`, so a hostile server listing the other spelling had
+// a file written into what `--exclude secrets/` protects. Pure: no file system.
+import { foldedName } from './folded-name.js';
+
+/**
+ * The entries of `source` (a server's listing, patterns applied) whose path, or a directory above it, is one
+ * of DST's excluded entries (`excludedTops`, each the top of what a pattern left out of the walk of DST) in
+ * other letters: on a case-insensitive DST they would be written into it. Each entry's names are folded one
+ * by one from the top only while they are on the way to an excluded entry (most part at their first name),
+ * and never past the deepest one (a deep hostile listing costs no more than DST's excluded entries allow).
+ */
+export function aliasesOfExcluded<T extends { path: string }>(
+  excludedTops: readonly { path: string }[],
+  source: readonly T[],
+): T[] {
+  if (excludedTops.length === 0) return [];
+  const exact = new Set(excludedTops.map((e) => e.path));
+  const folded = new Set<string>();
+  // Every excluded entry's folded path and those of the directories above it.
+  const onTheWay = new Set<string>();
+  let deepest = 0;
+  for (const { path } of excludedTops) {
+    const names = path.split('/').map(foldedName);
+    deepest = Math.max(deepest, names.length);
+    folded.add(names.join('/'));
+    for (let depth = 1; depth <= names.length; depth++) onTheWay.add(names.slice(0, depth).join('/'));
+  }
+  return source.filter((entry) => {
+    const names = entry.path.split('/', deepest);
+    let prefix = '';
+    for (let depth = 0; depth < names.length; depth++) {
+      const name = foldedName(names[depth]!);
+      prefix = depth === 0 ? name : `${prefix}/${name}`;
+      if (!onTheWay.has(prefix)) return false;
+      // The very path (`secrets`, a file SRC names where DST's directory is) is the patterns' and the plan's.
+      if (folded.has(prefix) && !exact.has(names.slice(0, depth + 1).join('/'))) return true;
+    }
+    return false;
+  });
+}
