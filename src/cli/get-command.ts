@@ -6,7 +6,7 @@ import { homeOf } from './cli-context.js';
 import { refuseStandardStream } from './standard-stream-argument.js';
 import { withDiskFullHint } from './disk-full-hint.js';
 import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
-import { DEFAULT_THREADS, freeReplacedFilesInChildren } from '../transfer/index.js';
+import { DEFAULT_THREADS } from '../transfer/index.js';
 import { parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
 import { addTransferFlags, type TransferFlags } from './transfer-flags.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
@@ -23,9 +23,6 @@ interface GetFlags extends ClientFlags, OutputFlags, TransferFlags, ExcludeFlags
  * directory, else (one source) as LOCAL itself.
  */
 export function registerGetCommand(program: Command): void {
-  // This process exits once its files are placed: a large file a download replaced is freed by a child,
-  // not waited for (transfer/replaced-file.ts).
-  freeReplacedFilesInChildren();
   const command = program
     .command('get')
     .description(

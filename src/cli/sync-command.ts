@@ -21,7 +21,7 @@ import { withLocalNameHint } from './local-name-hint.js';
 import { withDiskFullHint } from './disk-full-hint.js';
 import { withListingNotGrantedHint } from './listing-not-granted-hint.js';
 import { DELTA_FLAG_HELP } from './transfer-flags.js';
-import { freeReplacedFilesInChildren, type SkipKind } from '../transfer/index.js';
+import type { SkipKind } from '../transfer/index.js';
 import { resultDespiteUnsentNames } from './result-despite-unsent-names.js';
 import { addExcludeFlags, excludePatternsOf, type ExcludeFlags } from './exclude-flags.js';
 
@@ -42,9 +42,6 @@ interface SyncFlags extends ClientFlags, OutputFlags, ExcludeFlags {
  * the server's and the sync downloads.
  */
 export function registerSyncCommand(program: Command): void {
-  // This process exits once its files are placed: a large file a download replaced is freed by a child,
-  // not waited for (transfer/replaced-file.ts).
-  freeReplacedFilesInChildren();
   const command = program
     .command('sync')
     .description(

@@ -53,7 +53,6 @@ export type { BeforeTreeWrite, TreeWriteStep } from './tree-write-hook.js';
 export { type ChunkSource } from './chunk-source.js';
 export { digestFile } from './digest-file.js';
 export { fsyncDir } from './fsync-dir.js';
-export { freeReplacedFilesInChildren } from './replaced-file.js';
 export { ChunkHashCache } from './chunk-hash-cache.js';
 export {
   KnownLeafHashes,

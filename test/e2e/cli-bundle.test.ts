@@ -281,12 +281,12 @@ describe('the bundled CLI', () => {
       assert.equal(await sha256File(join(back, 'large.bin')), digest);
     });
 
-    test('get --overwrite hands the replaced file of 64 MiB to a child to free, through the bundle', async () => {
-      // replaced-file.ts loads node:child_process with a dynamic import() when it first hands a file over. In
-      // a script compiled by node:vm, as bin/ferry compiles the bundle, a dynamic import() of a module outside
-      // the bundle threw (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING): the hand-off failed silently and the CLI
-      // waited for the filesystem to free the old file before it could exit, which the library's tests did
-      // not see. The smallest file handed over (FREE_IN_CHILD_MIN_BYTES), one byte changed.
+    test('get --overwrite of 64 MiB exits once the replaced file is freed: it leaves no process behind', async () => {
+      // Stop 36 handed a replaced file of 64 MiB or more to a detached /bin/cat that freed it after ferry had
+      // exited (~0.25 s per GiB here); `get --overwrite ... && umount` then failed with "target is busy".
+      // When ferry exits, its work on the file system is done, as rsync's and scp's is (stop 37). Run through
+      // the bundle: there a dynamic import() of node:child_process threw inside node:vm and the hand-off
+      // never ran, which the library's tests did not see. One byte changed in a file of 64 MiB.
       const sent = join(root, 'replaced.bin');
       const digest = await writeRandomFile(sent, 64 * 1024 * 1024);
       const into = join(dir, 'replace-into');
@@ -314,11 +314,7 @@ describe('the bundled CLI', () => {
       );
       assert.equal(got.status, 0, got.stderr);
       assert.equal(await sha256File(join(into, 'replaced.bin')), after);
-      assert.match(
-        got.stderr,
-        /^spawned \/bin\/cat$/m,
-        `the replaced file was freed in ferry: ${got.stderr}`,
-      );
+      assert.doesNotMatch(got.stderr, /^spawned /m, 'ferry started no process');
     });
 
     test('a code cache written by a command that ran worker threads is taken by the next command', async () => {

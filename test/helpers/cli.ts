@@ -54,9 +54,7 @@ export function ferryEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
  * Every `ferry` of a test (a server above all) dies with the test process, even one SIGKILLed past its
  * timeout before any `after` hook or deadline timer runs: spawned through `setpriv --pdeathsig KILL`
  * (scripts/cluster/daemon-process.ts), which execs it, so the ChildProcess is still ferry itself (its pid,
- * signals and exit code). ferry's only child (a client's `/bin/cat` holding a large replaced file while it is
- * freed, src/transfer/replaced-file.ts) exits once its input ends, which ferry's death ends too, so no
- * process group needs tying.
+ * signals and exit code). ferry starts no process of its own, so no process group needs tying.
  */
 function spawnChild(args: readonly string[], options: CliOptions): ChildProcess {
   // Never a shell, never our stdin: tests must not read a terminal (ECOSYSTEM.md, "Traps seen here"); a

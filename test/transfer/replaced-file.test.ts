@@ -7,12 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, readdir, readlink, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FilePartialStore, resolveUnderRoot, type RootPath } from '../../src/transfer/index.js';
-import {
-  FREE_IN_CHILD_MIN_BYTES,
-  freeReplacedFilesInChildren,
-  REPLACED_FILE_COUNTERS,
-  replacedFilesFreed,
-} from '../../src/transfer/replaced-file.js';
+import { replacedFilesFreed } from '../../src/transfer/replaced-file.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 /** Two chunks of the smallest size: a file with a log, the files a hold is for (one chunk holds nothing). */
@@ -96,34 +91,9 @@ test('a finish with nothing to replace, without overwrite, or of one chunk, hold
 test('by default the replaced file is freed without waiting, and replacedFilesFreed sees it end', async (t) => {
   const { store, target } = await setUp(t);
   await writeFile(target.path, 'the old content');
-  const inChild = REPLACED_FILE_COUNTERS.freedInChild;
+  await truncate(target.path, 64 * 1024 * 1024); // sparse: large, with no blocks to write or free
   await place(store, target, true);
   await replacedFilesFreed();
-  assert.equal(REPLACED_FILE_COUNTERS.freedInChild, inChild, 'a small file is freed here, not by a child');
   assert.deepEqual(await readFile(target.path), NEW);
   assert.ok(!(await openPaths()).includes(`${target.path} (deleted)`), 'nothing of the old file is held');
-});
-
-test('a large replaced file is handed to a child process to be freed where the process allows it (the CLI): this process holds nothing of it', async (t) => {
-  // Last: allowing is for the whole process (its CLI's get and sync turn it on).
-  for (const allowed of [false, true]) {
-    if (allowed) freeReplacedFilesInChildren();
-    const { store, target } = await setUp(t);
-    // Sparse: as large as a file freed in a child, with no blocks to write or free.
-    await writeFile(target.path, 'the old content');
-    await truncate(target.path, FREE_IN_CHILD_MIN_BYTES);
-    const before = REPLACED_FILE_COUNTERS.freedInChild;
-    await place(store, target, true);
-    await replacedFilesFreed();
-    assert.equal(
-      REPLACED_FILE_COUNTERS.freedInChild,
-      before + (allowed ? 1 : 0),
-      allowed ? 'freed by a child process' : 'freed here: a server or a library caller forks nothing',
-    );
-    assert.deepEqual(await readFile(target.path), NEW);
-    assert.ok(
-      !(await openPaths()).includes(`${target.path} (deleted)`),
-      'nothing of the old file is held here',
-    );
-  }
 });
