@@ -190,6 +190,12 @@ async function takeLeavesOf(
       }
     }
   };
+  /**
+   * The placed leaves' acceptance (`FoundLeaves.acceptLanded`), window after window in order, behind the scan
+   * rather than in its way: each waits for an fstat of the old file (its identity, so the bytes placed are
+   * the bytes hashed), and while the scan awaited it, the next window's read, and so its hashing, waited too.
+   */
+  let accepting: Promise<void> = Promise.resolve();
   // The scan, then the leaves left; a failure leaves no placing write in flight behind it (the caller
   // closes the partial).
   const scanAndPlace = async (): Promise<TakenLeaves> => {
@@ -255,13 +261,15 @@ async function takeLeavesOf(
       // Every write from this piece's buffer was handed over (the placing ones started, the partial's
       // queued, and submitted by the flush): the buffer is read into again once those have landed.
       buffers.done(piece.bytes, Promise.all([placed?.startedLanded(), partial.flushWrites()]));
-      await taken.acceptLanded();
+      accepting = accepting.then(() => taken.acceptLanded());
+      accepting.catch(() => undefined); // awaited after the last window, or settled before a failure goes on
       from = scan.next;
       // The signature is whole before the scan's end (the scan lags the signing): what earlier windows left
       // unmatched is scanned again now, while this window's writes land and the next window is read, not
       // after the last window (issue 16: ~70 ms of a 1 GiB download's end, three rewritten MiB rolled again).
       if (matcher.knownBlocks === total) await scanAgain();
     }
+    await accepting;
     if (matcher.knownBlocks < total) matcher.extend(await arrival!.waitFor(total));
     await scanAgain();
     const digest = signed.digest ?? (await arrival!.digest());
@@ -279,7 +287,9 @@ async function takeLeavesOf(
   try {
     return await scanAndPlace();
   } catch (err) {
+    // Placing stops first: an acceptance still waiting for its fstat takes nothing once it has it.
     placed?.stop();
+    await accepting.catch(() => undefined);
     await placed?.settle();
     throw err;
   } finally {

@@ -1,5 +1,5 @@
 import { FerryError } from '../errors/index.js';
-import { LEAF_BYTES, type BytePiece, type DeltaSignature } from '../protocol/index.js';
+import { LEAF_BYTES, type BytePiece, type ChunkHashes, type DeltaSignature } from '../protocol/index.js';
 import {
   PartialTransfer,
   SourceFile,
@@ -60,45 +60,42 @@ export type OldFileScan =
       partial: PartialTransfer;
     };
 
+/** What a delta download's scan reads and writes (`openForScan`), opened before its signature is whole. */
+export interface OpenedForScan {
+  readonly old: SourceFile;
+  /** The old file's leaf hashes from the client's store, for the version opened (issue 16, WARM deltas). */
+  readonly known: ChunkHashes | undefined;
+  /** The download's partial, fresh, of the offered size in chunks of one leaf. */
+  readonly partial: PartialTransfer;
+}
+
 /**
- * Opens the old file and the download's partial and takes what the old file holds of the server's file
- * (PROTOCOL.md §5.17.3, §5.17.4), a few scans at once in the process, each with the writes of the leaves it
- * takes (memory per download in flight). With `arrival` the signature (in leaves) is still arriving.
+ * Opens the old file and the download's partial for a scan of the old file (`scanOldFile`), with the old
+ * file's leaf hashes from the client's store when it knows this version of it and the signature is in leaves
+ * (`blockBytes`, the rule's for the offered size, §5.17.2). Called once the offer is in, so this is done
+ * while the server reads and hashes its first leaves, not after its first record (issue 16: ~30 ms, most
+ * of it the partial's files made durable, between the first record and the scan's first window).
  */
-export async function scanOldFile(
+export async function openForScan(
   partials: PartialStore<RootPath, RootPath>,
   target: RootPath,
   offer: { size: number },
-  signed: { signature: DeltaSignature; digest?: Buffer },
-  options: {
-    durableBatchBytes?: number | undefined;
-    /** Told the bytes verified and durable whenever they grow (the partial's `onDurable`). */
-    onDurable?: ((verifiedBytes: number) => void) | undefined;
-    /** The client's store of leaf hashes (issue 16): the old file's, if known; the new file's, once placed. */
-    knownLeafHashes?: KnownLeafHashes | undefined;
-  },
-  arrival: ArrivingSignature | undefined,
-): Promise<OldFileScan> {
-  const { signature, digest } = signed;
+  blockBytes: number,
+  options: ScanOptions,
+): Promise<OpenedForScan> {
   // Only the file where the destination was resolved (`rooted`: the descriptor's kernel path): a directory on
   // the way swapped for a link since would have the scan read, and the second request tell the server about,
   // a file elsewhere (docs/SECURITY.md, "The old file of a delta download, reached through a swapped link").
   const old = await SourceFile.open(target.path, { noFollow: true, rooted: true });
-  const store = options.knownLeafHashes;
-  // The old file's leaf hashes, if ferry wrote or signed this very version of it (the identity of the
-  // descriptor just opened): the scan then hashes none of its leaves in place (issue 16, WARM deltas).
-  const known =
-    store !== undefined && signature.blockBytes === LEAF_BYTES
-      ? await store.find(target.path, old.identity).catch(() => undefined)
-      : undefined;
-  let taken: TakenLeaves;
-  let patch: Patch | undefined;
-  // A patched download reads the bytes around its pieces from the old file as it writes them (§5.17.4), so
-  // the handle stays open until that download ends; otherwise it closes once the old file is scanned.
-  let keepOld = false;
-  let partial: PartialTransfer;
   try {
-    partial = await PartialTransfer.open(partials, target, {
+    const store = options.knownLeafHashes;
+    // The old file's leaf hashes, if ferry wrote or signed this very version of it (the identity of the
+    // descriptor just opened): the scan then hashes none of its leaves in place (issue 16, WARM deltas).
+    const known =
+      store !== undefined && blockBytes === LEAF_BYTES
+        ? await store.find(target.path, old.identity).catch(() => undefined)
+        : undefined;
+    const partial = await PartialTransfer.open(partials, target, {
       size: offer.size,
       mtimeMs: 0,
       chunkBytes: LEAF_BYTES,
@@ -110,12 +107,62 @@ export async function scanOldFile(
       // As a download's own open: a stripe's GET_END names the digest over the chunks it sent (§5.13.6).
       checkPartDigests: true,
     });
+    return { old, known: known?.hashes, partial };
+  } catch (err) {
+    await old.close();
+    throw err;
+  }
+}
+
+/**
+ * Undoes `openForScan` for an answer that failed before its scan began: the old file closed, the partial
+ * (fresh, nothing written into it) removed.
+ */
+export async function closeOpenedForScan(opened: Promise<OpenedForScan>): Promise<void> {
+  const them = await opened.catch(() => undefined);
+  if (them === undefined) return;
+  try {
+    await them.partial.discard();
+  } finally {
+    await them.old.close();
+  }
+}
+
+/** How a delta download's partial is kept (`openForScan`). */
+export interface ScanOptions {
+  durableBatchBytes?: number | undefined;
+  /** Told the bytes verified and durable whenever they grow (the partial's `onDurable`). */
+  onDurable?: ((verifiedBytes: number) => void) | undefined;
+  /** The client's store of leaf hashes (issue 16): the old file's, if known; the new file's, once placed. */
+  knownLeafHashes?: KnownLeafHashes | undefined;
+}
+
+/**
+ * Takes what the old file holds of the server's file into the download's partial, both opened by
+ * `openForScan` (PROTOCOL.md §5.17.3, §5.17.4), a few scans at once in the process, each with the writes of
+ * the leaves it takes (memory per download in flight). With `arrival` the signature (in leaves) is still
+ * arriving. The old file is closed once scanned unless a patch reads from it; the partial is closed if the
+ * scan fails.
+ */
+export async function scanOldFile(
+  opened: Promise<OpenedForScan>,
+  signed: { signature: DeltaSignature; digest?: Buffer },
+  arrival: ArrivingSignature | undefined,
+): Promise<OldFileScan> {
+  const { signature, digest } = signed;
+  const { old, known, partial } = await opened;
+  let taken: TakenLeaves;
+  let patch: Patch | undefined;
+  // A patched download reads the bytes around its pieces from the old file as it writes them (§5.17.4), so
+  // the handle stays open until that download ends; otherwise it closes once the old file is scanned.
+  let keepOld = false;
+  try {
     try {
       // PROTOCOL.md §5.17.4: a file under 16 MiB is signed in blocks under one leaf; the bytes of leaves not
       // wholly found are asked for as pieces, the rest of those leaves read from the old file around them.
       taken = await withOldFileScan(async () => {
         if (signature.blockBytes >= LEAF_BYTES)
-          return takeLeaves(old, signed, partial, arrival, undefined, known?.hashes);
+          return takeLeaves(old, signed, partial, arrival, undefined, known);
         if (digest === undefined)
           throw new FerryError('INTERNAL', 'blocks are scanned once the signature is whole');
         const blocks = await takeBlocks(old, { signature, digest }, partial);

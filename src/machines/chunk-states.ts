@@ -60,7 +60,8 @@ export class ChunkStates {
   ) {
     this.size = size;
     this.chunkBytes = chunkBytes;
-    this.#verified = ChunkHashes.of(size, chunkBytes, options.verified ?? []);
+    // The file digest is asked of these once the last chunk is verified: most of it is taken before.
+    this.#verified = ChunkHashes.of(size, chunkBytes, options.verified ?? [], { digestAhead: true });
     this.count = this.#verified.count;
     this.#maxOpen = options.maxOpen ?? MAX_OPEN_CHUNKS;
     this.#dirty = new ChunkSet(this.count);

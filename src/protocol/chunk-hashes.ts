@@ -4,6 +4,13 @@ import { FerryError } from '../errors/index.js';
 import { ChunkSet, type ChunkRange } from './chunk-ranges.js';
 import { HASH_BYTES } from './constants.js';
 import { FileDigestBuilder, chunkCount, chunkLength } from './file-digest.js';
+import { MerkleStack } from './merkle-tree-hash.js';
+
+/**
+ * Chunks per block whose subtree root a table that digests ahead keeps (`digestAhead`): 256, 16 MiB of leaves,
+ * a root of 255 hashes taken as a block's last hash is set.
+ */
+const DIGEST_BLOCK_CHUNKS = 256;
 
 /**
  * The chunk-hash table of one file of `size` bytes cut into chunks of `chunkBytes` (PROTOCOL.md §1, §7.2): the
@@ -21,13 +28,27 @@ export class ChunkHashes {
   readonly #table: Buffer;
   readonly #known: ChunkSet;
 
-  /** An empty table (no hash known) for a file of `size` bytes in chunks of `chunkBytes`. */
-  constructor(size: number, chunkBytes: number) {
+  /** With `digestAhead`: per whole block of DIGEST_BLOCK_CHUNKS chunks, its known hashes and subtree root. */
+  readonly #blocks: { readonly known: Uint16Array; readonly roots: Array<Buffer | undefined> } | undefined;
+
+  /**
+   * An empty table (no hash known) for a file of `size` bytes in chunks of `chunkBytes`. `digestAhead`: the
+   * subtree root of each whole block of chunks is taken as its last hash is set (and again if one of its
+   * hashes is replaced), so `digest` hashes only what was set since: for a table whose digest is asked once
+   * its last chunks arrived (a receiver's, the file digest before the rename), most of the tree is hashed
+   * while the chunks arrive, not after (issue 16: 16-30 ms of a 1 GiB download's end).
+   */
+  constructor(size: number, chunkBytes: number, options: { digestAhead?: boolean } = {}) {
     this.size = size;
     this.chunkBytes = chunkBytes;
     this.count = chunkCount(size, chunkBytes);
     this.#table = Buffer.alloc(this.count * HASH_BYTES);
     this.#known = new ChunkSet(this.count);
+    const blocks = Math.floor(this.count / DIGEST_BLOCK_CHUNKS);
+    this.#blocks =
+      options.digestAhead === true && blocks > 1
+        ? { known: new Uint16Array(blocks), roots: new Array<Buffer | undefined>(blocks) }
+        : undefined;
   }
 
   /** A table holding `entries` (index and hash each), e.g. the verified chunks a partial's log names. */
@@ -35,8 +56,9 @@ export class ChunkHashes {
     size: number,
     chunkBytes: number,
     entries: Iterable<{ readonly index: number; readonly hash: Uint8Array }>,
+    options: { digestAhead?: boolean } = {},
   ): ChunkHashes {
-    const hashes = new ChunkHashes(size, chunkBytes);
+    const hashes = new ChunkHashes(size, chunkBytes, options);
     for (const { index, hash } of entries) hashes.set(index, hash);
     return hashes;
   }
@@ -60,8 +82,30 @@ export class ChunkHashes {
         `chunk hash ${index} of ${this.count} must be ${HASH_BYTES} bytes, got ${hash.length}`,
       );
     }
+    const blocks = this.#blocks;
+    const block = Math.floor(index / DIGEST_BLOCK_CHUNKS);
+    if (blocks === undefined || block >= blocks.roots.length) {
+      this.#table.set(hash, index * HASH_BYTES);
+      this.#known.add(index);
+      return;
+    }
+    // A hash replaced: its block's root is taken again, by `digest`.
+    if (this.#known.has(index)) blocks.roots[block] = undefined;
+    else blocks.known[block]!++;
     this.#table.set(hash, index * HASH_BYTES);
     this.#known.add(index);
+    if (blocks.known[block] === DIGEST_BLOCK_CHUNKS && blocks.roots[block] === undefined)
+      blocks.roots[block] = this.#blockRoot(block);
+  }
+
+  /** The MTH of block `block`'s chunk hashes (every one known), for `digest`. */
+  #blockRoot(block: number): Buffer {
+    const stack = new MerkleStack();
+    const first = block * DIGEST_BLOCK_CHUNKS * HASH_BYTES;
+    // Views of the table, read only while the root is taken.
+    for (let at = first; at < first + DIGEST_BLOCK_CHUNKS * HASH_BYTES; at += HASH_BYTES)
+      stack.pushOwned(this.#table.subarray(at, at + HASH_BYTES));
+    return stack.root();
   }
 
   /** True when chunk `index`'s hash is known. */
@@ -120,7 +164,15 @@ export class ChunkHashes {
       );
     }
     const builder = new FileDigestBuilder(this.size, this.chunkBytes);
-    builder.addChunkHashes(this.#table);
+    const blocks = this.#blocks;
+    if (blocks === undefined) {
+      builder.addChunkHashes(this.#table);
+      return builder.digest();
+    }
+    // The whole blocks by their roots (taken now where a hash was replaced since), then the chunks after them.
+    for (let block = 0; block < blocks.roots.length; block++)
+      builder.addSubtree((blocks.roots[block] ??= this.#blockRoot(block)), DIGEST_BLOCK_CHUNKS);
+    builder.addChunkHashes(this.#table.subarray(blocks.roots.length * DIGEST_BLOCK_CHUNKS * HASH_BYTES));
     return builder.digest();
   }
 

@@ -97,6 +97,27 @@ export class FileDigestBuilder {
     this.#added += n;
   }
 
+  /**
+   * Adds the MTH of the next `count` chunk hashes (`count` a power of two dividing the chunks added so far), as
+   * adding them one by one would: a table that keeps its blocks' subtree roots (`ChunkHashes`, `digestAhead`)
+   * hashes only the blocks set since.
+   */
+  addSubtree(root: Buffer, count: number): void {
+    if (this.#done) throw new FerryError('INTERNAL', 'file digest already finished');
+    if (root.length !== HASH_BYTES || !Number.isInteger(Math.log2(count)) || this.#added % count !== 0)
+      throw new FerryError(
+        'INTERNAL',
+        `a subtree of ${count} chunk hashes after ${this.#added} is not aligned`,
+      );
+    if (this.#added + count > this.#expected)
+      throw new FerryError(
+        'INTERNAL',
+        `file has ${this.#expected} chunks, got ${this.#added + count} hashes`,
+      );
+    this.#tree.pushSubtree(root, count);
+    this.#added += count;
+  }
+
   /** Returns the 32-byte file digest; every chunk hash must have been added. Callable once. */
   digest(): Buffer {
     if (this.#done) throw new FerryError('INTERNAL', 'file digest already finished');

@@ -77,8 +77,16 @@ export class MerkleStack {
 
   /** Pushes a hash the caller hands over and never touches again (no copy: once per leaf on the hot path). */
   pushOwned(hash: Buffer): void {
-    let merged = hash;
-    let count = 1;
+    this.pushSubtree(hash, 1);
+  }
+
+  /**
+   * Pushes `root`, the MTH of the next `count` items (a power of two; every item pushed before it makes
+   * whole subtrees of at least `count` items, so it is an aligned subtree of the tree), handed over as
+   * `pushOwned`'s hash is: the same stack as pushing those items one by one.
+   */
+  pushSubtree(root: Buffer, count: number): void {
+    let merged = root;
     while (this.#counts.length > 0 && this.#counts[this.#counts.length - 1] === count) {
       this.#counts.pop();
       merged = nodeHash(this.#hashes.pop()!, merged, this.#scratch);

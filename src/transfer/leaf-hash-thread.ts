@@ -56,6 +56,20 @@ export class LeafHashThread {
     return this.hashLeaves(bytes.buffer, starts, LEAF_BYTES).catch(() => undefined);
   }
 
+  /**
+   * Starts the thread now, if it is not, so it has loaded by the first job: a thread started by its first job
+   * made that job wait ~30 ms for it (issue 16: a delta's first signature record on the server, a delta
+   * download's first window on the client). It does not keep the process alive.
+   */
+  warm(): void {
+    this.#thread.start();
+  }
+
+  /** Whether the thread is started (by `warm` or a first job) and has not stopped. */
+  get running(): boolean {
+    return this.#thread.running;
+  }
+
   /** Stops the thread; jobs in flight fail (their callers hash on their own). Idempotent. */
   close(): Promise<void> {
     return this.#thread.close();

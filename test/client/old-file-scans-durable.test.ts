@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { downloadPartialsFrom } from '../../src/client/download-partials.js';
-import { scanOldFile } from '../../src/client/old-file-scans.js';
+import { openForScan, scanOldFile } from '../../src/client/old-file-scans.js';
 import { LEAF_BYTES, deltaSignatureOf } from '../../src/protocol/index.js';
 import { resolveUnderRoot } from '../../src/transfer/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
@@ -27,12 +27,12 @@ test('a delta download’s scan makes the leaves it takes durable 4 batches of t
   const target = await resolveUnderRoot(dir, ['f'], { createDirs: false });
   const durable: number[] = [];
   const scanned = await scanOldFile(
-    downloadPartialsFrom(Buffer.alloc(32)),
-    target,
-    { size: served.length },
+    openForScan(downloadPartialsFrom(Buffer.alloc(32)), target, { size: served.length }, LEAF_BYTES, {
+      durableBatchBytes: LEAF_BYTES,
+      onDurable: (bytes) => durable.push(bytes),
+    }),
     // Its digest is not this one: the old file is not taken for the server's.
     { signature: deltaSignatureOf(served, LEAF_BYTES), digest: Buffer.alloc(32) },
-    { durableBatchBytes: LEAF_BYTES, onDurable: (bytes) => durable.push(bytes) },
     undefined,
   );
   assert.equal(scanned.kind, 'taken');
