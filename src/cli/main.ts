@@ -86,4 +86,9 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 // Not a top-level await: the bundle bin/ferry runs is a CommonJS script (scripts/bundle-cli.mjs).
 void main(process.argv).then((code) => {
   process.exitCode = code;
+  // Exit once the loop has nothing left (beforeExit: every write, sync, rename, cache record and hand-off to
+  // a child done; stdout and stderr are written synchronously here). Left to itself, Node then tears the
+  // environment down and frees its heap page by page before the exit_group that frees it all at once:
+  // strace of a 1 GiB delta send, PUT_DONE to exit_group 67-97 -> 34-51 ms. 'exit' listeners still run.
+  process.once('beforeExit', () => process.exit());
 });

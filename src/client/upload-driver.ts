@@ -195,10 +195,18 @@ export class UploadDriver {
     // scanned as the records arrive (§5.15.2: chunks of copies alone before the last record, PUT_DATA only
     // after it); the scan takes these hashes instead of hashing again.
     const ahead = LeafHashesAhead.start(this.#job.source);
+    // The hashing ahead goes on past the last record: chunks in place after it are then still sent unread
+    // (issue 16: stopped there, the rest of a file changed in place was read and hashed chunk by chunk
+    // through the scan, after the server's signing was over). It stops when the scan catches up with it, when
+    // the stream ends (`#stream`), or when the signature fails.
     const arrival = await ArrivingUploadSignature.start(
       () => this.#session.take(accept.ref),
-      () => ahead.stop(),
-    );
+      () => Promise.resolve(),
+    ).catch(async (err: unknown) => {
+      await ahead.stop();
+      throw err;
+    });
+    arrival.whole.catch(() => ahead.stop());
     this.#matcher = arrival.matcher;
     this.#arrival = arrival;
     this.#ahead = ahead;
@@ -242,7 +250,7 @@ export class UploadDriver {
         },
       });
       // Over before the cache may be closed, either way; a record that failed fails the upload, as before.
-      const streamed = await streaming.finally(() => Promise.allSettled(recording));
+      const streamed = await streaming.finally(() => Promise.allSettled([...recording, this.#ahead?.stop()]));
       await Promise.all(recording);
       // Every record is taken before PUT_END (§5.15.2), and a signature that failed fails the upload.
       await this.#arrival?.whole;

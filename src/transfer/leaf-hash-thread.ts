@@ -11,28 +11,67 @@ import { OneWorkerThread } from './one-worker-thread.js';
 const PROGRAM = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+const { readSync } = require('node:fs');
 const PREFIX = Buffer.from([0]);
-parentPort.on('message', ({ id, shared, starts, length }) => {
+const LEAF = ${LEAF_BYTES};
+const hashInto = (out, at, bytes) =>
+  out.set(createHash('sha256').update(PREFIX).update(bytes).digest(), at);
+parentPort.on('message', (job) => {
+  if (job.fd !== undefined) return hashFile(job);
+  const { id, shared, starts, length } = job;
   const out = new Uint8Array(32 * starts.length);
-  for (let i = 0; i < starts.length; i++)
-    out.set(createHash('sha256').update(PREFIX).update(new Uint8Array(shared, starts[i], length)).digest(), 32 * i);
+  for (let i = 0; i < starts.length; i++) hashInto(out, 32 * i, new Uint8Array(shared, starts[i], length));
   parentPort.postMessage({ id, hashes: out.buffer }, [out.buffer]);
 });
+// A file's leaves from its start, a piece at a time: read here, hashed here, each leaf's hash into the shared
+// table, then the count of leaves done published (state[0]) and waiters woken. state[1] set: stop before the
+// next read. One piece per turn of this thread's loop, so other jobs are answered in between.
+function hashFile({ id, fd, size, pieceBytes, table, state }) {
+  const out = new Uint8Array(table);
+  const flags = new Int32Array(state);
+  const piece = Buffer.allocUnsafe(Math.max(1, Math.min(pieceBytes, size)));
+  let at = 0;
+  const end = (failed) => {
+    Atomics.notify(flags, 0);
+    parentPort.postMessage({ id, failed });
+  };
+  const step = () => {
+    if (at >= size || Atomics.load(flags, 1) !== 0) return end(undefined);
+    const n = Math.min(piece.length, size - at);
+    try {
+      for (let got = 0; got < n; ) {
+        const read = readSync(fd, piece, got, n - got, at + got);
+        if (read === 0) return end('the file ended early');
+        got += read;
+      }
+    } catch (err) {
+      return end(String(err && err.code || err));
+    }
+    for (let off = 0; off < n; off += LEAF)
+      hashInto(out, 32 * ((at + off) / LEAF), piece.subarray(off, Math.min(n, off + LEAF)));
+    at += n;
+    Atomics.store(flags, 0, Math.ceil(at / LEAF));
+    Atomics.notify(flags, 0);
+    setImmediate(step);
+  };
+  step();
+}
 `;
 
 /**
  * Leaf hashes of ranges of a SharedArrayBuffer on a worker thread of its own, while the caller's thread
  * does other work (issue 16: a delta upload's server hashed every byte of a shifted copy, and its whole old
  * file while signing it, on its event loop, the client idle, one of two cores unused): the signing's leaves
- * (`signLeaves`) and half of a shifted copy's (`delta-old-file.ts`). One thread per process, started on first use and shared in turn
- * by every caller, each with at most one job queued; it does not keep the process alive. A speed-up, never a
+ * (`signLeaves`) and half of a shifted copy's (`delta-old-file.ts`), and a delta upload's new file, which it reads
+ * itself (`hashFile`, a piece per turn). One thread per process, started on first use and shared in turn by
+ * every caller, each with at most one job queued; it does not keep the process alive. A speed-up, never a
  * requirement: a caller whose job fails (the thread could not start or died) hashes the bytes itself.
  */
 export class LeafHashThread {
-  readonly #thread = new OneWorkerThread<LeafHashJob, { id: number; hashes: ArrayBuffer }, Buffer>(
+  readonly #thread = new OneWorkerThread<LeafHashJob | FileHashJob, LeafHashAnswer, LeafHashAnswer>(
     () => new Worker(PROGRAM, { eval: true }),
     'leaf hash thread',
-    (answer) => Buffer.from(answer.hashes),
+    (answer) => answer,
   );
 
   /**
@@ -40,7 +79,31 @@ export class LeafHashThread {
    * The caller leaves those bytes unchanged until the promise settles.
    */
   hashLeaves(shared: SharedArrayBuffer, starts: readonly number[], length: number): Promise<Buffer> {
-    return this.#thread.run({ shared, starts, length });
+    return this.#thread
+      .run({ shared, starts, length })
+      .then((answer) => Buffer.from(answer.hashes ?? new ArrayBuffer(0)));
+  }
+
+  /**
+   * Hashes the leaves of the file open as `fd` (lent: the caller keeps it open until this settles) from its
+   * start to `size`, reading and hashing `pieceBytes` at a time on the thread itself, with no turn of the
+   * caller's event loop between pieces (issue 16: a delta upload's client hashed its new file ahead through
+   * its event loop, a read on libuv's pool then a job here per piece, and its busy loop left the thread idle
+   * between pieces). Each leaf's hash goes into `table` (32 bytes at 32 × its index); `state[0]` is the count
+   * of leaves done from the start, published (and `Atomics.notify`'d) after each piece; setting `state[1]`
+   * stops it before its next read. Other jobs are answered between pieces. Resolves with why it ended short
+   * (a read failed, the file ended early), or undefined once done or stopped; rejects if the thread failed.
+   */
+  async hashFile(
+    fd: number,
+    size: number,
+    pieceBytes: number,
+    table: SharedArrayBuffer,
+    state: Int32Array,
+  ): Promise<string | undefined> {
+    if (!(state.buffer instanceof SharedArrayBuffer)) throw new RangeError('the state must be shared');
+    const answer = await this.#thread.run({ fd, size, pieceBytes, table, state: state.buffer });
+    return answer.failed;
   }
 
   /**
@@ -81,6 +144,22 @@ interface LeafHashJob {
   readonly shared: SharedArrayBuffer;
   readonly starts: readonly number[];
   readonly length: number;
+}
+
+/** A job of the leaf hash thread: a file's leaves, read there (`LeafHashThread.hashFile`). */
+interface FileHashJob {
+  readonly fd: number;
+  readonly size: number;
+  readonly pieceBytes: number;
+  readonly table: SharedArrayBuffer;
+  readonly state: SharedArrayBuffer;
+}
+
+/** The thread's answer: the hashes of a `LeafHashJob`, or how a `FileHashJob` ended. */
+interface LeafHashAnswer {
+  readonly id: number;
+  readonly hashes?: ArrayBuffer;
+  readonly failed?: string;
 }
 
 /** The process's one leaf hash thread (see LeafHashThread). */

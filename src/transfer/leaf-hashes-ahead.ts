@@ -1,5 +1,6 @@
 import { ChunkHashes, LEAF_BYTES, MAX_DELTA_BLOCKS } from '../protocol/index.js';
 import type { ChunkSource } from './chunk-source.js';
+import { LEAF_HASH_THREAD } from './leaf-hash-thread.js';
 import { leafHashesOf } from './leaf-hashes-of.js';
 
 /** Bytes of the file read at once while its leaves are hashed ahead: 64 leaves. */
@@ -16,6 +17,8 @@ const AHEAD_READ_BYTES = 64 * LEAF_BYTES;
 export class LeafHashesAhead {
   readonly hashes: ChunkHashes;
   #stopped = false;
+  /** The leaf hash thread's progress and stop flag while it reads the file (`#onThread`). */
+  #state: Int32Array | undefined;
   readonly #running: Promise<void>;
   /** Leaves hashed from the file's start (they are hashed in order), or Infinity once the work ended. */
   #through = 0;
@@ -64,23 +67,80 @@ export class LeafHashesAhead {
   /** Stops after the read in flight; resolves once nothing runs. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#state !== undefined) Atomics.store(this.#state, 1, 1);
     await this.#running;
   }
 
   async #run(source: ChunkSource): Promise<void> {
     const size = Math.min(source.size, MAX_DELTA_BLOCKS * LEAF_BYTES);
+    const from = await this.#onThread(source, size);
+    if (from !== undefined) await this.#onLoop(source, size, from);
+  }
+
+  /**
+   * Hashes the file's leaves on the leaf hash thread, which reads them itself through the source's lent
+   * descriptor (`LeafHashThread.hashFile`; issue 16: read and hashed through this event loop, a delta
+   * upload's client finished hashing its new file 0.1-0.3 s after the server had signed its old one, the
+   * thread idle whenever the loop was busy), taking each piece's hashes as the thread publishes them.
+   * Returns where the event loop's hashing is to go on (the thread failed, or there is no descriptor to
+   * lend), or undefined once the work is over: done, stopped, or a read failed (which ends it, as there).
+   */
+  async #onThread(source: ChunkSource, size: number): Promise<number | undefined> {
+    if (size === 0 || source.lendFd === undefined || source.returnFd === undefined) return 0;
+    let fd: number;
+    try {
+      fd = source.lendFd();
+    } catch {
+      return undefined; // closed: nothing to read
+    }
+    const table = new SharedArrayBuffer(32 * Math.ceil(size / LEAF_BYTES));
+    const state = new Int32Array(new SharedArrayBuffer(8));
+    this.#state = state;
+    if (this.#stopped) Atomics.store(state, 1, 1);
+    let settled = false;
+    const job = LEAF_HASH_THREAD.hashFile(fd, size, AHEAD_READ_BYTES, table, state).finally(
+      () => (settled = true),
+    );
+    const over = job.then(
+      () => undefined,
+      () => undefined,
+    );
+    let taken = 0;
+    try {
+      for (;;) {
+        // Whether it ended, asked before the count: the last count is published before the answer.
+        const ended = settled;
+        const through = Atomics.load(state, 0);
+        for (; taken < through; taken++) this.hashes.set(taken, new Uint8Array(table, 32 * taken, 32));
+        this.#reached(taken);
+        if (ended) break;
+        const wait = waitAsync(state, 0, through);
+        if (wait.async) await Promise.race([wait.value, over]);
+      }
+      await job;
+      return undefined;
+    } catch {
+      return taken * LEAF_BYTES; // the thread failed: this loop goes on from there
+    } finally {
+      source.returnFd();
+    }
+  }
+
+  /** Hashes the file's leaves from byte `from` (a leaf boundary) through this event loop. */
+  async #onLoop(source: ChunkSource, size: number, from: number): Promise<void> {
     // Two buffers of shared memory: the leaf hash thread hashes one in place while the next piece is read
     // into the other, and this thread stays free for the signature's records and the scan (issue 16: the
     // client's event loop spent ~0.6 s per GiB here, ahead of the scan it then had to run).
     const bytes = Math.min(AHEAD_READ_BYTES, size);
     const buffers = [0, 1].map(() => Buffer.from(new SharedArrayBuffer(bytes)));
+    let turn = 0;
     const read = async (at: number): Promise<Buffer> => {
-      const buffer = buffers[(at / AHEAD_READ_BYTES) % 2]!.subarray(0, Math.min(AHEAD_READ_BYTES, size - at));
+      const buffer = buffers[turn++ % 2]!.subarray(0, Math.min(AHEAD_READ_BYTES, size - at));
       await source.readExactly(buffer, 0, buffer.length, at);
       return buffer;
     };
-    let next = size > 0 ? read(0) : undefined;
-    for (let at = 0; at < size && !this.#stopped; at += AHEAD_READ_BYTES) {
+    let next = from < size && !this.#stopped ? read(from) : undefined;
+    for (let at = from; at < size && !this.#stopped; at += AHEAD_READ_BYTES) {
       const piece = await next!;
       const hashing = leafHashesOf(piece);
       // The next read goes to the other buffer, which no hashing reads any more (awaited below, last turn).
@@ -94,3 +154,22 @@ export class LeafHashesAhead {
     await next?.catch(() => undefined);
   }
 }
+
+/**
+ * `Atomics.waitAsync` (Node 16 on; not in TypeScript's ES2023 library): resolves once `array[index]` is
+ * notified while it holds `value`, or at once (`async` false) when it no longer does.
+ */
+const waitAsync = (
+  array: Int32Array,
+  index: number,
+  value: number,
+): { async: false; value: string } | { async: true; value: Promise<string> } =>
+  (
+    Atomics as unknown as {
+      waitAsync: (
+        array: Int32Array,
+        index: number,
+        value: number,
+      ) => { async: false; value: string } | { async: true; value: Promise<string> };
+    }
+  ).waitAsync(array, index, value);
