@@ -12,8 +12,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { takeLeaves, type OldFile } from '../../src/client/delta-download.js';
 import { LEAF_BYTES, deltaSignatureOf, leafHash } from '../../src/protocol/index.js';
-import { MemoryPartialStore, PartialTransfer, SourceFile } from '../../src/transfer/index.js';
+import { SourceFile } from '../../src/transfer/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { freshLeafPartial } from '../helpers/fresh-leaf-partial.js';
 
 /** Three scan windows (4 MiB, 64 leaves each) and a little more. */
 const LEAVES = 3 * 64 + 8;
@@ -53,14 +54,7 @@ test(
         await source.readExactly(buffer, offset, length, position);
       },
     };
-    const store = new MemoryPartialStore<string>();
-    const partial = await PartialTransfer.open(store, 'k', {
-      size: served.length,
-      mtimeMs: 0,
-      chunkBytes: LEAF_BYTES,
-      fresh: true,
-      durableBatchBytes: LEAF_BYTES,
-    });
+    const { store, partial } = await freshLeafPartial(served.length);
     const signature = deltaSignatureOf(served, LEAF_BYTES);
     const taken = await takeLeaves(old, { signature, digest: Buffer.alloc(32) }, partial);
     await partial.close();

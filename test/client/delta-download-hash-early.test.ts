@@ -12,8 +12,9 @@ import { join } from 'node:path';
 import { takeLeaves, type OldFile } from '../../src/client/delta-download.js';
 import { ScanHashesAhead } from '../../src/client/scan-hashes-ahead.js';
 import { LEAF_BYTES, deltaSignatureOf, leafHash } from '../../src/protocol/index.js';
-import { LeafHashThread, MemoryPartialStore, PartialTransfer, SourceFile } from '../../src/transfer/index.js';
+import { LeafHashThread, SourceFile } from '../../src/transfer/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { freshLeafPartial } from '../helpers/fresh-leaf-partial.js';
 
 /** Three scan windows of 4 MiB (64 leaves each) and a short last leaf. */
 const LEAVES = 150;
@@ -70,14 +71,7 @@ test('takeLeaves posts a window leaf hashes before the window before it is scann
   const logged = new LoggedThread();
   t.after(() => logged.close());
 
-  const store = new MemoryPartialStore<string>();
-  const partial = await PartialTransfer.open(store, 'k', {
-    size: SIZE,
-    mtimeMs: 0,
-    chunkBytes: LEAF_BYTES,
-    fresh: true,
-    durableBatchBytes: LEAF_BYTES,
-  });
+  const { partial } = await freshLeafPartial(SIZE);
   t.after(() => partial.close());
   const signature = deltaSignatureOf(served, LEAF_BYTES);
   const taken = await takeLeaves(

@@ -11,8 +11,9 @@ import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OLD_FILE_SCAN_COUNTERS, takeLeaves, type OldFile } from '../../src/client/delta-download.js';
 import { ChunkHashes, LEAF_BYTES, deltaSignatureOf, leafHash } from '../../src/protocol/index.js';
-import { MemoryPartialStore, PartialTransfer, SourceFile } from '../../src/transfer/index.js';
+import { SourceFile } from '../../src/transfer/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { freshLeafPartial } from '../helpers/fresh-leaf-partial.js';
 
 const LEAVES = 300; // five 4 MiB windows and then some, signed in leaves
 const SIZE = LEAVES * LEAF_BYTES + 100;
@@ -43,14 +44,7 @@ async function scanWarm(oldBytes: Buffer, served: Buffer, changeBeforeSecondWind
         await source.readExactly(buffer, offset, length, position);
       },
     };
-    const store = new MemoryPartialStore<string>();
-    const partial = await PartialTransfer.open(store, 'k', {
-      size: served.length,
-      mtimeMs: 0,
-      chunkBytes: LEAF_BYTES,
-      fresh: true,
-      durableBatchBytes: LEAF_BYTES,
-    });
+    const { store, partial } = await freshLeafPartial(served.length);
     const hashed = OLD_FILE_SCAN_COUNTERS.hashedLeaves;
     const knownBefore = OLD_FILE_SCAN_COUNTERS.knownLeaves;
     const signature = deltaSignatureOf(served, LEAF_BYTES);

@@ -11,8 +11,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { takeLeaves, type OldFile, type TakenLeaves } from '../../src/client/delta-download.js';
 import { ChunkHashes, LEAF_BYTES, deltaSignatureOf, leafHash } from '../../src/protocol/index.js';
-import { MemoryPartialStore, PartialTransfer, SourceFile } from '../../src/transfer/index.js';
+import { PartialTransfer, SourceFile } from '../../src/transfer/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { freshLeafPartial } from '../helpers/fresh-leaf-partial.js';
 
 /** Two scan windows (4 MiB each) and a short last leaf. */
 const LEAVES = 100;
@@ -51,14 +52,7 @@ async function scan(
       await source.readExactly(buffer, offset, length, position);
     },
   };
-  const store = new MemoryPartialStore<string>();
-  const partial = await PartialTransfer.open(store, 'k', {
-    size: served.length,
-    mtimeMs: 0,
-    chunkBytes: LEAF_BYTES,
-    fresh: true,
-    durableBatchBytes: LEAF_BYTES,
-  });
+  const { store, partial } = await freshLeafPartial(served.length);
   const signature = deltaSignatureOf(served, LEAF_BYTES);
   const taken = await takeLeaves(old, { signature, digest: Buffer.alloc(32) }, wrap(partial));
   await partial.close();
@@ -253,14 +247,7 @@ test('takeLeaves: an identical old file counts nothing, places nothing that stay
       await source.readExactly(buffer, offset, length, position);
     },
   };
-  const store = new MemoryPartialStore<string>();
-  const partial = await PartialTransfer.open(store, 'k', {
-    size: SIZE,
-    mtimeMs: 0,
-    chunkBytes: LEAF_BYTES,
-    fresh: true,
-    durableBatchBytes: LEAF_BYTES,
-  });
+  const { partial } = await freshLeafPartial(SIZE);
   t.after(() => partial.discard());
   const signature = deltaSignatureOf(served, LEAF_BYTES);
   const digest = deltaDigest(served);

@@ -9,9 +9,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { takeLeaves, type OldFile } from '../../src/client/delta-download.js';
 import { LEAF_BYTES, deltaSignatureOf } from '../../src/protocol/index.js';
-import { MemoryPartialStore, PartialTransfer, SourceFile } from '../../src/transfer/index.js';
+import { SourceFile } from '../../src/transfer/index.js';
 import { rewriteKeepingSizeAndMtime } from '../helpers/rewrite-keeping-size-and-mtime.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { freshLeafPartial } from '../helpers/fresh-leaf-partial.js';
 
 /** Two scan windows (4 MiB each): the second read comes once the first window, and the change, are scanned. */
 const LEAVES = 100;
@@ -45,14 +46,7 @@ for (const rewrite of [true, false]) {
         await source.readExactly(buffer, offset, length, position);
       },
     };
-    const store = new MemoryPartialStore<string>();
-    const partial = await PartialTransfer.open(store, 'k', {
-      size: served.length,
-      mtimeMs: 0,
-      chunkBytes: LEAF_BYTES,
-      fresh: true,
-      durableBatchBytes: LEAF_BYTES,
-    });
+    const { partial } = await freshLeafPartial(served.length);
     t.after(() => partial.close());
     const signature = deltaSignatureOf(served, LEAF_BYTES);
     const taken = await takeLeaves(old, { signature, digest: Buffer.alloc(32) }, partial);

@@ -11,14 +11,9 @@ import { join } from 'node:path';
 import { takeLeaves, type TakenLeaves } from '../../src/client/delta-download.js';
 import { ScanHashesAhead } from '../../src/client/scan-hashes-ahead.js';
 import { LEAF_BYTES, deltaSignatureOf, leafHash } from '../../src/protocol/index.js';
-import {
-  LEAF_HASH_THREAD,
-  LeafHashThread,
-  MemoryPartialStore,
-  PartialTransfer,
-  SourceFile,
-} from '../../src/transfer/index.js';
+import { LEAF_HASH_THREAD, LeafHashThread, SourceFile } from '../../src/transfer/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { freshLeafPartial } from '../helpers/fresh-leaf-partial.js';
 
 /** A piece of 5 leaves and a half in shared memory, as the scan's read buffers are. */
 function sharedPiece(): Buffer {
@@ -102,14 +97,7 @@ async function takeRecording(
   await writeFile(path, oldBytes);
   const source = await SourceFile.open(path, { noFollow: true });
   t.after(() => source.close());
-  const store = new MemoryPartialStore<string>();
-  const partial = await PartialTransfer.open(store, 'k', {
-    size: served.length,
-    mtimeMs: 0,
-    chunkBytes: LEAF_BYTES,
-    fresh: true,
-    durableBatchBytes: 64 * LEAF_BYTES,
-  });
+  const { store, partial } = await freshLeafPartial(served.length, 64 * LEAF_BYTES);
   let hashedAhead = 0;
   // Leaves hashed ahead that are leaves of the served file: the scan checks those (hashed at the right phase).
   let usefulAhead = 0;
