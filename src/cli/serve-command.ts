@@ -275,6 +275,8 @@ export function registerServeCommand(program: Command): void {
           await server.close();
           admission?.close();
           await ownership?.close();
+          // It said 'server ready' above: a log read alone must not show a server still running.
+          logger.info({ event: 'stopped', reason: 'dashboard' }, 'server stopped');
           throw err;
         }
         // The address only: the token is for the operator's terminal, never for a log file.
@@ -285,6 +287,25 @@ export function registerServeCommand(program: Command): void {
       }
       // `ferry invite` on this home prints a `ferry pair` line with this address.
       await recordServeAddress(home, server.addressText);
+      // Listening for the signals before the banner says it is ready: a SIGTERM sent on the banner's first line
+      // (a supervisor, a test) stops it gracefully, never by the signal's default action.
+      const stopped = new Promise<void>((resolveStop) => {
+        const stop = (signal: NodeJS.Signals): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          logger.info({ event: 'stopping', signal }, 'server stopping');
+          // The claims go after the server stopped writing: revoking the lease frees them for the others.
+          void Promise.all([server.close(), dashboard?.close()])
+            .then(() => admission?.close())
+            .then(() => ownership?.close())
+            .then(() => {
+              logger.info({ event: 'stopped', reason: signal }, 'server stopped');
+              resolveStop();
+            });
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
       const id = formatFerryId(keyPair.publicKey);
       process.stdout.write(
         [
@@ -309,18 +330,6 @@ export function registerServeCommand(program: Command): void {
           '',
         ].join('\n'),
       );
-      await new Promise<void>((resolveStop) => {
-        const stop = (): void => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          // The claims go after the server stopped writing: revoking the lease frees them for the others.
-          void Promise.all([server.close(), dashboard?.close()])
-            .then(() => admission?.close())
-            .then(() => ownership?.close())
-            .then(() => resolveStop());
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      await stopped;
     });
 }

@@ -1,9 +1,13 @@
 // End to end: `ferry serve --dashboard` logs where its dashboard listens as the listening line logs the
 // server's address, `host:port`. It logged an object, which a terminal showed as
 // `address={"host":"127.0.0.1","port":7080}` (npm start's first screen) and a log reader got in two shapes.
+// And a log read alone says when the server stopped: on SIGTERM, and when its dashboard could not listen
+// after 'server ready' was logged (a new user's pass: nothing said it stopped).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { once } from 'node:events';
 import { assertExit, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
@@ -40,4 +44,48 @@ test('the dashboard line logs its address as host:port, as the listening line do
   assert.equal(listening?.address, server.address);
   assert.equal(typeof dashboard?.address, 'string', server.stderr);
   assert.match(dashboard!.address as string, /^127\.0\.0\.1:\d+$/);
+});
+
+/** The JSON log records in `stderr`. */
+function records(stderr: string): Array<{ event?: string; reason?: string; signal?: string }> {
+  return stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { event?: string; reason?: string; signal?: string });
+}
+
+test('SIGTERM logs the server stopping and then stopped, last', async () => {
+  const home = join(dir, 'home');
+  const stopped = await startServe(['--home', home, '--root', join(dir, 'root-stop')]);
+  await stopped.stop();
+  const events = records(stopped.stderr).map((record) => record.event);
+  assert.deepEqual(events.slice(-2), ['stopping', 'stopped'], stopped.stderr);
+  assert.equal(records(stopped.stderr).at(-1)?.reason, 'SIGTERM');
+});
+
+test('a dashboard that cannot listen: after server ready, server stopped, then the error', async () => {
+  const taken = createServer();
+  taken.listen(0, '127.0.0.1');
+  await once(taken, 'listening');
+  try {
+    const { port } = taken.address() as { port: number };
+    const result = await runFerry([
+      '--home',
+      join(dir, 'home'),
+      'serve',
+      '--root',
+      join(dir, 'root-taken'),
+      '--listen',
+      '127.0.0.1:0',
+      '--dashboard',
+      `127.0.0.1:${port}`,
+    ]);
+    assert.notEqual(result.code, 0);
+    const events = records(result.stderr).map((record) => record.event);
+    assert.ok(events.includes('listening'), result.stderr);
+    assert.equal(events.at(-1), 'stopped', result.stderr);
+    assert.match(result.stderr, /LISTEN_FAILED/);
+  } finally {
+    taken.close();
+  }
 });
