@@ -8,7 +8,7 @@ import {
   DEFAULT_THREADS,
   SERVER_BATCH_TEMP_PREFIX,
   KnownLeafHashes,
-  LEAF_HASH_THREAD,
+  LEAF_HASH_THREADS,
   SealPool,
   sweepBatchTemporaries,
 } from '../transfer/index.js';
@@ -272,9 +272,9 @@ export class FerryServer {
     // server waits for its first client: started by a batch's first record, it made that batch wait for it
     // (issue 14: ~0.1-0.2 s of the 1000-file case on a fresh server). It does not keep the process alive.
     if (options.objectStore === undefined) SMALL_FILE_PLACER.warm();
-    // The leaf hash thread, likewise: a delta's signing (§5.17.2, §5.15.2) waited ~30 ms for it to start before
-    // its first record went (issue 16).
-    LEAF_HASH_THREAD.warm();
+    // The leaf hash threads, likewise: a delta's signing (§5.17.2, §5.15.2) waited ~30 ms for its thread to
+    // start before its first record went (issue 16).
+    for (const thread of LEAF_HASH_THREADS) thread.warm();
     const sweepInterval = options.partialSweepIntervalMs ?? PARTIAL_SWEEP_INTERVAL_MS;
     if (sweepInterval > 0) {
       const sweep = (): void =>

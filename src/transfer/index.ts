@@ -79,7 +79,7 @@ export {
   type SignedPieceHook,
   type SigningMemory,
 } from './sign-leaves.js';
-export { LEAF_HASH_THREAD, LeafHashThread } from './leaf-hash-thread.js';
+export { LEAF_HASH_THREAD, LEAF_HASH_THREADS, LeafHashThread } from './leaf-hash-thread.js';
 export { DIRECT_ALIGN_BYTES, DIRECT_WRITE_COUNTERS } from './direct-writer.js';
 export {
   resolveLinkTarget,

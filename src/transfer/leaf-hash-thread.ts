@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { LEAF_BYTES } from '../protocol/index.js';
 import { OneWorkerThread } from './one-worker-thread.js';
@@ -17,12 +18,32 @@ const LEAF = ${LEAF_BYTES};
 const hashInto = (out, at, bytes) =>
   out.set(createHash('sha256').update(PREFIX).update(bytes).digest(), at);
 parentPort.on('message', (job) => {
-  if (job.fd !== undefined) return hashFile(job);
+  if (job.table !== undefined) return hashFile(job);
+  if (job.fd !== undefined) return readLeaves(job);
   const { id, shared, starts, length } = job;
   const out = new Uint8Array(32 * starts.length);
   for (let i = 0; i < starts.length; i++) hashInto(out, 32 * i, new Uint8Array(shared, starts[i], length));
   parentPort.postMessage({ id, hashes: out.buffer }, [out.buffer]);
 });
+// A piece of a file read here into a range of a shared buffer, then the leaf hash of each of its leaves (the
+// last may be short), the hashes back in one transferred buffer; on a failed or short read, why instead.
+function readLeaves({ id, fd, position, shared, start, length }) {
+  const bytes = new Uint8Array(shared, start, length);
+  try {
+    for (let got = 0; got < length; ) {
+      const read = readSync(fd, bytes, got, length - got, position + got);
+      if (read === 0) return parentPort.postMessage({ id, failed: 'the file ended early' });
+      got += read;
+    }
+  } catch (err) {
+    return parentPort.postMessage({ id, failed: String(err && err.code || err) });
+  }
+  const count = Math.ceil(length / LEAF);
+  const out = new Uint8Array(32 * count);
+  for (let i = 0; i < count; i++)
+    hashInto(out, 32 * i, bytes.subarray(i * LEAF, Math.min(length, (i + 1) * LEAF)));
+  parentPort.postMessage({ id, hashes: out.buffer }, [out.buffer]);
+}
 // A file's leaves from its start, a piece at a time: read here, hashed here, each leaf's hash into the shared
 // table, then the count of leaves done published (state[0]) and waiters woken. state[1] set: stop before the
 // next read. One piece per turn of this thread's loop, so other jobs are answered in between.
@@ -68,7 +89,11 @@ function hashFile({ id, fd, size, pieceBytes, table, state }) {
  * requirement: a caller whose job fails (the thread could not start or died) hashes the bytes itself.
  */
 export class LeafHashThread {
-  readonly #thread = new OneWorkerThread<LeafHashJob | FileHashJob, LeafHashAnswer, LeafHashAnswer>(
+  readonly #thread = new OneWorkerThread<
+    LeafHashJob | FileHashJob | ReadLeavesJob,
+    LeafHashAnswer,
+    LeafHashAnswer
+  >(
     () => new Worker(PROGRAM, { eval: true }),
     'leaf hash thread',
     (answer) => answer,
@@ -104,6 +129,22 @@ export class LeafHashThread {
     if (!(state.buffer instanceof SharedArrayBuffer)) throw new RangeError('the state must be shared');
     const answer = await this.#thread.run({ fd, size, pieceBytes, table, state: state.buffer });
     return answer.failed;
+  }
+
+  /**
+   * Reads `bytes.length` bytes of the file open as `fd` (lent: the caller keeps it open until this settles)
+   * from `position` into `bytes` (a view of shared memory) on the thread, then gives the leaf hashes of its
+   * leaves from its start (the last may be short), 32 bytes each in order (issue 16: a signing's pieces were
+   * read on libuv's pool, then handed to this thread by the caller's event loop, a hop each way per piece,
+   * and the thread waited for them). Undefined when it could not (memory that is not shared, a read that
+   * failed or found the file shorter, the thread failed): the caller then reads and hashes the piece itself,
+   * and its read reports what went wrong as it always did.
+   */
+  async readLeaves(fd: number, position: number, bytes: Buffer): Promise<Buffer | undefined> {
+    if (!(bytes.buffer instanceof SharedArrayBuffer) || bytes.length === 0) return undefined;
+    const job = { fd, position, shared: bytes.buffer, start: bytes.byteOffset, length: bytes.length };
+    const answer = await this.#thread.run(job).catch(() => undefined);
+    return answer?.hashes === undefined ? undefined : Buffer.from(answer.hashes);
   }
 
   /**
@@ -155,7 +196,16 @@ interface FileHashJob {
   readonly state: SharedArrayBuffer;
 }
 
-/** The thread's answer: the hashes of a `LeafHashJob`, or how a `FileHashJob` ended. */
+/** A job of the leaf hash thread: a piece of a file read there into `shared`, then hashed (`readLeaves`). */
+interface ReadLeavesJob {
+  readonly fd: number;
+  readonly position: number;
+  readonly shared: SharedArrayBuffer;
+  readonly start: number;
+  readonly length: number;
+}
+
+/** The thread's answer: the hashes of a `LeafHashJob` or `ReadLeavesJob`, or how a `FileHashJob` ended. */
 interface LeafHashAnswer {
   readonly id: number;
   readonly hashes?: ArrayBuffer;
@@ -164,3 +214,12 @@ interface LeafHashAnswer {
 
 /** The process's one leaf hash thread (see LeafHashThread). */
 export const LEAF_HASH_THREAD = new LeafHashThread();
+
+/**
+ * The leaf hash threads that work made of independent jobs is spread over (a signing's pieces,
+ * `signLeaves`): the process's one and, on a machine of more than one core, a second, started on its first
+ * job (or `warm`) like the first (issue 16: a WARM delta download's server signed its 1 GiB file at
+ * ~0.7 GB/s on one thread, SHA-256 alone 1.74 GB/s, while the other core, the client's, was idle).
+ */
+export const LEAF_HASH_THREADS: readonly LeafHashThread[] =
+  availableParallelism() > 1 ? [LEAF_HASH_THREAD, new LeafHashThread()] : [LEAF_HASH_THREAD];

@@ -13,6 +13,7 @@ import {
   type DeltaBlocksMessage,
 } from '../protocol/index.js';
 import type { ChunkSource } from './chunk-source.js';
+import { LEAF_HASH_THREADS } from './leaf-hash-thread.js';
 import { leafHashesOf } from './leaf-hashes-of.js';
 
 /** Leaves of the file read at once while signing: 64 (4 MiB), so reads stay large and memory small. */
@@ -26,7 +27,10 @@ const SIGN_READ_LEAVES = 64;
  */
 const SIGN_RECORD_BLOCKS = SIGN_READ_LEAVES;
 
-/** Pieces of a signing in leaves read, hashed and handed out at once (`signLeaves`): 3 of 4 MiB. */
+/**
+ * Pieces of a signing in leaves read, hashed and handed out at once (`signLeaves`): at least 3 of 4 MiB, and
+ * two per leaf hash thread, so each thread has the next piece queued as it ends one.
+ */
 const SIGN_PIECES = 3;
 
 /**
@@ -35,13 +39,16 @@ const SIGN_PIECES = 3;
  * leaves): the file is read once for the signature, its digest and the hash cache. An empty file has no
  * record.
  *
- * The leaf hashes of a piece are taken on the leaf hash thread (`LEAF_HASH_THREAD`), which reads the piece
- * in place from shared memory, while this thread takes the piece's weak checksums and reads the next piece
- * (issue 16: a delta upload's server hashed its whole old file on the session's event loop, and only then
- * served the copies; now the copies run on this thread while the thread hashes). One job per piece, not per
- * leaf: WebCrypto on libuv's pool, a copy and a hand-over per leaf, cost ~0.6 CPU s per GiB more. Should the
- * thread fail, the piece is hashed here, as before; a short last leaf always is. `stopped`, asked before
- * each read, ends the signing early with its error (the transfer ended: its file is about to close).
+ * Each piece is read and its leaves hashed on a leaf hash thread (`LEAF_HASH_THREADS`, pieces in turn over
+ * them), which reads it through the source's lent descriptor into shared memory, while this thread takes
+ * the weak checksums of the pieces done and serves the session (issue 16: a delta upload's server hashed its
+ * whole old file on the session's event loop, and only then served the copies; then each piece was read on
+ * libuv's pool and handed to one thread through this event loop, and the thread waited for those hops:
+ * 1 GiB signed alone in 0.81-0.90 s, now 0.54-0.55 s on two threads, 1.2 CPU s down to 1.0). One job per
+ * piece, not per leaf: WebCrypto on libuv's pool, a copy and a hand-over per leaf, cost ~0.6 CPU s per GiB
+ * more. A source with no descriptor to lend (an object store's), or a piece a thread could not read or hash,
+ * is read here and hashed as `leafHashesOf` does. `stopped`, asked before each read, ends the signing early
+ * with its error (the transfer ended: its file is about to close).
  */
 export async function signLeaves(
   source: ChunkSource,
@@ -82,21 +89,33 @@ export async function signLeaves(
     }
     return;
   }
-  // SIGN_PIECES buffers, so the pieces after this one are read, hashed and handed out while this one's weak
-  // checksums are taken: each piece's leaf hashes are asked of the leaf hash thread (and it is handed to
-  // `onPiece`) as soon as it is read, so the thread's jobs and the hook's writes queue back to back instead
-  // of one piece at a time behind this thread's turn (issue 16: with two buffers a piece's read waited for
-  // the write of the one before the last, and its hook and hashing for this thread to take it, so a delta
-  // upload's server wrote its partial at the pace of its signing and went on writing after it). Shared
-  // memory, so the leaf hash thread reads them in place; in the weak checksum's module's memory when it has
+  // `pieces` buffers, so the pieces after this one are read, hashed and handed out while this one's weak
+  // checksums are taken: each piece is asked of its thread as soon as its buffer is free, and handed to
+  // `onPiece` as soon as it is read and hashed, so the threads' jobs and the hook's writes queue back to back
+  // instead of one piece at a time behind this thread's turn (issue 16: with two buffers a piece's read
+  // waited for the write of the one before the last, and its hook and hashing for this thread to take it, so
+  // a delta upload's server wrote its partial at the pace of its signing and went on writing after it).
+  // Shared memory, so the leaf hash threads read into it; in the weak checksum's module's memory when it has
   // room, so the weak checksums read them in place too (issue 16: their copy was ~0.085 CPU s per GiB). A
   // piece's leaves lie one after another from its buffer's start, which the module's memory aligns to its
   // pages, so a delta upload's server writes them into the new file around the page cache
   // (`StoredPartial.writeUnbuffered`, which needs that alignment; issue 16: 0.3-2 CPU s per GiB less).
   const slots = Math.min(SIGN_READ_LEAVES, Math.max(totalBlocks, 1));
-  const buffers = Array.from({ length: SIGN_PIECES }, () => takeWeakChecksumBuffer(slots * LEAF_BYTES));
+  const threads = LEAF_HASH_THREADS;
+  const pieces = Math.max(SIGN_PIECES, 2 * threads.length);
+  const buffers = Array.from({ length: pieces }, () => takeWeakChecksumBuffer(slots * LEAF_BYTES));
+  // The descriptor the threads read through, when they hash (and the source has one to lend).
+  let fd: number | undefined;
+  try {
+    fd = known === undefined ? source.lendFd?.() : undefined;
+  } catch {
+    // Closing: the reads here fail as they should.
+  }
   /** Once no read, hashing or hook uses them (both ends below wait for that): the next signing takes them. */
-  const release = (): void => buffers.forEach(releaseWeakChecksumBuffer);
+  const release = (): void => {
+    buffers.forEach(releaseWeakChecksumBuffer);
+    if (fd !== undefined) source.returnFd?.();
+  };
   let turn = 0;
   /**
    * Settles once nothing uses each buffer's last piece (its hook and its hashing): read into again only
@@ -106,11 +125,11 @@ export async function signLeaves(
   /** The pieces started and not yet taken by `signPieces`, in file order. */
   const ahead: Promise<SignedPiece>[] = [];
   /**
-   * Reads the leaves from `block` on (at most a piece) into the next buffer once its last piece is done
-   * with, then hands them to `onPiece` and starts their hashing, in file order (after the piece before).
+   * Reads and hashes the leaves from `block` on (at most a piece) into the next buffer once its last piece
+   * is done with, then hands them to `onPiece`, in file order (after the piece before).
    */
   const startPiece = (block: number): void => {
-    const which = turn++ % SIGN_PIECES;
+    const which = turn++ % pieces;
     const buffer = buffers[which]!;
     const views: Buffer[] = [];
     for (let i = 0; i < slots && block + i < totalBlocks; i++) {
@@ -125,19 +144,37 @@ export async function signLeaves(
       SIGNING_COUNTERS.readLeaves += views.length;
       return source.readvExactly(views, block * LEAF_BYTES).then(() => views);
     };
+    // Read and hashed on a leaf hash thread, or (no descriptor, or the thread could not) read here and
+    // hashed as `leafHashesOf` does; known hashes (of this very version of the file, the caller's to
+    // ensure) are not taken again, the piece only read.
+    const readHashed = (): Promise<Buffer | undefined> => {
+      if (known !== undefined) return read().then(() => undefined);
+      const stop = stopped?.();
+      if (stop !== undefined) return Promise.reject(stop);
+      const thread = threads[which % threads.length]!;
+      const threaded = fd === undefined ? undefined : thread.readLeaves(fd, block * LEAF_BYTES, leafBytes);
+      return Promise.resolve(threaded).then((hashes) => {
+        if (hashes === undefined) return read().then(() => leafHashesOf(leafBytes));
+        SIGNING_COUNTERS.readLeaves += views.length;
+        SIGNING_COUNTERS.threadReadLeaves += views.length;
+        return hashes;
+      });
+    };
     const before = ahead.at(-1);
-    const reading = inUse[which]!.then(read);
-    const piece = (before === undefined ? reading : Promise.all([reading, before])).then((): SignedPiece => {
+    const reading = inUse[which]!.then(readHashed);
+    const piece = Promise.all([reading, before]).then(([hashed]): SignedPiece => {
       const handed = onPiece?.(block * LEAF_BYTES, views);
-      // Known hashes (of this very version of the file, the caller's to ensure) are not taken again.
-      const hashing = known === undefined ? leafHashesOf(leafBytes) : undefined;
-      return { block, leaves: views, handed, hashing };
+      return { block, leaves: views, handed, hashed };
     });
-    // Free again once the hook and the hashing are done with it, or once its read failed.
-    inUse[which] = piece.then(
-      ({ handed, hashing }) => Promise.all([handed, hashing?.catch(() => undefined)]),
-      () => undefined,
-    );
+    // Free again once its read and hashing are over and the hook is done with it (or was never called: the
+    // piece before failed, or this one's read did).
+    inUse[which] = Promise.all([
+      reading.catch(() => undefined),
+      piece.then(
+        ({ handed }) => handed,
+        () => undefined,
+      ),
+    ]);
     // A read still running when the signing stops (the session ended) must not become an unhandled rejection.
     piece.catch(() => undefined);
     ahead.push(piece);
@@ -148,7 +185,7 @@ export async function signLeaves(
     startPiece(nextBlock);
     nextBlock += slots;
   };
-  for (let i = 0; i < SIGN_PIECES; i++) startNext();
+  for (let i = 0; i < pieces; i++) startNext();
   try {
     await signPieces();
   } catch (err) {
@@ -169,14 +206,13 @@ export async function signLeaves(
       const weak = new Uint32Array(count);
       const strong = Buffer.alloc(count * DELTA_STRONG_BYTES);
       for (let block = firstBlock; block < firstBlock + count;) {
-        const { leaves, hashing } = await ahead.shift()!;
-        if (hashing === undefined) SIGNING_COUNTERS.knownLeaves += leaves.length;
+        const { leaves, hashed } = await ahead.shift()!;
+        if (hashed === undefined) SIGNING_COUNTERS.knownLeaves += leaves.length;
         else SIGNING_COUNTERS.hashedLeaves += leaves.length;
         for (let i = 0; i < leaves.length; i++)
           weak[block + i - firstBlock] =
             knownWeak?.[block + i] ?? weakChecksum(leaves[i]!, 0, leaves[i]!.length);
-        const leafHashes =
-          hashing === undefined ? knownHashesOf(known!, block, leaves.length) : await hashing;
+        const leafHashes = hashed ?? knownHashesOf(known!, block, leaves.length);
         // This buffer's weak checksums and hashes are taken: the piece it holds next may be read once its
         // hook is done with it.
         startNext();
@@ -193,14 +229,14 @@ export async function signLeaves(
   }
 }
 
-/** A piece of a signing in leaves, read, handed to the hook and being hashed (`signLeaves`). */
+/** A piece of a signing in leaves, read, hashed and handed to the hook (`signLeaves`). */
 interface SignedPiece {
   readonly block: number;
   readonly leaves: Buffer[];
   /** What the hook (`onPiece`) still does with it. */
   readonly handed: Promise<void> | undefined;
   /** Its leaf hashes, unless known. */
-  readonly hashing: Promise<Buffer> | undefined;
+  readonly hashed: Buffer | undefined;
 }
 
 /**
@@ -222,7 +258,7 @@ export interface SigningMemory {
  * (`readLeaves`) in this process, for tests and benches: a warm delta signs with no leaf hashed, and with
  * known weak checksums and nothing to place, with no leaf read.
  */
-export const SIGNING_COUNTERS = { hashedLeaves: 0, knownLeaves: 0, readLeaves: 0 };
+export const SIGNING_COUNTERS = { hashedLeaves: 0, knownLeaves: 0, readLeaves: 0, threadReadLeaves: 0 };
 
 /** The known hashes of leaves `[first, first + count)`, 32 bytes each in order, as `leafHashesOf` gives. */
 function knownHashesOf(known: ChunkHashes, first: number, count: number): Buffer {
@@ -232,9 +268,10 @@ function knownHashesOf(known: ChunkHashes, first: number, count: number): Buffer
 }
 
 /**
- * Called by `signLeaves` with each piece of the file as read (`leaves`: views of whole leaves, in order, from
- * file offset `offset`), before it is hashed; the views stay unchanged until the returned promise settles,
- * which must never reject (a delta upload's server writes them into the new file, `delta-old-file.ts`).
+ * Called by `signLeaves` with each piece of the file as read and hashed (`leaves`: views of whole leaves, in
+ * order, from file offset `offset`), in file order; the views stay unchanged until the returned promise
+ * settles, which must never reject (a delta upload's server writes them into the new file,
+ * `delta-old-file.ts`).
  */
 export type SignedPieceHook = (offset: number, leaves: readonly Buffer[]) => Promise<void>;
 
