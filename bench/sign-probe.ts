@@ -8,6 +8,7 @@
 //
 // --variant NAME=DIR (repeated): the signing of DIR's sources (a work tree), the variants' runs alternated
 // (A, B, A, B, ...) in this one process, so load from others falls on both alike; this tree's by default.
+// NAME=DIR@N: with only the first N of its leaf hash threads (LEAF_HASH_THREADS), e.g. B1=.@1 B2=.@2.
 // --timeline: per 100 ms, the CPU each of those used (hundredths of a core: main/busiest/next/rest).
 // Linux only (/proc).
 import { readFile } from 'node:fs/promises';
@@ -32,20 +33,24 @@ const { values } = parseArgs({
 
 type Transfer = typeof import('../src/transfer/index.js');
 type Protocol = typeof import('../src/protocol/index.js');
-const variants: { name: string; transfer: Transfer; protocol: Protocol }[] = [];
+const variants: { name: string; transfer: Transfer; protocol: Protocol; threads?: number }[] = [];
 for (const spec of values.variant.length > 0 ? values.variant : ['here=.']) {
-  const [name, dir] = spec.split('=') as [string, string];
+  const [name, at] = spec.split('=') as [string, string];
+  const [dir, threads] = at.split('@') as [string, string | undefined];
   const from = (module: string): string => pathToFileURL(resolve(dir, 'src', module, 'index.ts')).href;
   variants.push({
     name,
     transfer: (await import(from('transfer'))) as Transfer,
     protocol: (await import(from('protocol'))) as Protocol,
+    ...(threads === undefined ? {} : { threads: Number(threads) }),
   });
 }
 
 /** The leaf hash threads a variant signs on (a build before LEAF_HASH_THREADS has one). */
 const threadsOf = (transfer: Transfer): readonly { warm(): void; close(): Promise<void> }[] =>
   (transfer as Partial<Transfer>).LEAF_HASH_THREADS ?? [transfer.LEAF_HASH_THREAD];
+/** Each module's threads as loaded, so a variant @N signs on the first N and the next one on all again. */
+const allThreads = new Map(variants.map(({ transfer }) => [transfer, [...threadsOf(transfer)]]));
 
 /** CPU seconds since `before` of the main thread, the two busiest others (the leaf hash threads), the rest. */
 function split(before: Map<number, number>): { main: number; hash: number[]; rest: number } {
@@ -72,7 +77,11 @@ try {
   for (const { transfer } of variants) threadsOf(transfer).forEach((thread) => thread.warm());
   for (let i = 0; i < Number(values.runs) * variants.length; i++) {
     const run = Math.floor(i / variants.length);
-    const { name, transfer, protocol } = variants[i % variants.length]!;
+    const { name, transfer, protocol, threads } = variants[i % variants.length]!;
+    const all = allThreads.get(transfer)!;
+    // The module's own array, cut to the variant's first N threads for this run (bench only).
+    const used = threadsOf(transfer) as unknown[];
+    used.splice(0, used.length, ...all.slice(0, threads ?? all.length));
     const { SIGNING_COUNTERS, SourceFile, signLeaves } = transfer;
     const { ChunkHashes, LEAF_BYTES } = protocol;
     const source = await SourceFile.open(path, { noFollow: true });
@@ -114,6 +123,6 @@ try {
     );
   }
 } finally {
-  for (const { transfer } of variants) for (const thread of threadsOf(transfer)) await thread.close();
+  for (const threads of allThreads.values()) for (const thread of threads) await thread.close();
   if (dir !== undefined) await removeTempDir(dir);
 }
