@@ -12,7 +12,7 @@ import { OneWorkerThread } from './one-worker-thread.js';
 const PROGRAM = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { readSync } = require('node:fs');
+const { read, readSync } = require('node:fs');
 const PREFIX = Buffer.from([0]);
 const LEAF = ${LEAF_BYTES};
 const hashInto = (out, at, bytes) =>
@@ -25,24 +25,25 @@ parentPort.on('message', (job) => {
   for (let i = 0; i < starts.length; i++) hashInto(out, 32 * i, new Uint8Array(shared, starts[i], length));
   parentPort.postMessage({ id, hashes: out.buffer }, [out.buffer]);
 });
-// A piece of a file read here into a range of a shared buffer, then the leaf hash of each of its leaves (the
-// last may be short), the hashes back in one transferred buffer; on a failed or short read, why instead.
+// A piece of a file read into a range of a shared buffer, then the leaf hash of each of its leaves (the last
+// may be short), the hashes back in one transferred buffer; on a failed or short read, why instead. Read on
+// libuv's pool, not here: the next jobs' reads go on while this thread hashes, as they did before, with no
+// hop through the asking thread's event loop in between.
 function readLeaves({ id, fd, position, shared, start, length }) {
   const bytes = new Uint8Array(shared, start, length);
-  try {
-    for (let got = 0; got < length; ) {
-      const read = readSync(fd, bytes, got, length - got, position + got);
-      if (read === 0) return parentPort.postMessage({ id, failed: 'the file ended early' });
-      got += read;
-    }
-  } catch (err) {
-    return parentPort.postMessage({ id, failed: String(err && err.code || err) });
-  }
-  const count = Math.ceil(length / LEAF);
-  const out = new Uint8Array(32 * count);
-  for (let i = 0; i < count; i++)
-    hashInto(out, 32 * i, bytes.subarray(i * LEAF, Math.min(length, (i + 1) * LEAF)));
-  parentPort.postMessage({ id, hashes: out.buffer }, [out.buffer]);
+  const fail = (why) => parentPort.postMessage({ id, failed: why });
+  const from = (got) =>
+    read(fd, bytes, got, length - got, position + got, (err, n) => {
+      if (err) return fail(String(err.code || err));
+      if (n === 0) return fail('the file ended early');
+      if (got + n < length) return from(got + n);
+      const count = Math.ceil(length / LEAF);
+      const out = new Uint8Array(32 * count);
+      for (let i = 0; i < count; i++)
+        hashInto(out, 32 * i, bytes.subarray(i * LEAF, Math.min(length, (i + 1) * LEAF)));
+      parentPort.postMessage({ id, hashes: out.buffer }, [out.buffer]);
+    });
+  from(0);
 }
 // A file's leaves from its start, a piece at a time: read here, hashed here, each leaf's hash into the shared
 // table, then the count of leaves done published (state[0]) and waiters woken. state[1] set: stop before the
@@ -133,12 +134,13 @@ export class LeafHashThread {
 
   /**
    * Reads `bytes.length` bytes of the file open as `fd` (lent: the caller keeps it open until this settles)
-   * from `position` into `bytes` (a view of shared memory) on the thread, then gives the leaf hashes of its
-   * leaves from its start (the last may be short), 32 bytes each in order (issue 16: a signing's pieces were
-   * read on libuv's pool, then handed to this thread by the caller's event loop, a hop each way per piece,
-   * and the thread waited for them). Undefined when it could not (memory that is not shared, a read that
-   * failed or found the file shorter, the thread failed): the caller then reads and hashes the piece itself,
-   * and its read reports what went wrong as it always did.
+   * from `position` into `bytes` (a view of shared memory), asked of libuv's pool by the thread itself, then
+   * gives the leaf hashes of its leaves from its start (the last may be short), 32 bytes each in order (issue
+   * 16: a signing's pieces were read on the pool for the caller's event loop, then handed to this thread
+   * through it, a hop each way per piece). The reads of the jobs queued behind go on while the thread hashes.
+   * Undefined when it could not (memory that is not shared, a read that failed or found the file shorter, the
+   * thread failed): the caller then reads and hashes the piece itself, and its read reports what went wrong
+   * as it always did.
    */
   async readLeaves(fd: number, position: number, bytes: Buffer): Promise<Buffer | undefined> {
     if (!(bytes.buffer instanceof SharedArrayBuffer) || bytes.length === 0) return undefined;
@@ -196,7 +198,7 @@ interface FileHashJob {
   readonly state: SharedArrayBuffer;
 }
 
-/** A job of the leaf hash thread: a piece of a file read there into `shared`, then hashed (`readLeaves`). */
+/** A job of the leaf hash thread: a piece of a file read into `shared` for it, then hashed (`readLeaves`). */
 interface ReadLeavesJob {
   readonly fd: number;
   readonly position: number;

@@ -28,8 +28,8 @@ const SIGN_READ_LEAVES = 64;
 const SIGN_RECORD_BLOCKS = SIGN_READ_LEAVES;
 
 /**
- * Pieces of a signing in leaves read, hashed and handed out at once (`signLeaves`): at least 3 of 4 MiB, and
- * two per leaf hash thread, so each thread has the next piece queued as it ends one.
+ * Pieces of a signing in leaves read, hashed and handed out at once (`signLeaves`): 3 of 4 MiB (the server's
+ * delta memory counts them, `DELTA_SIGNING_READ_BYTES`), in turn over the leaf hash threads.
  */
 const SIGN_PIECES = 3;
 
@@ -39,12 +39,12 @@ const SIGN_PIECES = 3;
  * leaves): the file is read once for the signature, its digest and the hash cache. An empty file has no
  * record.
  *
- * Each piece is read and its leaves hashed on a leaf hash thread (`LEAF_HASH_THREADS`, pieces in turn over
- * them), which reads it through the source's lent descriptor into shared memory, while this thread takes
+ * Each piece is read and its leaves hashed by a leaf hash thread (`LEAF_HASH_THREADS`, pieces in turn over
+ * them), which has it read through the source's lent descriptor into shared memory, while this thread takes
  * the weak checksums of the pieces done and serves the session (issue 16: a delta upload's server hashed its
- * whole old file on the session's event loop, and only then served the copies; then each piece was read on
- * libuv's pool and handed to one thread through this event loop, and the thread waited for those hops:
- * 1 GiB signed alone in 0.81-0.90 s, now 0.54-0.55 s on two threads, 1.2 CPU s down to 1.0). One job per
+ * whole old file on the session's event loop, and only then served the copies; then one thread hashed every
+ * piece, each read for this event loop and handed over by it: 1 GiB signed alone in 0.73-0.90 s, the speed
+ * of one thread's SHA-256, now 0.48-0.54 s on two threads when the machine has a core to spare). One job per
  * piece, not per leaf: WebCrypto on libuv's pool, a copy and a hand-over per leaf, cost ~0.6 CPU s per GiB
  * more. A source with no descriptor to lend (an object store's), or a piece a thread could not read or hash,
  * is read here and hashed as `leafHashesOf` does. `stopped`, asked before each read, ends the signing early
@@ -102,7 +102,7 @@ export async function signLeaves(
   // (`StoredPartial.writeUnbuffered`, which needs that alignment; issue 16: 0.3-2 CPU s per GiB less).
   const slots = Math.min(SIGN_READ_LEAVES, Math.max(totalBlocks, 1));
   const threads = LEAF_HASH_THREADS;
-  const pieces = Math.max(SIGN_PIECES, 2 * threads.length);
+  const pieces = SIGN_PIECES;
   const buffers = Array.from({ length: pieces }, () => takeWeakChecksumBuffer(slots * LEAF_BYTES));
   // The descriptor the threads read through, when they hash (and the source has one to lend).
   let fd: number | undefined;
@@ -129,7 +129,9 @@ export async function signLeaves(
    * is done with, then hands them to `onPiece`, in file order (after the piece before).
    */
   const startPiece = (block: number): void => {
-    const which = turn++ % pieces;
+    const which = turn % pieces;
+    // Pieces in turn over the threads, whatever the count of buffers.
+    const thread = threads[turn++ % threads.length]!;
     const buffer = buffers[which]!;
     const views: Buffer[] = [];
     for (let i = 0; i < slots && block + i < totalBlocks; i++) {
@@ -151,7 +153,6 @@ export async function signLeaves(
       if (known !== undefined) return read().then(() => undefined);
       const stop = stopped?.();
       if (stop !== undefined) return Promise.reject(stop);
-      const thread = threads[which % threads.length]!;
       const threaded = fd === undefined ? undefined : thread.readLeaves(fd, block * LEAF_BYTES, leafBytes);
       return Promise.resolve(threaded).then((hashes) => {
         if (hashes === undefined) return read().then(() => leafHashesOf(leafBytes));
