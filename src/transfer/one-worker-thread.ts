@@ -66,8 +66,12 @@ export class OneWorkerThread<Job extends object, Answer extends { readonly id: n
       for (const pending of this.#pending.values()) pending.reject(error);
       this.#pending.clear();
     };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`exit ${code}`)));
+    // Jobs fail at the thread's exit, not at its error: a job may have asked libuv's pool for a read into the
+    // caller's memory through a lent descriptor (`LeafHashThread.readLeaves`), and the thread exits only once
+    // its loop has no request left, so a failed job's caller may reuse the memory and give the descriptor back.
+    let failure: Error | undefined;
+    worker.on('error', (err) => (failure ??= err));
+    worker.on('exit', (code) => fail(failure ?? new Error(`exit ${code}`)));
     // After the listeners: adding a 'message' listener refs the worker again (Node 20), and a thread that was
     // only warmed would keep the process alive for ever.
     worker.unref();

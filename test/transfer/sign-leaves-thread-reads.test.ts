@@ -26,12 +26,16 @@ import { counted, openBytesFile, viewOf } from '../helpers/chunk-source-view.js'
 /** Five pieces of 64 leaves (a record each) and a sixth of one short leaf. */
 const bytes = randomBytes(5 * 64 * LEAF_BYTES + 777);
 
-/** `source` signed; every record sent and every leaf hash kept, checked against the bytes'. */
-async function signChecked(source: ChunkSource): Promise<void> {
+/**
+ * `source` signed (`onRecord` told of each record as it is sent); every record and every leaf hash kept,
+ * checked against the bytes'.
+ */
+async function signChecked(source: ChunkSource, onRecord = (): void => {}): Promise<void> {
   const records: DeltaBlocksMessage[] = [];
   const hashes = new ChunkHashes(source.size, LEAF_BYTES);
   await signLeaves(source, 1, hashes, (record) => {
     records.push(record);
+    onRecord();
     return Promise.resolve();
   });
   const expected = deltaSignatureOf(bytes, LEAF_BYTES);
@@ -95,4 +99,16 @@ test('signLeaves: a file found shorter by a thread fails the signing as a read h
   );
   // Nothing still reads through the descriptor: the file closes.
   await file.close();
+});
+
+test('signLeaves: threads stopped while it signs, the pieces they held are read and hashed here', async (t) => {
+  const { file } = await openBytesFile(t, 'ferry-sign-thread-reads-', bytes);
+  const { source, out } = counted(file);
+  let stopping: Promise<unknown> | undefined;
+  // After the first record, with the next pieces queued on the threads.
+  await signChecked(source, () => {
+    stopping ??= Promise.all(LEAF_HASH_THREADS.map((thread) => thread.close()));
+  });
+  await stopping;
+  assert.equal(out(), 0, 'the descriptor given back');
 });
