@@ -2,7 +2,9 @@
 // Patterns match names as written, as rsync's do; but a case-insensitive DST (vfat and exFAT media, CIFS, ext4
 // `casefold` directories, macOS's default, which also takes either Unicode normalization of a name) opens
 // `SECRETS/key.txt` as the user's excluded `secrets/key.txt`, so a hostile server listing the other spelling had
-// a file written into what `--exclude secrets/` protects. Pure: no file system.
+// a file written into what `--exclude secrets/` protects. One policy for `sync` down and `get -r`: both find
+// DST's excluded entries (a sync by its walk of DST, a get by `excludedOnTheWay`) and leave out their aliases
+// here. Pure: no file system.
 import { foldedName } from './folded-name.js';
 
 /**
@@ -40,4 +42,25 @@ export function aliasesOfExcluded<T extends { path: string }>(
     }
     return false;
   });
+}
+
+/** Why a listed entry that names an excluded one in other letters is left out (`entry-skipped`). */
+export const ALIAS_OF_EXCLUDED =
+  'it names an excluded entry of the destination in other letters (a case-insensitive file system takes them as one)';
+
+/**
+ * `source` without its aliases of DST's excluded entries (`aliasesOfExcluded`), each left out reported through
+ * `onSkip` once for the top of what it leaves out: a listing of many below one is not as many lines.
+ */
+export function leaveOutAliases<T extends { path: string }>(
+  excludedTops: readonly { path: string }[],
+  source: readonly T[],
+  onSkip: (path: string, reason: string) => void,
+): T[] {
+  const aliases = new Set(aliasesOfExcluded(excludedTops, source));
+  if (aliases.size === 0) return [...source];
+  const aliasPaths = new Set([...aliases].map((e) => e.path));
+  for (const { path } of aliases)
+    if (!aliasPaths.has(path.slice(0, Math.max(0, path.lastIndexOf('/'))))) onSkip(path, ALIAS_OF_EXCLUDED);
+  return source.filter((e) => !aliases.has(e));
 }
