@@ -27,8 +27,19 @@ export async function excludedOnTheWay(
 ): Promise<ExcludedLocalEntry[]> {
   const found: ExcludedLocalEntry[] = [];
   if (excluded.empty || listed.length === 0) return found;
-  const visit = async (dir: string, relative: string, depth: number, group: string[][]): Promise<void> => {
-    // This directory's listed names, folded: each with the entries that pass through it (a directory) or end.
+  /**
+   * `dirs`: the local directories whose names fold to one listed path (one on a case-insensitive DST; on a
+   * case-sensitive one `docs/` and `DOCS/` may both be there), `group` the listed entries below that path.
+   * Visited together, so each listed name is folded once: one by one, the group's names were folded again for
+   * each of them, and a DST holding `a/` and `A/` at every level (a hostile server's earlier download can make
+   * them) had a listing's entries folded once per local directory, 2^depth times.
+   */
+  const visit = async (
+    dirs: ReadonlyArray<{ full: string; relative: string }>,
+    depth: number,
+    group: string[][],
+  ): Promise<void> => {
+    // The listed names of this level, folded: each with the entries that pass through it (a directory).
     const below = new Map<string, string[][]>();
     const named = new Set<string>();
     for (const names of group) {
@@ -40,25 +51,28 @@ export async function excludedOnTheWay(
         else below.set(name, [names]);
       }
     }
-    const local = await namesIn(dir);
-    for (const name of local) {
-      const folded = foldedName(name);
-      if (!named.has(folded)) continue;
-      const full = join(dir, name);
-      const stats = await lstat(full).catch(() => undefined);
-      if (stats === undefined) continue;
-      const path = relative === '' ? name : `${relative}/${name}`;
-      if (excluded.excludes(path, stats.isDirectory())) {
-        found.push({ path, kind: stats.isDirectory() ? 'dir' : stats.isFile() ? 'file' : 'other' });
-        continue;
+    const next = new Map<string, Array<{ full: string; relative: string }>>();
+    for (const { full: dir, relative } of dirs)
+      for (const name of await namesIn(dir)) {
+        const folded = foldedName(name);
+        if (!named.has(folded)) continue;
+        const full = join(dir, name);
+        const stats = await lstat(full).catch(() => undefined);
+        if (stats === undefined) continue;
+        const path = relative === '' ? name : `${relative}/${name}`;
+        if (excluded.excludes(path, stats.isDirectory())) {
+          found.push({ path, kind: stats.isDirectory() ? 'dir' : stats.isFile() ? 'file' : 'other' });
+          continue;
+        }
+        if (!stats.isDirectory() || !below.has(folded)) continue;
+        const same = next.get(folded);
+        if (same) same.push({ full, relative: path });
+        else next.set(folded, [{ full, relative: path }]);
       }
-      const passing = below.get(folded);
-      if (passing && stats.isDirectory()) await visit(full, path, depth + 1, passing);
-    }
+    for (const [folded, passing] of next) await visit(passing, depth + 1, below.get(folded)!);
   };
   await visit(
-    localTop,
-    '',
+    [{ full: localTop, relative: '' }],
     0,
     listed.map((e) => e.path.split('/')),
   );

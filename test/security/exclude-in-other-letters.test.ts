@@ -9,7 +9,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { excludedOnTheWay } from '../../src/client/excluded-on-the-way.js';
 import { getFiles } from '../../src/client/index.js';
+import { ExcludePatterns } from '../../src/client/sync-exclude.js';
 import { generateKeyPair } from '../../src/crypto/index.js';
 import { runFerry } from '../helpers/cli.js';
 import { mountLowerCaseFs } from '../helpers/lower-case-fs.js';
@@ -103,3 +105,37 @@ function asked(hostile: HostileServer): string[] {
     .flatMap((m) => (m.type === 'GET_BATCH' ? m.paths : m.type === 'GET_REQUEST' ? [m.path] : []))
     .sort();
 }
+
+test('excludedOnTheWay folds each listed name once, however many local directories share its letters', async (t) => {
+  // A DST holding a/ and A/ at each of 9 levels (a case-sensitive DST; a hostile server's earlier download can
+  // make them), and 20000 listed entries 9 deep: visited one local directory at a time, the listing's names
+  // were folded again for each of the 1022 directories (~10x the cost of the walk itself).
+  const top = await makeTempDir('ferry-exclude-letters-cost-');
+  t.after(() => removeTempDir(top));
+  const DEPTH = 9;
+  const make = async (dir: string, depth: number): Promise<void> => {
+    if (depth === 0) return;
+    for (const name of ['a', 'A']) {
+      await mkdir(join(dir, name));
+      await make(join(dir, name), depth - 1);
+    }
+  };
+  await make(top, DEPTH);
+  const chain = Array.from({ length: DEPTH }, () => 'a').join('/');
+  const excluded = new ExcludePatterns(['secrets/']);
+  const cpu = async (entries: number): Promise<number> => {
+    const listed = Array.from({ length: entries }, (_, i) => ({ path: `${chain}/f${i}` }));
+    const before = process.cpuUsage();
+    assert.deepEqual(await excludedOnTheWay(top, excluded, listed), []);
+    const used = process.cpuUsage(before);
+    return used.user + used.system;
+  };
+  // Side by side, twice each: a ratio, not a time (the machine's load moves both alike).
+  let walk = 0;
+  let listing = 0;
+  for (let round = 0; round < 2; round++) {
+    walk += await cpu(1);
+    listing += await cpu(20_000);
+  }
+  assert.ok(listing < 3 * walk, `20000 entries took ${listing / 1000} ms of CPU, 1 entry ${walk / 1000} ms`);
+});
