@@ -119,6 +119,27 @@ export default tseslint.config(
       ioBanned: true,
     },
   ),
+  {
+    // A machine holds its own state and nothing else: no module-level variable or collection, which every
+    // machine of the process (every session's, every server's) would share (stop 38: the download sender's
+    // memo of file digests; the server's FileDigestMemo now). What a machine needs from outside is passed in.
+    files: ['src/machines/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ExportDefaultDeclaration', message: 'no default exports' },
+        {
+          selector: ':matches(Program, ExportNamedDeclaration) > VariableDeclaration[kind=/^(let|var)$/]',
+          message: 'a machine holds no process-wide state: no module-level variable',
+        },
+        {
+          selector:
+            ':matches(Program, ExportNamedDeclaration) > VariableDeclaration > VariableDeclarator > NewExpression[callee.name=/^(Map|Set|WeakMap|WeakSet)$/]',
+          message: 'a machine holds no process-wide state: no module-level collection',
+        },
+      ],
+    },
+  },
   layer(
     ['src/channel/**'],
     ['machines', 'transfer', 'home', 'objectstore', 'server', 'client', 'cli', 'web'],

@@ -90,8 +90,8 @@ export async function getFiles(options: GetFilesOptions): Promise<DownloadResult
     throw new FerryError('USAGE_INVALID', 'a local name needs exactly one source');
   // Compiled here, so a pattern that names nothing is refused before any connection.
   const excluded = new ExcludePatterns(options.exclude ?? []);
-  return getPlanned(options, (session, _localDir, emit) =>
-    planDownloads(session, { ...options, excluded }, emit),
+  return getPlanned(options, (session, localDir, emit) =>
+    planDownloads(session, { ...options, localDir, excluded }, emit),
   );
 }
 

@@ -1,5 +1,6 @@
 // What a `get` fetches: the remote paths named, listed when -r, turned into the files, directories and links
 // to make under the local directory (a `GetPlan`), with every name from the server validated first.
+import { join } from 'node:path';
 import { FerryError, toFerryError } from '../errors/index.js';
 import { parseRemotePath } from '../protocol/index.js';
 import { manifestLookup, resolveLinkTarget, type TreeNode } from '../transfer/index.js';
@@ -12,11 +13,13 @@ import { aboutRemotePath, remoteName } from './remote-name.js';
 import type { ServerAddress } from './server-address.js';
 import type { TransferEvent } from './transfer-events.js';
 import type { ExcludePatterns } from './sync-exclude.js';
+import { leaveOutAliases } from './excluded-aliases.js';
+import { excludedOnTheWay } from './excluded-on-the-way.js';
 
 /**
  * The plan of `getFiles`: each remote path a file (without -r) or the whole tree under it (NAMES_ONLY
  * listing, PROTOCOL.md §5.12), links kept only when they resolve inside the tree; sizes of files named
- * without -r asked for together.
+ * without -r asked for together. `localDir` is the destination's real path (`getPlanned`'s).
  */
 export async function planDownloads(
   session: ClientSession,
@@ -49,13 +52,23 @@ export async function planDownloads(
     const { isFile, mode, mtimeMs } = listing;
     // The patterns are ours, matched against the listing's paths below the tree's top: an excluded entry,
     // and all below an excluded directory, is as if the server had not listed it.
-    const entries = options.excluded.filter(listing.entries);
+    const listedEntries = options.excluded.filter(listing.entries);
     if (isFile) {
       // PROTOCOL.md §5.12: the listing of a file is that one file.
       plan.files.push({ remotePath, local: [name!], size: listing.entries[0]?.size ?? 0 });
       continue;
     }
     const base = name ? [name] : [];
+    // And what names one of DST's excluded entries in other letters: on a case-insensitive DST it is that
+    // entry (excluded-aliases.ts, the policy of a sync down too). Names not yet validated are only compared.
+    const excludedThere = await excludedOnTheWay(
+      join(options.localDir, ...base),
+      options.excluded,
+      listedEntries,
+    );
+    const entries = leaveOutAliases(excludedThere, listedEntries, (path, reason) =>
+      emit({ type: 'entry-skipped', path: [...base, path].join('/'), reason }),
+    );
     if (name) plan.dirs.push({ local: base, mode, mtimeMs });
     // The whole listing as the tree will be, so a link is resolved through every other link in it.
     const nodes = new Map<string, TreeNode>();

@@ -30,13 +30,9 @@ import { withRetries } from './send-files.js';
 import { localDestinationEntries, remoteListingEntries } from './sync-entries.js';
 import { filesToCompare, planSync, type SyncAction, type SyncCounts, type SyncEntry } from './sync-plan.js';
 import { excludedInTheWay } from './sync-exclude.js';
-import { aliasesOfExcluded } from './excluded-aliases.js';
+import { leaveOutAliases } from './excluded-aliases.js';
 import { atOrBelow, replacedAtCreation, sameDigests, type SyncTally } from './sync-shared.js';
 import type { SyncSideOptions } from './sync-tree.js';
-
-/** Why a listed entry that names an excluded one in other letters is left out (`aliasesOfExcluded`). */
-const ALIAS_OF_EXCLUDED =
-  'it names an excluded entry of the destination in other letters (a case-insensitive file system takes them as one)';
 
 /** Remote SRC to local DST: planned on the get's first session, then the downloads, links, directories. */
 export async function syncDown(options: SyncSideOptions, tally: SyncTally): Promise<SyncCounts> {
@@ -84,13 +80,8 @@ export async function syncDown(options: SyncSideOptions, tally: SyncTally): Prom
     const listedSource = options.excluded.filter(listedEntries);
     const home = localDir === undefined ? undefined : await HomeInDestination.of(localDir, options.homeDir);
     const walked = await local;
-    // After the walk: it is what notes DST's excluded directories.
-    const aliases = new Set(aliasesOfExcluded(excludedTops, listedSource));
-    // Said once for each top of them: a listing of many below one is not as many lines.
-    const aliasPaths = new Set([...aliases].map((e) => e.path));
-    for (const { path } of aliases)
-      if (!aliasPaths.has(path.slice(0, Math.max(0, path.lastIndexOf('/'))))) onSkip(path, ALIAS_OF_EXCLUDED);
-    const kept = aliases.size === 0 ? listedSource : listedSource.filter((e) => !aliases.has(e));
+    // After the walk: it is what notes DST's excluded entries.
+    const kept = leaveOutAliases(excludedTops, listedSource, onSkip);
     const inTheWay = excludedInTheWay(excludedTops, kept, listedEntries);
     const trees = { source: kept, destination: [...walked, ...inTheWay] };
     const { source, destination } = home ? home.leaveOutOfSync(trees, onSkip) : trees;

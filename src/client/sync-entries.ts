@@ -80,7 +80,8 @@ const FERRY_TEMPORARY = /^\..*\.ferry-(part|state|link)$/;
  * nor removes them. A missing `root` holds nothing. `batchTemporaries`: where to note the names of a client's
  * batch temporaries seen, by directory (`sweepBatchTemporaries` decides which of them go). `excluded`: the
  * sync's exclude patterns: an entry they match is left out (so `--delete` never takes it), a directory not read;
- * `excludedTops` collects such entries (see `excludedInTheWay`).
+ * `excludedTops` collects such entries, of every kind (see `excludedInTheWay`, `leaveOutAliases`; a link's
+ * target is not read: '').
  */
 export async function localDestinationEntries(
   root: string,
@@ -120,8 +121,13 @@ export async function localDestinationEntries(
       const mtimeMs = Math.trunc(stats.mtimeMs);
       const mode = stats.mode & FILE_MODE_MASK;
       if (options.excluded?.excludes(path, stats.isDirectory())) {
-        // Not read; but SRC's own entry may find it in its way (`excludedInTheWay`: only a directory can be).
+        // Not read; but SRC's own entry may find it in its way (`excludedInTheWay`: only a directory can be),
+        // and on a case-insensitive DST a listed entry of its name in other letters is it (`leaveOutAliases`):
+        // a file or link too (`--exclude '*.key'` and a listed `ID.KEY` over the user's `id.key`).
         if (stats.isDirectory()) options.excludedTops?.push({ kind: 'dir', path, mode, mtimeMs });
+        else if (stats.isFile())
+          options.excludedTops?.push({ kind: 'file', path, size: stats.size, mtimeMs, mode });
+        else options.excludedTops?.push({ kind: 'link', path, target: '', mtimeMs });
         continue;
       }
       if (stats.isDirectory()) {

@@ -179,8 +179,19 @@ export class DownloadSenderMachine {
   #held: ChunkSet;
   #sentBytes = 0;
 
-  /** `request` as decoded (its wire rules checked); `file` the file it names. FILE_TOO_LARGE past the chunk table bound. */
-  constructor(request: GetRequestMessage, file: SentFile) {
+  readonly #fileDigest: (hashes: ChunkHashes) => Buffer;
+
+  /**
+   * `request` as decoded (its wire rules checked); `file` the file it names. FILE_TOO_LARGE past the chunk
+   * table bound. `fileDigest`: how GET_END's digest is taken over the table (default `ChunkHashes.digest`);
+   * the server's remembers the digests it took (`FileDigestMemo`), which a machine holds none of.
+   */
+  constructor(
+    request: GetRequestMessage,
+    file: SentFile,
+    options: { fileDigest?: (hashes: ChunkHashes) => Buffer } = {},
+  ) {
+    this.#fileDigest = options.fileDigest ?? ((hashes) => hashes.digest());
     const count = chunkCount(file.size, request.chunkBytes);
     if (count > MAX_TRANSFER_CHUNKS)
       throw new FerryError('FILE_TOO_LARGE', `more than ${MAX_TRANSFER_CHUNKS} chunks; use larger chunks`);
@@ -277,7 +288,7 @@ export class DownloadSenderMachine {
       for (const index of missingChunks(this.#held, (i) => this.#ours(i))) mine.add(index);
       digest = this.hashes.haveDigest(mine);
     } else {
-      digest = fileDigestOf(this.hashes);
+      digest = this.#fileDigest(this.hashes);
     }
     // A VERIFY_ONLY answer was hashed through the cache already.
     const wholeFile = !this.#joined && this.#held.count === 0 && !this.#request.verifyOnly;
@@ -348,32 +359,4 @@ export class DownloadSenderMachine {
     this.#state = row.next;
     return row;
   }
-}
-
-/** How many file digests `fileDigestOf` remembers. */
-const RECENT_DIGESTS = 16;
-
-/** The file digests `fileDigestOf` took last, oldest first, by the table they are of. */
-const recentDigests = new Map<string, Buffer>();
-
-/**
- * The file digest over `hashes` (every chunk's hash known), remembered for the next table equal to it: one
- * of the same size and chunk size whose hashes in order have the same SHA-256 (the held digest over all of
- * them, §5.4), so the same hashes and the same digest. A delta download's claim (PROTOCOL.md §5.17.3) is
- * answered over the table its signing just digested, its missing leaves hashed again as they were sent:
- * found here, not hashed again node by node (issue 16: ~20 ms of 1 GiB's tree, between the last chunk sent
- * and GET_END).
- */
-function fileDigestOf(hashes: ChunkHashes): Buffer {
-  if (hashes.knownCount !== hashes.count) return hashes.digest(); // which says what is missing
-  const key = `${hashes.size}:${hashes.chunkBytes}:${hashes.haveDigest().toString('hex')}`;
-  const known = recentDigests.get(key);
-  if (known !== undefined) return Buffer.from(known);
-  const digest = hashes.digest();
-  recentDigests.set(key, Buffer.from(digest));
-  for (const oldest of recentDigests.keys()) {
-    if (recentDigests.size <= RECENT_DIGESTS) break;
-    recentDigests.delete(oldest);
-  }
-  return digest;
 }

@@ -55,7 +55,9 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
   let recording: Promise<void> = Promise.resolve();
   let stripeSent: StripeSentHashes | undefined;
   try {
-    const machine = new DownloadSenderMachine(request, source);
+    const machine = new DownloadSenderMachine(request, source, {
+      fileDigest: (hashes) => io.ctx.hashCache.digests.digestOf(io.clientKey, hashes),
+    });
     const { hashes } = machine;
     // A stripe's chunk hashes go to the hash cache as it sends them: the primary's end digest takes them
     // from there rather than reading the file a second time (§5.13.6, `FileHashCache.hashStriped`).

@@ -2,6 +2,7 @@ import { lstat } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { ChunkHashes } from '../protocol/index.js';
 import { hashChunks, Wakeup, type ChunkSource } from '../transfer/index.js';
+import { FileDigestMemo } from './file-digest-memo.js';
 import { HashBudget } from './hash-budget.js';
 
 /** Default memory for cached chunk hashes: one million chunk hashes (e.g. 4 TiB of files in 4 MiB chunks). */
@@ -29,6 +30,9 @@ export class FileHashCache {
   hashedBytes = 0;
   /** Bytes a striped download's end digest read again, i.e. what the cache did not answer (`hashStriped`). */
   stripeHashedBytes = 0;
+
+  /** The file digests downloads took last, by client and table (a claim after a signing hashes none). */
+  readonly digests = new FileDigestMemo();
 
   readonly #budget: HashBudget;
   /** Joined stripes sending now, by client and file version: what `hashStriped` waits for. */

@@ -277,6 +277,9 @@ test('the claim after a signature is answered from the server’s hash cache: th
   assert.ok((await readFile(join(r.dest, NAME))).equals(cases[0]!.next));
   // The signature is paid for once (hashedBytes counts it); the claim that follows reads nothing more.
   assert.equal(r.server.hashCache.hashedBytes, cases[0]!.next.length, 'the file was hashed once');
+  // And the claim's GET_END takes the digest its signing took over the same table: the tree is not hashed
+  // again between the last chunk sent and GET_END (issue 16; the server's FileDigestMemo).
+  assert.equal(r.server.hashCache.digests.hits, 1, 'the claim found the signing’s digest');
 });
 
 test('delta download of a file of several scan windows (1 MiB each below 16 MiB), shifted: blocks across window edges are found', async (t) => {
