@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ChunkHashes, PROTOCOL_VERSION } from '../protocol/index.js';
@@ -58,7 +58,12 @@ export class ChunkHashCache {
       await reopened?.log.close();
       const previous = await ChunkLog.load(path);
       entries = previous?.header.equals(header) ? previous.entries : [];
-      log = await ChunkLog.create(path, header, entries, { durable: false });
+      // A temporary of this opening's own: two senders of one file from one home (to two servers at once)
+      // rewrite the same cache, and a shared temporary name had one remove the other's before its rename
+      // (ENOENT, the send failed). The last rename wins; the other appends to a file no longer named, which
+      // a cache can afford.
+      const temporary = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+      log = await ChunkLog.create(path, header, entries, { durable: false, temporary });
     }
     // A cache is never trusted to be well formed: an entry past the file's end is skipped, not an error.
     for (const entry of entries) if (entry.index < known.count) known.set(entry.index, entry.hash);
@@ -82,9 +87,12 @@ export class ChunkHashCache {
     await this.#log.close();
   }
 
-  /** Deletes the cache once the transfer is complete. */
+  /**
+   * Deletes the cache once the transfer is complete, and the shared-name temporary a build before per-opening
+   * temporaries may have left.
+   */
   async remove(): Promise<void> {
     await this.#log.remove();
-    await rm(`${this.#log.path}.tmp`, { force: true });
+    await rm(ChunkLog.temporaryOf(this.#log.path), { force: true });
   }
 }

@@ -162,14 +162,16 @@ export class ChunkLog {
    * Nothing is opened through a link: the temporary is made with O_EXCL | O_NOFOLLOW (a stale one is
    * removed only when it is ferry's own, see `identify`), and the file appended to is the one just written,
    * never reopened by name. An existing `path` that is not a regular file is refused, never replaced.
+   * `temporary` names the temporary instead of `temporaryOf(path)`: a log that several processes may
+   * rewrite at once (the client's chunk hash cache) needs one of its own per writer.
    */
   static async create(
     path: string,
     header: Buffer,
     entries: readonly ChunkEntry[],
-    options: { durable: boolean },
+    options: { durable: boolean; temporary?: string },
   ): Promise<ChunkLog> {
-    const tmp = ChunkLog.temporaryOf(path);
+    const tmp = options.temporary ?? ChunkLog.temporaryOf(path);
     const body = Buffer.concat([encodeHead(header), encodeEntries(entries)]);
     if ((await ChunkLog.identify(path)) === 'other')
       throw new FerryError('FILE_EXISTS', 'something other than a file is in the way of a state file', {

@@ -78,3 +78,20 @@ test('ChunkHashCache keeps the intact entries of a torn cache file, and forgets 
   assert.equal(changed.get(0), undefined, 'another identity: nothing cached is used');
   await changed.close();
 });
+
+test('ChunkHashCache opened for the same file by several senders at once: each gets a cache, none fails (the same source sent to two servers from one home)', async (t) => {
+  const { path, cacheDir } = await fixture(t);
+  // A cache of another version of the file, so every open rewrites it through a temporary.
+  const stale = await openCache(path, cacheDir);
+  await stale.record({ index: 0, hash: hash(9) });
+  await stale.close();
+  await appendFile(path, Buffer.alloc(1));
+  const caches = await Promise.all(Array.from({ length: 8 }, () => openCache(path, cacheDir)));
+  for (const cache of caches) assert.equal(cache.get(0), undefined, 'the old version forgotten');
+  await Promise.all(caches.map((cache) => cache.close()));
+  assert.deepEqual(
+    (await readdir(cacheDir)).filter((name) => name.endsWith('.tmp')),
+    [],
+    'no temporary left behind',
+  );
+});
