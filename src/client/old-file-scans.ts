@@ -122,22 +122,36 @@ export async function openForScan(
   }
 }
 
+/** Old files being hashed in place (`hashInPlace`) in this process now. */
+let hashingInPlace = 0;
+
 /**
  * Starts hashing the old file's leaves where they lie, up to the offered size, on the leaf hash thread, which
  * reads the file itself (`LeafHashesAhead`): from the offer on, while the server still signs, rather than
- * window by window as the scan, paced by the records, reads them (issue 16: a cold 1 GiB download's scan
- * finished 0.3-0.5 s after the signature's end). An edit in place leaves most leaves where they are; the
- * scan stops it once it finds them elsewhere (`takeLeaves`), and it is stopped when the scan ends.
+ * window by window as the scan, paced by its reads and the records, reads them (issue 16: a cold 1 GiB
+ * download's scan finished 0.3-0.5 s after the signature's end). An edit in place leaves most leaves where
+ * they are; the scan stops it once it finds them elsewhere (`takeLeaves`), and it is stopped when the scan
+ * ends. At most MAX_SCANS at once in the process, as many as scans run (a `get -r` has up to MAX_PIPELINED
+ * offers in flight, each with its old file open): each holds a table of 32 bytes a leaf (at most 8 MiB) and
+ * takes turns on the one thread. Undefined when that many already run: the scan then hashes its leaves
+ * window by window, as without it.
  */
-function hashInPlace(old: SourceFile, offered: number): LeafHashesAhead {
+export function hashInPlace(
+  old: Pick<SourceFile, 'size' | 'readExactly'> & Partial<Pick<SourceFile, 'lendFd' | 'returnFd'>>,
+  offered: number,
+): LeafHashesAhead | undefined {
+  if (hashingInPlace >= MAX_SCANS) return undefined;
+  hashingInPlace++;
   // Whole leaves past the offered size can match none of the server's: not hashed.
   const size = Math.min(old.size, Math.ceil(offered / LEAF_BYTES) * LEAF_BYTES);
-  return LeafHashesAhead.start({
+  const hashing = LeafHashesAhead.start({
     size,
     readExactly: (buffer, offset, length, position) => old.readExactly(buffer, offset, length, position),
-    lendFd: () => old.lendFd(),
-    returnFd: () => old.returnFd(),
+    lendFd: old.lendFd && (() => old.lendFd!()),
+    returnFd: old.returnFd && (() => old.returnFd!()),
   });
+  void hashing.settled().finally(() => hashingInPlace--);
+  return hashing;
 }
 
 /**
@@ -188,8 +202,16 @@ export async function scanOldFile(
       // PROTOCOL.md §5.17.4: a file under 16 MiB is signed in blocks under one leaf; the bytes of leaves not
       // wholly found are asked for as pieces, the rest of those leaves read from the old file around them.
       taken = await withOldFileScan(async () => {
+        // Hashing in place starts here when it could not at the offer (as many ran then).
         if (signature.blockBytes >= LEAF_BYTES)
-          return takeLeaves(old, signed, partial, arrival, undefined, known);
+          return takeLeaves(
+            old,
+            signed,
+            partial,
+            arrival,
+            undefined,
+            known ?? hashInPlace(old, signature.oldSize),
+          );
         if (digest === undefined)
           throw new FerryError('INTERNAL', 'blocks are scanned once the signature is whole');
         const blocks = await takeBlocks(old, { signature, digest }, partial);

@@ -11,7 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OLD_FILE_SCAN_COUNTERS, takeLeaves } from '../../src/client/delta-download.js';
 import { downloadPartialsFrom } from '../../src/client/download-partials.js';
-import { closeOpenedForScan, openForScan } from '../../src/client/old-file-scans.js';
+import { closeOpenedForScan, hashInPlace, openForScan } from '../../src/client/old-file-scans.js';
 import { ScanHashesAhead } from '../../src/client/scan-hashes-ahead.js';
 import { LEAF_BYTES, deltaSignatureOf, leafHash } from '../../src/protocol/index.js';
 import { LeafHashesAhead, SourceFile, resolveUnderRoot } from '../../src/transfer/index.js';
@@ -136,3 +136,30 @@ test(
     assert.ok(taken.held.knownCount >= LEAVES - 2, `${taken.held.knownCount} leaves held`);
   },
 );
+
+test('at most two old files are hashed in place at once in the process; another starts once one ends', async () => {
+  // The reads wait until released: the first two hashings run on meanwhile.
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const gated = {
+    size: 4 * LEAF_BYTES,
+    readExactly: async (buffer: Buffer, offset: number, length: number) => {
+      await released;
+      buffer.fill(0, offset, offset + length);
+    },
+  };
+  const first = hashInPlace(gated, gated.size);
+  const second = hashInPlace(gated, gated.size);
+  assert.ok(first !== undefined && second !== undefined, 'two start');
+  assert.equal(
+    hashInPlace(gated, gated.size),
+    undefined,
+    'a third does not: its scan hashes window by window',
+  );
+  release();
+  await first.stop();
+  await second.stop();
+  const next = hashInPlace(gated, gated.size);
+  assert.ok(next !== undefined, 'once they ended, another starts');
+  await next.stop();
+});
