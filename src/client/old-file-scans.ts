@@ -150,7 +150,10 @@ export function hashInPlace(
     lendFd: old.lendFd && (() => old.lendFd!()),
     returnFd: old.returnFd && (() => old.returnFd!()),
   });
-  void hashing.settled().finally(() => hashingInPlace--);
+  // The slot is free once the scan (or an answer that failed before it) stopped it, not once its hashing
+  // ended: its table stays with the offer until then, and a `get -r` with many offers in flight and their
+  // signatures held back would otherwise keep a table for each (helper sec2's review: up to 256 x 8 MiB).
+  void hashing.stopped().then(() => hashingInPlace--);
   return hashing;
 }
 

@@ -75,6 +75,22 @@ export class LeafHashesAhead {
     this.#stopped = true;
     if (this.#state !== undefined) Atomics.store(this.#state, 1, 1);
     await this.#running;
+    this.#release.resolve();
+  }
+
+  /** Resolved by `stop` once nothing runs (`stopped`). */
+  readonly #release: { readonly promise: Promise<void>; readonly resolve: () => void } = (() => {
+    let resolve!: () => void;
+    const promise = new Promise<void>((done) => (resolve = done));
+    return { promise, resolve };
+  })();
+
+  /**
+   * Resolves once its user stopped it (`stop`) and nothing runs: the moment its table (up to 8 MiB) is no
+   * longer needed, where `settled` only says the hashing ended and the table still waits for its user.
+   */
+  stopped(): Promise<void> {
+    return this.#release.promise;
   }
 
   async #run(source: HashedSource): Promise<void> {

@@ -163,3 +163,28 @@ test('at most two old files are hashed in place at once in the process; another 
   assert.ok(next !== undefined, 'once they ended, another starts');
   await next.stop();
 });
+
+test('an old file hashed in place holds its slot until its scan stops it, not only until its hashing ended: its table waits with its offer', async () => {
+  const ready = {
+    size: 4 * LEAF_BYTES,
+    readExactly: (buffer: Buffer, offset: number, length: number) => {
+      buffer.fill(0, offset, offset + length);
+      return Promise.resolve();
+    },
+  };
+  const first = hashInPlace(ready, ready.size);
+  const second = hashInPlace(ready, ready.size);
+  assert.ok(first !== undefined && second !== undefined, 'two start');
+  await Promise.all([first.settled(), second.settled()]);
+  assert.equal(first.hashes.knownCount, 4, 'the first hashed every leaf');
+  assert.equal(
+    hashInPlace(ready, ready.size),
+    undefined,
+    'both done hashing but not stopped (their offers wait for a scan): a third does not start',
+  );
+  await first.stop();
+  await second.stop();
+  const next = hashInPlace(ready, ready.size);
+  assert.ok(next !== undefined, 'once stopped, another starts');
+  await next.stop();
+});
