@@ -7,7 +7,12 @@ import {
   type KnownLeafHash,
   type DeltaSignature,
 } from '../protocol/index.js';
-import { DIRECT_ALIGN_BYTES, type PartialTransfer, type SourceFile } from '../transfer/index.js';
+import {
+  DIRECT_ALIGN_BYTES,
+  LeafHashesAhead,
+  type PartialTransfer,
+  type SourceFile,
+} from '../transfer/index.js';
 import { PlacedLeaves, type PlacingPartial } from './placed-leaves.js';
 import { FoundLeaves } from './found-leaves.js';
 import { placeLeaves } from './place-found-leaves.js';
@@ -78,6 +83,14 @@ const LOOKAHEAD_BLOCKS = 64;
  * the signature was whole left unmatched is scanned again once it is, so the leaves found are those a scan
  * of the whole signature finds. `hashesAhead` takes the leaf hashes ahead of the scan (on the process's leaf
  * hash thread unless a test gives its own).
+ *
+ * `knownOld`: the old file's leaf hashes, from the client's store (a WARM delta), or being taken in place
+ * on the leaf hash thread since the offer (`LeafHashesAhead`, started by `openForScan`: the thread reads the
+ * old file itself, ahead of the records), which the scan then takes for the leaves at the leaf boundaries
+ * instead of hashing them as each window is read (issue 16: the scan of a cold 1 GiB download lagged the
+ * signature by 0.3-0.5 s, its hash thread idle between windows, each waiting for its read and a turn of the
+ * loop). Hashing in place stops once the scan follows leaves at another phase (an insertion or a deletion:
+ * the leaves in place are not the server's) and when the scan ends.
  */
 export async function takeLeaves(
   old: OldFile,
@@ -85,21 +98,26 @@ export async function takeLeaves(
   partial: LeafPartial,
   arrival?: SignatureArrival,
   hashesAhead: ScanHashesAhead = new ScanHashesAhead(),
-  knownOld?: ChunkHashes,
+  knownOld?: ChunkHashes | LeafHashesAhead,
 ): Promise<TakenLeaves> {
   try {
     return await takeLeavesOf(old, signed, partial, arrival, hashesAhead, knownOld);
   } finally {
     OLD_FILE_SCAN_COUNTERS.hashedLeaves += hashesAhead.hashedLeaves;
+    if (knownOld instanceof LeafHashesAhead) {
+      await knownOld.stop();
+      OLD_FILE_SCAN_COUNTERS.hashedLeaves += knownOld.hashes.knownCount;
+      OLD_FILE_SCAN_COUNTERS.inPlaceLeaves += knownOld.hashes.knownCount;
+    }
   }
 }
 
 /**
  * What delta downloads' scans of their old files did in this process, for tests and benches: leaves hashed
- * (ahead on the thread, or by the matcher) and leaves whose hash came from the client's store (a warm delta,
- * issue 16).
+ * (ahead on the thread, or by the matcher), of them those hashed in place from the offer on
+ * (`LeafHashesAhead`), and leaves whose hash came from the client's store (a warm delta, issue 16).
  */
-export const OLD_FILE_SCAN_COUNTERS = { hashedLeaves: 0, knownLeaves: 0 };
+export const OLD_FILE_SCAN_COUNTERS = { hashedLeaves: 0, inPlaceLeaves: 0, knownLeaves: 0 };
 
 async function takeLeavesOf(
   old: OldFile,
@@ -107,7 +125,7 @@ async function takeLeavesOf(
   partial: LeafPartial,
   arrival: SignatureArrival | undefined,
   hashesAhead: ScanHashesAhead,
-  knownOld: ChunkHashes | undefined,
+  knownOld: ChunkHashes | LeafHashesAhead | undefined,
 ): Promise<TakenLeaves> {
   const { signature } = signed;
   const size = signature.oldSize;
@@ -125,12 +143,47 @@ async function takeLeavesOf(
    * trusted for a piece only when the old file's identity, checked after that piece was read, is still the
    * one opened (any write moves the ctime), and dropped for good at the first that differs.
    */
-  let known = knownOld?.size === old.size && knownOld.knownCount === knownOld.count ? knownOld : undefined;
+  const stored = knownOld instanceof LeafHashesAhead ? undefined : knownOld;
+  let known = stored?.size === old.size && stored.knownCount === stored.count ? stored : undefined;
+  /**
+   * The old file's leaves being hashed in place on the leaf hash thread (cold, issue 16), until the scan
+   * follows another phase: trusted for a piece as the store's are, the identity checked after both that
+   * piece's read and the thread's hashing of its leaves (so both read the version opened).
+   */
+  let inPlace = knownOld instanceof LeafHashesAhead ? knownOld : undefined;
+  const stopInPlace = (): void => {
+    void inPlace?.stop(); // awaited by `takeLeaves`
+    inPlace = undefined;
+  };
   const unchangedNow = (): Promise<boolean> =>
     old.assertUnchanged().then(
       () => true,
       () => false,
     );
+  /**
+   * The old file's leaf hashes to trust for bytes read just now, up to file offset `end`: the store's, or
+   * those hashed in place (waiting for the thread to pass `end`), while the old file's identity is still the
+   * one opened; undefined otherwise, and from then on.
+   */
+  const tableAfterRead = async (end: number): Promise<LeafTable | undefined> => {
+    if (known !== undefined) {
+      if (await unchangedNow()) return { hashes: known, through: known.count, stored: true };
+      known = undefined;
+      return undefined;
+    }
+    const hashing = inPlace;
+    if (hashing === undefined) return undefined;
+    const leaves = Math.min(hashing.hashes.count, Math.ceil(end / LEAF_BYTES));
+    await hashing.hashedThrough(leaves);
+    // Hashed in order: short of this piece's last leaf only when the work ended early (stopped, failed),
+    // and then the leaves of the piece are hashed ahead as without it.
+    if (!hashing.hashes.has(leaves - 1)) return undefined;
+    // Only the leaves hashed before the identity check are vouched for by it.
+    const through = Math.min(hashing.hashedLeaves, hashing.hashes.count);
+    if (await unchangedNow()) return { hashes: hashing.hashes, through, stored: false };
+    stopInPlace();
+    return undefined;
+  };
   /** Old-file ranges left unmatched by a scan of part of the signature: scanned again once it is whole. */
   const again: Array<{ from: number; to: number }> = [];
   // No read passes the old file's end: a run of leaves placed later is inside it too.
@@ -156,8 +209,8 @@ async function takeLeavesOf(
     const read = (async () => {
       const bytes = await buffers.take(Math.min(old.size, to + SCAN_WINDOW_BYTES + 2 * LEAF_BYTES) - at);
       await old.readExactly(bytes, 0, bytes.length, at);
-      if (known !== undefined && !(await unchangedNow())) known = undefined;
-      return { at, bytes, known };
+      const table = await tableAfterRead(Math.min(old.size, at + bytes.length));
+      return { at, bytes, known: table };
     })();
     read.catch(() => undefined); // awaited below; a read left running when the scan fails is not unhandled
     return read;
@@ -176,9 +229,10 @@ async function takeLeavesOf(
         const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
         const window = await againBuffers.take(readEnd - from);
         await old.readExactly(window, 0, window.length, from);
-        // The store's hashes for this window too, only while the identity after its read is the one opened.
-        if (known !== undefined && !(await unchangedNow())) known = undefined;
-        matcher.useKnownLeafHashes(known && storedLeafHashes(known, old.size, undefined));
+        // The store's (or in-place) hashes for this window too, only while the identity after its read (and
+        // their hashing) is the one opened.
+        const table = await tableAfterRead(readEnd);
+        matcher.useKnownLeafHashes(table && storedLeafHashes(table, old.size, undefined));
         let scan: DeltaScan;
         try {
           scan = matcher.scan(window, from, from, to, readEnd === old.size);
@@ -252,6 +306,9 @@ async function takeLeavesOf(
         matcher.useKnownLeafHashes(undefined);
       }
       hashesAhead.follow(taken.offsets());
+      // The leaves found lie at another phase (an insertion or a deletion): those in place are not the
+      // server's, and hashing them goes no further (the insert case pays at most what it hashed so far).
+      if (hashesAhead.phase !== undefined && hashesAhead.phase !== 0) stopInPlace();
       if (to < old.size) hashes = atPhase(early);
       sources.add(scan.ops);
       if (!whole)
@@ -302,29 +359,38 @@ async function takeLeavesOf(
 }
 
 /**
- * The matcher's leaf hashes of an old file of `size` bytes from its store entry `stored` (a whole leaf at a
- * leaf boundary, phase 0), and from `other` elsewhere (leaves hashed ahead at another phase, if any). The
- * caller vouches that the bytes scanned are that version's (the identity checked after their read).
+ * The matcher's leaf hashes of an old file of `size` bytes from `table` (a whole leaf at a leaf boundary,
+ * phase 0, among those vouched for), and from `other` elsewhere (leaves hashed ahead at another phase, if
+ * any). The caller vouches that the bytes scanned are the version the table's hashes are of (the identity
+ * checked after their read).
  */
-function storedLeafHashes(
-  stored: ChunkHashes,
-  size: number,
-  other: KnownLeafHash | undefined,
-): KnownLeafHash {
+function storedLeafHashes(table: LeafTable, size: number, other: KnownLeafHash | undefined): KnownLeafHash {
   return (offset) => {
     if (offset % LEAF_BYTES !== 0 || offset + LEAF_BYTES > size) return other?.(offset);
-    OLD_FILE_SCAN_COUNTERS.knownLeaves++;
+    const index = offset / LEAF_BYTES;
+    const hash = index < table.through ? table.hashes.get(index) : undefined;
+    if (hash === undefined) return other?.(offset);
+    if (table.stored) OLD_FILE_SCAN_COUNTERS.knownLeaves++;
     // A copy for each use: the partial and the chunk hasher keep the hashes they are given.
-    return Buffer.from(stored.get(offset / LEAF_BYTES)!);
+    return Buffer.from(hash);
   };
+}
+
+/** The old file's leaf hashes the scan may take for bytes it read: the store's, or those hashed in place. */
+interface LeafTable {
+  readonly hashes: ChunkHashes;
+  /** The leaves below this index are vouched for (hashed before the identity check). */
+  readonly through: number;
+  /** From the client's store (counted as known), not hashed in place. */
+  readonly stored: boolean;
 }
 
 /** A piece of the old file read ahead of its scan: file bytes from `at`. */
 interface Piece {
   readonly at: number;
   readonly bytes: Buffer;
-  /** The old file's known leaf hashes, when its identity after this read was still the one opened. */
-  readonly known?: ChunkHashes | undefined;
+  /** The old file's leaf hashes, when its identity after this read was still the one opened. */
+  readonly known?: LeafTable | undefined;
 }
 
 /** The leaf hashes of a piece, started as soon as it was read, at the phase followed then. */

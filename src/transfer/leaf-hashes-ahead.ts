@@ -3,6 +3,12 @@ import type { ChunkSource } from './chunk-source.js';
 import { LEAF_HASH_THREAD } from './leaf-hash-thread.js';
 import { leafHashesOf } from './leaf-hashes-of.js';
 
+/**
+ * What `LeafHashesAhead` reads: a file's size and bytes, and its descriptor to lend the leaf hash thread if
+ * it has one (a delta download's old file is hashed up to the offered size only, issue 16).
+ */
+export type HashedSource = Pick<ChunkSource, 'size' | 'readExactly' | 'lendFd' | 'returnFd'>;
+
 /** Bytes of the file read at once while its leaves are hashed ahead: 64 leaves. */
 const AHEAD_READ_BYTES = 64 * LEAF_BYTES;
 
@@ -25,7 +31,7 @@ export class LeafHashesAhead {
   /** Who waits for `#through` to reach a count (`hashedThrough`). */
   #waiting: Array<{ readonly leaves: number; readonly resolve: () => void }> = [];
 
-  private constructor(source: ChunkSource) {
+  private constructor(source: HashedSource) {
     this.hashes = new ChunkHashes(Math.min(source.size, MAX_DELTA_BLOCKS * LEAF_BYTES), LEAF_BYTES);
     this.#running = this.#run(source)
       .catch(() => undefined) // a failed read just ends the work ahead
@@ -33,7 +39,7 @@ export class LeafHashesAhead {
   }
 
   /** Starts hashing `source`'s leaves from its start. */
-  static start(source: ChunkSource): LeafHashesAhead {
+  static start(source: HashedSource): LeafHashesAhead {
     return new LeafHashesAhead(source);
   }
 
@@ -69,9 +75,25 @@ export class LeafHashesAhead {
     this.#stopped = true;
     if (this.#state !== undefined) Atomics.store(this.#state, 1, 1);
     await this.#running;
+    this.#release.resolve();
   }
 
-  async #run(source: ChunkSource): Promise<void> {
+  /** Resolved by `stop` once nothing runs (`stopped`). */
+  readonly #release: { readonly promise: Promise<void>; readonly resolve: () => void } = (() => {
+    let resolve!: () => void;
+    const promise = new Promise<void>((done) => (resolve = done));
+    return { promise, resolve };
+  })();
+
+  /**
+   * Resolves once its user stopped it (`stop`) and nothing runs: the moment its table (up to 8 MiB) is no
+   * longer needed, where `settled` only says the hashing ended and the table still waits for its user.
+   */
+  stopped(): Promise<void> {
+    return this.#release.promise;
+  }
+
+  async #run(source: HashedSource): Promise<void> {
     const size = Math.min(source.size, MAX_DELTA_BLOCKS * LEAF_BYTES);
     const from = await this.#onThread(source, size);
     if (from !== undefined) await this.#onLoop(source, size, from);
@@ -85,7 +107,7 @@ export class LeafHashesAhead {
    * Returns where the event loop's hashing is to go on (the thread failed, or there is no descriptor to
    * lend), or undefined once the work is over: done, stopped, or a read failed (which ends it, as there).
    */
-  async #onThread(source: ChunkSource, size: number): Promise<number | undefined> {
+  async #onThread(source: HashedSource, size: number): Promise<number | undefined> {
     if (size === 0 || source.lendFd === undefined || source.returnFd === undefined) return 0;
     let fd: number;
     try {
@@ -127,7 +149,7 @@ export class LeafHashesAhead {
   }
 
   /** Hashes the file's leaves from byte `from` (a leaf boundary) through this event loop. */
-  async #onLoop(source: ChunkSource, size: number, from: number): Promise<void> {
+  async #onLoop(source: HashedSource, size: number, from: number): Promise<void> {
     // Two buffers of shared memory: the leaf hash thread hashes one in place while the next piece is read
     // into the other, and this thread stays free for the signature's records and the scan (issue 16: the
     // client's event loop spent ~0.6 s per GiB here, ahead of the scan it then had to run).

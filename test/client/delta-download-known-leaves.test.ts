@@ -13,7 +13,7 @@ import { OLD_FILE_SCAN_COUNTERS, takeLeaves, type OldFile } from '../../src/clie
 import { ChunkHashes, LEAF_BYTES, deltaSignatureOf, leafHash } from '../../src/protocol/index.js';
 import { SourceFile } from '../../src/transfer/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { freshLeafPartial } from '../helpers/fresh-leaf-partial.js';
+import { assertHeldLeaves, freshLeafPartial } from '../helpers/fresh-leaf-partial.js';
 
 const LEAVES = 300; // five 4 MiB windows and then some, signed in leaves
 const SIZE = LEAVES * LEAF_BYTES + 100;
@@ -58,18 +58,7 @@ async function scanWarm(oldBytes: Buffer, served: Buffer, changeBeforeSecondWind
     );
     await partial.close();
     await source.close();
-    const found = await store.inspect('k');
-    assert.ok(found);
-    const bytes = Buffer.alloc(served.length);
-    await found.reader.read(0, bytes);
-    await found.reader.close();
-    // Every leaf held holds, in the partial, the bytes its hash is of, and those are the served file's.
-    for (const { index, hash } of taken.held.entries()) {
-      const at = index * LEAF_BYTES;
-      const leaf = bytes.subarray(at, Math.min(at + LEAF_BYTES, served.length));
-      assert.ok(leafHash(leaf).equals(hash), `leaf ${index}: the partial holds the bytes of its hash`);
-      assert.ok(leaf.equals(served.subarray(at, at + leaf.length)), `leaf ${index} is the served leaf`);
-    }
+    await assertHeldLeaves(store, taken.held, served);
     return {
       taken,
       hashed: OLD_FILE_SCAN_COUNTERS.hashedLeaves - hashed,

@@ -162,34 +162,45 @@ test('takeLeaves places the leaves an insertion shifted, in runs', async (t) => 
   assert.ok(scanned.writes.length <= 6, `${scanned.writes.length} placing writes`);
 });
 
-test('takeLeaves counts the leaves it placed as the scan goes, once the file is known to differ', async (t) => {
-  // Four windows, the first difference in the first: leaves placed from the first windows count before the
-  // last window is placed, not all at the end.
-  const leaves = 4 * 64;
-  const oldBytes = randomBytes(leaves * LEAF_BYTES);
-  const served = Buffer.from(oldBytes);
-  randomBytes(100).copy(served, 2 * LEAF_BYTES + 10);
-  const events: string[] = [];
-  const scanned = await scan(t, oldBytes, served, (partial) => {
-    const placeUnverified = partial.placeUnverified.bind(partial);
-    partial.placeUnverified = async (offset, pieces, options) => {
-      events.push('place');
-      return placeUnverified(offset, pieces, options);
-    };
-    const completeChunk = partial.completeChunk.bind(partial);
-    partial.completeChunk = (index, hash, stream) => {
-      events.push('count');
-      completeChunk(index, hash, stream);
-    };
-    return partial;
-  });
-  for (let leaf = 0; leaf < leaves; leaf++)
-    assert.equal(scanned.taken.held.has(leaf), leaf !== 2, `leaf ${leaf} held`);
-  assertHeldBytes(scanned, served);
-  const lastPlace = events.lastIndexOf('place');
-  const countedBefore = events.slice(0, lastPlace).filter((e) => e === 'count').length;
-  assert.ok(countedBefore >= 64, `${countedBefore} leaves counted before the last placing write`);
-});
+test(
+  'takeLeaves counts the leaves it placed as the scan goes, once the file is known to differ',
+  { timeout: 60_000 },
+  async (t) => {
+    // Four windows, the first difference in the first: leaves placed from the first windows count before the
+    // last window is placed, not all at the end. The counting runs behind the scan (each count waits for an
+    // fstat of the old file, delta-download-accept-behind.test.ts), so on a loaded machine the scan may reach
+    // its last window first: the last window's placing write waits here until 64 leaves are counted. A scan
+    // that counts them only at its end waits for that write to land first, never gets there, and times out.
+    const leaves = 4 * 64;
+    const oldBytes = randomBytes(leaves * LEAF_BYTES);
+    const served = Buffer.from(oldBytes);
+    randomBytes(100).copy(served, 2 * LEAF_BYTES + 10);
+    let counted = 0;
+    let countedEnough!: () => void;
+    const enoughCounted = new Promise<void>((resolve) => (countedEnough = resolve));
+    let lastWindowPlaced = false;
+    const scanned = await scan(t, oldBytes, served, (partial) => {
+      const placeUnverified = partial.placeUnverified.bind(partial);
+      partial.placeUnverified = async (offset, pieces, options) => {
+        if (offset >= 3 * 64 * LEAF_BYTES) {
+          await enoughCounted;
+          lastWindowPlaced = true;
+        }
+        return placeUnverified(offset, pieces, options);
+      };
+      const completeChunk = partial.completeChunk.bind(partial);
+      partial.completeChunk = (index, hash, stream) => {
+        if (++counted >= 64) countedEnough();
+        completeChunk(index, hash, stream);
+      };
+      return partial;
+    });
+    assert.ok(lastWindowPlaced, 'the last window was placed');
+    for (let leaf = 0; leaf < leaves; leaf++)
+      assert.equal(scanned.taken.held.has(leaf), leaf !== 2, `leaf ${leaf} held`);
+    assertHeldBytes(scanned, served);
+  },
+);
 
 test('takeLeaves: a placed leaf whose write never landed is not counted from the scan, but read again', async (t) => {
   const oldBytes = randomBytes(SIZE);

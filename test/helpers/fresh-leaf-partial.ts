@@ -1,4 +1,5 @@
-import { LEAF_BYTES } from '../../src/protocol/index.js';
+import assert from 'node:assert/strict';
+import { LEAF_BYTES, leafHash, type ChunkHashes } from '../../src/protocol/index.js';
 import { MemoryPartialStore, PartialTransfer } from '../../src/transfer/index.js';
 
 /**
@@ -18,4 +19,27 @@ export async function freshLeafPartial(
     durableBatchBytes,
   });
   return { store, partial };
+}
+
+/**
+ * Reads back the partial `store` holds (`freshLeafPartial`'s, closed) and checks that every leaf `held`
+ * holds the bytes its hash is of, and that those are `served`'s: a delta scan counts no leaf it did not
+ * write from the bytes it hashed.
+ */
+export async function assertHeldLeaves(
+  store: MemoryPartialStore<string>,
+  held: ChunkHashes,
+  served: Buffer,
+): Promise<void> {
+  const found = await store.inspect('k');
+  assert.ok(found, 'the partial is kept');
+  const bytes = Buffer.alloc(served.length);
+  await found.reader.read(0, bytes);
+  await found.reader.close();
+  for (const { index, hash } of held.entries()) {
+    const at = index * LEAF_BYTES;
+    const leaf = bytes.subarray(at, Math.min(at + LEAF_BYTES, served.length));
+    assert.ok(leafHash(leaf).equals(hash), `leaf ${index}: the partial holds the bytes of its hash`);
+    assert.ok(leaf.equals(served.subarray(at, at + leaf.length)), `leaf ${index} is the served leaf`);
+  }
 }
