@@ -90,7 +90,15 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
     const original = await snapshotTree(source);
     original.delete('absolute-link');
 
-    const sent = await ferry(clientHome, 'send', '-r', source, `${server.address}/trees/`, '-p', ...CHUNK);
+    const sent = await ferry(
+      clientHome,
+      'send',
+      '-r',
+      source,
+      `${server.address}/trees/`,
+      '--mkdir',
+      ...CHUNK,
+    );
     assertExit(sent, 0, 'send -r');
     assert.match(sent.stderr, /skipped album\/absolute-link: symbolic link points outside the tree/);
     assertSameTree(await snapshotTree(join(root, 'trees', 'album')), original, 'the tree on the server');
@@ -102,7 +110,7 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
       '-r',
       `${server.address}/trees/album`,
       `${dest}/`,
-      '-p',
+      '--mkdir',
       ...CHUNK,
     );
     assertExit(got, 0, 'get -r');
@@ -207,12 +215,21 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
     const original = await snapshotTree(source);
     const target = proxy.addressText;
 
-    const sent = await ferry(clientHome, 'send', '-r', '-q', source, `${target}/bulk/`, '-p', ...CHUNK);
+    const sent = await ferry(clientHome, 'send', '-r', '-q', source, `${target}/bulk/`, '--mkdir', ...CHUNK);
     assertExit(sent, 0, 'send -r of 300 files');
     assert.equal(proxy.connections.length, 1, 'send -r used one connection');
 
     const dest = join(dir, 'many-back');
-    const got = await ferry(clientHome, 'get', '-r', '-q', `${target}/bulk/many`, `${dest}/`, '-p', ...CHUNK);
+    const got = await ferry(
+      clientHome,
+      'get',
+      '-r',
+      '-q',
+      `${target}/bulk/many`,
+      `${dest}/`,
+      '--mkdir',
+      ...CHUNK,
+    );
     assertExit(got, 0, 'get -r of 300 files');
     assert.equal(proxy.connections.length, 2, 'get -r used one more connection');
     assertSameTree(await snapshotTree(join(dest, 'many')), original, 'the 300 files');
@@ -244,7 +261,7 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
     assert.match(sent.stderr, /PERMISSION_DENIED/);
     assert.deepEqual(await listTree(root), before);
     assertExit(
-      await ferry(downloader, 'get', `${server.address}/perm/file.txt`, `${dest}/`, '-p'),
+      await ferry(downloader, 'get', `${server.address}/perm/file.txt`, `${dest}/`, '--mkdir'),
       0,
       'download-only get',
     );
@@ -267,7 +284,11 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
 
     const source = join(dir, 'confined.txt');
     await writeFile(source, 'confined upload');
-    assertExit(await ferry(confined, 'send', source, `${server.address}/drop/`, '-p'), 0, 'confined send');
+    assertExit(
+      await ferry(confined, 'send', source, `${server.address}/drop/`, '--mkdir'),
+      0,
+      'confined send',
+    );
     assert.equal(await readFile(join(root, 'sub', 'drop', 'confined.txt'), 'utf8'), 'confined upload');
 
     const [host, port] = server.address.split(':');
