@@ -19,7 +19,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** What `npm run build` writes last (scripts/build-state.mjs). */
 const BUILT = join(ROOT, 'dist', 'cli-bundle', 'main.cjs.cache');
 
-test('npm start on an up-to-date build starts the server without building, and says what to do next', async (t) => {
+test('npm start on an up-to-date build starts the server without building, says what to do next, and stops on Ctrl-C', async (t) => {
   // Never let this test rebuild dist/ under the other tests: it runs only on a build start.mjs finds fresh.
   const fresh = spawnSync(
     process.execPath,
@@ -77,4 +77,21 @@ test('npm start on an up-to-date build starts the server without building, and s
   assert.ok(stdout.includes(join(dir, 'home')), `serves the home of $FERRY_HOME:\n${stdout}`);
   assert.match(stdout, /^ {2}dashboard: {2}http:\/\/127\.0\.0\.1:\d+\/\?token=/m, stdout);
   assert.match(stdout, /^Next, let a client in\./m, stdout);
+
+  // Ctrl-C with the dashboard open in a browser: the terminal signals the whole process group, and npm and
+  // start.mjs pass it on to their child too; the server, still closing the dashboard's live stream when a
+  // repeat came, was killed by it halfway through stopping ('server stopped' never logged).
+  const url = /^ {2}dashboard: {2}(\S+)/m.exec(stdout)![1]!.replace('/?', '/events?');
+  const stream = await fetch(url);
+  assert.equal(stream.status, 200);
+  process.kill(-child.pid!, 'SIGINT');
+  // npm itself then ends by the signal, as a process a Ctrl-C stopped does: only the server's log is ours,
+  // read to its end, once every process of the group has let go of the pipe.
+  await Promise.all([exited, once(child.stderr!, 'end')]);
+  await stream.body?.cancel().catch(() => undefined);
+  const events = stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => (JSON.parse(line) as { event?: string }).event);
+  assert.deepEqual(events.slice(-2), ['stopping', 'stopped'], stderr);
 });
