@@ -128,7 +128,8 @@ const NET_TEXT: Readonly<Record<string, string>> = {
   EHOSTUNREACH: 'host unreachable',
   ENETUNREACH: 'network unreachable',
   EADDRNOTAVAIL: 'address not available',
-  ENOTFOUND: 'unknown host',
+  // The next step, as ECONNREFUSED's: a typo in the name is the likely cause (a new user's pass).
+  ENOTFOUND: 'unknown host: is the name spelt right?',
   EAI_AGAIN: 'host name lookup failed for now',
 };
 

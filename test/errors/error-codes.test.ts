@@ -62,7 +62,7 @@ test('toFerryError says what a failed connect means; about() adds the address wi
   const unknown = toFerryError(Object.assign(new Error('getaddrinfo'), { code: 'ENOTFOUND' }));
   assert.equal(
     unknown.about('nohost.invalid:7443').message,
-    'could not connect: nohost.invalid:7443: unknown host (enotfound)',
+    'could not connect: nohost.invalid:7443: unknown host: is the name spelt right? (enotfound)',
   );
   assert.equal(unknown.about('x:1').code, 'CONNECT_FAILED');
 });
