@@ -34,6 +34,24 @@ export function keygenNextSteps(home: string, id: string): string {
   ].join('\n');
 }
 
+/**
+ * `keygen` on a home that has an identity (the README followed twice): the one there is what the user needs,
+ * named with its ID; `--force` alone as the way on threw away the key every server had allowed.
+ */
+async function existingIdentityError(home: string, err: FerryError): Promise<FerryError> {
+  const id = await loadIdentity(home).then(
+    (keyPair) => formatFerryId(keyPair.publicKey),
+    () => undefined,
+  );
+  if (id === undefined) return err;
+  return new FerryError(
+    'KEY_EXISTS',
+    `${join(home, IDENTITY_KEY_FILE)}, ferry ID ${id}: nothing to do, \`ferry id\` prints it; ` +
+      '--force makes a new one, which every server that allowed this ID must allow again',
+    { cause: err },
+  );
+}
+
 /** `keygen`, `id`, `allow`, `revoke`, `clients`, `trust`: identities and who trusts whom. */
 export function registerKeyCommands(program: Command): void {
   program
@@ -42,7 +60,11 @@ export function registerKeyCommands(program: Command): void {
     .option('--force', 'replace an existing identity (everyone who trusts the old key must re-trust)')
     .action(async (opts: { force?: boolean }, command: Command) => {
       const home = homeOf(command);
-      const keyPair = await createIdentity(home, { force: opts.force ?? false });
+      const keyPair = await createIdentity(home, { force: opts.force ?? false }).catch(
+        async (err: unknown) => {
+          throw isFerryError(err, 'KEY_EXISTS') ? await existingIdentityError(home, err) : err;
+        },
+      );
       const id = formatFerryId(keyPair.publicKey);
       // The ID alone on stdout (scripts read it); where the key is and what to do next on stderr.
       process.stdout.write(`${id}\n`);
