@@ -6,6 +6,7 @@ import { checkRemotePath, parseTarget } from './parse-target.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
 import { JSON_EVENTS_VERSION } from './json-events.js';
 import { formatBytes } from './progress-format.js';
+import { withRemoteMissingHint } from './remote-missing-hint.js';
 
 interface LsFlags extends ClientFlags {
   recursive?: boolean;
@@ -46,6 +47,8 @@ export function registerLsCommand(program: Command): void {
               `ferry: ${event.code}: retrying in ${(event.delayMs / 1000).toFixed(1)} s\n`,
             );
         },
+      }).catch((err: unknown) => {
+        throw withRemoteMissingHint(err);
       });
       const namesOnly = flags.namesOnly ?? false;
       for (const entry of listing.entries)

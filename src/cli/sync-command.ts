@@ -18,6 +18,7 @@ import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 import { syncSides } from './sync-sides.js';
 import { withLocalNameHint } from './local-name-hint.js';
+import { withRemoteMissingHint } from './remote-missing-hint.js';
 import { withDiskFullHint } from './disk-full-hint.js';
 import { withListingNotGrantedHint } from './listing-not-granted-hint.js';
 import { DELTA_FLAG_HELP } from './transfer-flags.js';
@@ -110,7 +111,7 @@ export function registerSyncCommand(program: Command): void {
         if (signal.aborted && reporter) throw reporter.interrupted();
         const kept = reporter ? reporter.withKeptNote(err) : err;
         if (upload) throw withListingNotGrantedHint(withLocalNameHint(kept, dst), { src, dst });
-        throw withLocalNameHint(await withDiskFullHint(kept), src);
+        throw withRemoteMissingHint(withLocalNameHint(await withDiskFullHint(kept), src));
       }
       if (reporter?.leftOut) throw reporter.leftOut;
       if (printer.leftOut) throw printer.leftOut;

@@ -67,7 +67,10 @@ describe('a get into a directory that cannot be written fails once, early', () =
   test("a file the server does not have is refused with the server's reason, not ours", async () => {
     const missing = await ferry('get', '-r', `${server.address}/missing.txt`, ro);
     assertExit(missing, EXIT_CODES[ERROR_CODES.PATH_NOT_FOUND.category], 'get of a missing file');
-    assert.match(missing.stderr, /^ferry: PATH_NOT_FOUND: .*missing\.txt \(from the server\)$/m);
+    assert.match(
+      missing.stderr,
+      /^ferry: PATH_NOT_FOUND: .*missing\.txt; `ferry ls [^`]+` lists what is there \(from the server\)$/m,
+    );
     assert.doesNotMatch(missing.stderr, /IO_ERROR/);
   });
 });
