@@ -78,9 +78,7 @@ function formatEntry(entry: ListEntry, how: { human: boolean; namesOnly: boolean
   // The server's mtime may lie past what a Date holds (8.64e15 ms: a far-future file on btrfs, a hostile
   // server): shown as unknown in its column (`--json` gives the number), never an error for the listing.
   const date = new Date(entry.mtimeMs);
-  const when = Number.isNaN(date.getTime())
-    ? '????-??-?? ??:??'
-    : date.toISOString().slice(0, 16).replace('T', ' ');
+  const when = Number.isNaN(date.getTime()) ? '????-??-?? ??:??' : localMinute(date);
   const path = escapeForTerminal(entry.path);
   const name =
     entry.kind === 'dir'
@@ -92,6 +90,15 @@ function formatEntry(entry: ListEntry, how: { human: boolean; namesOnly: boolean
   if (namesOnly) return `${kind} ${size.padStart(12)} ${name}`;
   const mode = kind + rwx(entry.mode >> 6) + rwx(entry.mode >> 3) + rwx(entry.mode);
   return `${mode} ${size.padStart(12)} ${when} ${name}`;
+}
+
+/**
+ * `YYYY-MM-DD HH:MM` in this machine's time zone, as `ls -l` and `rsync --list-only` show times: in UTC,
+ * unsaid, a file sent a minute ago read as hours old (or ahead) east or west of Greenwich.
+ */
+function localMinute(date: Date): string {
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}`;
 }
 
 function rwx(bits: number): string {

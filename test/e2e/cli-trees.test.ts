@@ -134,18 +134,22 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
     assert.equal((verbose.stderr.match(/identical, skipped/g) ?? []).length, files.length, verbose.stderr);
   });
 
-  test('ls lists names, sizes and kinds; ls -r --json prints one parseable entry per line for the whole tree, never `.ferry`', async () => {
+  test('ls lists names, sizes, kinds and local mtimes; ls -r --json prints one parseable entry per line for the whole tree, never `.ferry`', async () => {
     await mkdir(join(root, 'listing', 'sub', 'empty'), { recursive: true });
     await writeFile(join(root, 'listing', 'a.txt'), 'x'.repeat(1234));
     await writeFile(join(root, 'listing', 'sub', 'b.txt'), '');
     await symlink('../a.txt', join(root, 'listing', 'sub', 'to-a'));
     await utimes(join(root, 'listing', 'a.txt'), 1_600_000_000, 1_600_000_000);
 
-    const plain = await ferry(clientHome, 'ls', `${server.address}/listing`);
+    // In local time, as ls -l shows it: 12:26 UTC is 17:56 in India (UTC+5:30); it showed UTC, unsaid.
+    const plain = await runFerry(
+      ['--home', clientHome, 'ls', `${server.address}/listing`, '--expect', serverId],
+      { env: { TZ: 'Asia/Kolkata' } },
+    );
     assertExit(plain, 0, 'ls');
     const lines = plain.stdout.trim().split('\n');
     assert.equal(lines.length, 2, plain.stdout);
-    assert.match(lines[0]!, /^-rw-r--r-- +1234 2020-09-13 12:26 a\.txt$/);
+    assert.match(lines[0]!, /^-rw-r--r-- +1234 2020-09-13 17:56 a\.txt$/);
     assert.match(lines[1]!, /^drwxr-xr-x +0 .* sub\/$/);
     // --names-only (LIST_REQUEST NAMES_ONLY, PROTOCOL.md §5.12): kind, size and name, no mode or mtime shown.
     const names = await ferry(clientHome, 'ls', '--names-only', `${server.address}/listing`);
