@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { formatBytes } from '../../src/cli/progress-format.js';
@@ -142,6 +143,46 @@ describe('a stopped run says what it kept and that the same command resumes from
     assert.match(last, /^ferry: CONNECTION_CLOSED: /, stopped.stderr);
     assert.ok(last.endsWith(`; ${keptLine(source, stopped.kept, 'on the server')}`), stopped.stderr);
     assert.ok((await resumedBytesOf(args)) >= stopped.kept, 'the rerun resumed from what was kept');
+  });
+
+  test('Ctrl-C in a sync, then the same sync: its closing line says how much it resumed', async () => {
+    const tree = join(dir, 'tree');
+    await mkdir(tree);
+    await writeRandomFile(join(tree, 'big.bin'), FILE_BYTES);
+    const args = ['sync', tree, `${proxy.addressText}/mirror`];
+    const stopped = await stoppedRun(
+      args,
+      { stall: { afterBytes: FROZEN_AFTER_BYTES, direction: 'clientToServer', freeze: 'one' } },
+      (child) => {
+        child.kill('SIGINT');
+        return Promise.resolve();
+      },
+    );
+    assert.equal(stopped.code, 130, stopped.stderr);
+    // Text this time: the rerun's one closing line ("on the wire 640 KiB" alone left 384 KiB unexplained).
+    const rerun = await runFerry([
+      '--home',
+      clientHome,
+      ...args,
+      '--expect',
+      serverId,
+      '--chunk-size',
+      '64k',
+    ]);
+    assertExit(rerun, 0, 'the same sync again');
+    const resumed =
+      /^sync: sent 1 file .*; file data on the wire (.+?), (.+?) resumed, the delta saved /m.exec(
+        rerun.stderr,
+      );
+    assert.ok(resumed, rerun.stderr);
+    // Chunks of 64 KiB: both sizes are whole KiB, as formatBytes writes them (`640 KiB`, `1.00 MiB`).
+    const unit: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 * 1024 };
+    const bytes = (text: string): number => {
+      const [, number, name] = /^([\d.]+) (B|KiB|MiB)$/.exec(text)!;
+      return Math.round(Number(number) * unit[name!]!);
+    };
+    assert.ok(bytes(resumed[2]!) >= stopped.kept, rerun.stderr);
+    assert.equal(bytes(resumed[1]!) + bytes(resumed[2]!), FILE_BYTES, rerun.stderr);
   });
 
   test('Ctrl-C in a get names the local file and the bytes kept locally; the rerun resumes from them', async () => {
