@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { formatBytes } from '../../src/cli/progress-format.js';
-import { FERRY_BIN, assertExit, ferryEnv, runFerry } from '../helpers/cli.js';
+import { FERRY_BIN, assertExit, ferryEnv, runFerry, type CliResult } from '../helpers/cli.js';
 import type { FaultPlan, FaultProxy } from '../helpers/fault-proxy.js';
 import { startServeBehindProxy, type ServeBehindProxy } from '../helpers/serve-behind-proxy.js';
 import { writeRandomFile } from '../helpers/random-file.js';
@@ -80,7 +80,8 @@ describe('a stopped run says what it kept and that the same command resumes from
     return `${file}: at least ${formatBytes(kept)} of ${formatBytes(FILE_BYTES)} verified and kept ${where}: run the same command again to resume from there`;
   }
 
-  async function resumedBytesOf(args: readonly string[]): Promise<number> {
+  /** The same command again (through the proxy, no fault now), which must succeed. */
+  async function runAgain(args: readonly string[], extra: readonly string[] = []): Promise<CliResult> {
     const rerun = await runFerry([
       '--home',
       clientHome,
@@ -89,9 +90,20 @@ describe('a stopped run says what it kept and that the same command resumes from
       serverId,
       '--chunk-size',
       '64k',
-      '--json',
+      ...extra,
     ]);
     assertExit(rerun, 0, 'the same command again');
+    return rerun;
+  }
+
+  /** Ctrl-C, once `stoppedRun` sees verified bytes. */
+  function ctrlC(child: ReturnType<typeof spawn>): Promise<void> {
+    child.kill('SIGINT');
+    return Promise.resolve();
+  }
+
+  async function resumedBytesOf(args: readonly string[]): Promise<number> {
+    const rerun = await runAgain(args, ['--json']);
     const summary = rerun.stdout
       .trim()
       .split('\n')
@@ -110,10 +122,7 @@ describe('a stopped run says what it kept and that the same command resumes from
     const stopped = await stoppedRun(
       args,
       { stall: { afterBytes: FROZEN_AFTER_BYTES, direction, freeze: 'one' } },
-      (child) => {
-        child.kill('SIGINT');
-        return Promise.resolve();
-      },
+      ctrlC,
     );
     assert.equal(stopped.code, 130, stopped.stderr);
     const said = `aborted: interrupted; ${keptLine(file, stopped.kept, where)}`;
@@ -153,23 +162,11 @@ describe('a stopped run says what it kept and that the same command resumes from
     const stopped = await stoppedRun(
       args,
       { stall: { afterBytes: FROZEN_AFTER_BYTES, direction: 'clientToServer', freeze: 'one' } },
-      (child) => {
-        child.kill('SIGINT');
-        return Promise.resolve();
-      },
+      ctrlC,
     );
     assert.equal(stopped.code, 130, stopped.stderr);
     // Text this time: the rerun's one closing line ("on the wire 640 KiB" alone left 384 KiB unexplained).
-    const rerun = await runFerry([
-      '--home',
-      clientHome,
-      ...args,
-      '--expect',
-      serverId,
-      '--chunk-size',
-      '64k',
-    ]);
-    assertExit(rerun, 0, 'the same sync again');
+    const rerun = await runAgain(args);
     const resumed =
       /^sync: sent 1 file .*; file data on the wire (.+?), (.+?) resumed, the delta saved /m.exec(
         rerun.stderr,
