@@ -26,6 +26,7 @@ interface GetFlags extends ClientFlags, OutputFlags, TransferFlags, ExcludeFlags
 export function registerGetCommand(program: Command): void {
   const command = program
     .command('get')
+    .usage('[options] HOST[:PORT]/REMOTE_PATH... [LOCAL]')
     .description(
       'download files (or trees with -r), verified and resumable; rerun the same command to resume',
     )

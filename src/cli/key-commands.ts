@@ -165,6 +165,7 @@ export function registerKeyCommands(program: Command): void {
 
   program
     .command('trust')
+    .usage('[options] HOST[:PORT] ID')
     .description("pin a server's key for HOST:PORT (replaces an existing pin)")
     .argument('<address>', 'HOST[:PORT] of the server')
     .argument('<id>', "the server's ferry ID (from its `ferry id` or start-up banner)")

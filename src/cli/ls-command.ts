@@ -19,6 +19,7 @@ interface LsFlags extends ClientFlags {
 export function registerLsCommand(program: Command): void {
   const command = program
     .command('ls')
+    .usage('[options] HOST[:PORT][/REMOTE_DIR]')
     .description('list what the server holds (name, size, mtime)')
     .argument('<target>', 'HOST[:PORT][/REMOTE_DIR]')
     .option('-r, --recursive', 'list the whole tree')

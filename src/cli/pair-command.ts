@@ -27,6 +27,7 @@ interface PairFlags {
 export function registerPairCommand(program: Command): void {
   program
     .command('pair')
+    .usage('[options] HOST[:PORT] [CODE]')
     .description("pair with a server using a one-time code from its `ferry invite`; pins the server's key")
     .argument('<address>', 'HOST[:PORT] of the server')
     .argument(

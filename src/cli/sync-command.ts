@@ -46,6 +46,7 @@ interface SyncFlags extends ClientFlags, OutputFlags, ExcludeFlags {
 export function registerSyncCommand(program: Command): void {
   const command = program
     .command('sync')
+    .usage('[options] SRC HOST[:PORT]/DST, or HOST[:PORT]/SRC DST')
     .description(
       'make DST a mirror of the directory SRC, one side on a server: new files sent, unchanged ones (size and mtime) skipped, changed ones sent as deltas',
     )
