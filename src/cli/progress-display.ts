@@ -282,7 +282,10 @@ export class ProgressDisplay {
           : `avg ${formatRate(rate)}`,
       );
     if (summary.resumedBytes > 0) parts.push(`${formatBytes(summary.resumedBytes)} resumed`);
-    if (summary.identical > 0) parts.push(`${summary.identical} already identical, left as they were`);
+    if (summary.identical > 0)
+      parts.push(
+        `${summary.identical} already identical, left as ${summary.identical === 1 ? 'it was' : 'they were'}`,
+      );
     if (summary.failed > 0) parts.push(`${summary.failed} failed`);
     if (summary.digest !== undefined) parts.push(`digest ${digestPrefix(summary.digest)}`);
     const text = parts.join(', ');
