@@ -166,6 +166,23 @@ export async function startServe(args: readonly string[], options: CliOptions = 
   }
 }
 
+/** Resolves once the server's log (stderr) has `count` lines matching `pattern`: waits on its output. */
+export function serverLogged(serve: ServeProcess, pattern: RegExp, count = 1): Promise<void> {
+  const seen = (): number => serve.stderr.split('\n').filter((line) => pattern.test(line)).length;
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (seen() < count) return;
+      serve.process.stderr!.off('data', check);
+      serve.process.off('exit', exited);
+      resolve();
+    };
+    const exited = (): void => reject(new Error(`server exited before logging ${pattern}:\n${serve.stderr}`));
+    serve.process.stderr!.on('data', check);
+    serve.process.once('exit', exited);
+    check();
+  });
+}
+
 /** A `ferry` process started with `spawnFerry`, for tests that kill it mid-run. */
 export interface SpawnedFerry {
   process: ChildProcess;
