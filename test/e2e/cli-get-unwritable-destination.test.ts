@@ -71,7 +71,7 @@ describe('a get into a directory that cannot be written fails once, early', () =
     assertExit(missing, EXIT_CODES[ERROR_CODES.PATH_NOT_FOUND.category], 'get of a missing file');
     assert.match(
       missing.stderr,
-      /^ferry: PATH_NOT_FOUND: .*missing\.txt; `ferry ls [^`]+` lists what is there \(from the server\)$/m,
+      /^ferry: PATH_NOT_FOUND: .*missing\.txt \(from the server\); `ferry ls [^`]+` lists what is there$/m,
     );
     assert.doesNotMatch(missing.stderr, /IO_ERROR/);
   });

@@ -136,11 +136,11 @@ describe('ferry invite / pair against a running ferry serve', () => {
     // wrong, expired or used it was.
     assert.ok(
       first.stderr.includes(
-        `ferry: PAIRING_FAILED: pairing failed: the code is wrong, expired or already used: ${server!.address}: ask the server's operator for a new code (\`ferry invite\` on the server's home)`,
+        `ferry: PAIRING_FAILED: pairing failed: the code is wrong, expired or already used: ${server!.address} (from the server); ask the server's operator for a new code (\`ferry invite\` on the server's home)`,
       ),
       first.stderr,
     );
-    assert.match(first.stderr, /\(from the server\)\n$/);
+    assert.match(first.stderr, /it was meant for\n$/);
     assert.deepEqual(await openInviteIds(), [], 'one attempt per code');
 
     const second = await runFerry([

@@ -35,7 +35,7 @@ describe('a path missing on the server', () => {
     assertExit(result, 7, 'get a missing file');
     assert.equal(
       result.stderr,
-      `ferry: PATH_NOT_FOUND: no such file or directory: ${address}/my dir/notse.txt; \`ferry ls '${address}/my dir'\` lists what is there (from the server)\n`,
+      `ferry: PATH_NOT_FOUND: no such file or directory: ${address}/my dir/notse.txt (from the server); \`ferry ls '${address}/my dir'\` lists what is there\n`,
     );
   });
 
@@ -44,7 +44,7 @@ describe('a path missing on the server', () => {
     assertExit(result, 7, 'get two, one missing');
     assert.ok(
       result.stderr.endsWith(
-        `ferry: PATH_NOT_FOUND: no such file or directory: ${address}/gone.txt; 1 of 2 files failed; \`ferry ls ${address}\` lists what is there (from the server)\n`,
+        `ferry: PATH_NOT_FOUND: no such file or directory: ${address}/gone.txt (from the server); 1 of 2 files failed; \`ferry ls ${address}\` lists what is there\n`,
       ),
       result.stderr,
     );
@@ -55,13 +55,13 @@ describe('a path missing on the server', () => {
     assertExit(listed, 7, 'ls a missing directory');
     assert.equal(
       listed.stderr,
-      `ferry: PATH_NOT_FOUND: no such file or directory: ${address}/my dir/sub: \`ferry ls '${address}/my dir'\` lists what is there (from the server)\n`,
+      `ferry: PATH_NOT_FOUND: no such file or directory: ${address}/my dir/sub (from the server); \`ferry ls '${address}/my dir'\` lists what is there\n`,
     );
     const synced = await ferry('sync', `${address}/mirror`, join(dir, 'mirror'));
     assertExit(synced, 7, 'sync down a missing directory');
     assert.equal(
       synced.stderr,
-      `ferry: PATH_NOT_FOUND: no such file or directory: ${address}/mirror: \`ferry ls ${address}\` lists what is there (from the server)\n`,
+      `ferry: PATH_NOT_FOUND: no such file or directory: ${address}/mirror (from the server); \`ferry ls ${address}\` lists what is there\n`,
     );
   });
 });

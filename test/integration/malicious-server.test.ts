@@ -691,7 +691,7 @@ test('`ferry get` shows a hostile server names and error details escaped in its 
     assert.match(
       failed.stderr,
       // The server's detail escaped, then ferry's own hint (src/cli/remote-missing-hint.ts).
-      /ferry: PATH_NOT_FOUND: .*: no such file\\x1B\[2K\\x0D\\x1B\[32mall files verified\\x9B0m\\u202E; `ferry ls [^`]+` lists what is there \(from the server\)/,
+      /ferry: PATH_NOT_FOUND: .*: no such file\\x1B\[2K\\x0D\\x1B\[32mall files verified\\x9B0m\\u202E \(from the server\); `ferry ls [^`]+` lists what is there$/m,
     );
     if (extra.length > 0) {
       const summary = failed.stdout
