@@ -19,6 +19,7 @@ import {
 import { homeOf } from './cli-context.js';
 import { parseTarget } from './parse-target.js';
 import { COORDINATION_HELP, clusterAllowList } from './coordination-flags.js';
+import { jsonLine } from './json-line.js';
 
 /** What `keygen` tells a person: where the key is, and the two ways on from here. */
 export function keygenNextSteps(home: string, id: string): string {
@@ -133,7 +134,7 @@ export function registerKeyCommands(program: Command): void {
   program
     .command('clients')
     .description('list the allowed client keys')
-    .option('--json', 'print JSON')
+    .option('--json', 'one JSON line per client')
     .option('--coordination <etcd://host:port/prefix>', COORDINATION_HELP)
     .action(async (opts: { json?: boolean; coordination?: string }, command: Command) => {
       let clients: readonly AllowedClient[];
@@ -145,7 +146,7 @@ export function registerKeyCommands(program: Command): void {
         clients = await listAllowedClients(home);
       }
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify(clients)}\n`);
+        for (const client of clients) process.stdout.write(jsonLine(client));
         return;
       }
       // Silence would read as "the list is empty" when the likelier cause is the wrong home: a bare

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { listFiles, type ListEntry, type SessionEvent } from '../client-api.js';
 import { homeOf } from './cli-context.js';
-import { escapeForTerminal, jsonForTerminal } from './escape-for-terminal.js';
+import { escapeForTerminal } from './escape-for-terminal.js';
 import { checkRemotePath, parseTarget } from './parse-target.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
-import { JSON_EVENTS_VERSION } from './json-events.js';
+import { jsonLine } from './json-line.js';
 import { formatBytes } from './progress-format.js';
 import { withRemoteMissingHint } from './remote-missing-hint.js';
 
@@ -55,7 +55,7 @@ export function registerLsCommand(program: Command): void {
       for (const entry of listing.entries)
         process.stdout.write(
           flags.json
-            ? `${jsonForTerminal({ v: JSON_EVENTS_VERSION, ...shownOf(entry, namesOnly) })}\n`
+            ? jsonLine(shownOf(entry, namesOnly))
             : `${formatEntry(entry, { human: flags.humanReadable ?? false, namesOnly })}\n`,
         );
     });

@@ -9,7 +9,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClientSession, listRemote } from '../../src/client/index.js';
 import { loadIdentity } from '../../src/home/index.js';
-import { assertExit, runFerry, serverLogged, startServe, type ServeProcess } from '../helpers/cli.js';
+import {
+  assertExit,
+  jsonLinesOf,
+  runFerry,
+  serverLogged,
+  startServe,
+  type ServeProcess,
+} from '../helpers/cli.js';
 import { useEtcdNode } from '../helpers/etcd-node.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
@@ -91,7 +98,7 @@ test('ferry invite --coordination, pair through server A, send through server B'
   const clients = await runFerry(['clients', '--coordination', c.coordination, '--json']);
   assertExit(clients, 0, 'clients --coordination');
   assert.deepEqual(
-    (JSON.parse(clients.stdout) as { id: string; name?: string }[]).map(({ id, name }) => ({ id, name })),
+    jsonLinesOf<{ id: string; name?: string }>(clients.stdout).map(({ id, name }) => ({ id, name })),
     [{ id: client.id, name: 'laptop' }],
   );
   // B admits from its watched copy of the list: it logs when its watch delivered the change.
@@ -115,7 +122,9 @@ test('ferry allow --coordination from two processes racing: both kept; each admi
   for (const result of allowed) assertExit(result, 0, 'allow --coordination');
   const listed = await runFerry(['clients', '--coordination', c.coordination, '--json']);
   assertExit(listed, 0, 'clients --coordination');
-  const ids = (JSON.parse(listed.stdout) as { id: string }[]).map(({ id }) => id).sort();
+  const ids = jsonLinesOf<{ id: string }>(listed.stdout)
+    .map(({ id }) => id)
+    .sort();
   assert.deepEqual(ids, clients.map(({ id }) => id).sort(), 'every concurrent allow landed');
   // Each server logs the list's size at every change it hears; the last is the full list.
   await serverLogged(c.a, /"event":"allow-list-changed","clients":4/);

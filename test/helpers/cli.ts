@@ -210,6 +210,26 @@ export function spawnFerry(args: readonly string[], deadlineMs = RUN_DEADLINE_MS
   return { process: child, done };
 }
 
+/**
+ * The objects of a `--json` output (README "JSON events": JSON lines, each led by `v`, 1), failing on a line
+ * that is not an object or does not lead with `v`.
+ */
+export function jsonLinesOf<T = Record<string, unknown>>(stdout: string): T[] {
+  return stdout
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const parsed = JSON.parse(line) as unknown;
+      assert.ok(
+        typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed),
+        `not a JSON object: ${line}`,
+      );
+      assert.equal(Object.keys(parsed)[0], 'v', `a --json line not led by v: ${line}`);
+      assert.equal((parsed as { v: unknown }).v, 1, line);
+      return parsed as T;
+    });
+}
+
 /** Fails with the command's output when it did not exit with `code`. */
 export function assertExit(result: CliResult, code: number, what: string): void {
   assert.equal(
