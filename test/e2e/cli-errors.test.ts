@@ -327,7 +327,8 @@ describe('errors that name the thing and the next step', () => {
       `no client is allowed in the home ${clientHome} (a server started with another --home has its own list)\n`,
     );
     const json = await runFerry(['--home', clientHome, 'clients', '--json']);
-    assert.deepEqual([json.stdout, json.stderr], ['[]\n', ''], '--json stays quiet about it');
+    // JSON lines, one per client: none at all for none (README "JSON events"), and no note.
+    assert.deepEqual([json.stdout, json.stderr], ['', ''], '--json stays quiet about it');
   });
 
   test('digest without a file uses the ferry: CODE: message format; a missing file is named', async () => {
