@@ -67,54 +67,50 @@ export async function clientHandshake(
   socket: FramedSocket,
   options: ClientHandshakeOptions,
 ): Promise<SecureChannel> {
-  return withDeadline(
-    socket,
-    options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS,
-    options.signal,
-    async (stopDeadline) => {
-      // PROTOCOL.md §2: offer the one version this build speaks. The client sends message 1 at once, built for
-      // the answer it expects (its highest offered version, §2.6), so negotiation costs no round trip. Any other
-      // answer is refused before message 2 is read, so the prologue holds the answer received (§2.5).
-      const offer = encodeVersionOffer(SUPPORTED);
-      const expectedAnswer = encodePreamble(SUPPORTED.max);
-      const hs = new HandshakeState({
-        protocolName: NOISE_PROTOCOL_NAME,
-        initiator: true,
-        prologue: versionPrologue(offer, expectedAnswer),
-        s: options.identity,
-      });
-      // Closing zeroes the chaining key and ephemeral keys whether the handshake succeeds or fails.
-      try {
-        // -> e, e1
-        socket.write(offer, encodeFrame(hs.writeMessage(encodeEmptyHello())));
-        // PROTOCOL.md §2.3: the server's answer comes before message 2. A version outside the offer (a version 1
-        // server's refusal, or a server that speaks nothing we offered) is VERSION_UNSUPPORTED; the client does
-        // not retry with a lower offer (§2.4). A v2 client offers one version, so any other answer is refused.
-        const answer = decodePreamble(await readAnswer(socket));
-        if (answer.version !== SUPPORTED.max) {
-          throw new FerryError(
-            'VERSION_UNSUPPORTED',
-            `client speaks ${SUPPORTED.max}, server speaks ${answer.version}`,
-          );
-        }
-        // <- e, ee, ekem1, s, es
-        decodeEmptyHello(hs.readMessage(await readHandshakeMessage(socket)));
-        const serverKey = hs.remoteStaticPublicKey;
-        if (!serverKey) throw new FerryError('HANDSHAKE_FAILED', 'no server static key');
-        // The deadline bounds the network, not a person reading an ID at the trust prompt: the network's part
-        // is over (message 3 is one write), and a deadline that ran on would close the connection under the
-        // user's answer.
-        stopDeadline();
-        await options.verifyServer(serverKey);
-        // -> s, se
-        socket.write(encodeFrame(hs.writeMessage(encodeClientHello(options.mode ?? MODE_NORMAL))));
-        const cipher = sessionCipher(hs.split(), options.rekey);
-        return new SecureChannel(socket, cipher, serverKey, hs.handshakeHash);
-      } finally {
-        hs.close();
+  const timeoutMs = options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+  return withDeadline(socket, timeoutMs, options.signal, async (stopDeadline) => {
+    // PROTOCOL.md §2: offer the one version this build speaks. The client sends message 1 at once, built for
+    // the answer it expects (its highest offered version, §2.6), so negotiation costs no round trip. Any other
+    // answer is refused before message 2 is read, so the prologue holds the answer received (§2.5).
+    const offer = encodeVersionOffer(SUPPORTED);
+    const expectedAnswer = encodePreamble(SUPPORTED.max);
+    const hs = new HandshakeState({
+      protocolName: NOISE_PROTOCOL_NAME,
+      initiator: true,
+      prologue: versionPrologue(offer, expectedAnswer),
+      s: options.identity,
+    });
+    // Closing zeroes the chaining key and ephemeral keys whether the handshake succeeds or fails.
+    try {
+      // -> e, e1
+      socket.write(offer, encodeFrame(hs.writeMessage(encodeEmptyHello())));
+      // PROTOCOL.md §2.3: the server's answer comes before message 2. A version outside the offer (a version 1
+      // server's refusal, or a server that speaks nothing we offered) is VERSION_UNSUPPORTED; the client does
+      // not retry with a lower offer (§2.4). A v2 client offers one version, so any other answer is refused.
+      const answer = decodePreamble(await readAnswer(socket));
+      if (answer.version !== SUPPORTED.max) {
+        throw new FerryError(
+          'VERSION_UNSUPPORTED',
+          `client speaks ${SUPPORTED.max}, server speaks ${answer.version}`,
+        );
       }
-    },
-  );
+      // <- e, ee, ekem1, s, es
+      decodeEmptyHello(hs.readMessage(await readHandshakeMessage(socket)));
+      const serverKey = hs.remoteStaticPublicKey;
+      if (!serverKey) throw new FerryError('HANDSHAKE_FAILED', 'no server static key');
+      // The deadline bounds the network, not a person reading an ID at the trust prompt: the network's part
+      // is over (message 3 is one write), and a deadline that ran on would close the connection under the
+      // user's answer.
+      stopDeadline();
+      await options.verifyServer(serverKey);
+      // -> s, se
+      socket.write(encodeFrame(hs.writeMessage(encodeClientHello(options.mode ?? MODE_NORMAL))));
+      const cipher = sessionCipher(hs.split(), options.rekey);
+      return new SecureChannel(socket, cipher, serverKey, hs.handshakeHash);
+    } finally {
+      hs.close();
+    }
+  });
 }
 
 export interface ServerHandshakeOptions {
