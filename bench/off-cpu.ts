@@ -120,8 +120,8 @@ async function runOnce(peers: FerryPeers, dir: string, direction: string, size: 
     await peers.trust(address);
     const args =
       direction === 'upload'
-        ? ['send', '-q', '-p', source, `${address}/up/`]
-        : ['get', '-q', '-p', `${address}/dl/f`, `${dest}/`];
+        ? ['send', '-q', '--mkdir', source, `${address}/up/`]
+        : ['get', '-q', '--mkdir', `${address}/dl/f`, `${dest}/`];
     const [command, full] = peers.clientCommand(args);
     const serverBefore = (await readProcCpu(server.pid))?.selfSeconds ?? 0;
     const serverMainBefore = threadsOf(server.pid)?.get(server.pid)?.cpuSeconds ?? 0;

@@ -310,7 +310,7 @@ function largeFileTools(
   const up = direction === 'upload';
   const isLink = route !== direct;
   const name = (b: Bench): string => fileOf(b).split('/').pop()!;
-  const ssh = (b: Bench, port: number): string[] => [...b.sshd!.sshOptions(), '-p', String(port)];
+  const ssh = (b: Bench, port: number): string[] => [...b.sshd!.sshOptions(), '--mkdir', String(port)];
   const scp = (b: Bench, port: number): string[] => [...b.sshd!.sshOptions(), '-P', String(port)];
   const remote = (path: string): string => `root@127.0.0.1:${path}`;
   const tools: ToolRun[] = [
@@ -435,7 +435,7 @@ function largeFileTools(
               ? ferryClient(b, [
                   'send',
                   '-q',
-                  '-p',
+                  '--mkdir',
                   ...options.ferryArgs,
                   fileOf(b),
                   `${address}/${remoteDir}/`,
@@ -443,7 +443,7 @@ function largeFileTools(
               : ferryClient(b, [
                   'get',
                   '-q',
-                  '-p',
+                  '--mkdir',
                   ...options.ferryArgs,
                   `${address}/dl/${name(b)}`,
                   `${dest}/`,
@@ -517,7 +517,7 @@ function smallFileTools(): ToolRun[] {
               ...options.ferryArgs,
               b.smallDir,
               `${b.ferryListen}/r${dest.split('/').pop()}/`,
-              '-p',
+              '--mkdir',
             ]),
           'ferry send -r',
         ),

@@ -75,7 +75,7 @@ export function smallDownTools<S>(ctx: SmallDownContext<S>): Array<SmallDownTool
               'get',
               '-r',
               '-q',
-              '-p',
+              '--mkdir',
               ...ctx.ferryArgs,
               `${ctx.ferryListen}/dl/small`,
               `${dest}/`,

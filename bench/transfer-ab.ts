@@ -100,8 +100,8 @@ async function runOnce(v: Variant, dir: string, direction: string, size: number)
     await v.peers.trust(address);
     const args =
       direction === 'upload'
-        ? ['send', '-q', '-p', ...v.clientArgs, source, `${address}/up/`]
-        : ['get', '-q', '-p', ...v.clientArgs, `${address}/dl/f`, `${dest}/`];
+        ? ['send', '-q', '--mkdir', ...v.clientArgs, source, `${address}/up/`]
+        : ['get', '-q', '--mkdir', ...v.clientArgs, `${address}/dl/f`, `${dest}/`];
     const serverPid = server.pid!;
     const serverBefore = (await readProcCpu(serverPid))?.selfSeconds ?? 0;
     const serverThreadsBefore = processThreadCpu(serverPid);

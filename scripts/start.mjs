@@ -20,6 +20,9 @@ if (buildIsStale()) {
   process.stderr.write('ferry: the build is up to date with src/ (`npm run build` rebuilds it)\n');
 }
 
+// Imported once the build is there: the exit code of a server that could not listen (LISTEN_FAILED).
+const { EXIT_CODES } = await import('../dist/errors/exit-codes.js');
+
 const args = [
   'serve',
   '--init',
@@ -35,4 +38,12 @@ const args = [
 ];
 const child = spawn(process.execPath, [join(ROOT, 'bin', 'ferry'), ...args], { stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
-child.on('exit', (code) => process.exit(code ?? 0));
+child.on('exit', (code) => {
+  // Its line says "choose another address with --listen" (or --dashboard), and `npm start --listen ...`
+  // gives that flag to npm, not to ferry: a second `npm start` beside a running one met this.
+  if (code === EXIT_CODES.network)
+    process.stderr.write(
+      'ferry: npm start passes what follows `--` on to ferry serve: npm start -- --listen 127.0.0.1:7444 --dashboard 127.0.0.1:7081\n',
+    );
+  process.exit(code ?? 0);
+});

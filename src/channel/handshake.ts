@@ -35,7 +35,8 @@ export interface ClientHandshakeOptions {
   identity: KeyPair;
   /**
    * Called with the server's static key after message 2 and before message 3 reveals ours
-   * (PROTOCOL.md §3.2.1). Throws to refuse the server.
+   * (PROTOCOL.md §3.2.1). Throws to refuse the server. `timeoutMs` stops counting when it is called: it may
+   * wait on a person (the trust prompt), and what remains after it is one write.
    */
   verifyServer: (publicKey: Buffer) => Promise<void> | void;
   mode?: HandshakeMode;
@@ -66,7 +67,8 @@ export async function clientHandshake(
   socket: FramedSocket,
   options: ClientHandshakeOptions,
 ): Promise<SecureChannel> {
-  return withDeadline(socket, options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS, options.signal, async () => {
+  const timeoutMs = options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+  return withDeadline(socket, timeoutMs, options.signal, async (stopDeadline) => {
     // PROTOCOL.md §2: offer the one version this build speaks. The client sends message 1 at once, built for
     // the answer it expects (its highest offered version, §2.6), so negotiation costs no round trip. Any other
     // answer is refused before message 2 is read, so the prologue holds the answer received (§2.5).
@@ -96,6 +98,10 @@ export async function clientHandshake(
       decodeEmptyHello(hs.readMessage(await readHandshakeMessage(socket)));
       const serverKey = hs.remoteStaticPublicKey;
       if (!serverKey) throw new FerryError('HANDSHAKE_FAILED', 'no server static key');
+      // The deadline bounds the network, not a person reading an ID at the trust prompt: the network's part
+      // is over (message 3 is one write), and a deadline that ran on would close the connection under the
+      // user's answer.
+      stopDeadline();
       await options.verifyServer(serverKey);
       // -> s, se
       socket.write(encodeFrame(hs.writeMessage(encodeClientHello(options.mode ?? MODE_NORMAL))));
@@ -205,12 +211,15 @@ async function readHandshakeMessage(socket: FramedSocket): Promise<Buffer> {
   return socket.readExactly(length);
 }
 
-/** Runs `work` with a deadline and an abort signal; on any failure the socket is closed. */
+/**
+ * Runs `work` with a deadline and an abort signal; on any failure the socket is closed. `work` may stop the
+ * deadline (`stopDeadline`) once nothing it still does waits on the peer; the signal still applies.
+ */
 async function withDeadline<T>(
   socket: FramedSocket,
   timeoutMs: number,
   signal: AbortSignal | undefined,
-  work: () => Promise<T>,
+  work: (stopDeadline: () => void) => Promise<T>,
 ): Promise<T> {
   const onTimeout = (): void =>
     socket.close(new FerryError('TIMEOUT', `handshake not done within ${timeoutMs} ms`));
@@ -219,7 +228,7 @@ async function withDeadline<T>(
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
     if (signal?.aborted) throw new FerryError('ABORTED');
-    return await work();
+    return await work(() => clearTimeout(timer));
   } catch (err) {
     // A timeout or abort closed the socket first, so the pending read rejected with that error.
     const error = toFerryError(err);

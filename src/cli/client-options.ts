@@ -2,6 +2,7 @@ import { FerryError } from '../errors/index.js';
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { checkServerKey, loadIdentity } from '../home/index.js';
+import { parseFerryId } from '../crypto/index.js';
 import {
   CONNECT_TIMEOUT_MS,
   DEFAULT_RETRY_POLICY,
@@ -67,6 +68,7 @@ export async function connectOptionsOf(
   target: Target,
   signal: AbortSignal,
 ): Promise<ConnectOptions & { cacheDir: string }> {
+  if (flags.expect !== undefined) checkExpectedId(flags.expect);
   const identity = await loadIdentity(home);
   return {
     server: { host: target.host, port: target.port },
@@ -109,6 +111,24 @@ export async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+}
+
+/**
+ * `--expect ID` checked before anything connects: checked only against the key the server offered, a typo
+ * in it cost a connection and was reported about the server's address (`not a valid ferry id:
+ * 127.0.0.1:7443: ...`), as if the server had sent a bad ID.
+ */
+function checkExpectedId(text: string): void {
+  try {
+    parseFerryId(text);
+  } catch (err) {
+    if (!(err instanceof FerryError)) throw err;
+    throw new FerryError(
+      err.code,
+      `${err.detail ?? ''}; ask the server's operator for its ID (\`ferry id\` there, or the id: line of \`ferry serve\`)`,
+      { subject: '--expect' },
+    );
   }
 }
 

@@ -18,7 +18,14 @@ const NO_BANDWIDTH_LIMIT = 'ferry has no bandwidth limit';
 /** send and get: scp's flags, and rsync's when its users reach for send or get. */
 function copyHints(mirror: string, mkdir: string): Readonly<Record<string, string>> {
   const archive = `-r copies a tree; to mirror one with modes, mtimes and links, as rsync -a does: ${mirror}`;
+  // scp -p and rsync -p/-t: kept without asking. Not mkdir -p either, so those who meant it are pointed on.
+  const kept = (flag: string): string =>
+    `ferry always keeps modes and mtimes, as scp -p does: leave out ${flag}; ${mkdir}`;
   return {
+    '-p': kept('-p'),
+    '--perms': kept('--perms'),
+    '-t': kept('-t'),
+    '--times': kept('--times'),
     // scp's -P is the port, rsync's is --partial --progress: both answered.
     '-P': 'the port goes in the address: HOST:PORT/PATH; partial files are always kept and progress shown (rsync -P): leave it out',
     '--partial': PARTIAL_HINT,
@@ -87,8 +94,8 @@ const HINTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
     '--delete-delay': DELETE_HINT,
     '--delete-after': DELETE_HINT,
   },
-  send: copyHints('ferry sync SRC HOST/DST', '-p (--mkdir) creates missing remote directories'),
-  get: copyHints('ferry sync HOST/SRC DST', '-p (--mkdir) creates missing local directories'),
+  send: copyHints('ferry sync SRC HOST/DST', '--mkdir creates missing remote directories'),
+  get: copyHints('ferry sync HOST/SRC DST', '--mkdir creates missing local directories'),
 };
 
 /**

@@ -5,6 +5,7 @@ import { getPaths, refuseSameNameGets } from '../client-api.js';
 import { homeOf } from './cli-context.js';
 import { refuseStandardStream } from './standard-stream-argument.js';
 import { withDiskFullHint } from './disk-full-hint.js';
+import { withRemoteMissingHint } from './remote-missing-hint.js';
 import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
 import { DEFAULT_THREADS } from '../transfer/index.js';
 import { parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
@@ -25,6 +26,7 @@ interface GetFlags extends ClientFlags, OutputFlags, TransferFlags, ExcludeFlags
 export function registerGetCommand(program: Command): void {
   const command = program
     .command('get')
+    .usage('[options] HOST[:PORT]/REMOTE_PATH... [LOCAL]')
     .description(
       'download files (or trees with -r), verified and resumable; rerun the same command to resume',
     )
@@ -74,7 +76,7 @@ export function registerGetCommand(program: Command): void {
         );
       } catch (err) {
         if (signal.aborted) throw reporter.interrupted();
-        throw await withDiskFullHint(reporter.withKeptNote(err));
+        throw withRemoteMissingHint(await withDiskFullHint(reporter.withKeptNote(err)));
       }
     });
   });

@@ -15,6 +15,7 @@ import { parseTarget } from './parse-target.js';
 import { parseMs } from './parse-option.js';
 import { formatDuration } from './progress-format.js';
 import { COORDINATION_HELP, clusterInvites } from './coordination-flags.js';
+import { jsonLine } from './json-line.js';
 
 /** The address the printed client command names when neither `--address` nor a served address is known. */
 const DEFAULT_SERVE_ADDRESS = '127.0.0.1:7443';
@@ -45,7 +46,7 @@ export function registerInviteCommands(program: Command): void {
       '--address <host:port>',
       `the address clients reach this server at, for the printed command (default: where \`ferry serve\` on this home listens, else ${DEFAULT_SERVE_ADDRESS})`,
     )
-    .option('--json', 'print {"code", "expires", "id"} as JSON')
+    .option('--json', 'print {"v", "code", "expires", "id"} as one JSON line')
     .option('--revoke <id>', 'remove an open invite (its id: the first 5 characters of the code)')
     .option('--coordination <etcd://host:port/prefix>', COORDINATION_HELP)
     .addHelpText(
@@ -97,9 +98,7 @@ export function registerInviteCommands(program: Command): void {
           ? await createInvite(home, options)
           : await clusterInvites(flags.coordination).create(options);
       if (flags.json) {
-        process.stdout.write(
-          `${JSON.stringify({ code: invite.code, expires: invite.expiresAt, id: invite.id })}\n`,
-        );
+        process.stdout.write(jsonLine({ code: invite.code, expires: invite.expiresAt, id: invite.id }));
         return;
       }
       process.stdout.write(
@@ -119,7 +118,7 @@ export function registerInviteCommands(program: Command): void {
   program
     .command('invites')
     .description('list the open pairing invites (never their codes)')
-    .option('--json', 'print JSON')
+    .option('--json', 'one JSON line per invite')
     .option('--coordination <etcd://host:port/prefix>', COORDINATION_HELP)
     .action(async (flags: { json?: boolean; coordination?: string }, command: Command) => {
       const invites =
@@ -127,7 +126,7 @@ export function registerInviteCommands(program: Command): void {
           ? await listInvites(homeOf(command))
           : await clusterInvites(flags.coordination).list();
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify(invites)}\n`);
+        for (const invite of invites) process.stdout.write(jsonLine(invite));
         return;
       }
       // As `ferry clients` does: silence would read as "none", when the likelier cause is the wrong home.
@@ -159,7 +158,7 @@ async function revoke(home: string, flags: InviteFlags, command: Command): Promi
       ? await revokeInvite(home, id)
       : await clusterInvites(flags.coordination).revoke(id);
   if (!revoked) throw new FerryError('USAGE_INVALID', `no open invite ${id}`);
-  if (flags.json) process.stdout.write(`${JSON.stringify({ revoked: id })}\n`);
+  if (flags.json) process.stdout.write(jsonLine({ revoked: id }));
   else process.stderr.write(`revoked invite ${id}\n`);
 }
 

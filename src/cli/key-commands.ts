@@ -19,6 +19,7 @@ import {
 import { homeOf } from './cli-context.js';
 import { parseTarget } from './parse-target.js';
 import { COORDINATION_HELP, clusterAllowList } from './coordination-flags.js';
+import { jsonLine } from './json-line.js';
 
 /** What `keygen` tells a person: where the key is, and the two ways on from here. */
 export function keygenNextSteps(home: string, id: string): string {
@@ -34,6 +35,24 @@ export function keygenNextSteps(home: string, id: string): string {
   ].join('\n');
 }
 
+/**
+ * `keygen` on a home that has an identity (the README followed twice): the one there is what the user needs,
+ * named with its ID; `--force` alone as the way on threw away the key every server had allowed.
+ */
+async function existingIdentityError(home: string, err: FerryError): Promise<FerryError> {
+  const id = await loadIdentity(home).then(
+    (keyPair) => formatFerryId(keyPair.publicKey),
+    () => undefined,
+  );
+  if (id === undefined) return err;
+  return new FerryError(
+    'KEY_EXISTS',
+    `${join(home, IDENTITY_KEY_FILE)}, ferry ID ${id}: nothing to do, \`ferry id\` prints it; ` +
+      '--force makes a new one, which every server that allowed this ID must allow again',
+    { cause: err },
+  );
+}
+
 /** `keygen`, `id`, `allow`, `revoke`, `clients`, `trust`: identities and who trusts whom. */
 export function registerKeyCommands(program: Command): void {
   program
@@ -42,7 +61,11 @@ export function registerKeyCommands(program: Command): void {
     .option('--force', 'replace an existing identity (everyone who trusts the old key must re-trust)')
     .action(async (opts: { force?: boolean }, command: Command) => {
       const home = homeOf(command);
-      const keyPair = await createIdentity(home, { force: opts.force ?? false });
+      const keyPair = await createIdentity(home, { force: opts.force ?? false }).catch(
+        async (err: unknown) => {
+          throw isFerryError(err, 'KEY_EXISTS') ? await existingIdentityError(home, err) : err;
+        },
+      );
       const id = formatFerryId(keyPair.publicKey);
       // The ID alone on stdout (scripts read it); where the key is and what to do next on stderr.
       process.stdout.write(`${id}\n`);
@@ -111,7 +134,7 @@ export function registerKeyCommands(program: Command): void {
   program
     .command('clients')
     .description('list the allowed client keys')
-    .option('--json', 'print JSON')
+    .option('--json', 'one JSON line per client')
     .option('--coordination <etcd://host:port/prefix>', COORDINATION_HELP)
     .action(async (opts: { json?: boolean; coordination?: string }, command: Command) => {
       let clients: readonly AllowedClient[];
@@ -123,7 +146,7 @@ export function registerKeyCommands(program: Command): void {
         clients = await listAllowedClients(home);
       }
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify(clients)}\n`);
+        for (const client of clients) process.stdout.write(jsonLine(client));
         return;
       }
       // Silence would read as "the list is empty" when the likelier cause is the wrong home: a bare
@@ -143,6 +166,7 @@ export function registerKeyCommands(program: Command): void {
 
   program
     .command('trust')
+    .usage('[options] HOST[:PORT] ID')
     .description("pin a server's key for HOST:PORT (replaces an existing pin)")
     .argument('<address>', 'HOST[:PORT] of the server')
     .argument('<id>', "the server's ferry ID (from its `ferry id` or start-up banner)")

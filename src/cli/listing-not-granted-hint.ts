@@ -8,9 +8,7 @@ import { FerryError } from '../errors/index.js';
 export function withListingNotGrantedHint(err: unknown, upload: { src: string; dst: string }): unknown {
   if (!(err instanceof FerryError) || err.code !== 'PERMISSION_DENIED' || !err.remote) return err;
   if (err.detail !== 'listing not granted') return err;
-  return new FerryError(
-    'PERMISSION_DENIED',
-    `${err.detail}; a sync lists both trees, which takes the download permission too: send -r uploads without it (ferry send -r ${upload.src} ${upload.dst}: README "Directories" says where it lands)`,
-    { cause: err, subject: err.subject, remote: true },
+  return err.withHint(
+    `a sync lists both trees, which takes the download permission too: send -r uploads without it (ferry send -r ${upload.src} ${upload.dst}: README "Directories" says where it lands)`,
   );
 }

@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import { listFiles, type ListEntry, type SessionEvent } from '../client-api.js';
 import { homeOf } from './cli-context.js';
-import { escapeForTerminal, jsonForTerminal } from './escape-for-terminal.js';
+import { escapeForTerminal } from './escape-for-terminal.js';
 import { checkRemotePath, parseTarget } from './parse-target.js';
 import { addClientFlags, connectOptionsOf, withInterrupt, type ClientFlags } from './client-options.js';
-import { JSON_EVENTS_VERSION } from './json-events.js';
+import { jsonLine } from './json-line.js';
 import { formatBytes } from './progress-format.js';
+import { withRemoteMissingHint } from './remote-missing-hint.js';
 
 interface LsFlags extends ClientFlags {
   recursive?: boolean;
@@ -18,6 +19,7 @@ interface LsFlags extends ClientFlags {
 export function registerLsCommand(program: Command): void {
   const command = program
     .command('ls')
+    .usage('[options] HOST[:PORT][/REMOTE_DIR]')
     .description('list what the server holds (name, size, mtime)')
     .argument('<target>', 'HOST[:PORT][/REMOTE_DIR]')
     .option('-r, --recursive', 'list the whole tree')
@@ -46,12 +48,14 @@ export function registerLsCommand(program: Command): void {
               `ferry: ${event.code}: retrying in ${(event.delayMs / 1000).toFixed(1)} s\n`,
             );
         },
+      }).catch((err: unknown) => {
+        throw withRemoteMissingHint(err);
       });
       const namesOnly = flags.namesOnly ?? false;
       for (const entry of listing.entries)
         process.stdout.write(
           flags.json
-            ? `${jsonForTerminal({ v: JSON_EVENTS_VERSION, ...shownOf(entry, namesOnly) })}\n`
+            ? jsonLine(shownOf(entry, namesOnly))
             : `${formatEntry(entry, { human: flags.humanReadable ?? false, namesOnly })}\n`,
         );
     });
@@ -75,9 +79,7 @@ function formatEntry(entry: ListEntry, how: { human: boolean; namesOnly: boolean
   // The server's mtime may lie past what a Date holds (8.64e15 ms: a far-future file on btrfs, a hostile
   // server): shown as unknown in its column (`--json` gives the number), never an error for the listing.
   const date = new Date(entry.mtimeMs);
-  const when = Number.isNaN(date.getTime())
-    ? '????-??-?? ??:??'
-    : date.toISOString().slice(0, 16).replace('T', ' ');
+  const when = Number.isNaN(date.getTime()) ? '????-??-?? ??:??' : localMinute(date);
   const path = escapeForTerminal(entry.path);
   const name =
     entry.kind === 'dir'
@@ -89,6 +91,15 @@ function formatEntry(entry: ListEntry, how: { human: boolean; namesOnly: boolean
   if (namesOnly) return `${kind} ${size.padStart(12)} ${name}`;
   const mode = kind + rwx(entry.mode >> 6) + rwx(entry.mode >> 3) + rwx(entry.mode);
   return `${mode} ${size.padStart(12)} ${when} ${name}`;
+}
+
+/**
+ * `YYYY-MM-DD HH:MM` in this machine's time zone, as `ls -l` and `rsync --list-only` show times: in UTC,
+ * unsaid, a file sent a minute ago read as hours old (or ahead) east or west of Greenwich.
+ */
+function localMinute(date: Date): string {
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:${two(date.getMinutes())}`;
 }
 
 function rwx(bits: number): string {

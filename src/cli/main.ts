@@ -53,7 +53,9 @@ export function buildProgram(registrars: readonly Registrar[]): Command {
 
 /** A usage error of `command` (and of its own subcommands, `ferry key prepare`) ends with its `--help`. */
 function pointToHelp(command: Command, name: string): void {
-  command.configureOutput({ writeErr: (s) => process.stderr.write(usageErrorLine(s, `${name} --help`)) });
+  command.configureOutput({
+    writeErr: (s) => process.stderr.write(usageErrorLine(s, `${name} --help`, `${name} ${command.usage()}`)),
+  });
   for (const sub of command.commands) pointToHelp(sub, `${name} ${sub.name()}`);
 }
 

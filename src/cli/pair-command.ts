@@ -27,6 +27,7 @@ interface PairFlags {
 export function registerPairCommand(program: Command): void {
   program
     .command('pair')
+    .usage('[options] HOST[:PORT] [CODE]')
     .description("pair with a server using a one-time code from its `ferry invite`; pins the server's key")
     .argument('<address>', 'HOST[:PORT] of the server')
     .argument(
@@ -71,11 +72,11 @@ export function registerPairCommand(program: Command): void {
           // The wire says only "wrong, expired or used" (§12.5, on purpose): the next step is the same for
           // all three, and a typed code that fails has voided its invite too.
           if (!isFerryError(err, 'PAIRING_FAILED')) throw err;
-          throw new FerryError(
-            'PAIRING_FAILED',
-            "ask the server's operator for a new code (`ferry invite` on the server's home); a wrong code also voids the invite it was meant for",
-            { cause: err, remote: err.remote, subject: target.address },
-          );
+          throw err
+            .about(target.address)
+            .withHint(
+              "ask the server's operator for a new code (`ferry invite` on the server's home); a wrong code also voids the invite it was meant for",
+            );
         });
         process.stdout.write(`${outcome.serverId}\n`);
         process.stderr.write(

@@ -267,6 +267,18 @@ export class ProgressDisplay {
     const seconds = summary.durationMs / 1000;
     const rate = seconds > 0 ? summary.transferredBytes / seconds : undefined;
     const files = `${summary.files} file${summary.files === 1 ? '' : 's'}`;
+    if (summary.identical > 0 && summary.identical === summary.files && summary.failed === 0) {
+      // Nothing to move, said so: "received 0 of 1 file, 6 B in 16 ms" read as a failed download, and an
+      // upload's "avg 250 B/s" as work done (a one-chunk file's bytes go out with its offer, PROTOCOL.md
+      // §5.8, and the server drops them; --json still counts them in transferredBytes). The bytes were hashed
+      // and compared, so the time is what that took. Short enough for 80 columns, the digest aside.
+      const text = [
+        `nothing to ${verb === 'received' ? 'receive' : 'send'}: ${files} already identical`,
+        `${formatBytes(summary.bytes)} checked in ${formatDuration(summary.durationMs)}`,
+        ...(summary.digest === undefined ? [] : [`digest ${digestPrefix(summary.digest)}`]),
+      ].join(', ');
+      return this.#mode === 'bars' ? `${c.green('✓')} ${c.bold(text)}` : text;
+    }
     // Identical files were verified in place and nothing of them was sent: "sent 3 files, 3 identical" said
     // otherwise. The count moved comes first, then how many of them were already there.
     const parts = [
@@ -282,7 +294,10 @@ export class ProgressDisplay {
           : `avg ${formatRate(rate)}`,
       );
     if (summary.resumedBytes > 0) parts.push(`${formatBytes(summary.resumedBytes)} resumed`);
-    if (summary.identical > 0) parts.push(`${summary.identical} already identical, left as they were`);
+    if (summary.identical > 0)
+      parts.push(
+        `${summary.identical} already identical, left as ${summary.identical === 1 ? 'it was' : 'they were'}`,
+      );
     if (summary.failed > 0) parts.push(`${summary.failed} failed`);
     if (summary.digest !== undefined) parts.push(`digest ${digestPrefix(summary.digest)}`);
     const text = parts.join(', ');

@@ -24,6 +24,8 @@ interface SendFlags extends ClientFlags, OutputFlags, TransferFlags, ExcludeFlag
 export function registerSendCommand(program: Command): void {
   const command = program
     .command('send')
+    // The words of the README and of the usage errors, not commander's `<paths...>`.
+    .usage('[options] PATH... HOST[:PORT][/REMOTE_PATH]')
     .description(
       'upload files (or trees with -r); exits 0 only once the server verified and stored all of them',
     )

@@ -289,10 +289,14 @@ export function registerServeCommand(program: Command): void {
       await recordServeAddress(home, server.addressText);
       // Listening for the signals before the banner says it is ready: a SIGTERM sent on the banner's first line
       // (a supervisor, a test) stops it gracefully, never by the signal's default action.
+      // The handlers stay on while stopping: one Ctrl-C reaches a server under `npm start` two or three times
+      // (the terminal signals the whole process group, and npm and scripts/start.mjs each pass it on), and a
+      // repeat left to the default action killed it halfway through closing, 'server stopped' never logged.
+      let stopping = false;
       const stopped = new Promise<void>((resolveStop) => {
         const stop = (signal: NodeJS.Signals): void => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
+          if (stopping) return;
+          stopping = true;
           logger.info({ event: 'stopping', signal }, 'server stopping');
           // The claims go after the server stopped writing: revoking the lease frees them for the others.
           void Promise.all([server.close(), dashboard?.close()])

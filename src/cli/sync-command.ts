@@ -17,7 +17,9 @@ import { formatBytes, formatDuration, formatRate } from './progress-format.js';
 import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 import { syncSides } from './sync-sides.js';
+import type { TallySummary } from './progress-tally.js';
 import { withLocalNameHint } from './local-name-hint.js';
+import { withRemoteMissingHint } from './remote-missing-hint.js';
 import { withDiskFullHint } from './disk-full-hint.js';
 import { withListingNotGrantedHint } from './listing-not-granted-hint.js';
 import { DELTA_FLAG_HELP } from './transfer-flags.js';
@@ -44,6 +46,7 @@ interface SyncFlags extends ClientFlags, OutputFlags, ExcludeFlags {
 export function registerSyncCommand(program: Command): void {
   const command = program
     .command('sync')
+    .usage('[options] SRC HOST[:PORT]/DST, or HOST[:PORT]/SRC DST')
     .description(
       'make DST a mirror of the directory SRC, one side on a server: new files sent, unchanged ones (size and mtime) skipped, changed ones sent as deltas',
     )
@@ -105,12 +108,12 @@ export function registerSyncCommand(program: Command): void {
           onSkip: reporter?.onSkip ?? ((path, reason, kind) => printer.skipped(path, reason, kind)),
         }).catch(resultDespiteUnsentNames<SyncSummary>);
       try {
-        printer.summary(reporter ? await reporter.run(work) : await work(), reporter?.succeeded?.durationMs);
+        printer.summary(reporter ? await reporter.run(work) : await work(), reporter?.succeeded);
       } catch (err) {
         if (signal.aborted && reporter) throw reporter.interrupted();
         const kept = reporter ? reporter.withKeptNote(err) : err;
         if (upload) throw withListingNotGrantedHint(withLocalNameHint(kept, dst), { src, dst });
-        throw withLocalNameHint(await withDiskFullHint(kept), src);
+        throw withRemoteMissingHint(withLocalNameHint(await withDiskFullHint(kept), src));
       }
       if (reporter?.leftOut) throw reporter.leftOut;
       if (printer.leftOut) throw printer.leftOut;
@@ -197,8 +200,14 @@ class SyncPrinter {
     process.stderr.write(`ferry: skipped ${escapeForTerminal(path)}: ${escapeForTerminal(reason)}\n`);
   }
 
-  /** The closing line; `durationMs`: the transfers' time (from the first session), for a real run. */
-  summary(summary: SyncSummary, durationMs: number | undefined): void {
+  /**
+   * The closing line; `transfers`, for a real run: their time (from the first session) and the bytes they
+   * resumed from an interrupted run's partials.
+   */
+  summary(
+    summary: SyncSummary,
+    transfers: Pick<TallySummary, 'durationMs' | 'resumedBytes'> | undefined,
+  ): void {
     if (this.#flags.json) {
       this.#json({ type: 'sync-summary', ...summary });
       return;
@@ -215,13 +224,19 @@ class SyncPrinter {
     // Said only when it happened: most syncs change no mode.
     const attributes =
       summary.attributesSet > 0 ? ` (${summary.attributesSet} given a new mode or mtime)` : '';
+    const durationMs = transfers?.durationMs;
+    // The rerun of an interrupted sync: "on the wire 1.18 GiB" of a 1.46 GiB file, and nothing said why.
+    const resumed =
+      transfers !== undefined && transfers.resumedBytes > 0
+        ? `, ${formatBytes(transfers.resumedBytes)} resumed`
+        : '';
     // rsync's closing "sent B bytes ... B bytes/sec": the time, and the speed of what crossed.
     const time =
       durationMs === undefined
         ? ''
         : `; ${formatDuration(durationMs)}${summary.dataBytes > 0 && durationMs > 0 ? `, avg ${formatRate((summary.dataBytes * 1000) / durationMs)}` : ''}`;
     process.stderr.write(
-      `sync: ${this.#verb.past} ${files} (${split}), skipped ${summary.filesSkipped} unchanged${attributes}, deleted ${summary.deleted}; file data on the wire ${formatBytes(summary.dataBytes)}, the delta saved ${formatBytes(summary.savedBytes)}${time}\n`,
+      `sync: ${this.#verb.past} ${files} (${split}), skipped ${summary.filesSkipped} unchanged${attributes}, deleted ${summary.deleted}; file data on the wire ${formatBytes(summary.dataBytes)}${resumed}, the delta saved ${formatBytes(summary.savedBytes)}${time}\n`,
     );
   }
 

@@ -33,13 +33,13 @@ export function jobsFailedError(
   // An error that names its subject already (`HOST:PORT/path`, a local file) keeps that name.
   const name = first.error.subject ?? first.name;
   const what = total.files ? 'files' : 'entries';
-  const count = total.total > 1 ? `; ${failures.length} of ${total.total} ${what} failed` : '';
-  return new FerryError(
-    first.error.code,
-    `${name}${first.error.detail ? `: ${first.error.detail}` : ''}${count}`,
-    {
-      cause: first.error,
-      remote: first.error.remote,
-    },
-  );
+  const count = total.total > 1 ? `${failures.length} of ${total.total} ${what} failed` : undefined;
+  // The count is ferry's, not the server's: a hint, after the server's words.
+  const hint = [first.error.hint, count].filter((part) => part !== undefined).join('; ');
+  return new FerryError(first.error.code, first.error.detail, {
+    cause: first.error,
+    remote: first.error.remote,
+    subject: name,
+    hint,
+  });
 }

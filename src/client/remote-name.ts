@@ -39,11 +39,10 @@ export function aboutUploadPath(err: unknown, server: ServerAddress, path: strin
   });
   if (!error.remote || error.subject !== undefined) return aboutRemotePath(error, server, path);
   if (error.code === 'PATH_INVALID' && error.detail === 'destination is a directory')
-    return new FerryError(
-      'IO_ERROR',
-      'is a directory (eisdir), which ferry never replaces by a file',
-      at(path),
-    );
+    return new FerryError('IO_ERROR', 'is a directory (eisdir)', {
+      ...at(path),
+      hint: 'ferry never replaces a directory by a file',
+    });
   const component = /^component (\d+) is not a directory$/.exec(error.detail ?? '');
   if (error.code === 'PATH_INVALID' && component)
     return new FerryError(
@@ -52,10 +51,9 @@ export function aboutUploadPath(err: unknown, server: ServerAddress, path: strin
       at(path.split('/').slice(0, Number(component[1])).join('/')),
     );
   if (error.code === 'FILE_EXISTS' && error.detail === 'a file is in the way of the directory')
-    return new FerryError(
-      'IO_ERROR',
-      'not a directory (enotdir): a file is in the way, which send never replaces by a directory',
-      at(path),
-    );
+    return new FerryError('IO_ERROR', 'not a directory (enotdir): a file is in the way', {
+      ...at(path),
+      hint: 'send never replaces a file by a directory',
+    });
   return aboutRemotePath(error, server, path);
 }

@@ -15,11 +15,11 @@ export function sessionErrorFrom(
   if (code === 'CLIENT_NOT_ALLOWED') {
     // The refusal carries nothing (PROTOCOL.md §3.2.2); the next step needs our ID, which we know.
     const id = session.clientId;
-    return new FerryError(
-      code,
-      `this client is ${id}; on the server run \`ferry allow ${id}\`, or pair with \`ferry pair\` and a code from the server's \`ferry invite\``,
-      { remote: true, subject: remoteName(session.address, '') },
-    );
+    return new FerryError(code, undefined, {
+      remote: true,
+      subject: remoteName(session.address, ''),
+      hint: `this client is ${id}; on the server run \`ferry allow ${id}\`, or pair with \`ferry pair\` and a code from the server's \`ferry invite\``,
+    });
   }
   return new FerryError(code, message.detail || undefined, { remote: true });
 }

@@ -20,16 +20,27 @@ export class FerryError extends Error {
    * never of the wire's detail: a server's own paths stay off the wire (PROTOCOL.md §5.1).
    */
   readonly subject: string | undefined;
+  /**
+   * This side's next step (`ferry ls HOST/dir` lists what is there), after the rest of `message` and a `; `.
+   * Never the peer's words: kept apart from `detail`, so a remote error's hint is printed after the mark
+   * that the rest came from the server, and never read as the server's.
+   */
+  readonly hint: string | undefined;
+  /** `message` without the hint: the table's text, the subject and the detail (the peer's, when remote). */
+  readonly statement: string;
 
   constructor(
     code: ErrorCode,
     detail?: string,
-    options?: { cause?: unknown; remote?: boolean; subject?: string | undefined },
+    options?: { cause?: unknown; remote?: boolean; subject?: string | undefined; hint?: string | undefined },
   ) {
     const spec = ERROR_CODES[code];
     const subject = options?.subject;
-    const parts = [spec.message, subject, detail].filter((part) => part !== undefined && part !== '');
-    super(parts.join(': '), { cause: options?.cause });
+    const hint = options?.hint === '' ? undefined : options?.hint;
+    const statement = [spec.message, subject, detail]
+      .filter((part) => part !== undefined && part !== '')
+      .join(': ');
+    super(hint === undefined ? statement : `${statement}; ${hint}`, { cause: options?.cause });
     this.name = 'FerryError';
     this.code = code;
     this.category = spec.category;
@@ -38,6 +49,8 @@ export class FerryError extends Error {
     this.remote = options?.remote ?? false;
     this.detail = detail;
     this.subject = subject;
+    this.hint = hint;
+    this.statement = statement;
   }
 
   /**
@@ -49,6 +62,17 @@ export class FerryError extends Error {
       cause: this.cause ?? this,
       remote: this.remote,
       subject,
+      hint: this.hint,
+    });
+  }
+
+  /** The same error with `hint` (this side's next step) after any hint it had. */
+  withHint(hint: string): FerryError {
+    return new FerryError(this.code, this.detail, {
+      cause: this,
+      remote: this.remote,
+      subject: this.subject,
+      hint: this.hint === undefined ? hint : `${this.hint}; ${hint}`,
     });
   }
 }
@@ -128,7 +152,8 @@ const NET_TEXT: Readonly<Record<string, string>> = {
   EHOSTUNREACH: 'host unreachable',
   ENETUNREACH: 'network unreachable',
   EADDRNOTAVAIL: 'address not available',
-  ENOTFOUND: 'unknown host',
+  // The next step, as ECONNREFUSED's: a typo in the name is the likely cause (a new user's pass).
+  ENOTFOUND: 'unknown host: is the name spelt right?',
   EAI_AGAIN: 'host name lookup failed for now',
 };
 

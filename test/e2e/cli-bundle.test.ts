@@ -215,7 +215,7 @@ describe('the bundled CLI', () => {
     test('a send evaluates only the client: none of the server logger, config schema or S3 packages', async () => {
       const file = join(dir, 'lazy.bin');
       await writeRandomFile(file, 5000);
-      const run = probedFerry(['send', file, `${server!.address}/lazy/`, '-p', ...common]);
+      const run = probedFerry(['send', file, `${server!.address}/lazy/`, '--mkdir', ...common]);
       assert.equal(run.code, 0, run.stderr);
       assert.equal(run.cache, 'accepted');
       // Required by `serve` (pino, zod) and by object-store flags (@aws-sdk): a send that evaluated the server's
@@ -243,7 +243,7 @@ describe('the bundled CLI', () => {
         '-r',
         join(dir, 'tree'),
         `${server!.address}/up/`,
-        '-p',
+        '--mkdir',
         ...common,
       ]);
       assertExit(sent, 0, 'send -r');
@@ -260,7 +260,7 @@ describe('the bundled CLI', () => {
         'send',
         file,
         `${server!.address}/pool/`,
-        '-p',
+        '--mkdir',
         '--threads',
         '2',
         ...common,
@@ -327,7 +327,7 @@ describe('the bundled CLI', () => {
         const bin = join(copy, 'bin', 'ferry');
         const file = join(dir, 'cached.bin');
         await writeRandomFile(file, LARGE_FILE_BYTES);
-        const args = ['send', file, `${server!.address}/cache/`, '-p', '--threads', '2', ...common];
+        const args = ['send', file, `${server!.address}/cache/`, '--mkdir', '--threads', '2', ...common];
         const sent = spawnSync(process.execPath, [bin, ...args], {
           encoding: 'utf8',
           stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,7 +9,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClientSession, listRemote } from '../../src/client/index.js';
 import { loadIdentity } from '../../src/home/index.js';
-import { assertExit, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
+import {
+  assertExit,
+  jsonLinesOf,
+  runFerry,
+  serverLogged,
+  startServe,
+  type ServeProcess,
+} from '../helpers/cli.js';
 import { useEtcdNode } from '../helpers/etcd-node.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
@@ -53,23 +60,6 @@ async function startCluster(t: TestContext): Promise<Cluster> {
   };
 }
 
-/** Resolves once the server's log (stderr) has `count` lines matching `pattern`: waits on its output. */
-function logged(serve: ServeProcess, pattern: RegExp, count = 1): Promise<void> {
-  const seen = (): number => serve.stderr.split('\n').filter((line) => pattern.test(line)).length;
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      if (seen() < count) return;
-      serve.process.stderr!.off('data', check);
-      serve.process.off('exit', exited);
-      resolve();
-    };
-    const exited = (): void => reject(new Error(`server exited before logging ${pattern}:\n${serve.stderr}`));
-    serve.process.stderr!.on('data', check);
-    serve.process.once('exit', exited);
-    check();
-  });
-}
-
 /** A client home with an identity; its ferry ID. */
 async function clientHome(dir: string, name: string): Promise<{ home: string; id: string }> {
   const home = join(dir, name);
@@ -108,11 +98,11 @@ test('ferry invite --coordination, pair through server A, send through server B'
   const clients = await runFerry(['clients', '--coordination', c.coordination, '--json']);
   assertExit(clients, 0, 'clients --coordination');
   assert.deepEqual(
-    (JSON.parse(clients.stdout) as { id: string; name?: string }[]).map(({ id, name }) => ({ id, name })),
+    jsonLinesOf<{ id: string; name?: string }>(clients.stdout).map(({ id, name }) => ({ id, name })),
     [{ id: client.id, name: 'laptop' }],
   );
   // B admits from its watched copy of the list: it logs when its watch delivered the change.
-  await logged(c.b, CHANGED);
+  await serverLogged(c.b, CHANGED);
   const source = join(c.dir, 'hello.txt');
   await writeFile(source, 'paired on A, sent through B\n');
   const sent = await runFerry(['--home', client.home, 'send', source, c.b.address, '--expect', c.serverId]);
@@ -132,11 +122,13 @@ test('ferry allow --coordination from two processes racing: both kept; each admi
   for (const result of allowed) assertExit(result, 0, 'allow --coordination');
   const listed = await runFerry(['clients', '--coordination', c.coordination, '--json']);
   assertExit(listed, 0, 'clients --coordination');
-  const ids = (JSON.parse(listed.stdout) as { id: string }[]).map(({ id }) => id).sort();
+  const ids = jsonLinesOf<{ id: string }>(listed.stdout)
+    .map(({ id }) => id)
+    .sort();
   assert.deepEqual(ids, clients.map(({ id }) => id).sort(), 'every concurrent allow landed');
   // Each server logs the list's size at every change it hears; the last is the full list.
-  await logged(c.a, /"event":"allow-list-changed","clients":4/);
-  await logged(c.b, /"event":"allow-list-changed","clients":4/);
+  await serverLogged(c.a, /"event":"allow-list-changed","clients":4/);
+  await serverLogged(c.b, /"event":"allow-list-changed","clients":4/);
   const source = join(c.dir, 'f.txt');
   await writeFile(source, 'allowed through the CLI\n');
   for (const [server, root] of [
@@ -161,7 +153,7 @@ test('ferry revoke --coordination: server A ends the live session (CLIENT_NOT_AL
   const c = await startCluster(t);
   const client = await clientHome(c.dir, 'client');
   assertExit(await runFerry(['allow', client.id, '--coordination', c.coordination]), 0, 'allow');
-  await logged(c.a, CHANGED);
+  await serverLogged(c.a, CHANGED);
   const colon = c.a.address.lastIndexOf(':');
   const live = await ClientSession.connect(
     { host: c.a.address.slice(0, colon), port: Number(c.a.address.slice(colon + 1)) },
@@ -173,7 +165,7 @@ test('ferry revoke --coordination: server A ends the live session (CLIENT_NOT_AL
 
   const revoked = await runFerry(['revoke', client.id, '--coordination', c.coordination]);
   assertExit(revoked, 0, 'revoke --coordination');
-  await logged(c.a, /"event":"sessions-revoked".*"sessions":1/);
+  await serverLogged(c.a, /"event":"sessions-revoked".*"sessions":1/);
   await assert.rejects(listRemote(live, '', { recursive: false }), { code: 'CLIENT_NOT_ALLOWED' });
   const source = join(c.dir, 'late.txt');
   await writeFile(source, 'too late\n');
@@ -197,14 +189,14 @@ test('etcd stopped: sends fail closed with SERVER_BUSY, logged once by the serve
   t.after(() => node.resume());
   const client = await clientHome(c.dir, 'client');
   assertExit(await runFerry(['allow', client.id, '--coordination', c.coordination]), 0, 'allow');
-  await logged(c.a, CHANGED);
+  await serverLogged(c.a, CHANGED);
   const source = join(c.dir, 'f.txt');
   await writeFile(source, 'after the outage\n');
   const send = (): ReturnType<typeof runFerry> =>
     runFerry(['--home', client.home, 'send', source, c.a.address, '--expect', c.serverId, '--retries', '0']);
 
   await node.pause();
-  await logged(c.a, /"event":"admission-unavailable"/);
+  await serverLogged(c.a, /"event":"admission-unavailable"/);
   for (let i = 0; i < 2; i++) {
     const refused = await send();
     assertExit(refused, 5, 'send while etcd is down (SERVER_BUSY)');
@@ -219,7 +211,7 @@ test('etcd stopped: sends fail closed with SERVER_BUSY, logged once by the serve
   assertExit(allowOffline, 5, 'allow --coordination with etcd down');
 
   await node.resume();
-  await logged(c.a, /"event":"admission-available"/);
+  await serverLogged(c.a, /"event":"admission-available"/);
   assertExit(await send(), 0, 'send once etcd is back');
   assert.equal(await readFile(join(c.rootA, 'f.txt'), 'utf8'), 'after the outage\n');
 });

@@ -50,7 +50,7 @@ describe('--exclude-from - (standard input)', () => {
     assert.deepEqual(await listTree(join(root, 'synced')), ['keep.txt']);
 
     const sent = await ferry(
-      ['send', '-r', '-p', src, `${rig.server.address}/sent/`, '--exclude-from', '-'],
+      ['send', '-r', '--mkdir', src, `${rig.server.address}/sent/`, '--exclude-from', '-'],
       PATTERNS,
     );
     assertExit(sent, 0, 'send -r --exclude-from -');
@@ -59,7 +59,7 @@ describe('--exclude-from - (standard input)', () => {
     await writeFile(join(root, 'synced', 'server.log'), 'log');
     const local = join(dir, 'got');
     const got = await ferry(
-      ['get', '-r', '-p', `${rig.server.address}/synced`, `${local}/`, '--exclude-from', '-'],
+      ['get', '-r', '--mkdir', `${rig.server.address}/synced`, `${local}/`, '--exclude-from', '-'],
       '*.log\n',
     );
     assertExit(got, 0, 'get -r --exclude-from -');

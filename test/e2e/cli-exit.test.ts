@@ -44,7 +44,14 @@ describe('the CLI exits once its work is done, with nothing cut short', () => {
       await writeRandomFile(file, 1000 + i * 777);
       files.push(file);
     }
-    const sent = await runFerry(['send', '--json', ...files, `${server!.address}/json/`, '-p', ...common]);
+    const sent = await runFerry([
+      'send',
+      '--json',
+      ...files,
+      `${server!.address}/json/`,
+      '--mkdir',
+      ...common,
+    ]);
     assertExit(sent, 0, 'send --json');
     assert.ok(sent.stdout.endsWith('\n'), 'the last line ends');
     const lines = sent.stdout.trimEnd().split('\n');
@@ -72,7 +79,13 @@ describe('the CLI exits once its work is done, with nothing cut short', () => {
     const file = join(root, 'remembered.bin');
     const digest = await writeRandomFile(file, REMEMBERED_BYTES);
     const into = join(dir, 'into');
-    const got = await runFerry(['get', `${server!.address}/remembered.bin`, `${into}/`, '-p', ...common]);
+    const got = await runFerry([
+      'get',
+      `${server!.address}/remembered.bin`,
+      `${into}/`,
+      '--mkdir',
+      ...common,
+    ]);
     assertExit(got, 0, 'get');
     assert.equal(await sha256File(join(into, 'remembered.bin')), digest);
     const leaves = await readdir(join(clientHome, 'cache', 'leaves'));

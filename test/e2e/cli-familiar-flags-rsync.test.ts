@@ -39,7 +39,7 @@ for (const [args, option, hint] of [
     '--dry-run',
     'only ferry sync has a dry run: ferry sync SRC HOST/DST -n',
   ],
-  [['get', '--mkpath', '127.0.0.1/f', 'a/b/'], '--mkpath', '-p (--mkdir) creates missing local directories'],
+  [['get', '--mkpath', '127.0.0.1/f', 'a/b/'], '--mkpath', '--mkdir creates missing local directories'],
   [
     ['sync', '-rlpt', 'src', '127.0.0.1/m'],
     '-rlpt',

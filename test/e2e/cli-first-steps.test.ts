@@ -46,6 +46,21 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
     assert.match(result.stderr, /ferry allow ID.*ferry send FILE HOST:PORT --expect SERVER_ID/);
   });
 
+  test('keygen again (the README run twice) names the identity there and `ferry id`, and keeps it', async () => {
+    const home = join(dir, 'twice-home');
+    const id = (await runFerry(['--home', home, 'keygen'])).stdout.trim();
+    const again = await runFerry(['--home', home, 'keygen']);
+    assert.equal(again.code, 3, again.stderr);
+    // --force alone as the next step lost the key every server had allowed, to a user who needed none.
+    assert.equal(
+      again.stderr,
+      `ferry: KEY_EXISTS: an identity already exists: ${join(home, 'identity.key')}, ferry ID ${id}: ` +
+        'nothing to do, `ferry id` prints it; --force makes a new one, which every server that allowed this ID ' +
+        'must allow again\n',
+    );
+    assert.equal((await runFerry(['--home', home, 'id'])).stdout.trim(), id, 'the identity is kept');
+  });
+
   test('invite prints the `ferry pair` line with the address `ferry serve` on that home listens on', async () => {
     assert.equal((await runFerry(['--home', serverHome, 'keygen'])).code, 0);
     server = await startServe(['--home', serverHome, '--root', join(dir, 'root')]);

@@ -54,7 +54,7 @@ describe('ferry get --streams through the CLI', () => {
       'get',
       `${proxy.addressText}/big.bin`,
       `${dest}/`,
-      '-p',
+      '--mkdir',
       '--streams',
       '2',
       '--expect',

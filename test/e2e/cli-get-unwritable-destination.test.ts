@@ -62,12 +62,21 @@ describe('a get into a directory that cannot be written fails once, early', () =
   test('an identical file already there is still verified and left as it was', async () => {
     const same = await ferry('get', `${server.address}/a.txt`, ro);
     assertExit(same, 0, 'get of a file identical to the one in a read-only directory');
+    // One file, in the singular: "1 already identical, left as they were" read as a slip.
+    // "received 0 of 1 file, 6 B in 16 ms" read as a failed download: it says nothing was to receive.
+    assert.match(
+      same.stderr,
+      /^nothing to receive: 1 file already identical, 1 B checked in [\d.]+ m?s, digest /m,
+    );
   });
 
   test("a file the server does not have is refused with the server's reason, not ours", async () => {
     const missing = await ferry('get', '-r', `${server.address}/missing.txt`, ro);
     assertExit(missing, EXIT_CODES[ERROR_CODES.PATH_NOT_FOUND.category], 'get of a missing file');
-    assert.match(missing.stderr, /^ferry: PATH_NOT_FOUND: .*missing\.txt \(from the server\)$/m);
+    assert.match(
+      missing.stderr,
+      /^ferry: PATH_NOT_FOUND: .*missing\.txt \(from the server\); `ferry ls [^`]+` lists what is there$/m,
+    );
     assert.doesNotMatch(missing.stderr, /IO_ERROR/);
   });
 });

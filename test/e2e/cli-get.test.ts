@@ -102,7 +102,11 @@ describe('ferry get through the CLI', () => {
       shas[name] = await writeRandomFile(join(root, 'files', name), size);
 
     const single = join(dir, 'single');
-    assertExit(await ferry('get', `${server.address}/files/one.bin`, `${single}/`, '-p'), 0, 'get one file');
+    assertExit(
+      await ferry('get', `${server.address}/files/one.bin`, `${single}/`, '--mkdir'),
+      0,
+      'get one file',
+    );
     assert.deepEqual(await readdir(single), ['one.bin']);
     assert.equal(await sha256File(join(single, 'one.bin')), shas['one.bin']);
 
@@ -177,7 +181,11 @@ describe('ferry get through the CLI', () => {
     await mkdir(source, { recursive: true });
     await writeFile(join(source, 'same.txt'), 'same');
     await writeFile(join(source, 'changes.txt'), 'version 1');
-    assertExit(await ferry('send', '-r', source, `${server.address}/send-ow/`, '-p'), 0, 'first send -r');
+    assertExit(
+      await ferry('send', '-r', source, `${server.address}/send-ow/`, '--mkdir'),
+      0,
+      'first send -r',
+    );
     await writeFile(join(source, 'changes.txt'), 'version 2');
 
     const refused = await ferry('send', '-r', source, `${server.address}/send-ow`);
@@ -185,7 +193,7 @@ describe('ferry get through the CLI', () => {
     assert.match(refused.stderr, /FILE_EXISTS/);
     assert.equal(await readFile(join(root, 'send-ow', 'tree', 'changes.txt'), 'utf8'), 'version 1');
 
-    const skipped = await ferry('send', '-r', source, `${server.address}/send-ow/again/`, '-p');
+    const skipped = await ferry('send', '-r', source, `${server.address}/send-ow/again/`, '--mkdir');
     assertExit(skipped, 0, 'a first send into another directory');
     const unchanged = await ferry(
       'send',

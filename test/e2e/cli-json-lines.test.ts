@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runFerry, type CliResult, type ServeProcess } from '../helpers/cli.js';
+import { jsonLinesOf, runFerry, type CliResult, type ServeProcess } from '../helpers/cli.js';
 import { startAdmittedServe } from '../helpers/admitted-cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
@@ -43,6 +43,7 @@ describe('--json lines of send, get and sync share one shape, and skips carry th
   let clientHome: string;
   let server: ServeProcess;
   let serverId: string;
+  let serverHome: string;
 
   function ferry(...args: string[]): Promise<CliResult> {
     return runFerry(['--home', clientHome, ...args, '--expect', serverId, '--retries', '0', '--json'], {
@@ -58,7 +59,7 @@ describe('--json lines of send, get and sync share one shape, and skips carry th
     await writeFile(join(tree, 'sub', 'deep.txt'), 'deep');
     await writeFile(join(tree, BAD_NAME), 'bad');
     await symlink('/etc/passwd', join(tree, 'out'));
-    ({ clientHome, serverId, server } = await startAdmittedServe(dir, join(dir, 'root'), [
+    ({ clientHome, serverId, server, serverHome } = await startAdmittedServe(dir, join(dir, 'root'), [
       '--log-level',
       'warn',
     ]));
@@ -91,5 +92,37 @@ describe('--json lines of send, get and sync share one shape, and skips carry th
     const got = await ferry('get', '-r', `${server.address}/mirror`, 'got');
     assert.equal(got.code, 0, got.stderr);
     assert.equal(linesOf(got, 'get -r').at(-1)?.['type'], 'summary');
+  });
+
+  test('ls, clients, invites and invite --json are JSON lines led by v too, one per entry (no arrays)', async () => {
+    const home = ['--home', serverHome];
+    assert.equal(
+      (await ferry('send', join('tree', 'ok.txt'), `${server.address}/listed/`, '--mkdir')).code,
+      0,
+    );
+    const ls = await ferry('ls', `${server.address}/listed`);
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.deepEqual(
+      jsonLinesOf<{ path: string }>(ls.stdout).map((entry) => entry.path),
+      ['ok.txt'],
+    );
+    const clients = await runFerry([...home, 'clients', '--json']);
+    assert.deepEqual(jsonLinesOf<{ id: string }>(clients.stdout).length, 1, clients.stdout);
+    const invites: string[] = [];
+    for (const name of ['a', 'b']) {
+      const invite = await runFerry([...home, 'invite', '--json', '--name', name]);
+      assert.equal(invite.code, 0, invite.stderr);
+      const [made, ...more] = jsonLinesOf<{ id: string; code: string; expires: string }>(invite.stdout);
+      assert.deepEqual(more, [], invite.stdout);
+      invites.push(made!.id);
+    }
+    const listed = await runFerry([...home, 'invites', '--json']);
+    assert.deepEqual(
+      jsonLinesOf<{ id: string }>(listed.stdout).map((invite) => invite.id),
+      invites,
+      listed.stdout,
+    );
+    const revoked = await runFerry([...home, 'invite', '--revoke', invites[0]!, '--json']);
+    assert.deepEqual(jsonLinesOf(revoked.stdout), [{ v: 1, revoked: invites[0] }]);
   });
 });

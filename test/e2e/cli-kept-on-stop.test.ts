@@ -6,10 +6,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { formatBytes } from '../../src/cli/progress-format.js';
-import { FERRY_BIN, assertExit, ferryEnv, runFerry } from '../helpers/cli.js';
+import { FERRY_BIN, assertExit, ferryEnv, runFerry, type CliResult } from '../helpers/cli.js';
 import type { FaultPlan, FaultProxy } from '../helpers/fault-proxy.js';
 import { startServeBehindProxy, type ServeBehindProxy } from '../helpers/serve-behind-proxy.js';
 import { writeRandomFile } from '../helpers/random-file.js';
@@ -79,7 +80,8 @@ describe('a stopped run says what it kept and that the same command resumes from
     return `${file}: at least ${formatBytes(kept)} of ${formatBytes(FILE_BYTES)} verified and kept ${where}: run the same command again to resume from there`;
   }
 
-  async function resumedBytesOf(args: readonly string[]): Promise<number> {
+  /** The same command again (through the proxy, no fault now), which must succeed. */
+  async function runAgain(args: readonly string[], extra: readonly string[] = []): Promise<CliResult> {
     const rerun = await runFerry([
       '--home',
       clientHome,
@@ -88,9 +90,20 @@ describe('a stopped run says what it kept and that the same command resumes from
       serverId,
       '--chunk-size',
       '64k',
-      '--json',
+      ...extra,
     ]);
     assertExit(rerun, 0, 'the same command again');
+    return rerun;
+  }
+
+  /** Ctrl-C, once `stoppedRun` sees verified bytes. */
+  function ctrlC(child: ReturnType<typeof spawn>): Promise<void> {
+    child.kill('SIGINT');
+    return Promise.resolve();
+  }
+
+  async function resumedBytesOf(args: readonly string[]): Promise<number> {
+    const rerun = await runAgain(args, ['--json']);
     const summary = rerun.stdout
       .trim()
       .split('\n')
@@ -109,10 +122,7 @@ describe('a stopped run says what it kept and that the same command resumes from
     const stopped = await stoppedRun(
       args,
       { stall: { afterBytes: FROZEN_AFTER_BYTES, direction, freeze: 'one' } },
-      (child) => {
-        child.kill('SIGINT');
-        return Promise.resolve();
-      },
+      ctrlC,
     );
     assert.equal(stopped.code, 130, stopped.stderr);
     const said = `aborted: interrupted; ${keptLine(file, stopped.kept, where)}`;
@@ -142,6 +152,34 @@ describe('a stopped run says what it kept and that the same command resumes from
     assert.match(last, /^ferry: CONNECTION_CLOSED: /, stopped.stderr);
     assert.ok(last.endsWith(`; ${keptLine(source, stopped.kept, 'on the server')}`), stopped.stderr);
     assert.ok((await resumedBytesOf(args)) >= stopped.kept, 'the rerun resumed from what was kept');
+  });
+
+  test('Ctrl-C in a sync, then the same sync: its closing line says how much it resumed', async () => {
+    const tree = join(dir, 'tree');
+    await mkdir(tree);
+    await writeRandomFile(join(tree, 'big.bin'), FILE_BYTES);
+    const args = ['sync', tree, `${proxy.addressText}/mirror`];
+    const stopped = await stoppedRun(
+      args,
+      { stall: { afterBytes: FROZEN_AFTER_BYTES, direction: 'clientToServer', freeze: 'one' } },
+      ctrlC,
+    );
+    assert.equal(stopped.code, 130, stopped.stderr);
+    // Text this time: the rerun's one closing line ("on the wire 640 KiB" alone left 384 KiB unexplained).
+    const rerun = await runAgain(args);
+    const resumed =
+      /^sync: sent 1 file .*; file data on the wire (.+?), (.+?) resumed, the delta saved /m.exec(
+        rerun.stderr,
+      );
+    assert.ok(resumed, rerun.stderr);
+    // Chunks of 64 KiB: both sizes are whole KiB, as formatBytes writes them (`640 KiB`, `1.00 MiB`).
+    const unit: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 * 1024 };
+    const bytes = (text: string): number => {
+      const [, number, name] = /^([\d.]+) (B|KiB|MiB)$/.exec(text)!;
+      return Math.round(Number(number) * unit[name!]!);
+    };
+    assert.ok(bytes(resumed[2]!) >= stopped.kept, rerun.stderr);
+    assert.equal(bytes(resumed[1]!) + bytes(resumed[2]!), FILE_BYTES, rerun.stderr);
   });
 
   test('Ctrl-C in a get names the local file and the bytes kept locally; the rerun resumes from them', async () => {

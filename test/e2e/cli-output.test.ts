@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assertExit, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
+import { assertExit, runFerry, startServe, type CliResult, type ServeProcess } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { writeRandomFile } from '../helpers/random-file.js';
 
@@ -129,6 +129,21 @@ describe('ferry send/get output for scripts and pipes', () => {
     const lines = result.stderr.trimEnd().split('\n');
     assert.match(lines[0]!, /report\.bin -> plain\/report\.bin \(293 KiB, sent\) digest [0-9a-f]{16}$/);
     assert.match(lines[1]!, /^sent 1 file, 293 KiB in .*, digest [0-9a-f]{16}$/);
+  });
+
+  test('a send of a file already there identical says nothing was to send, with no speed', async () => {
+    const send = (): Promise<CliResult> => runFerry(['send', file, `${address}/same/`, '--mkdir', ...common]);
+    assertExit(await send(), 0, 'first send');
+    const again = await send();
+    assertExit(again, 0, 'the same send again');
+    // It said "sent 0 of 1 file, 293 KiB in 16 ms, avg 17.9 MiB/s, 1 already identical, ...": a speed of
+    // bytes no file needed (they go out with a small file's offer, PROTOCOL.md §5.8, and are dropped).
+    assert.match(
+      again.stderr.trimEnd().split('\n').at(-1)!,
+      /^nothing to send: 1 file already identical, 293 KiB checked in [\d.]+ m?s, digest [0-9a-f]{16}$/,
+      again.stderr,
+    );
+    assert.doesNotMatch(again.stderr, /\/s\b|sent 0/, again.stderr);
   });
 
   test('--quiet prints nothing at all on success', async () => {

@@ -7,7 +7,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatPairingCode, parsePairingCode } from '../../src/crypto/index.js';
 import { lookupServer } from '../../src/home/index.js';
-import { assertExit, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
+import { assertExit, jsonLinesOf, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 /** Fails with everything the process printed, so a red test explains itself. */
@@ -43,7 +43,7 @@ describe('ferry invite / pair against a running ferry serve', () => {
   async function openInviteIds(): Promise<string[]> {
     const result = await runFerry(['--home', serverHome, 'invites', '--json']);
     assertExit(result, 0, 'invites --json');
-    return (JSON.parse(result.stdout) as { id: string }[]).map((i) => i.id);
+    return jsonLinesOf<{ id: string }>(result.stdout).map((i) => i.id);
   }
 
   async function codeFile(code: string): Promise<string> {
@@ -94,7 +94,7 @@ describe('ferry invite / pair against a running ferry serve', () => {
     const clients = await runFerry(['--home', serverHome, 'clients', '--json']);
     assertExit(clients, 0, 'clients --json');
     assert.deepEqual(
-      (JSON.parse(clients.stdout) as { id: string; name?: string; permissions: string[] }[]).map(
+      jsonLinesOf<{ id: string; name?: string; permissions: string[] }>(clients.stdout).map(
         ({ id, name, permissions }) => ({ id, name, permissions }),
       ),
       [{ id: client.id, name: 'laptop', permissions: ['upload'] }],
@@ -136,11 +136,11 @@ describe('ferry invite / pair against a running ferry serve', () => {
     // wrong, expired or used it was.
     assert.ok(
       first.stderr.includes(
-        `ferry: PAIRING_FAILED: pairing failed: the code is wrong, expired or already used: ${server!.address}: ask the server's operator for a new code (\`ferry invite\` on the server's home)`,
+        `ferry: PAIRING_FAILED: pairing failed: the code is wrong, expired or already used: ${server!.address} (from the server); ask the server's operator for a new code (\`ferry invite\` on the server's home)`,
       ),
       first.stderr,
     );
-    assert.match(first.stderr, /\(from the server\)\n$/);
+    assert.match(first.stderr, /it was meant for\n$/);
     assert.deepEqual(await openInviteIds(), [], 'one attempt per code');
 
     const second = await runFerry([

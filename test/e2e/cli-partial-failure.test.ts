@@ -134,7 +134,7 @@ describe('ferry send: one file of several fails', () => {
     // The refused file is named where it is: on the server, `HOST:PORT/text/b`.
     assert.match(
       lines.at(-1)!,
-      /^ferry: FILE_EXISTS: .*: 127\.0\.0\.1:\d+\/text\/b; 1 of 3 files failed \(from the server\)$/,
+      /^ferry: FILE_EXISTS: .*: 127\.0\.0\.1:\d+\/text\/b \(from the server\); 1 of 3 files failed$/,
     );
   });
 
@@ -235,7 +235,7 @@ describe('ferry get: one file of several fails', () => {
     assert.match(lines.at(-2)!, /^not received: .*\/b PATH_NOT_FOUND$/);
     assert.match(
       lines.at(-1)!,
-      /^ferry: PATH_NOT_FOUND: .*: 127\.0\.0\.1:\d+\/gtext\/b; 1 of 3 files failed \(from the server\)/,
+      /^ferry: PATH_NOT_FOUND: .*: 127\.0\.0\.1:\d+\/gtext\/b \(from the server\); 1 of 3 files failed; `ferry ls 127\.0\.0\.1:\d+\/gtext` lists what is there$/,
     );
   });
 

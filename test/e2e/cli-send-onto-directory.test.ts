@@ -60,7 +60,7 @@ test('send onto a directory on the server: IO_ERROR is a directory, not an inval
     assertExit(result, 9, `send ${flags.join(' ')}`);
     assert.ok(
       result.stderr.endsWith(
-        `ferry: IO_ERROR: file system error: ${named}: is a directory (eisdir), which ferry never replaces by a file (from the server)\n`,
+        `ferry: IO_ERROR: file system error: ${named}: is a directory (eisdir) (from the server); ferry never replaces a directory by a file\n`,
       ),
       result.stderr,
     );
@@ -88,7 +88,7 @@ test('send -r of a directory where the server holds a file: not a directory, nam
     );
     assert.ok(
       result.stderr.includes(
-        `IO_ERROR: file system error: ${sub}: not a directory (enotdir): a file is in the way, which send never replaces by a directory\n`,
+        `IO_ERROR: file system error: ${sub}: not a directory (enotdir): a file is in the way; send never replaces a file by a directory\n`,
       ),
       which,
     );
@@ -105,7 +105,7 @@ test('a batched file onto a directory, or under a file, says what the one-file p
     assertExit(result, 9, which);
     assert.ok(
       result.stderr.includes(
-        `b.txt IO_ERROR: file system error: ${at('batch/b.txt')}: is a directory (eisdir), which ferry never replaces by a file\n`,
+        `b.txt IO_ERROR: file system error: ${at('batch/b.txt')}: is a directory (eisdir); ferry never replaces a directory by a file\n`,
       ),
       which,
     );

@@ -63,6 +63,25 @@ test('SIGTERM logs the server stopping and then stopped, last', async () => {
   assert.equal(records(stopped.stderr).at(-1)?.reason, 'SIGTERM');
 });
 
+test('Ctrl-C delivered again while stopping (npm start passes it on) still stops gracefully, exit 0', async () => {
+  const serving = await startServe(['--home', join(dir, 'home'), '--root', join(dir, 'root-sigint')]);
+  const child = serving.process;
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  child.kill('SIGINT');
+  // The repeat goes once the first is being handled, as the copies npm and scripts/start.mjs pass on do.
+  while (!serving.stderr.includes('"event":"stopping"') && child.exitCode === null)
+    await Promise.race([once(child.stderr!, 'data'), exited]);
+  child.kill('SIGINT');
+  const [code, signal] = await exited;
+  assert.deepEqual({ code, signal }, { code: 0, signal: null }, serving.stderr);
+  assert.deepEqual(
+    records(serving.stderr)
+      .map((record) => record.event)
+      .slice(-2),
+    ['stopping', 'stopped'],
+  );
+});
+
 test('a dashboard that cannot listen: after server ready, server stopped, then the error', async () => {
   const taken = createServer();
   taken.listen(0, '127.0.0.1');

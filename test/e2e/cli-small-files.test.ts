@@ -51,7 +51,7 @@ describe('ferry send -r of many small files', () => {
       '-r',
       join(dir, 'tree'),
       `${server!.address}/up/`,
-      '-p',
+      '--mkdir',
       '--json',
       ...common,
     ]);

@@ -1,7 +1,7 @@
 // End to end: where `ferry send` and `ferry get` put things, through the real CLI (bin/ferry, compiled dist/)
 // against a real `ferry serve` on loopback. The rule is scp's (src/client/destination.ts): an existing
 // directory receives the sources inside it; anything else names the one source itself; several sources or a
-// trailing `/` need a directory; a missing directory is an error naming it unless --mkdir (-p) is given.
+// trailing `/` need a directory; a missing directory is an error naming it unless --mkdir is given.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
@@ -52,13 +52,13 @@ describe('scp-style targets through the CLI', () => {
     assert.equal(await readFile(join(root, 'inbox', 'a.txt'), 'utf8'), 'aaa');
   });
 
-  test('a missing remote parent is PATH_NOT_FOUND naming it and creates nothing; --mkdir (-p) creates it', async () => {
+  test('a missing remote parent is PATH_NOT_FOUND naming it and creates nothing; --mkdir creates it', async () => {
     const before = await listTree(root);
     const typo = await ferry('send', a, `${server.address}/tpyo/deep/a.txt`);
     assertExit(typo, 7, 'send under a missing parent');
     assert.match(typo.stderr, /^ferry: PATH_NOT_FOUND: .*127\.0\.0\.1:\d+\/tpyo\/deep .*--mkdir/m);
     assert.deepEqual(await listTree(root), before, 'nothing was created on the server');
-    assertExit(await ferry('send', '-p', a, `${server.address}/tpyo/deep/a.txt`), 0, 'send -p');
+    assertExit(await ferry('send', '--mkdir', a, `${server.address}/tpyo/deep/a.txt`), 0, 'send --mkdir');
     assert.equal(await readFile(join(root, 'tpyo', 'deep', 'a.txt'), 'utf8'), 'aaa');
   });
 
@@ -103,7 +103,7 @@ describe('scp-style targets through the CLI', () => {
 
   test('a failed get creates nothing locally, and a missing local directory needs --mkdir', async () => {
     const fresh = join(dir, 'fresh', 'nested');
-    const missing = await ferry('get', '-p', `${server.address}/no-such.txt`, `${fresh}/`);
+    const missing = await ferry('get', '--mkdir', `${server.address}/no-such.txt`, `${fresh}/`);
     assertExit(missing, 7, 'get of a missing remote file');
     assert.match(
       missing.stderr,
@@ -112,7 +112,7 @@ describe('scp-style targets through the CLI', () => {
     await assert.rejects(
       stat(join(dir, 'fresh')),
       { code: 'ENOENT' },
-      'the directories -p made are gone again',
+      'the directories --mkdir made are gone again',
     );
 
     const noParent = await ferry('get', `${server.address}/renamed.txt`, join(fresh, 'x.txt'));
@@ -121,7 +121,11 @@ describe('scp-style targets through the CLI', () => {
       noParent.stderr.includes(`${fresh} (no such directory on this machine; add --mkdir`),
       noParent.stderr,
     );
-    assertExit(await ferry('get', '-p', `${server.address}/renamed.txt`, join(fresh, 'x.txt')), 0, 'get -p');
+    assertExit(
+      await ferry('get', '--mkdir', `${server.address}/renamed.txt`, join(fresh, 'x.txt')),
+      0,
+      'get --mkdir',
+    );
     assert.equal(await readFile(join(fresh, 'x.txt'), 'utf8'), 'aaa');
   });
 

@@ -90,7 +90,15 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
     const original = await snapshotTree(source);
     original.delete('absolute-link');
 
-    const sent = await ferry(clientHome, 'send', '-r', source, `${server.address}/trees/`, '-p', ...CHUNK);
+    const sent = await ferry(
+      clientHome,
+      'send',
+      '-r',
+      source,
+      `${server.address}/trees/`,
+      '--mkdir',
+      ...CHUNK,
+    );
     assertExit(sent, 0, 'send -r');
     assert.match(sent.stderr, /skipped album\/absolute-link: symbolic link points outside the tree/);
     assertSameTree(await snapshotTree(join(root, 'trees', 'album')), original, 'the tree on the server');
@@ -102,7 +110,7 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
       '-r',
       `${server.address}/trees/album`,
       `${dest}/`,
-      '-p',
+      '--mkdir',
       ...CHUNK,
     );
     assertExit(got, 0, 'get -r');
@@ -117,7 +125,7 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
     assert.match(
       again.stderr,
       new RegExp(
-        `^sent 0 of ${files.length} files, .*, ${files.length} already identical, left as they were$`,
+        `^nothing to send: ${files.length} files already identical, \\S+ \\S+ checked in \\S+ m?s$`,
         'm',
       ),
     );
@@ -126,18 +134,22 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
     assert.equal((verbose.stderr.match(/identical, skipped/g) ?? []).length, files.length, verbose.stderr);
   });
 
-  test('ls lists names, sizes and kinds; ls -r --json prints one parseable entry per line for the whole tree, never `.ferry`', async () => {
+  test('ls lists names, sizes, kinds and local mtimes; ls -r --json prints one parseable entry per line for the whole tree, never `.ferry`', async () => {
     await mkdir(join(root, 'listing', 'sub', 'empty'), { recursive: true });
     await writeFile(join(root, 'listing', 'a.txt'), 'x'.repeat(1234));
     await writeFile(join(root, 'listing', 'sub', 'b.txt'), '');
     await symlink('../a.txt', join(root, 'listing', 'sub', 'to-a'));
     await utimes(join(root, 'listing', 'a.txt'), 1_600_000_000, 1_600_000_000);
 
-    const plain = await ferry(clientHome, 'ls', `${server.address}/listing`);
+    // In local time, as ls -l shows it: 12:26 UTC is 17:56 in India (UTC+5:30); it showed UTC, unsaid.
+    const plain = await runFerry(
+      ['--home', clientHome, 'ls', `${server.address}/listing`, '--expect', serverId],
+      { env: { TZ: 'Asia/Kolkata' } },
+    );
     assertExit(plain, 0, 'ls');
     const lines = plain.stdout.trim().split('\n');
     assert.equal(lines.length, 2, plain.stdout);
-    assert.match(lines[0]!, /^-rw-r--r-- +1234 2020-09-13 12:26 a\.txt$/);
+    assert.match(lines[0]!, /^-rw-r--r-- +1234 2020-09-13 17:56 a\.txt$/);
     assert.match(lines[1]!, /^drwxr-xr-x +0 .* sub\/$/);
     // --names-only (LIST_REQUEST NAMES_ONLY, PROTOCOL.md §5.12): kind, size and name, no mode or mtime shown.
     const names = await ferry(clientHome, 'ls', '--names-only', `${server.address}/listing`);
@@ -207,12 +219,21 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
     const original = await snapshotTree(source);
     const target = proxy.addressText;
 
-    const sent = await ferry(clientHome, 'send', '-r', '-q', source, `${target}/bulk/`, '-p', ...CHUNK);
+    const sent = await ferry(clientHome, 'send', '-r', '-q', source, `${target}/bulk/`, '--mkdir', ...CHUNK);
     assertExit(sent, 0, 'send -r of 300 files');
     assert.equal(proxy.connections.length, 1, 'send -r used one connection');
 
     const dest = join(dir, 'many-back');
-    const got = await ferry(clientHome, 'get', '-r', '-q', `${target}/bulk/many`, `${dest}/`, '-p', ...CHUNK);
+    const got = await ferry(
+      clientHome,
+      'get',
+      '-r',
+      '-q',
+      `${target}/bulk/many`,
+      `${dest}/`,
+      '--mkdir',
+      ...CHUNK,
+    );
     assertExit(got, 0, 'get -r of 300 files');
     assert.equal(proxy.connections.length, 2, 'get -r used one more connection');
     assertSameTree(await snapshotTree(join(dest, 'many')), original, 'the 300 files');
@@ -244,7 +265,7 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
     assert.match(sent.stderr, /PERMISSION_DENIED/);
     assert.deepEqual(await listTree(root), before);
     assertExit(
-      await ferry(downloader, 'get', `${server.address}/perm/file.txt`, `${dest}/`, '-p'),
+      await ferry(downloader, 'get', `${server.address}/perm/file.txt`, `${dest}/`, '--mkdir'),
       0,
       'download-only get',
     );
@@ -267,7 +288,11 @@ describe('ferry send -r, get -r and ls through the CLI', () => {
 
     const source = join(dir, 'confined.txt');
     await writeFile(source, 'confined upload');
-    assertExit(await ferry(confined, 'send', source, `${server.address}/drop/`, '-p'), 0, 'confined send');
+    assertExit(
+      await ferry(confined, 'send', source, `${server.address}/drop/`, '--mkdir'),
+      0,
+      'confined send',
+    );
     assert.equal(await readFile(join(root, 'sub', 'drop', 'confined.txt'), 'utf8'), 'confined upload');
 
     const [host, port] = server.address.split(':');

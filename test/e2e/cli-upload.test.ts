@@ -288,7 +288,17 @@ describe('ferry CLI: send to serve over loopback', () => {
     const landed = join(root, 'ow', 'same.bin');
 
     assertExit(
-      await runFerry(['--home', clientHome, 'send', first, target, '-p', '--expect', serverId, ...CHUNK]),
+      await runFerry([
+        '--home',
+        clientHome,
+        'send',
+        first,
+        target,
+        '--mkdir',
+        '--expect',
+        serverId,
+        ...CHUNK,
+      ]),
       0,
       'first send',
     );

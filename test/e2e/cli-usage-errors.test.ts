@@ -1,12 +1,25 @@
 // End to end: a usage error commander finds (a missing argument, an unknown option or command, too many
 // arguments) is ferry's one error line, exit 2, and says where the usage is. It named an argument the user
-// never typed (`missing required argument 'sources'`) and nothing more, and a suggestion went on a second line.
+// never typed (`missing required argument 'sources'`) and nothing more, and a suggestion went on a second line;
+// a missing argument now shows the command's arguments as the README writes them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertExit, runFerry } from '../helpers/cli.js';
 
 const CASES: ReadonlyArray<[args: string[], line: string]> = [
-  [['get'], "ferry: USAGE_INVALID: missing required argument 'sources'; see `ferry get --help`"],
+  // The arguments as the README writes them, not `missing required argument 'sources'`.
+  [
+    ['get'],
+    'ferry: USAGE_INVALID: missing arguments: ferry get [options] HOST[:PORT]/REMOTE_PATH... [LOCAL]; see `ferry get --help`',
+  ],
+  [
+    ['send'],
+    'ferry: USAGE_INVALID: missing arguments: ferry send [options] PATH... HOST[:PORT][/REMOTE_PATH]; see `ferry send --help`',
+  ],
+  [
+    ['sync', 'tree'],
+    'ferry: USAGE_INVALID: missing arguments: ferry sync [options] SRC HOST[:PORT]/DST, or HOST[:PORT]/SRC DST; see `ferry sync --help`',
+  ],
   [['send', '--bogus', 'a', 'b'], "ferry: USAGE_INVALID: unknown option '--bogus'; see `ferry send --help`"],
   [
     ['send', 'a.txt'],

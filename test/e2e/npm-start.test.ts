@@ -3,9 +3,10 @@
 // bundle: ~16 CPU s, 40-80 s on a loaded 2-core machine) before the server said a word; on a build that is up
 // to date it now starts the server at once, leaves the build as it is, and the banner says what to do next.
 // Its own ports and directories (extra arguments pass through); its process group dies with the test.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,8 +20,19 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** What `npm run build` writes last (scripts/build-state.mjs). */
 const BUILT = join(ROOT, 'dist', 'cli-bundle', 'main.cjs.cache');
 
-test('npm start on an up-to-date build starts the server without building, and says what to do next', async (t) => {
-  // Never let this test rebuild dist/ under the other tests: it runs only on a build start.mjs finds fresh.
+/** A running `npm start -- ARGS` in its own process group, with what it wrote so far. */
+interface NpmStart {
+  child: ChildProcess;
+  exited: Promise<unknown[]>;
+  dir: string;
+  readonly stderr: string;
+}
+
+/**
+ * Spawns `npm start -- ARGS --root DIR/data` with `$FERRY_HOME` in a new temp dir; `t.after` ends its group.
+ * Never on a stale build: start.mjs would rebuild dist/ under the other tests.
+ */
+async function npmStart(t: TestContext, args: readonly string[]): Promise<NpmStart> {
   const fresh = spawnSync(
     process.execPath,
     [
@@ -31,20 +43,8 @@ test('npm start on an up-to-date build starts the server without building, and s
     { cwd: ROOT },
   );
   assert.equal(fresh.status, 0, 'dist/ is older than src/: run `npm run build` before the tests');
-  const builtAt = (await stat(BUILT)).mtimeMs;
-
   const dir = await makeTempDir('ferry-e2e-npm-start-');
-  const args = [
-    'start',
-    '--',
-    '--listen',
-    '127.0.0.1:0',
-    '--dashboard',
-    '127.0.0.1:0',
-    '--root',
-    join(dir, 'data'),
-  ];
-  const child = spawnDaemon('npm', args, {
+  const child = spawnDaemon('npm', ['start', '--', ...args, '--root', join(dir, 'data')], {
     cwd: ROOT,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -62,6 +62,20 @@ test('npm start on an up-to-date build starts the server without building, and s
   });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  return {
+    child,
+    exited,
+    dir,
+    get stderr() {
+      return stderr;
+    },
+  };
+}
+
+test('npm start on an up-to-date build starts the server without building, says what to do next, and stops on Ctrl-C', async (t) => {
+  const builtAt = (await stat(BUILT)).mtimeMs;
+  const started = await npmStart(t, ['--listen', '127.0.0.1:0', '--dashboard', '127.0.0.1:0']);
+  const { child, exited, dir } = started;
   let stdout = '';
   const lines = createInterface({ input: child.stdout! });
   await new Promise<void>((resolve, reject) => {
@@ -69,12 +83,50 @@ test('npm start on an up-to-date build starts the server without building, and s
       stdout += `${line}\n`;
       if (/^Watch it: /.test(line)) resolve();
     });
-    void exited.then(() => reject(new Error(`npm start exited before its banner:\n${stdout}\n${stderr}`)));
+    void exited.then(() =>
+      reject(new Error(`npm start exited before its banner:\n${stdout}\n${started.stderr}`)),
+    );
   });
-  assert.match(stderr, /ferry: the build is up to date with src\//, stderr);
-  assert.doesNotMatch(stdout + stderr, /tsc -p|bundle-cli/, 'no build ran');
+  assert.match(started.stderr, /ferry: the build is up to date with src\//, started.stderr);
+  assert.doesNotMatch(stdout + started.stderr, /tsc -p|bundle-cli/, 'no build ran');
   assert.equal((await stat(BUILT)).mtimeMs, builtAt, 'the build is left as it was');
   assert.ok(stdout.includes(join(dir, 'home')), `serves the home of $FERRY_HOME:\n${stdout}`);
   assert.match(stdout, /^ {2}dashboard: {2}http:\/\/127\.0\.0\.1:\d+\/\?token=/m, stdout);
   assert.match(stdout, /^Next, let a client in\./m, stdout);
+
+  // Ctrl-C with the dashboard open in a browser: the terminal signals the whole process group, and npm and
+  // start.mjs pass it on to their child too; the server, still closing the dashboard's live stream when a
+  // repeat came, was killed by it halfway through stopping ('server stopped' never logged).
+  const url = /^ {2}dashboard: {2}(\S+)/m.exec(stdout)![1]!.replace('/?', '/events?');
+  const stream = await fetch(url);
+  assert.equal(stream.status, 200);
+  process.kill(-child.pid!, 'SIGINT');
+  // npm itself then ends by the signal, as a process a Ctrl-C stopped does: only the server's log is ours,
+  // read to its end, once every process of the group has let go of the pipe.
+  await Promise.all([exited, once(child.stderr!, 'end')]);
+  await stream.body?.cancel().catch(() => undefined);
+  const events = started.stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => (JSON.parse(line) as { event?: string }).event);
+  assert.deepEqual(events.slice(-2), ['stopping', 'stopped'], started.stderr);
+});
+
+test('npm start on a port in use says that its flags go after --', async (t) => {
+  const taken = createServer();
+  taken.listen(0, '127.0.0.1');
+  await once(taken, 'listening');
+  t.after(() => taken.close());
+  const { port } = taken.address() as AddressInfo;
+  const started = await npmStart(t, ['--listen', `127.0.0.1:${port}`, '--dashboard', '127.0.0.1:0']);
+  await Promise.all([started.exited, once(started.child.stderr!, 'end')]);
+  const lines = started.stderr.trimEnd().split('\n');
+  assert.match(
+    lines.at(-2)!,
+    /^ferry: LISTEN_FAILED: cannot listen: .* choose another address with --listen/,
+  );
+  assert.equal(
+    lines.at(-1),
+    'ferry: npm start passes what follows `--` on to ferry serve: npm start -- --listen 127.0.0.1:7444 --dashboard 127.0.0.1:7081',
+  );
 });

@@ -62,7 +62,18 @@ test('toFerryError says what a failed connect means; about() adds the address wi
   const unknown = toFerryError(Object.assign(new Error('getaddrinfo'), { code: 'ENOTFOUND' }));
   assert.equal(
     unknown.about('nohost.invalid:7443').message,
-    'could not connect: nohost.invalid:7443: unknown host (enotfound)',
+    'could not connect: nohost.invalid:7443: unknown host: is the name spelt right? (enotfound)',
   );
   assert.equal(unknown.about('x:1').code, 'CONNECT_FAILED');
+});
+
+test("a hint is this side's words: after the statement in the message, never in the detail, kept by about()", () => {
+  const refused = new FerryError('PATH_NOT_FOUND', 'gone', { remote: true }).about('h:7443/a/b');
+  const hinted = refused.withHint('`ferry ls h:7443/a` lists what is there').withHint('1 of 2 files failed');
+  assert.equal(hinted.statement, 'no such file or directory: h:7443/a/b: gone');
+  assert.equal(hinted.detail, 'gone', 'the detail stays the server’s alone');
+  assert.equal(hinted.hint, '`ferry ls h:7443/a` lists what is there; 1 of 2 files failed');
+  assert.equal(hinted.message, `${hinted.statement}; ${hinted.hint}`);
+  assert.equal(hinted.remote, true);
+  assert.equal(hinted.about('h:7443/c').hint, hinted.hint);
 });

@@ -166,6 +166,23 @@ export async function startServe(args: readonly string[], options: CliOptions = 
   }
 }
 
+/** Resolves once the server's log (stderr) has `count` lines matching `pattern`: waits on its output. */
+export function serverLogged(serve: ServeProcess, pattern: RegExp, count = 1): Promise<void> {
+  const seen = (): number => serve.stderr.split('\n').filter((line) => pattern.test(line)).length;
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (seen() < count) return;
+      serve.process.stderr!.off('data', check);
+      serve.process.off('exit', exited);
+      resolve();
+    };
+    const exited = (): void => reject(new Error(`server exited before logging ${pattern}:\n${serve.stderr}`));
+    serve.process.stderr!.on('data', check);
+    serve.process.once('exit', exited);
+    check();
+  });
+}
+
 /** A `ferry` process started with `spawnFerry`, for tests that kill it mid-run. */
 export interface SpawnedFerry {
   process: ChildProcess;
@@ -191,6 +208,26 @@ export function spawnFerry(args: readonly string[], deadlineMs = RUN_DEADLINE_MS
       }),
   );
   return { process: child, done };
+}
+
+/**
+ * The objects of a `--json` output (README "JSON events": JSON lines, each led by `v`, 1), failing on a line
+ * that is not an object or does not lead with `v`.
+ */
+export function jsonLinesOf<T = Record<string, unknown>>(stdout: string): T[] {
+  return stdout
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const parsed = JSON.parse(line) as unknown;
+      assert.ok(
+        typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed),
+        `not a JSON object: ${line}`,
+      );
+      assert.equal(Object.keys(parsed)[0], 'v', `a --json line not led by v: ${line}`);
+      assert.equal((parsed as { v: unknown }).v, 1, line);
+      return parsed as T;
+    });
 }
 
 /** Fails with the command's output when it did not exit with `code`. */

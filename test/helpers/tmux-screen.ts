@@ -25,6 +25,26 @@ export async function tmuxScreen(
   argv: readonly string[],
   options: { columns: number; join?: boolean },
 ): Promise<string[]> {
+  return (await tmuxPane(socket, argv, options)).screen();
+}
+
+/** A command running in a tmux pane: keys typed into its terminal, and its screen once it exits. */
+export interface TmuxPane {
+  /** Types `keys` into the pane, as tmux send-keys names them (`y`, `Enter`). */
+  sendKeys(...keys: string[]): Promise<void>;
+  /** Waits for the command to exit and returns the screen as {@link tmuxScreen} does; closes the pane. */
+  screen(): Promise<string[]>;
+}
+
+/**
+ * Starts `argv` in a fresh tmux pane, as {@link tmuxScreen} runs it, and returns at once: for a command that
+ * asks on its terminal (the trust prompt), which the test answers with `sendKeys` while it runs.
+ */
+export async function tmuxPane(
+  socket: string,
+  argv: readonly string[],
+  options: { columns: number; join?: boolean },
+): Promise<TmuxPane> {
   const session = 'screen';
   const script = `echo '$ ferry'; ${argv.map(shellQuote).join(' ')}; echo "exit=$?"; tmux -L ${socket} wait-for -S ferry-done`;
   await run('tmux', [
@@ -41,21 +61,28 @@ export async function tmuxScreen(
       'on',
     ],
   ]);
-  await run('tmux', ['-L', socket, 'wait-for', 'ferry-done'], { timeout: 60_000 });
-  const capture = [
-    '-L',
-    socket,
-    'capture-pane',
-    '-p',
-    ...(options.join ? ['-J'] : []),
-    '-t',
-    session,
-    '-S',
-    '-',
-  ];
-  const { stdout } = await run('tmux', capture);
-  await run('tmux', ['-L', socket, 'kill-session', '-t', session]);
-  return stdout.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('Pane is dead'));
+  return {
+    sendKeys: async (...keys) => {
+      await run('tmux', ['-L', socket, 'send-keys', '-t', session, ...keys]);
+    },
+    screen: async () => {
+      await run('tmux', ['-L', socket, 'wait-for', 'ferry-done'], { timeout: 60_000 });
+      const capture = [
+        '-L',
+        socket,
+        'capture-pane',
+        '-p',
+        ...(options.join ? ['-J'] : []),
+        '-t',
+        session,
+        '-S',
+        '-',
+      ];
+      const { stdout } = await run('tmux', capture);
+      await run('tmux', ['-L', socket, 'kill-session', '-t', session]);
+      return stdout.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('Pane is dead'));
+    },
+  };
 }
 
 /** Stops the tmux server `socket` (the tests' `after`); no error when none runs. */

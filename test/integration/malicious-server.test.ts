@@ -690,7 +690,8 @@ test('`ferry get` shows a hostile server names and error details escaped in its 
     assertNothingRaw(failed.stdout + failed.stderr, `failed get ${extra.join(' ')}`);
     assert.match(
       failed.stderr,
-      /ferry: PATH_NOT_FOUND: .*: no such file\\x1B\[2K\\x0D\\x1B\[32mall files verified\\x9B0m\\u202E \(from the server\)/,
+      // The server's detail escaped, then ferry's own hint (src/cli/remote-missing-hint.ts).
+      /ferry: PATH_NOT_FOUND: .*: no such file\\x1B\[2K\\x0D\\x1B\[32mall files verified\\x9B0m\\u202E \(from the server\); `ferry ls [^`]+` lists what is there$/m,
     );
     if (extra.length > 0) {
       const summary = failed.stdout
