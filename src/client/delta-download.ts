@@ -17,6 +17,7 @@ import { PlacedLeaves, type PlacingPartial } from './placed-leaves.js';
 import { FoundLeaves } from './found-leaves.js';
 import { placeLeaves } from './place-found-leaves.js';
 import { ReadBuffers } from './read-buffers.js';
+import { OldLeafTables, type LeafTable } from './old-leaf-tables.js';
 import { ScanHashesAhead } from './scan-hashes-ahead.js';
 
 /** Old-file offsets scanned per read (the read holds one leaf more, for matches across its end). */
@@ -138,52 +139,12 @@ async function takeLeavesOf(
     partial.verifiedBytes === 0 && partial.heldRanges().length === 0
       ? new PlacedLeaves(partial, size)
       : undefined;
-  /**
-   * The old file's leaf hashes from the client's store (issue 16, WARM deltas), for the version of it opened;
-   * trusted for a piece only when the old file's identity, checked after that piece was read, is still the
-   * one opened (any write moves the ctime), and dropped for good at the first that differs.
-   */
-  const stored = knownOld instanceof LeafHashesAhead ? undefined : knownOld;
-  let known = stored?.size === old.size && stored.knownCount === stored.count ? stored : undefined;
-  /**
-   * The old file's leaves being hashed in place on the leaf hash thread (cold, issue 16), until the scan
-   * follows another phase: trusted for a piece as the store's are, the identity checked after both that
-   * piece's read and the thread's hashing of its leaves (so both read the version opened).
-   */
-  let inPlace = knownOld instanceof LeafHashesAhead ? knownOld : undefined;
-  const stopInPlace = (): void => {
-    void inPlace?.stop(); // awaited by `takeLeaves`
-    inPlace = undefined;
-  };
   const unchangedNow = (): Promise<boolean> =>
     old.assertUnchanged().then(
       () => true,
       () => false,
     );
-  /**
-   * The old file's leaf hashes to trust for bytes read just now, up to file offset `end`: the store's, or
-   * those hashed in place (waiting for the thread to pass `end`), while the old file's identity is still the
-   * one opened; undefined otherwise, and from then on.
-   */
-  const tableAfterRead = async (end: number): Promise<LeafTable | undefined> => {
-    if (known !== undefined) {
-      if (await unchangedNow()) return { hashes: known, through: known.count, stored: true };
-      known = undefined;
-      return undefined;
-    }
-    const hashing = inPlace;
-    if (hashing === undefined) return undefined;
-    const leaves = Math.min(hashing.hashes.count, Math.ceil(end / LEAF_BYTES));
-    await hashing.hashedThrough(leaves);
-    // Hashed in order: short of this piece's last leaf only when the work ended early (stopped, failed),
-    // and then the leaves of the piece are hashed ahead as without it.
-    if (!hashing.hashes.has(leaves - 1)) return undefined;
-    // Only the leaves hashed before the identity check are vouched for by it.
-    const through = Math.min(hashing.hashedLeaves, hashing.hashes.count);
-    if (await unchangedNow()) return { hashes: hashing.hashes, through, stored: false };
-    stopInPlace();
-    return undefined;
-  };
+  const tables = new OldLeafTables(old, knownOld, unchangedNow);
   /** Old-file ranges left unmatched by a scan of part of the signature: scanned again once it is whole. */
   const again: Array<{ from: number; to: number }> = [];
   // No read passes the old file's end: a run of leaves placed later is inside it too.
@@ -209,7 +170,7 @@ async function takeLeavesOf(
     const read = (async () => {
       const bytes = await buffers.take(Math.min(old.size, to + SCAN_WINDOW_BYTES + 2 * LEAF_BYTES) - at);
       await old.readExactly(bytes, 0, bytes.length, at);
-      const table = await tableAfterRead(Math.min(old.size, at + bytes.length));
+      const table = await tables.afterRead(Math.min(old.size, at + bytes.length));
       return { at, bytes, known: table };
     })();
     read.catch(() => undefined); // awaited below; a read left running when the scan fails is not unhandled
@@ -231,7 +192,7 @@ async function takeLeavesOf(
         await old.readExactly(window, 0, window.length, from);
         // The store's (or in-place) hashes for this window too, only while the identity after its read (and
         // their hashing) is the one opened.
-        const table = await tableAfterRead(readEnd);
+        const table = await tables.afterRead(readEnd);
         matcher.useKnownLeafHashes(table && storedLeafHashes(table, old.size, undefined));
         let scan: DeltaScan;
         try {
@@ -308,7 +269,7 @@ async function takeLeavesOf(
       hashesAhead.follow(taken.offsets());
       // The leaves found lie at another phase (an insertion or a deletion): those in place are not the
       // server's, and hashing them goes no further (the insert case pays at most what it hashed so far).
-      if (hashesAhead.phase !== undefined && hashesAhead.phase !== 0) stopInPlace();
+      if (hashesAhead.phase !== undefined && hashesAhead.phase !== 0) tables.stopInPlace();
       if (to < old.size) hashes = atPhase(early);
       sources.add(scan.ops);
       if (!whole)
@@ -374,15 +335,6 @@ function storedLeafHashes(table: LeafTable, size: number, other: KnownLeafHash |
     // A copy for each use: the partial and the chunk hasher keep the hashes they are given.
     return Buffer.from(hash);
   };
-}
-
-/** The old file's leaf hashes the scan may take for bytes it read: the store's, or those hashed in place. */
-interface LeafTable {
-  readonly hashes: ChunkHashes;
-  /** The leaves below this index are vouched for (hashed before the identity check). */
-  readonly through: number;
-  /** From the client's store (counted as known), not hashed in place. */
-  readonly stored: boolean;
 }
 
 /** A piece of the old file read ahead of its scan: file bytes from `at`. */
