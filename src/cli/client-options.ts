@@ -124,11 +124,10 @@ function checkExpectedId(text: string): void {
     parseFerryId(text);
   } catch (err) {
     if (!(err instanceof FerryError)) throw err;
-    throw new FerryError(
-      err.code,
-      `${err.detail ?? ''}; ask the server's operator for its ID (\`ferry id\` there, or the id: line of \`ferry serve\`)`,
-      { subject: '--expect' },
-    );
+    throw new FerryError(err.code, err.detail, {
+      subject: '--expect',
+      hint: "ask the server's operator for its ID (`ferry id` there, or the id: line of `ferry serve`)",
+    });
   }
 }
 

@@ -19,7 +19,7 @@ export async function withDiskFullHint(err: unknown): Promise<unknown> {
   const part = siblingTempName(name, 'ferry-part');
   const held = await lstat(join(dirname(file), part)).catch(() => undefined);
   if (!held?.isFile()) return err;
-  const hint = `${part} beside it keeps what was verified (${formatBytes(held.blocks * 512)} of the disk): rerun the same command once there is room, to resume, or delete it and ${siblingTempName(name, 'ferry-state')} to free the space`;
-  const detail = err.detail === undefined ? hint : `${err.detail}${err.detail === file ? ':' : ';'} ${hint}`;
-  return new FerryError('DISK_FULL', detail, { cause: err, subject: err.subject });
+  return err.withHint(
+    `${part} beside it keeps what was verified (${formatBytes(held.blocks * 512)} of the disk): rerun the same command once there is room, to resume, or delete it and ${siblingTempName(name, 'ferry-state')} to free the space`,
+  );
 }

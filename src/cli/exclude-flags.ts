@@ -59,7 +59,7 @@ export async function excludePatternsOf(
 ): Promise<string[]> {
   const { exclude = [], excludeFrom = [] } = flags;
   if (!recursive && (exclude.length > 0 || excludeFrom.length > 0))
-    throw new FerryError('USAGE_INVALID', '--exclude and --exclude-from filter trees: add -r');
+    throw new FerryError('USAGE_INVALID', '--exclude and --exclude-from filter trees', { hint: 'add -r' });
   const fromStandardInput = excludeFrom.filter((file) => file === STANDARD_INPUT).length;
   if (fromStandardInput > 1)
     throw new FerryError(

@@ -75,8 +75,12 @@ export function registerInviteCommands(program: Command): void {
           if (!isFerryError(err, 'KEY_NOT_FOUND')) throw err;
           throw new FerryError(
             'KEY_NOT_FOUND',
-            "invite makes a code for the server of this home, which holds its identity: pass the server's home (ferry --home DIR invite; npm start's is ./.ferry-home)",
-            { subject: home, cause: err },
+            'invite makes a code for the server of this home, which holds its identity',
+            {
+              subject: home,
+              cause: err,
+              hint: "pass the server's home (ferry --home DIR invite; npm start's is ./.ferry-home)",
+            },
           );
         });
       // Where the server on this home really listens (it notes it at start), unless told otherwise.

@@ -199,7 +199,7 @@ async function requireHome(home: string): Promise<void> {
     throw err;
   });
   if (!stats?.isDirectory())
-    throw new FerryError('HOME_NOT_FOUND', 'check --home or $FERRY_HOME', { subject: home });
+    throw new FerryError('HOME_NOT_FOUND', undefined, { subject: home, hint: 'check --home or $FERRY_HOME' });
 }
 
 /**
@@ -213,8 +213,8 @@ async function requireServerHome(home: string): Promise<void> {
     if (!isFerryError(err, 'KEY_NOT_FOUND')) throw err;
     throw new FerryError(
       'KEY_NOT_FOUND',
-      'allow writes the allow-list of a server home, which holds its identity: check --home',
-      { subject: home, cause: err },
+      'allow writes the allow-list of a server home, which holds its identity',
+      { subject: home, cause: err, hint: 'check --home' },
     );
   }
 }

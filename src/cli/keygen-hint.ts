@@ -13,12 +13,11 @@ export function withKeygenHint(err: unknown, command: Command | undefined): unkn
   const error = toFerryError(err);
   if (error.code !== 'KEY_NOT_FOUND' || error.subject !== undefined || command === undefined) return err;
   const home = command.optsWithGlobals<GlobalOptions>().home;
-  const hints = [
-    ...(home === undefined ? [] : [`for this home, that is \`ferry --home ${shellWord(home)} keygen\``]),
-    ...(command.name() === 'serve' ? ['or start the server with --init'] : []),
-  ];
-  if (hints.length === 0) return err;
-  return new FerryError('KEY_NOT_FOUND', [error.detail, hints.join(', ')].filter(Boolean).join(': '), {
+  const keygen = home === undefined ? '`ferry keygen`' : `\`ferry --home ${shellWord(home)} keygen\``;
+  if (home === undefined && command.name() !== 'serve') return err;
+  // Replaces the table's hint (`run \`ferry keygen\` first`), which names the default home.
+  return new FerryError('KEY_NOT_FOUND', error.detail, {
     cause: error,
+    hint: `run ${keygen} first${command.name() === 'serve' ? ', or start the server with --init' : ''}`,
   });
 }

@@ -14,9 +14,7 @@ export function withLocalNameHint(err: unknown, text: string): unknown {
     /[/:[]/.test(text)
   )
     return err;
-  return new FerryError(
-    'CONNECT_FAILED',
-    `${err.detail}; if ${JSON.stringify(text)} is meant as a path on this machine: ferry copies only to and from a server (a local copy is cp)`,
-    { cause: err, subject: err.subject },
+  return err.withHint(
+    `if ${JSON.stringify(text)} is meant as a path on this machine: ferry copies only to and from a server (a local copy is cp)`,
   );
 }

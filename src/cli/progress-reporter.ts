@@ -131,10 +131,9 @@ export class ProgressReporter {
 
   /** Ctrl-C's error: what was kept (on the server for an upload, locally for a download), and that the same command resumes from it. */
   interrupted(): FerryError {
-    return new FerryError(
-      'ABORTED',
-      `interrupted; ${keptPartialsNote(this.#tally.keptPartials(), this.#keptWhere)}`,
-    );
+    return new FerryError('ABORTED', 'interrupted', {
+      hint: keptPartialsNote(this.#tally.keptPartials(), this.#keptWhere),
+    });
   }
 
   /**
@@ -146,14 +145,7 @@ export class ProgressReporter {
     const partials = this.#tally.keptPartials();
     if (error.category !== 'network' || error.remote || partials.every((partial) => partial.keptBytes === 0))
       return err;
-    return new FerryError(
-      error.code,
-      `${error.detail ?? error.code.toLowerCase()}; ${keptPartialsNote(partials, this.#keptWhere)}`,
-      {
-        cause: error,
-        subject: error.subject,
-      },
-    );
+    return error.withHint(keptPartialsNote(partials, this.#keptWhere));
   }
 
   /** A local entry left out (sendTree's `onSkip`). */

@@ -69,8 +69,8 @@ export async function resolveDestination(
 }
 
 function missingDirectory(path: string, side: DestinationSide): FerryError {
-  return new FerryError(
-    'PATH_NOT_FOUND',
-    `${side.show(path)} (no such directory ${side.where}; add --mkdir to create it)`,
-  );
+  return new FerryError('PATH_NOT_FOUND', `no such directory ${side.where}`, {
+    subject: side.show(path),
+    hint: 'add --mkdir to create it',
+  });
 }

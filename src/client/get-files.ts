@@ -187,8 +187,9 @@ async function makeLocalDir(dir: string, create: boolean): Promise<string | unde
   });
   if (stats) return undefined;
   if (!create)
-    throw new FerryError('PATH_NOT_FOUND', 'no such directory on this machine; add --mkdir to create it', {
+    throw new FerryError('PATH_NOT_FOUND', 'no such directory on this machine', {
       subject: dir,
+      hint: 'add --mkdir to create it',
     });
   return mkdir(dir, { recursive: true }).catch((err: unknown) => {
     throw onThisMachine(err, { root: dir, local: [] });

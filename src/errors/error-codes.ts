@@ -4,7 +4,9 @@
  *  - `wire`: the 16-bit code carried by an ERROR message (docs/PROTOCOL.md §8), or `null` when the
  *    error is local and never sent;
  *  - `retryable`: whether a new session may succeed where this one failed (the client retries only these);
- *  - `message`: the default one-line, lower-case description.
+ *  - `message`: the default one-line, lower-case description: what happened, never what to do about it;
+ *  - `hint` (some rows): the next step on this side, FerryError's default `hint` (printed after the message
+ *    and any "(from the server)" mark, so it never reads as the other side's words).
  *
  * Codes are stable strings: callers match on `err.code`, never on the message.
  */
@@ -25,6 +27,7 @@ export interface ErrorSpec {
   readonly wire: number | null;
   readonly retryable: boolean;
   readonly message: string;
+  readonly hint?: string;
 }
 
 export const ERROR_CODES = {
@@ -42,7 +45,8 @@ export const ERROR_CODES = {
     category: 'config',
     wire: null,
     retryable: false,
-    message: 'no identity in this home; run `ferry keygen` first',
+    message: 'no identity in this home',
+    hint: 'run `ferry keygen` first',
   },
   KEY_EXISTS: { category: 'config', wire: null, retryable: false, message: 'an identity already exists' },
   HOME_NOT_FOUND: { category: 'config', wire: null, retryable: false, message: 'no such home directory' },

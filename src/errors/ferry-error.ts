@@ -1,4 +1,4 @@
-import { ERROR_CODES, type ErrorCategory, type ErrorCode } from './error-codes.js';
+import { ERROR_CODES, type ErrorCategory, type ErrorCode, type ErrorSpec } from './error-codes.js';
 
 /**
  * The one error base class. `code` is stable and is what callers match on; `message` is a lower-case
@@ -23,7 +23,10 @@ export class FerryError extends Error {
   /**
    * This side's next step (`ferry ls HOST/dir` lists what is there), after the rest of `message` and a `; `.
    * Never the peer's words: kept apart from `detail`, so a remote error's hint is printed after the mark
-   * that the rest came from the server, and never read as the server's.
+   * that the rest came from the server, and never read as the server's. The one rule for every error, local
+   * or remote: `detail` says what happened, `hint` what to do next (the table's row gives a default, which
+   * an explicit hint replaces), so each line reads `CODE: what: detail; next step` and a wrapper that adds
+   * to one never mixes them.
    */
   readonly hint: string | undefined;
   /** `message` without the hint: the table's text, the subject and the detail (the peer's, when remote). */
@@ -32,11 +35,13 @@ export class FerryError extends Error {
   constructor(
     code: ErrorCode,
     detail?: string,
+    /** `hint`: this side's next step; left out, the table's (if its row has one); `''`, none. */
     options?: { cause?: unknown; remote?: boolean; subject?: string | undefined; hint?: string | undefined },
   ) {
-    const spec = ERROR_CODES[code];
+    const spec: ErrorSpec = ERROR_CODES[code];
     const subject = options?.subject;
-    const hint = options?.hint === '' ? undefined : options?.hint;
+    const given = options?.hint ?? spec.hint;
+    const hint = given === '' ? undefined : given;
     const statement = [spec.message, subject, detail]
       .filter((part) => part !== undefined && part !== '')
       .join(': ');
@@ -62,7 +67,7 @@ export class FerryError extends Error {
       cause: this.cause ?? this,
       remote: this.remote,
       subject,
-      hint: this.hint,
+      hint: this.hint ?? '', // none stays none: not the table's default again
     });
   }
 
@@ -109,6 +114,7 @@ export function toFerryError(err: unknown): FerryError {
     case 'EAI_AGAIN':
       return new FerryError('CONNECT_FAILED', `${NET_TEXT[sysCode]} (${sysCode.toLowerCase()})`, {
         cause: err,
+        hint: NET_HINT[sysCode],
       });
     case 'ECONNRESET':
     case 'EPIPE':
@@ -148,13 +154,18 @@ export function toFerryError(err: unknown): FerryError {
 
 /** What the system errors that become CONNECT_FAILED mean. */
 const NET_TEXT: Readonly<Record<string, string>> = {
-  ECONNREFUSED: 'connection refused: is the server running, on this port?',
+  ECONNREFUSED: 'connection refused',
   EHOSTUNREACH: 'host unreachable',
   ENETUNREACH: 'network unreachable',
   EADDRNOTAVAIL: 'address not available',
-  // The next step, as ECONNREFUSED's: a typo in the name is the likely cause (a new user's pass).
-  ENOTFOUND: 'unknown host: is the name spelt right?',
+  ENOTFOUND: 'unknown host',
   EAI_AGAIN: 'host name lookup failed for now',
+};
+
+/** The next step after some of them: the likely cause to check (a new user's pass: a typo in the name). */
+const NET_HINT: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'is the server running, on this port?',
+  ENOTFOUND: 'is the name spelt right?',
 };
 
 /** What the system errors that become IO_ERROR mean, in the words of strerror(3). */

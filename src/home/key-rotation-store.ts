@@ -94,7 +94,9 @@ export async function startKeyRotation(
     const state = await readState(homeDir, signal);
     if (state.rotating) throw underway();
     if (state.next === undefined)
-      throw new FerryError('USAGE_INVALID', 'no next key was prepared here: run `ferry key prepare` first');
+      throw new FerryError('USAGE_INVALID', 'no next key was prepared here', {
+        hint: 'run `ferry key prepare` first',
+      });
     const newKey = await loadKeyFile(paths.nextKeyPath, signal ? { signal } : {});
     if (keyCommitment(newKey.publicKey).toString('hex') !== state.next) {
       throw new FerryError(
@@ -143,7 +145,9 @@ export async function finishKeyRotation(
 }
 
 function underway(): FerryError {
-  return new FerryError('USAGE_INVALID', 'a key rotation is under way: finish it first (`ferry key finish`)');
+  return new FerryError('USAGE_INVALID', 'a key rotation is under way', {
+    hint: 'finish it first (`ferry key finish`)',
+  });
 }
 
 function rotationPath(homeDir: string): string {

@@ -65,11 +65,23 @@ const SECURITY_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
 };
 
-/** What to do when the dashboard cannot bind, as the server's own listen errors say (a second npm start). */
-const DASHBOARD_LISTEN_HINTS: Readonly<Record<string, string>> = {
-  EADDRINUSE: 'already in use; is another ferry serve running? choose another with --dashboard HOST:PORT',
-  EACCES: 'permission denied; ports below 1024 need privileges, choose another with --dashboard HOST:PORT',
-  EADDRNOTAVAIL: 'not an address of this machine; choose another with --dashboard HOST:PORT',
+/**
+ * Why the dashboard cannot bind and what to do (the error's hint), as the server's own listen errors say (a
+ * second npm start).
+ */
+const DASHBOARD_LISTEN_FAILURES: Readonly<Record<string, { text: string; hint: string }>> = {
+  EADDRINUSE: {
+    text: 'already in use',
+    hint: 'is another ferry serve running? choose another with --dashboard HOST:PORT',
+  },
+  EACCES: {
+    text: 'permission denied',
+    hint: 'ports below 1024 need privileges, choose another with --dashboard HOST:PORT',
+  },
+  EADDRNOTAVAIL: {
+    text: 'not an address of this machine',
+    hint: 'choose another with --dashboard HOST:PORT',
+  },
 };
 
 export interface DashboardOptions {
@@ -146,24 +158,28 @@ export class Dashboard {
     const host = options.host ?? '127.0.0.1';
     const loopback = isLoopbackHost(host);
     if (!loopback && !options.allowPublic)
-      throw new FerryError(
-        'USAGE_INVALID',
-        `the dashboard binds to loopback only; ${host} is not (use --dashboard-public to allow it)`,
-      );
+      throw new FerryError('USAGE_INVALID', `the dashboard binds to loopback only; ${host} is not`, {
+        hint: 'use --dashboard-public to allow it',
+      });
     const token = options.token ?? randomBytes(24).toString('base64url');
     if (!/^[A-Za-z0-9_-]{16,}$/.test(token))
       throw new FerryError('USAGE_INVALID', 'a dashboard token needs at least 16 URL-safe characters');
     const dashboard = new Dashboard(options, token, loopback);
     await new Promise<void>((resolve, reject) => {
-      dashboard.#http.once('error', (err: NodeJS.ErrnoException) =>
+      dashboard.#http.once('error', (err: NodeJS.ErrnoException) => {
+        const failure = DASHBOARD_LISTEN_FAILURES[err.code ?? ''];
         reject(
           new FerryError(
             'LISTEN_FAILED',
-            `the dashboard's address: ${DASHBOARD_LISTEN_HINTS[err.code ?? ''] ?? 'failed'} (${(err.code ?? 'error').toLowerCase()})`,
-            { cause: err, subject: `${host}:${options.port ?? DEFAULT_DASHBOARD_PORT}` },
+            `the dashboard's address: ${failure?.text ?? 'failed'} (${(err.code ?? 'error').toLowerCase()})`,
+            {
+              cause: err,
+              subject: `${host}:${options.port ?? DEFAULT_DASHBOARD_PORT}`,
+              hint: failure?.hint,
+            },
           ),
-        ),
-      );
+        );
+      });
       dashboard.#http.listen({ host, port: options.port ?? DEFAULT_DASHBOARD_PORT }, resolve);
     });
     options.server.events.on('event', dashboard.#onEvent);

@@ -20,8 +20,9 @@ test('DISK_FULL names the partial beside the file, its size and what to do, only
   await writeFile(join(dir, '.a.iso.ferry-part'), randomBytes(256 * 1024));
   const hinted = await withDiskFullHint(full);
   assert.ok(hinted instanceof FerryError && hinted.code === 'DISK_FULL');
+  assert.equal(hinted.detail, file, 'the next step is the hint, not part of the detail');
   assert.match(
-    hinted.message,
+    hinted.hint ?? '',
     /\.a\.iso\.ferry-part beside it keeps what was verified \([\d.]+ [KM]iB of the disk\): rerun the same command once there is room, to resume, or delete it and \.a\.iso\.ferry-state to free the space/,
   );
   const remote = new FerryError('DISK_FULL', 'the server is full', { remote: true });

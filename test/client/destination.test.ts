@@ -55,7 +55,8 @@ test('resolveDestination refuses a missing parent naming it, unless mkdir; it ne
     resolveDestination(request('typo/deep/a.txt'), checked),
     (err: FerryError) =>
       err.code === 'PATH_NOT_FOUND' &&
-      err.message.includes('host:7443/typo/deep (no such directory on the server; add --mkdir'),
+      err.statement === 'no such file or directory: host:7443/typo/deep: no such directory on the server' &&
+      err.hint === 'add --mkdir to create it',
   );
   assert.deepEqual(checked.asked, ['typo/deep/a.txt', 'typo/deep']);
   assert.deepEqual(await resolveDestination(request('typo/deep/a.txt', { mkdir: true }), side()), {

@@ -92,7 +92,7 @@ describe('errors that name the thing and the next step', () => {
     assertExit(result, 5, 'serve on a busy address');
     assert.match(
       result.stderr,
-      /^ferry: LISTEN_FAILED: cannot listen: 127\.0\.0\.1:\d+: address already in use.*--listen/m,
+      /^ferry: LISTEN_FAILED: cannot listen: 127\.0\.0\.1:\d+: address already in use \(eaddrinuse\); is another server running there\? choose another address with --listen$/m,
     );
     // The dashboard's port taken (a second npm start): the same kind of line, naming --dashboard.
     const dashboard = await runFerry([
@@ -102,7 +102,7 @@ describe('errors that name the thing and the next step', () => {
     assertExit(dashboard, 5, 'serve with its dashboard on a busy address');
     assert.ok(
       dashboard.stderr.includes(
-        `ferry: LISTEN_FAILED: cannot listen: ${server.address}: the dashboard's address: already in use; is another ferry serve running? choose another with --dashboard HOST:PORT (eaddrinuse)`,
+        `ferry: LISTEN_FAILED: cannot listen: ${server.address}: the dashboard's address: already in use (eaddrinuse); is another ferry serve running? choose another with --dashboard HOST:PORT`,
       ),
       dashboard.stderr,
     );
@@ -313,7 +313,12 @@ describe('errors that name the thing and the next step', () => {
     const empty = join(dir, 'empty-home');
     const allow = await runFerry(['--home', empty, 'allow', clientId]);
     assertExit(allow, 3, 'allow into a home without identity');
-    assert.ok(allow.stderr.includes(`${empty}: allow writes the allow-list of a server home`), allow.stderr);
+    assert.ok(
+      allow.stderr.endsWith(
+        `${empty}: allow writes the allow-list of a server home, which holds its identity; check --home\n`,
+      ),
+      allow.stderr,
+    );
     await assert.rejects(readdir(empty), { code: 'ENOENT' }, 'nothing was written there');
     const clients = await runFerry(['--home', join(dir, 'typo-home'), 'clients']);
     assertExit(clients, 3, 'clients on a missing home');

@@ -51,14 +51,18 @@ test('serve names the keygen of its home and --init; with $FERRY_HOME, --init al
   const given = await runFerry(['--home', home, ...serve]);
   assertExit(given, 3, 'serve --home without an identity');
   assert.ok(
-    given.stderr.endsWith(`\`ferry --home ${home} keygen\`, or start the server with --init\n`),
+    given.stderr.endsWith(
+      `identity.key does not exist; run \`ferry --home ${home} keygen\` first, or start the server with --init\n`,
+    ),
     given.stderr,
   );
 
   const fromEnv = await runFerry(serve, { env: { FERRY_HOME: home } });
   assertExit(fromEnv, 3, 'serve with $FERRY_HOME without an identity');
   assert.ok(
-    fromEnv.stderr.endsWith('identity.key does not exist: or start the server with --init\n'),
+    fromEnv.stderr.endsWith(
+      'identity.key does not exist; run `ferry keygen` first, or start the server with --init\n',
+    ),
     fromEnv.stderr,
   );
   assert.doesNotMatch(fromEnv.stderr, /--home/, 'plain `ferry keygen` reads $FERRY_HOME too');

@@ -27,6 +27,6 @@ test('serve --listen on a name that does not resolve: LISTEN_FAILED naming it, "
   // The machine's resolver says "no such name" (enotfound) or, without one, "not now" (eai_again).
   assert.match(
     result.stderr,
-    /^ferry: LISTEN_FAILED: cannot listen: no-such-host\.invalid:7443: (unknown host; --listen takes an address or name of this machine \(127\.0\.0\.1:7443, \[::\]:7443\) \(enotfound\)|the name could not be resolved now; try again, or give an address with --listen \(eai_again\))$/m,
+    /^ferry: LISTEN_FAILED: cannot listen: no-such-host\.invalid:7443: (unknown host \(enotfound\); --listen takes an address or name of this machine \(127\.0\.0\.1:7443, \[::\]:7443\)|the name could not be resolved now \(eai_again\); try again, or give an address with --listen)$/m,
   );
 });

@@ -199,7 +199,7 @@ describe('sync --exclude', () => {
     assertExit(plain, 2, 'send --exclude without -r');
     assert.equal(
       plain.stderr,
-      'ferry: USAGE_INVALID: invalid usage: --exclude and --exclude-from filter trees: add -r\n',
+      'ferry: USAGE_INVALID: invalid usage: --exclude and --exclude-from filter trees; add -r\n',
     );
   });
 

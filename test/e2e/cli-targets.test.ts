@@ -56,7 +56,10 @@ describe('scp-style targets through the CLI', () => {
     const before = await listTree(root);
     const typo = await ferry('send', a, `${server.address}/tpyo/deep/a.txt`);
     assertExit(typo, 7, 'send under a missing parent');
-    assert.match(typo.stderr, /^ferry: PATH_NOT_FOUND: .*127\.0\.0\.1:\d+\/tpyo\/deep .*--mkdir/m);
+    assert.match(
+      typo.stderr,
+      /^ferry: PATH_NOT_FOUND: .*127\.0\.0\.1:\d+\/tpyo\/deep: no such directory on the server; add --mkdir to create it$/m,
+    );
     assert.deepEqual(await listTree(root), before, 'nothing was created on the server');
     assertExit(await ferry('send', '--mkdir', a, `${server.address}/tpyo/deep/a.txt`), 0, 'send --mkdir');
     assert.equal(await readFile(join(root, 'tpyo', 'deep', 'a.txt'), 'utf8'), 'aaa');
@@ -65,7 +68,10 @@ describe('scp-style targets through the CLI', () => {
   test('several sources or a trailing / need a directory: missing is an error unless --mkdir, a file is refused', async () => {
     const several = await ferry('send', a, b, `${server.address}/pair`);
     assertExit(several, 7, 'several sources into a missing directory');
-    assert.match(several.stderr, /PATH_NOT_FOUND: .*\/pair \(no such directory on the server; add --mkdir/);
+    assert.match(
+      several.stderr,
+      /PATH_NOT_FOUND: .*\/pair: no such directory on the server; add --mkdir to create it$/m,
+    );
     const slash = await ferry('send', a, `${server.address}/slashed/`);
     assertExit(slash, 7, 'trailing slash, missing directory');
     await assert.rejects(stat(join(root, 'slashed')), { code: 'ENOENT' });
@@ -118,7 +124,7 @@ describe('scp-style targets through the CLI', () => {
     const noParent = await ferry('get', `${server.address}/renamed.txt`, join(fresh, 'x.txt'));
     assertExit(noParent, 7, 'get into a missing local directory');
     assert.ok(
-      noParent.stderr.includes(`${fresh} (no such directory on this machine; add --mkdir`),
+      noParent.stderr.includes(`${fresh}: no such directory on this machine; add --mkdir to create it\n`),
       noParent.stderr,
     );
     assertExit(

@@ -58,13 +58,33 @@ test('toFerryError names the file of a system error and says what the errno mean
   assert.equal(missing.detail, undefined);
 });
 
-test('toFerryError says what a failed connect means; about() adds the address without changing the code', () => {
+test('toFerryError says what a failed connect means, and the cause to check as its hint; about() adds the address', () => {
   const unknown = toFerryError(Object.assign(new Error('getaddrinfo'), { code: 'ENOTFOUND' }));
   assert.equal(
     unknown.about('nohost.invalid:7443').message,
-    'could not connect: nohost.invalid:7443: unknown host: is the name spelt right? (enotfound)',
+    'could not connect: nohost.invalid:7443: unknown host (enotfound); is the name spelt right?',
   );
+  assert.equal(unknown.detail, 'unknown host (enotfound)');
   assert.equal(unknown.about('x:1').code, 'CONNECT_FAILED');
+  const refused = toFerryError(Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }));
+  assert.equal(refused.detail, 'connection refused (econnrefused)');
+  assert.equal(refused.hint, 'is the server running, on this port?');
+  assert.equal(toFerryError(Object.assign(new Error('x'), { code: 'EHOSTUNREACH' })).hint, undefined);
+});
+
+test("a row's hint is the error's default next step: an explicit hint replaces it, '' drops it, about() keeps either", () => {
+  const missing = new FerryError('KEY_NOT_FOUND', '/h/identity.key does not exist');
+  assert.equal(missing.statement, 'no identity in this home: /h/identity.key does not exist');
+  assert.equal(missing.hint, 'run `ferry keygen` first');
+  assert.equal(missing.message, `${missing.statement}; run \`ferry keygen\` first`);
+  const named = new FerryError('KEY_NOT_FOUND', missing.detail, {
+    hint: 'run `ferry --home /h keygen` first',
+  });
+  assert.equal(named.hint, 'run `ferry --home /h keygen` first');
+  const none = new FerryError('KEY_NOT_FOUND', undefined, { hint: '' });
+  assert.equal(none.hint, undefined);
+  assert.equal(none.about('/h').hint, undefined, 'no hint stays none, not the default again');
+  assert.equal(named.about('/h').hint, named.hint);
 });
 
 test("a hint is this side's words: after the statement in the message, never in the detail, kept by about()", () => {
