@@ -3,6 +3,7 @@ import type { DisplayMode } from './display-mode.js';
 import { ProgressBars, nameOf } from './progress-bars.js';
 import { digestPrefix, formatBytes, formatDuration, formatRate } from './progress-format.js';
 import { fitAround, fitRoute, visibleWidth } from './progress-line.js';
+import { wrapParts } from './wrap-parts.js';
 import type { TallySummary } from './progress-tally.js';
 import { escapeForTerminal, escapeStringFields } from './escape-for-terminal.js';
 import type { Colors } from './terminal-colors.js';
@@ -271,13 +272,12 @@ export class ProgressDisplay {
       // Nothing to move, said so: "received 0 of 1 file, 6 B in 16 ms" read as a failed download, and an
       // upload's "avg 250 B/s" as work done (a one-chunk file's bytes go out with its offer, PROTOCOL.md
       // §5.8, and the server drops them; --json still counts them in transferredBytes). The bytes were hashed
-      // and compared, so the time is what that took. Short enough for 80 columns, the digest aside.
-      const text = [
+      // and compared, so the time is what that took.
+      return this.#summaryText(c.green('✓'), [
         `nothing to ${verb === 'received' ? 'receive' : 'send'}: ${files} already identical`,
         `${formatBytes(summary.bytes)} checked in ${formatDuration(summary.durationMs)}`,
         ...(summary.digest === undefined ? [] : [`digest ${digestPrefix(summary.digest)}`]),
-      ].join(', ');
-      return this.#mode === 'bars' ? `${c.green('✓')} ${c.bold(text)}` : text;
+      ]);
     }
     // Identical files were verified in place and nothing of them was sent: "sent 3 files, 3 identical" said
     // otherwise. The count moved comes first, then how many of them were already there.
@@ -300,9 +300,22 @@ export class ProgressDisplay {
       );
     if (summary.failed > 0) parts.push(`${summary.failed} failed`);
     if (summary.digest !== undefined) parts.push(`digest ${digestPrefix(summary.digest)}`);
-    const text = parts.join(', ');
-    if (this.#mode !== 'bars') return text;
-    return summary.failed > 0 ? `${c.yellow('!')} ${c.bold(text)}` : `${c.green('✓')} ${c.bold(text)}`;
+    return this.#summaryText(summary.failed > 0 ? c.yellow('!') : c.green('✓'), parts);
+  }
+
+  /**
+   * The summary's `parts`, one line as it is elsewhere (a file or pipe has no width); on a bar display after
+   * `mark`, in bold, and wrapped between parts to the terminal's width (the later lines under the text), so
+   * the digest is never split or cut.
+   */
+  #summaryText(mark: string, parts: readonly string[]): string {
+    const width = this.#width;
+    if (width === undefined) return parts.join(', ');
+    const lead = `${mark} `;
+    const indent = ' '.repeat(visibleWidth(lead));
+    return wrapParts(parts, width - visibleWidth(lead))
+      .map((line, index) => `${index === 0 ? lead : indent}${this.#c.bold(line)}`)
+      .join('\n');
   }
 
   /** A line above the bars (or plain when there are none). */

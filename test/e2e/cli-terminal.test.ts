@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FERRY_BIN, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
+import { FERRY_BIN, assertExit, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { writeRandomFile } from '../helpers/random-file.js';
 import { HAS_TMUX, stopTmux, tmuxScreen } from '../helpers/tmux-screen.js';
@@ -89,6 +89,22 @@ describe(
       assert.match(
         screen[0]!,
         /^✓ nothing to send: 6 files already identical, 1\.72 MiB checked in \S+ m?s$/,
+      );
+    });
+
+    test('a single identical file at 80 columns: its summary wraps between parts, its digest whole', async () => {
+      const file = join(source, NAME, 'picture-number-0-taken-at-the-beach.jpg');
+      const target = `${server!.address}/tty/a-single-picture-number-0-taken-at-the-beach.jpg`;
+      assertExit(await runFerry(['send', file, target, ...common]), 0, 'the first send');
+      const screen = await onTerminal(['send', file, target, ...common]);
+      const text = screen.join('\n');
+      assert.equal(screen.at(-1), 'exit=0', text);
+      for (const line of screen) assert.ok(Array.from(line).length < COLUMNS, `fits: ${line}\n${text}`);
+      // The summary's parts stay whole: the digest on a line of its own under the text, not split by the
+      // terminal's wrap ("digest f7" / "bccfc92a7c272d") as the 87-column line was.
+      assert.match(
+        text,
+        /^✓ nothing to send: 1 file already identical, 293 KiB checked in \S+ m?s,\n {2}digest [0-9a-f]{16}\nexit=0$/m,
       );
     });
   },
