@@ -11,10 +11,9 @@ import { watch } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SecureChannel } from '../../src/channel/index.js';
-import { generateKeyPair } from '../../src/crypto/index.js';
-import { getFiles } from '../../src/client/index.js';
 import { LEAF_BYTES, type Message } from '../../src/protocol/index.js';
 import { FakeFerryServer } from '../helpers/fake-ferry-server.js';
+import { getFromFake, sendSignedOffer } from '../helpers/signed-offer.js';
 import { refuseRef } from '../security/hostile-server.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
@@ -53,8 +52,7 @@ class OfferThenRefuse extends FakeFerryServer {
   protected override async answer(channel: SecureChannel, message: Message): Promise<void> {
     if (await this.answerAsFile(channel, message)) return;
     if (message.type !== 'GET_REQUEST' || !message.signature) return;
-    const offer = { size: OFFERED, mtimeMs: 0, mode: 0o644, heldAccepted: false, signature: true };
-    await channel.send({ type: 'GET_OFFER', ref: message.ref, ...offer });
+    await sendSignedOffer(channel, message.ref, OFFERED);
     await appears(this.dest, '.ferry-part');
     this.sawPartial = true;
     await refuseRef(channel, message.ref, 'no more today');
@@ -69,18 +67,7 @@ test('a delta download in leaves opens its partial at the offer; an answer faili
     await removeTempDir(dir);
   });
   await writeFile(join(dir, 'f'), Buffer.alloc(2048, 7));
-  await assert.rejects(
-    getFiles({
-      server: server.address,
-      identity: generateKeyPair(),
-      verifyServer: () => undefined,
-      retry: { retries: 0 },
-      remotePaths: ['f'],
-      localDir: dir,
-      overwrite: true,
-    }),
-    /no more today/,
-  );
+  await assert.rejects(getFromFake(server, { remotePaths: ['f'], localDir: dir }), /no more today/);
   assert.ok(server.sawPartial, 'the partial was made before any record');
   assert.deepEqual(await readdir(dir), ['f'], 'nothing but the old file is left');
   assert.deepEqual(await readFile(join(dir, 'f')), Buffer.alloc(2048, 7));

@@ -13,11 +13,10 @@ import type { Socket } from 'node:net';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SecureChannel } from '../../src/channel/index.js';
-import { generateKeyPair } from '../../src/crypto/index.js';
-import { getFiles } from '../../src/client/index.js';
 import { MAX_DELTA_DOWNLOADS } from '../../src/client/delta-download-slots.js';
 import { LEAF_BYTES, MAX_DELTA_BLOCKS, type Message } from '../../src/protocol/index.js';
 import { FakeFerryServer } from '../helpers/fake-ferry-server.js';
+import { getFromFake, sendOneSignatureRecord, sendSignedOffer } from '../helpers/signed-offer.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 const FILES = 40;
@@ -43,17 +42,8 @@ class StallingSigner extends FakeFerryServer {
       return;
     }
     if (message.type !== 'GET_REQUEST' || !message.signature) return;
-    const { ref } = message;
-    const offer = { size: OFFERED, mtimeMs: 0, mode: 0o644, heldAccepted: false, signature: true };
-    await channel.send({ type: 'GET_OFFER', ref, ...offer });
-    const record = { oldSize: OFFERED, blockBytes: LEAF_BYTES, firstBlock: 0 };
-    await channel.send({
-      type: 'DELTA_BLOCKS',
-      ref,
-      ...record,
-      weak: new Uint32Array([1]),
-      strong: Buffer.alloc(16, 7),
-    });
+    await sendSignedOffer(channel, message.ref, OFFERED);
+    await sendOneSignatureRecord(channel, message.ref, OFFERED);
   }
 }
 
@@ -70,16 +60,7 @@ test('a hostile server holding delta answers open gets at most MAX_DELTA_DOWNLOA
   // Old local files of 2 KiB: each makes its replacement a delta download.
   for (const [i, name] of names.entries()) await writeFile(join(dest, name), Buffer.alloc(2048, i));
   await assert.rejects(
-    getFiles({
-      server: server.address,
-      identity: generateKeyPair(),
-      verifyServer: () => undefined,
-      retry: { retries: 0 },
-      remotePaths: names,
-      localDir: dest,
-      overwrite: true,
-      stallTimeoutMs: 1500,
-    }),
+    getFromFake(server, { remotePaths: names, localDir: dest, stallTimeoutMs: 1500 }),
     'the stalled session fails',
   );
   assert.equal(MAX_DELTA_DOWNLOADS, 16);

@@ -8,11 +8,10 @@ import type { Socket } from 'node:net';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SecureChannel } from '../../src/channel/index.js';
-import { generateKeyPair } from '../../src/crypto/index.js';
-import { getFiles } from '../../src/client/index.js';
 import { ERROR_CODES } from '../../src/errors/index.js';
 import { LEAF_BYTES, type Message } from '../../src/protocol/index.js';
 import { FakeFerryServer } from '../helpers/fake-ferry-server.js';
+import { getFromFake, sendOneSignatureRecord, sendSignedOffer } from '../helpers/signed-offer.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 /** An offer in leaves: 64 MiB (signed in leaves from 16 MiB on, PROTOCOL.md §5.17.2). */
@@ -33,30 +32,13 @@ class OfferThenNothing extends FakeFerryServer {
     if (await this.answerAsFile(channel, message)) return;
     if (message.type !== 'GET_REQUEST' || !message.signature) return;
     const { ref } = message;
-    await channel.send({
-      type: 'GET_OFFER',
-      ref,
-      size: OFFERED,
-      mtimeMs: 0,
-      mode: 0o644,
-      heldAccepted: false,
-      signature: true,
-    });
+    await sendSignedOffer(channel, ref, OFFERED);
     if (this.ending === 'error')
       await channel.send({ type: 'ERROR', ref, code: ERROR_CODES.SOURCE_CHANGED.wire, detail: 'gone' });
     else if (this.ending === 'end')
       await channel.send({ type: 'GET_END', ref, fileDigest: Buffer.alloc(32) });
     else if (this.ending === 'cut') socket.destroy();
-    else
-      await channel.send({
-        type: 'DELTA_BLOCKS',
-        ref,
-        oldSize: OFFERED * 2,
-        blockBytes: LEAF_BYTES,
-        firstBlock: 0,
-        weak: new Uint32Array([1]),
-        strong: Buffer.alloc(16, 7),
-      });
+    else await sendOneSignatureRecord(channel, ref, OFFERED * 2);
   }
 }
 
@@ -73,18 +55,7 @@ test('a signed GET_OFFER in leaves ended without a record leaves the old file an
     const old = Buffer.alloc(4096, 5);
     await writeFile(join(dest, 'big.bin'), old);
     server.ending = ending;
-    await assert.rejects(
-      getFiles({
-        server: server.address,
-        identity: generateKeyPair(),
-        verifyServer: () => undefined,
-        retry: { retries: 0 },
-        remotePaths: ['big.bin'],
-        localDir: dest,
-        overwrite: true,
-      }),
-      ending,
-    );
+    await assert.rejects(getFromFake(server, { remotePaths: ['big.bin'], localDir: dest }), ending);
     assert.deepEqual(await readdir(dest), ['big.bin'], `${ending}: nothing left beside the file`);
     assert.ok((await readFile(join(dest, 'big.bin'))).equals(old), `${ending}: the old file untouched`);
   }
