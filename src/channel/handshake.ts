@@ -191,14 +191,15 @@ async function readAnswer(socket: FramedSocket): Promise<Buffer> {
     // error, and an SSH server greets with its banner (scp's habit: HOST:22): say so, since "no version
     // answer" alone sends the user looking for a protocol bug.
     const head = answer.toString('latin1');
-    throw new FerryError(
-      'HANDSHAKE_FAILED',
-      head.startsWith('HTTP/')
-        ? 'an HTTP server answered, not a ferry server: check the port (the dashboard has its own)'
-        : head.startsWith('SSH-')
-          ? `an SSH server answered, not a ferry server: check the port (ferry's is ${DEFAULT_PORT} unless its server chose another)`
-          : 'no version answer where the server must send one: is this a ferry server?',
-    );
+    const [detail, hint] = head.startsWith('HTTP/')
+      ? ['an HTTP server answered, not a ferry server', 'check the port (the dashboard has its own)']
+      : head.startsWith('SSH-')
+        ? [
+            'an SSH server answered, not a ferry server',
+            `check the port (ferry's is ${DEFAULT_PORT} unless its server chose another)`,
+          ]
+        : ['no version answer where the server must send one', 'is this a ferry server?'];
+    throw new FerryError('HANDSHAKE_FAILED', detail, { hint });
   }
   return answer;
 }

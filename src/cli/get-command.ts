@@ -112,15 +112,17 @@ function splitSources(args: string[], recursive: boolean): { sources: Target[]; 
   if (local !== undefined)
     throw new FerryError(
       'USAGE_INVALID',
-      `is on this machine: get downloads HOST[:PORT]/PATH from a server (ferry send ${local} HOST[:PORT] uploads it)`,
-      { subject: local },
+      'is on this machine: get downloads HOST[:PORT]/PATH from a server',
+      {
+        subject: local,
+        hint: `ferry send ${local} HOST[:PORT] uploads it`,
+      },
     );
   // The root alone is a directory: without -r the server would refuse an empty path, naming nothing.
   if (!recursive && sources.some((source) => source.remotePath === ''))
-    throw new FerryError(
-      'USAGE_INVALID',
-      `is your root on the server, a directory: add -r to get it as a tree, or name a file in it (ferry ls ${first.address} lists them)`,
-      { subject: first.address },
-    );
+    throw new FerryError('USAGE_INVALID', 'is your root on the server, a directory', {
+      subject: first.address,
+      hint: `add -r to get it as a tree, or name a file in it (ferry ls ${first.address} lists them)`,
+    });
   return { sources, local: hasLocal ? last : '.' };
 }

@@ -114,9 +114,10 @@ export function directoryNeedsRecursive(
   remotePath: string,
   cause?: FerryError,
 ): FerryError {
-  return new FerryError('USAGE_INVALID', 'is a directory on the server: add -r to get it as a tree', {
+  return new FerryError('USAGE_INVALID', 'is a directory on the server', {
     cause,
     subject: remoteName(server, remotePath),
+    hint: 'add -r to get it as a tree',
   });
 }
 

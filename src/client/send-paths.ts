@@ -101,8 +101,9 @@ async function sourceKinds(paths: readonly string[], recursive: boolean): Promis
       });
       if (stats.isDirectory()) {
         if (!recursive)
-          throw new FerryError('USAGE_INVALID', 'is a directory: add -r to send it as a tree', {
+          throw new FerryError('USAGE_INVALID', 'is a directory', {
             subject: path,
+            hint: 'add -r to send it as a tree',
           });
         return 'dir';
       }

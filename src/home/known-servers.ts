@@ -140,10 +140,13 @@ export async function checkServerKey(
         : `; this key is pinned for ${elsewhere.map(([other]) => other).join(', ')} (the same server by another name?)`;
     throw new FerryError(
       'SERVER_KEY_UNKNOWN',
-      `offered ferry id ${offeredId}${confirm === undefined ? '' : ' and it was not accepted'}${sameKey}; ` +
-        `if that is the id the operator of the server gave you, run \`ferry trust ${address} ${offeredId}\` ` +
-        `or pass \`--expect ${offeredId}\` (or \`--accept-new\` to trust whatever key it offers the first time)`,
-      { subject: address },
+      `offered ferry id ${offeredId}${confirm === undefined ? '' : ' and it was not accepted'}${sameKey}`,
+      {
+        subject: address,
+        hint:
+          `if that is the id the operator of the server gave you, run \`ferry trust ${address} ${offeredId}\` ` +
+          `or pass \`--expect ${offeredId}\` (or \`--accept-new\` to trust whatever key it offers the first time)`,
+      },
     );
   }
   // Read again right before writing: another ferry may have pinned this address while we were asking.
@@ -166,10 +169,11 @@ function keyChanged(homeDir: string, address: string, pinnedId: string, offeredI
     'SERVER_KEY_CHANGED',
     'WARNING: REMOTE SERVER IDENTIFICATION HAS CHANGED! ' +
       'someone could be intercepting the connection (a man-in-the-middle attack), or the server key was replaced. ' +
-      `pinned ferry id: ${pinnedId}; offered ferry id: ${offeredId}. ` +
-      `only if the operator of the server confirms the new id, run \`ferry trust ${address} ${offeredId}\` ` +
-      `or edit ${knownServersPath(homeDir)}`,
-    { subject: address },
+      `pinned ferry id: ${pinnedId}; offered ferry id: ${offeredId}`,
+    {
+      subject: address,
+      hint: `only if the operator of the server confirms the new id, run \`ferry trust ${address} ${offeredId}\` or edit ${knownServersPath(homeDir)}`,
+    },
   );
 }
 

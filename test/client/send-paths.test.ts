@@ -60,7 +60,9 @@ test('`sendPaths` stores one source under a new remote name, and refuses a missi
   await assert.rejects(
     sendPaths({ ...connect, paths: [one], remotePath: 'new/dir', remoteIsDirectory: true }),
     (err) =>
-      isFerryError(err, 'PATH_NOT_FOUND') && /new\/dir \(no such directory on the server/.test(err.message),
+      isFerryError(err, 'PATH_NOT_FOUND') &&
+      err.statement.endsWith('/new/dir: no such directory on the server') &&
+      err.hint === 'add --mkdir to create it',
   );
   await sendPaths({ ...connect, paths: [one], remotePath: 'new/dir', remoteIsDirectory: true, mkdir: true });
   assert.equal(await readFile(join(server.root, 'new', 'dir', 'one.txt'), 'utf8'), 'one');

@@ -216,7 +216,7 @@ describe('errors that name the thing and the next step', () => {
       assertExit(result, 6, 'ls against an HTTP server');
       assert.ok(
         result.stderr.includes(
-          `ferry: HANDSHAKE_FAILED: handshake failed: ${web}: an HTTP server answered, not a ferry server: check the port`,
+          `ferry: HANDSHAKE_FAILED: handshake failed: ${web}: an HTTP server answered, not a ferry server; check the port`,
         ),
         result.stderr,
       );
@@ -234,7 +234,7 @@ describe('errors that name the thing and the next step', () => {
       assertExit(other, 6, 'send to an SSH server');
       assert.ok(
         other.stderr.includes(
-          `${ssh}: an SSH server answered, not a ferry server: check the port (ferry's is 7443 unless its server chose another)`,
+          `${ssh}: an SSH server answered, not a ferry server; check the port (ferry's is 7443 unless its server chose another)`,
         ),
         other.stderr,
       );
@@ -244,7 +244,7 @@ describe('errors that name the thing and the next step', () => {
       assertExit(third, 6, 'ls against something else');
       assert.ok(
         third.stderr.includes(
-          `${odd}: no version answer where the server must send one: is this a ferry server?`,
+          `${odd}: no version answer where the server must send one; is this a ferry server?`,
         ),
         third.stderr,
       );
@@ -283,7 +283,10 @@ describe('errors that name the thing and the next step', () => {
     await mkdir(tree);
     const result = await ferry('send', tree, server.address);
     assertExit(result, 2, 'send a directory without -r');
-    assert.ok(result.stderr.includes(`${tree}: is a directory: add -r to send it as a tree`), result.stderr);
+    assert.ok(
+      result.stderr.includes(`${tree}: is a directory; add -r to send it as a tree\n`),
+      result.stderr,
+    );
     const missing = await ferry('send', join(dir, 'nope.txt'), server.address);
     assertExit(missing, 7, 'send a missing file');
     assert.ok(
@@ -301,7 +304,7 @@ describe('errors that name the thing and the next step', () => {
     assertExit(result, 2, 'get a directory without -r');
     assert.ok(
       result.stderr.includes(
-        `ferry: USAGE_INVALID: invalid usage: ${server.address}/docs: is a directory on the server: add -r to get it as a tree\n`,
+        `ferry: USAGE_INVALID: invalid usage: ${server.address}/docs: is a directory on the server; add -r to get it as a tree\n`,
       ),
       result.stderr,
     );

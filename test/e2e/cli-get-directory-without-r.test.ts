@@ -31,7 +31,7 @@ test('get of a remote directory without -r says add -r, whether or not a directo
     runFerry(['--home', rig.clientHome, 'get', `${rig.server.address}/photos`, '--expect', rig.serverId], {
       cwd: here,
     });
-  const expected = `ferry: USAGE_INVALID: invalid usage: ${rig.server.address}/photos: is a directory on the server: add -r to get it as a tree\n`;
+  const expected = `ferry: USAGE_INVALID: invalid usage: ${rig.server.address}/photos: is a directory on the server; add -r to get it as a tree\n`;
   const first = await get();
   assertExit(first, 2, 'get photos without -r');
   assert.equal(first.stderr, expected);
