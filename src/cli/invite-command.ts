@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { ferryCommand } from './ferry-command.js';
 import { FerryError, isFerryError } from '../errors/index.js';
 import { isInviteId } from '../crypto/index.js';
 import {
@@ -105,14 +106,16 @@ export function registerInviteCommands(program: Command): void {
         process.stdout.write(jsonLine({ code: invite.code, expires: invite.expiresAt, id: invite.id }));
         return;
       }
+      // Pasted as printed, the line must run: `./bin/ferry` in a checkout with no ferry installed.
+      const ferry = ferryCommand(process.argv[1], process.cwd(), process.env.PATH);
       process.stdout.write(
         [
           `pairing code: ${invite.code}`,
           `expires:      ${whenItExpires(invite.expiresAt, Date.now())} (one use)`,
           '',
-          'On the client (after `ferry keygen`, once, if it has no identity yet):',
-          `  ferry pair ${target.address} ${invite.code}`,
-          `(or \`ferry pair ${target.address}\` and type the code when asked: a code on a command line is`,
+          `On the client (after \`${ferry} keygen\`, once, if it has no identity yet):`,
+          `  ${ferry} pair ${target.address} ${invite.code}`,
+          `(or \`${ferry} pair ${target.address}\` and type the code when asked: a code on a command line is`,
           'visible to other users of that machine until it is used)',
           '',
         ].join('\n'),

@@ -36,6 +36,7 @@ import {
 import { isLoopbackHost, startDashboard, type Dashboard } from '../index.js';
 import { FerryError } from '../errors/index.js';
 import { shellWord } from './shell-word.js';
+import { ferryCommand } from './ferry-command.js';
 
 interface ServeFlags {
   root: string;
@@ -241,8 +242,10 @@ export function registerServeCommand(program: Command): void {
       });
       admission?.attach(server, logger);
       const cluster = flags.coordination === undefined ? '' : ` --coordination ${flags.coordination}`;
-      // How the operator reaches this server's home, for every hint printed or shown (banner, dashboard).
-      const admin = `ferry --home ${shellWord(home)}`;
+      // How the operator runs this ferry (`./bin/ferry` in a checkout with none installed) and reaches this
+      // server's home, for every hint printed or shown (banner, dashboard): pasted, each must work.
+      const ferry = ferryCommand(process.argv[1], process.cwd(), process.env.PATH);
+      const admin = `${ferry} --home ${shellWord(home)}`;
       let dashboard: Dashboard | undefined;
       if (dashboardAt) {
         try {
@@ -322,15 +325,17 @@ export function registerServeCommand(program: Command): void {
           '',
           'Next, let a client in. Easiest, with a one-time pairing code:',
           `  here:           ${admin} invite --name laptop${cluster}`,
-          '  on the client:  ferry keygen            # once, if it has no identity yet',
+          `  on the client:  ${ferry} keygen            # once, if it has no identity yet`,
           '                  the `ferry pair ...` line invite prints, then',
-          `                  ferry send FILE ${server.addressText}`,
+          `                  ${ferry} send FILE ${server.addressText}`,
           'Or by key:',
-          '  on the client:  ferry keygen            # once; prints the client ID',
+          `  on the client:  ${ferry} keygen            # once; prints the client ID`,
           `  here:           ${admin} allow CLIENT_ID --name laptop${cluster}`,
-          `  on the client:  ferry send FILE ${server.addressText} --expect ${id}`,
+          `  on the client:  ${ferry} send FILE ${server.addressText} --expect ${id}`,
           ...(dashboard ? ['Watch it: open the dashboard URL above in a browser.'] : []),
-          'No `ferry` on the PATH? Use ./bin/ferry in a checkout, or install it (README.md, "Install").',
+          ferry === 'ferry'
+            ? 'No `ferry` on the PATH? Use ./bin/ferry in a checkout, or install it (README.md, "Install").'
+            : `${ferry} is this ferry, as no \`ferry\` on the PATH is (README.md, "Install" puts one there).`,
           '',
         ].join('\n'),
       );

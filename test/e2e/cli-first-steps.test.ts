@@ -5,18 +5,28 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { FERRY_BIN, ferryEnv, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+/** The checkout bin/ferry is in: where `npm start` runs, and `./bin/ferry` names it. */
+const CHECKOUT = dirname(dirname(FERRY_BIN));
 
 describe('ferry first steps: keygen, invite, serve on a terminal', () => {
   let dir: string;
   let serverHome: string;
   let server: ServeProcess | undefined;
 
+  /** An environment whose PATH runs this ferry as `ferry` (a link to bin/ferry), as an installed one. */
+  const pathWithThisFerry = { PATH: '' };
+
   before(async () => {
     dir = await makeTempDir('ferry-first-');
     serverHome = join(dir, 'server-home');
+    await mkdir(join(dir, 'path-bin'));
+    await symlink(FERRY_BIN, join(dir, 'path-bin', 'ferry'));
+    pathWithThisFerry.PATH = `${join(dir, 'path-bin')}:/usr/bin:/bin`;
   });
 
   after(async () => {
@@ -65,7 +75,9 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
     assert.equal((await runFerry(['--home', serverHome, 'keygen'])).code, 0);
     server = await startServe(['--home', serverHome, '--root', join(dir, 'root')]);
     assert.notEqual(server.address, '127.0.0.1:7443', 'port 0: the kernel picked the port');
-    const result = await runFerry(['--home', serverHome, 'invite', '--ttl', '1m']);
+    const result = await runFerry(['--home', serverHome, 'invite', '--ttl', '1m'], {
+      env: pathWithThisFerry,
+    });
     assert.equal(result.code, 0, result.stderr);
     assert.match(
       result.stdout,
@@ -76,16 +88,33 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
       /^On the client \(after `ferry keygen`, once, if it has no identity yet\):$/m,
     );
     assert.doesNotMatch(result.stderr, /note:/, 'a server ran on this home: nothing to warn about');
-    const explicit = await runFerry([
-      '--home',
-      serverHome,
-      'invite',
-      '--ttl',
-      '1m',
-      '--address',
-      'files.example:7443',
-    ]);
+    const explicit = await runFerry(
+      ['--home', serverHome, 'invite', '--ttl', '1m', '--address', 'files.example:7443'],
+      { env: pathWithThisFerry },
+    );
     assert.match(explicit.stdout, /^ {2}ferry pair files\.example:7443 /m, '--address still wins');
+  });
+
+  test('invite names ferry as the shell would run it: `ferry` on the PATH, else ./bin/ferry or its path', async () => {
+    const invite = (options: { cwd: string; path: string }): ReturnType<typeof runFerry> =>
+      runFerry(['--home', serverHome, 'invite', '--ttl', '1m', '--address', 'files.example:7443'], {
+        cwd: options.cwd,
+        env: { PATH: options.path },
+      });
+    const inCheckout = await invite({ cwd: CHECKOUT, path: '/usr/bin:/bin' });
+    assert.equal(inCheckout.code, 0, inCheckout.stderr);
+    // It said `ferry pair ...` and `ferry keygen`, which a fresh clone's shell does not know.
+    assert.match(inCheckout.stdout, /^ {2}\.\/bin\/ferry pair files\.example:7443 [a-z2-7-]{14}$/m);
+    assert.match(inCheckout.stdout, /^On the client \(after `\.\/bin\/ferry keygen`, once/m);
+    assert.match(inCheckout.stdout, /^\(or `\.\/bin\/ferry pair files\.example:7443` and type the code/m);
+    const elsewhere = await invite({ cwd: dir, path: '/usr/bin:/bin' });
+    assert.ok(elsewhere.stdout.includes(`\n  ${FERRY_BIN} pair files.example:7443 `), elsewhere.stdout);
+    const another = join(dir, 'another-ferry');
+    await mkdir(another, { recursive: true });
+    await writeFile(join(another, 'ferry'), '#!/bin/sh\nexit 1\n');
+    await chmod(join(another, 'ferry'), 0o755);
+    const shadowed = await invite({ cwd: CHECKOUT, path: `${another}:${pathWithThisFerry.PATH}` });
+    assert.match(shadowed.stdout, /^ {2}\.\/bin\/ferry pair /m, 'the PATH runs another ferry first');
   });
 
   test('invite in a home no server ever ran on (a client home, say) still prints a code, and warns on stderr that a server on another home will not know it', async () => {
@@ -126,9 +155,11 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
       '127.0.0.1:0',
     ];
     // `script` gives the server a pty; its own stdin is /dev/null, so nothing waits on a terminal.
+    // In the checkout, with no `ferry` on the PATH: a fresh clone's `npm start`.
     const child = spawn('script', ['-q', '-e', '-c', command.map((a) => `'${a}'`).join(' '), '/dev/null'], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: ferryEnv({ NO_COLOR: '1' }),
+      cwd: CHECKOUT,
+      env: ferryEnv({ NO_COLOR: '1', PATH: '/usr/bin:/bin' }),
     });
     const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
     // A server that never prints the expected line must not outlive the test.
@@ -153,11 +184,14 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
       /^\d\d:\d\d:\d\d INFO {2}server ready {2}event=listening id=[a-z2-7-]+ address=127\.0\.0\.1:\d+$/,
     );
     assert.doesNotMatch(output, /"level":/, 'no JSON on a terminal');
-    // The banner leads with pairing, the smoothest first contact, and says where `ferry` comes from.
-    assert.match(output, /here: +ferry --home \S+ invite --name laptop/);
+    // The banner leads with pairing, the smoothest first contact. With no `ferry` on the PATH its commands
+    // name this checkout's (they said `ferry`, which pasted said "command not found"), and it says why.
+    assert.match(output, /here: +\.\/bin\/ferry --home \S+ invite --name laptop/);
     assert.match(output, /ferry pair \.\.\./);
     // A client needs an identity before it can pair: the banner says so where pairing is offered.
-    assert.match(output, /on the client: +ferry keygen +# once/);
-    assert.match(output, /No `ferry` on the PATH\? Use \.\/bin\/ferry/);
+    assert.match(output, /on the client: +\.\/bin\/ferry keygen +# once/);
+    assert.match(output, /on the client: +\.\/bin\/ferry send FILE 127\.0\.0\.1:\d+ --expect /);
+    assert.match(output, /\.\/bin\/ferry is this ferry, as no `ferry` on the PATH is/);
+    assert.doesNotMatch(output, /^ +(here|on the client): +ferry /m, 'no command says plain `ferry`');
   });
 });

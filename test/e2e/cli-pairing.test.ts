@@ -204,7 +204,10 @@ describe('ferry invite / pair against a running ferry serve', () => {
     assert.match(help.stdout.replace(/\s+/g, ' '), /visible to other local users/);
     const text = await runFerry(['--home', serverHome, 'invite', '--address', 'files.example:7443']);
     assertExit(text, 0, 'invite (text)');
-    assert.match(text.stdout, /^ {2}ferry pair files\.example:7443 [a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/m);
+    assert.match(
+      text.stdout,
+      /^ {2}(?:ferry|\.\/bin\/ferry) pair files\.example:7443 [a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/m,
+    );
     // The invite id is the code's first 5 characters, across the first dash.
     const shown = /^pairing code: ([a-z2-7]{4})-([a-z2-7])/m.exec(text.stdout);
     assert.ok(shown);

@@ -17,12 +17,16 @@ import {
   type KeyPair,
   type UploadResult,
 } from '../../src/index.js';
-import { runFerry } from '../helpers/cli.js';
+import { FERRY_BIN, runFerry } from '../helpers/cli.js';
+import { ferryCommand } from '../../src/cli/ferry-command.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { writeRandomFile } from '../helpers/random-file.js';
 import { CHROMIUM_ARGS, findChromium } from './find-chromium.js';
 import { GateProxy } from './gate-proxy.js';
 import { startServeWithDashboard, type DashboardServe } from './serve-with-dashboard.js';
+
+/** How the server's hints name ferry: as the shell here runs it (`./bin/ferry` in a checkout, src/cli/ferry-command.ts). */
+const FERRY = ferryCommand(FERRY_BIN, process.cwd(), process.env.PATH);
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const KIB = 1024;
@@ -204,7 +208,7 @@ describe('web dashboard (headless Chromium)', () => {
       // would make the code in the default home, which this server never reads.
       assert.equal(
         await page.textContent('#invites-empty code'),
-        `ferry --home ${join(dir, 'server-home')} invite --name NAME`,
+        `${FERRY} --home ${join(dir, 'server-home')} invite --name NAME`,
       );
 
       // An open invite is listed by id and name, never with its code.
@@ -237,7 +241,7 @@ describe('web dashboard (headless Chromium)', () => {
       // With this server's home: a bare `ferry allow` would write another home's allow-list.
       assert.equal(
         await refused.locator('.admit').textContent(),
-        `ferry --home ${join(dir, 'server-home')} allow ${strangerId} --name NAME`,
+        `${FERRY} --home ${join(dir, 'server-home')} allow ${strangerId} --name NAME`,
       );
 
       // A pairing code this server never made (another home's): refused, with the command that makes a
@@ -253,7 +257,7 @@ describe('web dashboard (headless Chromium)', () => {
       await failedPairing.waitFor();
       assert.equal(
         await failedPairing.locator('.admit').textContent(),
-        `ferry --home ${join(dir, 'server-home')} invite --name NAME`,
+        `${FERRY} --home ${join(dir, 'server-home')} invite --name NAME`,
       );
 
       // A client that does not trust this server's key hangs up before showing its own: the row says
