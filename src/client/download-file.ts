@@ -98,6 +98,7 @@ export async function beginDownload(
   if (ownership.owner === 'foreign' && !verifyOnly)
     throw new FerryError('FILE_EXISTS', 'a file ferry did not make is in the way of the partial', {
       subject: ownership.inTheWay,
+      hint: '', // not the table's --overwrite, which would not remove it
     });
   const owner = ownership.owner;
   if (!verifyOnly) {

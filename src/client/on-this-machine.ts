@@ -29,11 +29,11 @@ export function onThisMachine(err: unknown, place: LocalPlace): FerryError {
   if (error.subject === undefined) return error.about(path);
   if (error.code === 'FILE_EXISTS' && error.subject !== path && dirname(error.subject) === dirname(path)) {
     // ChunkLog met a file of someone else's where the download keeps its state: only its removal helps.
-    return new FerryError(
-      'STATE_FILE_IN_THE_WAY',
-      `remove ${error.subject} (ferry never removes a file it did not make), then run the command again`,
-      { cause: error, subject: path },
-    );
+    return new FerryError('STATE_FILE_IN_THE_WAY', undefined, {
+      cause: error,
+      subject: path,
+      hint: `remove ${error.subject} (ferry never removes a file it did not make), then run the command again`,
+    });
   }
   if ((error.cause as { syscall?: unknown } | undefined)?.syscall === 'mkdir') {
     // A directory of the tree (or the destination) this get makes: the user asked for it; its parent refused.

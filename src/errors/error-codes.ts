@@ -205,7 +205,8 @@ export const ERROR_CODES = {
     category: 'transfer',
     wire: 0x0503,
     retryable: false,
-    message: 'destination exists (use --overwrite to replace it)',
+    message: 'destination exists',
+    hint: 'use --overwrite to replace it',
   },
   TRANSFER_TAKEN_OVER: {
     category: 'transfer',

@@ -315,6 +315,7 @@ async function createTemporary(tmp: string): Promise<FileHandle> {
     // The subject names the file in the way (this side's own path: never on the wire, PROTOCOL.md §5.1).
     throw new FerryError('FILE_EXISTS', 'a file ferry did not make is in the way of a state file', {
       subject: tmp,
+      hint: '', // not the table's --overwrite, which would not remove it
     });
   await unlink(tmp);
   return openNoFollow(tmp, 'create');

@@ -261,7 +261,7 @@ function treeEvents(): TransferEvent[] {
       type: 'transfer-failed',
       ...subject(1),
       code: 'FILE_EXISTS',
-      message: 'destination exists (use --overwrite to replace it)',
+      message: 'destination exists; use --overwrite to replace it',
     },
     { type: 'entry-skipped', path: `album/${LONG}-link`, reason: 'symbolic link points outside the tree' },
   );

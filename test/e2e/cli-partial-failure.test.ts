@@ -134,7 +134,7 @@ describe('ferry send: one file of several fails', () => {
     // The refused file is named where it is: on the server, `HOST:PORT/text/b`.
     assert.match(
       lines.at(-1)!,
-      /^ferry: FILE_EXISTS: .*: 127\.0\.0\.1:\d+\/text\/b \(from the server\); 1 of 3 files failed$/,
+      /^ferry: FILE_EXISTS: destination exists: 127\.0\.0\.1:\d+\/text\/b \(from the server\); use --overwrite to replace it; 1 of 3 files failed$/,
     );
   });
 
@@ -159,7 +159,7 @@ describe('ferry send: one file of several fails', () => {
         file: files[1],
         remotePath: 'json/b',
         code: 'FILE_EXISTS',
-        message: `destination exists (use --overwrite to replace it): ${server!.address}/json/b`,
+        message: `destination exists: ${server!.address}/json/b; use --overwrite to replace it`,
       },
     ]);
     assertEventOrder(events);
@@ -313,7 +313,10 @@ describe('ferry get: one file of several fails', () => {
       'gtree/a',
       'gtree/sub/c',
     ]);
-    assert.match(summary['message'] as string, /differs from .*\/gtree\/b; 1 of 3 files failed/);
+    assert.match(
+      summary['message'] as string,
+      /differs from .*\/gtree\/b; use --overwrite to replace it; 1 of 3 files failed$/,
+    );
     assertEventOrder(events);
     assertResumedAgrees(events);
 
