@@ -11,6 +11,7 @@ export function registerDigestCommand(program: Command): void {
     .command('digest')
     .description('print the ferry file digest of local files (PROTOCOL.md §7.2)')
     .argument('[files...]', 'local files')
+    .usage('[options] FILE...')
     .action(async (files: string[]) => {
       if (files.length === 0)
         throw new FerryError('USAGE_INVALID', 'name the files to digest: ferry digest FILE...');

@@ -84,6 +84,7 @@ export function registerKeyCommands(program: Command): void {
     .command('allow')
     .description('let a client key use this server')
     .argument('<id>', "the client's ferry ID (from `ferry id` on the client)")
+    .usage('[options] ID')
     .option('--name <name>', 'a label for logs and the dashboard')
     .option('--permissions <list>', 'upload, download or upload,download', 'upload,download')
     .option('--root <subdir>', 'confine the client to this subdirectory of the server root')
@@ -120,6 +121,7 @@ export function registerKeyCommands(program: Command): void {
     .command('revoke')
     .description('remove a client key from the allow-list')
     .argument('<id>', "the client's ferry ID")
+    .usage('[options] ID')
     .option('--coordination <etcd://host:port/prefix>', COORDINATION_HELP)
     .action(async (id: string, opts: { coordination?: string }, command: Command) => {
       // On a cluster, every server ends the key's live sessions when its watch sees the change.

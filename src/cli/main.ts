@@ -28,10 +28,13 @@ export function buildProgram(registrars: readonly Registrar[]): Command {
       [
         '',
         'First steps (README.md, "Quick start"):',
-        '  on the server:  ferry serve --init --root DIR, then ferry invite --name NAME (prints a code)',
+        '  on the server:  ferry serve --init --root DIR,',
+        '                  then ferry invite --name NAME (prints a code)',
         '  on a client:    ferry keygen, then ferry pair HOST:PORT (asks for the code),',
-        '                  then ferry send FILE HOST:PORT, ferry get HOST:PORT/FILE, ferry ls HOST:PORT',
-        'A server started with --home DIR (npm start: ./.ferry-home) needs it on invite, allow and clients too.',
+        '                  then ferry send FILE HOST:PORT, ferry get HOST:PORT/FILE,',
+        '                  ferry ls HOST:PORT',
+        'A server started with --home DIR (npm start: ./.ferry-home) needs it on',
+        'invite, allow and clients too.',
         '',
       ].join('\n'),
     )
@@ -40,6 +43,23 @@ export function buildProgram(registrars: readonly Registrar[]): Command {
     // Commander's own complaints (a missing argument, an unknown option) in ferry's one error format.
     .configureOutput({ writeErr: (s) => process.stderr.write(usageErrorLine(s, 'ferry --help')) });
   for (const register of registrars) register(program);
+  // The list of commands shows each one's arguments as its --help and the README write them (`send PATH...
+  // HOST[:PORT][/REMOTE_PATH]`): commander's own term showed `send [options] <paths...>`, no server. Every
+  // command takes options, so `[options]` is left to each --help, and a usage with alternatives gives its
+  // first (sync's): the terms then leave the descriptions room to wrap within 80 columns.
+  program.configureHelp({
+    subcommandTerm: (command) =>
+      [
+        command.name(),
+        command
+          .usage()
+          .replace(/^\[options\] ?/, '')
+          .split(', or ')[0],
+      ]
+        .filter((part) => part !== '')
+        .join(' '),
+    minWidthToWrap: 30,
+  });
   // `--home` and `--debug` also work after the subcommand name (`ferry id --home DIR`).
   for (const command of program.commands) {
     command

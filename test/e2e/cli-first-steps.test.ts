@@ -37,11 +37,24 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
   test('ferry --help ends with the first steps in order, server and client, and the --home a server needs', async () => {
     const result = await runFerry(['--help']);
     assert.equal(result.code, 0, result.stderr);
-    const steps = result.stdout.slice(result.stdout.indexOf('First steps'));
-    assert.match(steps, /on the server: +ferry serve --init --root DIR, then ferry invite --name NAME/);
-    assert.match(steps, /on a client: +ferry keygen, then ferry pair HOST:PORT/);
+    const steps = result.stdout.slice(result.stdout.indexOf('First steps')).replace(/\s+/g, ' ');
+    assert.match(steps, /on the server: ferry serve --init --root DIR, then ferry invite --name NAME/);
+    assert.match(steps, /on a client: ferry keygen, then ferry pair HOST:PORT/);
     assert.match(steps, /ferry send FILE HOST:PORT/);
     assert.match(steps, /--home DIR \(npm start: \.\/\.ferry-home\) needs it on invite, allow and clients/);
+    // The list of commands names their arguments as the README does, the server's place included (it said
+    // `send [options] <paths...>`), and every line fits 80 columns (the first steps ran to 102).
+    for (const term of [
+      'send PATH... HOST[:PORT][/REMOTE_PATH]',
+      'get HOST[:PORT]/REMOTE_PATH... [LOCAL]',
+      'sync SRC HOST[:PORT]/DST',
+      'ls HOST[:PORT][/REMOTE_DIR]',
+      'allow ID',
+      'digest FILE...',
+    ])
+      assert.ok(result.stdout.includes(`\n  ${term}  `), `${term}:\n${result.stdout}`);
+    for (const line of result.stdout.split('\n'))
+      assert.ok(Array.from(line).length <= 80, `fits 80 columns: ${line}`);
   });
 
   test('keygen prints the ID alone on stdout and, on stderr, where the key is and what to do next', async () => {
