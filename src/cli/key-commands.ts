@@ -20,17 +20,26 @@ import { homeOf } from './cli-context.js';
 import { parseTarget } from './parse-target.js';
 import { COORDINATION_HELP, clusterAllowList } from './coordination-flags.js';
 import { jsonLine } from './json-line.js';
+import { ferryCommand } from './ferry-command.js';
 
-/** What `keygen` tells a person: where the key is, and the two ways on from here. */
-export function keygenNextSteps(home: string, id: string): string {
+/**
+ * What `keygen` tells a person: where the key is, and the two ways on from here, each command on a line of
+ * its own to paste (`ferry`: this ferry as the shell here runs it, ferry-command.ts). Within 80 columns but
+ * for the paths: the lines ran to 108.
+ */
+export function keygenNextSteps(home: string, id: string, ferry = 'ferry'): string {
   return [
     `ferry: created an identity in ${home}`,
     `  private key: ${join(home, IDENTITY_KEY_FILE)} (mode 0600; keep it secret)`,
-    `  ferry ID:    ${id} (public; also in ${IDENTITY_PUB_FILE})`,
+    `  ferry ID:    ${id}`,
+    `               (public; also in ${IDENTITY_PUB_FILE})`,
     'Next, to send to a server, either:',
-    '  get a pairing code from its operator (`ferry invite` there), then:  ferry pair HOST:PORT',
-    '  or give the operator this ID (`ferry allow ID` there), then:  ferry send FILE HOST:PORT --expect SERVER_ID',
-    'Or run a server here:  ferry serve --root DIR, then `ferry invite` for each client.',
+    '  get a pairing code from its operator (`ferry invite` there), then:',
+    `    ${ferry} pair HOST:PORT`,
+    '  or give the operator this ID (`ferry allow ID` there), then:',
+    `    ${ferry} send FILE HOST:PORT --expect SERVER_ID`,
+    'Or run a server here, then `ferry invite` for each client:',
+    `    ${ferry} serve --root DIR`,
     '',
   ].join('\n');
 }
@@ -45,12 +54,12 @@ async function existingIdentityError(home: string, err: FerryError): Promise<Fer
     () => undefined,
   );
   if (id === undefined) return err;
-  return new FerryError(
-    'KEY_EXISTS',
-    `${join(home, IDENTITY_KEY_FILE)}, ferry ID ${id}: nothing to do, \`ferry id\` prints it; ` +
-      '--force makes a new one, which every server that allowed this ID must allow again',
-    { cause: err },
-  );
+  return new FerryError('KEY_EXISTS', `${join(home, IDENTITY_KEY_FILE)}, ferry ID ${id}`, {
+    cause: err,
+    hint:
+      'nothing to do, `ferry id` prints it; --force makes a new one, which every server that allowed this ID ' +
+      'must allow again',
+  });
 }
 
 /** `keygen`, `id`, `allow`, `revoke`, `clients`, `trust`: identities and who trusts whom. */
@@ -69,7 +78,9 @@ export function registerKeyCommands(program: Command): void {
       const id = formatFerryId(keyPair.publicKey);
       // The ID alone on stdout (scripts read it); where the key is and what to do next on stderr.
       process.stdout.write(`${id}\n`);
-      process.stderr.write(keygenNextSteps(home, id));
+      process.stderr.write(
+        keygenNextSteps(home, id, ferryCommand(process.argv[1], process.cwd(), process.env.PATH)),
+      );
     });
 
   program

@@ -65,8 +65,21 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
     assert.match(result.stdout, /^[a-z2-7]{9}(-[a-z2-7]{9}){5}\n$/);
     assert.ok(result.stderr.includes(`private key: ${join(home, 'identity.key')} (mode 0600`), result.stderr);
     assert.ok(result.stderr.includes(`ferry ID:    ${id}`), result.stderr);
-    assert.match(result.stderr, /ferry invite.*ferry pair HOST:PORT/);
-    assert.match(result.stderr, /ferry allow ID.*ferry send FILE HOST:PORT --expect SERVER_ID/);
+    // Each command on a line of its own, as the shell here runs this ferry (no `ferry` on the PATH: its
+    // path), every line within 80 columns but for the paths (they ran to 108).
+    assert.match(result.stderr, /`ferry invite` there\), then:\n {4}\S*ferry pair HOST:PORT\n/);
+    assert.match(
+      result.stderr,
+      /`ferry allow ID` there\), then:\n {4}\S*ferry send FILE HOST:PORT --expect SERVER_ID\n/,
+    );
+    for (const line of result.stderr.split('\n').filter((text) => !text.includes(dir)))
+      assert.ok(line.length <= 80, `fits 80 columns: ${line}`);
+    const inCheckout = await runFerry(['--home', join(dir, 'client-home-2'), 'keygen'], {
+      cwd: CHECKOUT,
+      env: { PATH: '/usr/bin:/bin' },
+    });
+    assert.match(inCheckout.stderr, /^ {4}\.\/bin\/ferry pair HOST:PORT$/m);
+    assert.match(inCheckout.stderr, /^ {4}\.\/bin\/ferry serve --root DIR$/m);
   });
 
   test('keygen again (the README run twice) names the identity there and `ferry id`, and keeps it', async () => {
@@ -77,7 +90,7 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
     // --force alone as the next step lost the key every server had allowed, to a user who needed none.
     assert.equal(
       again.stderr,
-      `ferry: KEY_EXISTS: an identity already exists: ${join(home, 'identity.key')}, ferry ID ${id}: ` +
+      `ferry: KEY_EXISTS: an identity already exists: ${join(home, 'identity.key')}, ferry ID ${id}; ` +
         'nothing to do, `ferry id` prints it; --force makes a new one, which every server that allowed this ID ' +
         'must allow again\n',
     );
