@@ -115,8 +115,9 @@ export function registerInviteCommands(program: Command): void {
           '',
           `On the client (after \`${ferry} keygen\`, once, if it has no identity yet):`,
           `  ${ferry} pair ${target.address} ${invite.code}`,
-          `(or \`${ferry} pair ${target.address}\` and type the code when asked: a code on a command line is`,
-          'visible to other users of that machine until it is used)',
+          `(or \`${ferry} pair ${target.address}\` and type the code when asked:`,
+          'a code on a command line is visible to other users of that machine',
+          'until it is used)',
           '',
         ].join('\n'),
       );

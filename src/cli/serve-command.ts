@@ -325,17 +325,22 @@ export function registerServeCommand(program: Command): void {
           '',
           'Next, let a client in. Easiest, with a one-time pairing code:',
           `  here:           ${admin} invite --name laptop${cluster}`,
-          `  on the client:  ${ferry} keygen            # once, if it has no identity yet`,
+          `  on the client:  ${ferry} keygen  # once, if it has no identity yet`,
           '                  the `ferry pair ...` line invite prints, then',
           `                  ${ferry} send FILE ${server.addressText}`,
           'Or by key:',
-          `  on the client:  ${ferry} keygen            # once; prints the client ID`,
+          `  on the client:  ${ferry} keygen  # once; prints the client ID`,
           `  here:           ${admin} allow CLIENT_ID --name laptop${cluster}`,
-          `  on the client:  ${ferry} send FILE ${server.addressText} --expect ${id}`,
+          // Within 80 columns but for the paths: the ID goes on a line of its own, continued for the shell.
+          `  on the client:  ${ferry} send FILE ${server.addressText} \\`,
+          `    --expect ${id}`,
           ...(dashboard ? ['Watch it: open the dashboard URL above in a browser.'] : []),
-          ferry === 'ferry'
-            ? 'No `ferry` on the PATH? Use ./bin/ferry in a checkout, or install it (README.md, "Install").'
-            : `${ferry} is this ferry, as no \`ferry\` on the PATH is (README.md, "Install" puts one there).`,
+          ...(ferry === 'ferry'
+            ? []
+            : [
+                `${ferry} is this ferry: the PATH has no \`ferry\`, or another one`,
+                '(README.md, "Install" puts this one there).',
+              ]),
           '',
         ].join('\n'),
       );

@@ -133,6 +133,8 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
     assert.match(inCheckout.stdout, /^ {2}\.\/bin\/ferry pair files\.example:7443 [a-z2-7-]{14}$/m);
     assert.match(inCheckout.stdout, /^On the client \(after `\.\/bin\/ferry keygen`, once/m);
     assert.match(inCheckout.stdout, /^\(or `\.\/bin\/ferry pair files\.example:7443` and type the code/m);
+    for (const line of inCheckout.stdout.split('\n'))
+      assert.ok(line.length <= 80, `fits 80 columns: ${line}`);
     const elsewhere = await invite({ cwd: dir, path: '/usr/bin:/bin' });
     assert.ok(elsewhere.stdout.includes(`\n  ${FERRY_BIN} pair files.example:7443 `), elsewhere.stdout);
     const another = join(dir, 'another-ferry');
@@ -216,8 +218,15 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
     assert.match(output, /ferry pair \.\.\./);
     // A client needs an identity before it can pair: the banner says so where pairing is offered.
     assert.match(output, /on the client: +\.\/bin\/ferry keygen +# once/);
-    assert.match(output, /on the client: +\.\/bin\/ferry send FILE 127\.0\.0\.1:\d+ --expect /);
-    assert.match(output, /\.\/bin\/ferry is this ferry, as no `ferry` on the PATH is/);
+    assert.match(
+      output,
+      /on the client: +\.\/bin\/ferry send FILE 127\.0\.0\.1:\d+ \\\r?\n {4}--expect [a-z2-7-]{59}\r?$/m,
+    );
+    assert.match(output, /\.\/bin\/ferry is this ferry: the PATH has no `ferry`, or another one/);
+    // Every line of the banner within 80 columns, but for those with a path of this machine (the home).
+    const banner = output.slice(output.indexOf('ferry server ready')).split(/\r?\n/);
+    for (const line of banner.filter((text) => !text.includes(dir)))
+      assert.ok(line.length <= 80, `fits 80 columns: ${line}`);
     assert.doesNotMatch(output, /^ +(here|on the client): +ferry /m, 'no command says plain `ferry`');
   });
 });
