@@ -33,6 +33,8 @@ export class FoundLeaves {
   readonly #moved: ChunkHashes;
   /** The matches of the window scanned last, not yet taken: the matcher's callback fills it (`note`). */
   readonly #found: Found[] = [];
+  /** Leaves below this index may have been placed by the scan itself (`WriteThroughGate.landed`). */
+  #placedEnd = 0;
   /** True while every leaf taken lies in place in an old file of the server's file's size. */
   #deferring: boolean;
   readonly #size: number;
@@ -107,7 +109,7 @@ export class FoundLeaves {
    */
   async acceptLanded(): Promise<void> {
     if (this.#deferring || this.placed === undefined) return;
-    for (const block of await this.placed.acceptLanded(this.unchanged, this.#scanHash))
+    for (const block of await this.placed.acceptLanded(this.#unchangedAfterThread, this.#scanHash))
       this.held.set(block, this.#scanHash(block)!);
   }
 
@@ -122,9 +124,19 @@ export class FoundLeaves {
 
   /** The leaves placed and not yet counted count now, if the old file is still the version scanned. */
   async acceptRest(): Promise<void> {
-    for (const block of (await this.placed?.accept(this.unchanged, this.#scanHash)) ?? [])
+    for (const block of (await this.placed?.accept(this.#unchangedAfterThread, this.#scanHash)) ?? [])
       this.held.set(block, this.#scanHash(block)!);
   }
+
+  /**
+   * Whether the old file is still the version opened, asked once no write of the leaf hash thread's may
+   * still land under a leaf the scan placed: both the thread's read and the scan's are then before the check.
+   */
+  readonly #unchangedAfterThread = async (): Promise<boolean> => {
+    const landed = this.gate?.landed(this.#placedEnd);
+    if (landed !== undefined) await landed;
+    return this.unchanged();
+  };
 
   /** The scan's hash of a leaf it placed: where it lies in place, or found elsewhere. */
   readonly #scanHash = (index: number): Buffer | undefined =>
@@ -154,7 +166,10 @@ export class FoundLeaves {
     }
     // Leaves in place, one after another, placed in one write: around the page cache when aligned for it
     // (issue 16: 1 GiB of new page cache cost a delta's receiver 0.3-2 CPU s by the VM's memory state).
-    if (leaves.length > 0) this.placed!.place(found[0]!.block, leaves, alignedForDirect(leaves[0]!));
+    if (leaves.length > 0) {
+      this.placed!.place(found[0]!.block, leaves, alignedForDirect(leaves[0]!));
+      this.#placedEnd = Math.max(this.#placedEnd, found[0]!.block + leaves.length);
+    }
     return taken;
   }
 
@@ -173,7 +188,10 @@ export class FoundLeaves {
     let runFirst = 0;
     let runOffset = 0;
     const placeRun = (): void => {
-      if (run.length > 0) placed!.place(runFirst, run, alignedForDirect(run[0]!));
+      if (run.length > 0) {
+        placed!.place(runFirst, run, alignedForDirect(run[0]!));
+        this.#placedEnd = Math.max(this.#placedEnd, runFirst + run.length);
+      }
       run = [];
     };
     for (let i = first; i < found.length; i++) {

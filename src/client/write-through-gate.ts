@@ -45,6 +45,19 @@ export class WriteThroughGate {
   }
 
   /**
+   * Before leaves below `end` that the scan placed itself in place (the old file's bytes it read) are
+   * accepted: undefined when no write of the thread's may still land there, else a promise resolved once
+   * those have landed (or none will). Their acceptance then checks the old file's identity after both reads,
+   * the thread's and the scan's, so a leaf accepted holds the bytes hashed whichever write landed last.
+   */
+  landed(end: number): Promise<void> | undefined {
+    const hashing = this.hashing;
+    const through = Math.min(end, this.#endLeaves);
+    if (hashing === undefined || !hashing.mayWrite || through <= hashing.writtenLeaves) return undefined;
+    return hashing.writtenThrough(through);
+  }
+
+  /**
    * Before the scan writes at leaf `index`: undefined when it may write now, else a promise resolved once
    * the thread is stopped and none of its writes is in flight (called once per leaf written: the caller
    * awaits nothing when there is nothing to wait for).
