@@ -56,9 +56,11 @@ function readLeaves({ id, fd, position, shared, start, length }) {
 function hashFile({ id, fd, size, pieceBytes, table, state, writeFd, writeEnd }) {
   const out = new Uint8Array(table);
   const flags = new Int32Array(state);
-  const through = writeFd !== undefined && flags.length >= 4;
   const length = Math.max(1, Math.min(pieceBytes, size));
-  const pieces = through ? alignedPieces(3, length) : [Buffer.allocUnsafe(length)];
+  const ring = writeFd !== undefined && flags.length >= 4 ? alignedRing(length) : undefined;
+  if (writeFd !== undefined && ring === undefined) Atomics.store(flags, 3, 1);
+  const through = ring !== undefined;
+  const pieces = ring ? ring.pieces.map((piece) => piece.subarray(0, length)) : [Buffer.allocUnsafe(length)];
   const free = pieces.slice();
   // Writes issued, in file order, each { end: in leaves, done }; the count landed passes the done ones.
   const writes = [];
@@ -71,6 +73,7 @@ function hashFile({ id, fd, size, pieceBytes, table, state, writeFd, writeEnd })
   const answer = () => {
     if (!ended || inFlight > 0) return;
     ended = false;
+    if (ring) rings.push(ring);
     Atomics.notify(flags, 0);
     parentPort.postMessage({ id, failed });
   };
@@ -134,11 +137,20 @@ function writeAll(fd, bytes, position, done) {
     done(null);
   });
 }
-// Pieces whose addresses are page-aligned, as direct I/O asks: a WebAssembly memory starts on a page.
-function alignedPieces(count, length) {
+// Rings of three pieces whose addresses are page-aligned, as direct I/O asks (a WebAssembly memory starts on a
+// page), kept for the next job once one is over (at most as many as jobs ran at once); undefined when such
+// memory cannot be had (the job then hashes without writing through).
+const rings = [];
+function alignedRing(length) {
+  const found = rings.findIndex((ring) => ring.bytes >= length);
+  if (found >= 0) return rings.splice(found, 1)[0];
   const bytes = Math.ceil(length / 65536) * 65536;
-  const memory = new WebAssembly.Memory({ initial: (count * bytes) / 65536 });
-  return Array.from({ length: count }, (_, i) => Buffer.from(memory.buffer, i * bytes, length));
+  try {
+    const memory = new WebAssembly.Memory({ initial: (3 * bytes) / 65536 });
+    return { bytes, pieces: [0, 1, 2].map((i) => Buffer.from(memory.buffer, i * bytes, bytes)) };
+  } catch {
+    return undefined;
+  }
 }
 `;
 

@@ -84,3 +84,26 @@ test('LeafHashThread.hashFile with writeThrough: a write that fails stops the wr
   assert.equal(state[2], 0, 'none landed');
   assert.equal(state[3], 1, 'the failure said');
 });
+
+test('LeafHashThread.hashFile with writeThrough: a second file on the same thread is written through exactly too', async (t) => {
+  const thread = new LeafHashThread();
+  t.after(() => thread.close());
+  for (const size of [200 * LEAF_BYTES + 999, 10 * LEAF_BYTES]) {
+    const content = randomBytes(size);
+    const { file, path } = await openBytesFile(t, 'ferry-write-through-', content);
+    const into = join(path, '..', 'new.bin');
+    const partial = await openDirect(into);
+    t.after(() => partial.close());
+    const state = new Int32Array(new SharedArrayBuffer(16));
+    const table = new SharedArrayBuffer(32 * Math.ceil(size / LEAF_BYTES));
+    const fd = file.lendFd();
+    try {
+      await thread.hashFile(fd, size, 64 * LEAF_BYTES, table, state, { fd: partial.fd, end: size });
+    } finally {
+      file.returnFd();
+    }
+    const whole = Math.floor(size / LEAF_BYTES) * LEAF_BYTES;
+    assert.equal(state[2], whole / LEAF_BYTES, `${size}: every whole leaf landed`);
+    assert.ok((await readFile(into)).equals(content.subarray(0, whole)), `${size}: written exactly`);
+  }
+});
