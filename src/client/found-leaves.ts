@@ -8,6 +8,7 @@ import {
 import type { LeafPartial } from './delta-download.js';
 import type { PlacedLeaves } from './placed-leaves.js';
 import { alignedForDirect, type ReadBuffers } from './read-buffers.js';
+import type { WriteThroughGate } from './write-through-gate.js';
 
 /** A leaf of the server's file the matcher found in the old file: block `block` at old-file `offset`. */
 interface Found {
@@ -32,6 +33,8 @@ export class FoundLeaves {
   readonly #moved: ChunkHashes;
   /** The matches of the window scanned last, not yet taken: the matcher's callback fills it (`note`). */
   readonly #found: Found[] = [];
+  /** Leaves below this index may have been placed by the scan itself (`WriteThroughGate.landed`). */
+  #placedEnd = 0;
   /** True while every leaf taken lies in place in an old file of the server's file's size. */
   #deferring: boolean;
   readonly #size: number;
@@ -39,7 +42,9 @@ export class FoundLeaves {
   /**
    * `placed`: where the whole leaves are placed, if the partial held nothing; `buffers`: the scan's read
    * buffers, told of every view written from them; `unchanged`: whether the old file is still the version
-   * opened (its identity checked now), so the bytes placed are the bytes the scan hashed.
+   * opened (its identity checked now), so the bytes placed are the bytes the scan hashed; `gate`: where the
+   * leaf hash thread may still write the old file's leaves through, waited for before any write of other
+   * bytes there (a leaf found elsewhere, a verified chunk).
    */
   constructor(
     private readonly partial: LeafPartial,
@@ -48,6 +53,7 @@ export class FoundLeaves {
     private readonly buffers: ReadBuffers,
     private readonly unchanged: () => Promise<boolean>,
     sizes: { size: number; oldSize: number },
+    private readonly gate?: WriteThroughGate,
   ) {
     this.#size = sizes.size;
     this.held = new ChunkHashes(sizes.size, LEAF_BYTES);
@@ -77,6 +83,25 @@ export class FoundLeaves {
   }
 
   /**
+   * The old file's leaves `[first, first + count)`, written through where they lie by the leaf hash thread
+   * (landed) from the very bytes it hashed (`hashes`, matched to the server's leaves there): taken as leaves
+   * the scan found in place and placed, without reading them (issue 16: the scan read the old file a second
+   * time), and counted as those are. Stops at a leaf found before (elsewhere); returns how many it took.
+   */
+  takeWrittenThrough(first: number, count: number, hashes: ChunkHashes): number {
+    const { held, inPlace } = this;
+    let taken = 0;
+    for (let block = first; taken < count; block++, taken++)
+      if (held.has(block) || inPlace.has(block) || this.#moved.has(block)) break;
+    if (taken === 0) return 0;
+    // A leaf not found before these (an edit): the file differs, as when the scan meets it (`#takeMoved`).
+    if (first !== inPlace.knownCount) this.#deferring = false;
+    for (let block = first; block < first + taken; block++) inPlace.set(block, hashes.get(block)!);
+    this.placed!.landedElsewhere(first, taken);
+    return taken;
+  }
+
+  /**
    * The leaves placed so far whose writes landed count now, once the file is known to differ, while the old
    * file is still the version opened (its identity checked after their reads: the bytes placed are the
    * bytes the scan hashed); the rest at the end (`acceptRest`). Counting them at the end took 80-100 ms of a
@@ -84,7 +109,7 @@ export class FoundLeaves {
    */
   async acceptLanded(): Promise<void> {
     if (this.#deferring || this.placed === undefined) return;
-    for (const block of await this.placed.acceptLanded(this.unchanged, this.#scanHash))
+    for (const block of await this.placed.acceptLanded(this.#unchangedAfterThread, this.#scanHash))
       this.held.set(block, this.#scanHash(block)!);
   }
 
@@ -99,9 +124,19 @@ export class FoundLeaves {
 
   /** The leaves placed and not yet counted count now, if the old file is still the version scanned. */
   async acceptRest(): Promise<void> {
-    for (const block of (await this.placed?.accept(this.unchanged, this.#scanHash)) ?? [])
+    for (const block of (await this.placed?.accept(this.#unchangedAfterThread, this.#scanHash)) ?? [])
       this.held.set(block, this.#scanHash(block)!);
   }
+
+  /**
+   * Whether the old file is still the version opened, asked once no write of the leaf hash thread's may
+   * still land under a leaf the scan placed: both the thread's read and the scan's are then before the check.
+   */
+  readonly #unchangedAfterThread = async (): Promise<boolean> => {
+    const landed = this.gate?.landed(this.#placedEnd);
+    if (landed !== undefined) await landed;
+    return this.unchanged();
+  };
 
   /** The scan's hash of a leaf it placed: where it lies in place, or found elsewhere. */
   readonly #scanHash = (index: number): Buffer | undefined =>
@@ -131,7 +166,10 @@ export class FoundLeaves {
     }
     // Leaves in place, one after another, placed in one write: around the page cache when aligned for it
     // (issue 16: 1 GiB of new page cache cost a delta's receiver 0.3-2 CPU s by the VM's memory state).
-    if (leaves.length > 0) this.placed!.place(found[0]!.block, leaves, alignedForDirect(leaves[0]!));
+    if (leaves.length > 0) {
+      this.placed!.place(found[0]!.block, leaves, alignedForDirect(leaves[0]!));
+      this.#placedEnd = Math.max(this.#placedEnd, found[0]!.block + leaves.length);
+    }
     return taken;
   }
 
@@ -150,7 +188,10 @@ export class FoundLeaves {
     let runFirst = 0;
     let runOffset = 0;
     const placeRun = (): void => {
-      if (run.length > 0) placed!.place(runFirst, run, alignedForDirect(run[0]!));
+      if (run.length > 0) {
+        placed!.place(runFirst, run, alignedForDirect(run[0]!));
+        this.#placedEnd = Math.max(this.#placedEnd, runFirst + run.length);
+      }
       run = [];
     };
     for (let i = first; i < found.length; i++) {
@@ -160,8 +201,18 @@ export class FoundLeaves {
       if (held.has(block) || inPlace.has(block) || moved.has(block)) continue;
       const length = deltaBlockLength(block, this.#size);
       const leaf = window.subarray(offset - from, offset - from + length);
+      // Other bytes than the old file's there: not while the leaf hash thread may still write those.
+      const gated = offset === block * LEAF_BYTES && !rescan ? undefined : this.gate?.before(block);
+      if (gated !== undefined) await gated;
       if (!rescan && placed !== undefined && length === LEAF_BYTES) {
         (offset === block * LEAF_BYTES ? inPlace : moved).set(block, hash);
+        // In place and written through by the leaf hash thread already: the same bytes, if the old file is
+        // still the version scanned (else they are not accepted), so not written again.
+        if (offset === block * LEAF_BYTES && block < (this.gate?.hashing?.writtenLeaves ?? 0)) {
+          placeRun();
+          placed.landedElsewhere(block, 1);
+          continue;
+        }
         this.buffers.written(leaf);
         // A run is contiguous in the window too: aligned for direct I/O as a whole if its first leaf is.
         if (block !== runFirst + run.length || offset !== runOffset + run.length * LEAF_BYTES) placeRun();
@@ -170,6 +221,9 @@ export class FoundLeaves {
         continue;
       }
       placeRun();
+      // A verified chunk: never under a write of the thread's still to land.
+      const through = this.gate?.before(block);
+      if (through !== undefined) await through;
       const placing = placed?.overwrite(block);
       if (placing !== undefined) await placing;
       // The matcher hashed these very bytes, which stay as they are: the partial takes the hash, not hashes

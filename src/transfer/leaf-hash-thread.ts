@@ -12,7 +12,7 @@ import { OneWorkerThread } from './one-worker-thread.js';
 const PROGRAM = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { read, readSync } = require('node:fs');
+const { read, readSync, write } = require('node:fs');
 const PREFIX = Buffer.from([0]);
 const LEAF = ${LEAF_BYTES};
 const hashInto = (out, at, bytes) =>
@@ -48,17 +48,56 @@ function readLeaves({ id, fd, position, shared, start, length }) {
 // A file's leaves from its start, a piece at a time: read here, hashed here, each leaf's hash into the shared
 // table, then the count of leaves done published (state[0]) and waiters woken. state[1] set: stop before the
 // next read. One piece per turn of this thread's loop, so other jobs are answered in between.
-function hashFile({ id, fd, size, pieceBytes, table, state }) {
+// With writeFd (a lent descriptor opened for direct I/O) each piece's whole leaves below writeEnd are also
+// written where they lie through it, from the very bytes hashed, on libuv's pool while the next piece is
+// read and hashed (a ring of page-aligned pieces: a piece is read into again once its write landed); the
+// count of leaves landed in order is state[2], and state[3] is set once a write failed (none after it).
+// The answer waits for every write in flight.
+function hashFile({ id, fd, size, pieceBytes, table, state, writeFd, writeEnd }) {
   const out = new Uint8Array(table);
   const flags = new Int32Array(state);
-  const piece = Buffer.allocUnsafe(Math.max(1, Math.min(pieceBytes, size)));
+  const length = Math.max(1, Math.min(pieceBytes, size));
+  const ring = writeFd !== undefined && flags.length >= 4 ? alignedRing(length) : undefined;
+  if (writeFd !== undefined && ring === undefined) Atomics.store(flags, 3, 1);
+  const through = ring !== undefined;
+  const pieces = ring ? ring.pieces.map((piece) => piece.subarray(0, length)) : [Buffer.allocUnsafe(length)];
+  const free = pieces.slice();
+  // Writes issued, in file order, each { end: in leaves, done }; the count landed passes the done ones.
+  const writes = [];
+  let inFlight = 0;
+  let writing = through;
   let at = 0;
-  const end = (failed) => {
+  let ended = false;
+  let waiting = false;
+  let failed;
+  const answer = () => {
+    if (!ended || inFlight > 0) return;
+    ended = false;
+    if (ring) rings.push(ring);
     Atomics.notify(flags, 0);
     parentPort.postMessage({ id, failed });
   };
+  const end = (why) => {
+    failed = why;
+    ended = true;
+    answer();
+  };
+  const landed = (write, err) => {
+    inFlight--;
+    if (err) {
+      // Nothing counts as landed from this piece on (those after it may land, unnamed).
+      writing = false;
+      writes.length = 0;
+      Atomics.store(flags, 3, 1);
+    } else write.done = true;
+    while (writes.length > 0 && writes[0].done) Atomics.store(flags, 2, writes.shift().end);
+    Atomics.notify(flags, 0);
+  };
   const step = () => {
+    waiting = false;
     if (at >= size || Atomics.load(flags, 1) !== 0) return end(undefined);
+    const piece = free.pop();
+    if (piece === undefined) return void (waiting = true); // the first write to land steps again
     const n = Math.min(piece.length, size - at);
     try {
       for (let got = 0; got < n; ) {
@@ -71,12 +110,47 @@ function hashFile({ id, fd, size, pieceBytes, table, state }) {
     }
     for (let off = 0; off < n; off += LEAF)
       hashInto(out, 32 * ((at + off) / LEAF), piece.subarray(off, Math.min(n, off + LEAF)));
+    const whole = writing ? Math.max(0, Math.min(n, Math.floor((writeEnd - at) / LEAF) * LEAF)) : 0;
+    if (whole > 0) {
+      const write = { end: (at + whole) / LEAF, done: false };
+      writes.push(write);
+      inFlight++;
+      writeAll(writeFd, piece.subarray(0, whole), at, (err) => {
+        landed(write, err);
+        free.push(piece);
+        if (ended) answer();
+        else if (waiting) setImmediate(step);
+      });
+    } else free.push(piece);
     at += n;
     Atomics.store(flags, 0, Math.ceil(at / LEAF));
     Atomics.notify(flags, 0);
     setImmediate(step);
   };
   step();
+}
+// Writes all of bytes at position, resuming short writes; done(err) or done(null) once all landed.
+function writeAll(fd, bytes, position, done) {
+  write(fd, bytes, 0, bytes.length, position, (err, n) => {
+    if (err) return done(err);
+    if (n < bytes.length) return writeAll(fd, bytes.subarray(n), position + n, done);
+    done(null);
+  });
+}
+// Rings of three pieces whose addresses are page-aligned, as direct I/O asks (a WebAssembly memory starts on a
+// page), kept for the next job once one is over (at most as many as jobs ran at once); undefined when such
+// memory cannot be had (the job then hashes without writing through).
+const rings = [];
+function alignedRing(length) {
+  const found = rings.findIndex((ring) => ring.bytes >= length);
+  if (found >= 0) return rings.splice(found, 1)[0];
+  const bytes = Math.ceil(length / 65536) * 65536;
+  try {
+    const memory = new WebAssembly.Memory({ initial: (3 * bytes) / 65536 });
+    return { bytes, pieces: [0, 1, 2].map((i) => Buffer.from(memory.buffer, i * bytes, bytes)) };
+  } catch {
+    return undefined;
+  }
 }
 `;
 
@@ -119,6 +193,14 @@ export class LeafHashThread {
    * of leaves done from the start, published (and `Atomics.notify`'d) after each piece; setting `state[1]`
    * stops it before its next read. Other jobs are answered between pieces. Resolves with why it ended short
    * (a read failed, the file ended early), or undefined once done or stopped; rejects if the thread failed.
+   *
+   * With `writeThrough` (issue 16: a delta's receiver read its old file once to hash it and again to place its
+   * leaves into the new file), the whole leaves of each piece below `end` are also written where they lie
+   * through `fd` (lent, opened for direct I/O: the thread reads into page-aligned memory), from the very
+   * bytes hashed, while the next piece is read; `state` then has 4 entries: `state[2]` counts the leaves
+   * landed in order from the start, `state[3]` is set once a write failed (no write is made after it, and the
+   * count stops before it). Writing vouches for nothing: the caller decides which leaves count. It resolves
+   * only once no write is in flight, so the caller may give the descriptor back then.
    */
   async hashFile(
     fd: number,
@@ -126,9 +208,19 @@ export class LeafHashThread {
     pieceBytes: number,
     table: SharedArrayBuffer,
     state: Int32Array,
+    writeThrough?: { readonly fd: number; readonly end: number },
   ): Promise<string | undefined> {
     if (!(state.buffer instanceof SharedArrayBuffer)) throw new RangeError('the state must be shared');
-    const answer = await this.#thread.run({ fd, size, pieceBytes, table, state: state.buffer });
+    if (writeThrough !== undefined && state.length < 4)
+      throw new RangeError('writing through needs 4 states');
+    const answer = await this.#thread.run({
+      fd,
+      size,
+      pieceBytes,
+      table,
+      state: state.buffer,
+      ...(writeThrough && { writeFd: writeThrough.fd, writeEnd: writeThrough.end }),
+    });
     return answer.failed;
   }
 
@@ -196,6 +288,9 @@ interface FileHashJob {
   readonly pieceBytes: number;
   readonly table: SharedArrayBuffer;
   readonly state: SharedArrayBuffer;
+  /** Where the whole leaves below `writeEnd` are written through as they are hashed (`hashFile`). */
+  readonly writeFd?: number;
+  readonly writeEnd?: number;
 }
 
 /** A job of the leaf hash thread: a piece of a file read into `shared` for it, then hashed (`readLeaves`). */
