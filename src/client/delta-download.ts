@@ -19,6 +19,7 @@ import { placeLeaves } from './place-found-leaves.js';
 import { ReadBuffers } from './read-buffers.js';
 import { OldLeafTables, type LeafTable } from './old-leaf-tables.js';
 import { ScanHashesAhead } from './scan-hashes-ahead.js';
+import { WriteThroughGate } from './write-through-gate.js';
 
 /** Old-file offsets scanned per read (the read holds one leaf more, for matches across its end). */
 const SCAN_WINDOW_BYTES = 4 * 1024 * 1024;
@@ -155,7 +156,18 @@ async function takeLeavesOf(
     await partial.flushWrites();
   };
   const buffers = new ReadBuffers(landed, Math.min(old.size, SCAN_READ_BYTES));
-  const taken = new FoundLeaves(partial, sources, placed, buffers, unchangedNow, { size, oldSize: old.size });
+  // Where the leaf hash thread writes the old file's leaves through into the partial (`hashInPlace`): the
+  // scan writes no other bytes there before it is stopped, and takes the leaves it wrote without reading them.
+  const gate = new WriteThroughGate(placed && knownOld, Math.min(old.size, size));
+  const taken = new FoundLeaves(
+    partial,
+    sources,
+    placed,
+    buffers,
+    unchangedNow,
+    { size, oldSize: old.size },
+    gate,
+  );
   const matcher = new DeltaMatcher(signature, taken.note, arrival ? 0 : total);
   // Each window is read while the one before it is scanned: a read covers any start the scan may leave
   // (from `to` to a leaf past it) and a whole window after it. It starts where the leaves at the phase the
@@ -214,7 +226,36 @@ async function takeLeavesOf(
   // The scan, then the leaves left; a failure leaves no placing write in flight behind it (the caller
   // closes the partial).
   const scanAndPlace = async (): Promise<TakenLeaves> => {
-    let ahead = readAhead(0);
+    /**
+     * Takes the leaves from `from` (a leaf boundary, at the phase in place) up to `to` that the leaf hash
+     * thread wrote through where they lie, as long as each is the server's leaf there by the hash the thread
+     * took of the very bytes it wrote (checked after the old file's identity, as the in-place hashes are),
+     * without reading them: found in place, placed, counted as the scan's own once the file is known to
+     * differ. Returns how many it took (none: the scan reads and scans from `from` as without it).
+     */
+    const takeWrittenThrough = async (from: number, to: number): Promise<number> => {
+      const hashing = gate.hashing;
+      if (hashing === undefined || from % LEAF_BYTES !== 0 || (hashesAhead.phase ?? 0) !== 0) return 0;
+      const first = from / LEAF_BYTES;
+      const end = Math.min(Math.ceil(to / LEAF_BYTES), gate.endLeaves, matcher.knownBlocks);
+      if (end <= first) return 0;
+      await hashing.writtenThrough(end);
+      const table = await tables.afterRead(end * LEAF_BYTES);
+      if (table === undefined || table.stored) return 0;
+      const last = Math.min(end, table.through, hashing.writtenLeaves);
+      let block = first;
+      while (block < last && matcher.holdsLeaf(block, table.hashes.get(block)!)) block++;
+      const count = block > first ? taken.takeWrittenThrough(first, block - first, table.hashes) : 0;
+      if (count === 0) return 0;
+      matcher.foundWithoutScan(first + count - 1);
+      sources.add([{ newOffset: from, length: count * LEAF_BYTES, oldOffset: from }]);
+      accepting = accepting.then(() => taken.acceptLanded());
+      accepting.catch(() => undefined);
+      return count;
+    };
+    // While the thread writes through, a window is read only when its leaves are not all taken so (an edit,
+    // the file's end): read then, not ahead.
+    let ahead: Promise<Piece> | undefined = gate.mayTake(0) ? undefined : readAhead(0);
     // The leaves a window's scan will check are hashed on the leaf hash thread as soon as the window is read,
     // over its very buffer, at the phase the scans so far set (`ScanHashesAhead`): while this thread scans
     // the window before it, takes its leaves and waits for the signature (issue 16: started only once the
@@ -242,8 +283,8 @@ async function takeLeavesOf(
         e === undefined ? undefined : e.phase === phase ? e.hashes : startHashes(e.piece),
       );
     };
-    let early = hashesOf(ahead);
-    let hashes = atPhase(early);
+    let early = ahead && hashesOf(ahead);
+    let hashes = early && atPhase(early);
     for (let from = 0; from < old.size;) {
       const to = Math.min(old.size, from + SCAN_WINDOW_BYTES);
       const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
@@ -252,14 +293,26 @@ async function takeLeavesOf(
           await arrival!.waitFor(Math.min(total, Math.ceil(readEnd / LEAF_BYTES) + LOOKAHEAD_BLOCKS)),
         );
       const whole = matcher.knownBlocks === total;
+      if (ahead === undefined) {
+        const took = await takeWrittenThrough(from, to);
+        if (took > 0) {
+          from += took * LEAF_BYTES;
+          if (matcher.knownBlocks === total) await scanAgain();
+          continue;
+        }
+        ahead = readAhead(from);
+        early = hashesOf(ahead);
+        hashes = atPhase(early);
+      }
       const piece = await ahead;
-      if (to < old.size) {
+      ahead = undefined;
+      if (to < old.size && !gate.mayTake(to)) {
         ahead = readAhead(to);
         early = hashesOf(ahead);
       }
       const window = piece.bytes.subarray(from - piece.at, readEnd - piece.at);
       // The hashes taken ahead were taken over `piece.bytes`, which `window` views: the bytes scanned.
-      matcher.useKnownLeafHashes(await hashes);
+      matcher.useKnownLeafHashes(await hashes!);
       let scan: DeltaScan;
       try {
         scan = matcher.scan(window, from, from, to, readEnd === old.size);
@@ -270,7 +323,7 @@ async function takeLeavesOf(
       // The leaves found lie at another phase (an insertion or a deletion): those in place are not the
       // server's, and hashing them goes no further (the insert case pays at most what it hashed so far).
       if (hashesAhead.phase !== undefined && hashesAhead.phase !== 0) tables.stopInPlace();
-      if (to < old.size) hashes = atPhase(early);
+      if (ahead !== undefined) hashes = atPhase(early!);
       sources.add(scan.ops);
       if (!whole)
         for (const op of scan.ops)
@@ -299,7 +352,7 @@ async function takeLeavesOf(
     await taken.acceptRest();
     // The leaves left: those seen in place but not placed, and repeats of a leaf found once.
     sources.fillRepeats();
-    await placeLeaves(old, sources, signature, partial, taken.held, taken.inPlace, buffers);
+    await placeLeaves(old, sources, signature, partial, taken.held, taken.inPlace, buffers, gate);
     return { held: taken.held, identical: false };
   };
   try {

@@ -8,6 +8,7 @@ import {
 import type { LeafPartial } from './delta-download.js';
 import type { PlacedLeaves } from './placed-leaves.js';
 import { alignedForDirect, type ReadBuffers } from './read-buffers.js';
+import type { WriteThroughGate } from './write-through-gate.js';
 
 /** A leaf of the server's file the matcher found in the old file: block `block` at old-file `offset`. */
 interface Found {
@@ -39,7 +40,9 @@ export class FoundLeaves {
   /**
    * `placed`: where the whole leaves are placed, if the partial held nothing; `buffers`: the scan's read
    * buffers, told of every view written from them; `unchanged`: whether the old file is still the version
-   * opened (its identity checked now), so the bytes placed are the bytes the scan hashed.
+   * opened (its identity checked now), so the bytes placed are the bytes the scan hashed; `gate`: where the
+   * leaf hash thread may still write the old file's leaves through, waited for before any write of other
+   * bytes there (a leaf found elsewhere, a verified chunk).
    */
   constructor(
     private readonly partial: LeafPartial,
@@ -48,6 +51,7 @@ export class FoundLeaves {
     private readonly buffers: ReadBuffers,
     private readonly unchanged: () => Promise<boolean>,
     sizes: { size: number; oldSize: number },
+    private readonly gate?: WriteThroughGate,
   ) {
     this.#size = sizes.size;
     this.held = new ChunkHashes(sizes.size, LEAF_BYTES);
@@ -74,6 +78,25 @@ export class FoundLeaves {
     const taken = !rescan && this.#deferring ? this.#takeInPlace(window, from) : 0;
     if (taken < this.#found.length) await this.#takeMoved(window, from, rescan, taken);
     this.#found.length = 0;
+  }
+
+  /**
+   * The old file's leaves `[first, first + count)`, written through where they lie by the leaf hash thread
+   * (landed) from the very bytes it hashed (`hashes`, matched to the server's leaves there): taken as leaves
+   * the scan found in place and placed, without reading them (issue 16: the scan read the old file a second
+   * time), and counted as those are. Stops at a leaf found before (elsewhere); returns how many it took.
+   */
+  takeWrittenThrough(first: number, count: number, hashes: ChunkHashes): number {
+    const { held, inPlace } = this;
+    let taken = 0;
+    for (let block = first; taken < count; block++, taken++)
+      if (held.has(block) || inPlace.has(block) || this.#moved.has(block)) break;
+    if (taken === 0) return 0;
+    // A leaf not found before these (an edit): the file differs, as when the scan meets it (`#takeMoved`).
+    if (first !== inPlace.knownCount) this.#deferring = false;
+    for (let block = first; block < first + taken; block++) inPlace.set(block, hashes.get(block)!);
+    this.placed!.landedElsewhere(first, taken);
+    return taken;
   }
 
   /**
@@ -160,8 +183,18 @@ export class FoundLeaves {
       if (held.has(block) || inPlace.has(block) || moved.has(block)) continue;
       const length = deltaBlockLength(block, this.#size);
       const leaf = window.subarray(offset - from, offset - from + length);
+      // Other bytes than the old file's there: not while the leaf hash thread may still write those.
+      const gated = offset === block * LEAF_BYTES && !rescan ? undefined : this.gate?.before(block);
+      if (gated !== undefined) await gated;
       if (!rescan && placed !== undefined && length === LEAF_BYTES) {
         (offset === block * LEAF_BYTES ? inPlace : moved).set(block, hash);
+        // In place and written through by the leaf hash thread already: the same bytes, if the old file is
+        // still the version scanned (else they are not accepted), so not written again.
+        if (offset === block * LEAF_BYTES && block < (this.gate?.hashing?.writtenLeaves ?? 0)) {
+          placeRun();
+          placed.landedElsewhere(block, 1);
+          continue;
+        }
         this.buffers.written(leaf);
         // A run is contiguous in the window too: aligned for direct I/O as a whole if its first leaf is.
         if (block !== runFirst + run.length || offset !== runOffset + run.length * LEAF_BYTES) placeRun();
@@ -170,6 +203,9 @@ export class FoundLeaves {
         continue;
       }
       placeRun();
+      // A verified chunk: never under a write of the thread's still to land.
+      const through = this.gate?.before(block);
+      if (through !== undefined) await through;
       const placing = placed?.overwrite(block);
       if (placing !== undefined) await placing;
       // The matcher hashed these very bytes, which stay as they are: the partial takes the hash, not hashes

@@ -113,7 +113,7 @@ export async function openForScan(
     });
     return {
       old,
-      known: known?.hashes ?? (blockBytes === LEAF_BYTES ? hashInPlace(old, offer.size) : undefined),
+      known: known?.hashes ?? (blockBytes === LEAF_BYTES ? hashInPlace(old, offer.size, partial) : undefined),
       partial,
     };
   } catch (err) {
@@ -135,21 +135,34 @@ let hashingInPlace = 0;
  * offers in flight, each with its old file open): each holds a table of 32 bytes a leaf (at most 8 MiB) and
  * takes turns on the one thread. Undefined when that many already run: the scan then hashes its leaves
  * window by window, as without it.
+ *
+ * With `partial` (the download's, holding nothing yet), the thread also writes each whole leaf it hashes
+ * where it lies into it, speculatively, below min(old size, offered size) (issue 16: the scan read the old
+ * file a second time to place its leaves, a cold 1 GiB download CPU-bound on two cores): those bytes count
+ * for nothing (a resume after a cut sees unverified bytes there) until the scan matched the leaf in place to
+ * the server's by the hash the thread took of those very bytes (`takeLeaves`); the scan writes nothing of
+ * its own where the thread may still write (`WriteThroughGate`).
  */
 export function hashInPlace(
   old: Pick<SourceFile, 'size' | 'readExactly'> & Partial<Pick<SourceFile, 'lendFd' | 'returnFd'>>,
   offered: number,
+  partial?: Pick<PartialTransfer, 'lendUnbuffered' | 'verifiedBytes' | 'heldRanges'>,
 ): LeafHashesAhead | undefined {
   if (hashingInPlace >= MAX_SCANS) return undefined;
   hashingInPlace++;
   // Whole leaves past the offered size can match none of the server's: not hashed.
   const size = Math.min(old.size, Math.ceil(offered / LEAF_BYTES) * LEAF_BYTES);
-  const hashing = LeafHashesAhead.start({
-    size,
-    readExactly: (buffer, offset, length, position) => old.readExactly(buffer, offset, length, position),
-    lendFd: old.lendFd && (() => old.lendFd!()),
-    returnFd: old.returnFd && (() => old.returnFd!()),
-  });
+  // Only into a partial that holds nothing: no write may land on a verified chunk.
+  const empty = partial !== undefined && partial.verifiedBytes === 0 && partial.heldRanges().length === 0;
+  const hashing = LeafHashesAhead.start(
+    {
+      size,
+      readExactly: (buffer, offset, length, position) => old.readExactly(buffer, offset, length, position),
+      lendFd: old.lendFd && (() => old.lendFd!()),
+      returnFd: old.returnFd && (() => old.returnFd!()),
+    },
+    empty ? { lend: () => partial.lendUnbuffered(), end: Math.min(old.size, offered) } : undefined,
+  );
   // The slot is free once the scan (or an answer that failed before it) stopped it, not once its hashing
   // ended: its table stays with the offer until then, and a `get -r` with many offers in flight and their
   // signatures held back would otherwise keep a table for each (helper sec2's review: up to 256 x 8 MiB).
@@ -213,7 +226,7 @@ export async function scanOldFile(
             partial,
             arrival,
             undefined,
-            known ?? hashInPlace(old, signature.oldSize),
+            known ?? hashInPlace(old, signature.oldSize, partial),
           );
         if (digest === undefined)
           throw new FerryError('INTERNAL', 'blocks are scanned once the signature is whole');
@@ -222,6 +235,8 @@ export async function scanOldFile(
         return blocks;
       });
     } catch (err) {
+      // The thread may write through into the partial: stopped (its writes landed) before it closes.
+      if (known instanceof LeafHashesAhead) await known.stop();
       await partial.close();
       throw err;
     }

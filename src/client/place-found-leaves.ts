@@ -11,6 +11,7 @@ import {
 import { isFerryError } from '../errors/index.js';
 import type { LeafPartial, OldFile } from './delta-download.js';
 import type { ReadBuffers } from './read-buffers.js';
+import type { WriteThroughGate } from './write-through-gate.js';
 
 /** The most bytes of the old file one read of leaves found earlier holds. */
 const PLACE_READ_BYTES = 4 * 1024 * 1024;
@@ -31,6 +32,7 @@ export async function placeLeaves(
   held: ChunkHashes,
   scanned: ChunkHashes,
   buffers: ReadBuffers,
+  gate?: WriteThroughGate,
 ): Promise<void> {
   let unchanged = true;
   const size = signature.oldSize;
@@ -78,6 +80,9 @@ export async function placeLeaves(
       if ((known === undefined || unchanged) && length === LEAF_BYTES)
         noteLeafHash(leaf.buffer, leaf.byteOffset, Buffer.from(hash));
       buffers.written(leaf);
+      // A verified chunk: never under a write of the leaf hash thread's still to land.
+      const through = gate?.before(block);
+      if (through !== undefined) await through;
       await partial.writeData(block * LEAF_BYTES, leaf);
       try {
         // The partial hashes what it writes: for a leaf hashed by the scan, that is the check.

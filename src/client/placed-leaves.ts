@@ -75,6 +75,15 @@ export class PlacedLeaves {
     }
   }
 
+  /**
+   * Leaves `[first, first + count)` were written where they lie by someone else, the old file's bytes whose
+   * hashes the caller has, and have landed (the leaf hash thread writing through, `hashInPlace`): placed as
+   * if written here, those nothing else wrote, to be accepted as the others are.
+   */
+  landedElsewhere(first: number, count: number): void {
+    for (const run of this.#placing.place(first, count)) this.#placing.landed(run, true);
+  }
+
   /** Whether leaf `index` is placed and nothing wrote over it since. */
   has(index: number): boolean {
     return this.#placing.stateOf(index) === 'placed';

@@ -28,6 +28,9 @@ export class DirectWriter {
   /** Set once closed, or once a buffer was refused (EINVAL): every write then returns false. */
   #off = false;
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Loans of the direct descriptor not given back (`lend`), and who waits for the last (`close`). */
+  #lent = 0;
+  #returned: (() => void) | undefined;
 
   constructor(file: FileHandle) {
     this.#file = file;
@@ -63,11 +66,35 @@ export class DirectWriter {
   }
 
   /**
-   * Lets every write in flight land, then closes the direct descriptor; writes after it return false.
-   * Idempotent.
+   * The direct descriptor, lent to a writer on another thread (a delta receiver's leaf hash thread writing its
+   * old file's leaves through where they lie, issue 16), or undefined when this file has none. The borrower
+   * writes only aligned pieces and gives it back (`giveBack`) once no write of its own is in flight; `close`
+   * waits for that.
+   */
+  async lend(): Promise<number | undefined> {
+    if (this.#off) return undefined;
+    const direct = await (this.#direct ??= this.#open());
+    if (direct === undefined || this.#off) return undefined;
+    this.#lent++;
+    return direct.fd;
+  }
+
+  /**
+   * A descriptor from `lend` is given back: no write of the borrower's is in flight through it; it wrote
+   * `bytes` (counted as this writer's own).
+   */
+  giveBack(bytes: number): void {
+    DIRECT_WRITE_COUNTERS.bytes += bytes;
+    if (--this.#lent === 0) this.#returned?.();
+  }
+
+  /**
+   * Lets every write in flight land and every lent descriptor come back, then closes the direct descriptor;
+   * writes after it return false. Idempotent.
    */
   async close(): Promise<void> {
     this.#off = true;
+    if (this.#lent > 0) await new Promise<void>((resolve) => (this.#returned = resolve));
     await Promise.allSettled([...this.#inFlight]);
     const direct = await this.#direct;
     this.#direct = Promise.resolve(undefined);

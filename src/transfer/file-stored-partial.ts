@@ -81,6 +81,21 @@ export class FileStoredPartial extends PartialFileReader implements StoredPartia
     return this.#direct.write(offset, pieces);
   }
 
+  async lendUnbuffered(): Promise<
+    { readonly fd: number; readonly giveBack: (bytes: number) => void } | undefined
+  > {
+    const fd = await this.#direct.lend();
+    if (fd === undefined) return undefined;
+    let given = false;
+    return {
+      fd,
+      giveBack: (bytes) => {
+        if (!given) this.#direct.giveBack(bytes);
+        given = true;
+      },
+    };
+  }
+
   async makeDurable(entries: readonly ChunkEntry[]): Promise<void> {
     await this.#writer.flush();
     if (!this.#keepLog) return;

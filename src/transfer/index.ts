@@ -71,7 +71,7 @@ export {
   type StreamDeltaOptions,
   type UploadSignatureArrival,
 } from './delta-streamer.js';
-export { LeafHashesAhead } from './leaf-hashes-ahead.js';
+export { LeafHashesAhead, type WriteThrough } from './leaf-hashes-ahead.js';
 export {
   SIGNING_COUNTERS,
   signBlocks,

@@ -9,6 +9,16 @@ import { leafHashesOf } from './leaf-hashes-of.js';
  */
 export type HashedSource = Pick<ChunkSource, 'size' | 'readExactly' | 'lendFd' | 'returnFd'>;
 
+/**
+ * Where the leaves hashed are also written through, where they lie (a delta download's partial, issue 16):
+ * a descriptor lent for it (opened for direct I/O), and the end (bytes) below which whole leaves are written.
+ */
+export interface WriteThrough {
+  /** The descriptor, and how to give it back saying the bytes written through it. */
+  lend(): Promise<{ readonly fd: number; readonly giveBack: (bytes: number) => void } | undefined>;
+  readonly end: number;
+}
+
 /** Bytes of the file read at once while its leaves are hashed ahead: 64 leaves. */
 const AHEAD_READ_BYTES = 64 * LEAF_BYTES;
 
@@ -28,19 +38,64 @@ export class LeafHashesAhead {
   readonly #running: Promise<void>;
   /** Leaves hashed from the file's start (they are hashed in order), or Infinity once the work ended. */
   #through = 0;
-  /** Who waits for `#through` to reach a count (`hashedThrough`). */
+  /** Who waits for `#through` to reach a count (`hashedThrough`), or `#written` (`writtenThrough`). */
   #waiting: Array<{ readonly leaves: number; readonly resolve: () => void }> = [];
+  #writtenWaiting: Array<{ readonly leaves: number; readonly resolve: () => void }> = [];
+  /** Leaves written through and landed from the file's start (`WriteThrough`); final once the work ended. */
+  #written = 0;
+  /** Whether a write through may still be made (or is in flight): until none can be any more. */
+  #mayWrite: boolean;
 
-  private constructor(source: HashedSource) {
+  private constructor(source: HashedSource, writeThrough: WriteThrough | undefined) {
     this.hashes = new ChunkHashes(Math.min(source.size, MAX_DELTA_BLOCKS * LEAF_BYTES), LEAF_BYTES);
-    this.#running = this.#run(source)
+    this.#mayWrite = writeThrough !== undefined;
+    this.#running = this.#run(source, writeThrough)
       .catch(() => undefined) // a failed read just ends the work ahead
-      .finally(() => this.#reached(Infinity));
+      .finally(() => {
+        this.#mayWrite = false;
+        this.#reached(Infinity);
+        this.#landed(this.#written);
+      });
   }
 
-  /** Starts hashing `source`'s leaves from its start. */
-  static start(source: HashedSource): LeafHashesAhead {
-    return new LeafHashesAhead(source);
+  /**
+   * Starts hashing `source`'s leaves from its start; with `writeThrough`, on the leaf hash thread, each whole
+   * leaf below its end is also written where it lies (counted in `writtenLeaves` once landed), from the
+   * very bytes hashed: what the file held when hashed, whatever it holds later.
+   */
+  static start(source: HashedSource, writeThrough?: WriteThrough): LeafHashesAhead {
+    return new LeafHashesAhead(source, writeThrough);
+  }
+
+  /**
+   * Leaves written through (`start`'s `writeThrough`) and landed, in order from the file's start: those
+   * below hold exactly the bytes whose hashes `hashes` has. Final once the work ended (`settled`): no write
+   * is in flight then, and none is made after.
+   */
+  get writtenLeaves(): number {
+    return this.#written;
+  }
+
+  /** Whether a leaf may still be written through (or a write is in flight); false once none can be. */
+  get mayWrite(): boolean {
+    return this.#mayWrite;
+  }
+
+  /**
+   * Resolves once the first `leaves` leaves are written through and landed, or once no more will be (the
+   * work ended, or nothing is written through): the caller then reads `writtenLeaves`.
+   */
+  writtenThrough(leaves: number): Promise<void> {
+    if (leaves <= this.#written || !this.#mayWrite) return Promise.resolve();
+    return new Promise((resolve) => this.#writtenWaiting.push({ leaves, resolve }));
+  }
+
+  #landed(leaves: number): void {
+    this.#written = leaves;
+    const due = this.#writtenWaiting.filter((waiter) => !this.#mayWrite || waiter.leaves <= leaves);
+    if (due.length === 0) return;
+    this.#writtenWaiting = this.#writtenWaiting.filter((waiter) => !due.includes(waiter));
+    for (const waiter of due) waiter.resolve();
   }
 
   /** Resolves once every leaf is hashed (or the work stopped). */
@@ -93,9 +148,23 @@ export class LeafHashesAhead {
     return this.#release.promise;
   }
 
-  async #run(source: HashedSource): Promise<void> {
+  async #run(source: HashedSource, writeThrough: WriteThrough | undefined): Promise<void> {
     const size = Math.min(source.size, MAX_DELTA_BLOCKS * LEAF_BYTES);
-    const from = await this.#onThread(source, size);
+    // Written through only by the thread (the event loop's hashing writes nothing): lent before it starts.
+    const lent =
+      writeThrough && size > 0 && source.lendFd !== undefined && !this.#stopped
+        ? await writeThrough.lend().catch(() => undefined)
+        : undefined;
+    if (lent === undefined && this.#mayWrite) {
+      this.#mayWrite = false;
+      this.#landed(0);
+    }
+    let from: number | undefined;
+    try {
+      from = await this.#onThread(source, size, lent && { fd: lent.fd, end: writeThrough!.end });
+    } finally {
+      lent?.giveBack(this.#written * LEAF_BYTES);
+    }
     if (from !== undefined) await this.#onLoop(source, size, from);
   }
 
@@ -107,7 +176,11 @@ export class LeafHashesAhead {
    * Returns where the event loop's hashing is to go on (the thread failed, or there is no descriptor to
    * lend), or undefined once the work is over: done, stopped, or a read failed (which ends it, as there).
    */
-  async #onThread(source: HashedSource, size: number): Promise<number | undefined> {
+  async #onThread(
+    source: HashedSource,
+    size: number,
+    writeThrough: { readonly fd: number; readonly end: number } | undefined,
+  ): Promise<number | undefined> {
     if (size === 0 || source.lendFd === undefined || source.returnFd === undefined) return 0;
     let fd: number;
     try {
@@ -116,11 +189,11 @@ export class LeafHashesAhead {
       return undefined; // closed: nothing to read
     }
     const table = new SharedArrayBuffer(32 * Math.ceil(size / LEAF_BYTES));
-    const state = new Int32Array(new SharedArrayBuffer(8));
+    const state = new Int32Array(new SharedArrayBuffer(writeThrough ? 16 : 8));
     this.#state = state;
     if (this.#stopped) Atomics.store(state, 1, 1);
     let settled = false;
-    const job = LEAF_HASH_THREAD.hashFile(fd, size, AHEAD_READ_BYTES, table, state).finally(
+    const job = LEAF_HASH_THREAD.hashFile(fd, size, AHEAD_READ_BYTES, table, state, writeThrough).finally(
       () => (settled = true),
     );
     const over = job.then(
@@ -135,6 +208,8 @@ export class LeafHashesAhead {
         const through = Atomics.load(state, 0);
         for (; taken < through; taken++) this.hashes.set(taken, new Uint8Array(table, 32 * taken, 32));
         this.#reached(taken);
+        // Landed only after hashed (the thread writes a piece once hashed): never past `taken`.
+        if (writeThrough) this.#landed(Math.min(taken, Atomics.load(state, 2)));
         if (ended) break;
         const wait = waitAsync(state, 0, through);
         if (wait.async) await Promise.race([wait.value, over]);

@@ -99,6 +99,13 @@ export interface StoredPartial<Target> extends StoredPartialReader {
    */
   writeUnbuffered?(offset: number, pieces: readonly Buffer[]): Promise<boolean>;
   /**
+   * The descriptor `writeUnbuffered` writes through, lent to a writer on another thread that writes aligned
+   * pieces through it (a delta download's leaf hash thread, issue 16), with how to give it back, saying the
+   * bytes it wrote, once none of its writes is in flight (closing the partial waits for that); undefined
+   * when the store has none. Optional.
+   */
+  lendUnbuffered?(): Promise<{ readonly fd: number; readonly giveBack: (bytes: number) => void } | undefined>;
+  /**
    * Makes every byte written so far durable, then durably logs `entries` as verified: data first, then
    * the log entry. Without a log (`keepLog` false) it only lands the writes.
    */

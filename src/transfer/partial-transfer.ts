@@ -229,6 +229,17 @@ export class PartialTransfer<Target = RootPath> {
   }
 
   /**
+   * The descriptor `placeUnverified` writes around the page cache through, lent to a writer on another thread
+   * (a delta download's leaf hash thread, writing its old file's leaves through where they lie as it hashes
+   * them, issue 16), or undefined when the store has none. What it writes counts for nothing, as
+   * `placeUnverified`'s bytes; its user writes only where no chunk is verified, and gives it back once none
+   * of its writes is in flight, saying the bytes it wrote (closing the partial waits for that).
+   */
+  lendUnbuffered(): Promise<{ readonly fd: number; readonly giveBack: (bytes: number) => void } | undefined> {
+    return this.#stored.lendUnbuffered?.() ?? Promise.resolve(undefined);
+  }
+
+  /**
    * Makes every byte written so far durable, vouching for nothing (no log entry): queued behind the
    * make-durable effects like one of them, and resolving once done. For a delta upload's server while it
    * places the old file's leaves (`delta-old-file.ts`): the disk writes them back while the signing goes on,
