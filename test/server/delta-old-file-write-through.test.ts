@@ -5,21 +5,11 @@
 // a file store, whose direct descriptor the threads borrow; the session is reduced to what the signing uses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DeltaOldFile } from '../../src/server/delta-old-file.js';
-import { DeltaMemory } from '../../src/server/delta-memory.js';
-import { FileHashCache } from '../../src/server/file-hash-cache.js';
-import type { SessionIo } from '../../src/server/session-io.js';
-import { LEAF_BYTES, chunkHashOf, type PutOfferMessage } from '../../src/protocol/index.js';
-import {
-  FilePartialStore,
-  PartialTransfer,
-  SIGNING_COUNTERS,
-  type RootPath,
-} from '../../src/transfer/index.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { LEAF_BYTES, chunkHashOf } from '../../src/protocol/index.js';
+import { FilePartialStore, PartialTransfer, SIGNING_COUNTERS } from '../../src/transfer/index.js';
+import { openOldFile } from '../helpers/delta-old-file-rig.js';
 
 /** 16 MiB and more: the signature is in leaves (PROTOCOL.md §5.15.2), read in pieces of 64 leaves. */
 const SIZE = 16 * 1024 * 1024 + 4321;
@@ -27,21 +17,7 @@ const CHUNK = 1024 * 1024;
 const WHOLE_LEAVES = Math.floor(SIZE / LEAF_BYTES);
 
 test('a cold same-size delta: the leaf hash threads place every whole old leaf as they read it, none is placed from the event loop, and copies in place take them all', async (t) => {
-  const dir = await makeTempDir('ferry-delta-write-through-');
-  t.after(() => removeTempDir(dir));
-  const old = randomBytes(SIZE);
-  const oldPath = join(dir, 'old.bin');
-  await writeFile(oldPath, old);
-  const io = {
-    may: () => true,
-    clientKey: Buffer.alloc(32, 1),
-    ctx: { hashCache: new FileHashCache(), deltaMemory: new DeltaMemory() },
-    send: () => Promise.resolve(),
-  } as unknown as SessionIo;
-  const offer = { delta: true, size: SIZE } as PutOfferMessage;
-  const file = await DeltaOldFile.open(io, offer, { path: oldPath } as RootPath);
-  assert.ok(file, 'the old file is open for the delta');
-  t.after(() => file.close());
+  const { dir, old, io, file } = await openOldFile(t, 'ferry-delta-write-through-', SIZE);
   const dataPath = join(dir, 'new.part');
   const store = new FilePartialStore<string>({
     pathsOf: () => ({ dataPath, logPath: join(dir, 'new.state') }),
