@@ -162,7 +162,7 @@ export class DeltaOldFile {
   ): { readonly done: Promise<void>; readonly placing: boolean } {
     if (this.#signing !== undefined) throw new FerryError('INTERNAL', 'a delta signature sent twice');
     const placing = this.#placingHook(partial, newSize);
-    const signing = this.#sign(io, ref, placing);
+    const signing = this.#sign(io, ref, placing, partial);
     // Settled, never rejecting: `close` waits for it before the file is closed under its reads.
     this.#signing = signing.catch(() => undefined);
     const done = signing.catch((err: unknown) => {
@@ -171,7 +171,12 @@ export class DeltaOldFile {
     return { done, placing: placing !== undefined };
   }
 
-  async #sign(io: SessionIo, ref: number, placing: SignedPieceHook | undefined): Promise<void> {
+  async #sign<T>(
+    io: SessionIo,
+    ref: number,
+    placing: SignedPieceHook | undefined,
+    partial: PartialTransfer<T>,
+  ): Promise<void> {
     const old = this.#old;
     const blockBytes = deltaBlockBytesFor(old.size);
     // A wait for the hashing budget or for a record's send (a client not reading) ends at once when the
@@ -193,14 +198,21 @@ export class DeltaOldFile {
       this.#leafHashes = hashes;
       // Weak checksums taken for the store when it lacks them (a file recorded at its upload's finish).
       const weakOut = known?.weak === undefined ? new Uint32Array(hashes.count) : undefined;
+      // Signed cold, the leaf hash threads that read the pieces write them where they lie; the hook places
+      // only what they could not (`OldLeafPlacer.writeThrough`).
+      const through =
+        placing !== undefined && known === undefined ? await this.#placer?.writeThrough(partial) : undefined;
       let unchanged: boolean;
       try {
         await signLeaves(old, ref, hashes, send, placing, () => this.#stop, {
           known: known?.hashes,
           knownWeak: known?.weak,
           weakOut,
+          writeThrough: through?.through,
         });
       } finally {
+        // No write through is in flight once the signing is over, failed or not (`signLeaves` waits).
+        through?.done();
         // Every placing write has landed (`signLeaves` waits for its hook): nothing is placed from now on.
         // Known hashes too are trusted only for the version opened, after the last byte read and placed.
         unchanged = await this.#unchanged();

@@ -1,5 +1,10 @@
 import { LEAF_BYTES, deltaBlockBytesFor, type ChunkHashes } from '../protocol/index.js';
-import { PLACED_SYNC_BYTES, type PartialTransfer, type SignedPieceHook } from '../transfer/index.js';
+import {
+  PLACED_SYNC_BYTES,
+  type PartialTransfer,
+  type PieceWriteThrough,
+  type SignedPieceHook,
+} from '../transfer/index.js';
 import { LeafPlacing } from '../machines/index.js';
 
 /** Placed leaves taken by a copy at once (`OldLeafPlacer.take`): 64 (4 MiB of the file). */
@@ -85,6 +90,55 @@ export class OldLeafPlacer {
         );
       }
     };
+  }
+
+  /**
+   * Lends the partial's direct descriptor to the signing's leaf hash threads, which write each piece they read
+   * where it lies while they hash it (`PieceWriteThrough`; issue 16: placed from this event loop after the
+   * hashing, each write held its piece's buffer, and with it the signing's next read, for its whole length),
+   * or undefined when the store has none to lend (the hook places every piece, as before). A piece is claimed
+   * only when every whole leaf of it is `empty`, all made `placing` at once before its read, so arrived data
+   * waits for that write as for the hook's (`arrive`); else what is still empty goes back and the hook places
+   * it. `done` gives the descriptor back, once the signing is over (no write of it in flight).
+   */
+  async writeThrough<T>(
+    partial: PartialTransfer<T>,
+  ): Promise<{ readonly through: PieceWriteThrough; readonly done: () => void } | undefined> {
+    const lent = await partial.lendUnbuffered();
+    if (lent === undefined) return undefined;
+    const placing = this.#placing;
+    /** The claimed pieces' writes by file offset, each settled by its `landed`. */
+    const inFlight = new Map<number, { readonly write: Promise<void>; readonly land: () => void }>();
+    let written = 0;
+    /** Set once a write failed: the hook places the rest (the ordinary way, if direct I/O is refused). */
+    let failed = false;
+    const through: PieceWriteThrough = {
+      claim: (offset, length) => {
+        if (failed) return undefined;
+        const run = { first: offset / LEAF_BYTES, count: length / LEAF_BYTES };
+        const runs = placing.place(run.first, run.count);
+        if (runs.length === 1 && runs[0]!.count === run.count) {
+          let land = (): void => undefined;
+          const write = new Promise<void>((resolve) => (land = resolve));
+          inFlight.set(offset, { write, land });
+          this.#writes.add(write);
+          return lent.fd;
+        }
+        for (const given of runs) placing.landed(given, false);
+        return undefined;
+      },
+      landed: (offset, length, ok) => {
+        placing.landed({ first: offset / LEAF_BYTES, count: length / LEAF_BYTES }, ok);
+        if (ok) written += length;
+        else failed = true;
+        const claimed = inFlight.get(offset);
+        inFlight.delete(offset);
+        if (claimed === undefined) return;
+        this.#writes.delete(claimed.write);
+        claimed.land();
+      },
+    };
+    return { through, done: () => lent.giveBack(written) };
   }
 
   /** Nothing is placed or taken from now on (the signing is over with the old file changed). */

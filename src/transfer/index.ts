@@ -78,6 +78,7 @@ export {
   signLeaves,
   type SignedPieceHook,
   type SigningMemory,
+  type PieceWriteThrough,
 } from './sign-leaves.js';
 export { LEAF_HASH_THREAD, LEAF_HASH_THREADS, LeafHashThread } from './leaf-hash-thread.js';
 export { DIRECT_ALIGN_BYTES, DIRECT_WRITE_COUNTERS } from './direct-writer.js';

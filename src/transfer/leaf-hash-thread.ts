@@ -28,8 +28,10 @@ parentPort.on('message', (job) => {
 // A piece of a file read into a range of a shared buffer, then the leaf hash of each of its leaves (the last
 // may be short), the hashes back in one transferred buffer; on a failed or short read, why instead. Read on
 // libuv's pool, not here: the next jobs' reads go on while this thread hashes, as they did before, with no
-// hop through the asking thread's event loop in between.
-function readLeaves({ id, fd, position, shared, start, length }) {
+// hop through the asking thread's event loop in between. With writeFd, once read, its first writeLength
+// bytes are also written at the same position through that descriptor, on the pool while they are hashed
+// (both only read them), and the answer waits for the write: written true, or why it failed.
+function readLeaves({ id, fd, position, shared, start, length, writeFd, writeLength }) {
   const bytes = new Uint8Array(shared, start, length);
   const fail = (why) => parentPort.postMessage({ id, failed: why });
   const from = (got) =>
@@ -37,11 +39,22 @@ function readLeaves({ id, fd, position, shared, start, length }) {
       if (err) return fail(String(err.code || err));
       if (n === 0) return fail('the file ended early');
       if (got + n < length) return from(got + n);
+      let written = writeFd === undefined ? false : undefined;
+      let out;
+      const answer = () => {
+        if (out !== undefined && written !== undefined)
+          parentPort.postMessage({ id, hashes: out.buffer, written }, [out.buffer]);
+      };
+      if (written === undefined)
+        writeAll(writeFd, bytes.subarray(0, writeLength), position, (err) => {
+          written = err ? String(err.code || err) : true;
+          answer();
+        });
       const count = Math.ceil(length / LEAF);
-      const out = new Uint8Array(32 * count);
+      out = new Uint8Array(32 * count);
       for (let i = 0; i < count; i++)
         hashInto(out, 32 * i, bytes.subarray(i * LEAF, Math.min(length, (i + 1) * LEAF)));
-      parentPort.postMessage({ id, hashes: out.buffer }, [out.buffer]);
+      answer();
     });
   from(0);
 }
@@ -242,6 +255,38 @@ export class LeafHashThread {
   }
 
   /**
+   * As `readLeaves`, and once the piece is read its first `writeThrough.length` bytes are also written at
+   * `position` through `writeThrough.fd` (lent, as `fd`: kept open until this settles; opened for direct I/O
+   * if the caller likes, the shared memory of a signing's pieces being page-aligned), on libuv's pool while
+   * the thread hashes them: both only read those bytes, so what lands is what was hashed (issue 16: a delta
+   * upload's server placed each piece of its old file from its event loop after the hashing, and the piece's
+   * buffer waited for that write before its next read). The answer waits for the write: `written` true once
+   * it landed, false when it failed. Undefined as for `readLeaves`: whether anything was written is then
+   * unknown (a thread that failed may have), so the caller counts nothing of it as written.
+   */
+  async readLeavesWritingThrough(
+    fd: number,
+    position: number,
+    bytes: Buffer,
+    writeThrough: { readonly fd: number; readonly length: number },
+  ): Promise<{ readonly hashes: Buffer; readonly written: boolean } | undefined> {
+    if (!(bytes.buffer instanceof SharedArrayBuffer) || bytes.length === 0) return undefined;
+    if (writeThrough.length > bytes.length) throw new RangeError('a write through past the piece read');
+    const job = {
+      fd,
+      position,
+      shared: bytes.buffer,
+      start: bytes.byteOffset,
+      length: bytes.length,
+      writeFd: writeThrough.fd,
+      writeLength: writeThrough.length,
+    };
+    const answer = await this.#thread.run(job).catch(() => undefined);
+    if (answer?.hashes === undefined) return undefined;
+    return { hashes: Buffer.from(answer.hashes), written: answer.written === true };
+  }
+
+  /**
    * The leaf hashes of the whole leaves of `bytes` from its start (a view of shared memory, read in place),
    * 32 bytes each in order; undefined when it could not (no whole leaf, memory that is not shared, the
    * thread failed): the caller hashes those bytes itself, as it would without the thread. The one way the
@@ -300,6 +345,9 @@ interface ReadLeavesJob {
   readonly shared: SharedArrayBuffer;
   readonly start: number;
   readonly length: number;
+  /** Where its first `writeLength` bytes are written through once read (`readLeavesWritingThrough`). */
+  readonly writeFd?: number;
+  readonly writeLength?: number;
 }
 
 /** The thread's answer: the hashes of a `LeafHashJob` or `ReadLeavesJob`, or how a `FileHashJob` ended. */
@@ -307,6 +355,8 @@ interface LeafHashAnswer {
   readonly id: number;
   readonly hashes?: ArrayBuffer;
   readonly failed?: string;
+  /** A `ReadLeavesJob` with a write through: true once it landed, else why it failed. */
+  readonly written?: true | string;
 }
 
 /** The process's one leaf hash thread (see LeafHashThread). */

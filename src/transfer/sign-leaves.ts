@@ -62,7 +62,7 @@ export async function signLeaves(
   if (hashes.chunkBytes !== LEAF_BYTES) throw new RangeError('a signature is taken over leaves');
   const size = source.size;
   const totalBlocks = deltaBlockCount(size);
-  const { known, weakOut } = memory;
+  const { known, weakOut, writeThrough } = memory;
   if (known !== undefined && (known.count !== totalBlocks || known.knownCount !== totalBlocks))
     throw new RangeError('known leaf hashes of another file');
   if (weakOut !== undefined && weakOut.length !== totalBlocks)
@@ -153,13 +153,34 @@ export async function signLeaves(
       if (known !== undefined) return read().then(() => undefined);
       const stop = stopped?.();
       if (stop !== undefined) return Promise.reject(stop);
-      const threaded = fd === undefined ? undefined : thread.readLeaves(fd, block * LEAF_BYTES, leafBytes);
+      const threaded = fd === undefined ? undefined : readOnThread(fd, block * LEAF_BYTES);
       return Promise.resolve(threaded).then((hashes) => {
         if (hashes === undefined) return read().then(() => leafHashesOf(leafBytes));
         SIGNING_COUNTERS.readLeaves += views.length;
         SIGNING_COUNTERS.threadReadLeaves += views.length;
         return hashes;
       });
+    };
+    /**
+     * The piece read and hashed on its thread, and its whole leaves written through where they lie when
+     * `writeThrough` claims them (told whether they landed before the piece goes on to `onPiece`).
+     */
+    const readOnThread = async (from: number, at: number): Promise<Buffer | undefined> => {
+      const whole = Math.floor(leafBytes.length / LEAF_BYTES) * LEAF_BYTES;
+      const through = whole > 0 ? writeThrough?.claim(at, whole) : undefined;
+      if (through === undefined) return thread.readLeaves(from, at, leafBytes);
+      let written = false;
+      try {
+        const answer = await thread.readLeavesWritingThrough(from, at, leafBytes, {
+          fd: through,
+          length: whole,
+        });
+        written = answer?.written === true;
+        if (written) SIGNING_COUNTERS.writtenThroughLeaves += whole / LEAF_BYTES;
+        return answer?.hashes;
+      } finally {
+        writeThrough!.landed(at, whole, written);
+      }
     };
     const before = ahead.at(-1);
     const reading = inUse[which]!.then(readHashed);
@@ -252,6 +273,24 @@ export interface SigningMemory {
   readonly known?: ChunkHashes | undefined;
   readonly knownWeak?: Uint32Array | undefined;
   readonly weakOut?: Uint32Array | undefined;
+  /**
+   * Where the pieces a leaf hash thread reads may also be written (`PieceWriteThrough`): a delta upload's
+   * server placing its old file's leaves into the new one. Only pieces read on a thread are offered to it.
+   */
+  readonly writeThrough?: PieceWriteThrough | undefined;
+}
+
+/**
+ * Writing a signing's pieces where they lie as they are read, from the leaf hash thread that reads and hashes
+ * them (`LeafHashThread.readLeavesWritingThrough`), not from the signing's event loop after (issue 16).
+ * `claim` is asked right before a piece is read, with its whole leaves (`length` bytes from file offset
+ * `offset`): the descriptor to write them through, or undefined to leave them to `onPiece`. Every claim is
+ * followed by `landed`, before the piece goes to `onPiece`: `written` true once every byte of them landed,
+ * false when not all did (the bytes there are then unknown).
+ */
+export interface PieceWriteThrough {
+  claim(offset: number, length: number): number | undefined;
+  landed(offset: number, length: number, written: boolean): void;
 }
 
 /**
@@ -259,7 +298,13 @@ export interface SigningMemory {
  * (`readLeaves`) in this process, for tests and benches: a warm delta signs with no leaf hashed, and with
  * known weak checksums and nothing to place, with no leaf read.
  */
-export const SIGNING_COUNTERS = { hashedLeaves: 0, knownLeaves: 0, readLeaves: 0, threadReadLeaves: 0 };
+export const SIGNING_COUNTERS = {
+  hashedLeaves: 0,
+  knownLeaves: 0,
+  readLeaves: 0,
+  threadReadLeaves: 0,
+  writtenThroughLeaves: 0,
+};
 
 /** The known hashes of leaves `[first, first + count)`, 32 bytes each in order, as `leafHashesOf` gives. */
 function knownHashesOf(known: ChunkHashes, first: number, count: number): Buffer {

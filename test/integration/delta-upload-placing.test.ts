@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { sendFiles } from '../../src/client/index.js';
-import { DIRECT_WRITE_COUNTERS } from '../../src/transfer/index.js';
+import { DIRECT_WRITE_COUNTERS, SIGNING_COUNTERS } from '../../src/transfer/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import type { PlanFor } from '../helpers/fault-proxy.js';
 import { startProxiedServer } from '../helpers/proxied-server.js';
@@ -22,11 +22,12 @@ const NAME = 'disk.img';
 
 const old = randomBytes(OLD_BYTES);
 
-async function replace(t: TestContext, next: Buffer, plan?: PlanFor) {
+async function replace(t: TestContext, next: Buffer, plan?: PlanFor, durableBatchBytes?: number) {
   const r = await startProxiedServer(t, 'ferry-delta-placing-', {
     authorize: () => ({ permissions: PERMISSION_UPLOAD | PERMISSION_DOWNLOAD }),
     retries: 3,
     plan,
+    ...(durableBatchBytes === undefined ? {} : { durableBatchBytes }),
   });
   await writeFile(join(r.root, NAME), old);
   await mkdir(join(r.dir, 'src'));
@@ -70,5 +71,33 @@ test('a same-size delta upload of leaf-sized blocks cut in the middle resumes an
     i === 0 ? { cut: { afterBytes: 4 * 1024 * 1024 } } : undefined,
   );
   assert.equal(r.proxy.connections.length, 2, 'cut once, resumed once');
+  assert.ok(placed.equals(next), 'byte-exact after the resume');
+});
+
+test('a same-size delta upload cut after its old file was written through resumes from the chunks verified alone, and replaces the file byte-exact', async (t) => {
+  // Rewritten in place at three leaves: the client keeps those chunks (literals) until the signature is
+  // whole, so the cut, inside the first chunk of literals, comes once every old leaf was written through and
+  // the copies in place of the other chunks took theirs.
+  const next = Buffer.from(old);
+  for (const at of [CHUNK_BYTES + 5, 9 * CHUNK_BYTES, OLD_BYTES - 3000]) randomBytes(2000).copy(next, at);
+  const writtenThrough = SIGNING_COUNTERS.writtenThroughLeaves;
+  // Verified chunks durable every 4 MiB (a delta's batch: 4 x 1 MiB), so the resume holds some.
+  const { r, placed } = await replace(
+    t,
+    next,
+    (i) => (i === 0 ? { cut: { afterBytes: 32 * 1024 } } : undefined),
+    CHUNK_BYTES,
+  );
+  assert.equal(r.proxy.connections.length, 2, 'cut once, resumed once');
+  assert.ok(
+    SIGNING_COUNTERS.writtenThroughLeaves - writtenThrough >= Math.floor(OLD_BYTES / (64 * 1024)),
+    'every whole old leaf written through before the cut',
+  );
+  const started = r.events.flatMap((event) => (event.type === 'transfer-started' ? [event] : []));
+  assert.equal(started.length, 2);
+  // Only chunks verified (and durable) count on resume: the old leaves written through into chunks 1 and 9
+  // (of literals: the one being sent at the cut, the other not yet) lie in the partial but are not held.
+  const held = started[1]!.heldBytes;
+  assert.ok(held > 0 && held <= OLD_BYTES - 2 * CHUNK_BYTES, `${held} bytes held on resume`);
   assert.ok(placed.equals(next), 'byte-exact after the resume');
 });

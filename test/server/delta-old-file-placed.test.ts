@@ -6,22 +6,11 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { DeltaOldFile } from '../../src/server/delta-old-file.js';
-import { DeltaMemory } from '../../src/server/delta-memory.js';
-import { FileHashCache } from '../../src/server/file-hash-cache.js';
-import type { SessionIo } from '../../src/server/session-io.js';
-import {
-  ChunkHashes,
-  LEAF_BYTES,
-  chunkHashOf,
-  type DeltaBlocksMessage,
-  type PutOfferMessage,
-} from '../../src/protocol/index.js';
-import { MemoryPartialStore, PartialTransfer, type RootPath } from '../../src/transfer/index.js';
+import type { DeltaOldFile } from '../../src/server/delta-old-file.js';
+import { ChunkHashes, LEAF_BYTES, chunkHashOf, type DeltaBlocksMessage } from '../../src/protocol/index.js';
+import { MemoryPartialStore, PartialTransfer } from '../../src/transfer/index.js';
 import { rewriteKeepingSizeAndMtime } from '../helpers/rewrite-keeping-size-and-mtime.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { openOldFile } from '../helpers/delta-old-file-rig.js';
 
 /** 16 MiB and more: the signature is in leaves (PROTOCOL.md §5.15.2); records of 64 leaves while signing. */
 const SIZE = 16 * 1024 * 1024 + 4321;
@@ -44,24 +33,10 @@ async function signed(
   t: TestContext,
   onRecord?: (record: DeltaBlocksMessage, path: string) => void,
 ): Promise<Rig> {
-  const dir = await makeTempDir('ferry-delta-placed-');
-  t.after(() => removeTempDir(dir));
-  const old = randomBytes(SIZE);
-  const oldPath = join(dir, 'old.bin');
-  await writeFile(oldPath, old);
-  const io = {
-    may: () => true,
-    clientKey: Buffer.alloc(32, 1),
-    ctx: { hashCache: new FileHashCache(), deltaMemory: new DeltaMemory() },
-    send: (record: DeltaBlocksMessage) => {
-      onRecord?.(record, oldPath);
-      return Promise.resolve();
-    },
-  } as unknown as SessionIo;
-  const offer = { delta: true, size: SIZE } as PutOfferMessage;
-  const file = await DeltaOldFile.open(io, offer, { path: oldPath } as RootPath);
-  assert.ok(file, 'the old file is open for the delta');
-  t.after(() => file.close());
+  const { old, oldPath, io, file } = await openOldFile(t, 'ferry-delta-placed-', SIZE, (record, path) => {
+    onRecord?.(record, path);
+    return Promise.resolve();
+  });
   const store = new MemoryPartialStore<string>();
   const partial = await PartialTransfer.open(store, 'k', {
     size: SIZE,
