@@ -80,6 +80,19 @@ export default tseslint.config(
       'no-restricted-syntax': [
         'error',
         { selector: 'ExportDefaultDeclaration', message: 'no default exports' },
+        {
+          // An async function's returned promise is flattened: `Promise<Promise<T>>` is a lie the compiler
+          // accepts, and its caller awaits the inner work too (stop 39: a delta upload's session read
+          // nothing while its old file was signed). Return the inner promise inside an object.
+          selector:
+            "TSTypeReference[typeName.name='Promise'] > TSTypeParameterInstantiation > TSTypeReference[typeName.name='Promise']",
+          message: 'a promise of a promise is flattened: return the inner promise inside an object',
+        },
+        {
+          selector:
+            "TSTypeReference[typeName.name='Promise'] > TSTypeParameterInstantiation > TSUnionType > TSTypeReference[typeName.name='Promise']",
+          message: 'a promise of a promise is flattened: return the inner promise inside an object',
+        },
       ],
     },
   },

@@ -5,12 +5,14 @@ import type { SessionIo } from './session-io.js';
  * Answers the offer of a partial upload this session just opened (PROTOCOL.md §5.3): its PUT_ACCEPT with
  * what the partial holds, after the event that it started. Returns a delta upload's signing, left running
  * (PROTOCOL.md §5.15.2): the session goes on to its next message, as copies and data are served while it
- * signs, placing or not (`DeltaOldFile.startSignature`, `LeafPlacing`).
+ * signs, placing or not (`DeltaOldFile.startSignature`, `LeafPlacing`). The signing comes back inside an
+ * object: an async function returning a promise itself would flatten it, and the offer's handling would
+ * await the whole signing, the session reading nothing meanwhile (no CANCEL, no PUT_COPY: stop 39).
  */
 export async function acceptPartialUpload(
   io: SessionIo,
   active: PartialUpload,
-): Promise<Promise<void> | undefined> {
+): Promise<{ signing: Promise<void> | undefined }> {
   const { offer, partial, old } = active;
   // Opening a resumed partial that changed since it closed re-hashed every chunk it holds: an offer/CANCEL
   // loop must not repeat that for free (docs/SECURITY.md "Hashing on request"). Paid after the fact,
@@ -34,5 +36,5 @@ export async function acceptPartialUpload(
     joinToken: active.joinToken,
     ranges: partial.heldRanges(),
   });
-  return old?.startSignature(io, offer.ref, partial, offer.size).done;
+  return { signing: old?.startSignature(io, offer.ref, partial, offer.size).done };
 }

@@ -288,7 +288,7 @@ export class UploadReceiver implements TransferClaim {
     this.#active = active;
     // In the same step as #active: a takeover from now on takes this transfer over (`surrender`).
     this.#stages.enter(active.transferId, 'receiving');
-    const signing = await acceptPartialUpload(this.#io, active);
+    const { signing } = await acceptPartialUpload(this.#io, active);
     if (signing) pending.finished = signing;
   }
 
