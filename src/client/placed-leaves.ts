@@ -5,7 +5,7 @@ import { PLACED_SYNC_BYTES, type PartialTransfer } from '../transfer/index.js';
 /** What placing writes into and accepts from: the download's partial. */
 export type PlacingPartial = Pick<
   PartialTransfer<unknown>,
-  'placeUnverified' | 'acceptPlacedLeaves' | 'completeChunk' | 'syncWritten'
+  'placeUnverified' | 'acceptPlacedChunk' | 'syncWritten'
 >;
 
 /**
@@ -143,9 +143,9 @@ export class PlacedLeaves {
       const hash = hashOf(index);
       // Still placed after the check (nothing wrote over it meanwhile), and taken once.
       if (hash === undefined || placing.take(index, 1) !== 1) continue;
-      // The rules check and hash the leaf as a received one (the hint is the scan's hash of the bytes placed).
-      this.#partial.acceptPlacedLeaves(index * LEAF_BYTES, [hash]);
-      this.#partial.completeChunk(index, hash);
+      // The rules take the leaf, a chunk of its own, as a received one whose hash is the scan's of the bytes
+      // placed (a chunk at a time: per leaf through a carrier, a third of the client's main thread).
+      this.#partial.acceptPlacedChunk(index, [hash], hash);
       accepted.push(index);
     }
     return accepted;
