@@ -151,6 +151,23 @@ export class PlacedLeaves {
     return accepted;
   }
 
+  /**
+   * As `acceptLanded`, for leaves `[first, first + count)` only, without a check of its own: the caller checked
+   * the old file's identity after their writes landed (and after their bytes were hashed) and found it the
+   * version opened. Those still placed become verified chunks. Returns the leaves accepted, in order.
+   */
+  acceptChecked(first: number, count: number, hashOf: (index: number) => Buffer | undefined): number[] {
+    const accepted: number[] = [];
+    if (this.#placing.stopped) return accepted;
+    for (let index = first; index < first + count; index++) {
+      const hash = hashOf(index);
+      if (hash === undefined || this.#placing.take(index, 1) !== 1) continue;
+      this.#partial.acceptPlacedChunk(index, [hash], hash);
+      accepted.push(index);
+    }
+    return accepted;
+  }
+
   /** Placing stops: nothing is placed from now on, and nothing accepted. */
   stop(): void {
     this.#placing.stop();
