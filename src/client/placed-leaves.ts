@@ -5,7 +5,7 @@ import { PLACED_SYNC_BYTES, type PartialTransfer } from '../transfer/index.js';
 /** What placing writes into and accepts from: the download's partial. */
 export type PlacingPartial = Pick<
   PartialTransfer<unknown>,
-  'placeUnverified' | 'acceptPlacedLeaves' | 'completeChunk' | 'syncWritten'
+  'placeUnverified' | 'acceptPlacedChunk' | 'syncWritten'
 >;
 
 /**
@@ -143,9 +143,26 @@ export class PlacedLeaves {
       const hash = hashOf(index);
       // Still placed after the check (nothing wrote over it meanwhile), and taken once.
       if (hash === undefined || placing.take(index, 1) !== 1) continue;
-      // The rules check and hash the leaf as a received one (the hint is the scan's hash of the bytes placed).
-      this.#partial.acceptPlacedLeaves(index * LEAF_BYTES, [hash]);
-      this.#partial.completeChunk(index, hash);
+      // The rules take the leaf, a chunk of its own, as a received one whose hash is the scan's of the bytes
+      // placed (a chunk at a time: per leaf through a carrier, a third of the client's main thread).
+      this.#partial.acceptPlacedChunk(index, [hash], hash);
+      accepted.push(index);
+    }
+    return accepted;
+  }
+
+  /**
+   * As `acceptLanded`, for leaves `[first, first + count)` only, without a check of its own: the caller checked
+   * the old file's identity after their writes landed (and after their bytes were hashed) and found it the
+   * version opened. Those still placed become verified chunks. Returns the leaves accepted, in order.
+   */
+  acceptChecked(first: number, count: number, hashOf: (index: number) => Buffer | undefined): number[] {
+    const accepted: number[] = [];
+    if (this.#placing.stopped) return accepted;
+    for (let index = first; index < first + count; index++) {
+      const hash = hashOf(index);
+      if (hash === undefined || this.#placing.take(index, 1) !== 1) continue;
+      this.#partial.acceptPlacedChunk(index, [hash], hash);
       accepted.push(index);
     }
     return accepted;

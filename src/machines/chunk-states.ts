@@ -1,5 +1,5 @@
 import { FerryError } from '../errors/index.js';
-import { ChunkHasher, ChunkHashes, ChunkSet, LEAF_BYTES } from '../protocol/index.js';
+import { ChunkHasher, ChunkHashes, ChunkSet, LEAF_BYTES, MerkleStack } from '../protocol/index.js';
 
 /** One chunk and its hash: a verified chunk, or an entry of a partial's durable log (PROTOCOL.md §9.2). */
 export interface ChunkEntry {
@@ -173,6 +173,49 @@ export class ChunkStates {
     const first = (index * this.chunkBytes) / LEAF_BYTES;
     leaves?.forEach((hash, i) => this.#leafHashes!.set(first + i, hash));
     return actual;
+  }
+
+  /**
+   * Chunk `index`, whole, whose bytes are already in the partial, given as the hashes of its leaves taken
+   * from those very bytes (a delta's receiver placed them from its old file where the scan or the leaf hash
+   * thread hashed them, issue 16): verified when their root is `chunkHash`, as `accept` of its bytes and then
+   * `complete` would, without a hasher or a carrier of its bytes (per leaf, those were a third of a cold delta
+   * download's main thread). The chunk must be neither verified (§5.5.3) nor open, and `leafHashes` exactly
+   * its leaves (MESSAGE_MALFORMED, nothing changed); a mismatch throws CHUNK_MISMATCH and leaves it
+   * unverified. Returns the verified hash.
+   */
+  verifyWhole(index: number, leafHashes: readonly Buffer[], chunkHash: Uint8Array): Buffer {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.count)
+      throw new FerryError('MESSAGE_MALFORMED', `chunk ${index} is outside the file`);
+    if (this.#verified.has(index))
+      throw new FerryError('MESSAGE_MALFORMED', `chunk ${index} is already verified`);
+    if (this.#open.has(index)) throw new FerryError('MESSAGE_MALFORMED', `chunk ${index} is open`);
+    const leaves = Math.max(1, Math.ceil(this.lengthOf(index) / LEAF_BYTES));
+    if (leafHashes.length !== leaves)
+      throw new FerryError(
+        'MESSAGE_MALFORMED',
+        `chunk ${index} has ${leaves} leaves, not ${leafHashes.length}`,
+      );
+    // One leaf: the RFC 6962 tree of one item is that item (no hashing, the common case: a delta's chunks).
+    let actual: Buffer;
+    if (leaves === 1) actual = leafHashes[0]!;
+    else {
+      const tree = new MerkleStack();
+      for (const hash of leafHashes) tree.push(hash);
+      actual = tree.root();
+    }
+    if (!actual.equals(chunkHash)) {
+      // As a chunk received and failed: unverified until received again whole.
+      this.#dirty.add(index);
+      throw new FerryError('CHUNK_MISMATCH', `chunk ${index}`);
+    }
+    this.#dirty.delete(index);
+    this.#verified.set(index, actual);
+    if (this.#leafHashes !== undefined) {
+      const first = (index * this.chunkBytes) / LEAF_BYTES;
+      leafHashes.forEach((hash, i) => this.#leafHashes!.set(first + i, hash));
+    }
+    return this.#verified.get(index)!;
   }
 
   /** A stream ended (or failed): the chunks it left open become unverified, and any stream may send them. */

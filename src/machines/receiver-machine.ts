@@ -280,9 +280,34 @@ export class ReceiverMachine {
   chunk(stream: unknown, index: number, hash: Buffer): MakeDurableEffect | FailEffect | undefined {
     this.#step('CHUNK');
     if (this.#state === 'closed') throw transferClosed();
+    return this.#verify(stream, index, () => this.#chunks.complete(index, hash, stream));
+  }
+
+  /**
+   * A whole chunk for `stream` whose bytes the driver already placed, as its leaf hashes taken from those
+   * bytes, and the hash it must have (`ChunkStates.verifyWhole`): what `data` of its bytes then `chunk` do,
+   * without the bytes (a delta's receiver accepting leaves of its old file placed where they lie, issue 16).
+   */
+  placedChunk(
+    stream: unknown,
+    index: number,
+    leafHashes: readonly Buffer[],
+    hash: Buffer,
+  ): MakeDurableEffect | FailEffect | undefined {
+    this.#step('DATA');
+    if (this.#state === 'closed') throw transferClosed();
+    this.#step('CHUNK');
+    return this.#verify(stream, index, () => this.#chunks.verifyWhole(index, leafHashes, hash));
+  }
+
+  /**
+   * Chunk `index` of `stream` closes (`verify`, the chunk states' check, returning the verified hash): a
+   * mismatch is a CHUNK_MISMATCH fail; a verified chunk is the stream's, and logged in batches.
+   */
+  #verify(stream: unknown, index: number, verify: () => Buffer): MakeDurableEffect | FailEffect | undefined {
     let verified: Buffer;
     try {
-      verified = this.#chunks.complete(index, hash, stream);
+      verified = verify();
     } catch (err) {
       if (err instanceof FerryError && err.code === 'CHUNK_MISMATCH') {
         return { kind: 'fail', code: 'CHUNK_MISMATCH', detail: `chunk ${index}`, discard: false };

@@ -279,6 +279,25 @@ export class PartialTransfer<Target = RootPath> {
   }
 
   /**
+   * Chunk `index` whole, already in the partial: placed by `placeUnverified` (or through `lendUnbuffered`)
+   * from the very bytes each of `leafHashes` was taken over, and not written since (the caller's to ensure).
+   * The rules verify it as `acceptPlacedLeaves` and `completeChunk` would (its root must be `chunkHash`, else
+   * CHUNK_MISMATCH and it stays unverified; never over a verified or open chunk), in one step per chunk and
+   * without a carrier of its bytes: a delta download takes thousands of leaves so (issue 16).
+   */
+  acceptPlacedChunk(
+    index: number,
+    leafHashes: readonly Buffer[],
+    chunkHash: Buffer,
+    stream: unknown = this,
+  ): void {
+    if (this.#flushError !== undefined) throw this.#flushError;
+    const effect = this.#machine.placedChunk(stream, index, leafHashes, chunkHash);
+    if (effect?.kind === 'fail') throw failure(effect);
+    if (effect) this.#makeDurable(effect.entries);
+  }
+
+  /**
    * Closes a chunk whose data is all written: its hash must match (PROTOCOL.md §5.5.2), else it stays
    * unverified (CHUNK_MISMATCH) and the transfer cannot finish until it is received again.
    */

@@ -188,10 +188,10 @@ test(
         }
         return placeUnverified(offset, pieces, options);
       };
-      const completeChunk = partial.completeChunk.bind(partial);
-      partial.completeChunk = (index, hash, stream) => {
+      const acceptPlacedChunk = partial.acceptPlacedChunk.bind(partial);
+      partial.acceptPlacedChunk = (index, leafHashes, hash, stream) => {
         if (++counted >= 64) countedEnough();
-        completeChunk(index, hash, stream);
+        acceptPlacedChunk(index, leafHashes, hash, stream);
       };
       return partial;
     });

@@ -127,3 +127,47 @@ test('ChunkStates enforces PROTOCOL.md §5.5.1 order and the open-chunk cap, cha
   states.accept(10, chunk(0).subarray(10), A);
   states.complete(0, hashOf(chunk(0)), A);
 });
+
+test('ChunkStates verifies a whole chunk given as its leaf hashes (verifyWhole) as accept and complete of its bytes would, refusing what they refuse', () => {
+  // Chunks of four leaves; the last chunk has two, the second of 10 bytes.
+  const size = 6 * CHUNK_BYTES + 10;
+  const bytes = randomBytes(size);
+  const leaf = (i: number): Buffer =>
+    hashOf(bytes.subarray(i * CHUNK_BYTES, Math.min(size, (i + 1) * CHUNK_BYTES)));
+  const big = 4 * CHUNK_BYTES;
+  const received = new ChunkStates(size, big, { keepLeafHashes: true });
+  received.accept(0, bytes.subarray(0, big), A);
+  received.complete(0, hashOf(bytes.subarray(0, big)), A);
+  received.accept(big, bytes.subarray(big), A);
+  received.complete(1, hashOf(bytes.subarray(big)), A);
+
+  const placed = new ChunkStates(size, big, { keepLeafHashes: true });
+  const leaves = [0, 1, 2, 3, 4, 5, 6].map(leaf);
+  assert.throws(
+    () => placed.verifyWhole(0, leaves.slice(0, 3), received.hashOf(0)!),
+    malformed(/has 4 leaves, not 3/),
+  );
+  assert.throws(
+    () => placed.verifyWhole(2, leaves.slice(4), received.hashOf(1)!),
+    malformed(/outside the file/),
+  );
+  assert.throws(() => placed.verifyWhole(1, leaves.slice(4), randomBytes(HASH_BYTES)), {
+    code: 'CHUNK_MISMATCH',
+  });
+  assert.equal(placed.stateOf(1), 'unverified', 'a mismatch leaves the chunk unverified');
+  assert.ok(placed.verifyWhole(0, leaves.slice(0, 4), received.hashOf(0)!).equals(received.hashOf(0)!));
+  assert.ok(placed.verifyWhole(1, leaves.slice(4), received.hashOf(1)!).equals(received.hashOf(1)!));
+  assert.throws(
+    () => placed.verifyWhole(1, leaves.slice(4), received.hashOf(1)!),
+    malformed(/already verified/),
+  );
+  assert.ok(placed.fileDigest().equals(received.fileDigest()), 'the same file digest as from the bytes');
+  assert.ok(placed.leafHashes()!.get(6)!.equals(leaves[6]!), 'the leaf hashes kept');
+
+  const opened = new ChunkStates(size, big);
+  opened.accept(0, bytes.subarray(0, 100), A);
+  assert.throws(
+    () => opened.verifyWhole(0, leaves.slice(0, 4), received.hashOf(0)!),
+    malformed(/chunk 0 is open/),
+  );
+});
