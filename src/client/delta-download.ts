@@ -13,7 +13,6 @@ import {
   type PartialTransfer,
   type SourceFile,
 } from '../transfer/index.js';
-import { SharedIdentityCheck } from './shared-identity-check.js';
 import { PlacedLeaves, type PlacingPartial } from './placed-leaves.js';
 import { FoundLeaves } from './found-leaves.js';
 import { placeLeaves } from './place-found-leaves.js';
@@ -141,12 +140,11 @@ async function takeLeavesOf(
     partial.verifiedBytes === 0 && partial.heldRanges().length === 0
       ? new PlacedLeaves(partial, size)
       : undefined;
-  const unchangedNow = new SharedIdentityCheck(() =>
+  const unchangedNow = (): Promise<boolean> =>
     old.assertUnchanged().then(
       () => true,
       () => false,
-    ),
-  ).ask;
+    );
   const tables = new OldLeafTables(old, knownOld, unchangedNow);
   /** Old-file ranges left unmatched by a scan of part of the signature: scanned again once it is whole. */
   const again: Array<{ from: number; to: number }> = [];
