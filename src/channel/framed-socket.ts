@@ -1,8 +1,18 @@
 import type { Socket } from 'node:net';
 import { FerryError, toFerryError } from '../errors/index.js';
-import { FrameDecoder, MAX_RECORD_BYTES, MIN_RECORD_BYTES } from '../protocol/index.js';
+import {
+  FrameDecoder,
+  MAX_RECORD_BYTES,
+  MIN_RECORD_BYTES,
+  PUT_DATA_HEADER_BYTES,
+  holdReceived,
+  leaseReceived,
+  sealReceived,
+} from '../protocol/index.js';
 import type { ParallelOpener } from '../protocol/index.js';
 import { OpeningStopped, PooledOpening, type ReceiveCipher } from './pooled-opening.js';
+import { ReceiveBudget, noneCounted, type ReceiveMemory } from './receive-budget.js';
+import { isDataRecord } from './receive-blocks.js';
 import type { ReusedReads } from './reused-reads.js';
 
 /** Frames queued unread beyond this many bytes pause the socket, so a slow consumer bounds memory. */
@@ -55,6 +65,8 @@ export class FramedSocket {
   #held: Buffer[] | undefined;
   /** True when reads land in one reused buffer (`ReusedReads`): whatever is kept past the call is copied. */
   readonly #reused: boolean;
+  /** Received data counted until written, against a server's upload memory (`countReceived`). */
+  #budget: ReceiveBudget | undefined;
 
   /**
    * Reads `socket`'s 'data' events, or, with `reads` (the `onread` the socket was created with), each read
@@ -143,23 +155,37 @@ export class FramedSocket {
   }
 
   /**
+   * From now on, file data received is counted against `memory` until written (`ReceiveBudget`), opened here
+   * or on workers (`openInParallel`, after this), and the socket is not read while none is left for it. For
+   * a server's uploads (docs/SECURITY.md "Upload memory"); call before records are read.
+   */
+  countReceived(memory: ReceiveMemory): void {
+    this.#budget = new ReceiveBudget(memory, () => this.#maybeResume());
+  }
+
+  /**
    * From the next record on, opens records on `opener`'s worker threads (issue 14): `cipher` reserves their
    * nonces in arrival order and opens here, at once, the short ones (control messages, REKEY). Plaintexts are
    * still handed out by `nextRecord` in arrival order, and a record that fails stops everything after it.
    */
   openInParallel(opener: ParallelOpener, cipher: ReceiveCipher): void {
     if (this.#open === undefined) throw new FerryError('INTERNAL', 'openInParallel before startRecords');
-    const pooled: PooledOpening = new PooledOpening(opener, cipher, {
-      deliver: (plaintext) => this.#deliver(plaintext),
-      fail: (err) => {
-        this.#failOpening(err);
-        if (this.#endAfterPool !== undefined) this.#fail(this.#endAfterPool);
+    const pooled: PooledOpening = new PooledOpening(
+      opener,
+      cipher,
+      {
+        deliver: (plaintext) => this.#deliver(plaintext),
+        fail: (err) => {
+          this.#failOpening(err);
+          if (this.#endAfterPool !== undefined) this.#fail(this.#endAfterPool);
+        },
+        progressed: () => {
+          if (this.#endAfterPool !== undefined && !pooled.pending) this.#fail(this.#endAfterPool);
+          else this.#maybeResume();
+        },
       },
-      progressed: () => {
-        if (this.#endAfterPool !== undefined && !pooled.pending) this.#fail(this.#endAfterPool);
-        else this.#maybeResume();
-      },
-    });
+      this.#budget,
+    );
     this.#pooled = pooled;
   }
 
@@ -226,6 +252,7 @@ export class FramedSocket {
     this.#held = undefined;
     // Blocks gathered for the pool's workers are dropped too (a revoked session's linger): none is posted.
     this.#pooled?.stop();
+    this.#budget?.stop();
     this.#frames = [];
     this.#frameBytes = 0;
     this.#raw = [];
@@ -288,6 +315,7 @@ export class FramedSocket {
           } catch (err) {
             throw new OpenFailure(toFerryError(err));
           }
+          this.#count(opened);
           this.#deliver(opened);
         });
       }
@@ -313,17 +341,38 @@ export class FramedSocket {
     if (this.#overHighWater() && !this.socket.isPaused()) this.socket.pause();
   }
 
+  /**
+   * Counts a record opened here that carries file data (`countReceived`) until its writer has written it
+   * (or its handler dropped or copied it: `settleReceived`): the record's own buffer, node:crypto's output,
+   * is leased with its data as the one region, as a receive block is.
+   */
+  #count(opened: Buffer): void {
+    const budget = this.#budget;
+    if (budget === undefined || !isDataRecord(opened)) return;
+    const memory = opened.buffer;
+    // A buffer shared with others (a pool's slab) cannot be leased as a whole: left uncounted.
+    if (opened.byteOffset !== 0 || memory.byteLength !== opened.length) return;
+    const count = noneCounted();
+    budget.charge(count, opened.length);
+    leaseReceived(memory, () => budget.giveBack(count, memory));
+    holdReceived(memory, PUT_DATA_HEADER_BYTES, opened.length - PUT_DATA_HEADER_BYTES);
+    sealReceived(memory);
+    budget.leased(memory);
+  }
+
   #overHighWater(): boolean {
     const pooled = this.#pooled;
     return (
-      this.#frameBytes > RECEIVE_HIGH_WATER_BYTES || (pooled !== undefined && pooled.bytes > pooled.highWater)
+      this.#frameBytes > RECEIVE_HIGH_WATER_BYTES ||
+      this.#budget?.starved === true ||
+      (pooled !== undefined && pooled.bytes > pooled.highWater)
     );
   }
 
   #maybeResume(): void {
     if (!this.socket.isPaused() || this.#openFailure || this.#error || this.#held !== undefined) return;
     const pooled = this.#pooled;
-    if (this.#frameBytes >= RECEIVE_HIGH_WATER_BYTES / 2) return;
+    if (this.#frameBytes >= RECEIVE_HIGH_WATER_BYTES / 2 || this.#budget?.starved === true) return;
     if (pooled !== undefined && pooled.bytes > pooled.highWater / 2) return;
     this.socket.resume();
   }
@@ -371,6 +420,7 @@ export class FramedSocket {
     if (this.#error) return;
     this.#error = err;
     this.#pooled?.stop();
+    this.#budget?.stop();
     const raw = this.#rawWaiter;
     this.#rawWaiter = undefined;
     raw?.reject(err);

@@ -1,0 +1,104 @@
+import { wantReceived } from '../protocol/index.js';
+
+/**
+ * Memory is counted in pages written: a block of one short record costs a page, not the block's 2 MiB,
+ * which stay untouched (and unbacked) until it is reused.
+ */
+const PAGE_BYTES = 4096;
+
+/**
+ * Where the bytes of the data a stream received and has not written yet come from (a server's share per
+ * client and in total, `PartHold`): `grow` takes bytes now or says no, never waiting; `shrink` gives some
+ * back; `release` all.
+ */
+export interface ReceiveMemory {
+  grow(bytes: number): boolean;
+  shrink(bytes: number): void;
+  release(): void;
+}
+
+/** What one piece of received memory (a receive block, an opened record) was counted for. */
+export interface ReceivedCount {
+  /** Bytes counted: `paid` from the memory, `unpaid` taken while it had none. */
+  paid: number;
+  unpaid: number;
+  /** Given back (its data written or handed on, or the stream stopped). */
+  returned: boolean;
+}
+
+/** A fresh count, nothing counted yet. */
+export function noneCounted(): ReceivedCount {
+  return { paid: 0, unpaid: 0, returned: false };
+}
+
+/**
+ * One stream's received data counted against its memory (docs/SECURITY.md "Upload memory"): each piece from
+ * the record that first writes it until its data is written (its lease ends: `leaseReceived`) or handed to a
+ * message's handler. Data that finds no memory left is taken all the same (it was read), and `starved` tells
+ * the reader to stop reading until this stream's own pieces come back, so a stream over its share holds at
+ * most one socket read more; the writers of its data are asked to write what they gather at once
+ * (`wantReceived`), since what would fill their batches is not read until then. One policy for both ways a
+ * channel opens records (on the event loop, `FramedSocket`, or on workers, `PooledOpening`).
+ */
+export class ReceiveBudget {
+  readonly #memory: ReceiveMemory;
+  /** Called when the stream stops being starved: its reader may read again. */
+  readonly #fed: () => void;
+  #unpaid = 0;
+  #stopped = false;
+  /** Memory whose data went to its writers, not back yet: wanted back once starved. */
+  readonly #leased = new Set<ArrayBufferLike>();
+
+  constructor(memory: ReceiveMemory, fed: () => void) {
+    this.#memory = memory;
+    this.#fed = fed;
+  }
+
+  /** True while the stream holds bytes its memory could not give: read nothing until they come back. */
+  get starved(): boolean {
+    return this.#unpaid > 0;
+  }
+
+  /** Counts `count`'s piece as `usedBytes` written (rounded up to pages), the bytes more since the last call. */
+  charge(count: ReceivedCount, usedBytes: number): void {
+    if (this.#stopped) return;
+    const bytes = Math.ceil(usedBytes / PAGE_BYTES) * PAGE_BYTES - count.paid - count.unpaid;
+    if (bytes <= 0) return;
+    if (this.#memory.grow(bytes)) {
+      count.paid += bytes;
+      return;
+    }
+    const wasStarved = this.starved;
+    count.unpaid += bytes;
+    this.#unpaid += bytes;
+    if (!wasStarved) for (const memory of this.#leased) wantReceived(memory);
+  }
+
+  /** `memory`'s data went to its writers (leased): wanted back at once if the stream is starved. */
+  leased(memory: ArrayBufferLike): void {
+    if (this.#stopped) return;
+    this.#leased.add(memory);
+    if (this.starved) wantReceived(memory);
+  }
+
+  /** Gives back what `count` holds, once; `memory` (leased) is no longer wanted. */
+  giveBack(count: ReceivedCount, memory?: ArrayBufferLike): void {
+    if (count.returned) return;
+    count.returned = true;
+    if (memory !== undefined) this.#leased.delete(memory);
+    if (this.#stopped) return;
+    const wasStarved = this.starved;
+    this.#memory.shrink(count.paid);
+    this.#unpaid -= count.unpaid;
+    if (wasStarved && !this.starved) this.#fed();
+  }
+
+  /** The stream ended: everything goes back at once, whatever comes back later. Idempotent. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#unpaid = 0;
+    this.#leased.clear();
+    this.#memory.release();
+  }
+}
