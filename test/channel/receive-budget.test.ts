@@ -1,0 +1,78 @@
+// `ReceiveBudget`: a stream's received data counted against its memory (docs/SECURITY.md "Upload memory").
+// Data that finds no memory is taken all the same and the stream is starved until its own data comes back;
+// its writers are asked to write what they gather; the end of the stream gives everything back.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ReceiveBudget, noneCounted, type ReceiveMemory } from '../../src/channel/receive-budget.js';
+import { claimReceived, holdReceived, leaseReceived, sealReceived } from '../../src/protocol/index.js';
+
+/** A memory of `bytes`, as `PartHold` gives it: never waiting. */
+function memoryOf(bytes: number): ReceiveMemory & { held: number; released: boolean } {
+  const memory = {
+    held: 0,
+    released: false,
+    grow: (n: number) => {
+      if (memory.held + n > bytes) return false;
+      memory.held += n;
+      return true;
+    },
+    shrink: (n: number) => {
+      memory.held -= n;
+    },
+    release: () => {
+      memory.released = true;
+      memory.held = 0;
+    },
+  };
+  return memory;
+}
+
+test('`ReceiveBudget` counts written pages, starves past its memory, and is fed once its own data is back', () => {
+  const memory = memoryOf(8192);
+  let fed = 0;
+  const budget = new ReceiveBudget(memory, () => (fed += 1));
+  const first = noneCounted();
+  budget.charge(first, 100);
+  assert.equal(memory.held, 4096, 'a page for 100 bytes');
+  budget.charge(first, 4097);
+  assert.equal(memory.held, 8192, 'the next page as the piece grows');
+  assert.equal(budget.starved, false);
+  const second = noneCounted();
+  budget.charge(second, 10);
+  assert.equal(budget.starved, true, 'no memory left: taken, unpaid');
+  assert.equal(memory.held, 8192);
+  budget.giveBack(first);
+  assert.equal(fed, 0, 'still holding bytes it could not pay for');
+  assert.equal(memory.held, 0);
+  budget.giveBack(second);
+  assert.equal(budget.starved, false);
+  assert.equal(fed, 1);
+  budget.giveBack(second);
+  assert.equal(fed, 1, 'given back once');
+});
+
+test('`ReceiveBudget` asks the writers of its leased data to write now once starved', () => {
+  const budget = new ReceiveBudget(memoryOf(4096), () => undefined);
+  const block = new ArrayBuffer(1024);
+  leaseReceived(block, () => undefined);
+  holdReceived(block, 0, 100);
+  sealReceived(block);
+  budget.charge(noneCounted(), 100);
+  budget.leased(block);
+  let letGo = 0;
+  claimReceived(Buffer.from(block, 0, 100), () => (letGo += 1));
+  budget.charge(noneCounted(), 100);
+  assert.equal(letGo, 1, 'its batch is written without waiting for data not read');
+});
+
+test('`ReceiveBudget.stop` gives all back at once, and what comes back later changes nothing', () => {
+  const memory = memoryOf(4096);
+  const budget = new ReceiveBudget(memory, () => assert.fail('fed after the stream ended'));
+  const count = noneCounted();
+  budget.charge(count, 4096);
+  budget.charge(noneCounted(), 1);
+  budget.stop();
+  assert.equal(memory.released, true);
+  budget.giveBack(count);
+  assert.equal(memory.held, 0);
+});
