@@ -1,18 +1,9 @@
 import type { Socket } from 'node:net';
 import { FerryError, toFerryError } from '../errors/index.js';
-import {
-  FrameDecoder,
-  MAX_RECORD_BYTES,
-  MIN_RECORD_BYTES,
-  PUT_DATA_HEADER_BYTES,
-  holdReceived,
-  leaseReceived,
-  sealReceived,
-} from '../protocol/index.js';
+import { FrameDecoder, MAX_RECORD_BYTES, MIN_RECORD_BYTES } from '../protocol/index.js';
 import type { ParallelOpener } from '../protocol/index.js';
 import { OpeningStopped, PooledOpening, type ReceiveCipher } from './pooled-opening.js';
-import { ReceiveBudget, noneCounted, type ReceiveMemory } from './receive-budget.js';
-import { isDataRecord } from './receive-blocks.js';
+import { ReceiveBudget, type ReceiveMemory } from './receive-budget.js';
 import type { ReusedReads } from './reused-reads.js';
 
 /** Frames queued unread beyond this many bytes pause the socket, so a slow consumer bounds memory. */
@@ -315,8 +306,8 @@ export class FramedSocket {
           } catch (err) {
             throw new OpenFailure(toFerryError(err));
           }
-          this.#count(opened);
-          this.#deliver(opened);
+          // Counted until written (`countReceived`).
+          this.#deliver(this.#budget?.countOpened(opened) ?? opened);
         });
       }
     } catch (err) {
@@ -339,25 +330,6 @@ export class FramedSocket {
       return;
     }
     if (this.#overHighWater() && !this.socket.isPaused()) this.socket.pause();
-  }
-
-  /**
-   * Counts a record opened here that carries file data (`countReceived`) until its writer has written it
-   * (or its handler dropped or copied it: `settleReceived`): the record's own buffer, node:crypto's output,
-   * is leased with its data as the one region, as a receive block is.
-   */
-  #count(opened: Buffer): void {
-    const budget = this.#budget;
-    if (budget === undefined || !isDataRecord(opened)) return;
-    const memory = opened.buffer;
-    // A buffer shared with others (a pool's slab) cannot be leased as a whole: left uncounted.
-    if (opened.byteOffset !== 0 || memory.byteLength !== opened.length) return;
-    const count = noneCounted();
-    budget.charge(count, opened.length);
-    leaseReceived(memory, () => budget.giveBack(count, memory));
-    holdReceived(memory, PUT_DATA_HEADER_BYTES, opened.length - PUT_DATA_HEADER_BYTES);
-    sealReceived(memory);
-    budget.leased(memory);
   }
 
   #overHighWater(): boolean {

@@ -161,8 +161,9 @@ export class PooledOpening {
         this.#pump();
         throw new OpeningStopped();
       }
-      // The opened record is node:crypto's fresh output buffer, not a view of the read: kept as is.
-      this.#queue.push({ kind: 'plain', plaintext });
+      // The opened record is node:crypto's fresh output buffer, not a view of the read: kept as is (file
+      // data in it counted until written, as the blocks' is).
+      this.#queue.push({ kind: 'plain', plaintext: this.#budget?.countOpened(plaintext) ?? plaintext });
       this.#pump();
       return;
     }

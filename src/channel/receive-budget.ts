@@ -1,4 +1,11 @@
-import { wantReceived } from '../protocol/index.js';
+import {
+  PUT_DATA_HEADER_BYTES,
+  holdReceived,
+  leaseReceived,
+  sealReceived,
+  wantReceived,
+} from '../protocol/index.js';
+import { isDataRecord } from './receive-blocks.js';
 
 /**
  * Memory is counted in pages written: a block of one short record costs a page, not the block's 2 MiB,
@@ -72,6 +79,29 @@ export class ReceiveBudget {
     count.unpaid += bytes;
     this.#unpaid += bytes;
     if (!wasStarved) for (const memory of this.#leased) wantReceived(memory);
+  }
+
+  /**
+   * Counts a record opened on the event loop that carries file data until its writer has written it (or its
+   * handler dropped or copied it: `settleReceived`), its own buffer leased with its data as the one region,
+   * as a receive block is. Returns the record to hand on: itself, or, when it is a view of memory shared
+   * with others (node's pool slab under 4 KiB, which cannot be leased whole), a copy of its own, so a
+   * client's many tiny records are counted too.
+   */
+  countOpened(opened: Buffer): Buffer {
+    if (this.#stopped || !isDataRecord(opened)) return opened;
+    const own =
+      opened.byteOffset === 0 && opened.buffer.byteLength === opened.length
+        ? opened
+        : Buffer.from(new Uint8Array(opened).buffer);
+    const memory = own.buffer;
+    const count = noneCounted();
+    this.charge(count, own.length);
+    leaseReceived(memory, () => this.giveBack(count, memory));
+    holdReceived(memory, PUT_DATA_HEADER_BYTES, own.length - PUT_DATA_HEADER_BYTES);
+    sealReceived(memory);
+    this.leased(memory);
+    return own;
   }
 
   /** `memory`'s data went to its writers (leased): wanted back at once if the stream is starved. */

@@ -4,7 +4,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReceiveBudget, noneCounted, type ReceiveMemory } from '../../src/channel/receive-budget.js';
-import { claimReceived, holdReceived, leaseReceived, sealReceived } from '../../src/protocol/index.js';
+import {
+  MESSAGE_TYPE_CODES,
+  PUT_DATA_HEADER_BYTES,
+  claimReceived,
+  holdReceived,
+  leaseReceived,
+  releaseReceived,
+  sealReceived,
+  settleReceived,
+} from '../../src/protocol/index.js';
 
 /** A memory of `bytes`, as `PartHold` gives it: never waiting. */
 function memoryOf(bytes: number): ReceiveMemory & { held: number; released: boolean } {
@@ -74,5 +83,29 @@ test('`ReceiveBudget.stop` gives all back at once, and what comes back later cha
   budget.stop();
   assert.equal(memory.released, true);
   budget.giveBack(count);
+  assert.equal(memory.held, 0);
+});
+
+test('`ReceiveBudget.countOpened` counts a tiny data record of node`s pool slab in a copy of its own', () => {
+  const memory = memoryOf(8192);
+  const budget = new ReceiveBudget(memory, () => undefined);
+  // A record of 23 bytes is a view of a shared 8 KiB slab: leasing the slab would tie it to strangers.
+  const record = Buffer.allocUnsafe(PUT_DATA_HEADER_BYTES + 10).fill(7);
+  record[0] = MESSAGE_TYPE_CODES.PUT_DATA;
+  assert.notEqual(record.buffer.byteLength, record.length, 'a view of the pool');
+  const counted = budget.countOpened(record);
+  assert.equal(counted.buffer.byteLength, counted.length, 'a buffer of its own');
+  assert.deepEqual(counted, record);
+  assert.equal(memory.held, 4096, 'counted (a page)');
+  releaseReceived(counted.subarray(PUT_DATA_HEADER_BYTES)); // its writer wrote it
+  assert.equal(memory.held, 0);
+  // Dropped by its handler instead: given back when the message was handled.
+  const dropped = budget.countOpened(Buffer.from(record));
+  assert.equal(memory.held, 4096);
+  settleReceived(dropped.subarray(PUT_DATA_HEADER_BYTES));
+  assert.equal(memory.held, 0);
+  // Anything but file data is the messages' handlers' and not counted.
+  const other = Buffer.alloc(20, 1);
+  assert.equal(budget.countOpened(other), other);
   assert.equal(memory.held, 0);
 });
