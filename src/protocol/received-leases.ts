@@ -20,10 +20,12 @@
 interface Lease {
   /** Start → length of each region handed out and still held. */
   readonly held: Map<number, number>;
-  /** Starts of the held regions a holder claimed (`claimReceived`): settled only by their release. */
-  readonly claimed: Set<number>;
-  /** What each claimer does to write its claimed regions now (`wantReceived`). */
-  readonly letGo: Set<() => void>;
+  /**
+   * Start → what its claimer does to write it now (`wantReceived`), for each held region a holder claimed
+   * (`claimReceived`): settled only by its release. Made at the first claim (a lease per received record
+   * without threads: as few objects as can be).
+   */
+  claimed: Map<number, () => void> | undefined;
   /** The receiver wants the block back as soon as it can be (`wantReceived`). */
   wanted: boolean;
   /** No more regions will be handed out: the block is free once `held` is empty. */
@@ -39,14 +41,7 @@ const leases = new WeakMap<ArrayBufferLike, Lease>();
  * is sealed (`sealReceived`) and each region was released whole (`releaseReceived`).
  */
 export function leaseReceived(memory: ArrayBufferLike, free: (reusable: boolean) => void): void {
-  leases.set(memory, {
-    held: new Map(),
-    claimed: new Set(),
-    letGo: new Set(),
-    wanted: false,
-    sealed: false,
-    free,
-  });
+  leases.set(memory, { held: new Map(), claimed: undefined, wanted: false, sealed: false, free });
 }
 
 /** The region `length` bytes from byte `start` of leased `memory` is handed out, to be released once written. */
@@ -76,7 +71,7 @@ export function releaseReceived(view: Uint8Array): void {
     return;
   }
   lease.held.delete(view.byteOffset);
-  lease.claimed.delete(view.byteOffset);
+  lease.claimed?.delete(view.byteOffset);
   freeIfDone(view.buffer, lease);
 }
 
@@ -90,8 +85,7 @@ export function claimReceived(view: Uint8Array, letGo: () => void): boolean {
   if (lease === undefined) return false;
   const start = regionOf(lease, view);
   if (start === undefined) return false;
-  lease.claimed.add(start);
-  lease.letGo.add(letGo);
+  (lease.claimed ??= new Map()).set(start, letGo);
   return lease.wanted;
 }
 
@@ -103,7 +97,7 @@ export function settleReceived(view: Uint8Array): void {
   const lease = leases.get(view.buffer);
   if (lease === undefined) return;
   const start = regionOf(lease, view);
-  if (start === undefined || lease.claimed.has(start)) return;
+  if (start === undefined || lease.claimed?.has(start) === true) return;
   lease.held.delete(start);
   freeIfDone(view.buffer, lease);
 }
@@ -116,7 +110,8 @@ export function wantReceived(memory: ArrayBufferLike): void {
   const lease = leases.get(memory);
   if (lease === undefined || lease.wanted) return;
   lease.wanted = true;
-  for (const letGo of lease.letGo) letGo();
+  // A claimer of several regions is asked once a region: writing its batch twice costs nothing.
+  for (const letGo of lease.claimed?.values() ?? []) letGo();
 }
 
 /** The start of the held region of `lease` that holds all of `view`, if one does. */
