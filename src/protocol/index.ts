@@ -173,6 +173,7 @@ export {
   settleReceived,
   wantReceived,
 } from './received-leases.js';
+export type { LeaseOwner } from './received-leases.js';
 export type { OpenJob, OpenResult, ParallelOpener } from './parallel-opener.js';
 export { MerkleStack, leafHash, nodeHash, sha256 } from './merkle-tree-hash.js';
 export { ChunkSet, indicesFromRanges, rangesFromIndices, type ChunkRange } from './chunk-ranges.js';

@@ -17,6 +17,16 @@
  * claimers to write what they gather at once (`wantReceived`), since the data that would fill their batch
  * is not read until it has memory again.
  */
+/**
+ * Who leased a piece of memory and wants to know its claimers (a receiver counting its data), so that it can
+ * ask them to write at once without keeping each piece it leased: `claimed` when a holder claims a region
+ * (true: write now), `unclaimed` when that region is released.
+ */
+export interface LeaseOwner {
+  claimed(letGo: () => void): boolean;
+  unclaimed(letGo: () => void): void;
+}
+
 interface Lease {
   /** Start → length of each region handed out and still held. */
   readonly held: Map<number, number>;
@@ -32,6 +42,8 @@ interface Lease {
   sealed: boolean;
   /** Runs once the lease ends: `reusable` when every region was released whole, false when one was not. */
   readonly free: (reusable: boolean) => void;
+  /** Told of each claim and its end (`LeaseOwner`). */
+  readonly owner: LeaseOwner | undefined;
 }
 
 const leases = new WeakMap<ArrayBufferLike, Lease>();
@@ -40,8 +52,12 @@ const leases = new WeakMap<ArrayBufferLike, Lease>();
  * Leases `memory`, whose regions are then handed out one by one (`holdReceived`); `free` runs once the lease
  * is sealed (`sealReceived`) and each region was released whole (`releaseReceived`).
  */
-export function leaseReceived(memory: ArrayBufferLike, free: (reusable: boolean) => void): void {
-  leases.set(memory, { held: new Map(), claimed: undefined, wanted: false, sealed: false, free });
+export function leaseReceived(
+  memory: ArrayBufferLike,
+  free: (reusable: boolean) => void,
+  owner?: LeaseOwner,
+): void {
+  leases.set(memory, { held: new Map(), claimed: undefined, wanted: false, sealed: false, free, owner });
 }
 
 /** The region `length` bytes from byte `start` of leased `memory` is handed out, to be released once written. */
@@ -67,11 +83,16 @@ export function releaseReceived(view: Uint8Array): void {
   if (lease === undefined) return;
   if (lease.held.get(view.byteOffset) !== view.byteLength) {
     leases.delete(view.buffer);
+    unclaimAll(lease);
     lease.free(false);
     return;
   }
   lease.held.delete(view.byteOffset);
-  lease.claimed?.delete(view.byteOffset);
+  const letGo = lease.claimed?.get(view.byteOffset);
+  if (letGo !== undefined) {
+    lease.claimed!.delete(view.byteOffset);
+    lease.owner?.unclaimed(letGo);
+  }
   freeIfDone(view.buffer, lease);
 }
 
@@ -85,8 +106,10 @@ export function claimReceived(view: Uint8Array, letGo: () => void): boolean {
   if (lease === undefined) return false;
   const start = regionOf(lease, view);
   if (start === undefined) return false;
-  (lease.claimed ??= new Map()).set(start, letGo);
-  return lease.wanted;
+  const claimed = (lease.claimed ??= new Map());
+  if (claimed.has(start)) return lease.wanted;
+  claimed.set(start, letGo);
+  return (lease.owner?.claimed(letGo) ?? false) || lease.wanted;
 }
 
 /**
@@ -122,6 +145,13 @@ function regionOf(lease: Lease, view: Uint8Array): number | undefined {
     if (view.byteOffset >= start && view.byteOffset + view.byteLength <= start + bytes) return start;
   }
   return undefined;
+}
+
+/** The lease ended with regions still claimed: their claims end too. */
+function unclaimAll(lease: Lease): void {
+  if (lease.owner === undefined || lease.claimed === undefined) return;
+  for (const letGo of lease.claimed.values()) lease.owner.unclaimed(letGo);
+  lease.claimed.clear();
 }
 
 function freeIfDone(memory: ArrayBufferLike, lease: Lease): void {
