@@ -109,3 +109,35 @@ test('`ReceiveBudget.countOpened` counts a tiny data record of node`s pool slab 
   assert.equal(budget.countOpened(other), other);
   assert.equal(memory.held, 0);
 });
+
+test('`ReceiveBudget` asks the writers of records it opened to write now once starved, until they released them', () => {
+  const memory = memoryOf(8192);
+  const budget = new ReceiveBudget(memory, () => undefined);
+  /** A data record of `bytes` in a buffer of its own, as a record opened on the event loop is. */
+  const record = (bytes: number): Buffer => {
+    const opened = Buffer.alloc(bytes, 7);
+    opened[0] = MESSAGE_TYPE_CODES.PUT_DATA;
+    return budget.countOpened(opened);
+  };
+  let written = 0;
+  let lateWritten = 0;
+  const first = record(4096).subarray(PUT_DATA_HEADER_BYTES);
+  assert.equal(
+    claimReceived(first, () => (written += 1)),
+    false,
+    'not starved: the writer gathers',
+  );
+  const released = record(4096).subarray(PUT_DATA_HEADER_BYTES);
+  claimReceived(released, () => (lateWritten += 1));
+  releaseReceived(released); // its writer wrote it: no longer its claimer
+  record(4096); // two pages counted: the memory is spent
+  record(4096); // past it: starved
+  assert.equal(budget.starved, true);
+  assert.equal(written, 1, 'its batch is written without waiting for data not read');
+  assert.equal(lateWritten, 0, 'a writer that released its data is not asked');
+  assert.equal(
+    claimReceived(record(4096).subarray(PUT_DATA_HEADER_BYTES), () => undefined),
+    true,
+    'write now',
+  );
+});
