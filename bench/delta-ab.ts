@@ -24,6 +24,9 @@
 // hundredths of a core; the client's busiest other thread, a delta's leaf hash thread, apart): which side
 // works, which waits, and when.
 //
+// --server-threads N: `ferry serve --threads N` (by default the server's own choice: 1 below 4 cores, so
+// without receive threads on a 2-core machine; `--server-threads 2` measures the threaded receive path).
+//
 // --profile DIR: both processes run with node's --cpu-prof, their profiles written to DIR; --node-arg ARG
 // (repeated): more of node's flags for both (`--perf-basic-prof` for `perf record -p`).
 //
@@ -64,6 +67,7 @@ const { values } = parseArgs({
     strace: { type: 'string' },
     'strace-calls': { type: 'string' },
     timeline: { type: 'boolean', default: false },
+    'server-threads': { type: 'string' },
   },
 });
 if (values.edit !== 'in-place' && values.edit !== 'insert') throw new Error('--edit in-place|insert');
@@ -94,6 +98,7 @@ async function traced(pid: number, tag: string): Promise<ChildProcess | undefine
   return tracer;
 }
 const size = parseSize(values.size);
+const serveArgs = values['server-threads'] !== undefined ? ['--threads', values['server-threads']] : [];
 const nodeArgs = [
   ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`] : []),
   ...values['node-arg'],
@@ -230,7 +235,7 @@ try {
     await copyFile(old, from);
     await utimes(from, 1_600_000_000, 1_600_000_000);
     const address = `127.0.0.1:${await freePort()}`;
-    const server = await v.peers.startServer(root, address, []);
+    const server = await v.peers.startServer(root, address, [], serveArgs);
     try {
       await v.peers.trust(address);
       const args = up ? ['send', '-q', from, `${address}/f`] : ['get', '-q', `${address}/f`, `${local}/`];
@@ -273,7 +278,7 @@ try {
       spawnSync('sync');
       settleMemory();
       const address = `127.0.0.1:${await freePort()}`;
-      const server = await v.peers.startServer(root, address, nodeArgs);
+      const server = await v.peers.startServer(root, address, nodeArgs, serveArgs);
       const tracers: (ChildProcess | undefined)[] = [];
       try {
         await v.peers.trust(address);

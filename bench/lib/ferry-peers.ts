@@ -51,9 +51,15 @@ export class FerryPeers {
 
   /**
    * Starts `ferry serve --root ROOT --listen ADDRESS` (warnings only) and resolves once it listens; `nodeArgs`
-   * go to node before the script (`--cpu-prof`: bench/delta-ab.ts --profile).
+   * go to node before the script (`--cpu-prof`: bench/delta-ab.ts --profile), `serveArgs` after `serve`'s own
+   * (`--threads 2`: bench/delta-ab.ts --server-threads).
    */
-  async startServer(root: string, listen: string, nodeArgs: readonly string[] = []): Promise<FerryServer> {
+  async startServer(
+    root: string,
+    listen: string,
+    nodeArgs: readonly string[] = [],
+    serveArgs: readonly string[] = [],
+  ): Promise<FerryServer> {
     const args = [
       '--home',
       this.serverHome,
@@ -64,6 +70,7 @@ export class FerryPeers {
       listen,
       '--log-level',
       'warn',
+      ...serveArgs,
     ];
     const child = track(
       spawn(process.execPath, [...nodeArgs, this.bin, ...args], {

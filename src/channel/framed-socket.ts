@@ -3,6 +3,7 @@ import { FerryError, toFerryError } from '../errors/index.js';
 import { FrameDecoder, MAX_RECORD_BYTES, MIN_RECORD_BYTES } from '../protocol/index.js';
 import type { ParallelOpener } from '../protocol/index.js';
 import { OpeningStopped, PooledOpening, type ReceiveCipher } from './pooled-opening.js';
+import { ReceiveBudget, type ReceiveMemory } from './receive-budget.js';
 import type { ReusedReads } from './reused-reads.js';
 
 /** Frames queued unread beyond this many bytes pause the socket, so a slow consumer bounds memory. */
@@ -55,6 +56,8 @@ export class FramedSocket {
   #held: Buffer[] | undefined;
   /** True when reads land in one reused buffer (`ReusedReads`): whatever is kept past the call is copied. */
   readonly #reused: boolean;
+  /** Received data counted until written, against a server's upload memory (`countReceived`). */
+  #budget: ReceiveBudget | undefined;
 
   /**
    * Reads `socket`'s 'data' events, or, with `reads` (the `onread` the socket was created with), each read
@@ -143,23 +146,37 @@ export class FramedSocket {
   }
 
   /**
+   * From now on, file data received is counted against `memory` until written (`ReceiveBudget`), opened here
+   * or on workers (`openInParallel`, after this), and the socket is not read while none is left for it. For
+   * a server's uploads (docs/SECURITY.md "Upload memory"); call before records are read.
+   */
+  countReceived(memory: ReceiveMemory): void {
+    this.#budget = new ReceiveBudget(memory, () => this.#maybeResume());
+  }
+
+  /**
    * From the next record on, opens records on `opener`'s worker threads (issue 14): `cipher` reserves their
    * nonces in arrival order and opens here, at once, the short ones (control messages, REKEY). Plaintexts are
    * still handed out by `nextRecord` in arrival order, and a record that fails stops everything after it.
    */
   openInParallel(opener: ParallelOpener, cipher: ReceiveCipher): void {
     if (this.#open === undefined) throw new FerryError('INTERNAL', 'openInParallel before startRecords');
-    const pooled: PooledOpening = new PooledOpening(opener, cipher, {
-      deliver: (plaintext) => this.#deliver(plaintext),
-      fail: (err) => {
-        this.#failOpening(err);
-        if (this.#endAfterPool !== undefined) this.#fail(this.#endAfterPool);
+    const pooled: PooledOpening = new PooledOpening(
+      opener,
+      cipher,
+      {
+        deliver: (plaintext) => this.#deliver(plaintext),
+        fail: (err) => {
+          this.#failOpening(err);
+          if (this.#endAfterPool !== undefined) this.#fail(this.#endAfterPool);
+        },
+        progressed: () => {
+          if (this.#endAfterPool !== undefined && !pooled.pending) this.#fail(this.#endAfterPool);
+          else this.#maybeResume();
+        },
       },
-      progressed: () => {
-        if (this.#endAfterPool !== undefined && !pooled.pending) this.#fail(this.#endAfterPool);
-        else this.#maybeResume();
-      },
-    });
+      this.#budget,
+    );
     this.#pooled = pooled;
   }
 
@@ -226,6 +243,7 @@ export class FramedSocket {
     this.#held = undefined;
     // Blocks gathered for the pool's workers are dropped too (a revoked session's linger): none is posted.
     this.#pooled?.stop();
+    this.#budget?.stop();
     this.#frames = [];
     this.#frameBytes = 0;
     this.#raw = [];
@@ -288,7 +306,8 @@ export class FramedSocket {
           } catch (err) {
             throw new OpenFailure(toFerryError(err));
           }
-          this.#deliver(opened);
+          // Counted until written (`countReceived`).
+          this.#deliver(this.#budget?.countOpened(opened) ?? opened);
         });
       }
     } catch (err) {
@@ -316,14 +335,16 @@ export class FramedSocket {
   #overHighWater(): boolean {
     const pooled = this.#pooled;
     return (
-      this.#frameBytes > RECEIVE_HIGH_WATER_BYTES || (pooled !== undefined && pooled.bytes > pooled.highWater)
+      this.#frameBytes > RECEIVE_HIGH_WATER_BYTES ||
+      this.#budget?.starved === true ||
+      (pooled !== undefined && pooled.bytes > pooled.highWater)
     );
   }
 
   #maybeResume(): void {
     if (!this.socket.isPaused() || this.#openFailure || this.#error || this.#held !== undefined) return;
     const pooled = this.#pooled;
-    if (this.#frameBytes >= RECEIVE_HIGH_WATER_BYTES / 2) return;
+    if (this.#frameBytes >= RECEIVE_HIGH_WATER_BYTES / 2 || this.#budget?.starved === true) return;
     if (pooled !== undefined && pooled.bytes > pooled.highWater / 2) return;
     this.socket.resume();
   }
@@ -371,6 +392,7 @@ export class FramedSocket {
     if (this.#error) return;
     this.#error = err;
     this.#pooled?.stop();
+    this.#budget?.stop();
     const raw = this.#rawWaiter;
     this.#rawWaiter = undefined;
     raw?.reject(err);

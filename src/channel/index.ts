@@ -1,6 +1,7 @@
 export { FramedSocket } from './framed-socket.js';
 export { REUSED_READ_BYTES, ReusedReads } from './reused-reads.js';
 export { SecureChannel } from './secure-channel.js';
+export type { ReceiveMemory } from './receive-budget.js';
 export {
   clientHandshake,
   serverHandshake,

@@ -17,6 +17,7 @@ import {
   takeReceiveBlock,
 } from './receive-blocks.js';
 import type { OffThreadWriter, OpenResult, ParallelOpener } from '../protocol/index.js';
+import { noneCounted, type ReceiveBudget, type ReceivedCount } from './receive-budget.js';
 
 /** Records per block handed to a worker: 32 full ones and a chunk's short last one (`RECEIVE_BLOCK_RECORDS`). */
 const BLOCK_RECORDS = RECEIVE_BLOCK_RECORDS;
@@ -58,6 +59,8 @@ interface BlockEntry {
   posted: boolean;
   result: OpenResult | undefined;
   error: FerryError | undefined;
+  /** Its pages written, counted against the stream's memory until delivered or, leased, written. */
+  count: ReceivedCount;
 }
 
 type Entry = BlockEntry | { kind: 'plain'; plaintext: Buffer } | { kind: 'fail'; error: FerryError };
@@ -77,6 +80,11 @@ export class OpeningStopped extends Error {
  * delivered as a failure after the records before it, and nothing after it is delivered (later results are
  * zeroed as they come back). Memory is bounded: at most BLOCKS_PER_THREAD blocks per thread with workers plus
  * the block being filled; `bytes` tells the reader when to pause the socket.
+ *
+ * With a `ReceiveBudget` (a server's upload memory, docs/SECURITY.md "Upload memory"), every block is
+ * counted from the record that first writes it until its data is written (its lease ends) or, for a block
+ * that held anything but file data, until delivered: received and not yet written, through the workers, the
+ * queue and the writer's batches.
  */
 export class PooledOpening {
   readonly #opener: ParallelOpener;
@@ -93,12 +101,24 @@ export class PooledOpening {
   #placing = false;
   /** Ciphertext bytes gathered or with workers, not yet delivered. */
   bytes = 0;
+  readonly #budget: ReceiveBudget | undefined;
 
-  constructor(opener: ParallelOpener & Partial<OffThreadWriter>, cipher: ReceiveCipher, sink: OpenedSink) {
+  constructor(
+    opener: ParallelOpener & Partial<OffThreadWriter>,
+    cipher: ReceiveCipher,
+    sink: OpenedSink,
+    budget?: ReceiveBudget,
+  ) {
     this.#opener = opener;
     this.#writer = typeof opener.writev === 'function' ? (opener as OffThreadWriter) : undefined;
     this.#cipher = cipher;
     this.#sink = sink;
+    this.#budget = budget;
+  }
+
+  /** True while the stream's budget is spent: the reader reads nothing until its own blocks come back. */
+  get starved(): boolean {
+    return this.#budget?.starved ?? false;
   }
 
   /** True while records are gathered or with workers, not yet delivered. */
@@ -118,7 +138,10 @@ export class PooledOpening {
    * is not posted until the record is added.
    */
   place(length: number): Buffer | undefined {
-    if (this.#stopped || length < MIN_POOLED_RECORD_BYTES) return undefined;
+    // Starved, the socket is not read until the block being filled has gone to the workers and its data
+    // was written: a record assembled in it would hold it back (`dispatch`) until the rest of the record is
+    // read. The framing assembles it in its own buffer instead.
+    if (this.#stopped || this.starved || length < MIN_POOLED_RECORD_BYTES) return undefined;
     const current = this.#blockWithRoom(length);
     this.#placing = true;
     return current.view.subarray(current.used, current.used + length);
@@ -138,8 +161,9 @@ export class PooledOpening {
         this.#pump();
         throw new OpeningStopped();
       }
-      // The opened record is node:crypto's fresh output buffer, not a view of the read: kept as is.
-      this.#queue.push({ kind: 'plain', plaintext });
+      // The opened record is node:crypto's fresh output buffer, not a view of the read: kept as is (file
+      // data in it counted until written, as the blocks' is).
+      this.#queue.push({ kind: 'plain', plaintext: this.#budget?.countOpened(plaintext) ?? plaintext });
       this.#pump();
       return;
     }
@@ -152,6 +176,7 @@ export class PooledOpening {
     current.lengths.push(record.length);
     current.used += record.length;
     this.bytes += record.length;
+    this.#budget?.charge(current.count, current.used);
   }
 
   /** The block being filled, closed and replaced first if a record of `length` bytes does not fit. */
@@ -179,6 +204,7 @@ export class PooledOpening {
       posted: false,
       result: undefined,
       error: undefined,
+      count: noneCounted(),
     };
     this.#current = next;
     this.#queue.push(next);
@@ -204,6 +230,7 @@ export class PooledOpening {
 
   /** Stops: nothing more is delivered; blocks still with workers are zeroed when they come back. */
   stop(): void {
+    this.#budget?.stop();
     this.#stopped = true;
     this.#current = undefined;
     for (const entry of this.#queue) if (entry.kind === 'block' && !entry.posted) entry.view.fill(0);
@@ -282,6 +309,7 @@ export class PooledOpening {
       this.bytes -= head.used;
       const result = head.result;
       if (result !== undefined) this.#deliverBlock(head, result);
+      else this.#budget?.giveBack(head.count);
       if (head.error !== undefined) {
         this.stop();
         this.#sink.fail(head.error);
@@ -311,13 +339,20 @@ export class PooledOpening {
       views.push(view);
     }
     if (onlyData) {
-      leaseReceived(block, () => reuseReceiveBlock(block));
+      // Counted until its data is written (or dropped: `settleReceived`), its lease's end.
+      leaseReceived(block, (reusable) => {
+        if (reusable) reuseReceiveBlock(block);
+        this.#budget?.giveBack(entry.count, block);
+      });
       // Its data may land from the workers' side: the write then never touches the event loop (issue 14).
       if (this.#writer !== undefined) landOffThread(block, this.#writer);
       for (const [start, length] of regions) holdReceived(block, start, length);
       sealReceived(block);
+      this.#budget?.leased(block);
     }
     for (const view of views) this.#sink.deliver(view);
+    // Anything else in it is the messages' handlers' now, bounded as messages are.
+    if (!onlyData) this.#budget?.giveBack(entry.count);
   }
 }
 

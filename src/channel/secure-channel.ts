@@ -8,6 +8,7 @@ import {
   type PairMessage,
 } from '../protocol/index.js';
 import type { FramedSocket } from './framed-socket.js';
+import type { ReceiveMemory } from './receive-budget.js';
 import type { ParallelOpener } from '../protocol/index.js';
 
 /**
@@ -57,6 +58,14 @@ export class SecureChannel {
       reserveReceive: (count) => this.#cipher.reserveReceive(count),
       open: (record) => this.#openHere(record),
     });
+  }
+
+  /**
+   * Counts the file data received against `memory` (a server's upload memory) until written, and reads
+   * nothing while none is left for it (`FramedSocket.countReceived`); before `openInParallel`.
+   */
+  countReceived(memory: ReceiveMemory): void {
+    this.#socket.countReceived(memory);
   }
 
   #openHere(record: Buffer): Buffer {

@@ -68,6 +68,8 @@ interface ServeFlags {
   listingMemoryPerClient?: string;
   downloadMemory?: string;
   downloadMemoryPerClient?: string;
+  uploadMemory?: string;
+  uploadMemoryPerClient?: string;
   coordination?: string;
   claimTtl: string;
   threads: string;
@@ -169,6 +171,8 @@ export function registerServeCommand(program: Command): void {
     .option('--listing-memory-per-client <bytes>', SERVE_MEMORY_HELP.listingPerClient)
     .option('--download-memory <bytes>', SERVE_MEMORY_HELP.downloadTotal)
     .option('--download-memory-per-client <bytes>', SERVE_MEMORY_HELP.downloadPerClient)
+    .option('--upload-memory <bytes>', SERVE_MEMORY_HELP.uploadTotal)
+    .option('--upload-memory-per-client <bytes>', SERVE_MEMORY_HELP.uploadPerClient)
     .option(
       '--coordination <etcd://host:port/prefix>',
       'etcd 3.4 the servers of a cluster share: who may connect (allow-list, invites, revokes) and, with --store, who writes each transfer',

@@ -43,6 +43,8 @@ export interface ServeMemoryFlags {
   listingMemoryPerClient?: string | undefined;
   downloadMemory?: string | undefined;
   downloadMemoryPerClient?: string | undefined;
+  uploadMemory?: string | undefined;
+  uploadMemoryPerClient?: string | undefined;
 }
 
 /** The flags' help: what they bound and their defaults. */
@@ -51,12 +53,15 @@ export const SERVE_MEMORY_HELP = {
   listingPerClient: `with --store: the same for one client key, over all its sessions (default ${formatByteSize(SERVER_DEFAULTS.listingMemory.perClientBytes)})`,
   downloadTotal: `bytes downloads encrypted on the server's threads may hold in blocks (about 2 MiB each) beyond each stream's first, all clients; past it a stream waits for its own blocks (default ${formatByteSize(SERVER_DEFAULTS.downloadMemory.totalBytes)}; unused with --threads 1)`,
   downloadPerClient: `the same for one client key, over all its sessions (default ${formatByteSize(SERVER_DEFAULTS.downloadMemory.perClientBytes)})`,
+  uploadTotal: `bytes uploads may hold received and not yet written to disk, all clients; past it a session stops reading its socket until its own data is written (default ${formatByteSize(SERVER_DEFAULTS.uploadMemory.totalBytes)})`,
+  uploadPerClient: `the same for one client key, over all its sessions (default ${formatByteSize(SERVER_DEFAULTS.uploadMemory.perClientBytes)})`,
 };
 
-/** `ServeOptions.listingMemory` and `downloadMemory` from their flags; the listing's need `--store`. */
+/** `ServeOptions.listingMemory`, `downloadMemory` and `uploadMemory` from their flags; the listing's need `--store`. */
 export function serveMemoryFromFlags(flags: ServeMemoryFlags): {
   listingMemory?: MemoryBound;
   downloadMemory: MemoryBound;
+  uploadMemory: MemoryBound;
 } {
   const listing = { total: flags.listingMemory, perClient: flags.listingMemoryPerClient };
   if (flags.store === undefined && (listing.total !== undefined || listing.perClient !== undefined))
@@ -67,7 +72,13 @@ export function serveMemoryFromFlags(flags: ServeMemoryFlags): {
     perClient: flags.downloadMemoryPerClient,
     defaults: SERVER_DEFAULTS.downloadMemory,
   });
-  if (flags.store === undefined) return { downloadMemory };
+  const uploadMemory = memoryFromFlags({
+    flag: '--upload-memory',
+    total: flags.uploadMemory,
+    perClient: flags.uploadMemoryPerClient,
+    defaults: SERVER_DEFAULTS.uploadMemory,
+  });
+  if (flags.store === undefined) return { downloadMemory, uploadMemory };
   return {
     listingMemory: memoryFromFlags({
       flag: '--listing-memory',
@@ -75,5 +86,6 @@ export function serveMemoryFromFlags(flags: ServeMemoryFlags): {
       defaults: SERVER_DEFAULTS.listingMemory,
     }),
     downloadMemory,
+    uploadMemory,
   };
 }

@@ -164,7 +164,16 @@ export {
 export { ChunkHashes } from './chunk-hashes.js';
 export { ChunkHasher, chunkHashOf, leafHashOfParts } from './chunk-hasher.js';
 export { forgetLeafHashes, noteLeafHash, takeLeafHash } from './leaf-hints.js';
-export { holdReceived, leaseReceived, releaseReceived, sealReceived } from './received-leases.js';
+export {
+  claimReceived,
+  holdReceived,
+  leaseReceived,
+  releaseReceived,
+  sealReceived,
+  settleReceived,
+  wantReceived,
+} from './received-leases.js';
+export type { LeaseOwner } from './received-leases.js';
 export type { OpenJob, OpenResult, ParallelOpener } from './parallel-opener.js';
 export { MerkleStack, leafHash, nodeHash, sha256 } from './merkle-tree-hash.js';
 export { ChunkSet, indicesFromRanges, rangesFromIndices, type ChunkRange } from './chunk-ranges.js';

@@ -30,6 +30,7 @@ import { BatchAdmission } from './batch-admission.js';
 import { DeltaMemory } from './delta-memory.js';
 import { PartMemory } from './part-memory.js';
 import { DOWNLOAD_MEMORY } from './download-memory.js';
+import { UPLOAD_MEMORY } from './upload-memory.js';
 import { LISTING_MEMORY } from './listing-memory.js';
 import { StoreHeads } from './store-heads.js';
 import { PairingAdmission } from './pairing-admission.js';
@@ -64,6 +65,10 @@ export class FerryServer {
    * in total (download-memory.ts).
    */
   readonly downloadMemory: PartMemory;
+  /**
+   * Bytes uploads hold received and not yet written, per client and in total (upload-memory.ts).
+   */
+  readonly uploadMemory: PartMemory;
   /**
    * Leaf hashes of files this server verified or signed, bound to their identity, under the root's `.ferry/`
    * (issue 16, WARM deltas; `KnownLeafHashes`); undefined with an object store.
@@ -116,6 +121,10 @@ export class FerryServer {
     // bounding the sum, then one client's 32 sessions could take the whole shared bound: each stream's
     // blocks beyond its first now come from its client's share and the total (`PooledChunkSink.memory`).
     this.downloadMemory = new PartMemory({ ...DOWNLOAD_MEMORY, ...options.downloadMemory });
+    // Under a slow disk each upload session held 21-27 MiB received and not yet written, bounded by sessions
+    // only (stop 38): a session's blocks now come from its client's share and the total, and a session past
+    // either stops reading its socket until its own data is written (`PooledOpening.starved`).
+    this.uploadMemory = new PartMemory({ ...UPLOAD_MEMORY, ...options.uploadMemory });
     this.knownLeafHashes = options.objectStore
       ? undefined
       : new KnownLeafHashes(join(root, RESERVED_ROOT_COMPONENT, 'leaves'));
@@ -227,6 +236,7 @@ export class FerryServer {
       objectStore: options.objectStore,
       sealPool: ferry.#sealPool,
       downloadMemory: ferry.downloadMemory,
+      uploadMemory: ferry.uploadMemory,
       admitted: ferry.#admitted,
       keepaliveMs: options.keepaliveMs,
       partialStore: options.partialStore?.(partialDir),

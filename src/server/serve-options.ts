@@ -83,6 +83,12 @@ export interface ServeOptions {
    */
   downloadMemory?: PartMemoryOptions;
   /**
+   * Memory uploads may hold received and not yet written (the pages of receive blocks or records written),
+   * per client over all its sessions and in total (defaults 128 MiB and 512 MiB, upload-memory.ts); past
+   * either a session stops reading its socket until its own data is written.
+   */
+  uploadMemory?: PartMemoryOptions;
+  /**
    * Each client's budget for hashing that sends no data (defaults: 4 GiB at once, then 512 MiB/s) and the
    * budget all clients share (8 GiB, then 1 GiB/s); the clock and the wait are injectable for tests.
    */

@@ -12,6 +12,7 @@ import {
 import { PARTIAL_MAX_AGE_MS } from './partial-sweeper.js';
 import { LISTING_MEMORY } from './listing-memory.js';
 import { DOWNLOAD_MEMORY } from './download-memory.js';
+import { UPLOAD_MEMORY } from './upload-memory.js';
 import { MAX_PARTIALS_PER_CLIENT, MIN_FREE_DISK_BYTES } from './storage-limits.js';
 
 /**
@@ -40,6 +41,8 @@ export const SERVER_DEFAULTS: {
   readonly listingMemory: Readonly<Required<PartMemoryOptions>>;
   /** Bytes downloads' blocks beyond each stream's first may hold, per client and in total (download-memory.ts). */
   readonly downloadMemory: Readonly<Required<PartMemoryOptions>>;
+  /** Bytes uploads hold received and not yet written, per client and in total (upload-memory.ts). */
+  readonly uploadMemory: Readonly<Required<PartMemoryOptions>>;
 } = Object.freeze({
   port: DEFAULT_PORT,
   handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
@@ -56,4 +59,5 @@ export const SERVER_DEFAULTS: {
   }),
   listingMemory: LISTING_MEMORY,
   downloadMemory: DOWNLOAD_MEMORY,
+  uploadMemory: UPLOAD_MEMORY,
 });

@@ -12,6 +12,7 @@ import {
 import {
   MAX_PIPELINED,
   errorMessageFor,
+  settleReceived,
   type GetBatchMessage,
   type GetRequestMessage,
   type Message,
@@ -135,6 +136,11 @@ export class ServerSession {
       // workers, up to their window (~10-18 MiB a connection), while the allow-list or a pairing was awaited
       // (docs/SECURITY.md, stop 36). Until here a normal session's records are not read at all (stop 37: they
       // were opened on the event loop, up to 1 MiB); a pairing's are, on the event loop.
+      // What uploads received and did not write yet is counted against the client's share of the upload
+      // memory and the total (docs/SECURITY.md "Upload memory"): past either the socket is not read until
+      // the session's own data is written.
+      const uploadMemory = this.#ctx.uploadMemory?.hold(channel.remotePublicKey.toString('hex'), 0);
+      if (uploadMemory) channel.countReceived(uploadMemory);
       if (this.#ctx.sealPool) channel.openInParallel(this.#ctx.sealPool);
       channel.releaseRecords();
       unregister = this.#ctx.admitted?.add(channel.remotePublicKey, (error) => this.#endBy(error));
@@ -175,7 +181,16 @@ export class ServerSession {
         maxFileBytes: this.#ctx.maxFileBytes,
       });
       await sendKeyRotation(this.#ctx, channel);
-      for (;;) await this.#route(io, this.#uploads, await channel.receive());
+      for (;;) {
+        const message = await channel.receive();
+        try {
+          await this.#route(io, this.#uploads, message);
+        } finally {
+          // Data no writer kept (an existing file's, a cancelled upload's, one copied to a store's part) is
+          // given back now, or its block would stay counted against the upload memory.
+          if (message.type === 'PUT_DATA') settleReceived(message.data);
+        }
+      }
     } catch (err) {
       const error = this.#fatal ?? toFerryError(err);
       // A client closing between operations is the normal end of a session.

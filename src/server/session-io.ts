@@ -86,6 +86,11 @@ export interface SessionContext {
    */
   readonly downloadMemory?: PartMemory | undefined;
   /**
+   * Bytes uploads hold received and not yet written, per client and in total (upload-memory.ts);
+   * undefined: each session keeps its whole window.
+   */
+  readonly uploadMemory?: PartMemory | undefined;
+  /**
    * How often a session busy for its client sends KEEPALIVE (PROTOCOL.md §5.18, `SessionKeepalive`); default
    * KEEPALIVE_INTERVAL_MS. Tests inject a short one.
    */

@@ -1,5 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
-import { offThreadWriterOf, releaseReceived } from '../protocol/index.js';
+import { claimReceived, offThreadWriterOf, releaseReceived } from '../protocol/index.js';
 import { Wakeup } from './wakeup.js';
 
 /** Contiguous data is gathered into one `pwritev` of about this many bytes. */
@@ -42,14 +42,22 @@ export class BatchedWriter {
   /** Whether batches written through libuv's pool go one at a time (`BatchedWriterOptions`). */
   readonly #oneAtATime: boolean;
 
+  /** Writes the batch gathered so far now (a receiver short of memory wants its blocks back). */
+  readonly #letGo = (): void => this.#submit();
+
   constructor(handle: FileHandle, options: BatchedWriterOptions = {}) {
     this.#handle = handle;
     this.#oneAtATime = options.oneAtATime ?? false;
   }
 
-  /** Queues `data` for `position`; resolves at once unless too much is already in flight. */
+  /**
+   * Queues `data` for `position`; resolves at once unless too much is already in flight. Received data is
+   * claimed (`claimReceived`): kept until written, and written at once when its receiver wants the memory
+   * back, since what would fill the batch is then not read.
+   */
   async write(data: Buffer, position: number): Promise<void> {
     this.#throwIfFailed();
+    const wanted = claimReceived(data, this.#letGo);
     const batch = this.#batch;
     if (batch && batch.position + batch.bytes === position) {
       batch.buffers.push(data);
@@ -58,7 +66,7 @@ export class BatchedWriter {
       this.#submit();
       this.#batch = { position, buffers: [data], bytes: data.length };
     }
-    if (this.#batch!.bytes >= BATCH_BYTES) this.#submit();
+    if (wanted || this.#batch!.bytes >= BATCH_BYTES) this.#submit();
     while (this.#inFlightBytes > MAX_IN_FLIGHT_BYTES) await this.#landed.next();
     this.#throwIfFailed();
   }

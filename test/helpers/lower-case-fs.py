@@ -1,17 +1,28 @@
 """A case-insensitive file system for tests: a FUSE passthrough onto BACKING that stores every name in lower
 case, so `SECRETS/key.txt` opens `secrets/key.txt` (as vfat, exFAT, CIFS, ext4 casefold and macOS do; this
-kernel has none of them). Prints "ready" once mounted; runs until unmounted. Usage: lower-case-fs.py BACKING MNT
+kernel has none of them). Prints "ready" once mounted; runs until unmounted.
+Usage: lower-case-fs.py BACKING MNT [GATE]
+
+With GATE (a path outside the mount), a write of 32 KiB or more waits while GATE exists, as on a disk that
+stopped taking data (small writes, a transfer's header and log, go through); the file system then serves
+each call on a thread of its own, so the other calls are not held behind the waiting writes, and takes
+writes of up to 128 KiB whole.
 """
 import errno
 import os
 import sys
+import time
 
 from fusepy import FUSE, FuseOSError, Operations
 
 
+GATED_WRITE_BYTES = 32 * 1024
+
+
 class LowerCase(Operations):
-    def __init__(self, backing):
+    def __init__(self, backing, gate=None):
         self.backing = backing
+        self.gate = gate
 
     def _path(self, path):
         return os.path.join(self.backing, path.lstrip('/').lower())
@@ -83,6 +94,8 @@ class LowerCase(Operations):
         return os.pread(fh, length, offset)
 
     def write(self, path, buf, offset, fh):
+        while self.gate is not None and len(buf) >= GATED_WRITE_BYTES and os.path.exists(self.gate):
+            time.sleep(0.005)
         return os.pwrite(fh, buf, offset)
 
     def truncate(self, path, length, fh=None):
@@ -103,4 +116,9 @@ class LowerCase(Operations):
 
 
 if __name__ == '__main__':
-    FUSE(LowerCase(sys.argv[1]), sys.argv[2], foreground=True, nothreads=True)
+    gate = sys.argv[3] if len(sys.argv) > 3 else None
+    if gate is None:
+        FUSE(LowerCase(sys.argv[1]), sys.argv[2], foreground=True, nothreads=True)
+    else:
+        # Writes as large as the caller's (up to 128 KiB), not split in pages, so the gate sees their size.
+        FUSE(LowerCase(sys.argv[1], gate), sys.argv[2], foreground=True, big_writes=True, max_write=131072)

@@ -16,14 +16,23 @@ const SCRIPT = fileURLToPath(new URL('./lower-case-fs.py', import.meta.url));
  * stores every name in lower case, so `SECRETS/key.txt` is `secrets/key.txt`, as on vfat, exFAT, CIFS, ext4
  * casefold or macOS; this kernel has none of them) and returns its mount point. Throws (never skips) when it
  * cannot: it needs root, /dev/fuse and the system's python3-fusepy.
+ *
+ * With `writeGate` (a path outside the mount), its writes of 32 KiB or more wait while that path exists: a
+ * disk that stopped taking data, for as long as the test wants (create it to hold, remove it to go on).
  */
-export async function mountLowerCaseFs(t: TestContext): Promise<string> {
+export async function mountLowerCaseFs(
+  t: TestContext,
+  options: { writeGate?: string } = {},
+): Promise<string> {
   const work = await makeTempDir('ferry-lower-case-fs-');
   const backing = join(work, 'backing');
   const mount = join(work, 'mount');
   await mkdir(backing);
   await mkdir(mount);
-  const child = spawn('/usr/bin/python3', [SCRIPT, backing, mount], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const gate = options.writeGate === undefined ? [] : [options.writeGate];
+  const child = spawn('/usr/bin/python3', [SCRIPT, backing, mount, ...gate], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = once(child, 'exit');
   let stderr = '';
   child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
