@@ -310,7 +310,7 @@ function largeFileTools(
   const up = direction === 'upload';
   const isLink = route !== direct;
   const name = (b: Bench): string => fileOf(b).split('/').pop()!;
-  const ssh = (b: Bench, port: number): string[] => [...b.sshd!.sshOptions(), '--mkdir', String(port)];
+  const ssh = (b: Bench, port: number): string[] => [...b.sshd!.sshOptions(), '-p', String(port)];
   const scp = (b: Bench, port: number): string[] => [...b.sshd!.sshOptions(), '-P', String(port)];
   const remote = (path: string): string => `root@127.0.0.1:${path}`;
   const tools: ToolRun[] = [
@@ -611,11 +611,16 @@ async function resumeFerry(b: Bench, id: string): Promise<ResumeSample> {
       () => send(`cut${id}`, ['--retries', '0']),
       'ferry send (resumed run)',
     );
-    // What the server held: the CLI's closing line ("resumed from N"), or its --json event ("resumedBytes":N).
-    const said = /resumed from (\d+)|"resumedBytes":(\d+)/.exec(resumed.stderr);
+    // What the server held: the CLI's closing line ("resumed from 512 MiB": formatBytes, three significant
+    // digits, exact for the chunk multiples of a half-GiB cut), or its --json event ("resumedBytes":N). The
+    // line's number was read as bytes until stop 39 ("512"), so the table said nothing was held.
+    const said = /resumed from ([\d.]+) (B|KiB|MiB|GiB|TiB)\b|"resumedBytes":(\d+)/.exec(resumed.stderr);
     if (!said)
       throw new Error(`the resumed run did not say how much was held: ${resumed.stderr.slice(-500)}`);
-    const heldBytes = Number(said[1] ?? said[2]);
+    const heldBytes =
+      said[3] !== undefined
+        ? Number(said[3])
+        : Math.round(Number(said[1]) * 1024 ** ['B', 'KiB', 'MiB', 'GiB', 'TiB'].indexOf(said[2]!));
     await expectFile(join(b.ferryRoot, `cut${id}`, 'large.bin'), b.largeFile, options.verify !== 'none');
     return {
       tool: 'ferry',
