@@ -4,12 +4,11 @@ import { ProgressBars, nameOf } from './progress-bars.js';
 import { digestPrefix, formatBytes, formatDuration, formatRate } from './progress-format.js';
 import { fitAround, fitRoute, visibleWidth } from './progress-line.js';
 import { wrapParts } from './wrap-parts.js';
+import { DEFAULT_COLUMNS, lineWidth } from './terminal-width.js';
 import type { TallySummary } from './progress-tally.js';
 import { escapeForTerminal, escapeStringFields } from './escape-for-terminal.js';
 import type { Colors } from './terminal-colors.js';
 
-/** Assumed when the stream does not say (it is a terminal, but no size is known). */
-const DEFAULT_COLUMNS = 80;
 /** Failed files named again in the closing lines; the rest are counted (all are in `--json`). */
 const MAX_FAILED_LINES = 20;
 
@@ -62,15 +61,9 @@ export class ProgressDisplay {
     });
   }
 
-  /** The terminal's width; lines above the bars and the bars themselves must fit in it. */
-  get #columns(): number {
-    const columns = this.#stream.columns;
-    return typeof columns === 'number' && columns > 0 ? columns : DEFAULT_COLUMNS;
-  }
-
-  /** The widest a line may be: one column short of the width, so no terminal wraps it early. */
+  /** The widest a line may be under bars: lines above the bars and the bars themselves must fit in it. */
   get #width(): number | undefined {
-    return this.#mode === 'bars' ? Math.max(20, this.#columns - 1) : undefined;
+    return this.#mode === 'bars' ? lineWidth(this.#stream) : undefined;
   }
 
   /** Shows one event; its names, paths and messages are escaped for the terminal first. */
