@@ -55,7 +55,7 @@ async function builtErrors(dir: string): Promise<Array<{ code: ErrorCode; error:
   const clientId = formatFerryId(generateKeyPair().publicKey);
   const refused = sessionErrorFrom(
     { type: 'ERROR', ref: 0, code: ERROR_CODES.CLIENT_NOT_ALLOWED.wire, detail: '' },
-    { clientId, address: { host: 'files.backup-storage.example.com', port: 7443 } },
+    { clientId, serverId: other, address: { host: 'files.backup-storage.example.com', port: 7443 } },
   );
   const partials = [
     { file: LOCAL, size: 4 * 2 ** 30, keptBytes: 1.5 * 2 ** 30 },
