@@ -12,6 +12,7 @@ import { makeTempDir, removeTempDir } from '../test/helpers/temp-dir.js';
 import { sha256File, writeRandomFile } from '../test/helpers/random-file.js';
 import { cutAfterTotal } from './lib/cut-after-total.js';
 import { parseSize } from './lib/parse-size.js';
+import { resumedBytesOf } from './lib/resumed-bytes.js';
 
 function check(result: CliResult, what: string, code = 0): CliResult {
   if (result.code !== code)
@@ -77,7 +78,8 @@ try {
   const resumed = check(await send('cut', ['--retries', '0']), 'resumed run');
   const resumedRunMs = performance.now() - started;
   const resumedRunWireBytes = proxy.bytesSince(mark, 'clientToServer');
-  const heldBytes = Number(/resumed from (\d+)/.exec(resumed.stderr)?.[1] ?? 0);
+  // A run that resumed nothing says "sent", not "resumed from".
+  const heldBytes = resumedBytesOf(resumed.stderr) ?? 0;
   const missingBytes = size - heldBytes;
   const landedSha = await sha256File(join(root, 'cut', 'payload.bin'));
 

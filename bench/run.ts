@@ -36,6 +36,7 @@ import { markdownTable } from './lib/markdown-table.js';
 import { median } from './lib/median.js';
 import { memoryAtStart, reportsFreePages, settleMemory } from './lib/settle-memory.js';
 import { formatSize, parseSize } from './lib/parse-size.js';
+import { resumedBytesOf } from './lib/resumed-bytes.js';
 import { ServerMeter, type ServerUsage } from './lib/server-meter.js';
 import {
   expectSuccess,
@@ -611,16 +612,10 @@ async function resumeFerry(b: Bench, id: string): Promise<ResumeSample> {
       () => send(`cut${id}`, ['--retries', '0']),
       'ferry send (resumed run)',
     );
-    // What the server held: the CLI's closing line ("resumed from 512 MiB": formatBytes, three significant
-    // digits, exact for the chunk multiples of a half-GiB cut), or its --json event ("resumedBytes":N). The
-    // line's number was read as bytes until stop 39 ("512"), so the table said nothing was held.
-    const said = /resumed from ([\d.]+) (B|KiB|MiB|GiB|TiB)\b|"resumedBytes":(\d+)/.exec(resumed.stderr);
-    if (!said)
+    // What the server held, as the CLI's closing line or its --json event says it (bench/lib/resumed-bytes.ts).
+    const heldBytes = resumedBytesOf(resumed.stderr);
+    if (heldBytes === undefined)
       throw new Error(`the resumed run did not say how much was held: ${resumed.stderr.slice(-500)}`);
-    const heldBytes =
-      said[3] !== undefined
-        ? Number(said[3])
-        : Math.round(Number(said[1]) * 1024 ** ['B', 'KiB', 'MiB', 'GiB', 'TiB'].indexOf(said[2]!));
     await expectFile(join(b.ferryRoot, `cut${id}`, 'large.bin'), b.largeFile, options.verify !== 'none');
     return {
       tool: 'ferry',

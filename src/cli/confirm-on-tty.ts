@@ -16,7 +16,7 @@ export function confirmOnTty(): ((address: string, id: string) => Promise<boolea
     const rl = createInterface({ input: process.stdin, output: process.stderr });
     try {
       process.stderr.write(`The server at ${address} is not known.\nIts ferry ID is ${id}\n`);
-      process.stderr.write('Compare it with the ID its operator gave you (ferry id on the server).\n');
+      process.stderr.write('Compare it with the ID its operator gave you (`ferry id` on the server).\n');
       const answer = await rl.question('Trust this server and remember its key? [y/N] ');
       return /^y(es)?$/i.test(answer.trim());
     } finally {

@@ -6,6 +6,7 @@ import { homeOf } from './cli-context.js';
 import { refuseStandardStream } from './standard-stream-argument.js';
 import { withDiskFullHint } from './disk-full-hint.js';
 import { withRemoteMissingHint } from './remote-missing-hint.js';
+import { shellWord } from './shell-word.js';
 import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
 import { DEFAULT_THREADS } from '../transfer/index.js';
 import { parseChunkSize, parseStreams, parseThreads } from './parse-option.js';
@@ -115,14 +116,14 @@ function splitSources(args: string[], recursive: boolean): { sources: Target[]; 
       'is on this machine: get downloads HOST[:PORT]/PATH from a server',
       {
         subject: local,
-        hint: `ferry send ${local} HOST[:PORT] uploads it`,
+        hint: `\`ferry send ${shellWord(local)} HOST[:PORT]\` uploads it`,
       },
     );
   // The root alone is a directory: without -r the server would refuse an empty path, naming nothing.
   if (!recursive && sources.some((source) => source.remotePath === ''))
     throw new FerryError('USAGE_INVALID', 'is your root on the server, a directory', {
       subject: first.address,
-      hint: `add -r to get it as a tree, or name a file in it (ferry ls ${first.address} lists them)`,
+      hint: `add -r to get it as a tree, or name a file in it (\`ferry ls ${first.address}\` lists them)`,
     });
   return { sources, local: hasLocal ? last : '.' };
 }

@@ -17,6 +17,7 @@ import { parseMs } from './parse-option.js';
 import { formatDuration } from './progress-format.js';
 import { COORDINATION_HELP, clusterInvites } from './coordination-flags.js';
 import { jsonLine } from './json-line.js';
+import { writeNote } from './note-lines.js';
 
 /** The address the printed client command names when neither `--address` nor a served address is known. */
 const DEFAULT_SERVE_ADDRESS = '127.0.0.1:7443';
@@ -80,7 +81,7 @@ export function registerInviteCommands(program: Command): void {
             {
               subject: home,
               cause: err,
-              hint: "pass the server's home (ferry --home DIR invite; npm start's is ./.ferry-home)",
+              hint: "pass the server's home (`ferry --home DIR invite`; npm start's is ./.ferry-home)",
             },
           );
         });
@@ -91,9 +92,9 @@ export function registerInviteCommands(program: Command): void {
       // client's default home, say, while `npm start` serves ./.ferry-home) fails at pairing as "wrong
       // code", far from the cause. It may still be meant for a server not started yet: warn, never refuse.
       if (flags.coordination === undefined && served === undefined)
-        process.stderr.write(
+        writeNote(
           `ferry: note: no \`ferry serve\` has run on the home ${home}; a server started on another home will ` +
-            'not know this code: make the invite there with `ferry --home SERVER_HOME invite`\n',
+            'not know this code: make the invite there with `ferry --home SERVER_HOME invite`',
         );
       const target = parseTarget(address);
       if (target.remotePath !== '')
@@ -139,10 +140,10 @@ export function registerInviteCommands(program: Command): void {
       }
       // As `ferry clients` does: silence would read as "none", when the likelier cause is the wrong home.
       if (invites.length === 0)
-        process.stderr.write(
+        writeNote(
           flags.coordination === undefined
-            ? `no open invite in the home ${homeOf(command)} (\`ferry invite\` there makes one; a server started with another --home has its own)\n`
-            : 'no open invite in this cluster\n',
+            ? `no open invite in the home ${homeOf(command)} (\`ferry invite\` there makes one; a server started with another --home has its own)`
+            : 'no open invite in this cluster',
         );
       for (const invite of invites) {
         process.stdout.write(

@@ -21,6 +21,7 @@ import { parseTarget } from './parse-target.js';
 import { COORDINATION_HELP, clusterAllowList } from './coordination-flags.js';
 import { jsonLine } from './json-line.js';
 import { ferryCommand } from './ferry-command.js';
+import { writeNote } from './note-lines.js';
 
 /**
  * What `keygen` tells a person: where the key is, and the two ways on from here, each command on a line of
@@ -165,10 +166,10 @@ export function registerKeyCommands(program: Command): void {
       // Silence would read as "the list is empty" when the likelier cause is the wrong home: a bare
       // `ferry clients` reads the default home, not the one `npm start` or `--home` gave the server.
       if (clients.length === 0)
-        process.stderr.write(
+        writeNote(
           opts.coordination === undefined
-            ? `no client is allowed in the home ${homeOf(command)} (a server started with another --home has its own list)\n`
-            : 'no client is allowed in this cluster\n',
+            ? `no client is allowed in the home ${homeOf(command)} (a server started with another --home has its own list)`
+            : 'no client is allowed in this cluster',
         );
       for (const c of clients) {
         process.stdout.write(
@@ -188,7 +189,7 @@ export function registerKeyCommands(program: Command): void {
       const canonical = formatFerryId(parseFerryId(id));
       const { previousId } = await pinServer(homeOf(command), { address: target.address, id: canonical });
       const note = previousId && previousId !== canonical ? ` (replaced ${previousId})` : '';
-      process.stderr.write(`pinned ${target.address} to ${canonical}${note}\n`);
+      writeNote(`pinned ${target.address} to ${canonical}${note}`);
     });
 }
 

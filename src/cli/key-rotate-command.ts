@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { finishKeyRotation, prepareNextKey, startKeyRotation } from '../home/index.js';
 import { homeOf } from './cli-context.js';
+import { writeNote } from './note-lines.js';
 
 /**
  * `ferry key prepare | rotate | finish`: the operator's side of server key rotation (PROTOCOL.md §13). The
@@ -19,9 +20,9 @@ export function registerKeyRotateCommand(program: Command): void {
     .action(async (opts: { out: string }, command: Command) => {
       const { commitment, id } = await prepareNextKey(homeOf(command), resolve(opts.out));
       process.stdout.write(`${commitment.toString('hex')}\n`);
-      process.stderr.write(
+      writeNote(
         `ferry: next key ${id} written to ${resolve(opts.out)}; keep it offline. ` +
-          'Restart `ferry serve` so clients record its commitment.\n',
+          'Restart `ferry serve` so clients record its commitment.',
       );
     });
 
@@ -36,10 +37,10 @@ export function registerKeyRotateCommand(program: Command): void {
         outPath: resolve(opts.out),
       });
       process.stdout.write(`${newId}\n`);
-      process.stderr.write(
+      writeNote(
         `ferry: rotating to ${newId}. Restart \`ferry serve\`: it keeps the current key and proves the new one ` +
           'to each client; run `ferry key finish` once clients have connected. You may delete ' +
-          `${resolve(opts.next)} now.\n`,
+          `${resolve(opts.next)} now.`,
       );
     });
 

@@ -1,4 +1,5 @@
 import { FerryError } from '../errors/index.js';
+import { shellWord } from './shell-word.js';
 
 /**
  * `err`, with the way out when a sync up was refused its listing: an upload-only client was told only
@@ -9,6 +10,6 @@ export function withListingNotGrantedHint(err: unknown, upload: { src: string; d
   if (!(err instanceof FerryError) || err.code !== 'PERMISSION_DENIED' || !err.remote) return err;
   if (err.detail !== 'listing not granted') return err;
   return err.withHint(
-    `a sync lists both trees, which takes the download permission too: send -r uploads without it (ferry send -r ${upload.src} ${upload.dst}: README "Directories" says where it lands)`,
+    `a sync lists both trees, which takes the download permission too: send -r uploads without it (\`ferry send -r ${shellWord(upload.src)} ${shellWord(upload.dst)}\`; README "Directories" says where it lands)`,
   );
 }

@@ -5,6 +5,7 @@ import { registrarsFor, subcommandOf, type Registrar } from './command-modules.j
 import { reportError } from './report-error.js';
 import { withKeygenHint } from './keygen-hint.js';
 import { usageErrorLine } from './usage-error-line.js';
+import { writeNote } from './note-lines.js';
 import type { GlobalOptions } from './cli-context.js';
 
 /** package.json's version: a packed and installed ferry reports the version it was packed as. */
@@ -41,7 +42,7 @@ export function buildProgram(registrars: readonly Registrar[]): Command {
     .enablePositionalOptions(false)
     .exitOverride()
     // Commander's own complaints (a missing argument, an unknown option) in ferry's one error format.
-    .configureOutput({ writeErr: (s) => process.stderr.write(usageErrorLine(s, 'ferry --help')) });
+    .configureOutput({ writeErr: (s) => writeUsageError(usageErrorLine(s, 'ferry --help')) });
   for (const register of registrars) register(program);
   // The list of commands shows each one's arguments as its --help and the README write them (`send PATH...
   // HOST[:PORT][/REMOTE_PATH]`): commander's own term showed `send [options] <paths...>`, no server. Every
@@ -74,7 +75,7 @@ export function buildProgram(registrars: readonly Registrar[]): Command {
 /** A usage error of `command` (and of its own subcommands, `ferry key prepare`) ends with its `--help`. */
 function pointToHelp(command: Command, name: string): void {
   command.configureOutput({
-    writeErr: (s) => process.stderr.write(usageErrorLine(s, `${name} --help`, `${name} ${command.usage()}`)),
+    writeErr: (s) => writeUsageError(usageErrorLine(s, `${name} --help`, `${name} ${command.usage()}`)),
   });
   for (const sub of command.commands) pointToHelp(sub, `${name} ${sub.name()}`);
 }
@@ -114,3 +115,12 @@ void main(process.argv).then((code) => {
   // strace of a 1 GiB delta send, PUT_DONE to exit_group 67-97 -> 34-51 ms. 'exit' listeners still run.
   process.once('beforeExit', () => process.exit());
 });
+
+/**
+ * What commander writes to stderr: ferry's error line for a complaint (wrapped on a terminal as every error
+ * line is, `writeNote`), anything else (a help text) as it is.
+ */
+function writeUsageError(text: string): void {
+  if (text.startsWith('ferry: ')) writeNote(text.trimEnd());
+  else process.stderr.write(text);
+}

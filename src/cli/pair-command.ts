@@ -15,6 +15,7 @@ import { homeOf } from './cli-context.js';
 import { withInterrupt } from './client-options.js';
 import { parseTarget } from './parse-target.js';
 import { formatMs, parseMs } from './parse-option.js';
+import { writeNote } from './note-lines.js';
 
 interface PairFlags {
   codeFile?: string;
@@ -79,9 +80,9 @@ export function registerPairCommand(program: Command): void {
             );
         });
         process.stdout.write(`${outcome.serverId}\n`);
-        process.stderr.write(
+        writeNote(
           `paired with ${target.address}: its key is pinned, and it allowed this client` +
-            `${outcome.permissions === undefined ? '' : ` (${describePermissions(outcome.permissions)})`}\n`,
+            `${outcome.permissions === undefined ? '' : ` (${describePermissions(outcome.permissions)})`}`,
         );
       } finally {
         code.dispose();

@@ -4,12 +4,12 @@ import { ProgressBars, nameOf } from './progress-bars.js';
 import { digestPrefix, formatBytes, formatDuration, formatRate } from './progress-format.js';
 import { fitAround, fitRoute, visibleWidth } from './progress-line.js';
 import { wrapParts } from './wrap-parts.js';
+import { noteLines } from './note-lines.js';
+import { DEFAULT_COLUMNS, lineWidth } from './terminal-width.js';
 import type { TallySummary } from './progress-tally.js';
 import { escapeForTerminal, escapeStringFields } from './escape-for-terminal.js';
 import type { Colors } from './terminal-colors.js';
 
-/** Assumed when the stream does not say (it is a terminal, but no size is known). */
-const DEFAULT_COLUMNS = 80;
 /** Failed files named again in the closing lines; the rest are counted (all are in `--json`). */
 const MAX_FAILED_LINES = 20;
 
@@ -62,15 +62,9 @@ export class ProgressDisplay {
     });
   }
 
-  /** The terminal's width; lines above the bars and the bars themselves must fit in it. */
-  get #columns(): number {
-    const columns = this.#stream.columns;
-    return typeof columns === 'number' && columns > 0 ? columns : DEFAULT_COLUMNS;
-  }
-
-  /** The widest a line may be: one column short of the width, so no terminal wraps it early. */
+  /** The widest a line may be under bars: lines above the bars and the bars themselves must fit in it. */
   get #width(): number | undefined {
-    return this.#mode === 'bars' ? Math.max(20, this.#columns - 1) : undefined;
+    return this.#mode === 'bars' ? lineWidth(this.#stream) : undefined;
   }
 
   /** Shows one event; its names, paths and messages are escaped for the terminal first. */
@@ -112,13 +106,11 @@ export class ProgressDisplay {
         this.#plainProgress(event);
         return;
       case 'stalled':
-        this.#say(c.yellow(`ferry: STALLED: ${event.message}`));
+        this.#sayNote(`ferry: STALLED: ${event.message}`);
         return;
       case 'retrying':
-        this.#say(
-          c.yellow(
-            `ferry: ${event.code}: retrying in ${(event.delayMs / 1000).toFixed(1)} s (attempt ${event.attempt})`,
-          ),
+        this.#sayNote(
+          `ferry: ${event.code}: retrying in ${(event.delayMs / 1000).toFixed(1)} s (attempt ${event.attempt})`,
         );
         return;
       // The line goes first: removing the bar redraws, which prints the line above the remaining bars.
@@ -316,6 +308,15 @@ export class ProgressDisplay {
     return wrapParts(parts, width - visibleWidth(lead))
       .map((line, index) => `${index === 0 ? lead : indent}${this.#c.bold(line)}`)
       .join('\n');
+  }
+
+  /**
+   * A warning above the bars, wrapped between words to their width as an error line is (`noteLines`): a
+   * stall's `ferry: STALLED: no progress within the stall timeout: no bytes moved for 30000 ms` is 81
+   * columns. Plain, one line.
+   */
+  #sayNote(text: string): void {
+    for (const line of noteLines(text, this.#width)) this.#say(this.#c.yellow(line));
   }
 
   /** A line above the bars (or plain when there are none). */

@@ -26,6 +26,7 @@ import { DELTA_FLAG_HELP } from './transfer-flags.js';
 import type { SkipKind } from '../transfer/index.js';
 import { resultDespiteUnsentNames } from './result-despite-unsent-names.js';
 import { addExcludeFlags, excludePatternsOf, type ExcludeFlags } from './exclude-flags.js';
+import { writeNote } from './note-lines.js';
 
 interface SyncFlags extends ClientFlags, OutputFlags, ExcludeFlags {
   delete?: boolean;
@@ -197,7 +198,7 @@ class SyncPrinter {
       return;
     }
     if (this.#flags.quiet) return;
-    process.stderr.write(`ferry: skipped ${escapeForTerminal(path)}: ${escapeForTerminal(reason)}\n`);
+    writeNote(`ferry: skipped ${escapeForTerminal(path)}: ${escapeForTerminal(reason)}`);
   }
 
   /**
@@ -216,8 +217,8 @@ class SyncPrinter {
     const files = `${summary.filesSent} ${summary.filesSent === 1 ? 'file' : 'files'}`;
     const split = `${summary.filesNew} new, ${summary.filesChanged} changed`;
     if (summary.dryRun) {
-      process.stderr.write(
-        `dry run: would ${this.#verb.now} ${files} (${split}, ${formatBytes(summary.bytesToSend)}), skip ${summary.filesSkipped} unchanged, delete ${summary.deleted}${this.#unsendable.length > 0 ? `, leave out ${this.#unsendable.length} whose names cannot be sent` : ''}; nothing was changed\n`,
+      writeNote(
+        `dry run: would ${this.#verb.now} ${files} (${split}, ${formatBytes(summary.bytesToSend)}), skip ${summary.filesSkipped} unchanged, delete ${summary.deleted}${this.#unsendable.length > 0 ? `, leave out ${this.#unsendable.length} whose names cannot be sent` : ''}; nothing was changed`,
       );
       return;
     }
@@ -235,8 +236,8 @@ class SyncPrinter {
       durationMs === undefined
         ? ''
         : `; ${formatDuration(durationMs)}${summary.dataBytes > 0 && durationMs > 0 ? `, avg ${formatRate((summary.dataBytes * 1000) / durationMs)}` : ''}`;
-    process.stderr.write(
-      `sync: ${this.#verb.past} ${files} (${split}), skipped ${summary.filesSkipped} unchanged${attributes}, deleted ${summary.deleted}; file data on the wire ${formatBytes(summary.dataBytes)}${resumed}, the delta saved ${formatBytes(summary.savedBytes)}${time}\n`,
+    writeNote(
+      `sync: ${this.#verb.past} ${files} (${split}), skipped ${summary.filesSkipped} unchanged${attributes}, deleted ${summary.deleted}; file data on the wire ${formatBytes(summary.dataBytes)}${resumed}, the delta saved ${formatBytes(summary.savedBytes)}${time}`,
     );
   }
 

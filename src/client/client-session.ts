@@ -307,7 +307,11 @@ export class ClientSession {
       return;
     }
     if (message.type === 'ERROR' && message.ref === 0)
-      throw sessionErrorFrom(message, { clientId: this.#clientId, address: this.address });
+      throw sessionErrorFrom(message, {
+        clientId: this.#clientId,
+        serverId: formatFerryId(this.serverPublicKey),
+        address: this.address,
+      });
     // PROTOCOL.md §5.18: the server is busy for us; its bytes already fed the stall watchdog.
     if (message.type === 'KEEPALIVE') return;
     if (!('ref' in message))

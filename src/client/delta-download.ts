@@ -20,6 +20,7 @@ import { ReadBuffers } from './read-buffers.js';
 import { OldLeafTables, type LeafTable } from './old-leaf-tables.js';
 import { ScanHashesAhead } from './scan-hashes-ahead.js';
 import { WriteThroughGate } from './write-through-gate.js';
+import { WrittenThroughLeaves } from './written-through-leaves.js';
 
 /** Old-file offsets scanned per read (the read holds one leaf more, for matches across its end). */
 const SCAN_WINDOW_BYTES = 4 * 1024 * 1024;
@@ -169,6 +170,14 @@ async function takeLeavesOf(
     gate,
   );
   const matcher = new DeltaMatcher(signature, taken.note, arrival ? 0 : total);
+  const writtenThrough = new WrittenThroughLeaves({
+    gate,
+    tables,
+    matcher,
+    found: taken,
+    sources,
+    hashesAhead,
+  });
   // Each window is read while the one before it is scanned: a read covers any start the scan may leave
   // (from `to` to a leaf past it) and a whole window after it. It starts where the leaves at the phase the
   // scans follow (the leaf boundaries, or those shifted by an insertion or a deletion) lie aligned for
@@ -226,33 +235,6 @@ async function takeLeavesOf(
   // The scan, then the leaves left; a failure leaves no placing write in flight behind it (the caller
   // closes the partial).
   const scanAndPlace = async (): Promise<TakenLeaves> => {
-    /**
-     * Takes the leaves from `from` (a leaf boundary, at the phase in place) up to `to` that the leaf hash
-     * thread wrote through where they lie, as long as each is the server's leaf there by the hash the thread
-     * took of the very bytes it wrote (checked after the old file's identity, as the in-place hashes are),
-     * without reading them: found in place, placed, counted as the scan's own once the file is known to
-     * differ. Returns how many it took (none: the scan reads and scans from `from` as without it).
-     */
-    const takeWrittenThrough = async (from: number, to: number): Promise<number> => {
-      const hashing = gate.hashing;
-      if (hashing === undefined || from % LEAF_BYTES !== 0 || (hashesAhead.phase ?? 0) !== 0) return 0;
-      const first = from / LEAF_BYTES;
-      const end = Math.min(Math.ceil(to / LEAF_BYTES), gate.endLeaves, matcher.knownBlocks);
-      if (end <= first) return 0;
-      await hashing.writtenThrough(end);
-      const table = await tables.afterRead(end * LEAF_BYTES);
-      if (table === undefined || table.stored) return 0;
-      const last = Math.min(end, table.through, hashing.writtenLeaves);
-      let block = first;
-      while (block < last && matcher.holdsLeaf(block, table.hashes.get(block)!)) block++;
-      const count = block > first ? taken.takeWrittenThrough(first, block - first, table.hashes) : 0;
-      if (count === 0) return 0;
-      matcher.foundWithoutScan(first + count - 1);
-      sources.add([{ newOffset: from, length: count * LEAF_BYTES, oldOffset: from }]);
-      accepting = accepting.then(() => taken.acceptLanded());
-      accepting.catch(() => undefined);
-      return count;
-    };
     // While the thread writes through, a window is read only when its leaves are not all taken so (an edit,
     // the file's end): read then, not ahead.
     let ahead: Promise<Piece> | undefined = gate.mayTake(0) ? undefined : readAhead(0);
@@ -294,8 +276,11 @@ async function takeLeavesOf(
         );
       const whole = matcher.knownBlocks === total;
       if (ahead === undefined) {
-        const took = await takeWrittenThrough(from, to);
+        const took = await writtenThrough.take(from, to);
         if (took > 0) {
+          // Accepted behind the scan, in order with the windows' leaves, as theirs are.
+          accepting = accepting.then(() => taken.acceptLanded());
+          accepting.catch(() => undefined);
           from += took * LEAF_BYTES;
           if (matcher.knownBlocks === total) await scanAgain();
           continue;

@@ -5,20 +5,24 @@ import type { ServerAddress } from './server-address.js';
 
 /**
  * The error a session-level ERROR (ref 0) from the server ends the session with: the server's code and
- * detail, marked remote; a refusal of this client says what its operator can run to let it in.
+ * detail, marked remote; a refusal of this client says what its operator can run to let it in, and in which
+ * of the server machine's homes (`serverId`: the key the server proved in the handshake).
  */
 export function sessionErrorFrom(
   message: ErrorMessage,
-  session: { clientId: string; address: ServerAddress },
+  session: { clientId: string; serverId: string; address: ServerAddress },
 ): FerryError {
   const code = codeFromWire(message.code);
   if (code === 'CLIENT_NOT_ALLOWED') {
-    // The refusal carries nothing (PROTOCOL.md §3.2.2); the next step needs our ID, which we know.
+    // The refusal carries nothing (PROTOCOL.md §3.2.2): an unknown key learns no path, not even which home's
+    // allow-list refused it. It needs none to say which: each home has its own identity, and the server
+    // proved its key in the handshake, so the home to allow in is the one whose `ferry id` is that key (an
+    // operator with several homes, `npm start`'s ./.ferry-home and ~/.ferry, allowed in the other).
     const id = session.clientId;
     return new FerryError(code, undefined, {
       remote: true,
       subject: remoteName(session.address, ''),
-      hint: `this client is ${id}; on the server run \`ferry allow ${id}\`, or pair with \`ferry pair\` and a code from the server's \`ferry invite\``,
+      hint: `this client is ${id}; on the server run \`ferry allow ${id}\` in the home whose \`ferry id\` is ${session.serverId}, or pair with \`ferry pair\` and a code from the server's \`ferry invite\``,
     });
   }
   return new FerryError(code, message.detail || undefined, { remote: true });

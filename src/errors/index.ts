@@ -7,7 +7,7 @@ export {
 } from './error-codes.js';
 export { FerryError, isFerryError, toFerryError } from './ferry-error.js';
 export { EXIT_CODES } from './exit-codes.js';
-export { formatBytes } from './format-bytes.js';
+export { BYTE_UNITS, formatBytes } from './format-bytes.js';
 export {
   escapeForTerminal,
   escapeJsonText,

@@ -229,7 +229,7 @@ function rows(text: string): string[] {
 
 const LONG = 'a/very/long/directory/name/that/goes/on/and/on/for/ever/and/ever/photo-0001.jpg';
 
-/** A tree of three 1 MiB files with long names: one verified, one refused, one in flight. */
+/** A tree of three 1 MiB files with long names: one verified, one refused, one in flight; then a stall. */
 function treeEvents(): TransferEvent[] {
   const subject = (i: number) =>
     ({
@@ -264,6 +264,12 @@ function treeEvents(): TransferEvent[] {
       message: 'destination exists; use --overwrite to replace it',
     },
     { type: 'entry-skipped', path: `album/${LONG}-link`, reason: 'symbolic link points outside the tree' },
+    // 81 columns on one line: wrapped between words above the bars.
+    {
+      type: 'stalled',
+      attempt: 1,
+      message: 'no progress within the stall timeout: no bytes moved for 30000 ms',
+    },
   );
   return events;
 }

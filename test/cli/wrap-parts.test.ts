@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { wrapParts } from '../../src/cli/wrap-parts.js';
+import { wrapParts, wrapText } from '../../src/cli/wrap-parts.js';
 
 test('wrapParts breaks only between parts, each line at most the width, later lines indented', () => {
   const parts = [
@@ -17,4 +17,32 @@ test('wrapParts breaks only between parts, each line at most the width, later li
   for (const line of lines) assert.ok(line.length <= 77, line);
   assert.deepEqual(wrapParts(['a-part-wider-than-the-line', 'b'], 10), ['a-part-wider-than-the-line,', 'b']);
   assert.deepEqual(wrapParts([], 10), []);
+});
+
+test('wrapText breaks only at spaces, never inside a `backquoted command`, later lines indented', () => {
+  const text = 'if that is the id, run `ferry trust host:7443 abc-def` or pass `--expect abc-def` (or not)';
+  assert.deepEqual(wrapText(text, 200), [text]);
+  const lines = wrapText(text, 30, '  ');
+  assert.deepEqual(lines, [
+    'if that is the id, run',
+    '  `ferry trust host:7443 abc-def`',
+    '  or pass `--expect abc-def`',
+    '  (or not)',
+  ]);
+  // A word wider than a line on its own (the command above, at 30 columns) keeps a line of its own, whole.
+  assert.equal(lines.map((line) => line.trim()).join(' '), text);
+  // Punctuation at a command's end stays with it; a lone backquote is a word like any other.
+  assert.deepEqual(wrapText('run `a b`, then ` c', 6), ['run', '`a b`,', 'then `', 'c']);
+});
+
+test('wrapText keeps a size or a time with its unit', () => {
+  // Broken at every space, 12 columns would leave `least 320` / `MiB of 1.00` / `GiB kept, 40` / `ms`.
+  assert.deepEqual(wrapText('big.iso: at least 320 MiB of 1.00 GiB kept, 40 ms', 12), [
+    'big.iso: at',
+    'least',
+    '320 MiB of',
+    '1.00 GiB',
+    'kept, 40 ms',
+  ]);
+  assert.deepEqual(wrapText('3 sockets', 1), ['3', 'sockets']);
 });

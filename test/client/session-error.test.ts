@@ -3,7 +3,11 @@ import assert from 'node:assert/strict';
 import { ERROR_CODES } from '../../src/errors/index.js';
 import { sessionErrorFrom } from '../../src/client/session-error.js';
 
-const SESSION = { clientId: 'ferry:client-id-for-the-test', address: { host: 'example.net', port: 7010 } };
+const SESSION = {
+  clientId: 'ferry:client-id-for-the-test',
+  serverId: 'ferry:server-id-for-the-test',
+  address: { host: 'example.net', port: 7010 },
+};
 
 test("sessionErrorFrom tells a refused client its ID and the command that lets it in, as the server's error", () => {
   const err = sessionErrorFrom(
@@ -14,7 +18,7 @@ test("sessionErrorFrom tells a refused client its ID and the command that lets i
   assert.equal(err.remote, true);
   assert.match(
     err.message,
-    /this client is ferry:client-id-for-the-test; on the server run `ferry allow ferry:client-id-for-the-test`/,
+    /this client is ferry:client-id-for-the-test; on the server run `ferry allow ferry:client-id-for-the-test` in the home whose `ferry id` is ferry:server-id-for-the-test,/,
   );
   assert.doesNotMatch(err.message, /ignored/);
   assert.match(String(err.subject), /example\.net/);

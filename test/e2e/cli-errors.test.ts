@@ -144,7 +144,7 @@ describe('errors that name the thing and the next step', () => {
     // The refusal is the server's, the way in ferry's own hint, after the mark (before it, it read as the server's).
     assert.equal(
       result.stderr,
-      `ferry: CLIENT_NOT_ALLOWED: client key is not on the server allow-list: ${server.address} (from the server); this client is ${stranger}; on the server run \`ferry allow ${stranger}\`, or pair with \`ferry pair\` and a code from the server's \`ferry invite\`\n`,
+      `ferry: CLIENT_NOT_ALLOWED: client key is not on the server allow-list: ${server.address} (from the server); this client is ${stranger}; on the server run \`ferry allow ${stranger}\` in the home whose \`ferry id\` is ${serverId}, or pair with \`ferry pair\` and a code from the server's \`ferry invite\`\n`,
     );
     // A send is refused the same way: the one error line, with no file blamed for it and no file summary.
     const other = join(dir, 'b.txt');

@@ -164,7 +164,7 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
     assert.equal(result.code, 3, result.stderr);
     assert.equal(
       result.stderr,
-      `ferry: KEY_NOT_FOUND: no identity in this home: ${home}: invite makes a code for the server of this home, which holds its identity; pass the server's home (ferry --home DIR invite; npm start's is ./.ferry-home)\n`,
+      `ferry: KEY_NOT_FOUND: no identity in this home: ${home}: invite makes a code for the server of this home, which holds its identity; pass the server's home (\`ferry --home DIR invite\`; npm start's is ./.ferry-home)\n`,
     );
   });
 

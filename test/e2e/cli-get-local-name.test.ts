@@ -20,7 +20,7 @@ test('`ferry get FILE` of a file on this machine says get downloads HOST/PATH, a
   assertExit(result, 2, 'get notes.txt');
   assert.equal(
     result.stderr,
-    'ferry: USAGE_INVALID: invalid usage: notes.txt: is on this machine: get downloads HOST[:PORT]/PATH from a server; ferry send notes.txt HOST[:PORT] uploads it\n',
+    'ferry: USAGE_INVALID: invalid usage: notes.txt: is on this machine: get downloads HOST[:PORT]/PATH from a server; `ferry send notes.txt HOST[:PORT]` uploads it\n',
   );
   const host = await runFerry(['--home', dir, 'get', 'elsewhere'], { cwd: dir });
   assertExit(host, 2, 'get elsewhere');

@@ -14,6 +14,7 @@ import { FERRY_BIN, assertExit, ferryEnv, runFerry, type CliResult } from '../he
 import type { FaultPlan, FaultProxy } from '../helpers/fault-proxy.js';
 import { startServeBehindProxy, type ServeBehindProxy } from '../helpers/serve-behind-proxy.js';
 import { writeRandomFile } from '../helpers/random-file.js';
+import { resumedBytesOf } from '../../bench/lib/resumed-bytes.js';
 
 const FILE_BYTES = 1024 * 1024;
 const FROZEN_AFTER_BYTES = 400 * 1024;
@@ -102,7 +103,8 @@ describe('a stopped run says what it kept and that the same command resumes from
     return Promise.resolve();
   }
 
-  async function resumedBytesOf(args: readonly string[]): Promise<number> {
+  /** The same command again with --json: the exact bytes it resumed from. */
+  async function resumedOnRerun(args: readonly string[]): Promise<number> {
     const rerun = await runAgain(args, ['--json']);
     const summary = rerun.stdout
       .trim()
@@ -128,7 +130,7 @@ describe('a stopped run says what it kept and that the same command resumes from
     const said = `aborted: interrupted; ${keptLine(file, stopped.kept, where)}`;
     assert.deepEqual(stopped.stderr.trimEnd().split('\n'), [`ferry: ABORTED: ${said}`]);
     assert.equal(stopped.summary, said, '--json summary says the same');
-    assert.ok((await resumedBytesOf(args)) >= stopped.kept, 'the rerun resumed from what was kept');
+    assert.ok((await resumedOnRerun(args)) >= stopped.kept, 'the rerun resumed from what was kept');
   }
 
   test('Ctrl-C in a send names the file and the bytes kept on the server; the rerun resumes from them', async () => {
@@ -138,8 +140,14 @@ describe('a stopped run says what it kept and that the same command resumes from
     await interruptAndResume(args, 'clientToServer', source, 'on the server');
   });
 
-  test('a send cut by the network (no retries left) says the same after its error', async () => {
-    const source = join(dir, 'cut.bin');
+  /**
+   * A send of a fresh file `name` with no retries, its link frozen client to server and reset once bytes
+   * are verified: it fails (exit 5). Returns the send's arguments (for the same command again) and the run.
+   */
+  async function cutSend(
+    name: string,
+  ): Promise<{ source: string; args: string[]; stopped: Awaited<ReturnType<typeof stoppedRun>> }> {
+    const source = join(dir, name);
     await writeRandomFile(source, FILE_BYTES);
     const args = ['send', source, proxy.addressText];
     const stopped = await stoppedRun(
@@ -148,10 +156,26 @@ describe('a stopped run says what it kept and that the same command resumes from
       async (_child, connection) => (await proxy.connection(connection)).reset(),
     );
     assert.equal(stopped.code, 5, stopped.stderr);
+    return { source, args, stopped };
+  }
+
+  test('a send cut by the network (no retries left) says the same after its error', async () => {
+    const { source, args, stopped } = await cutSend('cut.bin');
     const last = stopped.stderr.trimEnd().split('\n').at(-1)!;
     assert.match(last, /^ferry: CONNECTION_CLOSED: /, stopped.stderr);
     assert.ok(last.endsWith(`; ${keptLine(source, stopped.kept, 'on the server')}`), stopped.stderr);
-    assert.ok((await resumedBytesOf(args)) >= stopped.kept, 'the rerun resumed from what was kept');
+    assert.ok((await resumedOnRerun(args)) >= stopped.kept, 'the rerun resumed from what was kept');
+  });
+
+  test("bench/lib/resumed-bytes.ts reads the rerun's closing line of a cut send as the bytes held", async () => {
+    const { args, stopped } = await cutSend('bench-cut.bin');
+    // Text, as the benches run it: `... (1.00 MiB, resumed from 448 KiB) digest ...`. Read as `(\d+)` bytes
+    // it was 448, less than the one 64 KiB chunk verified before the cut.
+    const rerun = await runAgain(args);
+    const held = resumedBytesOf(rerun.stderr);
+    assert.ok(held !== undefined && held >= stopped.kept && held < FILE_BYTES, rerun.stderr);
+    assert.ok(stopped.kept >= 64 * 1024, `kept ${stopped.kept}`);
+    assert.ok(rerun.stderr.includes(`resumed from ${formatBytes(held)})`), rerun.stderr);
   });
 
   test('Ctrl-C in a sync, then the same sync: its closing line says how much it resumed', async () => {

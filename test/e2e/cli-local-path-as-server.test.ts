@@ -64,7 +64,7 @@ test('get HOST without a remote path or -r: the root is a directory, said before
     assertExit(result, 2, `get ${source}`);
     assert.equal(
       result.stderr,
-      `ferry: USAGE_INVALID: invalid usage: ${NOBODY}: is your root on the server, a directory; add -r to get it as a tree, or name a file in it (ferry ls ${NOBODY} lists them)\n`,
+      `ferry: USAGE_INVALID: invalid usage: ${NOBODY}: is your root on the server, a directory; add -r to get it as a tree, or name a file in it (\`ferry ls ${NOBODY}\` lists them)\n`,
     );
   }
   // With -r the root is a tree to get: it goes on to connect (and here finds no server).

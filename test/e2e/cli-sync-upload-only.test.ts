@@ -39,6 +39,6 @@ test("an upload-only client's sync says it needs the download permission and tha
   assertExit(result, 4, 'sync of an upload-only client');
   assert.equal(
     result.stderr,
-    `ferry: PERMISSION_DENIED: operation not permitted: ${dst}: listing not granted (from the server); a sync lists both trees, which takes the download permission too: send -r uploads without it (ferry send -r ${src} ${dst}: README "Directories" says where it lands)\n`,
+    `ferry: PERMISSION_DENIED: operation not permitted: ${dst}: listing not granted (from the server); a sync lists both trees, which takes the download permission too: send -r uploads without it (\`ferry send -r ${src} ${dst}\`; README "Directories" says where it lands)\n`,
   );
 });

@@ -24,14 +24,16 @@ describe(
     const socket = `ferry-test-${process.pid}`;
     let common: string[];
     let source: string;
+    let clientHome: string;
+    let clientId: string;
 
     before(async () => {
       dir = await makeTempDir('ferry-tty-');
-      const clientHome = join(dir, 'client-home');
+      clientHome = join(dir, 'client-home');
       const serverHome = join(dir, 'server-home');
-      const id = (await runFerry(['--home', clientHome, 'keygen'])).stdout.trim();
+      clientId = (await runFerry(['--home', clientHome, 'keygen'])).stdout.trim();
       await runFerry(['--home', serverHome, 'keygen']);
-      await runFerry(['--home', serverHome, 'allow', id]);
+      await runFerry(['--home', serverHome, 'allow', clientId]);
       server = await startServe(['--home', serverHome, '--root', join(dir, 'root')]);
       common = ['--home', clientHome, '--expect', server.id, '--chunk-size', '64k'];
       source = join(dir, 'album');
@@ -106,6 +108,23 @@ describe(
         text,
         /^✓ nothing to send: 1 file already identical, 293 KiB checked in \S+ m?s,\n {2}digest [0-9a-f]{16}\nexit=0$/m,
       );
+    });
+
+    test('an error at 80 columns wraps between words, each ferry id whole on a line', async () => {
+      // --expect another key's id: the server's key does not match it, an error naming both ids (~290 columns).
+      const file = join(source, NAME, 'picture-number-1-taken-at-the-beach.jpg');
+      const args = ['--home', clientHome, 'send', file, `${server!.address}/tty-error`, '--expect', clientId];
+      const screen = await onTerminal(args);
+      const text = screen.join('\n');
+      assert.equal(screen.at(-1), 'exit=4', text);
+      assert.match(screen[0]!, /^ferry: SERVER_KEY_CHANGED: /, text);
+      assert.ok(screen.length > 3, text);
+      for (const line of screen) assert.ok(Array.from(line).length < COLUMNS, `fits: ${line}\n${text}`);
+      for (const id of [clientId, server!.id])
+        assert.ok(
+          screen.some((line) => line.includes(id)),
+          `${id} whole:\n${text}`,
+        );
     });
   },
 );

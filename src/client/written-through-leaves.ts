@@ -1,0 +1,71 @@
+import { LEAF_BYTES, type DeltaLeafSources, type DeltaMatcher } from '../protocol/index.js';
+import type { LeafHashesAhead } from '../transfer/index.js';
+import type { FoundLeaves } from './found-leaves.js';
+import type { OldLeafTables } from './old-leaf-tables.js';
+import type { ScanHashesAhead } from './scan-hashes-ahead.js';
+import type { WriteThroughGate } from './write-through-gate.js';
+
+/** What {@link WrittenThroughLeaves} reads and marks: the parts of one delta download's scan it works with. */
+export interface WrittenThroughScan {
+  /** Where the leaf hash thread writes through, and how far (its hashing in place, while the scan lets it). */
+  readonly gate: {
+    readonly hashing: Pick<LeafHashesAhead, 'writtenThrough' | 'writtenLeaves'> | undefined;
+    readonly endLeaves: WriteThroughGate['endLeaves'];
+  };
+  /** The old file's leaf hashes, vouched for by an identity check after their read. */
+  readonly tables: Pick<OldLeafTables, 'afterRead'>;
+  /** The server's leaves known so far, and where the next scan starts looking. */
+  readonly matcher: Pick<DeltaMatcher, 'knownBlocks' | 'holdsLeaf' | 'foundWithoutScan'>;
+  /** The leaves taken, in place and placed. */
+  readonly found: Pick<FoundLeaves, 'takeWrittenThrough'>;
+  /** Where each of the server's leaves comes from. */
+  readonly sources: Pick<DeltaLeafSources, 'add'>;
+  /** The phase the scans follow (undefined or 0: the leaf boundaries). */
+  readonly hashesAhead: Pick<ScanHashesAhead, 'phase'>;
+}
+
+/**
+ * Takes the leaves a delta download's leaf hash thread wrote through into the partial where they lie
+ * (`hashInPlace`, WriteThroughGate) instead of reading and scanning them: a leaf is taken when the thread's
+ * write of it landed, its hash (taken by the thread over the very bytes it wrote, and vouched for by the old
+ * file's identity checked after that, as every in-place hash is) is the server's leaf there, and the scan has
+ * not taken it already. Taken leaves are found in place and placed, counted as the scan's own once the file
+ * is known to differ (`FoundLeaves.takeWrittenThrough`).
+ *
+ * Apart from the scan's loop (`takeLeaves`) because it is a rule of its own, between the thread's state, the
+ * old file's identity and the matcher: as a closure there it could only be read with the whole scan around
+ * it. It holds no state; the scan's parts are the ones it reads and marks.
+ */
+export class WrittenThroughLeaves {
+  readonly #scan: WrittenThroughScan;
+
+  constructor(scan: WrittenThroughScan) {
+    this.#scan = scan;
+  }
+
+  /**
+   * Takes the leaves from `from` (a leaf boundary, at the phase in place) up to `to` that the thread wrote
+   * through; returns how many it took, from `from` on without a gap. None: the scan reads and scans from
+   * `from` as without the thread. The caller has the taken leaves accepted (`FoundLeaves.acceptLanded`).
+   */
+  async take(from: number, to: number): Promise<number> {
+    const { gate, tables, matcher, found, sources, hashesAhead } = this.#scan;
+    const hashing = gate.hashing;
+    if (hashing === undefined || from % LEAF_BYTES !== 0 || (hashesAhead.phase ?? 0) !== 0) return 0;
+    const first = from / LEAF_BYTES;
+    const end = Math.min(Math.ceil(to / LEAF_BYTES), gate.endLeaves, matcher.knownBlocks);
+    if (end <= first) return 0;
+    await hashing.writtenThrough(end);
+    // The identity check after the thread's writes up to `end` landed: it vouches for the hashes it took.
+    const table = await tables.afterRead(end * LEAF_BYTES);
+    if (table === undefined || table.stored) return 0;
+    const last = Math.min(end, table.through, hashing.writtenLeaves);
+    let block = first;
+    while (block < last && matcher.holdsLeaf(block, table.hashes.get(block)!)) block++;
+    const count = block > first ? found.takeWrittenThrough(first, block - first, table.hashes) : 0;
+    if (count === 0) return 0;
+    matcher.foundWithoutScan(first + count - 1);
+    sources.add([{ newOffset: from, length: count * LEAF_BYTES, oldOffset: from }]);
+    return count;
+  }
+}

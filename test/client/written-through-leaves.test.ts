@@ -1,0 +1,123 @@
+// The rule of taking leaves the leaf hash thread wrote through (src/client/written-through-leaves.ts), with
+// the scan's parts as records of what they were asked: which leaves it takes, what it waits for first, and
+// when it takes none. A whole delta download that takes them: test/client/delta-download-write-through.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ChunkHashes, LEAF_BYTES, type DeltaOp } from '../../src/protocol/index.js';
+import type { LeafTable } from '../../src/client/old-leaf-tables.js';
+import { WrittenThroughLeaves } from '../../src/client/written-through-leaves.js';
+
+const LEAVES = 8;
+
+/** Leaf `i`'s hash in the old file; the server's is the same unless `edited` names it. */
+const leafHash = (i: number): Buffer => Buffer.alloc(32, i + 1);
+
+interface Rig {
+  readonly leaves: WrittenThroughLeaves;
+  /** What the parts were asked, in order. */
+  readonly asked: string[];
+  readonly ops: DeltaOp[];
+}
+
+function rig(
+  options: {
+    edited?: number;
+    writtenLeaves?: number;
+    knownBlocks?: number;
+    endLeaves?: number;
+    table?: Partial<LeafTable> | 'changed';
+    phase?: number;
+    stopped?: boolean;
+  } = {},
+): Rig {
+  const asked: string[] = [];
+  const ops: DeltaOp[] = [];
+  const hashes = new ChunkHashes(LEAVES * LEAF_BYTES, LEAF_BYTES);
+  for (let i = 0; i < LEAVES; i++) hashes.set(i, leafHash(i));
+  const hashing = {
+    writtenLeaves: options.writtenLeaves ?? LEAVES,
+    writtenThrough: (leaves: number): Promise<void> => {
+      asked.push(`writtenThrough ${leaves}`);
+      return Promise.resolve();
+    },
+  };
+  const leaves = new WrittenThroughLeaves({
+    gate: {
+      hashing: options.stopped ? undefined : hashing,
+      endLeaves: options.endLeaves ?? LEAVES,
+    },
+    tables: {
+      afterRead: (end) => {
+        asked.push(`afterRead ${end / LEAF_BYTES}`);
+        if (options.table === 'changed') return Promise.resolve(undefined);
+        return Promise.resolve({ hashes, through: LEAVES, stored: false, ...options.table });
+      },
+    },
+    matcher: {
+      knownBlocks: options.knownBlocks ?? LEAVES,
+      holdsLeaf: (block, hash) => block !== options.edited && leafHash(block).equals(hash),
+      foundWithoutScan: (block) => asked.push(`foundWithoutScan ${block}`),
+    },
+    found: {
+      takeWrittenThrough: (first, count, table) => {
+        assert.equal(table, hashes, 'the hashes vouched for');
+        asked.push(`take ${first}+${count}`);
+        return count;
+      },
+    },
+    sources: { add: (added) => ops.push(...added) },
+    hashesAhead: { phase: options.phase },
+  });
+  return { leaves, asked, ops };
+}
+
+test('WrittenThroughLeaves takes the leaves in place up to the first not the server’s, after their writes landed and the identity held', async () => {
+  const { leaves, asked, ops } = rig({ edited: 5 });
+  assert.equal(await leaves.take(LEAF_BYTES, 4 * 1024 * 1024), 4);
+  // The identity check is asked after the thread's writes landed: it vouches for the bytes they placed.
+  assert.deepEqual(asked, ['writtenThrough 8', 'afterRead 8', 'take 1+4', 'foundWithoutScan 4']);
+  assert.deepEqual(ops, [{ newOffset: LEAF_BYTES, length: 4 * LEAF_BYTES, oldOffset: LEAF_BYTES }]);
+});
+
+test('WrittenThroughLeaves takes no leaf past what the thread wrote, the table vouches for, the signature holds or the gate bounds', async () => {
+  const limits = [
+    { writtenLeaves: 3 },
+    { table: { through: 3 } },
+    { knownBlocks: 3 },
+    { endLeaves: 3 },
+  ] as const;
+  for (const limit of limits) {
+    const { leaves, ops } = rig(limit);
+    assert.equal(await leaves.take(0, LEAVES * LEAF_BYTES), 3, JSON.stringify(limit));
+    assert.equal(ops[0]!.length, 3 * LEAF_BYTES, JSON.stringify(limit));
+  }
+});
+
+test('WrittenThroughLeaves takes none when the old file changed, or its hashes came from the store', async () => {
+  for (const table of ['changed', { stored: true }] as const) {
+    const { leaves, asked, ops } = rig({ table });
+    assert.equal(await leaves.take(0, LEAVES * LEAF_BYTES), 0);
+    assert.deepEqual(asked, ['writtenThrough 8', 'afterRead 8'], JSON.stringify(table));
+    assert.deepEqual(ops, []);
+  }
+});
+
+test('WrittenThroughLeaves asks nothing off the leaf boundaries, at another phase, or once the thread was stopped', async () => {
+  const cases = [
+    { at: 100, options: {} },
+    { at: 0, options: { phase: 1 } },
+    { at: 0, options: { stopped: true } },
+    { at: LEAVES * LEAF_BYTES, options: {} },
+  ];
+  for (const { at, options } of cases) {
+    const { leaves, asked, ops } = rig(options);
+    assert.equal(await leaves.take(at, LEAVES * LEAF_BYTES), 0, JSON.stringify({ at, options }));
+    assert.deepEqual([asked, ops], [[], []]);
+  }
+});
+
+test('WrittenThroughLeaves takes none when the first leaf is not the server’s', async () => {
+  const { leaves, asked } = rig({ edited: 0 });
+  assert.equal(await leaves.take(0, LEAVES * LEAF_BYTES), 0);
+  assert.deepEqual(asked, ['writtenThrough 8', 'afterRead 8']);
+});
