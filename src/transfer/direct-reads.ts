@@ -63,9 +63,18 @@ const whyOf = (err) => String((err && err.code) || err);
 const probedFiles = new Map();
 function openReads(fd, mode) {
   const fs = require('node:fs');
-  const opened = mode === 'never' ? undefined : openDirect(fd);
-  // Set once a direct read was refused (EINVAL): the ordinary way for the rest of the job.
-  let refused = opened === undefined;
+  const key = mode === 'never' ? undefined : keyOf(fd);
+  // Set once the direct descriptor could not be had or a direct read was refused (EINVAL): the ordinary way
+  // for the rest of the job.
+  let refused = key === undefined;
+  // The direct descriptor, opened at the first read that goes direct: a job that finds its file cached (a
+  // signing's pieces are a job each, 256 per GiB) opens none.
+  let opened;
+  const direct = () => {
+    if (opened === undefined && !refused) opened = openDirect(fd, key);
+    if (opened === undefined) refused = true;
+    return !refused;
+  };
   const reads = {
     directBytes: 0,
     // Reads exactly length bytes at position into view (which may be longer: room for a rounded-up read);
@@ -78,7 +87,7 @@ function openReads(fd, mode) {
       const next = (got) => {
         if (got >= length) return done(undefined);
         const at = position + got;
-        if (!refused && !cached && got < directEnd && at % DIRECT_ALIGN === 0 && got % DIRECT_ALIGN === 0)
+        if (!cached && got < directEnd && at % DIRECT_ALIGN === 0 && got % DIRECT_ALIGN === 0 && direct())
           return fs.read(opened.fd, view, got, directEnd - got, at, (err, n) => {
             if (err && err.code === 'EINVAL') {
               refused = true; // memory not aligned, no direct I/O here: the ordinary way on
@@ -96,10 +105,10 @@ function openReads(fd, mode) {
         });
       };
       if (refused || mode !== 'uncached') return next(0);
-      const known = probedFiles.get(opened.key);
-      if (known !== undefined && known.since < REPROBE_BYTES) {
-        known.since += length;
-        cached = known.cached;
+      const found = probedFiles.get(key);
+      if (found !== undefined && found.since < REPROBE_BYTES) {
+        found.since += length;
+        cached = found.cached;
         return next(0);
       }
       if (length < PROBE_BYTES) return next(0);
@@ -115,8 +124,8 @@ function openReads(fd, mode) {
         return done(whyOf(err));
       }
       cached = process.hrtime.bigint() - start < CACHED_PROBE_NS;
-      probedFiles.delete(opened.key);
-      probedFiles.set(opened.key, { cached, since: length });
+      probedFiles.delete(key);
+      probedFiles.set(key, { cached, since: length });
       if (probedFiles.size > 16) probedFiles.delete(probedFiles.keys().next().value);
       if (got === 0) return done(ENDED_EARLY);
       next(got);
@@ -133,7 +142,18 @@ function openReads(fd, mode) {
   };
   return reads;
 }
-function openDirect(fd) {
+// The lent descriptor's file: device, inode and mtime (what a probe found is kept under it); undefined when
+// it cannot be known (the ordinary reads then report what is wrong).
+function keyOf(fd) {
+  try {
+    const st = require('node:fs').fstatSync(fd, { bigint: true });
+    return st.isFile() ? st.dev + ':' + st.ino + ':' + st.mtimeNs : undefined;
+  } catch {
+    return undefined;
+  }
+}
+// A second descriptor of the file the lent one names, opened for direct I/O, if it is that very file.
+function openDirect(fd, key) {
   const fs = require('node:fs');
   let direct;
   try {
@@ -142,10 +162,8 @@ function openDirect(fd) {
     return undefined;
   }
   try {
-    const mine = fs.fstatSync(fd, { bigint: true });
     const theirs = fs.fstatSync(direct, { bigint: true });
-    if (mine.dev === theirs.dev && mine.ino === theirs.ino && theirs.isFile())
-      return { fd: direct, key: mine.dev + ':' + mine.ino + ':' + mine.mtimeNs };
+    if (key.startsWith(theirs.dev + ':' + theirs.ino + ':') && theirs.isFile()) return { fd: direct };
   } catch {
     // closed below: the ordinary reads do
   }
