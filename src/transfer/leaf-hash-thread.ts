@@ -245,12 +245,13 @@ export class LeafHashThread {
 
   /**
    * Hashes the leaves of the file open as `fd` (lent: the caller keeps it open until this settles) from its
-   * start to `size`, reading and hashing `pieceBytes` at a time on the thread itself, with no turn of the
+   * start to `size`, `pieceBytes` at a time, each piece read on libuv's pool for the thread (a few ahead,
+   * around the page cache unless the file is cached: `direct-reads.ts`) and hashed on it, with no turn of the
    * caller's event loop between pieces (issue 16: a delta upload's client hashed its new file ahead through
    * its event loop, a read on libuv's pool then a job here per piece, and its busy loop left the thread idle
    * between pieces). Each leaf's hash goes into `table` (32 bytes at 32 × its index); `state[0]` is the count
    * of leaves done from the start, published (and `Atomics.notify`'d) after each piece; setting `state[1]`
-   * stops it before its next read. Other jobs are answered between pieces. Resolves with why it ended short
+   * stops it: no read is asked after it (those in flight end unhashed). Other jobs are answered between pieces. Resolves with why it ended short
    * (a read failed, the file ended early), or undefined once done or stopped; rejects if the thread failed.
    *
    * With `writeThrough` (issue 16: a delta's receiver read its old file once to hash it and again to place its
@@ -290,9 +291,11 @@ export class LeafHashThread {
    * gives the leaf hashes of its leaves from its start (the last may be short), 32 bytes each in order (issue
    * 16: a signing's pieces were read on the pool for the caller's event loop, then handed to this thread
    * through it, a hop each way per piece). The reads of the jobs queued behind go on while the thread hashes.
-   * Undefined when it could not (memory that is not shared, a read that failed or found the file shorter, the
-   * thread failed): the caller then reads and hashes the piece itself, and its read reports what went wrong
-   * as it always did.
+   * Read around the page cache unless the file is cached (`direct-reads.ts`): `roomBytes` from `bytes`' start
+   * (what lies there past `bytes` may be overwritten) lets a piece that ends off the block be read rounded
+   * up to it, and so direct to its end. Undefined when it could not (memory that is not shared, a read that
+   * failed or found the file shorter, the thread failed): the caller then reads and hashes the piece itself,
+   * and its read reports what went wrong as it always did.
    */
   async readLeaves(
     fd: number,
