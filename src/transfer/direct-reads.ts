@@ -11,7 +11,10 @@ export type DirectReads = 'uncached' | 'always' | 'never';
 /** Bytes of a job's first read timed to find out whether its file is cached (`uncached`). */
 const PROBE_BYTES = 1024 * 1024;
 
-/** Faster than this (1 MiB at 1.75 GB/s, more than this VM's disk gives), the probe came from the cache. */
+/**
+ * Where the kernel does not count a thread's bytes fetched from storage: faster than this (1 MiB at 1.75
+ * GB/s, more than this VM's disk gives), the probe came from the cache.
+ */
 const CACHED_PROBE_NS = 600_000;
 
 /**
@@ -47,7 +50,8 @@ const REPROBE_BYTES = 64 * 1024 * 1024;
  * `bench/hash-file-probe.ts`) a signing on two threads took 1.2-1.5 s that way against 0.7-0.97 s from the
  * cache (the disk, 1.1-1.9 GB/s, cannot feed two SHA-256 threads), the same ~0.1 CPU s of system time
  * either way; cold, the direct way took 1.00 s and 0.11 s of it against 1.11 s and 0.52 s. So each job's
- * first MiB is read the ordinary way, timed, and the next 64 MiB of the file read by what it found,
+ * first MiB is read the ordinary way, the kernel asked whether that went to the disk, and the next 64 MiB
+ * of the file read by what it found,
  * remembered by the thread for the jobs that follow (a signing's pieces). A file cached only in parts is
  * judged by a MiB in 64 (time, never correctness: both ways read the same bytes).
  *
@@ -117,10 +121,14 @@ function openReads(fd, mode) {
         return next(0);
       }
       if (length < PROBE_BYTES) return next(0);
-      // Its first MiB read the ordinary way, here, timed: from the page cache it comes in 0.1-0.5 ms, from
-      // this disk in 1.0-1.8 ms; the memory is touched first, its page faults not timed. Found again every
-      // REPROBE_BYTES: a file cached in parts, or a probe slowed by a busy machine, is judged again soon.
-      view.fill(0, 0, PROBE_BYTES);
+      // Its first MiB read the ordinary way, here, and what that fetched from the disk asked of the kernel
+      // (this thread's read_bytes: 0 from the page cache, at least the MiB from the disk). Timing it instead
+      // misjudged a cached file as cold in a delta upload (the server opened 128 direct descriptors of its
+      // cached old file: a 1 MiB read from the cache, 0.1-0.5 ms, took longer while 4 busy threads shared 2
+      // cores); timed only where the kernel keeps no such count (from the cache 0.1-0.5 ms, this disk 1.0-1.8
+      // ms). Found again every REPROBE_BYTES: a file cached in parts, or a probe misjudged, is judged again.
+      view.fill(0, 0, PROBE_BYTES); // its page faults are not the read's
+      const fetchedBefore = fetchedBytes();
       const start = process.hrtime.bigint();
       let got;
       try {
@@ -128,7 +136,9 @@ function openReads(fd, mode) {
       } catch (err) {
         return done(whyOf(err));
       }
-      cached = process.hrtime.bigint() - start < CACHED_PROBE_NS;
+      const took = process.hrtime.bigint() - start;
+      const fetched = fetchedBefore === undefined ? undefined : fetchedBytes();
+      cached = fetched === undefined ? took < CACHED_PROBE_NS : fetched - fetchedBefore < PROBE_BYTES / 2;
       probedFiles.delete(key);
       probedFiles.set(key, { cached, since: length });
       if (probedFiles.size > 16) probedFiles.delete(probedFiles.keys().next().value);
@@ -146,6 +156,16 @@ function openReads(fd, mode) {
     },
   };
   return reads;
+}
+// Bytes this thread had fetched from storage (/proc/thread-self/io, read_bytes), or undefined where the
+// kernel does not say.
+function fetchedBytes() {
+  try {
+    const found = /read_bytes: (\\d+)/.exec(require('node:fs').readFileSync('/proc/thread-self/io', 'latin1'));
+    return found ? Number(found[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 // The lent descriptor's file: device, inode and mtime (what a probe found is kept under it); undefined when
 // it cannot be known (the ordinary reads then report what is wrong).

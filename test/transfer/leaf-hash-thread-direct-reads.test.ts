@@ -6,8 +6,9 @@
 // still found. Real files on the suite's file system (ext4 here).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { truncate } from 'node:fs/promises';
+import { randomBytes, randomFillSync } from 'node:crypto';
+import { constants, existsSync } from 'node:fs';
+import { open, truncate } from 'node:fs/promises';
 import {
   LEAF_BYTES,
   leafHash,
@@ -17,8 +18,8 @@ import {
 import {
   DIRECT_READ_COUNTERS,
   LeafHashThread,
+  SourceFile,
   type DirectReads,
-  type SourceFile,
 } from '../../src/transfer/index.js';
 import { openBytesFile } from '../helpers/chunk-source-view.js';
 
@@ -82,16 +83,40 @@ test('LeafHashThread.hashFile with direct reads off reads the ordinary way, the 
   assert.equal(direct, 0, 'nothing read around the page cache');
 });
 
-test('LeafHashThread.hashFile, direct unless cached, gives the hashes of the bytes whichever way it took', async (t) => {
-  // Just written, so (most likely) cached: which way the probe picks is timing; the hashes are not.
+// The probe asks the kernel what a read fetched from the disk (/proc/thread-self/io); without it, it times.
+const fetchCounted = existsSync('/proc/thread-self/io');
+
+test('LeafHashThread.hashFile, direct unless cached, reads a file the page cache holds the ordinary way', async (t) => {
   const bytes = randomBytes(3 * PIECE_BYTES + 5);
+  // Just written the ordinary way: held by the page cache.
   const { file } = await openBytesFile(t, 'ferry-direct-reads-', bytes);
   const thread = threadOf(t, 'uncached');
   for (let run = 0; run < 2; run++) {
-    const { failed, table } = await hashWhole(thread, file);
+    const { failed, table, direct } = await hashWhole(thread, file);
     assert.equal(failed, undefined);
     assert.ok(table.equals(leafHashesOfBytes(bytes)), `run ${run}`);
+    if (fetchCounted) assert.equal(direct, 0, `run ${run}: nothing read around the page cache`);
   }
+});
+
+test('LeafHashThread.hashFile, direct unless cached, reads a file the page cache does not hold around it', async (t) => {
+  // Written around the page cache (direct I/O from aligned memory), so none of it is cached.
+  const piece = randomFillSync(alignedRoom(t));
+  const bytes = Buffer.concat([piece, piece]);
+  const { path } = await openBytesFile(t, 'ferry-direct-reads-', Buffer.alloc(0));
+  const writer = await open(path, constants.O_WRONLY | constants.O_DIRECT);
+  try {
+    await writer.write(piece, 0, piece.length, 0);
+    await writer.write(piece, 0, piece.length, piece.length);
+  } finally {
+    await writer.close();
+  }
+  const cold = await SourceFile.open(path, { noFollow: true });
+  t.after(() => cold.close());
+  const { failed, table, direct } = await hashWhole(threadOf(t, 'uncached'), cold);
+  assert.equal(failed, undefined);
+  assert.ok(table.equals(leafHashesOfBytes(bytes)));
+  if (fetchCounted) assert.equal(direct, bytes.length - 2 ** 20, 'all but the first MiB (the probe) direct');
 });
 
 for (const directReads of ['always', 'never'] as const) {
