@@ -30,13 +30,17 @@
 // --profile DIR: both processes run with node's --cpu-prof, their profiles written to DIR; --node-arg ARG
 // (repeated): more of node's flags for both (`--perf-basic-prof` for `perf record -p`).
 //
+// --drop-caches: the page cache dropped (`echo 3 > /proc/sys/vm/drop_caches`, root) right before each run,
+// after its files were put in place (which leaves them cached: copied, then synced): both sides then read
+// their file from the disk, as a file not touched lately is (issue 16: a read around the page cache).
+//
 // A variant is NAME=DIR, DIR a built work tree (its bin/ferry), '.' for this one as built now (snapshotted
 // once, `bench/lib/ferry-snapshot.ts`). Linux only (/proc).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { copyFile, mkdir, open, rm, utimes } from 'node:fs/promises';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -68,6 +72,7 @@ const { values } = parseArgs({
     'strace-calls': { type: 'string' },
     timeline: { type: 'boolean', default: false },
     'server-threads': { type: 'string' },
+    'drop-caches': { type: 'boolean', default: false },
   },
 });
 if (values.edit !== 'in-place' && values.edit !== 'insert') throw new Error('--edit in-place|insert');
@@ -277,6 +282,7 @@ try {
       await copyFile(next, sent);
       spawnSync('sync');
       settleMemory();
+      if (values['drop-caches']) writeFileSync('/proc/sys/vm/drop_caches', '3');
       const address = `127.0.0.1:${await freePort()}`;
       const server = await v.peers.startServer(root, address, nodeArgs, serveArgs);
       const tracers: (ChildProcess | undefined)[] = [];

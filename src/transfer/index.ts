@@ -80,7 +80,13 @@ export {
   type SigningMemory,
   type PieceWriteThrough,
 } from './sign-leaves.js';
-export { LEAF_HASH_THREAD, LEAF_HASH_THREADS, LeafHashThread } from './leaf-hash-thread.js';
+export {
+  DIRECT_READ_COUNTERS,
+  LEAF_HASH_THREAD,
+  LEAF_HASH_THREADS,
+  LeafHashThread,
+} from './leaf-hash-thread.js';
+export type { DirectReads } from './direct-reads.js';
 export { DIRECT_ALIGN_BYTES, DIRECT_WRITE_COUNTERS } from './direct-writer.js';
 export {
   resolveLinkTarget,

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { LEAF_BYTES } from '../protocol/index.js';
+import { DIRECT_READS_PROGRAM, type DirectReads } from './direct-reads.js';
 import { OneWorkerThread } from './one-worker-thread.js';
 
 /**
@@ -12,11 +13,12 @@ import { OneWorkerThread } from './one-worker-thread.js';
 const PROGRAM = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { read, readSync, write } = require('node:fs');
+const { write } = require('node:fs');
 const PREFIX = Buffer.from([0]);
 const LEAF = ${LEAF_BYTES};
 const hashInto = (out, at, bytes) =>
   out.set(createHash('sha256').update(PREFIX).update(bytes).digest(), at);
+${DIRECT_READS_PROGRAM}
 parentPort.on('message', (job) => {
   if (job.table !== undefined) return hashFile(job);
   if (job.fd !== undefined) return readLeaves(job);
@@ -28,72 +30,101 @@ parentPort.on('message', (job) => {
 // A piece of a file read into a range of a shared buffer, then the leaf hash of each of its leaves (the last
 // may be short), the hashes back in one transferred buffer; on a failed or short read, why instead. Read on
 // libuv's pool, not here: the next jobs' reads go on while this thread hashes, as they did before, with no
-// hop through the asking thread's event loop in between. With writeFd, once read, its first writeLength
-// bytes are also written at the same position through that descriptor, on the pool while they are hashed
-// (both only read them), and the answer waits for the write: written true, or why it failed.
-function readLeaves({ id, fd, position, shared, start, length, writeFd, writeLength }) {
+// hop through the asking thread's event loop in between; around the page cache where it can (openReads), into
+// the room the caller lent past the piece when the end of the file asks a rounded-up read. With writeFd, once
+// read, its first writeLength bytes are also written at the same position through that descriptor, on the
+// pool while they are hashed (both only read them), and the answer waits for the write: written true, or why
+// it failed.
+function readLeaves({ id, fd, position, shared, start, length, room, direct, writeFd, writeLength }) {
   const bytes = new Uint8Array(shared, start, length);
-  const fail = (why) => parentPort.postMessage({ id, failed: why });
-  const from = (got) =>
-    read(fd, bytes, got, length - got, position + got, (err, n) => {
-      if (err) return fail(String(err.code || err));
-      if (n === 0) return fail('the file ended early');
-      if (got + n < length) return from(got + n);
-      let written = writeFd === undefined ? false : undefined;
-      let out;
-      const answer = () => {
-        if (out !== undefined && written !== undefined)
-          parentPort.postMessage({ id, hashes: out.buffer, written }, [out.buffer]);
-      };
-      if (written === undefined)
-        writeAll(writeFd, bytes.subarray(0, writeLength), position, (err) => {
-          written = err ? String(err.code || err) : true;
-          answer();
-        });
-      const count = Math.ceil(length / LEAF);
-      out = new Uint8Array(32 * count);
-      for (let i = 0; i < count; i++)
-        hashInto(out, 32 * i, bytes.subarray(i * LEAF, Math.min(length, (i + 1) * LEAF)));
-      answer();
-    });
-  from(0);
+  const reads = openReads(fd, direct);
+  reads.read(new Uint8Array(shared, start, Math.max(length, room || 0)), length, position, (why) => {
+    reads.close();
+    const directBytes = reads.directBytes;
+    if (why !== undefined) return parentPort.postMessage({ id, failed: why, directBytes });
+    let written = writeFd === undefined ? false : undefined;
+    let out;
+    const answer = () => {
+      if (out !== undefined && written !== undefined)
+        parentPort.postMessage({ id, hashes: out.buffer, written, directBytes }, [out.buffer]);
+    };
+    if (written === undefined)
+      writeAll(writeFd, bytes.subarray(0, writeLength), position, (err) => {
+        written = err ? String(err.code || err) : true;
+        answer();
+      });
+    const count = Math.ceil(length / LEAF);
+    out = new Uint8Array(32 * count);
+    for (let i = 0; i < count; i++)
+      hashInto(out, 32 * i, bytes.subarray(i * LEAF, Math.min(length, (i + 1) * LEAF)));
+    answer();
+  });
 }
-// A file's leaves from its start, a piece at a time: read here, hashed here, each leaf's hash into the shared
-// table, then the count of leaves done published (state[0]) and waiters woken. state[1] set: stop before the
-// next read. One piece per turn of this thread's loop, so other jobs are answered in between.
+// A file's leaves from its start, a piece at a time: read on libuv's pool (around the page cache where it
+// can, openReads) into a ring of page-aligned pieces, as many reads ahead as pieces are free, so the disk
+// works while this thread hashes (a direct read waited for before each hash, queue depth 1, would take read
+// plus hash: ~1.2 s per GiB); hashed here in file order, each leaf's hash into the shared table, then the
+// count of leaves done published (state[0]) and waiters woken. state[1] set: no read is asked after it, and
+// the job ends once those in flight are over (their pieces not hashed). One piece per turn of this thread's
+// loop, so other jobs are answered in between.
 // With writeFd (a lent descriptor opened for direct I/O) each piece's whole leaves below writeEnd are also
-// written where they lie through it, from the very bytes hashed, on libuv's pool while the next piece is
-// read and hashed (a ring of page-aligned pieces: a piece is read into again once its write landed); the
-// count of leaves landed in order is state[2], and state[3] is set once a write failed (none after it).
-// The answer waits for every write in flight.
-function hashFile({ id, fd, size, pieceBytes, table, state, writeFd, writeEnd }) {
+// written where they lie through it, from the very bytes hashed, on libuv's pool while the next pieces are
+// read and hashed (a piece is read into again once its write landed); the count of leaves landed in order is
+// state[2], and state[3] is set once a write failed (none after it). The answer waits for every read and
+// write in flight.
+function hashFile({ id, fd, size, pieceBytes, table, state, direct, writeFd, writeEnd }) {
   const out = new Uint8Array(table);
   const flags = new Int32Array(state);
   const length = Math.max(1, Math.min(pieceBytes, size));
-  const ring = writeFd !== undefined && flags.length >= 4 ? alignedRing(length) : undefined;
-  if (writeFd !== undefined && ring === undefined) Atomics.store(flags, 3, 1);
-  const through = ring !== undefined;
-  const pieces = ring ? ring.pieces.map((piece) => piece.subarray(0, length)) : [Buffer.allocUnsafe(length)];
-  const free = pieces.slice();
-  // Writes issued, in file order, each { end: in leaves, done }; the count landed passes the done ones.
+  const ring = alignedRing(Math.ceil(length / DIRECT_ALIGN) * DIRECT_ALIGN);
+  const through = writeFd !== undefined && ring !== undefined && flags.length >= 4;
+  if (writeFd !== undefined && !through) Atomics.store(flags, 3, 1);
+  // Without aligned memory, two plain pieces: the direct reads are refused (EINVAL), the ordinary ones read.
+  const free = ring ? ring.pieces.slice() : [0, 1].map(() => Buffer.allocUnsafe(length));
+  const reads = openReads(fd, direct);
+  // Reads asked, in file order, each { at, n, piece, done, why }; the first is hashed once read.
+  const queue = [];
+  // Writes asked, in file order, each { end: in leaves, done }; the count landed passes the done ones.
   const writes = [];
   let inFlight = 0;
   let writing = through;
-  let at = 0;
-  let ended = false;
-  let waiting = false;
+  let readAt = 0;
+  let over = false;
+  let answered = false;
+  let scheduled = false;
   let failed;
   const answer = () => {
-    if (!ended || inFlight > 0) return;
-    ended = false;
+    if (!over || inFlight > 0 || answered) return;
+    answered = true;
+    reads.close();
     if (ring) rings.push(ring);
     Atomics.notify(flags, 0);
-    parentPort.postMessage({ id, failed });
+    parentPort.postMessage({ id, failed, directBytes: reads.directBytes });
   };
   const end = (why) => {
     failed = why;
-    ended = true;
+    over = true;
     answer();
+  };
+  const schedule = () => {
+    if (over) return answer();
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(step);
+  };
+  const readAhead = () => {
+    while (readAt < size && free.length > 0 && Atomics.load(flags, 1) === 0) {
+      const read = { at: readAt, n: Math.min(length, size - readAt), piece: free.pop(), done: false, why: undefined };
+      queue.push(read);
+      readAt += read.n;
+      inFlight++;
+      reads.read(read.piece, read.n, read.at, (why) => {
+        inFlight--;
+        read.done = true;
+        read.why = why;
+        schedule();
+      });
+    }
   };
   const landed = (write, err) => {
     inFlight--;
@@ -107,20 +138,17 @@ function hashFile({ id, fd, size, pieceBytes, table, state, writeFd, writeEnd })
     Atomics.notify(flags, 0);
   };
   const step = () => {
-    waiting = false;
-    if (at >= size || Atomics.load(flags, 1) !== 0) return end(undefined);
-    const piece = free.pop();
-    if (piece === undefined) return void (waiting = true); // the first write to land steps again
-    const n = Math.min(piece.length, size - at);
-    try {
-      for (let got = 0; got < n; ) {
-        const read = readSync(fd, piece, got, n - got, at + got);
-        if (read === 0) return end('the file ended early');
-        got += read;
-      }
-    } catch (err) {
-      return end(String(err && err.code || err));
-    }
+    scheduled = false;
+    if (over) return answer();
+    if (Atomics.load(flags, 1) !== 0) return end(undefined);
+    readAhead();
+    const head = queue[0];
+    // Nothing asked: all hashed, or every piece waits for its write to land (which schedules a turn).
+    if (head === undefined) return readAt >= size ? end(undefined) : undefined;
+    if (!head.done) return; // its read schedules a turn
+    queue.shift();
+    if (head.why !== undefined) return end(head.why);
+    const { at, n, piece } = head;
     for (let off = 0; off < n; off += LEAF)
       hashInto(out, 32 * ((at + off) / LEAF), piece.subarray(off, Math.min(n, off + LEAF)));
     const whole = writing ? Math.max(0, Math.min(n, Math.floor((writeEnd - at) / LEAF) * LEAF)) : 0;
@@ -131,14 +159,12 @@ function hashFile({ id, fd, size, pieceBytes, table, state, writeFd, writeEnd })
       writeAll(writeFd, piece.subarray(0, whole), at, (err) => {
         landed(write, err);
         free.push(piece);
-        if (ended) answer();
-        else if (waiting) setImmediate(step);
+        schedule();
       });
     } else free.push(piece);
-    at += n;
-    Atomics.store(flags, 0, Math.ceil(at / LEAF));
+    Atomics.store(flags, 0, Math.ceil((at + n) / LEAF));
     Atomics.notify(flags, 0);
-    setImmediate(step);
+    schedule();
   };
   step();
 }
@@ -150,17 +176,20 @@ function writeAll(fd, bytes, position, done) {
     done(null);
   });
 }
-// Rings of three pieces whose addresses are page-aligned, as direct I/O asks (a WebAssembly memory starts on a
+// Rings of RING pieces whose addresses are page-aligned, as direct I/O asks (a WebAssembly memory starts on a
 // page), kept for the next job once one is over (at most as many as jobs ran at once); undefined when such
-// memory cannot be had (the job then hashes without writing through).
+// memory cannot be had (the job then reads the ordinary way and hashes without writing through). Four: one
+// hashed, the others read ahead or waiting for their write through to land.
+const RING = 4;
 const rings = [];
 function alignedRing(length) {
   const found = rings.findIndex((ring) => ring.bytes >= length);
   if (found >= 0) return rings.splice(found, 1)[0];
   const bytes = Math.ceil(length / 65536) * 65536;
   try {
-    const memory = new WebAssembly.Memory({ initial: (3 * bytes) / 65536 });
-    return { bytes, pieces: [0, 1, 2].map((i) => Buffer.from(memory.buffer, i * bytes, bytes)) };
+    const memory = new WebAssembly.Memory({ initial: (RING * bytes) / 65536 });
+    const pieces = Array.from({ length: RING }, (_, i) => Buffer.from(memory.buffer, i * bytes, bytes));
+    return { bytes, pieces };
   } catch {
     return undefined;
   }
@@ -177,6 +206,8 @@ function alignedRing(length) {
  * requirement: a caller whose job fails (the thread could not start or died) hashes the bytes itself.
  */
 export class LeafHashThread {
+  /** How its reads of a file go around the page cache (`direct-reads.ts`). */
+  readonly #direct: DirectReads;
   readonly #thread = new OneWorkerThread<
     LeafHashJob | FileHashJob | ReadLeavesJob,
     LeafHashAnswer,
@@ -186,6 +217,21 @@ export class LeafHashThread {
     'leaf hash thread',
     (answer) => answer,
   );
+
+  /**
+   * `directReads`: how its reads of files go around the page cache (`DirectReads`; by default, unless the
+   * file is found cached).
+   */
+  constructor(options: { readonly directReads?: DirectReads } = {}) {
+    this.#direct = options.directReads ?? 'uncached';
+  }
+
+  /** Runs a job that reads a file, counting the bytes it read around the page cache. */
+  async #read(job: FileHashJob | ReadLeavesJob): Promise<LeafHashAnswer> {
+    const answer = await this.#thread.run(job);
+    DIRECT_READ_COUNTERS.bytes += answer.directBytes ?? 0;
+    return answer;
+  }
 
   /**
    * The leaf hashes of the `length`-byte ranges of `shared` starting at `starts`, in order, 32 bytes each.
@@ -199,12 +245,13 @@ export class LeafHashThread {
 
   /**
    * Hashes the leaves of the file open as `fd` (lent: the caller keeps it open until this settles) from its
-   * start to `size`, reading and hashing `pieceBytes` at a time on the thread itself, with no turn of the
+   * start to `size`, `pieceBytes` at a time, each piece read on libuv's pool for the thread (a few ahead,
+   * around the page cache unless the file is cached: `direct-reads.ts`) and hashed on it, with no turn of the
    * caller's event loop between pieces (issue 16: a delta upload's client hashed its new file ahead through
    * its event loop, a read on libuv's pool then a job here per piece, and its busy loop left the thread idle
    * between pieces). Each leaf's hash goes into `table` (32 bytes at 32 × its index); `state[0]` is the count
    * of leaves done from the start, published (and `Atomics.notify`'d) after each piece; setting `state[1]`
-   * stops it before its next read. Other jobs are answered between pieces. Resolves with why it ended short
+   * stops it: no read is asked after it (those in flight end unhashed). Other jobs are answered between pieces. Resolves with why it ended short
    * (a read failed, the file ended early), or undefined once done or stopped; rejects if the thread failed.
    *
    * With `writeThrough` (issue 16: a delta's receiver read its old file once to hash it and again to place its
@@ -226,12 +273,13 @@ export class LeafHashThread {
     if (!(state.buffer instanceof SharedArrayBuffer)) throw new RangeError('the state must be shared');
     if (writeThrough !== undefined && state.length < 4)
       throw new RangeError('writing through needs 4 states');
-    const answer = await this.#thread.run({
+    const answer = await this.#read({
       fd,
       size,
       pieceBytes,
       table,
       state: state.buffer,
+      direct: this.#direct,
       ...(writeThrough && { writeFd: writeThrough.fd, writeEnd: writeThrough.end }),
     });
     return answer.failed;
@@ -243,14 +291,20 @@ export class LeafHashThread {
    * gives the leaf hashes of its leaves from its start (the last may be short), 32 bytes each in order (issue
    * 16: a signing's pieces were read on the pool for the caller's event loop, then handed to this thread
    * through it, a hop each way per piece). The reads of the jobs queued behind go on while the thread hashes.
-   * Undefined when it could not (memory that is not shared, a read that failed or found the file shorter, the
-   * thread failed): the caller then reads and hashes the piece itself, and its read reports what went wrong
-   * as it always did.
+   * Read around the page cache unless the file is cached (`direct-reads.ts`): `roomBytes` from `bytes`' start
+   * (what lies there past `bytes` may be overwritten) lets a piece that ends off the block be read rounded
+   * up to it, and so direct to its end. Undefined when it could not (memory that is not shared, a read that
+   * failed or found the file shorter, the thread failed): the caller then reads and hashes the piece itself,
+   * and its read reports what went wrong as it always did.
    */
-  async readLeaves(fd: number, position: number, bytes: Buffer): Promise<Buffer | undefined> {
+  async readLeaves(
+    fd: number,
+    position: number,
+    bytes: Buffer,
+    roomBytes = bytes.length,
+  ): Promise<Buffer | undefined> {
     if (!(bytes.buffer instanceof SharedArrayBuffer) || bytes.length === 0) return undefined;
-    const job = { fd, position, shared: bytes.buffer, start: bytes.byteOffset, length: bytes.length };
-    const answer = await this.#thread.run(job).catch(() => undefined);
+    const answer = await this.#read(this.#readJob(fd, position, bytes, roomBytes)).catch(() => undefined);
     return answer?.hashes === undefined ? undefined : Buffer.from(answer.hashes);
   }
 
@@ -269,21 +323,33 @@ export class LeafHashThread {
     position: number,
     bytes: Buffer,
     writeThrough: { readonly fd: number; readonly length: number },
+    roomBytes = bytes.length,
   ): Promise<{ readonly hashes: Buffer; readonly written: boolean } | undefined> {
     if (!(bytes.buffer instanceof SharedArrayBuffer) || bytes.length === 0) return undefined;
     if (writeThrough.length > bytes.length) throw new RangeError('a write through past the piece read');
     const job = {
-      fd,
-      position,
-      shared: bytes.buffer,
-      start: bytes.byteOffset,
-      length: bytes.length,
+      ...this.#readJob(fd, position, bytes, roomBytes),
       writeFd: writeThrough.fd,
       writeLength: writeThrough.length,
     };
-    const answer = await this.#thread.run(job).catch(() => undefined);
+    const answer = await this.#read(job).catch(() => undefined);
     if (answer?.hashes === undefined) return undefined;
     return { hashes: Buffer.from(answer.hashes), written: answer.written === true };
+  }
+
+  #readJob(fd: number, position: number, bytes: Buffer, roomBytes: number): ReadLeavesJob {
+    if (roomBytes < bytes.length || bytes.byteOffset + roomBytes > bytes.buffer.byteLength)
+      throw new RangeError(`room of ${roomBytes} bytes for a piece of ${bytes.length}`);
+    const { buffer, byteOffset: start, length } = bytes;
+    return {
+      fd,
+      position,
+      shared: buffer as SharedArrayBuffer,
+      start,
+      length,
+      room: roomBytes,
+      direct: this.#direct,
+    };
   }
 
   /**
@@ -333,6 +399,8 @@ interface FileHashJob {
   readonly pieceBytes: number;
   readonly table: SharedArrayBuffer;
   readonly state: SharedArrayBuffer;
+  /** How to read around the page cache (`direct-reads.ts`). */
+  readonly direct: DirectReads;
   /** Where the whole leaves below `writeEnd` are written through as they are hashed (`hashFile`). */
   readonly writeFd?: number;
   readonly writeEnd?: number;
@@ -345,6 +413,9 @@ interface ReadLeavesJob {
   readonly shared: SharedArrayBuffer;
   readonly start: number;
   readonly length: number;
+  /** Bytes from `start` it may read into (at least `length`): a direct read of the file's end rounds up. */
+  readonly room: number;
+  readonly direct: DirectReads;
   /** Where its first `writeLength` bytes are written through once read (`readLeavesWritingThrough`). */
   readonly writeFd?: number;
   readonly writeLength?: number;
@@ -357,7 +428,15 @@ interface LeafHashAnswer {
   readonly failed?: string;
   /** A `ReadLeavesJob` with a write through: true once it landed, else why it failed. */
   readonly written?: true | string;
+  /** Bytes of a job that reads a file read around the page cache (`direct-reads.ts`). */
+  readonly directBytes?: number;
 }
+
+/**
+ * Bytes the leaf hash threads of this process read around the page cache (`direct-reads.ts`), for tests and
+ * benches: that the direct way was the one taken.
+ */
+export const DIRECT_READ_COUNTERS = { bytes: 0 };
 
 /** The process's one leaf hash thread (see LeafHashThread). */
 export const LEAF_HASH_THREAD = new LeafHashThread();

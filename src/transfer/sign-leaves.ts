@@ -168,13 +168,16 @@ export async function signLeaves(
     const readOnThread = async (from: number, at: number): Promise<Buffer | undefined> => {
       const whole = Math.floor(leafBytes.length / LEAF_BYTES) * LEAF_BYTES;
       const through = whole > 0 ? writeThrough?.claim(at, whole) : undefined;
-      if (through === undefined) return thread.readLeaves(from, at, leafBytes);
+      if (through === undefined) return thread.readLeaves(from, at, leafBytes, buffer.length);
       let written = false;
       try {
-        const answer = await thread.readLeavesWritingThrough(from, at, leafBytes, {
-          fd: through,
-          length: whole,
-        });
+        const answer = await thread.readLeavesWritingThrough(
+          from,
+          at,
+          leafBytes,
+          { fd: through, length: whole },
+          buffer.length,
+        );
         written = answer?.written === true;
         if (written) SIGNING_COUNTERS.writtenThroughLeaves += whole / LEAF_BYTES;
         return answer?.hashes;
