@@ -11,6 +11,11 @@
 // untimed, through their own server and proxy), so ferry's store of leaf hashes (`KnownLeafHashes`) knows it
 // and the timed delta hashes none of it. rsync runs beside it in the same run exactly as in the cold rows: it
 // keeps no such memory between runs, so its rows are the cold ones' again.
+//
+// OUT OF CACHE rows (in-place edit only): as the cold rows, but both files' pages are dropped from the page
+// cache right before each timed run (after the sync: `dd iflag=nocache count=0`, the file's pages alone,
+// not every program's), as a receiver's old file untouched for a while is. Every other row starts with both
+// files cached: they were copied into place just before.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, open, rm, utimes } from 'node:fs/promises';
@@ -53,6 +58,8 @@ export interface DeltaBench {
 
 interface Edit {
   name: string;
+  /** Rows with both files out of the page cache too (the in-place edit: the issue's time target). */
+  outOfCacheRows?: boolean;
   /** Writes the edited copy of `old` to `next`. */
   make(old: string, next: string, size: number): Promise<void>;
 }
@@ -60,6 +67,7 @@ interface Edit {
 const EDITS: Edit[] = [
   {
     name: '1 MiB rewritten at 3 places',
+    outOfCacheRows: true,
     async make(old, next, size) {
       await copyFile(old, next);
       const file = await open(next, 'r+');
@@ -127,17 +135,19 @@ export async function runDeltaCases(b: DeltaBench): Promise<boolean> {
   for (const edit of EDITS) {
     await edit.make(old, next, b.sizeBytes);
     const want = await sha256File(next);
-    for (const [direction, warm] of deltaDirections().flatMap((d) => [
-      [d, false] as const,
-      [d, true] as const,
+    for (const [direction, warm, uncached] of deltaDirections().flatMap((d) => [
+      [d, false, false] as const,
+      [d, true, false] as const,
+      ...(edit.outOfCacheRows ? [[d, false, true] as const] : []),
     ])) {
+      const suffix = warm ? WARM_LABEL : uncached ? OUT_OF_CACHE_LABEL : '';
       const samples = new Map<Tool, DeltaSample[]>();
       const errors = new Map<Tool, string>();
       for (let run = 0; run < b.runs; run++) {
         // Who goes first alternates from run to run: what one tool leaves behind reaches both alike.
         for (const tool of run % 2 === 0 ? TOOLS : [...TOOLS].reverse()) {
           if (errors.has(tool) || (tool !== 'ferry' && !b.sshd)) continue;
-          const label = `delta ${direction}, ${edit.name}${warm ? ', warm' : ''}: ${tool} (run ${run + 1}/${b.runs})`;
+          const label = `delta ${direction}, ${edit.name}${suffix}: ${tool} (run ${run + 1}/${b.runs})`;
           b.log(label);
           const place = join(dir, `run-${tool}`);
           await rm(place, { recursive: true, force: true });
@@ -159,6 +169,7 @@ export async function runDeltaCases(b: DeltaBench): Promise<boolean> {
           await copyFile(next, sent);
           spawnSync('sync');
           settleMemory();
+          if (uncached) for (const file of [held, sent]) dropFromPageCache(file);
           try {
             const sample =
               tool === 'ferry'
@@ -177,7 +188,7 @@ export async function runDeltaCases(b: DeltaBench): Promise<boolean> {
       }
       const caseRows = summarize(
         b,
-        `delta ${direction} ${formatSize(b.sizeBytes)}, ${edit.name}${warm ? WARM_LABEL : ''}`,
+        `delta ${direction} ${formatSize(b.sizeBytes)}, ${edit.name}${suffix}`,
         samples,
         errors,
         warm,
@@ -192,6 +203,18 @@ export async function runDeltaCases(b: DeltaBench): Promise<boolean> {
 
 /** What a WARM row's case says: the receiver's old file was written by ferry before the timed delta. */
 const WARM_LABEL = ', WARM (old file written by ferry)';
+
+/** What an OUT OF CACHE row's case says: neither file was in the page cache when the timed run began. */
+const OUT_OF_CACHE_LABEL = ', OUT OF CACHE (both files read from the disk)';
+
+/**
+ * Drops `file`'s clean pages from the page cache (GNU dd: `iflag=nocache count=0` advises the kernel to drop
+ * the whole file's), synced before, so the run reads it from the disk; throws if dd fails.
+ */
+function dropFromPageCache(file: string): void {
+  const dd = spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { encoding: 'utf8' });
+  if (dd.status !== 0) throw new Error(`dd iflag=nocache ${file} failed: ${dd.stderr.trim()}`);
+}
 
 /**
  * A WARM row's preparation, untimed: the receiver's old file is put there by ferry itself (upload: `send` of
