@@ -127,7 +127,9 @@ function openReads(fd, mode) {
       // cached old file: a 1 MiB read from the cache, 0.1-0.5 ms, took longer while 4 busy threads shared 2
       // cores); timed only where the kernel keeps no such count (from the cache 0.1-0.5 ms, this disk 1.0-1.8
       // ms). Found again every REPROBE_BYTES: a file cached in parts, or a probe misjudged, is judged again.
-      view.fill(0, 0, PROBE_BYTES); // its page faults are not the read's
+      // Nothing but the read writes into the view: it is shared, and a caller whose job failed (the thread
+      // closed under it) reads the same piece into it meanwhile (a fill here to fault its pages in before the
+      // timing zeroed a MiB under such a read once: a signing's strong hashes wrong, in the full suite).
       const fetchedBefore = fetchedBytes();
       const start = process.hrtime.bigint();
       let got;
