@@ -142,10 +142,33 @@ test('takeLeaves reads none of the old file the leaf hash thread wrote through i
   // the thread writing through, the whole file (19 MiB), once more.
   assert.ok(read() < 9 * MIB, `the scan read ${read()} bytes of ${oldBytes.length}`);
   // The old file's identity, checked after the thread's writes of a window's leaves landed, vouches for
-  // taking them and for counting them: no second check per window for their acceptance (16 before).
-  assert.ok(checks() <= 12, `${checks()} identity checks of the old file`);
+  // taking them and for counting them: no second check per window for their acceptance (16 before), and one check per 16 MiB written through
+  // (12 before).
+  assert.ok(checks() <= 8, `${checks()} identity checks of the old file`);
   // The thread's writes went around the page cache, as the scan's placing did.
   assert.ok(DIRECT_WRITE_COUNTERS.bytes - direct >= (LEAVES - 70) * LEAF_BYTES, 'written through directly');
+});
+
+test('takeLeaves checks the old file\'s identity once per 16 MiB the thread wrote through, not once per 4 MiB window', async (t) => {
+  const oldBytes = randomBytes(LEAVES * LEAF_BYTES + 100);
+  const served = Buffer.from(oldBytes);
+  randomBytes(100).copy(served, 290 * LEAF_BYTES + 10); // one leaf rewritten, 18 MiB in
+  const { opened, target } = await openedAtOffer(t, oldBytes, served);
+  const { old, checks } = countingReads(opened);
+  const taken = await takeLeaves(
+    old,
+    { signature: deltaSignatureOf(served, LEAF_BYTES), digest: Buffer.alloc(32) },
+    opened.partial,
+    undefined,
+    new ScanHashesAhead(),
+    opened.known,
+  );
+  await opened.partial.close();
+  assert.equal(taken.held.knownCount, LEAVES, 'every leaf but the rewritten one held');
+  assert.equal(await assertHeldBytes(target, taken.held.entries(), served), LEAVES);
+  // Leaves 0-289 written through: one check for leaves 0-255, one for 256-289 (five, one per 4 MiB window,
+  // before); then the edit's window read, its placed leaves accepted, and the short last leaf's.
+  assert.ok(checks() <= 5, `${checks()} identity checks of the old file`);
 });
 
 test('a scan cut in the middle of the write-through leaves only the leaves it took in the log, each the served bytes', async (t) => {
