@@ -176,16 +176,6 @@ export async function streamDeltaChunks(
         carry = undefined;
         continue;
       }
-      // A chunk not in place between one carrying nothing into it and one found in place whole, while the
-      // signature still arrives: data changed in place, kept to be scanned once, over the whole signature
-      // (scanned now, its literal bytes kept it for later all the same, and its changed span was rolled over
-      // twice: issue 16). Its read (and the hashing of its leaves) lands before its buffer is read into again.
-      if (leaves === undefined && carried === undefined && !whole() && (await reading?.inPlace)) {
-        await settled(scanning);
-        later.push({ chunk, carried });
-        carry = undefined;
-        continue;
-      }
       // A match carried into a chunk found in place: it is read and scanned from the carry's end after all.
       if (leaves !== undefined) scanning = windows.read(chunk, { into: scanning.window });
       const { window, ops, next, scannedWhole } = await scanChunk(scanning, carried);
@@ -204,7 +194,11 @@ export async function streamDeltaChunks(
   } catch (err) {
     // A read left by a failure: over before the caller may close the source; one not started never starts.
     windows.failed = true;
-    for (const left of [scanning, reading]) if (left !== undefined) await settled(left);
+    for (const left of [scanning, reading])
+      if (left?.readStarted()) {
+        await left.known.catch(() => undefined);
+        await left.boundaries.catch(() => undefined);
+      }
     throw err;
   }
   if (later.length > 0 && arriving) matcher.extend(await arriving.waitFor(arriving.totalBlocks));
@@ -215,13 +209,6 @@ export async function streamDeltaChunks(
     await sendChunk(chunk, window, ops);
   }
   return { bytes, literalBytes };
-
-  /** Once a window's read and the work on its buffer started with it are over (it was started). */
-  async function settled(left: WindowRead): Promise<void> {
-    if (!left.readStarted()) return;
-    await left.known.catch(() => undefined);
-    await left.boundaries.catch(() => undefined);
-  }
 
   /**
    * Sends chunk `chunk` found in place whole (`leavesInPlace`) as one copy, its hash that of its leaf hashes
