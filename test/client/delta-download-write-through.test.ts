@@ -85,6 +85,18 @@ function countingReads(opened: OpenedForScan): { old: OldFile; read: () => numbe
   };
 }
 
+/** `takeLeaves` from `old` for `served` with its signature (arriving by `arrival`, else whole). */
+function takeSigned(old: OldFile, served: Buffer, opened: OpenedForScan, arrival?: SignatureArrival) {
+  return takeLeaves(
+    old,
+    { signature: deltaSignatureOf(served, LEAF_BYTES), digest: Buffer.alloc(32) },
+    opened.partial,
+    arrival,
+    new ScanHashesAhead(),
+    opened.known,
+  );
+}
+
 /** Every leaf `held` names holds in the partial's data file the served leaf, with that hash. */
 async function assertHeldBytes(
   target: RootPath,
@@ -131,14 +143,7 @@ test('takeLeaves reads none of the old file the leaf hash thread wrote through i
   const { opened, target } = await openedAtOffer(t, oldBytes, served);
   const { old, read, checks } = countingReads(opened);
   const direct = DIRECT_WRITE_COUNTERS.bytes;
-  const taken = await takeLeaves(
-    old,
-    { signature: deltaSignatureOf(served, LEAF_BYTES), digest: Buffer.alloc(32) },
-    opened.partial,
-    undefined,
-    new ScanHashesAhead(),
-    opened.known,
-  );
+  const taken = await takeSigned(old, served, opened);
   await opened.partial.close();
   for (let leaf = 0; leaf <= LEAVES; leaf++)
     assert.equal(taken.held.has(leaf), leaf !== 5 && leaf !== 150, `leaf ${leaf} held`);
@@ -147,8 +152,8 @@ test('takeLeaves reads none of the old file the leaf hash thread wrote through i
   // the thread writing through, the whole file (19 MiB), once more.
   assert.ok(read() < 9 * MIB, `the scan read ${read()} bytes of ${oldBytes.length}`);
   // The old file's identity, checked after the thread's writes of a window's leaves landed, vouches for
-  // taking them and for counting them: no second check per window for their acceptance (16 before), and one check per 16 MiB written through
-  // (12 before).
+  // taking them and for counting them: no second check per window for their acceptance (16 before), and
+  // one check per 16 MiB written through (12 before).
   assert.ok(checks() <= 8, `${checks()} identity checks of the old file`);
   // The thread's writes went around the page cache, as the scan's placing did.
   assert.ok(DIRECT_WRITE_COUNTERS.bytes - direct >= (LEAVES - 70) * LEAF_BYTES, 'written through directly');
@@ -160,14 +165,7 @@ test("takeLeaves checks the old file's identity once per 16 MiB the thread wrote
   randomBytes(100).copy(served, 290 * LEAF_BYTES + 10); // one leaf rewritten, 18 MiB in
   const { opened, target } = await openedAtOffer(t, oldBytes, served);
   const { old, checks } = countingReads(opened);
-  const taken = await takeLeaves(
-    old,
-    { signature: deltaSignatureOf(served, LEAF_BYTES), digest: Buffer.alloc(32) },
-    opened.partial,
-    undefined,
-    new ScanHashesAhead(),
-    opened.known,
-  );
+  const taken = await takeSigned(old, served, opened);
   await opened.partial.close();
   assert.equal(taken.held.knownCount, LEAVES, 'every leaf but the rewritten one held');
   assert.equal(await assertHeldBytes(target, taken.held.entries(), served), LEAVES);
@@ -185,14 +183,7 @@ test('takeLeaves rolls over a span rewritten in place once, after the signature 
   const held = heldBack(200, LEAVES);
   void held.waited.then(() => held.release());
   const rolled = OLD_FILE_SCAN_COUNTERS.rolledOffsets;
-  const taken = await takeLeaves(
-    opened.old,
-    { signature: deltaSignatureOf(served, LEAF_BYTES), digest: Buffer.alloc(32) },
-    opened.partial,
-    held.arrival,
-    new ScanHashesAhead(),
-    opened.known,
-  );
+  const taken = await takeSigned(opened.old, served, opened, held.arrival);
   await opened.partial.close();
   for (let leaf = 0; leaf < LEAVES; leaf++)
     assert.equal(taken.held.has(leaf), leaf < 20 || leaf > 35, `leaf ${leaf} held`);
@@ -259,14 +250,7 @@ test('an old file changed during the scan: no leaf held but the served bytes, no
   // The thread has hashed and written through the whole file before the scan reaches leaf 100.
   await hashing.writtenThrough(LEAVES);
   const held = heldBack(100, LEAVES);
-  const scanning = takeLeaves(
-    opened.old,
-    { signature: deltaSignatureOf(served, LEAF_BYTES), digest: Buffer.alloc(32) },
-    opened.partial,
-    held.arrival,
-    new ScanHashesAhead(),
-    opened.known,
-  );
+  const scanning = takeSigned(opened.old, served, opened, held.arrival);
   await held.waited;
   // Leaves 200-209 rewritten in the old file (same size): its ctime moves.
   const file = await open(path, 'r+');
