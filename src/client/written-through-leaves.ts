@@ -9,7 +9,8 @@ import type { WriteThroughGate } from './write-through-gate.js';
 export interface WrittenThroughScan {
   /** Where the leaf hash thread writes through, and how far (its hashing in place, while the scan lets it). */
   readonly gate: {
-    readonly hashing: Pick<LeafHashesAhead, 'writtenThrough' | 'writtenLeaves'> | undefined;
+    readonly hashing:
+      Pick<LeafHashesAhead, 'hashedThrough' | 'hashes' | 'writtenThrough' | 'writtenLeaves'> | undefined;
     readonly endLeaves: WriteThroughGate['endLeaves'];
   };
   /** The old file's leaf hashes, vouched for by an identity check after their read. */
@@ -55,6 +56,11 @@ export class WrittenThroughLeaves {
     const first = from / LEAF_BYTES;
     const end = Math.min(Math.ceil(to / LEAF_BYTES), gate.endLeaves, matcher.knownBlocks);
     if (end <= first) return 0;
+    // A first leaf that is not the server's (an edit) is taken by no check: none is asked for it, and the
+    // scan reads from here without waiting for the thread to write a batch past it.
+    await hashing.hashedThrough(first + 1);
+    const firstHash = hashing.hashes.get(first);
+    if (firstHash !== undefined && !matcher.holdsLeaf(first, firstHash)) return 0;
     await hashing.writtenThrough(end);
     // The identity check after the thread's writes up to `end` landed: it vouches for the hashes it took.
     const table = await tables.afterRead(end * LEAF_BYTES);

@@ -81,3 +81,4 @@ export {
   serverRotationProof,
   type RotationBinding,
 } from './key-rotation.js';
+export { ONE_BLOCK_SHA256_MAX_BYTES, oneBlockSha256 } from './one-block-sha256.js';

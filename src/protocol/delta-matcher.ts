@@ -53,6 +53,8 @@ export class DeltaMatcher {
   readonly blockBytes: number;
   /** Blocks this matcher hashed itself (none known ahead): what a warm delta spares (issue 16). */
   hashedBlocks = 0;
+  /** Offsets the weak checksum rolled over, one by one: what scanning a span twice costs (issue 16). */
+  rolledOffsets = 0;
 
   /**
    * With `known`, only the signature's first `known` blocks have arrived (their records filled in, the rest
@@ -217,15 +219,20 @@ export class DeltaMatcher {
     // Every offset below `rolled` rolls on to the next; the last block of `bytes`, at `end − blockBytes`, has
     // no byte after it to roll in.
     const rolled = Math.min(stop, end - blockBytes);
-    let i = at - base;
+    const start = at - base;
+    let i = start;
     for (const last = rolled - base; i < last; i++) {
       const bit = filterIndex(a | (b << 16));
-      if ((filter[bit >>> 5]! & (1 << (bit & 31))) !== 0) return this.#stopAt(i + base, a, b);
+      if ((filter[bit >>> 5]! & (1 << (bit & 31))) !== 0) {
+        this.rolledOffsets += i - start;
+        return this.#stopAt(i + base, a, b);
+      }
       // rollChecksum inlined; for 64 KiB blocks outFactor is 0, so b gains a' alone.
       const out = bytes[i]!;
       a = (a - out + bytes[i + blockBytes]!) & 0xffff;
       b = (b - outFactor * out + a) & 0xffff;
     }
+    this.rolledOffsets += i - start;
     at = i + base;
     if (at < stop && !this.#candidate(a | (b << 16))) at++;
     return this.#stopAt(at, a, b);

@@ -10,7 +10,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { takeLeaves, type OldFile, type SignatureArrival } from '../../src/client/delta-download.js';
+import {
+  OLD_FILE_SCAN_COUNTERS,
+  takeLeaves,
+  type OldFile,
+  type SignatureArrival,
+} from '../../src/client/delta-download.js';
 import { downloadPartialPaths, downloadPartialsFrom } from '../../src/client/download-partials.js';
 import { openForScan, type OpenedForScan, type ScanOptions } from '../../src/client/old-file-scans.js';
 import { ScanHashesAhead } from '../../src/client/scan-hashes-ahead.js';
@@ -80,6 +85,18 @@ function countingReads(opened: OpenedForScan): { old: OldFile; read: () => numbe
   };
 }
 
+/** `takeLeaves` from `old` for `served` with its signature (arriving by `arrival`, else whole). */
+function takeSigned(old: OldFile, served: Buffer, opened: OpenedForScan, arrival?: SignatureArrival) {
+  return takeLeaves(
+    old,
+    { signature: deltaSignatureOf(served, LEAF_BYTES), digest: Buffer.alloc(32) },
+    opened.partial,
+    arrival,
+    new ScanHashesAhead(),
+    opened.known,
+  );
+}
+
 /** Every leaf `held` names holds in the partial's data file the served leaf, with that hash. */
 async function assertHeldBytes(
   target: RootPath,
@@ -126,14 +143,7 @@ test('takeLeaves reads none of the old file the leaf hash thread wrote through i
   const { opened, target } = await openedAtOffer(t, oldBytes, served);
   const { old, read, checks } = countingReads(opened);
   const direct = DIRECT_WRITE_COUNTERS.bytes;
-  const taken = await takeLeaves(
-    old,
-    { signature: deltaSignatureOf(served, LEAF_BYTES), digest: Buffer.alloc(32) },
-    opened.partial,
-    undefined,
-    new ScanHashesAhead(),
-    opened.known,
-  );
+  const taken = await takeSigned(old, served, opened);
   await opened.partial.close();
   for (let leaf = 0; leaf <= LEAVES; leaf++)
     assert.equal(taken.held.has(leaf), leaf !== 5 && leaf !== 150, `leaf ${leaf} held`);
@@ -142,10 +152,45 @@ test('takeLeaves reads none of the old file the leaf hash thread wrote through i
   // the thread writing through, the whole file (19 MiB), once more.
   assert.ok(read() < 9 * MIB, `the scan read ${read()} bytes of ${oldBytes.length}`);
   // The old file's identity, checked after the thread's writes of a window's leaves landed, vouches for
-  // taking them and for counting them: no second check per window for their acceptance (16 before).
-  assert.ok(checks() <= 12, `${checks()} identity checks of the old file`);
+  // taking them and for counting them: no second check per window for their acceptance (16 before), and
+  // one check per 16 MiB written through (12 before).
+  assert.ok(checks() <= 8, `${checks()} identity checks of the old file`);
   // The thread's writes went around the page cache, as the scan's placing did.
   assert.ok(DIRECT_WRITE_COUNTERS.bytes - direct >= (LEAVES - 70) * LEAF_BYTES, 'written through directly');
+});
+
+test("takeLeaves checks the old file's identity once per 16 MiB the thread wrote through, not once per 4 MiB window", async (t) => {
+  const oldBytes = randomBytes(LEAVES * LEAF_BYTES + 100);
+  const served = Buffer.from(oldBytes);
+  randomBytes(100).copy(served, 290 * LEAF_BYTES + 10); // one leaf rewritten, 18 MiB in
+  const { opened, target } = await openedAtOffer(t, oldBytes, served);
+  const { old, checks } = countingReads(opened);
+  const taken = await takeSigned(old, served, opened);
+  await opened.partial.close();
+  assert.equal(taken.held.knownCount, LEAVES, 'every leaf but the rewritten one held');
+  assert.equal(await assertHeldBytes(target, taken.held.entries(), served), LEAVES);
+  // Leaves 0-289 written through: one check for leaves 0-255, one for 256-289 (five, one per 4 MiB window,
+  // before); then the edit's window read, its placed leaves accepted, and the short last leaf's.
+  assert.ok(checks() <= 5, `${checks()} identity checks of the old file`);
+});
+
+test('takeLeaves rolls over a span rewritten in place once, after the signature is whole, not once before and again after', async (t) => {
+  const oldBytes = randomBytes(LEAVES * LEAF_BYTES);
+  const served = Buffer.from(oldBytes);
+  randomBytes(MIB).copy(served, 20 * LEAF_BYTES); // leaves 20-35 rewritten
+  const { opened, target } = await openedAtOffer(t, oldBytes, served);
+  // 200 blocks arrive, the rest once the scan waits for them.
+  const held = heldBack(200, LEAVES);
+  void held.waited.then(() => held.release());
+  const rolled = OLD_FILE_SCAN_COUNTERS.rolledOffsets;
+  const taken = await takeSigned(opened.old, served, opened, held.arrival);
+  await opened.partial.close();
+  for (let leaf = 0; leaf < LEAVES; leaf++)
+    assert.equal(taken.held.has(leaf), leaf < 20 || leaf > 35, `leaf ${leaf} held`);
+  assert.equal(await assertHeldBytes(target, taken.held.entries(), served), LEAVES - 16);
+  // The rewritten MiB rolled over once (twice before: scanned with 200 blocks, then again with all 300).
+  const offsets = OLD_FILE_SCAN_COUNTERS.rolledOffsets - rolled;
+  assert.ok(offsets >= MIB - LEAF_BYTES && offsets <= MIB + LEAF_BYTES, `${offsets} offsets rolled`);
 });
 
 test('a scan cut in the middle of the write-through leaves only the leaves it took in the log, each the served bytes', async (t) => {
@@ -205,14 +250,7 @@ test('an old file changed during the scan: no leaf held but the served bytes, no
   // The thread has hashed and written through the whole file before the scan reaches leaf 100.
   await hashing.writtenThrough(LEAVES);
   const held = heldBack(100, LEAVES);
-  const scanning = takeLeaves(
-    opened.old,
-    { signature: deltaSignatureOf(served, LEAF_BYTES), digest: Buffer.alloc(32) },
-    opened.partial,
-    held.arrival,
-    new ScanHashesAhead(),
-    opened.known,
-  );
+  const scanning = takeSigned(opened.old, served, opened, held.arrival);
   await held.waited;
   // Leaves 200-209 rewritten in the old file (same size): its ctime moves.
   const file = await open(path, 'r+');
