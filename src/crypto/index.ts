@@ -81,4 +81,3 @@ export {
   serverRotationProof,
   type RotationBinding,
 } from './key-rotation.js';
-export { ONE_BLOCK_SHA256_MAX_BYTES, oneBlockSha256 } from './one-block-sha256.js';

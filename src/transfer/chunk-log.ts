@@ -1,7 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { lstat, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { oneBlockSha256 } from '../crypto/index.js';
 import { FerryError } from '../errors/index.js';
 import { HASH_BYTES, sha256 } from '../protocol/index.js';
 import type { ChunkEntry } from '../machines/index.js';
@@ -27,28 +26,12 @@ const CLOSING_DOMAIN = Buffer.from('ferry-partial-closed-v1', 'latin1');
 /** The bytes of a partial's identity (`identityOf`: dev, ino, size, mtime ns, ctime ns). */
 export const PARTIAL_IDENTITY_BYTES = 40;
 
-/** The head's check: the first bytes of its SHA-256. */
+/**
+ * A record's check: the first bytes of its SHA-256, one-shot (issue 16: a hash object per record took a
+ * delta's receiver ~60 ms of its main thread and its collections per GiB, 16,384 records).
+ */
 function check(bytes: Buffer): Buffer {
   return sha256(bytes).subarray(0, CHECK_BYTES);
-}
-
-/** A record's index and hash: one SHA-256 block. */
-const RECORD_BODY_BYTES = 4 + HASH_BYTES;
-
-/**
- * Writes the check of the record at `at` of `out` (the first bytes of its body's SHA-256) after its body,
- * computed in JS over the one block the body is (issue 16: node's one-shot hash per record, with its
- * Buffers, took a delta's receiver ~40-60 ms of its main thread and its collections per GiB, 16,384
- * records).
- */
-function writeRecordCheck(out: Buffer, at: number): void {
-  oneBlockSha256(out.subarray(at, at + RECORD_BODY_BYTES), out, at + RECORD_BODY_BYTES, CHECK_BYTES);
-}
-
-/** Whether the record at `at` of `bytes` holds the check of its body. */
-function recordChecks(bytes: Buffer, at: number, scratch: Buffer): boolean {
-  oneBlockSha256(bytes.subarray(at, at + RECORD_BODY_BYTES), scratch, 0, CHECK_BYTES);
-  return bytes.compare(scratch, 0, CHECK_BYTES, at + RECORD_BODY_BYTES, at + ENTRY_BYTES) === 0;
 }
 
 function encodeHead(header: Buffer): Buffer {
@@ -61,7 +44,7 @@ function encodeHead(header: Buffer): Buffer {
 function encodeRecord(out: Buffer, at: number, index: number, value: Buffer): void {
   out.writeUInt32BE(index, at);
   value.copy(out, at + 4);
-  writeRecordCheck(out, at);
+  check(out.subarray(at, at + 4 + HASH_BYTES)).copy(out, at + 4 + HASH_BYTES);
 }
 
 function encodeEntries(entries: readonly ChunkEntry[]): Buffer {
@@ -120,10 +103,9 @@ export function decodeChunkLog(bytes: Buffer): DecodedChunkLog | undefined {
   let closingAt: number | undefined;
   let at = headEnd + CHECK_BYTES;
   let records = 0;
-  const scratch = Buffer.alloc(CHECK_BYTES);
   for (; at + ENTRY_BYTES <= bytes.length; at += ENTRY_BYTES) {
-    if (!recordChecks(bytes, at, scratch)) break;
-    const body = bytes.subarray(at, at + RECORD_BODY_BYTES);
+    const body = bytes.subarray(at, at + 4 + HASH_BYTES);
+    if (!check(body).equals(bytes.subarray(at + 4 + HASH_BYTES, at + ENTRY_BYTES))) break;
     records++;
     const index = body.readUInt32BE(0);
     if (index === CLOSING_INDEX) {
