@@ -251,8 +251,9 @@ export class LeafHashThread {
    * its event loop, a read on libuv's pool then a job here per piece, and its busy loop left the thread idle
    * between pieces). Each leaf's hash goes into `table` (32 bytes at 32 × its index); `state[0]` is the count
    * of leaves done from the start, published (and `Atomics.notify`'d) after each piece; setting `state[1]`
-   * stops it: no read is asked after it (those in flight end unhashed). Other jobs are answered between pieces. Resolves with why it ended short
-   * (a read failed, the file ended early), or undefined once done or stopped; rejects if the thread failed.
+   * stops it: no read is asked after it (those in flight end unhashed). Other jobs are answered between
+   * pieces. Resolves with why it ended short (a read failed, the file ended early), or undefined once done or
+   * stopped; rejects if the thread failed.
    *
    * With `writeThrough` (issue 16: a delta's receiver read its old file once to hash it and again to place its
    * leaves into the new file), the whole leaves of each piece below `end` are also written where they lie
