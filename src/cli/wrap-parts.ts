@@ -18,9 +18,11 @@ export function wrapParts(parts: readonly string[], width: number, indent = ''):
 /**
  * `text` (an error or a note) in lines of at most `width` columns, broken at spaces only, as
  * {@link wrapParts} breaks a summary: a word is never split, a `command in backticks` is one word, so a
- * command to paste (`ferry trust HOST:PORT ID`) and a key stay on one line (one wider than a line gets a
- * line of its own, as it is, for the terminal to wrap softly: a copy of it is still one line), and so is a
- * size or a time with its unit (`1.50 GiB`, `40 ms`).
+ * command to paste and a key stay on one line, and so is a size or a time with its unit (`1.50 GiB`,
+ * `40 ms`). A command wider than a line (`ferry trust HOST:PORT ID` with its 61-character id is 88 columns
+ * before any indent) starts a line of its own and goes on over the next ones, broken between its words with
+ * a shell's line continuation (` \`), the lines it goes on with indented two more columns: left whole, the
+ * terminal wrapped it where its line ended, inside the id. Pasted, the lines are still one command.
  */
 export function wrapText(text: string, width: number, indent = ''): string[] {
   const words = text.replace(NUMBER_AND_UNIT, `$1${JOINED}`).match(WORD) ?? [];
@@ -28,6 +30,7 @@ export function wrapText(text: string, width: number, indent = ''): string[] {
     words.map((word) => word.replaceAll(JOINED, ' ')),
     width,
     indent,
+    true,
   );
 }
 
@@ -40,11 +43,31 @@ const NUMBER_AND_UNIT = /(\d) (?=(?:[KMGTP]iB|B|ms|s)\b)/g;
 /** Runs of anything but spaces, a backquoted span (spaces and all) counting as part of its run. */
 const WORD = /(?:`[^`]*`|[^ \t\n`]+|`)+/g;
 
-/** `words` joined by single spaces into lines of at most `width` columns; later lines start with `indent`. */
-function wrapWords(words: readonly string[], width: number, indent: string): string[] {
+/**
+ * `words` joined by single spaces into lines of at most `width` columns; later lines start with `indent`.
+ * With `continueCommands`, a backquoted command wider than a line of its own goes on over several
+ * ({@link commandLines}).
+ */
+function wrapWords(
+  words: readonly string[],
+  width: number,
+  indent: string,
+  continueCommands = false,
+): string[] {
   const lines: string[] = [];
   let line = '';
   for (const word of words) {
+    const lead = line === '' && lines.length === 0 ? '' : indent;
+    const pieces = continueCommands ? commandLines(word, width - visibleWidth(lead)) : undefined;
+    if (pieces !== undefined) {
+      if (line !== '') lines.push(line);
+      const last = pieces.length - 1;
+      pieces.forEach((piece, index) => {
+        if (index < last) lines.push(`${index === 0 ? lead : indent}${piece}`);
+      });
+      line = `${last === 0 ? lead : indent}${pieces[last]!}`;
+      continue;
+    }
     if (line === '') line = lines.length === 0 ? word : `${indent}${word}`;
     else if (visibleWidth(line) + 1 + visibleWidth(word) <= width) line = `${line} ${word}`;
     else {
@@ -55,3 +78,40 @@ function wrapWords(words: readonly string[], width: number, indent: string): str
   if (line !== '') lines.push(line);
   return lines;
 }
+
+/** A word made of one backquoted span with a space in it (a command), and what is stuck to either side. */
+const COMMAND = /^([^`]*)`([^`]* [^`]*)`([^`]*)$/;
+
+/**
+ * `word` over several lines of at most `width` columns when it is a backquoted command wider than that
+ * (undefined otherwise): broken between the command's own words, every line but the last ending in ` \`,
+ * the lines after the first indented by two more columns (relative: the caller adds its indent to all but
+ * the first). One of its words wider than a line on its own still gets a line, whole.
+ */
+function commandLines(word: string, width: number): string[] | undefined {
+  if (visibleWidth(word) <= width) return undefined;
+  const match = COMMAND.exec(word);
+  if (match === null) return undefined;
+  const [, before, command, after] = match as unknown as [string, string, string, string];
+  const parts = command.split(' ').filter((part) => part !== '');
+  parts[0] = `${before}\`${parts[0]!}`;
+  parts[parts.length - 1] = `${parts.at(-1)!}\`${after}`;
+  const lines: string[] = [];
+  let line = '';
+  for (const part of parts) {
+    const next = line === '' ? `${lines.length === 0 ? '' : CONTINUED}${part}` : `${line} ${part}`;
+    // Room for the ` \\` that ends every line but the last.
+    if (line !== '' && visibleWidth(next) + CONTINUATION.length > width) {
+      lines.push(`${line}${CONTINUATION}`);
+      line = `${CONTINUED}${part}`;
+    } else line = next;
+  }
+  lines.push(line);
+  return lines;
+}
+
+/** What ends a command's line that the next line continues: a shell joins the two. */
+const CONTINUATION = ' \\';
+
+/** The indent, past the text's own, of a command's continued lines. */
+const CONTINUED = '  ';

@@ -4,13 +4,16 @@
 // --expect, so no prompt is shown.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { FERRY_BIN, assertExit, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { writeRandomFile } from '../helpers/random-file.js';
 import { HAS_TMUX, stopTmux, tmuxScreen } from '../helpers/tmux-screen.js';
 
+const execFileAsync = promisify(execFile);
 const COLUMNS = 80;
 const FILES = 6;
 const NAME = 'a-rather-long-directory-name/holiday-pictures-from-the-summer-of-2026';
@@ -125,6 +128,29 @@ describe(
           screen.some((line) => line.includes(id)),
           `${id} whole:\n${text}`,
         );
+    });
+
+    test('a `ferry trust` to paste at 80 columns goes on over two lines, continued: pasted, it works', async () => {
+      // Pinned to another key: SERVER_KEY_CHANGED's hint names `ferry trust ADDRESS ID`, 88 columns and more
+      // with its indent, which the terminal broke inside the id.
+      const home = join(dir, 'pinned-to-another-key');
+      await runFerry(['--home', home, 'keygen']);
+      assertExit(await runFerry(['--home', home, 'trust', server!.address, clientId]), 0, 'the wrong pin');
+      const file = join(source, NAME, 'picture-number-2-taken-at-the-beach.jpg');
+      const send = ['--home', home, 'send', file, `${server!.address}/tty-trust`];
+      const screen = await onTerminal(send);
+      const text = screen.join('\n');
+      assert.equal(screen.at(-1), 'exit=4', text);
+      for (const line of screen) assert.ok(Array.from(line).length < COLUMNS, `fits: ${line}\n${text}`);
+      const command = /`(ferry trust [^`]*)`/.exec(text)?.[1];
+      assert.ok(command?.includes(' \\\n'), `continued for the shell:\n${text}`);
+      // Pasted into a shell as it stands on the screen, where `ferry` is this one on that home.
+      const ferry = `ferry() { "$NODE" "$FERRY_BIN" --home "$HOME_DIR" "$@"; }`;
+      await execFileAsync('sh', ['-c', `${ferry}\n${command}`], {
+        env: { ...process.env, NODE: process.execPath, FERRY_BIN, HOME_DIR: home },
+      });
+      // Past the key check now: this new client's key is the one the server does not know.
+      assert.match((await runFerry(send)).stderr, /^ferry: CLIENT_NOT_ALLOWED: /);
     });
   },
 );
