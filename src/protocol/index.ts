@@ -151,6 +151,7 @@ export {
 } from './messages.js';
 export { KEY_COMMITMENT_BYTES, KEY_ROTATION_PROOF_BYTES } from './key-codecs.js';
 export { PAIR_MESSAGE_BYTES } from './pair-codecs.js';
+export { CLUSTER_REFUSAL_DETAIL } from './cluster-refusal.js';
 export { errorMessageFor } from './error-message.js';
 export { forbiddenCharacterAt, joinRemotePath, parseRemotePath } from './remote-path.js';
 export {

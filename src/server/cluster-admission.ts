@@ -4,6 +4,7 @@
 // sessions of a key revoked through any server.
 import type { Logger } from 'pino';
 import { FerryError } from '../errors/index.js';
+import { CLUSTER_REFUSAL_DETAIL } from '../protocol/index.js';
 import type { AllowList } from '../home/index.js';
 import { allowListAuthorize } from './allow-list-authorize.js';
 import { EtcdAllowList, type EtcdAllowListOptions } from './etcd-allow-list.js';
@@ -31,7 +32,14 @@ export class ClusterAdmission {
   constructor(etcd: EtcdGateway, prefix: string, options: EtcdAllowListOptions = {}) {
     this.allowList = new EtcdAllowList(etcd, prefix, options);
     this.invites = new EtcdInviteStore(etcd, prefix);
-    this.authorize = allowListAuthorize(this.allowList);
+    const lookUp = allowListAuthorize(this.allowList);
+    // PROTOCOL.md §3.2.2: the refusal says the list is the cluster's, for the client to name the command
+    // that admits it here (`ferry allow --coordination ...`, not `ferry allow` in a home, which no server reads).
+    this.authorize = async (publicKey) => {
+      const grant = await lookUp(publicKey);
+      if (grant === undefined) throw new FerryError('CLIENT_NOT_ALLOWED', CLUSTER_REFUSAL_DETAIL);
+      return grant;
+    };
     this.pairingStores = {
       consumeInvite: (id, opts) => this.invites.consume(id, opts),
       allow: (id, opts) => this.allowList.allow(id, opts),
@@ -50,7 +58,7 @@ export class ClusterAdmission {
       logger.info({ event: 'allow-list-changed', clients: list.clients.length }, 'allow-list changed');
       const ended = server.endSessions(
         (key) => list.find(key) === undefined,
-        new FerryError('CLIENT_NOT_ALLOWED', 'the client key was revoked'),
+        new FerryError('CLIENT_NOT_ALLOWED', CLUSTER_REFUSAL_DETAIL),
       );
       if (ended > 0)
         logger.warn(

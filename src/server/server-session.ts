@@ -105,7 +105,8 @@ export class ServerSession {
               signal,
             });
       if (looked instanceof FerryError) {
-        // PROTOCOL.md §3.2.2: the allow-list cannot be read; admit nobody on a copy that may be stale.
+        // PROTOCOL.md §3.2.2: the allow-list cannot be read (admit nobody on a copy that may be stale), or
+        // refuses the key with a detail for the client (a cluster's list).
         result = looked.code;
         await this.#sendError(0, looked);
         await channel.end();
@@ -224,14 +225,16 @@ export class ServerSession {
   /**
    * The allow-list lookup (PROTOCOL.md §3.2.2). A lookup that cannot be made (a cluster's etcd unreachable)
    * fails closed: SERVER_BUSY is returned, for `run` to send as its coded, retryable ERROR and end the
-   * session cleanly, so the client retries instead of reading a reset.
+   * session cleanly, so the client retries instead of reading a reset. A CLIENT_NOT_ALLOWED thrown (a
+   * cluster's refusal, with its detail) is returned the same way.
    */
   async #authorize(channel: SecureChannel): Promise<ClientGrant | FerryError | undefined> {
     try {
       return await this.#ctx.authorize(channel.remotePublicKey);
     } catch (err) {
       const error = toFerryError(err);
-      if (error.code === 'SERVER_BUSY') return error;
+      // A refusal with a detail for the client (a cluster's list, PROTOCOL.md §3.2.2) is sent as it is.
+      if (error.code === 'SERVER_BUSY' || error.code === 'CLIENT_NOT_ALLOWED') return error;
       throw error;
     }
   }

@@ -31,7 +31,11 @@ export interface ClientGrant {
   readonly root?: string | undefined;
 }
 
-/** Looks a client key up in the allow-list; undefined refuses it. */
+/**
+ * Looks a client key up in the allow-list; undefined refuses it. A refusal that says more throws
+ * CLIENT_NOT_ALLOWED with the detail to send (a cluster's, PROTOCOL.md §3.2.2); SERVER_BUSY thrown refuses
+ * for now (the list cannot be read).
+ */
 export type Authorize = (publicKey: Buffer) => ClientGrant | undefined | Promise<ClientGrant | undefined>;
 
 /** What every session of a server shares. */

@@ -179,6 +179,14 @@ test('ferry revoke --coordination: server A ends the live session (CLIENT_NOT_AL
     c.serverId,
   ]);
   assertExit(refused, 4, 'send after the revoke (CLIENT_NOT_ALLOWED)');
+  // The cluster's refusal names the cluster's command: `ferry allow` in a home is read by no server here.
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `^ferry: CLIENT_NOT_ALLOWED: .*not on the cluster allow-list.*\\(from the server\\); this client is ${client.id}; run \`ferry allow ${client.id} --coordination etcd://HOST:PORT/PREFIX\``,
+    ),
+  );
+  assert.doesNotMatch(refused.stderr, /in the home whose/);
   const again = await runFerry(['revoke', client.id, '--coordination', c.coordination]);
   assertExit(again, 2, 'revoking a key not on the list');
 });
