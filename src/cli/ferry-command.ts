@@ -40,3 +40,15 @@ function isExecutable(file: string): boolean {
     return false;
   }
 }
+
+/**
+ * The `--home` of the commands a banner prints beside `ferry` ({@link ferryCommand}), as a shell word: relative
+ * to `cwd` when `ferry` is itself a path from `cwd` (`./bin/ferry`, which runs from that directory only) and
+ * `home` is inside it, as README's quick start writes it (`./bin/ferry --home .ferry-home invite`); else the
+ * whole path. `npm start`'s whole path ran its `allow` line 20 to 40 columns past an 80-column terminal.
+ */
+export function homeWord(home: string, ferry: string, cwd: string): string {
+  const inside = relative(cwd, home);
+  const local = ferry.startsWith('./') && inside !== '' && !inside.startsWith('..') && !isAbsolute(inside);
+  return shellWord(local ? inside : home);
+}

@@ -35,8 +35,7 @@ import {
 } from './coordination-flags.js';
 import { isLoopbackHost, startDashboard, type Dashboard } from '../index.js';
 import { FerryError } from '../errors/index.js';
-import { shellWord } from './shell-word.js';
-import { ferryCommand } from './ferry-command.js';
+import { ferryCommand, homeWord } from './ferry-command.js';
 
 interface ServeFlags {
   root: string;
@@ -249,7 +248,7 @@ export function registerServeCommand(program: Command): void {
       // How the operator runs this ferry (`./bin/ferry` in a checkout with none installed) and reaches this
       // server's home, for every hint printed or shown (banner, dashboard): pasted, each must work.
       const ferry = ferryCommand(process.argv[1], process.cwd(), process.env.PATH);
-      const admin = `${ferry} --home ${shellWord(home)}`;
+      const admin = `${ferry} --home ${homeWord(home, ferry, process.cwd())}`;
       let dashboard: Dashboard | undefined;
       if (dashboardAt) {
         try {
@@ -320,8 +319,9 @@ export function registerServeCommand(program: Command): void {
       const id = formatFerryId(keyPair.publicKey);
       process.stdout.write(
         [
-          'ferry server ready',
-          `  id:         ${id}${created ? '  (new identity)' : ''}`,
+          // Said on the first line: after the id it made that line 91 columns.
+          `ferry server ready${created ? ', with a new identity' : ''}`,
+          `  id:         ${id}`,
           `  listen:     ${server.addressText}`,
           ...(dashboard ? [`  dashboard:  ${dashboard.url}`] : []),
           objectStore ? `  store:      ${flags.store}` : `  root:       ${server.root}`,

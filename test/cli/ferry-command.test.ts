@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ferryCommand } from '../../src/cli/ferry-command.js';
+import { ferryCommand, homeWord } from '../../src/cli/ferry-command.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 test('ferryCommand is `ferry` only when the PATH runs this one; else this one by path, ./ under the cwd', async (t) => {
@@ -44,4 +44,12 @@ test('ferryCommand is `ferry` only when the PATH runs this one; else this one by
     'the shell would run another ferry first',
   );
   assert.equal(ferryCommand(undefined, checkout, linked), 'ferry');
+});
+
+test('homeWord names a home inside the cwd from there only beside a ./ ferry, else whole, quoted for the shell', () => {
+  assert.equal(homeWord('/src/ferry/.ferry-home', './bin/ferry', '/src/ferry'), '.ferry-home');
+  assert.equal(homeWord('/src/ferry/.ferry-home', 'ferry', '/src/ferry'), '/src/ferry/.ferry-home');
+  assert.equal(homeWord('/srv/home', './bin/ferry', '/src/ferry'), '/srv/home');
+  assert.equal(homeWord('/src/ferry', './bin/ferry', '/src/ferry'), '/src/ferry');
+  assert.equal(homeWord('/src/ferry/my home', './bin/ferry', '/src/ferry'), "'my home'");
 });

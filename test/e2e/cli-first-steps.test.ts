@@ -13,6 +13,37 @@ import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 /** The checkout bin/ferry is in: where `npm start` runs, and `./bin/ferry` names it. */
 const CHECKOUT = dirname(dirname(FERRY_BIN));
 
+/**
+ * The output of `command` (a `ferry serve`) run in `cwd` on a pty (`script`; its own stdin is /dev/null, so
+ * nothing waits on a terminal), with no `ferry` on the PATH, up to its banner's listening address: then
+ * it is stopped.
+ */
+async function serveOnTerminal(command: readonly string[], cwd: string): Promise<string> {
+  const child = spawn('script', ['-q', '-e', '-c', command.map((a) => `'${a}'`).join(' '), '/dev/null'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd,
+    env: ferryEnv({ NO_COLOR: '1', PATH: '/usr/bin:/bin' }),
+  });
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  // A server that never prints the expected line must not outlive the test.
+  const deadline = setTimeout(() => child.kill('SIGTERM'), 30_000);
+  let output = '';
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.setEncoding('utf8').on('data', (text: string) => {
+        output += text;
+        if (/listen: /.test(output) && /server ready {2}event=listening/.test(output)) resolve();
+      });
+      void closed.then(() => reject(new Error(`script exited early:\n${output}`)));
+    });
+  } finally {
+    clearTimeout(deadline);
+    child.kill('SIGTERM'); // the pty closes, and the server gets SIGHUP
+    await closed;
+  }
+  return output;
+}
+
 describe('ferry first steps: keygen, invite, serve on a terminal', () => {
   let dir: string;
   let serverHome: string;
@@ -182,30 +213,8 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
       '--listen',
       '127.0.0.1:0',
     ];
-    // `script` gives the server a pty; its own stdin is /dev/null, so nothing waits on a terminal.
     // In the checkout, with no `ferry` on the PATH: a fresh clone's `npm start`.
-    const child = spawn('script', ['-q', '-e', '-c', command.map((a) => `'${a}'`).join(' '), '/dev/null'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      cwd: CHECKOUT,
-      env: ferryEnv({ NO_COLOR: '1', PATH: '/usr/bin:/bin' }),
-    });
-    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-    // A server that never prints the expected line must not outlive the test.
-    const deadline = setTimeout(() => child.kill('SIGTERM'), 30_000);
-    let output = '';
-    try {
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.setEncoding('utf8').on('data', (text: string) => {
-          output += text;
-          if (/listen: /.test(output) && /server ready {2}event=listening/.test(output)) resolve();
-        });
-        void closed.then(() => reject(new Error(`script exited early:\n${output}`)));
-      });
-    } finally {
-      clearTimeout(deadline);
-      child.kill('SIGTERM'); // the pty closes, and the server gets SIGHUP
-      await closed;
-    }
+    const output = await serveOnTerminal(command, CHECKOUT);
     const logLine = output.split(/\r?\n/).find((line) => line.includes('server ready  event=listening'))!;
     assert.match(
       logLine,
@@ -228,5 +237,25 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
     for (const line of banner.filter((text) => !text.includes(dir)))
       assert.ok(line.length <= 80, `fits 80 columns: ${line}`);
     assert.doesNotMatch(output, /^ +(here|on the client): +ferry /m, 'no command says plain `ferry`');
+  });
+
+  test("a first `ferry serve --init` from a checkout: its home's commands as README writes them, all within 80 columns", async () => {
+    // A checkout of its own (its bin/ a link to this one's), its home inside: a fresh clone's `npm start`,
+    // whose commands named the home by its whole path (`allow` 98 columns from /tmp/ferry-ux-clone) and
+    // whose id line, "(new identity)" after the id, was 91.
+    const checkout = join(dir, 'fresh-clone');
+    await mkdir(checkout);
+    await symlink(join(CHECKOUT, 'bin'), join(checkout, 'bin'));
+    const command = [process.execPath, './bin/ferry', '--home', '.ferry-home', 'serve', '--init'];
+    const output = await serveOnTerminal(
+      [...command, '--root', 'ferry-data', '--listen', '127.0.0.1:0'],
+      checkout,
+    );
+    const banner = output.slice(output.indexOf('ferry server ready')).split(/\r?\n/);
+    assert.equal(banner[0], 'ferry server ready, with a new identity', output);
+    assert.match(output, /^ {2}here: +\.\/bin\/ferry --home \.ferry-home invite --name laptop\r?$/m);
+    assert.match(output, /^ {2}here: +\.\/bin\/ferry --home \.ferry-home allow CLIENT_ID --name laptop\r?$/m);
+    for (const line of banner.filter((text) => !/^ {2}(root|home): /.test(text)))
+      assert.ok(line.length <= 80, `fits 80 columns: ${line}`);
   });
 });
