@@ -40,7 +40,7 @@ test('a server unknown at this address whose key is pinned under another name sa
     refused.stderr,
     `ferry: SERVER_KEY_UNKNOWN: server key is not pinned for this address: ${server!.address}: offered ferry id ${serverId}; ` +
       `this key is pinned for localhost:${port} (the same server by another name?); ` +
-      `if that is the id the operator of the server gave you, run \`ferry trust ${server!.address} ${serverId}\` ` +
+      `if that is the id the operator of the server gave you, run \`ferry --home ${clientHome} trust ${server!.address} ${serverId}\` ` +
       `or pass \`--expect ${serverId}\` (or \`--accept-new\` to trust whatever key it offers the first time)\n`,
   );
   // Nothing was pinned by the hint: the same send is refused again.

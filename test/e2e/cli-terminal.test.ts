@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { FERRY_BIN, assertExit, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
+import { FERRY_BIN, assertExit, ferryEnv, runFerry, startServe, type ServeProcess } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { writeRandomFile } from '../helpers/random-file.js';
 import { HAS_TMUX, stopTmux, tmuxScreen } from '../helpers/tmux-screen.js';
@@ -130,9 +130,9 @@ describe(
         );
     });
 
-    test('a `ferry trust` to paste at 80 columns goes on over two lines, continued: pasted, it works', async () => {
-      // Pinned to another key: SERVER_KEY_CHANGED's hint names `ferry trust ADDRESS ID`, 88 columns and more
-      // with its indent, which the terminal broke inside the id.
+    test('a `ferry trust` to paste at 80 columns goes on over lines, continued, with the --home: pasted, it works', async () => {
+      // Pinned to another key: SERVER_KEY_CHANGED's hint names `ferry --home DIR trust ADDRESS ID`, 88 columns
+      // and more with its indent, which the terminal broke inside the id.
       const home = join(dir, 'pinned-to-another-key');
       await runFerry(['--home', home, 'keygen']);
       assertExit(await runFerry(['--home', home, 'trust', server!.address, clientId]), 0, 'the wrong pin');
@@ -142,12 +142,14 @@ describe(
       const text = screen.join('\n');
       assert.equal(screen.at(-1), 'exit=4', text);
       for (const line of screen) assert.ok(Array.from(line).length < COLUMNS, `fits: ${line}\n${text}`);
-      const command = /`(ferry trust [^`]*)`/.exec(text)?.[1];
+      // The command names the home this send read: `ferry trust` alone pinned in the default home.
+      const command = /`(ferry --home \S+ trust [^`]*)`/.exec(text)?.[1];
       assert.ok(command?.includes(' \\\n'), `continued for the shell:\n${text}`);
-      // Pasted into a shell as it stands on the screen, where `ferry` is this one on that home.
-      const ferry = `ferry() { "$NODE" "$FERRY_BIN" --home "$HOME_DIR" "$@"; }`;
-      await execFileAsync('sh', ['-c', `${ferry}\n${command}`], {
-        env: { ...process.env, NODE: process.execPath, FERRY_BIN, HOME_DIR: home },
+      // Pasted into a shell as it stands on the screen, where `ferry` is this one and the default home is
+      // one of the test's own.
+      const elsewhere = join(dir, 'default-home');
+      await execFileAsync('sh', ['-c', `ferry() { "$NODE" "$FERRY_BIN" "$@"; }\n${command}`], {
+        env: ferryEnv({ NODE: process.execPath, FERRY_BIN, HOME: elsewhere, XDG_CONFIG_HOME: elsewhere }),
       });
       // Past the key check now: this new client's key is the one the server does not know.
       assert.match((await runFerry(send)).stderr, /^ferry: CLIENT_NOT_ALLOWED: /);
