@@ -26,12 +26,14 @@ import { writeNote } from './note-lines.js';
 /**
  * What `keygen` tells a person: where the key is, and the two ways on from here, each command on a line of
  * its own to paste (`ferry`: this ferry as the shell here runs it, ferry-command.ts). Within 80 columns but
- * for the paths: the lines ran to 108.
+ * for the paths, each alone after its label: the lines ran to 108.
  */
 export function keygenNextSteps(home: string, id: string, ferry = 'ferry'): string {
   return [
     `ferry: created an identity in ${home}`,
-    `  private key: ${join(home, IDENTITY_KEY_FILE)} (mode 0600; keep it secret)`,
+    // The note under the path: after it, a home of ~/.config/ferry's length ran the line past 80 columns.
+    `  private key: ${join(home, IDENTITY_KEY_FILE)}`,
+    '               (mode 0600; keep it secret)',
     `  ferry ID:    ${id}`,
     `               (public; also in ${IDENTITY_PUB_FILE})`,
     'Next, to send to a server, either:',
