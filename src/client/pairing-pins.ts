@@ -18,12 +18,15 @@ export function pairingPins(
       const pinned = await lookupServer(homeDir, address);
       const offered = formatFerryId(publicKey);
       if (pinned !== undefined && pinned !== offered) {
+        // The command as the hint, as for any changed key: the CLI names the home it read in it.
         throw new FerryError(
           'SERVER_KEY_CHANGED',
           `pinned to ferry id ${pinned} but offered ${offered}; pairing never ` +
-            'replaces a pin. Someone may be intercepting the connection; only if the server operator ' +
-            `confirms the new id, run \`ferry trust ${address} ${offered}\``,
-          { subject: address },
+            'replaces a pin. Someone may be intercepting the connection',
+          {
+            subject: address,
+            hint: `only if the server operator confirms the new id, run \`ferry trust ${address} ${offered}\``,
+          },
         );
       }
     },

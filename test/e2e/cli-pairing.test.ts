@@ -175,6 +175,13 @@ describe('ferry invite / pair against a running ferry serve', () => {
     ]);
     assertExit(result, 4, 'pair against a changed key');
     assert.match(result.stderr, /SERVER_KEY_CHANGED/);
+    // The command to replace the pin names the home this pair read, not the default one.
+    assert.ok(
+      result.stderr.includes(
+        `; only if the server operator confirms the new id, run \`ferry --home ${client.home} trust ${server!.address} `,
+      ),
+      result.stderr,
+    );
     assert.equal(await lookupServer(client.home, server!.address), other.id, 'pairing never replaces a pin');
     assert.ok((await openInviteIds()).includes(made.id), 'refused before PAIR_HELLO: the invite lives');
 
