@@ -14,7 +14,12 @@ export function withLocalNameHint(err: unknown, text: string): unknown {
     /[/:[]/.test(text)
   )
     return err;
-  return err.withHint(
-    `if ${JSON.stringify(text)} is meant as a path on this machine: ferry copies only to and from a server (a local copy is cp)`,
-  );
+  // In place of the unknown host's own hint (`is the name spelt right?`), the two readings as one question:
+  // appended, the two read 'is the name spelt right?; if "copy" is meant as a path...'.
+  return new FerryError(err.code, err.detail, {
+    cause: err,
+    remote: err.remote,
+    subject: err.subject,
+    hint: `is the name spelt right, or is ${JSON.stringify(text)} meant as a path on this machine? ferry copies only to and from a server (a local copy is cp)`,
+  });
 }

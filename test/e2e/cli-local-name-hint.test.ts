@@ -29,7 +29,7 @@ function ferry(...args: string[]): Promise<CliResult> {
 }
 
 const hint = (name: string): string =>
-  `ferry: CONNECT_FAILED: could not connect: ${name}:7443: unknown host (enotfound); is the name spelt right?; if "${name}" is meant as a path on this machine: ferry copies only to and from a server (a local copy is cp)\n`;
+  `ferry: CONNECT_FAILED: could not connect: ${name}:7443: unknown host (enotfound); is the name spelt right, or is "${name}" meant as a path on this machine? ferry copies only to and from a server (a local copy is cp)\n`;
 
 test('send or sync to a bare name that is no host says ferry copies only to and from a server', async () => {
   const send = await ferry('send', 'a.txt', 'copy.invalid');
