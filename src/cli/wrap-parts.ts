@@ -100,7 +100,7 @@ function commandLines(word: string, width: number): string[] | undefined {
   let line = '';
   for (const part of parts) {
     const next = line === '' ? `${lines.length === 0 ? '' : CONTINUED}${part}` : `${line} ${part}`;
-    // Room for the ` \\` that ends every line but the last.
+    // Room for the ` \` that ends every line but the last.
     if (line !== '' && visibleWidth(next) + CONTINUATION.length > width) {
       lines.push(`${line}${CONTINUATION}`);
       line = `${CONTINUED}${part}`;
