@@ -8,11 +8,10 @@
 // `send` under a pseudo-terminal, through util-linux `script`).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FERRY_BIN, runFerry } from '../helpers/cli.js';
+import { runFerry } from '../helpers/cli.js';
+import { runOnTerminal } from '../helpers/run-on-terminal.js';
 import { dir, file, link, startHostileRig } from './hostile-server.js';
 
 /** Control characters, C1 and bidi controls (Unicode Cc, Cf, and the line/paragraph separators). */
@@ -103,22 +102,6 @@ test('`sync LOCAL HOST/DIR --delete` shows the remote names it removes escaped, 
   const removed = rig.hostile.received.flatMap((m) => (m.type === 'REMOVE_REQUEST' ? [m.path] : []));
   assert.ok(removed.includes('tree/invoice\u202efdp.exe'), removed.join());
 });
-
-/** Runs `ferry ARGS` under a pseudo-terminal (util-linux `script`), so progress bars are drawn. */
-async function runOnTerminal(args: string[]): Promise<{ code: number | null; output: string }> {
-  const command = [process.execPath, FERRY_BIN, ...args]
-    .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
-    .join(' ');
-  const child = spawn('script', ['-qefc', command, '/dev/null'], {
-    env: { ...process.env, TERM: 'xterm-256color', COLUMNS: '200' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const chunks: Buffer[] = [];
-  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-  child.stderr.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const [code] = (await once(child, 'close')) as [number | null];
-  return { code, output: Buffer.concat(chunks).toString('utf8') };
-}
 
 test('on a terminal, progress bars and lines show a hostile server`s names escaped: no title, clear or bidi reaches the screen', async (t) => {
   const rig = await startHostileRig(t, 'ferry-hostile-strings-');
