@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { generateKeyPair } from '../../src/crypto/index.js';
+import { FerryError } from '../../src/errors/index.js';
 import {
   FramedSocket,
   clientHandshake,
@@ -34,6 +35,48 @@ export const CHANGES: readonly Change[] = [
 /** The side under attack: the client (the server's records change) or the server (the client's do). */
 export type Victim = 'client' | 'server';
 
+/** Records of one direction the relay keeps a connection's log of (the last ones, by message type). */
+const LOGGED_RECORDS = 6;
+
+/**
+ * What the relay saw of one connection since the last `arm`, for a failure's message: the records each way
+ * (how many, the last few by type), the change it made, and who ended it.
+ */
+class ConnectionLog {
+  readonly #sent = { client: [] as string[], server: [] as string[] };
+  readonly #counts = { client: 0, server: 0 };
+  change: string | undefined;
+  ended: string | undefined;
+
+  /** A record `from` one side, carried (or, with `how`, changed) to the other. */
+  carried(from: Victim, plaintext: Buffer): void {
+    this.#counts[from]++;
+    const log = this.#sent[from];
+    log.push(typeOf(plaintext));
+    if (log.length > LOGGED_RECORDS) log.shift();
+  }
+
+  describe(): string {
+    const side = (from: Victim): string =>
+      `${this.#counts[from]} records from the ${from}${this.#counts[from] > 0 ? ` (last ${this.#sent[from].join(' ')})` : ''}`;
+    return [
+      side('client'),
+      side('server'),
+      this.change ?? 'no change made',
+      this.ended ?? 'still carrying',
+    ].join('; ');
+  }
+}
+
+/** A record's message type, or what it is when it decodes as none. */
+function typeOf(plaintext: Buffer): string {
+  try {
+    return decodeMessage(plaintext).type;
+  } catch {
+    return `(${plaintext.length} bytes, undecodable)`;
+  }
+}
+
 /**
  * One input's plan: on every connection, the relay changes the attacker's record `at` (counted from its
  * first, 0) by `change`; `lie` changes the first record from `at` on that `lie` turns into a well-formed lie.
@@ -58,6 +101,8 @@ export class HostileRelay {
   readonly vouched: Buffer[] = [];
   /** The changes made, by kind (a plan whose record never comes changes nothing). */
   readonly applied: Record<string, number> = {};
+  /** What was carried on each connection since the last `arm`, by its `host:port` at the server. */
+  readonly #logs = new Map<string, ConnectionLog>();
 
   private constructor(victim: Victim, server: FerryServer, listener: Server) {
     this.#victim = victim;
@@ -85,6 +130,15 @@ export class HostileRelay {
   arm(plan: RelayPlan): void {
     this.#plan = plan;
     this.vouched.length = 0;
+    this.#logs.clear();
+  }
+
+  /**
+   * What the relay carried on the connection the server knows as `address` (its `SessionState.address`)
+   * since the last `arm`, or undefined for none of this input's.
+   */
+  describeConnection(address: string): string | undefined {
+    return this.#logs.get(address)?.describe();
   }
 
   async close(): Promise<void> {
@@ -104,8 +158,10 @@ export class HostileRelay {
     up.once('close', () => this.#sockets.delete(up));
     let client: SecureChannel | undefined;
     let server: SecureChannel | undefined;
+    const log = new ConnectionLog();
     try {
       await once(up, 'connect');
+      this.#logs.set(`${up.localAddress ?? '?'}:${up.localPort ?? '?'}`, log);
       const toClient = (await serverHandshake(new FramedSocket(socket), { identity: this.#relayIdentity }))
         .channel;
       client = toClient;
@@ -115,23 +171,35 @@ export class HostileRelay {
       });
       server = toServer;
       const [attacker, victim] = this.#victim === 'client' ? [toServer, toClient] : [toClient, toServer];
+      const attackerSide: Victim = this.#victim === 'client' ? 'server' : 'client';
       const raw = (plaintext: Buffer): Buffer => plaintext;
       const honest = (async () => {
-        for (;;) await attacker.sendPlaintext(await victim.receive(raw));
-      })();
+        for (;;) {
+          const plaintext = await victim.receive(raw);
+          log.carried(this.#victim, plaintext);
+          await attacker.sendPlaintext(plaintext);
+        }
+      })().catch((err: unknown) => {
+        log.ended ??= `the ${this.#victim}'s side ended first (${describeEnd(err)})`;
+        throw err;
+      });
       const hostile = (async () => {
         /** A record held back to go after the next one (`swap`). */
         let held: Buffer | undefined;
         let lied = false;
         for (let i = 0; ; i++) {
           const plaintext = await attacker.receive(raw);
+          log.carried(attackerSide, plaintext);
           const changed =
             plan !== undefined &&
             (plan.change === 'lie'
               ? !lied && i >= plan.at && lieIn(plan, plaintext) !== undefined
               : i === plan.at);
           if (changed && plan.change === 'lie') lied = true;
-          if (changed) this.applied[plan.change] = (this.applied[plan.change] ?? 0) + 1;
+          if (changed) {
+            this.applied[plan.change] = (this.applied[plan.change] ?? 0) + 1;
+            log.change = `${plan.change} at the ${attackerSide}'s record ${i} (${typeOf(plaintext)})`;
+          }
           if (changed && plan.change === 'swap') {
             held = plaintext;
             continue;
@@ -145,10 +213,17 @@ export class HostileRelay {
           }
           if (changed && plan.change === 'cut') throw new Error('cut');
         }
-      })();
+      })().catch((err: unknown) => {
+        log.ended ??=
+          err instanceof Error && err.message === 'cut'
+            ? 'the relay cut the connection'
+            : `the ${attackerSide}'s side ended first (${describeEnd(err)})`;
+        throw err;
+      });
       await Promise.race([honest, hostile]);
-    } catch {
-      // Either side hung up, or the plan cut the connection.
+    } catch (err) {
+      // Either side hung up (or failed the handshake), or the plan cut the connection.
+      log.ended ??= `ended in the handshake (${describeEnd(err)})`;
     } finally {
       client?.close();
       server?.close();
@@ -167,6 +242,12 @@ export class HostileRelay {
       // Not a message the victim can decode either.
     }
   }
+}
+
+/** Why a side's records stopped, in a few words (a coded error's code). */
+function describeEnd(err: unknown): string {
+  if (err instanceof FerryError) return err.code;
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** The records the victim gets in place of `plaintext` under `plan` (swap and cut handled by the caller). */

@@ -18,7 +18,7 @@ import type { FerryServer } from '../../../src/server/index.js';
 import { digestFile } from '../../../src/transfer/index.js';
 import type { SeededRandom } from '../../helpers/seeded-random.js';
 import { CHANGES, type Change, type HostileRelay, type Victim } from '../hostile-relay.js';
-import { RelayFuzzTarget, describeError } from '../relay-fuzz-target.js';
+import { RelayFuzzTarget, describeError, type RelayTargetOptions } from '../relay-fuzz-target.js';
 import { FuzzFailure } from '../run-fuzz.js';
 
 /** How the new file differs from the victim's old one. */
@@ -31,17 +31,17 @@ const NAME = 'f.bin';
 export class DeltaRelayFuzzTarget extends RelayFuzzTarget {
   readonly name: string;
 
-  private constructor(victim: Victim, started: { server: FerryServer; relay: HostileRelay }, work: string) {
-    super(victim, started.server, started.relay, work);
+  private constructor(
+    victim: Victim,
+    started: { server: FerryServer; relay: HostileRelay },
+    options: RelayTargetOptions,
+  ) {
+    super(victim, started.server, started.relay, options);
     this.name = `${victim}-delta`;
   }
 
-  static async start(victim: Victim, options: { workDir: string }): Promise<DeltaRelayFuzzTarget> {
-    return new DeltaRelayFuzzTarget(
-      victim,
-      await this.startRelayed(victim, options.workDir),
-      options.workDir,
-    );
+  static async start(victim: Victim, options: RelayTargetOptions): Promise<DeltaRelayFuzzTarget> {
+    return new DeltaRelayFuzzTarget(victim, await this.startRelayed(victim, options.workDir), options);
   }
 
   async one(random: SeededRandom, index: number): Promise<void> {
@@ -72,7 +72,7 @@ export class DeltaRelayFuzzTarget extends RelayFuzzTarget {
     } catch (err) {
       failure = err;
     }
-    await this.serverIdle();
+    await this.serverIdle({ index, kind });
     try {
       await this.#check(download ? local : remote, old, edited, change, failure);
     } finally {
