@@ -13,13 +13,19 @@ import {
   serverHandshake,
   type SecureChannel,
 } from '../../src/channel/index.js';
-import { MAX_MESSAGE_BYTES, decodeMessage, encodeMessage, type Message } from '../../src/protocol/index.js';
+import {
+  MAX_MESSAGE_BYTES,
+  MAX_RECORD_BYTES,
+  decodeMessage,
+  encodeMessage,
+  type Message,
+} from '../../src/protocol/index.js';
 import type { FerryServer } from '../../src/server/index.js';
 import type { SeededRandom } from '../helpers/seeded-random.js';
 import { mutate } from './mutate-bytes.js';
 
 /** How the relay changes the attacker's records of one input. */
-export type Change = 'none' | 'mutate' | 'drop' | 'repeat' | 'swap' | 'cut' | 'lie';
+export type Change = 'none' | 'mutate' | 'drop' | 'repeat' | 'swap' | 'cut' | 'tear' | 'lie';
 export const CHANGES: readonly Change[] = [
   'none',
   'mutate',
@@ -28,12 +34,19 @@ export const CHANGES: readonly Change[] = [
   'repeat',
   'swap',
   'cut',
+  'tear',
   'lie',
   'lie',
 ];
 
 /** The side under attack: the client (the server's records change) or the server (the client's do). */
 export type Victim = 'client' | 'server';
+
+/**
+ * The shortest record a torn one announces: long enough to be opened on the victim's threads (the channel's
+ * MIN_POOLED_RECORD_BYTES, 1 KiB), where a record split across reads waits in the block being filled.
+ */
+const MIN_TORN_RECORD_BYTES = 1024;
 
 /** Records of one direction the relay keeps a connection's log of (the last ones, by message type). */
 const LOGGED_RECORDS = 6;
@@ -204,6 +217,10 @@ export class HostileRelay {
             held = plaintext;
             continue;
           }
+          if (changed && plan.change === 'tear') {
+            await tear(plan.random, this.#victim === 'server' ? up : socket);
+            throw new Error('cut');
+          }
           const out = changed ? change(plan, plaintext) : [plaintext];
           if (held !== undefined) out.push(held);
           held = undefined;
@@ -216,7 +233,7 @@ export class HostileRelay {
       })().catch((err: unknown) => {
         log.ended ??=
           err instanceof Error && err.message === 'cut'
-            ? 'the relay cut the connection'
+            ? `the relay ${plan?.change === 'tear' ? 'tore a record and ended' : 'cut'} the connection`
             : `the ${attackerSide}'s side ended first (${describeEnd(err)})`;
         throw err;
       });
@@ -244,6 +261,21 @@ export class HostileRelay {
   }
 }
 
+/**
+ * In place of a record, the start of one (its length, some of its bytes) and a clean end of stream, as a
+ * peer's last write cut short by its close; resolves once the victim's side closed too (TCP does that much
+ * whether or not the victim noticed: its sessions are what serverIdle watches). Not destroyed before: bytes
+ * left unread would make the close a reset, which ends any reader at once.
+ */
+async function tear(random: SeededRandom, socket: Socket): Promise<void> {
+  const length = random.int(MIN_TORN_RECORD_BYTES, MAX_RECORD_BYTES);
+  const frame = Buffer.alloc(2);
+  frame.writeUInt16BE(length);
+  const closed = once(socket, 'close').catch(() => undefined);
+  socket.end(Buffer.concat([frame, random.bytes(random.int(0, length - 1))]));
+  await closed;
+}
+
 /** Why a side's records stopped, in a few words (a coded error's code). */
 function describeEnd(err: unknown): string {
   if (err instanceof FerryError) return err.code;
@@ -256,6 +288,7 @@ function change(plan: RelayPlan, plaintext: Buffer): Buffer[] {
     case 'none':
     case 'swap':
     case 'cut':
+    case 'tear':
       return [plaintext];
     case 'drop':
       return [];

@@ -128,6 +128,10 @@ export abstract class RelayFuzzTarget implements FuzzTarget {
       maxPartialsPerClient: 0,
       // A delta upload needs the download permission too (the signature shows the old file, §5.15.1).
       authorize: () => ({ permissions: PERMISSION_DOWNLOAD | PERMISSION_UPLOAD }),
+      // A server under attack opens its sessions' long records on threads, as it does by default from 4 cores
+      // (DEFAULT_THREADS is 1 below): the records a hostile client cuts short (`tear`) reach the pool's blocks
+      // on every machine (stop 41: a session waited for such a record after its connection closed).
+      ...(victim === 'server' ? { threads: 2 } : {}),
     });
     return { server, relay: await HostileRelay.start(victim, server) };
   }

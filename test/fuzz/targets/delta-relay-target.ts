@@ -1,9 +1,9 @@
 // Fuzz targets (f) and (g): a real delta transfer (PROTOCOL.md §5.15 up, §5.17 down) through a hostile relay
 // (hostile-relay.ts) that changes one of the attacking side's records: its bytes mutated, dropped, sent twice,
-// swapped with the next, the connection cut after it, or a change that keeps it well-formed but lies (`lie`: a
-// signature's strong hashes moved to other blocks, a copy's old offset moved). `client-delta` attacks a
-// client's delta download with a hostile server's records; `server-delta` a server's delta upload with a
-// hostile client's. The new file is the old one edited (rewritten in place, bytes inserted, deleted, the file
+// swapped with the next, the connection cut after it or in the middle of it (`tear`), or a change that keeps it
+// well-formed but lies (`lie`: a signature's strong hashes moved to other blocks, a copy's old offset moved).
+// `client-delta` attacks a client's delta download with a hostile server's records; `server-delta` a server's
+// delta upload with a hostile client's. The new file is the old one edited (rewritten in place, bytes inserted, deleted, the file
 // cut short or grown, or left identical), in blocks (under 16 MiB) or in leaves.
 //
 // Properties, per input: an honest relay's transfer succeeds with the new bytes at the receiver; the
