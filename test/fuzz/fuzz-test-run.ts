@@ -19,21 +19,33 @@ export async function fuzzInTest(
   t: TestContext,
   target: FuzzTarget,
   defaults: { ms: number; runs: number },
+  options: {
+    /** Default STUCK_INPUT_MS. */
+    stuckInputMs?: number;
+    /** Where the start and a stuck input are told; default stderr (the runner shows it as it comes). */
+    say?: (line: string) => void;
+  } = {},
 ): Promise<FuzzReport> {
+  const stuckInputMs = options.stuckInputMs ?? STUCK_INPUT_MS;
+  const say = options.say ?? ((line: string) => process.stderr.write(`${line}\n`));
   const budget = fuzzBudget(defaults);
   const start = `${target.name}: seed ${budget.seed}, from input ${budget.from ?? 0}, up to ${budget.runs} inputs in ${budget.ms} ms (replay: FERRY_FUZZ_SEED=${budget.seed})`;
-  process.stderr.write(`${start}\n`);
+  say(start);
   t.diagnostic(start);
   let running: { index: number; since: number } | undefined;
-  const watchdog = setInterval(() => {
-    if (running === undefined || Date.now() - running.since < STUCK_INPUT_MS) return;
-    const { index } = running;
-    running = undefined; // named once
-    process.stderr.write(
-      `${target.name}: input ${index} (input seed ${inputSeed(budget.seed, index)}) still running after ${STUCK_INPUT_MS} ms (replay: ${replayOf(budget.seed, index)})\n`,
-    );
-  }, 1000);
-  watchdog.unref();
+  const watchdog = setInterval(
+    () => {
+      if (running === undefined || Date.now() - running.since < stuckInputMs) return;
+      const { index } = running;
+      running = undefined; // named once
+      const doing = target.describeRunning?.();
+      say(
+        `${target.name}: input ${index} (input seed ${inputSeed(budget.seed, index)}) still running after ${stuckInputMs} ms (replay: ${replayOf(budget.seed, index)})${doing ? `; ${doing}` : ''}`,
+      );
+    },
+    Math.min(1000, stuckInputMs),
+  );
+  // Not unref'd: an input stuck with nothing else alive keeps the process until the runner's timeout, told.
   let report: FuzzReport | undefined;
   try {
     report = await runFuzz(target, budget, {
@@ -42,8 +54,7 @@ export async function fuzzInTest(
   } finally {
     clearInterval(watchdog);
     // A close that fails (or hangs) must not hide what the run found: it is reported first.
-    if (report !== undefined && report.failures.length > 0)
-      process.stderr.write(`${describeReport(report)}\n`);
+    if (report !== undefined && report.failures.length > 0) say(describeReport(report));
     await target.close?.();
   }
   t.diagnostic(`${describeReport(report)} ${JSON.stringify(report.stats)}`);

@@ -100,6 +100,11 @@ export abstract class RelayFuzzTarget implements FuzzTarget {
     );
   }
 
+  /** The server's sessions as an input still running sees them (`fuzzInTest`'s report of a stuck input). */
+  describeRunning(): string {
+    return `the server's sessions:\n${this.describeSessions()}`;
+  }
+
   /** Every session the server still runs, one per line: its state and what the relay carried on it. */
   protected describeSessions(): string {
     const states = this.#server.sessionStates();

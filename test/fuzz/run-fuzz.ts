@@ -25,6 +25,8 @@ export interface FuzzTarget {
   one(random: SeededRandom, index: number): void | Promise<void>;
   /** Figures worth reporting after a run (inputs by kind, memory, ...). */
   stats?(): Record<string, number | string>;
+  /** What the target is doing now, for a report of an input that seems stuck (a relay's server sessions). */
+  describeRunning?(): string;
   /** Releases what the target holds (a server, temp dirs). Idempotent. */
   close?(): Promise<void>;
 }
