@@ -382,10 +382,18 @@ export class FramedSocket {
     this.#ended(new FerryError('CONNECTION_CLOSED', 'peer ended the connection'));
   }
 
-  /** The stream ended: records still with workers are delivered first, then the end. */
+  /**
+   * The stream ended: records still with workers are delivered first, then the end. A record the end cut
+   * short is dropped (`endOfStream`): waiting for it would hold the end back for good.
+   */
   #ended(err: FerryError): void {
-    if (this.#pooled?.pending === true && !this.#openFailure) this.#endAfterPool ??= err;
-    else this.#fail(err);
+    const pooled = this.#pooled;
+    if (pooled?.pending === true && !this.#openFailure) {
+      this.#endAfterPool ??= err;
+      pooled.endOfStream();
+      if (pooled.pending) return;
+    }
+    this.#fail(err);
   }
 
   #fail(err: FerryError): void {

@@ -228,6 +228,26 @@ export class PooledOpening {
     }
   }
 
+  /**
+   * The stream ended (its peer's end of stream): a record being assembled in the block being filled (`place`)
+   * will never be whole, and held that block back (`dispatch`), so the records before it were never delivered,
+   * and `pending` stayed true: the reader, waiting for them before it hands out the end, waited forever with
+   * its socket closed (a server session outliving its client, stop 41). The block goes to the workers with the
+   * records it holds whole, or leaves the queue if it holds none; what is with the workers comes back as ever.
+   */
+  endOfStream(): void {
+    if (this.#stopped) return;
+    this.#placing = false;
+    const current = this.#current;
+    if (current !== undefined && current.offsets.length === 0) {
+      this.#current = undefined;
+      this.#queue.splice(this.#queue.indexOf(current), 1);
+      this.#budget?.giveBack(current.count);
+      reuseReceiveBlock(current.block);
+    }
+    this.dispatch();
+  }
+
   /** Stops: nothing more is delivered; blocks still with workers are zeroed when they come back. */
   stop(): void {
     this.#budget?.stop();

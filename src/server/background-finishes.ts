@@ -33,6 +33,11 @@ export class BackgroundFinishes {
     return { finished };
   }
 
+  /** Finishes running now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
   /** Resolves once every finish started so far is over. */
   async allSettled(): Promise<void> {
     await Promise.allSettled([...this.#running]);

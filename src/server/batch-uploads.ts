@@ -96,6 +96,16 @@ export class BatchUploads implements TransferClaim {
     return { finished };
   }
 
+  /** Batches ended and being placed now, for `SessionState`. */
+  get settling(): number {
+    return this.#settling.size;
+  }
+
+  /** Whether a batch is being received (a PUT_BATCH without its BATCH_END yet), for `SessionState`. */
+  get receiving(): boolean {
+    return this.#open !== undefined;
+  }
+
   /** Waits for the batches being written (their files are placed or refused); the receiver stays usable. */
   async close(): Promise<void> {
     await Promise.allSettled([...this.#settling]);

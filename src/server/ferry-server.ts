@@ -15,6 +15,7 @@ import {
 import { HANDSHAKE_TIMEOUT_MS, ReusedReads } from '../channel/index.js';
 import { DEFAULT_PORT, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { ServerSession } from './server-session.js';
+import type { SessionState } from './session-state.js';
 import { readingIntoReusedBuffer } from './reading-into-reused-buffer.js';
 import { AdmittedSessions } from './admitted-sessions.js';
 import { TransferRegistry } from './transfer-registry.js';
@@ -48,6 +49,8 @@ export class FerryServer {
   readonly #sessions = new Set<Socket>();
   readonly #abort = new AbortController();
   readonly #running = new Set<Promise<void>>();
+  /** The sessions whose `run` has not returned, for `sessionStates`. */
+  readonly #live = new Set<ServerSession>();
   readonly publicKey: Buffer;
   /** Sessions and transfers as they happen (see ServerEvent), for dashboards and logs. */
   readonly events = new ServerEvents();
@@ -263,9 +266,14 @@ export class FerryServer {
       }
       ferry.#sessions.add(socket);
       socket.once('close', () => ferry.#sessions.delete(socket));
-      const run = new ServerSession(context, socket, reads).run(ferry.#abort.signal);
+      const session = new ServerSession(context, socket, reads);
+      const run = session.run(ferry.#abort.signal);
       ferry.#running.add(run);
-      void run.finally(() => ferry.#running.delete(run));
+      ferry.#live.add(session);
+      void run.finally(() => {
+        ferry.#running.delete(run);
+        ferry.#live.delete(session);
+      });
     });
     await new Promise<void>((resolve, reject) => {
       const host = options.host ?? '127.0.0.1';
@@ -304,6 +312,14 @@ export class FerryServer {
    */
   endSessions(shouldEnd: (clientKey: Buffer) => boolean, error: FerryError): number {
     return this.#admitted.end(shouldEnd, error);
+  }
+
+  /**
+   * What each session still running is doing (`SessionState`), refused or admitted, its connection open or
+   * not: a session past its connection's close is work no client waits for, and this says where it waits.
+   */
+  sessionStates(): SessionState[] {
+    return [...this.#live].map((session) => session.state);
   }
 
   /** The bound address. */

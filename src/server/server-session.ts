@@ -31,6 +31,7 @@ import { SessionKeepalive } from './session-keepalive.js';
 import { sendKeyRotation } from './send-key-rotation.js';
 import { lingerForClientClose } from './linger-for-client-close.js';
 import { sourceOf } from './handshake-rate-limit.js';
+import type { SessionState } from './session-state.js';
 
 /** Error categories that end one operation but leave the session open (PROTOCOL.md §5.1). */
 const OPERATION_SCOPED = new Set(['trust', 'path', 'transfer', 'storage']);
@@ -66,6 +67,9 @@ export class ServerSession {
   #keepalive: SessionKeepalive | undefined;
   #sentBytes = 0;
   #filesSent = 0;
+  /** What `run` awaits now, and since when (`state`): a step's name, or the message it handles. */
+  #phase: string | Message = 'handshake';
+  #phaseSince = Date.now();
 
   /** With `reads`, the `onread` `socket` was created with: records arrive in its reused buffer (issue 14). */
   constructor(ctx: SessionContext, socket: Socket, reads?: ReusedReads) {
@@ -74,6 +78,29 @@ export class ServerSession {
     this.#framed = new FramedSocket(socket, reads);
     this.#log = ctx.logger.child({ remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` });
     this.#events = ctx.events.openSession(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
+  }
+
+  /** What this session is doing now (`FerryServer.sessionStates`). */
+  get state(): SessionState {
+    return {
+      sessionId: this.#events.sessionId,
+      address: `${this.#socket.remoteAddress ?? '?'}:${this.#socket.remotePort ?? '?'}`,
+      phase: typeof this.#phase === 'string' ? this.#phase : phaseOf(this.#phase),
+      phaseMs: Date.now() - this.#phaseSince,
+      connection: this.#socket.destroyed ? 'closed' : 'open',
+      background: {
+        upload: this.#uploads?.receiving,
+        finishes: this.#uploads?.finishing ?? 0,
+        batches: this.#batches?.settling ?? 0,
+        batchOpen: this.#batches?.receiving ?? false,
+        downloads: this.#downloads.size,
+      },
+    };
+  }
+
+  #enter(phase: string | Message): void {
+    this.#phase = phase;
+    this.#phaseSince = Date.now();
   }
 
   /** Runs the session to its end; never throws (every failure is logged and closes the socket). */
@@ -91,6 +118,7 @@ export class ServerSession {
       this.#channel = channel;
       this.#log.setBindings({ peer: shortFerryId(channel.remotePublicKey) });
       this.#events.identified(shortFerryId(channel.remotePublicKey), formatFerryId(channel.remotePublicKey));
+      this.#enter('admission');
       const looked =
         mode === MODE_NORMAL
           ? await this.#authorize(channel)
@@ -108,6 +136,7 @@ export class ServerSession {
         // PROTOCOL.md §3.2.2: the allow-list cannot be read (admit nobody on a copy that may be stale), or
         // refuses the key with a detail for the client (a cluster's list).
         result = looked.code;
+        this.#enter('refusal');
         await this.#sendError(0, looked);
         await channel.end();
         await lingerForClientClose(this.#framed);
@@ -117,6 +146,7 @@ export class ServerSession {
       if (!grant) {
         // PROTOCOL.md §3.2.2: refuse before reading a single record.
         result = 'CLIENT_NOT_ALLOWED';
+        this.#enter('refusal');
         await this.#sendError(0, new FerryError('CLIENT_NOT_ALLOWED'));
         await channel.end();
         // The client's first requests are on the way (pipelined behind the handshake): closing now would
@@ -127,6 +157,7 @@ export class ServerSession {
       }
       if (!this.#ctx.gate.authenticated(this.#socket, channel.remotePublicKey)) {
         result = 'SERVER_BUSY';
+        this.#enter('refusal');
         await this.#sendError(0, new FerryError('SERVER_BUSY', 'too many sessions for this client'));
         await channel.end();
         await lingerForClientClose(this.#framed);
@@ -183,7 +214,10 @@ export class ServerSession {
       });
       await sendKeyRotation(this.#ctx, channel);
       for (;;) {
+        this.#enter('next message');
         const message = await channel.receive();
+        // The message itself (its name is made only when asked): one more store per record.
+        this.#enter(message);
         try {
           await this.#route(io, this.#uploads, message);
         } finally {
@@ -199,18 +233,24 @@ export class ServerSession {
         error.code === 'CONNECTION_CLOSED' && this.#channel !== undefined && this.#lane.state === 'open';
       if (!clean) {
         result = error.code;
+        this.#enter(`reporting ${error.code}`);
         await this.#reportSessionError(error);
       }
     } finally {
       this.#keepalive?.close();
       unregister?.();
+      this.#enter('end: revoke');
       await this.#ending;
+      this.#enter('end: uploads');
       await this.#uploads?.close();
+      this.#enter('end: batches');
       await this.#batches?.abandon();
+      this.#enter('end: downloads');
       const downloadsStopped = this.#downloads.close(new FerryError('CONNECTION_CLOSED', 'session ended'));
       this.#channel?.close();
       this.#framed.close();
       await downloadsStopped;
+      this.#enter('ended');
       // The log's session line and refusals come from these events (server-log.ts).
       this.#events.ended(result as 'ok' | ErrorCode, {
         filesReceived: (this.#uploads?.files ?? 0) + (this.#batches?.files ?? 0),
@@ -424,4 +464,9 @@ export class ServerSession {
     // PROTOCOL.md §5.1: the wire gets the code and the coded detail only, never a path or a stack.
     await this.#channel?.send(errorMessageFor(ref, error));
   }
+}
+
+/** A message's phase name: its type and ref (never a path). */
+function phaseOf(message: Message): string {
+  return 'ref' in message ? `${message.type} ref ${message.ref}` : message.type;
 }

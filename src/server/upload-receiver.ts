@@ -67,6 +67,17 @@ export class UploadReceiver implements TransferClaim {
     this.#io = io;
   }
 
+  /** The upload receiving data now (`partial ref 5`), for `SessionState`; undefined when none is. */
+  get receiving(): string | undefined {
+    const active = this.#active;
+    return active && `${active.kind} ref ${active.ref}`;
+  }
+
+  /** Uploads finishing in the background now, for `SessionState`. */
+  get finishing(): number {
+    return this.#finishing.running;
+  }
+
   /** Answers a PUT_OFFER (PROTOCOL.md §5.3, §5.4, §5.13.2); the lane has checked no upload is open. */
   async offer(offer: PutOfferMessage): Promise<UploadOutcome> {
     // A delta's signing left running (PROTOCOL.md §5.15.2) is its `finished`: what fails it ends the ref, as

@@ -1,6 +1,7 @@
 // Fuzz targets (f) and (g) in the normal test run: a real client's delta download against a hostile server,
 // and a real server's delta upload against a hostile client, each through a relay in front of a real server
-// (targets/delta-relay-target.ts), a few seconds each with a fresh seed (printed).
+// (targets/delta-relay-target.ts), a few seconds each with a fresh seed, printed on stderr when each starts.
+// Replay as tree-relay-fuzz.test.ts says (FERRY_FUZZ_SEED, FERRY_FUZZ_FROM, FERRY_FUZZ_RUNS, FERRY_FUZZ_MS).
 import { test } from 'node:test';
 import { DeltaRelayFuzzTarget } from './targets/delta-relay-target.js';
 import type { Victim } from './hostile-relay.js';

@@ -8,6 +8,8 @@ export interface FuzzBudget {
   readonly ms: number;
   /** Input budget. */
   readonly runs: number;
+  /** The index of the first input: with `runs` 1, one input of a run replayed alone (its state fresh). */
+  readonly from?: number;
 }
 
 function envInteger(name: string): number | undefined {
@@ -20,15 +22,17 @@ function envInteger(name: string): number | undefined {
 }
 
 /**
- * The budget for one fuzz target: `FERRY_FUZZ_SEED`, `FERRY_FUZZ_MS` and `FERRY_FUZZ_RUNS` from the
- * environment when set, else `defaults` (tiny, for `npm test`) and a fresh random seed. The seed is always
- * reported, so any failure can be replayed with `FERRY_FUZZ_SEED=<seed>`.
+ * The budget for one fuzz target: `FERRY_FUZZ_SEED`, `FERRY_FUZZ_MS`, `FERRY_FUZZ_RUNS` and `FERRY_FUZZ_FROM`
+ * from the environment when set, else `defaults` (tiny, for `npm test`), a fresh random seed and input 0. The
+ * seed is always reported, so any failure can be replayed with `FERRY_FUZZ_SEED=<seed>`, and one input alone
+ * with `FERRY_FUZZ_FROM=<index> FERRY_FUZZ_RUNS=1` as well.
  */
 export function fuzzBudget(defaults: { ms: number; runs: number }): FuzzBudget {
   return {
     seed: envInteger('FERRY_FUZZ_SEED') ?? randomInt(1, 2 ** 31),
     ms: envInteger('FERRY_FUZZ_MS') ?? defaults.ms,
     runs: envInteger('FERRY_FUZZ_RUNS') ?? defaults.runs,
+    from: envInteger('FERRY_FUZZ_FROM') ?? 0,
   };
 }
 

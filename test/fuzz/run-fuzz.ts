@@ -25,6 +25,8 @@ export interface FuzzTarget {
   one(random: SeededRandom, index: number): void | Promise<void>;
   /** Figures worth reporting after a run (inputs by kind, memory, ...). */
   stats?(): Record<string, number | string>;
+  /** What the target is doing now, for a report of an input that seems stuck (a relay's server sessions). */
+  describeRunning?(): string;
   /** Releases what the target holds (a server, temp dirs). Idempotent. */
   close?(): Promise<void>;
 }
@@ -55,7 +57,7 @@ export interface FuzzReport {
 export interface RunFuzzOptions {
   /** Stop after this many failures (default 5): one bug usually fails many inputs. */
   maxFailures?: number;
-  /** First input index (to resume a run that hung, see scripts/fuzz.ts). */
+  /** First input index (to resume a run that hung, see scripts/fuzz.ts); default the budget's `from`. */
   startIndex?: number;
   /** Called with the index of every input before it runs (a hang watchdog's heartbeat). */
   onInput?: (index: number) => void;
@@ -78,7 +80,7 @@ export async function runFuzz(
   const failures: FuzzFailureRecord[] = [];
   const started = performance.now();
   const deadline = started + budget.ms;
-  let next = options.startIndex ?? 0;
+  let next = options.startIndex ?? budget.from ?? 0;
   const end = next + budget.runs;
   let inputs = 0;
   let slowest = 0;
@@ -130,13 +132,21 @@ export async function runFuzz(
   };
 }
 
+/**
+ * The environment that replays input `index` of a run of `seed`: that input alone (FERRY_FUZZ_FROM; a target
+ * whose inputs share state, a relay's server, starts it fresh), or the run up to it (FERRY_FUZZ_RUNS).
+ */
+export function replayOf(seed: number, index: number): string {
+  return `FERRY_FUZZ_SEED=${seed} FERRY_FUZZ_FROM=${index} FERRY_FUZZ_RUNS=1, or FERRY_FUZZ_SEED=${seed} FERRY_FUZZ_RUNS=${index + 1}`;
+}
+
 /** A one-line summary of a report, with the replay hint when something failed. */
 export function describeReport(report: FuzzReport): string {
   const head = `${report.target}: ${report.inputs} inputs in ${report.ms} ms (seed ${report.seed}), slowest ${report.slowestInputMs} ms`;
   if (report.failures.length === 0) return head;
   const lines = report.failures.map(
     (f) =>
-      `  input ${f.index} (replay: FERRY_FUZZ_SEED=${f.seed} FERRY_FUZZ_RUNS=${f.index + 1}): ${f.message}` +
+      `  input ${f.index} (input seed ${f.inputSeed}; replay: ${replayOf(f.seed, f.index)}): ${f.message}` +
       (f.inputHex ? `\n    input ${f.inputHex.slice(0, 400)}${f.inputHex.length > 400 ? '...' : ''}` : ''),
   );
   return [head, ...lines].join('\n');

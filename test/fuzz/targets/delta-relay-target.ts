@@ -1,9 +1,9 @@
 // Fuzz targets (f) and (g): a real delta transfer (PROTOCOL.md §5.15 up, §5.17 down) through a hostile relay
 // (hostile-relay.ts) that changes one of the attacking side's records: its bytes mutated, dropped, sent twice,
-// swapped with the next, the connection cut after it, or a change that keeps it well-formed but lies (`lie`: a
-// signature's strong hashes moved to other blocks, a copy's old offset moved). `client-delta` attacks a
-// client's delta download with a hostile server's records; `server-delta` a server's delta upload with a
-// hostile client's. The new file is the old one edited (rewritten in place, bytes inserted, deleted, the file
+// swapped with the next, the connection cut after it or in the middle of it (`tear`), or a change that keeps it
+// well-formed but lies (`lie`: a signature's strong hashes moved to other blocks, a copy's old offset moved).
+// `client-delta` attacks a client's delta download with a hostile server's records; `server-delta` a server's
+// delta upload with a hostile client's. The new file is the old one edited (rewritten in place, bytes inserted, deleted, the file
 // cut short or grown, or left identical), in blocks (under 16 MiB) or in leaves.
 //
 // Properties, per input: an honest relay's transfer succeeds with the new bytes at the receiver; the
@@ -18,7 +18,7 @@ import type { FerryServer } from '../../../src/server/index.js';
 import { digestFile } from '../../../src/transfer/index.js';
 import type { SeededRandom } from '../../helpers/seeded-random.js';
 import { CHANGES, type Change, type HostileRelay, type Victim } from '../hostile-relay.js';
-import { RelayFuzzTarget, describeError } from '../relay-fuzz-target.js';
+import { RelayFuzzTarget, describeError, type RelayTargetOptions } from '../relay-fuzz-target.js';
 import { FuzzFailure } from '../run-fuzz.js';
 
 /** How the new file differs from the victim's old one. */
@@ -31,17 +31,17 @@ const NAME = 'f.bin';
 export class DeltaRelayFuzzTarget extends RelayFuzzTarget {
   readonly name: string;
 
-  private constructor(victim: Victim, started: { server: FerryServer; relay: HostileRelay }, work: string) {
-    super(victim, started.server, started.relay, work);
+  private constructor(
+    victim: Victim,
+    started: { server: FerryServer; relay: HostileRelay },
+    options: RelayTargetOptions,
+  ) {
+    super(victim, started.server, started.relay, options);
     this.name = `${victim}-delta`;
   }
 
-  static async start(victim: Victim, options: { workDir: string }): Promise<DeltaRelayFuzzTarget> {
-    return new DeltaRelayFuzzTarget(
-      victim,
-      await this.startRelayed(victim, options.workDir),
-      options.workDir,
-    );
+  static async start(victim: Victim, options: RelayTargetOptions): Promise<DeltaRelayFuzzTarget> {
+    return new DeltaRelayFuzzTarget(victim, await this.startRelayed(victim, options.workDir), options);
   }
 
   async one(random: SeededRandom, index: number): Promise<void> {
@@ -72,7 +72,7 @@ export class DeltaRelayFuzzTarget extends RelayFuzzTarget {
     } catch (err) {
       failure = err;
     }
-    await this.serverIdle();
+    await this.serverIdle({ index, kind });
     try {
       await this.#check(download ? local : remote, old, edited, change, failure);
     } finally {

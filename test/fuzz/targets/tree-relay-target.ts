@@ -19,7 +19,7 @@ import type { SeededRandom } from '../../helpers/seeded-random.js';
 import { snapshotTree, type EntrySnapshot } from '../../helpers/tree-snapshot.js';
 import { CHANGES, type HostileRelay, type Victim } from '../hostile-relay.js';
 import { FuzzFailure } from '../run-fuzz.js';
-import { RelayFuzzTarget } from '../relay-fuzz-target.js';
+import { RelayFuzzTarget, type RelayTargetOptions } from '../relay-fuzz-target.js';
 
 /** The link in DST that leads outside it, and what the lies route paths through. */
 const OUT = 'out';
@@ -27,13 +27,17 @@ const OUT = 'out';
 export class TreeRelayFuzzTarget extends RelayFuzzTarget {
   readonly name: string;
 
-  private constructor(victim: Victim, started: { server: FerryServer; relay: HostileRelay }, work: string) {
-    super(victim, started.server, started.relay, work);
+  private constructor(
+    victim: Victim,
+    started: { server: FerryServer; relay: HostileRelay },
+    options: RelayTargetOptions,
+  ) {
+    super(victim, started.server, started.relay, options);
     this.name = `${victim}-sync`;
   }
 
-  static async start(victim: Victim, options: { workDir: string }): Promise<TreeRelayFuzzTarget> {
-    return new TreeRelayFuzzTarget(victim, await this.startRelayed(victim, options.workDir), options.workDir);
+  static async start(victim: Victim, options: RelayTargetOptions): Promise<TreeRelayFuzzTarget> {
+    return new TreeRelayFuzzTarget(victim, await this.startRelayed(victim, options.workDir), options);
   }
 
   async one(random: SeededRandom, index: number): Promise<void> {
@@ -73,7 +77,7 @@ export class TreeRelayFuzzTarget extends RelayFuzzTarget {
     } catch (err) {
       failure = err;
     }
-    await this.serverIdle();
+    await this.serverIdle({ index, kind });
     try {
       const outsideAfter = await snapshotTree(outside, { includeTop: true });
       if (!sameTree(outsideAfter, outsideBefore))
