@@ -182,6 +182,7 @@ async function takeLeavesOf(
     gate,
     tables,
     matcher,
+    totalBlocks: total,
     found: taken,
     sources,
     hashesAhead,
@@ -243,29 +244,6 @@ async function takeLeavesOf(
   // The scan, then the leaves left; a failure leaves no placing write in flight behind it (the caller
   // closes the partial).
   const scanAndPlace = async (): Promise<TakenLeaves> => {
-    /**
-     * Leaves from `from` (a leaf boundary, at the phase in place) that are not the server's there while a
-     * leaf after them, within a window, is (by the thread's hashes): an edit in place, rolled over only once
-     * the signature is whole (`scanAgain`), and the leaves after it taken as written through. Scanned now with
-     * part of the signature, it was rolled twice (issue 16: 6.2 million offsets for 3 MiB rewritten, ~30 ms
-     * of a cold 1 GiB download's main thread). None (0) once the signature is whole: the scan rolls it once.
-     */
-    const editedInPlace = async (from: number): Promise<number> => {
-      const hashing = gate.hashing;
-      if (hashing === undefined || matcher.knownBlocks === total) return 0;
-      if (from % LEAF_BYTES !== 0 || (hashesAhead.phase ?? 0) !== 0) return 0;
-      const first = from / LEAF_BYTES;
-      const end = Math.min(first + LOOKAHEAD_BLOCKS, gate.endLeaves, matcher.knownBlocks);
-      if (end <= first + 1) return 0;
-      await hashing.hashedThrough(end);
-      for (let block = first; block < end; block++) {
-        const hash = hashing.hashes.get(block);
-        // Not hashed (the thread stopped, or failed): the scan reads from here.
-        if (hash === undefined) return 0;
-        if (matcher.holdsLeaf(block, hash)) return block - first;
-      }
-      return 0;
-    };
     // While the thread writes through, a window is read only when its leaves are not all taken so (an edit,
     // the file's end): read then, not ahead.
     let ahead: Promise<Piece> | undefined = gate.mayTake(0) ? undefined : readAhead(0);
@@ -317,7 +295,8 @@ async function takeLeavesOf(
           if (matcher.knownBlocks === total) await scanAgain();
           continue;
         }
-        const edited = await editedInPlace(from);
+        // An edit in place before leaves the thread wrote through: rolled over once the signature is whole.
+        const edited = await writtenThrough.editedInPlace(from, LOOKAHEAD_BLOCKS);
         if (edited > 0) {
           again.push({ from, to: from + edited * LEAF_BYTES });
           from += edited * LEAF_BYTES;

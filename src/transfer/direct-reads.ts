@@ -25,9 +25,11 @@ const REPROBE_BYTES = 64 * 1024 * 1024;
 
 /**
  * The leaf hash thread's reads of a lent descriptor, around the page cache (`O_DIRECT`), as source for its
- * program (plain CommonJS, `leaf-hash-thread.ts`): `openReads(fd, wanted)` gives `{ read, close,
- * directBytes }` for one job (`mode`: `DirectReads`), used by the signing's pieces (`readLeaves`) and a file hashed ahead
- * (`hashFile`) alike.
+ * program (plain CommonJS, `leaf-hash-thread.ts`): `openReads(fd, mode, fileKey)` gives `{ read, close,
+ * directBytes }` for one job (`mode`: `DirectReads`), used by the signing's pieces (`readLeaves`) and a file
+ * hashed ahead (`hashFile`) alike. `fileKey` is the file's (`fileKeyOf(fd)`, an fstat): taken once per file
+ * by whoever holds the descriptor across its jobs and passed to each, as `hashFile` (one job per file) does;
+ * a job given none takes it itself (a signing's pieces, a job each: 256 fstats per GiB).
  *
  * Why (issue 16): a cold 1 GiB delta hashes the whole file on each side, and on this project's 2-core VM a
  * buffered read costs 0.26-0.61 CPU s per GiB in the kernel alone (nearly all of it `_copy_to_iter`: this
@@ -70,9 +72,9 @@ const whyOf = (err) => String((err && err.code) || err);
 // Files this thread probed lately (key: device, inode and mtime), the newest last: whether found cached, and
 // the bytes read of it since.
 const probedFiles = new Map();
-function openReads(fd, mode) {
+function openReads(fd, mode, fileKey) {
   const fs = require('node:fs');
-  const key = mode === 'never' ? undefined : keyOf(fd);
+  const key = mode === 'never' ? undefined : fileKey === undefined ? fileKeyOf(fd) : fileKey;
   // Set once the direct descriptor could not be had or a direct read was refused (EINVAL): the ordinary way
   // for the rest of the job.
   let refused = key === undefined;
@@ -169,9 +171,10 @@ function fetchedBytes() {
     return undefined;
   }
 }
-// The lent descriptor's file: device, inode and mtime (what a probe found is kept under it); undefined when
-// it cannot be known (the ordinary reads then report what is wrong).
-function keyOf(fd) {
+// The lent descriptor's file: device, inode and mtime (what a probe found is kept under it, and what a direct
+// descriptor must be); undefined when it cannot be known (the ordinary reads then report what is wrong). Good
+// only while the descriptor stays lent: once given back, its number may name another file.
+function fileKeyOf(fd) {
   try {
     const st = require('node:fs').fstatSync(fd, { bigint: true });
     return st.isFile() ? st.dev + ':' + st.ino + ':' + st.mtimeNs : undefined;

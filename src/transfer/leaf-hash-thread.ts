@@ -81,7 +81,8 @@ function hashFile({ id, fd, size, pieceBytes, table, state, direct, writeFd, wri
   if (writeFd !== undefined && !through) Atomics.store(flags, 3, 1);
   // Without aligned memory, two plain pieces: the direct reads are refused (EINVAL), the ordinary ones read.
   const free = ring ? ring.pieces.slice() : [0, 1].map(() => Buffer.allocUnsafe(length));
-  const reads = openReads(fd, direct);
+  // One job for the whole file: its key is taken once, here.
+  const reads = openReads(fd, direct, direct === 'never' ? undefined : fileKeyOf(fd));
   // Reads asked, in file order, each { at, n, piece, done, why }; the first is hashed once read.
   const queue = [];
   // Writes asked, in file order, each { end: in leaves, done }; the count landed passes the done ones.

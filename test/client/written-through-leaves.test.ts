@@ -21,9 +21,13 @@ interface Rig {
 
 function rig(
   options: {
-    edited?: number;
+    /** The leaves that are not the server's. */
+    edited?: readonly number[];
+    /** Leaves the thread hashed (all by default). */
+    hashedLeaves?: number;
     writtenLeaves?: number;
     knownBlocks?: number;
+    totalBlocks?: number;
     endLeaves?: number;
     table?: Partial<LeafTable> | 'changed';
     phase?: number;
@@ -33,7 +37,7 @@ function rig(
   const asked: string[] = [];
   const ops: DeltaOp[] = [];
   const hashes = new ChunkHashes(LEAVES * LEAF_BYTES, LEAF_BYTES);
-  for (let i = 0; i < LEAVES; i++) hashes.set(i, leafHash(i));
+  for (let i = 0; i < (options.hashedLeaves ?? LEAVES); i++) hashes.set(i, leafHash(i));
   const hashing = {
     hashes,
     hashedThrough: (leaves: number): Promise<void> => {
@@ -60,9 +64,10 @@ function rig(
     },
     matcher: {
       knownBlocks: options.knownBlocks ?? LEAVES,
-      holdsLeaf: (block, hash) => block !== options.edited && leafHash(block).equals(hash),
+      holdsLeaf: (block, hash) => !options.edited?.includes(block) && leafHash(block).equals(hash),
       foundWithoutScan: (block) => asked.push(`foundWithoutScan ${block}`),
     },
+    totalBlocks: options.totalBlocks ?? LEAVES,
     found: {
       takeWrittenThrough: (first, count, table) => {
         assert.equal(table, hashes, 'the hashes vouched for');
@@ -77,7 +82,7 @@ function rig(
 }
 
 test('WrittenThroughLeaves takes the leaves in place up to the first not the server’s, after their writes landed and the identity held', async () => {
-  const { leaves, asked, ops } = rig({ edited: 5 });
+  const { leaves, asked, ops } = rig({ edited: [5] });
   assert.equal(await leaves.take(LEAF_BYTES, 4 * 1024 * 1024), 4);
   // The identity check is asked after the thread's writes landed: it vouches for the bytes they placed.
   assert.deepEqual(asked, [
@@ -128,8 +133,44 @@ test('WrittenThroughLeaves asks nothing off the leaf boundaries, at another phas
 });
 
 test('WrittenThroughLeaves takes none, and asks for no identity check, when the first leaf is not the server’s', async () => {
-  const { leaves, asked } = rig({ edited: 0 });
+  const { leaves, asked } = rig({ edited: [0] });
   assert.equal(await leaves.take(0, LEAVES * LEAF_BYTES), 0);
   // An edit: the scan reads from here without waiting for the thread to write a batch past it.
   assert.deepEqual(asked, ['hashedThrough 1']);
+});
+
+test('WrittenThroughLeaves.editedInPlace counts the leaves before the next one in place that is the server’s, once the thread hashed them', async () => {
+  const { leaves, asked } = rig({ edited: [2, 3, 4], totalBlocks: 2 * LEAVES });
+  assert.equal(await leaves.editedInPlace(2 * LEAF_BYTES, 4), 3);
+  // The span looked at is bounded by the leaves asked for, the gate and the signature arrived.
+  assert.deepEqual(asked, ['hashedThrough 6']);
+  assert.equal(
+    await rig({ edited: [2], totalBlocks: 2 * LEAVES }).leaves.editedInPlace(2 * LEAF_BYTES, 64),
+    1,
+  );
+});
+
+test('WrittenThroughLeaves.editedInPlace finds no edit with the signature whole, none in place within the span, or a leaf not hashed', async () => {
+  const cases = [
+    { from: LEAF_BYTES, within: 64, options: { edited: [1] } },
+    { from: LEAF_BYTES, within: 3, options: { edited: [1, 2, 3], totalBlocks: 2 * LEAVES } },
+    { from: LEAF_BYTES, within: 64, options: { edited: [1, 2, 3, 4, 5, 6, 7], totalBlocks: 2 * LEAVES } },
+    { from: LEAF_BYTES, within: 64, options: { edited: [1, 2], hashedLeaves: 2, totalBlocks: 2 * LEAVES } },
+  ];
+  for (const { from, within, options } of cases)
+    assert.equal(await rig(options).leaves.editedInPlace(from, within), 0, JSON.stringify(options));
+});
+
+test('WrittenThroughLeaves.editedInPlace asks nothing off the leaf boundaries, at another phase, once the thread was stopped, or for a last leaf', async () => {
+  const cases = [
+    { at: 100, options: {} },
+    { at: 0, options: { phase: 1 } },
+    { at: 0, options: { stopped: true } },
+    { at: (LEAVES - 1) * LEAF_BYTES, options: {} },
+  ];
+  for (const { at, options } of cases) {
+    const { leaves, asked } = rig({ ...options, edited: [0, 7], totalBlocks: 2 * LEAVES });
+    assert.equal(await leaves.editedInPlace(at, 64), 0, JSON.stringify({ at, options }));
+    assert.deepEqual(asked, [], JSON.stringify({ at, options }));
+  }
 });
