@@ -183,6 +183,7 @@ export {
   takeWeakChecksumBuffer,
   releaseWeakChecksumBuffer,
   inWeakChecksumMemory,
+  weakChecksumModule,
 } from './simd-weak-checksum.js';
 export {
   DELTA_BLOCK_RECORD_BYTES,
