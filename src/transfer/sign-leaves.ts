@@ -45,10 +45,10 @@ const SIGN_PIECES = 3;
  * serves the session (issue 16: a delta upload's server hashed its whole old file on the session's event
  * loop, and only then served the copies; then one thread hashed every piece, each read for this event loop
  * and handed over by it: 1 GiB signed alone in 0.73-0.90 s, the speed of one thread's SHA-256, now
- * 0.48-0.54 s on two threads when the machine has a core to spare; the weak checksums taken here after were ~75 ms per
- * GiB of the critical path of a cold delta download's server). One job per piece, not per leaf: WebCrypto on
- * libuv's pool, a copy and a hand-over per leaf, cost ~0.6 CPU s per GiB more. A source with no descriptor to
- * lend (an object store's), or a piece a thread could not read or hash, is read here, hashed as
+ * 0.48-0.54 s on two threads when the machine has a core to spare; the weak checksums taken here after were
+ * ~75 ms per GiB of the critical path of a cold delta download's server). One job per piece, not per leaf:
+ * WebCrypto on libuv's pool, a copy and a hand-over per leaf, cost ~0.6 CPU s per GiB more. A source with no
+ * descriptor to lend (an object store's), or a piece a thread could not read or hash, is read here, hashed as
  * `leafHashesOf` does and its weak checksums taken here. `stopped`, asked before each read, ends the signing
  * early with its error (the transfer ended: its file is about to close).
  */
