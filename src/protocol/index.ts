@@ -184,6 +184,7 @@ export {
   takeWeakChecksumBuffer,
   releaseWeakChecksumBuffer,
   inWeakChecksumMemory,
+  weakChecksumModule,
 } from './simd-weak-checksum.js';
 export {
   DELTA_BLOCK_RECORD_BYTES,

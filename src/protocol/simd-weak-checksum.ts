@@ -7,12 +7,13 @@
  *
  * The module is assembled below from named instructions (the WebAssembly 2.0 binary format, with the SIMD
  * opcodes of its §5.4.8), so what it does is read here rather than in an opaque blob; it is checked against
- * the textbook definition in test/protocol/rolling-checksum.test.ts. It reads nothing but its own memory:
- * a window read into it (`takeWeakChecksumBuffer`, the signing's read buffers) is summed in place; any other
- * is copied into it with Node's one memcpy (`Buffer#fill` with a value of the range's length): the windows
- * mostly live in shared memory (the scans' read buffers), and V8's `TypedArray#set` copies out of a
- * SharedArrayBuffer element by element with relaxed atomic loads: 0.28 CPU s per GiB of 64 KiB leaves
- * against 0.08 (the checksum included) this way (issue 16).
+ * the textbook definition in test/protocol/rolling-checksum.test.ts. It reads nothing but its memory (which
+ * it imports, so other threads instantiate it over the same memory: `weakChecksumModule`): a window read into
+ * it (`takeWeakChecksumBuffer`, the signing's read buffers) is summed in place; any other is copied into it
+ * with Node's one memcpy (`Buffer#fill` with a value of the range's length): the windows mostly live in
+ * shared memory (the scans' read buffers), and V8's `TypedArray#set` copies out of a SharedArrayBuffer
+ * element by element with relaxed atomic loads: 0.28 CPU s per GiB of 64 KiB leaves against 0.08 (the
+ * checksum included) this way (issue 16).
  *
  * The arithmetic: over 16-byte steps k = 0..K−1 of a window of n = 16K bytes, with p_m the sum of the step's
  * bytes 2m and 2m+1 and e_m its byte 2m (m = 0..7), a = Σ_k Σ_m p_m and b = Σ (n − i)·x_i =
@@ -39,10 +40,13 @@ const PIECE_BYTES = COPY_PAGES * 65536;
 const SLAB_PAGES = 67;
 const SLAB_BYTES = SLAB_PAGES * 65536;
 const MAX_SLABS = 4;
+const MAX_PAGES = COPY_PAGES + MAX_SLABS * SLAB_PAGES;
 
-/** The exported function, `(start, end) → checksum` over its own memory, and that memory. */
+/** The exported function, `(start, end) → checksum` over the memory it imports, and that memory. */
 interface Module {
   readonly checksum: (start: number, end: number) => number;
+  /** The compiled module, for another thread to instantiate over the same memory (`weakChecksumModule`). */
+  readonly compiled: object;
   readonly memory: { readonly buffer: ArrayBufferLike; grow(pages: number): number };
   readonly memoryBuffer: Buffer;
   /** The memory's buffers (one more at each growth, all views of the same memory from address 0). */
@@ -111,6 +115,21 @@ export function releaseWeakChecksumBuffer(buffer: Buffer): void {
   if (!simd.freeSlabs.includes(buffer.byteOffset)) simd.freeSlabs.push(buffer.byteOffset);
 }
 
+/**
+ * The compiled module and the shared memory it sums (`WebAssembly.Module` and `WebAssembly.Memory`, both of
+ * which a worker thread may be given), or undefined when this runtime cannot run it: a thread that
+ * instantiates the module with `{ env: { memory } }` sums windows of that memory in place, at their addresses
+ * (the `byteOffset` of a buffer from `takeWeakChecksumBuffer`, which `inWeakChecksumMemory` tells apart),
+ * with `checksum(start, end)` taken unsigned, as `weakChecksum` does: one definition of the weak checksum for
+ * every thread (issue 16: a signing's leaf hash threads take the weak checksums of the pieces they read and
+ * hash, not the session's thread after them). Slabs the memory gains later are seen by every thread (shared
+ * memory grows for all of them).
+ */
+export function weakChecksumModule(): { readonly module: object; readonly memory: object } | undefined {
+  const simd = (loaded ??= instantiate());
+  return simd === null ? undefined : { module: simd.compiled, memory: simd.memory };
+}
+
 /** Whether this runtime runs the SIMD module (a test asserts it does here, so the fast path is the one tested). */
 export function simdWeakChecksumAvailable(): boolean {
   return (loaded ??= instantiate()) !== null;
@@ -123,7 +142,11 @@ export function simdWeakChecksumAvailable(): boolean {
 interface WebAssemblyApi {
   validate(bytes: Uint8Array): boolean;
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: Record<string, unknown> };
+  Memory: new (limits: { initial: number; maximum: number; shared: boolean }) => Module['memory'];
+  Instance: new (
+    module: object,
+    imports: { env: { memory: Module['memory'] } },
+  ) => { exports: Record<string, unknown> };
 }
 
 function instantiate(): Module | null {
@@ -131,12 +154,15 @@ function instantiate(): Module | null {
     const wasm = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
     const bytes = moduleBytes();
     if (wasm === undefined || !wasm.validate(bytes)) return null;
-    const { exports } = new wasm.Instance(new wasm.Module(bytes));
+    // Imported, not its own: another thread instantiates the same module over this very memory.
+    const memory = new wasm.Memory({ initial: COPY_PAGES, maximum: MAX_PAGES, shared: true });
+    const compiled = new wasm.Module(bytes);
+    const { exports } = new wasm.Instance(compiled, { env: { memory } });
     const checksum = exports['checksum'] as (start: number, end: number) => number;
-    const memory = exports['memory'] as Module['memory'];
     // Shared memory is never detached: this view of the copy area stays valid as slabs are added.
     return {
       checksum,
+      compiled,
       memory,
       memoryBuffer: Buffer.from(memory.buffer, 0, PIECE_BYTES),
       views: new Set([memory.buffer]),
@@ -337,18 +363,16 @@ function moduleBytes(): Uint8Array {
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     // type section: (i32, i32) → i32
     ...section(1, vector([[0x60, ...vector([[I32], [I32]]), ...vector([[I32]])]])),
+    // import section: env.memory, shared (limits flags 3: a maximum, shared), COPY_PAGES pages, room for
+    // MAX_SLABS slabs more
+    ...section(
+      2,
+      vector([[...name('env'), ...name('memory'), 0x02, 0x03, ...uleb(COPY_PAGES), ...uleb(MAX_PAGES)]]),
+    ),
     // function section: one function of type 0
     ...section(3, vector([[0x00]])),
-    // memory section: shared (flags 3: a maximum, shared), COPY_PAGES pages, room for MAX_SLABS slabs more
-    ...section(5, vector([[0x03, ...uleb(COPY_PAGES), ...uleb(COPY_PAGES + MAX_SLABS * SLAB_PAGES)]])),
-    // export section: the function and the memory
-    ...section(
-      7,
-      vector([
-        [...name('checksum'), 0x00, 0x00],
-        [...name('memory'), 0x02, 0x00],
-      ]),
-    ),
+    // export section: the function
+    ...section(7, vector([[...name('checksum'), 0x00, 0x00]])),
     // code section
     ...section(10, vector([[...uleb(code.length), ...code]])),
   ]);

@@ -85,6 +85,7 @@ export {
   LEAF_HASH_THREAD,
   LEAF_HASH_THREADS,
   LeafHashThread,
+  type ReadLeaves,
 } from './leaf-hash-thread.js';
 export type { DirectReads } from './direct-reads.js';
 export { DIRECT_ALIGN_BYTES, DIRECT_WRITE_COUNTERS } from './direct-writer.js';

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { LEAF_BYTES } from '../protocol/index.js';
+import { LEAF_BYTES, inWeakChecksumMemory, weakChecksumModule } from '../protocol/index.js';
 import { DIRECT_READS_PROGRAM, type DirectReads } from './direct-reads.js';
 import { OneWorkerThread } from './one-worker-thread.js';
 
@@ -11,7 +11,7 @@ import { OneWorkerThread } from './one-worker-thread.js';
  * to load but itself.
  */
 const PROGRAM = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const { write } = require('node:fs');
 const PREFIX = Buffer.from([0]);
@@ -19,6 +19,18 @@ const LEAF = ${LEAF_BYTES};
 const hashInto = (out, at, bytes) =>
   out.set(createHash('sha256').update(PREFIX).update(bytes).digest(), at);
 ${DIRECT_READS_PROGRAM}
+// The weak checksum's module (simd-weak-checksum.ts) over the memory it sums, given at the start
+// (workerData.weakChecksum: its compiled module and shared memory), or undefined without one.
+const weakChecksumOf = (() => {
+  const given = workerData && workerData.weakChecksum;
+  if (!given) return undefined;
+  try {
+    const { exports } = new WebAssembly.Instance(given.module, { env: { memory: given.memory } });
+    return exports.checksum;
+  } catch {
+    return undefined;
+  }
+})();
 parentPort.on('message', (job) => {
   if (job.table !== undefined) return hashFile(job);
   if (job.fd !== undefined) return readLeaves(job);
@@ -34,8 +46,10 @@ parentPort.on('message', (job) => {
 // the room the caller lent past the piece when the end of the file asks a rounded-up read. With writeFd, once
 // read, its first writeLength bytes are also written at the same position through that descriptor, on the
 // pool while they are hashed (both only read them), and the answer waits for the write: written true, or why
-// it failed.
-function readLeaves({ id, fd, position, shared, start, length, room, direct, writeFd, writeLength }) {
+// it failed. With weak (its bytes lie in the weak checksum's memory, at their offsets), each leaf's weak
+// checksum too, taken right after its hash while its bytes are in this core's cache, back in a second buffer;
+// none if the module traps (the caller then takes them itself).
+function readLeaves({ id, fd, position, shared, start, length, room, direct, writeFd, writeLength, weak }) {
   const bytes = new Uint8Array(shared, start, length);
   const reads = openReads(fd, direct);
   reads.read(new Uint8Array(shared, start, Math.max(length, room || 0)), length, position, (why) => {
@@ -44,9 +58,12 @@ function readLeaves({ id, fd, position, shared, start, length, room, direct, wri
     if (why !== undefined) return parentPort.postMessage({ id, failed: why, directBytes });
     let written = writeFd === undefined ? false : undefined;
     let out;
+    let sums;
     const answer = () => {
-      if (out !== undefined && written !== undefined)
-        parentPort.postMessage({ id, hashes: out.buffer, written, directBytes }, [out.buffer]);
+      if (out === undefined || written === undefined) return;
+      const weak = sums && sums.buffer;
+      const transfer = weak ? [out.buffer, weak] : [out.buffer];
+      parentPort.postMessage({ id, hashes: out.buffer, weak, written, directBytes }, transfer);
     };
     if (written === undefined)
       writeAll(writeFd, bytes.subarray(0, writeLength), position, (err) => {
@@ -54,9 +71,20 @@ function readLeaves({ id, fd, position, shared, start, length, room, direct, wri
         answer();
       });
     const count = Math.ceil(length / LEAF);
-    out = new Uint8Array(32 * count);
-    for (let i = 0; i < count; i++)
-      hashInto(out, 32 * i, bytes.subarray(i * LEAF, Math.min(length, (i + 1) * LEAF)));
+    const hashed = new Uint8Array(32 * count);
+    let summed = weak && weakChecksumOf ? new Uint32Array(count) : undefined;
+    for (let i = 0; i < count; i++) {
+      const end = Math.min(length, (i + 1) * LEAF);
+      hashInto(hashed, 32 * i, bytes.subarray(i * LEAF, end));
+      if (summed === undefined) continue;
+      try {
+        summed[i] = weakChecksumOf(start + i * LEAF, start + end) >>> 0;
+      } catch {
+        summed = undefined;
+      }
+    }
+    out = hashed;
+    sums = summed;
     answer();
   });
 }
@@ -214,7 +242,8 @@ export class LeafHashThread {
     LeafHashAnswer,
     LeafHashAnswer
   >(
-    () => new Worker(PROGRAM, { eval: true }),
+    // The weak checksum's module and memory, each thread given them as it starts (`readLeaves`).
+    () => new Worker(PROGRAM, { eval: true, workerData: { weakChecksum: weakChecksumModule() } }),
     'leaf hash thread',
     (answer) => answer,
   );
@@ -298,16 +327,22 @@ export class LeafHashThread {
    * up to it, and so direct to its end. Undefined when it could not (memory that is not shared, a read that
    * failed or found the file shorter, the thread failed): the caller then reads and hashes the piece itself,
    * and its read reports what went wrong as it always did.
+   *
+   * With `weak` too, when `bytes` lie in the weak checksum's memory (`takeWeakChecksumBuffer`, as a signing's
+   * pieces do): each leaf's weak checksum (`weakChecksum`, PROTOCOL.md §5.15), taken by the same compiled
+   * module right after the leaf's hash, while its bytes are in the thread's cache (issue 16: the signing's
+   * event loop took them after, ~75 ms per GiB of the critical path of a cold delta download's server);
+   * undefined otherwise (the caller takes them).
    */
   async readLeaves(
     fd: number,
     position: number,
     bytes: Buffer,
     roomBytes = bytes.length,
-  ): Promise<Buffer | undefined> {
+  ): Promise<ReadLeaves | undefined> {
     if (!(bytes.buffer instanceof SharedArrayBuffer) || bytes.length === 0) return undefined;
     const answer = await this.#read(this.#readJob(fd, position, bytes, roomBytes)).catch(() => undefined);
-    return answer?.hashes === undefined ? undefined : Buffer.from(answer.hashes);
+    return answer?.hashes === undefined ? undefined : readLeavesOf(answer.hashes, answer.weak);
   }
 
   /**
@@ -318,7 +353,8 @@ export class LeafHashThread {
    * upload's server placed each piece of its old file from its event loop after the hashing, and the piece's
    * buffer waited for that write before its next read). The answer waits for the write: `written` true once
    * it landed, false when it failed. Undefined as for `readLeaves`: whether anything was written is then
-   * unknown (a thread that failed may have), so the caller counts nothing of it as written.
+   * unknown (a thread that failed may have), so the caller counts nothing of it as written. The weak
+   * checksums as for `readLeaves`.
    */
   async readLeavesWritingThrough(
     fd: number,
@@ -326,7 +362,7 @@ export class LeafHashThread {
     bytes: Buffer,
     writeThrough: { readonly fd: number; readonly length: number },
     roomBytes = bytes.length,
-  ): Promise<{ readonly hashes: Buffer; readonly written: boolean } | undefined> {
+  ): Promise<(ReadLeaves & { readonly written: boolean }) | undefined> {
     if (!(bytes.buffer instanceof SharedArrayBuffer) || bytes.length === 0) return undefined;
     if (writeThrough.length > bytes.length) throw new RangeError('a write through past the piece read');
     const job = {
@@ -336,7 +372,7 @@ export class LeafHashThread {
     };
     const answer = await this.#read(job).catch(() => undefined);
     if (answer?.hashes === undefined) return undefined;
-    return { hashes: Buffer.from(answer.hashes), written: answer.written === true };
+    return { ...readLeavesOf(answer.hashes, answer.weak), written: answer.written === true };
   }
 
   #readJob(fd: number, position: number, bytes: Buffer, roomBytes: number): ReadLeavesJob {
@@ -351,6 +387,7 @@ export class LeafHashThread {
       length,
       room: roomBytes,
       direct: this.#direct,
+      weak: inWeakChecksumMemory(bytes),
     };
   }
 
@@ -408,6 +445,18 @@ interface FileHashJob {
   readonly writeEnd?: number;
 }
 
+/** What `LeafHashThread.readLeaves` gives for a piece it read. */
+export interface ReadLeaves {
+  /** Each leaf's hash, 32 bytes in order. */
+  readonly hashes: Buffer;
+  /** Each leaf's weak checksum, in order; undefined when the thread could not take them. */
+  readonly weak: Uint32Array | undefined;
+}
+
+function readLeavesOf(hashes: ArrayBuffer, weak: ArrayBuffer | undefined): ReadLeaves {
+  return { hashes: Buffer.from(hashes), weak: weak === undefined ? undefined : new Uint32Array(weak) };
+}
+
 /** A job of the leaf hash thread: a piece of a file read into `shared` for it, then hashed (`readLeaves`). */
 interface ReadLeavesJob {
   readonly fd: number;
@@ -421,12 +470,16 @@ interface ReadLeavesJob {
   /** Where its first `writeLength` bytes are written through once read (`readLeavesWritingThrough`). */
   readonly writeFd?: number;
   readonly writeLength?: number;
+  /** Whether `shared` is the weak checksum's memory, so the thread takes the leaves' weak checksums too. */
+  readonly weak: boolean;
 }
 
 /** The thread's answer: the hashes of a `LeafHashJob` or `ReadLeavesJob`, or how a `FileHashJob` ended. */
 interface LeafHashAnswer {
   readonly id: number;
   readonly hashes?: ArrayBuffer;
+  /** A `ReadLeavesJob`'s weak checksums (4 bytes a leaf), when taken. */
+  readonly weak?: ArrayBuffer;
   readonly failed?: string;
   /** A `ReadLeavesJob` with a write through: true once it landed, else why it failed. */
   readonly written?: true | string;

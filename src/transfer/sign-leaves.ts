@@ -13,7 +13,7 @@ import {
   type DeltaBlocksMessage,
 } from '../protocol/index.js';
 import type { ChunkSource } from './chunk-source.js';
-import { LEAF_HASH_THREADS } from './leaf-hash-thread.js';
+import { LEAF_HASH_THREADS, type ReadLeaves } from './leaf-hash-thread.js';
 import { leafHashesOf } from './leaf-hashes-of.js';
 
 /** Leaves of the file read at once while signing: 64 (4 MiB), so reads stay large and memory small. */
@@ -39,16 +39,18 @@ const SIGN_PIECES = 3;
  * leaves): the file is read once for the signature, its digest and the hash cache. An empty file has no
  * record.
  *
- * Each piece is read and its leaves hashed by a leaf hash thread (`LEAF_HASH_THREADS`, pieces in turn over
- * them), which has it read through the source's lent descriptor into shared memory, while this thread takes
- * the weak checksums of the pieces done and serves the session (issue 16: a delta upload's server hashed its
- * whole old file on the session's event loop, and only then served the copies; then one thread hashed every
- * piece, each read for this event loop and handed over by it: 1 GiB signed alone in 0.73-0.90 s, the speed
- * of one thread's SHA-256, now 0.48-0.54 s on two threads when the machine has a core to spare). One job per
- * piece, not per leaf: WebCrypto on libuv's pool, a copy and a hand-over per leaf, cost ~0.6 CPU s per GiB
- * more. A source with no descriptor to lend (an object store's), or a piece a thread could not read or hash,
- * is read here and hashed as `leafHashesOf` does. `stopped`, asked before each read, ends the signing early
- * with its error (the transfer ended: its file is about to close).
+ * Each piece is read, its leaves hashed and their weak checksums taken by a leaf hash thread
+ * (`LEAF_HASH_THREADS`, pieces in turn over them), which has it read through the source's lent descriptor
+ * into the weak checksum's shared memory, while this thread assembles the records of the pieces done and
+ * serves the session (issue 16: a delta upload's server hashed its whole old file on the session's event
+ * loop, and only then served the copies; then one thread hashed every piece, each read for this event loop
+ * and handed over by it: 1 GiB signed alone in 0.73-0.90 s, the speed of one thread's SHA-256, now
+ * 0.48-0.54 s on two threads when the machine has a core to spare; the weak checksums taken here after were
+ * ~75 ms per GiB of the critical path of a cold delta download's server). One job per piece, not per leaf:
+ * WebCrypto on libuv's pool, a copy and a hand-over per leaf, cost ~0.6 CPU s per GiB more. A source with no
+ * descriptor to lend (an object store's), or a piece a thread could not read or hash, is read here, hashed as
+ * `leafHashesOf` does and its weak checksums taken here. `stopped`, asked before each read, ends the signing
+ * early with its error (the transfer ended: its file is about to close).
  */
 export async function signLeaves(
   source: ChunkSource,
@@ -146,26 +148,26 @@ export async function signLeaves(
       SIGNING_COUNTERS.readLeaves += views.length;
       return source.readvExactly(views, block * LEAF_BYTES).then(() => views);
     };
-    // Read and hashed on a leaf hash thread, or (no descriptor, or the thread could not) read here and
-    // hashed as `leafHashesOf` does; known hashes (of this very version of the file, the caller's to
-    // ensure) are not taken again, the piece only read.
-    const readHashed = (): Promise<Buffer | undefined> => {
+    // Read, hashed and its weak checksums taken on a leaf hash thread, or (no descriptor, or the thread
+    // could not) read here and hashed as `leafHashesOf` does; known hashes (of this very version of the
+    // file, the caller's to ensure) are not taken again, the piece only read.
+    const readHashed = (): Promise<Partial<ReadLeaves> | undefined> => {
       if (known !== undefined) return read().then(() => undefined);
       const stop = stopped?.();
       if (stop !== undefined) return Promise.reject(stop);
       const threaded = fd === undefined ? undefined : readOnThread(fd, block * LEAF_BYTES);
-      return Promise.resolve(threaded).then((hashes) => {
-        if (hashes === undefined) return read().then(() => leafHashesOf(leafBytes));
+      return Promise.resolve(threaded).then(async (answer) => {
+        if (answer === undefined) return { hashes: await read().then(() => leafHashesOf(leafBytes)) };
         SIGNING_COUNTERS.readLeaves += views.length;
         SIGNING_COUNTERS.threadReadLeaves += views.length;
-        return hashes;
+        return answer;
       });
     };
     /**
      * The piece read and hashed on its thread, and its whole leaves written through where they lie when
      * `writeThrough` claims them (told whether they landed before the piece goes on to `onPiece`).
      */
-    const readOnThread = async (from: number, at: number): Promise<Buffer | undefined> => {
+    const readOnThread = async (from: number, at: number): Promise<ReadLeaves | undefined> => {
       const whole = Math.floor(leafBytes.length / LEAF_BYTES) * LEAF_BYTES;
       const through = whole > 0 ? writeThrough?.claim(at, whole) : undefined;
       if (through === undefined) return thread.readLeaves(from, at, leafBytes, buffer.length);
@@ -180,7 +182,7 @@ export async function signLeaves(
         );
         written = answer?.written === true;
         if (written) SIGNING_COUNTERS.writtenThroughLeaves += whole / LEAF_BYTES;
-        return answer?.hashes;
+        return answer;
       } finally {
         writeThrough!.landed(at, whole, written);
       }
@@ -189,7 +191,7 @@ export async function signLeaves(
     const reading = inUse[which]!.then(readHashed);
     const piece = Promise.all([reading, before]).then(([hashed]): SignedPiece => {
       const handed = onPiece?.(block * LEAF_BYTES, views);
-      return { block, leaves: views, handed, hashed };
+      return { block, leaves: views, handed, hashed: hashed?.hashes, weak: hashed?.weak };
     });
     // Free again once its read and hashing are over and the hook is done with it (or was never called: the
     // piece before failed, or this one's read did).
@@ -231,15 +233,20 @@ export async function signLeaves(
       const weak = new Uint32Array(count);
       const strong = Buffer.alloc(count * DELTA_STRONG_BYTES);
       for (let block = firstBlock; block < firstBlock + count;) {
-        const { leaves, hashed } = await ahead.shift()!;
+        const { leaves, hashed, weak: taken } = await ahead.shift()!;
         if (hashed === undefined) SIGNING_COUNTERS.knownLeaves += leaves.length;
         else SIGNING_COUNTERS.hashedLeaves += leaves.length;
-        for (let i = 0; i < leaves.length; i++)
-          weak[block + i - firstBlock] =
-            knownWeak?.[block + i] ?? weakChecksum(leaves[i]!, 0, leaves[i]!.length);
+        if (taken?.length === leaves.length) weak.set(taken, block - firstBlock);
+        else if (knownWeak !== undefined)
+          weak.set(knownWeak.subarray(block, block + leaves.length), block - firstBlock);
+        else {
+          SIGNING_COUNTERS.weakSummedLeaves += leaves.length;
+          for (let i = 0; i < leaves.length; i++)
+            weak[block + i - firstBlock] = weakChecksum(leaves[i]!, 0, leaves[i]!.length);
+        }
         const leafHashes = hashed ?? knownHashesOf(known!, block, leaves.length);
-        // This buffer's weak checksums and hashes are taken: the piece it holds next may be read once its
-        // hook is done with it.
+        // This buffer's weak checksums are taken (or were, on its thread): the piece it holds next may be
+        // read once its hook is done with it.
         startNext();
         for (let i = 0; i < leaves.length; i++) {
           const hash = leafHashes.subarray(i * 32, (i + 1) * 32);
@@ -262,6 +269,8 @@ interface SignedPiece {
   readonly handed: Promise<void> | undefined;
   /** Its leaf hashes, unless known. */
   readonly hashed: Buffer | undefined;
+  /** Its leaves' weak checksums, when its thread took them. */
+  readonly weak: Uint32Array | undefined;
 }
 
 /**
@@ -297,9 +306,11 @@ export interface PieceWriteThrough {
 }
 
 /**
- * Leaves a signing in leaves hashed (`hashedLeaves`), took from known hashes (`knownLeaves`) and read
- * (`readLeaves`) in this process, for tests and benches: a warm delta signs with no leaf hashed, and with
- * known weak checksums and nothing to place, with no leaf read.
+ * Leaves a signing in leaves hashed (`hashedLeaves`), took from known hashes (`knownLeaves`), read
+ * (`readLeaves`), and took the weak checksums of on the signing's own thread (`weakSummedLeaves`: not on the
+ * leaf hash thread that read them) in this process, for tests and benches: a warm delta signs with no leaf
+ * hashed, and with known weak checksums and nothing to place, with no leaf read; a signing whose threads
+ * read every piece takes no weak checksum on its event loop.
  */
 export const SIGNING_COUNTERS = {
   hashedLeaves: 0,
@@ -307,6 +318,7 @@ export const SIGNING_COUNTERS = {
   readLeaves: 0,
   threadReadLeaves: 0,
   writtenThroughLeaves: 0,
+  weakSummedLeaves: 0,
 };
 
 /** The known hashes of leaves `[first, first + count)`, 32 bytes each in order, as `leafHashesOf` gives. */

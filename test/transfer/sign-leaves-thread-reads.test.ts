@@ -1,9 +1,10 @@
-// `signLeaves` has the leaf hash threads read its pieces, through the source's lent descriptor (issue 16: each
-// piece was read for the event loop, then handed by it to the one thread, a hop each way per piece; a WARM
-// delta download's server signed at ~0.7 GB/s where SHA-256 does 1.74): no piece is read for this thread,
-// the descriptor is given back once the signing is over, and on a machine of more than one core the pieces
-// are spread over two threads. A source with no descriptor to lend is read here, and a file found shorter by
-// a thread fails the signing as a read here does. Real files.
+// `signLeaves` has the leaf hash threads read its pieces, through the source's lent descriptor (issue 16:
+// each piece was read for the event loop, then handed by it to the one thread, a hop each way per piece; a
+// WARM delta download's server signed at ~0.7 GB/s where SHA-256 does 1.74): no piece is read for this
+// thread, the descriptor is given back once the signing is over, and on a machine of more than one core the
+// pieces are spread over two threads, which take the weak checksums too (none is taken here). A source with
+// no descriptor to lend is read and summed here, and a file found shorter by a thread fails the signing as a
+// read here does. Real files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -65,6 +66,7 @@ test('signLeaves: the leaf hash threads read every piece through the lent descri
   const leaves = Math.ceil(bytes.length / LEAF_BYTES);
   assert.equal(SIGNING_COUNTERS.threadReadLeaves - before.threadReadLeaves, leaves, 'read on the threads');
   assert.equal(SIGNING_COUNTERS.readLeaves - before.readLeaves, leaves, 'every leaf read once');
+  assert.equal(SIGNING_COUNTERS.weakSummedLeaves - before.weakSummedLeaves, 0, 'no weak checksum taken here');
   assert.equal(lent(), 1, 'one descriptor lent for the signing');
   assert.equal(out(), 0, 'given back once it is over');
 });
@@ -87,6 +89,12 @@ test('signLeaves: a source with no descriptor to lend is read here and signed th
   const before = { ...SIGNING_COUNTERS };
   await signChecked(viewOf(file, { lendFd: undefined, returnFd: undefined }));
   assert.equal(SIGNING_COUNTERS.threadReadLeaves - before.threadReadLeaves, 0);
+  const leaves = Math.ceil(bytes.length / LEAF_BYTES);
+  assert.equal(
+    SIGNING_COUNTERS.weakSummedLeaves - before.weakSummedLeaves,
+    leaves,
+    'weak checksums taken here',
+  );
 });
 
 test('signLeaves: a file found shorter by a thread fails the signing as a read here does', async (t) => {

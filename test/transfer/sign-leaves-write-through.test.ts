@@ -1,8 +1,9 @@
 // `signLeaves` with a write through (issue 16): the leaf hash thread that reads a piece of the old file also
-// writes its whole leaves where they lie into the new file, from the very bytes it hashes, so a delta upload's
-// server reads its old file once and places it without a write from its event loop. Each piece is claimed
-// before its read and told whether it landed before it reaches `onPiece`; the signature is the same either
-// way. Real files; the new one opened for direct I/O where the file system has it (the thread cares not).
+// writes its whole leaves where they lie into the new file, from the very bytes it hashes, so a delta
+// upload's server reads its old file once and places it without a write from its event loop. Each piece is
+// claimed before its read and told whether it landed before it reaches `onPiece`; the signature is the same
+// either way, its weak checksums taken on the threads too. Real files; the new one opened for direct I/O
+// where the file system has it (the thread cares not).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -15,7 +16,7 @@ import {
   deltaSignatureOf,
   type DeltaBlocksMessage,
 } from '../../src/protocol/index.js';
-import { signLeaves, type PieceWriteThrough } from '../../src/transfer/index.js';
+import { SIGNING_COUNTERS, signLeaves, type PieceWriteThrough } from '../../src/transfer/index.js';
 import { openBytesFile } from '../helpers/chunk-source-view.js';
 
 /** Three pieces of 64 leaves and a fourth of 8 leaves and a short one. */
@@ -52,6 +53,7 @@ async function signWritingThrough(
   };
   const records: DeltaBlocksMessage[] = [];
   const hashes = new ChunkHashes(bytes.length, LEAF_BYTES);
+  const summedBefore = SIGNING_COUNTERS.weakSummedLeaves;
   await signLeaves(
     file,
     1,
@@ -73,6 +75,11 @@ async function signWritingThrough(
     [...expected.weak],
   );
   assert.ok(Buffer.concat(records.map((r) => r.strong)).equals(expected.strong), 'the same signature');
+  assert.equal(
+    SIGNING_COUNTERS.weakSummedLeaves - summedBefore,
+    0,
+    'the weak checksums taken on the threads',
+  );
   return { events, written: await readFile(into) };
 }
 
