@@ -236,8 +236,14 @@ class SyncPrinter {
       durationMs === undefined
         ? ''
         : `; ${formatDuration(durationMs)}${summary.dataBytes > 0 && durationMs > 0 ? `, avg ${formatRate((summary.dataBytes * 1000) / durationMs)}` : ''}`;
+    // Said only when a file went as a delta, and how many did: "the delta saved 0 B" after a sync of new files
+    // alone, or of nothing, read as a delta that had failed.
+    const delta =
+      summary.deltaFiles > 0
+        ? `, the ${summary.deltaFiles === 1 ? 'delta of 1 file' : `deltas of ${summary.deltaFiles} files`} saved ${formatBytes(summary.savedBytes)}`
+        : '';
     writeNote(
-      `sync: ${this.#verb.past} ${files} (${split}), skipped ${summary.filesSkipped} unchanged${attributes}, deleted ${summary.deleted}; file data on the wire ${formatBytes(summary.dataBytes)}${resumed}, the delta saved ${formatBytes(summary.savedBytes)}${time}`,
+      `sync: ${this.#verb.past} ${files} (${split}), skipped ${summary.filesSkipped} unchanged${attributes}, deleted ${summary.deleted}; file data on the wire ${formatBytes(summary.dataBytes)}${resumed}${delta}${time}`,
     );
   }
 
