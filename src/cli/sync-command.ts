@@ -14,6 +14,7 @@ import {
   parseThreads,
 } from './parse-option.js';
 import { formatBytes, formatDuration, formatRate } from './progress-format.js';
+import { averageRate } from './progress-speed.js';
 import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 import { syncSides } from './sync-sides.js';
@@ -235,7 +236,7 @@ class SyncPrinter {
     const time =
       durationMs === undefined
         ? ''
-        : `; ${formatDuration(durationMs)}${summary.dataBytes > 0 && durationMs > 0 ? `, avg ${formatRate((summary.dataBytes * 1000) / durationMs)}` : ''}`;
+        : `; ${formatDuration(durationMs)}${averageOf(summary.dataBytes, durationMs)}`;
     // Said only when a file went as a delta, and how many did: "the delta saved 0 B" after a sync of new files
     // alone, or of nothing, read as a delta that had failed.
     const delta =
@@ -252,4 +253,10 @@ class SyncPrinter {
     const line = { v: JSON_EVENTS_VERSION, type, time: Date.now(), ...fields };
     process.stdout.write(`${jsonForTerminal(line)}\n`);
   }
+}
+
+/** `, avg 41.0 MiB/s`: said only when enough crossed for a speed to mean something (averageRate). */
+function averageOf(dataBytes: number, durationMs: number): string {
+  const rate = averageRate(dataBytes, durationMs);
+  return rate === undefined ? '' : `, avg ${formatRate(rate)}`;
 }
