@@ -98,7 +98,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const debug = program.opts<GlobalOptions>().debug === true || argv.includes('--debug');
     const command = program.commands.find((c) => c.name() === subcommandOf(args));
-    return reportError(withTrustHint(withKeygenHint(err, command), command), debug);
+    return reportError(withTrustHint(withKeygenHint(err, command), command), debug, command?.name());
   }
 }
 
