@@ -85,7 +85,7 @@ export function registerSyncCommand(program: Command): void {
             { ...flags, recursive: true },
             // One closing line, the sync's: a transfer summary above it ("received 0 of 1 file, 20.0 MiB
             // ..., 1 already identical" over "sync: received 1 file (0 new, 1 changed)") counted otherwise.
-            { verb: upload ? 'sent' : 'received', closingLine: false },
+            { verb: upload ? 'sent' : 'received', closingLine: false, command: cmd },
           );
       const onEvent = (event: SyncEvent): void => {
         if (event.type === 'sync-action') printer.action(event);
