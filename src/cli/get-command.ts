@@ -54,7 +54,7 @@ export function registerGetCommand(program: Command): void {
         sources.map((s) => s.remotePath),
       );
     const exclude = await excludePatternsOf(flags, flags.recursive ?? false);
-    const reporter = new ProgressReporter(flags, { verb: 'received' });
+    const reporter = new ProgressReporter(flags, { verb: 'received', command: cmd });
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), sources[0]!, signal);
       try {

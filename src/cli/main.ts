@@ -3,8 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_CODES } from '../errors/index.js';
 import { registrarsFor, subcommandOf, type Registrar } from './command-modules.js';
 import { reportError } from './report-error.js';
-import { withKeygenHint } from './keygen-hint.js';
-import { withTrustHint } from './trust-hint.js';
+import { withCommandHints } from './command-hints.js';
 import { usageErrorLine } from './usage-error-line.js';
 import { writeNote } from './note-lines.js';
 import type { GlobalOptions } from './cli-context.js';
@@ -98,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const debug = program.opts<GlobalOptions>().debug === true || argv.includes('--debug');
     const command = program.commands.find((c) => c.name() === subcommandOf(args));
-    return reportError(withTrustHint(withKeygenHint(err, command), command), debug);
+    return reportError(withCommandHints(err, command), debug, command?.name());
   }
 }
 

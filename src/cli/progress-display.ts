@@ -2,6 +2,7 @@ import type { TransferEvent, TransferSubject } from '../index.js';
 import type { DisplayMode } from './display-mode.js';
 import { ProgressBars, nameOf } from './progress-bars.js';
 import { digestPrefix, formatBytes, formatDuration, formatRate } from './progress-format.js';
+import { averageRate } from './progress-speed.js';
 import { fitAround, fitRoute, visibleWidth } from './progress-line.js';
 import { wrapParts } from './wrap-parts.js';
 import { noteLines } from './note-lines.js';
@@ -257,8 +258,7 @@ export class ProgressDisplay {
 
   #summaryLine(summary: TallySummary, verb: string): string {
     const c = this.#c;
-    const seconds = summary.durationMs / 1000;
-    const rate = seconds > 0 ? summary.transferredBytes / seconds : undefined;
+    const rate = averageRate(summary.transferredBytes, summary.durationMs);
     const files = `${summary.files} file${summary.files === 1 ? '' : 's'}`;
     if (summary.identical > 0 && summary.identical === summary.files && summary.failed === 0) {
       // Nothing to move, said so: "received 0 of 1 file, 6 B in 16 ms" read as a failed download, and an
@@ -279,12 +279,12 @@ export class ProgressDisplay {
     ];
     // A resume, a delta or an identical upload moves less than the files hold: "20.0 MiB in 114 ms, avg
     // 561 KiB/s" read as a contradiction. The bytes that moved are named with the speed they moved at.
-    if (summary.transferredBytes > 0)
+    // No speed below MIN_RATE_BYTES (averageRate): the bytes that moved are still named.
+    if (summary.transferredBytes < summary.bytes && summary.transferredBytes > 0)
       parts.push(
-        summary.transferredBytes < summary.bytes
-          ? `${formatBytes(summary.transferredBytes)} of it on the wire at ${formatRate(rate)}`
-          : `avg ${formatRate(rate)}`,
+        `${formatBytes(summary.transferredBytes)} of it on the wire${rate === undefined ? '' : ` at ${formatRate(rate)}`}`,
       );
+    else if (rate !== undefined) parts.push(`avg ${formatRate(rate)}`);
     if (summary.resumedBytes > 0) parts.push(`${formatBytes(summary.resumedBytes)} resumed`);
     if (summary.identical > 0)
       parts.push(

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { FerryError, toFerryError, type ErrorCode } from '../errors/index.js';
 import type { SkipKind } from '../transfer/index.js';
+import { withCommandHints } from './command-hints.js';
 import { keptPartialsNote } from './kept-partials-note.js';
 import { parseMs } from './parse-option.js';
 import type { TransferEvent } from '../index.js';
@@ -89,10 +90,12 @@ export class ProgressReporter {
   leftOut: FerryError | undefined;
   /** False: a successful run prints no closing line of its own (`sync` says it in its own). */
   readonly #closingLine: boolean;
+  readonly #command: Command | undefined;
 
   constructor(
     flags: OutputFlags,
-    options: { verb: 'sent' | 'received'; now?: () => number; closingLine?: boolean },
+    /** `command`: the subcommand running, whose home the error's hints name (withCommandHints). */
+    options: { verb: 'sent' | 'received'; now?: () => number; closingLine?: boolean; command?: Command },
   ) {
     const now = options.now ?? Date.now;
     const stderr = process.stderr;
@@ -113,6 +116,7 @@ export class ProgressReporter {
     this.#keptWhere = options.verb === 'sent' ? 'on the server' : 'locally';
     this.#tree = flags.recursive ?? false;
     this.#closingLine = options.closingLine ?? true;
+    this.#command = options.command;
   }
 
   /** The `onEvent` callback to hand to `sendFiles`, `sendTree` or `getFiles`. */
@@ -192,7 +196,11 @@ export class ProgressReporter {
       const worthSaying = stopped ? summary.files > 0 : this.#tally.hasOutcomes && !oneFileFailed;
       this.#display.close(worthSaying ? summary : undefined, this.#verb);
       // The line the error ends with on stderr, what was kept included.
-      const said = error.code === 'ABORTED' ? this.interrupted() : toFerryError(this.withKeptNote(error));
+      // The hints as the stderr line gives them (`ferry --home DIR trust ...`): one rule, withCommandHints.
+      const said =
+        error.code === 'ABORTED'
+          ? this.interrupted()
+          : toFerryError(withCommandHints(this.withKeptNote(error), this.#command));
       this.#json?.summary(summary, { ok: false, code: said.code, message: said.message });
       this.#logger?.error({ event: 'done', code: error.code, ...loggable(summary) }, 'failed');
       throw err;

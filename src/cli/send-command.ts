@@ -57,7 +57,7 @@ export function registerSendCommand(program: Command): void {
     // The library's own check, before the identity is loaded or anything connects.
     if (paths.length > 1) refuseSameNameSends(paths);
     const exclude = await excludePatternsOf(flags, flags.recursive ?? false);
-    const reporter = new ProgressReporter(flags, { verb: 'sent' });
+    const reporter = new ProgressReporter(flags, { verb: 'sent', command: cmd });
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);
       try {

@@ -14,6 +14,7 @@ import {
   parseThreads,
 } from './parse-option.js';
 import { formatBytes, formatDuration, formatRate } from './progress-format.js';
+import { averageRate } from './progress-speed.js';
 import { checkRemotePath, parseTarget, type Target } from './parse-target.js';
 import { ProgressReporter, addOutputFlags, type OutputFlags } from './progress-reporter.js';
 import { syncSides } from './sync-sides.js';
@@ -84,7 +85,7 @@ export function registerSyncCommand(program: Command): void {
             { ...flags, recursive: true },
             // One closing line, the sync's: a transfer summary above it ("received 0 of 1 file, 20.0 MiB
             // ..., 1 already identical" over "sync: received 1 file (0 new, 1 changed)") counted otherwise.
-            { verb: upload ? 'sent' : 'received', closingLine: false },
+            { verb: upload ? 'sent' : 'received', closingLine: false, command: cmd },
           );
       const onEvent = (event: SyncEvent): void => {
         if (event.type === 'sync-action') printer.action(event);
@@ -235,9 +236,15 @@ class SyncPrinter {
     const time =
       durationMs === undefined
         ? ''
-        : `; ${formatDuration(durationMs)}${summary.dataBytes > 0 && durationMs > 0 ? `, avg ${formatRate((summary.dataBytes * 1000) / durationMs)}` : ''}`;
+        : `; ${formatDuration(durationMs)}${averageOf(summary.dataBytes, durationMs)}`;
+    // Said only when a file went as a delta, and how many did: "the delta saved 0 B" after a sync of new files
+    // alone, or of nothing, read as a delta that had failed.
+    const delta =
+      summary.deltaFiles > 0
+        ? `, the ${summary.deltaFiles === 1 ? 'delta of 1 file' : `deltas of ${summary.deltaFiles} files`} saved ${formatBytes(summary.savedBytes)}`
+        : '';
     writeNote(
-      `sync: ${this.#verb.past} ${files} (${split}), skipped ${summary.filesSkipped} unchanged${attributes}, deleted ${summary.deleted}; file data on the wire ${formatBytes(summary.dataBytes)}${resumed}, the delta saved ${formatBytes(summary.savedBytes)}${time}`,
+      `sync: ${this.#verb.past} ${files} (${split}), skipped ${summary.filesSkipped} unchanged${attributes}, deleted ${summary.deleted}; file data on the wire ${formatBytes(summary.dataBytes)}${resumed}${delta}${time}`,
     );
   }
 
@@ -246,4 +253,10 @@ class SyncPrinter {
     const line = { v: JSON_EVENTS_VERSION, type, time: Date.now(), ...fields };
     process.stdout.write(`${jsonForTerminal(line)}\n`);
   }
+}
+
+/** `, avg 41.0 MiB/s`: said only when enough crossed for a speed to mean something (averageRate). */
+function averageOf(dataBytes: number, durationMs: number): string {
+  const rate = averageRate(dataBytes, durationMs);
+  return rate === undefined ? '' : `, avg ${formatRate(rate)}`;
 }

@@ -68,6 +68,8 @@ export class SyncTally {
   readonly #changed = new Set<string>();
   dataBytes = 0;
   savedBytes = 0;
+  /** The changed files `savedBytes` counts: those that crossed (in part or not at all) as a delta. */
+  deltaFiles = 0;
 
   constructor(emit: ((event: SyncEvent) => void) | undefined) {
     this.#emit = emit ?? (() => undefined);
@@ -91,7 +93,10 @@ export class SyncTally {
       // What did not cross the wire in this run: copies of the receiver's old file (a delta), the verified
       // part of an interrupted attempt, whichever way the transfer counts them, and a changed file found
       // identical (a download of it moves nothing; an upload alone, not batched, sends it as a delta).
-      if (this.#changed.has(event.remotePath)) this.savedBytes += Math.max(0, event.size - wire);
+      if (this.#changed.has(event.remotePath) && event.size > wire) {
+        this.savedBytes += event.size - wire;
+        this.deltaFiles += 1;
+      }
     }
     this.#emit(event);
   };

@@ -72,6 +72,11 @@ export interface SyncSummary extends SyncCounts {
   dataBytes: number;
   /** Bytes of changed files that a delta did not have to send (their size less the bytes that went). */
   savedBytes: number;
+  /**
+   * The changed files of `savedBytes`, which saved some of their bytes: 0 when every file went whole (new
+   * files, or files too small for a delta) or none went.
+   */
+  deltaFiles: number;
 }
 
 /**
@@ -108,6 +113,7 @@ export async function syncTree(options: SyncTreeOptions): Promise<SyncSummary> {
     dryRun: options.dryRun ?? false,
     dataBytes: tally.dataBytes,
     savedBytes: tally.savedBytes,
+    deltaFiles: tally.deltaFiles,
   };
   return unsent.settle(summary, counts.filesSent + counts.filesSkipped);
 }

@@ -7,7 +7,7 @@ import { formatBarLine } from '../../src/cli/format-bar-line.js';
 import { ProgressDisplay } from '../../src/cli/progress-display.js';
 import { colorsFor } from '../../src/cli/terminal-colors.js';
 import { TransferTally } from '../../src/cli/progress-tally.js';
-import { SpeedMeter } from '../../src/cli/progress-speed.js';
+import { averageRate, MIN_RATE_BYTES, SpeedMeter } from '../../src/cli/progress-speed.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
@@ -153,12 +153,35 @@ test('SpeedMeter smooths the rate and estimates the time left', () => {
   const meter = new SpeedMeter();
   assert.equal(meter.bytesPerSecond, undefined);
   meter.observe(0, 0);
-  meter.observe(1000, 1000);
-  assert.equal(meter.bytesPerSecond, 1000);
-  meter.observe(5000, 2000); // a burst of 4000 B/s moves the estimate part of the way
+  meter.observe(100_000, 1000);
+  assert.equal(meter.bytesPerSecond, 100_000);
+  meter.observe(500_000, 2000); // a burst of 400 000 B/s moves the estimate part of the way
   const rate = rateOf(meter);
-  assert.ok(rate > 1000 && rate < 4000, `smoothed: ${rate}`);
+  assert.ok(rate > 100_000 && rate < 400_000, `smoothed: ${rate}`);
   assert.equal(meter.etaSeconds(rate * 10), 10);
+});
+
+test('SpeedMeter gives no rate and no ETA until MIN_RATE_BYTES were done since its first observation', () => {
+  // 6 B verified 1.2 s after the start: "5 B/s" in the bar, which read as the link's speed.
+  const tiny = new SpeedMeter();
+  tiny.observe(0, 0);
+  tiny.observe(6, 1200);
+  assert.equal(tiny.bytesPerSecond, undefined);
+  assert.equal(tiny.etaSeconds(100), undefined);
+  // A resumed file's held part is not done by this run: the rate waits for the bytes moved since.
+  const resumed = new SpeedMeter();
+  resumed.observe(10 * MIN_RATE_BYTES, 0);
+  resumed.observe(10 * MIN_RATE_BYTES + MIN_RATE_BYTES - 1, 1000);
+  assert.equal(resumed.bytesPerSecond, undefined);
+  resumed.observe(11 * MIN_RATE_BYTES, 1001);
+  assert.ok(rateOf(resumed) > 0);
+});
+
+test('averageRate is undefined below MIN_RATE_BYTES or without time, else the average over the whole duration', () => {
+  assert.equal(averageRate(6, 28), undefined);
+  assert.equal(averageRate(MIN_RATE_BYTES - 1, 1000), undefined);
+  assert.equal(averageRate(MIN_RATE_BYTES, 0), undefined);
+  assert.equal(averageRate(MIN_RATE_BYTES, 500), MIN_RATE_BYTES * 2);
 });
 
 /** A download whose names and messages a hostile server chose: escape sequences, C1 CSI, a bidi override. */

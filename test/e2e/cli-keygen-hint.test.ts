@@ -5,9 +5,11 @@
 // home of the test's own (the developer's ~/.config/ferry is never touched).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { assertExit, runFerry } from '../helpers/cli.js';
+import { delimiter, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { assertExit, FERRY_BIN, ferryEnv, runFerry } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 let dir: string;
@@ -66,4 +68,18 @@ test('serve names the keygen of its home and --init; with $FERRY_HOME, --init al
     fromEnv.stderr,
   );
   assert.doesNotMatch(fromEnv.stderr, /--home/, 'plain `ferry keygen` reads $FERRY_HOME too');
+});
+
+test('from a fresh clone (no `ferry` on the PATH) the hint names ./bin/ferry, and pasted into sh there it works', async () => {
+  const checkout = dirname(dirname(FERRY_BIN));
+  // node's own directory for bin/ferry's `#!/usr/bin/env node`, and no ferry.
+  const env = { PATH: [dirname(process.execPath), '/usr/bin', '/bin'].join(delimiter) };
+  const home = join(dir, 'clone-home');
+  const args = ['--home', home, 'send', join(dir, 'x'), '127.0.0.1:1'];
+  const result = await runFerry(args, { cwd: checkout, env });
+  assertExit(result, 3, 'send from the checkout');
+  const command = /run `(\.\/bin\/ferry --home \S+ keygen)` first/.exec(result.stderr)?.[1];
+  assert.ok(command, result.stderr);
+  await promisify(execFile)('sh', ['-c', command], { cwd: checkout, env: ferryEnv(env) });
+  assertExit(await runFerry(['--home', home, 'id'], { cwd: checkout, env }), 0, 'the pasted keygen made it');
 });

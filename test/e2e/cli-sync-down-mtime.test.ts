@@ -68,12 +68,13 @@ test("sync down gives a local file identical to SRC but of another mtime (and mo
   const saved = touched.stdout
     .split('\n')
     .filter((line) => line.includes('"sync-summary"'))
-    .map((line) => JSON.parse(line) as { dataBytes: number; savedBytes: number });
+    .map((line) => JSON.parse(line) as { dataBytes: number; savedBytes: number; deltaFiles: number });
   // The larger file's data did not cross (the small one came in a batch, whole): the delta saved it, as it
   // says of an upload found identical.
   assert.equal(saved.length, 1);
   assert.ok(saved[0]!.dataBytes <= 'small file\n'.length, `data on the wire: ${saved[0]!.dataBytes}`);
   assert.equal(saved[0]!.savedBytes, 200 * 1024 + 'small file\n'.length - saved[0]!.dataBytes);
+  assert.equal(saved[0]!.deltaFiles, 1, 'the larger file, not the batched one');
 
   const again = await syncDown('--json');
   assertExit(again, 0, 'sync down once more');

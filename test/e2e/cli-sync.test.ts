@@ -118,7 +118,7 @@ test('sync up sends a changed file as a delta: an insertion and an in-place rewr
   assertExit(result, 0, 'sync up, changed');
   assert.ok((await readFile(join(root, 'mirror', 'sub', 'big.bin'))).equals(big), 'byte-exact');
   assert.ok(bytes < big.length / 4, `${bytes} bytes client->server for a ${big.length}-byte file`);
-  const saved = /the delta saved ([\d.]+) (KiB|MiB)/.exec(result.stderr);
+  const saved = /, the delta of 1 file saved ([\d.]+) (KiB|MiB)/.exec(result.stderr);
   assert.ok(saved, result.stderr);
   assert.ok(Number(saved[1]) * (saved[2] === 'MiB' ? 1024 * 1024 : 1024) > big.length / 2, result.stderr);
 });
@@ -346,7 +346,7 @@ test('sync up of many changed files sends each as a delta; the re-sync then asks
         await readFile(path),
       ),
     );
-  const saved = /the delta saved ([\d.]+) KiB/.exec(changed.stderr);
+  const saved = /, the deltas of 6 files saved ([\d.]+) KiB/.exec(changed.stderr);
   assert.ok(saved && Number(saved[1]) > 150, changed.stderr);
   // Nothing changed since: no file, no directory (their mtimes are right), one session, the listing alone.
   const again = await runFerry(['--home', clientHome, 'sync', src, remote(), '--expect', serverId, '--json']);

@@ -1,12 +1,20 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { delimiter } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { spawnDaemon } from '../../scripts/cluster/daemon-process.js';
 
 /** The CLI entry point; it runs the compiled `dist/`, so `npm run build` must have run. */
 export const FERRY_BIN = fileURLToPath(new URL('../../bin/ferry', import.meta.url));
+
+/**
+ * A directory whose `ferry` is a link to bin/ferry: on the PATH of every child (ferryEnv), so that the CLI
+ * names itself `ferry` in the commands it prints, as an installed one does (ferryCommand); a test of a fresh
+ * clone's `./bin/ferry` passes a PATH of its own.
+ */
+const INSTALLED_FERRY_DIR = fileURLToPath(new URL('./installed-ferry', import.meta.url));
 
 /** A safety deadline for one CLI run: a hung child is killed instead of outliving the test. */
 const RUN_DEADLINE_MS = 60_000;
@@ -40,11 +48,13 @@ export interface CliOptions {
 }
 
 /**
- * The environment children run with: ours, minus FERRY_HOME (every test passes `--home` explicitly, so a
- * developer's own home can never be touched) and minus node:test's marker for its own children.
+ * The environment children run with: ours, this ferry first on the PATH (unless `extra` gives one), minus
+ * FERRY_HOME (every test passes `--home` explicitly, so a developer's own home can never be touched) and
+ * minus node:test's marker for its own children.
  */
 export function ferryEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  if (!('PATH' in extra)) env['PATH'] = [INSTALLED_FERRY_DIR, process.env['PATH'] ?? ''].join(delimiter);
   if (!('FERRY_HOME' in extra)) delete env['FERRY_HOME'];
   delete env['NODE_TEST_CONTEXT'];
   return env;

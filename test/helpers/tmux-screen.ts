@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { ferryEnv } from './cli.js';
 
 const run = promisify(execFile);
 
@@ -47,20 +48,25 @@ export async function tmuxPane(
 ): Promise<TmuxPane> {
   const session = 'screen';
   const script = `echo '$ ferry'; ${argv.map(shellQuote).join(' ')}; echo "exit=$?"; tmux -L ${socket} wait-for -S ferry-done`;
-  await run('tmux', [
-    ...['-L', socket, '-f', '/dev/null', 'new-session', '-d', '-x', String(options.columns), '-y', '50'],
-    ...[
-      '-s',
-      session,
-      `sh -c ${shellQuote(script)}`,
-      ';',
-      'set-option',
-      '-t',
-      session,
-      'remain-on-exit',
-      'on',
+  await run(
+    'tmux',
+    [
+      ...['-L', socket, '-f', '/dev/null', 'new-session', '-d', '-x', String(options.columns), '-y', '50'],
+      ...[
+        '-s',
+        session,
+        `sh -c ${shellQuote(script)}`,
+        ';',
+        'set-option',
+        '-t',
+        session,
+        'remain-on-exit',
+        'on',
+      ],
+      // The environment of the CLI's other tests (a `ferry` on the PATH), which a new tmux server passes on.
     ],
-  ]);
+    { env: ferryEnv() },
+  );
   return {
     sendKeys: async (...keys) => {
       await run('tmux', ['-L', socket, 'send-keys', '-t', session, ...keys]);

@@ -17,7 +17,7 @@ import {
   type KeyPair,
   type UploadResult,
 } from '../../src/index.js';
-import { FERRY_BIN, runFerry } from '../helpers/cli.js';
+import { FERRY_BIN, ferryEnv, runFerry } from '../helpers/cli.js';
 import { ferryCommand } from '../../src/cli/ferry-command.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { writeRandomFile } from '../helpers/random-file.js';
@@ -25,8 +25,11 @@ import { CHROMIUM_ARGS, findChromium } from './find-chromium.js';
 import { GateProxy } from './gate-proxy.js';
 import { startServeWithDashboard, type DashboardServe } from './serve-with-dashboard.js';
 
-/** How the server's hints name ferry: as the shell here runs it (`./bin/ferry` in a checkout, src/cli/ferry-command.ts). */
-const FERRY = ferryCommand(FERRY_BIN, process.cwd(), process.env.PATH);
+/**
+ * How the server's hints name ferry: as the shell of the server's environment runs it (`ferry` on ferryEnv's
+ * PATH, else `./bin/ferry` in a checkout, src/cli/ferry-command.ts).
+ */
+const FERRY = ferryCommand(FERRY_BIN, process.cwd(), ferryEnv()['PATH']);
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const KIB = 1024;
