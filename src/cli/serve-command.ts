@@ -72,7 +72,18 @@ interface ServeFlags {
   coordination?: string;
   claimTtl: string;
   threads: string;
+  stopGrace: string;
 }
+
+/**
+ * How long sessions get to end after SIGINT or SIGTERM before `ferry serve` exits without them. A session
+ * ending writes what it received and made durable: at most the uploads' memory (512 MiB,
+ * UPLOAD_MEMORY_TOTAL_BYTES), about 5 s on a disk taking 100 MB/s; twice that is a disk that is not taking
+ * data (NFS, FUSE, a dying disk), which would otherwise keep the server from stopping at all. Supervisors
+ * wait longer before their SIGKILL (systemd 90 s, Kubernetes 30 s), so the warning is logged first; under
+ * `docker stop` (10 s) pass `-t 15` or a shorter `--stop-grace`.
+ */
+export const STOP_GRACE_MS = 10_000;
 
 /** `--handshake-burst`: at least one, or no source could ever start a handshake. */
 function parseBurst(text: string): number {
@@ -182,6 +193,11 @@ export function registerServeCommand(program: Command): void {
       'threads encrypting and hashing downloads, decrypting and hashing uploads (1: the event loop alone; more: a pool of worker threads; default by cores, README "Speed: threads")',
       String(DEFAULT_THREADS),
     )
+    .option(
+      '--stop-grace <duration>',
+      'on SIGINT/SIGTERM, how long sessions get to end before the server ends without them (SIGKILL, 137)',
+      formatMs(STOP_GRACE_MS),
+    )
     .action(async (_flags: ServeFlags, command: Command) => {
       tuneServeHeap();
       const flags = await applyServeConfig<ServeFlags>(command);
@@ -202,6 +218,7 @@ export function registerServeCommand(program: Command): void {
         );
       const objectStore = await objectStoreFromFlags(flags);
       const ownership = ownershipFromFlags(flags);
+      const stopGraceMs = parseMs(flags.stopGrace, '--stop-grace');
       // With --coordination, etcd alone says who may connect (docs/ARCHITECTURE.md, "Admission in a cluster").
       const admission = admissionFromFlags(flags);
       const server = await FerryServer.start({
@@ -304,11 +321,31 @@ export function registerServeCommand(program: Command): void {
           if (stopping) return;
           stopping = true;
           logger.info({ event: 'stopping', signal }, 'server stopping');
+          // A session stuck in the file system (a write or fsync that never returns) would hold close() for
+          // ever, and a repeated signal is ignored above: past the grace the process exits without it. Its
+          // partial stays as the last durable batch left it (data before log), for the next start's sweep
+          // or the client's resume; its claims (--store) are not revoked: they lapse after --claim-ttl, as
+          // a killed server's do, so no other server takes a transfer this one might still be writing.
+          const grace = setTimeout(() => {
+            const sessions = server.sessionStates();
+            logger.warn(
+              { event: 'stop-grace-passed', graceMs: stopGraceMs, sessionsLeft: sessions.length, sessions },
+              'sessions did not end within --stop-grace',
+            );
+            logger.info({ event: 'stopped', reason: 'stop-grace', signal }, 'server stopped');
+            // Not process.exit(code): it joins libuv's threads, and one stuck in a write to that disk never
+            // returns (measured: exit still waiting 15 s on). SIGKILL ends the process as soon as no thread
+            // waits uninterruptibly (an NFS hard mount waits killably; a write a FUSE daemon took waits for its
+            // answer, and the process ends then, writing nothing more). Not SIGTERM: supervisors count death by
+            // SIGTERM as a clean stop (systemd), and sessions left behind are not one (README "Exit codes": 137).
+            process.kill(process.pid, 'SIGKILL');
+          }, stopGraceMs);
           // The claims go after the server stopped writing: revoking the lease frees them for the others.
           void Promise.all([server.close(), dashboard?.close()])
             .then(() => admission?.close())
             .then(() => ownership?.close())
             .then(() => {
+              clearTimeout(grace);
               logger.info({ event: 'stopped', reason: signal }, 'server stopped');
               resolveStop();
             });
