@@ -25,7 +25,7 @@ export function wrapParts(parts: readonly string[], width: number, indent = ''):
  * terminal wrapped it where its line ended, inside the id. Pasted, the lines are still one command.
  */
 export function wrapText(text: string, width: number, indent = ''): string[] {
-  const words = text.replace(NUMBER_AND_UNIT, `$1${JOINED}`).match(WORD) ?? [];
+  const words = Array.from(text.replace(NUMBER_AND_UNIT, `$1${JOINED}`).matchAll(WORD), (found) => found[1]!);
   return wrapWords(
     words.map((word) => word.replaceAll(JOINED, ' ')),
     width,
@@ -40,8 +40,13 @@ const JOINED = '\u001f';
 /** The space between a number and its unit, as formatBytes and formatDuration write them. */
 const NUMBER_AND_UNIT = /(\d) (?=(?:[KMGTP]iB|B|ms|s)\b)/g;
 
-/** Runs of anything but spaces, a backquoted span (spaces and all) counting as part of its run. */
-const WORD = /(?:`[^`]*`|[^ \t\n`]+|`)+/g;
+/**
+ * Words: runs of anything but spaces, a backquoted span (spaces and all) counting as part of its run. A line
+ * breaks at one space only: the rest of a run of spaces stays at the start of the word after it (as do
+ * spaces at the end), so the lines joined again at their breaks are the text exactly. Joining words with
+ * single spaces printed `a  b.txt` from the other side as `a b.txt` (stop 41 security pass).
+ */
+const WORD = /(?:^| )( *(?:`[^`]*`|[^ `]+|`)+| *$)/g;
 
 /**
  * `words` joined by single spaces into lines of at most `width` columns; later lines start with `indent`.

@@ -30,41 +30,31 @@ const SPACED = [
   'wide   '.repeat(9),
 ];
 
-// FIXME(ux2): `todo` until the fix in src/cli/wrap-parts.ts lands (breaks at one space, any further spaces
-// of a run kept in the word after it); it fails on main and on this branch.
-test(
-  'errors and notes wrapped for a terminal keep every space of the other side`s strings',
-  { todo: 'wrapText collapses runs of spaces (src/cli/wrap-parts.ts, helper ux2)' },
-  () => {
-    for (const width of [200, 60, 30]) {
-      for (const text of SPACED) {
-        const error = new FerryError('FILE_EXISTS', undefined, { subject: `dir/${text}` });
-        const whole = errorLines(error, undefined);
-        assert.equal(whole.length, 1);
-        assert.equal(unwrapped(errorLines(error, width)), whole[0], `error at ${width} columns`);
-        const note = `ferry: kept dir/${text} for a resume`;
-        assert.equal(unwrapped(noteLines(note, width)), note, `note at ${width} columns`);
-      }
+test('errors and notes wrapped for a terminal keep every space of the other side`s strings', () => {
+  for (const width of [200, 60, 30]) {
+    for (const text of SPACED) {
+      const error = new FerryError('FILE_EXISTS', undefined, { subject: `dir/${text}` });
+      const whole = errorLines(error, undefined);
+      assert.equal(whole.length, 1);
+      assert.equal(unwrapped(errorLines(error, width)), whole[0], `error at ${width} columns`);
+      const note = `ferry: kept dir/${text} for a resume`;
+      assert.equal(unwrapped(noteLines(note, width)), note, `note at ${width} columns`);
     }
-    // Two names that differ only in their spaces print differently.
-    const a = errorLines(new FerryError('FILE_EXISTS', undefined, { subject: 'a  b.txt' }), 200);
-    const b = errorLines(new FerryError('FILE_EXISTS', undefined, { subject: 'a b.txt' }), 200);
-    assert.notDeepEqual(a, b);
-  },
-);
+  }
+  // Two names that differ only in their spaces print differently.
+  const a = errorLines(new FerryError('FILE_EXISTS', undefined, { subject: 'a  b.txt' }), 200);
+  const b = errorLines(new FerryError('FILE_EXISTS', undefined, { subject: 'a b.txt' }), 200);
+  assert.notDeepEqual(a, b);
+});
 
-test(
-  'a hostile server`s refusal with runs of spaces prints on a terminal as it does to a pipe',
-  { todo: 'wrapText collapses runs of spaces (src/cli/wrap-parts.ts, helper ux2)' },
-  async (t) => {
-    const rig = await startHostileRig(t, 'ferry-wrap-spaces-');
-    const detail = 'refused   file  a  b.txt (not   a b.txt) ';
-    rig.hostile.script = { entries: [], putError: { code: 'PERMISSION_DENIED', detail } };
-    const source = join(rig.work, 'up.bin');
-    await writeFile(source, Buffer.alloc(200 * 1024, 2));
-    const sent = await runOnTerminal(['send', source, `${rig.target}/in`, ...rig.common]);
-    assert.notEqual(sent.code, 0, sent.output);
-    const shown = sent.output.replace(/\r/g, '').replace(new RegExp(`\\n${INDENT}`, 'g'), ' ');
-    assert.ok(shown.includes(`${detail} (from the server)`), JSON.stringify(sent.output));
-  },
-);
+test('a hostile server`s refusal with runs of spaces prints on a terminal as it does to a pipe', async (t) => {
+  const rig = await startHostileRig(t, 'ferry-wrap-spaces-');
+  const detail = 'refused   file  a  b.txt (not   a b.txt) ';
+  rig.hostile.script = { entries: [], putError: { code: 'PERMISSION_DENIED', detail } };
+  const source = join(rig.work, 'up.bin');
+  await writeFile(source, Buffer.alloc(200 * 1024, 2));
+  const sent = await runOnTerminal(['send', source, `${rig.target}/in`, ...rig.common]);
+  assert.notEqual(sent.code, 0, sent.output);
+  const shown = sent.output.replace(/\r/g, '').replace(new RegExp(`\\n${INDENT}`, 'g'), ' ');
+  assert.ok(shown.includes(`${detail} (from the server)`), JSON.stringify(sent.output));
+});
