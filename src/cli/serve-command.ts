@@ -76,7 +76,7 @@ interface ServeFlags {
 }
 
 /**
- * How long sessions get to end after SIGINT or SIGTERM before `ferry serve` exits without them. A session
+ * How long sessions get to end after SIGINT, SIGTERM or SIGHUP before `ferry serve` exits without them. A session
  * ending writes what it received and made durable: at most the uploads' memory (512 MiB,
  * UPLOAD_MEMORY_TOTAL_BYTES), about 5 s on a disk taking 100 MB/s; twice that is a disk that is not taking
  * data (NFS, FUSE, a dying disk), which would otherwise keep the server from stopping at all. Supervisors
@@ -195,7 +195,7 @@ export function registerServeCommand(program: Command): void {
     )
     .option(
       '--stop-grace <duration>',
-      'on SIGINT/SIGTERM, how long sessions get to end before the server ends without them (SIGKILL, 137)',
+      'on SIGINT/SIGTERM/SIGHUP, how long sessions get to end before the server ends without them (SIGKILL, 137)',
       formatMs(STOP_GRACE_MS),
     )
     .action(async (_flags: ServeFlags, command: Command) => {
@@ -352,6 +352,12 @@ export function registerServeCommand(program: Command): void {
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
+        // The terminal closing (an ssh session dropped, a window shut) sends SIGHUP: its default action killed
+        // the server mid-write, 'server stopped' never logged. `nohup` cannot keep a Node process running
+        // anyway: Node resets an inherited SIGHUP ignore to the default at start (measured, Node 20: `nohup`
+        // ferry serve died of SIGHUP, 129), and with it the only sign that nohup was used, so there is no
+        // ignore to keep. README "Running a server": setsid or a supervisor keeps it past its terminal.
+        process.on('SIGHUP', stop);
       });
       const id = formatFerryId(keyPair.publicKey);
       process.stdout.write(
