@@ -5,14 +5,16 @@ import { digestPrefix } from './progress-format.js';
 import { escapeJsonText } from './escape-for-terminal.js';
 import { colorsFor } from './terminal-colors.js';
 import { prettyLogStream } from './pretty-log-stream.js';
+import { terminalLineWidth } from './terminal-width.js';
 
 export { LOG_LEVELS, addLogFlags, type LogFlags } from './log-level.js';
 
 /**
  * A pino logger writing JSON lines synchronously (no worker transports, so nothing is lost on exit) to
- * `--log-file` (appended, created 0600) or stderr; on a terminal, stderr gets one readable line per
- * record instead (`pretty-log-stream.ts`). Without `--log-level`, `defaultLevel` applies; a client
- * passes `silent` and `info`-with-a-file, so its terminal shows the progress display, not log lines.
+ * `--log-file` (appended, created 0600) or stderr; on a terminal, stderr gets readable lines instead, a
+ * record's fields wrapped to its width (`pretty-log-stream.ts`; a file, a pipe or a journal keeps one JSON
+ * line per record). Without `--log-level`, `defaultLevel` applies; a client passes `silent` and
+ * `info`-with-a-file, so its terminal shows the progress display, not log lines.
  */
 export function createLogger(
   flags: LogFlags,
@@ -36,6 +38,7 @@ export function createLogger(
         ? prettyLogStream(
             options.terminalLine ?? ((line) => process.stderr.write(`${line}\n`)),
             colorsFor(process.stderr),
+            () => terminalLineWidth(process.stderr),
           )
         : pino.destination({ dest: 2, sync: true });
   // Log lines carry names from the other side: kept exact as JSON, without raw control characters (the

@@ -222,11 +222,21 @@ describe('ferry first steps: keygen, invite, serve on a terminal', () => {
     ];
     // In the checkout, with no `ferry` on the PATH: a fresh clone's `npm start`.
     const output = await serveOnTerminal(command, CHECKOUT);
-    const logLine = output.split(/\r?\n/).find((line) => line.includes('server ready  event=listening'))!;
-    assert.match(
-      logLine,
-      /^\d\d:\d\d:\d\d INFO {2}server ready {2}event=listening id=[a-z2-7-]+ address=127\.0\.0\.1:\d+$/,
+    // The record's fields wrapped to the terminal's width (80 under `script`), each whole and under the
+    // message: on one line it ran to 107 columns and the terminal broke it inside the id, before the banner.
+    const lines = output.split(/\r?\n/);
+    const at = lines.findIndex((line) => line.includes('server ready  event=listening'));
+    assert.deepEqual(
+      lines.slice(at, at + 3).map((line) => line.replace(/^\d\d:\d\d:\d\d /, 'HH:MM:SS ')),
+      [
+        'HH:MM:SS INFO  server ready  event=listening',
+        `${' '.repeat(15)}id=${/^ {2}id: +(\S+)/m.exec(output)![1]}`,
+        `${' '.repeat(15)}address=${/^ {2}listen: +(\S+)/m.exec(output)![1]}`,
+      ],
+      output,
     );
+    for (const line of lines.slice(0, lines.indexOf('ferry server ready')))
+      assert.ok(line.length < 80, `a log line within 79 columns: ${line}`);
     assert.doesNotMatch(output, /"level":/, 'no JSON on a terminal');
     // The banner leads with pairing, the smoothest first contact. With no `ferry` on the PATH its commands
     // name this checkout's (they said `ferry`, which pasted said "command not found"), and it says why.
