@@ -16,12 +16,20 @@ export function errorLines(
   width: number | undefined,
   shell?: { ferry: string; failed: string | undefined },
 ): string[] {
+  const forThisShell =
+    shell === undefined ? undefined : (hint: string) => hintForThisShell(hint, shell.ferry, shell.failed);
+  return noteLines(`ferry: ${error.code}: ${escapeForTerminal(errorMessage(error, forThisShell))}`, width);
+}
+
+/**
+ * What the CLI says of a failure after `ferry: CODE: `: the statement, `(from the server)` after a server's
+ * words, then ferry's hint (through `hint`: errorLines names ferry as this shell runs it). The one renderer
+ * of the stderr line and of `--json`'s summary `message`: the summary said a server's refusal without the
+ * mark, so a program could not tell the server's words from ferry's next step.
+ */
+export function errorMessage(error: FerryError, hint: (text: string) => string = (text) => text): string {
   // The mark closes the server's words, and ferry's own hint comes after it: before it, the hint read as the
   // server's advice.
   const from = error.remote ? ' (from the server)' : '';
-  const hint =
-    error.hint === undefined
-      ? ''
-      : `; ${escapeForTerminal(shell === undefined ? error.hint : hintForThisShell(error.hint, shell.ferry, shell.failed))}`;
-  return noteLines(`ferry: ${error.code}: ${escapeForTerminal(error.statement)}${from}${hint}`, width);
+  return `${error.statement}${from}${error.hint === undefined ? '' : `; ${hint(error.hint)}`}`;
 }

@@ -54,7 +54,11 @@ export function registerGetCommand(program: Command): void {
         sources.map((s) => s.remotePath),
       );
     const exclude = await excludePatternsOf(flags, flags.recursive ?? false);
-    const reporter = new ProgressReporter(flags, { verb: 'received', command: cmd });
+    const reporter = new ProgressReporter(flags, {
+      verb: 'received',
+      command: cmd,
+      hints: async (err) => withRemoteMissingHint(await withDiskFullHint(err)),
+    });
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), sources[0]!, signal);
       try {
@@ -77,7 +81,7 @@ export function registerGetCommand(program: Command): void {
         );
       } catch (err) {
         if (signal.aborted) throw reporter.interrupted();
-        throw withRemoteMissingHint(await withDiskFullHint(reporter.withKeptNote(err)));
+        throw err;
       }
     });
   });

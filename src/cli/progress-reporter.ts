@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { FerryError, toFerryError, type ErrorCode } from '../errors/index.js';
 import type { SkipKind } from '../transfer/index.js';
 import { withCommandHints } from './command-hints.js';
+import { errorMessage } from './error-lines.js';
 import { keptPartialsNote } from './kept-partials-note.js';
 import { parseMs } from './parse-option.js';
 import type { TransferEvent } from '../index.js';
@@ -91,11 +92,23 @@ export class ProgressReporter {
   /** False: a successful run prints no closing line of its own (`sync` says it in its own). */
   readonly #closingLine: boolean;
   readonly #command: Command | undefined;
+  readonly #hints: (err: unknown) => unknown;
 
   constructor(
     flags: OutputFlags,
-    /** `command`: the subcommand running, whose home the error's hints name (withCommandHints). */
-    options: { verb: 'sent' | 'received'; now?: () => number; closingLine?: boolean; command?: Command },
+    /**
+     * `command`: the subcommand running, whose home the error's hints name (withCommandHints). `hints`: the
+     * command's own next steps for an error of the run (an unknown host that reads as a local name, a full
+     * disk's partial, the `ferry ls` of what is missing), added once, by `run`, to the error it throws and to
+     * `--json`'s summary alike: added by the command after the run, the summary never had them.
+     */
+    options: {
+      verb: 'sent' | 'received';
+      now?: () => number;
+      closingLine?: boolean;
+      command?: Command;
+      hints?: (err: unknown) => unknown;
+    },
   ) {
     const now = options.now ?? Date.now;
     const stderr = process.stderr;
@@ -117,6 +130,7 @@ export class ProgressReporter {
     this.#tree = flags.recursive ?? false;
     this.#closingLine = options.closingLine ?? true;
     this.#command = options.command;
+    this.#hints = options.hints ?? ((err) => err);
   }
 
   /** The `onEvent` callback to hand to `sendFiles`, `sendTree` or `getFiles`. */
@@ -183,7 +197,7 @@ export class ProgressReporter {
       const left = this.leftOut;
       this.#json?.summary(
         summary,
-        left ? { ok: false, code: left.code, message: left.message } : { ok: true },
+        left ? { ok: false, code: left.code, message: errorMessage(left) } : { ok: true },
       );
       this.#logger?.info({ event: 'done', ...loggable(summary) }, 'done');
       return result;
@@ -195,15 +209,15 @@ export class ProgressReporter {
       const oneFileFailed = this.#oneFile && summary.files === 0 && summary.failed === 1;
       const worthSaying = stopped ? summary.files > 0 : this.#tally.hasOutcomes && !oneFileFailed;
       this.#display.close(worthSaying ? summary : undefined, this.#verb);
-      // The line the error ends with on stderr, what was kept included.
+      // The line the error ends with on stderr, what was kept and the command's hints included: the error
+      // thrown is the one the summary says, so the two cannot differ.
+      const hinted = error.code === 'ABORTED' ? err : await this.#hints(this.withKeptNote(err));
       // The hints as the stderr line gives them (`ferry --home DIR trust ...`): one rule, withCommandHints.
       const said =
-        error.code === 'ABORTED'
-          ? this.interrupted()
-          : toFerryError(withCommandHints(this.withKeptNote(error), this.#command));
-      this.#json?.summary(summary, { ok: false, code: said.code, message: said.message });
+        error.code === 'ABORTED' ? this.interrupted() : toFerryError(withCommandHints(hinted, this.#command));
+      this.#json?.summary(summary, { ok: false, code: said.code, message: errorMessage(said) });
       this.#logger?.error({ event: 'done', code: error.code, ...loggable(summary) }, 'failed');
-      throw err;
+      throw hinted;
     }
   }
 }

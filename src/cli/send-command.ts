@@ -57,7 +57,11 @@ export function registerSendCommand(program: Command): void {
     // The library's own check, before the identity is loaded or anything connects.
     if (paths.length > 1) refuseSameNameSends(paths);
     const exclude = await excludePatternsOf(flags, flags.recursive ?? false);
-    const reporter = new ProgressReporter(flags, { verb: 'sent', command: cmd });
+    const reporter = new ProgressReporter(flags, {
+      verb: 'sent',
+      command: cmd,
+      hints: (err) => withLocalNameHint(err, args[args.length - 1]!),
+    });
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);
       try {
@@ -81,7 +85,7 @@ export function registerSendCommand(program: Command): void {
         );
       } catch (err) {
         if (signal.aborted) throw reporter.interrupted();
-        throw withLocalNameHint(reporter.withKeptNote(err), args[args.length - 1]!);
+        throw err;
       }
       if (reporter.leftOut) throw reporter.leftOut;
     });

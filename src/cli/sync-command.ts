@@ -79,13 +79,17 @@ export function registerSyncCommand(program: Command): void {
     const printer = new SyncPrinter(flags, upload);
     await withInterrupt(async (signal) => {
       const connect = await connectOptionsOf(flags, homeOf(cmd), target, signal);
+      const hints = async (err: unknown): Promise<unknown> =>
+        upload
+          ? withListingNotGrantedHint(withLocalNameHint(err, dst), { src, dst })
+          : withRemoteMissingHint(withLocalNameHint(await withDiskFullHint(err), src));
       const reporter = flags.dryRun
         ? undefined
         : new ProgressReporter(
             { ...flags, recursive: true },
             // One closing line, the sync's: a transfer summary above it ("received 0 of 1 file, 20.0 MiB
             // ..., 1 already identical" over "sync: received 1 file (0 new, 1 changed)") counted otherwise.
-            { verb: upload ? 'sent' : 'received', closingLine: false, command: cmd },
+            { verb: upload ? 'sent' : 'received', closingLine: false, command: cmd, hints },
           );
       const onEvent = (event: SyncEvent): void => {
         if (event.type === 'sync-action') printer.action(event);
@@ -110,12 +114,16 @@ export function registerSyncCommand(program: Command): void {
           onSkip: reporter?.onSkip ?? ((path, reason, kind) => printer.skipped(path, reason, kind)),
         }).catch(resultDespiteUnsentNames<SyncSummary>);
       try {
-        printer.summary(reporter ? await reporter.run(work) : await work(), reporter?.succeeded);
+        // The reporter adds the hints itself, to its error and its --json summary alike; a dry run has none.
+        const done = reporter
+          ? reporter.run(work)
+          : work().catch(async (err: unknown) => {
+              throw await hints(err);
+            });
+        printer.summary(await done, reporter?.succeeded);
       } catch (err) {
         if (signal.aborted && reporter) throw reporter.interrupted();
-        const kept = reporter ? reporter.withKeptNote(err) : err;
-        if (upload) throw withListingNotGrantedHint(withLocalNameHint(kept, dst), { src, dst });
-        throw withRemoteMissingHint(withLocalNameHint(await withDiskFullHint(kept), src));
+        throw err;
       }
       if (reporter?.leftOut) throw reporter.leftOut;
       if (printer.leftOut) throw printer.leftOut;

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assertExit, runFerry, type CliResult } from '../helpers/cli.js';
+import { assertExit, assertSummaryIsTheErrorLine, runFerry, type CliResult } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
 let dir: string;
@@ -49,4 +49,16 @@ test('a name written as a server (a port or a path) gets no such hint', async ()
       'ferry: CONNECT_FAILED: could not connect: copy.invalid:7443: unknown host (enotfound); is the name spelt right?\n',
     );
   }
+});
+
+// send and sync added the hint after the run, which had written --json's summary without it.
+test('--json: the summary message of a send and a sync to a bare name is the stderr line, hint included', async () => {
+  const send = await ferry('send', 'a.txt', 'copy.invalid', '--json');
+  assertExit(send, 5, 'send --json a.txt copy.invalid');
+  assert.equal(send.stderr, hint('copy.invalid'));
+  assertSummaryIsTheErrorLine(send, 'CONNECT_FAILED');
+  const sync = await ferry('sync', 'tree', 'mirror.invalid', '--json');
+  assertExit(sync, 5, 'sync --json tree mirror.invalid');
+  assert.equal(sync.stderr, hint('mirror.invalid'));
+  assertSummaryIsTheErrorLine(sync, 'CONNECT_FAILED');
 });

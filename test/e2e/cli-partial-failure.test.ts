@@ -360,7 +360,12 @@ describe('ferry get: one file of several fails', () => {
     assert.deepEqual(failedOf(events), [['nowhere', 'PATH_NOT_FOUND']]);
     const summary = events.at(-1)!;
     assert.equal(summary['code'], 'PATH_NOT_FOUND');
-    assert.match(summary['message'] as string, /127\.0\.0\.1:\d+\/nowhere; 1 of 2 files failed/);
+    // As the stderr line says it: the server's words marked, then ferry's count and next step.
+    assert.match(
+      summary['message'] as string,
+      /127\.0\.0\.1:\d+\/nowhere \(from the server\); 1 of 2 files failed; `ferry ls 127\.0\.0\.1:\d+` lists what is there$/,
+    );
+    assert.equal(result.stderr.split('\n').at(-2), `ferry: PATH_NOT_FOUND: ${summary['message'] as string}`);
     assert.deepEqual(
       (summary['storedFiles'] as JsonEvent[]).map((f) => f['remotePath']),
       ['gboth/kept'],

@@ -1,11 +1,12 @@
 // End to end: a path that is not on the server is answered with the way on, the listing of the directory it
 // was looked for in: `ferry get host/notse.txt` said only "no such file or directory: host:7443/notse.txt
-// (from the server)" (a new user's pass), the right name left to guess. `get`, `ls` and a sync down.
+// (from the server)" (a new user's pass), the right name left to guess. `get`, `ls` and a sync down; with
+// --json, the summary's message says it as the stderr line does.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assertExit, runFerry } from '../helpers/cli.js';
+import { assertExit, assertSummaryIsTheErrorLine, runFerry } from '../helpers/cli.js';
 import { startAdmittedServe, type AdmittedCli } from '../helpers/admitted-cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
@@ -63,5 +64,17 @@ describe('a path missing on the server', () => {
       synced.stderr,
       `ferry: PATH_NOT_FOUND: no such file or directory: ${address}/mirror (from the server); \`ferry ls ${address}\` lists what is there\n`,
     );
+  });
+
+  // get and sync added the hint after the run, which had written --json's summary without it (nor the mark).
+  test('--json: the summary message of a get and a sync down is the stderr line, hint and mark included', async () => {
+    const got = await ferry('get', `${address}/my dir/notse.txt`, `${dir}/`, '--json');
+    assertExit(got, 7, 'get --json a missing file');
+    assert.match(got.stderr, /\(from the server\); `ferry ls '[^']+\/my dir'` lists what is there\n$/);
+    assertSummaryIsTheErrorLine(got, 'PATH_NOT_FOUND');
+    const synced = await ferry('sync', `${address}/mirror`, join(dir, 'mirror'), '--json');
+    assertExit(synced, 7, 'sync --json down a missing directory');
+    assert.match(synced.stderr, /lists what is there\n$/);
+    assertSummaryIsTheErrorLine(synced, 'PATH_NOT_FOUND');
   });
 });

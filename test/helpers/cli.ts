@@ -240,6 +240,18 @@ export function jsonLinesOf<T = Record<string, unknown>>(stdout: string): T[] {
     });
 }
 
+/**
+ * Fails unless a failed run's `--json` summary (its last line) says the error word for word as its stderr
+ * line does (`ferry: CODE: message`, on a pipe one line), with `code`: hints added after the run once
+ * reached the stderr line alone.
+ */
+export function assertSummaryIsTheErrorLine(result: CliResult, code: string): void {
+  const summary = jsonLinesOf<{ type: string; code?: string; message?: string }>(result.stdout).at(-1);
+  assert.equal(summary?.type, 'summary', result.stdout);
+  assert.equal(summary.code, code, result.stdout);
+  assert.equal(result.stderr, `ferry: ${summary.code}: ${summary.message}\n`);
+}
+
 /** Fails with the command's output when it did not exit with `code`. */
 export function assertExit(result: CliResult, code: number, what: string): void {
   assert.equal(
