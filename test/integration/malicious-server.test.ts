@@ -699,9 +699,10 @@ test('`ferry get` shows a hostile server names and error details escaped in its 
         .split('\n')
         .map((line) => JSON.parse(line) as { type: string; message?: string })
         .find((e) => e.type === 'summary');
+      // The stderr line's words (errorMessage), the server's detail exact inside them, marked as its.
       assert.equal(
         summary?.message,
-        `no such file or directory: ${host}:${port}/x: ${detail}`,
+        `no such file or directory: ${host}:${port}/x: ${detail} (from the server); \`ferry ls ${host}:${port}\` lists what is there`,
         '--json keeps the detail exact',
       );
     }
