@@ -35,7 +35,8 @@
 // their file from the disk, as a file not touched lately is (issue 16: a read around the page cache).
 //
 // A variant is NAME=DIR, DIR a built work tree (its bin/ferry), '.' for this one as built now (snapshotted
-// once, `bench/lib/ferry-snapshot.ts`). Linux only (/proc).
+// once, `bench/lib/ferry-snapshot.ts`); NAME=DIR,FLAG,... adds node flags for that variant's processes alone
+// (`--variant A=. --variant B=.,--max-semi-space-size=32`: one build, two ways to run it). Linux only (/proc).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -215,14 +216,22 @@ const formatTimeline = (bins: readonly Bin[], pid: number, byId: Map<number, num
 const dir = await makeTempDir('ferry-delta-ab-');
 killTrackedOnExit();
 try {
-  const variants: { name: string; peers: FerryPeers; bin: string }[] = [];
+  const variants: { name: string; peers: FerryPeers; bin: string; nodeArgs: string[] }[] = [];
+  let here: string | undefined;
   for (const spec of values.variant) {
     const eq = spec.indexOf('=');
-    const where = spec.slice(eq + 1);
-    const bin = where === '.' ? await snapshotFerry(join(dir, 'cli-here')) : join(where, 'bin', 'ferry');
+    const [where = '.', ...flags] = spec.slice(eq + 1).split(',');
+    // '.' is snapshotted once, however many variants run it.
+    here ??= where === '.' ? await snapshotFerry(join(dir, 'cli-here')) : undefined;
+    const bin = where === '.' ? here! : join(where, 'bin', 'ferry');
     const home = join(dir, `homes-${variants.length}`);
     await mkdir(home);
-    variants.push({ name: spec.slice(0, eq), bin, peers: await FerryPeers.create(bin, home) });
+    variants.push({
+      name: spec.slice(0, eq),
+      bin,
+      peers: await FerryPeers.create(bin, home),
+      nodeArgs: [...nodeArgs, ...flags],
+    });
   }
   const old = join(dir, 'old');
   const next = join(dir, 'next');
@@ -284,7 +293,7 @@ try {
       settleMemory();
       if (values['drop-caches']) writeFileSync('/proc/sys/vm/drop_caches', '3');
       const address = `127.0.0.1:${await freePort()}`;
-      const server = await v.peers.startServer(root, address, nodeArgs, serveArgs);
+      const server = await v.peers.startServer(root, address, v.nodeArgs, serveArgs);
       const tracers: (ChildProcess | undefined)[] = [];
       try {
         await v.peers.trust(address);
@@ -297,7 +306,7 @@ try {
           spawn(
             process.execPath,
             [
-              ...nodeArgs,
+              ...v.nodeArgs,
               v.bin,
               '--home',
               v.peers.clientHome,

@@ -45,6 +45,29 @@ function deltaDirections(): ReadonlyArray<'upload' | 'download'> {
   return [only];
 }
 
+/**
+ * The rows measured: every kind, or those FERRY_BENCH_DELTA_ROWS names (comma-separated: `cold`, `warm`,
+ * `uncached`), for loops on one row. Edits are narrowed by FERRY_BENCH_DELTA_EDIT (`in-place` or `insert`).
+ */
+function deltaRowKinds(): ReadonlySet<string> {
+  const kinds = ['cold', 'warm', 'uncached'];
+  const only = process.env['FERRY_BENCH_DELTA_ROWS'];
+  if (only === undefined || only === '') return new Set(kinds);
+  const named = only.split(',');
+  for (const kind of named)
+    if (!kinds.includes(kind))
+      throw new Error(`FERRY_BENCH_DELTA_ROWS names ${kinds.join(', ')}, not ${kind}`);
+  return new Set(named);
+}
+
+function deltaEdits(): Edit[] {
+  const only = process.env['FERRY_BENCH_DELTA_EDIT'];
+  if (only === undefined || only === '') return EDITS;
+  const edit = EDITS.find((e) => e.key === only);
+  if (!edit) throw new Error(`FERRY_BENCH_DELTA_EDIT must be in-place or insert, not ${only}`);
+  return [edit];
+}
+
 /** What the case needs from bench/run.ts. */
 export interface DeltaBench {
   dir: string;
@@ -57,6 +80,8 @@ export interface DeltaBench {
 }
 
 interface Edit {
+  /** Its name in FERRY_BENCH_DELTA_EDIT. */
+  key: string;
   name: string;
   /** Rows with both files out of the page cache too (the in-place edit: the issue's time target). */
   outOfCacheRows?: boolean;
@@ -66,6 +91,7 @@ interface Edit {
 
 const EDITS: Edit[] = [
   {
+    key: 'in-place',
     name: '1 MiB rewritten at 3 places',
     outOfCacheRows: true,
     async make(old, next, size) {
@@ -80,6 +106,7 @@ const EDITS: Edit[] = [
     },
   },
   {
+    key: 'insert',
     name: '1 KiB inserted near the start',
     async make(old, next) {
       const from = await open(old, 'r');
@@ -132,13 +159,14 @@ export async function runDeltaCases(b: DeltaBench): Promise<boolean> {
   b.log(`delta: writing ${formatSize(b.sizeBytes)} of random data...`);
   await writeRandomFile(old, b.sizeBytes);
   const rows: DeltaRow[] = [];
-  for (const edit of EDITS) {
+  const kinds = deltaRowKinds();
+  for (const edit of deltaEdits()) {
     await edit.make(old, next, b.sizeBytes);
     const want = await sha256File(next);
     for (const [direction, warm, uncached] of deltaDirections().flatMap((d) => [
-      [d, false, false] as const,
-      [d, true, false] as const,
-      ...(edit.outOfCacheRows ? [[d, false, true] as const] : []),
+      ...(kinds.has('cold') ? [[d, false, false] as const] : []),
+      ...(kinds.has('warm') ? [[d, true, false] as const] : []),
+      ...(edit.outOfCacheRows && kinds.has('uncached') ? [[d, false, true] as const] : []),
     ])) {
       const suffix = warm ? WARM_LABEL : uncached ? OUT_OF_CACHE_LABEL : '';
       const samples = new Map<Tool, DeltaSample[]>();
