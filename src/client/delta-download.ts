@@ -3,7 +3,6 @@ import {
   DeltaLeafSources,
   DeltaMatcher,
   LEAF_BYTES,
-  type DeltaScan,
   type DeltaSignature,
 } from '../protocol/index.js';
 import { LeafHashesAhead, type PartialTransfer, type SourceFile } from '../transfer/index.js';
@@ -16,7 +15,8 @@ import { ScanHashesAhead } from './scan-hashes-ahead.js';
 import { WriteThroughGate } from './write-through-gate.js';
 import { WrittenThroughLeaves } from './written-through-leaves.js';
 import { OLD_FILE_SCAN_COUNTERS } from './old-file-scan-counters.js';
-import { storedLeafHashes } from './stored-leaf-hashes.js';
+import { ScanAgain } from './scan-again.js';
+import { scanWindow } from './scan-window.js';
 import { SCAN_READ_BYTES, SCAN_WINDOW_BYTES, WindowReadAhead, type Piece } from './window-read-ahead.js';
 
 export { OLD_FILE_SCAN_COUNTERS } from './old-file-scan-counters.js';
@@ -136,8 +136,6 @@ async function takeLeavesOf(
       () => false,
     );
   const tables = new OldLeafTables(old, knownOld, unchangedNow);
-  /** Old-file ranges left unmatched by a scan of part of the signature: scanned again once it is whole. */
-  const again: Array<{ from: number; to: number }> = [];
   // No read passes the old file's end: a run of leaves placed later is inside it too.
   // A buffer is read into again only once its writes landed, the placing ones (queued piece by piece, so
   // settled first) and the partial's.
@@ -169,35 +167,8 @@ async function takeLeavesOf(
     hashesAhead,
   });
   const reads = new WindowReadAhead(old, buffers, tables, hashesAhead);
-  /**
-   * Buffers of the scans again: their own, since those may run between two windows of the first pass while
-   * the next window is read into `buffers` (a take there would turn to the window being read). Allocated only
-   * if there is something to scan again.
-   */
-  const againBuffers = new ReadBuffers(landed, Math.min(old.size, SCAN_WINDOW_BYTES + 2 * LEAF_BYTES));
-  /** Scans every range in `again` with the whole signature (the matcher knows every block), emptying it. */
-  const scanAgain = async (): Promise<void> => {
-    for (let range = again.shift(); range !== undefined; range = again.shift()) {
-      for (let from = range.from; from < range.to;) {
-        const to = Math.min(range.to, from + SCAN_WINDOW_BYTES);
-        const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
-        const window = await againBuffers.take(readEnd - from);
-        await old.readExactly(window, 0, window.length, from);
-        // The store's (or in-place) hashes for this window too, only while the identity after its read (and
-        // their hashing) is the one opened.
-        const table = await tables.afterRead(readEnd);
-        matcher.useKnownLeafHashes(table && storedLeafHashes(table, old.size, undefined));
-        let scan: DeltaScan;
-        try {
-          scan = matcher.scan(window, from, from, to, readEnd === old.size);
-        } finally {
-          matcher.useKnownLeafHashes(undefined);
-        }
-        await taken.take(window, from, true);
-        from = scan.next;
-      }
-    }
-  };
+  // Old-file ranges left unmatched by a scan of part of the signature: scanned again once it is whole.
+  const again = new ScanAgain({ old, tables, matcher, taken, landed });
   /**
    * The placed leaves' acceptance (`FoundLeaves.acceptLanded`), window after window in order, behind the scan
    * rather than in its way: each waits for an fstat of the old file (its identity, so the bytes placed are
@@ -228,13 +199,13 @@ async function takeLeavesOf(
           accepting = accepting.then(() => taken.acceptLanded());
           accepting.catch(() => undefined);
           from += took * LEAF_BYTES;
-          if (matcher.knownBlocks === total) await scanAgain();
+          if (matcher.knownBlocks === total) await again.scan();
           continue;
         }
         // An edit in place before leaves the thread wrote through: rolled over once the signature is whole.
         const edited = await writtenThrough.editedInPlace(from, LOOKAHEAD_BLOCKS);
         if (edited > 0) {
-          again.push({ from, to: from + edited * LEAF_BYTES });
+          again.add(from, from + edited * LEAF_BYTES);
           from += edited * LEAF_BYTES;
           continue;
         }
@@ -251,13 +222,13 @@ async function takeLeavesOf(
       }
       const window = piece.bytes.subarray(from - piece.at, readEnd - piece.at);
       // The hashes taken ahead were taken over `piece.bytes`, which `window` views: the bytes scanned.
-      matcher.useKnownLeafHashes(await hashes!);
-      let scan: DeltaScan;
-      try {
-        scan = matcher.scan(window, from, from, to, readEnd === old.size);
-      } finally {
-        matcher.useKnownLeafHashes(undefined);
-      }
+      const scan = scanWindow(matcher, {
+        bytes: window,
+        from,
+        to,
+        atEnd: readEnd === old.size,
+        known: await hashes!,
+      });
       hashesAhead.follow(taken.offsets());
       // The leaves found lie at another phase (an insertion or a deletion): those in place are not the
       // server's, and hashing them goes no further (the insert case pays at most what it hashed so far).
@@ -265,8 +236,7 @@ async function takeLeavesOf(
       if (ahead !== undefined) hashes = reads.atPhase(early!);
       sources.add(scan.ops);
       if (!whole)
-        for (const op of scan.ops)
-          if (op.oldOffset < 0) again.push({ from: op.newOffset, to: op.newOffset + op.length });
+        for (const op of scan.ops) if (op.oldOffset < 0) again.add(op.newOffset, op.newOffset + op.length);
       await taken.take(window, from, false);
       // Every write from this piece's buffer was handed over (the placing ones started, the partial's
       // queued, and submitted by the flush): the buffer is read into again once those have landed.
@@ -277,11 +247,11 @@ async function takeLeavesOf(
       // The signature is whole before the scan's end (the scan lags the signing): what earlier windows left
       // unmatched is scanned again now, while this window's writes land and the next window is read, not
       // after the last window (issue 16: ~70 ms of a 1 GiB download's end, three rewritten MiB rolled again).
-      if (matcher.knownBlocks === total) await scanAgain();
+      if (matcher.knownBlocks === total) await again.scan();
     }
     await accepting;
     if (matcher.knownBlocks < total) matcher.extend(await arrival!.waitFor(total));
-    await scanAgain();
+    await again.scan();
     const digest = signed.digest ?? (await arrival!.digest());
     if (taken.identical(digest)) {
       // The caller discards the partial: the placing writes land first.
@@ -308,6 +278,6 @@ async function takeLeavesOf(
     // The slabs go back to the next scan only once no write reads from them.
     await landed().catch(() => undefined);
     buffers.release();
-    againBuffers.release();
+    again.release();
   }
 }
