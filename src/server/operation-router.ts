@@ -27,7 +27,10 @@ const OPERATION_SCOPED = new Set(['trust', 'path', 'transfer', 'storage']);
 export interface RoutedSession {
   /** An error that ended the session outside the receive loop (a download's, a revoke's), if one did. */
   fatal(): FerryError | undefined;
-  /** Keeps `error` as the session's end (unless one is kept already) and sends it the peer may read. */
+  /**
+   * Keeps `error` as the session's end (unless one is kept already) and sends its ERROR with ref 0 when it is
+   * one the peer is told of (a protocol or internal error); resolves once sent. The close is `close`'s.
+   */
   fail(error: FerryError): Promise<void>;
   /** Closes the session's channel with `error`. */
   close(error: FerryError): void;
