@@ -3,34 +3,23 @@ import {
   DeltaLeafSources,
   DeltaMatcher,
   LEAF_BYTES,
-  type DeltaScan,
-  type KnownLeafHash,
   type DeltaSignature,
 } from '../protocol/index.js';
-import {
-  DIRECT_ALIGN_BYTES,
-  LeafHashesAhead,
-  type PartialTransfer,
-  type SourceFile,
-} from '../transfer/index.js';
+import { LeafHashesAhead, type PartialTransfer, type SourceFile } from '../transfer/index.js';
 import { PlacedLeaves, type PlacingPartial } from './placed-leaves.js';
 import { FoundLeaves } from './found-leaves.js';
 import { placeLeaves } from './place-found-leaves.js';
 import { ReadBuffers } from './read-buffers.js';
-import { OldLeafTables, type LeafTable } from './old-leaf-tables.js';
+import { OldLeafTables } from './old-leaf-tables.js';
 import { ScanHashesAhead } from './scan-hashes-ahead.js';
 import { WriteThroughGate } from './write-through-gate.js';
 import { WrittenThroughLeaves } from './written-through-leaves.js';
+import { OLD_FILE_SCAN_COUNTERS } from './old-file-scan-counters.js';
+import { ScanAgain } from './scan-again.js';
+import { scanWindow } from './scan-window.js';
+import { SCAN_READ_BYTES, SCAN_WINDOW_BYTES, WindowReadAhead, type Piece } from './window-read-ahead.js';
 
-/** Old-file offsets scanned per read (the read holds one leaf more, for matches across its end). */
-const SCAN_WINDOW_BYTES = 4 * 1024 * 1024;
-
-/**
- * The most bytes one read of the scan holds: a window, the leaf past its end, the leaf a scan may start past
- * the window before it (a match across its end), and up to DIRECT_ALIGN_BYTES before that, where the read
- * starts so that the leaves it will likely place lie aligned for direct I/O in its buffer.
- */
-const SCAN_READ_BYTES = SCAN_WINDOW_BYTES + 2 * LEAF_BYTES + DIRECT_ALIGN_BYTES;
+export { OLD_FILE_SCAN_COUNTERS } from './old-file-scan-counters.js';
 
 /**
  * Old-file bytes the leaf hash thread wrote through that the scan takes at once, after one identity check of
@@ -122,14 +111,6 @@ export async function takeLeaves(
   }
 }
 
-/**
- * What delta downloads' scans of their old files did in this process, for tests and benches: leaves hashed
- * (ahead on the thread, or by the matcher), of them those hashed in place from the offer on
- * (`LeafHashesAhead`), leaves whose hash came from the client's store (a warm delta, issue 16), and old-file
- * offsets the matcher's weak checksum rolled over.
- */
-export const OLD_FILE_SCAN_COUNTERS = { hashedLeaves: 0, inPlaceLeaves: 0, knownLeaves: 0, rolledOffsets: 0 };
-
 async function takeLeavesOf(
   old: OldFile,
   signed: { signature: DeltaSignature; digest?: Buffer },
@@ -155,8 +136,6 @@ async function takeLeavesOf(
       () => false,
     );
   const tables = new OldLeafTables(old, knownOld, unchangedNow);
-  /** Old-file ranges left unmatched by a scan of part of the signature: scanned again once it is whole. */
-  const again: Array<{ from: number; to: number }> = [];
   // No read passes the old file's end: a run of leaves placed later is inside it too.
   // A buffer is read into again only once its writes landed, the placing ones (queued piece by piece, so
   // settled first) and the partial's.
@@ -187,54 +166,9 @@ async function takeLeavesOf(
     sources,
     hashesAhead,
   });
-  // Each window is read while the one before it is scanned: a read covers any start the scan may leave
-  // (from `to` to a leaf past it) and a whole window after it. It starts where the leaves at the phase the
-  // scans follow (the leaf boundaries, or those shifted by an insertion or a deletion) lie aligned for
-  // direct I/O in its buffer (a slab's, page-aligned), so that runs of them are placed around the page cache.
-  const readAhead = (to: number): Promise<Piece> => {
-    const phase = hashesAhead.phase ?? 0;
-    const at = Math.max(
-      0,
-      to - ((((to - phase) % DIRECT_ALIGN_BYTES) + DIRECT_ALIGN_BYTES) % DIRECT_ALIGN_BYTES),
-    );
-    const read = (async () => {
-      const bytes = await buffers.take(Math.min(old.size, to + SCAN_WINDOW_BYTES + 2 * LEAF_BYTES) - at);
-      await old.readExactly(bytes, 0, bytes.length, at);
-      const table = await tables.afterRead(Math.min(old.size, at + bytes.length));
-      return { at, bytes, known: table };
-    })();
-    read.catch(() => undefined); // awaited below; a read left running when the scan fails is not unhandled
-    return read;
-  };
-  /**
-   * Buffers of the scans again: their own, since those may run between two windows of the first pass while
-   * the next window is read into `buffers` (a take there would turn to the window being read). Allocated only
-   * if there is something to scan again.
-   */
-  const againBuffers = new ReadBuffers(landed, Math.min(old.size, SCAN_WINDOW_BYTES + 2 * LEAF_BYTES));
-  /** Scans every range in `again` with the whole signature (the matcher knows every block), emptying it. */
-  const scanAgain = async (): Promise<void> => {
-    for (let range = again.shift(); range !== undefined; range = again.shift()) {
-      for (let from = range.from; from < range.to;) {
-        const to = Math.min(range.to, from + SCAN_WINDOW_BYTES);
-        const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
-        const window = await againBuffers.take(readEnd - from);
-        await old.readExactly(window, 0, window.length, from);
-        // The store's (or in-place) hashes for this window too, only while the identity after its read (and
-        // their hashing) is the one opened.
-        const table = await tables.afterRead(readEnd);
-        matcher.useKnownLeafHashes(table && storedLeafHashes(table, old.size, undefined));
-        let scan: DeltaScan;
-        try {
-          scan = matcher.scan(window, from, from, to, readEnd === old.size);
-        } finally {
-          matcher.useKnownLeafHashes(undefined);
-        }
-        await taken.take(window, from, true);
-        from = scan.next;
-      }
-    }
-  };
+  const reads = new WindowReadAhead(old, buffers, tables, hashesAhead);
+  // Old-file ranges left unmatched by a scan of part of the signature: scanned again once it is whole.
+  const again = new ScanAgain({ old, tables, matcher, taken, landed });
   /**
    * The placed leaves' acceptance (`FoundLeaves.acceptLanded`), window after window in order, behind the scan
    * rather than in its way: each waits for an fstat of the old file (its identity, so the bytes placed are
@@ -246,36 +180,9 @@ async function takeLeavesOf(
   const scanAndPlace = async (): Promise<TakenLeaves> => {
     // While the thread writes through, a window is read only when its leaves are not all taken so (an edit,
     // the file's end): read then, not ahead.
-    let ahead: Promise<Piece> | undefined = gate.mayTake(0) ? undefined : readAhead(0);
-    // The leaves a window's scan will check are hashed on the leaf hash thread as soon as the window is read,
-    // over its very buffer, at the phase the scans so far set (`ScanHashesAhead`): while this thread scans
-    // the window before it, takes its leaves and waits for the signature (issue 16: started only once the
-    // scan before it ended, the hash thread, the client's busiest, sat idle during every scan). Should that
-    // scan move the phase (an edit), they are taken again at the new one.
-    const startHashes = ({ at, bytes, known: stored }: Piece): Promise<KnownLeafHash | undefined> => {
-      // A scan of this piece starts less than a leaf past `at` and checks blocks starting before its end.
-      const ahead =
-        stored !== undefined && hashesAhead.phase === 0
-          ? Promise.resolve(undefined)
-          : hashesAhead.start(bytes, at, Math.min(old.size, at + SCAN_WINDOW_BYTES + LEAF_BYTES));
-      if (stored === undefined) return ahead;
-      // Leaves in place (phase 0) from the store; those at another phase (after an edit) hashed ahead.
-      return ahead.then((other) => storedLeafHashes(stored, old.size, other));
-    };
-    const hashesOf = (read: Promise<Piece>): Promise<EarlyHashes | undefined> =>
-      read.then(
-        (piece) => ({ phase: hashesAhead.phase, piece, hashes: startHashes(piece) }),
-        () => undefined, // the read's failure is the scan's, below
-      );
-    /** The hashes of a piece at the phase followed now: those taken early if at the same phase. */
-    const atPhase = (early: Promise<EarlyHashes | undefined>): Promise<KnownLeafHash | undefined> => {
-      const phase = hashesAhead.phase;
-      return early.then((e) =>
-        e === undefined ? undefined : e.phase === phase ? e.hashes : startHashes(e.piece),
-      );
-    };
-    let early = ahead && hashesOf(ahead);
-    let hashes = early && atPhase(early);
+    let ahead: Promise<Piece> | undefined = gate.mayTake(0) ? undefined : reads.read(0);
+    let early = ahead && reads.hashesOf(ahead);
+    let hashes = early && reads.atPhase(early);
     for (let from = 0; from < old.size;) {
       const to = Math.min(old.size, from + SCAN_WINDOW_BYTES);
       const readEnd = Math.min(old.size, to - 1 + LEAF_BYTES);
@@ -292,45 +199,44 @@ async function takeLeavesOf(
           accepting = accepting.then(() => taken.acceptLanded());
           accepting.catch(() => undefined);
           from += took * LEAF_BYTES;
-          if (matcher.knownBlocks === total) await scanAgain();
+          if (matcher.knownBlocks === total) await again.scan();
           continue;
         }
         // An edit in place before leaves the thread wrote through: rolled over once the signature is whole.
         const edited = await writtenThrough.editedInPlace(from, LOOKAHEAD_BLOCKS);
         if (edited > 0) {
-          again.push({ from, to: from + edited * LEAF_BYTES });
+          again.add(from, from + edited * LEAF_BYTES);
           from += edited * LEAF_BYTES;
           continue;
         }
-        ahead = readAhead(from);
-        early = hashesOf(ahead);
-        hashes = atPhase(early);
+        ahead = reads.read(from);
+        early = reads.hashesOf(ahead);
+        hashes = reads.atPhase(early);
       }
       const whole = matcher.knownBlocks === total;
       const piece = await ahead;
       ahead = undefined;
       if (to < old.size && !gate.mayTake(to)) {
-        ahead = readAhead(to);
-        early = hashesOf(ahead);
+        ahead = reads.read(to);
+        early = reads.hashesOf(ahead);
       }
       const window = piece.bytes.subarray(from - piece.at, readEnd - piece.at);
       // The hashes taken ahead were taken over `piece.bytes`, which `window` views: the bytes scanned.
-      matcher.useKnownLeafHashes(await hashes!);
-      let scan: DeltaScan;
-      try {
-        scan = matcher.scan(window, from, from, to, readEnd === old.size);
-      } finally {
-        matcher.useKnownLeafHashes(undefined);
-      }
+      const scan = scanWindow(matcher, {
+        bytes: window,
+        from,
+        to,
+        atEnd: readEnd === old.size,
+        known: await hashes!,
+      });
       hashesAhead.follow(taken.offsets());
       // The leaves found lie at another phase (an insertion or a deletion): those in place are not the
       // server's, and hashing them goes no further (the insert case pays at most what it hashed so far).
       if (hashesAhead.phase !== undefined && hashesAhead.phase !== 0) tables.stopInPlace();
-      if (ahead !== undefined) hashes = atPhase(early!);
+      if (ahead !== undefined) hashes = reads.atPhase(early!);
       sources.add(scan.ops);
       if (!whole)
-        for (const op of scan.ops)
-          if (op.oldOffset < 0) again.push({ from: op.newOffset, to: op.newOffset + op.length });
+        for (const op of scan.ops) if (op.oldOffset < 0) again.add(op.newOffset, op.newOffset + op.length);
       await taken.take(window, from, false);
       // Every write from this piece's buffer was handed over (the placing ones started, the partial's
       // queued, and submitted by the flush): the buffer is read into again once those have landed.
@@ -341,11 +247,11 @@ async function takeLeavesOf(
       // The signature is whole before the scan's end (the scan lags the signing): what earlier windows left
       // unmatched is scanned again now, while this window's writes land and the next window is read, not
       // after the last window (issue 16: ~70 ms of a 1 GiB download's end, three rewritten MiB rolled again).
-      if (matcher.knownBlocks === total) await scanAgain();
+      if (matcher.knownBlocks === total) await again.scan();
     }
     await accepting;
     if (matcher.knownBlocks < total) matcher.extend(await arrival!.waitFor(total));
-    await scanAgain();
+    await again.scan();
     const digest = signed.digest ?? (await arrival!.digest());
     if (taken.identical(digest)) {
       // The caller discards the partial: the placing writes land first.
@@ -372,39 +278,6 @@ async function takeLeavesOf(
     // The slabs go back to the next scan only once no write reads from them.
     await landed().catch(() => undefined);
     buffers.release();
-    againBuffers.release();
+    again.release();
   }
-}
-
-/**
- * The matcher's leaf hashes of an old file of `size` bytes from `table` (a whole leaf at a leaf boundary,
- * phase 0, among those vouched for), and from `other` elsewhere (leaves hashed ahead at another phase, if
- * any). The caller vouches that the bytes scanned are the version the table's hashes are of (the identity
- * checked after their read).
- */
-function storedLeafHashes(table: LeafTable, size: number, other: KnownLeafHash | undefined): KnownLeafHash {
-  return (offset) => {
-    if (offset % LEAF_BYTES !== 0 || offset + LEAF_BYTES > size) return other?.(offset);
-    const index = offset / LEAF_BYTES;
-    const hash = index < table.through ? table.hashes.get(index) : undefined;
-    if (hash === undefined) return other?.(offset);
-    if (table.stored) OLD_FILE_SCAN_COUNTERS.knownLeaves++;
-    // A copy for each use: the partial and the chunk hasher keep the hashes they are given.
-    return Buffer.from(hash);
-  };
-}
-
-/** A piece of the old file read ahead of its scan: file bytes from `at`. */
-interface Piece {
-  readonly at: number;
-  readonly bytes: Buffer;
-  /** The old file's leaf hashes, when its identity after this read was still the one opened. */
-  readonly known?: LeafTable | undefined;
-}
-
-/** The leaf hashes of a piece, started as soon as it was read, at the phase followed then. */
-interface EarlyHashes {
-  readonly phase: number | undefined;
-  readonly piece: Piece;
-  readonly hashes: Promise<KnownLeafHash | undefined>;
 }

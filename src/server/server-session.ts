@@ -2,46 +2,25 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { FerryError, toFerryError, type ErrorCode } from '../errors/index.js';
 import { formatFerryId, shortFerryId } from '../crypto/index.js';
-import {
-  FramedSocket,
-  MODE_NORMAL,
-  serverHandshake,
-  type ReusedReads,
-  type SecureChannel,
-} from '../channel/index.js';
-import {
-  MAX_PIPELINED,
-  errorMessageFor,
-  settleReceived,
-  type GetBatchMessage,
-  type GetRequestMessage,
-  type Message,
-} from '../protocol/index.js';
+import { FramedSocket, serverHandshake, type ReusedReads, type SecureChannel } from '../channel/index.js';
+import { errorMessageFor, settleReceived, type Message } from '../protocol/index.js';
 import { UploadLane } from '../machines/index.js';
-import { SessionIo, type ClientGrant, type SessionContext } from './session-io.js';
-import { UploadReceiver, type UploadOutcome } from './upload-receiver.js';
+import { SessionIo, type SessionContext } from './session-io.js';
+import { UploadReceiver } from './upload-receiver.js';
 import { BatchUploads } from './batch-uploads.js';
-import { sendDownload } from './download-sender.js';
-import { sendBatchDownload } from './batch-download.js';
-import { CANCELLED_BY_CLIENT, DownloadQueue } from './download-queue.js';
-import { sendListing } from './listing.js';
+import { DownloadQueue } from './download-queue.js';
 import type { SessionEvents } from './server-events.js';
-import { handleTreeEntryRequest } from './tree-entry-request.js';
 import { SessionKeepalive } from './session-keepalive.js';
 import { sendKeyRotation } from './send-key-rotation.js';
-import { lingerForClientClose } from './linger-for-client-close.js';
-import { sourceOf } from './handshake-rate-limit.js';
+import { admitClient } from './admit-client.js';
+import { endSessionWithError } from './end-session-with-error.js';
+import { OperationRouter } from './operation-router.js';
 import type { SessionState } from './session-state.js';
 
-/** Error categories that end one operation but leave the session open (PROTOCOL.md §5.1). */
-const OPERATION_SCOPED = new Set(['trust', 'path', 'transfer', 'storage']);
-
 /**
- * Serves one session: handshake, admission before anything else (PROTOCOL.md §3.2.2), then a router from
- * refs to handlers. Its UploadLane (src/machines/) says which handler gets each message (§6.1); uploads,
- * listings and directory entries run in arrival order in the receive loop, downloads one at a time in
- * arrival order on their own queue while the loop keeps reading (§5.11.4), so a CANCEL can stop one (§5.9).
- * Handlers return outcomes or throw coded errors; only this class sends an ERROR.
+ * Serves one session: handshake, admission before anything else (PROTOCOL.md §3.2.2, `admitClient`), then
+ * the receive loop, which hands each message to the session's `OperationRouter` (§6.1), and the session's
+ * end. Handlers return outcomes or throw coded errors; only this class and its router send an ERROR.
  */
 export class ServerSession {
   readonly #ctx: SessionContext;
@@ -54,19 +33,13 @@ export class ServerSession {
   #channel: SecureChannel | undefined;
   #uploads: UploadReceiver | undefined;
   #batches: BatchUploads | undefined;
-  /** The open upload's ref and remote path, for the log of a refusal (never for the wire). */
-  #upload: { ref: number; path: string } | undefined;
+  #router: OperationRouter | undefined;
   /** An error that ended the session outside the receive loop (a download's, a revoke's). */
   #fatal: FerryError | undefined;
   /** The ERROR and clean end of a session ended from outside (`#endBy`), awaited before the close. */
   #ending: Promise<void> | undefined;
-  /**
-   * KEEPALIVE while the server works for the client without sending (PROTOCOL.md §5.18): every operation that
-   * can keep the client waiting runs inside its `whileBusy`, here and nowhere else.
-   */
+  /** KEEPALIVE while the server works for the client without sending (PROTOCOL.md §5.18), for the router. */
   #keepalive: SessionKeepalive | undefined;
-  #sentBytes = 0;
-  #filesSent = 0;
   /** What `run` awaits now, and since when (`state`): a step's name, or the message it handles. */
   #phase: string | Message = 'handshake';
   #phaseSince = Date.now();
@@ -119,48 +92,19 @@ export class ServerSession {
       this.#log.setBindings({ peer: shortFerryId(channel.remotePublicKey) });
       this.#events.identified(shortFerryId(channel.remotePublicKey), formatFerryId(channel.remotePublicKey));
       this.#enter('admission');
-      const looked =
-        mode === MODE_NORMAL
-          ? await this.#authorize(channel)
-          : // PROTOCOL.md §12.5: pairing instead of the allow-list; it throws after its own ERROR.
-            await this.#ctx.pairing?.admit({
-              channel,
-              serverPublicKey: this.#ctx.identity.publicKey,
-              log: this.#log,
-              acceptedAt: startedAt,
-              timeoutMs: this.#ctx.handshakeTimeoutMs,
-              source: sourceOf(this.#socket.remoteAddress ?? ''),
-              signal,
-            });
-      if (looked instanceof FerryError) {
-        // PROTOCOL.md §3.2.2: the allow-list cannot be read (admit nobody on a copy that may be stale), or
-        // refuses the key with a detail for the client (a cluster's list).
-        result = looked.code;
+      const grant = await admitClient(this.#ctx, channel, {
+        mode,
+        socket: this.#socket,
+        log: this.#log,
+        acceptedAt: startedAt,
+        signal,
+      });
+      if (grant instanceof FerryError) {
+        // PROTOCOL.md §3.2.2: refused (not allowed, the allow-list unreadable, too many sessions) before a
+        // single record is read.
+        result = grant.code;
         this.#enter('refusal');
-        await this.#sendError(0, looked);
-        await channel.end();
-        await lingerForClientClose(this.#framed);
-        return;
-      }
-      const grant = looked;
-      if (!grant) {
-        // PROTOCOL.md §3.2.2: refuse before reading a single record.
-        result = 'CLIENT_NOT_ALLOWED';
-        this.#enter('refusal');
-        await this.#sendError(0, new FerryError('CLIENT_NOT_ALLOWED'));
-        await channel.end();
-        // The client's first requests are on the way (pipelined behind the handshake): closing now would
-        // answer them with a reset, which can reach the client before the ERROR is read (a retry instead of
-        // the refusal).
-        await lingerForClientClose(this.#framed);
-        return;
-      }
-      if (!this.#ctx.gate.authenticated(this.#socket, channel.remotePublicKey)) {
-        result = 'SERVER_BUSY';
-        this.#enter('refusal');
-        await this.#sendError(0, new FerryError('SERVER_BUSY', 'too many sessions for this client'));
-        await channel.end();
-        await lingerForClientClose(this.#framed);
+        await endSessionWithError(channel, this.#framed, grant);
         return;
       }
       // Uploads' records are opened and hashed on the pool's workers (issue 14); short records stay here. Only
@@ -204,6 +148,25 @@ export class ServerSession {
       );
       this.#uploads = new UploadReceiver(io);
       this.#batches = new BatchUploads(io);
+      const router = new OperationRouter({
+        io,
+        lane: this.#lane,
+        downloads: this.#downloads,
+        uploads: this.#uploads,
+        batches: this.#batches,
+        keepalive: this.#keepalive,
+        events: this.#events,
+        session: {
+          fatal: () => this.#fatal,
+          fail: (error) => {
+            this.#fatal ??= error;
+            return this.#reportSessionError(error);
+          },
+          close: (error) => this.#channel?.close(error),
+          sendError: (ref, error) => this.#sendError(ref, error),
+        },
+      });
+      this.#router = router;
       this.#socket.setTimeout(this.#ctx.idleTimeoutMs, () =>
         channel.close(new FerryError('TIMEOUT', `idle for ${this.#ctx.idleTimeoutMs} ms`)),
       );
@@ -219,7 +182,7 @@ export class ServerSession {
         // The message itself (its name is made only when asked): one more store per record.
         this.#enter(message);
         try {
-          await this.#route(io, this.#uploads, message);
+          await router.route(message);
         } finally {
           // Data no writer kept (an existing file's, a cancelled upload's, one copied to a store's part) is
           // given back now, or its block would stay counted against the upload memory.
@@ -255,199 +218,24 @@ export class ServerSession {
       this.#events.ended(result as 'ok' | ErrorCode, {
         filesReceived: (this.#uploads?.files ?? 0) + (this.#batches?.files ?? 0),
         bytesReceived: (this.#uploads?.bytes ?? 0) + (this.#batches?.bytes ?? 0),
-        filesSent: this.#filesSent,
-        bytesSent: this.#sentBytes,
+        filesSent: this.#router?.filesSent ?? 0,
+        bytesSent: this.#router?.sentBytes ?? 0,
         durationMs: Date.now() - startedAt,
       });
     }
   }
 
   /**
-   * The allow-list lookup (PROTOCOL.md §3.2.2). A lookup that cannot be made (a cluster's etcd unreachable)
-   * fails closed: SERVER_BUSY is returned, for `run` to send as its coded, retryable ERROR and end the
-   * session cleanly, so the client retries instead of reading a reset. A CLIENT_NOT_ALLOWED thrown (a
-   * cluster's refusal, with its detail) is returned the same way.
-   */
-  async #authorize(channel: SecureChannel): Promise<ClientGrant | FerryError | undefined> {
-    try {
-      return await this.#ctx.authorize(channel.remotePublicKey);
-    } catch (err) {
-      const error = toFerryError(err);
-      // A refusal with a detail for the client (a cluster's list, PROTOCOL.md §3.2.2) is sent as it is.
-      if (error.code === 'SERVER_BUSY' || error.code === 'CLIENT_NOT_ALLOWED') return error;
-      throw error;
-    }
-  }
-
-  /**
    * Ends this live session from outside (its key revoked through any server of the cluster): the coded
    * ERROR with ref 0 (PROTOCOL.md §3.2.2), a clean end of stream so the client reads it, then the close.
-   * No further message of the client is acted on (`#route` checks `#fatal` first).
+   * No further message of the client is acted on (`OperationRouter.route` checks `#fatal` first).
    */
   #endBy(error: FerryError): void {
     if (this.#fatal !== undefined) return;
     this.#fatal = error;
-    this.#ending = this.#sendError(0, error)
-      .then(() => this.#channel?.end())
-      .then(() => lingerForClientClose(this.#framed))
+    this.#ending = endSessionWithError(this.#channel!, this.#framed, error)
       .catch(() => undefined)
       .finally(() => this.#channel?.close(error));
-  }
-
-  /** Hands one message to its handler, as the lane says (a message it refuses fails the session). */
-  async #route(io: SessionIo, uploads: UploadReceiver, message: Message): Promise<void> {
-    // Ended from outside (a revoke): nothing more the client sent is acted on.
-    if (this.#fatal !== undefined) throw this.#fatal;
-    const route = this.#lane.route(message);
-    if (route === 'discard' || !('ref' in message)) return;
-    const { ref } = message;
-    if (route === 'cancel-download') return this.#downloads.cancel(ref);
-    if (message.type === 'GET_REQUEST' || message.type === 'GET_BATCH') {
-      // Bounded like every pipelined operation (PROTOCOL.md §10): past it the loop waits, as it used to
-      // while a download was sent, and TCP pushes back on the client.
-      await this.#downloads.roomFor(MAX_PIPELINED);
-      return this.#queueDownload(io, message);
-    }
-    try {
-      switch (message.type) {
-        case 'PUT_OFFER':
-          this.#upload = { ref, path: message.path };
-          // Before PUT_ACCEPT: a claim waited for, held chunks re-hashed, an existing file hashed (§5.4).
-          this.#follow(ref, await this.#busy(uploads.offer(message)));
-          return;
-        case 'PUT_DATA':
-        case 'PUT_COPY':
-        case 'PUT_CHUNK':
-        case 'PUT_END':
-          this.#follow(ref, await uploads.receive(message));
-          return;
-        case 'CANCEL':
-        case 'ERROR':
-          // Routed `end-upload`: the open upload's own (the lane discarded or redirected any other).
-          await uploads.endByClient(message);
-          return;
-        case 'LIST_REQUEST':
-          await this.#busy(sendListing(io, message));
-          return;
-        case 'PUT_BATCH':
-        case 'BATCH_END': {
-          // PROTOCOL.md §5.14: a batch is written in the background; what fails it ends the session.
-          // A new batch first waits for room among the batches the server holds (BatchAdmission).
-          if (message.type === 'PUT_BATCH') await this.#busy(this.#batches!.admit());
-          const { finished } = this.#batches!.receive(message);
-          if (finished)
-            void this.#busy(finished).catch((err: unknown) => {
-              const error = toFerryError(err);
-              this.#fatal ??= error;
-              void this.#reportSessionError(error);
-              this.#channel?.close(error);
-            });
-          return;
-        }
-        case 'PUT_DIR':
-        case 'PUT_LINK':
-        case 'REMOVE_REQUEST':
-        case 'SET_ATTRIBUTES':
-          // In arrival order, after the batches sent before them (tree-entry-request.ts).
-          await handleTreeEntryRequest(io, message, this.#batches);
-          return;
-        default:
-          // The lane lets no other message through.
-          throw new FerryError('INTERNAL', `${message.type} routed ${route}`);
-      }
-    } catch (err) {
-      const error = toFerryError(err);
-      if (this.#lane.discards(ref)) return; // already ended (taken over) while this step ran
-      // An offer whose claim the coordination service could not grant (etcd unreachable, docs/ARCHITECTURE.md
-      // "Coordination") fails closed for that offer alone, with the retryable SERVER_BUSY.
-      // A listing past the listing memory (listing-memory.ts) likewise fails alone: the session held nothing
-      // of it after, and a retry later may fit.
-      const unclaimable =
-        (message.type === 'PUT_OFFER' || message.type === 'LIST_REQUEST') && error.code === 'SERVER_BUSY';
-      if (!OPERATION_SCOPED.has(error.category) && !unclaimable) throw error;
-      await this.#failOperation(ref, error, 'path' in message ? message.path : undefined);
-    }
-  }
-
-  /** Watches how an upload may still end after its step returned: taken over, or its background finish. */
-  #follow(ref: number, outcome: UploadOutcome): void {
-    // PROTOCOL.md §6.2: the session whose transfer was taken over says so at once, not at its next message.
-    void outcome.takenOver?.then(() => {
-      if (this.#lane.takenOver(ref))
-        return this.#refuse(ref, new FerryError('TRANSFER_TAKEN_OVER'), this.#pathOf(ref));
-    });
-    // Before PUT_DONE: the file made durable and placed (an object store copies every part, §5.6).
-    if (outcome.finished)
-      void this.#busy(outcome.finished).catch((err: unknown) =>
-        this.#failOperation(ref, toFerryError(err), this.#pathOf(ref)),
-      );
-  }
-
-  /** Queues a GET_REQUEST or a GET_BATCH (§5.20); its job reports every way the download ends. */
-  #queueDownload(io: SessionIo, request: GetRequestMessage | GetBatchMessage): void {
-    const { ref } = request;
-    this.#downloads.add(ref, async (signal) => {
-      try {
-        if (request.type === 'GET_BATCH') {
-          // Counted answered as its last record goes (§5.20): the lane's bound is on what the client may send.
-          const answered = (): void => this.#lane.downloadEnded(ref);
-          const sent = await this.#busy(sendBatchDownload(io.until(signal), request, answered));
-          this.#sentBytes += sent.bytes;
-          this.#filesSent += sent.files;
-          return;
-        }
-        // Before GET_OFFER the server may hash the file (§5.11.1, §5.11.2); after it, data flows anyway.
-        this.#sentBytes += await this.#busy(sendDownload(io.until(signal), request));
-        this.#filesSent++;
-      } catch (err) {
-        const error = toFerryError(err);
-        if (signal.aborted) {
-          // PROTOCOL.md §5.9: cancelled by the client, which is sent nothing more for the ref; a session
-          // ending fails its open transfers itself (SessionEvents.ended).
-          if (signal.reason === CANCELLED_BY_CLIENT) this.#events.transferFailed(ref, 'ABORTED');
-          return;
-        }
-        if (OPERATION_SCOPED.has(error.category)) {
-          await this.#failOperation(ref, error, 'path' in request ? request.path : undefined);
-          return;
-        }
-        // Anything else ends the session, as it would have inside the receive loop.
-        this.#fatal ??= error;
-        await this.#reportSessionError(error);
-        this.#channel?.close(error);
-      } finally {
-        this.#lane.downloadEnded(ref);
-      }
-    });
-  }
-
-  /** `work`, with KEEPALIVE going out while it runs (PROTOCOL.md §5.18). */
-  #busy<T>(work: Promise<T>): Promise<T> {
-    return this.#keepalive ? this.#keepalive.whileBusy(work) : work;
-  }
-
-  #pathOf(ref: number): string | undefined {
-    return this.#upload?.ref === ref ? this.#upload.path : undefined;
-  }
-
-  /**
-   * Ends one operation with an ERROR for its ref (PROTOCOL.md §5.1); the lane says whether the ref's later
-   * messages are discarded and whether the open upload was this one, which is then closed (its partial kept).
-   */
-  async #failOperation(ref: number, error: FerryError, path: string | undefined): Promise<void> {
-    const { closeUpload } = this.#lane.operationFailed(ref);
-    if (closeUpload) await this.#uploads?.closeActive();
-    await this.#refuse(ref, error, path ?? this.#pathOf(ref));
-  }
-
-  /**
-   * Sends the ERROR for `ref`. The log names what the wire may not (PROTOCOL.md §5.1): the requested path,
-   * the server's own file and the errno, so an operator can tell which file a refusal was about and why.
-   */
-  async #refuse(ref: number, error: FerryError, path: string | undefined): Promise<void> {
-    // The log's line comes from this event (server-log.ts), with what the wire may not carry.
-    this.#events.operationRefused(ref, error, path);
-    await this.#sendError(ref, error).catch(() => undefined);
   }
 
   /**

@@ -6,12 +6,7 @@ export {
   resolveParent,
   type RootPath,
 } from './root-path.js';
-export {
-  PartialTransfer,
-  DURABLE_BATCH_BYTES,
-  PLACED_SYNC_BYTES,
-  type PartialTransferOptions,
-} from './partial-transfer.js';
+export { PartialTransfer, DURABLE_BATCH_BYTES, type PartialTransferOptions } from './partial-transfer.js';
 export {
   sameTransferHeader,
   type PartialStore,
@@ -30,7 +25,11 @@ export {
   type FilePartialStoreOptions,
   type PartialPaths,
 } from './file-partial-store.js';
-export { DELTA_DURABLE_BATCH_FACTOR, deltaDurableBatchBytes } from './delta-durable-batch.js';
+export {
+  DELTA_DURABLE_BATCH_FACTOR,
+  PLACED_SYNC_BYTES,
+  deltaDurableBatchBytes,
+} from './delta-durable-batch.js';
 export { MemoryPartialStore, type MemoryPlacedFile } from './memory-partial-store.js';
 export { heldLoggedChunks, verifyLoggedChunks } from './verify-logged-chunks.js';
 export {

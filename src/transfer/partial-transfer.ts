@@ -1,31 +1,19 @@
 import { FerryError } from '../errors/index.js';
-import {
-  LEAF_BYTES,
-  chunkCount,
-  chunkLength,
-  forgetLeafHashes,
-  noteLeafHash,
-  type ChunkRange,
-} from '../protocol/index.js';
+import { LEAF_BYTES, chunkCount, type ChunkRange } from '../protocol/index.js';
 import { receivedFileMode } from './received-mode.js';
 import type { RootPath } from './root-path.js';
 import type { ChunkEntry } from './chunk-log.js';
 import { DURABLE_BATCH_BYTES, ReceiverMachine, type FailEffect } from '../machines/index.js';
 import type { PartialStore, StoredPartial, TransferHeader } from './partial-store.js';
 import { heldLoggedChunks } from './verify-logged-chunks.js';
+import { resumeHeldChunks } from './resume-held-chunks.js';
+import { LeafCarrier } from './leaf-carrier.js';
 import { worthKnowing, type KnownLeafHashes } from './known-leaf-hashes.js';
+import { DurableQueue } from './durable-queue.js';
 
 export type { TransferHeader } from './partial-store.js';
 
 export { DURABLE_BATCH_BYTES };
-
-/**
- * Bytes a delta's receiver places (`placeUnverified`) through the page cache between two syncs started
- * behind them (`syncWritten`, not waited for): the disk writes the placed leaves back while the signing or
- * the scan goes on, so the fsync after they are verified finds at most this much left (issue 16: ~0.45 s of
- * a 1 GiB delta's end). Bytes placed around the page cache are not counted: they are on the disk already.
- */
-export const PLACED_SYNC_BYTES = 64 * 1024 * 1024;
 
 export interface PartialTransferOptions extends TransferHeader {
   /** Drop any partial state first (PUT_OFFER flag FRESH). */
@@ -65,18 +53,11 @@ export class PartialTransfer<Target = RootPath> {
   /** The rules: the only source of chunk hashes, of what is held and of what may be finished. */
   readonly #machine: ReceiverMachine;
   readonly #onDurable: ((verifiedBytes: number) => void) | undefined;
-  /** The make-durable effects, applied one after another behind the receiving, so fsync overlaps it. */
-  #flushing: Promise<void> = Promise.resolve();
-  /**
-   * The entries of the make-durable effect queued behind the running one and not started yet: effects that
-   * come meanwhile join it, so a burst of batches (a delta's leaves accepted at once: 64 batches of 16 MiB
-   * for 1 GiB) costs one sync of the data and one of the log instead of one pair each.
-   */
-  #queued: ChunkEntry[] | undefined;
-  #flushError: Error | undefined;
+  /** The machine's make-durable effects, applied behind the receiving: data durable first, then the log. */
+  readonly #durable: DurableQueue;
   #closed = false;
-  /** `acceptPlacedLeaves`' zeros, made on first need and never written. */
-  #carrier: Buffer | undefined;
+  /** `acceptPlacedLeaves`' zeros, never written. */
+  readonly #carrier = new LeafCarrier();
   readonly #known: PartialTransferOptions['knownLeafHashes'];
   /** Set by a finish with `rememberLater`: `rememberPlaced` records the file. */
   #rememberLater = false;
@@ -98,6 +79,11 @@ export class PartialTransfer<Target = RootPath> {
       keepLeafHashes: options.knownLeafHashes !== undefined && worthKnowing(options.size),
     });
     this.#onDurable = options.onDurable;
+    // Then the machine learns the batch is durable and says what PROGRESS may now count (PROTOCOL.md §9.2):
+    // only with an `onDurable`, since `?.` skips the call and its argument.
+    this.#durable = new DurableQueue(stored, (batch) =>
+      this.#onDurable?.(this.#machine.durable(batch).verifiedBytes),
+    );
     this.#known = options.knownLeafHashes;
   }
 
@@ -121,17 +107,9 @@ export class PartialTransfer<Target = RootPath> {
     const keepLog = chunkCount(options.size, options.chunkBytes) > 1;
     const stored = await store.open(key, header, { fresh: options.fresh, keepLog });
     try {
-      let held: readonly ChunkEntry[] = [];
-      let rehashedBytes = 0;
-      if (stored.resumed) {
-        if (options.verified) held = options.verified;
-        else {
-          held = await heldLoggedChunks(stored, stored, header);
-          if (!stored.unchangedSinceClose) rehashedBytes = bytesOf(stored.logged, header);
-        }
-        // Rewritten on resume: drops entries that failed re-verification and any torn tail.
-        await stored.resetLog(held);
-      }
+      const { held, rehashedBytes } = stored.resumed
+        ? await resumeHeldChunks(stored, header, options.verified)
+        : { held: [], rehashedBytes: 0 };
       return new PartialTransfer(options, stored, held, rehashedBytes);
     } catch (err) {
       await stored.close();
@@ -180,7 +158,7 @@ export class PartialTransfer<Target = RootPath> {
    * store has written them (`releaseReceived`).
    */
   async writeData(offset: number, data: Buffer, stream: unknown = this): Promise<void> {
-    if (this.#flushError !== undefined) throw this.#flushError;
+    this.#durable.throwIfFailed();
     const write = this.#machine.data(stream, offset, data);
     // A chunk sent again after a mismatch: the failed attempt's writes must land first, or one of them
     // could overwrite the new bytes after they were hashed.
@@ -211,7 +189,7 @@ export class PartialTransfer<Target = RootPath> {
     pieces: readonly Buffer[],
     options: { readonly unbuffered?: boolean } = {},
   ): Promise<boolean> {
-    if (this.#flushError !== undefined) throw this.#flushError;
+    this.#durable.throwIfFailed();
     const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
     const chunkBytes = this.header.chunkBytes;
     for (let index = Math.floor(offset / chunkBytes); index * chunkBytes < offset + length; index++)
@@ -247,11 +225,7 @@ export class PartialTransfer<Target = RootPath> {
    * a 1 GiB upload's end). A failure is reported like a failed flush, by the next write or by finish/close.
    */
   syncWritten(): Promise<void> {
-    this.#flushing = this.#flushing.then(() => this.#stored.makeDurable([]));
-    this.#flushing.catch((err: unknown) => {
-      this.#flushError ??= err instanceof Error ? err : new Error(String(err));
-    });
-    return this.#flushing;
+    return this.#durable.syncWritten();
   }
 
   /**
@@ -262,20 +236,9 @@ export class PartialTransfer<Target = RootPath> {
    * written, so the chunk is still checked against the sender's hash at PUT_CHUNK. Nothing is written.
    */
   acceptPlacedLeaves(offset: number, leafHashes: readonly Buffer[], stream: unknown = this): void {
-    if (this.#flushError !== undefined) throw this.#flushError;
+    this.#durable.throwIfFailed();
     if (offset % LEAF_BYTES !== 0) throw new FerryError('INTERNAL', 'placed leaves off a leaf boundary');
-    const bytes = leafHashes.length * LEAF_BYTES;
-    if (this.#carrier === undefined || this.#carrier.length < bytes) this.#carrier = Buffer.alloc(bytes);
-    const carrier = this.#carrier.subarray(0, bytes);
-    try {
-      leafHashes.forEach((hash, i) =>
-        noteLeafHash(carrier.buffer, carrier.byteOffset + i * LEAF_BYTES, Buffer.from(hash)),
-      );
-      this.#machine.data(stream, offset, carrier);
-    } finally {
-      // A hint left by a refusal must not stand for other bytes later.
-      forgetLeafHashes(carrier.buffer);
-    }
+    this.#carrier.carry(leafHashes, (carrier) => this.#machine.data(stream, offset, carrier));
   }
 
   /**
@@ -291,10 +254,10 @@ export class PartialTransfer<Target = RootPath> {
     chunkHash: Buffer,
     stream: unknown = this,
   ): void {
-    if (this.#flushError !== undefined) throw this.#flushError;
+    this.#durable.throwIfFailed();
     const effect = this.#machine.placedChunk(stream, index, leafHashes, chunkHash);
     if (effect?.kind === 'fail') throw failure(effect);
-    if (effect) this.#makeDurable(effect.entries);
+    if (effect) this.#durable.makeDurable(effect.entries);
   }
 
   /**
@@ -304,7 +267,7 @@ export class PartialTransfer<Target = RootPath> {
   completeChunk(index: number, chunkHash: Buffer, stream: unknown = this): void {
     const effect = this.#machine.chunk(stream, index, chunkHash);
     if (effect?.kind === 'fail') throw failure(effect);
-    if (effect) this.#makeDurable(effect.entries);
+    if (effect) this.#durable.makeDurable(effect.entries);
   }
 
   /**
@@ -350,7 +313,7 @@ export class PartialTransfer<Target = RootPath> {
         throw failure(effect);
       }
     }
-    await this.#flushing;
+    await this.#durable.settled();
     await this.#stored.flushWrites();
     try {
       await this.#stored.finish(target, {
@@ -398,8 +361,8 @@ export class PartialTransfer<Target = RootPath> {
     this.#closed = true;
     try {
       const rest = this.#machine.close();
-      if (rest) this.#makeDurable(rest.entries);
-      await this.#flushing;
+      if (rest) this.#durable.makeDurable(rest.entries);
+      await this.#durable.settled();
     } finally {
       await this.#stored.close();
     }
@@ -410,41 +373,6 @@ export class PartialTransfer<Target = RootPath> {
     await this.close().catch(() => undefined);
     await this.#stored.abort();
   }
-
-  /**
-   * Applies a make-durable effect behind any running one, so receiving overlaps fsync: the store makes the
-   * data durable, then logs the entries that vouch for it (a crash between the two only forgets chunks);
-   * then the machine learns it and says what PROGRESS may now count (PROTOCOL.md §9.2).
-   */
-  #makeDurable(entries: readonly ChunkEntry[]): void {
-    // Joined to the effect still waiting its turn: it makes durable every byte written before it starts
-    // (the store flushes its writes first), which includes the data of these chunks, written before they
-    // were verified. Issue 16: a 1 GiB delta download spent 1-3 s on 64 pairs of syncs in a row.
-    if (this.#queued !== undefined) {
-      this.#queued.push(...entries);
-      return;
-    }
-    const batch = [...entries];
-    this.#queued = batch;
-    this.#flushing = this.#flushing.then(async () => {
-      if (this.#queued === batch) this.#queued = undefined;
-      await this.#stored.makeDurable(batch);
-      this.#onDurable?.(this.#machine.durable(batch).verifiedBytes);
-    });
-    // A failed flush (disk full) is reported by the next write or by finish/close, never left unhandled.
-    this.#flushing.catch((err: unknown) => {
-      this.#flushError ??= err instanceof Error ? err : new Error(String(err));
-    });
-  }
-}
-
-/** File bytes of the distinct chunks within the file that `entries` name: what re-hashing them reads. */
-function bytesOf(entries: readonly ChunkEntry[], header: TransferHeader): number {
-  const count = chunkCount(header.size, header.chunkBytes);
-  let bytes = 0;
-  for (const index of new Set(entries.map((e) => e.index)))
-    if (index < count) bytes += chunkLength(index, header.size, header.chunkBytes);
-  return bytes;
 }
 
 /** The error a machine's fail effect stands for. */

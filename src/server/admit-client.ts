@@ -1,0 +1,71 @@
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { FerryError, toFerryError } from '../errors/index.js';
+import { MODE_NORMAL, type HandshakeMode, type SecureChannel } from '../channel/index.js';
+import type { ClientGrant, SessionContext } from './session-io.js';
+import { sourceOf } from './handshake-rate-limit.js';
+
+/** One handshaken client waiting to be admitted. */
+export interface AdmissionAttempt {
+  /** The handshake's mode: the allow-list's (normal) or pairing's (PROTOCOL.md §12.5). */
+  readonly mode: HandshakeMode;
+  readonly socket: Socket;
+  readonly log: Logger;
+  /** When the connection was accepted: pairing ends within the handshake timeout counted from it. */
+  readonly acceptedAt: number;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Admission (PROTOCOL.md §3.2.2), after the handshake and before a single record of the client is read: the
+ * allow-list's grant (or pairing's, §12.5), then room among the client's sessions (`ConnectionGate`). A
+ * refusal is returned, not thrown, for the session to send as its coded ERROR with ref 0 and end cleanly
+ * (`endSessionWithError`), so the client reads the code instead of a reset; pairing sends its own and throws.
+ */
+export async function admitClient(
+  ctx: SessionContext,
+  channel: SecureChannel,
+  attempt: AdmissionAttempt,
+): Promise<ClientGrant | FerryError> {
+  const looked =
+    attempt.mode === MODE_NORMAL
+      ? await authorize(ctx, channel)
+      : // PROTOCOL.md §12.5: pairing instead of the allow-list; it throws after its own ERROR.
+        await ctx.pairing?.admit({
+          channel,
+          serverPublicKey: ctx.identity.publicKey,
+          log: attempt.log,
+          acceptedAt: attempt.acceptedAt,
+          timeoutMs: ctx.handshakeTimeoutMs,
+          source: sourceOf(attempt.socket.remoteAddress ?? ''),
+          signal: attempt.signal,
+        });
+  // PROTOCOL.md §3.2.2: the allow-list cannot be read (admit nobody on a copy that may be stale), or
+  // refuses the key with a detail for the client (a cluster's list).
+  if (looked instanceof FerryError) return looked;
+  // PROTOCOL.md §3.2.2: refuse before reading a single record.
+  if (!looked) return new FerryError('CLIENT_NOT_ALLOWED');
+  if (!ctx.gate.authenticated(attempt.socket, channel.remotePublicKey))
+    return new FerryError('SERVER_BUSY', 'too many sessions for this client');
+  return looked;
+}
+
+/**
+ * The allow-list lookup (PROTOCOL.md §3.2.2). A lookup that cannot be made (a cluster's etcd unreachable)
+ * fails closed: SERVER_BUSY is returned, for the session to send as its coded, retryable ERROR and end the
+ * session cleanly, so the client retries instead of reading a reset. A CLIENT_NOT_ALLOWED thrown (a
+ * cluster's refusal, with its detail) is returned the same way.
+ */
+async function authorize(
+  ctx: SessionContext,
+  channel: SecureChannel,
+): Promise<ClientGrant | FerryError | undefined> {
+  try {
+    return await ctx.authorize(channel.remotePublicKey);
+  } catch (err) {
+    const error = toFerryError(err);
+    // A refusal with a detail for the client (a cluster's list, PROTOCOL.md §3.2.2) is sent as it is.
+    if (error.code === 'SERVER_BUSY' || error.code === 'CLIENT_NOT_ALLOWED') return error;
+    throw error;
+  }
+}
