@@ -5,50 +5,93 @@
 // were free again, so a client in debt could ask, hang up and repeat, each time leaving an open file. Every
 // wait for the budget now ends with its operation (a download's CANCEL or its session's end) or its
 // connection. Here the budget's sleep never ends on its own. Real server on loopback, raw session.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
-import { HASH_BYTES, PERMISSION_DOWNLOAD } from '../../src/protocol/index.js';
+import { HASH_BYTES, MAX_PIPELINED, PERMISSION_DOWNLOAD } from '../../src/protocol/index.js';
+import type { GetRequestMessage } from '../../src/protocol/index.js';
+import type { FerryServer } from '../../src/server/index.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { startTempDirServer } from '../helpers/temp-dir-server.js';
 
 const SIZE = 64 * 1024;
+/** PROTOCOL.md §5.11.1: is my copy the server's? The server hashes its file to answer (paid first). */
+const CHECK: Omit<GetRequestMessage, 'ref'> = {
+  type: 'GET_REQUEST',
+  chunkBytes: SIZE,
+  verifyOnly: true,
+  heldSize: 0,
+  ranges: [],
+  haveDigest: Buffer.alloc(HASH_BYTES),
+  path: 'file.bin',
+};
+
+/**
+ * A server whose client is already deep in debt (the wait would last for as long as it likes) and a file to
+ * check; `sleeping` resolves once a check waits for the budget, `closed` once a session ended.
+ */
+async function indebtedServer(
+  t: TestContext,
+): Promise<{ server: FerryServer; sleeping: Promise<void>; closed: Promise<void> }> {
+  let slept: () => void = () => undefined;
+  const sleeping = new Promise<void>((resolve) => (slept = resolve));
+  const { dir, server } = await startTempDirServer(t, 'ferry-hash-budget-session-end-', {
+    authorize: () => ({ permissions: PERMISSION_DOWNLOAD }),
+    hashBudget: {
+      burstBytes: 1,
+      bytesPerSecond: 1,
+      sleep: () => {
+        slept();
+        return new Promise<void>(() => undefined);
+      },
+    },
+  });
+  await writeFile(join(dir, 'root', 'file.bin'), Buffer.alloc(SIZE, 1));
+  const closed = new Promise<void>((resolve) =>
+    server.events.on('event', (event: { type: string }) => {
+      if (event.type === 'session-closed') resolve();
+    }),
+  );
+  return { server, sleeping, closed };
+}
 
 test(
   'a check waiting for its client`s hashing budget ends with its session',
   { timeout: 60_000 },
   async (t) => {
-    let slept: () => void = () => undefined;
-    const sleeping = new Promise<void>((resolve) => (slept = resolve));
-    const { dir, server } = await startTempDirServer(t, 'ferry-hash-budget-session-end-', {
-      authorize: () => ({ permissions: PERMISSION_DOWNLOAD }),
-      // A client already deep in debt: the wait would last for as long as it likes.
-      hashBudget: {
-        burstBytes: 1,
-        bytesPerSecond: 1,
-        sleep: () => {
-          slept();
-          return new Promise<void>(() => undefined);
-        },
-      },
-    });
-    await writeFile(join(dir, 'root', 'file.bin'), Buffer.alloc(SIZE, 1));
-    const closed = new Promise<void>((resolve) =>
-      server.events.on('event', (event: { type: string }) => {
-        if (event.type === 'session-closed') resolve();
-      }),
-    );
+    const { server, sleeping, closed } = await indebtedServer(t);
     const session = await openAdmittedSession(t, server.address, generateKeyPair());
-    // PROTOCOL.md §5.11.1: is my copy the server's? The server hashes its file to answer (paid first).
-    const check = { chunkBytes: SIZE, verifyOnly: true, heldSize: 0, ranges: [] };
-    const none = Buffer.alloc(HASH_BYTES);
-    await session.send({ type: 'GET_REQUEST', ref: 1, ...check, haveDigest: none, path: 'file.bin' });
+    await session.send({ ...CHECK, ref: 1 });
     await sleeping;
     session.close();
     // Without the signal the session's end waits for the download, which waits for the budget: forever here.
     await closed;
+    assert.equal(server.hashCache.hashedBytes, 0, 'nothing was hashed for the client that left');
+  },
+);
+
+// Stop 42: each download's wait ended with the download's own signal (a CANCEL, or the session's end), and
+// the session ends once its receive loop sees the connection close; with MAX_PIPELINED downloads queued the
+// loop waits for room among them instead of reading, so nothing ended the waits (the session, its open file
+// and its slot stayed for as long as the debt lasted). The queue's downloads now stop with the connection.
+test(
+  'checks filling the pipeline while they wait for the hashing budget end with their connection',
+  { timeout: 60_000 },
+  async (t) => {
+    const { server, sleeping, closed } = await indebtedServer(t);
+    const session = await openAdmittedSession(t, server.address, generateKeyPair());
+    // One more than the pipeline's bound, so the receive loop waits for room instead of reading.
+    for (let ref = 1; ref <= MAX_PIPELINED + 1; ref++) await session.send({ ...CHECK, ref });
+    await sleeping;
+    // A clean end of stream, behind every request: the server reads them all first, so its loop is waiting
+    // for room (not reading) when the connection closes. A reset could end the loop's read instead.
+    await session.end();
+    await closed;
+    // Its end reported, the session may still be listed for a turn, as `ended`.
+    const left = server.sessionStates().filter((state) => state.phase !== 'ended');
+    assert.deepEqual(left, [], 'no session outlived its connection');
     assert.equal(server.hashCache.hashedBytes, 0, 'nothing was hashed for the client that left');
   },
 );
