@@ -8,9 +8,16 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
-import { FerryServer, serverPartialStore, type ServeOptions } from '../../src/server/index.js';
+import {
+  FerryServer,
+  SERVER_DEFAULTS,
+  serverPartialStore,
+  type ServeOptions,
+} from '../../src/server/index.js';
+import { formatMs } from '../../src/cli/parse-option.js';
 import { getFiles, sendFiles, type SendEvent } from '../../src/client/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import type { PartialStore, RootPath, StoredPartial } from '../../src/transfer/index.js';
@@ -189,4 +196,13 @@ test('FerryServer.close resolves at its grace while a download waits for a clien
   });
   assert.ok(result!.resumedBytes > 0, `resumed ${result!.resumedBytes} bytes`);
   assert.equal(await sha256File(join(dest, 'big.bin')), sha);
+});
+
+test("README's Library section names close's default grace as SERVER_DEFAULTS has it", async () => {
+  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+  const library = readme.slice(readme.indexOf('## Library'));
+  assert.ok(
+    library.includes(`(default ${formatMs(SERVER_DEFAULTS.closeGraceMs)}, \`SERVER_DEFAULTS.closeGraceMs\``),
+    'README "Library" gives close\'s default grace',
+  );
 });
