@@ -350,9 +350,11 @@ export class FerryServer {
    */
   close(options: CloseOptions = {}): Promise<void> {
     const graceMs = options.graceMs ?? CLOSE_GRACE_MS;
+    // NaN would wait without bound, as Infinity does, which nobody asks for by mistake.
+    if (!(graceMs >= 0)) throw new RangeError(`close: graceMs must be 0 or more, got ${graceMs}`);
     // Past the grace of any call, the wait ends: one timer each, cleared once the wait is over.
     if (Number.isFinite(graceMs) && !this.#graceOver.signal.aborted && !this.#waited) {
-      const timer = setTimeout(() => this.#graceOver.abort(), Math.max(0, graceMs));
+      const timer = setTimeout(() => this.#graceOver.abort(), graceMs);
       this.#graceTimers.push(timer);
     }
     this.#closing ??= (async () => {
@@ -362,7 +364,7 @@ export class FerryServer {
       for (const socket of this.#sessions) socket.destroy();
       // A session ends by itself once its connection is gone, unless a call it makes never returns (a write
       // or fsync to a disk that stopped taking data, a store request without a timeout): nothing cancels
-      // those, so the wait stops at the grace and names who is left.
+      // those, so the wait stops at the grace, and `sessionStates()` says who is left and where it waits.
       await untilAborted(
         Promise.allSettled([...this.#running]).then(() => undefined),
         this.#graceOver.signal,

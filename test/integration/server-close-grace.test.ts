@@ -22,6 +22,7 @@ import { getFiles, sendFiles, type SendEvent } from '../../src/client/index.js';
 import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
 import type { PartialStore, RootPath, StoredPartial } from '../../src/transfer/index.js';
 import { startProxiedServer } from '../helpers/proxied-server.js';
+import { startTempDirServer } from '../helpers/temp-dir-server.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { withinDeadline } from '../helpers/within-deadline.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
@@ -196,6 +197,15 @@ test('FerryServer.close resolves at its grace while a download waits for a clien
   });
   assert.ok(result!.resumedBytes > 0, `resumed ${result!.resumedBytes} bytes`);
   assert.equal(await sha256File(join(dest, 'big.bin')), sha);
+});
+
+test('FerryServer.close refuses a grace that is not a duration, rather than wait without bound', async (t) => {
+  const { server } = await startTempDirServer(t, 'ferry-close-grace-nan-', {
+    authorize: () => undefined,
+  });
+  assert.throws(() => server.close({ graceMs: Number.NaN }), RangeError);
+  assert.throws(() => server.close({ graceMs: -1 }), RangeError);
+  await server.close({ graceMs: 0 });
 });
 
 test("README's Library section names close's default grace as SERVER_DEFAULTS has it", async () => {
