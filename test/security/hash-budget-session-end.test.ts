@@ -10,8 +10,13 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../src/crypto/index.js';
-import { HASH_BYTES, MAX_PIPELINED, PERMISSION_DOWNLOAD } from '../../src/protocol/index.js';
-import type { GetRequestMessage } from '../../src/protocol/index.js';
+import {
+  HASH_BYTES,
+  LEAF_BYTES,
+  MAX_PIPELINED,
+  PERMISSION_DOWNLOAD,
+  type GetRequestMessage,
+} from '../../src/protocol/index.js';
 import type { FerryServer } from '../../src/server/index.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { startTempDirServer } from '../helpers/temp-dir-server.js';
@@ -76,22 +81,36 @@ test(
 // the session ends once its receive loop sees the connection close; with MAX_PIPELINED downloads queued the
 // loop waits for room among them instead of reading, so nothing ended the waits (the session, its open file
 // and its slot stayed for as long as the debt lasted). The queue's downloads now stop with the connection.
-test(
-  'checks filling the pipeline while they wait for the hashing budget end with their connection',
-  { timeout: 60_000 },
-  async (t) => {
-    const { server, sleeping, closed } = await indebtedServer(t);
-    const session = await openAdmittedSession(t, server.address, generateKeyPair());
-    // One more than the pipeline's bound, so the receive loop waits for room instead of reading.
-    for (let ref = 1; ref <= MAX_PIPELINED + 1; ref++) await session.send({ ...CHECK, ref });
-    await sleeping;
-    // A clean end of stream, behind every request: the server reads them all first, so its loop is waiting
-    // for room (not reading) when the connection closes. A reset could end the loop's read instead.
-    await session.end();
-    await closed;
-    // Its end reported, the session may still be listed for a turn, as `ended`.
-    const left = server.sessionStates().filter((state) => state.phase !== 'ended');
-    assert.deepEqual(left, [], 'no session outlived its connection');
-    assert.equal(server.hashCache.hashedBytes, 0, 'nothing was hashed for the client that left');
+// Checks, and SIGNATURE requests (§5.17.1: a delta download's first step, its signing paid as hashing; the
+// file's digest for its GET_OFFER is hashed before, once, then the signing waits for its payment).
+const PIPELINED: Record<string, { request: Omit<GetRequestMessage, 'ref'>; hashedBytes: number }> = {
+  checks: { request: CHECK, hashedBytes: 0 },
+  signatures: {
+    request: { ...CHECK, verifyOnly: false, chunkBytes: LEAF_BYTES, signature: true },
+    hashedBytes: SIZE,
   },
-);
+};
+for (const [kind, { request, hashedBytes }] of Object.entries(PIPELINED))
+  test(
+    `${kind} filling the pipeline while they wait for the hashing budget end with their connection`,
+    { timeout: 60_000 },
+    async (t) => {
+      const { server, sleeping, closed } = await indebtedServer(t);
+      const session = await openAdmittedSession(t, server.address, generateKeyPair());
+      // One more than the pipeline's bound, so the receive loop waits for room instead of reading.
+      for (let ref = 1; ref <= MAX_PIPELINED + 1; ref++) await session.send({ ...request, ref });
+      await sleeping;
+      // A clean end of stream, behind every request: the server reads them all first, so its loop is waiting
+      // for room (not reading) when the connection closes. A reset could end the loop's read instead.
+      await session.end();
+      await closed;
+      // Its end reported, the session may still be listed for a turn, as `ended`.
+      const left = server.sessionStates().filter((state) => state.phase !== 'ended');
+      assert.deepEqual(left, [], 'no session outlived its connection');
+      assert.equal(
+        server.hashCache.hashedBytes,
+        hashedBytes,
+        'nothing more was hashed for the client that left',
+      );
+    },
+  );
