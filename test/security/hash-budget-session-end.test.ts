@@ -17,7 +17,7 @@ import {
   PERMISSION_DOWNLOAD,
   type GetRequestMessage,
 } from '../../src/protocol/index.js';
-import type { FerryServer } from '../../src/server/index.js';
+import type { FerryServer, ServerObjectStore } from '../../src/server/index.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { startTempDirServer } from '../helpers/temp-dir-server.js';
 
@@ -33,25 +33,34 @@ const CHECK: Omit<GetRequestMessage, 'ref'> = {
   path: 'file.bin',
 };
 
+/** A wait that never ends on its own, and the promise that resolves once something waits on it. */
+function endlessSleep(): { sleep: () => Promise<void>; sleeping: Promise<void> } {
+  let slept: () => void = () => undefined;
+  const sleeping = new Promise<void>((resolve) => (slept = resolve));
+  return {
+    sleep: () => {
+      slept();
+      return new Promise<void>(() => undefined);
+    },
+    sleeping,
+  };
+}
+
 /**
- * A server whose client is already deep in debt (the wait would last for as long as it likes) and a file to
- * check; `sleeping` resolves once a check waits for the budget, `closed` once a session ended.
+ * A server whose client is already deep in debt (the wait would last for as long as it likes) for its
+ * hashing, or with an object store for its store requests, and a file to get; `sleeping` resolves once a
+ * request waits for the budget, `closed` once a session ended.
  */
 async function indebtedServer(
   t: TestContext,
+  budget: 'hashing' | 'store requests' = 'hashing',
 ): Promise<{ server: FerryServer; sleeping: Promise<void>; closed: Promise<void> }> {
-  let slept: () => void = () => undefined;
-  const sleeping = new Promise<void>((resolve) => (slept = resolve));
+  const { sleep, sleeping } = endlessSleep();
   const { dir, server } = await startTempDirServer(t, 'ferry-hash-budget-session-end-', {
     authorize: () => ({ permissions: PERMISSION_DOWNLOAD }),
-    hashBudget: {
-      burstBytes: 1,
-      bytesPerSecond: 1,
-      sleep: () => {
-        slept();
-        return new Promise<void>(() => undefined);
-      },
-    },
+    ...(budget === 'hashing'
+      ? { hashBudget: { burstBytes: 1, bytesPerSecond: 1, sleep } }
+      : { storeHeads: { perClientBurst: 0, perClientPerSecond: 1, sleep }, objectStore: unreachedStore() }),
   });
   await writeFile(join(dir, 'root', 'file.bin'), Buffer.alloc(SIZE, 1));
   const closed = new Promise<void>((resolve) =>
@@ -60,6 +69,30 @@ async function indebtedServer(
     }),
   );
   return { server, sleeping, closed };
+}
+
+/**
+ * An object store no request reaches: a GET_REQUEST pays for its HEAD before it goes (STORE_REQUESTS.open),
+ * and the payment never ends here. Anything asked of it fails the test.
+ */
+function unreachedStore(): ServerObjectStore {
+  const asked = (what: string) => () => assert.fail(`the object store was asked to ${what} while unpaid`);
+  return {
+    targetOf: (path) => path,
+    list: () => Promise.resolve([]),
+    open: asked('open a partial'),
+    inspect: asked('inspect a partial'),
+    remove: asked('remove a partial'),
+    exists: asked('HEAD a target'),
+    assertPlaceable: asked('check a placement'),
+    statFile: asked('stat'),
+    listFiles: asked('list'),
+    removeEntry: asked('remove'),
+    removeBelow: asked('remove a tree'),
+    setAttributes: asked('set attributes'),
+    openSource: asked('HEAD a file to send'),
+    openObject: asked('open an object'),
+  };
 }
 
 test(
@@ -83,19 +116,28 @@ test(
 // and its slot stayed for as long as the debt lasted). The queue's downloads now stop with the connection.
 // Checks, and SIGNATURE requests (§5.17.1: a delta download's first step, its signing paid as hashing; the
 // file's digest for its GET_OFFER is hashed before, once, then the signing waits for its payment).
-const PIPELINED: Record<string, { request: Omit<GetRequestMessage, 'ref'>; hashedBytes: number }> = {
+const PIPELINED: Record<
+  string,
+  { request: Omit<GetRequestMessage, 'ref'>; budget?: 'store requests'; hashedBytes: number }
+> = {
   checks: { request: CHECK, hashedBytes: 0 },
   signatures: {
     request: { ...CHECK, verifyOnly: false, chunkBytes: LEAF_BYTES, signature: true },
     hashedBytes: SIZE,
   },
+  // A download from an object store pays for its HEAD first (StoreHeads, docs/SECURITY.md "Object store").
+  'object-store downloads': {
+    request: { ...CHECK, verifyOnly: false },
+    budget: 'store requests',
+    hashedBytes: 0,
+  },
 };
-for (const [kind, { request, hashedBytes }] of Object.entries(PIPELINED))
+for (const [kind, { request, budget, hashedBytes }] of Object.entries(PIPELINED))
   test(
-    `${kind} filling the pipeline while they wait for the hashing budget end with their connection`,
+    `${kind} filling the pipeline while they wait for their budget end with their connection`,
     { timeout: 60_000 },
     async (t) => {
-      const { server, sleeping, closed } = await indebtedServer(t);
+      const { server, sleeping, closed } = await indebtedServer(t, budget);
       const session = await openAdmittedSession(t, server.address, generateKeyPair());
       // One more than the pipeline's bound, so the receive loop waits for room instead of reading.
       for (let ref = 1; ref <= MAX_PIPELINED + 1; ref++) await session.send({ ...request, ref });
