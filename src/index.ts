@@ -41,6 +41,8 @@ export {
   DEFAULT_CONNECTION_LIMITS,
   allowListAuthorize,
   type ServeOptions,
+  type CloseOptions,
+  type SessionState,
   type ConnectionLimits,
   type ClientGrant,
   type Authorize,

@@ -76,14 +76,18 @@ interface ServeFlags {
 }
 
 /**
- * How long sessions get to end after SIGINT, SIGTERM or SIGHUP before `ferry serve` exits without them. A session
- * ending writes what it received and made durable: at most the uploads' memory (512 MiB,
- * UPLOAD_MEMORY_TOTAL_BYTES), about 5 s on a disk taking 100 MB/s; twice that is a disk that is not taking
- * data (NFS, FUSE, a dying disk), which would otherwise keep the server from stopping at all. Supervisors
- * wait longer before their SIGKILL (systemd 90 s, Kubernetes 30 s), so the warning is logged first; under
- * `docker stop` (10 s) pass `-t 15` or a shorter `--stop-grace`.
+ * How long sessions get to end after SIGINT, SIGTERM or SIGHUP before `ferry serve` exits without them: the
+ * library's close grace (CLOSE_GRACE_MS gives the reasoning), which `--stop-grace` passes to `close`.
  */
-export const STOP_GRACE_MS = 10_000;
+export const STOP_GRACE_MS = SERVER_DEFAULTS.closeGraceMs;
+
+/**
+ * How long past `--stop-grace` the stop waits for `close` itself and what follows it (the dashboard, the
+ * lease's revoke) before the process kills itself all the same: `close` resolves at the grace, so only
+ * something stuck outside the sessions (a seal thread that never terminates, an etcd that never answers)
+ * meets this.
+ */
+const STOP_BACKSTOP_MS = 5_000;
 
 /** `--handshake-burst`: at least one, or no source could ever start a handshake. */
 function parseBurst(text: string): number {
@@ -321,12 +325,13 @@ export function registerServeCommand(program: Command): void {
           if (stopping) return;
           stopping = true;
           logger.info({ event: 'stopping', signal }, 'server stopping');
-          // A session stuck in the file system (a write or fsync that never returns) would hold close() for
-          // ever, and a repeated signal is ignored above: past the grace the process exits without it. Its
-          // partial stays as the last durable batch left it (data before log), for the next start's sweep
-          // or the client's resume; its claims (--store) are not revoked: they lapse after --claim-ttl, as
-          // a killed server's do, so no other server takes a transfer this one might still be writing.
-          const grace = setTimeout(() => {
+          // A session stuck in the file system (a write or fsync that never returns) would hold the stop for
+          // ever, and a repeated signal is ignored above: `close` stops waiting for the sessions at the grace
+          // (the library's bound, CloseOptions.graceMs), and a session left makes the process end without
+          // it. Its partial stays as the last durable batch left it (data before log), for the next start's
+          // sweep or the client's resume; its claims (--store) are not revoked: they lapse after --claim-ttl,
+          // as a killed server's do, so no other server takes a transfer this one might still be writing.
+          const endWithout = (): void => {
             const sessions = server.sessionStates();
             logger.warn(
               { event: 'stop-grace-passed', graceMs: stopGraceMs, sessionsLeft: sessions.length, sessions },
@@ -339,16 +344,17 @@ export function registerServeCommand(program: Command): void {
             // answer, and the process ends then, writing nothing more). Not SIGTERM: supervisors count death by
             // SIGTERM as a clean stop (systemd), and sessions left behind are not one (README "Exit codes": 137).
             process.kill(process.pid, 'SIGKILL');
-          }, stopGraceMs);
-          // The claims go after the server stopped writing: revoking the lease frees them for the others.
-          void Promise.all([server.close(), dashboard?.close()])
-            .then(() => admission?.close())
-            .then(() => ownership?.close())
-            .then(() => {
-              clearTimeout(grace);
-              logger.info({ event: 'stopped', reason: signal }, 'server stopped');
-              resolveStop();
-            });
+          };
+          const backstop = setTimeout(endWithout, stopGraceMs + STOP_BACKSTOP_MS);
+          void Promise.all([server.close({ graceMs: stopGraceMs }), dashboard?.close()]).then(async () => {
+            if (server.sessionStates().length > 0) return endWithout();
+            // The claims go after the server stopped writing: revoking the lease frees them for the others.
+            admission?.close();
+            await ownership?.close();
+            clearTimeout(backstop);
+            logger.info({ event: 'stopped', reason: signal }, 'server stopped');
+            resolveStop();
+          });
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);

@@ -14,6 +14,8 @@ export class DownloadQueue {
   #tail: Promise<void> = Promise.resolve();
   readonly #controllers = new Map<number, AbortController>();
   #roomWaiters: Array<() => void> = [];
+  /** The session's connection, once `endWith` was given it: its close stops every download. */
+  #connection: AbortSignal | undefined;
 
   /** Downloads queued or being sent. */
   get size(): number {
@@ -31,6 +33,8 @@ export class DownloadQueue {
       throw new FerryError('MESSAGE_UNEXPECTED', `GET_REQUEST for ref ${ref}, which is already open`);
     const controller = new AbortController();
     this.#controllers.set(ref, controller);
+    // Queued after its connection closed (the loop was waiting for room): it never starts.
+    if (this.#connection?.aborted) controller.abort(this.#connection.reason);
     this.#tail = this.#tail.then(async () => {
       try {
         // Cancelled while queued: it never starts, so nothing at all is sent for it.
@@ -49,6 +53,21 @@ export class DownloadQueue {
   /** Resolves once fewer than `limit` downloads are queued or being sent. */
   async roomFor(limit: number): Promise<void> {
     while (this.size >= limit) await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
+  }
+
+  /**
+   * Stops every download, queued or running, when `connection` aborts (its socket closed), without waiting
+   * for the session's end: a receive loop waiting in `roomFor` reads nothing, so it never learns of the close,
+   * and downloads waiting for a budget (hashing, store HEADs, delta memory) would hold their files, their
+   * session and their slots until their waits end by themselves (hours, for a client deep in debt).
+   */
+  endWith(connection: AbortSignal): void {
+    this.#connection = connection;
+    const stop = (): void => {
+      for (const controller of this.#controllers.values()) controller.abort(connection.reason);
+    };
+    if (connection.aborted) stop();
+    else connection.addEventListener('abort', stop, { once: true });
   }
 
   /** Stops the download of `ref` at its next message, or before it starts (PROTOCOL.md §5.9). */

@@ -42,6 +42,8 @@ import type { ServerObjectStore } from './server-object-store.js';
 import { listenError } from './listen-error.js';
 import { prepareServerRoot } from './server-root.js';
 import { SERVER_IDLE_TIMEOUT_MS, type ServeOptions } from './serve-options.js';
+import { CLOSE_GRACE_MS, type CloseOptions } from './close-options.js';
+import { untilAborted } from './until-aborted.js';
 
 /** A running ferry server. */
 export class FerryServer {
@@ -101,6 +103,11 @@ export class FerryServer {
   /** The per-source handshake rate limit, with counters of what it let through and refused. */
   handshakeRate: HandshakeRateLimit | undefined;
   #closing: Promise<void> | undefined;
+  /** Aborts when the grace of a `close` passed (`CloseOptions.graceMs`). */
+  readonly #graceOver = new AbortController();
+  readonly #graceTimers: NodeJS.Timeout[] = [];
+  /** Whether `close` is done waiting for the sessions (no grace timer is wanted any more). */
+  #waited = false;
 
   private constructor(
     server: Server,
@@ -335,14 +342,36 @@ export class FerryServer {
     return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   }
 
-  /** Stops accepting, ends every session (their partials are kept) and waits for them. Idempotent. */
-  close(): Promise<void> {
+  /**
+   * Stops accepting and ends every session at once: its connection closed, its waits cancelled, what its
+   * uploads received made durable and their partials kept for a resume. Waits for the sessions to end for at
+   * most `graceMs` (`CloseOptions`), then resolves anyway: `sessionStates()` then lists the sessions left
+   * (empty: all ended). Idempotent; a later call's shorter grace ends the wait sooner.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    const graceMs = options.graceMs ?? CLOSE_GRACE_MS;
+    // NaN would wait without bound, as Infinity does, which nobody asks for by mistake.
+    if (!(graceMs >= 0)) throw new RangeError(`close: graceMs must be 0 or more, got ${graceMs}`);
+    // Past the grace of any call, the wait ends: one timer each, cleared once the wait is over.
+    if (Number.isFinite(graceMs) && !this.#graceOver.signal.aborted && !this.#waited) {
+      const timer = setTimeout(() => this.#graceOver.abort(), graceMs);
+      this.#graceTimers.push(timer);
+    }
     this.#closing ??= (async () => {
       clearInterval(this.#sweepTimer);
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       this.#abort.abort();
       for (const socket of this.#sessions) socket.destroy();
-      await Promise.allSettled([...this.#running]);
+      // A session ends by itself once its connection is gone, unless a call it makes never returns (a write
+      // or fsync to a disk that stopped taking data, a store request without a timeout): nothing cancels
+      // those, so the wait stops at the grace, and `sessionStates()` says who is left and where it waits.
+      await untilAborted(
+        Promise.allSettled([...this.#running]).then(() => undefined),
+        this.#graceOver.signal,
+      ).catch(() => undefined);
+      this.#waited = true;
+      for (const timer of this.#graceTimers) clearTimeout(timer);
+      // Threads a session left waiting on are terminated: its job fails when it asks for its answer.
       await this.#sealPool?.close();
       await closed;
     })();

@@ -1,5 +1,6 @@
 export { FerryServer } from './ferry-server.js';
 export { type SessionState } from './session-state.js';
+export { CLOSE_GRACE_MS, type CloseOptions } from './close-options.js';
 export { SERVER_IDLE_TIMEOUT_MS, type ServeOptions } from './serve-options.js';
 export { type ClientGrant, type Authorize, type ServerKeyRotation } from './session-io.js';
 export { type ServerObjectStore } from './server-object-store.js';

@@ -4,6 +4,7 @@ import { DURABLE_BATCH_BYTES } from '../transfer/index.js';
 import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-gate.js';
 import { DEFAULT_HANDSHAKE_RATE_LIMITS, type HandshakeRateLimits } from './handshake-rate-limit.js';
 import { SERVER_IDLE_TIMEOUT_MS } from './serve-options.js';
+import { CLOSE_GRACE_MS } from './close-options.js';
 import {
   PART_MEMORY_PER_CLIENT_BYTES,
   PART_MEMORY_TOTAL_BYTES,
@@ -43,6 +44,8 @@ export const SERVER_DEFAULTS: {
   readonly downloadMemory: Readonly<Required<PartMemoryOptions>>;
   /** Bytes uploads hold received and not yet written, per client and in total (upload-memory.ts). */
   readonly uploadMemory: Readonly<Required<PartMemoryOptions>>;
+  /** How long `close` waits for the sessions to end (`CloseOptions.graceMs`; `ferry serve --stop-grace`). */
+  readonly closeGraceMs: number;
 } = Object.freeze({
   port: DEFAULT_PORT,
   handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
@@ -60,4 +63,5 @@ export const SERVER_DEFAULTS: {
   listingMemory: LISTING_MEMORY,
   downloadMemory: DOWNLOAD_MEMORY,
   uploadMemory: UPLOAD_MEMORY,
+  closeGraceMs: CLOSE_GRACE_MS,
 });

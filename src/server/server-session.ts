@@ -127,6 +127,7 @@ export class ServerSession {
       this.#socket.once('close', () =>
         connection.abort(new FerryError('CONNECTION_CLOSED', 'the connection closed')),
       );
+      this.#downloads.endWith(connection.signal);
       const io = new SessionIo(
         this.#ctx,
         channel.remotePublicKey,

@@ -70,6 +70,8 @@ test('ferry serve defaults to SERVER_DEFAULTS for every tunable it shows', () =>
   assert.equal(parseByteSize(flags.get('--min-free-disk') as string), SERVER_DEFAULTS.minFreeDiskBytes);
   assert.equal(Number(flags.get('--max-partials-per-client')), SERVER_DEFAULTS.maxPartialsPerClient);
   assert.equal(parseClaimTtl(flags.get('--claim-ttl') as string), DEFAULT_CLAIM_TTL_SECONDS);
+  // The stop's grace is the bound of the library's close, which the stop passes it.
+  assert.equal(ms(flags.get('--stop-grace')), SERVER_DEFAULTS.closeGraceMs);
   // Sizes and durations stay readable in --help, in the units the README uses.
   assert.equal(flags.get('--durable-batch'), '16M');
   assert.equal(flags.get('--partial-max-age'), '1d');

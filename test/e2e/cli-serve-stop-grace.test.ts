@@ -3,7 +3,9 @@
 // ignored on purpose (npm passes one Ctrl-C on two or three times): a disk that stopped taking data (NFS, a
 // FUSE file system, a dying disk) kept the server from ever stopping. The real server runs over a FUSE root
 // whose large writes wait while the test holds them (test/helpers/lower-case-fs.ts); it must exit with the
-// README's status, its warning saying how many sessions did not end and what they were doing.
+// README's status, its warning saying how many sessions did not end and what they were doing. Since stop 42
+// the bound is the library's (`close({ graceMs })`, test/integration/server-close-grace.test.ts); the CLI
+// kills itself when `close` resolved with sessions left.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -18,6 +20,7 @@ import { startAdmittedServe, type AdmittedCli } from '../helpers/admitted-cli.js
 import { serverLogged } from '../helpers/cli.js';
 import { mountLowerCaseFs } from '../helpers/lower-case-fs.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { withinDeadline } from '../helpers/within-deadline.js';
 
 const FILE_BYTES = 1024 * 1024;
 /** The grace the test gives the server (`--stop-grace`): short, the stuck session never ends anyway. */
@@ -56,15 +59,6 @@ async function stuckWriting(rig: AdmittedCli, mount: string): Promise<void> {
     await delay(20);
   }
   throw new Error(`the upload never got stuck writing under ${mount}:\n${rig.server.stderr}`);
-}
-
-/** `promise`, or a failure with `message` once STOP_DEADLINE_MS passed: a hang becomes a clear failure. */
-async function within<T>(promise: Promise<T>, message: string): Promise<T> {
-  let deadline: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    deadline = setTimeout(() => reject(new Error(message)), STOP_DEADLINE_MS);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(deadline));
 }
 
 /** The state letter of each thread of process `pid` still there (`D`: waiting in the kernel, unkillable). */
@@ -115,8 +109,9 @@ test('ferry serve stops past --stop-grace with a session stuck in the file syste
   const exited = once(rig.server.process, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   const stopped = serverLogged(rig.server, /"event":"stopped"/);
   rig.server.process.kill('SIGTERM');
-  await within(
+  await withinDeadline(
     stopped,
+    STOP_DEADLINE_MS,
     `ferry serve did not log 'server stopped' within ${STOP_DEADLINE_MS} ms of SIGTERM while a session is ` +
       `stuck writing to its root: its stop is unbounded\n${rig.server.stderr}`,
   );
@@ -124,8 +119,9 @@ test('ferry serve stops past --stop-grace with a session stuck in the file syste
   // the process ends once the disk answers, and then at once, writing nothing more.
   t.diagnostic(`threads left after the stop: ${await threadStates(rig.server.process.pid!)}`);
   await rm(gate);
-  const [code, signal] = await within(
+  const [code, signal] = await withinDeadline(
     exited,
+    STOP_DEADLINE_MS,
     `ferry serve did not end once its disk answered:\n${rig.server.stderr}`,
   );
   await sending;

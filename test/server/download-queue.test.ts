@@ -105,3 +105,22 @@ test('DownloadQueue refuses a second download of a ref still open (MESSAGE_UNEXP
   await queue.close(new FerryError('CONNECTION_CLOSED'));
   assert.deepEqual(log, ['start a', 'end a'], 'the repeated request never ran');
 });
+
+test('DownloadQueue.endWith: its connection closing stops the running download, the queued and any added after', async () => {
+  const log: string[] = [];
+  const queue = new DownloadQueue();
+  const connection = new AbortController();
+  queue.endWith(connection.signal);
+  const [a, b, c] = ['a', 'b', 'c'].map((name) => heldJob(log, name));
+  queue.add(1, a!.job);
+  queue.add(2, b!.job);
+  await a!.hasStarted;
+  const closed = new FerryError('CONNECTION_CLOSED', 'the connection closed');
+  connection.abort(closed);
+  // Added by a loop that was waiting for room when the connection closed.
+  queue.add(3, c!.job);
+  await queue.roomFor(1);
+  assert.deepEqual(log, ['start a', 'end a']);
+  assert.equal(a!.signal()?.reason, closed);
+  assert.equal(queue.size, 0);
+});
