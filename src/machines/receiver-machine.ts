@@ -2,6 +2,8 @@ import { FerryError } from '../errors/index.js';
 import { ChunkSet, type ChunkRange } from '../protocol/index.js';
 import { ChunkStates, type ChunkEntry, type ChunkState } from './chunk-states.js';
 import { stepOf } from './transition.js';
+import { VerifiedBatch } from './verified-batch.js';
+import { StreamParts } from './stream-parts.js';
 import { RECEIVER_TRANSITIONS, type ReceiverState } from './receiver-transitions.js';
 import type {
   FailEffect,
@@ -60,12 +62,11 @@ export class ReceiverMachine {
   readonly #held: ChunkSet;
   /** A file of at most one chunk keeps no log and sends no PROGRESS: it resumes whole anyway (§9.2). */
   readonly #logged: boolean;
-  readonly #batchBytes: number;
+  /** The verified chunks not durable yet, made durable in batches (§9.2). */
+  readonly #batch: VerifiedBatch;
   /** Per stream, the chunks it verified, for a download stripe's end digest (§5.13.6); only when checked. */
-  readonly #byStream: Map<unknown, ChunkSet> | undefined;
+  readonly #parts: StreamParts | undefined;
   #state: ReceiverState = 'receiving';
-  #pending: ChunkEntry[] = [];
-  #pendingBytes = 0;
   #heldBytes = 0;
 
   constructor(size: number, chunkBytes: number, options: ReceiverOptions = {}) {
@@ -80,8 +81,8 @@ export class ReceiverMachine {
     this.#held = new ChunkSet(this.#chunks.count);
     for (const { index } of held) if (this.#held.add(index)) this.#heldBytes += this.#chunks.lengthOf(index);
     this.#logged = this.#chunks.count > 1;
-    this.#batchBytes = options.durableBatchBytes ?? DURABLE_BATCH_BYTES;
-    this.#byStream = options.checkPartDigests === true ? new Map() : undefined;
+    this.#batch = new VerifiedBatch(options.durableBatchBytes ?? DURABLE_BATCH_BYTES);
+    this.#parts = options.checkPartDigests === true ? new StreamParts(this.#chunks.count) : undefined;
   }
 
   /**
@@ -174,15 +175,9 @@ export class ReceiverMachine {
       }
       throw err;
     }
-    if (this.#byStream) {
-      let mine = this.#byStream.get(stream);
-      if (!mine) this.#byStream.set(stream, (mine = new ChunkSet(this.#chunks.count)));
-      mine.add(index);
-    }
+    this.#parts?.verified(stream, index);
     if (!this.#logged) return undefined;
-    this.#pending.push({ index, hash: verified });
-    this.#pendingBytes += this.#chunks.lengthOf(index);
-    return this.#pendingBytes >= this.#batchBytes ? this.#takePending() : undefined;
+    return this.#batch.add({ index, hash: verified }, this.#chunks.lengthOf(index));
   }
 
   /**
@@ -200,7 +195,7 @@ export class ReceiverMachine {
   streamEnded(stream: unknown): void {
     this.#step('STREAM_ENDED');
     this.#chunks.abandon(stream);
-    this.#byStream?.delete(stream);
+    this.#parts?.forget(stream);
   }
 
   /**
@@ -216,13 +211,11 @@ export class ReceiverMachine {
     const open = this.#chunks.firstOpenBy(stream);
     this.#chunks.abandon(stream);
     if (open !== undefined) {
-      this.#byStream?.delete(stream);
+      this.#parts?.forget(stream);
       throw new FerryError('MESSAGE_MALFORMED', `a stream ended with chunk ${open} not completed`);
     }
-    const byStream = this.#byStream;
-    if (!byStream) return undefined;
-    const mine = byStream.get(stream) ?? new ChunkSet(this.#chunks.count);
-    byStream.delete(stream);
+    if (!this.#parts) return undefined;
+    const mine = this.#parts.take(stream);
     if (this.#chunks.haveDigest(mine).equals(digest)) return undefined;
     return {
       kind: 'fail',
@@ -242,12 +235,11 @@ export class ReceiverMachine {
     const ours = this.#chunks.fileDigest();
     if (!ours.equals(digest)) {
       this.#step('END_MISMATCH');
-      this.#pending = [];
-      this.#pendingBytes = 0;
+      this.#batch.drop();
       return [{ kind: 'fail', code: 'DIGEST_MISMATCH', detail: '', discard: true }];
     }
     this.#step('END');
-    const rest = this.#takePending();
+    const rest = this.#batch.take();
     const finish: FinishEffect = { kind: 'finish', digest: ours };
     return rest ? [rest, finish] : [finish];
   }
@@ -263,15 +255,7 @@ export class ReceiverMachine {
    */
   close(): MakeDurableEffect | undefined {
     this.#step('CLOSE');
-    return this.#takePending();
-  }
-
-  #takePending(): MakeDurableEffect | undefined {
-    if (this.#pending.length === 0) return undefined;
-    const entries = this.#pending;
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    return { kind: 'make-durable', entries };
+    return this.#batch.take();
   }
 
   #step(event: (typeof RECEIVER_TRANSITIONS)[number]['event']): void {
