@@ -1,170 +1,32 @@
 import { FerryError } from '../errors/index.js';
 import { ChunkSet, type ChunkRange } from '../protocol/index.js';
 import { ChunkStates, type ChunkEntry, type ChunkState } from './chunk-states.js';
-import { stepOf, type Transition } from './transition.js';
+import { stepOf } from './transition.js';
+import { VerifiedBatch } from './verified-batch.js';
+import { StreamParts } from './stream-parts.js';
+import { RECEIVER_TRANSITIONS, type ReceiverState } from './receiver-transitions.js';
+import type {
+  FailEffect,
+  FinishEffect,
+  MakeDurableEffect,
+  ProgressEffect,
+  WriteEffect,
+} from './receiver-effects.js';
+
+// The table PROTOCOL.md §6.2 prints, and the effects the machine returns, each in a file of its own so the
+// rules below read without them; re-exported here, where the machine's users have always found them.
+export { RECEIVER_TRANSITIONS, type ReceiverState } from './receiver-transitions.js';
+export type {
+  FailEffect,
+  FinishEffect,
+  MakeDurableEffect,
+  ProgressEffect,
+  ReceiverEffect,
+  WriteEffect,
+} from './receiver-effects.js';
 
 /** Chunks verified but not yet durable are made durable once they add up to this many bytes (PROTOCOL.md §9.2). */
 export const DURABLE_BATCH_BYTES = 16 * 1024 * 1024;
-
-/**
- * The receiver of one transfer (PROTOCOL.md §6.2): the server for an upload, the client for a download. Every
- * event is one row; `stepOf` refuses an event the table does not list for the state (MESSAGE_UNEXPECTED), so
- * the table PROTOCOL.md shows is the one the code obeys (test/machines/state-tables-doc.test.ts).
- */
-export const RECEIVER_TRANSITIONS = [
-  {
-    state: 'receiving',
-    event: 'DATA',
-    next: 'receiving',
-    action:
-      'hash, write at the offset; in order from the chunk start, at most 64 open, never a verified chunk or one another stream opened, else `MESSAGE_MALFORMED` (§5.5.1, §5.5.3)',
-  },
-  {
-    state: 'receiving',
-    event: 'CHUNK',
-    next: 'receiving',
-    action:
-      'compare hash: verified, made durable once a batch adds up (§9.2); or unverified, `CHUNK_MISMATCH` (§5.5.2)',
-  },
-  {
-    state: 'receiving',
-    event: 'DURABLE',
-    next: 'receiving',
-    action: 'the batch is held; PROGRESS with the verified durable bytes (§5.7, §9.2)',
-  },
-  {
-    state: 'receiving',
-    event: 'PART_END',
-    next: 'receiving',
-    action:
-      "a joined stream's end: a chunk it left open is unverified again and fails the end (`MESSAGE_MALFORMED`); a download stripe's digest must be its chunks' (§5.13.4, §5.13.6)",
-  },
-  {
-    state: 'receiving',
-    event: 'STREAM_ENDED',
-    next: 'receiving',
-    action: 'its open chunks become unverified, for another stream to send (§5.5.3, §5.13.5)',
-  },
-  {
-    state: 'receiving',
-    event: 'END',
-    next: 'finishing',
-    action:
-      'every chunk verified, none open (else `MESSAGE_MALFORMED`), digest equal: make the rest durable; finish: fsync, rename, fsync directory (§5.6, §9.3)',
-  },
-  {
-    state: 'receiving',
-    event: 'END_MISMATCH',
-    next: 'closed',
-    action: 'digest differs: `DIGEST_MISMATCH`, the partial is discarded (§5.6)',
-  },
-  {
-    state: 'receiving',
-    event: 'CLOSE',
-    next: 'closed',
-    action:
-      'CANCEL, ERROR, a failure or the session closing: make the verified chunks durable, keep the partial (§5.9, §9.2)',
-  },
-  {
-    state: 'finishing',
-    event: 'DURABLE',
-    next: 'finishing',
-    action: 'the last batch is held; PROGRESS (§5.7)',
-  },
-  {
-    state: 'finishing',
-    event: 'STREAM_ENDED',
-    next: 'finishing',
-    action: 'nothing is open',
-  },
-  {
-    state: 'finishing',
-    event: 'FINISHED',
-    next: 'closed',
-    action: 'the file is in place: PUT_DONE (uploads); the download is done (§5.11.3)',
-  },
-  {
-    state: 'finishing',
-    event: 'CLOSE',
-    next: 'closed',
-    action: 'placing failed (e.g. `FILE_EXISTS`): the partial is kept',
-  },
-  {
-    state: 'closed',
-    event: 'DATA',
-    next: 'closed',
-    action: "refused for the joined stream's ref: `PATH_NOT_FOUND`, as a late JOIN (§5.13.2, §5.13.5)",
-  },
-  {
-    state: 'closed',
-    event: 'CHUNK',
-    next: 'closed',
-    action: 'refused as DATA',
-  },
-  {
-    state: 'closed',
-    event: 'PART_END',
-    next: 'closed',
-    action: 'refused as DATA',
-  },
-  {
-    state: 'closed',
-    event: 'DURABLE',
-    next: 'closed',
-    action: 'a batch made durable while closing is held; PROGRESS',
-  },
-  {
-    state: 'closed',
-    event: 'STREAM_ENDED',
-    next: 'closed',
-    action: 'nothing is open',
-  },
-  {
-    state: 'closed',
-    event: 'CLOSE',
-    next: 'closed',
-    action: 'nothing (idempotent)',
-  },
-] as const satisfies readonly Transition[];
-
-/** The receiver's states: one transfer receives, then finishes or closes (its partial kept or discarded). */
-export type ReceiverState = (typeof RECEIVER_TRANSITIONS)[number]['state'];
-
-/** Write `data` (the very buffer that was hashed) at `offset`; after every earlier write when `afterPending`. */
-export interface WriteEffect {
-  readonly kind: 'write';
-  readonly offset: number;
-  readonly data: Buffer;
-  readonly afterPending: boolean;
-}
-
-/** Make the written data durable, then durably record `entries` as verified (data first, then the log: §9.2). */
-export interface MakeDurableEffect {
-  readonly kind: 'make-durable';
-  readonly entries: readonly ChunkEntry[];
-}
-
-/** Report `verifiedBytes` verified and durable (PROGRESS, §5.7); never more than the store confirmed. */
-export interface ProgressEffect {
-  readonly kind: 'progress';
-  readonly verifiedBytes: number;
-}
-
-/** Every chunk is verified from the bytes held and the digest matched: make durable and place the file (§9.3). */
-export interface FinishEffect {
-  readonly kind: 'finish';
-  readonly digest: Buffer;
-}
-
-/** The transfer (or a joined stream's part of it) failed; `discard` drops the partial, else it is kept. */
-export interface FailEffect {
-  readonly kind: 'fail';
-  readonly code: 'CHUNK_MISMATCH' | 'DIGEST_MISMATCH';
-  readonly detail: string;
-  readonly discard: boolean;
-}
-
-export type ReceiverEffect = WriteEffect | MakeDurableEffect | ProgressEffect | FinishEffect | FailEffect;
 
 export interface ReceiverOptions {
   /** Chunks the caller re-hashed from the partial it reopened (§9.2): verified, durable and held. */
@@ -200,12 +62,11 @@ export class ReceiverMachine {
   readonly #held: ChunkSet;
   /** A file of at most one chunk keeps no log and sends no PROGRESS: it resumes whole anyway (§9.2). */
   readonly #logged: boolean;
-  readonly #batchBytes: number;
+  /** The verified chunks not durable yet, made durable in batches (§9.2). */
+  readonly #batch: VerifiedBatch;
   /** Per stream, the chunks it verified, for a download stripe's end digest (§5.13.6); only when checked. */
-  readonly #byStream: Map<unknown, ChunkSet> | undefined;
+  readonly #parts: StreamParts | undefined;
   #state: ReceiverState = 'receiving';
-  #pending: ChunkEntry[] = [];
-  #pendingBytes = 0;
   #heldBytes = 0;
 
   constructor(size: number, chunkBytes: number, options: ReceiverOptions = {}) {
@@ -220,8 +81,8 @@ export class ReceiverMachine {
     this.#held = new ChunkSet(this.#chunks.count);
     for (const { index } of held) if (this.#held.add(index)) this.#heldBytes += this.#chunks.lengthOf(index);
     this.#logged = this.#chunks.count > 1;
-    this.#batchBytes = options.durableBatchBytes ?? DURABLE_BATCH_BYTES;
-    this.#byStream = options.checkPartDigests === true ? new Map() : undefined;
+    this.#batch = new VerifiedBatch(options.durableBatchBytes ?? DURABLE_BATCH_BYTES);
+    this.#parts = options.checkPartDigests === true ? new StreamParts(this.#chunks.count) : undefined;
   }
 
   /**
@@ -314,15 +175,9 @@ export class ReceiverMachine {
       }
       throw err;
     }
-    if (this.#byStream) {
-      let mine = this.#byStream.get(stream);
-      if (!mine) this.#byStream.set(stream, (mine = new ChunkSet(this.#chunks.count)));
-      mine.add(index);
-    }
+    this.#parts?.verified(stream, index);
     if (!this.#logged) return undefined;
-    this.#pending.push({ index, hash: verified });
-    this.#pendingBytes += this.#chunks.lengthOf(index);
-    return this.#pendingBytes >= this.#batchBytes ? this.#takePending() : undefined;
+    return this.#batch.add({ index, hash: verified }, this.#chunks.lengthOf(index));
   }
 
   /**
@@ -340,7 +195,7 @@ export class ReceiverMachine {
   streamEnded(stream: unknown): void {
     this.#step('STREAM_ENDED');
     this.#chunks.abandon(stream);
-    this.#byStream?.delete(stream);
+    this.#parts?.forget(stream);
   }
 
   /**
@@ -356,13 +211,11 @@ export class ReceiverMachine {
     const open = this.#chunks.firstOpenBy(stream);
     this.#chunks.abandon(stream);
     if (open !== undefined) {
-      this.#byStream?.delete(stream);
+      this.#parts?.forget(stream);
       throw new FerryError('MESSAGE_MALFORMED', `a stream ended with chunk ${open} not completed`);
     }
-    const byStream = this.#byStream;
-    if (!byStream) return undefined;
-    const mine = byStream.get(stream) ?? new ChunkSet(this.#chunks.count);
-    byStream.delete(stream);
+    if (!this.#parts) return undefined;
+    const mine = this.#parts.take(stream);
     if (this.#chunks.haveDigest(mine).equals(digest)) return undefined;
     return {
       kind: 'fail',
@@ -382,12 +235,11 @@ export class ReceiverMachine {
     const ours = this.#chunks.fileDigest();
     if (!ours.equals(digest)) {
       this.#step('END_MISMATCH');
-      this.#pending = [];
-      this.#pendingBytes = 0;
+      this.#batch.drop();
       return [{ kind: 'fail', code: 'DIGEST_MISMATCH', detail: '', discard: true }];
     }
     this.#step('END');
-    const rest = this.#takePending();
+    const rest = this.#batch.take();
     const finish: FinishEffect = { kind: 'finish', digest: ours };
     return rest ? [rest, finish] : [finish];
   }
@@ -403,15 +255,7 @@ export class ReceiverMachine {
    */
   close(): MakeDurableEffect | undefined {
     this.#step('CLOSE');
-    return this.#takePending();
-  }
-
-  #takePending(): MakeDurableEffect | undefined {
-    if (this.#pending.length === 0) return undefined;
-    const entries = this.#pending;
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    return { kind: 'make-durable', entries };
+    return this.#batch.take();
   }
 
   #step(event: (typeof RECEIVER_TRANSITIONS)[number]['event']): void {

@@ -79,11 +79,13 @@ export class PartialTransfer<Target = RootPath> {
       keepLeafHashes: options.knownLeafHashes !== undefined && worthKnowing(options.size),
     });
     this.#onDurable = options.onDurable;
-    // Then the machine learns the batch is durable and says what PROGRESS may now count (PROTOCOL.md §9.2):
-    // only with an `onDurable`, since `?.` skips the call and its argument.
-    this.#durable = new DurableQueue(stored, (batch) =>
-      this.#onDurable?.(this.#machine.durable(batch).verifiedBytes),
-    );
+    // Then the machine learns the batch is durable and says what PROGRESS may now count (PROTOCOL.md §9.2).
+    // It always hears, apart from the listener's call: `?.` skips its argument when there is no `onDurable`,
+    // and the held bytes, ranges and digest would stay where the open left them.
+    this.#durable = new DurableQueue(stored, (batch) => {
+      const { verifiedBytes } = this.#machine.durable(batch);
+      this.#onDurable?.(verifiedBytes);
+    });
     this.#known = options.knownLeafHashes;
   }
 
