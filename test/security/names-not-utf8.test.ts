@@ -1,0 +1,94 @@
+// Stop 42 security pass: a name that is not UTF-8 on either side's disk (Linux names are bytes; anyone who may
+// write into a tree can make one: `touch $'b\xfe.txt'`). Node's string names replace such bytes with U+FFFD,
+// a name that opens another file or none, so one such name failed every `send -r`, `sync` up and `sync` down
+// of its tree with PATH_NOT_FOUND, nothing sent, and a server listed a twin named with a real U+FFFD twice.
+// Now every walk reads names as bytes and leaves such a name out (src/transfer/directory-names.ts): a sender
+// says so and counts it as not sent, as a name with a control character; a listing and a destination's walk
+// skip it, so `sync --delete` never touches it.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ERROR_CODES, EXIT_CODES } from '../../src/errors/index.js';
+import { assertExit, runFerry, type CliResult, type ServeProcess } from '../helpers/cli.js';
+import { startAdmittedServe } from '../helpers/admitted-cli.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+const PARTIAL_EXIT = EXIT_CODES[ERROR_CODES.PATH_INVALID.category];
+
+/** `dir/prefix` + the byte 0xFE (never UTF-8) + `suffix`, as a path node's fs takes: bytes. */
+function notUtf8(dir: string, prefix: string, suffix = ''): Buffer {
+  return Buffer.concat([Buffer.from(`${dir}/${prefix}`), Buffer.from([0xfe]), Buffer.from(suffix)]);
+}
+
+describe('names that are not UTF-8 are left out, and the rest of the tree goes', () => {
+  let dir: string;
+  let clientHome: string;
+  let root: string;
+  let server: ServeProcess;
+  let serverId: string;
+
+  function ferry(...args: string[]): Promise<CliResult> {
+    return runFerry(['--home', clientHome, ...args, '--expect', serverId, '--retries', '0'], { cwd: dir });
+  }
+
+  before(async () => {
+    dir = await makeTempDir('ferry-sec-not-utf8-');
+    root = join(dir, 'root');
+    await mkdir(join(root, 'served'), { recursive: true });
+    await writeFile(join(root, 'served', 'good.txt'), 'good');
+    // A twin: the name that is not UTF-8 reads as `tw\uFFFD`, the other is spelt so.
+    await writeFile(notUtf8(join(root, 'served'), 'tw'), 'bytes');
+    await writeFile(join(root, 'served', 'tw\uFFFD'), 'twin');
+    ({ clientHome, serverId, server } = await startAdmittedServe(dir, root, ['--log-level', 'warn']));
+  });
+
+  after(async () => {
+    await server.stop();
+    await removeTempDir(dir);
+  });
+
+  test('send -r and sync up send the other files and name the one left out', async () => {
+    const tree = join(dir, 'tree');
+    await mkdir(tree);
+    await writeFile(join(tree, 'ok.txt'), 'ok');
+    await writeFile(notUtf8(tree, 'b', '.txt'), 'bad');
+    const sent = await ferry('send', '-r', 'tree', `${server.address}/up`, '--mkdir');
+    // Before: `ferry: PATH_NOT_FOUND: no such file or directory: tree/b\uFFFD.txt`, exit 7, nothing sent.
+    assertExit(sent, PARTIAL_EXIT, 'send -r with a name that is not UTF-8');
+    assert.match(sent.stderr, /^ferry: skipped tree\/b\uFFFD\.txt: name cannot be sent: is not UTF-8$/m);
+    assert.match(sent.stderr, /; 1 of 2 files not sent\n$/);
+    assert.deepEqual(await readdir(join(root, 'up')), ['ok.txt']);
+    const synced = await ferry('sync', 'tree', `${server.address}/mirror`);
+    assertExit(synced, PARTIAL_EXIT, 'sync with a name that is not UTF-8');
+    assert.deepEqual(await readdir(join(root, 'mirror')), ['ok.txt']);
+  });
+
+  test('a listing names the twin once, and get -r fetches it', async () => {
+    const listed = await ferry('ls', `${server.address}/served`);
+    assertExit(listed, 0, 'ls');
+    // Before: `tw\uFFFD` twice, both lstat'ed through the twin's name.
+    assert.equal(
+      listed.stdout.split('\n').filter((line) => line.endsWith(' tw\uFFFD')).length,
+      1,
+      listed.stdout,
+    );
+    const got = await ferry('get', '-r', `${server.address}/served`, join(dir, 'got'));
+    assertExit(got, 0, 'get -r');
+    // `got` did not exist: the tree is stored under that name, as scp -r does.
+    assert.deepEqual((await readdir(join(dir, 'got'))).sort(), ['good.txt', 'tw\uFFFD']);
+    assert.equal(await readFile(join(dir, 'got', 'tw\uFFFD'), 'utf8'), 'twin');
+  });
+
+  test('sync --delete down leaves a destination entry that is not UTF-8 alone', async () => {
+    const dst = join(dir, 'dst');
+    await mkdir(dst);
+    await mkdir(notUtf8(dst, 'z'));
+    await writeFile(Buffer.concat([notUtf8(dst, 'z'), Buffer.from('/kept')]), 'mine');
+    const synced = await ferry('sync', '--delete', `${server.address}/served`, dst);
+    // Before: `ferry: PATH_NOT_FOUND: no such file or directory: .../dst/z\uFFFD`, exit 7.
+    assertExit(synced, 0, 'sync --delete down');
+    assert.equal(await readFile(Buffer.concat([notUtf8(dst, 'z'), Buffer.from('/kept')]), 'utf8'), 'mine');
+    assert.deepEqual((await readdir(dst)).sort(), ['good.txt', 'tw\uFFFD', 'z\uFFFD']);
+  });
+});
