@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { lstat, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Stats } from 'node:fs';
@@ -124,8 +125,10 @@ async function entryOf(full: string, path: string, stats: Stats): Promise<ListEn
   const kind = stats.isSymbolicLink() ? 'link' : stats.isDirectory() ? 'dir' : 'file';
   let linkTarget = '';
   if (kind === 'link') {
-    linkTarget = await readlink(full);
-    if (linkTarget === '' || linkTarget.includes('\0') || Buffer.byteLength(linkTarget) > MAX_PATH_BYTES)
+    const bytes = await readlink(full, { encoding: 'buffer' });
+    linkTarget = bytes.toString('utf8');
+    // Not UTF-8: its string is another target (directory-names.ts), which the client would make.
+    if (linkTarget === '' || linkTarget.includes('\0') || bytes.length > MAX_PATH_BYTES || !isUtf8(bytes))
       linkTarget = '?';
   }
   return {

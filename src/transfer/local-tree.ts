@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Stats } from 'node:fs';
 import { lstat, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -133,7 +134,14 @@ export async function walkLocalTree(
           walked: { dev: stats.dev, ino: stats.ino },
         });
       } else if (stats.isSymbolicLink()) {
-        const target = await readlink(full);
+        const bytes = await readlink(full, { encoding: 'buffer' });
+        if (!isUtf8(bytes)) {
+          // As a name (directory-names.ts): its string is another target, which the receiver would get.
+          nodes.set(childRelative, { kind: 'other' });
+          onSkip(childRelative, `${UNSENDABLE_NAME}: its link target is not UTF-8`, 'unsendable-name');
+          continue;
+        }
+        const target = bytes.toString('utf8');
         nodes.set(childRelative, { kind: 'link', target });
         links.push({ relative: childRelative, target, mtimeMs: Math.trunc(stats.mtimeMs) });
       } else {

@@ -7,7 +7,7 @@
 // skip it, so `sync --delete` never touches it.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ERROR_CODES, EXIT_CODES } from '../../src/errors/index.js';
 import { assertExit, runFerry, type CliResult, type ServeProcess } from '../helpers/cli.js';
@@ -40,6 +40,8 @@ describe('names that are not UTF-8 are left out, and the rest of the tree goes',
     // A twin: the name that is not UTF-8 reads as `tw\uFFFD`, the other is spelt so.
     await writeFile(notUtf8(join(root, 'served'), 'tw'), 'bytes');
     await writeFile(join(root, 'served', 'tw\uFFFD'), 'twin');
+    await mkdir(join(root, 'links'));
+    await symlink(notUtf8('.', 'tw').subarray(2), join(root, 'links', 'ln'));
     ({ clientHome, serverId, server } = await startAdmittedServe(dir, root, ['--log-level', 'warn']));
   });
 
@@ -90,5 +92,32 @@ describe('names that are not UTF-8 are left out, and the rest of the tree goes',
     assertExit(synced, 0, 'sync --delete down');
     assert.equal(await readFile(Buffer.concat([notUtf8(dst, 'z'), Buffer.from('/kept')]), 'utf8'), 'mine');
     assert.deepEqual((await readdir(dst)).sort(), ['good.txt', 'tw\uFFFD', 'z\uFFFD']);
+  });
+
+  test('a link whose target is not UTF-8 is neither sent nor listed with its twin target', async () => {
+    const tree = join(dir, 'linked');
+    await mkdir(tree);
+    await writeFile(join(tree, 'ok.txt'), 'ok');
+    await writeFile(join(tree, 'tw\uFFFD'), 'twin');
+    await symlink(notUtf8('.', 'tw').subarray(2), join(tree, 'ln'));
+    const sent = await ferry('send', '-r', 'linked', `${server.address}/linked`, '--mkdir');
+    assertExit(sent, PARTIAL_EXIT, 'send -r with a link target that is not UTF-8');
+    // Before: sent as a link to `tw\uFFFD`, the twin, a target the user's link never named.
+    assert.match(
+      sent.stderr,
+      /^ferry: skipped linked\/ln: name cannot be sent: its link target is not UTF-8$/m,
+    );
+    assert.deepEqual((await readdir(join(root, 'linked'))).sort(), ['ok.txt', 'tw\uFFFD']);
+    const listed = await ferry('ls', '--json', `${server.address}/links`);
+    assertExit(listed, 0, 'ls --json');
+    // Before: `tw\uFFFD`, which a get -r then made as the link's target.
+    assert.deepEqual(
+      listed.stdout
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { linkTarget: string }).linkTarget),
+      ['?'],
+    );
+    assert.ok((await lstat(join(root, 'links', 'ln'))).isSymbolicLink());
   });
 });
