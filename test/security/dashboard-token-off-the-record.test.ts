@@ -35,8 +35,12 @@ before(async () => {
 });
 
 after(async () => {
-  await serve.stop();
-  await removeTempDir(dir);
+  // A start that failed (before's own failure) still leaves no temp dir behind.
+  try {
+    await serve.stop();
+  } finally {
+    await removeTempDir(dir);
+  }
 });
 
 test('a banner to a pipe holds no dashboard token, and the home keeps the URL for its owner alone', async () => {

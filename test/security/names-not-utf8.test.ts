@@ -46,8 +46,11 @@ describe('names that are not UTF-8 are left out, and the rest of the tree goes',
   });
 
   after(async () => {
-    await server.stop();
-    await removeTempDir(dir);
+    try {
+      await server.stop();
+    } finally {
+      await removeTempDir(dir);
+    }
   });
 
   test('send -r and sync up send the other files and name the one left out', async () => {
