@@ -14,7 +14,7 @@ const APPEND_FLAGS =
 /**
  * Opens `--log-file PATH` for appending (created 0600, its missing parents 0700) and returns the descriptor,
  * refusing (USAGE_INVALID) a symbolic link at the name, anything but a regular file, and a file another user
- * owns. A log line carries names another party chose (a server's listing, a client's upload) and a shell
+ * than this one or root owns. A log line carries names another party chose (a server's listing, a client's upload) and a shell
  * reads `"$(...)"` in one as a command: followed, a link a local user planted where the log goes
  * (`ferry.log -> ~/.bashrc`, in a directory others may write and that is not sticky, where the kernel's
  * protected_symlinks does not apply) made ferry append those names to a file its user's shell runs. A file
@@ -37,11 +37,13 @@ export function openLogFile(path: string): number {
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw new FerryError('USAGE_INVALID', `--log-file ${path} is not a regular file`);
     const euid = process.geteuid?.();
-    if (euid !== undefined && stats.uid !== euid)
+    // Root's is fine, as for the home's files (owned-by-us.ts): an operator's or logrotate's
+    // `create 0660 root ferry` makes one, and no local user can plant a file root owns.
+    if (euid !== undefined && stats.uid !== euid && stats.uid !== 0)
       throw new FerryError(
         'USAGE_INVALID',
-        `--log-file ${path} is owned by uid ${stats.uid}, not by you (uid ${euid}): its owner could read ` +
-          `or replace what ferry logs; name a file of your own`,
+        `--log-file ${path} is owned by uid ${stats.uid}, not by you (uid ${euid}) or root: its owner could ` +
+          `read or replace what ferry logs; name a file of your own`,
       );
     return fd;
   } catch (err) {
