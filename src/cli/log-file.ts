@@ -14,8 +14,9 @@ const APPEND_FLAGS =
 /**
  * Opens `--log-file PATH` for appending (created 0600, its missing parents 0700) and returns the descriptor,
  * refusing (USAGE_INVALID) a symbolic link at the name, anything but a regular file, and a file another user
- * than this one or root owns. A log line carries names another party chose (a server's listing, a client's upload) and a shell
- * reads `"$(...)"` in one as a command: followed, a link a local user planted where the log goes
+ * than this one or root owns. A log line carries names another party chose (a server's listing, a client's
+ * upload) and a shell reads `"$(...)"` in one as a command: followed, a link a local user planted where the
+ * log goes
  * (`ferry.log -> ~/.bashrc`, in a directory others may write and that is not sticky, where the kernel's
  * protected_symlinks does not apply) made ferry append those names to a file its user's shell runs. A file
  * another user owns is theirs to read and to swap: ferry's records are its user's alone. A link above the

@@ -14,8 +14,9 @@ export { LOG_LEVELS, addLogFlags, type LogFlags } from './log-level.js';
  * A pino logger writing JSON lines synchronously (no worker transports, so nothing is lost on exit) to
  * `--log-file` (appended, created 0600, never through a link at its name: `openLogFile`) or stderr; on a
  * terminal, stderr gets readable lines instead, a record's fields wrapped to its width
- * (`pretty-log-stream.ts`; a file, a pipe or a journal keeps one JSON line per record). Without `--log-level`, `defaultLevel` applies; a client passes `silent` and
- * `info`-with-a-file, so its terminal shows the progress display, not log lines.
+ * (`pretty-log-stream.ts`; a file, a pipe or a journal keeps one JSON line per record). Without
+ * `--log-level`, `defaultLevel` applies; a client passes `silent` and `info`-with-a-file, so its terminal
+ * shows the progress display, not log lines.
  */
 export function createLogger(
   flags: LogFlags,

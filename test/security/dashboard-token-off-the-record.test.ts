@@ -1,9 +1,10 @@
-// Stop 42 security pass: `ferry serve --dashboard` printed its page's URL with the access token in its banner
-// on stdout, whatever stdout was. A server's stdout is as often a service journal (`journalctl -u ferry`, read
-// by the adm group) or a log file the shell made 0644 (README's `setsid ferry serve ... >>serve.log 2>&1`),
-// and whoever read the token could open the dashboard on loopback (any local user can reach it) and watch every
-// client's names, addresses and transfers. Now a banner to anything but a terminal gives the address and the
-// path of a 0600 file in the home holding the URL with its token (src/home/dashboard-url-file.ts).
+// Stop 42 security pass: `ferry serve --dashboard` printed its page's URL with the access token in its
+// banner on stdout, whatever stdout was. A server's stdout is as often a service journal (`journalctl -u
+// ferry`, read by the adm group) or a log file the shell made 0644 (README's `setsid ferry serve ...
+// >>serve.log 2>&1`), and whoever read the token could open the dashboard on loopback (any local user can
+// reach it) and watch every client's names, addresses and transfers. Now a banner to anything but a terminal
+// gives the address and the path of a 0600 file in the home holding the URL with its token
+// (src/home/dashboard-url-file.ts).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
