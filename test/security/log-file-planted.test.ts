@@ -10,9 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { chown, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ERROR_CODES, EXIT_CODES } from '../../src/errors/index.js';
-import { assertExit, runFerry, type CliResult, type ServeProcess } from '../helpers/cli.js';
-import { startAdmittedServe } from '../helpers/admitted-cli.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { assertExit, runFerry, type CliResult } from '../helpers/cli.js';
+import { startAdmittedServeInTempDir, type AdmittedCliInTempDir } from '../helpers/admitted-cli.js';
 
 const USAGE_EXIT = EXIT_CODES[ERROR_CODES.USAGE_INVALID.category];
 /** A name a server may list: a shell that reads it inside double quotes runs `touch PWNED`. */
@@ -20,45 +19,28 @@ const HOSTILE_NAME = '$(touch PWNED)';
 const RC = "# the user's shell start-up file\n";
 
 describe('--log-file is appended only as a regular file of the user, never through a link', () => {
+  let rig: AdmittedCliInTempDir;
   let dir: string;
-  let clientHome: string;
-  let server: ServeProcess;
-  let serverId: string;
 
   function getWithLog(log: string, dest: string): Promise<CliResult> {
-    return runFerry(
-      [
-        '--home',
-        clientHome,
-        'get',
-        '-r',
-        `${server.address}/d`,
-        dest,
-        '--log-file',
-        log,
-        '--expect',
-        serverId,
-      ],
-      { cwd: dir },
-    );
+    const args = ['get', '-r', `${rig.server.address}/d`, dest, '--log-file', log, '--expect', rig.serverId];
+    return runFerry(['--home', rig.clientHome, ...args], { cwd: dir });
   }
 
   before(async () => {
-    dir = await makeTempDir('ferry-sec-log-file-');
-    const root = join(dir, 'root');
-    await mkdir(join(root, 'd'), { recursive: true });
-    await writeFile(join(root, 'd', HOSTILE_NAME), 'x');
+    rig = await startAdmittedServeInTempDir(
+      'ferry-sec-log-file-',
+      async (root) => {
+        await mkdir(join(root, 'd'));
+        await writeFile(join(root, 'd', HOSTILE_NAME), 'x');
+      },
+      ['--log-level', 'warn'],
+    );
+    dir = rig.dir;
     await mkdir(join(dir, 'shared'));
-    ({ clientHome, serverId, server } = await startAdmittedServe(dir, root, ['--log-level', 'warn']));
   });
 
-  after(async () => {
-    try {
-      await server.stop();
-    } finally {
-      await removeTempDir(dir);
-    }
-  });
+  after(() => rig.close());
 
   test('a link planted at the log name is refused, and the file it leads to is untouched', async () => {
     const rc = join(dir, 'rc.sh');

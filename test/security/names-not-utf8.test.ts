@@ -10,9 +10,8 @@ import assert from 'node:assert/strict';
 import { lstat, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ERROR_CODES, EXIT_CODES } from '../../src/errors/index.js';
-import { assertExit, runFerry, type CliResult, type ServeProcess } from '../helpers/cli.js';
-import { startAdmittedServe } from '../helpers/admitted-cli.js';
-import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { assertExit, runFerry, type CliResult } from '../helpers/cli.js';
+import { startAdmittedServeInTempDir, type AdmittedCliInTempDir } from '../helpers/admitted-cli.js';
 
 const PARTIAL_EXIT = EXIT_CODES[ERROR_CODES.PATH_INVALID.category];
 
@@ -22,55 +21,53 @@ function notUtf8(dir: string, prefix: string, suffix = ''): Buffer {
 }
 
 describe('names that are not UTF-8 are left out, and the rest of the tree goes', () => {
+  let rig: AdmittedCliInTempDir;
   let dir: string;
-  let clientHome: string;
   let root: string;
-  let server: ServeProcess;
-  let serverId: string;
 
   function ferry(...args: string[]): Promise<CliResult> {
-    return runFerry(['--home', clientHome, ...args, '--expect', serverId, '--retries', '0'], { cwd: dir });
+    return runFerry(['--home', rig.clientHome, ...args, '--expect', rig.serverId, '--retries', '0'], {
+      cwd: dir,
+    });
   }
 
   before(async () => {
-    dir = await makeTempDir('ferry-sec-not-utf8-');
-    root = join(dir, 'root');
-    await mkdir(join(root, 'served'), { recursive: true });
-    await writeFile(join(root, 'served', 'good.txt'), 'good');
-    // A twin: the name that is not UTF-8 reads as `tw\uFFFD`, the other is spelt so.
-    await writeFile(notUtf8(join(root, 'served'), 'tw'), 'bytes');
-    await writeFile(join(root, 'served', 'tw\uFFFD'), 'twin');
-    await mkdir(join(root, 'links'));
-    await symlink(notUtf8('.', 'tw').subarray(2), join(root, 'links', 'ln'));
-    ({ clientHome, serverId, server } = await startAdmittedServe(dir, root, ['--log-level', 'warn']));
+    rig = await startAdmittedServeInTempDir(
+      'ferry-sec-not-utf8-',
+      async (serverRoot) => {
+        await mkdir(join(serverRoot, 'served'));
+        await writeFile(join(serverRoot, 'served', 'good.txt'), 'good');
+        // A twin: the name that is not UTF-8 reads as `tw\uFFFD`, the other is spelt so.
+        await writeFile(notUtf8(join(serverRoot, 'served'), 'tw'), 'bytes');
+        await writeFile(join(serverRoot, 'served', 'tw\uFFFD'), 'twin');
+        await mkdir(join(serverRoot, 'links'));
+        await symlink(notUtf8('.', 'tw').subarray(2), join(serverRoot, 'links', 'ln'));
+      },
+      ['--log-level', 'warn'],
+    );
+    ({ dir, root } = rig);
   });
 
-  after(async () => {
-    try {
-      await server.stop();
-    } finally {
-      await removeTempDir(dir);
-    }
-  });
+  after(() => rig.close());
 
   test('send -r and sync up send the other files and name the one left out', async () => {
     const tree = join(dir, 'tree');
     await mkdir(tree);
     await writeFile(join(tree, 'ok.txt'), 'ok');
     await writeFile(notUtf8(tree, 'b', '.txt'), 'bad');
-    const sent = await ferry('send', '-r', 'tree', `${server.address}/up`, '--mkdir');
+    const sent = await ferry('send', '-r', 'tree', `${rig.server.address}/up`, '--mkdir');
     // Before: `ferry: PATH_NOT_FOUND: no such file or directory: tree/b\uFFFD.txt`, exit 7, nothing sent.
     assertExit(sent, PARTIAL_EXIT, 'send -r with a name that is not UTF-8');
     assert.match(sent.stderr, /^ferry: skipped tree\/b\uFFFD\.txt: name cannot be sent: is not UTF-8$/m);
     assert.match(sent.stderr, /; 1 of 2 files not sent\n$/);
     assert.deepEqual(await readdir(join(root, 'up')), ['ok.txt']);
-    const synced = await ferry('sync', 'tree', `${server.address}/mirror`);
+    const synced = await ferry('sync', 'tree', `${rig.server.address}/mirror`);
     assertExit(synced, PARTIAL_EXIT, 'sync with a name that is not UTF-8');
     assert.deepEqual(await readdir(join(root, 'mirror')), ['ok.txt']);
   });
 
   test('a listing names the twin once, and get -r fetches it', async () => {
-    const listed = await ferry('ls', `${server.address}/served`);
+    const listed = await ferry('ls', `${rig.server.address}/served`);
     assertExit(listed, 0, 'ls');
     // Before: `tw\uFFFD` twice, both lstat'ed through the twin's name.
     assert.equal(
@@ -78,7 +75,7 @@ describe('names that are not UTF-8 are left out, and the rest of the tree goes',
       1,
       listed.stdout,
     );
-    const got = await ferry('get', '-r', `${server.address}/served`, join(dir, 'got'));
+    const got = await ferry('get', '-r', `${rig.server.address}/served`, join(dir, 'got'));
     assertExit(got, 0, 'get -r');
     // `got` did not exist: the tree is stored under that name, as scp -r does.
     assert.deepEqual((await readdir(join(dir, 'got'))).sort(), ['good.txt', 'tw\uFFFD']);
@@ -90,7 +87,7 @@ describe('names that are not UTF-8 are left out, and the rest of the tree goes',
     await mkdir(dst);
     await mkdir(notUtf8(dst, 'z'));
     await writeFile(Buffer.concat([notUtf8(dst, 'z'), Buffer.from('/kept')]), 'mine');
-    const synced = await ferry('sync', '--delete', `${server.address}/served`, dst);
+    const synced = await ferry('sync', '--delete', `${rig.server.address}/served`, dst);
     // Before: `ferry: PATH_NOT_FOUND: no such file or directory: .../dst/z\uFFFD`, exit 7.
     assertExit(synced, 0, 'sync --delete down');
     assert.equal(await readFile(Buffer.concat([notUtf8(dst, 'z'), Buffer.from('/kept')]), 'utf8'), 'mine');
@@ -103,7 +100,7 @@ describe('names that are not UTF-8 are left out, and the rest of the tree goes',
     await writeFile(join(tree, 'ok.txt'), 'ok');
     await writeFile(join(tree, 'tw\uFFFD'), 'twin');
     await symlink(notUtf8('.', 'tw').subarray(2), join(tree, 'ln'));
-    const sent = await ferry('send', '-r', 'linked', `${server.address}/linked`, '--mkdir');
+    const sent = await ferry('send', '-r', 'linked', `${rig.server.address}/linked`, '--mkdir');
     assertExit(sent, PARTIAL_EXIT, 'send -r with a link target that is not UTF-8');
     // Before: sent as a link to `tw\uFFFD`, the twin, a target the user's link never named.
     assert.match(
@@ -111,7 +108,7 @@ describe('names that are not UTF-8 are left out, and the rest of the tree goes',
       /^ferry: skipped linked\/ln: name cannot be sent: its link target is not UTF-8$/m,
     );
     assert.deepEqual((await readdir(join(root, 'linked'))).sort(), ['ok.txt', 'tw\uFFFD']);
-    const listed = await ferry('ls', '--json', `${server.address}/links`);
+    const listed = await ferry('ls', '--json', `${rig.server.address}/links`);
     assertExit(listed, 0, 'ls --json');
     // Before: `tw\uFFFD`, which a get -r then made as the link's target.
     assert.deepEqual(
