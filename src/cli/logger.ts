@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import type { TransferEvent } from '../index.js';
+import { openLogFile } from './log-file.js';
 import { logLevelOf, type LogFlags } from './log-level.js';
 import { digestPrefix } from './progress-format.js';
 import { escapeJsonText } from './escape-for-terminal.js';
@@ -11,10 +12,11 @@ export { LOG_LEVELS, addLogFlags, type LogFlags } from './log-level.js';
 
 /**
  * A pino logger writing JSON lines synchronously (no worker transports, so nothing is lost on exit) to
- * `--log-file` (appended, created 0600) or stderr; on a terminal, stderr gets readable lines instead, a
- * record's fields wrapped to its width (`pretty-log-stream.ts`; a file, a pipe or a journal keeps one JSON
- * line per record). Without `--log-level`, `defaultLevel` applies; a client passes `silent` and
- * `info`-with-a-file, so its terminal shows the progress display, not log lines.
+ * `--log-file` (appended, created 0600, never through a link at its name: `openLogFile`) or stderr; on a
+ * terminal, stderr gets readable lines instead, a record's fields wrapped to its width
+ * (`pretty-log-stream.ts`; a file, a pipe or a journal keeps one JSON line per record). Without
+ * `--log-level`, `defaultLevel` applies; a client passes `silent` and `info`-with-a-file, so its terminal
+ * shows the progress display, not log lines.
  */
 export function createLogger(
   flags: LogFlags,
@@ -32,7 +34,7 @@ export function createLogger(
   const level = logLevelOf(flags, options);
   const destination =
     flags.logFile !== undefined
-      ? pino.destination({ dest: flags.logFile, sync: true, append: true, mkdir: true, mode: 0o600 })
+      ? pino.destination({ fd: openLogFile(flags.logFile), sync: true })
       : // A person reads a terminal; a pipe, a file or a journal gets JSON lines.
         process.stderr.isTTY
         ? prettyLogStream(

@@ -7,6 +7,7 @@ import {
   loadIdentity,
   loadKeyRotation,
   loadOrCreateIdentity,
+  recordDashboardUrl,
   recordServeAddress,
 } from '../home/index.js';
 import { DEFAULT_THREADS, SERVER_DEFAULTS, FerryServer, allowListAuthorize } from '../index.js';
@@ -312,6 +313,17 @@ export function registerServeCommand(program: Command): void {
         const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
         logger.info({ event: 'dashboard', address }, 'dashboard ready');
       }
+      // The banner gives the token only to a terminal; a journal or a log file gets this file's path instead.
+      const dashboardUrlFile = dashboard ? await recordDashboardUrl(home, dashboard.url) : undefined;
+      const dashboardLines =
+        dashboard === undefined
+          ? []
+          : process.stdout.isTTY
+            ? [`  dashboard:  ${dashboard.url}`]
+            : [
+                `  dashboard:  ${dashboard.url.slice(0, dashboard.url.indexOf('?'))}`,
+                `              its URL with the token, for you alone: ${dashboardUrlFile}`,
+              ];
       // `ferry invite` on this home prints a `ferry pair` line with this address.
       await recordServeAddress(home, server.addressText);
       // Listening for the signals before the banner says it is ready: a SIGTERM sent on the banner's first line
@@ -372,7 +384,7 @@ export function registerServeCommand(program: Command): void {
           `ferry server ready${created ? ', with a new identity' : ''}`,
           `  id:         ${id}`,
           `  listen:     ${server.addressText}`,
-          ...(dashboard ? [`  dashboard:  ${dashboard.url}`] : []),
+          ...dashboardLines,
           objectStore ? `  store:      ${flags.store}` : `  root:       ${server.root}`,
           `  home:       ${home}`,
           '',
@@ -387,7 +399,11 @@ export function registerServeCommand(program: Command): void {
           // Within 80 columns but for the paths: the ID goes on a line of its own, continued for the shell.
           `  on the client:  ${ferry} send FILE ${server.addressText} \\`,
           `    --expect ${id}`,
-          ...(dashboard ? ['Watch it: open the dashboard URL above in a browser.'] : []),
+          ...(dashboard
+            ? [
+                `Watch it: open the dashboard URL ${process.stdout.isTTY ? 'above' : 'in that file'} in a browser.`,
+              ]
+            : []),
           ...(ferry === 'ferry'
             ? []
             : [

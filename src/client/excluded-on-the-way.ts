@@ -2,8 +2,9 @@
 // down walks all of DST and notes them on the way; a get does not walk DST, so its patterns left out only what
 // the server listed as written, and on a case-insensitive DST `SECRETS/new.txt` against `--exclude secrets/`
 // landed in the user's `secrets/` (stop 37, probed on a lower-casing FUSE file system).
-import { lstat, opendir } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { directoryNames } from '../transfer/index.js';
 import { foldedName } from './folded-name.js';
 import type { ExcludePatterns } from './sync-exclude.js';
 
@@ -83,7 +84,8 @@ export async function excludedOnTheWay(
 async function namesIn(dir: string): Promise<string[]> {
   const names: string[] = [];
   try {
-    for await (const dirent of await opendir(dir)) names.push(dirent.name);
+    // One that is not UTF-8 is no listed name in other letters (directory-names.ts).
+    for await (const { name, utf8 } of directoryNames(dir)) if (utf8) names.push(name);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     // Anything else (EACCES) fails the get: it cannot tell what the patterns protect there.

@@ -2,6 +2,7 @@
 export { resolveHomeDir, ensureHomeDir, type ResolveHomeDirOptions } from './home-dir.js';
 export { refuseUnlessOwnedByUs } from './owned-by-us.js';
 export { recordServeAddress, readServeAddress, SERVE_ADDRESS_FILE } from './serve-address.js';
+export { recordDashboardUrl, DASHBOARD_URL_FILE } from './dashboard-url-file.js';
 export {
   createIdentity,
   loadIdentity,

@@ -1,4 +1,5 @@
-import { lstat, opendir, readlink } from 'node:fs/promises';
+import { isUtf8 } from 'node:buffer';
+import { lstat, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Stats } from 'node:fs';
 import { FerryError } from '../errors/index.js';
@@ -14,7 +15,7 @@ import {
   type ListRequestMessage,
 } from '../protocol/index.js';
 import { ListingTally } from '../machines/index.js';
-import { resolveExisting } from '../transfer/index.js';
+import { directoryNames, resolveExisting } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 import { sendObjectListing } from './object-listing.js';
 import { listablePath } from './listable-path.js';
@@ -94,10 +95,12 @@ async function walk(
   const names: string[] = [];
   // Names are sorted before they are sent, so a directory is read whole first: stop at the listing cap
   // (PROTOCOL.md §10) rather than hold the names of a directory of any size in memory.
-  for await (const dirent of await opendir(dir)) {
+  for await (const { name, utf8 } of directoryNames(dir)) {
     if (names.length >= MAX_LIST_ENTRIES)
       throw new FerryError('FILE_TOO_LARGE', `a directory has more than ${MAX_LIST_ENTRIES} entries`);
-    names.push(dirent.name);
+    // Not UTF-8: no remote path can name it (§7.1), and its string is another file's name (its twin listed
+    // twice) or none (directory-names.ts). Not held, so not counted: the bound is on memory.
+    if (utf8) names.push(name);
   }
   names.sort();
   for (const name of names) {
@@ -122,8 +125,10 @@ async function entryOf(full: string, path: string, stats: Stats): Promise<ListEn
   const kind = stats.isSymbolicLink() ? 'link' : stats.isDirectory() ? 'dir' : 'file';
   let linkTarget = '';
   if (kind === 'link') {
-    linkTarget = await readlink(full);
-    if (linkTarget === '' || linkTarget.includes('\0') || Buffer.byteLength(linkTarget) > MAX_PATH_BYTES)
+    const bytes = await readlink(full, { encoding: 'buffer' });
+    linkTarget = bytes.toString('utf8');
+    // Not UTF-8: its string is another target (directory-names.ts), which the client would make.
+    if (linkTarget === '' || linkTarget.includes('\0') || bytes.length > MAX_PATH_BYTES || !isUtf8(bytes))
       linkTarget = '?';
   }
   return {

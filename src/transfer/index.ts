@@ -108,6 +108,7 @@ export {
   type OnSkip,
   type SkipKind,
 } from './local-tree.js';
+export { directoryNames, type DirectoryName } from './directory-names.js';
 export { localTopOf, type LocalTop } from './local-top.js';
 export { fsTimeOf, siblingTempName } from './fs-names.js';
 export { placeLink } from './place-link.js';

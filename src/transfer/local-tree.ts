@@ -1,6 +1,8 @@
+import { isUtf8 } from 'node:buffer';
 import type { Stats } from 'node:fs';
-import { lstat, opendir, readlink, stat } from 'node:fs/promises';
+import { lstat, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { directoryNames } from './directory-names.js';
 import { localTopOf } from './local-top.js';
 import { FerryError } from '../errors/index.js';
 import type { WalkedInode } from './source-file.js';
@@ -77,11 +79,15 @@ export async function walkLocalTree(
   const below = (walked: string): string => walked.slice(topName.length + 1);
   const visit = async (dir: string, relative: string, mode: number, mtimeMs: number): Promise<void> => {
     const names: string[] = [];
-    for await (const dirent of await opendir(dir)) names.push(dirent.name);
+    const unsendable = new Map<string, string>();
+    for await (const { name, utf8 } of directoryNames(dir)) {
+      // Its string names another file or none (directory-names.ts): never opened, said as not sent.
+      if (utf8) names.push(name);
+      else unsendable.set(name, 'is not UTF-8');
+    }
     names.sort();
     // Every entry's lstat side by side (they wait on the file system, one after the other they were most of
     // a walk's time, issue 14), then each is taken in name order.
-    const unsendable = new Map<string, string>();
     const sendable = names.filter((name) => {
       try {
         parseRemotePath(`${relative}/${name}`);
@@ -128,7 +134,14 @@ export async function walkLocalTree(
           walked: { dev: stats.dev, ino: stats.ino },
         });
       } else if (stats.isSymbolicLink()) {
-        const target = await readlink(full);
+        const bytes = await readlink(full, { encoding: 'buffer' });
+        if (!isUtf8(bytes)) {
+          // As a name (directory-names.ts): its string is another target, which the receiver would get.
+          nodes.set(childRelative, { kind: 'other' });
+          onSkip(childRelative, `${UNSENDABLE_NAME}: its link target is not UTF-8`, 'unsendable-name');
+          continue;
+        }
+        const target = bytes.toString('utf8');
         nodes.set(childRelative, { kind: 'link', target });
         links.push({ relative: childRelative, target, mtimeMs: Math.trunc(stats.mtimeMs) });
       } else {

@@ -244,7 +244,10 @@ export class Dashboard {
       return plain(
         res,
         401,
-        'unauthorised: open the dashboard with the URL ferry serve printed (it has the token)',
+        // A banner to a journal or a file names dashboard-url in the server's home instead
+        // (home/dashboard-url-file.ts).
+        'unauthorised: open the dashboard with the URL ferry serve printed on its terminal, or the one in ' +
+          'dashboard-url in its home (it has the token)',
       );
     switch (url.pathname) {
       case '/':

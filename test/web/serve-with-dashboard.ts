@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { FERRY_BIN, ferryEnv } from '../helpers/cli.js';
 
@@ -8,14 +10,17 @@ export interface DashboardServe {
   child: ChildProcess;
   id: string;
   address: { host: string; port: number };
+  /** The URL with its token, from the home's `dashboard-url` (a banner to a pipe gives no token). */
   dashboardUrl: string;
+  /** What the banner printed, to a pipe. */
+  banner: string;
   stderr: () => string;
   stop: () => Promise<void>;
 }
 
 /**
- * Spawns `ferry serve ARGS...` (pass `--listen` and `--dashboard`) and resolves once its banner showed its
- * ID, listen address and dashboard URL. The caller must `stop()` it.
+ * Spawns `ferry serve ARGS...` (pass `--home`, `--listen` and `--dashboard`) and resolves once its banner
+ * showed its ID, listen address and dashboard address. The caller must `stop()` it.
  */
 export async function startServeWithDashboard(args: string[]): Promise<DashboardServe> {
   const child = spawn(process.execPath, [FERRY_BIN, 'serve', ...args], {
@@ -31,10 +36,12 @@ export async function startServeWithDashboard(args: string[]): Promise<Dashboard
     await exited;
   };
   const banner = new Map<string, string>();
+  let bannerText = '';
   const lines = createInterface({ input: child.stdout });
   try {
     await new Promise<void>((resolve, reject) => {
       lines.on('line', (line) => {
+        bannerText += `${line}\n`;
         const match = /^\s+(id|listen|dashboard):\s+(\S+)/.exec(line);
         if (match) banner.set(match[1]!, match[2]!);
         if (banner.size === 3) resolve();
@@ -47,11 +54,14 @@ export async function startServeWithDashboard(args: string[]): Promise<Dashboard
   }
   child.stdout.resume();
   const [host, port] = banner.get('listen')!.split(':');
+  const home = args[args.indexOf('--home') + 1]!;
+  const dashboardUrl = (await readFile(join(home, 'dashboard-url'), 'utf8')).trim();
   return {
     child,
     id: banner.get('id')!,
     address: { host: host!, port: Number(port) },
-    dashboardUrl: banner.get('dashboard')!,
+    dashboardUrl,
+    banner: bannerText,
     stderr: () => stderr,
     stop,
   };

@@ -1,0 +1,123 @@
+// Stop 42 security pass: a name that is not UTF-8 on either side's disk (Linux names are bytes; anyone who may
+// write into a tree can make one: `touch $'b\xfe.txt'`). Node's string names replace such bytes with U+FFFD,
+// a name that opens another file or none, so one such name failed every `send -r`, `sync` up and `sync` down
+// of its tree with PATH_NOT_FOUND, nothing sent, and a server listed a twin named with a real U+FFFD twice.
+// Now every walk reads names as bytes and leaves such a name out (src/transfer/directory-names.ts): a sender
+// says so and counts it as not sent, as a name with a control character; a listing and a destination's walk
+// skip it, so `sync --delete` never touches it.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lstat, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ERROR_CODES, EXIT_CODES } from '../../src/errors/index.js';
+import { assertExit, runFerry, type CliResult } from '../helpers/cli.js';
+import { startAdmittedServeInTempDir, type AdmittedCliInTempDir } from '../helpers/admitted-cli.js';
+
+const PARTIAL_EXIT = EXIT_CODES[ERROR_CODES.PATH_INVALID.category];
+
+/** `dir/prefix` + the byte 0xFE (never UTF-8) + `suffix`, as a path node's fs takes: bytes. */
+function notUtf8(dir: string, prefix: string, suffix = ''): Buffer {
+  return Buffer.concat([Buffer.from(`${dir}/${prefix}`), Buffer.from([0xfe]), Buffer.from(suffix)]);
+}
+
+describe('names that are not UTF-8 are left out, and the rest of the tree goes', () => {
+  let rig: AdmittedCliInTempDir;
+  let dir: string;
+  let root: string;
+
+  function ferry(...args: string[]): Promise<CliResult> {
+    return runFerry(['--home', rig.clientHome, ...args, '--expect', rig.serverId, '--retries', '0'], {
+      cwd: dir,
+    });
+  }
+
+  before(async () => {
+    rig = await startAdmittedServeInTempDir(
+      'ferry-sec-not-utf8-',
+      async (serverRoot) => {
+        await mkdir(join(serverRoot, 'served'));
+        await writeFile(join(serverRoot, 'served', 'good.txt'), 'good');
+        // A twin: the name that is not UTF-8 reads as `tw\uFFFD`, the other is spelt so.
+        await writeFile(notUtf8(join(serverRoot, 'served'), 'tw'), 'bytes');
+        await writeFile(join(serverRoot, 'served', 'tw\uFFFD'), 'twin');
+        await mkdir(join(serverRoot, 'links'));
+        await symlink(notUtf8('.', 'tw').subarray(2), join(serverRoot, 'links', 'ln'));
+      },
+      ['--log-level', 'warn'],
+    );
+    ({ dir, root } = rig);
+  });
+
+  after(() => rig.close());
+
+  test('send -r and sync up send the other files and name the one left out', async () => {
+    const tree = join(dir, 'tree');
+    await mkdir(tree);
+    await writeFile(join(tree, 'ok.txt'), 'ok');
+    await writeFile(notUtf8(tree, 'b', '.txt'), 'bad');
+    const sent = await ferry('send', '-r', 'tree', `${rig.server.address}/up`, '--mkdir');
+    // Before: `ferry: PATH_NOT_FOUND: no such file or directory: tree/b\uFFFD.txt`, exit 7, nothing sent.
+    assertExit(sent, PARTIAL_EXIT, 'send -r with a name that is not UTF-8');
+    assert.match(sent.stderr, /^ferry: skipped tree\/b\uFFFD\.txt: name cannot be sent: is not UTF-8$/m);
+    assert.match(sent.stderr, /; 1 of 2 files not sent\n$/);
+    assert.deepEqual(await readdir(join(root, 'up')), ['ok.txt']);
+    const synced = await ferry('sync', 'tree', `${rig.server.address}/mirror`);
+    assertExit(synced, PARTIAL_EXIT, 'sync with a name that is not UTF-8');
+    assert.deepEqual(await readdir(join(root, 'mirror')), ['ok.txt']);
+  });
+
+  test('a listing names the twin once, and get -r fetches it', async () => {
+    const listed = await ferry('ls', `${rig.server.address}/served`);
+    assertExit(listed, 0, 'ls');
+    // Before: `tw\uFFFD` twice, both lstat'ed through the twin's name.
+    assert.equal(
+      listed.stdout.split('\n').filter((line) => line.endsWith(' tw\uFFFD')).length,
+      1,
+      listed.stdout,
+    );
+    const got = await ferry('get', '-r', `${rig.server.address}/served`, join(dir, 'got'));
+    assertExit(got, 0, 'get -r');
+    // `got` did not exist: the tree is stored under that name, as scp -r does.
+    assert.deepEqual((await readdir(join(dir, 'got'))).sort(), ['good.txt', 'tw\uFFFD']);
+    assert.equal(await readFile(join(dir, 'got', 'tw\uFFFD'), 'utf8'), 'twin');
+  });
+
+  test('sync --delete down leaves a destination entry that is not UTF-8 alone', async () => {
+    const dst = join(dir, 'dst');
+    await mkdir(dst);
+    await mkdir(notUtf8(dst, 'z'));
+    await writeFile(Buffer.concat([notUtf8(dst, 'z'), Buffer.from('/kept')]), 'mine');
+    const synced = await ferry('sync', '--delete', `${rig.server.address}/served`, dst);
+    // Before: `ferry: PATH_NOT_FOUND: no such file or directory: .../dst/z\uFFFD`, exit 7.
+    assertExit(synced, 0, 'sync --delete down');
+    assert.equal(await readFile(Buffer.concat([notUtf8(dst, 'z'), Buffer.from('/kept')]), 'utf8'), 'mine');
+    assert.deepEqual((await readdir(dst)).sort(), ['good.txt', 'tw\uFFFD', 'z\uFFFD']);
+  });
+
+  test('a link whose target is not UTF-8 is neither sent nor listed with its twin target', async () => {
+    const tree = join(dir, 'linked');
+    await mkdir(tree);
+    await writeFile(join(tree, 'ok.txt'), 'ok');
+    await writeFile(join(tree, 'tw\uFFFD'), 'twin');
+    await symlink(notUtf8('.', 'tw').subarray(2), join(tree, 'ln'));
+    const sent = await ferry('send', '-r', 'linked', `${rig.server.address}/linked`, '--mkdir');
+    assertExit(sent, PARTIAL_EXIT, 'send -r with a link target that is not UTF-8');
+    // Before: sent as a link to `tw\uFFFD`, the twin, a target the user's link never named.
+    assert.match(
+      sent.stderr,
+      /^ferry: skipped linked\/ln: name cannot be sent: its link target is not UTF-8$/m,
+    );
+    assert.deepEqual((await readdir(join(root, 'linked'))).sort(), ['ok.txt', 'tw\uFFFD']);
+    const listed = await ferry('ls', '--json', `${rig.server.address}/links`);
+    assertExit(listed, 0, 'ls --json');
+    // Before: `tw\uFFFD`, which a get -r then made as the link's target.
+    assert.deepEqual(
+      listed.stdout
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { linkTarget: string }).linkTarget),
+      ['?'],
+    );
+    assert.ok((await lstat(join(root, 'links', 'ln'))).isSymbolicLink());
+  });
+});
