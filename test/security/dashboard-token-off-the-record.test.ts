@@ -13,7 +13,11 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FERRY_BIN, assertExit, ferryEnv, runFerry } from '../helpers/cli.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
-import { startServeWithDashboard, type DashboardServe } from '../web/serve-with-dashboard.js';
+import {
+  loopbackDashboardArgs,
+  startServeWithDashboard,
+  type DashboardServe,
+} from '../web/serve-with-dashboard.js';
 
 let dir: string;
 let home: string;
@@ -23,16 +27,7 @@ before(async () => {
   dir = await makeTempDir('ferry-sec-dashboard-token-');
   home = join(dir, 'server-home');
   assertExit(await runFerry(['--home', home, 'keygen']), 0, 'keygen');
-  serve = await startServeWithDashboard([
-    '--home',
-    home,
-    '--root',
-    join(dir, 'root'),
-    '--listen',
-    '127.0.0.1:0',
-    '--dashboard',
-    '127.0.0.1:0',
-  ]);
+  serve = await startServeWithDashboard(loopbackDashboardArgs(home, join(dir, 'root')));
 });
 
 after(async () => {

@@ -23,7 +23,11 @@ import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { writeRandomFile } from '../helpers/random-file.js';
 import { CHROMIUM_ARGS, findChromium } from './find-chromium.js';
 import { GateProxy } from './gate-proxy.js';
-import { startServeWithDashboard, type DashboardServe } from './serve-with-dashboard.js';
+import {
+  loopbackDashboardArgs,
+  startServeWithDashboard,
+  type DashboardServe,
+} from './serve-with-dashboard.js';
 
 /**
  * How the server's hints name ferry: as the shell of the server's environment runs it (`ferry` on ferryEnv's
@@ -97,14 +101,7 @@ describe('web dashboard (headless Chromium)', () => {
     assert.equal(allowed.code, 0, allowed.stderr);
     identity = await loadIdentity(clientHome);
     serve = await startServeWithDashboard([
-      '--home',
-      serverHome,
-      '--root',
-      join(dir, 'root'),
-      '--listen',
-      '127.0.0.1:0',
-      '--dashboard',
-      '127.0.0.1:0',
+      ...loopbackDashboardArgs(serverHome, join(dir, 'root')),
       // Small durability batches: the server reports verified progress every 64 KiB.
       '--durable-batch',
       '64k',

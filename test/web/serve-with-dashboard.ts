@@ -18,6 +18,11 @@ export interface DashboardServe {
   stop: () => Promise<void>;
 }
 
+/** `serve`'s arguments for HOME serving ROOT on a free loopback port, its dashboard on another. */
+export function loopbackDashboardArgs(home: string, root: string): string[] {
+  return ['--home', home, '--root', root, '--listen', '127.0.0.1:0', '--dashboard', '127.0.0.1:0'];
+}
+
 /**
  * Spawns `ferry serve ARGS...` (pass `--home`, `--listen` and `--dashboard`) and resolves once its banner
  * showed its ID, listen address and dashboard address. The caller must `stop()` it.
