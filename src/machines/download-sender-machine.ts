@@ -140,6 +140,12 @@ export type DownloadEffect =
       readonly heldBytes: number;
       /** PATCHED (PROTOCOL.md §5.17.4): of each chunk, send only these pieces (then its hash, as always). */
       readonly patch?: readonly BytePiece[] | undefined;
+      /**
+       * With `patch`: the bytes of the chunks sent that are read and hashed but not sent (all but the pieces),
+       * paid for from the client's hashing budget before the first read, as any hashing that sends no data
+       * (docs/SECURITY.md "Hashing on request").
+       */
+      readonly unsentBytes?: number | undefined;
     }
   /**
    * Hash every leaf of the file into `hashes` (whose chunks are leaves) and send its signature as DELTA_BLOCKS
@@ -328,15 +334,28 @@ export class DownloadSenderMachine {
     const { patch } = this.#request;
     const last = patch?.at(-1);
     const patched = patchable && last !== undefined && last.offset + last.length <= this.#file.size;
+    const heldBytes = this.hashes.bytesOf(this.#held);
     return [
       { kind: 'send', message: this.#offerMessage(heldAccepted, false, patched) },
       {
         kind: 'stream',
         chunks: missingChunks(this.#held, (index) => this.#ours(index)),
-        heldBytes: this.hashes.bytesOf(this.#held),
-        ...(patched ? { patch } : {}),
+        heldBytes,
+        // A patch is never striped (§5.17.4): every chunk not held goes, and of it only the pieces inside it.
+        ...(patched
+          ? { patch, unsentBytes: this.#file.size - heldBytes - this.#pieceBytesSent(patch!) }
+          : {}),
       },
     ];
+  }
+
+  /** The bytes of `pieces` that a PATCHED answer sends: those inside chunks not held (a piece never crosses one). */
+  #pieceBytesSent(pieces: readonly BytePiece[]): number {
+    const { chunkBytes } = this.hashes;
+    let bytes = 0;
+    for (const { offset, length } of pieces)
+      if (!this.#held.has(Math.floor(offset / chunkBytes))) bytes += length;
+    return bytes;
   }
 
   #offerMessage(heldAccepted: boolean, signature: boolean, patched = false): GetOfferMessage {

@@ -111,7 +111,10 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
           }
           // The end digest of a striped download's primary (§5.13.6): the other stripes' chunks, which they
           // remembered as they sent them (`stripeSent`), are not read again.
-          return reading(io.ctx.hashCache.hashStriped(io.clientKey, source, effect.chunks, hashes), () => []);
+          return reading(
+            io.ctx.hashCache.hashStriped(io.clientKey, source, effect.chunks, hashes, io.stopped),
+            () => [],
+          );
         case 'stream': {
           verifiedBytes = effect.heldBytes;
           io.events.transferStarted(ref, {
@@ -121,7 +124,10 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
             heldBytes: verifiedBytes,
             restarted: false,
           });
-          if (effect.patch)
+          if (effect.patch) {
+            // Every chunk is read and hashed whole for its GET_CHUNK, and only the pieces go: one byte asked
+            // of each leaf would make the server read the file for a few bytes a leaf, unpaid.
+            await io.ctx.hashCache.spend(io.clientKey, effect.unsentBytes ?? 0, io.stopped);
             return reading(
               streamChunks(source, {
                 chunkBytes: hashes.chunkBytes,
@@ -142,6 +148,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
               // The file bytes that went are the pieces' (PROTOCOL.md §5.17.4), not the chunks'.
               () => machine.sent(patchedBytes),
             );
+          }
           const streaming = io.ctx.sealPool
             ? streamChunksPooled(source, {
                 chunkBytes: hashes.chunkBytes,

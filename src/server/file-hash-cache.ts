@@ -73,8 +73,11 @@ export class FileHashCache {
    * resumed upload's partial holds (PROTOCOL.md §9.2), which every offer of that transfer repeats.
    */
   async spend(client: Buffer, bytes: number, signal?: AbortSignal): Promise<void> {
-    this.hashedBytes += bytes;
     await this.#budget.spend(client.toString('hex'), bytes, signal);
+    // Counted once paid, as `hashChunks` counts once hashed: the work follows, never precedes, the payment,
+    // and a request whose wait ended with its client hashed nothing (counted before, it looked as if a
+    // signing had hashed its file before waiting).
+    this.hashedBytes += bytes;
   }
 
   /**
@@ -82,15 +85,18 @@ export class FileHashCache {
    * the chunks the other stripes sent, which they remember here as they send them (`remember`), so only
    * those not found are read again. While another stripe of `client` for this version of the file still
    * sends here (`stripeSending`), a chunk not found yet is waited for rather than read: the primary finishes
-   * its own share first (its session was there first) and the client needs every stripe anyway. Nothing is
-   * paid: the request sends data. Before, the primary read and hashed them all: with 16 streams, 15/16 of
-   * the file a second time on its main thread (0.6 of its 1.5 CPU s per GiB, get --streams 16).
+   * its own share first (its session was there first) and the client needs every stripe anyway. Before, the
+   * primary read and hashed them all: with 16 streams, 15/16 of the file a second time on its main thread
+   * (0.6 of its 1.5 CPU s per GiB, get --streams 16). A chunk it does read is one no stripe sent: hashing
+   * that sends no data, paid from `client`'s budget before it is read (else stripe 0 of 16 alone makes the
+   * server read 16 times what it sends, unpaid).
    */
   async hashStriped(
     client: Buffer,
     source: ChunkSource,
     chunks: Iterable<number>,
     hashes: ChunkHashes,
+    signal?: AbortSignal,
   ): Promise<void> {
     const key = keyOf(source, hashes.chunkBytes);
     const live = `${client.toString('hex')}:${key}`;
@@ -109,6 +115,8 @@ export class FileHashCache {
           await sending.recorded.next();
           continue;
         }
+        await this.#budget.spend(client.toString('hex'), hashes.lengthOf(index), signal);
+        // The wait may have let a stripe remember it meanwhile; paid already, it is read anyway.
         scratch ??= Buffer.allocUnsafe(Math.min(hashes.chunkBytes, HASH_SCRATCH_BYTES));
         hashes.set(index, await source.chunkHash(index, hashes.chunkBytes, scratch));
         this.stripeHashedBytes += hashes.lengthOf(index);

@@ -273,10 +273,20 @@ test('delta download of a file that repeats a leaf its old copy holds once: ever
 
 test('the claim after a signature is answered from the server’s hash cache: the file is read once', async (t) => {
   const r = await rig(t, old, cases[0]!.next);
-  await r.get();
+  const { events } = await r.get();
   assert.ok((await readFile(join(r.dest, NAME))).equals(cases[0]!.next));
-  // The signature is paid for once (hashedBytes counts it); the claim that follows reads nothing more.
-  assert.equal(r.server.hashCache.hashedBytes, cases[0]!.next.length, 'the file was hashed once');
+  const finished = events.find((e) => e.type === 'transfer-finished');
+  assert.ok(finished?.type === 'transfer-finished');
+  // The signature is paid for once (hashedBytes counts it); the claim that follows reads nothing more. Its
+  // PATCH answer (§5.17.4, blocks below 16 MiB) reads the leaves that changed whole and sends their pieces
+  // only: the rest of those leaves is paid as hashing that sends no data (stop 42).
+  const unsent = cases[0]!.leaves * LEAF - finished.transferredBytes;
+  assert.ok(unsent > 0 && unsent < cases[0]!.leaves * LEAF, `${unsent} bytes of the leaves sent unsent`);
+  assert.equal(
+    r.server.hashCache.hashedBytes,
+    cases[0]!.next.length + unsent,
+    'the file was hashed once, the PATCH paid its unsent bytes',
+  );
   // And the claim's GET_END takes the digest its signing took over the same table: the tree is not hashed
   // again between the last chunk sent and GET_END (issue 16; the server's FileDigestMemo).
   assert.equal(r.server.hashCache.digests.hits, 1, 'the claim found the signing’s digest');

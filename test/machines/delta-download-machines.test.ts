@@ -354,6 +354,8 @@ test('a PATCH request gets its pieces when the claim holds or there is none, eve
   const bare = new DownloadSenderMachine(patchRequest({}), { size, ...FACTS });
   const started = bare.start();
   assert.deepEqual(streamOf(started).patch, patch);
+  // Every chunk is read whole and only the pieces go: the rest is paid as hashing that sends no data.
+  assert.equal(streamOf(started).unsentBytes, size - 1024 - 64);
   const bareOffer = offerOf(started);
   assert.ok(bareOffer.type === 'GET_OFFER' && bareOffer.patched === true && !bareOffer.heldAccepted);
   // A claim that holds: the pieces apply to the chunks not held.
@@ -375,12 +377,14 @@ test('a PATCH request gets its pieces when the claim holds or there is none, eve
   const sent: number[] = [];
   for (let next = chunks.next(); !next.done; next = chunks.next()) sent.push(next.value);
   assert.deepEqual(sent, [0, 2, 3]);
+  assert.equal(streamOf(accepted).unsentBytes, size - LEAF_BYTES - 1024 - 64, 'the held chunk is not read');
   // A claim that differs (the file changed since its signature): every chunk whole, no pieces.
   const differs = new DownloadSenderMachine(patchRequest(claim), { size, ...FACTS });
   differs.start();
   differs.hashes.set(1, Buffer.alloc(32, 9));
   const refused = differs.hashed();
   assert.equal(streamOf(refused).patch, undefined);
+  assert.equal(streamOf(refused).unsentBytes, undefined, 'whole chunks: everything read is sent');
   const refusedOffer = offerOf(refused);
   assert.ok(refusedOffer.type === 'GET_OFFER' && !refusedOffer.patched);
   // Pieces past the end of the file (it shrank): every chunk whole.
