@@ -37,6 +37,8 @@ export class DeltaMatcher {
   /** One bit per value of `filterIndex(weak)` that some block has: checked at every byte before the Map. */
   readonly #filter = new Uint32Array(FILTER_BITS / 32);
   #lastBlock = -2;
+  /** The new-file offset where the last block found ends: a scan starting there follows its run. */
+  #runEnd = -1;
   /** The old file's short last block, which matches only at the new file's end. */
   readonly #tail: { block: number; length: number } | undefined;
 
@@ -55,6 +57,8 @@ export class DeltaMatcher {
   hashedBlocks = 0;
   /** Offsets the weak checksum rolled over, one by one: what scanning a span twice costs (issue 16). */
   rolledOffsets = 0;
+  /** Weak checksums taken afresh over a whole block (after a match whose run did not go on, or a scan's start). */
+  summedBlocks = 0;
 
   /**
    * With `known`, only the signature's first `known` blocks have arrived (their records filled in, the rest
@@ -137,6 +141,7 @@ export class DeltaMatcher {
    */
   foundWithoutScan(block: number): void {
     this.#lastBlock = block;
+    this.#runEnd = (block + 1) * this.blockBytes;
   }
 
   /** Tells `listener` (in place of the constructor's; undefined: no one) of every block found from now on. */
@@ -155,8 +160,6 @@ export class DeltaMatcher {
     const ops: DeltaOp[] = [];
     const end = base + bytes.length;
     const blockBytes = this.blockBytes;
-    const blocks = this.#known;
-    const tailBlock = this.#tail?.block ?? -1;
     let literalStart = from;
     let at = from;
     // Whether the weak checksum is to be taken afresh at `at` (after a match), or rolled on from `at` (after a
@@ -164,7 +167,10 @@ export class DeltaMatcher {
     let fresh = true;
     // After a match, the block after it is tried first by its strong hash alone, at the very next offset:
     // edits leave long runs of consecutive blocks, and this spares the weak checksum of every block of a run.
-    let chained = -1;
+    // A scan starting where the last match ended (the caller's next window, after a match carried past the
+    // last one's end) follows that run too, as rsync's one pass over the file does (issue 16: a fresh weak
+    // checksum over a block at every chunk of an insertion).
+    let chained = from === this.#runEnd ? this.#chainable(this.#lastBlock + 1) : -1;
     // The rare paths (a literal run, the end's short block) are functions of their own, and the per-byte
     // roll too: V8 optimizes this loop before an edit is ever met, and each path first taken afterwards
     // throws the optimized code away, a recompile of whatever it holds (issue 16: six per 1 GiB download).
@@ -182,11 +188,17 @@ export class DeltaMatcher {
       pushCopy(ops, at, block * blockBytes, blockBytes);
       this.#lastBlock = block;
       at += blockBytes;
+      this.#runEnd = at;
       literalStart = at;
       fresh = true;
-      if (block + 1 < blocks && block + 1 !== tailBlock) chained = block + 1;
+      chained = this.#chainable(block + 1);
     }
     return this.#scanEnd(ops, bytes, base, literalStart, Math.max(at, to), to, atEnd);
+  }
+
+  /** `block` when it may follow a match by its strong hash alone (an arrived whole block), or −1. */
+  #chainable(block: number): number {
+    return block >= 0 && block < this.#known && block !== this.#tail?.block ? block : -1;
   }
 
   /**
@@ -205,6 +217,7 @@ export class DeltaMatcher {
     let a = this.#a;
     let b = this.#b;
     if (fresh) {
+      this.summedBlocks++;
       const weak = weakChecksum(bytes, at - base, at - base + blockBytes);
       a = weak & 0xffff;
       b = weak >>> 16;

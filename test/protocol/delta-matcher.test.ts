@@ -262,3 +262,22 @@ test('a block found by rolling at the last offset a window reaches: the very end
     assert.equal(short.next, lead);
   }
 });
+
+test('a scan starting where the last match ended follows its run by the strong hash alone, no weak checksum taken afresh', () => {
+  const blockBytes = 1024;
+  const old = randomBytes(prng(12), 16 * blockBytes);
+  // 100 bytes inserted in block 1: blocks 2.. run on shifted by 100.
+  const next = Buffer.concat([old.subarray(0, 1500), randomBytes(prng(13), 100), old.subarray(1500)]);
+  const matcher = new DeltaMatcher(deltaSignatureOf(old, blockBytes));
+  // The first window's scan: its last match runs past `to`, where the next window's scan starts.
+  const first = matcher.scan(next.subarray(0, 9 * blockBytes), 0, 0, 8 * blockBytes);
+  assert.equal(first.next, 8 * blockBytes + 100);
+  const summed = matcher.summedBlocks;
+  const rolled = matcher.rolledOffsets;
+  const second = matcher.scan(next.subarray(first.next), first.next, first.next, next.length, true);
+  assert.deepEqual(second.ops, [
+    { newOffset: first.next, length: next.length - first.next, oldOffset: 8 * blockBytes },
+  ]);
+  assert.equal(matcher.summedBlocks - summed, 0, 'the run followed, not looked for again');
+  assert.equal(matcher.rolledOffsets - rolled, 0);
+});
