@@ -9,7 +9,7 @@ import { REFUSAL_LOG_PER_SECOND, RefusalLogBudget } from './refusal-log-budget.j
  */
 export function logServerEvents(events: ServerEvents, logger: Logger): () => void {
   const refusals = new RefusalLogBudget();
-  const listener = (event: ServerEvent): void => logServerEvent(logger, event, refusals);
+  const listener = (event: ServerEvent): void => logServerEvent(logger, event, { refusals });
   events.on('event', listener);
   return () => events.off('event', listener);
 }
@@ -30,7 +30,11 @@ function peerFields(peer: SessionPeer): Record<string, unknown> {
  * prefixes; never a key, never file content, never an error message from the other side. With `refusals`,
  * a session's refused operations past its budget are counted on its session line instead of logged.
  */
-export function logServerEvent(logger: Logger, event: ServerEvent, refusals?: RefusalLogBudget): void {
+export function logServerEvent(
+  logger: Logger,
+  event: ServerEvent,
+  { refusals }: { refusals?: RefusalLogBudget } = {},
+): void {
   switch (event.type) {
     case 'session-opened':
       logger.debug({ event: event.type, ...peerFields(event) }, 'session opened');
