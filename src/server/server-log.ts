@@ -28,7 +28,7 @@ function peerFields(peer: SessionPeer): Record<string, unknown> {
  * Logs one ServerEvent. What identifies a session or a transfer without revealing a secret: the client's
  * short ID and address, remote paths (server paths relative to the root), sizes, codes and digest
  * prefixes; never a key, never file content, never an error message from the other side. With `refusals`,
- * a session's refused operations past its budget are counted on its session line instead of logged.
+ * a client's refused operations past its budget are counted on their session's line instead of logged.
  */
 export function logServerEvent(
   logger: Logger,
@@ -49,7 +49,7 @@ export function logServerEvent(
           { event: 'refused', code: event.code, ...peerFields(event) },
           event.code === 'CLIENT_NOT_ALLOWED' ? 'client refused' : 'session refused',
         );
-      const refusalsNotLogged = refusals?.end(event.sessionId) ?? 0;
+      const refusalsNotLogged = refusals?.end(event, event.time) ?? 0;
       logger.info(
         {
           event: 'session',
@@ -67,7 +67,7 @@ export function logServerEvent(
       return;
     }
     case 'operation-refused': {
-      const decision = refusals?.take(event.sessionId, event.time) ?? 'log';
+      const decision = refusals?.take(event, event.time) ?? 'log';
       if (decision === 'notice')
         logger.warn(
           { event: 'refusals-not-logged', ...peerFields(event) },
