@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ServerEvent, ServerEvents, SessionPeer } from './server-events.js';
+import { REFUSAL_LOG_PER_SECOND, RefusalLogBudget } from './refusal-log-budget.js';
 
 /**
  * Makes `logger` a subscriber of `events`: the server's log lines about sessions, refusals and transfers
@@ -7,7 +8,8 @@ import type { ServerEvent, ServerEvents, SessionPeer } from './server-events.js'
  * (`cli/logger.ts`), so the log and the dashboard can never tell two stories. Returns the unsubscribe.
  */
 export function logServerEvents(events: ServerEvents, logger: Logger): () => void {
-  const listener = (event: ServerEvent): void => logServerEvent(logger, event);
+  const refusals = new RefusalLogBudget();
+  const listener = (event: ServerEvent): void => logServerEvent(logger, event, { refusals });
   events.on('event', listener);
   return () => events.off('event', listener);
 }
@@ -25,9 +27,14 @@ function peerFields(peer: SessionPeer): Record<string, unknown> {
 /**
  * Logs one ServerEvent. What identifies a session or a transfer without revealing a secret: the client's
  * short ID and address, remote paths (server paths relative to the root), sizes, codes and digest
- * prefixes; never a key, never file content, never an error message from the other side.
+ * prefixes; never a key, never file content, never an error message from the other side. With `refusals`,
+ * a client's refused operations past its budget are counted on their session's line instead of logged.
  */
-export function logServerEvent(logger: Logger, event: ServerEvent): void {
+export function logServerEvent(
+  logger: Logger,
+  event: ServerEvent,
+  { refusals }: { refusals?: RefusalLogBudget } = {},
+): void {
   switch (event.type) {
     case 'session-opened':
       logger.debug({ event: event.type, ...peerFields(event) }, 'session opened');
@@ -42,11 +49,13 @@ export function logServerEvent(logger: Logger, event: ServerEvent): void {
           { event: 'refused', code: event.code, ...peerFields(event) },
           event.code === 'CLIENT_NOT_ALLOWED' ? 'client refused' : 'session refused',
         );
+      const refusalsNotLogged = refusals?.end(event, event.time) ?? 0;
       logger.info(
         {
           event: 'session',
           ...peerFields(event),
           result,
+          ...(refusalsNotLogged > 0 ? { refusalsNotLogged } : {}),
           filesReceived: event.filesReceived,
           bytesReceived: event.bytesReceived,
           filesSent: event.filesSent,
@@ -57,7 +66,14 @@ export function logServerEvent(logger: Logger, event: ServerEvent): void {
       );
       return;
     }
-    case 'operation-refused':
+    case 'operation-refused': {
+      const decision = refusals?.take(event, event.time) ?? 'log';
+      if (decision === 'notice')
+        logger.warn(
+          { event: 'refusals-not-logged', ...peerFields(event) },
+          `further refusals of this session past ${REFUSAL_LOG_PER_SECOND} a second are counted on its session line, not logged`,
+        );
+      if (decision !== 'log') return;
       logger.warn(
         {
           event: 'refused',
@@ -74,6 +90,7 @@ export function logServerEvent(logger: Logger, event: ServerEvent): void {
         'operation refused',
       );
       return;
+    }
     case 'transfer-started': {
       const { transfer } = event;
       logger.info(
