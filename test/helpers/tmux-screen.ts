@@ -4,8 +4,8 @@ import { ferryEnv } from './cli.js';
 
 const run = promisify(execFile);
 
-/** Whether tmux runs here: the tests that need a real terminal skip without it. */
-export const HAS_TMUX = await run('tmux', ['-V']).then(
+/** Whether tmux runs here: without it the tests that need a real terminal fail saying so, never skip. */
+const HAS_TMUX = await run('tmux', ['-V']).then(
   () => true,
   () => false,
 );
@@ -46,6 +46,10 @@ export async function tmuxPane(
   argv: readonly string[],
   options: { columns: number; join?: boolean },
 ): Promise<TmuxPane> {
+  if (!HAS_TMUX)
+    throw new Error(
+      'tmux is not installed: this test drives a real terminal through it (apt-get install tmux)',
+    );
   const session = 'screen';
   const script = `echo '$ ferry'; ${argv.map(shellQuote).join(' ')}; echo "exit=$?"; tmux -L ${socket} wait-for -S ferry-done`;
   await run(
@@ -62,6 +66,14 @@ export async function tmuxPane(
         session,
         'remain-on-exit',
         'on',
+        // The server outlives its last session (the caller's stopTmux ends it): by default it exits once the
+        // pane before is killed, and a new-session racing that exit failed with "server exited unexpectedly"
+        // (cli-terminal, once in a loaded full suite).
+        ';',
+        'set-option',
+        '-g',
+        'exit-empty',
+        'off',
       ],
       // The environment of the CLI's other tests (a `ferry` on the PATH), which a new tmux server passes on.
     ],
