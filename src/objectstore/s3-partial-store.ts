@@ -6,6 +6,7 @@ import {
   type ListedPartial,
   type OpenPartialOptions,
   type StoredPartial,
+  type StoreCallOptions,
   type SweepablePartialStore,
   type TransferHeader,
 } from '../transfer/index.js';
@@ -133,14 +134,17 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
     return this.#tree.setAttributes(relativePath, attributes);
   }
 
-  /** The file at `relativePath`, for a download (ranged GETs of the version opened). */
-  openSource(relativePath: string): Promise<ObjectSource> {
-    return ObjectSource.open(this.#ctx.client, this.#ctx.bucket, this.targetOf(relativePath));
+  /**
+   * The file at `relativePath`, for a download (ranged GETs of the version opened); `options.signal` drops
+   * its HEAD and every later request in flight when it aborts (ObjectSource).
+   */
+  openSource(relativePath: string, options: StoreCallOptions = {}): Promise<ObjectSource> {
+    return ObjectSource.open(this.#ctx.client, this.#ctx.bucket, this.targetOf(relativePath), options.signal);
   }
 
   /** The object `target` as it is now, to compare or send (PATH_NOT_FOUND when there is none). */
-  openObject(target: S3Target): Promise<ObjectSource> {
-    return ObjectSource.open(this.#ctx.client, this.#ctx.bucket, target);
+  openObject(target: S3Target, options: StoreCallOptions = {}): Promise<ObjectSource> {
+    return ObjectSource.open(this.#ctx.client, this.#ctx.bucket, target, options.signal);
   }
 
   /** Whether the object `target` exists now. */
