@@ -27,8 +27,11 @@ export interface StoreCallOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** How {@link PartialStore.open} treats what it finds. */
-export interface OpenPartialOptions {
+/**
+ * How {@link PartialStore.open} treats what it finds. `signal` (StoreCallOptions) covers the open and every
+ * later call of the partial it opens: an upload's session ending drops its store requests in flight.
+ */
+export interface OpenPartialOptions extends StoreCallOptions {
   /** Drop any partial state first (PUT_OFFER flag FRESH). */
   readonly fresh: boolean;
   /**

@@ -30,6 +30,8 @@ export const PLACED_SYNC_BYTES = 64 * 1024 * 1024;
 export interface PartialTransferOptions extends TransferHeader {
   /** Drop any partial state first (PUT_OFFER flag FRESH). */
   readonly fresh: boolean;
+  /** Aborts when the transfer's caller stops waiting for it: the store drops its requests (OpenPartialOptions). */
+  readonly signal?: AbortSignal | undefined;
   /** Held chunks the caller already re-verified with `inspect` (spares a second hashing pass). */
   readonly verified?: readonly ChunkEntry[] | undefined;
   readonly durableBatchBytes?: number;
@@ -119,7 +121,7 @@ export class PartialTransfer<Target = RootPath> {
     // A file of at most one chunk keeps no log: there is nothing finer than the whole file to resume, and
     // skipping the log's fsyncs is what makes many small files fast.
     const keepLog = chunkCount(options.size, options.chunkBytes) > 1;
-    const stored = await store.open(key, header, { fresh: options.fresh, keepLog });
+    const stored = await store.open(key, header, { fresh: options.fresh, keepLog, signal: options.signal });
     try {
       let held: readonly ChunkEntry[] = [];
       let rehashedBytes = 0;

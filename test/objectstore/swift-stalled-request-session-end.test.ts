@@ -8,11 +8,12 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent } from 'node:http';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { HASH_BYTES } from '../../src/protocol/index.js';
+import { HASH_BYTES, type Message } from '../../src/protocol/index.js';
 import type { FerryServer } from '../../src/server/index.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { FaultProxy, type ProxiedConnection } from '../helpers/fault-proxy.js';
 import { serveObjectStore } from '../helpers/object-store-server.js';
+import { RawUpload } from '../helpers/raw-upload.js';
 import { useSwiftNode } from '../helpers/swift-node.js';
 import { withinDeadline } from '../helpers/within-deadline.js';
 
@@ -20,6 +21,17 @@ const s = useSwiftNode();
 const SIZE = 64 * 1024;
 /** Far below a stalled request's lifetime (for ever), far above a session's end on loopback (milliseconds). */
 const DEADLINE_MS = 5_000;
+/** A download of the file each test stores first. */
+const GET: Message = {
+  type: 'GET_REQUEST',
+  ref: 1,
+  path: 'file.bin',
+  chunkBytes: SIZE,
+  verifyOnly: false,
+  heldSize: 0,
+  ranges: [],
+  haveDigest: Buffer.alloc(HASH_BYTES),
+};
 
 /**
  * A server whose object store is the Swift node behind a proxy that stalls the first request of `command`
@@ -30,6 +42,7 @@ const DEADLINE_MS = 5_000;
 async function stallingServer(
   t: TestContext,
   command: string,
+  request: Message = GET,
 ): Promise<{
   server: FerryServer;
   session: Awaited<ReturnType<typeof openAdmittedSession>>;
@@ -71,16 +84,7 @@ async function stallingServer(
   );
   const { server, key } = await serveObjectStore(t, s(), prefix, {}, { client, counts: new Map() });
   const session = await openAdmittedSession(t, server.address, key);
-  await session.send({
-    type: 'GET_REQUEST',
-    ref: 1,
-    path: 'file.bin',
-    chunkBytes: SIZE,
-    verifyOnly: false,
-    heldSize: 0,
-    ranges: [],
-    haveDigest: Buffer.alloc(HASH_BYTES),
-  });
+  await session.send(request);
   const stalled = stalledIndex.then(async (index) => {
     const connection = await proxy.connection(index);
     await connection.waitForBytes('clientToServer', 1);
@@ -126,5 +130,26 @@ test(
     await withinDeadline(server.close({ graceMs: 30_000 }), DEADLINE_MS, 'close waited for the stalled HEAD');
     assert.deepEqual(server.sessionStates(), [], 'no session left');
     await withinDeadline(connection.clientClosed, DEADLINE_MS, 'the HEAD was left in flight');
+  },
+);
+
+// An upload's partial takes the session's signal too (OpenPartialOptions.signal): its first PUT is the
+// partial's state object, written as the offer opens it (keepLog: two chunks), while the receive loop waits.
+test(
+  'an upload whose partial`s PUT is stalled ends with its client`s hang-up, the PUT aborted',
+  { timeout: 60_000 },
+  async (t) => {
+    const upload = new RawUpload(Buffer.alloc(2 * SIZE, 3), SIZE, 'up.bin');
+    const { server, session, stalled } = await stallingServer(t, 'PutObjectCommand', upload.offer(1));
+    const connection = await stalled;
+    const closed = sessionClosed(server);
+    session.close();
+    await withinDeadline(
+      closed,
+      DEADLINE_MS,
+      'the session waited for its partial`s PUT, stalled at the store',
+    );
+    await withinDeadline(connection.clientClosed, DEADLINE_MS, 'the partial`s PUT was left in flight');
+    assert.deepEqual(server.sessionStates(), [], 'no session left');
   },
 );
