@@ -100,14 +100,14 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
   /** Refuses a file at `relativePath` under an object or over a directory (see ObjectTree.assertPlaceable). */
   assertPlaceable(
     relativePath: string,
-    options: { replaceDir: boolean; checked?: Set<string>; directory?: boolean },
+    options: { replaceDir: boolean; checked?: Set<string>; directory?: boolean } & StoreCallOptions,
   ): Promise<void> {
-    return this.#tree.assertPlaceable(relativePath, options);
+    return this.#tree.withSignal(options.signal).assertPlaceable(relativePath, options);
   }
 
   /** What is at `relativePath` of the served tree (a file, a directory: a prefix), or undefined. */
-  statFile(relativePath: string): Promise<ObjectTreeEntry | undefined> {
-    return this.#tree.stat(relativePath);
+  statFile(relativePath: string, options: StoreCallOptions = {}): Promise<ObjectTreeEntry | undefined> {
+    return this.#tree.withSignal(options.signal).stat(relativePath);
   }
 
   /** The served tree under `relativeDir` (see ObjectTree.list). */
@@ -116,7 +116,7 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
     recursive: boolean,
     options?: ListingAttributes,
   ): Promise<ObjectTreeEntry[]> {
-    return this.#tree.list(relativeDir, recursive, options);
+    return this.#tree.withSignal(options?.signal).list(relativeDir, recursive, options);
   }
 
   /** Removes the object at `relativePath`, one key (see ObjectTree.remove: PROTOCOL.md §5.16). */

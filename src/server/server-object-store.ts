@@ -33,10 +33,13 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
    */
   assertPlaceable(
     relativePath: string,
-    options: { replaceDir: boolean; checked?: Set<string>; directory?: boolean },
+    options: { replaceDir: boolean; checked?: Set<string>; directory?: boolean } & StoreCallOptions,
   ): Promise<void>;
-  /** What is at `relativePath` ('' is the root directory), or undefined. */
-  statFile(relativePath: string): Promise<ObjectFileEntry | undefined>;
+  /**
+   * What is at `relativePath` ('' is the root directory), or undefined. `options.signal`, here and for
+   * `listFiles` and `assertPlaceable`: the session's, dropping the requests in flight when it ends.
+   */
+  statFile(relativePath: string, options?: StoreCallOptions): Promise<ObjectFileEntry | undefined>;
   /**
    * The entries under the directory `relativeDir`, a directory before its contents, names sorted. With
    * `attributes: false` files' `mode` and `mtimeMs` are 0: they cost a request per file (LIST_REQUEST
@@ -46,7 +49,7 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
   listFiles(
     relativeDir: string,
     recursive: boolean,
-    options?: {
+    options?: StoreCallOptions & {
       attributes: boolean;
       maxHeads?: number | undefined;
       beforeHeads?: ((count: number) => Promise<void>) | undefined;

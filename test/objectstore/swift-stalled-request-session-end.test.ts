@@ -1,9 +1,9 @@
-// Stop 42: a download's object-store requests end with it. Its waits for a budget already ended with the
+// Stop 42: a session's object-store requests end with it. Its waits for a budget already ended with the
 // session (DownloadQueue.endWith), but the store requests themselves took no signal: a store that stopped
-// answering (the SDK sets no request timeout) held the HEAD of a download, its session and, past close's
-// grace, a session left behind, for as long as the TCP connection stayed up. Every request of a download's
-// source now carries its signal (ServerObjectStore.openSource's `signal`, the SDK's `abortSignal`). Real
-// Swift node through a real proxy that black-holes the one request under test; a raw client session.
+// answering (the SDK sets no request timeout) held a download's HEAD, an upload's PUT or a listing's LIST, the
+// session and, past close's grace, a session left behind, for as long as the TCP connection stayed up. They
+// now carry the session's (or the download's) signal as the SDK's `abortSignal`. Real Swift node through a
+// real proxy that black-holes the one request under test; a raw client session.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent } from 'node:http';
@@ -101,15 +101,31 @@ function sessionClosed(server: FerryServer): Promise<void> {
   );
 }
 
-for (const [command, what] of [
-  ['HeadObjectCommand', 'HEAD'],
-  ['GetObjectCommand', 'ranged GET'],
-] as const) {
+// Each kind of request a session waits on: a download's source (HEAD, ranged GETs), an upload's partial
+// (OpenPartialOptions.signal; its first PUT is the state object, written as the offer opens it, keepLog: two
+// chunks, while the receive loop waits), a listing (listFiles; statFile and assertPlaceable take it too).
+const HANG_UPS: ReadonlyArray<{ name: string; command: string; what: string; request: Message }> = [
+  { name: 'a download whose HEAD', command: 'HeadObjectCommand', what: 'HEAD', request: GET },
+  { name: 'a download whose ranged GET', command: 'GetObjectCommand', what: 'ranged GET', request: GET },
+  {
+    name: 'an upload whose partial`s state PUT',
+    command: 'PutObjectCommand',
+    what: 'partial`s PUT',
+    request: new RawUpload(Buffer.alloc(2 * SIZE, 3), SIZE, 'up.bin').offer(1),
+  },
+  {
+    name: 'a listing whose LIST',
+    command: 'ListObjectsV2Command',
+    what: 'LIST',
+    request: { type: 'LIST_REQUEST', ref: 1, path: '', recursive: true, selfOnly: false, namesOnly: true },
+  },
+];
+for (const { name, command, what, request } of HANG_UPS)
   test(
-    `a download whose ${what} is stalled ends with its client's hang-up, the request aborted`,
+    `${name} is stalled ends with its client's hang-up, the request aborted`,
     { timeout: 60_000 },
     async (t) => {
-      const { server, session, stalled } = await stallingServer(t, command);
+      const { server, session, stalled } = await stallingServer(t, command, request);
       const connection = await stalled;
       const closed = sessionClosed(server);
       session.close();
@@ -118,7 +134,6 @@ for (const [command, what] of [
       assert.deepEqual(server.sessionStates(), [], 'no session left');
     },
   );
-}
 
 test(
   'close ends a session whose download`s HEAD is stalled within its grace, the HEAD aborted',
@@ -130,26 +145,5 @@ test(
     await withinDeadline(server.close({ graceMs: 30_000 }), DEADLINE_MS, 'close waited for the stalled HEAD');
     assert.deepEqual(server.sessionStates(), [], 'no session left');
     await withinDeadline(connection.clientClosed, DEADLINE_MS, 'the HEAD was left in flight');
-  },
-);
-
-// An upload's partial takes the session's signal too (OpenPartialOptions.signal): its first PUT is the
-// partial's state object, written as the offer opens it (keepLog: two chunks), while the receive loop waits.
-test(
-  'an upload whose partial`s PUT is stalled ends with its client`s hang-up, the PUT aborted',
-  { timeout: 60_000 },
-  async (t) => {
-    const upload = new RawUpload(Buffer.alloc(2 * SIZE, 3), SIZE, 'up.bin');
-    const { server, session, stalled } = await stallingServer(t, 'PutObjectCommand', upload.offer(1));
-    const connection = await stalled;
-    const closed = sessionClosed(server);
-    session.close();
-    await withinDeadline(
-      closed,
-      DEADLINE_MS,
-      'the session waited for its partial`s PUT, stalled at the store',
-    );
-    await withinDeadline(connection.clientClosed, DEADLINE_MS, 'the partial`s PUT was left in flight');
-    assert.deepEqual(server.sessionStates(), [], 'no session left');
   },
 );
