@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { FerryError } from '../errors/index.js';
+import { FerryError, toFerryError } from '../errors/index.js';
 import { ChunkHasher, FILE_MODE_MASK, chunkLength } from '../protocol/index.js';
 import type { ChunkSource } from '../transfer/index.js';
 
@@ -35,9 +35,20 @@ function statusOf(err: unknown): number | undefined {
 }
 
 /**
+ * A request's failure once `signal` aborted: the abort's own reason (the session's end, a CANCEL), not the
+ * store's failure, which it is not (the SDK's AbortError says only that the request was dropped).
+ */
+function abortedBy(signal: AbortSignal | undefined): FerryError | undefined {
+  return signal?.aborted ? toFerryError(signal.reason) : undefined;
+}
+
+/**
  * An object being sent (a download from an object store, issue 15): its size, ETag and attributes taken
  * once with HEAD, then read with ranged GETs that carry `If-Match: ETAG`, so a read of another version of
- * the object fails (412) as SOURCE_CHANGED instead of mixing two versions (PROTOCOL.md §5.6.1).
+ * the object fails (412) as SOURCE_CHANGED instead of mixing two versions (PROTOCOL.md §5.6.1). Every
+ * request, the HEAD too, carries the `signal` it was opened with (the SDK's `abortSignal`): when the session
+ * or download that opened it ends, a request in flight is dropped (its connection closed) rather than
+ * waited for, as a store that stopped answering would keep it (the SDK sets no request timeout).
  */
 export class ObjectSource implements ChunkSource {
   readonly size: number;
@@ -51,14 +62,17 @@ export class ObjectSource implements ChunkSource {
   readonly #bucket: string;
   readonly #key: string;
   readonly #etag: string;
+  readonly #signal: AbortSignal | undefined;
 
   private constructor(
     client: S3Client,
     bucket: string,
     key: string,
     head: { size: number; etag: string; mode: number; mtimeMs: number; placedBy: string | undefined },
+    signal: AbortSignal | undefined,
   ) {
     this.#client = client;
+    this.#signal = signal;
     this.#bucket = bucket;
     this.#key = key;
     this.#etag = head.etag;
@@ -69,22 +83,35 @@ export class ObjectSource implements ChunkSource {
     this.identity = createHash('sha256').update(`${head.etag}:${head.size}`).digest();
   }
 
-  /** Opens `key`; PATH_NOT_FOUND when there is no such object. */
-  static async open(client: S3Client, bucket: string, key: string): Promise<ObjectSource> {
+  /** Opens `key`; PATH_NOT_FOUND when there is no such object. `signal` drops its requests (see above). */
+  static async open(
+    client: S3Client,
+    bucket: string,
+    key: string,
+    signal?: AbortSignal,
+  ): Promise<ObjectSource> {
     let head;
     try {
-      head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
     } catch (err) {
+      const aborted = abortedBy(signal);
+      if (aborted) throw aborted;
       if (statusOf(err) === 404)
         throw new FerryError('PATH_NOT_FOUND', 'file does not exist', { cause: err });
       throw new FerryError('IO_ERROR', `object store: HEAD ${statusOf(err) ?? 'failed'}`, { cause: err });
     }
-    return new ObjectSource(client, bucket, key, {
-      size: head.ContentLength ?? 0,
-      etag: head.ETag ?? '',
-      ...fileAttributesOf(head.Metadata, head.LastModified),
-      placedBy: head.Metadata?.[TRANSFER_METADATA],
-    });
+    return new ObjectSource(
+      client,
+      bucket,
+      key,
+      {
+        size: head.ContentLength ?? 0,
+        etag: head.ETag ?? '',
+        ...fileAttributesOf(head.Metadata, head.LastModified),
+        placedBy: head.Metadata?.[TRANSFER_METADATA],
+      },
+      signal,
+    );
   }
 
   async readExactly(buffer: Buffer, offset: number, length: number, position: number): Promise<void> {
@@ -126,8 +153,12 @@ export class ObjectSource implements ChunkSource {
   async assertUnchanged(): Promise<void> {
     let head;
     try {
-      head = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#key }));
+      head = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#key }), {
+        abortSignal: this.#signal,
+      });
     } catch (err) {
+      const aborted = abortedBy(this.#signal);
+      if (aborted) throw aborted;
       if (statusOf(err) === 404) throw new FerryError('SOURCE_CHANGED', 'the object was removed');
       throw new FerryError('IO_ERROR', `object store: HEAD ${statusOf(err) ?? 'failed'}`, { cause: err });
     }
@@ -150,9 +181,12 @@ export class ObjectSource implements ChunkSource {
           Range: `bytes=${position}-${position + length - 1}`,
           IfMatch: this.#etag,
         }),
+        { abortSignal: this.#signal },
       );
       bytes = Buffer.from(await out.Body!.transformToByteArray());
     } catch (err) {
+      const aborted = abortedBy(this.#signal);
+      if (aborted) throw aborted;
       const status = statusOf(err);
       if (status === 412 || status === 404 || status === 416)
         throw new FerryError('SOURCE_CHANGED', 'the object changed while it was read', { cause: err });

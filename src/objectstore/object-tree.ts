@@ -7,6 +7,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { FerryError } from '../errors/index.js';
+import type { StoreCallOptions } from '../transfer/index.js';
 import { MAX_LIST_ENTRIES, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { MODE_METADATA, MTIME_METADATA, fileAttributesOf } from './object-source.js';
 import type { S3Location } from './s3-location.js';
@@ -43,7 +44,7 @@ export type ObjectRemoval = 'file' | 'nothing';
  * them, at most `maxHeads` HEADs for the whole listing (FILE_TOO_LARGE before the page that would pass it),
  * and `beforeHeads` told each page's count before its HEADs go, to pay for them (it may wait).
  */
-export interface ListingAttributes {
+export interface ListingAttributes extends StoreCallOptions {
   attributes: boolean;
   maxHeads?: number | undefined;
   beforeHeads?: ((count: number) => Promise<void>) | undefined;
@@ -83,12 +84,32 @@ export class ObjectTree {
   readonly #client: S3Client;
   readonly #location: S3Location;
   readonly #selfCopy: SelfCopyLimits;
+  /** Every request's: the SDK drops a request whose `abortSignal` aborts (withSignal). */
+  readonly #options: { abortSignal?: AbortSignal };
 
-  /** `selfCopy`: when SET_ATTRIBUTES copies in parts (S3's 5 GiB by default; smaller in tests). */
-  constructor(client: S3Client, location: S3Location, selfCopy: SelfCopyLimits = DEFAULT_SELF_COPY_LIMITS) {
+  /**
+   * `selfCopy`: when SET_ATTRIBUTES copies in parts (S3's 5 GiB by default; smaller in tests). `signal`: see
+   * `withSignal`.
+   */
+  constructor(
+    client: S3Client,
+    location: S3Location,
+    selfCopy: SelfCopyLimits = DEFAULT_SELF_COPY_LIMITS,
+    signal?: AbortSignal,
+  ) {
     this.#client = client;
     this.#location = location;
     this.#selfCopy = selfCopy;
+    this.#options = signal ? { abortSignal: signal } : {};
+  }
+
+  /**
+   * The same tree for a caller that may stop waiting: each request carries `signal` as the SDK's
+   * `abortSignal` (StoreCallOptions; a dropped request fails as the store's IO_ERROR). Not the part copies of
+   * `selfCopyInParts`, which take the client itself.
+   */
+  withSignal(signal: AbortSignal | undefined): ObjectTree {
+    return signal === undefined ? this : new ObjectTree(this.#client, this.#location, this.#selfCopy, signal);
   }
 
   /** What `relativePath` is ('' is the root, a directory), or undefined when nothing is there. */
@@ -156,7 +177,10 @@ export class ObjectTree {
     const key = this.#keyOf(relativePath);
     if (await this.#head(key)) {
       try {
-        await this.#client.send(new DeleteObjectCommand({ Bucket: this.#location.bucket, Key: key }));
+        await this.#client.send(
+          new DeleteObjectCommand({ Bucket: this.#location.bucket, Key: key }),
+          this.#options,
+        );
       } catch (err) {
         if (statusOf(err) !== 404) throw storeError(err, 'DELETE');
       }
@@ -179,6 +203,7 @@ export class ObjectTree {
       const page = await this.#client
         .send(
           new ListObjectsV2Command({ Bucket: this.#location.bucket, Prefix: base, ContinuationToken: token }),
+          this.#options,
         )
         .catch((err: unknown) => {
           throw storeError(err, 'LIST');
@@ -188,7 +213,10 @@ export class ObjectTree {
         if (rest === '' || rest.split('/').some((p) => p === '')) continue;
         await beforeEach();
         try {
-          await this.#client.send(new DeleteObjectCommand({ Bucket: this.#location.bucket, Key: item.Key }));
+          await this.#client.send(
+            new DeleteObjectCommand({ Bucket: this.#location.bucket, Key: item.Key }),
+            this.#options,
+          );
         } catch (err) {
           if (statusOf(err) !== 404) throw storeError(err, 'DELETE');
         }
@@ -240,6 +268,7 @@ export class ObjectTree {
           ...(head.ContentType !== undefined ? { ContentType: head.ContentType } : {}),
           ...condition,
         }),
+        this.#options,
       );
     };
     const changed = (): FerryError =>
@@ -299,6 +328,7 @@ export class ObjectTree {
             ContinuationToken: token,
             ...(recursive ? {} : { Delimiter: '/' }),
           }),
+          this.#options,
         )
         .catch((err: unknown) => {
           throw storeError(err, 'LIST');
@@ -369,7 +399,10 @@ export class ObjectTree {
   /** The object's HEAD, or undefined when there is no object at `key`. */
   async #head(key: string): Promise<HeadObjectCommandOutput | undefined> {
     try {
-      return await this.#client.send(new HeadObjectCommand({ Bucket: this.#location.bucket, Key: key }));
+      return await this.#client.send(
+        new HeadObjectCommand({ Bucket: this.#location.bucket, Key: key }),
+        this.#options,
+      );
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw storeError(err, 'HEAD');
@@ -379,7 +412,10 @@ export class ObjectTree {
   /** Whether any key lies under `key/`: a directory, in a store whose directories are prefixes. */
   async #holdsKeys(key: string): Promise<boolean> {
     const page = await this.#client
-      .send(new ListObjectsV2Command({ Bucket: this.#location.bucket, Prefix: `${key}/`, MaxKeys: 1 }))
+      .send(
+        new ListObjectsV2Command({ Bucket: this.#location.bucket, Prefix: `${key}/`, MaxKeys: 1 }),
+        this.#options,
+      )
       .catch((err: unknown) => {
         throw storeError(err, 'LIST');
       });

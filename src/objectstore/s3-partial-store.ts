@@ -6,6 +6,7 @@ import {
   type ListedPartial,
   type OpenPartialOptions,
   type StoredPartial,
+  type StoreCallOptions,
   type SweepablePartialStore,
   type TransferHeader,
 } from '../transfer/index.js';
@@ -99,14 +100,14 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
   /** Refuses a file at `relativePath` under an object or over a directory (see ObjectTree.assertPlaceable). */
   assertPlaceable(
     relativePath: string,
-    options: { replaceDir: boolean; checked?: Set<string>; directory?: boolean },
+    options: { replaceDir: boolean; checked?: Set<string>; directory?: boolean } & StoreCallOptions,
   ): Promise<void> {
-    return this.#tree.assertPlaceable(relativePath, options);
+    return this.#tree.withSignal(options.signal).assertPlaceable(relativePath, options);
   }
 
   /** What is at `relativePath` of the served tree (a file, a directory: a prefix), or undefined. */
-  statFile(relativePath: string): Promise<ObjectTreeEntry | undefined> {
-    return this.#tree.stat(relativePath);
+  statFile(relativePath: string, options: StoreCallOptions = {}): Promise<ObjectTreeEntry | undefined> {
+    return this.#tree.withSignal(options.signal).stat(relativePath);
   }
 
   /** The served tree under `relativeDir` (see ObjectTree.list). */
@@ -115,7 +116,7 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
     recursive: boolean,
     options?: ListingAttributes,
   ): Promise<ObjectTreeEntry[]> {
-    return this.#tree.list(relativeDir, recursive, options);
+    return this.#tree.withSignal(options?.signal).list(relativeDir, recursive, options);
   }
 
   /** Removes the object at `relativePath`, one key (see ObjectTree.remove: PROTOCOL.md §5.16). */
@@ -133,14 +134,17 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
     return this.#tree.setAttributes(relativePath, attributes);
   }
 
-  /** The file at `relativePath`, for a download (ranged GETs of the version opened). */
-  openSource(relativePath: string): Promise<ObjectSource> {
-    return ObjectSource.open(this.#ctx.client, this.#ctx.bucket, this.targetOf(relativePath));
+  /**
+   * The file at `relativePath`, for a download (ranged GETs of the version opened); `options.signal` drops
+   * its HEAD and every later request in flight when it aborts (ObjectSource).
+   */
+  openSource(relativePath: string, options: StoreCallOptions = {}): Promise<ObjectSource> {
+    return ObjectSource.open(this.#ctx.client, this.#ctx.bucket, this.targetOf(relativePath), options.signal);
   }
 
   /** The object `target` as it is now, to compare or send (PATH_NOT_FOUND when there is none). */
-  openObject(target: S3Target): Promise<ObjectSource> {
-    return ObjectSource.open(this.#ctx.client, this.#ctx.bucket, target);
+  openObject(target: S3Target, options: StoreCallOptions = {}): Promise<ObjectSource> {
+    return ObjectSource.open(this.#ctx.client, this.#ctx.bucket, target, options.signal);
   }
 
   /** Whether the object `target` exists now. */
@@ -158,8 +162,10 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
       key,
       new PartLayout(header.size, header.chunkBytes).lengthOf(1),
     );
+    // Every request of the open and of the partial it opens carries the caller's signal (S3Context.signal).
+    const ctx: S3Context = options.signal ? { ...this.#ctx, signal: options.signal } : this.#ctx;
     try {
-      return await this.#open(key, header, options, hold);
+      return await this.#open(ctx, key, header, options, hold);
     } catch (err) {
       hold?.release();
       throw err;
@@ -167,21 +173,22 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
   }
 
   async #open(
+    ctx: S3Context,
     key: string,
     header: TransferHeader,
     options: OpenPartialOptions,
     hold: PartHold | undefined,
   ): Promise<StoredPartial<S3Target>> {
     const stateKey = this.#stateKey(key);
-    const previous = options.fresh || !options.keepLog ? undefined : await this.#loadState(key);
+    const previous = options.fresh || !options.keepLog ? undefined : await this.#loadState(key, ctx);
     if (previous?.finishing !== undefined) {
       // A finish that died between starting its multipart upload and completing it.
-      await abortUpload(this.#ctx, previous.finishing.target, previous.finishing.uploadId);
+      await abortUpload(ctx, previous.finishing.target, previous.finishing.uploadId);
     }
     const same = previous !== undefined && sameTransferHeader(headerOf(previous), header);
     if (same) {
       const state: PartialState = { ...previous, finishing: undefined };
-      return new S3StoredPartial(this.#ctx, {
+      return new S3StoredPartial(ctx, {
         key,
         stateKey,
         state,
@@ -193,7 +200,7 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
       });
     }
     // Another source, FRESH, or no log: whatever was there goes, and a new generation starts empty.
-    await this.remove(key);
+    await this.#remove(key, ctx);
     const state: PartialState = {
       v: 1,
       gen: randomBytes(8).toString('hex'),
@@ -202,8 +209,8 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
       chunkBytes: header.chunkBytes,
       entries: [],
     };
-    if (options.keepLog) await putBytes(this.#ctx, stateKey, Buffer.from(JSON.stringify(state)));
-    return new S3StoredPartial(this.#ctx, {
+    if (options.keepLog) await putBytes(ctx, stateKey, Buffer.from(JSON.stringify(state)));
+    return new S3StoredPartial(ctx, {
       key,
       stateKey,
       state,
@@ -253,23 +260,27 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
    * generation, then the state object (last, so a partial is never parts without the state naming them
    * while it can still be found by its state).
    */
-  async remove(key: string): Promise<void> {
-    const state = await this.#loadState(key);
+  remove(key: string): Promise<void> {
+    return this.#remove(key, this.#ctx);
+  }
+
+  async #remove(key: string, ctx: S3Context): Promise<void> {
+    const state = await this.#loadState(key, ctx);
     if (state?.finishing !== undefined) {
-      await abortUpload(this.#ctx, state.finishing.target, state.finishing.uploadId);
+      await abortUpload(ctx, state.finishing.target, state.finishing.uploadId);
     }
-    for (const { key: part } of await listKeys(this.#ctx, `${this.#ctx.partialPrefix}${checkedKey(key)}/`)) {
-      await deleteKey(this.#ctx, part);
+    for (const { key: part } of await listKeys(ctx, `${ctx.partialPrefix}${checkedKey(key)}/`)) {
+      await deleteKey(ctx, part);
     }
-    await deleteKey(this.#ctx, this.#stateKey(key));
+    await deleteKey(ctx, this.#stateKey(key));
   }
 
   #stateKey(key: string): string {
     return `${this.#ctx.partialPrefix}${checkedKey(key)}.state`;
   }
 
-  async #loadState(key: string): Promise<PartialState | undefined> {
-    const bytes = await getBytes(this.#ctx, this.#stateKey(key));
+  async #loadState(key: string, ctx: S3Context = this.#ctx): Promise<PartialState | undefined> {
+    const bytes = await getBytes(ctx, this.#stateKey(key));
     return bytes && parseState(bytes.toString('utf8'));
   }
 }

@@ -7,7 +7,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { FerryError } from '../errors/index.js';
+import { FerryError, toFerryError } from '../errors/index.js';
 
 export function isMissing(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
@@ -19,9 +19,13 @@ export function isPastEnd(err: unknown): boolean {
   return e.name === 'InvalidRange' || e.$metadata?.httpStatusCode === 416;
 }
 
-/** The object store's failure as ferry's (no key, bucket or endpoint in it: it may reach the wire). */
-export function storeError(err: unknown): FerryError {
+/**
+ * The object store's failure as ferry's (no key, bucket or endpoint in it: it may reach the wire); a request
+ * dropped because `signal` aborted fails with the abort's reason, which is why it failed.
+ */
+export function storeError(err: unknown, signal?: AbortSignal): FerryError {
   if (err instanceof FerryError) return err;
+  if (signal?.aborted) return toFerryError(signal.reason);
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
   return new FerryError(
     'IO_ERROR',
@@ -38,6 +42,13 @@ export interface S3Context {
   readonly bucket: string;
   /** `<prefix>.ferry/partial/`: where partials live, beside (and hidden from) the files. */
   readonly partialPrefix: string;
+  /**
+   * The caller's (an upload's session, OpenPartialOptions.signal): every request made with this context
+   * carries it as the SDK's `abortSignal`, cleanups too (an abort of a finish's multipart upload, a partial's
+   * removal): a store that stopped answering must not hold a session that ended, and what a dropped cleanup
+   * leaves, the sweeper or the next open removes (the state object names a finish's upload).
+   */
+  readonly signal?: AbortSignal | undefined;
   /**
    * Pays for a part loaded back from the store while a partial is written (`S3PartialStore.payPartLoads`),
    * by the partial's key (its transfer id) and the part's bytes; until a server sets it, nothing is paid.
@@ -62,11 +73,13 @@ export interface PartHold {
 
 export async function getBytes(ctx: S3Context, key: string, range?: string): Promise<Buffer | undefined> {
   try {
-    const out = await ctx.client.send(new GetObjectCommand({ Bucket: ctx.bucket, Key: key, Range: range }));
+    const out = await ctx.client.send(new GetObjectCommand({ Bucket: ctx.bucket, Key: key, Range: range }), {
+      abortSignal: ctx.signal,
+    });
     return Buffer.from(await out.Body!.transformToByteArray());
   } catch (err) {
     if (isMissing(err) || isPastEnd(err)) return undefined;
-    throw storeError(err);
+    throw storeError(err, ctx.signal);
   }
 }
 
@@ -79,17 +92,20 @@ export async function putBytes(
   try {
     await ctx.client.send(
       new PutObjectCommand({ Bucket: ctx.bucket, Key: key, Body: body, Metadata: metadata }),
+      { abortSignal: ctx.signal },
     );
   } catch (err) {
-    throw storeError(err);
+    throw storeError(err, ctx.signal);
   }
 }
 
 export async function deleteKey(ctx: S3Context, key: string): Promise<void> {
   try {
-    await ctx.client.send(new DeleteObjectCommand({ Bucket: ctx.bucket, Key: key }));
+    await ctx.client.send(new DeleteObjectCommand({ Bucket: ctx.bucket, Key: key }), {
+      abortSignal: ctx.signal,
+    });
   } catch (err) {
-    if (!isMissing(err)) throw storeError(err);
+    if (!isMissing(err)) throw storeError(err, ctx.signal);
   }
 }
 
@@ -102,9 +118,11 @@ export async function listKeys(
   let token: string | undefined;
   do {
     const page = await ctx.client
-      .send(new ListObjectsV2Command({ Bucket: ctx.bucket, Prefix: prefix, ContinuationToken: token }))
+      .send(new ListObjectsV2Command({ Bucket: ctx.bucket, Prefix: prefix, ContinuationToken: token }), {
+        abortSignal: ctx.signal,
+      })
       .catch((err: unknown) => {
-        throw storeError(err);
+        throw storeError(err, ctx.signal);
       });
     for (const item of page.Contents ?? []) {
       if (item.Key !== undefined) out.push({ key: item.Key, modifiedMs: item.LastModified?.getTime() ?? 0 });
@@ -123,19 +141,22 @@ export async function abortUpload(ctx: S3Context, target: string, uploadId: stri
   try {
     await ctx.client.send(
       new AbortMultipartUploadCommand({ Bucket: ctx.bucket, Key: target, UploadId: uploadId }),
+      { abortSignal: ctx.signal },
     );
   } catch (err) {
     const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-    if (e.name !== 'NoSuchUpload' && e.$metadata?.httpStatusCode !== 404) throw storeError(err);
+    if (e.name !== 'NoSuchUpload' && e.$metadata?.httpStatusCode !== 404) throw storeError(err, ctx.signal);
   }
 }
 
 export async function exists(ctx: S3Context, key: string): Promise<boolean> {
   try {
-    await ctx.client.send(new HeadObjectCommand({ Bucket: ctx.bucket, Key: key }));
+    await ctx.client.send(new HeadObjectCommand({ Bucket: ctx.bucket, Key: key }), {
+      abortSignal: ctx.signal,
+    });
     return true;
   } catch (err) {
     if (isMissing(err)) return false;
-    throw storeError(err);
+    throw storeError(err, ctx.signal);
   }
 }

@@ -410,11 +410,12 @@ export class S3StoredPartial extends S3PartReader implements StoredPartial<S3Tar
    * whole or not at all. Its id is in the state object while it runs, so a sweeper can abort it.
    */
   async #assemble(target: string, metadata: Record<string, string>): Promise<void> {
-    const { client, bucket } = this.ctx;
+    const { client, bucket, signal } = this.ctx;
     let uploadId: string | undefined;
     try {
       const created = await client.send(
         new CreateMultipartUploadCommand({ Bucket: bucket, Key: target, Metadata: metadata }),
+        { abortSignal: signal },
       );
       uploadId = created.UploadId!;
       await this.#writeState({ ...this.#state, finishing: { target, uploadId } });
@@ -428,6 +429,7 @@ export class S3StoredPartial extends S3PartReader implements StoredPartial<S3Tar
             PartNumber: part,
             CopySource: `${bucket}/${encodeURIComponent(this.#heldPart(part)).replace(/%2F/g, '/')}`,
           }),
+          { abortSignal: signal },
         );
         parts.push({ PartNumber: part, ETag: copied.CopyPartResult!.ETag! });
       }
@@ -438,10 +440,11 @@ export class S3StoredPartial extends S3PartReader implements StoredPartial<S3Tar
           UploadId: uploadId,
           MultipartUpload: { Parts: parts },
         }),
+        { abortSignal: signal },
       );
     } catch (err) {
       if (uploadId !== undefined) await abortUpload(this.ctx, target, uploadId).catch(() => undefined);
-      throw storeError(err);
+      throw storeError(err, signal);
     }
   }
 }

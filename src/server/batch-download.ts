@@ -133,7 +133,7 @@ async function readStoredFile(io: SessionIo, remotePath: string, roomBytes: numb
   // One HEAD per entry, answered or not: 512 paths of nothing cost the store 512 requests for a few bytes
   // of request and answer, so they are paid like a listing's (StoreHeads), before the HEAD.
   await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.open, io.stopped);
-  const source = await io.ctx.objectStore!.openSource(rooted);
+  const source = await io.ctx.objectStore!.openSource(rooted, { signal: io.stopped });
   try {
     const { size } = source;
     if (size > Math.min(MAX_BATCH_FILE_BYTES, roomBytes))

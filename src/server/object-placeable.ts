@@ -17,5 +17,5 @@ export async function assertObjectPlaceable(
   let requests = options.replaceDir && options.directory !== true ? 0 : 1;
   for (let i = 1; i < rooted.length; i++) if (!options.checked?.has(rooted.slice(0, i).join('/'))) requests++;
   if (requests > 0) await io.ctx.storeHeads.spend(io.clientKey, requests, io.stopped);
-  await store.assertPlaceable(rooted.join('/'), options);
+  await store.assertPlaceable(rooted.join('/'), { ...options, signal: io.stopped });
 }

@@ -1,5 +1,5 @@
 import type { PartHold } from './part-memory.js';
-import type { ChunkSource, SweepablePartialStore } from '../transfer/index.js';
+import type { ChunkSource, StoreCallOptions, SweepablePartialStore } from '../transfer/index.js';
 
 /** An object read back: a ChunkSource of one version, and which upload placed it. */
 export interface StoredObject extends ChunkSource {
@@ -33,10 +33,13 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
    */
   assertPlaceable(
     relativePath: string,
-    options: { replaceDir: boolean; checked?: Set<string>; directory?: boolean },
+    options: { replaceDir: boolean; checked?: Set<string>; directory?: boolean } & StoreCallOptions,
   ): Promise<void>;
-  /** What is at `relativePath` ('' is the root directory), or undefined. */
-  statFile(relativePath: string): Promise<ObjectFileEntry | undefined>;
+  /**
+   * What is at `relativePath` ('' is the root directory), or undefined. `options.signal`, here and for
+   * `listFiles` and `assertPlaceable`: the session's, dropping the requests in flight when it ends.
+   */
+  statFile(relativePath: string, options?: StoreCallOptions): Promise<ObjectFileEntry | undefined>;
   /**
    * The entries under the directory `relativeDir`, a directory before its contents, names sorted. With
    * `attributes: false` files' `mode` and `mtimeMs` are 0: they cost a request per file (LIST_REQUEST
@@ -46,7 +49,7 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
   listFiles(
     relativeDir: string,
     recursive: boolean,
-    options?: {
+    options?: StoreCallOptions & {
       attributes: boolean;
       maxHeads?: number | undefined;
       beforeHeads?: ((count: number) => Promise<void>) | undefined;
@@ -81,11 +84,17 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
    * largest part's bytes, taken when it opens: SERVER_BUSY refuses the offer): the server's PartMemory.
    */
   holdPartsWith?(hold: (transferId: string, floorBytes: number) => PartHold): void;
-  /** The file at `relativePath`, to send (PATH_NOT_FOUND when there is none). */
-  openSource(relativePath: string): Promise<ChunkSource>;
+  /**
+   * The file at `relativePath`, to send (PATH_NOT_FOUND when there is none). `options.signal`: the download's
+   * (its CANCEL, its session's end); when it aborts, the request in flight (this HEAD, a later ranged GET
+   * of the source) is dropped and fails with the signal's reason, so a store that stopped answering holds
+   * neither the download nor its session.
+   */
+  openSource(relativePath: string, options?: StoreCallOptions): Promise<ChunkSource>;
   /**
    * The object `target` as it is now, to compare with an upload (PROTOCOL.md §5.4 EXISTING): its bytes,
    * and the transfer id of the upload that placed it, if ferry did (PATH_NOT_FOUND when there is none).
+   * `options.signal` as for openSource.
    */
-  openObject(target: string): Promise<StoredObject>;
+  openObject(target: string, options?: StoreCallOptions): Promise<StoredObject>;
 }

@@ -38,6 +38,8 @@ export async function openUploadPartial(
       mtimeMs: offer.mtimeMs,
       chunkBytes: offer.chunkBytes,
       fresh: offer.fresh,
+      // The session's end (its connection's close, a server's close) drops the partial's store requests.
+      signal: io.stopped,
       durableBatchBytes: delta ? deltaDurableBatchBytes(io.ctx.durableBatchBytes) : io.ctx.durableBatchBytes,
       // The file's leaf hashes, remembered once it is placed under the root (issue 16, WARM deltas).
       knownLeafHashes:

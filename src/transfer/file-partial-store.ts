@@ -62,6 +62,8 @@ export interface FilePartialStoreOptions {
  * the state file is written before the data file, so a data file ferry made always has the state that
  * marks it; data is fdatasync'd before the log entry vouching for it; finish re-checks the destination's
  * directory right before placing, and places with link(2) (which never replaces) unless asked to overwrite.
+ * `OpenPartialOptions.signal` is ignored: Node cannot abandon a write or an fsync in flight, and a disk that
+ * stopped taking data holds its session until close's grace reports it (CloseOptions).
  */
 export class FilePartialStore<Key> implements SweepablePartialStore<Key, RootPath> {
   readonly #layout: FilePartialLayout<Key>;

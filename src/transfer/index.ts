@@ -17,6 +17,7 @@ export {
   type InspectedPartial,
   type ListedPartial,
   type OpenPartialOptions,
+  type StoreCallOptions,
   type TransferHeader,
 } from './partial-store.js';
 export {

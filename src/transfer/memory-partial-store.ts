@@ -45,7 +45,8 @@ interface MemoryRecord {
  * Partials in a Map, for tests: the same port as `FilePartialStore` without a disk. Targets are names
  * in `placed`. `crash()` drops every byte and log entry not yet made durable and closes every open
  * partial, as a power cut would, so the durable-before-logged rule (PROTOCOL.md §9.2) is testable with
- * bytes alone. Passes test/transfer/partial-store-conformance.ts.
+ * bytes alone. Passes test/transfer/partial-store-conformance.ts. Its calls never wait, so it ignores
+ * `OpenPartialOptions.signal`.
  */
 export class MemoryPartialStore<Key = string> implements SweepablePartialStore<Key, string> {
   readonly #records = new Map<Key, MemoryRecord>();

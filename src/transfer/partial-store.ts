@@ -17,8 +17,21 @@ export function sameTransferHeader(a: TransferHeader, b: TransferHeader): boolea
   return a.size === b.size && a.chunkBytes === b.chunkBytes && storedMtime(a) === storedMtime(b);
 }
 
-/** How {@link PartialStore.open} treats what it finds. */
-export interface OpenPartialOptions {
+/**
+ * What a caller gives a store call it may wait on: `signal` aborts when the caller stops waiting (its
+ * download cancelled, its session ended), and the store then drops its requests in flight (an object store's
+ * HTTP request is closed) instead of finishing them for nobody. A store whose calls cannot be cancelled (a
+ * file system's: Node has no way to abandon a read or an fsync in flight) may ignore it.
+ */
+export interface StoreCallOptions {
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * How {@link PartialStore.open} treats what it finds. `signal` (StoreCallOptions) covers the open and every
+ * later call of the partial it opens: an upload's session ending drops its store requests in flight.
+ */
+export interface OpenPartialOptions extends StoreCallOptions {
   /** Drop any partial state first (PUT_OFFER flag FRESH). */
   readonly fresh: boolean;
   /**

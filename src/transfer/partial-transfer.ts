@@ -18,6 +18,8 @@ export { DURABLE_BATCH_BYTES };
 export interface PartialTransferOptions extends TransferHeader {
   /** Drop any partial state first (PUT_OFFER flag FRESH). */
   readonly fresh: boolean;
+  /** Aborts when the transfer's caller stops waiting for it: the store drops its requests (OpenPartialOptions). */
+  readonly signal?: AbortSignal | undefined;
   /** Held chunks the caller already re-verified with `inspect` (spares a second hashing pass). */
   readonly verified?: readonly ChunkEntry[] | undefined;
   readonly durableBatchBytes?: number;
@@ -107,7 +109,7 @@ export class PartialTransfer<Target = RootPath> {
     // A file of at most one chunk keeps no log: there is nothing finer than the whole file to resume, and
     // skipping the log's fsyncs is what makes many small files fast.
     const keepLog = chunkCount(options.size, options.chunkBytes) > 1;
-    const stored = await store.open(key, header, { fresh: options.fresh, keepLog });
+    const stored = await store.open(key, header, { fresh: options.fresh, keepLog, signal: options.signal });
     try {
       const { held, rehashedBytes } = stored.resumed
         ? await resumeHeldChunks(stored, header, options.verified)

@@ -97,6 +97,11 @@ export class ProxiedConnection {
   readonly stalled: Promise<void>;
   /** Resolves once both sockets are closed. */
   readonly closed: Promise<void>;
+  /**
+   * Resolves once the socket of the side that dialled the proxy closed: it hung up, which a stalled link
+   * does not tell the other side (so `closed` waits for the proxy's own end).
+   */
+  readonly clientClosed: Promise<void>;
   /** Whether the proxy's own connection to the server was established (the server saw a session). */
   upstreamConnected = false;
   readonly #client: Socket;
@@ -119,7 +124,8 @@ export class ProxiedConnection {
     };
     this.cut = new Promise<void>((resolve) => (this.#markCut = resolve));
     this.stalled = new Promise<void>((resolve) => (this.#markStalled = resolve));
-    this.closed = Promise.all([closedOf(client), closedOf(upstream)]).then(() => {
+    this.clientClosed = closedOf(client);
+    this.closed = Promise.all([this.clientClosed, closedOf(upstream)]).then(() => {
       this.#isClosed = true;
       this.#wake();
     });

@@ -1,0 +1,149 @@
+// Stop 42: a session's object-store requests end with it. Its waits for a budget already ended with the
+// session (DownloadQueue.endWith), but the store requests themselves took no signal: a store that stopped
+// answering (the SDK sets no request timeout) held a download's HEAD, an upload's PUT or a listing's LIST, the
+// session and, past close's grace, a session left behind, for as long as the TCP connection stayed up. They
+// now carry the session's (or the download's) signal as the SDK's `abortSignal`. Real Swift node through a
+// real proxy that black-holes the one request under test; a raw client session.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { Agent } from 'node:http';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HASH_BYTES, type Message } from '../../src/protocol/index.js';
+import type { FerryServer } from '../../src/server/index.js';
+import { openAdmittedSession } from '../helpers/admitted-session.js';
+import { FaultProxy, type ProxiedConnection } from '../helpers/fault-proxy.js';
+import { serveObjectStore } from '../helpers/object-store-server.js';
+import { RawUpload } from '../helpers/raw-upload.js';
+import { useSwiftNode } from '../helpers/swift-node.js';
+import { withinDeadline } from '../helpers/within-deadline.js';
+
+const s = useSwiftNode();
+const SIZE = 64 * 1024;
+/** Far below a stalled request's lifetime (for ever), far above a session's end on loopback (milliseconds). */
+const DEADLINE_MS = 5_000;
+/** A download of the file each test stores first. */
+const GET: Message = {
+  type: 'GET_REQUEST',
+  ref: 1,
+  path: 'file.bin',
+  chunkBytes: SIZE,
+  verifyOnly: false,
+  heldSize: 0,
+  ranges: [],
+  haveDigest: Buffer.alloc(HASH_BYTES),
+};
+
+/**
+ * A server whose object store is the Swift node behind a proxy that stalls the first request of `command`
+ * (after its first byte, so the store has seen it begin) and forwards every other; one request per
+ * connection (no keep-alive), so a connection is a request. `stalled` resolves with the stalled connection
+ * once its first byte crossed.
+ */
+async function stallingServer(
+  t: TestContext,
+  command: string,
+  request: Message = GET,
+): Promise<{
+  server: FerryServer;
+  session: Awaited<ReturnType<typeof openAdmittedSession>>;
+  stalled: Promise<ProxiedConnection>;
+}> {
+  const { node, bucket } = s();
+  const sent: string[] = [];
+  let stalledAt: (index: number) => void = () => undefined;
+  const stalledIndex = new Promise<number>((resolve) => (stalledAt = resolve));
+  const endpoint = new URL(node.endpoint);
+  const proxy = await FaultProxy.start({
+    target: { host: endpoint.hostname, port: Number(endpoint.port) },
+    // A request's name is recorded before it dials (finalizeRequest), so connection i carries sent[i].
+    plan: (index) => {
+      if (sent[index] !== command || sent.indexOf(command) !== index) return undefined;
+      stalledAt(index);
+      return { stall: { afterBytes: 1 } };
+    },
+  });
+  t.after(() => proxy.close());
+  const client = new S3Client({
+    endpoint: `http://${proxy.addressText}`,
+    region: node.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: node.accessKeyId, secretAccessKey: node.secretAccessKey },
+    requestHandler: { httpAgent: new Agent({ keepAlive: false }) },
+  });
+  t.after(() => client.destroy());
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      sent.push(context.commandName ?? 'unnamed');
+      return next(args);
+    },
+    { step: 'finalizeRequest', name: 'recordRequests' },
+  );
+  const prefix = `${command}-${Date.now()}/`;
+  await s().client.send(
+    new PutObjectCommand({ Bucket: bucket, Key: `${prefix}file.bin`, Body: Buffer.alloc(SIZE, 7) }),
+  );
+  const { server, key } = await serveObjectStore(t, s(), prefix, {}, { client, counts: new Map() });
+  const session = await openAdmittedSession(t, server.address, key);
+  await session.send(request);
+  const stalled = stalledIndex.then(async (index) => {
+    const connection = await proxy.connection(index);
+    await connection.waitForBytes('clientToServer', 1);
+    return connection;
+  });
+  return { server, session, stalled };
+}
+
+function sessionClosed(server: FerryServer): Promise<void> {
+  return new Promise<void>((resolve) =>
+    server.events.on('event', (event: { type: string }) => {
+      if (event.type === 'session-closed') resolve();
+    }),
+  );
+}
+
+// Each kind of request a session waits on: a download's source (HEAD, ranged GETs), an upload's partial
+// (OpenPartialOptions.signal; its first PUT is the state object, written as the offer opens it, keepLog: two
+// chunks, while the receive loop waits), a listing (listFiles; statFile and assertPlaceable take it too).
+const HANG_UPS: ReadonlyArray<{ name: string; command: string; what: string; request: Message }> = [
+  { name: 'a download whose HEAD', command: 'HeadObjectCommand', what: 'HEAD', request: GET },
+  { name: 'a download whose ranged GET', command: 'GetObjectCommand', what: 'ranged GET', request: GET },
+  {
+    name: 'an upload whose partial`s state PUT',
+    command: 'PutObjectCommand',
+    what: 'partial`s PUT',
+    request: new RawUpload(Buffer.alloc(2 * SIZE, 3), SIZE, 'up.bin').offer(1),
+  },
+  {
+    name: 'a listing whose LIST',
+    command: 'ListObjectsV2Command',
+    what: 'LIST',
+    request: { type: 'LIST_REQUEST', ref: 1, path: '', recursive: true, selfOnly: false, namesOnly: true },
+  },
+];
+for (const { name, command, what, request } of HANG_UPS)
+  test(
+    `${name} is stalled ends with its client's hang-up, the request aborted`,
+    { timeout: 60_000 },
+    async (t) => {
+      const { server, session, stalled } = await stallingServer(t, command, request);
+      const connection = await stalled;
+      const closed = sessionClosed(server);
+      session.close();
+      await withinDeadline(closed, DEADLINE_MS, `the session waited for its ${what}, stalled at the store`);
+      await withinDeadline(connection.clientClosed, DEADLINE_MS, `its ${what} was left in flight`);
+      assert.deepEqual(server.sessionStates(), [], 'no session left');
+    },
+  );
+
+test(
+  'close ends a session whose download`s HEAD is stalled within its grace, the HEAD aborted',
+  { timeout: 60_000 },
+  async (t) => {
+    const { server, stalled } = await stallingServer(t, 'HeadObjectCommand');
+    const connection = await stalled;
+    // Without the signal close resolves at its grace with the session named as left (s42/close).
+    await withinDeadline(server.close({ graceMs: 30_000 }), DEADLINE_MS, 'close waited for the stalled HEAD');
+    assert.deepEqual(server.sessionStates(), [], 'no session left');
+    await withinDeadline(connection.clientClosed, DEADLINE_MS, 'the HEAD was left in flight');
+  },
+);
