@@ -51,11 +51,12 @@ export interface StorageLimitOptions {
  * Disk limits checked before a transfer is accepted, so a refusal comes before any byte is written
  * (docs/SECURITY.md "Quota: every offer is charged", "Disk reserve: promises to partials are kept").
  *
- * What is counted: every open partial is **promised** its full size plus its state log, from the offer until
- * it is placed under its final name or removed (by a failed finish, the sweeper, or a fresh restart of the
- * same transfer), including partials found on disk at start. Partials are sparse files, so the disk's free
- * space does not show a promise until its bytes arrive: the reserve check subtracts from `statfs` what every
- * promise has not yet allocated.
+ * What is counted: the partial of a live upload is **promised** its full size plus its state log, from the
+ * offer until it is placed under its final name, removed (by a failed finish, the sweeper, or a fresh restart
+ * of the same transfer), or let go by its session (`settle`: then it is promised what it holds on disk, as are
+ * partials found at start, until a resume promises the rest again). Partials are sparse files, so the disk's
+ * free space does not show a promise until its bytes arrive: the reserve check subtracts from `statfs` what
+ * every promise has not yet allocated.
  *
  * The client quota is like a filesystem quota for one server run: the bytes of every file the client
  * placed (an `--overwrite` counts the new file in full; the replaced file is not credited back, as the
