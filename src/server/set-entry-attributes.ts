@@ -10,12 +10,13 @@ import { STORE_REQUESTS } from './store-heads.js';
  * confined, no link followed, `setAttributesUnderRoot`), and the mode is narrowed as a received file's. On
  * an object store the same checks and the same narrowing come first, here, once for both, and the store
  * rewrites the object's metadata (`ServerObjectStore.setAttributes`: a copy onto itself bound to the
- * version it checked). Resolves with the mode and mtime set.
+ * version it checked). Resolves with the mode and mtime set, or undefined when the file on disk had them
+ * already (nothing changed, nothing to report).
  */
 export async function setEntryAttributes(
   io: SessionIo,
   message: SetAttributesMessage,
-): Promise<{ mode: number; mtimeMs: number }> {
+): Promise<{ mode: number; mtimeMs: number } | undefined> {
   io.require(PERMISSION_UPLOAD, 'upload');
   const components = io.rooted(message.path);
   // What the file gets, on a disk and a store alike, and what the server's events report.
@@ -32,11 +33,11 @@ export async function setEntryAttributes(
     return attributes;
   }
   const hook = io.ctx.beforeTreeWrite;
-  await setAttributesUnderRoot(
+  const changed = await setAttributesUnderRoot(
     io.ctx.root,
     components,
     { mode: message.mode, mtimeMs: message.mtimeMs },
     { beforeOpen: hook && ((path) => hook(path, 'checked')) },
   );
-  return attributes;
+  return changed ? attributes : undefined;
 }

@@ -51,11 +51,12 @@ export interface StorageLimitOptions {
  * Disk limits checked before a transfer is accepted, so a refusal comes before any byte is written
  * (docs/SECURITY.md "Quota: every offer is charged", "Disk reserve: promises to partials are kept").
  *
- * What is counted: every open partial is **promised** its full size plus its state log, from the offer until
- * it is placed under its final name or removed (by a failed finish, the sweeper, or a fresh restart of the
- * same transfer), including partials found on disk at start. Partials are sparse files, so the disk's free
- * space does not show a promise until its bytes arrive: the reserve check subtracts from `statfs` what every
- * promise has not yet allocated.
+ * What is counted: the partial of a live upload is **promised** its full size plus its state log, from the
+ * offer until it is placed under its final name, removed (by a failed finish, the sweeper, or a fresh restart
+ * of the same transfer), or let go by its session (`settle`: then it is promised what it holds on disk, as are
+ * partials found at start, until a resume promises the rest again). Partials are sparse files, so the disk's
+ * free space does not show a promise until its bytes arrive: the reserve check subtracts from `statfs` what
+ * every promise has not yet allocated.
  *
  * The client quota is like a filesystem quota for one server run: the bytes of every file the client
  * placed (an `--overwrite` counts the new file in full; the replaced file is not credited back, as the
@@ -208,6 +209,27 @@ export class StorageLimits {
     this.placed(transferId);
   }
 
+  /**
+   * No session holds transfer `transferId` any more (a hang-up, a CANCEL, an error, a failed finish): its
+   * promise shrinks to what its partial holds on disk, which the disk's free space already shows and its
+   * client's quota still counts. A promise is for a live transfer: kept in full after the session, one key's
+   * offers alone (32 sessions, each offering 2 GiB and hanging up) reserved the free disk from every other
+   * key until the sweep, a day later (docs/SECURITY.md, "Findings of the stop 42 pass"). A resume promises
+   * the rest again at its offer, and may then be refused DISK_FULL. A partial not on this disk (an object
+   * store's, or none yet) keeps its promise: `releaseIfAbsent` ends one never created.
+   */
+  async settle(transferId: string): Promise<void> {
+    const promise = this.#promises.get(transferId);
+    if (!promise) return;
+    const { dataPath, logPath } = serverPartialPaths(this.#partialDir, transferId);
+    const data = await allocatedBytes(dataPath);
+    if (data === undefined) return;
+    const held = data + ((await allocatedBytes(logPath)) ?? 0);
+    // A resume may have claimed it again meanwhile (its offer's promise is the one that stands then).
+    if (this.#promises.get(transferId) !== promise || this.#isHeld(transferId)) return;
+    this.#promises.set(transferId, { client: promise.client, bytes: Math.min(promise.bytes, held) });
+  }
+
   /** The partial of `transferId` is gone (removed, swept, or never created): its promise ends. */
   released(transferId: string): void {
     // Freed space shows at the next sample; until then the estimate errs low, which is safe.
@@ -312,9 +334,9 @@ export class StorageLimits {
   }
 
   /**
-   * Partials found on disk (left by an earlier run) are promised what they may still grow to: a logged
-   * partial was sized up front, so its length is its full size; a one-chunk partial (no log) counts at its
-   * current length. Their client is unknown until it offers the transfer again.
+   * Partials found on disk (left by an earlier run) are promised what they hold (their allocated blocks, not
+   * their sparse length): no session holds them, and a resume promises the rest at its offer. Their client is
+   * unknown until it offers the transfer again.
    */
   load(): Promise<void> {
     this.#loaded ??= (async () => {
@@ -327,8 +349,11 @@ export class StorageLimits {
       for (const { key: id } of found) {
         if (this.#promises.has(id)) continue;
         try {
-          const st = await stat(serverPartialPaths(this.#partialDir, id).dataPath);
-          this.#promises.set(id, { client: undefined, bytes: st.size });
+          // No session holds it: promised what it holds on disk (see `settle`), not what it may grow to.
+          const { dataPath, logPath } = serverPartialPaths(this.#partialDir, id);
+          const data = await allocatedBytes(dataPath);
+          if (data === undefined) continue;
+          this.#promises.set(id, { client: undefined, bytes: data + ((await allocatedBytes(logPath)) ?? 0) });
         } catch {
           // removed meanwhile, or only a state file: nothing promised
         }

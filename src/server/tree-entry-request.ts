@@ -66,12 +66,15 @@ export async function handleTreeEntryRequest(
       await io.send({ type: 'ACK', ref });
       return;
     }
-    case 'SET_ATTRIBUTES':
+    case 'SET_ATTRIBUTES': {
       // PROTOCOL.md §5.19, on a disk or an object store alike (setEntryAttributes holds both halves).
       // Arrival order, as for PUT_DIR: a batch sent before it is placed first.
       await batches?.close();
-      io.events.attributesSet(ref, message.path, await setEntryAttributes(io, message));
+      const set = await setEntryAttributes(io, message);
+      // A no-op (the file had them already) is acknowledged but not reported: repeated, it flooded the log.
+      if (set !== undefined) io.events.attributesSet(ref, message.path, set);
       await io.send({ type: 'ACK', ref });
       return;
+    }
   }
 }

@@ -204,7 +204,7 @@ export class UploadReceiver implements TransferClaim {
       // A local fault with no event (the transfer already ended): logged here, not through server-log.ts.
       this.#io.log.warn({ code: toFerryError(err).code }, 'could not close partial');
     } finally {
-      this.#letGo(active.transferId);
+      await this.#letGo(active.transferId);
     }
   }
 
@@ -216,9 +216,12 @@ export class UploadReceiver implements TransferClaim {
   }
 
   /** The last step of a claimed transfer: its files closed or placed, the claim goes, then the stage. */
-  #letGo(transferId: string): void {
+  #letGo(transferId: string): Promise<void> {
     this.#io.ctx.registry.release(transferId, this);
     this.#stages.leave(transferId);
+    // Its promise of disk space was for this live transfer: it shrinks to what the partial holds (awaited by
+    // a session's close, so the session ends with its promises settled).
+    return this.#io.ctx.storage.settle(transferId).catch(() => undefined);
   }
 
   async #offer(offer: PutOfferMessage, pending: Pending): Promise<void> {
@@ -280,7 +283,7 @@ export class UploadReceiver implements TransferClaim {
         // The claim's one owner: the open partial once there is one (closeActive or the finish lets it go,
         // after its files are closed), else this offer, here; not after hashing an existing file, which no
         // longer needs the claim.
-        if (this.#stages.stageOf(transferId) === 'offering') this.#letGo(transferId);
+        if (this.#stages.stageOf(transferId) === 'offering') await this.#letGo(transferId);
       }
       // PROTOCOL.md §5.4: an existing file is compared, never written, so it is hashed without the claim.
       if (target.exists && !offer.overwrite) await this.#offerExisting(offer, { file: target }, transferId);
@@ -319,7 +322,7 @@ export class UploadReceiver implements TransferClaim {
       try {
         await finishUpload(this.#io, active, expected, () => this.files++);
       } finally {
-        this.#letGo(active.transferId);
+        await this.#letGo(active.transferId);
       }
     });
   }

@@ -16,7 +16,8 @@ import { resolveUnderRoot } from './root-path.js';
  * walked (`assertOpenedAt`), and changed through the descriptor (fchmod, futimens): chmod(2) and utimes(2) by
  * name follow a link swapped in after the check. `beforeOpen` is a test's seam (the server's
  * `beforeTreeWrite`): it runs between the re-check and the open. A missing file is PATH_NOT_FOUND; a
- * directory, link or anything else is refused, nothing changed.
+ * directory, link or anything else is refused, nothing changed. Returns whether anything changed (false when
+ * the file had that mode and mtime already).
  * The one rule of both sides: the server's SET_ATTRIBUTES and `ferry sync` downloading onto this machine.
  */
 export async function setAttributesUnderRoot(
@@ -24,7 +25,7 @@ export async function setAttributesUnderRoot(
   components: readonly string[],
   attributes: { mode: number; mtimeMs: number },
   options: { beforeOpen?: ((path: string) => Promise<void>) | undefined } = {},
-): Promise<void> {
+): Promise<boolean> {
   const target = await resolveUnderRoot(root, components, { createDirs: false });
   if (!target.exists) throw new FerryError('PATH_NOT_FOUND', 'no file there');
   await assertDirUnmoved(target.dir);
@@ -34,10 +35,16 @@ export async function setAttributesUnderRoot(
     // The open by name follows a directory above swapped for a link since the re-check: the kernel's path of
     // what it opened must be the walked one, or nothing is changed (PATH_ESCAPES_ROOT).
     assertOpenedAt(handle.fd, target.path);
-    await handle.chmod(receivedFileMode(attributes.mode));
+    const mode = receivedFileMode(attributes.mode);
     // The access time is kept: only the modification time is the source's (as rsync -a and `send` do).
-    const { atime } = await handle.stat();
+    const { atime, mtimeMs, mode: had } = await handle.stat();
+    // Already so (to the millisecond the protocol carries): nothing to change, and nothing to report, so a
+    // client repeating a no-op does not write the server's log (docs/SECURITY.md, "Findings of the stop 42
+    // pass"); an honest sync's record keeps every change it made.
+    if ((had & 0o7777) === mode && Math.floor(mtimeMs) === Math.floor(attributes.mtimeMs)) return false;
+    await handle.chmod(mode);
     await handle.utimes(atime, fsTimeOf(attributes.mtimeMs));
+    return true;
   } finally {
     await handle.close();
   }

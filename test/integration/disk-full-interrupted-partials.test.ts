@@ -14,6 +14,7 @@ import { ERROR_CODES } from '../../src/errors/index.js';
 import { PERMISSION_UPLOAD, type Message } from '../../src/protocol/index.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { mountSmallFilesystem } from '../helpers/small-filesystem.js';
+import { fillOpenPartial } from '../helpers/partial-bytes.js';
 import { oneByteOffer } from '../helpers/small-upload-messages.js';
 import { startTempDirServer } from '../helpers/temp-dir-server.js';
 
@@ -54,8 +55,9 @@ async function smallDiskServer(
 
 test('DISK_FULL names the bytes partials of interrupted uploads hold and when they are swept, and no path', async (t) => {
   const { root, channel } = await smallDiskServer(t);
-  // 12 MiB promised to a partial its upload left (CANCEL keeps it for a resume, §5.9).
+  // A partial holding 12 MiB that its upload left (CANCEL keeps it for a resume, §5.9).
   assert.equal(await offer(channel, 1, 'cut-upload.bin', 12 * MiB), 'PUT_ACCEPT');
+  await fillOpenPartial(root, 12 * MiB);
   await channel.send({ type: 'CANCEL', ref: 1 });
   const refused = await offer(channel, 2, 'next.bin', 12 * MiB);
   assert.match(refused, /^ERROR DISK_FULL: /);

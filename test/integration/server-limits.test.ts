@@ -24,6 +24,7 @@ import { ChunkLog } from '../../src/transfer/index.js';
 import { mountSmallFilesystem } from '../helpers/small-filesystem.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
+import { fillOpenPartial } from '../helpers/partial-bytes.js';
 import { sha256File, writeRandomFile } from '../helpers/random-file.js';
 
 interface Rig {
@@ -223,10 +224,18 @@ test('every --overwrite is charged for the file it writes: a 1-byte file, then 6
   assert.equal(await sha256File(join(root, 'f')), sha, 'the refused overwrite wrote nothing');
 });
 
-test('open partials count against the quota until they are removed: a swept partial gives its bytes back', async (t) => {
-  const { server, client } = await rig(t, { clientQuotaBytes: 100 * 1024 });
+test('a partial counts against the quota until it is removed, live in full, then for its bytes on disk: a swept partial gives them back', async (t) => {
+  const { server, root, client } = await rig(t, { clientQuotaBytes: 100 * 1024 });
   const channel = await rawSession(t, server, client);
-  await openPartial(channel, 1, 'a.bin', 80 * 1024);
+  // Live: the offer's full size is promised, so a second session's offer does not fit the quota.
+  assert.equal(await offer(channel, 1, 'a.bin', 80 * 1024), 'PUT_ACCEPT');
+  assert.equal(
+    await offer(await rawSession(t, server, client), 1, 'b.bin', 40 * 1024),
+    'ERROR QUOTA_EXCEEDED',
+  );
+  // Let go (CANCEL keeps it for a resume, §5.9) holding 80 KiB: those bytes still count.
+  await fillOpenPartial(root, 80 * 1024);
+  await channel.send({ type: 'CANCEL', ref: 1 });
   assert.equal(await offer(channel, 2, 'b.bin', 40 * 1024), 'ERROR QUOTA_EXCEEDED');
   assert.equal((await server.sweepPartials(Date.now() + 48 * 3600 * 1000)).length, 1);
   assert.equal(await offer(channel, 3, 'b.bin', 40 * 1024), 'PUT_ACCEPT');
@@ -241,30 +250,43 @@ test('a client cannot hold more open partials than --max-partials-per-client (QU
   await openPartial(channel, 4, 'a.bin', 4096);
 });
 
-test('bytes promised to open partials stay reserved on a real 32 MiB filesystem, across a restart, until the sweeper removes them', async (t) => {
+test('a promise of disk is for a live transfer: on a real 32 MiB filesystem, offers alone no longer reserve the disk once their session hangs up, nor across a restart; a resume promises the rest again', async (t) => {
   const fs = await mountSmallFilesystem(t, 32 * MiB);
   const root = join(fs, 'root');
   const keys = { identity: generateKeyPair(), client: generateKeyPair() };
+  const other = generateKeyPair();
   const reserve = { root, minFreeDiskBytes: 8 * MiB };
   const first = await rig(t, reserve, keys);
   const channel = await rawSession(t, first.server, keys.client);
-  // 12 MiB promised to a sparse partial that holds no byte yet: 32 - 12 - 12 leaves less than 8 MiB.
-  await openPartial(channel, 1, 'a.bin', 12 * MiB);
-  assert.equal(await offer(channel, 2, 'b.bin', 12 * MiB), 'ERROR DISK_FULL');
+  // 12 MiB promised to a live sparse partial that holds no byte yet: 32 - 12 - 12 leaves less than 8 MiB.
+  assert.equal(await offer(channel, 1, 'a.bin', 12 * MiB), 'PUT_ACCEPT');
+  const otherSession = await rawSession(t, first.server, other);
+  assert.equal(await offer(otherSession, 1, 'b.bin', 12 * MiB), 'ERROR DISK_FULL');
+  // The offering session hangs up having sent nothing: its promise shrinks to what its partial holds.
+  const closed = once(first.server.events, 'session-closed');
   channel.close();
+  await closed;
+  assert.equal(await offer(otherSession, 2, 'b.bin', 12 * MiB), 'PUT_ACCEPT');
+  // A resume of a.bin promises its rest again at its offer, and is refused while b.bin's promise stands.
+  const resumed = await rawSession(t, first.server, keys.client);
+  assert.equal(await offer(resumed, 1, 'a.bin', 12 * MiB), 'ERROR DISK_FULL');
+  resumed.close();
+  otherSession.close();
   await first.server.close();
 
-  // A new server run finds the partial on disk and still counts it as promised.
+  // A new server run finds both partials on disk and counts what they hold, not what they may grow to.
   const second = await rig(t, reserve, keys);
-  const again = await rawSession(t, second.server, keys.client);
-  assert.equal(await offer(again, 1, 'b.bin', 12 * MiB), 'ERROR DISK_FULL');
-  // Once the sweeper removed the abandoned partial, its room is free again, and the upload fills the disk
-  // only down to the reserve.
-  assert.deepEqual((await second.server.sweepPartials(Date.now() + 48 * 3600 * 1000)).length, 1);
-  const source = join(second.dir, 'b.bin');
+  const again = await rawSession(t, second.server, other);
+  assert.equal(await offer(again, 1, 'c.bin', 12 * MiB), 'PUT_ACCEPT');
+  const ended = once(second.server.events, 'session-closed');
+  again.close();
+  await ended;
+  // Once the sweeper removed the abandoned partials (a, b, c), the upload fills the disk only down to the reserve.
+  assert.deepEqual((await second.server.sweepPartials(Date.now() + 48 * 3600 * 1000)).length, 3);
+  const source = join(second.dir, 'd.bin');
   const sha = await writeRandomFile(source, 20 * MiB);
   await sendFiles({ ...second.options([source]), chunkBytes: MiB });
-  assert.equal(await sha256File(join(root, 'b.bin')), sha);
+  assert.equal(await sha256File(join(root, 'd.bin')), sha);
   const after = await statfs(root);
   assert.ok(after.bavail * after.bsize >= 8 * MiB, `free ${after.bavail * after.bsize}`);
 });
