@@ -20,6 +20,36 @@ function notUtf8(dir: string, prefix: string, suffix = ''): Buffer {
   return Buffer.concat([Buffer.from(`${dir}/${prefix}`), Buffer.from([0xfe]), Buffer.from(suffix)]);
 }
 
+/**
+ * What `sync --delete` meets in `base`, whose SRC holds `kept/k\uFFFD.txt` ('new twin') alone: `gone/`, which
+ * SRC lacks, holding names that are not UTF-8 (a file, a directory with a file, a link to `outside`, a
+ * directory outside the root holding `victim.txt`) beside `a.txt` and a U+FFFD twin; `kept/`, which stays,
+ * holding `k\xfe.txt` ('mine') beside its twin ('old twin').
+ */
+async function fillDoomed(base: string, outside: string): Promise<void> {
+  await mkdir(join(base, 'gone'), { recursive: true });
+  await mkdir(outside, { recursive: true });
+  await writeFile(join(outside, 'victim.txt'), 'victim');
+  await writeFile(join(base, 'gone', 'a.txt'), 'a');
+  await writeFile(notUtf8(join(base, 'gone'), 'b', '.txt'), 'bytes');
+  await writeFile(join(base, 'gone', 'b\uFFFD.txt'), 'twin');
+  await mkdir(notUtf8(join(base, 'gone'), 'z'));
+  await writeFile(Buffer.concat([notUtf8(join(base, 'gone'), 'z'), Buffer.from('/inner.txt')]), 'inner');
+  await symlink(outside, notUtf8(join(base, 'gone'), 'l'));
+  await mkdir(join(base, 'kept'));
+  await writeFile(notUtf8(join(base, 'kept'), 'k', '.txt'), 'mine');
+  await writeFile(join(base, 'kept', 'k\uFFFD.txt'), 'old twin');
+}
+
+/** Checks `base` after `sync --delete` from SRC (see {@link fillDoomed}) and `outside` untouched. */
+async function assertDoomedGone(base: string, outside: string): Promise<void> {
+  assert.deepEqual(await readdir(base), ['kept']);
+  assert.equal(await readFile(notUtf8(join(base, 'kept'), 'k', '.txt'), 'utf8'), 'mine');
+  assert.equal(await readFile(join(base, 'kept', 'k\uFFFD.txt'), 'utf8'), 'new twin');
+  assert.deepEqual(await readdir(outside), ['victim.txt']);
+  assert.equal(await readFile(join(outside, 'victim.txt'), 'utf8'), 'victim');
+}
+
 describe('names that are not UTF-8 are left out, and the rest of the tree goes', () => {
   let rig: AdmittedCliInTempDir;
   let dir: string;
@@ -42,6 +72,7 @@ describe('names that are not UTF-8 are left out, and the rest of the tree goes',
         await writeFile(join(serverRoot, 'served', 'tw\uFFFD'), 'twin');
         await mkdir(join(serverRoot, 'links'));
         await symlink(notUtf8('.', 'tw').subarray(2), join(serverRoot, 'links', 'ln'));
+        await fillDoomed(join(serverRoot, 'mirrored'), join(serverRoot, '..', 'outside'));
       },
       ['--log-level', 'warn'],
     );
@@ -119,5 +150,34 @@ describe('names that are not UTF-8 are left out, and the rest of the tree goes',
       ['?'],
     );
     assert.ok((await lstat(join(root, 'links', 'ln'))).isSymbolicLink());
+  });
+
+  describe('a directory sync --delete removes goes with its names that are not UTF-8, by their bytes', () => {
+    let src: string;
+
+    before(async () => {
+      src = join(dir, 'doomed-src');
+      await mkdir(join(src, 'kept'), { recursive: true });
+      await writeFile(join(src, 'kept', 'k\uFFFD.txt'), 'new twin');
+    });
+
+    test('up: the server removes them under its root', async () => {
+      const synced = await ferry('sync', '--delete', 'doomed-src', `${rig.server.address}/mirrored`);
+      // Before: `ferry: skipped gone: not removed: directory is not empty`, exit 7, `gone` kept.
+      assertExit(synced, 0, 'sync --delete up');
+      await assertDoomedGone(join(root, 'mirrored'), join(dir, 'outside'));
+    });
+
+    test('down: this machine removes them under DST', async () => {
+      const dst = join(dir, 'doomed-dst');
+      const outside = join(dir, 'outside-down');
+      await fillDoomed(dst, outside);
+      const sent = await ferry('send', '-r', 'doomed-src', `${rig.server.address}/doomed`, '--mkdir');
+      assertExit(sent, 0, 'send -r the source');
+      const synced = await ferry('sync', '--delete', `${rig.server.address}/doomed`, dst);
+      // Before: as up, exit 7 and `gone` kept with its names that are not UTF-8.
+      assertExit(synced, 0, 'sync --delete down');
+      await assertDoomedGone(dst, outside);
+    });
   });
 });
