@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { lstat, opendir, rmdir, unlink } from 'node:fs/promises';
 import { assertDirUnmoved } from './dir-unmoved.js';
 
@@ -8,7 +9,7 @@ import { assertDirUnmoved } from './dir-unmoved.js';
 export type BeforeRead = (dir: string) => Promise<void>;
 
 /** `dir` + '/' + `name`, as bytes: a name that is not UTF-8 has no string that names it. */
-export function childPath(dir: string | Buffer, name: Buffer): Buffer {
+function childPath(dir: string | Buffer, name: Buffer): Buffer {
   return Buffer.concat([typeof dir === 'string' ? Buffer.from(dir) : dir, Buffer.from('/'), name]);
 }
 
@@ -24,7 +25,7 @@ export function childPath(dir: string | Buffer, name: Buffer): Buffer {
 export async function removeTree(dir: string | Buffer, beforeRead?: BeforeRead): Promise<void> {
   await assertDirUnmoved(dir);
   await beforeRead?.(dir.toString());
-  for (const name of await namesIn(dir)) await removeEntryIn(dir, name, beforeRead);
+  await removeNamesIn(dir, { beforeRead });
   // rmdir(2) by name follows a directory above swapped for a link since: an empty one of that name outside
   // would go. Checked right before, as each unlink is.
   await assertDirUnmoved(dir);
@@ -32,16 +33,37 @@ export async function removeTree(dir: string | Buffer, beforeRead?: BeforeRead):
 }
 
 /**
- * Removes the entry `name` of the real directory `dir` (checked by the caller), a directory with everything
- * below it (`removeTree`), anything else by `unlink(2)`, which takes a link itself, never its target.
+ * How many names of one directory are held at once while it is emptied: a directory of millions of names
+ * (anyone who may write into the tree can make one) costs this much memory per level, not its size.
  */
-export async function removeEntryIn(
+const NAMES_PER_READ = 128;
+
+/**
+ * Removes the entries of the real directory `dir` (checked by the caller) that `only` accepts (all by
+ * default), each with `removeEntryIn`, reading `NAMES_PER_READ` names at a time until a read holds none to
+ * remove. Each name read is gone or has thrown before the next read, so the reads end.
+ */
+export async function removeNamesIn(
   dir: string | Buffer,
-  name: Buffer,
-  beforeRead?: BeforeRead,
+  options: { only?: (name: Buffer) => boolean; beforeRead?: BeforeRead | undefined } = {},
 ): Promise<void> {
+  for (;;) {
+    // Reading by name follows `dir` swapped for a link since its last check.
+    await assertDirUnmoved(dir);
+    const names = (await namesIn(dir, NAMES_PER_READ)).filter(options.only ?? (() => true));
+    if (names.length === 0) return;
+    for (const name of names) await removeEntryIn(dir, name, options.beforeRead);
+  }
+}
+
+/**
+ * Removes the entry `name` of the real directory `dir` (checked by the caller), a directory with everything
+ * below it (`removeTree`), anything else by `unlink(2)`, which takes a link itself, never its target. A name
+ * gone meanwhile is fine; any other failure throws.
+ */
+async function removeEntryIn(dir: string | Buffer, name: Buffer, beforeRead?: BeforeRead): Promise<void> {
   const path = childPath(dir, name);
-  const stats = await lstat(path).catch(() => undefined);
+  const stats = await lstat(path).catch(ignoreMissing);
   if (stats?.isDirectory()) await removeTree(path, beforeRead);
   else if (stats) {
     // opendir and lstat by name follow `dir` swapped for a link since its check: nothing read there goes.
@@ -50,14 +72,25 @@ export async function removeEntryIn(
   }
 }
 
-/** The names `dir` holds, as bytes (node reads them so with `encoding: 'buffer'`, untyped by @types/node). */
-export async function namesIn(dir: string | Buffer): Promise<Buffer[]> {
-  const names: Buffer[] = [];
+/** Whether `dir` holds a name that is UTF-8, read as bytes, none held beyond the one being read. */
+export async function holdsUtf8Name(dir: string | Buffer): Promise<boolean> {
   for await (const entry of await opendir(dir, { encoding: 'buffer' as BufferEncoding }))
+    if (isUtf8(entry.name as unknown as Buffer)) return true;
+  return false;
+}
+
+/** The first `max` names `dir` holds, as bytes (`encoding: 'buffer'`, untyped by @types/node). */
+async function namesIn(dir: string | Buffer, max: number): Promise<Buffer[]> {
+  const names: Buffer[] = [];
+  // Leaving the loop early closes the directory.
+  for await (const entry of await opendir(dir, { encoding: 'buffer' as BufferEncoding })) {
     names.push(entry.name as unknown as Buffer);
+    if (names.length === max) break;
+  }
   return names;
 }
 
-function ignoreMissing(err: NodeJS.ErrnoException): void {
+function ignoreMissing(err: NodeJS.ErrnoException): undefined {
   if (err.code !== 'ENOENT') throw err;
+  return undefined;
 }

@@ -3,7 +3,7 @@ import { lstat, rmdir, unlink } from 'node:fs/promises';
 import { FerryError } from '../errors/index.js';
 import { assertDirUnmoved } from './dir-unmoved.js';
 import { fsyncDir } from './fsync-dir.js';
-import { namesIn, removeEntryIn, removeTree, type BeforeRead } from './remove-tree.js';
+import { holdsUtf8Name, removeNamesIn, removeTree, type BeforeRead } from './remove-tree.js';
 import { resolveUnderRoot } from './root-path.js';
 
 /** What {@link removeUnderRoot} removed. */
@@ -90,19 +90,18 @@ async function removeDirectory(dir: string): Promise<void> {
 
 /**
  * Readies the real directory `dir` for `rmdir(2)`: true when it holds nothing but names that are not UTF-8,
- * which are removed first (a directory among them with all below it, `removeEntryIn`: by bytes, never through
- * a link, `dir` checked right before each removal). Such a name cannot be said on the wire nor matched by a
- * walk, so nobody could remove it first; node's string for it (U+FFFD for the byte) names another file or
- * none, so only its bytes are used: a twin spelt with a real U+FFFD is a name like any other, and keeps the
- * directory (false: `directory is not empty`, and nothing removed). Another name appearing meanwhile makes
- * `rmdir(2)` refuse, as before.
+ * which are removed first (a directory among them with all below it, `removeNamesIn`: by bytes, never through
+ * a link, `dir` checked right before each read and each removal). Such a name cannot be said on the wire nor
+ * matched by a walk, so nobody could remove it first; node's string for it (U+FFFD for the byte) names
+ * another file or none, so only its bytes are used: a twin spelt with a real U+FFFD is a name like any other,
+ * and keeps the directory (false: `directory is not empty`, and nothing removed). A UTF-8 name appearing
+ * meanwhile (another session's upload) is never removed here: `rmdir(2)` then refuses, as before.
  */
 async function emptied(dir: string): Promise<boolean> {
   // Reading by name follows `dir` swapped for a link since `resolveUnderRoot` walked it.
   await assertDirUnmoved(dir);
-  const names = await namesIn(dir);
-  if (names.some((name) => isUtf8(name))) return false;
-  for (const name of names) await removeEntryIn(dir, name);
+  if (await holdsUtf8Name(dir)) return false;
+  await removeNamesIn(dir, { only: (name) => !isUtf8(name) });
   // rmdir(2) by name follows a directory above swapped for a link since: checked as every removal is.
   await assertDirUnmoved(dir);
   return true;

@@ -2,7 +2,7 @@
 // a temporary directory, what it removes and what it refuses, and that nothing outside the root is touched.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lstat, mkdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { clearForReplacement, removeUnderRoot } from '../../src/transfer/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
@@ -104,4 +104,17 @@ test('clearForReplacement removes a tree holding names that are not UTF-8, never
   });
   assert.equal(await readFile(join(outside, 'f'), 'utf8'), 'outside');
   assert.ok((await lstat(swapped)).isSymbolicLink());
+});
+
+test('removeUnderRoot empties a directory of more names that are not UTF-8 than one read holds, a twin stopping it', async () => {
+  const many = join(root, 'many');
+  await mkdir(many);
+  // 300 names over three reads of 128 (NAMES_PER_READ); the twin read among them keeps the directory whole.
+  for (let i = 0; i < 300; i++) await writeFile(notUtf8(many, `n${i}`), '');
+  await writeFile(join(many, 'n7\uFFFD'), 'twin');
+  await assert.rejects(removeUnderRoot(root, ['many']), { code: 'PATH_INVALID' });
+  assert.equal((await readdir(many)).length, 301);
+  assert.equal(await removeUnderRoot(root, ['many', 'n7\uFFFD']), 'file');
+  assert.equal(await removeUnderRoot(root, ['many']), 'dir');
+  await assert.rejects(lstat(many), { code: 'ENOENT' });
 });
