@@ -135,7 +135,9 @@ export async function syncDown(options: SyncSideOptions, tally: SyncTally): Prom
     for (const a of actions)
       if (a.action === 'send') receiving.set(joinRemotePath(options.remotePath, a.path), a);
     await sweepSeenTemporaries(temporaries, options.batchTemporaryMaxAgeMs);
-    requestFailures.push(...(await changeLocal(localDir, actions, tally, options.beforeTreeWrite)));
+    // Names that are not UTF-8 go with their directory only when no exclude pattern could have kept one.
+    const removal = { notUtf8: options.excluded.empty, beforeTreeWrite: options.beforeTreeWrite };
+    requestFailures.push(...(await changeLocal(localDir, actions, tally, removal)));
     return getPlanOf(actions, options.remotePath);
   };
   await getPlanned(
@@ -159,7 +161,7 @@ export async function syncDown(options: SyncSideOptions, tally: SyncTally): Prom
     // Same content under another mtime (a `touch`, a copy without -p): the quick check saw it changed and
     // the download left it untouched. It gets SRC's attributes, as rsync -a's do, or every run re-reads it.
     const real = await realpath(requested);
-    requestFailures.push(...(await changeLocal(real, identical.map(attributesOf), tally, undefined)));
+    requestFailures.push(...(await changeLocal(real, identical.map(attributesOf), tally, {})));
   }
   if (top) {
     // The top directory is DST itself, the one entry a get plan cannot name: its attributes come last.
@@ -235,13 +237,15 @@ function attributesOf(a: Extract<SyncAction, { action: 'send' }>): SyncAction {
 /**
  * The plan's removals, then its attribute changes, on this machine, under the real `root`, never following a
  * link (`removeUnderRoot`, `setAttributesUnderRoot`: the rules the server applies to the same requests).
+ * `notUtf8`: a directory holding only names that are not UTF-8 goes with them (REMOVE_REQUEST's NOT_UTF8).
  */
 async function changeLocal(
   root: string,
   actions: readonly SyncAction[],
   tally: SyncTally,
-  hook: BeforeTreeWrite | undefined,
+  removal: { notUtf8?: boolean; beforeTreeWrite?: BeforeTreeWrite | undefined },
 ): Promise<JobFailure[]> {
+  const hook = removal.beforeTreeWrite;
   const failures: JobFailure[] = [];
   // Replaced by a file or link when that is ready (getPlanOf), with what a directory there holds.
   const atCreation = replacedAtCreation(actions);
@@ -251,7 +255,7 @@ async function changeLocal(
     if (a.action === 'delete' && a.reason === 'replaced' && atOrBelow(a.path, atCreation)) continue;
     try {
       if (a.action === 'delete') {
-        await removeUnderRoot(root, a.path.split('/'));
+        await removeUnderRoot(root, a.path.split('/'), { notUtf8: removal.notUtf8 });
         // A directory in place of a file or link: made in the same step (see replacedAtCreation).
         if (a.reason === 'replaced' && newDirs.has(a.path)) {
           const target = await resolveUnderRoot(root, a.path.split('/'), {

@@ -254,7 +254,9 @@ async function requestRemote(
     const entry = new EntryRequest();
     if (a.action === 'delete') {
       inFlight.push({ ref, entry, path, relative: a.path, what: 'not removed' });
-      await session.send(entry.request({ type: 'REMOVE_REQUEST', ref, path }));
+      // NOT_UTF8 (§5.16) only without excludes: a pattern cannot match such a name, so could not keep one.
+      const notUtf8 = options.excluded.empty ? { notUtf8: true as const } : {};
+      await session.send(entry.request({ type: 'REMOVE_REQUEST', ref, ...notUtf8, path }));
     } else {
       inFlight.push({ ref, entry, path, relative: a.path, what: 'mode and mtime not set' });
       await session.send(

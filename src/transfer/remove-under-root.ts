@@ -16,12 +16,18 @@ export type RemovedKind = 'file' | 'link' | 'dir';
  * before the removal, as a final rename is (`FilePartialStore`), since Node has no `unlinkat`. `unlink(2)`
  * removes a link itself, never its target; `rmdir(2)` refuses a non-empty directory, which is refused here
  * with PATH_INVALID rather than emptied: a tree is removed bottom-up by whoever asks, entry by entry.
- * Except for names no one can ask for: a name that is not UTF-8 is left out of every walk and listing and
- * can never travel (PROTOCOL.md §1), so a directory holding nothing else goes with them, as rsync --delete
- * (which works on bytes) removes them (`withoutUnsayableNames`).
+ * Except, when asked (`notUtf8`, REMOVE_REQUEST's NOT_UTF8), for names no one can ask for: a name that is
+ * not UTF-8 is left out of every walk and listing and can never travel (PROTOCOL.md §1), so a directory
+ * holding nothing else goes with them, as rsync --delete (which works on bytes) removes them (`emptied`).
+ * Never by default: an exclude pattern is UTF-8 and cannot match such a name, so a sync with excludes cannot
+ * tell an excluded one, which --delete must keep, from the rest, and does not ask.
  * The one removal rule of both sides: the server's REMOVE_REQUEST and `ferry sync --delete` on this machine.
  */
-export async function removeUnderRoot(root: string, components: readonly string[]): Promise<RemovedKind> {
+export async function removeUnderRoot(
+  root: string,
+  components: readonly string[],
+  options: { notUtf8?: boolean | undefined } = {},
+): Promise<RemovedKind> {
   const target = await resolveUnderRoot(root, components, {
     createDirs: false,
     allowDirectory: true,
@@ -33,7 +39,7 @@ export async function removeUnderRoot(root: string, components: readonly string[
     throw err;
   });
   try {
-    if (stats.isDirectory()) await removeDirectory(target.path);
+    if (stats.isDirectory()) await removeDirectory(target.path, options.notUtf8 === true);
     else await unlink(target.path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -75,8 +81,11 @@ export async function clearForReplacement(
   await fsyncDir(target.dir);
 }
 
-/** `rmdir(2)` of the real directory `dir`, after the names only bytes can say when it holds nothing else. */
-async function removeDirectory(dir: string): Promise<void> {
+/**
+ * `rmdir(2)` of the real directory `dir`, after the names only bytes can say when it holds nothing else and
+ * `notUtf8` asks for them; without it such a directory is refused with a reason that says why it stays.
+ */
+async function removeDirectory(dir: string, notUtf8: boolean): Promise<void> {
   try {
     await rmdir(dir);
     return;
@@ -84,9 +93,18 @@ async function removeDirectory(dir: string): Promise<void> {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
   }
+  if (!notUtf8) {
+    await assertDirUnmoved(dir);
+    if (await holdsUtf8Name(dir)) throw new FerryError('PATH_INVALID', 'directory is not empty');
+    throw new FerryError('PATH_INVALID', NOT_UTF8_KEPT);
+  }
   if (!(await emptied(dir))) throw new FerryError('PATH_INVALID', 'directory is not empty');
   await rmdir(dir);
 }
+
+/** Why a directory holding only names that are not UTF-8 stays when they were not asked for. */
+const NOT_UTF8_KEPT =
+  'directory is not empty: names that are not UTF-8 are kept while an exclude is in effect';
 
 /**
  * Readies the real directory `dir` for `rmdir(2)`: true when it holds nothing but names that are not UTF-8,

@@ -50,6 +50,17 @@ async function assertDoomedGone(base: string, outside: string): Promise<void> {
   assert.equal(await readFile(join(outside, 'victim.txt'), 'utf8'), 'victim');
 }
 
+/** `base/gone/` holding `a.txt` and `x\xfe.key`, a name `--exclude '*.key'` would match were it UTF-8. */
+async function fillKeyed(base: string): Promise<void> {
+  await mkdir(join(base, 'gone'), { recursive: true });
+  await writeFile(join(base, 'gone', 'a.txt'), 'a');
+  await writeFile(notUtf8(join(base, 'gone'), 'x', '.key'), 'key');
+}
+
+/** The line of a sync that kept `gone/` for its names that are not UTF-8 while an exclude was in effect. */
+const KEPT_FOR_EXCLUDE =
+  /^ferry: skipped gone: not removed: .*directory is not empty: names that are not UTF-8 are kept while an exclude is in effect$/m;
+
 describe('names that are not UTF-8 are left out, and the rest of the tree goes', () => {
   let rig: AdmittedCliInTempDir;
   let dir: string;
@@ -178,6 +189,42 @@ describe('names that are not UTF-8 are left out, and the rest of the tree goes',
       // Before: as up, exit 7 and `gone` kept with its names that are not UTF-8.
       assertExit(synced, 0, 'sync --delete down');
       await assertDoomedGone(dst, outside);
+    });
+  });
+
+  // An exclude pattern is UTF-8 and never matches such a name, so while one is in effect nothing can tell an
+  // excluded one (which --delete keeps, as rsync does without --delete-excluded) from the rest: they stay.
+  describe('while an exclude is in effect, sync --delete keeps names that are not UTF-8 and their directory', () => {
+    before(() => mkdir(join(dir, 'keyed-src')));
+
+    test('up: the server is not asked to remove them (REMOVE_REQUEST without NOT_UTF8)', async () => {
+      const dst = join(root, 'keyed');
+      await fillKeyed(dst);
+      const target = `${rig.server.address}/keyed`;
+      const kept = await ferry('sync', '--delete', '--exclude', '*.key', 'keyed-src', target);
+      // Before: exit 0, `gone/x\xfe.key` removed with `gone`, though `*.key` is excluded.
+      assertExit(kept, PARTIAL_EXIT, 'sync --delete --exclude up');
+      assert.match(kept.stderr, KEPT_FOR_EXCLUDE);
+      assert.deepEqual(await readdir(join(dst, 'gone')), ['x\uFFFD.key']);
+      const removed = await ferry('sync', '--delete', 'keyed-src', target);
+      assertExit(removed, 0, 'sync --delete up');
+      assert.deepEqual(await readdir(dst), []);
+    });
+
+    test('down: this machine does not remove them', async () => {
+      const dst = join(dir, 'keyed-dst');
+      await fillKeyed(dst);
+      const sent = await ferry('send', '-r', 'keyed-src', `${rig.server.address}/keyed-down`, '--mkdir');
+      assertExit(sent, 0, 'send -r the source');
+      const source = `${rig.server.address}/keyed-down`;
+      const kept = await ferry('sync', '--delete', '--exclude', '*.key', source, dst);
+      // Before: exit 0, `gone/x\xfe.key` removed with `gone`, though `*.key` is excluded.
+      assertExit(kept, PARTIAL_EXIT, 'sync --delete --exclude down');
+      assert.match(kept.stderr, KEPT_FOR_EXCLUDE);
+      assert.deepEqual(await readdir(join(dst, 'gone')), ['x\uFFFD.key']);
+      const removed = await ferry('sync', '--delete', source, dst);
+      assertExit(removed, 0, 'sync --delete down');
+      assert.deepEqual(await readdir(dst), []);
     });
   });
 });

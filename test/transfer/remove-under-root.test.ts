@@ -46,6 +46,9 @@ test('removeUnderRoot never goes through a link above the entry, and refuses a n
   await assert.rejects(removeUnderRoot(root, ['missing']), { code: 'PATH_NOT_FOUND' });
 });
 
+/** REMOVE_REQUEST's NOT_UTF8: names that are not UTF-8 go with their directory (PROTOCOL.md §5.16). */
+const NOT_UTF8 = { notUtf8: true };
+
 /** `dir/prefix` + the byte 0xFE (never UTF-8) + `suffix`, as a path node's fs takes: bytes. */
 function notUtf8(dir: string, prefix: string, suffix = ''): Buffer {
   return Buffer.concat([Buffer.from(`${dir}/${prefix}`), Buffer.from([0xfe]), Buffer.from(suffix)]);
@@ -59,8 +62,14 @@ test('removeUnderRoot removes a directory holding only names that are not UTF-8,
   await writeFile(Buffer.concat([notUtf8(gone, 'z'), Buffer.from('/inner.txt')]), 'inner');
   await symlink(outside, notUtf8(gone, 'l'));
   await symlink(join(outside, 'victim.txt'), notUtf8(gone, 'v'));
-  // Before: PATH_INVALID 'directory is not empty', the directory and all four kept.
-  assert.equal(await removeUnderRoot(root, ['gone']), 'dir');
+  // Not asked for (a sync with an exclude pattern, which cannot match them): refused, all four kept.
+  await assert.rejects(removeUnderRoot(root, ['gone']), {
+    code: 'PATH_INVALID',
+    message: /not empty: names that are not UTF-8 are kept while an exclude is in effect/,
+  });
+  assert.equal((await readdir(gone)).length, 4);
+  // Before 96b6710: PATH_INVALID 'directory is not empty', the directory and all four kept.
+  assert.equal(await removeUnderRoot(root, ['gone'], NOT_UTF8), 'dir');
   await assert.rejects(lstat(gone), { code: 'ENOENT' });
   assert.equal(await readFile(join(outside, 'victim.txt'), 'utf8'), 'victim\n');
 });
@@ -70,13 +79,16 @@ test('removeUnderRoot keeps a directory, and removes nothing in it, while it hol
   await mkdir(twins);
   await writeFile(notUtf8(twins, 'b', '.txt'), 'bytes');
   await writeFile(join(twins, 'b\uFFFD.txt'), 'twin');
-  await assert.rejects(removeUnderRoot(root, ['twins']), { code: 'PATH_INVALID', message: /not empty/ });
+  await assert.rejects(removeUnderRoot(root, ['twins'], NOT_UTF8), {
+    code: 'PATH_INVALID',
+    message: /not empty/,
+  });
   assert.equal(await readFile(notUtf8(twins, 'b', '.txt'), 'utf8'), 'bytes');
   assert.equal(await readFile(join(twins, 'b\uFFFD.txt'), 'utf8'), 'twin');
   // The twin's own removal takes the twin, never the name its string stands for.
   assert.equal(await removeUnderRoot(root, ['twins', 'b\uFFFD.txt']), 'file');
   assert.equal(await readFile(notUtf8(twins, 'b', '.txt'), 'utf8'), 'bytes');
-  assert.equal(await removeUnderRoot(root, ['twins']), 'dir');
+  assert.equal(await removeUnderRoot(root, ['twins'], NOT_UTF8), 'dir');
   await assert.rejects(lstat(twins), { code: 'ENOENT' });
 });
 
@@ -112,9 +124,9 @@ test('removeUnderRoot empties a directory of more names that are not UTF-8 than 
   // 300 names over three reads of 128 (NAMES_PER_READ); the twin read among them keeps the directory whole.
   for (let i = 0; i < 300; i++) await writeFile(notUtf8(many, `n${i}`), '');
   await writeFile(join(many, 'n7\uFFFD'), 'twin');
-  await assert.rejects(removeUnderRoot(root, ['many']), { code: 'PATH_INVALID' });
+  await assert.rejects(removeUnderRoot(root, ['many'], NOT_UTF8), { code: 'PATH_INVALID' });
   assert.equal((await readdir(many)).length, 301);
   assert.equal(await removeUnderRoot(root, ['many', 'n7\uFFFD']), 'file');
-  assert.equal(await removeUnderRoot(root, ['many']), 'dir');
+  assert.equal(await removeUnderRoot(root, ['many'], NOT_UTF8), 'dir');
   await assert.rejects(lstat(many), { code: 'ENOENT' });
 });
