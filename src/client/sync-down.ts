@@ -29,7 +29,7 @@ import { aboutRemotePath, remoteName } from './remote-name.js';
 import { withRetries } from './send-files.js';
 import { localDestinationEntries, remoteListingEntries } from './sync-entries.js';
 import { filesToCompare, planSync, type SyncAction, type SyncCounts, type SyncEntry } from './sync-plan.js';
-import { excludedInTheWay } from './sync-exclude.js';
+import { excludedInTheWay, holdingExcluded } from './sync-exclude.js';
 import { leaveOutAliases } from './excluded-aliases.js';
 import { atOrBelow, replacedAtCreation, sameDigests, type SyncTally } from './sync-shared.js';
 import type { SyncSideOptions } from './sync-tree.js';
@@ -109,6 +109,7 @@ export async function syncDown(options: SyncSideOptions, tally: SyncTally): Prom
         delete: options.delete ?? false,
         identical,
         excludedInTheWay: new Set(inTheWay.map((e) => e.path)),
+        holdingExcluded: holdingExcluded(excludedTops, source),
       },
     );
     counts = tally.planned(actions, 'download', options.remotePath);

@@ -14,7 +14,7 @@ import { batchable } from './send-batch.js';
 import { runUploadJobs, type UploadJob } from './send-files.js';
 import { localTreeEntries, remoteListingEntries } from './sync-entries.js';
 import { filesToCompare, planSync, type SyncAction, type SyncCounts, type SyncEntry } from './sync-plan.js';
-import { excludedInTheWay } from './sync-exclude.js';
+import { excludedInTheWay, holdingExcluded } from './sync-exclude.js';
 import { atOrBelow, replacedAtCreation, sameDigests, type SyncTally } from './sync-shared.js';
 import type { SyncSideOptions } from './sync-tree.js';
 import { failingAfter } from './after-background.js';
@@ -91,6 +91,7 @@ export async function syncUp(options: SyncSideOptions, tally: SyncTally): Promis
         delete: options.delete ?? false,
         identical,
         excludedInTheWay: new Set(inTheWay.map((e) => e.path)),
+        holdingExcluded: holdingExcluded(there.excludedTops, source),
       },
     );
     counts = tally.planned(actions, 'upload', remotePath);

@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { lstat, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ERROR_CODES, EXIT_CODES } from '../../src/errors/index.js';
-import { assertExit, runFerry, type CliResult } from '../helpers/cli.js';
-import { startAdmittedServeInTempDir, type AdmittedCliInTempDir } from '../helpers/admitted-cli.js';
+import { assertExit, type CliResult } from '../helpers/cli.js';
+import { rigFerry, startAdmittedServeInTempDir, type AdmittedCliInTempDir } from '../helpers/admitted-cli.js';
 
 const PARTIAL_EXIT = EXIT_CODES[ERROR_CODES.PATH_INVALID.category];
 
@@ -67,9 +67,7 @@ describe('names that are not UTF-8 are left out, and the rest of the tree goes',
   let root: string;
 
   function ferry(...args: string[]): Promise<CliResult> {
-    return runFerry(['--home', rig.clientHome, ...args, '--expect', rig.serverId, '--retries', '0'], {
-      cwd: dir,
-    });
+    return rigFerry(rig, ...args);
   }
 
   before(async () => {
