@@ -20,12 +20,17 @@ function childPath(dir: string | Buffer, name: Buffer): Buffer {
  * directory's real path is checked (as bytes) before it is read and again right before each removal in it
  * (Node has no `openat`/`unlinkat`): names read through a directory swapped for a link meanwhile are never
  * removed, nor is the directory itself; a directory is `lstat`ed before it is entered, so a link is unlinked
- * as a link. The caller checked `dir`'s parents (`resolveUnderRoot`).
+ * as a link. The caller checked `dir`'s parents (`resolveUnderRoot`). `only`: the names that go, at every
+ * depth (all by default); a directory holding one left is refused by rmdir(2) (ENOTEMPTY), and so each above.
  */
-export async function removeTree(dir: string | Buffer, beforeRead?: BeforeRead): Promise<void> {
+export async function removeTree(
+  dir: string | Buffer,
+  beforeRead?: BeforeRead,
+  only?: (name: Buffer) => boolean,
+): Promise<void> {
   await assertDirUnmoved(dir);
   await beforeRead?.(dir.toString());
-  await removeNamesIn(dir, { beforeRead });
+  await removeNamesIn(dir, { beforeRead, only, within: only });
   // rmdir(2) by name follows a directory above swapped for a link since: an empty one of that name outside
   // would go. Checked right before, as each unlink is.
   await assertDirUnmoved(dir);
@@ -45,14 +50,19 @@ const NAMES_PER_READ = 128;
  */
 export async function removeNamesIn(
   dir: string | Buffer,
-  options: { only?: (name: Buffer) => boolean; beforeRead?: BeforeRead | undefined } = {},
+  options: {
+    only?: ((name: Buffer) => boolean) | undefined;
+    /** The names that go in every directory below (`removeTree`'s `only`); all by default. */
+    within?: ((name: Buffer) => boolean) | undefined;
+    beforeRead?: BeforeRead | undefined;
+  } = {},
 ): Promise<void> {
   for (;;) {
     // Reading by name follows `dir` swapped for a link since its last check.
     await assertDirUnmoved(dir);
     const names = (await namesIn(dir, NAMES_PER_READ)).filter(options.only ?? (() => true));
     if (names.length === 0) return;
-    for (const name of names) await removeEntryIn(dir, name, options.beforeRead);
+    for (const name of names) await removeEntryIn(dir, name, options.beforeRead, options.within);
   }
 }
 
@@ -61,10 +71,15 @@ export async function removeNamesIn(
  * below it (`removeTree`), anything else by `unlink(2)`, which takes a link itself, never its target. A name
  * gone meanwhile is fine; any other failure throws.
  */
-async function removeEntryIn(dir: string | Buffer, name: Buffer, beforeRead?: BeforeRead): Promise<void> {
+async function removeEntryIn(
+  dir: string | Buffer,
+  name: Buffer,
+  beforeRead?: BeforeRead,
+  only?: (name: Buffer) => boolean,
+): Promise<void> {
   const path = childPath(dir, name);
   const stats = await lstat(path).catch(ignoreMissing);
-  if (stats?.isDirectory()) await removeTree(path, beforeRead);
+  if (stats?.isDirectory()) await removeTree(path, beforeRead, only);
   else if (stats) {
     // opendir and lstat by name follow `dir` swapped for a link since its check: nothing read there goes.
     await assertDirUnmoved(dir);

@@ -61,14 +61,18 @@ export async function removeUnderRoot(
  * `lstat`ed before it is read, and its real path checked before it is read and again right before each
  * removal in it (Node has no `openat`/`unlinkat`, as for every removal, `removeUnderRoot`): names read
  * through a directory swapped for a link meanwhile are never removed, nor is the directory itself. Names are
- * removed by their bytes (`removeTree`), so one that is not UTF-8 goes too. Anything else there (a special
+ * removed by their bytes (`removeTree`). Anything else there (a special
  * file, or a directory not declared) is refused as before. `target.dir` is a real path its caller checked.
+ * Names that are not UTF-8 go only when asked (`notUtf8`), as for `removeUnderRoot`: no pattern can match
+ * one, so a sync with excludes cannot tell an excluded one, and the replacing requests of the wire (PUT_OFFER,
+ * PUT_LINK REPLACE_DIR) carry no such flag, so the server never asks. Kept, they keep their directories and
+ * the replacement fails (PATH_INVALID, NOT_UTF8_KEPT_IN_REPLACED), what went before them gone.
  * `beforeRead` is a test's seam (the server's `beforeTreeWrite`): it runs before each directory is read.
  */
 export async function clearForReplacement(
   target: { readonly dir: string; readonly path: string },
   replaces: RemovedKind,
-  options: { beforeRead?: BeforeRead | undefined } = {},
+  options: { beforeRead?: BeforeRead | undefined; notUtf8?: boolean | undefined } = {},
 ): Promise<void> {
   const stats = await lstat(target.path).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
@@ -77,7 +81,14 @@ export async function clearForReplacement(
   if (!stats || stats.isFile() || stats.isSymbolicLink()) return;
   if (!stats.isDirectory() || replaces !== 'dir')
     throw new FerryError('PATH_INVALID', 'destination is not a regular file');
-  await removeTree(target.path, options.beforeRead);
+  try {
+    await removeTree(target.path, options.beforeRead, options.notUtf8 === true ? undefined : isUtf8);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (options.notUtf8 !== true && (code === 'ENOTEMPTY' || code === 'EEXIST'))
+      throw new FerryError('PATH_INVALID', NOT_UTF8_KEPT_IN_REPLACED);
+    throw err;
+  }
   await fsyncDir(target.dir);
 }
 
@@ -101,6 +112,10 @@ async function removeDirectory(dir: string, notUtf8: boolean): Promise<void> {
   if (!(await emptied(dir))) throw new FerryError('PATH_INVALID', 'directory is not empty');
   await rmdir(dir);
 }
+
+/** Why a directory a file or link replaces stays: names that are not UTF-8 below it were not asked for. */
+const NOT_UTF8_KEPT_IN_REPLACED =
+  'directory is not empty: names that are not UTF-8 are kept when a directory is replaced';
 
 /** Why a directory holding only names that are not UTF-8 stays when they were not asked for. */
 const NOT_UTF8_KEPT =

@@ -25,6 +25,7 @@ async function fillDestination(base: string): Promise<void> {
   await writeFile(join(base, 'd', 'a.txt'), 'a');
 }
 
+const PARTIAL_EXIT = EXIT_CODES[ERROR_CODES.PATH_INVALID.category];
 const CONFLICT_EXIT = EXIT_CODES[ERROR_CODES.SYNC_CONFLICT.category];
 const CONFLICT = /^conflict d: a directory holding excluded entries is in the way \(--delete keeps them\)$/m;
 
@@ -68,5 +69,28 @@ describe('sync --delete keeps a directory holding excluded entries in the way of
     const replaced = await ferry('sync', '--delete', source, 'down');
     assertExit(replaced, 0, 'sync --delete down');
     assert.equal(await readFile(join(rig.dir, 'down', 'd'), 'utf8'), 'file d');
+  });
+
+  // A name that is not UTF-8 is in no walk nor listing, so the plan cannot see it below `d`: the replacement
+  // itself keeps it (clearForReplacement, never asked to remove such names: the wire's REPLACE_DIR has no
+  // flag for it), and fails, `d` kept.
+  test('a name that is not UTF-8 below a replaced directory stays, either way', async () => {
+    for (const [base, args] of [
+      [join(rig.root, 'up8'), ['src', `${rig.server.address}/up8`]],
+      [join(rig.dir, 'down8'), [`${rig.server.address}/src`, 'down8']],
+    ] as const) {
+      const name = Buffer.concat([
+        Buffer.from(join(base, 'd', 'y')),
+        Buffer.from([0xfe]),
+        Buffer.from('.key'),
+      ]);
+      await mkdir(join(base, 'd'), { recursive: true });
+      await writeFile(name, 'bytes');
+      const kept = await ferry('sync', '--delete', '--exclude', '*.key', ...args);
+      // Before: exit 0, `d` a file and `d/y\xfe.key` gone.
+      assertExit(kept, PARTIAL_EXIT, `sync --delete --exclude to ${base}`);
+      assert.match(kept.stderr, /names that are not UTF-8 are kept when a directory is replaced/);
+      assert.equal(await readFile(name, 'utf8'), 'bytes');
+    }
   });
 });

@@ -98,7 +98,7 @@ test('clearForReplacement removes a tree holding names that are not UTF-8, never
   await writeFile(Buffer.concat([notUtf8(tree, 'd'), Buffer.from('/f')]), 'f');
   await writeFile(join(tree, 'b\uFFFD.txt'), 'twin');
   // Before: the twin went twice and `d\xfe` stayed: rmdir(2) of `tree` failed with ENOTEMPTY.
-  await clearForReplacement({ dir: root, path: tree }, 'dir');
+  await clearForReplacement({ dir: root, path: tree }, 'dir', NOT_UTF8);
   await assert.rejects(lstat(tree), { code: 'ENOENT' });
 
   const raced = join(root, 'raced');
@@ -111,11 +111,24 @@ test('clearForReplacement removes a tree holding names that are not UTF-8, never
     await rm(swapped, { recursive: true });
     await symlink(outside, swapped);
   };
-  await assert.rejects(clearForReplacement({ dir: root, path: raced }, 'dir', { beforeRead }), {
+  await assert.rejects(clearForReplacement({ dir: root, path: raced }, 'dir', { beforeRead, ...NOT_UTF8 }), {
     code: 'PATH_ESCAPES_ROOT',
   });
   assert.equal(await readFile(join(outside, 'f'), 'utf8'), 'outside');
   assert.ok((await lstat(swapped)).isSymbolicLink());
+});
+
+test('clearForReplacement not asked keeps names that are not UTF-8 and their directories: refused', async () => {
+  const kept = join(root, 'kept-in-replaced');
+  await mkdir(join(kept, 'sub'), { recursive: true });
+  await writeFile(notUtf8(join(kept, 'sub'), 'x', '.key'), 'key');
+  await writeFile(join(kept, 'sub', 'b.txt'), 'b');
+  // Before: the tree went whole, `sub/x\xfe.key` with it.
+  await assert.rejects(clearForReplacement({ dir: root, path: kept }, 'dir'), {
+    code: 'PATH_INVALID',
+    message: /names that are not UTF-8 are kept when a directory is replaced/,
+  });
+  assert.equal(await readFile(notUtf8(join(kept, 'sub'), 'x', '.key'), 'utf8'), 'key');
 });
 
 test('removeUnderRoot empties a directory of more names that are not UTF-8 than one read holds, a twin stopping it', async () => {
