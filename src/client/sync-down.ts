@@ -139,7 +139,7 @@ export async function syncDown(options: SyncSideOptions, tally: SyncTally): Prom
     // Names that are not UTF-8 go with their directory only when no exclude pattern could have kept one.
     const removal = { notUtf8: options.excluded.empty, beforeTreeWrite: options.beforeTreeWrite };
     requestFailures.push(...(await changeLocal(localDir, actions, tally, removal)));
-    return getPlanOf(actions, options.remotePath);
+    return getPlanOf(actions, options.remotePath, options.excluded.empty);
   };
   await getPlanned(
     {
@@ -204,7 +204,7 @@ async function sweepSeenTemporaries(
  * that replaces a local entry of another kind carries it (`replaces`): the entry goes when its replacement
  * is placed, not before (see {@link replacedAtCreation}).
  */
-function getPlanOf(actions: readonly SyncAction[], remotePath: string): GetPlan {
+function getPlanOf(actions: readonly SyncAction[], remotePath: string, notUtf8: boolean): GetPlan {
   const plan: GetPlan = { files: [], dirs: [], links: [] };
   const replaced = replacedAtCreation(actions);
   for (const a of actions) {
@@ -216,6 +216,7 @@ function getPlanOf(actions: readonly SyncAction[], remotePath: string): GetPlan 
         local,
         size: a.size,
         ...(replaces === 'link' || replaces === 'dir' ? { replaces } : {}),
+        ...(replaces === 'dir' && notUtf8 ? { replacesNotUtf8: true as const } : {}),
       });
     else if (a.action === 'link')
       plan.links.push({
@@ -224,6 +225,7 @@ function getPlanOf(actions: readonly SyncAction[], remotePath: string): GetPlan 
         mtimeMs: a.mtimeMs,
         rootDepth: 0,
         ...(replaces === 'file' || replaces === 'dir' ? { replaces } : {}),
+        ...(replaces === 'dir' && notUtf8 ? { replacesNotUtf8: true as const } : {}),
       });
     else if (a.action === 'dir' && a.path !== '') plan.dirs.push({ local, mode: a.mode, mtimeMs: a.mtimeMs });
   }

@@ -92,5 +92,9 @@ describe('sync --delete keeps a directory holding excluded entries in the way of
       assert.match(kept.stderr, /names that are not UTF-8 are kept when a directory is replaced/);
       assert.equal(await readFile(name, 'utf8'), 'bytes');
     }
+    // Without excludes sync down asks for them (the wire has no way to): the replacement happens.
+    const replaced = await ferry('sync', '--delete', `${rig.server.address}/src`, 'down8');
+    assertExit(replaced, 0, 'sync --delete down without excludes');
+    assert.equal(await readFile(join(rig.dir, 'down8', 'd'), 'utf8'), 'file d');
   });
 });
