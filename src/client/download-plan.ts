@@ -17,6 +17,8 @@ export interface FileJob {
   listedAsDirectory?: boolean;
   /** `ferry sync`: the local entry of another kind this file replaces once it is ready (RootPath.replaces). */
   replaces?: 'link' | 'dir';
+  /** With `replaces: 'dir'`: names that are not UTF-8 below it go too (RootPath.replacesNotUtf8). */
+  replacesNotUtf8?: true;
 }
 
 /** The whole plan: files to fetch, then links to make, then directories to finish (deepest first). */
@@ -33,6 +35,8 @@ export interface GetPlan {
     mtimeMs: number;
     rootDepth: number;
     replaces?: 'file' | 'dir';
+    /** As a file's (FileJob.replacesNotUtf8). */
+    replacesNotUtf8?: true;
   }>;
 }
 

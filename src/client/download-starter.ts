@@ -138,7 +138,9 @@ export class DownloadStarter {
         throw directoryNeedsRecursive(options.server, job.remotePath, local);
       throw err;
     });
-    const target = job.replaces ? { ...resolved, replaces: job.replaces } : resolved;
+    const target = job.replaces
+      ? { ...resolved, replaces: job.replaces, replacesNotUtf8: job.replacesNotUtf8 === true }
+      : resolved;
     const pending = await beginDownload(this.session, subject.remotePath, target, {
       chunkBytes: options.chunkBytes,
       overwrite: options.overwrite,

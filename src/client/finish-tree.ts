@@ -75,6 +75,7 @@ export async function finishTree(
       await assertDirUnmoved(target.dir);
       if (existing && link.replaces)
         await clearForReplacement(target, link.replaces, {
+          notUtf8: link.replacesNotUtf8,
           beforeRead: hook && ((d) => hook(d, 'clearing')),
         });
       await placeLink(target, link.target, link.mtimeMs, { replace: existing !== undefined });

@@ -29,7 +29,7 @@ import { aboutRemotePath, remoteName } from './remote-name.js';
 import { withRetries } from './send-files.js';
 import { localDestinationEntries, remoteListingEntries } from './sync-entries.js';
 import { filesToCompare, planSync, type SyncAction, type SyncCounts, type SyncEntry } from './sync-plan.js';
-import { excludedInTheWay } from './sync-exclude.js';
+import { excludedInTheWay, holdingExcluded } from './sync-exclude.js';
 import { leaveOutAliases } from './excluded-aliases.js';
 import { atOrBelow, replacedAtCreation, sameDigests, type SyncTally } from './sync-shared.js';
 import type { SyncSideOptions } from './sync-tree.js';
@@ -109,6 +109,7 @@ export async function syncDown(options: SyncSideOptions, tally: SyncTally): Prom
         delete: options.delete ?? false,
         identical,
         excludedInTheWay: new Set(inTheWay.map((e) => e.path)),
+        holdingExcluded: holdingExcluded(excludedTops, source),
       },
     );
     counts = tally.planned(actions, 'download', options.remotePath);
@@ -135,8 +136,10 @@ export async function syncDown(options: SyncSideOptions, tally: SyncTally): Prom
     for (const a of actions)
       if (a.action === 'send') receiving.set(joinRemotePath(options.remotePath, a.path), a);
     await sweepSeenTemporaries(temporaries, options.batchTemporaryMaxAgeMs);
-    requestFailures.push(...(await changeLocal(localDir, actions, tally, options.beforeTreeWrite)));
-    return getPlanOf(actions, options.remotePath);
+    // Names that are not UTF-8 go with their directory only when no exclude pattern could have kept one.
+    const removal = { notUtf8: options.excluded.empty, beforeTreeWrite: options.beforeTreeWrite };
+    requestFailures.push(...(await changeLocal(localDir, actions, tally, removal)));
+    return getPlanOf(actions, options.remotePath, options.excluded.empty);
   };
   await getPlanned(
     {
@@ -159,7 +162,7 @@ export async function syncDown(options: SyncSideOptions, tally: SyncTally): Prom
     // Same content under another mtime (a `touch`, a copy without -p): the quick check saw it changed and
     // the download left it untouched. It gets SRC's attributes, as rsync -a's do, or every run re-reads it.
     const real = await realpath(requested);
-    requestFailures.push(...(await changeLocal(real, identical.map(attributesOf), tally, undefined)));
+    requestFailures.push(...(await changeLocal(real, identical.map(attributesOf), tally, {})));
   }
   if (top) {
     // The top directory is DST itself, the one entry a get plan cannot name: its attributes come last.
@@ -201,7 +204,7 @@ async function sweepSeenTemporaries(
  * that replaces a local entry of another kind carries it (`replaces`): the entry goes when its replacement
  * is placed, not before (see {@link replacedAtCreation}).
  */
-function getPlanOf(actions: readonly SyncAction[], remotePath: string): GetPlan {
+function getPlanOf(actions: readonly SyncAction[], remotePath: string, notUtf8: boolean): GetPlan {
   const plan: GetPlan = { files: [], dirs: [], links: [] };
   const replaced = replacedAtCreation(actions);
   for (const a of actions) {
@@ -213,6 +216,7 @@ function getPlanOf(actions: readonly SyncAction[], remotePath: string): GetPlan 
         local,
         size: a.size,
         ...(replaces === 'link' || replaces === 'dir' ? { replaces } : {}),
+        ...(replaces === 'dir' && notUtf8 ? { replacesNotUtf8: true as const } : {}),
       });
     else if (a.action === 'link')
       plan.links.push({
@@ -221,6 +225,7 @@ function getPlanOf(actions: readonly SyncAction[], remotePath: string): GetPlan 
         mtimeMs: a.mtimeMs,
         rootDepth: 0,
         ...(replaces === 'file' || replaces === 'dir' ? { replaces } : {}),
+        ...(replaces === 'dir' && notUtf8 ? { replacesNotUtf8: true as const } : {}),
       });
     else if (a.action === 'dir' && a.path !== '') plan.dirs.push({ local, mode: a.mode, mtimeMs: a.mtimeMs });
   }
@@ -235,13 +240,15 @@ function attributesOf(a: Extract<SyncAction, { action: 'send' }>): SyncAction {
 /**
  * The plan's removals, then its attribute changes, on this machine, under the real `root`, never following a
  * link (`removeUnderRoot`, `setAttributesUnderRoot`: the rules the server applies to the same requests).
+ * `notUtf8`: a directory holding only names that are not UTF-8 goes with them (REMOVE_REQUEST's NOT_UTF8).
  */
 async function changeLocal(
   root: string,
   actions: readonly SyncAction[],
   tally: SyncTally,
-  hook: BeforeTreeWrite | undefined,
+  removal: { notUtf8?: boolean; beforeTreeWrite?: BeforeTreeWrite | undefined },
 ): Promise<JobFailure[]> {
+  const hook = removal.beforeTreeWrite;
   const failures: JobFailure[] = [];
   // Replaced by a file or link when that is ready (getPlanOf), with what a directory there holds.
   const atCreation = replacedAtCreation(actions);
@@ -251,7 +258,7 @@ async function changeLocal(
     if (a.action === 'delete' && a.reason === 'replaced' && atOrBelow(a.path, atCreation)) continue;
     try {
       if (a.action === 'delete') {
-        await removeUnderRoot(root, a.path.split('/'));
+        await removeUnderRoot(root, a.path.split('/'), { notUtf8: removal.notUtf8 });
         // A directory in place of a file or link: made in the same step (see replacedAtCreation).
         if (a.reason === 'replaced' && newDirs.has(a.path)) {
           const target = await resolveUnderRoot(root, a.path.split('/'), {

@@ -115,6 +115,40 @@ export function excludedInTheWay<T extends { path: string }>(
 }
 
 /**
+ * SRC's files and links (by path) whose DST entry is a directory holding an excluded entry below it
+ * (`excludedTops`, DST's excluded entries themselves). `--delete` replaces such a directory with all it
+ * holds, so the excluded entry would go with it: the plan's conflict instead, as rsync's making way honours
+ * its filters and then fails ("cannot delete non-empty directory"). Sorted once, each SRC path looked up by
+ * a binary search: a listing's many deep entries cost no prefix hashing.
+ */
+export function holdingExcluded(
+  excludedTops: readonly { path: string }[],
+  source: readonly { path: string; kind: string }[],
+): Set<string> {
+  const holding = new Set<string>();
+  if (excludedTops.length === 0) return holding;
+  const tops = excludedTops.map((e) => e.path).sort(compareText);
+  for (const { path, kind } of source) {
+    if (kind === 'dir') continue;
+    const prefix = `${path}/`;
+    let low = 0;
+    let high = tops.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (compareText(tops[middle]!, prefix) < 0) low = middle + 1;
+      else high = middle;
+    }
+    if (tops[low]?.startsWith(prefix) === true) holding.add(path);
+  }
+  return holding;
+}
+
+/** Code-unit order, the one `startsWith` ranges follow (not the locale's). */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
  * The patterns of an exclude file's text (rsync's `--exclude-from`): one per line; blank lines and lines
  * starting with `#` or `;` are comments; a trailing carriage return is dropped (a file written on Windows).
  */

@@ -35,6 +35,11 @@ export interface SyncPlanOptions {
    * meets (`excludedInTheWay`): their conflict says why the pattern did not keep them out of the way.
    */
   excludedInTheWay?: ReadonlySet<string>;
+  /**
+   * SRC's files and links whose DST directory holds an excluded entry below it (`holdingExcluded`): never
+   * replaced, even with `delete`, since the excluded entry would go with the directory.
+   */
+  holdingExcluded?: ReadonlySet<string>;
 }
 
 /**
@@ -143,11 +148,14 @@ export function planSync(trees: SyncTrees, options: SyncPlanOptions = {}): SyncA
         // A directory in the way holds entries SRC does not have there: removing them is `--delete`'s call,
         // but never an excluded one's: the patterns protect what they match in DST, and a hostile server lists a
         // file of an excluded directory's name to have it removed (SECURITY.md, stop 36).
-        const excluded = options.excludedInTheWay?.has(entry.path) === true;
+        const excludedItself = options.excludedInTheWay?.has(entry.path) === true;
+        const excluded = excludedItself || options.holdingExcluded?.has(entry.path) === true;
         if (!options.delete || excluded) {
-          const reason = excluded
+          const reason = excludedItself
             ? `an excluded directory is in the way (a pattern ending in / excludes directories only, not SRC's ${entry.kind}; --delete keeps it)`
-            : 'a directory is in the way';
+            : excluded
+              ? 'a directory holding excluded entries is in the way (--delete keeps them)'
+              : 'a directory is in the way';
           conflicts.push({ action: 'conflict', path: entry.path, reason, ...(excluded ? { excluded } : {}) });
           continue;
         }

@@ -14,7 +14,7 @@ import { batchable } from './send-batch.js';
 import { runUploadJobs, type UploadJob } from './send-files.js';
 import { localTreeEntries, remoteListingEntries } from './sync-entries.js';
 import { filesToCompare, planSync, type SyncAction, type SyncCounts, type SyncEntry } from './sync-plan.js';
-import { excludedInTheWay } from './sync-exclude.js';
+import { excludedInTheWay, holdingExcluded } from './sync-exclude.js';
 import { atOrBelow, replacedAtCreation, sameDigests, type SyncTally } from './sync-shared.js';
 import type { SyncSideOptions } from './sync-tree.js';
 import { failingAfter } from './after-background.js';
@@ -91,6 +91,7 @@ export async function syncUp(options: SyncSideOptions, tally: SyncTally): Promis
         delete: options.delete ?? false,
         identical,
         excludedInTheWay: new Set(inTheWay.map((e) => e.path)),
+        holdingExcluded: holdingExcluded(there.excludedTops, source),
       },
     );
     counts = tally.planned(actions, 'upload', remotePath);
@@ -254,7 +255,9 @@ async function requestRemote(
     const entry = new EntryRequest();
     if (a.action === 'delete') {
       inFlight.push({ ref, entry, path, relative: a.path, what: 'not removed' });
-      await session.send(entry.request({ type: 'REMOVE_REQUEST', ref, path }));
+      // NOT_UTF8 (§5.16) only without excludes: a pattern cannot match such a name, so could not keep one.
+      const notUtf8 = options.excluded.empty ? { notUtf8: true as const } : {};
+      await session.send(entry.request({ type: 'REMOVE_REQUEST', ref, ...notUtf8, path }));
     } else {
       inFlight.push({ ref, entry, path, relative: a.path, what: 'mode and mtime not set' });
       await session.send(

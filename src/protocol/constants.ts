@@ -173,6 +173,12 @@ export const PUT_LINK_FLAG_OVERWRITE = 1;
 /** PUT_LINK flag bit 1 `REPLACE_DIR`: with OVERWRITE, replace a directory too, when the link is placed (§5.10). */
 export const PUT_LINK_FLAG_REPLACE_DIR = 2;
 
+/**
+ * REMOVE_REQUEST flag bit 0 `NOT_UTF8` (PROTOCOL.md §5.16): a directory holding nothing but names that are
+ * not UTF-8 goes with them. Asked for, never the default: an exclude pattern cannot match such a name.
+ */
+export const REMOVE_FLAG_NOT_UTF8 = 1;
+
 /** GET_REQUEST flag bit 0: the client holds the whole file, asks only if identical (PROTOCOL.md §5.11.1). */
 export const GET_FLAG_VERIFY_ONLY = 1;
 

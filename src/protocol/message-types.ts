@@ -235,6 +235,11 @@ export interface PutLinkMessage {
 export interface RemoveRequestMessage {
   type: 'REMOVE_REQUEST';
   ref: number;
+  /**
+   * NOT_UTF8 (PROTOCOL.md §5.16): a directory at `path` holding nothing but names that are not UTF-8 goes
+   * with them; absent means it is refused as any directory that is not empty.
+   */
+  notUtf8?: true;
   path: string;
 }
 

@@ -26,5 +26,6 @@ export async function removeEntry(
     await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.remove, io.stopped);
     return (await io.ctx.objectStore.removeEntry(components.join('/'))) === 'file' ? 'file' : undefined;
   }
-  return removeUnderRoot(io.ctx.root, components);
+  // NOT_UTF8 (§5.16): only the client knows whether an exclude pattern is in effect, which keeps such names.
+  return removeUnderRoot(io.ctx.root, components, { notUtf8: message.notUtf8 === true });
 }

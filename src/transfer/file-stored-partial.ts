@@ -144,7 +144,8 @@ export class FileStoredPartial extends PartialFileReader implements StoredPartia
     // microseconds; closing it needs renameat2 with RESOLVE_BENEATH, which Node lacks (SECURITY.md).
     await assertDirUnmoved(target.dir);
     // A replaced entry of another kind (ferry sync) goes only now, with its replacement ready beside it.
-    if (target.replaces && options.overwrite) await clearForReplacement(target, target.replaces);
+    if (target.replaces && options.overwrite)
+      await clearForReplacement(target, target.replaces, { notUtf8: target.replacesNotUtf8 });
     else await assertWritableTarget(target.path);
     if (options.overwrite) {
       await rename(this.#dataPath, target.path);

@@ -18,6 +18,11 @@ export interface RootPath {
    * the offer's flags allow (PROTOCOL.md §5.3: OVERWRITE a link, REPLACE_DIR a directory).
    */
   readonly replaces?: 'link' | 'dir' | undefined;
+  /**
+   * Names that are not UTF-8 below a replaced directory go too (`clearForReplacement`'s `notUtf8`): only sync
+   * down without excludes asks; a server never does (no flag of the wire says it).
+   */
+  readonly replacesNotUtf8?: boolean | undefined;
 }
 
 /**

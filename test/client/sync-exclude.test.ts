@@ -3,7 +3,12 @@
 // test/e2e/cli-sync-exclude.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ExcludePatterns, excludePatternsOfFile, excludedInTheWay } from '../../src/client/sync-exclude.js';
+import {
+  ExcludePatterns,
+  excludePatternsOfFile,
+  excludedInTheWay,
+  holdingExcluded,
+} from '../../src/client/sync-exclude.js';
 import { isFerryError } from '../../src/errors/index.js';
 
 /** [pattern, path, isDirectory, excluded] */
@@ -128,6 +133,23 @@ test('ExcludePatterns.filter notes the excluded entries themselves, not what lie
     excludedInTheWay(tops, [{ path: 'cache' }], [{ path: 'cache' }, { path: 'cache/key' }]),
     [],
   );
+});
+
+test("holdingExcluded: SRC's files and links whose path is a directory above an excluded entry of DST", () => {
+  const tops = [{ path: 'd/x.key' }, { path: 'deep/a/b/c.key' }, { path: 'dd.key' }, { path: 'e-f/y.key' }];
+  const source = [
+    { kind: 'file', path: 'd' },
+    { kind: 'link', path: 'deep/a' },
+    { kind: 'file', path: 'deep' },
+    // A directory of SRC meets a directory: nothing is replaced.
+    { kind: 'dir', path: 'e-f' },
+    // `dd.key` and `e-f` sort between `e` and `e/`: a prefix, not a directory above them.
+    { kind: 'file', path: 'e' },
+    { kind: 'file', path: 'dd' },
+    { kind: 'file', path: 'x.key' },
+  ];
+  assert.deepEqual([...holdingExcluded(tops, source)].sort(), ['d', 'deep', 'deep/a']);
+  assert.deepEqual([...holdingExcluded([], source)], []);
 });
 
 test('ExcludePatterns refuses an empty pattern', () => {

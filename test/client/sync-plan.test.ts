@@ -167,6 +167,28 @@ test('planSync removes an entry of another kind in the way first; a directory in
   ]);
 });
 
+test('planSync never replaces a directory holding excluded entries, even with delete; the rest goes on', () => {
+  const trees = {
+    source: [file('d', 1, 1), link('e', 'x'), file('f', 1, 1)],
+    destination: [dir('d'), file('d/a.txt', 1, 1), dir('e'), dir('f'), file('f/b.txt', 1, 1)],
+    top: TOP,
+  };
+  const actions = planSync(trees, { delete: true, holdingExcluded: new Set(['d', 'e']) });
+  const reason = 'a directory holding excluded entries is in the way (--delete keeps them)';
+  assert.deepEqual(
+    actions.filter((a) => a.action === 'conflict'),
+    [
+      { action: 'conflict', path: 'd', reason, excluded: true },
+      { action: 'conflict', path: 'e', reason, excluded: true },
+    ],
+  );
+  // `d/a.txt` is extra and goes as any other; `f`, holding nothing excluded, is replaced.
+  assert.deepEqual(
+    actions.filter((a) => a.action === 'delete').map((a) => a.path),
+    ['d/a.txt', 'f/b.txt', 'f'],
+  );
+});
+
 test("planSync says why an excluded directory is in the way of SRC's file: the pattern excludes directories only", () => {
   const trees = {
     source: [file('cache', 1, 1), link('tmp', 'x')],

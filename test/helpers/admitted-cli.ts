@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assertExit, runFerry, startServe, type ServeProcess } from './cli.js';
+import { assertExit, runFerry, startServe, type CliResult, type ServeProcess } from './cli.js';
 import { makeTempDir, removeTempDir } from './temp-dir.js';
 
 /** A `ferry serve` on loopback and a client home on its allow-list, both made with the CLI in `dir`. */
@@ -70,4 +70,11 @@ export async function startAdmittedServeInTempDir(
     await removeTempDir(dir);
     throw err;
   }
+}
+
+/** Runs the client CLI of `rig` in its dir, pinned to its server (`--expect`) and without retries. */
+export function rigFerry(rig: AdmittedCliInTempDir, ...args: string[]): Promise<CliResult> {
+  return runFerry(['--home', rig.clientHome, ...args, '--expect', rig.serverId, '--retries', '0'], {
+    cwd: rig.dir,
+  });
 }

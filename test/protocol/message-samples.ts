@@ -418,7 +418,7 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
   { type: 'KEY_COMMIT', commitment: filled(0x50) },
   { type: 'KEY_ROTATE', newKey: filled(0x51), nextCommitment: filled(0x52), proof: filled(0x53) },
   { type: 'REMOVE_REQUEST', ref: 1, path: 'a' },
-  { type: 'REMOVE_REQUEST', ref: MAX_U32, path: longestPath() },
+  { type: 'REMOVE_REQUEST', ref: MAX_U32, notUtf8: true, path: longestPath() },
   { type: 'SET_ATTRIBUTES', ref: 1, mode: 0, mtimeMs: 0, path: 'a' },
   { type: 'SET_ATTRIBUTES', ref: MAX_U32, mode: 0o7777, mtimeMs: MAX_U53, path: longestPath() },
   { type: 'GET_BATCH', ref: 1, paths: ['a'] },

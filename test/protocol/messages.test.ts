@@ -94,6 +94,9 @@ const VECTORS: readonly [string, Message][] = [
     '18 00000005 01 0000018bcfe56800 0005 2e2e2f6364 0003 612f62',
     { type: 'PUT_LINK', ref: 5, overwrite: true, mtimeMs: 1_700_000_000_000, target: '../cd', path: 'a/b' },
   ],
+  // REMOVE_REQUEST (§5.16): `u8 flags` after the ref; bit 0 NOT_UTF8 asks for names that are not UTF-8 too.
+  ['34 00000005 00 0003 612f62', { type: 'REMOVE_REQUEST', ref: 5, path: 'a/b' }],
+  ['34 00000005 01 0003 612f62', { type: 'REMOVE_REQUEST', ref: 5, notUtf8: true, path: 'a/b' }],
 ];
 
 test('every message type matches its hand-written wire vector in both directions', () => {
@@ -312,6 +315,9 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
     '18 00000001 00 0000000000000000 0001 62 0001 61 00',
     'MESSAGE_MALFORMED',
   ],
+  ['a REMOVE_REQUEST with reserved flag bits', '34 00000001 02 0001 61', 'MESSAGE_MALFORMED'],
+  // The layout before NOT_UTF8 (no flags byte): refused, so no server removes on a guess at what was meant.
+  ['a REMOVE_REQUEST without its flags', '34 00000001 0001 61', 'MESSAGE_MALFORMED'],
   [
     'a message longer than a record holds',
     `12 00000001 0000000000000000 ${'00'.repeat(MAX_PUT_DATA_BYTES + 1)}`,

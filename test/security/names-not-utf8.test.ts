@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { lstat, mkdir, readFile, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ERROR_CODES, EXIT_CODES } from '../../src/errors/index.js';
-import { assertExit, runFerry, type CliResult } from '../helpers/cli.js';
-import { startAdmittedServeInTempDir, type AdmittedCliInTempDir } from '../helpers/admitted-cli.js';
+import { assertExit, type CliResult } from '../helpers/cli.js';
+import { rigFerry, startAdmittedServeInTempDir, type AdmittedCliInTempDir } from '../helpers/admitted-cli.js';
 
 const PARTIAL_EXIT = EXIT_CODES[ERROR_CODES.PATH_INVALID.category];
 
@@ -20,15 +20,54 @@ function notUtf8(dir: string, prefix: string, suffix = ''): Buffer {
   return Buffer.concat([Buffer.from(`${dir}/${prefix}`), Buffer.from([0xfe]), Buffer.from(suffix)]);
 }
 
+/**
+ * What `sync --delete` meets in `base`, whose SRC holds `kept/k\uFFFD.txt` ('new twin') alone: `gone/`, which
+ * SRC lacks, holding names that are not UTF-8 (a file, a directory with a file, a link to `outside`, a
+ * directory outside the root holding `victim.txt`) beside `a.txt` and a U+FFFD twin; `kept/`, which stays,
+ * holding `k\xfe.txt` ('mine') beside its twin ('old twin').
+ */
+async function fillDoomed(base: string, outside: string): Promise<void> {
+  await mkdir(join(base, 'gone'), { recursive: true });
+  await mkdir(outside, { recursive: true });
+  await writeFile(join(outside, 'victim.txt'), 'victim');
+  await writeFile(join(base, 'gone', 'a.txt'), 'a');
+  await writeFile(notUtf8(join(base, 'gone'), 'b', '.txt'), 'bytes');
+  await writeFile(join(base, 'gone', 'b\uFFFD.txt'), 'twin');
+  await mkdir(notUtf8(join(base, 'gone'), 'z'));
+  await writeFile(Buffer.concat([notUtf8(join(base, 'gone'), 'z'), Buffer.from('/inner.txt')]), 'inner');
+  await symlink(outside, notUtf8(join(base, 'gone'), 'l'));
+  await mkdir(join(base, 'kept'));
+  await writeFile(notUtf8(join(base, 'kept'), 'k', '.txt'), 'mine');
+  await writeFile(join(base, 'kept', 'k\uFFFD.txt'), 'old twin');
+}
+
+/** Checks `base` after `sync --delete` from SRC (see {@link fillDoomed}) and `outside` untouched. */
+async function assertDoomedGone(base: string, outside: string): Promise<void> {
+  assert.deepEqual(await readdir(base), ['kept']);
+  assert.equal(await readFile(notUtf8(join(base, 'kept'), 'k', '.txt'), 'utf8'), 'mine');
+  assert.equal(await readFile(join(base, 'kept', 'k\uFFFD.txt'), 'utf8'), 'new twin');
+  assert.deepEqual(await readdir(outside), ['victim.txt']);
+  assert.equal(await readFile(join(outside, 'victim.txt'), 'utf8'), 'victim');
+}
+
+/** `base/gone/` holding `a.txt` and `x\xfe.key`, a name `--exclude '*.key'` would match were it UTF-8. */
+async function fillKeyed(base: string): Promise<void> {
+  await mkdir(join(base, 'gone'), { recursive: true });
+  await writeFile(join(base, 'gone', 'a.txt'), 'a');
+  await writeFile(notUtf8(join(base, 'gone'), 'x', '.key'), 'key');
+}
+
+/** The line of a sync that kept `gone/` for its names that are not UTF-8 while an exclude was in effect. */
+const KEPT_FOR_EXCLUDE =
+  /^ferry: skipped gone: not removed: .*directory is not empty: names that are not UTF-8 are kept while an exclude is in effect$/m;
+
 describe('names that are not UTF-8 are left out, and the rest of the tree goes', () => {
   let rig: AdmittedCliInTempDir;
   let dir: string;
   let root: string;
 
   function ferry(...args: string[]): Promise<CliResult> {
-    return runFerry(['--home', rig.clientHome, ...args, '--expect', rig.serverId, '--retries', '0'], {
-      cwd: dir,
-    });
+    return rigFerry(rig, ...args);
   }
 
   before(async () => {
@@ -42,6 +81,7 @@ describe('names that are not UTF-8 are left out, and the rest of the tree goes',
         await writeFile(join(serverRoot, 'served', 'tw\uFFFD'), 'twin');
         await mkdir(join(serverRoot, 'links'));
         await symlink(notUtf8('.', 'tw').subarray(2), join(serverRoot, 'links', 'ln'));
+        await fillDoomed(join(serverRoot, 'mirrored'), join(serverRoot, '..', 'outside'));
       },
       ['--log-level', 'warn'],
     );
@@ -119,5 +159,70 @@ describe('names that are not UTF-8 are left out, and the rest of the tree goes',
       ['?'],
     );
     assert.ok((await lstat(join(root, 'links', 'ln'))).isSymbolicLink());
+  });
+
+  describe('a directory sync --delete removes goes with its names that are not UTF-8, by their bytes', () => {
+    let src: string;
+
+    before(async () => {
+      src = join(dir, 'doomed-src');
+      await mkdir(join(src, 'kept'), { recursive: true });
+      await writeFile(join(src, 'kept', 'k\uFFFD.txt'), 'new twin');
+    });
+
+    test('up: the server removes them under its root', async () => {
+      const synced = await ferry('sync', '--delete', 'doomed-src', `${rig.server.address}/mirrored`);
+      // Before: `ferry: skipped gone: not removed: directory is not empty`, exit 7, `gone` kept.
+      assertExit(synced, 0, 'sync --delete up');
+      await assertDoomedGone(join(root, 'mirrored'), join(dir, 'outside'));
+    });
+
+    test('down: this machine removes them under DST', async () => {
+      const dst = join(dir, 'doomed-dst');
+      const outside = join(dir, 'outside-down');
+      await fillDoomed(dst, outside);
+      const sent = await ferry('send', '-r', 'doomed-src', `${rig.server.address}/doomed`, '--mkdir');
+      assertExit(sent, 0, 'send -r the source');
+      const synced = await ferry('sync', '--delete', `${rig.server.address}/doomed`, dst);
+      // Before: as up, exit 7 and `gone` kept with its names that are not UTF-8.
+      assertExit(synced, 0, 'sync --delete down');
+      await assertDoomedGone(dst, outside);
+    });
+  });
+
+  // An exclude pattern is UTF-8 and never matches such a name, so while one is in effect nothing can tell an
+  // excluded one (which --delete keeps, as rsync does without --delete-excluded) from the rest: they stay.
+  describe('while an exclude is in effect, sync --delete keeps names that are not UTF-8 and their directory', () => {
+    before(() => mkdir(join(dir, 'keyed-src')));
+
+    test('up: the server is not asked to remove them (REMOVE_REQUEST without NOT_UTF8)', async () => {
+      const dst = join(root, 'keyed');
+      await fillKeyed(dst);
+      const target = `${rig.server.address}/keyed`;
+      const kept = await ferry('sync', '--delete', '--exclude', '*.key', 'keyed-src', target);
+      // Before: exit 0, `gone/x\xfe.key` removed with `gone`, though `*.key` is excluded.
+      assertExit(kept, PARTIAL_EXIT, 'sync --delete --exclude up');
+      assert.match(kept.stderr, KEPT_FOR_EXCLUDE);
+      assert.deepEqual(await readdir(join(dst, 'gone')), ['x\uFFFD.key']);
+      const removed = await ferry('sync', '--delete', 'keyed-src', target);
+      assertExit(removed, 0, 'sync --delete up');
+      assert.deepEqual(await readdir(dst), []);
+    });
+
+    test('down: this machine does not remove them', async () => {
+      const dst = join(dir, 'keyed-dst');
+      await fillKeyed(dst);
+      const sent = await ferry('send', '-r', 'keyed-src', `${rig.server.address}/keyed-down`, '--mkdir');
+      assertExit(sent, 0, 'send -r the source');
+      const source = `${rig.server.address}/keyed-down`;
+      const kept = await ferry('sync', '--delete', '--exclude', '*.key', source, dst);
+      // Before: exit 0, `gone/x\xfe.key` removed with `gone`, though `*.key` is excluded.
+      assertExit(kept, PARTIAL_EXIT, 'sync --delete --exclude down');
+      assert.match(kept.stderr, KEPT_FOR_EXCLUDE);
+      assert.deepEqual(await readdir(join(dst, 'gone')), ['x\uFFFD.key']);
+      const removed = await ferry('sync', '--delete', source, dst);
+      assertExit(removed, 0, 'sync --delete down');
+      assert.deepEqual(await readdir(dst), []);
+    });
   });
 });
