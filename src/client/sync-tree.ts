@@ -103,11 +103,17 @@ export async function syncTree(options: SyncTreeOptions): Promise<SyncSummary> {
   const sides = { ...options, onSkip: unsent.onSkip, excluded };
   const counts = options.direction === 'upload' ? await syncUp(sides, tally) : await syncDown(sides, tally);
   // Everything else went: DST is still no mirror where a directory stood in the way of an entry of SRC.
-  if (counts.conflicts > 0 && !options.dryRun)
+  if (counts.conflicts > 0 && !options.dryRun) {
+    // With `delete` a directory stays in the way only for the excluded entries it holds (planSync): saying
+    // that --delete replaces it would send the user round in a circle.
+    const why = options.delete
+      ? 'its directory holds excluded entries, which --delete keeps'
+      : 'sync --delete replaces such a directory';
     throw new FerryError(
       'SYNC_CONFLICT',
-      `${counts.conflicts} ${counts.conflicts === 1 ? 'entry' : 'entries'} not placed`,
+      `${counts.conflicts} ${counts.conflicts === 1 ? 'entry' : 'entries'} not placed (${why})`,
     );
+  }
   const summary: SyncSummary = {
     ...counts,
     dryRun: options.dryRun ?? false,

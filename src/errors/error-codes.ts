@@ -246,7 +246,7 @@ export const ERROR_CODES = {
     category: 'transfer',
     wire: null,
     retryable: false,
-    message: 'a directory is in the way of an entry of the source (sync --delete replaces it)',
+    message: 'a directory is in the way of an entry of the source',
   },
   // Appended. A download's resume state (`.NAME.ferry-state`) cannot be written because a file ferry did not
   // make has its name: FILE_EXISTS' `--overwrite` does not help (ferry never removes what it did not make).

@@ -150,7 +150,7 @@ test('sync up removes what SRC lacks only with --delete, deepest first; a dry ru
 function assertConflictLine(result: CliResult, count: string): void {
   assert.ok(
     result.stderr.includes(
-      `ferry: SYNC_CONFLICT: a directory is in the way of an entry of the source (sync --delete replaces it): ${count} not placed\n`,
+      `ferry: SYNC_CONFLICT: a directory is in the way of an entry of the source: ${count} not placed (sync --delete replaces such a directory)\n`,
     ),
     result.stderr,
   );

@@ -48,6 +48,12 @@ describe('sync --delete keeps a directory holding excluded entries in the way of
     // Before: exit 0, `d` a file and `d/x.key` gone.
     assertExit(result, CONFLICT_EXIT, what);
     assert.match(result.stderr, CONFLICT);
+    // The last line says why --delete did not place it, not that --delete would.
+    assert.match(
+      result.stderr,
+      /SYNC_CONFLICT: .*: 1 entry not placed \(its directory holds excluded entries, which --delete keeps\)$/m,
+    );
+    assert.doesNotMatch(result.stderr, /--delete replaces/);
     assert.deepEqual(await readdir(join(base, 'd')), ['x.key']);
     assert.equal(await readFile(join(base, 'd', 'x.key'), 'utf8'), 'secret');
     assert.equal(await readFile(join(base, 'other.txt'), 'utf8'), 'other');
