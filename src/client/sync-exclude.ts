@@ -3,6 +3,7 @@
 // user's only; nothing the server sends is ever taken as a pattern.
 import { FerryError } from '../errors/index.js';
 import type { ExcludeEntry } from '../transfer/index.js';
+import { compareText } from './code-unit-order.js';
 
 /** One piece of a compiled pattern. */
 type Token =
@@ -141,11 +142,6 @@ export function holdingExcluded(
     if (tops[low]?.startsWith(prefix) === true) holding.add(path);
   }
   return holding;
-}
-
-/** Code-unit order, the one `startsWith` ranges follow (not the locale's). */
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { receivedDirectoryMode, receivedFileMode } from '../transfer/index.js';
+import { compareText } from './code-unit-order.js';
 
 /**
  * One entry of a tree as `ferry sync` compares it, on either side: `path` is relative to the tree's top,
@@ -269,9 +270,4 @@ function parentOf(path: string): string {
 
 function depthOf(path: string): number {
   return path === '' ? 0 : path.split('/').length;
-}
-
-/** Code-point order, the same on every machine (no locale). */
-function compareText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
