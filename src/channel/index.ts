@@ -12,3 +12,4 @@ export {
 } from './handshake.js';
 // Wire constants defined in protocol/ (PROTOCOL.md §3.1), re-exported for the layers that drive a handshake.
 export { NOISE_PROTOCOL_NAME, MODE_NORMAL, MODE_PAIRING, type HandshakeMode } from '../protocol/index.js';
+export { WARM_HANDSHAKE_ROUNDS, warmHandshake } from './warm-handshake.js';
