@@ -138,6 +138,7 @@ async function startJob(
       overwrite: options.overwrite,
       delta: job.replaces !== false && (options.delta ?? options.overwrite),
       replaceDir: job.replaceDir,
+      replacesNotUtf8: job.replacesNotUtf8,
       signal: options.signal,
       cacheDir: options.cacheDir,
       walked: job.walked,
@@ -188,7 +189,9 @@ async function startJob(
         type: 'PUT_LINK',
         ref,
         overwrite,
-        ...(overwrite && job.replaceDir === true ? { replaceDir: true as const } : {}),
+        ...(overwrite && job.replaceDir === true
+          ? { replaceDir: true as const, ...(job.replacesNotUtf8 === true ? { notUtf8: true as const } : {}) }
+          : {}),
         mtimeMs,
         target,
         path,

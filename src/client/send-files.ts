@@ -40,6 +40,8 @@ export type UploadJob =
        * `--delete`): never in a batch, never a delta.
        */
       replaceDir?: boolean;
+      /** With `replaceDir`: names that are not UTF-8 below it go too (NOT_UTF8, §5.3). */
+      replacesNotUtf8?: boolean;
     }
   | { kind: 'dir'; remotePath: string; mode: number; mtimeMs: number }
   | {
@@ -49,6 +51,8 @@ export type UploadJob =
       mtimeMs: number;
       /** It replaces a remote directory, with all it holds, when it is placed (REPLACE_DIR, §5.10). */
       replaceDir?: boolean;
+      /** With `replaceDir`: names that are not UTF-8 below it go too (NOT_UTF8, §5.10). */
+      replacesNotUtf8?: boolean;
     };
 
 /**

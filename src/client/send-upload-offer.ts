@@ -28,7 +28,10 @@ export function sendUploadOffer(
       ...(join ? { join } : {}),
       ...(deltaWanted(source.size, options, join) ? { delta: true as const } : {}),
       ...(options.replaceDir === true && options.overwrite === true && join === undefined
-        ? { replaceDir: true as const }
+        ? {
+            replaceDir: true as const,
+            ...(options.replacesNotUtf8 === true ? { notUtf8: true as const } : {}),
+          }
         : {}),
       path,
     })

@@ -137,9 +137,9 @@ export async function syncDown(options: SyncSideOptions, tally: SyncTally): Prom
       if (a.action === 'send') receiving.set(joinRemotePath(options.remotePath, a.path), a);
     await sweepSeenTemporaries(temporaries, options.batchTemporaryMaxAgeMs);
     // Names that are not UTF-8 go with their directory only when no exclude pattern could have kept one.
-    const removal = { notUtf8: options.excluded.empty, beforeTreeWrite: options.beforeTreeWrite };
+    const removal = { notUtf8: options.excluded.removesNotUtf8, beforeTreeWrite: options.beforeTreeWrite };
     requestFailures.push(...(await changeLocal(localDir, actions, tally, removal)));
-    return getPlanOf(actions, options.remotePath, options.excluded.empty);
+    return getPlanOf(actions, options.remotePath, options.excluded.removesNotUtf8);
   };
   await getPlanned(
     {

@@ -48,6 +48,16 @@ export class ExcludePatterns {
   }
 
   /**
+   * Whether `--delete` may take names that are not UTF-8 with the directory it removes or replaces (REMOVE_REQUEST's,
+   * PUT_OFFER's and PUT_LINK's NOT_UTF8, PROTOCOL.md §5.16, §5.3, §5.10): only when no pattern is given. A
+   * pattern is UTF-8 and never matches such a name, so with one in effect an excluded name, which `--delete`
+   * keeps, cannot be told from the rest.
+   */
+  get removesNotUtf8(): boolean {
+    return this.empty;
+  }
+
+  /**
    * Whether the entry at `path` (relative to the top, never '') of this kind is excluded by a pattern of its
    * own. An entry below an excluded directory is never asked about by a walk, which does not enter it; a
    * list of entries is filtered with {@link ExcludePatterns.filter}.

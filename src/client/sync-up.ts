@@ -170,7 +170,7 @@ function uploadJobsOf(
   actions: readonly SyncAction[],
   remotePath: string,
   localOf: ReadonlyMap<string, { localPath: string; walked: WalkedInode }>,
-  options: Pick<SyncSideOptions, 'chunkBytes' | 'delta'>,
+  options: Pick<SyncSideOptions, 'chunkBytes' | 'delta' | 'excluded'>,
 ): UploadJob[] {
   const remote = (path: string): string => (path === '' ? remotePath : joinRemotePath(remotePath, path));
   const batched: UploadJob[] = [];
@@ -178,6 +178,8 @@ function uploadJobsOf(
   const others: UploadJob[] = [];
   // A file replacing a remote link or directory goes on its own: a batch's entry never replaces one (§5.14).
   const replaced = replacedAtCreation(actions);
+  // A replaced directory's names that are not UTF-8 go too (NOT_UTF8, §5.3, §5.10) only without excludes.
+  const replacesNotUtf8 = options.excluded.removesNotUtf8 ? { replacesNotUtf8: true } : {};
   for (const a of actions) {
     if (a.action === 'send') {
       // A changed file goes on its own when it travels as a delta (send-files.ts); a new one, or one too
@@ -194,7 +196,7 @@ function uploadJobsOf(
         size: a.size,
         replaces: !whole,
         ...(alone ? { alone } : {}),
-        ...(replaceDir ? { replaceDir } : {}),
+        ...(replaceDir ? { replaceDir, ...replacesNotUtf8 } : {}),
       });
     } else if (a.action === 'link')
       others.push({
@@ -202,7 +204,7 @@ function uploadJobsOf(
         remotePath: remote(a.path),
         target: a.target,
         mtimeMs: a.mtimeMs,
-        ...(replaced.get(a.path) === 'dir' ? { replaceDir: true } : {}),
+        ...(replaced.get(a.path) === 'dir' ? { replaceDir: true, ...replacesNotUtf8 } : {}),
       });
     else if (a.action === 'dir') {
       // The client's root itself ('' as DST) is the server's to make; it takes no PUT_DIR.
@@ -256,7 +258,7 @@ async function requestRemote(
     if (a.action === 'delete') {
       inFlight.push({ ref, entry, path, relative: a.path, what: 'not removed' });
       // NOT_UTF8 (§5.16) only without excludes: a pattern cannot match such a name, so could not keep one.
-      const notUtf8 = options.excluded.empty ? { notUtf8: true as const } : {};
+      const notUtf8 = options.excluded.removesNotUtf8 ? { notUtf8: true as const } : {};
       await session.send(entry.request({ type: 'REMOVE_REQUEST', ref, ...notUtf8, path }));
     } else {
       inFlight.push({ ref, entry, path, relative: a.path, what: 'mode and mtime not set' });

@@ -17,6 +17,11 @@ export interface UploadOptions {
    * before (REPLACE_DIR, PROTOCOL.md §5.3; `ferry sync --delete`). Never with a delta.
    */
   replaceDir?: boolean | undefined;
+  /**
+   * With `replaceDir`: names that are not UTF-8 below the directory go too (NOT_UTF8, PROTOCOL.md §5.3);
+   * without it the server keeps them and the replacement fails. `ferry sync` asks only without excludes.
+   */
+  replacesNotUtf8?: boolean | undefined;
   /** Called once a delta upload's chunks are sent: how many file bytes went as literals (PROTOCOL.md §5.15). */
   onDelta?: (info: { literalBytes: number; size: number }) => void;
   signal?: AbortSignal | undefined;

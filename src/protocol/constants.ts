@@ -147,6 +147,12 @@ export const PUT_OFFER_FLAG_DELTA = 8;
 export const PUT_OFFER_FLAG_REPLACE_DIR = 16;
 
 /**
+ * PUT_OFFER flags bit 5 `NOT_UTF8`: with REPLACE_DIR, names that are not UTF-8 below the replaced directory go
+ * too (PROTOCOL.md §5.3), as REMOVE_REQUEST's NOT_UTF8 (§5.16). Asked for, never the default.
+ */
+export const PUT_OFFER_FLAG_NOT_UTF8 = 32;
+
+/**
  * Bytes of a join token (PROTOCOL.md §5.13.2): random, issued in the primary's PUT_ACCEPT, required on JOIN, so
  * only the sessions the primary's client hands it to can add streams to its transfer (as MPTCP's MP_JOIN).
  */
@@ -172,6 +178,9 @@ export const PUT_LINK_FLAG_OVERWRITE = 1;
 
 /** PUT_LINK flag bit 1 `REPLACE_DIR`: with OVERWRITE, replace a directory too, when the link is placed (§5.10). */
 export const PUT_LINK_FLAG_REPLACE_DIR = 2;
+
+/** PUT_LINK flag bit 2 `NOT_UTF8`: with REPLACE_DIR, as PUT_OFFER's (PROTOCOL.md §5.10, §5.3). */
+export const PUT_LINK_FLAG_NOT_UTF8 = 4;
 
 /**
  * REMOVE_REQUEST flag bit 0 `NOT_UTF8` (PROTOCOL.md §5.16): a directory holding nothing but names that are

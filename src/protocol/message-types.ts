@@ -118,6 +118,11 @@ export interface PutOfferMessage {
    * file is placed; absent means no.
    */
   replaceDir?: true;
+  /**
+   * NOT_UTF8 (PROTOCOL.md §5.3): with `replaceDir`, names that are not UTF-8 below the directory go too;
+   * absent means they are kept, and the replacement fails if there are any.
+   */
+  notUtf8?: true;
   path: string;
 }
 
@@ -223,6 +228,8 @@ export interface PutLinkMessage {
   overwrite: boolean;
   /** REPLACE_DIR (PROTOCOL.md §5.10): with `overwrite`, a directory at `path` goes too; absent means no. */
   replaceDir?: true;
+  /** NOT_UTF8 (PROTOCOL.md §5.10): with `replaceDir`, as PUT_OFFER's `notUtf8`; absent means no. */
+  notUtf8?: true;
   mtimeMs: number;
   target: string;
   path: string;

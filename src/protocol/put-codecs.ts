@@ -9,11 +9,13 @@ import {
   PUT_ACCEPT_FLAG_RESTARTED,
   PUT_DONE_FLAG_IDENTICAL,
   PUT_DONE_FLAG_PART,
+  PUT_LINK_FLAG_NOT_UTF8,
   PUT_LINK_FLAG_OVERWRITE,
   PUT_LINK_FLAG_REPLACE_DIR,
   PUT_OFFER_FLAG_DELTA,
   PUT_OFFER_FLAG_FRESH,
   PUT_OFFER_FLAG_JOIN,
+  PUT_OFFER_FLAG_NOT_UTF8,
   PUT_OFFER_FLAG_OVERWRITE,
   PUT_OFFER_FLAG_REPLACE_DIR,
 } from './constants.js';
@@ -38,7 +40,9 @@ const KNOWN_OFFER_FLAGS =
   PUT_OFFER_FLAG_FRESH |
   PUT_OFFER_FLAG_JOIN |
   PUT_OFFER_FLAG_DELTA |
-  PUT_OFFER_FLAG_REPLACE_DIR;
+  PUT_OFFER_FLAG_REPLACE_DIR |
+  PUT_OFFER_FLAG_NOT_UTF8;
+const KNOWN_LINK_FLAGS = PUT_LINK_FLAG_OVERWRITE | PUT_LINK_FLAG_REPLACE_DIR | PUT_LINK_FLAG_NOT_UTF8;
 const KNOWN_ACCEPT_FLAGS = PUT_ACCEPT_FLAG_RESTARTED | PUT_ACCEPT_FLAG_EXISTING | PUT_ACCEPT_FLAG_DELTA;
 
 type PutType =
@@ -66,6 +70,9 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       if (message.replaceDir && (!message.overwrite || message.delta)) {
         throw new FerryError('MESSAGE_MALFORMED', 'put_offer: REPLACE_DIR without OVERWRITE or with DELTA');
       }
+      if (message.notUtf8 && !message.replaceDir) {
+        throw new FerryError('MESSAGE_MALFORMED', 'put_offer: NOT_UTF8 without REPLACE_DIR');
+      }
       const path = encodeUtf8(message.path, 'put_offer: path');
       const join = message.join;
       const flags =
@@ -73,7 +80,8 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
         (message.fresh ? PUT_OFFER_FLAG_FRESH : 0) |
         (join ? PUT_OFFER_FLAG_JOIN : 0) |
         (message.delta ? PUT_OFFER_FLAG_DELTA : 0) |
-        (message.replaceDir ? PUT_OFFER_FLAG_REPLACE_DIR : 0);
+        (message.replaceDir ? PUT_OFFER_FLAG_REPLACE_DIR : 0) |
+        (message.notUtf8 ? PUT_OFFER_FLAG_NOT_UTF8 : 0);
       const writer = startMessage(
         'PUT_OFFER',
         4 + 8 + 8 + 4 + 2 + 1 + 2 + path.length + (join ? JOIN_TOKEN_BYTES : 0),
@@ -97,7 +105,7 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       const mode = r.u16('mode');
       const flags = r.u8('flags');
       const path = r.str(MAX_PATH_BYTES, 'path');
-      // PROTOCOL.md §5.3: flag bits other than OVERWRITE, FRESH and JOIN MUST be zero; JOIN goes alone.
+      // PROTOCOL.md §5.3: flag bits other than the six defined MUST be zero; JOIN goes alone.
       checkFlags(r, flags, KNOWN_OFFER_FLAGS);
       if ((flags & PUT_OFFER_FLAG_JOIN) !== 0 && flags !== PUT_OFFER_FLAG_JOIN)
         throw r.fail('JOIN with other flags');
@@ -110,6 +118,9 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
         ((flags & PUT_OFFER_FLAG_OVERWRITE) === 0 || (flags & PUT_OFFER_FLAG_DELTA) !== 0)
       )
         throw r.fail('REPLACE_DIR without OVERWRITE or with DELTA');
+      // PROTOCOL.md §5.3: NOT_UTF8 says what a replaced directory's removal takes, so only with REPLACE_DIR.
+      if ((flags & PUT_OFFER_FLAG_NOT_UTF8) !== 0 && (flags & PUT_OFFER_FLAG_REPLACE_DIR) === 0)
+        throw r.fail('NOT_UTF8 without REPLACE_DIR');
       const join = (flags & PUT_OFFER_FLAG_JOIN) !== 0 ? r.copy(JOIN_TOKEN_BYTES, 'joinToken') : undefined;
       r.end();
       const message: PutOfferMessage = {
@@ -124,6 +135,7 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
         ...(join ? { join } : {}),
         ...((flags & PUT_OFFER_FLAG_DELTA) !== 0 ? { delta: true as const } : {}),
         ...((flags & PUT_OFFER_FLAG_REPLACE_DIR) !== 0 ? { replaceDir: true as const } : {}),
+        ...((flags & PUT_OFFER_FLAG_NOT_UTF8) !== 0 ? { notUtf8: true as const } : {}),
         path,
       };
       checkOffer(message);
@@ -236,13 +248,16 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       checkLinkTarget(message.target, 'target', 'put_link');
       if (message.replaceDir && !message.overwrite)
         throw new FerryError('MESSAGE_MALFORMED', 'put_link: REPLACE_DIR without OVERWRITE');
+      if (message.notUtf8 && !message.replaceDir)
+        throw new FerryError('MESSAGE_MALFORMED', 'put_link: NOT_UTF8 without REPLACE_DIR');
       const target = encodeUtf8(message.target, 'put_link: target');
       const path = encodeUtf8(message.path, 'put_link: path');
       return startMessage('PUT_LINK', 4 + 1 + 8 + 2 + target.length + 2 + path.length)
         .u32(message.ref, 'ref')
         .u8(
           (message.overwrite ? PUT_LINK_FLAG_OVERWRITE : 0) |
-            (message.replaceDir ? PUT_LINK_FLAG_REPLACE_DIR : 0),
+            (message.replaceDir ? PUT_LINK_FLAG_REPLACE_DIR : 0) |
+            (message.notUtf8 ? PUT_LINK_FLAG_NOT_UTF8 : 0),
           'flags',
         )
         .u64(message.mtimeMs, 'mtimeMs')
@@ -257,9 +272,13 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
       const target = r.str(MAX_LINK_TARGET_BYTES, 'target');
       const path = r.str(MAX_PATH_BYTES, 'path');
       r.end();
-      // PROTOCOL.md §5.10: only OVERWRITE and REPLACE_DIR are defined, REPLACE_DIR only with OVERWRITE.
-      checkFlags(r, flags, PUT_LINK_FLAG_OVERWRITE | PUT_LINK_FLAG_REPLACE_DIR);
-      if (flags === PUT_LINK_FLAG_REPLACE_DIR) throw r.fail('REPLACE_DIR without OVERWRITE');
+      // PROTOCOL.md §5.10: only OVERWRITE, REPLACE_DIR and NOT_UTF8 are defined, REPLACE_DIR only with
+      // OVERWRITE, NOT_UTF8 only with REPLACE_DIR.
+      checkFlags(r, flags, KNOWN_LINK_FLAGS);
+      if ((flags & PUT_LINK_FLAG_REPLACE_DIR) !== 0 && (flags & PUT_LINK_FLAG_OVERWRITE) === 0)
+        throw r.fail('REPLACE_DIR without OVERWRITE');
+      if ((flags & PUT_LINK_FLAG_NOT_UTF8) !== 0 && (flags & PUT_LINK_FLAG_REPLACE_DIR) === 0)
+        throw r.fail('NOT_UTF8 without REPLACE_DIR');
       checkRef(ref, 'put_link');
       checkLinkTarget(target, 'target', 'put_link');
       return {
@@ -267,6 +286,7 @@ export const PUT_CODECS: MessageCodecTable<PutType> = {
         ref,
         overwrite: (flags & PUT_LINK_FLAG_OVERWRITE) !== 0,
         ...((flags & PUT_LINK_FLAG_REPLACE_DIR) !== 0 ? { replaceDir: true as const } : {}),
+        ...((flags & PUT_LINK_FLAG_NOT_UTF8) !== 0 ? { notUtf8: true as const } : {}),
         mtimeMs,
         target,
         path,

@@ -91,7 +91,11 @@ export async function writeLink(io: SessionIo, message: PutLinkMessage): Promise
   await assertDirUnmoved(target.dir);
   const hook = io.ctx.beforeTreeWrite;
   if (existing?.isDirectory())
-    await clearForReplacement(target, 'dir', { beforeRead: hook && ((dir) => hook(dir, 'clearing')) });
+    await clearForReplacement(target, 'dir', {
+      // NOT_UTF8 (§5.10): asked only by a client with no exclude pattern, which could have kept such a name.
+      notUtf8: message.notUtf8 === true,
+      beforeRead: hook && ((dir) => hook(dir, 'clearing')),
+    });
   await placeLink(target, message.target, message.mtimeMs, { replace: existing !== undefined });
   await fsyncDir(target.dir);
 }

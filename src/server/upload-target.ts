@@ -19,7 +19,7 @@ export async function uploadTarget(
   if (knownDirs.size > 10_000 || offer.replaceDir) knownDirs.clear();
   // Directories this offer creates count against the quota and the reserve (StorageLimits.ENTRY_BYTES).
   await io.ctx.storage.chargeEntries(io.clientKey, await missingParents(io.ctx.root, rooted, knownDirs));
-  return await resolveUnderRoot(io.ctx.root, rooted, {
+  const target = await resolveUnderRoot(io.ctx.root, rooted, {
     createDirs: true,
     knownDirs,
     // PROTOCOL.md §5.3: OVERWRITE replaces a link too, the link itself, when the file is placed;
@@ -27,4 +27,6 @@ export async function uploadTarget(
     replaceLink: offer.overwrite,
     replaceDir: offer.overwrite && offer.replaceDir === true,
   });
+  // NOT_UTF8 (§5.3): only the client knows whether an exclude pattern is in effect, which keeps such names.
+  return target.replaces === 'dir' && offer.notUtf8 === true ? { ...target, replacesNotUtf8: true } : target;
 }

@@ -64,9 +64,10 @@ export async function removeUnderRoot(
  * removed by their bytes (`removeTree`). Anything else there (a special
  * file, or a directory not declared) is refused as before. `target.dir` is a real path its caller checked.
  * Names that are not UTF-8 go only when asked (`notUtf8`), as for `removeUnderRoot`: no pattern can match
- * one, so a sync with excludes cannot tell an excluded one, and the replacing requests of the wire (PUT_OFFER,
- * PUT_LINK REPLACE_DIR) carry no such flag, so the server never asks. Kept, they keep their directories and
- * the replacement fails (PATH_INVALID, NOT_UTF8_KEPT_IN_REPLACED), what went before them gone.
+ * one, so a sync with excludes cannot tell an excluded one and does not ask (sync down here; sync up by the
+ * replacing request's NOT_UTF8, PUT_OFFER and PUT_LINK with REPLACE_DIR, PROTOCOL.md §5.3, §5.10). Kept, they
+ * keep their directories and the replacement fails (PATH_INVALID, NOT_UTF8_KEPT_IN_REPLACED), what went
+ * before them gone.
  * `beforeRead` is a test's seam (the server's `beforeTreeWrite`): it runs before each directory is read.
  */
 export async function clearForReplacement(

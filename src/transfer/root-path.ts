@@ -19,8 +19,8 @@ export interface RootPath {
    */
   readonly replaces?: 'link' | 'dir' | undefined;
   /**
-   * Names that are not UTF-8 below a replaced directory go too (`clearForReplacement`'s `notUtf8`): only sync
-   * down without excludes asks; a server never does (no flag of the wire says it).
+   * Names that are not UTF-8 below a replaced directory go too (`clearForReplacement`'s `notUtf8`): asked only
+   * by a sync without excludes, down on this machine, up by PUT_OFFER's NOT_UTF8 (PROTOCOL.md §5.3).
    */
   readonly replacesNotUtf8?: boolean | undefined;
 }

@@ -91,6 +91,13 @@ test('ExcludePatterns excludes what any of several patterns excludes, and nothin
   assert.equal(new ExcludePatterns([]).excludes('x', false), false);
 });
 
+test('ExcludePatterns.removesNotUtf8 only without patterns: any pattern, even one matching no such name, keeps them', () => {
+  // A pattern is UTF-8 and never matches `x\xfe.key`, so with one given an excluded such name cannot be told.
+  assert.equal(new ExcludePatterns([]).removesNotUtf8, true);
+  assert.equal(new ExcludePatterns(['*.key']).removesNotUtf8, false);
+  assert.equal(new ExcludePatterns(['/nothing-here/']).removesNotUtf8, false);
+});
+
 test('ExcludePatterns.filter drops excluded entries and everything below an excluded directory', () => {
   const entries = [
     { kind: 'file', path: 'keep.txt' },

@@ -77,6 +77,20 @@ export function packedEntries(): ListEntry[] {
   return entries;
 }
 
+/** An offer that replaces a directory (REPLACE_DIR, PROTOCOL.md §5.3). */
+const REPLACE_DIR_OFFER: Message = {
+  type: 'PUT_OFFER',
+  ref: 45,
+  size: 3,
+  mtimeMs: 1_700_000_000_000,
+  chunkBytes: 1 << 22,
+  mode: 0o644,
+  overwrite: true,
+  fresh: false,
+  replaceDir: true,
+  path: 'was-a-dir',
+};
+
 /** Valid messages of every type, boundary values included, shared by the round-trip and fuzz tests. */
 export const SAMPLE_MESSAGES: readonly Message[] = [
   { type: 'ERROR', ref: 0, code: 0x0303, detail: '' },
@@ -129,18 +143,8 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
     delta: true,
     path: 'vm.img',
   },
-  {
-    type: 'PUT_OFFER',
-    ref: 45,
-    size: 3,
-    mtimeMs: 1_700_000_000_000,
-    chunkBytes: 1 << 22,
-    mode: 0o644,
-    overwrite: true,
-    fresh: false,
-    replaceDir: true,
-    path: 'was-a-dir',
-  },
+  REPLACE_DIR_OFFER,
+  { ...REPLACE_DIR_OFFER, ref: 46, notUtf8: true },
   {
     type: 'PUT_OFFER',
     ref: 43,
@@ -236,6 +240,16 @@ export const SAMPLE_MESSAGES: readonly Message[] = [
   },
   { type: 'PUT_LINK', ref: 8, overwrite: false, mtimeMs: 1, target: '../été/🗻', path: 'photos/latest' },
   { type: 'PUT_LINK', ref: 9, overwrite: true, replaceDir: true, mtimeMs: 1, target: 'x', path: 'was-a-dir' },
+  {
+    type: 'PUT_LINK',
+    ref: 10,
+    overwrite: true,
+    replaceDir: true,
+    notUtf8: true,
+    mtimeMs: 1,
+    target: 'x',
+    path: 'was-a-dir',
+  },
   // PROTOCOL.md §5.14: an empty file and a largest one with the longest path, in one record.
   {
     type: 'PUT_BATCH',

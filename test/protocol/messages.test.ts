@@ -32,24 +32,24 @@ test('the longest PUT_OFFER path and the largest PUT_DATA fill a message exactly
   assert.equal(encodeMessage(data).length, MAX_MESSAGE_BYTES);
 });
 
+/** A PUT_OFFER with OVERWRITE, the base of the vectors that add flags to it. */
+const OVERWRITE_OFFER: Message = {
+  type: 'PUT_OFFER',
+  ref: 5,
+  size: 2049,
+  mtimeMs: 1_700_000_000_000,
+  chunkBytes: 64 * 1024,
+  mode: 0o644,
+  overwrite: true,
+  fresh: false,
+  path: 'a/b',
+};
+
 // Wire vectors written out by hand from the tables of PROTOCOL.md §5, checked in both directions.
 const VECTORS: readonly [string, Message][] = [
   ['01 00000000 0303 0003 626164', { type: 'ERROR', ref: 0, code: 0x0303, detail: 'bad' }],
   ['02 03 0000000100000000', { type: 'WELCOME', permissions: 3, maxFileBytes: 2 ** 32 }],
-  [
-    '10 00000005 0000000000000801 0000018bcfe56800 00010000 01a4 01 0003 612f62',
-    {
-      type: 'PUT_OFFER',
-      ref: 5,
-      size: 2049,
-      mtimeMs: 1_700_000_000_000,
-      chunkBytes: 64 * 1024,
-      mode: 0o644,
-      overwrite: true,
-      fresh: false,
-      path: 'a/b',
-    },
-  ],
+  ['10 00000005 0000000000000801 0000018bcfe56800 00010000 01a4 01 0003 612f62', OVERWRITE_OFFER],
   [
     `11 00000005 01 ${ZERO32} ${'5a'.repeat(16)} 0002 00000000 00000002 00000004 00000001`,
     {
@@ -93,6 +93,25 @@ const VECTORS: readonly [string, Message][] = [
   [
     '18 00000005 01 0000018bcfe56800 0005 2e2e2f6364 0003 612f62',
     { type: 'PUT_LINK', ref: 5, overwrite: true, mtimeMs: 1_700_000_000_000, target: '../cd', path: 'a/b' },
+  ],
+  // PUT_OFFER (§5.3) flags 0x31: OVERWRITE, REPLACE_DIR and bit 5 NOT_UTF8, which asks for the names that are
+  // not UTF-8 below the replaced directory too; PUT_LINK's (§5.10) 0x07 the same with its bit 2.
+  [
+    '10 00000005 0000000000000801 0000018bcfe56800 00010000 01a4 31 0003 612f62',
+    { ...OVERWRITE_OFFER, replaceDir: true, notUtf8: true },
+  ],
+  [
+    '18 00000005 07 0000018bcfe56800 0001 78 0003 612f62',
+    {
+      type: 'PUT_LINK',
+      ref: 5,
+      overwrite: true,
+      replaceDir: true,
+      notUtf8: true,
+      mtimeMs: 1_700_000_000_000,
+      target: 'x',
+      path: 'a/b',
+    },
   ],
   // REMOVE_REQUEST (§5.16): `u8 flags` after the ref; bit 0 NOT_UTF8 asks for names that are not UTF-8 too.
   ['34 00000005 00 0003 612f62', { type: 'REMOVE_REQUEST', ref: 5, path: 'a/b' }],
@@ -202,8 +221,13 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
     'MESSAGE_MALFORMED',
   ],
   [
-    'a PUT_OFFER with reserved flag bit 5',
+    'a PUT_OFFER with NOT_UTF8 without REPLACE_DIR',
     '10 00000001 0000000000000000 0000000000000000 00010000 01a4 21 0001 61',
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_OFFER with reserved flag bit 6',
+    '10 00000001 0000000000000000 0000000000000000 00010000 01a4 71 0001 61',
     'MESSAGE_MALFORMED',
   ],
   [
@@ -285,7 +309,17 @@ const MALFORMED: readonly [string, string, ErrorCode][] = [
   ['a PUT_LINK with ref 0', '18 00000000 00 0000000000000000 0001 62 0001 61', 'MESSAGE_MALFORMED'],
   [
     'a PUT_LINK with reserved flag bits',
+    '18 00000001 0f 0000000000000000 0001 62 0001 61',
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_LINK with NOT_UTF8 without REPLACE_DIR',
     '18 00000001 05 0000000000000000 0001 62 0001 61',
+    'MESSAGE_MALFORMED',
+  ],
+  [
+    'a PUT_LINK with REPLACE_DIR and NOT_UTF8 without OVERWRITE',
+    '18 00000001 06 0000000000000000 0001 62 0001 61',
     'MESSAGE_MALFORMED',
   ],
   [
@@ -469,6 +503,11 @@ const REFUSED_ENCODINGS: readonly [string, Message][] = [
     'a PUT_LINK with ref 0',
     { type: 'PUT_LINK', ref: 0, overwrite: true, mtimeMs: 0, target: 'b', path: 'a' },
   ],
+  [
+    'a PUT_LINK with NOT_UTF8 without REPLACE_DIR',
+    { type: 'PUT_LINK', ref: 1, overwrite: true, notUtf8: true, mtimeMs: 0, target: 'b', path: 'a' },
+  ],
+  ['a PUT_OFFER with NOT_UTF8 without REPLACE_DIR', { ...OVERWRITE_OFFER, notUtf8: true }],
 ];
 
 for (const [name, message] of REFUSED_ENCODINGS) {

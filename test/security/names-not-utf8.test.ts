@@ -12,13 +12,9 @@ import { join } from 'node:path';
 import { ERROR_CODES, EXIT_CODES } from '../../src/errors/index.js';
 import { assertExit, type CliResult } from '../helpers/cli.js';
 import { rigFerry, startAdmittedServeInTempDir, type AdmittedCliInTempDir } from '../helpers/admitted-cli.js';
+import { notUtf8Name } from '../helpers/not-utf8-name.js';
 
 const PARTIAL_EXIT = EXIT_CODES[ERROR_CODES.PATH_INVALID.category];
-
-/** `dir/prefix` + the byte 0xFE (never UTF-8) + `suffix`, as a path node's fs takes: bytes. */
-function notUtf8(dir: string, prefix: string, suffix = ''): Buffer {
-  return Buffer.concat([Buffer.from(`${dir}/${prefix}`), Buffer.from([0xfe]), Buffer.from(suffix)]);
-}
 
 /**
  * What `sync --delete` meets in `base`, whose SRC holds `kept/k\uFFFD.txt` ('new twin') alone: `gone/`, which
@@ -31,20 +27,20 @@ async function fillDoomed(base: string, outside: string): Promise<void> {
   await mkdir(outside, { recursive: true });
   await writeFile(join(outside, 'victim.txt'), 'victim');
   await writeFile(join(base, 'gone', 'a.txt'), 'a');
-  await writeFile(notUtf8(join(base, 'gone'), 'b', '.txt'), 'bytes');
+  await writeFile(notUtf8Name(join(base, 'gone'), 'b', '.txt'), 'bytes');
   await writeFile(join(base, 'gone', 'b\uFFFD.txt'), 'twin');
-  await mkdir(notUtf8(join(base, 'gone'), 'z'));
-  await writeFile(Buffer.concat([notUtf8(join(base, 'gone'), 'z'), Buffer.from('/inner.txt')]), 'inner');
-  await symlink(outside, notUtf8(join(base, 'gone'), 'l'));
+  await mkdir(notUtf8Name(join(base, 'gone'), 'z'));
+  await writeFile(Buffer.concat([notUtf8Name(join(base, 'gone'), 'z'), Buffer.from('/inner.txt')]), 'inner');
+  await symlink(outside, notUtf8Name(join(base, 'gone'), 'l'));
   await mkdir(join(base, 'kept'));
-  await writeFile(notUtf8(join(base, 'kept'), 'k', '.txt'), 'mine');
+  await writeFile(notUtf8Name(join(base, 'kept'), 'k', '.txt'), 'mine');
   await writeFile(join(base, 'kept', 'k\uFFFD.txt'), 'old twin');
 }
 
 /** Checks `base` after `sync --delete` from SRC (see {@link fillDoomed}) and `outside` untouched. */
 async function assertDoomedGone(base: string, outside: string): Promise<void> {
   assert.deepEqual(await readdir(base), ['kept']);
-  assert.equal(await readFile(notUtf8(join(base, 'kept'), 'k', '.txt'), 'utf8'), 'mine');
+  assert.equal(await readFile(notUtf8Name(join(base, 'kept'), 'k', '.txt'), 'utf8'), 'mine');
   assert.equal(await readFile(join(base, 'kept', 'k\uFFFD.txt'), 'utf8'), 'new twin');
   assert.deepEqual(await readdir(outside), ['victim.txt']);
   assert.equal(await readFile(join(outside, 'victim.txt'), 'utf8'), 'victim');
@@ -54,7 +50,7 @@ async function assertDoomedGone(base: string, outside: string): Promise<void> {
 async function fillKeyed(base: string): Promise<void> {
   await mkdir(join(base, 'gone'), { recursive: true });
   await writeFile(join(base, 'gone', 'a.txt'), 'a');
-  await writeFile(notUtf8(join(base, 'gone'), 'x', '.key'), 'key');
+  await writeFile(notUtf8Name(join(base, 'gone'), 'x', '.key'), 'key');
 }
 
 /** The line of a sync that kept `gone/` for its names that are not UTF-8 while an exclude was in effect. */
@@ -77,10 +73,10 @@ describe('names that are not UTF-8 are left out, and the rest of the tree goes',
         await mkdir(join(serverRoot, 'served'));
         await writeFile(join(serverRoot, 'served', 'good.txt'), 'good');
         // A twin: the name that is not UTF-8 reads as `tw\uFFFD`, the other is spelt so.
-        await writeFile(notUtf8(join(serverRoot, 'served'), 'tw'), 'bytes');
+        await writeFile(notUtf8Name(join(serverRoot, 'served'), 'tw'), 'bytes');
         await writeFile(join(serverRoot, 'served', 'tw\uFFFD'), 'twin');
         await mkdir(join(serverRoot, 'links'));
-        await symlink(notUtf8('.', 'tw').subarray(2), join(serverRoot, 'links', 'ln'));
+        await symlink(notUtf8Name('.', 'tw').subarray(2), join(serverRoot, 'links', 'ln'));
         await fillDoomed(join(serverRoot, 'mirrored'), join(serverRoot, '..', 'outside'));
       },
       ['--log-level', 'warn'],
@@ -94,7 +90,7 @@ describe('names that are not UTF-8 are left out, and the rest of the tree goes',
     const tree = join(dir, 'tree');
     await mkdir(tree);
     await writeFile(join(tree, 'ok.txt'), 'ok');
-    await writeFile(notUtf8(tree, 'b', '.txt'), 'bad');
+    await writeFile(notUtf8Name(tree, 'b', '.txt'), 'bad');
     const sent = await ferry('send', '-r', 'tree', `${rig.server.address}/up`, '--mkdir');
     // Before: `ferry: PATH_NOT_FOUND: no such file or directory: tree/b\uFFFD.txt`, exit 7, nothing sent.
     assertExit(sent, PARTIAL_EXIT, 'send -r with a name that is not UTF-8');
@@ -125,12 +121,15 @@ describe('names that are not UTF-8 are left out, and the rest of the tree goes',
   test('sync --delete down leaves a destination entry that is not UTF-8 alone', async () => {
     const dst = join(dir, 'dst');
     await mkdir(dst);
-    await mkdir(notUtf8(dst, 'z'));
-    await writeFile(Buffer.concat([notUtf8(dst, 'z'), Buffer.from('/kept')]), 'mine');
+    await mkdir(notUtf8Name(dst, 'z'));
+    await writeFile(Buffer.concat([notUtf8Name(dst, 'z'), Buffer.from('/kept')]), 'mine');
     const synced = await ferry('sync', '--delete', `${rig.server.address}/served`, dst);
     // Before: `ferry: PATH_NOT_FOUND: no such file or directory: .../dst/z\uFFFD`, exit 7.
     assertExit(synced, 0, 'sync --delete down');
-    assert.equal(await readFile(Buffer.concat([notUtf8(dst, 'z'), Buffer.from('/kept')]), 'utf8'), 'mine');
+    assert.equal(
+      await readFile(Buffer.concat([notUtf8Name(dst, 'z'), Buffer.from('/kept')]), 'utf8'),
+      'mine',
+    );
     assert.deepEqual((await readdir(dst)).sort(), ['good.txt', 'tw\uFFFD', 'z\uFFFD']);
   });
 
@@ -139,7 +138,7 @@ describe('names that are not UTF-8 are left out, and the rest of the tree goes',
     await mkdir(tree);
     await writeFile(join(tree, 'ok.txt'), 'ok');
     await writeFile(join(tree, 'tw\uFFFD'), 'twin');
-    await symlink(notUtf8('.', 'tw').subarray(2), join(tree, 'ln'));
+    await symlink(notUtf8Name('.', 'tw').subarray(2), join(tree, 'ln'));
     const sent = await ferry('send', '-r', 'linked', `${rig.server.address}/linked`, '--mkdir');
     assertExit(sent, PARTIAL_EXIT, 'send -r with a link target that is not UTF-8');
     // Before: sent as a link to `tw\uFFFD`, the twin, a target the user's link never named.

@@ -5,11 +5,12 @@
 // directory"). Now such a directory is the plan's conflict, either way: kept, said, the rest goes on.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ERROR_CODES, EXIT_CODES } from '../../src/errors/index.js';
 import { assertExit, type CliResult } from '../helpers/cli.js';
 import { rigFerry, startAdmittedServeInTempDir, type AdmittedCliInTempDir } from '../helpers/admitted-cli.js';
+import { notUtf8Name } from '../helpers/not-utf8-name.js';
 
 /** SRC: a file `d` and `other.txt`. */
 async function fillSource(base: string): Promise<void> {
@@ -78,29 +79,60 @@ describe('sync --delete keeps a directory holding excluded entries in the way of
   });
 
   // A name that is not UTF-8 is in no walk nor listing, so the plan cannot see it below `d`: the replacement
-  // itself keeps it (clearForReplacement, never asked to remove such names: the wire's REPLACE_DIR has no
-  // flag for it), and fails, `d` kept.
-  test('a name that is not UTF-8 below a replaced directory stays, either way', async () => {
-    for (const [base, args] of [
+  // itself keeps it while an exclude is in effect (a pattern is UTF-8 and could not keep it), and fails, `d`
+  // kept; without one it is asked to take such names too (sync up: the server, by REPLACE_DIR's NOT_UTF8).
+  test('a name that is not UTF-8 below a replaced directory stays with an exclude, goes without, either way', async () => {
+    const cases = [
       [join(rig.root, 'up8'), ['src', `${rig.server.address}/up8`]],
       [join(rig.dir, 'down8'), [`${rig.server.address}/src`, 'down8']],
-    ] as const) {
-      const name = Buffer.concat([
-        Buffer.from(join(base, 'd', 'y')),
-        Buffer.from([0xfe]),
-        Buffer.from('.key'),
-      ]);
+    ] as const;
+    for (const [base, args] of cases) {
+      const name = notUtf8Name(join(base, 'd'), 'y', '.key');
       await mkdir(join(base, 'd'), { recursive: true });
       await writeFile(name, 'bytes');
       const kept = await ferry('sync', '--delete', '--exclude', '*.key', ...args);
-      // Before: exit 0, `d` a file and `d/y\xfe.key` gone.
+      // Before c67e939: exit 0, `d` a file and `d/y\xfe.key` gone.
       assertExit(kept, PARTIAL_EXIT, `sync --delete --exclude to ${base}`);
       assert.match(kept.stderr, /names that are not UTF-8 are kept when a directory is replaced/);
       assert.equal(await readFile(name, 'utf8'), 'bytes');
     }
-    // Without excludes sync down asks for them (the wire has no way to): the replacement happens.
-    const replaced = await ferry('sync', '--delete', `${rig.server.address}/src`, 'down8');
-    assertExit(replaced, 0, 'sync --delete down without excludes');
-    assert.equal(await readFile(join(rig.dir, 'down8', 'd'), 'utf8'), 'file d');
+    for (const [base, args] of cases) {
+      // Before: exit 7 up (the server was never asked), as down before 75746bf.
+      const replaced = await ferry('sync', '--delete', ...args);
+      assertExit(replaced, 0, `sync --delete without excludes to ${base}`);
+      assert.equal(await readFile(join(base, 'd'), 'utf8'), 'file d');
+    }
+  });
+
+  test('up: a link replaces a directory holding names that are not UTF-8 only without excludes, never through a link', async () => {
+    const source = join(rig.dir, 'srclink');
+    await mkdir(source);
+    await writeFile(join(source, 'other.txt'), 'other');
+    await symlink('other.txt', join(source, 'l'));
+    const outside = join(rig.dir, 'outside');
+    await mkdir(outside);
+    await writeFile(join(outside, 'keep'), 'outside');
+    // DST's `l`: names that are not UTF-8, a file, a directory holding a file, one beside a UTF-8 name in
+    // `sub`, and a link to a directory outside the server's root, whose file must stay.
+    const l = join(rig.root, 'uplink', 'l');
+    await mkdir(join(l, 'sub'), { recursive: true });
+    await writeFile(notUtf8Name(l, 'z', '.key'), 'bytes');
+    await mkdir(notUtf8Name(l, 'dir'));
+    await writeFile(Buffer.concat([notUtf8Name(l, 'dir'), Buffer.from('/inner')]), 'inner');
+    await writeFile(notUtf8Name(join(l, 'sub'), 'w'), 'w');
+    await writeFile(join(l, 'sub', 'b.txt'), 'b');
+    await symlink(outside, notUtf8Name(l, 'out'));
+    const target = `${rig.server.address}/uplink`;
+
+    const kept = await ferry('sync', '--delete', '--exclude', '*.key', source, target);
+    assertExit(kept, PARTIAL_EXIT, 'sync --delete --exclude up, a link for a directory');
+    assert.match(kept.stderr, /names that are not UTF-8 are kept when a directory is replaced/);
+    assert.equal(await readFile(notUtf8Name(l, 'z', '.key'), 'utf8'), 'bytes');
+
+    // Before: exit 7, `l` a directory still holding its names that are not UTF-8.
+    const replaced = await ferry('sync', '--delete', source, target);
+    assertExit(replaced, 0, 'sync --delete up, a link for a directory');
+    assert.equal(await readlink(l), 'other.txt');
+    assert.equal(await readFile(join(outside, 'keep'), 'utf8'), 'outside');
   });
 });

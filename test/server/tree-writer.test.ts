@@ -6,11 +6,18 @@ import assert from 'node:assert/strict';
 import { lstat, mkdir, readFile, readdir, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { PERMISSION_DOWNLOAD, PERMISSION_UPLOAD } from '../../src/protocol/index.js';
+import {
+  PERMISSION_DOWNLOAD,
+  PERMISSION_UPLOAD,
+  decodeMessage,
+  type Message,
+} from '../../src/protocol/index.js';
 import { SessionIo, type ClientGrant, type SessionContext } from '../../src/server/session-io.js';
 import { writeDirectory, writeLink } from '../../src/server/tree-writer.js';
 import { StorageLimits } from '../../src/server/storage-limits.js';
 import { listTree, makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+import { notUtf8Name } from '../helpers/not-utf8-name.js';
+import { hexBytes as h } from '../protocol/message-assertions.js';
 
 const MTIME_MS = 1_650_000_000_500;
 
@@ -177,6 +184,28 @@ test('PUT_LINK never replaces a directory, replaces a file or a link only with O
     [],
     'no temporary link is left behind',
   );
+});
+
+test('PUT_LINK with REPLACE_DIR takes the names that are not UTF-8 below the directory only when NOT_UTF8 (flag bit 2) asks', async (t) => {
+  const { root, io } = await rig(t);
+  const dir = join(root, 'dir');
+  await mkdir(dir);
+  await writeFile(notUtf8Name(dir, 'y', '.key'), 'bytes');
+  // `18 ref flags mtimeMs target path`: flags 0x03 OVERWRITE | REPLACE_DIR, 0x07 with NOT_UTF8 too.
+  const link = (flags: string): Message =>
+    decodeMessage(h(`18 00000001 ${flags} 0000000000000000 0001 78 0003 646972`));
+  const kept = link('03');
+  assert.ok(kept.type === 'PUT_LINK');
+  await assert.rejects(writeLink(io, kept), {
+    code: 'PATH_INVALID',
+    message: /names that are not UTF-8 are kept when a directory is replaced/,
+  });
+  assert.equal(await readFile(notUtf8Name(dir, 'y', '.key'), 'utf8'), 'bytes');
+  // Before: NOT_UTF8 was no flag (MESSAGE_MALFORMED), so no request could replace such a directory.
+  const asked = link('07');
+  assert.ok(asked.type === 'PUT_LINK');
+  await writeLink(io, asked);
+  assert.equal(await readlink(dir), 'x');
 });
 
 test('PUT_DIR and PUT_LINK from a client without the upload permission are refused with PERMISSION_DENIED', async (t) => {
