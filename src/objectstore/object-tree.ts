@@ -7,7 +7,6 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { FerryError } from '../errors/index.js';
-import type { StoreCallOptions } from '../transfer/index.js';
 import { MAX_LIST_ENTRIES, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { MODE_METADATA, MTIME_METADATA, fileAttributesOf } from './object-source.js';
 import type { S3Location } from './s3-location.js';
@@ -44,7 +43,7 @@ export type ObjectRemoval = 'file' | 'nothing';
  * them, at most `maxHeads` HEADs for the whole listing (FILE_TOO_LARGE before the page that would pass it),
  * and `beforeHeads` told each page's count before its HEADs go, to pay for them (it may wait).
  */
-export interface ListingAttributes extends StoreCallOptions {
+export interface ListingAttributes {
   attributes: boolean;
   maxHeads?: number | undefined;
   beforeHeads?: ((count: number) => Promise<void>) | undefined;
@@ -105,8 +104,8 @@ export class ObjectTree {
 
   /**
    * The same tree for a caller that may stop waiting: each request carries `signal` as the SDK's
-   * `abortSignal` (StoreCallOptions; a dropped request fails as the store's IO_ERROR). Not the part copies of
-   * `selfCopyInParts`, which take the client itself.
+   * `abortSignal` (StoreCallOptions; a dropped request fails as the store's IO_ERROR), the part copies of
+   * `selfCopyInParts` too.
    */
   withSignal(signal: AbortSignal | undefined): ObjectTree {
     return signal === undefined ? this : new ObjectTree(this.#client, this.#location, this.#selfCopy, signal);
@@ -255,7 +254,10 @@ export class ObjectTree {
     const copy = async (condition: CopySourceCondition): Promise<void> => {
       if ((head.ContentLength ?? 0) > this.#selfCopy.copyLimitBytes) {
         const bucket = this.#location.bucket;
-        await selfCopyInParts(this.#client, { bucket, key, head, metadata }, condition, this.#selfCopy);
+        await selfCopyInParts(this.#client, { bucket, key, head, metadata }, condition, {
+          ...this.#selfCopy,
+          signal: this.#options.abortSignal,
+        });
         return;
       }
       await this.#client.send(
