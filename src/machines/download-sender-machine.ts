@@ -2,6 +2,7 @@ import { FerryError } from '../errors/index.js';
 import {
   ChunkHashes,
   ChunkSet,
+  LEAF_DELTA_FROM_BYTES,
   MAX_DELTA_BLOCKS,
   MAX_TRANSFER_CHUNKS,
   chunkCount,
@@ -327,13 +328,22 @@ export class DownloadSenderMachine {
 
   /**
    * GET_OFFER and the chunks not held. `patchable`: the claim held or there was none, so a PATCH request's
-   * pieces apply (PROTOCOL.md §5.17.4) when they lie inside the file; a claim that differs (a file changed
-   * since its signature) or pieces past its end get every chunk whole.
+   * pieces apply (PROTOCOL.md §5.17.4) when they lie inside the file and it is under 16 MiB; a claim that
+   * differs (a file changed since its signature), pieces past its end or a file of 16 MiB or more get every
+   * chunk whole.
    */
   #offer(heldAccepted: boolean, patchable = false): DownloadEffect[] {
     const { patch } = this.#request;
     const last = patch?.at(-1);
-    const patched = patchable && last !== undefined && last.offset + last.length <= this.#file.size;
+    const patched =
+      patchable &&
+      last !== undefined &&
+      last.offset + last.length <= this.#file.size &&
+      // §5.17.4: pieces are for a file whose signature is in blocks under one leaf (under 16 MiB). From 16 MiB
+      // on the signature is in leaves (§5.17.2), found whole and claimed: no client asks such a file for
+      // pieces unless it grew since the signature, so it is not refused, but its chunks go whole, as for a
+      // claim that differs: what the server reads it sends, not every leaf read and hashed for a byte each.
+      this.#file.size < LEAF_DELTA_FROM_BYTES;
     const heldBytes = this.hashes.bytesOf(this.#held);
     return [
       { kind: 'send', message: this.#offerMessage(heldAccepted, false, patched) },

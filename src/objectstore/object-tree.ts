@@ -6,8 +6,7 @@ import {
   type HeadObjectCommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { FerryError } from '../errors/index.js';
-import type { StoreCallOptions } from '../transfer/index.js';
+import { FerryError, toFerryError } from '../errors/index.js';
 import { MAX_LIST_ENTRIES, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { MODE_METADATA, MTIME_METADATA, fileAttributesOf } from './object-source.js';
 import type { S3Location } from './s3-location.js';
@@ -44,7 +43,7 @@ export type ObjectRemoval = 'file' | 'nothing';
  * them, at most `maxHeads` HEADs for the whole listing (FILE_TOO_LARGE before the page that would pass it),
  * and `beforeHeads` told each page's count before its HEADs go, to pay for them (it may wait).
  */
-export interface ListingAttributes extends StoreCallOptions {
+export interface ListingAttributes {
   attributes: boolean;
   maxHeads?: number | undefined;
   beforeHeads?: ((count: number) => Promise<void>) | undefined;
@@ -61,9 +60,13 @@ function statusOf(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 }
 
-function storeError(err: unknown, what: string): FerryError {
-  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  return new FerryError('IO_ERROR', `object store: ${what} ${status ?? 'failed'}`, { cause: err });
+/**
+ * The store's failure of a `what` request, as ferry's; once `signal` aborted, the abort's own reason (the
+ * session's end): the SDK's AbortError says only that the request was dropped, not that the store failed.
+ */
+function storeError(err: unknown, what: string, signal: AbortSignal | undefined): FerryError {
+  if (signal?.aborted) return toFerryError(signal.reason);
+  return new FerryError('IO_ERROR', `object store: ${what} ${statusOf(err) ?? 'failed'}`, { cause: err });
 }
 
 /** Compares paths component by component: a directory right before what it holds, names sorted within. */
@@ -105,8 +108,8 @@ export class ObjectTree {
 
   /**
    * The same tree for a caller that may stop waiting: each request carries `signal` as the SDK's
-   * `abortSignal` (StoreCallOptions; a dropped request fails as the store's IO_ERROR). Not the part copies of
-   * `selfCopyInParts`, which take the client itself.
+   * `abortSignal` (StoreCallOptions; a dropped request fails as the store's IO_ERROR), the part copies of
+   * `selfCopyInParts` too.
    */
   withSignal(signal: AbortSignal | undefined): ObjectTree {
     return signal === undefined ? this : new ObjectTree(this.#client, this.#location, this.#selfCopy, signal);
@@ -182,7 +185,7 @@ export class ObjectTree {
           this.#options,
         );
       } catch (err) {
-        if (statusOf(err) !== 404) throw storeError(err, 'DELETE');
+        if (statusOf(err) !== 404) throw storeError(err, 'DELETE', this.#options.abortSignal);
       }
       return 'file';
     }
@@ -206,7 +209,7 @@ export class ObjectTree {
           this.#options,
         )
         .catch((err: unknown) => {
-          throw storeError(err, 'LIST');
+          throw storeError(err, 'LIST', this.#options.abortSignal);
         });
       for (const item of page.Contents ?? []) {
         const rest = item.Key?.slice(base.length) ?? '';
@@ -218,7 +221,7 @@ export class ObjectTree {
             this.#options,
           );
         } catch (err) {
-          if (statusOf(err) !== 404) throw storeError(err, 'DELETE');
+          if (statusOf(err) !== 404) throw storeError(err, 'DELETE', this.#options.abortSignal);
         }
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -255,7 +258,10 @@ export class ObjectTree {
     const copy = async (condition: CopySourceCondition): Promise<void> => {
       if ((head.ContentLength ?? 0) > this.#selfCopy.copyLimitBytes) {
         const bucket = this.#location.bucket;
-        await selfCopyInParts(this.#client, { bucket, key, head, metadata }, condition, this.#selfCopy);
+        await selfCopyInParts(this.#client, { bucket, key, head, metadata }, condition, {
+          ...this.#selfCopy,
+          signal: this.#options.abortSignal,
+        });
         return;
       }
       await this.#client.send(
@@ -279,7 +285,7 @@ export class ObjectTree {
     } catch (err) {
       if (err instanceof FerryError) throw err;
       if (statusOf(err) === 404) throw changed();
-      if (statusOf(err) !== 412) throw storeError(err, 'COPY');
+      if (statusOf(err) !== 412) throw storeError(err, 'COPY', this.#options.abortSignal);
     }
     // 412: replaced since the HEAD, or a store that cannot check this object's ETag (see above).
     const again = await this.#head(key);
@@ -289,7 +295,7 @@ export class ObjectTree {
     } catch (err) {
       if (err instanceof FerryError) throw err;
       if (statusOf(err) === 412 || statusOf(err) === 404) throw changed();
-      throw storeError(err, 'COPY');
+      throw storeError(err, 'COPY', this.#options.abortSignal);
     }
   }
 
@@ -331,7 +337,7 @@ export class ObjectTree {
           this.#options,
         )
         .catch((err: unknown) => {
-          throw storeError(err, 'LIST');
+          throw storeError(err, 'LIST', this.#options.abortSignal);
         });
       for (const common of page.CommonPrefixes ?? []) {
         const name = common.Prefix?.slice(base.length).replace(/\/$/, '');
@@ -405,7 +411,7 @@ export class ObjectTree {
       );
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
-      throw storeError(err, 'HEAD');
+      throw storeError(err, 'HEAD', this.#options.abortSignal);
     }
   }
 
@@ -417,7 +423,7 @@ export class ObjectTree {
         this.#options,
       )
       .catch((err: unknown) => {
-        throw storeError(err, 'LIST');
+        throw storeError(err, 'LIST', this.#options.abortSignal);
       });
     return (page.KeyCount ?? page.Contents?.length ?? 0) > 0;
   }

@@ -41,6 +41,13 @@ import { S3PartReader, S3StoredPartial } from './s3-stored-partial.js';
 import type { S3Location } from './s3-location.js';
 import type { SelfCopyLimits } from './self-copy-in-parts.js';
 
+/** `ctx` whose requests also carry the call's signal (StoreCallOptions): either one aborting drops them. */
+function withCallSignal(ctx: S3Context, options: StoreCallOptions): S3Context {
+  const { signal } = options;
+  if (signal === undefined || signal === ctx.signal) return ctx;
+  return { ...ctx, signal: ctx.signal ? AbortSignal.any([ctx.signal, signal]) : signal };
+}
+
 /** A finished transfer's object key in the bucket (the store's prefix included). */
 export type S3Target = string;
 
@@ -65,9 +72,10 @@ export type S3Target = string;
  * the missing bytes plus one part.
  */
 export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
-  readonly #ctx: S3Context;
+  /** Set once, by the constructor or by `withSignal` for its view. */
+  #ctx: S3Context;
   readonly location: S3Location;
-  readonly #tree: ObjectTree;
+  #tree: ObjectTree;
 
   /** `options.selfCopy`: when SET_ATTRIBUTES copies an object in parts (S3's 5 GiB limit unless given). */
   constructor(client: S3Client, location: S3Location, options: { selfCopy?: SelfCopyLimits } = {}) {
@@ -80,6 +88,19 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
       partLoads: {},
       partMemory: {},
     };
+  }
+
+  /**
+   * ServerObjectStore: this store for a caller that may stop waiting, every request of every call made
+   * through it (its partials' too) carrying `signal` as the SDK's `abortSignal`: S3Context.signal for the
+   * partials' requests, ObjectTree.withSignal for the tree's. What it pays and holds is the store's own.
+   */
+  withSignal(signal: AbortSignal | undefined): S3PartialStore {
+    if (signal === undefined) return this;
+    const view = new S3PartialStore(this.#ctx.client, this.location);
+    view.#ctx = { ...this.#ctx, signal };
+    view.#tree = this.#tree.withSignal(signal);
+    return view;
   }
 
   /** ServerObjectStore: who pays a part loaded back while a partial is written (see there). */
@@ -100,14 +121,14 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
   /** Refuses a file at `relativePath` under an object or over a directory (see ObjectTree.assertPlaceable). */
   assertPlaceable(
     relativePath: string,
-    options: { replaceDir: boolean; checked?: Set<string>; directory?: boolean } & StoreCallOptions,
+    options: { replaceDir: boolean; checked?: Set<string>; directory?: boolean },
   ): Promise<void> {
-    return this.#tree.withSignal(options.signal).assertPlaceable(relativePath, options);
+    return this.#tree.assertPlaceable(relativePath, options);
   }
 
   /** What is at `relativePath` of the served tree (a file, a directory: a prefix), or undefined. */
-  statFile(relativePath: string, options: StoreCallOptions = {}): Promise<ObjectTreeEntry | undefined> {
-    return this.#tree.withSignal(options.signal).stat(relativePath);
+  statFile(relativePath: string): Promise<ObjectTreeEntry | undefined> {
+    return this.#tree.stat(relativePath);
   }
 
   /** The served tree under `relativeDir` (see ObjectTree.list). */
@@ -116,7 +137,7 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
     recursive: boolean,
     options?: ListingAttributes,
   ): Promise<ObjectTreeEntry[]> {
-    return this.#tree.withSignal(options?.signal).list(relativeDir, recursive, options);
+    return this.#tree.list(relativeDir, recursive, options);
   }
 
   /** Removes the object at `relativePath`, one key (see ObjectTree.remove: PROTOCOL.md §5.16). */
@@ -135,16 +156,16 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
   }
 
   /**
-   * The file at `relativePath`, for a download (ranged GETs of the version opened); `options.signal` drops
-   * its HEAD and every later request in flight when it aborts (ObjectSource).
+   * The file at `relativePath`, for a download (ranged GETs of the version opened); the signal of this view
+   * (`withSignal`) drops its HEAD and every later request in flight when it aborts (ObjectSource).
    */
-  openSource(relativePath: string, options: StoreCallOptions = {}): Promise<ObjectSource> {
-    return ObjectSource.open(this.#ctx.client, this.#ctx.bucket, this.targetOf(relativePath), options.signal);
+  openSource(relativePath: string): Promise<ObjectSource> {
+    return this.openObject(this.targetOf(relativePath));
   }
 
   /** The object `target` as it is now, to compare or send (PATH_NOT_FOUND when there is none). */
-  openObject(target: S3Target, options: StoreCallOptions = {}): Promise<ObjectSource> {
-    return ObjectSource.open(this.#ctx.client, this.#ctx.bucket, target, options.signal);
+  openObject(target: S3Target): Promise<ObjectSource> {
+    return ObjectSource.open(this.#ctx.client, this.#ctx.bucket, target, this.#ctx.signal);
   }
 
   /** Whether the object `target` exists now. */
@@ -162,8 +183,9 @@ export class S3PartialStore implements SweepablePartialStore<string, S3Target> {
       key,
       new PartLayout(header.size, header.chunkBytes).lengthOf(1),
     );
-    // Every request of the open and of the partial it opens carries the caller's signal (S3Context.signal).
-    const ctx: S3Context = options.signal ? { ...this.#ctx, signal: options.signal } : this.#ctx;
+    // Every request of the open and of the partial it opens carries the caller's signal (S3Context.signal),
+    // and this view's (withSignal).
+    const ctx = withCallSignal(this.#ctx, options);
     try {
       return await this.#open(ctx, key, header, options, hold);
     } catch (err) {

@@ -19,6 +19,12 @@ export const MAX_COPY_OBJECT_BYTES = 5 * 1024 ** 3;
 /** Parts one multipart upload may have on S3. */
 const MAX_PARTS = 10_000;
 
+/**
+ * How long the abort of a multipart upload may take once its caller has gone: it is not waited for, but a
+ * store that stopped answering must not keep its request open for ever.
+ */
+const CLEANUP_TIMEOUT_MS = 60_000;
+
 /** Part copies in flight at once: each is a copy inside the store, so a few suffice to keep it busy. */
 const PART_COPIES_IN_FLIGHT = 4;
 
@@ -75,16 +81,20 @@ export function selfCopyPartBytes(size: number, limits: SelfCopyLimits): number 
  *   Last-Modified, and the completion goes without the condition: a replacement landing between that HEAD
  *   and the completion, milliseconds, is overwritten there (docs/ARCHITECTURE.md, "The object store").
  * Any failure aborts the upload, so no parts are left behind; SOURCE_CHANGED when the object was replaced.
+ * Every request carries `signal` (the caller's session, as the SDK's `abortSignal`): a store that stopped
+ * answering holds no session past its end. The upload's abort after such an end is not waited for, and is
+ * bounded by CLEANUP_TIMEOUT_MS instead.
  */
 export async function selfCopyInParts(
   client: S3Client,
   copy: SelfCopy,
   condition: CopySourceCondition,
-  limits: SelfCopyLimits,
+  options: SelfCopyLimits & { signal?: AbortSignal | undefined },
 ): Promise<void> {
   const { bucket, key, head } = copy;
+  const sent = { abortSignal: options.signal };
   const size = head.ContentLength ?? 0;
-  const partBytes = selfCopyPartBytes(size, limits);
+  const partBytes = selfCopyPartBytes(size, options);
   const partCount = Math.max(1, Math.ceil(size / partBytes));
   const { UploadId } = await client.send(
     new CreateMultipartUploadCommand({
@@ -93,6 +103,7 @@ export async function selfCopyInParts(
       Metadata: copy.metadata,
       ...(head.ContentType !== undefined ? { ContentType: head.ContentType } : {}),
     }),
+    sent,
   );
   if (UploadId === undefined) throw new FerryError('IO_ERROR', 'object store: no upload id');
   const source = `${bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}`;
@@ -114,6 +125,7 @@ export async function selfCopyInParts(
             CopySourceRange: `bytes=${first}-${last}`,
             ...condition,
           }),
+          sent,
         );
         const etag = out.CopyPartResult?.ETag;
         if (etag === undefined) throw new FerryError('IO_ERROR', 'object store: a part copy without ETag');
@@ -130,6 +142,7 @@ export async function selfCopyInParts(
           MultipartUpload: { Parts: etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })) },
           ...(ifMatch !== undefined ? { IfMatch: ifMatch } : {}),
         }),
+        sent,
       );
     try {
       await complete(head.ETag);
@@ -138,7 +151,7 @@ export async function selfCopyInParts(
       // 412: replaced since the HEAD, or Swift, which refuses every If-Match here; 409: a write raced it.
       if (statusOf(err) !== 412 && statusOf(err) !== 409) throw err;
     }
-    const now = await headOf(client, bucket, key);
+    const now = await headOf(client, bucket, key, options.signal);
     if (
       now?.ETag !== head.ETag ||
       now?.LastModified?.getTime() !== head.LastModified?.getTime() ||
@@ -147,11 +160,16 @@ export async function selfCopyInParts(
       throw new FerryError('SOURCE_CHANGED', 'the object changed while its attributes were set');
     await complete(undefined);
   } catch (err) {
-    await client
-      .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId }))
+    // After the caller's end its own signal would drop the abort at once: it goes on its own, bounded.
+    const ended = options.signal?.aborted === true;
+    const aborting = client
+      .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId }), {
+        abortSignal: ended ? AbortSignal.timeout(CLEANUP_TIMEOUT_MS) : options.signal,
+      })
       // The first failure is the one to report. An upload whose abort fails too stays in the bucket until
       // its lifecycle rule (AbortIncompleteMultipartUpload) removes it: the server does not sweep these.
       .catch(() => undefined);
+    if (!ended) await aborting;
     throw err;
   }
 }
@@ -160,9 +178,10 @@ async function headOf(
   client: S3Client,
   bucket: string,
   key: string,
+  signal: AbortSignal | undefined,
 ): Promise<HeadObjectCommandOutput | undefined> {
   try {
-    return await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
   } catch (err) {
     if (statusOf(err) === 404) return undefined;
     throw err;

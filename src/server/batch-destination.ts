@@ -71,7 +71,7 @@ export interface BatchDestination {
 
 /** The session's destination: its object store when the server has one, else its root on disk. */
 export function batchDestinationOf(io: SessionIo): BatchDestination {
-  return io.ctx.objectStore ? new StoreBatchDestination(io) : new DiskBatchDestination(io);
+  return io.objectStore ? new StoreBatchDestination(io) : new DiskBatchDestination(io);
 }
 
 /** Files under the client's root, placed by the worker thread (SmallFilePlacer, placeSmallFiles). */
@@ -173,7 +173,7 @@ class StoreBatchDestination implements BatchDestination {
 
   constructor(io: SessionIo) {
     this.#io = io;
-    this.#store = io.ctx.objectStore!;
+    this.#store = io.objectStore!;
   }
 
   async locate(rooted: readonly string[]): Promise<BatchTarget> {

@@ -68,13 +68,13 @@ export async function sendBatchDownload(
     await io.send({ type: 'GET_BATCH_DATA', ref, entries });
   };
   // A store's reads stay one at a time: each is paid (StoreHeads) and sized against the room left exactly.
-  const window = io.ctx.objectStore ? 1 : READ_AHEAD;
+  const window = io.objectStore ? 1 : READ_AHEAD;
   const ahead: Promise<FileEntry>[] = [];
   let started = 0;
   for (let index = 0; index < request.paths.length; index++) {
     while (started < request.paths.length && ahead.length < window) {
       const path = request.paths[started++]!;
-      const reading = io.ctx.objectStore
+      const reading = io.objectStore
         ? readStoredFile(io, path, MAX_BATCH_DATA_BYTES - dataBytes)
         : readSmallFile(io, path, knownDirs);
       // Awaited in order below; one left behind by a batch that failed must not be an unhandled rejection.
@@ -133,7 +133,7 @@ async function readStoredFile(io: SessionIo, remotePath: string, roomBytes: numb
   // One HEAD per entry, answered or not: 512 paths of nothing cost the store 512 requests for a few bytes
   // of request and answer, so they are paid like a listing's (StoreHeads), before the HEAD.
   await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.open, io.stopped);
-  const source = await io.ctx.objectStore!.openSource(rooted, { signal: io.stopped });
+  const source = await io.objectStore!.openSource(rooted);
   try {
     const { size } = source;
     if (size > Math.min(MAX_BATCH_FILE_BYTES, roomBytes))

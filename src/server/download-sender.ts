@@ -32,7 +32,7 @@ import { STORE_REQUESTS } from './store-heads.js';
  */
 export async function sendDownload(io: SessionIo, request: GetRequestMessage): Promise<number> {
   io.require(PERMISSION_DOWNLOAD, 'download');
-  const objects = io.ctx.objectStore;
+  const objects = io.objectStore;
   let target: { path: string };
   let source: ChunkSource;
   if (objects) {
@@ -42,7 +42,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
     target = { path: objects.targetOf(relative) };
     // Its HEAD is paid first: a request for nothing is a store request for a few bytes (STORE_REQUESTS).
     await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.open, io.stopped);
-    source = await objects.openSource(relative, { signal: io.stopped });
+    source = await objects.openSource(relative);
   } else {
     const resolved = await resolveUnderRoot(io.ctx.root, io.rooted(request.path), { createDirs: false });
     if (!resolved.exists) throw new FerryError('PATH_NOT_FOUND');

@@ -25,7 +25,7 @@ export async function existingHashes(
   transferId: string,
 ): Promise<ChunkHashes> {
   if ('objectKey' in at) {
-    const object = await io.ctx.objectStore!.openObject(at.objectKey, { signal: io.stopped });
+    const object = await io.objectStore!.openObject(at.objectKey);
     try {
       const mayLearn = io.may(PERMISSION_DOWNLOAD) || object.placedBy === transferId;
       if (!mayLearn || object.size !== offer.size) throw new FerryError('FILE_EXISTS');

@@ -29,7 +29,7 @@ export async function sendListing(io: SessionIo, request: ListRequestMessage): P
   // file the way scp would (`send a HOST/b`); it reveals no more than an upload's FILE_EXISTS already does.
   if (request.selfOnly) io.require(PERMISSION_UPLOAD | PERMISSION_DOWNLOAD, 'listing');
   else io.require(PERMISSION_DOWNLOAD, 'listing');
-  if (io.ctx.objectStore) return sendObjectListing(io, io.ctx.objectStore, request);
+  if (io.objectStore) return sendObjectListing(io, io.objectStore, request);
   const components = io.rooted(request.path, { allowEmpty: true });
   const base = await resolveExisting(io.ctx.root, components);
   if (request.selfOnly) {

@@ -28,7 +28,7 @@ export async function sendObjectListing(
   const relative = components.join('/');
   // The stat is paid first, as the listing's HEADs are (STORE_REQUESTS): a LIST_REQUEST of nothing was free.
   await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.stat, io.stopped);
-  const base = await store.statFile(relative, { signal: io.stopped });
+  const base = await store.statFile(relative);
   if (!base) throw new FerryError('PATH_NOT_FOUND');
   if (request.selfOnly) {
     // As sendListing: a client that may not download learns the kind alone (PROTOCOL.md §5.12).
@@ -60,7 +60,6 @@ export async function sendObjectListing(
         ? // NAMES_ONLY (PROTOCOL.md §5.12): the client needs no file's mode or mtime, so no HEAD per file.
           await store.listFiles(relative, request.recursive, {
             attributes: request.namesOnly !== true,
-            signal: io.stopped,
             maxHeads: io.ctx.storeHeads.maxPerListing,
             beforeHeads: (count) => io.ctx.storeHeads.spend(io.clientKey, count, io.stopped),
             // Keys another tool wrote that no remote path can name, and `.ferry` at the top of the client's

@@ -12,10 +12,10 @@ export async function assertObjectPlaceable(
   rooted: readonly string[],
   options: { replaceDir: boolean; checked?: Set<string>; directory?: boolean },
 ): Promise<void> {
-  const store = io.ctx.objectStore!;
+  const store = io.objectStore!;
   // The LIST below the name, or for a directory the HEAD of the name.
   let requests = options.replaceDir && options.directory !== true ? 0 : 1;
   for (let i = 1; i < rooted.length; i++) if (!options.checked?.has(rooted.slice(0, i).join('/'))) requests++;
   if (requests > 0) await io.ctx.storeHeads.spend(io.clientKey, requests, io.stopped);
-  await store.assertPlaceable(rooted.join('/'), { ...options, signal: io.stopped });
+  await store.assertPlaceable(rooted.join('/'), options);
 }

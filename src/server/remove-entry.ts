@@ -20,11 +20,11 @@ export async function removeEntry(
   // rooted() adds the client's confinement, so at least one component follows it: a client never removes
   // its own root (§5.16: `path` is never '').
   const components = io.rooted(message.path);
-  if (io.ctx.objectStore) {
+  if (io.objectStore) {
     // 'nothing' is acknowledged too: the directory emptied by the removals before this one is gone already.
     // Its store requests are paid first (STORE_REQUESTS): a removal of nothing was three, unpaid.
     await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.remove, io.stopped);
-    return (await io.ctx.objectStore.removeEntry(components.join('/'))) === 'file' ? 'file' : undefined;
+    return (await io.objectStore.removeEntry(components.join('/'))) === 'file' ? 'file' : undefined;
   }
   // NOT_UTF8 (§5.16): only the client knows whether an exclude pattern is in effect, which keeps such names.
   return removeUnderRoot(io.ctx.root, components, { notUtf8: message.notUtf8 === true });

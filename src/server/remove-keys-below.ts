@@ -9,7 +9,7 @@ import { STORE_REQUESTS } from './store-heads.js';
  * a time (ObjectTree.removeBelow): nothing is collected.
  */
 export async function removeKeysBelow(io: SessionIo, offer: PutOfferMessage): Promise<void> {
-  const objects = io.ctx.objectStore!;
+  const objects = io.objectStore!;
   const relative = io.rooted(offer.path).join('/');
   await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.stat, io.stopped);
   // A page at a time, never collected: a directory of any size holds one LIST page in memory.

@@ -1,5 +1,5 @@
 import type { PartHold } from './part-memory.js';
-import type { ChunkSource, StoreCallOptions, SweepablePartialStore } from '../transfer/index.js';
+import type { ChunkSource, SweepablePartialStore } from '../transfer/index.js';
 
 /** An object read back: a ChunkSource of one version, and which upload placed it. */
 export interface StoredObject extends ChunkSource {
@@ -22,6 +22,14 @@ export interface ObjectFileEntry {
  * finished upload becomes. `S3PartialStore` (src/objectstore/) is one; the server only knows this port.
  */
 export interface ServerObjectStore extends SweepablePartialStore<string, string> {
+  /**
+   * This store for a caller that may stop waiting (a session, a download): every request of every call made
+   * through the view, those of the partials it opens too, carries `signal` and is dropped when it aborts (its
+   * connection closed, the call failing), so a store that stopped answering (the S3 SDK sets no request
+   * timeout) holds no session past its end. A session reaches the store only through its view
+   * (SessionIo.objectStore, with the session's or the download's signal); undefined: requests nobody drops.
+   */
+  withSignal(signal: AbortSignal | undefined): ServerObjectStore;
   /** The object a file at `relativePath` (already checked, PROTOCOL.md §7.1) is placed as. */
   targetOf(relativePath: string): string;
   /** Whether `target` exists now. */
@@ -33,13 +41,10 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
    */
   assertPlaceable(
     relativePath: string,
-    options: { replaceDir: boolean; checked?: Set<string>; directory?: boolean } & StoreCallOptions,
+    options: { replaceDir: boolean; checked?: Set<string>; directory?: boolean },
   ): Promise<void>;
-  /**
-   * What is at `relativePath` ('' is the root directory), or undefined. `options.signal`, here and for
-   * `listFiles` and `assertPlaceable`: the session's, dropping the requests in flight when it ends.
-   */
-  statFile(relativePath: string, options?: StoreCallOptions): Promise<ObjectFileEntry | undefined>;
+  /** What is at `relativePath` ('' is the root directory), or undefined. */
+  statFile(relativePath: string): Promise<ObjectFileEntry | undefined>;
   /**
    * The entries under the directory `relativeDir`, a directory before its contents, names sorted. With
    * `attributes: false` files' `mode` and `mtimeMs` are 0: they cost a request per file (LIST_REQUEST
@@ -49,7 +54,7 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
   listFiles(
     relativeDir: string,
     recursive: boolean,
-    options?: StoreCallOptions & {
+    options?: {
       attributes: boolean;
       maxHeads?: number | undefined;
       beforeHeads?: ((count: number) => Promise<void>) | undefined;
@@ -85,16 +90,21 @@ export interface ServerObjectStore extends SweepablePartialStore<string, string>
    */
   holdPartsWith?(hold: (transferId: string, floorBytes: number) => PartHold): void;
   /**
-   * The file at `relativePath`, to send (PATH_NOT_FOUND when there is none). `options.signal`: the download's
-   * (its CANCEL, its session's end); when it aborts, the request in flight (this HEAD, a later ranged GET
-   * of the source) is dropped and fails with the signal's reason, so a store that stopped answering holds
-   * neither the download nor its session.
+   * The file at `relativePath`, to send (PATH_NOT_FOUND when there is none). Through a download's view
+   * (`withSignal`: its CANCEL, its session's end) the request in flight (this HEAD, a later ranged GET of
+   * the source) is dropped when the download stops and fails with the signal's reason.
    */
-  openSource(relativePath: string, options?: StoreCallOptions): Promise<ChunkSource>;
+  openSource(relativePath: string): Promise<ChunkSource>;
   /**
    * The object `target` as it is now, to compare with an upload (PROTOCOL.md §5.4 EXISTING): its bytes,
    * and the transfer id of the upload that placed it, if ferry did (PATH_NOT_FOUND when there is none).
-   * `options.signal` as for openSource.
    */
-  openObject(target: string, options?: StoreCallOptions): Promise<StoredObject>;
+  openObject(target: string): Promise<StoredObject>;
 }
+
+/**
+ * The store as every session's context holds it: good for nothing but its views (`withSignal`), so no
+ * session makes a request that its end does not drop (stop 43: removals, SET_ATTRIBUTES, an upload's HEAD
+ * and a batch's opens took no signal, and a stalled store held their sessions past close's grace).
+ */
+export type SessionObjectStore = Pick<ServerObjectStore, 'withSignal'>;

@@ -19,7 +19,7 @@ import type { PartMemory } from './part-memory.js';
 import type { FileHashCache } from './file-hash-cache.js';
 import type { PairingAdmission } from './pairing-admission.js';
 import { SessionEvents, type ServerEvents } from './server-events.js';
-import type { ServerObjectStore } from './server-object-store.js';
+import type { ServerObjectStore, SessionObjectStore } from './server-object-store.js';
 import type { AdmittedSessions } from './admitted-sessions.js';
 
 /** What the allow-list grants an admitted client. */
@@ -75,8 +75,11 @@ export interface SessionContext {
    * total; undefined: each listing alone is bounded by the defaults.
    */
   readonly listingMemory?: PartMemory | undefined;
-  /** Received files go to this object store instead of under `root` (issue 15); undefined: the root. */
-  readonly objectStore?: ServerObjectStore | undefined;
+  /**
+   * Received files go to this object store instead of under `root` (issue 15); undefined: the root. Reached
+   * through `SessionIo.objectStore` only, which carries the session's signal.
+   */
+  readonly objectStore?: SessionObjectStore | undefined;
   /** What this server says about its keys after WELCOME (PROTOCOL.md §13); nothing when undefined. */
   readonly keyRotation?: ServerKeyRotation | undefined;
   /**
@@ -146,6 +149,12 @@ export class SessionIo {
   readonly events: SessionEvents;
   /** Aborts when the operation this view is for stops (`until`): its waits should end with it. */
   readonly stopped: AbortSignal | undefined;
+  /**
+   * The server's object store as this session (or operation, `until`) reaches it: every request carries
+   * `stopped`, so the session's end (a download's, for its view) drops the requests in flight
+   * (ServerObjectStore.withSignal). Undefined: files live under the root.
+   */
+  readonly objectStore: ServerObjectStore | undefined;
   readonly #rootPrefix: readonly string[];
 
   constructor(
@@ -180,6 +189,7 @@ export class SessionIo {
     this.writeFramed = senders.writeFramed ?? noPoolSink;
     this.events = events;
     this.stopped = stopped;
+    this.objectStore = ctx.objectStore?.withSignal(stopped);
     this.#rootPrefix = grant.root ? parseRemotePath(grant.root) : [];
   }
 

@@ -21,15 +21,15 @@ export async function setEntryAttributes(
   const components = io.rooted(message.path);
   // What the file gets, on a disk and a store alike, and what the server's events report.
   const attributes = { mode: receivedFileMode(message.mode), mtimeMs: message.mtimeMs };
-  if (io.ctx.objectStore) {
+  if (io.objectStore) {
     // A copy onto itself moves the object's every byte inside the store (in parts past 5 GiB) for a request of
     // a few bytes: paid from the client's budget for work that sends no data (docs/SECURITY.md "Hashing on
     // request"), per client and in total, before the copy; its stat and HEAD from the store requests'
     // (STORE_REQUESTS), before them.
     await io.ctx.storeHeads.spend(io.clientKey, STORE_REQUESTS.attributes, io.stopped);
-    const entry = await io.ctx.objectStore.statFile(components.join('/'));
+    const entry = await io.objectStore.statFile(components.join('/'));
     if (entry?.kind === 'file') await io.ctx.hashCache.spend(io.clientKey, entry.size, io.stopped);
-    await io.ctx.objectStore.setAttributes(components.join('/'), attributes);
+    await io.objectStore.setAttributes(components.join('/'), attributes);
     return attributes;
   }
   const hook = io.ctx.beforeTreeWrite;

@@ -22,7 +22,7 @@ export type TreeEntryRequest = PutDirMessage | PutLinkMessage | RemoveRequestMes
  * standing for one would be a file to every other reader of the bucket (docs/ARCHITECTURE.md).
  */
 function refuseOnObjectStore(io: SessionIo, what: string): void {
-  if (io.ctx.objectStore)
+  if (io.objectStore)
     throw new FerryError('PERMISSION_DENIED', `${what} are not served from an object store`);
 }
 
@@ -42,7 +42,7 @@ export async function handleTreeEntryRequest(
       // In an object store a directory is only a prefix of its files' keys: nothing to make, but refused
       // where a disk refuses it (an object on the way or at the name), so that a client is told what a disk
       // tells it, and with the permission a disk asks.
-      if (message.type === 'PUT_DIR' && io.ctx.objectStore) {
+      if (message.type === 'PUT_DIR' && io.objectStore) {
         io.require(PERMISSION_UPLOAD, 'upload');
         await batches?.close(); // arrival order: a file an earlier batch places is in the way
         await assertObjectPlaceable(io, io.rooted(message.path), { replaceDir: true, directory: true });

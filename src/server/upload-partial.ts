@@ -31,15 +31,15 @@ export async function openUploadPartial(
       transferId,
       StorageLimits.promiseOf(offer.size, offer.chunkBytes),
     );
+    // The session's view of an object store: its end (its connection's close, a server's close) drops the
+    // partial's store requests.
     const store: PartialStore<string, UploadTarget> =
-      io.ctx.objectStore ?? io.ctx.partialStore ?? serverPartialStore(io.ctx.partialDir);
+      io.objectStore ?? io.ctx.partialStore ?? serverPartialStore(io.ctx.partialDir);
     return await PartialTransfer.open(store, transferId, {
       size: offer.size,
       mtimeMs: offer.mtimeMs,
       chunkBytes: offer.chunkBytes,
       fresh: offer.fresh,
-      // The session's end (its connection's close, a server's close) drops the partial's store requests.
-      signal: io.stopped,
       durableBatchBytes: delta ? deltaDurableBatchBytes(io.ctx.durableBatchBytes) : io.ctx.durableBatchBytes,
       // The file's leaf hashes, remembered once it is placed under the root (issue 16, WARM deltas).
       knownLeafHashes:

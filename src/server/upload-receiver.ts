@@ -250,7 +250,7 @@ export class UploadReceiver implements TransferClaim {
       let target: RootPath;
       try {
         await io.ctx.registry.claim(transferId, this, io.clientKey, io.stopped);
-        const objects = io.ctx.objectStore;
+        const objects = io.objectStore;
         if (objects) {
           // Issue 15: the file becomes an object; there are no directories to make or to charge.
           const key = objects.targetOf(rooted.join('/'));

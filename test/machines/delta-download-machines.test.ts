@@ -15,6 +15,7 @@ import {
   DeltaLeafSources,
   DeltaMatcher,
   LEAF_BYTES,
+  LEAF_DELTA_FROM_BYTES,
   MAX_ACCEPT_RANGES,
   MAX_DELTA_BLOCKS,
   boundedHeldRanges,
@@ -390,6 +391,47 @@ test('a PATCH request gets its pieces when the claim holds or there is none, eve
   // Pieces past the end of the file (it shrank): every chunk whole.
   const shrunk = new DownloadSenderMachine(patchRequest({}), { size: LEAF_BYTES, ...FACTS });
   assert.equal(streamOf(shrunk.start()).patch, undefined);
+});
+
+// Stop 43: the server gave PATCHED for a file of any size, reading and hashing every leaf not held for the
+// pieces of it asked (one byte each, if the client liked); pieces are for files under 16 MiB only.
+test('a PATCH request for a file of 16 MiB or more gets every chunk whole, claim held or not; under 16 MiB its pieces (§5.17.4)', () => {
+  const patch = [{ offset: 1024, length: 1 }];
+  const request = (fields: Partial<GetRequestMessage> = {}): GetRequestMessage =>
+    wire(signatureRequest({ signature: undefined, patch, ...fields }));
+  const answerOf = (effects: readonly DownloadEffect[]) => {
+    const stream = effects.find((e) => e.kind === 'stream');
+    const offer = effects.find((e) => e.kind === 'send');
+    assert.ok(stream?.kind === 'stream' && offer?.kind === 'send' && offer.message.type === 'GET_OFFER');
+    return { patched: offer.message.patched === true, patch: stream.patch, unsentBytes: stream.unsentBytes };
+  };
+  const under = LEAF_DELTA_FROM_BYTES - 1;
+  assert.deepEqual(answerOf(new DownloadSenderMachine(request(), { size: under, ...FACTS }).start()), {
+    patched: true,
+    patch,
+    unsentBytes: under - 1,
+  });
+  for (const size of [LEAF_DELTA_FROM_BYTES, 4 * LEAF_DELTA_FROM_BYTES + 3]) {
+    assert.deepEqual(
+      answerOf(new DownloadSenderMachine(request(), { size, ...FACTS }).start()),
+      { patched: false, patch: undefined, unsentBytes: undefined },
+      `${size} bytes, no claim: whole chunks, everything read is sent`,
+    );
+    // A claim that holds is accepted, and the chunks not held still go whole.
+    const leaf = leafHash(Buffer.alloc(LEAF_BYTES, 3));
+    const claim = {
+      heldSize: size,
+      ranges: [{ first: 1, count: 1 }],
+      haveDigest: claimDigest(size, 1, leaf),
+    };
+    const holds = new DownloadSenderMachine(request(claim), { size, ...FACTS });
+    holds.start();
+    holds.hashes.set(1, leaf);
+    const accepted = holds.hashed();
+    assert.deepEqual(answerOf(accepted), { patched: false, patch: undefined, unsentBytes: undefined });
+    const offer = accepted.find((e) => e.kind === 'send');
+    assert.ok(offer?.kind === 'send' && offer.message.type === 'GET_OFFER' && offer.message.heldAccepted);
+  }
 });
 
 /** The haveDigest of a claim of chunk `index` alone (PROTOCOL.md §5.4), as a client computes it. */

@@ -3,15 +3,18 @@
 // answering (the SDK sets no request timeout) held a download's HEAD, an upload's PUT or a listing's LIST, the
 // session and, past close's grace, a session left behind, for as long as the TCP connection stayed up. They
 // now carry the session's (or the download's) signal as the SDK's `abortSignal`. Real Swift node through a
-// real proxy that black-holes the one request under test; a raw client session.
+// real proxy that black-holes the one request under test; a raw client session. Stop 43: the rest of a
+// session's requests (a removal's, SET_ATTRIBUTES', an offer's HEAD, a batch's) still took none; a session now
+// reaches the store only through its view (SessionIo.objectStore), every request carrying its signal.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent } from 'node:http';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { HASH_BYTES, type Message } from '../../src/protocol/index.js';
+import { HASH_BYTES, chunkHashOf, fileDigest, type Message } from '../../src/protocol/index.js';
 import type { FerryServer } from '../../src/server/index.js';
 import { openAdmittedSession } from '../helpers/admitted-session.js';
 import { FaultProxy, type ProxiedConnection } from '../helpers/fault-proxy.js';
+import { S3PartialStore, type SelfCopyLimits } from '../../src/objectstore/index.js';
 import { serveObjectStore } from '../helpers/object-store-server.js';
 import { RawUpload } from '../helpers/raw-upload.js';
 import { useSwiftNode } from '../helpers/swift-node.js';
@@ -42,7 +45,8 @@ const GET: Message = {
 async function stallingServer(
   t: TestContext,
   command: string,
-  request: Message = GET,
+  request: Message | readonly Message[] = GET,
+  selfCopy?: SelfCopyLimits,
 ): Promise<{
   server: FerryServer;
   session: Awaited<ReturnType<typeof openAdmittedSession>>;
@@ -82,9 +86,10 @@ async function stallingServer(
   await s().client.send(
     new PutObjectCommand({ Bucket: bucket, Key: `${prefix}file.bin`, Body: Buffer.alloc(SIZE, 7) }),
   );
-  const { server, key } = await serveObjectStore(t, s(), prefix, {}, { client, counts: new Map() });
+  const store = new S3PartialStore(client, { bucket, prefix }, selfCopy ? { selfCopy } : {});
+  const { server, key } = await serveObjectStore(t, s(), prefix, { objectStore: store });
   const session = await openAdmittedSession(t, server.address, key);
-  await session.send(request);
+  for (const message of Array.isArray(request) ? request : [request]) await session.send(message);
   const stalled = stalledIndex.then(async (index) => {
     const connection = await proxy.connection(index);
     await connection.waitForBytes('clientToServer', 1);
@@ -101,10 +106,27 @@ function sessionClosed(server: FerryServer): Promise<void> {
   );
 }
 
+const SMALL = Buffer.alloc(100, 5);
+/** One small file of a batch, new to the store. */
+const SMALL_ENTRY = {
+  size: SMALL.length,
+  mtimeMs: 1_000,
+  mode: 0o644,
+  fileDigest: fileDigest(SMALL.length, SIZE, [chunkHashOf(SMALL)]),
+  path: 'small.bin',
+  data: SMALL,
+};
+
 // Each kind of request a session waits on: a download's source (HEAD, ranged GETs), an upload's partial
 // (OpenPartialOptions.signal; its first PUT is the state object, written as the offer opens it, keepLog: two
 // chunks, while the receive loop waits), a listing (listFiles; statFile and assertPlaceable take it too).
-const HANG_UPS: ReadonlyArray<{ name: string; command: string; what: string; request: Message }> = [
+const HANG_UPS: ReadonlyArray<{
+  name: string;
+  command: string;
+  what: string;
+  request: Message | readonly Message[];
+  selfCopy?: SelfCopyLimits;
+}> = [
   { name: 'a download whose HEAD', command: 'HeadObjectCommand', what: 'HEAD', request: GET },
   { name: 'a download whose ranged GET', command: 'GetObjectCommand', what: 'ranged GET', request: GET },
   {
@@ -119,13 +141,51 @@ const HANG_UPS: ReadonlyArray<{ name: string; command: string; what: string; req
     what: 'LIST',
     request: { type: 'LIST_REQUEST', ref: 1, path: '', recursive: true, selfOnly: false, namesOnly: true },
   },
+  // Stop 43: these took no signal at all (the session's store view, SessionIo.objectStore, now gives it).
+  {
+    name: 'a removal whose DELETE',
+    command: 'DeleteObjectCommand',
+    what: 'DELETE',
+    request: { type: 'REMOVE_REQUEST', ref: 1, path: 'file.bin' },
+  },
+  {
+    name: 'a SET_ATTRIBUTES whose copy',
+    command: 'CopyObjectCommand',
+    what: 'self-copy',
+    request: { type: 'SET_ATTRIBUTES', ref: 1, mode: 0o600, mtimeMs: 1_000, path: 'file.bin' },
+  },
+  {
+    // Copied in parts above its copy limit (S3's 5 GiB; 1 byte here): one part, the last, may be small.
+    name: 'a SET_ATTRIBUTES whose part copy',
+    command: 'UploadPartCopyCommand',
+    what: 'part copy',
+    request: { type: 'SET_ATTRIBUTES', ref: 1, mode: 0o600, mtimeMs: 1_000, path: 'file.bin' },
+    selfCopy: { copyLimitBytes: 1, partBytes: SIZE },
+  },
+  {
+    // The LIST below the name goes first (assertPlaceable), then the HEAD of whether the object exists.
+    name: 'an upload whose HEAD of its object',
+    command: 'HeadObjectCommand',
+    what: 'HEAD',
+    request: new RawUpload(Buffer.alloc(2 * SIZE, 3), SIZE, 'up.bin').offer(1),
+  },
+  {
+    // Its entry's open at the batch's end reads the partial's state first (a fresh open removes it).
+    name: 'a batch whose entry`s open',
+    command: 'GetObjectCommand',
+    what: 'partial`s GET',
+    request: [
+      { type: 'PUT_BATCH', ref: 1, overwrite: false, chunkBytes: SIZE, entries: [SMALL_ENTRY] },
+      { type: 'BATCH_END', ref: 1, totalEntries: 1 },
+    ],
+  },
 ];
-for (const { name, command, what, request } of HANG_UPS)
+for (const { name, command, what, request, selfCopy } of HANG_UPS)
   test(
     `${name} is stalled ends with its client's hang-up, the request aborted`,
     { timeout: 60_000 },
     async (t) => {
-      const { server, session, stalled } = await stallingServer(t, command, request);
+      const { server, session, stalled } = await stallingServer(t, command, request, selfCopy);
       const connection = await stalled;
       const closed = sessionClosed(server);
       session.close();

@@ -77,7 +77,8 @@ async function indebtedServer(
  */
 function unreachedStore(): ServerObjectStore {
   const asked = (what: string) => () => assert.fail(`the object store was asked to ${what} while unpaid`);
-  return {
+  const store: ServerObjectStore = {
+    withSignal: () => store,
     targetOf: (path) => path,
     list: () => Promise.resolve([]),
     open: asked('open a partial'),
@@ -93,6 +94,7 @@ function unreachedStore(): ServerObjectStore {
     openSource: asked('HEAD a file to send'),
     openObject: asked('open an object'),
   };
+  return store;
 }
 
 test(

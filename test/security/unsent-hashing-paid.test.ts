@@ -15,6 +15,7 @@ import { generateKeyPair } from '../../src/crypto/index.js';
 import {
   HASH_BYTES,
   LEAF_BYTES,
+  LEAF_DELTA_FROM_BYTES,
   PERMISSION_DOWNLOAD,
   type GetRequestMessage,
 } from '../../src/protocol/index.js';
@@ -39,13 +40,13 @@ const REQUEST: Omit<GetRequestMessage, 'ref'> = {
 /**
  * Sends `request` to a server whose client's hashing budget has one byte and never refills (1000 bytes a
  * second, so a wait of N ms is a debt of N bytes), and tells what came first: the budget's wait (with the
- * debt), or the whole answer (its GET_CHUNKs counted), read to GET_END.
+ * debt), or the whole answer (its GET_CHUNKs counted, and whether its GET_OFFER was PATCHED), read to GET_END.
  */
 async function firstOf(
   t: TestContext,
   request: Omit<GetRequestMessage, 'ref'>,
   size = SIZE,
-): Promise<{ outcome: { waited: number } | { chunks: number }; server: FerryServer }> {
+): Promise<{ outcome: { waited: number } | { chunks: number; patched: boolean }; server: FerryServer }> {
   let waited: (debtBytes: number) => void = () => undefined;
   const waiting = new Promise<{ waited: number }>((resolve) => (waited = (ms) => resolve({ waited: ms })));
   const { dir, server } = await startTempDirServer(t, 'ferry-unsent-hashing-paid-', {
@@ -64,9 +65,11 @@ async function firstOf(
   await session.send({ ...request, ref: 1 });
   const answered = (async () => {
     let chunks = 0;
+    let patched = false;
     for (;;) {
       const message = await session.receive();
-      if (message.type === 'GET_END') return { chunks };
+      if (message.type === 'GET_END') return { chunks, patched };
+      if (message.type === 'GET_OFFER') patched = message.patched === true;
       if (message.type === 'GET_CHUNK') chunks++;
       else assert.ok(['GET_OFFER', 'GET_DATA', 'DELTA_BLOCKS'].includes(message.type), `got ${message.type}`);
     }
@@ -82,13 +85,22 @@ test('a PATCH request pays for the chunk bytes it reads but does not send, befor
   assert.deepEqual(outcome, { waited: SIZE - 1 - 1 }, 'the file less the byte sent, less the burst of 1');
 });
 
+// Stop 43: pieces are for files under 16 MiB (§5.17.4); one byte of a file of 16 MiB made the server read
+// and hash all of it, paid but for one byte sent. Now its chunks go whole: read is sent, nothing to pay.
+test('a PATCH request for a file of 16 MiB is answered whole, unpatched, with no payment', async (t) => {
+  const size = LEAF_DELTA_FROM_BYTES;
+  const { outcome } = await firstOf(t, { ...REQUEST, patch: [{ offset: 0, length: 1 }] }, size);
+  // Before: { waited: size - 2 }, the file less the byte sent, less the burst.
+  assert.deepEqual(outcome, { chunks: size / LEAF_BYTES, patched: false });
+});
+
 test('a PATCH request pays nothing for the pieces it sends', async (t) => {
   // Every byte of the file asked for, in 64 pieces (4 a leaf, 16 KiB each): nothing read goes unsent.
   const patch = Array.from({ length: SIZE / (16 * 1024) }, (_, i) => ({
     offset: i * 16 * 1024,
     length: 16 * 1024,
   }));
-  assert.deepEqual((await firstOf(t, { ...REQUEST, patch })).outcome, { chunks: 16 });
+  assert.deepEqual((await firstOf(t, { ...REQUEST, patch })).outcome, { chunks: 16, patched: true });
 });
 
 test('the primary of a striped download pays for the chunks it reads that no stripe sent', async (t) => {
