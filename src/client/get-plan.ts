@@ -15,6 +15,7 @@ import type { TransferEvent } from './transfer-events.js';
 import type { ExcludePatterns } from './sync-exclude.js';
 import { leaveOutAliases } from './excluded-aliases.js';
 import { excludedOnTheWay } from './excluded-on-the-way.js';
+import { leaveOutTemporaryNames } from './leave-out-temporary-names.js';
 
 /**
  * The plan of `getFiles`: each remote path a file (without -r) or the whole tree under it (NAMES_ONLY
@@ -66,9 +67,9 @@ export async function planDownloads(
       options.excluded,
       listedEntries,
     );
-    const entries = leaveOutAliases(excludedThere, listedEntries, (path, reason) =>
-      emit({ type: 'entry-skipped', path: [...base, path].join('/'), reason }),
-    );
+    const skip = (path: string, reason: string): void =>
+      emit({ type: 'entry-skipped', path: [...base, path].join('/'), reason });
+    const entries = leaveOutAliases(excludedThere, leaveOutTemporaryNames(listedEntries, skip), skip);
     if (name) plan.dirs.push({ local: base, mode, mtimeMs });
     // The whole listing as the tree will be, so a link is resolved through every other link in it.
     const nodes = new Map<string, TreeNode>();

@@ -1,0 +1,35 @@
+// A server's entries named as the client's own temporaries beside a destination (stop 43's security pass). A
+// tree on a server may hold `.big.ferry-part` beside `big` (a folder synced up while a download into it was
+// cut, or another uploader's choice), and receiving both into one directory made each take the other's
+// place: `get -r` placed the listed `.big.ferry-part`, then `big`'s download took it as its own partial and
+// removed it, and removed the listed `.big.ferry-state` as its state file once `big` was placed, and said
+// "received 3 files", exit 0. One policy for `get -r` and `sync` down, as the walk of a sync's destination
+// already leaves such names out (`isFerryTemporaryName`). Pure: no file system.
+import { isFerryTemporaryName } from '../transfer/index.js';
+
+/** Why a listed entry named as one of the client's temporaries is left out (`entry-skipped`). */
+export const NAMED_AS_A_TEMPORARY =
+  'its name is one ferry gives its own temporaries beside a download (a partial, its state, a link or a batch being placed), so it cannot be received';
+
+/**
+ * `source` (a server's listing, paths '/'-separated below the listed top) without the entries any of whose
+ * names is a client temporary's, and so without all below a directory of such a name; each left out is
+ * reported through `onSkip` once, at the top of what it leaves out.
+ */
+export function leaveOutTemporaryNames<T extends { path: string }>(
+  source: readonly T[],
+  onSkip: (path: string, reason: string) => void,
+): T[] {
+  const reported = new Set<string>();
+  return source.filter((entry) => {
+    const names = entry.path.split('/');
+    const at = names.findIndex(isFerryTemporaryName);
+    if (at < 0) return true;
+    const top = names.slice(0, at + 1).join('/');
+    if (!reported.has(top)) {
+      reported.add(top);
+      onSkip(top, NAMED_AS_A_TEMPORARY);
+    }
+    return false;
+  });
+}

@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { NAMED_AS_A_TEMPORARY, leaveOutTemporaryNames } from '../../src/client/leave-out-temporary-names.js';
+import { isFerryTemporaryName } from '../../src/transfer/index.js';
+
+test('isFerryTemporaryName takes the names of the client temporaries and no others', () => {
+  for (const name of [
+    '.a.ferry-part',
+    '.a.ferry-state',
+    '.a.ferry-state.tmp',
+    '.a.0011223344556677.ferry-link',
+    `.${'f'.repeat(32)}.ferry-part`,
+    '.ferry-batch-0123456789abcdef-12',
+  ])
+    assert.equal(isFerryTemporaryName(name), true, name);
+  for (const name of [
+    'a.ferry-part',
+    '.ferry-part',
+    '.a.ferry-part.bak',
+    '.a.ferry-state.tmp2',
+    '.ferry-batch-xyz-0',
+    'batch-0123456789abcdef-0',
+    '.ferry-batch-0123456789abcdef-',
+  ])
+    assert.equal(isFerryTemporaryName(name), false, name);
+});
+
+test('leaveOutTemporaryNames leaves out such a name and all below it, said once at its top', () => {
+  const skipped: Array<[string, string]> = [];
+  const kept = leaveOutTemporaryNames(
+    [
+      { path: 'a' },
+      { path: 'd/.a.ferry-part' },
+      { path: 'd/.x.ferry-state' },
+      { path: 'd/.x.ferry-state/inner' },
+      { path: 'd/.x.ferry-state/inner/deeper' },
+      { path: 'd/ok' },
+    ],
+    (path, reason) => skipped.push([path, reason]),
+  );
+  assert.deepEqual(
+    kept.map((e) => e.path),
+    ['a', 'd/ok'],
+  );
+  assert.deepEqual(skipped, [
+    ['d/.a.ferry-part', NAMED_AS_A_TEMPORARY],
+    ['d/.x.ferry-state', NAMED_AS_A_TEMPORARY],
+  ]);
+});
