@@ -6,6 +6,7 @@
 // "received 3 files", exit 0. One policy for `get -r` and `sync` down, as the walk of a sync's destination
 // already leaves such names out (`isFerryTemporaryName`). Pure: no file system.
 import { isFerryTemporaryName } from '../transfer/index.js';
+import { foldedName } from './folded-name.js';
 
 /** Why a listed entry named as one of the client's temporaries is left out (`entry-skipped`). */
 export const NAMED_AS_A_TEMPORARY =
@@ -14,7 +15,9 @@ export const NAMED_AS_A_TEMPORARY =
 /**
  * `source` (a server's listing, paths '/'-separated below the listed top) without the entries any of whose
  * names is a client temporary's, and so without all below a directory of such a name; each left out is
- * reported through `onSkip` once, at the top of what it leaves out.
+ * reported through `onSkip` once, at the top of what it leaves out. Names are compared folded: on a
+ * case-insensitive destination `.BIG.FERRY-PART` is `big`'s partial (and `.big.ferry-ſtate` its state where
+ * the file system also takes NFKC), while the client's own are always spelt in lower case.
  */
 export function leaveOutTemporaryNames<T extends { path: string }>(
   source: readonly T[],
@@ -23,7 +26,7 @@ export function leaveOutTemporaryNames<T extends { path: string }>(
   const reported = new Set<string>();
   return source.filter((entry) => {
     const names = entry.path.split('/');
-    const at = names.findIndex(isFerryTemporaryName);
+    const at = names.findIndex((name) => isFerryTemporaryName(foldedName(name)));
     if (at < 0) return true;
     const top = names.slice(0, at + 1).join('/');
     if (!reported.has(top)) {

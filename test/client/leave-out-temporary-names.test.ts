@@ -35,6 +35,9 @@ test('leaveOutTemporaryNames leaves out such a name and all below it, said once 
       { path: 'd/.x.ferry-state/inner' },
       { path: 'd/.x.ferry-state/inner/deeper' },
       { path: 'd/ok' },
+      { path: 'D/.A.FERRY-PART' },
+      { path: 'D/.a.ferry-ſtate' },
+      { path: 'D/.FERRY-BATCH-0123456789ABCDEF-0' },
     ],
     (path, reason) => skipped.push([path, reason]),
   );
@@ -45,5 +48,9 @@ test('leaveOutTemporaryNames leaves out such a name and all below it, said once 
   assert.deepEqual(skipped, [
     ['d/.a.ferry-part', NAMED_AS_A_TEMPORARY],
     ['d/.x.ferry-state', NAMED_AS_A_TEMPORARY],
+    // In other letters: on a case-insensitive destination they are the temporaries of `D/a`.
+    ['D/.A.FERRY-PART', NAMED_AS_A_TEMPORARY],
+    ['D/.a.ferry-ſtate', NAMED_AS_A_TEMPORARY],
+    ['D/.FERRY-BATCH-0123456789ABCDEF-0', NAMED_AS_A_TEMPORARY],
   ]);
 });

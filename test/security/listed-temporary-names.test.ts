@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { rigFerry, startAdmittedServeInTempDir } from '../helpers/admitted-cli.js';
+import { mountLowerCaseFs } from '../helpers/lower-case-fs.js';
 import { randomBytes } from 'node:crypto';
 
 const TEMPORARY_NAMES = [
@@ -22,6 +23,15 @@ const TEMPORARY_NAMES = [
   '.big.0123456789abcdef.ferry-link',
   '.ferry-batch-0123456789abcdef-0',
 ];
+
+/** The names said skipped as temporaries, each once (`get -r` says them under the tree's local name). */
+function skippedNames(stderr: string): string[] {
+  return [
+    ...stderr.matchAll(/^ferry: skipped (?:\S+\/)?(\S+): its name is one ferry gives its own temporaries/gm),
+  ]
+    .map((m) => m[1]!)
+    .sort();
+}
 
 test('get -r and sync down leave out listed names of the client temporaries, and say so', async (t) => {
   // Over a batch's 60 KiB, so `big` arrives through a partial beside it.
@@ -33,17 +43,12 @@ test('get -r and sync down leave out listed names of the client temporaries, and
     for (const name of TEMPORARY_NAMES) await writeFile(join(root, 't', name), `the tree's own ${name}\n`);
   });
   t.after(() => rig.close());
-  // The names said skipped, each once (`get -r` says them under the tree's local name).
-  const skipped = (stderr: string): string[] =>
-    [...stderr.matchAll(/^ferry: skipped (?:\S+\/)?(\S+): its name is one ferry gives its own temporaries/gm)]
-      .map((m) => m[1]!)
-      .sort();
 
   const got = await rigFerry(rig, 'get', '-r', `${rig.server.address}/t`, join(rig.dir, 'got'));
   assert.equal(got.code, 0, got.stderr);
   // Before: "received 7 files", and .big.ferry-part and .big.ferry-state were not there.
   assert.match(got.stderr, /^received 2 files/m);
-  assert.deepEqual(skipped(got.stderr), [...TEMPORARY_NAMES].sort());
+  assert.deepEqual(skippedNames(got.stderr), [...TEMPORARY_NAMES].sort());
   assert.deepEqual((await readdir(join(rig.dir, 'got'))).sort(), ['big', 'small']);
   assert.ok((await readFile(join(rig.dir, 'got', 'big'))).equals(big));
 
@@ -54,7 +59,26 @@ test('get -r and sync down leave out listed names of the client temporaries, and
     assert.equal(synced.code, 0, synced.stderr);
     // Before: the second run received the two the first one lost, as new, and every run after it again.
     assert.match(synced.stderr, run === 'first' ? /received 2 files \(2 new/ : /received 0 files/);
-    assert.deepEqual(skipped(synced.stderr), [...TEMPORARY_NAMES].sort(), run);
+    assert.deepEqual(skippedNames(synced.stderr), [...TEMPORARY_NAMES].sort(), run);
     assert.deepEqual((await readdir(dst)).sort(), ['big', 'small'], run);
   }
+});
+
+test('on a case-insensitive destination, such names in other letters are left out too', async (t) => {
+  const mount = await mountLowerCaseFs(t);
+  const big = randomBytes(1 << 20);
+  const names = ['.BIG.FERRY-PART', '.Big.Ferry-State'];
+  const rig = await startAdmittedServeInTempDir('ferry-listed-temporary-names-', async (root) => {
+    await mkdir(join(root, 't'));
+    await writeFile(join(root, 't', 'big'), big);
+    for (const name of names) await writeFile(join(root, 't', name), `the tree's own ${name}\n`);
+  });
+  t.after(() => rig.close());
+  const got = await rigFerry(rig, 'get', '-r', `${rig.server.address}/t`, join(mount, 'got'));
+  // Before: `big`'s partial and state there are `.big.ferry-part` and `.big.ferry-state`, as above.
+  assert.equal(got.code, 0, got.stderr);
+  assert.match(got.stderr, /^received 1 file/m);
+  assert.deepEqual(skippedNames(got.stderr), [...names].sort());
+  assert.deepEqual(await readdir(join(mount, 'got')), ['big']);
+  assert.ok((await readFile(join(mount, 'got', 'big'))).equals(big));
 });
