@@ -5,12 +5,20 @@
 // removed it, and removed the listed `.big.ferry-state` as its state file once `big` was placed, and said
 // "received 3 files", exit 0. One policy for `get -r` and `sync` down, as the walk of a sync's destination
 // already leaves such names out (`isFerryTemporaryName`). Pure: no file system.
+import { parseRemotePath } from '../protocol/index.js';
 import { isFerryTemporaryName } from '../transfer/index.js';
 import { foldedName } from './folded-name.js';
 
 /** Why a listed entry named as one of the client's temporaries is left out (`entry-skipped`). */
 export const NAMED_AS_A_TEMPORARY =
   'its name is one ferry gives its own temporaries beside a download (a partial, its state, a link or a batch being placed), so it cannot be received';
+
+/**
+ * A name that starts with `.` or with a character beyond ASCII: only such a name can fold to a temporary's,
+ * which all start with `.` (`．`, U+FF0E, is `.` in NFKC; no ASCII character changes or composes into one).
+ * The rest of a listing passes without being split or folded.
+ */
+const MAY_NAME_A_TEMPORARY = /(?:^|\/)[.\u0080-\u{10FFFF}]/u;
 
 /**
  * `source` (a server's listing, paths '/'-separated below the listed top) without the entries any of whose
@@ -25,9 +33,17 @@ export function leaveOutTemporaryNames<T extends { path: string }>(
 ): T[] {
   const reported = new Set<string>();
   return source.filter((entry) => {
+    if (!MAY_NAME_A_TEMPORARY.test(entry.path)) return true;
     const names = entry.path.split('/');
-    const at = names.findIndex((name) => isFerryTemporaryName(foldedName(name)));
+    const at = names.findIndex(namesATemporary);
     if (at < 0) return true;
+    try {
+      // Below a top name, so a nested `.ferry` (an ordinary name there, PROTOCOL.md §7.1) is checked too.
+      parseRemotePath(`top/${entry.path}`);
+    } catch {
+      // Not a valid path (`..`, a control character): kept for the check that refuses the whole listing.
+      return true;
+    }
     const top = names.slice(0, at + 1).join('/');
     if (!reported.has(top)) {
       reported.add(top);
@@ -35,4 +51,11 @@ export function leaveOutTemporaryNames<T extends { path: string }>(
     }
     return false;
   });
+}
+
+/** Whether `name`, folded, is a client temporary's (see MAY_NAME_A_TEMPORARY for the names not folded). */
+function namesATemporary(name: string): boolean {
+  const first = name.charCodeAt(0);
+  if (first !== 0x2e && first < 0x80) return false;
+  return isFerryTemporaryName(foldedName(name));
 }

@@ -35,22 +35,30 @@ test('leaveOutTemporaryNames leaves out such a name and all below it, said once 
       { path: 'd/.x.ferry-state/inner' },
       { path: 'd/.x.ferry-state/inner/deeper' },
       { path: 'd/ok' },
+      { path: '.ferry/.a.ferry-part' },
       { path: 'D/.A.FERRY-PART' },
       { path: 'D/.a.ferry-ſtate' },
       { path: 'D/.FERRY-BATCH-0123456789ABCDEF-0' },
+      { path: 'D/\uFF0Ea.ferry-part' },
+      // Invalid paths are kept, for the validation that refuses the listing, never said as skipped.
+      { path: '../.a.ferry-part' },
+      { path: 'd/.a.ferry-part\x1b[2J' },
     ],
     (path, reason) => skipped.push([path, reason]),
   );
   assert.deepEqual(
     kept.map((e) => e.path),
-    ['a', 'd/ok'],
+    ['a', 'd/ok', '../.a.ferry-part', 'd/.a.ferry-part\x1b[2J'],
   );
   assert.deepEqual(skipped, [
     ['d/.a.ferry-part', NAMED_AS_A_TEMPORARY],
     ['d/.x.ferry-state', NAMED_AS_A_TEMPORARY],
+    ['.ferry/.a.ferry-part', NAMED_AS_A_TEMPORARY],
     // In other letters: on a case-insensitive destination they are the temporaries of `D/a`.
     ['D/.A.FERRY-PART', NAMED_AS_A_TEMPORARY],
     ['D/.a.ferry-ſtate', NAMED_AS_A_TEMPORARY],
     ['D/.FERRY-BATCH-0123456789ABCDEF-0', NAMED_AS_A_TEMPORARY],
+    // U+FF0E is `.` in NFKC, which foldedName takes: a name not starting with `.` is folded too.
+    ['D/\uFF0Ea.ferry-part', NAMED_AS_A_TEMPORARY],
   ]);
 });
