@@ -35,7 +35,7 @@ export function leaveOutTemporaryNames<T extends { path: string }>(
   return source.filter((entry) => {
     if (!MAY_NAME_A_TEMPORARY.test(entry.path)) return true;
     const names = entry.path.split('/');
-    const at = names.findIndex(namesATemporary);
+    const at = names.findIndex(isTemporaryName);
     if (at < 0) return true;
     try {
       // Below a top name, so a nested `.ferry` (an ordinary name there, PROTOCOL.md §7.1) is checked too.
@@ -53,8 +53,11 @@ export function leaveOutTemporaryNames<T extends { path: string }>(
   });
 }
 
-/** Whether `name`, folded, is a client temporary's (see MAY_NAME_A_TEMPORARY for the names not folded). */
-function namesATemporary(name: string): boolean {
+/**
+ * Whether `name`, one component, folded, is a client temporary's (see MAY_NAME_A_TEMPORARY for the names not
+ * folded): on a case-insensitive destination it would be one.
+ */
+export function isTemporaryName(name: string): boolean {
   const first = name.charCodeAt(0);
   if (first !== 0x2e && first < 0x80) return false;
   return isFerryTemporaryName(foldedName(name));

@@ -82,3 +82,29 @@ test('on a case-insensitive destination, such names in other letters are left ou
   assert.deepEqual(await readdir(join(mount, 'got')), ['big']);
   assert.ok((await readFile(join(mount, 'got', 'big'))).equals(big));
 });
+
+test('get of files named as the client temporaries fails them, and receives the rest', async (t) => {
+  const big = randomBytes(1 << 20);
+  const rig = await startAdmittedServeInTempDir('ferry-listed-temporary-names-', async (root) => {
+    await writeFile(join(root, 'big'), big);
+    for (const name of ['.big.ferry-part', '.big.ferry-state'])
+      await writeFile(join(root, name), `the tree's own ${name}\n`);
+  });
+  t.after(() => rig.close());
+  const dst = join(rig.dir, 'got');
+  await mkdir(dst);
+  const at = (path: string): string => `${rig.server.address}/${path}`;
+  const got = await rigFerry(rig, 'get', at('.big.ferry-part'), at('.big.ferry-state'), at('big'), dst);
+  // Before: exit 0, "received 3 files" with a digest for each, and only `big` there (64 MiB), or the two
+  // failed as files in the way.
+  assert.equal(got.code, 7, got.stderr);
+  assert.match(got.stderr, /^received 1 file, .* 2 failed/m);
+  for (const name of ['.big.ferry-part', '.big.ferry-state'])
+    assert.match(
+      got.stderr,
+      new RegExp(`^not received: \\S+/${name.replaceAll('.', '\\.')} PATH_INVALID$`, 'm'),
+    );
+  assert.match(got.stderr, /its name is one ferry gives its own temporaries/);
+  assert.deepEqual(await readdir(dst), ['big']);
+  assert.ok((await readFile(join(dst, 'big'))).equals(big));
+});
