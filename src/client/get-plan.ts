@@ -15,6 +15,11 @@ import type { TransferEvent } from './transfer-events.js';
 import type { ExcludePatterns } from './sync-exclude.js';
 import { leaveOutAliases } from './excluded-aliases.js';
 import { excludedOnTheWay } from './excluded-on-the-way.js';
+import {
+  NAMED_AS_A_TEMPORARY,
+  isTemporaryName,
+  leaveOutTemporaryNames,
+} from './leave-out-temporary-names.js';
 
 /**
  * The plan of `getFiles`: each remote path a file (without -r) or the whole tree under it (NAMES_ONLY
@@ -32,7 +37,7 @@ export async function planDownloads(
     const name = options.localName ?? requested[requested.length - 1];
     if (!options.recursive) {
       if (!name) throw new FerryError('USAGE_INVALID', 'name a file to get, or use -r for the root');
-      plan.files.push({ remotePath, local: [name] });
+      plan.files.push({ remotePath, local: [name], ...namedAsATemporary(options.server, remotePath, name) });
       continue;
     }
     // NAMES_ONLY (PROTOCOL.md §5.12): the plan takes files' sizes alone, each download brings its file's mode
@@ -55,7 +60,12 @@ export async function planDownloads(
     const listedEntries = options.excluded.filter(listing.entries);
     if (isFile) {
       // PROTOCOL.md §5.12: the listing of a file is that one file.
-      plan.files.push({ remotePath, local: [name!], size: listing.entries[0]?.size ?? 0 });
+      plan.files.push({
+        remotePath,
+        local: [name!],
+        size: listing.entries[0]?.size ?? 0,
+        ...namedAsATemporary(options.server, remotePath, name!),
+      });
       continue;
     }
     const base = name ? [name] : [];
@@ -66,9 +76,9 @@ export async function planDownloads(
       options.excluded,
       listedEntries,
     );
-    const entries = leaveOutAliases(excludedThere, listedEntries, (path, reason) =>
-      emit({ type: 'entry-skipped', path: [...base, path].join('/'), reason }),
-    );
+    const skip = (path: string, reason: string): void =>
+      emit({ type: 'entry-skipped', path: [...base, path].join('/'), reason });
+    const entries = leaveOutAliases(excludedThere, leaveOutTemporaryNames(listedEntries, skip), skip);
     if (name) plan.dirs.push({ local: base, mode, mtimeMs });
     // The whole listing as the tree will be, so a link is resolved through every other link in it.
     const nodes = new Map<string, TreeNode>();
@@ -106,6 +116,25 @@ export async function planDownloads(
       }),
   );
   return plan;
+}
+
+/**
+ * A file the user named whose local name is one of the client temporaries' (`.big.ferry-part`): it fails in
+ * its turn, as a refused listing does. Received, it and the temporary of a file of its directory would each
+ * take the other's place (`leaveOutTemporaryNames`): `get host/.big.ferry-part host/big DIR` said both
+ * received and left `big` alone.
+ */
+function namedAsATemporary(
+  server: ServerAddress,
+  remotePath: string,
+  name: string,
+): { size?: number; refused?: FerryError } {
+  if (!isTemporaryName(name)) return {};
+  const refused = new FerryError('PATH_INVALID', NAMED_AS_A_TEMPORARY, {
+    subject: remoteName(server, remotePath),
+    hint: `get it alone under another local name: \`ferry get ${remoteName(server, remotePath)} NEW_NAME\``,
+  });
+  return { size: 0, refused };
 }
 
 /** A directory named in a get without -r: the user forgot -r, as `send` says of a local one. */

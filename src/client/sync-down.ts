@@ -31,6 +31,7 @@ import { localDestinationEntries, remoteListingEntries } from './sync-entries.js
 import { filesToCompare, planSync, type SyncAction, type SyncCounts, type SyncEntry } from './sync-plan.js';
 import { excludedInTheWay, holdingExcluded } from './sync-exclude.js';
 import { leaveOutAliases } from './excluded-aliases.js';
+import { leaveOutTemporaryNames } from './leave-out-temporary-names.js';
 import { atOrBelow, replacedAtCreation, sameDigests, type SyncTally } from './sync-shared.js';
 import type { SyncSideOptions } from './sync-tree.js';
 
@@ -77,7 +78,7 @@ export async function syncDown(options: SyncSideOptions, tally: SyncTally): Prom
       dropOutsideLinks: true,
       onSkip,
     });
-    const listedSource = options.excluded.filter(listedEntries);
+    const listedSource = leaveOutTemporaryNames(options.excluded.filter(listedEntries), onSkip);
     const home = localDir === undefined ? undefined : await HomeInDestination.of(localDir, options.homeDir);
     const walked = await local;
     // After the walk: it is what notes DST's excluded entries.

@@ -6,6 +6,7 @@ import {
   CLIENT_BATCH_TEMP_PREFIX,
   directoryNames,
   isBatchTemporary,
+  isFerryTemporaryName,
   manifestLookup,
   resolveLinkTarget,
   type LocalTree,
@@ -71,9 +72,6 @@ export function remoteListingEntries(
   });
 }
 
-/** The names `siblingTempName` gives a download's partial and state file and a link being placed. */
-const FERRY_TEMPORARY = /^\..*\.ferry-(part|state|link)$/;
-
 /**
  * What a local destination directory holds, as sync entries relative to it: every file, directory and
  * link (wherever it points: a link is an entry to compare or remove, never followed), nothing below a link.
@@ -112,7 +110,7 @@ export async function localDestinationEntries(
         }
         continue;
       }
-      if (FERRY_TEMPORARY.test(name)) continue;
+      if (isFerryTemporaryName(name)) continue;
       const path = relative === '' ? name : `${relative}/${name}`;
       try {
         parseRemotePath(path);

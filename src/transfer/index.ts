@@ -112,6 +112,7 @@ export {
 export { directoryNames, type DirectoryName } from './directory-names.js';
 export { localTopOf, type LocalTop } from './local-top.js';
 export { fsTimeOf, siblingTempName } from './fs-names.js';
+export { isFerryTemporaryName } from './ferry-temporary-name.js';
 export { placeLink } from './place-link.js';
 export {
   BATCH_TEMPORARY_MAX_AGE_MS,
