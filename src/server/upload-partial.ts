@@ -30,6 +30,8 @@ export async function openUploadPartial(
       io.clientKey,
       transferId,
       StorageLimits.promiseOf(offer.size, offer.chunkBytes),
+      // It lasts while the upload's data flows (StorageLimits.dataArrived).
+      { awaitsData: true },
     );
     const store: PartialStore<string, UploadTarget> =
       io.ctx.objectStore ?? io.ctx.partialStore ?? serverPartialStore(io.ctx.partialDir);
