@@ -177,7 +177,7 @@ export function registerServeCommand(program: Command): void {
     )
     .option(
       '--upload-stall-timeout <duration>',
-      "how long an upload's room on the disk outlasts its data (another's offer may take it; the data's return asks for it again); 0 keeps it while the session lives",
+      "an upload keeps its room on the disk while its data comes at a day's pace of its size (a leaf at least) within each such time; past it other offers may take the room, which its data asks for again as it catches up; 0: while its session lives",
       formatMs(SERVER_DEFAULTS.uploadStallTimeoutMs),
     )
     .option(

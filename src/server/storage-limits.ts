@@ -22,16 +22,22 @@ export const ENTRY_BYTES = 4096;
 /**
  * Default time an upload's promise of the rest of its file outlasts its data (`StorageLimits`, ferry serve
  * --upload-stall-timeout): the server's idle timeout, so an honest upload whose data stops for longer would
- * have lost its session anyway, unless something else kept it open.
+ * have lost its session anyway, unless something else kept it open (its other requests, or the server's
+ * KEEPALIVE while it re-hashes or signs for the upload: then the data's return promises the rest again).
  */
 export const UPLOAD_STALL_TIMEOUT_MS = 60_000;
 
 /**
- * Data an upload writes for its promise to count as flowing: one leaf. Any byte would do for an honest
- * upload, but then a byte a minute per session would hold the whole promise; a leaf a minute writes real
- * bytes, which the key's quota counts and the disk shows.
+ * The pace an upload's data keeps for its promise to stand: within each stall timeout, what would write the
+ * whole file within this time, and at least a leaf (FLOWING_MIN_BYTES). Any byte would do for an honest
+ * upload, but a byte a minute per session would then hold the whole free disk, and a leaf a minute still
+ * 40 GiB for 35 KiB/s over 32 sessions; at this pace holding room costs what filling it within a day would,
+ * in real bytes the key's quota counts and the disk shows. An honest upload slower than this (a 10 GiB file
+ * at under 125 KB/s) keeps its data coming as before; its rest is promised again each time it catches up,
+ * and only meets DISK_FULL then if others took the room meanwhile, as a resume would.
  */
-const FLOWING_BYTES = LEAF_BYTES;
+const FLOWING_HORIZON_MS = 24 * 3600 * 1000;
+const FLOWING_MIN_BYTES = LEAF_BYTES;
 
 /** Bytes a partial's state log may take beyond its data: the header, and one entry per chunk (chunk-log.ts). */
 const STATE_HEADER_BYTES = 1024;
@@ -45,7 +51,7 @@ interface Promised {
   flow?: Flow;
 }
 
-/** When an upload's data last flowed (FLOWING_BYTES written), and what it wrote since. */
+/** When an upload's data last flowed (`StorageLimits.dataArrived`), and what it wrote since. */
 interface Flow {
   at: number;
   bytesSince: number;
@@ -199,10 +205,10 @@ export class StorageLimits {
   /**
    * `bytes` of data arrived for the live upload `transferId` (PUT_DATA, PUT_COPY, a joined stream's): the
    * one rule of how long an offer's promise lasts while a session holds its transfer. Its promise of the
-   * rest of the file stands while the data flows, FLOWING_BYTES within each `uploadStallMs`; once it has
-   * not, the rest counts for nothing against other offers (what its partial holds still does: the disk's
-   * free space shows it), and the data's return promises it again, as a resume's offer does, refused
-   * DISK_FULL if others took the room meanwhile. Kept while a session merely lived, one key's 32 sessions,
+   * rest of the file stands while the data flows at the pace of FLOWING_HORIZON_MS (a leaf at least) within
+   * each `uploadStallMs`; once it has not, the rest counts for nothing against other offers (what its partial
+   * holds still does: the disk's free space shows it), and the data's catching up promises it again, as a
+   * resume's offer does, refused DISK_FULL if others took the room meanwhile. Kept while a session merely lived, one key's 32 sessions,
    * each a small request a minute within the idle timeout and no data, held the server's free disk against
    * every other key for as long as they stayed (docs/SECURITY.md, "Findings of the stop 43 pass"). Undefined
    * unless the promise is made again (nothing to wait for, on the path of every record of data).
@@ -212,7 +218,7 @@ export class StorageLimits {
     const flow = promise?.flow;
     if (!flow || promise.client === undefined) return undefined;
     flow.bytesSince += bytes;
-    if (flow.bytesSince < FLOWING_BYTES) return undefined;
+    if (flow.bytesSince < this.#flowingBytes(promise.bytes)) return undefined;
     const now = this.#now();
     if (!this.#stalled(promise, now)) {
       flow.at = now;
@@ -363,6 +369,11 @@ export class StorageLimits {
       if (id !== transferId && !this.#stalled(promise, now))
         outstanding += Math.max(0, promise.bytes - (allocated.get(id) ?? 0));
     return free - since - outstanding + (allocated.get(transferId) ?? 0);
+  }
+
+  /** What an upload promised `bytes` writes within each stall timeout for its data to flow (FLOWING_HORIZON_MS). */
+  #flowingBytes(bytes: number): number {
+    return Math.max(FLOWING_MIN_BYTES, Math.ceil((bytes * this.#uploadStallMs) / FLOWING_HORIZON_MS));
   }
 
   /** Whether `promise` is an upload's whose data has not flowed for `uploadStallMs` (see `dataArrived`). */

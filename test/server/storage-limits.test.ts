@@ -53,6 +53,32 @@ test('StorageLimits keeps promises to sparse partials reserved however much time
   await limits.reserve(client, ids[2]!, 11 * MiB);
 });
 
+test("an upload's promise stands while its data keeps a day's pace within each stall timeout: on 32 MiB keeping 8 MiB, a 20 MiB offer's leaves trickled over an hour let another key's 12 MiB in, and catching up is then refused DISK_FULL until there is room", async (t) => {
+  const hour = 3600 * 1000;
+  // A stall timeout of an hour: the pace (20 MiB in a day: 854 KiB an hour) is more than a leaf.
+  const { limits, later } = await smallDisk(t, { uploadStallMs: hour });
+  const [holder, other] = [Buffer.alloc(32, 1), Buffer.alloc(32, 2)];
+  const [upload, offer] = ['a'.repeat(32), 'b'.repeat(32)];
+  const refused = (promise: Promise<void> | undefined) =>
+    assert.rejects(promise ?? Promise.resolve(), (err: unknown) => isFerryError(err, 'DISK_FULL'));
+  await limits.reserve(holder, upload, 20 * MiB, { awaitsData: true });
+  await refused(limits.reserve(other, offer, 12 * MiB));
+  // Two leaves in the first hour are behind the pace: the offer stalls at its hour.
+  later(hour / 2);
+  assert.equal(limits.dataArrived(upload, 128 * 1024), undefined);
+  later(hour / 2 + 1);
+  await limits.reserve(other, offer, 12 * MiB);
+  // Catching up promises the rest again, which no longer fits beside the other key's 12 MiB.
+  await refused(limits.dataArrived(upload, 800 * 1024));
+  // With room again it is promised, and holds while its data keeps the pace.
+  limits.released(offer);
+  await limits.dataArrived(upload, 0);
+  later(hour - 1);
+  assert.equal(limits.dataArrived(upload, 854 * 1024), undefined);
+  later(hour - 1);
+  await refused(limits.reserve(other, offer, 12 * MiB));
+});
+
 test('a refused directory or link counts its entries in words a user reads: 1 entry, 2 entries', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'ferry-storage-entries-'));
   t.after(() => rm(root, { recursive: true, force: true }));
