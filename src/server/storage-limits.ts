@@ -218,15 +218,37 @@ export class StorageLimits {
     const flow = promise?.flow;
     if (!flow || promise.client === undefined) return undefined;
     flow.bytesSince += bytes;
-    if (flow.bytesSince < this.#flowingBytes(promise.bytes)) return undefined;
     const now = this.#now();
-    if (!this.#stalled(promise, now)) {
-      flow.at = now;
-      flow.bytesSince = 0;
-      return undefined;
+    const stalled = this.#stalled(promise, now);
+    if (flow.bytesSince >= this.#flowingBytes(promise.bytes)) {
+      if (!stalled) {
+        flow.at = now;
+        flow.bytesSince = 0;
+        return undefined;
+      }
+      // Caught up: made again in full (with a fresh flow) only if it fits; refused, it stays stalled.
+      return this.#reserve(promise.client, transferId, promise.bytes, { awaitsData: true });
     }
-    // Made again in full (and with a fresh flow) only if it fits; refused, it stays stalled.
-    return this.#reserve(promise.client, transferId, promise.bytes, { awaitsData: true });
+    // Behind and stalled, its rest counts for nothing: what it writes meanwhile must fit the reserve itself.
+    return stalled ? this.#takeBytes(bytes) : undefined;
+  }
+
+  /**
+   * `bytes` a stalled upload writes before it catches up, which no promise covers: DISK_FULL, before they are
+   * written, when they would leave less than the reserve (else bytes just under its pace, over 32 sessions,
+   * would eat into the reserve unchecked).
+   */
+  async #takeBytes(bytes: number): Promise<void> {
+    if (this.#minFreeDiskBytes <= 0) return;
+    await this.load();
+    // Its own allocation is not credited back (`''`): these bytes come on top of it.
+    const free = await this.#freeBytes('');
+    if (free - bytes < this.#minFreeDiskBytes)
+      throw new FerryError(
+        'DISK_FULL',
+        `the upload's data fell behind for over ${readableAge(this.#uploadStallMs)} and its room went to other uploads: ${formatBytes(bytes)} more would leave ${formatBytes(Math.max(0, free - bytes))} free, less than the ${formatBytes(this.#minFreeDiskBytes)} the server keeps (its operator can raise ferry serve --upload-stall-timeout)`,
+      );
+    if (this.#sample) this.#sample.since += bytes;
   }
 
   async #reserve(client: string, transferId: string, bytes: number, options: ReserveOptions): Promise<void> {

@@ -79,6 +79,20 @@ test("an upload's promise stands while its data keeps a day's pace within each s
   await refused(limits.reserve(other, offer, 12 * MiB));
 });
 
+test('what a stalled upload writes before it catches up is checked against the reserve: on 32 MiB keeping 8 MiB with 23 MiB promised to another key, 512 KiB fit and 2 MiB are DISK_FULL', async (t) => {
+  const hour = 3600 * 1000;
+  // Ten hours: the pace of 20 MiB is then 8.3 MiB, so neither write catches up.
+  const { limits, later } = await smallDisk(t, { uploadStallMs: 10 * hour });
+  const upload = 'a'.repeat(32);
+  await limits.reserve(Buffer.alloc(32, 1), upload, 20 * MiB, { awaitsData: true });
+  later(10 * hour + 1);
+  await limits.reserve(Buffer.alloc(32, 2), 'b'.repeat(32), 23 * MiB);
+  await limits.dataArrived(upload, 512 * 1024);
+  await assert.rejects(limits.dataArrived(upload, 2 * MiB) ?? Promise.resolve(), (err: unknown) =>
+    isFerryError(err, 'DISK_FULL'),
+  );
+});
+
 test('a refused directory or link counts its entries in words a user reads: 1 entry, 2 entries', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'ferry-storage-entries-'));
   t.after(() => rm(root, { recursive: true, force: true }));
