@@ -31,9 +31,9 @@ export const UPLOAD_STALL_TIMEOUT_MS = 60_000;
  * The pace an upload's data keeps for its promise to stand: within each stall timeout, what would write the
  * whole file within this time, and at least a leaf (FLOWING_MIN_BYTES). Any byte would do for an honest
  * upload, but a byte a minute per session would then hold the whole free disk, and a leaf a minute still
- * 40 GiB for 35 KiB/s over 32 sessions; at this pace holding room costs what filling it within a day would,
+ * 40 GiB for 34 KiB/s over 32 sessions; at this pace holding room costs what filling it within a day would,
  * in real bytes the key's quota counts and the disk shows. An honest upload slower than this (a 10 GiB file
- * at under 125 KB/s) keeps its data coming as before; its rest is promised again each time it catches up,
+ * at under 124 KB/s) keeps its data coming as before; its rest is promised again each time it catches up,
  * and only meets DISK_FULL then if others took the room meanwhile, as a resume would.
  */
 const FLOWING_HORIZON_MS = 24 * 3600 * 1000;
@@ -207,11 +207,12 @@ export class StorageLimits {
    * one rule of how long an offer's promise lasts while a session holds its transfer. Its promise of the
    * rest of the file stands while the data flows at the pace of FLOWING_HORIZON_MS (a leaf at least) within
    * each `uploadStallMs`; once it has not, the rest counts for nothing against other offers (what its partial
-   * holds still does: the disk's free space shows it), and the data's catching up promises it again, as a
-   * resume's offer does, refused DISK_FULL if others took the room meanwhile. Kept while a session merely lived, one key's 32 sessions,
-   * each a small request a minute within the idle timeout and no data, held the server's free disk against
-   * every other key for as long as they stayed (docs/SECURITY.md, "Findings of the stop 43 pass"). Undefined
-   * unless the promise is made again (nothing to wait for, on the path of every record of data).
+   * holds still does: the disk's free space shows it), what it writes meanwhile is checked against the
+   * reserve as it comes, and its catching up promises the rest again, as a resume's offer does, refused
+   * DISK_FULL if others took the room meanwhile. Kept while a session merely lived, one key's 32 sessions,
+   * each with a small request a minute and no data, held the server's free disk against every other key for
+   * as long as they stayed (docs/SECURITY.md, "Findings of the stop 43 pass"). Undefined when there is
+   * nothing to wait for: on the path of every record of data, only a stalled upload's waits.
    */
   dataArrived(transferId: string, bytes: number): Promise<void> | undefined {
     const promise = this.#promises.get(transferId);
