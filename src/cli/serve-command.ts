@@ -177,7 +177,7 @@ export function registerServeCommand(program: Command): void {
     )
     .option(
       '--upload-stall-timeout <duration>',
-      "an upload keeps its room on the disk while its data comes at a day's pace of its size (a leaf at least) within each such time; past it other offers may take the room, which its data asks for again as it catches up; 0: while its session lives",
+      "an upload's room on the disk goes to other offers when its data falls behind a day's pace of its size (64 KiB at least) for this long; 0: kept while its session lives",
       formatMs(SERVER_DEFAULTS.uploadStallTimeoutMs),
     )
     .option(
