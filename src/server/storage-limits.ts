@@ -55,6 +55,8 @@ interface Promised {
 interface Flow {
   at: number;
   bytesSince: number;
+  /** The server's own work for the upload under way (`busyWith`): no stall while it runs. */
+  busy: number;
 }
 
 /** How a promise is made (`StorageLimits.reserve`). */
@@ -235,6 +237,23 @@ export class StorageLimits {
   }
 
   /**
+   * The server works for the live upload `transferId` until `work` settles (re-hashing the chunks its
+   * partial holds before PUT_ACCEPT, signing its old file and placing old leaves in the partial): the client's
+   * data waits on the server then, which is no stall of the client's, and the placing writes stay within the
+   * promise. Its stall timeout starts afresh when the work ends.
+   */
+  busyWith(transferId: string, work: Promise<unknown>): void {
+    const flow = this.#promises.get(transferId)?.flow;
+    if (!flow) return;
+    flow.busy++;
+    const done = (): void => {
+      flow.busy--;
+      flow.at = this.#now();
+    };
+    work.then(done, done);
+  }
+
+  /**
    * `bytes` a stalled upload writes before it catches up, which no promise covers: DISK_FULL, before they are
    * written, when they would leave less than the reserve (else bytes just under its pace, over 32 sessions,
    * would eat into the reserve unchecked).
@@ -291,7 +310,7 @@ export class StorageLimits {
     this.#promises.set(transferId, {
       client,
       bytes,
-      ...(options.awaitsData ? { flow: { at: this.#now(), bytesSince: 0 } } : {}),
+      ...(options.awaitsData ? { flow: { at: this.#now(), bytesSince: 0, busy: 0 } } : {}),
     });
   }
 
@@ -401,8 +420,9 @@ export class StorageLimits {
 
   /** Whether `promise` is an upload's whose data has not flowed for `uploadStallMs` (see `dataArrived`). */
   #stalled(promise: Promised, now: number): boolean {
+    const flow = promise.flow;
     return (
-      promise.flow !== undefined && this.#uploadStallMs > 0 && now - promise.flow.at > this.#uploadStallMs
+      flow !== undefined && flow.busy === 0 && this.#uploadStallMs > 0 && now - flow.at > this.#uploadStallMs
     );
   }
 

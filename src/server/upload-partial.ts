@@ -35,7 +35,7 @@ export async function openUploadPartial(
     );
     const store: PartialStore<string, UploadTarget> =
       io.ctx.objectStore ?? io.ctx.partialStore ?? serverPartialStore(io.ctx.partialDir);
-    return await PartialTransfer.open(store, transferId, {
+    const opening = PartialTransfer.open(store, transferId, {
       size: offer.size,
       mtimeMs: offer.mtimeMs,
       chunkBytes: offer.chunkBytes,
@@ -53,6 +53,9 @@ export async function openUploadPartial(
         void io.send({ type: 'PROGRESS', ref: offer.ref, verifiedBytes }).catch(() => undefined);
       },
     });
+    // Re-hashing what the partial holds is the server's work, not a stall of the client's data.
+    io.ctx.storage.busyWith(transferId, opening);
+    return await opening;
   } catch (err) {
     await io.ctx.storage.releaseIfAbsent(transferId);
     throw err;

@@ -93,6 +93,26 @@ test('what a stalled upload writes before it catches up is checked against the r
   );
 });
 
+test("the server's own work for an upload (re-hashing, signing) is no stall: the promise holds through it, and the stall timeout starts afresh when it ends", async (t) => {
+  const hour = 3600 * 1000;
+  const { limits, later } = await smallDisk(t, { uploadStallMs: hour });
+  const upload = 'a'.repeat(32);
+  const refused = (promise: Promise<void>) =>
+    assert.rejects(promise, (err: unknown) => isFerryError(err, 'DISK_FULL'));
+  await limits.reserve(Buffer.alloc(32, 1), upload, 20 * MiB, { awaitsData: true });
+  let finish = (): void => undefined;
+  const work = new Promise<void>((resolve) => (finish = resolve));
+  limits.busyWith(upload, work);
+  later(2 * hour);
+  await refused(limits.reserve(Buffer.alloc(32, 2), 'b'.repeat(32), 12 * MiB));
+  finish();
+  await work;
+  later(hour - 1);
+  await refused(limits.reserve(Buffer.alloc(32, 2), 'b'.repeat(32), 12 * MiB));
+  later(2);
+  await limits.reserve(Buffer.alloc(32, 2), 'b'.repeat(32), 12 * MiB);
+});
+
 test('a refused directory or link counts its entries in words a user reads: 1 entry, 2 entries', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'ferry-storage-entries-'));
   t.after(() => rm(root, { recursive: true, force: true }));
