@@ -237,10 +237,11 @@ export class StorageLimits {
   }
 
   /**
-   * The server works for the live upload `transferId` until `work` settles (re-hashing the chunks its
-   * partial holds before PUT_ACCEPT, signing its old file and placing old leaves in the partial): the client's
-   * data waits on the server then, which is no stall of the client's, and the placing writes stay within the
-   * promise. Its stall timeout starts afresh when the work ends.
+   * The server works for the live upload `transferId` until `work` settles, on its own and for a bounded
+   * time (re-hashing the chunks its partial holds before PUT_ACCEPT): the client's data waits on the server
+   * then, which is no stall of the client's. Its stall timeout starts afresh when the work ends. Not for work
+   * the client paces (a delta's signing waits on its reading, `signed`): a client that stopped reading would
+   * hold the promise through it.
    */
   busyWith(transferId: string, work: Promise<unknown>): void {
     const flow = this.#promises.get(transferId)?.flow;
@@ -251,6 +252,25 @@ export class StorageLimits {
       flow.at = this.#now();
     };
     work.then(done, done);
+  }
+
+  /**
+   * The server signed `bytes` of a delta upload's old file for it and the client read them (its DELTA_BLOCKS
+   * records, PROTOCOL.md §5.15.2): while it signs, the client's data waits on the signing, so the signing's
+   * pace is the upload's, and keeps its promise (its placing writes old leaves into the partial within it).
+   * Paced by the client's reading, never by the server alone: a client that stops reading stops the signing,
+   * and its promise stalls. Nothing is checked: only the client's data promises a stalled upload's rest again.
+   */
+  signed(transferId: string, bytes: number): void {
+    const promise = this.#promises.get(transferId);
+    const flow = promise?.flow;
+    if (!flow) return;
+    const now = this.#now();
+    if (this.#stalled(promise, now)) return;
+    flow.bytesSince += bytes;
+    if (flow.bytesSince < this.#flowingBytes(promise.bytes)) return;
+    flow.at = now;
+    flow.bytesSince = 0;
   }
 
   /**

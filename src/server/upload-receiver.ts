@@ -305,10 +305,7 @@ export class UploadReceiver implements TransferClaim {
     // In the same step as #active: a takeover from now on takes this transfer over (`surrender`).
     this.#stages.enter(active.transferId, 'receiving');
     const { signing } = await acceptPartialUpload(this.#io, active);
-    if (!signing) return;
-    pending.finished = signing;
-    // Signing (and placing old leaves) is the server's work: no stall of the upload's data meanwhile.
-    this.#io.ctx.storage.busyWith(active.transferId, signing);
+    if (signing) pending.finished = signing;
   }
 
   /** PROTOCOL.md §5.4 EXISTING: the content is compared, never written (`existingUpload`). */

@@ -113,6 +113,25 @@ test("the server's own work for an upload (re-hashing, signing) is no stall: the
   await limits.reserve(Buffer.alloc(32, 2), 'b'.repeat(32), 12 * MiB);
 });
 
+test("a delta's signing keeps the promise at the pace the client reads it, and never revives a stalled one", async (t) => {
+  const hour = 3600 * 1000;
+  const { limits, later } = await smallDisk(t, { uploadStallMs: hour });
+  const upload = 'a'.repeat(32);
+  const other = (id: string) => limits.reserve(Buffer.alloc(32, 2), id.repeat(32), 12 * MiB);
+  await limits.reserve(Buffer.alloc(32, 1), upload, 20 * MiB, { awaitsData: true });
+  // 20 MiB a day is 854 KiB an hour: records of 900 KiB signed within each hour hold it for two.
+  for (let i = 0; i < 2; i++) {
+    later(hour - 1);
+    limits.signed(upload, 900 * 1024);
+  }
+  later(hour - 1);
+  await assert.rejects(other('b'), (err: unknown) => isFerryError(err, 'DISK_FULL'));
+  // The client stopped reading: past the hour the signing's next record does not make it flow again.
+  later(2);
+  limits.signed(upload, 900 * 1024);
+  await other('c');
+});
+
 test('a refused directory or link counts its entries in words a user reads: 1 entry, 2 entries', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'ferry-storage-entries-'));
   t.after(() => rm(root, { recursive: true, force: true }));
