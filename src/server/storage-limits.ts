@@ -1,6 +1,7 @@
 import { stat, statfs } from 'node:fs/promises';
 import { FerryError, formatBytes } from '../errors/index.js';
-import { LEAF_BYTES, chunkCount } from '../protocol/index.js';
+import { UploadFlow } from '../machines/index.js';
+import { chunkCount } from '../protocol/index.js';
 import { serverPartialPaths, serverPartialStore } from './server-partial-store.js';
 
 /** How long one free-space reading serves (see `#sample`). */
@@ -27,18 +28,6 @@ export const ENTRY_BYTES = 4096;
  */
 export const UPLOAD_STALL_TIMEOUT_MS = 60_000;
 
-/**
- * The pace an upload's data keeps for its promise to stand: within each stall timeout, what would write the
- * whole file within this time, and at least a leaf (FLOWING_MIN_BYTES). Any byte would do for an honest
- * upload, but a byte a minute per session would then hold the whole free disk, and a leaf a minute still
- * 40 GiB for 34 KiB/s over 32 sessions; at this pace holding room costs what filling it within a day would,
- * in real bytes the key's quota counts and the disk shows. An honest upload slower than this (a 10 GiB file
- * at under 124 KB/s) keeps its data coming as before; its rest is promised again each time it catches up,
- * and only meets DISK_FULL then if others took the room meanwhile, as a resume would.
- */
-const FLOWING_HORIZON_MS = 24 * 3600 * 1000;
-const FLOWING_MIN_BYTES = LEAF_BYTES;
-
 /** Bytes a partial's state log may take beyond its data: the header, and one entry per chunk (chunk-log.ts). */
 const STATE_HEADER_BYTES = 1024;
 const STATE_ENTRY_BYTES = 40;
@@ -47,16 +36,8 @@ const STATE_ENTRY_BYTES = 40;
 interface Promised {
   client: string | undefined;
   bytes: number;
-  /** For a live upload's offer: when its data last flowed (see `dataArrived`); absent for other promises. */
-  flow?: Flow;
-}
-
-/** When an upload's data last flowed (`StorageLimits.dataArrived`), and what it wrote since. */
-interface Flow {
-  at: number;
-  bytesSince: number;
-  /** The server's own work for the upload under way (`busyWith`): no stall while it runs. */
-  busy: number;
+  /** For a live upload's offer: whether its data flows (`UploadFlow`); absent for other promises. */
+  flow?: UploadFlow;
 }
 
 /** How a promise is made (`StorageLimits.reserve`). */
@@ -207,7 +188,7 @@ export class StorageLimits {
   /**
    * `bytes` of data arrived for the live upload `transferId` (PUT_DATA, PUT_COPY, a joined stream's): the
    * one rule of how long an offer's promise lasts while a session holds its transfer. Its promise of the
-   * rest of the file stands while the data flows at the pace of FLOWING_HORIZON_MS (a leaf at least) within
+   * rest of the file stands while the data flows at the pace `UploadFlow` keeps (a leaf at least) within
    * each `uploadStallMs`; once it has not, the rest counts for nothing against other offers (what its partial
    * holds still does: the disk's free space shows it), what it writes meanwhile is checked against the
    * reserve as it comes, and its catching up promises the rest again, as a resume's offer does, refused
@@ -218,22 +199,17 @@ export class StorageLimits {
    */
   dataArrived(transferId: string, bytes: number): Promise<void> | undefined {
     const promise = this.#promises.get(transferId);
-    const flow = promise?.flow;
-    if (!flow || promise.client === undefined) return undefined;
-    flow.bytesSince += bytes;
-    const now = this.#now();
-    const stalled = this.#stalled(promise, now);
-    if (flow.bytesSince >= this.#flowingBytes(promise.bytes)) {
-      if (!stalled) {
-        flow.at = now;
-        flow.bytesSince = 0;
+    if (!promise?.flow || promise.client === undefined) return undefined;
+    switch (promise.flow.arrived(bytes, this.#now())) {
+      case 'flowing':
         return undefined;
-      }
-      // Caught up: made again in full (with a fresh flow) only if it fits; refused, it stays stalled.
-      return this.#reserve(promise.client, transferId, promise.bytes, { awaitsData: true });
+      case 'caught-up':
+        // Made again in full (with a fresh flow) only if it fits; refused, it stays stalled.
+        return this.#reserve(promise.client, transferId, promise.bytes, { awaitsData: true });
+      case 'behind':
+        // Its rest counts for nothing: what it writes meanwhile must fit the reserve itself.
+        return this.#takeBytes(bytes);
     }
-    // Behind and stalled, its rest counts for nothing: what it writes meanwhile must fit the reserve itself.
-    return stalled ? this.#takeBytes(bytes) : undefined;
   }
 
   /**
@@ -244,13 +220,9 @@ export class StorageLimits {
    * hold the promise through it.
    */
   busyWith(transferId: string, work: Promise<unknown>): void {
-    const flow = this.#promises.get(transferId)?.flow;
-    if (!flow) return;
-    flow.busy++;
-    const done = (): void => {
-      flow.busy--;
-      flow.at = this.#now();
-    };
+    const busy = this.#promises.get(transferId)?.flow?.busy();
+    if (!busy) return;
+    const done = (): void => busy.done(this.#now());
     work.then(done, done);
   }
 
@@ -262,15 +234,7 @@ export class StorageLimits {
    * and its promise stalls. Nothing is checked: only the client's data promises a stalled upload's rest again.
    */
   signed(transferId: string, bytes: number): void {
-    const promise = this.#promises.get(transferId);
-    const flow = promise?.flow;
-    if (!flow) return;
-    const now = this.#now();
-    if (this.#stalled(promise, now)) return;
-    flow.bytesSince += bytes;
-    if (flow.bytesSince < this.#flowingBytes(promise.bytes)) return;
-    flow.at = now;
-    flow.bytesSince = 0;
+    this.#promises.get(transferId)?.flow?.signed(bytes, this.#now());
   }
 
   /**
@@ -330,7 +294,7 @@ export class StorageLimits {
     this.#promises.set(transferId, {
       client,
       bytes,
-      ...(options.awaitsData ? { flow: { at: this.#now(), bytesSince: 0, busy: 0 } } : {}),
+      ...(options.awaitsData ? { flow: new UploadFlow(bytes, this.#uploadStallMs, this.#now()) } : {}),
     });
   }
 
@@ -428,22 +392,9 @@ export class StorageLimits {
     const { free, allocated, since } = this.#sample;
     let outstanding = 0;
     for (const [id, promise] of this.#promises)
-      if (id !== transferId && !this.#stalled(promise, now))
+      if (id !== transferId && promise.flow?.stalled(now) !== true)
         outstanding += Math.max(0, promise.bytes - (allocated.get(id) ?? 0));
     return free - since - outstanding + (allocated.get(transferId) ?? 0);
-  }
-
-  /** What an upload promised `bytes` writes within each stall timeout for its data to flow (FLOWING_HORIZON_MS). */
-  #flowingBytes(bytes: number): number {
-    return Math.max(FLOWING_MIN_BYTES, Math.ceil((bytes * this.#uploadStallMs) / FLOWING_HORIZON_MS));
-  }
-
-  /** Whether `promise` is an upload's whose data has not flowed for `uploadStallMs` (see `dataArrived`). */
-  #stalled(promise: Promised, now: number): boolean {
-    const flow = promise.flow;
-    return (
-      flow !== undefined && flow.busy === 0 && this.#uploadStallMs > 0 && now - flow.at > this.#uploadStallMs
-    );
   }
 
   /**

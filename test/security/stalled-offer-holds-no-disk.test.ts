@@ -3,9 +3,10 @@
 // default) could each offer a file as large as the free disk allows, send no byte, keep the session with one
 // small request within each idle timeout, and so reserve the server's free disk against every other key for
 // as long as they stayed connected (probed: 32 sessions promised 39.9 of 40 GiB, held through 5 idle
-// timeouts). Now an offer's promise of the rest of its file lasts while its data flows (a leaf within each
-// `--upload-stall-timeout`): a stalled one counts only what its partial holds, a trickle of bytes does not
-// keep it, and the data's return promises the rest again, refused DISK_FULL if another took the room. Real
+// timeouts). Now an offer's promise of the rest of its file lasts while its data flows (a day's pace of its
+// size, a leaf at least, within each `--upload-stall-timeout`): a stalled one counts only what its partial
+// holds, a trickle of bytes does not keep it, and the data catching up promises the rest again, refused
+// DISK_FULL if another took the room. Real
 // Noise sessions on loopback, a real 32 MiB tmpfs (needs root, as the reserve's other tests); the promises'
 // clock is injected, so nothing sleeps.
 import { test } from 'node:test';
