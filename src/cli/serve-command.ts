@@ -59,6 +59,7 @@ interface ServeFlags {
   minFreeDisk: string;
   clientQuota?: string;
   maxPartialsPerClient: string;
+  uploadStallTimeout: string;
   store?: string;
   s3Endpoint?: string;
   s3Region?: string;
@@ -175,6 +176,11 @@ export function registerServeCommand(program: Command): void {
       String(SERVER_DEFAULTS.maxPartialsPerClient),
     )
     .option(
+      '--upload-stall-timeout <duration>',
+      "an upload's room on the disk goes to other offers when its data falls behind a day's pace of its size (64 KiB at least) for this long; 0: kept while its session lives",
+      formatMs(SERVER_DEFAULTS.uploadStallTimeoutMs),
+    )
+    .option(
       '--store <s3://bucket/prefix>',
       'keep received files as objects in an S3-compatible store (credentials: the AWS environment)',
     )
@@ -259,6 +265,7 @@ export function registerServeCommand(program: Command): void {
         minFreeDiskBytes: parseByteSize(flags.minFreeDisk),
         clientQuotaBytes: flags.clientQuota ? parseByteSize(flags.clientQuota) : 0,
         maxPartialsPerClient: parseCount(flags.maxPartialsPerClient, '--max-partials-per-client'),
+        uploadStallTimeoutMs: parseMs(flags.uploadStallTimeout, '--upload-stall-timeout'),
         threads: parseThreads(flags.threads),
         // `ferry invite` on this home works without a restart: the invite store is read at pairing time.
         pairing: { homeDir: home, ...(admission ? { stores: admission.pairingStores } : {}) },

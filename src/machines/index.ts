@@ -69,3 +69,4 @@ export {
   type AnsweredEntries,
   type GetBatchReceiverState,
 } from './get-batch-receiver.js';
+export { FLOWING_HORIZON_MS, UploadFlow, type FlowStep } from './upload-flow.js';

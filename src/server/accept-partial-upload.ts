@@ -36,5 +36,7 @@ export async function acceptPartialUpload(
     joinToken: active.joinToken,
     ranges: partial.heldRanges(),
   });
-  return { signing: old?.startSignature(io, offer.ref, partial, offer.size).done };
+  // The signing's pace, which the client's reading sets, is the upload's while its data waits on it.
+  const signed = (bytes: number): void => io.ctx.storage.signed(active.transferId, bytes);
+  return { signing: old?.startSignature(io, offer.ref, partial, offer.size, signed).done };
 }

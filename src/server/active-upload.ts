@@ -32,6 +32,8 @@ export interface ExistingUpload {
 export interface JoinedUpload {
   readonly kind: 'joined';
   readonly ref: number;
+  /** The primary's transfer, whose promise of disk this stream's data keeps (`StorageLimits.dataArrived`). */
+  readonly transferId: string;
   readonly partial: PartialTransfer<UploadTarget>;
   readonly offer: PutOfferMessage;
   receivedBytes: number;

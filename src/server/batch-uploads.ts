@@ -207,7 +207,7 @@ export class BatchUploads implements TransferClaim {
         } else {
           bytes = StorageLimits.promiseOf(entry.size, batch.chunkBytes);
           // Each entry is a new file: an inode, though the batch's promise is already there.
-          await storage.reserve(io.clientKey, batch.promiseId, batch.promised + bytes, 1);
+          await storage.reserve(io.clientKey, batch.promiseId, batch.promised + bytes, { newEntries: 1 });
           batch.promised += bytes;
         }
         const file: SmallFile = {

@@ -152,17 +152,20 @@ export class DeltaOldFile {
    * (§5.15.2), is served while the rest is signed (issue 16: an insertion's copy waited for the whole
    * signing, then ran, one core idle each time). When `placing` (the new file has the old one's size and the
    * partial holds nothing verified), the signing also writes each old leaf where it lies (`#placingHook`),
-   * and every other write into the partial goes through `arrive` (`LeafPlacing`'s rule).
+   * and every other write into the partial goes through `arrive` (`LeafPlacing`'s rule). `signed` hears the
+   * old file's bytes of each record once it is sent: the upload's pace while its data waits on the signing
+   * (`StorageLimits.signed`).
    */
   startSignature<T>(
     io: SessionIo,
     ref: number,
     partial: PartialTransfer<T>,
     newSize: number,
+    signed: (bytes: number) => void = () => undefined,
   ): { readonly done: Promise<void>; readonly placing: boolean } {
     if (this.#signing !== undefined) throw new FerryError('INTERNAL', 'a delta signature sent twice');
     const placing = this.#placingHook(partial, newSize);
-    const signing = this.#sign(io, ref, placing, partial);
+    const signing = this.#sign(io, ref, placing, partial, signed);
     // Settled, never rejecting: `close` waits for it before the file is closed under its reads.
     this.#signing = signing.catch(() => undefined);
     const done = signing.catch((err: unknown) => {
@@ -176,6 +179,7 @@ export class DeltaOldFile {
     ref: number,
     placing: SignedPieceHook | undefined,
     partial: PartialTransfer<T>,
+    signed: (bytes: number) => void,
   ): Promise<void> {
     const old = this.#old;
     const blockBytes = deltaBlockBytesFor(old.size);
@@ -183,7 +187,11 @@ export class DeltaOldFile {
     // signing is stopped: `stopSigning` must not wait for the client (a send left parked fails when the
     // channel closes).
     const unlessStopped = <R>(work: Promise<R>): Promise<R> => Promise.race([work, this.#stopped]);
-    const send = (record: DeltaBlocksMessage): Promise<void> => unlessStopped(io.send(record));
+    // Each record sent (the client reading) is the signing's pace (`StorageLimits.signed`).
+    const send = async (record: DeltaBlocksMessage): Promise<void> => {
+      await unlessStopped(io.send(record));
+      signed(record.weak.length * blockBytes);
+    };
     const known = this.#known?.leaves;
     // Reading the old file on request is paid for, as hashing is (docs/SECURITY.md "Hashing on request"): a
     // signing from known hashes hashes nothing but still reads every leaf it places or takes weak checksums

@@ -23,7 +23,12 @@ import { TransferRegistry } from './transfer-registry.js';
 import { CoordinationBudget } from './coordination-budget.js';
 import { ConnectionGate, DEFAULT_CONNECTION_LIMITS } from './connection-gate.js';
 import { DEFAULT_HANDSHAKE_RATE_LIMITS, HandshakeRateLimit } from './handshake-rate-limit.js';
-import { MAX_PARTIALS_PER_CLIENT, MIN_FREE_DISK_BYTES, StorageLimits } from './storage-limits.js';
+import {
+  MAX_PARTIALS_PER_CLIENT,
+  MIN_FREE_DISK_BYTES,
+  StorageLimits,
+  UPLOAD_STALL_TIMEOUT_MS,
+} from './storage-limits.js';
 import { ServerEvents } from './server-events.js';
 import { logServerEvents } from './server-log.js';
 import { FileHashCache } from './file-hash-cache.js';
@@ -200,6 +205,8 @@ export class FerryServer {
       minFreeDiskBytes: options.objectStore ? 0 : (options.minFreeDiskBytes ?? MIN_FREE_DISK_BYTES),
       clientQuotaBytes: options.clientQuotaBytes ?? 0,
       maxPartialsPerClient: options.maxPartialsPerClient ?? MAX_PARTIALS_PER_CLIENT,
+      uploadStallMs: options.uploadStallTimeoutMs ?? UPLOAD_STALL_TIMEOUT_MS,
+      ...(options.storageNow ? { now: options.storageNow } : {}),
       isHeld: (id) => registry.isHeld(id),
       partialMaxAgeMs:
         (options.partialSweepIntervalMs ?? PARTIAL_SWEEP_INTERVAL_MS) > 0

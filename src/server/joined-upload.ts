@@ -22,7 +22,7 @@ export const joinedUpload = {
       // gets the same answer as no transfer, so it tells a session without the token nothing.
       throw new FerryError('PATH_NOT_FOUND', 'no matching transfer to join');
     }
-    return { kind: 'joined', ref: offer.ref, partial, offer, receivedBytes: 0 };
+    return { kind: 'joined', ref: offer.ref, transferId, partial, offer, receivedBytes: 0 };
   },
 
   /** The held set was already answered to the primary; a joined stream only needs to know it may send. */

@@ -68,6 +68,14 @@ export interface ServeOptions {
   clientQuotaBytes?: number;
   /** Partial transfers one client key may hold open (default 256); 0 for no limit. */
   maxPartialsPerClient?: number;
+  /**
+   * How long an upload's promise of disk for the rest of its file outlasts its data (default
+   * UPLOAD_STALL_TIMEOUT_MS, 60 s): a live session's offer that sends no data no longer holds the disk
+   * against other offers (StorageLimits.dataArrived); 0 keeps it while a session holds the transfer.
+   */
+  uploadStallTimeoutMs?: number;
+  /** The clock of the promises of disk (`uploadStallTimeoutMs`), injectable so tests never sleep. */
+  storageNow?: () => number;
   /** Memory for chunk hashes of checks that send no data (default FILE_HASH_CACHE_BYTES, 32 MiB). */
   hashCacheBytes?: number;
   /**

@@ -14,7 +14,7 @@ import { PARTIAL_MAX_AGE_MS } from './partial-sweeper.js';
 import { LISTING_MEMORY } from './listing-memory.js';
 import { DOWNLOAD_MEMORY } from './download-memory.js';
 import { UPLOAD_MEMORY } from './upload-memory.js';
-import { MAX_PARTIALS_PER_CLIENT, MIN_FREE_DISK_BYTES } from './storage-limits.js';
+import { MAX_PARTIALS_PER_CLIENT, MIN_FREE_DISK_BYTES, UPLOAD_STALL_TIMEOUT_MS } from './storage-limits.js';
 
 /**
  * What `FerryServer.start` uses for each option left out. Front ends (the CLI's `ferry serve` flags) show
@@ -28,6 +28,8 @@ export const SERVER_DEFAULTS: {
   readonly partialMaxAgeMs: number;
   readonly minFreeDiskBytes: number;
   readonly maxPartialsPerClient: number;
+  /** How long an upload's promise of disk outlasts its data (`StorageLimits.dataArrived`). */
+  readonly uploadStallTimeoutMs: number;
   readonly limits: Readonly<ConnectionLimits>;
   /**
    * Handshakes per source (IPv4 address, IPv6 /64): 16 per second after a burst of 64. An honest client
@@ -54,6 +56,7 @@ export const SERVER_DEFAULTS: {
   partialMaxAgeMs: PARTIAL_MAX_AGE_MS,
   minFreeDiskBytes: MIN_FREE_DISK_BYTES,
   maxPartialsPerClient: MAX_PARTIALS_PER_CLIENT,
+  uploadStallTimeoutMs: UPLOAD_STALL_TIMEOUT_MS,
   limits: DEFAULT_CONNECTION_LIMITS,
   handshakeRate: DEFAULT_HANDSHAKE_RATE_LIMITS,
   partMemory: Object.freeze({

@@ -1,5 +1,6 @@
 import { stat, statfs } from 'node:fs/promises';
 import { FerryError, formatBytes } from '../errors/index.js';
+import { UploadFlow } from '../machines/index.js';
 import { chunkCount } from '../protocol/index.js';
 import { serverPartialPaths, serverPartialStore } from './server-partial-store.js';
 
@@ -19,6 +20,14 @@ export const MAX_PARTIALS_PER_CLIENT = 256;
  */
 export const ENTRY_BYTES = 4096;
 
+/**
+ * Default time an upload's promise of the rest of its file outlasts its data (`StorageLimits`, ferry serve
+ * --upload-stall-timeout): the server's idle timeout, so an honest upload whose data stops for longer would
+ * have lost its session anyway, unless something else kept it open (its other requests, or the server's
+ * KEEPALIVE while it re-hashes or signs for the upload: then the data's return promises the rest again).
+ */
+export const UPLOAD_STALL_TIMEOUT_MS = 60_000;
+
 /** Bytes a partial's state log may take beyond its data: the header, and one entry per chunk (chunk-log.ts). */
 const STATE_HEADER_BYTES = 1024;
 const STATE_ENTRY_BYTES = 40;
@@ -27,6 +36,23 @@ const STATE_ENTRY_BYTES = 40;
 interface Promised {
   client: string | undefined;
   bytes: number;
+  /** For a live upload's offer: whether its data flows (`UploadFlow`); absent for other promises. */
+  flow?: UploadFlow;
+}
+
+/** How a promise is made (`StorageLimits.reserve`). */
+export interface ReserveOptions {
+  /**
+   * How many files the promise makes, each an inode: by default one for a new transfer and none for one
+   * already promised (a resume: its partial is on disk), which a batch, whose one promise grows with every
+   * entry, overrides.
+   */
+  newEntries?: number;
+  /**
+   * The promise is an upload's offer, whose data is still to come: it lasts while that data flows (see
+   * `dataArrived`). A batch's promise is of data it holds already, and does not stall.
+   */
+  awaitsData?: boolean;
 }
 
 export interface StorageLimitOptions {
@@ -45,6 +71,11 @@ export interface StorageLimitOptions {
   isHeld?: (transferId: string) => boolean;
   /** How long a partial is kept without a write before the sweeper removes it; undefined: never swept. */
   partialMaxAgeMs?: number | undefined;
+  /**
+   * How long an upload's promise of the rest of its file outlasts its data (default UPLOAD_STALL_TIMEOUT_MS);
+   * 0 keeps it while a session holds the transfer, as before stop 43.
+   */
+  uploadStallMs?: number;
 }
 
 /**
@@ -72,6 +103,7 @@ export class StorageLimits {
   readonly #now: () => number;
   readonly #isHeld: (transferId: string) => boolean;
   readonly #partialMaxAgeMs: number | undefined;
+  readonly #uploadStallMs: number;
   readonly #promises = new Map<string, Promised>();
   /** Bytes placed under a final name per client (hex key), this server run. */
   readonly #placed = new Map<string, number>();
@@ -101,6 +133,7 @@ export class StorageLimits {
     this.#now = options.now ?? Date.now;
     this.#isHeld = options.isHeld ?? (() => true);
     this.#partialMaxAgeMs = options.partialMaxAgeMs;
+    this.#uploadStallMs = options.uploadStallMs ?? UPLOAD_STALL_TIMEOUT_MS;
   }
 
   /** The bytes a partial of `size` in chunks of `chunkBytes` may take on disk, state log included. */
@@ -141,14 +174,89 @@ export class StorageLimits {
 
   /**
    * Promises `bytes` to transfer `transferId` of `clientKey` (replacing any earlier promise of the same
-   * transfer): QUOTA_EXCEEDED or DISK_FULL, before anything is written, when it does not fit. `newEntries` is
-   * how many files the promise makes, each an inode: by default one for a new transfer and none for one
-   * already promised (a resume: its partial is on disk), which a batch, whose one promise grows with every
-   * entry, overrides.
+   * transfer): QUOTA_EXCEEDED or DISK_FULL, before anything is written, when it does not fit.
    */
-  async reserve(clientKey: Buffer, transferId: string, bytes: number, newEntries?: number): Promise<void> {
+  async reserve(
+    clientKey: Buffer,
+    transferId: string,
+    bytes: number,
+    options: ReserveOptions = {},
+  ): Promise<void> {
+    await this.#reserve(clientKey.toString('hex'), transferId, bytes, options);
+  }
+
+  /**
+   * `bytes` of data arrived for the live upload `transferId` (PUT_DATA, PUT_COPY, a joined stream's): the
+   * one rule of how long an offer's promise lasts while a session holds its transfer. Its promise of the
+   * rest of the file stands while the data flows at the pace `UploadFlow` keeps (a leaf at least) within
+   * each `uploadStallMs`; once it has not, the rest counts for nothing against other offers (what its partial
+   * holds still does: the disk's free space shows it), what it writes meanwhile is checked against the
+   * reserve as it comes, and its catching up promises the rest again, as a resume's offer does, refused
+   * DISK_FULL if others took the room meanwhile. Kept while a session merely lived, one key's 32 sessions,
+   * each with a small request a minute and no data, held the server's free disk against every other key for
+   * as long as they stayed (docs/SECURITY.md, "Findings of the stop 43 pass"). Undefined when there is
+   * nothing to wait for: on the path of every record of data, only a stalled upload's waits.
+   */
+  dataArrived(transferId: string, bytes: number): Promise<void> | undefined {
+    const promise = this.#promises.get(transferId);
+    if (!promise?.flow || promise.client === undefined) return undefined;
+    switch (promise.flow.arrived(bytes, this.#now())) {
+      case 'flowing':
+        return undefined;
+      case 'caught-up':
+        // Made again in full (with a fresh flow) only if it fits; refused, it stays stalled.
+        return this.#reserve(promise.client, transferId, promise.bytes, { awaitsData: true });
+      case 'behind':
+        // Its rest counts for nothing: what it writes meanwhile must fit the reserve itself.
+        return this.#takeBytes(bytes);
+    }
+  }
+
+  /**
+   * The server works for the live upload `transferId` until `work` settles, on its own and for a bounded
+   * time (re-hashing the chunks its partial holds before PUT_ACCEPT): the client's data waits on the server
+   * then, which is no stall of the client's. Its stall timeout starts afresh when the work ends. Not for work
+   * the client paces (a delta's signing waits on its reading, `signed`): a client that stopped reading would
+   * hold the promise through it.
+   */
+  busyWith(transferId: string, work: Promise<unknown>): void {
+    const busy = this.#promises.get(transferId)?.flow?.busy();
+    if (!busy) return;
+    const done = (): void => busy.done(this.#now());
+    work.then(done, done);
+  }
+
+  /**
+   * The server signed `bytes` of a delta upload's old file for it and the client read them (its DELTA_BLOCKS
+   * records, PROTOCOL.md §5.15.2): while it signs, the client's data waits on the signing, so the signing's
+   * pace is the upload's, and keeps its promise (its placing writes old leaves into the partial within it).
+   * Paced by the client's reading, never by the server alone: a client that stops reading stops the signing,
+   * and its promise stalls. Nothing is checked: only the client's data promises a stalled upload's rest again.
+   */
+  signed(transferId: string, bytes: number): void {
+    this.#promises.get(transferId)?.flow?.signed(bytes, this.#now());
+  }
+
+  /**
+   * `bytes` a stalled upload writes before it catches up, which no promise covers: DISK_FULL, before they are
+   * written, when they would leave less than the reserve (else bytes just under its pace, over 32 sessions,
+   * would eat into the reserve unchecked).
+   */
+  async #takeBytes(bytes: number): Promise<void> {
+    if (this.#minFreeDiskBytes <= 0) return;
     await this.load();
-    const client = clientKey.toString('hex');
+    // Its own allocation is not credited back (`''`): these bytes come on top of it.
+    const free = await this.#freeBytes('');
+    if (free - bytes < this.#minFreeDiskBytes)
+      throw new FerryError(
+        'DISK_FULL',
+        `the upload's data fell behind for over ${readableAge(this.#uploadStallMs)} and its room went to other uploads: ${formatBytes(bytes)} more would leave ${formatBytes(Math.max(0, free - bytes))} free, less than the ${formatBytes(this.#minFreeDiskBytes)} the server keeps (its operator can raise ferry serve --upload-stall-timeout)`,
+      );
+    if (this.#sample) this.#sample.since += bytes;
+  }
+
+  async #reserve(client: string, transferId: string, bytes: number, options: ReserveOptions): Promise<void> {
+    await this.load();
     const prior = this.#promises.get(transferId);
     if (this.#clientQuotaBytes > 0) {
       const used = this.usedBy(client) - (prior?.client === client ? prior.bytes : 0);
@@ -181,9 +289,13 @@ export class StorageLimits {
       }
       // Only what the offer makes: a resumed offer at the inode reserve was refused, though its partial
       // (data and state log) is there already.
-      this.#takeInodes(newEntries ?? (prior === undefined ? 1 : 0));
+      this.#takeInodes(options.newEntries ?? (prior === undefined ? 1 : 0));
     }
-    this.#promises.set(transferId, { client, bytes });
+    this.#promises.set(transferId, {
+      client,
+      bytes,
+      ...(options.awaitsData ? { flow: new UploadFlow(bytes, this.#uploadStallMs, this.#now()) } : {}),
+    });
   }
 
   /** Transfer `transferId` placed its file: its promise becomes bytes its client has stored. */
@@ -280,7 +392,8 @@ export class StorageLimits {
     const { free, allocated, since } = this.#sample;
     let outstanding = 0;
     for (const [id, promise] of this.#promises)
-      if (id !== transferId) outstanding += Math.max(0, promise.bytes - (allocated.get(id) ?? 0));
+      if (id !== transferId && promise.flow?.stalled(now) !== true)
+        outstanding += Math.max(0, promise.bytes - (allocated.get(id) ?? 0));
     return free - since - outstanding + (allocated.get(transferId) ?? 0);
   }
 

@@ -30,12 +30,14 @@ export async function openUploadPartial(
       io.clientKey,
       transferId,
       StorageLimits.promiseOf(offer.size, offer.chunkBytes),
+      // It lasts while the upload's data flows (StorageLimits.dataArrived).
+      { awaitsData: true },
     );
     // The session's view of an object store: its end (its connection's close, a server's close) drops the
     // partial's store requests.
     const store: PartialStore<string, UploadTarget> =
       io.objectStore ?? io.ctx.partialStore ?? serverPartialStore(io.ctx.partialDir);
-    return await PartialTransfer.open(store, transferId, {
+    const opening = PartialTransfer.open(store, transferId, {
       size: offer.size,
       mtimeMs: offer.mtimeMs,
       chunkBytes: offer.chunkBytes,
@@ -51,6 +53,9 @@ export async function openUploadPartial(
         void io.send({ type: 'PROGRESS', ref: offer.ref, verifiedBytes }).catch(() => undefined);
       },
     });
+    // Re-hashing what the partial holds is the server's work, not a stall of the client's data.
+    io.ctx.storage.busyWith(transferId, opening);
+    return await opening;
   } catch (err) {
     await io.ctx.storage.releaseIfAbsent(transferId);
     throw err;

@@ -97,6 +97,7 @@ export class UploadReceiver implements TransferClaim {
         // PROTOCOL.md §5.15.3: only a delta upload's partial has an old file to copy from.
         if (active.kind !== 'partial' || !active.old)
           throw new FerryError('MESSAGE_MALFORMED', 'put_copy without DELTA');
+        await this.#dataArrived(active.transferId, message.length);
         await active.old.copyInto(active.partial, message, this);
         return NOTHING_PENDING;
       }
@@ -105,6 +106,7 @@ export class UploadReceiver implements TransferClaim {
         if (active.kind === 'existing') return NOTHING_PENDING; // pipelined data for an existing file: the digest decides
         // Arrived data wins over a delta's old leaves placed while signing, and lands after them (LeafPlacing).
         if (active.kind === 'partial') await active.old?.arrive(message.offset, message.data.length);
+        await this.#dataArrived(active.transferId, message.data.length);
         // `this` names the stream: a chunk travels whole on one session (PROTOCOL.md §5.13.3).
         await active.partial.writeData(message.offset, message.data, this);
         active.receivedBytes += message.data.length;
@@ -325,6 +327,15 @@ export class UploadReceiver implements TransferClaim {
         await this.#letGo(active.transferId);
       }
     });
+  }
+
+  /**
+   * Data of `transferId` arrived: its promise of disk lasts while its data flows, and is made again (or
+   * refused DISK_FULL, before the bytes are written) when it returns after a stall (`StorageLimits.dataArrived`).
+   */
+  async #dataArrived(transferId: string, bytes: number): Promise<void> {
+    const promised = this.#io.ctx.storage.dataArrived(transferId, bytes);
+    if (promised) await promised;
   }
 
   #expect(ref: number, type: string): ActiveUpload {

@@ -69,6 +69,7 @@ test('ferry serve defaults to SERVER_DEFAULTS for every tunable it shows', () =>
   assert.equal(Number(flags.get('--handshake-burst')), SERVER_DEFAULTS.handshakeRate.handshakeBurst);
   assert.equal(parseByteSize(flags.get('--min-free-disk') as string), SERVER_DEFAULTS.minFreeDiskBytes);
   assert.equal(Number(flags.get('--max-partials-per-client')), SERVER_DEFAULTS.maxPartialsPerClient);
+  assert.equal(ms(flags.get('--upload-stall-timeout')), SERVER_DEFAULTS.uploadStallTimeoutMs);
   assert.equal(parseClaimTtl(flags.get('--claim-ttl') as string), DEFAULT_CLAIM_TTL_SECONDS);
   // The stop's grace is the bound of the library's close, which the stop passes it.
   assert.equal(ms(flags.get('--stop-grace')), SERVER_DEFAULTS.closeGraceMs);

@@ -53,6 +53,85 @@ test('StorageLimits keeps promises to sparse partials reserved however much time
   await limits.reserve(client, ids[2]!, 11 * MiB);
 });
 
+test("an upload's promise stands while its data keeps a day's pace within each stall timeout: on 32 MiB keeping 8 MiB, a 20 MiB offer's leaves trickled over an hour let another key's 12 MiB in, and catching up is then refused DISK_FULL until there is room", async (t) => {
+  const hour = 3600 * 1000;
+  // A stall timeout of an hour: the pace (20 MiB in a day: 854 KiB an hour) is more than a leaf.
+  const { limits, later } = await smallDisk(t, { uploadStallMs: hour });
+  const [holder, other] = [Buffer.alloc(32, 1), Buffer.alloc(32, 2)];
+  const [upload, offer] = ['a'.repeat(32), 'b'.repeat(32)];
+  const refused = (promise: Promise<void> | undefined) =>
+    assert.rejects(promise ?? Promise.resolve(), (err: unknown) => isFerryError(err, 'DISK_FULL'));
+  await limits.reserve(holder, upload, 20 * MiB, { awaitsData: true });
+  await refused(limits.reserve(other, offer, 12 * MiB));
+  // Two leaves in the first hour are behind the pace: the offer stalls at its hour.
+  later(hour / 2);
+  assert.equal(limits.dataArrived(upload, 128 * 1024), undefined);
+  later(hour / 2 + 1);
+  await limits.reserve(other, offer, 12 * MiB);
+  // Catching up promises the rest again, which no longer fits beside the other key's 12 MiB.
+  await refused(limits.dataArrived(upload, 800 * 1024));
+  // With room again it is promised, and holds while its data keeps the pace.
+  limits.released(offer);
+  await limits.dataArrived(upload, 0);
+  later(hour - 1);
+  assert.equal(limits.dataArrived(upload, 854 * 1024), undefined);
+  later(hour - 1);
+  await refused(limits.reserve(other, offer, 12 * MiB));
+});
+
+test('what a stalled upload writes before it catches up is checked against the reserve: on 32 MiB keeping 8 MiB with 23 MiB promised to another key, 512 KiB fit and 2 MiB are DISK_FULL', async (t) => {
+  const hour = 3600 * 1000;
+  // Ten hours: the pace of 20 MiB is then 8.3 MiB, so neither write catches up.
+  const { limits, later } = await smallDisk(t, { uploadStallMs: 10 * hour });
+  const upload = 'a'.repeat(32);
+  await limits.reserve(Buffer.alloc(32, 1), upload, 20 * MiB, { awaitsData: true });
+  later(10 * hour + 1);
+  await limits.reserve(Buffer.alloc(32, 2), 'b'.repeat(32), 23 * MiB);
+  await limits.dataArrived(upload, 512 * 1024);
+  await assert.rejects(limits.dataArrived(upload, 2 * MiB) ?? Promise.resolve(), (err: unknown) =>
+    isFerryError(err, 'DISK_FULL'),
+  );
+});
+
+test("the server's own work for an upload (re-hashing, signing) is no stall: the promise holds through it, and the stall timeout starts afresh when it ends", async (t) => {
+  const hour = 3600 * 1000;
+  const { limits, later } = await smallDisk(t, { uploadStallMs: hour });
+  const upload = 'a'.repeat(32);
+  const refused = (promise: Promise<void>) =>
+    assert.rejects(promise, (err: unknown) => isFerryError(err, 'DISK_FULL'));
+  await limits.reserve(Buffer.alloc(32, 1), upload, 20 * MiB, { awaitsData: true });
+  let finish = (): void => undefined;
+  const work = new Promise<void>((resolve) => (finish = resolve));
+  limits.busyWith(upload, work);
+  later(2 * hour);
+  await refused(limits.reserve(Buffer.alloc(32, 2), 'b'.repeat(32), 12 * MiB));
+  finish();
+  await work;
+  later(hour - 1);
+  await refused(limits.reserve(Buffer.alloc(32, 2), 'b'.repeat(32), 12 * MiB));
+  later(2);
+  await limits.reserve(Buffer.alloc(32, 2), 'b'.repeat(32), 12 * MiB);
+});
+
+test("a delta's signing keeps the promise at the pace the client reads it, and never revives a stalled one", async (t) => {
+  const hour = 3600 * 1000;
+  const { limits, later } = await smallDisk(t, { uploadStallMs: hour });
+  const upload = 'a'.repeat(32);
+  const other = (id: string) => limits.reserve(Buffer.alloc(32, 2), id.repeat(32), 12 * MiB);
+  await limits.reserve(Buffer.alloc(32, 1), upload, 20 * MiB, { awaitsData: true });
+  // 20 MiB a day is 854 KiB an hour: records of 900 KiB signed within each hour hold it for two.
+  for (let i = 0; i < 2; i++) {
+    later(hour - 1);
+    limits.signed(upload, 900 * 1024);
+  }
+  later(hour - 1);
+  await assert.rejects(other('b'), (err: unknown) => isFerryError(err, 'DISK_FULL'));
+  // The client stopped reading: past the hour the signing's next record does not make it flow again.
+  later(2);
+  limits.signed(upload, 900 * 1024);
+  await other('c');
+});
+
 test('a refused directory or link counts its entries in words a user reads: 1 entry, 2 entries', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'ferry-storage-entries-'));
   t.after(() => rm(root, { recursive: true, force: true }));
