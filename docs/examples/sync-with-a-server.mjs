@@ -55,7 +55,7 @@ try {
         if (event.type === 'transfer-finished')
           console.log(`stored: ${event.remotePath} (${event.size} bytes)`);
       },
-      // What the walk leaves out, with its kind: `link-outside-tree`, `special-file`, `unsendable-name` (a
+      // What the walk leaves out, with its kind: `link-outside-tree`, `special-file`, `ferry-temporary`, `unsendable-name` (a
       // name the wire cannot carry: the sync then rejects with UnsentNamesError, code PATH_INVALID, once the
       // rest went, as rsync exits 23).
       onSkip: (path, reason, kind) => console.log(`left out (${kind}): ${path}: ${reason}`),

@@ -273,6 +273,15 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'a file or directory of the home is not your own',
   },
+  // Appended. The server's root, or a directory above it, is another user's or writable by others (but for
+  // sticky ones and the server user's own primary group): whoever may write there could swap the root for a
+  // link to another directory of the server user's (`~/.ssh`), which the server would then serve.
+  ROOT_UNSAFE: {
+    category: 'config',
+    wire: null,
+    retryable: false,
+    message: "the server root or a directory above it is not the server user's own",
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

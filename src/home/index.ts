@@ -1,6 +1,7 @@
 // The home directory: this host's identity, the server's allow-list, and the client's pinned server keys.
 export { resolveHomeDir, ensureHomeDir, type ResolveHomeDirOptions } from './home-dir.js';
 export { refuseUnlessOwnedByUs } from './owned-by-us.js';
+export { refuseUnlessAncestorsOurs, type GuardedPlace } from './ancestors-ours.js';
 export { recordServeAddress, readServeAddress, SERVE_ADDRESS_FILE } from './serve-address.js';
 export { recordDashboardUrl, DASHBOARD_URL_FILE } from './dashboard-url-file.js';
 export {

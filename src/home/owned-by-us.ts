@@ -1,6 +1,10 @@
-import { lstat, realpath, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { FerryError } from '../errors/index.js';
+import { refuseUnlessAncestorsOurs, type GuardedPlace } from './ancestors-ours.js';
+
+/** The home, as the checks of the directories above it name it. */
+const HOME_PLACE: GuardedPlace = { code: 'HOME_UNSAFE', name: 'the home' };
 
 /**
  * Refuses (HOME_UNSAFE, naming the path: a local error, never sent) a file of the home, or the home directory
@@ -44,46 +48,5 @@ export async function refuseUnlessHomeDirOurs(path: string): Promise<void> {
         `names; run \`chmod go-w ${dir}\``,
     );
   }
-  await refuseUnlessAncestorsOurs(dir);
-}
-
-/**
- * Checks the directories above the home `dir`, as OpenSSH's `secure_path` checks those above
- * `authorized_keys` (stop 43): whoever may write one of them may rename the home away and put a link in its
- * place, to a directory the user owns and the attacker filled (a download of theirs: its files are the user's
- * own, with modes the sender chose), and every check of the home and its files passes there: the process
- * then speaks with the planter's key and admits whom they listed. Probed: a home under a directory of mode
- * 0777 was swapped so by uid 65534, and `ferry id` printed the planted key's ID, exit 0. Each directory on
- * the path as given (a link there owned by the user or root, as the kernel's `protected_symlinks` asks in
- * sticky directories) and on its real path must be owned by the user or root and writable by no one else,
- * with two exceptions: a sticky directory (/tmp: others may add names, never move ours), and one writable by
- * the user's own primary group (a user private group, the default of Debian and Fedora, whose umask 002
- * makes `~/.config` group-writable; Debian's OpenSSH allows the same).
- */
-async function refuseUnlessAncestorsOurs(dir: string): Promise<void> {
-  const given = resolve(dir);
-  const real = await realpath(given);
-  const seen = new Set<string>();
-  for (const start of [given, real]) {
-    for (let above = dirname(start); !seen.has(above); above = dirname(above)) {
-      seen.add(above);
-      const link = await lstat(above);
-      if (link.isSymbolicLink()) refuseUnlessOwnedByUs(link, above);
-      const stats = link.isSymbolicLink() ? await stat(above) : link;
-      refuseUnlessOwnedByUs(stats, above);
-      const sticky = (stats.mode & 0o1000) !== 0;
-      const othersWrite = (stats.mode & 0o002) !== 0;
-      const foreignGroupWrite = (stats.mode & 0o020) !== 0 && stats.gid !== process.getegid?.();
-      if (!sticky && (othersWrite || foreignGroupWrite)) {
-        const mode = `0${(stats.mode & 0o7777).toString(8)}`;
-        throw new FerryError(
-          'HOME_UNSAFE',
-          `${above}, above the home ${dir}, is writable by ${othersWrite ? 'others' : 'its group'} ` +
-            `(mode ${mode}), who could move the home away and put their own in its place; run ` +
-            `\`chmod go-w ${above}\` or keep the home elsewhere`,
-        );
-      }
-      if (above === dirname(above)) break;
-    }
-  }
+  await refuseUnlessAncestorsOurs(dir, HOME_PLACE);
 }

@@ -4,6 +4,7 @@ import { isAbsolute, join, relative, sep } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { writableOnlyByUs } from '../transfer/index.js';
+import { refuseUnlessAncestorsOurs, type GuardedPlace } from '../home/index.js';
 import type { ServeOptions } from './serve-options.js';
 
 /**
@@ -25,6 +26,7 @@ export async function prepareServerRoot(
       { subject: options.root },
     );
   await mkdir(options.root, { recursive: true, mode: 0o755 });
+  await refuseUnlessAncestorsOurs(options.root, ROOT_PLACE);
   // Resolve the root once: every path check below compares against the real directory.
   const root = await realpath(options.root);
   const home = options.home ?? options.pairing?.homeDir;
@@ -36,6 +38,15 @@ export async function prepareServerRoot(
   await ownDirectory(partialDir);
   return { root, partialDir };
 }
+
+/**
+ * The root is held to the rule of the directories above a home (stop 43): whoever may write a directory above
+ * it could rename it away and put a link in its place to another directory of the server user's (`~/.ssh`),
+ * served at the next start to every client that may read. The root itself is checked too, as OpenSSH's
+ * ChrootDirectory checks the directory it serves and not only those above: whoever may write it (or owns it,
+ * and may `chmod` it) could rename `.ferry` away after the check below and plant their own partials.
+ */
+const ROOT_PLACE: GuardedPlace = { code: 'ROOT_UNSAFE', name: 'the server root', itself: true };
 
 /**
  * Makes `path` (mode 0700) unless something is there, never through a link, and refuses to start unless it is

@@ -17,6 +17,8 @@ const SIBLING_TEMPORARY = /^\..*\.ferry-(?:part|state|state\.tmp|link)$/;
  * the other's place (a partial's cleanup removed the entry; a batch's sweep removed it an hour later).
  */
 export function isFerryTemporaryName(name: string): boolean {
+  // Every such name starts with '.': the rest of a tree's walk pays one comparison a name.
+  if (name.charCodeAt(0) !== 0x2e) return false;
   return (
     SIBLING_TEMPORARY.test(name) || (name.startsWith(CLIENT_BATCH_TEMP_PREFIX) && isBatchTemporary(name))
   );

@@ -8,6 +8,15 @@ import { FerryError } from '../errors/index.js';
 import type { WalkedInode } from './source-file.js';
 import { FILE_MODE_MASK, parseRemotePath } from '../protocol/index.js';
 import { manifestLookup, resolveLinkTarget, type TreeNode } from './link-target.js';
+import { isFerryTemporaryName } from './ferry-temporary-name.js';
+
+/**
+ * Why `walkLocalTree` leaves out an entry named as one of ferry's own temporaries (`isFerryTemporaryName`):
+ * a receiver leaves such a name out of what it receives (stop 43), so it was sent for nothing, and it is
+ * most often a live one of a download still arriving beside it (rsync never sends its own partial-dir).
+ */
+const FERRY_TEMPORARY_NOT_SENT =
+  'its name is one ferry gives its own temporaries beside a download (a partial, its state, a link or a batch being placed), which receivers leave out, so it is not sent';
 
 /**
  * The start of the reason `walkLocalTree` gives for a name the wire refuses (a control character, a
@@ -21,9 +30,10 @@ export const UNSENDABLE_NAME = 'name cannot be sent';
  * it is for people and may change): `unsendable-name`, a name the wire refuses (PROTOCOL.md §7.1), a file
  * the user meant to send, counted as not sent; `link-outside-tree`, a link whose target leaves the tree;
  * `special-file`, a socket, fifo or device; `in-ferry-home`, an entry inside ferry's own home, which a sync
- * never changes.
+ * never changes; `ferry-temporary`, a name ferry gives its own temporaries ({@link FERRY_TEMPORARY_NOT_SENT}).
  */
-export type SkipKind = 'unsendable-name' | 'link-outside-tree' | 'special-file' | 'in-ferry-home';
+export type SkipKind =
+  'unsendable-name' | 'link-outside-tree' | 'special-file' | 'in-ferry-home' | 'ferry-temporary';
 
 /** Told about each entry of a tree left out: its '/'-separated path, a reason for people, its {@link SkipKind}. */
 export type OnSkip = (relative: string, reason: string, kind: SkipKind) => void;
@@ -56,7 +66,8 @@ export interface LocalTree {
  * Walks `root` without following any link below it. The top directory is named by its base name, as
  * `scp -r` does. Entries that cannot travel are reported through `onSkip` and left out: links leading outside
  * the tree (absolute, or climbing out, also through other links of the tree: `resolveLinkTarget`),
- * special files (sockets, fifos, devices), and names that are not valid remote path components.
+ * special files (sockets, fifos, devices), names that are not valid remote path components, and names of
+ * ferry's own temporaries (a directory so named with all below it).
  */
 export async function walkLocalTree(
   root: string,
@@ -119,6 +130,11 @@ export async function walkLocalTree(
       if (stats instanceof Error) throw stats;
       // Never entered, never a node: a link into it is judged as the receiver will see it, without it.
       if (exclude?.(below(childRelative), stats.isDirectory())) continue;
+      // Never a node either, nor entered: the receiver holds nothing under this name.
+      if (isFerryTemporaryName(name)) {
+        onSkip(childRelative, FERRY_TEMPORARY_NOT_SENT, 'ferry-temporary');
+        continue;
+      }
       if (stats.isDirectory()) {
         // Missing until a file shows it is made before the links (below).
         nodes.set(childRelative, { kind: 'missing' });

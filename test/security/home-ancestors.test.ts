@@ -7,12 +7,12 @@
 // The CLI is spawned on real files; the attacker is uid 65534, so the test needs root (skipped otherwise).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, chown, lchown, mkdir, rename, symlink } from 'node:fs/promises';
+import { chmod, lchown, mkdir, rename, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertExit, runFerry, type CliResult } from '../helpers/cli.js';
+import { DIRECTORY_TRUST_CASES, OTHER_UID } from '../helpers/directory-trust-cases.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
-const OTHER_UID = 65534;
 const asRoot = process.geteuid?.() === 0;
 const skip = !asRoot && 'needs root to hand directories to another uid';
 /** The CLI's exit status for a configuration error (errors/exit-codes.ts). */
@@ -61,29 +61,7 @@ test(
 test('directories above the home: sticky and own-group ones pass, others refused', { skip }, async (t) => {
   const work = await makeTempDir('ferry-home-ancestors-');
   t.after(() => removeTempDir(work));
-  const cases: Array<{ what: string; prepare: (dir: string) => Promise<void>; refused: boolean }> = [
-    { what: 'mode 0755 of root', prepare: () => Promise.resolve(), refused: false },
-    { what: 'sticky, mode 1777', prepare: (dir) => chmod(dir, 0o1777), refused: false },
-    {
-      what: "group-writable by the user's own primary group",
-      prepare: async (dir) => {
-        await chown(dir, 0, process.getegid!());
-        await chmod(dir, 0o2775);
-      },
-      refused: false,
-    },
-    {
-      what: 'group-writable by another group',
-      prepare: async (dir) => {
-        await chown(dir, 0, OTHER_UID);
-        await chmod(dir, 0o2775);
-      },
-      refused: true,
-    },
-    { what: 'writable by others', prepare: (dir) => chmod(dir, 0o757), refused: true },
-    { what: 'owned by another user', prepare: (dir) => chown(dir, OTHER_UID, OTHER_UID), refused: true },
-  ];
-  for (const [i, c] of cases.entries()) {
+  for (const [i, c] of DIRECTORY_TRUST_CASES.entries()) {
     const above = join(work, `case-${i}`);
     await mkdir(above);
     const home = join(above, 'home');

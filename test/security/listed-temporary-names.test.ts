@@ -15,23 +15,10 @@ import { join } from 'node:path';
 import { rigFerry, startAdmittedServeInTempDir } from '../helpers/admitted-cli.js';
 import { mountLowerCaseFs } from '../helpers/lower-case-fs.js';
 import { randomBytes } from 'node:crypto';
+import { FERRY_TEMPORARY_NAMES, skippedTemporaryNames } from '../helpers/ferry-temporary-names.js';
 
-const TEMPORARY_NAMES = [
-  '.big.ferry-part',
-  '.big.ferry-state',
-  '.big.ferry-state.tmp',
-  '.big.0123456789abcdef.ferry-link',
-  '.ferry-batch-0123456789abcdef-0',
-];
-
-/** The names said skipped as temporaries, each once (`get -r` says them under the tree's local name). */
-function skippedNames(stderr: string): string[] {
-  return [
-    ...stderr.matchAll(/^ferry: skipped (?:\S+\/)?(\S+): its name is one ferry gives its own temporaries/gm),
-  ]
-    .map((m) => m[1]!)
-    .sort();
-}
+const TEMPORARY_NAMES = FERRY_TEMPORARY_NAMES;
+const skippedNames = skippedTemporaryNames;
 
 test('get -r and sync down leave out listed names of the client temporaries, and say so', async (t) => {
   // Over a batch's 60 KiB, so `big` arrives through a partial beside it.

@@ -1,0 +1,118 @@
+// A server's root below a directory others may write (stop 43, the sibling of home-ancestors): the root and
+// the server's state under it were checked, never the directories above it, so whoever may write one of them
+// renamed the root away before the next start and put a link in its place to another directory the server's
+// user owns (`~/.ssh`): the server served it, and an allowed client with read permission downloaded its keys.
+// Now the root and every directory above it (on the path as given and on its real path) must be the server
+// user's or root's and writable by no one else, but for sticky ones (/tmp) and the user's own primary group:
+// ROOT_UNSAFE, exit 3, before it listens. The CLI is spawned on real files; the attacker is uid 65534, so the
+// test needs root (skipped otherwise).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, lchown, mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assertExit, runFerry, startServe } from '../helpers/cli.js';
+import { DIRECTORY_TRUST_CASES, OTHER_UID } from '../helpers/directory-trust-cases.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+const asRoot = process.geteuid?.() === 0;
+const skip = !asRoot && 'needs root to hand directories to another uid';
+
+/** `ferry serve` on `root`, or its failure to start (the error carries its stderr). */
+async function serve(home: string, root: string): Promise<Awaited<ReturnType<typeof startServe>> | Error> {
+  return startServe(['--home', home, '--root', root, '--log-level', 'warn']).catch(
+    (err: unknown) => err as Error,
+  );
+}
+
+async function keygen(home: string): Promise<string> {
+  const made = await runFerry(['--home', home, 'keygen']);
+  assertExit(made, 0, `keygen in ${home}`);
+  return made.stdout.trim();
+}
+
+function assertRefusedAt(started: unknown, dir: string, what: string): void {
+  assert.ok(started instanceof Error, `${what}: the server started`);
+  assert.match(started.message, /exited \(code 3\)/, what);
+  assert.match(started.message, /ROOT_UNSAFE/, what);
+  assert.ok(started.message.includes(`${dir},`), `${what}: ${started.message}`);
+}
+
+test(
+  "a root swapped for a link to another of the server user's directories is refused before it is served",
+  { skip },
+  async (t) => {
+    const work = await makeTempDir('ferry-root-ancestors-');
+    t.after(() => removeTempDir(work));
+    const shared = join(work, 'shared');
+    await mkdir(shared);
+    await chmod(shared, 0o777);
+    const root = join(shared, 'root');
+    await mkdir(root);
+    await writeFile(join(root, 'public.txt'), 'public\n');
+    // The server user's own private directory, as ~/.ssh.
+    const secret = join(work, 'ssh');
+    await mkdir(secret, { mode: 0o700 });
+    await writeFile(join(secret, 'id_ed25519'), 'PRIVATE KEY\n', { mode: 0o600 });
+    const clientHome = join(work, 'client-home');
+    const serverHome = join(work, 'server-home');
+    const clientId = await keygen(clientHome);
+    const serverId = await keygen(serverHome);
+    assertExit(await runFerry(['--home', serverHome, 'allow', clientId]), 0, 'allow');
+    // What uid 65534 may do in `shared` before the server's next start: rename the root away, link its choice there.
+    await rename(root, join(shared, 'old'));
+    await symlink(secret, root);
+    await lchown(root, OTHER_UID, OTHER_UID);
+    const again = await serve(serverHome, root);
+    if (!(again instanceof Error)) {
+      t.after(() => again.stop());
+      // Before: the server started on the swapped root and the client got the key.
+      const got = await runFerry([
+        '--home',
+        clientHome,
+        'get',
+        `${again.address}/id_ed25519`,
+        join(work, 'got'),
+        '--expect',
+        serverId,
+      ]);
+      const leaked = await readFile(join(work, 'got'), 'utf8').catch(() => '(nothing)');
+      assert.fail(`the server served the swapped root: get exit ${got.code}, received ${leaked.trim()}`);
+    }
+    // The link is uid 65534's, the first thing met; once it is gone, `shared` itself (mode 0777).
+    assertRefusedAt(again, root, 'a root swapped for a link of uid 65534');
+    assert.match(again.message, /a link owned by uid 65534/);
+    await rename(root, join(shared, 'the-link'));
+    await rename(join(shared, 'old'), root);
+    assertRefusedAt(await serve(serverHome, root), shared, 'a root below a directory of mode 0777');
+  },
+);
+
+test(
+  'a root and the directories above it: sticky and own-group ones pass, others refused',
+  { skip },
+  async (t) => {
+    const work = await makeTempDir('ferry-root-ancestors-');
+    t.after(() => removeTempDir(work));
+    const home = join(work, 'server-home');
+    assertExit(await runFerry(['--home', home, 'keygen']), 0, 'keygen');
+    for (const [i, c] of DIRECTORY_TRUST_CASES.entries()) {
+      // The directory above the root, then the root itself (`--root` of a directory others may write).
+      for (const itself of [false, true]) {
+        const above = join(work, `case-${i}-${itself ? 'root' : 'above'}`);
+        const root = join(above, 'root');
+        await mkdir(root, { recursive: true });
+        const judged = itself ? root : above;
+        await c.prepare(judged);
+        const started = await serve(home, root);
+        const what = `${c.what} (${itself ? 'the root' : 'above it'})`;
+        if (started instanceof Error) {
+          if (c.refused) assertRefusedAt(started, judged, what);
+          else assert.fail(`${what}: ${started.message}`);
+        } else {
+          await started.stop();
+          assert.ok(!c.refused, `${what}: the server started`);
+        }
+      }
+    }
+  },
+);
