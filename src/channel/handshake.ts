@@ -1,5 +1,11 @@
 import { FerryError, toFerryError } from '../errors/index.js';
-import { HandshakeState, SessionCipher, type KeyPair, type SplitCipherStates } from '../crypto/index.js';
+import {
+  HandshakeState,
+  SessionCipher,
+  type KemKeyPair,
+  type KeyPair,
+  type SplitCipherStates,
+} from '../crypto/index.js';
 import {
   DEFAULT_PORT,
   MODE_NORMAL,
@@ -44,6 +50,12 @@ export interface ClientHandshakeOptions {
   signal?: AbortSignal | undefined;
   /** The session keys' time bound (PROTOCOL.md §4.3); tests inject a clock and a short interval. */
   rekey?: RekeyClock;
+  /**
+   * The fresh ML-KEM key pair of message 1's `e1`, made by the caller for this handshake alone (while its
+   * connect was in flight: `openClientChannel`); made here when omitted. The handshake owns it: it is zeroed
+   * when the handshake ends, completed or failed.
+   */
+  kemKeyPair?: KemKeyPair;
 }
 
 /** The clock and interval of the time-bound rekey (PROTOCOL.md §4.3). */
@@ -68,6 +80,19 @@ export async function clientHandshake(
   options: ClientHandshakeOptions,
 ): Promise<SecureChannel> {
   const timeoutMs = options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+  try {
+    return await clientHandshakeWithin(socket, timeoutMs, options);
+  } finally {
+    // The HandshakeState zeroes it once it has it; this covers a failure before it does (an abort).
+    options.kemKeyPair?.close();
+  }
+}
+
+async function clientHandshakeWithin(
+  socket: FramedSocket,
+  timeoutMs: number,
+  options: ClientHandshakeOptions,
+): Promise<SecureChannel> {
   return withDeadline(socket, timeoutMs, options.signal, async (stopDeadline) => {
     // PROTOCOL.md §2: offer the one version this build speaks. The client sends message 1 at once, built for
     // the answer it expects (its highest offered version, §2.6), so negotiation costs no round trip. Any other
@@ -79,6 +104,7 @@ export async function clientHandshake(
       initiator: true,
       prologue: versionPrologue(offer, expectedAnswer),
       s: options.identity,
+      ...(options.kemKeyPair === undefined ? {} : { e1: options.kemKeyPair }),
     });
     // Closing zeroes the chaining key and ephemeral keys whether the handshake succeeds or fails.
     try {

@@ -6,6 +6,7 @@ import {
   clientHandshake,
   type SecureChannel,
 } from '../channel/index.js';
+import { KemKeyPair } from '../crypto/index.js';
 import { toFerryError, type FerryError } from '../errors/index.js';
 import type { ClientSessionOptions } from './client-session-options.js';
 import { CONNECT_TIMEOUT_MS, connectSocket } from './connect-socket.js';
@@ -40,12 +41,20 @@ type Opened =
 async function openOnce(address: ServerAddress, options: ClientSessionOptions): Promise<Opened> {
   // A session's records arrive into one reused read buffer (issue 14: no 64 KiB buffer per read).
   const reads = new ReusedReads();
-  const socket = await connectSocket(
+  const connecting = connectSocket(
     address,
     options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
     options.signal,
     reads,
   );
+  const kemKeyPair = await keyPairWhileConnecting(connecting);
+  let socket: Socket;
+  try {
+    socket = await connecting;
+  } catch (err) {
+    kemKeyPair.close();
+    throw err;
+  }
   const framed = new FramedSocket(socket, reads);
   let endedWhileVerifying = false;
   try {
@@ -60,6 +69,7 @@ async function openOnce(address: ServerAddress, options: ClientSessionOptions): 
       timeoutMs: options.handshakeTimeoutMs,
       signal: options.signal,
       ...(options.rekey === undefined ? {} : { rekey: options.rekey }),
+      kemKeyPair,
     });
     return { endedWhileVerifying: false, socket, channel };
   } catch (err) {
@@ -71,4 +81,19 @@ async function openOnce(address: ServerAddress, options: ClientSessionOptions): 
     if (endedWhileVerifying) return { endedWhileVerifying: true, error };
     throw error;
   }
+}
+
+/**
+ * Message 1's fresh ML-KEM key pair, made while the TCP connect is in flight: its key generation is the
+ * largest CPU cost of a cold client's handshake (~25-30 ms: @noble/post-quantum's Keccak in V8's
+ * interpreter, issue 16), so on a network it overlaps the connect's round trip instead of following it. net
+ * starts the connect on a later tick (after the lookup for a host name, on the next tick for an address), so
+ * the key pair is made once the pending ticks ran. A failed connect is not waited for: its rejection is
+ * handled by the caller's await of `connecting`, which comes right after.
+ */
+async function keyPairWhileConnecting(connecting: Promise<Socket>): Promise<KemKeyPair> {
+  // Handled here too: a connect refused before the key pair is made must not be an unhandled rejection.
+  connecting.catch(() => undefined);
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  return new KemKeyPair();
 }

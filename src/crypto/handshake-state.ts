@@ -36,7 +36,7 @@ export interface HandshakeOptions {
   psks?: readonly Uint8Array[];
   /** Source of ephemeral key pairs; injected so tests control randomness. */
   generateEphemeral?: () => KeyPair;
-  /** This side's KEM ephemeral for `e1` (hfs patterns): only for test vectors; normally generated. */
+  /** This side's KEM ephemeral for `e1` (hfs patterns): test vectors, or one made fresh by the caller. */
   e1?: KemKeyPair;
   /** The 32-byte ML-KEM encapsulation randomness for `ekem1` (hfs patterns): only for test vectors. */
   kemEncapsulationRandomness?: Uint8Array;
