@@ -13,6 +13,7 @@ import {
 import { DEFAULT_THREADS, SERVER_DEFAULTS, FerryServer, allowListAuthorize } from '../index.js';
 import { homeOf } from './cli-context.js';
 import { parseListen } from './parse-target.js';
+import { serveBanner } from './serve-banner.js';
 import {
   formatByteSize,
   formatMs,
@@ -320,17 +321,8 @@ export function registerServeCommand(program: Command): void {
         const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
         logger.info({ event: 'dashboard', address }, 'dashboard ready');
       }
-      // The banner gives the token only to a terminal; a journal or a log file gets this file's path instead.
+      // Kept for the operator in a 0600 file of the home: the banner shows the token only to a terminal.
       const dashboardUrlFile = dashboard ? await recordDashboardUrl(home, dashboard.url) : undefined;
-      const dashboardLines =
-        dashboard === undefined
-          ? []
-          : process.stdout.isTTY
-            ? [`  dashboard:  ${dashboard.url}`]
-            : [
-                `  dashboard:  ${dashboard.url.slice(0, dashboard.url.indexOf('?'))}`,
-                `              its URL with the token, for you alone: ${dashboardUrlFile}`,
-              ];
       // `ferry invite` on this home prints a `ferry pair` line with this address.
       await recordServeAddress(home, server.addressText);
       // Listening for the signals before the banner says it is ready: a SIGTERM sent on the banner's first line
@@ -384,41 +376,22 @@ export function registerServeCommand(program: Command): void {
         // ignore to keep. README "Running a server": setsid or a supervisor keeps it past its terminal.
         process.on('SIGHUP', stop);
       });
-      const id = formatFerryId(keyPair.publicKey);
       process.stdout.write(
-        [
-          // Said on the first line: after the id it made that line 91 columns.
-          `ferry server ready${created ? ', with a new identity' : ''}`,
-          `  id:         ${id}`,
-          `  listen:     ${server.addressText}`,
-          ...dashboardLines,
-          objectStore ? `  store:      ${flags.store}` : `  root:       ${server.root}`,
-          `  home:       ${home}`,
-          '',
-          'Next, let a client in. Easiest, with a one-time pairing code:',
-          `  here:           ${admin} invite --name laptop${cluster}`,
-          `  on the client:  ${ferry} keygen  # once, if it has no identity yet`,
-          '                  the `ferry pair ...` line invite prints, then',
-          `                  ${ferry} send FILE ${server.addressText}`,
-          'Or by key:',
-          `  on the client:  ${ferry} keygen  # once; prints the client ID`,
-          `  here:           ${admin} allow CLIENT_ID --name laptop${cluster}`,
-          // Within 80 columns but for the paths: the ID goes on a line of its own, continued for the shell.
-          `  on the client:  ${ferry} send FILE ${server.addressText} \\`,
-          `    --expect ${id}`,
-          ...(dashboard
-            ? [
-                `Watch it: open the dashboard URL ${process.stdout.isTTY ? 'above' : 'in that file'} in a browser.`,
-              ]
-            : []),
-          ...(ferry === 'ferry'
-            ? []
-            : [
-                `${ferry} is this ferry: the PATH has no \`ferry\`, or another one`,
-                '(README.md, "Install" puts this one there).',
-              ]),
-          '',
-        ].join('\n'),
+        serveBanner({
+          id: formatFerryId(keyPair.publicKey),
+          created,
+          address: server.addressText,
+          dashboard:
+            dashboard && dashboardUrlFile ? { url: dashboard.url, urlFile: dashboardUrlFile } : undefined,
+          toTerminal: process.stdout.isTTY === true,
+          place: objectStore
+            ? { label: 'store', value: flags.store! }
+            : { label: 'root', value: server.root },
+          home,
+          ferry,
+          admin,
+          cluster,
+        }),
       );
       await stopped;
     });
