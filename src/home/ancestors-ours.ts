@@ -1,6 +1,6 @@
 import type { Stats } from 'node:fs';
-import { lstat, realpath, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { lstat, readlink, realpath, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { FerryError } from '../errors/index.js';
 
 /** A directory whose ancestors are checked, and how a refusal names it. */
@@ -35,30 +35,91 @@ export async function refuseUnlessAncestorsOurs(dir: string, place: GuardedPlace
   const euid = process.geteuid?.();
   if (euid === undefined) return;
   const given = resolve(dir);
-  const real = await realpath(given);
+  // The kernel's, not `given`'s: `resolve` drops `link/..` by its letters, the kernel climbs from the target.
+  const real = await realpath(dir);
   const seen = new Set<string>();
-  for (const start of [given, real]) {
-    for (let above = place.itself ? start : dirname(start); !seen.has(above); above = dirname(above)) {
-      seen.add(above);
-      const at: Place = { path: above, itself: above === given || above === real, dir: given, place };
-      const link = await lstat(above);
-      if (link.isSymbolicLink()) refuseUnlessOurs(link, at, euid, 'a link');
-      const stats = link.isSymbolicLink() ? await stat(above) : link;
-      refuseUnlessOurs(stats, at, euid, 'a directory');
-      const sticky = (stats.mode & 0o1000) !== 0;
-      const othersWrite = (stats.mode & 0o002) !== 0;
-      const foreignGroupWrite = (stats.mode & 0o020) !== 0 && stats.gid !== process.getegid?.();
-      if (!sticky && (othersWrite || foreignGroupWrite)) {
-        const mode = `0${(stats.mode & 0o7777).toString(8)}`;
-        throw new FerryError(
-          place.code,
-          `${where(at)} is writable by ${othersWrite ? 'others' : 'its group'} (mode ${mode}), ` +
-            `${whoCould(at)}; run \`chmod go-w ${above}\` (or \`chmod +t\`, as /tmp is) or ` +
-            `keep ${place.name} elsewhere`,
-        );
-      }
+  const judge = async (path: string, onTheWay = false): Promise<void> => {
+    if (seen.has(path)) return;
+    seen.add(path);
+    await refuseUnlessTrusted(
+      { path, itself: path === given || path === real, onTheWay, dir: given, place },
+      euid,
+    );
+  };
+  for (const start of [given, real])
+    for (let above = place.itself ? start : dirname(start); ; above = dirname(above)) {
+      await judge(above);
       if (above === dirname(above)) break;
     }
+  // Then every directory the kernel enters and every link it follows on its way (stop 44): a link's target may
+  // lie in a directory on neither path (`~/root -> /shared/current -> ~/data`), whose writer re-points the
+  // middle link between two starts, as the swap above. The directory itself is the caller's to check (`itself`).
+  for (const step of await kernelWay(given, place))
+    if (place.itself || step !== real) await judge(step, true);
+}
+
+/** Links followed on one way before the kernel gives up (Linux's MAXSYMLINKS, ELOOP). */
+const MAX_LINKS_FOLLOWED = 40;
+
+/**
+ * Every directory the kernel looks a name up in and every link it follows to resolve `path` (absolute), in
+ * that order, `..` climbing from where the way is (as the kernel does, not by the letters of the path): the
+ * places whose writer could change where `path` leads.
+ */
+async function kernelWay(path: string, place: GuardedPlace): Promise<string[]> {
+  const way = ['/'];
+  const rest = namesOf(path);
+  let at = '/';
+  let links = 0;
+  for (let name = rest.shift(); name !== undefined; name = rest.shift()) {
+    if (name === '..') {
+      at = dirname(at);
+      continue;
+    }
+    const next = join(at, name);
+    way.push(next);
+    if (!(await lstat(next)).isSymbolicLink()) {
+      at = next;
+      continue;
+    }
+    if (++links > MAX_LINKS_FOLLOWED)
+      throw new FerryError(
+        place.code,
+        `more than ${MAX_LINKS_FOLLOWED} links on the way to ${place.name} ${path}`,
+      );
+    const target = await readlink(next);
+    if (isAbsolute(target)) at = '/';
+    rest.unshift(...namesOf(target));
+  }
+  return way;
+}
+
+/** The names of `path`, but the empty ones and `.`, which the kernel passes over. */
+function namesOf(path: string): string[] {
+  return path.split('/').filter((name) => name !== '' && name !== '.');
+}
+
+/**
+ * Refuses `at` (a directory on the way, or a link there and its target) unless the user or root owns it and
+ * no one else may write it (a sticky directory, or one of the user's own primary group, may be).
+ */
+async function refuseUnlessTrusted(at: Place, euid: number): Promise<void> {
+  const { path, place } = at;
+  const link = await lstat(path);
+  if (link.isSymbolicLink()) refuseUnlessOurs(link, at, euid, 'a link');
+  const stats = link.isSymbolicLink() ? await stat(path) : link;
+  refuseUnlessOurs(stats, at, euid, 'a directory');
+  const sticky = (stats.mode & 0o1000) !== 0;
+  const othersWrite = (stats.mode & 0o002) !== 0;
+  const foreignGroupWrite = (stats.mode & 0o020) !== 0 && stats.gid !== process.getegid?.();
+  if (!sticky && (othersWrite || foreignGroupWrite)) {
+    const mode = `0${(stats.mode & 0o7777).toString(8)}`;
+    throw new FerryError(
+      place.code,
+      `${where(at)} is writable by ${othersWrite ? 'others' : 'its group'} (mode ${mode}), ` +
+        `${whoCould(at)}; run \`chmod go-w ${path}\` (or \`chmod +t\`, as /tmp is) or ` +
+        `keep ${place.name} elsewhere`,
+    );
   }
 }
 
@@ -66,6 +127,8 @@ export async function refuseUnlessAncestorsOurs(dir: string, place: GuardedPlace
 interface Place {
   readonly path: string;
   readonly itself: boolean;
+  /** Neither the directory nor above it: on the way a link leads to it. */
+  readonly onTheWay: boolean;
   readonly dir: string;
   readonly place: GuardedPlace;
 }
@@ -82,14 +145,19 @@ function refuseUnlessOurs(stats: Stats, at: Place, euid: number, kind: 'a link' 
   );
 }
 
-/** `PATH, above the home DIR,` or, for the guarded directory itself, `PATH, the server root,`. */
+/**
+ * `PATH, above the home DIR,`, `PATH, on the way to the home DIR,` (a link leads through it) or, for the
+ * guarded directory itself, `PATH, the server root,`.
+ */
 function where(at: Place): string {
-  return at.itself ? `${at.path}, ${at.place.name},` : `${at.path}, above ${at.place.name} ${at.dir},`;
+  if (at.itself) return `${at.path}, ${at.place.name},`;
+  return `${at.path}, ${at.onTheWay ? 'on the way to' : 'above'} ${at.place.name} ${at.dir},`;
 }
 
 /** What whoever may write (or own) the directory could do. */
 function whoCould(at: Place): string {
-  return at.itself
-    ? 'who could move what is in it away and put their own in its place'
+  if (at.itself) return 'who could move what is in it away and put their own in its place';
+  return at.onTheWay
+    ? `who could point the way to ${at.place.name} elsewhere`
     : `who could move ${at.place.name} away and put their own in its place`;
 }

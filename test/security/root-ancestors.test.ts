@@ -8,9 +8,10 @@
 // test needs root (skipped otherwise).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmod, lchown, mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lchown, mkdir, readFile, rename, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertExit, runFerry, startServe } from '../helpers/cli.js';
+import { refuseUnlessAncestorsOurs } from '../../src/home/index.js';
 import { DIRECTORY_TRUST_CASES, OTHER_UID } from '../helpers/directory-trust-cases.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 
@@ -114,5 +115,89 @@ test(
         }
       }
     }
+  },
+);
+
+test(
+  'a root reached through a chain of links, one in a directory others may write, is refused (stop 44)',
+  { skip },
+  async (t) => {
+    // `--root ~/data`, where ~/data links to a release link in a shared directory (a deploy's `current`):
+    // neither the path as given nor the real path passes through `shared`, which holds the middle link.
+    const work = await makeTempDir('ferry-root-ancestors-');
+    t.after(() => removeTempDir(work));
+    const shared = join(work, 'shared');
+    await mkdir(shared);
+    await chmod(shared, 0o777);
+    const served = join(work, 'served');
+    await mkdir(served);
+    await writeFile(join(served, 'public.txt'), 'public\n');
+    const current = join(shared, 'current');
+    await symlink(served, current);
+    const root = join(work, 'root');
+    await symlink(current, root);
+    const secret = join(work, 'ssh');
+    await mkdir(secret, { mode: 0o700 });
+    await writeFile(join(secret, 'id_ed25519'), 'PRIVATE KEY\n', { mode: 0o600 });
+    const clientHome = join(work, 'client-home');
+    const serverHome = join(work, 'server-home');
+    const clientId = await keygen(clientHome);
+    const serverId = await keygen(serverHome);
+    assertExit(await runFerry(['--home', serverHome, 'allow', clientId]), 0, 'allow');
+    // What uid 65534 may do in `shared` before the server's next start: point the middle link elsewhere.
+    await rename(current, join(shared, 'old'));
+    await symlink(secret, current);
+    await lchown(current, OTHER_UID, OTHER_UID);
+    const again = await serve(serverHome, root);
+    if (!(again instanceof Error)) {
+      t.after(() => again.stop());
+      // Before: the server started on the swapped chain and the client got the key.
+      const got = await runFerry([
+        '--home',
+        clientHome,
+        'get',
+        `${again.address}/id_ed25519`,
+        join(work, 'got'),
+        '--expect',
+        serverId,
+      ]);
+      const leaked = await readFile(join(work, 'got'), 'utf8').catch(() => '(nothing)');
+      assert.fail(`the server served the swapped chain: get exit ${got.code}, received ${leaked.trim()}`);
+    }
+    // Refused for `shared`, met on the way before the link in it, which is uid 65534's.
+    assertRefusedAt(again, shared, 'a middle link re-pointed by uid 65534');
+    assert.match(again.message, /on the way to the server root .*writable by others/);
+    await chmod(shared, 0o755);
+    const linkRefused = await serve(serverHome, root);
+    assertRefusedAt(linkRefused, current, 'a middle link of uid 65534');
+    assert.match((linkRefused as Error).message, /a link owned by uid 65534/);
+    // The chain as the operator made it (every link root's), in a directory only root writes: served.
+    await unlink(current);
+    await rename(join(shared, 'old'), current);
+    const fixed = await serve(serverHome, root);
+    if (fixed instanceof Error) assert.fail(`the chain of root's links: ${fixed.message}`);
+    await fixed.stop();
+  },
+);
+
+test(
+  'a root given through `link/..` is judged where the kernel leads, not by its letters (stop 44)',
+  { skip },
+  async (t) => {
+    // `resolve` reads `work/lnk/../root` as `work/root`; the kernel climbs from lnk's target: `shared/root`.
+    const work = await makeTempDir('ferry-root-ancestors-');
+    t.after(() => removeTempDir(work));
+    const shared = join(work, 'shared');
+    await mkdir(join(shared, 'sub'), { recursive: true });
+    await mkdir(join(shared, 'root'));
+    await chmod(shared, 0o777);
+    await mkdir(join(work, 'root'));
+    await symlink(join(shared, 'sub'), join(work, 'lnk'));
+    const given = `${work}/lnk/../root`;
+    await assert.rejects(
+      refuseUnlessAncestorsOurs(given, { code: 'ROOT_UNSAFE', name: 'the server root', itself: true }),
+      (err: Error) => err.message.includes(`${shared},`) && /writable by others/.test(err.message),
+      'before: passed on work/root, while the server would serve shared/root',
+    );
   },
 );
