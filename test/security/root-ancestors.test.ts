@@ -6,7 +6,7 @@
 // user's or root's and writable by no one else, but for sticky ones (/tmp) and the user's own primary group:
 // ROOT_UNSAFE, exit 3, before it listens. The CLI is spawned on real files; the attacker is uid 65534, so the
 // test needs root (skipped otherwise).
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, lchown, mkdir, readFile, rename, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -31,6 +31,53 @@ async function keygen(home: string): Promise<string> {
   return made.stdout.trim();
 }
 
+/**
+ * A work directory holding `shared` (mode 0777, uid 65534's to write), the server user's own private
+ * directory (as ~/.ssh, holding `id_ed25519`), a server home allowing a client, and the check that a start on
+ * a swapped root is refused: a server that started is asked for the key, and the test fails with what the
+ * client received.
+ */
+async function theftSetUp(t: TestContext): Promise<{
+  work: string;
+  shared: string;
+  secret: string;
+  serverHome: string;
+  assertNotServed: (started: Awaited<ReturnType<typeof serve>>, what: string) => Promise<Error>;
+}> {
+  const work = await makeTempDir('ferry-root-ancestors-');
+  t.after(() => removeTempDir(work));
+  const shared = join(work, 'shared');
+  await mkdir(shared);
+  await chmod(shared, 0o777);
+  const secret = join(work, 'ssh');
+  await mkdir(secret, { mode: 0o700 });
+  await writeFile(join(secret, 'id_ed25519'), 'PRIVATE KEY\n', { mode: 0o600 });
+  const clientHome = join(work, 'client-home');
+  const serverHome = join(work, 'server-home');
+  const clientId = await keygen(clientHome);
+  const serverId = await keygen(serverHome);
+  assertExit(await runFerry(['--home', serverHome, 'allow', clientId]), 0, 'allow');
+  const assertNotServed = async (
+    started: Awaited<ReturnType<typeof serve>>,
+    what: string,
+  ): Promise<Error> => {
+    if (started instanceof Error) return started;
+    t.after(() => started.stop());
+    const got = await runFerry([
+      '--home',
+      clientHome,
+      'get',
+      `${started.address}/id_ed25519`,
+      join(work, 'got'),
+      '--expect',
+      serverId,
+    ]);
+    const leaked = await readFile(join(work, 'got'), 'utf8').catch(() => '(nothing)');
+    assert.fail(`the server served ${what}: get exit ${got.code}, received ${leaked.trim()}`);
+  };
+  return { work, shared, secret, serverHome, assertNotServed };
+}
+
 function assertRefusedAt(started: unknown, dir: string, what: string): void {
   assert.ok(started instanceof Error, `${what}: the server started`);
   assert.match(started.message, /exited \(code 3\)/, what);
@@ -42,43 +89,15 @@ test(
   "a root swapped for a link to another of the server user's directories is refused before it is served",
   { skip },
   async (t) => {
-    const work = await makeTempDir('ferry-root-ancestors-');
-    t.after(() => removeTempDir(work));
-    const shared = join(work, 'shared');
-    await mkdir(shared);
-    await chmod(shared, 0o777);
+    const { shared, secret, serverHome, assertNotServed } = await theftSetUp(t);
     const root = join(shared, 'root');
     await mkdir(root);
-    await writeFile(join(root, 'public.txt'), 'public\n');
-    // The server user's own private directory, as ~/.ssh.
-    const secret = join(work, 'ssh');
-    await mkdir(secret, { mode: 0o700 });
-    await writeFile(join(secret, 'id_ed25519'), 'PRIVATE KEY\n', { mode: 0o600 });
-    const clientHome = join(work, 'client-home');
-    const serverHome = join(work, 'server-home');
-    const clientId = await keygen(clientHome);
-    const serverId = await keygen(serverHome);
-    assertExit(await runFerry(['--home', serverHome, 'allow', clientId]), 0, 'allow');
     // What uid 65534 may do in `shared` before the server's next start: rename the root away, link its choice there.
     await rename(root, join(shared, 'old'));
     await symlink(secret, root);
     await lchown(root, OTHER_UID, OTHER_UID);
-    const again = await serve(serverHome, root);
-    if (!(again instanceof Error)) {
-      t.after(() => again.stop());
-      // Before: the server started on the swapped root and the client got the key.
-      const got = await runFerry([
-        '--home',
-        clientHome,
-        'get',
-        `${again.address}/id_ed25519`,
-        join(work, 'got'),
-        '--expect',
-        serverId,
-      ]);
-      const leaked = await readFile(join(work, 'got'), 'utf8').catch(() => '(nothing)');
-      assert.fail(`the server served the swapped root: get exit ${got.code}, received ${leaked.trim()}`);
-    }
+    // Before: the server started on the swapped root and the client got the key.
+    const again = await assertNotServed(await serve(serverHome, root), 'the swapped root');
     // The link is uid 65534's, the first thing met; once it is gone, `shared` itself (mode 0777).
     assertRefusedAt(again, root, 'a root swapped for a link of uid 65534');
     assert.match(again.message, /a link owned by uid 65534/);
@@ -124,46 +143,19 @@ test(
   async (t) => {
     // `--root ~/data`, where ~/data links to a release link in a shared directory (a deploy's `current`):
     // neither the path as given nor the real path passes through `shared`, which holds the middle link.
-    const work = await makeTempDir('ferry-root-ancestors-');
-    t.after(() => removeTempDir(work));
-    const shared = join(work, 'shared');
-    await mkdir(shared);
-    await chmod(shared, 0o777);
+    const { work, shared, secret, serverHome, assertNotServed } = await theftSetUp(t);
     const served = join(work, 'served');
     await mkdir(served);
-    await writeFile(join(served, 'public.txt'), 'public\n');
     const current = join(shared, 'current');
     await symlink(served, current);
     const root = join(work, 'root');
     await symlink(current, root);
-    const secret = join(work, 'ssh');
-    await mkdir(secret, { mode: 0o700 });
-    await writeFile(join(secret, 'id_ed25519'), 'PRIVATE KEY\n', { mode: 0o600 });
-    const clientHome = join(work, 'client-home');
-    const serverHome = join(work, 'server-home');
-    const clientId = await keygen(clientHome);
-    const serverId = await keygen(serverHome);
-    assertExit(await runFerry(['--home', serverHome, 'allow', clientId]), 0, 'allow');
     // What uid 65534 may do in `shared` before the server's next start: point the middle link elsewhere.
     await rename(current, join(shared, 'old'));
     await symlink(secret, current);
     await lchown(current, OTHER_UID, OTHER_UID);
-    const again = await serve(serverHome, root);
-    if (!(again instanceof Error)) {
-      t.after(() => again.stop());
-      // Before: the server started on the swapped chain and the client got the key.
-      const got = await runFerry([
-        '--home',
-        clientHome,
-        'get',
-        `${again.address}/id_ed25519`,
-        join(work, 'got'),
-        '--expect',
-        serverId,
-      ]);
-      const leaked = await readFile(join(work, 'got'), 'utf8').catch(() => '(nothing)');
-      assert.fail(`the server served the swapped chain: get exit ${got.code}, received ${leaked.trim()}`);
-    }
+    // Before: the server started on the swapped chain and the client got the key.
+    const again = await assertNotServed(await serve(serverHome, root), 'the swapped chain');
     // Refused for `shared`, met on the way before the link in it, which is uid 65534's.
     assertRefusedAt(again, shared, 'a middle link re-pointed by uid 65534');
     assert.match(again.message, /on the way to the server root .*writable by others/);
