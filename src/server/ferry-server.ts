@@ -163,10 +163,15 @@ export class FerryServer {
 
   /**
    * Removes abandoned partial transfers now (PROTOCOL.md §9.1); the server also does this at start and then
-   * periodically. `now` is injectable for tests.
+   * periodically. `now` is injectable for tests. An object store's requests end with the server's close, or
+   * with `signal` (the periodic sweep's deadline): a sweep belongs to no session, and a store that stopped
+   * answering (the SDK sets no request timeout) held its LIST past the close, for as long as its connection
+   * lived (stop 44).
    */
-  async sweepPartials(now: number = Date.now()): Promise<string[]> {
-    const removed = await sweepPartials(this.#objectStore ?? serverPartialStore(this.#partialDir), {
+  async sweepPartials(now: number = Date.now(), signal?: AbortSignal): Promise<string[]> {
+    const stop = signal === undefined ? this.#abort.signal : AbortSignal.any([this.#abort.signal, signal]);
+    const store = this.#objectStore?.withSignal(stop) ?? serverPartialStore(this.#partialDir);
+    const removed = await sweepPartials(store, {
       maxAgeMs: this.#partialMaxAgeMs,
       now,
       isHeld: (id) => this.#registry.isHeld(id),
@@ -321,10 +326,17 @@ export class FerryServer {
     for (const thread of LEAF_HASH_THREADS) thread.warm();
     const sweepInterval = options.partialSweepIntervalMs ?? PARTIAL_SWEEP_INTERVAL_MS;
     if (sweepInterval > 0) {
-      const sweep = (): void =>
+      let sweeping = false;
+      // One sweep at a time, each given its interval: one that a stalled store holds is dropped at the next
+      // tick's time, never doubled by it (a tick each hour added one more held connection, stop 44).
+      const sweep = (): void => {
+        if (sweeping) return;
+        sweeping = true;
         void ferry
-          .sweepPartials()
-          .catch((err: unknown) => logger.warn({ err: String(err) }, 'partial sweep failed'));
+          .sweepPartials(Date.now(), AbortSignal.timeout(sweepInterval))
+          .catch((err: unknown) => logger.warn({ err: String(err) }, 'partial sweep failed'))
+          .finally(() => (sweeping = false));
+      };
       sweep();
       ferry.#sweepTimer = setInterval(sweep, sweepInterval).unref();
     }

@@ -207,3 +207,20 @@ test(
     await withinDeadline(connection.clientClosed, DEADLINE_MS, 'the HEAD was left in flight');
   },
 );
+
+// Stop 44: the partial sweeper's requests belong to no session, and took no signal: a LIST the store (or a
+// path to it that black-holes) never answers held its sweep for as long as the connection lived, past the
+// server's close, and the hourly timer started another beside it each hour, each holding a connection.
+test(
+  'close drops a partial sweep whose LIST is stalled, the LIST aborted',
+  { timeout: 60_000 },
+  async (t) => {
+    const { server, stalled } = await stallingServer(t, 'ListObjectsV2Command', []);
+    const sweep = server.sweepPartials();
+    sweep.catch(() => undefined);
+    const connection = await stalled;
+    await withinDeadline(server.close({ graceMs: 30_000 }), DEADLINE_MS, 'close');
+    await withinDeadline(connection.clientClosed, DEADLINE_MS, 'the sweep`s LIST was left in flight');
+    await assert.rejects(withinDeadline(sweep, DEADLINE_MS, 'the sweep waited on for ever'), /abort/i);
+  },
+);
