@@ -45,6 +45,17 @@ export async function admitClient(
   if (looked instanceof FerryError) return looked;
   // PROTOCOL.md §3.2.2: refuse before reading a single record.
   if (!looked) return new FerryError('CLIENT_NOT_ALLOWED');
+  // Stop 44: the root is still the directory the start checked (`ServedRoot`), or nothing is served.
+  if (ctx.rootServed !== undefined && !(await ctx.rootServed.unmoved())) {
+    attempt.log.error(
+      { event: 'root-moved' },
+      'the server root is no longer the directory the server started on: every session is refused until the server is restarted',
+    );
+    return new FerryError(
+      'INTERNAL',
+      'the server root moved since the server started; its operator must restart it',
+    );
+  }
   if (!ctx.gate.authenticated(attempt.socket, channel.remotePublicKey))
     return new FerryError('SERVER_BUSY', 'too many sessions for this client');
   return looked;

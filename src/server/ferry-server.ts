@@ -197,7 +197,7 @@ export class FerryServer {
 
   /** Starts listening; resolves once the port is bound. */
   static async start(options: ServeOptions): Promise<FerryServer> {
-    const { root, partialDir } = await prepareServerRoot(options);
+    const { root, partialDir, rootServed } = await prepareServerRoot(options);
     const logger = options.logger ?? pino({ enabled: false });
     const registry = new TransferRegistry({
       ...(options.random ? { random: options.random } : {}),
@@ -243,6 +243,7 @@ export class FerryServer {
     ferry.handshakeRate = handshakeRate;
     const context = {
       root,
+      rootServed,
       partialDir,
       identity: options.identity,
       authorize: options.authorize,

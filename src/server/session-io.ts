@@ -21,6 +21,7 @@ import type { PairingAdmission } from './pairing-admission.js';
 import { SessionEvents, type ServerEvents } from './server-events.js';
 import type { ServerObjectStore, SessionObjectStore } from './server-object-store.js';
 import type { AdmittedSessions } from './admitted-sessions.js';
+import type { ServedRoot } from './server-root.js';
 
 /** What the allow-list grants an admitted client. */
 export interface ClientGrant {
@@ -41,6 +42,8 @@ export type Authorize = (publicKey: Buffer) => ClientGrant | undefined | Promise
 /** What every session of a server shares. */
 export interface SessionContext {
   readonly root: string;
+  /** The root's directory as the start found it, which each admission checks is still the one served. */
+  readonly rootServed?: ServedRoot | undefined;
   readonly partialDir: string;
   readonly identity: KeyPair;
   readonly authorize: Authorize;
