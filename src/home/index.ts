@@ -2,6 +2,7 @@
 export { resolveHomeDir, ensureHomeDir, type ResolveHomeDirOptions } from './home-dir.js';
 export { refuseUnlessOwnedByUs } from './owned-by-us.js';
 export { refuseUnlessAncestorsOurs, type GuardedPlace } from './ancestors-ours.js';
+export { DirectoryIdentity } from './directory-identity.js';
 export { recordServeAddress, readServeAddress, SERVE_ADDRESS_FILE } from './serve-address.js';
 export { recordDashboardUrl, DASHBOARD_URL_FILE } from './dashboard-url-file.js';
 export {

@@ -29,7 +29,7 @@ export async function admitClient(
 ): Promise<ClientGrant | FerryError> {
   const looked =
     attempt.mode === MODE_NORMAL
-      ? await authorize(ctx, channel)
+      ? await authorize(ctx, channel, attempt.log)
       : // PROTOCOL.md §12.5: pairing instead of the allow-list; it throws after its own ERROR.
         await ctx.pairing?.admit({
           channel,
@@ -45,17 +45,9 @@ export async function admitClient(
   if (looked instanceof FerryError) return looked;
   // PROTOCOL.md §3.2.2: refuse before reading a single record.
   if (!looked) return new FerryError('CLIENT_NOT_ALLOWED');
-  // Stop 44: the root is still the directory the start checked (`ServedRoot`), or nothing is served.
-  if (ctx.rootServed !== undefined && !(await ctx.rootServed.unmoved())) {
-    attempt.log.error(
-      { event: 'root-moved' },
-      'the server root is no longer the directory the server started on: every session is refused until the server is restarted',
-    );
-    return new FerryError(
-      'INTERNAL',
-      'the server root moved since the server started; its operator must restart it',
-    );
-  }
+  // Stop 44: the root is still the directory the start checked (`DirectoryIdentity`), or nothing is served.
+  if (ctx.rootServed !== undefined && !(await ctx.rootServed.unmoved()))
+    return movedSinceStart(attempt.log, 'root');
   if (!ctx.gate.authenticated(attempt.socket, channel.remotePublicKey))
     return new FerryError('SERVER_BUSY', 'too many sessions for this client');
   return looked;
@@ -70,13 +62,29 @@ export async function admitClient(
 async function authorize(
   ctx: SessionContext,
   channel: SecureChannel,
+  log: Logger,
 ): Promise<ClientGrant | FerryError | undefined> {
   try {
     return await ctx.authorize(channel.remotePublicKey);
   } catch (err) {
     const error = toFerryError(err);
+    // The home whose allow-list is re-read was replaced since the start (AllowListWatcher, stop 44).
+    if (error.code === 'HOME_UNSAFE') return movedSinceStart(log, 'home');
     // A refusal with a detail for the client (a cluster's list, PROTOCOL.md §3.2.2) is sent as it is.
     if (error.code === 'SERVER_BUSY' || error.code === 'CLIENT_NOT_ALLOWED') return error;
     throw error;
   }
+}
+
+/**
+ * The refusal of every session once the server's root, or the home whose allow-list it re-reads, is no
+ * longer the directory the start checked (stop 44): INTERNAL for the client, whose wire detail is empty
+ * (PROTOCOL.md §3.2.2, §5.1), and the reason for the operator's log, until a restart judges the new one.
+ */
+function movedSinceStart(log: Logger, what: 'root' | 'home'): FerryError {
+  log.error(
+    { event: `${what}-moved` },
+    `the server ${what} is no longer the directory the server started on: every session is refused until the server is restarted`,
+  );
+  return new FerryError('INTERNAL', `the server ${what} moved since the server started`);
 }

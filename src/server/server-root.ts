@@ -4,7 +4,7 @@ import { isAbsolute, join, relative, sep } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import { RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { writableOnlyByUs } from '../transfer/index.js';
-import { refuseUnlessAncestorsOurs, type GuardedPlace } from '../home/index.js';
+import { DirectoryIdentity, refuseUnlessAncestorsOurs, type GuardedPlace } from '../home/index.js';
 import type { ServeOptions } from './serve-options.js';
 
 /**
@@ -14,7 +14,7 @@ import type { ServeOptions } from './serve-options.js';
  */
 export async function prepareServerRoot(
   options: Pick<ServeOptions, 'root' | 'home' | 'ownFiles' | 'pairing'>,
-): Promise<{ root: string; partialDir: string; rootServed: ServedRoot }> {
+): Promise<{ root: string; partialDir: string; rootServed: DirectoryIdentity }> {
   const existing = await stat(options.root).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
     throw err;
@@ -36,34 +36,8 @@ export async function prepareServerRoot(
   const partialDir = join(stateDir, 'partial');
   await ownDirectory(stateDir);
   await ownDirectory(partialDir);
-  const { dev, ino } = await stat(root);
-  return { root, partialDir, rootServed: new ServedRoot(root, dev, ino) };
-}
-
-/**
- * The directory the start checked and serves, by its identity (stop 44): every session's admission asks
- * whether the root's path still names it (`unmoved`: one stat), as OpenSSH's StrictModes checks at each
- * login. The start refuses a root whose way others may write, but a mode loosened since (a `chmod` above
- * it) let whoever may then write there rename the root away and put another directory (or a link to one)
- * in its place, served by the running server to every session until its next start, which refuses it.
- * Such a swap now ends the sessions' admission with INTERNAL until the operator restarts the server.
- */
-export class ServedRoot {
-  readonly #path: string;
-  readonly #dev: number;
-  readonly #ino: number;
-
-  constructor(path: string, dev: number, ino: number) {
-    this.#path = path;
-    this.#dev = dev;
-    this.#ino = ino;
-  }
-
-  /** Whether the root's path names the directory the server started on. */
-  async unmoved(): Promise<boolean> {
-    const now = await stat(this.#path).catch(() => undefined);
-    return now !== undefined && now.dev === this.#dev && now.ino === this.#ino;
-  }
+  // The directory served, which each admission checks is still the one the root names (stop 44).
+  return { root, partialDir, rootServed: await DirectoryIdentity.of(root) };
 }
 
 /**

@@ -21,7 +21,7 @@ import type { PairingAdmission } from './pairing-admission.js';
 import { SessionEvents, type ServerEvents } from './server-events.js';
 import type { ServerObjectStore, SessionObjectStore } from './server-object-store.js';
 import type { AdmittedSessions } from './admitted-sessions.js';
-import type { ServedRoot } from './server-root.js';
+import type { DirectoryIdentity } from '../home/index.js';
 
 /** What the allow-list grants an admitted client. */
 export interface ClientGrant {
@@ -43,7 +43,7 @@ export type Authorize = (publicKey: Buffer) => ClientGrant | undefined | Promise
 export interface SessionContext {
   readonly root: string;
   /** The root's directory as the start found it, which each admission checks is still the one served. */
-  readonly rootServed?: ServedRoot | undefined;
+  readonly rootServed?: DirectoryIdentity | undefined;
   readonly partialDir: string;
   readonly identity: KeyPair;
   readonly authorize: Authorize;

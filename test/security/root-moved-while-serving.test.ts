@@ -41,3 +41,31 @@ test('a root swapped for another directory while the server runs is not served',
   assert.notEqual(after.code, 0);
   assert.match(rig.server.stderr, /root-moved/);
 });
+
+test('a server home swapped while the server runs does not admit whom its replacement allows', async (t) => {
+  const rig = await startAdmittedServeInTempDir('ferry-home-moved-', (root) =>
+    writeFile(join(root, 'public.txt'), 'public\n'),
+  );
+  t.after(() => rig.close());
+  // The other key, and a home of the server user's listing it (what a download of the attacker's leaves).
+  const otherHome = join(rig.dir, 'other-home');
+  const other = await runFerry(['--home', otherHome, 'keygen']);
+  assert.equal(other.code, 0, other.stderr);
+  const planted = join(rig.dir, 'planted-home');
+  assert.equal((await runFerry(['--home', planted, 'keygen'])).code, 0);
+  assert.equal((await runFerry(['--home', planted, 'allow', other.stdout.trim()])).code, 0);
+  const list = (home: string) =>
+    runFerry(['--home', home, 'ls', `${rig.server.address}/`, '--expect', rig.serverId]);
+  assert.equal((await list(rig.clientHome)).code, 0, 'the allowed client lists');
+  assert.notEqual((await list(otherHome)).code, 0, 'the other key is not allowed');
+  await rename(rig.serverHome, join(rig.dir, 'old-server-home'));
+  await rename(planted, rig.serverHome);
+  const after = await list(otherHome);
+  // Before: admitted by the replacement's allow-list, exit 0 and the root listed.
+  assert.notEqual(after.code, 0, `the other key was admitted: ${after.stdout}`);
+  assert.doesNotMatch(after.stdout, /public\.txt/);
+  // Refused at once with INTERNAL, not retried; the log says why.
+  assert.match(after.stderr, /INTERNAL/);
+  assert.doesNotMatch(after.stderr, /retrying/);
+  assert.match(rig.server.stderr, /home-moved/);
+});
