@@ -12,7 +12,6 @@ import {
 import { withFileLock } from './file-lock.js';
 import { ensureHomeDir } from './home-dir.js';
 import { readConfigFile, type FileStamp } from './read-config-file.js';
-import { DirectoryIdentity } from './directory-identity.js';
 import { PERMISSIONS, type Permission } from './permissions.js';
 
 /** File name of the server's allow-list inside the home directory. */
@@ -133,8 +132,6 @@ export class AllowListWatcher {
   #list: AllowList | undefined;
   #checkedAt = Number.NEGATIVE_INFINITY;
   #inFlight: Promise<AllowList> | undefined;
-  /** The home as first read: every later read is refused once its path names another directory. */
-  #home: DirectoryIdentity | undefined;
 
   constructor(homeDir: string, options: AllowListWatcherOptions = {}) {
     this.homeDir = homeDir;
@@ -156,16 +153,6 @@ export class AllowListWatcher {
 
   async #check(): Promise<AllowList> {
     const checkedAt = this.#now();
-    // The home read first is the one re-read (stop 44): a home renamed away and replaced since (a mode
-    // loosened above it after the start) would admit whom the replacement's allow-list names.
-    // No home yet (a library's server on a home it makes later): taken once there is one.
-    this.#home ??= await DirectoryIdentity.of(this.homeDir).catch(() => undefined);
-    if (this.#home !== undefined && !(await this.#home.unmoved()))
-      throw new FerryError(
-        'HOME_UNSAFE',
-        'the home is no longer the directory the server started with: restart the server to judge it',
-        { subject: this.homeDir },
-      );
     const list = await loadAllowListIfChanged(this.homeDir, this.#list);
     this.#list = list;
     this.#checkedAt = checkedAt;

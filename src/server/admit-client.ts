@@ -27,9 +27,13 @@ export async function admitClient(
   channel: SecureChannel,
   attempt: AdmissionAttempt,
 ): Promise<ClientGrant | FerryError> {
+  // Stop 44: the home whose allow-list (or invites, for a pairing) the lookup reads is still the directory the
+  // start checked: a replacement's would admit (or pair) whom it names.
+  if (ctx.homeServed !== undefined && !(await ctx.homeServed.unmoved()))
+    return movedSinceStart(attempt.log, 'home');
   const looked =
     attempt.mode === MODE_NORMAL
-      ? await authorize(ctx, channel, attempt.log)
+      ? await authorize(ctx, channel)
       : // PROTOCOL.md §12.5: pairing instead of the allow-list; it throws after its own ERROR.
         await ctx.pairing?.admit({
           channel,
@@ -45,7 +49,8 @@ export async function admitClient(
   if (looked instanceof FerryError) return looked;
   // PROTOCOL.md §3.2.2: refuse before reading a single record.
   if (!looked) return new FerryError('CLIENT_NOT_ALLOWED');
-  // Stop 44: the root is still the directory the start checked (`DirectoryIdentity`), or nothing is served.
+  // Stop 44: the root is still the directory the start checked (`DirectoryIdentity`), or no one is admitted;
+  // after the lookup, so an unknown key learns nothing of it.
   if (ctx.rootServed !== undefined && !(await ctx.rootServed.unmoved()))
     return movedSinceStart(attempt.log, 'root');
   if (!ctx.gate.authenticated(attempt.socket, channel.remotePublicKey))
@@ -62,14 +67,11 @@ export async function admitClient(
 async function authorize(
   ctx: SessionContext,
   channel: SecureChannel,
-  log: Logger,
 ): Promise<ClientGrant | FerryError | undefined> {
   try {
     return await ctx.authorize(channel.remotePublicKey);
   } catch (err) {
     const error = toFerryError(err);
-    // The home whose allow-list is re-read was replaced since the start (AllowListWatcher, stop 44).
-    if (error.code === 'HOME_UNSAFE') return movedSinceStart(log, 'home');
     // A refusal with a detail for the client (a cluster's list, PROTOCOL.md §3.2.2) is sent as it is.
     if (error.code === 'SERVER_BUSY' || error.code === 'CLIENT_NOT_ALLOWED') return error;
     throw error;
@@ -77,8 +79,8 @@ async function authorize(
 }
 
 /**
- * The refusal of every session once the server's root, or the home whose allow-list it re-reads, is no
- * longer the directory the start checked (stop 44): INTERNAL for the client, whose wire detail is empty
+ * The refusal of every session once the server's root, or the home whose allow-list and invites it re-reads,
+ * is no longer the directory the start checked (stop 44): INTERNAL for the client, whose wire detail is empty
  * (PROTOCOL.md §3.2.2, §5.1), and the reason for the operator's log, until a restart judges the new one.
  */
 function movedSinceStart(log: Logger, what: 'root' | 'home'): FerryError {

@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { DirectoryIdentity } from '../home/index.js';
 import { pino, type Logger } from 'pino';
 import { FerryError } from '../errors/index.js';
 import { formatFerryId } from '../crypto/index.js';
@@ -198,6 +199,10 @@ export class FerryServer {
   /** Starts listening; resolves once the port is bound. */
   static async start(options: ServeOptions): Promise<FerryServer> {
     const { root, partialDir, rootServed } = await prepareServerRoot(options);
+    // Its allow-list and invites are re-read by path at each session: it must stay this directory (stop 44).
+    const home = options.home ?? options.pairing?.homeDir;
+    const homeServed =
+      home === undefined ? undefined : await DirectoryIdentity.of(home).catch(() => undefined);
     const logger = options.logger ?? pino({ enabled: false });
     const registry = new TransferRegistry({
       ...(options.random ? { random: options.random } : {}),
@@ -244,6 +249,7 @@ export class FerryServer {
     const context = {
       root,
       rootServed,
+      homeServed,
       partialDir,
       identity: options.identity,
       authorize: options.authorize,

@@ -44,6 +44,8 @@ export interface SessionContext {
   readonly root: string;
   /** The root's directory as the start found it, which each admission checks is still the one served. */
   readonly rootServed?: DirectoryIdentity | undefined;
+  /** The server's home as the start found it (its allow-list and invites are re-read), checked likewise. */
+  readonly homeServed?: DirectoryIdentity | undefined;
   readonly partialDir: string;
   readonly identity: KeyPair;
   readonly authorize: Authorize;
