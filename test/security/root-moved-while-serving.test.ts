@@ -1,10 +1,12 @@
-// A root swapped while the server runs (stop 44): the start checks the root and the way to it (stop 43,
-// root-ancestors), and resolves it once, so a mode loosened later (a `chmod` above the root) let whoever could
-// then write there rename the root away and put another directory in its place, and the running server
-// served it to every later session, each path check passing (the path is the same string). Now each session's
-// admission asks whether the root's path still names the directory the start checked (one stat, as OpenSSH's
-// StrictModes checks at each login): else INTERNAL, and the log says why, until a restart, which judges the
-// new root. The swap is made here by the test's own user: what matters is what the running server then serves.
+// A root or server home swapped while the server runs (stop 44): the start checks them and the way to them
+// (stop 43, root-ancestors, home-ancestors), resolves the root once and re-reads the home's allow-list and
+// invites by path at each session, so a mode loosened later (a `chmod` above either) let whoever could then
+// write there rename it away and put another directory in its place: the running server served the new root
+// to every later session (each path check passing: the path is the same string), and admitted or paired whom
+// the new home's files named. Now each admission asks whether the home and the root still name the
+// directories the start checked (one stat each, as OpenSSH's StrictModes checks at each login): else
+// INTERNAL at once, and the log says why, until a restart, which judges the new ones. The swaps are made here
+// by the test's own user: what matters is what the running server then does.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
