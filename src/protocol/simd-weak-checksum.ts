@@ -1,3 +1,38 @@
+import { Buffer } from 'node:buffer';
+import {
+  BLOCK,
+  END,
+  I16X8_ADD,
+  I16X8_EXTADD_PAIRWISE_I8X16_U,
+  I16X8_MUL,
+  I32,
+  I32X4_EXTADD_PAIRWISE_I16X8_U,
+  I32_ADD,
+  I32_AND,
+  I32_GE_U,
+  I32_GT_U,
+  I32_LOAD8_U,
+  I32_OR,
+  I32_SHL,
+  LOOP,
+  V128,
+  V128_AND,
+  V128_LOAD,
+  br,
+  brIf,
+  get,
+  i32Const,
+  i32x4ExtractLane,
+  lanes16,
+  name,
+  section,
+  set,
+  tee,
+  uleb,
+  vector,
+} from './wasm-binary.js';
+import { FILTER_BITS, ROLL_LOCALS, ROLL_TYPE, rollBody } from './weak-roll-wasm.js';
+
 /**
  * rsync's weak checksum (`rolling-checksum.ts`, PROTOCOL.md §5.15) with WebAssembly's 128-bit SIMD, 16 bytes
  * a step: the signing of a delta (every leaf of a file, both directions) spent about as long on the weak
@@ -27,24 +62,43 @@
 /**
  * The module's memory, shared (its `buffer` is a SharedArrayBuffer, so the leaf hash thread reads it in place
  * too): first the copy area, 2 pages (128 KiB), into which a window held elsewhere is copied, in pieces of
- * that size joined; then, added as they are first taken, at most MAX_SLABS slabs of SLAB_PAGES pages (4 MiB
+ * that size joined; then the roll's candidate filters, 4 pages (`simdRoll`: those of the matcher that
+ * rolled last on this thread); then, added as they are first taken, at most MAX_SLABS slabs of SLAB_PAGES pages (4 MiB
  * and 192 KiB each: a signing's read buffer, 64 leaves of 4 + 64 KiB (`sign-leaves.ts`), or a scan's of
  * 4 MiB + 2 leaves), lent to readers whose windows are then summed where they are, with no copy (issue 16:
  * 16384 leaves of 64 KiB took 0.076-0.088 CPU s copied, 0.043-0.057 in place). A WebAssembly memory never shrinks, so the slabs are reused:
- * at most 128 KiB + 4 × 4.19 MiB (16.9 MiB) per process, touched only as far as slabs were lent at once; a
+ * at most 384 KiB + 4 × 4.19 MiB (17.1 MiB) per process, touched only as far as slabs were lent at once; a
  * buffer asked for beyond that (or larger than a slab, or with no WebAssembly) is a plain SharedArrayBuffer,
  * whose windows are copied.
  */
 const COPY_PAGES = 2;
 const PIECE_BYTES = COPY_PAGES * 65536;
+/** The candidate filters' address and pages (twice FILTER_BITS bits), right after the copy area. */
+const FILTER_AT = PIECE_BYTES;
+const FILTER_PAGES = (2 * FILTER_BITS) / 8 / 65536;
+/** Pages before the first slab. */
+const FIXED_PAGES = COPY_PAGES + FILTER_PAGES;
 const SLAB_PAGES = 67;
 const SLAB_BYTES = SLAB_PAGES * 65536;
 const MAX_SLABS = 4;
-const MAX_PAGES = COPY_PAGES + MAX_SLABS * SLAB_PAGES;
+const MAX_PAGES = FIXED_PAGES + MAX_SLABS * SLAB_PAGES;
 
 /** The exported function, `(start, end) → checksum` over the memory it imports, and that memory. */
 interface Module {
   readonly checksum: (start: number, end: number) => number;
+  /** `weak-roll-wasm.ts`: `(at, stop, a, b, outFactor, blockBytes) → where it stopped`, the checksum there in `weak`. */
+  readonly roll: (
+    at: number,
+    stop: number,
+    a: number,
+    b: number,
+    outFactor: number,
+    blockBytes: number,
+  ) => number;
+  readonly weak: { readonly value: number };
+  /** The filter area, as the matchers' filters are (`Uint32Array` words), and whose filter it holds now. */
+  readonly filter: Uint32Array;
+  filterOf: { readonly filter: Uint32Array; readonly version: number } | undefined;
   /** The compiled module, for another thread to instantiate over the same memory (`weakChecksumModule`). */
   readonly compiled: object;
   readonly memory: { readonly buffer: ArrayBufferLike; grow(pages: number): number };
@@ -79,6 +133,45 @@ export function simdWeakChecksum(bytes: Uint8Array, start: number, end: number):
     a = (a + (piece & 0xffff)) | 0;
   }
   return ((a & 0xffff) | (b << 16)) >>> 0;
+}
+
+/** The weak checksum's halves where a roll stopped (`simdRoll`), as the matcher keeps them. */
+export interface RollState {
+  a: number;
+  b: number;
+}
+
+/**
+ * Rolls the weak checksum on from `state` over offsets `at` to `stop` of `bytes` up to the first whose
+ * checksum `filter` marks as a candidate (`weak-roll-wasm.ts`: the per-byte loop of `DeltaMatcher`), and
+ * returns that offset (`stop` if none), `state` then holding the checksum there. `filter` is the matcher's
+ * (`version` changes whenever it does: it is copied into the module's filter area only then, ~30 µs). Every
+ * offset below `stop` must have its block's byte after it in `bytes` (`stop + blockBytes <= bytes.length`).
+ * Undefined, with `state` untouched, when `bytes` do not lie in the module's memory (`takeWeakChecksumBuffer`)
+ * or this runtime has no module: the caller's loop rolls them.
+ */
+export function simdRoll(
+  bytes: Uint8Array,
+  at: number,
+  stop: number,
+  state: RollState,
+  roll: { readonly outFactor: number; readonly blockBytes: number },
+  filter: Uint32Array,
+  version: number,
+): number | undefined {
+  const simd = (loaded ??= instantiate());
+  if (simd === null || !simd.views.has(bytes.buffer)) return undefined;
+  if (stop + roll.blockBytes > bytes.length) throw new RangeError('a roll past the bytes given');
+  if (simd.filterOf?.filter !== filter || simd.filterOf.version !== version) {
+    simd.filter.set(filter);
+    simd.filterOf = { filter, version };
+  }
+  const base = bytes.byteOffset;
+  const stopped = simd.roll(base + at, base + stop, state.a, state.b, roll.outFactor, roll.blockBytes) - base;
+  const weak = simd.weak.value;
+  state.a = weak & 0xffff;
+  state.b = weak >>> 16;
+  return stopped;
 }
 
 /**
@@ -155,13 +248,17 @@ function instantiate(): Module | null {
     const bytes = moduleBytes();
     if (wasm === undefined || !wasm.validate(bytes)) return null;
     // Imported, not its own: another thread instantiates the same module over this very memory.
-    const memory = new wasm.Memory({ initial: COPY_PAGES, maximum: MAX_PAGES, shared: true });
+    const memory = new wasm.Memory({ initial: FIXED_PAGES, maximum: MAX_PAGES, shared: true });
     const compiled = new wasm.Module(bytes);
     const { exports } = new wasm.Instance(compiled, { env: { memory } });
-    const checksum = exports['checksum'] as (start: number, end: number) => number;
-    // Shared memory is never detached: this view of the copy area stays valid as slabs are added.
+    const checksum = exports['checksum'] as Module['checksum'];
+    // Shared memory is never detached: these views of the copy area and the filter stay valid as slabs are added.
     return {
       checksum,
+      roll: exports['roll'] as Module['roll'],
+      weak: exports['weak'] as Module['weak'],
+      filter: new Uint32Array(memory.buffer, FILTER_AT, (2 * FILTER_BITS) / 32),
+      filterOf: undefined,
       compiled,
       memory,
       memoryBuffer: Buffer.from(memory.buffer, 0, PIECE_BYTES),
@@ -175,72 +272,6 @@ function instantiate(): Module | null {
 }
 
 // ---- The module, from named instructions (WebAssembly 2.0 binary format). ----
-
-const I32 = 0x7f;
-const V128 = 0x7b;
-
-/** Unsigned LEB128 (binary format §5.2.2). */
-function uleb(value: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = value & 0x7f;
-    value >>>= 7;
-    if (value !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (value !== 0);
-  return out;
-}
-
-/** Signed LEB128, for i32.const. */
-function sleb(value: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = value & 0x7f;
-    value >>= 7;
-    if ((value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
-
-const vector = (items: number[][]): number[] => [...uleb(items.length), ...items.flat()];
-const section = (id: number, body: number[]): number[] => [id, ...uleb(body.length), ...body];
-const name = (text: string): number[] => [...uleb(text.length), ...Buffer.from(text, 'ascii')];
-/** A SIMD instruction: prefix 0xfd, then its opcode as LEB128 (§5.4.8). */
-const simd = (opcode: number): number[] => [0xfd, ...uleb(opcode)];
-/** A v128 constant of eight 16-bit lanes, little-endian. */
-const lanes16 = (values: readonly number[]): number[] => [
-  ...simd(0x0c),
-  ...values.flatMap((v) => [v & 0xff, v >>> 8]),
-];
-
-const get = (local: number): number[] => [0x20, ...uleb(local)];
-const set = (local: number): number[] => [0x21, ...uleb(local)];
-const tee = (local: number): number[] => [0x22, ...uleb(local)];
-const i32Const = (value: number): number[] => [0x41, ...sleb(value)];
-const I32_ADD = [0x6a];
-const I32_AND = [0x71];
-const I32_OR = [0x72];
-const I32_SHL = [0x74];
-const I32_GE_U = [0x4f];
-const I32_GT_U = [0x4b];
-/** i32.load8_u with alignment 1, offset 0. */
-const I32_LOAD8_U = [0x2d, 0x00, 0x00];
-const BLOCK = [0x02, 0x40];
-const LOOP = [0x03, 0x40];
-const END = [0x0b];
-const brIf = (depth: number): number[] => [0x0d, ...uleb(depth)];
-const br = (depth: number): number[] => [0x0c, ...uleb(depth)];
-/** v128.load with alignment 1 (2^0), offset 0. */
-const V128_LOAD = [...simd(0x00), 0x00, 0x00];
-const V128_AND = simd(0x4e);
-const I16X8_ADD = simd(0x8e);
-const I16X8_MUL = simd(0x95);
-const I16X8_EXTADD_PAIRWISE_I8X16_U = simd(0x7d);
-const I32X4_EXTADD_PAIRWISE_I16X8_U = simd(0x7f);
-const i32x4ExtractLane = (lane: number): number[] => [...simd(0x1b), lane];
 
 // Locals: parameters start (0) and end (1); then v128 sums (2), earlier (3), evens (4), mask (5), weights (6),
 // step (7); then i32 a (8), b (9), at (10).
@@ -357,23 +388,39 @@ function moduleBytes(): Uint8Array {
     [...uleb(6), V128],
     [...uleb(3), I32],
   ]);
-  const code = [...locals, ...checksumBody()];
+  const checksum = [...locals, ...checksumBody()];
+  const roll = [...ROLL_LOCALS, ...rollBody(FILTER_AT)];
   return Uint8Array.from([
     // magic, version 1
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    // type section: (i32, i32) → i32
-    ...section(1, vector([[0x60, ...vector([[I32], [I32]]), ...vector([[I32]])]])),
-    // import section: env.memory, shared (limits flags 3: a maximum, shared), COPY_PAGES pages, room for
+    // type section: 0 (i32, i32) → i32, the checksum's; 1 the roll's
+    ...section(1, vector([[0x60, ...vector([[I32], [I32]]), ...vector([[I32]])], ROLL_TYPE])),
+    // import section: env.memory, shared (limits flags 3: a maximum, shared), FIXED_PAGES pages, room for
     // MAX_SLABS slabs more
     ...section(
       2,
-      vector([[...name('env'), ...name('memory'), 0x02, 0x03, ...uleb(COPY_PAGES), ...uleb(MAX_PAGES)]]),
+      vector([[...name('env'), ...name('memory'), 0x02, 0x03, ...uleb(FIXED_PAGES), ...uleb(MAX_PAGES)]]),
     ),
-    // function section: one function of type 0
-    ...section(3, vector([[0x00]])),
-    // export section: the function
-    ...section(7, vector([[...name('checksum'), 0x00, 0x00]])),
+    // function section: the checksum (type 0), the roll (type 1)
+    ...section(3, vector([[0x00], [0x01]])),
+    // global section: the roll's checksum where it stopped, a mutable i32 starting at 0
+    ...section(6, vector([[I32, 0x01, ...i32Const(0), ...END]])),
+    // export section: the functions and the global
+    ...section(
+      7,
+      vector([
+        [...name('checksum'), 0x00, 0x00],
+        [...name('roll'), 0x00, 0x01],
+        [...name('weak'), 0x03, 0x00],
+      ]),
+    ),
     // code section
-    ...section(10, vector([[...uleb(code.length), ...code]])),
+    ...section(
+      10,
+      vector([
+        [...uleb(checksum.length), ...checksum],
+        [...uleb(roll.length), ...roll],
+      ]),
+    ),
   ]);
 }
