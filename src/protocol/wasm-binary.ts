@@ -80,3 +80,14 @@ export const I16X8_MUL = simd(0x95);
 export const I16X8_EXTADD_PAIRWISE_I8X16_U = simd(0x7d);
 export const I32X4_EXTADD_PAIRWISE_I16X8_U = simd(0x7f);
 export const i32x4ExtractLane = (lane: number): number[] => [...simd(0x1b), lane];
+
+/** `local += by` (i32). */
+export const addTo = (local: number, by: number): number[] => [
+  ...get(local),
+  ...i32Const(by),
+  ...I32_ADD,
+  ...set(local),
+];
+
+/** The back edge of a `block` `loop` pair's loop, then the ends of both: the loop's body ends here. */
+export const LOOP_BACK_AND_END = [...br(0), ...END, ...END];
