@@ -283,7 +283,9 @@ export function encodeEntry(
   at += identity.copy(out, at);
   at = out.writeUInt32BE(count, at);
   at = out.writeUInt32BE(weak === undefined ? 0 : HAS_WEAK, at);
-  for (let i = 0; i < count; i++) at += hashes.get(i)!.copy(out, at);
+  // The table in one copy, not hash by hash: a 1 GiB file's entry is written as its signing ends, before
+  // GET_END (issue 16: ~7 ms of the server's main thread for 16,384 leaves).
+  at += hashes.copyTableTo(out, at);
   if (weak !== undefined) for (let i = 0; i < count; i++) at = out.writeUInt32BE(weak[i]!, at);
   createHash('sha256').update(out.subarray(0, body)).digest().copy(out, body);
   return out;
