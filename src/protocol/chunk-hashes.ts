@@ -130,6 +130,59 @@ export class ChunkHashes {
     return all;
   }
 
+  /**
+   * The chunks of `chunks` whose hash this table does not know (what a cache cannot answer), a word of
+   * chunks at a time.
+   */
+  unknownOf(chunks: ChunkSet): ChunkSet {
+    return chunks.without(this.#known);
+  }
+
+  /**
+   * Copies the hashes of `chunks` from `from`, a table of the same layout that knows every one of them
+   * (INTERNAL otherwise), run by run rather than hash by hash: a cache answering a held claim of a 1 GiB
+   * file copies 16,384 leaf hashes (issue 16).
+   */
+  copyFrom(from: ChunkHashes, chunks: ChunkSet): void {
+    if (from.size !== this.size || from.chunkBytes !== this.chunkBytes) {
+      throw new FerryError(
+        'INTERNAL',
+        `chunk hashes of ${from.size} bytes in ${from.chunkBytes} copied into a table of ${this.size} in ${this.chunkBytes}`,
+      );
+    }
+    for (const { first, count } of chunks.ranges()) {
+      if (!from.#known.hasRange(first, count)) {
+        throw new FerryError(
+          'INTERNAL',
+          `chunk hashes ${first} to ${first + count - 1} copied, not all known`,
+        );
+      }
+      const run = from.#table.subarray(first * HASH_BYTES, (first + count) * HASH_BYTES);
+      if (this.#blocks !== undefined) {
+        // A table that digests ahead counts each block's hashes as they are set.
+        for (let i = 0; i < count; i++)
+          this.set(first + i, run.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES));
+        continue;
+      }
+      this.#table.set(run, first * HASH_BYTES);
+      this.#known.addRange(first, count);
+    }
+  }
+
+  /**
+   * Copies every chunk's hash, in index order, into `target` at `offset` (every hash must be known: INTERNAL
+   * otherwise); returns the bytes written. One copy of the table, for a store that writes it whole.
+   */
+  copyTableTo(target: Buffer, offset: number): number {
+    if (this.#known.count !== this.count) {
+      throw new FerryError(
+        'INTERNAL',
+        `table of ${this.count} chunk hashes copied, ${this.#known.count} known`,
+      );
+    }
+    return this.#table.copy(target, offset);
+  }
+
   /** The known chunks as `{ index, hash }` in index order, each hash a view into the table. */
   *entries(): Generator<{ index: number; hash: Buffer }> {
     for (const index of this.#known) yield { index, hash: this.get(index)! };
@@ -140,10 +193,23 @@ export class ChunkHashes {
     return chunkLength(index, this.size, this.chunkBytes);
   }
 
-  /** File bytes the chunks `chunks` cover (each counted once per time it is named). */
+  /**
+   * File bytes the chunks `chunks` cover (each counted once per time it is named). A `ChunkSet` is counted by
+   * its ranges, not chunk by chunk: a held claim of a 1 GiB file names 16,384 leaves (issue 16).
+   */
   bytesOf(chunks: Iterable<number>): number {
+    if (!(chunks instanceof ChunkSet)) {
+      let bytes = 0;
+      for (const index of chunks) bytes += this.lengthOf(index);
+      return bytes;
+    }
     let bytes = 0;
-    for (const index of chunks) bytes += this.lengthOf(index);
+    for (const { first, count } of chunks.ranges()) {
+      const last = first + count - 1;
+      // The range's last chunk is the only one that may be short (the file's last), and out of range is
+      // MESSAGE_MALFORMED, as `lengthOf` says of any one index.
+      bytes += (count - 1) * this.chunkBytes + this.lengthOf(last);
+    }
     return bytes;
   }
 
@@ -185,10 +251,10 @@ export class ChunkHashes {
     if (chunks.count === 0) return Buffer.alloc(HASH_BYTES);
     const hash = createHash('sha256');
     for (const { first, count } of chunks.ranges()) {
-      for (let index = first; index < first + count; index++) {
-        if (!this.#known.has(index)) {
-          throw new FerryError('INTERNAL', `held digest over chunk ${index}, whose hash is not known`);
-        }
+      if (!this.#known.hasRange(first, count)) {
+        let index = first;
+        while (this.#known.has(index)) index++;
+        throw new FerryError('INTERNAL', `held digest over chunk ${index}, whose hash is not known`);
       }
       hash.update(this.#table.subarray(first * HASH_BYTES, (first + count) * HASH_BYTES));
     }

@@ -130,6 +130,47 @@ export class ChunkSet implements Iterable<number> {
     }
   }
 
+  /**
+   * True when every index from `first` on for `count` is in the set (the empty range too), a whole 32-index
+   * word at a time where it can: a held claim of a 1 GiB file names 16,384 leaves (issue 16).
+   */
+  hasRange(first: number, count: number): boolean {
+    if (count === 0) return true;
+    if (!this.#inRange(first) || !this.#inRange(first + count - 1)) return false;
+    const end = first + count;
+    let index = first;
+    while (index < end) {
+      if (index % 32 === 0 && end - index >= 32) {
+        const page = this.#pages.get(Math.floor(index / PAGE_BITS));
+        if (page?.[(index % PAGE_BITS) >>> 5] !== FULL_WORD) return false;
+        index += 32;
+      } else {
+        if (!this.has(index)) return false;
+        index += 1;
+      }
+    }
+    return true;
+  }
+
+  /** The indices of this set that `other` does not hold, as a new set of this capacity, a word at a time. */
+  without(other: ChunkSet): ChunkSet {
+    const rest = new ChunkSet(this.#capacity);
+    for (const [key, page] of this.#pages) {
+      const theirs = other.#pages.get(key);
+      const words = new Uint32Array(PAGE_WORDS);
+      let count = 0;
+      for (let w = 0; w < PAGE_WORDS; w++) {
+        const word = theirs === undefined ? page[w]! : (page[w]! & ~theirs[w]!) >>> 0;
+        words[w] = word;
+        if (word !== 0) count += popcount32(word);
+      }
+      if (count === 0) continue;
+      rest.#pages.set(key, words);
+      rest.#count += count;
+    }
+    return rest;
+  }
+
   /** Removes `index`; returns true when it was in the set. */
   delete(index: number): boolean {
     if (!this.#inRange(index)) return false;

@@ -51,6 +51,8 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
   }
   /** A whole signing's leaf hashes and weak checksums, recorded once the file is found unchanged after it. */
   let toRecord: { store: KnownLeafHashes; identity: Buffer; weak: Uint32Array } | undefined;
+  /** `toRecord` once the check after the signing found the file unchanged: recorded after GET_END. */
+  let unchangedToRecord: typeof toRecord;
   /** The record into the store, if any: awaited before the file closes (nothing outlives the request). */
   let recording: Promise<void> = Promise.resolve();
   let stripeSent: StripeSentHashes | undefined;
@@ -149,6 +151,11 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
               () => machine.sent(patchedBytes),
             );
           }
+          const chunkSent = (index: number): void => {
+            stripeSent?.sent(index);
+            verifiedBytes += hashes.lengthOf(index);
+            io.events.transferProgress(ref, verifiedBytes);
+          };
           const streaming = io.ctx.sealPool
             ? streamChunksPooled(source, {
                 chunkBytes: hashes.chunkBytes,
@@ -163,11 +170,7 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
                   writeFramed: (framed, records) => io.writeFramed(framed, records),
                   chunkMessage: (index, chunkHash) =>
                     encodeMessage({ type: 'GET_CHUNK', ref, index, chunkHash }),
-                  chunkSent: (index) => {
-                    stripeSent?.sent(index);
-                    verifiedBytes += hashes.lengthOf(index);
-                    io.events.transferProgress(ref, verifiedBytes);
-                  },
+                  chunkSent,
                 },
               })
             : streamChunks(source, {
@@ -181,10 +184,12 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
                   sendDataBlock: (plaintexts) => io.sendPlaintexts(plaintexts),
                   sendChunk: async (index, chunkHash) => {
                     await io.send({ type: 'GET_CHUNK', ref, index, chunkHash });
-                    stripeSent?.sent(index);
-                    verifiedBytes += hashes.lengthOf(index);
-                    io.events.transferProgress(ref, verifiedBytes);
+                    chunkSent(index);
                   },
+                  // GET_CHUNK in the gathered write of its data: a delta's leaves (64 KiB) cost no write each.
+                  chunkMessage: (index, chunkHash) =>
+                    encodeMessage({ type: 'GET_CHUNK', ref, index, chunkHash }),
+                  chunkSent,
                 },
               });
           const recorded = stripeSent;
@@ -243,11 +248,10 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
         }
         case 'check-unchanged':
           return reading(source.assertUnchanged(), () => {
-            if (toRecord !== undefined) {
-              const { store, identity, weak } = toRecord;
-              recording = store.record(target.path, identity, hashes, weak).catch(() => undefined);
-              toRecord = undefined;
-            }
+            // Found unchanged: recorded once GET_END is sent (`done`), so the client's scan is not kept
+            // waiting for the entry's encoding (issue 16).
+            unchangedToRecord = toRecord;
+            toRecord = undefined;
             return machine.unchanged();
           });
         case 'hashed-whole':
@@ -259,6 +263,11 @@ export async function sendDownload(io: SessionIo, request: GetRequestMessage): P
             transferredBytes: effect.sentBytes,
             identical: effect.identical,
           });
+          if (unchangedToRecord !== undefined) {
+            const { store, identity, weak } = unchangedToRecord;
+            recording = store.record(target.path, identity, hashes, weak).catch(() => undefined);
+            unchangedToRecord = undefined;
+          }
           return [];
         case 'fail':
           throw effect.error;

@@ -19,6 +19,15 @@ export interface ChunkSink {
   sendDataBlock?(plaintexts: readonly Buffer[]): Promise<void>;
   /** Sends the chunk's closing message with its hash. */
   sendChunk(index: number, chunkHash: Buffer): Promise<void>;
+  /**
+   * The plaintext of the chunk's closing message (PUT_CHUNK, GET_CHUNK) carrying `chunkHash`. Given with
+   * `sendDataBlock`, a closing message goes in the same gathered write as the data before it, and
+   * `chunkSent` is called once it is written, in place of `sendChunk`: chunks smaller than a block (a
+   * delta's leaves, 64 KiB) then cost no write of their own each.
+   */
+  chunkMessage?(index: number, chunkHash: Buffer): Buffer;
+  /** With `chunkMessage`: called once a chunk's closing message is written. */
+  chunkSent?(index: number, chunkHash: Buffer): void | Promise<void>;
 }
 
 export interface StreamChunksOptions {
@@ -55,9 +64,10 @@ export interface Block {
  * Sends the chunks `chunks` yields, in that order, as data messages that never cross a chunk
  * boundary, each chunk followed by its hash (PROTOCOL.md §5.5). Returns the number of file bytes sent.
  *
- * File bytes are read with one `readv` per block straight into two reused block buffers laid out as
- * [header | data] record slots, so no byte is copied before encryption and memory stays flat whatever the
- * file size; the next block is read while the current one is hashed, sealed and sent.
+ * File bytes are read with one `readv` per read of up to RECORDS_PER_BLOCK records (`planReads`: a block, or
+ * consecutive small chunks' blocks together) straight into two reused buffers laid out as [header | data]
+ * record slots, so no byte is copied before encryption and memory stays flat whatever the file size; the
+ * next read is under way while the current one is hashed, sealed and sent.
  */
 export async function streamChunks(source: ChunkSource, options: StreamChunksOptions): Promise<number> {
   const { chunkBytes, chunks, hashes, sink } = options;
@@ -66,12 +76,23 @@ export async function streamChunks(source: ChunkSource, options: StreamChunksOpt
   const slots = Math.max(1, Math.min(RECORDS_PER_BLOCK, Math.ceil(source.size / dataPerRecord)));
   const slotBytes = Math.min(MAX_MESSAGE_BYTES, sink.headerBytes + source.size);
   const buffers = [Buffer.allocUnsafe(slots * slotBytes), Buffer.allocUnsafe(slots * slotBytes)];
-  const blocks = planBlocks(source.size, chunkBytes, chunks, dataPerRecord);
-  const read = (block: Block, buffer: Buffer): Promise<Block> => {
-    const views = block.lengths.map((length, i) =>
-      buffer.subarray(i * slotBytes + sink.headerBytes, i * slotBytes + sink.headerBytes + length),
-    );
-    const reading = source.readvExactly(views, block.offset).then(() => block);
+  // The closing messages go with the data in one gathered write when the sink can say them as plaintexts;
+  // only then are small chunks also read together (a sink that sends each chunk on its own keeps its pace).
+  const gathered = sink.sendDataBlock !== undefined && sink.chunkMessage !== undefined;
+  const reads = planReads(
+    planBlocks(source.size, chunkBytes, chunks, dataPerRecord),
+    chunkBytes,
+    gathered ? slots : 0,
+  );
+  const read = (blocks: readonly Block[], buffer: Buffer): Promise<readonly Block[]> => {
+    const views: Buffer[] = [];
+    for (const block of blocks) {
+      for (const length of block.lengths) {
+        const at = views.length * slotBytes + sink.headerBytes;
+        views.push(buffer.subarray(at, at + length));
+      }
+    }
+    const reading = source.readvExactly(views, blocks[0]!.offset).then(() => blocks);
     reading.catch(() => undefined); // awaited below; an abort in between must not leave it unhandled
     return reading;
   };
@@ -79,54 +100,116 @@ export async function streamChunks(source: ChunkSource, options: StreamChunksOpt
   let hasher: ChunkHasher | undefined;
   let which = 0;
   let blocksSinceGc = 0;
-  const first = blocks.next();
+  const first = reads.next();
   let pending = first.done ? undefined : read(first.value, buffers[0]!);
   while (pending) {
-    const block = await pending;
+    const blocks = await pending;
     const buffer = buffers[which]!;
     which = 1 - which;
-    const following = blocks.next();
+    const following = reads.next();
     pending = following.done ? undefined : read(following.value, buffers[which]!);
     if (options.signal?.aborted) throw new FerryError('ABORTED');
-    hasher ??= new ChunkHasher();
-    let offset = block.offset;
-    if (sink.sendDataBlock) {
-      const slots: Buffer[] = [];
-      for (let i = 0; i < block.lengths.length; i++) {
-        const length = block.lengths[i]!;
-        const slot = buffer.subarray(i * slotBytes, i * slotBytes + sink.headerBytes + length);
-        sink.writeDataHeader(slot, offset);
-        hasher.update(slot.subarray(sink.headerBytes));
-        slots.push(slot);
-        offset += length;
-      }
-      await sink.sendDataBlock(slots);
+    let slot = 0;
+    /** Plaintexts of a gathered write not yet written, and the chunks whose closing message is among them. */
+    let out: Buffer[] = [];
+    let closed: Array<{ index: number; chunkHash: Buffer }> = [];
+    const flush = async (): Promise<void> => {
+      if (out.length === 0) return;
+      const plaintexts = out;
+      out = [];
+      await sink.sendDataBlock!(plaintexts);
       // Once the block is written, its sealed outputs are garbage: collected young, before they pile up.
       if (++blocksSinceGc === BLOCKS_PER_GC) {
         blocksSinceGc = 0;
         collectYoungGarbage();
       }
-    } else {
-      for (let i = 0; i < block.lengths.length; i++) {
-        const length = block.lengths[i]!;
-        const slot = buffer.subarray(i * slotBytes, i * slotBytes + sink.headerBytes + length);
-        sink.writeDataHeader(slot, offset);
-        hasher.update(slot.subarray(sink.headerBytes));
-        await sink.sendData(slot);
+      const written = closed;
+      closed = [];
+      for (const { index, chunkHash } of written) await chunkDone(index, chunkHash);
+    };
+    const chunkDone = async (index: number, chunkHash: Buffer): Promise<void> => {
+      if (gathered) await sink.chunkSent?.(index, chunkHash);
+      const bytes = chunkLength(index, source.size, chunkBytes);
+      sent += bytes;
+      await options.onChunk?.(index, chunkHash, bytes);
+    };
+    for (const block of blocks) {
+      hasher ??= new ChunkHasher();
+      let offset = block.offset;
+      for (const length of block.lengths) {
+        const record = buffer.subarray(slot * slotBytes, slot * slotBytes + sink.headerBytes + length);
+        slot++;
+        sink.writeDataHeader(record, offset);
+        hasher.update(record.subarray(sink.headerBytes));
+        // A sink without blocks takes each record right after its header (a patched one keeps the offset).
+        if (sink.sendDataBlock) out.push(record);
+        else await sink.sendData(record);
         offset += length;
       }
-    }
-    if (block.last) {
+      if (!block.last) continue;
       const chunkHash = hasher.digest();
       hasher = undefined;
       hashes.set(block.chunk, chunkHash);
+      if (gathered) {
+        out.push(sink.chunkMessage!(block.chunk, chunkHash));
+        closed.push({ index: block.chunk, chunkHash });
+        continue;
+      }
+      await flush();
       await sink.sendChunk(block.chunk, chunkHash);
-      const bytes = chunkLength(block.chunk, source.size, chunkBytes);
-      sent += bytes;
-      await options.onChunk?.(block.chunk, chunkHash, bytes);
+      await chunkDone(block.chunk, chunkHash);
     }
+    await flush();
   }
   return sent;
+}
+
+/**
+ * The blocks of `blocks` as reads of up to `maxRecords` records: a block alone, or whole chunks smaller than a
+ * block together, as many as fit and lie one after the other in the file (a delta's leaves of 64 KiB went
+ * one `readv`, one pass through libuv's pool and two writes each, issue 16). Only a read of whole chunks
+ * looks at the next block before it is yielded, so a stream of chunks of a block or more takes chunks from a
+ * shared cursor (§5.13.3) no earlier than before.
+ */
+export function* planReads(
+  blocks: Iterator<Block>,
+  chunkBytes: number,
+  maxRecords: number,
+): Generator<Block[]> {
+  const wholeChunk = (block: Block): boolean => block.last && block.offset === block.chunk * chunkBytes;
+  /** A block taken to see whether it fits the read before it, and did not: the next read's first. */
+  let carried: Block | undefined;
+  for (;;) {
+    let head = carried;
+    carried = undefined;
+    if (head === undefined) {
+      const next = blocks.next();
+      if (next.done) return;
+      head = next.value;
+    }
+    const read = [head];
+    let records = head.lengths.length;
+    let end = head.offset + sumOf(head.lengths);
+    while (wholeChunk(head) && records < maxRecords) {
+      const next = blocks.next();
+      if (next.done) break;
+      const block = next.value;
+      if (!wholeChunk(block) || block.offset !== end || records + block.lengths.length > maxRecords) {
+        carried = block;
+        break;
+      }
+      read.push(block);
+      records += block.lengths.length;
+      end += sumOf(block.lengths);
+    }
+    yield read;
+  }
+}
+
+function sumOf(lengths: readonly number[]): number {
+  let sum = 0;
+  for (const length of lengths) sum += length;
+  return sum;
 }
 
 /** The blocks to read, in order: each chunk taken from `chunks`, cut into record-sized pieces, 16 to a block. */

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, rename, rm, utimes } from 'node:fs/promises';
+import { endianness } from 'node:os';
 import { basename, join } from 'node:path';
 import { FerryError } from '../errors/index.js';
 import {
@@ -283,8 +284,15 @@ export function encodeEntry(
   at += identity.copy(out, at);
   at = out.writeUInt32BE(count, at);
   at = out.writeUInt32BE(weak === undefined ? 0 : HAS_WEAK, at);
-  for (let i = 0; i < count; i++) at += hashes.get(i)!.copy(out, at);
-  if (weak !== undefined) for (let i = 0; i < count; i++) at = out.writeUInt32BE(weak[i]!, at);
+  // The table in one copy, not hash by hash: a 1 GiB file's entry is written as its signing ends (issue 16:
+  // ~7 ms of the server's main thread for 16,384 leaves).
+  at += hashes.copyTableTo(out, at);
+  if (weak !== undefined) {
+    // Big-endian on disk: the checksums copied whole and their bytes swapped on a little-endian machine,
+    // not written one by one (16,384 writeUInt32BE calls, ~4 ms of a cold server's main thread).
+    Buffer.from(weak.buffer, weak.byteOffset, weak.byteLength).copy(out, at);
+    if (endianness() === 'LE') out.subarray(at, at + count * 4).swap32();
+  }
   createHash('sha256').update(out.subarray(0, body)).digest().copy(out, body);
   return out;
 }

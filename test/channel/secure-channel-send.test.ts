@@ -15,7 +15,7 @@ import {
   writePutDataHeader,
   type Message,
 } from '../../src/protocol/index.js';
-import { SourceFile, streamChunks } from '../../src/transfer/index.js';
+import { SourceFile, streamChunks, type ChunkSource } from '../../src/transfer/index.js';
 import { sealOne } from '../../src/transfer/pipeline/seal-block.js';
 import { keyedChannel, socketPair } from '../helpers/loopback-socket-pair.js';
 
@@ -188,6 +188,71 @@ test('streamChunks with a block sink puts the same bytes on the wire as record b
     const gathered = await wireOf(key, 5, run(true));
     assert.ok(oneByOne.length > 2.5 * 1024 * 1024);
     assert.ok(gathered.equals(oneByOne), 'block writes changed the bytes on the wire');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('streamChunks reads chunks of one leaf 16 records at a time, each closing message in its block’s gathered write: the same bytes on the wire', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-send-leaves-'));
+  try {
+    const path = join(dir, 'f');
+    const leaf = 64 * 1024;
+    // 40 leaves and a short one; the chunks sent lie in three runs (a delta's leaves not held, issue 16).
+    await writeFile(path, randomBytes(40 * leaf + 999));
+    const chunks = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 25, 26, 38, 39, 40];
+    const key = Buffer.alloc(32, 16);
+    const counts = { reads: 0, writes: 0 };
+    const run = (gathered: boolean) => async (channel: SecureChannel) => {
+      const file = await SourceFile.open(path);
+      const source: ChunkSource = {
+        size: file.size,
+        mtimeMs: file.mtimeMs,
+        mode: file.mode,
+        identity: file.identity,
+        readExactly: (...args) => file.readExactly(...args),
+        readvExactly: (...args) => {
+          if (gathered) counts.reads++;
+          return file.readvExactly(...args);
+        },
+        chunkHash: (...args) => file.chunkHash(...args),
+        assertUnchanged: () => file.assertUnchanged(),
+        close: () => file.close(),
+      };
+      try {
+        const hashes = new ChunkHashes(source.size, leaf);
+        const chunkMessage = (index: number, chunkHash: Buffer): Buffer =>
+          encodeMessage({ type: 'PUT_CHUNK', ref: 1, index, chunkHash });
+        await streamChunks(source, {
+          chunkBytes: leaf,
+          chunks: chunks[Symbol.iterator](),
+          hashes,
+          sink: {
+            headerBytes: PUT_DATA_HEADER_BYTES,
+            writeDataHeader: (target, fileOffset) => writePutDataHeader(target, 0, 1, fileOffset),
+            sendData: (plaintext) => channel.sendPlaintext(plaintext),
+            sendChunk: (index, chunkHash) => channel.send({ type: 'PUT_CHUNK', ref: 1, index, chunkHash }),
+            ...(gathered
+              ? {
+                  sendDataBlock: (plaintexts: readonly Buffer[]) => {
+                    counts.writes++;
+                    return channel.sendPlaintexts(plaintexts);
+                  },
+                  chunkMessage,
+                }
+              : {}),
+          },
+        });
+      } finally {
+        await source.close();
+      }
+    };
+    const oneByOne = await wireOf(key, 5, run(false));
+    const gathered = await wireOf(key, 5, run(true));
+    assert.ok(gathered.equals(oneByOne), 'reading and writing leaves together changed the bytes on the wire');
+    // A leaf is two records (a record carries a little less than 64 KiB), so a read of 16 records is 8 leaves:
+    // 0-7, 8-15, 16-18 (25 is not next to 18), 25-26, 38-40: five reads and five writes, not 24 of each.
+    assert.deepEqual(counts, { reads: 5, writes: 5 });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

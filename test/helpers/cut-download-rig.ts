@@ -37,7 +37,9 @@ export async function cutDownloadRig(
   const proxy = await FaultProxy.start({
     target: server.address,
     plan: (i) =>
-      i === 0 ? { cut: { afterBytes: Math.floor(fileBytes / 2), direction: 'serverToClient' } } : undefined,
+      i === 0
+        ? { cut: { afterBytes: Math.floor(fileBytes / 2), direction: 'serverToClient', landed: true } }
+        : undefined,
   });
   t.after(async () => {
     await proxy.close();

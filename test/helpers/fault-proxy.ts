@@ -15,7 +15,17 @@ export interface FaultPlan {
    * Forward exactly `afterBytes` bytes of `direction` (default client->server), then reset both sockets
    * (`resetAndDestroy`: an RST, as a dropped route or a killed NAT entry looks to each end).
    */
-  cut?: { afterBytes: number; direction?: Direction };
+  cut?: {
+    afterBytes: number;
+    direction?: Direction;
+    /**
+     * The receiving end gets a FIN after the bytes instead of an RST (the sending end still an RST): it reads
+     * every byte forwarded before it sees the end. An RST makes the receiver's kernel drop what it has not
+     * read yet, so what it holds after a plain cut depends on how fast the sender wrote (a sender that writes
+     * a MiB at once loses most of it); a test of what a resume holds wants the bytes that crossed, landed.
+     */
+    landed?: boolean;
+  };
   /**
    * Forward exactly `afterBytes` bytes of `direction` (default client->server), then forward nothing more
    * while keeping both sockets open (a black-holed link). `freeze: 'both'` (the default) stops both
@@ -244,6 +254,14 @@ export class ProxiedConnection {
       }
       this.#wake();
       if (hit === 'cut') {
+        if (this.plan.cut?.landed === true) {
+          // FIN after the bytes to the receiver, RST to the sender: the bytes that crossed all land.
+          this.#frozen[direction] = true;
+          to.end();
+          resetOrDestroy(from);
+          this.#markCut();
+          return;
+        }
         this.reset();
         return;
       }

@@ -243,7 +243,7 @@ test('a delta download cut in the middle resumes: the leaves taken and received 
   const next = Buffer.concat([old.subarray(0, 1_000_000), randomBytes(OLD_BYTES - 1_000_000)]);
   const cutAfterBytes = 1_200_000;
   const r = await rig(t, old, next, (i) =>
-    i === 0 ? { cut: { afterBytes: cutAfterBytes, direction: 'serverToClient' } } : undefined,
+    i === 0 ? { cut: { afterBytes: cutAfterBytes, direction: 'serverToClient', landed: true } } : undefined,
   );
   const { down, events } = await r.get();
   assert.ok((await readFile(join(r.dest, NAME))).equals(next), 'byte-exact after the resume');

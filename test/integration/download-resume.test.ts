@@ -78,7 +78,7 @@ test('a download cut server->client at 55 % resumes on a new session with only t
   const sourceSha = await writeRandomFile(join(rig.root, 'payload.bin'), FILE_BYTES);
   const cutAfterBytes = Math.floor(FILE_BYTES * 0.55);
   rig.proxy.setPlan((i) =>
-    i === 0 ? { cut: { afterBytes: cutAfterBytes, direction: 'serverToClient' } } : undefined,
+    i === 0 ? { cut: { afterBytes: cutAfterBytes, direction: 'serverToClient', landed: true } } : undefined,
   );
 
   const events: GetEvent[] = [];
@@ -108,7 +108,9 @@ test('a download that fails outright keeps `.NAME.ferry-part` beside the destina
   const rig = await startRig(t);
   const sourceSha = await writeRandomFile(join(rig.root, 'payload.bin'), FILE_BYTES);
   rig.proxy.setPlan((i) =>
-    i === 0 ? { cut: { afterBytes: Math.floor(FILE_BYTES * 0.4), direction: 'serverToClient' } } : undefined,
+    i === 0
+      ? { cut: { afterBytes: Math.floor(FILE_BYTES * 0.4), direction: 'serverToClient', landed: true } }
+      : undefined,
   );
   await assert.rejects(
     getFiles(rig.options({ remotePaths: ['payload.bin'], retry: { retries: 0 } })),
@@ -141,7 +143,7 @@ test('rerunning an interrupted tree download skips the files already complete as
   // Cut in the middle of the big file: the two small ones (and the listing) come first.
   const cutAfterBytes = 5000 + 7000 + Math.floor(TREE_BIG_BYTES / 2);
   rig.proxy.setPlan((i) =>
-    i === 0 ? { cut: { afterBytes: cutAfterBytes, direction: 'serverToClient' } } : undefined,
+    i === 0 ? { cut: { afterBytes: cutAfterBytes, direction: 'serverToClient', landed: true } } : undefined,
   );
   await assert.rejects(
     getFiles(rig.options({ remotePaths: ['tree'], recursive: true, retry: { retries: 0 } })),

@@ -131,3 +131,45 @@ test('ChunkHashes.of builds a table from entries; an empty file has no chunks, a
   assert.ok(empty.digest().equals(fileDigest(0, C, [])));
   assert.ok(empty.haveDigest().equals(Buffer.alloc(HASH_BYTES)));
 });
+
+test('ChunkHashes copyFrom, unknownOf and bytesOf of a set answer as chunk-by-chunk get, has and lengthOf do', () => {
+  // 16,384 leaves and a bit: a delta download's claim of a 1 GiB file, with a short last chunk.
+  const size = 16_384 * C + 1000;
+  const from = new ChunkHashes(size, C);
+  for (let i = 0; i < from.count; i++) if (i % 977 !== 5) from.set(i, hashN(i % 251));
+  const claimed = ChunkSet.fromRanges(from.count, [
+    { first: 0, count: 1000 },
+    { first: 1016, count: 7000 },
+    { first: 8100, count: from.count - 8100 },
+  ]);
+  const unknown = from.unknownOf(claimed);
+  assert.deepEqual(
+    [...unknown],
+    [...claimed].filter((i) => !from.has(i)),
+  );
+  let bytes = 0;
+  for (const i of claimed) bytes += from.lengthOf(i);
+  assert.equal(from.bytesOf(claimed), bytes);
+  assert.equal(from.bytesOf([...claimed]), bytes);
+  for (const digestAhead of [false, true]) {
+    const into = new ChunkHashes(size, C, { digestAhead });
+    into.copyFrom(from, claimed.without(unknown));
+    assert.equal(into.knownCount, claimed.count - unknown.count);
+    for (const i of claimed) assert.deepEqual(into.get(i), unknown.has(i) ? undefined : from.get(i));
+  }
+  // Every hash copied must be known there, and the layouts must match.
+  assert.throws(() => new ChunkHashes(size, C).copyFrom(from, claimed), { code: 'INTERNAL' });
+  assert.throws(() => new ChunkHashes(size, 2 * C).copyFrom(from, new ChunkSet(0)), { code: 'INTERNAL' });
+});
+
+test('ChunkHashes copyTableTo writes every hash in index order, and refuses a table not whole', () => {
+  const hashes = ChunkHashes.of(
+    3 * C,
+    C,
+    [0, 1, 2].map((i) => ({ index: i, hash: hashN(i) })),
+  );
+  const out = Buffer.alloc(4 + 3 * HASH_BYTES);
+  assert.equal(hashes.copyTableTo(out, 4), 3 * HASH_BYTES);
+  assert.deepEqual(out.subarray(4), Buffer.concat([hashN(0), hashN(1), hashN(2)]));
+  assert.throws(() => new ChunkHashes(3 * C, C).copyTableTo(out, 0), { code: 'INTERNAL' });
+});

@@ -102,3 +102,46 @@ test('`ChunkSet` refuses indices outside its capacity with MESSAGE_MALFORMED', (
   assert.equal(set.delete(10), false);
   assert.equal(new ChunkSet(0).ranges().length, 0);
 });
+
+test('`ChunkSet.hasRange` and `ChunkSet.without` agree with index-by-index answers for seeded random sets', () => {
+  const random = new SeededRandom(16);
+  for (let round = 0; round < 60; round++) {
+    const capacity = random.int(1, 140_000);
+    const a = new ChunkSet(capacity);
+    const b = new ChunkSet(capacity);
+    // Dense runs (whole words) and scattered indices, so both the word-wise and the bit-wise paths are taken.
+    for (let i = 0; i < 20; i++) {
+      const first = random.int(0, capacity - 1);
+      a.addRange(first, random.int(0, Math.min(3000, capacity - first)));
+      const other = random.int(0, capacity - 1);
+      b.addRange(other, random.int(0, Math.min(3000, capacity - other)));
+    }
+    for (let i = 0; i < 300; i++) {
+      a.delete(random.int(0, capacity - 1));
+      b.add(random.int(0, capacity - 1));
+    }
+    const rest = a.without(b);
+    assert.equal(rest.capacity, capacity);
+    assert.deepEqual(
+      [...rest],
+      [...a].filter((index) => !b.has(index)),
+    );
+    assert.equal(rest.count, [...rest].length);
+    for (let i = 0; i < 50; i++) {
+      const first = random.int(0, capacity - 1);
+      const count = random.int(0, Math.min(random.next() < 0.5 ? 40 : 5000, capacity - first));
+      let all = true;
+      for (let index = first; index < first + count && all; index++) all = a.has(index);
+      assert.equal(a.hasRange(first, count), all, `hasRange(${first}, ${count})`);
+    }
+    for (const { first, count } of a.ranges()) assert.ok(a.hasRange(first, count));
+  }
+});
+
+test('`ChunkSet.hasRange` is true for an empty range and false for one past the capacity', () => {
+  const set = ChunkSet.fromRanges(64, [{ first: 0, count: 64 }]);
+  assert.equal(set.hasRange(10, 0), true);
+  assert.equal(set.hasRange(0, 64), true);
+  assert.equal(set.hasRange(32, 33), false);
+  assert.equal(new ChunkSet(0).without(set).count, 0);
+});
