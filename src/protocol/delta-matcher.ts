@@ -388,11 +388,10 @@ export class DeltaMatcher {
  */
 export type KnownLeafHash = (offset: number) => Buffer | undefined;
 
-/** Bits of the candidate filter: 2^20 (128 KiB), about 4 times the most blocks a signature has. */
 /**
  * Offsets a roll may cover before it goes to the WebAssembly loop: a call and the copy of its state cost
- * about as much as a few offsets rolled here (most rolls stop at a candidate within ~60 offsets: 16,384 blocks
- * set 1.6 % of the filter's bits).
+ * about as much as a few offsets rolled here (a roll stops at the first filter's candidates, most within ~60
+ * offsets when 16,384 blocks set 1.6 % of its bits, the WebAssembly loop at both filters' only).
  */
 const SIMD_ROLL_MIN_OFFSETS = 16;
 

@@ -140,7 +140,10 @@ export const ROLL_TYPE = [0x60, ...vector(Array.from({ length: 6 }, () => [I32])
 
 const FILTER_INDEX_BITS = 20;
 
-/** Bits of each candidate filter (`DeltaMatcher`): one per value of `filterIndex` (and `secondFilterIndex`). */
+/**
+ * Bits of each candidate filter (`DeltaMatcher`): one per value of `filterIndex` (and `secondFilterIndex`),
+ * 2^20 (128 KiB), about 4 times the most blocks a signature has.
+ */
 export const FILTER_BITS = 2 ** FILTER_INDEX_BITS;
 
 /** The weak checksum folded to FILTER_BITS: the filter's bit for it. */
