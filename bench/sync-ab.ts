@@ -10,7 +10,7 @@
 //     [--runs 3] [--files 1000] [--direction up|down] [--profile DIR]
 //
 // --direction down: the server holds SRC (the tree copied into its root) and the client's DST is synced
-// from it. --profile DIR: the clients run with node's --cpu-prof, their profiles written to DIR/<variant>.
+// from it. --profile DIR: the clients run with node's --cpu-prof, their profiles written to DIR/<variant>/<phase>.
 // A variant is NAME=DIR, DIR a built work tree (its bin/ferry), '.' for this one as built now (snapshotted
 // once, `bench/lib/ferry-snapshot.ts`). Linux only (/proc).
 import { spawn } from 'node:child_process';
@@ -62,11 +62,9 @@ async function runSync(
   phase: Phase,
 ): Promise<Sample> {
   const nodeArgs = values.profile
-    ? [
-        '--cpu-prof',
-        `--cpu-prof-dir=${join(values.profile, v.name)}`,
-        `--cpu-prof-name=${phase}-${Date.now()}.cpuprofile`,
-      ]
+    ? // One directory per phase, node's own names in it: a worker thread writes its own profile, which a
+      // --cpu-prof-name given here would overwrite the main thread's with.
+      ['--cpu-prof', `--cpu-prof-dir=${join(values.profile, v.name, phase)}`]
     : [];
   const serverBefore = cpuOf(processThreadCpu(server.pid));
   const started = performance.now();

@@ -53,7 +53,7 @@ export class ScanHashesAhead {
     )
       starts.push(piece.byteOffset + (offset - at));
     const count = starts.length;
-    if (count === 0) return Promise.resolve(undefined);
+    if (count === 0 || !this.#thread.worthFor(count * LEAF_BYTES)) return Promise.resolve(undefined);
     this.hashedLeaves += count;
     return this.#thread.hashLeaves(piece.buffer, starts, LEAF_BYTES).then(
       (hashes) => (offset: number) => {

@@ -4,11 +4,11 @@ import { FerryError } from '../errors/index.js';
 import { FILE_MODE_MASK, parseRemotePath } from '../protocol/index.js';
 import {
   CLIENT_BATCH_TEMP_PREFIX,
-  directoryNames,
   isBatchTemporary,
   isFerryTemporaryName,
   manifestLookup,
   resolveLinkTarget,
+  WalkFs,
   type LocalTree,
   type OnSkip,
   type TreeNode,
@@ -91,11 +91,12 @@ export async function localDestinationEntries(
   } = {},
 ): Promise<SyncEntry[]> {
   const entries: SyncEntry[] = [];
+  const fs = new WalkFs();
   const visit = async (dir: string, relative: string): Promise<void> => {
     const names: string[] = [];
     // A name that is not UTF-8 is none a listing can hold, and its string opens another file or none
     // (directory-names.ts): left out, as a name the wire refuses is below, so --delete never takes it.
-    for await (const { name, utf8 } of directoryNames(dir)) if (utf8) names.push(name);
+    for await (const { name, utf8 } of fs.names(dir)) if (utf8) names.push(name);
     names.sort();
     for (const name of names) {
       // ferry's own temporaries beside a destination (a download's partial, a link being placed) are not
@@ -118,7 +119,7 @@ export async function localDestinationEntries(
         continue;
       }
       const full = join(dir, name);
-      const stats = await lstat(full);
+      const stats = await fs.lstat(full);
       const mtimeMs = Math.trunc(stats.mtimeMs);
       const mode = stats.mode & FILE_MODE_MASK;
       if (options.excluded?.excludes(path, stats.isDirectory())) {

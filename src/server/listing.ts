@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { lstat, readlink } from 'node:fs/promises';
+import { readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Stats } from 'node:fs';
 import { FerryError } from '../errors/index.js';
@@ -15,7 +15,7 @@ import {
   type ListRequestMessage,
 } from '../protocol/index.js';
 import { ListingTally } from '../machines/index.js';
-import { directoryNames, resolveExisting } from '../transfer/index.js';
+import { resolveExisting, WalkFs } from '../transfer/index.js';
 import type { SessionIo } from './session-io.js';
 import { sendObjectListing } from './object-listing.js';
 import { listablePath } from './listable-path.js';
@@ -69,7 +69,7 @@ export async function sendListing(io: SessionIo, request: ListRequestMessage): P
     // of the client's root: there it is the server's own state, or, for a confined client, a name that no
     // remote path could reach. Deeper down it is an ordinary name.
     const hideReserved = request.path === '';
-    await walk(base.path, '', request.recursive, hideReserved, emit);
+    await walk(new WalkFs(), base.path, '', request.recursive, hideReserved, emit);
   } else {
     await emit(await entryOf(base.path, components[components.length - 1] ?? '', base.stats));
   }
@@ -86,6 +86,7 @@ export async function sendListing(io: SessionIo, request: ListRequestMessage): P
 }
 
 async function walk(
+  fs: WalkFs,
   dir: string,
   prefix: string,
   recursive: boolean,
@@ -95,7 +96,7 @@ async function walk(
   const names: string[] = [];
   // Names are sorted before they are sent, so a directory is read whole first: stop at the listing cap
   // (PROTOCOL.md §10) rather than hold the names of a directory of any size in memory.
-  for await (const { name, utf8 } of directoryNames(dir)) {
+  for await (const { name, utf8 } of fs.names(dir)) {
     if (names.length >= MAX_LIST_ENTRIES)
       throw new FerryError('FILE_TOO_LARGE', `a directory has more than ${MAX_LIST_ENTRIES} entries`);
     // Not UTF-8: no remote path can name it (§7.1), and its string is another file's name (its twin listed
@@ -111,13 +112,13 @@ async function walk(
     const full = join(dir, name);
     let stats: Stats;
     try {
-      stats = await lstat(full);
+      stats = await fs.lstat(full);
     } catch {
       continue; // removed while listing
     }
     if (!stats.isFile() && !stats.isDirectory() && !stats.isSymbolicLink()) continue;
     await emit(await entryOf(full, path, stats));
-    if (recursive && stats.isDirectory()) await walk(full, path, true, false, emit);
+    if (recursive && stats.isDirectory()) await walk(fs, full, path, true, false, emit);
   }
 }
 

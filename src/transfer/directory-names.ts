@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { opendir } from 'node:fs/promises';
+import { WalkFs } from './walk-fs.js';
 
 /** One name a directory holds: `name` decoded, and whether its bytes were UTF-8 at all. */
 export interface DirectoryName {
@@ -19,11 +19,11 @@ export interface DirectoryName {
  * it twice). Such a name can never travel anyway (a wire string is UTF-8, PROTOCOL.md §1), so every walk
  * leaves it out by this flag: a sender says so, a listing and a destination's walk skip it.
  */
-export async function* directoryNames(dir: string): AsyncGenerator<DirectoryName> {
-  // node reads names as bytes with `encoding: 'buffer'`, though @types/node types only string encodings here.
-  const handle = await opendir(dir, { encoding: 'buffer' as BufferEncoding });
-  for await (const dirent of handle) {
-    const bytes = dirent.name as unknown as Buffer;
-    yield { name: bytes.toString('utf8'), utf8: isUtf8(bytes) };
-  }
+export function directoryNames(dir: string): AsyncGenerator<DirectoryName> {
+  return new WalkFs().names(dir);
+}
+
+/** A name as a directory holds it (its bytes), as `directoryNames` gives it. */
+export function directoryName(bytes: Buffer): DirectoryName {
+  return { name: bytes.toString('utf8'), utf8: isUtf8(bytes) };
 }

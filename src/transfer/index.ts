@@ -85,6 +85,7 @@ export {
   LEAF_HASH_THREAD,
   LEAF_HASH_THREADS,
   LeafHashThread,
+  THREAD_START_MIN_BYTES,
   type ReadLeaves,
 } from './leaf-hash-thread.js';
 export type { DirectReads } from './direct-reads.js';
@@ -110,6 +111,7 @@ export {
   type SkipKind,
 } from './local-tree.js';
 export { directoryNames, type DirectoryName } from './directory-names.js';
+export { WalkFs } from './walk-fs.js';
 export { localTopOf, type LocalTop } from './local-top.js';
 export { fsTimeOf, siblingTempName } from './fs-names.js';
 export { isFerryTemporaryName } from './ferry-temporary-name.js';

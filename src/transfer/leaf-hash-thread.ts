@@ -101,6 +101,14 @@ ${HASH_FILE_PROGRAM}
 `;
 
 /**
+ * Bytes of a job below which a thread not yet started is not started for it (`LeafHashThread.worthFor`):
+ * starting it costs ~30 ms of CPU and ~70 ms before its first answer on two busy cores, SHA-256 of these
+ * bytes ~3 ms on the caller's thread (issue 16: a sync of 10 changed files of 4-64 KiB waited ~70 ms for the
+ * thread its first delta started, 0.15 of its time).
+ */
+export const THREAD_START_MIN_BYTES = 4 * 1024 * 1024;
+
+/**
  * Leaf hashes of ranges of a SharedArrayBuffer on a worker thread of its own, while the caller's thread
  * does other work (issue 16: a delta upload's server hashed every byte of a shifted copy, and its whole old
  * file while signing it, on its event loop, the client idle, one of two cores unused): the signing's leaves
@@ -268,13 +276,15 @@ export class LeafHashThread {
 
   /**
    * The leaf hashes of the whole leaves of `bytes` from its start (a view of shared memory, read in place),
-   * 32 bytes each in order; undefined when it could not (no whole leaf, memory that is not shared, the
-   * thread failed): the caller hashes those bytes itself, as it would without the thread. The one way the
-   * callers that hash a buffer's leaves ask (`leafHashesOf`, a delta upload's scan).
+   * 32 bytes each in order; undefined when it could not (no whole leaf, memory that is not shared, too few
+   * bytes to start the thread for: `worthFor`, the thread failed): the caller hashes those bytes itself, as
+   * it would without the thread. The one way the callers that hash a buffer's leaves ask (`leafHashesOf`, a
+   * delta upload's scan).
    */
   async wholeLeaves(bytes: Buffer): Promise<Buffer | undefined> {
     const whole = Math.floor(bytes.length / LEAF_BYTES);
-    if (whole === 0 || !(bytes.buffer instanceof SharedArrayBuffer)) return undefined;
+    if (whole === 0 || !(bytes.buffer instanceof SharedArrayBuffer) || !this.worthFor(bytes.length))
+      return undefined;
     const starts = Array.from({ length: whole }, (_, i) => bytes.byteOffset + i * LEAF_BYTES);
     return this.hashLeaves(bytes.buffer, starts, LEAF_BYTES).catch(() => undefined);
   }
@@ -291,6 +301,14 @@ export class LeafHashThread {
   /** Whether the thread is started (by `warm` or a first job) and has not stopped. */
   get running(): boolean {
     return this.#thread.running;
+  }
+
+  /**
+   * Whether a job over `bytes` bytes is worth the thread: it is running, or the job is large enough to pay
+   * for starting it (THREAD_START_MIN_BYTES). A caller told no hashes those bytes itself.
+   */
+  worthFor(bytes: number): boolean {
+    return this.running || bytes >= THREAD_START_MIN_BYTES;
   }
 
   /** Stops the thread; jobs in flight fail (their callers hash on their own). Idempotent. */

@@ -150,9 +150,11 @@ export class LeafHashesAhead {
 
   async #run(source: HashedSource, writeThrough: WriteThrough | undefined): Promise<void> {
     const size = Math.min(source.size, MAX_DELTA_BLOCKS * LEAF_BYTES);
+    // A small file is hashed through this event loop: starting the thread would cost more (`worthFor`).
+    const threaded = LEAF_HASH_THREAD.worthFor(size);
     // Written through only by the thread (the event loop's hashing writes nothing): lent before it starts.
     const lent =
-      writeThrough && size > 0 && source.lendFd !== undefined && !this.#stopped
+      threaded && writeThrough && size > 0 && source.lendFd !== undefined && !this.#stopped
         ? await writeThrough.lend().catch(() => undefined)
         : undefined;
     if (lent === undefined && this.#mayWrite) {
@@ -161,7 +163,9 @@ export class LeafHashesAhead {
     }
     let from: number | undefined;
     try {
-      from = await this.#onThread(source, size, lent && { fd: lent.fd, end: writeThrough!.end });
+      from = threaded
+        ? await this.#onThread(source, size, lent && { fd: lent.fd, end: writeThrough!.end })
+        : 0;
     } finally {
       lent?.giveBack(this.#written * LEAF_BYTES);
     }

@@ -1,14 +1,13 @@
 import { isUtf8 } from 'node:buffer';
-import type { Stats } from 'node:fs';
-import { lstat, readlink, stat } from 'node:fs/promises';
+import { readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { directoryNames } from './directory-names.js';
 import { localTopOf } from './local-top.js';
 import { FerryError } from '../errors/index.js';
 import type { WalkedInode } from './source-file.js';
 import { FILE_MODE_MASK, parseRemotePath } from '../protocol/index.js';
 import { manifestLookup, resolveLinkTarget, type TreeNode } from './link-target.js';
 import { isFerryTemporaryName } from './ferry-temporary-name.js';
+import { WalkFs } from './walk-fs.js';
 
 /**
  * Why `walkLocalTree` leaves out an entry named as one of ferry's own temporaries (`isFerryTemporaryName`):
@@ -72,9 +71,10 @@ export interface LocalTree {
 export async function walkLocalTree(
   root: string,
   onSkip: OnSkip,
-  options: { exclude?: ExcludeEntry } = {},
+  options: { exclude?: ExcludeEntry; fs?: WalkFs } = {},
 ): Promise<LocalTree> {
   const { exclude } = options;
+  const walkFs = options.fs ?? new WalkFs();
   // The directory the user names is theirs, even through a link (`send -r ~/photos-link` like `scp -r`);
   // only what lies under it is never followed.
   const top = await stat(root);
@@ -91,14 +91,14 @@ export async function walkLocalTree(
   const visit = async (dir: string, relative: string, mode: number, mtimeMs: number): Promise<void> => {
     const names: string[] = [];
     const unsendable = new Map<string, string>();
-    for await (const { name, utf8 } of directoryNames(dir)) {
+    for await (const { name, utf8 } of walkFs.names(dir)) {
       // Its string names another file or none (directory-names.ts): never opened, said as not sent.
       if (utf8) names.push(name);
       else unsendable.set(name, 'is not UTF-8');
     }
     names.sort();
-    // Every entry's lstat side by side (they wait on the file system, one after the other they were most of
-    // a walk's time, issue 14), then each is taken in name order.
+    // Every entry's lstat (`WalkFs`: on this thread or side by side on libuv's pool), then each is taken in
+    // name order.
     const sendable = names.filter((name) => {
       try {
         parseRemotePath(`${relative}/${name}`);
@@ -111,8 +111,11 @@ export async function walkLocalTree(
     // A name the user excluded is left out without a word, even one the wire could not carry.
     const excludedUnsendable =
       exclude && unsendable.size > 0
-        ? await excludedOf(dir, [...unsendable.keys()], (name, isDir) =>
-            exclude(below(`${relative}/${name}`), isDir),
+        ? await excludedOf(
+            dir,
+            [...unsendable.keys()],
+            (name, isDir) => exclude(below(`${relative}/${name}`), isDir),
+            walkFs,
           )
         : new Set<string>();
     for (const [name, detail] of unsendable) {
@@ -121,7 +124,7 @@ export async function walkLocalTree(
       const why = detail.replace(/^path /, '').replace(/ at character \d+$/, '');
       onSkip(`${relative}/${name}`, `${UNSENDABLE_NAME}: ${why}`, 'unsendable-name');
     }
-    const statted = await lstatAll(sendable.map((name) => join(dir, name)));
+    const statted = await walkFs.lstatAll(sendable.map((name) => join(dir, name)));
     for (let k = 0; k < sendable.length; k++) {
       const name = sendable[k]!;
       const childRelative = `${relative}/${name}`;
@@ -189,29 +192,13 @@ async function excludedOf(
   dir: string,
   names: readonly string[],
   exclude: (name: string, isDirectory: boolean) => boolean,
+  walkFs: WalkFs,
 ): Promise<Set<string>> {
-  const statted = await lstatAll(names.map((name) => join(dir, name)));
+  const statted = await walkFs.lstatAll(names.map((name) => join(dir, name)));
   return new Set(
     names.filter((name, k) => {
       const stats = statted[k]!;
       return exclude(name, !(stats instanceof Error) && stats.isDirectory());
     }),
   );
-}
-
-/** lstat calls in flight at once during a walk. */
-const LSTATS_AT_ONCE = 16;
-
-/** `lstat` of every path, LSTATS_AT_ONCE at a time, in order; a failure is returned as its error. */
-async function lstatAll(paths: readonly string[]): Promise<Array<Stats | Error>> {
-  const results = new Array<Stats | Error>(paths.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < paths.length) {
-      const k = next++;
-      results[k] = await lstat(paths[k]!).catch((err: unknown) => err as Error);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(LSTATS_AT_ONCE, paths.length) }, lane));
-  return results;
 }

@@ -51,9 +51,11 @@ async function stream(
   const source = await SourceFile.open(path, { noFollow: true });
   const thread = new LeafHashThread();
   t.after(() => thread.close());
+  thread.warm(); // a file this small would not start it (`worthFor`)
   const answering =
     scanAhead === 'zeros'
       ? ({
+          worthFor: () => true,
           hashLeaves: async (shared: SharedArrayBuffer, starts: readonly number[], length: number) =>
             Buffer.alloc((await thread.hashLeaves(shared, starts, length)).length),
         } as unknown as LeafHashThread)

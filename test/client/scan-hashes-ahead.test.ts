@@ -25,6 +25,7 @@ function sharedPiece(): Buffer {
 test('ScanHashesAhead hashes the leaf boundaries first, each hash the leaf hash of the bytes there', async (t) => {
   const thread = new LeafHashThread();
   t.after(() => thread.close());
+  thread.warm(); // a thread not started is not started for a piece this small (the next test)
   const ahead = new ScanHashesAhead(thread);
   const piece = sharedPiece();
   const at = 7 * LEAF_BYTES;
@@ -44,6 +45,7 @@ test('ScanHashesAhead hashes the leaf boundaries first, each hash the leaf hash 
 test('ScanHashesAhead follows the phase of the last match, and stops while nothing matches', async (t) => {
   const thread = new LeafHashThread();
   t.after(() => thread.close());
+  thread.warm(); // a thread not started is not started for a piece this small (the next test)
   const ahead = new ScanHashesAhead(thread);
   const piece = sharedPiece();
   const at = 3 * LEAF_BYTES;
@@ -68,10 +70,20 @@ test('ScanHashesAhead follows the phase of the last match, and stops while nothi
   );
 });
 
+test('ScanHashesAhead does not start the thread for a piece too small to pay for it: the matcher hashes', async (t) => {
+  const thread = new LeafHashThread();
+  t.after(() => thread.close());
+  const ahead = new ScanHashesAhead(thread);
+  assert.equal(await ahead.start(sharedPiece(), 0, 4 * LEAF_BYTES), undefined);
+  assert.equal(ahead.hashedLeaves, 0);
+  assert.equal(thread.running, false);
+});
+
 test('ScanHashesAhead answers nothing when the thread fails: the matcher hashes for itself', async () => {
   const thread = new LeafHashThread();
   await thread.close();
   const failing = {
+    worthFor: () => true,
     hashLeaves: () => Promise.reject(new Error('no thread')),
   } as unknown as LeafHashThread;
   const ahead = new ScanHashesAhead(failing);

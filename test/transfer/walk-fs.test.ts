@@ -1,0 +1,113 @@
+// WalkFs, the file-system calls of a walk (issue 16): on the walk's own thread while the kernel answers from
+// its caches, on libuv's pool once a window of calls was slow (a disk being read). Both ways give the same
+// names and stats, failures as errors in place; the clock that judges is injected, so which way a walk goes
+// is decided here by the test, not by the machine. Real directories and files.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
+import { join } from 'node:path';
+import { walkLocalTree, WalkFs } from '../../src/transfer/index.js';
+import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
+
+/** A directory of `count` files, a link and a subdirectory, and their paths (one missing at the end). */
+async function tree(t: TestContext, count: number): Promise<{ dir: string; paths: string[] }> {
+  const dir = await makeTempDir('ferry-walk-fs-');
+  t.after(() => removeTempDir(dir));
+  for (let i = 0; i < count; i++) await writeFile(join(dir, `f${i}`), 'x'.repeat(i % 7));
+  await symlink('f0', join(dir, 'link'));
+  await mkdir(join(dir, 'sub'));
+  const names = await readdir(dir);
+  return { dir, paths: [...names.map((name) => join(dir, name)), join(dir, 'missing')] };
+}
+
+/** A clock that moves `stepNs` at each reading, so each call seems to take that long. */
+function clock(stepNs: bigint): () => bigint {
+  let now = 0n;
+  return () => (now += stepNs);
+}
+
+async function namesOf(fs: WalkFs, dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const { name } of fs.names(dir)) names.push(name);
+  return names.sort();
+}
+
+function assertSameStats(results: ReadonlyArray<unknown>, paths: readonly string[]): void {
+  assert.equal(results.length, paths.length);
+  paths.forEach((path, k) => {
+    const result = results[k];
+    if (path.endsWith('missing')) {
+      assert.ok(result instanceof Error && (result as NodeJS.ErrnoException).code === 'ENOENT', path);
+      return;
+    }
+    const want = lstatSync(path);
+    assert.ok(!(result instanceof Error), path);
+    const got = result as typeof want;
+    assert.deepEqual(
+      [got.ino, got.size, got.mode, got.mtimeMs],
+      [want.ino, want.size, want.mode, want.mtimeMs],
+    );
+  });
+}
+
+test("calls that are quick stay on the walk's thread, calls that wait go to the pool: the same answers", async (t) => {
+  const { dir, paths } = await tree(t, 300);
+  const quick = new WalkFs(clock(5_000n));
+  assertSameStats(await quick.lstatAll(paths), paths);
+  assert.deepEqual(await namesOf(quick, dir), (await readdir(dir)).sort());
+  assert.equal(quick.pooled, false, '5 µs a call: on the thread');
+
+  const slow = new WalkFs(clock(1_000_000n));
+  assertSameStats(await slow.lstatAll(paths), paths);
+  assert.equal(slow.pooled, true, '1 ms a call: to the pool');
+  // From then on every call is on the pool: the clock is not read again.
+  const pooled = new WalkFs(clock(1_000_000n));
+  await pooled.lstatAll(paths.slice(0, 20));
+  assert.equal(pooled.pooled, true, 'a window of 64 calls at 200 µs each is spent by its 13th call at 1 ms');
+  assert.deepEqual(await namesOf(pooled, dir), (await readdir(dir)).sort());
+  assertSameStats(await pooled.lstatAll(paths), paths);
+});
+
+test('one slow call in a window of quick ones keeps the walk on its thread; a window spent sends it away', async (t) => {
+  const { paths } = await tree(t, 200);
+  // Each pair of readings is a call (readings 21 and 22 the 11th): one of `spikeNs` among calls of 5 µs (a
+  // preempted thread, a collection).
+  const spiky = async (spikeNs: bigint): Promise<boolean> => {
+    let readings = 0;
+    const fs = new WalkFs(() => BigInt(++readings) * 5_000n + (readings > 21 ? spikeNs : 0n));
+    await fs.lstatAll(paths);
+    return fs.pooled;
+  };
+  assert.equal(await spiky(5_000_000n), false, "5 ms once: the window's 12.8 ms not spent");
+  assert.equal(await spiky(13_000_000n), true, '13 ms once: spent');
+  let calls = 0;
+  const worn = new WalkFs(() => BigInt(++calls) * 150_000n);
+  await worn.lstatAll(paths);
+  assert.equal(worn.pooled, false, '150 µs a call stays under the 200 µs a call a window allows');
+});
+
+test('a walk on its thread lets its event loop turn every 1024 calls', async (t) => {
+  const { paths } = await tree(t, 1500);
+  let readings = 0;
+  let turnedAt: number | undefined;
+  setImmediate(() => (turnedAt = readings / 2));
+  const fs = new WalkFs(() => BigInt(++readings) * 1_000n);
+  await fs.lstatAll(paths);
+  assert.equal(fs.pooled, false);
+  assert.ok(
+    turnedAt !== undefined && turnedAt >= 1000 && turnedAt < paths.length,
+    `turned after ${turnedAt} calls`,
+  );
+});
+
+test('walkLocalTree gives the same tree with its calls on the thread or on the pool', async (t) => {
+  const { dir } = await tree(t, 100);
+  await writeFile(join(dir, 'sub', 'deep'), 'deep');
+  const onThread = await walkLocalTree(dir, () => undefined, { fs: new WalkFs(clock(1_000n)) });
+  const onPool = new WalkFs(clock(10_000_000n));
+  const pooled = await walkLocalTree(dir, () => undefined, { fs: onPool });
+  assert.equal(onPool.pooled, true);
+  assert.deepEqual(pooled, onThread);
+  assert.equal(onThread.files.length, 101);
+});
