@@ -10,8 +10,8 @@
 //     [--runs 3] [--files 1000] [--direction up|down] [--profile DIR]
 //
 // --direction down: the server holds SRC (the tree copied into its root) and the client's DST is synced
-// from it. --profile DIR: the clients run with node's --cpu-prof, their profiles written to DIR/<variant>/<phase>.
-// A variant is NAME=DIR, DIR a built work tree (its bin/ferry), '.' for this one as built now (snapshotted
+// from it. --profile DIR: the clients run with node's --cpu-prof, their profiles written to
+// DIR/<variant>/<phase>, and the server's (one over the three phases) to DIR/<variant>/server. A variant is NAME=DIR, DIR a built work tree (its bin/ferry), '.' for this one as built now (snapshotted
 // once, `bench/lib/ferry-snapshot.ts`). Linux only (/proc).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -129,7 +129,11 @@ try {
             await rm(local, { recursive: true, force: true });
             await mkdir(root);
             const address = `127.0.0.1:${await freePort()}`;
-            servers.set(v.name, { server: await v.peers.startServer(root, address), address });
+            // Profiled, the server too: one profile over all three phases, written as it stops.
+            const serverArgs = values.profile
+              ? ['--cpu-prof', `--cpu-prof-dir=${join(values.profile, v.name, 'server')}`]
+              : [];
+            servers.set(v.name, { server: await v.peers.startServer(root, address, serverArgs), address });
             await v.peers.trust(address);
           }
           // Downloading, the server's copy of SRC is updated outside ferry (as a user's edit there would be).
