@@ -1,6 +1,6 @@
 import type { Stats } from 'node:fs';
 import { lstat, readlink, realpath, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { FerryError } from '../errors/index.js';
 
 /** A directory whose ancestors are checked, and how a refusal names it. */
@@ -38,13 +38,12 @@ export async function refuseUnlessAncestorsOurs(dir: string, place: GuardedPlace
   // The kernel's, not `given`'s: `resolve` drops `link/..` by its letters, the kernel climbs from the target.
   const real = await realpath(dir);
   const seen = new Set<string>();
-  const judge = async (path: string, onTheWay = false): Promise<void> => {
-    if (seen.has(path)) return;
-    seen.add(path);
-    await refuseUnlessTrusted(
-      { path, itself: path === given || path === real, onTheWay, dir: given, place },
-      euid,
-    );
+  const judge = async (path: string | Buffer, onTheWay = false): Promise<void> => {
+    const bytes = bytesOf(path);
+    if (seen.has(bytes)) return;
+    seen.add(bytes);
+    const itself = bytes === bytesOf(given) || bytes === bytesOf(real);
+    await refuseUnlessTrusted({ path, shown: path.toString(), itself, onTheWay, dir: given, place }, euid);
   };
   for (const start of [given, real])
     for (let above = place.itself ? start : dirname(start); ; above = dirname(above)) {
@@ -55,7 +54,12 @@ export async function refuseUnlessAncestorsOurs(dir: string, place: GuardedPlace
   // lie in a directory on neither path (`~/root -> /shared/current -> ~/data`), whose writer re-points the
   // middle link between two starts, as the swap above. The directory itself is the caller's to check (`itself`).
   for (const step of await kernelWay(given, place))
-    if (place.itself || step !== real) await judge(step, true);
+    if (place.itself || bytesOf(step) !== bytesOf(real)) await judge(step, true);
+}
+
+/** A path's bytes, one character each (latin1), so that two paths compare equal only byte for byte. */
+function bytesOf(path: string | Buffer): string {
+  return (typeof path === 'string' ? Buffer.from(path) : path).toString('latin1');
 }
 
 /** Links followed on one way before the kernel gives up (Linux's MAXSYMLINKS, ELOOP). */
@@ -64,21 +68,24 @@ const MAX_LINKS_FOLLOWED = 40;
 /**
  * Every directory the kernel looks a name up in and every link it follows to resolve `path` (absolute), in
  * that order, `..` climbing from where the way is (as the kernel does, not by the letters of the path): the
- * places whose writer could change where `path` leads.
+ * places whose writer could change where `path` leads. As bytes: a link's target is bytes, and its string
+ * replaces what is not UTF-8 with U+FFFD, a name that leads to another place or none (directory-names.ts says
+ * the same of names): a link to `caf\xe9` on the way failed the start with ENOENT (stop 45).
  */
-async function kernelWay(path: string, place: GuardedPlace): Promise<string[]> {
-  const way = ['/'];
-  const rest = namesOf(path);
-  let at = '/';
+async function kernelWay(path: string, place: GuardedPlace): Promise<Buffer[]> {
+  const way = [pathOf([])];
+  const rest = namesOf(Buffer.from(path));
+  /** The names from `/` to where the way is. */
+  let at: Buffer[] = [];
   let links = 0;
   for (let name = rest.shift(); name !== undefined; name = rest.shift()) {
-    if (name === '..') {
-      at = dirname(at);
+    if (name.equals(DOT_DOT)) {
+      at = at.slice(0, -1);
       continue;
     }
-    const next = join(at, name);
-    way.push(next);
-    if (!(await lstat(next)).isSymbolicLink()) {
+    const next = [...at, name];
+    way.push(pathOf(next));
+    if (!(await lstat(pathOf(next))).isSymbolicLink()) {
       at = next;
       continue;
     }
@@ -87,16 +94,34 @@ async function kernelWay(path: string, place: GuardedPlace): Promise<string[]> {
         place.code,
         `more than ${MAX_LINKS_FOLLOWED} links on the way to ${place.name} ${path}`,
       );
-    const target = await readlink(next);
-    if (isAbsolute(target)) at = '/';
+    const target = await readlink(pathOf(next), { encoding: 'buffer' });
+    if (target[0] === SLASH) at = [];
     rest.unshift(...namesOf(target));
   }
   return way;
 }
 
+const SLASH = 0x2f;
+const DOT_DOT = Buffer.from('..');
+
+/** The path of `names` below `/`. */
+function pathOf(names: readonly Buffer[]): Buffer {
+  return names.length === 0
+    ? Buffer.from('/')
+    : Buffer.concat(names.flatMap((name) => [Buffer.from('/'), name]));
+}
+
 /** The names of `path`, but the empty ones and `.`, which the kernel passes over. */
-function namesOf(path: string): string[] {
-  return path.split('/').filter((name) => name !== '' && name !== '.');
+function namesOf(path: Buffer): Buffer[] {
+  const names: Buffer[] = [];
+  for (let from = 0; from <= path.length;) {
+    const end = path.indexOf(SLASH, from);
+    const name = path.subarray(from, end === -1 ? path.length : end);
+    if (name.length > 0 && !(name.length === 1 && name[0] === 0x2e)) names.push(name);
+    if (end === -1) break;
+    from = end + 1;
+  }
+  return names;
 }
 
 /**
@@ -117,7 +142,7 @@ async function refuseUnlessTrusted(at: Place, euid: number): Promise<void> {
     throw new FerryError(
       place.code,
       `${where(at)} is writable by ${othersWrite ? 'others' : 'its group'} (mode ${mode}), ` +
-        `${whoCould(at)}; run \`chmod go-w ${path}\` (or \`chmod +t\`, as /tmp is) or ` +
+        `${whoCould(at)}; run \`chmod go-w ${at.shown}\` (or \`chmod +t\`, as /tmp is) or ` +
         `keep ${place.name} elsewhere`,
     );
   }
@@ -125,7 +150,10 @@ async function refuseUnlessTrusted(at: Place, euid: number): Promise<void> {
 
 /** A directory on the way: its path, whether it is the guarded directory itself, that directory, its place. */
 interface Place {
-  readonly path: string;
+  /** Bytes for a place on the kernel's way (`kernelWay`), which may not be UTF-8. */
+  readonly path: string | Buffer;
+  /** The path as a refusal names it (U+FFFD for each byte that is not UTF-8). */
+  readonly shown: string;
   readonly itself: boolean;
   /** Neither the directory nor above it: on the way a link leads to it. */
   readonly onTheWay: boolean;
@@ -137,7 +165,7 @@ interface Place {
 function refuseUnlessOurs(stats: Stats, at: Place, euid: number, kind: 'a link' | 'a directory'): void {
   if (stats.uid === euid || stats.uid === 0) return;
   const could = kind === 'a link' ? 'who could point it elsewhere' : whoCould(at);
-  const chown = kind === 'a link' ? `chown -h ${euid} ${at.path}` : `chown ${euid} ${at.path}`;
+  const chown = kind === 'a link' ? `chown -h ${euid} ${at.shown}` : `chown ${euid} ${at.shown}`;
   throw new FerryError(
     at.place.code,
     `${where(at)} is ${kind} owned by uid ${stats.uid}, not by you (uid ${euid}) or root, ${could}; if it ` +
@@ -150,8 +178,8 @@ function refuseUnlessOurs(stats: Stats, at: Place, euid: number, kind: 'a link' 
  * guarded directory itself, `PATH, the server root,`.
  */
 function where(at: Place): string {
-  if (at.itself) return `${at.path}, ${at.place.name},`;
-  return `${at.path}, ${at.onTheWay ? 'on the way to' : 'above'} ${at.place.name} ${at.dir},`;
+  if (at.itself) return `${at.shown}, ${at.place.name},`;
+  return `${at.shown}, ${at.onTheWay ? 'on the way to' : 'above'} ${at.place.name} ${at.dir},`;
 }
 
 /** What whoever may write (or own) the directory could do. */
