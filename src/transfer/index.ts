@@ -112,7 +112,6 @@ export {
 } from './local-tree.js';
 export { directoryNames, type DirectoryName } from './directory-names.js';
 export { WalkFs } from './walk-fs.js';
-export { WalkTurns, WALK_TURN_BUDGET_NS } from './walk-turns.js';
 export { localTopOf, type LocalTop } from './local-top.js';
 export { fsTimeOf, siblingTempName } from './fs-names.js';
 export { isFerryTemporaryName } from './ferry-temporary-name.js';

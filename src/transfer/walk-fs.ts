@@ -1,7 +1,7 @@
 import { lstatSync, opendirSync, type Stats } from 'node:fs';
 import { lstat, opendir } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { directoryName, type DirectoryName } from './directory-names.js';
-import { THREAD_WALK_TURNS, WalkTurns } from './walk-turns.js';
 
 /**
  * Calls on the walk's thread are judged by windows of this many: a window that takes longer than
@@ -16,6 +16,13 @@ const WINDOW_BUDGET_NS = BigInt(WINDOW_CALLS) * 200_000n;
 const LSTATS_AT_ONCE = 16;
 
 /**
+ * Calls made on the walk's thread between two turns of its event loop (~0.1-0.3 ms): a sync's walk runs
+ * while its session shakes hands, and with 1024 the client read the server's handshake message up to ~50 ms
+ * late (session opened at 246 ms from the start against 303, medians of 6 runs of a 1,000-file tree).
+ */
+const CALLS_PER_TURN = 32;
+
+/**
  * The file-system calls of a walk of a tree (the names of its directories, the `lstat` of their entries),
  * made the cheaper of two ways (issue 16): on the walk's own thread while the kernel answers from its
  * caches, and on libuv's pool once they had to wait. On a tree of 1,000 cached files here the
@@ -23,25 +30,21 @@ const LSTATS_AT_ONCE = 16;
  * on two cores), the walk's thread 3.5-9 ms; a sync of a tree changed a little waited on its walks. A call
  * that waits on the disk is another matter: there 16 `lstat`s in flight let the disk serve them together
  * (issue 14: one after the other they were most of a walk's time), so a window of slow calls sends the rest
- * of the walk to the pool. On its own thread the walk takes turns of its event loop with every other walk
- * there (`WalkTurns`: 0.25 ms of wall time a turn, all of them together), so a session beside it (a server's
- * others, a client's handshake) is not held up.
+ * of the walk to the pool. On its own thread the walk yields its event loop every CALLS_PER_TURN calls, so a
+ * session beside it (a server's others, a client's handshake) is not held up.
  *
- * `now` (nanoseconds; injected by tests) is the clock that judges a call slow; `turns` the event loop's
- * turns: the thread's own with the real clock, a walk's own with an injected one (a test's clock would judge
- * the other walks' turns).
+ * `now` (nanoseconds; injected by tests) is the clock that judges a call slow.
  */
 export class WalkFs {
   readonly #now: () => bigint;
-  readonly #turns: WalkTurns;
   #pooled = false;
   /** Calls in the window so far (`WINDOW_CALLS`), and the nanoseconds they took. */
   #windowCalls = 0;
   #windowNs = 0n;
+  #sinceTurn = 0;
 
-  constructor(now?: () => bigint, turns?: WalkTurns) {
-    this.#now = now ?? (() => process.hrtime.bigint());
-    this.#turns = turns ?? (now === undefined ? THREAD_WALK_TURNS : new WalkTurns());
+  constructor(now: () => bigint = () => process.hrtime.bigint()) {
+    this.#now = now;
   }
 
   /** Whether the walk has gone to libuv's pool (a call was slow). */
@@ -101,14 +104,11 @@ export class WalkFs {
   /** `onThread`, timed, until a window of calls was slow (WINDOW_BUDGET_NS); `onPool` from then on. */
   async #call<T>(onThread: () => T, onPool: () => Promise<T>): Promise<T> {
     if (this.pooled) return onPool();
-    let started = this.#now();
-    let turn = this.#turns.enter(this, started);
-    while (turn !== undefined) {
-      // This turn's budget is spent (`WalkTurns`): the loop turns, and the walks take theirs in order.
-      await turn;
-      started = this.#now();
-      turn = this.#turns.enter(this, started);
+    if (++this.#sinceTurn >= CALLS_PER_TURN) {
+      this.#sinceTurn = 0;
+      await nextTurn();
     }
+    const started = this.#now();
     try {
       return onThread();
     } finally {

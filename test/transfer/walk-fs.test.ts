@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { walkLocalTree, WalkFs, WalkTurns } from '../../src/transfer/index.js';
+import { walkLocalTree, WalkFs } from '../../src/transfer/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { notUtf8Name } from '../helpers/not-utf8-name.js';
 
@@ -89,65 +89,24 @@ test('one slow call in a window of quick ones keeps the walk on its thread; a wi
   assert.equal(worn.pooled, false, '150 µs a call stays under the 200 µs a call a window allows');
 });
 
-/** Calls made (two clock readings each) at each turn of the event loop while `work` runs. */
-async function callsPerTurn(readings: () => number, work: () => Promise<unknown>): Promise<number[]> {
-  const turns: number[] = [];
-  let done = false;
-  let last = 0;
-  const tick = (): void => {
-    turns.push(Math.floor((readings() - last) / 2));
-    last = readings();
-    if (!done) setImmediate(tick);
-  };
-  setImmediate(tick);
-  await work();
-  done = true;
-  tick(); // the calls since the last turn: all of them, if the loop never turned
-  return turns.filter((calls) => calls > 0);
-}
-
-// Stop 45: the server's listings walk on the event loop of every session. Counted in calls (1,024, then 32), a
-// turn held as long as that many calls took: here 150 µs each (under the pool's 200 µs a call), 150 ms or 5.
-test('a walk on its thread lets its event loop turn once 0.25 ms passed, however long its calls take', async (t) => {
+test('a walk on its thread lets its event loop turn every 32 calls', async (t) => {
   const { paths } = await tree(t, 300);
-  let readings = 0;
-  const worn = new WalkFs(() => BigInt(++readings) * 150_000n);
-  const turns = await callsPerTurn(
-    () => readings,
-    () => worn.lstatAll(paths),
-  );
-  assert.equal(worn.pooled, false, '150 µs a call stays on the thread');
-  assert.ok(Math.max(...turns) <= 2, `calls a turn: ${turns.join(' ')}`);
-
-  readings = 0;
-  const quick = new WalkFs(() => BigInt(++readings) * 1_000n);
-  const quickTurns = await callsPerTurn(
-    () => readings,
-    () => quick.lstatAll(Array.from({ length: 6 }, () => paths).flat()),
-  );
-  assert.ok(Math.max(...quickTurns) >= 100, `a quick walk makes many calls a turn: ${quickTurns.join(' ')}`);
+  // A chain of immediates, one link per turn of the loop: counts the turns the walk let happen.
+  let turns = 0;
+  let walking = true;
+  const turn = (): void => {
+    if (!walking) return;
+    turns++;
+    setImmediate(turn);
+  };
+  setImmediate(turn);
+  const fs = new WalkFs(clock(1_000n));
+  await fs.lstatAll(paths);
+  walking = false;
+  assert.equal(fs.pooled, false);
+  assert.ok(turns >= Math.floor(paths.length / 32) - 1, `${turns} turns in ${paths.length} calls`);
 });
 
-test('walks in flight together share a turn of 0.25 ms, and each has turns', async (t) => {
-  const { paths } = await tree(t, 200);
-  let readings = 0;
-  const now = (): bigint => BigInt(++readings) * 20_000n;
-  const turnsOfLoop = new WalkTurns();
-  const walks = [new WalkFs(now, turnsOfLoop), new WalkFs(now, turnsOfLoop), new WalkFs(now, turnsOfLoop)];
-  const done: number[] = [];
-  const turns = await callsPerTurn(
-    () => readings,
-    () => Promise.all(walks.map((fs, k) => fs.lstatAll(paths).then(() => done.push(k)))),
-  );
-  // Each walk alone would make ~7 calls a turn (40 µs each); three side by side, as many together.
-  assert.ok(Math.max(...turns) <= 8, `calls a turn: ${turns.join(' ')}`);
-  assert.equal(done.length, 3);
-  // Three walks of 200 calls in turns of about 7 calls: every one of them waited its turns.
-  assert.ok(turns.length >= (3 * paths.length) / 8, `${turns.length} turns`);
-});
-
-// Stop 45: the calls on the thread are the same libuv requests as the pool's (uv_fs_opendir, uv_fs_readdir,
-// uv_fs_lstat), made synchronously; what a walk refuses or follows must not depend on the way it took.
 test('names and lstat answer alike on the thread and on the pool: bytes not UTF-8, a link, a directory gone', async (t) => {
   const { dir } = await tree(t, 3);
   await writeFile(notUtf8Name(dir, 'x'), 'not utf-8');
