@@ -111,7 +111,7 @@ export {
   type SkipKind,
 } from './local-tree.js';
 export { directoryNames, type DirectoryName } from './directory-names.js';
-export { WalkFs } from './walk-fs.js';
+export { WalkFs, WalkVerdict } from './walk-fs.js';
 export { localTopOf, type LocalTop } from './local-top.js';
 export { fsTimeOf, siblingTempName } from './fs-names.js';
 export { isFerryTemporaryName } from './ferry-temporary-name.js';

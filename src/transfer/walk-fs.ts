@@ -12,6 +12,35 @@ import { directoryName, type DirectoryName } from './directory-names.js';
 const WINDOW_CALLS = 64;
 const WINDOW_BUDGET_NS = BigInt(WINDOW_CALLS) * 200_000n;
 
+/**
+ * How long a walk's finding that the disk is being read holds for the walks of its thread that start after
+ * it (`WalkVerdict`): a server starts a walk per listing, and each one of a cold tree waited on the disk on
+ * the event loop every session shares until its own window was spent (~13 ms a listing, stop 45's attack
+ * pass); now the first does, and the rest start on the pool until this has passed.
+ */
+const POOLED_VERDICT_NS = 30_000_000_000n;
+
+/**
+ * Whether the walks of a thread start on libuv's pool: once one of them found the disk slow, those that start
+ * within POOLED_VERDICT_NS of it do, then they try the thread again.
+ */
+export class WalkVerdict {
+  #pooledAt: bigint | undefined;
+
+  /** Whether a walk starting at `nowNs` starts on the pool. */
+  pooledAt(nowNs: bigint): boolean {
+    return this.#pooledAt !== undefined && nowNs - this.#pooledAt < POOLED_VERDICT_NS;
+  }
+
+  /** A walk found the disk slow at `nowNs`. */
+  notePooled(nowNs: bigint): void {
+    this.#pooledAt = nowNs;
+  }
+}
+
+/** The verdict of the walks on this thread that read the real clock. */
+const THREAD_VERDICT = new WalkVerdict();
+
 /** lstat calls in flight at once on libuv's pool. */
 const LSTATS_AT_ONCE = 16;
 
@@ -33,18 +62,23 @@ const CALLS_PER_TURN = 32;
  * of the walk to the pool. On its own thread the walk yields its event loop every CALLS_PER_TURN calls, so a
  * session beside it (a server's others, a client's handshake) is not held up.
  *
- * `now` (nanoseconds; injected by tests) is the clock that judges a call slow.
+ * `now` (nanoseconds; injected by tests) is the clock that judges a call slow; `verdict` what the walks of
+ * the thread found before (`WalkVerdict`: the thread's with the real clock, the walk's own with another).
  */
 export class WalkFs {
   readonly #now: () => bigint;
-  #pooled = false;
+  readonly #verdict: WalkVerdict;
+  #pooled: boolean;
   /** Calls in the window so far (`WINDOW_CALLS`), and the nanoseconds they took. */
   #windowCalls = 0;
   #windowNs = 0n;
   #sinceTurn = 0;
 
-  constructor(now: () => bigint = () => process.hrtime.bigint()) {
-    this.#now = now;
+  constructor(now?: () => bigint, verdict?: WalkVerdict) {
+    this.#now = now ?? (() => process.hrtime.bigint());
+    // A test's clock judges alone: the thread's verdict is of the real clock's walks.
+    this.#verdict = verdict ?? (now === undefined ? THREAD_VERDICT : new WalkVerdict());
+    this.#pooled = this.#verdict.pooledAt(this.#now());
   }
 
   /** Whether the walk has gone to libuv's pool (a call was slow). */
@@ -112,9 +146,12 @@ export class WalkFs {
     try {
       return onThread();
     } finally {
-      this.#windowNs += this.#now() - started;
-      if (this.#windowNs > WINDOW_BUDGET_NS) this.#pooled = true;
-      else if (++this.#windowCalls === WINDOW_CALLS) {
+      const ended = this.#now();
+      this.#windowNs += ended - started;
+      if (this.#windowNs > WINDOW_BUDGET_NS) {
+        this.#pooled = true;
+        this.#verdict.notePooled(ended);
+      } else if (++this.#windowCalls === WINDOW_CALLS) {
         this.#windowCalls = 0;
         this.#windowNs = 0n;
       }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { walkLocalTree, WalkFs } from '../../src/transfer/index.js';
+import { walkLocalTree, WalkFs, WalkVerdict } from '../../src/transfer/index.js';
 import { makeTempDir, removeTempDir } from '../helpers/temp-dir.js';
 import { notUtf8Name } from '../helpers/not-utf8-name.js';
 
@@ -73,11 +73,11 @@ test("calls that are quick stay on the walk's thread, calls that wait go to the 
 
 test('one slow call in a window of quick ones keeps the walk on its thread; a window spent sends it away', async (t) => {
   const { paths } = await tree(t, 200);
-  // Each pair of readings is a call (readings 21 and 22 the 11th): one of `spikeNs` among calls of 5 µs (a
-  // preempted thread, a collection).
+  // The first reading is the verdict's (`WalkVerdict`), then each pair of readings is a call (readings 22 and
+  // 23 the 11th): one of `spikeNs` among calls of 5 µs (a preempted thread, a collection).
   const spiky = async (spikeNs: bigint): Promise<boolean> => {
     let readings = 0;
-    const fs = new WalkFs(() => BigInt(++readings) * 5_000n + (readings > 21 ? spikeNs : 0n));
+    const fs = new WalkFs(() => BigInt(++readings) * 5_000n + (readings > 22 ? spikeNs : 0n));
     await fs.lstatAll(paths);
     return fs.pooled;
   };
@@ -143,6 +143,28 @@ test('names and lstat answer alike on the thread and on the pool: bytes not UTF-
     gone: 'ENOENT',
     link: true,
   });
+});
+
+test('a walk that found the disk slow sends the walks that start after it on the thread to the pool, for 30 s', async (t) => {
+  const { paths } = await tree(t, 100);
+  // One clock for the walks of one thread: each reading 1 ms (slow) or 5 µs (quick) after the last.
+  let now = 0n;
+  let step = 1_000_000n;
+  const clockOfThread = (): bigint => (now += step);
+  const verdict = new WalkVerdict();
+  const first = new WalkFs(clockOfThread, verdict);
+  await first.lstatAll(paths);
+  assert.equal(first.pooled, true, 'a window spent at 1 ms a call');
+  step = 5_000n;
+  const next = new WalkFs(clockOfThread, verdict);
+  assert.equal(next.pooled, true, 'starts on the pool: its calls never wait on the loop');
+  assertSameStats(await next.lstatAll(paths), paths);
+  now += 30_000_000_000n;
+  const later = new WalkFs(clockOfThread, verdict);
+  assert.equal(later.pooled, false, '30 s on: the thread is tried again');
+  await later.lstatAll(paths);
+  assert.equal(later.pooled, false, 'and kept while the calls are quick');
+  assert.equal(new WalkFs(clock(5_000n)).pooled, false, 'a walk with a clock of its own judges alone');
 });
 
 test('walkLocalTree gives the same tree with its calls on the thread or on the pool', async (t) => {
