@@ -1,4 +1,3 @@
-import { isUtf8 } from 'node:buffer';
 import { WalkFs } from './walk-fs.js';
 
 /** One name a directory holds: `name` decoded, and whether its bytes were UTF-8 at all. */
@@ -21,9 +20,4 @@ export interface DirectoryName {
  */
 export function directoryNames(dir: string): AsyncGenerator<DirectoryName> {
   return new WalkFs().names(dir);
-}
-
-/** A name as a directory holds it (its bytes), as `directoryNames` gives it. */
-export function directoryName(bytes: Buffer): DirectoryName {
-  return { name: bytes.toString('utf8'), utf8: isUtf8(bytes) };
 }

@@ -1,7 +1,8 @@
 import { lstatSync, opendirSync, type Stats } from 'node:fs';
 import { lstat, opendir } from 'node:fs/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { directoryName, type DirectoryName } from './directory-names.js';
+import { isUtf8 } from 'node:buffer';
+import type { DirectoryName } from './directory-names.js';
 
 /**
  * Calls on the walk's thread are judged by windows of this many: a window that takes longer than
@@ -157,4 +158,9 @@ export class WalkFs {
       }
     }
   }
+}
+
+/** A name as a directory holds it (its bytes), as `directoryNames` gives it. */
+function directoryName(bytes: Buffer): DirectoryName {
+  return { name: bytes.toString('utf8'), utf8: isUtf8(bytes) };
 }
