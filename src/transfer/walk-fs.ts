@@ -6,12 +6,23 @@ import type { DirectoryName } from './directory-names.js';
 
 /**
  * Calls on the walk's thread are judged by windows of this many: a window that takes longer than
- * WINDOW_BUDGET_NS waited on the disk, and the rest of the walk goes to the pool. Not call by call: a
- * cached `lstat` takes 3-9 µs here, but one in a few hundred takes 1-3 ms (the virtual machine's CPU taken
- * away, a collection), where a disk read makes them all slow.
+ * WINDOW_BUDGET_NS, with at least SLOW_CALLS_TO_POOL of its calls over SLOW_CALL_NS, waited on the disk, and
+ * the rest of the walk goes to the pool. Not call by call: a cached `lstat` takes 3-9 µs here, but one in a
+ * few hundred takes 1-10 ms (the virtual machine's CPU taken away, a collection), where a disk read makes
+ * them all slow.
  */
 const WINDOW_CALLS = 64;
-const WINDOW_BUDGET_NS = BigInt(WINDOW_CALLS) * 200_000n;
+const SLOW_CALL_NS = 200_000n;
+const WINDOW_BUDGET_NS = BigInt(WINDOW_CALLS) * SLOW_CALL_NS;
+/**
+ * A window's time alone did not tell a disk from a thread taken away: on two cores with a client and its
+ * server both busy, one call of a window took over 12.8 ms now and then (the server's thread preempted), and
+ * the verdict then sent the server's listings to the pool for 30 s, at ~40 µs of the event loop's CPU a
+ * `lstat` against ~20 on it (issue 16, the tree case's re-sync: the server's listing walk 59 -> 46 ms of CPU,
+ * profiled over 8 syncs each). A disk makes every call slow, a preemption or a collection one. The price: a
+ * disk slower than a window's budget in one call holds the loop for 4 of them before the pool takes over.
+ */
+const SLOW_CALLS_TO_POOL = 4;
 
 /**
  * How long a walk's finding that the disk is being read holds for the walks of its thread that start after
@@ -73,6 +84,7 @@ export class WalkFs {
   /** Calls in the window so far (`WINDOW_CALLS`), and the nanoseconds they took. */
   #windowCalls = 0;
   #windowNs = 0n;
+  #windowSlowCalls = 0;
   #sinceTurn = 0;
 
   constructor(now?: () => bigint, verdict?: WalkVerdict) {
@@ -136,7 +148,7 @@ export class WalkFs {
     return results;
   }
 
-  /** `onThread`, timed, until a window of calls was slow (WINDOW_BUDGET_NS); `onPool` from then on. */
+  /** `onThread`, timed, until a window of calls was slow (see SLOW_CALLS_TO_POOL); `onPool` from then on. */
   async #call<T>(onThread: () => T, onPool: () => Promise<T>): Promise<T> {
     if (this.pooled) return onPool();
     if (++this.#sinceTurn >= CALLS_PER_TURN) {
@@ -148,13 +160,16 @@ export class WalkFs {
       return onThread();
     } finally {
       const ended = this.#now();
-      this.#windowNs += ended - started;
-      if (this.#windowNs > WINDOW_BUDGET_NS) {
+      const took = ended - started;
+      this.#windowNs += took;
+      if (took > SLOW_CALL_NS) this.#windowSlowCalls++;
+      if (this.#windowNs > WINDOW_BUDGET_NS && this.#windowSlowCalls >= SLOW_CALLS_TO_POOL) {
         this.#pooled = true;
         this.#verdict.notePooled(ended);
       } else if (++this.#windowCalls === WINDOW_CALLS) {
         this.#windowCalls = 0;
         this.#windowNs = 0n;
+        this.#windowSlowCalls = 0;
       }
     }
   }
