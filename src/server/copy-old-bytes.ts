@@ -1,7 +1,7 @@
 import { FerryError } from '../errors/index.js';
 import { LEAF_BYTES, type PutCopyMessage } from '../protocol/index.js';
 import type { PartialTransfer, SourceFile } from '../transfer/index.js';
-import { COPY_PIECE_BYTES, type CopyPieces } from './copy-pieces.js';
+import type { CopyPieces } from './copy-pieces.js';
 import { hashShiftedLeaves } from './hash-shifted-leaves.js';
 
 /** What a PUT_COPY reads from: a delta upload's old file and its owner's rules (`DeltaOldFile`). */
@@ -56,7 +56,7 @@ export async function copyOldBytes<T>(
       done += placed.length * LEAF_BYTES;
       continue;
     }
-    const n = Math.min(COPY_PIECE_BYTES, message.length - done);
+    const n = Math.min(from.pieces.pieceBytes, message.length - done);
     const piece = (await from.pieces.next(partial)).subarray(0, n);
     const read = old.readExactly(piece, 0, n, message.oldOffset + done);
     read.catch(() => undefined); // awaited by `land`; a failure before then must not go unhandled

@@ -1,8 +1,8 @@
-import { forgetLeafHashes } from '../protocol/index.js';
+import { LEAF_BYTES, forgetLeafHashes } from '../protocol/index.js';
 import type { PartialTransfer } from '../transfer/index.js';
 
 /** The most bytes of the old file one read of a PUT_COPY holds (PROTOCOL.md §5.15.3). */
-export const COPY_PIECE_BYTES = 1024 * 1024;
+const COPY_PIECE_BYTES = 1024 * 1024;
 
 /**
  * Read buffers of the copies, used in turn (4 MiB per delta upload): writes from them land before one is
@@ -15,14 +15,22 @@ const COPY_PIECES = 4;
 
 /**
  * The read buffers of a delta upload's copies (`DeltaOldFile.copyInto`), made on first need and used in turn
- * (a fresh 1 MiB per piece was the server's main garbage on a shifted copy).
+ * (a fresh 1 MiB per piece was the server's main garbage on a shifted copy), no larger than the old file
+ * (in whole leaves): a copy never reads more than it holds, and a tree's changed files of a few KiB each
+ * made up to four 1 MiB buffers per file, zeroed (issue 16: ~1 ms of the server's CPU a file).
  */
 export class CopyPieces {
   readonly #pieces: Buffer[] = [];
   #turn = 0;
+  /** The bytes of each buffer: what one read of a copy holds. */
+  readonly pieceBytes: number;
+
+  constructor(oldSize: number) {
+    this.pieceBytes = Math.min(COPY_PIECE_BYTES, Math.max(1, Math.ceil(oldSize / LEAF_BYTES)) * LEAF_BYTES);
+  }
 
   /**
-   * The next buffer, COPY_PIECE_BYTES long. Before one is used again, every write queued from it into
+   * The next buffer, `pieceBytes` long. Before one is used again, every write queued from it into
    * `partial` has landed (`flushWrites` at every other turn, see COPY_PIECES), and no leaf hint noted in it
    * outlives its bytes (`forgetLeafHashes`).
    */
@@ -30,7 +38,7 @@ export class CopyPieces {
     const pieces = this.#pieces;
     if (pieces.length < COPY_PIECES) {
       // Shared memory, so the leaf hash thread reads it in place (`hashShiftedLeaves`).
-      const piece = Buffer.from(new SharedArrayBuffer(COPY_PIECE_BYTES));
+      const piece = Buffer.from(new SharedArrayBuffer(this.pieceBytes));
       pieces.push(piece);
       return piece;
     }

@@ -84,7 +84,7 @@ export class DeltaOldFile {
     this.#release = release;
     this.#copySource = {
       old,
-      pieces: new CopyPieces(),
+      pieces: new CopyPieces(old.size),
       takePlaced: async (offset, oldOffset, length) =>
         (await this.#placer?.take(offset, oldOffset, length, () => this.#leafHashes)) ?? [],
       noteSigned: (piece, offset, oldOffset) => this.#noteSignedLeaves(piece, offset, oldOffset),
