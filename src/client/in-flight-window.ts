@@ -34,6 +34,17 @@ export class InFlightWindow<R> {
     this.#queue.push({ indexes, done });
   }
 
+  /**
+   * Waits for the operations in flight that hold a job `holds` picks, and leaves them in the window (their
+   * results land in order later, where a failure is met).
+   */
+  async settledWhere(holds: (index: number) => boolean): Promise<void> {
+    const picked = this.#queue.filter((job) =>
+      'indexes' in job ? job.indexes.some(holds) : holds(job.index),
+    );
+    await Promise.allSettled(picked.map((job) => job.done));
+  }
+
   /** Waits for every operation in flight, in order; rejects with the first failure. */
   async drain(): Promise<void> {
     while (this.#queue.length > 0) await this.#settleOldest();

@@ -185,3 +185,34 @@ test('syncTree sends a changed file of at most WHOLE_CHANGED_MAX_BYTES whole, in
   assert.equal(proxy.connections.length - mark, 1, 'one delta: no extra session for it');
   assertSameTree(await snapshotTree(join(root, 'mirror')), await snapshotTree(src), 'mirror');
 });
+
+test('syncTree on one session gives each directory its mtime once the files below it are placed, the others still in flight', async (t) => {
+  const { dir, root, connect } = await startRig(t);
+  const src = join(dir, 'src');
+  await writeTree(src);
+  const sync = async (): Promise<SyncEvent[]> => {
+    const events: SyncEvent[] = [];
+    await syncTree({
+      ...connect,
+      direction: 'upload',
+      localDir: src,
+      remotePath: 'mirror',
+      onEvent: (e) => events.push(e),
+    });
+    return events;
+  };
+  await sync();
+  // One changed file in each directory: each directory's PUT_DIR waits for its own file's PUT_DONE alone
+  // (issue 16), and must still come after it, or the file's rename moves the mtime just set.
+  await changeFiles(DIRS.map((d) => join(src, d, 'f1.bin')));
+  const events = await sync();
+  assert.equal(events.filter((e) => e.type === 'transfer-delta').length, DIRS.length);
+  const mirror = await snapshotTree(join(root, 'mirror'), { includeTop: true });
+  assertSameTree(mirror, await snapshotTree(src, { includeTop: true }), 'mirror');
+  const again = await sync();
+  assert.deepEqual(
+    again.filter((e) => e.type === 'sync-action' && e.action !== 'skip'),
+    [],
+    'nothing left to do',
+  );
+});
