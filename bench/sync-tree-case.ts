@@ -2,7 +2,10 @@
 // over ssh, each through its own counting proxy on loopback. Three phases per tool: the first copy (full),
 // a re-sync after 10 files changed a little (a few hundred bytes rewritten in place), and a re-sync of the
 // unchanged tree (what the quick check of size and mtime costs). Wire bytes are counted in both directions
-// at the proxy; time is the client's wall time.
+// at the proxy; time is the client's wall time. Where NODE_EXTRA_CA_CERTS is set, ferry runs a third time with
+// it left out of the client's environment (`ferry sync, no CA file`): Node 20 parses every certificate of that
+// file, and its own roots, as each process starts (nodejs/node#40524, lazy from later versions), and a ferry
+// client makes no TLS connection; the row says what of ferry's time is that, measured in the same run.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -28,7 +31,7 @@ export interface SyncTreeCaseContext {
 
 /** One tool's numbers for one phase (medians over the runs). */
 export interface SyncTreeRow {
-  tool: 'ferry sync' | 'rsync -a';
+  tool: 'ferry sync' | 'ferry sync, no CA file' | 'rsync -a';
   phase: 'full' | 'changed' | 'unchanged';
   wallMs: number;
   upBytes: number;
@@ -47,13 +50,20 @@ export async function runSyncTreeCase(ctx: SyncTreeCaseContext): Promise<SyncTre
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
   ctx.log(`sync: a tree of ${fileCount} files, ${(totalBytes / 2 ** 20).toFixed(1)} MiB`);
   const tools: Array<{ tool: SyncTreeRow['tool']; start: () => Promise<Mirror> }> = [
-    { tool: 'ferry sync', start: () => ferryMirror(ctx, src) },
+    { tool: 'ferry sync', start: () => ferryMirror(ctx, src, 'ferry sync') },
   ];
+  if (process.env.NODE_EXTRA_CA_CERTS)
+    tools.push({
+      tool: 'ferry sync, no CA file',
+      start: () => ferryMirror(ctx, src, 'ferry sync, no CA file'),
+    });
   const sshd = ctx.sshd;
   if (sshd) tools.push({ tool: 'rsync -a', start: () => rsyncMirror(ctx, sshd, src) });
   else ctx.log('sync: OpenSSH or rsync missing: rsync is not measured');
   const samples = new Map<string, SyncTreeRow[]>();
-  const mirrors = await Promise.all(tools.map(async (t) => ({ tool: t.tool, mirror: await t.start() })));
+  // One after another: the ferry rows share a server and the client's file of pinned servers.
+  const mirrors: Array<{ tool: SyncTreeRow['tool']; mirror: Mirror }> = [];
+  for (const t of tools) mirrors.push({ tool: t.tool, mirror: await t.start() });
   try {
     for (const { tool, mirror } of mirrors) samples.set(`${tool}/full`, [await mirror.run('full')]);
     for (let run = 0; run < ctx.runs; run++) {
@@ -91,10 +101,10 @@ export async function runSyncTreeCase(ctx: SyncTreeCaseContext): Promise<SyncTre
       ...row,
     });
   }
-  ctx.log('sync: tool        phase      wall ms  up bytes  down bytes');
+  ctx.log(`sync: ${'tool'.padEnd(22)} phase      wall ms  up bytes  down bytes`);
   for (const r of rows)
     ctx.log(
-      `sync: ${r.tool.padEnd(11)} ${r.phase.padEnd(9)} ${String(r.wallMs).padStart(8)} ${String(r.upBytes).padStart(9)} ${String(r.downBytes).padStart(11)}`,
+      `sync: ${r.tool.padEnd(22)} ${r.phase.padEnd(9)} ${String(r.wallMs).padStart(8)} ${String(r.upBytes).padStart(9)} ${String(r.downBytes).padStart(11)}`,
     );
   return rows;
 }
@@ -139,23 +149,43 @@ interface Mirror {
   close(): Promise<void>;
 }
 
-async function ferryMirror(ctx: SyncTreeCaseContext, src: string): Promise<Mirror> {
-  const root = join(ctx.dir, 'sync-ferry-root');
-  await mkdir(root, { recursive: true });
-  const server = await ctx.ferry.startServer(root, ctx.ferryListen);
+/** The servers the ferry rows share (`ferry sync` starts it, the other row uses it too). */
+let ferryServer: Promise<{ root: string; stop: () => Promise<void>; users: number }> | undefined;
+
+async function ferryMirror(
+  ctx: SyncTreeCaseContext,
+  src: string,
+  tool: Extract<SyncTreeRow['tool'], `ferry${string}`>,
+): Promise<Mirror> {
+  // One server for both ferry rows, each its own destination under its root: it listens on ctx.ferryListen.
+  ferryServer ??= (async () => {
+    const root = join(ctx.dir, 'sync-ferry-root');
+    await mkdir(root, { recursive: true });
+    const server = await ctx.ferry.startServer(root, ctx.ferryListen);
+    return { root, stop: () => server.stop(), users: 0 };
+  })();
+  const shared = await ferryServer;
+  shared.users++;
+  const mirrorName = tool === 'ferry sync' ? 'mirror' : 'mirror-no-ca-file';
   const [host, port] = ctx.ferryListen.split(':');
   const proxy = await FaultProxy.start({ target: { host: host!, port: Number(port) } });
   await ctx.ferry.trust(proxy.addressText);
+  const env = ferryEnv();
+  if (tool !== 'ferry sync') delete env.NODE_EXTRA_CA_CERTS;
+  const root = shared.root;
   return {
     run: (phase) =>
-      measure(proxy, 'ferry sync', phase, () => {
-        const [command, args] = ctx.ferry.clientCommand(['sync', src, `${proxy.addressText}/mirror`]);
-        return runTimed(command, args, { env: ferryEnv() });
+      measure(proxy, tool, phase, () => {
+        const [command, args] = ctx.ferry.clientCommand(['sync', src, `${proxy.addressText}/${mirrorName}`]);
+        return runTimed(command, args, { env });
       }),
-    verify: (files) => sameTreeContent(files, src, join(root, 'mirror')),
+    verify: (files) => sameTreeContent(files, src, join(root, mirrorName)),
     close: async () => {
       await proxy.close();
-      await server.stop();
+      if (--shared.users === 0) {
+        ferryServer = undefined;
+        await shared.stop();
+      }
     },
   };
 }
