@@ -5,7 +5,7 @@ import type { PartialTransfer } from '../transfer/index.js';
 const COPY_PIECE_BYTES = 1024 * 1024;
 
 /**
- * Read buffers of the copies, used in turn (4 MiB per delta upload): writes from them land before one is
+ * Read buffers of the copies, used in turn (at most 4 MiB per delta upload): writes from them land before one is
  * read into again, so this many pieces are in flight at most. A copy queues a piece's write only after the
  * next piece's buffer is taken (that piece is read meanwhile), so when buffer k is taken the writes queued
  * are those of pieces up to k − 2: a flush at every other turn (`CopyPieces.next`) covers the write of piece
