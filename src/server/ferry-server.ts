@@ -332,22 +332,26 @@ export class FerryServer {
     // start before its first record went (issue 16).
     for (const thread of LEAF_HASH_THREADS) thread.warm();
     const sweepInterval = options.partialSweepIntervalMs ?? PARTIAL_SWEEP_INTERVAL_MS;
-    if (sweepInterval > 0) {
-      let sweeping = false;
-      // One sweep at a time, each given its interval: one that a stalled store holds is dropped at the next
-      // tick's time, never doubled by it (a tick each hour added one more held connection, stop 44).
-      const sweep = (): void => {
-        if (sweeping) return;
-        sweeping = true;
-        void ferry
-          .sweepPartials(Date.now(), AbortSignal.timeout(sweepInterval))
-          .catch((err: unknown) => logger.warn({ err: String(err) }, 'partial sweep failed'))
-          .finally(() => (sweeping = false));
-      };
-      sweep();
-      ferry.#sweepTimer = setInterval(sweep, sweepInterval).unref();
-    }
+    if (sweepInterval > 0) ferry.#sweepEvery(sweepInterval);
     return ferry;
+  }
+
+  /**
+   * Sweeps old partials now and every `intervalMs`, one sweep at a time, each given its interval: one that a
+   * stalled store holds is dropped at the next tick's time, never doubled by it (a tick each hour added one
+   * more held connection, stop 44).
+   */
+  #sweepEvery(intervalMs: number): void {
+    let sweeping = false;
+    const sweep = (): void => {
+      if (sweeping) return;
+      sweeping = true;
+      void this.sweepPartials(Date.now(), AbortSignal.timeout(intervalMs))
+        .catch((err: unknown) => this.#logger.warn({ err: String(err) }, 'partial sweep failed'))
+        .finally(() => (sweeping = false));
+    };
+    sweep();
+    this.#sweepTimer = setInterval(sweep, intervalMs).unref();
   }
 
   /**
