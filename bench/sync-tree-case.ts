@@ -2,10 +2,8 @@
 // over ssh, each through its own counting proxy on loopback. Three phases per tool: the first copy (full),
 // a re-sync after 10 files changed a little (a few hundred bytes rewritten in place), and a re-sync of the
 // unchanged tree (what the quick check of size and mtime costs). Wire bytes are counted in both directions
-// at the proxy; time is the client's wall time. Where NODE_EXTRA_CA_CERTS is set, ferry runs a third time with
-// it left out of the client's environment (`ferry sync, no CA file`): Node 20 parses every certificate of that
-// file, and its own roots, as each process starts (nodejs/node#40524, lazy from later versions), and a ferry
-// client makes no TLS connection; the row says what of ferry's time is that, measured in the same run.
+// at the proxy; time is the client's wall time, the client run as an installed `ferry` runs (bin/ferry's
+// launcher, which leaves NODE_EXTRA_CA_CERTS out of a client's environment: see its comment).
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
@@ -32,7 +30,7 @@ export interface SyncTreeCaseContext {
 
 /** One tool's numbers for one phase (medians over the runs). */
 export interface SyncTreeRow {
-  tool: 'ferry sync' | 'ferry sync, no CA file' | 'rsync -a';
+  tool: 'ferry sync' | 'rsync -a';
   phase: 'full' | 'changed' | 'unchanged';
   wallMs: number;
   upBytes: number;
@@ -54,18 +52,12 @@ export async function runSyncTreeCase(ctx: SyncTreeCaseContext): Promise<SyncTre
   const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
   ctx.log(`sync: a tree of ${fileCount} files, ${(totalBytes / 2 ** 20).toFixed(1)} MiB`);
   const tools: Array<{ tool: SyncTreeRow['tool']; start: () => Promise<Mirror> }> = [
-    { tool: 'ferry sync', start: () => ferryMirror(ctx, src, 'ferry sync') },
+    { tool: 'ferry sync', start: () => ferryMirror(ctx, src) },
   ];
-  if (process.env.NODE_EXTRA_CA_CERTS)
-    tools.push({
-      tool: 'ferry sync, no CA file',
-      start: () => ferryMirror(ctx, src, 'ferry sync, no CA file'),
-    });
   const sshd = ctx.sshd;
   if (sshd) tools.push({ tool: 'rsync -a', start: () => rsyncMirror(ctx, sshd, src) });
   else ctx.log('sync: OpenSSH or rsync missing: rsync is not measured');
   const samples = new Map<string, SyncTreeRow[]>();
-  // One after another: the ferry rows share a server and the client's file of pinned servers.
   const mirrors: Array<{ tool: SyncTreeRow['tool']; mirror: Mirror }> = [];
   for (const t of tools) mirrors.push({ tool: t.tool, mirror: await t.start() });
   try {
@@ -153,43 +145,23 @@ interface Mirror {
   close(): Promise<void>;
 }
 
-/** The servers the ferry rows share (`ferry sync` starts it, the other row uses it too). */
-let ferryServer: Promise<{ root: string; stop: () => Promise<void>; users: number }> | undefined;
-
-async function ferryMirror(
-  ctx: SyncTreeCaseContext,
-  src: string,
-  tool: Extract<SyncTreeRow['tool'], `ferry${string}`>,
-): Promise<Mirror> {
-  // One server for both ferry rows, each its own destination under its root: it listens on ctx.ferryListen.
-  ferryServer ??= (async () => {
-    const root = join(ctx.dir, 'sync-ferry-root');
-    await mkdir(root, { recursive: true });
-    const server = await ctx.ferry.startServer(root, ctx.ferryListen);
-    return { root, stop: () => server.stop(), users: 0 };
-  })();
-  const shared = await ferryServer;
-  shared.users++;
-  const mirrorName = tool === 'ferry sync' ? 'mirror' : 'mirror-no-ca-file';
+async function ferryMirror(ctx: SyncTreeCaseContext, src: string): Promise<Mirror> {
+  const root = join(ctx.dir, 'sync-ferry-root');
+  await mkdir(root, { recursive: true });
+  const server = await ctx.ferry.startServer(root, ctx.ferryListen);
   const [host, port] = ctx.ferryListen.split(':');
   const proxy = await FaultProxy.start({ target: { host: host!, port: Number(port) } });
   await ctx.ferry.trust(proxy.addressText);
-  const env = ferryEnv();
-  if (tool !== 'ferry sync') delete env.NODE_EXTRA_CA_CERTS;
-  const root = shared.root;
   return {
     run: (phase) =>
-      measure(proxy, tool, phase, () => {
-        const [command, args] = ctx.ferry.clientCommand(['sync', src, `${proxy.addressText}/${mirrorName}`]);
-        return runTimed(command, args, { env });
+      measure(proxy, 'ferry sync', phase, () => {
+        const [command, args] = ctx.ferry.clientCommand(['sync', src, `${proxy.addressText}/mirror`]);
+        return runTimed(command, args, { env: ferryEnv() });
       }),
-    verify: (files) => sameTreeContent(files, src, join(root, mirrorName)),
+    verify: (files) => sameTreeContent(files, src, join(root, 'mirror')),
     close: async () => {
       await proxy.close();
-      if (--shared.users === 0) {
-        ferryServer = undefined;
-        await shared.stop();
-      }
+      await server.stop();
     },
   };
 }

@@ -121,9 +121,13 @@ export class FerryPeers {
     return { pid, stop };
   }
 
-  /** The command line of a ferry client: `node BIN --home CLIENT_HOME ARGS...`. */
+  /**
+   * The command line of a ferry client: `BIN --home CLIENT_HOME ARGS...`, run as a user's shell runs an
+   * installed `ferry` (bin/ferry's launcher, then `node` from the PATH, which ferryEnv starts with this
+   * node's directory), so the client's time includes what the launcher does and spares, as a user's does.
+   */
   clientCommand(args: readonly string[]): [string, string[]] {
-    return [process.execPath, [this.bin, '--home', this.clientHome, ...args]];
+    return [this.bin, ['--home', this.clientHome, ...args]];
   }
 }
 

@@ -72,7 +72,7 @@ test('serve names the keygen of its home and --init; with $FERRY_HOME, --init al
 
 test('from a fresh clone (no `ferry` on the PATH) the hint names ./bin/ferry, and pasted into sh there it works', async () => {
   const checkout = dirname(dirname(FERRY_BIN));
-  // node's own directory for bin/ferry's `#!/usr/bin/env node`, and no ferry.
+  // node's own directory for the `node` bin/ferry's launcher execs, and no ferry.
   const env = { PATH: [dirname(process.execPath), '/usr/bin', '/bin'].join(delimiter) };
   const home = join(dir, 'clone-home');
   const args = ['--home', home, 'send', join(dir, 'x'), '127.0.0.1:1'];

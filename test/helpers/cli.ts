@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { delimiter } from 'node:path';
+import { delimiter, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { spawnDaemon } from '../../scripts/cluster/daemon-process.js';
@@ -54,7 +54,9 @@ export interface CliOptions {
  */
 export function ferryEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-  if (!('PATH' in extra)) env['PATH'] = [INSTALLED_FERRY_DIR, process.env['PATH'] ?? ''].join(delimiter);
+  // This node's directory next: bin/ferry run as a command execs the `node` on the PATH (its launcher).
+  if (!('PATH' in extra))
+    env['PATH'] = [INSTALLED_FERRY_DIR, dirname(process.execPath), process.env['PATH'] ?? ''].join(delimiter);
   if (!('FERRY_HOME' in extra)) delete env['FERRY_HOME'];
   delete env['NODE_TEST_CONTEXT'];
   return env;

@@ -23,7 +23,7 @@ interface PackageJson {
   devDependencies: Record<string, string>;
 }
 
-/** This node first on PATH, so the installed bin's `#!/usr/bin/env node` and `npm` are the ones under test. */
+/** This node first on PATH, so the `node` the installed bin's launcher execs and `npm` are the ones under test. */
 const PATH_ENV = { PATH: [dirname(process.execPath), process.env.PATH ?? ''].join(delimiter) };
 
 /**
