@@ -102,7 +102,7 @@ export function registerInviteCommands(program: Command): void {
       const invite =
         flags.coordination === undefined
           ? await createInvite(home, options)
-          : await clusterInvites(flags.coordination).create(options);
+          : await (await clusterInvites(flags.coordination)).create(options);
       if (flags.json) {
         process.stdout.write(jsonLine({ code: invite.code, expires: invite.expiresAt, id: invite.id }));
         return;
@@ -133,7 +133,7 @@ export function registerInviteCommands(program: Command): void {
       const invites =
         flags.coordination === undefined
           ? await listInvites(homeOf(command))
-          : await clusterInvites(flags.coordination).list();
+          : await (await clusterInvites(flags.coordination)).list();
       if (flags.json) {
         for (const invite of invites) process.stdout.write(jsonLine(invite));
         return;
@@ -165,7 +165,7 @@ async function revoke(home: string, flags: InviteFlags, command: Command): Promi
   const revoked =
     flags.coordination === undefined
       ? await revokeInvite(home, id)
-      : await clusterInvites(flags.coordination).revoke(id);
+      : await (await clusterInvites(flags.coordination)).revoke(id);
   if (!revoked) throw new FerryError('USAGE_INVALID', `no open invite ${id}`);
   if (flags.json) process.stdout.write(jsonLine({ revoked: id }));
   else process.stderr.write(`revoked invite ${id}\n`);

@@ -118,7 +118,7 @@ export function registerKeyCommands(program: Command): void {
         let outcome: { client: AllowedClient; added: boolean };
         if (opts.coordination !== undefined) {
           // The cluster's list in etcd, by compare-and-swap: every server sees it through its watch.
-          outcome = await clusterAllowList(opts.coordination).allow(id, change);
+          outcome = await (await clusterAllowList(opts.coordination)).allow(id, change);
         } else {
           const home = homeOf(command);
           await requireServerHome(home);
@@ -141,7 +141,7 @@ export function registerKeyCommands(program: Command): void {
       // On a cluster, every server ends the key's live sessions when its watch sees the change.
       const removed =
         opts.coordination !== undefined
-          ? await clusterAllowList(opts.coordination).revoke(id)
+          ? await (await clusterAllowList(opts.coordination)).revoke(id)
           : await revokeClient(homeOf(command), id);
       if (!removed) throw new FerryError('USAGE_INVALID', 'that id is not on the allow-list');
       process.stderr.write(`revoked ${formatFerryId(parseFerryId(id))}\n`);
@@ -155,7 +155,7 @@ export function registerKeyCommands(program: Command): void {
     .action(async (opts: { json?: boolean; coordination?: string }, command: Command) => {
       let clients: readonly AllowedClient[];
       if (opts.coordination !== undefined) {
-        clients = (await clusterAllowList(opts.coordination).read()).clients;
+        clients = (await (await clusterAllowList(opts.coordination)).read()).clients;
       } else {
         const home = homeOf(command);
         await requireHome(home);

@@ -34,7 +34,7 @@ import {
   CLAIM_TTL_HELP,
   ownershipFromFlags,
   refuseClaimTtlAlone,
-} from './coordination-flags.js';
+} from './serve-coordination-flags.js';
 import { isLoopbackHost, startDashboard, type Dashboard } from '../index.js';
 import { FerryError } from '../errors/index.js';
 import { ferryCommand, homeWord } from './ferry-command.js';

@@ -1,15 +1,14 @@
 // `ferry serve --coordination etcd://HOST:PORT[/PREFIX]` and `--claim-ttl`: what the flags accept and refuse.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { DEFAULT_COORDINATION_PREFIX, parseCoordination } from '../../src/cli/coordination-flags.js';
 import {
   CLAIM_TTL_DEFAULT,
-  DEFAULT_COORDINATION_PREFIX,
   admissionFromFlags,
   ownershipFromFlags,
   parseClaimTtl,
-  parseCoordination,
   refuseClaimTtlAlone,
-} from '../../src/cli/coordination-flags.js';
+} from '../../src/cli/serve-coordination-flags.js';
 import { isFerryError } from '../../src/errors/index.js';
 import {
   ClusterAdmission,

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
 import { registerServeCommand } from '../../src/cli/serve-command.js';
-import { parseClaimTtl } from '../../src/cli/coordination-flags.js';
+import { parseClaimTtl } from '../../src/cli/serve-coordination-flags.js';
 import { registerSendCommand } from '../../src/cli/send-command.js';
 import { registerGetCommand } from '../../src/cli/get-command.js';
 import { registerSyncCommand } from '../../src/cli/sync-command.js';

@@ -228,6 +228,25 @@ describe('the bundled CLI', () => {
       assert.equal(await sha256File(join(root, 'lazy', 'lazy.bin')), await sha256File(file));
     });
 
+    test('the key and invite commands evaluate none of the server: the library waits for --coordination', () => {
+      const home = common[1]!;
+      for (const args of [
+        ['--home', home, 'id'],
+        ['--home', home, 'clients'],
+        ['--home', home, 'invites'],
+      ]) {
+        const run = probedFerry(args);
+        assert.equal(run.code, 0, run.stderr);
+        // pino (the server's logger) and zod (its config schema) came with src/index.ts, which
+        // coordination-flags.ts imported for every command of key-commands.ts and invite-command.ts.
+        for (const unwanted of ['pino', 'zod', '@aws-sdk'])
+          assert.ok(
+            !run.packages.some((p) => p.startsWith(unwanted)),
+            `ferry ${args.join(' ')}: ${unwanted} was required: ${run.packages.join(', ')}`,
+          );
+      }
+    });
+
     test('serve places a batch of small files through its worker thread', async () => {
       const random = new SeededRandom(22);
       const contents = new Map<string, Buffer>();

@@ -3,7 +3,7 @@
 // 24.8 days had every waiting takeover re-ask without pause (docs/SECURITY.md, stop 35 second round).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseClaimTtl } from '../../src/cli/coordination-flags.js';
+import { parseClaimTtl } from '../../src/cli/serve-coordination-flags.js';
 import { EtcdGateway, EtcdTransferOwnership, MAX_CLAIM_TTL_SECONDS } from '../../src/server/index.js';
 
 /** The longest delay node's timers keep (longer ones fire after 1 ms). */
