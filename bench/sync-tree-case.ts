@@ -58,8 +58,7 @@ export async function runSyncTreeCase(ctx: SyncTreeCaseContext): Promise<SyncTre
   if (sshd) tools.push({ tool: 'rsync -a', start: () => rsyncMirror(ctx, sshd, src) });
   else ctx.log('sync: OpenSSH or rsync missing: rsync is not measured');
   const samples = new Map<string, SyncTreeRow[]>();
-  const mirrors: Array<{ tool: SyncTreeRow['tool']; mirror: Mirror }> = [];
-  for (const t of tools) mirrors.push({ tool: t.tool, mirror: await t.start() });
+  const mirrors = await Promise.all(tools.map(async (t) => ({ tool: t.tool, mirror: await t.start() })));
   try {
     for (const { tool, mirror } of mirrors) samples.set(`${tool}/full`, [await mirror.run('full')]);
     for (let run = 0; run < ctx.runs; run++) {
@@ -97,10 +96,10 @@ export async function runSyncTreeCase(ctx: SyncTreeCaseContext): Promise<SyncTre
       ...row,
     });
   }
-  ctx.log(`sync: ${'tool'.padEnd(22)} phase      wall ms  up bytes  down bytes`);
+  ctx.log('sync: tool        phase      wall ms  up bytes  down bytes');
   for (const r of rows)
     ctx.log(
-      `sync: ${r.tool.padEnd(22)} ${r.phase.padEnd(9)} ${String(r.wallMs).padStart(8)} ${String(r.upBytes).padStart(9)} ${String(r.downBytes).padStart(11)}`,
+      `sync: ${r.tool.padEnd(11)} ${r.phase.padEnd(9)} ${String(r.wallMs).padStart(8)} ${String(r.upBytes).padStart(9)} ${String(r.downBytes).padStart(11)}`,
     );
   return rows;
 }
