@@ -17,6 +17,7 @@ import {
 import { HANDSHAKE_TIMEOUT_MS, ReusedReads, warmHandshake } from '../channel/index.js';
 import { DEFAULT_PORT, RESERVED_ROOT_COMPONENT } from '../protocol/index.js';
 import { ServerSession } from './server-session.js';
+import type { SessionContext } from './session-io.js';
 import type { SessionState } from './session-state.js';
 import { readingIntoReusedBuffer } from './reading-into-reused-buffer.js';
 import { AdmittedSessions } from './admitted-sessions.js';
@@ -279,36 +280,7 @@ export class FerryServer {
       partialStore: options.partialStore?.(partialDir),
       beforeTreeWrite: options.beforeTreeWrite,
     };
-    server.on('connection', (accepted) => {
-      // An RST from a peer must never become an uncaught exception.
-      accepted.on('error', () => undefined);
-      // Too many handshakes from this source (docs/SECURITY.md, "Handshakes under load"): closed before a
-      // byte is read or written, so the refusal costs no X25519/ML-KEM work and answers nothing.
-      if (!handshakeRate.allow(accepted.remoteAddress)) {
-        accepted.destroy();
-        return;
-      }
-      // Every read of this connection lands in one reused buffer (issue 14); from here on only `socket`
-      // holds the connection, and net.Server no longer counts it: #sessions does, for close().
-      const reads = new ReusedReads();
-      const socket = readingIntoReusedBuffer(accepted, reads);
-      socket.on('error', () => undefined);
-      // Over the total limit: closed before a byte is read, so refusing costs nothing.
-      if (!gate.admit(socket)) {
-        socket.destroy();
-        return;
-      }
-      ferry.#sessions.add(socket);
-      socket.once('close', () => ferry.#sessions.delete(socket));
-      const session = new ServerSession(context, socket, reads);
-      const run = session.run(ferry.#abort.signal);
-      ferry.#running.add(run);
-      ferry.#live.add(session);
-      void run.finally(() => {
-        ferry.#running.delete(run);
-        ferry.#live.delete(session);
-      });
-    });
+    server.on('connection', (accepted) => ferry.#accept(accepted, context, handshakeRate, gate));
     await new Promise<void>((resolve, reject) => {
       const host = options.host ?? '127.0.0.1';
       const port = options.port ?? DEFAULT_PORT;
@@ -334,6 +306,47 @@ export class FerryServer {
     const sweepInterval = options.partialSweepIntervalMs ?? PARTIAL_SWEEP_INTERVAL_MS;
     if (sweepInterval > 0) ferry.#sweepEvery(sweepInterval);
     return ferry;
+  }
+
+  /**
+   * One accepted connection, refused or run as a session: checked against the handshake rate of its source
+   * and the connection limits before a byte is read, then read into its reused buffer and counted here
+   * (`#sessions`, `#running`, `#live`) for `close()` and `sessionStates()`.
+   */
+  #accept(
+    accepted: Socket,
+    context: SessionContext,
+    handshakeRate: HandshakeRateLimit,
+    gate: ConnectionGate,
+  ): void {
+    // An RST from a peer must never become an uncaught exception.
+    accepted.on('error', () => undefined);
+    // Too many handshakes from this source (docs/SECURITY.md, "Handshakes under load"): closed before a
+    // byte is read or written, so the refusal costs no X25519/ML-KEM work and answers nothing.
+    if (!handshakeRate.allow(accepted.remoteAddress)) {
+      accepted.destroy();
+      return;
+    }
+    // Every read of this connection lands in one reused buffer (issue 14); from here on only `socket`
+    // holds the connection, and net.Server no longer counts it: #sessions does, for close().
+    const reads = new ReusedReads();
+    const socket = readingIntoReusedBuffer(accepted, reads);
+    socket.on('error', () => undefined);
+    // Over the total limit: closed before a byte is read, so refusing costs nothing.
+    if (!gate.admit(socket)) {
+      socket.destroy();
+      return;
+    }
+    this.#sessions.add(socket);
+    socket.once('close', () => this.#sessions.delete(socket));
+    const session = new ServerSession(context, socket, reads);
+    const run = session.run(this.#abort.signal);
+    this.#running.add(run);
+    this.#live.add(session);
+    void run.finally(() => {
+      this.#running.delete(run);
+      this.#live.delete(session);
+    });
   }
 
   /**
